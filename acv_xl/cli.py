@@ -1,0 +1,196 @@
+"""`acv-xl`: the command line, one thin command per job, each a twin of a library function.
+
+argparse rather than typer: it starts in a few milliseconds (the `valider` benchmark counts the
+whole process) and every word it prints can be put in French. Modules are imported inside each
+command so that a command pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+# argparse's own words, in French (argparse looks `_` up at call time).
+_FR = {
+    "usage: ": "usage : ",
+    "options": "options",
+    "positional arguments": "arguments",
+    "show this help message and exit": "affiche cette aide et quitte",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments non reconnus : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : %(value)r (choisir parmi %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "expected one argument": "une valeur est attendue",
+    "invalid %(type)s value: %(value)r": "valeur invalide pour %(type)s : %(value)r",
+    "show program's version number and exit": "affiche la version et quitte",
+}
+
+
+def _fr(text: str) -> str:
+    return _FR.get(text, text)
+
+
+argparse._ = _fr  # type: ignore[attr-defined]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors: exit status 2, as the spec says
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog} : erreur : {message}\n")
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"acv-xl : {message}", file=sys.stderr)
+    return status
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_modele(args) -> int:
+    from .template import build_workbook
+
+    out = Path(args.sortie)
+    if out.suffix.lower() != ".xlsx":
+        return _fail(f"le fichier de sortie doit avoir l'extension .xlsx : {out}")
+    build_workbook(out)
+    print(f"Modèle écrit : {out}")
+    return 0
+
+
+def cmd_exemples(args) -> int:
+    from .examples import write_examples
+
+    paths = write_examples(Path(args.dossier))
+    for p in paths:
+        print(f"Exemple écrit : {p}")
+    return 0
+
+
+def cmd_valider(args) -> int:
+    from .validate import validate_file
+
+    reports = [validate_file(Path(f)) for f in args.fichiers]
+    if args.annoter:
+        if len(reports) != 1:
+            return _fail("--annoter s'emploie avec un seul fichier.")
+        if reports[0].convention is None:
+            return _fail("impossible d'annoter un fichier illisible.")
+        from .annotate import annotate
+
+        annotate(Path(args.fichiers[0]), Path(args.annoter), reports[0])
+    if args.format == "json":
+        import json
+
+        from .report import to_json
+
+        data = [to_json(r) for r in reports]
+        print(json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=2))
+    else:
+        from .report import render_text
+
+        render_text(reports, _console())
+        if args.annoter:
+            print(f"Copie annotée écrite : {args.annoter}")
+    return max(r.exit_code for r in reports)
+
+
+def cmd_annexe(args) -> int:
+    from .annex import run_annexe
+
+    return run_annexe(Path(args.fichier), Path(args.sortie) if args.sortie else None,
+                      pdf=args.pdf, brouillon=args.brouillon, console=_console())
+
+
+def cmd_consolider(args) -> int:
+    from .consolidate import run_consolider
+
+    return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
+                          json_path=Path(args.json) if args.json else None, jobs=args.jobs,
+                          console=_console(stderr=True))
+
+
+def cmd_serveur(args) -> int:
+    try:
+        from udfs.server import run_server
+    except ImportError as exc:
+        return _fail(
+            "le serveur xlwings n'est pas installé. Installez les dépendances Excel : "
+            f"pip install 'acv-xl[excel]' ({exc})."
+        )
+    return run_server(host=args.hote, port=args.port)
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="acv-xl",
+        description="Boîte à outils Excel du programme Action Cœur de Ville : modèle de classeur, "
+        "validation, annexe de l'avenant, consolidation départementale.",
+    )
+    p.add_argument("--version", action="version", version=f"acv-xl {__version__}")
+    sub = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_Parser)
+    sub.required = True
+
+    s = sub.add_parser("modele", help="écrit le modèle de classeur vide", description="Écrit le modèle de classeur ACV vide (feuilles, tableaux, listes, formules, financeurs de référence).")
+    s.add_argument("sortie", metavar="SORTIE.xlsx", help="fichier à écrire")
+    s.set_defaults(func=cmd_modele)
+
+    s = sub.add_parser("exemples", help="écrit les classeurs de démonstration du Pas-de-Calais", description="Écrit un classeur par convention ACV du Pas-de-Calais (montants fictifs), certains sans erreur, d'autres avec des erreurs typiques.")
+    s.add_argument("dossier", metavar="DOSSIER", help="dossier de sortie (créé au besoin)")
+    s.set_defaults(func=cmd_exemples)
+
+    s = sub.add_parser("valider", help="valide un ou plusieurs classeurs", description="Valide les classeurs et affiche un rapport. Statut de sortie : 0 sans erreur, 1 au moins une erreur, 2 fichier inutilisable.")
+    s.add_argument("fichiers", nargs="+", metavar="FICHIER", help="classeur(s) .xlsx ou .xlsm")
+    s.add_argument("--format", choices=("texte", "json"), default="texte", help="format du rapport (défaut : texte)")
+    s.add_argument("--annoter", metavar="SORTIE.xlsx", help="écrit une copie annotée (feuille Contrôles remplie, cellules fautives surlignées) sans toucher au fichier d'origine")
+    s.set_defaults(func=cmd_valider)
+
+    s = sub.add_parser("annexe", help="génère l'annexe de l'avenant", description="Génère l'annexe de l'avenant (classeur prêt à imprimer, et PDF avec --pdf). Refuse une convention qui a des erreurs, sauf avec --brouillon.")
+    s.add_argument("fichier", metavar="FICHIER", help="classeur de la convention")
+    s.add_argument("-o", "--sortie", metavar="SORTIE.xlsx", help="fichier à écrire (défaut : FICHIER_annexe.xlsx à côté du classeur)")
+    s.add_argument("--pdf", action="store_true", help="produit aussi le PDF (LibreOffice)")
+    s.add_argument("--brouillon", action="store_true", help="génère malgré les erreurs, chaque page portant « PROJET — non validé »")
+    s.set_defaults(func=cmd_annexe)
+
+    s = sub.add_parser("consolider", help="consolide les classeurs d'un département", description="Lit et valide tous les classeurs d'un dossier (récursivement) et écrit le classeur consolidé du département.")
+    s.add_argument("chemins", nargs="+", metavar="DOSSIER|FICHIER", help="dossiers et/ou classeurs")
+    s.add_argument("-o", "--sortie", required=True, metavar="SORTIE.xlsx", help="classeur consolidé à écrire")
+    s.add_argument("--departement", metavar="CODE", help="code du département consolidé (ex. 62)")
+    s.add_argument("--json", metavar="RESUME.json", help="écrit aussi les totaux et statuts par convention en JSON")
+    s.add_argument("--jobs", type=int, metavar="N", help="nombre de processus (défaut : tous les cœurs)")
+    s.set_defaults(func=cmd_consolider)
+
+    s = sub.add_parser("serveur", help="démarre xlwings Server (boutons et fonctions dans Excel)", description="Démarre xlwings Server avec les fonctions et scripts ACV ; affiche l'adresse du manifeste à charger dans Excel.")
+    s.add_argument("--hote", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (défaut : 8000)")
+    s.set_defaults(func=cmd_serveur)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return _fail("interrompu.", 130)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        return _fail(f"fichier inaccessible : {exc.filename or exc}")
+    except Exception as exc:  # never a traceback for a user; ACV_XL_DEBUG=1 shows it
+        if os.environ.get("ACV_XL_DEBUG"):
+            raise
+        return _fail(f"erreur interne inattendue ({type(exc).__name__} : {exc}). "
+                     "Relancez avec ACV_XL_DEBUG=1 pour le détail et signalez-la.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,500 @@
+"""The workbook contract as data (../shared/spec/classeur.md).
+
+This module is the only place in the code base where a sheet name, table name, header text,
+list value or named cell is written. The template builder iterates it, the reader looks headers
+up in it, the rules, UDFs, annex and consolidation name columns through it, and the tests check
+it against the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+
+TEMPLATE_VERSION = "2026.1"
+# Versions this tool can read; older ones get STR-05 A (migration), unknown/newer STR-05 E.
+KNOWN_VERSIONS = ("2026.1",)
+
+
+class Kind(str, Enum):
+    """How a cell is parsed and formatted."""
+
+    TEXT = "text"
+    CHOICE = "choice"  # one value of `choices`
+    AMOUNT = "amount"  # euros, Decimal to the cent
+    NUMBER = "number"  # area, population, indicator values
+    YEAR = "year"
+    DATE = "date"
+    AXE = "axe"  # 1..5, accepts "3", "Axe 3" and the official label
+
+
+# --------------------------------------------------------------------------- sheets
+class Sheet:
+    ACCUEIL = "Accueil"
+    PROJET = "Projet"
+    DIAGNOSTIC = "Diagnostic"
+    PERIMETRES = "Périmètres"
+    ACTIONS = "Fiches-actions"
+    INDICATEURS = "Indicateurs"
+    FINANCEMENT = "Plan de financement"
+    FINANCEURS = "Financeurs"
+    GOUVERNANCE = "Gouvernance"
+    SYNTHESE = "Synthèse"
+    CONTROLES = "Contrôles"
+
+
+SHEETS: tuple[str, ...] = (
+    Sheet.ACCUEIL,
+    Sheet.PROJET,
+    Sheet.DIAGNOSTIC,
+    Sheet.PERIMETRES,
+    Sheet.ACTIONS,
+    Sheet.INDICATEURS,
+    Sheet.FINANCEMENT,
+    Sheet.FINANCEURS,
+    Sheet.GOUVERNANCE,
+    Sheet.SYNTHESE,
+    Sheet.CONTROLES,
+)
+
+
+# --------------------------------------------------------------------------- lists
+class L:
+    """The contract's lists of allowed values."""
+
+    ROLE_COMMUNE = ("Ville centre", "Commune associée")
+    TYPE_DIAGNOSTIC = ("Existant", "Étude complémentaire")
+    ETAT_DIAGNOSTIC = ("À lancer", "En cours", "Finalisé")
+    TYPE_PERIMETRE = (
+        "Étude",
+        "ORT",
+        "Secteur prioritaire",
+        "Quartier de gare",
+        "Entrée de ville",
+        "Secteur contigu",
+    )
+    ECHELLE = ("Bassin de vie", "EPCI", "Commune", "Centre-ville", "Quartier")
+    TYPE_MO = (
+        "Commune",
+        "EPCI",
+        "Département",
+        "Région",
+        "Syndicat mixte",
+        "État",
+        "Établissement public",
+        "Bailleur social",
+        "SEM / SPL",
+        "Privé",
+        "Association",
+    )
+    MATURITE = ("Mature", "En préparation", "Engagée", "En cours", "Terminée", "Abandonnée")
+    BASE = ("HT", "TTC")
+    DEROGATION = (
+        "Aucune",
+        "ANRU",
+        "Monument protégé",
+        "Patrimoine non protégé",
+        "Calamité publique",
+        "Rénovation énergétique scolaire",
+    )
+    NATURE = ("Subvention", "Prêt", "Fonds propres", "Autofinancement", "Portage foncier", "Autre")
+    STATUT = ("Prévisionnel", "Sollicité", "Acquis", "Engagé", "Versé", "Refusé")
+    CATEGORIE = ("Public", "Privé")
+    OUI_NON = ("Oui", "Non")
+    INSTANCE = ("Comité de projet", "Équipe de projet", "Comité régional d'engagement")
+    COLLEGE = ("Élus", "Directeur de projet", "État", "Partenaire financeur", "Autre")
+    GRAVITE = ("Erreur", "Avertissement", "Information")
+    PROGRAMME = ("ACV 1", "ACV 2")
+    STATUT_VALIDATION = ("Non validé", "Validé", "Erreurs à corriger")
+
+
+# Semantic subsets used by rules and totals (values of the lists above).
+STATUT_REFUSE = "Refusé"
+STATUTS_ACQUIS = ("Acquis", "Engagé", "Versé")
+MO_PUBLICS_L1111_10 = ("Commune", "EPCI", "Département", "Région", "Syndicat mixte")
+NATURE_SUBVENTION = "Subvention"
+NATURE_AUTOFINANCEMENT = "Autofinancement"
+NATURES_PART_PROPRE = ("Autofinancement", "Prêt", "Fonds propres")
+MATURITES_SIGNEES = ("Engagée", "En cours", "Terminée")
+MATURITE_ABANDONNEE = "Abandonnée"
+MATURITE_MATURE = "Mature"
+DIAGNOSTIC_ETUDE = "Étude complémentaire"
+DIAGNOSTIC_FINALISE = "Finalisé"
+PERIMETRE_ETUDE = "Étude"
+PERIMETRE_ORT = "ORT"
+PERIMETRE_PRIORITAIRE = "Secteur prioritaire"
+ECHELLES_SOUS_EPCI = ("Commune", "Centre-ville", "Quartier")
+INSTANCE_COMITE_PROJET = "Comité de projet"
+
+
+# --------------------------------------------------------------------------- axes
+AXES: dict[int, str] = {
+    1: "De la réhabilitation à la restructuration : vers une offre attractive de l'habitat en centre-ville",
+    2: "Favoriser un développement économique et commercial équilibré",
+    3: "Développer l'accessibilité, la mobilité et les connexions",
+    4: "Mettre en valeur les formes urbaines, l'espace public et le patrimoine",
+    5: "Fournir l'accès aux équipements et services publics",
+}
+# Other official wordings accepted for an axe (the seed uses the longer label of axe 5).
+AXES_VARIANTES: dict[int, tuple[str, ...]] = {
+    5: ("Fournir l'accès aux équipements, aux services publics, à l'offre culturelle et de loisirs",),
+}
+AXE_CHOICES: tuple[str, ...] = tuple(f"Axe {n}" for n in AXES)
+
+# Programme periods: (first year, end of deployment)
+PROGRAMMES: dict[str, tuple[int, date]] = {
+    "ACV 1": (2018, date(2022, 12, 31)),
+    "ACV 2": (2023, date(2026, 12, 31)),
+}
+
+
+# --------------------------------------------------------------------------- tables
+@dataclass(frozen=True)
+class Column:
+    header: str
+    attr: str  # attribute name in the model
+    kind: Kind = Kind.TEXT
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    width: float = 16
+    note: str = ""  # input message shown by the template
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    sheet: str
+    columns: tuple[Column, ...]
+    anchor: str = "A3"  # top-left cell of the header row in the template
+    user_filled: bool = True  # part of the fingerprint
+    min_rows: int = 1  # empty data rows in the blank template
+
+    def column(self, attr: str) -> Column:
+        for c in self.columns:
+            if c.attr == attr:
+                return c
+        raise KeyError(attr)
+
+    def header(self, attr: str) -> str:
+        return self.column(attr).header
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return tuple(c.header for c in self.columns)
+
+
+def _c(header, attr, kind=Kind.TEXT, required=False, choices=(), width=16, note=""):
+    return Column(header, attr, kind, required, tuple(choices), width, note)
+
+
+T_COMMUNES = Table(
+    "T_Communes",
+    Sheet.PROJET,
+    (
+        _c("Code INSEE", "code_insee", required=True, width=14, note="5 caractères, ex. 62041"),
+        _c("Commune", "commune", required=True, width=28),
+        _c("Rôle", "role", Kind.CHOICE, True, L.ROLE_COMMUNE, 20),
+    ),
+    anchor="A20",
+)
+
+T_DIAGNOSTIC = Table(
+    "T_Diagnostic",
+    Sheet.DIAGNOSTIC,
+    (
+        _c("Axe", "axe", Kind.AXE, True, AXE_CHOICES, 10),
+        _c("Élément de diagnostic", "element", required=True, width=36),
+        _c("Source", "source", width=24),
+        _c("Date", "date_source", Kind.DATE, width=12),
+        _c("Constat", "constat", width=40),
+        _c("Type", "type", Kind.CHOICE, True, L.TYPE_DIAGNOSTIC, 20),
+        _c("Coût estimé (€ HT)", "cout_estime", Kind.AMOUNT, width=18),
+        _c("Financeur pressenti", "financeur_pressenti", width=18),
+        _c("État", "etat", Kind.CHOICE, False, L.ETAT_DIAGNOSTIC, 12),
+    ),
+)
+
+T_PERIMETRES = Table(
+    "T_Perimetres",
+    Sheet.PERIMETRES,
+    (
+        _c("Code", "code", required=True, width=10),
+        _c("Type", "type", Kind.CHOICE, True, L.TYPE_PERIMETRE, 20),
+        _c("Nom", "nom", required=True, width=32),
+        _c("Périmètre parent", "parent", width=16, note="Code du périmètre qui le contient"),
+        _c("Échelle", "echelle", Kind.CHOICE, False, L.ECHELLE, 16),
+        _c("Communes (INSEE)", "communes", width=20, note="Codes INSEE séparés par ;"),
+        _c("Superficie (ha)", "superficie", Kind.NUMBER, width=14),
+        _c("Population", "population", Kind.NUMBER, width=12),
+        _c("Date de validation", "date_validation", Kind.DATE, width=14),
+    ),
+)
+
+T_ACTIONS = Table(
+    "T_Actions",
+    Sheet.ACTIONS,
+    (
+        _c("N° action", "numero", required=True, width=10, note="Ex. 1.2 (axe.rang)"),
+        _c("Intitulé", "intitule", required=True, width=40),
+        _c("Axe", "axe", Kind.AXE, True, AXE_CHOICES, 10),
+        _c("Axe transversal", "axe_transversal", width=18),
+        _c("Périmètre", "perimetre", width=12, note="Code d'un périmètre de la feuille Périmètres"),
+        _c("Maître d'ouvrage", "maitre_ouvrage", required=True, width=26),
+        _c("Type de maître d'ouvrage", "type_mo", Kind.CHOICE, True, L.TYPE_MO, 20),
+        _c("Description", "description", width=40),
+        _c("Maturité", "maturite", Kind.CHOICE, False, L.MATURITE, 16),
+        _c("Date de début", "date_debut", Kind.DATE, width=13),
+        _c("Date de fin", "date_fin", Kind.DATE, width=13),
+        _c("Base", "base", Kind.CHOICE, True, L.BASE, 8),
+        _c("Coût total (€)", "cout_total", Kind.AMOUNT, True, width=18),
+        _c("Dépense subventionnable (€ HT)", "depense_subventionnable", Kind.AMOUNT, width=20),
+        _c("Dérogation L1111-10", "derogation", Kind.CHOICE, False, L.DEROGATION, 22),
+        _c("Cosignataires", "cosignataires", width=24, note="Codes des financeurs séparés par ;"),
+        _c("Date de signature", "date_signature", Kind.DATE, width=14),
+    ),
+)
+
+T_INDICATEURS = Table(
+    "T_Indicateurs",
+    Sheet.INDICATEURS,
+    (
+        _c("N° action", "numero", required=True, width=10),
+        _c("Indicateur", "indicateur", required=True, width=40),
+        _c("Unité", "unite", width=14),
+        _c("Valeur initiale", "valeur_initiale", Kind.NUMBER, width=14),
+        _c("Valeur cible", "valeur_cible", Kind.NUMBER, width=14),
+        _c("Année cible", "annee_cible", Kind.YEAR, width=12),
+    ),
+)
+
+T_FINANCEMENTS = Table(
+    "T_Financements",
+    Sheet.FINANCEMENT,
+    (
+        _c("N° action", "numero", required=True, width=10),
+        _c("Financeur", "financeur", Kind.CHOICE, True, width=12, note="Code de la feuille Financeurs"),
+        _c("Dispositif", "dispositif", width=22),
+        _c("Nature", "nature", Kind.CHOICE, True, L.NATURE, 16),
+        _c("Année", "annee", Kind.YEAR, True, width=9),
+        _c("Montant (€)", "montant", Kind.AMOUNT, True, width=18),
+        _c("Statut", "statut", Kind.CHOICE, True, L.STATUT, 14),
+        _c("Date de la demande", "date_demande", Kind.DATE, width=14),
+        _c("Référence de la décision", "reference_decision", width=22),
+        _c("Commentaire", "commentaire", width=30),
+    ),
+)
+
+T_FINANCEURS = Table(
+    "T_Financeurs",
+    Sheet.FINANCEURS,
+    (
+        _c("Code", "code", required=True, width=12),
+        _c("Nom du financeur", "nom", required=True, width=36),
+        _c("Catégorie", "categorie", Kind.CHOICE, True, L.CATEGORIE, 12),
+        _c("Cible(s) des financements possibles", "cibles", width=36),
+        _c("Modalités de mobilisation", "modalites", width=36),
+        _c("Contact", "contact", width=24),
+    ),
+)
+
+T_DISPOSITIFS = Table(
+    "T_Dispositifs",
+    Sheet.FINANCEURS,
+    (
+        _c("Financeur", "financeur", required=True, width=12),
+        _c("Dispositif", "dispositif", required=True, width=30),
+        _c("Nature", "nature", Kind.CHOICE, True, L.NATURE, 16),
+        _c("Dotation R2334-27", "dotation_r2334_27", Kind.CHOICE, True, L.OUI_NON, 18),
+    ),
+    anchor="I3",
+)
+
+T_GOUVERNANCE = Table(
+    "T_Gouvernance",
+    Sheet.GOUVERNANCE,
+    (
+        _c("Instance", "instance", Kind.CHOICE, True, L.INSTANCE, 26),
+        _c("Organisme", "organisme", required=True, width=30),
+        _c("Nom", "nom", width=24),
+        _c("Fonction", "fonction", width=28),
+        _c("Collège", "college", Kind.CHOICE, True, L.COLLEGE, 20),
+        _c("Courriel", "courriel", width=30),
+    ),
+)
+
+T_CONTROLES = Table(
+    "T_Controles",
+    Sheet.CONTROLES,
+    (
+        _c("Gravité", "gravite", Kind.CHOICE, False, L.GRAVITE, 14),
+        _c("Code", "code", width=10),
+        _c("Feuille", "feuille", width=20),
+        _c("Cellule", "cellule", width=10),
+        _c("N° action", "action", width=10),
+        _c("Message", "message", width=80),
+        _c("Suggestion", "suggestion", width=40),
+    ),
+    user_filled=False,
+)
+
+TABLES: tuple[Table, ...] = (
+    T_COMMUNES,
+    T_DIAGNOSTIC,
+    T_PERIMETRES,
+    T_ACTIONS,
+    T_INDICATEURS,
+    T_FINANCEMENTS,
+    T_FINANCEURS,
+    T_DISPOSITIFS,
+    T_GOUVERNANCE,
+    T_CONTROLES,
+)
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+
+# --------------------------------------------------------------------------- named cells
+@dataclass(frozen=True)
+class NamedCell:
+    name: str
+    label: str
+    sheet: str
+    cell: str  # absolute A1 without $ (the builder adds them)
+    kind: Kind = Kind.TEXT
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    user_filled: bool = True  # False: written by Valider, left out of the fingerprint
+
+
+def _n(name, label, sheet, cell, kind=Kind.TEXT, required=False, choices=(), user_filled=True):
+    return NamedCell(name, label, sheet, cell, kind, required, tuple(choices), user_filled)
+
+
+NAMED_CELLS: tuple[NamedCell, ...] = (
+    _n("acv_version_modele", "Version du modèle", Sheet.ACCUEIL, "C21", required=True),
+    _n("acv_statut", "Statut de validation", Sheet.ACCUEIL, "C22", Kind.CHOICE, choices=L.STATUT_VALIDATION, user_filled=False),
+    _n("acv_date_validation", "Date de validation", Sheet.ACCUEIL, "C23", Kind.DATE, user_filled=False),
+    _n("acv_empreinte", "Empreinte des données validées", Sheet.ACCUEIL, "C24", user_filled=False),
+    _n("acv_programme", "Programme", Sheet.PROJET, "B3", Kind.CHOICE, True, L.PROGRAMME),
+    _n("acv_id", "Identifiant de la convention (ACV + 3 chiffres)", Sheet.PROJET, "B4", required=True),
+    _n("acv_libelle", "Libellé de la convention", Sheet.PROJET, "B5", required=True),
+    _n("acv_departement", "Département (code)", Sheet.PROJET, "B6", required=True),
+    _n("acv_epci", "EPCI", Sheet.PROJET, "B7", required=True),
+    _n("acv_siren_epci", "SIREN de l'EPCI", Sheet.PROJET, "B8"),
+    _n("acv_directeur_projet", "Directeur de projet", Sheet.PROJET, "B9", required=True),
+    _n("acv_referent_etat", "Référent de l'État", Sheet.PROJET, "B10"),
+    _n("acv_date_convention", "Date de signature de la convention-cadre", Sheet.PROJET, "B11", Kind.DATE, True),
+    _n("acv_date_fin_initialisation", "Fin de la phase d'initialisation", Sheet.PROJET, "B12", Kind.DATE),
+    _n("acv_date_fin_deploiement", "Fin de la phase de déploiement", Sheet.PROJET, "B13", Kind.DATE, True),
+    _n("acv_date_comite", "Date du prochain comité d'engagement", Sheet.PROJET, "B14", Kind.DATE),
+)
+NAMED_BY_NAME: dict[str, NamedCell] = {n.name: n for n in NAMED_CELLS}
+
+
+# --------------------------------------------------------------------------- reference funders
+@dataclass(frozen=True)
+class Dispositif:
+    nom: str
+    nature: str
+    r2334_27: bool = False
+
+
+@dataclass(frozen=True)
+class FinanceurRef:
+    code: str
+    nom: str
+    categorie: str
+    cibles: str
+    modalites: str
+    dispositifs: tuple[Dispositif, ...] = field(default_factory=tuple)
+
+
+def _d(nom, nature="Subvention", r=False):
+    return Dispositif(nom, nature, r)
+
+
+FINANCEURS: tuple[FinanceurRef, ...] = (
+    FinanceurRef(
+        "ETAT", "État (préfecture, DDTM, DRAC)", "Public",
+        "Communes et EPCI ; opérations d'investissement",
+        "Dossier de demande auprès de la préfecture (appel à projets annuel DETR/DSIL)",
+        (_d("DSIL", r=True), _d("DETR", r=True), _d("DPV", r=True), _d("DSID", r=True),
+         _d("FNADT"), _d("Fonds vert"), _d("FRLA"), _d("DRAC")),
+    ),
+    FinanceurRef(
+        "CDC", "Banque des Territoires (Caisse des Dépôts)", "Public",
+        "Collectivités, SEM, bailleurs, foncières",
+        "Demande auprès de la direction régionale de la Banque des Territoires",
+        (_d("Ingénierie"), _d("PRU ACV", "Prêt"), _d("Prêt Projet Urbain", "Prêt"),
+         _d("Investissement", "Fonds propres")),
+    ),
+    FinanceurRef(
+        "AL", "Action Logement", "Privé",
+        "Bailleurs sociaux et investisseurs privés (immeubles du centre-ville)",
+        "Convention immobilière avec la ville et l'EPCI",
+        (_d("Prêt", "Prêt"), _d("Subvention")),
+    ),
+    FinanceurRef(
+        "ANAH", "Agence nationale de l'habitat (Anah)", "Public",
+        "Propriétaires, copropriétés, collectivités (ingénierie)",
+        "Délégation locale de l'Anah (DDTM)",
+        (_d("OPAH-RU"), _d("RHI-THIRORI"), _d("ORI"), _d("Aides aux propriétaires")),
+    ),
+    FinanceurRef(
+        "ANRU", "Agence nationale pour la rénovation urbaine (ANRU)", "Public",
+        "Quartiers du NPNRU", "Convention NPNRU",
+        (_d("NPNRU"),),
+    ),
+    FinanceurRef(
+        "EPF", "EPF Hauts-de-France", "Public",
+        "Collectivités (foncier, friches)", "Convention opérationnelle avec l'EPF",
+        (_d("Portage foncier", "Portage foncier"), _d("Minoration foncière")),
+    ),
+    FinanceurRef(
+        "REGION", "Région Hauts-de-France", "Public",
+        "Communes et EPCI", "Dossier auprès des services régionaux",
+        (_d("Aménagement du territoire"), _d("Redynamisation des centres-villes")),
+    ),
+    FinanceurRef(
+        "DEPT", "Département du Pas-de-Calais", "Public",
+        "Communes et EPCI", "Dossier auprès des services départementaux",
+        (_d("Aide aux projets des territoires"),),
+    ),
+    FinanceurRef(
+        "EPCI", "EPCI (intercommunalité)", "Public",
+        "Communes membres", "Délibération du conseil communautaire",
+        (_d("Fonds de concours"), _d("Autofinancement", "Autofinancement")),
+    ),
+    FinanceurRef(
+        "COMMUNE", "Commune", "Public",
+        "Ses propres opérations", "Inscription au budget communal",
+        (_d("Autofinancement", "Autofinancement"), _d("Emprunt", "Prêt")),
+    ),
+    FinanceurRef(
+        "UE", "Union européenne (FEDER)", "Public",
+        "Projets éligibles au programme opérationnel régional",
+        "Dossier auprès de l'autorité de gestion (Région)",
+        (_d("FEDER"),),
+    ),
+    FinanceurRef(
+        "PRIVE", "Investisseurs privés", "Privé",
+        "Opérations privées", "Apport du porteur privé",
+        (_d("Apport privé", "Fonds propres"), _d("Mécénat")),
+    ),
+    FinanceurRef("AUTRE", "Autre financeur", "Public", "", "", (_d("Autre", "Autre"),)),
+)
+FINANCEURS_BY_CODE: dict[str, FinanceurRef] = {f.code: f for f in FINANCEURS}
+PARTENAIRES_NATIONAUX = ("CDC", "AL", "ANAH", "ANRU")  # GOU-01
+DISPOSITIFS_DETR_DSIL = ("DETR", "DSIL")  # FIN-08, FIN-14
+FCTVA_MARKERS = ("FCTVA",)  # FIN-10
+
+
+def axe_label(n: int) -> str:
+    return f"Axe {n} — {AXES[n]}"
+
+
+def programme_years(programme: str | None) -> range | None:
+    if programme not in PROGRAMMES:
+        return None
+    first, end = PROGRAMMES[programme]
+    return range(first, end.year + 1)

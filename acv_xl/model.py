@@ -1,0 +1,290 @@
+"""The convention as typed data, every value remembering where it came from.
+
+Each table row is a `Ligne`: its typed fields (None when empty or unparsable), plus for every
+column the A1 cell it was read from (`cells`), the raw value (`raw`) and, when the raw value
+could not be parsed, the `Problem` (`problems`). Reading never fails on a bad value: the rules
+report the problems with their cells.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import layout
+from .layout import Table
+from .values import Problem, parse
+
+
+class Ligne(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    sheet: str = ""
+    row: int = 0  # Excel row number of the line (1-based)
+    cells: dict[str, str] = Field(default_factory=dict)  # attr → A1 address
+    raw: dict[str, Any] = Field(default_factory=dict)  # attr → value as read
+    problems: dict[str, Problem] = Field(default_factory=dict)  # attr → why it did not parse
+
+    TABLE: ClassVar[Table | None] = None  # set on subclasses
+
+    def cell(self, attr: str) -> str:
+        """A1 address of a column of this line ("" when unknown, e.g. a model built in code)."""
+        return self.cells.get(attr, "")
+
+    def is_empty(self) -> bool:
+        return all(v is None or (isinstance(v, str) and not v.strip()) for v in self.raw.values())
+
+
+class Commune(Ligne):
+    code_insee: str | None = None
+    commune: str | None = None
+    role: str | None = None
+
+
+class ElementDiagnostic(Ligne):
+    axe: int | None = None
+    element: str | None = None
+    source: str | None = None
+    date_source: date | None = None
+    constat: str | None = None
+    type: str | None = None
+    cout_estime: Decimal | None = None
+    financeur_pressenti: str | None = None
+    etat: str | None = None
+
+
+class Perimetre(Ligne):
+    code: str | None = None
+    type: str | None = None
+    nom: str | None = None
+    parent: str | None = None
+    echelle: str | None = None
+    communes: str | None = None
+    superficie: Decimal | None = None
+    population: Decimal | None = None
+    date_validation: date | None = None
+
+
+class FicheAction(Ligne):
+    numero: str | None = None
+    intitule: str | None = None
+    axe: int | None = None
+    axe_transversal: str | None = None
+    perimetre: str | None = None
+    maitre_ouvrage: str | None = None
+    type_mo: str | None = None
+    description: str | None = None
+    maturite: str | None = None
+    date_debut: date | None = None
+    date_fin: date | None = None
+    base: str | None = None
+    cout_total: Decimal | None = None
+    depense_subventionnable: Decimal | None = None
+    derogation: str | None = None
+    cosignataires: str | None = None
+    date_signature: date | None = None
+
+    @property
+    def cosignataires_codes(self) -> list[str]:
+        return [c.strip() for c in (self.cosignataires or "").replace(",", ";").split(";") if c.strip()]
+
+
+class Indicateur(Ligne):
+    numero: str | None = None
+    indicateur: str | None = None
+    unite: str | None = None
+    valeur_initiale: Decimal | None = None
+    valeur_cible: Decimal | None = None
+    annee_cible: int | None = None
+
+
+class LigneFinancement(Ligne):
+    numero: str | None = None
+    financeur: str | None = None
+    dispositif: str | None = None
+    nature: str | None = None
+    annee: int | None = None
+    montant: Decimal | None = None
+    statut: str | None = None
+    date_demande: date | None = None
+    reference_decision: str | None = None
+    commentaire: str | None = None
+
+    @property
+    def compte(self) -> bool:
+        """Counts in totals: every line but the refused ones."""
+        return self.statut != layout.STATUT_REFUSE
+
+
+class Financeur(Ligne):
+    code: str | None = None
+    nom: str | None = None
+    categorie: str | None = None
+    cibles: str | None = None
+    modalites: str | None = None
+    contact: str | None = None
+
+
+class Dispositif(Ligne):
+    financeur: str | None = None
+    dispositif: str | None = None
+    nature: str | None = None
+    dotation_r2334_27: str | None = None
+
+
+class MembreGouvernance(Ligne):
+    instance: str | None = None
+    organisme: str | None = None
+    nom: str | None = None
+    fonction: str | None = None
+    college: str | None = None
+    courriel: str | None = None
+
+
+Commune.TABLE = layout.T_COMMUNES
+ElementDiagnostic.TABLE = layout.T_DIAGNOSTIC
+Perimetre.TABLE = layout.T_PERIMETRES
+FicheAction.TABLE = layout.T_ACTIONS
+Indicateur.TABLE = layout.T_INDICATEURS
+LigneFinancement.TABLE = layout.T_FINANCEMENTS
+Financeur.TABLE = layout.T_FINANCEURS
+Dispositif.TABLE = layout.T_DISPOSITIFS
+MembreGouvernance.TABLE = layout.T_GOUVERNANCE
+
+# table name → (model class, Convention attribute)
+ROW_MODELS: dict[str, tuple[type[Ligne], str]] = {
+    "T_Communes": (Commune, "communes"),
+    "T_Diagnostic": (ElementDiagnostic, "diagnostic"),
+    "T_Perimetres": (Perimetre, "perimetres"),
+    "T_Actions": (FicheAction, "actions"),
+    "T_Indicateurs": (Indicateur, "indicateurs"),
+    "T_Financements": (LigneFinancement, "financements"),
+    "T_Financeurs": (Financeur, "financeurs"),
+    "T_Dispositifs": (Dispositif, "dispositifs"),
+    "T_Gouvernance": (MembreGouvernance, "gouvernance"),
+}
+
+
+class NamedValue(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str
+    sheet: str = ""
+    cell: str = ""
+    raw: Any = None
+    value: Any = None
+    problem: Problem | None = None
+
+
+class MissingHeader(BaseModel):
+    table: str
+    header: str
+    sheet: str = ""
+    cell: str = ""  # the header row's first cell, to point at
+    found_as: str | None = None  # a header that looks like it (renamed)
+
+
+class Structure(BaseModel):
+    """What the reader could not find (STR-03, STR-04) and where it found the tables."""
+
+    missing_sheets: list[str] = Field(default_factory=list)
+    missing_tables: list[str] = Field(default_factory=list)
+    missing_headers: list[MissingHeader] = Field(default_factory=list)
+    missing_names: list[str] = Field(default_factory=list)
+    table_refs: dict[str, tuple[str, str]] = Field(default_factory=dict)  # table → (sheet, "A3:F20")
+    merged_in_tables: list[tuple[str, str, str]] = Field(default_factory=list)  # (table, sheet, range)
+
+
+class Convention(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    fichier: str | None = None
+    names: dict[str, NamedValue] = Field(default_factory=dict)
+    communes: list[Commune] = Field(default_factory=list)
+    diagnostic: list[ElementDiagnostic] = Field(default_factory=list)
+    perimetres: list[Perimetre] = Field(default_factory=list)
+    actions: list[FicheAction] = Field(default_factory=list)
+    indicateurs: list[Indicateur] = Field(default_factory=list)
+    financements: list[LigneFinancement] = Field(default_factory=list)
+    financeurs: list[Financeur] = Field(default_factory=list)
+    dispositifs: list[Dispositif] = Field(default_factory=list)
+    gouvernance: list[MembreGouvernance] = Field(default_factory=list)
+    structure: Structure = Field(default_factory=Structure)
+
+    # -- named cells
+    def value(self, name: str) -> Any:
+        nv = self.names.get(name)
+        return nv.value if nv else None
+
+    def set_value(self, name: str, value: Any) -> None:
+        nc = layout.NAMED_BY_NAME[name]
+        nv = self.names.get(name) or NamedValue(name=name, sheet=nc.sheet, cell=nc.cell)
+        self.names[name] = nv.model_copy(update={"value": value, "raw": value, "problem": None})
+
+    @property
+    def acv_id(self) -> str | None:
+        return self.value("acv_id")
+
+    @property
+    def programme(self) -> str | None:
+        return self.value("acv_programme")
+
+    @property
+    def libelle(self) -> str | None:
+        return self.value("acv_libelle")
+
+    @property
+    def departement(self) -> str | None:
+        return self.value("acv_departement")
+
+    # -- lookups
+    def rows(self, table_name: str) -> list[Ligne]:
+        return getattr(self, ROW_MODELS[table_name][1])
+
+    def action(self, numero: str) -> FicheAction | None:
+        for a in self.actions:
+            if a.numero == numero:
+                return a
+        return None
+
+    def financeur(self, code: str) -> Financeur | None:
+        for f in self.financeurs:
+            if f.code == code:
+                return f
+        return None
+
+    def dispositif(self, financeur: str | None, nom: str | None) -> Dispositif | None:
+        for d in self.dispositifs:
+            if d.financeur == financeur and d.dispositif == nom:
+                return d
+        return None
+
+
+def build_row(cls: type[Ligne], raw: dict[str, Any], cells: dict[str, str] | None = None,
+              sheet: str = "", row: int = 0) -> Ligne:
+    """Parse the raw values of one table row (attr → raw) into its model, keeping the problems."""
+    table = cls.TABLE
+    typed: dict[str, Any] = {}
+    problems: dict[str, Problem] = {}
+    for col in table.columns:
+        if col.attr not in raw:
+            continue
+        p = parse(raw[col.attr], col.kind, col.choices)
+        typed[col.attr] = p.value
+        if p.problem is not None:
+            problems[col.attr] = p.problem
+    return cls(sheet=sheet or table.sheet, row=row, cells=cells or {}, raw=raw, problems=problems, **typed)
+
+
+def build_named(name: str, raw: Any, sheet: str = "", cell: str = "") -> NamedValue:
+    nc = layout.NAMED_BY_NAME[name]
+    p = parse(raw, nc.kind, nc.choices)
+    value = p.value
+    if name == "acv_departement" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = f"{int(raw):02d}"  # 62 typed as a number is still the département "62"
+        p = type(p)(value, None)
+    return NamedValue(name=name, sheet=sheet or nc.sheet, cell=cell or nc.cell, raw=raw, value=value,
+                      problem=p.problem)

@@ -1,0 +1,93 @@
+"""The small interface every reader goes through: tables by name, named cells, cell addresses.
+
+A `Source` is implemented for files (`source_file.FileSource`: zip + calamine, openpyxl where
+needed) and for an open Excel book (`udfs.xw_source.XwSource`, through xlwings). `read.read_source`
+turns any source into a `Convention`, so the same workbook gives the same model whichever way it
+was read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class TableBlock:
+    """An Excel table (ListObject) as found: its header texts and its data rows, raw values.
+
+    `first_row`/`first_col` are the 1-based sheet coordinates of the header row's first cell, so
+    data row i, column j sits at (first_row + 1 + i, first_col + j).
+    """
+
+    name: str
+    sheet: str
+    first_row: int
+    first_col: int
+    header: list[str]
+    rows: list[list[Any]]
+    merged: list[str] = field(default_factory=list)  # merged ranges inside the table ("B5:C5")
+
+    @property
+    def ref(self) -> str:
+        last_row = self.first_row + len(self.rows)
+        last_col = self.first_col + max(len(self.header), 1) - 1
+        return f"{a1(self.first_row, self.first_col)}:{a1(last_row, last_col)}"
+
+
+class Source(Protocol):
+    def sheet_names(self) -> list[str]: ...
+
+    def table(self, name: str) -> TableBlock | None:
+        """The table of that name (case-insensitive, as Excel treats table names), or None."""
+
+    def named(self, name: str) -> tuple[str, str, Any] | None:
+        """(sheet, A1 cell, raw value) of a workbook-level defined name, or None."""
+
+
+# ----------------------------------------------------------------------- A1 helpers
+def col_letter(col: int) -> str:
+    s = ""
+    while col:
+        col, r = divmod(col - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def col_index(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def a1(row: int, col: int) -> str:
+    return f"{col_letter(col)}{row}"
+
+
+_A1 = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
+
+
+def parse_a1(ref: str) -> tuple[int, int]:
+    """'$B$12' → (12, 2)."""
+    m = _A1.match(ref.strip())
+    if not m:
+        raise ValueError(ref)
+    return int(m.group(2)), col_index(m.group(1))
+
+
+def parse_range(ref: str) -> tuple[int, int, int, int]:
+    """'A3:F20' → (3, 1, 20, 6); a single cell gives a 1×1 range."""
+    parts = ref.split(":")
+    r1, c1 = parse_a1(parts[0])
+    r2, c2 = parse_a1(parts[-1])
+    return r1, c1, r2, c2
+
+
+def split_sheet_ref(ref: str) -> tuple[str, str]:
+    """"'Plan de financement'!$B$3" → ('Plan de financement', 'B3')."""
+    sheet, _, addr = ref.lstrip("=").rpartition("!")
+    if sheet.startswith("'") and sheet.endswith("'"):
+        sheet = sheet[1:-1].replace("''", "'")
+    return sheet, addr.replace("$", "")

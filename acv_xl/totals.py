@@ -1,0 +1,157 @@
+"""Every sum of the product, computed once (rules, report, UDFs, annex and consolidation use these).
+
+Pure functions over model objects. Amounts are `Decimal` to the cent; `Refusé` lines count in no
+total; lines whose amount did not parse count nowhere (the rules report them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Iterable
+
+from . import layout
+from .model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
+
+ZERO = Decimal("0.00")
+
+
+def counted(lines: Iterable[LigneFinancement], statuts: Iterable[str] | None = None) -> list[LigneFinancement]:
+    """Lines that count: a parsed amount, not `Refusé`, and (optionally) one of `statuts`."""
+    wanted = set(statuts) if statuts else None
+    return [
+        lf for lf in lines
+        if lf.montant is not None and lf.compte and (wanted is None or lf.statut in wanted)
+    ]
+
+
+def total(lines: Iterable[LigneFinancement]) -> Decimal:
+    return sum((lf.montant for lf in counted(lines)), ZERO)
+
+
+def by_key(lines: Iterable[LigneFinancement], key) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for lf in counted(lines):
+        k = key(lf)
+        if k is not None and k != "":
+            out[str(k)] += lf.montant
+    return dict(sorted(out.items()))
+
+
+def total_financeur(lines: Iterable[LigneFinancement], code: str, statuts: Iterable[str] | None = None,
+                    annee: int | None = None) -> Decimal:
+    return sum(
+        (lf.montant for lf in counted(lines, statuts) if lf.financeur == code and (annee is None or lf.annee == annee)),
+        ZERO,
+    )
+
+
+def total_action(lines: Iterable[LigneFinancement], numero: str, statuts: Iterable[str] | None = None) -> Decimal:
+    return sum((lf.montant for lf in counted(lines, statuts) if lf.numero == numero), ZERO)
+
+
+def lines_of(lines: Iterable[LigneFinancement], numero: str | None) -> list[LigneFinancement]:
+    return [lf for lf in lines if lf.numero == numero]
+
+
+def ecart(action: FicheAction, lines: Iterable[LigneFinancement]) -> Decimal | None:
+    """Cost minus financing of an action (None when its cost is not a number)."""
+    if action.cout_total is None:
+        return None
+    return action.cout_total - total_action(lines, action.numero)
+
+
+# ------------------------------------------------------------------ L1111-10 and R2334-27 bases
+def categorie(financeurs: Iterable[Financeur], code: str | None) -> str | None:
+    for f in financeurs:
+        if f.code == code:
+            return f.categorie
+    ref = layout.FINANCEURS_BY_CODE.get(code or "")
+    return ref.categorie if ref else None
+
+
+def is_public_subsidy(lf: LigneFinancement, financeurs: Iterable[Financeur]) -> bool:
+    return lf.nature == layout.NATURE_SUBVENTION and categorie(financeurs, lf.financeur) == "Public"
+
+
+def is_own_share(lf: LigneFinancement) -> bool:
+    """The MO's own share: autofinancement, and the loans and fonds propres it carries (repaid by it)."""
+    return lf.nature in layout.NATURES_PART_PROPRE
+
+
+@dataclass(frozen=True)
+class PartMO:
+    propre: Decimal  # own share of the MO
+    subventions_publiques: Decimal
+    ratio: Decimal | None  # propre / (propre + subventions publiques), None when both are 0
+
+
+def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Financeur]) -> PartMO:
+    """CGCT L1111-10 III: own share against own share + public subsidies (private money is outside)."""
+    fin = list(financeurs)
+    lines = counted(action_lines)
+    propre = sum((lf.montant for lf in lines if is_own_share(lf)), ZERO)
+    publiques = sum((lf.montant for lf in lines if is_public_subsidy(lf, fin)), ZERO)
+    base = propre + publiques
+    return PartMO(propre, publiques, (propre / base) if base else None)
+
+
+def is_dotation_r2334_27(lf: LigneFinancement, dispositifs: Iterable[Dispositif]) -> bool:
+    for d in dispositifs:
+        if d.financeur == lf.financeur and d.dispositif == lf.dispositif:
+            return d.dotation_r2334_27 == "Oui"
+    return False
+
+
+def dotations_r2334_27(action_lines: Iterable[LigneFinancement], dispositifs: Iterable[Dispositif]) -> Decimal:
+    disp = list(dispositifs)
+    return sum((lf.montant for lf in counted(action_lines) if is_dotation_r2334_27(lf, disp)), ZERO)
+
+
+# ------------------------------------------------------------------ the report's totals
+@dataclass
+class Totaux:
+    cout_total: Decimal = ZERO
+    financement_total: Decimal = ZERO
+    par_financeur: dict[str, Decimal] = field(default_factory=dict)
+    par_axe: dict[str, Decimal] = field(default_factory=dict)
+    par_annee: dict[str, Decimal] = field(default_factory=dict)
+    par_statut: dict[str, Decimal] = field(default_factory=dict)
+    par_action: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def ecart(self) -> Decimal:
+        return self.cout_total - self.financement_total
+
+    def as_json(self) -> dict:
+        f = lambda d: {k: float(v) for k, v in d.items()}  # noqa: E731 — JSON numbers, already to the cent
+        return {
+            "cout_total": float(self.cout_total),
+            "financement_total": float(self.financement_total),
+            "ecart": float(self.ecart),
+            "par_financeur": f(self.par_financeur),
+            "par_axe": f(self.par_axe),
+            "par_annee": f(self.par_annee),
+            "par_statut": f(self.par_statut),
+            "par_action": f(self.par_action),
+        }
+
+
+def compute(conv: Convention) -> Totaux:
+    """Totals of a convention. `cout_total` sums the actions that are not `Abandonnée`."""
+    axe_of = {a.numero: a.axe for a in conv.actions if a.numero}
+    lines = conv.financements
+    return Totaux(
+        cout_total=sum(
+            (a.cout_total for a in conv.actions
+             if a.cout_total is not None and a.maturite != layout.MATURITE_ABANDONNEE),
+            ZERO,
+        ),
+        financement_total=total(lines),
+        par_financeur=by_key(lines, lambda lf: lf.financeur),
+        par_axe=by_key(lines, lambda lf: axe_of.get(lf.numero)),
+        par_annee=by_key(lines, lambda lf: lf.annee),
+        par_statut=by_key(lines, lambda lf: lf.statut),
+        par_action=by_key(lines, lambda lf: lf.numero),
+    )

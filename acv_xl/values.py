@@ -1,0 +1,307 @@
+"""Raw cell values → typed values, never raising.
+
+A reader hands over what the cell holds (str, int, float, bool, date, datetime, None, or an
+`ExcelError`); these functions turn it into the typed value the model wants, or report *why*
+they could not (`Problem`), keeping enough for a rule to write a precise French message with a
+suggestion (the parsed number of "12 000 €", the closest list value…).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from .layout import AXES, AXES_VARIANTES, Kind
+
+CENT = Decimal("0.01")
+EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA")
+
+
+class ExcelError(str):
+    """An Excel error value (`#REF!`…) read from a cell."""
+
+
+class NoCachedValue(str):
+    """A formula cell saved without a computed value (written by a library, never recalculated)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # "erreur_excel" | "formule_sans_valeur" | "texte_nombre" | "pas_nombre" | "pas_date" | "pas_annee" | "hors_liste" | "pas_axe"
+    raw: Any
+    suggestion: Any = None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    value: Any = None
+    problem: Problem | None = None
+
+
+def is_blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and not isinstance(raw, (ExcelError, NoCachedValue)) and raw.strip() == "")
+
+
+def to_cents(value: Decimal | float | int) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+_NUM_TEXT = re.compile(r"^[+-]?[\d\s\u00a0\u202f.,']+$")
+
+
+def parse_number_text(text: str) -> Decimal | None:
+    """Parse a number typed as text the French way: "12 000 €", "1 234,50", "1.234,5", "12000"."""
+    s = text.strip().replace("€", "").replace("EUR", "").replace("euros", "").strip()
+    if not s or not _NUM_TEXT.match(s):
+        return None
+    s = re.sub(r"[\s\u00a0\u202f']", "", s)
+    if "," in s and "." in s:
+        # the last separator is the decimal one
+        if s.rfind(",") > s.rfind("."):
+            s = s.replace(".", "").replace(",", ".")
+        else:
+            s = s.replace(",", "")
+    elif "," in s:
+        s = s.replace(",", ".") if s.count(",") == 1 else s.replace(",", "")
+    elif s.count(".") > 1:
+        s = s.replace(".", "")
+    try:
+        return Decimal(s)
+    except InvalidOperation:
+        return None
+
+
+def _special(raw: Any) -> Problem | None:
+    if isinstance(raw, ExcelError):
+        return Problem("erreur_excel", str(raw))
+    if isinstance(raw, NoCachedValue):
+        return Problem("formule_sans_valeur", str(raw))
+    return None
+
+
+def parse_decimal(raw: Any, cents: bool) -> Parsed:
+    if (p := _special(raw)) is not None:
+        return Parsed(None, p)
+    if is_blank(raw):
+        return Parsed(None)
+    if isinstance(raw, bool):
+        return Parsed(None, Problem("pas_nombre", raw))
+    if isinstance(raw, (int, float)):
+        d = Decimal(str(raw))
+        return Parsed(to_cents(d) if cents else d)
+    if isinstance(raw, (date, datetime)):
+        return Parsed(None, Problem("pas_nombre", raw))
+    text = str(raw)
+    d = parse_number_text(text)
+    if d is not None:
+        return Parsed(None, Problem("texte_nombre", text, to_cents(d) if cents else d))
+    return Parsed(None, Problem("pas_nombre", text))
+
+
+def excel_serial_to_date(serial: float) -> date:
+    return (datetime(1899, 12, 30) + timedelta(days=float(serial))).date()
+
+
+_DATE_TEXT = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
+_ISO_TEXT = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ][\d:.]+Z?)?\s*$")
+
+
+def parse_date(raw: Any) -> Parsed:
+    if (p := _special(raw)) is not None:
+        return Parsed(None, p)
+    if is_blank(raw):
+        return Parsed(None)
+    if isinstance(raw, datetime):
+        return Parsed(raw.date())
+    if isinstance(raw, date):
+        return Parsed(raw)
+    if isinstance(raw, bool):
+        return Parsed(None, Problem("pas_date", raw))
+    if isinstance(raw, (int, float)):
+        # an unformatted date cell: the serial number (1900 system) is still a real date
+        if 1 <= raw < 2958466:
+            return Parsed(excel_serial_to_date(raw))
+        return Parsed(None, Problem("pas_date", raw))
+    text = str(raw)
+    suggestion = None
+    if m := _DATE_TEXT.match(text):
+        d, mth, y = map(int, m.groups())
+        try:
+            suggestion = date(y, mth, d)
+        except ValueError:
+            suggestion = None
+    elif m := _ISO_TEXT.match(text):
+        y, mth, d = map(int, m.groups())
+        try:
+            suggestion = date(y, mth, d)
+        except ValueError:
+            suggestion = None
+    return Parsed(None, Problem("pas_date", text, suggestion))
+
+
+def parse_iso_date(raw: Any) -> Any:
+    """Office.js sends dates as ISO strings: turn them back into dates (for the xlwings source)."""
+    if isinstance(raw, str) and (m := _ISO_TEXT.match(raw)) and "T" in raw:
+        y, mth, d = map(int, m.groups())
+        return date(y, mth, d)
+    return raw
+
+
+def parse_year(raw: Any) -> Parsed:
+    if (p := _special(raw)) is not None:
+        return Parsed(None, p)
+    if is_blank(raw):
+        return Parsed(None)
+    if isinstance(raw, bool) or isinstance(raw, (date, datetime)):
+        return Parsed(None, Problem("pas_annee", raw))
+    if isinstance(raw, (int, float)):
+        if float(raw).is_integer() and 1900 <= raw <= 2100:
+            return Parsed(int(raw))
+        return Parsed(None, Problem("pas_annee", raw))
+    text = str(raw).strip()
+    if re.fullmatch(r"\d{4}", text) and 1900 <= int(text) <= 2100:
+        return Parsed(None, Problem("texte_nombre", text, int(text)))
+    return Parsed(None, Problem("pas_annee", text))
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, single spaces, typographic apostrophes folded: for lenient matching."""
+    t = unicodedata.normalize("NFKD", text.replace("’", "'").replace("\u00a0", " "))
+    t = "".join(c for c in t if not unicodedata.combining(c))
+    return " ".join(t.lower().split())
+
+
+def closest(value: str, choices: tuple[str, ...]) -> str | None:
+    """The list value that `value` was surely meant to be (same letters but case/accents/spaces)."""
+    f = fold(value)
+    for c in choices:
+        if fold(c) == f:
+            return c
+    import difflib
+
+    m = difflib.get_close_matches(f, [fold(c) for c in choices], n=1, cutoff=0.75)
+    if m:
+        return next(c for c in choices if fold(c) == m[0])
+    return None
+
+
+def parse_choice(raw: Any, choices: tuple[str, ...]) -> Parsed:
+    if (p := _special(raw)) is not None:
+        return Parsed(None, p)
+    if is_blank(raw):
+        return Parsed(None)
+    text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
+    if not choices or text in choices:
+        return Parsed(text)
+    return Parsed(None, Problem("hors_liste", text, closest(text, choices)))
+
+
+_AXE_FOLDED: dict[str, int] = {}
+for _n, _label in AXES.items():
+    _AXE_FOLDED[fold(_label)] = _n
+    for _v in AXES_VARIANTES.get(_n, ()):
+        _AXE_FOLDED[fold(_v)] = _n
+
+
+def parse_axe(raw: Any) -> Parsed:
+    """Axe 1..5 from `3`, `"3"`, `"Axe 3"`, `"Axe 3 — label"` or the official label."""
+    if (p := _special(raw)) is not None:
+        return Parsed(None, p)
+    if is_blank(raw):
+        return Parsed(None)
+    if isinstance(raw, bool):
+        return Parsed(None, Problem("pas_axe", raw))
+    if isinstance(raw, (int, float)):
+        if float(raw).is_integer() and int(raw) in AXES:
+            return Parsed(int(raw))
+        return Parsed(None, Problem("pas_axe", raw))
+    text = str(raw).strip()
+    f = fold(text)
+    if m := re.fullmatch(r"(?:axe\s*)?(\d)(?:\s*[-—–:.]\s*(.*))?", f):
+        n = int(m.group(1))
+        if n in AXES and (not m.group(2) or m.group(2) in _AXE_FOLDED and _AXE_FOLDED[m.group(2)] == n):
+            return Parsed(n)
+        return Parsed(None, Problem("pas_axe", text))
+    if f in _AXE_FOLDED:
+        return Parsed(_AXE_FOLDED[f])
+    return Parsed(None, Problem("pas_axe", text))
+
+
+def parse_text(raw: Any) -> Parsed:
+    if (p := _special(raw)) is not None:
+        return Parsed(None, p)
+    if is_blank(raw):
+        return Parsed(None)
+    if isinstance(raw, float) and raw.is_integer():
+        return Parsed(str(int(raw)))
+    if isinstance(raw, datetime):
+        return Parsed(raw.date().isoformat())
+    if isinstance(raw, date):
+        return Parsed(raw.isoformat())
+    return Parsed(str(raw).strip())
+
+
+def parse(raw: Any, kind: Kind, choices: tuple[str, ...] = ()) -> Parsed:
+    if kind is Kind.AMOUNT:
+        return parse_decimal(raw, cents=True)
+    if kind is Kind.NUMBER:
+        return parse_decimal(raw, cents=False)
+    if kind is Kind.DATE:
+        return parse_date(raw)
+    if kind is Kind.YEAR:
+        return parse_year(raw)
+    if kind is Kind.CHOICE:
+        return parse_choice(raw, choices)
+    if kind is Kind.AXE:
+        return parse_axe(raw)
+    return parse_text(raw)
+
+
+# ----------------------------------------------------------------------- French formatting
+# A plain space, as the spec writes amounts (`1 234 567,89 €`): it survives every terminal,
+# JSON consumer and copy-paste; Excel cells use the number format instead.
+THOUSANDS = " "
+
+def fmt_euros(value: Decimal | float | int | None) -> str:
+    """`1 234 567,89 €` (narrow no-break space for thousands, as French typography wants)."""
+    if value is None:
+        return ""
+    d = to_cents(value)
+    sign = "-" if d < 0 else ""
+    ent, dec = f"{abs(d):.2f}".split(".")
+    groups = []
+    while len(ent) > 3:
+        groups.insert(0, ent[-3:])
+        ent = ent[:-3]
+    groups.insert(0, ent)
+    return f"{sign}{THOUSANDS.join(groups)},{dec} €"
+
+
+def fmt_number(value: Decimal | float | int | None, decimals: int = 0) -> str:
+    if value is None:
+        return ""
+    s = f"{abs(Decimal(str(value))):.{decimals}f}"
+    ent, _, dec = s.partition(".")
+    groups = []
+    while len(ent) > 3:
+        groups.insert(0, ent[-3:])
+        ent = ent[:-3]
+    groups.insert(0, ent)
+    out = THOUSANDS.join(groups) + ("," + dec if dec else "")
+    return ("-" if Decimal(str(value)) < 0 else "") + out
+
+
+def fmt_percent(ratio: Decimal | float | None, decimals: int = 1) -> str:
+    if ratio is None:
+        return ""
+    return fmt_number(Decimal(str(ratio)) * 100, decimals) + " %"
+
+
+def fmt_date(d: date | datetime | None) -> str:
+    if d is None:
+        return ""
+    return d.strftime("%d/%m/%Y")
