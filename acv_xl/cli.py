@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Boîte à outils Excel du programme Action Cœur de Ville : modèle de classeur, "
         "validation, annexe de l'avenant, consolidation départementale.",
     )
-    p.add_argument("--version", action="version", version=f"acv-xl {__version__}")
+    p.add_argument("--version", action="version", version=f"acv-xl {__version__}", help="affiche la version et quitte")
     sub = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_Parser)
     sub.required = True
 

@@ -498,3 +498,25 @@ def programme_years(programme: str | None) -> range | None:
         return None
     first, end = PROGRAMMES[programme]
     return range(first, end.year + 1)
+
+
+# --------------------------------------------------------------------------- buttons
+@dataclass(frozen=True)
+class Button:
+    script: str  # the xlwings script it runs
+    shape: str  # shape name in the drawing (xlwings binds `[shape]Sheet!cell`)
+    sheet: str
+    cell: str  # the cell the shape covers and links to (relative, no $)
+    caption: str
+
+    @property
+    def binding(self) -> str:
+        """The `button=` argument of `@script`."""
+        return f"[{self.shape}]{self.sheet}!{self.cell}"
+
+
+BUTTONS: tuple[Button, ...] = (
+    Button("valider", "btnValider", Sheet.ACCUEIL, "B17", "Valider"),
+    Button("generer_annexe", "btnAnnexe", Sheet.ACCUEIL, "E17", "Générer l'annexe"),
+)
+BUTTONS_BY_SCRIPT: dict[str, Button] = {b.script: b for b in BUTTONS}
