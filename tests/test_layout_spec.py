@@ -1,0 +1,111 @@
+"""The layout module against the contract text itself (../shared/spec/classeur.md).
+
+The spec is parsed independently of the layout code: table names, header texts, list values,
+named cells and sheet order must match it exactly (accents, apostrophes, spaces).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from acv_xl import layout
+
+SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "classeur.md"
+
+
+@pytest.fixture(scope="module")
+def spec_text() -> str:
+    if not SPEC.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"the contract is missing: {SPEC}")
+        pytest.skip("shared/spec is not beside this checkout")
+    return SPEC.read_text(encoding="utf-8")
+
+
+def _tables_from_spec(text: str) -> dict[str, list[tuple[str, list[str]]]]:
+    section = text.split("## Tables and their headers", 1)[1].split("\n## ", 1)[0]
+    blocks = re.split(r"\n(?=`T_)", section.strip())
+    out = {}
+    for block in blocks:
+        block = " ".join(block.split())
+        m = re.match(r"`(T_\w+)` — (.*)", block)
+        if not m:
+            continue
+        cols = []
+        for item in m.group(2).split(" · "):
+            header = re.match(r"`([^`]+)`", item).group(1)
+            choices = re.findall(r"`([^`]+)`", item.split("(", 1)[1]) if "(`" in item else []
+            cols.append((header, choices))
+        out[m.group(1)] = cols
+    return out
+
+
+def test_sheets_in_order(spec_text):
+    section = spec_text.split("## Sheets, in order", 1)[1].split("\n## ", 1)[0]
+    sheets = re.findall(r"^\| `([^`]+)` \|", section, flags=re.M)
+    assert tuple(sheets) == layout.SHEETS
+
+
+def test_tables_headers_and_lists(spec_text):
+    spec = _tables_from_spec(spec_text)
+    assert set(spec) == {t.name for t in layout.TABLES}
+    for table in layout.TABLES:
+        spec_cols = spec[table.name]
+        assert [h for h, _ in spec_cols] == list(table.headers), table.name
+        for (header, choices), col in zip(spec_cols, table.columns):
+            if choices:
+                assert tuple(choices) == col.choices, (table.name, header)
+
+
+def test_tables_on_their_sheets(spec_text):
+    section = spec_text.split("## Sheets, in order", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        m = re.match(r"^\| `([^`]+)` \| (.*)\|$", line)
+        if m:
+            for tname in re.findall(r"`(T_\w+)`", m.group(2)):
+                assert layout.TABLES_BY_NAME[tname].sheet == m.group(1)
+
+
+def test_named_cells(spec_text):
+    section = spec_text.split("## Named cells", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(acv_\w+)` \| .* \| (yes|no|—) \|$", section, flags=re.M)
+    assert [n for n, _ in rows] and {n for n, _ in rows} == set(layout.NAMED_BY_NAME)
+    for name, req in rows:
+        nc = layout.NAMED_BY_NAME[name]
+        assert nc.required == (req == "yes"), name
+        assert nc.user_filled == (req != "—"), name
+
+
+def test_reference_funders(spec_text):
+    section = spec_text.split("## The reference list of funders", 1)[1].split("\n## ", 1)[0]
+    codes = re.findall(r"`([A-Z]+)` \(", section) + re.findall(r"`(PRIVE|AUTRE)`", section)
+    assert set(codes) <= set(layout.FINANCEURS_BY_CODE)
+    etat = layout.FINANCEURS_BY_CODE["ETAT"]
+    r2334 = {d.nom for d in etat.dispositifs if d.r2334_27}
+    assert r2334 == {"DSIL", "DETR", "DPV", "DSID"}
+    assert {d.nature for d in layout.FINANCEURS_BY_CODE["CDC"].dispositifs} == {"Subvention", "Prêt", "Fonds propres"}
+    for f in layout.FINANCEURS:
+        assert f.categorie in layout.L.CATEGORIE
+        for d in f.dispositifs:
+            assert d.nature in layout.L.NATURE
+
+
+def test_axes_official_labels():
+    assert layout.AXES[1].startswith("De la réhabilitation à la restructuration")
+    assert len(layout.AXES) == 5
+
+
+def test_no_header_written_twice_in_code():
+    """No header text of a table appears as a string literal outside layout.py."""
+    root = Path(__file__).resolve().parents[1]
+    sources = [p for d in ("acv_xl", "udfs") for p in (root / d).rglob("*.py") if p.name != "layout.py"]
+    distinctive = {c.header for t in layout.TABLES for c in t.columns if len(c.header) > 12}
+    offenders = []
+    for p in sources:
+        text = p.read_text(encoding="utf-8")
+        for h in distinctive:
+            if f'"{h}"' in text or f"'{h}'" in text:
+                offenders.append((p.name, h))
+    assert not offenders, offenders

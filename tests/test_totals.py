@@ -1,0 +1,64 @@
+from decimal import Decimal
+
+from acv_xl import totals
+from acv_xl.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement, build_row
+
+
+def _conv():
+    actions = [
+        build_row(FicheAction, {"numero": "1.1", "axe": "Axe 1", "cout_total": 100000, "type_mo": "Commune", "maturite": "Mature"}),
+        build_row(FicheAction, {"numero": "4.1", "axe": 4, "cout_total": 50000.5, "type_mo": "Commune"}),
+        build_row(FicheAction, {"numero": "5.1", "axe": 5, "cout_total": 999, "maturite": "Abandonnée"}),
+    ]
+    lines = [
+        ("1.1", "COMMUNE", "Autofinancement", "Autofinancement", 2024, 20000, "Acquis"),
+        ("1.1", "ETAT", "DSIL", "Subvention", 2024, 50000, "Sollicité"),
+        ("1.1", "CDC", "PRU ACV", "Prêt", 2025, 30000, "Prévisionnel"),
+        ("1.1", "REGION", "Aménagement du territoire", "Subvention", 2025, 40000, "Refusé"),
+        ("4.1", "COMMUNE", "Autofinancement", "Autofinancement", 2025, 10000.5, "Acquis"),
+        ("4.1", "AL", "Subvention", "Subvention", 2025, 40000, "Engagé"),
+        ("4.1", "ETAT", "DETR", "Subvention", 2025, "40 000 €", "Acquis"),  # text: counts nowhere
+    ]
+    fin = [build_row(LigneFinancement, dict(zip(
+        ("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut"), ln))) for ln in lines]
+    financeurs = [build_row(Financeur, {"code": c, "categorie": cat}) for c, cat in
+                  (("COMMUNE", "Public"), ("ETAT", "Public"), ("CDC", "Public"), ("AL", "Privé"), ("REGION", "Public"))]
+    dispositifs = [build_row(Dispositif, {"financeur": "ETAT", "dispositif": d, "nature": "Subvention", "dotation_r2334_27": "Oui"})
+                   for d in ("DSIL", "DETR")]
+    return Convention(actions=actions, financements=fin, financeurs=financeurs, dispositifs=dispositifs)
+
+
+def test_compute_excludes_refused_and_unparsed():
+    t = totals.compute(_conv())
+    assert t.cout_total == Decimal("150000.50")  # the abandoned action is not a cost
+    assert t.financement_total == Decimal("150000.50")
+    assert t.ecart == 0
+    assert t.par_financeur == {"AL": Decimal("40000.00"), "CDC": Decimal("30000.00"),
+                               "COMMUNE": Decimal("30000.50"), "ETAT": Decimal("50000.00")}
+    assert t.par_axe == {"1": Decimal("100000.00"), "4": Decimal("50000.50")}
+    assert t.par_annee == {"2024": Decimal("70000.00"), "2025": Decimal("80000.50")}
+    assert "Refusé" not in t.par_statut
+    assert sum(t.par_statut.values()) == t.financement_total
+
+
+def test_part_mo_bases():
+    conv = _conv()
+    # 1.1: own = 20 000 autofinancement + 30 000 CDC loan; public subsidies = 50 000 DSIL (Région refused)
+    p = totals.part_mo(totals.lines_of(conv.financements, "1.1"), conv.financeurs)
+    assert (p.propre, p.subventions_publiques, p.ratio) == (Decimal("50000.00"), Decimal("50000.00"), Decimal("0.5"))
+    # 4.1: the AL subsidy is private money: outside the base
+    p = totals.part_mo(totals.lines_of(conv.financements, "4.1"), conv.financeurs)
+    assert p.subventions_publiques == 0 and p.ratio == 1
+
+
+def test_r2334_27_and_filters():
+    conv = _conv()
+    assert totals.dotations_r2334_27(totals.lines_of(conv.financements, "1.1"), conv.dispositifs) == Decimal("50000.00")
+    assert totals.total_financeur(conv.financements, "COMMUNE", statuts=["Acquis"], annee=2025) == Decimal("10000.50")
+    assert totals.total_action(conv.financements, "1.1", statuts=["Acquis", "Engagé", "Versé"]) == Decimal("20000.00")
+    assert totals.ecart(conv.actions[0], conv.financements) == 0
+
+
+def test_json_rounded_to_cent():
+    j = totals.compute(_conv()).as_json()
+    assert j["cout_total"] == 150000.5 and j["par_financeur"]["COMMUNE"] == 30000.5

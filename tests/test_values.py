@@ -1,0 +1,77 @@
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from acv_xl import values as v
+from acv_xl.layout import Kind
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("12 000 €", "12000"), ("1 234,50", "1234.50"), ("1.234,5", "1234.5"), ("12000", "12000"),
+    ("1\u202f234\u00a0567,89 €", "1234567.89"), ("-5,5", "-5.5"), ("1,234.50", "1234.50"),
+])
+def test_number_text(text, expected):
+    assert v.parse_number_text(text) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["douze mille", "", "12 000 € HT env.", "1/2"])
+def test_not_number_text(text):
+    assert v.parse_number_text(text) is None
+
+
+def test_amount_text_is_a_problem_with_suggestion():
+    p = v.parse(" 12 000 € ", Kind.AMOUNT)
+    assert p.value is None and p.problem.kind == "texte_nombre" and p.problem.suggestion == Decimal("12000.00")
+
+
+def test_amount_rounded_to_cent():
+    assert v.parse(1234.565, Kind.AMOUNT).value == Decimal("1234.57")
+    assert v.parse(0.1 + 0.2, Kind.AMOUNT).value == Decimal("0.30")
+
+
+def test_errors_and_missing_cached_values():
+    assert v.parse(v.ExcelError("#REF!"), Kind.AMOUNT).problem.kind == "erreur_excel"
+    assert v.parse(v.NoCachedValue("=A1"), Kind.TEXT).problem.kind == "formule_sans_valeur"
+
+
+def test_dates():
+    assert v.parse(datetime(2024, 3, 1, 0, 0), Kind.DATE).value == date(2024, 3, 1)
+    assert v.parse(45293.0, Kind.DATE).value == date(2024, 1, 2)
+    p = v.parse("02/01/2024", Kind.DATE)
+    assert p.value is None and p.problem.kind == "pas_date" and p.problem.suggestion == date(2024, 1, 2)
+
+
+@pytest.mark.parametrize("raw, n", [
+    (3, 3), (3.0, 3), ("3", 3), ("Axe 3", 3), ("axe 3", 3),
+    ("Développer l'accessibilité, la mobilité et les connexions", 3),
+    ("Fournir l'accès aux équipements, aux services publics, à l'offre culturelle et de loisirs", 5),
+    ("Axe 2 — Favoriser un développement économique et commercial équilibré", 2),
+])
+def test_axes_accepted(raw, n):
+    assert v.parse_axe(raw).value == n
+
+
+@pytest.mark.parametrize("raw", [6, 0, "Axe 7", "Habitat", 2.5, True])
+def test_axes_refused(raw):
+    p = v.parse_axe(raw)
+    assert p.value is None and p.problem.kind == "pas_axe"
+
+
+def test_choice_suggests_closest():
+    p = v.parse("refuse", Kind.CHOICE, ("Acquis", "Refusé"))
+    assert p.value is None and p.problem.suggestion == "Refusé"
+
+
+def test_year():
+    assert v.parse(2024.0, Kind.YEAR).value == 2024
+    assert v.parse("2024", Kind.YEAR).problem.kind == "texte_nombre"
+    assert v.parse(20245, Kind.YEAR).problem.kind == "pas_annee"
+
+
+def test_french_formats():
+    assert v.fmt_euros(Decimal("1234567.891")) == "1 234 567,89 €"
+    assert v.fmt_euros(0) == "0,00 €"
+    assert v.fmt_euros(-50000) == "-50 000,00 €"
+    assert v.fmt_date(date(2026, 12, 31)) == "31/12/2026"
+    assert v.fmt_percent(Decimal("0.2")) == "20,0 %"
