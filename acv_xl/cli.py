@@ -77,6 +77,11 @@ def cmd_exemples(args) -> int:
 
 
 def cmd_valider(args) -> int:
+    if args.annoter and len(args.fichiers) == 1:
+        from .annotate import check_output
+
+        if problem := check_output(Path(args.fichiers[0]), Path(args.annoter)):  # e.g. SORTIE = FICHIER
+            return _fail(problem)
     from .validate import validate_file
 
     reports = [validate_file(Path(f)) for f in args.fichiers]
@@ -85,9 +90,12 @@ def cmd_valider(args) -> int:
             return _fail("--annoter s'emploie avec un seul fichier.")
         if reports[0].convention is None:
             return _fail("impossible d'annoter un fichier illisible.")
-        from .annotate import annotate
+        from .annotate import AnnotationError, annotate
 
-        annotate(Path(args.fichiers[0]), Path(args.annoter), reports[0])
+        try:
+            annotate(Path(args.fichiers[0]), Path(args.annoter), reports[0])
+        except AnnotationError as exc:
+            return _fail(str(exc))
     if args.format == "json":
         import json
 

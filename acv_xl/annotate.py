@@ -1,0 +1,656 @@
+"""The annotated copy (`acv-xl valider --annoter SORTIE.xlsx`).
+
+A copy of the workbook where the `Contrôles` table lists the findings (with a link to each cell
+to fix), the faulty cells are filled (light red: error, light orange: warning) and carry a note
+with the message, and the status cells (`acv_statut`, `acv_date_validation`, `acv_empreinte`)
+are written. The input file is only read.
+
+The copy is made by editing the few OOXML parts that change (`ooxml`), never by an openpyxl
+round trip: that would drop the Valider/Annexe buttons (DrawingML shapes), charts, cached formula
+values and x14 extensions. Every other part is copied byte for byte, `vbaProject.bin` included.
+
+What a previous run wrote is recognised and removed first, leaving the user's own formatting and
+notes alone: fills of exactly the `FILLS` colours; the xlwings button's error fill, but only on
+the cells the previous `T_Controles` lists; notes whose author is `COMMENT_AUTHOR` or whose text
+starts like ours (« Erreur FIN-05 : », LibreOffice saves notes without author). A cleared cell gets
+no fill (its fill before the first highlight is not known any more). A cell that already has a
+note of the user's keeps it and gets no note of ours (Excel allows one per cell); it is still filled.
+
+`acv_empreinte` is written only when the validation has no error (spec: « Written when the
+validation has no error »); with errors it is **emptied**: the three status cells describe the
+last validation, and a fingerprint beside « Erreurs à corriger » would vouch for data that did
+not pass. A workbook broken after a clean validation is then reported as never validated (CON-02
+either way), and its errors are listed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+from xml.etree import ElementTree as ET
+
+from . import layout
+from .findings import ORDER, Finding, Gravite, has_errors
+from .ooxml import (
+    CT_COMMENTS,
+    CT_VML,
+    NS_MAIN,
+    NS_R,
+    NS_XML,
+    REL_COMMENTS,
+    REL_TABLE,
+    REL_VML,
+    Package,
+    Styles,
+    Workbook,
+    Worksheet,
+    XmlPart,
+    parse_cell,
+    parse_ref,
+    q,
+    quote_sheet,
+    shared_strings,
+    xml_text,
+)
+from .source import a1 as _a1
+
+COMMENT_AUTHOR = "acv-xl"
+# Off-palette on purpose (the red is one unit from Excel's « Insatisfaisant » preset), so that a
+# user's own fills are never taken for ours. The xlwings Valider script uses the same orange.
+FILLS: dict[Gravite, str] = {
+    Gravite.ERREUR: "FFFFC8CE",
+    Gravite.AVERTISSEMENT: "FFFFE0B3",
+}
+# The fill of the xlwings « Valider » button (udfs/scripts.FAUTE, Excel's « Insatisfaisant »): a
+# user may use it too, so it is cleared only on the cells the previous T_Controles lists.
+BUTTON_FILLS = ("FFFFC7CE",)
+DATE_FORMAT = "dd/mm/yyyy"
+STATUT_VALIDE = layout.L.STATUT_VALIDATION[1]  # « Validé »
+STATUT_ERREURS = layout.L.STATUT_VALIDATION[2]  # « Erreurs à corriger »
+MAX_CELLS_PER_FINDING = 200  # a finding on a range fills its cells, up to this many
+
+_EXCEL_EPOCH = date(1899, 12, 30)
+_EXCEL_EPOCH_1904 = date(1904, 1, 1)
+
+
+class _ReportLike(Protocol):
+    findings: list[Finding]
+    empreinte: str | None
+
+
+class AnnotationError(ValueError):
+    """The copy cannot be written as asked; the message is French, for users."""
+
+
+def check_output(src: Path, out: Path) -> str | None:
+    """Why `out` cannot receive the annotated copy of `src` (French), or None when it can."""
+    src, out = Path(src), Path(out)
+    same = src.resolve() == out.resolve()
+    if not same and out.exists() and src.exists():
+        same = os.path.samefile(src, out)
+    if same:
+        return (f"la copie annotée ne peut pas remplacer le classeur d'origine ({src.name}) : "
+                "indiquez un autre nom de fichier après --annoter.")
+    if out.suffix.lower() not in (".xlsx", ".xlsm"):
+        return f"la copie annotée doit avoir l'extension .xlsx (ou .xlsm pour un classeur à macros) : {out.name}"
+    if not out.parent.is_dir():
+        return f"le dossier de la copie annotée n'existe pas : {out.parent}"
+    if (src.suffix.lower() == ".xlsm") != (out.suffix.lower() == ".xlsm"):
+        # Excel refuses a file whose extension does not match its content (macros or not)
+        wanted = src.suffix.lower() if src.suffix.lower() in (".xlsx", ".xlsm") else ".xlsx"
+        return (f"la copie annotée de {src.name} doit garder l'extension {wanted} "
+                f"(Excel refuserait d'ouvrir {out.name}).")
+    return None
+
+
+def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = None) -> None:
+    """Write the annotated copy of `src` to `out` (see the module doc); `src` is never modified."""
+    src, out = Path(src), Path(out)
+    problem = check_output(src, out)
+    if problem:
+        raise AnnotationError(problem)
+    try:
+        pkg = Package.open(src)
+        book = _Book(pkg)
+        book.clear_highlights()
+        book.list_findings(report.findings)
+        book.mark_cells(report.findings)
+        book.write_status(report, today or date.today())
+        book.finish()
+    except (zipfile.BadZipFile, ET.ParseError, KeyError, StopIteration, ValueError) as exc:
+        if isinstance(exc, AnnotationError):
+            raise
+        # the validator reads leniently; a part this writer must rewrite may still be damaged
+        raise AnnotationError(f"la copie annotée n'a pas pu être écrite : une partie du classeur {src.name} "
+                              f"est illisible ou endommagée ({type(exc).__name__}).") from exc
+    _write_atomically(pkg, src, out)
+
+
+def _write_atomically(pkg: Package, src: Path, out: Path) -> None:
+    # a temp file next to `out`, renamed at the end: a crash never leaves half a workbook
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".tmp", dir=out.parent or Path("."))
+    os.close(fd)
+    try:
+        pkg.save(tmp)
+        shutil.copymode(src, tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- the workbook
+def _severity_rank(g: Gravite) -> int:
+    return ORDER[g]
+
+
+@dataclass
+class _Target:
+    """What goes on one faulty cell."""
+
+    findings: list[Finding] = field(default_factory=list)
+    cells: list[tuple[int, int]] = field(default_factory=list)  # filled cells (a range: several)
+    note_cell: tuple[int, int] = (0, 0)
+
+
+class _Book:
+    def __init__(self, pkg: Package):
+        self.pkg = pkg
+        self.wb = Workbook(pkg)
+        if not self.wb.xml.root.tag.startswith("{" + NS_MAIN + "}"):
+            # Strict Open XML: other namespaces everywhere; not worth a second code path
+            raise AnnotationError("ce classeur est au format « Strict Open XML » : enregistrez-le au format "
+                                  "« Classeur Excel (.xlsx) » puis relancez l'annotation.")
+        if not self.wb.styles_part or not pkg.has(self.wb.styles_part):
+            raise AnnotationError("le classeur n'a pas de feuille de styles : impossible d'en faire une copie annotée.")
+        self.styles = Styles(pkg, self.wb.styles_part)
+        self._sheets: dict[str, Worksheet] = {}
+        self.fill_ids: dict[Gravite, int] = {}  # created when first needed
+        self.notes_to_add: dict[str, dict[tuple[int, int], str]] = defaultdict(dict)  # part → cell → text
+
+    def sheet(self, part: str) -> Worksheet:
+        if part not in self._sheets:
+            self._sheets[part] = Worksheet(self.pkg, part)
+        return self._sheets[part]
+
+    # -- previous run
+    def clear_highlights(self) -> None:
+        our_rgbs = set(FILLS.values())
+        ours = {i for i in range(self.styles.xf_count)
+                if self.styles.fill_rgb(_int(self.styles.xf(i).get("fillId"))) in our_rgbs}
+        self._clear_listed_button_fills()
+        if not ours:
+            return
+        for part in self.wb.sheets.values():
+            styles_used = {int(s) for s in re.findall(rb'\bs="(\d+)"', self.pkg.parts[part])}
+            if not styles_used & ours:
+                continue  # leave the part untouched (not even re-serialised)
+            ws = self.sheet(part)
+            for _r, _c, cell in ws.iter_cells():
+                s = _int(cell.get("s"))
+                if s in ours:
+                    cell.set("s", str(self.styles.derive(s, fillId="0", applyFill=None)))
+                    ws.touch()
+
+    def _clear_listed_button_fills(self) -> None:
+        """The cells a previous Valider in Excel filled: those its T_Controles lists."""
+        found = self._controles_table()
+        if found is None:
+            return
+        part, _table_part, table = found
+        ws = self.sheet(part)
+        r1, c1, r2, _c2 = parse_ref(table.root.get("ref", "A1"))
+        names = [tc.get("name", "") for tc in table.root.iter(q("tableColumn"))]
+        try:
+            col_feuille = c1 + names.index(layout.T_CONTROLES.header("feuille"))
+            col_cellule = c1 + names.index(layout.T_CONTROLES.header("cellule"))
+        except ValueError:
+            return
+        shared = shared_strings(self.pkg, self.wb)
+        for row in range(r1 + 1, r2 + 1):
+            feuille, cellule = ws.text_of(row, col_feuille, shared), ws.text_of(row, col_cellule, shared)
+            part = self.wb.sheet_part(feuille.strip()) if feuille else None
+            if part is None or not cellule:
+                continue
+            try:
+                cr1, cc1, cr2, cc2 = parse_ref(cellule.strip())
+            except ValueError:
+                continue  # a Cellule the user edited into something else
+            target = self.sheet(part)
+            cells = _cells(cr1, cc1, cr2, cc2)
+            for r, c in cells:
+                cell = target.cell(r, c, create=False)
+                if cell is None:
+                    continue
+                s = _int(cell.get("s"))
+                if self.styles.fill_rgb(_int(self.styles.xf(s).get("fillId"))) in BUTTON_FILLS:
+                    cell.set("s", str(self.styles.derive(s, fillId="0", applyFill=None)))
+                    target.touch()
+
+    # -- Contrôles
+    def _controles_table(self) -> tuple[str, str, XmlPart] | None:
+        """(sheet part, table part, table XML) of T_Controles, found by name as Excel does."""
+        wanted = layout.T_CONTROLES.name.lower()
+        for part in self.wb.sheets.values():
+            for _rid, ty, target in self.pkg.relationships(part):
+                if ty != REL_TABLE or not self.pkg.has(target):
+                    continue
+                t = self.pkg.xml(target)
+                if wanted in (t.root.get("name", "").lower(), t.root.get("displayName", "").lower()):
+                    return part, target, t
+        return None
+
+    def list_findings(self, findings: list[Finding]) -> None:
+        found = self._controles_table()
+        if found is None:
+            return  # STR-03/STR-04 already say the table is missing; the rest is still annotated
+        part, table_part, table = found
+        ws = self.sheet(part)
+        r1, c1, r2, c2 = parse_ref(table.root.get("ref", "A1"))
+        header_rows = 0 if table.root.get("headerRowCount") == "0" else 1
+        totals_rows = _int(table.root.get("totalsRowCount"))
+        first_data = r1 + header_rows
+        old_last = r2 - totals_rows
+        names = [tc.get("name", "") for tc in table.root.iter(q("tableColumn"))]
+        col_of = {col.attr: c1 + names.index(col.header)
+                  for col in layout.T_CONTROLES.columns if col.header in names}
+
+        # formats of the first data row, reused on every row written (the template's wrap, widths…)
+        style_of = {}
+        for col in range(c1, c2 + 1):
+            cell = ws.cell(first_data, col, create=False)
+            style_of[col] = cell.get("s") if cell is not None else ws.col_style(col)
+        new_last = first_data + max(len(findings), 1) - 1
+        # a totals row (the template has none, a user may add one) moves under the new last row
+        totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
+                   if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
+                  for k in range(totals_rows)]
+        for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
+            ws.remove_row_cells(row, c1, c2)
+        self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
+
+        link_style: dict[str | None, str] = {}
+        for i, f in enumerate(findings):
+            row = first_data + i
+            values = {
+                "gravite": f.gravite.libelle, "code": f.code, "feuille": f.feuille, "cellule": f.cellule,
+                "action": f.action, "message": f.message, "suggestion": f.suggestion,
+            }
+            for attr, col in col_of.items():
+                cell = ws.set_text(row, col, str(values[attr] or ""))
+                if style_of.get(col):
+                    cell.set("s", style_of[col])
+            # every column of the row exists, so the table's banding and borders show on it
+            for col in range(c1, c2 + 1):
+                cell = ws.cell(row, col)
+                if style_of.get(col) and not cell.get("s"):
+                    cell.set("s", style_of[col])
+            if "cellule" in col_of and f.feuille and f.cellule and self.wb.sheet_part(f.feuille):
+                col = col_of["cellule"]
+                target = f.cellule.split(":")[0].replace("$", "")
+                self._add_hyperlink(ws, row, col, f"{quote_sheet(self.wb.sheet_name(self.wb.sheet_part(f.feuille)))}!{target}",
+                                    f"{f.feuille}!{f.cellule}")
+                base = style_of.get(col)
+                if base not in link_style:
+                    xf = self.styles.xf(_int(base))
+                    font = self.styles.link_font(_int(xf.get("fontId")))
+                    link_style[base] = str(self.styles.derive(_int(base), fontId=str(font), applyFont="1"))
+                ws.cell(row, col).set("s", link_style[base])
+
+        for k, cells in enumerate(totals):
+            for col, saved in cells.items():
+                cell = ws.cell(new_last + 1 + k, col)
+                cell.attrib.clear()
+                cell.attrib.update({**saved.attrib, "r": _a1(new_last + 1 + k, col)})
+                cell[:] = list(saved)
+        new_ref = f"{_a1(r1, c1)}:{_a1(new_last + totals_rows, c2)}"
+        table.root.set("ref", new_ref)
+        af = table.root.find(q("autoFilter"))
+        if af is not None:
+            af.set("ref", f"{_a1(r1, c1)}:{_a1(new_last, c2)}")
+        self.pkg.touch(table_part)
+        ws.touch()
+
+    @staticmethod
+    def _remove_hyperlinks(ws: Worksheet, r1: int, c1: int, r2: int, c2: int) -> None:
+        links = ws.child("hyperlinks")
+        if links is None:
+            return
+        for h in list(links):
+            try:
+                hr1, hc1, hr2, hc2 = parse_ref(h.get("ref", ""))
+            except ValueError:
+                continue
+            if r1 <= hr1 and hr2 <= r2 and c1 <= hc1 and hc2 <= c2:
+                links.remove(h)
+        if len(links) == 0:
+            ws.remove_child("hyperlinks")
+        ws.touch()
+
+    @staticmethod
+    def _add_hyperlink(ws: Worksheet, row: int, col: int, location: str, display: str) -> None:
+        links = ws.child("hyperlinks", create=True)
+        ET.SubElement(links, q("hyperlink"), {"ref": _a1(row, col), "location": location, "display": display})
+        ws.touch()
+
+    # -- faulty cells
+    def mark_cells(self, findings: list[Finding]) -> None:
+        targets: dict[tuple[str, str], _Target] = {}
+        for f in findings:
+            if not f.feuille or not f.cellule or f.feuille == layout.Sheet.CONTROLES:
+                continue
+            part = self.wb.sheet_part(f.feuille)
+            if part is None:
+                continue
+            try:
+                r1, c1, r2, c2 = parse_ref(f.cellule)
+            except ValueError:
+                continue
+            key = (part, f"{_a1(r1, c1)}:{_a1(r2, c2)}")
+            t = targets.get(key)
+            if t is None:
+                cells = _cells(r1, c1, r2, c2)
+                t = targets[key] = _Target(cells=cells, note_cell=(r1, c1))
+            t.findings.append(f)
+
+        # the worst finding of a cell gives its colour, whichever range it came from
+        worst: dict[tuple[str, int, int], Gravite] = {}
+        for (part, _ref), t in targets.items():
+            g = min((f.gravite for f in t.findings), key=_severity_rank)
+            for r, c in t.cells:
+                k = (part, r, c)
+                if k not in worst or _severity_rank(g) < _severity_rank(worst[k]):
+                    worst[k] = g
+        for (part, r, c), g in worst.items():
+            if g not in FILLS:
+                continue  # information: a note, no fill (nothing to fix)
+            if g not in self.fill_ids:
+                self.fill_ids[g] = self.styles.solid_fill(FILLS[g])
+            ws = self.sheet(part)
+            cell = ws.cell(r, c)
+            s = _int(cell.get("s"))
+            cell.set("s", str(self.styles.derive(s, fillId=str(self.fill_ids[g]), applyFill="1")))
+            ws.touch()
+
+        for (part, _ref), t in targets.items():
+            lines = []
+            for f in sorted(t.findings, key=lambda f: _severity_rank(f.gravite)):
+                lines.append(f"{f.gravite.libelle} {f.code} : {f.message}")
+                if f.suggestion:
+                    lines.append(f"Suggestion : {f.suggestion}")
+            existing = self.notes_to_add[part].get(t.note_cell)
+            text = "\n".join(lines)
+            self.notes_to_add[part][t.note_cell] = f"{existing}\n{text}" if existing else text
+
+    # -- status cells
+    def _named_cell(self, name: str) -> tuple[Worksheet, int, int] | None:
+        formula = self.wb.defined_name(name)
+        if not formula or "!" not in formula:
+            return None
+        sheet, _, addr = formula.lstrip("=").rpartition("!")
+        if sheet.startswith("'") and sheet.endswith("'"):
+            sheet = sheet[1:-1].replace("''", "'")
+        part = self.wb.sheet_part(sheet)
+        if part is None:
+            return None
+        try:
+            r, c, _r2, _c2 = parse_ref(addr.replace("$", ""))
+        except ValueError:
+            return None  # #REF! or a formula: nothing sensible to write
+        return self.sheet(part), r, c
+
+    def write_status(self, report: _ReportLike, today: date) -> None:
+        errors = has_errors(report.findings)
+        if (loc := self._named_cell("acv_statut")) is not None:
+            ws, r, c = loc
+            ws.set_text(r, c, STATUT_ERREURS if errors else STATUT_VALIDE)
+        if (loc := self._named_cell("acv_date_validation")) is not None:
+            ws, r, c = loc
+            epoch = _EXCEL_EPOCH_1904 if self.wb.date1904 else _EXCEL_EPOCH
+            cell = ws.set_number(r, c, (today - epoch).days)
+            xf = self.styles.xf(_int(cell.get("s")))
+            if not self.styles.is_date_format(_int(xf.get("numFmtId"))):
+                fmt = self.styles.num_fmt(DATE_FORMAT)
+                cell.set("s", str(self.styles.derive(_int(cell.get("s")), numFmtId=str(fmt), applyNumberFormat="1")))
+        if (loc := self._named_cell("acv_empreinte")) is not None:
+            ws, r, c = loc
+            ws.set_text(r, c, "" if errors else (report.empreinte or ""))
+
+    # -- notes and the end
+    def finish(self) -> None:
+        parts_with_notes = set(self.notes_to_add)
+        for part in self.wb.sheets.values():
+            if any(ty == REL_COMMENTS for _i, ty, _t in self.pkg.relationships(part)):
+                parts_with_notes.add(part)
+        for part in self.wb.sheets.values():  # workbook order: stable part numbering
+            if part in parts_with_notes:
+                _SheetNotes(self.pkg, self.sheet(part), self._vml_ids()).update(self.notes_to_add.get(part, {}))
+        if any(ws.touched_formula for ws in self._sheets.values()):
+            self.wb.drop_calc_chain()
+
+    def _vml_ids(self) -> list[int]:
+        ids = []
+        for name, data in self.pkg.parts.items():
+            if name.endswith(".vml"):
+                ids += [int(x) for x in re.findall(rb"_x0000_s(\d+)", data)]
+        return ids
+
+
+def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
+    """The cells of a range, at most MAX_CELLS_PER_FINDING (a whole column must not blow up)."""
+    gen = ((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
+    return list(itertools.islice(gen, MAX_CELLS_PER_FINDING))
+
+
+def _copy_el(el: ET.Element) -> ET.Element:
+    return ET.fromstring(ET.tostring(el))
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+# ----------------------------------------------------------------------------- notes
+_VML_SHAPE = re.compile(r"<v:shape\b(?:(?!<v:shape\b).)*?</v:shape>", re.S)
+_VML_NOTE = re.compile(r'ObjectType\s*=\s*"Note"')
+_VML_ROW = re.compile(r"<x:Row>\s*(\d+)\s*</x:Row>")
+_VML_COL = re.compile(r"<x:Column>\s*(\d+)\s*</x:Column>")
+_VML_SHAPETYPE_202 = re.compile(r'<v:shapetype\b[^>]*\bid="_x0000_t202"')
+
+_VML_HEAD = """<xml xmlns:v="urn:schemas-microsoft-com:vml"
+ xmlns:o="urn:schemas-microsoft-com:office:office"
+ xmlns:x="urn:schemas-microsoft-com:office:excel">
+ <o:shapelayout v:ext="edit">
+  <o:idmap v:ext="edit" data="{idmap}"/>
+ </o:shapelayout>"""
+_VML_SHAPETYPE = """<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202"
+  path="m,l,21600r21600,l21600,xe">
+  <v:stroke joinstyle="miter"/>
+  <v:path gradientshapeok="t" o:connecttype="rect"/>
+ </v:shapetype>"""
+_VML_NOTE_SHAPE = """<v:shape id="_x0000_s{sid}" type="#_x0000_t202" style='position:absolute;
+  margin-left:59.25pt;margin-top:1.5pt;width:240pt;height:80pt;z-index:{z};
+  visibility:hidden' fillcolor="#ffffe1" o:insetmode="auto">
+  <v:fill color2="#ffffe1"/>
+  <v:shadow on="t" color="black" obscured="t"/>
+  <v:path o:connecttype="none"/>
+  <v:textbox style='mso-direction-alt:auto'>
+   <div style='text-align:left'></div>
+  </v:textbox>
+  <x:ClientData ObjectType="Note">
+   <x:MoveWithCells/>
+   <x:SizeWithCells/>
+   <x:Anchor>
+    {c1}, 15, {r1}, 10, {c2}, 15, {r2}, 4</x:Anchor>
+   <x:AutoFill>False</x:AutoFill>
+   <x:Row>{row}</x:Row>
+   <x:Column>{col}</x:Column>
+  </x:ClientData>
+ </v:shape>"""
+
+
+# Our notes start « Erreur FIN-05 : … ». Recognised by their text as well as by their author,
+# because LibreOffice saves every note with a blank author.
+_OUR_NOTE = re.compile(rf"^({'|'.join(g.libelle for g in Gravite)}) [A-Z]{{2,5}}-\d{{2,3}} : ")
+
+
+class _SheetNotes:
+    """The legacy notes of one sheet: the comments part and its VML drawing (what Excel shows)."""
+
+    def __init__(self, pkg: Package, ws: Worksheet, used_ids: list[int]):
+        self.pkg, self.ws = pkg, ws
+        self.used_ids = used_ids
+        rels = pkg.relationships(ws.part)
+        self.comments_rel = next(((i, t) for i, ty, t in rels if ty == REL_COMMENTS and pkg.has(t)), None)
+        legacy = ws.child("legacyDrawing")
+        rid = legacy.get(q("id", NS_R)) if legacy is not None else None
+        self.vml_rel = next(((i, t) for i, ty, t in rels if i == rid and ty == REL_VML and pkg.has(t)), None)
+
+    def update(self, new_notes: dict[tuple[int, int], str]) -> None:
+        pkg, ws = self.pkg, self.ws
+        if self.comments_rel:
+            comments = pkg.xml(self.comments_rel[1])
+        else:
+            root = ET.Element(q("comments"))
+            ET.SubElement(root, q("authors"))
+            ET.SubElement(root, q("commentList"))
+            comments = XmlPart.new(root, [("", NS_MAIN)])
+        authors = comments.root.find(q("authors"))
+        clist = comments.root.find(q("commentList"))
+        if authors is None:
+            authors = ET.Element(q("authors"))
+            comments.root.insert(0, authors)
+        if clist is None:
+            clist = ET.SubElement(comments.root, q("commentList"))
+        names = [a.text or "" for a in authors]
+        ours = {str(i) for i, n in enumerate(names) if n == COMMENT_AUTHOR}
+
+        removed: set[tuple[int, int]] = set()
+        for cm in list(clist):
+            text = "".join(t.text or "" for t in cm.iter(q("t")))
+            if cm.get("authorId") in ours or _OUR_NOTE.match(text):
+                clist.remove(cm)
+                removed.add(parse_cell(cm.get("ref", "A1")))
+        taken = {parse_cell(cm.get("ref", "A1")) for cm in clist}
+        if COMMENT_AUTHOR not in names:
+            ET.SubElement(authors, q("author")).text = COMMENT_AUTHOR
+            names.append(COMMENT_AUTHOR)
+        author_id = str(names.index(COMMENT_AUTHOR))
+
+        added: list[tuple[int, int]] = []
+        for (r, c), text in sorted(new_notes.items()):
+            if (r, c) in taken:
+                continue  # one note per cell in Excel: the user's note stays, the fill still shows
+            cm = ET.SubElement(clist, q("comment"), {"ref": _a1(r, c), "authorId": author_id})
+            t = ET.SubElement(ET.SubElement(cm, q("text")), q("t"))
+            t.text = xml_text(text)
+            t.set(q("space", NS_XML), "preserve")
+            added.append((r, c))
+        if added:  # row-major order, as Excel writes them
+            clist[:] = sorted(clist, key=lambda cm: parse_cell(cm.get("ref", "A1")))
+
+        if not removed and not added:
+            return
+        # the author list may now name only us, with no note: keep it, harmless and reused next run
+        vml_text = self._vml_text()
+        vml_text = self._vml_remove(vml_text, removed)
+        vml_text = self._vml_add(vml_text, added)
+        has_comments = len(clist) > 0
+        has_shapes = bool(_VML_SHAPE.search(vml_text or ""))
+
+        # comments part
+        if has_comments:
+            if self.comments_rel:
+                pkg.touch(self.comments_rel[1])
+            else:
+                name = pkg.free_name("xl/comments{}.xml")
+                pkg.set_xml(name, comments)
+                pkg.add_rel(ws.part, REL_COMMENTS, name)
+                pkg.add_override(name, CT_COMMENTS)
+        elif self.comments_rel:
+            rid, name = self.comments_rel
+            pkg.remove_rel(ws.part, rid)
+            pkg.remove(name)
+            pkg.remove_override(name)
+
+        # VML drawing
+        if has_shapes:
+            data = vml_text.encode(self._vml_encoding, errors="surrogateescape")
+            if self.vml_rel:
+                pkg.write_bytes(self.vml_rel[1], data)
+            else:
+                name = pkg.free_name("xl/drawings/vmlDrawing{}.vml")
+                pkg.write_bytes(name, data)
+                rid = pkg.add_rel(ws.part, REL_VML, name)
+                pkg.add_default("vml", CT_VML)
+                legacy = ws.child("legacyDrawing", create=True)
+                legacy.set(q("id", NS_R), rid)
+        elif self.vml_rel:
+            rid, name = self.vml_rel
+            pkg.remove_rel(ws.part, rid)
+            pkg.remove(name)
+            ws.remove_child("legacyDrawing")
+        ws.touch()
+
+    _vml_encoding = "utf-8"
+
+    def _vml_text(self) -> str | None:
+        if not self.vml_rel:
+            return None
+        data = self.pkg.parts[self.vml_rel[1]]
+        m = re.match(rb"<\?xml[^>]*encoding=[\"']([\w-]+)", data)
+        self._vml_encoding = m.group(1).decode() if m else "utf-8"
+        return data.decode(self._vml_encoding, errors="surrogateescape")
+
+    @staticmethod
+    def _vml_remove(text: str | None, cells: set[tuple[int, int]]) -> str | None:
+        if text is None or not cells:
+            return text
+
+        def keep(m: re.Match) -> str:
+            shape = m.group(0)
+            if not _VML_NOTE.search(shape):
+                return shape
+            r, c = _VML_ROW.search(shape), _VML_COL.search(shape)
+            if r and c and (int(r.group(1)) + 1, int(c.group(1)) + 1) in cells:
+                return ""
+            return shape
+
+        return _VML_SHAPE.sub(keep, text)
+
+    def _vml_add(self, text: str | None, cells: list[tuple[int, int]]) -> str | None:
+        if not cells:
+            return text
+        start = max(self.used_ids, default=1024) + 1
+        if text is None:
+            # a block of 1024 shape ids of its own (o:idmap), after every other drawing's
+            idmap = max(self.used_ids, default=0) // 1024 + 1
+            text = _VML_HEAD.format(idmap=idmap) + _VML_SHAPETYPE + "</xml>"
+            start = idmap * 1024 + 1
+        elif not _VML_SHAPETYPE_202.search(text):
+            text = _insert_before_end(text, _VML_SHAPETYPE)
+        shapes = []
+        for k, (r, c) in enumerate(cells):
+            sid = start + k
+            self.used_ids.append(sid)
+            r0, c0 = r - 1, c - 1
+            shapes.append(_VML_NOTE_SHAPE.format(sid=sid, z=k + 1, row=r0, col=c0, c1=c0 + 1,
+                                                 r1=max(r0 - 1, 0), c2=c0 + 5, r2=max(r0 - 1, 0) + 5))
+        return _insert_before_end(text, "".join(shapes))
+
+
+def _insert_before_end(text: str, fragment: str) -> str:
+    i = text.rfind("</xml>")
+    return text[:i] + fragment + text[i:] if i >= 0 else text + fragment
