@@ -155,3 +155,35 @@ def compute(conv: Convention) -> Totaux:
         par_statut=by_key(lines, lambda lf: lf.statut),
         par_action=by_key(lines, lambda lf: lf.numero),
     )
+
+
+# ------------------------------------------------------------------ cross tables (annex, consolidation)
+def matrix(lines: Iterable[LigneFinancement], row_key, col_key) -> dict[str, dict[str, Decimal]]:
+    """Counted amounts by (row, column), e.g. actions × financeurs: {row: {col: amount}}.
+
+    Keys are strings; lines whose row or column key is empty are left out (as in `by_key`).
+    """
+    out: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for lf in counted(lines):
+        r, c = row_key(lf), col_key(lf)
+        if r is None or r == "" or c is None or c == "":
+            continue
+        out[str(r)][str(c)] += lf.montant
+    return {r: dict(cols) for r, cols in out.items()}
+
+
+def shares(amounts: dict[str, Decimal], whole: Decimal) -> dict[str, Decimal | None]:
+    """Each amount's share of `whole` (a ratio, not rounded; None when `whole` is 0)."""
+    return {k: (v / whole if whole else None) for k, v in amounts.items()}
+
+
+def cout_par_axe(actions: Iterable[FicheAction]) -> dict[str, Decimal]:
+    """Cost of the actions by axe, leaving out `Abandonnée` ones (as `compute().cout_total` does).
+
+    Actions without a (valid) axe are under the key "" so that the parts add up to the total.
+    """
+    out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for a in actions:
+        if a.cout_total is not None and a.maturite != layout.MATURITE_ABANDONNEE:
+            out[str(a.axe) if a.axe is not None else ""] += a.cout_total
+    return dict(sorted(out.items()))

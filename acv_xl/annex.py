@@ -1,0 +1,853 @@
+"""The annex of the avenant: a print-ready workbook (and its PDF) made from a validated convention.
+
+Today référents retype it by hand for the comité régional d'engagement; here it is generated so
+that the PDF can go into the comité's file untouched. Every number is a value (no formula: the
+PDF, LibreOffice, Excel and a phone viewer all show the same figures) and comes from
+`acv_xl.totals`; this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable
+
+import xlsxwriter
+
+from . import layout, totals
+from .findings import Gravite, has_errors
+from .layout import Sheet
+from .model import Convention, FicheAction, LigneFinancement, Perimetre
+from .values import fmt_date
+
+TITRE = "Annexe à l'avenant de la convention Action Cœur de Ville"
+PROJET_NON_VALIDE = "PROJET — non validé"
+
+
+class AnnexSheet:
+    """Sheet names of the annex (the ones shared with the workbook come from `layout.Sheet`)."""
+
+    COVER = "Page de garde"
+    PERIMETRES = Sheet.PERIMETRES
+    ACTIONS = Sheet.ACTIONS
+    FINANCEMENT = Sheet.FINANCEMENT
+    AXE_ANNEE = "Par axe et par année"
+    PART_MO = "Part du maître d'ouvrage"
+    ACTION_PREFIX = "Action "
+
+
+# Number formats. The `[$-40C]` (French) locale prefix makes LibreOffice print `1 234,00 €`
+# whatever the machine's locale; Excel keeps the user's separators (a French Excel: the same).
+FMT_EUROS = '[$-40C]#,##0.00 "€"'
+FMT_PERCENT = "[$-40C]0.0 %"
+FMT_DATE = "dd/mm/yyyy"
+FMT_NUMBER = "[$-40C]#,##0.0#"
+FMT_YEAR = "0"
+FMT_INTEGER = "[$-40C]#,##0"
+
+NUM_FORMATS = {"euros": FMT_EUROS, "percent": FMT_PERCENT, "date": FMT_DATE, "number": FMT_NUMBER,
+               "integer": FMT_INTEGER, "year": FMT_YEAR}
+
+UNKNOWN = "?"  # key of lines without action, axe, année or financeur (only in a draft)
+
+_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+# ============================================================================ small helpers
+def _natural(numero: str | None) -> tuple:
+    """'1.10' after '1.2': compare the numbers inside an action number."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", numero or "") if p)
+
+
+def _hf(text: str) -> str:
+    """User text inside a header/footer: `&` is a control character there."""
+    return (text or "").replace("&", "&&")
+
+
+def _num(value: Decimal | float | int) -> float:
+    return float(value)
+
+
+def _sheet_title(numero: str | None, index: int, used: set[str]) -> str:
+    base = _INVALID_SHEET_CHARS.sub("-", f"{AnnexSheet.ACTION_PREFIX}{numero or index}").strip("'")[:31]
+    name, n = base, 2
+    while name.lower() in used:
+        suffix = f" ({n})"
+        name, n = base[: 31 - len(suffix)] + suffix, n + 1
+    used.add(name.lower())
+    return name
+
+
+class _Formats:
+    """The few cell styles of the annex, created once per workbook."""
+
+    def __init__(self, wb: xlsxwriter.Workbook):
+        base = {"font_name": "Arial", "font_size": 10, "valign": "top"}
+        self._wb = wb
+        self._base = base
+        self._cache: dict[tuple, Any] = {}
+        self.banner = wb.add_format({**base, "bold": True, "font_size": 14, "font_color": "#C00000",
+                                     "bg_color": "#FDE9E7", "border": 2, "border_color": "#C00000",
+                                     "align": "center", "valign": "vcenter"})
+        self.title = wb.add_format({**base, "bold": True, "font_size": 16, "font_color": "#1F3864"})
+        self.subtitle = wb.add_format({**base, "bold": True, "font_size": 12, "font_color": "#1F3864"})
+        self.section = wb.add_format({**base, "bold": True, "font_size": 11, "font_color": "#FFFFFF",
+                                      "bg_color": "#1F3864", "text_wrap": True})
+        self.note = wb.add_format({**base, "italic": True, "font_color": "#595959", "text_wrap": True})
+        self.header = wb.add_format({**base, "bold": True, "bg_color": "#D9E1F2", "border": 1,
+                                     "text_wrap": True, "valign": "vcenter", "align": "center"})
+        self.label = wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2", "border": 1, "text_wrap": True})
+        self.red = wb.add_format({**base, "bold": True, "font_color": "#C00000", "text_wrap": True})
+        self.sign_label = wb.add_format({**base, "bold": True, "text_wrap": True})
+        self.sign_box = wb.add_format({**base, "border": 1, "border_color": "#7F7F7F"})
+
+    def cell(self, kind: str = "text", bold: bool = False, grey: bool = False, indent: int = 0,
+             fill: bool = False, left: bool = False) -> Any:
+        """A bordered data cell: kind is text, euros, percent, date, number, integer or year.
+
+        Numbers align right in tables; `left` for a field value (cover, fiche) read like its label.
+        """
+        key = (kind, bold, grey, indent, fill, left)
+        if key not in self._cache:
+            props: dict[str, Any] = {**self._base, "border": 1, "text_wrap": kind == "text"}
+            props["num_format"] = NUM_FORMATS.get(kind, "@")
+            if kind != "text":
+                props["align"] = "left" if left else "right" if kind != "date" else "center"
+            if bold:
+                props["bold"] = True
+            if fill:
+                props["bg_color"] = "#EDEDED"
+            if grey:
+                props.update({"font_color": "#8C8C8C", "italic": True})
+            if indent:
+                props.update({"indent": indent, "align": "left"})  # Excel and LibreOffice indent left-aligned text only
+            self._cache[key] = self._wb.add_format(props)
+        return self._cache[key]
+
+
+def _put(ws, row: int, col: int, value: Any, fmt) -> None:
+    """Write a value with its natural cell type; text is always text (never a formula)."""
+    if value is None or value == "":
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_string(row, col, "Oui" if value else "Non", fmt)
+    elif isinstance(value, (Decimal, int, float)):
+        ws.write_number(row, col, _num(value), fmt)
+    elif isinstance(value, datetime):
+        ws.write_datetime(row, col, value, fmt)
+    elif isinstance(value, date):
+        ws.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)
+
+
+def _numkind(value: Any, kind: str | None) -> str | None:
+    """Whole numbers (a population, a count) without decimals."""
+    if kind == "number" and isinstance(value, (Decimal, int, float)) and value == int(value):
+        return "integer"
+    return kind
+
+
+def _shown(line, attr: str) -> Any:
+    """The typed value, or what was typed when it did not parse (a draft shows the user's text)."""
+    value = getattr(line, attr, None)
+    if value is None:
+        raw = line.raw.get(attr)
+        if raw is not None and str(raw).strip():
+            return str(raw)
+    return value
+
+
+def _kind(col: layout.Column) -> str:
+    return {layout.Kind.AMOUNT: "euros", layout.Kind.DATE: "date", layout.Kind.NUMBER: "number",
+            layout.Kind.YEAR: "year"}.get(col.kind, "text")
+
+
+# ============================================================================ the data, prepared once
+class _Data:
+    """What the sheets show, every number from `totals`."""
+
+    def __init__(self, report, brouillon: bool):
+        conv: Convention = report.convention
+        self.report = report
+        self.conv = conv
+        self.brouillon = brouillon
+        self.generated = date.today()
+        self.t: totals.Totaux = report.totaux if getattr(report, "totaux", None) is not None else totals.compute(conv)
+        self.lines: list[LigneFinancement] = conv.financements
+        self.actions: list[FicheAction] = sorted(
+            conv.actions, key=lambda a: (a.axe if a.axe is not None else 99, _natural(a.numero)))
+        self.axe_of = {a.numero: a.axe for a in conv.actions if a.numero}
+        known = {a.numero for a in conv.actions if a.numero}
+
+        def action_key(lf):  # lines of an unknown action still show (and add up) in a draft
+            return lf.numero if lf.numero in known else (lf.numero or UNKNOWN)
+
+        def axe_key(lf):
+            axe = self.axe_of.get(lf.numero)
+            return axe if axe is not None else UNKNOWN
+
+        def fin_key(lf):
+            return lf.financeur or UNKNOWN
+
+        self.par_action = totals.by_key(self.lines, action_key)
+        self.par_financeur = totals.by_key(self.lines, fin_key)
+        self.par_axe = totals.by_key(self.lines, axe_key)
+        self.par_annee = totals.by_key(self.lines, lambda lf: lf.annee if lf.annee is not None else UNKNOWN)
+        self.grand_total = totals.total(self.lines)
+        self.m_action = totals.matrix(self.lines, action_key, fin_key)
+        self.m_axe = totals.matrix(self.lines, axe_key, fin_key)
+        self.m_annee = totals.matrix(self.lines, lambda lf: lf.annee if lf.annee is not None else UNKNOWN, fin_key)
+        self.cout_par_axe = totals.cout_par_axe(conv.actions)
+        self.financeurs = self._funder_order()
+        self.orphans = sorted((k for k in self.par_action if k not in known), key=_natural)
+
+    def _funder_order(self) -> list[str]:
+        """The funders used, in the workbook's `Financeurs` order, then the reference order."""
+        used = set(self.par_financeur)
+        order = [f.code for f in self.conv.financeurs if f.code] + [f.code for f in layout.FINANCEURS]
+        out: list[str] = []
+        for code in order + sorted(used):
+            if code in used and code not in out and code != UNKNOWN:
+                out.append(code)
+        if UNKNOWN in used:
+            out.append(UNKNOWN)
+        return out
+
+    # -- labels
+    def funder_name(self, code: str | None) -> str:
+        if not code or code == UNKNOWN:
+            return "Financeur non renseigné"
+        f = self.conv.financeur(code)
+        if f is not None and f.nom:
+            return f.nom
+        ref = layout.FINANCEURS_BY_CODE.get(code)
+        return ref.nom if ref else code
+
+    def perimetre_label(self, code: str | None) -> str | None:
+        if not code:
+            return None
+        for p in self.conv.perimetres:
+            if p.code == code:
+                return f"{code} — {p.nom}" if p.nom else code
+        return code
+
+    @property
+    def libelle(self) -> str:
+        return self.conv.libelle or self.conv.acv_id or Path(self.report.fichier or "").stem or "Convention"
+
+
+# ============================================================================ page setup
+def _setup(ws, d: _Data, fmts: _Formats, last_col: int) -> int:
+    """A4 landscape, one page wide, header and footer; the draft banner. Returns the next free row.
+
+    In headers, `&8` sets the font size: user text never follows it directly (a label starting with
+    a digit would be read as part of the size).
+    """
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.75)
+    ws.fit_to_pages(1, 0)
+    ws.hide_gridlines(2)
+    ws.center_horizontally()
+    label = _hf(d.libelle)[:60]
+    acv_id = _hf(d.conv.acv_id or "")
+    header = f"&L&8{_hf(TITRE)}"
+    if d.brouillon:
+        header += f'&C&"-,Bold"&14&KC00000{PROJET_NON_VALIDE}'
+    header += f"&R&8Convention {acv_id}"
+    ws.set_header(header)
+    ws.set_footer(f"&L&8Convention {label}{' (' + acv_id + ')' if acv_id else ''}&C&8&P / &N"
+                  f"&R&8Généré le {fmt_date(d.generated)}")
+    row = 0
+    if d.brouillon:
+        ws.merge_range(0, 0, 0, last_col, PROJET_NON_VALIDE, fmts.banner)
+        ws.set_row(0, 24)
+        row = 1
+    if d.brouillon:
+        ws.repeat_rows(0)  # the banner on every page (sheets with a table header widen this)
+    return row
+
+
+def _title(ws, row: int, text: str, fmts: _Formats, last_col: int, sub: str | None = None) -> int:
+    ws.merge_range(row, 0, row, last_col, text, fmts.title)
+    ws.set_row(row, 24)
+    row += 1
+    if sub:
+        ws.merge_range(row, 0, row, last_col, sub, fmts.subtitle)
+        row += 1
+    return row + 1
+
+
+def _section(ws, row: int, text: str, fmts: _Formats, last_col: int) -> int:
+    ws.merge_range(row, 0, row, last_col, text, fmts.section)
+    return row + 1
+
+
+def _headers(ws, row: int, headers: Iterable[str], fmts: _Formats, widths: Iterable[float] = ()) -> int:
+    for c, h in enumerate(headers):
+        ws.write_string(row, c, h, fmts.header)
+    _fit_row(ws, row, list(headers), list(widths), bold=True)
+    return row + 1
+
+
+def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = False) -> None:
+    """Give a row of wrapped text the height it needs (LibreOffice keeps the stored height)."""
+    lines = 1
+    for value, width in zip(values, widths):
+        if isinstance(value, str):
+            lines = max(lines, sum(_lines_needed(part, width * (0.85 if bold else 1)) for part in value.split("\n")))
+    if lines > 1:
+        ws.set_row(row, 13 * lines)
+
+
+# ============================================================================ sheets
+def _cover(wb, d: _Data, fmts: _Formats) -> None:
+    ws = wb.add_worksheet(AnnexSheet.COVER)
+    last = 3
+    ws.set_column(0, 0, 42)
+    ws.set_column(1, 1, 30)
+    ws.set_column(2, 3, 30)
+    row = _setup(ws, d, fmts, last)
+    row = _title(ws, row, TITRE, fmts, last, d.libelle)
+    conv = d.conv
+    nc = layout.NAMED_BY_NAME
+
+    def field(label: str, value: Any, kind: str = "text", fmt=None) -> None:
+        nonlocal row
+        ws.write_string(row, 0, label, fmts.label)
+        fmt = fmt or fmts.cell(kind, left=True)
+        ws.merge_range(row, 1, row, last, None, fmt)
+        _put(ws, row, 1, value, fmt)
+        row += 1
+
+    def named(name: str, kind: str = "text") -> None:
+        nv = conv.names.get(name)
+        value = nv.value if nv and nv.value is not None else (str(nv.raw) if nv and nv.raw not in (None, "") else None)
+        field(nc[name].label, value, kind if nv and nv.value is not None else "text")
+
+    row = _section(ws, row, "Identité de la convention", fmts, last)
+    for name in ("acv_id", "acv_libelle", "acv_programme", "acv_departement", "acv_epci", "acv_siren_epci",
+                 "acv_directeur_projet", "acv_referent_etat", "acv_version_modele"):
+        named(name)
+    row += 1
+    row = _section(ws, row, "Communes", fmts, last)
+    headers = [layout.T_COMMUNES.header(a) for a in ("code_insee", "commune", "role")]
+    row = _headers(ws, row, headers, fmts, (42, 30, 30))
+    for c in conv.communes:
+        for j, attr in enumerate(("code_insee", "commune", "role")):
+            _put(ws, row, j, _shown(c, attr), fmts.cell())
+        row += 1
+    if not conv.communes:
+        ws.merge_range(row, 0, row, last, "Aucune commune renseignée.", fmts.note)
+        row += 1
+    row += 1
+    row = _section(ws, row, "Calendrier", fmts, last)
+    for name in ("acv_date_convention", "acv_date_fin_initialisation", "acv_date_fin_deploiement", "acv_date_comite"):
+        named(name, "date")
+    row += 1
+    row = _section(ws, row, "Synthèse financière (hors financements refusés)", fmts, last)
+    field("Nombre de fiches-actions", len(conv.actions), "integer")
+    amount = fmts.cell("euros", bold=True, left=True)
+    field("Coût total des actions (hors actions abandonnées)", d.t.cout_total, fmt=amount)
+    field("Total des financements", d.grand_total, fmt=amount)
+    field("Écart (coût − financements)", d.t.ecart, fmt=amount)
+    row += 1
+    row = _section(ws, row, "Validation du classeur source", fmts, last)
+    rep = d.report
+    counts = {g: sum(f.gravite is g for f in rep.findings) for g in Gravite}
+    field("Classeur source", Path(rep.fichier).name if rep.fichier else None)
+    field("État de la validation", rep.etat)
+    field("Contrôles", f"{counts[Gravite.ERREUR]} erreur(s), {counts[Gravite.AVERTISSEMENT]} avertissement(s), "
+                       f"{counts[Gravite.INFORMATION]} information(s)")
+    field("Empreinte des données lues", rep.empreinte)
+    field("Empreinte enregistrée lors de la validation", rep.empreinte_stockee or "aucune (classeur jamais validé)")
+    field("Date de génération de l'annexe", d.generated, "date")
+    if d.brouillon:
+        why = (f"le classeur comporte {counts[Gravite.ERREUR]} erreur(s) à corriger"
+               if counts[Gravite.ERREUR] else "généré comme document de travail")
+        field("Statut du document", f"{PROJET_NON_VALIDE} : {why} ; à ne pas présenter au comité régional "
+                                    "d'engagement.", fmt=fmts.red)
+    else:
+        field("Statut du document", "Annexe générée à partir d'un classeur sans erreur.")
+
+
+def _perimetres(wb, d: _Data, fmts: _Formats) -> None:
+    ws = wb.add_worksheet(AnnexSheet.PERIMETRES)
+    t = layout.T_PERIMETRES
+    attrs = ("nom", "code", "type", "echelle", "communes", "superficie", "population")
+    widths = (46, 10, 20, 16, 24, 14, 14)
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    last = len(attrs) - 1
+    row = _setup(ws, d, fmts, last)
+    row = _title(ws, row, AnnexSheet.PERIMETRES, fmts, last, "Étude ⊃ ORT ⊃ secteurs d'intervention")
+    header_row = row
+    row = _headers(ws, row, [t.header(a) for a in attrs], fmts, widths)
+    ws.repeat_rows(0, header_row)
+
+    perims = [p for p in d.conv.perimetres if not p.is_empty()]
+    codes = {p.code for p in perims if p.code}
+    children: dict[str | None, list[Perimetre]] = {}
+    for p in perims:
+        parent = p.parent if p.parent in codes and p.parent != p.code else None
+        children.setdefault(parent, []).append(p)
+    seen: set[int] = set()
+
+    def walk(parent: str | None, depth: int) -> None:
+        nonlocal row
+        for p in children.get(parent, []):
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            for j, attr in enumerate(attrs):
+                value = _shown(p, attr)
+                kind = _numkind(value, {"superficie": "number", "population": "number"}.get(attr, "text"))
+                fmt = fmts.cell(kind if not isinstance(value, str) else "text", bold=depth == 0,
+                                indent=min(depth * 2, 12) if attr == "nom" else 0)
+                _put(ws, row, j, value, fmt)
+            _fit_row(ws, row, [_shown(p, x) for x in attrs], [w - 2 * depth if k == 0 else w for k, w in enumerate(widths)])
+            row += 1
+            if p.code:
+                walk(p.code, depth + 1)
+
+    walk(None, 0)
+    for p in perims:  # a cycle of parents (a draft): still list them, unindented
+        if id(p) not in seen:
+            seen.add(id(p))
+            for j, attr in enumerate(attrs):
+                _put(ws, row, j, _shown(p, attr), fmts.cell("text"))
+            row += 1
+    if not perims:
+        ws.merge_range(row, 0, row, last, "Aucun périmètre renseigné.", fmts.note)
+
+
+def _actions_list(wb, d: _Data, fmts: _Formats) -> None:
+    ws = wb.add_worksheet(AnnexSheet.ACTIONS)
+    t = layout.T_ACTIONS
+    attrs = ("numero", "intitule", "maitre_ouvrage", "maturite", "date_debut", "date_fin", "cout_total")
+    widths = (10, 52, 30, 16, 13, 13, 18)
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    last = len(attrs) - 1
+    row = _setup(ws, d, fmts, last)
+    row = _title(ws, row, "Liste des fiches-actions par axe", fmts, last, d.libelle)
+    header_row = row
+    row = _headers(ws, row, [t.header(a) for a in attrs], fmts, widths)
+    ws.repeat_rows(0, header_row)
+
+    axes = sorted({a.axe for a in d.actions if a.axe is not None}) + (
+        [None] if any(a.axe is None for a in d.actions) else [])
+    abandoned = False
+    for axe in axes:
+        label = layout.axe_label(axe) if axe is not None else "Axe non renseigné"
+        row = _section(ws, row, label, fmts, last)
+        for a in (a for a in d.actions if a.axe == axe):
+            grey = a.maturite == layout.MATURITE_ABANDONNEE
+            abandoned |= grey
+            for j, attr in enumerate(attrs):
+                value = _shown(a, attr)
+                kind = _kind(t.column(attr)) if not isinstance(value, str) else "text"
+                _put(ws, row, j, value, fmts.cell(kind, grey=grey))
+            _fit_row(ws, row, [_shown(a, x) for x in attrs], list(widths))
+            row += 1
+        ws.merge_range(row, 0, row, last - 1, f"Sous-total {label.split(' —')[0]}", fmts.cell("text", bold=True, fill=True))
+        _put(ws, row, last, d.cout_par_axe.get(str(axe) if axe is not None else "", totals.ZERO),
+             fmts.cell("euros", bold=True, fill=True))
+        row += 2
+    ws.merge_range(row, 0, row, last - 1, "Coût total des actions", fmts.cell("text", bold=True, fill=True))
+    _put(ws, row, last, d.t.cout_total, fmts.cell("euros", bold=True, fill=True))
+    row += 1
+    if abandoned:
+        ws.merge_range(row + 1, 0, row + 1, last, "Les actions abandonnées (en gris) ne sont comptées dans "
+                       "aucun total.", fmts.note)
+    if not d.actions:
+        ws.merge_range(row + 1, 0, row + 1, last, "Aucune fiche-action renseignée.", fmts.note)
+
+
+def _matrix_block(ws, row: int, d: _Data, fmts: _Formats, widths: list[float], first_headers: list[str],
+                  rows: list[tuple[str, list]],
+                  matrix: dict[str, dict[str, Decimal]], row_totals: dict[str, Decimal],
+                  extra_headers: list[str] = (), extra: dict[str, list] | None = None,
+                  total_extra: list | None = None, shares_row: bool = False) -> int:
+    """One cross table: `rows` (key, first cells) × the funders, a total per row and per funder.
+
+    `extra` adds columns after the total: key → [(value, kind)], `total_extra` their total row.
+    """
+    n_first = len(first_headers)
+    fin = d.financeurs
+    headers = first_headers + [f"{d.funder_name(c)}\n({c})" if c != UNKNOWN else d.funder_name(c) for c in fin] + \
+        ["Total des financements"] + list(extra_headers)
+    row = _headers(ws, row, headers, fmts, widths)
+    for key, first in rows:
+        for j, v in enumerate(first):
+            _put(ws, row, j, v, fmts.cell("text"))
+        _fit_row(ws, row, first, widths)
+        for k, code in enumerate(fin):
+            amount = matrix.get(key, {}).get(code)
+            _put(ws, row, n_first + k, amount, fmts.cell("euros"))
+        _put(ws, row, n_first + len(fin), row_totals.get(key, totals.ZERO), fmts.cell("euros", bold=True))
+        for k, (v, kind) in enumerate((extra or {}).get(key, [])):
+            _put(ws, row, n_first + len(fin) + 1 + k, v, fmts.cell(kind))
+        row += 1
+    ws.merge_range(row, 0, row, n_first - 1, "Total", fmts.cell("text", bold=True, fill=True)) if n_first > 1 else \
+        ws.write_string(row, 0, "Total", fmts.cell("text", bold=True, fill=True))
+    for k, code in enumerate(fin):
+        _put(ws, row, n_first + k, d.par_financeur.get(code, totals.ZERO), fmts.cell("euros", bold=True, fill=True))
+    _put(ws, row, n_first + len(fin), d.grand_total, fmts.cell("euros", bold=True, fill=True))
+    for k, (v, kind) in enumerate(total_extra or []):
+        _put(ws, row, n_first + len(fin) + 1 + k, v, fmts.cell(kind, bold=True, fill=True))
+    row += 1
+    if shares_row:
+        label = "Part de chaque financeur"
+        if n_first > 1:
+            ws.merge_range(row, 0, row, n_first - 1, label, fmts.cell("text", bold=True))
+        else:
+            ws.write_string(row, 0, label, fmts.cell("text", bold=True))
+        share = totals.shares(d.par_financeur, d.grand_total)
+        for k, code in enumerate(fin):
+            _put(ws, row, n_first + k, share.get(code), fmts.cell("percent", bold=True))
+        _put(ws, row, n_first + len(fin), Decimal(1) if d.grand_total else None, fmts.cell("percent", bold=True))
+        row += 1
+    return row
+
+
+def _plan(wb, d: _Data, fmts: _Formats) -> None:
+    ws = wb.add_worksheet(AnnexSheet.FINANCEMENT)
+    nfin = len(d.financeurs)
+    widths = [9, 36] + [16] * (nfin + 1)
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    last = 2 + nfin
+    row = _setup(ws, d, fmts, last)
+    row = _title(ws, row, "Plan de financement : actions × financeurs", fmts, last,
+                 f"{d.libelle} — montants en euros, hors financements refusés")
+    ws.repeat_rows(0, row)
+    rows = [(a.numero, [a.numero, _shown(a, "intitule")]) for a in d.actions if a.numero]
+    rows += [(k, [k if k != UNKNOWN else "", "Financements sans fiche-action correspondante"]) for k in d.orphans]
+    # Cost and gap stay on the fiches and the cover: the matrix is already as wide as a page allows.
+    t = layout.T_ACTIONS
+    row = _matrix_block(ws, row, d, fmts, widths, [t.header("numero"), t.header("intitule")], rows, d.m_action,
+                        d.par_action, shares_row=True)
+    notes = ["Les lignes au statut « Refusé » ne sont comptées dans aucun total."]
+    ws.merge_range(row + 1, 0, row + 1, last, " ".join(notes), fmts.note)
+
+
+def _axe_annee(wb, d: _Data, fmts: _Formats) -> None:
+    ws = wb.add_worksheet(AnnexSheet.AXE_ANNEE)
+    nfin = len(d.financeurs)
+    widths = [48] + [16] * (nfin + 1) + [12]
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    last = 2 + nfin
+    row = _setup(ws, d, fmts, last)
+    row = _title(ws, row, "Plan de financement par axe et par année", fmts, last,
+                 f"{d.libelle} — montants en euros, hors financements refusés")
+    ws.repeat_rows(0, row - 1)
+
+    whole = Decimal(1) if d.grand_total else None
+    row = _section(ws, row, "Par axe", fmts, last)
+    axes = sorted(k for k in d.par_axe if k != UNKNOWN) + ([UNKNOWN] if UNKNOWN in d.par_axe else [])
+    rows = [(k, [layout.axe_label(int(k)) if k != UNKNOWN else "Axe non renseigné"]) for k in axes]
+    share = totals.shares(d.par_axe, d.grand_total)
+    row = _matrix_block(ws, row, d, fmts, widths, [layout.T_ACTIONS.header("axe")], rows, d.m_axe, d.par_axe,
+                        ["Part du total"], {k: [(share[k], "percent")] for k in axes}, [(whole, "percent")])
+    row += 1
+    row = _section(ws, row, "Par année", fmts, last)
+    annees = sorted(k for k in d.par_annee if k != UNKNOWN) + ([UNKNOWN] if UNKNOWN in d.par_annee else [])
+    rows = [(k, [k if k != UNKNOWN else "Année non renseignée"]) for k in annees]
+    share = totals.shares(d.par_annee, d.grand_total)
+    row = _matrix_block(ws, row, d, fmts, widths, [layout.T_FINANCEMENTS.header("annee")], rows, d.m_annee,
+                        d.par_annee,
+                        ["Part du total"], {k: [(share[k], "percent")] for k in annees}, [(whole, "percent")])
+
+
+def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
+    ws = wb.add_worksheet(AnnexSheet.PART_MO)
+    t = layout.T_ACTIONS
+    headers = [t.header("numero"), t.header("intitule"), t.header("maitre_ouvrage"), t.header("type_mo"),
+               "Part propre du maître d'ouvrage (€)", "Subventions publiques (€)", "Part du maître d'ouvrage"]
+    widths = (9, 44, 28, 20, 18, 18, 16)
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    last = len(headers) - 1
+    row = _setup(ws, d, fmts, last)
+    row = _title(ws, row, "Part du maître d'ouvrage par action", fmts, last,
+                 "Part propre ÷ (part propre + subventions publiques), au sens de l'article L1111-10 du CGCT")
+    header_row = row
+    row = _headers(ws, row, headers, fmts, widths)
+    ws.repeat_rows(0, header_row)
+    for a in d.actions:
+        p = totals.part_mo(totals.lines_of(d.lines, a.numero), d.conv.financeurs)
+        values = [a.numero, _shown(a, "intitule"), _shown(a, "maitre_ouvrage"), _shown(a, "type_mo")]
+        for j, v in enumerate(values):
+            _put(ws, row, j, v, fmts.cell("text"))
+        _fit_row(ws, row, values, list(widths))
+        _put(ws, row, 4, p.propre, fmts.cell("euros"))
+        _put(ws, row, 5, p.subventions_publiques, fmts.cell("euros"))
+        _put(ws, row, 6, p.ratio, fmts.cell("percent", bold=True))
+        row += 1
+    ws.merge_range(row + 1, 0, row + 1, last,
+                   "Part propre : autofinancement, emprunts et fonds propres du maître d'ouvrage. Les financements "
+                   "privés et les lignes refusées n'entrent pas dans le calcul.", fmts.note)
+
+
+# The fiche in two columns of label/value pairs (landscape page); long texts take the full width.
+FICHE_ROWS: tuple[tuple[str, ...], ...] = (
+    ("intitule",),
+    ("axe",),
+    ("numero", "axe_transversal"),
+    ("maitre_ouvrage", "type_mo"),
+    ("perimetre", "maturite"),
+    ("date_debut", "date_fin"),
+    ("base", "cout_total"),
+    ("depense_subventionnable", "derogation"),
+    ("cosignataires", "date_signature"),
+    ("description",),
+)
+ACTION_WIDTHS = (24, 16, 16, 16, 24, 16, 16, 16)  # A..H; a fiche fits one page in most cases
+SIGNATURES_PER_ROW = 4
+
+
+def _lines_needed(text: str, width: float) -> int:
+    """Rows of wrapped text LibreOffice will need (it does not grow rows on opening an xlsx)."""
+    return max(1, -(-len(text) // max(int(width * 1.2), 1)))
+
+
+def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> None:
+    ws = wb.add_worksheet(name)
+    for j, w in enumerate(ACTION_WIDTHS):
+        ws.set_column(j, j, w)
+    last = len(ACTION_WIDTHS) - 1
+    row = _setup(ws, d, fmts, last)
+    title = f"Fiche-action n° {a.numero or '—'} — {_shown(a, 'intitule') or ''}".rstrip(" —")
+    ws.merge_range(row, 0, row, last, title, fmts.title)
+    ws.set_row(row, 24)
+    ws.repeat_rows(0, row)
+    row += 2
+    start = row
+
+    # -- the fiche: every field of the table
+    row = _section(ws, row, "Fiche-action", fmts, last)
+    t = layout.T_ACTIONS
+    placed = {attr for r in FICHE_ROWS for attr in r}
+    fiche_rows = list(FICHE_ROWS) + [(c.attr,) for c in t.columns if c.attr not in placed]
+
+    def value_of(attr: str) -> tuple[Any, str]:
+        col = t.column(attr)
+        value, kind = _shown(a, attr), _kind(col)
+        if attr == "axe" and a.axe is not None:
+            value = layout.axe_label(a.axe)
+        elif attr == "perimetre" and a.perimetre:
+            value = d.perimetre_label(a.perimetre)
+        elif attr == "cosignataires" and a.cosignataires_codes:
+            value = " ; ".join(f"{d.funder_name(c)} ({c})" for c in a.cosignataires_codes)
+        return value, ("text" if isinstance(value, str) or value is None else kind)
+
+    for attrs in fiche_rows:
+        spans = [(0, 1, last)] if len(attrs) == 1 else [(0, 1, 3), (4, 5, last)]
+        height = 1
+        for attr, (lc, v0, v1) in zip(attrs, spans):
+            value, kind = value_of(attr)
+            height = max(height, _lines_needed(t.header(attr), ACTION_WIDTHS[lc] * 0.85))
+            ws.write_string(row, lc, t.header(attr), fmts.label)
+            fmt = fmts.cell(kind, left=True)
+            ws.merge_range(row, v0, row, v1, None, fmt)
+            _put(ws, row, v0, value, fmt)
+            if isinstance(value, str):
+                height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[v0:v1 + 1])))
+        if height > 1:
+            ws.set_row(row, 13 * height)
+        row += 1
+    row += 1
+
+    # -- indicators
+    row = _section(ws, row, "Indicateurs d'évaluation", fmts, last)
+    ti = layout.T_INDICATEURS
+    icols = (("indicateur", 0, 2), ("unite", 3, 3), ("valeur_initiale", 4, 4), ("valeur_cible", 5, 5),
+             ("annee_cible", 6, 6))
+    inds = [i for i in d.conv.indicateurs if a.numero and i.numero == a.numero]
+    if inds:
+        row = _table_row(ws, row, [(ti.header(x), c0, c1, None) for x, c0, c1 in icols], fmts, header=True)
+        for ind in inds:
+            row = _table_row(ws, row, [(_shown(ind, x), c0, c1, _kind(ti.column(x))) for x, c0, c1 in icols], fmts)
+    else:
+        ws.merge_range(row, 0, row, last, "Aucun indicateur renseigné pour cette action.", fmts.note)
+        row += 1
+    row += 1
+
+    # -- its financing lines (refused ones greyed, counted nowhere)
+    row = _section(ws, row, "Plan de financement de l'action", fmts, last)
+    tf = layout.T_FINANCEMENTS
+    fcols = (("financeur", 0, 1), ("dispositif", 2, 3), ("nature", 4, 4), ("annee", 5, 5), ("montant", 6, 6),
+             ("statut", 7, 7))
+    lines = totals.lines_of(d.lines, a.numero) if a.numero else []
+    if lines:
+        row = _table_row(ws, row, [(tf.header(x), c0, c1, None) for x, c0, c1 in fcols], fmts, header=True)
+        for lf in lines:
+            cells = []
+            for x, c0, c1 in fcols:
+                value = _shown(lf, x)
+                if x == "financeur" and lf.financeur:
+                    value = f"{d.funder_name(lf.financeur)} ({lf.financeur})"
+                cells.append((value, c0, c1, _kind(tf.column(x))))
+            row = _table_row(ws, row, cells, fmts, grey=not lf.compte)
+    else:
+        ws.merge_range(row, 0, row, last, "Aucune ligne de financement pour cette action.", fmts.note)
+        row += 1
+    p = totals.part_mo(lines, d.conv.financeurs)
+    summary = [
+        ("Total des financements (hors refusés)", totals.total_action(d.lines, a.numero) if a.numero else totals.ZERO, "euros"),
+        (t.header("cout_total"), a.cout_total, "euros"),
+        ("Écart (coût − financements)", totals.ecart(a, d.lines), "euros"),
+        ("Part du maître d'ouvrage (article L1111-10 du CGCT)", p.ratio, "percent"),
+    ]
+    for label, value, kind in summary:
+        ws.merge_range(row, 0, row, 5, label, fmts.cell("text", bold=True, fill=True))
+        _put(ws, row, 6, value, fmts.cell(kind, bold=True, fill=True))
+        ws.write_blank(row, 7, None, fmts.cell("text", fill=True))
+        row += 1
+    if any(not lf.compte for lf in lines):
+        ws.merge_range(row, 0, row, last, "En gris : financements refusés, comptés dans aucun total.", fmts.note)
+        row += 1
+    row += 1
+
+    # -- signatures: a block per cosignatory, side by side
+    row = _section(ws, row, "Signatures des cosignataires", fmts, last)
+    codes = a.cosignataires_codes
+    if not codes:
+        ws.merge_range(row, 0, row, last, "Aucun cosignataire renseigné pour cette action.", fmts.note)
+        row += 1
+    else:
+        row += 1
+        span = len(ACTION_WIDTHS) // SIGNATURES_PER_ROW
+        for i in range(0, len(codes), SIGNATURES_PER_ROW):
+            for k, code in enumerate(codes[i:i + SIGNATURES_PER_ROW]):
+                c0, c1 = k * span, k * span + span - 1
+                ws.merge_range(row, c0, row, c1, f"Pour {d.funder_name(code)}, le …", fmts.sign_label)
+                ws.merge_range(row + 1, c0, row + 4, c1, None, fmts.sign_box)
+            ws.set_row(row, 28)
+            row += 6
+    # One page per fiche whenever it stays readable (shrunk to 60 % at most); longer ones flow.
+    if row - start <= 60:
+        ws.fit_to_pages(1, 1)
+
+
+def _table_row(ws, row: int, cells: list[tuple[Any, int, int, str | None]], fmts: _Formats,
+               header: bool = False, grey: bool = False) -> int:
+    """One row of a small table whose cells may span several columns: (value, first, last, kind)."""
+    height = 1
+    for value, c0, c1, kind in cells:
+        if header:
+            fmt = fmts.header
+        else:
+            kind = "text" if isinstance(value, str) or value is None else _numkind(value, kind)
+            fmt = fmts.cell(kind or "text", grey=grey)
+        if c1 > c0:
+            ws.merge_range(row, c0, row, c1, None, fmt)
+        _put(ws, row, c0, value, fmt)
+        if isinstance(value, str):
+            height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[c0:c1 + 1])))
+    if height > 1:
+        ws.set_row(row, 13 * height)
+    return row + 1
+
+
+# ============================================================================ public API
+def build_annex(report, out: Path, brouillon: bool = False) -> Path:
+    """Write the annex workbook of `report.convention` to `out` (xlsx); returns `out`.
+
+    A convention with errors always gets the draft marking, whoever calls (CLI, Excel button): an
+    unmarked annex must mean a workbook without errors. Written to a temporary file first, so a
+    failure never leaves half an annex behind.
+    """
+    if report.convention is None:
+        raise ValueError("no convention to build an annex from")
+    brouillon = brouillon or has_errors(report.findings)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    d = _Data(report, brouillon)
+    fd, tmp = tempfile.mkstemp(prefix=".annexe-", suffix=".xlsx", dir=out.parent)
+    os.close(fd)
+    try:
+        wb = xlsxwriter.Workbook(tmp, {"strings_to_formulas": False, "strings_to_numbers": False,
+                                       "strings_to_urls": False})
+        wb.set_properties({
+            "title": f"{TITRE} — {d.libelle}",
+            "subject": PROJET_NON_VALIDE if brouillon else "Annexe à l'avenant",
+            "author": "acv-xl",
+            "comments": f"Empreinte des données : {report.empreinte or ''}",
+        })
+        fmts = _Formats(wb)
+        _cover(wb, d, fmts)
+        _perimetres(wb, d, fmts)
+        _actions_list(wb, d, fmts)
+        _plan(wb, d, fmts)
+        _axe_annee(wb, d, fmts)
+        _part_mo(wb, d, fmts)
+        used = {n.lower() for n in (AnnexSheet.COVER, AnnexSheet.PERIMETRES, AnnexSheet.ACTIONS,
+                                    AnnexSheet.FINANCEMENT, AnnexSheet.AXE_ANNEE, AnnexSheet.PART_MO)}
+        for i, a in enumerate(d.actions, start=1):
+            _action_sheet(wb, d, fmts, a, _sheet_title(a.numero, i, used))
+        wb.close()
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console) -> int:
+    """`acv-xl annexe`: validate, refuse a convention with errors (unless draft), write xlsx (+ PDF)."""
+    from . import libreoffice
+    from .validate import validate_file
+
+    def say(text: str, style: str | None = None) -> None:
+        console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+    path = Path(path)
+    out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
+    if out.suffix.lower() != ".xlsx":
+        say(f"Impossible de générer l'annexe : le fichier de sortie doit avoir l'extension .xlsx ({out}).", "red")
+        return 2
+    if out.resolve() == path.resolve():
+        say("Impossible de générer l'annexe : le fichier de sortie est le classeur de la convention lui-même ; "
+            "choisissez un autre nom avec -o.", "red")
+        return 2
+
+    report = validate_file(path)
+    if report.convention is None:
+        say(f"Impossible de générer l'annexe : le fichier « {path.name} » n'est pas un classeur ACV lisible.", "red")
+        for f in report.findings:
+            say(f"  {f.code} : {f.message}" + (f" {f.suggestion}" if f.suggestion else ""))
+        return 2
+    errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
+    if errors and not brouillon:
+        say(f"Annexe non générée : le classeur « {path.name} » comporte {len(errors)} erreur(s) à corriger.", "red")
+        for f in errors:
+            where = f"{f.feuille}!{f.cellule}" if f.cellule else (f.feuille or "classeur")
+            action = f" (action {f.action})" if f.action else ""
+            say(f"  {f.code}  {where}{action} : {f.message}")
+        say("Corrigez-les puis relancez, ou ajoutez --brouillon pour un document de travail marqué "
+            f"« {PROJET_NON_VALIDE} ».")
+        return 1
+
+    build_annex(report, out, brouillon=brouillon)
+    say(f"Annexe écrite : {out}")
+    if brouillon:
+        say(f"Document de travail : chaque page porte « {PROJET_NON_VALIDE} ».")
+    if pdf:
+        try:
+            written = libreoffice.convert(out, "pdf", out.parent)
+        except libreoffice.LibreOfficeMissing as exc:
+            say(f"PDF non produit : {exc}", "red")
+            return 2
+        except libreoffice.ConversionFailed as exc:
+            say(f"PDF non produit : {exc}", "red")
+            return 2
+        say(f"PDF écrit : {written[0]}")
+    return 0

@@ -1,0 +1,561 @@
+"""The annex of the avenant (`acv_xl.annex`, `acv-xl annexe`).
+
+Numbers are read back from the written workbook with openpyxl and compared with `totals`; the PDF
+is produced by LibreOffice (these tests FAIL when soffice is missing: the annex must print) and
+read with pypdf and pdftotext. LibreOffice runs are batched in module fixtures to keep time low.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from pypdf import PdfReader
+
+from acv_xl import annex, layout, libreoffice, totals
+from acv_xl.annex import AnnexSheet, PROJET_NON_VALIDE
+from acv_xl.findings import Gravite
+from acv_xl.model import (Commune, Convention, ElementDiagnostic, FicheAction, Financeur, Indicateur,
+                          LigneFinancement, MembreGouvernance, Perimetre, build_named, build_row)
+from acv_xl.values import fmt_euros
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY_SHEETS = (AnnexSheet.COVER, AnnexSheet.PERIMETRES, AnnexSheet.ACTIONS, AnnexSheet.FINANCEMENT,
+                  AnnexSheet.AXE_ANNEE, AnnexSheet.PART_MO)
+
+
+# ============================================================================ a convention built here
+def make_convention() -> Convention:
+    """Lens - Liévin, 4 actions on 3 axes, 8 funders, one refused line, one action worth 0,50 €."""
+    names = {"acv_version_modele": layout.TEMPLATE_VERSION, "acv_programme": "ACV 2", "acv_id": "ACV123",
+             "acv_libelle": "Lens - Liévin", "acv_departement": "62", "acv_epci": "CA de Lens-Liévin",
+             "acv_directeur_projet": "Marie Dupont", "acv_date_convention": date(2023, 6, 15),
+             "acv_date_fin_initialisation": date(2024, 6, 30), "acv_date_fin_deploiement": date(2026, 12, 31),
+             "acv_date_comite": date(2024, 9, 12)}
+    conv = Convention(fichier="lens.xlsx", names={k: build_named(k, v) for k, v in names.items()})
+    conv.communes = [build_row(Commune, {"code_insee": "62498", "commune": "Lens", "role": "Ville centre"}),
+                     build_row(Commune, {"code_insee": "62510", "commune": "Liévin", "role": "Commune associée"})]
+    conv.perimetres = [build_row(Perimetre, r) for r in (
+        {"code": "S1", "type": "Secteur prioritaire", "nom": "Quartier de la gare de Lens", "parent": "O1",
+         "echelle": "Quartier", "superficie": 42.5, "population": 3200},
+        {"code": "E1", "type": "Étude", "nom": "Agglomération de Lens-Liévin", "echelle": "EPCI",
+         "superficie": 24000.5, "population": 242000},
+        {"code": "O1", "type": "ORT", "nom": "Centres-villes de Lens et Liévin", "parent": "E1",
+         "echelle": "Centre-ville", "superficie": 310, "population": 21000},
+        {"code": "S2", "type": "Quartier de gare", "nom": "Place Jean Jaurès", "parent": "O1", "echelle": "Quartier"},
+    )]
+    acts = [
+        ("4.1", "Requalification de la place Jean Jaurès", 4, "Commune de Liévin", "Commune", "En cours", 3456789.12,
+         "ETAT;REGION;DEPT"),
+        ("1.1", "Réhabilitation d'îlots dégradés", 1, "Commune de Lens", "Commune", "Mature", 1200000, "ETAT;ANAH;CDC"),
+        ("1.2", "OPAH-RU multisite", 1, "CA de Lens-Liévin", "EPCI", "Engagée", 850000.5, "ANAH"),
+        ("2.1", "Foncière commerciale", 2, "SEM Territoires 62", "SEM / SPL", "En préparation", 2000000, "CDC;REGION"),
+    ]
+    conv.actions = [build_row(FicheAction, {
+        "numero": n, "intitule": t, "axe": ax, "maitre_ouvrage": mo, "type_mo": tm, "maturite": m, "cout_total": c,
+        "base": "HT", "cosignataires": cs, "perimetre": "O1", "date_debut": date(2024, 1, 1),
+        "date_fin": date(2026, 6, 30), "description": f"Description de l'action {n}", "derogation": "Aucune",
+        "axe_transversal": "Transition écologique", "depense_subventionnable": c,
+        "date_signature": date(2024, 3, 1)}) for n, t, ax, mo, tm, m, c, cs in acts]
+    fins = [
+        ("1.1", "COMMUNE", "Autofinancement", "Autofinancement", 2024, 300000, "Acquis"),
+        ("1.1", "ETAT", "DSIL", "Subvention", 2024, 400000, "Acquis"),
+        ("1.1", "ANAH", "RHI-THIRORI", "Subvention", 2025, 300000, "Sollicité"),
+        ("1.1", "CDC", "PRU ACV", "Prêt", 2025, 200000, "Prévisionnel"),
+        ("1.1", "REGION", "Aménagement du territoire", "Subvention", 2025, 99999, "Refusé"),
+        ("1.2", "EPCI", "Autofinancement", "Autofinancement", 2024, 350000.5, "Engagé"),
+        ("1.2", "ANAH", "OPAH-RU", "Subvention", 2024, 500000, "Acquis"),
+        ("2.1", "CDC", "Investissement", "Fonds propres", 2025, 800000, "Sollicité"),
+        ("2.1", "REGION", "Redynamisation des centres-villes", "Subvention", 2025, 600000, "Sollicité"),
+        ("2.1", "PRIVE", "Apport privé", "Fonds propres", 2026, 600000, "Prévisionnel"),
+        ("4.1", "COMMUNE", "Autofinancement", "Autofinancement", 2025, 1056789.12, "Acquis"),
+        ("4.1", "ETAT", "DETR", "Subvention", 2025, 1000000, "Engagé"),
+        ("4.1", "REGION", "Aménagement du territoire", "Subvention", 2026, 800000, "Sollicité"),
+        ("4.1", "DEPT", "Aide aux projets des territoires", "Subvention", 2026, 600000, "Prévisionnel"),
+    ]
+    keys = ("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut")
+    conv.financements = [build_row(LigneFinancement, dict(zip(keys, f))) for f in fins]
+    conv.financeurs = [build_row(Financeur, {"code": f.code, "nom": f.nom, "categorie": f.categorie})
+                       for f in layout.FINANCEURS]
+    conv.diagnostic = [build_row(ElementDiagnostic, {
+        "axe": n, "element": f"Diagnostic de l'axe {n}", "source": "Étude pré-opérationnelle", "type": "Existant",
+        "date_source": date(2022, 11, 30), "etat": "Finalisé"}) for n in layout.AXES]
+    conv.gouvernance = [build_row(MembreGouvernance, {"instance": "Comité de projet", "organisme": org,
+                                                      "college": college, "nom": nom})
+                        for org, college, nom in (("Ville de Lens", "Élus", "Le maire"),
+                                                  ("Préfecture du Pas-de-Calais", "État", "Le sous-préfet"),
+                                                  ("Ville de Lens", "Directeur de projet", "Marie Dupont"))]
+    conv.indicateurs = [build_row(Indicateur, {"numero": "1.1", "indicateur": "Logements réhabilités",
+                                               "unite": "logements", "valeur_initiale": 0, "valeur_cible": 45,
+                                               "annee_cible": 2026})]
+    return conv
+
+
+def report_of(conv: Convention, fichier: str = "lens.xlsx"):
+    from acv_xl.validate import validate_convention
+
+    return validate_convention(conv, fichier=fichier)
+
+
+def d(value) -> Decimal:
+    """A cell's number back to cents."""
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+# ============================================================================ reading an annex back
+def matrix_of(ws) -> tuple[list[str], dict[str, dict[str, Decimal]], dict[str, Decimal], dict[str, Decimal], Decimal]:
+    """The actions × financeurs block of `Plan de financement`: funder codes, cells, row totals,
+    column totals (the `Total` row) and grand total, found by header text."""
+    rows = list(ws.iter_rows(values_only=True))
+    h = next(i for i, r in enumerate(rows) if r[0] == layout.T_ACTIONS.header("numero"))
+    header = rows[h]
+    total_col = header.index("Total des financements")
+    codes = [m.group(1) if (m := re.search(r"\(([^()]+)\)$", str(c))) else annex.UNKNOWN
+             for c in header[2:total_col]]  # a draft may have a column « Financeur non renseigné »
+    cells, row_totals = {}, {}
+    i = h + 1
+    while rows[i][0] != "Total":
+        num = str(rows[i][0])
+        cells[num] = {code: d(v) for code, v in zip(codes, rows[i][2:total_col]) if v is not None}
+        row_totals[num] = d(rows[i][total_col])
+        i += 1
+    col_totals = {code: d(v) for code, v in zip(codes, rows[i][2:total_col])}
+    return codes, cells, row_totals, col_totals, d(rows[i][total_col])
+
+
+def all_values(wb) -> list:
+    return [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+
+
+# ============================================================================ fixtures
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The in-test convention's annex, clean and draft."""
+    folder = tmp_path_factory.mktemp("annexe")
+    conv = make_convention()
+    report = report_of(conv)
+    assert report.valide, [f.message for f in report.findings if f.gravite is Gravite.ERREUR]
+    clean = annex.build_annex(report, folder / "lens_annexe.xlsx")
+    draft = annex.build_annex(report, folder / "lens_brouillon.xlsx", brouillon=True)
+    return {"conv": conv, "report": report, "clean": clean, "draft": draft, "folder": folder}
+
+
+@pytest.fixture(scope="module")
+def built_pdf(built):
+    """Both annexes printed to PDF in one LibreOffice run."""
+    clean, draft = libreoffice.convert([built["clean"], built["draft"]], "pdf", built["folder"])
+    return {**built, "clean_pdf": clean, "draft_pdf": draft}
+
+
+def pdf_text(path: Path) -> str:
+    assert shutil.which("pdftotext"), "pdftotext (poppler-utils) est nécessaire pour ces tests"
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return out.replace("\u202f", " ").replace("\u00a0", " ")
+
+
+# ============================================================================ numbers
+def test_matrix_equals_totals_and_adds_up(built):
+    conv, t = built["conv"], totals.compute(built["conv"])
+    wb = openpyxl.load_workbook(built["clean"])
+    codes, cells, row_totals, col_totals, grand = matrix_of(wb[AnnexSheet.FINANCEMENT])
+    assert set(codes) == set(t.par_financeur)
+    assert row_totals == t.par_action
+    assert col_totals == t.par_financeur
+    assert grand == t.financement_total == Decimal("7506789.62")
+    for num, row in cells.items():  # across
+        assert sum(row.values(), Decimal(0)) == row_totals[num]
+    for code in codes:  # down
+        assert sum((row.get(code, Decimal(0)) for row in cells.values()), Decimal(0)) == col_totals[code]
+    # the refused REGION line (99 999 €) is in no total
+    assert col_totals["REGION"] == Decimal("1400000.00")
+    assert {a.numero for a in conv.actions} == set(cells)
+
+
+def test_every_action_listed_with_its_cost_and_axe_subtotals(built):
+    conv, t = built["conv"], totals.compute(built["conv"])
+    ws = openpyxl.load_workbook(built["clean"])[AnnexSheet.ACTIONS]
+    rows = list(ws.iter_rows(values_only=True))
+    costs = {r[0]: d(r[6]) for r in rows if r[0] in {a.numero for a in conv.actions}}
+    assert costs == {a.numero: a.cout_total for a in conv.actions}
+    # sorted by axe then number, under their axe heading
+    order = [r[0] for r in rows if r[0] in costs or (isinstance(r[0], str) and r[0].startswith("Axe "))]
+    assert order == [layout.axe_label(1), "1.1", "1.2", layout.axe_label(2), "2.1", layout.axe_label(4), "4.1"]
+    subtotals = {r[0]: d(r[6]) for r in rows if isinstance(r[0], str) and r[0].startswith("Sous-total")}
+    assert subtotals == {"Sous-total Axe 1": Decimal("2050000.50"), "Sous-total Axe 2": Decimal("2000000.00"),
+                         "Sous-total Axe 4": Decimal("3456789.12")}
+    total_row = next(r for r in rows if r[0] == "Coût total des actions")
+    assert d(total_row[6]) == t.cout_total
+
+
+def test_axe_and_year_tables_and_shares(built):
+    t = totals.compute(built["conv"])
+    ws = openpyxl.load_workbook(built["clean"])[AnnexSheet.AXE_ANNEE]
+    rows = list(ws.iter_rows(values_only=True))
+    header = next(r for r in rows if r[0] == layout.T_ACTIONS.header("axe"))
+    tcol = header.index("Total des financements")
+    by_axe = {r[0]: d(r[tcol]) for r in rows if isinstance(r[0], str) and r[0][:4] == "Axe " and r[tcol] is not None}
+    assert by_axe == {layout.axe_label(int(k)): v for k, v in t.par_axe.items()}
+    by_year = {str(r[0]): d(r[tcol]) for r in rows if re.fullmatch(r"20\d\d", str(r[0]))}
+    assert by_year == t.par_annee
+    # the share row of the matrix: each funder's share of the grand total
+    plan = list(openpyxl.load_workbook(built["clean"])[AnnexSheet.FINANCEMENT].iter_rows(values_only=True))
+    codes = matrix_of(openpyxl.load_workbook(built["clean"])[AnnexSheet.FINANCEMENT])[0]
+    share_row = next(r for r in plan if r[0] == "Part de chaque financeur")
+    for code, share in zip(codes, share_row[2:]):
+        assert share == pytest.approx(float(t.par_financeur[code] / t.financement_total))
+
+
+def test_part_mo_per_action(built):
+    conv = built["conv"]
+    rows = list(openpyxl.load_workbook(built["clean"])[AnnexSheet.PART_MO].iter_rows(values_only=True))
+    for a in conv.actions:
+        row = next(r for r in rows if r[0] == a.numero)
+        p = totals.part_mo(totals.lines_of(conv.financements, a.numero), conv.financeurs)
+        assert (d(row[4]), d(row[5])) == (p.propre, p.subventions_publiques)
+        assert row[6] == pytest.approx(float(p.ratio))
+    row = next(r for r in rows if r[0] == "1.1")  # 300 000 autofinancement + 200 000 prêt CDC vs 700 000 subsidies
+    assert row[6] == pytest.approx(500000 / 1200000)
+
+
+def test_one_sheet_per_action_with_fiche_lines_and_signatures(built):
+    conv = built["conv"]
+    wb = openpyxl.load_workbook(built["clean"])
+    assert wb.sheetnames[:6] == list(SUMMARY_SHEETS)
+    assert wb.sheetnames[6:] == ["Action 1.1", "Action 1.2", "Action 2.1", "Action 4.1"]
+    ws = wb["Action 1.1"]
+    values = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
+    for col in layout.T_ACTIONS.columns:  # every field of the fiche, labelled as in the workbook
+        assert col.header in values
+    assert "Logements réhabilités" in values
+    assert "Pour État (préfecture, DDTM, DRAC), le …" in values
+    assert "Pour Agence nationale de l'habitat (Anah), le …" in values
+    assert "Pour Banque des Territoires (Caisse des Dépôts), le …" in values
+    # the refused line is listed, greyed, and left out of the action's total
+    refused = next(row for row in ws.iter_rows() if row[7].value == "Refusé")
+    assert d(refused[6].value) == Decimal("99999.00")
+    assert refused[6].font.color is not None and refused[6].font.color.rgb.endswith("8C8C8C")
+    total_row = next(row for row in ws.iter_rows() if row[0].value == "Total des financements (hors refusés)")
+    assert d(total_row[6].value) == totals.total_action(conv.financements, "1.1") == Decimal("1200000.00")
+
+
+def test_perimeters_nested_by_parent(built):
+    ws = openpyxl.load_workbook(built["clean"])[AnnexSheet.PERIMETRES]
+    rows = [row for row in ws.iter_rows() if row[1].value in ("E1", "O1", "S1", "S2")]
+    assert [r[1].value for r in rows] == ["E1", "O1", "S1", "S2"]  # parent before its children
+    assert [r[0].alignment.indent for r in rows] == [0, 2, 4, 4]
+    assert [r[5].value for r in rows] == [24000.5, 310, 42.5, None]
+
+
+def test_print_ready_values_and_french_formats(built):
+    wb = openpyxl.load_workbook(built["clean"])
+    cover = [c.value for row in wb[AnnexSheet.COVER].iter_rows() for c in row if c.value is not None]
+    assert annex.TITRE in cover
+    for expected in ("ACV123", "Lens - Liévin", "CA de Lens-Liévin", "62498", "Lens", "62510", "Liévin",
+                     built["report"].etat, built["report"].empreinte):
+        assert expected in cover
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape"
+        assert ws.page_setup.paperSize == 9  # A4
+        if ws.title != AnnexSheet.COVER:  # one page; every other sheet repeats its header rows
+            assert ws.print_title_rows, ws.title
+        assert "&P / &N" in ws.oddFooter.center.text
+        assert "Lens - Liévin (ACV123)" in ws.oddFooter.left.text
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", f"{ws.title}!{c.coordinate} est une formule"
+                if isinstance(c.value, float) and c.number_format not in ("0", "[$-40C]#,##0",
+                                                                         "[$-40C]#,##0.0#", "[$-40C]0.0 %"):
+                    assert c.number_format.endswith('#,##0.00 "€"'), (ws.title, c.coordinate, c.number_format)
+                if hasattr(c.value, "year") and c.value is not None:
+                    assert c.number_format == "dd/mm/yyyy"
+    # totals in bold
+    ws = wb[AnnexSheet.FINANCEMENT]
+    total_row = next(row for row in ws.iter_rows() if row[0].value == "Total")
+    assert all(c.font.b for c in total_row[2:])
+
+
+def test_draft_watermark_on_every_sheet(built):
+    wb = openpyxl.load_workbook(built["draft"])
+    for ws in wb.worksheets:
+        assert PROJET_NON_VALIDE in ws.oddHeader.center.text, ws.title
+        assert ws["A1"].value == PROJET_NON_VALIDE, ws.title
+    assert any(isinstance(v, str) and v.startswith(PROJET_NON_VALIDE) for v in all_values(wb))
+    clean = openpyxl.load_workbook(built["clean"])
+    assert PROJET_NON_VALIDE not in all_values(clean)
+    assert all(PROJET_NON_VALIDE not in (ws.oddHeader.center.text or "") for ws in clean.worksheets)
+
+
+# ============================================================================ PDF
+@pytest.mark.libreoffice
+def test_pdf_pages_and_french_amounts(built_pdf):
+    built = built_pdf
+    pages = len(PdfReader(built["clean_pdf"]).pages)
+    # 6 summary pages + one page per fiche-action (each fits on one page): pinned after looking at them
+    assert pages == len(SUMMARY_SHEETS) + len(built["conv"].actions) == 10
+    text = pdf_text(built["clean_pdf"])
+    grand = totals.compute(built["conv"]).financement_total
+    assert fmt_euros(grand) == "7 506 789,62 €"
+    assert text.count(fmt_euros(grand)) >= 3  # cover, matrix, axe and year tables
+    assert "1 400 000,00 €" in text and "99 999,00 €" in text  # REGION total; the refused line in its fiche
+    assert "15/06/2023" in text
+    assert re.search(r"\b10 / 10\b", text)
+    assert PROJET_NON_VALIDE not in text
+
+
+@pytest.mark.libreoffice
+def test_pdf_draft_every_page_marked(built_pdf):
+    built = built_pdf
+    reader = PdfReader(built["draft_pdf"])
+    texts = [p.extract_text().replace("\u202f", " ").replace("\u00a0", " ") for p in reader.pages]
+    assert len(texts) >= len(SUMMARY_SHEETS) + len(built["conv"].actions)
+    assert all(PROJET_NON_VALIDE in t for t in texts)
+
+
+# ============================================================================ the command
+def run_cli(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "acv_xl", "annexe", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ============================================================================ the shipped examples
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    """Every example written as a workbook, validated; the clean ones' annexes (one LibreOffice run)."""
+    from acv_xl.examples import example_conventions
+    from acv_xl.template import build_workbook
+    from acv_xl.validate import validate_file
+
+    folder = tmp_path_factory.mktemp("exemples")
+    out = {"clean": [], "faulty": []}
+    for name, conv in example_conventions().items():
+        path = folder / name
+        build_workbook(path, conv)
+        report = validate_file(path)
+        assert report.convention is not None, name
+        if report.valide:
+            annexe = annex.build_annex(report, folder / f"{path.stem}_annexe.xlsx")
+            out["clean"].append({"path": path, "example": conv, "report": report, "annexe": annexe})
+        else:
+            out["faulty"].append({"path": path, "report": report})
+    assert out["clean"] and out["faulty"], "les exemples doivent compter des classeurs justes et fautifs"
+    out["folder"] = folder
+    return out
+
+
+@pytest.fixture(scope="module")
+def examples_pdf(examples):
+    """The clean examples' annexes printed in one LibreOffice run."""
+    pdfs = libreoffice.convert([e["annexe"] for e in examples["clean"]], "pdf", examples["folder"])
+    return [{**e, "pdf": pdf} for e, pdf in zip(examples["clean"], pdfs)]
+
+
+def test_examples_annex_numbers_exact_to_the_cent(examples):
+    for e in examples["clean"]:
+        conv = e["report"].convention
+        t = totals.compute(conv)
+        assert t.par_financeur == totals.compute(e["example"]).par_financeur  # the workbook round trip
+        wb = openpyxl.load_workbook(e["annexe"])
+        codes, cells, row_totals, col_totals, grand = matrix_of(wb[AnnexSheet.FINANCEMENT])
+        assert col_totals == t.par_financeur, e["path"].name
+        assert row_totals == t.par_action, e["path"].name
+        assert grand == t.financement_total
+        for num, row in cells.items():
+            assert sum(row.values(), Decimal(0)) == row_totals[num]
+        for code in codes:
+            assert sum((r.get(code, Decimal(0)) for r in cells.values()), Decimal(0)) == col_totals[code]
+        listed = {r[0] for r in wb[AnnexSheet.ACTIONS].iter_rows(values_only=True)}
+        assert {a.numero for a in conv.actions} <= listed
+        assert len(wb.sheetnames) == len(SUMMARY_SHEETS) + len(conv.actions)
+
+
+@pytest.mark.libreoffice
+def test_examples_pdf(examples_pdf):
+    for e in examples_pdf:
+        conv = e["report"].convention
+        assert len(PdfReader(e["pdf"]).pages) >= len(SUMMARY_SHEETS) + len(conv.actions), e["path"].name
+        text = pdf_text(e["pdf"])
+        assert fmt_euros(totals.compute(conv).financement_total) in text, e["path"].name
+        for a in conv.actions:
+            assert f"Fiche-action n° {a.numero}" in text
+
+
+# ============================================================================ acv-xl annexe
+@pytest.mark.libreoffice
+def test_cli_clean_pdf_next_to_input_and_input_untouched(examples, tmp_path):
+    e = examples["clean"][0]
+    src = tmp_path / e["path"].name
+    shutil.copy(e["path"], src)
+    before = sha(src)
+    proc = run_cli(src, "--pdf", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    xlsx, pdf = tmp_path / f"{src.stem}_annexe.xlsx", tmp_path / f"{src.stem}_annexe.pdf"
+    assert xlsx.exists() and pdf.exists()
+    assert f"Annexe écrite : {xlsx}" in proc.stdout and f"PDF écrit : {pdf}" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert sha(src) == before
+    total = totals.compute(e["report"].convention).financement_total
+    assert fmt_euros(total) in pdf_text(pdf)
+
+
+@pytest.mark.libreoffice
+def test_cli_faulty_refused_then_draft(examples, tmp_path):
+    e = examples["faulty"][0]
+    src = tmp_path / e["path"].name
+    shutil.copy(e["path"], src)
+    before = sha(src)
+    proc = run_cli(src, "--pdf", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]  # nothing written
+    errors = [f for f in e["report"].findings if f.gravite is Gravite.ERREUR]
+    for f in errors:
+        assert f.code in proc.stdout and f.message in proc.stdout
+    assert "--brouillon" in proc.stdout
+
+    out = tmp_path / "sortie" / "projet.xlsx"
+    proc = run_cli(src, "-o", out, "--pdf", "--brouillon", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pdf = out.with_suffix(".pdf")
+    texts = [p.extract_text() for p in PdfReader(pdf).pages]
+    assert len(texts) >= len(SUMMARY_SHEETS) + len(e["report"].convention.actions)
+    assert all(PROJET_NON_VALIDE in t for t in texts)
+    assert sha(src) == before
+
+
+def test_cli_unreadable_file(tmp_path):
+    bad = tmp_path / "pas_un_classeur.xlsx"
+    bad.write_text("ceci n'est pas un classeur")
+    proc = run_cli(bad, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Impossible de générer l'annexe" in proc.stdout and "STR-01" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
+
+
+def test_cli_refuses_to_overwrite_input_or_wrong_extension(examples, tmp_path):
+    src = examples["clean"][0]["path"]
+    before = sha(src)
+    for out in (src, tmp_path / "annexe.pdf"):
+        proc = run_cli(src, "-o", out, cwd=tmp_path)
+        assert proc.returncode == 2 and "Impossible de générer l'annexe" in proc.stdout
+    assert sha(src) == before
+    assert not (tmp_path / "annexe.pdf").exists()
+
+
+def test_libreoffice_missing_keeps_the_xlsx(examples, tmp_path, monkeypatch):
+    from rich.console import Console
+
+    monkeypatch.setattr(libreoffice, "soffice", lambda: None)
+    console = Console(record=True, width=200)
+    out = tmp_path / "annexe.xlsx"
+    status = annex.run_annexe(examples["clean"][0]["path"], out, pdf=True, brouillon=False, console=console)
+    assert status == 2
+    assert out.exists() and not out.with_suffix(".pdf").exists()
+    text = console.export_text()
+    assert "PDF non produit" in text and "apt-get install libreoffice-calc" in text
+
+
+def test_soffice_is_installed():
+    """The PDF is part of the product: these tests fail (never skip) without LibreOffice."""
+    assert libreoffice.soffice(), libreoffice.INSTALL_HINT
+
+
+def test_errors_always_marked_draft_and_bad_values_shown_not_counted(tmp_path):
+    conv = make_convention()
+    bad = next(lf for lf in conv.financements if lf.numero == "1.2" and lf.financeur == "ANAH")
+    conv.financements[conv.financements.index(bad)] = build_row(
+        LigneFinancement, {**bad.raw, "montant": "500 000 €"})  # typed as text: an error, counted nowhere
+    report = report_of(conv)
+    assert not report.valide
+    out = annex.build_annex(report, tmp_path / "a.xlsx")  # no --brouillon asked: marked all the same
+    wb = openpyxl.load_workbook(out)
+    assert all(PROJET_NON_VALIDE in ws.oddHeader.center.text for ws in wb.worksheets)
+    codes, cells, row_totals, col_totals, grand = matrix_of(wb[AnnexSheet.FINANCEMENT])
+    assert row_totals["1.2"] == Decimal("350000.50") and col_totals["ANAH"] == Decimal("300000.00")
+    assert grand == totals.compute(conv).financement_total == Decimal("7006789.62")
+    values = [c.value for row in wb["Action 1.2"].iter_rows() for c in row]
+    assert "500 000 €" in values  # what the user typed, for the draft reader to see
+    cover = [c.value for row in wb[AnnexSheet.COVER].iter_rows() for c in row]
+    assert any(isinstance(v, str) and v.startswith(PROJET_NON_VALIDE) and "erreur(s) à corriger" in v for v in cover)
+
+
+def test_default_output_next_to_input(tmp_path):
+    from acv_xl.template import build_workbook
+    from rich.console import Console
+
+    src = tmp_path / "lens.xlsx"
+    build_workbook(src, make_convention())
+    before = sha(src)
+    console = Console(record=True, width=200)
+    assert annex.run_annexe(src, None, pdf=False, brouillon=False, console=console) == 0
+    out = tmp_path / "lens_annexe.xlsx"
+    assert out.exists() and f"Annexe écrite : {out}" in console.export_text()
+    assert sha(src) == before
+    wb = openpyxl.load_workbook(out)
+    assert matrix_of(wb[AnnexSheet.FINANCEMENT])[4] == Decimal("7506789.62")
+
+
+def test_messy_draft_never_crashes_and_still_adds_up(tmp_path):
+    """A draft may hold anything: no axe, no number, unknown funder or action, a cycle of perimeters."""
+    conv = make_convention()
+    conv.actions.append(build_row(FicheAction, {"intitule": "Action sans numéro ni axe", "cout_total": "beaucoup"}))
+    conv.actions.append(build_row(FicheAction, {"numero": "9/9", "intitule": "Axe inconnu", "axe": "Axe 9",
+                                                "cout_total": 1000, "maturite": "Abandonnée"}))
+    keys = ("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut")
+    for ln in (("7.7", "ETAT", "DSIL", "Subvention", 2025, 1000, "Acquis"),      # unknown action
+               ("1.1", "INCONNU", "X", "Subvention", None, 10.01, "Acquis"),     # unknown funder, no year
+               (None, None, None, None, "2025", 5, None)):                       # nothing usable but the amount
+        conv.financements.append(build_row(LigneFinancement, dict(zip(keys, ln))))
+    conv.perimetres.append(build_row(Perimetre, {"code": "C1", "type": "ORT", "nom": "Cycle A", "parent": "C2"}))
+    conv.perimetres.append(build_row(Perimetre, {"code": "C2", "type": "ORT", "nom": "Cycle B", "parent": "C1"}))
+    conv.names["acv_libelle"] = build_named("acv_libelle", "12 & Co [test]")
+    report = report_of(conv)
+    out = annex.build_annex(report, tmp_path / "messy.xlsx", brouillon=True)
+    wb = openpyxl.load_workbook(out)
+    codes, cells, row_totals, col_totals, grand = matrix_of(wb[AnnexSheet.FINANCEMENT])
+    assert grand == totals.total(conv.financements)
+    assert sum(row_totals.values(), Decimal(0)) == grand == sum(col_totals.values(), Decimal(0))
+    assert "INCONNU" in codes and "7.7" in cells
+    assert "Action 9-9" in wb.sheetnames and len(wb.sheetnames) == len(SUMMARY_SHEETS) + len(conv.actions)
+    names = [r[0] for r in wb[AnnexSheet.PERIMETRES].iter_rows(values_only=True)]
+    assert "Cycle A" in names and "Cycle B" in names
+    assert "Convention 12 && Co [test] (ACV123)" in wb[AnnexSheet.COVER].oddFooter.left.text
+
+
+def test_empty_convention_draft(tmp_path):
+    conv = Convention(names={"acv_libelle": build_named("acv_libelle", "Vide")})
+    out = annex.build_annex(report_of(conv), tmp_path / "vide.xlsx")
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == list(SUMMARY_SHEETS)
+    assert matrix_of(wb[AnnexSheet.FINANCEMENT])[4] == Decimal("0.00")
+
+
+# ============================================================================ the totals added for the annex
+def test_totals_matrix_shares_and_cost_by_axe():
+    conv = make_convention()
+    m = totals.matrix(conv.financements, lambda lf: lf.numero, lambda lf: lf.financeur)
+    assert m["1.1"] == {"COMMUNE": Decimal("300000.00"), "ETAT": Decimal("400000.00"),
+                        "ANAH": Decimal("300000.00"), "CDC": Decimal("200000.00")}  # REGION refused: absent
+    assert m["4.1"]["COMMUNE"] == Decimal("1056789.12")
+    by_year = totals.matrix(conv.financements, lambda lf: lf.annee, lambda lf: lf.financeur)
+    assert by_year["2026"] == {"REGION": Decimal("800000.00"), "DEPT": Decimal("600000.00"),
+                               "PRIVE": Decimal("600000.00")}
+    s = totals.shares({"A": Decimal("25"), "B": Decimal("75")}, Decimal("100"))
+    assert s == {"A": Decimal("0.25"), "B": Decimal("0.75")}
+    assert totals.shares({"A": Decimal("0")}, Decimal("0")) == {"A": None}
+    conv.actions.append(build_row(FicheAction, {"numero": "4.2", "axe": 4, "cout_total": 10, "maturite": "Abandonnée"}))
+    conv.actions.append(build_row(FicheAction, {"numero": "x", "cout_total": 7}))
+    assert totals.cout_par_axe(conv.actions) == {"": Decimal("7.00"), "1": Decimal("2050000.50"),
+                                                 "2": Decimal("2000000.00"), "4": Decimal("3456789.12")}
+    assert sum(totals.cout_par_axe(conv.actions).values()) == totals.compute(conv).cout_total
