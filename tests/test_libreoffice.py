@@ -1,0 +1,128 @@
+"""The workbooks in a real spreadsheet: LibreOffice headless opens the template and every example,
+recalculates the Synthèse formulas, and the values equal `totals.compute` to the cent; nothing
+evaluates to an error; printing to PDF works.
+
+LibreOffice is a requirement of the test suite (scripts/tests.sh installs it): when `soffice` is
+missing these tests fail with the install hint, they are never skipped.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from acv_xl import layout, libreoffice, totals
+from acv_xl.examples import example_conventions, write_examples
+from acv_xl.template import SYNTHESE_YEARS, build_workbook, synthese_layout
+from acv_xl.values import EXCEL_ERRORS
+
+pytestmark = pytest.mark.libreoffice
+
+
+def _require_soffice() -> None:
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+
+
+@pytest.fixture(scope="module")
+def workbooks(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("classeurs")
+    paths = write_examples(folder)
+    build_workbook(folder / "modele_acv.xlsx")
+    return {p.name: p for p in [*paths, folder / "modele_acv.xlsx"]}
+
+
+@pytest.fixture(scope="module")
+def recalculated(workbooks, tmp_path_factory) -> dict[str, Path]:
+    _require_soffice()
+    out = tmp_path_factory.mktemp("recalcul")
+    # one soffice process for all files: starting it is the slow part
+    done = libreoffice.convert(list(workbooks.values()), "xlsx", out)
+    return {p.name: p for p in done}
+
+
+def _cents(value) -> Decimal:
+    assert isinstance(value, (int, float)) and not isinstance(value, bool), value
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def test_synthese_equals_the_totals_of_the_core(recalculated):
+    sl = synthese_layout()
+    convs = example_conventions()
+    assert set(convs) <= set(recalculated)
+    for name, conv in convs.items():
+        ws = openpyxl.load_workbook(recalculated[name], data_only=True)[layout.Sheet.SYNTHESE]
+        t = totals.compute(conv)
+        got = lambda cell: _cents(ws[cell].value)  # noqa: E731
+        assert got(sl.cout_total) == t.cout_total, name
+        assert got(sl.financement_total) == t.financement_total, name
+        assert got(sl.ecart) == t.ecart, name
+        zero = Decimal("0.00")
+        for code, cell in sl.par_financeur.items():
+            assert got(cell) == t.par_financeur.get(code, zero), (name, code)
+        others = sum((v for k, v in t.par_financeur.items() if k not in sl.par_financeur), zero)
+        assert got(sl.financeur_autres) == others, name
+        for n, cell in sl.par_axe.items():
+            assert got(cell) == t.par_axe.get(str(n), zero), (name, n)
+        for y, cell in sl.par_annee.items():
+            assert got(cell) == t.par_annee.get(str(y), zero), (name, y)
+        assert got(sl.annee_autres) == t.financement_total - sum(
+            (t.par_annee.get(str(y), zero) for y in SYNTHESE_YEARS), zero), name
+        for s, cell in sl.par_statut.items():
+            assert got(cell) == t.par_statut.get(s, zero), (name, s)
+        refused = sum((lf.montant for lf in conv.financements
+                       if lf.statut == layout.STATUT_REFUSE and lf.montant is not None), zero)
+        assert got(sl.refuse) == refused, name
+        for total_cell in (sl.financeur_total, sl.axe_total, sl.annee_total, sl.statut_total):
+            assert got(total_cell) == t.financement_total, (name, total_cell)
+
+
+def test_faulty_examples_show_in_the_synthese(recalculated):
+    sl = synthese_layout()
+    ws = openpyxl.load_workbook(recalculated["calais.xlsx"], data_only=True)[layout.Sheet.SYNTHESE]
+    assert _cents(ws[sl.ecart].value) == Decimal("-50000.00")  # the over-financed plan
+    ws = openpyxl.load_workbook(recalculated["boulogne-sur-mer.xlsx"], data_only=True)[layout.Sheet.SYNTHESE]
+    assert _cents(ws[sl.financeur_autres].value) > 0  # the unknown code « FEDER »
+
+
+def test_blank_template_recalculates_to_zero(recalculated):
+    sl = synthese_layout()
+    ws = openpyxl.load_workbook(recalculated["modele_acv.xlsx"], data_only=True)[layout.Sheet.SYNTHESE]
+    for cell in (sl.cout_total, sl.financement_total, sl.ecart, *sl.par_financeur.values(), *sl.par_axe.values()):
+        assert _cents(ws[cell].value) == 0, cell
+
+
+def test_no_error_value_anywhere(recalculated):
+    for name, path in recalculated.items():
+        wb = openpyxl.load_workbook(path, data_only=True)
+        for ws in wb:
+            for row in ws.iter_rows():
+                for c in row:
+                    assert not (isinstance(c.value, str) and c.value.strip() in EXCEL_ERRORS), \
+                        (name, ws.title, c.coordinate, c.value)
+
+
+def test_recalculated_workbook_keeps_tables_and_buttons(recalculated):
+    import zipfile
+
+    wb = openpyxl.load_workbook(recalculated["arras.xlsx"])
+    assert {t.name for ws in wb for t in ws.tables.values()} == {t.name for t in layout.TABLES}
+    with zipfile.ZipFile(recalculated["arras.xlsx"]) as z:
+        drawings = "".join(z.read(n).decode() for n in z.namelist() if n.startswith("xl/drawings/drawing"))
+    assert 'name="btnValider"' in drawings and 'name="btnAnnexe"' in drawings
+
+
+def test_pdf_export(workbooks, tmp_path):
+    _require_soffice()
+    from pypdf import PdfReader
+
+    pdfs = libreoffice.convert(list(workbooks.values()), "pdf", tmp_path)
+    assert len(pdfs) == len(workbooks)
+    for pdf in pdfs:
+        reader = PdfReader(pdf)
+        assert len(reader.pages) >= len(layout.SHEETS), pdf.name  # every sheet prints
+    text = "".join(p.extract_text() for p in PdfReader(tmp_path / "arras.pdf").pages)
+    assert "Synthèse du plan de financement" in text and "Action Cœur de Ville" in text
