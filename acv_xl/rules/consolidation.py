@@ -1,0 +1,230 @@
+"""CON rules: checks across the workbooks of one consolidation (regles.md, family CON).
+
+They run over compact per-file summaries (`FileSummary`, built by `acv_xl.consolidate` in the
+worker processes), never over the workbooks themselves, so they are pure functions: same
+summaries in, same verdicts out. Each file gets a `Verdict`: counted or not, why, and its CON
+findings.
+
+Choices (documented in the consolidated workbook's `Fichiers` sheet through the « Motif » column):
+- CON-03 unreadable files (and files whose reading or checking crashed) are not counted.
+- CON-04 files of another département are not counted (their money is not the département's);
+  the finding stays an avertissement, as regles.md says.
+- CON-01 duplicates are resolved among the remaining files: the kept workbook is the one whose
+  data still match its validation, then the most recently validated, then the most recently
+  modified file (then the path, so that the choice never depends on reading order).
+- A binôme (Lens + Liévin) is one workbook with one `acv_id`: one convention, counted once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Sequence
+
+from .. import layout
+from ..findings import Finding, Gravite
+from ..totals import Totaux
+from ..validate import ETAT_ILLISIBLE, ETAT_JAMAIS, ETAT_MODIFIE, ETAT_VALIDE  # `Report.etat`, defined once
+from ..values import fmt_date
+
+# Fields of one financing line in `FileSummary.lines` (tuples keep the worker → parent traffic small).
+LINE_FIELDS = (
+    "numero", "intitule", "axe", "financeur", "dispositif", "nature", "annee", "montant", "statut",
+    "compte", "motif", "feuille", "cellule",
+)
+# Fields of one finding in `FileSummary.findings`.
+FINDING_FIELDS = ("code", "gravite", "feuille", "cellule", "action", "message", "suggestion")
+
+
+@dataclass
+class FileSummary:
+    """What the consolidation keeps of one workbook: identity, lines, findings, totals, provenance.
+
+    Plain data only (str, int, Decimal, date, tuples, the `Totaux` dataclass): cheap to pickle.
+    """
+
+    path: str  # absolute
+    rel: str  # relative to the consolidated folder, as shown to users
+    size: int = 0
+    sha256: str = ""
+    mtime: float = 0.0
+    etat: str = ETAT_ILLISIBLE
+    acv_id: str | None = None
+    libelle: str | None = None
+    departement: str | None = None
+    epci: str | None = None
+    programme: str | None = None
+    version_modele: str | None = None
+    date_validation: date | None = None
+    empreinte: str | None = None
+    empreinte_stockee: str | None = None
+    communes: tuple[str, ...] = ()
+    nb_actions: int = 0
+    totaux: Totaux | None = None
+    acquis: Decimal = Decimal("0.00")  # counted lines that are Acquis / Engagé / Versé
+    lines: tuple[tuple[Any, ...], ...] = ()  # LINE_FIELDS
+    findings: tuple[tuple[str, ...], ...] = ()  # FINDING_FIELDS
+    cells: dict[str, tuple[str, str]] = field(default_factory=dict)  # named cell → (sheet, A1)
+    crash: str = ""  # unexpected exception while reading/checking (reported, never raised)
+    ignore: str = ""  # why the file is not a convention at all (a consolidated workbook left in the folder)
+
+    @property
+    def lisible(self) -> bool:
+        return self.etat != ETAT_ILLISIBLE and self.totaux is not None
+
+    @property
+    def nb_erreurs(self) -> int:
+        return sum(f[1] == Gravite.ERREUR.value for f in self.findings)
+
+    @property
+    def nb_avertissements(self) -> int:
+        return sum(f[1] == Gravite.AVERTISSEMENT.value for f in self.findings)
+
+    def cell(self, name: str) -> tuple[str, str]:
+        if name in self.cells:
+            return self.cells[name]
+        nc = layout.NAMED_BY_NAME[name]
+        return nc.sheet, nc.cell
+
+
+@dataclass
+class Verdict:
+    compte: bool
+    motif: str = ""  # why not counted (French, shown in `Fichiers`)
+    findings: list[Finding] = field(default_factory=list)  # CON findings of this file
+
+
+# ------------------------------------------------------------------ helpers
+def norm_id(acv_id: str | None) -> str:
+    """`acv_id` as compared across files: « acv 001 » and « ACV001 » are the same convention."""
+    return "".join((acv_id or "").split()).upper()
+
+
+def norm_departement(code: str | None) -> str:
+    """« 62 », « 062 » and 62 are the same département; « 2A » stays « 2A »."""
+    s = "".join(str(code or "").split()).upper()
+    if s.isdigit():
+        s = s.lstrip("0").zfill(2)
+    return s
+
+
+def _finding(f: FileSummary, code: str, gravite: Gravite, name: str, message: str, suggestion: str = "") -> Finding:
+    sheet, cell = f.cell(name) if name else ("", "")
+    return Finding(code=code, gravite=gravite, feuille=sheet, cellule=cell, message=message, suggestion=suggestion)
+
+
+# ------------------------------------------------------------------ the rules, one file at a time
+def con02_validation(f: FileSummary) -> Finding | None:
+    """CON-02 A: never validated, or modified since validation."""
+    if not f.lisible or f.etat == ETAT_VALIDE:
+        return None
+    if f.etat == ETAT_MODIFIE:
+        quand = f" le {fmt_date(f.date_validation)}" if f.date_validation else ""
+        return _finding(
+            f, "CON-02", Gravite.AVERTISSEMENT, "acv_empreinte",
+            f"Les données ont été modifiées depuis leur validation{quand} : l'empreinte ne correspond plus.",
+            "Faites valider de nouveau le classeur (bouton « Valider ») avant le comité.",
+        )
+    return _finding(
+        f, "CON-02", Gravite.AVERTISSEMENT, "acv_statut",
+        "Ce classeur n'a jamais été validé.",
+        "Faites valider le classeur par la commune (bouton « Valider ») avant le comité.",
+    )
+
+
+def con03_illisible(f: FileSummary) -> Finding | None:
+    """CON-03 E: the file could not be read (STR-01/02), or its reading/checking crashed."""
+    if f.lisible:
+        return None
+    if f.crash:
+        return Finding(
+            code="CON-03", gravite=Gravite.ERREUR,
+            message=f"Erreur interne pendant la lecture ou le contrôle de ce fichier ({f.crash}) : "
+                    "il n'est pas compté ; les autres fichiers sont consolidés.",
+            suggestion="Signalez cette erreur à l'équipe acv-xl en joignant le fichier.",
+        )
+    detail = next((fd for fd in f.findings if fd[0] in ("STR-01", "STR-02")), None)
+    message = "Fichier illisible : il n'est pas compté ; les autres fichiers sont consolidés."
+    if detail:
+        message = f"Fichier illisible ({detail[0]} : {detail[5].rstrip('.')}) : il n'est pas compté ; " \
+                  "les autres fichiers sont consolidés."
+    return Finding(code="CON-03", gravite=Gravite.ERREUR, message=message,
+                   suggestion=detail[6] if detail and detail[6] else "Demandez à la commune un classeur .xlsx lisible.")
+
+
+def con04_departement(f: FileSummary, departement: str | None) -> Finding | None:
+    """CON-04 A: `acv_departement` differs from the département being consolidated."""
+    if not departement or not f.lisible:
+        return None
+    if norm_departement(f.departement) == norm_departement(departement):
+        return None
+    trouve = f"« {f.departement} »" if f.departement else "vide"
+    return _finding(
+        f, "CON-04", Gravite.AVERTISSEMENT, "acv_departement",
+        f"Le département du classeur ({trouve}) n'est pas le département consolidé ({departement}) : "
+        "le classeur n'est pas compté.",
+        f"Vérifiez le département saisi, ou retirez ce fichier du dossier du département {departement}.",
+    )
+
+
+# ------------------------------------------------------------------ across files
+def _rank(f: FileSummary) -> tuple:
+    return (f.etat == ETAT_VALIDE, f.date_validation or date.min, f.mtime, f.rel)
+
+
+def con01_doublons(files: Sequence[FileSummary], eligible: Sequence[int]) -> dict[int, Finding]:
+    """CON-01 E: several workbooks for one `acv_id` → a finding for each one not kept (index → finding)."""
+    groups: dict[str, list[int]] = {}
+    for i in eligible:
+        key = norm_id(files[i].acv_id)
+        if key:
+            groups.setdefault(key, []).append(i)
+    out: dict[int, Finding] = {}
+    for key, idx in groups.items():
+        if len(idx) < 2:
+            continue
+        kept = max(idx, key=lambda i: _rank(files[i]))
+        k = files[kept]
+        pourquoi = (
+            f"validé le {fmt_date(k.date_validation)}" if k.date_validation and k.etat == ETAT_VALIDE
+            else f"validation du {fmt_date(k.date_validation)}" if k.date_validation
+            else "le plus récemment modifié"
+        )
+        for i in idx:
+            if i == kept:
+                continue
+            out[i] = _finding(
+                files[i], "CON-01", Gravite.ERREUR, "acv_id",
+                f"Doublon : la convention {files[i].acv_id} figure aussi dans « {k.rel} » ({pourquoi}), "
+                "qui est le classeur retenu ; celui-ci n'est pas compté.",
+                "Retirez l'ancienne version du dossier, ou corrigez l'identifiant acv_id s'il s'agit "
+                "d'une autre convention.",
+            )
+    return out
+
+
+def judge(files: Sequence[FileSummary], departement: str | None = None) -> list[Verdict]:
+    """Every CON rule over the batch: one verdict per file, in the order given."""
+    verdicts = [Verdict(compte=True) for _ in files]
+    eligible: list[int] = []
+    for i, f in enumerate(files):
+        v = verdicts[i]
+        if f.ignore:
+            v.compte, v.motif = False, f.ignore
+            continue
+        if (fd := con03_illisible(f)) is not None:
+            v.compte, v.motif = False, "illisible"
+            v.findings.append(fd)
+            continue
+        if (fd := con04_departement(f, departement)) is not None:
+            v.compte, v.motif = False, "autre département"
+            v.findings.append(fd)
+        else:
+            eligible.append(i)
+        if (fd := con02_validation(f)) is not None:
+            v.findings.append(fd)
+    for i, fd in con01_doublons(files, eligible).items():
+        verdicts[i].compte, verdicts[i].motif = False, "doublon"
+        verdicts[i].findings.insert(0, fd)
+    return verdicts

@@ -1,0 +1,545 @@
+"""`acv-xl consolider`: CON rules, discovery, the consolidated workbook, safety, the command line.
+
+The batch fixture is the shipped examples (written by `acv_xl.examples.write_examples`) plus a
+duplicate in a sub-folder, an unreadable file, a workbook of another département, a workbook whose
+texts look like formulas, an Excel lock file and a hidden file. Expected values are computed
+independently: the validator run on each file, and pandas over the written `Lignes` sheet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from acv_xl import consolidate as C
+from acv_xl import layout
+from acv_xl.consolidate import Feuille, H
+from acv_xl.findings import Gravite
+from acv_xl.rules.consolidation import (
+    ETAT_ILLISIBLE,
+    ETAT_JAMAIS,
+    ETAT_MODIFIE,
+    ETAT_VALIDE,
+    FileSummary,
+    judge,
+    norm_departement,
+)
+from acv_xl.totals import Totaux
+
+ROOT = Path(__file__).resolve().parents[1]
+ACV_XL = [sys.executable, "-m", "acv_xl"]
+EVIL = '=HYPERLINK("http://exemple.invalid/x","cliquez")'
+EVIL_LIB = "+SUM(1,2)"
+
+
+# ------------------------------------------------------------------ CON rules over summaries (pure)
+def _t(amount: str) -> Totaux:
+    d = Decimal(amount)
+    return Totaux(cout_total=d, financement_total=d, par_financeur={"ETAT": d}, par_axe={"1": d},
+                  par_annee={"2025": d}, par_statut={"Acquis": d})
+
+
+def _s(rel, acv_id="ACV001", etat=ETAT_VALIDE, dep="62", dv=None, mtime=0.0, amount="100.00", **kw) -> FileSummary:
+    return FileSummary(path="/d/" + rel, rel=rel, etat=etat, acv_id=acv_id, departement=dep, date_validation=dv,
+                       mtime=mtime, totaux=None if etat == ETAT_ILLISIBLE else _t(amount), **kw)
+
+
+def test_con01_keeps_the_most_recently_validated():
+    files = [_s("a.xlsx", dv=date(2026, 1, 5), mtime=10), _s("b.xlsx", dv=date(2026, 3, 1), mtime=1),
+             _s("c.xlsx", acv_id="acv 001", dv=None, etat=ETAT_JAMAIS, mtime=99)]
+    v = judge(files)
+    assert [x.compte for x in v] == [False, True, False]
+    assert [x.motif for x in v] == ["doublon", "", "doublon"]
+    con01 = [f for f in v[0].findings if f.code == "CON-01"]
+    assert con01 and con01[0].gravite is Gravite.ERREUR and "b.xlsx" in con01[0].message
+    assert con01[0].cellule == "B4" and con01[0].feuille == "Projet"
+
+
+def test_con01_unvalidated_copies_fall_back_to_modification_time_and_validated_data_wins():
+    v = judge([_s("old.xlsx", etat=ETAT_JAMAIS, mtime=1), _s("new.xlsx", etat=ETAT_JAMAIS, mtime=2)])
+    assert [x.compte for x in v] == [False, True]
+    # Validated later but modified since: the copy whose data still match its validation wins.
+    v = judge([_s("m.xlsx", etat=ETAT_MODIFIE, dv=date(2026, 5, 1)), _s("v.xlsx", dv=date(2026, 2, 1))])
+    assert [x.compte for x in v] == [False, True]
+
+
+def test_con02_con03_con04():
+    files = [
+        _s("ok.xlsx", acv_id="ACV001"),
+        _s("jamais.xlsx", acv_id="ACV002", etat=ETAT_JAMAIS),
+        _s("modif.xlsx", acv_id="ACV003", etat=ETAT_MODIFIE, dv=date(2026, 2, 1)),
+        _s("casse.xlsx", acv_id=None, etat=ETAT_ILLISIBLE,
+           findings=(("STR-01", "erreur", "", "", "", "Le fichier n'est pas un classeur.", "Renvoyez-le."),)),
+        _s("nord.xlsx", acv_id="ACV004", dep="59"),
+        _s("zero.xlsx", acv_id="ACV005", dep="062"),
+    ]
+    v = judge(files, departement="62")
+    codes = [[f.code for f in x.findings] for x in v]
+    assert codes == [[], ["CON-02"], ["CON-02"], ["CON-03"], ["CON-04"], []]
+    assert [x.compte for x in v] == [True, True, True, False, False, True]
+    assert "01/02/2026" in v[2].findings[0].message
+    assert v[3].findings[0].gravite is Gravite.ERREUR and "STR-01" in v[3].findings[0].message
+    assert v[3].findings[0].suggestion == "Renvoyez-le."
+    assert v[4].findings[0].gravite is Gravite.AVERTISSEMENT and v[4].findings[0].cellule == "B6"
+    # Without --departement nobody is foreign.
+    assert all(x.compte for x in judge(files[:3] + files[4:]))
+
+
+def test_con03_reports_a_crash_and_departement_normalisation():
+    crashed = FileSummary(path="/d/x.xlsx", rel="x.xlsx", crash="KeyError : 'montant'")
+    (v,) = judge([crashed])
+    assert not v.compte and v.findings[0].code == "CON-03" and "Erreur interne" in v.findings[0].message
+    assert norm_departement("062") == norm_departement(62) == "62"
+    assert norm_departement(" 2a ") == "2A" and norm_departement("62") != norm_departement("59")
+
+
+def test_foreign_duplicate_does_not_hide_the_local_convention():
+    # Same acv_id in another département: CON-04 excludes it before duplicates are looked for.
+    v = judge([_s("a.xlsx", dep="59", dv=date(2026, 6, 1)), _s("b.xlsx", dep="62", dv=date(2026, 1, 1))], "62")
+    assert [x.compte for x in v] == [False, True]
+    assert [f.code for f in v[1].findings] == []
+
+
+def test_combine_adds_each_total():
+    g = C.combine([_t("100.10"), _t("0.20"), Totaux()])
+    assert g.financement_total == Decimal("100.30") and g.par_financeur == {"ETAT": Decimal("100.30")}
+
+
+# ------------------------------------------------------------------ discovery
+def test_discover_recursive_skips_lock_hidden_and_output(tmp_path):
+    (tmp_path / "sub" / "2025").mkdir(parents=True)
+    (tmp_path / ".cache").mkdir()
+    for p in ("a.xlsx", "sub/b.XLSM", "sub/2025/c.xlsx", "~$a.xlsx", ".d.xlsx", ".cache/e.xlsx", "notes.txt",
+              "vieux.xls", "out.xlsx"):
+        (tmp_path / p).write_bytes(b"x")
+    files, base = C.discover([tmp_path], exclude=[tmp_path / "out.xlsx"])
+    assert base == tmp_path.resolve()
+    assert [C._rel(f, base) for f in files] == ["a.xlsx", "sub/2025/c.xlsx", "sub/b.XLSM", "vieux.xls"]
+    # the same file given twice (folder and file) is read once
+    files2, _ = C.discover([tmp_path / "sub", tmp_path / "sub" / "b.XLSM"])
+    assert len(files2) == 2
+    with pytest.raises(C.UsageError, match="introuvable"):
+        C.discover([tmp_path / "nope"])
+
+
+# ------------------------------------------------------------------ the batch
+def _write_variant(conv, path: Path, **named) -> None:
+    from acv_xl.template import build_workbook
+
+    conv = conv.model_copy(deep=True)
+    for k, v in named.items():
+        conv.set_value(k, v)
+    build_workbook(path, conv)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    from acv_xl.examples import example_conventions, write_examples
+    from acv_xl.model import Commune, build_row
+
+    root = tmp_path_factory.mktemp("departement")
+    folder = root / "62"
+    (folder / "Arrageois" / "2025").mkdir(parents=True)
+    examples = write_examples(folder)
+    assert len(examples) >= 2
+    mtimes = {p: p.stat().st_mtime for p in examples}
+    convs = example_conventions()
+    first = sorted(examples)[0]
+    # The same convention, validated, in a sub-folder and older on disk: being validated, it is the
+    # one kept (CON-01); the never-validated original in the top folder is the duplicate.
+    from acv_xl.fingerprint import fingerprint
+
+    validated = convs[first.name].model_copy(deep=True)
+    validated.set_value("acv_statut", "Validé")
+    validated.set_value("acv_date_validation", date(2026, 3, 2))
+    validated.set_value("acv_empreinte", fingerprint(validated))
+    kept = folder / "Arrageois" / "2025" / ("valide_" + first.name)
+    _write_variant(validated, kept)
+    os.utime(kept, (first.stat().st_mtime - 86400, first.stat().st_mtime - 86400))
+    dup = first
+    # an unreadable file, a lock file, a hidden file
+    (folder / "Arrageois" / "illisible.xlsx").write_bytes(b"PK\x03\x04 ceci n'est pas un classeur")
+    (folder / "ancien.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))  # old Excel format
+    (folder / ("~$" + first.name)).write_bytes(b"lock")
+    (folder / ".cache.xlsx").write_bytes(b"hidden")
+    base = next(iter(convs.values()))
+    # another département
+    _write_variant(base, folder / "nord.xlsx", acv_id="ACV998", acv_departement="59", acv_libelle="Maubeuge")
+    # texts that look like formulas
+    evil = base.model_copy(deep=True)
+    evil.communes = [build_row(Commune, {"code_insee": c.raw.get("code_insee"), "commune": EVIL,
+                                         "role": c.raw.get("role")}) for c in evil.communes]
+    _write_variant(evil, folder / "Arrageois" / "injection.xlsx", acv_id="ACV997", acv_libelle=EVIL_LIB)
+    out = root / "consolidation.xlsx"
+    js = root / "resume.json"
+    result = C.consolidate([folder], out, departement="62", json_path=js, jobs=2)
+    return {"folder": folder, "kept": kept, "dup": dup, "out": out, "json": js, "result": result,
+            "examples": examples, "mtimes": mtimes}
+
+
+def _sheet(out: Path, name: str) -> pd.DataFrame:
+    """A sheet's table (header on row 3), without the total row."""
+    df = pd.read_excel(out, sheet_name=name, header=2, engine="openpyxl", dtype=object)
+    first = df.columns[0]
+    return df[df[first] != "Total"].reset_index(drop=True)
+
+
+def test_every_file_listed_once_in_fichiers(batch):
+    df = _sheet(batch["out"], Feuille.FICHIERS)
+    expected, base = C.discover([batch["folder"]])
+    assert sorted(df[H.CHEMIN]) == sorted(C._rel(f, base) for f in expected)
+    assert not any(str(p).startswith(("~$", ".")) or "/~$" in str(p) for p in df[H.CHEMIN])
+    row = df.set_index(H.CHEMIN)
+    assert row.loc["Arrageois/illisible.xlsx", H.STATUT] == "Illisible"
+    assert row.loc["Arrageois/illisible.xlsx", H.COMPTE] == "Non"
+    assert row.loc["nord.xlsx", H.MOTIF] == "autre département"
+    assert row.loc["ancien.xls", H.STATUT] == "Illisible" and row.loc["ancien.xls", H.MOTIF] == "illisible"
+    dup_rel = batch["dup"].relative_to(batch["folder"]).as_posix()
+    kept_rel = batch["kept"].relative_to(batch["folder"]).as_posix()
+    assert row.loc[dup_rel, H.MOTIF] == "doublon" and row.loc[dup_rel, H.STATUT] == "Jamais validé"
+    assert row.loc[kept_rel, H.COMPTE] == "Oui" and row.loc[kept_rel, H.STATUT] == "Validé"
+    assert pd.Timestamp(row.loc[kept_rel, H.DATE_VALIDATION]).date() == date(2026, 3, 2)
+    import hashlib
+
+    assert row.loc[kept_rel, H.SHA256] == hashlib.sha256(batch["kept"].read_bytes()).hexdigest()
+    assert int(row.loc[kept_rel, H.TAILLE]) == batch["kept"].stat().st_size
+    assert row.loc[kept_rel, H.VERSION] == layout.TEMPLATE_VERSION
+
+
+def test_anomalies_hold_every_finding_and_the_con_ones(batch):
+    from acv_xl.validate import validate_file
+
+    df = _sheet(batch["out"], Feuille.ANOMALIES)
+    folder = batch["folder"]
+    by_file = {rel: Counter(g[H.CODE]) for rel, g in df.groupby(H.FICHIER)}
+    for rel in _sheet(batch["out"], Feuille.FICHIERS)[H.CHEMIN]:
+        own = Counter(f.code for f in validate_file(folder / rel).findings)
+        got = by_file.get(rel, Counter())
+        assert Counter({k: v for k, v in got.items() if not k.startswith("CON-")}) == own, rel
+    dup_rel = batch["dup"].relative_to(folder).as_posix()
+    assert by_file[dup_rel]["CON-01"] == 1
+    kept_rel = batch["kept"].relative_to(folder).as_posix()
+    assert by_file.get(kept_rel, Counter())["CON-01"] == 0 and by_file.get(kept_rel, Counter())["CON-02"] == 0
+    assert by_file[dup_rel]["CON-02"] == 1
+    assert by_file["Arrageois/illisible.xlsx"]["CON-03"] == 1
+    assert by_file["nord.xlsx"]["CON-04"] == 1
+    assert by_file["ancien.xls"]["CON-03"] == 1 and by_file["ancien.xls"]["STR-01"] + by_file["ancien.xls"]["STR-02"] == 1
+    con = df[df[H.CODE].str.startswith("CON-")]
+    assert set(con[H.GRAVITE]) <= {"Erreur", "Avertissement"}
+
+
+def test_lignes_totals_equal_the_per_file_totals_and_the_duplicate_counts_once(batch):
+    lignes = _sheet(batch["out"], Feuille.LIGNES)
+    data = json.loads(batch["json"].read_text(encoding="utf-8"))
+    counted = [c for c in data["conventions"] if c["compte"]]
+    ids = [c["acv_id"] for c in counted]
+    assert len(ids) == len(set(ids))  # one convention, one count
+    dup_rel = batch["dup"].relative_to(batch["folder"]).as_posix()
+    assert dup_rel not in set(lignes[H.FICHIER]) and "nord.xlsx" not in set(lignes[H.FICHIER])
+    assert set(lignes[H.FICHIER]) <= {c["fichier"] for c in counted}
+
+    ok = lignes[lignes[H.COMPTE] == "Oui"]
+    cents = lambda x: int(round(float(x) * 100))  # noqa: E731
+    by_fin = ok.groupby("Financeur")["Montant (€)"].apply(lambda s: sum(cents(v) for v in s)).to_dict()
+    expected: Counter = Counter()
+    for c in counted:
+        for k, v in c["totaux"]["par_financeur"].items():
+            expected[k] += cents(v)
+    assert by_fin == dict(expected)
+    grand = sum(cents(c["totaux"]["financement_total"]) for c in counted)
+    assert sum(cents(v) for v in ok["Montant (€)"]) == grand == cents(data["totaux"]["financement_total"])
+    # refused lines are listed but not counted
+    refuses = lignes[lignes["Statut"] == "Refusé"]
+    assert (refuses[H.COMPTE] == "Non").all()
+
+    synth = _sheet(batch["out"], Feuille.SYNTHESE)
+    assert sorted(synth[H.ACV_ID]) == sorted(ids)
+    assert sum(cents(v) for v in synth[H.FINANCEMENT]) == grand
+    assert sum(batch["result"].counted[i].totaux.financement_total for i in range(len(counted))) \
+        == Decimal(grand) / 100
+
+
+def test_total_rows_hold_the_totals_before_any_recalculation(batch):
+    wb = openpyxl.load_workbook(batch["out"])
+    ws = wb[Feuille.PAR_FINANCEUR]
+    tab = ws.tables[C.TABLES[Feuille.PAR_FINANCEUR]]
+    assert tab.totalsRowCount == 1
+    data = json.loads(batch["json"].read_text(encoding="utf-8"))
+    # the cached values of the total row (what any reader sees without recalculating)
+    vals = pd.read_excel(batch["out"], sheet_name=Feuille.PAR_FINANCEUR, header=2, engine="calamine")
+    total_row = vals[vals[H.ACV_ID] == "Total"].iloc[0]
+    for code, v in data["totaux"]["par_financeur"].items():
+        assert round(float(total_row[code]), 2) == round(v, 2)
+    assert round(float(total_row[H.TOTAL]), 2) == round(data["totaux"]["financement_total"], 2)
+
+
+def test_text_from_workbooks_stays_text(batch):
+    wb = openpyxl.load_workbook(batch["out"])
+    found = 0
+    for name in (Feuille.SYNTHESE, Feuille.LIGNES):
+        for row in wb[name].iter_rows():
+            for cell in row:
+                if cell.value in (EVIL, EVIL_LIB) or (isinstance(cell.value, str) and EVIL in cell.value):
+                    assert cell.data_type == "s", (name, cell.coordinate)
+                    found += 1
+    assert found >= 2
+    # and no formula anywhere but the tables' total rows
+    with zipfile.ZipFile(batch["out"]) as z:
+        for n in z.namelist():
+            if n.startswith("xl/worksheets/sheet"):
+                formulas = re.findall(r"<f>(.*?)</f>", z.read(n).decode("utf-8"))
+                assert all(f.startswith(("SUBTOTAL(109,", "IFERROR(")) for f in formulas), (n, formulas[:3])
+
+
+def test_the_input_was_not_altered_and_output_opens_in_libreoffice(batch, tmp_path):
+    from acv_xl.libreoffice import convert
+
+    (recalc,) = convert([batch["out"]], "xlsx", tmp_path)
+    wb = openpyxl.load_workbook(recalc, data_only=True)
+    assert [s for s in wb.sheetnames] == list(C.FEUILLES)
+    # LibreOffice recalculated every total row: each must equal the value we cached when writing
+    ours = openpyxl.load_workbook(batch["out"], data_only=True)
+    checked = 0
+    for name in C.FEUILLES:
+        for tname, ref in ours[name].tables.items():
+            last = ref.split(":")[1]
+            row = int("".join(ch for ch in last if ch.isdigit()))
+            if not ours[name].tables[tname].totalsRowCount:
+                continue
+            mine = [c.value for c in ours[name][row]]
+            theirs = [c.value for c in wb[name][row]]
+            for a, b in zip(mine, theirs):
+                if isinstance(a, (int, float)):
+                    assert isinstance(b, (int, float)) and round(a, 2) == round(b, 2), (name, tname, mine, theirs)
+                    checked += 1
+    assert checked >= 10
+    df = pd.read_excel(recalc, sheet_name=Feuille.SYNTHESE, header=2, engine="openpyxl")
+    total = df[df[H.ACV_ID] == "Total"].iloc[0][H.FINANCEMENT]
+    data = json.loads(batch["json"].read_text(encoding="utf-8"))
+    assert round(float(total), 2) == round(data["totaux"]["financement_total"], 2)
+    # the inputs were read, never written
+    for p in batch["examples"]:
+        assert p.stat().st_mtime == batch["mtimes"][p]
+
+
+def test_result_exit_code_and_summary(batch):
+    r = batch["result"]
+    assert r.exit_code == 1  # unreadable files and the duplicate are errors
+    line = r.summary_line()
+    assert f"{len(r.files)} fichiers lus" in line and "doublon : 1" in line and "illisible : 2" in line
+
+
+# ------------------------------------------------------------------ safety
+def _small_folder(tmp_path, batch, n=3) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for p in sorted(batch["examples"])[:n]:
+        shutil.copy2(p, folder / p.name)
+    return folder
+
+
+def test_a_crashing_check_is_reported_and_the_batch_goes_on(batch, tmp_path, monkeypatch):
+    folder = _small_folder(tmp_path, batch)
+    victim = sorted(folder.iterdir())[0].name
+    real = C._validate
+
+    def flaky(path):
+        if path.name == victim:
+            raise ZeroDivisionError("règle en panne")
+        return real(path)
+
+    monkeypatch.setattr(C, "_validate", flaky)  # workers are forked: they see it
+    r = C.consolidate([folder], tmp_path / "o.xlsx", jobs=2)
+    by = {f.rel: v for f, v in zip(r.files, r.verdicts)}
+    assert not by[victim].compte and "ZeroDivisionError" in by[victim].findings[0].message
+    assert sum(v.compte for v in r.verdicts) == len(r.files) - 1
+    assert (tmp_path / "o.xlsx").exists()
+
+
+def test_a_worker_that_dies_only_loses_its_file(batch, tmp_path, monkeypatch):
+    folder = _small_folder(tmp_path, batch)
+    victim = sorted(folder.iterdir())[1].name
+    real = C._validate
+
+    def fatal(path):
+        if path.name == victim:
+            os._exit(3)  # as a segfault in a native reader would
+        return real(path)
+
+    monkeypatch.setattr(C, "_validate", fatal)
+    r = C.consolidate([folder], tmp_path / "o.xlsx", jobs=2)
+    by = {f.rel: v for f, v in zip(r.files, r.verdicts)}
+    assert [name for name, v in by.items() if not v.compte] == [victim]
+    assert by[victim].findings[0].code == "CON-03"
+
+
+def test_an_interrupted_write_leaves_no_file_and_keeps_the_previous_one(batch, tmp_path, monkeypatch):
+    folder = _small_folder(tmp_path, batch, n=2)
+    out = tmp_path / "o.xlsx"
+
+    def boom(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(C._Writer, "fichiers", boom)
+    with pytest.raises(KeyboardInterrupt):
+        C.consolidate([folder], out, jobs=1)
+    assert list(tmp_path.glob("*o.xlsx*")) == []
+    out.write_bytes(b"previous")
+    with pytest.raises(KeyboardInterrupt):
+        C.consolidate([folder], out, jobs=1)
+    assert out.read_bytes() == b"previous" and [p.name for p in tmp_path.glob("*o.xlsx*")] == ["o.xlsx"]
+
+
+def test_a_killed_process_leaves_no_partial_output(batch, tmp_path):
+    folder = _small_folder(tmp_path, batch, n=2)
+    out = tmp_path / "o.xlsx"
+    # Killed (SIGKILL: nothing runs after it) while XlsxWriter writes the zip.
+    script = textwrap.dedent(f"""
+        import os, signal, zipfile
+        from pathlib import Path
+        from acv_xl import consolidate as C
+        def killing(real):
+            def wrapper(self, *a, **k):
+                real(self, *a, **k)
+                if len(self.filelist) > 5:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return wrapper
+        zipfile.ZipFile.write = killing(zipfile.ZipFile.write)
+        zipfile.ZipFile.writestr = killing(zipfile.ZipFile.writestr)
+        C.consolidate([Path({str(folder)!r})], Path({str(out)!r}), jobs=1)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ command line
+def test_empty_folder_clear_message_and_status_2(tmp_path):
+    (tmp_path / "vide").mkdir()
+    (tmp_path / "vide" / "lisez-moi.txt").write_text("rien")
+    proc = subprocess.run([*ACV_XL, "consolider", str(tmp_path / "vide"), "-o", str(tmp_path / "o.xlsx")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2
+    assert "aucun classeur .xlsx ou .xlsm trouvé" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o.xlsx").exists()
+
+
+def test_cli_usage_errors(tmp_path):
+    (tmp_path / "a.xlsx").write_bytes(b"not read")
+    for args, msg in (
+        (["consolider", str(tmp_path / "a.xlsx"), "-o", str(tmp_path / "a.xlsx")], "aussi un des classeurs"),
+        (["consolider", str(tmp_path / "absent"), "-o", str(tmp_path / "o.xlsx")], "introuvable"),
+        (["consolider", str(tmp_path), "-o", str(tmp_path / "o.csv")], "extension .xlsx"),
+        (["consolider", str(tmp_path)], "obligatoires"),
+        (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--departement", "Pas-de-Calais"],
+         "code de département invalide"),
+        (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--jobs", "0"], "--jobs"),
+        (["consolider", str(tmp_path), "-o", str(tmp_path / "absent" / "o.xlsx")], "dossier de sortie"),
+        (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--json", str(tmp_path / "absent" / "r.json")],
+         "résumé JSON"),
+    ):
+        proc = subprocess.run([*ACV_XL, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert msg in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "a.xlsx").read_bytes() == b"not read"
+
+
+def test_cli_end_to_end(batch, tmp_path):
+    out, js = tmp_path / "dep62.xlsx", tmp_path / "dep62.json"
+    proc = subprocess.run([*ACV_XL, "consolider", str(batch["folder"]), "-o", str(out), "--departement", "62",
+                           "--json", str(js), "--jobs", "2"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("Consolidation : ") and "Traceback" not in proc.stderr
+    assert "\x1b[" not in proc.stderr  # no progress bar when not on a terminal
+    a = json.loads(js.read_text(encoding="utf-8"))
+    b = json.loads(batch["json"].read_text(encoding="utf-8"))
+    assert a["totaux"] == b["totaux"] and len(a["conventions"]) == len(b["conventions"])
+    assert _sheet(out, Feuille.LIGNES).shape == _sheet(batch["out"], Feuille.LIGNES).shape
+
+
+def test_progress_bar_on_a_terminal_and_summary(batch, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    folder = _small_folder(tmp_path, batch, n=3)
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120, highlight=False)
+    rc = C.run_consolider([folder], tmp_path / "o.xlsx", jobs=2, console=console)
+    text = buf.getvalue()
+    assert "Lecture et contrôle des classeurs" in text and "3/3" in text
+    assert "Consolidation : 3 fichiers lus : 3 conventions comptées" in text
+    r = C.consolidate([folder], tmp_path / "o2.xlsx", jobs=1)
+    assert rc == r.exit_code
+
+
+def test_a_previous_consolidation_in_the_folder_is_listed_not_read(batch, tmp_path):
+    folder = _small_folder(tmp_path, batch, n=2)
+    first = C.consolidate([folder], folder / "consolidation_semaine_1.xlsx", jobs=1)
+    assert len(first.files) == 2
+    again = C.consolidate([folder], tmp_path / "semaine_2.xlsx", jobs=1)
+    by = {f.rel: v for f, v in zip(again.files, again.verdicts)}
+    assert len(by) == 3
+    v = by["consolidation_semaine_1.xlsx"]
+    assert not v.compte and v.motif == C.MOTIF_CONSOLIDATION and v.findings == []
+    assert again.exit_code == first.exit_code
+    assert again.totaux.financement_total == first.totaux.financement_total
+
+
+def test_a_binome_is_one_convention_counted_once(batch):
+    from acv_xl.read import read_file
+
+    data = json.loads(batch["json"].read_text(encoding="utf-8"))
+    binomes = [c for c in data["conventions"] if c["compte"] and len(c["communes"]) >= 2]
+    assert binomes, "the examples must hold a binôme (e.g. Lens - Liévin)"
+    synth, lignes = _sheet(batch["out"], Feuille.SYNTHESE), _sheet(batch["out"], Feuille.LIGNES)
+    for b in binomes:
+        rows = synth[synth[H.ACV_ID] == b["acv_id"]]
+        assert len(rows) == 1
+        assert rows.iloc[0][H.COMMUNES] == " ; ".join(b["communes"])
+        conv = read_file(batch["folder"] / b["fichier"])
+        expected = [lf for lf in conv.financements if not lf.is_empty()]
+        mine = lignes[lignes[H.ACV_ID] == b["acv_id"]]
+        assert len(mine) == len(expected)
+        assert set(mine[H.COMMUNES]) == {" ; ".join(b["communes"])}
+
+
+def test_lignes_texts_round_trip_exactly(tmp_path):
+    """`Lignes` is written as sheet XML: markup, control characters, a literal `_x0041_`, spaces,
+    formulas-looking text and emoji read back as they were, as text."""
+    from python_calamine import CalamineWorkbook
+
+    weird = ["a<b>&c \"q\" 'x'", "ctrl\x01\x1f.", "_x0041_ lit", "  espaces  ", "=1+1", "@SOMME(A1)",
+             "ligne\nsuivante", "é€😀"]
+    t = Totaux(financement_total=Decimal("1.00"), par_financeur={"X": Decimal("1.00")})
+    lines = tuple((w, w, 1, w, w, w, 2025, Decimal("1.00") if i == 0 else Decimal("0.50"), "Acquis", i == 0,
+                   "", "Plan de financement", "F4") for i, w in enumerate(weird))
+    f = FileSummary(path="/x", rel="x.xlsx", etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, lines=lines)
+    r = C.ConsolidationResult([f], judge([f]))
+    out = tmp_path / "w.xlsx"
+    C.write_workbook(r, out)
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name(Feuille.LIGNES).to_python()
+    header = rows[2]
+    body = rows[3:3 + len(weird)]
+    col = header.index(layout.T_FINANCEMENTS.header("numero"))
+    assert [row[col] for row in body] == weird
+    assert [row[header.index(layout.T_FINANCEMENTS.header("montant"))] for row in body] == [1.0] + [0.5] * 7
+    assert [row[header.index(H.COMPTE)] for row in body] == ["Oui"] + ["Non"] * 7
+    assert rows[3 + len(weird)][0] == "Total"
+    ws = openpyxl.load_workbook(out)[Feuille.LIGNES]
+    assert all(ws.cell(row=4 + i, column=col + 1).data_type == "s" for i in range(len(weird)))
+    assert ws.cell(row=4, column=col + 1).font.i is False and ws.cell(row=5, column=col + 1).font.i is True
