@@ -1,0 +1,325 @@
+"""The Valider and Générer l'annexe scripts on xlwings' remote engine (what xlwings Server runs).
+
+Each payload is built from a real example workbook the way the Office.js add-in builds it
+(`xlwings_payload.payload_from_xlsx`), and the assertions read the actions the script sends back
+to Excel. The findings must be the command line's: same codes, same sheets, same cells.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
+from acv_xl import layout
+from acv_xl.findings import Gravite
+from acv_xl.source import parse_a1, parse_range
+from acv_xl.validate import validate_file
+from udfs import scripts
+from xlwings_payload import payload_from_xlsx, remote_book
+
+ROOT = Path(__file__).resolve().parents[1]
+EXEMPLES = sorted((ROOT / "workbooks" / "exemples").glob("*.xlsx"))
+CASES = EXEMPLES or [ROOT / "workbooks" / "exemples" / "aucun-exemple.xlsx"]
+TODAY = date(2026, 11, 26)
+
+
+def _faulty():
+    from acv_xl.examples import FAUTES_ATTENDUES
+
+    return [ROOT / "workbooks" / "exemples" / name for name in sorted(FAUTES_ATTENDUES)]
+
+
+def _clean():
+    from acv_xl.examples import FAUTES_ATTENDUES
+
+    return [p for p in CASES if p.name not in FAUTES_ATTENDUES]
+
+
+def _run(path: Path, payload: dict | None = None):
+    payload = payload or payload_from_xlsx(path, include=scripts.INCLUDE)
+    book = remote_book(payload)
+    report = scripts.run_valider(book, today=TODAY)
+    return payload, report, book.json()["actions"]
+
+
+def _index(payload: dict, sheet: str) -> int:
+    return [s["name"] for s in payload["sheets"]].index(sheet)
+
+
+def _table(payload: dict, name: str) -> tuple[int, str]:
+    for i, s in enumerate(payload["sheets"]):
+        for t in s["tables"]:
+            if t["name"] == name:
+                return i, t["range_address"]
+    raise KeyError(name)
+
+
+def _named(payload: dict, name: str) -> tuple[int, int, int]:
+    for n in payload["names"]:
+        if n["name"] == name:
+            r, c = parse_a1(n["address"])
+            return n["sheet_index"], r - 1, c - 1
+    raise KeyError(name)
+
+
+def _written(actions: list[dict], where: tuple[int, int, int]):
+    """The last value written to one cell (sheet index, 0-based row, 0-based column)."""
+    out = None
+    for a in actions:
+        if a["func"] == "setValues" and (a["sheet_position"], a["start_row"], a["start_column"]) == where:
+            out = a["values"]
+    return out
+
+
+def _fills(actions: list[dict]) -> dict[tuple[int, int, int], str | None]:
+    out = {}
+    for a in actions:
+        if a["func"] == "setRangeColor":
+            out[(a["sheet_position"], a["start_row"], a["start_column"])] = a["args"][0]
+    return out
+
+
+def _expected_fills(payload: dict, findings) -> dict[tuple[int, int, int], str]:
+    out: dict[tuple[int, int, int], str] = {}
+    rank = {Gravite.ERREUR: 0, Gravite.AVERTISSEMENT: 1}
+    worst: dict[tuple[int, int, int], Gravite] = {}
+    for f in findings:
+        if f.cellule and f.gravite in rank:
+            r1, c1, _, _ = parse_range(f.cellule)
+            k = (_index(payload, f.feuille), r1 - 1, c1 - 1)
+            if k not in worst or rank[f.gravite] < rank[worst[k]]:
+                worst[k] = f.gravite
+    for k, g in worst.items():
+        out[k] = scripts.FILLS[g]
+    return out
+
+
+def _strip(v):
+    return v[1:] if isinstance(v, str) and v.startswith("'") else v
+
+
+# --------------------------------------------------------------------------- Valider
+def test_examples_are_shipped():
+    assert len(EXEMPLES) >= 3 and _faulty(), "workbooks/exemples/ doit contenir les classeurs d'exemple"
+
+
+WITH_TEMPLATE = CASES + [ROOT / "workbooks" / "modele_acv.xlsx"]  # the empty template: many findings
+
+
+@pytest.mark.parametrize("path", WITH_TEMPLATE, ids=[p.name for p in WITH_TEMPLATE])
+def test_valider_finds_what_the_cli_finds_on_the_same_cells(path):
+    cli = validate_file(path)
+    payload, report, actions = _run(path)
+    key = lambda f: (f.code, f.gravite, f.feuille, f.cellule, f.action, f.message)  # noqa: E731
+    assert [key(f) for f in report.findings] == [key(f) for f in cli.findings]
+    assert report.empreinte == cli.empreinte  # the same data, whichever reader
+
+    # Contrôles: one row per finding, under the header of T_Controles
+    sheet_i, ref = _table(payload, layout.T_CONTROLES.name)
+    r1, c1, _, _ = parse_range(ref)
+    rows = _written(actions, (sheet_i, r1, c1 - 1))  # row r1 (0-based) is the first data row
+    headers = list(layout.T_CONTROLES.headers)
+    if not cli.findings:
+        assert rows is None
+    else:
+        assert [[_strip(v) for v in r] for r in rows] == [
+            [f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion][: len(headers)]
+            for f in cli.findings]
+    # faulty cells filled, by severity, nothing else
+    assert {k: v for k, v in _fills(actions).items() if v is not None} == _expected_fills(payload, cli.findings)
+    # status cells
+    assert _written(actions, _named(payload, "acv_statut")) == [[
+        scripts.STATUT_VALIDE if cli.valide else scripts.STATUT_ERREURS]]
+    assert _written(actions, _named(payload, "acv_date_validation")) == [[TODAY.isoformat()]]
+    empreinte = _written(actions, _named(payload, "acv_empreinte"))
+    if cli.valide:
+        assert _strip(empreinte[0][0]) == cli.empreinte
+    else:
+        assert empreinte == [[""]]
+    # and Contrôles comes to the front
+    assert {"func": "activateSheet", "args": [_index(payload, layout.Sheet.CONTROLES)]}.items() <= \
+        [a for a in actions if a["func"] == "activateSheet"][-1].items()
+
+
+def test_every_planted_mistake_is_highlighted():
+    from acv_xl.examples import FAUTES_ATTENDUES
+
+    for path in _faulty():
+        payload, report, actions = _run(path)
+        assert not report.valide
+        fills = _fills(actions)
+        for code, sheet, cell in FAUTES_ATTENDUES[path.name]:
+            assert any(f.code == code and f.feuille == sheet and f.cellule == cell for f in report.findings), \
+                (path.name, code, cell)
+            r, c = parse_a1(cell.split(":")[0])
+            assert fills.get((_index(payload, sheet), r - 1, c - 1)) in scripts.FILLS.values(), (path.name, cell)
+
+
+def _with_previous_controles(payload: dict, rows: list[list]) -> dict:
+    """The payload of a workbook whose T_Controles holds `rows` (a previous run's findings)."""
+    p = copy.deepcopy(payload)
+    i, ref = _table(p, layout.T_CONTROLES.name)
+    r1, c1, _, c2 = parse_range(ref)
+    sheet = p["sheets"][i]
+    values = sheet["values"]
+    need_rows = r1 + len(rows)
+    width = max(len(values[0]) if values else 0, c2)
+    for v in values:
+        v.extend([""] * (width - len(v)))
+    while len(values) < need_rows:
+        values.append([""] * width)
+    for k, r in enumerate(rows):
+        values[r1 + k][c1 - 1:c1 - 1 + len(r)] = r
+    from openpyxl.utils import get_column_letter
+
+    sheet["used_range_address"] = f"A1:{get_column_letter(width)}{need_rows}"
+    for t in sheet["tables"]:
+        if t["name"] == layout.T_CONTROLES.name:
+            last = f"{get_column_letter(c2)}{r1 + len(rows)}"
+            t["range_address"] = f"{get_column_letter(c1)}{r1}:{last}"
+            t["data_body_range_address"] = f"{get_column_letter(c1)}{r1 + 1}:{last}"
+    return p
+
+
+def test_second_run_clears_the_previous_highlights_and_shrinks_the_table():
+    clean = _clean()
+    assert clean, "il faut au moins un exemple sans erreur"
+    path = clean[0]
+    base = payload_from_xlsx(path, include=scripts.INCLUDE)
+    fin = layout.Sheet.FINANCEMENT
+    stale = [
+        ["Erreur", "FIN-03", fin, "F4", "1.1", "Montant saisi comme du texte.", ""],
+        ["Avertissement", "FIN-13", fin, "I5", "1.1", "Référence manquante.", ""],
+        ["Information", "FIN-16", fin, "F6", "1.1", "Part non acquise.", ""],  # never filled: left alone
+    ] + [["Erreur", "FIN-05", fin, f"F{r}", "1.1", "…", ""] for r in range(7, 27)]
+    payload = _with_previous_controles(base, stale)
+    cli = validate_file(path)
+    _, report, actions = _run(path, payload)
+    fills = _fills(actions)
+    fin_i = _index(payload, fin)
+    now = _expected_fills(payload, cli.findings)
+    for cell in ["F4", "I5"] + [f"F{r}" for r in range(7, 27)]:
+        r, c = parse_a1(cell)
+        k = (fin_i, r - 1, c - 1)
+        assert fills.get(k, "absent") == now.get(k), cell  # cleared (None) unless faulty again
+    r, c = parse_a1("F6")
+    assert (fin_i, r - 1, c - 1) not in fills
+    # the 23 stale rows beyond the new findings are emptied, and the table is resized
+    i, ref = _table(payload, layout.T_CONTROLES.name)
+    r1, c1, r2, c2 = parse_range(ref)
+    n = len(cli.findings)
+    cleared = [a for a in actions if a["func"] == "rangeClearContents" and a["sheet_position"] == i]
+    assert cleared and cleared[-1]["start_row"] == r1 + n and cleared[-1]["start_row"] + cleared[-1]["row_count"] == r2
+    resized = [a for a in actions if a["func"] == "resizeTable"]
+    assert resized and resized[-1]["args"][1].replace("$", "").endswith(f"{r1 + max(n, 1)}")
+
+
+def test_text_that_excel_would_convert_is_protected():
+    assert scripts.as_text("1.2") == "'1.2"
+    assert scripts.as_text("=SOMME(A1)") == "'=SOMME(A1)"
+    assert scripts.as_text("-12,00 €") == "'-12,00 €"
+    assert scripts.as_text("M7") == "M7"
+    assert scripts.as_text("Le montant est vide.") == "Le montant est vide."
+
+
+def test_a_failure_becomes_a_french_message_box(monkeypatch):
+    path = CASES[0]
+    book = remote_book(payload_from_xlsx(path, include=scripts.INCLUDE))
+
+    def boom(book, today=None):
+        raise RuntimeError("panne")
+
+    monkeypatch.setattr(scripts, "run_valider", boom)
+    scripts.valider(book)  # the no-op decorator off the server: the plain entry point
+    alerts = [a for a in book.json()["actions"] if a["func"] == "alert"]
+    assert alerts and alerts[0]["args"][0].startswith("Validation impossible : erreur inattendue")
+
+
+# --------------------------------------------------------------------------- annex on the web
+def test_generer_annexe_writes_the_plan_into_a_new_sheet_with_the_cli_totals():
+    path = _clean()[0]
+    cli = validate_file(path)
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    book = remote_book(payload)
+    assert scripts.run_generer_annexe(book) == scripts.ANNEXE_WEB
+    actions = book.json()["actions"]
+    added = [a for a in actions if a["func"] == "addSheet"]
+    assert added and added[0]["args"][1] == scripts.ANNEXE_WEB
+    new_i = added[0]["args"][0]
+    block = [a for a in actions if a["func"] == "setValues" and a["sheet_position"] == new_i][-1]["values"]
+    total_row = next(r for r in block if r[0] == "Total")
+    t = cli.totaux
+    assert total_row[-3:] == [float(t.financement_total), float(t.cout_total), float(t.ecart)]
+    header = next(r for r in block if r[0] == layout.T_ACTIONS.header("numero"))
+    for j, h in enumerate(header[2:-3], start=2):
+        code = h.rsplit("(", 1)[1].rstrip(")")
+        assert total_row[j] == float(t.par_financeur[code])
+    assert "PROJET" not in block[1][0] and cli.empreinte in block[1][0]
+
+
+class _DesktopBook:
+    """A remote book seen as a saved desktop workbook (engine `excel`, a path on disk): the
+    desktop branch of Générer l'annexe without Windows. Everything else is the remote book."""
+
+    def __init__(self, book, fullname: Path):
+        self._book, self.fullname, self.opened = book, str(fullname), []
+        outer = self
+
+        class _Books:
+            def open(self, path):
+                outer.opened.append(path)
+
+        class _Engine:
+            name = "excel"
+
+        class _App:
+            engine = _Engine()
+            books = _Books()
+
+            def alert(self, prompt, title=None, **kw):
+                outer.opened.append(("alert", prompt))
+
+        self.app = _App()
+
+    def __getattr__(self, name):
+        return getattr(self._book, name)
+
+
+def test_generer_annexe_on_the_desktop_writes_a_workbook_next_to_the_open_one(tmp_path):
+    import openpyxl
+
+    from acv_xl.annex import AnnexSheet
+
+    path = _faulty()[0]
+    book = _DesktopBook(remote_book(payload_from_xlsx(path, include=scripts.INCLUDE)), tmp_path / path.name)
+    out = Path(scripts.run_generer_annexe(book))
+    assert out == tmp_path / f"{path.stem}_annexe.xlsx" and book.opened == [str(out)]
+    wb = openpyxl.load_workbook(out)
+    assert AnnexSheet.FINANCEMENT in wb.sheetnames
+    # a workbook with errors gets a draft: « PROJET — non validé » in the document
+    from acv_xl.annex import PROJET_NON_VALIDE
+
+    assert wb.properties.subject == PROJET_NON_VALIDE
+
+
+def test_generer_annexe_on_an_unsaved_desktop_workbook_says_so_in_french():
+    path = CASES[0]
+    book = _DesktopBook(remote_book(payload_from_xlsx(path, include=scripts.INCLUDE)), Path("Classeur1"))
+    scripts._guarded(book, scripts.run_generer_annexe, "Génération de l'annexe")
+    assert book.opened == [("alert", "Génération de l'annexe impossible : enregistrez d'abord le classeur "
+                                     "sur ce PC (l'annexe est écrite à côté).")]
+
+
+def test_valider_on_a_workbook_without_the_controles_table_still_reports_and_writes_the_status():
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    i, _ = _table(payload, layout.T_CONTROLES.name)
+    payload["sheets"][i]["tables"] = []  # a user deleted the table
+    _, report, actions = _run(path, payload)
+    assert not [a for a in actions if a["func"] in ("resizeTable", "rangeClearContents")]
+    assert _written(actions, _named(payload, "acv_statut")) == [[
+        scripts.STATUT_VALIDE if report.valide else scripts.STATUT_ERREURS]]

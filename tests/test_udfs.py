@@ -1,0 +1,205 @@
+"""Excel functions (udfs/functions.py): the arguments as Office.js and desktop xlwings pass them,
+French error texts, and equality with the command line's JSON totals on every shipped example."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
+from acv_xl import layout
+from xlwings_payload import payload_from_xlsx, remote_book, table_values
+from udfs import functions as F
+from udfs.tables import as_2d
+
+ROOT = Path(__file__).resolve().parents[1]
+EXEMPLES = sorted((ROOT / "workbooks" / "exemples").glob("*.xlsx"))
+# never an empty parameter set (a silent skip): a missing folder fails on a missing file
+CASES = EXEMPLES or [ROOT / "workbooks" / "exemples" / "aucun-exemple.xlsx"]
+
+T = layout.T_FINANCEMENTS
+A = layout.T_ACTIONS
+PLAN_HEADER = [T.header(a) for a in ("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut")]
+
+
+def _plan(*lines):
+    return [PLAN_HEADER] + [list(line) for line in lines]
+
+
+PLAN = _plan(
+    ("1.1", "ETAT", "DSIL", "Subvention", 2024, 1000.5, "Acquis"),
+    ("1.1", "COMMUNE", "Autofinancement", "Autofinancement", 2025, 500, "Prévisionnel"),
+    ("1.2", "ETAT", "DETR", "Subvention", 2025, 250.25, "Engagé"),
+    ("1.2", "ETAT", "DETR", "Subvention", 2025, 700, "Refusé"),  # counts nowhere
+    ("1.2", "REGION", "", "Subvention", 2025, "12 000 €", "Acquis"),  # text: counts nowhere
+    ("", "", "", "", "", "", ""),  # an empty template row
+)
+ACTIONS = [
+    [A.header(a) for a in ("numero", "intitule", "axe", "type_mo", "cout_total")],
+    ["1.1", "Réhabilitation", "Axe 1", "Commune", 2000],
+    ["1.2", "Halles", 2, "Commune", 250.25],
+]
+FINANCEURS = [["Code", "Nom du financeur", "Catégorie"], ["ETAT", "État", "Public"],
+              ["COMMUNE", "Commune", "Public"], ["REGION", "Région", "Public"]]
+
+
+# --------------------------------------------------------------------------- small cases
+def test_total_financeur_excludes_refused_and_text_amounts():
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT") == pytest.approx(1250.75)
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "REGION") == 0.0
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis") == pytest.approx(1000.5)
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis;Engagé;Versé") == pytest.approx(1250.75)
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, 2025) == pytest.approx(250.25)
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "", 2025.0) == pytest.approx(250.25)
+
+
+def test_total_action_and_ecart():
+    assert F.ACV_TOTAL_ACTION(PLAN, "1.1") == pytest.approx(1500.5)
+    assert F.ACV_TOTAL_ACTION(PLAN, 1.1) == pytest.approx(1500.5)  # the number typed in a cell
+    assert F.ACV_TOTAL_ACTION(PLAN, "1.1", "Prévisionnel") == pytest.approx(500)
+    assert F.ACV_ECART(ACTIONS, PLAN, "1.1") == pytest.approx(499.5)
+    assert F.ACV_ECART(ACTIONS, PLAN, "1.2") == 0.0
+
+
+def test_part_mo_is_own_share_over_own_share_plus_public_subsidies():
+    # action 1.1: 500 autofinancement, 1000.50 public subsidy
+    assert F.ACV_PART_MO(ACTIONS, PLAN, FINANCEURS, "1.1") == pytest.approx(500 / 1500.5, abs=1e-6)
+    assert F.ACV_PART_MO(ACTIONS, PLAN, FINANCEURS, "1.2") == pytest.approx(0.0)
+
+
+def test_synthese_spills_a_french_header_and_one_row_per_key():
+    out = F.ACV_SYNTHESE(PLAN)
+    assert out[0] == [T.header("financeur"), T.header("montant")]
+    assert dict(map(tuple, out[1:])) == {"COMMUNE": 500.0, "ETAT": 1250.75}
+    by_axe = F.ACV_SYNTHESE(PLAN, "axe", ACTIONS)
+    assert by_axe[0][0] == A.header("axe")
+    assert dict(map(tuple, by_axe[1:])) == {"Axe 1": 1500.5, "Axe 2": 250.25}
+    assert dict(map(tuple, F.ACV_SYNTHESE(PLAN, "année")[1:])) == {2024: 1000.5, 2025: 750.25}
+    assert dict(map(tuple, F.ACV_SYNTHESE(PLAN, "statut")[1:])) == {"Acquis": 1000.5, "Engagé": 250.25,
+                                                                   "Prévisionnel": 500.0}
+
+
+# --------------------------------------------------------------------------- argument shapes
+def test_office_js_shapes_are_normalised():
+    assert as_2d("x") == [["x"]]
+    assert as_2d(["a", "b"]) == [["a", "b"]]  # a one-row range arrives flat
+    assert [list(r) for r in as_2d((("a",), ("b",)))] == [["a"], ["b"]]
+    # header only (a new workbook): zero, not an error
+    assert F.ACV_TOTAL_FINANCEUR(PLAN_HEADER, "ETAT") == 0.0
+
+
+def test_a_desktop_range_argument_is_read_like_the_office_js_list():
+    """Desktop xlwings may hand over a Range (the remote engine's Range has the same API)."""
+    path = CASES[0]
+    book = remote_book(payload_from_xlsx(path))
+    rng = next(t.range for s in book.sheets for t in s.tables if t.name == T.name)
+    as_range = F.ACV_SYNTHESE(rng)
+    as_list = F.ACV_SYNTHESE(table_values(path, T.name))
+    assert as_range == as_list and len(as_list) > 1
+
+
+def test_dates_as_iso_strings_serials_or_datetimes_read_the_same():
+    """Office.js sends ISO strings (scripts) or serials (functions), desktop sends datetimes."""
+    from udfs.tables import rows
+    from acv_xl.model import FicheAction
+
+    header = [A.header("numero"), A.header("date_debut")]
+    forms = ["2024-03-01T00:00:00.000Z", 45352, datetime(2024, 3, 1)]
+    got = [rows([header, ["1.1", f]], FicheAction, ("numero",))[0].date_debut for f in forms]
+    assert got[0] == got[1] == got[2] and got[0].isoformat() == "2024-03-01"
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda: F.ACV_TOTAL_FINANCEUR([PLAN_HEADER[:2]] + [["1.1", "ETAT"]], "ETAT"),
+     f"#ACV: colonne « {T.header('montant')} » introuvable dans la plage"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(None, "ETAT"), "#ACV: plage vide"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, ""), "#ACV: code du financeur vide"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis;Payé"), "#ACV: statut « Payé » inconnu"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, "vingt"), "#ACV: année « vingt » invalide"),
+    (lambda: F.ACV_ECART(ACTIONS, PLAN, "9.9"), "#ACV: action « 9.9 » introuvable dans T_Actions"),
+    (lambda: F.ACV_SYNTHESE(PLAN, "commune"), "#ACV: regroupement « commune » inconnu"),
+    (lambda: F.ACV_SYNTHESE(PLAN, "axe"), "#ACV: la synthèse par axe demande aussi le tableau des actions"),
+    (lambda: F.ACV_PART_MO(ACTIONS, _plan(("1.1", "PRIVE", "", "Fonds propres", 2025, 10, "Acquis")),
+                           [["Code", "Catégorie"], ["PRIVE", "Privé"]], "1.1"),
+     None),  # fonds propres count as own share: ratio 1, no error
+])
+def test_bad_arguments_give_a_french_text_in_the_cell(call, expected):
+    got = call()
+    if expected is None:
+        assert got == 1.0
+    else:
+        assert isinstance(got, str) and got.startswith(expected), got
+
+
+def test_an_unexpected_failure_is_still_a_french_text(monkeypatch):
+    from acv_xl import totals
+
+    def boom(*a, **k):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(totals, "total_financeur", boom)
+    got = F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT")
+    assert got.startswith("#ACV: erreur inattendue") and "Traceback" not in got
+
+
+def test_controle_ok_and_first_error_of_the_action():
+    from acv_xl.findings import Gravite
+    from acv_xl.model import Convention
+    from acv_xl.rules import run_rules
+    from udfs.tables import rows
+    from acv_xl.model import FicheAction, Financeur, LigneFinancement
+
+    full_actions = [[c.header for c in A.columns],
+                    ["1.1", "Réhabilitation", "Axe 1", "", "", "Ville", "Commune", "", "Mature",
+                     "2024-01-01T00:00:00.000Z", "2025-12-31T00:00:00.000Z", "HT", 1500.5, 1500.5, "Aucune",
+                     "ETAT;COMMUNE", ""],
+                    ["1.2", "Halles", 2, "", "", "Ville", "Commune", "", "Mature",
+                     "", "", "HT", 999, 999, "Aucune", "ETAT", ""]]
+    got_11 = F.ACV_CONTROLE(full_actions, PLAN, FINANCEURS, "1.1")
+    got_12 = F.ACV_CONTROLE(full_actions, PLAN, FINANCEURS, "1.2")
+    # the oracle: the rules themselves on the same rows
+    conv = Convention(actions=rows(full_actions, FicheAction), financements=rows(PLAN, LigneFinancement),
+                      financeurs=rows(FINANCEURS, Financeur), dispositifs=F.reference_dispositifs())
+    errors = {}
+    for f in run_rules(conv):
+        if f.gravite is Gravite.ERREUR and f.action:
+            errors.setdefault(f.action, f.message)
+    assert "1.2" in errors  # 999 of cost against 250.25 of counted financing: FIN-05 at least
+    assert got_12 == errors["1.2"]
+    assert got_11 == errors.get("1.1", "OK")
+
+
+# --------------------------------------------------------------------------- = the CLI, on every example
+def _cli_json(path: Path) -> dict:
+    from acv_xl.report import to_json
+    from acv_xl.validate import validate_file
+
+    return to_json(validate_file(path))
+
+
+def test_examples_are_shipped():
+    assert len(EXEMPLES) >= 3, "workbooks/exemples/ doit contenir les classeurs d'exemple"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_udfs_equal_the_cli_totals(path):
+    cli = _cli_json(path)["totaux"]
+    plan = table_values(path, T.name)  # T_Financements[#Tout] as Office.js passes it
+    actions = table_values(path, A.name)
+    for par, key in (("financeur", "par_financeur"), ("annee", "par_annee"), ("statut", "par_statut")):
+        got = F.ACV_SYNTHESE(plan, par)
+        assert {str(k): v for k, v in got[1:]} == pytest.approx(cli[key]), par
+    got = F.ACV_SYNTHESE(plan, "axe", actions)
+    assert {k.split()[-1]: v for k, v in got[1:]} == pytest.approx(cli["par_axe"])
+    for code, amount in cli["par_financeur"].items():
+        assert F.ACV_TOTAL_FINANCEUR(plan, code) == pytest.approx(amount, abs=0.001)
+    for numero, amount in cli["par_action"].items():
+        assert F.ACV_TOTAL_ACTION(plan, numero) == pytest.approx(amount, abs=0.001)
+    assert cli["par_financeur"], "un exemple sans financement ne prouve rien"
+
+
+def test_controle_wants_every_required_column():
+    got = F.ACV_CONTROLE(ACTIONS, PLAN, FINANCEURS, "1.1")  # ACTIONS lacks « Maître d'ouvrage »…
+    assert got.startswith("#ACV: colonne « ") and "introuvable" in got

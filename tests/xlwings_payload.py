@@ -1,0 +1,159 @@
+"""Build the JSON that the xlwings Office.js add-in sends, from a real .xlsx (read with openpyxl).
+
+Mirrors `xlwings_server/static/js/custom-scripts/index.js::getBookData`: every sheet's values as
+one rectangle from A1 to the last non-empty cell (empty cells as ""), date cells as
+`YYYY-MM-DDTHH:MM:SS.000Z`, error cells as their text, the tables of each sheet (name, range,
+header/data-body addresses without the sheet), and the defined names (`refers_to`, sheet index,
+unqualified address, scope). Sheets not in `include` keep their name but send no values nor
+tables, as the add-in does for `@script(include=...)`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from openpyxl.utils import get_column_letter, range_boundaries
+
+os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+
+
+def _js_value(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if isinstance(v, date):
+        return datetime.combine(v, time()).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if isinstance(v, time):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)  # JSON numbers: Office.js sends 2024, not 2024.0
+    return v
+
+
+def _used_box(ws) -> tuple[int, int, int, int] | None:
+    """(min_row, min_col, max_row, max_col) of the non-empty cells (the values-only used range)."""
+    rows, cols = [], []
+    for row in ws.iter_rows():
+        for c in row:
+            if c.value is not None and c.value != "":
+                rows.append(c.row)
+                cols.append(c.column)
+    if not rows:
+        return None
+    return min(rows), min(cols), max(rows), max(cols)
+
+
+def _addr(r1: int, c1: int, r2: int, c2: int) -> str:
+    a = f"{get_column_letter(c1)}{r1}"
+    b = f"{get_column_letter(c2)}{r2}"
+    return a if a == b else f"{a}:{b}"
+
+
+def _quote(sheet: str) -> str:
+    return f"'{sheet}'" if any(ch in sheet for ch in " -'!éèàçôÉÈ") else sheet
+
+
+def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active: int = 0) -> dict:
+    import xlwings as xw
+
+    wb = openpyxl.load_workbook(path, data_only=True)
+    sheets = []
+    for ws in wb.worksheets:
+        sent = include is None or ws.title in include
+        box = _used_box(ws)
+        if sent:
+            last_r, last_c = (box[2], box[3]) if box else (1, 1)
+            values = [[_js_value(ws.cell(r, c).value) for c in range(1, last_c + 1)]
+                      for r in range(1, last_r + 1)]
+        else:
+            values = [[]]
+        tables = []
+        if sent:
+            for t in ws.tables.values():
+                c1, r1, c2, r2 = range_boundaries(t.ref)
+                totals = bool(t.totalsRowCount)
+                body_end = r2 - 1 if totals else r2
+                tables.append({
+                    "name": t.name,
+                    "range_address": _addr(r1, c1, r2, c2),
+                    "row_count": r2 - r1 + 1,
+                    "column_count": c2 - c1 + 1,
+                    "columns": [c.name for c in t.tableColumns],
+                    "header_row_range_address": _addr(r1, c1, r1, c2),
+                    "data_body_range_address": _addr(r1 + 1, c1, max(body_end, r1 + 1), c2),
+                    "total_row_range_address": _addr(r2, c1, r2, c2) if totals else None,
+                    "show_headers": True,
+                    "show_totals": totals,
+                    "table_style": t.tableStyleInfo.name if t.tableStyleInfo else None,
+                    "show_autofilter": True,
+                    "show_table_style_first_column": False,
+                    "show_table_style_last_column": False,
+                    "show_table_style_row_stripes": True,
+                    "show_table_style_column_stripes": False,
+                })
+        sheets.append({
+            "name": ws.title,
+            "visibility": "Visible",
+            "show_gridlines": True,
+            "used_range_address": _addr(*box) if box else None,
+            "values": values,
+            "pictures": [],
+            "shapes": [],
+            "charts": [],
+            "notes": [],
+            "tables": tables,
+            "pivot_tables": [],
+            "print_area": None,
+        })
+    titles = [ws.title for ws in wb.worksheets]
+    names = []
+    for name, dn in wb.defined_names.items():
+        dests = list(dn.destinations)
+        if len(dests) != 1 or dests[0][0] not in titles:
+            names.append({"name": name, "refers_to": "=" + (dn.attr_text or ""), "type": "Error",
+                          "sheet_index": None, "address": None, "scope_sheet_name": None,
+                          "scope_sheet_index": None, "book_scope": True})
+            continue
+        sheet, ref = dests[0]
+        names.append({
+            "name": name,
+            "refers_to": f"={_quote(sheet)}!{ref}",
+            "type": "Range",
+            "sheet_index": titles.index(sheet),
+            "address": ref,
+            "scope_sheet_name": None,
+            "scope_sheet_index": None,
+            "book_scope": True,
+        })
+    return {
+        "client": "Office.js",
+        "version": xw.__version__,
+        "book": {"name": Path(path).name, "active_sheet_index": active, "selection": "A1",
+                 "calculation": "Automatic"},
+        "names": names,
+        "sheets": sheets,
+    }
+
+
+def table_values(path: str | Path, table_name: str) -> list[list[Any]]:
+    """A table, header row included, as Office.js passes `T_X[#Tout]` to a custom function
+    (dates as ISO strings, empty cells as "")."""
+    wb = openpyxl.load_workbook(path, data_only=True)
+    for ws in wb.worksheets:
+        for t in ws.tables.values():
+            if t.name == table_name:
+                c1, r1, c2, r2 = range_boundaries(t.ref)
+                return [[_js_value(ws.cell(r, c).value) for c in range(c1, c2 + 1)] for r in range(r1, r2 + 1)]
+    raise KeyError(table_name)
+
+
+def remote_book(payload: dict):
+    """An xlwings remote book (the engine xlwings Server runs scripts on) over the payload."""
+    import xlwings as xw
+
+    return xw.Book(json=payload)

@@ -1,0 +1,232 @@
+"""Excel functions (UDFs) of the ACV workbook, for desktop xlwings and xlwings Server / Lite.
+
+Each function takes tables header row included (`T_Financements[#Tout]`), so that Excel
+recalculates it when the data changes and the columns are found by header text. The numbers
+come from `acv_xl.totals` (the same code as the command line); this module only adapts Excel's
+arguments and answers. A bad argument gives a French text starting with `#ACV:` in the cell,
+never a stack trace.
+
+On the web the add-in prefixes the namespace: `=ACV.ACV_TOTAL_FINANCEUR(...)` (see docs/excel.md).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+import xlwings as xw
+
+from acv_xl import layout, totals
+from acv_xl.findings import Gravite
+from acv_xl.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
+
+from .tables import PREFIX, UdfError, rows, statuts_arg, text_arg, year_arg
+
+__all__ = [
+    "ACV_TOTAL_FINANCEUR",
+    "ACV_TOTAL_ACTION",
+    "ACV_ECART",
+    "ACV_PART_MO",
+    "ACV_SYNTHESE",
+    "ACV_CONTROLE",
+]
+
+_F = layout.T_FINANCEMENTS
+_A = layout.T_ACTIONS
+
+# What each function needs from each table: a missing column is named in the error.
+_PLAN_TOTAUX = ("numero", "financeur", "montant", "statut")
+_PLAN_MO = ("numero", "financeur", "nature", "montant", "statut")
+_ACTIONS_COUT = ("numero", "cout_total")
+
+# `par` of ACV_SYNTHESE → (key of totals.Totaux, header of the first column)
+SYNTHESE_PAR = {
+    "financeur": ("par_financeur", _F.header("financeur")),
+    "axe": ("par_axe", _A.header("axe")),
+    "annee": ("par_annee", _F.header("annee")),
+    "statut": ("par_statut", _F.header("statut")),
+}
+
+
+def _euros(d: Decimal) -> float:
+    return float(totals.ZERO + d)  # already to the cent: Decimal → float for Excel
+
+
+def _safe(compute: Callable[[], Any]) -> Any:
+    """Run a UDF body: a bad argument becomes its French message, anything else a short one."""
+    try:
+        return compute()
+    except UdfError as exc:
+        return str(exc)
+    except Exception as exc:  # never a stack trace in a cell
+        return f"{PREFIX}erreur inattendue ({type(exc).__name__}) ; vérifiez les plages passées à la fonction."
+
+
+def _numero(value: Any) -> str:
+    n = text_arg(value)
+    if n is None:
+        raise UdfError("numéro d'action vide.")
+    return n
+
+
+def _action(actions: list[FicheAction], numero: str) -> FicheAction:
+    for a in actions:
+        if a.numero == numero:
+            return a
+    raise UdfError(f"action « {numero} » introuvable dans {_A.name}.")
+
+
+# ------------------------------------------------------------------------------- totals
+@xw.func
+@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("financeur", doc="Code du financeur (ex. ETAT, CDC, REGION)")
+@xw.arg("statuts", doc="Facultatif : statuts retenus, séparés par ; (ex. \"Acquis;Engagé;Versé\")")
+@xw.arg("annee", doc="Facultatif : année (ex. 2025)")
+def ACV_TOTAL_FINANCEUR(plan, financeur, statuts=None, annee=None):
+    """Total des montants d'un financeur (lignes « Refusé » exclues), au centime."""
+
+    def compute():
+        code = text_arg(financeur)
+        if code is None:
+            raise UdfError("code du financeur vide.")
+        st = statuts_arg(statuts)
+        year = year_arg(annee)
+        needed = _PLAN_TOTAUX + (("annee",) if year is not None else ())
+        lines = rows(plan, LigneFinancement, needed, only=needed)
+        return _euros(totals.total_financeur(lines, code, st, year))
+
+    return _safe(compute)
+
+
+@xw.func
+@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
+@xw.arg("statuts", doc="Facultatif : statuts retenus, séparés par ; (ex. \"Acquis;Engagé;Versé\")")
+def ACV_TOTAL_ACTION(plan, n_action, statuts=None):
+    """Total du financement d'une action (lignes « Refusé » exclues), au centime."""
+
+    def compute():
+        numero = _numero(n_action)
+        st = statuts_arg(statuts)
+        lines = rows(plan, LigneFinancement, _PLAN_TOTAUX, only=_PLAN_TOTAUX)
+        return _euros(totals.total_action(lines, numero, st))
+
+    return _safe(compute)
+
+
+@xw.func
+@xw.arg("actions", doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
+@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
+def ACV_ECART(actions, plan, n_action):
+    """Coût total de l'action moins son financement (0 quand le plan est équilibré)."""
+
+    def compute():
+        numero = _numero(n_action)
+        action = _action(rows(actions, FicheAction, _ACTIONS_COUT), numero)
+        lines = rows(plan, LigneFinancement, _PLAN_TOTAUX, only=_PLAN_TOTAUX)
+        ecart = totals.ecart(action, lines)
+        if ecart is None:
+            raise UdfError(f"le « {_A.header('cout_total')} » de l'action « {numero} » n'est pas un nombre.")
+        return _euros(ecart)
+
+    return _safe(compute)
+
+
+@xw.func
+@xw.arg("actions", doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
+@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("financeurs", doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
+@xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
+def ACV_PART_MO(actions, plan, financeurs, n_action):
+    """Part propre du maître d'ouvrage dans le financement public (ratio de l'article L1111-10 du CGCT)."""
+
+    def compute():
+        numero = _numero(n_action)
+        _action(rows(actions, FicheAction, ("numero",)), numero)
+        lines = rows(plan, LigneFinancement, _PLAN_MO, only=_PLAN_MO)
+        fin = rows(financeurs, Financeur, ("code", "categorie"))
+        part = totals.part_mo(totals.lines_of(lines, numero), fin)
+        if part.ratio is None:
+            raise UdfError(f"l'action « {numero} » n'a ni part propre ni subvention publique : ratio non défini.")
+        return float(round(part.ratio, 6))
+
+    return _safe(compute)
+
+
+@xw.func
+@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("par", doc="Facultatif : financeur (défaut), axe, annee ou statut")
+@xw.arg("actions", doc="Pour par = axe : le tableau des fiches-actions, T_Actions[#Tout]")
+def ACV_SYNTHESE(plan, par="financeur", actions=None):
+    """Tableau (débordant) des totaux par financeur, axe, année ou statut (lignes « Refusé » exclues)."""
+
+    def compute():
+        key = (text_arg(par) or "financeur").lower().replace("é", "e")
+        if key not in SYNTHESE_PAR:
+            raise UdfError(f"regroupement « {text_arg(par)} » inconnu (valeurs possibles : "
+                           f"{', '.join(SYNTHESE_PAR)}).")
+        attr, first_header = SYNTHESE_PAR[key]
+        needed = _PLAN_TOTAUX + (("annee",) if key == "annee" else ())
+        conv = Convention(financements=rows(plan, LigneFinancement, needed, only=_PLAN_TOTAUX + ("annee",)))
+        if key == "axe":
+            if actions is None:
+                raise UdfError(f"la synthèse par axe demande aussi le tableau des actions "
+                               f"(3e argument : {_A.name}[#Tout]).")
+            conv.actions = rows(actions, FicheAction, ("numero", "axe"))
+        t = totals.compute(conv)
+        out: list[list[Any]] = [[first_header, _F.header("montant")]]
+        for k, v in getattr(t, attr).items():
+            label: Any = k
+            if key == "axe":
+                label = layout.AXE_CHOICES[int(k) - 1]
+            elif key == "annee":
+                label = int(k)
+            out.append([label, _euros(v)])
+        return out
+
+    return _safe(compute)
+
+
+# ------------------------------------------------------------------------------- checks
+def _required(cls) -> tuple[str, ...]:
+    return tuple(c.attr for c in cls.TABLE.columns if c.required)
+
+
+def reference_dispositifs() -> list[Dispositif]:
+    """The template's reference instruments, for ACV_CONTROLE when no T_Dispositifs is given."""
+    from acv_xl.template import reference_dispositifs as reference
+
+    return reference()
+
+
+@xw.func
+@xw.arg("actions", doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
+@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("financeurs", doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
+@xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
+@xw.arg("dispositifs", doc="Facultatif : T_Dispositifs[#Tout] (défaut : la liste de référence du modèle)")
+def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
+    """« OK », ou le message de la première erreur de l'action (mêmes règles que « Valider »)."""
+
+    def compute():
+        from acv_xl.rules import run_rules
+
+        numero = _numero(n_action)
+        # every required column must be there: a missing one would read as empty cells and
+        # give misleading « champ vide » errors
+        acts = rows(actions, FicheAction, _required(FicheAction))
+        _action(acts, numero)
+        conv = Convention(
+            actions=acts,
+            financements=rows(plan, LigneFinancement, _required(LigneFinancement)),
+            financeurs=rows(financeurs, Financeur, _required(Financeur)),
+            dispositifs=rows(dispositifs, Dispositif, _required(Dispositif))
+            if dispositifs is not None else reference_dispositifs(),
+        )
+        for f in run_rules(conv):
+            if f.gravite is Gravite.ERREUR and f.action == numero:
+                return f.message
+        return "OK"
+
+    return _safe(compute)

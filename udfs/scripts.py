@@ -1,0 +1,320 @@
+"""The two buttons of the Accueil sheet: « Valider » and « Générer l'annexe ».
+
+The work is done by plain functions taking an `xw.Book` (`run_valider`, `run_generer_annexe`):
+they serve xlwings Server and Lite (the `@xw.script` entry points, whose book is injected), the
+desktop add-in (`valider_desktop()` through RunPython) and the tests (`xw.Book(json=payload)`).
+`@xw.script` wraps its function on the server, so nothing calls `valider` itself.
+
+The workbook is read through `XwSource` and `acv_xl.read.read_source`, then validated by
+`acv_xl.validate.validate_convention`: the same findings, on the same cells, as `acv-xl valider`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import xlwings as xw
+
+from acv_xl import layout, totals
+from acv_xl.findings import ORDER, Finding, Gravite
+from acv_xl.source import TableBlock
+
+from .tables import header_index
+from .xw_source import XwSource
+
+__all__ = ["valider", "generer_annexe", "valider_desktop", "generer_annexe_desktop",
+           "run_valider", "run_generer_annexe"]
+
+FAUTE = "#FFC7CE"  # Excel's light red « Insatisfaisant » fill: errors
+AVERTISSEMENT = "#FFE0B3"  # light orange: warnings (the colour of `acv-xl valider --annoter`)
+FILLS = {Gravite.ERREUR: FAUTE, Gravite.AVERTISSEMENT: AVERTISSEMENT}
+STATUT_VALIDE, STATUT_ERREURS = layout.L.STATUT_VALIDATION[1], layout.L.STATUT_VALIDATION[2]
+TITRE_ALERTE = "Action Cœur de Ville"
+
+# Only the sheets the validator reads (plus Contrôles, whose previous content says which
+# highlights to clear) travel to the server: Synthèse holds formulas only.
+INCLUDE = [s for s in layout.SHEETS if s != layout.Sheet.SYNTHESE]
+
+# The annex written into the open book on the web (values only).
+ANNEXE_WEB = "Annexe – " + layout.Sheet.FINANCEMENT
+WEB_ENGINES = ("remote", "officejs")
+
+
+# ------------------------------------------------------------------------------- helpers
+_REINTERPRETED = re.compile(r"^[\d\s.,/:%€eE+-]+$")
+
+
+def as_text(value: Any) -> Any:
+    """Text that Excel would turn into a number, a date or a formula gets the ' prefix.
+
+    Cell values written through Office.js and COM are parsed like typed input: « 1.2 » (an
+    action number) would become a number, or a date in a French Excel.
+    """
+    if isinstance(value, str) and value and (value[0] in "=+-@" or _REINTERPRETED.match(value)):
+        return "'" + value
+    return value
+
+
+def _read(book):
+    from acv_xl.read import read_source
+    from acv_xl.validate import validate_convention
+
+    src = XwSource(book)
+    conv = read_source(src)
+    return src, validate_convention(conv, fichier=book.name)
+
+
+def _sheet(book, name: str):
+    for s in book.sheets:
+        if s.name == name:
+            return s
+    return None
+
+
+def _cells_of(findings: list[Finding]) -> "OrderedDict[tuple[str, str], str]":
+    """(sheet, cell) → fill of its worst finding; information gets no fill (nothing to fix)."""
+    worst: OrderedDict[tuple[str, str], Gravite] = OrderedDict()
+    for f in findings:
+        if f.feuille and f.cellule and f.gravite in FILLS:
+            k = (f.feuille, f.cellule)
+            if k not in worst or ORDER[f.gravite] < ORDER[worst[k]]:
+                worst[k] = f.gravite
+    return OrderedDict((k, FILLS[g]) for k, g in worst.items())
+
+
+def _previous_cells(block: TableBlock | None) -> list[tuple[str, str]]:
+    """The cells the previous run filled: T_Controles rows of an error or a warning."""
+    out: list[tuple[str, str]] = []
+    if block is None:
+        return out
+    idx = header_index(block.header, layout.T_CONTROLES)
+    if not {"gravite", "feuille", "cellule"} <= set(idx):
+        return out
+    filled = {g.libelle for g in FILLS}
+    for r in block.rows:
+        gravite, feuille, cellule = (r[idx[a]] if idx[a] < len(r) else None for a in ("gravite", "feuille", "cellule"))
+        if gravite in filled and isinstance(feuille, str) and isinstance(cellule, str) \
+                and feuille.strip() and cellule.strip():
+            out.append((feuille.strip(), cellule.strip()))
+    return out
+
+
+def _finding_row(f: Finding, idx: dict[str, int], width: int) -> list[Any]:
+    values = {
+        "gravite": f.gravite.libelle,
+        "code": f.code,
+        "feuille": f.feuille,
+        "cellule": f.cellule,
+        "action": f.action,
+        "message": f.message,
+        "suggestion": f.suggestion,
+    }
+    row: list[Any] = [""] * width
+    for attr, j in idx.items():
+        row[j] = as_text(values[attr])
+    return row
+
+
+# ------------------------------------------------------------------------------- Valider
+def write_controles(book, src: XwSource, findings: list[Finding]) -> None:
+    """Fill T_Controles with the findings, clear the rows left from the previous run, resize it."""
+    block = src.table(layout.T_CONTROLES.name)
+    if block is None:  # reported as STR-04 in the findings: nowhere to write them
+        return
+    sh = _sheet(book, block.sheet)
+    r1, c1 = block.first_row, block.first_col
+    ncols = len(block.header)
+    c2 = c1 + ncols - 1
+    n, old_n = len(findings), len(block.rows)
+    if n:
+        idx = header_index(block.header, layout.T_CONTROLES)
+        sh.range((r1 + 1, c1), (r1 + n, c2)).value = [_finding_row(f, idx, ncols) for f in findings]
+    if old_n > n or n == 0:
+        first_stale = r1 + 1 + n
+        sh.range((first_stale, c1), (r1 + max(old_n, 1), c2)).clear_contents()
+    if max(n, 1) != max(old_n, 1):
+        table = src.xw_table(layout.T_CONTROLES.name)
+        if table is not None:
+            table.resize(sh.range((r1, c1), (r1 + max(n, 1), c2)))
+
+
+def highlight(book, src: XwSource, findings: list[Finding]) -> None:
+    """Clear the previous run's fills where nothing is left to fix, then fill the cells to fix.
+
+    Only the cells listed in the previous T_Controles are cleared, so a user's own fills elsewhere
+    stay; a cleared cell gets no fill (what it had before the first run is not known)."""
+    now = _cells_of(findings)
+    before = _previous_cells(src.table(layout.T_CONTROLES.name))
+    sheets = {s.name: s for s in book.sheets}
+    for (feuille, cellule) in before:
+        if (feuille, cellule) not in now and feuille in sheets:
+            try:
+                sheets[feuille].range(cellule).color = None
+            except Exception:  # a user-edited Cellule that is no address: nothing to clear
+                pass
+    for (feuille, cellule), fill in now.items():
+        if feuille in sheets:
+            sheets[feuille].range(cellule).color = fill
+
+
+def _write_named(book, src: XwSource, name: str, value: Any) -> None:
+    found = src.named(name)
+    if found is None:  # a missing named cell is itself a finding (STR/PRJ)
+        return
+    sheet_name, cell, _ = found
+    sh = _sheet(book, sheet_name)
+    if sh is not None:
+        sh.range(cell).value = value
+
+
+def write_status(book, src: XwSource, report, today: date | None = None) -> None:
+    """acv_statut, acv_date_validation, and acv_empreinte (emptied when there are errors, so
+    that a fingerprint in the workbook always means « these data were validated »)."""
+    _write_named(book, src, "acv_statut", STATUT_VALIDE if report.valide else STATUT_ERREURS)
+    _write_named(book, src, "acv_date_validation", today or date.today())
+    _write_named(book, src, "acv_empreinte", as_text(report.empreinte or "") if report.valide else "")
+
+
+def run_valider(book, today: date | None = None):
+    """Validate the open workbook and write the result into it; returns the `Report`."""
+    src, report = _read(book)
+    highlight(book, src, report.findings)
+    write_controles(book, src, report.findings)
+    write_status(book, src, report, today)
+    ctrl = _sheet(book, layout.Sheet.CONTROLES)
+    if ctrl is not None:
+        ctrl.activate()
+    return report
+
+
+# ------------------------------------------------------------------------------- annex
+def annex_rows(report, brouillon: bool) -> list[list[Any]]:
+    """The web annex as one block of values: the plan matrix actions × financeurs and its totals."""
+    from acv_xl.annex import PROJET_NON_VALIDE, TITRE
+
+    conv = report.convention
+    t = report.totaux if report.totaux is not None else totals.compute(conv)
+    lines = conv.financements
+    m = totals.matrix(lines, lambda lf: lf.numero, lambda lf: lf.financeur)
+    par_action = totals.by_key(lines, lambda lf: lf.numero)
+    order = [f.code for f in conv.financeurs if f.code] + [f.code for f in layout.FINANCEURS]
+    funders = [c for c in dict.fromkeys(order + sorted(t.par_financeur)) if c in t.par_financeur]
+
+    def name(code: str) -> str:
+        f = conv.financeur(code)
+        ref = layout.FINANCEURS_BY_CODE.get(code)
+        return (f.nom if f is not None and f.nom else ref.nom if ref else code) + f" ({code})"
+
+    A, F = layout.T_ACTIONS, layout.T_FINANCEMENTS
+    width = 2 + len(funders) + 3
+    pad = lambda r: r + [""] * (width - len(r))  # noqa: E731
+    out = [pad([f"{TITRE} — {conv.libelle or conv.acv_id or report.fichier}"])]
+    if brouillon:
+        out.append(pad([f"{PROJET_NON_VALIDE} : le classeur comporte des erreurs (bouton Valider)."]))
+    else:
+        out.append(pad([f"Données validées — empreinte : {report.empreinte or ''}"]))
+    out.append(pad(["Montants en euros, hors financements refusés."]))
+    out.append(pad([]))
+    out.append([A.header("numero"), A.header("intitule")] + [name(c) for c in funders]
+               + ["Total des financements", A.header("cout_total"), "Écart (coût − financements)"])
+    for a in sorted(conv.actions, key=lambda a: (a.axe or 99, a.numero or "")):
+        if not a.numero:
+            continue
+        ecart = totals.ecart(a, lines)
+        out.append([as_text(a.numero), a.intitule or ""]
+                   + [float(m.get(a.numero, {}).get(c, totals.ZERO)) for c in funders]
+                   + [float(par_action.get(a.numero, totals.ZERO)),
+                      float(a.cout_total) if a.cout_total is not None else "",
+                      float(ecart) if ecart is not None else ""])
+    out.append(["Total", ""] + [float(t.par_financeur[c]) for c in funders]
+               + [float(t.financement_total), float(t.cout_total), float(t.ecart)])
+    out.append(pad([]))
+    out.append(pad([A.header("axe"), F.header("montant")]))
+    for k, v in t.par_axe.items():
+        out.append(pad([layout.axe_label(int(k)), float(v)]))
+    out.append(pad([]))
+    out.append(pad([F.header("annee"), F.header("montant")]))
+    for k, v in t.par_annee.items():
+        out.append(pad([int(k), float(v)]))
+    return out
+
+
+def run_generer_annexe(book) -> str:
+    """Write the annex: new sheet in the open book on the web, a workbook next to it on the desktop.
+
+    A workbook with errors still gets its annex, marked « PROJET — non validé » on every page
+    (a button cannot ask for --brouillon). Returns what was written (sheet name or file path).
+    """
+    _, report = _read(book)
+    brouillon = not report.valide
+    if book.app.engine.name in WEB_ENGINES:
+        values = annex_rows(report, brouillon)
+        sh = _sheet(book, ANNEXE_WEB)
+        if sh is None:
+            sh = book.sheets.add(name=ANNEXE_WEB, after=book.sheets[len(book.sheets) - 1])
+        else:
+            sh.clear()
+        sh.range((1, 1), (len(values), len(values[0]))).value = values
+        sh.activate()
+        return ANNEXE_WEB
+    from acv_xl.annex import build_annex
+
+    here = Path(book.fullname)
+    if not here.is_absolute() or not here.parent.is_dir():  # never saved, or on OneDrive/SharePoint
+        raise AnnexeImpossible("enregistrez d'abord le classeur sur ce PC (l'annexe est écrite à côté).")
+    out = here.with_name(f"{here.stem}_annexe.xlsx")
+    build_annex(report, out, brouillon=brouillon)
+    book.app.books.open(str(out))
+    return str(out)
+
+
+class AnnexeImpossible(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------- entry points
+def _alert(book, message: str) -> None:
+    try:
+        book.app.alert(message, title=TITRE_ALERTE)
+    except Exception:  # no dialog available (tests, old client): the message is lost, not the run
+        pass
+
+
+def _guarded(book, job, what: str):
+    """Never a Python traceback for the user: a French message box instead."""
+    try:
+        return job(book)
+    except AnnexeImpossible as exc:
+        _alert(book, f"{what} impossible : {exc}")
+    except Exception as exc:
+        _alert(book, f"{what} impossible : erreur inattendue ({type(exc).__name__} : {exc}). "
+                     "Vérifiez que le classeur suit le modèle ACV, ou lancez « acv-xl valider » sur le fichier.")
+    return None
+
+
+@xw.script(button=layout.BUTTONS_BY_SCRIPT["valider"].binding, show_taskpane=False, include=INCLUDE)
+def valider(book: xw.Book):
+    """Valide le classeur : remplit Contrôles, surligne les cellules à corriger, écrit le statut."""
+    _guarded(book, run_valider, "Validation")
+
+
+@xw.script(button=layout.BUTTONS_BY_SCRIPT["generer_annexe"].binding, show_taskpane=False, include=INCLUDE)
+def generer_annexe(book: xw.Book):
+    """Génère l'annexe de l'avenant (nouvelle feuille sur le web, nouveau classeur sur le PC)."""
+    _guarded(book, run_generer_annexe, "Génération de l'annexe")
+
+
+def valider_desktop():
+    """RunPython "import udfs.scripts; udfs.scripts.valider_desktop()" (desktop xlwings)."""
+    book = xw.Book.caller()
+    _guarded(book, run_valider, "Validation")
+
+
+def generer_annexe_desktop():
+    """RunPython "import udfs.scripts; udfs.scripts.generer_annexe_desktop()" (desktop xlwings)."""
+    book = xw.Book.caller()
+    _guarded(book, run_generer_annexe, "Génération de l'annexe")

@@ -1,0 +1,163 @@
+"""Excel arguments (2-D lists, header row included) → model rows, through `model.build_row`.
+
+The UDFs receive tables as `T_Financements[#Tout]`: Office.js sends a 2-D list (dates as ISO
+strings or as serial numbers, empty cells as "" or None), desktop xlwings sends what its
+converter gives (datetimes, None). Both are normalised here so that every value goes through the
+same parsing as the file reader (`values.parse`), and columns are found by header text from
+`layout`, never by position. No xlwings import: this module is plain Python.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from operator import itemgetter
+from typing import Any, Sequence
+
+from acv_xl import layout, model
+from acv_xl.layout import Table
+from acv_xl.values import EXCEL_ERRORS, ExcelError, fold, is_blank, parse_iso_date
+
+PREFIX = "#ACV: "
+
+
+class UdfError(Exception):
+    """Bad input to an Excel function: `str(exc)` is the French text shown in the cell."""
+
+    def __init__(self, message: str):
+        super().__init__(PREFIX + message)
+
+
+def as_2d(value: Any) -> list[list[Any]]:
+    """Normalise an argument to a rectangular 2-D list.
+
+    Office.js turns a one-row range into a flat list and a one-cell range into a scalar;
+    desktop ranges may arrive as tuples. A flat list is a row here: a table argument always
+    starts with its header row.
+    """
+    if value is None:
+        return []
+    if hasattr(value, "options") and hasattr(value, "address"):  # an xlwings Range (desktop)
+        value = value.options(ndim=2).value
+    if not isinstance(value, (list, tuple)):
+        return [[value]]
+    if not value:
+        return []
+    if not isinstance(value[0], (list, tuple)):
+        return [list(value)]
+    return value  # rows are only indexed: no copy (a 5 000-line plan arrives on every call)
+
+
+def _clean(raw: Any) -> Any:
+    """One cell as the file reader would hand it over: errors typed, ISO dates as dates."""
+    if isinstance(raw, str):
+        if raw in EXCEL_ERRORS:
+            return ExcelError(raw)
+        if raw == "":
+            return None
+        return parse_iso_date(raw)
+    return raw
+
+
+def header_index(header: Sequence[Any], table: Table) -> dict[str, int]:
+    """attr → column position, by exact header text, then ignoring case/accents/spaces."""
+    texts = ["" if h is None else str(h).strip() for h in header]
+    folded = [fold(t) for t in texts]
+    out: dict[str, int] = {}
+    for col in table.columns:
+        if col.header in texts:
+            out[col.attr] = texts.index(col.header)
+        elif fold(col.header) in folded:
+            out[col.attr] = folded.index(fold(col.header))
+    return out
+
+
+# Parsed tables by content. Excel calls the functions of a sheet one by one, each with the same
+# T_Financements[#Tout]: the rows are parsed once, later calls only sum (a 5 000-line plan: about
+# 100 ms to parse, 2 ms to sum). The key is the data itself (compared exactly, no hash collision
+# can mix two tables); the rows are shared, so callers only read them.
+_CACHE: "OrderedDict[tuple, list[model.Ligne]]" = OrderedDict()
+CACHE_SIZE = 8
+
+
+def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
+         only: Sequence[str] | None = None) -> list[model.Ligne]:
+    """Rows of one table argument, parsed into `cls` (empty rows skipped, as the reader does).
+
+    `needed` lists the attributes whose column must be present; a missing one is reported in
+    French, naming the header the function looked for. `only` restricts the parsing to these
+    attributes (the others stay None), for the functions that sum a few columns.
+    """
+    table = cls.TABLE
+    data = as_2d(value)
+    if not data:
+        raise UdfError(f"plage vide : sélectionnez le tableau {table.name} avec sa ligne d'en-tête "
+                       f"({table.name}[#Tout]).")
+    index = header_index(data[0], table)
+    for attr in needed:
+        if attr not in index:
+            raise UdfError(f"colonne « {table.header(attr)} » introuvable dans la plage "
+                           f"(sélectionnez {table.name}[#Tout], ligne d'en-tête comprise).")
+    if only is not None:
+        index = {a: j for a, j in index.items() if a in only}
+    try:  # the key holds only the parsed columns (itemgetter: no Python loop per row)
+        cols = sorted(index.items())
+        pick = itemgetter(*(j for _, j in cols)) if cols else (lambda r: ())
+        key: tuple | None = (cls.__name__, tuple(cols), tuple(map(pick, data)))
+        hit = _CACHE.get(key)
+    except (TypeError, IndexError):  # an unhashable value, a ragged row: no cache
+        key, hit = None, None
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    out: list[model.Ligne] = []
+    for i, r in enumerate(data[1:], start=1):
+        raw = {attr: _clean(r[j]) if j < len(r) else None for attr, j in index.items()}
+        if all(is_blank(v) for v in raw.values()):
+            continue
+        out.append(model.build_row(cls, raw, sheet=table.sheet, row=i))
+    if key is not None:
+        _CACHE[key] = out
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return out
+
+
+def text_arg(value: Any) -> str | None:
+    """A scalar text argument (a cell or a literal): None when empty; 1.0 → "1"."""
+    if isinstance(value, (list, tuple)):
+        flat = as_2d(value)
+        value = flat[0][0] if flat and flat[0] else None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def statuts_arg(value: Any) -> list[str] | None:
+    """`"Acquis;Engagé;Versé"` (or a range of statuts) → the list, checked against the contract."""
+    items: list[str] = []
+    for r in as_2d(value):
+        for v in r:
+            t = text_arg(v)
+            if t:
+                items.extend(s.strip() for s in t.replace(",", ";").split(";") if s.strip())
+    if not items:
+        return None
+    for s in items:
+        if s not in layout.L.STATUT:
+            raise UdfError(f"statut « {s} » inconnu (valeurs possibles : {', '.join(layout.L.STATUT)}).")
+    return items
+
+
+def year_arg(value: Any) -> int | None:
+    t = text_arg(value)
+    if t is None:
+        return None
+    try:
+        y = int(float(t.replace(",", ".")))
+    except ValueError:
+        raise UdfError(f"année « {t} » invalide (attendu : un nombre à 4 chiffres, ex. 2025).") from None
+    if not 1900 <= y <= 2100:
+        raise UdfError(f"année « {t} » invalide (attendu : un nombre à 4 chiffres, ex. 2025).")
+    return y

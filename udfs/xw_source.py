@@ -1,0 +1,125 @@
+"""`acv_xl.source.Source` over an open `xw.Book` (desktop COM, xlwings Server's remote book, Lite).
+
+`acv_xl.read.read_source` turns it into the same `Convention` as a file read, so the Valider
+button reports the same findings, on the same cells, as `acv-xl valider`. Values are read once
+per sheet, as one rectangle from A1 (one COM call on the desktop; on the server the payload
+already holds them), then sliced per table and named cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acv_xl.source import TableBlock, a1, parse_range, split_sheet_ref
+from acv_xl.values import EXCEL_ERRORS, ExcelError
+
+
+# Office.js and COM (with err_to_str) give error values as text: typed as the file reader does,
+# so that STR-06 sees them.
+_ERRORS = frozenset(EXCEL_ERRORS)
+
+
+class XwSource:
+    def __init__(self, book):
+        self.book = book
+        self._values: dict[str, list[list[Any]]] = {}
+        self._tables: dict[str, tuple[str, Any]] | None = None  # lower name → (sheet, xw table)
+
+    # -------------------------------------------------------------- raw access
+    def sheet(self, name: str):
+        for s in self.book.sheets:
+            if s.name == name:
+                return s
+        return None
+
+    def values(self, sheet_name: str) -> list[list[Any]]:
+        """The sheet's values from A1 to its last used cell (read once, then cached)."""
+        if sheet_name not in self._values:
+            sh = self.sheet(sheet_name)
+            data: list[list[Any]] = []
+            if sh is not None:
+                last = sh.used_range.last_cell
+                rng = sh.range((1, 1), (last.row, last.column))
+                got = rng.options(ndim=2, err_to_str=True).value or []
+                errors = _ERRORS
+                data = [[ExcelError(v) if v.__class__ is str and v in errors else v for v in row] for row in got]
+            self._values[sheet_name] = data
+        return self._values[sheet_name]
+
+    def value_at(self, sheet_name: str, row: int, col: int) -> Any:
+        data = self.values(sheet_name)
+        if row - 1 < len(data) and col - 1 < len(data[row - 1]):
+            return data[row - 1][col - 1]
+        return None
+
+    def _index_tables(self) -> dict[str, tuple[str, Any]]:
+        if self._tables is None:
+            self._tables = {}
+            for s in self.book.sheets:
+                try:
+                    tables = list(s.tables)
+                except Exception:  # a sheet the client did not send (excluded): no tables
+                    tables = []
+                for t in tables:
+                    self._tables.setdefault(t.name.lower(), (s.name, t))
+        return self._tables
+
+    def xw_table(self, name: str):
+        """The xlwings table object of that name (to resize it), or None."""
+        found = self._index_tables().get(name.lower())
+        return found[1] if found else None
+
+    # -------------------------------------------------------------- Source protocol
+    def sheet_names(self) -> list[str]:
+        return [s.name for s in self.book.sheets]
+
+    def table(self, name: str) -> TableBlock | None:
+        found = self._index_tables().get(name.lower())
+        if found is None:
+            return None
+        sheet_name, t = found
+        rng = t.range
+        if rng is None:
+            return None
+        r1, c1, r2, c2 = parse_range(rng.address)
+        try:
+            has_totals = bool(t.show_totals)
+        except Exception:
+            has_totals = False
+        last_data = r2 - 1 if has_totals else r2
+        data = self.values(sheet_name)
+        width = c2 - c1 + 1
+
+        def row(r: int) -> list[Any]:  # a slice of the sheet's rectangle, padded past its edge
+            cells = data[r - 1][c1 - 1:c2] if r - 1 < len(data) else []
+            return cells + [None] * (width - len(cells)) if len(cells) < width else cells
+
+        header = row(r1)
+        body = [row(r) for r in range(r1 + 1, last_data + 1)]
+        return TableBlock(
+            name=t.name,
+            sheet=sheet_name,
+            first_row=r1,
+            first_col=c1,
+            header=["" if h is None else str(h) for h in header],
+            rows=body,
+        )
+
+    def named(self, name: str) -> tuple[str, str, Any] | None:
+        wanted = name.lower()
+        for n in self.book.names:
+            try:
+                if n.name.lower() != wanted:  # sheet-scoped names read "Sheet!name": skipped
+                    continue
+                rng = n.refers_to_range
+                sheet_name = rng.sheet.name
+                row, col = rng.row, rng.column
+            except Exception:  # a name that refers to #REF! or to a constant
+                try:
+                    sheet_name, addr = split_sheet_ref(n.refers_to or "")
+                    r1, c1, _, _ = parse_range(addr)
+                    row, col = r1, c1
+                except Exception:
+                    return None
+            return sheet_name, a1(row, col), self.value_at(sheet_name, row, col)
+        return None
