@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 from .layout import AXES, AXES_VARIANTES, Kind
@@ -47,7 +47,10 @@ def is_blank(raw: Any) -> bool:
 
 
 def to_cents(value: Decimal | float | int) -> Decimal:
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    d = Decimal(str(value))
+    # enough digits for any magnitude (1e26 or a 300-digit text would overflow the default 28)
+    ctx = Context(prec=max(28, d.adjusted() + 4))
+    return d.quantize(CENT, rounding=ROUND_HALF_UP, context=ctx)
 
 
 _NUM_TEXT = re.compile(r"^[+-]?[\d\s\u00a0\u202f.,']+$")

@@ -1,0 +1,106 @@
+"""Any `Source` → `Convention`: tables by name, columns by header text, every value with its cell.
+
+The reader never judges: a missing sheet, table, header or named cell goes to
+`Convention.structure`, a value that does not parse stays in the row's `problems`; the rules
+turn both into findings. Only a file that cannot be opened at all raises (`UnreadableWorkbook`,
+from `FileSource`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from . import layout
+from .model import ROW_MODELS, Convention, MissingHeader, build_named, build_row
+from .source import Source, TableBlock, a1, col_letter
+from .values import fold, is_blank
+
+
+def _renamed(expected: str, candidates: list[str]) -> str | None:
+    """The header the user most likely renamed `expected` into (accents, case, spaces, a typo)."""
+    target = fold(expected)
+    for h in candidates:
+        if fold(h) == target:
+            return h
+    folded = {fold(h): h for h in candidates if h.strip()}
+    close = difflib.get_close_matches(target, list(folded), n=1, cutoff=0.8)
+    return folded[close[0]] if close else None
+
+
+def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> dict[str, int]:
+    """attr → index in the block's header; records the missing (or renamed) headers."""
+    found = [h.strip() if isinstance(h, str) else ("" if h is None else str(h)) for h in block.header]
+    index: dict[str, int] = {}
+    for col in table.columns:
+        if col.header in found:
+            index[col.attr] = found.index(col.header)
+    used = set(index.values())
+    spare = [h for i, h in enumerate(found) if i not in used]
+    for col in table.columns:
+        if col.attr in index:
+            continue
+        renamed = _renamed(col.header, spare)
+        cell = a1(block.first_row, block.first_col)
+        if renamed is not None:
+            spare.remove(renamed)
+            # point at the renamed header itself: that is the cell to fix
+            cell = a1(block.first_row, block.first_col + found.index(renamed))
+        conv.structure.missing_headers.append(
+            MissingHeader(table=table.name, header=col.header, sheet=block.sheet, cell=cell, found_as=renamed)
+        )
+    return index
+
+
+def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
+    cls, attr_name = ROW_MODELS[table.name]
+    columns = _map_columns(table, block, conv)
+    letters = {attr: col_letter(block.first_col + j) for attr, j in columns.items()}
+    rows = []
+    for i, values in enumerate(block.rows):
+        excel_row = block.first_row + 1 + i
+        raw: dict[str, Any] = {attr: values[j] if j < len(values) else None for attr, j in columns.items()}
+        # an empty line inside a table is not an error (the template ships some); only our
+        # columns count, as a user's own column may hold a formula filled down every row
+        if all(is_blank(v) for v in raw.values()):
+            continue
+        cells = {attr: f"{letter}{excel_row}" for attr, letter in letters.items()}
+        rows.append(build_row(cls, raw, cells, block.sheet, excel_row))
+    setattr(conv, attr_name, rows)
+    conv.structure.table_refs[table.name] = (block.sheet, block.ref)
+    for rng in block.merged:
+        conv.structure.merged_in_tables.append((table.name, block.sheet, rng))
+
+
+def read_source(source: Source) -> Convention:
+    """Read every table and named cell of the contract from `source` (never raises on bad data)."""
+    conv = Convention()
+    present = set(source.sheet_names())
+    conv.structure.missing_sheets = [s for s in layout.SHEETS if s not in present]
+    for table in layout.TABLES:
+        if table is layout.T_CONTROLES:
+            continue  # written by Valider, never read as data
+        block = source.table(table.name)
+        if block is None:
+            conv.structure.missing_tables.append(table.name)
+            continue
+        _read_table(table, block, conv)
+    for nc in layout.NAMED_CELLS:
+        found = source.named(nc.name)
+        if found is None:
+            conv.structure.missing_names.append(nc.name)
+            continue
+        sheet, cell, raw = found
+        conv.names[nc.name] = build_named(nc.name, raw, sheet, cell)
+    return conv
+
+
+def read_file(path: str | Path) -> Convention:
+    """Read an .xlsx/.xlsm workbook; raises `errors.UnreadableWorkbook` (STR-01/STR-02) when it cannot."""
+    from .source_file import FileSource
+
+    with FileSource(path) as source:
+        conv = read_source(source)
+    conv.fichier = str(path)
+    return conv

@@ -1,0 +1,694 @@
+"""`FileSource`: the fast `source.Source` of an .xlsx/.xlsm file (the département batch reads 1,000).
+
+How a file is read
+- The file's first bytes decide what it is, not its extension: a CFB container (`D0 CF 11 E0`)
+  is an .xls or a password-protected workbook (its directory holds `EncryptionInfo` and
+  `EncryptedPackage`), a zip may be an .xlsx/.xlsm, an .xlsb (`xl/workbook.bin`) or an .ods
+  (`mimetype`), anything else (CSV, HTML, PDF, random bytes) is refused. Every refusal is an
+  `errors.UnreadableWorkbook` (STR-01 unreadable, STR-02 unsupported format) with a French message
+  naming what the file is and what to do.
+- Before any part is inflated, the zip's central directory is checked against these limits
+  (a decompression bomb is refused without inflating anything):
+    * at most `MAX_PARTS` (10,000) parts;
+    * no part larger than `MAX_PART_BYTES` (200 MB) once uncompressed;
+    * all parts together at most `MAX_TOTAL_BYTES` (500 MB) uncompressed;
+    * a part above `RATIO_MIN_BYTES` (5 MB) may not inflate more than `MAX_RATIO` (100) times its
+      compressed size (real worksheets compress 10 to 30 times).
+  Parts are then read through `zipfile`, which never inflates more than the declared size and
+  checks the CRC, so a part lying about its size is refused too.
+- Each worksheet holding one of our tables or named cells is read once: its XML is inflated and
+  scanned, then python-calamine gives the cell values (numbers, text, booleans, dates as
+  `date`/`datetime`). calamine builds the whole grid from A1 to the last value: one value typed
+  in XFD1048576 would make it allocate 17 billion cells (it needed 4 GB for A1 + ZZ200000). So a
+  sheet whose grid would exceed `MAX_GRID_CELLS` (3 million) cells is read through openpyxl's
+  streaming reader instead, only the rows and columns of our tables and named cells.
+- calamine turns Excel error cells (`t="e"`) and formulas saved without a cached value into "".
+  The sheet XML is scanned for those cells, only when it holds an error or a formula at all, and
+  they become `values.ExcelError("#REF!")` / `values.NoCachedValue("=…")` at their address.
+  A workbook flagged `fullCalcOnLoad` was written by a library (XlsxWriter, openpyxl) and never
+  recalculated: its formula results are placeholders (XlsxWriter writes 0), so every formula
+  cell of such a file is a `NoCachedValue` too.
+- Workbook-level defined names and the table parts (`xl/tables/tableN.xml`: name, ref, header
+  names) are read from their small XML parts; table names are looked up case-insensitively.
+- openpyxl is used for nothing else: calamine read every valid file of the tests (XlsxWriter,
+  openpyxl and LibreOffice outputs), 5 times faster (`benchmarks/bench_read.py`).
+
+Known limits (both need a deliberately crafted file):
+- a part whose deflate stream inflates past its declared size is cut at that size by `zipfile`
+  (CRC error → STR-01), but calamine opens the zip itself; the sheets it parses have been
+  checked by `zipfile` first, the shared strings and styles parts too;
+- the sheet's `<dimension>` (the used range every writer records) is trusted when it is small, to
+  avoid scanning every cell of every sheet (+40 ms on a 1 MB sheet); a dimension that understates
+  the used range could still let calamine build a huge grid. Without a dimension, the cells are
+  scanned.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from html import unescape
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from .errors import SAVE_AS_XLSX, UnreadableWorkbook
+from .source import TableBlock, a1, col_index, parse_range, split_sheet_ref
+from .values import ExcelError, NoCachedValue
+
+MAX_PARTS = 10_000
+MAX_PART_BYTES = 200 * 1024 * 1024
+MAX_TOTAL_BYTES = 500 * 1024 * 1024
+MAX_RATIO = 100
+RATIO_MIN_BYTES = 5 * 1024 * 1024
+MAX_GRID_CELLS = 3_000_000
+# "1e999" in a crafted file reads as infinity: Excel's own verdict for such a number is #NUM!
+_NUM_ERROR = ExcelError("#NUM!")
+_INFINITIES = (math.inf, -math.inf)
+_SMALL_PART = 16 * 1024 * 1024  # rels, workbook.xml, tables: anything bigger is not a workbook we made
+
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_FREESECT = 0xFFFFFFFA  # CFB sector numbers at or above this are markers (end of chain, free…)
+
+_REL_OFFICE_DOCUMENT = "/officeDocument"
+_REL_WORKSHEET = "/worksheet"
+_REL_TABLE = "/table"
+_REL_SHARED_STRINGS = "/sharedStrings"
+_REL_STYLES = "/styles"
+
+SUGG_CHECK_PATH = "Vérifiez le chemin et le nom du fichier."
+SUGG_RESAVE = ("Ouvrez le fichier dans Excel : s'il s'ouvre, enregistrez-le de nouveau au format .xlsx ; "
+               "sinon, demandez une nouvelle copie à son auteur.")
+
+
+def _unreadable(path: Path, what: str, suggestion: str = SUGG_RESAVE) -> UnreadableWorkbook:
+    return UnreadableWorkbook("STR-01", f"Le fichier « {path.name} » {what}", suggestion)
+
+
+def _unsupported(path: Path, what: str) -> UnreadableWorkbook:
+    return UnreadableWorkbook("STR-02", f"Le fichier « {path.name} » {what}", SAVE_AS_XLSX)
+
+
+# ----------------------------------------------------------------------- sniffing
+def _cfb_entry_names(f, size: int) -> set[str]:
+    """Names of the streams and storages of a CFB (OLE2) file, reading only its directory."""
+    f.seek(0)
+    hdr = f.read(512)
+    if len(hdr) < 512:
+        raise ValueError("entête CFB tronquée")
+    shift = struct.unpack_from("<H", hdr, 30)[0]
+    if shift not in (9, 12):
+        raise ValueError("taille de secteur CFB invalide")
+    ssz = 1 << shift
+    n_sectors = size // ssz + 1  # bounds every chain walk below
+    n_fat, first_dir = struct.unpack_from("<II", hdr, 44)
+    first_difat, n_difat = struct.unpack_from("<II", hdr, 68)
+
+    def sector(n: int) -> bytes:
+        if n >= n_sectors:
+            raise ValueError("secteur hors du fichier")
+        f.seek((n + 1) * ssz)
+        data = f.read(ssz)
+        if len(data) < ssz:
+            raise ValueError("secteur tronqué")
+        return data
+
+    fat_sectors = [s for s in struct.unpack_from("<109I", hdr, 76) if s < _FREESECT]
+    sec, seen = first_difat, 0
+    while sec < _FREESECT and seen < min(n_difat, n_sectors, 10_000):
+        entries = struct.unpack(f"<{ssz // 4}I", sector(sec))
+        fat_sectors += [s for s in entries[:-1] if s < _FREESECT]
+        sec, seen = entries[-1], seen + 1
+    fat_sectors = fat_sectors[:n_fat]
+    per_sector = ssz // 4
+
+    def next_sector(n: int) -> int:
+        """FAT entry of sector n, reading only the FAT sector that holds it."""
+        k, i = divmod(n, per_sector)
+        if k >= len(fat_sectors):
+            return _FREESECT
+        return struct.unpack_from("<I", sector(fat_sectors[k]), i * 4)[0]
+
+    names: set[str] = set()
+    sec, visited = first_dir, set()
+    while sec < _FREESECT and sec not in visited and len(visited) < n_sectors:
+        visited.add(sec)
+        data = sector(sec)
+        for off in range(0, ssz, 128):
+            name_len = struct.unpack_from("<H", data, off + 64)[0]
+            if 2 <= name_len <= 64 and data[off + 66] in (1, 2, 5):  # storage, stream, root
+                names.add(data[off: off + name_len - 2].decode("utf-16-le", "replace"))
+        sec = next_sector(sec)
+    return names
+
+
+def _refuse_cfb(path: Path, f, size: int) -> UnreadableWorkbook:
+    try:
+        names = _cfb_entry_names(f, size)
+    except (ValueError, struct.error, OSError):
+        return _unreadable(path, "est un fichier Office à l'ancien format (.xls ?) endommagé ou tronqué.")
+    if "EncryptedPackage" in names or "EncryptionInfo" in names:
+        return _unsupported(
+            path,
+            "est un classeur protégé par un mot de passe : il ne peut pas être lu sans le mot de passe. "
+            "Retirez la protection (Fichier > Informations > Protéger le classeur > Chiffrer avec mot de "
+            "passe : effacez le mot de passe), puis enregistrez-le.",
+        )
+    if "Workbook" in names or "Book" in names:
+        return _unsupported(path, "est au format .xls (Excel 97-2003), qui n'est pas pris en charge.")
+    return _unreadable(
+        path,
+        "est un document Office à l'ancien format qui n'est pas un classeur Excel (Word, PowerPoint…).",
+        "Joignez le classeur ACV au format .xlsx.",
+    )
+
+
+def _refuse_other(path: Path, head: bytes) -> UnreadableWorkbook:
+    """The file is neither a zip nor a CFB: say what it looks like."""
+    low = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if low.startswith(b"%pdf"):
+        return _unreadable(path, "est un document PDF, pas un classeur Excel.", "Joignez le classeur ACV au format .xlsx.")
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in low:
+        return _unsupported(path, "est au format « Feuille de calcul XML 2003 », qui n'est pas pris en charge.")
+    if low.startswith((b"<!doctype html", b"<html")) or b"<table" in low[:1024]:
+        return _unreadable(path, "est une page web (HTML) renommée, pas un classeur Excel.", SAVE_AS_XLSX)
+    sample = head[:4096]
+    text = None
+    # Excel's « Texte Unicode » export is UTF-16 with a byte order mark
+    encodings = ("utf-16",) if sample.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8", "cp1252")
+    for enc in encodings:
+        try:
+            text = sample[: len(sample) - len(sample) % 2].decode(enc) if enc == "utf-16" else sample.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is not None and "\x00" not in text and all(c.isprintable() or c in "\r\n\t\ufeff" for c in text[:-4]):
+        if any(sep in text for sep in (";", ",", "\t")):
+            return _unreadable(
+                path, "est un fichier texte (CSV) et non un classeur Excel : il ne contient ni feuilles ni tableaux.",
+                "Ouvrez-le dans Excel, recopiez les données dans le modèle ACV (acv-xl modele) et enregistrez au format .xlsx.",
+            )
+        return _unreadable(path, "est un fichier texte, pas un classeur Excel.", "Joignez le classeur ACV au format .xlsx.")
+    return _unreadable(path, "n'est pas un classeur Excel : son contenu n'est pas reconnu (fichier endommagé ?).")
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    """Open the file after checking what it is; raises UnreadableWorkbook for everything else."""
+    try:
+        if not path.exists():
+            raise UnreadableWorkbook("STR-01", f"Le fichier « {path} » est introuvable.", SUGG_CHECK_PATH)
+        if path.is_dir():
+            raise UnreadableWorkbook("STR-01", f"« {path} » est un dossier, pas un fichier.", SUGG_CHECK_PATH)
+        size = path.stat().st_size
+        if size == 0:
+            raise _unreadable(path, "est vide (0 octet).", "Enregistrez de nouveau le classeur depuis Excel ou demandez une nouvelle copie.")
+        with path.open("rb") as f:
+            head = f.read(4096)
+            if head.startswith(_CFB_MAGIC):
+                raise _refuse_cfb(path, f, size)
+        if not head.startswith(_ZIP_MAGICS):
+            raise _refuse_other(path, head)
+        return zipfile.ZipFile(path)
+    except UnreadableWorkbook:
+        raise
+    except PermissionError:
+        raise _unreadable(path, "ne peut pas être ouvert : accès refusé.", "Vérifiez les droits d'accès au fichier.") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, NotImplementedError):
+        raise _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).") from None
+
+
+def _check_sizes(path: Path, zf: zipfile.ZipFile) -> None:
+    """Refuse a decompression bomb from the central directory alone (nothing inflated)."""
+    infos = zf.infolist()
+    if len(infos) > MAX_PARTS:
+        raise _unreadable(path, f"contient {len(infos)} éléments internes, bien plus qu'un classeur (au plus {MAX_PARTS}).")
+    total = 0
+    for info in infos:
+        size = info.file_size
+        total += size
+        if size > MAX_PART_BYTES:
+            raise _unreadable(
+                path, f"contient un élément interne de {size // 2**20} Mo une fois décompressé "
+                f"(« {info.filename} », limite {MAX_PART_BYTES // 2**20} Mo) : il n'est pas lu par sécurité.")
+        if size > RATIO_MIN_BYTES and size > MAX_RATIO * max(info.compress_size, 1):
+            raise _unreadable(
+                path, f"contient un élément interne anormalement compressible (« {info.filename} », "
+                f"{size // max(info.compress_size, 1)} fois sa taille compressée) : il n'est pas lu par sécurité.")
+    if total > MAX_TOTAL_BYTES:
+        raise _unreadable(
+            path, f"ferait {total // 2**20} Mo une fois décompressé (limite {MAX_TOTAL_BYTES // 2**20} Mo) : "
+            "il n'est pas lu par sécurité.")
+
+
+# ----------------------------------------------------------------------- small XML helpers
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _rid(el: ET.Element) -> str | None:
+    """The r:id attribute, whatever the relationships namespace (transitional or strict)."""
+    for k, v in el.attrib.items():
+        if k.startswith("{") and _local(k) == "id":
+            return v
+    return None
+
+
+_XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _ooxml_unescape(s: str) -> str:
+    """`_x000a_` → newline, as Excel escapes control characters in names and strings."""
+    return _XLSX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), s)
+
+
+@dataclass
+class _TableInfo:
+    name: str
+    sheet: str
+    ref: str
+    header_rows: int
+    totals_rows: int
+    columns: list[str]
+
+
+@dataclass
+class _Sheet:
+    name: str
+    part: str | None
+    grid: list[list[Any]] | None = None
+    overrides: dict[tuple[int, int], Any] = field(default_factory=dict)
+    merged: list[str] = field(default_factory=list)
+    sparse: bool = False  # grid too large for calamine: regions are read through openpyxl
+    extent: tuple[int, int] = (0, 0)  # last row and column holding something
+
+
+# ----------------------------------------------------------------------- sheet XML scanning
+_NS = rb"(?:[A-Za-z_][\w.\-]*:)?"
+_ROW_OR_CELL = re.compile(rb"<" + _NS + rb"(row|c)\b([^>]*?)(/?)>")
+_CELL_END = re.compile(rb"</" + _NS + rb"c>")
+_ATTR_R = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]{0,3})\$?(\d*)["']""")
+_ATTR_T = re.compile(rb"""\bt\s*=\s*["']([^"']*)["']""")
+_HAS_ERROR = re.compile(rb"""\bt\s*=\s*["']e["']""")
+_HAS_FORMULA = re.compile(rb"<" + _NS + rb"f[\s>/]")
+_FORMULA = re.compile(rb"<" + _NS + rb"f\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"f>)", re.S)
+_VALUE = re.compile(rb"<" + _NS + rb"v\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"v>)", re.S)
+_MERGE = re.compile(rb"<" + _NS + rb"""mergeCell\b[^>]*?\bref\s*=\s*["']([^"']+)["']""")
+_DIMENSION = re.compile(rb"<" + _NS + rb"""dimension\b[^>]*?\bref\s*=\s*["']([^"']+)["']""")
+
+
+def _iter_cells(xml: bytes, with_inner: bool):
+    """(row, col, attrs, inner) of every cell, positions tracked as Excel does when `r` is omitted."""
+    row, col = 0, 0
+    for m in _ROW_OR_CELL.finditer(xml):
+        kind, attrs, closed = m.group(1), m.group(2), m.group(3)
+        r = _ATTR_R.search(attrs)
+        if kind == b"row":
+            row = int(r.group(2)) if r and r.group(2) else row + 1
+            col = 0
+            continue
+        if r and r.group(1):
+            col = col_index(r.group(1).decode())
+            if r.group(2):
+                row = int(r.group(2))
+        else:
+            col += 1
+        inner = None
+        if not closed and with_inner:
+            end = _CELL_END.search(xml, m.end())
+            inner = xml[m.end(): end.start()] if end else b""
+        yield row, col, attrs, closed, inner
+
+
+def _grid_extent(xml: bytes) -> tuple[int, int]:
+    """(last row, last column) of the cells holding something: the size of calamine's grid."""
+    m = _DIMENSION.search(xml)
+    if m:
+        try:
+            _, _, r2, c2 = parse_range(m.group(1).decode())
+            if r2 * c2 <= MAX_GRID_CELLS:
+                return r2, c2  # the writer's used range is small: no need to scan
+        except ValueError:
+            pass
+    last_row = last_col = 0
+    for row, col, _attrs, closed, _inner in _iter_cells(xml, with_inner=False):
+        if not closed:  # an empty `<c r=".." s="1"/>` is a formatted blank: calamine skips it
+            last_row, last_col = max(last_row, row), max(last_col, col)
+    return last_row, last_col
+
+
+def _special_cells(xml: bytes, full_calc_on_load: bool) -> dict[tuple[int, int], Any]:
+    """Error cells and formulas without a usable cached value, which calamine reads as ""."""
+    # plain substring tests first (memchr-fast): most sheets hold neither errors nor formulas
+    has_error = (b't="e"' in xml or b"t='e'" in xml) and _HAS_ERROR.search(xml) is not None
+    has_formula = (b"f>" in xml or b"f " in xml) and _HAS_FORMULA.search(xml) is not None
+    if not has_error and not has_formula:
+        return {}
+    found: dict[tuple[int, int], Any] = {}
+    for row, col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
+        if closed or not inner:
+            continue
+        t = _ATTR_T.search(attrs)
+        ctype = t.group(1) if t else b"n"
+        v = _VALUE.search(inner)
+        vtext = unescape(v.group(1).decode("utf-8", "replace")) if v and v.group(1) else ""
+        if ctype == b"e":
+            found[(row, col)] = ExcelError(vtext or "#N/A")
+            continue
+        f = _FORMULA.search(inner)
+        if f is None:
+            continue
+        formula = "=" + unescape((f.group(1) or b"").decode("utf-8", "replace"))
+        no_value = v is None or (vtext == "" and ctype not in (b"str", b"inlineStr"))
+        if no_value or full_calc_on_load:
+            found[(row, col)] = NoCachedValue(formula)
+    return found
+
+
+# ----------------------------------------------------------------------- the source
+class FileSource:
+    """`source.Source` over an .xlsx/.xlsm file. Raises `UnreadableWorkbook` on anything else.
+
+    Use as a context manager (or call `close()`): the zip and calamine hold the file open.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._zip = _open_zip(self.path)
+        self._cal = None
+        self._cal_file = None
+        self._opx = None
+        self._opx_file = None
+        self._tables: dict[str, _TableInfo] | None = None
+        try:
+            _check_sizes(self.path, self._zip)
+            self._names_map = {n.lower(): n for n in self._zip.namelist()}
+            self._read_structure()
+        except UnreadableWorkbook:
+            self.close()
+            raise
+        except (zipfile.BadZipFile, ET.ParseError, EOFError, OSError, ValueError, KeyError,
+                NotImplementedError, RuntimeError, UnicodeDecodeError):
+            self.close()
+            raise _unreadable(self.path, "est endommagé : sa structure interne est illisible.") from None
+
+    # -- lifecycle
+    def close(self) -> None:
+        if self._cal is not None:
+            try:
+                self._cal.close()
+            except Exception:  # noqa: BLE001 - closing must never fail the caller
+                pass
+            self._cal = None
+        if self._opx is not None:
+            self._opx.close()
+            self._opx = None
+        for fh in (self._cal_file, self._opx_file):
+            if fh is not None:
+                fh.close()
+        self._cal_file = self._opx_file = None
+        self._zip.close()
+
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- zip parts
+    def _part(self, name: str) -> str | None:
+        return self._names_map.get(name.lower().lstrip("/"))
+
+    def _read(self, name: str, limit: int | None = None) -> bytes:
+        real = self._part(name)
+        if real is None:
+            raise KeyError(name)
+        if limit is not None and self._zip.getinfo(real).file_size > limit:
+            raise ValueError(f"{name} trop grand")
+        data = self._zip.read(real)  # bounded by the declared size, CRC checked
+        if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:4096]:
+            raise ValueError("DTD refusée")  # no entity expansion in a workbook part
+        return data
+
+    def _xml(self, name: str) -> ET.Element:
+        return ET.fromstring(self._read(name, _SMALL_PART))
+
+    def _rels(self, part: str) -> list[tuple[str, str, str]]:
+        """(Id, Type, resolved target) of a part's relationships ([] when it has none)."""
+        folder, base = posixpath.split(part)
+        rels_name = posixpath.join(folder, "_rels", base + ".rels")
+        if self._part(rels_name) is None:
+            return []
+        out = []
+        for rel in self._xml(rels_name):
+            if rel.get("TargetMode") == "External":
+                continue
+            target = rel.get("Target", "")
+            if target.startswith("/"):
+                resolved = target.lstrip("/")
+            else:
+                resolved = posixpath.normpath(posixpath.join(folder, target))
+            out.append((rel.get("Id", ""), rel.get("Type", ""), resolved))
+        return out
+
+    def _read_structure(self) -> None:
+        path = self.path
+        if self._part("mimetype") is not None:
+            mime = self._read("mimetype", 1024).decode("ascii", "replace").strip()
+            if mime.startswith("application/vnd.oasis.opendocument.spreadsheet"):
+                raise _unsupported(path, "est un classeur OpenDocument (.ods, LibreOffice), qui n'est pas pris en charge.")
+            if mime.startswith("application/vnd.oasis.opendocument"):
+                raise _unreadable(path, "est un document OpenDocument qui n'est pas un classeur (texte, présentation…).",
+                                  "Joignez le classeur ACV au format .xlsx.")
+        wb_part = None
+        if self._part("_rels/.rels") is not None:
+            for _id, typ, target in self._rels(""):
+                if typ.endswith(_REL_OFFICE_DOCUMENT):
+                    wb_part = target
+                    break
+        if wb_part is None and self._part("xl/workbook.xml") is not None:
+            wb_part = "xl/workbook.xml"
+        if (wb_part and wb_part.lower().endswith(".bin")) or self._part("xl/workbook.bin") is not None:
+            raise _unsupported(path, "est un classeur binaire Excel (.xlsb), qui n'est pas pris en charge.")
+        if wb_part and wb_part.lower().startswith(("word/", "ppt/")):
+            what = "un document Word" if wb_part.lower().startswith("word/") else "une présentation PowerPoint"
+            raise _unreadable(path, f"est {what}, pas un classeur Excel.", "Joignez le classeur ACV au format .xlsx.")
+        not_a_workbook = _unreadable(path, "est une archive zip qui ne contient pas de classeur Excel.",
+                                     "Joignez le classeur ACV au format .xlsx.")
+        if wb_part is None or self._part(wb_part) is None:
+            raise not_a_workbook
+        self._wb_part = self._part(wb_part)
+        root = self._xml(self._wb_part)
+        if _local(root.tag) != "workbook":
+            raise not_a_workbook
+        rels = {rid: (typ, target) for rid, typ, target in self._rels(self._wb_part)}
+        self._sheets: list[_Sheet] = []
+        self.full_calc_on_load = False
+        defined: list[tuple[str, str | None, str]] = []
+        for el in root.iter():
+            tag = _local(el.tag)
+            if tag == "sheet":
+                typ, target = rels.get(_rid(el) or "", ("", None))
+                part = self._part(target) if target and typ.endswith(_REL_WORKSHEET) else None
+                self._sheets.append(_Sheet(el.get("name", ""), part))
+            elif tag == "definedName":
+                defined.append((el.get("name", ""), el.get("localSheetId"), (el.text or "").strip()))
+            elif tag == "calcPr":
+                self.full_calc_on_load = el.get("fullCalcOnLoad") in ("1", "true")
+        if not self._sheets:
+            raise _unreadable(path, "ne contient aucune feuille de calcul.")
+        # workbook-level names first; a sheet-level one only when no workbook-level one exists
+        self._defined: dict[str, str] = {}
+        for name, local, ref in sorted(defined, key=lambda d: d[1] is not None):
+            self._defined.setdefault(name.lower(), ref)
+        self._side_parts = [target for typ, target in rels.values()
+                            if typ.endswith((_REL_SHARED_STRINGS, _REL_STYLES))]
+
+    # -- Source protocol
+    def sheet_names(self) -> list[str]:
+        return [s.name for s in self._sheets]
+
+    def named(self, name: str) -> tuple[str, str, Any] | None:
+        ref = self._defined.get(name.lower())
+        if not ref or "!" not in ref or "#REF!" in ref.upper():
+            return None  # a deleted target, a constant or a formula is not a cell
+        sheet_name, addr = split_sheet_ref(ref)
+        try:
+            r1, c1, _r2, _c2 = parse_range(addr)
+        except ValueError:
+            return None
+        sheet = self._sheet(sheet_name)
+        if sheet is None:
+            return None
+        return sheet.name, a1(r1, c1), self._value(sheet, r1, c1)
+
+    def table(self, name: str) -> TableBlock | None:
+        info = self._table_index().get(name.lower())
+        if info is None:
+            return None
+        sheet = self._sheet(info.sheet)
+        r1, c1, r2, c2 = parse_range(info.ref)
+        header_row = r1 if info.header_rows else r1 - 1
+        last_data = max(r2 - info.totals_rows, header_row)
+        if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_GRID_CELLS:
+            # a table stretched down to row 1,048,576: its rows past the sheet's last value are empty
+            self._load(sheet)
+            last_data = max(min(last_data, sheet.extent[0]), header_row)
+            if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_GRID_CELLS:
+                raise _unreadable(
+                    self.path, f"a un tableau « {info.name} » ({info.ref}) trop grand pour être lu "
+                    f"(plus de {MAX_GRID_CELLS // 1_000_000} millions de cellules remplies).",
+                    "Redimensionnez le tableau à ses seules lignes remplies (Création de tableau > "
+                    "Redimensionner le tableau), puis enregistrez.")
+        cells = self._region(sheet, header_row, last_data, c1, c2)
+        header = []
+        for j, text in enumerate(cells[0] if info.header_rows else [None] * (c2 - c1 + 1)):
+            if not isinstance(text, str) or not text.strip():
+                text = info.columns[j] if j < len(info.columns) else ""
+            header.append(text)
+        rows = cells[1:]
+        merged = []
+        for ref in sheet.merged:
+            try:
+                m1, mc1, m2, mc2 = parse_range(ref)
+            except ValueError:
+                continue
+            if m1 <= r2 and m2 >= r1 and mc1 <= c2 and mc2 >= c1:
+                merged.append(ref)
+        return TableBlock(info.name, sheet.name, header_row, c1, header, rows, merged)
+
+    # -- internals
+    def _sheet(self, name: str) -> _Sheet | None:
+        for s in self._sheets:
+            if s.name == name:
+                return s
+        for s in self._sheets:  # Excel sheet names are case-insensitive
+            if s.name.lower() == name.lower():
+                return s
+        return None
+
+    def _table_index(self) -> dict[str, _TableInfo]:
+        if self._tables is not None:
+            return self._tables
+        index: dict[str, _TableInfo] = {}
+        try:
+            for sheet in self._sheets:
+                if sheet.part is None:
+                    continue
+                for _id, typ, target in self._rels(sheet.part):
+                    if not typ.endswith(_REL_TABLE) or self._part(target) is None:
+                        continue
+                    t = self._xml(target)
+                    display = t.get("displayName") or t.get("name") or ""
+                    columns = [_ooxml_unescape(c.get("name", "")) for c in t.iter() if _local(c.tag) == "tableColumn"]
+                    ref = t.get("ref", "")
+                    try:
+                        parse_range(ref)
+                    except ValueError:
+                        continue  # a table without a usable range is as good as missing
+                    info = _TableInfo(display, sheet.name, ref, int(t.get("headerRowCount", "1") or 1),
+                                      int(t.get("totalsRowCount", "0") or 0), columns)
+                    for key in {display.lower(), (t.get("name") or "").lower()} - {""}:
+                        index.setdefault(key, info)
+        except (zipfile.BadZipFile, ET.ParseError, EOFError, OSError, ValueError, KeyError, NotImplementedError,
+                RuntimeError, UnicodeDecodeError):
+            raise _unreadable(self.path, "est endommagé : la description de ses tableaux est illisible.") from None
+        self._tables = index
+        return index
+
+    def _calamine(self):
+        if self._cal is None:
+            from python_calamine import CalamineWorkbook
+
+            try:
+                for part in self._side_parts:  # inflate through zipfile first: size and CRC checked
+                    if self._part(part) is not None:
+                        with self._zip.open(self._part(part)) as fh:
+                            while fh.read(1 << 20):
+                                pass
+                # from a file object, calamine decides the format by content, not by extension
+                self._cal_file = self.path.open("rb")
+                self._cal = CalamineWorkbook.from_filelike(self._cal_file)
+            except Exception:  # noqa: BLE001 - calamine raises its own error types; the message is ours
+                raise _unreadable(self.path, "est endommagé : ses données ne peuvent pas être lues.") from None
+        return self._cal
+
+    def _load(self, sheet: _Sheet) -> None:
+        if sheet.grid is not None:
+            return
+        sheet.grid = []
+        if sheet.part is None:
+            return  # a chart sheet or a dangling reference: no cells
+        try:
+            xml = self._read(sheet.part)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
+            raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
+        last_row, last_col = sheet.extent = _grid_extent(xml)
+        sheet.overrides = _special_cells(xml, self.full_calc_on_load)
+        if b"mergeCell" in xml:
+            sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
+        del xml
+        if last_row * last_col > MAX_GRID_CELLS:
+            sheet.sparse = True  # calamine would allocate the whole grid: read the regions we need only
+            return
+        try:
+            sheet.grid = self._calamine().get_sheet_by_name(sheet.name).to_python(skip_empty_area=False)
+        except UnreadableWorkbook:
+            raise
+        except Exception:  # noqa: BLE001 - see _calamine
+            raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
+
+    def _openpyxl_rows(self, sheet: _Sheet, r1: int, r2: int, c1: int, c2: int) -> list[list[Any]]:
+        """Rows r1..r2, columns c1..c2 through openpyxl's streaming reader, which stops after r2 and
+        keeps only the asked columns: the fallback for a sheet whose grid is too large for calamine."""
+        try:
+            if self._opx is None:
+                import openpyxl
+
+                self._opx_file = self.path.open("rb")  # a file object: openpyxl does not judge the extension
+                self._opx = openpyxl.load_workbook(self._opx_file, read_only=True, data_only=True)
+            ws = self._opx[sheet.name]
+            rows = [list(r) for r in ws.iter_rows(min_row=r1, max_row=r2, min_col=c1, max_col=c2, values_only=True)]
+        except Exception:  # noqa: BLE001 - openpyxl raises many types; the message is ours
+            raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
+        for line in rows:
+            for j, v in enumerate(line):
+                if isinstance(v, datetime) and v.time() == time(0):
+                    line[j] = v.date()  # calamine gives a date for a date cell: same raw value either way
+        return rows
+
+    def _region(self, sheet: _Sheet | None, r1: int, r2: int, c1: int, c2: int) -> list[list[Any]]:
+        """Raw values of rows r1..r2 × columns c1..c2 (1-based); None for an empty cell."""
+        width = c2 - c1 + 1
+        if sheet is None or r2 < 1 or c2 < 1 or r1 > r2:
+            return [[None] * max(width, 0) for _ in range(max(r2 - r1 + 1, 0))]
+        self._load(sheet)
+        if sheet.sparse:
+            lines = self._openpyxl_rows(sheet, max(r1, 1), r2, max(c1, 1), c2)
+            lines = [[None] * (max(c1, 1) - c1) + line for line in lines]
+            lines = [[None] * width for _ in range(max(r1, 1) - r1)] + lines
+        else:
+            grid = sheet.grid
+            lines = [grid[r - 1][max(c1, 1) - 1: c2] if 1 <= r <= len(grid) else [] for r in range(r1, r2 + 1)]
+            if c1 < 1:
+                lines = [[None] * (1 - c1) + line for line in lines]
+        out = []
+        for r, line in zip(range(r1, r2 + 1), lines + [[]] * (r2 - r1 + 1 - len(lines))):
+            vals = [None if v == "" else _NUM_ERROR if v.__class__ is float and (v != v or v in _INFINITIES) else v
+                    for v in line[:width]]
+            vals += [None] * (width - len(vals))
+            if sheet.overrides:
+                for c in range(c1, c2 + 1):
+                    special = sheet.overrides.get((r, c))
+                    if special is not None:
+                        vals[c - c1] = special
+            out.append(vals)
+        return out
+
+    def _value(self, sheet: _Sheet | None, row: int, col: int) -> Any:
+        return self._region(sheet, row, row, col, col)[0][0]
