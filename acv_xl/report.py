@@ -1,0 +1,167 @@
+"""The validation report: JSON (interfaces.md) and text for a terminal or a log.
+
+Writers never compute business numbers: totals come from `totals.Totaux`, counts from
+`findings.count`.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Iterable
+
+from rich.console import Console
+from rich.text import Text
+
+from . import layout
+from .findings import Finding, Gravite
+from .validate import Report
+
+_ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
+
+
+def to_json(report: Report) -> dict:
+    """The JSON object of interfaces.md, plus `etat`, `empreinte_stockee` and, in `totaux`,
+    `financement_total`, `ecart` and `par_action`. An unreadable file has `totaux` null."""
+    conv = report.convention
+    return {
+        "fichier": report.fichier,
+        "acv_id": conv.acv_id if conv else None,
+        "version_modele": _text(conv.value("acv_version_modele")) if conv else None,
+        "valide": report.valide,
+        "empreinte": report.empreinte,
+        "empreinte_stockee": report.empreinte_stockee,
+        "etat": report.etat,
+        "resume": report.resume,
+        "constats": [f.as_json() for f in report.findings],
+        "totaux": report.totaux.as_json() if report.totaux is not None else None,
+    }
+
+
+def _text(v) -> str | None:
+    return None if v is None else str(v)
+
+
+# ----------------------------------------------------------------------------- text
+_STYLE = {Gravite.ERREUR: "bold red", Gravite.AVERTISSEMENT: "yellow", Gravite.INFORMATION: "cyan"}
+_TAG = {Gravite.ERREUR: "ERREUR", Gravite.AVERTISSEMENT: "AVERT.", Gravite.INFORMATION: "INFO"}
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n <= 1 else many}"
+
+
+def verdict(report: Report) -> tuple[str, str]:
+    """(one-line verdict, style)."""
+    r = report.resume
+    if report.convention is None:
+        return "Fichier illisible : rien n'a pu être vérifié.", "bold red"
+    if r["erreurs"]:
+        return (f"À corriger : {_plural(r['erreurs'], 'erreur bloque', 'erreurs bloquent')} la validation.",
+                "bold red")
+    tail = f" ({_plural(r['avertissements'], 'avertissement', 'avertissements')} à examiner)" if r["avertissements"] else ""
+    return f"Aucune erreur : le classeur peut être validé{tail}.", "bold green"
+
+
+def _groups(items: list[Finding]) -> Iterable[tuple[str, list[Finding]]]:
+    def sheet_key(f: Finding):
+        return (_ORDER.get(f.feuille, -1 if not f.feuille else len(_ORDER)), f.feuille)
+
+    ordered = sorted(items, key=sheet_key)  # stable: keeps the rules' row order inside a sheet
+    for (_, sheet), group in groupby(ordered, key=sheet_key):
+        yield sheet, list(group)
+
+
+def _action_key(f: Finding):
+    return (f.action == "", _numero_key(f.action))
+
+
+def _numero_key(n: str):
+    parts = []
+    for p in n.split("."):
+        parts.append((0, int(p), "") if p.isdigit() else (1, 0, p))
+    return parts
+
+
+def render_text(reports: list[Report], console: Console) -> None:
+    """Per file: header (file, convention, état), counts per severity, findings grouped by sheet
+    then action (code, cell, message, suggestion), one-line verdict. Plain text when not a terminal."""
+    plain = not console.is_terminal
+    for k, report in enumerate(reports):
+        if k:
+            console.print()
+        _render_one(report, console, plain)
+    if len(reports) > 1:
+        n_err = sum(1 for r in reports if r.exit_code == 1)
+        n_ill = sum(1 for r in reports if r.exit_code == 2)
+        console.print()
+        console.print(Text(f"{_plural(len(reports), 'fichier vérifié', 'fichiers vérifiés')} : "
+                           f"{_plural(n_err, 'avec erreurs', 'avec erreurs')}, "
+                           f"{_plural(n_ill, 'illisible', 'illisibles')}.", style="bold"), soft_wrap=plain)
+
+
+def _arrow(console: Console) -> str:
+    """→ where the output encoding has it (a Windows log file in cp1252 has not)."""
+    try:
+        "→".encode(console.encoding or "ascii")
+        return "→"
+    except (UnicodeEncodeError, LookupError):
+        return "->"
+
+
+def _safe(console: Console):
+    """A function making user text printable in the output encoding (« ? » for what it lacks)."""
+    enc = console.encoding or "utf-8"
+    if "utf" in enc.lower():
+        return str
+    return lambda t: str(t).encode(enc, "replace").decode(enc)
+
+
+def _render_one(report: Report, console: Console, plain: bool) -> None:
+    conv = report.convention
+    arrow = _arrow(console)
+    safe = _safe(console)
+    p = lambda t: console.print(t, soft_wrap=plain)  # noqa: E731 — no hard wraps in logs
+    title = Text("Fichier : ", style="bold")
+    title.append(safe(report.fichier or "(sans nom)"))
+    p(title)
+    if conv is not None:
+        ident = " — ".join(str(x) for x in (conv.acv_id, conv.libelle) if x) or "(identifiant non renseigné)"
+        p(Text(safe(f"Convention : {ident}")))
+    p(Text(f"État : {report.etat}"))
+    r = report.resume
+    counts = Text("Constats : ")
+    counts.append(_plural(r["erreurs"], "erreur", "erreurs"), style=_STYLE[Gravite.ERREUR] if r["erreurs"] else "")
+    counts.append(", ")
+    counts.append(_plural(r["avertissements"], "avertissement", "avertissements"),
+                  style=_STYLE[Gravite.AVERTISSEMENT] if r["avertissements"] else "")
+    counts.append(", ")
+    counts.append(_plural(r["informations"], "information", "informations"))
+    p(counts)
+    for sheet, items in _groups(report.findings):
+        p(Text(""))
+        p(Text(f"Feuille {sheet}" if sheet else "Fichier", style="bold underline"))
+        items = sorted(items, key=_action_key)
+        for action, group in groupby(items, key=lambda f: f.action):
+            if action:
+                p(Text(safe(f"  Action {action}"), style="bold"))
+            indent = "    " if action else "  "
+            for f in group:
+                line = Text(indent)
+                line.append(f"[{_TAG[f.gravite]}]", style=_STYLE[f.gravite])
+                line.append(f" {f.code}", style="bold")
+                if f.cellule:
+                    line.append(f" {f.cellule}")
+                line.append(safe(f" — {f.message}"))
+                p(line)
+                if f.suggestion:
+                    p(Text(safe(f"{indent}    {arrow} {f.suggestion}"), style="dim" if not plain else ""))
+    if report.totaux is not None and conv is not None:
+        from .values import fmt_euros
+
+        t = report.totaux
+        p(Text(""))
+        p(Text(f"Coût total : {fmt_euros(t.cout_total)} · financements : {fmt_euros(t.financement_total)} · "
+               f"écart : {fmt_euros(t.ecart)}"))
+    msg, style = verdict(report)
+    p(Text(""))
+    p(Text(f"Verdict : {msg}", style=style))

@@ -1,0 +1,399 @@
+"""The validation rules (../shared/spec/regles.md): a registry, shared helpers, `run_rules`.
+
+Each rule is a small pure function `(conv) -> Iterable[Finding]` in its family module, registered
+with `@rule(code, gravite, titre, source, needs=...)`. Adding a rule touches one file.
+
+`needs` names what a rule reads: `"T_Financements"` (the table exists and none of its required
+headers is missing) or `"T_Actions.cosignataires"` (that column exists too). When the reader
+reports a missing sheet, table or header (STR-03/STR-04), the rules that need it are skipped
+rather than reporting every row as empty.
+
+Decisions where the catalogue leaves a case open (each rule's docstring gives its own):
+- Value problems recorded by the reader (`ligne.problems[attr]`) are reported exactly once, at
+  their cell, with the action number: an Excel error value by STR-06, a formula without a computed
+  value by STR-07, any other problem by the rule of the family that owns the column (table below).
+- An unknown value is not guessed. The other rules neither call it « vide » nor compute a sum or a
+  ratio with it, and a conclusion it could change is not drawn: no « axe 3 sans diagnostic »
+  (DIA-01) while an axe is unreadable, no FIN-05…FIN-09 on a plan holding an unreadable amount,
+  status, nature or financeur, or on an action number used twice, etc.
+- An `Abandonnée` action has left the plan: it needs no financing (ACT-08), no indicator (ACT-10),
+  no positive cost (ACT-05), and FIN-05…FIN-09, FIN-16 and ACT-07 do not judge it.
+- The reference date for « after the end of initialisation » (DIA-04) is the date of the next
+  comité d'engagement (`acv_date_comite`) when it is filled, the dossier being judged for that
+  comité; otherwise today.
+- Added codes (the catalogue allows new codes, never reuses one):
+  STR-00 E « contrôle interne en échec » (a rule, the totals or the fingerprint crashed: the dossier
+  was not fully checked, so it cannot be « Validé »); STR-07 E formula without a computed value
+  (the value is unknown, every total would be false: an error, not an information); STR-08 A merged
+  cells inside a table; PRJ-05 E identity value of the wrong form (programme, rôle, département,
+  SIREN); DIA-05 E invalid or missing value in `T_Diagnostic`; PER-07 E invalid or missing value
+  in `T_Perimetres`; ACT-12 E value outside its list in `T_Actions`; FIN-17 E `Date de la demande`
+  not a date; FIN-18 E the reference list of funders (`T_Financeurs`, `T_Dispositifs`) incomplete
+  or invalid; IND-03 A invalid value in `T_Indicateurs`; GOU-02 A invalid or missing value in
+  `T_Gouvernance`. A missing defined name is reported as STR-04 (structure, like a header).
+
+| problem kind                    | T_Actions | T_Financements        | T_Diagnostic | T_Perimetres | T_Indicateurs | elsewhere |
+|---------------------------------|-----------|-----------------------|--------------|--------------|---------------|-----------|
+| texte_nombre, pas_nombre, pas_annee | ACT-05 | FIN-03 (année: FIN-04) | DIA-05      | PER-07       | IND-03        |           |
+| pas_date                        | ACT-06    | FIN-17                | DIA-05       | PER-07       |               | PRJ-04 (named dates) |
+| hors_liste                      | ACT-12    | FIN-04                | DIA-05       | PER-07       |               | PRJ-05 (programme, rôle), FIN-18, GOU-02 |
+| pas_axe                         | ACT-03    |                       | DIA-02       |              |               |           |
+| erreur_excel / formule_sans_valeur | STR-06 / STR-07 everywhere (status cells excluded) |
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable, Iterable
+
+from .. import layout
+from ..findings import Finding, Gravite
+from ..layout import Kind, Table
+from ..model import Convention, Ligne
+from ..source import a1, parse_a1, parse_range
+from ..values import Problem, fmt_date, fmt_euros, fmt_number, is_blank
+
+E = Gravite.ERREUR
+A = Gravite.AVERTISSEMENT
+I = Gravite.INFORMATION  # noqa: E741
+
+# Legal and programme bases, written once.
+SRC_GUIDE = "Guide du programme ACV"
+SRC_CONTRAT = "Contrat du classeur ACV"
+SRC_L1111_10 = "CGCT art. L1111-10 III"
+SRC_R2334_27 = "CGCT art. R2334-27"
+SRC_DECRET_2018_514 = "décret n° 2018-514 art. 10"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    gravite: Gravite  # nominal severity (a few rules also emit a lower one, see their docstring)
+    titre: str
+    source: str
+    func: Callable[[Convention], Iterable[Finding]]
+    needs: tuple[str, ...] = ()
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(code: str, gravite: Gravite, titre: str, source: str, needs: Iterable[str] = ()):
+    """Register a rule function under its stable code."""
+
+    def deco(func):
+        if code in REGISTRY:
+            raise ValueError(f"code de règle en double : {code}")
+        REGISTRY[code] = Rule(code, gravite, titre, source, func, tuple(needs))
+        return func
+
+    return deco
+
+
+# ----------------------------------------------------------------------------- structure
+def _table_unusable(conv: Convention, table: Table, attr: str | None = None) -> bool:
+    st = conv.structure
+    if table.sheet in st.missing_sheets or table.name in st.missing_tables:
+        return True
+    missing = {mh.header for mh in st.missing_headers if mh.table == table.name}
+    if any(c.required and c.header in missing for c in table.columns):
+        return True
+    return attr is not None and table.header(attr) in missing
+
+
+def usable(conv: Convention, need: str) -> bool:
+    name, _, attr = need.partition(".")
+    return not _table_unusable(conv, layout.TABLES_BY_NAME[name], attr or None)
+
+
+# ----------------------------------------------------------------------------- per-run index
+class Index:
+    """What several rules look up, computed once per `run_rules` call (a workbook of 500 actions and
+    5 000 financing lines must validate in a few tens of milliseconds for the Excel button)."""
+
+    def __init__(self, conv: Convention):
+        self.conv = conv
+        self._rows: dict[str, list] = {}
+        self._memo: dict[Any, Any] = {}
+
+    def rows(self, table: Table) -> list:
+        r = self._rows.get(table.name)
+        if r is None:
+            from ..model import ROW_MODELS
+
+            r = [x for x in getattr(self.conv, ROW_MODELS[table.name][1]) if not x.is_empty()]
+            self._rows[table.name] = r
+        return r
+
+    def memo(self, key: Any, build: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    def lines_of(self, numero: str | None) -> list:
+        """Non-empty financing lines of an action, in row order."""
+        def group():
+            out: dict[str, list] = {}
+            for lf in self.rows(layout.T_FINANCEMENTS):
+                out.setdefault(lf.numero, []).append(lf)
+            return out
+        return self.memo("lines_by_action", group).get(numero, [])
+
+    def action(self, numero: str | None):
+        """The first action of that number (a duplicate is ACT-01's)."""
+        def first():
+            out: dict[str, Any] = {}
+            for a in self.rows(layout.T_ACTIONS):
+                out.setdefault(a.numero, a)
+            return out
+        return self.memo("action_by_numero", first).get(numero) if numero else None
+
+
+_INDEX: ContextVar[Index | None] = ContextVar("acv_rules_index", default=None)
+
+
+def index(conv: Convention) -> Index:
+    """The index of the running `run_rules` call (thread- and task-safe), or a fresh one."""
+    cur = _INDEX.get()
+    return cur if cur is not None and cur.conv is conv else Index(conv)
+
+
+# ----------------------------------------------------------------------------- sorting
+_SHEET_ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
+
+
+def _cell_key(cell: str) -> tuple[int, int]:
+    try:
+        return parse_a1(cell)
+    except ValueError:
+        return (0, 0)
+
+
+def sort_key(f: Finding):
+    row, col = _cell_key(f.cellule) if f.cellule else (0, 0)
+    # ties keep the order the rules emitted them in (sorted() is stable): axe 1 before axe 2…
+    return (_SHEET_ORDER.get(f.feuille, -1 if not f.feuille else len(_SHEET_ORDER)), row, f.code, col)
+
+
+def codes_within(tables: Iterable[str]) -> list[str]:
+    """Codes of the rules that read only these tables: for a caller that holds part of a workbook
+    (an Excel function given `T_Actions` and `T_Financements`), so that a table it did not pass is
+    not taken for an empty one. Use: `run_rules(conv, codes=codes_within({...}))`."""
+    given = set(tables)
+    return [r.code for r in REGISTRY.values() if r.needs and {n.partition(".")[0] for n in r.needs} <= given]
+
+
+def run_rules(conv: Convention, codes: Iterable[str] | None = None) -> list[Finding]:
+    """Every registered rule (or only `codes`), sorted by sheet order, row, code.
+
+    A rule that raises does not stop the others: it becomes one STR-00 error (« contrôle interne
+    en échec ») naming the rule, because a dossier that was not fully checked cannot be validated.
+    """
+    wanted = set(codes) if codes is not None else None
+    out: list[Finding] = []
+    token = _INDEX.set(Index(conv))
+    try:
+        _run(conv, wanted, out)
+    finally:
+        _INDEX.reset(token)
+    return sorted(out, key=sort_key)
+
+
+def _run(conv: Convention, wanted: set[str] | None, out: list[Finding]) -> None:
+    for r in REGISTRY.values():
+        if wanted is not None and r.code not in wanted:
+            continue
+        if not all(usable(conv, n) for n in r.needs):
+            continue
+        try:
+            out.extend(r.func(conv))
+        except Exception as exc:  # noqa: BLE001 — a bug in one rule must not hide the others
+            out.append(Finding(
+                code="STR-00", gravite=E,
+                message=f"Contrôle interne en échec : la vérification {r.code} (« {r.titre} ») n'a pas pu "
+                        f"s'exécuter ({type(exc).__name__}). Ce point du dossier n'a pas été vérifié.",
+                suggestion="Signalez l'anomalie à l'équipe acv-xl en joignant le classeur.",
+            ))
+
+
+# ----------------------------------------------------------------------------- reading helpers
+def rows(conv: Convention, table: Table) -> list[Ligne]:
+    """The non-empty data rows of a table (blank template rows are not data)."""
+    return index(conv).rows(table)
+
+
+def blank(ligne: Ligne, attr: str) -> bool:
+    """Really empty: no value and no unparsable content (a bad value is not an empty one)."""
+    return getattr(ligne, attr, None) is None and attr not in ligne.problems and is_blank(ligne.raw.get(attr))
+
+
+def has_problem(ligne: Ligne, attr: str) -> bool:
+    return attr in ligne.problems
+
+
+def today() -> date:
+    return date.today()
+
+
+def reference_date(conv: Convention) -> date:
+    comite = conv.value("acv_date_comite")
+    return comite if isinstance(comite, date) else today()
+
+
+def table_cell(conv: Convention, table: Table, attr: str | None = None) -> tuple[str, str]:
+    """(sheet, A1) of the table's first data cell (of column `attr` when given) for table-level findings."""
+    ref = conv.structure.table_refs.get(table.name)
+    sheet = table.sheet
+    if ref:
+        sheet, rng = ref
+        r1, c1, _, _ = parse_range(rng)
+    else:
+        r1, c1 = parse_a1(table.anchor)
+    col = c1 + ([c.attr for c in table.columns].index(attr) if attr else 0)
+    return sheet, a1(r1 + 1, col)
+
+
+def action_of(ligne: Ligne) -> str:
+    return str(getattr(ligne, "numero", None) or "") if ligne.TABLE in (
+        layout.T_ACTIONS, layout.T_FINANCEMENTS, layout.T_INDICATEURS) else ""
+
+
+def at(ligne: Ligne, attr: str, code: str, gravite: Gravite, message: str, suggestion: str = "",
+       action: str | None = None) -> Finding:
+    """A finding on one cell of a table row."""
+    return Finding(code=code, gravite=gravite, feuille=ligne.sheet, cellule=ligne.cell(attr),
+                   action=action_of(ligne) if action is None else action, message=message,
+                   suggestion=suggestion)
+
+
+def at_named(conv: Convention, name: str, code: str, gravite: Gravite, message: str,
+             suggestion: str = "") -> Finding:
+    nc = layout.NAMED_BY_NAME[name]
+    nv = conv.names.get(name)
+    return Finding(code=code, gravite=gravite, feuille=(nv.sheet if nv and nv.sheet else nc.sheet),
+                   cellule=(nv.cell if nv and nv.cell else nc.cell), message=message, suggestion=suggestion)
+
+
+def at_table(conv: Convention, table: Table, code: str, gravite: Gravite, message: str,
+             suggestion: str = "", attr: str | None = None, action: str = "") -> Finding:
+    sheet, cell = table_cell(conv, table, attr)
+    return Finding(code=code, gravite=gravite, feuille=sheet, cellule=cell, action=action,
+                   message=message, suggestion=suggestion)
+
+
+# ----------------------------------------------------------------------------- wording
+def q(text: Any) -> str:
+    """« text » (French quotes)."""
+    return f"« {text} »"
+
+
+def prefix(ligne: Ligne) -> str:
+    """How a message names its line: the action when there is one, else the row."""
+    n = action_of(ligne)
+    if n:
+        return f"Action {n}" if ligne.TABLE is layout.T_ACTIONS else f"Action {n}, ligne {ligne.row}"
+    return f"Ligne {ligne.row}" if ligne.row else "Ligne"
+
+
+def show_raw(raw: Any) -> str:
+    if isinstance(raw, (date,)):
+        return fmt_date(raw)
+    return str(raw)
+
+
+def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(message tail, suggestion) for a value the reader could not parse."""
+    h = q(header)
+    if p.kind == "texte_nombre":
+        if kind is Kind.AMOUNT:
+            s = f"Saisissez le nombre {fmt_euros(p.suggestion)} dans une cellule au format nombre (sans le taper comme texte)."
+        elif kind is Kind.YEAR:
+            s = f"Saisissez l'année {p.suggestion} comme un nombre."
+        else:
+            s = f"Saisissez {fmt_number(p.suggestion, _decimals(p.suggestion))} comme un nombre, sans texte."
+        return f"{h} contient du texte ({q(p.raw)}) au lieu d'un nombre.", s
+    if p.kind == "pas_nombre":
+        what = "un montant en euros" if kind is Kind.AMOUNT else "un nombre"
+        return f"{h} n'est pas un nombre : {q(show_raw(p.raw))}.", f"Saisissez {what}."
+    if p.kind == "pas_annee":
+        return f"{h} n'est pas une année : {q(show_raw(p.raw))}.", "Saisissez une année sur quatre chiffres, par exemple 2025."
+    if p.kind == "pas_date":
+        if p.suggestion:
+            s = f"Saisissez la date {fmt_date(p.suggestion)} comme une vraie date (cellule au format date)."
+        else:
+            s = "Saisissez une date valide au format jj/mm/aaaa."
+        return f"{h} n'est pas une date : {q(show_raw(p.raw))}.", s
+    if p.kind == "hors_liste":
+        if p.suggestion:
+            s = f"Choisissez {q(p.suggestion)} dans la liste déroulante."
+        else:
+            s = "Choisissez une valeur de la liste déroulante : " + ", ".join(choices) + "." if choices else ""
+        return f"{h} contient {q(p.raw)}, qui n'est pas une valeur de la liste.", s
+    if p.kind == "pas_axe":
+        return (f"{h} doit désigner l'un des cinq axes du programme ; {q(show_raw(p.raw))} n'en est pas un.",
+                "Choisissez « Axe 1 » à « Axe 5 » dans la liste déroulante.")
+    if p.kind == "erreur_excel":
+        return (f"{h} contient l'erreur Excel {p.raw}.",
+                "Corrigez la formule qui produit cette erreur, ou saisissez la valeur directement.")
+    if p.kind == "formule_sans_valeur":
+        return (f"{h} contient une formule dont le résultat n'a jamais été calculé (fichier produit par "
+                "un programme et jamais recalculé) : sa valeur est inconnue.",
+                "Ouvrez le classeur dans Excel ou LibreOffice, laissez-le recalculer, puis enregistrez-le.")
+    return f"{h} contient une valeur illisible : {q(show_raw(p.raw))}.", ""
+
+
+def _decimals(d) -> int:
+    try:
+        exp = d.normalize().as_tuple().exponent
+        return max(0, -exp) if isinstance(exp, int) else 0
+    except AttributeError:
+        return 0
+
+
+# Problems owned by STR-06 / STR-07, never re-reported by a family rule.
+STRUCTURE_KINDS = ("erreur_excel", "formule_sans_valeur")
+
+
+def problem_findings(conv: Convention, table: Table, attrs: Iterable[str], code: str, gravite: Gravite,
+                     kinds: Iterable[str] | None = None) -> Iterable[Finding]:
+    """One finding per value problem of `attrs` in `table` (except Excel errors and uncomputed formulas)."""
+    wanted = set(kinds) if kinds is not None else None
+    attrs = tuple(attrs)
+    for ligne in rows(conv, table):
+        for attr in attrs:
+            p = ligne.problems.get(attr)
+            if p is None or p.kind in STRUCTURE_KINDS or (wanted is not None and p.kind not in wanted):
+                continue
+            col = table.column(attr)
+            msg, sugg = describe_problem(col.header, col.kind, p, col.choices)
+            yield at(ligne, attr, code, gravite, f"{prefix(ligne)} : {msg}", sugg)
+
+
+def required_findings(conv: Convention, table: Table, attrs: Iterable[str], code: str,
+                      gravite: Gravite) -> Iterable[Finding]:
+    """One finding per really empty required cell of a non-empty row."""
+    for ligne in rows(conv, table):
+        for attr in attrs:
+            if blank(ligne, attr):
+                yield at(ligne, attr, code, gravite,
+                         f"{prefix(ligne)} : {q(table.header(attr))} est vide ; ce champ est obligatoire.")
+
+
+def money(d) -> str:
+    return fmt_euros(d)
+
+
+_INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+
+
+def is_insee(code: str) -> bool:
+    return bool(_INSEE.match(code))
+
+
+# Register every family (import order is irrelevant: findings are sorted).
+from . import structure, projet, diagnostic, perimetres, actions, financement, indicateurs, gouvernance  # noqa: E402,F401
+
+__all__ = ["REGISTRY", "Rule", "rule", "run_rules", "codes_within", "usable", "E", "A", "I"]

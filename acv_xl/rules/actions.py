@@ -1,0 +1,202 @@
+"""ACT — the fiches-actions (`T_Actions`)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .. import layout, totals
+from ..findings import Finding
+from ..model import Convention, FicheAction
+from ..values import closest, fmt_date
+from . import (E, A, SRC_GUIDE, SRC_CONTRAT, at, blank, index, money, prefix, problem_findings, q,
+               required_findings, rows, rule)
+
+T = layout.T_ACTIONS
+ABANDONNEE = layout.MATURITE_ABANDONNEE
+
+
+def actions(conv: Convention) -> list[FicheAction]:
+    return rows(conv, T)
+
+
+@rule("ACT-01", E, "N° d'action vide ou en double", SRC_GUIDE, needs=("T_Actions",))
+def numero(conv: Convention) -> Iterable[Finding]:
+    """Empty number; every occurrence after the first of a number, naming the first line."""
+    first: dict[str, FicheAction] = {}
+    for a in actions(conv):
+        if blank(a, "numero"):
+            yield at(a, "numero", "ACT-01", E, f"Ligne {a.row} : l'action {q(a.intitule or '')} n'a pas de numéro.",
+                     "Numérotez l'action axe.rang, par exemple 1.3.")
+        elif a.numero:
+            if a.numero in first:
+                yield at(a, "numero", "ACT-01", E,
+                         f"Action {a.numero} : ce numéro est déjà utilisé ligne {first[a.numero].row} "
+                         f"({q(first[a.numero].intitule or '')}).", "Donnez à chaque action un numéro unique.")
+            else:
+                first[a.numero] = a
+
+
+@rule("ACT-02", E, "Champ obligatoire de l'action vide", SRC_GUIDE, needs=("T_Actions",))
+def obligatoires(conv: Convention) -> Iterable[Finding]:
+    """`Intitulé`, `Axe`, `Maître d'ouvrage`, `Type de maître d'ouvrage`, `Base`, `Coût total (€)`
+    really empty (an unreadable value is reported by its own rule, not as « vide »)."""
+    yield from required_findings(
+        conv, T, ("intitule", "axe", "maitre_ouvrage", "type_mo", "base", "cout_total"), "ACT-02", E)
+
+
+@rule("ACT-03", E, "Axe de l'action invalide", SRC_GUIDE, needs=("T_Actions",))
+def axe(conv: Convention) -> Iterable[Finding]:
+    yield from problem_findings(conv, T, ("axe",), "ACT-03", E)
+
+
+@rule("ACT-04", E, "Périmètre de l'action inconnu", SRC_GUIDE, needs=("T_Actions.perimetre", "T_Perimetres"))
+def perimetre(conv: Convention) -> Iterable[Finding]:
+    """A filled `Périmètre` that is not a `Code` of `T_Perimetres` (empty is allowed). Not judged
+    while no perimeter is defined at all: PER-01 reports that, and flagging every action's
+    reference against an empty list would only repeat it."""
+    codes = tuple(p.code.strip() for p in rows(conv, layout.T_PERIMETRES) if p.code)
+    if not codes:
+        return
+    for a in actions(conv):
+        if a.perimetre and a.perimetre.strip() not in codes:
+            c = closest(a.perimetre, codes)
+            yield at(a, "perimetre", "ACT-04", E,
+                     f"{prefix(a)} : le périmètre {q(a.perimetre)} n'est pas un code de la feuille Périmètres.",
+                     f"Indiquez {q(c)}." if c else "Indiquez l'un des codes : " + ", ".join(codes) + ".")
+
+
+@rule("ACT-05", E, "Montant de l'action invalide", SRC_GUIDE, needs=("T_Actions",))
+def montants(conv: Convention) -> Iterable[Finding]:
+    """`Coût total (€)` / `Dépense subventionnable (€ HT)` not a number (text numbers with the parsed
+    value as suggestion) or ≤ 0. An `Abandonnée` action may keep a zero cost (it leaves the plan)."""
+    yield from problem_findings(conv, T, ("cout_total", "depense_subventionnable"), "ACT-05", E)
+    for a in actions(conv):
+        if a.maturite == ABANDONNEE:
+            continue
+        for attr in ("cout_total", "depense_subventionnable"):
+            v = getattr(a, attr)
+            if v is not None and v <= 0:
+                yield at(a, attr, "ACT-05", E,
+                         f"{prefix(a)} : {q(T.header(attr))} vaut {money(v)} ; un montant strictement positif est attendu.",
+                         "Saisissez le montant en euros." if attr == "cout_total"
+                         else "Saisissez la dépense subventionnable, ou videz la cellule si l'action n'en a pas.")
+
+
+@rule("ACT-06", E, "Dates de l'action invalides", SRC_GUIDE, needs=("T_Actions",))
+def dates(conv: Convention) -> Iterable[Finding]:
+    """A date cell that is not a date; `Date de début` after `Date de fin` (same day passes),
+    reported on `Date de fin`."""
+    yield from problem_findings(conv, T, ("date_debut", "date_fin", "date_signature"), "ACT-06", E)
+    for a in actions(conv):
+        if a.date_debut and a.date_fin and a.date_debut > a.date_fin:
+            yield at(a, "date_fin", "ACT-06", E,
+                     f"{prefix(a)} : la date de fin ({fmt_date(a.date_fin)}) précède la date de début ({fmt_date(a.date_debut)}).",
+                     "Corrigez l'une des deux dates.")
+
+
+@rule("ACT-07", A, "Calendrier de l'action hors de la convention", SRC_GUIDE, needs=("T_Actions",))
+def calendrier(conv: Convention) -> Iterable[Finding]:
+    """Ends after `acv_date_fin_deploiement`; starts before `acv_date_convention` while not
+    `Mature`. `Abandonnée` actions are not checked (they leave the plan)."""
+    fin_dep = conv.value("acv_date_fin_deploiement")
+    debut_conv = conv.value("acv_date_convention")
+    for a in actions(conv):
+        if a.maturite == ABANDONNEE:
+            continue
+        if a.date_fin and fin_dep and a.date_fin > fin_dep:
+            yield at(a, "date_fin", "ACT-07", A,
+                     f"{prefix(a)} : l'action se termine le {fmt_date(a.date_fin)}, après la fin de la phase de "
+                     f"déploiement ({fmt_date(fin_dep)}).", "Revoyez le calendrier de l'action ou justifiez-en le dépassement.")
+        if a.date_debut and debut_conv and a.date_debut < debut_conv and a.maturite != layout.MATURITE_MATURE:
+            yield at(a, "date_debut", "ACT-07", A,
+                     f"{prefix(a)} : l'action commence le {fmt_date(a.date_debut)}, avant la signature de la convention "
+                     f"({fmt_date(debut_conv)}), sans être indiquée « Mature ».",
+                     "Vérifiez la date de début, ou indiquez la maturité « Mature » si l'action était prête à la signature.")
+
+
+@rule("ACT-08", E, "Action sans plan de financement", SRC_GUIDE, needs=("T_Actions", "T_Financements"))
+def sans_financement(conv: Convention) -> Iterable[Finding]:
+    """An action that is not `Abandonnée` with no financing line other than `Refusé` ones
+    (a plan made only of refusals finances nothing). FIN-05 then stays silent on it. Not judged
+    while a financing line has an unreadable `N° action` or `Statut`."""
+    if any("numero" in lf.problems or "statut" in lf.problems for lf in rows(conv, layout.T_FINANCEMENTS)):
+        return
+    for a in actions(conv):
+        if a.maturite == ABANDONNEE or not a.numero or "maturite" in a.problems:
+            continue
+        lines = index(conv).lines_of(a.numero)
+        if not any(lf.compte for lf in lines if not lf.is_empty()):
+            refus = " (seules des lignes refusées)" if lines else ""
+            yield at(a, "numero", "ACT-08", E,
+                     f"{prefix(a)} : aucune ligne de financement{refus} dans le plan de financement.",
+                     f"Saisissez le plan de financement de l'action {a.numero} (feuille Plan de financement), "
+                     "ou déclarez-la « Abandonnée ».")
+
+
+@rule("ACT-09", A, "Cosignataires ou date de signature manquants", SRC_GUIDE,
+      needs=("T_Actions.cosignataires", "T_Actions.date_signature", "T_Financements", "T_Financeurs"))
+def cosignataires(conv: Convention) -> Iterable[Finding]:
+    """A financeur of the action's plan (lines not `Refusé`, `Autofinancement` excepted: the MO's
+    own money needs no cosignature; an unknown financeur is FIN-02's, a FCTVA line FIN-10's)
+    missing from `Cosignataires` — one finding per action listing
+    them, with the completed list as suggestion; an `Engagée`/`En cours`/`Terminée` action without
+    `Date de signature`."""
+    known = {f.code for f in rows(conv, layout.T_FINANCEURS) if f.code}
+    for a in actions(conv):
+        if a.maturite == ABANDONNEE or not a.numero:
+            continue
+        signed = set(a.cosignataires_codes)
+        needed: list[str] = []
+        for lf in totals.counted(index(conv).lines_of(a.numero)):
+            if lf.nature == layout.NATURE_AUTOFINANCEMENT or lf.financeur not in known or _fctva(lf):
+                continue
+            if lf.financeur not in signed and lf.financeur not in needed:
+                needed.append(lf.financeur)
+        if needed:
+            full = ";".join(a.cosignataires_codes + needed)
+            yield at(a, "cosignataires", "ACT-09", A,
+                     f"{prefix(a)} : {', '.join(needed)} finance{'nt' if len(needed) > 1 else ''} l'action mais "
+                     f"n'{'en sont' if len(needed) > 1 else 'en est'} pas cosignataire{'s' if len(needed) > 1 else ''}.",
+                     f"Indiquez dans « Cosignataires » : {full}")
+        if a.maturite in layout.MATURITES_SIGNEES and blank(a, "date_signature"):
+            yield at(a, "date_signature", "ACT-09", A,
+                     f"{prefix(a)} : l'action est {q(a.maturite)} mais sa date de signature n'est pas renseignée.",
+                     "Saisissez la date de signature de la fiche-action.")
+
+
+def _fctva(lf) -> bool:
+    return any(m in (v or "").upper() for m in layout.FCTVA_MARKERS for v in (lf.financeur, lf.dispositif))
+
+
+@rule("ACT-10", A, "Action sans indicateur d'évaluation", SRC_GUIDE, needs=("T_Actions", "T_Indicateurs"))
+def sans_indicateur(conv: Convention) -> Iterable[Finding]:
+    """No line of `T_Indicateurs` for an action that is not `Abandonnée` (not judged while an
+    indicator's `N° action` is unreadable)."""
+    if any("numero" in i.problems for i in rows(conv, layout.T_INDICATEURS)):
+        return
+    suivies = {i.numero for i in rows(conv, layout.T_INDICATEURS) if i.numero}
+    for a in actions(conv):
+        if a.numero and a.maturite != ABANDONNEE and "maturite" not in a.problems and a.numero not in suivies:
+            yield at(a, "numero", "ACT-10", A,
+                     f"{prefix(a)} : aucun indicateur d'évaluation n'est défini pour cette action.",
+                     f"Ajoutez au moins un indicateur pour l'action {a.numero} (feuille Indicateurs).")
+
+
+@rule("ACT-11", A, "Dépense subventionnable supérieure au coût HT", SRC_GUIDE,
+      needs=("T_Actions.depense_subventionnable",))
+def depense_superieure(conv: Convention) -> Iterable[Finding]:
+    """Only when the base is HT: a TTC cost and an HT dépense are not on the same base."""
+    for a in actions(conv):
+        if a.base == "HT" and a.cout_total is not None and a.depense_subventionnable is not None \
+                and a.depense_subventionnable > a.cout_total:
+            yield at(a, "depense_subventionnable", "ACT-11", A,
+                     f"{prefix(a)} : la dépense subventionnable ({money(a.depense_subventionnable)}) dépasse le coût "
+                     f"total HT ({money(a.cout_total)}).",
+                     f"La dépense subventionnable est au plus le coût total : {money(a.cout_total)}.")
+
+
+@rule("ACT-12", E, "Valeur hors liste dans la fiche-action", SRC_CONTRAT, needs=("T_Actions",))
+def hors_liste(conv: Convention) -> Iterable[Finding]:
+    """Added code: `Type de maître d'ouvrage`, `Maturité`, `Base`, `Dérogation L1111-10` outside
+    their lists (the closest list value as suggestion). FIN-06 depends on them."""
+    yield from problem_findings(conv, T, ("type_mo", "maturite", "base", "derogation"), "ACT-12", E)

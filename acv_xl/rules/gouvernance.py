@@ -1,0 +1,71 @@
+"""GOU — governance (`T_Gouvernance`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from .. import layout, totals
+from ..findings import Finding
+from ..model import Convention
+from ..values import fold
+from . import A, SRC_GUIDE, at_table, problem_findings, q, required_findings, rows, rule
+
+T = layout.T_GOUVERNANCE
+
+
+def _aliases(conv: Convention, code: str) -> list[str]:
+    """Ways an organisme names a partner: its code, its name, each part of « Name (Other name) »."""
+    names = [code]
+    ref = layout.FINANCEURS_BY_CODE.get(code)
+    f = conv.financeur(code)
+    for nom in (ref.nom if ref else None, f.nom if f else None):
+        if nom:
+            names.append(nom)
+            names.extend(p for p in re.split(r"[()]", nom) if p.strip())
+    return [fold(n).strip() for n in names if n and n.strip()]
+
+
+def _names(organisme: str, aliases: list[str]) -> bool:
+    o = fold(organisme)
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(a)}(?![a-z0-9])", o) for a in aliases)
+
+
+@rule("GOU-01", A, "Comité de projet incomplet", SRC_GUIDE, needs=("T_Gouvernance",))
+def comite_de_projet(conv: Convention) -> Iterable[Finding]:
+    """The comité de projet lacks an élu, the directeur de projet, the État, or a representative of a
+    national partner financing the plan (`CDC`, `AL`, `ANAH`, `ANRU`, lines not refused). A partner
+    is recognised by its code or name in `Organisme` (« Banque des Territoires » is CDC), whatever
+    the member's collège. One finding per missing member, on the table's `Instance` column. Not
+    judged while a line has an unreadable `Instance` or `Collège`."""
+    lignes = rows(conv, T)
+    if any("instance" in m.problems or "college" in m.problems for m in lignes):
+        return  # an unreadable line may be the missing member (GOU-02 / STR-06 report it)
+    comite = [m for m in lignes if m.instance == layout.INSTANCE_COMITE_PROJET]
+    colleges = {m.college for m in comite}
+    for college, what in (("Élus", "aucun élu"), ("Directeur de projet", "pas le directeur de projet"),
+                          ("État", "aucun représentant de l'État")):
+        if college not in colleges:
+            yield at_table(conv, T, "GOU-01", A, f"Le comité de projet ne compte {what} (collège « {college} »).",
+                           f"Ajoutez une ligne « Comité de projet » du collège « {college} ».", attr="instance")
+    financeurs = []
+    for lf in totals.counted(rows(conv, layout.T_FINANCEMENTS)):
+        if lf.financeur in layout.PARTENAIRES_NATIONAUX and lf.financeur not in financeurs:
+            financeurs.append(lf.financeur)
+    for code in financeurs:
+        aliases = _aliases(conv, code)
+        if not any(m.organisme and _names(m.organisme, aliases) for m in comite):
+            ref = layout.FINANCEURS_BY_CODE.get(code)
+            nom = ref.nom if ref else code
+            yield at_table(conv, T, "GOU-01", A,
+                           f"Le partenaire national {code} finance le plan mais n'a pas de représentant au comité de "
+                           f"projet (organisme attendu : {q(nom)}).",
+                           f"Ajoutez une ligne « Comité de projet », organisme « {nom} », collège « Partenaire financeur ».",
+                           attr="instance")
+
+
+@rule("GOU-02", A, "Valeur invalide dans la gouvernance", SRC_GUIDE, needs=("T_Gouvernance",))
+def valeurs(conv: Convention) -> Iterable[Finding]:
+    """Added code: `Instance`/`Collège` outside their list; `Instance`, `Organisme`, `Collège` empty."""
+    yield from problem_findings(conv, T, ("instance", "college"), "GOU-02", A)
+    yield from required_findings(conv, T, ("instance", "organisme", "college"), "GOU-02", A)

@@ -1,0 +1,170 @@
+"""PRJ — identity of the convention (named cells of `Projet`, table `T_Communes`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Iterable
+
+from .. import layout
+from ..findings import Finding
+from ..model import Convention
+from ..values import fmt_date
+from . import (E, A, SRC_CONTRAT, SRC_GUIDE, STRUCTURE_KINDS, at, at_named, at_table, blank, describe_problem,
+               is_insee, prefix, q, required_findings, rows, rule)
+
+T = layout.T_COMMUNES
+
+
+def _named_problem(conv: Convention, name: str):
+    nv = conv.names.get(name)
+    return nv.problem if nv is not None else None
+
+
+@rule("PRJ-01", E, "Cellule obligatoire du projet vide", SRC_GUIDE)
+def cellule_vide(conv: Convention) -> Iterable[Finding]:
+    """Required named cells that are really empty. The version is STR-05's; a missing defined name
+    is STR-04's; a cell holding an unreadable value is reported by the rule of that value."""
+    for nc in layout.NAMED_CELLS:
+        if not nc.required or nc.name == "acv_version_modele" or nc.name in conv.structure.missing_names:
+            continue
+        if conv.value(nc.name) is None and _named_problem(conv, nc.name) is None:
+            yield at_named(conv, nc.name, "PRJ-01", E, f"La cellule {q(nc.label)} est vide ; cette information est obligatoire.",
+                           _default_hint(conv, nc.name))
+
+
+def _default_hint(conv: Convention, name: str) -> str:
+    if name == "acv_date_fin_deploiement" and conv.programme in layout.PROGRAMMES:
+        return f"Pour {conv.programme}, la fin de déploiement est le {fmt_date(layout.PROGRAMMES[conv.programme][1])}."
+    if name == "acv_programme":
+        return "Choisissez « ACV 1 » (2018-2022) ou « ACV 2 » (2023-2026)."
+    if name == "acv_id":
+        return "Identifiant de la liste nationale : ACV suivi de trois chiffres, par exemple ACV012."
+    return ""
+
+
+def _dept_prefix(dept: str) -> str:
+    return dept if len(dept) == 3 else dept[:2]
+
+
+@rule("PRJ-02", E, "Communes de la convention absentes ou mal codées", SRC_GUIDE, needs=("T_Communes",))
+def communes(conv: Convention) -> Iterable[Finding]:
+    """No commune, a malformed `Code INSEE` (5 characters, `2A`/`2B` allowed), a code outside
+    `acv_departement` (a binôme spans one département), an empty `Commune` name.
+    A code typed as a number that lost its leading zero (1053) is suggested back as 01053."""
+    lignes = rows(conv, T)
+    if not lignes:
+        yield at_table(conv, T, "PRJ-02", E,
+                       "Aucune commune n'est renseignée dans le tableau des communes de la convention.",
+                       "Saisissez la ville centre (code INSEE, nom, rôle « Ville centre ») et, pour un binôme, la commune associée.")
+        return
+    dept = conv.departement
+    dept = str(dept).strip().upper() if dept else None
+    for ligne in lignes:
+        if has_structure_problem(ligne, "code_insee"):
+            continue
+        code = ligne.code_insee
+        if blank(ligne, "code_insee"):
+            yield at(ligne, "code_insee", "PRJ-02", E, f"{prefix(ligne)} : le code INSEE de la commune est vide.",
+                     "Saisissez le code INSEE à 5 caractères (ex. 62041 pour Arras).")
+            continue
+        code = str(code).strip().upper()
+        if not is_insee(code):
+            sugg = ""
+            if code.isdigit() and len(code) == 4:
+                sugg = f"Saisissez {q(code.zfill(5))} comme texte (le zéro initial a été perdu)."
+            yield at(ligne, "code_insee", "PRJ-02", E,
+                     f"{prefix(ligne)} : le code INSEE {q(ligne.code_insee)} est mal formé (5 caractères attendus, "
+                     "chiffres ou 2A/2B pour la Corse).", sugg or "Saisissez le code INSEE à 5 caractères (ex. 62041).")
+        elif dept and re.fullmatch(r"\d{2}|2[AB]|97\d", dept) and not code.startswith(_dept_prefix(dept)):
+            yield at(ligne, "code_insee", "PRJ-02", E,
+                     f"{prefix(ligne)} : la commune de code INSEE {code} n'est pas dans le département {dept} "
+                     "de la convention.", "Vérifiez le code INSEE ou le département (cellule acv_departement).")
+    yield from required_findings(conv, T, ("commune",), "PRJ-02", E)
+
+
+def has_structure_problem(ligne, attr) -> bool:
+    p = ligne.problems.get(attr)
+    return p is not None and p.kind in STRUCTURE_KINDS
+
+
+_ACV_ID = re.compile(r"^ACV\d{3}$")
+
+
+@rule("PRJ-03", A, "Identifiant de convention mal formé", SRC_GUIDE)
+def identifiant(conv: Convention) -> Iterable[Finding]:
+    """`acv_id` must be `ACV` + 3 digits; « acv 12 » is suggested as ACV012."""
+    v = conv.acv_id
+    if v is None:
+        return  # PRJ-01
+    s = str(v).strip()
+    if _ACV_ID.match(s):
+        return
+    m = re.fullmatch(r"(?i)acv[\s_-]*0*(\d{1,3})", s)
+    sugg = f"Saisissez {q('ACV' + m.group(1).zfill(3))}." if m else "Saisissez ACV suivi de trois chiffres, par exemple ACV012."
+    yield at_named(conv, "acv_id", "PRJ-03", A,
+                   f"L'identifiant de la convention {q(s)} n'a pas la forme attendue (ACV suivi de trois chiffres).", sugg)
+
+
+_DATES = (("acv_date_convention", "la signature de la convention"),
+          ("acv_date_fin_initialisation", "la fin de la phase d'initialisation"),
+          ("acv_date_fin_deploiement", "la fin de la phase de déploiement"))
+
+
+@rule("PRJ-04", E, "Dates de la convention incohérentes", SRC_GUIDE)
+def dates(conv: Convention) -> Iterable[Finding]:
+    """E: a named date cell that is not a date; convention ≤ fin d'initialisation ≤ fin de
+    déploiement (equal dates pass; each pair of filled dates is compared, the finding points at the
+    later date of the pair). A: fin de déploiement after the programme's end."""
+    for nc in layout.NAMED_CELLS:
+        p = _named_problem(conv, nc.name)
+        if nc.kind is layout.Kind.DATE and nc.user_filled and p is not None and p.kind not in STRUCTURE_KINDS:
+            msg, sugg = describe_problem(nc.label, nc.kind, p)
+            yield at_named(conv, nc.name, "PRJ-04", E, msg, sugg)
+    vals = [(n, lbl, conv.value(n)) for n, lbl in _DATES]
+    vals = [(n, lbl, d) for n, lbl, d in vals if isinstance(d, date)]
+    for (n1, l1, d1), (n2, l2, d2) in zip(vals, vals[1:]):
+        if d2 < d1:
+            yield at_named(conv, n2, "PRJ-04", E,
+                           f"Dates dans le désordre : {l2} ({fmt_date(d2)}) précède {l1} ({fmt_date(d1)}).",
+                           f"Corrigez l'une des deux dates : {l2} doit être au plus tôt le {fmt_date(d1)}.")
+    fin = conv.value("acv_date_fin_deploiement")
+    prog = conv.programme
+    if isinstance(fin, date) and prog in layout.PROGRAMMES:
+        end = layout.PROGRAMMES[prog][1]
+        if fin > end:
+            yield at_named(conv, "acv_date_fin_deploiement", "PRJ-04", A,
+                           f"La fin de déploiement ({fmt_date(fin)}) dépasse la fin du programme {prog} ({fmt_date(end)}).",
+                           f"Ramenez la fin de déploiement au {fmt_date(end)}, ou joignez l'accord de prolongation.")
+
+
+@rule("PRJ-05", E, "Valeur d'identité mal formée", SRC_CONTRAT)
+def valeurs(conv: Convention) -> Iterable[Finding]:
+    """Added code: `acv_programme` outside its list, `acv_departement` not a département code
+    (2 digits, 2A/2B, 97x), `acv_siren_epci` not 9 digits, a `Rôle` of `T_Communes` outside its list."""
+    nv = conv.names.get("acv_programme")
+    if nv is not None and nv.problem is not None and nv.problem.kind not in STRUCTURE_KINDS:
+        msg, sugg = describe_problem("Programme", layout.Kind.CHOICE, nv.problem, layout.L.PROGRAMME)
+        yield at_named(conv, "acv_programme", "PRJ-05", E, msg, sugg)
+    dept = conv.departement
+    if dept is not None and not re.fullmatch(r"\d{2}|2[AB]|97\d", str(dept).strip().upper()):
+        yield at_named(conv, "acv_departement", "PRJ-05", E,
+                       f"Le code du département {q(dept)} est mal formé (2 chiffres, 2A, 2B ou 97x attendus).",
+                       "Saisissez le code du département, par exemple 62.")
+    siren = conv.value("acv_siren_epci")
+    if siren is not None and not re.fullmatch(r"\d{9}", re.sub(r"\s", "", str(siren))):
+        yield at_named(conv, "acv_siren_epci", "PRJ-05", E,
+                       f"Le SIREN de l'EPCI {q(siren)} est mal formé (9 chiffres attendus).",
+                       "Saisissez les 9 chiffres du SIREN de l'EPCI (annuaire des entreprises).")
+    if not _table_ok(conv):
+        return
+    from . import problem_findings
+
+    yield from problem_findings(conv, T, ("role",), "PRJ-05", E)
+    yield from required_findings(conv, T, ("role",), "PRJ-05", E)
+
+
+def _table_ok(conv: Convention) -> bool:
+    from . import usable
+
+    return usable(conv, T.name)

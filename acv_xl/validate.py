@@ -1,0 +1,133 @@
+"""Validation of one convention or one file: findings, totals, fingerprint, state, exit status.
+
+`validate_file` never raises for a bad file: an unreadable or unsupported file becomes one
+STR-01/STR-02 finding (exit status 2); an unexpected failure of the reader is reported as STR-01
+too (the file could not be read, whatever the reason); a rule that crashes becomes STR-00
+(see `acv_xl.rules.run_rules`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import findings as fnd
+from . import layout, totals
+from .errors import UnreadableWorkbook
+from .findings import Finding, Gravite
+from .model import Convention
+
+ETAT_VALIDE = "validé"
+ETAT_MODIFIE = "modifié depuis la validation"
+ETAT_JAMAIS = "jamais validé"
+ETAT_ILLISIBLE = "illisible"
+STATUT_VALIDE = layout.L.STATUT_VALIDATION[1]  # "Validé"
+
+
+@dataclass
+class Report:
+    fichier: str
+    convention: Convention | None
+    findings: list[Finding] = field(default_factory=list)
+    totaux: totals.Totaux | None = None
+    empreinte: str | None = None  # fingerprint of the data read
+    empreinte_stockee: str | None = None  # `acv_empreinte` found in the workbook
+    etat: str = ETAT_JAMAIS
+
+    @property
+    def valide(self) -> bool:
+        return not fnd.has_errors(self.findings)
+
+    @property
+    def exit_code(self) -> int:
+        if self.convention is None or self.etat == ETAT_ILLISIBLE:
+            return 2
+        return 0 if self.valide else 1
+
+    @property
+    def resume(self) -> dict[str, int]:
+        return fnd.count(self.findings)
+
+
+def etat_of(conv: Convention, empreinte: str) -> tuple[str, str | None]:
+    """(état, stored fingerprint): `validé` only when the stored fingerprint matches the data and
+    the status says `Validé`; `modifié depuis la validation` whenever a stored fingerprint differs."""
+    stored = conv.value("acv_empreinte")
+    stored = str(stored).strip() if stored not in (None, "") else None
+    if stored is None:
+        return ETAT_JAMAIS, None
+    if stored.lower() != empreinte:
+        return ETAT_MODIFIE, stored
+    if conv.value("acv_statut") == STATUT_VALIDE:
+        return ETAT_VALIDE, stored
+    return ETAT_JAMAIS, stored
+
+
+def _internal_failure(what: str, exc: Exception) -> Finding:
+    return Finding(code="STR-00", gravite=Gravite.ERREUR,
+                   message=f"Contrôle interne en échec : {what} n'a pas pu être calculé ({type(exc).__name__}).",
+                   suggestion="Signalez l'anomalie à l'équipe acv-xl en joignant le classeur.")
+
+
+def validate_convention(conv: Convention, fichier: str = "") -> Report:
+    """Rules, totals, fingerprint and état of a convention already read. Never raises on bad data:
+    a crash of a rule, of the totals or of the fingerprint becomes a STR-00 error (the dossier was
+    not fully checked, so it cannot be « Validé »)."""
+    from .fingerprint import fingerprint
+    from .rules import run_rules, sort_key
+
+    found: list[Finding] = run_rules(conv)
+    try:
+        empreinte: str | None = fingerprint(conv)
+        etat, stored = etat_of(conv, empreinte)
+    except Exception as exc:  # noqa: BLE001
+        found.append(_internal_failure("l'empreinte des données", exc))
+        empreinte, etat, stored = None, ETAT_JAMAIS, None
+    try:
+        tot: totals.Totaux | None = totals.compute(conv)
+    except Exception as exc:  # noqa: BLE001
+        found.append(_internal_failure("le calcul des totaux", exc))
+        tot = None
+    return Report(
+        fichier=fichier or conv.fichier or "",
+        convention=conv,
+        findings=sorted(found, key=sort_key),
+        totaux=tot,
+        empreinte=empreinte,
+        empreinte_stockee=stored,
+        etat=etat,
+    )
+
+
+def unreadable(fichier: str, code: str, message: str, suggestion: str = "") -> Report:
+    return Report(fichier=fichier, convention=None,
+                  findings=[Finding(code=code, gravite=Gravite.ERREUR, message=message, suggestion=suggestion)],
+                  etat=ETAT_ILLISIBLE)
+
+
+def validate_file(path: Path | str) -> Report:
+    """Read and validate one workbook; never raises for a bad file (STR-01/02, exit status 2)."""
+    fichier = str(path)
+    path = Path(path)
+    try:
+        from .read import read_file
+
+        conv = read_file(path)
+    except UnreadableWorkbook as exc:
+        return unreadable(fichier, exc.code, exc.message, exc.suggestion)
+    except FileNotFoundError:
+        return unreadable(fichier, "STR-01", f"Fichier introuvable : {fichier}.",
+                          "Vérifier le chemin et le nom du fichier.")
+    except IsADirectoryError:
+        return unreadable(fichier, "STR-01", f"{fichier} est un dossier, pas un classeur.",
+                          "Indiquer un fichier .xlsx.")
+    except PermissionError:
+        return unreadable(fichier, "STR-01", f"Accès refusé au fichier {fichier}.",
+                          "Vérifier les droits de lecture, ou fermer le fichier s'il est verrouillé.")
+    except ImportError:
+        raise  # a broken installation is not a bad file
+    except Exception as exc:  # noqa: BLE001 — a reader crash on a damaged file is still « illisible »
+        return unreadable(fichier, "STR-01",
+                          f"Le fichier n'a pas pu être lu : il est probablement endommagé ({type(exc).__name__}).",
+                          "Ouvrir le fichier dans Excel et l'enregistrer à nouveau au format .xlsx, ou repartir d'une copie saine.")
+    return validate_convention(conv, fichier)

@@ -1,0 +1,150 @@
+"""The JSON and text reports."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+
+import pandas as pd
+from rich.console import Console
+
+from acv_xl import layout
+from acv_xl.findings import Finding, Gravite
+from acv_xl.report import render_text, to_json
+from acv_xl.validate import unreadable, validate_convention
+
+from conventions import build, clean_raw
+
+
+def varied_raw():
+    """Several years, statuses, a refused line, an abandoned action, cents that floats get wrong."""
+    raw = clean_raw()
+    fin = raw["T_Financements"]
+    fin[1].update(annee=2025, statut="Sollicité", reference_decision=None)
+    fin[2].update(montant=299_999.9)
+    fin.append(dict(fin[2], montant=0.1, annee=2026, statut="Prévisionnel"))
+    fin.append(dict(fin[5], dispositif="DSID", montant=123_456.78, statut="Refusé", reference_decision=None))
+    fin[6].update(montant=10_000.33)
+    fin[3].update(montant=89_999.67)
+    raw["T_Actions"].append(dict(raw["T_Actions"][1], numero="3.1", axe="Axe 3", maturite="Abandonnée",
+                                 cout_total=42_000))
+    return raw
+
+
+def independent_totals(raw) -> dict:
+    """Totals straight from the raw lines with pandas (no acv_xl code involved)."""
+    df = pd.DataFrame(raw["T_Financements"])
+    df = df[df["statut"] != "Refusé"].copy()
+    df["cents"] = df["montant"].map(lambda v: int((Decimal(str(v)) * 100).to_integral_value()))
+    axes = {a["numero"]: a["axe"].split()[-1] for a in raw["T_Actions"]}
+    df["axe"] = df["numero"].map(axes)
+    group = lambda col: {str(k): v / 100 for k, v in df.groupby(col)["cents"].sum().items()}  # noqa: E731
+    cost = sum(int(Decimal(str(a["cout_total"])) * 100) for a in raw["T_Actions"] if a["maturite"] != "Abandonnée")
+    return {"cout_total": cost / 100, "par_financeur": group("financeur"), "par_axe": group("axe"),
+            "par_annee": group("annee"), "par_statut": group("statut"), "financement_total": df["cents"].sum() / 100}
+
+
+def test_json_shape_is_the_interface():
+    raw = varied_raw()
+    data = to_json(validate_convention(build(raw), "arras.xlsx"))
+    for key in ("fichier", "acv_id", "version_modele", "valide", "empreinte", "resume", "constats", "totaux"):
+        assert key in data
+    assert data["fichier"] == "arras.xlsx" and data["acv_id"] == "ACV001" and data["version_modele"] == layout.TEMPLATE_VERSION
+    assert set(data["resume"]) == {"erreurs", "avertissements", "informations"}
+    assert data["constats"], "the varied convention has findings"
+    for c in data["constats"]:
+        assert set(c) == {"code", "gravite", "feuille", "cellule", "action", "message", "suggestion"}
+        assert c["gravite"] in ("erreur", "avertissement", "information")
+    for key in ("cout_total", "par_financeur", "par_axe", "par_annee", "par_statut"):
+        assert key in data["totaux"]
+    assert data["resume"]["erreurs"] == sum(c["gravite"] == "erreur" for c in data["constats"])
+    assert data["valide"] is (data["resume"]["erreurs"] == 0)
+    json.dumps(data, ensure_ascii=False)  # serialisable as is
+
+
+def test_json_totals_equal_an_independent_computation():
+    raw = varied_raw()
+    tot = to_json(validate_convention(build(raw)))["totaux"]
+    exp = independent_totals(raw)
+    assert tot["cout_total"] == exp["cout_total"]
+    assert tot["financement_total"] == exp["financement_total"]
+    for key in ("par_financeur", "par_axe", "par_annee", "par_statut"):
+        assert tot[key] == exp[key], key
+    assert "Refusé" not in tot["par_statut"]
+    assert tot["par_annee"]["2026"] == 0.1
+
+
+def test_json_of_an_unreadable_file():
+    data = to_json(unreadable("x.xls", "STR-02", "Format non pris en charge.", "Enregistrer sous…"))
+    assert data["valide"] is False and data["totaux"] is None and data["acv_id"] is None and data["etat"] == "illisible"
+    assert data["resume"] == {"erreurs": 1, "avertissements": 0, "informations": 0}
+    assert data["constats"][0]["code"] == "STR-02" and data["constats"][0]["cellule"] == ""
+
+
+def _text(reports, terminal=False) -> str:
+    buf = io.StringIO()
+    render_text(reports, Console(file=buf, force_terminal=terminal, width=100, highlight=False))
+    return buf.getvalue()
+
+
+def test_text_report_lists_findings_grouped_with_cells_and_suggestions():
+    raw = varied_raw()
+    raw["T_Actions"][0]["cout_total"] = "1 000 000 €"
+    raw["names"]["acv_id"] = "ACV1"
+    raw["T_Financements"][0]["reference_decision"] = None
+    report = validate_convention(build(raw), "arras.xlsx")
+    out = _text([report])
+    assert "Fichier : arras.xlsx" in out and "État : jamais validé" in out and "Convention : ACV1 — Arras" in out
+    errors = report.resume["erreurs"]
+    assert f"{errors} erreur" in out
+    assert out.index("Feuille Projet") < out.index("Feuille Fiches-actions") < out.index("Feuille Plan de financement")
+    assert "Action 1.1" in out and "ACT-05 M4" in out and "→ Saisissez le nombre 1 000 000,00 €" in out
+    assert "PRJ-03 B4" in out and "FIN-13 I4" in out
+    assert out.rstrip().splitlines()[-1].startswith("Verdict : À corriger")
+    assert "\x1b[" not in out  # plain when not a terminal
+    assert "\x1b[" in _text([report], terminal=True)
+
+
+def test_text_report_keeps_brackets_of_user_text():
+    r = unreadable("a.xlsx", "STR-01", "Texte [bold]entre crochets[/bold] [ETAT]", "")
+    out = _text([r])
+    assert "[bold]entre crochets[/bold] [ETAT]" in out and "Verdict : Fichier illisible" in out
+
+
+def test_text_report_several_files_and_clean_verdict():
+    ok = validate_convention(build(clean_raw()), "arras.xlsx")
+    bad = unreadable("b.xls", "STR-02", "Format non pris en charge.", "")
+    out = _text([ok, bad])
+    assert "Verdict : Aucune erreur : le classeur peut être validé." in out
+    assert "2 fichiers vérifiés" in out and "1 illisible" in out
+
+
+def test_finding_without_action_or_cell_is_rendered():
+    r = unreadable("a.xlsx", "STR-01", "Fichier vide.", "Choisir un autre fichier.")
+    r.findings.append(Finding(code="STR-03", gravite=Gravite.ERREUR, message="Feuille absente."))
+    out = _text([r])
+    assert "STR-01 — Fichier vide." in out and "→ Choisir un autre fichier." in out
+
+
+def test_text_report_orders_actions_numerically_within_a_sheet():
+    r = unreadable("a.xlsx", "STR-01", "x", "")
+    r.findings = [Finding(code="FIN-13", gravite=Gravite.AVERTISSEMENT, feuille=layout.Sheet.FINANCEMENT, cellule=f"I{i}",
+                          action=n, message=f"ligne {n}") for i, n in ((4, "2.10"), (5, "2.9"), (6, "10.1"), (7, ""))]
+    out = _text([r])
+    pos = [out.index(f"Action {n}\n") for n in ("2.9", "2.10", "10.1")]
+    assert pos == sorted(pos) and out.index("Action 10.1\n") < out.index("— ligne \n")
+
+
+def test_text_report_in_a_legacy_encoding_does_not_crash():
+    raw = varied_raw()
+    raw["T_Financements"][0]["reference_decision"] = None
+    raw["T_Actions"][0]["intitule"] = "Îlot ≥ 2 000 m² ✓"
+    raw["T_Actions"].append(dict(raw["T_Actions"][0]))  # ACT-01 quotes the title
+    report = validate_convention(build(raw), "arras.xlsx")
+    buf = io.BytesIO()
+    stream = io.TextIOWrapper(buf, encoding="cp1252")
+    render_text([report], Console(file=stream, width=100))
+    stream.flush()
+    text = buf.getvalue().decode("cp1252")
+    assert "-> Indiquez la référence" in text and "€" in text and "Îlot ? 2 000 m² ?" in text

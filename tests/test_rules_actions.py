@@ -1,0 +1,176 @@
+"""ACT rules: the fiches-actions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from acv_xl.findings import Gravite
+
+from conventions import build, cell_of, clean_raw, findings
+
+E, A = Gravite.ERREUR, Gravite.AVERTISSEMENT
+
+
+def run(mutate, code=None):
+    raw = clean_raw()
+    mutate(raw)
+    return findings(build(raw), code)
+
+
+def only(out):
+    return [(f.code, f.gravite, f.feuille, f.cellule, f.action) for f in out]
+
+
+def act(i, **kw):
+    return lambda r: r["T_Actions"][i].update(kw)
+
+
+def test_act01_duplicate_number():
+    def m(r):
+        r["T_Actions"].append(dict(r["T_Actions"][1]))
+    out = run(m, "ACT-01")
+    assert only(out) == [("ACT-01", E, "Fiches-actions", "A6", "2.1")]
+    assert "ligne 5" in out[0].message
+
+
+def test_act01_empty_number():
+    out = run(act(1, numero=None), "ACT-01")
+    assert only(out) == [("ACT-01", E, "Fiches-actions", "A5", "")]
+
+
+def test_act01_numbers_that_look_alike_are_distinct():
+    def m(r):
+        r["T_Actions"].append(dict(r["T_Actions"][1], numero="2.10"))
+    assert run(m, "ACT-01") == []
+
+
+@pytest.mark.parametrize("attr", ["intitule", "axe", "maitre_ouvrage", "type_mo", "base", "cout_total"])
+def test_act02_required_field_empty(attr):
+    out = run(act(0, **{attr: None}), "ACT-02")
+    assert only(out) == [("ACT-02", E, "Fiches-actions", cell_of("T_Actions", 0, attr), "1.1")]
+
+
+def test_act02_optional_fields_may_be_empty():
+    assert run(act(0, axe_transversal=None, description=None, perimetre=None, derogation=None), "ACT-02") == []
+
+
+def test_act03_invalid_axe():
+    out = run(act(1, axe="Commerce"))
+    assert only(out) == [("ACT-03", E, "Fiches-actions", "C5", "2.1")]
+
+
+def test_act04_unknown_perimeter_with_closest_code():
+    out = run(act(0, perimetre="s1"))
+    assert only(out) == [("ACT-04", E, "Fiches-actions", "E4", "1.1")]
+    assert "« S1 »" in out[0].suggestion
+
+
+@pytest.mark.parametrize("value,bad", [(0, True), (-1, True), (0.01, False)])
+def test_act05_cost_must_be_positive(value, bad):
+    def m(r):
+        r["T_Actions"][0].update(cout_total=value, depense_subventionnable=None)
+    out = run(m, "ACT-05")
+    assert only(out) == ([("ACT-05", E, "Fiches-actions", "M4", "1.1")] if bad else [])
+
+
+def test_act05_text_number_suggests_parsed_value_and_abandoned_zero_cost_passes():
+    out = run(act(0, cout_total="1 000 000,00 €"), "ACT-05")
+    assert only(out) == [("ACT-05", E, "Fiches-actions", "M4", "1.1")] and "1 000 000,00 €" in out[0].suggestion
+    assert run(act(0, cout_total=0, maturite="Abandonnée"), "ACT-05") == []
+
+
+def test_act06_start_after_end_and_same_day_passes():
+    out = run(act(0, date_debut=date(2026, 7, 1)), "ACT-06")
+    assert only(out) == [("ACT-06", E, "Fiches-actions", "K4", "1.1")]
+    assert run(act(0, date_debut=date(2026, 6, 30)), "ACT-06") == []
+
+
+def test_act07_ends_after_deployment():
+    out = run(act(0, date_fin=date(2027, 1, 1)))
+    assert only(out) == [("ACT-07", A, "Fiches-actions", "K4", "1.1")]
+    assert run(act(0, date_fin=date(2026, 12, 31))) == []
+
+
+def test_act07_starts_before_convention_unless_mature():
+    out = run(act(0, date_debut=date(2023, 6, 14)))
+    assert only(out) == [("ACT-07", A, "Fiches-actions", "J4", "1.1")]
+    assert run(act(0, date_debut=date(2023, 6, 15))) == []
+    assert run(act(0, date_debut=date(2023, 1, 1), maturite="Mature")) == []
+
+
+def test_act08_action_without_financing():
+    def m(r):
+        r["T_Financements"] = [lf for lf in r["T_Financements"] if lf["numero"] != "2.1"]
+    out = run(m)
+    assert only(out) == [("ACT-08", E, "Fiches-actions", "A5", "2.1")]
+
+
+def test_act08_refused_lines_only_and_abandoned_actions():
+    def m(r):
+        for lf in r["T_Financements"]:
+            if lf["numero"] == "2.1":
+                lf["statut"] = "Refusé"
+    out = run(m)
+    assert only(out) == [("ACT-08", E, "Fiches-actions", "A5", "2.1")] and "refusées" in out[0].message
+
+    def m2(r):
+        r["T_Financements"] = [lf for lf in r["T_Financements"] if lf["numero"] != "2.1"]
+        r["T_Actions"][1]["maturite"] = "Abandonnée"
+    assert run(m2) == []
+
+
+def test_act09_financeur_not_cosignatory_with_completed_list():
+    out = run(act(0, cosignataires="ETAT"))
+    assert only(out) == [("ACT-09", A, "Fiches-actions", "P4", "1.1")]
+    assert "REGION" in out[0].message and out[0].suggestion.endswith("ETAT;REGION")
+
+
+def test_act09_autofinancement_and_refused_lines_need_no_cosignature():
+    def m(r):
+        r["T_Financements"][2]["statut"] = "Refusé"  # REGION refused
+        r["T_Financements"][1]["montant"] = 800_000
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+    assert run(m) == []
+
+
+def test_act09_engaged_action_without_signature_date():
+    out = run(act(0, maturite="Engagée"))
+    assert only(out) == [("ACT-09", A, "Fiches-actions", "Q4", "1.1")]
+    assert run(act(0, maturite="Engagée", date_signature=date(2024, 1, 10))) == []
+
+
+def test_act10_action_without_indicator():
+    out = run(lambda r: r["T_Indicateurs"].pop(1))
+    assert only(out) == [("ACT-10", A, "Fiches-actions", "A5", "2.1")]
+
+
+def test_act11_subsidised_expense_above_ht_cost():
+    out = run(act(0, depense_subventionnable=1_000_000.01), "ACT-11")
+    assert only(out) == [("ACT-11", A, "Fiches-actions", "N4", "1.1")]
+    assert run(act(0, depense_subventionnable=1_000_000.01, base="TTC"), "ACT-11") == []
+
+
+def test_act12_value_outside_list_with_closest():
+    out = run(act(0, type_mo="commune"))
+    assert only(out) == [("ACT-12", E, "Fiches-actions", "G4", "1.1")] and "« Commune »" in out[0].suggestion
+
+
+def test_act09_ignores_unknown_financeurs_and_fctva_lines():
+    def m(r):
+        r["T_Financements"][2].update(financeur="FCTVA", dispositif="FCTVA")
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+    assert run(m, "ACT-09") == []
+
+
+def test_act05_zero_cost_is_not_also_an_unbalanced_plan():
+    out = run(act(0, cout_total=0, depense_subventionnable=None))
+    assert [f.code for f in out] == ["ACT-05"]
+
+
+def test_act04_not_repeated_when_no_perimeter_is_defined():
+    out = run(lambda r: r.update(T_Perimetres=[]))
+    assert "ACT-04" not in {f.code for f in out} and "PER-01" in {f.code for f in out}
+    out = run(act(0, perimetre="S9"), "ACT-04")
+    assert "Indiquez l'un des codes : E1, O1, S1." == out[0].suggestion

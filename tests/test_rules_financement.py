@@ -1,0 +1,320 @@
+"""FIN rules: the plan de financement, with the legal boundaries (to the cent)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from acv_xl.findings import Gravite
+
+from conventions import build, cell_of, clean_raw, findings
+
+E, A, I = Gravite.ERREUR, Gravite.AVERTISSEMENT, Gravite.INFORMATION
+# line indexes of clean_raw()["T_Financements"]
+AUTO_11, DETR_11, REGION_11, AUTO_21, DETR_21, DSIL_21, CDC_21 = range(7)
+
+
+def run(mutate, code=None):
+    raw = clean_raw()
+    mutate(raw)
+    return findings(build(raw), code)
+
+
+def only(out):
+    return [(f.code, f.gravite, f.feuille, f.cellule, f.action) for f in out]
+
+
+def lines(r):
+    return r["T_Financements"]
+
+
+def fin_cell(i, attr):
+    return cell_of("T_Financements", i, attr)
+
+
+# --------------------------------------------------------------------------- FIN-01..04
+def test_fin01_unknown_action():
+    out = run(lambda r: lines(r)[DETR_11].update(numero="1.2"), "FIN-01")
+    assert only(out) == [("FIN-01", E, "Plan de financement", fin_cell(DETR_11, "numero"), "1.2")]
+
+
+def test_fin01_empty_action():
+    out = run(lambda r: lines(r)[DETR_11].update(numero=None), "FIN-01")
+    assert only(out) == [("FIN-01", E, "Plan de financement", "A5", "")]
+
+
+def test_fin02_unknown_financeur_with_closest_code():
+    out = run(lambda r: lines(r)[DETR_11].update(financeur="Etat"), "FIN-02")
+    assert only(out) == [("FIN-02", E, "Plan de financement", "B5", "1.1")] and "« ETAT »" in out[0].suggestion
+
+
+def test_fin02_user_added_financeur_is_known():
+    def m(r):
+        r["T_Financeurs"].append({"code": "FONDATION", "nom": "Fondation du patrimoine", "categorie": "Privé",
+                                  "cibles": None, "modalites": None, "contact": None})
+        lines(r)[REGION_11].update(financeur="FONDATION", dispositif="Mécénat")
+        r["T_Actions"][0]["cosignataires"] = "ETAT;FONDATION"
+    assert run(m, "FIN-02") == []
+
+
+@pytest.mark.parametrize("value,bad", [(None, True), (0, True), (-5, True), ("500 000 €", True), (0.01, False)])
+def test_fin03_amount(value, bad):
+    out = run(lambda r: lines(r)[DETR_11].update(montant=value), "FIN-03")
+    assert only(out) == ([("FIN-03", E, "Plan de financement", "F5", "1.1")] if bad else [])
+
+
+def test_fin04_nature_statut_year_and_programme_years():
+    out = run(lambda r: lines(r)[DETR_11].update(nature=None, statut=None, annee="2024 ?"), "FIN-04")
+    assert [f.cellule for f in out] == ["D5", "E5", "G5"] and all(f.gravite is E for f in out)
+    out = run(lambda r: lines(r)[DETR_11].update(annee=2027), "FIN-04")
+    assert only(out) == [("FIN-04", A, "Plan de financement", "E5", "1.1")]
+    assert run(lambda r: lines(r)[DETR_11].update(annee=2026), "FIN-04") == []
+    assert run(lambda r: lines(r)[DETR_11].update(annee=2023), "FIN-04") == []
+    assert [f.gravite for f in run(lambda r: lines(r)[DETR_11].update(annee=2022), "FIN-04")] == [A]
+
+
+def test_fin04_year_typed_as_text():
+    out = run(lambda r: lines(r)[DETR_11].update(annee="2024"), "FIN-04")
+    assert only(out) == [("FIN-04", E, "Plan de financement", "E5", "1.1")] and "2024" in out[0].suggestion
+
+
+# --------------------------------------------------------------------------- FIN-05
+def test_fin05_balanced_to_the_cent_passes_and_one_cent_off_fails():
+    def m(r, delta):
+        lines(r)[AUTO_11]["montant"] = 200_000 + delta
+        r["T_Actions"][0]["cout_total"] = 1_000_000.01
+        r["T_Actions"][0]["depense_subventionnable"] = 1_000_000.01
+    assert run(lambda r: m(r, 0.01)) == []
+    out = run(lambda r: m(r, 0))
+    assert only(out) == [("FIN-05", E, "Fiches-actions", "M4", "1.1")]
+    assert out[0].message == ("Plan de financement déséquilibré pour l'action 1.1 : coût total 1 000 000,01 €, "
+                              "financements 1 000 000,00 € (écart 0,01 €).")
+    assert "0,01 €" in out[0].suggestion
+
+
+def test_fin05_float_amounts_do_not_drift():
+    def m(r):  # 0.1 + 0.2 ≠ 0.3 in binary floats; in cents it is
+        r["T_Actions"][1].update(cout_total=0.3, depense_subventionnable=None)
+        r["T_Financements"] = [lf for lf in lines(r) if lf["numero"] != "2.1"]
+        r["T_Financements"].append(dict(clean_raw()["T_Financements"][AUTO_21], montant=0.1))
+        r["T_Financements"].append(dict(clean_raw()["T_Financements"][AUTO_21], montant=0.2, annee=2025))
+        r["T_Actions"][1]["cosignataires"] = None
+    assert run(m, "FIN-05") == []
+
+
+def test_fin05_refused_lines_do_not_count():
+    def m(r):
+        lines(r).append(dict(lines(r)[DETR_11], dispositif="DSIL", montant=250_000, statut="Refusé", reference_decision=None))
+    assert run(m) == []
+
+
+def test_fin05_over_financed():
+    out = run(lambda r: lines(r)[REGION_11].update(montant=350_000), "FIN-05")
+    assert len(out) == 1 and "écart -50 000,00 €" in out[0].message and "Réduisez" in out[0].suggestion
+
+
+def test_fin05_not_judged_with_an_unreadable_amount():
+    assert [f.code for f in run(lambda r: lines(r)[REGION_11].update(montant="trois cent mille"))] == ["FIN-03"]
+
+
+# --------------------------------------------------------------------------- FIN-06 (CGCT L1111-10)
+def _own(r, auto, region):
+    lines(r)[AUTO_11]["montant"] = auto
+    lines(r)[REGION_11]["montant"] = region
+
+
+def test_fin06_exactly_20_percent_passes_and_19_99_fails():
+    assert run(lambda r: _own(r, 200_000, 300_000), "FIN-06") == []
+    out = run(lambda r: _own(r, 199_900, 300_100))
+    assert only(out) == [("FIN-06", E, "Fiches-actions", "O4", "1.1")]
+    assert "19,99 %" in out[0].message and "199 900,00 €" in out[0].message and "CGCT art. L1111-10 III" in out[0].message
+    # balanced fix: move 100 € from subsidies to own share (200 000 = 20 % of 1 000 000)
+    assert "100,00 €" in out[0].suggestion and "200 000,00 €" in out[0].suggestion
+
+
+def test_fin06_private_money_is_outside_the_base():
+    def m(r):  # 150 000 own, 600 000 public subsidies (20 %), 250 000 private patronage outside
+        _own(r, 150_000, 100_000)
+        lines(r).append(dict(lines(r)[REGION_11], financeur="PRIVE", dispositif="Mécénat", montant=250_000))
+        r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;PRIVE"
+    assert run(m) == []
+
+
+def test_fin06_loans_carried_by_the_mo_are_own_share():
+    # 2.1: autofinancement 80 000 + CDC loan 20 000 = 100 000 against 400 000 of subsidies: exactly 20 %
+    assert run(lambda r: None, "FIN-06") == []
+    out = run(lambda r: lines(r)[CDC_21].update(nature="Subvention", dispositif="Ingénierie"), "FIN-06")
+    assert only(out) == [("FIN-06", E, "Fiches-actions", "O5", "2.1")]
+
+
+def test_fin06_refused_subsidy_not_counted():
+    def m(r):
+        _own(r, 199_900, 300_100)
+        lines(r).append(dict(lines(r)[REGION_11], statut="Refusé", montant=5_000, reference_decision=None))
+    assert [f.code for f in run(m)] == ["FIN-06"]
+
+
+@pytest.mark.parametrize("type_mo", ["Bailleur social", "SEM / SPL", "Privé", "Établissement public"])
+def test_fin06_not_for_other_mo_types(type_mo):
+    assert run(lambda r: (_own(r, 100_000, 400_000), r["T_Actions"][0].update(type_mo=type_mo)), "FIN-06") == []
+
+
+@pytest.mark.parametrize("type_mo", ["Commune", "EPCI", "Département", "Région", "Syndicat mixte"])
+def test_fin06_applies_to_every_public_mo_type(type_mo):
+    assert len(run(lambda r: (_own(r, 199_900, 300_100), r["T_Actions"][0].update(type_mo=type_mo)), "FIN-06")) == 1
+
+
+def test_fin06_derogations():
+    low = lambda d: (lambda r: (_own(r, 100_000, 400_000), r["T_Actions"][0].update(derogation=d)))  # 10 %
+    assert run(low("ANRU"), "FIN-06") == []
+    assert run(low("Rénovation énergétique scolaire"), "FIN-06") == []  # exactly 10 % passes
+    out = run(lambda r: (_own(r, 99_990, 400_010), r["T_Actions"][0].update(derogation="Rénovation énergétique scolaire")), "FIN-06")
+    assert [f.gravite for f in out] == [E] and "minimum 10 %" in out[0].message
+    for d in ("Monument protégé", "Patrimoine non protégé", "Calamité publique"):
+        out = run(low(d), "FIN-06")
+        assert [f.gravite for f in out] == [A] and "préfet" in out[0].message
+
+
+# --------------------------------------------------------------------------- FIN-07 / FIN-08 (CGCT R2334-27)
+def test_fin07_exactly_80_percent_passes_and_one_cent_less_base_fails():
+    assert run(lambda r: None, "FIN-07") == []  # 2.1: DETR 100 000 + DSIL 300 000 = 80 % of 500 000
+    out = run(lambda r: r["T_Actions"][1].update(depense_subventionnable=499_999.99))
+    assert only(out) == [("FIN-07", E, "Fiches-actions", "N5", "2.1")]
+    assert "400 000,00 €" in out[0].message and "CGCT art. R2334-27" in out[0].message
+
+
+def test_fin07_only_dispositifs_marked_r2334_27_count():
+    def m(r, mark):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif="FNADT")
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+        r["T_Actions"][0]["depense_subventionnable"] = 999_999.99
+        for d in r["T_Dispositifs"]:
+            if d["dispositif"] == "FNADT":
+                d["dotation_r2334_27"] = mark
+    assert run(lambda r: m(r, "Non"), "FIN-07") == []
+    assert [f.cellule for f in run(lambda r: m(r, "Oui"), "FIN-07")] == ["N4"]
+
+
+def test_fin07_refused_dotation_ignored():
+    def m(r):
+        lines(r).append(dict(lines(r)[DSIL_21], dispositif="DSID", montant=50_000, statut="Refusé", reference_decision=None))
+    assert run(m) == []
+
+
+def test_fin07_dotation_without_subsidised_expense():
+    out = run(lambda r: r["T_Actions"][1].update(depense_subventionnable=None))
+    assert only(out) == [("FIN-07", E, "Fiches-actions", "N5", "2.1")] and "n'est pas renseignée" in out[0].message
+
+
+def test_fin08_detr_below_20_percent():
+    def m(r):
+        lines(r)[DETR_21]["montant"] = 99_999.99
+        lines(r)[AUTO_21]["montant"] = 80_000.01
+    out = run(m)
+    assert only(out) == [("FIN-08", A, "Plan de financement", fin_cell(DETR_21, "montant"), "2.1")]
+    assert "20 %" in out[0].message and "100 000,00 €" in out[0].suggestion
+
+
+def test_fin08_a_dotation_spread_over_several_years_is_summed():
+    def m(r, second):
+        lines(r)[DETR_21]["montant"] = 60_000
+        lines(r).append(dict(lines(r)[DETR_21], annee=2025, montant=second))
+        lines(r)[AUTO_21]["montant"] = 80_000 + 40_000 - second
+    assert run(lambda r: m(r, 40_000)) == []  # 60 000 + 40 000 = 20 %
+    out = run(lambda r: m(r, 39_999.99), "FIN-08")
+    assert only(out) == [("FIN-08", A, "Plan de financement", fin_cell(DETR_21, "montant"), "2.1")]
+    assert "2 lignes" in out[0].message
+
+
+def test_fin08_unless_the_80_percent_cap_forces_it():
+    def m(r):
+        lines(r)[DETR_21]["montant"] = 80_000
+        lines(r)[DSIL_21]["montant"] = 320_000
+    assert run(m) == []
+
+
+# --------------------------------------------------------------------------- FIN-09 (décret 2018-514)
+def test_fin09_public_subsidies_above_100_percent():
+    out = run(lambda r: r["T_Actions"][0].update(depense_subventionnable=799_999.99))
+    assert only(out) == [("FIN-09", E, "Fiches-actions", "N4", "1.1")]
+    assert "décret n° 2018-514 art. 10" in out[0].message and "0,01 €" in out[0].message
+    assert run(lambda r: r["T_Actions"][0].update(depense_subventionnable=800_000)) == []
+
+
+# --------------------------------------------------------------------------- warnings on lines
+def test_fin10_fctva_line():
+    out = run(lambda r: lines(r)[AUTO_11].update(dispositif="FCTVA"), "FIN-10")
+    assert only(out) == [("FIN-10", A, "Plan de financement", "C4", "1.1")]
+    assert run(lambda r: lines(r)[AUTO_11].update(commentaire="Montants hors FCTVA"), "FIN-10") == []
+
+
+def test_fin11_nature_differs_from_dispositif():
+    out = run(lambda r: lines(r)[CDC_21].update(nature="Subvention"), "FIN-11")
+    assert only(out) == [("FIN-11", A, "Plan de financement", "D10", "2.1")] and "« Prêt »" in out[0].suggestion
+
+
+def test_fin12_duplicate_line_but_not_refused_copy():
+    out = run(lambda r: lines(r).append(dict(lines(r)[DETR_11])), "FIN-12")
+    assert only(out) == [("FIN-12", A, "Plan de financement", "F11", "1.1")] and "ligne 5" in out[0].message
+    assert run(lambda r: lines(r).append(dict(lines(r)[DETR_11], statut="Refusé")), "FIN-12") == []
+    assert run(lambda r: lines(r).append(dict(lines(r)[DETR_11], annee=2025)), "FIN-12") == []
+
+
+@pytest.mark.parametrize("statut,bad", [("Acquis", True), ("Engagé", True), ("Versé", True), ("Sollicité", False)])
+def test_fin13_acquired_without_decision_reference(statut, bad):
+    out = run(lambda r: lines(r)[DETR_11].update(statut=statut, reference_decision=None), "FIN-13")
+    assert only(out) == ([("FIN-13", A, "Plan de financement", "I5", "1.1")] if bad else [])
+
+
+def test_fin14_detr_requested_after_start():
+    def m(r, d):
+        lines(r)[DETR_11].update(statut="Sollicité", date_demande=d, reference_decision=None)
+    out = run(lambda r: m(r, date(2024, 1, 16)), "FIN-14")
+    assert only(out) == [("FIN-14", A, "Plan de financement", "H5", "1.1")]
+    assert run(lambda r: m(r, date(2024, 1, 15)), "FIN-14") == []
+
+
+def test_fin15_mismatches():
+    out = run(lambda r: lines(r)[REGION_11].update(financeur="AL", dispositif="Subvention"), "FIN-15")
+    assert only(out) == [("FIN-15", A, "Plan de financement", "B6", "1.1")]
+    out = run(lambda r: lines(r)[DSIL_21].update(financeur="ANAH", dispositif="ORI"), "FIN-15")
+    assert only(out) == [("FIN-15", A, "Plan de financement", "B9", "2.1")]
+    assert run(lambda r: lines(r)[REGION_11].update(financeur="ANAH", dispositif="ORI"), "FIN-15") == []  # axe 1
+    out = run(lambda r: lines(r)[REGION_11].update(financeur="ANRU", dispositif="NPNRU"), "FIN-15")
+    assert len(out) == 1
+    assert run(lambda r: (lines(r)[REGION_11].update(financeur="ANRU", dispositif="NPNRU"),
+                          r["T_Actions"][0].update(derogation="ANRU")), "FIN-15") == []
+
+
+def test_fin16_share_not_yet_acquired():
+    out = run(lambda r: lines(r)[REGION_11].update(statut="Prévisionnel", reference_decision=None))
+    assert only(out) == [("FIN-16", I, "Fiches-actions", "A4", "1.1")]
+    assert "300 000,00 €" in out[0].message and "30,0 %" in out[0].message
+
+
+def test_fin17_request_date_not_a_date():
+    out = run(lambda r: lines(r)[DETR_11].update(date_demande="01/13/2023"))
+    assert only(out) == [("FIN-17", E, "Plan de financement", "H5", "1.1")]
+
+
+def test_fin18_reference_list():
+    out = run(lambda r: r["T_Financeurs"].append(dict(r["T_Financeurs"][0])))
+    assert [(f.code, f.feuille) for f in out] == [("FIN-18", "Financeurs")] and "déjà utilisé" in out[0].message
+    out = run(lambda r: r["T_Dispositifs"].append({"financeur": "XYZ", "dispositif": "Truc", "nature": "Subvention",
+                                                   "dotation_r2334_27": "Non"}))
+    assert [f.code for f in out] == ["FIN-18"] and "« XYZ »" in out[0].message
+
+
+def test_fin06_and_fin09_not_guessed_with_an_unknown_financeur():
+    def m(r):  # 19,99 % if « Region » were public; it is unknown: FIN-02 only
+        _own(r, 199_900, 300_100)
+        lines(r)[REGION_11]["financeur"] = "Region HDF"
+        r["T_Actions"][0]["depense_subventionnable"] = 700_000  # FIN-09 if it were public
+    out = run(m)
+    assert [f.code for f in out if f.gravite is E] == ["FIN-02"]
+
+
+def test_duplicated_action_number_is_not_judged_on_a_merged_plan():
+    out = run(lambda r: r["T_Actions"].append(dict(r["T_Actions"][1], cout_total=10, depense_subventionnable=None)))
+    assert [f.code for f in out] == ["ACT-01"]

@@ -1,0 +1,66 @@
+"""GOU rules: governance."""
+
+from __future__ import annotations
+
+import pytest
+
+from acv_xl.findings import Gravite
+
+from conventions import build, clean_raw, findings
+
+A = Gravite.AVERTISSEMENT
+
+
+def run(mutate, code=None):
+    raw = clean_raw()
+    mutate(raw)
+    return findings(build(raw), code)
+
+
+@pytest.mark.parametrize("index,word", [(0, "élu"), (1, "directeur de projet"), (2, "État")])
+def test_gou01_missing_college(index, word):
+    out = run(lambda r: r["T_Gouvernance"].pop(index))
+    assert [(f.code, f.gravite, f.feuille, f.cellule) for f in out] == [("GOU-01", A, "Gouvernance", "A4")]
+    assert word in out[0].message
+
+
+def test_gou01_member_of_another_instance_does_not_count():
+    out = run(lambda r: r["T_Gouvernance"][0].update(instance="Équipe de projet"))
+    assert [f.code for f in out] == ["GOU-01"]
+
+
+def test_gou01_national_partner_of_the_plan_must_sit():
+    out = run(lambda r: r["T_Gouvernance"].pop(3))  # Banque des Territoires
+    assert [f.code for f in out] == ["GOU-01"] and "CDC" in out[0].message and "Banque des Territoires" in out[0].message
+
+
+@pytest.mark.parametrize("organisme", ["CDC", "Caisse des Dépôts", "Banque des territoires Hauts-de-France"])
+def test_gou01_partner_recognised_by_code_or_name(organisme):
+    assert run(lambda r: r["T_Gouvernance"][3].update(organisme=organisme)) == []
+
+
+def test_gou01_partner_whose_lines_are_all_refused_need_not_sit():
+    def m(r):
+        r["T_Gouvernance"].pop(3)
+        for lf in r["T_Financements"]:
+            if lf["financeur"] == "CDC":
+                lf["statut"] = "Refusé"
+                lf["reference_decision"] = None
+        r["T_Financements"].append(dict(r["T_Financements"][4], financeur="EPCI", dispositif="Autofinancement",
+                                        nature="Autofinancement", montant=20_000))
+    assert run(m, "GOU-01") == []
+
+
+def test_gou01_anah_in_plan():
+    def m(r):
+        r["T_Financements"][2].update(financeur="ANAH", dispositif="OPAH-RU")
+        r["T_Actions"][0]["cosignataires"] = "ETAT;ANAH"
+    out = run(m)
+    assert [f.code for f in out] == ["GOU-01"] and "Anah" in out[0].message
+    m2 = lambda r: (m(r), r["T_Gouvernance"].append(dict(r["T_Gouvernance"][3], organisme="Anah (délégation locale)")))
+    assert run(m2) == []
+
+
+def test_gou02_empty_organisme():
+    out = run(lambda r: r["T_Gouvernance"][1].update(organisme=None))
+    assert [(f.code, f.cellule) for f in out] == [("GOU-02", "B5")]

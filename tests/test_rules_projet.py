@@ -1,0 +1,164 @@
+"""PRJ rules: identity of the convention."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from acv_xl.findings import Gravite
+
+from conventions import build, cell_of, clean_raw, findings
+
+E, A = Gravite.ERREUR, Gravite.AVERTISSEMENT
+
+
+def run(mutate, code=None):
+    raw = clean_raw()
+    mutate(raw)
+    return findings(build(raw), code)
+
+
+def only(out):
+    return [(f.code, f.gravite, f.feuille, f.cellule) for f in out]
+
+
+# PRJ-01
+def test_prj01_required_named_cell_empty():
+    out = run(lambda r: r["names"].update(acv_directeur_projet=None))
+    assert only(out) == [("PRJ-01", E, "Projet", "B9")]
+    assert "Directeur de projet" in out[0].message
+
+
+def test_prj01_blank_text_counts_as_empty_and_optional_cells_may_be_empty():
+    assert only(run(lambda r: r["names"].update(acv_epci="   "))) == [("PRJ-01", E, "Projet", "B7")]
+    assert run(lambda r: r["names"].update(acv_referent_etat=None, acv_siren_epci=None,
+                                            acv_date_fin_initialisation=None, acv_date_comite=None)) == []
+
+
+def test_prj01_missing_fin_deploiement_suggests_programme_end():
+    out = run(lambda r: r["names"].update(acv_date_fin_deploiement=None))
+    assert only(out) == [("PRJ-01", E, "Projet", "B13")]
+    assert "31/12/2026" in out[0].suggestion
+
+
+# PRJ-02
+def test_prj02_no_commune():
+    out = run(lambda r: r.update(T_Communes=[]))
+    assert only(out) == [("PRJ-02", E, "Projet", "A21")]
+
+
+@pytest.mark.parametrize("code,ok", [("62041", True), ("2A004", False), ("6204", False), ("620410", False),
+                                     ("62O41", False), ("59350", False)])
+def test_prj02_insee_code_form_and_departement(code, ok):
+    out = run(lambda r: r["T_Communes"][0].update(code_insee=code), "PRJ-02")
+    assert (out == []) is ok
+    if not ok:
+        assert out[0].cellule == "A21"
+
+
+def test_prj02_corsican_code_in_corsica_passes():
+    def m(r):
+        r["names"]["acv_departement"] = "2A"
+        r["T_Communes"][0]["code_insee"] = "2A004"
+    assert run(m) == []
+
+
+def test_prj02_code_typed_as_number_lost_its_leading_zero():
+    def m(r):
+        r["names"]["acv_departement"] = "01"
+        r["T_Communes"][0]["code_insee"] = 1053
+    out = run(m, "PRJ-02")
+    assert len(out) == 1 and "01053" in out[0].suggestion
+
+
+def test_prj02_commune_name_empty():
+    out = run(lambda r: r["T_Communes"][0].update(commune=None))
+    assert only(out) == [("PRJ-02", E, "Projet", "B21")]
+
+
+def test_prj02_binome_two_communes_same_departement():
+    out = run(lambda r: r["T_Communes"].append({"code_insee": "62498", "commune": "Lens", "role": "Commune associée"}))
+    assert out == []
+
+
+# PRJ-03
+@pytest.mark.parametrize("value,sugg", [("ACV12", "ACV012"), ("acv 7", "ACV007"), ("ACV-0012", None), ("Arras", None)])
+def test_prj03_malformed_id(value, sugg):
+    out = run(lambda r: r["names"].update(acv_id=value))
+    assert only(out) == [("PRJ-03", A, "Projet", "B4")]
+    if sugg:
+        assert sugg in out[0].suggestion
+
+
+def test_prj03_boundary_acv999_passes():
+    assert run(lambda r: r["names"].update(acv_id="ACV999")) == []
+
+
+# PRJ-04
+def test_prj04_initialisation_before_convention():
+    out = run(lambda r: r["names"].update(acv_date_fin_initialisation=date(2023, 6, 14)))
+    assert only(out) == [("PRJ-04", E, "Projet", "B12")]
+    assert "14/06/2023" in out[0].message and "15/06/2023" in out[0].message
+
+
+def test_prj04_equal_dates_pass():
+    assert run(lambda r: r["names"].update(acv_date_fin_initialisation=date(2023, 6, 15))) == []
+
+
+def test_prj04_deployment_before_initialisation():
+    out = run(lambda r: r["names"].update(acv_date_fin_deploiement=date(2024, 6, 29)), "PRJ-04")
+    assert only(out) == [("PRJ-04", E, "Projet", "B13")]
+
+
+def test_prj04_deployment_before_convention_without_initialisation():
+    out = run(lambda r: r["names"].update(acv_date_fin_initialisation=None, acv_date_fin_deploiement=date(2023, 1, 1)), "PRJ-04")
+    assert only(out) == [("PRJ-04", E, "Projet", "B13")]
+
+
+def test_prj04_deployment_after_programme_end_is_a_warning():
+    out = run(lambda r: r["names"].update(acv_date_fin_deploiement=date(2027, 1, 1)), "PRJ-04")
+    assert only(out) == [("PRJ-04", A, "Projet", "B13")]
+    assert "31/12/2026" in out[0].message
+
+
+def test_prj04_acv1_end_of_2022():
+    def m(r):
+        r["names"].update(acv_programme="ACV 1", acv_date_convention=date(2018, 9, 1),
+                          acv_date_fin_initialisation=date(2019, 6, 30), acv_date_fin_deploiement=date(2022, 12, 31))
+    assert run(m, "PRJ-04") == []
+    def m2(r):
+        m(r)
+        r["names"]["acv_date_fin_deploiement"] = date(2023, 1, 1)
+    assert only(run(m2, "PRJ-04")) == [("PRJ-04", A, "Projet", "B13")]
+
+
+def test_prj04_date_as_text_suggests_the_date():
+    out = run(lambda r: r["names"].update(acv_date_convention="15/06/2023"))
+    assert only(out) == [("PRJ-04", E, "Projet", "B11")]
+    assert "15/06/2023" in out[0].suggestion
+
+
+# PRJ-05
+@pytest.mark.parametrize("name,value,cell", [("acv_departement", "Pas-de-Calais", "B6"), ("acv_siren_epci", "20003357", "B8"),
+                                             ("acv_programme", "ACV 3", "B3")])
+def test_prj05_malformed_identity_values(name, value, cell):
+    out = run(lambda r: r["names"].update({name: value}))
+    assert only(out) == [("PRJ-05", E, "Projet", cell)]
+
+
+@pytest.mark.parametrize("dept", ["62", "2B", "974", 62])
+def test_prj05_valid_departement_codes(dept):
+    def m(r):
+        r["names"]["acv_departement"] = dept
+        r["T_Communes"][0]["code_insee"] = {"2B": "2B033", "974": "97411"}.get(str(dept), "62041")
+    assert run(m) == []
+
+
+def test_prj05_siren_with_spaces_passes():
+    assert run(lambda r: r["names"].update(acv_siren_epci="200 033 579")) == []
+
+
+def test_prj05_role_empty():
+    out = run(lambda r: r["T_Communes"][0].update(role=None))
+    assert only(out) == [("PRJ-05", E, "Projet", cell_of("T_Communes", 0, "role"))]

@@ -1,0 +1,95 @@
+"""Property: whatever a user types in any cell, the rules never crash (no STR-00), every finding
+names a registered code, a sheet of the workbook and a real cell, and the reports render."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import date, datetime
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+
+from acv_xl import layout
+from acv_xl.model import ROW_MODELS
+from acv_xl.report import render_text, to_json
+from acv_xl.rules import REGISTRY
+from acv_xl.validate import validate_convention
+from acv_xl.values import ExcelError, NoCachedValue
+
+from conventions import build, clean_raw
+
+CELLS = [("names", None, n.name) for n in layout.NAMED_CELLS] + [
+    (name, i, c.attr) for name in ROW_MODELS for c in layout.TABLES_BY_NAME[name].columns for i in range(2)]
+
+values = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(["", " ", "0", "-1", "1 000 €", "12,5", "Axe 3", "ETAT", "DETR", "Refusé", "Oui", "S1", "1.1",
+                     "2.1", "Commune", "ANRU", "31/02/2024", "2024", "FCTVA", "E1", "O1", "Étude", "ORT"]),
+    st.sampled_from([0, 0.0, -0.01, 0.001, 1e15, 2022, 2027, 1, 5, 6]),
+    st.integers(min_value=-10**6, max_value=10**9),
+    st.floats(min_value=-1e9, max_value=1e12, allow_nan=False, allow_infinity=False),
+    st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 1, 1)),
+    st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2040, 1, 1)),
+    st.booleans(),
+    st.sampled_from([ExcelError("#REF!"), ExcelError("#N/A"), NoCachedValue("=A1")]),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(CELLS), values), min_size=1, max_size=8))
+@example([(("T_Actions", 0, "depense_subventionnable"), 0)])  # found by hypothesis: a division by zero
+@example([(("T_Actions", 1, "cout_total"), 0), (("T_Actions", 1, "depense_subventionnable"), 0)])
+def test_rules_never_crash_and_findings_are_well_formed(changes):
+    raw = clean_raw()
+    for (table, index, attr), value in changes:
+        if table == "names":
+            raw["names"][attr] = value
+        elif index < len(raw[table]):
+            raw[table][index][attr] = value
+    report = validate_convention(build(raw), "x.xlsx")
+    for f in report.findings:
+        assert f.code != "STR-00", f.message
+        assert f.code in REGISTRY
+        assert f.feuille in layout.SHEETS
+        assert re.fullmatch(r"[A-Z]{1,3}\d+", f.cellule), f
+        assert f.message.strip() and "None" not in f.message
+    json.dumps(to_json(report), ensure_ascii=False)
+    render_text([report], Console(file=io.StringIO(), width=100))
+
+
+HEADERS = [(name, c.attr) for name in ROW_MODELS for c in layout.TABLES_BY_NAME[name].columns]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(HEADERS), max_size=4), st.lists(st.sampled_from(list(ROW_MODELS)), max_size=2),
+       st.lists(st.sampled_from([n.name for n in layout.NAMED_CELLS]), max_size=3),
+       st.lists(st.tuples(st.sampled_from(CELLS), values), max_size=4))
+def test_rules_never_crash_on_a_damaged_structure(headers, tables, names, changes):
+    from acv_xl.model import MissingHeader
+
+    raw = clean_raw()
+    for (table, index, attr), value in changes:
+        if table == "names":
+            raw["names"][attr] = value
+        elif index < len(raw[table]):
+            raw[table][index][attr] = value
+    for table, attr in headers:
+        for row in raw[table]:
+            row.pop(attr, None)
+    for name in names:
+        raw["names"].pop(name, None)
+    conv = build(raw)
+    for table, attr in headers:
+        t = layout.TABLES_BY_NAME[table]
+        conv.structure.missing_headers.append(MissingHeader(table=table, header=t.header(attr), sheet=t.sheet, cell="A3"))
+    for table in tables:
+        conv.structure.missing_tables.append(table)
+        setattr(conv, ROW_MODELS[table][1], [])
+    conv.structure.missing_names.extend(names)
+    report = validate_convention(conv, "x.xlsx")
+    assert not [f for f in report.findings if f.code == "STR-00"]
+    json.dumps(to_json(report), ensure_ascii=False)

@@ -1,0 +1,148 @@
+"""validate_convention / validate_file: findings, totals, fingerprint, état, exit status."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from acv_xl.errors import SAVE_AS_XLSX, UnreadableWorkbook
+from acv_xl.fingerprint import fingerprint
+from acv_xl.findings import Gravite
+from acv_xl.validate import Report, validate_convention, validate_file
+
+from conventions import build, clean, clean_raw
+
+
+def test_clean_convention_report():
+    conv = clean()
+    r = validate_convention(conv, "arras.xlsx")
+    assert isinstance(r, Report)
+    assert (r.fichier, r.valide, r.exit_code, r.findings) == ("arras.xlsx", True, 0, [])
+    assert r.empreinte == fingerprint(conv) and r.empreinte_stockee is None and r.etat == "jamais validé"
+    assert r.totaux is not None and r.totaux.ecart == 0
+
+
+def test_errors_give_exit_1_and_warnings_alone_give_0():
+    raw = clean_raw()
+    raw["T_Financements"][0]["montant"] = 1
+    r = validate_convention(build(raw))
+    assert not r.valide and r.exit_code == 1
+    raw = clean_raw()
+    raw["names"]["acv_id"] = "ACV1"
+    r = validate_convention(build(raw))
+    assert r.valide and r.exit_code == 0 and [f.gravite for f in r.findings] == [Gravite.AVERTISSEMENT]
+
+
+def _stored(statut, empreinte):
+    raw = clean_raw()
+    conv = build(raw)
+    fp = fingerprint(conv)
+    raw["names"].update(acv_statut=statut, acv_empreinte=fp if empreinte == "same" else empreinte)
+    return build(raw)
+
+
+def test_etat_valide_when_stored_fingerprint_matches_and_status_validated():
+    r = validate_convention(_stored("Validé", "same"))
+    assert r.etat == "validé" and r.empreinte_stockee == r.empreinte
+
+
+def test_etat_modifie_when_stored_fingerprint_differs():
+    r = validate_convention(_stored("Validé", "0" * 64))
+    assert r.etat == "modifié depuis la validation" and r.empreinte_stockee == "0" * 64
+
+
+def test_etat_jamais_valide_when_status_is_not_validated():
+    assert validate_convention(_stored("Erreurs à corriger", "same")).etat == "jamais validé"
+    assert validate_convention(_stored("Validé", None)).etat == "jamais validé"
+
+
+def test_a_change_after_validation_is_detected():
+    raw = clean_raw()
+    raw["names"].update(acv_statut="Validé", acv_empreinte=fingerprint(build(raw)))
+    raw["T_Financements"][0]["montant"] = 200_001
+    assert validate_convention(build(raw)).etat == "modifié depuis la validation"
+
+
+@pytest.fixture
+def fake_reader(monkeypatch):
+    """Stand-in for acv_xl.read (written by another engineer) to test validate_file's error handling."""
+    mod = types.ModuleType("acv_xl.read")
+    monkeypatch.setitem(sys.modules, "acv_xl.read", mod)
+    return mod
+
+
+def test_validate_file_unreadable_becomes_a_finding(fake_reader, tmp_path):
+    def read_file(path):
+        raise UnreadableWorkbook("STR-02", "Format non pris en charge : classeur Excel 97-2003 (.xls).", SAVE_AS_XLSX)
+    fake_reader.read_file = read_file
+    r = validate_file(tmp_path / "vieux.xls")
+    assert r.convention is None and r.etat == "illisible" and r.exit_code == 2 and not r.valide
+    assert [(f.code, f.gravite, f.cellule) for f in r.findings] == [("STR-02", Gravite.ERREUR, "")]
+    assert r.findings[0].suggestion == SAVE_AS_XLSX
+
+
+def test_validate_file_unexpected_reader_crash_is_str01(fake_reader, tmp_path):
+    def read_file(path):
+        raise KeyError("xl/workbook.xml")
+    fake_reader.read_file = read_file
+    r = validate_file(tmp_path / "abime.xlsx")
+    assert r.exit_code == 2 and [f.code for f in r.findings] == ["STR-01"] and "endommagé" in r.findings[0].message
+
+
+def test_validate_file_missing_file_is_str01_without_raising(fake_reader, tmp_path):
+    def read_file(path):
+        return open(path, "rb")
+    fake_reader.read_file = read_file
+    r = validate_file(tmp_path / "absent.xlsx")
+    assert r.exit_code == 2 and r.findings[0].code == "STR-01" and "introuvable" in r.findings[0].message
+
+
+def test_validate_file_reads_and_validates(fake_reader, tmp_path):
+    fake_reader.read_file = lambda path: clean()
+    r = validate_file(tmp_path / "arras.xlsx")
+    assert r.exit_code == 0 and r.fichier == str(tmp_path / "arras.xlsx") and r.empreinte == fingerprint(clean())
+
+
+def test_a_large_convention_validates_quickly():
+    """500 actions and 5 000 financing lines: the rules index what they look up (no quadratic scan).
+    A loose bound, for a shared machine: the quadratic version took tens of seconds."""
+    import time
+
+    raw = clean_raw()
+    actions, lines, inds = [], [], []
+    for k in range(250):
+        for j, a in enumerate(raw["T_Actions"]):
+            actions.append(dict(a, numero=f"{j + 1}.{k + 1}"))
+            inds.append(dict(raw["T_Indicateurs"][j], numero=f"{j + 1}.{k + 1}"))
+        for lf in raw["T_Financements"]:
+            lines.append(dict(lf, numero=f"{lf['numero'].split('.')[0]}.{k + 1}"))
+    lines *= 1  # 1 750 lines per 250 pairs of actions…
+    for y in (2025, 2026):  # …then a copy per year, amounts unchanged: 5 250 lines
+        lines += [dict(lf, annee=y) for lf in lines[:1750]]
+    for a in actions:
+        a["cout_total"] *= 3
+        a["depense_subventionnable"] *= 3
+    raw.update(T_Actions=actions, T_Financements=lines, T_Indicateurs=inds)
+    conv = build(raw)
+    t = time.perf_counter()
+    r = validate_convention(conv)
+    assert time.perf_counter() - t < 3.0
+    assert r.findings == [] and len(conv.financements) == 5250
+
+
+def test_a_crash_in_totals_or_fingerprint_becomes_str00(monkeypatch):
+    import acv_xl.fingerprint as F
+    from acv_xl import totals
+
+    def boom(conv):
+        raise ArithmeticError("x")
+
+    monkeypatch.setattr(totals, "compute", boom)
+    monkeypatch.setattr(F, "fingerprint", boom)
+    r = validate_convention(clean())
+    assert [f.code for f in r.findings] == ["STR-00", "STR-00"] and r.exit_code == 1
+    assert r.totaux is None and r.empreinte is None and r.etat == "jamais validé"
+    from acv_xl.report import to_json
+    assert to_json(r)["totaux"] is None
