@@ -103,7 +103,7 @@ class H:
     PROGRAMME = "Programme"
     FICHIER = "Fichier"
     NB_ACTIONS = "Actions"
-    COUT = "Coût total (€)"
+    COUT = layout.T_ACTIONS.header("cout_total")
     FINANCEMENT = "Financement total (€)"
     ECART = "Écart (€)"
     ACQUIS = "Dont acquis, engagé ou versé (€)"
@@ -114,7 +114,7 @@ class H:
     TOTAL = "Total (€)"
     NON_VENTILE = "Non ventilé (€)"
     FINANCEUR = "Financeur"
-    NOM_FINANCEUR = "Nom du financeur"
+    NOM_FINANCEUR = layout.T_FINANCEURS.header("nom")
     PART = "Part"
     INTITULE = "Intitulé de l'action"
     AXE = "Axe"
@@ -132,7 +132,7 @@ class H:
     TAILLE = "Taille (octets)"
     SHA256 = "SHA-256"
     VERSION = "Version du modèle"
-    DATE_VALIDATION = "Date de validation"
+    DATE_VALIDATION = layout.NAMED_BY_NAME["acv_date_validation"].label
     MODIFIE_LE = "Modifié le"
 
 
