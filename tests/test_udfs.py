@@ -10,6 +10,7 @@ import pytest
 
 import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
 from acv_xl import layout
+from acv_xl.rules import codes_within
 from xlwings_payload import payload_from_xlsx, remote_book, table_values
 from udfs import functions as F
 from udfs.tables import as_2d
@@ -203,3 +204,25 @@ def test_udfs_equal_the_cli_totals(path):
 def test_controle_wants_every_required_column():
     got = F.ACV_CONTROLE(ACTIONS, PLAN, FINANCEURS, "1.1")  # ACTIONS lacks « Maître d'ouvrage »…
     assert got.startswith("#ACV: colonne « ") and "introuvable" in got
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_controle_on_every_action_equals_valider(path):
+    """ACV_CONTROLE gives, per action, the first error « Valider » reports for it — or « OK » —
+    when every action-level finding is decided from the four tables it is given. Excel passes a
+    function the values of a range, not its address: « ligne N » there counts the table's lines."""
+    import re
+
+    from acv_xl.validate import validate_file
+
+    def same(message: str) -> str:
+        return re.sub(r"ligne \d+", "ligne N", message)
+
+    report = validate_file(path)
+    args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS, layout.T_DISPOSITIFS)]
+    codes_of_four = set(codes_within({A.name, T.name, layout.T_FINANCEURS.name, layout.T_DISPOSITIFS.name}))
+    for action in report.convention.actions:
+        expected = next((f.message for f in report.findings if f.gravite.value == "erreur"
+                         and f.action == action.numero and f.code in codes_of_four), "OK")
+        got = F.ACV_CONTROLE(args[0], args[1], args[2], action.numero, args[3])
+        assert same(got) == same(expected), action.numero

@@ -210,7 +210,7 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
     """« OK », ou le message de la première erreur de l'action (mêmes règles que « Valider »)."""
 
     def compute():
-        from acv_xl.rules import run_rules
+        from acv_xl.rules import codes_within, run_rules
 
         numero = _numero(n_action)
         # every required column must be there: a missing one would read as empty cells and
@@ -224,7 +224,11 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
             dispositifs=rows(dispositifs, Dispositif, _required(Dispositif))
             if dispositifs is not None else reference_dispositifs(),
         )
-        for f in run_rules(conv):
+        # only the rules that need nothing but these four tables: the others would take the
+        # tables Excel did not pass (périmètres, indicateurs…) for empty ones
+        given = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name, layout.T_FINANCEURS.name,
+                 layout.T_DISPOSITIFS.name}
+        for f in run_rules(conv, codes=codes_within(given)):
             if f.gravite is Gravite.ERREUR and f.action == numero:
                 return f.message
         return "OK"
