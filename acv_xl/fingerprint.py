@@ -2,7 +2,7 @@
 
 What goes in: the user-filled tables (`Table.user_filled`) and named cells
 (`NamedCell.user_filled`: not the status cells written by Valider, not `Contrôles`), keyed by
-attribute name, rows in order, blank rows left out (a reader may or may not return the template's
+attribute name (the column list once per table), rows in order, blank rows left out (a reader may or may not return the template's
 empty rows). What stays out: cell addresses, formatting, sheet layout — so moving a table,
 recolouring a cell or re-saving in Excel keeps the fingerprint, and the file reader
 (calamine, openpyxl, xlwings) does not matter.
@@ -27,7 +27,7 @@ from .layout import Kind
 from .model import ROW_MODELS, Convention
 from .values import ExcelError, NoCachedValue, parse_iso_date
 
-FORMAT_VERSION = 1  # change when the serialisation changes (stored fingerprints then differ)
+FORMAT_VERSION = 2  # change when the serialisation changes (stored fingerprints then differ)
 _EPOCH = datetime(1899, 12, 30)  # Excel's 1900 date system, as values.excel_serial_to_date
 
 
@@ -46,6 +46,15 @@ def canonical(raw: Any, kind: Kind = Kind.TEXT) -> Any:
     """A JSON-able, reader-independent form of one raw cell value."""
     if raw is None:
         return None
+    t = type(raw)  # fast paths for the common exact types (subclasses take the general path)
+    if kind is Kind.DATE:
+        pass  # an ISO string or a serial number may be a date: the general path decides
+    elif t is str:
+        return ["str", raw] if raw else None
+    elif t is float or t is int:
+        if t is int or (raw.is_integer() and abs(raw) < 1e15):
+            return ["num", str(int(raw))]
+        return ["num", _number(raw)]
     if isinstance(raw, ExcelError):
         return ["err", str(raw)]
     if isinstance(raw, NoCachedValue):
@@ -74,15 +83,17 @@ def canonical(raw: Any, kind: Kind = Kind.TEXT) -> Any:
 
 
 def canonical_data(conv: Convention) -> dict:
-    tables: dict[str, list[dict[str, Any]]] = {}
+    tables: dict[str, dict[str, list]] = {}
     for table in layout.TABLES:
         if not table.user_filled or table.name not in ROW_MODELS:
             continue
-        rows = conv.rows(table.name)
-        tables[table.name] = [
-            {c.attr: canonical(r.raw.get(c.attr), c.kind) for c in table.columns}
-            for r in rows if not r.is_empty()
-        ]
+        cols = [(c.attr, c.kind) for c in table.columns]
+        # the columns once, then each row as a list in that order (no per-row keys to sort)
+        tables[table.name] = {
+            "colonnes": [attr for attr, _ in cols],
+            "lignes": [[canonical(r.raw.get(attr), kind) for attr, kind in cols]
+                       for r in conv.rows(table.name) if not r.is_empty()],
+        }
     names = {}
     for nc in layout.NAMED_CELLS:
         if nc.user_filled:

@@ -48,9 +48,10 @@ def is_blank(raw: Any) -> bool:
 
 def to_cents(value: Decimal | float | int) -> Decimal:
     d = Decimal(str(value))
-    # enough digits for any magnitude (1e26 or a 300-digit text would overflow the default 28)
-    ctx = Context(prec=max(28, d.adjusted() + 4))
-    return d.quantize(CENT, rounding=ROUND_HALF_UP, context=ctx)
+    if d.is_finite() and d.adjusted() > 20:
+        # enough digits for any magnitude (1e26 or a 300-digit text would overflow the default 28)
+        return d.quantize(CENT, rounding=ROUND_HALF_UP, context=Context(prec=d.adjusted() + 4))
+    return d.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 _NUM_TEXT = re.compile(r"^[+-]?[\d\s\u00a0\u202f.,']+$")
@@ -208,6 +209,14 @@ for _n, _label in AXES.items():
     _AXE_FOLDED[fold(_label)] = _n
     for _v in AXES_VARIANTES.get(_n, ()):
         _AXE_FOLDED[fold(_v)] = _n
+
+
+# The spellings a reader meets most (the drop-down's « Axe 3 », the number, the labels), for the
+# reader's fast path; anything else goes through `parse_axe`, which accepts more.
+AXE_EXACT: dict[str, int] = {}
+for _n, _label in AXES.items():
+    for _s in (str(_n), f"Axe {_n}", _label, f"Axe {_n} — {_label}", *AXES_VARIANTES.get(_n, ())):
+        AXE_EXACT[_s] = _n
 
 
 def parse_axe(raw: Any) -> Parsed:
