@@ -20,6 +20,7 @@ import xlsxwriter
 
 from . import layout, totals
 from .findings import Gravite, has_errors
+from .formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, FMT_PERCENT, FMT_YEAR
 from .layout import Sheet
 from .model import Convention, FicheAction, LigneFinancement, Perimetre
 from .values import fmt_date
@@ -39,15 +40,6 @@ class AnnexSheet:
     PART_MO = "Part du maître d'ouvrage"
     ACTION_PREFIX = "Action "
 
-
-# Number formats. The `[$-40C]` (French) locale prefix makes LibreOffice print `1 234,00 €`
-# whatever the machine's locale; Excel keeps the user's separators (a French Excel: the same).
-FMT_EUROS = '[$-40C]#,##0.00 "€"'
-FMT_PERCENT = "[$-40C]0.0 %"
-FMT_DATE = "dd/mm/yyyy"
-FMT_NUMBER = "[$-40C]#,##0.0#"
-FMT_YEAR = "0"
-FMT_INTEGER = "[$-40C]#,##0"
 
 NUM_FORMATS = {"euros": FMT_EUROS, "percent": FMT_PERCENT, "date": FMT_DATE, "number": FMT_NUMBER,
                "integer": FMT_INTEGER, "year": FMT_YEAR}

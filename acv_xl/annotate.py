@@ -10,8 +10,8 @@ round trip: that would drop the Valider/Annexe buttons (DrawingML shapes), chart
 values and x14 extensions. Every other part is copied byte for byte, `vbaProject.bin` included.
 
 What a previous run wrote is recognised and removed first, leaving the user's own formatting and
-notes alone: fills of exactly the `FILLS` colours; the xlwings button's error fill, but only on
-the cells the previous `T_Controles` lists; notes whose author is `COMMENT_AUTHOR` or whose text
+notes alone: fills of exactly the `FILLS` colours (the xlwings button uses the same ones); notes
+whose author is `COMMENT_AUTHOR` or whose text
 starts like ours (« Erreur FIN-05 : », LibreOffice saves notes without author). A cleared cell gets
 no fill (its fill before the first highlight is not known any more). A cell that already has a
 note of the user's keeps it and gets no note of ours (Excel allows one per cell); it is still filled.
@@ -61,19 +61,17 @@ from .ooxml import (
     shared_strings,
     xml_text,
 )
+from .formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
 from .source import a1 as _a1
 
 COMMENT_AUTHOR = "acv-xl"
-# Off-palette on purpose (the red is one unit from Excel's « Insatisfaisant » preset), so that a
-# user's own fills are never taken for ours. The xlwings Valider script uses the same orange.
+# The same colours as the xlwings Valider button (formats.FILL_*), off Excel's palette so that a
+# user's own fills are never taken for ours and cleared.
 FILLS: dict[Gravite, str] = {
-    Gravite.ERREUR: "FFFFC8CE",
-    Gravite.AVERTISSEMENT: "FFFFE0B3",
+    Gravite.ERREUR: "FF" + FILL_ERREUR.lstrip("#"),
+    Gravite.AVERTISSEMENT: "FF" + FILL_AVERTISSEMENT.lstrip("#"),
 }
-# The fill of the xlwings « Valider » button (udfs/scripts.FAUTE, Excel's « Insatisfaisant »): a
-# user may use it too, so it is cleared only on the cells the previous T_Controles lists.
-BUTTON_FILLS = ("FFFFC7CE",)
-DATE_FORMAT = "dd/mm/yyyy"
+DATE_FORMAT = FMT_DATE
 STATUT_VALIDE = layout.L.STATUT_VALIDATION[1]  # « Validé »
 STATUT_ERREURS = layout.L.STATUT_VALIDATION[2]  # « Erreurs à corriger »
 MAX_CELLS_PER_FINDING = 200  # a finding on a range fills its cells, up to this many
@@ -187,7 +185,6 @@ class _Book:
         our_rgbs = set(FILLS.values())
         ours = {i for i in range(self.styles.xf_count)
                 if self.styles.fill_rgb(_int(self.styles.xf(i).get("fillId"))) in our_rgbs}
-        self._clear_listed_button_fills()
         if not ours:
             return
         for part in self.wb.sheets.values():
@@ -200,41 +197,6 @@ class _Book:
                 if s in ours:
                     cell.set("s", str(self.styles.derive(s, fillId="0", applyFill=None)))
                     ws.touch()
-
-    def _clear_listed_button_fills(self) -> None:
-        """The cells a previous Valider in Excel filled: those its T_Controles lists."""
-        found = self._controles_table()
-        if found is None:
-            return
-        part, _table_part, table = found
-        ws = self.sheet(part)
-        r1, c1, r2, _c2 = parse_ref(table.root.get("ref", "A1"))
-        names = [tc.get("name", "") for tc in table.root.iter(q("tableColumn"))]
-        try:
-            col_feuille = c1 + names.index(layout.T_CONTROLES.header("feuille"))
-            col_cellule = c1 + names.index(layout.T_CONTROLES.header("cellule"))
-        except ValueError:
-            return
-        shared = shared_strings(self.pkg, self.wb)
-        for row in range(r1 + 1, r2 + 1):
-            feuille, cellule = ws.text_of(row, col_feuille, shared), ws.text_of(row, col_cellule, shared)
-            part = self.wb.sheet_part(feuille.strip()) if feuille else None
-            if part is None or not cellule:
-                continue
-            try:
-                cr1, cc1, cr2, cc2 = parse_ref(cellule.strip())
-            except ValueError:
-                continue  # a Cellule the user edited into something else
-            target = self.sheet(part)
-            cells = _cells(cr1, cc1, cr2, cc2)
-            for r, c in cells:
-                cell = target.cell(r, c, create=False)
-                if cell is None:
-                    continue
-                s = _int(cell.get("s"))
-                if self.styles.fill_rgb(_int(self.styles.xf(s).get("fillId"))) in BUTTON_FILLS:
-                    cell.set("s", str(self.styles.derive(s, fillId="0", applyFill=None)))
-                    target.touch()
 
     # -- Contrôles
     def _controles_table(self) -> tuple[str, str, XmlPart] | None:

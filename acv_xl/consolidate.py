@@ -46,6 +46,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import layout
 from .findings import ORDER, Finding, Gravite
+from .formats import FMT_EUROS, FMT_EUROS_ENTIERS, FMT_INTEGER
 from .rules.consolidation import (
     ETAT_ILLISIBLE,
     ETAT_JAMAIS,
@@ -507,8 +508,8 @@ class ConsolidationResult:
 
 
 # ------------------------------------------------------------------ the workbook
-EUROS = '#,##0.00 "€"'
-ENTIER = "#,##0"
+EUROS = FMT_EUROS
+ENTIER = FMT_INTEGER
 DATE = "dd/mm/yyyy"
 DATE_HEURE = "dd/mm/yyyy hh:mm"
 POURCENT = "0.0 %"
@@ -815,12 +816,12 @@ class _Writer:
                 "name": "Financement total",
                 "categories": [Feuille.PAR_FINANCEUR, start + 1, 0, start + n, 0],
                 "values": [Feuille.PAR_FINANCEUR, start + 1, 2, start + n, 2],
-                "data_labels": {"value": True, "num_format": '#,##0 "€"'},
+                "data_labels": {"value": True, "num_format": FMT_EUROS_ENTIERS},
                 "fill": {"color": "#1F4E79"},
             })
             chart.set_title({"name": "Financement par financeur (hors refusés)"})
             chart.set_legend({"none": True})
-            chart.set_x_axis({"num_format": '#,##0 "€"', "major_gridlines": {"visible": True}})
+            chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
             chart.set_y_axis({"reverse": True})
             chart.set_size({"width": 720, "height": max(300, 28 * n + 80)})
             ws.insert_chart(top, 5, chart)

@@ -28,14 +28,15 @@ from xml.sax.saxutils import escape
 import xlsxwriter
 
 from . import layout
+from .formats import FMT_DATE, FMT_EUROS
 from .layout import Kind, Sheet, Table
 from .model import Convention, Dispositif, Financeur, Ligne, build_row
 from .source import a1, col_letter, parse_a1
 
 # Fixed so that the same data always gives the same bytes (the shipped workbooks are compared).
 CREATED = datetime(2026, 1, 1, 0, 0, 0)
-AMOUNT_FORMAT = '#,##0.00 "€"'  # shown `1 234,00 €` by a French Excel / LibreOffice
-DATE_FORMAT = "dd/mm/yyyy"
+AMOUNT_FORMAT = FMT_EUROS
+DATE_FORMAT = FMT_DATE
 # Rows below a header row that carry the drop-downs (rows a user adds keep their lists), and the
 # rows of a code column offered by a reference drop-down.
 VALIDATION_ROWS = 300

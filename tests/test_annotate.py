@@ -21,6 +21,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
+from acv_xl.formats import FILL_ERREUR
 from acv_xl import layout
 from acv_xl.annotate import COMMENT_AUTHOR, FILLS, STATUT_ERREURS, STATUT_VALIDE, AnnotationError, annotate, check_output
 from acv_xl.findings import Finding, Gravite
@@ -34,7 +35,7 @@ CTL = layout.T_CONTROLES
 # ----------------------------------------------------------------------------- fixture
 def _build_fixture(path: Path, vba: bytes | None = None, excel_run: bool = False) -> None:
     """`excel_run`: as left by the Valider button in Excel (cells in its fill, listed in Contrôles),
-    plus a user's own cell in that same colour, not listed."""
+    plus a user's own cell in Excel's « Insatisfaisant » red, close to ours but not ours."""
     wb = xlsxwriter.Workbook(str(path))
     if vba is not None:
         # XlsxWriter takes the VBA project from a file
@@ -77,7 +78,7 @@ def _build_fixture(path: Path, vba: bytes | None = None, excel_run: bool = False
         "data": rows + [["", "", "", "", None, None, "", None, "", ""]]})
     fin.set_column(5, 5, 16, money)
     if excel_run:
-        bad = wb.add_format({"num_format": "#,##0.00 €", "bg_color": "#FFC7CE"})
+        bad = wb.add_format({"num_format": "#,##0.00 €", "bg_color": FILL_ERREUR})
         fin.write_string("F5", "30 000 €", bad)
         fin.write_string("K4", "à revoir", wb.add_format({"bg_color": "#FFC7CE"}))
     nature = FIN.headers.index("Nature")
@@ -376,16 +377,16 @@ def test_opens_in_libreoffice(fixture_xlsx, tmp_path):
     convert(again, "pdf", tmp_path / "pdf2")
 
 
-def test_clears_the_excel_buttons_fills_on_listed_cells_only(tmp_path):
+def test_clears_the_excel_buttons_fills_and_keeps_the_users_own(tmp_path):
     src = tmp_path / "valide_dans_excel.xlsx"
     _build_fixture(src, excel_run=True)
     before = openpyxl.load_workbook(src)[Sheet.FINANCEMENT]
-    assert _fill(before["F5"]) == _fill(before["K4"]) == "FFFFC7CE"
+    assert _fill(before["F5"]) == FILLS[Gravite.ERREUR] and _fill(before["K4"]) == "FFFFC7CE"
     out = tmp_path / "annote.xlsx"
     annotate(src, out, _report([FINDINGS[1]]), today=TODAY)
     fin = openpyxl.load_workbook(out)[Sheet.FINANCEMENT]
     assert _fill(fin["F5"]) is None and fin["F5"].number_format == "#,##0.00 €"
-    assert _fill(fin["K4"]) == "FFFFC7CE"  # the user's own cell in that colour stays
+    assert _fill(fin["K4"]) == "FFFFC7CE"  # the user's own red stays
     assert _fill(fin["B6"]) == FILLS[Gravite.ERREUR]
     assert [r[1] for r in _controles_rows(out)[1:]] == ["FIN-02"]
 

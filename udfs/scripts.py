@@ -21,6 +21,7 @@ import xlwings as xw
 
 from acv_xl import layout, totals
 from acv_xl.findings import ORDER, Finding, Gravite
+from acv_xl.formats import FILL_AVERTISSEMENT, FILL_ERREUR
 from acv_xl.source import TableBlock
 
 from .tables import header_index
@@ -29,9 +30,8 @@ from .xw_source import XwSource
 __all__ = ["valider", "generer_annexe", "valider_desktop", "generer_annexe_desktop",
            "run_valider", "run_generer_annexe"]
 
-FAUTE = "#FFC7CE"  # Excel's light red « Insatisfaisant » fill: errors
-AVERTISSEMENT = "#FFE0B3"  # light orange: warnings (the colour of `acv-xl valider --annoter`)
-FILLS = {Gravite.ERREUR: FAUTE, Gravite.AVERTISSEMENT: AVERTISSEMENT}
+# the colours of `acv-xl valider --annoter`, so either clears what the other marked
+FILLS = {Gravite.ERREUR: FILL_ERREUR, Gravite.AVERTISSEMENT: FILL_AVERTISSEMENT}
 STATUT_VALIDE, STATUT_ERREURS = layout.L.STATUT_VALIDATION[1], layout.L.STATUT_VALIDATION[2]
 TITRE_ALERTE = "Action Cœur de Ville"
 
