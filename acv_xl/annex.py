@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
@@ -20,7 +20,7 @@ import xlsxwriter
 
 from . import layout, totals
 from .findings import Gravite, has_errors
-from .formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, FMT_PERCENT, FMT_YEAR
+from .formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, FMT_PERCENT, FMT_YEAR, write_value
 from .layout import Sheet
 from .model import Convention, FicheAction, LigneFinancement, Perimetre
 from .values import fmt_date
@@ -58,10 +58,6 @@ def _natural(numero: str | None) -> tuple:
 def _hf(text: str) -> str:
     """User text inside a header/footer: `&` is a control character there."""
     return (text or "").replace("&", "&&")
-
-
-def _num(value: Decimal | float | int) -> float:
-    return float(value)
 
 
 def _sheet_title(numero: str | None, index: int, used: set[str]) -> str:
@@ -119,22 +115,6 @@ class _Formats:
                 props.update({"indent": indent, "align": "left"})  # Excel and LibreOffice indent left-aligned text only
             self._cache[key] = self._wb.add_format(props)
         return self._cache[key]
-
-
-def _put(ws, row: int, col: int, value: Any, fmt) -> None:
-    """Write a value with its natural cell type; text is always text (never a formula)."""
-    if value is None or value == "":
-        ws.write_blank(row, col, None, fmt)
-    elif isinstance(value, bool):
-        ws.write_string(row, col, "Oui" if value else "Non", fmt)
-    elif isinstance(value, (Decimal, int, float)):
-        ws.write_number(row, col, _num(value), fmt)
-    elif isinstance(value, datetime):
-        ws.write_datetime(row, col, value, fmt)
-    elif isinstance(value, date):
-        ws.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt)
-    else:
-        ws.write_string(row, col, str(value), fmt)
 
 
 def _numkind(value: Any, kind: str | None) -> str | None:
@@ -314,7 +294,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
         ws.write_string(row, 0, label, fmts.label)
         fmt = fmt or fmts.cell(kind, left=True)
         ws.merge_range(row, 1, row, last, None, fmt)
-        _put(ws, row, 1, value, fmt)
+        write_value(ws, row, 1, value, fmt)
         row += 1
 
     def named(name: str, kind: str = "text") -> None:
@@ -332,7 +312,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     row = _headers(ws, row, headers, fmts, (42, 30, 30))
     for c in conv.communes:
         for j, attr in enumerate(("code_insee", "commune", "role")):
-            _put(ws, row, j, _shown(c, attr), fmts.cell())
+            write_value(ws, row, j, _shown(c, attr), fmts.cell())
         row += 1
     if not conv.communes:
         ws.merge_range(row, 0, row, last, "Aucune commune renseignée.", fmts.note)
@@ -401,7 +381,7 @@ def _perimetres(wb, d: _Data, fmts: _Formats) -> None:
                 kind = _numkind(value, {"superficie": "number", "population": "number"}.get(attr, "text"))
                 fmt = fmts.cell(kind if not isinstance(value, str) else "text", bold=depth == 0,
                                 indent=min(depth * 2, 12) if attr == "nom" else 0)
-                _put(ws, row, j, value, fmt)
+                write_value(ws, row, j, value, fmt)
             _fit_row(ws, row, [_shown(p, x) for x in attrs], [w - 2 * depth if k == 0 else w for k, w in enumerate(widths)])
             row += 1
             if p.code:
@@ -412,7 +392,7 @@ def _perimetres(wb, d: _Data, fmts: _Formats) -> None:
         if id(p) not in seen:
             seen.add(id(p))
             for j, attr in enumerate(attrs):
-                _put(ws, row, j, _shown(p, attr), fmts.cell("text"))
+                write_value(ws, row, j, _shown(p, attr), fmts.cell("text"))
             row += 1
     if not perims:
         ws.merge_range(row, 0, row, last, "Aucun périmètre renseigné.", fmts.note)
@@ -444,15 +424,15 @@ def _actions_list(wb, d: _Data, fmts: _Formats) -> None:
             for j, attr in enumerate(attrs):
                 value = _shown(a, attr)
                 kind = _kind(t.column(attr)) if not isinstance(value, str) else "text"
-                _put(ws, row, j, value, fmts.cell(kind, grey=grey))
+                write_value(ws, row, j, value, fmts.cell(kind, grey=grey))
             _fit_row(ws, row, [_shown(a, x) for x in attrs], list(widths))
             row += 1
         ws.merge_range(row, 0, row, last - 1, f"Sous-total {label.split(' —')[0]}", fmts.cell("text", bold=True, fill=True))
-        _put(ws, row, last, d.cout_par_axe.get(str(axe) if axe is not None else "", totals.ZERO),
+        write_value(ws, row, last, d.cout_par_axe.get(str(axe) if axe is not None else "", totals.ZERO),
              fmts.cell("euros", bold=True, fill=True))
         row += 2
     ws.merge_range(row, 0, row, last - 1, "Coût total des actions", fmts.cell("text", bold=True, fill=True))
-    _put(ws, row, last, d.t.cout_total, fmts.cell("euros", bold=True, fill=True))
+    write_value(ws, row, last, d.t.cout_total, fmts.cell("euros", bold=True, fill=True))
     row += 1
     if abandoned:
         ws.merge_range(row + 1, 0, row + 1, last, "Les actions abandonnées (en gris) ne sont comptées dans "
@@ -477,22 +457,22 @@ def _matrix_block(ws, row: int, d: _Data, fmts: _Formats, widths: list[float], f
     row = _headers(ws, row, headers, fmts, widths)
     for key, first in rows:
         for j, v in enumerate(first):
-            _put(ws, row, j, v, fmts.cell("text"))
+            write_value(ws, row, j, v, fmts.cell("text"))
         _fit_row(ws, row, first, widths)
         for k, code in enumerate(fin):
             amount = matrix.get(key, {}).get(code)
-            _put(ws, row, n_first + k, amount, fmts.cell("euros"))
-        _put(ws, row, n_first + len(fin), row_totals.get(key, totals.ZERO), fmts.cell("euros", bold=True))
+            write_value(ws, row, n_first + k, amount, fmts.cell("euros"))
+        write_value(ws, row, n_first + len(fin), row_totals.get(key, totals.ZERO), fmts.cell("euros", bold=True))
         for k, (v, kind) in enumerate((extra or {}).get(key, [])):
-            _put(ws, row, n_first + len(fin) + 1 + k, v, fmts.cell(kind))
+            write_value(ws, row, n_first + len(fin) + 1 + k, v, fmts.cell(kind))
         row += 1
     ws.merge_range(row, 0, row, n_first - 1, "Total", fmts.cell("text", bold=True, fill=True)) if n_first > 1 else \
         ws.write_string(row, 0, "Total", fmts.cell("text", bold=True, fill=True))
     for k, code in enumerate(fin):
-        _put(ws, row, n_first + k, d.par_financeur.get(code, totals.ZERO), fmts.cell("euros", bold=True, fill=True))
-    _put(ws, row, n_first + len(fin), d.grand_total, fmts.cell("euros", bold=True, fill=True))
+        write_value(ws, row, n_first + k, d.par_financeur.get(code, totals.ZERO), fmts.cell("euros", bold=True, fill=True))
+    write_value(ws, row, n_first + len(fin), d.grand_total, fmts.cell("euros", bold=True, fill=True))
     for k, (v, kind) in enumerate(total_extra or []):
-        _put(ws, row, n_first + len(fin) + 1 + k, v, fmts.cell(kind, bold=True, fill=True))
+        write_value(ws, row, n_first + len(fin) + 1 + k, v, fmts.cell(kind, bold=True, fill=True))
     row += 1
     if shares_row:
         label = "Part de chaque financeur"
@@ -502,8 +482,8 @@ def _matrix_block(ws, row: int, d: _Data, fmts: _Formats, widths: list[float], f
             ws.write_string(row, 0, label, fmts.cell("text", bold=True))
         share = totals.shares(d.par_financeur, d.grand_total)
         for k, code in enumerate(fin):
-            _put(ws, row, n_first + k, share.get(code), fmts.cell("percent", bold=True))
-        _put(ws, row, n_first + len(fin), Decimal(1) if d.grand_total else None, fmts.cell("percent", bold=True))
+            write_value(ws, row, n_first + k, share.get(code), fmts.cell("percent", bold=True))
+        write_value(ws, row, n_first + len(fin), Decimal(1) if d.grand_total else None, fmts.cell("percent", bold=True))
         row += 1
     return row
 
@@ -577,11 +557,11 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
         p = totals.part_mo(totals.lines_of(d.lines, a.numero), d.conv.financeurs)
         values = [a.numero, _shown(a, "intitule"), _shown(a, "maitre_ouvrage"), _shown(a, "type_mo")]
         for j, v in enumerate(values):
-            _put(ws, row, j, v, fmts.cell("text"))
+            write_value(ws, row, j, v, fmts.cell("text"))
         _fit_row(ws, row, values, list(widths))
-        _put(ws, row, 4, p.propre, fmts.cell("euros"))
-        _put(ws, row, 5, p.subventions_publiques, fmts.cell("euros"))
-        _put(ws, row, 6, p.ratio, fmts.cell("percent", bold=True))
+        write_value(ws, row, 4, p.propre, fmts.cell("euros"))
+        write_value(ws, row, 5, p.subventions_publiques, fmts.cell("euros"))
+        write_value(ws, row, 6, p.ratio, fmts.cell("percent", bold=True))
         row += 1
     ws.merge_range(row + 1, 0, row + 1, last,
                    "Part propre : autofinancement, emprunts et fonds propres du maître d'ouvrage. Les financements "
@@ -649,7 +629,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
             ws.write_string(row, lc, t.header(attr), fmts.label)
             fmt = fmts.cell(kind, left=True)
             ws.merge_range(row, v0, row, v1, None, fmt)
-            _put(ws, row, v0, value, fmt)
+            write_value(ws, row, v0, value, fmt)
             if isinstance(value, str):
                 height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[v0:v1 + 1])))
         if height > 1:
@@ -700,7 +680,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     ]
     for label, value, kind in summary:
         ws.merge_range(row, 0, row, 5, label, fmts.cell("text", bold=True, fill=True))
-        _put(ws, row, 6, value, fmts.cell(kind, bold=True, fill=True))
+        write_value(ws, row, 6, value, fmts.cell(kind, bold=True, fill=True))
         ws.write_blank(row, 7, None, fmts.cell("text", fill=True))
         row += 1
     if any(not lf.compte for lf in lines):
@@ -741,7 +721,7 @@ def _table_row(ws, row: int, cells: list[tuple[Any, int, int, str | None]], fmts
             fmt = fmts.cell(kind or "text", grey=grey)
         if c1 > c0:
             ws.merge_range(row, c0, row, c1, None, fmt)
-        _put(ws, row, c0, value, fmt)
+        write_value(ws, row, c0, value, fmt)
         if isinstance(value, str):
             height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[c0:c1 + 1])))
     if height > 1:

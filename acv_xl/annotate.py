@@ -58,7 +58,6 @@ from .ooxml import (
     parse_ref,
     q,
     quote_sheet,
-    shared_strings,
     xml_text,
 )
 from .formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE

@@ -47,17 +47,10 @@ from typing import Any, Callable, Iterable, Sequence
 from . import layout
 from .findings import ORDER, Finding, Gravite
 from .formats import FMT_EUROS, FMT_EUROS_ENTIERS, FMT_INTEGER
-from .rules.consolidation import (
-    ETAT_ILLISIBLE,
-    ETAT_JAMAIS,
-    ETAT_MODIFIE,
-    ETAT_VALIDE,
-    FileSummary,
-    Verdict,
-    judge,
-)
+from .rules.consolidation import FileSummary, Verdict, judge
 from .totals import ZERO, Totaux
 from .values import fmt_euros
+from .validate import ETAT_ILLISIBLE, ETAT_JAMAIS, ETAT_MODIFIE, ETAT_VALIDE
 
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.

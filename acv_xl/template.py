@@ -19,8 +19,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -28,7 +27,7 @@ from xml.sax.saxutils import escape
 import xlsxwriter
 
 from . import layout
-from .formats import FMT_DATE, FMT_EUROS
+from .formats import FMT_DATE, FMT_EUROS, write_value
 from .layout import Kind, Sheet, Table
 from .model import Convention, Dispositif, Financeur, Ligne, build_row
 from .source import a1, col_letter, parse_a1
@@ -204,22 +203,6 @@ class _Formats:
         }.get(kind, self.text)
 
 
-def _write_value(ws, row: int, col: int, value: Any, fmt) -> None:
-    """Write one cell as its Python type says (text stays text: never turned into a formula)."""
-    if value is None or (isinstance(value, str) and value == ""):
-        ws.write_blank(row, col, None, fmt)
-    elif isinstance(value, bool):
-        ws.write_boolean(row, col, value, fmt)
-    elif isinstance(value, (int, float, Decimal)):
-        ws.write_number(row, col, float(value), fmt)
-    elif isinstance(value, datetime):
-        ws.write_datetime(row, col, value, fmt)
-    elif isinstance(value, date):
-        ws.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt)
-    else:
-        ws.write_string(row, col, str(value), fmt)
-
-
 def _cell_value(line: Ligne, attr: str) -> Any:
     if attr in line.raw:
         return line.raw[attr]
@@ -251,7 +234,7 @@ def _write_table(ws, fm: _Formats, table: Table, rows: list[Ligne] | None) -> No
         fmt = fm.column(c.kind)
         for i in range(n):
             value = _cell_value(rows[i], c.attr) if rows else None
-            _write_value(ws, r0 + 1 + i, c0 + j, value, fmt)
+            write_value(ws, r0 + 1 + i, c0 + j, value, fmt)
     last = r0 + max(n, VALIDATION_ROWS)
     for j, c in enumerate(table.columns):
         dv = _validation(table, c)
@@ -345,7 +328,7 @@ def _write_named_cells(wb, sheets: dict, fm: _Formats, conv: Convention | None) 
             fmt = fm.input_date if nc.kind is Kind.DATE else fm.input_text
         else:
             fmt = fm.status_date if nc.kind is Kind.DATE else fm.status
-        _write_value(ws, row - 1, col - 1, _named_value(nc, conv), fmt)
+        write_value(ws, row - 1, col - 1, _named_value(nc, conv), fmt)
         if nc.choices:
             ws.data_validation(row - 1, col - 1, row - 1, col - 1, {
                 "validate": "list", "source": list(nc.choices), "error_type": "stop",

@@ -149,7 +149,7 @@ def main() -> int:
         ("  dont écriture des actions (Contrôles, couleurs, statut)", write_ms, None, None),
         ("  + création du classeur xw.Book(json=…) par le serveur", book_ms, None, None),
         (f"ACV_TOTAL_FINANCEUR, 1er appel ({n_lines} lignes analysées)", cold_ms, None, base_ms),
-        (f"ACV_TOTAL_FINANCEUR, appels suivants (cache)", warm_ms, 2.0, base_ms),
+        ("ACV_TOTAL_FINANCEUR, appels suivants (cache)", warm_ms, 2.0, base_ms),
     ]
     for label, ms, target, ref in rows:
         tgt = f"{target:.0f} ms" if target else ""

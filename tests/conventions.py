@@ -176,3 +176,10 @@ def line_index(raw: dict, numero: str, financeur: str, dispositif: str | None = 
         if lf["numero"] == numero and lf["financeur"] == financeur and (dispositif is None or lf["dispositif"] == dispositif):
             return i
     raise KeyError((numero, financeur, dispositif))
+
+
+def run(mutate, code=None):
+    """Findings (of `code`, or all) of the clean convention after `mutate(raw)` changed it."""
+    raw = clean_raw()
+    mutate(raw)
+    return findings(build(raw), code)

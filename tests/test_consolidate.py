@@ -29,15 +29,8 @@ from acv_xl import consolidate as C
 from acv_xl import layout
 from acv_xl.consolidate import Feuille, H
 from acv_xl.findings import Gravite
-from acv_xl.rules.consolidation import (
-    ETAT_ILLISIBLE,
-    ETAT_JAMAIS,
-    ETAT_MODIFIE,
-    ETAT_VALIDE,
-    FileSummary,
-    judge,
-    norm_departement,
-)
+from acv_xl.rules.consolidation import FileSummary, judge, norm_departement
+from acv_xl.validate import ETAT_ILLISIBLE, ETAT_JAMAIS, ETAT_MODIFIE, ETAT_VALIDE
 from acv_xl.totals import Totaux
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,17 +8,11 @@ import pytest
 
 from acv_xl.findings import Gravite
 
-from conventions import build, cell_of, clean_raw, findings
+from conventions import cell_of, clean_raw, run
 
 E, A, I = Gravite.ERREUR, Gravite.AVERTISSEMENT, Gravite.INFORMATION
 # line indexes of clean_raw()["T_Financements"]
 AUTO_11, DETR_11, REGION_11, AUTO_21, DETR_21, DSIL_21, CDC_21 = range(7)
-
-
-def run(mutate, code=None):
-    raw = clean_raw()
-    mutate(raw)
-    return findings(build(raw), code)
 
 
 def only(out):

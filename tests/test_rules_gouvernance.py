@@ -6,15 +6,9 @@ import pytest
 
 from acv_xl.findings import Gravite
 
-from conventions import build, clean_raw, findings
+from conventions import run
 
 A = Gravite.AVERTISSEMENT
-
-
-def run(mutate, code=None):
-    raw = clean_raw()
-    mutate(raw)
-    return findings(build(raw), code)
 
 
 @pytest.mark.parametrize("index,word", [(0, "élu"), (1, "directeur de projet"), (2, "État")])

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from acv_xl.findings import Gravite
 
-from conventions import build, clean_raw, findings
+from conventions import run
 
 E, A = Gravite.ERREUR, Gravite.AVERTISSEMENT
-
-
-def run(mutate, code=None):
-    raw = clean_raw()
-    mutate(raw)
-    return findings(build(raw), code)
 
 
 def only(out):

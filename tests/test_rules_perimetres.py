@@ -6,15 +6,9 @@ import pytest
 
 from acv_xl.findings import Gravite
 
-from conventions import build, cell_of, clean_raw, findings
+from conventions import cell_of, run
 
 E, A = Gravite.ERREUR, Gravite.AVERTISSEMENT
-
-
-def run(mutate, code=None):
-    raw = clean_raw()
-    mutate(raw)
-    return findings(build(raw), code)
 
 
 def only(out):

@@ -124,10 +124,11 @@ def test_valider_over_http_answers_the_same_actions_as_in_process(server):
     scripts.run_valider(book, today=date.today())
     assert over_http == book.json()["actions"]
     cli = validate_file(path)
-    fills = {(a["sheet_position"], a["start_row"], a["start_column"]) for a in over_http
-             if a["func"] == "setRangeColor" and a["args"][0] == scripts.FAUTE}
-    names = [s["name"] for s in payload["sheets"]]
     from acv_xl.findings import Gravite
+
+    fills = {(a["sheet_position"], a["start_row"], a["start_column"]) for a in over_http
+             if a["func"] == "setRangeColor" and a["args"][0] == scripts.FILLS[Gravite.ERREUR]}
+    names = [s["name"] for s in payload["sheets"]]
     from acv_xl.source import parse_range
 
     for f in cli.findings:

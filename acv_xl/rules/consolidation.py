@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from .. import layout
 from ..findings import Finding, Gravite
 from ..totals import Totaux
-from ..validate import ETAT_ILLISIBLE, ETAT_JAMAIS, ETAT_MODIFIE, ETAT_VALIDE  # `Report.etat`, defined once
+from ..validate import ETAT_ILLISIBLE, ETAT_MODIFIE, ETAT_VALIDE  # `Report.etat`, defined once
 from ..values import fmt_date
 
 # Fields of one financing line in `FileSummary.lines` (tuples keep the worker → parent traffic small).
