@@ -1,0 +1,61 @@
+"""The command line as a user meets it: French help, usage errors, output encodings."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from acv_xl.cli import build_parser
+from acv_xl.examples import example_conventions
+from acv_xl.template import build_workbook
+
+COMMANDS = ("modele", "exemples", "valider", "annexe", "consolider", "serveur")
+
+
+def acv(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "acv_xl", *args], capture_output=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_every_command_of_the_spec_is_there():
+    sub = next(a for a in build_parser()._actions if a.dest == "commande")
+    assert tuple(sub.choices) == COMMANDS
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help_is_french(cmd):
+    out = acv(cmd, "--help")
+    text = out.stdout.decode()
+    assert out.returncode == 0
+    assert "usage : acv-xl" in text and "affiche cette aide et quitte" in text
+    assert "show this help" not in text and "positional arguments" not in text
+
+
+def test_usage_error_is_french_with_status_2():
+    out = acv("valider")
+    assert out.returncode == 2
+    assert "arguments obligatoires manquants" in out.stderr.decode()
+    out = acv("valider", "x.xlsx", "--format", "xml")
+    assert out.returncode == 2 and "choix invalide" in out.stderr.decode()
+
+
+def test_json_report_is_utf8_even_on_a_legacy_console_encoding(tmp_path):
+    """A file name outside cp1252 (a ⊃ and an emoji) in a JSON report redirected to a file on a
+    Windows-like encoding: the report is written, in UTF-8, not an encoding error."""
+    name, conv = next(iter(example_conventions().items()))
+    path = tmp_path / f"cœur ⊃ ville 🏛 {name}"
+    build_workbook(path, conv)
+    out = acv("valider", str(path), "--format", "json", env={"PYTHONIOENCODING": "cp1252"})
+    assert out.returncode in (0, 1), out.stderr.decode()
+    report = json.loads(out.stdout.decode("utf-8"))
+    assert report["fichier"] == str(path) and report["acv_id"] == conv.acv_id
+
+
+def test_python_m_and_script_entry_point_agree(tmp_path):
+    out = tmp_path / "m.xlsx"
+    r = acv("modele", str(out))
+    assert r.returncode == 0 and out.exists()
+    assert "Modèle écrit" in r.stdout.decode()
