@@ -7,10 +7,10 @@ Writers never compute business numbers: totals come from `totals.Totaux`, counts
 from __future__ import annotations
 
 from itertools import groupby
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported only to print text: `--format json` starts faster without it
+    from rich.console import Console
 
 from . import layout
 from .findings import Finding, Gravite
@@ -85,6 +85,8 @@ def _numero_key(n: str):
 def render_text(reports: list[Report], console: Console) -> None:
     """Per file: header (file, convention, état), counts per severity, findings grouped by sheet
     then action (code, cell, message, suggestion), one-line verdict. Plain text when not a terminal."""
+    from rich.text import Text
+
     plain = not console.is_terminal
     for k, report in enumerate(reports):
         if k:
@@ -117,6 +119,8 @@ def _safe(console: Console):
 
 
 def _render_one(report: Report, console: Console, plain: bool) -> None:
+    from rich.text import Text
+
     conv = report.convention
     arrow = _arrow(console)
     safe = _safe(console)
