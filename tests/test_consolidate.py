@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 
 from acv_xl import consolidate as C
+from acv_xl import consolidation_workbook as W
 from acv_xl import layout
 from acv_xl.consolidate import Feuille, H
 from acv_xl.findings import Gravite
@@ -387,7 +388,7 @@ def test_an_interrupted_write_leaves_no_file_and_keeps_the_previous_one(batch, t
     def boom(self):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(C._Writer, "fichiers", boom)
+    monkeypatch.setattr(W._Writer, "fichiers", boom)
     with pytest.raises(KeyboardInterrupt):
         C.consolidate([folder], out, jobs=1)
     assert list(tmp_path.glob("*o.xlsx*")) == []
