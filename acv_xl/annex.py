@@ -348,16 +348,23 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
         field("Statut du document", "Annexe générée à partir d'un classeur sans erreur.")
 
 
+def _new_sheet(wb, name: str, widths, d: _Data, fmts: _Formats, title: str, subtitle: str,
+               last: int | None = None):
+    """A sheet with its column widths, page setup and title block: (worksheet, next row, last column)."""
+    ws = wb.add_worksheet(name)
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    last = len(widths) - 1 if last is None else last
+    row = _setup(ws, d, fmts, last)
+    return ws, _title(ws, row, title, fmts, last, subtitle), last
+
+
 def _perimetres(wb, d: _Data, fmts: _Formats) -> None:
-    ws = wb.add_worksheet(AnnexSheet.PERIMETRES)
     t = layout.T_PERIMETRES
     attrs = ("nom", "code", "type", "echelle", "communes", "superficie", "population")
     widths = (46, 10, 20, 16, 24, 14, 14)
-    for j, w in enumerate(widths):
-        ws.set_column(j, j, w)
-    last = len(attrs) - 1
-    row = _setup(ws, d, fmts, last)
-    row = _title(ws, row, AnnexSheet.PERIMETRES, fmts, last, "Étude ⊃ ORT ⊃ secteurs d'intervention")
+    ws, row, last = _new_sheet(wb, AnnexSheet.PERIMETRES, widths, d, fmts, AnnexSheet.PERIMETRES,
+                               "Étude ⊃ ORT ⊃ secteurs d'intervention")
     header_row = row
     row = _headers(ws, row, [t.header(a) for a in attrs], fmts, widths)
     ws.repeat_rows(0, header_row)
@@ -399,15 +406,10 @@ def _perimetres(wb, d: _Data, fmts: _Formats) -> None:
 
 
 def _actions_list(wb, d: _Data, fmts: _Formats) -> None:
-    ws = wb.add_worksheet(AnnexSheet.ACTIONS)
     t = layout.T_ACTIONS
     attrs = ("numero", "intitule", "maitre_ouvrage", "maturite", "date_debut", "date_fin", "cout_total")
     widths = (10, 52, 30, 16, 13, 13, 18)
-    for j, w in enumerate(widths):
-        ws.set_column(j, j, w)
-    last = len(attrs) - 1
-    row = _setup(ws, d, fmts, last)
-    row = _title(ws, row, "Liste des fiches-actions par axe", fmts, last, d.libelle)
+    ws, row, last = _new_sheet(wb, AnnexSheet.ACTIONS, widths, d, fmts, "Liste des fiches-actions par axe", d.libelle)
     header_row = row
     row = _headers(ws, row, [t.header(a) for a in attrs], fmts, widths)
     ws.repeat_rows(0, header_row)
@@ -489,15 +491,10 @@ def _matrix_block(ws, row: int, d: _Data, fmts: _Formats, widths: list[float], f
 
 
 def _plan(wb, d: _Data, fmts: _Formats) -> None:
-    ws = wb.add_worksheet(AnnexSheet.FINANCEMENT)
     nfin = len(d.financeurs)
     widths = [9, 36] + [16] * (nfin + 1)
-    for j, w in enumerate(widths):
-        ws.set_column(j, j, w)
-    last = 2 + nfin
-    row = _setup(ws, d, fmts, last)
-    row = _title(ws, row, "Plan de financement : actions × financeurs", fmts, last,
-                 f"{d.libelle} — montants en euros, hors financements refusés")
+    ws, row, last = _new_sheet(wb, AnnexSheet.FINANCEMENT, widths, d, fmts, "Plan de financement : actions × financeurs",
+                               f"{d.libelle} — montants en euros, hors financements refusés", last=2 + nfin)
     ws.repeat_rows(0, row)
     rows = [(a.numero, [a.numero, _shown(a, "intitule")]) for a in d.actions if a.numero]
     rows += [(k, [k if k != UNKNOWN else "", "Financements sans fiche-action correspondante"]) for k in d.orphans]
@@ -510,15 +507,10 @@ def _plan(wb, d: _Data, fmts: _Formats) -> None:
 
 
 def _axe_annee(wb, d: _Data, fmts: _Formats) -> None:
-    ws = wb.add_worksheet(AnnexSheet.AXE_ANNEE)
     nfin = len(d.financeurs)
     widths = [48] + [16] * (nfin + 1) + [12]
-    for j, w in enumerate(widths):
-        ws.set_column(j, j, w)
-    last = 2 + nfin
-    row = _setup(ws, d, fmts, last)
-    row = _title(ws, row, "Plan de financement par axe et par année", fmts, last,
-                 f"{d.libelle} — montants en euros, hors financements refusés")
+    ws, row, last = _new_sheet(wb, AnnexSheet.AXE_ANNEE, widths, d, fmts, "Plan de financement par axe et par année",
+                               f"{d.libelle} — montants en euros, hors financements refusés", last=2 + nfin)
     ws.repeat_rows(0, row - 1)
 
     whole = Decimal(1) if d.grand_total else None
@@ -539,17 +531,12 @@ def _axe_annee(wb, d: _Data, fmts: _Formats) -> None:
 
 
 def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
-    ws = wb.add_worksheet(AnnexSheet.PART_MO)
     t = layout.T_ACTIONS
     headers = [t.header("numero"), t.header("intitule"), t.header("maitre_ouvrage"), t.header("type_mo"),
                "Part propre du maître d'ouvrage (€)", "Subventions publiques (€)", "Part du maître d'ouvrage"]
     widths = (9, 44, 28, 20, 18, 18, 16)
-    for j, w in enumerate(widths):
-        ws.set_column(j, j, w)
-    last = len(headers) - 1
-    row = _setup(ws, d, fmts, last)
-    row = _title(ws, row, "Part du maître d'ouvrage par action", fmts, last,
-                 "Part propre ÷ (part propre + subventions publiques), au sens de l'article L1111-10 du CGCT")
+    ws, row, last = _new_sheet(wb, AnnexSheet.PART_MO, widths, d, fmts, "Part du maître d'ouvrage par action",
+                               "Part propre ÷ (part propre + subventions publiques), au sens de l'article L1111-10 du CGCT")
     header_row = row
     row = _headers(ws, row, headers, fmts, widths)
     ws.repeat_rows(0, header_row)

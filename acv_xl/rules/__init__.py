@@ -382,6 +382,24 @@ def required_findings(conv: Convention, table: Table, attrs: Iterable[str], code
                          f"{prefix(ligne)} : {q(table.header(attr))} est vide ; ce champ est obligatoire.")
 
 
+def action_reference(conv: Convention, lines: Iterable[Ligne], code: str, vide) -> Iterable[Finding]:
+    """FIN-01, IND-01: each line must name an action of `T_Actions`. `vide(line)` gives the
+    (message, suggestion) for a line whose `N° action` is empty; an unknown number gets the
+    closest existing one as suggestion."""
+    from ..values import closest
+
+    numeros = tuple(dict.fromkeys(a.numero for a in rows(conv, layout.T_ACTIONS) if a.numero))
+    known = set(numeros)
+    for line in lines:
+        if blank(line, "numero"):
+            yield at(line, "numero", code, Gravite.ERREUR, *vide(line))
+        elif line.numero and line.numero not in known:
+            c = closest(line.numero, numeros)
+            yield at(line, "numero", code, Gravite.ERREUR,
+                     f"Ligne {line.row} : l'action {q(line.numero)} n'existe pas dans les fiches-actions.",
+                     f"Indiquez {q(c)}." if c else "Indiquez le numéro d'une action de la feuille Fiches-actions.")
+
+
 def money(d) -> str:
     return fmt_euros(d)
 
@@ -396,4 +414,4 @@ def is_insee(code: str) -> bool:
 # Register every family (import order is irrelevant: findings are sorted).
 from . import structure, projet, diagnostic, perimetres, actions, financement, indicateurs, gouvernance  # noqa: E402,F401
 
-__all__ = ["REGISTRY", "Rule", "rule", "run_rules", "codes_within", "usable", "E", "A", "I"]
+__all__ = ["REGISTRY", "Rule", "rule", "run_rules", "codes_within", "usable", "action_reference", "E", "A", "I"]

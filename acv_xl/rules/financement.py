@@ -19,7 +19,7 @@ from .. import layout, totals
 from ..findings import Finding
 from ..model import Convention, FicheAction, LigneFinancement
 from ..values import closest, fmt_date, fmt_percent
-from . import (E, A, I, SRC_CONTRAT, SRC_DECRET_2018_514, SRC_GUIDE, SRC_L1111_10, SRC_R2334_27, at, blank,
+from . import (E, A, I, action_reference, SRC_CONTRAT, SRC_DECRET_2018_514, SRC_GUIDE, SRC_L1111_10, SRC_R2334_27, at, blank,
                index, money, prefix, problem_findings, q, required_findings, rows, rule, usable)
 
 T = layout.T_FINANCEMENTS
@@ -91,17 +91,9 @@ def _ceil(d: Decimal) -> Decimal:
 # ----------------------------------------------------------------------------- line checks
 @rule("FIN-01", E, "N° d'action du financement inconnu", SRC_GUIDE, needs=("T_Financements", "T_Actions"))
 def action_inconnue(conv: Convention) -> Iterable[Finding]:
-    numeros = tuple(dict.fromkeys(a.numero for a in rows(conv, layout.T_ACTIONS) if a.numero))
-    known = set(numeros)
-    for lf in lignes(conv):
-        if blank(lf, "numero"):
-            yield at(lf, "numero", "FIN-01", E, f"Ligne {lf.row} : le numéro d'action de la ligne de financement est vide.",
-                     "Indiquez le numéro de l'action financée (feuille Fiches-actions).")
-        elif lf.numero and lf.numero not in known:
-            c = closest(lf.numero, numeros)
-            yield at(lf, "numero", "FIN-01", E,
-                     f"Ligne {lf.row} : l'action {q(lf.numero)} n'existe pas dans les fiches-actions.",
-                     f"Indiquez {q(c)}." if c else "Indiquez le numéro d'une action de la feuille Fiches-actions.")
+    yield from action_reference(conv, lignes(conv), "FIN-01", lambda lf: (
+        f"Ligne {lf.row} : le numéro d'action de la ligne de financement est vide.",
+        "Indiquez le numéro de l'action financée (feuille Fiches-actions)."))
 
 
 @rule("FIN-02", E, "Financeur inconnu", SRC_GUIDE, needs=("T_Financements", "T_Financeurs"))

@@ -7,25 +7,16 @@ from typing import Iterable
 from .. import layout
 from ..findings import Finding
 from ..model import Convention
-from ..values import closest
-from . import A, E, SRC_GUIDE, at, blank, prefix, problem_findings, q, required_findings, rows, rule
+from . import A, E, SRC_GUIDE, action_reference, at, blank, prefix, problem_findings, q, required_findings, rows, rule
 
 T = layout.T_INDICATEURS
 
 
 @rule("IND-01", E, "Indicateur rattaché à une action inconnue", SRC_GUIDE, needs=("T_Indicateurs", "T_Actions"))
 def action_inconnue(conv: Convention) -> Iterable[Finding]:
-    numeros = tuple(dict.fromkeys(a.numero for a in rows(conv, layout.T_ACTIONS) if a.numero))
-    known = set(numeros)
-    for i in rows(conv, T):
-        if blank(i, "numero"):
-            yield at(i, "numero", "IND-01", E, f"Ligne {i.row} : l'indicateur {q(i.indicateur or '')} n'est rattaché à aucune action.",
-                     "Indiquez le numéro de l'action évaluée.")
-        elif i.numero and i.numero not in known:
-            c = closest(i.numero, numeros)
-            yield at(i, "numero", "IND-01", E,
-                     f"Ligne {i.row} : l'action {q(i.numero)} n'existe pas dans les fiches-actions.",
-                     f"Indiquez {q(c)}." if c else "Indiquez le numéro d'une action de la feuille Fiches-actions.")
+    yield from action_reference(conv, rows(conv, T), "IND-01", lambda i: (
+        f"Ligne {i.row} : l'indicateur {q(i.indicateur or '')} n'est rattaché à aucune action.",
+        "Indiquez le numéro de l'action évaluée."))
 
 
 @rule("IND-02", A, "Indicateur sans cible ou cible hors programme", SRC_GUIDE,
