@@ -30,7 +30,8 @@ def tableau_absent(conv: Convention) -> Iterable[Finding]:
         sheet = table.sheet if table else ""
         if sheet in st.missing_sheets:
             continue  # already STR-03
-        yield Finding(code="STR-04", gravite=E, feuille=sheet,
+        # pointed at the place the template gives it: where the user will rebuild it
+        yield Finding(code="STR-04", gravite=E, feuille=sheet, cellule=table.anchor if table else "",
                       message=f"Le tableau Excel {q(name)} est introuvable sur la feuille {q(sheet)} "
                               "(supprimé, renommé ou converti en plage ordinaire).",
                       suggestion=f"Nommez le tableau {q(name)} (Création de tableau › Nom du tableau) ou rétablissez-le depuis le modèle vierge.")
@@ -48,7 +49,7 @@ def tableau_absent(conv: Convention) -> Iterable[Finding]:
         where = f" (feuille {q(nc.sheet)}, {nc.label})" if nc else ""
         if nc and nc.sheet in st.missing_sheets:
             continue
-        yield Finding(code="STR-04", gravite=E, feuille=nc.sheet if nc else "",
+        yield Finding(code="STR-04", gravite=E, feuille=nc.sheet if nc else "", cellule=nc.cell if nc else "",
                       message=f"La cellule nommée {q(name)}{where} est introuvable dans le classeur.",
                       suggestion=f"Redonnez le nom {q(name)} à la cellule (Formules › Gestionnaire de noms). " + _RESTORE)
 
