@@ -396,7 +396,7 @@ class ConsolidationResult:
             non = f", {n - c} fichier{'s' if n - c > 1 else ''} non compté{'s' if n - c > 1 else ''} ({detail})"
         e, a = self.count(Gravite.ERREUR), self.count(Gravite.AVERTISSEMENT)
         return (
-            f"{n} fichier{'s' if n > 1 else ''} lu{'s' if n > 1 else ''} : {c} convention{'s' if c > 1 else ''} "
+            f"{n} fichier{'s' if n > 1 else ''} lu{'s' if n > 1 else ''}, {c} convention{'s' if c > 1 else ''} "
             f"comptée{'s' if c > 1 else ''}{non} ; {e} erreur{'s' if e > 1 else ''}, "
             f"{a} avertissement{'s' if a > 1 else ''} ; financement total {fmt_euros(self.totaux.financement_total)}"
             + (f" → {self.out}" if self.out else "")

@@ -476,7 +476,7 @@ def test_progress_bar_on_a_terminal_and_summary(batch, tmp_path):
     rc = C.run_consolider([folder], tmp_path / "o.xlsx", jobs=2, console=console)
     text = buf.getvalue()
     assert "Lecture et contrôle des classeurs" in text and "3/3" in text
-    assert "Consolidation : 3 fichiers lus : 3 conventions comptées" in text
+    assert "Consolidation : 3 fichiers lus, 3 conventions comptées" in text
     r = C.consolidate([folder], tmp_path / "o2.xlsx", jobs=1)
     assert rc == r.exit_code
 
