@@ -15,7 +15,7 @@ from typing import Any
 from . import layout
 from .model import ROW_MODELS, Convention, MissingHeader, build_named, build_row
 from .source import Source, TableBlock, a1, col_letter
-from .values import fold, is_blank
+from .values import fold
 
 
 def _renamed(expected: str, candidates: list[str]) -> str | None:
@@ -58,12 +58,17 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
     columns = _map_columns(table, block, conv)
     letters = {attr: col_letter(block.first_col + j) for attr, j in columns.items()}
     rows = []
+    pairs = tuple(columns.items())
+    width = max(columns.values(), default=-1) + 1
     for i, values in enumerate(block.rows):
         excel_row = block.first_row + 1 + i
-        raw: dict[str, Any] = {attr: values[j] if j < len(values) else None for attr, j in columns.items()}
+        if len(values) >= width:
+            raw: dict[str, Any] = {attr: values[j] for attr, j in pairs}
+        else:
+            raw = {attr: values[j] if j < len(values) else None for attr, j in pairs}
         # an empty line inside a table is not an error (the template ships some); only our
         # columns count, as a user's own column may hold a formula filled down every row
-        if all(is_blank(v) for v in raw.values()):
+        if not any(v is not None and not (v.__class__ is str and not v.strip()) for v in raw.values()):
             continue
         cells = {attr: f"{letter}{excel_row}" for attr, letter in letters.items()}
         rows.append(build_row(cls, raw, cells, block.sheet, excel_row))
