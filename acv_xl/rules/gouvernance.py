@@ -26,9 +26,9 @@ def _aliases(conv: Convention, code: str) -> list[str]:
     return [fold(n).strip() for n in names if n and n.strip()]
 
 
-def _names(organisme: str, aliases: list[str]) -> bool:
-    o = fold(organisme)
-    return any(re.search(rf"(?<![a-z0-9]){re.escape(a)}(?![a-z0-9])", o) for a in aliases)
+def _pattern(aliases: list[str]) -> re.Pattern:
+    """One regex for all the aliases, each as a whole word of the folded `Organisme`."""
+    return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, aliases))})(?![a-z0-9])")
 
 
 @rule("GOU-01", A, "Comité de projet incomplet", SRC_GUIDE, needs=("T_Gouvernance",))
@@ -52,9 +52,10 @@ def comite_de_projet(conv: Convention) -> Iterable[Finding]:
     for lf in totals.counted(rows(conv, layout.T_FINANCEMENTS)):
         if lf.financeur in layout.PARTENAIRES_NATIONAUX and lf.financeur not in financeurs:
             financeurs.append(lf.financeur)
+    organismes = [fold(m.organisme) for m in comite if m.organisme]
     for code in financeurs:
-        aliases = _aliases(conv, code)
-        if not any(m.organisme and _names(m.organisme, aliases) for m in comite):
+        pattern = _pattern(_aliases(conv, code))
+        if not any(pattern.search(o) for o in organismes):
             ref = layout.FINANCEURS_BY_CODE.get(code)
             nom = ref.nom if ref else code
             yield at_table(conv, T, "GOU-01", A,
