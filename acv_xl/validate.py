@@ -117,17 +117,17 @@ def validate_file(path: Path | str) -> Report:
         return unreadable(fichier, exc.code, exc.message, exc.suggestion)
     except FileNotFoundError:
         return unreadable(fichier, "STR-01", f"Fichier introuvable : {fichier}.",
-                          "Vérifier le chemin et le nom du fichier.")
+                          "Vérifiez le chemin et le nom du fichier.")
     except IsADirectoryError:
         return unreadable(fichier, "STR-01", f"{fichier} est un dossier, pas un classeur.",
-                          "Indiquer un fichier .xlsx.")
+                          "Indiquez un fichier .xlsx.")
     except PermissionError:
         return unreadable(fichier, "STR-01", f"Accès refusé au fichier {fichier}.",
-                          "Vérifier les droits de lecture, ou fermer le fichier s'il est verrouillé.")
+                          "Vérifiez les droits de lecture, ou fermez le fichier s'il est ouvert par un autre utilisateur.")
     except ImportError:
         raise  # a broken installation is not a bad file
     except Exception as exc:  # noqa: BLE001 — a reader crash on a damaged file is still « illisible »
         return unreadable(fichier, "STR-01",
                           f"Le fichier n'a pas pu être lu : il est probablement endommagé ({type(exc).__name__}).",
-                          "Ouvrir le fichier dans Excel et l'enregistrer à nouveau au format .xlsx, ou repartir d'une copie saine.")
+                          "Ouvrez le fichier dans Excel et enregistrez-le à nouveau au format .xlsx, ou repartez d'une copie saine.")
     return validate_convention(conv, fichier)
