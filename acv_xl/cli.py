@@ -44,6 +44,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog} : erreur : {message}\n")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"un nombre entier est attendu, pas « {text} »") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"au moins 1 processus, pas {n}")
+    return n
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
@@ -167,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("fichier", metavar="FICHIER", help="classeur de la convention")
     s.add_argument("-o", "--sortie", metavar="SORTIE.xlsx", help="fichier à écrire (défaut : FICHIER_annexe.xlsx à côté du classeur)")
     s.add_argument("--pdf", action="store_true", help="produit aussi le PDF (LibreOffice)")
-    s.add_argument("--brouillon", action="store_true", help="génère malgré les erreurs, chaque page portant « PROJET — non validé »")
+    s.add_argument("--brouillon", action="store_true", help="génère malgré les erreurs, chaque page portant\u00a0«\u00a0PROJET\u00a0—\u00a0non\u00a0validé\u00a0»")
     s.set_defaults(func=cmd_annexe)
 
     s = sub.add_parser("consolider", help="consolide les classeurs d'un département", description="Lit et valide tous les classeurs d'un dossier (récursivement) et écrit le classeur consolidé du département.")
@@ -175,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--sortie", required=True, metavar="SORTIE.xlsx", help="classeur consolidé à écrire")
     s.add_argument("--departement", metavar="CODE", help="code du département consolidé (ex. 62)")
     s.add_argument("--json", metavar="RESUME.json", help="écrit aussi les totaux et statuts par convention en JSON")
-    s.add_argument("--jobs", type=int, metavar="N", help="nombre de processus (défaut : tous les cœurs)")
+    s.add_argument("--jobs", type=_positive_int, metavar="N", help="nombre de processus (défaut : tous les cœurs)")
     s.set_defaults(func=cmd_consolider)
 
     s = sub.add_parser("serveur", help="démarre xlwings Server (boutons et fonctions dans Excel)", description="Démarre xlwings Server avec les fonctions et scripts ACV ; affiche l'adresse du manifeste à charger dans Excel.")
@@ -209,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return _fail("interrompu.", 130)
+    except BrokenPipeError:
+        # the reader of our output went away (`acv-xl valider … | head`): end quietly
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — Python flushes stdout at exit
+        except OSError:
+            pass
+        return 0
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         return _fail(f"fichier inaccessible : {exc.filename or exc}")
     except Exception as exc:  # never a traceback for a user; ACV_XL_DEBUG=1 shows it

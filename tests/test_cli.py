@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,23 @@ def test_python_m_and_script_entry_point_agree(tmp_path):
     r = acv("modele", str(out))
     assert r.returncode == 0 and out.exists()
     assert "Modèle écrit" in r.stdout.decode()
+
+
+def test_bad_number_of_jobs_is_french(tmp_path):
+    for value, words in (("abc", "un nombre entier est attendu"), ("0", "au moins 1 processus")):
+        out = acv("consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--jobs", value)
+        assert out.returncode == 2 and words in out.stderr.decode()
+        assert "invalid" not in out.stderr.decode()
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`acv-xl valider … | head -1`: no « erreur interne » when the reader goes away."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(str(p) for p in (root / "workbooks" / "exemples").glob("*.xlsx"))
+    proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "valider", *files], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "erreur interne" not in err and "Traceback" not in err
