@@ -216,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # inside the try: a reader gone away shows here at the latest
+        return status
     except KeyboardInterrupt:
         return _fail("interrompu.", 130)
     except BrokenPipeError:
