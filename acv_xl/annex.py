@@ -55,6 +55,11 @@ def _natural(numero: str | None) -> tuple:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", numero or "") if p)
 
 
+def _count(n: int, word: str) -> str:
+    """« 0 erreur », « 1 erreur », « 2 erreurs »: French agrees below 2, never « erreur(s) »."""
+    return f"{n} {word if n < 2 else word + 's'}"
+
+
 def _hf(text: str) -> str:
     """User text inside a header/footer: `&` is a control character there."""
     return (text or "").replace("&", "&&")
@@ -334,13 +339,14 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     counts = {g: sum(f.gravite is g for f in rep.findings) for g in Gravite}
     field("Classeur source", Path(rep.fichier).name if rep.fichier else None)
     field("État de la validation", rep.etat)
-    field("Contrôles", f"{counts[Gravite.ERREUR]} erreur(s), {counts[Gravite.AVERTISSEMENT]} avertissement(s), "
-                       f"{counts[Gravite.INFORMATION]} information(s)")
+    field("Contrôles", f"{_count(counts[Gravite.ERREUR], 'erreur')}, "
+                       f"{_count(counts[Gravite.AVERTISSEMENT], 'avertissement')}, "
+                       f"{_count(counts[Gravite.INFORMATION], 'information')}")
     field("Empreinte des données lues", rep.empreinte)
     field("Empreinte enregistrée lors de la validation", rep.empreinte_stockee or "aucune (classeur jamais validé)")
     field("Date de génération de l'annexe", d.generated, "date")
     if d.brouillon:
-        why = (f"le classeur comporte {counts[Gravite.ERREUR]} erreur(s) à corriger"
+        why = (f"le classeur comporte {_count(counts[Gravite.ERREUR], 'erreur')} à corriger"
                if counts[Gravite.ERREUR] else "généré comme document de travail")
         field("Statut du document", f"{PROJET_NON_VALIDE} : {why} ; à ne pas présenter au comité régional "
                                     "d'engagement.", fmt=fmts.red)
@@ -364,7 +370,8 @@ def _perimetres(wb, d: _Data, fmts: _Formats) -> None:
     attrs = ("nom", "code", "type", "echelle", "communes", "superficie", "population")
     widths = (46, 10, 20, 16, 24, 14, 14)
     ws, row, last = _new_sheet(wb, AnnexSheet.PERIMETRES, widths, d, fmts, AnnexSheet.PERIMETRES,
-                               "Étude ⊃ ORT ⊃ secteurs d'intervention")
+                               "Périmètre d'étude, puis périmètre ORT, puis secteurs prioritaires : chacun est compris "
+                               "dans le précédent")
     header_row = row
     row = _headers(ws, row, [t.header(a) for a in attrs], fmts, widths)
     ws.repeat_rows(0, header_row)
@@ -536,7 +543,7 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
                "Part propre du maître d'ouvrage (€)", "Subventions publiques (€)", "Part du maître d'ouvrage"]
     widths = (9, 44, 28, 20, 18, 18, 16)
     ws, row, last = _new_sheet(wb, AnnexSheet.PART_MO, widths, d, fmts, "Part du maître d'ouvrage par action",
-                               "Part propre ÷ (part propre + subventions publiques), au sens de l'article L1111-10 du CGCT")
+                               "Part propre rapportée à la somme part propre + subventions publiques (article L1111-10 du CGCT)")
     header_row = row
     row = _headers(ws, row, headers, fmts, widths)
     ws.repeat_rows(0, header_row)
@@ -551,8 +558,10 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
         write_value(ws, row, 6, p.ratio, fmts.cell("percent", bold=True))
         row += 1
     ws.merge_range(row + 1, 0, row + 1, last,
-                   "Part propre : autofinancement, emprunts et fonds propres du maître d'ouvrage. Les financements "
-                   "privés et les lignes refusées n'entrent pas dans le calcul.", fmts.note)
+                   "Part propre : lignes de nature autofinancement, prêt (quel que soit le prêteur) ou fonds "
+                   "propres. Subventions publiques : subventions des financeurs publics. Les autres lignes "
+                   "(subventions privées, portage foncier…) et les lignes refusées n'entrent pas dans le calcul.",
+                   fmts.note)
 
 
 # The fiche in two columns of label/value pairs (landscape page); long texts take the full width.
@@ -604,7 +613,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
         elif attr == "perimetre" and a.perimetre:
             value = d.perimetre_label(a.perimetre)
         elif attr == "cosignataires" and a.cosignataires_codes:
-            value = " ; ".join(f"{d.funder_name(c)} ({c})" for c in a.cosignataires_codes)
+            value = " ; ".join(d.funder_name(c) for c in a.cosignataires_codes)
         return value, ("text" if isinstance(value, str) or value is None else kind)
 
     for attrs in fiche_rows:
@@ -652,7 +661,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
             for x, c0, c1 in fcols:
                 value = _shown(lf, x)
                 if x == "financeur" and lf.financeur:
-                    value = f"{d.funder_name(lf.financeur)} ({lf.financeur})"
+                    value = d.funder_name(lf.financeur)
                 cells.append((value, c0, c1, _kind(tf.column(x))))
             row = _table_row(ws, row, cells, fmts, grey=not lf.compte)
     else:
@@ -671,7 +680,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
         ws.write_blank(row, 7, None, fmts.cell("text", fill=True))
         row += 1
     if any(not lf.compte for lf in lines):
-        ws.merge_range(row, 0, row, last, "En gris : financements refusés, comptés dans aucun total.", fmts.note)
+        ws.merge_range(row, 0, row, last, "En gris : les financements refusés, qui ne sont comptés dans aucun total.", fmts.note)
         row += 1
     row += 1
 
@@ -687,9 +696,10 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
         for i in range(0, len(codes), SIGNATURES_PER_ROW):
             for k, code in enumerate(codes[i:i + SIGNATURES_PER_ROW]):
                 c0, c1 = k * span, k * span + span - 1
-                ws.merge_range(row, c0, row, c1, f"Pour {d.funder_name(code)}, le …", fmts.sign_label)
+                # no « Pour Commune » (a name without its article): the name, then what to write
+                ws.merge_range(row, c0, row, c1, f"{d.funder_name(code)}\nDate et signature :", fmts.sign_label)
                 ws.merge_range(row + 1, c0, row + 4, c1, None, fmts.sign_box)
-            ws.set_row(row, 28)
+            ws.set_row(row, 42)  # up to two lines of name, then « Date et signature : »
             row += 6
     # One page per fiche whenever it stays readable (shrunk to 60 % at most); longer ones flow.
     if row - start <= 60:
@@ -786,9 +796,11 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
         return 2
     errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
     if errors and not brouillon:
-        say(f"Annexe non générée : le classeur « {path.name} » comporte {len(errors)} erreur(s) à corriger.", "red")
+        say(f"Annexe non générée : le classeur « {path.name} » comporte {_count(len(errors), 'erreur')} à corriger.",
+            "red")
         for f in errors:
-            where = f"{f.feuille}!{f.cellule}" if f.cellule else (f.feuille or "classeur")
+            where = (f"feuille {f.feuille}, cellule {f.cellule}" if f.cellule
+                     else f"feuille {f.feuille}" if f.feuille else "classeur")
             action = f" (action {f.action})" if f.action else ""
             say(f"  {f.code}  {where}{action} : {f.message}")
         say("Corrigez-les puis relancez, ou ajoutez --brouillon pour un document de travail marqué "

@@ -27,7 +27,7 @@ from .template import build_workbook, placed_rows, reference_dispositifs, refere
 from .values import parse_number_text
 
 MENTION = ("Classeur de démonstration : les montants, les décisions, les personnes et l'identifiant "
-           "de convention (acv_id) sont fictifs.")
+           "de la convention sont fictifs.")
 
 CENT = Decimal("0.01")
 RESTE = "reste"  # the MO's own line: cost minus the other (non-refused) lines

@@ -51,15 +51,15 @@ def _plural(n: int, one: str, many: str) -> str:
 
 
 def verdict(report: Report) -> tuple[str, str]:
-    """(one-line verdict, style)."""
+    """(one-line verdict, style). Lower-case: it follows « Verdict : » (one colon per line)."""
     r = report.resume
     if report.convention is None:
-        return "Fichier illisible : rien n'a pu être vérifié.", "bold red"
+        return "fichier illisible, rien n'a pu être vérifié.", "bold red"
     if r["erreurs"]:
-        return (f"À corriger : {_plural(r['erreurs'], 'erreur bloque', 'erreurs bloquent')} la validation.",
+        return (f"à corriger, {_plural(r['erreurs'], 'erreur bloque', 'erreurs bloquent')} la validation.",
                 "bold red")
     tail = f" ({_plural(r['avertissements'], 'avertissement', 'avertissements')} à examiner)" if r["avertissements"] else ""
-    return f"Aucune erreur : le classeur peut être validé{tail}.", "bold green"
+    return f"aucune erreur, le classeur peut être validé{tail}.", "bold green"
 
 
 def _groups(items: list[Finding]) -> Iterable[tuple[str, list[Finding]]]:

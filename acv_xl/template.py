@@ -43,7 +43,7 @@ VALIDATION_ROWS = 300
 SHEET_TITLES: dict[str, tuple[str, str]] = {
     Sheet.PROJET: ("Identité de la convention", "Renseignez les cellules jaunes, puis les communes de la convention."),
     Sheet.DIAGNOSTIC: ("Diagnostic sur les cinq axes", "Éléments de diagnostic existants et études complémentaires, pour chaque axe."),
-    Sheet.PERIMETRES: ("Périmètres", "Étude (bassin de vie, au moins l'EPCI) ⊃ ORT (au moins le centre-ville) ⊃ secteurs d'intervention. « Périmètre parent » contient le code du parent."),
+    Sheet.PERIMETRES: ("Périmètres", "Le périmètre d'étude (au moins l'EPCI) contient le périmètre ORT (au moins le centre-ville), qui contient les secteurs prioritaires. Dans « Périmètre parent », indiquez le code du périmètre qui le contient."),
     Sheet.ACTIONS: ("Fiches-actions", "Une ligne par action. Le coût total doit être égal à la somme de son plan de financement (hors lignes refusées)."),
     Sheet.INDICATEURS: ("Indicateurs (dispositif d'évaluation)", "Au moins un indicateur par action, avec sa valeur cible."),
     Sheet.FINANCEMENT: ("Plan de financement", "Une ligne par action, financeur, dispositif et année. Les lignes « Refusé » ne comptent dans aucun total."),
@@ -56,7 +56,7 @@ HOW_TO = (
     "Mode d'emploi",
     "1. Projet : identité de la convention (cellules jaunes) et communes.",
     "2. Diagnostic : les éléments existants et les études complémentaires, sur les cinq axes.",
-    "3. Périmètres : l'Étude, l'ORT et les secteurs d'intervention, emboîtés.",
+    "3. Périmètres : le périmètre d'étude, le périmètre ORT et les secteurs prioritaires, emboîtés.",
     "4. Fiches-actions, puis Indicateurs : une ligne par action et ses indicateurs.",
     "5. Plan de financement : une ligne par action, financeur, dispositif et année (codes de la feuille Financeurs).",
     "6. Gouvernance : le comité de projet et l'équipe de projet.",
@@ -279,8 +279,15 @@ def reference_range(table: Table, attr: str) -> str:
     return f"{quote_sheet(table.sheet)}!${col}${hr + 1}:${col}${hr + VALIDATION_ROWS}"
 
 
+def _title(text: str) -> str:
+    """A dialog title within Excel's 32 characters, cut between words (« Date de signature de la… »)."""
+    if len(text) <= 32:
+        return text
+    return text[:31].rsplit(" ", 1)[0].rstrip(" (") + "…"
+
+
 def _validation(table: Table, c: layout.Column) -> dict | None:
-    title = c.header[:32]  # Excel's limit for an input title
+    title = _title(c.header)
     ref = REFERENCE_LISTS.get((table.name, c.attr))
     if c.choices:
         dv = {"validate": "list", "source": list(c.choices)}
@@ -332,11 +339,11 @@ def _write_named_cells(wb, sheets: dict, fm: _Formats, conv: Convention | None) 
         if nc.choices:
             ws.data_validation(row - 1, col - 1, row - 1, col - 1, {
                 "validate": "list", "source": list(nc.choices), "error_type": "stop",
-                "error_title": nc.label[:32], "error_message": "Choisissez une valeur de la liste."})
+                "error_title": _title(nc.label), "error_message": "Choisissez une valeur de la liste."})
         elif nc.kind in _TYPED and nc.user_filled:
             typed, message = _TYPED[nc.kind]
             ws.data_validation(row - 1, col - 1, row - 1, col - 1, {
-                **typed, "error_type": "warning", "error_title": nc.label[:32], "error_message": message})
+                **typed, "error_type": "warning", "error_title": _title(nc.label), "error_message": message})
         wb.define_name(nc.name, "=" + abs_ref(nc.sheet, nc.cell))
 
 
@@ -422,7 +429,7 @@ def _write_synthese(ws, fm: _Formats) -> None:
     breakdown(sl.par_financeur, "Financeur",
               lambda code: f'SUMIFS({montant},{fcode},"{code}",{compte})',
               lambda code: layout.FINANCEURS_BY_CODE[code].nom,
-              sl.financeur_autres, "Autres codes ou non renseigné", sl.financeur_total)
+              sl.financeur_autres, "Autres codes ou code non renseigné", sl.financeur_total)
 
     def axe_formula(n: int) -> str:
         # the axe is on the action: sum each action's lines, weighted by "its axe is n"
@@ -435,7 +442,7 @@ def _write_synthese(ws, fm: _Formats) -> None:
               key_label=lambda n: layout.AXE_CHOICES[n - 1])
     annee = col_ref(fin, "annee")
     breakdown(sl.par_annee, "Année", lambda y: f"SUMIFS({montant},{annee},{y},{compte})", lambda y: "",
-              sl.annee_autres, "Autres années ou non renseignée", sl.annee_total)
+              sl.annee_autres, "Autres années ou année non renseignée", sl.annee_total)
     breakdown(sl.par_statut, "Statut", lambda s: f'SUMIFS({montant},{statut},"{s}")', lambda s: "",
               sl.statut_autres, "Statut non renseigné ou hors liste", sl.statut_total)
     label(sl.refuse, f"{layout.STATUT_REFUSE} (non compté)", fm.s_apart_label,

@@ -235,9 +235,9 @@ def test_one_sheet_per_action_with_fiche_lines_and_signatures(built):
     for col in layout.T_ACTIONS.columns:  # every field of the fiche, labelled as in the workbook
         assert col.header in values
     assert "Logements réhabilités" in values
-    assert "Pour État (préfecture, DDTM, DRAC), le …" in values
-    assert "Pour Agence nationale de l'habitat (Anah), le …" in values
-    assert "Pour Banque des Territoires (Caisse des Dépôts), le …" in values
+    assert "État (préfecture, DDTM, DRAC)\nDate et signature :" in values
+    assert "Agence nationale de l'habitat (Anah)\nDate et signature :" in values
+    assert "Banque des Territoires (Caisse des Dépôts)\nDate et signature :" in values
     # the refused line is listed, greyed, and left out of the action's total
     refused = next(row for row in ws.iter_rows() if row[7].value == "Refusé")
     assert d(refused[6].value) == Decimal("99999.00")
@@ -487,7 +487,9 @@ def test_errors_always_marked_draft_and_bad_values_shown_not_counted(tmp_path):
     values = [c.value for row in wb["Action 1.2"].iter_rows() for c in row]
     assert "500 000 €" in values  # what the user typed, for the draft reader to see
     cover = [c.value for row in wb[AnnexSheet.COVER].iter_rows() for c in row]
-    assert any(isinstance(v, str) and v.startswith(PROJET_NON_VALIDE) and "erreur(s) à corriger" in v for v in cover)
+    n = report.resume["erreurs"]
+    said = f"le classeur comporte {n} erreur{'s' if n > 1 else ''} à corriger"  # agreed, never « erreur(s) »
+    assert any(isinstance(v, str) and v.startswith(PROJET_NON_VALIDE) and said in v for v in cover)
 
 
 def test_default_output_next_to_input(tmp_path):

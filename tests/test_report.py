@@ -101,7 +101,7 @@ def test_text_report_lists_findings_grouped_with_cells_and_suggestions():
     assert out.index("Feuille Projet") < out.index("Feuille Fiches-actions") < out.index("Feuille Plan de financement")
     assert "Action 1.1" in out and "ACT-05 M4" in out and "→ Saisissez le nombre 1 000 000,00 €" in out
     assert "PRJ-03 B4" in out and "FIN-13 I4" in out
-    assert out.rstrip().splitlines()[-1].startswith("Verdict : À corriger")
+    assert out.rstrip().splitlines()[-1].startswith("Verdict : à corriger, ")
     assert "\x1b[" not in out  # plain when not a terminal
     assert "\x1b[" in _text([report], terminal=True)
 
@@ -109,14 +109,14 @@ def test_text_report_lists_findings_grouped_with_cells_and_suggestions():
 def test_text_report_keeps_brackets_of_user_text():
     r = unreadable("a.xlsx", "STR-01", "Texte [bold]entre crochets[/bold] [ETAT]", "")
     out = _text([r])
-    assert "[bold]entre crochets[/bold] [ETAT]" in out and "Verdict : Fichier illisible" in out
+    assert "[bold]entre crochets[/bold] [ETAT]" in out and "Verdict : fichier illisible, rien n'a pu être vérifié." in out
 
 
 def test_text_report_several_files_and_clean_verdict():
     ok = validate_convention(build(clean_raw()), "arras.xlsx")
     bad = unreadable("b.xls", "STR-02", "Format non pris en charge.", "")
     out = _text([ok, bad])
-    assert "Verdict : Aucune erreur : le classeur peut être validé." in out
+    assert "Verdict : aucune erreur, le classeur peut être validé." in out
     assert "2 fichiers vérifiés" in out and "1 illisible" in out
 
 

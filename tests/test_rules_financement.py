@@ -83,7 +83,7 @@ def test_fin05_balanced_to_the_cent_passes_and_one_cent_off_fails():
     out = run(lambda r: m(r, 0))
     assert only(out) == [("FIN-05", E, "Fiches-actions", "M4", "1.1")]
     assert out[0].message == ("Plan de financement déséquilibré pour l'action 1.1 : coût total 1 000 000,01 €, "
-                              "financements 1 000 000,00 € (écart 0,01 €).")
+                              "financements 1 000 000,00 € ; il manque 0,01 € de financements.")
     assert "0,01 €" in out[0].suggestion
 
 
@@ -105,7 +105,7 @@ def test_fin05_refused_lines_do_not_count():
 
 def test_fin05_over_financed():
     out = run(lambda r: lines(r)[REGION_11].update(montant=350_000), "FIN-05")
-    assert len(out) == 1 and "écart -50 000,00 €" in out[0].message and "Réduisez" in out[0].suggestion
+    assert len(out) == 1 and "les financements dépassent le coût de 50 000,00 €" in out[0].message and "Réduisez" in out[0].suggestion
 
 
 def test_fin05_not_judged_with_an_unreadable_amount():
@@ -164,7 +164,8 @@ def test_fin06_derogations():
     assert run(low("ANRU"), "FIN-06") == []
     assert run(low("Rénovation énergétique scolaire"), "FIN-06") == []  # exactly 10 % passes
     out = run(lambda r: (_own(r, 99_990, 400_010), r["T_Actions"][0].update(derogation="Rénovation énergétique scolaire")), "FIN-06")
-    assert [f.gravite for f in out] == [E] and "minimum 10 %" in out[0].message
+    assert [f.gravite for f in out] == [E] and "le minimum est de 10 %" in out[0].message
+    assert "soit 9,999 %" in out[0].message  # never « 10,00 % » in a message saying it is below 10 %
     for d in ("Monument protégé", "Patrimoine non protégé", "Calamité publique"):
         out = run(low(d), "FIN-06")
         assert [f.gravite for f in out] == [A] and "préfet" in out[0].message

@@ -444,3 +444,15 @@ def test_cli_modele_refuses_a_non_xlsx_output(tmp_path):
     assert proc.returncode == 2
     assert "extension .xlsx" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "modele.ods").exists()
+
+
+def test_dialog_titles_fit_excel_and_are_cut_between_words():
+    """Excel refuses a data-validation title over 32 characters; a cut mid-word reads as a typo."""
+    from acv_xl.template import _title
+
+    assert _title("Date de signature de la convention-cadre") == "Date de signature de la…"
+    texts = [c.header for t in layout.TABLES for c in t.columns] + [n.label for n in layout.NAMED_CELLS]
+    for text in texts:
+        title = _title(text)
+        assert len(title) <= 32, title
+        assert title == text or (title.endswith("…") and text[len(title) - 1] in " (" and text.startswith(title[:-1])), title

@@ -88,7 +88,7 @@ def test_cli_exit_status_and_json(tmp_path):
 def test_cli_text_report(tmp_path):
     r = _cli(str(EXEMPLES / "calais.xlsx"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert "FIN-05 M7" in r.stdout and "Verdict : À corriger" in r.stdout and "\x1b[" not in r.stdout
+    assert "FIN-05 M7" in r.stdout and "Verdict : à corriger, 2 erreurs bloquent la validation." in r.stdout and "\x1b[" not in r.stdout
 
 
 def _stamp(src: Path, out: Path, statut: str, empreinte: str, change: tuple[str, str, object] | None = None) -> Path:

@@ -26,11 +26,11 @@ def numero(conv: Convention) -> Iterable[Finding]:
     for a in actions(conv):
         if blank(a, "numero"):
             yield at(a, "numero", "ACT-01", E, f"Ligne {a.row} : l'action {q(a.intitule or '')} n'a pas de numéro.",
-                     "Numérotez l'action axe.rang, par exemple 1.3.")
+                     "Numérotez l'action sous la forme axe.rang, par exemple 1.3 pour la troisième action de l'axe 1.")
         elif a.numero:
             if a.numero in first:
                 yield at(a, "numero", "ACT-01", E,
-                         f"Action {a.numero} : ce numéro est déjà utilisé ligne {first[a.numero].row} "
+                         f"Action {a.numero} : ce numéro est déjà utilisé à la ligne {first[a.numero].row} "
                          f"({q(first[a.numero].intitule or '')}).", "Donnez à chaque action un numéro unique.")
             else:
                 first[a.numero] = a
@@ -110,7 +110,7 @@ def calendrier(conv: Convention) -> Iterable[Finding]:
         if a.date_debut and debut_conv and a.date_debut < debut_conv and a.maturite != layout.MATURITE_MATURE:
             yield at(a, "date_debut", "ACT-07", A,
                      f"{prefix(a)} : l'action commence le {fmt_date(a.date_debut)}, avant la signature de la convention "
-                     f"({fmt_date(debut_conv)}), sans être indiquée « Mature ».",
+                     f"({fmt_date(debut_conv)}), alors que sa maturité n'est pas « Mature ».",
                      "Vérifiez la date de début, ou indiquez la maturité « Mature » si l'action était prête à la signature.")
 
 
@@ -126,11 +126,12 @@ def sans_financement(conv: Convention) -> Iterable[Finding]:
             continue
         lines = index(conv).lines_of(a.numero)
         if not any(lf.compte for lf in lines if not lf.is_empty()):
-            refus = " (seules des lignes refusées)" if lines else ""
+            what = ("toutes ses lignes du plan de financement sont refusées" if lines
+                    else "le plan de financement ne contient aucune ligne pour cette action")
             yield at(a, "numero", "ACT-08", E,
-                     f"{prefix(a)} : aucune ligne de financement{refus} dans le plan de financement.",
+                     f"{prefix(a)} : {what}.",
                      f"Saisissez le plan de financement de l'action {a.numero} (feuille Plan de financement), "
-                     "ou déclarez-la « Abandonnée ».")
+                     "ou indiquez sa maturité « Abandonnée ».")
 
 
 @rule("ACT-09", A, "Cosignataires ou date de signature manquants", SRC_GUIDE,
@@ -155,13 +156,19 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
         if needed:
             full = ";".join(a.cosignataires_codes + needed)
             yield at(a, "cosignataires", "ACT-09", A,
-                     f"{prefix(a)} : {', '.join(needed)} finance{'nt' if len(needed) > 1 else ''} l'action mais "
+                     f"{prefix(a)} : {_et(needed)} finance{'nt' if len(needed) > 1 else ''} l'action mais "
                      f"n'{'en sont' if len(needed) > 1 else 'en est'} pas cosignataire{'s' if len(needed) > 1 else ''}.",
                      f"Indiquez dans « Cosignataires » : {full}")
         if a.maturite in layout.MATURITES_SIGNEES and blank(a, "date_signature"):
             yield at(a, "date_signature", "ACT-09", A,
-                     f"{prefix(a)} : l'action est {q(a.maturite)} mais sa date de signature n'est pas renseignée.",
+                     f"{prefix(a)} : la maturité de l'action est {q(a.maturite)} mais sa date de signature n'est "
+                     "pas renseignée.",
                      "Saisissez la date de signature de la fiche-action.")
+
+
+def _et(items: list[str]) -> str:
+    """« A », « A et B », « A, B et C »."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
 
 
 def _fctva(lf) -> bool:
@@ -192,7 +199,8 @@ def depense_superieure(conv: Convention) -> Iterable[Finding]:
             yield at(a, "depense_subventionnable", "ACT-11", A,
                      f"{prefix(a)} : la dépense subventionnable ({money(a.depense_subventionnable)}) dépasse le coût "
                      f"total HT ({money(a.cout_total)}).",
-                     f"La dépense subventionnable est au plus le coût total : {money(a.cout_total)}.")
+                     f"Ramenez la dépense subventionnable à {money(a.cout_total)} au plus (le coût total HT), "
+                     "ou corrigez le coût total.")
 
 
 @rule("ACT-12", E, "Valeur hors liste dans la fiche-action", SRC_CONTRAT, needs=("T_Actions",))

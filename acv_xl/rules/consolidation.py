@@ -123,7 +123,8 @@ def con02_validation(f: FileSummary) -> Finding | None:
         quand = f" le {fmt_date(f.date_validation)}" if f.date_validation else ""
         return _finding(
             f, "CON-02", Gravite.AVERTISSEMENT, "acv_empreinte",
-            f"Les données ont été modifiées depuis leur validation{quand} : l'empreinte ne correspond plus.",
+            f"Les données ont été modifiées depuis leur validation{quand} : l'empreinte enregistrée lors de la "
+            "validation ne correspond plus aux données du classeur.",
             "Faites valider de nouveau le classeur (bouton « Valider ») avant le comité.",
         )
     return _finding(
@@ -146,8 +147,9 @@ def con03_illisible(f: FileSummary) -> Finding | None:
         )
     detail = next((fd for fd in f.findings if fd[0] in ("STR-01", "STR-02")), None)
     message = "Fichier illisible : il n'est pas compté ; les autres fichiers sont consolidés."
-    if detail:
-        message = f"Fichier illisible ({detail[0]} : {detail[5].rstrip('.')}) : il n'est pas compté ; " \
+    if detail:  # the reader's own sentence, then what it means for the batch (no nested brackets)
+        said = detail[5].rstrip(".")
+        message = f"Fichier illisible ({detail[0]}) : {said[:1].lower()}{said[1:]}. Il n'est pas compté ; " \
                   "les autres fichiers sont consolidés."
     return Finding(code="CON-03", gravite=Gravite.ERREUR, message=message,
                    suggestion=detail[6] if detail and detail[6] else "Demandez à la commune un classeur .xlsx lisible.")
@@ -164,7 +166,8 @@ def con04_departement(f: FileSummary, departement: str | None) -> Finding | None
         f, "CON-04", Gravite.AVERTISSEMENT, "acv_departement",
         f"Le département du classeur ({trouve}) n'est pas le département consolidé ({departement}) : "
         "le classeur n'est pas compté.",
-        f"Vérifiez le département saisi, ou retirez ce fichier du dossier du département {departement}.",
+        f"Vérifiez le code du département dans la feuille Projet du classeur, ou retirez ce fichier du dossier "
+        f"du département {departement}.",
     )
 
 
@@ -188,7 +191,7 @@ def con01_doublons(files: Sequence[FileSummary], eligible: Sequence[int]) -> dic
         k = files[kept]
         pourquoi = (
             f"validé le {fmt_date(k.date_validation)}" if k.date_validation and k.etat == ETAT_VALIDE
-            else f"validation du {fmt_date(k.date_validation)}" if k.date_validation
+            else f"validé le {fmt_date(k.date_validation)} puis modifié" if k.date_validation
             else "le plus récemment modifié"
         )
         for i in idx:
@@ -197,9 +200,9 @@ def con01_doublons(files: Sequence[FileSummary], eligible: Sequence[int]) -> dic
             out[i] = _finding(
                 files[i], "CON-01", Gravite.ERREUR, "acv_id",
                 f"Doublon : la convention {files[i].acv_id} figure aussi dans « {k.rel} » ({pourquoi}), "
-                "qui est le classeur retenu ; celui-ci n'est pas compté.",
-                "Retirez l'ancienne version du dossier, ou corrigez l'identifiant acv_id s'il s'agit "
-                "d'une autre convention.",
+                "qui est le classeur retenu ; le présent fichier n'est pas compté.",
+                "Retirez l'ancienne version du dossier, ou, s'il s'agit d'une autre convention, corrigez "
+                "l'identifiant de la convention (feuille Projet).",
             )
     return out
 

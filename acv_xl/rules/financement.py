@@ -84,6 +84,16 @@ def _categories_known(conv: Convention, lines: list[LigneFinancement]) -> bool:
                for lf in totals.counted(lines) if lf.nature == layout.NATURE_SUBVENTION)
 
 
+def _pct(ratio: Decimal, seuil: int) -> str:
+    """The ratio with 2 decimals, or more when 2 would show the threshold itself: « 9,999 % » under a
+    10 % minimum, never « 10,00 % » in a message saying it is too low."""
+    for decimals in (2, 3, 4):
+        shown = fmt_percent(ratio, decimals)
+        if Decimal(ratio * 100).quantize(Decimal(1).scaleb(-decimals)) != seuil:
+            break
+    return shown
+
+
 def _ceil(d: Decimal) -> Decimal:
     return d.quantize(CENT, rounding=ROUND_CEILING)
 
@@ -136,7 +146,7 @@ def nature_statut_annee(conv: Convention) -> Iterable[Finding]:
         if lf.annee is not None and lf.annee not in years:
             yield at(lf, "annee", "FIN-04", A,
                      f"{prefix(lf)} : l'année {lf.annee} est hors de la période du programme {conv.programme} "
-                     f"({years[0]}-{years[-1]}).", "Vérifiez l'année de la participation.")
+                     f"({years[0]} à {years[-1]}).", "Vérifiez l'année de la participation.")
 
 
 # ----------------------------------------------------------------------------- action balance and ratios
@@ -150,9 +160,12 @@ def desequilibre(conv: Convention) -> Iterable[Finding]:
         fin = totals.total_action(lines, a.numero)
         sugg = (f"Complétez le financement de {money(ecart)} ou corrigez le coût total." if ecart > 0
                 else f"Réduisez les financements de {money(-ecart)} ou corrigez le coût total.")
+        # the gap in words, not a signed « écart -50 000,00 € » the reader has to decode
+        gap = (f"il manque {money(ecart)} de financements" if ecart > 0
+               else f"les financements dépassent le coût de {money(-ecart)}")
         yield at(a, "cout_total", "FIN-05", E,
                  f"Plan de financement déséquilibré pour l'action {a.numero} : coût total {money(a.cout_total)}, "
-                 f"financements {money(fin)} (écart {money(ecart)}).", sugg, action=a.numero)
+                 f"financements {money(fin)} ; {gap}.", sugg, action=a.numero)
 
 
 _DEROG_PREFET = ("Monument protégé", "Patrimoine non protégé", "Calamité publique")
@@ -188,15 +201,16 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
         # the fix that keeps the plan balanced: swap subsidies for own share, same total
         transfert = _ceil(seuil * base / 100 - pm.propre)
         cadre = f" (dérogation {q(derog)})" if derog != "Aucune" else ""
-        msg = (f"Participation minimale du maître d'ouvrage non atteinte pour l'action {a.numero}{cadre} : part propre "
-               f"{money(pm.propre)}, soit {fmt_percent(pm.ratio, 2)} de {money(base)} (part propre + subventions "
-               f"publiques) ; minimum {seuil} % ({SRC_L1111_10}).")
+        msg = (f"Participation minimale du maître d'ouvrage non atteinte pour l'action {a.numero}{cadre} : sa part "
+               f"propre (autofinancement, prêts et fonds propres) est de {money(pm.propre)}, soit "
+               f"{_pct(pm.ratio, seuil)} de {money(base)} (part propre + subventions publiques) ; le minimum est "
+               f"de {seuil} % ({SRC_L1111_10}).")
         if grav is A:
             msg += " Le préfet peut accorder la dérogation : joignez sa décision."
         yield at(a, "derogation", "FIN-06", grav, msg,
                  f"Remplacez au moins {money(transfert)} de subventions publiques par de l'autofinancement "
-                 f"(part propre d'au moins {money(pm.propre + transfert)}) ; si l'opération en relève, "
-                 "indiquez la dérogation L1111-10 applicable.",
+                 f"(part propre d'au moins {money(pm.propre + transfert)}) ; si l'opération relève d'une dérogation, "
+                 f"choisissez-la dans la colonne {q(layout.T_ACTIONS.header('derogation'))}.",
                  action=a.numero)
 
 
@@ -222,7 +236,7 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
             plafond = dep * Decimal("0.8")
             yield at(a, "depense_subventionnable", "FIN-07", E,
                      f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} atteignent {money(dot)}, "
-                     f"soit {fmt_percent(dot / dep, 2)} de la dépense subventionnable ({money(dep)}) ; le maximum est "
+                     f"soit {_pct(dot / dep, 80)} de la dépense subventionnable ({money(dep)}) ; le maximum est "
                      f"80 %, soit {money(plafond)} ({SRC_R2334_27}).",
                      f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins.", action=a.numero)
 
@@ -256,7 +270,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
             years = f" (sur {len(group)} lignes)" if len(group) > 1 else ""
             yield at(group[0], "montant", "FIN-08", A,
                      f"{prefix(group[0])} : la {dispositif} de l'action ({money(montant)}{years}) représente "
-                     f"{fmt_percent(montant / dep, 2)} de la dépense subventionnable ({money(dep)}) ; le taux minimal "
+                     f"{_pct(montant / dep, 20)} de la dépense subventionnable ({money(dep)}) ; le taux minimal "
                      f"est de 20 %, soit {money(dep * Decimal('0.2'))} ({SRC_R2334_27}).",
                      f"Portez la {dispositif} à {money(_ceil(dep * Decimal('0.2')))} au moins, ou justifiez le taux.")
 
@@ -331,7 +345,8 @@ def sans_reference(conv: Convention) -> Iterable[Finding]:
     for lf in lignes(conv):
         if lf.statut in layout.STATUTS_ACQUIS and blank(lf, "reference_decision"):
             yield at(lf, "reference_decision", "FIN-13", A,
-                     f"{prefix(lf)} : le financement {lf.financeur or ''} est {q(lf.statut)} sans référence de décision.",
+                     f"{prefix(lf)} : le financement {lf.financeur or ''} est au statut {q(lf.statut)} sans référence "
+                     "de décision.",
                      "Indiquez la référence de l'arrêté, de la délibération ou de la convention attributive.")
 
 
@@ -386,7 +401,8 @@ def non_acquis(conv: Convention) -> Iterable[Finding]:
         if reste > 0 and tot > 0:
             yield at(a, "numero", "FIN-16", I,
                      f"Action {a.numero} : {money(reste)} sur {money(tot)} de financements ({fmt_percent(reste / tot)}) "
-                     "ne sont pas encore acquis (prévisionnels ou sollicités).", action=a.numero)
+                     "ne sont pas encore acquis, engagés ou versés (statut « Prévisionnel » ou « Sollicité »).",
+                     action=a.numero)
 
 
 @rule("FIN-17", E, "Date de la demande invalide", SRC_CONTRAT, needs=("T_Financements",))
@@ -406,7 +422,7 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
     first: dict[str, int] = {}
     for f in rows(conv, TF):
         if f.code and f.code in first:
-            yield at(f, "code", "FIN-18", E, f"Ligne {f.row} : le code de financeur {q(f.code)} est déjà utilisé ligne {first[f.code]}.",
+            yield at(f, "code", "FIN-18", E, f"Ligne {f.row} : le code de financeur {q(f.code)} est déjà utilisé à la ligne {first[f.code]}.",
                      "Donnez à chaque financeur un code unique.")
         elif f.code:
             first[f.code] = f.row

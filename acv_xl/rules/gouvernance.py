@@ -59,8 +59,8 @@ def comite_de_projet(conv: Convention) -> Iterable[Finding]:
             ref = layout.FINANCEURS_BY_CODE.get(code)
             nom = ref.nom if ref else code
             yield at_table(conv, T, "GOU-01", A,
-                           f"Le partenaire national {code} finance le plan mais n'a pas de représentant au comité de "
-                           f"projet (organisme attendu : {q(nom)}).",
+                           f"Le partenaire national {code} finance des actions du plan de financement mais n'a pas de "
+                           f"représentant au comité de projet (organisme attendu : {q(nom)}).",
                            f"Ajoutez une ligne « Comité de projet », organisme « {nom} », collège « Partenaire financeur ».",
                            attr="instance")
 

@@ -32,8 +32,9 @@ def etude_et_ort(conv: Convention) -> Iterable[Finding]:
         for p in found[1:]:
             yield at(p, "type", "PER-01", E,
                      f"{prefix(p)} : {len(found)} périmètres de type {q(typ)} sont définis ; il en faut exactement un "
-                     f"(le premier est ligne {found[0].row}).",
-                     "Ne gardez qu'un seul périmètre de ce type ; les autres sont des secteurs.")
+                     f"(le premier est à la ligne {found[0].row}).",
+                     f"Ne gardez qu'un seul périmètre de type {q(typ)} : changez le type des autres (par exemple "
+                     f"{q(PRIORITAIRE)}) ou supprimez-les.")
 
 
 @rule("PER-02", E, "Emboîtement des périmètres rompu", SRC_GUIDE, needs=("T_Perimetres.parent",))
@@ -119,7 +120,7 @@ def sans_prioritaire(conv: Convention) -> Iterable[Finding]:
     """Not judged while a `Type` is unreadable (PER-07): it may be the secteur prioritaire."""
     lignes = rows(conv, T)
     if not any(p.type == PRIORITAIRE for p in lignes) and not any("type" in p.problems for p in lignes):
-        yield at_table(conv, T, "PER-04", A, "Aucun secteur d'intervention prioritaire n'est défini dans le périmètre ORT.",
+        yield at_table(conv, T, "PER-04", A, "Aucun secteur prioritaire n'est défini dans le périmètre ORT.",
                        f"Ajoutez une ligne de type {q(PRIORITAIRE)} dont le parent est le périmètre ORT.", attr="type")
 
 
@@ -142,7 +143,7 @@ def code_double(conv: Convention) -> Iterable[Finding]:
             continue
         if c in first:
             yield at(p, "code", "PER-06", E,
-                     f"{prefix(p)} : le code de périmètre {q(c)} est déjà utilisé ligne {first[c].row}.",
+                     f"{prefix(p)} : le code de périmètre {q(c)} est déjà utilisé à la ligne {first[c].row}.",
                      "Donnez à chaque périmètre un code unique.")
         else:
             first[c] = p

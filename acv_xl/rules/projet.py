@@ -79,7 +79,9 @@ def communes(conv: Convention) -> Iterable[Finding]:
         elif dept and re.fullmatch(r"\d{2}|2[AB]|97\d", dept) and not code.startswith(_dept_prefix(dept)):
             yield at(ligne, "code_insee", "PRJ-02", E,
                      f"{prefix(ligne)} : la commune de code INSEE {code} n'est pas dans le département {dept} "
-                     "de la convention.", "Vérifiez le code INSEE ou le département (cellule acv_departement).")
+                     "de la convention.",
+                     f"Vérifiez le code INSEE ou la cellule {q(layout.NAMED_BY_NAME['acv_departement'].label)} "
+                     "de la feuille Projet.")
     yield from required_findings(conv, T, ("commune",), "PRJ-02", E)
 
 

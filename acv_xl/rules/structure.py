@@ -36,7 +36,7 @@ def tableau_absent(conv: Convention) -> Iterable[Finding]:
                               "(supprimé, renommé ou converti en plage ordinaire).",
                       suggestion=f"Nommez le tableau {q(name)} (Création de tableau › Nom du tableau) ou rétablissez-le depuis le modèle vierge.")
     for mh in st.missing_headers:
-        msg = f"Dans le tableau {q(mh.table)}, la colonne {q(mh.header)} est introuvable"
+        msg = f"Dans le tableau {q(mh.table)} de la feuille {q(mh.sheet)}, la colonne {q(mh.header)} est introuvable"
         if mh.found_as:
             msg += f" ; une colonne {q(mh.found_as)} lui ressemble : a-t-elle été renommée ?"
             sugg = f"Renommez l'en-tête {q(mh.found_as)} en {q(mh.header)}."
@@ -76,8 +76,8 @@ def version_modele(conv: Convention) -> Iterable[Finding]:
     current = layout.TEMPLATE_VERSION
     if raw is None or str(raw).strip() == "":
         yield at_named(conv, "acv_version_modele", "STR-05", E,
-                       "La version du modèle (cellule acv_version_modele) est vide : impossible de savoir "
-                       "quel modèle de classeur ce fichier suit.",
+                       f"La cellule {q(layout.NAMED_BY_NAME['acv_version_modele'].label)} est vide : impossible de "
+                       "savoir quel modèle de classeur ce fichier suit.",
                        f"Saisissez la version du modèle ({current}) ou repartez du modèle vierge.")
         return
     v = str(raw).strip()
