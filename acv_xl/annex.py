@@ -8,9 +8,7 @@ PDF, LibreOffice, Excel and a phone viewer all show the same figures) and comes 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any, Iterable
 import xlsxwriter
 
 from . import layout, totals
+from .atomic import atomic_write
 from .findings import Gravite, has_errors
 from .formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, FMT_PERCENT, FMT_YEAR, write_value
 from .layout import Sheet
@@ -740,11 +739,10 @@ def build_annex(report, out: Path, brouillon: bool = False) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     d = _Data(report, brouillon)
-    fd, tmp = tempfile.mkstemp(prefix=".annexe-", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        wb = xlsxwriter.Workbook(tmp, {"strings_to_formulas": False, "strings_to_numbers": False,
-                                       "strings_to_urls": False})
+
+    def write(tmp: Path) -> None:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                            "strings_to_urls": False})
         wb.set_properties({
             "title": f"{TITRE} — {d.libelle}",
             "subject": PROJET_NON_VALIDE if brouillon else "Annexe à l'avenant",
@@ -763,11 +761,8 @@ def build_annex(report, out: Path, brouillon: bool = False) -> Path:
         for i, a in enumerate(d.actions, start=1):
             _action_sheet(wb, d, fmts, a, _sheet_title(a.numero, i, used))
         wb.close()
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+
+    return atomic_write(out, write)
 
 
 def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console) -> int:

@@ -15,17 +15,16 @@ writer (XlsxWriter), plus the JSON summary. Pure output: every number comes from
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from . import layout
+from .atomic import atomic_write
 from .formats import FMT_EUROS, FMT_EUROS_ENTIERS, FMT_INTEGER
 from .totals import ZERO
 from .validate import ETAT_ILLISIBLE, ETAT_JAMAIS, ETAT_MODIFIE, ETAT_VALIDE
@@ -308,9 +307,9 @@ class _Writer:
             styles = [xf(cf) for cf in col_fmt]
             per_row = {}
             if row_formats:
-                for name in set(filter(None, row_formats)):
-                    rf = self.fmt[name]
-                    per_row[name] = [xf(cf or rf) for cf in col_fmt]
+                for fmt_name in set(filter(None, row_formats)):  # not `name`: that is the table's
+                    rf = self.fmt[fmt_name]
+                    per_row[fmt_name] = [xf(cf or rf) for cf in col_fmt]
             self.bulk.append(_Bulk(ws.index, first_row + 1, rows,
                                    [per_row[f] if f else styles for f in row_formats] if row_formats else None,
                                    styles))
@@ -529,20 +528,7 @@ class _Writer:
         self.wb.set_custom_property("acv_xl", MARQUE)
 
 
-def _atomic(out: Path, write: Callable[[Path], None]) -> None:
-    """Write to a hidden temp file next to `out`, then rename: never a half-written `out`."""
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+_atomic = atomic_write  # the consolidation's outputs are written like every other output
 
 
 def write_workbook(result: ConsolidationResult, out: Path) -> None:

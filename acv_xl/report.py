@@ -118,6 +118,11 @@ def _safe(console: Console):
     return lambda t: str(t).encode(enc, "replace").decode(enc)
 
 
+def _structure_incomplete(report: Report) -> bool:
+    """A missing sheet, table or column: the totals are computed from what could be read."""
+    return any(f.code in ("STR-03", "STR-04") for f in report.findings)
+
+
 def _render_one(report: Report, console: Console, plain: bool) -> None:
     from rich.text import Text
 
@@ -166,6 +171,9 @@ def _render_one(report: Report, console: Console, plain: bool) -> None:
         p(Text(""))
         p(Text(f"Coût total : {fmt_euros(t.cout_total)} · financements : {fmt_euros(t.financement_total)} · "
                f"écart : {fmt_euros(t.ecart)}"))
+        if _structure_incomplete(report):
+            p(Text("Totaux partiels : une feuille, un tableau ou une colonne manque (voir les constats STR) ; "
+                   "ils ne valent qu'une fois la structure rétablie.", style="yellow" if not plain else ""))
     msg, style = verdict(report)
     p(Text(""))
     p(Text(f"Verdict : {msg}", style=style))

@@ -148,3 +148,16 @@ def test_text_report_in_a_legacy_encoding_does_not_crash():
     stream.flush()
     text = buf.getvalue().decode("cp1252")
     assert "-> Indiquez la référence" in text and "€" in text and "Îlot ? 2 000 m² ?" in text
+
+
+def test_text_report_says_totals_are_partial_when_structure_is_missing():
+    raw = clean_raw()
+    report = validate_convention(build(raw))
+    report.findings.append(Finding(code="STR-04", gravite=Gravite.ERREUR, feuille=layout.Sheet.FINANCEMENT,
+                                   cellule="F3", message="La colonne « Montant (€) » est introuvable."))
+    out = io.StringIO()
+    render_text([report], Console(file=out, width=200))
+    assert "Totaux partiels" in out.getvalue()
+    clean = io.StringIO()
+    render_text([validate_convention(build(clean_raw()))], Console(file=clean, width=200))
+    assert "Totaux partiels" not in clean.getvalue()
