@@ -121,12 +121,15 @@ def _text(v: Any) -> str | None:
     return s or None
 
 
+_CUSTOM_PART = b"docProps/custom.xml"
+
+
 def _is_consolidation(path: str) -> bool:
     """A workbook written by `consolider` (a previous run saved in the folder): marked by a custom
     document property, so that it is listed but never read as a convention."""
     try:
         with zipfile.ZipFile(path) as z:
-            return MARQUE.encode() in z.read("docProps/custom.xml")
+            return MARQUE.encode() in z.read(_CUSTOM_PART.decode())
     except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, ValueError):
         return False
 
@@ -138,14 +141,18 @@ def summarize(path: str, rel: str) -> FileSummary:
         st = os.stat(path)
         s.size, s.mtime = st.st_size, st.st_mtime
         h = hashlib.sha256()
+        custom, tail = False, b""
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
+                # a zip stores its part names as they are: without this one, no custom property
+                custom = custom or _CUSTOM_PART in tail + block[:len(_CUSTOM_PART)] or _CUSTOM_PART in block
+                tail = block[-len(_CUSTOM_PART):]
         s.sha256 = h.hexdigest()
     except OSError as exc:
         s.crash = f"fichier inaccessible : {exc.strerror or exc}"
         return s
-    if _is_consolidation(path):
+    if custom and _is_consolidation(path):  # opening the zip only when the part exists
         s.ignore = MOTIF_CONSOLIDATION
         return s
     try:

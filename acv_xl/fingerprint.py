@@ -83,26 +83,93 @@ def canonical(raw: Any, kind: Kind = Kind.TEXT) -> Any:
 
 
 def canonical_data(conv: Convention) -> dict:
+    """The data the fingerprint covers, as JSON-able Python (the reference form of `fingerprint`)."""
     tables: dict[str, dict[str, list]] = {}
-    for table in layout.TABLES:
-        if not table.user_filled or table.name not in ROW_MODELS:
-            continue
-        cols = [(c.attr, c.kind) for c in table.columns]
+    for table, cols, raws in _user_tables(conv):
         # the columns once, then each row as a list in that order (no per-row keys to sort)
         tables[table.name] = {
             "colonnes": [attr for attr, _ in cols],
-            "lignes": [[canonical(r.raw.get(attr), kind) for attr, kind in cols]
-                       for r in conv.rows(table.name) if not r.is_empty()],
+            "lignes": [[canonical(raw.get(attr), kind) for attr, kind in cols] for raw in raws],
         }
+    return {"format": FORMAT_VERSION, "noms": _names(conv), "tableaux": tables}
+
+
+def _user_tables(conv: Convention):
+    for table in layout.TABLES:
+        if not table.user_filled or table.name not in ROW_MODELS:
+            continue
+        yield table, [(c.attr, c.kind) for c in table.columns], \
+            [r.raw for r in conv.rows(table.name) if not r.is_empty()]
+
+
+def _names(conv: Convention) -> dict:
     names = {}
     for nc in layout.NAMED_CELLS:
         if nc.user_filled:
             nv = conv.names.get(nc.name)
             names[nc.name] = canonical(nv.raw if nv is not None else None, nc.kind)
-    return {"format": FORMAT_VERSION, "noms": names, "tableaux": tables}
+    return names
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), check_circular=False).encode
+_string = json.encoder.encode_basestring  # what `_dumps` writes for a str (ensure_ascii=False)
+
+
+def _column_json(raws: list[dict], attr: str, kind: Kind) -> list[str]:
+    """`_dumps(canonical(raw[attr], kind))` for every row, the common exact types written inline:
+    a 5,000-line plan is 60,000 values, and a list per value (then its encoding) was most of the
+    fingerprint's time. Anything else goes through `canonical` itself."""
+    out: list[str] = []
+    append = out.append
+    by_value: dict[Any, str] = {}  # dates and datetimes: few distinct values, each encoded once
+    for raw in raws:
+        v = raw.get(attr)
+        if v is None:
+            append("null")
+            continue
+        t = v.__class__
+        if t is date or (t is datetime and v.tzinfo is None):
+            # naive only (aware ones equal across time zones); a date never equals a datetime
+            text = by_value.get(v)
+            if text is None:
+                text = by_value[v] = _dumps(canonical(v, kind))
+            append(text)
+            continue
+        if kind is Kind.DATE:
+            pass  # a string or a number may be a date there: `canonical` decides
+        elif t is str:
+            append('["str",' + _string(v) + "]" if v else "null")
+            continue
+        elif t is int:
+            append('["num","' + str(v) + '"]')
+            continue
+        elif t is float:
+            if v.is_integer():
+                if abs(v) < 1e15:
+                    append('["num","' + str(int(v)) + '"]')
+                    continue
+            else:
+                text = repr(v)  # shortest round-trip digits: `_number`'s result when positional
+                if "e" not in text and "n" not in text:  # not 1e-05, inf or nan
+                    append('["num","' + text + '"]')
+                    continue
+        append(_dumps(canonical(v, kind)))
+    return out
+
+
+def canonical_json(conv: Convention) -> str:
+    """Exactly `json.dumps(canonical_data(conv), ensure_ascii=False, sort_keys=True,
+    separators=(",", ":"))`, written without building the intermediate lists (one per value)."""
+    tables = {}
+    for table, cols, raws in _user_tables(conv):
+        columns = [_column_json(raws, attr, kind) for attr, kind in cols]
+        lines = ",".join(["[" + ",".join(line) + "]" for line in zip(*columns)] if columns else ["[]"] * len(raws))
+        tables[table.name] = '{"colonnes":' + _dumps([attr for attr, _ in cols]) + ',"lignes":[' + lines + "]}"
+    body = ",".join(_dumps(name) + ":" + tables[name] for name in sorted(tables))
+    return ('{"format":' + _dumps(FORMAT_VERSION) + ',"noms":' + _dumps(_names(conv))
+            + ',"tableaux":{' + body + "}}")
 
 
 def fingerprint(conv: Convention) -> str:
     """SHA-256 hex digest of the canonical data (same data → same fingerprint, whichever reader)."""
-    text = json.dumps(canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(conv).encode("utf-8")).hexdigest()

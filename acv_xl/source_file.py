@@ -165,7 +165,7 @@ def _refuse_cfb(path: Path, f, size: int) -> UnreadableWorkbook:
     return _unreadable(
         path,
         "est un document Office à l'ancien format qui n'est pas un classeur Excel (Word, PowerPoint…).",
-        "Joignez le classeur ACV au format .xlsx.",
+        "Utilisez le classeur ACV, au format .xlsx.",
     )
 
 
@@ -173,7 +173,7 @@ def _refuse_other(path: Path, head: bytes) -> UnreadableWorkbook:
     """The file is neither a zip nor a CFB: say what it looks like."""
     low = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if low.startswith(b"%pdf"):
-        return _unreadable(path, "est un document PDF, pas un classeur Excel.", "Joignez le classeur ACV au format .xlsx.")
+        return _unreadable(path, "est un document PDF, pas un classeur Excel.", "Utilisez le classeur ACV, au format .xlsx.")
     if b"urn:schemas-microsoft-com:office:spreadsheet" in low:
         return _unsupported(path, "est au format « Feuille de calcul XML 2003 », qui n'est pas pris en charge.")
     if low.startswith((b"<!doctype html", b"<html")) or b"<table" in low[:1024]:
@@ -194,7 +194,7 @@ def _refuse_other(path: Path, head: bytes) -> UnreadableWorkbook:
                 path, "est un fichier texte (CSV) et non un classeur Excel : il ne contient ni feuilles ni tableaux.",
                 "Ouvrez-le dans Excel, recopiez les données dans le modèle ACV (acv-xl modele) et enregistrez au format .xlsx.",
             )
-        return _unreadable(path, "est un fichier texte, pas un classeur Excel.", "Joignez le classeur ACV au format .xlsx.")
+        return _unreadable(path, "est un fichier texte, pas un classeur Excel.", "Utilisez le classeur ACV, au format .xlsx.")
     return _unreadable(path, "n'est pas un classeur Excel : son contenu n'est pas reconnu (fichier endommagé ?).")
 
 
@@ -464,7 +464,7 @@ class FileSource:
                 raise _unsupported(path, "est un classeur OpenDocument (.ods, LibreOffice), qui n'est pas pris en charge.")
             if mime.startswith("application/vnd.oasis.opendocument"):
                 raise _unreadable(path, "est un document OpenDocument qui n'est pas un classeur (texte, présentation…).",
-                                  "Joignez le classeur ACV au format .xlsx.")
+                                  "Utilisez le classeur ACV, au format .xlsx.")
         wb_part = None
         if self._part("_rels/.rels") is not None:
             for _id, typ, target in self._rels(""):
@@ -477,9 +477,9 @@ class FileSource:
             raise _unsupported(path, "est un classeur binaire Excel (.xlsb), qui n'est pas pris en charge.")
         if wb_part and wb_part.lower().startswith(("word/", "ppt/")):
             what = "un document Word" if wb_part.lower().startswith("word/") else "une présentation PowerPoint"
-            raise _unreadable(path, f"est {what}, pas un classeur Excel.", "Joignez le classeur ACV au format .xlsx.")
+            raise _unreadable(path, f"est {what}, pas un classeur Excel.", "Utilisez le classeur ACV, au format .xlsx.")
         not_a_workbook = _unreadable(path, "est une archive zip qui ne contient pas de classeur Excel.",
-                                     "Joignez le classeur ACV au format .xlsx.")
+                                     "Utilisez le classeur ACV, au format .xlsx.")
         if wb_part is None or self._part(wb_part) is None:
             raise not_a_workbook
         self._wb_part = self._part(wb_part)

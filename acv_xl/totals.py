@@ -19,11 +19,11 @@ ZERO = Decimal("0.00")
 
 def counted(lines: Iterable[LigneFinancement], statuts: Iterable[str] | None = None) -> list[LigneFinancement]:
     """Lines that count: a parsed amount, not `Refusé`, and (optionally) one of `statuts`."""
-    wanted = set(statuts) if statuts else None
-    return [
-        lf for lf in lines
-        if lf.montant is not None and lf.compte and (wanted is None or lf.statut in wanted)
-    ]
+    refuse = layout.STATUT_REFUSE  # `LigneFinancement.compte`, inlined: called per action per rule
+    if not statuts:
+        return [lf for lf in lines if lf.montant is not None and lf.statut != refuse]
+    wanted = set(statuts)
+    return [lf for lf in lines if lf.montant is not None and lf.statut != refuse and lf.statut in wanted]
 
 
 def total(lines: Iterable[LigneFinancement]) -> Decimal:

@@ -110,3 +110,17 @@ def test_date_with_time_agrees_across_serial_and_datetime_to_the_second():
     assert canonical(serial, Kind.DATE) == canonical(dt, Kind.DATE) == ["datetime", "2024-03-05T14:30:15"]
     assert canonical(datetime(2024, 3, 5, 14, 30, 15, 999_000), Kind.DATE) == ["datetime", "2024-03-05T14:30:16"]
     assert canonical(datetime(2024, 3, 5, 23, 59, 59, 700_000)) == ["date", "2024-03-06"]
+
+
+def test_fast_serialisation_is_the_reference_json_on_every_example():
+    """`canonical_json` writes the JSON text directly (speed); it must be byte for byte the plain
+    `json.dumps` of `canonical_data`, the readable reference form of the fingerprint."""
+    import json
+
+    from acv_xl.examples import example_conventions
+    from acv_xl.fingerprint import canonical_data, canonical_json
+
+    convs = list(example_conventions().values()) + [build(clean_raw())]
+    for conv in convs:
+        reference = json.dumps(canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        assert canonical_json(conv) == reference

@@ -10,7 +10,6 @@ same parsing as the file reader (`values.parse`), and columns are found by heade
 from __future__ import annotations
 
 from collections import OrderedDict
-from operator import itemgetter
 from typing import Any, Sequence
 
 from acv_xl import layout, model
@@ -73,10 +72,17 @@ def header_index(header: Sequence[Any], table: Table) -> dict[str, int]:
 
 # Parsed tables by content. Excel calls the functions of a sheet one by one, each with the same
 # T_Financements[#Tout]: the rows are parsed once, later calls only sum (a 5 000-line plan: about
-# 100 ms to parse, 2 ms to sum). The key is the data itself (compared exactly, no hash collision
-# can mix two tables); the rows are shared, so callers only read them.
-_CACHE: "OrderedDict[tuple, list[model.Ligne]]" = OrderedDict()
+# 50 ms to parse, 1 ms to sum). An entry is found by (model, parsed columns, number of rows), then
+# its copy of the argument is compared with the argument itself, exactly: no hash collision can
+# mix two tables, and one C-level list comparison costs less than building and hashing a key.
+# The rows are shared, so callers only read them.
+_CACHE: "OrderedDict[tuple, tuple[list, list[model.Ligne]]]" = OrderedDict()
 CACHE_SIZE = 8
+
+
+def _snapshot(data: Sequence[Any]) -> list:
+    """A copy of the 2-D argument that a caller mutating its own lists cannot change."""
+    return [r[:] if isinstance(r, list) else r for r in data]
 
 
 def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
@@ -99,26 +105,27 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
                            f"(sélectionnez {table.name}[#Tout], ligne d'en-tête comprise).")
     if only is not None:
         index = {a: j for a, j in index.items() if a in only}
-    try:  # the key holds only the parsed columns (itemgetter: no Python loop per row)
-        cols = sorted(index.items())
-        pick = itemgetter(*(j for _, j in cols)) if cols else (lambda r: ())
-        key: tuple | None = (cls.__name__, tuple(cols), tuple(map(pick, data)))
-        hit = _CACHE.get(key)
-    except (TypeError, IndexError):  # an unhashable value, a ragged row: no cache
-        key, hit = None, None
-    if hit is not None:
-        _CACHE.move_to_end(key)
-        return hit
+    key = (cls.__name__, tuple(sorted(index.items())), len(data))
+    entry = _CACHE.get(key)
+    if entry is not None:
+        try:
+            same = entry[0] == (data if data.__class__ is list else list(data))
+        except Exception:  # noqa: BLE001 — a value whose comparison fails: parse again
+            same = False
+        if same:
+            _CACHE.move_to_end(key)
+            return entry[1]
     out: list[model.Ligne] = []
+    build = model.row_builder(cls, index)  # every raw below holds exactly the columns of `index`
     for i, r in enumerate(data[1:], start=1):
         raw = {attr: _clean(r[j]) if j < len(r) else None for attr, j in index.items()}
         if all(is_blank(v) for v in raw.values()):
             continue
-        out.append(model.build_row(cls, raw, sheet=table.sheet, row=i))
-    if key is not None:
-        _CACHE[key] = out
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        out.append(build(raw, {}, table.sheet, i))
+    _CACHE[key] = (_snapshot(data), out)
+    _CACHE.move_to_end(key)
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
     return out
 
 

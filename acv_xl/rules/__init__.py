@@ -203,10 +203,11 @@ def run_rules(conv: Convention, codes: Iterable[str] | None = None) -> list[Find
 
 
 def _run(conv: Convention, wanted: set[str] | None, out: list[Finding]) -> None:
+    ok: dict[str, bool] = {}  # `usable` per need, once per run (about 80 rules share 20 needs)
     for r in REGISTRY.values():
         if wanted is not None and r.code not in wanted:
             continue
-        if not all(usable(conv, n) for n in r.needs):
+        if not all(ok[n] if n in ok else ok.setdefault(n, usable(conv, n)) for n in r.needs):
             continue
         try:
             out.extend(r.func(conv))
@@ -363,6 +364,8 @@ def problem_findings(conv: Convention, table: Table, attrs: Iterable[str], code:
     wanted = set(kinds) if kinds is not None else None
     attrs = tuple(attrs)
     for ligne in rows(conv, table):
+        if not ligne.problems:
+            continue  # most rows: nothing to look at
         for attr in attrs:
             p = ligne.problems.get(attr)
             if p is None or p.kind in STRUCTURE_KINDS or (wanted is not None and p.kind not in wanted):
