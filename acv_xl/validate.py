@@ -65,7 +65,8 @@ def etat_of(conv: Convention, empreinte: str) -> tuple[str, str | None]:
 
 def _internal_failure(what: str, exc: Exception) -> Finding:
     return Finding(code="STR-00", gravite=Gravite.ERREUR,
-                   message=f"Contrôle interne en échec : {what} n'a pas pu être calculé ({type(exc).__name__}).",
+                   message=f"Contrôle interne en échec : {what} n'a pas pu être calculé (détail technique pour "
+                           f"l'assistance : {type(exc).__name__}).",
                    suggestion="Signalez l'anomalie à l'équipe acv-xl en joignant le classeur.")
 
 
@@ -128,6 +129,7 @@ def validate_file(path: Path | str) -> Report:
         raise  # a broken installation is not a bad file
     except Exception as exc:  # noqa: BLE001 — a reader crash on a damaged file is still « illisible »
         return unreadable(fichier, "STR-01",
-                          f"Le fichier n'a pas pu être lu : il est probablement endommagé ({type(exc).__name__}).",
+                          f"Le fichier n'a pas pu être lu : il est probablement endommagé (détail technique pour "
+                          f"l'assistance : {type(exc).__name__}).",
                           "Ouvrez le fichier dans Excel et enregistrez-le à nouveau au format .xlsx, ou repartez d'une copie saine.")
     return validate_convention(conv, fichier)

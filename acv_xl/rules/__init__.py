@@ -215,7 +215,8 @@ def _run(conv: Convention, wanted: set[str] | None, out: list[Finding]) -> None:
             out.append(Finding(
                 code="STR-00", gravite=E,
                 message=f"Contrôle interne en échec : la vérification {r.code} (« {r.titre} ») n'a pas pu "
-                        f"s'exécuter ({type(exc).__name__}). Ce point du dossier n'a pas été vérifié.",
+                        f"s'exécuter (détail technique pour l'assistance : {type(exc).__name__}). Ce point du dossier "
+                        "n'a pas été vérifié.",
                 suggestion="Signalez l'anomalie à l'équipe acv-xl en joignant le classeur.",
             ))
 
@@ -310,7 +311,9 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
     h = q(header)
     if p.kind == "texte_nombre":
         if kind is Kind.AMOUNT:
-            s = f"Saisissez le nombre {fmt_euros(p.suggestion)} dans une cellule au format nombre (sans le taper comme texte)."
+            typed = format(p.suggestion.normalize(), "f").replace(".", ",")
+            s = (f"Remplacez le texte par le montant {fmt_euros(p.suggestion)} : tapez {typed} (sans espace ni "
+                 "symbole €), la cellule l'affiche en euros.")
         elif kind is Kind.YEAR:
             s = f"Saisissez l'année {p.suggestion} comme un nombre."
         else:
