@@ -198,7 +198,8 @@ def _rows_xml(b: _Bulk) -> str:
                     x = texts[v] = _xml_text(v)
                 cells.append(f'<c r="{letters[j]}{r}"{s} t="inlineStr"><is><t xml:space="preserve">{x}</t></is></c>')
             elif isinstance(v, (int, float, Decimal)):
-                cells.append(f'<c r="{letters[j]}{r}"{s}><v>{float(v)!r}</v></c>')
+                num = str(v) if isinstance(v, int) else repr(float(v))  # a year stays 2024, not 2024.0
+                cells.append(f'<c r="{letters[j]}{r}"{s}><v>{num}</v></c>')
             else:  # not expected (bulk tables hold text and numbers): shown as text rather than lost
                 cells.append(f'<c r="{letters[j]}{r}"{s} t="inlineStr"><is><t xml:space="preserve">'
                              f'{_xml_text(str(v))}</t></is></c>')
