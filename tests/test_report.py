@@ -99,7 +99,7 @@ def test_text_report_lists_findings_grouped_with_cells_and_suggestions():
     errors = report.resume["erreurs"]
     assert f"{errors} erreur" in out
     assert out.index("Feuille Projet") < out.index("Feuille Fiches-actions") < out.index("Feuille Plan de financement")
-    assert "Action 1.1" in out and "ACT-05 M4" in out and "→ Saisissez le nombre 1 000 000,00 €" in out
+    assert "Action 1.1" in out and "ACT-05 M4" in out and "→ Remplacez le texte par le montant 1 000 000,00 € : tapez 1000000" in out
     assert "PRJ-03 B4" in out and "FIN-13 I4" in out
     assert out.rstrip().splitlines()[-1].startswith("Verdict : à corriger, ")
     assert "\x1b[" not in out  # plain when not a terminal
