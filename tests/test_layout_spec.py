@@ -4,42 +4,19 @@ The spec is parsed independently of the layout code: table names, header texts, 
 named cells and sheet order must match it exactly (accents, apostrophes, spaces).
 """
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-from acv_xl import layout
+from acceptance_support import spec, spec_tables
 
-SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "classeur.md"
+from acv_xl import layout
 
 
 @pytest.fixture(scope="module")
 def spec_text() -> str:
-    if not SPEC.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"the contract is missing: {SPEC}")
-        pytest.skip("shared/spec is not beside this checkout")
-    return SPEC.read_text(encoding="utf-8")
-
-
-def _tables_from_spec(text: str) -> dict[str, list[tuple[str, list[str]]]]:
-    section = text.split("## Tables and their headers", 1)[1].split("\n## ", 1)[0]
-    blocks = re.split(r"\n(?=`T_)", section.strip())
-    out = {}
-    for block in blocks:
-        block = " ".join(block.split())
-        m = re.match(r"`(T_\w+)` — (.*)", block)
-        if not m:
-            continue
-        cols = []
-        for item in m.group(2).split(" · "):
-            header = re.match(r"`([^`]+)`", item).group(1)
-            choices = re.findall(r"`([^`]+)`", item.split("(", 1)[1]) if "(`" in item else []
-            cols.append((header, choices))
-        out[m.group(1)] = cols
-    return out
+    return spec("classeur.md")
 
 
 def test_sheets_in_order(spec_text):
@@ -49,10 +26,10 @@ def test_sheets_in_order(spec_text):
 
 
 def test_tables_headers_and_lists(spec_text):
-    spec = _tables_from_spec(spec_text)
-    assert set(spec) == {t.name for t in layout.TABLES}
+    tables = spec_tables(spec_text)
+    assert set(tables) == {t.name for t in layout.TABLES}
     for table in layout.TABLES:
-        spec_cols = spec[table.name]
+        spec_cols = tables[table.name]
         assert [h for h, _ in spec_cols] == list(table.headers), table.name
         for (header, choices), col in zip(spec_cols, table.columns):
             if choices:
