@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property, partial
 from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import layout
-from .layout import Kind, Table
+from .layout import AXES, Kind, Table
 from .values import AXE_EXACT, Problem, parse, to_cents
 
 
@@ -248,23 +249,43 @@ class Convention(BaseModel):
     def rows(self, table_name: str) -> list[Ligne]:
         return getattr(self, ROW_MODELS[table_name][1])
 
-    def action(self, numero: str) -> FicheAction | None:
-        for a in self.actions:
-            if a.numero == numero:
-                return a
-        return None
+    def action(self, numero: str | None) -> FicheAction | None:
+        """The first action of that number (None when there is none)."""
+        return self._index("actions").get(numero)
 
-    def financeur(self, code: str) -> Financeur | None:
-        for f in self.financeurs:
-            if f.code == code:
-                return f
-        return None
+    def financeur(self, code: str | None) -> Financeur | None:
+        """The first financeur of that code."""
+        return self._index("financeurs").get(code)
 
     def dispositif(self, financeur: str | None, nom: str | None) -> Dispositif | None:
-        for d in self.dispositifs:
-            if d.financeur == financeur and d.dispositif == nom:
-                return d
-        return None
+        """The first dispositif of that (financeur, dispositif) pair."""
+        return self._index("dispositifs").get((financeur, nom))
+
+    # The rules look up an action, a financeur or a dispositif for every financing line: a scan
+    # each time is O(lines × rows) on a 5,000-line plan. Each list is indexed on first use, first
+    # row first (as the scan found it), and indexed again once the list is replaced or its length
+    # changes; a row edited in place after a lookup (its code changed) is not seen.
+    _INDEX_KEYS: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        "actions": lambda a: a.numero,
+        "financeurs": lambda f: f.code,
+        "dispositifs": lambda d: (d.financeur, d.dispositif),
+    }
+
+    @cached_property
+    def _indexes(self) -> dict[str, tuple[list, int, dict]]:
+        # a cached_property lives in the instance's __dict__, outside the fields: not dumped,
+        # not compared (two equal conventions stay equal whether they were searched or not)
+        return {}
+
+    def _index(self, name: str) -> dict:
+        rows = getattr(self, name)
+        entry = self._indexes.get(name)
+        if entry is None or entry[0] is not rows or entry[1] != len(rows):
+            key, index = self._INDEX_KEYS[name], {}
+            for r in rows:
+                index.setdefault(key(r), r)
+            entry = self._indexes[name] = (rows, len(rows), index)
+        return entry[2]
 
 
 # The Python type each column kind parses to (`values.parse`): `build_row` hands the model
@@ -287,6 +308,9 @@ def _plan(cls: type[Ligne]) -> tuple[tuple[str, Kind, tuple[str, ...], frozenset
     return plan
 
 
+# Enum members as plain names: `Kind.TEXT` costs ~65 ns a lookup on Python 3.11, several per cell
+_TEXT, _CHOICE, _AXE, _AMOUNT, _NUMBER, _YEAR, _DATE = (
+    Kind.TEXT, Kind.CHOICE, Kind.AXE, Kind.AMOUNT, Kind.NUMBER, Kind.YEAR, Kind.DATE)
 _PLANS: dict[type, tuple] = {}
 _BLANKS: dict[type, dict[str, Any]] = {}
 _BASE_SET = frozenset(("sheet", "row", "cells", "raw", "problems"))
@@ -299,8 +323,8 @@ def build_row(cls: type[Ligne], raw: dict[str, Any], cells: dict[str, str] | Non
     """Parse the raw values of one table row (attr → raw) into its model, keeping the problems."""
     plan = _PLANS.get(cls) or _plan(cls)
     present = tuple(p for p in plan if p[0] in raw)
-    return _build_row(cls, dict(raw), dict(cells) if cells else {}, sheet, row, present,
-                      _BASE_SET.union(p[0] for p in present))
+    return _build_row(cls, present, _BASE_SET.union(p[0] for p in present),
+                      dict(raw), dict(cells) if cells else {}, sheet, row)
 
 
 def row_builder(cls: type[Ligne], attrs) -> Callable[[dict[str, Any], dict[str, str], str, int], Ligne]:
@@ -308,16 +332,15 @@ def row_builder(cls: type[Ligne], attrs) -> Callable[[dict[str, Any], dict[str, 
     the per-row bookkeeping done once; the returned function takes ownership of `raw` and `cells`."""
     plan = _PLANS.get(cls) or _plan(cls)
     present = tuple(p for p in plan if p[0] in attrs)
-    given = _BASE_SET.union(p[0] for p in present)
-    return lambda raw, cells, sheet, row: _build_row(cls, raw, cells, sheet, row, present, given)
+    return partial(_build_row, cls, present, _BASE_SET.union(p[0] for p in present))
 
 
-def _build_row(cls: type[Ligne], raw: dict[str, Any], cells: dict[str, str], sheet: str, row: int,
-               plan: tuple, given: frozenset[str]) -> Ligne:
+def _build_row(cls: type[Ligne], plan: tuple, given: frozenset[str],
+               raw: dict[str, Any], cells: dict[str, str], sheet: str, row: int) -> Ligne:
     """The row of `cls` from `raw`, whose columns are exactly those of `plan`.
 
-    The common cases (text, a listed value, a number in an amount or year column, a date cell)
-    are decided inline: a 5,000-line plan is 60,000 cells, and this loop is most of reading it.
+    The common cases (text, a listed value, a number in an amount, number, year or axe column, a date
+    cell) are decided inline: a 5,000-line plan is 60,000 cells, and this loop is most of reading it.
     Everything else goes through `values.parse`, which gives the same results.
 
     Every typed value comes out of this parsing with exactly its field's type (`_KIND_TYPES`,
@@ -333,20 +356,26 @@ def _build_row(cls: type[Ligne], raw: dict[str, Any], cells: dict[str, str], she
             continue
         t = v.__class__  # exact types: ExcelError/NoCachedValue (str) and bool (int) take the slow path
         if t is str:
-            if kind is Kind.TEXT or (kind is Kind.CHOICE and (not choices or v in allowed)):
+            if kind is _TEXT or (kind is _CHOICE and (not choices or v in allowed)):
                 typed[attr] = v.strip() or None
                 continue
-            if kind is Kind.AXE and v in AXE_EXACT:
+            if kind is _AXE and v in AXE_EXACT:
                 typed[attr] = AXE_EXACT[v]
                 continue
         elif t is float or t is int:
-            if kind is Kind.AMOUNT:
+            if kind is _AMOUNT:
                 typed[attr] = to_cents(v)
                 continue
-            if kind is Kind.YEAR and 1900 <= v <= 2100 and v == int(v):
+            if kind is _NUMBER:
+                typed[attr] = Decimal(str(v))
+                continue
+            if kind is _YEAR and 1900 <= v <= 2100 and v == int(v):
                 typed[attr] = int(v)
                 continue
-        elif kind is Kind.DATE:
+            if kind is _AXE and v in AXES:  # 3.0 == 3: a whole number of a known axe
+                typed[attr] = int(v)
+                continue
+        elif kind is _DATE:
             if t is date:
                 typed[attr] = v
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 
@@ -47,6 +48,9 @@ class Source(Protocol):
 
 
 # ----------------------------------------------------------------------- A1 helpers
+# Pure functions of a few thousand distinct arguments (columns, table and name references), called
+# per table, per named cell and per finding for every file of a batch: cached.
+@lru_cache(maxsize=1024)
 def col_letter(col: int) -> str:
     s = ""
     while col:
@@ -69,6 +73,7 @@ def a1(row: int, col: int) -> str:
 _A1 = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 
+@lru_cache(maxsize=8192)
 def parse_a1(ref: str) -> tuple[int, int]:
     """'$B$12' → (12, 2)."""
     m = _A1.match(ref.strip())
@@ -77,6 +82,7 @@ def parse_a1(ref: str) -> tuple[int, int]:
     return int(m.group(2)), col_index(m.group(1))
 
 
+@lru_cache(maxsize=8192)
 def parse_range(ref: str) -> tuple[int, int, int, int]:
     """'A3:F20' → (3, 1, 20, 6); a single cell gives a 1×1 range."""
     parts = ref.split(":")

@@ -278,8 +278,9 @@ def parse(raw: Any, kind: Kind, choices: tuple[str, ...] = ()) -> Parsed:
 # JSON consumer and copy-paste; Excel cells use the number format instead.
 THOUSANDS = " "
 
+
 def fmt_euros(value: Decimal | float | int | None) -> str:
-    """`1 234 567,89 €` (narrow no-break space for thousands, as French typography wants)."""
+    """`1 234 567,89 €`: thousands separated by `THOUSANDS` (a plain space, see above)."""
     if value is None:
         return ""
     d = to_cents(value)

@@ -12,6 +12,7 @@ import pytest
 from _read_workbooks import Err, Formula, TableSpec, build, default_names, rewrite_part, table_from_layout
 
 from acv_xl import examples, layout, template
+from acv_xl.errors import UnreadableWorkbook
 from acv_xl.model import ROW_MODELS, Convention, build_named, build_row
 from acv_xl.read import read_file
 from acv_xl.source import a1, col_letter, parse_a1
@@ -328,6 +329,130 @@ def test_reading_never_changes_the_file(tmp_path):
     before = path.read_bytes()
     read_file(path)
     assert path.read_bytes() == before
+
+
+def test_error_cells_without_formula_are_found_with_any_spacing(tmp_path):
+    """An error saved as a constant (`<c t="e"><v>#REF!</v></c>`, no formula), even written
+    `t = "e"`: the quick pre-check that skips the cell scan must not skip those."""
+    import re
+
+    rows = [dict(FIN_ROWS[0], montant=Err("#REF!")), dict(FIN_ROWS[2], annee=Err("#DIV/0!"))]
+    path = _fin_workbook(tmp_path, table_from_layout(FIN, rows))
+    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+
+    def constants(xml: bytes) -> bytes:
+        out = re.sub(rb"<f>[^<]*</f>", b"", xml)
+        return out.replace(b'r="E5" t="e"', b"r='E5' t = 'e'").replace(b't="e"', b't = "e"')
+
+    rewrite_part(path, part, constants)
+    xml = zipfile.ZipFile(path).read(part)
+    assert b"<f" not in xml and b't = "e"' in xml and b"t = 'e'" in xml
+    a, b = read_file(path).financements
+    assert a.raw["montant"] == ExcelError("#REF!") and a.cell("montant") == "F4"
+    assert b.raw["annee"] == ExcelError("#DIV/0!") and b.cell("annee") == "E5"
+    assert b.raw["montant"] == 80000
+
+
+# --------------------------------------------------------------------------- zip parts
+def _edit_central_directory(path: Path, part: str, **fields: int) -> None:
+    """Overwrite `crc` or `file_size` of a part in the zip's central directory only (what zipfile
+    trusts), as a damaged or crafted file would."""
+    data = bytearray(path.read_bytes())
+    offsets = {"crc": 16, "file_size": 24}
+    pos = data.find(b"PK\x01\x02")
+    while pos >= 0:
+        name_len = int.from_bytes(data[pos + 28: pos + 30], "little")
+        if data[pos + 46: pos + 46 + name_len].decode() == part:
+            for name, value in fields.items():
+                data[pos + offsets[name]: pos + offsets[name] + 4] = value.to_bytes(4, "little")
+            path.write_bytes(bytes(data))
+            return
+        pos = data.find(b"PK\x01\x02", pos + 46)
+    raise AssertionError(part)
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_parts_are_read_exactly_as_zipfile_reads_them(tmp_path, compression):
+    path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
+    if compression == zipfile.ZIP_STORED:
+        with zipfile.ZipFile(path) as z:
+            parts = [(i.filename, z.read(i)) for i in z.infolist()]
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+            for name, data in parts:
+                z.writestr(name, data)
+    with zipfile.ZipFile(path) as z, FileSource(path) as src:
+        assert src._data is not None  # in memory: the fast path is the one tested
+        for info in z.infolist():
+            assert info.compress_type == compression
+            assert src._inflate(src._zip.getinfo(info.filename)) == z.read(info)
+    assert read_file(path).financements[0].montant == Decimal("150000.50")
+
+
+def test_a_big_file_is_read_from_the_disk_with_the_same_result(tmp_path, monkeypatch):
+    from acv_xl import fingerprint, source_file
+
+    path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
+    in_memory = read_file(path)
+    monkeypatch.setattr(source_file, "_IN_MEMORY_MAX", 0)
+    with FileSource(path) as src:
+        assert src._data is None
+    from_disk = read_file(path)
+    assert fingerprint.canonical_json(from_disk) == fingerprint.canonical_json(in_memory)
+    assert from_disk.financements == in_memory.financements and from_disk.names == in_memory.names
+
+
+def test_a_part_whose_crc_does_not_match_is_refused(tmp_path):
+    path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
+    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    crc = zipfile.ZipFile(path).getinfo(part).CRC
+    _edit_central_directory(path, part, crc=crc ^ 1)
+    with pytest.raises(UnreadableWorkbook) as exc:
+        read_file(path)
+    assert exc.value.code == "STR-01" and "endommagé" in exc.value.message and FIN.sheet in exc.value.message
+
+
+def test_a_part_longer_than_declared_is_cut_and_refused(tmp_path):
+    """A deflate stream inflating past the size the directory declares (what a bomb aimed at
+    the size checks does): never inflated beyond that size, and refused."""
+    path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
+    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    size = zipfile.ZipFile(path).getinfo(part).file_size
+    _edit_central_directory(path, part, file_size=size // 2)
+    with FileSource(path) as src:
+        info = src._zip.getinfo(part)
+        with pytest.raises(zipfile.BadZipFile):
+            src._inflate(info)
+    with pytest.raises(UnreadableWorkbook) as exc:
+        read_file(path)
+    assert exc.value.code == "STR-01" and "endommagé" in exc.value.message
+
+
+def test_prefixed_relationship_and_table_parts_are_read(tmp_path):
+    """Table and relationship parts with a namespace prefix (`<x:table>`) are the same tables."""
+    import re
+
+    path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
+    k = [t.name for t in layout.TABLES].index(FIN.name) + 1
+
+    def prefix(xml: bytes) -> bytes:
+        return re.sub(rb"<(/?)(?![?!])([A-Za-z])", rb"<\1x:\2", xml).replace(b'xmlns="', b'xmlns:x="', 1)
+
+    rels = f"xl/worksheets/_rels/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml.rels"
+    for part in (f"xl/tables/table{k}.xml", rels):
+        rewrite_part(path, part, prefix)
+    assert zipfile.ZipFile(path).read(f"xl/tables/table{k}.xml").count(b"<x:tableColumn ") == len(FIN.columns)
+    conv = read_file(path)
+    assert FIN.name not in conv.structure.missing_tables
+    assert [line.numero for line in conv.financements] == ["1.1", "1.1", "1.2"]
+
+
+def test_a_malformed_table_part_is_refused_with_a_french_message(tmp_path):
+    path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
+    k = [t.name for t in layout.TABLES].index(FIN.name) + 1
+    rewrite_part(path, f"xl/tables/table{k}.xml", lambda x: x[: len(x) // 2])
+    with pytest.raises(UnreadableWorkbook) as exc:
+        read_file(path)
+    assert exc.value.code == "STR-01" and "description de ses tableaux est illisible" in exc.value.message
 
 
 # --------------------------------------------------------------------------- round trip with the template

@@ -1,0 +1,116 @@
+"""The model: its lookups (`Convention.action`, `.financeur`, `.dispositif`: indexed, first row
+wins) and its rows (typed by `build_row` exactly as `values.parse` types each value)."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from datetime import date, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acv_xl import layout
+from acv_xl.model import ROW_MODELS, Convention, Dispositif, FicheAction, Financeur, build_row
+from acv_xl.values import AXE_EXACT, EXCEL_ERRORS, ExcelError, NoCachedValue, parse
+
+
+def _dispositif(financeur, nom, nature=None):
+    return build_row(Dispositif, {"financeur": financeur, "dispositif": nom, "nature": nature})
+
+
+def _scan(rows, match):
+    """What the lookups returned when they walked the list: the first matching row."""
+    return next((r for r in rows if match(r)), None)
+
+
+def test_lookups_give_the_first_matching_row_as_a_scan_would():
+    conv = Convention(
+        actions=[build_row(FicheAction, {"numero": n, "intitule": f"{n} {i}"}) for i, n in enumerate(["1.1", "1.2", "1.1"])],
+        financeurs=[build_row(Financeur, {"code": c, "nom": f"{c} {i}"}) for i, c in enumerate(["ETAT", "CDC", "ETAT"])],
+        dispositifs=[_dispositif("ETAT", "DSIL", "Subvention"), _dispositif("ETAT", "DETR"),
+                     _dispositif("ETAT", "DSIL", "Prêt"), _dispositif(None, None)],
+    )
+    for numero in ("1.1", "1.2", "9.9", None):
+        assert conv.action(numero) is _scan(conv.actions, lambda a: a.numero == numero)
+    for code in ("ETAT", "CDC", "REGION", None):
+        assert conv.financeur(code) is _scan(conv.financeurs, lambda f: f.code == code)
+    for pair in (("ETAT", "DSIL"), ("ETAT", "DETR"), ("CDC", "DSIL"), (None, None), ("ETAT", None)):
+        assert conv.dispositif(*pair) is _scan(conv.dispositifs, lambda d: (d.financeur, d.dispositif) == pair)
+    assert conv.dispositif("ETAT", "DSIL").nature == "Subvention"
+    assert conv.dispositif(None, None) is conv.dispositifs[3]
+
+
+def test_lookups_follow_a_replaced_or_grown_list():
+    conv = Convention(dispositifs=[_dispositif("ETAT", "DSIL")])
+    assert conv.dispositif("CDC", "Prêt") is None
+    conv.dispositifs.append(_dispositif("CDC", "Prêt"))  # grown in place
+    assert conv.dispositif("CDC", "Prêt") is conv.dispositifs[1]
+    conv.dispositifs = [_dispositif("REGION", "FRAT")]  # replaced
+    assert conv.dispositif("ETAT", "DSIL") is None
+    assert conv.dispositif("REGION", "FRAT") is conv.dispositifs[0]
+    conv.financeurs = [build_row(Financeur, {"code": "ETAT"})]
+    assert conv.financeur("ETAT") is conv.financeurs[0]
+    conv.actions = conv.actions + [build_row(FicheAction, {"numero": "2.1"})]
+    assert conv.action("2.1") is conv.actions[0]
+
+
+def test_an_indexed_convention_stays_equal_dumps_the_same_and_copies():
+    a = Convention(dispositifs=[_dispositif("ETAT", "DSIL")])
+    b = Convention(dispositifs=[_dispositif("ETAT", "DSIL")])
+    assert a.dispositif("ETAT", "DSIL") is not None  # a is indexed, b is not
+    assert a == b and a.model_dump() == b.model_dump() and repr(a) == repr(b)
+    for twin in (a.model_copy(deep=True), copy.deepcopy(a), pickle.loads(pickle.dumps(a))):
+        assert twin == a
+        assert twin.dispositif("ETAT", "DSIL") is twin.dispositifs[0]
+    shallow = a.model_copy(update={"dispositifs": [_dispositif("CDC", "Prêt")]})
+    assert shallow.dispositif("ETAT", "DSIL") is None and shallow.dispositif("CDC", "Prêt") is not None
+    assert a.dispositif("ETAT", "DSIL") is a.dispositifs[0] and a.dispositif("CDC", "Prêt") is None
+
+
+# --------------------------------------------------------------------------- rows
+_COLUMNS = [(ROW_MODELS[t.name][0], c) for t in layout.TABLES if t.name in ROW_MODELS for c in t.columns]
+_CHOICES = sorted({v for _, c in _COLUMNS for v in c.choices})
+_cell = st.one_of(
+    st.none(), st.text(max_size=12), st.sampled_from(_CHOICES + sorted(AXE_EXACT) + ["  ", " Acquis ", "2024", "1 234,5"]),
+    st.integers(-10**6, 10**6), st.sampled_from([1899, 1900, 2024, 2100, 2101, 0, 3, 6]),
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([2024.0, 2024.5, 3.0, 45293.0, 1e26, -0.005]),
+    st.booleans(), st.dates(), st.datetimes(),
+    st.sampled_from(EXCEL_ERRORS).map(ExcelError), st.just(NoCachedValue("=A1+1")),
+)
+_FIXED = [None, "", "  ", "texte", " Acquis ", "Acquis", "Axe 3", "3", "2024", "1 234,5", "#REF!", 0, 3, 6, -1, 1899,
+          2024, 2101, 0.0, 3.0, 3.5, 2024.0, 2024.5, 45293.0, 1e26, -0.005, float("nan"), True, False,
+          date(2024, 2, 29), datetime(2024, 2, 29, 10, 30), datetime(2024, 2, 29), ExcelError("#N/A"),
+          NoCachedValue("=A1"), *sorted(AXE_EXACT)[:8], *_CHOICES[:20]]
+
+
+def _check_row_against_parse(cls, col, raw):
+    try:
+        want = parse(raw, col.kind, col.choices)
+    except Exception as exc:  # noqa: BLE001 - an infinite amount: whatever parse does, so does the row
+        with pytest.raises(type(exc)):
+            build_row(cls, {col.attr: raw})
+        return
+    line = build_row(cls, {col.attr: raw})
+    got = getattr(line, col.attr)
+    if want.value != want.value:  # NaN
+        assert got != got
+    else:
+        assert got == want.value and type(got) is type(want.value), (col.kind, raw)
+    assert line.problems.get(col.attr) == want.problem
+    assert line.raw == {col.attr: raw} and col.attr in line.model_fields_set
+
+
+def test_a_row_types_the_usual_values_as_values_parse_does():
+    """`build_row` decides the common cases inline, for speed: exactly as `values.parse` would,
+    for every column of every table."""
+    for cls, col in _COLUMNS:
+        for raw in _FIXED:
+            _check_row_against_parse(cls, col, raw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(column=st.sampled_from(_COLUMNS), raw=_cell)
+def test_a_row_types_any_value_as_values_parse_does(column, raw):
+    _check_row_against_parse(*column, raw)
