@@ -19,7 +19,7 @@ import xlsxwriter
 from . import layout, totals
 from .atomic import atomic_write
 from .findings import Gravite, has_errors
-from .formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, FMT_PERCENT, FMT_YEAR, write_value
+from .formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, FMT_PERCENT, FMT_YEAR, merge_text, write_value
 from .layout import Sheet
 from .model import Convention, FicheAction, LigneFinancement, Perimetre
 from .values import fmt_date
@@ -250,17 +250,17 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int) -> int:
 
 
 def _title(ws, row: int, text: str, fmts: _Formats, last_col: int, sub: str | None = None) -> int:
-    ws.merge_range(row, 0, row, last_col, text, fmts.title)
+    merge_text(ws, row, 0, row, last_col, text, fmts.title)  # the convention's name: user text
     ws.set_row(row, 24)
     row += 1
     if sub:
-        ws.merge_range(row, 0, row, last_col, sub, fmts.subtitle)
+        merge_text(ws, row, 0, row, last_col, sub, fmts.subtitle)
         row += 1
     return row + 1
 
 
 def _section(ws, row: int, text: str, fmts: _Formats, last_col: int) -> int:
-    ws.merge_range(row, 0, row, last_col, text, fmts.section)
+    merge_text(ws, row, 0, row, last_col, text, fmts.section)
     return row + 1
 
 

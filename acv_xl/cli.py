@@ -133,8 +133,7 @@ def cmd_consolider(args) -> int:
     from .consolidate import run_consolider
 
     return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
-                          json_path=Path(args.json) if args.json else None, jobs=args.jobs,
-                          console=_console(stderr=True))
+                          json_path=Path(args.json) if args.json else None, jobs=args.jobs)
 
 
 def cmd_serveur(args) -> int:

@@ -19,10 +19,12 @@ Choices:
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 import re
+import sys
 import time
 import zipfile
 from collections import defaultdict
@@ -37,10 +39,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import layout
 from .consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
-    FEUILLES, MARQUE, MOTIF_CONSOLIDATION, NON, OUI, SANS_ID, STATUT_LIBELLE, TABLES, Feuille, H, _atomic, to_json,
-    write_workbook,
+    FEUILLES, MARQUE, MOTIF_CONSOLIDATION, NON, OUI, SANS_ID, STATUT_LIBELLE, TABLES, Feuille, H, _atomic, gc_paused,
+    to_json, write_workbook,
 )
-from .findings import ORDER, Finding, Gravite
+from .findings import ORDER, Gravite
 from .rules.consolidation import FileSummary, Verdict, judge
 from .totals import ZERO, Totaux
 from .values import fmt_euros
@@ -166,6 +168,9 @@ def summarize(path: str, rel: str) -> FileSummary:
     return s
 
 
+_TEMPLATE_CELLS = {n.name: (n.sheet, n.cell) for n in layout.NAMED_CELLS}
+
+
 def _fill(s: FileSummary, report) -> None:
     from . import totals
 
@@ -187,7 +192,9 @@ def _fill(s: FileSummary, report) -> None:
     s.version_modele = _text(conv.value("acv_version_modele"))
     dv = conv.value("acv_date_validation")
     s.date_validation = dv.date() if isinstance(dv, datetime) else dv if isinstance(dv, date) else None
-    s.cells = {name: (nv.sheet, nv.cell) for name, nv in conv.names.items() if nv.cell}
+    # only the named cells found away from the template's place (`FileSummary.cell` knows the rest)
+    s.cells = {name: (nv.sheet, nv.cell) for name, nv in conv.names.items()
+               if nv.cell and _TEMPLATE_CELLS.get(name) != (nv.sheet, nv.cell)}
     s.communes = tuple(c.commune for c in conv.communes if c.commune)
     s.nb_actions = sum(1 for a in conv.actions if not a.is_empty())
     s.totaux = report.totaux if report.totaux is not None else totals.compute(conv)
@@ -220,7 +227,10 @@ def _fill(s: FileSummary, report) -> None:
 
 
 def _summarize_chunk(chunk: list[tuple[str, str]]) -> list[FileSummary]:
-    return [summarize(p, r) for p, r in chunk]
+    # Reading a file makes no reference cycles: the collector is paused for the chunk (≈ 5 % of
+    # the reading time) and runs, if due, between chunks.
+    with gc_paused():
+        return [summarize(p, r) for p, r in chunk]
 
 
 def _crashed(path: str, rel: str, why: str) -> FileSummary:
@@ -240,6 +250,18 @@ def _default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _chunks(n: int, jobs: int) -> list[list[int]]:
+    """Indexes 0…n-1 in chunks of up to 16 files (little IPC per file), shrinking towards the end
+    so that no process is left with a long chunk while the others have finished (guided scheduling)."""
+    chunks = []
+    i = 0
+    while i < n:
+        size = max(1, min(16, (n - i) // (jobs * 4)))
+        chunks.append(list(range(i, min(i + size, n))))
+        i += size
+    return chunks
 
 
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
@@ -262,34 +284,39 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             progress(done, n)
 
     if jobs <= 1 or n <= 1:
-        for i, (p, r) in enumerate(items):
-            results[i] = summarize(p, r)
-            tick(1)
+        with gc_paused():  # as in `_summarize_chunk`
+            for i, (p, r) in enumerate(items):
+                results[i] = summarize(p, r)
+                tick(1)
         return [results[i] for i in range(n)]
 
     from . import fingerprint, read  # noqa: F401 — imported once here, inherited by the forked workers
 
-    # Small chunks: little IPC per file, yet a fair share of the work for each process.
-    size = max(1, min(16, n // (jobs * 8)))
-    chunks = [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+    chunks = _chunks(n, jobs)
     retry: list[int] = []
-    # Workers are forked at the first submit, before any progress-bar thread exists.
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)))
+    # Workers are forked at the first submit, before any progress-bar thread exists. What this
+    # process holds then (the modules, mostly) is frozen for the pool's time: the workers'
+    # collections never walk it, nor copy the memory pages they share with this process.
+    gc.freeze()
     try:
-        futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
-        for fut in as_completed(futures):
-            c = futures[fut]
-            try:
-                for i, s in zip(c, fut.result()):
-                    results[i] = s
-                tick(len(c))
-            except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
-                retry.extend(c)
-    except BaseException:
-        # Ctrl-C or a broken installation: do not wait for the queued files.
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)))
+        try:
+            futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
+            for fut in as_completed(futures):
+                c = futures[fut]
+                try:
+                    for i, s in zip(c, fut.result()):
+                        results[i] = s
+                    tick(len(c))
+                except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
+                    retry.extend(c)
+        except BaseException:
+            # Ctrl-C or a broken installation: do not wait for the queued files.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+    finally:
+        gc.unfreeze()
     # Rare: one process per file, so that only the file that kills its process is reported.
     for i in sorted(retry):
         p, r = items[i]
@@ -323,9 +350,20 @@ def combine(items: Iterable[Totaux]) -> Totaux:
 
 @dataclass
 class Anomalie:
+    """One row of `Anomalies`: a file and one of its findings (plain fields: no model to rebuild)."""
+
     rel: str
     acv_id: str | None
-    finding: Finding
+    code: str
+    gravite: Gravite
+    feuille: str
+    cellule: str
+    action: str
+    message: str
+    suggestion: str
+
+
+_GRAVITE = {g.value: g for g in Gravite}
 
 
 @dataclass
@@ -359,10 +397,10 @@ class ConsolidationResult:
         """Every finding of every file (CON first), file by file, errors first."""
         out: list[Anomalie] = []
         for f, v in zip(self.files, self.verdicts):
-            own = [Finding(code=c, gravite=Gravite(g), feuille=fe, cellule=ce, action=a, message=m, suggestion=s)
-                   for c, g, fe, ce, a, m, s in f.findings]
-            items = v.findings + sorted(own, key=lambda x: ORDER[x.gravite])
-            out.extend(Anomalie(f.rel, f.acv_id, fd) for fd in items)
+            out.extend(Anomalie(f.rel, f.acv_id, x.code, x.gravite, x.feuille, x.cellule, x.action, x.message,
+                                x.suggestion) for x in v.findings)
+            own = [Anomalie(f.rel, f.acv_id, c, _GRAVITE[g], fe, ce, a, m, s) for c, g, fe, ce, a, m, s in f.findings]
+            out.extend(sorted(own, key=lambda x: ORDER[x.gravite]))  # stable: the validator's order within a gravity
         return out
 
     def counts(self, f: FileSummary) -> tuple[int, int]:
@@ -376,7 +414,7 @@ class ConsolidationResult:
         return {f.rel: v for f, v in zip(self.files, self.verdicts)}
 
     def count(self, gravite: Gravite, counted_only: bool = False) -> int:
-        return sum(a.finding.gravite is gravite for a in self.anomalies_of(counted_only))
+        return sum(a.gravite is gravite for a in self.anomalies_of(counted_only))
 
     def anomalies_of(self, counted_only: bool) -> list[Anomalie]:
         if not counted_only:
@@ -462,15 +500,30 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     return result
 
 
+def _wants_rich(stream) -> bool:
+    """A terminal, or rich's own switches to force one (as rich decides)."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return tty or bool(os.environ.get("FORCE_COLOR")) or os.environ.get("TTY_COMPATIBLE") == "1"
+
+
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
                    jobs: int | None = None, console=None) -> int:
-    """The `acv-xl consolider` command: progress bar on a terminal, one French summary line, exit status."""
-    from rich.console import Console
+    """The `acv-xl consolider` command: progress bar on a terminal, one French summary line, exit status.
 
-    console = console or Console(stderr=True, highlight=False)
+    `console`: a rich console (default: one on stderr when it is a terminal, else plain `print`,
+    which spares a batch run the import of rich)."""
+    if console is None and _wants_rich(sys.stderr):
+        from rich.console import Console
+
+        console = Console(stderr=True, highlight=False)
+    say = (lambda text: console.print(text, markup=False, soft_wrap=True)) if console is not None \
+        else (lambda text: print(text, file=sys.stderr, flush=True))
     bar = None
     progress = None
-    if console.is_terminal:
+    if console is not None and console.is_terminal:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         bar = Progress(TextColumn("Lecture et contrôle des classeurs"), BarColumn(), MofNCompleteColumn(),
@@ -487,17 +540,16 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     try:
         result = consolidate(paths, out, departement=departement, json_path=json_path, jobs=jobs, progress=progress)
     except UsageError as exc:
-        console.print(f"acv-xl : {exc}", markup=False, soft_wrap=True)
+        say(f"acv-xl : {exc}")
         return 2
     except PermissionError as exc:
-        console.print(f"acv-xl : impossible d'écrire {exc.filename or out} : le fichier est peut-être ouvert "
-                      "dans Excel ; fermez-le et relancez.", markup=False, soft_wrap=True)
+        say(f"acv-xl : impossible d'écrire {exc.filename or out} : le fichier est peut-être ouvert "
+            "dans Excel ; fermez-le et relancez.")
         return 2
     finally:
         if bar is not None:
             bar.stop()
     duree = f"{result.duree:.1f}".replace(".", ",")
-    console.print(f"Consolidation : {result.summary_line()}"
-                  + (f" ; résumé JSON : {json_path}" if json_path else "") + f" ({duree} s).",
-                  markup=False, soft_wrap=True)
+    say(f"Consolidation : {result.summary_line()}" + (f" ; résumé JSON : {json_path}" if json_path else "")
+        + f" ({duree} s).")
     return result.exit_code

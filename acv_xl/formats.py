@@ -37,4 +37,27 @@ def write_value(ws, row: int, col: int, value: Any, fmt=None) -> None:
     elif isinstance(value, date):
         ws.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt)
     else:
-        ws.write_string(row, col, str(value), fmt)
+        write_text(ws, row, col, str(value), fmt)
+
+
+def looks_rich(text: str) -> bool:
+    """XlsxWriter stores a string that reads `<r>…</r>` as raw rich-text XML (that is how it keeps
+    its own rich strings): user text of that shape would corrupt the file."""
+    return text.startswith("<r>") and text.endswith("</r>")
+
+
+def write_text(ws, row: int, col: int, text: str, fmt=None) -> None:
+    """`write_string`, safe for any text: one that reads `<r>…</r>` goes through XlsxWriter's rich
+    string writer, which escapes it (three plain fragments, its minimum; same text)."""
+    if looks_rich(text):
+        args = (text[:1], text[1:2], text[2:]) + (() if fmt is None else (fmt,))
+        ws.write_rich_string(row, col, *args)
+    else:
+        ws.write_string(row, col, text, fmt)
+
+
+def merge_text(ws, first_row: int, first_col: int, last_row: int, last_col: int, text: str, fmt=None) -> None:
+    """`merge_range` with user text, as safe as `write_text` (XlsxWriter's documented way: merge
+    an empty range, then write the top-left cell)."""
+    ws.merge_range(first_row, first_col, last_row, last_col, "", fmt)
+    write_text(ws, first_row, first_col, text, fmt)

@@ -163,10 +163,11 @@ def pandas_openpyxl(paths: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def consolider(folder: Path, out: Path, jobs: int) -> tuple[float, int, str]:
+def consolider(target: Path, out: Path, jobs: int) -> tuple[float, int, str]:
+    """`acv-xl consolider TARGET` (a folder or one file) in a subprocess: wall time, status, last line."""
     exe = ROOT / ".venv" / "bin" / "acv-xl"
     cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "acv_xl"]),
-           "consolider", str(folder), "-o", str(out), "--jobs", str(jobs)]
+           "consolider", str(target), "-o", str(out), "--jobs", str(jobs)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     return time.perf_counter() - t0, proc.returncode, proc.stderr.strip().splitlines()[-1] if proc.stderr else ""
@@ -211,6 +212,10 @@ def main() -> int:
 
             r = consolidate([folder], work / f"consolidation_{n}_b.xlsx", jobs=args.jobs)  # same, in-process: phases
             phases = " ; ".join(f"{k} {v:.2f} s" for k, v in r.phases.items())
+            # start-up (interpreter, imports, pool): the command on one file, minus that file's own work
+            t_one, _, _ = consolider(paths[0], work / "consolidation_1.xlsx", 1)
+            r_one = consolidate([paths[0]], work / "consolidation_1_b.xlsx", jobs=1)
+            startup = t_one - r_one.duree
             t_cal = calamine_floor(paths, args.jobs)
             sample = paths[: min(n, args.pandas_sample)]
             t_pd = pandas_openpyxl(sample) / len(sample) * n
@@ -218,6 +223,7 @@ def main() -> int:
             print(f"\nN = {n}  (génération {gen:.1f} s, {per(gen)})")
             print(f"  acv-xl consolider      {t_cons:7.2f} s  {per(t_cons)}  (statut {rc})  {last[:160]}")
             print(f"      étapes (en processus, hors démarrage) : {phases}")
+            print(f"      démarrage (interpréteur et imports) ≈ {startup:.2f} s")
             print(f"  (a) calamine, {args.jobs} proc.   {t_cal:7.2f} s  {per(t_cal)}")
             print(f"  (b) pandas+openpyxl    {t_pd:7.2f} s  {per(t_pd)}  (extrapolé de {len(sample)} fichiers, 1 proc.)")
             print(f"  ratio / (a) = {t_cons / t_cal:5.2f}  (objectif ≤ 2,0)   ratio / (b) = {t_cons / t_pd:5.3f}  "

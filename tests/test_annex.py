@@ -561,3 +561,17 @@ def test_totals_matrix_shares_and_cost_by_axe():
     assert totals.cout_par_axe(conv.actions) == {"": Decimal("7.00"), "1": Decimal("2050000.50"),
                                                  "2": Decimal("2000000.00"), "4": Decimal("3456789.12")}
     assert sum(totals.cout_par_axe(conv.actions).values()) == totals.compute(conv).cout_total
+
+
+def test_text_shaped_like_rich_text_xml_stays_text(tmp_path):
+    """XlsxWriter keeps a string reading `<r>…</r>` as raw rich-text XML: user text of that shape
+    (libellé, intitulé, description) must come back as typed, and the file must stay well-formed."""
+    conv = make_convention()
+    weird = "<r>a & b</r>"
+    conv.names["acv_libelle"] = build_named("acv_libelle", weird)
+    conv.actions[0] = conv.actions[0].model_copy(update={"intitule": weird, "description": "<r><t>x</t></r>"})
+    out = annex.build_annex(report_of(conv), tmp_path / "annexe.xlsx")
+    values = all_values(openpyxl.load_workbook(out))  # raises on a corrupt sheet or shared-string table
+    assert weird in values
+    assert "<r><t>x</t></r>" in values
+    assert any(isinstance(v, str) and v.endswith(weird) and v.startswith("Fiche-action") for v in values)

@@ -17,7 +17,7 @@ import sys
 import textwrap
 import zipfile
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -114,6 +114,20 @@ def test_combine_adds_each_total():
 
 
 # ------------------------------------------------------------------ discovery
+def test_table_headers_unique_non_empty_and_never_raw_xml():
+    assert W._unique_headers(["ETAT", "etat", " a  b ", None, "<r>X</r>"]) == [
+        "ETAT", "etat (2)", "a b", "(vide)", "« <r>X</r> »"]
+
+
+def test_chunks_cover_every_file_once_and_shrink_at_the_end():
+    for n, jobs in ((1, 2), (7, 2), (1000, 2), (1000, 8), (33, 1)):
+        chunks = C._chunks(n, jobs)
+        assert [i for c in chunks for i in c] == list(range(n))
+        assert all(1 <= len(c) <= 16 for c in chunks)
+        assert all(len(c) == 1 for c in chunks[-jobs:])  # nobody is left alone with a long chunk
+    assert len(C._chunks(1000, 2)[0]) == 16
+
+
 def test_discover_recursive_skips_lock_hidden_and_output(tmp_path):
     (tmp_path / "sub" / "2025").mkdir(parents=True)
     (tmp_path / ".cache").mkdir()
@@ -346,6 +360,24 @@ def _small_folder(tmp_path, batch, n=3) -> Path:
     return folder
 
 
+def test_the_garbage_collector_is_left_as_it_was(batch, tmp_path):
+    """Reading and writing pause the collector and freeze the modules for the pool: a program that
+    calls `consolidate` (the Excel server) gets its collector back as it was, in every case."""
+    import gc
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    assert gc.isenabled()
+    for jobs in (1, 2):
+        C.consolidate([folder], tmp_path / f"o{jobs}.xlsx", jobs=jobs)
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        C.consolidate([folder], tmp_path / "o3.xlsx", jobs=2)
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+
+
 def test_a_crashing_check_is_reported_and_the_batch_goes_on(batch, tmp_path, monkeypatch):
     folder = _small_folder(tmp_path, batch)
     victim = sorted(folder.iterdir())[0].name
@@ -513,16 +545,20 @@ def test_a_binome_is_one_convention_counted_once(batch):
 
 
 def test_lignes_texts_round_trip_exactly(tmp_path):
-    """`Lignes` is written as sheet XML: markup, control characters, a literal `_x0041_`, spaces,
-    formulas-looking text and emoji read back as they were, as text."""
+    """The tables' rows are written as sheet XML: markup, control characters, a literal `_x0041_`,
+    spaces, formulas-looking text, rich-text look-alikes and emoji read back as they were, as text;
+    numbers, years and dates as numbers with their formats."""
     from python_calamine import CalamineWorkbook
 
+    # `<r>…</r>` is what XlsxWriter's shared strings take for raw rich-text XML: it must stay text too
     weird = ["a<b>&c \"q\" 'x'", "ctrl\x01\x1f.", "_x0041_ lit", "  espaces  ", "=1+1", "@SOMME(A1)",
-             "ligne\nsuivante", "é€😀"]
+             "ligne\nsuivante", "é€😀", "<r>brut & net</r>", "<r><t>x</t></r>", "retour\r\nchariot"]
     t = Totaux(financement_total=Decimal("1.00"), par_financeur={"X": Decimal("1.00")})
     lines = tuple((w, w, 1, w, w, w, 2025, Decimal("1.00") if i == 0 else Decimal("0.50"), "Acquis", i == 0,
                    "", "Plan de financement", "F4") for i, w in enumerate(weird))
-    f = FileSummary(path="/x", rel="x.xlsx", etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, lines=lines)
+    f = FileSummary(path="/x", rel="x.xlsx", etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, lines=lines,
+                    libelle="<r>Arras</r>", date_validation=date(2026, 3, 2),
+                    mtime=datetime(2026, 3, 4, 10, 20, 30).timestamp())
     r = C.ConsolidationResult([f], judge([f]))
     out = tmp_path / "w.xlsx"
     C.write_workbook(r, out)
@@ -531,9 +567,19 @@ def test_lignes_texts_round_trip_exactly(tmp_path):
     body = rows[3:3 + len(weird)]
     col = header.index(layout.T_FINANCEMENTS.header("numero"))
     assert [row[col] for row in body] == weird
-    assert [row[header.index(layout.T_FINANCEMENTS.header("montant"))] for row in body] == [1.0] + [0.5] * 7
-    assert [row[header.index(H.COMPTE)] for row in body] == ["Oui"] + ["Non"] * 7
+    assert [row[header.index(layout.T_FINANCEMENTS.header("montant"))] for row in body] == [1.0] + [0.5] * 10
+    assert [row[header.index(H.COMPTE)] for row in body] == ["Oui"] + ["Non"] * 10
+    assert [row[header.index(layout.T_FINANCEMENTS.header("annee"))] for row in body] == [2025] * 11
     assert rows[3 + len(weird)][0] == "Total"
-    ws = openpyxl.load_workbook(out)[Feuille.LIGNES]
+    wb = openpyxl.load_workbook(out)
+    synth = wb[Feuille.SYNTHESE]
+    assert synth.cell(row=4, column=2).value == "<r>Arras</r>" and synth.cell(row=4, column=2).data_type == "s"
+    fichiers = wb[Feuille.FICHIERS]
+    heads = [c.value for c in fichiers[3]]
+    d = fichiers.cell(row=4, column=heads.index(H.DATE_VALIDATION) + 1)
+    m = fichiers.cell(row=4, column=heads.index(H.MODIFIE_LE) + 1)
+    assert (d.value, d.number_format) == (datetime(2026, 3, 2), W.DATE)
+    assert (m.value, m.number_format) == (datetime(2026, 3, 4, 10, 20, 30), W.DATE_HEURE)
+    ws = wb[Feuille.LIGNES]
     assert all(ws.cell(row=4 + i, column=col + 1).data_type == "s" for i in range(len(weird)))
     assert ws.cell(row=4, column=col + 1).font.i is False and ws.cell(row=5, column=col + 1).font.i is True

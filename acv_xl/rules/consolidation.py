@@ -65,7 +65,7 @@ class FileSummary:
     acquis: Decimal = Decimal("0.00")  # counted lines that are Acquis / Engagé / Versé
     lines: tuple[tuple[Any, ...], ...] = ()  # LINE_FIELDS
     findings: tuple[tuple[str, ...], ...] = ()  # FINDING_FIELDS
-    cells: dict[str, tuple[str, str]] = field(default_factory=dict)  # named cell → (sheet, A1)
+    cells: dict[str, tuple[str, str]] = field(default_factory=dict)  # moved named cells → (sheet, A1)
     crash: str = ""  # unexpected exception while reading/checking (reported, never raised)
     ignore: str = ""  # why the file is not a convention at all (a consolidated workbook left in the folder)
 
