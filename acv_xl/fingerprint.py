@@ -20,11 +20,11 @@ import hashlib
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Callable
 
 from . import layout
-from .layout import Kind
-from .model import ROW_MODELS, Convention
+from .layout import Kind, Table
+from .model import ROW_MODELS, Convention, Ligne
 from .values import ExcelError, NoCachedValue, parse_iso_date
 
 FORMAT_VERSION = 2  # change when the serialisation changes (stored fingerprints then differ)
@@ -94,12 +94,15 @@ def canonical_data(conv: Convention) -> dict:
     return {"format": FORMAT_VERSION, "noms": _names(conv), "tableaux": tables}
 
 
-def _user_tables(conv: Convention):
+def _user_tables(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None):
     for table in layout.TABLES:
         if not table.user_filled or table.name not in ROW_MODELS:
             continue
-        yield table, [(c.attr, c.kind) for c in table.columns], \
-            [r.raw for r in conv.rows(table.name) if not r.is_empty()]
+        lignes = rows(table) if rows is not None else [r for r in conv.rows(table.name) if not r.is_empty()]
+        yield table, _COLUMNS[table.name], [r.raw for r in lignes]
+
+
+_COLUMNS = {t.name: tuple((c.attr, c.kind) for c in t.columns) for t in layout.TABLES}
 
 
 def _names(conv: Convention) -> dict:
@@ -115,61 +118,106 @@ _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", "
 _string = json.encoder.encode_basestring  # what `_dumps` writes for a str (ensure_ascii=False)
 
 
-def _column_json(raws: list[dict], attr: str, kind: Kind) -> list[str]:
-    """`_dumps(canonical(raw[attr], kind))` for every row, the common exact types written inline:
-    a 5,000-line plan is 60,000 values, and a list per value (then its encoding) was most of the
-    fingerprint's time. Anything else goes through `canonical` itself."""
-    out: list[str] = []
-    append = out.append
-    by_value: dict[Any, str] = {}  # dates and datetimes: few distinct values, each encoded once
-    for raw in raws:
-        v = raw.get(attr)
-        if v is None:
-            append("null")
-            continue
-        t = v.__class__
-        if t is date or (t is datetime and v.tzinfo is None):
-            # naive only (aware ones equal across time zones); a date never equals a datetime
-            text = by_value.get(v)
-            if text is None:
-                text = by_value[v] = _dumps(canonical(v, kind))
-            append(text)
-            continue
-        if kind is Kind.DATE:
-            pass  # a string or a number may be a date there: `canonical` decides
-        elif t is str:
-            append('["str",' + _string(v) + "]" if v else "null")
-            continue
-        elif t is int:
-            append('["num","' + str(v) + '"]')
-            continue
-        elif t is float:
-            if v.is_integer():
-                if abs(v) < 1e15:
-                    append('["num","' + str(int(v)) + '"]')
-                    continue
+def _value_json(v: Any, kind: Kind) -> str:
+    """`_dumps(canonical(v, kind))`, the common exact types written inline (no list per value)."""
+    if v is None:
+        return "null"
+    t = v.__class__
+    if t is date:  # in any column (ISO digits and dashes: nothing to escape)
+        return '["date","' + v.isoformat() + '"]'
+    if kind is Kind.DATE:
+        pass  # a string or a number may be a date there: `canonical` decides
+    elif t is str:
+        return '["str",' + _string(v) + "]" if v else "null"
+    elif t is int:
+        return '["num","' + str(v) + '"]'
+    elif t is float:
+        if v.is_integer():
+            if abs(v) < 1e15:
+                return '["num","' + str(int(v)) + '"]'
+        else:
+            text = repr(v)  # shortest round-trip digits: `_number`'s result when positional
+            if "e" not in text and "n" not in text:  # not 1e-05, inf or nan
+                return '["num","' + text + '"]'
+    return _dumps(canonical(v, kind))
+
+
+# (exact type, value) → `_value_json`, one table for date columns and one for the others: the same
+# financeurs, statuts, years and dates come back row after row and workbook after workbook, so
+# most values are looked up rather than encoded. Keyed by the exact type, as equal values of
+# different types encode differently (1 and True, "#REF!" and the error #REF!); only types whose
+# equal values always encode alike are stored (not a time-zone-aware datetime: equal instants in
+# two zones are different cell values).
+_TEXTS: dict[tuple, str] = {}
+_DATE_TEXTS: dict[tuple, str] = {}
+_STORED = frozenset((type(None), str, int, float, date, datetime))
+_MAX_TEXTS = 20_000  # then start again (checked per table): a bound on memory over a long consolidation
+_MAX_LENGTH = 200  # longer texts (descriptions, comments) are not kept: seldom seen twice
+
+
+_PLANS: dict[tuple, tuple[tuple[str, ...], tuple[int, ...]]] = {}
+
+
+def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """(attributes, positions of the date columns) of a column list, worked out once."""
+    plan = _PLANS[cols] = (tuple(attr for attr, _ in cols),
+                           tuple(j for j, (_, kind) in enumerate(cols) if kind is Kind.DATE))
+    return plan
+
+
+def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
+    """The rows of a table as `_dumps` writes `[[canonical(raw[attr], kind) for attr, kind in cols]
+    for raw in raws]`, brackets excepted: a 5,000-line plan is 60,000 values, so the values are
+    looked up in C loops (map, zip) over the flat row-major list, and only the unseen ones encoded."""
+    n = len(cols)
+    attrs, date_columns = _PLANS.get(cols) or _plan(cols)
+    values = [raw.get(attr) for raw in raws for attr in attrs]
+    if len(_TEXTS) > _MAX_TEXTS or len(_DATE_TEXTS) > _MAX_TEXTS:
+        _TEXTS.clear()
+        _DATE_TEXTS.clear()
+    try:
+        texts = list(map(_TEXTS.get, zip(map(type, values), values)))
+        for j in date_columns:  # a text or a number may be a date there: its own table
+            column = values[j::n]
+            texts[j::n] = map(_DATE_TEXTS.get, zip(map(type, column), column))
+    except TypeError:  # an unhashable value (no reader gives one): every value encoded below
+        texts = [None] * len(values)
+    if not all(texts):  # None, not a text: values not seen yet, encoded once each
+        kinds = [kind for _, kind in cols]
+        for k in [k for k, text in enumerate(texts) if text is None]:
+            v, kind = values[k], kinds[k % n]
+            t = v.__class__
+            if t in _STORED and (t is not datetime or v.tzinfo is None) and (t is not str or len(v) <= _MAX_LENGTH):
+                known = _DATE_TEXTS if kind is Kind.DATE else _TEXTS
+                key = (t, v)
+                text = known.get(key)  # seen earlier in this table
+                if text is None:
+                    text = known[key] = _value_json(v, kind)
             else:
-                text = repr(v)  # shortest round-trip digits: `_number`'s result when positional
-                if "e" not in text and "n" not in text:  # not 1e-05, inf or nan
-                    append('["num","' + text + '"]')
-                    continue
-        append(_dumps(canonical(v, kind)))
-    return out
+                text = _value_json(v, kind)
+            texts[k] = text
+    # rows of n texts, each "[a,b,…]", joined by ","
+    return "[" + "],[".join(map(",".join, zip(*[iter(texts)] * n))) + "]" if raws else ""
 
 
-def canonical_json(conv: Convention) -> str:
+# what precedes a table's rows in `canonical_json`: its column list, the same for every workbook
+_TABLE_HEADS = {name: '{"colonnes":' + _dumps([attr for attr, _ in cols]) + ',"lignes":['
+                for name, cols in _COLUMNS.items()}
+
+
+def canonical_json(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> str:
     """Exactly `json.dumps(canonical_data(conv), ensure_ascii=False, sort_keys=True,
-    separators=(",", ":"))`, written without building the intermediate lists (one per value)."""
+    separators=(",", ":"))`, written without building the intermediate lists (one per value).
+    `rows(table)`: the table's non-empty rows, when the caller has them already (the rules' index)."""
     tables = {}
-    for table, cols, raws in _user_tables(conv):
-        columns = [_column_json(raws, attr, kind) for attr, kind in cols]
-        lines = ",".join(["[" + ",".join(line) + "]" for line in zip(*columns)] if columns else ["[]"] * len(raws))
-        tables[table.name] = '{"colonnes":' + _dumps([attr for attr, _ in cols]) + ',"lignes":[' + lines + "]}"
+    for table, cols, raws in _user_tables(conv, rows):
+        lines = _rows_json(raws, cols) if cols else ",".join(["[]"] * len(raws))
+        tables[table.name] = _TABLE_HEADS[table.name] + lines + "]}"
     body = ",".join(_dumps(name) + ":" + tables[name] for name in sorted(tables))
     return ('{"format":' + _dumps(FORMAT_VERSION) + ',"noms":' + _dumps(_names(conv))
             + ',"tableaux":{' + body + "}}")
 
 
-def fingerprint(conv: Convention) -> str:
+def fingerprint(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> str:
     """SHA-256 hex digest of the canonical data (same data → same fingerprint, whichever reader)."""
-    return hashlib.sha256(canonical_json(conv).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(conv, rows).encode("utf-8")).hexdigest()

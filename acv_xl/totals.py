@@ -31,11 +31,17 @@ def total(lines: Iterable[LigneFinancement]) -> Decimal:
 
 
 def by_key(lines: Iterable[LigneFinancement], key) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for lf in counted(lines):
-        k = key(lf)
+    lines = counted(lines)
+    return _sum_by(map(key, lines), [lf.montant for lf in lines])
+
+
+def _sum_by(keys: Iterable, montants: list[Decimal]) -> dict[str, Decimal]:
+    """Σ of the amounts by key (as a string, sorted), empty keys left out: `by_key`'s sum."""
+    out: dict[str, Decimal] = {}
+    for k, m in zip(keys, montants):
         if k is not None and k != "":
-            out[str(k)] += lf.montant
+            k = str(k)
+            out[k] = out.get(k, ZERO) + m
     return dict(sorted(out.items()))
 
 
@@ -80,8 +86,28 @@ def categorie(financeurs: Iterable[Financeur], code: str | None) -> str | None:
     return ref.categorie if ref else None
 
 
-def is_public_subsidy(lf: LigneFinancement, financeurs: Iterable[Financeur]) -> bool:
-    return lf.nature == layout.NATURE_SUBVENTION and categorie(financeurs, lf.financeur) == "Public"
+class Categories:
+    """`categorie(financeurs, code)` for many codes, in O(1) — a 5,000-line plan asks once per line:
+    `Categories(financeurs).get(code)`. The workbook's rows over the reference list, the first row
+    of a code deciding, as there (no reference code is empty, so `code or ""` finds none)."""
+
+    def __init__(self, financeurs: Iterable[Financeur]):
+        first: dict[str | None, str | None] = {}
+        for f in financeurs:
+            first.setdefault(f.code, f.categorie)
+        merged = {code: ref.categorie for code, ref in layout.FINANCEURS_BY_CODE.items()}
+        merged.update(first)
+        self.get = merged.get  # a dict's own lookup: no Python call per line
+
+    def __call__(self, code: str | None) -> str | None:
+        return self.get(code)
+
+
+def is_public_subsidy(lf: LigneFinancement, financeurs: Iterable[Financeur] | Categories) -> bool:
+    if lf.nature != layout.NATURE_SUBVENTION:
+        return False
+    cat = financeurs.get(lf.financeur) if isinstance(financeurs, Categories) else categorie(financeurs, lf.financeur)
+    return cat == "Public"
 
 
 def is_own_share(lf: LigneFinancement) -> bool:
@@ -96,12 +122,15 @@ class PartMO:
     ratio: Decimal | None  # propre / (propre + subventions publiques), None when both are 0
 
 
-def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Financeur]) -> PartMO:
+def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Financeur] | Categories) -> PartMO:
     """CGCT L1111-10 III: own share against own share + public subsidies (private money is outside)."""
-    fin = list(financeurs)
-    lines = counted(action_lines)
-    propre = sum((lf.montant for lf in lines if is_own_share(lf)), ZERO)
-    publiques = sum((lf.montant for lf in lines if is_public_subsidy(lf, fin)), ZERO)
+    categorie_of = (financeurs if isinstance(financeurs, Categories) else Categories(financeurs)).get
+    propre = publiques = ZERO
+    for lf in counted(action_lines):  # `is_own_share` and `is_public_subsidy`, inlined (per action per rule)
+        if lf.nature in layout.NATURES_PART_PROPRE:
+            propre += lf.montant
+        elif lf.nature == layout.NATURE_SUBVENTION and categorie_of(lf.financeur) == "Public":
+            publiques += lf.montant
     base = propre + publiques
     return PartMO(propre, publiques, (propre / base) if base else None)
 
@@ -113,9 +142,23 @@ def is_dotation_r2334_27(lf: LigneFinancement, dispositifs: Iterable[Dispositif]
     return False
 
 
-def dotations_r2334_27(action_lines: Iterable[LigneFinancement], dispositifs: Iterable[Dispositif]) -> Decimal:
-    disp = list(dispositifs)
-    return sum((lf.montant for lf in counted(action_lines) if is_dotation_r2334_27(lf, disp)), ZERO)
+class DotationsR2334:
+    """`is_dotation_r2334_27(lf, dispositifs)` for many lines: the list walked once (the first entry
+    of a (financeur, dispositif) pair decides, as there), then each line in O(1)."""
+
+    def __init__(self, dispositifs: Iterable[Dispositif]):
+        self._oui: dict[tuple, bool] = {}
+        for d in dispositifs:
+            self._oui.setdefault((d.financeur, d.dispositif), d.dotation_r2334_27 == "Oui")
+
+    def __call__(self, lf: LigneFinancement) -> bool:
+        return self._oui.get((lf.financeur, lf.dispositif), False)
+
+
+def dotations_r2334_27(action_lines: Iterable[LigneFinancement],
+                       dispositifs: Iterable[Dispositif] | DotationsR2334) -> Decimal:
+    is_dotation = dispositifs if isinstance(dispositifs, DotationsR2334) else DotationsR2334(dispositifs)
+    return sum((lf.montant for lf in counted(action_lines) if is_dotation(lf)), ZERO)
 
 
 # ------------------------------------------------------------------ the report's totals
@@ -150,19 +193,22 @@ class Totaux:
 def compute(conv: Convention) -> Totaux:
     """Totals of a convention. `cout_total` sums the actions that are not `Abandonnée`."""
     axe_of = {a.numero: a.axe for a in conv.actions if a.numero}
-    lines = conv.financements
+    # the total and the five `by_key` sums with the lines filtered once (the same additions in the
+    # same order, so the same Decimals): a 5,000-line plan is summed on every validation
+    lines = counted(conv.financements)
+    montants = [lf.montant for lf in lines]
     return Totaux(
         cout_total=sum(
             (a.cout_total for a in conv.actions
              if a.cout_total is not None and a.maturite != layout.MATURITE_ABANDONNEE),
             ZERO,
         ),
-        financement_total=total(lines),
-        par_financeur=by_key(lines, lambda lf: lf.financeur),
-        par_axe=by_key(lines, lambda lf: axe_of.get(lf.numero)),
-        par_annee=by_key(lines, lambda lf: lf.annee),
-        par_statut=by_key(lines, lambda lf: lf.statut),
-        par_action=by_key(lines, lambda lf: lf.numero),
+        financement_total=sum(montants, ZERO),
+        par_financeur=_sum_by([lf.financeur for lf in lines], montants),
+        par_axe=_sum_by([axe_of.get(lf.numero) for lf in lines], montants),
+        par_annee=_sum_by([lf.annee for lf in lines], montants),
+        par_statut=_sum_by([lf.statut for lf in lines], montants),
+        par_action=_sum_by([lf.numero for lf in lines], montants),
     )
 
 

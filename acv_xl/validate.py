@@ -75,11 +75,13 @@ def validate_convention(conv: Convention, fichier: str = "") -> Report:
     a crash of a rule, of the totals or of the fingerprint becomes a STR-00 error (the dossier was
     not fully checked, so it cannot be « Validé »)."""
     from .fingerprint import fingerprint
-    from .rules import run_rules, sort_key
+    from .rules import Index, run_rules, sort_key
 
-    found: list[Finding] = run_rules(conv)
+    index = Index(conv)  # the non-empty rows, found once for the rules and the fingerprint
+    found: list[Finding] = run_rules(conv, shared=index)
+    n_sorted = len(found)  # run_rules returns them sorted: to sort again only if more come
     try:
-        empreinte: str | None = fingerprint(conv)
+        empreinte: str | None = fingerprint(conv, index.rows)
         etat, stored = etat_of(conv, empreinte)
     except Exception as exc:  # noqa: BLE001
         found.append(_internal_failure("l'empreinte des données", exc))
@@ -92,7 +94,7 @@ def validate_convention(conv: Convention, fichier: str = "") -> Report:
     return Report(
         fichier=fichier or conv.fichier or "",
         convention=conv,
-        findings=sorted(found, key=sort_key),
+        findings=found if len(found) == n_sorted else sorted(found, key=sort_key),
         totaux=tot,
         empreinte=empreinte,
         empreinte_stockee=stored,

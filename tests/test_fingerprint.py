@@ -124,3 +124,94 @@ def test_fast_serialisation_is_the_reference_json_on_every_example():
     for conv in convs:
         reference = json.dumps(canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         assert canonical_json(conv) == reference
+
+
+# Fingerprints stored in workbooks validated by earlier versions: a change of the serialisation (or
+# of its fast path) must never move them, or every « validé » workbook would turn « modifié ». The
+# values were computed by the reference serialisation (`canonical_data` + `json.dumps`). The data is
+# written out here, so that a change of a shared test helper cannot silently move it.
+def _stored_case_raw() -> dict:
+    from datetime import timedelta, timezone
+
+    from acv_xl.values import NoCachedValue
+
+    return {
+        "names": {"acv_version_modele": "2026.1", "acv_programme": "ACV 2", "acv_id": "ACV042",
+                  "acv_libelle": "Ville d'essai « test »", "acv_departement": 62, "acv_siren_epci": 200033579.0,
+                  "acv_date_convention": datetime(2023, 6, 15), "acv_date_fin_initialisation": "2024-06-30T00:00:00",
+                  "acv_date_fin_deploiement": 46387.0, "acv_statut": "Validé", "acv_empreinte": "abc"},
+        "T_Actions": [
+            {"numero": "1.1", "intitule": "Réhabilitation\u00a0îlot \"Gare\" \\ nord", "axe": "Axe 1", "cout_total": 1250000.5,
+             "depense_subventionnable": 1000000, "date_debut": date(2024, 1, 15), "date_fin": datetime(2026, 6, 30, 14, 30, 15),
+             "maturite": "Mature", "type_mo": "Commune", "base": "HT", "cosignataires": "ETAT;CDC"},
+            {"numero": 1.2, "intitule": "  ", "axe": 3.0, "cout_total": "1 000 €", "depense_subventionnable": -0.0,
+             "date_debut": 45000.5, "date_fin": "31/02/2024", "maturite": ExcelError("#REF!"), "base": True},
+            {"numero": None, "intitule": None},  # blank row: left out
+            {"numero": "2.1", "intitule": "#REF!", "cout_total": 1e15, "depense_subventionnable": 0.1 + 0.2,
+             "date_debut": datetime(2024, 3, 5, 14, 30, tzinfo=timezone(timedelta(hours=1))),
+             "maturite": NoCachedValue("=A1"), "axe": 1e-05, "derogation": 12345678901234567890},
+        ],
+        "T_Financements": [
+            {"numero": "1.1", "financeur": "ETAT", "dispositif": "DSIL", "nature": "Subvention", "annee": 2024.0,
+             "montant": 250000.0, "statut": "Acquis", "date_demande": date(2023, 12, 1)},
+            {"numero": "1.1", "financeur": "COMMUNE", "nature": "Autofinancement", "annee": 2025, "montant": 1000000.5,
+             "statut": "Prévisionnel", "commentaire": "hors FCTVA"},
+            {"numero": "2.1", "financeur": "ETAT", "montant": 2.5e-07, "annee": "2025", "statut": "Refusé",
+             "date_demande": "2024-03-05T00:00:00"},
+        ],
+        "T_Financeurs": [{"code": "ETAT", "nom": "État", "categorie": "Public"},
+                         {"code": "COMMUNE", "nom": "Commune", "categorie": "Public"}],
+        "T_Gouvernance": [{"instance": "Comité de projet", "organisme": "Banque des Territoires", "college": "Partenaire financeur"}],
+    }
+
+
+STORED_FINGERPRINTS = {
+    "typed": "f232045fb08ababc900c961092f155b0615c648d62cce4a7082f27c0aa4e002c",
+    "clean": "05f052c166a1c908c4954ce0702cfbf99dfd582e13335cb1e802576e858c3dea",
+}
+
+
+def test_stored_fingerprints_do_not_move():
+    convs = {"typed": build(_stored_case_raw()), "clean": build(clean_raw())}
+    for name, conv in convs.items():
+        assert fingerprint(conv) == STORED_FINGERPRINTS[name], name
+        assert fingerprint(conv) == STORED_FINGERPRINTS[name], name  # again, every value seen before
+
+
+def test_values_seen_before_keep_their_type():
+    """The serialisation remembers values already written: equal values of another type must not
+    take their text (1 and True, the text « #REF! » and the error #REF!, 2 and 2.0, an instant in
+    two time zones)."""
+    from datetime import timedelta, timezone
+
+    from acv_xl.fingerprint import canonical_data, canonical_json
+    import json
+
+    variants = ["#REF!", ExcelError("#REF!"), 1, True, 1.0, 2, 2.0, 0, False, -0.0, 10**16 + 1, float(10**16 + 1),
+                datetime(2024, 3, 5, 14, 30, tzinfo=timezone.utc),
+                datetime(2024, 3, 5, 15, 30, tzinfo=timezone(timedelta(hours=1))),
+                datetime(2024, 3, 5, 14, 30), date(2024, 3, 5), datetime(2024, 3, 5), "2024-03-05T00:00:00", 45356]
+    for attr in ("intitule", "date_debut"):  # a text column and a date column
+        for _ in range(2):  # the second time, every value has been seen
+            for v in variants:
+                raw = clean_raw()
+                raw["T_Actions"][0][attr] = v
+                conv = build(raw)
+                reference = json.dumps(canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+                assert canonical_json(conv) == reference, (attr, v)
+
+
+def test_the_bounds_of_the_remembered_values_change_nothing(monkeypatch):
+    """Values remembered or not (the memory is bounded: emptied when full, long texts not kept), the
+    text written is the same."""
+    import json
+
+    from acv_xl import fingerprint as fpm
+    from acv_xl.examples import example_conventions
+
+    monkeypatch.setattr(fpm, "_MAX_TEXTS", 5)
+    monkeypatch.setattr(fpm, "_MAX_LENGTH", 3)
+    for conv in list(example_conventions().values())[:3] + [build(_stored_case_raw())]:
+        reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        assert fpm.canonical_json(conv) == reference
+        assert fpm.canonical_json(conv) == reference  # with what the first pass left remembered

@@ -47,12 +47,13 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from typing import Any, Callable, Iterable
 
-from .. import layout
+from .. import layout, totals
 from ..findings import Finding, Gravite
 from ..layout import Kind, Table
-from ..model import Convention, Ligne
+from ..model import ROW_MODELS, Convention, Ligne
 from ..source import a1, parse_a1, parse_range
 from ..values import Problem, fmt_date, fmt_euros, fmt_number, is_blank
 
@@ -109,7 +110,29 @@ def usable(conv: Convention, need: str) -> bool:
     return not _table_unusable(conv, layout.TABLES_BY_NAME[name], attr or None)
 
 
+def _structure_complete(conv: Convention) -> bool:
+    """No sheet, table or header missing: every need is usable (the common case, decided once)."""
+    st = conv.structure
+    return not (st.missing_sheets or st.missing_tables or st.missing_headers)
+
+
 # ----------------------------------------------------------------------------- per-run index
+class lazy:
+    """A property computed on first use, then kept on the instance: `functools.cached_property`
+    without the lock Python 3.11 takes on every first use (an index serves one run, one thread)."""
+
+    def __init__(self, func: Callable[[Any], Any]):
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)  # found there from now on, before this
+        return value
+
+
 class Index:
     """What several rules look up, computed once per `run_rules` call (a workbook of 500 actions and
     5 000 financing lines must validate in a few tens of milliseconds for the Excel button)."""
@@ -117,15 +140,21 @@ class Index:
     def __init__(self, conv: Convention):
         self.conv = conv
         self._rows: dict[str, list] = {}
+        self._with_problems: dict[str, list] = {}
         self._memo: dict[Any, Any] = {}
 
     def rows(self, table: Table) -> list:
         r = self._rows.get(table.name)
         if r is None:
-            from ..model import ROW_MODELS
-
             r = [x for x in getattr(self.conv, ROW_MODELS[table.name][1]) if not x.is_empty()]
             self._rows[table.name] = r
+        return r
+
+    def with_problems(self, table: Table) -> list:
+        """The non-empty rows holding a value problem, in row order (most rows hold none)."""
+        r = self._with_problems.get(table.name)
+        if r is None:
+            r = self._with_problems[table.name] = [x for x in self.rows(table) if x.problems]
         return r
 
     def memo(self, key: Any, build: Callable[[], Any]) -> Any:
@@ -133,23 +162,44 @@ class Index:
             self._memo[key] = build()
         return self._memo[key]
 
+    # The lookups below are asked once per line or per action: plain dicts, built on first use.
+    @lazy
+    def _lines_by_action(self) -> dict[str | None, list]:
+        out: dict[str | None, list] = {}
+        for lf in self.rows(layout.T_FINANCEMENTS):
+            out.setdefault(lf.numero, []).append(lf)
+        return out
+
     def lines_of(self, numero: str | None) -> list:
         """Non-empty financing lines of an action, in row order."""
-        def group():
-            out: dict[str, list] = {}
-            for lf in self.rows(layout.T_FINANCEMENTS):
-                out.setdefault(lf.numero, []).append(lf)
-            return out
-        return self.memo("lines_by_action", group).get(numero, [])
+        return self._lines_by_action.get(numero, [])
+
+    @lazy
+    def _action_by_numero(self) -> dict[str | None, Any]:
+        out: dict[str | None, Any] = {}
+        for a in self.rows(layout.T_ACTIONS):
+            out.setdefault(a.numero, a)
+        return out
 
     def action(self, numero: str | None):
         """The first action of that number (a duplicate is ACT-01's)."""
-        def first():
-            out: dict[str, Any] = {}
-            for a in self.rows(layout.T_ACTIONS):
-                out.setdefault(a.numero, a)
-            return out
-        return self.memo("action_by_numero", first).get(numero) if numero else None
+        return self._action_by_numero.get(numero) if numero else None
+
+    @lazy
+    def _dispositif_by_pair(self) -> dict[tuple, Any]:
+        out: dict[tuple, Any] = {}
+        for d in self.conv.dispositifs:  # every row, as `Convention.dispositif` finds them
+            out.setdefault((d.financeur, d.dispositif), d)
+        return out
+
+    def dispositif(self, financeur: str | None, nom: str | None):
+        """`Convention.dispositif`, for one run: no check that the list changed, one lookup per line."""
+        return self._dispositif_by_pair.get((financeur, nom))
+
+    @lazy
+    def categories(self) -> totals.Categories:
+        """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
+        return totals.Categories(self.conv.financeurs)
 
 
 _INDEX: ContextVar[Index | None] = ContextVar("acv_rules_index", default=None)
@@ -186,15 +236,18 @@ def codes_within(tables: Iterable[str]) -> list[str]:
     return [r.code for r in REGISTRY.values() if r.needs and {n.partition(".")[0] for n in r.needs} <= given]
 
 
-def run_rules(conv: Convention, codes: Iterable[str] | None = None) -> list[Finding]:
+def run_rules(conv: Convention, codes: Iterable[str] | None = None, shared: Index | None = None) -> list[Finding]:
     """Every registered rule (or only `codes`), sorted by sheet order, row, code.
 
     A rule that raises does not stop the others: it becomes one STR-00 error (« contrôle interne
     en échec ») naming the rule, because a dossier that was not fully checked cannot be validated.
+    `shared`: an `Index(conv)` the caller keeps for its own use afterwards (its non-empty rows).
     """
     wanted = set(codes) if codes is not None else None
     out: list[Finding] = []
-    token = _INDEX.set(Index(conv))
+    if shared is not None and shared.conv is not conv:
+        raise ValueError("index d'une autre convention")
+    token = _INDEX.set(shared if shared is not None else Index(conv))
     try:
         _run(conv, wanted, out)
     finally:
@@ -204,10 +257,11 @@ def run_rules(conv: Convention, codes: Iterable[str] | None = None) -> list[Find
 
 def _run(conv: Convention, wanted: set[str] | None, out: list[Finding]) -> None:
     ok: dict[str, bool] = {}  # `usable` per need, once per run (about 80 rules share 20 needs)
+    complete = _structure_complete(conv)  # then every need is usable: nothing to look up
     for r in REGISTRY.values():
         if wanted is not None and r.code not in wanted:
             continue
-        if not all(ok[n] if n in ok else ok.setdefault(n, usable(conv, n)) for n in r.needs):
+        if not complete and not all(ok[n] if n in ok else ok.setdefault(n, usable(conv, n)) for n in r.needs):
             continue
         try:
             out.extend(r.func(conv))
@@ -366,9 +420,7 @@ def problem_findings(conv: Convention, table: Table, attrs: Iterable[str], code:
     """One finding per value problem of `attrs` in `table` (except Excel errors and uncomputed formulas)."""
     wanted = set(kinds) if kinds is not None else None
     attrs = tuple(attrs)
-    for ligne in rows(conv, table):
-        if not ligne.problems:
-            continue  # most rows: nothing to look at
+    for ligne in index(conv).with_problems(table):
         for attr in attrs:
             p = ligne.problems.get(attr)
             if p is None or p.kind in STRUCTURE_KINDS or (wanted is not None and p.kind not in wanted):
@@ -381,9 +433,21 @@ def problem_findings(conv: Convention, table: Table, attrs: Iterable[str], code:
 def required_findings(conv: Convention, table: Table, attrs: Iterable[str], code: str,
                       gravite: Gravite) -> Iterable[Finding]:
     """One finding per really empty required cell of a non-empty row."""
-    for ligne in rows(conv, table):
+    attrs = tuple(attrs)
+    if not attrs:
+        return
+    # Only the rows holding a None in these columns can have an empty one: found with the cells read
+    # in C (attrgetter; each attr is a field of the table's row model). Most required cells are
+    # filled, on every row, on every run.
+    get = attrgetter(*attrs)
+    lignes = rows(conv, table)
+    if len(attrs) == 1:
+        lignes = [x for x in lignes if get(x) is None]
+    else:
+        lignes = [x for x, values in zip(lignes, map(get, lignes)) if None in values]
+    for ligne in lignes:
         for attr in attrs:
-            if blank(ligne, attr):
+            if getattr(ligne, attr) is None and blank(ligne, attr):
                 yield at(ligne, attr, code, gravite,
                          f"{prefix(ligne)} : {q(table.header(attr))} est vide ; ce champ est obligatoire.")
 
@@ -397,7 +461,7 @@ def action_reference(conv: Convention, lines: Iterable[Ligne], code: str, vide) 
     numeros = tuple(dict.fromkeys(a.numero for a in rows(conv, layout.T_ACTIONS) if a.numero))
     known = set(numeros)
     for line in lines:
-        if blank(line, "numero"):
+        if line.numero is None and blank(line, "numero"):  # the test inlined first: a call per line
             yield at(line, "numero", code, Gravite.ERREUR, *vide(line))
         elif line.numero and line.numero not in known:
             c = closest(line.numero, numeros)
@@ -420,4 +484,4 @@ def is_insee(code: str) -> bool:
 # Register every family (import order is irrelevant: findings are sorted).
 from . import structure, projet, diagnostic, perimetres, actions, financement, indicateurs, gouvernance  # noqa: E402,F401
 
-__all__ = ["REGISTRY", "Rule", "rule", "run_rules", "codes_within", "usable", "action_reference", "E", "A", "I"]
+__all__ = ["REGISTRY", "Rule", "Index", "rule", "run_rules", "codes_within", "usable", "action_reference", "E", "A", "I"]

@@ -119,13 +119,13 @@ def sans_financement(conv: Convention) -> Iterable[Finding]:
     """An action that is not `Abandonnée` with no financing line other than `Refusé` ones
     (a plan made only of refusals finances nothing). FIN-05 then stays silent on it. Not judged
     while a financing line has an unreadable `N° action` or `Statut`."""
-    if any("numero" in lf.problems or "statut" in lf.problems for lf in rows(conv, layout.T_FINANCEMENTS)):
+    if any("numero" in lf.problems or "statut" in lf.problems for lf in index(conv).with_problems(layout.T_FINANCEMENTS)):
         return
     for a in actions(conv):
         if a.maturite == ABANDONNEE or not a.numero or "maturite" in a.problems:
             continue
-        lines = index(conv).lines_of(a.numero)
-        if not any(lf.compte for lf in lines if not lf.is_empty()):
+        lines = index(conv).lines_of(a.numero)  # non-empty lines only
+        if not any(lf.compte for lf in lines):
             what = ("toutes ses lignes du plan de financement sont refusées" if lines
                     else "le plan de financement ne contient aucune ligne pour cette action")
             yield at(a, "numero", "ACT-08", E,
@@ -143,16 +143,18 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
     them, with the completed list as suggestion; an `Engagée`/`En cours`/`Terminée` action without
     `Date de signature`."""
     known = {f.code for f in rows(conv, layout.T_FINANCEURS) if f.code}
+    lines_of = index(conv).lines_of
     for a in actions(conv):
         if a.maturite == ABANDONNEE or not a.numero:
             continue
-        signed = set(a.cosignataires_codes)
-        needed: list[str] = []
-        for lf in totals.counted(index(conv).lines_of(a.numero)):
-            if lf.nature == layout.NATURE_AUTOFINANCEMENT or lf.financeur not in known or _fctva(lf):
+        financeurs: dict[str, None] = {}  # those that must cosign, in order of first line
+        for lf in totals.counted(lines_of(a.numero)):
+            if lf.financeur in financeurs or lf.nature == layout.NATURE_AUTOFINANCEMENT \
+                    or lf.financeur not in known or _fctva(lf):
                 continue
-            if lf.financeur not in signed and lf.financeur not in needed:
-                needed.append(lf.financeur)
+            financeurs[lf.financeur] = None
+        signed = set(a.cosignataires_codes) if financeurs else set()  # parsed only when needed
+        needed = [f for f in financeurs if f not in signed]
         if needed:
             full = ";".join(a.cosignataires_codes + needed)
             yield at(a, "cosignataires", "ACT-09", A,
@@ -172,14 +174,20 @@ def _et(items: list[str]) -> str:
 
 
 def _fctva(lf) -> bool:
-    return any(m in (v or "").upper() for m in layout.FCTVA_MARKERS for v in (lf.financeur, lf.dispositif))
+    for v in (lf.financeur, lf.dispositif):  # loops, not any(generator): called for every line
+        if v:
+            v = v.upper()
+            for m in layout.FCTVA_MARKERS:
+                if m in v:
+                    return True
+    return False
 
 
 @rule("ACT-10", A, "Action sans indicateur d'évaluation", SRC_GUIDE, needs=("T_Actions", "T_Indicateurs"))
 def sans_indicateur(conv: Convention) -> Iterable[Finding]:
     """No line of `T_Indicateurs` for an action that is not `Abandonnée` (not judged while an
     indicator's `N° action` is unreadable)."""
-    if any("numero" in i.problems for i in rows(conv, layout.T_INDICATEURS)):
+    if any("numero" in i.problems for i in index(conv).with_problems(layout.T_INDICATEURS)):
         return
     suivies = {i.numero for i in rows(conv, layout.T_INDICATEURS) if i.numero}
     for a in actions(conv):

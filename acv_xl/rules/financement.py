@@ -19,7 +19,7 @@ from .. import layout, totals
 from ..findings import Finding
 from ..model import Convention, FicheAction, LigneFinancement
 from ..values import closest, fmt_date, fmt_percent
-from . import (E, A, I, action_reference, SRC_CONTRAT, SRC_DECRET_2018_514, SRC_GUIDE, SRC_L1111_10, SRC_R2334_27, at, blank,
+from . import (E, A, I, action_reference, lazy, SRC_CONTRAT, SRC_DECRET_2018_514, SRC_GUIDE, SRC_L1111_10, SRC_R2334_27, at, blank,
                index, money, prefix, problem_findings, q, required_findings, rows, rule, usable)
 
 T = layout.T_FINANCEMENTS
@@ -34,54 +34,69 @@ def plan(conv: Convention, a: FicheAction) -> list[LigneFinancement]:
     return index(conv).lines_of(a.numero)
 
 
-def _r2334_dispositifs(conv: Convention) -> list:
-    """The `T_Dispositifs` entries that decide « Dotation R2334-27 » = `Oui` (the first entry of a
-    (financeur, dispositif) pair decides, as in `totals`): a short list, for speed."""
-    first: dict[tuple, object] = {}
-    for d in conv.dispositifs:
-        first.setdefault((d.financeur, d.dispositif), d)
-    return [d for d in first.values() if d.dotation_r2334_27 == "Oui"]
+_LINE_KEYS = frozenset(("numero", "financeur", "dispositif", "nature", "montant", "statut"))
 
 
-def dotations(conv: Convention, a: FicheAction, lines: list[LigneFinancement]):
-    idx = index(conv)
-    disp = idx.memo("r2334_dispositifs", lambda: _r2334_dispositifs(conv))
-    return idx.memo(("dotations", a.numero), lambda: totals.dotations_r2334_27(lines, disp))
+class Judged:
+    """An action whose plan FIN-05 to FIN-09 and FIN-16 judge, and what several of them compute on
+    it, each at most once per run."""
+
+    def __init__(self, conv: Convention, action: FicheAction, lines: list[LigneFinancement],
+                 counted: list[LigneFinancement]):
+        self.conv, self.action, self.lines, self.counted = conv, action, lines, counted
+
+    @lazy
+    def total(self) -> Decimal:
+        """The counted financing of the action (`totals.total_action`: every line is the action's)."""
+        return totals.total(self.counted)
+
+    @lazy
+    def part_mo(self) -> totals.PartMO:
+        return totals.part_mo(self.lines, index(self.conv).categories)
+
+    @lazy
+    def categories_known(self) -> bool:
+        """Whether every counted subsidy line has a financeur of known category (Public/Privé): an
+        unknown financeur (FIN-02) could be public, so the L1111-10 and 2018-514 ratios would be guesses."""
+        categorie = index(self.conv).categories.get
+        return all(categorie(lf.financeur) in layout.L.CATEGORIE
+                   for lf in self.counted if lf.nature == layout.NATURE_SUBVENTION)
+
+    @lazy
+    def dotations(self) -> Decimal:
+        """The counted R2334-27 dotations of the action."""
+        is_dotation = index(self.conv).memo("r2334", lambda: totals.DotationsR2334(self.conv.dispositifs))
+        return totals.dotations_r2334_27(self.counted, is_dotation)
 
 
-_LINE_KEYS = ("numero", "financeur", "dispositif", "nature", "montant", "statut")
-
-
-def judged_actions(conv: Convention) -> list[tuple[FicheAction, list[LigneFinancement]]]:
+def judged_actions(conv: Convention) -> list[Judged]:
     return index(conv).memo("judged_actions", lambda: list(_judged_actions(conv)))
 
 
-def _judged_actions(conv: Convention) -> Iterable[tuple[FicheAction, list[LigneFinancement]]]:
+def _judged_actions(conv: Convention) -> Iterable[Judged]:
     """Actions whose plan can be judged: numbered (and not twice), not abandoned, cost readable and > 0, at least one
     counted line (ACT-08 reports the others), every non-refused line with a readable amount, no
     line with an unreadable financeur, dispositif, nature or statut."""
     actions = rows(conv, layout.T_ACTIONS)
     counts = Counter(a.numero for a in actions)
+    # the numbers whose plan holds a counted line without a readable amount, or a line with an
+    # unreadable status, nature or financeur (every sum would be a guess): one pass over the lines
+    unsure = {lf.numero for lf in lignes(conv)
+              if (lf.compte and lf.montant is None) or (lf.problems and not _LINE_KEYS.isdisjoint(lf.problems))}
     for a in actions:
         if not a.numero or a.maturite == layout.MATURITE_ABANDONNEE or "maturite" in a.problems:
             continue  # an unreadable maturity may be « Abandonnée »
         if counts[a.numero] > 1:
             continue  # a duplicated number (ACT-01): whose are the lines? not guessed
         lines = plan(conv, a)
-        if a.cout_total is None or a.cout_total <= 0 or not totals.counted(lines):
-            continue  # no cost: ACT-02/ACT-05; no counted line: ACT-08
-        if any(lf.compte and lf.montant is None for lf in lines):
+        if a.cout_total is None or a.cout_total <= 0:
+            continue  # no cost: ACT-02/ACT-05
+        counted = totals.counted(lines)
+        if not counted:
+            continue  # no counted line: ACT-08
+        if a.numero in unsure:
             continue
-        if any(attr in lf.problems for lf in lines for attr in _LINE_KEYS):
-            continue  # an unreadable status, nature or financeur would make every sum a guess
-        yield a, lines
-
-
-def _categories_known(conv: Convention, lines: list[LigneFinancement]) -> bool:
-    """Whether every counted subsidy line has a financeur of known category (Public/Privé): an unknown
-    financeur (FIN-02) could be public, so the L1111-10 and 2018-514 ratios would be guesses."""
-    return all(totals.categorie(conv.financeurs, lf.financeur) in layout.L.CATEGORIE
-               for lf in totals.counted(lines) if lf.nature == layout.NATURE_SUBVENTION)
+        yield Judged(conv, a, lines, counted)
 
 
 def _pct(ratio: Decimal, seuil: int) -> str:
@@ -109,11 +124,12 @@ def action_inconnue(conv: Convention) -> Iterable[Finding]:
 @rule("FIN-02", E, "Financeur inconnu", SRC_GUIDE, needs=("T_Financements", "T_Financeurs"))
 def financeur_inconnu(conv: Convention) -> Iterable[Finding]:
     codes = tuple(f.code for f in rows(conv, layout.T_FINANCEURS) if f.code)
+    known = set(codes)
     for lf in lignes(conv):
-        if blank(lf, "financeur"):
+        if lf.financeur is None and blank(lf, "financeur"):  # the test inlined first: a call per line
             yield at(lf, "financeur", "FIN-02", E, f"{prefix(lf)} : le financeur n'est pas renseigné.",
                      "Choisissez le code du financeur dans la liste (feuille Financeurs).")
-        elif lf.financeur and lf.financeur not in codes:
+        elif lf.financeur and lf.financeur not in known:
             c = closest(lf.financeur, codes)
             yield at(lf, "financeur", "FIN-02", E,
                      f"{prefix(lf)} : {q(lf.financeur)} n'est pas un code de financeur de la feuille Financeurs.",
@@ -153,11 +169,11 @@ def nature_statut_annee(conv: Convention) -> Iterable[Finding]:
 @rule("FIN-05", E, "Plan de financement déséquilibré", SRC_GUIDE, needs=("T_Financements", "T_Actions"))
 def desequilibre(conv: Convention) -> Iterable[Finding]:
     """Σ counted `Montant (€)` ≠ `Coût total (€)` to the cent, on the action's cost cell."""
-    for a, lines in judged_actions(conv):
-        ecart = totals.ecart(a, lines)
-        if ecart is None or ecart == 0:
+    for j in judged_actions(conv):
+        a, fin = j.action, j.total
+        ecart = a.cout_total - fin  # `totals.ecart`, the cost being a number here
+        if ecart == 0:
             continue
-        fin = totals.total_action(lines, a.numero)
         sugg = (f"Complétez le financement de {money(ecart)} ou corrigez le coût total." if ecart > 0
                 else f"Réduisez les financements de {money(-ecart)} ou corrigez le coût total.")
         # the gap in words, not a signed « écart -50 000,00 € » the reader has to decode
@@ -182,7 +198,8 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
     where a derogation is declared. Nothing to judge when the plan has neither own share nor
     public subsidy; an unreadable MO type or derogation (ACT-12), or a subsidy of an unknown
     financeur (FIN-02), is not guessed."""
-    for a, lines in judged_actions(conv):
+    for j in judged_actions(conv):
+        a = j.action
         if a.type_mo not in layout.MO_PUBLICS_L1111_10 or "derogation" in a.problems:
             continue
         derog = a.derogation or "Aucune"
@@ -190,9 +207,9 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
             continue
         seuil = Decimal(10 if derog == _DEROG_SCOLAIRE else 20)
         grav = A if derog in _DEROG_PREFET else E
-        if not _categories_known(conv, lines):
+        if not j.categories_known:
             continue
-        pm = totals.part_mo(lines, conv.financeurs)
+        pm = j.part_mo
         if pm.ratio is None:
             continue
         base = pm.propre + pm.subventions_publiques
@@ -220,8 +237,8 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
     """Σ lines of dispositifs marked `Dotation R2334-27` = `Oui` > 80 % of `Dépense subventionnable
     (€ HT)` (exactly 80 % passes). An action that mobilises such a dotation with an empty dépense
     subventionnable cannot be checked: that is an error too, on the same cell."""
-    for a, lines in judged_actions(conv):
-        dot = dotations(conv, a, lines)
+    for j in judged_actions(conv):
+        a, dot = j.action, j.dotations
         if dot == 0 or "depense_subventionnable" in a.problems:
             continue
         dep = a.depense_subventionnable
@@ -249,17 +266,18 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
     dispositif are summed, and the finding points at the first of them. Not reported when the 80 %
     cap forces it: when the other R2334-27 dotations leave less than 20 % below the cap, a smaller
     amount is the only lawful one."""
-    for a, lines in judged_actions(conv):
+    for j in judged_actions(conv):
+        a = j.action
         dep = a.depense_subventionnable
         if dep is None or dep <= 0:
             continue
         groups: dict[tuple, list[LigneFinancement]] = {}
-        for lf in totals.counted(lines):
+        for lf in j.counted:
             if lf.dispositif in layout.DISPOSITIFS_DETR_DSIL:
                 groups.setdefault((lf.financeur, lf.dispositif), []).append(lf)
         if not groups:
             continue
-        dot = dotations(conv, a, lines)
+        dot = j.dotations
         for (_, dispositif), group in groups.items():
             montant = totals.total(group)
             if montant <= 0 or montant * 100 >= 20 * dep:
@@ -281,13 +299,14 @@ def plafond_100(conv: Convention) -> Iterable[Finding]:
     """Public subsidies (Public financeur, nature Subvention, not refused) > the dépense
     subventionnable (exactly 100 % passes). Not judged when the dépense is empty (not required
     unless a State dotation is mobilised, FIN-07) or a subsidy's financeur is unknown (FIN-02)."""
-    for a, lines in judged_actions(conv):
+    for j in judged_actions(conv):
+        a = j.action
         dep = a.depense_subventionnable
         if dep is None or dep <= 0:
             continue  # not required / ACT-05
-        if not _categories_known(conv, lines):
+        if not j.categories_known:
             continue
-        subs = totals.part_mo(lines, conv.financeurs).subventions_publiques
+        subs = j.part_mo.subventions_publiques
         if subs > dep:
             yield at(a, "depense_subventionnable", "FIN-09", E,
                      f"Les subventions publiques de l'action {a.numero} ({money(subs)}) dépassent la dépense "
@@ -300,10 +319,16 @@ def plafond_100(conv: Convention) -> Iterable[Finding]:
 @rule("FIN-10", A, "Ligne FCTVA dans le plan de financement", SRC_GUIDE, needs=("T_Financements",))
 def fctva(conv: Convention) -> Iterable[Finding]:
     """`FCTVA` in `Financeur` or `Dispositif` (not in `Commentaire`, where « hors FCTVA » is usual)."""
+    marked: dict[str, bool] = {}  # per distinct value: a few codes and dispositifs, many lines
     for lf in lignes(conv):
         for attr in ("dispositif", "financeur"):
             v = getattr(lf, attr)
-            if v and any(m.upper() in v.upper() for m in layout.FCTVA_MARKERS):
+            if not v:
+                continue
+            m = marked.get(v)
+            if m is None:
+                m = marked[v] = any(p in v.upper() for p in _FCTVA)
+            if m:
                 yield at(lf, attr, "FIN-10", A,
                          f"{prefix(lf)} : le FCTVA n'est pas une ressource du plan de financement (c'est un "
                          "remboursement de TVA, versé après la dépense).",
@@ -311,10 +336,14 @@ def fctva(conv: Convention) -> Iterable[Finding]:
                 break
 
 
+_FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
+
+
 @rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
+    dispositif = index(conv).dispositif
     for lf in lignes(conv):
-        d = conv.dispositif(lf.financeur, lf.dispositif)
+        d = dispositif(lf.financeur, lf.dispositif)
         if d is not None and d.nature and lf.nature and d.nature != lf.nature:
             yield at(lf, "nature", "FIN-11", A,
                      f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
@@ -355,10 +384,11 @@ def sans_reference(conv: Convention) -> Iterable[Finding]:
 def commencement(conv: Convention) -> Iterable[Finding]:
     """A DETR/DSIL line `Sollicité` whose action's `Date de début` precedes `Date de la demande`:
     an operation started before the request is in principle ineligible."""
+    action = index(conv).action
     for lf in lignes(conv):
         if lf.dispositif not in layout.DISPOSITIFS_DETR_DSIL or lf.statut != "Sollicité" or lf.date_demande is None:
             continue
-        a = index(conv).action(lf.numero)
+        a = action(lf.numero)
         if a is not None and a.date_debut is not None and a.date_debut < lf.date_demande:
             yield at(lf, "date_demande", "FIN-14", A,
                      f"{prefix(lf)} : la {lf.dispositif} a été sollicitée le {fmt_date(lf.date_demande)}, après le début "
@@ -371,8 +401,9 @@ def commencement(conv: Convention) -> Iterable[Finding]:
 def incompatibilite(conv: Convention) -> Iterable[Finding]:
     """Counted lines only: `AL` for a MO `Commune`/`EPCI`; `ANAH` on an action whose axe is not 1;
     `ANRU` when the action's derogation is not `ANRU` (empty counts as `Aucune`)."""
+    action = index(conv).action
     for lf in totals.counted(lignes(conv)):
-        a = index(conv).action(lf.numero)
+        a = action(lf.numero)
         if a is None:
             continue
         if lf.financeur == "AL" and a.type_mo in ("Commune", "EPCI"):
@@ -394,9 +425,9 @@ def incompatibilite(conv: Convention) -> Iterable[Finding]:
 def non_acquis(conv: Convention) -> Iterable[Finding]:
     """Share of the counted financing not yet `Acquis`/`Engagé`/`Versé`, when there is one, on the
     action's number cell."""
-    for a, lines in judged_actions(conv):
-        tot = totals.total_action(lines, a.numero)
-        acq = totals.total_action(lines, a.numero, layout.STATUTS_ACQUIS)
+    for j in judged_actions(conv):
+        a, tot = j.action, j.total
+        acq = totals.total_action(j.lines, a.numero, layout.STATUTS_ACQUIS)
         reste = tot - acq
         if reste > 0 and tot > 0:
             yield at(a, "numero", "FIN-16", I,

@@ -3,30 +3,44 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from .. import layout, totals
 from ..findings import Finding
 from ..model import Convention
 from ..values import fold
-from . import A, SRC_GUIDE, at_table, problem_findings, q, required_findings, rows, rule
+from . import A, SRC_GUIDE, at_table, index, problem_findings, q, required_findings, rows, rule
 
 T = layout.T_GOUVERNANCE
 
 
-def _aliases(conv: Convention, code: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _fold(text: str) -> str:
+    """`fold`, memoised: the same organismes and partner names come back in every workbook."""
+    return fold(text)
+
+
+def _aliases(conv: Convention, code: str) -> tuple[str, ...]:
     """Ways an organisme names a partner: its code, its name, each part of « Name (Other name) »."""
+    f = conv.financeur(code)
+    return _aliases_of(code, f.nom if f else None)
+
+
+@lru_cache(maxsize=1024)
+def _aliases_of(code: str, nom_classeur: str | None) -> tuple[str, ...]:
+    """`_aliases` from the code and the workbook's name for it (the same in most workbooks: memoised)."""
     names = [code]
     ref = layout.FINANCEURS_BY_CODE.get(code)
-    f = conv.financeur(code)
-    for nom in (ref.nom if ref else None, f.nom if f else None):
+    for nom in (ref.nom if ref else None, nom_classeur):
         if nom:
             names.append(nom)
             names.extend(p for p in re.split(r"[()]", nom) if p.strip())
-    return [fold(n).strip() for n in names if n and n.strip()]
+    return tuple(_fold(n).strip() for n in names if n and n.strip())
 
 
-def _pattern(aliases: list[str]) -> re.Pattern:
+@lru_cache(maxsize=1024)
+def _pattern(aliases: tuple[str, ...]) -> re.Pattern:
     """One regex for all the aliases, each as a whole word of the folded `Organisme`."""
     return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, aliases))})(?![a-z0-9])")
 
@@ -39,7 +53,7 @@ def comite_de_projet(conv: Convention) -> Iterable[Finding]:
     the member's collège. One finding per missing member, on the table's `Instance` column. Not
     judged while a line has an unreadable `Instance` or `Collège`."""
     lignes = rows(conv, T)
-    if any("instance" in m.problems or "college" in m.problems for m in lignes):
+    if any("instance" in m.problems or "college" in m.problems for m in index(conv).with_problems(T)):
         return  # an unreadable line may be the missing member (GOU-02 / STR-06 report it)
     comite = [m for m in lignes if m.instance == layout.INSTANCE_COMITE_PROJET]
     colleges = {m.college for m in comite}
@@ -52,10 +66,11 @@ def comite_de_projet(conv: Convention) -> Iterable[Finding]:
     for lf in totals.counted(rows(conv, layout.T_FINANCEMENTS)):
         if lf.financeur in layout.PARTENAIRES_NATIONAUX and lf.financeur not in financeurs:
             financeurs.append(lf.financeur)
-    organismes = [fold(m.organisme) for m in comite if m.organisme]
+    # one text, one search per partner: a folded organisme holds no line break, so an alias found in
+    # the text is found in one organisme, whole word (a line break is no letter or digit)
+    organismes = "\n".join(_fold(m.organisme) for m in comite if m.organisme)
     for code in financeurs:
-        pattern = _pattern(_aliases(conv, code))
-        if not any(pattern.search(o) for o in organismes):
+        if not _pattern(_aliases(conv, code)).search(organismes):
             ref = layout.FINANCEURS_BY_CODE.get(code)
             nom = ref.nom if ref else code
             yield at_table(conv, T, "GOU-01", A,

@@ -8,7 +8,7 @@ from .. import layout
 from ..findings import Finding
 from ..model import Convention, Perimetre
 from ..values import fmt_number
-from . import (E, A, SRC_GUIDE, at, at_table, prefix, problem_findings, q, required_findings, rows, rule)
+from . import (E, A, SRC_GUIDE, at, at_table, index, prefix, problem_findings, q, required_findings, rows, rule)
 
 T = layout.T_PERIMETRES
 ETUDE, ORT, PRIORITAIRE = layout.PERIMETRE_ETUDE, layout.PERIMETRE_ORT, layout.PERIMETRE_PRIORITAIRE
@@ -23,7 +23,7 @@ def etude_et_ort(conv: Convention) -> Iterable[Finding]:
     """None: one finding on the table (not while a `Type` is unreadable: it may be the missing
     one); several: one on each extra line's `Type`."""
     lignes = rows(conv, T)
-    unknown_type = any("type" in p.problems for p in lignes)
+    unknown_type = any("type" in p.problems for p in index(conv).with_problems(T))
     for typ, what in ((ETUDE, "périmètre d'étude (« Étude »)"), (ORT, "périmètre d'intervention (« ORT »)")):
         found = [p for p in lignes if p.type == typ]
         if not found and not unknown_type:
@@ -119,7 +119,7 @@ def _dec(v) -> int:
 def sans_prioritaire(conv: Convention) -> Iterable[Finding]:
     """Not judged while a `Type` is unreadable (PER-07): it may be the secteur prioritaire."""
     lignes = rows(conv, T)
-    if not any(p.type == PRIORITAIRE for p in lignes) and not any("type" in p.problems for p in lignes):
+    if not any(p.type == PRIORITAIRE for p in lignes) and not any("type" in p.problems for p in index(conv).with_problems(T)):
         yield at_table(conv, T, "PER-04", A, "Aucun secteur prioritaire n'est défini dans le périmètre ORT.",
                        f"Ajoutez une ligne de type {q(PRIORITAIRE)} dont le parent est le périmètre ORT.", attr="type")
 

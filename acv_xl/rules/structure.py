@@ -7,7 +7,7 @@ from typing import Iterable
 from .. import layout
 from ..findings import Finding
 from ..model import ROW_MODELS, Convention
-from . import (E, A, SRC_CONTRAT, STRUCTURE_KINDS, at, at_named, describe_problem, prefix, q, rows, rule)
+from . import (E, A, SRC_CONTRAT, STRUCTURE_KINDS, at, at_named, describe_problem, index, prefix, q, rule)
 
 _RESTORE = "Rétablissez l'élément depuis le modèle vierge (acv-xl modele) sans le renommer."
 
@@ -101,7 +101,7 @@ def version_modele(conv: Convention) -> Iterable[Finding]:
 def _structure_problems(conv: Convention, kind: str, code: str) -> Iterable[Finding]:
     for name, (_cls, _attr) in ROW_MODELS.items():
         table = layout.TABLES_BY_NAME[name]
-        for ligne in rows(conv, table):
+        for ligne in index(conv).with_problems(table):
             for attr, p in ligne.problems.items():
                 if p.kind != kind:
                     continue
