@@ -362,7 +362,7 @@ def _build_row(cls: type[Ligne], plan: tuple, given: frozenset[str],
             if kind is _AXE and v in AXE_EXACT:
                 typed[attr] = AXE_EXACT[v]
                 continue
-        elif t is float or t is int:
+        elif (t is float or t is int) and v - v == 0:  # finite (inf - inf and nan - nan are nan)
             if kind is _AMOUNT:
                 typed[attr] = to_cents(v)
                 continue

@@ -95,6 +95,8 @@ def parse_decimal(raw: Any, cents: bool) -> Parsed:
     if isinstance(raw, bool):
         return Parsed(None, Problem("pas_nombre", raw))
     if isinstance(raw, (int, float)):
+        if raw - raw != 0:  # inf or nan: what Excel shows as #NUM! (no workbook cell holds one)
+            return Parsed(None, Problem("erreur_excel", "#NUM!"))
         d = Decimal(str(raw))
         return Parsed(to_cents(d) if cents else d)
     if isinstance(raw, (date, datetime)):

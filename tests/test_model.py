@@ -114,3 +114,19 @@ def test_a_row_types_the_usual_values_as_values_parse_does():
 @given(column=st.sampled_from(_COLUMNS), raw=_cell)
 def test_a_row_types_any_value_as_values_parse_does(column, raw):
     _check_row_against_parse(*column, raw)
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_numbers_are_value_problems_not_crashes(bad):
+    """No workbook cell holds inf or NaN (the reader makes them #NUM!), but a caller's list may:
+    the row gets a value problem, and the rules judge it without an internal failure (STR-00)."""
+    from tests.conventions import with_change
+    from acv_xl.rules import run_rules
+
+    for table, attr, code in (("T_Financements", "montant", "STR-06"), ("T_Actions", "cout_total", "STR-06"),
+                              ("T_Financements", "annee", "FIN-04")):
+        conv = with_change(table, 0, attr, bad)
+        row = conv.rows(table)[0]
+        assert getattr(row, attr) is None and attr in row.problems
+        found = {f.code: f for f in run_rules(conv)}
+        assert "STR-00" not in found and found[code].cellule == row.cell(attr)
