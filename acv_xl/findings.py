@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class Gravite(str, Enum):
@@ -22,6 +22,8 @@ ORDER = {Gravite.ERREUR: 0, Gravite.AVERTISSEMENT: 1, Gravite.INFORMATION: 2}
 
 
 class Finding(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     code: str
     gravite: Gravite
     feuille: str = ""

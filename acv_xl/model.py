@@ -21,7 +21,7 @@ from .values import AXE_EXACT, Problem, parse, to_cents
 
 
 class Ligne(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     sheet: str = ""
     row: int = 0  # Excel row number of the line (1-based)
@@ -174,7 +174,7 @@ ROW_MODELS: dict[str, tuple[type[Ligne], str]] = {
 
 
 class NamedValue(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     name: str
     sheet: str = ""
@@ -185,6 +185,8 @@ class NamedValue(BaseModel):
 
 
 class MissingHeader(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     table: str
     header: str
     sheet: str = ""
@@ -195,6 +197,8 @@ class MissingHeader(BaseModel):
 class Structure(BaseModel):
     """What the reader could not find (STR-03, STR-04) and where it found the tables."""
 
+    model_config = ConfigDict(defer_build=True)
+
     missing_sheets: list[str] = Field(default_factory=list)
     missing_tables: list[str] = Field(default_factory=list)
     missing_headers: list[MissingHeader] = Field(default_factory=list)
@@ -204,7 +208,7 @@ class Structure(BaseModel):
 
 
 class Convention(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     fichier: str | None = None
     names: dict[str, NamedValue] = Field(default_factory=dict)
@@ -217,7 +221,7 @@ class Convention(BaseModel):
     financeurs: list[Financeur] = Field(default_factory=list)
     dispositifs: list[Dispositif] = Field(default_factory=list)
     gouvernance: list[MembreGouvernance] = Field(default_factory=list)
-    structure: Structure = Field(default_factory=Structure)
+    structure: Structure = Field(default_factory=lambda: Structure.model_construct())
 
     # -- named cells
     def value(self, name: str) -> Any:
@@ -406,5 +410,7 @@ def build_named(name: str, raw: Any, sheet: str = "", cell: str = "") -> NamedVa
     if name == "acv_departement" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
         value = f"{int(raw):02d}"  # 62 typed as a number is still the département "62"
         p = type(p)(value, None)
-    return NamedValue(name=name, sheet=sheet or nc.sheet, cell=cell or nc.cell, raw=raw, value=value,
-                      problem=p.problem)
+    # built without pydantic's validation, as the rows are: every field is typed above already, and
+    # the models' schemas are then never built by a command that only reads (`defer_build`)
+    return NamedValue.model_construct(name=name, sheet=sheet or nc.sheet, cell=cell or nc.cell, raw=raw,
+                                      value=value, problem=p.problem)

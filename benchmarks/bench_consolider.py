@@ -195,6 +195,9 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="pyinstrument over 50 files, one process")
     ap.add_argument("--keep", action="store_true", help="keep the generated folders")
     args = ap.parse_args()
+    from _bytecode import ensure
+
+    ensure()  # timed processes start as an installed package does (see _bytecode)
 
     from acv_xl.examples import write_examples
 

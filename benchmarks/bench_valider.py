@@ -32,6 +32,9 @@ def main() -> None:
     ap.add_argument("fichier", nargs="?")
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
+    from _bytecode import ensure
+
+    ensure()  # timed processes start as an installed package does (see _bytecode)
     if args.fichier:
         f = Path(args.fichier)
     else:

@@ -9,3 +9,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# byte-code for our modules, as a regular install has it (an editable one leaves it to the first
+# run, and where PYTHONDONTWRITEBYTECODE is set every run would compile them again)
+.venv/bin/python -m compileall -q acv_xl udfs >/dev/null
