@@ -221,7 +221,7 @@ class Convention(BaseModel):
     financeurs: list[Financeur] = Field(default_factory=list)
     dispositifs: list[Dispositif] = Field(default_factory=list)
     gouvernance: list[MembreGouvernance] = Field(default_factory=list)
-    structure: Structure = Field(default_factory=lambda: Structure.model_construct())
+    structure: Structure = Field(default_factory=lambda: empty(Structure))
 
     # -- named cells
     def value(self, name: str) -> Any:
@@ -320,6 +320,19 @@ _BLANKS: dict[type, dict[str, Any]] = {}
 _BASE_SET = frozenset(("sheet", "row", "cells", "raw", "problems"))
 _new = object.__new__
 _set = object.__setattr__
+
+
+def empty(cls: type[BaseModel]) -> BaseModel:
+    """`cls()` — every field at its default — without pydantic's validation, so that a command that
+    only reads never builds the models' schemas (`defer_build`). Not `model_construct`, which
+    inspects each default factory's signature at every call (≈ 0.1 ms for a Convention)."""
+    m = _new(cls)
+    _set(m, "__dict__", {name: f.default_factory() if f.default_factory is not None else f.default
+                         for name, f in cls.__pydantic_fields__.items()})
+    _set(m, "__pydantic_fields_set__", set())
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
 
 
 def build_row(cls: type[Ligne], raw: dict[str, Any], cells: dict[str, str] | None = None,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layout
-from .model import ROW_MODELS, Convention, MissingHeader, build_named, row_builder
+from .model import ROW_MODELS, Convention, MissingHeader, build_named, empty, row_builder
 from .source import Source, TableBlock, a1, col_letter
 from .values import fold
 
@@ -114,7 +114,7 @@ def read_source(source: Source) -> Convention:
 
 
 def _read_source(source: Source) -> Convention:
-    conv = Convention.model_construct()  # empty: nothing to validate (and no schema to build)
+    conv = empty(Convention)
     present = set(source.sheet_names())
     conv.structure.missing_sheets = [s for s in layout.SHEETS if s not in present]
     for table in layout.TABLES:

@@ -8,11 +8,13 @@ import pickle
 from datetime import date, datetime
 
 import pytest
+from pydantic import BaseModel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acv_xl import layout
-from acv_xl.model import ROW_MODELS, Convention, Dispositif, FicheAction, Financeur, build_row
+from acv_xl.model import (ROW_MODELS, Convention, Dispositif, FicheAction, Financeur, NamedValue, Structure, build_row,
+                           empty)
 from acv_xl.values import AXE_EXACT, EXCEL_ERRORS, ExcelError, NoCachedValue, parse
 
 
@@ -130,3 +132,17 @@ def test_non_finite_numbers_are_value_problems_not_crashes(bad):
         assert getattr(row, attr) is None and attr in row.problems
         found = {f.code: f for f in run_rules(conv)}
         assert "STR-00" not in found and found[code].cellule == row.cell(attr)
+
+
+@pytest.mark.parametrize("cls", [Convention, Structure, NamedValue])
+def test_empty_is_the_default_instance_without_validation(cls):
+    """`empty(cls)` (the reader's start) equals `cls()` and shares no mutable default between instances."""
+    kwargs = {"name": "acv_id"} if cls is NamedValue else {}
+    a, b = empty(cls), empty(cls)
+    expected = cls(**kwargs)
+    if kwargs:
+        a.name = b.name = "acv_id"
+    assert a == expected and a.model_dump() == expected.model_dump()
+    for name, value in vars(a).items():
+        if isinstance(value, (list, dict, set, BaseModel)):
+            assert value is not vars(b)[name], name
