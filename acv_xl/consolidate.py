@@ -284,11 +284,11 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             progress(done, n)
 
     if jobs <= 1 or n <= 1:
-        with gc_paused():  # as in `_summarize_chunk`
-            for i, (p, r) in enumerate(items):
-                results[i] = summarize(p, r)
-                tick(1)
-        return [results[i] for i in range(n)]
+        out: list[FileSummary] = []
+        for i in range(0, n, 16):  # by chunks, as the workers do: the collector runs in between
+            out.extend(_summarize_chunk(items[i:i + 16]))
+            tick(len(out) - done)
+        return out
 
     from . import fingerprint, read  # noqa: F401 — imported once here, inherited by the forked workers
 
