@@ -231,6 +231,10 @@ def main() -> int:
             print(f"  (b) pandas+openpyxl    {t_pd:7.2f} s  {per(t_pd)}  (extrapolé de {len(sample)} fichiers, 1 proc.)")
             print(f"  ratio / (a) = {t_cons / t_cal:5.2f}  (objectif ≤ 2,0)   ratio / (b) = {t_cons / t_pd:5.3f}  "
                   "(objectif ≤ 0,15)")
+            # what the command costs before reading a single file: the bound below which the
+            # ratio to (a) cannot go, whatever the reading and the rules cost
+            fixed = startup + r.phases.get("écriture du classeur", 0.0)
+            print(f"  démarrage + écriture du classeur = {fixed:.2f} s, soit {fixed / t_cal:4.2f} × (a) à eux seuls")
         if args.profile:
             paths = sorted((work / f"n{args.n[0]}").rglob("*.xlsx"))[:50]
             profile(paths)
