@@ -39,17 +39,23 @@ values = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(CELLS), values), min_size=1, max_size=8))
-@example([(("T_Actions", 0, "depense_subventionnable"), 0)])  # found by hypothesis: a division by zero
-@example([(("T_Actions", 1, "cout_total"), 0), (("T_Actions", 1, "depense_subventionnable"), 0)])
-def test_rules_never_crash_and_findings_are_well_formed(changes):
+def changed(changes) -> dict:
+    """The clean convention's raw data with `changes` ((table, index, attr), value) applied."""
     raw = clean_raw()
     for (table, index, attr), value in changes:
         if table == "names":
             raw["names"][attr] = value
         elif index < len(raw[table]):
             raw[table][index][attr] = value
+    return raw
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(CELLS), values), min_size=1, max_size=8))
+@example([(("T_Actions", 0, "depense_subventionnable"), 0)])  # found by hypothesis: a division by zero
+@example([(("T_Actions", 1, "cout_total"), 0), (("T_Actions", 1, "depense_subventionnable"), 0)])
+def test_rules_never_crash_and_findings_are_well_formed(changes):
+    raw = changed(changes)
     report = validate_convention(build(raw), "x.xlsx")
     for f in report.findings:
         assert f.code != "STR-00", f.message
@@ -71,12 +77,7 @@ HEADERS = [(name, c.attr) for name in ROW_MODELS for c in layout.TABLES_BY_NAME[
 def test_rules_never_crash_on_a_damaged_structure(headers, tables, names, changes):
     from acv_xl.model import MissingHeader
 
-    raw = clean_raw()
-    for (table, index, attr), value in changes:
-        if table == "names":
-            raw["names"][attr] = value
-        elif index < len(raw[table]):
-            raw[table][index][attr] = value
+    raw = changed(changes)
     for table, attr in headers:
         for row in raw[table]:
             row.pop(attr, None)
