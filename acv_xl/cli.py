@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from acv_xl import __version__
 
 # argparse's own words, in French (argparse looks `_` up at call time).
 _FR = {
@@ -67,7 +67,7 @@ def _fail(message: str, status: int = 2) -> int:
 
 # ----------------------------------------------------------------------------- commands
 def cmd_modele(args) -> int:
-    from .template import build_workbook
+    from acv_xl.outputs.template import build_workbook
 
     out = Path(args.sortie)
     if out.suffix.lower() != ".xlsx":
@@ -78,7 +78,7 @@ def cmd_modele(args) -> int:
 
 
 def cmd_exemples(args) -> int:
-    from .examples import write_examples
+    from acv_xl.outputs.examples import write_examples
 
     paths = write_examples(Path(args.dossier))
     for p in paths:
@@ -88,11 +88,11 @@ def cmd_exemples(args) -> int:
 
 def cmd_valider(args) -> int:
     if args.annoter and len(args.fichiers) == 1:
-        from .annotate import check_output
+        from acv_xl.outputs.annotate import check_output
 
         if problem := check_output(Path(args.fichiers[0]), Path(args.annoter)):  # e.g. SORTIE = FICHIER
             return _fail(problem)
-    from .validate import validate_file
+    from acv_xl.checks.validate import validate_file
 
     reports = [validate_file(Path(f)) for f in args.fichiers]
     if args.annoter:
@@ -100,7 +100,7 @@ def cmd_valider(args) -> int:
             return _fail("--annoter s'emploie avec un seul fichier.")
         if reports[0].convention is None:
             return _fail("impossible d'annoter un fichier illisible.")
-        from .annotate import AnnotationError, annotate
+        from acv_xl.outputs.annotate import AnnotationError, annotate
 
         try:
             annotate(Path(args.fichiers[0]), Path(args.annoter), reports[0])
@@ -109,12 +109,12 @@ def cmd_valider(args) -> int:
     if args.format == "json":
         import json
 
-        from .report import to_json
+        from acv_xl.outputs.report import to_json
 
         data = [to_json(r) for r in reports]
         print(json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=2))
     else:
-        from .report import render_text
+        from acv_xl.outputs.report import render_text
 
         render_text(reports, _console())
         if args.annoter:
@@ -123,14 +123,14 @@ def cmd_valider(args) -> int:
 
 
 def cmd_annexe(args) -> int:
-    from .annex import run_annexe
+    from acv_xl.outputs.annex import run_annexe
 
     return run_annexe(Path(args.fichier), Path(args.sortie) if args.sortie else None,
                       pdf=args.pdf, brouillon=args.brouillon, console=_console())
 
 
 def cmd_consolider(args) -> int:
-    from .consolidate import run_consolider
+    from acv_xl.outputs.consolidation import run_consolider
 
     return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
                           json_path=Path(args.json) if args.json else None, jobs=args.jobs)

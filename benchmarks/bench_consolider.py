@@ -34,8 +34,8 @@ from xml.etree import ElementTree as ET
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from acv_xl import layout  # noqa: E402
-from acv_xl.source import col_letter, parse_range  # noqa: E402
+from acv_xl.contract import layout  # noqa: E402
+from acv_xl.reading.source import col_letter, parse_range  # noqa: E402
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
       "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
@@ -176,7 +176,7 @@ def consolider(target: Path, out: Path, jobs: int) -> tuple[float, int, str]:
 def profile(paths: list[Path]) -> None:
     from pyinstrument import Profiler
 
-    from acv_xl.consolidate import summarize
+    from acv_xl.outputs.consolidation import summarize
 
     summarize(str(paths[0]), "warm-up")  # imports out of the picture
     prof = Profiler(interval=0.0005)
@@ -199,7 +199,7 @@ def main() -> int:
 
     ensure()  # timed processes start as an installed package does (see _bytecode)
 
-    from acv_xl.examples import write_examples
+    from acv_xl.outputs.examples import write_examples
 
     work = Path(tempfile.mkdtemp(prefix="acv-bench-"))
     try:
@@ -211,7 +211,7 @@ def main() -> int:
             paths = generate(examples, folder, n)
             gen = time.perf_counter() - t0
             t_cons, rc, last = consolider(folder, work / f"consolidation_{n}.xlsx", args.jobs)
-            from acv_xl.consolidate import consolidate
+            from acv_xl.outputs.consolidation import consolidate
 
             r = consolidate([folder], work / f"consolidation_{n}_b.xlsx", jobs=args.jobs)  # same, in-process: phases
             phases = " ; ".join(f"{k} {v:.2f} s" for k, v in r.phases.items())

@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from acv_xl import layout  # noqa: E402
-from acv_xl.model import ROW_MODELS, Convention, build_named, build_row  # noqa: E402
-from acv_xl.read import read_file  # noqa: E402
+from acv_xl.contract import layout  # noqa: E402
+from acv_xl.contract.model import ROW_MODELS, Convention, build_named, build_row  # noqa: E402
+from acv_xl.reading.read import read_file  # noqa: E402
 
 
 def sample_convention(n_actions: int) -> Convention:
@@ -58,7 +58,7 @@ def sample_convention(n_actions: int) -> Convention:
 
 def source_only(path: Path) -> None:
     """The reading part of read_file, without building the model (pydantic) rows."""
-    from acv_xl.source_file import FileSource
+    from acv_xl.reading.source_file import FileSource
 
     with FileSource(path) as src:
         for t in layout.TABLES:
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as d:
         files = list(args.fichiers)
         if not files:
-            from acv_xl import template
+            from acv_xl.outputs import template
 
             path = Path(d) / "arras.xlsx"
             template.build_workbook(path, sample_convention(args.actions))

@@ -33,11 +33,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
 
-from acv_xl import layout, totals  # noqa: E402
-from acv_xl.examples import FAUTES_ATTENDUES, example_conventions  # noqa: E402
-from acv_xl.model import FicheAction, Indicateur, LigneFinancement, build_row  # noqa: E402
-from acv_xl.template import build_workbook  # noqa: E402
-from acv_xl.validate import validate_file  # noqa: E402
+from acv_xl.contract import layout  # noqa: E402
+from acv_xl.checks import totals  # noqa: E402
+from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions  # noqa: E402
+from acv_xl.contract.model import FicheAction, Indicateur, LigneFinancement, build_row  # noqa: E402
+from acv_xl.outputs.template import build_workbook  # noqa: E402
+from acv_xl.checks.validate import validate_file  # noqa: E402
 from udfs import functions, scripts, tables  # noqa: E402
 from xlwings_payload import payload_from_xlsx, remote_book, table_values  # noqa: E402
 
@@ -103,8 +104,8 @@ def main() -> int:
                                lambda: remote_book(copy.deepcopy(payload)))
         cli_ms = median_ms(lambda _: validate_file(path), max(3, args.repeat // 2))
         # where the time goes: reading the book into the model, then the shared core
-        from acv_xl.read import read_source
-        from acv_xl.validate import validate_convention
+        from acv_xl.reading.read import read_source
+        from acv_xl.checks.validate import validate_convention
         from udfs.xw_source import XwSource
 
         read_ms = median_ms(lambda b: read_source(XwSource(b)), args.repeat,

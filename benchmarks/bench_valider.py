@@ -39,7 +39,7 @@ def main() -> None:
         f = Path(args.fichier)
     else:
         tmp = Path(tempfile.mkdtemp())
-        from acv_xl.examples import write_examples
+        from acv_xl.outputs.examples import write_examples
 
         f = next(p for p in write_examples(tmp) if p.name == "arras.xlsx")
     ours = [sys.executable, "-m", "acv_xl", "valider", str(f), "--format", "json"]

@@ -18,8 +18,8 @@ from typing import Any
 
 import xlsxwriter
 
-from acv_xl import layout
-from acv_xl.source import col_letter, parse_a1
+from acv_xl.contract import layout
+from acv_xl.reading.source import col_letter, parse_a1
 
 
 @dataclass(frozen=True)

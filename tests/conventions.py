@@ -14,11 +14,11 @@ import copy
 from datetime import date
 from typing import Any
 
-from acv_xl import layout
-from acv_xl.findings import Finding
-from acv_xl.model import ROW_MODELS, Convention, build_named, build_row
-from acv_xl.rules import run_rules
-from acv_xl.source import a1, parse_a1
+from acv_xl.contract import layout
+from acv_xl.checks.findings import Finding
+from acv_xl.contract.model import ROW_MODELS, Convention, build_named, build_row
+from acv_xl.checks.rules import run_rules
+from acv_xl.reading.source import a1, parse_a1
 
 
 def clean_raw() -> dict[str, Any]:

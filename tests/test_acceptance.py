@@ -40,7 +40,7 @@ from acceptance_support import (
     valider_json,
 )
 
-from acv_xl.examples import FAUTES_ATTENDUES
+from acv_xl.outputs.examples import FAUTES_ATTENDUES
 
 SHIPPED = sorted(EXEMPLES.glob("*.xlsx"))
 CLEAN = [p for p in SHIPPED if p.name not in FAUTES_ATTENDUES]

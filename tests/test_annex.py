@@ -1,4 +1,4 @@
-"""The annex of the avenant (`acv_xl.annex`, `acv-xl annexe`).
+"""The annex of the avenant (`acv_xl.outputs.annex`, `acv-xl annexe`).
 
 Numbers are read back from the written workbook with openpyxl and compared with `totals`; the PDF
 is produced by LibreOffice (these tests FAIL when soffice is missing: the annex must print) and
@@ -20,12 +20,15 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from acv_xl import annex, layout, libreoffice, totals
-from acv_xl.annex import AnnexSheet, PROJET_NON_VALIDE
-from acv_xl.findings import Gravite
-from acv_xl.model import (Commune, Convention, ElementDiagnostic, FicheAction, Financeur, Indicateur,
+from acv_xl.outputs import annex
+from acv_xl.contract import layout
+from acv_xl.outputs import libreoffice
+from acv_xl.checks import totals
+from acv_xl.outputs.annex import AnnexSheet, PROJET_NON_VALIDE
+from acv_xl.checks.findings import Gravite
+from acv_xl.contract.model import (Commune, Convention, ElementDiagnostic, FicheAction, Financeur, Indicateur,
                           LigneFinancement, MembreGouvernance, Perimetre, build_named, build_row)
-from acv_xl.values import fmt_euros
+from acv_xl.contract.values import fmt_euros
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_SHEETS = (AnnexSheet.COVER, AnnexSheet.PERIMETRES, AnnexSheet.ACTIONS, AnnexSheet.FINANCEMENT,
@@ -100,7 +103,7 @@ def make_convention() -> Convention:
 
 
 def report_of(conv: Convention, fichier: str = "lens.xlsx"):
-    from acv_xl.validate import validate_convention
+    from acv_xl.checks.validate import validate_convention
 
     return validate_convention(conv, fichier=fichier)
 
@@ -333,9 +336,9 @@ def sha(path: Path) -> str:
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory):
     """Every example written as a workbook, validated; the clean ones' annexes (one LibreOffice run)."""
-    from acv_xl.examples import example_conventions
-    from acv_xl.template import build_workbook
-    from acv_xl.validate import validate_file
+    from acv_xl.outputs.examples import example_conventions
+    from acv_xl.outputs.template import build_workbook
+    from acv_xl.checks.validate import validate_file
 
     folder = tmp_path_factory.mktemp("exemples")
     out = {"clean": [], "faulty": []}
@@ -493,7 +496,7 @@ def test_errors_always_marked_draft_and_bad_values_shown_not_counted(tmp_path):
 
 
 def test_default_output_next_to_input(tmp_path):
-    from acv_xl.template import build_workbook
+    from acv_xl.outputs.template import build_workbook
     from rich.console import Console
 
     src = tmp_path / "lens.xlsx"

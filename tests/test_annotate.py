@@ -21,11 +21,11 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from acv_xl.formats import FILL_ERREUR
-from acv_xl import layout
-from acv_xl.annotate import COMMENT_AUTHOR, FILLS, STATUT_ERREURS, STATUT_VALIDE, AnnotationError, annotate, check_output
-from acv_xl.findings import Finding, Gravite
-from acv_xl.layout import Sheet
+from acv_xl.outputs.formats import FILL_ERREUR
+from acv_xl.contract import layout
+from acv_xl.outputs.annotate import COMMENT_AUTHOR, FILLS, STATUT_ERREURS, STATUT_VALIDE, AnnotationError, annotate, check_output
+from acv_xl.checks.findings import Finding, Gravite
+from acv_xl.contract.layout import Sheet
 
 TODAY = date(2026, 3, 14)
 FIN = layout.T_FINANCEMENTS
@@ -352,7 +352,7 @@ def test_xlsm_keeps_vba_project(tmp_path):
 def test_opens_in_libreoffice(fixture_xlsx, tmp_path):
     from pypdf import PdfReader
 
-    from acv_xl.libreoffice import convert
+    from acv_xl.outputs.libreoffice import convert
 
     first = tmp_path / "annote1.xlsx"
     annotate(fixture_xlsx, first, _report(FINDINGS), today=TODAY)
@@ -393,8 +393,8 @@ def test_clears_the_excel_buttons_fills_and_keeps_the_users_own(tmp_path):
 
 # ----------------------------------------------------------------------------- the real template
 def test_real_template_keeps_buttons_and_data(tmp_path):
-    from acv_xl.read import read_file
-    from acv_xl.template import build_workbook
+    from acv_xl.reading.read import read_file
+    from acv_xl.outputs.template import build_workbook
 
     src = tmp_path / "modele.xlsx"
     build_workbook(src)
@@ -446,7 +446,7 @@ def test_real_template_keeps_buttons_and_data(tmp_path):
 
 # ----------------------------------------------------------------------------- XML writing
 def test_xml_part_keeps_prefixes_and_ignorable_declarations():
-    from acv_xl.ooxml import XmlPart, q
+    from acv_xl.reading.ooxml import XmlPart, q
 
     src = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
            b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
@@ -479,14 +479,14 @@ def test_cli_refuses_to_overwrite_input(fixture_xlsx):
 # ----------------------------------------------------------------------------- real examples, CLI
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory) -> dict[str, Path]:
-    from acv_xl.examples import write_examples
+    from acv_xl.outputs.examples import write_examples
 
     folder = tmp_path_factory.mktemp("exemples")
     return {p.name: p for p in write_examples(folder)}
 
 
 def _first(examples, faulty: bool):
-    from acv_xl.validate import validate_file
+    from acv_xl.checks.validate import validate_file
 
     for p in sorted(examples.values()):
         r = validate_file(p)
@@ -500,7 +500,7 @@ def _cli(*args) -> subprocess.CompletedProcess:
 
 
 def test_cli_annotates_a_faulty_example(examples, tmp_path):
-    from acv_xl.validate import validate_file
+    from acv_xl.checks.validate import validate_file
 
     src, report = _first(examples, faulty=True)
     before = _sha(src)
@@ -534,7 +534,7 @@ def test_cli_annotates_a_faulty_example(examples, tmp_path):
 
 
 def test_cli_annotated_clean_example_reads_as_validated(examples, tmp_path):
-    from acv_xl.validate import ETAT_VALIDE, validate_file
+    from acv_xl.checks.validate import ETAT_VALIDE, validate_file
 
     src, report = _first(examples, faulty=False)
     out = tmp_path / "annote.xlsx"
@@ -549,7 +549,7 @@ def test_cli_annotated_clean_example_reads_as_validated(examples, tmp_path):
 
 
 def test_finding_on_a_huge_range_is_bounded(fixture_xlsx, tmp_path):
-    from acv_xl.annotate import MAX_CELLS_PER_FINDING
+    from acv_xl.outputs.annotate import MAX_CELLS_PER_FINDING
 
     out = tmp_path / "annote.xlsx"
     f = _finding("STR-06", Gravite.ERREUR, Sheet.FINANCEMENT, "M1:M1048576", "", "Valeur d'erreur Excel.")

@@ -18,10 +18,11 @@ from msoffcrypto.format.ooxml import OOXMLFile
 import pytest
 from _read_workbooks import Err, Formula, build, default_names, rewrite_part, table_from_layout
 
-from acv_xl import layout, source_file
-from acv_xl.errors import SAVE_AS_XLSX, UnreadableWorkbook
-from acv_xl.read import read_file
-from acv_xl.values import ExcelError, NoCachedValue
+from acv_xl.contract import layout
+from acv_xl.reading import source_file
+from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook
+from acv_xl.reading.read import read_file
+from acv_xl.contract.values import ExcelError, NoCachedValue
 
 FIN = layout.T_FINANCEMENTS
 SHEET_PART = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"  # as XlsxWriter numbers them
@@ -375,7 +376,7 @@ def test_a_table_stretched_to_the_last_row_is_read(tmp_path):
 @pytest.mark.libreoffice
 def test_a_real_xls_and_ods_written_by_libreoffice(tmp_path):
     """The sniffing holds on files written by an office suite, not only on the test's own stand-ins."""
-    from acv_xl.libreoffice import convert
+    from acv_xl.outputs.libreoffice import convert
 
     good = _valid(tmp_path / "classeur.xlsx")
     xls, ods = convert([good], "xls", tmp_path / "xls") + convert([good], "ods", tmp_path / "ods")

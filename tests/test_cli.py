@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from acv_xl.cli import build_parser
-from acv_xl.examples import example_conventions
-from acv_xl.template import build_workbook
+from acv_xl.outputs.examples import example_conventions
+from acv_xl.outputs.template import build_workbook
 
 COMMANDS = ("modele", "exemples", "valider", "annexe", "consolider", "serveur")
 

@@ -1,6 +1,6 @@
 """`acv-xl consolider`: CON rules, discovery, the consolidated workbook, safety, the command line.
 
-The batch fixture is the shipped examples (written by `acv_xl.examples.write_examples`) plus a
+The batch fixture is the shipped examples (written by `acv_xl.outputs.examples.write_examples`) plus a
 duplicate in a sub-folder, an unreadable file, a workbook of another département, a workbook whose
 texts look like formulas, an Excel lock file and a hidden file. Expected values are computed
 independently: the validator run on each file, and pandas over the written `Lignes` sheet.
@@ -25,14 +25,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from acv_xl import consolidate as C
-from acv_xl import consolidation_workbook as W
-from acv_xl import layout
-from acv_xl.consolidate import Feuille, H
-from acv_xl.findings import Gravite
-from acv_xl.rules.consolidation import FileSummary, judge, norm_departement
-from acv_xl.validate import ETAT_ILLISIBLE, ETAT_JAMAIS, ETAT_MODIFIE, ETAT_VALIDE
-from acv_xl.totals import Totaux
+from acv_xl.outputs import consolidation as C
+from acv_xl.outputs import consolidation_workbook as W
+from acv_xl.contract import layout
+from acv_xl.outputs.consolidation import Feuille, H
+from acv_xl.checks.findings import Gravite
+from acv_xl.checks.rules.consolidation import FileSummary, judge, norm_departement
+from acv_xl.checks.validate import ETAT_ILLISIBLE, ETAT_JAMAIS, ETAT_MODIFIE, ETAT_VALIDE
+from acv_xl.checks.totals import Totaux
 
 ROOT = Path(__file__).resolve().parents[1]
 ACV_XL = [sys.executable, "-m", "acv_xl"]
@@ -146,7 +146,7 @@ def test_discover_recursive_skips_lock_hidden_and_output(tmp_path):
 
 # ------------------------------------------------------------------ the batch
 def _write_variant(conv, path: Path, **named) -> None:
-    from acv_xl.template import build_workbook
+    from acv_xl.outputs.template import build_workbook
 
     conv = conv.model_copy(deep=True)
     for k, v in named.items():
@@ -156,8 +156,8 @@ def _write_variant(conv, path: Path, **named) -> None:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    from acv_xl.examples import example_conventions, write_examples
-    from acv_xl.model import Commune, build_row
+    from acv_xl.outputs.examples import example_conventions, write_examples
+    from acv_xl.contract.model import Commune, build_row
 
     root = tmp_path_factory.mktemp("departement")
     folder = root / "62"
@@ -169,7 +169,7 @@ def batch(tmp_path_factory):
     first = sorted(examples)[0]
     # The same convention, validated, in a sub-folder and older on disk: being validated, it is the
     # one kept (CON-01); the never-validated original in the top folder is the duplicate.
-    from acv_xl.fingerprint import fingerprint
+    from acv_xl.checks.fingerprint import fingerprint
 
     validated = convs[first.name].model_copy(deep=True)
     validated.set_value("acv_statut", "Validé")
@@ -229,7 +229,7 @@ def test_every_file_listed_once_in_fichiers(batch):
 
 
 def test_anomalies_hold_every_finding_and_the_con_ones(batch):
-    from acv_xl.validate import validate_file
+    from acv_xl.checks.validate import validate_file
 
     df = _sheet(batch["out"], Feuille.ANOMALIES)
     folder = batch["folder"]
@@ -314,7 +314,7 @@ def test_text_from_workbooks_stays_text(batch):
 
 
 def test_the_input_was_not_altered_and_output_opens_in_libreoffice(batch, tmp_path):
-    from acv_xl.libreoffice import convert
+    from acv_xl.outputs.libreoffice import convert
 
     (recalc,) = convert([batch["out"]], "xlsx", tmp_path)
     wb = openpyxl.load_workbook(recalc, data_only=True)
@@ -437,7 +437,7 @@ def test_a_killed_process_leaves_no_partial_output(batch, tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, zipfile
         from pathlib import Path
-        from acv_xl import consolidate as C
+        from acv_xl.outputs import consolidation as C
         def killing(real):
             def wrapper(self, *a, **k):
                 real(self, *a, **k)
@@ -527,7 +527,7 @@ def test_a_previous_consolidation_in_the_folder_is_listed_not_read(batch, tmp_pa
 
 
 def test_a_binome_is_one_convention_counted_once(batch):
-    from acv_xl.read import read_file
+    from acv_xl.reading.read import read_file
 
     data = json.loads(batch["json"].read_text(encoding="utf-8"))
     binomes = [c for c in data["conventions"] if c["compte"] and len(c["communes"]) >= 2]

@@ -19,9 +19,9 @@ import pytest
 from _read_workbooks import Err, Formula, build, rewrite_part, table_from_layout
 from test_bad_files import CORPUS as UNREADABLE
 
-from acv_xl import layout
-from acv_xl.examples import FAUTES_ATTENDUES, example_conventions
-from acv_xl.template import reference_dispositifs, reference_financeurs
+from acv_xl.contract import layout
+from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions
+from acv_xl.outputs.template import reference_dispositifs, reference_financeurs
 
 FIN, ACT, IND, GOU = layout.T_FINANCEMENTS, layout.T_ACTIONS, layout.T_INDICATEURS, layout.T_GOUVERNANCE
 MEMORY_CEILING = 2 << 30  # bytes of address space for the whole run

@@ -3,8 +3,8 @@
 import re
 from pathlib import Path
 
-from acv_xl.findings import Gravite
-from acv_xl.rules import REGISTRY
+from acv_xl.checks.findings import Gravite
+from acv_xl.checks.rules import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = {Gravite.ERREUR: "Erreur", Gravite.AVERTISSEMENT: "Avertissement", Gravite.INFORMATION: "Information"}

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from acv_xl import layout, totals
-from acv_xl.examples import FAUTES_ATTENDUES, example_conventions, write_examples
-from acv_xl.findings import Gravite
+from acv_xl.contract import layout
+from acv_xl.checks import totals
+from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions, write_examples
+from acv_xl.checks.findings import Gravite
 
 FILES = ["arras.xlsx", "bethune.xlsx", "bruay-la-buissiere.xlsx", "boulogne-sur-mer.xlsx", "calais.xlsx",
          "lens-lievin.xlsx", "saint-omer.xlsx"]
@@ -150,7 +151,7 @@ def test_planted_mistakes_are_where_the_list_says(convs):
 
 
 def test_rules_find_exactly_the_planted_errors(convs):
-    from acv_xl.rules import run_rules
+    from acv_xl.checks.rules import run_rules
 
     for name, conv in convs.items():
         findings = run_rules(conv)
@@ -161,8 +162,8 @@ def test_rules_find_exactly_the_planted_errors(convs):
 
 
 def test_written_workbooks_read_back_to_the_same_totals(tmp_path, convs):
-    from acv_xl.fingerprint import fingerprint
-    from acv_xl.read import read_file
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.reading.read import read_file
 
     for path in write_examples(tmp_path):
         back = read_file(path)

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from acv_xl import layout
-from acv_xl.fingerprint import canonical, fingerprint
-from acv_xl.layout import Kind
-from acv_xl.model import ROW_MODELS
-from acv_xl.values import ExcelError
+from acv_xl.contract import layout
+from acv_xl.checks.fingerprint import canonical, fingerprint
+from acv_xl.contract.layout import Kind
+from acv_xl.contract.model import ROW_MODELS
+from acv_xl.contract.values import ExcelError
 
 from conventions import build, clean_raw
 
@@ -117,8 +117,8 @@ def test_fast_serialisation_is_the_reference_json_on_every_example():
     `json.dumps` of `canonical_data`, the readable reference form of the fingerprint."""
     import json
 
-    from acv_xl.examples import example_conventions
-    from acv_xl.fingerprint import canonical_data, canonical_json
+    from acv_xl.outputs.examples import example_conventions
+    from acv_xl.checks.fingerprint import canonical_data, canonical_json
 
     convs = list(example_conventions().values()) + [build(clean_raw())]
     for conv in convs:
@@ -133,7 +133,7 @@ def test_fast_serialisation_is_the_reference_json_on_every_example():
 def _stored_case_raw() -> dict:
     from datetime import timedelta, timezone
 
-    from acv_xl.values import NoCachedValue
+    from acv_xl.contract.values import NoCachedValue
 
     return {
         "names": {"acv_version_modele": "2026.1", "acv_programme": "ACV 2", "acv_id": "ACV042",
@@ -184,7 +184,7 @@ def test_values_seen_before_keep_their_type():
     two time zones)."""
     from datetime import timedelta, timezone
 
-    from acv_xl.fingerprint import canonical_data, canonical_json
+    from acv_xl.checks.fingerprint import canonical_data, canonical_json
     import json
 
     variants = ["#REF!", ExcelError("#REF!"), 1, True, 1.0, 2, 2.0, 0, False, -0.0, 10**16 + 1, float(10**16 + 1),
@@ -206,8 +206,8 @@ def test_the_bounds_of_the_remembered_values_change_nothing(monkeypatch):
     text written is the same."""
     import json
 
-    from acv_xl import fingerprint as fpm
-    from acv_xl.examples import example_conventions
+    from acv_xl.checks import fingerprint as fpm
+    from acv_xl.outputs.examples import example_conventions
 
     monkeypatch.setattr(fpm, "_MAX_TEXTS", 5)
     monkeypatch.setattr(fpm, "_MAX_LENGTH", 3)

@@ -11,7 +11,7 @@ import pytest
 
 from acceptance_support import spec, spec_tables
 
-from acv_xl import layout
+from acv_xl.contract import layout
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from acv_xl import layout, libreoffice, totals
-from acv_xl.examples import example_conventions, write_examples
-from acv_xl.template import SYNTHESE_YEARS, build_workbook, synthese_layout
-from acv_xl.values import EXCEL_ERRORS
+from acv_xl.contract import layout
+from acv_xl.outputs import libreoffice
+from acv_xl.checks import totals
+from acv_xl.outputs.examples import example_conventions, write_examples
+from acv_xl.outputs.template import SYNTHESE_YEARS, build_workbook, synthese_layout
+from acv_xl.contract.values import EXCEL_ERRORS
 
 pytestmark = pytest.mark.libreoffice
 

@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acv_xl import layout
-from acv_xl.model import (ROW_MODELS, Convention, Dispositif, FicheAction, Financeur, NamedValue, Structure, build_row,
+from acv_xl.contract import layout
+from acv_xl.contract.model import (ROW_MODELS, Convention, Dispositif, FicheAction, Financeur, NamedValue, Structure, build_row,
                            empty)
-from acv_xl.values import AXE_EXACT, EXCEL_ERRORS, ExcelError, NoCachedValue, parse
+from acv_xl.contract.values import AXE_EXACT, EXCEL_ERRORS, ExcelError, NoCachedValue, parse
 
 
 def _dispositif(financeur, nom, nature=None):
@@ -123,7 +123,7 @@ def test_non_finite_numbers_are_value_problems_not_crashes(bad):
     """No workbook cell holds inf or NaN (the reader makes them #NUM!), but a caller's list may:
     the row gets a value problem, and the rules judge it without an internal failure (STR-00)."""
     from tests.conventions import with_change
-    from acv_xl.rules import run_rules
+    from acv_xl.checks.rules import run_rules
 
     for table, attr, code in (("T_Financements", "montant", "STR-06"), ("T_Actions", "cout_total", "STR-06"),
                               ("T_Financements", "annee", "FIN-04")):

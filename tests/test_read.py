@@ -11,13 +11,15 @@ import openpyxl
 import pytest
 from _read_workbooks import Err, Formula, TableSpec, build, default_names, rewrite_part, table_from_layout
 
-from acv_xl import examples, layout, template
-from acv_xl.errors import UnreadableWorkbook
-from acv_xl.model import ROW_MODELS, Convention, build_named, build_row
-from acv_xl.read import read_file
-from acv_xl.source import a1, col_letter, parse_a1
-from acv_xl.source_file import FileSource
-from acv_xl.values import ExcelError, NoCachedValue
+from acv_xl.outputs import examples
+from acv_xl.contract import layout
+from acv_xl.outputs import template
+from acv_xl.reading.errors import UnreadableWorkbook
+from acv_xl.contract.model import ROW_MODELS, Convention, build_named, build_row
+from acv_xl.reading.read import read_file
+from acv_xl.reading.source import a1, col_letter, parse_a1
+from acv_xl.reading.source_file import FileSource
+from acv_xl.contract.values import ExcelError, NoCachedValue
 
 FIN = layout.T_FINANCEMENTS
 ACT = layout.T_ACTIONS
@@ -389,7 +391,8 @@ def test_parts_are_read_exactly_as_zipfile_reads_them(tmp_path, compression):
 
 
 def test_a_big_file_is_read_from_the_disk_with_the_same_result(tmp_path, monkeypatch):
-    from acv_xl import fingerprint, source_file
+    from acv_xl.checks import fingerprint
+    from acv_xl.reading import source_file
 
     path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
     in_memory = read_file(path)
@@ -593,7 +596,7 @@ def test_examples_round_trip_after_moving_tables_and_inserting_columns(tmp_path,
 @pytest.mark.libreoffice
 def test_example_saved_again_by_libreoffice_reads_the_same(tmp_path):
     """A workbook saved by an office suite (its own XML style, table parts, names) reads the same."""
-    from acv_xl.libreoffice import convert
+    from acv_xl.outputs.libreoffice import convert
 
     name = sorted(EXAMPLES)[0]
     src = tmp_path / "src" / name

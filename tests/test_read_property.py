@@ -11,10 +11,10 @@ from _read_workbooks import Err, Formula, build, default_names, table_from_layou
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acv_xl import layout
-from acv_xl.read import read_file
-from acv_xl.source import a1, parse_a1
-from acv_xl.values import EXCEL_ERRORS, ExcelError, NoCachedValue, is_blank
+from acv_xl.contract import layout
+from acv_xl.reading.read import read_file
+from acv_xl.reading.source import a1, parse_a1
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, NoCachedValue, is_blank
 
 FIN = layout.T_FINANCEMENTS
 

@@ -9,10 +9,10 @@ from decimal import Decimal
 import pandas as pd
 from rich.console import Console
 
-from acv_xl import layout
-from acv_xl.findings import Finding, Gravite
-from acv_xl.report import render_text, to_json
-from acv_xl.validate import unreadable, validate_convention
+from acv_xl.contract import layout
+from acv_xl.checks.findings import Finding, Gravite
+from acv_xl.outputs.report import render_text, to_json
+from acv_xl.checks.validate import unreadable, validate_convention
 
 from conventions import build, clean_raw
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from acv_xl.findings import Gravite
+from acv_xl.checks.findings import Gravite
 
 from conventions import cell_of, run
 
@@ -87,7 +87,7 @@ def test_dia04_on_the_last_day_of_initialisation_passes():
 
 
 def test_dia04_reference_is_today_without_comite(monkeypatch):
-    import acv_xl.rules as rules
+    import acv_xl.checks.rules as rules
 
     def m(r):
         r["names"]["acv_date_comite"] = None

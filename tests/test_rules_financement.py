@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from acv_xl.findings import Gravite
+from acv_xl.checks.findings import Gravite
 
 from conventions import cell_of, clean_raw, run
 

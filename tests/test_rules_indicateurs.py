@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from acv_xl.findings import Gravite
+from acv_xl.checks.findings import Gravite
 
 from conventions import run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acv_xl.findings import Gravite
+from acv_xl.checks.findings import Gravite
 
 from conventions import cell_of, run
 

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from acv_xl import layout
-from acv_xl.model import ROW_MODELS
-from acv_xl.report import render_text, to_json
-from acv_xl.rules import REGISTRY
-from acv_xl.validate import validate_convention
-from acv_xl.values import ExcelError, NoCachedValue
+from acv_xl.contract import layout
+from acv_xl.contract.model import ROW_MODELS
+from acv_xl.outputs.report import render_text, to_json
+from acv_xl.checks.rules import REGISTRY
+from acv_xl.checks.validate import validate_convention
+from acv_xl.contract.values import ExcelError, NoCachedValue
 
 from conventions import build, clean_raw
 
@@ -75,7 +75,7 @@ HEADERS = [(name, c.attr) for name in ROW_MODELS for c in layout.TABLES_BY_NAME[
        st.lists(st.sampled_from([n.name for n in layout.NAMED_CELLS]), max_size=3),
        st.lists(st.tuples(st.sampled_from(CELLS), values), max_size=4))
 def test_rules_never_crash_on_a_damaged_structure(headers, tables, names, changes):
-    from acv_xl.model import MissingHeader
+    from acv_xl.contract.model import MissingHeader
 
     raw = changed(changes)
     for table, attr in headers:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from acv_xl import layout
-from acv_xl.findings import Gravite
-from acv_xl.layout import Kind
-from acv_xl.model import MissingHeader
-from acv_xl.rules import REGISTRY, rule, run_rules
-from acv_xl.values import ExcelError, NoCachedValue
+from acv_xl.contract import layout
+from acv_xl.checks.findings import Gravite
+from acv_xl.contract.layout import Kind
+from acv_xl.contract.model import MissingHeader
+from acv_xl.checks.rules import REGISTRY, rule, run_rules
+from acv_xl.contract.values import ExcelError, NoCachedValue
 
 from conventions import build, cell_of, clean, clean_raw, findings
 
@@ -307,8 +307,8 @@ def test_str08_merged_cells_in_a_table():
 
 
 def test_codes_within_lets_a_partial_caller_skip_rules_needing_other_tables():
-    from acv_xl.model import Convention
-    from acv_xl.rules import codes_within
+    from acv_xl.contract.model import Convention
+    from acv_xl.checks.rules import codes_within
 
     conv = clean()
     partial = Convention(actions=conv.actions, financements=conv.financements, financeurs=conv.financeurs,

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
-from acv_xl import layout
-from acv_xl.findings import Gravite
-from acv_xl.source import parse_a1, parse_range
-from acv_xl.validate import validate_file
+from acv_xl.contract import layout
+from acv_xl.checks.findings import Gravite
+from acv_xl.reading.source import parse_a1, parse_range
+from acv_xl.checks.validate import validate_file
 from udfs import scripts
 from xlwings_payload import payload_from_xlsx, remote_book
 
@@ -28,13 +28,13 @@ TODAY = date(2026, 11, 26)
 
 
 def _faulty():
-    from acv_xl.examples import FAUTES_ATTENDUES
+    from acv_xl.outputs.examples import FAUTES_ATTENDUES
 
     return [ROOT / "workbooks" / "exemples" / name for name in sorted(FAUTES_ATTENDUES)]
 
 
 def _clean():
-    from acv_xl.examples import FAUTES_ATTENDUES
+    from acv_xl.outputs.examples import FAUTES_ATTENDUES
 
     return [p for p in CASES if p.name not in FAUTES_ATTENDUES]
 
@@ -146,7 +146,7 @@ def test_valider_finds_what_the_cli_finds_on_the_same_cells(path):
 
 
 def test_every_planted_mistake_is_highlighted():
-    from acv_xl.examples import FAUTES_ATTENDUES
+    from acv_xl.outputs.examples import FAUTES_ATTENDUES
 
     for path in _faulty():
         payload, report, actions = _run(path)
@@ -292,7 +292,7 @@ class _DesktopBook:
 def test_generer_annexe_on_the_desktop_writes_a_workbook_next_to_the_open_one(tmp_path):
     import openpyxl
 
-    from acv_xl.annex import AnnexSheet
+    from acv_xl.outputs.annex import AnnexSheet
 
     path = _faulty()[0]
     book = _DesktopBook(remote_book(payload_from_xlsx(path, include=scripts.INCLUDE)), tmp_path / path.name)
@@ -301,7 +301,7 @@ def test_generer_annexe_on_the_desktop_writes_a_workbook_next_to_the_open_one(tm
     wb = openpyxl.load_workbook(out)
     assert AnnexSheet.FINANCEMENT in wb.sheetnames
     # a workbook with errors gets a draft: « PROJET — non validé » in the document
-    from acv_xl.annex import PROJET_NON_VALIDE
+    from acv_xl.outputs.annex import PROJET_NON_VALIDE
 
     assert wb.properties.subject == PROJET_NON_VALIDE
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
-from acv_xl import layout
-from acv_xl.validate import validate_file
+from acv_xl.contract import layout
+from acv_xl.checks.validate import validate_file
 from udfs import functions, scripts
 from xlwings_payload import payload_from_xlsx, remote_book, table_values
 
@@ -108,7 +108,7 @@ def test_meta_endpoints_name_our_functions_and_buttons(server):
 
 
 def _faulty_example() -> Path:
-    from acv_xl.examples import FAUTES_ATTENDUES
+    from acv_xl.outputs.examples import FAUTES_ATTENDUES
 
     return ROOT / "workbooks" / "exemples" / sorted(FAUTES_ATTENDUES)[0]
 
@@ -124,12 +124,12 @@ def test_valider_over_http_answers_the_same_actions_as_in_process(server):
     scripts.run_valider(book, today=date.today())
     assert over_http == book.json()["actions"]
     cli = validate_file(path)
-    from acv_xl.findings import Gravite
+    from acv_xl.checks.findings import Gravite
 
     fills = {(a["sheet_position"], a["start_row"], a["start_column"]) for a in over_http
              if a["func"] == "setRangeColor" and a["args"][0] == scripts.FILLS[Gravite.ERREUR]}
     names = [s["name"] for s in payload["sheets"]]
-    from acv_xl.source import parse_range
+    from acv_xl.reading.source import parse_range
 
     for f in cli.findings:
         if f.gravite is Gravite.ERREUR and f.cellule:
@@ -148,7 +148,7 @@ def _call(client, name: str, *args):
 def test_functions_over_http_equal_the_cli_totals(server):
     client, _ = server
     assert EXEMPLES, "workbooks/exemples/ doit contenir les classeurs d'exemple"
-    from acv_xl.report import to_json
+    from acv_xl.outputs.report import to_json
 
     path = EXEMPLES[0]
     cli = to_json(validate_file(path))["totaux"]
@@ -163,7 +163,7 @@ def test_functions_over_http_equal_the_cli_totals(server):
 
 
 def test_generer_annexe_over_http_adds_the_annex_sheet(server):
-    from acv_xl.examples import FAUTES_ATTENDUES
+    from acv_xl.outputs.examples import FAUTES_ATTENDUES
 
     client, _ = server
     path = next(p for p in EXEMPLES if p.name not in FAUTES_ATTENDUES)

@@ -13,9 +13,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from acv_xl import layout
-from acv_xl.source import parse_a1, parse_range, split_sheet_ref
-from acv_xl.template import build_workbook, synthese_layout
+from acv_xl.contract import layout
+from acv_xl.reading.source import parse_a1, parse_range, split_sheet_ref
+from acv_xl.outputs.template import build_workbook, synthese_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -346,7 +346,7 @@ def test_synthese_holds_native_formulas_with_empty_cache(template_path, wb):
 
 # ----------------------------------------------------------------- workbooks with data
 def test_a_convention_fills_tables_sized_to_its_rows(tmp_path):
-    from acv_xl.examples import MENTION, example_conventions
+    from acv_xl.outputs.examples import MENTION, example_conventions
 
     conv = example_conventions()["boulogne-sur-mer.xlsx"]
     path = tmp_path / "b.xlsx"
@@ -371,7 +371,7 @@ def test_a_convention_fills_tables_sized_to_its_rows(tmp_path):
 
 
 def test_text_that_looks_like_a_formula_stays_text(tmp_path):
-    from acv_xl.examples import example_conventions
+    from acv_xl.outputs.examples import example_conventions
 
     conv = example_conventions()["arras.xlsx"]
     conv.set_value("acv_libelle", "=HYPERLINK(\"http://x\")")
@@ -406,7 +406,7 @@ def _content(path: Path) -> dict:
 
 
 def test_shipped_template_and_examples_are_up_to_date(tmp_path):
-    from acv_xl.examples import write_examples
+    from acv_xl.outputs.examples import write_examples
 
     build_workbook(tmp_path / "modele_acv.xlsx")
     assert _content(ROOT / "workbooks" / "modele_acv.xlsx") == _content(tmp_path / "modele_acv.xlsx"), \
@@ -448,7 +448,7 @@ def test_cli_modele_refuses_a_non_xlsx_output(tmp_path):
 
 def test_dialog_titles_fit_excel_and_are_cut_between_words():
     """Excel refuses a data-validation title over 32 characters; a cut mid-word reads as a typo."""
-    from acv_xl.template import _title
+    from acv_xl.outputs.template import _title
 
     assert _title("Date de signature de la convention-cadre") == "Date de signature de la…"
     texts = [c.header for t in layout.TABLES for c in t.columns] + [n.label for n in layout.NAMED_CELLS]

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
-from acv_xl import totals
-from acv_xl.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement, build_row
+from acv_xl.checks import totals
+from acv_xl.contract.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement, build_row
 
 
 def _conv():

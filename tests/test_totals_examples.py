@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from acv_xl import layout
+from acv_xl.contract import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 EXEMPLES = sorted((ROOT / "workbooks" / "exemples").glob("*.xlsx"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
-from acv_xl import layout
-from acv_xl.rules import codes_within
+from acv_xl.contract import layout
+from acv_xl.checks.rules import codes_within
 from xlwings_payload import payload_from_xlsx, remote_book, table_values
 from udfs import functions as F
 from udfs.tables import as_2d
@@ -104,7 +104,7 @@ def test_a_desktop_range_argument_is_read_like_the_office_js_list():
 def test_dates_as_iso_strings_serials_or_datetimes_read_the_same():
     """Office.js sends ISO strings (scripts) or serials (functions), desktop sends datetimes."""
     from udfs.tables import rows
-    from acv_xl.model import FicheAction
+    from acv_xl.contract.model import FicheAction
 
     header = [A.header("numero"), A.header("date_debut")]
     forms = ["2024-03-01T00:00:00.000Z", 45352, datetime(2024, 3, 1)]
@@ -135,7 +135,7 @@ def test_bad_arguments_give_a_french_text_in_the_cell(call, expected):
 
 
 def test_an_unexpected_failure_is_still_a_french_text(monkeypatch):
-    from acv_xl import totals
+    from acv_xl.checks import totals
 
     def boom(*a, **k):
         raise ZeroDivisionError
@@ -146,11 +146,11 @@ def test_an_unexpected_failure_is_still_a_french_text(monkeypatch):
 
 
 def test_controle_ok_and_first_error_of_the_action():
-    from acv_xl.findings import Gravite
-    from acv_xl.model import Convention
-    from acv_xl.rules import run_rules
+    from acv_xl.checks.findings import Gravite
+    from acv_xl.contract.model import Convention
+    from acv_xl.checks.rules import run_rules
     from udfs.tables import rows
-    from acv_xl.model import FicheAction, Financeur, LigneFinancement
+    from acv_xl.contract.model import FicheAction, Financeur, LigneFinancement
 
     full_actions = [[c.header for c in A.columns],
                     ["1.1", "Réhabilitation", "Axe 1", "", "", "Ville", "Commune", "", "Mature",
@@ -174,8 +174,8 @@ def test_controle_ok_and_first_error_of_the_action():
 
 # --------------------------------------------------------------------------- = the CLI, on every example
 def _cli_json(path: Path) -> dict:
-    from acv_xl.report import to_json
-    from acv_xl.validate import validate_file
+    from acv_xl.outputs.report import to_json
+    from acv_xl.checks.validate import validate_file
 
     return to_json(validate_file(path))
 
@@ -213,7 +213,7 @@ def test_controle_on_every_action_equals_valider(path):
     function the values of a range, not its address: « ligne N » there counts the table's lines."""
     import re
 
-    from acv_xl.validate import validate_file
+    from acv_xl.checks.validate import validate_file
 
     def same(message: str) -> str:
         return re.sub(r"ligne \d+", "ligne N", message)

@@ -7,10 +7,10 @@ import types
 
 import pytest
 
-from acv_xl.errors import SAVE_AS_XLSX, UnreadableWorkbook
-from acv_xl.fingerprint import fingerprint
-from acv_xl.findings import Gravite
-from acv_xl.validate import Report, validate_convention, validate_file
+from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook
+from acv_xl.checks.fingerprint import fingerprint
+from acv_xl.checks.findings import Gravite
+from acv_xl.checks.validate import Report, validate_convention, validate_file
 
 from conventions import build, clean, clean_raw
 
@@ -67,9 +67,9 @@ def test_a_change_after_validation_is_detected():
 
 @pytest.fixture
 def fake_reader(monkeypatch):
-    """Stand-in for acv_xl.read (written by another engineer) to test validate_file's error handling."""
-    mod = types.ModuleType("acv_xl.read")
-    monkeypatch.setitem(sys.modules, "acv_xl.read", mod)
+    """Stand-in for acv_xl.reading.read (written by another engineer) to test validate_file's error handling."""
+    mod = types.ModuleType("acv_xl.reading.read")
+    monkeypatch.setitem(sys.modules, "acv_xl.reading.read", mod)
     return mod
 
 
@@ -133,8 +133,8 @@ def test_a_large_convention_validates_quickly():
 
 
 def test_a_crash_in_totals_or_fingerprint_becomes_str00(monkeypatch):
-    import acv_xl.fingerprint as F
-    from acv_xl import totals
+    import acv_xl.checks.fingerprint as F
+    from acv_xl.checks import totals
 
     def boom(conv):
         raise ArithmeticError("x")
@@ -144,5 +144,5 @@ def test_a_crash_in_totals_or_fingerprint_becomes_str00(monkeypatch):
     r = validate_convention(clean())
     assert [f.code for f in r.findings] == ["STR-00", "STR-00"] and r.exit_code == 1
     assert r.totaux is None and r.empreinte is None and r.etat == "jamais validé"
-    from acv_xl.report import to_json
+    from acv_xl.outputs.report import to_json
     assert to_json(r)["totaux"] is None

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from acv_xl import layout
-from acv_xl.examples import FAUTES_ATTENDUES, example_conventions
-from acv_xl.findings import Gravite
-from acv_xl.fingerprint import fingerprint
-from acv_xl.read import read_file
-from acv_xl.validate import validate_convention, validate_file
+from acv_xl.contract import layout
+from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions
+from acv_xl.checks.findings import Gravite
+from acv_xl.checks.fingerprint import fingerprint
+from acv_xl.reading.read import read_file
+from acv_xl.checks.validate import validate_convention, validate_file
 
 ROOT = Path(__file__).resolve().parents[1]
 EXEMPLES = ROOT / "workbooks" / "exemples"

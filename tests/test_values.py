@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from acv_xl import values as v
-from acv_xl.layout import Kind
+from acv_xl.contract import values as v
+from acv_xl.contract.layout import Kind
 
 
 @pytest.mark.parametrize("text, expected", [

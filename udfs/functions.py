@@ -2,7 +2,7 @@
 
 Each function takes tables header row included (`T_Financements[#Tout]`), so that Excel
 recalculates it when the data changes and the columns are found by header text. The numbers
-come from `acv_xl.totals` (the same code as the command line); this module only adapts Excel's
+come from `acv_xl.checks.totals` (the same code as the command line); this module only adapts Excel's
 arguments and answers. A bad argument gives a French text starting with `#ACV:` in the cell,
 never a stack trace.
 
@@ -16,9 +16,10 @@ from typing import Any, Callable
 
 import xlwings as xw
 
-from acv_xl import layout, totals
-from acv_xl.findings import Gravite
-from acv_xl.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
+from acv_xl.contract import layout
+from acv_xl.checks import totals
+from acv_xl.checks.findings import Gravite
+from acv_xl.contract.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
 
 from .tables import PREFIX, UdfError, rows, statuts_arg, text_arg, year_arg
 
@@ -195,7 +196,7 @@ def _required(cls) -> tuple[str, ...]:
 
 def reference_dispositifs() -> list[Dispositif]:
     """The template's reference instruments, for ACV_CONTROLE when no T_Dispositifs is given."""
-    from acv_xl.template import reference_dispositifs as reference
+    from acv_xl.outputs.template import reference_dispositifs as reference
 
     return reference()
 
@@ -210,7 +211,7 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
     """« OK », ou le message de la première erreur de l'action (mêmes règles que « Valider »)."""
 
     def compute():
-        from acv_xl.rules import codes_within, run_rules
+        from acv_xl.checks.rules import codes_within, run_rules
 
         numero = _numero(n_action)
         # every required column must be there: a missing one would read as empty cells and

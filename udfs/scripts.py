@@ -5,8 +5,8 @@ they serve xlwings Server and Lite (the `@xw.script` entry points, whose book is
 desktop add-in (`valider_desktop()` through RunPython) and the tests (`xw.Book(json=payload)`).
 `@xw.script` wraps its function on the server, so nothing calls `valider` itself.
 
-The workbook is read through `XwSource` and `acv_xl.read.read_source`, then validated by
-`acv_xl.validate.validate_convention`: the same findings, on the same cells, as `acv-xl valider`.
+The workbook is read through `XwSource` and `acv_xl.reading.read.read_source`, then validated by
+`acv_xl.checks.validate.validate_convention`: the same findings, on the same cells, as `acv-xl valider`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import Any
 
 import xlwings as xw
 
-from acv_xl import layout, totals
-from acv_xl.findings import ORDER, Finding, Gravite
-from acv_xl.formats import FILL_AVERTISSEMENT, FILL_ERREUR
-from acv_xl.source import TableBlock
+from acv_xl.contract import layout
+from acv_xl.checks import totals
+from acv_xl.checks.findings import ORDER, Finding, Gravite
+from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR
+from acv_xl.reading.source import TableBlock
 
 from .tables import header_index
 from .xw_source import XwSource
@@ -60,8 +61,8 @@ def as_text(value: Any) -> Any:
 
 
 def _read(book):
-    from acv_xl.read import read_source
-    from acv_xl.validate import validate_convention
+    from acv_xl.reading.read import read_source
+    from acv_xl.checks.validate import validate_convention
 
     src = XwSource(book)
     conv = read_source(src)
@@ -194,7 +195,7 @@ def run_valider(book, today: date | None = None):
 # ------------------------------------------------------------------------------- annex
 def annex_rows(report, brouillon: bool) -> list[list[Any]]:
     """The web annex as one block of values: the plan matrix actions × financeurs and its totals."""
-    from acv_xl.annex import PROJET_NON_VALIDE, TITRE
+    from acv_xl.outputs.annex import PROJET_NON_VALIDE, TITRE
 
     conv = report.convention
     t = report.totaux if report.totaux is not None else totals.compute(conv)
@@ -261,7 +262,7 @@ def run_generer_annexe(book) -> str:
         sh.range((1, 1), (len(values), len(values[0]))).value = values
         sh.activate()
         return ANNEXE_WEB
-    from acv_xl.annex import build_annex
+    from acv_xl.outputs.annex import build_annex
 
     here = Path(book.fullname)
     if not here.is_absolute() or not here.parent.is_dir():  # never saved, or on OneDrive/SharePoint

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Sequence
 
-from acv_xl import layout, model
-from acv_xl.layout import Table
-from acv_xl.values import EXCEL_ERRORS, ExcelError, fold, is_blank, parse_iso_date
+from acv_xl.contract import layout
+from acv_xl.contract import model
+from acv_xl.contract.layout import Table
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fold, is_blank, parse_iso_date
 
 PREFIX = "#ACV: "
 

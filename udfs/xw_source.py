@@ -1,6 +1,6 @@
-"""`acv_xl.source.Source` over an open `xw.Book` (desktop COM, xlwings Server's remote book, Lite).
+"""`acv_xl.reading.source.Source` over an open `xw.Book` (desktop COM, xlwings Server's remote book, Lite).
 
-`acv_xl.read.read_source` turns it into the same `Convention` as a file read, so the Valider
+`acv_xl.reading.read.read_source` turns it into the same `Convention` as a file read, so the Valider
 button reports the same findings, on the same cells, as `acv-xl valider`. Values are read once
 per sheet, as one rectangle from A1 (one COM call on the desktop; on the server the payload
 already holds them), then sliced per table and named cell.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from acv_xl.source import TableBlock, a1, parse_range, split_sheet_ref
-from acv_xl.values import EXCEL_ERRORS, ExcelError
+from acv_xl.reading.source import TableBlock, a1, parse_range, split_sheet_ref
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError
 
 
 # Office.js and COM (with err_to_str) give error values as text: typed as the file reader does,

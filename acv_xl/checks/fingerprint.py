@@ -22,10 +22,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from . import layout
-from .layout import Kind, Table
-from .model import ROW_MODELS, Convention, Ligne
-from .values import ExcelError, NoCachedValue, parse_iso_date
+from acv_xl.contract import layout
+from acv_xl.contract.layout import Kind, Table
+from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
+from acv_xl.contract.values import ExcelError, NoCachedValue, parse_iso_date
 
 FORMAT_VERSION = 2  # change when the serialisation changes (stored fingerprints then differ)
 _EPOCH = datetime(1899, 12, 30)  # Excel's 1900 date system, as values.excel_serial_to_date

@@ -1,6 +1,6 @@
 """The consolidated workbook of `acv-xl consolider`: its contract (sheets, tables, headers) and its
 writer (XlsxWriter), plus the JSON summary. Pure output: every number comes from the
-`ConsolidationResult` that `consolidate` computed.
+`ConsolidationResult` that the batch (`consolidation`) computed.
 
 - Text read from workbooks is always written as text (shared strings, `t="s"`), never through
   a formula parser; the workbook is also created with `strings_to_formulas: False`: a commune
@@ -20,21 +20,28 @@ from __future__ import annotations
 import gc
 import re
 from contextlib import contextmanager
-from functools import cache
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
-from . import layout
-from .atomic import atomic_write
-from .formats import FMT_EUROS, FMT_EUROS_ENTIERS, FMT_INTEGER, looks_rich as _looks_rich  # such text goes inline
-from .totals import ZERO
-from .validate import ETAT_ILLISIBLE, ETAT_JAMAIS, ETAT_MODIFIE, ETAT_VALIDE
-
-if TYPE_CHECKING:
-    from .consolidate import ConsolidationResult
-
+from acv_xl.checks.totals import ZERO
+from acv_xl.checks.validate import (
+    ETAT_ILLISIBLE,
+    ETAT_JAMAIS,
+    ETAT_MODIFIE,
+    ETAT_VALIDE,
+)
+from acv_xl.contract import layout
+from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.consolidation_result import ConsolidationResult
+from acv_xl.outputs.formats import (  # such text goes inline
+    FMT_EUROS,
+    FMT_EUROS_ENTIERS,
+    FMT_INTEGER,
+)
+from acv_xl.outputs.formats import looks_rich as _looks_rich
 
 # ------------------------------------------------------------------ the consolidated workbook's contract
 # (interfaces.md, « Consolidation of a département »): its sheet names, table names and headers.

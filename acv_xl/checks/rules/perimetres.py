@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import layout
-from ..findings import Finding
-from ..model import Convention, Perimetre
-from ..values import fmt_number
-from . import (E, A, SRC_GUIDE, at, at_table, index, prefix, problem_findings, q, required_findings, rows, rule)
+from acv_xl.checks.findings import Finding
+from acv_xl.contract import layout
+from acv_xl.contract.model import Convention, Perimetre
+from acv_xl.contract.values import fmt_number
+
+from . import (
+    SRC_GUIDE,
+    A,
+    E,
+    at,
+    at_table,
+    index,
+    prefix,
+    problem_findings,
+    q,
+    required_findings,
+    rows,
+    rule,
+)
 
 T = layout.T_PERIMETRES
 ETUDE, ORT, PRIORITAIRE = layout.PERIMETRE_ETUDE, layout.PERIMETRE_ORT, layout.PERIMETRE_PRIORITAIRE

@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable
 
-from . import layout
-from .model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
+from acv_xl.contract import layout
+from acv_xl.contract.model import (
+    Convention,
+    Dispositif,
+    FicheAction,
+    Financeur,
+    LigneFinancement,
+)
 
 ZERO = Decimal("0.00")
 
@@ -242,3 +248,22 @@ def cout_par_axe(actions: Iterable[FicheAction]) -> dict[str, Decimal]:
         if a.cout_total is not None and a.maturite != layout.MATURITE_ABANDONNEE:
             out[str(a.axe) if a.axe is not None else ""] += a.cout_total
     return dict(sorted(out.items()))
+
+
+# ------------------------------------------------------------------ several conventions
+def _add(into: dict[str, Decimal], other: dict[str, Decimal]) -> None:
+    for k, v in other.items():
+        into[k] = into.get(k, ZERO) + v
+
+
+def combine(items: Iterable[Totaux]) -> Totaux:
+    """The totals of several conventions: each field added up (par_action is per convention: left empty)."""
+    out = Totaux()
+    for t in items:
+        out.cout_total += t.cout_total
+        out.financement_total += t.financement_total
+        _add(out.par_financeur, t.par_financeur)
+        _add(out.par_axe, t.par_axe)
+        _add(out.par_annee, t.par_annee)
+        _add(out.par_statut, t.par_statut)
+    return out

@@ -1,6 +1,6 @@
 """FIN — the plan de financement (`T_Financements`, with `T_Financeurs` and `T_Dispositifs`).
 
-Every sum and ratio comes from `acv_xl.totals` (Decimal to the cent; `Refusé` lines count in no
+Every sum and ratio comes from `acv_xl.checks.totals` (Decimal to the cent; `Refusé` lines count in no
 total). Percent comparisons are made on cross products (`part × 100 < seuil × base`), never on a
 rounded ratio: exactly 20 % or exactly 80 % pass, 19,99 % fails.
 
@@ -15,12 +15,35 @@ from collections import Counter
 from decimal import ROUND_CEILING, Decimal
 from typing import Iterable
 
-from .. import layout, totals
-from ..findings import Finding
-from ..model import Convention, FicheAction, LigneFinancement
-from ..values import closest, fmt_date, fmt_percent
-from . import (E, A, I, action_reference, lazy, SRC_CONTRAT, SRC_DECRET_2018_514, SRC_GUIDE, SRC_L1111_10, SRC_R2334_27, at, blank,
-               index, money, prefix, problem_findings, q, required_findings, rows, rule, usable)
+from acv_xl.checks import totals
+from acv_xl.checks.findings import Finding
+from acv_xl.contract import layout
+from acv_xl.contract.model import Convention, FicheAction, LigneFinancement
+from acv_xl.contract.values import closest, fmt_date, fmt_percent
+
+from . import (
+    SRC_CONTRAT,
+    SRC_DECRET_2018_514,
+    SRC_GUIDE,
+    SRC_L1111_10,
+    SRC_R2334_27,
+    A,
+    E,
+    I,
+    action_reference,
+    at,
+    blank,
+    index,
+    lazy,
+    money,
+    prefix,
+    problem_findings,
+    q,
+    required_findings,
+    rows,
+    rule,
+    usable,
+)
 
 T = layout.T_FINANCEMENTS
 CENT = Decimal("0.01")

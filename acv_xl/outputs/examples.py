@@ -20,11 +20,25 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from . import layout
-from .model import (Commune, Convention, ElementDiagnostic, FicheAction, Indicateur, LigneFinancement,
-                    MembreGouvernance, Perimetre, build_named)
-from .template import build_workbook, placed_rows, reference_dispositifs, reference_financeurs
-from .values import parse_number_text
+from acv_xl.contract import layout
+from acv_xl.contract.model import (
+    Commune,
+    Convention,
+    ElementDiagnostic,
+    FicheAction,
+    Indicateur,
+    LigneFinancement,
+    MembreGouvernance,
+    Perimetre,
+    build_named,
+)
+from acv_xl.contract.values import parse_number_text
+from acv_xl.outputs.template import (
+    build_workbook,
+    placed_rows,
+    reference_dispositifs,
+    reference_financeurs,
+)
 
 MENTION = ("Classeur de démonstration : les montants, les décisions, les personnes et l'identifiant "
            "de la convention sont fictifs.")

@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Protocol
 from xml.etree import ElementTree as ET
 
-from . import layout
-from .findings import ORDER, Finding, Gravite, has_errors
-from .ooxml import (
+from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
+from acv_xl.contract import layout
+from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
+from acv_xl.reading.ooxml import (
     CT_COMMENTS,
     CT_VML,
     NS_MAIN,
@@ -60,8 +61,7 @@ from .ooxml import (
     quote_sheet,
     xml_text,
 )
-from .formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
-from .source import a1 as _a1
+from acv_xl.reading.source import a1 as _a1
 
 COMMENT_AUTHOR = "acv-xl"
 # The same colours as the xlwings Valider button (formats.FILL_*), off Excel's palette so that a

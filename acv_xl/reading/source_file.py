@@ -67,9 +67,15 @@ from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-from .errors import SAVE_AS_XLSX, UnreadableWorkbook
-from .source import TableBlock, a1, col_index, parse_range, split_sheet_ref
-from .values import ExcelError, NoCachedValue
+from acv_xl.contract.values import ExcelError, NoCachedValue
+from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook
+from acv_xl.reading.source import (
+    TableBlock,
+    a1,
+    col_index,
+    parse_range,
+    split_sheet_ref,
+)
 
 MAX_PARTS = 10_000
 MAX_PART_BYTES = 200 * 1024 * 1024

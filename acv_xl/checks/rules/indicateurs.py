@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import layout
-from ..findings import Finding
-from ..model import Convention
-from . import A, E, SRC_GUIDE, action_reference, at, blank, prefix, problem_findings, q, required_findings, rows, rule
+from acv_xl.checks.findings import Finding
+from acv_xl.contract import layout
+from acv_xl.contract.model import Convention
+
+from . import (
+    SRC_GUIDE,
+    A,
+    E,
+    action_reference,
+    at,
+    blank,
+    prefix,
+    problem_findings,
+    q,
+    required_findings,
+    rows,
+    rule,
+)
 
 T = layout.T_INDICATEURS
 

@@ -1,14 +1,14 @@
 """`acv-xl consolider`: every workbook of a département in one consolidated workbook.
 
 Flow: find the files (recursively) → read and validate each in worker processes with the same
-engine as `valider` (`acv_xl.validate.validate_file`), each worker returning a compact, picklable
+engine as `valider` (`acv_xl.checks.validate.validate_file`), each worker returning a compact, picklable
 `FileSummary` → the CON rules over the batch (`rules.consolidation.judge`) → one workbook written
 with XlsxWriter to a temp file in the output folder, then renamed (an interrupted run leaves no
 half file) → optionally a JSON summary.
 
 Choices:
 - `Refusé` lines are listed in `Lignes` with « Compté » = « Non » (and lines whose amount did not
-  parse); they are in no total, as in `acv_xl.totals`.
+  parse); they are in no total, as in `acv_xl.checks.totals`.
 - Only counted workbooks feed `Synthèse`, the matrices and `Lignes`; every file appears in
   `Fichiers` (with « Compté » and « Motif ») and every finding in `Anomalies`.
 - Totals are the per-workbook `totals.compute` results, added together here (Decimal, to the cent).
@@ -27,26 +27,33 @@ import re
 import sys
 import time
 import zipfile
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import layout
-from .consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
-    FEUILLES, MARQUE, MOTIF_CONSOLIDATION, NON, OUI, SANS_ID, STATUT_LIBELLE, TABLES, Feuille, H, _atomic, gc_paused,
-    to_json, write_workbook,
+from acv_xl.checks.rules.consolidation import FileSummary, judge
+from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
+from acv_xl.checks.validate import ETAT_ILLISIBLE
+from acv_xl.contract import layout
+from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
+from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
+    FEUILLES,
+    MARQUE,
+    MOTIF_CONSOLIDATION,
+    NON,
+    OUI,
+    SANS_ID,
+    STATUT_LIBELLE,
+    TABLES,
+    Feuille,
+    H,
+    _atomic,
+    gc_paused,
+    to_json,
+    write_workbook,
 )
-from .findings import ORDER, Gravite
-from .rules.consolidation import FileSummary, Verdict, judge
-from .totals import ZERO, Totaux
-from .values import fmt_euros
-from .validate import ETAT_ILLISIBLE
 
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
@@ -109,7 +116,7 @@ def _rel(path: Path, base: Path) -> str:
 # ------------------------------------------------------------------ worker side
 def _validate(path: Path):
     """The same engine as `valider` (imported here so that workers forked from the parent reuse it)."""
-    from .validate import validate_file
+    from acv_xl.checks.validate import validate_file
 
     return validate_file(path)
 
@@ -172,7 +179,7 @@ _TEMPLATE_CELLS = {n.name: (n.sheet, n.cell) for n in layout.NAMED_CELLS}
 
 
 def _fill(s: FileSummary, report) -> None:
-    from . import totals
+    from acv_xl.checks import totals
 
     s.findings = tuple(
         (f.code, f.gravite.value, f.feuille, f.cellule, f.action, f.message, f.suggestion)
@@ -290,7 +297,8 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             tick(len(out) - done)
         return out
 
-    from . import fingerprint, read  # noqa: F401 — imported once here, inherited by the forked workers
+    from acv_xl.checks import fingerprint  # noqa: F401
+    from acv_xl.reading import read  # noqa: F401 — imported once here, inherited by the forked workers
 
     chunks = _chunks(n, jobs)
     retry: list[int] = []
@@ -327,125 +335,6 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             results[i] = _crashed(p, r, "le processus de lecture s'est arrêté brutalement")
         tick(1)
     return [results[i] for i in range(n)]
-
-
-# ------------------------------------------------------------------ aggregation (pure)
-def _add(into: dict[str, Decimal], other: dict[str, Decimal]) -> None:
-    for k, v in other.items():
-        into[k] = into.get(k, ZERO) + v
-
-
-def combine(items: Iterable[Totaux]) -> Totaux:
-    """The totals of several conventions: each field added up (par_action is per convention: left empty)."""
-    out = Totaux()
-    for t in items:
-        out.cout_total += t.cout_total
-        out.financement_total += t.financement_total
-        _add(out.par_financeur, t.par_financeur)
-        _add(out.par_axe, t.par_axe)
-        _add(out.par_annee, t.par_annee)
-        _add(out.par_statut, t.par_statut)
-    return out
-
-
-@dataclass
-class Anomalie:
-    """One row of `Anomalies`: a file and one of its findings (plain fields: no model to rebuild)."""
-
-    rel: str
-    acv_id: str | None
-    code: str
-    gravite: Gravite
-    feuille: str
-    cellule: str
-    action: str
-    message: str
-    suggestion: str
-
-
-_GRAVITE = {g.value: g for g in Gravite}
-
-
-@dataclass
-class ConsolidationResult:
-    files: list[FileSummary]
-    verdicts: list[Verdict]
-    departement: str | None = None
-    out: Path | None = None
-    json_path: Path | None = None
-    base: Path | None = None
-    genere_le: datetime = field(default_factory=datetime.now)
-    duree: float = 0.0
-    phases: dict[str, float] = field(default_factory=dict)  # seconds per step (benchmark, diagnosis)
-
-    @cached_property
-    def counted(self) -> list[FileSummary]:
-        """The counted workbooks, by convention id (then path): the order of every sheet but `Fichiers`."""
-        return sorted((f for f, v in zip(self.files, self.verdicts) if v.compte),
-                      key=lambda f: (f.acv_id is None, f.acv_id or "", f.rel))
-
-    @cached_property
-    def totaux(self) -> Totaux:
-        return combine(f.totaux for f in self.counted)
-
-    @cached_property
-    def acquis(self) -> Decimal:
-        return sum((f.acquis for f in self.counted), ZERO)
-
-    @cached_property
-    def anomalies(self) -> list[Anomalie]:
-        """Every finding of every file (CON first), file by file, errors first."""
-        out: list[Anomalie] = []
-        for f, v in zip(self.files, self.verdicts):
-            out.extend(Anomalie(f.rel, f.acv_id, x.code, x.gravite, x.feuille, x.cellule, x.action, x.message,
-                                x.suggestion) for x in v.findings)
-            own = [Anomalie(f.rel, f.acv_id, c, _GRAVITE[g], fe, ce, a, m, s) for c, g, fe, ce, a, m, s in f.findings]
-            out.extend(sorted(own, key=lambda x: ORDER[x.gravite]))  # stable: the validator's order within a gravity
-        return out
-
-    def counts(self, f: FileSummary) -> tuple[int, int]:
-        """(errors, warnings) of a file: its own findings plus its CON findings."""
-        v = self._verdict_of[f.rel]
-        return (f.nb_erreurs + sum(x.gravite is Gravite.ERREUR for x in v.findings),
-                f.nb_avertissements + sum(x.gravite is Gravite.AVERTISSEMENT for x in v.findings))
-
-    @cached_property
-    def _verdict_of(self) -> dict[str, Verdict]:
-        return {f.rel: v for f, v in zip(self.files, self.verdicts)}
-
-    def count(self, gravite: Gravite, counted_only: bool = False) -> int:
-        return sum(a.gravite is gravite for a in self.anomalies_of(counted_only))
-
-    def anomalies_of(self, counted_only: bool) -> list[Anomalie]:
-        if not counted_only:
-            return self.anomalies
-        keep = {f.rel for f in self.counted}
-        return [a for a in self.anomalies if a.rel in keep]
-
-    @property
-    def exit_code(self) -> int:
-        """0: every counted workbook is valid; 1: errors in a counted workbook, or CON errors."""
-        con_errors = any(fd.gravite is Gravite.ERREUR for v in self.verdicts for fd in v.findings)
-        counted_errors = any(f.nb_erreurs for f in self.counted)
-        return 1 if con_errors or counted_errors else 0
-
-    def summary_line(self) -> str:
-        n, c = len(self.files), len(self.counted)
-        motifs = defaultdict(int)
-        for v in self.verdicts:
-            if not v.compte:
-                motifs[v.motif] += 1
-        non = ""
-        if motifs:
-            detail = ", ".join(f"{k} : {v}" for k, v in sorted(motifs.items()))
-            non = f", {n - c} fichier{'s' if n - c > 1 else ''} non compté{'s' if n - c > 1 else ''} ({detail})"
-        e, a = self.count(Gravite.ERREUR), self.count(Gravite.AVERTISSEMENT)
-        return (
-            f"{n} fichier{'s' if n > 1 else ''} lu{'s' if n > 1 else ''}, {c} convention{'s' if c > 1 else ''} "
-            f"comptée{'s' if c > 1 else ''}{non} ; {e} erreur{'s' if e > 1 else ''}, "
-            f"{a} avertissement{'s' if a > 1 else ''} ; financement total {fmt_euros(self.totaux.financement_total)}"
-            + (f" → {self.out}" if self.out else "")
-        )
 
 
 # ------------------------------------------------------------------ entry points
@@ -524,7 +413,13 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     bar = None
     progress = None
     if console is not None and console.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         bar = Progress(TextColumn("Lecture et contrôle des classeurs"), BarColumn(), MofNCompleteColumn(),
                        TimeRemainingColumn(), console=console, transient=True)

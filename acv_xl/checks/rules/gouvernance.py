@@ -6,11 +6,23 @@ import re
 from functools import lru_cache
 from typing import Iterable
 
-from .. import layout, totals
-from ..findings import Finding
-from ..model import Convention
-from ..values import fold
-from . import A, SRC_GUIDE, at_table, index, problem_findings, q, required_findings, rows, rule
+from acv_xl.checks import totals
+from acv_xl.checks.findings import Finding
+from acv_xl.contract import layout
+from acv_xl.contract.model import Convention
+from acv_xl.contract.values import fold
+
+from . import (
+    SRC_GUIDE,
+    A,
+    at_table,
+    index,
+    problem_findings,
+    q,
+    required_findings,
+    rows,
+    rule,
+)
 
 T = layout.T_GOUVERNANCE
 

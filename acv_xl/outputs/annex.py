@@ -3,7 +3,7 @@
 Today référents retype it by hand for the comité régional d'engagement; here it is generated so
 that the PDF can go into the comité's file untouched. Every number is a value (no formula: the
 PDF, LibreOffice, Excel and a phone viewer all show the same figures) and comes from
-`acv_xl.totals`; this module only lays them out.
+`acv_xl.checks.totals`; this module only lays them out.
 """
 
 from __future__ import annotations
@@ -16,13 +16,23 @@ from typing import Any, Iterable
 
 import xlsxwriter
 
-from . import layout, totals
-from .atomic import atomic_write
-from .findings import Gravite, has_errors
-from .formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, FMT_PERCENT, FMT_YEAR, merge_text, write_value
-from .layout import Sheet
-from .model import Convention, FicheAction, LigneFinancement, Perimetre
-from .values import fmt_date
+from acv_xl.checks import totals
+from acv_xl.checks.findings import Gravite, has_errors
+from acv_xl.contract import layout
+from acv_xl.contract.layout import Sheet
+from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
+from acv_xl.contract.values import fmt_date
+from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.formats import (
+    FMT_DATE,
+    FMT_EUROS,
+    FMT_INTEGER,
+    FMT_NUMBER,
+    FMT_PERCENT,
+    FMT_YEAR,
+    merge_text,
+    write_value,
+)
 
 TITRE = "Annexe à l'avenant de la convention Action Cœur de Ville"
 PROJET_NON_VALIDE = "PROJET — non validé"
@@ -767,8 +777,8 @@ def build_annex(report, out: Path, brouillon: bool = False) -> Path:
 
 def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console) -> int:
     """`acv-xl annexe`: validate, refuse a convention with errors (unless draft), write xlsx (+ PDF)."""
-    from . import libreoffice
-    from .validate import validate_file
+    from acv_xl.checks.validate import validate_file
+    from acv_xl.outputs import libreoffice
 
     def say(text: str, style: str | None = None) -> None:
         console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)

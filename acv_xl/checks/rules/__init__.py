@@ -50,12 +50,13 @@ from datetime import date
 from operator import attrgetter
 from typing import Any, Callable, Iterable
 
-from .. import layout, totals
-from ..findings import Finding, Gravite
-from ..layout import Kind, Table
-from ..model import ROW_MODELS, Convention, Ligne
-from ..source import a1, parse_a1, parse_range
-from ..values import Problem, fmt_date, fmt_euros, fmt_number, is_blank
+from acv_xl.checks import totals
+from acv_xl.checks.findings import Finding, Gravite
+from acv_xl.contract import layout
+from acv_xl.contract.layout import Kind, Table
+from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
+from acv_xl.contract.values import Problem, fmt_date, fmt_euros, fmt_number, is_blank
+from acv_xl.reading.source import a1, parse_a1, parse_range
 
 E = Gravite.ERREUR
 A = Gravite.AVERTISSEMENT
@@ -456,7 +457,7 @@ def action_reference(conv: Convention, lines: Iterable[Ligne], code: str, vide) 
     """FIN-01, IND-01: each line must name an action of `T_Actions`. `vide(line)` gives the
     (message, suggestion) for a line whose `N° action` is empty; an unknown number gets the
     closest existing one as suggestion."""
-    from ..values import closest
+    from acv_xl.contract.values import closest
 
     numeros = tuple(dict.fromkeys(a.numero for a in rows(conv, layout.T_ACTIONS) if a.numero))
     known = set(numeros)
@@ -482,6 +483,15 @@ def is_insee(code: str) -> bool:
 
 
 # Register every family (import order is irrelevant: findings are sorted).
-from . import structure, projet, diagnostic, perimetres, actions, financement, indicateurs, gouvernance  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    actions,
+    diagnostic,
+    financement,
+    gouvernance,
+    indicateurs,
+    perimetres,
+    projet,
+    structure,
+)
 
 __all__ = ["REGISTRY", "Rule", "Index", "rule", "run_rules", "codes_within", "usable", "action_reference", "E", "A", "I"]

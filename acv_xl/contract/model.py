@@ -15,9 +15,9 @@ from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import layout
-from .layout import AXES, Kind, Table
-from .values import AXE_EXACT, Problem, parse, to_cents
+from acv_xl.contract import layout
+from acv_xl.contract.layout import AXES, Kind, Table
+from acv_xl.contract.values import AXE_EXACT, Problem, parse, to_cents
 
 
 class Ligne(BaseModel):

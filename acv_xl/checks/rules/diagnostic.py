@@ -5,12 +5,26 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable
 
-from .. import layout
-from ..findings import Finding
-from ..model import Convention
-from ..values import fmt_date
-from . import (E, A, SRC_GUIDE, at, at_table, blank, prefix, problem_findings, q, reference_date,
-               required_findings, rows, rule)
+from acv_xl.checks.findings import Finding
+from acv_xl.contract import layout
+from acv_xl.contract.model import Convention
+from acv_xl.contract.values import fmt_date
+
+from . import (
+    SRC_GUIDE,
+    A,
+    E,
+    at,
+    at_table,
+    blank,
+    prefix,
+    problem_findings,
+    q,
+    reference_date,
+    required_findings,
+    rows,
+    rule,
+)
 
 T = layout.T_DIAGNOSTIC
 

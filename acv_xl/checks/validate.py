@@ -3,7 +3,7 @@
 `validate_file` never raises for a bad file: an unreadable or unsupported file becomes one
 STR-01/STR-02 finding (exit status 2); an unexpected failure of the reader is reported as STR-01
 too (the file could not be read, whatever the reason); a rule that crashes becomes STR-00
-(see `acv_xl.rules.run_rules`).
+(see `acv_xl.checks.rules.run_rules`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import findings as fnd
-from . import layout, totals
-from .errors import UnreadableWorkbook
-from .findings import Finding, Gravite
-from .model import Convention
+from acv_xl.checks import findings as fnd
+from acv_xl.checks import totals
+from acv_xl.checks.findings import Finding, Gravite
+from acv_xl.contract import layout
+from acv_xl.contract.model import Convention
+from acv_xl.reading.errors import UnreadableWorkbook
 
 ETAT_VALIDE = "validé"
 ETAT_MODIFIE = "modifié depuis la validation"
@@ -74,8 +75,8 @@ def validate_convention(conv: Convention, fichier: str = "") -> Report:
     """Rules, totals, fingerprint and état of a convention already read. Never raises on bad data:
     a crash of a rule, of the totals or of the fingerprint becomes a STR-00 error (the dossier was
     not fully checked, so it cannot be « Validé »)."""
-    from .fingerprint import fingerprint
-    from .rules import Index, run_rules, sort_key
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.checks.rules import Index, run_rules, sort_key
 
     index = Index(conv)  # the non-empty rows, found once for the rules and the fingerprint
     found: list[Finding] = run_rules(conv, shared=index)
@@ -113,7 +114,7 @@ def validate_file(path: Path | str) -> Report:
     fichier = str(path)
     path = Path(path)
     try:
-        from .read import read_file
+        from acv_xl.reading.read import read_file
 
         conv = read_file(path)
     except UnreadableWorkbook as exc:

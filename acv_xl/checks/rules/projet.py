@@ -6,12 +6,29 @@ import re
 from datetime import date
 from typing import Iterable
 
-from .. import layout
-from ..findings import Finding
-from ..model import Convention
-from ..values import fmt_date
-from . import (E, A, SRC_CONTRAT, SRC_GUIDE, STRUCTURE_KINDS, at, at_named, at_table, blank, describe_problem,
-               is_insee, prefix, q, required_findings, rows, rule)
+from acv_xl.checks.findings import Finding
+from acv_xl.contract import layout
+from acv_xl.contract.model import Convention
+from acv_xl.contract.values import fmt_date
+
+from . import (
+    SRC_CONTRAT,
+    SRC_GUIDE,
+    STRUCTURE_KINDS,
+    A,
+    E,
+    at,
+    at_named,
+    at_table,
+    blank,
+    describe_problem,
+    is_insee,
+    prefix,
+    q,
+    required_findings,
+    rows,
+    rule,
+)
 
 T = layout.T_COMMUNES
 

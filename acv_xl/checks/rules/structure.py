@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import layout
-from ..findings import Finding
-from ..model import ROW_MODELS, Convention
-from . import (E, A, SRC_CONTRAT, STRUCTURE_KINDS, at, at_named, describe_problem, index, prefix, q, rule)
+from acv_xl.checks.findings import Finding
+from acv_xl.contract import layout
+from acv_xl.contract.model import ROW_MODELS, Convention
+
+from . import (
+    SRC_CONTRAT,
+    STRUCTURE_KINDS,
+    A,
+    E,
+    at,
+    at_named,
+    describe_problem,
+    index,
+    prefix,
+    q,
+    rule,
+)
 
 _RESTORE = "Rétablissez l'élément depuis le modèle vierge (acv-xl modele) sans le renommer."
 

@@ -14,10 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import layout
-from .model import ROW_MODELS, Convention, MissingHeader, build_named, empty, row_builder
-from .source import Source, TableBlock, a1, col_letter
-from .values import fold
+from acv_xl.contract import layout
+from acv_xl.contract.model import (
+    ROW_MODELS,
+    Convention,
+    MissingHeader,
+    build_named,
+    empty,
+    row_builder,
+)
+from acv_xl.contract.values import fold
+from acv_xl.reading.source import Source, TableBlock, a1, col_letter
 
 
 def _renamed(expected: str, candidates: list[str]) -> str | None:
@@ -137,7 +144,7 @@ def _read_source(source: Source) -> Convention:
 
 def read_file(path: str | Path) -> Convention:
     """Read an .xlsx/.xlsm workbook; raises `errors.UnreadableWorkbook` (STR-01/STR-02) when it cannot."""
-    from .source_file import FileSource
+    from acv_xl.reading.source_file import FileSource
 
     # paused until the source is gone too: the collector, run again, then finds only the
     # convention's objects, not the sheets' grids it would walk for nothing (3 times less work)

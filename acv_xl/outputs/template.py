@@ -26,11 +26,11 @@ from xml.sax.saxutils import escape
 
 import xlsxwriter
 
-from . import layout
-from .formats import FMT_DATE, FMT_EUROS, write_value
-from .layout import Kind, Sheet, Table
-from .model import Convention, Dispositif, Financeur, Ligne, build_row
-from .source import a1, col_letter, parse_a1
+from acv_xl.contract import layout
+from acv_xl.contract.layout import Kind, Sheet, Table
+from acv_xl.contract.model import Convention, Dispositif, Financeur, Ligne, build_row
+from acv_xl.outputs.formats import FMT_DATE, FMT_EUROS, write_value
+from acv_xl.reading.source import a1, col_letter, parse_a1
 
 # Fixed so that the same data always gives the same bytes (the shipped workbooks are compared).
 CREATED = datetime(2026, 1, 1, 0, 0, 0)

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:  # rich is imported only to print text: `--format json` starts faster without it
     from rich.console import Console
 
-from . import layout
-from .findings import Finding, Gravite
-from .validate import Report
+from acv_xl.checks.findings import Finding, Gravite
+from acv_xl.checks.validate import Report
+from acv_xl.contract import layout
 
 _ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
 
@@ -165,7 +165,7 @@ def _render_one(report: Report, console: Console, plain: bool) -> None:
                 if f.suggestion:
                     p(Text(safe(f"{indent}    {arrow} {f.suggestion}"), style="dim" if not plain else ""))
     if report.totaux is not None and conv is not None:
-        from .values import fmt_euros
+        from acv_xl.contract.values import fmt_euros
 
         t = report.totaux
         p(Text(""))

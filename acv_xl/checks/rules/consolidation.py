@@ -1,6 +1,6 @@
 """CON rules: checks across the workbooks of one consolidation (regles.md, family CON).
 
-They run over compact per-file summaries (`FileSummary`, built by `acv_xl.consolidate` in the
+They run over compact per-file summaries (`FileSummary`, built by `acv_xl.outputs.consolidation` in the
 worker processes), never over the workbooks themselves, so they are pure functions: same
 summaries in, same verdicts out. Each file gets a `Verdict`: counted or not, why, and its CON
 findings.
@@ -22,11 +22,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Sequence
 
-from .. import layout
-from ..findings import Finding, Gravite
-from ..totals import Totaux
-from ..validate import ETAT_ILLISIBLE, ETAT_MODIFIE, ETAT_VALIDE  # `Report.etat`, defined once
-from ..values import fmt_date
+from acv_xl.checks.findings import Finding, Gravite
+from acv_xl.checks.totals import Totaux
+from acv_xl.checks.validate import (  # `Report.etat`, defined once
+    ETAT_ILLISIBLE,
+    ETAT_MODIFIE,
+    ETAT_VALIDE,
+)
+from acv_xl.contract import layout
+from acv_xl.contract.values import fmt_date
 
 # Fields of one financing line in `FileSummary.lines` (tuples keep the worker → parent traffic small).
 LINE_FIELDS = (

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import layout, totals
-from ..findings import Finding
-from ..model import Convention, FicheAction
-from ..values import closest, fmt_date
-from . import (E, A, SRC_GUIDE, SRC_CONTRAT, at, blank, index, money, prefix, problem_findings, q,
-               required_findings, rows, rule)
+from acv_xl.checks import totals
+from acv_xl.checks.findings import Finding
+from acv_xl.contract import layout
+from acv_xl.contract.model import Convention, FicheAction
+from acv_xl.contract.values import closest, fmt_date
+
+from . import (
+    SRC_CONTRAT,
+    SRC_GUIDE,
+    A,
+    E,
+    at,
+    blank,
+    index,
+    money,
+    prefix,
+    problem_findings,
+    q,
+    required_findings,
+    rows,
+    rule,
+)
 
 T = layout.T_ACTIONS
 ABANDONNEE = layout.MATURITE_ABANDONNEE

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
-from .layout import AXES, AXES_VARIANTES, Kind
+from acv_xl.contract.layout import AXES, AXES_VARIANTES, Kind
 
 CENT = Decimal("0.01")
 EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA")

@@ -1,0 +1,9 @@
+"""The contract: what an ACV workbook is, as data, and the typed values read from it.
+
+- `layout`: the only place where a sheet, table, header, list value, named cell or button name is
+  written; everything else iterates it.
+- `values`: how one cell's raw value becomes a typed value (or a problem), and French formatting.
+- `model`: the pydantic models of a convention, each value keeping its sheet, cell and raw text.
+
+May import: the standard library and pydantic only. Everything else imports this layer.
+"""

@@ -1,0 +1,14 @@
+"""Outputs: everything acv-xl writes or prints, from the checks' results. Never computes a
+business number itself (those come from `checks.totals`).
+
+- `template`, `examples`: the blank workbook and the fictitious Pas-de-Calais examples.
+- `report`: the text and JSON reports of `valider`.
+- `annotate`: the annotated copy (Contrôles sheet, highlighted cells), written at the OOXML level.
+- `annex`: the annex of the convention or avenant (xlsx, PDF through `libreoffice`).
+- `consolidation` (the batch), `consolidation_result` (what it computed),
+  `consolidation_workbook` (the consolidated workbook and JSON summary).
+- `formats`, `atomic`, `libreoffice`: number formats and styles, atomic writes, the headless
+  spreadsheet used to print.
+
+May import: `contract`, `reading`, `checks`. Never `history`.
+"""

@@ -1,0 +1,10 @@
+"""Reading: a workbook file (or, in `udfs/`, an xlwings book) → the contract's model.
+
+- `ooxml`: the zip package and its XML parts, every size limit checked before inflating.
+- `source`: what a reader hands over (table blocks, named cells); A1 helpers.
+- `source_file`: a `.xlsx` file as a `Source` (calamine for values, XML scan for errors/formulas).
+- `read`: a `Source` → `Convention` (tables found by name, headers by text).
+- `errors`: the one typed error of an unreadable file (→ STR-01 / STR-02).
+
+May import: `contract`. Never `checks`, `outputs` or `history`.
+"""
