@@ -17,18 +17,13 @@ import openpyxl
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec"
+DOCS = ROOT / "docs"
 EXEMPLES = ROOT / "workbooks" / "exemples"
 
 
 def spec(name: str) -> str:
-    """The contract text; missing beside a checkout → skip, missing in CI → fail."""
-    path = SPEC_DIR / name
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"le contrat est introuvable : {path}")
-        pytest.skip("../shared/spec n'est pas à côté de ce dépôt")
-    return path.read_text(encoding="utf-8")
+    """The contract text, as the project's docs write it (docs/classeur.md, interfaces.md, regles.md)."""
+    return (DOCS / name).read_text(encoding="utf-8")
 
 
 def section(text: str, title: str) -> str:
@@ -53,7 +48,7 @@ def valider_json(*files) -> list[dict]:
 # --------------------------------------------------------------------------- the spec as data
 def spec_tables(classeur: str) -> dict[str, list[tuple[str, list[str]]]]:
     """`T_…` → [(header, [list values])] from « Tables and their headers »."""
-    body = section(classeur, "Tables and their headers")
+    body = section(classeur, "Tableaux et leurs en-têtes")
     out = {}
     for block in re.split(r"\n(?=`T_)", body.strip()):
         block = " ".join(block.split())
@@ -87,7 +82,7 @@ def split_top(text: str, sep: str = ",") -> list[str]:
 
 def spec_funders(classeur: str) -> dict[str, dict]:
     """`CODE` → {name, categorie, dispositifs: [(name, nature|None, r2334)]} from the reference list."""
-    body = " ".join(section(classeur, "The reference list of funders shipped in the template").split())
+    body = " ".join(section(classeur, "Liste de référence des financeurs livrée avec le modèle").split())
     out = {}
     pos = 0
     for m in re.finditer(r"`([A-Z]+)`", body):
@@ -124,9 +119,19 @@ def spec_funders(classeur: str) -> dict[str, dict]:
     return out
 
 
+LETTRE = {"Erreur": "E", "Avertissement": "A", "Information": "I"}
+
+
 def catalogue(regles: str) -> dict[str, str]:
-    """code → severity letters of the catalogue (`E`, `A`, `I`, `E/A`)."""
-    return dict(re.findall(r"^\| ([A-Z]{3}-\d\d) \| ([EAI/]+) \|", regles, flags=re.M))
+    """code → severity letter (`E`, `A`, `I`) of the catalogue's tables in docs/regles.md."""
+    return {code: LETTRE[g] for code, g in re.findall(r"^\| `([A-Z]{3}-\d\d)`(?: ✚)? \| (\w+) \|", regles,
+                                                     flags=re.M)}
+
+
+def allowed_severities(regles: str) -> dict[str, set[str]]:
+    """code → the severities it may take: its own, and E and A for those of « Gravités variables »."""
+    variable = set(re.findall(r"^- `([A-Z]{3}-\d\d)`", section(regles, "Gravités variables"), flags=re.M))
+    return {code: ({"E", "A"} | {sev} if code in variable else {sev}) for code, sev in catalogue(regles).items()}
 
 
 GRAVITE_LETTRE = {"erreur": "E", "avertissement": "A", "information": "I"}

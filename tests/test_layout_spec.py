@@ -1,4 +1,4 @@
-"""The layout module against the contract text itself (../shared/spec/classeur.md).
+"""The layout module against the contract text itself (docs/classeur.md).
 
 The spec is parsed independently of the layout code: table names, header texts, list values,
 named cells and sheet order must match it exactly (accents, apostrophes, spaces).
@@ -20,7 +20,7 @@ def spec_text() -> str:
 
 
 def test_sheets_in_order(spec_text):
-    section = spec_text.split("## Sheets, in order", 1)[1].split("\n## ", 1)[0]
+    section = spec_text.split("## Feuilles, dans l'ordre", 1)[1].split("\n## ", 1)[0]
     sheets = re.findall(r"^\| `([^`]+)` \|", section, flags=re.M)
     assert tuple(sheets) == layout.SHEETS
 
@@ -37,7 +37,7 @@ def test_tables_headers_and_lists(spec_text):
 
 
 def test_tables_on_their_sheets(spec_text):
-    section = spec_text.split("## Sheets, in order", 1)[1].split("\n## ", 1)[0]
+    section = spec_text.split("## Feuilles, dans l'ordre", 1)[1].split("\n## ", 1)[0]
     for line in section.splitlines():
         m = re.match(r"^\| `([^`]+)` \| (.*)\|$", line)
         if m:
@@ -46,17 +46,17 @@ def test_tables_on_their_sheets(spec_text):
 
 
 def test_named_cells(spec_text):
-    section = spec_text.split("## Named cells", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `(acv_\w+)` \| .* \| (yes|no|—) \|$", section, flags=re.M)
+    section = spec_text.split("## Cellules nommées", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(acv_\w+)` \| .* \| (oui|non|—) \|$", section, flags=re.M)
     assert [n for n, _ in rows] and {n for n, _ in rows} == set(layout.NAMED_BY_NAME)
     for name, req in rows:
         nc = layout.NAMED_BY_NAME[name]
-        assert nc.required == (req == "yes"), name
+        assert nc.required == (req == "oui"), name
         assert nc.user_filled == (req != "—"), name
 
 
 def test_reference_funders(spec_text):
-    section = spec_text.split("## The reference list of funders", 1)[1].split("\n## ", 1)[0]
+    section = spec_text.split("## Liste de référence des financeurs", 1)[1].split("\n## ", 1)[0]
     codes = re.findall(r"`([A-Z]+)` \(", section) + re.findall(r"`(PRIVE|AUTRE)`", section)
     assert set(codes) <= set(layout.FINANCEURS_BY_CODE)
     etat = layout.FINANCEURS_BY_CODE["ETAT"]

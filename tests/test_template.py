@@ -1,5 +1,5 @@
 """The template workbook against the contract: through `layout`, and independently against a list
-copied by hand from ../shared/spec/classeur.md (so a slip in layout.py cannot hide itself)."""
+copied by hand from docs/classeur.md (so a slip in layout.py cannot hide itself)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The workbook contract as data (../shared/spec/classeur.md).
+"""The workbook contract as data (docs/classeur.md).
 
 This module is the only place in the code base where a sheet name, table name, header text,
 list value or named cell is written. The template builder iterates it, the reader looks headers

@@ -1,4 +1,4 @@
-"""The validation rules (../shared/spec/regles.md): a registry, shared helpers, `run_rules`.
+"""The validation rules (docs/regles.md): a registry, shared helpers, `run_rules`.
 
 Each rule is a small pure function `(conv) -> Iterable[Finding]` in its family module, registered
 with `@rule(code, gravite, titre, source, needs=...)`. Adding a rule touches one file.
