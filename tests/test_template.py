@@ -15,6 +15,7 @@ import pytest
 
 from acv_xl.contract import layout
 from acv_xl.reading.source import parse_a1, parse_range, split_sheet_ref
+from acv_xl.outputs import page_layout
 from acv_xl.outputs.template import build_workbook, synthese_layout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,17 +265,26 @@ def test_formats_freeze_and_print_setup(wb):
     for name in layout.SHEETS:
         ws = wb[name]
         assert ws.page_setup.paperSize == 9, name  # A4
-        # fit to one page wide (1 is the default XlsxWriter leaves implicit), any number of pages high
-        assert ws.sheet_properties.pageSetUpPr.fitToPage, name
-        assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0, name
+        assert ws.page_setup.orientation == "landscape", name
+        if ws.sheet_properties.pageSetUpPr.fitToPage:  # one page wide, any number of pages high
+            assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0, name
+        else:  # too wide for 8 pt type on one page: several pages wide, key columns on each
+            assert ws.page_setup.scale * page_layout.BASE_FONT_PT / 100 >= page_layout.MIN_PRINTED_PT, name
+            assert ws.print_title_cols, name
+        assert name in ws.oddFooter.left.text, name
+    assert not wb[layout.Sheet.ACTIONS].sheet_properties.pageSetUpPr.fitToPage  # 17 columns
+    assert wb[layout.Sheet.ACTIONS].print_title_cols.replace("$", "") == "A:B"  # N° action, intitulé
     for t in layout.TABLES:
         if t.sheet == layout.Sheet.PROJET:
             continue
         r, _ = parse_a1(t.anchor)
         ws = wb[t.sheet]
-        assert ws.freeze_panes == f"A{r + 1}", t.sheet
+        frozen = "C" if t.sheet == layout.Sheet.ACTIONS else "A"  # the key columns stay on screen
+        assert ws.freeze_panes == f"{frozen}{r + 1}", t.sheet
         assert ws.print_title_rows.replace("$", "") == f"{r}:{r}", t.sheet
-    assert wb[layout.Sheet.ACTIONS].page_setup.orientation == "landscape"
+        # the header row tall enough for its longest wrapped header
+        assert ws.row_dimensions[r].height >= page_layout.row_height(
+            [(c.header, page_layout.fit_width(c.width, c.header)) for c in t.columns], bold=True), t.name
     for t in layout.TABLES:
         if t.sheet == layout.Sheet.PROJET:  # column A/B also hold the long labels of the named cells
             continue
@@ -283,7 +293,8 @@ def test_formats_freeze_and_print_setup(wb):
         # XlsxWriter writes adjacent columns of equal width as one <col min max> range
         widths = {i: d.width for d in ws.column_dimensions.values() for i in range(d.min, d.max + 1)}
         for j, col in enumerate(t.columns):
-            assert widths.get(c + j) == pytest.approx(col.width, abs=1), (t.name, col.header)
+            expected = page_layout.fit_width(col.width, col.header)  # widened to the longest word
+            assert widths.get(c + j) == pytest.approx(expected, abs=1), (t.name, col.header)
 
 
 def test_accueil_explains_the_workbook(wb):

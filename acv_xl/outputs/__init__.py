@@ -7,8 +7,9 @@ business number itself (those come from `checks.totals`).
 - `annex`: the annex of the convention or avenant (xlsx, PDF through `libreoffice`).
 - `consolidation` (the batch), `consolidation_result` (what it computed),
   `consolidation_workbook` (the consolidated workbook and JSON summary).
-- `formats`, `atomic`, `libreoffice`: number formats and styles, atomic writes, the headless
-  spreadsheet used to print.
+- `formats`, `page_layout`, `atomic`, `libreoffice`: number formats and styles, how each sheet
+  prints (A4 landscape, ≥ 8 pt, key columns repeated, wrapped text with computed row heights),
+  atomic writes, the headless spreadsheet used to print.
 
 May import: `contract`, `reading`, `checks`. Never `history`.
 """

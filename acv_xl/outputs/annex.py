@@ -22,6 +22,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.layout import Sheet
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
 from acv_xl.contract.values import fmt_date
+from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import (
     FMT_DATE,
@@ -35,6 +36,7 @@ from acv_xl.outputs.formats import (
 )
 
 TITRE = "Annexe à l'avenant de la convention Action Cœur de Ville"
+FONT_PT = 10  # the annex's type (Arial); its print scale keeps it at 8 pt or more
 PROJET_NON_VALIDE = "PROJET — non validé"
 
 
@@ -88,7 +90,7 @@ class _Formats:
     """The few cell styles of the annex, created once per workbook."""
 
     def __init__(self, wb: xlsxwriter.Workbook):
-        base = {"font_name": "Arial", "font_size": 10, "valign": "top"}
+        base = {"font_name": "Arial", "font_size": FONT_PT, "valign": "top"}
         self._wb = wb
         self._base = base
         self._cache: dict[tuple, Any] = {}
@@ -228,8 +230,11 @@ class _Data:
 
 
 # ============================================================================ page setup
-def _setup(ws, d: _Data, fmts: _Formats, last_col: int) -> int:
-    """A4 landscape, one page wide, header and footer; the draft banner. Returns the next free row.
+def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] = (),
+           key_columns: tuple[int, int] | None = None) -> int:
+    """A4 landscape, one page wide while its 10 pt type prints at 8 pt or more (otherwise several
+    pages wide with `key_columns` repeated), header and footer; the draft banner. Returns the next
+    free row.
 
     In headers, `&8` sets the font size: user text never follows it directly (a label starting with
     a digit would be read as part of the size).
@@ -237,7 +242,11 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int) -> int:
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.75)
-    ws.fit_to_pages(1, 0)
+    widths = list(widths)
+    if widths:
+        page_layout.apply_width(ws, page_layout.plan(widths, key_columns, margin_in=0.5, font_pt=FONT_PT))
+    else:
+        ws.fit_to_pages(1, 0)
     ws.hide_gridlines(2)
     ws.center_horizontally()
     label = _hf(d.libelle)[:60]
@@ -364,13 +373,13 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
 
 
 def _new_sheet(wb, name: str, widths, d: _Data, fmts: _Formats, title: str, subtitle: str,
-               last: int | None = None):
+               last: int | None = None, key_columns: tuple[int, int] | None = (0, 0)):
     """A sheet with its column widths, page setup and title block: (worksheet, next row, last column)."""
     ws = wb.add_worksheet(name)
     for j, w in enumerate(widths):
         ws.set_column(j, j, w)
     last = len(widths) - 1 if last is None else last
-    row = _setup(ws, d, fmts, last)
+    row = _setup(ws, d, fmts, last, widths, key_columns)
     return ws, _title(ws, row, title, fmts, last, subtitle), last
 
 
@@ -510,7 +519,8 @@ def _plan(wb, d: _Data, fmts: _Formats) -> None:
     nfin = len(d.financeurs)
     widths = [9, 36] + [16] * (nfin + 1)
     ws, row, last = _new_sheet(wb, AnnexSheet.FINANCEMENT, widths, d, fmts, "Plan de financement : actions × financeurs",
-                               f"{d.libelle} — montants en euros, hors financements refusés", last=2 + nfin)
+                               f"{d.libelle} — montants en euros, hors financements refusés", last=2 + nfin,
+                               key_columns=(0, 1))
     ws.repeat_rows(0, row)
     rows = [(a.numero, [a.numero, _shown(a, "intitule")]) for a in d.actions if a.numero]
     rows += [(k, [k if k != UNKNOWN else "", "Financements sans fiche-action correspondante"]) for k in d.orphans]

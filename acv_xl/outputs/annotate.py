@@ -40,6 +40,7 @@ from xml.etree import ElementTree as ET
 
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
+from acv_xl.outputs import page_layout
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
 from acv_xl.reading.ooxml import (
     CT_COMMENTS,
@@ -266,6 +267,15 @@ class _Book:
                     font = self.styles.link_font(_int(xf.get("fontId")))
                     link_style[base] = str(self.styles.derive(_int(base), fontId=str(font), applyFont="1"))
                 ws.cell(row, col).set("s", link_style[base])
+
+        # rows tall enough for their wrapped message and suggestion (a default height cuts them)
+        widths = {col: ws.col_width(col) for col in col_of.values()}
+        for i, f in enumerate(findings):
+            height = page_layout.row_height((str(getattr(f, attr) or ""), widths[col_of[attr]])
+                                            for attr in ("message", "suggestion") if attr in col_of)
+            ws.set_row_height(first_data + i, height if height > page_layout.LINE_PT + 2 else None)
+        for row in range(first_data + len(findings), old_last + 1):  # rows a previous run made tall
+            ws.set_row_height(row, None)
 
         for k, cells in enumerate(totals):
             for col, saved in cells.items():

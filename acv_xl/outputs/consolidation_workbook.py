@@ -36,12 +36,9 @@ from acv_xl.checks.validate import (
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import ConsolidationResult
-from acv_xl.outputs.formats import (  # such text goes inline
-    FMT_EUROS,
-    FMT_EUROS_ENTIERS,
-    FMT_INTEGER,
-)
-from acv_xl.outputs.formats import looks_rich as _looks_rich
+from acv_xl.outputs import page_layout
+from acv_xl.outputs.formats import FMT_EUROS, FMT_EUROS_ENTIERS, FMT_INTEGER, FMT_PERCENT
+from acv_xl.outputs.formats import looks_rich as _looks_rich  # such text goes inline
 
 # ------------------------------------------------------------------ the consolidated workbook's contract
 # (interfaces.md, « Consolidation of a département »): its sheet names, table names and headers.
@@ -142,7 +139,7 @@ EUROS = FMT_EUROS
 ENTIER = FMT_INTEGER
 DATE = "dd/mm/yyyy"
 DATE_HEURE = "dd/mm/yyyy hh:mm"
-POURCENT = "0.0 %"
+POURCENT = FMT_PERCENT  # French, whatever the reader's locale, like the amounts beside it
 
 
 def _unique_headers(headers: list[str]) -> list[str]:
@@ -189,7 +186,7 @@ def _excel_serial(value: date) -> float:
 
 
 def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
-              sst) -> str:
+              sst, heights: list[float | None] | None = None) -> str:
     """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one).
 
     The cells XlsxWriter would write, without its per-cell bookkeeping: text as shared strings
@@ -218,7 +215,8 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
             md = per_row.get(id(xfs))
             if md is None:
                 md = per_row[id(xfs)] = mids(xfs)
-        cells = [f'<row r="{r}">']
+        h = heights[i] if heights else None
+        cells = [f'<row r="{r}" ht="{h}" customHeight="1">' if h else f'<row r="{r}">']
         for j, v in enumerate(row):
             if v is None:
                 continue
@@ -286,12 +284,12 @@ def _sheet_class():
             self.blocks: list[tuple[int, int, str]] = []  # (first, last 1-based data row, rows XML)
 
         def add_rows(self, first_row: int, rows: list[list[Any]], styles: list[int],
-                     row_styles: list[list[int]] | None) -> None:
+                     row_styles: list[list[int]] | None, heights: list[float | None] | None = None) -> None:
             # Built now, not when the sheet is written: XlsxWriter closes its shared string table
             # before it writes the sheets.
             if not rows:
                 return
-            xml = _rows_xml(rows, first_row, styles, row_styles, self.str_table)
+            xml = _rows_xml(rows, first_row, styles, row_styles, self.str_table, heights)
             self.blocks.append((first_row + 1, first_row + len(rows), xml))
             # the sheet's <dimension> covers the data (readers size the sheet from it)
             self._check_dimensions(first_row + len(rows) - 1, max(len(r) for r in rows) - 1)
@@ -327,6 +325,7 @@ class _Writer:
             "titre": f({"bold": True, "font_size": 14}),
             "sous_titre": f({"italic": True, "font_color": "#595959"}),
             "texte": f({"valign": "top"}),
+            "texte_long": f({"valign": "top", "text_wrap": True}),  # wrapped; rows sized to it
             "euros": f({"num_format": EUROS}),
             "entier": f({"num_format": ENTIER}),
             "date": f({"num_format": DATE}),
@@ -347,13 +346,8 @@ class _Writer:
         d = f"département {self.r.departement}" if self.r.departement else "tous départements"
         ws.write_string(1, 0, f"Consolidation Action Cœur de Ville — {d} — générée le "
                               f"{self.r.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
-        if landscape:
-            ws.set_landscape()
-        ws.set_paper(9)  # A4
-        ws.fit_to_pages(1, 0)
-        ws.repeat_rows(2)
-        ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
-        ws.set_footer("&LConsolidation acv-xl&CPage &P sur &N&R&D")
+        ws.set_header(f"&L&\"-,Bold\"{page_layout.footer_text(name)}&RAction Cœur de Ville")
+        ws.landscape = landscape  # the print layout is decided in `table`, from the columns
         return ws
 
     def table(self, ws, name: str, columns: list[tuple[str, float, str | None]], rows: list[list[Any]],
@@ -367,8 +361,11 @@ class _Writer:
         from xlsxwriter.utility import xl_col_to_name
 
         headers = _unique_headers([c[0] for c in columns])
+        columns = [(h, page_layout.fit_width(w, h), f) for h, w, f in columns]
         data = rows or [[None] * len(columns)]  # Excel tables need one data row
-        col_fmt = [self.fmt[c[2]] if c[2] else None for c in columns]
+        long = [(j, c[1]) for j, c in enumerate(columns) if c[2] == "texte_long"]
+        # beside a wrapped column, every cell top-aligned: a tall row then reads as one line
+        col_fmt = [self.fmt[c[2] or "texte"] if c[2] or long else None for c in columns]
         # The data rows, as sheet XML (`_sheet_class`); the styles as XlsxWriter's xf indexes.
         xf = lambda fm: fm._get_xf_index() if fm is not None else 0  # noqa: E731
         styles = [xf(cf) for cf in col_fmt]
@@ -376,10 +373,14 @@ class _Writer:
         if row_formats:
             per_format = {f: [xf(cf or self.fmt[f]) for cf in col_fmt] for f in set(filter(None, row_formats))}
             row_styles = [per_format[f] if f else styles for f in row_formats]
-        ws.add_rows(first_row + 1, rows, styles, row_styles)
+        heights = None
+        if long:  # rows tall enough for their wrapped text (a default height cuts it)
+            heights = [h if h > page_layout.LINE_PT + 2 else None for h in (
+                page_layout.row_height((str(row[j] or ""), w) for j, w in long) for row in rows)]
+        ws.add_rows(first_row + 1, rows, styles, row_styles, heights)
         last = first_row + len(data) + (1 if totals is not None else 0)
         cols = []
-        ws.set_row(first_row, 30)
+        ws.set_row(first_row, page_layout.row_height(zip(headers, (c[1] for c in columns)), bold=True))
         for j, (h, (_, width, fmt)) in enumerate(zip(headers, columns)):
             c: dict[str, Any] = {"header": h, "header_format": self.fmt["entete"]}
             if fmt:
@@ -404,6 +405,10 @@ class _Writer:
         })
         if first_row == 2:
             ws.freeze_panes(first_row + 1, freeze_cols)
+            d = f"département {self.r.departement}" if self.r.departement else "tous départements"
+            page_layout.setup(ws, [c[1] for c in columns], footer=f"{ws.name} — consolidation, {d}",
+                              header_rows=(first_row, first_row), key_columns=(0, max(0, freeze_cols - 1)),
+                              landscape=getattr(ws, "landscape", True))
         return first_row, last
 
     # -- sheets
@@ -540,8 +545,8 @@ class _Writer:
         ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
         cols = [
             (H.FICHIER, 28, None), (H.ACV_ID, 10, None), (H.GRAVITE, 14, None), (H.CODE, 9, None),
-            (H.FEUILLE, 18, None), (H.CELLULE, 9, None), (H.ACTION, 9, None), (H.MESSAGE, 80, None),
-            (H.SUGGESTION, 50, None),
+            (H.FEUILLE, 18, None), (H.CELLULE, 9, None), (H.ACTION, 9, None), (H.MESSAGE, 80, "texte_long"),
+            (H.SUGGESTION, 50, "texte_long"),
         ]
         rows = [[a.rel, a.acv_id, a.gravite.libelle, a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion]
                 for a in self.r.anomalies]

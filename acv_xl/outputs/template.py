@@ -29,7 +29,8 @@ import xlsxwriter
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Kind, Sheet, Table
 from acv_xl.contract.model import Convention, Dispositif, Financeur, Ligne, build_row
-from acv_xl.outputs.formats import FMT_DATE, FMT_EUROS, write_value
+from acv_xl.outputs import page_layout
+from acv_xl.outputs.formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, write_value
 from acv_xl.reading.source import a1, col_letter, parse_a1
 
 # Fixed so that the same data always gives the same bytes (the shipped workbooks are compared).
@@ -39,6 +40,8 @@ DATE_FORMAT = FMT_DATE
 # Rows below a header row that carry the drop-downs (rows a user adds keep their lists), and the
 # rows of a code column offered by a reference drop-down.
 VALIDATION_ROWS = 300
+# Number columns that count people or things (whole numbers); the others are measures.
+COUNT_COLUMNS = frozenset({"population"})
 
 SHEET_TITLES: dict[str, tuple[str, str]] = {
     Sheet.PROJET: ("Identité de la convention", "Renseignez les cellules jaunes, puis les communes de la convention."),
@@ -171,11 +174,16 @@ class _Formats:
         self.title = f({"bold": True, "font_size": 16, "font_color": "#1F4E79"})
         self.subtitle = f({"italic": True, "font_color": "#595959"})
         self.h2 = f({"bold": True, "font_size": 12, "font_color": "#1F4E79"})
-        self.text = f({"num_format": "@"})
-        self.general = f({})
-        self.amount = f({"num_format": AMOUNT_FORMAT})
-        self.date = f({"num_format": DATE_FORMAT})
-        self.year = f({"num_format": "0"})
+        # table cells: top-aligned, so that a row made tall by a wrapped text reads as one line
+        top = {"valign": "top"}
+        self.text = f({**top, "num_format": "@"})
+        self.text_wrap = f({**top, "num_format": "@", "text_wrap": True})
+        self.general = f(top)
+        self.amount = f({**top, "num_format": AMOUNT_FORMAT})
+        self.date = f({**top, "num_format": DATE_FORMAT})
+        self.year = f({**top, "num_format": "0"})
+        self.integer = f({**top, "num_format": FMT_INTEGER})
+        self.number = f({**top, "num_format": FMT_NUMBER})
         self.label = f({"bold": True, "text_wrap": True, "valign": "vcenter"})
         # table headers are styled by the table style in Excel; explicit for LibreOffice and printing
         self.header = f({"bold": True, "font_color": "white", "bg_color": "#1F4E79", "text_wrap": True,
@@ -196,11 +204,12 @@ class _Formats:
         self.s_apart_label = f({"italic": True, "border": 1, "font_color": "#7F7F7F"})
         self.s_apart = f({"italic": True, "num_format": AMOUNT_FORMAT, "border": 1, "font_color": "#7F7F7F"})
 
-    def column(self, kind: Kind):
+    def column(self, kind: Kind, attr: str = ""):
+        if kind is Kind.NUMBER:  # thousands separated: a count as a whole number, a measure with decimals
+            return self.integer if attr in COUNT_COLUMNS else self.number
         return {
-            Kind.AMOUNT: self.amount, Kind.DATE: self.date, Kind.YEAR: self.year,
-            Kind.NUMBER: self.general, Kind.AXE: self.general,
-        }.get(kind, self.text)
+            Kind.AMOUNT: self.amount, Kind.DATE: self.date, Kind.YEAR: self.year, Kind.AXE: self.general,
+        }.get(kind, self.text_wrap if kind is Kind.TEXT else self.text)
 
 
 def _cell_value(line: Ligne, attr: str) -> Any:
@@ -227,14 +236,19 @@ def _write_table(ws, fm: _Formats, table: Table, rows: list[Ligne] | None) -> No
     ws.add_table(r0, c0, r0 + n, c0 + len(table.columns) - 1, {
         "name": table.name,
         "style": "Table Style Medium 2",
-        "columns": [{"header": c.header, "format": fm.column(c.kind), "header_format": fm.header}
+        "columns": [{"header": c.header, "format": fm.column(c.kind, c.attr), "header_format": fm.header}
                     for c in table.columns],
     })
     for j, c in enumerate(table.columns):
-        fmt = fm.column(c.kind)
+        fmt = fm.column(c.kind, c.attr)
         for i in range(n):
             value = _cell_value(rows[i], c.attr) if rows else None
             write_value(ws, r0 + 1 + i, c0 + j, value, fmt)
+    for i in range(len(rows) if rows else 0):  # rows tall enough for their wrapped text
+        height = page_layout.row_height((str(_cell_value(rows[i], c.attr) or ""), page_layout.fit_width(c.width, c.header))
+                                        for c in table.columns if c.kind is Kind.TEXT)
+        if height > page_layout.LINE_PT + 2:
+            ws.set_row(r0 + 1 + i, height)
     last = r0 + max(n, VALIDATION_ROWS)
     for j, c in enumerate(table.columns):
         dv = _validation(table, c)
@@ -450,14 +464,26 @@ def _write_synthese(ws, fm: _Formats) -> None:
     formula(sl.refuse, f'SUMIFS({montant},{statut},"{layout.STATUT_REFUSE}")', fm.s_apart)
 
 
-def _print_setup(ws, header_row: int | None, wide: bool) -> None:
-    ws.set_paper(9)  # A4
-    if wide:
-        ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    if header_row is not None:
-        ws.repeat_rows(header_row - 1)
-    ws.set_footer("&L&A&RPage &P / &N")
+def _key_columns(table: Table) -> tuple[int, int]:
+    """The columns repeated at the left of each printed page: N° action and intitulé where the
+    table has them, else its first column (0-based, as XlsxWriter counts)."""
+    _, hc = parse_a1(table.anchor)
+    keys = [j for j, c in enumerate(table.columns) if c.attr in ("numero", "intitule")] or [0]
+    return hc - 1 + min(keys), hc - 1 + max(keys)
+
+
+def _sheet_widths(ws_widths: dict[int, float], last_col: int) -> list[float]:
+    return [ws_widths.get(j, DEFAULT_WIDTH) for j in range(last_col + 1)]
+
+
+DEFAULT_WIDTH = 8.43  # Excel's default column width (characters)
+
+
+def _convention_label(conv: Convention) -> str | None:
+    libelle, acv_id = conv.libelle, conv.acv_id
+    if libelle and acv_id:
+        return f"Convention {libelle} ({acv_id})"
+    return f"Convention {libelle or acv_id}" if (libelle or acv_id) else None
 
 
 # --------------------------------------------------------------------------- entry point
@@ -483,36 +509,45 @@ def build_workbook(path: Path | str, conv: Convention | None = None, mention: st
     for t in layout.TABLES:
         tables_by_sheet.setdefault(t.sheet, []).append(t)
 
+    convention = None if conv is None else _convention_label(conv)
     for name, ws in sheets.items():
         title = SHEET_TITLES.get(name)
         if title:
             ws.write_string(0, 0, title[0], fm.title)
             ws.write_string(1, 0, title[1], fm.subtitle)
-        width = 0
+        widths: dict[int, float] = {}
         header_row = None
+        keys = None
         for t in tables_by_sheet.get(name, []):
             hr, hc = parse_a1(t.anchor)
             for j, c in enumerate(t.columns):
-                ws.set_column(hc - 1 + j, hc - 1 + j, c.width)
-            width = max(width, hc - 1 + sum(c.width for c in t.columns))
+                widths[hc - 1 + j] = page_layout.fit_width(c.width, c.header)
+                ws.set_column(hc - 1 + j, hc - 1 + j, widths[hc - 1 + j])
+            # the header row tall enough for its wrapped headers (a default height cuts them)
+            ws.set_row(hr - 1, page_layout.row_height(((c.header, widths[hc - 1 + j])
+                                                       for j, c in enumerate(t.columns)), bold=True))
             _write_table(ws, fm, t, _table_rows(t, conv))
-            header_row = hr if header_row is None else min(header_row, hr)
+            if header_row is None or hr < header_row:
+                header_row, keys = hr, _key_columns(t)
         if name == Sheet.PROJET:
             ws.set_column("A:A", 44)
             ws.set_column("B:B", 36)
+            widths.update({0: 44, 1: 36})
             ws.write_string(parse_a1(layout.T_COMMUNES.anchor)[0] - 2, 0, "Communes de la convention", fm.h2)
-            _print_setup(ws, None, False)
+            header_row = keys = None  # the identity block comes first: nothing to repeat
         elif name == Sheet.ACCUEIL:
             _write_accueil(ws, fm, mention)
-            _print_setup(ws, None, False)
+            widths.update({parse_a1(f"{k}1")[1] - 1: w for k, w in ACCUEIL_WIDTHS.items()})
             ws.activate()
         elif name == Sheet.SYNTHESE:
             _write_synthese(ws, fm)
-            _print_setup(ws, None, False)
-        else:
-            if header_row is not None:
-                ws.freeze_panes(header_row, 0)
-            _print_setup(ws, header_row, width > 110)
+            widths.update({0: 46, 1: 20, 2: 90})
+        elif header_row is not None:
+            ws.freeze_panes(header_row, (keys[1] + 1) if keys and name == Sheet.ACTIONS else 0)
+        page_layout.setup(ws, _sheet_widths(widths, max(widths, default=0)),
+                          footer=page_layout.sheet_footer(name, convention),
+                          header_rows=None if header_row is None else (header_row - 1, header_row - 1),
+                          key_columns=keys)
     _write_named_cells(wb, sheets, fm, conv)
     wb.close()
     data = _rename_shapes(buf.getvalue(), {b.caption: b.shape for b in layout.BUTTONS})

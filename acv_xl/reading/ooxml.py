@@ -500,6 +500,28 @@ class Worksheet:
         self.touch()
         return c
 
+    def col_width(self, col: int, default: float = 8.43) -> float:
+        """The column's width in characters (`<cols>`), or the default."""
+        cols = self.root.find(q("cols"))
+        for c in cols if cols is not None else ():
+            if int(c.get("min", "0")) <= col <= int(c.get("max", "0")) and c.get("width"):
+                return float(c.get("width"))
+        return default
+
+    def set_row_height(self, row: int, points: float | None) -> None:
+        """An explicit height (what LibreOffice and Excel honour for wrapped text), or none."""
+        self.cell(row, 1, create=False)
+        row_el = self.rows.get(row)
+        if row_el is None:
+            return
+        if points is None:
+            row_el.attrib.pop("ht", None)
+            row_el.attrib.pop("customHeight", None)
+        else:
+            row_el.set("ht", f"{points:g}")
+            row_el.set("customHeight", "1")
+        self.touch()
+
     def col_style(self, col: int) -> str | None:
         cols = self.root.find(q("cols"))
         for c in cols if cols is not None else ():

@@ -1,0 +1,144 @@
+"""How every sheet acv-xl writes looks on paper and on screen: page set-up decided from the
+sheet's columns, and row heights computed from wrapped text.
+
+One module for every writer (template, annex, consolidation, extracts, comparisons, the annotated
+copy), so that a comité receives pages of one standard:
+- A4 landscape, narrow margins, header rows repeated, page numbers and the sheet's name and
+  convention in the footer;
+- fitted to one page wide only while the type stays at 8 pt or more; beyond that the sheet prints
+  on several pages wide at that scale, with its key columns (N° action, intitulé) repeated on the
+  left of each page;
+- wrapped text with explicit row heights: LibreOffice and Excel both honour an explicit height,
+  where a default height cuts a wrapped header (« Date de la ») and lets its second line overprint
+  the first data row.
+
+The widths are Excel's (characters of the default font, Calibri 11); the estimates lean towards
+one line too many rather than one too few (a cut word is worse than a blank line).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+BASE_FONT_PT = 11.0  # the workbooks' default font (Calibri 11, Carlito in LibreOffice)
+MIN_PRINTED_PT = 8.0  # the smallest type a comité should have to read
+LINE_PT = 15.0  # one line of 11 pt text in a row (Excel's default row height)
+A4_LONG_PT, A4_SHORT_PT = 841.9, 595.3
+MARGIN_IN = 0.4  # left and right; top and bottom leave room for the footer
+MARGIN_TOP_IN, MARGIN_BOTTOM_IN = 0.5, 0.6
+
+
+def column_points(width: float) -> float:
+    """The printed width of a column of `width` characters (XlsxWriter's conversion to pixels,
+    then 96 px = 72 pt)."""
+    pixels = int(width * 12 + 0.5) if width < 1 else int(width * 7 + 0.5) + 5
+    return pixels * 0.75
+
+
+def text_lines(text: str, width: float, bold: bool = False) -> int:
+    """Lines that `text` takes, wrapped in a column of `width` characters (greedy word wrap, as
+    Excel and LibreOffice do; explicit line breaks kept)."""
+    capacity = max(1.0, (width - 0.6) / (1.08 if bold else 1.0))
+    lines = 0
+    for paragraph in str(text).split("\n"):
+        used, count = 0.0, 1
+        for word in paragraph.split():
+            size = _chars(word)
+            if size > capacity:  # a word longer than the column is broken across lines
+                if used:
+                    count += 1
+                count += math.ceil(size / capacity) - 1
+                used = size % capacity or capacity
+                continue
+            needed = size if used == 0 else used + 1 + size
+            if needed <= capacity:
+                used = needed
+            else:
+                count += 1
+                used = size
+        lines += count
+    return max(1, lines)
+
+
+def _chars(word: str) -> float:
+    # wide capitals and « m/w » take more room than the digit Excel's width is measured in
+    return sum(1.25 if c in "MWmw@%" else 1.1 if c.isupper() else 1.0 for c in word)
+
+
+def fit_width(width: float, header: str, bold: bool = True) -> float:
+    """`width`, widened where the header's longest word would not fit (a word is never broken:
+    it would be cut on paper)."""
+    longest = max((_chars(w) for w in str(header).split()), default=0)
+    return max(width, math.ceil(longest * (1.08 if bold else 1.0) + 1.5))
+
+
+def row_height(cells: Iterable[tuple[str, float]], bold: bool = False, font_pt: float = BASE_FONT_PT) -> float:
+    """The height (points) of a row whose wrapped cells are (text, column width) pairs."""
+    lines = max((text_lines(t, w, bold) for t, w in cells if t not in (None, "")), default=1)
+    return round(lines * LINE_PT * font_pt / BASE_FONT_PT + 2, 1)
+
+
+@dataclass(frozen=True)
+class PrintPlan:
+    """How a sheet prints: `fit_width` (one page wide, scaled by the spreadsheet), or `scale` (%)
+    with `repeat_columns` on each page."""
+
+    landscape: bool
+    fit_width: bool
+    scale: int
+    repeat_columns: tuple[int, int] | None
+
+
+def plan(widths: Sequence[float], key_columns: tuple[int, int] | None = None, landscape: bool = True,
+         margin_in: float = MARGIN_IN, font_pt: float = BASE_FONT_PT) -> PrintPlan:
+    """Decide from the columns' widths: one page wide while the type stays ≥ 8 pt, otherwise
+    several pages wide at the scale that keeps 8 pt, with the key columns repeated."""
+    printable = (A4_LONG_PT if landscape else A4_SHORT_PT) - 2 * margin_in * 72
+    total = sum(column_points(w) for w in widths) or 1.0
+    needed = min(1.0, printable / total)
+    floor = MIN_PRINTED_PT / font_pt
+    if needed >= floor:
+        return PrintPlan(landscape, True, 100, None)
+    return PrintPlan(landscape, False, math.ceil(floor * 100), key_columns)
+
+
+def apply_width(ws, p: PrintPlan) -> None:
+    """One page wide, or the plan's scale with its key columns repeated on every page."""
+    if p.fit_width:
+        ws.fit_to_pages(1, 0)
+    else:
+        ws.set_print_scale(p.scale)
+        if p.repeat_columns:
+            ws.repeat_columns(*p.repeat_columns)
+
+
+def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, int] | None = None,
+          key_columns: tuple[int, int] | None = None, landscape: bool = True) -> PrintPlan:
+    """Apply the print layout to an XlsxWriter worksheet (0-based rows and columns).
+
+    `footer` names the sheet and the convention (left of the footer); page « n / N » is centred.
+    """
+    p = plan(widths, key_columns, landscape)
+    ws.set_paper(9)  # A4
+    if p.landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.set_margins(left=MARGIN_IN, right=MARGIN_IN, top=MARGIN_TOP_IN, bottom=MARGIN_BOTTOM_IN)
+    apply_width(ws, p)
+    if header_rows is not None:
+        ws.repeat_rows(*header_rows)
+    ws.set_footer(f"&L&8{footer_text(footer)}&C&8Page &P / &N")
+    return p
+
+
+def footer_text(text: str) -> str:
+    """Text for an Excel header/footer: `&` doubled (it starts a code there), length bounded
+    (Excel refuses a header/footer of more than 255 characters)."""
+    return text.replace("&", "&&")[:200]
+
+
+def sheet_footer(sheet: str, convention: str | None = None) -> str:
+    return f"{sheet} — {convention}" if convention else sheet

@@ -1,0 +1,146 @@
+"""Every workbook acv-xl writes, printed by LibreOffice and measured on the PDF (`pdftotext -bbox`):
+type readable without a magnifier, headers whole and clear of the first data row.
+
+The workbooks: the template, a filled example, its annotated copy (with findings), the annex and
+the consolidation of the examples. One LibreOffice run converts them all.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.utils.cell import range_boundaries
+
+from acceptance_support import EXEMPLES, acv
+
+from acv_xl.outputs import libreoffice, page_layout
+
+MIN_MEDIAN_WORD_PT = 7.0  # ≈ 8 pt type: what a comité reads without a magnifier
+
+_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
+
+
+def _pages(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
+    out = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return [[(float(a), float(b), float(c), float(d), html.unescape(w)) for a, b, c, d, w in _WORD.findall(page)]
+            for page in re.findall(r"<page[^>]*>(.*?)</page>", out, flags=re.S)]
+
+
+@pytest.fixture(scope="module")
+def printed(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    d = tmp_path_factory.mktemp("impression")
+    faulty = EXEMPLES / "saint-omer.xlsx"
+    clean = EXEMPLES / "arras.xlsx"
+    steps = [
+        ("modele", ("modele", d / "modele.xlsx")),
+        ("exemple", None),
+        ("annote", ("valider", faulty, "--annoter", d / "annote.xlsx")),
+        ("annexe", ("annexe", clean, "-o", d / "annexe.xlsx", "--brouillon")),
+        ("consolidation", ("consolider", EXEMPLES, "-o", d / "consolidation.xlsx", "--jobs", "1")),
+    ]
+    (d / "exemple.xlsx").write_bytes(clean.read_bytes())
+    for name, args in steps:
+        if args:
+            out = acv(*args)
+            assert out.returncode in (0, 1) and (d / f"{name}.xlsx").exists(), (name, out.stderr)
+    books = [d / f"{name}.xlsx" for name, _ in steps]
+    pdfs = libreoffice.convert(books, "pdf", d / "pdf")
+    return {b.stem: (b, p) for b, p in zip(books, pdfs)}
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", ["modele", "exemple", "annote", "annexe", "consolidation"])
+def test_no_page_prints_smaller_than_8_pt(printed, name):
+    _, pdf = printed[name]
+    pages = _pages(pdf)
+    assert pages
+    small = []
+    for n, words in enumerate(pages, 1):
+        heights = [y2 - y1 for _, y1, _, y2, _ in words]
+        if heights and statistics.median(heights) < MIN_MEDIAN_WORD_PT:
+            small.append((n, round(statistics.median(heights), 1), " ".join(w for *_, w in words[:8])))
+    assert not small, f"{name} : pages imprimées trop petit {small}"
+
+
+def _footer(words) -> str:
+    """The text of the page's last line (its footer), left to right."""
+    bottom = max(y1 for _, y1, _, _, _ in words)
+    return " ".join(w for *_, w in sorted((x for x in words if x[1] >= bottom - 3), key=lambda x: x[0]))
+
+
+def _sheet_pages(pages, sheet: str):
+    """The pages of a sheet: their footer starts with its name (page_layout.sheet_footer)."""
+    for words in pages:
+        if words and _footer(words).startswith((f"{sheet} — ", f"{sheet} Page ")):
+            yield words
+
+
+def _tables(xlsx: Path):
+    """(sheet, headers, first data value of the first column or None) of every table."""
+    wb = openpyxl.load_workbook(xlsx)
+    for ws in wb.worksheets:
+        for t in ws.tables.values():
+            c1, r1, c2, r2 = range_boundaries(t.ref)
+            headers = [str(ws.cell(r1, c).value) for c in range(c1, c2 + 1)]
+            first = ws.cell(r1 + 1, c1).value if r2 > r1 else None
+            yield ws.title, headers, (None if first in (None, "") else str(first))
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", ["modele", "exemple", "annote", "consolidation"])
+def test_every_header_prints_whole_above_the_first_data_row(printed, name):
+    xlsx, pdf = printed[name]
+    pages = _pages(pdf)
+    problems = []
+    for sheet, headers, first in _tables(xlsx):
+        above: set[str] = set()  # words printed above the first data row, on every page of the sheet
+        found_pages = 0
+        for words in _sheet_pages(pages, sheet):
+            found_pages += 1
+            # the first data row: the first-column value nearest below the first column's header
+            key = headers[0].split()[0]
+            header_top = min((y1 for _, y1, _, _, w in words if w == key), default=0)
+            tops = [y1 for _, y1, _, _, w in words
+                    if first is not None and w == first.split()[0] and y1 > header_top + 1]
+            limit = min(tops, default=float("inf"))
+            above |= {w for _, _, _, y2, w in words if y2 <= limit + 0.5}
+        if not found_pages:
+            problems.append(f"{sheet} : aucune page")
+            continue
+        for h in headers:
+            missing = [w for w in h.split() if w not in above]
+            if missing:
+                problems.append(f"{sheet} / « {h} » : {missing}")
+    assert not problems, f"{name} : en-têtes coupés ou sur la première ligne\n" + "\n".join(problems)
+
+
+# ------------------------------------------------------------------ the layout decisions themselves
+def test_wrapped_text_lines():
+    assert page_layout.text_lines("Date de la demande", 12) == 2
+    assert page_layout.text_lines("Montant (€)", 14) == 1
+    assert page_layout.text_lines("a\nb", 30) == 2
+    assert page_layout.text_lines("x" * 50, 10) >= 5  # a long word is broken across lines
+
+
+def test_row_height_follows_the_longest_cell():
+    one = page_layout.row_height([("court", 20)])
+    three = page_layout.row_height([("court", 20), ("un texte bien plus long que sa colonne étroite", 12)])
+    assert one == page_layout.LINE_PT + 2 and three >= 3 * page_layout.LINE_PT
+
+
+def test_a_narrow_sheet_fits_one_page_wide_and_a_wide_one_keeps_8_pt():
+    narrow = page_layout.plan([10, 40, 20, 16])
+    assert narrow.fit_width
+    wide = page_layout.plan([10, 40] + [16] * 20, key_columns=(0, 1))
+    assert not wide.fit_width and wide.repeat_columns == (0, 1)
+    assert wide.scale / 100 * page_layout.BASE_FONT_PT >= page_layout.MIN_PRINTED_PT
+
+
+def test_the_footer_escapes_ampersands():
+    assert page_layout.footer_text("Lens & Liévin") == "Lens && Liévin"
