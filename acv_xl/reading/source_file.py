@@ -659,7 +659,25 @@ class FileSource:
                 continue
             if m1 <= r2 and m2 >= r1 and mc1 <= c2 and mc2 >= c1:
                 merged.append(ref)
-        return TableBlock(info.name, sheet.name, header_row, c1, header, rows, merged)
+        return TableBlock(info.name, sheet.name, header_row, c1, header, rows, merged, end_row=r2)
+
+    def occupied(self, sheet_name: str, r1: int, r2: int, c1: int, c2: int) -> list[tuple[int, int, Any]]:
+        """`source.Source.occupied`: from the grid already loaded for the tables, clipped to the
+        sheet's extent (nothing past it is read: a template's margins cost nothing)."""
+        sheet = self._sheet(sheet_name)
+        if sheet is None:
+            return []
+        self._load(sheet)
+        r1, c1 = max(r1, 1), max(c1, 1)
+        r2, c2 = min(r2, sheet.extent[0]), min(c2, sheet.extent[1])
+        if r1 > r2 or c1 > c2:
+            return []
+        out = []
+        for r, line in zip(range(r1, r2 + 1), self._region(sheet, r1, r2, c1, c2)):
+            for c, v in enumerate(line, c1):
+                if v is not None and not (v.__class__ is str and not v.strip()):
+                    out.append((r, c, v))
+        return out
 
     # -- internals
     def _sheet(self, name: str) -> _Sheet | None:
