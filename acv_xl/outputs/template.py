@@ -29,6 +29,7 @@ import xlsxwriter
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Kind, Sheet, Table
 from acv_xl.contract.model import Convention, Dispositif, Financeur, Ligne, build_row
+from acv_xl.contract.values import ExcelError, NoCachedValue
 from acv_xl.outputs.formats import FMT_DATE, FMT_EUROS, write_value
 from acv_xl.reading.source import a1, col_letter, parse_a1
 
@@ -203,6 +204,17 @@ class _Formats:
         }.get(kind, self.text)
 
 
+def _write_raw(ws, row: int, col: int, value: Any, fmt) -> None:
+    """`write_value`, keeping an Excel error or a formula saved without its value as they were read
+    (`acv-xl migrer` carries them: the new workbook then gives the same STR-06/STR-07)."""
+    if isinstance(value, ExcelError):
+        ws.write_formula(row, col, str(value), fmt, str(value))
+    elif isinstance(value, NoCachedValue):
+        ws.write_formula(row, col, str(value), fmt, "")
+    else:
+        write_value(ws, row, col, value, fmt)
+
+
 def _cell_value(line: Ligne, attr: str) -> Any:
     if attr in line.raw:
         return line.raw[attr]
@@ -234,7 +246,7 @@ def _write_table(ws, fm: _Formats, table: Table, rows: list[Ligne] | None) -> No
         fmt = fm.column(c.kind)
         for i in range(n):
             value = _cell_value(rows[i], c.attr) if rows else None
-            write_value(ws, r0 + 1 + i, c0 + j, value, fmt)
+            _write_raw(ws, r0 + 1 + i, c0 + j, value, fmt)
     last = r0 + max(n, VALIDATION_ROWS)
     for j, c in enumerate(table.columns):
         dv = _validation(table, c)
@@ -335,7 +347,7 @@ def _write_named_cells(wb, sheets: dict, fm: _Formats, conv: Convention | None) 
             fmt = fm.input_date if nc.kind is Kind.DATE else fm.input_text
         else:
             fmt = fm.status_date if nc.kind is Kind.DATE else fm.status
-        write_value(ws, row - 1, col - 1, _named_value(nc, conv), fmt)
+        _write_raw(ws, row - 1, col - 1, _named_value(nc, conv), fmt)
         if nc.choices:
             ws.data_validation(row - 1, col - 1, row - 1, col - 1, {
                 "validate": "list", "source": list(nc.choices), "error_type": "stop",

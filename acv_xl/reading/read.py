@@ -63,6 +63,11 @@ def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> di
     return index
 
 
+def column_index(table: layout.Table, block: TableBlock) -> dict[str, int]:
+    """attr → index in the block's header, as the reader maps them (renamed headers included)."""
+    return _map_columns(table, block, empty(Convention))
+
+
 def _blank_row(raw: dict[str, Any]) -> bool:
     for v in raw.values():
         if v is not None and not (v.__class__ is str and not v.strip()):

@@ -626,6 +626,11 @@ class FileSource:
             return None
         return sheet.name, a1(r1, c1), self._value(sheet, r1, c1)
 
+    def table_names(self) -> list[str]:
+        """The names of every table of the workbook, ours or not (`acv-xl migrer` looks for a
+        renamed one by its headers)."""
+        return sorted({info.name for info in self._table_index().values()})
+
     def table(self, name: str) -> TableBlock | None:
         info = self._table_index().get(name.lower())
         if info is None:
