@@ -239,3 +239,45 @@ def test_an_older_version_is_stepped_to_the_current_one(base, tmp_path, monkeypa
     out = migration.write(mig, tmp_path / "nouveau.xlsx")
     assert read_file(out).value("acv_version_modele") == layout.TEMPLATE_VERSION
     assert _findings(out) == _findings(base)
+
+
+def test_excel_errors_and_uncomputed_formulas_are_carried_as_such(tmp_path):
+    from acv_xl.contract.values import ExcelError, NoCachedValue
+
+    conv = clean()
+    conv.financements[0].raw["montant"] = ExcelError("#REF!")
+    conv.actions[0].raw["cout_total"] = NoCachedValue("=1000+1000")
+    path = tmp_path / "erreurs.xlsx"
+    build_workbook(path, conv)
+    codes = {f.code for f in validate_file(path).findings}
+    assert {"STR-06", "STR-07"} <= codes
+    out = migration.write(migration.migrate(path), tmp_path / "migre.xlsx")
+    assert _findings(out) == _findings(path)
+
+
+def test_a_validated_workbook_stays_validated(base, tmp_path):
+    validated = tmp_path / "valide.xlsx"
+    assert acv("valider", base, "--annoter", validated).returncode == 0
+    assert validate_file(validated).etat == "validé"
+    out = tmp_path / "migre.xlsx"
+    proc = acv("migrer", validated, "-o", out)
+    assert proc.returncode == 0, proc.stdout
+    report = validate_file(out)
+    assert report.etat == "validé" and report.empreinte == validate_file(validated).empreinte
+
+
+@pytest.mark.libreoffice
+def test_examples_saved_by_libreoffice_migrate_with_the_same_findings(examples, tmp_path):
+    from acv_xl.outputs import libreoffice
+
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    saved = libreoffice.convert(examples, "xlsx", tmp_path / "lo")
+    for path in saved:
+        out = tmp_path / f"migre-{path.name}"
+        mig = migration.migrate(path)
+        migration.write(mig, out)
+        assert mig.uncarried == [], (path.name, mig.uncarried[:3])
+        assert _findings(out) == _findings(path), path.name
+        assert validate_file(out).totaux == validate_file(path).totaux, path.name
+        assert _buttons(out) == {b.shape for b in layout.BUTTONS}

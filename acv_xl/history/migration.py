@@ -107,6 +107,7 @@ class MigrationSource:
         self.blocks: dict[str, TableBlock] = {}
         self.found_elsewhere: list[str] = []
         self.named_cells: dict[str, tuple[str, str]] = {}  # name → (old sheet, cell) where found
+        self._labels: dict[str, list[tuple[str, int, int]]] | None = None  # folded text → cells
         self._locate_tables()
 
     # -- Source protocol
@@ -194,14 +195,18 @@ class MigrationSource:
                    for b in self.blocks.values())
 
     def _by_label(self, nc: layout.NamedCell) -> tuple[str, str, Any] | None:
-        """The cell right of the named cell's label (the template writes it in the cell to its left)."""
-        target = fold(nc.label)
+        """The cell right of the named cell's label (the template writes it in the cell to its left),
+        on the sheet playing the named cell's sheet first."""
+        if self._labels is None:
+            self._labels = {}
+            for sheet, cells in self.cells.items():
+                for (r, c), v in sorted(cells.items()):
+                    if isinstance(v, str):
+                        self._labels.setdefault(fold(v), []).append((sheet, r, c))
+        places = self._labels.get(fold(nc.label), [])
         home = self.sheet_of(nc.sheet)
-        for sheet in sorted(self.cells, key=lambda s: s != home):
-            cells = self.cells[sheet]
-            for (r, c), v in sorted(cells.items()):
-                if isinstance(v, str) and fold(v) == target:
-                    return sheet, a1(r, c + 1), cells.get((r, c + 1))
+        for sheet, r, c in sorted(places, key=lambda p: p[0] != home):
+            return sheet, a1(r, c + 1), self.cells[sheet].get((r, c + 1))
         return None
 
 
@@ -404,6 +409,9 @@ def shown(value: Any) -> str:
 def summary(mig: Migration, out: Path | str) -> list[str]:
     lines = [f"Classeur migré écrit : {out} (modèle {layout.TEMPLATE_VERSION})",
              f"Classeur d'origine : {mig.source} (modèle {mig.version or 'non renseigné'})"]
+    if mig.version not in [v for v, _ in layout.TEMPLATE_VERSIONS]:
+        lines.append("Version du modèle inconnue de cet outil : le classeur a été repris d'après son contenu "
+                     "(tableaux et cellules retrouvés par leurs en-têtes et leurs libellés).")
     for text in mig.found_elsewhere:
         lines.append(f"Tableau {text}.")
     for name in mig.missing_tables:

@@ -102,7 +102,8 @@ def version_modele(conv: Convention) -> Iterable[Finding]:
     if v in layout.KNOWN_VERSIONS and vt is not None and ct is not None and vt < ct:
         yield at_named(conv, "acv_version_modele", "STR-05", A,
                        f"Le classeur suit l'ancienne version {v} du modèle (version actuelle : {current}).",
-                       f"Recopiez les données dans le modèle {current} (acv-xl modele) pour bénéficier des derniers contrôles.")
+                       f"Passez au modèle {current} avec « acv-xl migrer », qui y recopie toutes les données, pour "
+                       "bénéficier des derniers contrôles.")
     elif vt is not None and ct is not None and vt > ct:
         yield at_named(conv, "acv_version_modele", "STR-05", E,
                        f"Le classeur suit la version {v} du modèle, plus récente que celle que cet outil connaît ({current}).",
@@ -110,7 +111,7 @@ def version_modele(conv: Convention) -> Iterable[Finding]:
     else:
         yield at_named(conv, "acv_version_modele", "STR-05", E,
                        f"Version du modèle inconnue : {q(v)} (versions reconnues : {', '.join(layout.KNOWN_VERSIONS)}).",
-                       f"Repartez du modèle {current} (acv-xl modele) et recopiez-y les données.")
+                       f"Repartez du modèle {current} : « acv-xl migrer » y recopie les données et liste ce qu'il n'a pas pu reprendre.")
 
 
 def _structure_problems(conv: Convention, kind: str, code: str) -> Iterable[Finding]:
