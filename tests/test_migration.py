@@ -281,3 +281,10 @@ def test_examples_saved_by_libreoffice_migrate_with_the_same_findings(examples, 
         assert _findings(out) == _findings(path), path.name
         assert validate_file(out).totaux == validate_file(path).totaux, path.name
         assert _buttons(out) == {b.shape for b in layout.BUTTONS}
+
+
+def test_a_sheet_stretched_to_the_last_cell_is_refused_without_reading_it(base, tmp_path):
+    path = edited_copy(base, tmp_path / "etire.xlsx", lambda wb: wb[layout.Sheet.GOUVERNANCE].cell(1_048_576, 16_384, "x"))
+    proc = acv("migrer", path, "-o", tmp_path / "migre.xlsx", timeout=60)
+    assert proc.returncode == 2 and "XFD1048576" in proc.stderr, proc.stderr
+    assert not (tmp_path / "migre.xlsx").exists()

@@ -38,7 +38,7 @@ from acv_xl.outputs.template import build_workbook
 from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.read import column_index, read_source
 from acv_xl.reading.source import TableBlock, a1, parse_a1
-from acv_xl.reading.source_file import FileSource
+from acv_xl.reading.source_file import MAX_GRID_CELLS, FileSource
 
 _LAST_ROW, _LAST_COL = 1_048_576, 16_384
 # Share of a table's headers a candidate must hold (over the larger of the two header counts): a
@@ -101,6 +101,14 @@ class MigrationSource:
 
     def __init__(self, fs: FileSource):
         self.fs = fs
+        for name in fs.sheet_names():
+            rows, cols = fs.extent(name)
+            if rows * cols > MAX_GRID_CELLS:  # every cell is looked at: not one typed in XFD1048576
+                raise UnusableWorkbook(
+                    f"La feuille « {name} » de « {fs.path.name} » s'étend jusqu'à la cellule {a1(rows, cols)} : "
+                    "trop grande pour être recopiée cellule par cellule. Effacez les lignes et colonnes "
+                    "inutilisées au-delà des données (Ctrl+Fin montre la dernière cellule), enregistrez, puis "
+                    "relancez.")
         self.cells: dict[str, dict[tuple[int, int], Any]] = {
             name: {(r, c): v for r, c, v in fs.occupied(name, 1, _LAST_ROW, 1, _LAST_COL)}
             for name in fs.sheet_names()}

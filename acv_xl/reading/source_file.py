@@ -666,6 +666,14 @@ class FileSource:
                 merged.append(ref)
         return TableBlock(info.name, sheet.name, header_row, c1, header, rows, merged, end_row=r2)
 
+    def extent(self, sheet_name: str) -> tuple[int, int]:
+        """(last row, last column) holding something on that sheet ((0, 0) for none)."""
+        sheet = self._sheet(sheet_name)
+        if sheet is None:
+            return 0, 0
+        self._load(sheet)
+        return sheet.extent
+
     def occupied(self, sheet_name: str, r1: int, r2: int, c1: int, c2: int) -> list[tuple[int, int, Any]]:
         """`source.Source.occupied`: from the grid already loaded for the tables, clipped to the
         sheet's extent (nothing past it is read: a template's margins cost nothing)."""
