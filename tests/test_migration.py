@@ -288,3 +288,18 @@ def test_a_sheet_stretched_to_the_last_cell_is_refused_without_reading_it(base, 
     proc = acv("migrer", path, "-o", tmp_path / "migre.xlsx", timeout=60)
     assert proc.returncode == 2 and "XFD1048576" in proc.stderr, proc.stderr
     assert not (tmp_path / "migre.xlsx").exists()
+
+
+def test_a_renamed_header_is_carried_under_the_template_header(base, tmp_path):
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        j = FIN.headers.index(FIN.header("montant"))
+        ws.cell(r1, c1 + j, "Montant")
+        t.tableColumns[j].name = "Montant"
+    path = edited_copy(base, tmp_path / "entete.xlsx", edit)
+    assert any(f.code == "STR-04" for f in validate_file(path).findings)
+    out = tmp_path / "migre.xlsx"
+    assert acv("migrer", path, "-o", out).returncode == 0
+    assert _findings(out) == _findings(base)
+    assert validate_file(out).totaux == validate_file(base).totaux

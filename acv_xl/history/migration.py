@@ -155,7 +155,7 @@ class MigrationSource:
         used: set[str] = set()
         for t in _USER_TABLES:
             b = self.fs.table(t.name)
-            if b is not None and _score(t, b.header) >= _MATCH:
+            if b is not None:  # by its name, as the reader finds it (renamed headers mapped there)
                 self.blocks[t.name] = b
                 used.add(b.name.lower())
             else:
