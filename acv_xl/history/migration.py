@@ -36,7 +36,7 @@ from acv_xl.contract.values import fmt_date, fmt_number, fold
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.template import build_workbook
 from acv_xl.reading.errors import UnreadableWorkbook
-from acv_xl.reading.read import column_index, read_source
+from acv_xl.reading.read import column_index, read_source, renamed_header
 from acv_xl.reading.source import TableBlock, a1, parse_a1
 from acv_xl.reading.source_file import MAX_GRID_CELLS, FileSource
 
@@ -117,6 +117,8 @@ class MigrationSource:
         self.named_cells: dict[str, tuple[str, str]] = {}  # name → (old sheet, cell) where found
         self._labels: dict[str, list[tuple[str, int, int]]] | None = None  # folded text → cells
         self._locate_tables()
+        for name, block in self.blocks.items():
+            self._restore_headers(layout.TABLES_BY_NAME[name], block)
 
     # -- Source protocol
     def sheet_names(self) -> list[str]:
@@ -135,6 +137,23 @@ class MigrationSource:
 
     def occupied(self, sheet: str, r1: int, r2: int, c1: int, c2: int) -> list[tuple[int, int, Any]]:
         return self.fs.occupied(sheet, r1, r2, c1, c2)
+
+    def _restore_headers(self, table: layout.Table, block: TableBlock) -> None:
+        """A header spelled otherwise (an older template, a typo) is read as the template's, so
+        that its column is carried: the reader would only report it (STR-04)."""
+        found = [h.strip() if isinstance(h, str) else ("" if h is None else str(h)) for h in block.header]
+        exact = column_index(table, block)
+        spare = [h for i, h in enumerate(found) if i not in exact.values() and h]
+        for col in table.columns:
+            if col.attr in exact:
+                continue
+            old = renamed_header(col.header, spare)
+            if old is not None:
+                spare.remove(old)
+                found[found.index(old)] = col.header
+                self.found_elsewhere.append(f"{q(table.name)} : la colonne {q(old)} est reprise sous l'en-tête "
+                                            f"{q(col.header)}")
+        block.header = found
 
     # -- where the template's sheets went
     def sheet_of(self, layout_sheet: str) -> str | None:

@@ -28,7 +28,7 @@ from acv_xl.contract.values import fold
 from acv_xl.reading.source import Source, TableBlock, a1, col_letter
 
 
-def _renamed(expected: str, candidates: list[str]) -> str | None:
+def renamed_header(expected: str, candidates: list[str]) -> str | None:
     """The header the user most likely renamed `expected` into (accents, case, spaces, a typo)."""
     target = fold(expected)
     for h in candidates:
@@ -51,7 +51,7 @@ def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> di
     for col in table.columns:
         if col.attr in index:
             continue
-        renamed = _renamed(col.header, spare)
+        renamed = renamed_header(col.header, spare)
         cell = a1(block.first_row, block.first_col)
         if renamed is not None:
             spare.remove(renamed)
