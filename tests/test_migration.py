@@ -134,6 +134,7 @@ def test_a_value_that_cannot_be_carried_is_reported_at_its_old_cell(base, tmp_pa
         ws.cell(r1 + 1, c2 + 1, "voir le maire")  # right of the table: in no column of the template
         notes = wb.create_sheet("Notes")
         notes["B2"] = "Réunion du 3 mars"
+        notes["C3"] = "_x001B_[2Jeffacé"  # ESC as OOXML escapes it: shown, never sent to the terminal
     path = edited_copy(base, tmp_path / "notes.xlsx", edit)
     sha = _sha(path)
     ws, t = table_of(openpyxl.load_workbook(base), ACT.name)
@@ -143,7 +144,8 @@ def test_a_value_that_cannot_be_carried_is_reported_at_its_old_cell(base, tmp_pa
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert f"Feuille « {ACT.sheet} », {a1(r1 + 1, c2 + 1)} : « voir le maire »" in proc.stdout
     assert "Feuille « Notes », B2 : « Réunion du 3 mars »" in proc.stdout
-    assert "Valeurs non reprises : 2" in proc.stdout
+    assert "Feuille « Notes », C3 : « \\x1b[2Jeffacé »" in proc.stdout and "\x1b" not in proc.stdout
+    assert "Valeurs non reprises : 3" in proc.stdout
     assert out.exists() and _sha(path) == sha
     assert _findings(out) == _findings(base)  # everything else carried
 

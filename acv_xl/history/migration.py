@@ -228,8 +228,13 @@ def shown(value: Any) -> str:
         return fmt_number(value, 0 if float(value).is_integer() else 2)
     if hasattr(value, "year") and hasattr(value, "day"):
         return fmt_date(value)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else f"\\x{ord(ch):02x}" for ch in str(value))
+    text = visible(str(value))
     return text if len(text) <= 60 else text[:59] + "…"
+
+
+def visible(text: str) -> str:
+    """Control characters (an escape sequence typed in a cell) shown as `\\x1b`, never sent raw."""
+    return "".join(ch if unicodedata.category(ch) not in ("Cc", "Cf") else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def summary(mig: Migration, out: Path | str) -> list[str]:
@@ -252,7 +257,7 @@ def summary(mig: Migration, out: Path | str) -> list[str]:
             lines.append(f"  Feuille {q(u.sheet)}, {u.cell} : {q(shown(u.value))} — {u.reason}")
     else:
         lines.append("Toutes les valeurs ont été reprises.")
-    return lines
+    return [visible(line) for line in lines]
 
 
 def run_migrer(src: Path, out: Path, replace: bool = False) -> int:
