@@ -136,6 +136,12 @@ def cmd_consolider(args) -> int:
                           json_path=Path(args.json) if args.json else None, jobs=args.jobs)
 
 
+def cmd_migrer(args) -> int:
+    from acv_xl.history.migration import run_migrer
+
+    return run_migrer(Path(args.ancien), Path(args.sortie), replace=args.remplacer)
+
+
 def cmd_serveur(args) -> int:
     try:
         from udfs.server import run_server
@@ -186,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="RESUME.json", help="écrit aussi les totaux et statuts par convention en JSON")
     s.add_argument("--jobs", type=_positive_int, metavar="N", help="nombre de processus (défaut : tous les cœurs)")
     s.set_defaults(func=cmd_consolider)
+
+    s = sub.add_parser("migrer", help="recopie un classeur ancien ou endommagé dans le modèle actuel", description="Écrit le modèle actuel (boutons, listes, formules) rempli de toutes les valeurs d'un classeur d'une version antérieure du modèle ou endommagé (lignes saisies sous un tableau, feuilles ou tableaux renommés, listes perdues). Statut de sortie : 0 tout est repris, 1 des valeurs n'ont pas pu être reprises (listées avec leur feuille et leur cellule), 2 fichier inutilisable.")
+    s.add_argument("ancien", metavar="ANCIEN.xlsx", help="classeur à migrer (il n'est jamais modifié)")
+    s.add_argument("-o", "--sortie", required=True, metavar="NOUVEAU.xlsx", help="classeur à écrire")
+    s.add_argument("--remplacer", action="store_true", help="remplace NOUVEAU.xlsx s'il existe déjà (jamais le classeur d'origine)")
+    s.set_defaults(func=cmd_migrer)
 
     s = sub.add_parser("serveur", help="démarre xlwings Server (boutons et fonctions dans Excel)", description="Démarre xlwings Server avec les fonctions et scripts ACV ; affiche l'adresse du manifeste à charger dans Excel.")
     s.add_argument("--hote", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")

@@ -103,7 +103,20 @@ class XwSource:
             first_col=c1,
             header=["" if h is None else str(h) for h in header],
             rows=body,
+            end_row=r2,
         )
+
+    def occupied(self, sheet_name: str, r1: int, r2: int, c1: int, c2: int) -> list[tuple[int, int, Any]]:
+        """`Source.occupied`, sliced from the sheet's rectangle already read for its tables."""
+        data = self.values(sheet_name)
+        out = []
+        for r in range(max(r1, 1), min(r2, len(data)) + 1):
+            line = data[r - 1]
+            for c in range(max(c1, 1), min(c2, len(line)) + 1):
+                v = line[c - 1]
+                if v is not None and not (isinstance(v, str) and not v.strip()):
+                    out.append((r, c, v))
+        return out
 
     def named(self, name: str) -> tuple[str, str, Any] | None:
         wanted = name.lower()

@@ -194,6 +194,24 @@ class MissingHeader(BaseModel):
     found_as: str | None = None  # a header that looks like it (renamed)
 
 
+class StrayCell(BaseModel):
+    """A value typed just outside a user table: in the rows directly below it (within its columns,
+    down to the first blank row) or in the column directly to its right. Neither Excel (for a
+    pasted line) nor LibreOffice adds such a line to the table, so no total counts it (STR-09);
+    `acv-xl migrer` carries it into the table."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
+
+    table: str
+    sheet: str
+    cell: str
+    row: int
+    col: int
+    value: Any = None
+    header: str = ""  # the table's header above it ("" in the column to its right)
+    right: bool = False  # in the column to the right of the table (else below it)
+
+
 class Structure(BaseModel):
     """What the reader could not find (STR-03, STR-04) and where it found the tables."""
 
@@ -222,6 +240,7 @@ class Convention(BaseModel):
     dispositifs: list[Dispositif] = Field(default_factory=list)
     gouvernance: list[MembreGouvernance] = Field(default_factory=list)
     structure: Structure = Field(default_factory=lambda: empty(Structure))
+    stray_cells: list[StrayCell] = Field(default_factory=list)  # typed outside a table (STR-09)
 
     # -- named cells
     def value(self, name: str) -> Any:

@@ -29,6 +29,7 @@ import xlsxwriter
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Kind, Sheet, Table
 from acv_xl.contract.model import Convention, Dispositif, Financeur, Ligne, build_row
+from acv_xl.contract.values import ExcelError, NoCachedValue
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, write_value
 from acv_xl.reading.source import a1, col_letter, parse_a1
@@ -212,6 +213,17 @@ class _Formats:
         }.get(kind, self.text_wrap if kind is Kind.TEXT else self.text)
 
 
+def _write_raw(ws, row: int, col: int, value: Any, fmt) -> None:
+    """`write_value`, keeping an Excel error or a formula saved without its value as they were read
+    (`acv-xl migrer` carries them: the new workbook then gives the same STR-06/STR-07)."""
+    if isinstance(value, ExcelError):
+        ws.write_formula(row, col, str(value), fmt, str(value))
+    elif isinstance(value, NoCachedValue):
+        ws.write_formula(row, col, str(value), fmt, "")
+    else:
+        write_value(ws, row, col, value, fmt)
+
+
 def _cell_value(line: Ligne, attr: str) -> Any:
     if attr in line.raw:
         return line.raw[attr]
@@ -243,7 +255,7 @@ def _write_table(ws, fm: _Formats, table: Table, rows: list[Ligne] | None) -> No
         fmt = fm.column(c.kind, c.attr)
         for i in range(n):
             value = _cell_value(rows[i], c.attr) if rows else None
-            write_value(ws, r0 + 1 + i, c0 + j, value, fmt)
+            _write_raw(ws, r0 + 1 + i, c0 + j, value, fmt)
     for i in range(len(rows) if rows else 0):  # rows tall enough for their wrapped text
         height = page_layout.row_height((str(_cell_value(rows[i], c.attr) or ""), page_layout.fit_width(c.width, c.header))
                                         for c in table.columns if c.kind is Kind.TEXT)
@@ -349,7 +361,7 @@ def _write_named_cells(wb, sheets: dict, fm: _Formats, conv: Convention | None) 
             fmt = fm.input_date if nc.kind is Kind.DATE else fm.input_text
         else:
             fmt = fm.status_date if nc.kind is Kind.DATE else fm.status
-        write_value(ws, row - 1, col - 1, _named_value(nc, conv), fmt)
+        _write_raw(ws, row - 1, col - 1, _named_value(nc, conv), fmt)
         if nc.choices:
             ws.data_validation(row - 1, col - 1, row - 1, col - 1, {
                 "validate": "list", "source": list(nc.choices), "error_type": "stop",

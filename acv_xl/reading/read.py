@@ -19,6 +19,7 @@ from acv_xl.contract.model import (
     ROW_MODELS,
     Convention,
     MissingHeader,
+    StrayCell,
     build_named,
     empty,
     row_builder,
@@ -27,7 +28,7 @@ from acv_xl.contract.values import fold
 from acv_xl.reading.source import Source, TableBlock, a1, col_letter
 
 
-def _renamed(expected: str, candidates: list[str]) -> str | None:
+def renamed_header(expected: str, candidates: list[str]) -> str | None:
     """The header the user most likely renamed `expected` into (accents, case, spaces, a typo)."""
     target = fold(expected)
     for h in candidates:
@@ -50,7 +51,7 @@ def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> di
     for col in table.columns:
         if col.attr in index:
             continue
-        renamed = _renamed(col.header, spare)
+        renamed = renamed_header(col.header, spare)
         cell = a1(block.first_row, block.first_col)
         if renamed is not None:
             spare.remove(renamed)
@@ -60,6 +61,11 @@ def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> di
             MissingHeader(table=table.name, header=col.header, sheet=block.sheet, cell=cell, found_as=renamed)
         )
     return index
+
+
+def column_index(table: layout.Table, block: TableBlock) -> dict[str, int]:
+    """attr → index in the block's header, as the reader maps them (renamed headers included)."""
+    return _map_columns(table, block, empty(Convention))
 
 
 def _blank_row(raw: dict[str, Any]) -> bool:
@@ -120,10 +126,51 @@ def read_source(source: Source) -> Convention:
         return _read_source(source)
 
 
+# Rows read at a time below a table, looking for the first blank one (a stray line is rarely
+# more than a few rows; a pasted block of 200 lines takes a few reads).
+_BELOW_CHUNK = 16
+
+
+def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
+    """What was typed right outside each user table (`StrayCell`): the rows directly below it,
+    within its columns, down to the first blank row, and the column directly to its right, from
+    the header row to the table's last row. Cells inside another table are not stray."""
+    occupied = getattr(source, "occupied", None)
+    if occupied is None:
+        return []
+    boxes = [(b.sheet, b.first_row, b.first_col, b.last_row, b.last_col) for b in blocks]
+
+    def elsewhere(block: TableBlock, r: int, c: int) -> bool:
+        return any(s == block.sheet and r1 <= r <= r2 and c1 <= c <= c2 for s, r1, c1, r2, c2 in boxes)
+
+    out: list[StrayCell] = []
+    for b in blocks:
+        c1, c2, sheet = b.first_col, b.last_col, b.sheet
+        found = []
+        top = b.last_row + 1
+        while True:
+            cells = [x for x in occupied(sheet, top, top + _BELOW_CHUNK - 1, c1, c2) if not elsewhere(b, x[0], x[1])]
+            rows = {r for r, _c, _v in cells}
+            gap = next((r for r in range(top, top + _BELOW_CHUNK) if r not in rows), None)
+            found += [x for x in cells if gap is None or x[0] < gap]
+            if gap is not None:
+                break
+            top += _BELOW_CHUNK
+        for r, c, v in found:
+            j = c - c1
+            header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""
+            out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, header=header))
+        for r, c, v in occupied(sheet, b.first_row, b.last_row, c2 + 1, c2 + 1):
+            if not elsewhere(b, r, c):
+                out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, right=True))
+    return out
+
+
 def _read_source(source: Source) -> Convention:
     conv = empty(Convention)
     present = set(source.sheet_names())
     conv.structure.missing_sheets = [s for s in layout.SHEETS if s not in present]
+    blocks = []
     for table in layout.TABLES:
         if table is layout.T_CONTROLES:
             continue  # written by Valider, never read as data
@@ -132,6 +179,9 @@ def _read_source(source: Source) -> Convention:
             conv.structure.missing_tables.append(table.name)
             continue
         _read_table(table, block, conv)
+        block.name = table.name  # the contract's spelling (found case-insensitively)
+        blocks.append(block)
+    conv.stray_cells = stray_cells(source, blocks)
     for nc in layout.NAMED_CELLS:
         found = source.named(nc.name)
         if found is None:

@@ -29,6 +29,15 @@ class TableBlock:
     header: list[str]
     rows: list[list[Any]]
     merged: list[str] = field(default_factory=list)  # merged ranges inside the table ("B5:C5")
+    end_row: int = 0  # last row of the table's range, its totals row included (0: the last data row)
+
+    @property
+    def last_row(self) -> int:
+        return max(self.end_row, self.first_row + len(self.rows))
+
+    @property
+    def last_col(self) -> int:
+        return self.first_col + max(len(self.header), 1) - 1
 
     @property
     def ref(self) -> str:
@@ -45,6 +54,10 @@ class Source(Protocol):
 
     def named(self, name: str) -> tuple[str, str, Any] | None:
         """(sheet, A1 cell, raw value) of a workbook-level defined name, or None."""
+
+    def occupied(self, sheet: str, r1: int, r2: int, c1: int, c2: int) -> list[tuple[int, int, Any]]:
+        """(row, column, raw value) of the non-empty cells of rows r1..r2 × columns c1..c2 of a
+        sheet, row by row: what was typed outside the tables (STR-09)."""
 
 
 # ----------------------------------------------------------------------- A1 helpers

@@ -626,6 +626,11 @@ class FileSource:
             return None
         return sheet.name, a1(r1, c1), self._value(sheet, r1, c1)
 
+    def table_names(self) -> list[str]:
+        """The names of every table of the workbook, ours or not (`acv-xl migrer` looks for a
+        renamed one by its headers)."""
+        return sorted({info.name for info in self._table_index().values()})
+
     def table(self, name: str) -> TableBlock | None:
         info = self._table_index().get(name.lower())
         if info is None:
@@ -659,7 +664,33 @@ class FileSource:
                 continue
             if m1 <= r2 and m2 >= r1 and mc1 <= c2 and mc2 >= c1:
                 merged.append(ref)
-        return TableBlock(info.name, sheet.name, header_row, c1, header, rows, merged)
+        return TableBlock(info.name, sheet.name, header_row, c1, header, rows, merged, end_row=r2)
+
+    def extent(self, sheet_name: str) -> tuple[int, int]:
+        """(last row, last column) holding something on that sheet ((0, 0) for none)."""
+        sheet = self._sheet(sheet_name)
+        if sheet is None:
+            return 0, 0
+        self._load(sheet)
+        return sheet.extent
+
+    def occupied(self, sheet_name: str, r1: int, r2: int, c1: int, c2: int) -> list[tuple[int, int, Any]]:
+        """`source.Source.occupied`: from the grid already loaded for the tables, clipped to the
+        sheet's extent (nothing past it is read: a template's margins cost nothing)."""
+        sheet = self._sheet(sheet_name)
+        if sheet is None:
+            return []
+        self._load(sheet)
+        r1, c1 = max(r1, 1), max(c1, 1)
+        r2, c2 = min(r2, sheet.extent[0]), min(c2, sheet.extent[1])
+        if r1 > r2 or c1 > c2:
+            return []
+        out = []
+        for r, line in zip(range(r1, r2 + 1), self._region(sheet, r1, r2, c1, c2)):
+            for c, v in enumerate(line, c1):
+                if v is not None and not (v.__class__ is str and not v.strip()):
+                    out.append((r, c, v))
+        return out
 
     # -- internals
     def _sheet(self, name: str) -> _Sheet | None:

@@ -25,7 +25,8 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   STR-00 E « contrôle interne en échec » (a rule, the totals or the fingerprint crashed: the dossier
   was not fully checked, so it cannot be « Validé »); STR-07 E formula without a computed value
   (the value is unknown, every total would be false: an error, not an information); STR-08 A merged
-  cells inside a table; PRJ-05 E identity value of the wrong form (programme, rôle, département,
+  cells inside a table; STR-09 E a value typed right below a table or in the column to its right
+  (in no table, so in no total); PRJ-05 E identity value of the wrong form (programme, rôle, département,
   SIREN); DIA-05 E invalid or missing value in `T_Diagnostic`; PER-07 E invalid or missing value
   in `T_Perimetres`; ACT-12 E value outside its list in `T_Actions`; FIN-17 E `Date de la demande`
   not a date; FIN-18 E the reference list of funders (`T_Financeurs`, `T_Dispositifs`) incomplete

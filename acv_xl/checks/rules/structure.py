@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Iterable
 
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention
+from acv_xl.contract.values import fmt_date, fmt_number
 
 from . import (
     SRC_CONTRAT,
@@ -100,7 +102,8 @@ def version_modele(conv: Convention) -> Iterable[Finding]:
     if v in layout.KNOWN_VERSIONS and vt is not None and ct is not None and vt < ct:
         yield at_named(conv, "acv_version_modele", "STR-05", A,
                        f"Le classeur suit l'ancienne version {v} du modèle (version actuelle : {current}).",
-                       f"Recopiez les données dans le modèle {current} (acv-xl modele) pour bénéficier des derniers contrôles.")
+                       f"Passez au modèle {current} avec « acv-xl migrer », qui y recopie toutes les données, pour "
+                       "bénéficier des derniers contrôles.")
     elif vt is not None and ct is not None and vt > ct:
         yield at_named(conv, "acv_version_modele", "STR-05", E,
                        f"Le classeur suit la version {v} du modèle, plus récente que celle que cet outil connaît ({current}).",
@@ -108,7 +111,7 @@ def version_modele(conv: Convention) -> Iterable[Finding]:
     else:
         yield at_named(conv, "acv_version_modele", "STR-05", E,
                        f"Version du modèle inconnue : {q(v)} (versions reconnues : {', '.join(layout.KNOWN_VERSIONS)}).",
-                       f"Repartez du modèle {current} (acv-xl modele) et recopiez-y les données.")
+                       f"Repartez du modèle {current} : « acv-xl migrer » y recopie les données et liste ce qu'il n'a pas pu reprendre.")
 
 
 def _structure_problems(conv: Convention, kind: str, code: str) -> Iterable[Finding]:
@@ -154,3 +157,74 @@ def cellules_fusionnees(conv: Convention) -> Iterable[Finding]:
                       message=f"Les cellules {rng} du tableau {q(table)} sont fusionnées : seule la première contient "
                               "une valeur, les autres lignes sont lues comme vides.",
                       suggestion="Annulez la fusion et saisissez la valeur sur chaque ligne concernée.")
+
+
+# How to take a line into its table, in both programs the communes use (STR-09).
+EXTEND_TABLE = (
+    "Étendez le tableau à cette ligne. Dans Excel : faites glisser la poignée du coin inférieur droit du "
+    "tableau jusqu'à elle, ou Création de tableau › Redimensionner le tableau (ou encore Accueil › Mettre "
+    "sous forme de tableau sur le tableau et la ligne). Dans LibreOffice : Données › Définir la plage… "
+    "(Plage de base de données), choisissez le nom du tableau, étendez sa plage à cette ligne et cliquez "
+    "sur « Modifier ». Vous pouvez aussi recopier la ligne dans une ligne vide du tableau, ou lancer "
+    "« acv-xl migrer », qui l'y intègre. "
+)
+
+
+def _shown(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return fmt_number(value, 0 if float(value).is_integer() else 2)
+    if isinstance(value, (date, datetime)):
+        return fmt_date(value)
+    text = " ".join(str(value).split())
+    return text if len(text) <= 30 else text[:29] + "…"
+
+
+@rule("STR-09", E, "Valeur saisie juste sous un tableau ou à sa droite, hors du tableau (comptée dans aucun total)", SRC_CONTRAT)
+def hors_tableau(conv: Convention) -> Iterable[Finding]:
+    """Added code. A value typed in the rows directly below a user table (within its columns, down to
+    the first blank row) or in the column directly to its right (`Convention.stray_cells`). Neither
+    LibreOffice nor a paste in Excel adds such a line to the table: no rule and no total sees it, and
+    the verdict would say « aucune erreur » with euros left out. One finding per line below (at its
+    first cell, with the action number when the line has one), one per table for the column to its
+    right (at its first cell). A blank row between the table and a note or a total of the user's
+    ends the search: that is the way to keep them."""
+    below: dict[tuple[str, int], list] = {}
+    right: dict[str, list] = {}
+    for sc in conv.stray_cells:
+        if sc.right:
+            right.setdefault(sc.table, []).append(sc)
+        else:
+            below.setdefault((sc.table, sc.row), []).append(sc)
+    for (name, row), cells in below.items():
+        first = cells[0]
+        table = layout.TABLES_BY_NAME.get(name)
+        numero = ""
+        if table is not None and any(c.attr == "numero" for c in table.columns):
+            numero = next((str(_shown(c.value)) for c in cells if c.header == table.header("numero")), "")
+        # its first values and its amounts: enough for the user to recognise the line
+        amounts = {c.header for c in table.columns if c.kind is layout.Kind.AMOUNT} if table else set()
+        shown = [c for i, c in enumerate(cells) if i < 3 or c.header in amounts]
+        values = " ; ".join(f"{c.header} : {_shown(c.value)}" if c.header else _shown(c.value) for c in shown)
+        values += " ; …" if len(shown) < len(cells) else ""
+        yield Finding(code="STR-09", gravite=E, feuille=first.sheet, cellule=first.cell, action=numero,
+                      message=f"La ligne {row} de la feuille {q(first.sheet)}, saisie juste sous le tableau {q(name)}, "
+                              f"n'en fait pas partie ({values}) : elle n'est lue par aucun contrôle ni comptée dans "
+                              "aucun total.",
+                      suggestion=EXTEND_TABLE + "S'il s'agit d'une note ou d'un total hors du plan, laissez "
+                                                "une ligne vide entre le tableau et cette ligne.")
+    for name, cells in right.items():
+        first, last = cells[0], cells[-1]
+        if len(cells) == 1:
+            what = f"Une valeur ({q(_shown(first.value))}) est saisie"
+            where, verb = first.cell, "elle ne fait pas partie du tableau et n'est lue"
+        else:
+            what = f"{len(cells)} valeurs sont saisies"
+            where, verb = f"{first.cell} à {last.cell}", "elles ne font pas partie du tableau et ne sont lues"
+        yield Finding(code="STR-09", gravite=E, feuille=first.sheet, cellule=first.cell,
+                      message=f"{what} dans la colonne juste à droite du tableau {q(name)} "
+                              f"(feuille {q(first.sheet)}, {where}) : {verb} par aucun contrôle.",
+                      suggestion="Si cette colonne doit faire partie du tableau, étendez-le : dans Excel, faites "
+                                 "glisser la poignée du coin inférieur droit du tableau ou Création de tableau › "
+                                 "Redimensionner le tableau ; dans LibreOffice, Données › Définir la plage…, "
+                                 "choisissez le nom du tableau, étendez sa plage et cliquez sur « Modifier ». "
+                                 "Sinon, séparez-la du tableau par une colonne vide.")

@@ -1,0 +1,202 @@
+"""STR-09: a value typed right outside a user table — in the rows below it (within its columns, down
+to the first blank row) or in the column to its right — is an error at its cell, and is counted in
+no total. Found the same way from the file, from the Excel « Valider » payload, after a LibreOffice
+round-trip, and highlighted by `valider --annoter`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.utils.cell import range_boundaries
+
+import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
+from acceptance_support import acv, edited_copy, table_of
+from acv_xl.checks.validate import validate_file
+from acv_xl.contract import layout
+from acv_xl.outputs import libreoffice
+from acv_xl.outputs.examples import FAUTES_ATTENDUES, write_examples
+from acv_xl.outputs.formats import FILL_ERREUR
+from acv_xl.outputs.template import build_workbook
+from acv_xl.reading.read import read_file
+from acv_xl.reading.source import a1
+from conventions import clean
+
+USER_TABLES = [t for t in layout.TABLES if t.user_filled]
+FIN = layout.T_FINANCEMENTS
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("base") / "propre.xlsx"
+    build_workbook(path, clean())
+    return path
+
+
+def _box(wb, table: layout.Table) -> tuple[object, int, int, int, int]:
+    ws, t = table_of(wb, table.name)
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    return ws, r1, c1, r2, c2
+
+
+def _stray_value(table: layout.Table, j: int):
+    """A plausible value for column j of the table (an amount where the table holds amounts)."""
+    kind = table.columns[j].kind
+    return 125000 if kind is layout.Kind.AMOUNT else 2025 if kind is layout.Kind.YEAR else f"ajout {j + 1}"
+
+
+def _line_below(table: layout.Table, gap: int = 0):
+    """Edit: a full line typed `gap` rows below the table's last row (0: the row right below)."""
+    def edit(wb):
+        ws, _r1, c1, r2, _c2 = _box(wb, table)
+        for j in range(len(table.columns)):
+            ws.cell(r2 + 1 + gap, c1 + j, _stray_value(table, j))
+    return edit
+
+
+def _stray_findings(report) -> set[tuple[str, str]]:
+    return {(f.feuille, f.cellule) for f in report.findings if f.code == "STR-09"}
+
+
+@pytest.mark.parametrize("table", USER_TABLES, ids=lambda t: t.name)
+def test_a_line_below_each_user_table_is_an_error_at_its_cell(table, base, tmp_path):
+    wb = openpyxl.load_workbook(base)
+    _ws, _r1, c1, r2, _c2 = _box(wb, table)
+    path = edited_copy(base, tmp_path / "ligne.xlsx", _line_below(table))
+    conv = read_file(path)
+    cells = [(s.table, s.sheet, s.cell, s.right) for s in conv.stray_cells]
+    assert cells == [(table.name, table.sheet, a1(r2 + 1, c1 + j), False) for j in range(len(table.columns))]
+    # the line is not read into the table: the model has the same rows as before
+    assert len(conv.rows(table.name)) == len(read_file(base).rows(table.name))
+    report = validate_file(path)
+    assert _stray_findings(report) == {(table.sheet, a1(r2 + 1, c1))}
+    (f,) = [f for f in report.findings if f.code == "STR-09"]
+    assert f.gravite.value == "erreur" and table.name in f.message
+    assert "Redimensionner le tableau" in f.suggestion and "Définir la plage" in f.suggestion
+    assert report.exit_code == 1
+
+
+def test_a_financing_line_below_the_table_is_counted_in_no_total(base, tmp_path):
+    path = edited_copy(base, tmp_path / "ligne.xlsx", _line_below(FIN))
+    before, after = validate_file(base), validate_file(path)
+    assert before.totaux == after.totaux
+    assert not _stray_findings(before)
+    (f,) = [f for f in after.findings if f.code == "STR-09"]
+    assert f.action == "ajout 1"  # the line's N° action, as for any other financing line
+    assert "125 000" in f.message
+
+
+def test_a_value_in_the_column_right_of_a_table(base, tmp_path):
+    def edit(wb):
+        ws, r1, _c1, r2, c2 = _box(wb, layout.T_ACTIONS)
+        ws.cell(r1 + 1, c2 + 1, "à revoir")
+        ws.cell(r2, c2 + 1, 42)
+        ws.cell(r2, c2 + 2, "deux colonnes plus loin : pas à la suite du tableau")
+    path = edited_copy(base, tmp_path / "droite.xlsx", edit)
+    wb = openpyxl.load_workbook(base)
+    _ws, r1, _c1, r2, c2 = _box(wb, layout.T_ACTIONS)
+    conv = read_file(path)
+    assert [(s.cell, s.right) for s in conv.stray_cells] == [(a1(r1 + 1, c2 + 1), True), (a1(r2, c2 + 1), True)]
+    report = validate_file(path)
+    assert _stray_findings(report) == {(layout.T_ACTIONS.sheet, a1(r1 + 1, c2 + 1))}
+    (f,) = [f for f in report.findings if f.code == "STR-09"]
+    assert "2 valeurs" in f.message and a1(r2, c2 + 1) in f.message
+
+
+def test_a_blank_row_ends_the_search(base, tmp_path):
+    def edit(wb):
+        ws, _r1, c1, r2, _c2 = _box(wb, FIN)
+        ws.cell(r2 + 1, c1 + 5, 1000)  # right below: stray
+        ws.cell(r2 + 2, c1, "1.1")  # the row after it: stray too (same block)
+        ws.cell(r2 + 4, c1, "Total")  # after a blank row: the user's own note, not stray
+        ws.cell(r2 + 4, c1 + 5, 99999)
+    path = edited_copy(base, tmp_path / "bloc.xlsx", edit)
+    _ws, _r1, c1, r2, _c2 = _box(openpyxl.load_workbook(base), FIN)
+    assert [s.cell for s in read_file(path).stray_cells] == [a1(r2 + 1, c1 + 5), a1(r2 + 2, c1)]
+    assert _stray_findings(validate_file(path)) == {(FIN.sheet, a1(r2 + 1, c1 + 5)), (FIN.sheet, a1(r2 + 2, c1))}
+
+    only_after_gap = edited_copy(base, tmp_path / "note.xlsx", _line_below(FIN, gap=1))
+    assert read_file(only_after_gap).stray_cells == []
+
+
+def test_a_long_pasted_block_is_found_whole(base, tmp_path):
+    def edit(wb):
+        ws, _r1, c1, r2, _c2 = _box(wb, FIN)
+        for i in range(40):  # longer than the rows read at a time
+            ws.cell(r2 + 1 + i, c1, f"{i}")
+    path = edited_copy(base, tmp_path / "bloc.xlsx", edit)
+    assert len(read_file(path).stray_cells) == 40
+
+
+def _every_table_with_a_line_below(base: Path, dst: Path) -> tuple[Path, set[tuple[str, str]]]:
+    expected = set()
+    wb = openpyxl.load_workbook(base)
+    for table in USER_TABLES:
+        _ws, _r1, c1, r2, _c2 = _box(wb, table)
+        expected.add((table.sheet, a1(r2 + 1, c1)))
+
+    def edit(wb):
+        for table in USER_TABLES:
+            _line_below(table)(wb)
+    return edited_copy(base, dst, edit), expected
+
+
+def test_the_excel_button_finds_the_same_cells(base, tmp_path):
+    from udfs import scripts
+    from xlwings_payload import payload_from_xlsx, remote_book
+
+    path, expected = _every_table_with_a_line_below(base, tmp_path / "partout.xlsx")
+    assert _stray_findings(validate_file(path)) == expected
+    book = remote_book(payload_from_xlsx(path, include=scripts.INCLUDE))
+    report = scripts.run_valider(book, today=date(2026, 11, 26))
+    assert _stray_findings(report) == expected
+    cli = {(f.feuille, f.cellule, f.message) for f in validate_file(path).findings if f.code == "STR-09"}
+    assert {(f.feuille, f.cellule, f.message) for f in report.findings if f.code == "STR-09"} == cli
+
+
+def test_annoter_highlights_the_stray_line(base, tmp_path):
+    path = edited_copy(base, tmp_path / "ligne.xlsx", _line_below(FIN))
+    out = tmp_path / "annote.xlsx"
+    proc = acv("valider", str(path), "--annoter", str(out))
+    assert proc.returncode == 1, proc.stderr
+    _ws, _r1, c1, r2, _c2 = _box(openpyxl.load_workbook(base), FIN)
+    cell = openpyxl.load_workbook(out)[FIN.sheet][a1(r2 + 1, c1)]
+    assert cell.fill.fill_type == "solid" and cell.fill.fgColor.rgb.upper().endswith(FILL_ERREUR.lstrip("#").upper())
+
+
+def test_the_examples_have_nothing_outside_their_tables(tmp_path):
+    for path in write_examples(tmp_path):
+        report = validate_file(path)
+        assert report.convention.stray_cells == [], path.name
+        assert path.name in FAUTES_ATTENDUES or report.exit_code == 0, path.name
+
+
+@pytest.mark.libreoffice
+def test_found_after_a_libreoffice_round_trip(base, tmp_path):
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    path, expected = _every_table_with_a_line_below(base, tmp_path / "partout.xlsx")
+    (saved,) = libreoffice.convert(path, "xlsx", tmp_path / "lo")
+    report = validate_file(saved)
+    assert _stray_findings(report) == expected
+    assert report.totaux.financement_total == validate_file(base).totaux.financement_total
+    assert report.totaux.financement_total != Decimal(0)
+
+
+def test_the_consolidation_lists_it_in_its_anomalies(base, tmp_path):
+    folder = tmp_path / "dossier"
+    folder.mkdir()
+    path = edited_copy(base, folder / "ligne.xlsx", _line_below(FIN))
+    out = tmp_path / "conso.xlsx"
+    proc = acv("consolider", str(folder), "-o", str(out))
+    assert proc.returncode in (0, 1), proc.stderr
+    ws = openpyxl.load_workbook(out)["Anomalies"]
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    head = next(i for i, r in enumerate(rows) if "Code" in r)
+    idx = {h: j for j, h in enumerate(rows[head])}
+    found = {(r[idx["Feuille"]], r[idx["Cellule"]]) for r in rows[head + 1:] if r[idx["Code"]] == "STR-09"}
+    assert found == _stray_findings(validate_file(path)) and len(found) == 1
