@@ -68,6 +68,11 @@ SRC_CONTRAT = "Contrat du classeur ACV"
 SRC_L1111_10 = "CGCT art. L1111-10 III"
 SRC_R2334_27 = "CGCT art. R2334-27"
 SRC_DECRET_2018_514 = "décret n° 2018-514 art. 10"
+SRC_AIDES_100 = "décret n° 2018-514 art. 10 (subventions de l'État qu'il régit), sinon règle générale"
+SRC_COMMENCEMENT = "CGCT art. R2334-24 ; décret n° 2018-514"
+SRC_CADUCITE = "CGCT art. R2334-28 ; décret n° 2018-514"
+SRC_FONDS_CONCOURS = "CGCT art. L5214-16 V, L5215-26, L5216-5 VI"
+SRC_INSTRUCTION_2023 = "Instruction du 24 mai 2023 (NOR IOML2312173J)"
 
 
 @dataclass(frozen=True)
