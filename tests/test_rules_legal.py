@@ -223,7 +223,9 @@ def test_fin06_corse_10_percent_in_corse_only():
         _low(r, own)
         r["names"]["acv_departement"] = dept
         r["T_Actions"][0]["derogation"] = corse
-    assert run(lambda r: m(r, "2A", 100_000), "FIN-06") == []  # exactly 10 %
+    assert run(lambda r: m(r, "2A", 200_000), "FIN-06") == []  # 20 %: nothing to check
+    out = run(lambda r: m(r, "2A", 100_000), "FIN-06")  # exactly 10 %: the domains to check
+    assert codes(out) == [("FIN-06", A)] and "voirie communale" in out[0].message
     out = run(lambda r: m(r, "2B", 99_999.99), "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "10 %" in out[0].message
     out = run(lambda r: m(r, "62", 100_000), "FIN-06")

@@ -97,7 +97,7 @@ class L:
         "Patrimoine non protégé",
         "Calamité publique",
         "Rénovation énergétique scolaire",
-        "Corse (eau, assainissement, déchets, incendie, voirie)",
+        "Corse",
     )
     NATURE = ("Subvention", "Prêt", "Fonds propres", "Autofinancement", "Portage foncier", "Autre",
               "Avance remboursable", "Recette / cession", "Apport en nature")
@@ -127,7 +127,7 @@ NATURES_APPORT = ("Autofinancement", "Fonds propres", "Apport en nature")
 NATURES_RECETTE = ("Recette / cession",)
 # Values the project added to the contract's lists (../shared/spec/classeur.md lists the others first).
 AJOUTS_AUX_LISTES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("T_Actions", "derogation"): ("Corse (eau, assainissement, déchets, incendie, voirie)",),
+    ("T_Actions", "derogation"): ("Corse",),
     ("T_Financements", "nature"): ("Avance remboursable", "Recette / cession", "Apport en nature"),
     ("T_Dispositifs", "nature"): ("Avance remboursable", "Recette / cession", "Apport en nature"),
 }
@@ -136,7 +136,7 @@ DEROGATION_AUCUNE = "Aucune"
 DEROGATION_ANRU = "ANRU"
 DEROGATIONS_PREFET = ("Monument protégé", "Patrimoine non protégé", "Calamité publique")
 DEROGATION_SCOLAIRE = "Rénovation énergétique scolaire"
-DEROGATION_CORSE = "Corse (eau, assainissement, déchets, incendie, voirie)"
+DEROGATION_CORSE = "Corse"
 # L1111-10 III: the collectivités of these territories are exempt (codes of `acv_departement`)
 DEPARTEMENTS_OUTRE_MER = ("971", "972", "973", "974", "975", "976", "977", "978")
 DEPARTEMENTS_CORSE = ("2A", "2B")

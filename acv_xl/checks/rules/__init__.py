@@ -30,7 +30,14 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   in `T_Perimetres`; ACT-12 E value outside its list in `T_Actions`; FIN-17 E `Date de la demande`
   not a date; FIN-18 E the reference list of funders (`T_Financeurs`, `T_Dispositifs`) incomplete
   or invalid; IND-03 A invalid value in `T_Indicateurs`; GOU-02 A invalid or missing value in
-  `T_Gouvernance`. A missing defined name is reported as STR-04 (structure, like a header).
+  `T_Gouvernance`; FIN-20 A État subsidy of no recognised dispositif (outside the R2334-27 caps);
+  FIN-21 A dispositif not listed for its financeur; FIN-22 A another public body's autofinancement
+  on a public MO's action (a public participation, L1111-10); FIN-23 E fonds de concours outside
+  an EPCI and its communes, or above the beneficiary's own share; FIN-24 A State subsidy exposed to
+  lapse (R2334-28, décret 2018-514). A missing defined name is reported as STR-04 (structure, like
+  a header).
+- Dispositifs are recognised by meaning (`acv_xl.contract.dispositifs.famille`), the one place
+  that decides which family a dispositif belongs to.
 
 | problem kind                    | T_Actions | T_Financements        | T_Diagnostic | T_Perimetres | T_Indicateurs | elsewhere |
 |---------------------------------|-----------|-----------------------|--------------|--------------|---------------|-----------|

@@ -234,7 +234,8 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
     loan or avance remboursable (the MO repays it) and the operation's recettes; another public
     body's « autofinancement » is a public participation (FIN-22 says so on its line).
     Dérogations as L1111-10 III writes them: `ANRU` (art. 9 of loi 2003-710), outre-mer and FEDER
-    coopération territoriale européenne: no minimum; `Corse (…)` in 2A/2B: 10 %; `Rénovation
+    coopération territoriale européenne: no minimum; `Corse` in 2A/2B (water, sanitation, waste,
+    fire, communal roads of the communes and EPCI of Corse): 10 %; `Rénovation
     énergétique scolaire`: 10 % only on the préfet's decision (10 % to 20 %: A asking for the arrêté,
     below 10 %: E); `Monument protégé`, `Patrimoine non protégé`, `Calamité publique`: A (the préfet
     may grant the derogation). Exactly the minimum passes. Reported on the action's `Dérogation
@@ -252,11 +253,22 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
         if pm.ratio is None:
             continue
         base = pm.propre + pm.financements_publics
-        corse = derog == layout.DEROGATION_CORSE and dept in layout.DEPARTEMENTS_CORSE
-        seuil = Decimal(10 if corse else 20)
-        if pm.propre * 100 >= seuil * base:
+        if pm.propre * 100 >= 20 * base:
             continue
-        scolaire_possible = derog == layout.DEROGATION_SCOLAIRE and pm.propre * 100 >= 10 * base
+        corse = derog == layout.DEROGATION_CORSE and dept in layout.DEPARTEMENTS_CORSE
+        dix = pm.propre * 100 >= 10 * base
+        if corse and dix:
+            # the law's own 10 %, for some domains only: what to check, not a silent pass
+            yield at(a, "derogation", "FIN-06", A,
+                     f"Action {a.numero} : la part propre du maître d'ouvrage est de {_pct(pm.ratio, 20)} ; le minimum "
+                     f"de 10 % de la dérogation {q(derog)} ne vaut que pour les projets des communes de Corse et de leurs "
+                     f"EPCI à fiscalité propre en matière d'eau, d'assainissement, de déchets, de protection contre "
+                     f"l'incendie et de voirie communale ({SRC_L1111_10}).",
+                     "Vérifiez que l'opération relève de l'un de ces domaines ; sinon le minimum est de 20 %.",
+                     action=a.numero)
+            continue
+        seuil = Decimal(10 if corse else 20)
+        scolaire_possible = derog == layout.DEROGATION_SCOLAIRE and dix
         grav = A if derog in layout.DEROGATIONS_PREFET or scolaire_possible else E
         transfert = _ceil(seuil * base / 100 - pm.propre)
         cadre = f" (dérogation {q(derog)})" if derog != layout.DEROGATION_AUCUNE else ""
