@@ -297,7 +297,7 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
 
 
 @rule("FIN-07", E, "Dotations de l'État au-delà de 80 % de la dépense subventionnable", SRC_R2334_27,
-      needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
 def plafond_80(conv: Convention) -> Iterable[Finding]:
     """Σ of the DETR, DSIL, DPV and DSID lines, recognised by meaning whatever their spelling
     (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) or marked `Dotation
@@ -326,7 +326,7 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
 
 
 @rule("FIN-08", A, "DETR, DSIL, DPV ou DSID inférieure à 20 % de la dépense subventionnable", SRC_R2334_27,
-      needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
 def plancher_20(conv: Convention) -> Iterable[Finding]:
     """A DETR, DSIL, DPV or DSID of an action (recognised by meaning: « DSIL exceptionnelle » is a
     DSIL) < 20 % of the dépense subventionnable (R2334-27; RM n° 4800 for DPV and DSID). The subsidy
@@ -473,7 +473,7 @@ def _subvention_etat_encadree(lf: LigneFinancement) -> bool:
 
 
 @rule("FIN-14", A, "Subvention de l'État sollicitée après le début de l'action", SRC_COMMENCEMENT,
-      needs=("T_Financements.date_demande", "T_Actions"))
+      needs=("T_Financements.date_demande", "T_Financements.dispositif", "T_Actions"))
 def commencement(conv: Convention) -> Iterable[Finding]:
     """A `Sollicité` line of a DETR, DSIL, DPV, DSID (R2334-24) or of a subsidy of décret 2018-514
     (Fonds vert, FNADT, DRAC, FRLA…), whose action's `Date de début` precedes `Date de la demande`:
@@ -597,7 +597,7 @@ def _fctva(lf: LigneFinancement) -> bool:
 
 
 @rule("FIN-20", A, "Subvention de l'État non reconnue : hors du plafond des dotations", SRC_R2334_27,
-      needs=("T_Financements",))
+      needs=("T_Financements.dispositif",))
 def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     """Added code. A counted État subsidy (`ETAT`, nature Subvention) whose dispositif is empty or
     recognised by no family (`layout.FAMILLES`: DETR, DSIL… by meaning) and not marked `Dotation
@@ -620,7 +620,7 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
 
 
 @rule("FIN-21", A, "Dispositif absent de la liste de son financeur", SRC_GUIDE,
-      needs=("T_Financements", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Dispositifs"))
 def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     """Added code. A line's dispositif that the workbook's list does not give its financeur, once
     names are compared by meaning (case, accents, punctuation, and the family: « DSIL
@@ -699,7 +699,7 @@ def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:
 
 
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
-      needs=("T_Financements", "T_Actions", "T_Financeurs"))
+      needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
 def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     """Added code. A fonds de concours (recognised by meaning) is paid only between an EPCI à
     fiscalité propre and its member communes (`EPCI` to a MO `Commune`, `COMMUNE` to a MO `EPCI`),
@@ -742,7 +742,7 @@ def _plus_ans(d: date, n: int) -> date:
 
 
 @rule("FIN-24", A, "Subvention de l'État exposée à la caducité", SRC_CADUCITE,
-      needs=("T_Financements", "T_Actions"))
+      needs=("T_Financements.dispositif", "T_Actions"))
 def caducite(conv: Convention) -> Iterable[Finding]:
     """Added code. A DETR, DSIL, DPV or DSID (R2334-28) or a subsidy of décret 2018-514, granted
     (`Acquis`, `Engagé`, `Versé`), lapses when the operation has not begun within two years of its
