@@ -380,3 +380,17 @@ def test_gou01_epf_when_it_funds():
         r["T_Gouvernance"].append({"instance": "Comité de projet", "organisme": "EPF Hauts-de-France", "nom": None,
                                    "fonction": None, "college": "Partenaire financeur", "courriel": None})
     assert run(with_member, "GOU-01") == []
+
+
+# --------------------------------------------------------------------------- FIN-25 FRLA on the deficit
+def test_fin25_frla_at_most_the_operation_deficit():
+    """2.1 (halle, 500 000): resale receipts + FRLA, nothing else: the FRLA is exactly the deficit."""
+    def m(r, recette):
+        lines(r)[DSIL_21].update(dispositif="FRLA", montant=300_000)
+        lines(r)[DETR_21].update(financeur="COMMUNE", dispositif="Recette / cession", nature="Recette / cession",
+                                 montant=recette)
+        del lines(r)[CDC_21], lines(r)[AUTO_21]
+        r["T_Actions"][1]["cosignataires"] = "ETAT;COMMUNE"
+    assert run(lambda r: m(r, 200_000)) == []
+    out = run(lambda r: m(r, 200_000.01), "FIN-25")  # deficit 299 999,99 €
+    assert codes(out) == [("FIN-25", A)] and "déficit de l'opération (299 999,99 €" in out[0].message

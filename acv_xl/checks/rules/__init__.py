@@ -34,7 +34,7 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   FIN-21 A dispositif not listed for its financeur; FIN-22 A another public body's autofinancement
   on a public MO's action (a public participation, L1111-10); FIN-23 E fonds de concours outside
   an EPCI and its communes, or above the beneficiary's own share; FIN-24 A State subsidy exposed to
-  lapse (R2334-28, décret 2018-514). A missing defined name is reported as STR-04 (structure, like
+  lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit. A missing defined name is reported as STR-04 (structure, like
   a header).
 - Dispositifs are recognised by meaning (`acv_xl.contract.dispositifs.famille`), the one place
   that decides which family a dispositif belongs to.
@@ -79,6 +79,7 @@ SRC_AIDES_100 = "décret n° 2018-514 art. 10 (subventions de l'État qu'il rég
 SRC_COMMENCEMENT = "CGCT art. R2334-24 ; décret n° 2018-514"
 SRC_CADUCITE = "CGCT art. R2334-28 ; décret n° 2018-514"
 SRC_FONDS_CONCOURS = "CGCT art. L5214-16 V, L5215-26, L5216-5 VI"
+SRC_FRLA = "Fonds de restructuration des locaux d'activité (ANCT), règlement du fonds"
 SRC_INSTRUCTION_2023 = "Instruction du 24 mai 2023 (NOR IOML2312173J)"
 
 

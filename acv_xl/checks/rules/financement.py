@@ -30,6 +30,7 @@ from . import (
     SRC_CONTRAT,
     SRC_DECRET_2018_514,
     SRC_FONDS_CONCOURS,
+    SRC_FRLA,
     SRC_GUIDE,
     SRC_L1111_10,
     SRC_R2334_27,
@@ -790,3 +791,26 @@ def caducite(conv: Convention) -> Iterable[Finding]:
                 sugg = "Demandez la prorogation au préfet, ou passez l'action à « Terminée » si elle l'est."
         if msg:
             yield at(lf, "annee", "FIN-24", A, f"{prefix(lf)} : {msg} ({SRC_CADUCITE}).", sugg)
+
+
+@rule("FIN-25", A, "FRLA au-delà du déficit de l'opération", SRC_FRLA, needs=("T_Financements.dispositif", "T_Actions"))
+def frla_deficit(conv: Convention) -> Iterable[Finding]:
+    """Added code. The Fonds de restructuration des locaux d'activité finances the deficit of the
+    operation, not its cost: its counted lines on an action are at most the cost minus the
+    operation's own revenue (the lines of nature `Recette / cession`); equal passes. A warning: the
+    deficit the fund retains is the one of its instruction, which the workbook may not hold whole
+    (resale value, rents), so the message says what to check."""
+    for j in judged_actions(conv):
+        frla = [lf for lf in j.counted if famille(lf.dispositif) == "FRLA"]
+        if not frla:
+            continue
+        recettes = totals.total([lf for lf in j.counted if lf.nature in layout.NATURES_RECETTE])
+        deficit = j.action.cout_total - recettes
+        montant = totals.total(frla)
+        if montant > deficit:
+            yield at(frla[0], "montant", "FIN-25", A,
+                     f"{prefix(frla[0])} : le FRLA ({money(montant)}) dépasse le déficit de l'opération "
+                     f"({money(deficit)} : coût total {money(j.action.cout_total)} moins {money(recettes)} de recettes et "
+                     f"cessions) ; le fonds finance le déficit de l'opération, pas son coût ({SRC_FRLA}).",
+                     "Vérifiez le bilan de l'opération (prix de revente ou loyers attendus) et ramenez le FRLA au "
+                     "déficit retenu à l'instruction.")
