@@ -394,3 +394,33 @@ def test_fin25_frla_at_most_the_operation_deficit():
     assert run(lambda r: m(r, 200_000)) == []
     out = run(lambda r: m(r, 200_000.01), "FIN-25")  # deficit 299 999,99 €
     assert codes(out) == [("FIN-25", A)] and "déficit de l'opération (299 999,99 €" in out[0].message
+
+
+def test_fin06_not_guessed_when_the_autofinancement_financeur_is_unknown():
+    def m(r):  # « Comune »: FIN-02; whether it is the MO is not guessed
+        lines(r)[AUTO_11]["financeur"] = "Comune"
+    assert [f.code for f in run(m) if f.gravite is E] == ["FIN-02"]
+
+
+# --------------------------------------------------------------------------- the issue's plans, through the engine
+def _issue_dsil(r):
+    del lines(r)[DETR_21]
+    lines(r)[DSIL_21 - 1].update(dispositif="DSIL exceptionnelle", montant=415_000)
+    lines(r)[AUTO_21]["montant"] = 65_000
+
+
+def _issue_epci(r):
+    lines(r)[AUTO_11]["financeur"] = "EPCI"
+    r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;EPCI"
+
+
+@pytest.mark.parametrize("plan,code", [(_issue_dsil, "FIN-07"), (_issue_epci, "FIN-06")])
+def test_the_issue_plans_no_longer_validate(plan, code):
+    from acv_xl.checks.validate import validate_convention
+
+    r = clean_raw()
+    assert validate_convention(build(r)).valide
+    plan(r)
+    report = validate_convention(build(r))
+    assert not report.valide and report.exit_code == 1
+    assert code in [f.code for f in report.findings if f.gravite is E]

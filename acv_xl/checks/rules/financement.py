@@ -88,11 +88,12 @@ class Judged:
 
     @lazy
     def categories_known(self) -> bool:
-        """Whether every counted subsidy line has a financeur of known category (Public/Privé): an
-        unknown financeur (FIN-02) could be public, so the L1111-10 and 2018-514 ratios would be guesses."""
+        """Whether every counted subsidy, autofinancement, fonds propres or apport line has a financeur of
+        known category (Public/Privé): an unknown financeur (FIN-02) could be public, or the MO itself,
+        so the L1111-10 and 2018-514 ratios would be guesses."""
         categorie = index(self.conv).categories.get
-        return all(categorie(lf.financeur) in layout.L.CATEGORIE
-                   for lf in self.counted if lf.nature == layout.NATURE_SUBVENTION)
+        return all(categorie(lf.financeur) in layout.L.CATEGORIE for lf in self.counted
+                   if lf.nature == layout.NATURE_SUBVENTION or lf.nature in layout.NATURES_APPORT)
 
     @lazy
     def dotations(self) -> Decimal:
