@@ -93,8 +93,7 @@ def emboitement(conv: Convention) -> Iterable[Finding]:
             flagged.add(id(p))
             yield at(p, "parent", "PER-02", A,
                      f"{prefix(p)} : le périmètre {q(p.type)} {name} est hors du périmètre ORT (son parent est le "
-                     f"périmètre d'étude) ; l'instruction du 24 mai 2023 demande qu'il coïncide si possible avec l'ORT "
-                     f"({SRC_INSTRUCTION_2023}).",
+                     f"périmètre d'étude), alors qu'il doit coïncider « si possible » avec l'ORT ({SRC_INSTRUCTION_2023}).",
                      "Étendez l'ORT à ce périmètre par avenant si c'est possible, ou justifiez-le au comité de projet.")
         elif p.type in layout.L.TYPE_PERIMETRE and p.type not in (ETUDE, ORT) and parent not in orts:
             yield bad(p, f"le secteur {name} doit avoir pour parent le périmètre ORT"
