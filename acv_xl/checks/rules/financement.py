@@ -320,8 +320,10 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
                      "Saisissez la dépense subventionnable HT de l'action.", action=a.numero)
         elif dot * 100 > 80 * dep:
             plafond = dep * Decimal("0.8")
+            is_dotation = index(conv).memo("r2334", lambda: totals.DotationsR2334(conv.dispositifs))
+            noms = ", ".join(q(n) for n in dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
             yield at(a, "depense_subventionnable", "FIN-07", E,
-                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} atteignent {money(dot)}, "
+                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID : lignes {noms}) de l'action {a.numero} atteignent {money(dot)}, "
                      f"soit {_pct(dot / dep, 80)} de la dépense subventionnable ({money(dep)}) ; le maximum est "
                      f"80 %, soit {money(plafond)} ({SRC_R2334_27}).",
                      f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins.", action=a.numero)
@@ -646,8 +648,8 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
         fam = famille(lf.dispositif)
         autre = owner.get(fam) if fam is not None else None
         if autre is not None and autre != lf.financeur:
-            msg = (f"{prefix(lf)} : {q(lf.dispositif)} n'est pas un dispositif de {lf.financeur} ; c'est un "
-                   f"dispositif de {autre} ({fam}).")
+            msg = (f"{prefix(lf)} : {q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
+                   f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
             sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
         else:
             proche = dispositifs.nearest(lf.dispositif, noms)
@@ -680,7 +682,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
         yield at(lf, "financeur", "FIN-22", A,
-                 f"{prefix(lf)} : {q(lf.nature)} apporté par {lf.financeur}, alors que le maître d'ouvrage est "
+                 f"{prefix(lf)} : {q(lf.nature)} apporté par le financeur {q(lf.financeur)}, alors que le maître d'ouvrage est "
                  f"{q(a.maitre_ouvrage or a.type_mo)} ({a.type_mo}) : ce n'est pas sa part propre mais une participation "
                  f"publique, comptée comme telle dans la participation minimale de 20 % ({SRC_L1111_10}).",
                  "Si c'est l'argent du maître d'ouvrage, indiquez son code"
@@ -718,7 +720,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         yield at(lf, "financeur", "FIN-23", E,
                  f"{prefix(lf)} : un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes "
-                 f"membres ({SRC_FONDS_CONCOURS}) ; ici {lf.financeur} le verse à "
+                 f"membres ({SRC_FONDS_CONCOURS}) ; ici le financeur {q(lf.financeur)} le verse à "
                  f"{q(a.maitre_ouvrage or a.type_mo)}, maître d'ouvrage de type {q(a.type_mo)}.",
                  "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon corrigez le financeur "
                  "ou le maître d'ouvrage.")
