@@ -424,3 +424,17 @@ def test_the_issue_plans_no_longer_validate(plan, code):
     report = validate_convention(build(r))
     assert not report.valide and report.exit_code == 1
     assert code in [f.code for f in report.findings if f.gravite is E]
+
+
+def test_fin11_finds_the_dispositif_written_otherwise():
+    out = run(lambda r: lines(r)[CDC_21].update(dispositif="pru acv", nature="Subvention"), "FIN-11")
+    assert codes(out) == [("FIN-11", A)] and "« Prêt »" in out[0].suggestion
+
+
+def test_a_dispositif_marked_r2334_in_the_list_counts_whatever_its_case():
+    def m(r):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif="fonds de relance locale")
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "Fonds de relance locale", "nature": "Subvention",
+                                   "dotation_r2334_27": "Oui"})
+        r["T_Actions"][0].update(cosignataires="ETAT", depense_subventionnable=999_999.99)
+    assert codes(run(m)) == [("FIN-07", E)]

@@ -208,25 +208,21 @@ def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Finan
 def is_dotation_r2334_27(lf: LigneFinancement, dispositifs_classeur: Iterable[Dispositif]) -> bool:
     """A DETR, DSIL, DPV or DSID however written (`dispositifs.famille`), or a dispositif the workbook's
     list marks `Dotation R2334-27` = `Oui`."""
-    if dispositifs.is_r2334_27(lf.dispositif):
-        return True
-    for d in dispositifs_classeur:
-        if d.financeur == lf.financeur and d.dispositif == lf.dispositif:
-            return d.dotation_r2334_27 == "Oui"
-    return False
+    return DotationsR2334(dispositifs_classeur)(lf)
 
 
 class DotationsR2334:
     """`is_dotation_r2334_27(lf, dispositifs)` for many lines: the list walked once (the first entry
-    of a (financeur, dispositif) pair decides, as there), then each line in O(1)."""
+    of a (financeur, dispositif) pair decides), then each line in O(1)."""
 
     def __init__(self, dispositifs_classeur: Iterable[Dispositif]):
         self._oui: dict[tuple, bool] = {}
-        for d in dispositifs_classeur:
-            self._oui.setdefault((d.financeur, d.dispositif), d.dotation_r2334_27 == "Oui")
+        for d in dispositifs_classeur:  # keyed by meaning: « Fonds XYZ » marked Oui is « fonds xyz » too
+            self._oui.setdefault((d.financeur, dispositifs.normalise(d.dispositif or "")), d.dotation_r2334_27 == "Oui")
 
     def __call__(self, lf: LigneFinancement) -> bool:
-        return dispositifs.is_r2334_27(lf.dispositif) or self._oui.get((lf.financeur, lf.dispositif), False)
+        return dispositifs.is_r2334_27(lf.dispositif) or self._oui.get(
+            (lf.financeur, dispositifs.normalise(lf.dispositif or "")), False)
 
 
 def dotations_r2334_27(action_lines: Iterable[LigneFinancement],

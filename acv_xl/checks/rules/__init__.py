@@ -59,7 +59,7 @@ from typing import Any, Callable, Iterable
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding, Gravite
-from acv_xl.contract import layout
+from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.values import Problem, fmt_date, fmt_euros, fmt_number, is_blank
@@ -206,9 +206,21 @@ class Index:
             out.setdefault((d.financeur, d.dispositif), d)
         return out
 
+    @lazy
+    def _dispositif_by_meaning(self) -> dict[tuple, Any]:
+        out: dict[tuple, Any] = {}
+        for d in self.conv.dispositifs:
+            if d.dispositif:
+                out.setdefault((d.financeur, dispositifs.normalise(d.dispositif)), d)
+        return out
+
     def dispositif(self, financeur: str | None, nom: str | None):
-        """`Convention.dispositif`, for one run: no check that the list changed, one lookup per line."""
-        return self._dispositif_by_pair.get((financeur, nom))
+        """`Convention.dispositif`, for one run: no check that the list changed, one lookup per line;
+        a name written otherwise (case, accents, punctuation: « dsil ») finds its row too."""
+        d = self._dispositif_by_pair.get((financeur, nom))
+        if d is None and nom:
+            d = self._dispositif_by_meaning.get((financeur, dispositifs.normalise(nom)))
+        return d
 
     @lazy
     def categories(self) -> totals.Categories:
