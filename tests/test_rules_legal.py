@@ -438,3 +438,11 @@ def test_a_dispositif_marked_r2334_in_the_list_counts_whatever_its_case():
                                    "dotation_r2334_27": "Oui"})
         r["T_Actions"][0].update(cosignataires="ETAT", depense_subventionnable=999_999.99)
     assert codes(run(m)) == [("FIN-07", E)]
+
+
+def test_fin21_a_workbook_from_an_older_template_still_knows_the_new_dispositifs():
+    def m(r):  # the workbook's list lacks « Fonds friches » (added to the reference list since)
+        r["T_Dispositifs"] = [d for d in r["T_Dispositifs"] if d["dispositif"] != "Fonds friches"]
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif="Fonds friches")
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+    assert run(m) == []

@@ -576,12 +576,17 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
 
 # ----------------------------------------------------------------------------- dispositifs by meaning
 def _listes(conv: Convention) -> dict[str, tuple[str, ...]]:
-    """The dispositifs the workbook's list gives each financeur (`T_Dispositifs`), once per run."""
+    """The dispositifs the workbook's list gives each financeur (`T_Dispositifs`), then those of the
+    reference list (`layout.FINANCEURS`: a workbook made from an older template lacks the newer
+    ones, which are no less listed), once per run."""
     def build() -> dict[str, tuple[str, ...]]:
         out: dict[str, list[str]] = {}
         for d in conv.dispositifs:
             if d.financeur and d.dispositif:
                 out.setdefault(d.financeur, []).append(d.dispositif)
+        for f in layout.FINANCEURS:
+            noms = out.setdefault(f.code, [])
+            noms.extend(d.nom for d in f.dispositifs if d.nom not in noms)
         return {k: tuple(v) for k, v in out.items()}
     return index(conv).memo("dispositifs_par_financeur", build)
 
@@ -628,10 +633,10 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
 def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     """Added code. A line's dispositif that the workbook's list does not give its financeur, once
     names are compared by meaning (case, accents, punctuation, and the family: « DSIL
-    exceptionnelle » is the État's DSIL). The message names the closest listed dispositif, or the
-    financeur whose dispositif it is. Not judged: an empty dispositif, a financeur with no listed
-    dispositif (added by the user), an unknown financeur (FIN-02), an FCTVA line (FIN-10), an
-    unrecognised État subsidy (FIN-20)."""
+    exceptionnelle » is the État's DSIL); the reference list's dispositifs count as listed. The
+    message names the closest listed dispositif, or the financeur whose dispositif it is. Not
+    judged: an empty dispositif, a financeur with no listed dispositif (added by the user), an
+    unknown financeur (FIN-02), an FCTVA line (FIN-10), an unrecognised État subsidy (FIN-20)."""
     listes = _listes(conv)
     owner: dict[str, str] = {}
     for code, noms in listes.items():
