@@ -7,6 +7,11 @@ rounded ratio: exactly 20 % or exactly 80 % pass, 19,99 % fails.
 An action whose plan holds a line with an unreadable or empty amount (reported by FIN-03), or
 whose cost is unreadable (ACT-05), is not judged by FIN-05 to FIN-09: its sums would be false.
 An `Abandonnée` action has left the plan: FIN-05 to FIN-09 and FIN-16 do not judge it.
+
+A dispositif is recognised by meaning, never by spelling: `acv_xl.contract.dispositifs.famille`
+decides, for every rule here and for the totals, whether a line is a DETR, a DSIL, a fonds de
+concours, a subsidy of décret 2018-514… The maître d'ouvrage's own share is its own:
+`totals.role_l1111_10` says how each line counts for L1111-10 (docs/regles.md has the table).
 """
 
 from __future__ import annotations
