@@ -221,8 +221,8 @@ def test_part_mo_per_action(built):
     rows = list(openpyxl.load_workbook(built["clean"])[AnnexSheet.PART_MO].iter_rows(values_only=True))
     for a in conv.actions:
         row = next(r for r in rows if r[0] == a.numero)
-        p = totals.part_mo(totals.lines_of(conv.financements, a.numero), conv.financeurs)
-        assert (d(row[4]), d(row[5])) == (p.propre, p.subventions_publiques)
+        p = totals.part_mo(totals.lines_of(conv.financements, a.numero), conv.financeurs, a)
+        assert (d(row[4]), d(row[5])) == (p.propre, p.financements_publics)
         assert row[6] == pytest.approx(float(p.ratio))
     row = next(r for r in rows if r[0] == "1.1")  # 300 000 autofinancement + 200 000 prêt CDC vs 700 000 subsidies
     assert row[6] == pytest.approx(500000 / 1200000)

@@ -154,18 +154,36 @@ def test_fin06_not_for_other_mo_types(type_mo):
     assert run(lambda r: (_own(r, 100_000, 400_000), r["T_Actions"][0].update(type_mo=type_mo)), "FIN-06") == []
 
 
-@pytest.mark.parametrize("type_mo", ["Commune", "EPCI", "Département", "Région", "Syndicat mixte"])
-def test_fin06_applies_to_every_public_mo_type(type_mo):
-    assert len(run(lambda r: (_own(r, 199_900, 300_100), r["T_Actions"][0].update(type_mo=type_mo)), "FIN-06")) == 1
+_SYNDICAT = {"code": "SMA", "nom": "Syndicat mixte de l'Artois", "categorie": "Public", "cibles": None,
+            "modalites": None, "contact": None}
+
+
+@pytest.mark.parametrize("type_mo,code", [("Commune", "COMMUNE"), ("EPCI", "EPCI"), ("Département", "DEPT"),
+                                          ("Région", "REGION"), ("Syndicat mixte", "SMA")])
+def test_fin06_applies_to_every_public_mo_type(type_mo, code):
+    def m(r, own):
+        _own(r, own, 500_000 - own)
+        r["T_Financeurs"].append(dict(_SYNDICAT))
+        # the own share is the MO's own line (its code); the other subsidy comes from a third body
+        r["T_Actions"][0].update(type_mo=type_mo, maitre_ouvrage="Syndicat mixte de l'Artois" if code == "SMA" else "MO",
+                                 cosignataires="ETAT;UE;" + code)
+        lines(r)[AUTO_11]["financeur"] = code
+        lines(r)[REGION_11].update(financeur="UE", dispositif="FEDER")
+    assert run(lambda r: m(r, 200_000), "FIN-06") == []
+    assert len(run(lambda r: m(r, 199_999.99), "FIN-06")) == 1
 
 
 def test_fin06_derogations():
     low = lambda d: (lambda r: (_own(r, 100_000, 400_000), r["T_Actions"][0].update(derogation=d)))  # 10 %
     assert run(low("ANRU"), "FIN-06") == []
-    assert run(low("Rénovation énergétique scolaire"), "FIN-06") == []  # exactly 10 % passes
+    # school energy renovation: 10 % only on the préfet's decision: between 10 % and 20 % a warning asking for it
+    out = run(low("Rénovation énergétique scolaire"), "FIN-06")  # exactly 10 %
+    assert [f.gravite for f in out] == [A] and "arrêté" in out[0].message and "10 %" in out[0].message
+    assert run(lambda r: (_own(r, 200_000, 300_000), r["T_Actions"][0].update(derogation="Rénovation énergétique scolaire")),
+               "FIN-06") == []
     out = run(lambda r: (_own(r, 99_990, 400_010), r["T_Actions"][0].update(derogation="Rénovation énergétique scolaire")), "FIN-06")
-    assert [f.gravite for f in out] == [E] and "le minimum est de 10 %" in out[0].message
-    assert "soit 9,999 %" in out[0].message  # never « 10,00 % » in a message saying it is below 10 %
+    assert [f.gravite for f in out] == [E] and "le minimum est de 20 %" in out[0].message
+    assert "sous 10 %" in out[0].message
     for d in ("Monument protégé", "Patrimoine non protégé", "Calamité publique"):
         out = run(low(d), "FIN-06")
         assert [f.gravite for f in out] == [A] and "préfet" in out[0].message
@@ -233,8 +251,27 @@ def test_fin08_unless_the_80_percent_cap_forces_it():
 def test_fin09_public_subsidies_above_100_percent():
     out = run(lambda r: r["T_Actions"][0].update(depense_subventionnable=799_999.99))
     assert only(out) == [("FIN-09", E, "Fiches-actions", "N4", "1.1")]
-    assert "décret n° 2018-514 art. 10" in out[0].message and "0,01 €" in out[0].message
+    assert "0,01 €" in out[0].message
+    # DETR + Région: no subsidy of décret 2018-514 in the plan, so it is not cited: the general rule
+    assert "2018-514" not in out[0].message and "ne peut financer plus que la dépense" in out[0].message
     assert run(lambda r: r["T_Actions"][0].update(depense_subventionnable=800_000)) == []
+
+
+@pytest.mark.parametrize("dispositif", ["Fonds vert", "FNADT", "DRAC", "FRLA", "Fonds friches"])
+def test_fin09_cites_decret_2018_514_where_a_subsidy_it_governs_is_present(dispositif):
+    def m(r):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif=dispositif)
+        r["T_Actions"][0].update(depense_subventionnable=799_999.99, cosignataires="ETAT")
+    out = run(m, "FIN-09")
+    assert [f.cellule for f in out] == ["N4"] and "décret n° 2018-514 art. 10" in out[0].message
+
+
+def test_fin09_another_public_body_autofinancement_is_public_aid():
+    def m(r, dep):  # 1.1 (commune): the EPCI's « autofinancement » is public money: 1 000 000 of aid
+        lines(r)[AUTO_11]["financeur"] = "EPCI"
+        r["T_Actions"][0].update(depense_subventionnable=dep, cosignataires="ETAT;REGION;EPCI")
+    assert run(lambda r: m(r, 1_000_000), "FIN-09") == []
+    assert [f.cellule for f in run(lambda r: m(r, 999_999.99), "FIN-09")] == ["N4"]
 
 
 # --------------------------------------------------------------------------- warnings on lines

@@ -78,6 +78,7 @@ CONTRACT_NAMES = [
 ]
 CONTRACT_FUNDERS = ["ETAT", "CDC", "AL", "ANAH", "ANRU", "EPF", "REGION", "DEPT", "EPCI", "COMMUNE", "UE",
                     "PRIVE", "AUTRE"]
+ADDED_FUNDERS = ["ADEME", "EAU", "SNCF"]  # after the contract's, which keep their rows
 CONTRACT_R2334_27 = {"DSIL", "DETR", "DPV", "DSID"}
 
 
@@ -158,8 +159,8 @@ def test_every_list_is_a_drop_down(wb):
                 assert _list_values(dv) == list(col.choices), (t.name, col.header)
                 checked += 1
                 hand = CONTRACT_LISTS.get((t.name, col.header))
-                if hand:
-                    assert _list_values(dv) == hand
+                if hand:  # the contract's values, then the ones acv-xl added (documented in layout)
+                    assert _list_values(dv) == hand + list(layout.AJOUTS_AUX_LISTES.get((t.name, col.attr), ()))
             if col.note:
                 assert dv is not None and dv.prompt == col.note, (t.name, col.header)
     assert checked >= len(CONTRACT_LISTS)
@@ -168,7 +169,9 @@ def test_every_list_is_a_drop_down(wb):
         r1, c1, _, _ = parse_range(ref)
         col = _header(wb, sheet, ref).index(header)
         dv = _validation_at(wb[sheet], f"{openpyxl.utils.get_column_letter(c1 + col)}{r1 + 1}")
-        assert dv is not None and _list_values(dv) == values, (table, header)
+        attr = layout.TABLES_BY_NAME[table].columns[col].attr
+        added = list(layout.AJOUTS_AUX_LISTES.get((table, attr), ()))
+        assert dv is not None and _list_values(dv) == values + added, (table, header)
 
 
 def test_axe_columns_offer_the_five_axes(wb):
@@ -245,7 +248,8 @@ def test_reference_list_of_funders(wb):
     r1, c1, r2, _ = parse_range(ref)
     ws = wb[sheet]
     codes = [ws.cell(r, c1).value for r in range(r1 + 1, r2 + 1)]
-    assert codes[:len(CONTRACT_FUNDERS)] == CONTRACT_FUNDERS == [f.code for f in layout.FINANCEURS]
+    assert codes[:len(CONTRACT_FUNDERS)] == CONTRACT_FUNDERS
+    assert CONTRACT_FUNDERS + ADDED_FUNDERS == [f.code for f in layout.FINANCEURS]
     sheet, ref = _tables(wb)["T_Dispositifs"]
     r1, c1, r2, _ = parse_range(ref)
     rows = [[ws.cell(r, c).value for c in range(c1, c1 + 4)] for r in range(r1 + 1, r2 + 1)]
@@ -253,7 +257,7 @@ def test_reference_list_of_funders(wb):
     assert {d for d, oui in etat.items() if oui == "Oui"} == CONTRACT_R2334_27
     assert {"FNADT", "Fonds vert", "FRLA", "DRAC"} <= {d for d, oui in etat.items() if oui == "Non"}
     assert all(oui == "Non" for f, _, _, oui in rows if f != "ETAT")
-    assert {f for f, *_ in rows} == set(CONTRACT_FUNDERS)
+    assert {f for f, *_ in rows} == set(CONTRACT_FUNDERS + ADDED_FUNDERS)
 
 
 def test_formats_freeze_and_print_setup(wb):
@@ -344,7 +348,7 @@ def test_synthese_holds_native_formulas_with_empty_cache(template_path, wb):
     for cell in cells:
         value = ws[cell].value
         assert isinstance(value, str) and value.startswith("="), cell
-    assert set(sl.par_financeur) == set(CONTRACT_FUNDERS)
+    assert set(sl.par_financeur) == set(CONTRACT_FUNDERS + ADDED_FUNDERS)
     assert "T_Financements[Montant (€)]" in ws[sl.financement_total].value
     assert '"<>Refusé"' in ws[sl.financement_total].value
     assert "T_Actions[Coût total (€)]" in ws[sl.cout_total].value

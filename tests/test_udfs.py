@@ -122,9 +122,12 @@ def test_dates_as_iso_strings_serials_or_datetimes_read_the_same():
     (lambda: F.ACV_ECART(ACTIONS, PLAN, "9.9"), "#ACV: action « 9.9 » introuvable dans T_Actions"),
     (lambda: F.ACV_SYNTHESE(PLAN, "commune"), "#ACV: regroupement « commune » inconnu"),
     (lambda: F.ACV_SYNTHESE(PLAN, "axe"), "#ACV: la synthèse par axe demande aussi le tableau des actions"),
+    (lambda: F.ACV_PART_MO(ACTIONS, _plan(("1.1", "COMMUNE", "", "Fonds propres", 2025, 10, "Acquis")),
+                           [["Code", "Catégorie"], ["COMMUNE", "Public"]], "1.1"),
+     None),  # the commune MO's own fonds propres are its own share: ratio 1, no error
     (lambda: F.ACV_PART_MO(ACTIONS, _plan(("1.1", "PRIVE", "", "Fonds propres", 2025, 10, "Acquis")),
                            [["Code", "Catégorie"], ["PRIVE", "Privé"]], "1.1"),
-     None),  # fonds propres count as own share: ratio 1, no error
+     "#ACV: l'action « 1.1 » n'a ni part propre ni subvention publique : ratio non défini."),  # a private's: not the MO's
 ])
 def test_bad_arguments_give_a_french_text_in_the_cell(call, expected):
     got = call()

@@ -144,10 +144,11 @@ def ACV_PART_MO(actions, plan, financeurs, n_action):
 
     def compute():
         numero = _numero(n_action)
-        _action(rows(actions, FicheAction, ("numero",)), numero)
+        action = _action(rows(actions, FicheAction, ("numero",)), numero)
         lines = rows(plan, LigneFinancement, _PLAN_MO, only=_PLAN_MO)
         fin = rows(financeurs, Financeur, ("code", "categorie"))
-        part = totals.part_mo(totals.lines_of(lines, numero), fin)
+        # the MO known: only its own autofinancement is its own share, as FIN-06 counts it
+        part = totals.part_mo(totals.lines_of(lines, numero), fin, action, fin)
         if part.ratio is None:
             raise UdfError(f"l'action « {numero} » n'a ni part propre ni subvention publique : ratio non défini.")
         return float(round(part.ratio, 6))

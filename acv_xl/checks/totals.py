@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable
 
-from acv_xl.contract import layout
+from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.model import (
     Convention,
     Dispositif,
@@ -117,53 +117,118 @@ def is_public_subsidy(lf: LigneFinancement, financeurs: Iterable[Financeur] | Ca
 
 
 def is_own_share(lf: LigneFinancement) -> bool:
-    """The MO's own share: autofinancement, and the loans and fonds propres it carries (repaid by it)."""
+    """The natures that can be the MO's own share (which lines are really its own: `role_l1111_10`)."""
     return lf.nature in layout.NATURES_PART_PROPRE
+
+
+def codes_du_mo(action: FicheAction, financeurs: Iterable[Financeur] = ()) -> frozenset[str]:
+    """The financeur codes that ARE the action's maître d'ouvrage: the code of its type (`COMMUNE` for a
+    commune, `EPCI` for an EPCI, `DEPT`, `REGION`) and any financeur of the workbook whose code or name
+    is the MO's name (a syndicat mixte adds itself to the list of financeurs)."""
+    codes = set()
+    if action.type_mo in layout.CODE_DU_MO:
+        codes.add(layout.CODE_DU_MO[action.type_mo])
+    if action.maitre_ouvrage:
+        mo = dispositifs.normalise(action.maitre_ouvrage)
+        for f in financeurs:
+            if f.code and (dispositifs.normalise(f.code) == mo or (f.nom and dispositifs.normalise(f.nom) == mo)):
+                codes.add(f.code)
+    return frozenset(codes)
+
+
+# The roles of a line in CGCT L1111-10 III (`role_l1111_10`)
+PROPRE = "propre"  # the maître d'ouvrage's own share
+SUBVENTION_PUBLIQUE = "subvention publique"
+PARTICIPATION_PUBLIQUE = "participation publique"  # another public body's autofinancement, fonds propres or apport
+HORS_BASE = "hors base"  # private money, portage, other natures: outside the base
+
+
+def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of) -> str:
+    """How a line counts for L1111-10 III, the MO being the financeur codes `mo` (None: unknown MO,
+    every autofinancement, fonds propres or apport counts as its own, as before the MO was known).
+
+    Loans and avances remboursables are the MO's (it repays them, whoever lends); a recette or cession
+    is the operation's revenue, kept by the MO; autofinancement, fonds propres and apports en nature
+    are the MO's only when the financeur is the MO — another public body's are a public participation,
+    a private one's are outside the base; a subsidy is public or private by its financeur's category.
+    When no code identifies the MO (a syndicat mixte not in the list), a financeur added to the
+    workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others."""
+    nature = lf.nature
+    if nature in layout.NATURES_REMBOURSEES or nature in layout.NATURES_RECETTE:
+        return PROPRE
+    if nature in layout.NATURES_APPORT:
+        if mo is None or lf.financeur in mo or (not mo and lf.financeur not in layout.FINANCEURS_BY_CODE):
+            return PROPRE
+        return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
+    if nature == layout.NATURE_SUBVENTION:
+        if mo and lf.financeur in mo:
+            return PROPRE  # the MO « subsidising » itself is its own money
+        return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
+    return HORS_BASE
 
 
 @dataclass(frozen=True)
 class PartMO:
     propre: Decimal  # own share of the MO
     subventions_publiques: Decimal
-    ratio: Decimal | None  # propre / (propre + subventions publiques), None when both are 0
+    ratio: Decimal | None  # propre / (propre + public financing), None when both are 0
+    participations_publiques: Decimal = ZERO  # other public bodies' autofinancement, fonds propres, apports
+
+    @property
+    def financements_publics(self) -> Decimal:
+        """Public financing other than the MO's own: the rest of the L1111-10 base."""
+        return self.subventions_publiques + self.participations_publiques
 
 
-def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Financeur] | Categories) -> PartMO:
-    """CGCT L1111-10 III: own share against own share + public subsidies (private money is outside)."""
-    categorie_of = (financeurs if isinstance(financeurs, Categories) else Categories(financeurs)).get
-    propre = publiques = ZERO
-    for lf in counted(action_lines):  # `is_own_share` and `is_public_subsidy`, inlined (per action per rule)
-        if lf.nature in layout.NATURES_PART_PROPRE:
+def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Financeur] | Categories,
+            action: FicheAction | None = None, workbook_financeurs: Iterable[Financeur] = ()) -> PartMO:
+    """CGCT L1111-10 III: own share against own share + public financing (private money is outside).
+    With the `action`, only the MO's own autofinancement is its own share (`role_l1111_10`);
+    `workbook_financeurs` (the rows of `T_Financeurs`) let a MO be found by its name."""
+    if isinstance(financeurs, Categories):
+        categorie_of = financeurs.get
+    else:
+        financeurs = list(financeurs)
+        categorie_of = Categories(financeurs).get
+        workbook_financeurs = workbook_financeurs or financeurs
+    mo = codes_du_mo(action, workbook_financeurs) if action is not None else None
+    propre = publiques = participations = ZERO
+    for lf in counted(action_lines):
+        role = role_l1111_10(lf, mo, categorie_of)
+        if role == PROPRE:
             propre += lf.montant
-        elif lf.nature == layout.NATURE_SUBVENTION and categorie_of(lf.financeur) == "Public":
+        elif role == SUBVENTION_PUBLIQUE:
             publiques += lf.montant
-    base = propre + publiques
-    return PartMO(propre, publiques, (propre / base) if base else None)
+        elif role == PARTICIPATION_PUBLIQUE:
+            participations += lf.montant
+    base = propre + publiques + participations
+    return PartMO(propre, publiques, (propre / base) if base else None, participations)
 
 
-def is_dotation_r2334_27(lf: LigneFinancement, dispositifs: Iterable[Dispositif]) -> bool:
-    for d in dispositifs:
-        if d.financeur == lf.financeur and d.dispositif == lf.dispositif:
-            return d.dotation_r2334_27 == "Oui"
-    return False
+def is_dotation_r2334_27(lf: LigneFinancement, dispositifs_classeur: Iterable[Dispositif]) -> bool:
+    """A DETR, DSIL, DPV or DSID however written (`dispositifs.famille`), or a dispositif the workbook's
+    list marks `Dotation R2334-27` = `Oui`."""
+    return DotationsR2334(dispositifs_classeur)(lf)
 
 
 class DotationsR2334:
     """`is_dotation_r2334_27(lf, dispositifs)` for many lines: the list walked once (the first entry
-    of a (financeur, dispositif) pair decides, as there), then each line in O(1)."""
+    of a (financeur, dispositif) pair decides), then each line in O(1)."""
 
-    def __init__(self, dispositifs: Iterable[Dispositif]):
+    def __init__(self, dispositifs_classeur: Iterable[Dispositif]):
         self._oui: dict[tuple, bool] = {}
-        for d in dispositifs:
-            self._oui.setdefault((d.financeur, d.dispositif), d.dotation_r2334_27 == "Oui")
+        for d in dispositifs_classeur:  # keyed by meaning: « Fonds XYZ » marked Oui is « fonds xyz » too
+            self._oui.setdefault((d.financeur, dispositifs.normalise(d.dispositif or "")), d.dotation_r2334_27 == "Oui")
 
     def __call__(self, lf: LigneFinancement) -> bool:
-        return self._oui.get((lf.financeur, lf.dispositif), False)
+        return dispositifs.is_r2334_27(lf.dispositif) or self._oui.get(
+            (lf.financeur, dispositifs.normalise(lf.dispositif or "")), False)
 
 
 def dotations_r2334_27(action_lines: Iterable[LigneFinancement],
-                       dispositifs: Iterable[Dispositif] | DotationsR2334) -> Decimal:
-    is_dotation = dispositifs if isinstance(dispositifs, DotationsR2334) else DotationsR2334(dispositifs)
+                       dispositifs_classeur: Iterable[Dispositif] | DotationsR2334) -> Decimal:
+    is_dotation = (dispositifs_classeur if isinstance(dispositifs_classeur, DotationsR2334)
+                   else DotationsR2334(dispositifs_classeur))
     return sum((lf.montant for lf in counted(action_lines) if is_dotation(lf)), ZERO)
 
 

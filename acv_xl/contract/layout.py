@@ -104,8 +104,10 @@ class L:
         "Patrimoine non protégé",
         "Calamité publique",
         "Rénovation énergétique scolaire",
+        "Corse",
     )
-    NATURE = ("Subvention", "Prêt", "Fonds propres", "Autofinancement", "Portage foncier", "Autre")
+    NATURE = ("Subvention", "Prêt", "Fonds propres", "Autofinancement", "Portage foncier", "Autre",
+              "Avance remboursable", "Recette / cession", "Apport en nature")
     STATUT = ("Prévisionnel", "Sollicité", "Acquis", "Engagé", "Versé", "Refusé")
     CATEGORIE = ("Public", "Privé")
     OUI_NON = ("Oui", "Non")
@@ -122,7 +124,32 @@ STATUTS_ACQUIS = ("Acquis", "Engagé", "Versé")
 MO_PUBLICS_L1111_10 = ("Commune", "EPCI", "Département", "Région", "Syndicat mixte")
 NATURE_SUBVENTION = "Subvention"
 NATURE_AUTOFINANCEMENT = "Autofinancement"
-NATURES_PART_PROPRE = ("Autofinancement", "Prêt", "Fonds propres")
+NATURES_PART_PROPRE = ("Autofinancement", "Prêt", "Fonds propres")  # before the MO's code decides: see below
+# How each nature counts for CGCT L1111-10 (`totals.part_mo`; docs/regles.md gives the table):
+# repaid by the maître d'ouvrage, whoever lends: its own share
+NATURES_REMBOURSEES = ("Prêt", "Avance remboursable")
+# its own money only when the financeur IS the maître d'ouvrage; another public body's is a public participation
+NATURES_APPORT = ("Autofinancement", "Fonds propres", "Apport en nature")
+# the operation's own revenue (a sale price, a receipt), kept by the maître d'ouvrage whoever pays it
+NATURES_RECETTE = ("Recette / cession",)
+# Values the project added to the contract's lists (../shared/spec/classeur.md lists the others first).
+AJOUTS_AUX_LISTES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("T_Actions", "derogation"): ("Corse",),
+    ("T_Financements", "nature"): ("Avance remboursable", "Recette / cession", "Apport en nature"),
+    ("T_Dispositifs", "nature"): ("Avance remboursable", "Recette / cession", "Apport en nature"),
+}
+# L1111-10 dérogations (values of L.DEROGATION)
+DEROGATION_AUCUNE = "Aucune"
+DEROGATION_ANRU = "ANRU"
+DEROGATIONS_PREFET = ("Monument protégé", "Patrimoine non protégé", "Calamité publique")
+DEROGATION_SCOLAIRE = "Rénovation énergétique scolaire"
+DEROGATION_CORSE = "Corse"
+# L1111-10 III: the collectivités of these territories are exempt (codes of `acv_departement`)
+DEPARTEMENTS_OUTRE_MER = ("971", "972", "973", "974", "975", "976", "977", "978")
+DEPARTEMENTS_CORSE = ("2A", "2B")
+# The financeur code that IS a maître d'ouvrage of this type (its autofinancement is its own share)
+CODE_DU_MO: dict[str, str] = {"Commune": "COMMUNE", "EPCI": "EPCI", "Département": "DEPT", "Région": "REGION"}
+PERIMETRES_SI_POSSIBLE_ORT = ("Quartier de gare", "Entrée de ville")  # PER-02: instruction of 24 May 2023
 MATURITES_SIGNEES = ("Engagée", "En cours", "Terminée")
 MATURITE_ABANDONNEE = "Abandonnée"
 MATURITE_MATURE = "Mature"
@@ -426,14 +453,16 @@ FINANCEURS: tuple[FinanceurRef, ...] = (
         "Communes et EPCI ; opérations d'investissement",
         "Dossier de demande auprès de la préfecture (appel à projets annuel DETR/DSIL)",
         (_d("DSIL", r=True), _d("DETR", r=True), _d("DPV", r=True), _d("DSID", r=True),
-         _d("FNADT"), _d("Fonds vert"), _d("FRLA"), _d("DRAC")),
+         _d("FNADT"), _d("Fonds vert"), _d("FRLA"), _d("DRAC"),
+         _d("Fonds friches"), _d("DGD bibliothèques"), _d("Fonds mobilités actives"),
+         _d("PLUS / PLAI (aides à la pierre)")),
     ),
     FinanceurRef(
         "CDC", "Banque des Territoires (Caisse des Dépôts)", "Public",
         "Collectivités, SEM, bailleurs, foncières",
         "Demande auprès de la direction régionale de la Banque des Territoires",
         (_d("Ingénierie"), _d("PRU ACV", "Prêt"), _d("Prêt Projet Urbain", "Prêt"),
-         _d("Investissement", "Fonds propres")),
+         _d("Investissement", "Fonds propres"), _d("Prêt PLUS / PLAI", "Prêt")),
     ),
     FinanceurRef(
         "AL", "Action Logement", "Privé",
@@ -445,7 +474,8 @@ FINANCEURS: tuple[FinanceurRef, ...] = (
         "ANAH", "Agence nationale de l'habitat (Anah)", "Public",
         "Propriétaires, copropriétés, collectivités (ingénierie)",
         "Délégation locale de l'Anah (DDTM)",
-        (_d("OPAH-RU"), _d("RHI-THIRORI"), _d("ORI"), _d("Aides aux propriétaires")),
+        (_d("OPAH-RU"), _d("RHI-THIRORI"), _d("ORI"), _d("Aides aux propriétaires"),
+         _d("Chef de projet ACV"), _d("VIR / DIIF")),
     ),
     FinanceurRef(
         "ANRU", "Agence nationale pour la rénovation urbaine (ANRU)", "Public",
@@ -460,7 +490,8 @@ FINANCEURS: tuple[FinanceurRef, ...] = (
     FinanceurRef(
         "REGION", "Région Hauts-de-France", "Public",
         "Communes et EPCI", "Dossier auprès des services régionaux",
-        (_d("Aménagement du territoire"), _d("Redynamisation des centres-villes")),
+        (_d("Aménagement du territoire"), _d("Redynamisation des centres-villes"),
+         _d("Avance remboursable", "Avance remboursable")),
     ),
     FinanceurRef(
         "DEPT", "Département du Pas-de-Calais", "Public",
@@ -470,18 +501,20 @@ FINANCEURS: tuple[FinanceurRef, ...] = (
     FinanceurRef(
         "EPCI", "EPCI (intercommunalité)", "Public",
         "Communes membres", "Délibération du conseil communautaire",
-        (_d("Fonds de concours"), _d("Autofinancement", "Autofinancement")),
+        (_d("Fonds de concours"), _d("Autofinancement", "Autofinancement"), _d("Emprunt", "Prêt"),
+         _d("Apport en nature", "Apport en nature")),
     ),
     FinanceurRef(
         "COMMUNE", "Commune", "Public",
         "Ses propres opérations", "Inscription au budget communal",
-        (_d("Autofinancement", "Autofinancement"), _d("Emprunt", "Prêt")),
+        (_d("Autofinancement", "Autofinancement"), _d("Emprunt", "Prêt"), _d("Fonds de concours"),
+         _d("Recette / cession", "Recette / cession"), _d("Apport en nature", "Apport en nature")),
     ),
     FinanceurRef(
         "UE", "Union européenne (FEDER)", "Public",
         "Projets éligibles au programme opérationnel régional",
         "Dossier auprès de l'autorité de gestion (Région)",
-        (_d("FEDER"),),
+        (_d("FEDER"), _d("Interreg (coopération territoriale européenne)")),
     ),
     FinanceurRef(
         "PRIVE", "Investisseurs privés", "Privé",
@@ -489,10 +522,60 @@ FINANCEURS: tuple[FinanceurRef, ...] = (
         (_d("Apport privé", "Fonds propres"), _d("Mécénat")),
     ),
     FinanceurRef("AUTRE", "Autre financeur", "Public", "", "", (_d("Autre", "Autre"),)),
+    # added by acv-xl after the contract's list (kept first, in its order)
+    FinanceurRef(
+        "ADEME", "Agence de la transition écologique (ADEME)", "Public",
+        "Collectivités, entreprises (chaleur renouvelable, friches, économie circulaire)",
+        "Appels à projets et aides de la direction régionale de l'ADEME",
+        (_d("Fonds chaleur"), _d("Aide de l'ADEME")),
+    ),
+    FinanceurRef(
+        "EAU", "Agence de l'eau Artois-Picardie", "Public",
+        "Collectivités (eau, assainissement, désimperméabilisation)", "Dossier auprès de l'agence de l'eau",
+        (_d("Aide de l'agence de l'eau"),),
+    ),
+    # a société anonyme (capital public, droit privé): not a « personne publique » of L1111-10
+    FinanceurRef(
+        "SNCF", "SNCF Gares & Connexions", "Privé",
+        "Quartiers de gare (parvis, pôles d'échanges)", "Convention de financement avec SNCF Gares & Connexions",
+        (_d("Participation SNCF Gares & Connexions"),),
+    ),
 )
 FINANCEURS_BY_CODE: dict[str, FinanceurRef] = {f.code: f for f in FINANCEURS}
-PARTENAIRES_NATIONAUX = ("CDC", "AL", "ANAH", "ANRU")  # GOU-01
-DISPOSITIFS_DETR_DSIL = ("DETR", "DSIL")  # FIN-08, FIN-14
+PARTENAIRES_NATIONAUX = ("CDC", "AL", "ANAH", "ANRU")
+PARTENAIRES_DU_COMITE = PARTENAIRES_NATIONAUX + ("EPF",)  # GOU-01: each one that funds the plan
+DISPOSITIFS_DETR_DSIL = ("DETR", "DSIL")
+CODE_ETAT = "ETAT"  # FIN-20: the État's subsidies are all recognised, or reported
+
+# Families of dispositifs, recognised by meaning (`contract.dispositifs.famille`): a name is folded
+# (case, accents, punctuation, spaces) and a family matches when one of its phrases appears in it
+# as whole words. First match wins: the order puts the precise phrases first.
+FAMILLE_DETR, FAMILLE_DSIL, FAMILLE_DPV, FAMILLE_DSID = "DETR", "DSIL", "DPV", "DSID"
+FAMILLES_R2334_27 = (FAMILLE_DETR, FAMILLE_DSIL, FAMILLE_DPV, FAMILLE_DSID)  # FIN-07, FIN-08, FIN-14
+FAMILLE_FONDS_CONCOURS = "Fonds de concours"
+FAMILLE_INTERREG = "Interreg"
+FAMILLE_ANAH_CHEF_PROJET = "Chef de projet ACV (Anah)"
+FAMILLES_DECRET_2018_514 = ("FNADT", "Fonds vert", "Fonds friches", "FRLA", "DRAC", "Fonds mobilités actives")
+FAMILLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (FAMILLE_DSID, ("dsid", "soutien a l investissement des departements")),
+    (FAMILLE_DSIL, ("dsil", "soutien a l investissement local", "soutien a l investissement public local")),
+    (FAMILLE_DETR, ("detr", "equipement des territoires ruraux")),
+    (FAMILLE_DPV, ("dpv", "dotation politique de la ville", "dotation de la politique de la ville",
+                   "dotation de politique de la ville")),
+    ("FNADT", ("fnadt", "fonds national d amenagement et de developpement du territoire")),
+    ("Fonds friches", ("fonds friches", "fonds friche", "recyclage des friches", "recyclage foncier")),
+    ("Fonds vert", ("fonds vert", "fonds d acceleration de la transition ecologique")),
+    ("FRLA", ("frla", "restructuration des locaux d activite")),
+    ("DRAC", ("drac", "monuments historiques", "monument historique")),
+    ("Fonds mobilités actives", ("mobilites actives", "mobilite active")),
+    ("DGD bibliothèques", ("dgd", "bibliotheques publiques")),
+    ("PLUS / PLAI", ("plai", "aides a la pierre", "aide a la pierre")),
+    (FAMILLE_FONDS_CONCOURS, ("fonds de concours",)),
+    (FAMILLE_INTERREG, ("interreg", "cooperation territoriale europeenne")),
+    ("FEDER", ("feder", "fonds europeen de developpement regional")),
+    (FAMILLE_ANAH_CHEF_PROJET, ("chef de projet",)),
+    ("VIR / DIIF", ("vir", "diif", "vente d immeuble a renover", "intervention immobiliere et fonciere")),
+)
 FCTVA_MARKERS = ("FCTVA",)  # FIN-10
 
 

@@ -559,27 +559,29 @@ def _axe_annee(wb, d: _Data, fmts: _Formats) -> None:
 def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
     t = layout.T_ACTIONS
     headers = [t.header("numero"), t.header("intitule"), t.header("maitre_ouvrage"), t.header("type_mo"),
-               "Part propre du maître d'ouvrage (€)", "Subventions publiques (€)", "Part du maître d'ouvrage"]
+               "Part propre du maître d'ouvrage (€)", "Financements publics (€)", "Part du maître d'ouvrage"]
     widths = (9, 44, 28, 20, 18, 18, 16)
     ws, row, last = _new_sheet(wb, AnnexSheet.PART_MO, widths, d, fmts, "Part du maître d'ouvrage par action",
-                               "Part propre rapportée à la somme part propre + subventions publiques (article L1111-10 du CGCT)")
+                               "Part propre rapportée à la somme part propre + financements publics (article L1111-10 du CGCT)")
     header_row = row
     row = _headers(ws, row, headers, fmts, widths)
     ws.repeat_rows(0, header_row)
     for a in d.actions:
-        p = totals.part_mo(totals.lines_of(d.lines, a.numero), d.conv.financeurs)
+        p = totals.part_mo(totals.lines_of(d.lines, a.numero), d.conv.financeurs, a)
         values = [a.numero, _shown(a, "intitule"), _shown(a, "maitre_ouvrage"), _shown(a, "type_mo")]
         for j, v in enumerate(values):
             write_value(ws, row, j, v, fmts.cell("text"))
         _fit_row(ws, row, values, list(widths))
         write_value(ws, row, 4, p.propre, fmts.cell("euros"))
-        write_value(ws, row, 5, p.subventions_publiques, fmts.cell("euros"))
+        write_value(ws, row, 5, p.financements_publics, fmts.cell("euros"))
         write_value(ws, row, 6, p.ratio, fmts.cell("percent", bold=True))
         row += 1
     ws.merge_range(row + 1, 0, row + 1, last,
-                   "Part propre : lignes de nature autofinancement, prêt (quel que soit le prêteur) ou fonds "
-                   "propres. Subventions publiques : subventions des financeurs publics. Les autres lignes "
-                   "(subventions privées, portage foncier…) et les lignes refusées n'entrent pas dans le calcul.",
+                   "Part propre : autofinancement, fonds propres et apports du maître d'ouvrage lui-même, ses "
+                   "emprunts et avances remboursables (quel que soit le prêteur) et les recettes de l'opération. "
+                   "Financements publics : subventions des financeurs publics et autofinancement d'autres personnes "
+                   "publiques. Les autres lignes (subventions privées, portage foncier…) et les lignes refusées "
+                   "n'entrent pas dans le calcul.",
                    fmts.note)
 
 
@@ -686,7 +688,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     else:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement pour cette action.", fmts.note)
         row += 1
-    p = totals.part_mo(lines, d.conv.financeurs)
+    p = totals.part_mo(lines, d.conv.financeurs, a)
     summary = [
         ("Total des financements (hors refusés)", totals.total_action(d.lines, a.numero) if a.numero else totals.ZERO, "euros"),
         (t.header("cout_total"), a.cout_total, "euros"),

@@ -31,7 +31,14 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   in `T_Perimetres`; ACT-12 E value outside its list in `T_Actions`; FIN-17 E `Date de la demande`
   not a date; FIN-18 E the reference list of funders (`T_Financeurs`, `T_Dispositifs`) incomplete
   or invalid; IND-03 A invalid value in `T_Indicateurs`; GOU-02 A invalid or missing value in
-  `T_Gouvernance`. A missing defined name is reported as STR-04 (structure, like a header).
+  `T_Gouvernance`; FIN-20 A État subsidy of no recognised dispositif (outside the R2334-27 caps);
+  FIN-21 A dispositif not listed for its financeur; FIN-22 A another public body's autofinancement
+  on a public MO's action (a public participation, L1111-10); FIN-23 E fonds de concours outside
+  an EPCI and its communes, or above the beneficiary's own share; FIN-24 A State subsidy exposed to
+  lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit. A missing defined name is reported as STR-04 (structure, like
+  a header).
+- Dispositifs are recognised by meaning (`acv_xl.contract.dispositifs.famille`), the one place
+  that decides which family a dispositif belongs to.
 
 | problem kind                    | T_Actions | T_Financements        | T_Diagnostic | T_Perimetres | T_Indicateurs | elsewhere |
 |---------------------------------|-----------|-----------------------|--------------|--------------|---------------|-----------|
@@ -53,7 +60,7 @@ from typing import Any, Callable, Iterable
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding, Gravite
-from acv_xl.contract import layout
+from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.values import Problem, fmt_date, fmt_euros, fmt_number, is_blank
@@ -69,6 +76,12 @@ SRC_CONTRAT = "Contrat du classeur ACV"
 SRC_L1111_10 = "CGCT art. L1111-10 III"
 SRC_R2334_27 = "CGCT art. R2334-27"
 SRC_DECRET_2018_514 = "décret n° 2018-514 art. 10"
+SRC_AIDES_100 = "décret n° 2018-514 art. 10 (subventions de l'État qu'il régit), sinon règle générale"
+SRC_COMMENCEMENT = "CGCT art. R2334-24 ; décret n° 2018-514"
+SRC_CADUCITE = "CGCT art. R2334-28 ; décret n° 2018-514"
+SRC_FONDS_CONCOURS = "CGCT art. L5214-16 V, L5215-26, L5216-5 VI"
+SRC_FRLA = "Fonds de restructuration des locaux d'activité (ANCT), règlement du fonds"
+SRC_INSTRUCTION_2023 = "Instruction du 24 mai 2023 (NOR IOML2312173J)"
 
 
 @dataclass(frozen=True)
@@ -194,9 +207,21 @@ class Index:
             out.setdefault((d.financeur, d.dispositif), d)
         return out
 
+    @lazy
+    def _dispositif_by_meaning(self) -> dict[tuple, Any]:
+        out: dict[tuple, Any] = {}
+        for d in self.conv.dispositifs:
+            if d.dispositif:
+                out.setdefault((d.financeur, dispositifs.normalise(d.dispositif)), d)
+        return out
+
     def dispositif(self, financeur: str | None, nom: str | None):
-        """`Convention.dispositif`, for one run: no check that the list changed, one lookup per line."""
-        return self._dispositif_by_pair.get((financeur, nom))
+        """`Convention.dispositif`, for one run: no check that the list changed, one lookup per line;
+        a name written otherwise (case, accents, punctuation: « dsil ») finds its row too."""
+        d = self._dispositif_by_pair.get((financeur, nom))
+        if d is None and nom:
+            d = self._dispositif_by_meaning.get((financeur, dispositifs.normalise(nom)))
+        return d
 
     @lazy
     def categories(self) -> totals.Categories:

@@ -7,23 +7,35 @@ rounded ratio: exactly 20 % or exactly 80 % pass, 19,99 % fails.
 An action whose plan holds a line with an unreadable or empty amount (reported by FIN-03), or
 whose cost is unreadable (ACT-05), is not judged by FIN-05 to FIN-09: its sums would be false.
 An `Abandonnée` action has left the plan: FIN-05 to FIN-09 and FIN-16 do not judge it.
+
+A dispositif is recognised by meaning, never by spelling: `acv_xl.contract.dispositifs.famille`
+decides, for every rule here and for the totals, whether a line is a DETR, a DSIL, a fonds de
+concours, a subsidy of décret 2018-514… The maître d'ouvrage's own share is its own:
+`totals.role_l1111_10` says how each line counts for L1111-10 (docs/regles.md has the table).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from typing import Iterable
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
-from acv_xl.contract import layout
+from acv_xl.contract import dispositifs, layout
+from acv_xl.contract.dispositifs import famille
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement
 from acv_xl.contract.values import closest, fmt_date, fmt_percent
 
 from . import (
+    SRC_AIDES_100,
+    SRC_CADUCITE,
+    SRC_COMMENCEMENT,
     SRC_CONTRAT,
     SRC_DECRET_2018_514,
+    SRC_FONDS_CONCOURS,
+    SRC_FRLA,
     SRC_GUIDE,
     SRC_L1111_10,
     SRC_R2334_27,
@@ -39,6 +51,7 @@ from . import (
     prefix,
     problem_findings,
     q,
+    reference_date,
     required_findings,
     rows,
     rule,
@@ -75,15 +88,17 @@ class Judged:
 
     @lazy
     def part_mo(self) -> totals.PartMO:
-        return totals.part_mo(self.lines, index(self.conv).categories)
+        """L1111-10 shares, the MO known: only its own autofinancement is its own share."""
+        return totals.part_mo(self.lines, index(self.conv).categories, self.action, self.conv.financeurs)
 
     @lazy
     def categories_known(self) -> bool:
-        """Whether every counted subsidy line has a financeur of known category (Public/Privé): an
-        unknown financeur (FIN-02) could be public, so the L1111-10 and 2018-514 ratios would be guesses."""
+        """Whether every counted subsidy, autofinancement, fonds propres or apport line has a financeur of
+        known category (Public/Privé): an unknown financeur (FIN-02) could be public, or the MO itself,
+        so the L1111-10 and 2018-514 ratios would be guesses."""
         categorie = index(self.conv).categories.get
-        return all(categorie(lf.financeur) in layout.L.CATEGORIE
-                   for lf in self.counted if lf.nature == layout.NATURE_SUBVENTION)
+        return all(categorie(lf.financeur) in layout.L.CATEGORIE for lf in self.counted
+                   if lf.nature == layout.NATURE_SUBVENTION or lf.nature in layout.NATURES_APPORT)
 
     @lazy
     def dotations(self) -> Decimal:
@@ -207,59 +222,95 @@ def desequilibre(conv: Convention) -> Iterable[Finding]:
                  f"financements {money(fin)} ; {gap}.", sugg, action=a.numero)
 
 
-_DEROG_PREFET = ("Monument protégé", "Patrimoine non protégé", "Calamité publique")
-_DEROG_SCOLAIRE = "Rénovation énergétique scolaire"
+def _exempt_l1111_10(conv: Convention, j: Judged) -> bool:
+    """L1111-10 III does not apply: the collectivités of Guadeloupe, Guyane, La Réunion, Martinique,
+    Mayotte, Saint-Barthélemy, Saint-Martin and Saint-Pierre-et-Miquelon (the convention's
+    département), or an operation the FEDER finances under a programme of coopération territoriale
+    européenne (a counted Interreg line)."""
+    if str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER:
+        return True
+    return any(famille(lf.dispositif) == layout.FAMILLE_INTERREG for lf in j.counted)
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
       needs=("T_Financements", "T_Actions.derogation", "T_Financeurs"))
 def participation_mo(conv: Convention) -> Iterable[Finding]:
-    """For a MO `Commune`/`EPCI`/`Département`/`Région`/`Syndicat mixte`: own share (autofinancement,
-    loans, fonds propres) < 20 % of (own share + public subsidies). `ANRU`: no minimum; `Rénovation
-    énergétique scolaire`: 10 %; `Monument protégé`, `Patrimoine non protégé`, `Calamité publique`:
-    A (the préfet may grant the derogation). Reported on the action's `Dérogation L1111-10` cell,
-    where a derogation is declared. Nothing to judge when the plan has neither own share nor
-    public subsidy; an unreadable MO type or derogation (ACT-12), or a subsidy of an unknown
+    """For a MO `Commune`/`EPCI`/`Département`/`Région`/`Syndicat mixte`: own share < 20 % of (own share
+    + public financing). The own share is the MO's own: its autofinancement, fonds propres and apports
+    (financeur = the MO: `COMMUNE` for a commune, `EPCI` for an EPCI…, `totals.codes_du_mo`), every
+    loan or avance remboursable (the MO repays it) and the operation's recettes; another public
+    body's « autofinancement » is a public participation (FIN-22 says so on its line).
+    Dérogations as L1111-10 III writes them: `ANRU` (art. 9 of loi 2003-710), outre-mer and FEDER
+    coopération territoriale européenne: no minimum; `Corse` in 2A/2B (water, sanitation, waste,
+    fire, communal roads of the communes and EPCI of Corse): 10 %; `Rénovation
+    énergétique scolaire`: 10 % only on the préfet's decision (10 % to 20 %: A asking for the arrêté,
+    below 10 %: E); `Monument protégé`, `Patrimoine non protégé`, `Calamité publique`: A (the préfet
+    may grant the derogation). Exactly the minimum passes. Reported on the action's `Dérogation
+    L1111-10` cell. An unreadable MO type or derogation (ACT-12), or a subsidy of an unknown
     financeur (FIN-02), is not guessed."""
+    dept = str(conv.value("acv_departement") or "").strip()
     for j in judged_actions(conv):
         a = j.action
         if a.type_mo not in layout.MO_PUBLICS_L1111_10 or "derogation" in a.problems:
             continue
-        derog = a.derogation or "Aucune"
-        if derog == "ANRU":
-            continue
-        seuil = Decimal(10 if derog == _DEROG_SCOLAIRE else 20)
-        grav = A if derog in _DEROG_PREFET else E
-        if not j.categories_known:
+        derog = a.derogation or layout.DEROGATION_AUCUNE
+        if derog == layout.DEROGATION_ANRU or _exempt_l1111_10(conv, j) or not j.categories_known:
             continue
         pm = j.part_mo
         if pm.ratio is None:
             continue
-        base = pm.propre + pm.subventions_publiques
-        if pm.propre * 100 >= seuil * base:
+        base = pm.propre + pm.financements_publics
+        if pm.propre * 100 >= 20 * base:
             continue
-        # the fix that keeps the plan balanced: swap subsidies for own share, same total
+        corse = derog == layout.DEROGATION_CORSE and dept in layout.DEPARTEMENTS_CORSE
+        dix = pm.propre * 100 >= 10 * base
+        if corse and dix:
+            # the law's own 10 %, for some domains only: what to check, not a silent pass
+            yield at(a, "derogation", "FIN-06", A,
+                     f"Action {a.numero} : la part propre du maître d'ouvrage est de {_pct(pm.ratio, 20)} ; le minimum "
+                     f"de 10 % de la dérogation {q(derog)} ne vaut que pour les projets des communes de Corse et de leurs "
+                     f"EPCI à fiscalité propre en matière d'eau, d'assainissement, de déchets, de protection contre "
+                     f"l'incendie et de voirie communale ({SRC_L1111_10}).",
+                     "Vérifiez que l'opération relève de l'un de ces domaines ; sinon le minimum est de 20 %.",
+                     action=a.numero)
+            continue
+        seuil = Decimal(10 if corse else 20)
+        scolaire_possible = derog == layout.DEROGATION_SCOLAIRE and dix
+        grav = A if derog in layout.DEROGATIONS_PREFET or scolaire_possible else E
         transfert = _ceil(seuil * base / 100 - pm.propre)
-        cadre = f" (dérogation {q(derog)})" if derog != "Aucune" else ""
+        cadre = f" (dérogation {q(derog)})" if derog != layout.DEROGATION_AUCUNE else ""
+        autres = ""
+        if pm.participations_publiques:
+            autres = (f", dont {money(pm.participations_publiques)} d'autofinancement, de fonds propres ou d'apports "
+                      "d'autres personnes publiques, qui ne sont pas la part du maître d'ouvrage")
         msg = (f"Participation minimale du maître d'ouvrage non atteinte pour l'action {a.numero}{cadre} : sa part "
-               f"propre (autofinancement, prêts et fonds propres) est de {money(pm.propre)}, soit "
-               f"{_pct(pm.ratio, seuil)} de {money(base)} (part propre + subventions publiques) ; le minimum est "
-               f"de {seuil} % ({SRC_L1111_10}).")
-        if grav is A:
+               f"propre (son autofinancement, ses emprunts et ses fonds propres) est de {money(pm.propre)}, soit "
+               f"{_pct(pm.ratio, seuil)} de {money(base)} (part propre + financements publics{autres}) ; le minimum "
+               f"est de {seuil} % ({SRC_L1111_10}).")
+        if scolaire_possible:
+            msg += (" Pour la rénovation énergétique des bâtiments scolaires, le préfet peut fixer ce minimum à 10 % : "
+                    "indiquez la référence de son arrêté (colonne Commentaire du plan de financement).")
+        elif grav is A:
             msg += " Le préfet peut accorder la dérogation : joignez sa décision."
+        elif derog == layout.DEROGATION_SCOLAIRE:
+            msg += " Même sur décision du préfet, le minimum ne descend pas sous 10 % pour la rénovation énergétique scolaire."
+        elif derog == layout.DEROGATION_CORSE:
+            msg += f" La dérogation {q(derog)} ne vaut que pour les collectivités de Corse (département 2A ou 2B)."
         yield at(a, "derogation", "FIN-06", grav, msg,
-                 f"Remplacez au moins {money(transfert)} de subventions publiques par de l'autofinancement "
-                 f"(part propre d'au moins {money(pm.propre + transfert)}) ; si l'opération relève d'une dérogation, "
-                 f"choisissez-la dans la colonne {q(layout.T_ACTIONS.header('derogation'))}.",
+                 f"Remplacez au moins {money(transfert)} de financements publics par de l'autofinancement du maître "
+                 f"d'ouvrage (part propre d'au moins {money(pm.propre + transfert)}) ; si l'opération relève d'une "
+                 f"dérogation, choisissez-la dans la colonne {q(layout.T_ACTIONS.header('derogation'))}.",
                  action=a.numero)
 
 
 @rule("FIN-07", E, "Dotations de l'État au-delà de 80 % de la dépense subventionnable", SRC_R2334_27,
-      needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
 def plafond_80(conv: Convention) -> Iterable[Finding]:
-    """Σ lines of dispositifs marked `Dotation R2334-27` = `Oui` > 80 % of `Dépense subventionnable
-    (€ HT)` (exactly 80 % passes). An action that mobilises such a dotation with an empty dépense
-    subventionnable cannot be checked: that is an error too, on the same cell."""
+    """Σ of the DETR, DSIL, DPV and DSID lines, recognised by meaning whatever their spelling
+    (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) or marked `Dotation
+    R2334-27` = `Oui` in the workbook's list, > 80 % of `Dépense subventionnable (€ HT)` (exactly 80 %
+    passes). An action that mobilises such a dotation with an empty dépense subventionnable cannot
+    be checked: that is an error too, on the same cell."""
     for j in judged_actions(conv):
         a, dot = j.action, j.dotations
         if dot == 0 or "depense_subventionnable" in a.problems:
@@ -274,54 +325,70 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
                      "Saisissez la dépense subventionnable HT de l'action.", action=a.numero)
         elif dot * 100 > 80 * dep:
             plafond = dep * Decimal("0.8")
+            is_dotation = index(conv).memo("r2334", lambda: totals.DotationsR2334(conv.dispositifs))
+            noms = ", ".join(q(n) for n in dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
             yield at(a, "depense_subventionnable", "FIN-07", E,
-                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} atteignent {money(dot)}, "
+                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID : lignes {noms}) de l'action {a.numero} atteignent {money(dot)}, "
                      f"soit {_pct(dot / dep, 80)} de la dépense subventionnable ({money(dep)}) ; le maximum est "
                      f"80 %, soit {money(plafond)} ({SRC_R2334_27}).",
                      f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins.", action=a.numero)
 
 
-@rule("FIN-08", A, "DETR ou DSIL inférieure à 20 % de la dépense subventionnable", SRC_R2334_27,
-      needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Dispositifs"))
+@rule("FIN-08", A, "DETR, DSIL, DPV ou DSID inférieure à 20 % de la dépense subventionnable", SRC_R2334_27,
+      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
 def plancher_20(conv: Convention) -> Iterable[Finding]:
-    """A DETR or DSIL of an action < 20 % of the dépense subventionnable. The subsidy is one decision
-    that the plan may spread over several years: the action's counted lines of the same financeur and
-    dispositif are summed, and the finding points at the first of them. Not reported when the 80 %
-    cap forces it: when the other R2334-27 dotations leave less than 20 % below the cap, a smaller
+    """A DETR, DSIL, DPV or DSID of an action (recognised by meaning: « DSIL exceptionnelle » is a
+    DSIL) < 20 % of the dépense subventionnable (R2334-27; RM n° 4800 for DPV and DSID). The subsidy
+    is one decision that the plan may spread over several years and spellings: the action's counted
+    lines of one dotation are summed, and the finding points at the first of them. Not reported when
+    the 80 % cap forces it: when the other dotations leave less than 20 % below the cap, a smaller
     amount is the only lawful one."""
     for j in judged_actions(conv):
         a = j.action
         dep = a.depense_subventionnable
         if dep is None or dep <= 0:
             continue
-        groups: dict[tuple, list[LigneFinancement]] = {}
+        groups: dict[str, list[LigneFinancement]] = {}
         for lf in j.counted:
-            if lf.dispositif in layout.DISPOSITIFS_DETR_DSIL:
-                groups.setdefault((lf.financeur, lf.dispositif), []).append(lf)
+            fam = famille(lf.dispositif)
+            if fam in layout.FAMILLES_R2334_27:
+                groups.setdefault(fam, []).append(lf)
         if not groups:
             continue
         dot = j.dotations
-        for (_, dispositif), group in groups.items():
+        for fam, group in groups.items():
             montant = totals.total(group)
             if montant <= 0 or montant * 100 >= 20 * dep:
                 continue  # ≤ 0 is FIN-03's
-            autres = dot - montant if totals.is_dotation_r2334_27(group[0], conv.dispositifs) else dot
-            if (autres + dep * Decimal("0.2")) * 100 > 80 * dep:
+            if (dot - montant + dep * Decimal("0.2")) * 100 > 80 * dep:
                 continue  # the cap forces it
             years = f" (sur {len(group)} lignes)" if len(group) > 1 else ""
             yield at(group[0], "montant", "FIN-08", A,
-                     f"{prefix(group[0])} : la {dispositif} de l'action ({money(montant)}{years}) représente "
+                     f"{prefix(group[0])} : la {fam} de l'action ({money(montant)}{years}) représente "
                      f"{_pct(montant / dep, 20)} de la dépense subventionnable ({money(dep)}) ; le taux minimal "
                      f"est de 20 %, soit {money(dep * Decimal('0.2'))} ({SRC_R2334_27}).",
-                     f"Portez la {dispositif} à {money(_ceil(dep * Decimal('0.2')))} au moins, ou justifiez le taux.")
+                     f"Portez la {fam} à {money(_ceil(dep * Decimal('0.2')))} au moins, ou justifiez le taux.")
 
 
-@rule("FIN-09", E, "Aides publiques au-delà de 100 % de la dépense subventionnable", SRC_DECRET_2018_514,
+def _governed_by_2018_514(lf: LigneFinancement) -> bool:
+    """A State investment subsidy of décret n° 2018-514: a dispositif it governs (Fonds vert, FNADT,
+    DRAC, FRLA…), or an État subsidy of no known regime (the décret is the general one)."""
+    if dispositifs.is_decret_2018_514(lf.dispositif):
+        return True
+    return (lf.financeur == layout.CODE_ETAT and lf.nature == layout.NATURE_SUBVENTION
+            and famille(lf.dispositif) is None)
+
+
+@rule("FIN-09", E, "Aides publiques au-delà de 100 % de la dépense subventionnable", SRC_AIDES_100,
       needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Financeurs"))
 def plafond_100(conv: Convention) -> Iterable[Finding]:
-    """Public subsidies (Public financeur, nature Subvention, not refused) > the dépense
-    subventionnable (exactly 100 % passes). Not judged when the dépense is empty (not required
-    unless a State dotation is mobilised, FIN-07) or a subsidy's financeur is unknown (FIN-02)."""
+    """Public aid (Public financeur, nature Subvention, not refused; for a public MO, other public
+    bodies' autofinancement, fonds propres and apports too) > the dépense subventionnable (exactly
+    100 % passes). The message cites décret n° 2018-514 art. 10 only when the plan holds a subsidy
+    that décret governs (Fonds vert, FNADT, DRAC, FRLA…, `_governed_by_2018_514`); otherwise it is
+    the general rule that public aid never exceeds the expense it funds. Not judged when the
+    dépense is empty (not required unless a State dotation is mobilised, FIN-07) or a subsidy's
+    financeur is unknown (FIN-02)."""
     for j in judged_actions(conv):
         a = j.action
         dep = a.depense_subventionnable
@@ -329,13 +396,19 @@ def plafond_100(conv: Convention) -> Iterable[Finding]:
             continue  # not required / ACT-05
         if not j.categories_known:
             continue
-        subs = j.part_mo.subventions_publiques
-        if subs > dep:
-            yield at(a, "depense_subventionnable", "FIN-09", E,
-                     f"Les subventions publiques de l'action {a.numero} ({money(subs)}) dépassent la dépense "
-                     f"subventionnable ({money(dep)}) de {money(subs - dep)} ({SRC_DECRET_2018_514}).",
-                     f"Réduisez les subventions publiques de {money(subs - dep)}, ou corrigez la dépense subventionnable.",
-                     action=a.numero)
+        pm = j.part_mo
+        aides = pm.financements_publics if a.type_mo in layout.MO_PUBLICS_L1111_10 else pm.subventions_publiques
+        if aides <= dep:
+            continue
+        if any(_governed_by_2018_514(lf) for lf in j.counted):
+            cadre = f" ({SRC_DECRET_2018_514}, pour les subventions de l'État qu'il régit)"
+        else:
+            cadre = " : une aide publique ne peut financer plus que la dépense qu'elle subventionne"
+        yield at(a, "depense_subventionnable", "FIN-09", E,
+                 f"Les aides publiques de l'action {a.numero} ({money(aides)}) dépassent la dépense "
+                 f"subventionnable ({money(dep)}) de {money(aides - dep)}{cadre}.",
+                 f"Réduisez les aides publiques de {money(aides - dep)}, ou corrigez la dépense subventionnable.",
+                 action=a.numero)
 
 
 # ----------------------------------------------------------------------------- line warnings
@@ -402,28 +475,42 @@ def sans_reference(conv: Convention) -> Iterable[Finding]:
                      "Indiquez la référence de l'arrêté, de la délibération ou de la convention attributive.")
 
 
-@rule("FIN-14", A, "DETR/DSIL sollicitée après le début de l'action", SRC_R2334_27,
-      needs=("T_Financements.date_demande", "T_Actions"))
+def _subvention_etat_encadree(lf: LigneFinancement) -> bool:
+    """A DETR, DSIL, DPV or DSID (R2334-24, R2334-28) or a subsidy of décret n° 2018-514: the
+    subsidies whose commencement and lapse rules FIN-14 and FIN-24 apply."""
+    return dispositifs.is_r2334_27(lf.dispositif) or _governed_by_2018_514(lf)
+
+
+@rule("FIN-14", A, "Subvention de l'État sollicitée après le début de l'action", SRC_COMMENCEMENT,
+      needs=("T_Financements.date_demande", "T_Financements.dispositif", "T_Actions"))
 def commencement(conv: Convention) -> Iterable[Finding]:
-    """A DETR/DSIL line `Sollicité` whose action's `Date de début` precedes `Date de la demande`:
-    an operation started before the request is in principle ineligible."""
+    """A `Sollicité` line of a DETR, DSIL, DPV, DSID (R2334-24) or of a subsidy of décret 2018-514
+    (Fonds vert, FNADT, DRAC, FRLA…), whose action's `Date de début` precedes `Date de la demande`:
+    an operation that began before its request is in principle ineligible. The same day passes.
+    « Commencement » is the first legal act (a works order, a signed contract): studies and land
+    purchases are not one, so the message asks to check what the start date is."""
     action = index(conv).action
     for lf in lignes(conv):
-        if lf.dispositif not in layout.DISPOSITIFS_DETR_DSIL or lf.statut != "Sollicité" or lf.date_demande is None:
+        if lf.statut != "Sollicité" or lf.date_demande is None or not _subvention_etat_encadree(lf):
             continue
         a = action(lf.numero)
         if a is not None and a.date_debut is not None and a.date_debut < lf.date_demande:
+            nom = lf.dispositif or "subvention de l'État"
             yield at(lf, "date_demande", "FIN-14", A,
-                     f"{prefix(lf)} : la {lf.dispositif} a été sollicitée le {fmt_date(lf.date_demande)}, après le début "
-                     f"de l'action ({fmt_date(a.date_debut)}) ; une opération commencée avant la demande n'est en "
-                     "principe pas éligible.", "Vérifiez les dates, ou joignez l'autorisation de commencement anticipé.")
+                     f"{prefix(lf)} : la subvention {q(nom)} a été sollicitée le {fmt_date(lf.date_demande)}, après le "
+                     f"début de l'action ({fmt_date(a.date_debut)}) ; une opération dont l'exécution a commencé avant "
+                     f"la demande n'est en principe pas éligible ({SRC_COMMENCEMENT}).",
+                     "Le commencement est le premier acte juridique (ordre de service, marché ou bon de commande de "
+                     "travaux) ; les études et les acquisitions foncières n'en sont pas. Vérifiez ce que date le début "
+                     "de l'action, ou joignez l'autorisation de commencement anticipé.")
 
 
 @rule("FIN-15", A, "Financeur incompatible avec le maître d'ouvrage ou l'axe", SRC_GUIDE,
       needs=("T_Financements", "T_Actions.derogation"))
 def incompatibilite(conv: Convention) -> Iterable[Finding]:
-    """Counted lines only: `AL` for a MO `Commune`/`EPCI`; `ANAH` on an action whose axe is not 1;
-    `ANRU` when the action's derogation is not `ANRU` (empty counts as `Aucune`)."""
+    """Counted lines only: `AL` for a MO `Commune`/`EPCI`; `ANAH` on an action whose axe is not 1,
+    except the Anah-funded chef de projet ACV (the whole programme's, whatever the axe); `ANRU` when
+    the action's derogation is not `ANRU` (empty counts as `Aucune`)."""
     action = index(conv).action
     for lf in totals.counted(lignes(conv)):
         a = action(lf.numero)
@@ -433,7 +520,8 @@ def incompatibilite(conv: Convention) -> Iterable[Finding]:
             msg = (f"Action Logement finance les bailleurs et investisseurs, pas un maître d'ouvrage "
                    f"{q(a.type_mo)} ({a.maitre_ouvrage or ''}).")
             sugg = "Vérifiez le financeur ou le maître d'ouvrage de l'action."
-        elif lf.financeur == "ANAH" and a.axe is not None and a.axe != 1:
+        elif (lf.financeur == "ANAH" and a.axe is not None and a.axe != 1
+              and famille(lf.dispositif) != layout.FAMILLE_ANAH_CHEF_PROJET):
             msg = f"l'Anah finance l'habitat (axe 1) ; l'action relève de l'axe {a.axe}."
             sugg = "Vérifiez le financeur ou l'axe de l'action."
         elif lf.financeur == "ANRU" and (a.derogation or "Aucune") != "ANRU" and "derogation" not in a.problems:
@@ -489,3 +577,253 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
             yield at(d, "financeur", "FIN-18", E,
                      f"Ligne {d.row} : le dispositif {q(d.dispositif or '')} est rattaché au financeur {q(d.financeur)}, "
                      "absent de la liste des financeurs.", "Indiquez le code d'un financeur de la liste.")
+
+
+# ----------------------------------------------------------------------------- dispositifs by meaning
+def _listes(conv: Convention) -> dict[str, tuple[str, ...]]:
+    """The dispositifs the workbook's list gives each financeur (`T_Dispositifs`), then those of the
+    reference list (`layout.FINANCEURS`: a workbook made from an older template lacks the newer
+    ones, which are no less listed), once per run."""
+    def build() -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for d in conv.dispositifs:
+            if d.financeur and d.dispositif:
+                out.setdefault(d.financeur, []).append(d.dispositif)
+        for f in layout.FINANCEURS:
+            noms = out.setdefault(f.code, [])
+            noms.extend(d.nom for d in f.dispositifs if d.nom not in noms)
+        return {k: tuple(v) for k, v in out.items()}
+    return index(conv).memo("dispositifs_par_financeur", build)
+
+
+def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
+    """An État subsidy that no family recognises and the workbook does not mark `Dotation R2334-27`."""
+    if lf.financeur != layout.CODE_ETAT or lf.nature != layout.NATURE_SUBVENTION:
+        return False
+    if famille(lf.dispositif) is not None:
+        return False
+    d = index(conv).dispositif(lf.financeur, lf.dispositif)
+    return not (d is not None and d.dotation_r2334_27 == "Oui")
+
+
+def _fctva(lf: LigneFinancement) -> bool:
+    return any(m in (v or "").upper() for v in (lf.financeur, lf.dispositif) for m in _FCTVA)
+
+
+@rule("FIN-20", A, "Subvention de l'État non reconnue : hors du plafond des dotations", SRC_R2334_27,
+      needs=("T_Financements.dispositif",))
+def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
+    """Added code. A counted État subsidy (`ETAT`, nature Subvention) whose dispositif is empty or
+    recognised by no family (`layout.FAMILLES`: DETR, DSIL… by meaning) and not marked `Dotation
+    R2334-27` in the workbook's list: the caps of R2334-27 (80 % together, 20 % each) do not count
+    it, so it must not pass silently; the message says so and names the closest listed dispositif.
+    It still counts in the 100 % cap of public aid (FIN-09)."""
+    noms = _listes(conv).get(layout.CODE_ETAT, ())
+    for lf in totals.counted(lignes(conv)):
+        if not _etat_non_reconnue(conv, lf) or _fctva(lf):
+            continue
+        proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
+        nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
+        yield at(lf, "dispositif", "FIN-20", A,
+                 f"{prefix(lf)} : la subvention de l'État {nom} n'est pas un dispositif reconnu ; elle n'est pas "
+                 f"comptée dans le plafond de 80 % des dotations DETR, DSIL, DPV et DSID ni dans leur plancher de "
+                 f"20 % ({SRC_R2334_27}), seulement dans le plafond de 100 % des aides publiques.",
+                 (f"S'il s'agit de {q(proche)}, choisissez ce dispositif. " if proche else "")
+                 + "Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
+                   "dispositifs en indiquant s'il est une dotation R2334-27.")
+
+
+@rule("FIN-21", A, "Dispositif absent de la liste de son financeur", SRC_GUIDE,
+      needs=("T_Financements.dispositif", "T_Dispositifs"))
+def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
+    """Added code. A line's dispositif that the workbook's list does not give its financeur, once
+    names are compared by meaning (case, accents, punctuation, and the family: « DSIL
+    exceptionnelle » is the État's DSIL); the reference list's dispositifs count as listed. The
+    message names the closest listed dispositif, or the financeur whose dispositif it is. Not
+    judged: an empty dispositif, a financeur with no listed dispositif (added by the user), an
+    unknown financeur (FIN-02), an FCTVA line (FIN-10), an unrecognised État subsidy (FIN-20)."""
+    listes = _listes(conv)
+    owner: dict[str, str] = {}
+    for code, noms in listes.items():
+        for n in noms:
+            fam = famille(n)
+            if fam is not None:
+                owner.setdefault(fam, code)
+    for lf in lignes(conv):
+        if not lf.dispositif or not lf.financeur or lf.financeur not in listes or _fctva(lf):
+            continue
+        noms = listes[lf.financeur]
+        if dispositifs.listed(lf.dispositif, noms) is not None or _etat_non_reconnue(conv, lf):
+            continue
+        fam = famille(lf.dispositif)
+        autre = owner.get(fam) if fam is not None else None
+        if autre is not None and autre != lf.financeur:
+            msg = (f"{prefix(lf)} : {q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
+                   f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
+            sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
+        else:
+            proche = dispositifs.nearest(lf.dispositif, noms)
+            msg = f"{prefix(lf)} : {q(lf.dispositif)} n'est pas dans la liste des dispositifs de {lf.financeur}."
+            sugg = (f"Choisissez {q(proche)}, ou ajoutez ce dispositif à la feuille Financeurs." if proche else
+                    f"Choisissez un dispositif de {lf.financeur} ({', '.join(noms)}), ou ajoutez-le à la feuille Financeurs.")
+        yield at(lf, "dispositif", "FIN-21", A, msg, sugg)
+
+
+@rule("FIN-22", A, "Autofinancement d'une autre personne publique que le maître d'ouvrage", SRC_L1111_10,
+      needs=("T_Financements", "T_Actions", "T_Financeurs"))
+def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
+    """Added code. On an action whose MO is a public one of L1111-10, a counted line of nature
+    autofinancement, fonds propres or apport en nature whose financeur is another public body than
+    the MO (`totals.role_l1111_10`): it is not the MO's own share but a public participation, and
+    FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not."""
+    action = index(conv).action
+    categorie_of = index(conv).categories.get
+    mo_of: dict[str, frozenset[str]] = {}
+    for lf in totals.counted(lignes(conv)):
+        if lf.nature not in layout.NATURES_APPORT:
+            continue
+        a = action(lf.numero)
+        if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10:
+            continue
+        mo = mo_of.get(a.numero)
+        if mo is None:
+            mo = mo_of[a.numero] = totals.codes_du_mo(a, conv.financeurs)
+        if totals.role_l1111_10(lf, mo, categorie_of) != totals.PARTICIPATION_PUBLIQUE:
+            continue
+        code_mo = layout.CODE_DU_MO.get(a.type_mo)
+        yield at(lf, "financeur", "FIN-22", A,
+                 f"{prefix(lf)} : {q(lf.nature)} apporté par le financeur {q(lf.financeur)}, alors que le maître d'ouvrage est "
+                 f"{q(a.maitre_ouvrage or a.type_mo)} ({a.type_mo}) : ce n'est pas sa part propre mais une participation "
+                 f"publique, comptée comme telle dans la participation minimale de 20 % ({SRC_L1111_10}).",
+                 "Si c'est l'argent du maître d'ouvrage, indiquez son code"
+                 + (f" ({q(code_mo)})" if code_mo else "")
+                 + " ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature « Subvention ».")
+
+
+def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:
+    """An EPCI à fiscalité propre and one of its member communes, either way. A financeur added by the
+    user (not a reference code) may be the EPCI or the commune: not contradicted."""
+    if financeur is None:
+        return True
+    if a.type_mo == "Commune":
+        return financeur == "EPCI" or financeur not in layout.FINANCEURS_BY_CODE
+    if a.type_mo == "EPCI":
+        return financeur == "COMMUNE" or financeur not in layout.FINANCEURS_BY_CODE
+    return False
+
+
+@rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
+      needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
+def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
+    """Added code. A fonds de concours (recognised by meaning) is paid only between an EPCI à
+    fiscalité propre and its member communes (`EPCI` to a MO `Commune`, `COMMUNE` to a MO `EPCI`),
+    and all the fonds de concours of an operation are at most the share its beneficiary finances
+    itself, hors subventions (the MO's own share, `totals.part_mo`; equal passes): CGCT L5214-16 V
+    (communautés de communes), L5215-26 (communautés urbaines), L5216-5 VI (communautés
+    d'agglomération). The parties are judged on every counted line; the amount on judged plans."""
+    action = index(conv).action
+    for lf in totals.counted(lignes(conv)):
+        if famille(lf.dispositif) != layout.FAMILLE_FONDS_CONCOURS:
+            continue
+        a = action(lf.numero)
+        if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur):
+            continue
+        yield at(lf, "financeur", "FIN-23", E,
+                 f"{prefix(lf)} : un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes "
+                 f"membres ({SRC_FONDS_CONCOURS}) ; ici le financeur {q(lf.financeur)} le verse à "
+                 f"{q(a.maitre_ouvrage or a.type_mo)}, maître d'ouvrage de type {q(a.type_mo)}.",
+                 "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon corrigez le financeur "
+                 "ou le maître d'ouvrage.")
+    for j in judged_actions(conv):
+        fdc = [lf for lf in j.counted if famille(lf.dispositif) == layout.FAMILLE_FONDS_CONCOURS
+               and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
+        if not fdc:
+            continue
+        montant, propre = totals.total(fdc), j.part_mo.propre
+        if montant > propre:
+            yield at(fdc[0], "montant", "FIN-23", E,
+                     f"{prefix(fdc[0])} : les fonds de concours de l'action ({money(montant)}) dépassent la part que son "
+                     f"maître d'ouvrage finance lui-même, hors subventions ({money(propre)}) ({SRC_FONDS_CONCOURS}).",
+                     f"Réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du "
+                     "maître d'ouvrage d'autant.")
+
+
+def _plus_ans(d: date, n: int) -> date:
+    try:
+        return d.replace(year=d.year + n)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + n, day=28)
+
+
+@rule("FIN-24", A, "Subvention de l'État exposée à la caducité", SRC_CADUCITE,
+      needs=("T_Financements.dispositif", "T_Actions"))
+def caducite(conv: Convention) -> Iterable[Finding]:
+    """Added code. A DETR, DSIL, DPV or DSID (R2334-28) or a subsidy of décret 2018-514, granted
+    (`Acquis`, `Engagé`, `Versé`), lapses when the operation has not begun within two years of its
+    notification, and must be finished within four years of its beginning (the préfet may extend).
+    The notification date is not in the workbook: the line's `Année` is taken as the year of the
+    decision, so the start is late for sure after 31/12 of `Année` + 2. Judged at the date of the
+    next comité (`acv_date_comite`, else today): an action not started by then (maturity neither
+    `En cours` nor `Terminée`, start date after it or empty) past that day; a start date planned
+    after it; an action begun more than four years before the comité and not `Terminée`; a planned
+    end more than four years after the start. One finding per action and dispositif, on its first line."""
+    ref = reference_date(conv)
+    action = index(conv).action
+    seen: set[tuple] = set()
+    for lf in totals.counted(lignes(conv), layout.STATUTS_ACQUIS):
+        if lf.annee is None or not _subvention_etat_encadree(lf):
+            continue
+        key = (lf.numero, famille(lf.dispositif) or lf.dispositif)
+        a = action(lf.numero)
+        if key in seen or a is None or a.maturite == layout.MATURITE_ABANDONNEE:
+            continue
+        seen.add(key)
+        limite = date(lf.annee + 2, 12, 31)
+        commencee = a.maturite in ("En cours", "Terminée") or (a.date_debut is not None and a.date_debut <= ref)
+        nom = q(lf.dispositif or "subvention de l'État")
+        msg = sugg = None
+        if a.date_debut is not None and a.date_debut > limite:
+            msg = (f"le début de l'action est prévu le {fmt_date(a.date_debut)}, plus de deux ans après l'attribution de "
+                   f"la subvention {nom} ({lf.annee}) : sans commencement d'exécution au {fmt_date(limite)} au plus tard, "
+                   "elle devient caduque")
+            sugg = "Vérifiez la date de notification, avancez le début des travaux ou demandez la prorogation au préfet."
+        elif not commencee and ref > limite:
+            msg = (f"au {fmt_date(ref)}, l'action n'a pas commencé alors que la subvention {nom} a été attribuée en "
+                   f"{lf.annee} : sans commencement d'exécution dans les deux ans de sa notification, elle est caduque")
+            sugg = "Vérifiez la date de notification et celle du premier acte d'exécution ; la subvention est peut-être à redemander."
+        elif a.date_debut is not None:
+            fin_max = _plus_ans(a.date_debut, 4)
+            if a.date_fin is not None and a.date_fin > fin_max:
+                msg = (f"la fin de l'action est prévue le {fmt_date(a.date_fin)}, plus de quatre ans après son début "
+                       f"({fmt_date(a.date_debut)}) : la subvention {nom} doit être soldée avant le {fmt_date(fin_max)}, "
+                       "sauf prorogation par le préfet")
+                sugg = "Vérifiez le calendrier, ou demandez la prorogation du délai d'achèvement."
+            elif ref > fin_max and a.maturite != "Terminée":
+                msg = (f"au {fmt_date(ref)}, l'action commencée le {fmt_date(a.date_debut)} n'est pas terminée : le délai "
+                       f"de quatre ans pour achever l'opération financée par {nom} est dépassé depuis le {fmt_date(fin_max)}")
+                sugg = "Demandez la prorogation au préfet, ou passez l'action à « Terminée » si elle l'est."
+        if msg:
+            yield at(lf, "annee", "FIN-24", A, f"{prefix(lf)} : {msg} ({SRC_CADUCITE}).", sugg)
+
+
+@rule("FIN-25", A, "FRLA au-delà du déficit de l'opération", SRC_FRLA, needs=("T_Financements.dispositif", "T_Actions"))
+def frla_deficit(conv: Convention) -> Iterable[Finding]:
+    """Added code. The Fonds de restructuration des locaux d'activité finances the deficit of the
+    operation, not its cost: its counted lines on an action are at most the cost minus the
+    operation's own revenue (the lines of nature `Recette / cession`); equal passes. A warning: the
+    deficit the fund retains is the one of its instruction, which the workbook may not hold whole
+    (resale value, rents), so the message says what to check."""
+    for j in judged_actions(conv):
+        frla = [lf for lf in j.counted if famille(lf.dispositif) == "FRLA"]
+        if not frla:
+            continue
+        recettes = totals.total([lf for lf in j.counted if lf.nature in layout.NATURES_RECETTE])
+        deficit = j.action.cout_total - recettes
+        montant = totals.total(frla)
+        if montant > deficit:
+            yield at(frla[0], "montant", "FIN-25", A,
+                     f"{prefix(frla[0])} : le FRLA ({money(montant)}) dépasse le déficit de l'opération "
+                     f"({money(deficit)} : coût total {money(j.action.cout_total)} moins {money(recettes)} de recettes et "
+                     f"cessions) ; le fonds finance le déficit de l'opération, pas son coût ({SRC_FRLA}).",
+                     "Vérifiez le bilan de l'opération (prix de revente ou loyers attendus) et ramenez le FRLA au "
+                     "déficit retenu à l'instruction.")

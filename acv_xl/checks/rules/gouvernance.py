@@ -60,7 +60,8 @@ def _pattern(aliases: tuple[str, ...]) -> re.Pattern:
 @rule("GOU-01", A, "Comité de projet incomplet", SRC_GUIDE, needs=("T_Gouvernance",))
 def comite_de_projet(conv: Convention) -> Iterable[Finding]:
     """The comité de projet lacks an élu, the directeur de projet, the État, or a representative of a
-    national partner financing the plan (`CDC`, `AL`, `ANAH`, `ANRU`, lines not refused). A partner
+    national partner financing the plan (`CDC`, `AL`, `ANAH`, `ANRU`, lines not refused), or of the
+    EPF when it funds (a signatory of the convention that carries land for it). A partner
     is recognised by its code or name in `Organisme` (« Banque des Territoires » is CDC), whatever
     the member's collège. One finding per missing member, on the table's `Instance` column. Not
     judged while a line has an unreadable `Instance` or `Collège`."""
@@ -76,7 +77,7 @@ def comite_de_projet(conv: Convention) -> Iterable[Finding]:
                            f"Ajoutez une ligne « Comité de projet » du collège « {college} ».", attr="instance")
     financeurs = []
     for lf in totals.counted(rows(conv, layout.T_FINANCEMENTS)):
-        if lf.financeur in layout.PARTENAIRES_NATIONAUX and lf.financeur not in financeurs:
+        if lf.financeur in layout.PARTENAIRES_DU_COMITE and lf.financeur not in financeurs:
             financeurs.append(lf.financeur)
     # one text, one search per partner: a folded organisme holds no line break, so an alias found in
     # the text is found in one organisme, whole word (a line break is no letter or digit)
@@ -86,7 +87,7 @@ def comite_de_projet(conv: Convention) -> Iterable[Finding]:
             ref = layout.FINANCEURS_BY_CODE.get(code)
             nom = ref.nom if ref else code
             yield at_table(conv, T, "GOU-01", A,
-                           f"Le partenaire national {code} finance des actions du plan de financement mais n'a pas de "
+                           f"Le partenaire {code} finance des actions du plan de financement mais n'a pas de "
                            f"représentant au comité de projet (organisme attendu : {q(nom)}).",
                            f"Ajoutez une ligne « Comité de projet », organisme « {nom} », collège « Partenaire financeur ».",
                            attr="instance")

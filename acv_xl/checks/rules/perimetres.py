@@ -11,6 +11,7 @@ from acv_xl.contract.values import fmt_number
 
 from . import (
     SRC_GUIDE,
+    SRC_INSTRUCTION_2023,
     A,
     E,
     at,
@@ -55,7 +56,9 @@ def etude_et_ort(conv: Convention) -> Iterable[Finding]:
 def emboitement(conv: Convention) -> Iterable[Finding]:
     """At most one finding per line, in this order: parent of itself; unknown parent; the Étude has a
     parent; the ORT's parent is not an Étude; a sector without parent or whose parent is not an
-    ORT; then any remaining cycle (only possible when types are invalid)."""
+    ORT; then any remaining cycle (only possible when types are invalid). A `Quartier de gare` or
+    `Entrée de ville` whose parent is the Étude (outside the ORT) is a warning, not an error: the
+    instruction of 24 May 2023 asks them to coincide with the ORT « si possible »."""
     lignes = rows(conv, T)
     by_code = {}
     for p in lignes:
@@ -86,6 +89,12 @@ def emboitement(conv: Convention) -> Iterable[Finding]:
             yield bad(p, f"le périmètre ORT {name} doit avoir pour parent le périmètre d'étude"
                          + (f" (indiqué : {q(parent)})." if parent else " (non renseigné)."),
                       f"Indiquez {q(etudes[0])}." if len(etudes) == 1 else "")
+        elif p.type in layout.PERIMETRES_SI_POSSIBLE_ORT and parent in etudes:
+            flagged.add(id(p))
+            yield at(p, "parent", "PER-02", A,
+                     f"{prefix(p)} : le périmètre {q(p.type)} {name} est hors du périmètre ORT (son parent est le "
+                     f"périmètre d'étude), alors qu'il doit coïncider « si possible » avec l'ORT ({SRC_INSTRUCTION_2023}).",
+                     "Étendez l'ORT à ce périmètre par avenant si c'est possible, ou justifiez-le au comité de projet.")
         elif p.type in layout.L.TYPE_PERIMETRE and p.type not in (ETUDE, ORT) and parent not in orts:
             yield bad(p, f"le secteur {name} doit avoir pour parent le périmètre ORT"
                          + (f" (indiqué : {q(parent)})." if parent else " (non renseigné)."),

@@ -1,0 +1,87 @@
+"""Which family a dispositif belongs to, decided by meaning, in one place.
+
+A user types « DSIL exceptionnelle », « DETR 2025 », « Dotation de soutien à l'investissement
+local » or « dsil »: each is a DSIL or a DETR, and the legal caps (R2334-27: 80 % together, 20 % at
+least each) must count it. The rules, the totals and the template all ask `famille(nom)`; the
+phrases of each family are data in `layout.FAMILLES`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from acv_xl.contract import layout
+from acv_xl.contract.values import closest, fold
+
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_ACRONYM_DOT = re.compile(r"(?<![a-z0-9])([a-z])\.(?=[a-z](?![a-z0-9]))")  # « d.s.i.l. » is « dsil »
+
+
+@lru_cache(maxsize=4096)
+def normalise(nom: str) -> str:
+    """Folded (case, accents), punctuation and spaces reduced to single spaces: « DSIL - Exceptionnelle » →
+    « dsil exceptionnelle »; « L'État » → « l etat »."""
+    f = fold(nom)
+    while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
+        f = g
+    return _NOT_WORD.sub(" ", f).strip()
+
+
+_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
+    (famille, re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![a-z0-9])"))
+    for famille, phrases in layout.FAMILLES
+)
+
+
+@lru_cache(maxsize=4096)
+def famille(nom: str | None) -> str | None:
+    """The family of a dispositif's name (`layout.FAMILLES`), or None when no family's phrase is in it."""
+    if not nom:
+        return None
+    n = normalise(nom)
+    for fam, pattern in _PATTERNS:
+        if pattern.search(n):
+            return fam
+    return None
+
+
+def is_r2334_27(nom: str | None) -> bool:
+    """A DETR, DSIL, DPV or DSID, however written (CGCT R2334-27)."""
+    return famille(nom) in layout.FAMILLES_R2334_27
+
+
+def is_decret_2018_514(nom: str | None) -> bool:
+    """A State investment subsidy governed by décret n° 2018-514 (Fonds vert, FNADT, DRAC, FRLA…)."""
+    return famille(nom) in layout.FAMILLES_DECRET_2018_514
+
+
+def same(a: str | None, b: str | None) -> bool:
+    """Two names of one dispositif: equal once normalised, or of the same family."""
+    if not a or not b:
+        return False
+    if normalise(a) == normalise(b):
+        return True
+    fa = famille(a)
+    return fa is not None and fa == famille(b)
+
+
+def listed(nom: str, noms: tuple[str, ...]) -> str | None:
+    """The name of `noms` that `nom` means (normalised equal, else same family), or None."""
+    n = normalise(nom)
+    for c in noms:
+        if normalise(c) == n:
+            return c
+    fam = famille(nom)
+    if fam is not None:
+        for c in noms:
+            if famille(c) == fam:
+                return c
+    return None
+
+
+def nearest(nom: str, noms: tuple[str, ...]) -> str | None:
+    """The listed name closest in spelling (`values.closest`, on normalised names), for a suggestion."""
+    by_norm = {normalise(c): c for c in noms}
+    c = closest(normalise(nom), tuple(by_norm))
+    return by_norm[c] if c is not None else None

@@ -1,0 +1,448 @@
+"""The legal caps that cannot be worded around (issue « Domain fidelity II », parts 1, 2, 3 and 5):
+dispositifs matched by meaning, the MO's own share that is its own, fonds de concours, the State
+subsidies' commencement and lapse, the perimeters of the 2023 instruction, the EPF in the comité.
+Each boundary is tested on both sides (exactly 20 %, exactly 80 %, the dates)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from acv_xl.checks import totals
+from acv_xl.checks.findings import Gravite
+from acv_xl.contract import dispositifs, layout
+
+from conventions import build, cell_of, clean_raw, run
+
+E, A, I = Gravite.ERREUR, Gravite.AVERTISSEMENT, Gravite.INFORMATION
+AUTO_11, DETR_11, REGION_11, AUTO_21, DETR_21, DSIL_21, CDC_21 = range(7)
+
+
+def lines(r):
+    return r["T_Financements"]
+
+
+def fin_cell(i, attr):
+    return cell_of("T_Financements", i, attr)
+
+
+def codes(out):
+    return [(f.code, f.gravite) for f in out]
+
+
+# --------------------------------------------------------------------------- one place decides the family
+@pytest.mark.parametrize("nom,fam", [
+    ("DSIL", "DSIL"), ("DSIL exceptionnelle", "DSIL"), ("DSIL rénovation énergétique", "DSIL"),
+    ("Dotation de soutien à l'investissement local", "DSIL"), ("d.s.i.l.", "DSIL"), ("  dsil  ", "DSIL"),
+    ("DETR 2025", "DETR"), ("Dotation d'équipement des territoires ruraux", "DETR"), ("DPV", "DPV"),
+    ("Dotation politique de la ville", "DPV"), ("DSID", "DSID"),
+    ("Dotation de soutien à l'investissement des départements", "DSID"),
+    ("Fonds vert – renaturation", "Fonds vert"), ("Fonds friches", "Fonds friches"), ("fnadt", "FNADT"),
+    ("Fonds de concours", "Fonds de concours"), ("Interreg V France-Wallonie", "Interreg"),
+    ("Autofinancement", None), ("Subvention", None), ("Détroit", None), ("Vírgula", None),
+])
+def test_famille_by_meaning(nom, fam):
+    assert dispositifs.famille(nom) == fam
+
+
+def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():
+    for f in layout.FINANCEURS:
+        for d in f.dispositifs:
+            assert dispositifs.is_r2334_27(d.nom) == d.r2334_27, (f.code, d.nom)
+            assert d.nature in layout.L.NATURE
+    etat = {d.nom for d in layout.FINANCEURS_BY_CODE["ETAT"].dispositifs}
+    assert {"Fonds friches", "DGD bibliothèques", "Fonds mobilités actives"} <= etat
+    assert {d.nom for d in layout.FINANCEURS_BY_CODE["ANAH"].dispositifs} >= {"Chef de projet ACV", "VIR / DIIF"}
+    assert {"ADEME", "EAU", "SNCF"} <= set(layout.FINANCEURS_BY_CODE)
+
+
+# --------------------------------------------------------------------------- FIN-07 / FIN-08 by meaning
+VARIANTES = ["DSIL exceptionnelle", "DSIL rénovation énergétique", "Dotation de soutien à l'investissement local",
+             "DSIL 2024", "d.s.i.l."]
+
+
+@pytest.mark.parametrize("variante", VARIANTES)
+def test_fin07_counts_every_variant_exactly_80_passes(variante):
+    """2.1: DETR 100 000 + « variante » 300 000 = exactly 80 % of 500 000; 499 999,99 fails."""
+    def m(r, dep):
+        lines(r)[DSIL_21]["dispositif"] = variante
+        r["T_Actions"][1]["depense_subventionnable"] = dep
+    assert run(lambda r: m(r, 500_000)) == []  # no FIN-20/FIN-21 either: it is the État's DSIL
+    out = run(lambda r: m(r, 499_999.99))
+    assert codes(out) == [("FIN-07", E)] and out[0].cellule == "N5"
+
+
+def test_issue_plan_dsil_exceptionnelle_at_83_percent_no_longer_validates():
+    def m(r):  # 2.1 funded 83 % by a « DSIL exceptionnelle » alone
+        del lines(r)[DETR_21]
+        lines(r)[DSIL_21 - 1].update(dispositif="DSIL exceptionnelle", montant=415_000)
+        lines(r)[AUTO_21]["montant"] = 65_000
+    out = run(m)
+    assert ("FIN-07", E) in codes(out)
+    f07 = next(f for f in out if f.code == "FIN-07")
+    assert "83,00 %" in f07.message and "415 000,00 €" in f07.message
+
+
+@pytest.mark.parametrize("fam", ["DPV", "DSID", "DETR 2025", "Dotation d'équipement des territoires ruraux"])
+def test_fin08_floor_covers_every_r2334_dotation(fam):
+    """2.1: the dotation at exactly 20 % passes, one cent less warns."""
+    def m(r, montant):
+        lines(r)[DETR_21].update(dispositif=fam, montant=montant)
+        lines(r)[AUTO_21]["montant"] = 80_000 + 100_000 - montant
+    assert run(lambda r: m(r, 100_000), "FIN-08") == []
+    out = run(lambda r: m(r, 99_999.99), "FIN-08")
+    assert codes(out) == [("FIN-08", A)] and out[0].cellule == fin_cell(DETR_21, "montant")
+    assert "20 %" in out[0].message
+
+
+def test_fin08_two_spellings_of_one_dotation_are_summed():
+    def m(r):
+        lines(r)[DETR_21]["montant"] = 60_000
+        lines(r).append(dict(lines(r)[DETR_21], dispositif="DETR 2025", annee=2025, montant=40_000))
+        lines(r)[AUTO_21]["montant"] = 80_000
+    assert run(m, "FIN-08") == []
+
+
+# --------------------------------------------------------------------------- FIN-20 / FIN-21
+def test_fin20_unrecognised_state_subsidy_says_which_cap_it_escapes():
+    def m(r):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif="Dotation spéciale 2024")
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+    out = run(m)
+    assert codes(out) == [("FIN-20", A)] and out[0].cellule == fin_cell(REGION_11, "dispositif")
+    assert "plafond de 80 %" in out[0].message and "R2334-27" in out[0].message
+    assert "100 %" in out[0].message
+
+
+def test_fin20_close_spelling_is_named_and_marked_dotation_is_counted():
+    def m(r, mark=None):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif="FNDAT")
+        r["T_Actions"][0].update(cosignataires="ETAT", depense_subventionnable=999_999.99)
+        if mark:
+            r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "FNDAT", "nature": "Subvention",
+                                       "dotation_r2334_27": mark})
+    out = run(m, "FIN-20")
+    assert len(out) == 1 and "« FNADT »" in out[0].suggestion
+    # listed by the workbook as a R2334-27 dotation: counted in the cap (500 000 + 300 000 > 80 %), no FIN-20
+    out = run(lambda r: m(r, "Oui"))
+    assert codes(out) == [("FIN-07", E)]
+
+
+def test_fin21_dispositif_of_another_financeur():
+    def m(r):
+        lines(r)[REGION_11]["dispositif"] = "DSIL"
+    out = run(m, "FIN-21")
+    assert codes(out) == [("FIN-21", A)] and "ETAT" in out[0].message and "« ETAT »" in out[0].suggestion
+
+
+def test_fin21_unlisted_dispositif_names_the_closest():
+    out = run(lambda r: lines(r)[REGION_11].update(dispositif="Redynamisation des centres villes 2024"), "FIN-21")
+    assert codes(out) == [("FIN-21", A)] and "« Redynamisation des centres-villes »" in out[0].suggestion
+    # same name once case, accents and punctuation are folded: no warning
+    assert run(lambda r: lines(r)[REGION_11].update(dispositif="redynamisation des centres villes"), "FIN-21") == []
+    assert run(lambda r: lines(r)[DETR_11].update(dispositif="detr"), "FIN-21") == []
+
+
+# --------------------------------------------------------------------------- FIN-06 (L1111-10): the MO's own share
+def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
+    """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing."""
+    def m(r):
+        lines(r)[AUTO_11]["financeur"] = "EPCI"
+        r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;EPCI"
+    out = run(m)
+    assert sorted(codes(out)) == [("FIN-06", E), ("FIN-22", A)]
+    f06 = next(f for f in out if f.code == "FIN-06")
+    assert "0,00 %" in f06.message and "d'autres personnes publiques" in f06.message
+    f22 = next(f for f in out if f.code == "FIN-22")
+    assert f22.cellule == fin_cell(AUTO_11, "financeur") and "participation publique" in f22.message
+
+
+def test_issue_plan_commune_real_share_11_percent():
+    def m(r):  # commune 110 000 of its own, the EPCI « autofinancement » 90 000: 11 %
+        lines(r)[AUTO_11]["montant"] = 110_000
+        lines(r).append(dict(lines(r)[AUTO_11], financeur="EPCI", montant=90_000))
+        r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;EPCI"
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "11,00 %" in out[0].message
+
+
+@pytest.mark.parametrize("nature,dispositif,own", [
+    ("Prêt", "PRU ACV", True), ("Avance remboursable", "Avance remboursable", True),
+    ("Recette / cession", "Recette / cession", True), ("Fonds propres", "Investissement", False),
+    ("Apport en nature", "Apport en nature", False), ("Portage foncier", "Portage foncier", False),
+])
+def test_fin06_how_each_nature_of_another_body_counts(nature, dispositif, own):
+    """1.1: the commune's 200 000 becomes another body's line of that nature (CDC, REGION, COMMUNE…)."""
+    financeur = {"Prêt": "CDC", "Avance remboursable": "REGION", "Recette / cession": "PRIVE",
+                 "Fonds propres": "CDC", "Apport en nature": "EPCI", "Portage foncier": "EPF"}[nature]
+
+    def m(r):
+        lines(r)[AUTO_11].update(financeur=financeur, dispositif=dispositif, nature=nature)
+        r["T_Actions"][0]["cosignataires"] = f"ETAT;REGION;{financeur}"
+    out = [f for f in run(m) if f.code in ("FIN-06", "FIN-11", "FIN-21")]
+    assert [f.code for f in out if f.code == "FIN-06"] == ([] if own else ["FIN-06"]), nature
+
+
+def test_fin06_private_fonds_propres_are_outside_the_base():
+    def m(r):  # commune 200 000 + private fonds propres 100 000 outside; 800 000 public: exactly 20 %
+        lines(r).append(dict(lines(r)[AUTO_11], financeur="PRIVE", dispositif="Apport privé", nature="Fonds propres",
+                             montant=100_000))
+        r["T_Actions"][0].update(cout_total=1_100_000, cosignataires="ETAT;REGION;PRIVE")
+    assert run(m) == []
+
+
+def test_part_mo_knows_the_mo():
+    r = clean_raw()
+    lines(r)[AUTO_11]["financeur"] = "EPCI"
+    conv = build(r)
+    a = conv.action("1.1")
+    fin = totals.lines_of(conv.financements, "1.1")
+    legacy = totals.part_mo(fin, conv.financeurs)
+    assert legacy.propre == 200_000  # without the action: any autofinancement, as before
+    p = totals.part_mo(fin, conv.financeurs, a)
+    assert p.propre == 0 and p.participations_publiques == 200_000 and p.subventions_publiques == 800_000
+    assert totals.codes_du_mo(a, conv.financeurs) == {"COMMUNE"}
+
+
+def _low(r, own=100_000):
+    lines(r)[AUTO_11]["montant"] = own
+    lines(r)[REGION_11]["montant"] = 500_000 - own
+
+
+@pytest.mark.parametrize("dept", ["971", "972", "973", "974", "976", "975", "977", "978"])
+def test_fin06_outre_mer_collectivites_are_exempt(dept):
+    assert run(lambda r: (_low(r), r["names"].update(acv_departement=dept)), "FIN-06") == []
+    assert run(lambda r: (_low(r), r["names"].update(acv_departement="62")), "FIN-06") != []
+
+
+def test_fin06_corse_10_percent_in_corse_only():
+    corse = layout.DEROGATION_CORSE
+
+    def m(r, dept, own):
+        _low(r, own)
+        r["names"]["acv_departement"] = dept
+        r["T_Actions"][0]["derogation"] = corse
+    assert run(lambda r: m(r, "2A", 200_000), "FIN-06") == []  # 20 %: nothing to check
+    out = run(lambda r: m(r, "2A", 100_000), "FIN-06")  # exactly 10 %: the domains to check
+    assert codes(out) == [("FIN-06", A)] and "voirie communale" in out[0].message
+    out = run(lambda r: m(r, "2B", 99_999.99), "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "10 %" in out[0].message
+    out = run(lambda r: m(r, "62", 100_000), "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "Corse (département 2A ou 2B)" in out[0].message
+
+
+def test_fin06_feder_cooperation_territoriale_is_exempt():
+    def m(r, dispositif):
+        _low(r)
+        lines(r)[REGION_11].update(financeur="UE", dispositif=dispositif)
+        r["T_Actions"][0]["cosignataires"] = "ETAT;UE"
+    assert run(lambda r: m(r, "Interreg (coopération territoriale européenne)"), "FIN-06") == []
+    assert codes(run(lambda r: m(r, "FEDER"), "FIN-06")) == [("FIN-06", E)]
+
+
+# --------------------------------------------------------------------------- FIN-23 fonds de concours
+def _fdc(r, montant, own=None):
+    """1.1 (commune): the Région's subsidy becomes partly an EPCI fonds de concours."""
+    lines(r)[REGION_11]["montant"] = 300_000 - montant
+    lines(r).append(dict(lines(r)[REGION_11], financeur="EPCI", dispositif="Fonds de concours", montant=montant))
+    r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;EPCI"
+
+
+def test_fin23_fonds_de_concours_at_most_the_beneficiary_own_share():
+    assert run(lambda r: _fdc(r, 200_000), "FIN-23") == []  # exactly the commune's 200 000
+    def m(r):
+        _fdc(r, 200_000.01)
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and "0,01 €" in out[0].suggestion
+    assert out[0].cellule == fin_cell(7, "montant")
+
+
+def test_fin23_only_between_an_epci_and_its_communes():
+    def to_sem(r):
+        _fdc(r, 50_000)
+        r["T_Actions"][0].update(type_mo="SEM / SPL", maitre_ouvrage="SEM Territoires")
+    out = run(to_sem, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and "communes membres" in out[0].message
+    assert out[0].cellule == fin_cell(7, "financeur")
+
+    def from_region(r):
+        _fdc(r, 50_000)
+        lines(r)[7]["financeur"] = "REGION"
+    assert codes(run(from_region, "FIN-23")) == [("FIN-23", E)]
+
+    def commune_to_epci(r):  # 2.1 (EPCI MO) receives a fonds de concours from its commune
+        lines(r).append(dict(lines(r)[AUTO_21], financeur="COMMUNE", dispositif="Fonds de concours",
+                             nature="Subvention", montant=40_000))
+        lines(r)[AUTO_21]["montant"] = 40_000
+        r["T_Actions"][1]["cosignataires"] = "ETAT;CDC;COMMUNE"
+    assert run(commune_to_epci, "FIN-23") == []
+
+
+# --------------------------------------------------------------------------- FIN-14 commencement
+@pytest.mark.parametrize("financeur,dispositif", [("ETAT", "DETR"), ("ETAT", "DPV"), ("ETAT", "DSID"),
+                                                  ("ETAT", "Fonds vert"), ("ETAT", "FNADT")])
+def test_fin14_covers_dotations_and_2018_514(financeur, dispositif):
+    def m(r, d):
+        lines(r)[DETR_11].update(financeur=financeur, dispositif=dispositif, statut="Sollicité", date_demande=d,
+                                 reference_decision=None)
+    assert run(lambda r: m(r, date(2024, 1, 15)), "FIN-14") == []  # requested the day the action starts
+    out = run(lambda r: m(r, date(2024, 1, 16)), "FIN-14")
+    assert codes(out) == [("FIN-14", A)] and "premier acte juridique" in out[0].suggestion
+    assert "études" in out[0].suggestion and "acquisitions foncières" in out[0].suggestion
+
+
+def test_fin14_not_for_other_subsidies():
+    def m(r):
+        lines(r)[REGION_11].update(statut="Sollicité", date_demande=date(2024, 6, 1), reference_decision=None)
+    assert run(m, "FIN-14") == []
+
+
+# --------------------------------------------------------------------------- FIN-24 lapse
+def _granted(r, annee, debut, fin=date(2026, 6, 30), comite=date(2024, 3, 1), maturite="Engagée"):
+    lines(r)[DETR_11]["annee"] = annee
+    r["T_Actions"][0].update(date_debut=debut, date_fin=fin, maturite=maturite, date_signature=date(2023, 12, 1))
+    r["names"]["acv_date_comite"] = comite
+
+
+def test_fin24_start_planned_more_than_two_years_after_the_grant():
+    assert run(lambda r: _granted(r, 2023, date(2025, 12, 31)), "FIN-24") == []
+    out = run(lambda r: _granted(r, 2023, date(2026, 1, 1)), "FIN-24")
+    assert codes(out) == [("FIN-24", A)] and out[0].cellule == fin_cell(DETR_11, "annee")
+    assert "31/12/2025" in out[0].message and "deux ans" in out[0].message
+
+
+def test_fin24_not_started_at_the_comite_date():
+    # granted 2022, no start date, comité on 31/12/2024 then 01/01/2025
+    def m(r, comite):
+        _granted(r, 2022, None, fin=None, comite=comite)
+    assert run(lambda r: m(r, date(2024, 12, 31)), "FIN-24") == []
+    out = run(lambda r: m(r, date(2025, 1, 1)), "FIN-24")
+    assert codes(out) == [("FIN-24", A)] and "n'a pas commencé" in out[0].message
+
+
+def test_fin24_four_years_to_finish():
+    assert run(lambda r: _granted(r, 2024, date(2024, 1, 15), fin=date(2028, 1, 15)), "FIN-24") == []
+    out = run(lambda r: _granted(r, 2024, date(2024, 1, 15), fin=date(2028, 1, 16)), "FIN-24")
+    assert codes(out) == [("FIN-24", A)] and "quatre ans" in out[0].message
+    # at the comité, begun more than four years ago and not finished
+    out = run(lambda r: _granted(r, 2024, date(2024, 1, 15), fin=date(2027, 1, 1), comite=date(2028, 1, 16),
+                                 maturite="En cours"), "FIN-24")
+    assert codes(out) == [("FIN-24", A)] and "dépassé" in out[0].message
+    assert run(lambda r: _granted(r, 2024, date(2024, 1, 15), fin=date(2027, 1, 1), comite=date(2028, 1, 15),
+                                  maturite="En cours"), "FIN-24") == []
+
+
+def test_fin24_only_granted_state_subsidies():
+    assert run(lambda r: (_granted(r, 2023, date(2026, 1, 1)), lines(r)[DETR_11].update(
+        statut="Sollicité", reference_decision=None)), "FIN-24") == []
+    def region(r):
+        _granted(r, 2023, date(2026, 1, 1))
+        lines(r)[DETR_11]["annee"] = 2024
+        lines(r)[REGION_11]["annee"] = 2023
+    assert run(region, "FIN-24") == []
+
+
+# --------------------------------------------------------------------------- FIN-15, PER-02, GOU-01
+def test_fin15_anah_chef_de_projet_outside_axe_1():
+    def m(r, dispositif):
+        lines(r)[DSIL_21].update(financeur="ANAH", dispositif=dispositif)
+    assert run(lambda r: m(r, "Chef de projet ACV"), "FIN-15") == []
+    assert codes(run(lambda r: m(r, "ORI"), "FIN-15")) == [("FIN-15", A)]
+
+
+def _perimetre(r, typ, parent):
+    r["T_Perimetres"].append({"code": "G1", "type": typ, "nom": "Quartier de la gare", "parent": parent,
+                              "echelle": "Quartier", "communes": "62041", "superficie": 30, "population": 1000,
+                              "date_validation": date(2023, 6, 15)})
+
+
+@pytest.mark.parametrize("typ", ["Quartier de gare", "Entrée de ville"])
+def test_per02_station_or_entrance_outside_the_ort_is_a_warning(typ):
+    assert run(lambda r: _perimetre(r, typ, "O1"), "PER-02") == []
+    out = run(lambda r: _perimetre(r, typ, "E1"), "PER-02")
+    assert codes(out) == [("PER-02", A)] and "si possible" in out[0].message
+    assert codes(run(lambda r: _perimetre(r, typ, None), "PER-02")) == [("PER-02", E)]
+
+
+def test_per02_other_sectors_outside_the_ort_stay_errors():
+    assert codes(run(lambda r: _perimetre(r, "Secteur contigu", "E1"), "PER-02")) == [("PER-02", E)]
+
+
+def test_gou01_epf_when_it_funds():
+    def m(r):
+        lines(r)[REGION_11].update(financeur="EPF", dispositif="Minoration foncière")
+        r["T_Actions"][0]["cosignataires"] = "ETAT;EPF"
+    out = run(m, "GOU-01")
+    assert codes(out) == [("GOU-01", A)] and "EPF" in out[0].message
+    def with_member(r):
+        m(r)
+        r["T_Gouvernance"].append({"instance": "Comité de projet", "organisme": "EPF Hauts-de-France", "nom": None,
+                                   "fonction": None, "college": "Partenaire financeur", "courriel": None})
+    assert run(with_member, "GOU-01") == []
+
+
+# --------------------------------------------------------------------------- FIN-25 FRLA on the deficit
+def test_fin25_frla_at_most_the_operation_deficit():
+    """2.1 (halle, 500 000): resale receipts + FRLA, nothing else: the FRLA is exactly the deficit."""
+    def m(r, recette):
+        lines(r)[DSIL_21].update(dispositif="FRLA", montant=300_000)
+        lines(r)[DETR_21].update(financeur="COMMUNE", dispositif="Recette / cession", nature="Recette / cession",
+                                 montant=recette)
+        del lines(r)[CDC_21], lines(r)[AUTO_21]
+        r["T_Actions"][1]["cosignataires"] = "ETAT;COMMUNE"
+    assert run(lambda r: m(r, 200_000)) == []
+    out = run(lambda r: m(r, 200_000.01), "FIN-25")  # deficit 299 999,99 €
+    assert codes(out) == [("FIN-25", A)] and "déficit de l'opération (299 999,99 €" in out[0].message
+
+
+def test_fin06_not_guessed_when_the_autofinancement_financeur_is_unknown():
+    def m(r):  # « Comune »: FIN-02; whether it is the MO is not guessed
+        lines(r)[AUTO_11]["financeur"] = "Comune"
+    assert [f.code for f in run(m) if f.gravite is E] == ["FIN-02"]
+
+
+# --------------------------------------------------------------------------- the issue's plans, through the engine
+def _issue_dsil(r):
+    del lines(r)[DETR_21]
+    lines(r)[DSIL_21 - 1].update(dispositif="DSIL exceptionnelle", montant=415_000)
+    lines(r)[AUTO_21]["montant"] = 65_000
+
+
+def _issue_epci(r):
+    lines(r)[AUTO_11]["financeur"] = "EPCI"
+    r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;EPCI"
+
+
+@pytest.mark.parametrize("plan,code", [(_issue_dsil, "FIN-07"), (_issue_epci, "FIN-06")])
+def test_the_issue_plans_no_longer_validate(plan, code):
+    from acv_xl.checks.validate import validate_convention
+
+    r = clean_raw()
+    assert validate_convention(build(r)).valide
+    plan(r)
+    report = validate_convention(build(r))
+    assert not report.valide and report.exit_code == 1
+    assert code in [f.code for f in report.findings if f.gravite is E]
+
+
+def test_fin11_finds_the_dispositif_written_otherwise():
+    out = run(lambda r: lines(r)[CDC_21].update(dispositif="pru acv", nature="Subvention"), "FIN-11")
+    assert codes(out) == [("FIN-11", A)] and "« Prêt »" in out[0].suggestion
+
+
+def test_a_dispositif_marked_r2334_in_the_list_counts_whatever_its_case():
+    def m(r):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif="fonds de relance locale")
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "Fonds de relance locale", "nature": "Subvention",
+                                   "dotation_r2334_27": "Oui"})
+        r["T_Actions"][0].update(cosignataires="ETAT", depense_subventionnable=999_999.99)
+    assert codes(run(m)) == [("FIN-07", E)]
+
+
+def test_fin21_a_workbook_from_an_older_template_still_knows_the_new_dispositifs():
+    def m(r):  # the workbook's list lacks « Fonds friches » (added to the reference list since)
+        r["T_Dispositifs"] = [d for d in r["T_Dispositifs"] if d["dispositif"] != "Fonds friches"]
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif="Fonds friches")
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+    assert run(m) == []
