@@ -186,7 +186,7 @@ def _anomalies(exc: ValidationError, ligne: int, row: dict[str, str]) -> list[An
             msg = _EXPECTED[col]
         else:
             msg = _FIELD_FR.get(e["type"], "valeur invalide")
-        raw = row.get(col)
+        raw = row.get(col) if e["loc"] else None  # the check across columns names its values itself
         if raw not in (None, ""):
             msg = f"« {raw} » : {msg}"
         out.append(Anomalie(ligne, col, msg))
