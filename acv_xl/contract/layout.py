@@ -485,6 +485,13 @@ FINANCEURS: tuple[FinanceurRef, ...] = (
 )
 FINANCEURS_BY_CODE: dict[str, FinanceurRef] = {f.code: f for f in FINANCEURS}
 PARTENAIRES_NATIONAUX = ("CDC", "AL", "ANAH", "ANRU")  # GOU-01
+# First year a dispositif could fund a line (the demonstration workbooks use none before it):
+# DETR, loi de finances pour 2011 art. 179; DSIL, loi de finances pour 2016 (fonds de soutien à
+# l'investissement public local); DSID, loi de finances pour 2019; PRU ACV, with the programme
+# (2018); FRLA, March 2021; Fonds vert, 2023.
+DISPOSITIFS_CREATION: dict[str, int] = {
+    "DETR": 2011, "DSIL": 2016, "DSID": 2019, "PRU ACV": 2018, "FRLA": 2021, "Fonds vert": 2023,
+}
 DISPOSITIFS_DETR_DSIL = ("DETR", "DSIL")  # FIN-08, FIN-14
 FCTVA_MARKERS = ("FCTVA",)  # FIN-10
 
