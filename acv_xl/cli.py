@@ -257,15 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
     s.set_defaults(func=cmd_consolider)
 
-    s = sub.add_parser("reference", help="affiche la liste nationale des communes ACV en usage", description="Affiche la liste nationale des communes du programme utilisée par les contrôles (source, date, effectifs), ou une convention de la liste. Avec --reference, contrôle une liste plus récente.")
-    s.add_argument("cle", nargs="?", metavar="ACVxxx|INSEE", help="identifiant d'une convention ou code INSEE d'une de ses communes")
-    s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
-    s.set_defaults(func=cmd_reference)
-
     s = sub.add_parser("serveur", help="démarre xlwings Server (boutons et fonctions dans Excel)", description="Démarre xlwings Server avec les fonctions et scripts ACV ; affiche l'adresse du manifeste à charger dans Excel.")
     s.add_argument("--hote", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (défaut : 8000)")
     s.set_defaults(func=cmd_serveur)
+
+    s = sub.add_parser("reference", help="affiche la liste nationale des communes ACV en usage", description="Affiche la liste nationale des communes du programme utilisée par les contrôles (source, date, effectifs), ou une convention de la liste. Avec --reference, contrôle une liste plus récente.")
+    s.add_argument("cle", nargs="?", metavar="ACVxxx|INSEE", help="identifiant d'une convention ou code INSEE d'une de ses communes")
+    s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
+    s.set_defaults(func=cmd_reference)
     return p
 
 
