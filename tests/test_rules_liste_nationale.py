@@ -74,7 +74,7 @@ def test_prj06_unknown_id_and_communes_of_no_convention():
 def test_prj06_a_commune_of_another_convention():
     out = run(lambda r: r["T_Communes"].append({"code_insee": "62193", "commune": "Calais", "role": "Commune associée"}))
     assert only(out) == [("PRJ-06", E, "Projet", cell_of("T_Communes", 1, "code_insee"))]
-    assert "la commune 62193 ne fait pas partie de la convention ACV014 (Arras)" in out[0].message
+    assert "La commune 62193 (Calais) ne fait pas partie de la convention ACV014 (Arras)" in out[0].message
     assert "Arras (62041)" in out[0].message
     assert "ACV043 (Calais)" in out[0].suggestion
 

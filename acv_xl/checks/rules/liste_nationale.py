@@ -121,8 +121,9 @@ def identifiant_national(conv: Convention) -> Iterable[Finding]:
                     "l'identifiant de la convention ou la commune.")
         else:
             sugg = "Ce code n'est celui d'aucune commune du programme : vérifiez-le (code officiel géographique)."
+        nom = f" ({ligne.commune})" if ligne.commune else ""
         yield at(ligne, "code_insee", "PRJ-06", E,
-                 f"{prefix(ligne)} : la commune {code} ne fait pas partie de la convention {_name(cref)} selon la "
+                 f"La commune {code}{nom} ne fait pas partie de la convention {_name(cref)} selon la "
                  f"{ref.libelle}, qui lui rattache : {_list_of(cref)}.", sugg)
 
 
