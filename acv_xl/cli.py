@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("sortie", metavar="SORTIE.xlsx", help="fichier à écrire")
     s.set_defaults(func=cmd_modele)
 
-    s = sub.add_parser("exemples", help="écrit les classeurs de démonstration du Pas-de-Calais", description="Écrit un classeur par convention ACV du Pas-de-Calais (montants fictifs), certains sans erreur, d'autres avec des erreurs typiques.")
+    s = sub.add_parser("exemples", help="écrit les classeurs de démonstration du Pas-de-Calais", description="Écrit un classeur par convention ACV du Pas-de-Calais, sous son identité réelle (liste nationale ACV) et avec des montants fictifs, certains sans erreur, d'autres avec des erreurs typiques.")
     s.add_argument("dossier", metavar="DOSSIER", help="dossier de sortie (créé au besoin)")
     s.set_defaults(func=cmd_exemples)
 
@@ -305,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         return _fail(f"fichier inaccessible : {exc.filename or exc}")
     except Exception as exc:  # never a traceback for a user; ACV_XL_DEBUG=1 shows it
+        from acv_xl.contract.reference import ReferenceInvalide
+
+        if isinstance(exc, ReferenceInvalide):  # ACV_XL_REFERENCE names a bad list (annexe): a misuse
+            return _fail(str(exc))
         if os.environ.get("ACV_XL_DEBUG"):
             raise
         return _fail(f"erreur interne inattendue ({type(exc).__name__} : {exc}). "

@@ -206,3 +206,10 @@ def test_reference_command_shows_the_list_its_sources_and_a_convention(capsys):
     assert "ACV113" in capsys.readouterr().out
     assert main(["reference", "ACV999"]) == 2
     assert "ACV999" in capsys.readouterr().err
+
+
+def test_annexe_with_a_bad_environment_variable_is_a_misuse_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(reference.ENV_VAR, str(tmp_path / "absent.csv"))
+    assert main(["annexe", str(EXEMPLES / "arras.xlsx"), "-o", str(tmp_path / "a.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "ACV_XL_REFERENCE" in err and "interne" not in err and not (tmp_path / "a.xlsx").exists()
