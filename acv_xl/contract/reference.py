@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -92,8 +93,6 @@ class CommuneRef(BaseModel):
     def _iso(cls, v):
         if v is None or (isinstance(v, str) and not v.strip()):
             return None
-        import re
-
         if not (isinstance(v, str) and re.fullmatch(_ISO_DATE, v.strip())):
             raise ValueError("date attendue au format AAAA-MM-JJ")
         return v.strip()

@@ -171,8 +171,9 @@ def departement_epci(conv: Convention) -> Iterable[Finding]:
                        f"Le SIREN de l'EPCI {siren} n'est pas celui que la {ref.libelle} donne pour "
                        f"{_list_of(cref)} : {' ou '.join(sirens)}. Les EPCI fusionnent : la liste date "
                        f"{ref.datee}.",
-                       "Vérifiez le SIREN de l'EPCI (annuaire des entreprises, BANATIC) ; si l'EPCI a changé depuis "
-                       "la date de la liste, le classeur a raison et la liste est à mettre à jour (option --reference).")
+                       "Vérifiez le SIREN actuel de l'EPCI (annuaire des entreprises, BANATIC) : s'il diffère de celui "
+                       "du classeur, corrigez le classeur ; si c'est la liste qui a vieilli (fusion postérieure à sa "
+                       "date), donnez une liste à jour (option --reference).")
 
 
 @rule("PRJ-09", A, "Convention ACV 2 sans ORT signée selon la liste nationale", SRC_ORT)
