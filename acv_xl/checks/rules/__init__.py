@@ -30,7 +30,9 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   in `T_Perimetres`; ACT-12 E value outside its list in `T_Actions`; FIN-17 E `Date de la demande`
   not a date; FIN-18 E the reference list of funders (`T_Financeurs`, `T_Dispositifs`) incomplete
   or invalid; IND-03 A invalid value in `T_Indicateurs`; GOU-02 A invalid or missing value in
-  `T_Gouvernance`. A missing defined name is reported as STR-04 (structure, like a header).
+  `T_Gouvernance`; PRJ-06…PRJ-09 and FIN-19 compare the workbook with the national list of the
+  programme's communes (`liste_nationale.py`; the list is `Index.reference`, passed in by the
+  engine). A missing defined name is reported as STR-04 (structure, like a header).
 
 | problem kind                    | T_Actions | T_Financements        | T_Diagnostic | T_Perimetres | T_Indicateurs | elsewhere |
 |---------------------------------|-----------|-----------------------|--------------|--------------|---------------|-----------|
