@@ -158,12 +158,12 @@ def test_valider_reference_environment_variable(tmp_path, capsys, monkeypatch):
     assert "PRJ-06" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", ["valider", "consolider"])
+@pytest.mark.parametrize("command", ["valider", "consolider", "reference"])
 def test_a_bad_reference_file_is_a_misuse_exit_2(tmp_path, capsys, command):
     rows = _rows()
     rows[3] = dict(rows[3], id_acv="ACV4")
     p = _write(tmp_path / "mauvaise.csv", rows)
-    argv = [command, "--reference", str(p), str(EXEMPLES / "arras.xlsx")]
+    argv = [command, "--reference", str(p)] + ([] if command == "reference" else [str(EXEMPLES / "arras.xlsx")])
     if command == "consolider":
         argv += ["-o", str(tmp_path / "c.xlsx")]
     assert main(argv) == 2
