@@ -86,7 +86,21 @@ def cmd_exemples(args) -> int:
     return 0
 
 
+def _reference(args):
+    """The national list the command compares with (`--reference`, else `ACV_XL_REFERENCE`, else the
+    shipped one), checked now: (list, None), or (None, exit status 2 after a French message)."""
+    from acv_xl.contract.reference import ReferenceInvalide, current, load
+
+    try:
+        return (load(args.reference) if args.reference else current()), None
+    except ReferenceInvalide as exc:
+        return None, _fail(str(exc))
+
+
 def cmd_valider(args) -> int:
+    reference, status = _reference(args)
+    if reference is None:
+        return status
     if args.annoter and len(args.fichiers) == 1:
         from acv_xl.outputs.annotate import check_output
 
@@ -94,7 +108,7 @@ def cmd_valider(args) -> int:
             return _fail(problem)
     from acv_xl.checks.validate import validate_file
 
-    reports = [validate_file(Path(f)) for f in args.fichiers]
+    reports = [validate_file(Path(f), reference) for f in args.fichiers]
     if args.annoter:
         if len(reports) != 1:
             return _fail("--annoter s'emploie avec un seul fichier.")
@@ -130,10 +144,60 @@ def cmd_annexe(args) -> int:
 
 
 def cmd_consolider(args) -> int:
+    from acv_xl.contract.reference import ENV_VAR
     from acv_xl.outputs.consolidation import run_consolider
 
-    return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
-                          json_path=Path(args.json) if args.json else None, jobs=args.jobs)
+    reference, status = _reference(args)
+    if reference is None:
+        return status
+    # The worker processes validate with the list the environment names, whatever their start
+    # method (fork or spawn): the checked file is named there for the time of the command.
+    before = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = str(reference.chemin)
+    try:
+        return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
+                              json_path=Path(args.json) if args.json else None, jobs=args.jobs)
+    finally:
+        if before is None:
+            del os.environ[ENV_VAR]
+        else:
+            os.environ[ENV_VAR] = before
+
+
+def cmd_reference(args) -> int:
+    from acv_xl.contract.reference import SOURCES
+    from acv_xl.contract.values import fmt_date, fmt_number
+
+    ref, status = _reference(args)
+    if ref is None:
+        return status
+    if args.cle:
+        key = args.cle.strip().upper()
+        cref = ref.conventions.get(key)
+        if cref is None and key in ref.par_insee:
+            cref = ref.conventions[ref.par_insee[key].id_acv]
+        if cref is None:
+            return _fail(f"« {args.cle} » n'est ni l'identifiant ni le code INSEE d'une commune de la {ref.libelle}.")
+        print(f"{cref.id_acv} — {cref.nom} (convention signée le {fmt_date(cref.date_signature)})"
+              if cref.date_signature else f"{cref.id_acv} — {cref.nom} (date de signature inconnue)")
+        for c in cref.communes:
+            ort = f"ORT signée le {fmt_date(c.date_ort)}" if c.ort_signee and c.date_ort else \
+                ("ORT signée" if c.ort_signee else ("ORT non signée" if c.ort else "ORT non renseignée"))
+            print(f"  {c.insee_commune} {c.commune} : {fmt_number(c.population)} habitants, département "
+                  f"{c.departement}, SIREN de l'EPCI {c.siren_epci}, {ort}")
+        print(f"Source : {ref.libelle}.")
+        return 0
+    print(f"Liste en usage : {ref.libelle}, {len(ref.communes)} communes, {len(ref.conventions)} conventions.")
+    print(f"Fichier : {ref.chemin}")
+    if ref.livree:
+        print(f"Données datées {ref.datee} ; sources :")
+        for line in SOURCES:
+            print(f"  - {line}")
+        print("Une liste plus récente, au même format, la remplace : option --reference FICHIER.csv "
+              "ou variable d'environnement ACV_XL_REFERENCE.")
+    else:
+        print(f"Fichier daté {ref.datee}.")
+    return 0
 
 
 def cmd_migrer(args) -> int:
@@ -154,6 +218,10 @@ def cmd_serveur(args) -> int:
 
 
 # ----------------------------------------------------------------------------- parser
+_REFERENCE_HELP = ("liste des communes ACV plus récente que la liste nationale livrée (ANCT, avril 2024), au même "
+                   "format ; défaut : la variable d'environnement ACV_XL_REFERENCE, sinon la liste livrée")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="acv-xl",
@@ -168,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("sortie", metavar="SORTIE.xlsx", help="fichier à écrire")
     s.set_defaults(func=cmd_modele)
 
-    s = sub.add_parser("exemples", help="écrit les classeurs de démonstration du Pas-de-Calais", description="Écrit un classeur par convention ACV du Pas-de-Calais (montants fictifs), certains sans erreur, d'autres avec des erreurs typiques.")
+    s = sub.add_parser("exemples", help="écrit les classeurs de démonstration du Pas-de-Calais", description="Écrit un classeur par convention ACV du Pas-de-Calais, sous son identité réelle (liste nationale ACV) et avec des montants fictifs, certains sans erreur, d'autres avec des erreurs typiques.")
     s.add_argument("dossier", metavar="DOSSIER", help="dossier de sortie (créé au besoin)")
     s.set_defaults(func=cmd_exemples)
 
@@ -176,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("fichiers", nargs="+", metavar="FICHIER", help="classeur(s) .xlsx ou .xlsm")
     s.add_argument("--format", choices=("texte", "json"), default="texte", help="format du rapport (défaut : texte)")
     s.add_argument("--annoter", metavar="SORTIE.xlsx", help="écrit une copie annotée (feuille Contrôles remplie, cellules fautives surlignées) sans toucher au fichier d'origine")
+    s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
     s.set_defaults(func=cmd_valider)
 
     s = sub.add_parser("annexe", help="génère l'annexe de l'avenant", description="Génère l'annexe de l'avenant (classeur prêt à imprimer, et PDF avec --pdf). Refuse une convention qui a des erreurs, sauf avec --brouillon.")
@@ -191,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--departement", metavar="CODE", help="code du département consolidé (ex. 62)")
     s.add_argument("--json", metavar="RESUME.json", help="écrit aussi les totaux et statuts par convention en JSON")
     s.add_argument("--jobs", type=_positive_int, metavar="N", help="nombre de processus (défaut : tous les cœurs)")
+    s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
     s.set_defaults(func=cmd_consolider)
 
     s = sub.add_parser("migrer", help="recopie un classeur ancien ou endommagé dans le modèle actuel", description="Écrit le modèle actuel (boutons, listes, formules) rempli de toutes les valeurs d'un classeur d'une version antérieure du modèle ou endommagé (lignes saisies sous un tableau, feuilles ou tableaux renommés, listes perdues). Statut de sortie : 0 tout est repris, 1 des valeurs n'ont pas pu être reprises (listées avec leur feuille et leur cellule), 2 fichier inutilisable.")
@@ -203,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--hote", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (défaut : 8000)")
     s.set_defaults(func=cmd_serveur)
+
+    s = sub.add_parser("reference", help="affiche la liste nationale des communes ACV en usage", description="Affiche la liste nationale des communes du programme utilisée par les contrôles (source, date, effectifs), ou une convention de la liste. Avec --reference, contrôle une liste plus récente.")
+    s.add_argument("cle", nargs="?", metavar="ACVxxx|INSEE", help="identifiant d'une convention ou code INSEE d'une de ses communes")
+    s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
+    s.set_defaults(func=cmd_reference)
     return p
 
 
@@ -242,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         return _fail(f"fichier inaccessible : {exc.filename or exc}")
     except Exception as exc:  # never a traceback for a user; ACV_XL_DEBUG=1 shows it
+        from acv_xl.contract.reference import ReferenceInvalide
+
+        if isinstance(exc, ReferenceInvalide):  # ACV_XL_REFERENCE names a bad list (annexe): a misuse
+            return _fail(str(exc))
         if os.environ.get("ACV_XL_DEBUG"):
             raise
         return _fail(f"erreur interne inattendue ({type(exc).__name__} : {exc}). "

@@ -3,8 +3,8 @@ tweaks one value at a time.
 
 `clean_raw()` returns plain data (named cells and one list of raw dicts per table); `build(raw)`
 turns it into a `Convention` through `model.build_row` / `build_named`, giving every value the A1
-address it would have in the template (table anchors of `layout`, one row per line). The clean
-convention sits on several boundaries on purpose: action 1.1 has exactly 20 % own share
+address it would have in the template (table anchors of `layout`, one row per line). Its identity
+is Arras's in the national list (ACV014). The clean convention sits on several boundaries on purpose: action 1.1 has exactly 20 % own share
 (CGCT L1111-10), action 2.1 exactly 80 % of State dotations (R2334-27) and exactly 20 % DETR.
 """
 
@@ -28,7 +28,7 @@ def clean_raw() -> dict[str, Any]:
         "acv_date_validation": None,
         "acv_empreinte": None,
         "acv_programme": "ACV 2",
-        "acv_id": "ACV001",
+        "acv_id": "ACV014",  # Arras in the national list (its SIREN, département and ORT too)
         "acv_libelle": "Arras",
         "acv_departement": "62",
         "acv_epci": "Communauté urbaine d'Arras",
@@ -81,7 +81,8 @@ def clean_raw() -> dict[str, Any]:
     financements = [
         # 1.1: own share 200 000 / (200 000 + 800 000 public subsidies) = exactly 20 %
         line("1.1", "COMMUNE", "Autofinancement", "Autofinancement", 200_000),
-        line("1.1", "ETAT", "DETR", "Subvention", 500_000),
+        # DSIL: Arras (42 600 inhabitants) is above the DETR's 20 000 (FIN-19)
+        line("1.1", "ETAT", "DSIL", "Subvention", 500_000),
         line("1.1", "REGION", "Redynamisation des centres-villes", "Subvention", 300_000),
         # 2.1: DETR 100 000 (exactly 20 %) + DSIL 300 000 = exactly 80 % of 500 000
         line("2.1", "EPCI", "Autofinancement", "Autofinancement", 80_000),

@@ -38,7 +38,7 @@ SUMMARY_SHEETS = (AnnexSheet.COVER, AnnexSheet.PERIMETRES, AnnexSheet.ACTIONS, A
 # ============================================================================ a convention built here
 def make_convention() -> Convention:
     """Lens - Liévin, 4 actions on 3 axes, 8 funders, one refused line, one action worth 0,50 €."""
-    names = {"acv_version_modele": layout.TEMPLATE_VERSION, "acv_programme": "ACV 2", "acv_id": "ACV123",
+    names = {"acv_version_modele": layout.TEMPLATE_VERSION, "acv_programme": "ACV 2", "acv_id": "ACV113",
              "acv_libelle": "Lens - Liévin", "acv_departement": "62", "acv_epci": "CA de Lens-Liévin",
              "acv_directeur_projet": "Marie Dupont", "acv_date_convention": date(2023, 6, 15),
              "acv_date_fin_initialisation": date(2024, 6, 30), "acv_date_fin_deploiement": date(2026, 12, 31),
@@ -261,7 +261,7 @@ def test_print_ready_values_and_french_formats(built):
     wb = openpyxl.load_workbook(built["clean"])
     cover = [c.value for row in wb[AnnexSheet.COVER].iter_rows() for c in row if c.value is not None]
     assert annex.TITRE in cover
-    for expected in ("ACV123", "Lens - Liévin", "CA de Lens-Liévin", "62498", "Lens", "62510", "Liévin",
+    for expected in ("ACV113", "Lens - Liévin", "CA de Lens-Liévin", "62498", "Lens", "62510", "Liévin",
                      built["report"].etat, built["report"].empreinte):
         assert expected in cover
     for ws in wb.worksheets:
@@ -270,7 +270,7 @@ def test_print_ready_values_and_french_formats(built):
         if ws.title != AnnexSheet.COVER:  # one page; every other sheet repeats its header rows
             assert ws.print_title_rows, ws.title
         assert "&P / &N" in ws.oddFooter.center.text
-        assert "Lens - Liévin (ACV123)" in ws.oddFooter.left.text
+        assert "Lens - Liévin (ACV113)" in ws.oddFooter.left.text
         for row in ws.iter_rows():
             for c in row:
                 assert c.data_type != "f", f"{ws.title}!{c.coordinate} est une formule"
@@ -537,7 +537,7 @@ def test_messy_draft_never_crashes_and_still_adds_up(tmp_path):
     assert "Action 9-9" in wb.sheetnames and len(wb.sheetnames) == len(SUMMARY_SHEETS) + len(conv.actions)
     names = [r[0] for r in wb[AnnexSheet.PERIMETRES].iter_rows(values_only=True)]
     assert "Cycle A" in names and "Cycle B" in names
-    assert "Convention 12 && Co [test] (ACV123)" in wb[AnnexSheet.COVER].oddFooter.left.text
+    assert "Convention 12 && Co [test] (ACV113)" in wb[AnnexSheet.COVER].oddFooter.left.text
 
 
 def test_empty_convention_draft(tmp_path):

@@ -10,14 +10,16 @@ import pytest
 
 from acv_xl.contract import layout
 from acv_xl.checks import totals
-from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions, write_examples
+from acv_xl.contract import reference
+from acv_xl.outputs.examples import FAUTES_ATTENDUES, MENTION, example_conventions, write_examples
 from acv_xl.checks.findings import Gravite
 
-FILES = ["arras.xlsx", "bethune.xlsx", "bruay-la-buissiere.xlsx", "boulogne-sur-mer.xlsx", "calais.xlsx",
-         "lens-lievin.xlsx", "saint-omer.xlsx"]
-COMMUNES = {"arras.xlsx": {"62041"}, "bethune.xlsx": {"62119"}, "bruay-la-buissiere.xlsx": {"62178"},
-            "boulogne-sur-mer.xlsx": {"62160"}, "calais.xlsx": {"62193"}, "lens-lievin.xlsx": {"62498", "62510"},
-            "saint-omer.xlsx": {"62765"}}
+FILES = ["arras.xlsx", "bethune-bruay.xlsx", "boulogne-sur-mer.xlsx", "calais.xlsx", "lens-lievin.xlsx",
+         "saint-omer.xlsx"]
+# file → (national id, INSEE codes): the conventions of the Pas-de-Calais in the national list
+NATIONAL = {"arras.xlsx": ("ACV014", {"62041"}), "bethune-bruay.xlsx": ("ACV031", {"62119", "62178"}),
+            "boulogne-sur-mer.xlsx": ("ACV034", {"62160"}), "calais.xlsx": ("ACV043", {"62193"}),
+            "lens-lievin.xlsx": ("ACV113", {"62498", "62510"}), "saint-omer.xlsx": ("ACV184", {"62765"})}
 ZERO = Decimal("0.00")
 
 
@@ -30,22 +32,81 @@ def _clean(convs):
     return {n: c for n, c in convs.items() if n not in FAUTES_ATTENDUES}
 
 
-def test_the_seven_conventions_of_the_pas_de_calais(convs):
+def test_the_six_conventions_of_the_pas_de_calais_under_their_national_ids(convs):
     assert sorted(convs) == sorted(FILES)
     ids = [c.acv_id for c in convs.values()]
     assert len(set(ids)) == len(ids) and all(re.fullmatch(r"ACV\d{3}", i) for i in ids)
+    ref = reference.shipped()
+    assert sorted(NATIONAL.values(), key=str) == sorted(
+        ((k, set(c.insee)) for k, c in ref.conventions.items() if c.communes[0].departement == "62"), key=str)
     for name, conv in convs.items():
-        assert {c.code_insee for c in conv.communes} == COMMUNES[name], name
-        assert conv.departement == "62"
+        acv_id, insee = NATIONAL[name]
+        assert conv.acv_id == acv_id and {c.code_insee for c in conv.communes} == insee, name
+        cref = ref.conventions[acv_id]
+        # the identity is the list's: name, communes, signature date, département, SIREN of the EPCI
+        assert conv.libelle == cref.nom and [c.commune for c in conv.communes] == [c.commune for c in cref.communes]
+        assert conv.value("acv_date_convention") == cref.date_signature, name
+        assert conv.departement == "62" and conv.value("acv_siren_epci") == cref.communes[0].siren_epci, name
         assert conv.programme in layout.PROGRAMMES
+        # perimeters live in the convention's communes, and no centre holds more people than they do
+        ort = next(p for p in conv.perimetres if p.type == "ORT")
+        assert ort.population <= sum(c.population for c in cref.communes), name
+        assert all(set(p.communes.split(";")) <= insee for p in conv.perimetres), name
     assert {c.programme for c in convs.values()} == {"ACV 1", "ACV 2"}
     assert len(FAUTES_ATTENDUES) == 3 and set(FAUTES_ATTENDUES) <= set(FILES)
 
 
-def test_lens_lievin_is_one_binome_convention(convs):
-    conv = convs["lens-lievin.xlsx"]
-    assert conv.libelle == "Lens - Liévin"
-    assert [(c.commune, c.role) for c in conv.communes] == [("Lens", "Ville centre"), ("Liévin", "Commune associée")]
+@pytest.mark.parametrize("name,communes", [("lens-lievin.xlsx", ("Lens", "Liévin")),
+                                           ("bethune-bruay.xlsx", ("Béthune", "Bruay-la-Buissière"))])
+def test_binomes_are_one_convention_each(convs, name, communes):
+    conv = convs[name]
+    assert conv.libelle == " - ".join(communes)
+    assert [(c.commune, c.role) for c in conv.communes] == [(communes[0], "Ville centre"), (communes[1], "Commune associée")]
+    # each commune has its own sector and its own actions
+    by_code = {p.code: p for p in conv.perimetres}
+    insee = {c.commune: c.code_insee for c in conv.communes}
+    for commune in communes:
+        assert any(p.communes == insee[commune] for p in conv.perimetres if p.type == "Secteur prioritaire"), commune
+        assert any(commune in a.maitre_ouvrage and by_code[a.perimetre].communes in (insee[commune], by_code["ORT"].communes)
+                   for a in conv.actions), commune
+
+
+def test_the_workbooks_say_what_is_real_and_what_is_fictitious():
+    assert "liste nationale ACV (ANCT, avril 2024)" in MENTION and "montants" in MENTION and "fictifs" in MENTION
+
+
+def test_no_line_uses_a_dispositif_before_it_existed(convs):
+    """`layout.DISPOSITIFS_CREATION` is the one table of creation years (Fonds vert 2023, FRLA 2021…)."""
+    seen = set()
+    for name, conv in convs.items():
+        for lf in conv.financements:
+            first = layout.DISPOSITIFS_CREATION.get(lf.dispositif)
+            if first is not None:
+                seen.add(lf.dispositif)
+                assert lf.annee >= first, (name, lf.numero, lf.dispositif, lf.annee)
+    assert {"Fonds vert", "FRLA", "DSIL", "DETR", "PRU ACV"} <= seen  # the table is really exercised
+
+
+def test_the_creation_table_catches_an_anachronism(convs):
+    lf = next(x for x in convs["arras.xlsx"].financements if x.dispositif == "FRLA")
+    assert lf.annee == 2021 and layout.DISPOSITIFS_CREATION["FRLA"] == 2021  # Arras's foncière: 2021, not before
+    assert all(x.annee < layout.DISPOSITIFS_CREATION["Fonds vert"] for x in convs["arras.xlsx"].financements)
+    assert not any(x.dispositif == "Fonds vert" for c in convs.values() if c.programme == "ACV 1" for x in c.financements)
+
+
+def test_fonds_de_concours_only_from_the_epci_to_one_of_its_communes(convs):
+    ref = reference.shipped()
+    found = 0
+    for name, conv in convs.items():
+        communes = [c.commune for c in conv.communes]
+        for lf in conv.financements:
+            if "concours" in (lf.dispositif or "").lower():
+                found += 1
+                a = conv.action(lf.numero)
+                assert lf.financeur == "EPCI" and a.type_mo == "Commune", (name, lf.numero)
+                assert any(c in a.maitre_ouvrage for c in communes), (name, lf.numero)
+        assert {ref.par_insee[c.code_insee].siren_epci for c in conv.communes} == {conv.value("acv_siren_epci")}
+    assert found >= 1  # Béthune's Grand'Place (the foncières, SEMs, are funded by the Région instead)
 
 
 def test_diagnostic_and_actions_cover_the_five_axes(convs):

@@ -50,7 +50,7 @@ def test_json_shape_is_the_interface():
     data = to_json(validate_convention(build(raw), "arras.xlsx"))
     for key in ("fichier", "acv_id", "version_modele", "valide", "empreinte", "resume", "constats", "totaux"):
         assert key in data
-    assert data["fichier"] == "arras.xlsx" and data["acv_id"] == "ACV001" and data["version_modele"] == layout.TEMPLATE_VERSION
+    assert data["fichier"] == "arras.xlsx" and data["acv_id"] == "ACV014" and data["version_modele"] == layout.TEMPLATE_VERSION
     assert set(data["resume"]) == {"erreurs", "avertissements", "informations"}
     assert data["constats"], "the varied convention has findings"
     for c in data["constats"]:

@@ -323,3 +323,17 @@ def test_valider_on_a_workbook_without_the_controles_table_still_reports_and_wri
     assert not [a for a in actions if a["func"] in ("resizeTable", "rangeClearContents")]
     assert _written(actions, _named(payload, "acv_statut")) == [[
         scripts.STATUT_VALIDE if report.valide else scripts.STATUT_ERREURS]]
+
+
+def test_valider_compares_with_the_national_list_like_the_cli():
+    """The button checks the identity against the shipped list (ANCT, avril 2024), as `acv-xl valider`."""
+    path = ROOT / "workbooks" / "exemples" / "arras.xlsx"
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    sheet_i, row, col = _named(payload, "acv_id")
+    payload = copy.deepcopy(payload)
+    payload["sheets"][sheet_i]["values"][row][col] = "ACV113"  # Lens - Liévin's id on Arras's workbook
+    _, report, actions = _run(path, payload)
+    codes = [(f.code, f.cellule) for f in report.findings if f.code.startswith("PRJ-0")]
+    assert ("PRJ-06", "A21") in codes and ("PRJ-07", "A21") in codes and not report.valide
+    prj06 = next(f for f in report.findings if f.code == "PRJ-06")
+    assert "liste nationale ACV (ANCT, avril 2024)" in prj06.message

@@ -16,6 +16,7 @@ from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding, Gravite
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
+from acv_xl.contract.reference import Reference
 from acv_xl.reading.errors import UnreadableWorkbook
 
 ETAT_VALIDE = "validé"
@@ -71,14 +72,19 @@ def _internal_failure(what: str, exc: Exception) -> Finding:
                    suggestion="Signalez l'anomalie à l'équipe acv-xl en joignant le classeur.")
 
 
-def validate_convention(conv: Convention, fichier: str = "") -> Report:
+def validate_convention(conv: Convention, fichier: str = "", reference: Reference | None = None) -> Report:
     """Rules, totals, fingerprint and état of a convention already read. Never raises on bad data:
     a crash of a rule, of the totals or of the fingerprint becomes a STR-00 error (the dossier was
-    not fully checked, so it cannot be « Validé »)."""
+    not fully checked, so it cannot be « Validé »).
+    `reference`: the national list of the programme's communes; default: the list in use
+    (`acv_xl.contract.reference.current()`, which raises `ReferenceInvalide` when the file named by
+    `ACV_XL_REFERENCE` is unusable: a misuse, not a bad workbook)."""
+    from acv_xl.contract.reference import current
     from acv_xl.checks.fingerprint import fingerprint
     from acv_xl.checks.rules import Index, run_rules, sort_key
 
-    index = Index(conv)  # the non-empty rows, found once for the rules and the fingerprint
+    # the non-empty rows, found once for the rules and the fingerprint
+    index = Index(conv, reference if reference is not None else current())
     found: list[Finding] = run_rules(conv, shared=index)
     n_sorted = len(found)  # run_rules returns them sorted: to sort again only if more come
     try:
@@ -109,8 +115,9 @@ def unreadable(fichier: str, code: str, message: str, suggestion: str = "") -> R
                   etat=ETAT_ILLISIBLE)
 
 
-def validate_file(path: Path | str) -> Report:
-    """Read and validate one workbook; never raises for a bad file (STR-01/02, exit status 2)."""
+def validate_file(path: Path | str, reference: Reference | None = None) -> Report:
+    """Read and validate one workbook; never raises for a bad file (STR-01/02, exit status 2).
+    `reference`: as for `validate_convention`."""
     fichier = str(path)
     path = Path(path)
     try:
@@ -135,4 +142,4 @@ def validate_file(path: Path | str) -> Report:
                           f"Le fichier n'a pas pu être lu : il est probablement endommagé (détail technique pour "
                           f"l'assistance : {type(exc).__name__}).",
                           "Ouvrez le fichier dans Excel et enregistrez-le à nouveau au format .xlsx, ou repartez d'une copie saine.")
-    return validate_convention(conv, fichier)
+    return validate_convention(conv, fichier, reference)

@@ -4,6 +4,8 @@
   written; everything else iterates it.
 - `values`: how one cell's raw value becomes a typed value (or a problem), and French formatting.
 - `model`: the pydantic models of a convention, each value keeping its sheet, cell and raw text.
+- `reference`: the national list of the programme's communes (ANCT), shipped in `data/` or given
+  by the user, checked on load; the rules compare the workbook with it (PRJ-06…PRJ-09, FIN-19).
 
 May import: the standard library and pydantic only. Everything else imports this layer.
 """

@@ -576,6 +576,13 @@ FAMILLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (FAMILLE_ANAH_CHEF_PROJET, ("chef de projet",)),
     ("VIR / DIIF", ("vir", "diif", "vente d immeuble a renover", "intervention immobiliere et fonciere")),
 )
+# First year a dispositif could fund a line (the demonstration workbooks use none before it):
+# DETR, loi de finances pour 2011 art. 179; DSIL, loi de finances pour 2016 (fonds de soutien à
+# l'investissement public local); DSID, loi de finances pour 2019; PRU ACV, with the programme
+# (2018); FRLA, March 2021; Fonds vert, 2023.
+DISPOSITIFS_CREATION: dict[str, int] = {
+    "DETR": 2011, "DSIL": 2016, "DSID": 2019, "PRU ACV": 2018, "FRLA": 2021, "Fonds vert": 2023,
+}
 FCTVA_MARKERS = ("FCTVA",)  # FIN-10
 
 

@@ -1,9 +1,14 @@
 """Demonstration conventions of the Pas-de-Calais, built in code, and their workbooks.
 
-The communes, EPCIs and INSEE codes are real; the `acv_id` (ACV9xx), the people, the amounts and
-the decisions are fictitious (the workbooks say so on their Accueil sheet). Four conventions are
-clean (no error, no warning); three carry deliberate typical mistakes, listed in
-`FAUTES_ATTENDUES` so that the validation tests can check they are caught exactly.
+The identity of each convention is real, taken from the national list shipped with the package
+(`acv_xl.contract.reference.shipped()`): national id, name, communes and INSEE codes, signature
+date of the convention-cadre, département, SIREN of the EPCI. Béthune - Bruay-la-Buissière and
+Lens - Liévin are binômes: one convention each. The people, the amounts and the decisions are
+fictitious (the workbooks say so on their Accueil sheet). Every financing line uses a dispositif
+that existed in its year (`layout.DISPOSITIFS_CREATION`); fonds de concours only go from the EPCI
+to one of its communes. Three conventions are clean (no error, no warning); three carry deliberate
+typical mistakes, listed in `FAUTES_ATTENDUES` so that the validation tests can check they are
+caught exactly.
 
 Every plan de financement is built so that it balances to the cent: the maître d'ouvrage's own
 line takes the remainder (`RESTE`); the other lines are shares of the dépense subventionnable that
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from acv_xl.contract import layout
+from acv_xl.contract import reference as national_list
 from acv_xl.contract.model import (
     Commune,
     Convention,
@@ -40,8 +46,9 @@ from acv_xl.outputs.template import (
     reference_financeurs,
 )
 
-MENTION = ("Classeur de démonstration : les montants, les décisions, les personnes et l'identifiant "
-           "de la convention sont fictifs.")
+MENTION = ("Classeur de démonstration : l'identifiant, les communes, la date de signature et le SIREN de "
+           f"l'EPCI sont ceux de la {national_list.SHIPPED_LIBELLE} ; les montants, les décisions et les "
+           "personnes sont fictifs.")
 
 CENT = Decimal("0.01")
 RESTE = "reste"  # the MO's own line: cost minus the other (non-refused) lines
@@ -112,25 +119,42 @@ class Act:
 class Ville:
     fichier: str
     programme: str
-    acv_id: str
-    libelle: str
-    communes: list[tuple[str, str]]  # (INSEE, commune), ville centre first
+    acv_id: str  # the national id: name, communes, signature date and SIREN come from the list
     epci: str
     directeur: str
     referent: str
-    convention: date
     fin_init: date
     comite: date | None
     epci_ha: int
     epci_pop: int
     ort: tuple[str, int, int]  # (name, ha, population)
-    secteurs: list[tuple[str, str, str, int, int]]  # (code, type, name, ha, population)
+    # (code, type, name, ha, population[, INSEE of its commune: default the ville centre])
+    secteurs: list[tuple]
     diagnostic: list[tuple[Any, str, str, str, str, Decimal | None, str | None]]
     actions: list[Act]
     elus: list[tuple[str, str, str]]  # (organisme, nom, fonction)
     equipe: list[tuple[str, str, str]] = field(default_factory=list)
     # deliberate typos applied after the balanced plan is built: (N° action, dispositif, montant typed)
     retouches: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    @property
+    def ref(self) -> national_list.ConventionRef:
+        return national_list.shipped().conventions[self.acv_id]
+
+    @property
+    def libelle(self) -> str:
+        return self.ref.nom
+
+    @property
+    def communes(self) -> list[tuple[str, str]]:
+        """(INSEE, commune), ville centre first (the list's order)."""
+        return [(c.insee_commune, c.commune) for c in self.ref.communes]
+
+    @property
+    def convention(self) -> date:
+        d = self.ref.date_signature
+        assert d is not None, self.acv_id  # every example's convention has its date in the list
+        return d
 
 
 def _de(nom: str) -> str:
@@ -192,8 +216,9 @@ def _build(v: Ville) -> Convention:
         "acv_programme": v.programme,
         "acv_id": v.acv_id,
         "acv_libelle": v.libelle,
-        "acv_departement": "62",
+        "acv_departement": v.ref.communes[0].departement,
         "acv_epci": v.epci,
+        "acv_siren_epci": v.ref.communes[0].siren_epci,
         "acv_directeur_projet": v.directeur,
         "acv_referent_etat": v.referent,
         "acv_date_convention": v.convention,
@@ -223,9 +248,10 @@ def _build(v: Ville) -> Convention:
         {"code": "ORT", "type": "ORT", "nom": v.ort[0], "parent": "ETU", "echelle": "Centre-ville",
          "communes": insee, "superficie": v.ort[1], "population": v.ort[2], "date_validation": valid},
     ]
-    for code, typ, nom, ha, pop in v.secteurs:
+    for code, typ, nom, ha, pop, *commune in v.secteurs:
         perims.append({"code": code, "type": typ, "nom": nom, "parent": "ORT", "echelle": "Quartier",
-                       "communes": v.communes[0][0], "superficie": ha, "population": pop, "date_validation": valid})
+                       "communes": commune[0] if commune else v.communes[0][0], "superficie": ha, "population": pop,
+                       "date_validation": valid})
     conv.perimetres = placed_rows(Perimetre, perims)
 
     actions, lignes, indicateurs, partenaires = [], [], [], []
@@ -311,8 +337,8 @@ def _bailleur(num, adresse, bailleur, debut, fin, cout, maturite):
                [("Logements produits", "logements", 0, 18)])
 
 
-def _epf(num, site, ville, debut, fin, cout, maturite, axe=1):
-    return Act(num, f"Recyclage foncier de {site}", axe, "SP1", f"Ville {_de(ville)}", "Commune",
+def _epf(num, site, ville, debut, fin, cout, maturite, axe=1, perim="SP1"):
+    return Act(num, f"Recyclage foncier de {site}", axe, perim, f"Ville {_de(ville)}", "Commune",
                "Portage foncier par l'EPF Hauts-de-France d'un îlot dégradé en vue de sa reconversion.",
                maturite, debut, fin, cout,
                [Fin("EPF", "Portage foncier", 0.70),
@@ -320,7 +346,7 @@ def _epf(num, site, ville, debut, fin, cout, maturite, axe=1):
                [("Surface de foncier maîtrisée", "m²", 0, 4200)])
 
 
-def _rue(num, rue, ville, debut, fin, cout, maturite, years, refus=False):
+def _rue(num, rue, ville, debut, fin, cout, maturite, years, refus=False, perim="SP1"):
     plan = [Fin("ETAT", "DSIL", 0.30), Fin("REGION", "Redynamisation des centres-villes", 0.20),
             Fin("DEPT", "Aide aux projets des territoires", 0.10),
             Fin("COMMUNE", "Autofinancement", montant=RESTE, annee=years[0]),
@@ -328,7 +354,7 @@ def _rue(num, rue, ville, debut, fin, cout, maturite, years, refus=False):
     if refus:
         plan.insert(3, Fin("UE", "FEDER", 0.15, statut=layout.STATUT_REFUSE,
                            commentaire="Dossier non retenu par le comité de programmation"))
-    return Act(num, f"Requalification {rue}", 2, "SP1", f"Ville {_de(ville)}", "Commune",
+    return Act(num, f"Requalification {rue}", 2, perim, f"Ville {_de(ville)}", "Commune",
                "Reprise des trottoirs et de la chaussée, mobilier urbain, signalétique commerciale et "
                "végétalisation de l'artère commerçante.",
                maturite, debut, fin, cout, plan,
@@ -336,11 +362,13 @@ def _rue(num, rue, ville, debut, fin, cout, maturite, years, refus=False):
 
 
 def _fonciere(num, ville, sem, debut, fin, cout, maturite):
+    # FRLA: from 2021 only; the Région rather than a fonds de concours, which goes from an EPCI to
+    # one of its communes, never to a SEM
     return Act(num, f"Foncière de redynamisation commerciale {_de(ville)}", 2, "SP1", sem, "SEM / SPL",
                "Acquisition, remise en état et commercialisation de cellules commerciales vacantes de l'hyper-centre.",
                maturite, debut, fin, cout,
-               [Fin("CDC", "Investissement", 0.40), Fin("ETAT", "FRLA", 0.20), Fin("EPCI", "Fonds de concours", 0.10),
-                Fin("CDC", "PRU ACV", montant=RESTE)],
+               [Fin("CDC", "Investissement", 0.40), Fin("ETAT", "FRLA", 0.20),
+                Fin("REGION", "Redynamisation des centres-villes", 0.10), Fin("CDC", "PRU ACV", montant=RESTE)],
                [("Cellules commerciales remises sur le marché", "cellules", 0, 12)])
 
 
@@ -357,6 +385,7 @@ def _pem(num, gare, epci, debut, fin, cout, maturite, years, perim="ORT"):
 
 
 def _velo(num, ville, debut, fin, cout, maturite):
+    # Fonds vert: from 2023 only (ACV 2)
     return Act(num, f"Itinéraires cyclables vers le centre {_de(ville)}", 3, "ORT", f"Ville {_de(ville)}", "Commune",
                "Pistes cyclables séparées entre les quartiers et l'hyper-centre, arceaux et abris vélos.",
                maturite, debut, fin, cout,
@@ -424,8 +453,8 @@ def _villes() -> list[Ville]:
     # ---------------------------------------------------------------- Arras (ACV 1, clean)
     y = (2019, 2020)
     out.append(Ville(
-        "arras.xlsx", "ACV 1", "ACV901", "Arras", [("62041", "Arras")], "Communauté urbaine d'Arras",
-        "Claire Dumont", "Jean-Marc Lefort", D(2018, 9, 20), D(2019, 12, 31), None, 23000, 108000,
+        "arras.xlsx", "ACV 1", "ACV014", "Communauté urbaine d'Arras",
+        "Claire Dumont", "Jean-Marc Lefort", D(2019, 12, 31), None, 23000, 108000,
         ("Centre-ville d'Arras", 410, 21500),
         [("SP1", "Secteur prioritaire", "Places et quartier Ronville", 72, 6100)],
         _diag("Arras", (60000, 45000)),
@@ -433,7 +462,7 @@ def _villes() -> list[Ville]:
             _opah("1.1", "Arras", "Communauté urbaine d'Arras", D(2019, 1, 7), D(2022, 6, 30), 1_240_000, "Terminée", (2019, 2021)),
             _bailleur("1.2", "du 12 rue Ronville", "Pas-de-Calais habitat", D(2019, 9, 2), D(2021, 12, 17), 2_150_000, "Terminée"),
             _rue("2.1", "de la rue Ronville", "Arras", D(2019, 3, 4), D(2020, 11, 27), 1_860_000, "Terminée", y),
-            _fonciere("2.2", "Arras", "SEM Territoires Soixante-Deux", D(2020, 2, 3), D(2022, 11, 30), 3_400_000, "Terminée"),
+            _fonciere("2.2", "Arras", "SEM Territoires Soixante-Deux", D(2021, 4, 6), D(2022, 11, 30), 3_400_000, "Terminée"),
             _pem("3.1", "gare d'Arras", "Communauté urbaine d'Arras", D(2020, 4, 6), D(2022, 10, 28), 4_780_000, "Terminée", (2020, 2021)),
             _place("4.1", "de la place de la Vacquerie", "Arras", D(2019, 10, 7), D(2021, 6, 30), 2_350_000, "Terminée", (2019, 2020)),
             _patrimoine("4.2", "des façades de la place des Héros", "Arras", D(2021, 3, 1), D(2022, 12, 16), 1_125_500.50, "Terminée", (2021, 2022)),
@@ -443,54 +472,43 @@ def _villes() -> list[Ville]:
         [("Ville d'Arras", "Sophie Bernard", "Cheffe de projet habitat"), ("Communauté urbaine d'Arras", "Nicolas Fontaine", "Chargé de mission commerce")],
     ))
 
-    # ---------------------------------------------------------------- Béthune (ACV 1, clean)
-    out.append(Ville(
-        "bethune.xlsx", "ACV 1", "ACV902", "Béthune", [("62119", "Béthune")],
-        "Communauté d'agglomération de Béthune-Bruay, Artois-Lys Romane", "Thomas Vasseur", "Isabelle Morel",
-        D(2018, 9, 14), D(2020, 3, 31), None, 64700, 277000, ("Centre-ville de Béthune", 290, 12800),
-        [("SP1", "Secteur prioritaire", "Grand'Place et rues commerçantes", 48, 3900)],
-        _diag("Béthune", (55000, 40000)),
+    # ---------------------------------------------------------------- Béthune - Bruay-la-Buissière (ACV 2, binôme, clean)
+    epci = "Communauté d'agglomération de Béthune-Bruay, Artois-Lys Romane"
+    bb = Ville(
+        "bethune-bruay.xlsx", "ACV 2", "ACV031", epci, "Thomas Vasseur", "Isabelle Morel",
+        D(2020, 3, 31), D(2026, 12, 10), 64700, 277000,
+        ("Centres-villes de Béthune et de Bruay-la-Buissière", 550, 22600),
+        [("SP1", "Secteur prioritaire", "Grand'Place de Béthune et rues commerçantes", 48, 3900, "62119"),
+         ("SP2", "Secteur prioritaire", "Mail commercial et rue Henri Cadot à Bruay-la-Buissière", 36, 2600, "62178"),
+         ("EV1", "Entrée de ville", "Entrée de ville sud de Bruay-la-Buissière", 28, 900, "62178")],
+        _diag("Béthune et de Bruay-la-Buissière", (60000, 42000)),
         [
-            _opah("1.1", "Béthune", "Communauté d'agglomération de Béthune-Bruay, Artois-Lys Romane", D(2019, 2, 4), D(2022, 12, 16), 980_000, "Terminée", (2019, 2021)),
-            _epf("1.2", "l'îlot Saint-Pry", "Béthune", D(2019, 6, 3), D(2022, 6, 30), 860_000, "Terminée"),
-            _rue("2.1", "de la rue d'Arras", "Béthune", D(2019, 4, 1), D(2020, 12, 18), 1_420_000, "Terminée", (2019, 2020)),
-            _velo("3.1", "Béthune", D(2020, 3, 2), D(2021, 10, 29), 690_000, "Terminée"),
-            _patrimoine("4.1", "du beffroi", "Béthune", D(2019, 9, 2), D(2021, 12, 17), 1_780_000, "Terminée", (2019, 2021)),
-            _place("4.2", "de la Grand'Place", "Béthune", D(2020, 5, 4), D(2022, 9, 30), 2_640_000, "Terminée", (2020, 2021)),
-            _etude("5.1", "de programmation des équipements du centre-ville", "Béthune", D(2019, 1, 14), D(2019, 12, 20), 84_000, "Terminée"),
+            _opah("1.1", "Béthune et de Bruay-la-Buissière", epci, D(2024, 2, 5), D(2026, 12, 18), 1_380_000, "En cours", (2024, 2025)),
+            _bailleur("1.2", "de la rue Henri Cadot à Bruay-la-Buissière", "Maisons & Cités", D(2024, 6, 3), D(2026, 9, 30), 1_680_000, "En cours"),
+            _epf("1.3", "l'îlot Saint-Pry", "Béthune", D(2024, 9, 2), D(2026, 6, 30), 860_000, "Engagée"),
+            _rue("2.1", "de la rue Henri Cadot et du mail commercial", "Bruay-la-Buissière", D(2024, 3, 4), D(2025, 12, 19), 1_250_000, "En cours", (2024, 2025), refus=True, perim="SP2"),
+            _rue("2.2", "de la rue d'Arras", "Béthune", D(2024, 4, 1), D(2025, 12, 19), 1_420_000, "En cours", (2024, 2025)),
+            _velo("3.1", "Béthune", D(2025, 3, 3), D(2026, 10, 30), 690_000, "Engagée"),
+            _place("4.1", "de la Grand'Place", "Béthune", D(2024, 5, 6), D(2026, 6, 30), 2_640_000, "En cours", (2024, 2025)),
+            _epf("4.2", "la friche de l'entrée de ville sud", "Bruay-la-Buissière", D(2025, 4, 1), D(2026, 12, 18), 620_000, "Engagée", axe=4, perim="EV1"),
+            _etude("5.1", "de reconversion de l'ancien hôtel des postes de Bruay-la-Buissière", "Bruay-la-Buissière", D(2026, 2, 2), D(2026, 11, 27), 72_000, "En préparation"),
         ],
-        [("Ville de Béthune", "Pierre Delattre", "Maire"), ("Communauté d'agglomération de Béthune-Bruay, Artois-Lys Romane", "Annie Caron", "Présidente")],
-        [("Ville de Béthune", "Julie Wattez", "Chargée de mission Action Cœur de Ville")],
-    ))
-
-    # ---------------------------------------------------------------- Bruay-la-Buissière (ACV 2, clean)
-    out.append(Ville(
-        "bruay-la-buissiere.xlsx", "ACV 2", "ACV903", "Bruay-la-Buissière", [("62178", "Bruay-la-Buissière")],
-        "Communauté d'agglomération de Béthune-Bruay, Artois-Lys Romane", "Karim Benali", "Isabelle Morel",
-        D(2023, 12, 15), D(2024, 9, 30), D(2026, 12, 10), 64700, 277000, ("Centre-ville de Bruay-la-Buissière", 260, 9800),
-        [("SP1", "Secteur prioritaire", "Mail commercial et rue Henri Cadot", 36, 2600),
-         ("EV1", "Entrée de ville", "Entrée de ville sud", 28, 900)],
-        _diag("Bruay-la-Buissière", (50000, 38000)),
-        [
-            _opah("1.1", "Bruay-la-Buissière", "Communauté d'agglomération de Béthune-Bruay, Artois-Lys Romane", D(2024, 2, 5), D(2026, 12, 18), 760_000, "En cours", (2024, 2025)),
-            _bailleur("1.2", "de la rue Henri Cadot", "Maisons & Cités", D(2024, 6, 3), D(2026, 9, 30), 1_680_000, "En cours"),
-            _rue("2.1", "de la rue Henri Cadot et du mail commercial", "Bruay-la-Buissière", D(2024, 3, 4), D(2025, 12, 19), 1_250_000, "En cours", (2024, 2025), refus=True),
-            _velo("3.1", "Bruay-la-Buissière", D(2025, 3, 3), D(2026, 10, 30), 540_000, "Engagée"),
-            _place("4.1", "de la place Henri Cadot", "Bruay-la-Buissière", D(2024, 9, 2), D(2026, 6, 30), 1_890_000, "En cours", (2024, 2025)),
-            _epf("4.2", "la friche de l'entrée de ville sud", "Bruay-la-Buissière", D(2025, 4, 1), D(2026, 12, 18), 620_000, "Engagée", axe=4),
-            _etude("5.1", "de reconversion de l'ancien hôtel des postes", "Bruay-la-Buissière", D(2026, 2, 2), D(2026, 11, 27), 72_000, "En préparation"),
-        ],
-        [("Ville de Bruay-la-Buissière", "Louis Dufour", "Maire"), ("Communauté d'agglomération de Béthune-Bruay, Artois-Lys Romane", "Annie Caron", "Présidente")],
-        [("Ville de Bruay-la-Buissière", "Manon Lecomte", "Cheffe de projet commerce")],
-    ))
-    # the friche is on the entrée de ville perimeter
-    out[-1].actions[5].perimetre = "EV1"
+        [("Ville de Béthune", "Pierre Delattre", "Maire"), ("Ville de Bruay-la-Buissière", "Louis Dufour", "Maire"),
+         ("Communauté d'agglomération de Béthune-Bruay, Artois-Lys Romane", "Annie Caron", "Présidente")],
+        [("Ville de Béthune", "Julie Wattez", "Chargée de mission Action Cœur de Ville"),
+         ("Ville de Bruay-la-Buissière", "Manon Lecomte", "Cheffe de projet commerce")],
+    )
+    bb.actions[0].intitule = "OPAH-RU des centres-villes de Béthune et de Bruay-la-Buissière"
+    bb.actions[1].perimetre = "SP2"  # the immeuble is in Bruay-la-Buissière
+    # the agglomération's fonds de concours to one of its communes (CGCT L5216-5 VI: at most the
+    # commune's share hors subventions, here autofinancement and loan, 30 % of the cost)
+    bb.actions[6].plan.insert(-1, Fin("EPCI", "Fonds de concours", 0.10, annee=2025))
+    out.append(bb)
 
     # ---------------------------------------------------------------- Boulogne-sur-Mer (ACV 2, faulty)
     bo = Ville(
-        "boulogne-sur-mer.xlsx", "ACV 2", "ACV904", "Boulogne-sur-Mer", [("62160", "Boulogne-sur-Mer")],
-        "Communauté d'agglomération du Boulonnais", "Élodie Marchand", "François Lemaire",
-        D(2024, 2, 9), D(2024, 12, 20), D(2026, 12, 10), 20400, 113000, ("Centre-ville de Boulogne-sur-Mer", 380, 17200),
+        "boulogne-sur-mer.xlsx", "ACV 2", "ACV034", "Communauté d'agglomération du Boulonnais", "Élodie Marchand", "François Lemaire",
+        D(2024, 12, 20), D(2026, 12, 10), 20400, 113000, ("Centre-ville de Boulogne-sur-Mer", 380, 17200),
         [("SP1", "Secteur prioritaire", "Grande Rue et rue Thiers", 41, 3800),
          ("QG", "Quartier de gare", "Quartier de la gare de Boulogne-Ville", 55, 4100)],
         _diag("Boulogne-sur-Mer", (65000, 42000)),
@@ -515,9 +533,8 @@ def _villes() -> list[Ville]:
 
     # ---------------------------------------------------------------- Calais (ACV 2, faulty)
     ca = Ville(
-        "calais.xlsx", "ACV 2", "ACV905", "Calais", [("62193", "Calais")],
-        "Communauté d'agglomération Grand Calais Terres et Mers", "Antoine Roussel", "Nathalie Lemoine",
-        D(2023, 12, 19), D(2024, 10, 31), D(2026, 12, 10), 28300, 104000, ("Centre-ville de Calais", 520, 24500),
+        "calais.xlsx", "ACV 2", "ACV043", "Communauté d'agglomération Grand Calais Terres et Mers", "Antoine Roussel", "Nathalie Lemoine",
+        D(2024, 10, 31), D(2026, 12, 10), 28300, 104000, ("Centre-ville de Calais", 520, 24500),
         [("SP1", "Secteur prioritaire", "Boulevard Jacquard et rue Royale", 63, 5200),
          ("QG", "Quartier de gare", "Quartier de la gare de Calais-Ville", 47, 3300)],
         _diag("Calais", (70000, 48000)),
@@ -543,19 +560,18 @@ def _villes() -> list[Ville]:
     out.append(ca)
 
     # ---------------------------------------------------------------- Lens - Liévin (ACV 1, binôme, clean)
-    out.append(Ville(
-        "lens-lievin.xlsx", "ACV 1", "ACV906", "Lens - Liévin", [("62498", "Lens"), ("62510", "Liévin")],
-        "Communauté d'agglomération de Lens-Liévin", "Sébastien Lambert", "Catherine Dubois",
-        D(2018, 9, 28), D(2020, 6, 30), None, 24000, 242000, ("Centres-villes de Lens et de Liévin", 610, 29000),
-        [("SP1", "Secteur prioritaire", "Centre de Lens, de la gare à la place Jean Jaurès", 70, 6400),
-         ("SP2", "Secteur prioritaire", "Centre de Liévin, place Gambetta", 52, 4300)],
+    le = Ville(
+        "lens-lievin.xlsx", "ACV 1", "ACV113", "Communauté d'agglomération de Lens-Liévin", "Sébastien Lambert", "Catherine Dubois",
+        D(2020, 6, 30), None, 24000, 242000, ("Centres-villes de Lens et de Liévin", 610, 29000),
+        [("SP1", "Secteur prioritaire", "Centre de Lens, de la gare à la place Jean Jaurès", 70, 6400, "62498"),
+         ("SP2", "Secteur prioritaire", "Centre de Liévin, place Gambetta", 52, 4300, "62510")],
         _diag("Lens et de Liévin", (80000, 50000)),
         [
             _opah("1.1", "Lens et de Liévin", "Communauté d'agglomération de Lens-Liévin", D(2019, 1, 7), D(2022, 12, 16), 1_620_000, "Terminée", (2019, 2021)),
             _bailleur("1.2", "de la rue de la Gare à Lens", "Pas-de-Calais habitat", D(2019, 10, 1), D(2022, 3, 31), 1_940_000, "Terminée"),
-            _epf("1.3", "l'îlot de la rue Jean Jaurès à Liévin", "Liévin", D(2019, 5, 6), D(2022, 6, 30), 740_000, "Terminée"),
+            _epf("1.3", "l'îlot de la rue Jean Jaurès à Liévin", "Liévin", D(2019, 5, 6), D(2022, 6, 30), 740_000, "Terminée", perim="SP2"),
             _rue("2.1", "de la rue de Paris à Lens", "Lens", D(2019, 4, 1), D(2020, 12, 18), 1_310_000, "Terminée", (2019, 2020)),
-            _fonciere("2.2", "Lens-Liévin", "SEM Territoires Soixante-Deux", D(2020, 1, 6), D(2022, 12, 16), 2_900_000, "Terminée"),
+            _fonciere("2.2", "Lens-Liévin", "SEM Territoires Soixante-Deux", D(2021, 4, 6), D(2022, 12, 16), 2_900_000, "Terminée"),
             _pem("3.1", "gare de Lens", "Communauté d'agglomération de Lens-Liévin", D(2019, 9, 2), D(2022, 6, 30), 5_200_000, "Terminée", (2019, 2020)),
             _place("4.1", "de la place Gambetta à Liévin", "Liévin", D(2020, 3, 2), D(2022, 6, 30), 2_480_000, "Terminée", (2020, 2021), perim="SP2"),
             _mediatheque("5.1", "de Liévin", "Ville de Liévin", "Commune", D(2020, 9, 7), D(2022, 12, 16), 3_300_000, "Terminée", (2020, 2021)),
@@ -564,15 +580,14 @@ def _villes() -> list[Ville]:
         [("Ville de Lens", "Rémi Duhamel", "Maire"), ("Ville de Liévin", "Brigitte Lenoir", "Maire"),
          ("Communauté d'agglomération de Lens-Liévin", "Gérard Pruvost", "Président")],
         [("Communauté d'agglomération de Lens-Liévin", "Camille Roger", "Chargée de mission habitat")],
-    ))
-
-    out[-1].actions[0].intitule = "OPAH-RU des centres-villes de Lens et de Liévin"
+    )
+    le.actions[0].intitule = "OPAH-RU des centres-villes de Lens et de Liévin"
+    out.append(le)
 
     # ---------------------------------------------------------------- Saint-Omer (ACV 2, faulty)
     so = Ville(
-        "saint-omer.xlsx", "ACV 2", "ACV907", "Saint-Omer", [("62765", "Saint-Omer")],
-        "Communauté d'agglomération du Pays de Saint-Omer", "Mathilde Verhaeghe", "Paul Deschamps",
-        D(2024, 3, 22), D(2025, 3, 31), D(2026, 12, 10), 54300, 105000, ("Centre-ville de Saint-Omer", 240, 9600),
+        "saint-omer.xlsx", "ACV 2", "ACV184", "Communauté d'agglomération du Pays de Saint-Omer", "Mathilde Verhaeghe", "Paul Deschamps",
+        D(2025, 3, 31), D(2026, 12, 10), 54300, 105000, ("Centre-ville de Saint-Omer", 240, 9600),
         [("SP1", "Secteur prioritaire", "Place Foch et rues commerçantes", 30, 2100),
          ("QG", "Quartier de gare", "Quartier de la gare de Saint-Omer", 34, 1500)],
         _diag("Saint-Omer", (45000, 35000)),
@@ -581,6 +596,7 @@ def _villes() -> list[Ville]:
             _epf("1.2", "l'îlot de la rue de Dunkerque", "Saint-Omer", D(2024, 9, 2), D(2026, 9, 30), 560_000, "Engagée"),
             _fonciere("2.1", "Saint-Omer", "SPL Pays de Saint-Omer Aménagement", D(2024, 10, 7), D(2026, 12, 18), 1_800_000, "Engagée"),
             _velo("3.1", "Saint-Omer", D(2025, 3, 3), D(2026, 10, 30), 460_000, "Engagée"),
+            # DETR: Saint-Omer (14 661 inhabitants in the national list) is under the 20 000 of L2334-33
             Act("4.1", "Requalification de la place Foch", 4, "SP1", "Ville de Saint-Omer", "Commune",
                 "Requalification de la place Foch et de ses abords ; seule la voirie est subventionnable.",
                 "En préparation", D(2025, 9, 1), D(2026, 12, 18), 600_000,

@@ -35,8 +35,9 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   FIN-21 A dispositif not listed for its financeur; FIN-22 A another public body's autofinancement
   on a public MO's action (a public participation, L1111-10); FIN-23 E fonds de concours outside
   an EPCI and its communes, or above the beneficiary's own share; FIN-24 A State subsidy exposed to
-  lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit. A missing defined name is reported as STR-04 (structure, like
-  a header).
+  lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit. PRJ-06…PRJ-09 and FIN-19 compare the workbook with the national
+  list of the programme's communes (`liste_nationale.py`; the list is `Index.reference`, passed
+  in by the engine). A missing defined name is reported as STR-04 (structure, like a header).
 - Dispositifs are recognised by meaning (`acv_xl.contract.dispositifs.famille`), the one place
   that decides which family a dispositif belongs to.
 
@@ -61,8 +62,10 @@ from typing import Any, Callable, Iterable
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding, Gravite
 from acv_xl.contract import dispositifs, layout
+from acv_xl.contract import reference as reference_list
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
+from acv_xl.contract.reference import Reference
 from acv_xl.contract.values import Problem, fmt_date, fmt_euros, fmt_number, is_blank
 from acv_xl.reading.source import a1, parse_a1, parse_range
 
@@ -82,6 +85,7 @@ SRC_CADUCITE = "CGCT art. R2334-28 ; décret n° 2018-514"
 SRC_FONDS_CONCOURS = "CGCT art. L5214-16 V, L5215-26, L5216-5 VI"
 SRC_FRLA = "Fonds de restructuration des locaux d'activité (ANCT), règlement du fonds"
 SRC_INSTRUCTION_2023 = "Instruction du 24 mai 2023 (NOR IOML2312173J)"
+SRC_LISTE_NATIONALE = "Liste nationale des communes ACV (ANCT)"
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,9 @@ class Index:
     """What several rules look up, computed once per `run_rules` call (a workbook of 500 actions and
     5 000 financing lines must validate in a few tens of milliseconds for the Excel button)."""
 
-    def __init__(self, conv: Convention):
+    def __init__(self, conv: Convention, reference: Reference | None = None):
         self.conv = conv
+        self._reference = reference
         self._rows: dict[str, list] = {}
         self._with_problems: dict[str, list] = {}
         self._memo: dict[Any, Any] = {}
@@ -223,6 +228,14 @@ class Index:
             d = self._dispositif_by_meaning.get((financeur, dispositifs.normalise(nom)))
         return d
 
+    @property
+    def reference(self) -> Reference:
+        """The national list the run compares the workbook with: the one the engine passed in, else
+        the list in use (`reference.current()`: `ACV_XL_REFERENCE` or the shipped one, cached)."""
+        if self._reference is None:
+            self._reference = reference_list.current()
+        return self._reference
+
     @lazy
     def categories(self) -> totals.Categories:
         """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
@@ -263,18 +276,21 @@ def codes_within(tables: Iterable[str]) -> list[str]:
     return [r.code for r in REGISTRY.values() if r.needs and {n.partition(".")[0] for n in r.needs} <= given]
 
 
-def run_rules(conv: Convention, codes: Iterable[str] | None = None, shared: Index | None = None) -> list[Finding]:
+def run_rules(conv: Convention, codes: Iterable[str] | None = None, shared: Index | None = None,
+              reference: Reference | None = None) -> list[Finding]:
     """Every registered rule (or only `codes`), sorted by sheet order, row, code.
 
     A rule that raises does not stop the others: it becomes one STR-00 error (« contrôle interne
     en échec ») naming the rule, because a dossier that was not fully checked cannot be validated.
     `shared`: an `Index(conv)` the caller keeps for its own use afterwards (its non-empty rows).
+    `reference`: the national list to compare with (default: the list in use, see `Index.reference`);
+    a `shared` index carries its own.
     """
     wanted = set(codes) if codes is not None else None
     out: list[Finding] = []
     if shared is not None and shared.conv is not conv:
         raise ValueError("index d'une autre convention")
-    token = _INDEX.set(shared if shared is not None else Index(conv))
+    token = _INDEX.set(shared if shared is not None else Index(conv, reference))
     try:
         _run(conv, wanted, out)
     finally:
@@ -515,6 +531,7 @@ from . import (  # noqa: E402,F401
     financement,
     gouvernance,
     indicateurs,
+    liste_nationale,
     perimetres,
     projet,
     structure,

@@ -1,0 +1,266 @@
+"""PRJ-06…PRJ-09, FIN-19 — the workbook against the national list of the programme's communes.
+
+The list is the one the engine passes in (`index(conv).reference`: the shipped ANCT list of
+April 2024, or a later one given with `--reference` / `ACV_XL_REFERENCE`); these rules never read
+a file. Every message cites the list by its name and date, because the list ages (a commune can
+join, EPCIs merge, an ORT gets signed) while the workbook may be right.
+
+Nothing is concluded from a value another rule reports as malformed: no comparison for an
+`acv_id` that is not `ACV` + 3 digits (PRJ-03), a malformed INSEE code (PRJ-02), département or
+SIREN (PRJ-05); no « commune manquante » while one code of `T_Communes` is unreadable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from acv_xl.checks.findings import Finding
+from acv_xl.contract import layout
+from acv_xl.contract.model import Convention
+from acv_xl.contract.reference import ConventionRef, Reference
+from acv_xl.contract.values import fmt_number, fold
+
+from . import (
+    SRC_LISTE_NATIONALE,
+    A,
+    E,
+    at,
+    at_named,
+    at_table,
+    index,
+    is_insee,
+    prefix,
+    q,
+    rows,
+    rule,
+    usable,
+)
+
+T = layout.T_COMMUNES
+_ACV_ID = re.compile(r"^ACV\d{3}$")
+
+SRC_ORT = "Instruction du 24 mai 2023 (NOR IOML2312173J) ; CCH art. L303-2"
+SRC_DETR = "CGCT art. L2334-33"
+# DETR: the most populated communes it is open to (CGCT L2334-33 2°), in métropole and outre-mer
+DETR_POPULATION_MAX = 20_000
+DETR_POPULATION_MAX_OUTRE_MER = 35_000
+
+
+def _de(nom: str) -> str:
+    """« de Calais », « d'Arras »."""
+    return ("d'" if fold(nom[:1]) in "aeiouy" else "de ") + nom
+
+
+def _ref(conv: Convention) -> Reference:
+    return index(conv).reference
+
+
+def _known_id(conv: Convention) -> str | None:
+    v = conv.acv_id
+    s = str(v).strip() if v is not None else ""
+    return s if _ACV_ID.match(s) else None
+
+
+def _convention(conv: Convention) -> ConventionRef | None:
+    acv_id = _known_id(conv)
+    return _ref(conv).conventions.get(acv_id) if acv_id else None
+
+
+def _codes(conv: Convention) -> tuple[list[tuple[object, str]], bool]:
+    """([(row, INSEE code)] of the well-formed codes, every non-empty row has one)."""
+    if not usable(conv, T.name):
+        return [], False
+    out, complete = [], True
+    for ligne in rows(conv, T):
+        code = str(ligne.code_insee).strip().upper() if ligne.code_insee is not None else ""
+        if is_insee(code):
+            out.append((ligne, code))
+        else:
+            complete = False
+    return out, complete
+
+
+def _name(cref: ConventionRef) -> str:
+    return f"{cref.id_acv} ({cref.nom})"
+
+
+def _list_of(cref: ConventionRef) -> str:
+    return ", ".join(f"{c.commune} ({c.insee_commune})" for c in cref.communes)
+
+
+@rule("PRJ-06", E, "Identifiant absent de la liste nationale ou communes d'une autre convention", SRC_LISTE_NATIONALE)
+def identifiant_national(conv: Convention) -> Iterable[Finding]:
+    """`acv_id` (well formed) absent from the national list; or a commune of `T_Communes` that is
+    not one of that convention's communes in the list (the suggestion names the convention it
+    belongs to, when it is in the programme)."""
+    acv_id = _known_id(conv)
+    if acv_id is None:
+        return  # PRJ-01 / PRJ-03
+    ref = _ref(conv)
+    cref = ref.conventions.get(acv_id)
+    codes, _ = _codes(conv)
+    if cref is None:
+        owners = list(dict.fromkeys(ref.par_insee[c].id_acv for _, c in codes if c in ref.par_insee))
+        if len(owners) == 1:
+            o = ref.conventions[owners[0]]
+            sugg = f"Les communes du classeur relèvent de la convention {_name(o)} : saisissez {q(o.id_acv)}."
+        else:
+            sugg = (f"Vérifiez l'identifiant auprès du référent départemental ; une convention plus récente que la "
+                    f"liste (datée {ref.datee}) s'emploie avec une liste à jour (option --reference).")
+        yield at_named(conv, "acv_id", "PRJ-06", E,
+                       f"L'identifiant {q(acv_id)} ne figure pas dans la {ref.libelle}, qui compte "
+                       f"{len(ref.conventions)} conventions.", sugg)
+        return
+    for ligne, code in codes:
+        if code in cref.insee:
+            continue
+        other = ref.par_insee.get(code)
+        if other is not None:
+            sugg = (f"{other.commune} relève de la convention {_name(ref.conventions[other.id_acv])} : corrigez "
+                    "l'identifiant de la convention ou la commune.")
+        else:
+            sugg = "Ce code n'est celui d'aucune commune du programme : vérifiez-le (code officiel géographique)."
+        nom = f" ({ligne.commune})" if ligne.commune else ""
+        yield at(ligne, "code_insee", "PRJ-06", E,
+                 f"La commune {code}{nom} ne fait pas partie de la convention {_name(cref)} selon la "
+                 f"{ref.libelle}, qui lui rattache : {_list_of(cref)}.", sugg)
+
+
+@rule("PRJ-07", E, "Commune de la convention absente du classeur", SRC_LISTE_NATIONALE, needs=("T_Communes",))
+def commune_manquante(conv: Convention) -> Iterable[Finding]:
+    """A commune the national list gives to the convention (one of a binôme, usually) is missing
+    from `T_Communes`. Not judged while the table is empty (PRJ-02) or holds an unreadable code."""
+    cref = _convention(conv)
+    codes, complete = _codes(conv)
+    if cref is None or not codes or not complete:
+        return
+    present = {c for _, c in codes}
+    ref = _ref(conv)
+    for c in cref.communes:
+        if c.insee_commune in present:
+            continue
+        binome = f"réunit {len(cref.communes)} communes" if len(cref.communes) > 1 else "porte sur une commune"
+        yield at_table(conv, T, "PRJ-07", E,
+                       f"La convention {_name(cref)} {binome} selon la {ref.libelle} : {c.commune} "
+                       f"({c.insee_commune}) manque au tableau des communes.",
+                       f"Ajoutez la ligne {c.insee_commune} {q(c.commune)}, rôle "
+                       f"{q(layout.L.ROLE_COMMUNE[1] if len(cref.communes) > 1 else layout.L.ROLE_COMMUNE[0])}.",
+                       attr="code_insee")
+
+
+@rule("PRJ-08", A, "Département ou SIREN de l'EPCI différent de la liste nationale", SRC_LISTE_NATIONALE)
+def departement_epci(conv: Convention) -> Iterable[Finding]:
+    """`acv_departement` or `acv_siren_epci` (well formed) differs from the list's for the
+    convention's communes. A warning: EPCIs merge and the list has a date, which the message gives."""
+    cref = _convention(conv)
+    if cref is None:
+        return
+    ref = _ref(conv)
+    dept = str(conv.departement).strip().upper() if conv.departement is not None else ""
+    depts = {c.departement for c in cref.communes}
+    if re.fullmatch(r"\d{2}|2[AB]|97\d", dept) and dept not in depts:
+        yield at_named(conv, "acv_departement", "PRJ-08", A,
+                       f"Le département {dept} n'est pas celui de la convention {_name(cref)} selon la "
+                       f"{ref.libelle} : {', '.join(sorted(depts))}.",
+                       "Corrigez le code du département, ou l'identifiant de la convention.")
+    siren = re.sub(r"\s", "", str(conv.value("acv_siren_epci") or ""))
+    sirens = list(dict.fromkeys(c.siren_epci for c in cref.communes))
+    if re.fullmatch(r"\d{9}", siren) and siren not in sirens:
+        yield at_named(conv, "acv_siren_epci", "PRJ-08", A,
+                       f"Le SIREN de l'EPCI {siren} n'est pas celui que la {ref.libelle} donne pour "
+                       f"{_list_of(cref)} : {' ou '.join(sirens)}. Les EPCI fusionnent : la liste date "
+                       f"{ref.datee}.",
+                       "Vérifiez le SIREN actuel de l'EPCI (annuaire des entreprises, BANATIC) : s'il diffère de celui "
+                       "du classeur, corrigez le classeur ; si c'est la liste qui a vieilli (fusion postérieure à sa "
+                       "date), donnez une liste à jour (option --reference).")
+
+
+@rule("PRJ-09", A, "Convention ACV 2 sans ORT signée selon la liste nationale", SRC_ORT)
+def ort_signee(conv: Convention) -> Iterable[Finding]:
+    """ACV 2: a commune of the convention (in the workbook and in the list) whose ORT the list does
+    not give as signed (« Non signée » or unknown). The 2023 instruction asks every ACV town for an
+    homologated ORT before its convention ends. A workbook without an ORT perimeter is PER-01's (an
+    error, already)."""
+    if conv.programme != "ACV 2":
+        return
+    cref = _convention(conv)
+    if cref is None:
+        return
+    ref = _ref(conv)
+    codes, _ = _codes(conv)
+    present = {c for _, c in codes}
+    for c in cref.communes:
+        if c.insee_commune not in present or c.ort_signee:
+            continue
+        etat = "non signée" if c.ort else "non renseignée"
+        yield _at_ort(conv, "PRJ-09", A,
+                      f"La {ref.libelle} ne mentionne pas d'opération de revitalisation de territoire (ORT) signée "
+                      f"pour {c.commune} ({etat}). En ACV 2, chaque ville doit disposer d'une ORT homologuée avant "
+                      "l'échéance de sa convention (instruction du 24 mai 2023).",
+                      f"Joignez la convention d'ORT signée, ou son calendrier de signature ; si elle a été signée "
+                      f"depuis {ref.depuis}, la liste est à mettre à jour (option --reference).")
+
+
+def _at_ort(conv: Convention, code, gravite, message, suggestion) -> Finding:
+    """On the ORT perimeter's type cell when there is one, else on the perimeters table."""
+    if usable(conv, layout.T_PERIMETRES.name):
+        for p in rows(conv, layout.T_PERIMETRES):
+            if p.type == layout.PERIMETRE_ORT:
+                return at(p, "type", code, gravite, message, suggestion, action="")
+        return at_table(conv, layout.T_PERIMETRES, code, gravite, message, suggestion, attr="type")
+    return at_named(conv, "acv_id", code, gravite, message, suggestion)
+
+
+_DETR = re.compile(r"\bdetr\b")
+
+
+def _mo_commune(conv: Convention, mo: str, codes: list[tuple[object, str]]):
+    """The commune of `T_Communes` the maître d'ouvrage's name designates (« Ville de Lens »), or None
+    when it names none or several of them: a name is not guessed."""
+    ref = _ref(conv)
+    found = []
+    words = f" {re.sub(r'[^a-z0-9]+', ' ', fold(mo))} "
+    for _, code in codes:
+        c = ref.par_insee.get(code)
+        if c is not None and f" {re.sub(r'[^a-z0-9]+', ' ', fold(c.commune))} " in words:
+            found.append(c)
+    return found[0] if len(found) == 1 else None
+
+
+@rule("FIN-19", A, "DETR pour une commune au-delà du seuil de population", SRC_DETR,
+      needs=("T_Financements", "T_Actions", "T_Communes"))
+def detr_population(conv: Convention) -> Iterable[Finding]:
+    """A DETR line (not refused) of an action whose maître d'ouvrage is a commune of the convention
+    above 20 000 inhabitants (35 000 outre-mer) in the national list: DETR is open to communes up to
+    that population (CGCT L2334-33; exactly 20 000 passes). A warning: the préfet's list of eligible
+    collectivités (population DGF, communes nouvelles for three years) decides. The commune is
+    recognised by its name in the `Maître d'ouvrage` cell; an EPCI maître d'ouvrage is not judged."""
+    codes, _ = _codes(conv)
+    if not codes:
+        return
+    ix = index(conv)
+    ref = ix.reference
+    for lf in rows(conv, layout.T_FINANCEMENTS):
+        if lf.dispositif is None or not _DETR.search(fold(str(lf.dispositif))) or lf.statut == layout.STATUT_REFUSE:
+            continue
+        action = ix.action(lf.numero)
+        if action is None or action.type_mo != "Commune" or not action.maitre_ouvrage:
+            continue
+        c = _mo_commune(conv, str(action.maitre_ouvrage), codes)
+        if c is None:
+            continue
+        outre_mer = len(c.departement) == 3
+        seuil = DETR_POPULATION_MAX_OUTRE_MER if outre_mer else DETR_POPULATION_MAX
+        if c.population <= seuil:
+            continue
+        where = "outre-mer" if outre_mer else "en métropole"
+        yield at(lf, "dispositif", "FIN-19", A,
+                 f"{prefix(lf)} : DETR pour une opération de la commune {_de(c.commune)}, qui compte "
+                 f"{fmt_number(c.population)} habitants selon la {ref.libelle}. La DETR n'est ouverte qu'aux communes "
+                 f"de {fmt_number(seuil)} habitants au plus {where}, les plus peuplées d'entre elles sous condition de "
+                 "potentiel financier (CGCT art. L2334-33).",
+                 "Vérifiez que la commune figure sur la liste des collectivités éligibles arrêtée par le préfet pour "
+                 "l'année : elle retient la population DGF au 1er janvier de l'année précédente, et une commune nouvelle "
+                 "reste éligible trois ans après sa création. Sinon, sollicitez la DSIL, ou faites porter l'opération "
+                 "par un EPCI éligible à la DETR.")

@@ -1,0 +1,301 @@
+"""The national list of the programme's communes (ANCT), shipped as data, or a later list given by
+the user: `--reference FICHIER.csv`, or the environment variable `ACV_XL_REFERENCE`.
+
+Checked on load (columns, `ACV` + 3 digits ids, INSEE codes in their département, SIREN, ISO dates,
+one name and date per convention): a bad file raises `ReferenceInvalide`, whose message is French
+and whose `anomalies` give each problem's line and column (the command line exits with status 2).
+Loaded once per file and version of it (cached). The rules never read it: the engine passes it in
+(`acv_xl.checks.validate.validate_convention(conv, reference=…)`, the rules' shared index).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DATA = Path(__file__).with_name("data")
+SHIPPED = DATA / "communes_acv.csv"
+ENV_VAR = "ACV_XL_REFERENCE"
+
+# How findings and `acv-xl reference` name the shipped list, and the date it describes.
+SHIPPED_LIBELLE = "liste nationale ACV (ANCT, avril 2024)"
+SHIPPED_DATE = "avril 2024"
+SOURCES = (
+    "Cartographie du programme Action Cœur de Ville de l'ANCT (communes, identifiants, populations, "
+    "SIREN des EPCI : mise à jour d'avril 2024 ; noms et dates de signature des conventions : 2023)",
+    "Liste nationale des opérations de revitalisation de territoire signées, ministère chargé du "
+    "logement (2023)",
+    "Données publiques sous Licence Ouverte / Etalab",
+)
+
+COLUMNS = ("id_acv", "convention", "date_signature_convention", "insee_commune", "commune", "population",
+           "departement", "region", "siren_epci", "ort", "date_ort")
+ORT_SIGNEE = "Signée"
+_MAX_BYTES = 5_000_000  # a list of a few hundred communes; anything far larger is not one
+
+
+class ReferenceInvalide(Exception):
+    """A reference list that cannot be used; `str()` is the French message for the user."""
+
+    def __init__(self, message: str, anomalies: list[Anomalie] | None = None):
+        self.anomalies = anomalies or []
+        detail = "".join(f"\n  - {a}" for a in self.anomalies[:10])
+        more = len(self.anomalies) - 10
+        if more > 0:
+            detail += f"\n  - … et {more} autre{'s' if more > 1 else ''} anomalie{'s' if more > 1 else ''}"
+        super().__init__(message + detail)
+
+
+@dataclass(frozen=True)
+class Anomalie:
+    """One problem of the file, frictionless style: where (line of the file, column) and what."""
+
+    ligne: int
+    colonne: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"ligne {self.ligne}" + (f", colonne « {self.colonne} »" if self.colonne else "")
+        return f"{where} : {self.message}"
+
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class CommuneRef(BaseModel):
+    """One row of the list (the boundary: every value checked here)."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True, extra="forbid")
+
+    id_acv: str = Field(pattern=r"^ACV\d{3}$")
+    convention: str = Field(min_length=1)
+    date_signature_convention: date | None
+    insee_commune: str = Field(pattern=r"^(\d{5}|2[AB]\d{3})$")
+    commune: str = Field(min_length=1)
+    population: int = Field(ge=0)
+    departement: str = Field(pattern=r"^(\d{2}|2[AB]|97\d)$")
+    region: str = Field(min_length=1)
+    siren_epci: str = Field(pattern=r"^\d{9}$")
+    ort: Literal["Signée", "Non signée", ""]
+    date_ort: date | None
+
+    @field_validator("date_signature_convention", "date_ort", mode="before")
+    @classmethod
+    def _iso(cls, v):
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        if not (isinstance(v, str) and re.fullmatch(_ISO_DATE, v.strip())):
+            raise ValueError("date attendue au format AAAA-MM-JJ")
+        return v.strip()
+
+    @field_validator("population", mode="before")
+    @classmethod
+    def _whole(cls, v):
+        if isinstance(v, str) and not v.strip().isdigit():
+            raise ValueError("nombre entier d'habitants attendu")
+        return v
+
+    @model_validator(mode="after")
+    def _in_departement(self):
+        d = self.departement
+        if not self.insee_commune.startswith(d if len(d) == 3 else d[:2]):
+            raise ValueError(f"le code INSEE {self.insee_commune} n'est pas dans le département {d}")
+        return self
+
+    @property
+    def ort_signee(self) -> bool:
+        return self.ort == ORT_SIGNEE
+
+
+@dataclass(frozen=True)
+class ConventionRef:
+    id_acv: str
+    nom: str
+    date_signature: date | None
+    communes: tuple[CommuneRef, ...]
+
+    @property
+    def insee(self) -> tuple[str, ...]:
+        return tuple(c.insee_commune for c in self.communes)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The list in use: its rows, looked up by convention id and by INSEE code."""
+
+    libelle: str  # how findings cite it, e.g. « liste nationale ACV (ANCT, avril 2024) »
+    date: str  # the date it describes: « avril 2024 », or the file's date for a list given by the user
+    chemin: Path
+    communes: tuple[CommuneRef, ...]
+    conventions: dict[str, ConventionRef] = field(repr=False)
+    par_insee: dict[str, CommuneRef] = field(repr=False)
+
+    @property
+    def datee(self) -> str:
+        """« d'avril 2024 », « du 12/03/2025 »: after « la liste date »."""
+        if self.date[:1].isdigit():
+            return f"du {self.date}"
+        return ("d'" if self.date[:1] in "aeiouAEIOU" else "de ") + self.date
+
+    @property
+    def depuis(self) -> str:
+        """« avril 2024 », « le 12/03/2025 »: after « depuis »."""
+        return f"le {self.date}" if self.date[:1].isdigit() else self.date
+
+    @property
+    def livree(self) -> bool:
+        """The list shipped with the package (not one given by the user)."""
+        return self.chemin == SHIPPED
+
+
+_FIELD_FR = {
+    "string_pattern_mismatch": "valeur mal formée",
+    "missing": "valeur manquante",
+    "string_too_short": "valeur vide",
+    "literal_error": "« Signée », « Non signée » ou vide attendu",
+    "int_parsing": "nombre entier d'habitants attendu",
+    "greater_than_equal": "nombre positif attendu",
+    "date_from_datetime_parsing": "date invalide",
+    "date_parsing": "date invalide",
+}
+_EXPECTED = {
+    "id_acv": "ACV suivi de trois chiffres attendu",
+    "insee_commune": "code INSEE à 5 caractères attendu (2A/2B en Corse)",
+    "departement": "code de département attendu (2 chiffres, 2A, 2B ou 97x)",
+    "siren_epci": "SIREN à 9 chiffres attendu",
+}
+
+
+def _anomalies(exc: ValidationError, ligne: int, row: dict[str, str]) -> list[Anomalie]:
+    out = []
+    for e in exc.errors():
+        col = str(e["loc"][0]) if e["loc"] else "insee_commune"  # the one check across columns
+        if e["type"] in ("value_error", "assertion_error"):
+            msg = str(e.get("ctx", {}).get("error", e["msg"]))
+        elif e["type"] == "string_pattern_mismatch" and col in _EXPECTED:
+            msg = _EXPECTED[col]
+        else:
+            msg = _FIELD_FR.get(e["type"], "valeur invalide")
+        raw = row.get(col) if e["loc"] else None  # the check across columns names its values itself
+        if raw not in (None, ""):
+            msg = f"« {raw} » : {msg}"
+        out.append(Anomalie(ligne, col, msg))
+    return out
+
+
+def _read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > _MAX_BYTES:
+            raise ReferenceInvalide(f"Le fichier de référence {path} est trop volumineux pour une liste de communes "
+                                    f"({size // 1_000_000} Mo).")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ReferenceInvalide(f"Fichier de référence introuvable : {path}.") from None
+    except IsADirectoryError:
+        raise ReferenceInvalide(f"{path} est un dossier, pas un fichier de référence .csv.") from None
+    except PermissionError:
+        raise ReferenceInvalide(f"Accès refusé au fichier de référence {path}.") from None
+    for enc in ("utf-8-sig", "cp1252"):  # a list saved by Excel under Windows is often cp1252
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise ReferenceInvalide(f"Le fichier de référence {path} n'est pas un texte lisible (UTF-8 attendu).")
+
+
+def parse(text: str, chemin: Path, libelle: str, date_libelle: str) -> Reference:
+    """Check and index the text of a list; raises `ReferenceInvalide` with every anomaly found."""
+    first = text.split("\n", 1)[0]
+    delim = ";" if first.count(";") > first.count(",") else ","  # a French Excel writes « ; »
+    reader = csv.DictReader(io.StringIO(text), delimiter=delim)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise ReferenceInvalide(
+            f"Le fichier de référence {chemin} n'a pas les colonnes attendues : "
+            f"{', '.join('« ' + c + ' »' for c in missing)} manque{'nt' if len(missing) > 1 else ''}. "
+            f"Colonnes attendues : {', '.join(COLUMNS)}.")
+    reader.fieldnames = header
+    anomalies: list[Anomalie] = []
+    communes: list[CommuneRef] = []
+    lines: dict[int, int] = {}  # id(row) → its line in the file, for the cross-row anomalies
+    for i, row in enumerate(reader, start=2):
+        if not any((v or "").strip() for k, v in row.items() if k is not None):
+            continue  # a blank line
+        values = {c: (row.get(c) or "").strip() for c in COLUMNS}
+        try:
+            communes.append(CommuneRef(**values))
+            lines[id(communes[-1])] = i
+        except ValidationError as exc:
+            anomalies.extend(_anomalies(exc, i, values))
+    conventions: dict[str, ConventionRef] = {}
+    par_insee: dict[str, CommuneRef] = {}
+    for c in communes:
+        if c.insee_commune in par_insee:
+            anomalies.append(Anomalie(lines[id(c)], "insee_commune", f"la commune {c.insee_commune} figure deux fois"))
+        par_insee[c.insee_commune] = c
+        prev = conventions.get(c.id_acv)
+        if prev is None:
+            conventions[c.id_acv] = ConventionRef(c.id_acv, c.convention, c.date_signature_convention, (c,))
+        elif prev.date_signature != c.date_signature_convention:
+            anomalies.append(Anomalie(lines[id(c)], "date_signature_convention",
+                                      f"les communes de {c.id_acv} n'ont pas la même date de signature"))
+        else:
+            # the national list names some binômes once per commune (ACV123 Lourdes, Tarbes)
+            nom = prev.nom if c.convention in prev.nom.split(" - ") or c.convention == prev.nom \
+                else f"{prev.nom} - {c.convention}"
+            conventions[c.id_acv] = ConventionRef(c.id_acv, nom, prev.date_signature, prev.communes + (c,))
+    if not communes and not anomalies:
+        anomalies.append(Anomalie(2, "", "aucune commune"))
+    if anomalies:
+        raise ReferenceInvalide(f"Le fichier de référence {chemin} est invalide :", anomalies)
+    return Reference(libelle, date_libelle, chemin, tuple(communes), conventions, par_insee)
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, _mtime_ns: int, _size: int) -> Reference:
+    p = Path(path)
+    text = _read_text(p)
+    if p == SHIPPED:
+        return parse(text, p, SHIPPED_LIBELLE, SHIPPED_DATE)
+    when = date.fromtimestamp(p.stat().st_mtime).strftime("%d/%m/%Y")
+    return parse(text, p, f"liste de référence « {p.name} »", when)
+
+
+def load(path: Path | str) -> Reference:
+    """The list in the file (cached while the file is unchanged); raises `ReferenceInvalide`."""
+    p = Path(path).expanduser()
+    try:
+        p = p.resolve()
+        st = p.stat()
+    except FileNotFoundError:
+        raise ReferenceInvalide(f"Fichier de référence introuvable : {p}.") from None
+    except OSError as exc:
+        raise ReferenceInvalide(f"Fichier de référence inaccessible : {p} ({exc.strerror}).") from None
+    return _load(str(p), st.st_mtime_ns, st.st_size)
+
+
+def shipped() -> Reference:
+    """The list shipped with the package."""
+    return load(SHIPPED)
+
+
+def current() -> Reference:
+    """The list in use: the file named by `ACV_XL_REFERENCE` when set, else the shipped one."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        try:
+            return load(env)
+        except ReferenceInvalide as exc:
+            raise ReferenceInvalide(f"Variable d'environnement {ENV_VAR} : {exc}", exc.anomalies) from None
+    return shipped()

@@ -1,0 +1,215 @@
+"""The national list of the programme's communes: shipped with the package, checked on load, and
+replaceable by a later list (`--reference FICHIER.csv`, `ACV_XL_REFERENCE`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from acv_xl.cli import main
+from acv_xl.contract import reference
+from acv_xl.contract.reference import ReferenceInvalide
+
+EXEMPLES = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+
+
+def _rows() -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(reference.SHIPPED.read_text(encoding="utf-8"))))
+
+
+def _write(path: Path, rows: list[dict[str, str]], columns=reference.COLUMNS, delimiter=",") -> Path:
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(columns), delimiter=delimiter, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+def test_the_shipped_list_counts_its_communes_and_conventions():
+    rows = _rows()
+    ref = reference.shipped()
+    assert len(ref.communes) == len(rows) == 244  # the README of the data says 244 and 230
+    assert len(ref.conventions) == len({r["id_acv"] for r in rows}) == 230
+    assert ref.libelle == "liste nationale ACV (ANCT, avril 2024)" and ref.livree
+    bb = ref.conventions["ACV031"]
+    assert (bb.nom, bb.date_signature, bb.insee) == ("Béthune - Bruay-la-Buissière", date(2018, 9, 24), ("62119", "62178"))
+    arras = ref.par_insee["62041"]
+    assert (arras.id_acv, arras.population, arras.siren_epci, arras.ort_signee, arras.date_ort) == \
+        ("ACV014", 42600, "200033579", True, date(2019, 5, 14))
+    assert reference.shipped() is ref  # cached
+
+
+def test_the_shipped_list_and_its_readme_are_package_data():
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"acv_xl.contract" = ["data/*.csv", "data/*.md"]' in text
+    lisezmoi = (reference.DATA / "LISEZMOI.md").read_text(encoding="utf-8")
+    assert "ANCT" in lisezmoi and "avril 2024" in lisezmoi and "Licence Ouverte" in lisezmoi
+    assert all(f"`{c}`" in lisezmoi for c in reference.COLUMNS)
+
+
+def test_a_later_list_replaces_the_shipped_one(tmp_path):
+    rows = _rows()
+    rows[0] = dict(rows[0], siren_epci="200000001")
+    ref = reference.load(_write(tmp_path / "communes_2025.csv", rows))
+    assert ref.par_insee[rows[0]["insee_commune"]].siren_epci == "200000001" and not ref.livree
+    assert ref.libelle == "liste de référence « communes_2025.csv »"
+    assert ref.date == date.today().strftime("%d/%m/%Y") and ref.datee.startswith("du ")
+
+
+def test_a_list_saved_by_a_french_excel_semicolons_and_cp1252_is_read(tmp_path):
+    p = _write(tmp_path / "liste.csv", _rows(), delimiter=";")
+    p.write_bytes(p.read_text(encoding="utf-8").encode("cp1252"))
+    assert len(reference.load(p).communes) == 244
+
+
+def test_missing_columns_are_named(tmp_path):
+    cols = [c for c in reference.COLUMNS if c not in ("siren_epci", "date_ort")]
+    with pytest.raises(ReferenceInvalide) as e:
+        reference.load(_write(tmp_path / "l.csv", _rows(), columns=cols))
+    assert "« siren_epci », « date_ort » manquent" in str(e.value)
+
+
+@pytest.mark.parametrize("column,value,expected", [
+    ("id_acv", "ACV14", "ligne 2, colonne « id_acv » : « ACV14 » : ACV suivi de trois chiffres attendu"),
+    ("insee_commune", "6204", "ligne 2, colonne « insee_commune » : « 6204 » : code INSEE à 5 caractères attendu"),
+    ("insee_commune", "59350", "ligne 2, colonne « insee_commune » : le code INSEE 59350 n'est pas dans le département"),
+    ("date_ort", "14/05/2019", "ligne 2, colonne « date_ort » : « 14/05/2019 » : date attendue au format AAAA-MM-JJ"),
+    ("date_signature_convention", "2018-02-30", "ligne 2, colonne « date_signature_convention »"),
+    ("population", "42 600", "ligne 2, colonne « population » : « 42 600 » : nombre entier d'habitants attendu"),
+    ("siren_epci", "20003357", "ligne 2, colonne « siren_epci » : « 20003357 » : SIREN à 9 chiffres attendu"),
+    ("ort", "Oui", "ligne 2, colonne « ort » : « Oui »"),
+])
+def test_a_bad_value_is_reported_at_its_line_and_column(tmp_path, column, value, expected):
+    rows = _rows()
+    rows[0] = dict(rows[0], **{column: value})
+    with pytest.raises(ReferenceInvalide) as e:
+        reference.load(_write(tmp_path / "l.csv", rows))
+    assert expected in str(e.value)
+    assert e.value.anomalies[0].ligne == 2 and e.value.anomalies[0].colonne == column
+
+
+def test_a_commune_twice_and_two_dates_for_one_convention_are_refused(tmp_path):
+    rows = _rows()
+    rows.append(dict(rows[0]))
+    rows[-1]["id_acv"] = "ACV999"
+    bb = next(i for i, r in enumerate(rows) if r["insee_commune"] == "62178")
+    rows[bb] = dict(rows[bb], date_signature_convention="2019-01-01")
+    with pytest.raises(ReferenceInvalide) as e:
+        reference.load(_write(tmp_path / "l.csv", rows))
+    text = str(e.value)
+    assert f"la commune {rows[0]['insee_commune']} figure deux fois" in text
+    assert "les communes de ACV031 n'ont pas la même date de signature" in text
+
+
+def test_an_empty_list_a_folder_and_a_missing_file_are_refused(tmp_path):
+    with pytest.raises(ReferenceInvalide, match="aucune commune"):
+        reference.load(_write(tmp_path / "vide.csv", []))
+    with pytest.raises(ReferenceInvalide, match="introuvable"):
+        reference.load(tmp_path / "absent.csv")
+    with pytest.raises(ReferenceInvalide, match="dossier"):
+        reference.load(tmp_path)
+
+
+def test_the_environment_variable_names_the_list_in_use(tmp_path, monkeypatch):
+    rows = _rows()[:3]
+    p = _write(tmp_path / "courte.csv", rows)
+    monkeypatch.setenv(reference.ENV_VAR, str(p))
+    assert len(reference.current().communes) == 3
+    monkeypatch.setenv(reference.ENV_VAR, str(tmp_path / "absent.csv"))
+    with pytest.raises(ReferenceInvalide, match="ACV_XL_REFERENCE"):
+        reference.current()
+    monkeypatch.delenv(reference.ENV_VAR)
+    assert reference.current() is reference.shipped()
+
+
+def test_a_changed_file_is_read_again(tmp_path):
+    import os
+
+    p = _write(tmp_path / "l.csv", _rows()[:2])
+    assert len(reference.load(p).communes) == 2
+    _write(p, _rows()[:5])
+    os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))
+    assert len(reference.load(p).communes) == 5
+
+
+# ----------------------------------------------------------------------------- command line
+def test_valider_reference_option_uses_the_given_list(tmp_path, capsys):
+    src = EXEMPLES / "arras.xlsx"
+    assert main(["valider", "--format", "json", str(src)]) == 0
+    rows = [r for r in _rows() if r["id_acv"] != "ACV014"]  # a list where Arras is missing
+    p = _write(tmp_path / "sans_arras.csv", rows)
+    capsys.readouterr()
+    assert main(["valider", "--format", "json", "--reference", str(p), str(src)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    prj06 = [c for c in data["constats"] if c["code"] == "PRJ-06"]
+    assert len(prj06) == 1 and "liste de référence « sans_arras.csv »" in prj06[0]["message"]
+
+
+def test_valider_reference_environment_variable(tmp_path, capsys, monkeypatch):
+    rows = [r for r in _rows() if r["id_acv"] != "ACV014"]
+    monkeypatch.setenv(reference.ENV_VAR, str(_write(tmp_path / "sans_arras.csv", rows)))
+    assert main(["valider", str(EXEMPLES / "arras.xlsx")]) == 1
+    assert "PRJ-06" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["valider", "consolider", "reference"])
+def test_a_bad_reference_file_is_a_misuse_exit_2(tmp_path, capsys, command):
+    rows = _rows()
+    rows[3] = dict(rows[3], id_acv="ACV4")
+    p = _write(tmp_path / "mauvaise.csv", rows)
+    argv = [command, "--reference", str(p)] + ([] if command == "reference" else [str(EXEMPLES / "arras.xlsx")])
+    if command == "consolider":
+        argv += ["-o", str(tmp_path / "c.xlsx")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "mauvaise.csv est invalide" in err and "ligne 5, colonne « id_acv » : « ACV4 »" in err
+    assert "Traceback" not in err and not (tmp_path / "c.xlsx").exists()
+
+
+def test_a_bad_environment_variable_is_a_misuse_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(reference.ENV_VAR, str(tmp_path / "absent.csv"))
+    assert main(["valider", str(EXEMPLES / "arras.xlsx")]) == 2
+    assert "ACV_XL_REFERENCE" in capsys.readouterr().err
+
+
+def test_consolider_reference_option_reaches_the_workers(tmp_path, capsys):
+    rows = [r for r in _rows() if r["id_acv"] != "ACV014"]
+    p = _write(tmp_path / "sans_arras.csv", rows)
+    out = tmp_path / "c.xlsx"
+    js = tmp_path / "c.json"
+    assert main(["consolider", "--reference", str(p), "--jobs", "2", str(EXEMPLES), "-o", str(out),
+                 "--json", str(js)]) in (0, 1)
+    import os
+
+    data = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    assert data["arras.xlsx"]["valide"] is False and data["arras.xlsx"]["resume"]["erreurs"] == 1
+    assert data["lens-lievin.xlsx"]["valide"] is True
+
+    assert reference.ENV_VAR not in os.environ  # the option does not outlive the command
+
+
+def test_reference_command_shows_the_list_its_sources_and_a_convention(capsys):
+    assert main(["reference"]) == 0
+    out = capsys.readouterr().out
+    assert "liste nationale ACV (ANCT, avril 2024)" in out and "244 communes" in out and "230 conventions" in out
+    assert "Licence Ouverte" in out
+    assert main(["reference", "ACV031"]) == 0
+    out = capsys.readouterr().out
+    assert "Béthune - Bruay-la-Buissière" in out and "62178" in out and "21 827" in out and "24/09/2018" in out
+    assert main(["reference", "62510"]) == 0  # by INSEE code: Liévin's convention
+    assert "ACV113" in capsys.readouterr().out
+    assert main(["reference", "ACV999"]) == 2
+    assert "ACV999" in capsys.readouterr().err
+
+
+def test_annexe_with_a_bad_environment_variable_is_a_misuse_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(reference.ENV_VAR, str(tmp_path / "absent.csv"))
+    assert main(["annexe", str(EXEMPLES / "arras.xlsx"), "-o", str(tmp_path / "a.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "ACV_XL_REFERENCE" in err and "interne" not in err and not (tmp_path / "a.xlsx").exists()

@@ -1,0 +1,265 @@
+"""PRJ-06…PRJ-09 and FIN-19: the workbook against the national list of the programme's communes.
+
+The clean convention of `conventions.py` is Arras (ACV014) as the list gives it. The list is passed
+to the rules (`run_rules(conv, reference=…)`): a test list with one value changed puts a rule on
+its boundary (20 000 inhabitants exactly) without touching a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from acv_xl.checks.findings import Gravite
+from acv_xl.checks.rules import run_rules
+from acv_xl.checks.validate import validate_convention
+from acv_xl.contract import reference
+from acv_xl.contract.reference import Reference
+
+from conventions import build, cell_of, clean_raw, line_index, run
+
+E, A = Gravite.ERREUR, Gravite.AVERTISSEMENT
+
+
+def only(out):
+    return [(f.code, f.gravite, f.feuille, f.cellule) for f in out]
+
+
+def with_list(**changes: dict[str, str]) -> Reference:
+    """The shipped list with some values changed: {insee: {column: value}}."""
+    rows = list(csv.DictReader(io.StringIO(reference.SHIPPED.read_text(encoding="utf-8"))))
+    for r in rows:
+        r.update(changes.get(r["insee_commune"], {}))
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(reference.COLUMNS), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return reference.parse(out.getvalue(), Path("essai.csv"), "liste d'essai", "01/01/2025")
+
+
+def findings(raw, code, ref: Reference | None = None):
+    return [f for f in run_rules(build(raw), reference=ref) if f.code == code]
+
+
+def lens_lievin(r, communes=(("62498", "Lens", "Ville centre"), ("62510", "Liévin", "Commune associée"))):
+    r["names"].update(acv_id="ACV113", acv_libelle="Lens - Liévin", acv_siren_epci="246200364")
+    r["T_Communes"][:] = [{"code_insee": c, "commune": n, "role": role} for c, n, role in communes]
+
+
+def test_the_clean_convention_is_arras_as_the_national_list_gives_it():
+    assert run(lambda r: None) == []
+    assert validate_convention(build(clean_raw())).findings == []
+
+
+# PRJ-06
+def test_prj06_unknown_id_suggests_the_convention_of_the_communes():
+    out = run(lambda r: r["names"].update(acv_id="ACV901"))
+    assert only(out) == [("PRJ-06", E, "Projet", "B4")]
+    assert "« ACV901 » ne figure pas dans la liste nationale ACV (ANCT, avril 2024)" in out[0].message
+    assert "230 conventions" in out[0].message
+    assert "ACV014 (Arras)" in out[0].suggestion and "« ACV014 »" in out[0].suggestion
+
+
+def test_prj06_unknown_id_and_communes_of_no_convention():
+    def m(r):
+        r["names"]["acv_id"] = "ACV998"
+        r["T_Communes"][0].update(code_insee="62001", commune="Ablain-Saint-Nazaire")
+    out = run(m, "PRJ-06")
+    assert only(out) == [("PRJ-06", E, "Projet", "B4")] and "option --reference" in out[0].suggestion
+
+
+def test_prj06_a_commune_of_another_convention():
+    out = run(lambda r: r["T_Communes"].append({"code_insee": "62193", "commune": "Calais", "role": "Commune associée"}))
+    assert only(out) == [("PRJ-06", E, "Projet", cell_of("T_Communes", 1, "code_insee"))]
+    assert "La commune 62193 (Calais) ne fait pas partie de la convention ACV014 (Arras)" in out[0].message
+    assert "Arras (62041)" in out[0].message
+    assert "ACV043 (Calais)" in out[0].suggestion
+
+
+def test_prj06_another_conventions_id_on_these_communes():
+    # ACV031 is Béthune - Bruay: Arras is not one of its communes, and both of its communes are missing
+    out = run(lambda r: r["names"].update(acv_id="ACV031"))
+    assert [(f.code, f.gravite) for f in out if f.code != "PRJ-08"] == [("PRJ-06", E), ("PRJ-07", E), ("PRJ-07", E)]
+
+
+def test_prj06_a_commune_outside_the_programme():
+    out = run(lambda r: r["T_Communes"].append({"code_insee": "62001", "commune": "Ablain", "role": "Commune associée"}),
+              "PRJ-06")
+    assert len(out) == 1 and "d'aucune commune du programme" in out[0].suggestion
+
+
+def test_prj06_not_judged_on_a_malformed_id_or_code():
+    assert [f.code for f in run(lambda r: r["names"].update(acv_id="ACV14"))] == ["PRJ-03"]
+    out = run(lambda r: r["T_Communes"].append({"code_insee": "6219", "commune": "Calais", "role": "Commune associée"}))
+    assert [f.code for f in out] == ["PRJ-02"]
+
+
+# PRJ-07
+def test_prj07_binome_with_both_communes_passes():
+    assert run(lens_lievin) == []
+
+
+def test_prj07_binome_missing_one_commune():
+    out = run(lambda r: lens_lievin(r, (("62498", "Lens", "Ville centre"),)))
+    assert only(out) == [("PRJ-07", E, "Projet", cell_of("T_Communes", 0, "code_insee"))]
+    assert "ACV113 (Lens - Liévin) réunit 2 communes" in out[0].message
+    assert "Liévin (62510) manque" in out[0].message and "« Commune associée »" in out[0].suggestion
+
+
+def test_prj07_not_judged_while_a_code_is_unreadable_or_the_table_empty():
+    out = run(lambda r: lens_lievin(r, (("62498", "Lens", "Ville centre"), ("6251", "Liévin", "Commune associée"))))
+    assert [f.code for f in out] == ["PRJ-02"]
+    assert [f.code for f in run(lambda r: r.update(T_Communes=[]))] == ["PRJ-02"]
+
+
+# PRJ-08
+def test_prj08_siren_differs_gives_the_lists_date():
+    out = run(lambda r: r["names"].update(acv_siren_epci="200033578"))
+    assert only(out) == [("PRJ-08", A, "Projet", "B8")]
+    assert "200033579" in out[0].message and "la liste date d'avril 2024" in out[0].message
+
+
+def test_prj08_siren_written_with_spaces_is_the_same():
+    assert run(lambda r: r["names"].update(acv_siren_epci="200 033 579")) == []
+
+
+def test_prj08_a_later_list_where_the_epci_merged_gives_its_own_date():
+    ref = with_list(**{"62041": {"siren_epci": "200099999"}})
+    out = findings(clean_raw(), "PRJ-08", ref)
+    assert only(out) == [("PRJ-08", A, "Projet", "B8")]
+    assert "liste d'essai" in out[0].message and "la liste date du 01/01/2025" in out[0].message
+
+
+def test_prj08_departement_differs():
+    out = run(lambda r: r["names"].update(acv_departement="59"), "PRJ-08")
+    assert only(out) == [("PRJ-08", A, "Projet", "B6")] and "62" in out[0].message
+
+
+# PRJ-09
+def creusot(r):
+    """Le Creusot (ACV109): its ORT is « Non signée » in the list."""
+    r["names"].update(acv_id="ACV109", acv_libelle="Le Creusot", acv_departement="71", acv_siren_epci="247100290")
+    r["T_Communes"][:] = [{"code_insee": "71153", "commune": "Le Creusot", "role": "Ville centre"}]
+    for p in r["T_Perimetres"]:
+        p["communes"] = "71153"
+
+
+def test_prj09_acv2_without_a_signed_ort():
+    out = run(creusot)
+    assert only(out) == [("PRJ-09", A, "Périmètres", cell_of("T_Perimetres", 1, "type"))]
+    assert "pour Le Creusot (non signée)" in out[0].message and "24 mai 2023" in out[0].message
+
+
+def test_prj09_acv1_is_not_judged():
+    def m(r):
+        creusot(r)
+        r["names"].update(acv_programme="ACV 1", acv_date_convention=None)
+    assert run(m, "PRJ-09") == []
+
+
+def test_prj09_ort_unknown_in_the_list_and_signed_in_a_later_one():
+    assert "non renseignée" in findings(_creusot(), "PRJ-09", with_list(**{"71153": {"ort": "", "date_ort": ""}}))[0].message
+    assert findings(_creusot(), "PRJ-09", with_list(**{"71153": {"ort": "Signée", "date_ort": "2025-01-10"}})) == []
+
+
+def _creusot():
+    raw = clean_raw()
+    creusot(raw)
+    return raw
+
+
+def test_prj09_without_ort_perimeter_lands_on_the_table_and_per01_reports_the_missing_perimeter():
+    def m(r):
+        creusot(r)
+        r["T_Perimetres"][1]["type"] = "Secteur contigu"
+    out = run(m)
+    assert ("PRJ-09", A, "Périmètres", cell_of("T_Perimetres", 0, "type")) in only(out)
+    assert "PER-01" in [f.code for f in out]
+
+
+# FIN-19
+def detr_for_arras(r, dispositif="DETR"):
+    r["T_Financements"][line_index(r, "1.1", "ETAT")]["dispositif"] = dispositif
+
+
+@pytest.mark.parametrize("population,warned", [("20000", False), ("20001", True), ("42600", True), ("19999", False)])
+def test_fin19_boundary_20000_inhabitants(population, warned):
+    raw = clean_raw()
+    detr_for_arras(raw)
+    out = findings(raw, "FIN-19", with_list(**{"62041": {"population": population}}))
+    i = line_index(raw, "1.1", "ETAT")
+    assert only(out) == ([("FIN-19", A, "Plan de financement", cell_of("T_Financements", i, "dispositif"))] if warned else [])
+
+
+def test_fin19_message_explains_the_rule_and_the_exceptions():
+    out = run(detr_for_arras, "FIN-19")
+    assert len(out) == 1 and out[0].action == "1.1"
+    m, s = out[0].message, out[0].suggestion
+    assert "commune d'Arras, qui compte 42 600 habitants selon la liste nationale ACV (ANCT, avril 2024)" in m
+    assert "20 000 habitants au plus en métropole" in m and "L2334-33" in m
+    assert "arrêtée par le préfet" in s and "commune nouvelle" in s and "DSIL" in s
+
+
+def test_fin19_outre_mer_threshold_is_35000():
+    def reunion(r):  # Saint-Louis de La Réunion (ACV230)
+        r["names"].update(acv_id="ACV230", acv_libelle="Saint-Louis", acv_departement="974", acv_siren_epci="249740077")
+        r["T_Communes"][:] = [{"code_insee": "97414", "commune": "Saint-Louis", "role": "Ville centre"}]
+        r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Saint-Louis"
+        detr_for_arras(r)
+    raw = clean_raw()
+    reunion(raw)
+    assert findings(raw, "FIN-19", with_list(**{"97414": {"population": "35000"}})) == []
+    out = findings(raw, "FIN-19", with_list(**{"97414": {"population": "35001"}}))
+    assert len(out) == 1 and "35 000 habitants au plus outre-mer" in out[0].message
+
+
+@pytest.mark.parametrize("dispositif", ["DETR 2025", "detr", "Dotation DETR"])
+def test_fin19_variants_of_the_name_count(dispositif):
+    assert len(run(lambda r: detr_for_arras(r, dispositif), "FIN-19")) == 1
+
+
+def test_fin19_not_for_a_refused_line_an_epci_or_an_unnamed_commune():
+    def refused(r):
+        detr_for_arras(r)
+        r["T_Financements"][line_index(r, "1.1", "ETAT")]["statut"] = "Refusé"
+    assert run(refused, "FIN-19") == []
+    # 2.1 has a DETR line already: its maître d'ouvrage is the EPCI (the rule is about communes)
+    assert run(lambda r: None, "FIN-19") == []
+
+    def other_commune(r):
+        detr_for_arras(r)
+        r["T_Actions"][0]["maitre_ouvrage"] = "Commune de Sainte-Catherine"
+    assert run(other_commune, "FIN-19") == []
+
+
+def test_fin19_in_a_binome_the_commune_named_by_the_maitre_d_ouvrage():
+    def m(r, mo):
+        lens_lievin(r)
+        r["T_Actions"][0]["maitre_ouvrage"] = mo
+        detr_for_arras(r)
+    lens = with_list(**{"62498": {"population": "20000"}})  # Lens at the threshold, Liévin above it
+    assert findings(_raw(m, "Ville de Lens"), "FIN-19", lens) == []
+    out = findings(_raw(m, "Ville de Liévin"), "FIN-19", lens)
+    assert len(out) == 1 and "Liévin" in out[0].message
+
+
+def _raw(mutate, *args):
+    raw = clean_raw()
+    mutate(raw, *args)
+    return raw
+
+
+def test_the_rules_use_the_list_passed_in_not_a_file(monkeypatch):
+    """A list given to the engine is the one compared with, even when the environment names another."""
+    monkeypatch.setenv(reference.ENV_VAR, "/nonexistent/liste.csv")
+    ref = with_list()
+    assert validate_convention(build(clean_raw()), reference=ref).findings == []
+    without_arras = reference.parse(
+        "\n".join(line for line in reference.SHIPPED.read_text(encoding="utf-8").splitlines()
+                  if not line.startswith("ACV014,")),
+        Path("x.csv"), "liste sans Arras", "01/01/2025")
+    out = validate_convention(build(clean_raw()), reference=without_arras).findings
+    assert [f.code for f in out] == ["PRJ-06"] and "liste sans Arras" in out[0].message
