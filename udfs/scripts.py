@@ -268,6 +268,10 @@ def run_generer_annexe(book) -> str:
     if not here.is_absolute() or not here.parent.is_dir():  # never saved, or on OneDrive/SharePoint
         raise AnnexeImpossible("enregistrez d'abord le classeur sur ce PC (l'annexe est écrite à côté).")
     out = here.with_name(f"{here.stem}_annexe.xlsx")
+    from acv_xl.outputs.output_guard import check_outputs
+
+    if problem := check_outputs([here], [out]):  # a previous annex is replaced, any other file kept
+        raise AnnexeImpossible(problem)
     build_annex(report, out, brouillon=brouillon)
     book.app.books.open(str(out))
     return str(out)

@@ -205,6 +205,9 @@ class Structure(BaseModel):
     missing_names: list[str] = Field(default_factory=list)
     table_refs: dict[str, tuple[str, str]] = Field(default_factory=dict)  # table → (sheet, "A3:F20")
     merged_in_tables: list[tuple[str, str, str]] = Field(default_factory=list)  # (table, sheet, range)
+    # the kind of acv-xl report the file is (« consolidation », « annexe »…), from its content mark;
+    # looked for only when nothing of the template was found (STR-11)
+    derived_report: str | None = None
 
 
 class Convention(BaseModel):

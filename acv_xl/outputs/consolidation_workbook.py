@@ -42,6 +42,7 @@ from acv_xl.outputs.formats import (  # such text goes inline
     FMT_INTEGER,
 )
 from acv_xl.outputs.formats import looks_rich as _looks_rich
+from acv_xl.outputs.output_guard import CONSOLIDATION, mark, mark_json, mark_xlsxwriter
 
 # ------------------------------------------------------------------ the consolidated workbook's contract
 # (interfaces.md, « Consolidation of a département »): its sheet names, table names and headers.
@@ -124,8 +125,9 @@ STATUT_LIBELLE = {
     ETAT_ILLISIBLE: "Illisible",
 }
 OUI, NON = "Oui", "Non"
-MARQUE = "acv-xl consolidation"  # value of the custom property `acv_xl` of the consolidated workbook
-MOTIF_CONSOLIDATION = "classeur consolidé (ignoré)"
+MARQUE = mark(CONSOLIDATION)  # value of the custom property `acv_xl` of the consolidated workbook
+MOTIF_CONSOLIDATION = "produit par acv-xl, non compté"  # any report of acv-xl left in the folder
+MOTIF_ETRANGER = "pas un classeur ACV, non compté"  # a workbook with nothing of the template (STR-11)
 SANS_ID = "(sans identifiant)"
 
 
@@ -580,7 +582,7 @@ class _Writer:
             "subject": f"Département {self.r.departement}" if self.r.departement else "Consolidation",
             "author": "acv-xl", "comments": self.r.summary_line(),
         })
-        self.wb.set_custom_property("acv_xl", MARQUE)
+        mark_xlsxwriter(self.wb, CONSOLIDATION)
 
 
 _atomic = atomic_write  # the consolidation's outputs are written like every other output
@@ -650,7 +652,7 @@ def to_json(result: ConsolidationResult) -> dict:
             "acquis": _f(f.acquis) if f.lisible else None,
             "totaux": f.totaux.as_json() if f.totaux is not None else None,
         })
-    return {
+    return mark_json({
         "departement": result.departement,
         "genere_le": result.genere_le.isoformat(timespec="seconds"),
         "fichiers": len(result.files),
@@ -666,6 +668,6 @@ def to_json(result: ConsolidationResult) -> dict:
             "par_statut": {k: _f(v) for k, v in g.par_statut.items()},
         },
         "conventions": conventions,
-    }
+    }, CONSOLIDATION)
 
 

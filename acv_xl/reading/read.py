@@ -153,4 +153,8 @@ def read_file(path: str | Path) -> Convention:
             conv = read_source(source)
         del source
     conv.fichier = str(path)
+    if not conv.structure.table_refs and not conv.names:  # nothing of the template: what is it? (STR-11)
+        from acv_xl.reading.provenance import produced_by
+
+        conv.structure.derived_report = produced_by(path)
     return conv
