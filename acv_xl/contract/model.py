@@ -190,8 +190,9 @@ class MissingHeader(BaseModel):
     table: str
     header: str
     sheet: str = ""
-    cell: str = ""  # the header row's first cell, to point at
+    cell: str = ""  # the cell to point at: the renamed header, else the header row's first cell
     found_as: str | None = None  # a header that looks like it (renamed)
+    in_place: str | None = None  # else an unknown header standing where this column should be
 
 
 class Structure(BaseModel):

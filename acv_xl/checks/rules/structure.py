@@ -95,6 +95,10 @@ def tableau_absent(conv: Convention) -> Iterable[Finding]:
         if mh.found_as:
             msg += f" ; une colonne {q(mh.found_as)} lui ressemble : a-t-elle été renommée ?"
             sugg = f"Renommez l'en-tête {q(mh.found_as)} en {q(mh.header)}."
+        elif mh.in_place:
+            msg += f" ; l'en-tête {q(mh.in_place)} est à sa place : la colonne a-t-elle été renommée ?"
+            sugg = (f"Renommez l'en-tête {q(mh.in_place)} en {q(mh.header)} ; si {q(mh.in_place)} est une colonne "
+                    f"à vous, ajoutez aussi la colonne {q(mh.header)}.")
         else:
             msg += "."
             sugg = f"Ajoutez au tableau la colonne {q(mh.header)} (texte exact de l'en-tête)."
