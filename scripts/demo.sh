@@ -5,8 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 2
 mkdir -p sortie
-.venv/bin/acv-xl modele sortie/modele_acv.xlsx || exit 2
-.venv/bin/acv-xl exemples sortie/exemples || exit 2
+.venv/bin/acv-xl modele sortie/modele_acv.xlsx --remplacer || exit 2
+.venv/bin/acv-xl exemples sortie/exemples --remplacer || exit 2
 # Some examples carry deliberate mistakes: status 1 is expected here.
 .venv/bin/acv-xl valider sortie/exemples/*.xlsx
 .venv/bin/acv-xl consolider sortie/exemples -o sortie/consolidation_62.xlsx --departement 62 --json sortie/consolidation_62.json

@@ -13,8 +13,13 @@ Choices:
   `Fichiers` (with « Compté » and « Motif ») and every finding in `Anomalies`.
 - Totals are the per-workbook `totals.compute` results, added together here (Decimal, to the cent).
 - The workbook and the JSON summary are written by `consolidation_workbook`.
-- A workbook written by `consolider` and left in the folder is recognised (custom property) and
-  listed as ignored, never read as a convention.
+- A report of acv-xl left in the folder (a previous consolidation, an annex) is recognised by the
+  mark in its content and listed as « produit par acv-xl, non compté », never read as a
+  convention; a workbook with nothing of the template (STR-11) as « pas un classeur ACV, non
+  compté ». Neither adds a finding: they are not conventions.
+- What may be written is decided by `output_guard.check_outputs` before anything is read: never
+  one of the workbooks found, never a file that is not a report of ours without `--remplacer`.
+- `--departement` matching no convention is a usage error (exit 2): nothing is written.
 """
 
 from __future__ import annotations
@@ -382,10 +387,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     files, base = discover(paths)
     outputs = [Output(out, (".xlsx",), "-o")] + ([Output(Path(json_path), (".json",), "--json")] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
-    mine = {f for f in files for o in outputs if f == o.path.resolve() and is_derived_report(f)}
+    written = {o.path.resolve() for o in outputs}
+    mine = {f for f in files if f in written and is_derived_report(f)}
     if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace):
         raise UsageError(problem)
-    written = {o.path.resolve() for o in outputs}
     files = [f for f in files if f not in written]
     if not files:
         where = ", ".join(str(p) for p in paths)
