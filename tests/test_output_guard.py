@@ -358,6 +358,10 @@ def test_consolider_lists_reports_and_foreign_workbooks_without_counting_them(fo
     assert not anomalies & ({"arras_annexe.xlsx", "semaine_1.xlsx"} | {p.relative_to(folder).as_posix() for p in foreign})
     data = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
     assert data["conventions_comptees"] == 7
+    assert "non comptés (pas un classeur ACV : 8, produit par acv-xl : 2)" in text, text
+    # a folder of such files only: nothing to consolidate
+    refused(acv("consolider", sub, "-o", tmp_path / "vide.xlsx"), "aucun classeur de convention ACV parmi les 6")
+    assert not (tmp_path / "vide.xlsx").exists()
 
 
 def test_departement_matching_no_convention_is_status_2_and_nothing_written(folder, tmp_path):

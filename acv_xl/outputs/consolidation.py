@@ -19,7 +19,8 @@ Choices:
   compté ». Neither adds a finding: they are not conventions.
 - What may be written is decided by `output_guard.check_outputs` before anything is read: never
   one of the workbooks found, never a file that is not a report of ours without `--remplacer`.
-- `--departement` matching no convention is a usage error (exit 2): nothing is written.
+- `--departement` matching no convention, or a folder holding no convention at all (only reports
+  of ours and other workbooks), is a usage error (exit 2): nothing is written.
 """
 
 from __future__ import annotations
@@ -402,6 +403,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     verdicts = judge(summaries, departement)
     if departement is not None and not any(v.compte for v in verdicts):
         raise UsageError(_no_convention_of(departement, summaries))
+    if all(s.ignore for s in summaries):  # only reports of ours and other workbooks: nothing to consolidate
+        n = len(summaries)
+        raise UsageError(f"aucun classeur de convention ACV parmi les {n} fichier{'s' if n > 1 else ''} trouvé"
+                         f"{'s' if n > 1 else ''} (rapports d'acv-xl ou autres classeurs) : rien n'est écrit. "
+                         "Vérifiez le dossier indiqué.")
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases)
     lap("règles CON")
