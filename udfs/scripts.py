@@ -270,7 +270,8 @@ def run_generer_annexe(book) -> str:
     out = here.with_name(f"{here.stem}_annexe.xlsx")
     from acv_xl.outputs.output_guard import check_outputs
 
-    if problem := check_outputs([here], [out]):  # a previous annex is replaced, any other file kept
+    # a previous annex is replaced, any other file of that name kept
+    if problem := check_outputs([here], [out], way_out="Renommez ou déplacez ce fichier, puis relancez."):
         raise AnnexeImpossible(problem)
     build_annex(report, out, brouillon=brouillon)
     book.app.books.open(str(out))
@@ -291,9 +292,11 @@ def _alert(book, message: str) -> None:
 
 def _guarded(book, job, what: str):
     """Never a Python traceback for the user: a French message box instead."""
+    from acv_xl.outputs.atomic import OutputError
+
     try:
         return job(book)
-    except AnnexeImpossible as exc:
+    except (AnnexeImpossible, OutputError) as exc:  # OutputError: « permission refusée : … » with the file's name
         _alert(book, f"{what} impossible : {exc}")
     except Exception as exc:
         _alert(book, f"{what} impossible : erreur inattendue ({type(exc).__name__} : {exc}). "

@@ -192,13 +192,18 @@ def _inode(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+WAY_OUT = f"Choisissez un autre nom de fichier, ou ajoutez {REMPLACER} pour l'écraser."
+
+
 def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str | Path],
-                  replace: bool = False) -> str | None:
+                  replace: bool = False, way_out: str = WAY_OUT) -> str | None:
     """Why the command may not write `outputs` (a French sentence naming the file and the way
     out; the command exits with status 2 and writes nothing), or None when it may.
 
     `inputs`: every file the command reads (folders are not expanded here: pass the files found).
     `outputs`: `Output`s, or plain paths for a workbook (.xlsx). `replace`: the user's `--remplacer`.
+    `way_out`: what to do about an existing file that is not ours, where there is no
+    `--remplacer` to give (an Excel button).
     """
     outs = [o if isinstance(o, Output) else Output(Path(o)) for o in outputs]
     for o in outs:
@@ -225,8 +230,7 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
                         "remplacé. Choisissez un autre nom de fichier.")
     for o in outs:
         if (o.path.exists() or o.path.is_symlink()) and not replace and not is_derived_report(o.path):
-            return (f"« {o.path} » existe déjà et c'est {_what(o.path)} : il n'est pas remplacé. "
-                    f"Choisissez un autre nom de fichier, ou ajoutez {REMPLACER} pour l'écraser.")
+            return f"« {o.path} » existe déjà et c'est {_what(o.path)} : il n'est pas remplacé. {way_out}"
     for o in outs:
         if not os.access(o.path.parent, os.W_OK | os.X_OK):
             return f"permission refusée : impossible d'écrire dans le dossier {o.path.parent} (pour {o.path.name})."
