@@ -21,7 +21,11 @@ API, for every command that writes (call it before any work, then write through
 
 A derived report marks itself with `mark_xlsxwriter(wb, kind)`, `mark_openpyxl(wb, kind)` or
 `mark_json(data, kind)`, `kind` one of `provenance.KINDS` (CONSOLIDATION, ANNEXE, EXTRAIT,
-COMPARAISON, HISTORIQUE). A workbook holding a convention is never marked.
+COMPARAISON, HISTORIQUE, all re-exported here); a workbook printed to PDF also gets
+`pdf_keywords(kind)` as its « keywords » property. A workbook holding a convention is never
+marked. `is_derived_report(path)` / `derived_kind(path)` read the mark (bounded reads only).
+Where no `--remplacer` exists (an Excel button), pass `way_out=` the sentence to show instead.
+A failure while writing is an `atomic.OutputError`, whose text names the output.
 
 The checks, in order (the first failing one is returned):
 1. each output has an accepted extension (`--json` .json, a workbook .xlsx);
