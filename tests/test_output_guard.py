@@ -264,6 +264,22 @@ def test_permission_refused_names_the_output_never_the_temp_file(tmp_path, monke
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_unwritable_folder_is_refused_before_any_work(folder, tmp_path, monkeypatch, capsys):
+    """What the system says of a folder the user may not write to (root may write anywhere: the
+    answer is given here by `os.access`, as it would be for a user)."""
+    from acv_xl import cli
+    from acv_xl.outputs import consolidation
+
+    ro = tmp_path / "lecture_seule"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if Path(p) == ro else real(p, mode, **k))
+    monkeypatch.setattr(consolidation, "summarize_all", lambda *a, **k: pytest.fail("read before refusing"))
+    assert cli.main(["consolider", str(folder), "-o", str(ro / "c.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "permission refusée" in err and str(ro) in err and list(ro.iterdir()) == []
+
+
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write in a read-only folder")
 def test_a_read_only_folder_is_refused_before_any_work(tmp_path, folder):
     ro = tmp_path / "lecture_seule"
