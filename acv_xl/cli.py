@@ -67,20 +67,33 @@ def _fail(message: str, status: int = 2) -> int:
 
 # ----------------------------------------------------------------------------- commands
 def cmd_modele(args) -> int:
-    from acv_xl.outputs.template import build_workbook
+    from acv_xl.outputs.output_guard import Output, check_outputs
 
     out = Path(args.sortie)
-    if out.suffix.lower() != ".xlsx":
-        return _fail(f"le fichier de sortie doit avoir l'extension .xlsx : {out}")
+    if problem := check_outputs([], [Output(out, (".xlsx",), "SORTIE")], replace=args.remplacer):
+        return _fail(problem)
+    from acv_xl.outputs.template import build_workbook
+
     build_workbook(out)
     print(f"Modèle écrit : {out}")
     return 0
 
 
 def cmd_exemples(args) -> int:
-    from acv_xl.outputs.examples import write_examples
+    from acv_xl.outputs.examples import example_conventions, write_examples
+    from acv_xl.outputs.output_guard import Output, check_outputs, folder_missing
 
-    paths = write_examples(Path(args.dossier))
+    folder = Path(args.dossier)
+    if folder.exists() and not folder.is_dir():
+        return _fail(f"« {folder} » est un fichier, pas un dossier : indiquez le dossier où écrire les exemples.")
+    if not folder.exists() and not folder.absolute().parent.is_dir():  # the folder named is created, never its parents
+        return _fail(folder_missing(folder.absolute()))
+    conventions = example_conventions()
+    if folder.is_dir():
+        outputs = [Output(folder / name, (".xlsx",), "DOSSIER") for name in conventions]
+        if problem := check_outputs([], outputs, replace=args.remplacer):
+            return _fail(problem)
+    paths = write_examples(folder, conventions)
     for p in paths:
         print(f"Exemple écrit : {p}")
     return 0
@@ -101,17 +114,21 @@ def cmd_valider(args) -> int:
     reference, status = _reference(args)
     if reference is None:
         return status
-    if args.annoter and len(args.fichiers) == 1:
+    if args.annoter:
+        if len(args.fichiers) != 1:
+            return _fail("--annoter s'emploie avec un seul fichier.")
         from acv_xl.outputs.annotate import check_output
+        from acv_xl.outputs.output_guard import Output, check_outputs
 
-        if problem := check_output(Path(args.fichiers[0]), Path(args.annoter)):  # e.g. SORTIE = FICHIER
+        out = Output(Path(args.annoter), (".xlsx", ".xlsm"), "--annoter")
+        # the copy's own words first (same file, .xlsm kept .xlsm), then the rules of every output
+        if problem := (check_output(Path(args.fichiers[0]), Path(args.annoter))
+                       or check_outputs(args.fichiers, [out], replace=args.remplacer)):
             return _fail(problem)
     from acv_xl.checks.validate import validate_file
 
     reports = [validate_file(Path(f), reference) for f in args.fichiers]
     if args.annoter:
-        if len(reports) != 1:
-            return _fail("--annoter s'emploie avec un seul fichier.")
         if reports[0].convention is None:
             return _fail("impossible d'annoter un fichier illisible.")
         from acv_xl.outputs.annotate import AnnotationError, annotate
@@ -140,7 +157,7 @@ def cmd_annexe(args) -> int:
     from acv_xl.outputs.annex import run_annexe
 
     return run_annexe(Path(args.fichier), Path(args.sortie) if args.sortie else None,
-                      pdf=args.pdf, brouillon=args.brouillon, console=_console())
+                      pdf=args.pdf, brouillon=args.brouillon, console=_console(), replace=args.remplacer)
 
 
 def cmd_consolider(args) -> int:
@@ -156,7 +173,8 @@ def cmd_consolider(args) -> int:
     os.environ[ENV_VAR] = str(reference.chemin)
     try:
         return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
-                              json_path=Path(args.json) if args.json else None, jobs=args.jobs)
+                              json_path=Path(args.json) if args.json else None, jobs=args.jobs,
+                              replace=args.remplacer)
     finally:
         if before is None:
             del os.environ[ENV_VAR]
@@ -222,6 +240,12 @@ _REFERENCE_HELP = ("liste des communes ACV plus récente que la liste nationale 
                    "format ; défaut : la variable d'environnement ACV_XL_REFERENCE, sinon la liste livrée")
 
 
+def _replace_option(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--remplacer", action="store_true",
+                   help="écrase un fichier de sortie existant qui n'est pas un rapport produit par acv-xl "
+                        "(sans cette option, un classeur de convention n'est jamais remplacé)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="acv-xl",
@@ -234,10 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("modele", help="écrit le modèle de classeur vide", description="Écrit le modèle de classeur ACV vide (feuilles, tableaux, listes, formules, financeurs de référence).")
     s.add_argument("sortie", metavar="SORTIE.xlsx", help="fichier à écrire")
+    _replace_option(s)
     s.set_defaults(func=cmd_modele)
 
     s = sub.add_parser("exemples", help="écrit les classeurs de démonstration du Pas-de-Calais", description="Écrit un classeur par convention ACV du Pas-de-Calais, sous son identité réelle (liste nationale ACV) et avec des montants fictifs, certains sans erreur, d'autres avec des erreurs typiques.")
-    s.add_argument("dossier", metavar="DOSSIER", help="dossier de sortie (créé au besoin)")
+    s.add_argument("dossier", metavar="DOSSIER", help="dossier de sortie (créé s'il n'existe pas ; son dossier parent doit exister)")
+    _replace_option(s)
     s.set_defaults(func=cmd_exemples)
 
     s = sub.add_parser("valider", help="valide un ou plusieurs classeurs", description="Valide les classeurs et affiche un rapport. Statut de sortie : 0 sans erreur, 1 au moins une erreur, 2 fichier inutilisable.")
@@ -245,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("texte", "json"), default="texte", help="format du rapport (défaut : texte)")
     s.add_argument("--annoter", metavar="SORTIE.xlsx", help="écrit une copie annotée (feuille Contrôles remplie, cellules fautives surlignées) sans toucher au fichier d'origine")
     s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
+    _replace_option(s)
     s.set_defaults(func=cmd_valider)
 
     s = sub.add_parser("annexe", help="génère l'annexe de l'avenant", description="Génère l'annexe de l'avenant (classeur prêt à imprimer, et PDF avec --pdf). Refuse une convention qui a des erreurs, sauf avec --brouillon.")
@@ -252,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--sortie", metavar="SORTIE.xlsx", help="fichier à écrire (défaut : FICHIER_annexe.xlsx à côté du classeur)")
     s.add_argument("--pdf", action="store_true", help="produit aussi le PDF (LibreOffice)")
     s.add_argument("--brouillon", action="store_true", help="génère malgré les erreurs, chaque page portant\u00a0«\u00a0PROJET\u00a0—\u00a0non\u00a0validé\u00a0»")
+    _replace_option(s)
     s.set_defaults(func=cmd_annexe)
 
     s = sub.add_parser("consolider", help="consolide les classeurs d'un département", description="Lit et valide tous les classeurs d'un dossier (récursivement) et écrit le classeur consolidé du département.")
@@ -261,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="RESUME.json", help="écrit aussi les totaux et statuts par convention en JSON")
     s.add_argument("--jobs", type=_positive_int, metavar="N", help="nombre de processus (défaut : tous les cœurs)")
     s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
+    _replace_option(s)
     s.set_defaults(func=cmd_consolider)
 
     s = sub.add_parser("migrer", help="recopie un classeur ancien ou endommagé dans le modèle actuel", description="Écrit le modèle actuel (boutons, listes, formules) rempli de toutes les valeurs d'un classeur d'une version antérieure du modèle ou endommagé (lignes saisies sous un tableau, feuilles ou tableaux renommés, listes perdues). Statut de sortie : 0 tout est repris, 1 des valeurs n'ont pas pu être reprises (listées avec leur feuille et leur cellule), 2 fichier inutilisable.")
@@ -301,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     # setting wins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = build_parser().parse_args(argv)
+    from acv_xl.outputs.atomic import OutputError
+
     try:
         status = args.func(args)
         sys.stdout.flush()  # inside the try: a reader gone away shows here at the latest
@@ -314,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+    except OutputError as exc:  # an output that could not be written: its name, never a temp file's
+        return _fail(str(exc))
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         return _fail(f"fichier inaccessible : {exc.filename or exc}")
     except Exception as exc:  # never a traceback for a user; ACV_XL_DEBUG=1 shows it

@@ -5,8 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 2
 mkdir -p sortie
-.venv/bin/acv-xl modele sortie/modele_acv.xlsx || exit 2
-.venv/bin/acv-xl exemples sortie/exemples || exit 2
+.venv/bin/acv-xl modele sortie/modele_acv.xlsx --remplacer || exit 2
+.venv/bin/acv-xl exemples sortie/exemples --remplacer || exit 2
 # The national list of the communes the identities are checked against (ANCT, April 2024).
 .venv/bin/acv-xl reference ACV031 || exit 2
 # Some examples carry deliberate mistakes: status 1 is expected here.

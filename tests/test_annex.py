@@ -429,8 +429,12 @@ def test_cli_faulty_refused_then_draft(examples, tmp_path):
     assert "--brouillon" in proc.stdout
 
     out = tmp_path / "sortie" / "projet.xlsx"
+    proc = run_cli(src, "-o", out, "--pdf", "--brouillon", cwd=tmp_path)  # a missing folder is never created
+    assert proc.returncode == 2 and "le dossier de sortie n'existe pas" in proc.stdout and not out.parent.exists()
+    out.parent.mkdir()
     proc = run_cli(src, "-o", out, "--pdf", "--brouillon", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in out.parent.iterdir()) == ["projet.pdf", "projet.xlsx"]  # no temp file left
     pdf = out.with_suffix(".pdf")
     texts = [p.extract_text() for p in PdfReader(pdf).pages]
     assert len(texts) >= len(SUMMARY_SHEETS) + len(e["report"].convention.actions)

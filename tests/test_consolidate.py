@@ -424,9 +424,9 @@ def test_an_interrupted_write_leaves_no_file_and_keeps_the_previous_one(batch, t
     with pytest.raises(KeyboardInterrupt):
         C.consolidate([folder], out, jobs=1)
     assert list(tmp_path.glob("*o.xlsx*")) == []
-    out.write_bytes(b"previous")
+    out.write_bytes(b"previous")  # not a report of acv-xl: replaced only when the user says so
     with pytest.raises(KeyboardInterrupt):
-        C.consolidate([folder], out, jobs=1)
+        C.consolidate([folder], out, jobs=1, replace=True)
     assert out.read_bytes() == b"previous" and [p.name for p in tmp_path.glob("*o.xlsx*")] == ["o.xlsx"]
 
 
@@ -467,7 +467,7 @@ def test_empty_folder_clear_message_and_status_2(tmp_path):
 def test_cli_usage_errors(tmp_path):
     (tmp_path / "a.xlsx").write_bytes(b"not read")
     for args, msg in (
-        (["consolider", str(tmp_path / "a.xlsx"), "-o", str(tmp_path / "a.xlsx")], "aussi un des classeurs"),
+        (["consolider", str(tmp_path / "a.xlsx"), "-o", str(tmp_path / "a.xlsx")], "aussi un fichier lu"),
         (["consolider", str(tmp_path / "absent"), "-o", str(tmp_path / "o.xlsx")], "introuvable"),
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.csv")], "extension .xlsx"),
         (["consolider", str(tmp_path)], "obligatoires"),
@@ -476,7 +476,7 @@ def test_cli_usage_errors(tmp_path):
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--jobs", "0"], "--jobs"),
         (["consolider", str(tmp_path), "-o", str(tmp_path / "absent" / "o.xlsx")], "dossier de sortie"),
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--json", str(tmp_path / "absent" / "r.json")],
-         "résumé JSON"),
+         "dossier de sortie n'existe pas"),
     ):
         proc = subprocess.run([*ACV_XL, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode == 2, (args, proc.stderr)

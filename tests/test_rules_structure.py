@@ -321,3 +321,34 @@ def test_codes_within_lets_a_partial_caller_skip_rules_needing_other_tables():
     assert run_rules(partial, codes=codes) == []
     # what a partial caller must avoid: a table it did not pass taken for an empty one
     assert any(f.code == "ACT-10" and f.action == "1.1" for f in run_rules(partial))
+
+
+# --------------------------------------------------------------------------- STR-11
+def _nothing_of_the_template(present: tuple[str, ...] = ()):
+    from acv_xl.contract.model import Convention, empty
+
+    conv = empty(Convention)
+    conv.structure.missing_sheets = [s for s in layout.SHEETS if s not in present]
+    conv.structure.missing_tables = [t.name for t in layout.TABLES if t is not layout.T_CONTROLES]
+    conv.structure.missing_names = [n.name for n in layout.NAMED_CELLS]
+    return conv
+
+
+def test_str11_one_finding_for_a_workbook_with_nothing_of_the_template():
+    out = run_rules(_nothing_of_the_template())
+    assert [f.code for f in out] == ["STR-11"] and out[0].gravite is E
+    assert "n'est pas un classeur de convention ACV" in out[0].message
+    # a « Synthèse » alone (a consolidation's first sheet, a common word) is not enough to be ours
+    assert [f.code for f in run_rules(_nothing_of_the_template((layout.Sheet.SYNTHESE,)))] == ["STR-11"]
+
+
+def test_str11_boundary_one_template_sheet_makes_it_a_damaged_convention():
+    codes = [f.code for f in run_rules(_nothing_of_the_template((layout.Sheet.PROJET,)))]
+    assert "STR-11" not in codes and "STR-03" in codes
+
+
+def test_str11_names_a_report_of_acv_xl_by_its_mark_even_with_template_sheet_names():
+    conv = _nothing_of_the_template((layout.Sheet.PERIMETRES, layout.Sheet.ACTIONS))  # an annex shares them
+    conv.structure.derived_report = "annexe"
+    out = run_rules(conv)
+    assert [f.code for f in out] == ["STR-11"] and "l'annexe de l'avenant" in out[0].message

@@ -306,6 +306,24 @@ def test_generer_annexe_on_the_desktop_writes_a_workbook_next_to_the_open_one(tm
     assert wb.properties.subject == PROJET_NON_VALIDE
 
 
+def test_generer_annexe_on_the_desktop_replaces_its_annex_but_never_a_workbook_of_that_name(tmp_path):
+    import hashlib
+    import shutil
+
+    path = _faulty()[0]
+    book = _DesktopBook(remote_book(payload_from_xlsx(path, include=scripts.INCLUDE)), tmp_path / path.name)
+    out = Path(scripts.run_generer_annexe(book))
+    assert Path(scripts.run_generer_annexe(book)) == out  # its own previous annex: replaced
+    shutil.copy(path, out)  # a commune's workbook saved under that name
+    before = hashlib.sha256(out.read_bytes()).hexdigest()
+    book.opened.clear()
+    scripts._guarded(book, scripts.run_generer_annexe, "Génération de l'annexe")
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == before
+    (kind, message), = book.opened
+    assert kind == "alert" and out.name in message and "n'est pas remplacé" in message
+    assert "Renommez ou déplacez ce fichier" in message and "--remplacer" not in message
+
+
 def test_generer_annexe_on_an_unsaved_desktop_workbook_says_so_in_french():
     path = CASES[0]
     book = _DesktopBook(remote_book(payload_from_xlsx(path, include=scripts.INCLUDE)), Path("Classeur1"))

@@ -268,6 +268,11 @@ def run_generer_annexe(book) -> str:
     if not here.is_absolute() or not here.parent.is_dir():  # never saved, or on OneDrive/SharePoint
         raise AnnexeImpossible("enregistrez d'abord le classeur sur ce PC (l'annexe est écrite à côté).")
     out = here.with_name(f"{here.stem}_annexe.xlsx")
+    from acv_xl.outputs.output_guard import check_outputs
+
+    # a previous annex is replaced, any other file of that name kept
+    if problem := check_outputs([here], [out], way_out="Renommez ou déplacez ce fichier, puis relancez."):
+        raise AnnexeImpossible(problem)
     build_annex(report, out, brouillon=brouillon)
     book.app.books.open(str(out))
     return str(out)
@@ -287,9 +292,11 @@ def _alert(book, message: str) -> None:
 
 def _guarded(book, job, what: str):
     """Never a Python traceback for the user: a French message box instead."""
+    from acv_xl.outputs.atomic import OutputError
+
     try:
         return job(book)
-    except AnnexeImpossible as exc:
+    except (AnnexeImpossible, OutputError) as exc:  # OutputError: « permission refusée : … » with the file's name
         _alert(book, f"{what} impossible : {exc}")
     except Exception as exc:
         _alert(book, f"{what} impossible : erreur inattendue ({type(exc).__name__} : {exc}). "

@@ -1,7 +1,8 @@
 """Validation of one convention or one file: findings, totals, fingerprint, state, exit status.
 
 `validate_file` never raises for a bad file: an unreadable or unsupported file becomes one
-STR-01/STR-02 finding (exit status 2); an unexpected failure of the reader is reported as STR-01
+STR-01/STR-02 finding (exit status 2), a file that is no convention (a report of acv-xl, another
+workbook) one STR-11 finding (exit status 2); an unexpected failure of the reader is reported as STR-01
 too (the file could not be read, whatever the reason); a rule that crashes becomes STR-00
 (see `acv_xl.checks.rules.run_rules`).
 """
@@ -142,4 +143,8 @@ def validate_file(path: Path | str, reference: Reference | None = None) -> Repor
                           f"Le fichier n'a pas pu être lu : il est probablement endommagé (détail technique pour "
                           f"l'assistance : {type(exc).__name__}).",
                           "Ouvrez le fichier dans Excel et enregistrez-le à nouveau au format .xlsx, ou repartez d'une copie saine.")
-    return validate_convention(conv, fichier, reference)
+    report = validate_convention(conv, fichier, reference)
+    for f in report.findings:
+        if f.code == "STR-11":  # not a convention (an annex, a consolidation, another workbook): only that
+            return unreadable(fichier, f.code, f.message, f.suggestion)
+    return report

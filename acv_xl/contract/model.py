@@ -190,8 +190,9 @@ class MissingHeader(BaseModel):
     table: str
     header: str
     sheet: str = ""
-    cell: str = ""  # the header row's first cell, to point at
+    cell: str = ""  # the cell to point at: the renamed header, else the header row's first cell
     found_as: str | None = None  # a header that looks like it (renamed)
+    in_place: str | None = None  # else an unknown header standing where this column should be
 
 
 class StrayCell(BaseModel):
@@ -223,6 +224,9 @@ class Structure(BaseModel):
     missing_names: list[str] = Field(default_factory=list)
     table_refs: dict[str, tuple[str, str]] = Field(default_factory=dict)  # table → (sheet, "A3:F20")
     merged_in_tables: list[tuple[str, str, str]] = Field(default_factory=list)  # (table, sheet, range)
+    # the kind of acv-xl report the file is (« consolidation », « annexe »…), from its content mark;
+    # looked for only when nothing of the template was found (STR-11)
+    derived_report: str | None = None
 
 
 class Convention(BaseModel):

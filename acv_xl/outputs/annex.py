@@ -8,7 +8,9 @@ PDF, LibreOffice, Excel and a phone viewer all show the same figures) and comes 
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -34,6 +36,7 @@ from acv_xl.outputs.formats import (
     merge_text,
     write_value,
 )
+from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs, mark_xlsxwriter, pdf_keywords
 
 TITRE = "Annexe à l'avenant de la convention Action Cœur de Ville"
 FONT_PT = 10  # the annex's type (Arial); its print scale keeps it at 8 pt or more
@@ -759,7 +762,6 @@ def build_annex(report, out: Path, brouillon: bool = False) -> Path:
         raise ValueError("no convention to build an annex from")
     brouillon = brouillon or has_errors(report.findings)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     d = _Data(report, brouillon)
 
     def write(tmp: Path) -> None:
@@ -770,7 +772,9 @@ def build_annex(report, out: Path, brouillon: bool = False) -> Path:
             "subject": PROJET_NON_VALIDE if brouillon else "Annexe à l'avenant",
             "author": "acv-xl",
             "comments": f"Empreinte des données : {report.empreinte or ''}",
+            "keywords": pdf_keywords(ANNEXE),  # the mark of the PDF LibreOffice prints from it
         })
+        mark_xlsxwriter(wb, ANNEXE)  # a derived report: `annexe` may replace it, `valider` says what it is
         fmts = _Formats(wb)
         _cover(wb, d, fmts)
         _perimetres(wb, d, fmts)
@@ -787,8 +791,22 @@ def build_annex(report, out: Path, brouillon: bool = False) -> Path:
     return atomic_write(out, write)
 
 
-def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console) -> int:
-    """`acv-xl annexe`: validate, refuse a convention with errors (unless draft), write xlsx (+ PDF)."""
+def _write_pdf(xlsx: Path, pdf: Path) -> Path:
+    """The PDF of `xlsx`, printed by LibreOffice into a hidden folder beside it, then renamed:
+    like every output, never half written, never another file's name."""
+    from acv_xl.outputs import libreoffice
+
+    def write(tmp: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix=".acv-xl-pdf-", dir=pdf.parent) as folder:
+            os.replace(libreoffice.convert(xlsx, "pdf", Path(folder))[0], tmp)
+
+    return atomic_write(pdf, write)
+
+
+def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console, replace: bool = False) -> int:
+    """`acv-xl annexe`: validate, refuse a convention with errors (unless draft), write xlsx (+ PDF).
+
+    `replace`: `--remplacer`, to write over an existing file that is not a previous annex."""
     from acv_xl.checks.validate import validate_file
     from acv_xl.outputs import libreoffice
 
@@ -797,12 +815,9 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
 
     path = Path(path)
     out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
-    if out.suffix.lower() != ".xlsx":
-        say(f"Impossible de générer l'annexe : le fichier de sortie doit avoir l'extension .xlsx ({out}).", "red")
-        return 2
-    if out.resolve() == path.resolve():
-        say("Impossible de générer l'annexe : le fichier de sortie est le classeur de la convention lui-même ; "
-            "choisissez un autre nom avec -o.", "red")
+    outputs = [Output(out, (".xlsx",), "-o")] + ([Output(out.with_suffix(".pdf"), (".pdf",), "--pdf")] if pdf else [])
+    if problem := check_outputs([path], outputs, replace=replace):
+        say(f"Impossible de générer l'annexe : {problem}", "red")
         return 2
 
     report = validate_file(path)
@@ -830,7 +845,7 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
         say(f"Document de travail : chaque page porte « {PROJET_NON_VALIDE} ».")
     if pdf:
         try:
-            written = libreoffice.convert(out, "pdf", out.parent)
+            written = [_write_pdf(out, out.with_suffix(".pdf"))]
         except libreoffice.LibreOfficeMissing as exc:
             say(f"PDF non produit : {exc}", "red")
             return 2

@@ -28,8 +28,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import shutil
-import tempfile
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -41,7 +39,9 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.outputs import page_layout
+from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
+from acv_xl.outputs.output_guard import folder_missing
 from acv_xl.reading.ooxml import (
     CT_COMMENTS,
     CT_VML,
@@ -101,7 +101,7 @@ def check_output(src: Path, out: Path) -> str | None:
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
         return f"la copie annotée doit avoir l'extension .xlsx (ou .xlsm pour un classeur à macros) : {out.name}"
     if not out.parent.is_dir():
-        return f"le dossier de la copie annotée n'existe pas : {out.parent}"
+        return folder_missing(out)
     if (src.suffix.lower() == ".xlsm") != (out.suffix.lower() == ".xlsm"):
         # Excel refuses a file whose extension does not match its content (macros or not)
         wanted = src.suffix.lower() if src.suffix.lower() in (".xlsx", ".xlsm") else ".xlsx"
@@ -135,15 +135,7 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
 
 def _write_atomically(pkg: Package, src: Path, out: Path) -> None:
     # a temp file next to `out`, renamed at the end: a crash never leaves half a workbook
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".tmp", dir=out.parent or Path("."))
-    os.close(fd)
-    try:
-        pkg.save(tmp)
-        shutil.copymode(src, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(out, pkg.save, mode_of=src)
 
 
 # ----------------------------------------------------------------------------- the workbook

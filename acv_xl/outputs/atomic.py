@@ -1,16 +1,38 @@
 """Write an output file atomically: to a hidden temp file next to it, then rename.
 
 An interrupted or failed run never leaves half a file (or overwrites a good one with half of a
-new one). The result gets the permissions any new file of the user gets (the umask), not the
-private 0600 of a temp file, so colleagues can open it on a shared folder.
+new one): the temp file is removed on any failure, Ctrl-C included. The result gets the
+permissions any new file of the user gets (the umask), not the private 0600 of a temp file, so
+colleagues can open it on a shared folder.
+
+What may be written where is decided before, by `acv_xl.outputs.output_guard.check_outputs`.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
+
+
+class OutputError(OSError):
+    """An output could not be written. Its text is French and names the output the user asked
+    for, never the temp file (« permission refusée : impossible d'écrire … »)."""
+
+    def __init__(self, out: Path, exc: OSError):
+        self.out = Path(out)
+        if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why = ("permission refusée : impossible d'écrire {out} (le fichier est-il ouvert dans Excel ? "
+                   "avez-vous le droit d'écrire dans ce dossier ?)")
+        elif exc.errno == errno.ENOSPC:
+            why = "impossible d'écrire {out} : le disque est plein."
+        else:
+            why = "impossible d'écrire {out} ({detail})."
+        super().__init__(exc.errno, why.format(out=self.out, detail=exc.strerror or type(exc).__name__), str(self.out))
+
+    def __str__(self) -> str:
+        return self.strerror
 
 
 def _umask() -> int:
@@ -19,19 +41,38 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(out: Path, write: Callable[[Path], None]) -> Path:
-    """Call `write(tmp)` on a temp path in `out`'s folder, then rename it to `out`."""
+def atomic_write(out: Path, write: Callable[[Path], None], mode_of: Path | None = None) -> Path:
+    """Call `write(tmp)` on a temp path in `out`'s folder, then rename it to `out`.
+
+    `mode_of`: a file whose permissions the output takes (a copy keeps its original's).
+    A system error while writing (permission, full disk) is raised as `OutputError`."""
+    import shutil
+    import tempfile  # here: the command line imports this module at start-up for `OutputError`
+
     out = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise OutputError(out, exc) from None
     os.close(fd)
     try:
         write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
+        if mode_of is not None:
+            shutil.copymode(mode_of, tmp)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(out, exc) from None
         raise
     return out
+
+
+def atomic_write_bytes(out: Path, data: bytes) -> Path:
+    """`atomic_write` of bytes already built."""
+    return atomic_write(out, lambda tmp: tmp.write_bytes(data))

@@ -13,8 +13,14 @@ Choices:
   `Fichiers` (with « Compté » and « Motif ») and every finding in `Anomalies`.
 - Totals are the per-workbook `totals.compute` results, added together here (Decimal, to the cent).
 - The workbook and the JSON summary are written by `consolidation_workbook`.
-- A workbook written by `consolider` and left in the folder is recognised (custom property) and
-  listed as ignored, never read as a convention.
+- A report of acv-xl left in the folder (a previous consolidation, an annex) is recognised by the
+  mark in its content and listed as « produit par acv-xl, non compté », never read as a
+  convention; a workbook with nothing of the template (STR-11) as « pas un classeur ACV, non
+  compté ». Neither adds a finding: they are not conventions.
+- What may be written is decided by `output_guard.check_outputs` before anything is read: never
+  one of the workbooks found, never a file that is not a report of ours without `--remplacer`.
+- `--departement` matching no convention, or a folder holding no convention at all (only reports
+  of ours and other workbooks), is a usage error (exit 2): nothing is written.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ import os
 import re
 import sys
 import time
-import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
@@ -35,13 +40,16 @@ from typing import Any, Callable, Iterable, Sequence
 
 from acv_xl.checks.rules.consolidation import FileSummary, judge
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
+from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
+from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
 from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
     FEUILLES,
     MARQUE,
     MOTIF_CONSOLIDATION,
+    MOTIF_ETRANGER,
     NON,
     OUI,
     SANS_ID,
@@ -54,6 +62,8 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     to_json,
     write_workbook,
 )
+from acv_xl.outputs.output_guard import Output, check_outputs, is_derived_report
+from acv_xl.reading.provenance import produced_by
 
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
@@ -134,13 +144,10 @@ _CUSTOM_PART = b"docProps/custom.xml"
 
 
 def _is_consolidation(path: str) -> bool:
-    """A workbook written by `consolider` (a previous run saved in the folder): marked by a custom
-    document property, so that it is listed but never read as a convention."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return MARQUE.encode() in z.read(_CUSTOM_PART.decode())
-    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, ValueError):
-        return False
+    """A report written by acv-xl (a previous consolidation saved in the folder, an annex…):
+    marked in its content, so that it is listed but never read as a convention. The mark is read
+    within a few kilobytes, whatever the file claims (`provenance.produced_by`)."""
+    return produced_by(path) is not None
 
 
 def summarize(path: str, rel: str) -> FileSummary:
@@ -166,6 +173,9 @@ def summarize(path: str, rel: str) -> FileSummary:
         return s
     try:
         report = _validate(Path(path))
+        if [f.code for f in report.findings] == [CODE_ETRANGER]:  # nothing of the template: not a convention
+            s.ignore = MOTIF_ETRANGER
+            return s
         _fill(s, report)
     except ImportError:
         raise  # a broken installation is not a bad file: stop rather than call every file unreadable
@@ -338,28 +348,36 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
 
 
 # ------------------------------------------------------------------ entry points
+def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
+    from acv_xl.checks.rules.consolidation import norm_departement
+
+    found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
+    unreadable = sum(1 for s in summaries if not s.ignore and not s.lisible)
+    detail = [f"départements trouvés : {', '.join(found)}" if found else "aucun département renseigné"]
+    if unreadable:
+        detail.append(f"{unreadable} fichier{'s' if unreadable > 1 else ''} illisible{'s' if unreadable > 1 else ''}")
+    n = len(summaries)
+    return (f"aucune convention du département {departement} parmi les {n} fichier{'s' if n > 1 else ''} lu"
+            f"{'s' if n > 1 else ''} ({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à "
+            "--departement et le dossier.")
+
+
 def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
-                jobs: int | None = None, progress: Callable[[int, int], None] | None = None) -> ConsolidationResult:
+                jobs: int | None = None, progress: Callable[[int, int], None] | None = None,
+                replace: bool = False) -> ConsolidationResult:
     """Consolidate the workbooks found under `paths` into `out` (and `json_path`).
 
-    Raises `UsageError` (French message) for bad arguments or when no workbook is found.
+    Raises `UsageError` (French message) for bad arguments, an output the guard refuses
+    (`output_guard.check_outputs`; `replace` is the user's `--remplacer`), when no workbook is
+    found, or when `departement` matches no convention (nothing is written then).
     """
     t0 = time.perf_counter()
     out = Path(out)
-    if out.suffix.lower() != ".xlsx":
-        raise UsageError(f"le fichier de sortie doit avoir l'extension .xlsx : {out}")
-    if not out.parent.is_dir():
-        raise UsageError(f"le dossier de sortie n'existe pas : {out.parent}")
-    if json_path is not None and not Path(json_path).resolve().parent.is_dir():
-        raise UsageError(f"le dossier du résumé JSON n'existe pas : {Path(json_path).parent}")
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs doit être un nombre entier supérieur ou égal à 1.")
     departement = str(departement).strip().upper() if departement is not None and str(departement).strip() else None
     if departement is not None and not re.fullmatch(r"\d{2,3}|2[AB]", departement):
         raise UsageError(f"code de département invalide : « {departement} » (attendu : 62, 2A, 974…).")
-    if any(Path(p).resolve() == out.resolve() for p in paths):
-        raise UsageError(f"le fichier de sortie est aussi un des classeurs à lire : {out}")
-    excluded = [out] + ([json_path] if json_path else [])
     phases: dict[str, float] = {}
 
     def lap(name: str, since: list[float] = [t0]) -> None:  # noqa: B006 — a local stopwatch
@@ -367,7 +385,14 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         phases[name] = now - since[0]
         since[0] = now
 
-    files, base = discover(paths, exclude=excluded)
+    files, base = discover(paths)
+    outputs = [Output(out, (".xlsx",), "-o")] + ([Output(Path(json_path), (".json",), "--json")] if json_path else [])
+    # a previous report of ours among the files found is replaced, never read; anything else found is an input
+    written = {o.path.resolve() for o in outputs}
+    mine = {f for f in files if f in written and is_derived_report(f)}
+    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace):
+        raise UsageError(problem)
+    files = [f for f in files if f not in written]
     if not files:
         where = ", ".join(str(p) for p in paths)
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans : {where}")
@@ -376,6 +401,13 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     summaries = summarize_all(items, jobs=jobs, progress=progress)
     lap("lecture et contrôle")
     verdicts = judge(summaries, departement)
+    if departement is not None and not any(v.compte for v in verdicts):
+        raise UsageError(_no_convention_of(departement, summaries))
+    if all(s.ignore for s in summaries):  # only reports of ours and other workbooks: nothing to consolidate
+        n = len(summaries)
+        raise UsageError(f"aucun classeur de convention ACV parmi les {n} fichier{'s' if n > 1 else ''} trouvé"
+                         f"{'s' if n > 1 else ''} (rapports d'acv-xl ou autres classeurs) : rien n'est écrit. "
+                         "Vérifiez le dossier indiqué.")
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases)
     lap("règles CON")
@@ -399,7 +431,7 @@ def _wants_rich(stream) -> bool:
 
 
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
-                   jobs: int | None = None, console=None) -> int:
+                   jobs: int | None = None, console=None, replace: bool = False) -> int:
     """The `acv-xl consolider` command: progress bar on a terminal, one French summary line, exit status.
 
     `console`: a rich console (default: one on stderr when it is a terminal, else plain `print`,
@@ -433,13 +465,14 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
             bar.update(task, completed=done)
 
     try:
-        result = consolidate(paths, out, departement=departement, json_path=json_path, jobs=jobs, progress=progress)
-    except UsageError as exc:
+        result = consolidate(paths, out, departement=departement, json_path=json_path, jobs=jobs, progress=progress,
+                             replace=replace)
+    except (UsageError, OutputError) as exc:
         say(f"acv-xl : {exc}")
         return 2
     except PermissionError as exc:
-        say(f"acv-xl : impossible d'écrire {exc.filename or out} : le fichier est peut-être ouvert "
-            "dans Excel ; fermez-le et relancez.")
+        say(f"acv-xl : permission refusée : {exc.filename or out} (le fichier est peut-être ouvert "
+            "dans Excel ; fermez-le et relancez).")
         return 2
     finally:
         if bar is not None:

@@ -108,7 +108,7 @@ class ConsolidationResult:
                 motifs[v.motif] += 1
         non = ""
         if motifs:
-            detail = ", ".join(f"{k} : {v}" for k, v in sorted(motifs.items()))
+            detail = ", ".join(f"{k.removesuffix(', non compté')} : {v}" for k, v in sorted(motifs.items()))
             non = f", {n - c} fichier{'s' if n - c > 1 else ''} non compté{'s' if n - c > 1 else ''} ({detail})"
         e, a = self.count(Gravite.ERREUR), self.count(Gravite.AVERTISSEMENT)
         return (

@@ -39,6 +39,7 @@ from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.formats import FMT_EUROS, FMT_EUROS_ENTIERS, FMT_INTEGER, FMT_PERCENT
 from acv_xl.outputs.formats import looks_rich as _looks_rich  # such text goes inline
+from acv_xl.outputs.output_guard import CONSOLIDATION, mark, mark_json, mark_xlsxwriter
 
 # ------------------------------------------------------------------ the consolidated workbook's contract
 # (interfaces.md, « Consolidation of a département »): its sheet names, table names and headers.
@@ -121,8 +122,9 @@ STATUT_LIBELLE = {
     ETAT_ILLISIBLE: "Illisible",
 }
 OUI, NON = "Oui", "Non"
-MARQUE = "acv-xl consolidation"  # value of the custom property `acv_xl` of the consolidated workbook
-MOTIF_CONSOLIDATION = "classeur consolidé (ignoré)"
+MARQUE = mark(CONSOLIDATION)  # value of the custom property `acv_xl` of the consolidated workbook
+MOTIF_CONSOLIDATION = "produit par acv-xl, non compté"  # any report of acv-xl left in the folder
+MOTIF_ETRANGER = "pas un classeur ACV, non compté"  # a workbook with nothing of the template (STR-11)
 SANS_ID = "(sans identifiant)"
 
 
@@ -585,7 +587,7 @@ class _Writer:
             "subject": f"Département {self.r.departement}" if self.r.departement else "Consolidation",
             "author": "acv-xl", "comments": self.r.summary_line(),
         })
-        self.wb.set_custom_property("acv_xl", MARQUE)
+        mark_xlsxwriter(self.wb, CONSOLIDATION)
 
 
 _atomic = atomic_write  # the consolidation's outputs are written like every other output
@@ -655,7 +657,7 @@ def to_json(result: ConsolidationResult) -> dict:
             "acquis": _f(f.acquis) if f.lisible else None,
             "totaux": f.totaux.as_json() if f.totaux is not None else None,
         })
-    return {
+    return mark_json({
         "departement": result.departement,
         "genere_le": result.genere_le.isoformat(timespec="seconds"),
         "fichiers": len(result.files),
@@ -671,6 +673,6 @@ def to_json(result: ConsolidationResult) -> dict:
             "par_statut": {k: _f(v) for k, v in g.par_statut.items()},
         },
         "conventions": conventions,
-    }
+    }, CONSOLIDATION)
 
 

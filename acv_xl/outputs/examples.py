@@ -640,12 +640,13 @@ def example_conventions() -> dict[str, Convention]:
     return _conventions()
 
 
-def write_examples(folder: Path | str) -> list[Path]:
-    """Write every example workbook into `folder` (created when missing); returns the paths."""
+def write_examples(folder: Path | str, conventions: dict[str, Convention] | None = None) -> list[Path]:
+    """Write every example workbook (or `conventions`, from `example_conventions`) into `folder`
+    (created when missing); returns the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, conv in example_conventions().items():
+    for name, conv in (conventions if conventions is not None else example_conventions()).items():
         path = folder / name
         build_workbook(path, conv, mention=MENTION)
         paths.append(path)

@@ -54,6 +54,8 @@ def verdict(report: Report) -> tuple[str, str]:
     """(one-line verdict, style). Lower-case: it follows « Verdict : » (one colon per line)."""
     r = report.resume
     if report.convention is None:
+        if [f.code for f in report.findings] == ["STR-11"]:
+            return "ce n'est pas un classeur de convention ACV, rien n'a été vérifié.", "bold red"
         return "fichier illisible, rien n'a pu être vérifié.", "bold red"
     if r["erreurs"]:
         return (f"à corriger, {_plural(r['erreurs'], 'erreur bloque', 'erreurs bloquent')} la validation.",

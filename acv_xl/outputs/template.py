@@ -32,6 +32,7 @@ from acv_xl.contract.model import Convention, Dispositif, Financeur, Ligne, buil
 from acv_xl.contract.values import ExcelError, NoCachedValue
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.formats import FMT_DATE, FMT_EUROS, FMT_INTEGER, FMT_NUMBER, write_value
+from acv_xl.outputs.atomic import atomic_write_bytes
 from acv_xl.reading.source import a1, col_letter, parse_a1
 
 # Fixed so that the same data always gives the same bytes (the shipped workbooks are compared).
@@ -563,7 +564,7 @@ def build_workbook(path: Path | str, conv: Convention | None = None, mention: st
     _write_named_cells(wb, sheets, fm, conv)
     wb.close()
     data = _rename_shapes(buf.getvalue(), {b.caption: b.shape for b in layout.BUTTONS})
-    Path(path).write_bytes(data)
+    atomic_write_bytes(Path(path), data)
 
 
 _SHAPE = re.compile(r"<xdr:sp\b.*?</xdr:sp>", re.S)

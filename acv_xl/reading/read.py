@@ -48,17 +48,34 @@ def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> di
             index[col.attr] = found.index(col.header)
     used = set(index.values())
     spare = [h for i, h in enumerate(found) if i not in used]
-    for col in table.columns:
+    missing: list[tuple[int, layout.Column, str | None]] = []
+    for k, col in enumerate(table.columns):
         if col.attr in index:
             continue
         renamed = renamed_header(col.header, spare)
-        cell = a1(block.first_row, block.first_col)
         if renamed is not None:
             spare.remove(renamed)
+        missing.append((k, col, renamed))
+    unknown = [h for h in spare if h.strip()]
+    for k, col, renamed in missing:
+        cell = a1(block.first_row, block.first_col)
+        in_place = None
+        if renamed is not None:
             # point at the renamed header itself: that is the cell to fix
             cell = a1(block.first_row, block.first_col + found.index(renamed))
+        else:
+            # an unknown header where the template puts this column, or the only unknown header
+            # when only this column is missing: most likely this column, renamed beyond recognition
+            if k < len(found) and found[k] in unknown:
+                in_place = found[k]
+            elif len(unknown) == 1 and sum(r is None for _, _, r in missing) == 1:
+                in_place = unknown[0]
+            if in_place is not None:
+                unknown.remove(in_place)
+                cell = a1(block.first_row, block.first_col + found.index(in_place))
         conv.structure.missing_headers.append(
-            MissingHeader(table=table.name, header=col.header, sheet=block.sheet, cell=cell, found_as=renamed)
+            MissingHeader(table=table.name, header=col.header, sheet=block.sheet, cell=cell, found_as=renamed,
+                          in_place=in_place)
         )
     return index
 
@@ -203,4 +220,8 @@ def read_file(path: str | Path) -> Convention:
             conv = read_source(source)
         del source
     conv.fichier = str(path)
+    if not conv.structure.table_refs and not conv.names:  # nothing of the template: what is it? (STR-11)
+        from acv_xl.reading.provenance import produced_by
+
+        conv.structure.derived_report = produced_by(path)
     return conv

@@ -52,6 +52,7 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
 
 from __future__ import annotations
 
+import math
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -398,8 +399,14 @@ def prefix(ligne: Ligne) -> str:
 
 
 def show_raw(raw: Any) -> str:
+    """A value as the user typed it: 19 (not « 19.0 », how a spreadsheet stores every number),
+    2019,5 with a French decimal comma, VRAI/FAUX as Excel shows them in French."""
     if isinstance(raw, (date,)):
         return fmt_date(raw)
+    if isinstance(raw, bool):
+        return "VRAI" if raw else "FAUX"
+    if isinstance(raw, float) and math.isfinite(raw):
+        return str(int(raw)) if raw.is_integer() else repr(raw).replace(".", ",")
     return str(raw)
 
 
@@ -432,7 +439,7 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
             s = f"Choisissez {q(p.suggestion)} dans la liste déroulante."
         else:
             s = "Choisissez une valeur de la liste déroulante : " + ", ".join(choices) + "." if choices else ""
-        return f"{h} contient {q(p.raw)}, qui n'est pas une valeur de la liste.", s
+        return f"{h} contient {q(show_raw(p.raw))}, qui n'est pas une valeur de la liste.", s
     if p.kind == "pas_axe":
         return (f"{h} doit désigner l'un des cinq axes du programme ; {q(show_raw(p.raw))} n'en est pas un.",
                 "Choisissez « Axe 1 » à « Axe 5 » dans la liste déroulante.")

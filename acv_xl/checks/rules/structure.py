@@ -9,6 +9,7 @@ from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention
 from acv_xl.contract.values import fmt_date, fmt_number
+from acv_xl.reading.provenance import describe
 
 from . import (
     SRC_CONTRAT,
@@ -24,12 +25,51 @@ from . import (
     rule,
 )
 
+CODE_ETRANGER = "STR-11"
+# Sheet names a workbook of another kind may hold as well (a consolidation has a « Synthèse »).
+_COMMON_SHEETS = {layout.Sheet.SYNTHESE}
 _RESTORE = "Rétablissez l'élément depuis le modèle vierge (acv-xl modele) sans le renommer."
+
+
+def not_a_convention(conv: Convention) -> bool:
+    """A file acv-xl produced (its content mark says so), or a workbook with nothing of the
+    template: none of its tables, named cells or sheets (a « Synthèse » alone is not enough)."""
+    st = conv.structure
+    if st.derived_report:
+        return True
+    present = set(layout.SHEETS) - set(st.missing_sheets) - _COMMON_SHEETS
+    return not st.table_refs and not conv.names and not present
+
+
+@rule(CODE_ETRANGER, E, "Fichier qui n'est pas un classeur de convention ACV", SRC_CONTRAT)
+def classeur_etranger(conv: Convention) -> Iterable[Finding]:
+    """Added code. One finding saying what the file is — a report of acv-xl (consolidation, annex…)
+    or another workbook — instead of a « feuille absente » per sheet of the template: the validator
+    then reports nothing else (`validate.validate_file`), the file is unusable (exit status 2) and
+    `consolider` lists it without counting it."""
+    if not not_a_convention(conv):
+        return
+    kind = conv.structure.derived_report
+    if kind:
+        yield Finding(code=CODE_ETRANGER, gravite=E,
+                      message=f"Ce fichier est {describe(kind)}, pas le classeur d'une convention : il n'y a rien à "
+                              "y valider.",
+                      suggestion="Validez les classeurs des conventions eux-mêmes (ceux que les communes remplissent).")
+        return
+    sheets = ", ".join(q(s) for s in layout.SHEETS[:4])
+    yield Finding(code=CODE_ETRANGER, gravite=E,
+                  message="Ce classeur n'est pas un classeur de convention ACV : il ne contient aucune des feuilles "
+                          f"du modèle ({sheets}…), aucun de ses tableaux ni aucune de ses cellules nommées.",
+                  suggestion="Vérifiez que c'est le bon fichier ; pour une nouvelle convention, partez du modèle "
+                             "vierge (acv-xl modele).")
 
 
 @rule("STR-03", E, "Feuille obligatoire absente", SRC_CONTRAT)
 def feuille_absente(conv: Convention) -> Iterable[Finding]:
-    """A missing sheet is reported once; its tables are not reported again by STR-04."""
+    """A missing sheet is reported once; its tables are not reported again by STR-04. Nothing
+    for a file that is no convention at all (STR-11 says what it is)."""
+    if not_a_convention(conv):
+        return
     for sheet in conv.structure.missing_sheets:
         yield Finding(code="STR-03", gravite=E,
                       message=f"La feuille {q(sheet)} est absente du classeur (supprimée ou renommée).",
@@ -39,6 +79,8 @@ def feuille_absente(conv: Convention) -> Iterable[Finding]:
 @rule("STR-04", E, "Tableau, en-tête ou cellule nommée absent", SRC_CONTRAT)
 def tableau_absent(conv: Convention) -> Iterable[Finding]:
     """Missing table, missing/renamed header, missing defined name (a named cell is structure too)."""
+    if not_a_convention(conv):
+        return  # STR-11
     st = conv.structure
     for name in st.missing_tables:
         table = layout.TABLES_BY_NAME.get(name)
@@ -55,6 +97,10 @@ def tableau_absent(conv: Convention) -> Iterable[Finding]:
         if mh.found_as:
             msg += f" ; une colonne {q(mh.found_as)} lui ressemble : a-t-elle été renommée ?"
             sugg = f"Renommez l'en-tête {q(mh.found_as)} en {q(mh.header)}."
+        elif mh.in_place:
+            msg += f" ; l'en-tête {q(mh.in_place)} est à sa place : la colonne a-t-elle été renommée ?"
+            sugg = (f"Renommez l'en-tête {q(mh.in_place)} en {q(mh.header)} ; si {q(mh.in_place)} est une colonne "
+                    f"à vous, ajoutez aussi la colonne {q(mh.header)}.")
         else:
             msg += "."
             sugg = f"Ajoutez au tableau la colonne {q(mh.header)} (texte exact de l'en-tête)."

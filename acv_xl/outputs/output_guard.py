@@ -1,0 +1,241 @@
+"""What a command may write: never onto its inputs, never two outputs to one file, never over a
+file that is not one of acv-xl's own reports unless the user says `--remplacer`.
+
+A commune's workbook (the template, filled or not, or an annotated copy the user went on editing)
+is never lost by a mistyped output name. acv-xl's derived reports carry a mark in their content
+(`acv_xl.reading.provenance`) and may be replaced: re-running `consolider` or `annexe` is normal.
+
+API, for every command that writes (call it before any work, then write through
+`acv_xl.outputs.atomic.atomic_write`):
+
+    from acv_xl.outputs.output_guard import Output, check_outputs
+
+    problem = check_outputs(
+        inputs=[fichier_a, fichier_b],                       # every file read (a folder's workbooks too)
+        outputs=[Output(sortie, (".xlsx",), "-o"),           # extension(s) accepted, option named in messages
+                 Output(resume, (".json",), "--json")],
+        replace=args.remplacer,                              # the command's `--remplacer`
+    )
+    if problem:
+        return _fail(problem)                                # French, names the file and the way out; exit 2
+
+A derived report marks itself with `mark_xlsxwriter(wb, kind)`, `mark_openpyxl(wb, kind)` or
+`mark_json(data, kind)`, `kind` one of `provenance.KINDS` (CONSOLIDATION, ANNEXE, EXTRAIT,
+COMPARAISON, HISTORIQUE, all re-exported here); a workbook printed to PDF also gets
+`pdf_keywords(kind)` as its « keywords » property. A workbook holding a convention is never
+marked. `is_derived_report(path)` / `derived_kind(path)` read the mark (bounded reads only).
+Where no `--remplacer` exists (an Excel button), pass `way_out=` the sentence to show instead.
+A failure while writing is an `atomic.OutputError`, whose text names the output.
+
+The checks, in order (the first failing one is returned):
+1. each output has an accepted extension (`--json` .json, a workbook .xlsx);
+2. no two outputs are one file;
+3. each output's folder exists (one behaviour everywhere: it is never created) and is not the
+   output itself;
+4. no output is one of the inputs: same resolved path, or same file (inode and device: a hard
+   link, another spelling of the path) — even with `replace`;
+5. an existing output is replaced only when it is a derived report, or with `replace`;
+6. each output's folder is writable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from acv_xl.contract import layout
+from acv_xl.reading import provenance
+from acv_xl.reading.provenance import (  # noqa: F401 — the kinds, re-exported for the writers
+    ANNEXE,
+    COMPARAISON,
+    CONSOLIDATION,
+    EXTRAIT,
+    HISTORIQUE,
+    mark,
+    produced_by,
+)
+
+REMPLACER = "--remplacer"
+_PDF_KEYWORDS = re.compile(rb"/Keywords\s*(<[0-9A-Fa-f\s]*>|\((?:[^()\\]|\\.)*\))")
+# LibreOffice writes « acv-xl annexe » as the keyword list « acv-xl, annexe »
+_PDF_MARK = re.compile(re.escape(provenance.PREFIX.strip()) + r"[\s,]+([a-z]+)")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file a command will write: its path, the extensions it may have, how the user named
+    it (« -o », « --json », « --annoter », « SORTIE »): the messages use that name."""
+
+    path: Path
+    extensions: tuple[str, ...] = (".xlsx",)
+    option: str = field(default="")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def label(self) -> str:
+        return f"le fichier de sortie ({self.option})" if self.option else "le fichier de sortie"
+
+
+# ----------------------------------------------------------------------------- marks
+def mark_xlsxwriter(wb: Any, kind: str) -> None:
+    """Mark an XlsxWriter workbook as a derived report of `kind` (before `close`)."""
+    wb.set_custom_property(provenance.PROPERTY, mark(kind))
+
+
+def mark_openpyxl(wb: Any, kind: str) -> None:
+    """Mark an openpyxl workbook as a derived report of `kind` (before `save`)."""
+    from openpyxl.packaging.custom import StringProperty
+
+    wb.custom_doc_props.append(StringProperty(name=provenance.PROPERTY, value=mark(kind)))
+
+
+def mark_json(data: dict, kind: str) -> dict:
+    """`data` with the mark as its first key (read from the first bytes of the file)."""
+    return {provenance.PROPERTY: mark(kind), **data}
+
+
+def pdf_keywords(kind: str) -> str:
+    """The PDF « Keywords » entry that marks a derived PDF (LibreOffice copies a workbook's
+    keywords property there: set it on the workbook the PDF is printed from)."""
+    return mark(kind)
+
+
+def _pdf_produced_by(path: Path) -> str | None:
+    """A PDF's mark, looked for in its first and last 64 KiB (the document information dictionary,
+    written uncompressed by LibreOffice) — never the whole file."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(65536)
+            if not head.startswith(b"%PDF"):
+                return None
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 65536))
+            tail = f.read(65536)
+    except OSError:
+        return None
+    for chunk in (head, tail):
+        for raw in _PDF_KEYWORDS.findall(chunk):
+            if raw.startswith(b"<"):  # a hex string, UTF-16 with its byte-order mark
+                try:
+                    data = bytes.fromhex(raw[1:-1].decode("ascii"))
+                except ValueError:
+                    continue
+            else:
+                data = raw[1:-1]
+            text = data[2:].decode("utf-16-be", "replace") if data.startswith(b"\xfe\xff") \
+                else data.decode("latin-1")
+            if m := _PDF_MARK.match(text.strip()):
+                return m.group(1)
+    return None
+
+
+def derived_kind(path: str | Path) -> str | None:
+    """The kind of acv-xl report `path` is, from its content (workbook, JSON or PDF), else None."""
+    path = Path(path)
+    if path.suffix.lower() == ".pdf":
+        return _pdf_produced_by(path)
+    return produced_by(path)
+
+
+def is_derived_report(path: str | Path) -> bool:
+    """True when `path` is a report acv-xl derived from conventions (it may be replaced)."""
+    return derived_kind(path) is not None
+
+
+# ----------------------------------------------------------------------------- what a file is
+def _holds_template_sheets(path: Path) -> bool:
+    """Whether a zip's workbook part names one of the template's sheets (read within 1 MiB)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            info = z.getinfo("xl/workbook.xml")
+            if info.file_size > 1 << 20:
+                return False
+            with z.open(info) as f:
+                text = f.read(1 << 20).decode("utf-8", "replace")
+    except (KeyError, OSError, EOFError, ValueError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
+            zipfile.LargeZipFile, zlib.error):
+        return False
+    names = set(re.findall(r"<(?:\w+:)?sheet\b[^>]*\bname=\"([^\"]*)\"", text))
+    from html import unescape
+
+    return bool({unescape(n) for n in names} & (set(layout.SHEETS) - {layout.Sheet.SYNTHESE}))
+
+
+def _what(path: Path) -> str:
+    """What an existing file that is not ours is, for the refusal message."""
+    if path.suffix.lower() in (".xlsx", ".xlsm") and _holds_template_sheets(path):
+        return "un classeur de convention ACV"
+    return "un fichier qui n'a pas été produit par acv-xl"
+
+
+# ----------------------------------------------------------------------------- the check
+def folder_missing(out: str | Path) -> str:
+    """The one message for an output whose folder does not exist (acv-xl never creates it)."""
+    out = Path(out)
+    return (f"le dossier de sortie n'existe pas : {out.parent} (pour {out.name}). "
+            "Créez-le d'abord, ou choisissez un autre dossier.")
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(str(path.resolve()))
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+WAY_OUT = f"Choisissez un autre nom de fichier, ou ajoutez {REMPLACER} pour l'écraser."
+
+
+def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str | Path],
+                  replace: bool = False, way_out: str = WAY_OUT) -> str | None:
+    """Why the command may not write `outputs` (a French sentence naming the file and the way
+    out; the command exits with status 2 and writes nothing), or None when it may.
+
+    `inputs`: every file the command reads (folders are not expanded here: pass the files found).
+    `outputs`: `Output`s, or plain paths for a workbook (.xlsx). `replace`: the user's `--remplacer`.
+    `way_out`: what to do about an existing file that is not ours, where there is no
+    `--remplacer` to give (an Excel button).
+    """
+    outs = [o if isinstance(o, Output) else Output(Path(o)) for o in outputs]
+    for o in outs:
+        if o.path.suffix.lower() not in o.extensions:
+            wanted = " ou ".join(o.extensions)
+            return f"{o.label} doit avoir l'extension {wanted} : {o.path}"
+    for i, a in enumerate(outs):
+        for b in outs[i + 1:]:
+            if _key(a.path) == _key(b.path) or (_inode(a.path) is not None and _inode(a.path) == _inode(b.path)):
+                return (f"{a.option or 'une sortie'} et {b.option or 'une autre sortie'} désignent le même fichier "
+                        f"({a.path}) : choisissez deux noms différents.")
+    for o in outs:
+        folder = o.path.parent
+        if not folder.is_dir():
+            return folder_missing(o.path)
+        if o.path.is_dir():
+            return f"{o.label} est un dossier : {o.path}. Indiquez un nom de fichier."
+    inputs = [Path(p) for p in inputs]
+    for o in outs:
+        key, ino = _key(o.path), _inode(o.path)
+        for p in inputs:
+            if _key(p) == key or (ino is not None and _inode(p) == ino):
+                return (f"{o.label} « {o.path} » est aussi un fichier lu par cette commande : il n'est pas "
+                        "remplacé. Choisissez un autre nom de fichier.")
+    for o in outs:
+        if (o.path.exists() or o.path.is_symlink()) and not replace and not is_derived_report(o.path):
+            return f"« {o.path} » existe déjà et c'est {_what(o.path)} : il n'est pas remplacé. {way_out}"
+    for o in outs:
+        if not os.access(o.path.parent, os.W_OK | os.X_OK):
+            return f"permission refusée : impossible d'écrire dans le dossier {o.path.parent} (pour {o.path.name})."
+    return None

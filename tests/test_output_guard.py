@@ -1,0 +1,434 @@
+"""No command loses a byte of a file that is not its own, and its messages say what happened.
+
+Every overwrite attempt of issue 11 is run as a user runs it (`python -m acv_xl …` in a
+subprocess): refused with status 2 and a French message naming the file and the way out, the
+file's SHA-256 unchanged and nothing else created; `--remplacer` allows it; acv-xl's own reports
+(recognised by the mark in their content) are replaced without it. Then the messages: one
+finding for a file that is no convention (STR-11), foreign workbooks not counted by `consolider`,
+one behaviour for a missing output folder, « permission refusée » naming the output.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import random
+import shutil
+import struct
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+from openpyxl.utils.cell import range_boundaries
+from acceptance_support import EXEMPLES, acv, edited_copy, header_cells, table_of
+
+from acv_xl.outputs import atomic
+from acv_xl.outputs.output_guard import Output, check_outputs, derived_kind, is_derived_report
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # openpyxl on data validations
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (hidden temp files included) → its SHA-256."""
+    return {str(p.relative_to(folder)): sha(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def refused(proc, *words: str) -> str:
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 2, text
+    assert "Traceback" not in text and "erreur interne" not in text, text
+    for w in words:
+        assert w in text, (w, text)
+    return text
+
+
+def ok(proc) -> str:
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture()
+def folder(tmp_path) -> Path:
+    """The shipped examples, as a référent's folder of commune workbooks."""
+    d = tmp_path / "dossier"
+    shutil.copytree(EXEMPLES, d)
+    return d
+
+
+def _filled(path: Path) -> Path:
+    """A commune's workbook the user went on editing (not byte-identical to any example)."""
+    def edit(wb):
+        ws, t = table_of(wb, "T_Actions")
+        row, col = header_cells(ws, t)["Intitulé"]
+        ws.cell(row + 1, col).value = "Réhabilitation de la halle — saisie de la commune"
+    return edited_copy(path, path, edit)
+
+
+# =========================================================================== refusals
+def test_modele_over_a_filled_workbook_is_refused_unless_remplacer(folder):
+    target = _filled(folder / "saint-omer.xlsx")
+    before = snapshot(folder)
+    text = refused(acv("modele", target), "saint-omer.xlsx", "classeur de convention ACV", "--remplacer")
+    assert snapshot(folder) == before
+    assert "existe déjà" in text
+    ok(acv("modele", target, "--remplacer"))
+    assert sha(target) != before["saint-omer.xlsx"]
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+def test_exemples_into_a_folder_of_filled_workbooks_is_refused(folder):
+    _filled(folder / "arras.xlsx")
+    before = snapshot(folder)
+    refused(acv("exemples", folder), "existe déjà", "--remplacer")
+    assert snapshot(folder) == before
+    ok(acv("exemples", folder, "--remplacer"))
+    assert sha(folder / "arras.xlsx") == sha(EXEMPLES / "arras.xlsx")
+
+
+def test_annexe_onto_another_communes_workbook_is_refused(folder):
+    before = snapshot(folder)
+    refused(acv("annexe", folder / "arras.xlsx", "-o", folder / "bethune.xlsx"), "bethune.xlsx", "--remplacer")
+    assert snapshot(folder) == before
+    refused(acv("annexe", folder / "arras.xlsx", "-o", folder / "arras.xlsx", "--remplacer"), "arras.xlsx")
+    assert snapshot(folder) == before
+    ok(acv("annexe", folder / "arras.xlsx", "-o", folder / "bethune.xlsx", "--remplacer"))
+    assert derived_kind(folder / "bethune.xlsx") == "annexe"
+
+
+def test_valider_annoter_onto_another_file_is_refused(folder, tmp_path):
+    before = snapshot(folder)
+    refused(acv("valider", folder / "calais.xlsx", "--annoter", folder / "bethune.xlsx"), "bethune.xlsx", "--remplacer")
+    assert snapshot(folder) == before
+    # an annotated copy is a convention too: the user may have gone on editing it
+    copy = tmp_path / "copie.xlsx"
+    ok(acv("valider", folder / "calais.xlsx", "--annoter", copy))
+    kept = sha(copy)
+    refused(acv("valider", folder / "calais.xlsx", "--annoter", copy), "copie.xlsx", "--remplacer")
+    assert sha(copy) == kept
+    ok(acv("valider", folder / "calais.xlsx", "--annoter", copy, "--remplacer"))
+
+
+def test_consolider_onto_a_workbook_of_the_folder_is_refused_even_with_remplacer(folder, tmp_path):
+    before = snapshot(folder)
+    for extra in ((), ("--remplacer",)):
+        refused(acv("consolider", folder, "-o", folder / "arras.xlsx", *extra),
+                "arras.xlsx", "aussi un fichier lu")
+        assert snapshot(folder) == before
+    # the same file under another name: a hard link (same inode), a path through a symbolic link
+    other = tmp_path / "ailleurs"
+    other.mkdir()
+    os.link(folder / "calais.xlsx", other / "lien.xlsx")
+    (other / "raccourci").symlink_to(folder, target_is_directory=True)
+    for out in (other / "lien.xlsx", other / "raccourci" / "lens-lievin.xlsx"):
+        refused(acv("consolider", folder, "-o", out, "--remplacer"), "aussi un fichier lu")
+    assert snapshot(folder) == before and sorted(p.name for p in other.iterdir()) == ["lien.xlsx", "raccourci"]
+
+
+def test_consolider_json_onto_a_workbook_or_onto_the_workbook_output_is_refused(folder, tmp_path):
+    before = snapshot(folder)
+    refused(acv("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", folder / "calais.xlsx"),
+            "--json", "extension .json")
+    refused(acv("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.xlsx"), "--json")
+    assert snapshot(folder) == before and not (tmp_path / "c.xlsx").exists()
+    # a JSON file that is not ours
+    theirs = tmp_path / "budget.json"
+    theirs.write_text('{"budget": 1}', encoding="utf-8")
+    refused(acv("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", theirs), "budget.json", "--remplacer")
+    assert theirs.read_text(encoding="utf-8") == '{"budget": 1}' and not (tmp_path / "c.xlsx").exists()
+
+
+def test_two_outputs_to_one_file_are_refused_by_the_guard(tmp_path):
+    """`-o` and `--json` cannot name one path through the CLI (their extensions differ); the
+    guard refuses it for every command that will have two outputs (same path, or a hard link)."""
+    a = tmp_path / "a.xlsx"
+    problem = check_outputs([], [Output(a, (".xlsx",), "-o"), Output(tmp_path / "." / "a.xlsx", (".xlsx",), "--autre")])
+    assert problem and "-o et --autre désignent le même fichier" in problem
+    a.write_bytes(b"x")
+    os.link(a, tmp_path / "b.xlsx")
+    assert "même fichier" in check_outputs([], [a, tmp_path / "b.xlsx"], replace=True)
+
+
+def test_missing_output_folder_one_message_for_every_command(folder, tmp_path):
+    absent = tmp_path / "absent"
+    src = folder / "arras.xlsx"
+    for args in (
+        ("modele", absent / "m.xlsx"),
+        ("exemples", absent / "ex"),
+        ("valider", src, "--annoter", absent / "a.xlsx"),
+        ("annexe", src, "-o", absent / "a.xlsx"),
+        ("consolider", folder, "-o", absent / "c.xlsx"),
+        ("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", absent / "c.json"),
+    ):
+        refused(acv(*args), "le dossier de sortie n'existe pas", str(absent))
+        assert not absent.exists() and not (tmp_path / "c.xlsx").exists()
+
+
+# =========================================================================== our own reports
+def test_rerunning_consolider_and_annexe_over_their_own_output_needs_no_remplacer(folder):
+    out, js = folder / "consolidation.xlsx", folder / "consolidation.json"
+    first = ok(acv("consolider", folder, "-o", out, "--json", js))
+    assert is_derived_report(out) and is_derived_report(js)
+    assert json.loads(js.read_text(encoding="utf-8"))["acv_xl"] == "acv-xl consolidation"
+    again = ok(acv("consolider", folder, "-o", out, "--json", js))
+    assert "7 fichiers lus, 7 conventions comptées" in first and "7 fichiers lus, 7 conventions comptées" in again
+    ok(acv("annexe", folder / "arras.xlsx"))
+    ok(acv("annexe", folder / "arras.xlsx"))  # folder/arras_annexe.xlsx replaced
+    assert derived_kind(folder / "arras_annexe.xlsx") == "annexe"
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_a_convention_workbook_is_never_taken_for_a_report(folder):
+    for p in folder.glob("*.xlsx"):
+        assert derived_kind(p) is None
+    assert derived_kind(folder / "absent.xlsx") is None
+
+
+def _lying_custom_part(path: Path, real_size: int) -> Path:
+    """A zip whose docProps/custom.xml says 400 bytes in its headers but inflates to `real_size`."""
+    body = (b'<Properties><property name="acv_xl"><vt:lpwstr>acv-xl consolidation</vt:lpwstr></property>'
+            + b" " * real_size + b"</Properties>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("docProps/custom.xml", body)
+    data = bytearray(path.read_bytes())
+    local = data.find(b"PK\x03\x04")
+    central = data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, local + 22, 400)  # uncompressed size, local header
+    struct.pack_into("<I", data, central + 24, 400)  # uncompressed size, central directory
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_reading_the_mark_never_inflates_a_lying_part(tmp_path):
+    bomb = _lying_custom_part(tmp_path / "bombe.xlsx", 64 * 2**20)
+    tracemalloc.start()
+    try:
+        derived_kind(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, peak  # 64 MiB of text behind the header, never materialised
+
+
+# =========================================================================== atomic writing
+def test_a_failed_write_leaves_no_temp_file_and_keeps_the_previous_file(tmp_path):
+    out = tmp_path / "o.xlsx"
+    out.write_bytes(b"avant")
+
+    def boom(tmp: Path) -> None:
+        tmp.write_bytes(b"moitie")
+        raise RuntimeError("panne")
+
+    with pytest.raises(RuntimeError):
+        atomic.atomic_write(out, boom)
+    assert [p.name for p in tmp_path.iterdir()] == ["o.xlsx"] and out.read_bytes() == b"avant"
+
+
+def test_the_template_is_written_atomically(tmp_path, monkeypatch):
+    from acv_xl.outputs import template
+
+    def broken(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", broken)
+    with pytest.raises(atomic.OutputError, match="le disque est plein"):
+        template.build_workbook(tmp_path / "m.xlsx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_permission_refused_names_the_output_never_the_temp_file(tmp_path, monkeypatch, capsys):
+    """A folder the user may not write to, or a file Excel holds open (Windows): the rename fails
+    with the temp file's name in the system's error; the user reads the output's name."""
+    from acv_xl import cli
+
+    real = os.replace
+
+    def denied(src, dst):
+        if str(src).endswith(".tmp"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(src), None, str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", denied)
+    assert cli.main(["modele", str(tmp_path / "m.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "permission refusée" in err and "m.xlsx" in err and ".tmp" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_folder_is_refused_before_any_work(folder, tmp_path, monkeypatch, capsys):
+    """What the system says of a folder the user may not write to (root may write anywhere: the
+    answer is given here by `os.access`, as it would be for a user)."""
+    from acv_xl import cli
+    from acv_xl.outputs import consolidation
+
+    ro = tmp_path / "lecture_seule"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if Path(p) == ro else real(p, mode, **k))
+    monkeypatch.setattr(consolidation, "summarize_all", lambda *a, **k: pytest.fail("read before refusing"))
+    assert cli.main(["consolider", str(folder), "-o", str(ro / "c.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "permission refusée" in err and str(ro) in err and list(ro.iterdir()) == []
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write in a read-only folder")
+def test_a_read_only_folder_is_refused_before_any_work(tmp_path, folder):
+    ro = tmp_path / "lecture_seule"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        refused(acv("consolider", folder, "-o", ro / "c.xlsx"), "permission refusée", str(ro))
+    finally:
+        ro.chmod(0o755)
+
+
+# =========================================================================== what a file is
+def _plain_sheet(path: Path) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Feuil1"
+    for r in range(1, 30):
+        ws.append([f"ligne {r}", r * 1.5, r % 3 == 0])
+    wb.save(path)
+    return path
+
+
+def _random_tables(path: Path, seed: int) -> Path:
+    """A workbook like python-calamine's test files: sheets, tables and names that are not ours."""
+    rnd = random.Random(seed)
+    wb = xlsxwriter.Workbook(str(path))
+    for s in range(rnd.randint(1, 3)):
+        ws = wb.add_worksheet(f"Données {s + 1}")
+        cols = rnd.randint(2, 5)
+        rows = [[rnd.choice([rnd.randint(0, 10**6), f"texte {rnd.random():.3f}", None]) for _ in range(cols)]
+                for _ in range(rnd.randint(1, 20))]
+        ws.add_table(0, 0, len(rows), cols - 1, {"name": f"Tableau{s}_{seed}", "data": rows,
+                                                  "columns": [{"header": f"Col {c}"} for c in range(cols)]})
+        wb.define_name(f"nom_{s}", f"='Données {s + 1}'!$A$1")
+    wb.close()
+    return path
+
+
+def _synthese_only(path: Path) -> Path:
+    """A workbook with a « Synthèse » sheet (a word many workbooks use) and nothing else of ours."""
+    wb = openpyxl.Workbook()
+    wb.active.title = "Synthèse"
+    wb.active["A1"] = "Totaux"
+    wb.save(path)
+    return path
+
+
+def test_valider_says_in_one_finding_what_a_file_that_is_no_convention_is(folder, tmp_path):
+    ok(acv("annexe", folder / "arras.xlsx", "-o", tmp_path / "annexe.xlsx"))
+    ok(acv("consolider", folder, "-o", tmp_path / "conso.xlsx"))
+    cases = {
+        tmp_path / "annexe.xlsx": "l'annexe de l'avenant",
+        tmp_path / "conso.xlsx": "un classeur consolidé",
+        _plain_sheet(tmp_path / "feuille.xlsx"): "n'est pas un classeur de convention ACV",
+        _random_tables(tmp_path / "tables.xlsx", 1): "n'est pas un classeur de convention ACV",
+        _synthese_only(tmp_path / "synthese.xlsx"): "n'est pas un classeur de convention ACV",
+    }
+    for path, words in cases.items():
+        proc = acv("valider", path, "--format", "json")
+        assert proc.returncode == 2, proc.stderr
+        report = json.loads(proc.stdout)
+        assert [c["code"] for c in report["constats"]] == ["STR-11"], (path.name, report["constats"])
+        assert words in report["constats"][0]["message"]
+        text = acv("valider", path).stdout
+        assert "STR-03" not in text and text.count("[ERREUR]") == 1, text
+        assert "ce n'est pas un classeur de convention ACV" in text
+
+
+def test_consolider_lists_reports_and_foreign_workbooks_without_counting_them(folder, tmp_path):
+    alone = ok(acv("consolider", folder, "-o", tmp_path / "seul.xlsx"))
+    assert "7 conventions comptées" in alone
+    ok(acv("annexe", folder / "arras.xlsx"))  # arras_annexe.xlsx in the folder
+    ok(acv("consolider", folder, "-o", folder / "semaine_1.xlsx"))
+    foreign = [_plain_sheet(folder / "notes.xlsx"), _synthese_only(folder / "recap.xlsx")]
+    sub = folder / "calamine"
+    sub.mkdir()
+    foreign += [_random_tables(sub / f"test_{i}.xlsx", i) for i in range(6)]
+    out = tmp_path / "c.xlsx"
+    text = ok(acv("consolider", folder, "-o", out, "--json", tmp_path / "c.json"))
+    assert "17 fichiers lus, 7 conventions comptées" in text, text
+    wb = openpyxl.load_workbook(out, read_only=True)
+    rows = [r for r in wb["Fichiers"].values if any(v is not None for v in r)]
+    k = next(i for i, r in enumerate(rows) if "Motif" in r)
+    head, rows = rows[k], rows[k + 1:]
+    motif = {r[0]: r[head.index("Motif")] for r in rows}
+    compte = {r[0]: r[head.index("Compté")] for r in rows}
+    assert motif["arras_annexe.xlsx"] == motif["semaine_1.xlsx"] == "produit par acv-xl, non compté"
+    for p in foreign:
+        rel = p.relative_to(folder).as_posix()
+        assert motif[rel] == "pas un classeur ACV, non compté" and compte[rel] == "Non"
+    anomalies = {r[0] for r in wb["Anomalies"].values}
+    assert not anomalies & ({"arras_annexe.xlsx", "semaine_1.xlsx"} | {p.relative_to(folder).as_posix() for p in foreign})
+    data = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+    assert data["conventions_comptees"] == 7
+    assert "non comptés (pas un classeur ACV : 8, produit par acv-xl : 2)" in text, text
+    # a folder of such files only: nothing to consolidate
+    refused(acv("consolider", sub, "-o", tmp_path / "vide.xlsx"), "aucun classeur de convention ACV parmi les 6")
+    assert not (tmp_path / "vide.xlsx").exists()
+
+
+def test_departement_matching_no_convention_is_status_2_and_nothing_written(folder, tmp_path):
+    out, js = tmp_path / "c.xlsx", tmp_path / "c.json"
+    refused(acv("consolider", folder, "-o", out, "--json", js, "--departement", "59"),
+            "aucune convention du département 59", "départements trouvés : 62")
+    assert not out.exists() and not js.exists() and list(tmp_path.iterdir()) == [folder]
+
+
+def test_a_year_typed_19_reads_19_and_a_renamed_header_points_at_its_cell(folder, tmp_path):
+    def edit(wb):
+        ws, t = table_of(wb, "T_Financements")
+        heads = header_cells(ws, t)
+        r, c = heads["Année"]
+        ws.cell(r + 1, c).value = 19
+        ws.cell(r + 2, c).value = 2019.5
+    year = edited_copy(folder / "arras.xlsx", tmp_path / "annee.xlsx", edit)
+    found = json.loads(acv("valider", year, "--format", "json").stdout)["constats"]
+    messages = [f["message"] for f in found if f["code"] == "FIN-04"]
+    assert any("« 19 »" in m for m in messages) and any("« 2019,5 »" in m for m in messages), messages
+    assert not any("19.0" in m or "2019.5" in m for m in messages)
+
+    cell = {}
+
+    def rename(wb):
+        ws, t = table_of(wb, "T_Financements")
+        r, c = header_cells(ws, t)["Montant (€)"]
+        ws.cell(r, c).value = "Subvention"
+        t.tableColumns[c - range_boundaries(t.ref)[0]].name = "Subvention"
+        cell["ref"] = ws.cell(r, c).coordinate
+    renamed = edited_copy(folder / "arras.xlsx", tmp_path / "entete.xlsx", rename)
+    found = json.loads(acv("valider", renamed, "--format", "json").stdout)["constats"]
+    str04 = [f for f in found if f["code"] == "STR-04"]
+    assert len(str04) == 1 and str04[0]["cellule"] == cell["ref"], str04
+    assert "« Subvention »" in str04[0]["message"]
+
+
+@pytest.mark.libreoffice
+def test_annexe_pdf_replaces_its_own_pdf_but_not_a_users(folder):
+    src = folder / "arras.xlsx"
+    ok(acv("annexe", src, "--pdf"))
+    pdf = folder / "arras_annexe.pdf"
+    assert derived_kind(pdf) == "annexe"
+    ok(acv("annexe", src, "--pdf"))
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+    pdf.write_bytes(b"%PDF-1.4 le compte rendu du conseil municipal")
+    before = snapshot(folder)
+    refused(acv("annexe", src, "--pdf"), "arras_annexe.pdf", "--remplacer")
+    assert snapshot(folder) == before
+
+
+def test_ctrl_c_is_documented_with_its_status():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "Ctrl-C" in readme and "`130`" in readme and "--remplacer" in readme
