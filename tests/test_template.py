@@ -60,9 +60,9 @@ CONTRACT_LISTS = {
     ("T_Actions", "Maturité"): ["Mature", "En préparation", "Engagée", "En cours", "Terminée", "Abandonnée"],
     ("T_Actions", "Base"): ["HT", "TTC"],
     ("T_Actions", "Dérogation L1111-10"): ["Aucune", "ANRU", "Monument protégé", "Patrimoine non protégé",
-                                           "Calamité publique", "Rénovation énergétique scolaire"],
+                                           "Calamité publique", "Rénovation énergétique scolaire", "Corse"],
     ("T_Financements", "Nature"): ["Subvention", "Prêt", "Fonds propres", "Autofinancement", "Portage foncier",
-                                   "Autre"],
+                                   "Autre", "Avance remboursable", "Recette / cession", "Apport en nature"],
     ("T_Financements", "Statut"): ["Prévisionnel", "Sollicité", "Acquis", "Engagé", "Versé", "Refusé"],
     ("T_Financeurs", "Catégorie"): ["Public", "Privé"],
     ("T_Dispositifs", "Dotation R2334-27"): ["Oui", "Non"],
@@ -159,8 +159,8 @@ def test_every_list_is_a_drop_down(wb):
                 assert _list_values(dv) == list(col.choices), (t.name, col.header)
                 checked += 1
                 hand = CONTRACT_LISTS.get((t.name, col.header))
-                if hand:  # the contract's values, then the ones acv-xl added (documented in layout)
-                    assert _list_values(dv) == hand + list(layout.AJOUTS_AUX_LISTES.get((t.name, col.attr), ()))
+                if hand:
+                    assert _list_values(dv) == hand
             if col.note:
                 assert dv is not None and dv.prompt == col.note, (t.name, col.header)
     assert checked >= len(CONTRACT_LISTS)
@@ -169,9 +169,7 @@ def test_every_list_is_a_drop_down(wb):
         r1, c1, _, _ = parse_range(ref)
         col = _header(wb, sheet, ref).index(header)
         dv = _validation_at(wb[sheet], f"{openpyxl.utils.get_column_letter(c1 + col)}{r1 + 1}")
-        attr = layout.TABLES_BY_NAME[table].columns[col].attr
-        added = list(layout.AJOUTS_AUX_LISTES.get((table, attr), ()))
-        assert dv is not None and _list_values(dv) == values + added, (table, header)
+        assert dv is not None and _list_values(dv) == values, (table, header)
 
 
 def test_axe_columns_offer_the_five_axes(wb):

@@ -132,12 +132,6 @@ NATURES_REMBOURSEES = ("Prêt", "Avance remboursable")
 NATURES_APPORT = ("Autofinancement", "Fonds propres", "Apport en nature")
 # the operation's own revenue (a sale price, a receipt), kept by the maître d'ouvrage whoever pays it
 NATURES_RECETTE = ("Recette / cession",)
-# Values the project added to the contract's lists (../shared/spec/classeur.md lists the others first).
-AJOUTS_AUX_LISTES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("T_Actions", "derogation"): ("Corse",),
-    ("T_Financements", "nature"): ("Avance remboursable", "Recette / cession", "Apport en nature"),
-    ("T_Dispositifs", "nature"): ("Avance remboursable", "Recette / cession", "Apport en nature"),
-}
 # L1111-10 dérogations (values of L.DEROGATION)
 DEROGATION_AUCUNE = "Aucune"
 DEROGATION_ANRU = "ANRU"
