@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 from acv_xl.checks import findings as fnd
 from acv_xl.checks import totals
@@ -34,6 +35,10 @@ class Report:
     empreinte: str | None = None  # fingerprint of the data read
     empreinte_stockee: str | None = None  # `acv_empreinte` found in the workbook
     etat: str = ETAT_JAMAIS
+    # « modifié depuis la validation »: the changes since, from the data kept at validation
+    # (`since_validation`), or why they cannot be listed
+    depuis_validation: Any = None  # comparison.Comparison
+    depuis_validation_motif: str | None = None
 
     @property
     def valide(self) -> bool:
@@ -103,6 +108,49 @@ def validate_convention(conv: Convention, fichier: str = "") -> Report:
     )
 
 
+SNAPSHOT_ABSENT = ("les données de la dernière validation ne sont pas conservées dans ce classeur (validé par une "
+                   "version d'acv-xl qui ne les gardait pas) : comparez-le à une copie validée avec « acv-xl comparer ».")
+SNAPSHOT_DAMAGED = ("les données de la dernière validation conservées dans le classeur (feuille masquée « {sheet} ») "
+                    "sont endommagées ou ne correspondent pas à son empreinte : comparez-le à une copie validée "
+                    "avec « acv-xl comparer ».")
+
+
+def since_validation(report: Report, snapshot_cells: Callable[[], list | None]) -> Report:
+    """When the fingerprint says « modifié depuis la validation », list what changed since, from
+    the data kept at validation (hidden sheet, `reading.snapshot`). The fingerprint stays the judge
+    of « modified »: the snapshot only explains it, and is trusted only when its own fingerprint is
+    the one stored at validation. `snapshot_cells()` gives the sheet's column A (None: no sheet)."""
+    if report.etat != ETAT_MODIFIE or report.convention is None:
+        return report
+    from acv_xl.checks.comparison import compare
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.reading.snapshot import SnapshotError, decode
+
+    damaged = SNAPSHOT_DAMAGED.format(sheet=layout.SNAPSHOT_SHEET)
+    try:
+        got = decode(snapshot_cells() or [])
+    except SnapshotError:
+        report.depuis_validation_motif = damaged
+        return report
+    if got is None:
+        report.depuis_validation_motif = SNAPSHOT_ABSENT
+        return report
+    validated, _ = got
+    if fingerprint(validated) != (report.empreinte_stockee or "").lower():
+        report.depuis_validation_motif = damaged
+        return report
+    report.depuis_validation = compare(validated, report.convention, totaux_apres=report.totaux)
+    return report
+
+
+def _file_snapshot(path: Path) -> list | None:
+    from acv_xl.reading.snapshot import read_cells
+    from acv_xl.reading.source_file import FileSource
+
+    with FileSource(path) as source:
+        return read_cells(source)
+
+
 def unreadable(fichier: str, code: str, message: str, suggestion: str = "") -> Report:
     return Report(fichier=fichier, convention=None,
                   findings=[Finding(code=code, gravite=Gravite.ERREUR, message=message, suggestion=suggestion)],
@@ -135,4 +183,16 @@ def validate_file(path: Path | str) -> Report:
                           f"Le fichier n'a pas pu être lu : il est probablement endommagé (détail technique pour "
                           f"l'assistance : {type(exc).__name__}).",
                           "Ouvrez le fichier dans Excel et enregistrez-le à nouveau au format .xlsx, ou repartez d'une copie saine.")
-    return validate_convention(conv, fichier)
+    report = validate_convention(conv, fichier)
+    if report.etat == ETAT_MODIFIE:  # read again only then: the hidden sheet of the validated data
+
+        def cells() -> list | None:
+            try:
+                return _file_snapshot(path)
+            except Exception:  # noqa: BLE001 — the file was read a moment ago; its hidden sheet is damaged
+                from acv_xl.reading.snapshot import PREFIX
+
+                return [PREFIX + "!"]  # read as « damaged »
+
+        since_validation(report, cells)
+    return report

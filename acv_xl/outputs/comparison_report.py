@@ -173,3 +173,29 @@ def to_json(comp: Comparison, avant: dict, apres: dict) -> dict:
     """`{"avant": {…}, "apres": {…}, "changements": […], "totaux": {…}}` (evolution.md)."""
     return {"avant": avant, "apres": apres, "changements": [c.as_json() for c in comp.changes],
             "totaux": comp.totaux_json()}
+
+
+# ------------------------------------------------------------------------------ since the validation
+def since_title(date_validation: Any) -> str:
+    when = f" du {fmt_date(date_validation)}" if isinstance(date_validation, date) else ""
+    return f"Modifié depuis la validation{when}"
+
+
+def controle_rows(comp: Comparison, date_validation: Any = None) -> list:
+    """The changes since the validation as rows of the `Contrôles` table (gravité « Information »,
+    no rule code: they explain the état, they are not findings), each pointing at its cell now."""
+    from acv_xl.checks.findings import Finding, Gravite
+
+    title = since_title(date_validation)
+    rows = []
+    for c in sorted(comp.changes, key=lambda c: (_sheet_key(c), _action_key(c))):
+        cell = "" if c.type == SUPPRESSION else c.cellule_apres
+        rows.append(Finding(code="", gravite=Gravite.INFORMATION, feuille=c.feuille, cellule=cell,
+                            action=c.action or "", message=f"{title} : {describe(c)}"))
+    return rows
+
+
+def since_json(report) -> list | None:
+    """The `depuis_validation` key of the validation report: the changes (evolution.md form)."""
+    comp = getattr(report, "depuis_validation", None)
+    return [c.as_json() for c in comp.changes] if comp is not None else None
