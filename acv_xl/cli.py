@@ -126,7 +126,8 @@ def cmd_annexe(args) -> int:
     from acv_xl.outputs.annex import run_annexe
 
     return run_annexe(Path(args.fichier), Path(args.sortie) if args.sortie else None,
-                      pdf=args.pdf, brouillon=args.brouillon, console=_console())
+                      pdf=args.pdf, brouillon=args.brouillon, console=_console(),
+                      depuis=Path(args.depuis) if args.depuis else None)
 
 
 def cmd_comparer(args) -> int:
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--sortie", metavar="SORTIE.xlsx", help="fichier à écrire (défaut : FICHIER_annexe.xlsx à côté du classeur)")
     s.add_argument("--pdf", action="store_true", help="produit aussi le PDF (LibreOffice)")
     s.add_argument("--brouillon", action="store_true", help="génère malgré les erreurs, chaque page portant\u00a0«\u00a0PROJET\u00a0—\u00a0non\u00a0validé\u00a0»")
+    s.add_argument("--depuis", metavar="AVANT.xlsx", help="classeur de la convention avant l'avenant : l'annexe s'ouvre sur les modifications apportées par l'avenant")
     s.set_defaults(func=cmd_annexe)
 
     s = sub.add_parser("comparer", help="liste ce qui change entre deux états d'une convention", description="Compare deux classeurs de la même convention (par exemple avant et après un avenant) : lignes ajoutées, supprimées ou modifiées, et écarts des totaux. Statut de sortie : 0 aucun changement, 1 des changements, 2 fichier inutilisable ou conventions différentes.")

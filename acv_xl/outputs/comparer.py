@@ -21,7 +21,8 @@ class Unusable(Exception):
     """A French message: the comparison cannot be made (exit status 2)."""
 
 
-def _read(path: Path) -> Convention:
+def read_for_comparison(path: Path) -> Convention:
+    """The convention of a workbook to compare; `Unusable` (French) when it cannot be."""
     from acv_xl.reading.errors import UnreadableWorkbook
     from acv_xl.reading.read import read_file
 
@@ -87,7 +88,7 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
     if out is not None and (problem := output_problem(Path(out), [avant, apres])):
         return fail(problem)
     try:
-        ca, cb = _read(avant), _read(apres)
+        ca, cb = read_for_comparison(avant), read_for_comparison(apres)
     except Unusable as exc:
         return fail(f"comparaison impossible : {exc}")
     if not ca.acv_id or not cb.acv_id or str(ca.acv_id).strip() != str(cb.acv_id).strip():
