@@ -123,6 +123,9 @@ def _value(row: Ligne, attr: str, kind: Kind) -> Any:
     raw = row.raw.get(attr)
     if raw is None:
         return None
+    problem = row.problems.get(attr)
+    if problem is not None and problem.kind == "texte_nombre" and problem.suggestion is not None:
+        return problem.suggestion  # « 1 200 000 » typed as text is the amount 1 200 000
     if raw.__class__ is str:
         raw = raw.strip()
         if not raw:

@@ -56,7 +56,8 @@ def side_info(path: Path | str, conv: Convention) -> dict:
 
 def output_problem(out: Path, inputs: list[Path]) -> str | None:
     """Why `out` may not be written (French), or None. A minimal guard until the shared one
-    (`output_guard`) lands: never an input, never over an existing file acv-xl did not write."""
+    (`output_guard`) lands: never an input, never over an existing file that is not a workbook of
+    écarts written by this command."""
     if out.suffix.lower() != ".xlsx":
         return f"le fichier de sortie doit avoir l'extension .xlsx : {out}"
     if not out.parent.is_dir():
@@ -70,7 +71,7 @@ def output_problem(out: Path, inputs: list[Path]) -> str | None:
                 core = z.read("docProps/core.xml").decode("utf-8", "replace")
         except (OSError, KeyError, zipfile.BadZipFile):
             core = ""
-        if "<dc:creator>acv-xl</dc:creator>" not in core:
+        if cr.WORKBOOK_MARK not in core:  # a user's workbook (even one made from the acv-xl template) is never replaced
             return (f"{out.name} existe déjà et n'a pas été écrit par acv-xl : il ne sera pas remplacé. "
                     "Choisissez un autre nom avec -o.")
     return None

@@ -19,6 +19,8 @@ from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number
 _SHEET_ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
 TYPE_LABELS = {AJOUT: "Ajout", SUPPRESSION: "Suppression", MODIFICATION: "Modification"}
 EMPTY = "(vide)"
+# In the description of every workbook of écarts: `comparer -o` replaces only a file carrying it.
+WORKBOOK_MARK = "acv-xl comparer"
 GROUP_LABELS = {"par_financeur": "Financeur", "par_axe": "Axe", "par_annee": "Année", "par_statut": "Statut"}
 GROUP_TITLES = {"par_financeur": "Par financeur", "par_axe": "Par axe", "par_annee": "Par année",
                 "par_statut": "Par statut"}

@@ -21,6 +21,7 @@ from acv_xl.outputs.comparison_report import (
     GROUP_LABELS,
     GROUP_TITLES,
     TYPE_LABELS,
+    WORKBOOK_MARK,
     group_label,
     key_text,
     kind_of,
@@ -60,7 +61,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
                                             "strings_to_urls": False})
         wb.set_properties({"title": f"Comparaison de la convention {apres.get('acv_id') or ''}".strip(),
-                           "author": AUTHOR, "comments": "Écrit par acv-xl comparer"})
+                           "author": AUTHOR, "comments": f"Écarts entre deux classeurs, écrit par {WORKBOOK_MARK}"})
         base = {"font_name": "Arial", "font_size": 10, "valign": "top"}
         fmt: dict[tuple, Any] = {}
 
