@@ -227,3 +227,21 @@ class snapshot_source:  # noqa: N801 — a context manager read like a function
 
     def __exit__(self, *exc):
         self.source.close()
+
+
+def test_rows_only_resorted_since_the_validation_say_nothing_changed(tmp_path, capsys):
+    validated = _validated(tmp_path)
+    wb = openpyxl.load_workbook(validated)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    first, second = [[c.value for c in ws[r]] for r in (4, 5)]
+    for j, v in enumerate(second, start=1):  # two lines swapped: other data for the fingerprint…
+        ws.cell(4, j).value = v
+    for j, v in enumerate(first, start=1):
+        ws.cell(5, j).value = v
+    resorted = tmp_path / "trie.xlsx"
+    wb.save(resorted)
+    _code, data = _json(capsys, "valider", resorted)
+    assert data["etat"] == ETAT_MODIFIE and data["depuis_validation"] == []  # …but no change
+    capsys.readouterr()
+    main(["valider", str(resorted)])
+    assert "aucune donnée n'a changé" in capsys.readouterr().out

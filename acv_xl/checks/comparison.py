@@ -135,15 +135,9 @@ def _value(row: Ligne, attr: str, kind: Kind) -> Any:
     return raw
 
 
-def _same(a: Any, b: Any) -> bool:
-    # a date is not its text, a number not its text (1 vs "1"): equal only within one type family
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, str) != isinstance(b, str):
-        return False
-    if isinstance(a, (date, datetime)) != isinstance(b, (date, datetime)):
-        return False
-    return a == b
+# Two values are the same when `==` says so: typed values of one column compare as they should
+# (Decimal("1200000.00") == 1200000), and values of different kinds never do (a date is not its
+# text, a date is not a datetime, None is nothing else). So whole rows compare as tuples, in C.
 
 
 def _row_range(row: Ligne, table: layout.Table) -> str:
@@ -194,7 +188,7 @@ def _named_changes(avant: Convention, apres: Convention) -> list[Change]:
             continue
         a, b = avant.names.get(nc.name), apres.names.get(nc.name)
         va, vb = _named_value(a, nc.kind), _named_value(b, nc.kind)
-        if _same(va, vb):
+        if va == vb:
             continue
         # a named cell always exists: a value typed or erased is a modification of that cell
         out.append(Change(MODIFICATION, None, nc.sheet, {layout.NAMED_CELL_KEY: nc.name}, None,
@@ -221,13 +215,19 @@ def _table_changes(table: layout.Table, rows_a: list[Ligne], rows_b: list[Ligne]
     kinds = {c.attr: c.kind for c in table.columns}
     has_action = "numero" in kinds
 
+    plan = tuple((attr, kind) for attr, _h, kind in cols)
+    key_plan = tuple((attr, kinds[attr]) for attr in key_attrs)
+
     def prepared(rows: list[Ligne]) -> dict[tuple, list[tuple[Ligne, tuple]]]:
         groups: dict[tuple, list[tuple[Ligne, tuple]]] = {}
         for r in rows:
             if r.is_empty():
                 continue
-            values = tuple(_value(r, attr, kind) for attr, _h, kind in cols)
-            key = tuple(_key_value(_value(r, attr, kinds[attr])) for attr in key_attrs)
+            d, raw = r.__dict__, r.raw  # the typed values; `_value` only for a value that did not parse
+            values = tuple([v if (v := d.get(attr)) is not None else None if raw.get(attr) is None
+                            else _value(r, attr, kind) for attr, kind in plan])
+            key = tuple([_key_value(v if (v := d.get(attr)) is not None else _value(r, attr, kind))
+                         for attr, kind in key_plan])
             groups.setdefault(key, []).append((r, values))
         return groups
 
@@ -240,8 +240,10 @@ def _table_changes(table: layout.Table, rows_a: list[Ligne], rows_b: list[Ligne]
         else:
             pairs, only_a, only_b = _pair(la, lb)
         for (ra, va), (rb, vb) in pairs:
+            if va == vb:
+                continue
             for (attr, header, _k), x, y in zip(cols, va, vb):
-                if not _same(x, y):
+                if x != y:
                     out.append(Change(MODIFICATION, table.name, table.sheet, _cle(table, ra, key_attrs),
                                       ra.numero if has_action else None, header, x, y,
                                       ra.cell(attr), rb.cell(attr)))
@@ -259,24 +261,26 @@ def _table_changes(table: layout.Table, rows_a: list[Ligne], rows_b: list[Ligne]
 def _pair(la: list, lb: list) -> tuple[list, list, list]:
     """Rows sharing a key: identical rows first, then the others in order; the rest unmatched."""
     pairs = []
-    left_b = list(lb)
+    same: dict[tuple, list] = {}
+    for item in lb:
+        same.setdefault(item[1], []).append(item)
+    used: set[int] = set()
     left_a = []
     for item in la:
-        j = next((j for j, other in enumerate(left_b) if _all_same(item[1], other[1])), None)
-        if j is None:
-            left_a.append(item)
+        twins = same.get(item[1])
+        if twins:
+            twin = twins.pop(0)
+            used.add(id(twin))
+            pairs.append((item, twin))
         else:
-            pairs.append((item, left_b.pop(j)))
+            left_a.append(item)
+    left_b = [item for item in lb if id(item) not in used]
     n = min(len(left_a), len(left_b))
     pairs += list(zip(left_a[:n], left_b[:n]))
     # the pairs in the order of `avant`, so that the changes read in the workbook's order
-    order = {id(item[0]): i for i, item in enumerate(la)}
-    pairs.sort(key=lambda p: order[id(p[0][0])])
+    order = {id(item): i for i, item in enumerate(la)}
+    pairs.sort(key=lambda p: order[id(p[0])])
     return pairs, left_a[n:], left_b[n:]
-
-
-def _all_same(x: tuple, y: tuple) -> bool:
-    return all(_same(a, b) for a, b in zip(x, y))
 
 
 def _cle(table: layout.Table, row: Ligne, key_attrs: tuple[str, ...]) -> dict[str, Any]:

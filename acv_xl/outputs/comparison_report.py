@@ -183,12 +183,19 @@ def since_title(date_validation: Any) -> str:
     return f"Modifié depuis la validation{when}"
 
 
+NOTHING_CHANGED = ("aucune donnée n'a changé : des lignes ont seulement été déplacées ou triées, ou une valeur a "
+                   "été saisie autrement (par exemple un montant tapé comme du texte) ; validez de nouveau pour "
+                   "enregistrer ce nouvel état")
+
+
 def controle_rows(comp: Comparison, date_validation: Any = None) -> list:
     """The changes since the validation as rows of the `Contrôles` table (gravité « Information »,
     no rule code: they explain the état, they are not findings), each pointing at its cell now."""
     from acv_xl.checks.findings import Finding, Gravite
 
     title = since_title(date_validation)
+    if not comp.changes:
+        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} : {NOTHING_CHANGED}.")]
     rows = []
     for c in sorted(comp.changes, key=lambda c: (_sheet_key(c), _action_key(c))):
         cell = "" if c.type == SUPPRESSION else c.cellule_apres

@@ -151,6 +151,9 @@ def _render_since(report: Report, p, safe) -> None:
     if comp is None:
         p(Text(safe(f"{title} : {report.depuis_validation_motif}"), style="bold"))
         return
+    if not comp.changes:
+        p(Text(safe(f"{title} : {cr.NOTHING_CHANGED}."), style="bold"))
+        return
     p(Text(safe(f"{title} : {cr.counts_text(comp.changes)}."), style="bold"))
     for style, line in cr.change_lines(comp.changes, "  "):
         p(Text(safe(line), style=style))
