@@ -80,6 +80,6 @@ def test_annex_depuis_in_the_pdf(pair, tmp_path, capsys):
     assert i == 1  # right after the cover
     page = pages[i]
     for words in ("Financements par financeur", "Actions ajoutées, supprimées ou dont le coût a changé",
-                  "Lignes de financement modifiées", "Étude de programmation de la halle", "64 000,00 €",
+                  "Lignes de financement modifiées", "Étude de programmation de la halle", "+64 000,00 €",
                   "50 000,00 €", "Ligne supprimée", "Ligne ajoutée"):
         assert words in page, words

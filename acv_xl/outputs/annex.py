@@ -26,6 +26,7 @@ from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import (
     FMT_DATE,
     FMT_EUROS,
+    FMT_EUROS_ECART,
     FMT_INTEGER,
     FMT_NUMBER,
     FMT_PERCENT,
@@ -51,7 +52,7 @@ class AnnexSheet:
     ACTION_PREFIX = "Action "
 
 
-NUM_FORMATS = {"euros": FMT_EUROS, "percent": FMT_PERCENT, "date": FMT_DATE, "number": FMT_NUMBER,
+NUM_FORMATS = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "percent": FMT_PERCENT, "date": FMT_DATE, "number": FMT_NUMBER,
                "integer": FMT_INTEGER, "year": FMT_YEAR}
 
 UNKNOWN = "?"  # key of lines without action, axe, année or financeur (only in a draft)
@@ -760,12 +761,12 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         ws.merge_range(row, 1, row, 3, None, fmts.cell())
         write_value(ws, row, 1, d.funder_name(code), fmts.cell())
         for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
-            write_value(ws, row, j, v, fmts.cell("euros", bold=j == 6 and e.ecart != 0))
+            write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=j == 6 and e.ecart != 0))
         row += 1
     for label, e in (("Total des financements", comp.financement_total), ("Coût total des actions", comp.cout_total)):
         ws.merge_range(row, 0, row, 3, label, fmts.cell("text", bold=True, fill=True))
         for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
-            write_value(ws, row, j, v, fmts.cell("euros", bold=True, fill=True))
+            write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=True, fill=True))
         row += 1
     row += 1
 
@@ -797,7 +798,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                 write_value(ws, row, j, v, fmts.cell("euros"))
             numbers = all(v is None or isinstance(v, Decimal) for v in (before_cost, after_cost))
             gap = (after_cost or totals.ZERO) - (before_cost or totals.ZERO) if numbers else None
-            write_value(ws, row, 6, gap, fmts.cell("euros", bold=True))
+            write_value(ws, row, 6, gap, fmts.cell("ecart", bold=True))
             _fit_row(ws, row, [None, intitule], [12, 56])
             row += 1
     else:

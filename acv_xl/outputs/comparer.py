@@ -14,6 +14,7 @@ from pathlib import Path
 
 from acv_xl.checks.comparison import Comparison, compare
 from acv_xl.contract.model import Convention
+from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import comparison_report as cr
 
 
@@ -122,7 +123,12 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention)
     ident = " — ".join(str(x) for x in (conv.acv_id, conv.libelle) if x)
     p(f"Comparaison de la convention {ident}", "bold")
     for label, info in (("Avant", ia), ("Après", ib)):
-        p(f"{label} : {info['fichier']} ({info['etat']})")
+        etat = info["etat"]
+        if info["date_validation"] and etat != "jamais validé":
+            from datetime import date as _date
+
+            etat += f", validation du {fmt_date(_date.fromisoformat(info['date_validation']))}"
+        p(f"{label} : {info['fichier']} ({etat})")
     if not comp.changes:
         p("")
         p("Aucun changement : les deux classeurs portent les mêmes données.", "bold green")

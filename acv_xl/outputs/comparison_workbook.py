@@ -26,7 +26,15 @@ from acv_xl.outputs.comparison_report import (
     key_text,
     kind_of,
 )
-from acv_xl.outputs.formats import FMT_DATE, FMT_EUROS, FMT_EUROS_ENTIERS, FMT_NUMBER, merge_text, write_value
+from acv_xl.outputs.formats import (
+    FMT_DATE,
+    FMT_EUROS,
+    FMT_EUROS_ECART,
+    FMT_EUROS_ENTIERS,
+    FMT_NUMBER,
+    merge_text,
+    write_value,
+)
 
 
 class Feuille:
@@ -69,7 +77,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
             key = (kind, fill, bold)
             if key not in fmt:
                 props = {**base, "border": 1, "text_wrap": kind == "text"}
-                props["num_format"] = {"euros": FMT_EUROS, "date": FMT_DATE, "number": FMT_NUMBER,
+                props["num_format"] = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "date": FMT_DATE, "number": FMT_NUMBER,
                                        "integer": "0"}.get(kind, "@")
                 if fill:
                     props["bg_color"] = fill
@@ -130,7 +138,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
                          ("Total des financements", comp.financement_total)):
             wt.write_string(row, 0, label, f("text", bold=True))
             for j, v in enumerate((e.avant, e.apres, e.ecart), start=1):
-                write_value(wt, row, j, v, f("euros", bold=True))
+                write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", bold=True))
             row += 1
         fin_rows = None
         for g in GROUP_LABELS:
@@ -144,7 +152,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
                 fill = "#FFF2CC" if e.ecart else None
                 wt.write_string(row, 0, group_label(g, k), f("text", fill))
                 for j, v in enumerate((e.avant, e.apres, e.ecart), start=1):
-                    write_value(wt, row, j, v, f("euros", fill))
+                    write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", fill))
                 row += 1
             if g == "par_financeur" and row > first:
                 fin_rows = (first, row - 1)
