@@ -94,7 +94,7 @@ def cmd_valider(args) -> int:
             return _fail(problem)
     from acv_xl.checks.validate import validate_file
 
-    reports = [validate_file(Path(f)) for f in args.fichiers]
+    reports = [validate_file(Path(f), depuis_validation=True) for f in args.fichiers]
     if args.annoter:
         if len(reports) != 1:
             return _fail("--annoter s'emploie avec un seul fichier.")

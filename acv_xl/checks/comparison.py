@@ -83,8 +83,6 @@ class Comparison:
     cout_total: Ecart = field(default_factory=lambda: Ecart(totals.ZERO, totals.ZERO))
     financement_total: Ecart = field(default_factory=lambda: Ecart(totals.ZERO, totals.ZERO))
     groups: dict[str, dict[str, Ecart]] = field(default_factory=dict)  # par_financeur … → key → écart
-    totaux_avant: totals.Totaux | None = None
-    totaux_apres: totals.Totaux | None = None
 
     @property
     def changed(self) -> bool:
@@ -174,7 +172,7 @@ def compare(avant: Convention, apres: Convention, totaux_avant: totals.Totaux | 
         groups[g] = {k: Ecart(da.get(k, totals.ZERO), db.get(k, totals.ZERO)) for k in keys}
     return Comparison(changes=changes, cout_total=Ecart(ta.cout_total, tb.cout_total),
                       financement_total=Ecart(ta.financement_total, tb.financement_total),
-                      groups=groups, totaux_avant=ta, totaux_apres=tb)
+                      groups=groups)
 
 
 def _natural(k: str) -> tuple:

@@ -157,8 +157,10 @@ def unreadable(fichier: str, code: str, message: str, suggestion: str = "") -> R
                   etat=ETAT_ILLISIBLE)
 
 
-def validate_file(path: Path | str) -> Report:
-    """Read and validate one workbook; never raises for a bad file (STR-01/02, exit status 2)."""
+def validate_file(path: Path | str, depuis_validation: bool = False) -> Report:
+    """Read and validate one workbook; never raises for a bad file (STR-01/02, exit status 2).
+    `depuis_validation`: when « modifié depuis la validation », also list what changed since
+    (`since_validation`; `valider` asks, a consolidation of a whole département does not)."""
     fichier = str(path)
     path = Path(path)
     try:
@@ -184,7 +186,7 @@ def validate_file(path: Path | str) -> Report:
                           f"l'assistance : {type(exc).__name__}).",
                           "Ouvrez le fichier dans Excel et enregistrez-le à nouveau au format .xlsx, ou repartez d'une copie saine.")
     report = validate_convention(conv, fichier)
-    if report.etat == ETAT_MODIFIE:  # read again only then: the hidden sheet of the validated data
+    if depuis_validation and report.etat == ETAT_MODIFIE:  # read again only then: the validated data
 
         def cells() -> list | None:
             try:
