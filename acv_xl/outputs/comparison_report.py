@@ -113,7 +113,7 @@ def describe(change: Change) -> str:
     cell = change.cellule_apres if change.type == AJOUT else change.cellule_avant
     summary = _row_summary(change, row or {})
     label = "Ligne ajoutée" if change.type == AJOUT else "Ligne supprimée"
-    return f"{label} {cell} : {key or 'sans clé'}" + (f" ({summary})" if summary else "")
+    return f"{label} {cell}" + (f" : {key}" if key else "") + (f" ({summary})" if summary else "")
 
 
 def _sheet_key(c: Change):

@@ -22,6 +22,7 @@ from acv_xl.outputs.comparison_report import (
     GROUP_TITLES,
     TYPE_LABELS,
     WORKBOOK_MARK,
+    fmt_value,
     group_label,
     key_text,
     kind_of,
@@ -60,6 +61,15 @@ def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
     if isinstance(value, date):
         return value, "date"
     return value, "text"
+
+
+def _print_setup(ws, header_row: int) -> None:
+    """A4 landscape, one page wide, the header row on every page, page numbers."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(header_row)
+    ws.set_footer("&C&8&P / &N")
 
 
 def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
@@ -106,8 +116,9 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
             fill = COLOURS[c.type]
             kind = kind_of(c)
 
-            def row_text(values: dict, c=c) -> str:
-                return " ; ".join(f"{h} : {v}" for h, v in values.items())
+            def row_text(values: dict, c=c) -> str:  # a whole row, its values in French
+                return " ; ".join(f"{h} : {fmt_value(v, kind_of(c, h))}" for h, v in values.items()
+                                  if h not in c.cle)  # the key has its own column
 
             cells = [(TYPE_LABELS[c.type], "text"), (c.feuille, "text"), (c.action, "text"),
                      (key_text(c) or (c.cle.get("nom") if c.table is None else ""), "text"), (c.champ, "text")]
@@ -115,12 +126,18 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
             cells += [(c.cellule_avant, "text"), (c.cellule_apres, "text")]
             for j, (v, k) in enumerate(cells):
                 write_value(ws, row, j, v, f(k, fill))
+            # wrapped text gets the height it needs (LibreOffice keeps the stored height)
+            lines = max((-(-len(v) // int(CHANGE_WIDTHS[j] * 1.1)) for j, (v, k) in enumerate(cells)
+                         if k == "text" and isinstance(v, str) and v), default=1)
+            if lines > 1:
+                ws.set_row(row, 13 * lines)
             row += 1
         if not comp.changes:
             merge_text(ws, row, 0, row, len(CHANGE_HEADERS) - 1, "Aucun changement entre les deux classeurs.", note)
         else:
             ws.autofilter(hr, 0, row - 1, len(CHANGE_HEADERS) - 1)
         ws.freeze_panes(hr + 1, 0)
+        _print_setup(ws, hr)
         legend = row + 1
         for k, (t, colour) in enumerate(COLOURS.items()):
             ws.write_string(legend + k, 0, TYPE_LABELS[t], f("text", colour))
@@ -156,6 +173,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
                 row += 1
             if g == "par_financeur" and row > first:
                 fin_rows = (first, row - 1)
+        _print_setup(wt, 2)
         if fin_rows:
             chart = wb.add_chart({"type": "bar"})
             chart.add_series({
@@ -169,7 +187,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
             chart.set_title({"name": "Écart des financements par financeur"})
             chart.set_legend({"none": True})
             chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
-            chart.set_y_axis({"reverse": True})
+            chart.set_y_axis({"reverse": True, "label_position": "low"})  # names left of negative bars
             n = fin_rows[1] - fin_rows[0] + 1
             chart.set_size({"width": 640, "height": max(300, 28 * n + 80)})
             wt.insert_chart(2, 5, chart)
