@@ -741,6 +741,16 @@ def _table_row(ws, row: int, cells: list[tuple[Any, int, int, str | None]], fmts
 MODIFICATIONS_TITLE = "Modifications apportées par l'avenant"
 
 
+def _span_headers(ws, row: int, spans: list[tuple[str, int, int]], fmts: _Formats) -> int:
+    """A header row whose titles may span several columns: (text, first, last)."""
+    for text, c0, c1 in spans:
+        if c1 > c0:
+            ws.merge_range(row, c0, row, c1, text, fmts.header)
+        else:
+            ws.write_string(row, c0, text, fmts.header)
+    return row + 1
+
+
 def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     """« Modifications apportées par l'avenant »: financing per financeur avant / après / écart,
     the actions added, removed or whose cost changed, each financing line that changed. Every
@@ -755,7 +765,8 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
 
     # -- per financeur
     row = _section(ws, row, "Financements par financeur", fmts, last)
-    row = _headers(ws, row, ["Code", "Financeur", "", "", "Avant", "Après", "Écart"], fmts, widths)
+    row = _span_headers(ws, row, [("Code", 0, 0), ("Financeur", 1, 3), ("Avant", 4, 4), ("Après", 5, 5),
+                                  ("Écart", 6, 6)], fmts)
     for code, e in comp.groups.get("par_financeur", {}).items():
         ws.write_string(row, 0, code, fmts.cell())
         ws.merge_range(row, 1, row, 3, None, fmts.cell())
@@ -776,8 +787,9 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     actions = [c for c in comp.changes if c.table == A.name and (c.type != MODIFICATION or c.champ == cost)]
     row = _section(ws, row, "Actions ajoutées, supprimées ou dont le coût a changé", fmts, last)
     if actions:
-        row = _headers(ws, row, [A.header("numero"), A.header("intitule"), "", "Changement", "Coût avant",
-                                 "Coût après", "Écart"], fmts, widths)
+        row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
+                                      ("Changement", 3, 3), ("Coût avant", 4, 4), ("Coût après", 5, 5),
+                                      ("Écart", 6, 6)], fmts)
         for c in actions:
             if c.type == SUPPRESSION:
                 intitule = (c.avant or {}).get(A.header("intitule"))
