@@ -27,7 +27,7 @@ from acv_xl.contract.values import ExcelError, NoCachedValue
 
 FORMAT = 1
 PREFIX = "acv-xl:1:"
-CHUNK = 30_000
+CHUNK = 8_000  # well under 32,767: older Excel versions refuse longer strings written as an array (COM)
 TITLE = ("Données du classeur au moment de la dernière validation, conservées par « Valider » pour lister "
          "ce qui a changé depuis. Feuille écrite par acv-xl : ne pas modifier.")
 
