@@ -245,3 +245,16 @@ def test_rows_only_resorted_since_the_validation_say_nothing_changed(tmp_path, c
     capsys.readouterr()
     main(["valider", str(resorted)])
     assert "aucune donnée n'a changé" in capsys.readouterr().out
+
+
+def test_an_edited_hidden_sheet_is_said_damaged_never_trusted(tmp_path, capsys):
+    validated = _validated(tmp_path)
+    wb = openpyxl.load_workbook(validated)
+    wb[layout.Sheet.PROJET]["B5"].value = "Autre libellé"
+    kept = wb[layout.SNAPSHOT_SHEET]
+    kept["A2"].value = kept["A2"].value[:-8] + "AAAAAAAA"  # someone typed in the hidden sheet
+    tampered = tmp_path / "altere.xlsx"
+    wb.save(tampered)
+    _code, data = _json(capsys, "valider", tampered)
+    assert data["etat"] == ETAT_MODIFIE and data["depuis_validation"] is None
+    assert "endommagées" in data["depuis_validation_motif"]
