@@ -214,3 +214,13 @@ def test_random_edits_give_exactly_those_changes(edits, seed):
     comp = compare(before_conv, after_conv)
     assert Counter((c.type, c.table, c.champ, c.action) for c in comp.changes) == expected
     _assert_ecarts_are_valider_differences(comp, before_conv, after_conv)
+
+
+def test_every_compared_table_has_its_key_columns_in_the_contract():
+    for name, attrs in layout.COMPARISON_KEYS.items():
+        table = layout.TABLES_BY_NAME[name]
+        assert all(table.column(a) for a in attrs)
+    assert set(layout.COMPARISON_KEYS) == {t.name for t in layout.TABLES if t.user_filled}
+    for name in ("T_Financeurs", "T_Dispositifs", "T_Gouvernance"):  # « their first two columns »
+        table = layout.TABLES_BY_NAME[name]
+        assert layout.COMPARISON_KEYS[name] == tuple(c.attr for c in table.columns[:2])

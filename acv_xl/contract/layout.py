@@ -526,15 +526,15 @@ BUTTONS_BY_SCRIPT: dict[str, Button] = {b.script: b for b in BUTTONS}
 # How two states of a convention are matched row by row (evolution.md, « What a change is »):
 # table → the attributes of its key columns. Rows sharing a key are paired in order.
 COMPARISON_KEYS: dict[str, tuple[str, ...]] = {
-    "T_Communes": ("code_insee",),
-    "T_Diagnostic": ("axe", "element"),
-    "T_Perimetres": ("code",),
-    "T_Actions": ("numero",),
-    "T_Indicateurs": ("numero", "indicateur"),
-    "T_Financements": ("numero", "financeur", "dispositif", "nature", "annee"),
-    "T_Financeurs": ("code", "nom"),
-    "T_Dispositifs": ("financeur", "dispositif"),
-    "T_Gouvernance": ("instance", "organisme"),
+    T_COMMUNES.name: ("code_insee",),
+    T_DIAGNOSTIC.name: ("axe", "element"),
+    T_PERIMETRES.name: ("code",),
+    T_ACTIONS.name: ("numero",),
+    T_INDICATEURS.name: ("numero", "indicateur"),
+    T_FINANCEMENTS.name: ("numero", "financeur", "dispositif", "nature", "annee"),
+    T_FINANCEURS.name: ("code", "nom"),  # their first two columns
+    T_DISPOSITIFS.name: ("financeur", "dispositif"),
+    T_GOUVERNANCE.name: ("instance", "organisme"),
 }
 # The key of a named cell in a change (`cle`): {NAMED_CELL_KEY: "acv_libelle"}.
 NAMED_CELL_KEY = "nom"
