@@ -127,7 +127,7 @@ def cmd_valider(args) -> int:
             return _fail(problem)
     from acv_xl.checks.validate import validate_file
 
-    reports = [validate_file(Path(f), reference) for f in args.fichiers]
+    reports = [validate_file(Path(f), reference, depuis_validation=True) for f in args.fichiers]
     if args.annoter:
         if reports[0].convention is None:
             return _fail("impossible d'annoter un fichier illisible.")
@@ -157,7 +157,15 @@ def cmd_annexe(args) -> int:
     from acv_xl.outputs.annex import run_annexe
 
     return run_annexe(Path(args.fichier), Path(args.sortie) if args.sortie else None,
-                      pdf=args.pdf, brouillon=args.brouillon, console=_console(), replace=args.remplacer)
+                      pdf=args.pdf, brouillon=args.brouillon, console=_console(),
+                      depuis=Path(args.depuis) if args.depuis else None, replace=args.remplacer)
+
+
+def cmd_comparer(args) -> int:
+    from acv_xl.outputs.comparer import run_comparer
+
+    return run_comparer(Path(args.avant), Path(args.apres), fmt=args.format,
+                        out=Path(args.sortie) if args.sortie else None, console=_console())
 
 
 def cmd_consolider(args) -> int:
@@ -279,8 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--sortie", metavar="SORTIE.xlsx", help="fichier à écrire (défaut : FICHIER_annexe.xlsx à côté du classeur)")
     s.add_argument("--pdf", action="store_true", help="produit aussi le PDF (LibreOffice)")
     s.add_argument("--brouillon", action="store_true", help="génère malgré les erreurs, chaque page portant\u00a0«\u00a0PROJET\u00a0—\u00a0non\u00a0validé\u00a0»")
+    s.add_argument("--depuis", metavar="AVANT.xlsx", help="classeur de la convention avant l'avenant : l'annexe s'ouvre sur les modifications apportées par l'avenant")
     _replace_option(s)
     s.set_defaults(func=cmd_annexe)
+
+    s = sub.add_parser("comparer", help="liste ce qui change entre deux états d'une convention", description="Compare deux classeurs de la même convention (par exemple avant et après un avenant) : lignes ajoutées, supprimées ou modifiées, et écarts des totaux. Statut de sortie : 0 aucun changement, 1 des changements, 2 fichier inutilisable ou conventions différentes.")
+    s.add_argument("avant", metavar="AVANT.xlsx", help="classeur de référence (par exemple la convention validée)")
+    s.add_argument("apres", metavar="APRES.xlsx", help="classeur modifié (par exemple le projet d'avenant)")
+    s.add_argument("--format", choices=("texte", "json"), default="texte", help="format du rapport (défaut : texte)")
+    s.add_argument("-o", "--sortie", metavar="ECARTS.xlsx", help="écrit aussi le classeur des écarts (changements colorés, totaux avant/après, graphique)")
+    s.set_defaults(func=cmd_comparer)
 
     s = sub.add_parser("consolider", help="consolide les classeurs d'un département", description="Lit et valide tous les classeurs d'un dossier (récursivement) et écrit le classeur consolidé du département.")
     s.add_argument("chemins", nargs="+", metavar="DOSSIER|FICHIER", help="dossiers et/ou classeurs")

@@ -23,6 +23,6 @@ def test_every_rule_is_in_the_catalogue_with_its_severity_and_title():
 
 def test_readme_names_every_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for cmd in ("modele", "exemples", "valider", "annexe", "consolider", "migrer", "serveur", "reference"):
+    for cmd in ("modele", "exemples", "valider", "annexe", "comparer", "consolider", "migrer", "serveur", "reference"):
         assert f"acv-xl {cmd}" in readme, cmd
     assert "XLWINGS_LICENSE_KEY=noncommercial" in readme

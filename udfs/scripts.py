@@ -37,8 +37,9 @@ STATUT_VALIDE, STATUT_ERREURS = layout.L.STATUT_VALIDATION[1], layout.L.STATUT_V
 TITRE_ALERTE = "Action Cœur de Ville"
 
 # Only the sheets the validator reads (plus Contrôles, whose previous content says which
-# highlights to clear) travel to the server: Synthèse holds formulas only.
-INCLUDE = [s for s in layout.SHEETS if s != layout.Sheet.SYNTHESE]
+# highlights to clear, and the hidden sheet of the validated data, to list what changed since)
+# travel to the server: Synthèse holds formulas only.
+INCLUDE = [s for s in layout.SHEETS if s != layout.Sheet.SYNTHESE] + [layout.SNAPSHOT_SHEET]
 
 # The annex written into the open book on the web (values only).
 ANNEXE_WEB = "Annexe – " + layout.Sheet.FINANCEMENT
@@ -180,12 +181,51 @@ def write_status(book, src: XwSource, report, today: date | None = None) -> None
     _write_named(book, src, "acv_empreinte", as_text(report.empreinte or "") if report.valide else "")
 
 
+def since_rows(src: XwSource, report) -> list[Finding]:
+    """« Modifié depuis la validation »: the changes since, from the hidden sheet of the validated
+    data, as information rows of Contrôles (`report.depuis_validation` is set on the way)."""
+    from acv_xl.checks.validate import since_validation
+    from acv_xl.outputs.comparison_report import controle_rows
+    from acv_xl.reading.snapshot import read_cells
+
+    since_validation(report, lambda: read_cells(src))
+    if report.depuis_validation is None:
+        return []
+    return controle_rows(report.depuis_validation, report.convention.value("acv_date_validation"))
+
+
+def write_snapshot(book, src: XwSource, report) -> None:
+    """Keep the validated data in the hidden sheet (`reading.snapshot`), or empty it when the
+    workbook does not validate (its fingerprint is emptied too)."""
+    from acv_xl.reading.snapshot import encode
+
+    cells = encode(report.convention, report.empreinte) if report.valide and report.empreinte else []
+    name = layout.SNAPSHOT_SHEET
+    sh = _sheet(book, name)
+    if sh is None:
+        if not cells:
+            return
+        sh = book.sheets.add(name=name, after=book.sheets[len(book.sheets) - 1])
+        sh.visible = False
+        before = 0
+    else:
+        if sh.visible:
+            sh.visible = False
+        before = len(src.column_values(name, 1))
+    if cells:
+        sh.range((1, 1), (len(cells), 1)).value = [[as_text(c)] for c in cells]
+    if before > len(cells):
+        sh.range((len(cells) + 1, 1), (before, 1)).clear_contents()
+
+
 def run_valider(book, today: date | None = None):
     """Validate the open workbook and write the result into it; returns the `Report`."""
     src, report = _read(book)
+    since = since_rows(src, report)
     highlight(book, src, report.findings)
-    write_controles(book, src, report.findings)
+    write_controles(book, src, report.findings + since)
     write_status(book, src, report, today)
+    write_snapshot(book, src, report)
     ctrl = _sheet(book, layout.Sheet.CONTROLES)
     if ctrl is not None:
         ctrl.activate()

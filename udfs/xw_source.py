@@ -52,6 +52,10 @@ class XwSource:
             return data[row - 1][col - 1]
         return None
 
+    def column_values(self, sheet_name: str, col: int, max_rows: int = 1000) -> list[Any]:
+        """Raw values of one column of a sheet (the hidden snapshot sheet: `snapshot.read_cells`)."""
+        return [row[col - 1] if col - 1 < len(row) else None for row in self.values(sheet_name)[:max_rows]]
+
     def _index_tables(self) -> dict[str, tuple[str, Any]]:
         if self._tables is None:
             self._tables = {}

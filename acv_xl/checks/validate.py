@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 from acv_xl.checks import findings as fnd
 from acv_xl.checks import totals
@@ -36,6 +37,10 @@ class Report:
     empreinte: str | None = None  # fingerprint of the data read
     empreinte_stockee: str | None = None  # `acv_empreinte` found in the workbook
     etat: str = ETAT_JAMAIS
+    # « modifié depuis la validation »: the changes since, from the data kept at validation
+    # (`since_validation`), or why they cannot be listed
+    depuis_validation: Any = None  # comparison.Comparison
+    depuis_validation_motif: str | None = None
 
     @property
     def valide(self) -> bool:
@@ -110,15 +115,60 @@ def validate_convention(conv: Convention, fichier: str = "", reference: Referenc
     )
 
 
+SNAPSHOT_ABSENT = ("les données de la dernière validation ne sont pas conservées dans ce classeur (validé par une "
+                   "version d'acv-xl qui ne les gardait pas) : comparez-le à une copie validée avec « acv-xl comparer ».")
+SNAPSHOT_DAMAGED = ("les données de la dernière validation conservées dans le classeur (feuille masquée « {sheet} ») "
+                    "sont endommagées ou ne correspondent pas à son empreinte : comparez-le à une copie validée "
+                    "avec « acv-xl comparer ».")
+
+
+def since_validation(report: Report, snapshot_cells: Callable[[], list | None]) -> Report:
+    """When the fingerprint says « modifié depuis la validation », list what changed since, from
+    the data kept at validation (hidden sheet, `reading.snapshot`). The fingerprint stays the judge
+    of « modified »: the snapshot only explains it, and is trusted only when its own fingerprint is
+    the one stored at validation. `snapshot_cells()` gives the sheet's column A (None: no sheet)."""
+    if report.etat != ETAT_MODIFIE or report.convention is None:
+        return report
+    from acv_xl.checks.comparison import compare
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.reading.snapshot import SnapshotError, decode
+
+    damaged = SNAPSHOT_DAMAGED.format(sheet=layout.SNAPSHOT_SHEET)
+    try:
+        got = decode(snapshot_cells() or [])
+    except SnapshotError:
+        report.depuis_validation_motif = damaged
+        return report
+    if got is None:
+        report.depuis_validation_motif = SNAPSHOT_ABSENT
+        return report
+    validated, _ = got
+    if fingerprint(validated) != (report.empreinte_stockee or "").lower():
+        report.depuis_validation_motif = damaged
+        return report
+    report.depuis_validation = compare(validated, report.convention, totaux_apres=report.totaux)
+    return report
+
+
+def _file_snapshot(path: Path) -> list | None:
+    from acv_xl.reading.snapshot import read_cells
+    from acv_xl.reading.source_file import FileSource
+
+    with FileSource(path) as source:
+        return read_cells(source)
+
+
 def unreadable(fichier: str, code: str, message: str, suggestion: str = "") -> Report:
     return Report(fichier=fichier, convention=None,
                   findings=[Finding(code=code, gravite=Gravite.ERREUR, message=message, suggestion=suggestion)],
                   etat=ETAT_ILLISIBLE)
 
 
-def validate_file(path: Path | str, reference: Reference | None = None) -> Report:
+def validate_file(path: Path | str, reference: Reference | None = None, depuis_validation: bool = False) -> Report:
     """Read and validate one workbook; never raises for a bad file (STR-01/02, exit status 2).
-    `reference`: as for `validate_convention`."""
+    `reference`: as for `validate_convention`. `depuis_validation`: when « modifié depuis la
+    validation », also list what changed since (`since_validation`; `valider` asks, a consolidation
+    of a whole département does not)."""
     fichier = str(path)
     path = Path(path)
     try:
@@ -147,4 +197,15 @@ def validate_file(path: Path | str, reference: Reference | None = None) -> Repor
     for f in report.findings:
         if f.code == "STR-11":  # not a convention (an annex, a consolidation, another workbook): only that
             return unreadable(fichier, f.code, f.message, f.suggestion)
+    if depuis_validation and report.etat == ETAT_MODIFIE:  # read again only then: the validated data
+
+        def cells() -> list | None:
+            try:
+                return _file_snapshot(path)
+            except Exception:  # noqa: BLE001 — the file was read a moment ago; its hidden sheet is damaged
+                from acv_xl.reading.snapshot import PREFIX
+
+                return [PREFIX + "!"]  # read as « damaged »
+
+        since_validation(report, cells)
     return report

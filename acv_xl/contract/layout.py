@@ -611,3 +611,25 @@ BUTTONS: tuple[Button, ...] = (
     Button("generer_annexe", "btnAnnexe", Sheet.ACCUEIL, "E17", "Générer l'annexe"),
 )
 BUTTONS_BY_SCRIPT: dict[str, Button] = {b.script: b for b in BUTTONS}
+
+
+# --------------------------------------------------------------------------- comparison keys
+# How two states of a convention are matched row by row (evolution.md, « What a change is »):
+# table → the attributes of its key columns. Rows sharing a key are paired in order.
+COMPARISON_KEYS: dict[str, tuple[str, ...]] = {
+    T_COMMUNES.name: ("code_insee",),
+    T_DIAGNOSTIC.name: ("axe", "element"),
+    T_PERIMETRES.name: ("code",),
+    T_ACTIONS.name: ("numero",),
+    T_INDICATEURS.name: ("numero", "indicateur"),
+    T_FINANCEMENTS.name: ("numero", "financeur", "dispositif", "nature", "annee"),
+    T_FINANCEURS.name: ("code", "nom"),  # their first two columns
+    T_DISPOSITIFS.name: ("financeur", "dispositif"),
+    T_GOUVERNANCE.name: ("instance", "organisme"),
+}
+# The key of a named cell in a change (`cle`): {NAMED_CELL_KEY: "acv_libelle"}.
+NAMED_CELL_KEY = "nom"
+
+# The hidden sheet where « Valider » keeps the validated data (to list what changed since). Not in
+# SHEETS: a workbook without it is complete, and the reader never takes it for data.
+SNAPSHOT_SHEET = "Données validées"

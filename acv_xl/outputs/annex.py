@@ -29,6 +29,7 @@ from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import (
     FMT_DATE,
     FMT_EUROS,
+    FMT_EUROS_ECART,
     FMT_INTEGER,
     FMT_NUMBER,
     FMT_PERCENT,
@@ -47,6 +48,7 @@ class AnnexSheet:
     """Sheet names of the annex (the ones shared with the workbook come from `layout.Sheet`)."""
 
     COVER = "Page de garde"
+    MODIFICATIONS = "Modifications de l'avenant"  # 31 characters at most: the title says it whole
     PERIMETRES = Sheet.PERIMETRES
     ACTIONS = Sheet.ACTIONS
     FINANCEMENT = Sheet.FINANCEMENT
@@ -55,7 +57,7 @@ class AnnexSheet:
     ACTION_PREFIX = "Action "
 
 
-NUM_FORMATS = {"euros": FMT_EUROS, "percent": FMT_PERCENT, "date": FMT_DATE, "number": FMT_NUMBER,
+NUM_FORMATS = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "percent": FMT_PERCENT, "date": FMT_DATE, "number": FMT_NUMBER,
                "integer": FMT_INTEGER, "year": FMT_YEAR}
 
 UNKNOWN = "?"  # key of lines without action, axe, année or financeur (only in a draft)
@@ -750,13 +752,124 @@ def _table_row(ws, row: int, cells: list[tuple[Any, int, int, str | None]], fmts
     return row + 1
 
 
+# ============================================================================ the avenant's changes
+MODIFICATIONS_TITLE = "Modifications apportées par l'avenant"
+
+
+def _span_headers(ws, row: int, spans: list[tuple[str, int, int]], fmts: _Formats) -> int:
+    """A header row whose titles may span several columns: (text, first, last)."""
+    for text, c0, c1 in spans:
+        if c1 > c0:
+            ws.merge_range(row, c0, row, c1, text, fmts.header)
+        else:
+            ws.write_string(row, c0, text, fmts.header)
+    return row + 1
+
+
+def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
+    """« Modifications apportées par l'avenant »: financing per financeur avant / après / écart,
+    the actions added, removed or whose cost changed, each financing line that changed. Every
+    number comes from `checks.comparison` (itself from `totals`)."""
+    from acv_xl.checks.comparison import AJOUT, MODIFICATION, SUPPRESSION
+
+    widths = (12, 40, 16, 16, 18, 18, 18, 18)
+    ws, row, last = _new_sheet(wb, AnnexSheet.MODIFICATIONS, widths, d, fmts, MODIFICATIONS_TITLE,
+                               f"Par rapport au classeur « {reference} » — montants en euros, hors financements refusés")
+    ws.repeat_rows(0, row - 1)
+    labels = {AJOUT: "Ajoutée", SUPPRESSION: "Supprimée", MODIFICATION: "Modifiée"}
+
+    # -- per financeur
+    row = _section(ws, row, "Financements par financeur", fmts, last)
+    row = _span_headers(ws, row, [("Code", 0, 0), ("Financeur", 1, 3), ("Avant", 4, 4), ("Après", 5, 5),
+                                  ("Écart", 6, 6)], fmts)
+    for code, e in comp.groups.get("par_financeur", {}).items():
+        ws.write_string(row, 0, code, fmts.cell())
+        ws.merge_range(row, 1, row, 3, None, fmts.cell())
+        write_value(ws, row, 1, d.funder_name(code), fmts.cell())
+        for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
+            write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=j == 6 and e.ecart != 0))
+        row += 1
+    for label, e in (("Total des financements", comp.financement_total), ("Coût total des actions", comp.cout_total)):
+        ws.merge_range(row, 0, row, 3, label, fmts.cell("text", bold=True, fill=True))
+        for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
+            write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=True, fill=True))
+        row += 1
+    row += 1
+
+    # -- actions added, removed or whose cost changed
+    A = layout.T_ACTIONS
+    cost = A.header("cout_total")
+    actions = [c for c in comp.changes if c.table == A.name and (c.type != MODIFICATION or c.champ == cost)]
+    row = _section(ws, row, "Actions ajoutées, supprimées ou dont le coût a changé", fmts, last)
+    if actions:
+        row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
+                                      ("Changement", 3, 3), ("Coût avant", 4, 4), ("Coût après", 5, 5),
+                                      ("Écart", 6, 6)], fmts)
+        for c in actions:
+            if c.type == SUPPRESSION:
+                intitule = (c.avant or {}).get(A.header("intitule"))
+            else:
+                now = d.conv.action(c.action)
+                intitule = now.intitule if now is not None else None
+            if c.type == MODIFICATION:
+                before_cost, after_cost = c.avant, c.apres
+            elif c.type == AJOUT:
+                before_cost, after_cost = None, (c.apres or {}).get(cost)
+            else:
+                before_cost, after_cost = (c.avant or {}).get(cost), None
+            write_value(ws, row, 0, c.action, fmts.cell())
+            ws.merge_range(row, 1, row, 2, None, fmts.cell())
+            write_value(ws, row, 1, intitule, fmts.cell())
+            write_value(ws, row, 3, "Coût modifié" if c.type == MODIFICATION else labels[c.type], fmts.cell())
+            for j, v in ((4, before_cost), (5, after_cost)):
+                write_value(ws, row, j, v, fmts.cell("euros"))
+            numbers = all(v is None or isinstance(v, Decimal) for v in (before_cost, after_cost))
+            gap = (after_cost or totals.ZERO) - (before_cost or totals.ZERO) if numbers else None
+            write_value(ws, row, 6, gap, fmts.cell("ecart", bold=True))
+            _fit_row(ws, row, [None, intitule], [12, 56])
+            row += 1
+    else:
+        ws.merge_range(row, 0, row, last, "Aucune action ajoutée ni supprimée ; aucun coût modifié.", fmts.note)
+        row += 1
+    row += 1
+
+    # -- each financing line that changed
+    F = layout.T_FINANCEMENTS
+    lines = [c for c in comp.changes if c.table == F.name]
+    row = _section(ws, row, "Lignes de financement modifiées", fmts, last)
+    if lines:
+        keys = ("numero", "financeur", "dispositif", "nature", "annee")
+        row = _headers(ws, row, [F.header(k) for k in keys] + ["Changement", "Avant", "Après"], fmts, widths)
+        montant = F.header("montant")
+        for c in lines:
+            for j, k in enumerate(keys):
+                write_value(ws, row, j, c.cle.get(F.header(k)), fmts.cell("year" if k == "annee" else "text"))
+            if c.type == MODIFICATION:
+                what = f"{c.champ}"
+                before, after = c.avant, c.apres
+            else:
+                what = f"Ligne {labels[c.type].lower()}"
+                before = c.avant.get(montant) if isinstance(c.avant, dict) else None
+                after = c.apres.get(montant) if isinstance(c.apres, dict) else None
+            kind = "euros" if c.type != MODIFICATION or c.champ == montant else \
+                "date" if isinstance(before or after, date) else "text"
+            write_value(ws, row, 5, what, fmts.cell())
+            write_value(ws, row, 6, before, fmts.cell(kind if not isinstance(before, str) else "text"))
+            write_value(ws, row, 7, after, fmts.cell(kind if not isinstance(after, str) else "text"))
+            row += 1
+    else:
+        ws.merge_range(row, 0, row, last, "Aucune ligne de financement modifiée.", fmts.note)
+        row += 1
+
+
 # ============================================================================ public API
-def build_annex(report, out: Path, brouillon: bool = False) -> Path:
+def build_annex(report, out: Path, brouillon: bool = False, depuis=None, reference: str = "") -> Path:
     """Write the annex workbook of `report.convention` to `out` (xlsx); returns `out`.
 
     A convention with errors always gets the draft marking, whoever calls (CLI, Excel button): an
     unmarked annex must mean a workbook without errors. Written to a temporary file first, so a
-    failure never leaves half an annex behind.
+    failure never leaves half an annex behind. `depuis` (a `comparison.Comparison` from the
+    convention before the avenant, file `reference`) adds, after the cover, the avenant's changes.
     """
     if report.convention is None:
         raise ValueError("no convention to build an annex from")
@@ -777,12 +890,14 @@ def build_annex(report, out: Path, brouillon: bool = False) -> Path:
         mark_xlsxwriter(wb, ANNEXE)  # a derived report: `annexe` may replace it, `valider` says what it is
         fmts = _Formats(wb)
         _cover(wb, d, fmts)
+        if depuis is not None:
+            _modifications(wb, d, fmts, depuis, reference)
         _perimetres(wb, d, fmts)
         _actions_list(wb, d, fmts)
         _plan(wb, d, fmts)
         _axe_annee(wb, d, fmts)
         _part_mo(wb, d, fmts)
-        used = {n.lower() for n in (AnnexSheet.COVER, AnnexSheet.PERIMETRES, AnnexSheet.ACTIONS,
+        used = {n.lower() for n in (AnnexSheet.COVER, AnnexSheet.MODIFICATIONS, AnnexSheet.PERIMETRES, AnnexSheet.ACTIONS,
                                     AnnexSheet.FINANCEMENT, AnnexSheet.AXE_ANNEE, AnnexSheet.PART_MO)}
         for i, a in enumerate(d.actions, start=1):
             _action_sheet(wb, d, fmts, a, _sheet_title(a.numero, i, used))
@@ -803,9 +918,11 @@ def _write_pdf(xlsx: Path, pdf: Path) -> Path:
     return atomic_write(pdf, write)
 
 
-def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console, replace: bool = False) -> int:
+def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console, depuis: Path | None = None,
+               replace: bool = False) -> int:
     """`acv-xl annexe`: validate, refuse a convention with errors (unless draft), write xlsx (+ PDF).
 
+    `depuis`: the workbook before the avenant, whose changes open the annex (same convention).
     `replace`: `--remplacer`, to write over an existing file that is not a previous annex."""
     from acv_xl.checks.validate import validate_file
     from acv_xl.outputs import libreoffice
@@ -816,7 +933,7 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     path = Path(path)
     out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
     outputs = [Output(out, (".xlsx",), "-o")] + ([Output(out.with_suffix(".pdf"), (".pdf",), "--pdf")] if pdf else [])
-    if problem := check_outputs([path], outputs, replace=replace):
+    if problem := check_outputs([path] + ([Path(depuis)] if depuis else []), outputs, replace=replace):
         say(f"Impossible de générer l'annexe : {problem}", "red")
         return 2
 
@@ -839,7 +956,23 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
             f"« {PROJET_NON_VALIDE} ».")
         return 1
 
-    build_annex(report, out, brouillon=brouillon)
+    comp = None
+    if depuis is not None:
+        from acv_xl.checks.comparison import compare
+        from acv_xl.outputs.comparer import Unusable, read_for_comparison
+
+        try:
+            before = read_for_comparison(Path(depuis))
+        except Unusable as exc:
+            say(f"Impossible de générer l'annexe : {exc}", "red")
+            return 2
+        if (before.acv_id or "").strip() != (report.convention.acv_id or "").strip() or not before.acv_id:
+            say(f"Impossible de générer l'annexe : « {Path(depuis).name} » n'est pas la même convention "
+                f"({before.acv_id or 'identifiant absent'}, et non {report.convention.acv_id or 'identifiant absent'}).",
+                "red")
+            return 2
+        comp = compare(before, report.convention, totaux_apres=report.totaux)
+    build_annex(report, out, brouillon=brouillon, depuis=comp, reference=Path(depuis).name if depuis else "")
     say(f"Annexe écrite : {out}")
     if brouillon:
         say(f"Document de travail : chaque page porte « {PROJET_NON_VALIDE} ».")

@@ -44,6 +44,7 @@ from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
 from acv_xl.outputs.output_guard import folder_missing
 from acv_xl.reading.ooxml import (
     CT_COMMENTS,
+    CT_WORKSHEET,
     CT_VML,
     NS_MAIN,
     NS_R,
@@ -51,6 +52,7 @@ from acv_xl.reading.ooxml import (
     REL_COMMENTS,
     REL_TABLE,
     REL_VML,
+    REL_WORKSHEET,
     Package,
     Styles,
     Workbook,
@@ -83,6 +85,29 @@ _EXCEL_EPOCH_1904 = date(1904, 1, 1)
 class _ReportLike(Protocol):
     findings: list[Finding]
     empreinte: str | None
+
+
+def _since_rows(report) -> list[Finding]:
+    """The changes since the last validation, as information rows of `Contrôles` (none when the
+    workbook was not « modifié depuis la validation » or its validated data were not kept)."""
+    comp = getattr(report, "depuis_validation", None)
+    if comp is None:
+        return []
+    from acv_xl.outputs.comparison_report import controle_rows
+
+    conv = getattr(report, "convention", None)
+    return controle_rows(comp, conv.value("acv_date_validation") if conv is not None else None)
+
+
+def _snapshot_cells(report) -> list[str] | None:
+    """What the hidden sheet of validated data holds after this validation: the data when it
+    validates (no error), nothing otherwise (the fingerprint is emptied too, see the module doc)."""
+    conv = getattr(report, "convention", None)
+    if conv is None or has_errors(report.findings) or not report.empreinte:
+        return None
+    from acv_xl.reading.snapshot import encode
+
+    return encode(conv, report.empreinte)
 
 
 class AnnotationError(ValueError):
@@ -120,9 +145,10 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         pkg = Package.open(src)
         book = _Book(pkg)
         book.clear_highlights()
-        book.list_findings(report.findings)
+        book.list_findings(report.findings + _since_rows(report))
         book.mark_cells(report.findings)
         book.write_status(report, today or date.today())
+        book.write_snapshot(_snapshot_cells(report))
         book.finish()
     except (zipfile.BadZipFile, ET.ParseError, KeyError, StopIteration, ValueError) as exc:
         if isinstance(exc, AnnotationError):
@@ -387,6 +413,45 @@ class _Book:
         if (loc := self._named_cell("acv_empreinte")) is not None:
             ws, r, c = loc
             ws.set_text(r, c, "" if errors else (report.empreinte or ""))
+
+    # -- the validated data (hidden sheet, `reading.snapshot`)
+    def write_snapshot(self, cells: list[str] | None) -> None:
+        """Keep the validated data in the hidden sheet, or empty it when nothing was validated."""
+        part = self.wb.sheet_part(layout.SNAPSHOT_SHEET)
+        if part is None:
+            if not cells:
+                return
+            part = self._add_hidden_sheet(layout.SNAPSHOT_SHEET)
+        else:
+            for el in self.wb.xml.root.iter(q("sheet")):  # hidden again if a user showed it
+                if self.wb.sheets.get(el.get("name", "")) == part:
+                    el.set("state", "hidden")
+                    self.pkg.touch(self.wb.part)
+        ws = self.sheet(part)
+        for row in list(ws.rows):
+            ws.remove_row_cells(row, 1, 16384)
+        for i, text in enumerate(cells or [], start=1):
+            ws.set_text(i, 1, text)
+        ws.touch()
+
+    def _add_hidden_sheet(self, name: str) -> str:
+        part = self.pkg.free_name("xl/worksheets/sheet{}.xml")
+        root = ET.Element(q("worksheet"))
+        ET.SubElement(root, q("dimension"), {"ref": "A1"})
+        ET.SubElement(root, q("sheetData"))
+        ET.SubElement(root, q("pageMargins"), {"left": "0.7", "right": "0.7", "top": "0.75", "bottom": "0.75",
+                                               "header": "0.3", "footer": "0.3"})
+        self.pkg.set_xml(part, XmlPart.new(root, [("", NS_MAIN)]))
+        self.pkg.add_override(part, CT_WORKSHEET)
+        rid = self.pkg.add_rel(self.wb.part, REL_WORKSHEET, part)
+        sheets = self.wb.xml.root.find(q("sheets"))
+        ids = [_int(el.get("sheetId")) for el in sheets]
+        # last, hidden: the tab order, the active tab and sheet-scoped names keep their indexes
+        ET.SubElement(sheets, q("sheet"), {"name": name, "sheetId": str(max(ids, default=0) + 1),
+                                           "state": "hidden", q("id", NS_R): rid})
+        self.pkg.touch(self.wb.part)
+        self.wb.sheets[name] = part
+        return part
 
     # -- notes and the end
     def finish(self) -> None:

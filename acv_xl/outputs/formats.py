@@ -11,6 +11,8 @@ from typing import Any
 # whatever the machine's own locale (without it, an English LibreOffice prints 1,234,567.89 €).
 FMT_EUROS = '[$-40C]#,##0.00 "€"'
 FMT_EUROS_ENTIERS = '[$-40C]#,##0 "€"'
+# A gap (après − avant): its sign always shown, `+1 000,00 €` / `-1 000,00 €` / `0,00 €`.
+FMT_EUROS_ECART = '[$-40C]+#,##0.00 "€";[$-40C]-#,##0.00 "€";[$-40C]0.00 "€"'
 FMT_INTEGER = "[$-40C]#,##0"
 FMT_NUMBER = "[$-40C]#,##0.0#"
 FMT_PERCENT = "[$-40C]0.0 %"

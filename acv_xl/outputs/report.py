@@ -34,7 +34,21 @@ def to_json(report: Report) -> dict:
         "resume": report.resume,
         "constats": [f.as_json() for f in report.findings],
         "totaux": report.totaux.as_json() if report.totaux is not None else None,
+        **_since_json(report),
     }
+
+
+def _since_json(report: Report) -> dict:
+    """`depuis_validation`: the changes since the validation (evolution.md), when the workbook is
+    « modifié depuis la validation » and kept its validated data; else null, with the reason."""
+    if report.depuis_validation is None and report.depuis_validation_motif is None:
+        return {"depuis_validation": None}
+    from acv_xl.outputs.comparison_report import since_json
+
+    out = {"depuis_validation": since_json(report)}
+    if report.depuis_validation_motif:
+        out["depuis_validation_motif"] = report.depuis_validation_motif
+    return out
 
 
 def _text(v) -> str | None:
@@ -125,6 +139,33 @@ def _structure_incomplete(report: Report) -> bool:
     return any(f.code in ("STR-03", "STR-04") for f in report.findings)
 
 
+def _render_since(report: Report, p, safe) -> None:
+    """What changed since the last validation (the état says « modifié depuis la validation »)."""
+    from rich.text import Text
+
+    comp = report.depuis_validation
+    if comp is None and not report.depuis_validation_motif:
+        return
+    from acv_xl.outputs import comparison_report as cr
+
+    p(Text(""))
+    title = cr.since_title(report.convention.value("acv_date_validation") if report.convention else None)
+    if comp is None:
+        p(Text(safe(f"{title} : {report.depuis_validation_motif}"), style="bold"))
+        return
+    if not comp.changes:
+        p(Text(safe(f"{title} : {cr.NOTHING_CHANGED}."), style="bold"))
+        return
+    p(Text(safe(f"{title} : {cr.counts_text(comp.changes)}."), style="bold"))
+    for style, line in cr.change_lines(comp.changes, "  "):
+        p(Text(safe(line), style=style))
+    moved = cr.totals_lines(comp, "    ")
+    if moved:
+        p(Text("  Totaux qui ont changé depuis la validation", style="bold"))
+        for _s, line in moved:
+            p(Text(safe(line)))
+
+
 def _render_one(report: Report, console: Console, plain: bool) -> None:
     from rich.text import Text
 
@@ -166,6 +207,7 @@ def _render_one(report: Report, console: Console, plain: bool) -> None:
                 p(line)
                 if f.suggestion:
                     p(Text(safe(f"{indent}    {arrow} {f.suggestion}"), style="dim" if not plain else ""))
+    _render_since(report, p, safe)
     if report.totaux is not None and conv is not None:
         from acv_xl.contract.values import fmt_euros
 

@@ -32,6 +32,7 @@ REL_CALC_CHAIN = NS_R + "/calcChain"
 
 CT_COMMENTS = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
 CT_VML = "application/vnd.openxmlformats-officedocument.vmlDrawing"
+CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 
 
 def q(tag: str, ns: str = NS_MAIN) -> str:

@@ -692,6 +692,16 @@ class FileSource:
                     out.append((r, c, v))
         return out
 
+    def column_values(self, sheet_name: str, col: int, max_rows: int = 1000) -> list[Any]:
+        """Raw values of one column of a sheet, down to its last filled row (at most `max_rows`):
+        how the hidden snapshot sheet is read (`snapshot.read_cells`)."""
+        sheet = self._sheet(sheet_name)
+        if sheet is None:
+            return []
+        self._load(sheet)
+        last = min(sheet.extent[0], max_rows)
+        return [line[0] for line in self._region(sheet, 1, last, col, col)] if last else []
+
     # -- internals
     def _sheet(self, name: str) -> _Sheet | None:
         for s in self._sheets:

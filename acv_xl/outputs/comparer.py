@@ -1,0 +1,148 @@
+"""`acv-xl comparer AVANT.xlsx APRES.xlsx [--format texte|json] [-o ECARTS.xlsx]`.
+
+Reads both workbooks, refuses two different conventions, then prints the changes (grouped by sheet
+then action, then the totals that moved) or their JSON, and writes the workbook of the écarts.
+Exit status: 0 no change, 1 changes, 2 unusable input or two different conventions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from acv_xl.checks.comparison import Comparison, compare
+from acv_xl.contract.model import Convention
+from acv_xl.contract.values import fmt_date
+from acv_xl.outputs import comparison_report as cr
+
+
+class Unusable(Exception):
+    """A French message: the comparison cannot be made (exit status 2)."""
+
+
+def read_for_comparison(path: Path) -> Convention:
+    """The convention of a workbook to compare; `Unusable` (French) when it cannot be."""
+    from acv_xl.reading.errors import UnreadableWorkbook
+    from acv_xl.reading.read import read_file
+
+    try:
+        conv = read_file(path)
+    except UnreadableWorkbook as exc:
+        raise Unusable(f"{path.name} : {exc.message}") from exc
+    except FileNotFoundError:
+        raise Unusable(f"fichier introuvable : {path}") from None
+    except (IsADirectoryError, PermissionError):
+        raise Unusable(f"fichier illisible : {path}") from None
+    s = conv.structure
+    missing = s.missing_sheets + s.missing_tables + [h.header for h in s.missing_headers]
+    if missing:
+        raise Unusable(f"{path.name} ne suit pas le modèle ACV (manque : {', '.join(missing[:5])}"
+                       f"{'…' if len(missing) > 5 else ''}) ; lancez « acv-xl valider » sur ce fichier.")
+    return conv
+
+
+def side_info(path: Path | str, conv: Convention) -> dict:
+    """{fichier, acv_id, empreinte, date_validation, etat} of one side (evolution.md)."""
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.checks.validate import etat_of
+
+    empreinte = fingerprint(conv)
+    etat, _ = etat_of(conv, empreinte)
+    d = conv.value("acv_date_validation")
+    return {"fichier": str(path), "acv_id": conv.acv_id, "empreinte": empreinte,
+            "date_validation": d.isoformat() if d is not None else None, "etat": etat}
+
+
+def output_problem(out: Path, inputs: list[Path]) -> str | None:
+    """Why `out` may not be written (French), or None. A minimal guard until the shared one
+    (`output_guard`) lands: never an input, never over an existing file that is not a workbook of
+    écarts written by this command."""
+    if out.suffix.lower() != ".xlsx":
+        return f"le fichier de sortie doit avoir l'extension .xlsx : {out}"
+    if not out.parent.is_dir():
+        return f"le dossier du fichier de sortie n'existe pas : {out.parent}"
+    for p in inputs:
+        if out.resolve() == p.resolve() or (out.exists() and p.exists() and os.path.samefile(out, p)):
+            return f"le fichier de sortie ne peut pas remplacer un classeur comparé ({p.name})."
+    if out.exists():
+        try:
+            with zipfile.ZipFile(out) as z:
+                core = z.read("docProps/core.xml").decode("utf-8", "replace")
+        except (OSError, KeyError, zipfile.BadZipFile):
+            core = ""
+        if cr.WORKBOOK_MARK not in core:  # a user's workbook (even one made from the acv-xl template) is never replaced
+            return (f"{out.name} existe déjà et n'a pas été écrit par acv-xl : il ne sera pas remplacé. "
+                    "Choisissez un autre nom avec -o.")
+    return None
+
+
+def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None = None, console=None) -> int:
+    import sys
+
+    avant, apres = Path(avant), Path(apres)
+
+    def fail(message: str) -> int:
+        print(f"acv-xl : {message}", file=sys.stderr)
+        return 2
+
+    if out is not None and (problem := output_problem(Path(out), [avant, apres])):
+        return fail(problem)
+    try:
+        ca, cb = read_for_comparison(avant), read_for_comparison(apres)
+    except Unusable as exc:
+        return fail(f"comparaison impossible : {exc}")
+    if not ca.acv_id or not cb.acv_id or str(ca.acv_id).strip() != str(cb.acv_id).strip():
+        return fail(f"comparaison impossible : les deux classeurs ne sont pas la même convention "
+                    f"({avant.name} : {ca.acv_id or 'identifiant absent'}, "
+                    f"{apres.name} : {cb.acv_id or 'identifiant absent'}).")
+    comp = compare(ca, cb)
+    ia, ib = side_info(avant, ca), side_info(apres, cb)
+    if out is not None:
+        from acv_xl.outputs.comparison_workbook import build
+
+        build(comp, Path(out), ia, ib)
+    if fmt == "json":
+        print(json.dumps(cr.to_json(comp, ia, ib), ensure_ascii=False, indent=2))
+    else:
+        render_text(comp, ia, ib, console, cb)
+        if out is not None:
+            console.print(f"Classeur des écarts écrit : {out}", markup=False, highlight=False, soft_wrap=True)
+    return 1 if comp.changed else 0
+
+
+def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention) -> None:
+    from rich.text import Text
+
+    plain = not console.is_terminal
+
+    def p(text: str, style: str = "") -> None:
+        console.print(Text(text, style=style if not plain else ""), soft_wrap=plain)
+
+    ident = " — ".join(str(x) for x in (conv.acv_id, conv.libelle) if x)
+    p(f"Comparaison de la convention {ident}", "bold")
+    for label, info in (("Avant", ia), ("Après", ib)):
+        etat = info["etat"]
+        if info["date_validation"] and etat != "jamais validé":
+            from datetime import date as _date
+
+            etat += f", validation du {fmt_date(_date.fromisoformat(info['date_validation']))}"
+        p(f"{label} : {info['fichier']} ({etat})")
+    if not comp.changes:
+        p("")
+        p("Aucun changement : les deux classeurs portent les mêmes données.", "bold green")
+        return
+    p(cr.counts_text(comp.changes) + ".")
+    for style, line in cr.change_lines(comp.changes):
+        if style == "bold underline":
+            p("")
+        p(line, style)
+    moved = cr.totals_lines(comp, "  ")
+    p("")
+    if moved:
+        p("Totaux qui ont changé (hors financements refusés)", "bold underline")
+        for _s, line in moved:
+            p(line)
+    else:
+        p("Aucun total n'a changé.", "bold")

@@ -1,0 +1,210 @@
+"""The changes between two states of a convention, as French text and as JSON (evolution.md).
+
+Used by `acv-xl comparer` and by the validation report (« modifié depuis la validation »). Every
+change and every écart comes from `acv_xl.checks.comparison`; this module only words them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import groupby
+from typing import Any, Iterable
+
+from acv_xl.checks.comparison import AJOUT, MODIFICATION, SUPPRESSION, Change, Comparison, Ecart
+from acv_xl.contract import layout
+from acv_xl.contract.layout import Kind
+from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number
+
+_SHEET_ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
+TYPE_LABELS = {AJOUT: "Ajout", SUPPRESSION: "Suppression", MODIFICATION: "Modification"}
+EMPTY = "(vide)"
+# In the description of every workbook of écarts: `comparer -o` replaces only a file carrying it.
+WORKBOOK_MARK = "acv-xl comparer"
+GROUP_LABELS = {"par_financeur": "Financeur", "par_axe": "Axe", "par_annee": "Année", "par_statut": "Statut"}
+GROUP_TITLES = {"par_financeur": "Par financeur", "par_axe": "Par axe", "par_annee": "Par année",
+                "par_statut": "Par statut"}
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n <= 1 else many}"
+
+
+def kind_of(change: Change, champ: str | None = None) -> Kind:
+    """The kind of the column a value of `change` sits in (text when unknown)."""
+    champ = champ if champ is not None else change.champ
+    if change.table is None:
+        nc = layout.NAMED_BY_NAME.get(change.cle.get(layout.NAMED_CELL_KEY, ""))
+        return nc.kind if nc else Kind.TEXT
+    table = layout.TABLES_BY_NAME.get(change.table)
+    if table is not None:
+        for c in table.columns:
+            if c.header == champ:
+                return c.kind
+    return Kind.TEXT
+
+
+def fmt_value(value: Any, kind: Kind = Kind.TEXT) -> str:
+    """A value of a change in French: amounts in euros, dates dd/mm/yyyy, « (vide) » for nothing."""
+    if value is None or value == "":
+        return EMPTY
+    if isinstance(value, bool):
+        return "VRAI" if value else "FAUX"
+    if isinstance(value, (date, datetime)):
+        return fmt_date(value)
+    if isinstance(value, (Decimal, float, int)):
+        if kind is Kind.AMOUNT:
+            return fmt_euros(value)
+        if kind is Kind.AXE:
+            return f"Axe {value}"
+        if kind is Kind.YEAR or isinstance(value, int):
+            return str(value)
+        d = Decimal(str(value))
+        return fmt_number(d, 0 if d == d.to_integral_value() else 2)
+    return f"« {value} »" if kind in (Kind.TEXT, Kind.CHOICE) else str(value)
+
+
+def fmt_ecart(value: Decimal) -> str:
+    return ("+" if value > 0 else "") + fmt_euros(value)
+
+
+def key_text(change: Change) -> str:
+    """The key of a changed row, e.g. « ETAT · DSIL · Subvention · 2024 » (the action is said apart)."""
+    if change.table is None:
+        return ""
+    parts = []
+    for header, v in change.cle.items():
+        if header == layout.T_ACTIONS.header("numero") and change.action is not None:
+            continue
+        if v is None:
+            continue
+        kind = kind_of(change, header)
+        parts.append(f"Axe {v}" if kind is Kind.AXE else fmt_date(v) if isinstance(v, date) else str(v))
+    return " · ".join(parts)
+
+
+def _row_summary(change: Change, row: dict[str, Any]) -> str:
+    """What an added or removed row holds, briefly: the amounts and the status, or its title."""
+    shown = []
+    for header, v in row.items():
+        if header in change.cle:
+            continue
+        kind = kind_of(change, header)
+        if kind is Kind.AMOUNT or header in (layout.T_FINANCEMENTS.header("statut"),
+                                             layout.T_ACTIONS.header("intitule")):
+            shown.append(f"{header} : {fmt_value(v, kind)}")
+    return ", ".join(shown)
+
+
+def describe(change: Change) -> str:
+    """One change in one line (without its action, said by the group above it)."""
+    if change.table is None:
+        return (f"{change.champ} ({change.cellule_apres or change.cellule_avant}) : "
+                f"{fmt_value(change.avant, kind_of(change))} → {fmt_value(change.apres, kind_of(change))}")
+    key = key_text(change)
+    if change.type == MODIFICATION:
+        where = change.cellule_avant if change.cellule_avant == change.cellule_apres else \
+            f"{change.cellule_avant} → {change.cellule_apres}"
+        what = f"{key} — " if key else ""
+        kind = kind_of(change)
+        return f"Modification {where} : {what}{change.champ} : {fmt_value(change.avant, kind)} → " \
+               f"{fmt_value(change.apres, kind)}"
+    row = change.apres if change.type == AJOUT else change.avant
+    cell = change.cellule_apres if change.type == AJOUT else change.cellule_avant
+    summary = _row_summary(change, row or {})
+    label = "Ligne ajoutée" if change.type == AJOUT else "Ligne supprimée"
+    return f"{label} {cell}" + (f" : {key}" if key else "") + (f" ({summary})" if summary else "")
+
+
+def _sheet_key(c: Change):
+    return _SHEET_ORDER.get(c.feuille, len(_SHEET_ORDER)), c.feuille
+
+
+def _action_key(c: Change):
+    n = c.action or ""
+    return (c.action is None, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in n.split(".")))
+
+
+def change_lines(changes: Iterable[Change], indent: str = "") -> list[tuple[str, str]]:
+    """(style, text) lines: grouped by sheet (workbook order), then by action."""
+    out: list[tuple[str, str]] = []
+    ordered = sorted(changes, key=_sheet_key)  # stable: keeps the comparison's order inside a sheet
+    for (_, sheet), group in groupby(ordered, key=_sheet_key):
+        out.append(("bold underline", f"{indent}Feuille {sheet}"))
+        for action, items in groupby(sorted(group, key=_action_key), key=lambda c: c.action):
+            sub = indent + "  "
+            if action:
+                out.append(("bold", f"{sub}Action {action}"))
+                sub += "  "
+            for c in items:
+                out.append(("", f"{sub}{describe(c)}"))
+    return out
+
+
+def ecart_text(label: str, e: Ecart) -> str:
+    return f"{label} : {fmt_euros(e.avant)} → {fmt_euros(e.apres)} (écart : {fmt_ecart(e.ecart)})"
+
+
+def group_label(group: str, key: str) -> str:
+    if group == "par_axe" and key.isdigit() and int(key) in layout.AXES:
+        return f"Axe {key}"
+    return f"{GROUP_LABELS[group]} {key}"
+
+
+def totals_lines(comp: Comparison, indent: str = "") -> list[tuple[str, str]]:
+    """The totals that moved: coût total, financements, then each key of each breakdown."""
+    out = []
+    if comp.cout_total.ecart:
+        out.append(("", indent + ecart_text("Coût total des actions", comp.cout_total)))
+    if comp.financement_total.ecart:
+        out.append(("", indent + ecart_text("Total des financements", comp.financement_total)))
+    for g in GROUP_LABELS:
+        for k, e in comp.moved(g).items():
+            out.append(("", indent + ecart_text(group_label(g, k), e)))
+    return out
+
+
+def counts_text(changes: list[Change]) -> str:
+    n = {t: sum(c.type == t for c in changes) for t in TYPE_LABELS}
+    return (f"{_plural(len(changes), 'changement', 'changements')} : {_plural(n[AJOUT], 'ajout', 'ajouts')}, "
+            f"{_plural(n[SUPPRESSION], 'suppression', 'suppressions')}, "
+            f"{_plural(n[MODIFICATION], 'modification', 'modifications')}")
+
+
+def to_json(comp: Comparison, avant: dict, apres: dict) -> dict:
+    """`{"avant": {…}, "apres": {…}, "changements": […], "totaux": {…}}` (evolution.md)."""
+    return {"avant": avant, "apres": apres, "changements": [c.as_json() for c in comp.changes],
+            "totaux": comp.totaux_json()}
+
+
+# ------------------------------------------------------------------------------ since the validation
+def since_title(date_validation: Any) -> str:
+    when = f" du {fmt_date(date_validation)}" if isinstance(date_validation, date) else ""
+    return f"Modifié depuis la validation{when}"
+
+
+NOTHING_CHANGED = ("aucune donnée n'a changé : des lignes ont seulement été déplacées ou triées, ou une valeur a "
+                   "été saisie autrement (par exemple un montant tapé comme du texte) ; validez de nouveau pour "
+                   "enregistrer ce nouvel état")
+
+
+def controle_rows(comp: Comparison, date_validation: Any = None) -> list:
+    """The changes since the validation as rows of the `Contrôles` table (gravité « Information »,
+    no rule code: they explain the état, they are not findings), each pointing at its cell now."""
+    from acv_xl.checks.findings import Finding, Gravite
+
+    title = since_title(date_validation)
+    if not comp.changes:
+        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} : {NOTHING_CHANGED}.")]
+    rows = []
+    for c in sorted(comp.changes, key=lambda c: (_sheet_key(c), _action_key(c))):
+        cell = "" if c.type == SUPPRESSION else c.cellule_apres
+        rows.append(Finding(code="", gravite=Gravite.INFORMATION, feuille=c.feuille, cellule=cell,
+                            action=c.action or "", message=f"{title} : {describe(c)}"))
+    return rows
+
+
+def since_json(report) -> list | None:
+    """The `depuis_validation` key of the validation report: the changes (evolution.md form)."""
+    comp = getattr(report, "depuis_validation", None)
+    return [c.as_json() for c in comp.changes] if comp is not None else None

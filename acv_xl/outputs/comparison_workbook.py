@@ -1,0 +1,196 @@
+"""The workbook of `acv-xl comparer … -o ECARTS.xlsx`: the changes, one row each coloured by type
+with both cells, and the totals avant / après / écart with a chart of the écarts per financeur.
+
+Every value comes from `acv_xl.checks.comparison`; this module only lays them out (XlsxWriter,
+French number formats of `formats`), written atomically.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from acv_xl.checks.comparison import AJOUT, MODIFICATION, SUPPRESSION, Comparison
+from acv_xl.contract.layout import Kind
+from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.comparison_report import (
+    GROUP_LABELS,
+    GROUP_TITLES,
+    TYPE_LABELS,
+    WORKBOOK_MARK,
+    fmt_value,
+    group_label,
+    key_text,
+    kind_of,
+)
+from acv_xl.outputs.formats import (
+    FMT_DATE,
+    FMT_EUROS,
+    FMT_EUROS_ECART,
+    FMT_EUROS_ENTIERS,
+    FMT_NUMBER,
+    merge_text,
+    write_value,
+)
+
+
+class Feuille:
+    CHANGEMENTS = "Changements"
+    TOTAUX = "Totaux"
+
+
+# ajout green, suppression red, modification amber: the colours of a tracked-changes document
+COLOURS = {AJOUT: "#E2EFDA", SUPPRESSION: "#FCE4E4", MODIFICATION: "#FFF2CC"}
+AUTHOR = "acv-xl"
+
+CHANGE_HEADERS = ("Type", "Feuille", "N° action", "Ligne (clé)", "Champ", "Avant", "Après",
+                  "Cellule avant", "Cellule après")
+CHANGE_WIDTHS = (14, 20, 10, 40, 26, 26, 26, 13, 13)
+
+
+def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
+    """(value to write, format kind): a whole row added/removed is summarised as text."""
+    if isinstance(value, dict):
+        return row_text(value), "text"
+    if isinstance(value, (Decimal, float, int)) and not isinstance(value, bool):
+        return value, "euros" if kind is Kind.AMOUNT else "number" if kind is Kind.NUMBER else "integer"
+    if isinstance(value, date):
+        return value, "date"
+    return value, "text"
+
+
+def _print_setup(ws, header_row: int) -> None:
+    """A4 landscape, one page wide, the header row on every page, page numbers."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(header_row)
+    ws.set_footer("&C&8&P / &N")
+
+
+def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
+    """Write the comparison workbook to `out` (atomically); returns `out`."""
+
+    def write(tmp: Path) -> None:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                            "strings_to_urls": False})
+        wb.set_properties({"title": f"Comparaison de la convention {apres.get('acv_id') or ''}".strip(),
+                           "author": AUTHOR, "comments": f"Écarts entre deux classeurs, écrit par {WORKBOOK_MARK}"})
+        base = {"font_name": "Arial", "font_size": 10, "valign": "top"}
+        fmt: dict[tuple, Any] = {}
+
+        def f(kind: str = "text", fill: str | None = None, bold: bool = False):
+            key = (kind, fill, bold)
+            if key not in fmt:
+                props = {**base, "border": 1, "text_wrap": kind == "text"}
+                props["num_format"] = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "date": FMT_DATE, "number": FMT_NUMBER,
+                                       "integer": "0"}.get(kind, "@")
+                if fill:
+                    props["bg_color"] = fill
+                if bold:
+                    props["bold"] = True
+                fmt[key] = wb.add_format(props)
+            return fmt[key]
+
+        title = wb.add_format({**base, "bold": True, "font_size": 14, "font_color": "#1F3864"})
+        note = wb.add_format({**base, "italic": True, "font_color": "#595959"})
+        header = wb.add_format({**base, "bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True})
+
+        # -- the changes
+        ws = wb.add_worksheet(Feuille.CHANGEMENTS)
+        for j, w in enumerate(CHANGE_WIDTHS):
+            ws.set_column(j, j, w)
+        merge_text(ws, 0, 0, 0, len(CHANGE_HEADERS) - 1,
+                   f"Changements de la convention {apres.get('acv_id') or ''}".strip(), title)
+        merge_text(ws, 1, 0, 1, len(CHANGE_HEADERS) - 1,
+                   f"Avant : {avant.get('fichier') or ''} — après : {apres.get('fichier') or ''}", note)
+        hr = 3
+        for j, h in enumerate(CHANGE_HEADERS):
+            ws.write_string(hr, j, h, header)
+        row = hr + 1
+        for c in comp.changes:
+            fill = COLOURS[c.type]
+            kind = kind_of(c)
+
+            def row_text(values: dict, c=c) -> str:  # a whole row, its values in French
+                return " ; ".join(f"{h} : {fmt_value(v, kind_of(c, h))}" for h, v in values.items()
+                                  if h not in c.cle)  # the key has its own column
+
+            cells = [(TYPE_LABELS[c.type], "text"), (c.feuille, "text"), (c.action, "text"),
+                     (key_text(c) or (c.cle.get("nom") if c.table is None else ""), "text"), (c.champ, "text")]
+            cells += [_cell_value(c.avant, kind, row_text), _cell_value(c.apres, kind, row_text)]
+            cells += [(c.cellule_avant, "text"), (c.cellule_apres, "text")]
+            for j, (v, k) in enumerate(cells):
+                write_value(ws, row, j, v, f(k, fill))
+            # wrapped text gets the height it needs (LibreOffice keeps the stored height)
+            lines = max((-(-len(v) // int(CHANGE_WIDTHS[j] * 1.1)) for j, (v, k) in enumerate(cells)
+                         if k == "text" and isinstance(v, str) and v), default=1)
+            if lines > 1:
+                ws.set_row(row, 13 * lines)
+            row += 1
+        if not comp.changes:
+            merge_text(ws, row, 0, row, len(CHANGE_HEADERS) - 1, "Aucun changement entre les deux classeurs.", note)
+        else:
+            ws.autofilter(hr, 0, row - 1, len(CHANGE_HEADERS) - 1)
+        ws.freeze_panes(hr + 1, 0)
+        _print_setup(ws, hr)
+        legend = row + 1
+        for k, (t, colour) in enumerate(COLOURS.items()):
+            ws.write_string(legend + k, 0, TYPE_LABELS[t], f("text", colour))
+
+        # -- the totals
+        wt = wb.add_worksheet(Feuille.TOTAUX)
+        wt.set_column(0, 0, 36)
+        wt.set_column(1, 3, 18)
+        merge_text(wt, 0, 0, 0, 3, "Totaux avant / après (hors financements refusés)", title)
+        row = 2
+        for j, h in enumerate(("", "Avant", "Après", "Écart")):
+            wt.write_string(row, j, h, header)
+        row += 1
+        for label, e in (("Coût total des actions", comp.cout_total),
+                         ("Total des financements", comp.financement_total)):
+            wt.write_string(row, 0, label, f("text", bold=True))
+            for j, v in enumerate((e.avant, e.apres, e.ecart), start=1):
+                write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", bold=True))
+            row += 1
+        fin_rows = None
+        for g in GROUP_LABELS:
+            row += 1
+            wt.write_string(row, 0, GROUP_TITLES[g], header)
+            for j, h in enumerate(("Avant", "Après", "Écart"), start=1):
+                wt.write_string(row, j, h, header)
+            row += 1
+            first = row
+            for k, e in comp.groups.get(g, {}).items():
+                fill = "#FFF2CC" if e.ecart else None
+                wt.write_string(row, 0, group_label(g, k), f("text", fill))
+                for j, v in enumerate((e.avant, e.apres, e.ecart), start=1):
+                    write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", fill))
+                row += 1
+            if g == "par_financeur" and row > first:
+                fin_rows = (first, row - 1)
+        _print_setup(wt, 2)
+        if fin_rows:
+            chart = wb.add_chart({"type": "bar"})
+            chart.add_series({
+                "name": "Écart (après − avant)",
+                "categories": [Feuille.TOTAUX, fin_rows[0], 0, fin_rows[1], 0],
+                "values": [Feuille.TOTAUX, fin_rows[0], 3, fin_rows[1], 3],
+                "data_labels": {"value": True, "num_format": FMT_EUROS_ENTIERS},
+                "fill": {"color": "#1F4E79"},
+                "invert_if_negative": False,
+            })
+            chart.set_title({"name": "Écart des financements par financeur"})
+            chart.set_legend({"none": True})
+            chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
+            chart.set_y_axis({"reverse": True, "label_position": "low"})  # names left of negative bars
+            n = fin_rows[1] - fin_rows[0] + 1
+            chart.set_size({"width": 640, "height": max(300, 28 * n + 80)})
+            wt.insert_chart(2, 5, chart)
+        wb.close()
+
+    return atomic_write(Path(out), write)

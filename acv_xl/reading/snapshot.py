@@ -1,0 +1,168 @@
+"""The validated data kept in the workbook (hidden sheet `layout.SNAPSHOT_SHEET`), to list what
+changed since « Valider ».
+
+When a workbook is marked validated (button « Valider » or `valider --annoter`), every value the
+fingerprint covers — each table row and named cell, as read (raw), with its cell — is written
+into a hidden sheet: column A, a title in A1 then the data, compressed (zlib, base64) in cells of
+at most `CHUNK` characters (Excel holds 32,767 in a cell), each starting with `PREFIX`. A hidden
+sheet (`state="hidden"`), not a « very hidden » one nor a custom XML part: Excel and LibreOffice
+both keep it on save. `decode` gives back a `Convention` whose fingerprint is the one validated.
+
+The reader never reads that sheet for the rules (it is not in `layout.SHEETS`): it changes
+neither the findings nor the fingerprint.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from acv_xl.contract import layout
+from acv_xl.contract.model import ROW_MODELS, Convention, build_named, build_row, empty
+from acv_xl.contract.values import ExcelError, NoCachedValue
+
+FORMAT = 1
+PREFIX = "acv-xl:1:"
+CHUNK = 8_000  # well under 32,767: older Excel versions refuse longer strings written as an array (COM)
+TITLE = ("Données du classeur au moment de la dernière validation, conservées par « Valider » pour lister "
+         "ce qui a changé depuis. Feuille écrite par acv-xl : ne pas modifier.")
+
+
+# ------------------------------------------------------------------------------ values
+def _enc(v: Any) -> Any:
+    """A raw cell value as JSON, its type kept (an error, a date, a formula without value…)."""
+    if v is None or v.__class__ in (str, int, bool):
+        return v
+    if v.__class__ is float:
+        return v if v - v == 0 else {"x": repr(v)}
+    if isinstance(v, ExcelError):
+        return {"e": str(v)}
+    if isinstance(v, NoCachedValue):
+        return {"f": str(v)}
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, datetime):
+        return {"t": v.isoformat()}
+    if isinstance(v, date):
+        return {"d": v.isoformat()}
+    if isinstance(v, time):
+        return {"h": v.isoformat()}
+    if isinstance(v, Decimal):
+        return {"n": str(v)}
+    if isinstance(v, (int, float)):
+        return v
+    return str(v)
+
+
+def _dec(v: Any) -> Any:
+    if not isinstance(v, dict):
+        return v
+    (tag, text), = v.items()
+    if tag == "e":
+        return ExcelError(text)
+    if tag == "f":
+        return NoCachedValue(text)
+    if tag == "t":
+        return datetime.fromisoformat(text)
+    if tag == "d":
+        return date.fromisoformat(text)
+    if tag == "h":
+        return time.fromisoformat(text)
+    if tag == "n":
+        return Decimal(text)
+    if tag == "x":
+        return float(text)
+    raise ValueError(tag)
+
+
+# ------------------------------------------------------------------------------ encode
+def data(conv: Convention, empreinte: str | None) -> dict:
+    """The snapshot as JSON-able data: named cells and table rows, raw, with their cells."""
+    names = {}
+    for nc in layout.NAMED_CELLS:
+        nv = conv.names.get(nc.name)
+        if nv is not None and nc.user_filled:
+            names[nc.name] = [nv.sheet, nv.cell, _enc(nv.raw)]
+    tables = {}
+    for table in layout.TABLES:
+        if table.name not in ROW_MODELS or not table.user_filled:
+            continue
+        rows = [r for r in conv.rows(table.name) if not r.is_empty()]
+        attrs = [c.attr for c in table.columns if any(c.attr in r.raw for r in rows)]
+        letters: dict[str, str] = {}
+        for r in rows:
+            for attr in attrs:
+                cell = r.cells.get(attr)
+                if cell and attr not in letters:
+                    letters[attr] = cell.rstrip("0123456789")
+        tables[table.name] = {
+            "feuille": rows[0].sheet if rows else table.sheet,
+            "colonnes": attrs,
+            "lettres": [letters.get(a) for a in attrs],
+            "lignes": [[r.row] + [_enc(r.raw.get(a)) for a in attrs] for r in rows],
+        }
+    return {"format": FORMAT, "empreinte": empreinte, "noms": names, "tableaux": tables}
+
+
+def encode(conv: Convention, empreinte: str | None) -> list[str]:
+    """The cells of column A of the snapshot sheet, A1 (the title) first."""
+    text = json.dumps(data(conv, empreinte), ensure_ascii=False, separators=(",", ":"))
+    packed = base64.b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
+    size = CHUNK - len(PREFIX)
+    return [TITLE] + [PREFIX + packed[i:i + size] for i in range(0, len(packed), size)]
+
+
+# ------------------------------------------------------------------------------ decode
+class SnapshotError(ValueError):
+    """The snapshot sheet is there but cannot be read back (edited, truncated)."""
+
+
+def decode(cells: list[Any]) -> tuple[Convention, str | None] | None:
+    """(the validated convention, the fingerprint it was validated with) from the cells of
+    column A, or None when the sheet holds no snapshot; `SnapshotError` when it is damaged."""
+    parts = [c[len(PREFIX):] for c in cells if isinstance(c, str) and c.startswith(PREFIX)]
+    if not parts:
+        return None
+    try:
+        d = json.loads(zlib.decompress(base64.b64decode("".join(parts), validate=True)).decode("utf-8"))
+        if d.get("format") != FORMAT:
+            raise SnapshotError(f"format {d.get('format')}")
+        return _convention(d), d.get("empreinte")
+    except SnapshotError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — any damage of the hidden sheet reads as « damaged »
+        raise SnapshotError(type(exc).__name__) from exc
+
+
+def _convention(d: dict) -> Convention:
+    conv = empty(Convention)
+    conv.fichier = None
+    for name, (sheet, cell, raw) in d["noms"].items():
+        if name in layout.NAMED_BY_NAME:
+            conv.names[name] = build_named(name, _dec(raw), sheet, cell)
+    for name, t in d["tableaux"].items():
+        if name not in ROW_MODELS:
+            continue
+        cls, attr_name = ROW_MODELS[name]
+        attrs, letters = t["colonnes"], t["lettres"]
+        rows = []
+        for line in t["lignes"]:
+            n = line[0]
+            raw = {a: _dec(v) for a, v in zip(attrs, line[1:])}
+            cells = {a: f"{letter}{n}" for a, letter in zip(attrs, letters) if letter and n}
+            rows.append(build_row(cls, raw, cells, t["feuille"], n))
+        setattr(conv, attr_name, rows)
+    return conv
+
+
+def read_cells(source) -> list[Any] | None:
+    """Column A of the snapshot sheet of a `Source` that can give it (None: no such sheet)."""
+    if layout.SNAPSHOT_SHEET not in source.sheet_names():
+        return None
+    column = getattr(source, "column_values", None)
+    return column(layout.SNAPSHOT_SHEET, 1) if column is not None else None
+

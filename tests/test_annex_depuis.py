@@ -1,0 +1,85 @@
+"""`acv-xl annexe APRES.xlsx --depuis AVANT.xlsx`: after the cover, « Modifications apportées par
+l'avenant » (per financeur avant / après / écart; actions added, removed or whose cost changed;
+each changed financing line), in the workbook and in its PDF (LibreOffice, text read back)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from acv_xl.cli import main
+from acv_xl.contract import layout
+from acv_xl.outputs import libreoffice
+from acv_xl.outputs.annex import MODIFICATIONS_TITLE, AnnexSheet
+from acv_xl.outputs.examples import example_conventions
+from acv_xl.outputs.template import build_workbook
+
+from test_comparer import _edited
+
+
+@pytest.fixture()
+def pair(tmp_path) -> tuple[Path, Path]:
+    base = example_conventions()["arras.xlsx"]
+    after, _removed = _edited(base)
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, after)
+    return a, b
+
+
+def _texts(ws) -> list[str]:
+    return [str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None]
+
+
+def test_annex_opens_with_the_avenant_changes(pair, tmp_path, capsys):
+    a, b = pair
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[:2] == [AnnexSheet.COVER, AnnexSheet.MODIFICATIONS]
+    ws = wb[AnnexSheet.MODIFICATIONS]
+    texts = _texts(ws)
+    assert MODIFICATIONS_TITLE in texts
+    rows = list(ws.iter_rows(values_only=True))
+    etat = next(r for r in rows if r[0] == "ETAT")
+    assert etat[6] == etat[5] - etat[4] == 64_000  # the new DSIL line of action 5.99
+    added = next(r for r in rows if r[0] == "5.99" and r[3] == "Ajoutée")
+    assert added[1] == "Étude de programmation de la halle" and added[5] == added[6] == 80_000
+    changed = [r for r in rows if r[5] in (layout.T_FINANCEMENTS.header("montant"), layout.T_FINANCEMENTS.header("statut"),
+                                           "Ligne ajoutée", "Ligne supprimée")]
+    assert sorted(r[5] for r in changed) == sorted([layout.T_FINANCEMENTS.header("montant"),
+                                                    layout.T_FINANCEMENTS.header("statut"),
+                                                    "Ligne ajoutée", "Ligne supprimée"])
+    montant = next(r for r in changed if r[5] == layout.T_FINANCEMENTS.header("montant"))
+    assert montant[7] - montant[6] == 50_000
+
+
+def test_annex_depuis_another_convention_is_refused(pair, tmp_path, capsys):
+    _a, b = pair
+    other = tmp_path / "bethune.xlsx"
+    build_workbook(other, example_conventions()["bethune.xlsx"])
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(other), "-o", str(out), "--brouillon"]) == 2
+    assert "n'est pas la même convention" in capsys.readouterr().out and not out.exists()
+
+
+@pytest.mark.libreoffice
+def test_annex_depuis_in_the_pdf(pair, tmp_path, capsys):
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    a, b = pair
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
+    pdf = out.with_suffix(".pdf")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, check=True).stdout.decode()
+    pages = text.split("\f")
+    i = next(k for k, p in enumerate(pages) if MODIFICATIONS_TITLE in p)
+    assert i == 1  # right after the cover
+    page = pages[i]
+    for words in ("Financements par financeur", "Actions ajoutées, supprimées ou dont le coût a changé",
+                  "Lignes de financement modifiées", "Étude de programmation de la halle", "+64 000,00 €",
+                  "50 000,00 €", "Ligne supprimée", "Ligne ajoutée"):
+        assert words in page, words

@@ -1,0 +1,184 @@
+"""`acv-xl comparer` on real workbooks: exit status, text grouped by sheet then action, JSON of
+evolution.md whose totals' écarts are the difference of the two `valider --format json` totals,
+the workbook of écarts (coloured rows, totals sheet, chart), and the refusals (two conventions,
+an unreadable file, an output that is an input or a user's file)."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from acv_xl.cli import main
+from acv_xl.contract import layout
+from acv_xl.contract.model import FicheAction, LigneFinancement, build_row
+from acv_xl.outputs.comparison_workbook import COLOURS, Feuille
+from acv_xl.outputs.examples import example_conventions
+from acv_xl.outputs.template import build_workbook
+
+F = layout.T_FINANCEMENTS
+
+
+@pytest.fixture(scope="module")
+def base():
+    convs = example_conventions()
+    return convs["arras.xlsx"]
+
+
+def _write(conv, path: Path) -> Path:
+    build_workbook(path, conv)
+    return path
+
+
+def _run(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _shuffled(conv, seed: int):
+    rnd = random.Random(seed)
+    update = {}
+    for name in layout.COMPARISON_KEYS:
+        attr = {"T_Communes": "communes", "T_Diagnostic": "diagnostic", "T_Perimetres": "perimetres",
+                "T_Actions": "actions", "T_Indicateurs": "indicateurs", "T_Financements": "financements",
+                "T_Financeurs": "financeurs", "T_Dispositifs": "dispositifs", "T_Gouvernance": "gouvernance"}[name]
+        rows = list(getattr(conv, attr))
+        rnd.shuffle(rows)
+        update[attr] = rows
+    return conv.model_copy(update=update)
+
+
+def _edited(conv):
+    """An avenant: one amount raised, one status changed, one line removed, one line and one action added."""
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in conv.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 50_000})
+    lines[1] = build_row(LigneFinancement, {**lines[1].raw, "statut": "Engagé"})
+    removed = lines.pop(2)
+    a0 = conv.actions[0]
+    new_action = build_row(FicheAction, {**a0.raw, "numero": "5.99", "axe": "Axe 5", "cout_total": 80_000.0,
+                                         "intitule": "Étude de programmation de la halle"})
+    lines.append(build_row(LigneFinancement, {**conv.financements[0].raw, "numero": "5.99", "financeur": "ETAT",
+                                              "dispositif": "DSIL", "nature": "Subvention", "annee": 2026,
+                                              "montant": 64_000.0, "statut": "Sollicité"}))
+    return conv.model_copy(update={"financements": lines, "actions": list(conv.actions) + [new_action]}), removed
+
+
+def test_a_workbook_and_its_shuffled_copy_have_no_change(base, tmp_path, capsys):
+    a = _write(base, tmp_path / "avant.xlsx")
+    b = _write(_shuffled(base, 7), tmp_path / "apres.xlsx")
+    code, out, _ = _run(capsys, "comparer", a, a)
+    assert code == 0 and "Aucun changement" in out
+    code, out, _ = _run(capsys, "comparer", a, b, "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["changements"] == []
+    assert data["avant"]["acv_id"] == data["apres"]["acv_id"] == base.acv_id
+    assert data["avant"]["empreinte"] != data["apres"]["empreinte"]  # rows in another order: other data…
+    assert all(e["ecart"] == 0 for g in ("par_financeur", "par_axe", "par_annee", "par_statut")
+               for e in data["totaux"][g].values())  # …but no change, and no total moved
+
+
+def test_edits_are_exactly_those_changes_and_the_ecarts_are_valider_differences(base, tmp_path, capsys):
+    after, removed = _edited(base)
+    a = _write(base, tmp_path / "avant.xlsx")
+    b = _write(_shuffled(after, 3), tmp_path / "apres.xlsx")
+    code, out, _ = _run(capsys, "comparer", a, b, "--format", "json")
+    assert code == 1
+    data = json.loads(out)
+    got = sorted((c["type"], c["table"], c["champ"] or "", c["action"]) for c in data["changements"])
+    l0, l1 = base.financements[0], base.financements[1]
+    assert got == sorted([
+        ("modification", F.name, F.header("montant"), l0.numero),
+        ("modification", F.name, F.header("statut"), l1.numero),
+        ("suppression", F.name, "", removed.numero),
+        ("ajout", F.name, "", "5.99"),
+        ("ajout", layout.T_ACTIONS.name, "", "5.99"),
+    ])
+    amount = next(c for c in data["changements"] if c["champ"] == F.header("montant"))
+    assert amount["apres"] - amount["avant"] == 50_000
+    assert amount["cellule_avant"].startswith("F") and amount["cellule_apres"].startswith("F")
+    assert set(amount) == {"type", "table", "feuille", "cle", "action", "champ", "avant", "apres",
+                           "cellule_avant", "cellule_apres"}
+
+    totals = []
+    for path in (a, b):
+        _code, out_v, _ = _run(capsys, "valider", path, "--format", "json")
+        totals.append(json.loads(out_v)["totaux"])
+    ta, tb = totals
+    t = data["totaux"]
+    assert t["cout_total"] == {"avant": ta["cout_total"], "apres": tb["cout_total"],
+                               "ecart": float(Decimal(str(tb["cout_total"])) - Decimal(str(ta["cout_total"])))}
+    for g in ("par_financeur", "par_axe", "par_annee", "par_statut"):
+        assert set(t[g]) == set(ta[g]) | set(tb[g])
+        for k, e in t[g].items():
+            before, after_v = Decimal(str(ta[g].get(k, 0))), Decimal(str(tb[g].get(k, 0)))
+            assert (Decimal(str(e["avant"])), Decimal(str(e["apres"])), Decimal(str(e["ecart"]))) == \
+                (before, after_v, after_v - before), (g, k)
+
+
+def test_text_is_grouped_by_sheet_then_action_then_totals(base, tmp_path, capsys):
+    after, _ = _edited(base)
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    code, out, _ = _run(capsys, "comparer", a, b)
+    assert code == 1
+    lines = out.splitlines()
+    i_actions = lines.index(f"Feuille {layout.Sheet.ACTIONS}")
+    i_plan = lines.index(f"Feuille {layout.Sheet.FINANCEMENT}")
+    i_totals = next(i for i, line in enumerate(lines) if line.startswith("Totaux qui ont changé"))
+    assert i_actions < i_plan < i_totals  # the workbook's sheet order, totals last
+    assert "  Action 5.99" in lines[i_plan:]
+    assert any("Montant (€) : " in line and " € → " in line for line in lines)
+    assert any(line.strip().startswith("Financeur ETAT :") and "(écart : +" in line for line in lines[i_totals:])
+    assert "5 changements : 2 ajouts, 1 suppression, 2 modifications." in out
+
+
+def test_workbook_of_ecarts(base, tmp_path, capsys):
+    after, _ = _edited(base)
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    code, _out, _ = _run(capsys, "comparer", a, b, "-o", out)
+    assert code == 1 and out.exists()
+    wb = openpyxl.load_workbook(out)
+    ws = wb[Feuille.CHANGEMENTS]
+    rows = [r for r in ws.iter_rows(min_row=5, values_only=False) if r[0].value in ("Ajout", "Suppression", "Modification")]
+    assert len(rows) >= 5
+    fills = {r[0].value: r[0].fill.fgColor.rgb[-6:] for r in rows[:5]}
+    assert fills == {"Ajout": COLOURS["ajout"][1:], "Suppression": COLOURS["suppression"][1:],
+                     "Modification": COLOURS["modification"][1:]}
+    amount = next(r for r in rows if r[4].value == F.header("montant"))
+    assert amount[5].number_format.endswith('"€"') and amount[6].value - amount[5].value == 50_000
+    assert amount[7].value and amount[8].value  # both cells
+    wt = wb[Feuille.TOTAUX]
+    labels = [r[0].value for r in wt.iter_rows(values_only=False)]
+    etat = next(r for r in wt.iter_rows() if r[0].value == "Financeur ETAT")
+    assert etat[3].value == etat[2].value - etat[1].value and etat[3].value != 0
+    assert "Par financeur" in labels and "Par axe" in labels and "Par année" in labels
+    assert len(wt._charts) == 1
+    # written again over its own output: allowed; over a user's workbook or an input: refused
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    code, _o, err = _run(capsys, "comparer", a, b, "-o", b)
+    assert code == 2 and "ne peut pas remplacer" in err
+    user = tmp_path / "mon_classeur.xlsx"
+    shutil.copy(a, user)
+    before = user.read_bytes()
+    code, _o, err = _run(capsys, "comparer", a, b, "-o", user)
+    assert code == 2 and "n'a pas été écrit par acv-xl" in err and user.read_bytes() == before
+
+
+def test_two_conventions_or_an_unreadable_file_is_status_2(base, tmp_path, capsys):
+    convs = example_conventions()
+    a = _write(base, tmp_path / "arras.xlsx")
+    other = _write(convs["bethune.xlsx"], tmp_path / "bethune.xlsx")
+    code, out, err = _run(capsys, "comparer", a, other)
+    assert code == 2 and "pas la même convention" in err and out == ""
+    bad = tmp_path / "abime.xlsx"
+    bad.write_bytes(b"ceci n'est pas un classeur")
+    code, _out, err = _run(capsys, "comparer", a, bad)
+    assert code == 2 and "comparaison impossible" in err and "Traceback" not in err
+    code, _out, err = _run(capsys, "comparer", a, tmp_path / "absent.xlsx")
+    assert code == 2 and "introuvable" in err

@@ -1,0 +1,260 @@
+"""What changed since the last validation: the validated data kept in a hidden sheet by
+`valider --annoter` and by the Valider button, read back to list the changes when the fingerprint
+says « modifié depuis la validation » (text report, JSON `depuis_validation`, `Contrôles`).
+
+The snapshot changes neither the fingerprint nor the findings; the fingerprint stays the judge.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
+from acv_xl.checks.comparison import compare
+from acv_xl.checks.fingerprint import fingerprint
+from acv_xl.checks.validate import (
+    ETAT_MODIFIE,
+    ETAT_VALIDE,
+    SNAPSHOT_ABSENT,
+    validate_file,
+)
+from acv_xl.cli import main
+from acv_xl.contract import layout
+from acv_xl.outputs import libreoffice
+from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions
+from acv_xl.outputs.template import build_workbook
+from acv_xl.reading import snapshot
+from acv_xl.reading.read import read_file
+from udfs import scripts
+from xlwings_payload import payload_from_xlsx, remote_book
+
+F = layout.T_FINANCEMENTS
+CLEAN = sorted(k for k in example_conventions() if k not in FAUTES_ATTENDUES)
+
+
+def _json(capsys, *args) -> tuple[int, dict]:
+    capsys.readouterr()  # what earlier commands printed
+    code = main([str(a) for a in args] + ["--format", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _validated(tmp_path: Path, name: str = "arras.xlsx") -> Path:
+    src = tmp_path / f"source-{name}"
+    build_workbook(src, example_conventions()[name])
+    out = tmp_path / f"valide-{name}"
+    assert main(["valider", str(src), "--annoter", str(out)]) == 0
+    return out
+
+
+def _edit(path: Path, out: Path) -> tuple[float, str]:
+    """Raise the first financing line by 25 000 € and change the convention's label (openpyxl)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    cell = ws["F4"]
+    old = cell.value
+    cell.value = old + 25_000
+    wb[layout.Sheet.PROJET]["B5"].value = "Arras — avenant n° 1"
+    wb.save(out)
+    return old, "F4"
+
+
+def _workbook_xml(path: Path) -> str:
+    with zipfile.ZipFile(path) as z:
+        return z.read("xl/workbook.xml").decode("utf-8")
+
+
+# ------------------------------------------------------------------------------ the snapshot itself
+@pytest.mark.parametrize("name", sorted(example_conventions()))
+def test_snapshot_reads_back_the_validated_convention(name):
+    conv = example_conventions()[name]
+    cells = snapshot.encode(conv, fingerprint(conv))
+    assert cells[0] == snapshot.TITLE and all(len(c) <= 32_767 for c in cells)
+    assert all(c.startswith(snapshot.PREFIX) for c in cells[1:])
+    back, empreinte = snapshot.decode(cells)
+    assert empreinte == fingerprint(conv) == fingerprint(back)
+    assert compare(conv, back).changes == []
+
+
+def test_a_damaged_snapshot_is_said_so():
+    conv = example_conventions()["arras.xlsx"]
+    cells = snapshot.encode(conv, fingerprint(conv))
+    assert snapshot.decode([snapshot.TITLE]) is None
+    with pytest.raises(snapshot.SnapshotError):
+        snapshot.decode(cells[:1] + [cells[1][:-10]])
+
+
+# ------------------------------------------------------------------------------ valider --annoter
+def test_annoter_keeps_the_validated_data_in_a_hidden_sheet_without_changing_fingerprint_or_findings(tmp_path):
+    src = tmp_path / "arras.xlsx"
+    build_workbook(src, example_conventions()["arras.xlsx"])
+    out = tmp_path / "valide.xlsx"
+    assert main(["valider", str(src), "--annoter", str(out)]) == 0
+    assert re.search(r'<sheet name="' + layout.SNAPSHOT_SHEET + r'" sheetId="\d+" state="hidden"', _workbook_xml(out))
+    before, after = validate_file(src), validate_file(out)
+    assert after.empreinte == before.empreinte
+    assert [(f.code, f.cellule) for f in after.findings] == [(f.code, f.cellule) for f in before.findings]
+    assert after.etat == ETAT_VALIDE and after.depuis_validation is None
+    # the buttons' drawing is untouched
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
+        drawings = [n for n in a.namelist() if n.startswith("xl/drawings/")]
+        assert drawings and all(a.read(n) == b.read(n) for n in drawings)
+    # validated again: still one snapshot sheet
+    again = tmp_path / "valide2.xlsx"
+    assert main(["valider", str(out), "--annoter", str(again)]) == 0
+    assert _workbook_xml(again).count(f'name="{layout.SNAPSHOT_SHEET}"') == 1
+
+
+def test_valider_lists_what_changed_since_the_validation(tmp_path, capsys):
+    validated = _validated(tmp_path)
+    edited = tmp_path / "modifie.xlsx"
+    old, cell = _edit(validated, edited)
+    code, data = _json(capsys, "valider", edited)
+    assert data["etat"] == ETAT_MODIFIE
+    got = {(c["type"], c["champ"], c["cellule_apres"]) for c in data["depuis_validation"]}
+    assert got == {("modification", F.header("montant"), cell),
+                   ("modification", layout.NAMED_BY_NAME["acv_libelle"].label, "B5")}
+    amount = next(c for c in data["depuis_validation"] if c["champ"] == F.header("montant"))
+    assert amount["avant"] == old and amount["apres"] == old + 25_000
+    capsys.readouterr()
+    main(["valider", str(edited)])
+    text = capsys.readouterr().out
+    assert "Modifié depuis la validation du " in text and "2 changements" in text
+    assert "Montant (€) : " in text and "« Arras » → « Arras — avenant n° 1 »" in text
+
+    # the annotated copy lists them in Contrôles, as information rows pointing at the cells
+    annotated = tmp_path / "annote.xlsx"
+    main(["valider", str(edited), "--annoter", str(annotated)])
+    capsys.readouterr()
+    ws = openpyxl.load_workbook(annotated)[layout.Sheet.CONTROLES]
+    rows = [r for r in ws.iter_rows(values_only=True) if r[0] == "Information" and r[5]
+            and str(r[5]).startswith("Modifié depuis la validation")]
+    assert {(r[2], r[3]) for r in rows} == {(layout.Sheet.FINANCEMENT, cell), (layout.Sheet.PROJET, "B5")}
+
+
+def test_without_kept_data_the_reason_is_given_and_errors_empty_the_snapshot(tmp_path, capsys):
+    validated = _validated(tmp_path)
+    # an older validation: a fingerprint stored, no hidden sheet
+    wb = openpyxl.load_workbook(validated)
+    del wb[layout.SNAPSHOT_SHEET]
+    wb[layout.Sheet.PROJET]["B5"].value = "Autre libellé"
+    old = tmp_path / "ancien.xlsx"
+    wb.save(old)
+    _code, data = _json(capsys, "valider", old)
+    assert data["etat"] == ETAT_MODIFIE and data["depuis_validation"] is None
+    assert data["depuis_validation_motif"] == SNAPSHOT_ABSENT
+
+    # a workbook that no longer validates: fingerprint and kept data emptied together
+    wb = openpyxl.load_workbook(validated)
+    wb[layout.Sheet.FINANCEMENT]["F4"].value = "beaucoup"
+    broken = tmp_path / "casse.xlsx"
+    wb.save(broken)
+    out = tmp_path / "casse-annote.xlsx"
+    assert main(["valider", str(broken), "--annoter", str(out)]) == 1
+    capsys.readouterr()
+    kept = openpyxl.load_workbook(out)[layout.SNAPSHOT_SHEET]
+    assert all(c.value is None for row in kept.iter_rows() for c in row)
+
+
+# ------------------------------------------------------------------------------ the Valider button
+def _actions(book):
+    return book.json()["actions"]
+
+
+def test_button_keeps_the_validated_data_and_lists_the_changes_since(tmp_path):
+    src = tmp_path / "arras.xlsx"
+    build_workbook(src, example_conventions()["arras.xlsx"])
+    book = remote_book(payload_from_xlsx(src, include=scripts.INCLUDE))
+    report = scripts.run_valider(book, today=date(2026, 11, 26))
+    actions = _actions(book)
+    assert any(a["func"] == "addSheet" and a["args"][1] == layout.SNAPSHOT_SHEET for a in actions)
+    assert any(a["func"] == "setSheetVisibility" and a["args"] == ["Hidden"] for a in actions)
+    written = [a["values"] for a in actions if a["func"] == "setValues"
+               and any(isinstance(r[0], str) and r[0].startswith(snapshot.PREFIX) for r in a["values"])]
+    assert len(written) == 1
+    back, _ = snapshot.decode([r[0] for r in written[0]])
+    assert fingerprint(back) == report.empreinte
+
+    # the same data after a change, as the add-in sends it: the button lists the change in Contrôles
+    validated = _validated(tmp_path)
+    edited = tmp_path / "modifie.xlsx"
+    _edit(validated, edited)
+    book = remote_book(payload_from_xlsx(edited, include=scripts.INCLUDE))
+    report = scripts.run_valider(book, today=date(2026, 11, 26))
+    assert report.etat == ETAT_MODIFIE and len(report.depuis_validation.changes) == 2
+    texts = [v for a in _actions(book) if a["func"] == "setValues" for row in a["values"] for v in row]
+    assert sum(isinstance(v, str) and v.startswith("Modifié depuis la validation du ") for v in texts) == 2
+
+
+# ------------------------------------------------------------------------------ LibreOffice keeps it
+@pytest.mark.libreoffice
+def test_libreoffice_round_trip_keeps_the_hidden_sheet_and_its_data(tmp_path, capsys):
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    validated = _validated(tmp_path)
+    saved_dir = tmp_path / "lo"
+    saved_dir.mkdir()
+    saved = libreoffice.convert(validated, "xlsx", saved_dir)[0]
+    assert re.search(r'<sheet name="' + layout.SNAPSHOT_SHEET + r'"[^>]*state="hidden"', _workbook_xml(saved))
+    with snapshot_source(saved) as cells:
+        back, empreinte = snapshot.decode(cells)
+    assert fingerprint(back) == empreinte == fingerprint(read_file(validated))
+    # then edited and checked again: the changes since the validation are listed
+    edited = tmp_path / "lo-modifie.xlsx"
+    wb = openpyxl.load_workbook(saved)
+    wb[layout.Sheet.PROJET]["B5"].value = "Arras — avenant n° 2"
+    wb.save(edited)
+    _code, data = _json(capsys, "valider", edited)
+    assert data["etat"] == ETAT_MODIFIE
+    assert [(c["champ"], c["apres"]) for c in data["depuis_validation"]] == \
+        [(layout.NAMED_BY_NAME["acv_libelle"].label, "Arras — avenant n° 2")]
+
+
+class snapshot_source:  # noqa: N801 — a context manager read like a function
+    def __init__(self, path: Path):
+        from acv_xl.reading.source_file import FileSource
+
+        self.source = FileSource(path)
+
+    def __enter__(self):
+        return snapshot.read_cells(self.source)
+
+    def __exit__(self, *exc):
+        self.source.close()
+
+
+def test_rows_only_resorted_since_the_validation_say_nothing_changed(tmp_path, capsys):
+    validated = _validated(tmp_path)
+    wb = openpyxl.load_workbook(validated)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    first, second = [[c.value for c in ws[r]] for r in (4, 5)]
+    for j, v in enumerate(second, start=1):  # two lines swapped: other data for the fingerprint…
+        ws.cell(4, j).value = v
+    for j, v in enumerate(first, start=1):
+        ws.cell(5, j).value = v
+    resorted = tmp_path / "trie.xlsx"
+    wb.save(resorted)
+    _code, data = _json(capsys, "valider", resorted)
+    assert data["etat"] == ETAT_MODIFIE and data["depuis_validation"] == []  # …but no change
+    capsys.readouterr()
+    main(["valider", str(resorted)])
+    assert "aucune donnée n'a changé" in capsys.readouterr().out
+
+
+def test_an_edited_hidden_sheet_is_said_damaged_never_trusted(tmp_path, capsys):
+    validated = _validated(tmp_path)
+    wb = openpyxl.load_workbook(validated)
+    wb[layout.Sheet.PROJET]["B5"].value = "Autre libellé"
+    kept = wb[layout.SNAPSHOT_SHEET]
+    kept["A2"].value = kept["A2"].value[:-8] + "AAAAAAAA"  # someone typed in the hidden sheet
+    tampered = tmp_path / "altere.xlsx"
+    wb.save(tampered)
+    _code, data = _json(capsys, "valider", tampered)
+    assert data["etat"] == ETAT_MODIFIE and data["depuis_validation"] is None
+    assert "endommagées" in data["depuis_validation_motif"]
