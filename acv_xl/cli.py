@@ -165,7 +165,7 @@ def cmd_comparer(args) -> int:
     from acv_xl.outputs.comparer import run_comparer
 
     return run_comparer(Path(args.avant), Path(args.apres), fmt=args.format,
-                        out=Path(args.sortie) if args.sortie else None, console=_console())
+                        out=Path(args.sortie) if args.sortie else None, console=_console(), replace=args.remplacer)
 
 
 def cmd_consolider(args) -> int:
@@ -296,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("apres", metavar="APRES.xlsx", help="classeur modifié (par exemple le projet d'avenant)")
     s.add_argument("--format", choices=("texte", "json"), default="texte", help="format du rapport (défaut : texte)")
     s.add_argument("-o", "--sortie", metavar="ECARTS.xlsx", help="écrit aussi le classeur des écarts (changements colorés, totaux avant/après, graphique)")
+    _replace_option(s)
     s.set_defaults(func=cmd_comparer)
 
     s = sub.add_parser("consolider", help="consolide les classeurs d'un département", description="Lit et valide tous les classeurs d'un dossier (récursivement) et écrit le classeur consolidé du département.")

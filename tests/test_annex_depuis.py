@@ -59,8 +59,8 @@ def test_annex_opens_with_the_avenant_changes(pair, tmp_path, capsys):
 
 def test_annex_depuis_another_convention_is_refused(pair, tmp_path, capsys):
     _a, b = pair
-    other = tmp_path / "bethune.xlsx"
-    build_workbook(other, example_conventions()["bethune.xlsx"])
+    other = tmp_path / "bethune-bruay.xlsx"
+    build_workbook(other, example_conventions()["bethune-bruay.xlsx"])
     out = tmp_path / "annexe.xlsx"
     assert main(["annexe", str(b), "--depuis", str(other), "-o", str(out), "--brouillon"]) == 2
     assert "n'est pas la même convention" in capsys.readouterr().out and not out.exists()

@@ -189,7 +189,7 @@ def test_never_onto_its_input_nor_over_an_existing_file(base, tmp_path):
     sha = _sha(src)
     for args in (("-o", src), ("-o", src, "--remplacer"), ("-o", tmp_path / "." / "arras.xlsx", "--remplacer")):
         proc = acv("migrer", src, *args)
-        assert proc.returncode == 2 and "classeur d'origine" in proc.stderr, proc.stderr
+        assert proc.returncode == 2 and "aussi un fichier lu par cette commande" in proc.stderr, proc.stderr
         assert _sha(src) == sha
     other = tmp_path / "calais.xlsx"
     other.write_bytes(base.read_bytes())
@@ -266,6 +266,25 @@ def test_a_validated_workbook_stays_validated(base, tmp_path):
     assert proc.returncode == 0, proc.stdout
     report = validate_file(out)
     assert report.etat == "validé" and report.empreinte == validate_file(validated).empreinte
+    # the validated data comes along (hidden sheet): a later edit is still explained
+    wb = openpyxl.load_workbook(out)
+    assert wb[layout.SNAPSHOT_SHEET].sheet_state == "hidden"
+    edited = tmp_path / "modifie.xlsx"
+
+    def edit(book):
+        ws = book["Plan de financement"]
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, (int, float)) and c.value > 10_000:  # an amount, not a year
+                    c.value = c.value + 1000
+                    return
+
+    book = openpyxl.load_workbook(out)
+    edit(book)
+    book.save(edited)
+    again = validate_file(edited, depuis_validation=True)
+    assert again.etat == "modifié depuis la validation", again.etat
+    assert again.depuis_validation is not None and len(again.depuis_validation.changes) == 1, again.depuis_validation_motif
 
 
 @pytest.mark.libreoffice

@@ -97,17 +97,17 @@ def test_exemples_into_a_folder_of_filled_workbooks_is_refused(folder):
 
 def test_annexe_onto_another_communes_workbook_is_refused(folder):
     before = snapshot(folder)
-    refused(acv("annexe", folder / "arras.xlsx", "-o", folder / "bethune.xlsx"), "bethune.xlsx", "--remplacer")
+    refused(acv("annexe", folder / "arras.xlsx", "-o", folder / "bethune-bruay.xlsx"), "bethune-bruay.xlsx", "--remplacer")
     assert snapshot(folder) == before
     refused(acv("annexe", folder / "arras.xlsx", "-o", folder / "arras.xlsx", "--remplacer"), "arras.xlsx")
     assert snapshot(folder) == before
-    ok(acv("annexe", folder / "arras.xlsx", "-o", folder / "bethune.xlsx", "--remplacer"))
-    assert derived_kind(folder / "bethune.xlsx") == "annexe"
+    ok(acv("annexe", folder / "arras.xlsx", "-o", folder / "bethune-bruay.xlsx", "--remplacer"))
+    assert derived_kind(folder / "bethune-bruay.xlsx") == "annexe"
 
 
 def test_valider_annoter_onto_another_file_is_refused(folder, tmp_path):
     before = snapshot(folder)
-    refused(acv("valider", folder / "calais.xlsx", "--annoter", folder / "bethune.xlsx"), "bethune.xlsx", "--remplacer")
+    refused(acv("valider", folder / "calais.xlsx", "--annoter", folder / "bethune-bruay.xlsx"), "bethune-bruay.xlsx", "--remplacer")
     assert snapshot(folder) == before
     # an annotated copy is a convention too: the user may have gone on editing it
     copy = tmp_path / "copie.xlsx"
@@ -180,7 +180,7 @@ def test_rerunning_consolider_and_annexe_over_their_own_output_needs_no_remplace
     assert is_derived_report(out) and is_derived_report(js)
     assert json.loads(js.read_text(encoding="utf-8"))["acv_xl"] == "acv-xl consolidation"
     again = ok(acv("consolider", folder, "-o", out, "--json", js))
-    assert "7 fichiers lus, 7 conventions comptées" in first and "7 fichiers lus, 7 conventions comptées" in again
+    assert "6 fichiers lus, 6 conventions comptées" in first and "6 fichiers lus, 6 conventions comptées" in again
     ok(acv("annexe", folder / "arras.xlsx"))
     ok(acv("annexe", folder / "arras.xlsx"))  # folder/arras_annexe.xlsx replaced
     assert derived_kind(folder / "arras_annexe.xlsx") == "annexe"
@@ -350,7 +350,7 @@ def test_valider_says_in_one_finding_what_a_file_that_is_no_convention_is(folder
 
 def test_consolider_lists_reports_and_foreign_workbooks_without_counting_them(folder, tmp_path):
     alone = ok(acv("consolider", folder, "-o", tmp_path / "seul.xlsx"))
-    assert "7 conventions comptées" in alone
+    assert "6 conventions comptées" in alone
     ok(acv("annexe", folder / "arras.xlsx"))  # arras_annexe.xlsx in the folder
     ok(acv("consolider", folder, "-o", folder / "semaine_1.xlsx"))
     foreign = [_plain_sheet(folder / "notes.xlsx"), _synthese_only(folder / "recap.xlsx")]
@@ -359,7 +359,7 @@ def test_consolider_lists_reports_and_foreign_workbooks_without_counting_them(fo
     foreign += [_random_tables(sub / f"test_{i}.xlsx", i) for i in range(6)]
     out = tmp_path / "c.xlsx"
     text = ok(acv("consolider", folder, "-o", out, "--json", tmp_path / "c.json"))
-    assert "17 fichiers lus, 7 conventions comptées" in text, text
+    assert "16 fichiers lus, 6 conventions comptées" in text, text
     wb = openpyxl.load_workbook(out, read_only=True)
     rows = [r for r in wb["Fichiers"].values if any(v is not None for v in r)]
     k = next(i for i, r in enumerate(rows) if "Motif" in r)
@@ -373,7 +373,7 @@ def test_consolider_lists_reports_and_foreign_workbooks_without_counting_them(fo
     anomalies = {r[0] for r in wb["Anomalies"].values}
     assert not anomalies & ({"arras_annexe.xlsx", "semaine_1.xlsx"} | {p.relative_to(folder).as_posix() for p in foreign})
     data = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
-    assert data["conventions_comptees"] == 7
+    assert data["conventions_comptees"] == 6
     assert "non comptés (pas un classeur ACV : 8, produit par acv-xl : 2)" in text, text
     # a folder of such files only: nothing to consolidate
     refused(acv("consolider", sub, "-o", tmp_path / "vide.xlsx"), "aucun classeur de convention ACV parmi les 6")

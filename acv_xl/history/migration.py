@@ -63,6 +63,7 @@ class Migration:
     missing_tables: list[str] = field(default_factory=list)
     uncarried: list[Uncarried] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)  # versions stepped from
+    snapshot: list[str] | None = None  # the validated data (hidden sheet), carried as it was
 
     @property
     def exit_code(self) -> int:
@@ -185,6 +186,10 @@ def migrate(src: Path | str) -> Migration:
                         found_elsewhere=list(ms.found_elsewhere),
                         missing_tables=[t.name for t in USER_TABLES if t.name not in ms.blocks])
         covered: set[tuple[str, int, int]] = set()
+        if layout.SNAPSHOT_SHEET in ms.cells:  # « what changed since the validation » survives the migration
+            cells = ms.cells[layout.SNAPSHOT_SHEET]
+            mig.snapshot = [str(v) for (_r, c), v in sorted(cells.items()) if c == 1 and v is not None]
+            covered.update((layout.SNAPSHOT_SHEET, r, c) for r, c in cells)
         _carry_stray_lines(ms, conv, mig, covered)
         _account_for_every_cell(ms, mig, covered)
     conv.stray_cells = []
@@ -193,30 +198,16 @@ def migrate(src: Path | str) -> Migration:
 
 
 def write(mig: Migration, out: Path | str) -> Path:
-    return atomic_write(Path(out), lambda tmp: build_workbook(tmp, mig.conv, mig.mention))
+    return atomic_write(Path(out), lambda tmp: build_workbook(tmp, mig.conv, mig.mention, snapshot=mig.snapshot))
 
 
 def check_output(src: Path, out: Path, replace: bool) -> str | None:
-    """Why `out` may not be written (None when it may). A minimal guard, to be replaced by the
-    shared one: never onto the input, never over an existing file unless `--remplacer`."""
-    if out.suffix.lower() != ".xlsx":
-        return f"le classeur migré doit avoir l'extension .xlsx : {out}"
-    if out.is_dir():
-        return f"« {out} » est un dossier : indiquez le fichier à écrire."
-    if not out.parent.is_dir():
-        return f"le dossier « {out.parent} » n'existe pas : créez-le ou choisissez un autre chemin."
-    if out.exists():
-        try:
-            same = out.resolve() == src.resolve() or os.path.samefile(out, src)
-        except OSError:
-            same = False
-        if same:
-            return (f"le classeur migré ne peut pas remplacer le classeur d'origine « {src} » : "
-                    "indiquez un autre fichier avec -o.")
-        if not replace:
-            return (f"le fichier « {out} » existe déjà : choisissez un autre nom, ou ajoutez --remplacer "
-                    "pour le remplacer.")
-    return None
+    """Why `out` may not be written (None when it may): the rules of every output
+    (`outputs.output_guard`: never the input, never over a workbook that is not an acv-xl report
+    unless `--remplacer`, an existing folder, the .xlsx extension)."""
+    from acv_xl.outputs.output_guard import Output, check_outputs
+
+    return check_outputs([src], [Output(out, (".xlsx",), "-o")], replace=replace)
 
 
 # ----------------------------------------------------------------------------- what the user reads

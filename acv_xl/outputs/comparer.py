@@ -8,8 +8,6 @@ Exit status: 0 no change, 1 changes, 2 unusable input or two different conventio
 from __future__ import annotations
 
 import json
-import os
-import zipfile
 from pathlib import Path
 
 from acv_xl.checks.comparison import Comparison, compare
@@ -55,30 +53,17 @@ def side_info(path: Path | str, conv: Convention) -> dict:
             "date_validation": d.isoformat() if d is not None else None, "etat": etat}
 
 
-def output_problem(out: Path, inputs: list[Path]) -> str | None:
-    """Why `out` may not be written (French), or None. A minimal guard until the shared one
-    (`output_guard`) lands: never an input, never over an existing file that is not a workbook of
-    écarts written by this command."""
-    if out.suffix.lower() != ".xlsx":
-        return f"le fichier de sortie doit avoir l'extension .xlsx : {out}"
-    if not out.parent.is_dir():
-        return f"le dossier du fichier de sortie n'existe pas : {out.parent}"
-    for p in inputs:
-        if out.resolve() == p.resolve() or (out.exists() and p.exists() and os.path.samefile(out, p)):
-            return f"le fichier de sortie ne peut pas remplacer un classeur comparé ({p.name})."
-    if out.exists():
-        try:
-            with zipfile.ZipFile(out) as z:
-                core = z.read("docProps/core.xml").decode("utf-8", "replace")
-        except (OSError, KeyError, zipfile.BadZipFile):
-            core = ""
-        if cr.WORKBOOK_MARK not in core:  # a user's workbook (even one made from the acv-xl template) is never replaced
-            return (f"{out.name} existe déjà et n'a pas été écrit par acv-xl : il ne sera pas remplacé. "
-                    "Choisissez un autre nom avec -o.")
-    return None
+def output_problem(out: Path, inputs: list[Path], replace: bool = False) -> str | None:
+    """Why `out` may not be written (French), or None: the rules of every output
+    (`output_guard`: never an input, never over a file that is not an acv-xl report unless
+    `--remplacer`; a previous workbook of écarts is replaced)."""
+    from acv_xl.outputs.output_guard import Output, check_outputs
+
+    return check_outputs(inputs, [Output(out, (".xlsx",), "-o")], replace=replace)
 
 
-def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None = None, console=None) -> int:
+def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None = None, console=None,
+                 replace: bool = False) -> int:
     import sys
 
     avant, apres = Path(avant), Path(apres)
@@ -87,7 +72,7 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
         print(f"acv-xl : {message}", file=sys.stderr)
         return 2
 
-    if out is not None and (problem := output_problem(Path(out), [avant, apres])):
+    if out is not None and (problem := output_problem(Path(out), [avant, apres], replace)):
         return fail(problem)
     try:
         ca, cb = read_for_comparison(avant), read_for_comparison(apres)

@@ -16,7 +16,9 @@ import xlsxwriter
 
 from acv_xl.checks.comparison import AJOUT, MODIFICATION, SUPPRESSION, Comparison
 from acv_xl.contract.layout import Kind
+from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.output_guard import COMPARAISON, mark_xlsxwriter
 from acv_xl.outputs.comparison_report import (
     GROUP_LABELS,
     GROUP_TITLES,
@@ -63,13 +65,11 @@ def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
     return value, "text"
 
 
-def _print_setup(ws, header_row: int) -> None:
-    """A4 landscape, one page wide, the header row on every page, page numbers."""
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(header_row)
-    ws.set_footer("&C&8&P / &N")
+def _print_setup(ws, header_row: int, widths, acv_id: str | None) -> None:
+    """The product's print layout (`page_layout`): A4 landscape, ≥ 8 pt, the header row on every
+    page, the sheet and convention in the footer."""
+    page_layout.setup(ws, widths, footer=page_layout.sheet_footer(ws.name, f"convention {acv_id}" if acv_id else None),
+                      header_rows=(header_row, header_row), key_columns=(0, 0))
 
 
 def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
@@ -80,6 +80,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
                                             "strings_to_urls": False})
         wb.set_properties({"title": f"Comparaison de la convention {apres.get('acv_id') or ''}".strip(),
                            "author": AUTHOR, "comments": f"Écarts entre deux classeurs, écrit par {WORKBOOK_MARK}"})
+        mark_xlsxwriter(wb, COMPARAISON)  # a derived report: re-running comparer may replace it
         base = {"font_name": "Arial", "font_size": 10, "valign": "top"}
         fmt: dict[tuple, Any] = {}
 
@@ -111,6 +112,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
         hr = 3
         for j, h in enumerate(CHANGE_HEADERS):
             ws.write_string(hr, j, h, header)
+        ws.set_row(hr, page_layout.row_height(zip(CHANGE_HEADERS, CHANGE_WIDTHS), bold=True, font_pt=10))
         row = hr + 1
         for c in comp.changes:
             fill = COLOURS[c.type]
@@ -127,17 +129,17 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
             for j, (v, k) in enumerate(cells):
                 write_value(ws, row, j, v, f(k, fill))
             # wrapped text gets the height it needs (LibreOffice keeps the stored height)
-            lines = max((-(-len(v) // int(CHANGE_WIDTHS[j] * 1.1)) for j, (v, k) in enumerate(cells)
-                         if k == "text" and isinstance(v, str) and v), default=1)
-            if lines > 1:
-                ws.set_row(row, 13 * lines)
+            height = page_layout.row_height(((v, CHANGE_WIDTHS[j]) for j, (v, k) in enumerate(cells)
+                                             if k == "text" and isinstance(v, str) and v), font_pt=10)
+            if height > page_layout.LINE_PT + 2:
+                ws.set_row(row, height)
             row += 1
         if not comp.changes:
             merge_text(ws, row, 0, row, len(CHANGE_HEADERS) - 1, "Aucun changement entre les deux classeurs.", note)
         else:
             ws.autofilter(hr, 0, row - 1, len(CHANGE_HEADERS) - 1)
         ws.freeze_panes(hr + 1, 0)
-        _print_setup(ws, hr)
+        _print_setup(ws, hr, CHANGE_WIDTHS, apres.get("acv_id"))
         legend = row + 1
         for k, (t, colour) in enumerate(COLOURS.items()):
             ws.write_string(legend + k, 0, TYPE_LABELS[t], f("text", colour))
@@ -173,7 +175,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
                 row += 1
             if g == "par_financeur" and row > first:
                 fin_rows = (first, row - 1)
-        _print_setup(wt, 2)
+        _print_setup(wt, 2, (36, 18, 18, 18), apres.get("acv_id"))
         if fin_rows:
             chart = wb.add_chart({"type": "bar"})
             chart.add_series({

@@ -500,7 +500,8 @@ def _convention_label(conv: Convention) -> str | None:
 
 
 # --------------------------------------------------------------------------- entry point
-def build_workbook(path: Path | str, conv: Convention | None = None, mention: str | None = None) -> None:
+def build_workbook(path: Path | str, conv: Convention | None = None, mention: str | None = None,
+                   snapshot: list[str] | None = None) -> None:
     """Write the ACV workbook to `path` (the empty template, or `conv`'s data).
 
     `mention` is shown in red on Accueil (e.g. that a demonstration workbook is fictitious).
@@ -562,6 +563,11 @@ def build_workbook(path: Path | str, conv: Convention | None = None, mention: st
                           header_rows=None if header_row is None else (header_row - 1, header_row - 1),
                           key_columns=keys)
     _write_named_cells(wb, sheets, fm, conv)
+    if snapshot:  # the validated data of a migrated workbook, in its hidden sheet (`reading.snapshot`)
+        hidden = wb.add_worksheet(layout.SNAPSHOT_SHEET)
+        for i, text in enumerate(snapshot):
+            hidden.write_string(i, 0, text)
+        hidden.hide()
     wb.close()
     data = _rename_shapes(buf.getvalue(), {b.caption: b.shape for b in layout.BUTTONS})
     atomic_write_bytes(Path(path), data)
