@@ -11,6 +11,7 @@ tests), so this module also serves the desktop and the tests.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 from typing import Any
 
@@ -24,8 +25,9 @@ DATETIME_PATTERN = (
 _DATETIME = re.compile(DATETIME_PATTERN)
 _ERRORS = frozenset(EXCEL_ERRORS)
 
-try:  # Pyodide ≥ 0.28 (xlwings Lite) hands empty cells of function arguments over as JsNull
-    from pyodide.ffi import JsNull as _JsNull  # type: ignore[import-not-found]
+try:  # Pyodide ≥ 0.28 (xlwings Lite) hands empty cells of function arguments over as JsNull;
+    # by name: Pyodide is the browser's runtime, never a package to install
+    _JsNull = importlib.import_module("pyodide.ffi").JsNull
 except ImportError:  # CPython (xlwings Server, tests): no such value can arrive
     class _JsNull:  # noqa: N801 — a class no value is ever an instance of
         pass
