@@ -86,26 +86,44 @@ OFFICEJS_ARG = [
 
 
 def test_officejs_arguments_convert_exactly_as_xlwings():
-    from xlwings import conversion
     from xlwings.pro import _xlofficejs
 
     expected = _xlofficejs.Engine.clean_value_data(OFFICEJS_ARG, dt.datetime, None, None, False)
     assert _typed(cells.officejs_rows(OFFICEJS_ARG)) == _typed(expected)
-    # through xlwings' pipeline, as custom_functions_call runs it, ndim=2 both ways
-    for arg in (OFFICEJS_ARG, ["a", "", 3], "x", [[None]]):
-        default = conversion.read(None, arg, {"ndim": 2}, engine_name="officejs")
-        ours = conversion.read(None, arg, {"ndim": 2, "convert": cells.OfficeJsTable}, engine_name="officejs")
-        assert _typed(ours) == _typed(default), arg
+    assert _typed([[cells.officejs_cell(v) for v in row] for row in OFFICEJS_ARG]) == _typed(expected)
+
+
+def test_each_cell_a_function_reads_is_what_xlwings_conversion_then_ours_gives():
+    """On the server a table argument skips xlwings' per-cell pass (OfficeJsTable): each cell the
+    function reads is cleaned on the way (tables._clean). Same value, cell by cell."""
+    from xlwings import conversion
+    from udfs.tables import _clean
+
+    default = conversion.read(None, OFFICEJS_ARG, {"ndim": 2}, engine_name="officejs")
+    ours = conversion.read(None, OFFICEJS_ARG, {"ndim": 2, "convert": cells.OfficeJsTable}, engine_name="officejs")
+    assert ours == OFFICEJS_ARG  # kept as sent: no pass over the cells
+    assert _typed([[_clean(v) for v in row] for row in ours]) == _typed([[_clean(v) for v in row] for row in default])
+    for arg in (["a", "", 3], "x", [[None]]):  # shapes: always 2-D, as ndim=2
+        got = conversion.read(None, arg, {"ndim": 2, "convert": cells.OfficeJsTable}, engine_name="officejs")
+        assert cells.officejs_rows(got) == conversion.read(None, arg, {"ndim": 2}, engine_name="officejs")
 
 
 @pytest.mark.parametrize("path", CASES[:2], ids=lambda p: p.name)
-def test_a_real_plan_argument_converts_as_xlwings(path):
+def test_a_real_plan_gives_the_same_lines_either_way(path):
     from xlwings import conversion
+    from acv_xl.contract.model import LigneFinancement
+    from udfs import tables
 
     plan = table_values(path, "T_Financements")
+    plan[3][5] = {"type": "Error", "basicValue": "#DIV/0!", "errorType": "Div0"}  # an error in the range
+    plan[4][4] = {"type": "FormattedNumber", "basicValue": 2025, "numberFormat": "0"}
     default = conversion.read(None, plan, {"ndim": 2}, engine_name="officejs")
     ours = conversion.read(None, plan, {"ndim": 2, "convert": cells.OfficeJsTable}, engine_name="officejs")
-    assert _typed(ours) == _typed(default)
+    tables._CACHE.clear()
+    a = tables.rows(default, LigneFinancement)
+    tables._CACHE.clear()
+    b = tables.rows(ours, LigneFinancement)
+    assert [r.model_dump() for r in a] == [r.model_dump() for r in b] and len(a) > 3
 
 
 def test_count_cells_of_request_arguments():

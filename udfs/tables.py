@@ -17,6 +17,8 @@ from acv_xl.contract import model
 from acv_xl.contract.layout import Table
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fold, is_blank, parse_iso_date
 
+from .cells import OFFICEJS_SPECIAL, officejs_cell
+
 PREFIX = "#ACV: "
 
 
@@ -59,22 +61,26 @@ def table_2d(value: Any, table: Table) -> list[list[Any]]:
     if not isinstance(value, (list, tuple)) or not value:
         raise UdfError(f"une seule cellule reçue : sélectionnez le tableau {table.name} avec sa ligne "
                        f"d'en-tête ({whole}).")
-    if not all(isinstance(r, (list, tuple)) for r in value):
+    if not {r.__class__ for r in value} <= {list, tuple}:
         raise UdfError(f"plage à une dimension reçue : sélectionnez le tableau {table.name} entier, "
                        f"ligne d'en-tête comprise ({whole}).")
     if len(value) < 2:
         raise UdfError(f"une seule ligne reçue : sélectionnez le tableau {table.name} entier, ligne "
                        f"d'en-tête et lignes de données ({whole}).")
     width = len(value[0])
-    for i, r in enumerate(value):
-        if len(r) != width:
-            raise UdfError(f"plage irrégulière : la ligne {i + 1} a {len(r)} cellule(s), l'en-tête "
-                           f"{width} ; sélectionnez le tableau {table.name} entier ({whole}).")
+    if len(set(map(len, value))) > 1:
+        i, r = next((i, r) for i, r in enumerate(value) if len(r) != width)
+        raise UdfError(f"plage irrégulière : la ligne {i + 1} a {len(r)} cellule(s), l'en-tête "
+                       f"{width} ; sélectionnez le tableau {table.name} entier ({whole}).")
     return value if value.__class__ is list else list(value)
 
 
 def _clean(raw: Any) -> Any:
-    """One cell as the file reader would hand it over: errors typed, ISO dates as dates."""
+    """One cell as the file reader would hand it over: errors typed, ISO dates as dates. On
+    xlwings Server a table argument arrives as sent (`cells.OfficeJsTable`): its cell is first
+    cleaned as xlwings would have (`officejs_cell`)."""
+    if raw.__class__ in OFFICEJS_SPECIAL:
+        raw = officejs_cell(raw)
     if isinstance(raw, str):
         if raw in EXCEL_ERRORS:
             return ExcelError(raw)
