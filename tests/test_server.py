@@ -447,3 +447,26 @@ def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
         time.sleep(0.2)
         assert "client=calais statut=200" in log.read_text()
         assert "issue=delai_depasse" in log.read_text()
+
+
+def test_malformed_calls_get_a_french_status_never_a_traceback(server):
+    client, log = server
+    cases = [
+        ("/xlwings/custom-functions-call", b"{pas du json", 400, "JSON invalide"),
+        ("/xlwings/custom-functions-call", b"[1, 2]", 400, "objet JSON est attendu"),
+        ("/xlwings/custom-functions-call", json.dumps({"func_name": "os.system", "args": []}).encode(), 404,
+         "Fonction inconnue"),
+        ("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_SYNTHESE", [[1]]) | {"args": "x"}).encode(),
+         400, "« args » doit être une liste"),
+        # xlwings' own check: a VBA client of another version
+        ("/xlwings/custom-functions-call",
+         json.dumps(_function_body("ACV_SYNTHESE", _big_plan(2)) | {"client": "VBA", "version": "0.0.1"}).encode(),
+         400, "Requête refusée : arguments ou version du complément"),
+        ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
+        ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
+    ]
+    for path, body, status, text in cases:
+        r = client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == status and text in r.text, (path, r.status_code, r.text)
+        assert "Traceback" not in r.text
+    assert "Traceback" not in log.read_text()

@@ -220,21 +220,18 @@ class Calls:
         except Exception as exc:
             from xlwings import XlwingsError
 
-            if isinstance(exc, XlwingsError):
-                state["issue"] = "requete_invalide"
-                raise Refused(400, f"Requête refusée par xlwings : {exc}") from None
-            # the type only: an exception's text may quote cell values
+            # the type only, in the log: an exception's text may quote cell values
+            if isinstance(exc, XlwingsError):  # xlwings' checks of the call (version, arguments)
+                state["issue"] = f"requete_invalide_{type(exc).__name__}"
+                raise Refused(400, "Requête refusée : arguments ou version du complément incompatibles "
+                                   "avec le serveur (rechargez le complément).") from None
             state["issue"] = f"erreur_{type(exc).__name__}"
-            log.error("erreur interne (%s) sur %s", type(exc).__name__, scope_path(state))
-            raise Refused(500, "Erreur interne du serveur ACV (voir son journal).") from None
+            log.error("erreur interne (%s) sur %s", type(exc).__name__, state.get("cible", "?"))
+            raise Refused(500, "Erreur interne du serveur ACV : prévenez la préfecture.") from None
 
     def _finished(self, _future) -> None:
         with self._count:  # called from the worker thread
             self.running -= 1
-
-
-def scope_path(state: dict) -> str:
-    return str(state.get("cible", "?"))
 
 
 async def _body(receive) -> bytes:
