@@ -4,6 +4,10 @@ xlwings-server loads `custom_functions` and `custom_scripts` from `XLWINGS_PROJE
 (`udfs/server_project`, which re-exports `udfs.functions` and `udfs.scripts`) and renders the
 manifest from its `templates/`. `XLWINGS_ON_SERVER` must be set before xlwings is first
 imported, otherwise `@script` stays a no-op and the server cannot inject the workbook.
+
+This module checks the command line (a token and HTTPS off loopback, certificate files, the
+public address), prints the address to use, and starts uvicorn on `udfs.server_app:app`: xlwings
+Server behind the access checks and limits of `server_guard` and `server_calls` (docs/serveur.md).
 """
 
 from __future__ import annotations
