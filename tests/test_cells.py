@@ -26,6 +26,9 @@ REMOTE_VALUES = [
      "#DIV/0!", "#N/A", "#REF!", "#GETTING_DATA"],
     [0, 1, 2.5, -3, True, False, None, "  "],
     ["#SPILL!", "#CALC!", "#NAME?", "#NULL!", "#NUM!", "#VALUE!", "#DATA!", "=A1"],
+    ["le 2024-03-01T10:20:30Z", "", [1, 2], {"a": 1}, 1.5, "#N/A", "x", "2024-03-01T00:00:00Z"],
+    ["", "", "", "", "", "", "", ""],
+    [float("nan"), True, 1, 1.0, "1", "#n/a", " #N/A", "Z"],
 ]
 
 
