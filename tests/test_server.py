@@ -433,14 +433,14 @@ def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
     tokens = tmp_path / "jetons.txt"
     tokens.write_text(f"# communes du département\narras {TOKEN}\n")
     with running_server(tmp_path / "serveur.log", "--certificat", str(cert), "--cle", str(key),
-                        "--jeton-fichier", str(tokens), "--delai", "0,3", https=True) as (client, log, port):
+                        "--jeton-fichier", str(tokens), "--delai", "0,5", https=True) as (client, log, port):
         out = log.read_text()
         assert f"Manifeste du complément à charger dans Excel : https://127.0.0.1:{port}/manifest" in out
         assert "HTTP sans chiffrement" not in out
-        heavy = _function_body("ACV_SYNTHESE", _big_plan(60_000, seed=3))
+        heavy = _function_body("ACV_SYNTHESE", _big_plan(150_000, seed=3))  # ≈ 8 Mo, 900 006 cellules
         r = client.post("/xlwings/custom-functions-call", json=heavy, headers=AUTH)
         assert r.status_code == 200
-        assert r.json()["result"] == [["#ACV: calcul interrompu : délai de 0,3 s dépassé sur le serveur."]]
+        assert r.json()["result"] == [["#ACV: calcul interrompu : délai de 0,5 s dépassé sur le serveur."]]
         # a token added to the file is accepted without a restart, a removed one refused
         other = "autre-jeton-" + "z" * 30
         time.sleep(0.05)
