@@ -41,5 +41,14 @@ def build_app(config: ServerConfig | None = None):
     return Guard(Calls(main_app, config, app_path=settings.app_path), config, entraid=entraid)
 
 
+def _warm_up() -> None:
+    """Import now what the first « Valider » and `ACV_CONTROLE` import on demand (about half a
+    second), so that the first commune to click does not pay for it."""
+    import acv_xl.checks.validate  # noqa: F401
+    import acv_xl.outputs.template  # noqa: F401
+    import acv_xl.reading.read  # noqa: F401
+
+
 _access_log()
+_warm_up()
 app = build_app()
