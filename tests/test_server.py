@@ -279,6 +279,9 @@ def test_foreign_origin_and_text_plain_are_refused(server):
     preflight = client.options(url, headers={"Origin": "https://site-tiers.example",
                                              "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
+    # reading the add-in's public files is allowed, but the answer is not shared with that site
+    meta = client.get("/xlwings/custom-scripts-meta", headers={"Origin": "https://site-tiers.example"})
+    assert meta.status_code == 200 and "access-control-allow-origin" not in meta.headers
     same = client.post(url, content=payload, headers={"Content-Type": "application/json",
                                                       "Origin": str(client.base_url).rstrip("/")})
     assert same.status_code == 200 and same.json()["actions"]

@@ -103,5 +103,7 @@ def test_refusals_in_order_origin_token_type_size():
     assert guard.refusal(_scope(**{**ok, "content_length": "101"}))[0] == 413
     assert guard.refusal(_scope(**{**ok, "content_length": "-1"}))[0] == 413
     assert guard.refusal(_scope("GET", host="h")) is None  # the add-in's files: public
+    assert guard.refusal(_scope("GET", host="h", origin="https://x.example")) is None
+    assert guard.refusal(_scope("OPTIONS", host="h", origin="https://x.example"))[0] == 403
     entraid = Guard(None, ServerConfig(tokens=Tokens(GOOD)), entraid=True)
     assert entraid.refusal(_scope(**{**ok, "authorization": "Bearer jwt-entra"})) is None  # xlwings checks it

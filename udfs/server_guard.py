@@ -2,7 +2,8 @@
 
 An ASGI middleware in front of xlwings Server, in this order:
 1. a browser request from another site (`Origin` neither the server's own nor an allowed one)
-   → 403, preflights included: no other web page can make a commune's browser call the server;
+   → 403, preflights included, for anything but reading the add-in's files (GET/HEAD): no other
+   web page can make a commune's browser call the server;
 2. with access tokens, any request but the add-in's files (GET/HEAD: Office loads the manifest,
    the task pane and the functions' metadata without headers) needs `Authorization: Bearer …`
    → 401;
@@ -100,7 +101,9 @@ class Guard:
     def refusal(self, scope) -> tuple[int, str, list] | None:
         method = scope["method"]
         origin = _header(scope, b"origin")
-        if origin is not None and not self.origin_allowed(scope, origin):
+        # GET/HEAD only read the add-in's public files (Office may fetch them from its own
+        # origin); what they return stays unreadable to a foreign page (no CORS header for it)
+        if origin is not None and method not in PUBLIC_METHODS and not self.origin_allowed(scope, origin):
             return 403, ("Origine refusée : ce serveur ne répond qu'au complément Excel « Action Cœur de "
                          "Ville » qu'il distribue."), []
         if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS:
