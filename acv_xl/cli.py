@@ -232,6 +232,20 @@ def cmd_migrer(args) -> int:
     return run_migrer(Path(args.ancien), Path(args.sortie), replace=args.remplacer)
 
 
+def _positive(kind):
+    """argparse type: a strictly positive number (`kind` int or float, decimal comma accepted)."""
+    def parse(text: str):
+        try:
+            value = kind(text.replace(",", ".") if kind is float else text)
+        except ValueError:
+            value = None
+        if value is None or value <= 0:
+            nombre = "un nombre entier" if kind is int else "un nombre"
+            raise argparse.ArgumentTypeError(f"{nombre} strictement positif est attendu, pas « {text} »")
+        return value
+    return parse
+
+
 def cmd_serveur(args) -> int:
     try:
         from udfs.server import run_server
@@ -240,7 +254,10 @@ def cmd_serveur(args) -> int:
             "le serveur xlwings n'est pas installé. Installez les dépendances Excel : "
             f"pip install 'acv-xl[excel]' ({exc})."
         )
-    return run_server(host=args.hote, port=args.port)
+    return run_server(host=args.hote, port=args.port, jeton_fichier=args.jeton_fichier,
+                      certificat=args.certificat, cle=args.cle, url_publique=args.url_publique,
+                      max_corps=args.max_corps, max_cellules=args.max_cellules, delai=args.delai,
+                      fils=args.fils, processus=args.processus, origines=args.origine)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -318,6 +335,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serveur", help="démarre xlwings Server (boutons et fonctions dans Excel)", description="Démarre xlwings Server avec les fonctions et scripts ACV ; affiche l'adresse du manifeste à charger dans Excel.")
     s.add_argument("--hote", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (défaut : 8000)")
+    s.add_argument("--jeton-fichier", metavar="FICHIER", help="jetons d'accès, un par ligne (sinon la variable ACV_XL_JETON) ; obligatoire hors de 127.0.0.1")
+    s.add_argument("--certificat", metavar="CERT.pem", help="certificat HTTPS (obligatoire hors de 127.0.0.1, avec --cle)")
+    s.add_argument("--cle", metavar="CLE.pem", help="clé privée du certificat HTTPS")
+    s.add_argument("--url-publique", metavar="URL", help="adresse HTTPS du frontal (ex. https://acv.departement.gouv.fr), portée par le manifeste")
+    s.add_argument("--max-corps", type=_positive(float), metavar="MO", help="taille maximale d'une requête en Mo (défaut : 20)")
+    s.add_argument("--max-cellules", type=_positive(int), metavar="N", help="cellules au plus par requête (défaut : 1 000 000)")
+    s.add_argument("--delai", type=_positive(float), metavar="S", help="durée maximale d'un appel en secondes (défaut : 60)")
+    s.add_argument("--fils", type=_positive(int), metavar="N", help="fils de calcul par processus (défaut : cœurs + 4, au plus 32)")
+    s.add_argument("--processus", type=_positive_int, metavar="N", help="processus serveur (défaut : 1)")
+    s.add_argument("--origine", action="append", metavar="URL", help="autre origine web autorisée (répétable)")
     s.set_defaults(func=cmd_serveur)
 
     s = sub.add_parser("reference", help="affiche la liste nationale des communes ACV en usage", description="Affiche la liste nationale des communes du programme utilisée par les contrôles (source, date, effectifs), ou une convention de la liste. Avec --reference, contrôle une liste plus récente.")

@@ -4,11 +4,15 @@ is imported, which a separate process guarantees inside one pytest run)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -27,23 +31,32 @@ EXEMPLES = sorted((ROOT / "workbooks" / "exemples").glob("*.xlsx"))
 MANIFEST_ID_PROD = "832a7757-2921-4f79-acef-31a695c70672"  # udfs/server_project/pyproject.toml
 
 
+TOKEN = "jeton-de-test-" + "x" * 24  # long enough (server_config.MIN_TOKEN)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port = _free_port()
-    log = tmp_path_factory.mktemp("serveur") / "serveur.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XLWINGS_")}
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XLWINGS_", "ACV_XL_"))}
     env["XLWINGS_LICENSE_KEY"] = "noncommercial"
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def running_server(log: Path, *options: str, env: dict[str, str] | None = None, https: bool = False):
+    """`acv-xl serveur` in a subprocess on a free loopback port; yields (client, log, port)."""
+    port = _free_port()
     out = open(log, "w")  # a file, not a pipe: nobody reads a pipe while the server logs
-    proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=base, timeout=60)
+    proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port), *options],
+                            cwd=ROOT, env=env or _env(), stdout=out, stderr=subprocess.STDOUT, text=True)
+    base = f"{'https' if https else 'http'}://127.0.0.1:{port}"
+    client = httpx.Client(base_url=base, timeout=60, verify=False)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -56,17 +69,27 @@ def server(tmp_path_factory):
                 pass
             if time.monotonic() > deadline:
                 pytest.fail("le serveur n'a pas répondu en 120 s")
-            time.sleep(0.5)
-        yield client, log
+            time.sleep(0.3)
+        yield client, log, port
     finally:
         client.close()
-        out.close()
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        out.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The server as a préfecture runs it: with an access token, an 8 MB body limit."""
+    log = tmp_path_factory.mktemp("serveur") / "serveur.log"
+    with running_server(log, "--max-corps", "8", "--max-cellules", "400000",
+                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+        client.headers.update(AUTH)
+        yield client, log
 
 
 def test_startup_message_names_the_manifest_url(server):
@@ -74,6 +97,7 @@ def test_startup_message_names_the_manifest_url(server):
     out = log.read_text()
     assert "Manifeste du complément à charger dans Excel : http://127.0.0.1:" in out
     assert "/manifest" in out and "HTTPS" in out  # the mkcert hint, as the test runs without certificates
+    assert "Accès : jeton exigé" in out and "Limites : 8 Mo par requête, 400 000 cellules, 60 s" in out
 
 
 def test_manifest_is_valid_xml_for_our_add_in(server):
@@ -192,9 +216,265 @@ def test_a_busy_port_gives_a_french_message_and_status_2():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("XLWINGS_")}
         done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                              cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert f"impossible d'écouter sur 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+# --------------------------------------------------------------------------- issue 16: in service
+def _function_body(name: str, *args) -> dict:
+    return {"func_name": name, "args": list(args), "version": "0.0.0", "client": "Office.js",
+            "runtime": "1.4", "caller_address": "Synthèse!B2"}
+
+
+def _big_plan(n_rows: int, seed: int = 0) -> list[list]:
+    header = [layout.T_FINANCEMENTS.header(a) for a in ("numero", "financeur", "nature", "annee", "montant", "statut")]
+    return [header] + [[f"1.{i % 50}", ("ETAT", "REGION", "CDC")[i % 3], "Subvention", 2025,
+                        1000 + i + seed / 100, "Acquis"] for i in range(n_rows)]
+
+
+def test_task_pane_sends_the_token_through_xlwings_getauth(server):
+    client, _ = server
+    js = client.get("/static/js/auth.js").text  # the project's file wins over xlwings' own
+    assert "globalThis.getAuth" in js and '"Bearer " + jeton' in js and "OfficeRuntime.storage" in js
+    assert 'includes("entraid")' in js  # Entra ID keeps xlwings' single sign-on token
+    pane = client.get("/taskpane.html").text
+    assert 'id="acv-jeton"' in pane and "acv-jeton.js" in pane and "Jeton d'accès" in pane
+    assert client.get("/static/js/acv-jeton.js").status_code == 200
+
+
+def test_without_the_token_401_with_it_200(server):
+    client, log = server
+    body = _function_body("ACV_TOTAL_FINANCEUR", _big_plan(3), [["ETAT"]])
+    bare = httpx.post(f"{client.base_url}/xlwings/custom-functions-call", json=body, timeout=30)
+    assert bare.status_code == 401 and "Jeton d'accès absent ou invalide" in bare.text
+    wrong = httpx.post(f"{client.base_url}/xlwings/custom-functions-call", json=body, timeout=30,
+                       headers={"Authorization": "Bearer " + "y" * 40})
+    assert wrong.status_code == 401
+    scheme_only = httpx.post(f"{client.base_url}/xlwings/custom-functions-call", json=body, timeout=30,
+                             headers={"Authorization": TOKEN})  # the token without « Bearer »
+    assert scheme_only.status_code == 401
+    script = httpx.post(f"{client.base_url}/xlwings/custom-scripts-call/valider", json={}, timeout=30)
+    assert script.status_code == 401
+    ok = client.post("/xlwings/custom-functions-call", json=body)
+    assert ok.status_code == 200 and ok.json()["result"] == [[pytest.approx(1000.0)]]
+    # the add-in's files stay public: Office loads them without headers
+    assert httpx.get(f"{client.base_url}/xlwings/custom-functions-meta", timeout=30).status_code == 200
+
+
+def test_foreign_origin_and_text_plain_are_refused(server):
+    client, _ = server
+    url = "/xlwings/custom-scripts-call/valider"
+    payload = json.dumps(payload_from_xlsx(_faulty_example(), include=scripts.INCLUDE))
+    # what any web page can make a browser send without a preflight: never executed
+    plain = client.post(url, content=payload, headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415 and "application/json" in plain.text
+    form = client.post(url, content="bookData=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 415
+    foreign = client.post(url, content=payload, headers={"Content-Type": "application/json",
+                                                         "Origin": "https://site-tiers.example"})
+    assert foreign.status_code == 403 and "Origine refusée" in foreign.text
+    preflight = client.options(url, headers={"Origin": "https://site-tiers.example",
+                                             "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
+    # reading the add-in's public files is allowed, but the answer is not shared with that site
+    meta = client.get("/xlwings/custom-scripts-meta", headers={"Origin": "https://site-tiers.example"})
+    assert meta.status_code == 200 and "access-control-allow-origin" not in meta.headers
+    same = client.post(url, content=payload, headers={"Content-Type": "application/json",
+                                                      "Origin": str(client.base_url).rstrip("/")})
+    assert same.status_code == 200 and same.json()["actions"]
+
+
+def test_an_oversized_body_gets_413_at_once(server):
+    client, _ = server
+    big = b'{"func_name": "ACV_SYNTHESE", "args": [["' + b"x" * (9 * 1024 * 1024) + b'"]]}'
+    t = time.monotonic()
+    r = client.post("/xlwings/custom-functions-call", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "au plus 8 Mo" in r.text
+    assert time.monotonic() - t < 1.0
+
+    def chunks():  # no Content-Length: the body is counted as it arrives
+        for _ in range(160):
+            yield b" " * (64 * 1024)
+
+    t = time.monotonic()
+    r = client.post("/xlwings/custom-functions-call", content=chunks(),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert time.monotonic() - t < 1.0
+
+
+def test_too_many_cells_give_an_acv_message(server):
+    client, _ = server
+    plan = [["N° action"] * 6] + [[0] * 6 for _ in range(70_000)]  # 420 006 cells > 400 000
+    r = client.post("/xlwings/custom-functions-call", json=_function_body("ACV_SYNTHESE", plan))
+    assert r.status_code == 200
+    text = r.json()["result"][0][0]
+    assert text.startswith("#ACV: plages trop grandes : 420 006 cellules reçues, au plus 400 000"), text
+    book = payload_from_xlsx(_faulty_example(), include=scripts.INCLUDE)
+    book["sheets"][0]["values"] = [[""] * 100 for _ in range(4001)]
+    r = client.post("/xlwings/custom-scripts-call/valider", json=book)
+    assert r.status_code == 200
+    [alert] = r.json()["actions"]
+    assert alert["func"] == "alert" and alert["args"][0].startswith("Classeur trop grand pour le serveur")
+
+
+def test_metadata_answers_within_a_second_while_a_heavy_function_runs(server):
+    client, _ = server
+    heavy = _function_body("ACV_SYNTHESE", _big_plan(60_000, seed=7), [["statut"]])
+    result = {}
+
+    def run_heavy():
+        result["response"] = client.post("/xlwings/custom-functions-call", json=heavy)
+        result["done"] = time.monotonic()
+
+    worker = threading.Thread(target=run_heavy)
+    started = time.monotonic()
+    worker.start()
+    answers = []  # (seconds taken, time answered) of the metadata GETs sent meanwhile
+    while worker.is_alive() and time.monotonic() - started < 120:
+        t = time.monotonic()
+        meta = client.get("/xlwings/custom-functions-meta")
+        assert meta.status_code == 200 and meta.json()["functions"]
+        answers.append((time.monotonic() - t, time.monotonic()))
+        time.sleep(0.05)
+    worker.join(timeout=120)
+    assert result["response"].status_code == 200
+    assert result["response"].json()["result"][1][0] == "Acquis"
+    during = [took for took, at in answers if at < result["done"]]
+    # several answers while the heavy call ran (sending 3 MB and summing 60 000 lines), none slow
+    heavy_seconds = result["done"] - started
+    assert len(during) >= 3, (len(during), heavy_seconds)
+    # on the event loop, a GET would wait for most of the computation
+    assert max(during) < min(1.0, heavy_seconds / 2), (max(during), heavy_seconds)
+
+
+def test_fifty_concurrent_mixed_requests_are_all_correct(server):
+    from acv_xl.outputs.report import to_json
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, _ = server
+    path = EXEMPLES[0]
+    expected = to_json(validate_file(path))["totaux"]["par_financeur"]
+    plan = table_values(path, layout.T_FINANCEMENTS.name)
+    faulty = _faulty_example()
+    book = remote_book(payload_from_xlsx(faulty, include=scripts.INCLUDE))
+    scripts.run_valider(book, today=date.today())
+    valider_actions = json.loads(json.dumps(book.json()["actions"], default=str))
+    meta = client.get("/xlwings/custom-scripts-meta").json()
+    codes = sorted(expected)
+
+    def one(i: int):
+        kind = i % 5
+        if kind in (0, 1, 2):
+            code = codes[i % len(codes)]
+            r = client.post("/xlwings/custom-functions-call",
+                            json=_function_body("ACV_TOTAL_FINANCEUR", plan, [[code]]))
+            return r.status_code == 200 and r.json()["result"] == [[pytest.approx(expected[code], abs=0.001)]]
+        if kind == 3:
+            r = client.post("/xlwings/custom-scripts-call/valider",
+                            json=payload_from_xlsx(faulty, include=scripts.INCLUDE))
+            return r.status_code == 200 and r.json()["actions"] == valider_actions
+        r = client.get("/xlwings/custom-scripts-meta")
+        return r.status_code == 200 and r.json() == meta
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(one, range(50), timeout=300))
+    assert results == [True] * 50
+
+
+def test_one_log_line_per_request_without_data(server):
+    client, log = server
+    secret = "Commune-Secrète-123"
+    r = client.post("/xlwings/custom-functions-call",
+                    json=_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2), [[secret]]))
+    assert r.status_code == 200
+    book = payload_from_xlsx(_faulty_example(), include=scripts.INCLUDE)
+    assert client.post("/xlwings/custom-scripts-call/valider", json=book).status_code == 200
+    time.sleep(0.2)
+    lines = [line for line in log.read_text().splitlines() if "POST /xlwings/custom-functions-call" in line]
+    last = lines[-1]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z POST /xlwings/custom-functions-call "
+                    r"cible=ACV_TOTAL_FINANCEUR client=jeton statut=200 duree_ms=\d+$", last), last
+    text = log.read_text()
+    assert secret not in text and TOKEN not in text
+    assert any(" POST /xlwings/custom-scripts-call/valider cible=valider client=jeton statut=200 " in line
+               for line in text.splitlines())
+    names = {c for row in book["sheets"][0]["values"] for c in row if isinstance(c, str) and len(c) > 3}
+    assert names and not any(n in text for n in names)  # no cell of the workbook
+
+
+@pytest.mark.parametrize("options, env, expected", [
+    (["--hote", "0.0.0.0"], {}, "demande un jeton d'accès"),
+    (["--hote", "0.0.0.0"], {"ACV_XL_JETON": "court"}, "jeton trop court"),
+    (["--hote", "0.0.0.0"], {"ACV_XL_JETON": TOKEN}, "demande HTTPS"),
+    (["--certificat", "absent.pem"], {}, "--certificat et --cle vont ensemble"),
+    (["--url-publique", "http://acv.example.fr"], {}, "adresse HTTPS attendue"),
+    (["--max-cellules", "0"], {}, "strictement positif"),
+])
+def test_refusals_to_start_are_french_and_status_2(options, env, expected):
+    done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(_free_port()), *options],
+                          cwd=ROOT, env=_env(**env), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr + done.stdout
+    if expected == "demande un jeton d'accès":  # and how to set one
+        assert "ACV_XL_JETON" in done.stderr and "--jeton-fichier" in done.stderr
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    cert, key = tmp / "cert.pem", tmp / "cle.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
+    cert, key = _self_signed(tmp_path)
+    tokens = tmp_path / "jetons.txt"
+    tokens.write_text(f"# communes du département\narras {TOKEN}\n")
+    with running_server(tmp_path / "serveur.log", "--certificat", str(cert), "--cle", str(key),
+                        "--jeton-fichier", str(tokens), "--delai", "0,5", https=True) as (client, log, port):
+        out = log.read_text()
+        assert f"Manifeste du complément à charger dans Excel : https://127.0.0.1:{port}/manifest" in out
+        assert "HTTP sans chiffrement" not in out
+        heavy = _function_body("ACV_SYNTHESE", _big_plan(150_000, seed=3))  # ≈ 8 Mo, 900 006 cellules
+        r = client.post("/xlwings/custom-functions-call", json=heavy, headers=AUTH)
+        assert r.status_code == 200
+        assert r.json()["result"] == [["#ACV: calcul interrompu : délai de 0,5 s dépassé sur le serveur."]]
+        # a token added to the file is accepted without a restart, a removed one refused
+        other = "autre-jeton-" + "z" * 30
+        time.sleep(0.05)
+        tokens.write_text(f"calais {other}\n")
+        small = _function_body("ACV_TOTAL_FINANCEUR", _big_plan(2), [["ETAT"]])
+        assert client.post("/xlwings/custom-functions-call", json=small,
+                           headers={"Authorization": f"Bearer {other}"}).status_code == 200
+        assert client.post("/xlwings/custom-functions-call", json=small, headers=AUTH).status_code == 401
+        time.sleep(0.2)
+        assert "client=calais statut=200" in log.read_text()
+        assert "issue=delai_depasse" in log.read_text()
+
+
+def test_malformed_calls_get_a_french_status_never_a_traceback(server):
+    client, log = server
+    cases = [
+        ("/xlwings/custom-functions-call", b"{pas du json", 400, "JSON invalide"),
+        ("/xlwings/custom-functions-call", b"[1, 2]", 400, "objet JSON est attendu"),
+        ("/xlwings/custom-functions-call", json.dumps({"func_name": "os.system", "args": []}).encode(), 404,
+         "Fonction inconnue"),
+        ("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_SYNTHESE", [[1]]) | {"args": "x"}).encode(),
+         400, "« args » doit être une liste"),
+        # xlwings' own check: a VBA client of another version
+        ("/xlwings/custom-functions-call",
+         json.dumps(_function_body("ACV_SYNTHESE", _big_plan(2)) | {"client": "VBA", "version": "0.0.1"}).encode(),
+         400, "Requête refusée : arguments ou version du complément"),
+        ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
+        ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
+    ]
+    for path, body, status, text in cases:
+        r = client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == status and text in r.text, (path, r.status_code, r.text)
+        assert "Traceback" not in r.text
+    assert "Traceback" not in log.read_text()

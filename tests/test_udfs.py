@@ -85,10 +85,24 @@ def test_synthese_spills_a_french_header_and_one_row_per_key():
 # --------------------------------------------------------------------------- argument shapes
 def test_office_js_shapes_are_normalised():
     assert as_2d("x") == [["x"]]
-    assert as_2d(["a", "b"]) == [["a", "b"]]  # a one-row range arrives flat
+    assert as_2d(["a", "b"]) == [["a", "b"]]  # a one-row range of statuts arrives flat
     assert [list(r) for r in as_2d((("a",), ("b",)))] == [["a"], ["b"]]
-    # header only (a new workbook): zero, not an error
-    assert F.ACV_TOTAL_FINANCEUR(PLAN_HEADER, "ETAT") == 0.0
+    # an empty table keeps one empty line in Excel: zero, not an error
+    assert F.ACV_TOTAL_FINANCEUR([PLAN_HEADER, [""] * len(PLAN_HEADER)], "ETAT") == 0.0
+    assert F.ACV_TOTAL_FINANCEUR(tuple(tuple(r) for r in PLAN), "ETAT") == 1250.75  # desktop tuples
+
+
+@pytest.mark.parametrize("plan, expected", [
+    (PLAN_HEADER, "#ACV: plage à une dimension reçue"),  # a flat list: never a table
+    ([PLAN_HEADER], "#ACV: une seule ligne reçue"),  # the header alone: no Excel table is that
+    ("Montant (€)", "#ACV: une seule cellule reçue"),
+    ([PLAN_HEADER, PLAN[1][:3], PLAN[2]], "#ACV: plage irrégulière : la ligne 2 a 3 cellule(s), l'en-tête 7"),
+    ([PLAN_HEADER, PLAN[1], "1.1"], "#ACV: plage à une dimension reçue"),
+])
+def test_one_dimensional_or_ragged_tables_give_a_message_never_a_silent_zero(plan, expected):
+    for got in (F.ACV_TOTAL_FINANCEUR(plan, "ETAT"), F.ACV_TOTAL_ACTION(plan, "1.1"),
+                F.ACV_SYNTHESE(plan), F.ACV_ECART(ACTIONS, plan, "1.1")):
+        assert isinstance(got, str) and got.startswith(expected), got
 
 
 def test_a_desktop_range_argument_is_read_like_the_office_js_list():

@@ -21,6 +21,7 @@ from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite
 from acv_xl.contract.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
 
+from .cells import OfficeJsTable
 from .tables import PREFIX, UdfError, rows, statuts_arg, text_arg, year_arg
 
 __all__ = [
@@ -47,6 +48,12 @@ SYNTHESE_PAR = {
     "annee": ("par_annee", _F.header("annee")),
     "statut": ("par_statut", _F.header("statut")),
 }
+
+
+# The table arguments: always 2-D (a one-row range would otherwise arrive as a flat list), and on
+# xlwings Server / Lite converted in one pass (`udfs.cells`) rather than cell by cell.
+_ON_OFFICEJS = getattr(xw.func, "__module__", "") == "xlwings.pro.udfs_officejs"
+TABLE = {"ndim": 2, **({"convert": OfficeJsTable} if _ON_OFFICEJS else {})}
 
 
 def _euros(d: Decimal) -> float:
@@ -79,7 +86,7 @@ def _action(actions: list[FicheAction], numero: str) -> FicheAction:
 
 # ------------------------------------------------------------------------------- totals
 @xw.func
-@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("plan", **TABLE, doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
 @xw.arg("financeur", doc="Code du financeur (ex. ETAT, CDC, REGION)")
 @xw.arg("statuts", doc="Facultatif : statuts retenus, séparés par ; (ex. \"Acquis;Engagé;Versé\")")
 @xw.arg("annee", doc="Facultatif : année (ex. 2025)")
@@ -100,7 +107,7 @@ def ACV_TOTAL_FINANCEUR(plan, financeur, statuts=None, annee=None):
 
 
 @xw.func
-@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("plan", **TABLE, doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
 @xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
 @xw.arg("statuts", doc="Facultatif : statuts retenus, séparés par ; (ex. \"Acquis;Engagé;Versé\")")
 def ACV_TOTAL_ACTION(plan, n_action, statuts=None):
@@ -116,8 +123,8 @@ def ACV_TOTAL_ACTION(plan, n_action, statuts=None):
 
 
 @xw.func
-@xw.arg("actions", doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
-@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("actions", **TABLE, doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
+@xw.arg("plan", **TABLE, doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
 @xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
 def ACV_ECART(actions, plan, n_action):
     """Coût total de l'action moins son financement (0 quand le plan est équilibré)."""
@@ -135,9 +142,9 @@ def ACV_ECART(actions, plan, n_action):
 
 
 @xw.func
-@xw.arg("actions", doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
-@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
-@xw.arg("financeurs", doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
+@xw.arg("actions", **TABLE, doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
+@xw.arg("plan", **TABLE, doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("financeurs", **TABLE, doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
 @xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
 def ACV_PART_MO(actions, plan, financeurs, n_action):
     """Part propre du maître d'ouvrage dans le financement public (ratio de l'article L1111-10 du CGCT)."""
@@ -157,9 +164,9 @@ def ACV_PART_MO(actions, plan, financeurs, n_action):
 
 
 @xw.func
-@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("plan", **TABLE, doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
 @xw.arg("par", doc="Facultatif : financeur (défaut), axe, annee ou statut")
-@xw.arg("actions", doc="Pour par = axe : le tableau des fiches-actions, T_Actions[#Tout]")
+@xw.arg("actions", **TABLE, doc="Pour par = axe : le tableau des fiches-actions, T_Actions[#Tout]")
 def ACV_SYNTHESE(plan, par="financeur", actions=None):
     """Tableau (débordant) des totaux par financeur, axe, année ou statut (lignes « Refusé » exclues)."""
 
@@ -203,11 +210,11 @@ def reference_dispositifs() -> list[Dispositif]:
 
 
 @xw.func
-@xw.arg("actions", doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
-@xw.arg("plan", doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
-@xw.arg("financeurs", doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
+@xw.arg("actions", **TABLE, doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
+@xw.arg("plan", **TABLE, doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
+@xw.arg("financeurs", **TABLE, doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
 @xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
-@xw.arg("dispositifs", doc="Facultatif : T_Dispositifs[#Tout] (défaut : la liste de référence du modèle)")
+@xw.arg("dispositifs", **TABLE, doc="Facultatif : T_Dispositifs[#Tout] (défaut : la liste de référence du modèle)")
 def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
     """« OK », ou le message de la première erreur de l'action (mêmes règles que « Valider »)."""
 

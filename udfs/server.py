@@ -4,19 +4,25 @@ xlwings-server loads `custom_functions` and `custom_scripts` from `XLWINGS_PROJE
 (`udfs/server_project`, which re-exports `udfs.functions` and `udfs.scripts`) and renders the
 manifest from its `templates/`. `XLWINGS_ON_SERVER` must be set before xlwings is first
 imported, otherwise `@script` stays a no-op and the server cannot inject the workbook.
+
+This module checks the command line (a token and HTTPS off loopback, certificate files, the
+public address), prints the address to use, and starts uvicorn on `udfs.server_app:app`: xlwings
+Server behind the access checks and limits of `server_guard` and `server_calls` (docs/serveur.md).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent / "server_project"
 CERT = PROJECT_DIR / "certs" / "localhost+2.pem"  # the names mkcert gives (see certs/README.md)
 KEY = PROJECT_DIR / "certs" / "localhost+2-key.pem"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def configure_environment() -> None:
@@ -26,6 +32,11 @@ def configure_environment() -> None:
     # xlwings PRO parts (remote engine, server): PolyForm Noncommercial, free for government
     # institutions — see docs/excel.md before any other use.
     os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+    # no ACV function streams: socket.io would only be a second, unchecked way in (and would
+    # tie the server to one process)
+    os.environ.setdefault("XLWINGS_ENABLE_SOCKETIO", "false")
+    # xlwings logs each call with the user's name; our own line per request says enough
+    os.environ.setdefault("XLWINGS_LOG_LEVEL", "WARNING")
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -39,50 +50,142 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def run_server(host: str = "127.0.0.1", port: int = 8000) -> int:
-    """Serve until interrupted; returns the exit status (2 when it cannot start)."""
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
+
+
+def _fail(message: str) -> int:
+    print(f"acv-xl : {message}", file=sys.stderr)
+    return 2
+
+
+HOW_TO_TOKEN = (
+    "Créez un jeton : python -c \"import secrets; print(secrets.token_urlsafe(32))\", puis "
+    "démarrez avec la variable d'environnement ACV_XL_JETON=<jeton> (ou --jeton-fichier FICHIER, un "
+    "jeton par ligne, précédé si besoin du nom de la commune) et donnez ce jeton aux communes "
+    "(Volet ACV › Jeton d'accès). Voir docs/serveur.md."
+)
+
+
+def _set_env(options: dict[str, Any]) -> None:
+    """The options, as the environment every server process reads (`udfs.server_config`)."""
+    from . import server_config as sc
+
+    pairs = {
+        sc.ENV_TOKEN_FILE: options.get("jeton_fichier"),
+        sc.ENV_MAX_BODY: options.get("max_corps"),
+        sc.ENV_MAX_CELLS: options.get("max_cellules"),
+        sc.ENV_TIMEOUT: options.get("delai"),
+        sc.ENV_THREADS: options.get("fils"),
+        sc.ENV_ORIGINS: ",".join(options.get("origines") or []) or None,
+        sc.ENV_PUBLIC_URL: options.get("url_publique"),
+    }
+    for name, value in pairs.items():
+        if value is not None:
+            os.environ[name] = str(Path(value).resolve()) if name == sc.ENV_TOKEN_FILE else str(value)
+
+
+def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int:
+    """Serve until interrupted; returns the exit status (2 when it cannot start).
+
+    `options`: jeton_fichier, certificat, cle, url_publique, max_corps (Mo), max_cellules,
+    delai (s), fils, processus, origines (list) — the `acv-xl serveur` options.
+    """
     if "xlwings" in sys.modules and os.environ.get("XLWINGS_ON_SERVER") != "true":
-        print("acv-xl : xlwings a déjà été chargé hors mode serveur ; lancez « acv-xl serveur » "
-              "dans un processus à part.", file=sys.stderr)
-        return 2
+        return _fail("xlwings a déjà été chargé hors mode serveur ; lancez « acv-xl serveur » "
+                     "dans un processus à part.")
     configure_environment()
     try:
         import uvicorn
-        import xlwings_server  # noqa: F401
+        from xlwings_server.config import settings
     except ImportError as exc:
-        print("acv-xl : xlwings Server n'est pas installé. Installez les dépendances Excel : "
-              f"pip install 'acv-xl[excel]' ({exc}).", file=sys.stderr)
-        return 2
+        return _fail("xlwings Server n'est pas installé. Installez les dépendances Excel : "
+                     f"pip install 'acv-xl[excel]' ({exc}).")
     if not 0 < port < 65536:
-        print(f"acv-xl : port invalide : {port} (attendu entre 1 et 65535).", file=sys.stderr)
-        return 2
-    if not _port_free(host, port):
-        print(f"acv-xl : impossible d'écouter sur {host}:{port} (port déjà utilisé ou adresse "
-              "indisponible). Choisissez un autre port avec --port.", file=sys.stderr)
-        return 2
+        return _fail(f"port invalide : {port} (attendu entre 1 et 65535).")
+    _set_env(options)
+    from acv_xl.contract.values import fmt_number
 
-    https = CERT.is_file() and KEY.is_file()
+    from .server_config import ConfigError, ServerConfig
+
+    try:
+        config = ServerConfig.from_env()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    entraid = "entraid" in (settings.auth_providers or [])
+    local = is_loopback(host)
+    if config.tokens.enabled and entraid:
+        return _fail("un jeton d'accès (ACV_XL_JETON, --jeton-fichier) et Entra ID "
+                     "(XLWINGS_AUTH_PROVIDERS) sont réglés ensemble : ils passent tous deux par l'en-tête "
+                     "Authorization. Gardez l'un des deux (voir docs/serveur.md).")
+    if not local and not config.tokens.enabled and not entraid:
+        return _fail(f"écouter sur {host}, hors de cette machine, demande un jeton d'accès : sans lui, "
+                     f"n'importe qui sur le réseau pourrait faire calculer le serveur. {HOW_TO_TOKEN}")
+
+    cert, key = options.get("certificat"), options.get("cle")
+    if bool(cert) != bool(key):
+        return _fail("--certificat et --cle vont ensemble (le certificat HTTPS et sa clé privée, "
+                     "fichiers PEM).")
+    if cert is None and CERT.is_file() and KEY.is_file():
+        cert, key = CERT, KEY  # mkcert's files for a single PC (docs/excel.md)
+    for what, path in (("certificat", cert), ("clé", key)):
+        if path is not None and not Path(path).is_file():
+            return _fail(f"{what} introuvable : {path}.")
+    https = cert is not None
+    if not local and not https:
+        return _fail(f"écouter sur {host}, hors de cette machine, demande HTTPS (le jeton et les "
+                     "classeurs circuleraient en clair) : donnez --certificat et --cle, ou écoutez sur "
+                     "127.0.0.1 derrière le frontal HTTPS de la préfecture (voir docs/serveur.md).")
+    public = (options.get("url_publique") or "").rstrip("/")
+    if public:
+        parts = urlsplit(public)
+        if parts.scheme != "https" or not parts.netloc or parts.path not in ("", "/"):
+            return _fail(f"--url-publique « {public} » : adresse HTTPS attendue, sans chemin "
+                         "(ex. https://acv.departement.gouv.fr).")
+        os.environ["XLWINGS_HOSTNAME"] = parts.netloc  # the manifest then names the public address
+    if not _port_free(host, port):
+        return _fail(f"impossible d'écouter sur {host}:{port} (port déjà utilisé ou adresse "
+                     "indisponible). Choisissez un autre port avec --port.")
+
     scheme = "https" if https else "http"
     shown = socket.getfqdn() if host in ("0.0.0.0", "::") else host  # all interfaces: a reachable name
     shown = f"[{shown}]" if ":" in shown else shown
-    base = f"{scheme}://{shown}:{port}"
+    base = public or f"{scheme}://{shown}:{port}"
     print(f"Serveur xlwings ACV : {base}")
+    if public:
+        print(f"  (écoute sur {scheme}://{host}:{port}, derrière le frontal)")
     print(f"Manifeste du complément à charger dans Excel : {base}/manifest")
     print(f"  (téléchargement : {base}/manifest/download)")
-    if not https:
+    if config.tokens.enabled:
+        print("Accès : jeton exigé pour chaque appel (en-tête Authorization: Bearer).")
+    elif entraid:
+        print("Accès : Entra ID (XLWINGS_AUTH_PROVIDERS).")
+    else:
+        print("Accès : sans jeton (écoute locale seulement).")
+    print(f"Limites : {fmt_number(config.max_body / (1024 * 1024), 1).removesuffix(',0')} Mo par requête, "
+          f"{fmt_number(config.max_cells)} cellules, {fmt_number(config.timeout, 1).removesuffix(',0')} s "
+          f"par appel, {config.threads} fils de calcul.")
+    if not https and not public:
         print("Attention : HTTP sans chiffrement. Excel n'accepte un complément Office.js qu'en HTTPS ; "
               f"créez les certificats avec mkcert dans {CERT.parent} (voir docs/excel.md). "
               "HTTP suffit pour les tests et pour VBA (RunRemotePython).")
-        if host not in LOOPBACK:
-            print("Attention : serveur HTTP exposé hors de la machine ; réservez cet usage à un réseau de test.")
     print("Arrêt : Ctrl+C.")
     sys.stdout.flush()
+    workers = int(options.get("processus") or 1)
     uvicorn.run(
-        "xlwings_server.main:main_app",
+        "udfs.server_app:app",
         host=host,
         port=port,
-        ssl_keyfile=str(KEY) if https else None,
-        ssl_certfile=str(CERT) if https else None,
+        workers=workers if workers > 1 else None,
+        ssl_keyfile=str(key) if https else None,
+        ssl_certfile=str(cert) if https else None,
         log_level="warning",
+        access_log=False,  # uvicorn's line has the query string; ours has no data (server_guard)
+        limit_concurrency=max(64, config.threads * 8),
     )
     return 0

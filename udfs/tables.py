@@ -17,6 +17,8 @@ from acv_xl.contract import model
 from acv_xl.contract.layout import Table
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fold, is_blank, parse_iso_date
 
+from .cells import OFFICEJS_SPECIAL, officejs_cell
+
 PREFIX = "#ACV: "
 
 
@@ -28,11 +30,10 @@ class UdfError(Exception):
 
 
 def as_2d(value: Any) -> list[list[Any]]:
-    """Normalise an argument to a rectangular 2-D list.
+    """Normalise a small argument (statuts, a code) to a 2-D list; tables go through `table_2d`.
 
     Office.js turns a one-row range into a flat list and a one-cell range into a scalar;
-    desktop ranges may arrive as tuples. A flat list is a row here: a table argument always
-    starts with its header row.
+    desktop ranges may arrive as tuples. A flat list is a row here.
     """
     if value is None:
         return []
@@ -47,8 +48,39 @@ def as_2d(value: Any) -> list[list[Any]]:
     return value  # rows are only indexed: no copy (a 5 000-line plan arrives on every call)
 
 
+def table_2d(value: Any, table: Table) -> list[list[Any]]:
+    """A table argument as a rectangular 2-D list of at least two rows (header and one line), or a
+    French `UdfError`. Excel always passes a table with `[#Tout]` that way (a table keeps one
+    line even when empty): a flat list, a single row or rows of unequal length come from a wrong
+    range or a forged request, and would otherwise sum to a silent 0."""
+    whole = f"{table.name}[#Tout]"
+    if value is None:
+        raise UdfError(f"plage vide : sélectionnez le tableau {table.name} avec sa ligne d'en-tête ({whole}).")
+    if hasattr(value, "options") and hasattr(value, "address"):  # an xlwings Range (desktop)
+        value = value.options(ndim=2).value
+    if not isinstance(value, (list, tuple)) or not value:
+        raise UdfError(f"une seule cellule reçue : sélectionnez le tableau {table.name} avec sa ligne "
+                       f"d'en-tête ({whole}).")
+    if not {r.__class__ for r in value} <= {list, tuple}:
+        raise UdfError(f"plage à une dimension reçue : sélectionnez le tableau {table.name} entier, "
+                       f"ligne d'en-tête comprise ({whole}).")
+    if len(value) < 2:
+        raise UdfError(f"une seule ligne reçue : sélectionnez le tableau {table.name} entier, ligne "
+                       f"d'en-tête et lignes de données ({whole}).")
+    width = len(value[0])
+    if len(set(map(len, value))) > 1:
+        i, r = next((i, r) for i, r in enumerate(value) if len(r) != width)
+        raise UdfError(f"plage irrégulière : la ligne {i + 1} a {len(r)} cellule(s), l'en-tête "
+                       f"{width} ; sélectionnez le tableau {table.name} entier ({whole}).")
+    return value if value.__class__ is list else list(value)
+
+
 def _clean(raw: Any) -> Any:
-    """One cell as the file reader would hand it over: errors typed, ISO dates as dates."""
+    """One cell as the file reader would hand it over: errors typed, ISO dates as dates. On
+    xlwings Server a table argument arrives as sent (`cells.OfficeJsTable`): its cell is first
+    cleaned as xlwings would have (`officejs_cell`)."""
+    if raw.__class__ in OFFICEJS_SPECIAL:
+        raw = officejs_cell(raw)
     if isinstance(raw, str):
         if raw in EXCEL_ERRORS:
             return ExcelError(raw)
@@ -95,10 +127,7 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
     attributes (the others stay None), for the functions that sum a few columns.
     """
     table = cls.TABLE
-    data = as_2d(value)
-    if not data:
-        raise UdfError(f"plage vide : sélectionnez le tableau {table.name} avec sa ligne d'en-tête "
-                       f"({table.name}[#Tout]).")
+    data = table_2d(value, table)
     index = header_index(data[0], table)
     for attr in needed:
         if attr not in index:
@@ -119,7 +148,7 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
     out: list[model.Ligne] = []
     build = model.row_builder(cls, index)  # every raw below holds exactly the columns of `index`
     for i, r in enumerate(data[1:], start=1):
-        raw = {attr: _clean(r[j]) if j < len(r) else None for attr, j in index.items()}
+        raw = {attr: _clean(r[j]) for attr, j in index.items()}  # rectangular (table_2d)
         if all(is_blank(v) for v in raw.values()):
             continue
         out.append(build(raw, {}, table.sheet, i))

@@ -13,10 +13,23 @@ from typing import Any
 from acv_xl.reading.source import TableBlock, a1, parse_range, split_sheet_ref
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError
 
+from .cells import remote_rows
+
 
 # Office.js and COM (with err_to_str) give error values as text: typed as the file reader does,
 # so that STR-06 sees them.
 _ERRORS = frozenset(EXCEL_ERRORS)
+
+
+def _payload_values(sheet) -> list[list[Any]] | None:
+    """The values the add-in sent for this sheet (remote engine: a rectangle from A1), or None on
+    an engine that reads Excel itself. Read here rather than through `range.value`, whose
+    per-cell conversion is a third of the Valider script's time (`udfs.cells`)."""
+    api = getattr(sheet.impl, "api", None)
+    values = api.get("values") if isinstance(api, dict) else None
+    if not isinstance(values, list) or (values and not isinstance(values[0], list)):
+        return None
+    return values
 
 
 class XwSource:
@@ -24,6 +37,7 @@ class XwSource:
         self.book = book
         self._values: dict[str, list[list[Any]]] = {}
         self._tables: dict[str, tuple[str, Any]] | None = None  # lower name → (sheet, xw table)
+        self._names: dict[str, Any] | None = None  # lower name → xw name
 
     # -------------------------------------------------------------- raw access
     def sheet(self, name: str):
@@ -39,10 +53,15 @@ class XwSource:
             data: list[list[Any]] = []
             if sh is not None:
                 last = sh.used_range.last_cell
-                rng = sh.range((1, 1), (last.row, last.column))
-                got = rng.options(ndim=2, err_to_str=True).value or []
-                errors = _ERRORS
-                data = [[ExcelError(v) if v.__class__ is str and v in errors else v for v in row] for row in got]
+                payload = _payload_values(sh)
+                if payload is not None:  # xlwings Server / Lite: the request's values, one pass
+                    data = remote_rows([row[:last.column] for row in payload[:last.row]])
+                else:  # desktop (COM): one call for the whole rectangle
+                    rng = sh.range((1, 1), (last.row, last.column))
+                    got = rng.options(ndim=2, err_to_str=True).value or []
+                    errors = _ERRORS
+                    data = [[ExcelError(v) if v.__class__ is str and v in errors else v for v in row]
+                            for row in got]
             self._values[sheet_name] = data
         return self._values[sheet_name]
 
@@ -94,12 +113,14 @@ class XwSource:
         data = self.values(sheet_name)
         width = c2 - c1 + 1
 
-        def row(r: int) -> list[Any]:  # a slice of the sheet's rectangle, padded past its edge
-            cells = data[r - 1][c1 - 1:c2] if r - 1 < len(data) else []
-            return cells + [None] * (width - len(cells)) if len(cells) < width else cells
-
-        header = row(r1)
-        body = [row(r) for r in range(r1 + 1, last_data + 1)]
+        # slices of the sheet's rectangle (one comprehension: 5 000 rows), padded past its edge
+        lo, hi = c1 - 1, c2
+        last = max(last_data, r1)  # the header row, at least
+        block = [r[lo:hi] for r in data[r1 - 1:last]]
+        block += [[] for _ in range(last - r1 + 1 - len(block))]
+        if any(len(r) < width for r in block):
+            block = [r + [None] * (width - len(r)) if len(r) < width else r for r in block]
+        header, body = block[0], block[1:]
         return TableBlock(
             name=t.name,
             sheet=sheet_name,
@@ -123,11 +144,13 @@ class XwSource:
         return out
 
     def named(self, name: str) -> tuple[str, str, Any] | None:
-        wanted = name.lower()
-        for n in self.book.names:
+        if self._names is None:  # listed once: each pass over `book.names` rebuilds every name
+            self._names = {}
+            for n in self.book.names:  # sheet-scoped names read "Sheet!name": never asked for
+                self._names.setdefault(n.name.lower(), n)
+        n = self._names.get(name.lower())
+        if n is not None:
             try:
-                if n.name.lower() != wanted:  # sheet-scoped names read "Sheet!name": skipped
-                    continue
                 rng = n.refers_to_range
                 sheet_name = rng.sheet.name
                 row, col = rng.row, rng.column

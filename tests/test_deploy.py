@@ -1,0 +1,71 @@
+"""deploy/: the service unit, the container file and the nginx example stay in step with the
+command line and the server's defaults (docker and systemd do not run here: what can be checked
+without them is checked)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+from acv_xl.cli import build_parser
+from udfs import server_config
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+
+
+def _serveur_args(argv: list[str]):
+    assert Path(argv[0]).name == "acv-xl" and argv[1] == "serveur", argv
+    args = build_parser().parse_args(argv[1:])
+    assert args.func.__name__ == "cmd_serveur"
+    return args
+
+
+def test_the_service_unit_runs_acv_xl_serveur_on_loopback_with_a_token_file():
+    text = (DEPLOY / "acv-xl-serveur.service").read_text(encoding="utf-8")
+    assert "[Unit]" in text and "[Service]" in text and "[Install]" in text
+    exec_start = re.search(r"^ExecStart=(.*?)(?<!\\)$", text, re.M | re.S).group(1)
+    argv = shlex.split(exec_start.replace("\\\n", " "))
+    args = _serveur_args(argv)
+    assert args.hote == "127.0.0.1" and args.jeton_fichier and args.url_publique.startswith("https://")
+    assert "Environment=XLWINGS_LICENSE_KEY=noncommercial" in text
+    assert "ACV_XL_JETON=" not in text  # the token never sits in the unit (readable by all)
+
+
+def test_the_container_file_copies_what_exists_and_runs_the_server_safely():
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    for src in re.findall(r"^COPY (.+?) \S+$", text, re.M):
+        for name in src.split():
+            assert (ROOT / name).exists(), name
+    cmd = json.loads(re.search(r"^CMD (\[.*?\])$", text, re.M | re.S).group(1).replace("\\\n", ""))
+    args = _serveur_args(cmd)
+    # off loopback in the container: a token and HTTPS, as the server demands
+    assert args.hote == "0.0.0.0" and args.jeton_fichier and args.certificat and args.cle
+    assert "USER acv-xl" in text and "'.[excel]'" in text
+
+
+def test_nginx_example_matches_the_server_limits():
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    size = int(re.search(r"client_max_body_size (\d+)m;", text).group(1))
+    assert size == server_config.DEFAULT_MAX_BODY_MB
+    read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", text).group(1))
+    assert read_timeout > server_config.DEFAULT_TIMEOUT_S  # the server answers « délai dépassé » first
+    assert "proxy_set_header Host $host;" in text  # the origin check compares with Host
+    assert "$uri" in text and "$request_uri\"" not in text and "$args" not in text  # no query in logs
+
+
+def test_the_recipe_names_every_file_and_option():
+    doc = (ROOT / "docs" / "serveur.md").read_text(encoding="utf-8")
+    for name in ("acv-xl-serveur.service", "Dockerfile", "nginx-acv-xl.conf"):
+        assert f"deploy/{name}" in doc, name
+    parser = build_parser()
+    serveur = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "serveur")[1]
+    for action in serveur._actions:
+        for flag in action.option_strings:
+            if flag.startswith("--") and flag != "--help":
+                assert f"`{flag}" in doc, flag
+    for env in (server_config.ENV_TOKEN, server_config.ENV_TOKEN_FILE, server_config.ENV_MAX_BODY,
+                server_config.ENV_MAX_CELLS, server_config.ENV_TIMEOUT):
+        assert env in doc, env

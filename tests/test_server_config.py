@@ -1,0 +1,109 @@
+"""udfs/server_config.py and the decisions of udfs/server_guard.py, without a server: tokens
+(environment, file re-read on change, labels, refusals), limits from the environment, origins."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from udfs.server_config import ConfigError, ServerConfig, Tokens
+from udfs.server_guard import Guard
+
+GOOD = "a" * 30
+OTHER = "b" * 43
+
+
+def test_a_token_from_the_environment_needs_bearer():
+    tokens = Tokens(GOOD)
+    assert tokens.enabled
+    assert tokens.check(f"Bearer {GOOD}") == "jeton"
+    assert tokens.check(f"bearer   {GOOD} ") == "jeton"
+    for bad in (None, "", GOOD, f"Basic {GOOD}", f"Bearer {GOOD}x", f"Bearer {OTHER}", "Bearer "):
+        assert tokens.check(bad) is None, bad
+    assert not Tokens().enabled
+
+
+def test_a_short_token_is_refused_in_french():
+    with pytest.raises(ConfigError, match="ACV_XL_JETON : jeton trop court \\(5 caractères, au moins 20\\)"):
+        Tokens("court")
+
+
+def test_a_token_file_has_labels_comments_and_is_read_again_when_it_changes(tmp_path):
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"# jetons des communes\n\narras {GOOD}\nboulogne sur mer  {OTHER}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {GOOD}") == "arras"
+    assert tokens.check(f"Bearer {OTHER}") == "boulogne sur mer"
+    third = "c" * 25
+    path.write_text(f"calais {third}\n")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later change, whatever the clock
+    assert tokens.check(f"Bearer {third}") == "calais"
+    assert tokens.check(f"Bearer {GOOD}") is None  # revoked without a restart
+    path.write_text("arras court\n")  # a bad edit: the previous tokens stay, nobody is locked out
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    assert tokens.check(f"Bearer {third}") == "calais"
+
+
+def test_a_bad_token_file_prevents_starting(tmp_path):
+    empty = tmp_path / "vide.txt"
+    empty.write_text("# rien\n")
+    with pytest.raises(ConfigError, match="ne contient aucun jeton"):
+        Tokens(path=empty)
+    with pytest.raises(ConfigError, match="fichier de jetons illisible"):
+        Tokens(path=tmp_path / "absent.txt")
+    short = tmp_path / "court.txt"
+    short.write_text("arras abc\n")
+    with pytest.raises(ConfigError, match="court.txt, ligne 1 : jeton trop court"):
+        Tokens(path=short)
+
+
+def test_limits_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ACV_XL_MAX_CORPS_MO", "2,5")
+    monkeypatch.setenv("ACV_XL_MAX_CELLULES", "1000")
+    monkeypatch.setenv("ACV_XL_DELAI", "0.5")
+    monkeypatch.setenv("ACV_XL_URL_PUBLIQUE", "https://acv.exemple.gouv.fr/")
+    config = ServerConfig.from_env()
+    assert config.max_body == int(2.5 * 1024 * 1024) and config.max_cells == 1000 and config.timeout == 0.5
+    assert "https://acv.exemple.gouv.fr" in config.origins
+    monkeypatch.setenv("ACV_XL_MAX_CELLULES", "beaucoup")
+    with pytest.raises(ConfigError, match="ACV_XL_MAX_CELLULES = « beaucoup » : nombre attendu"):
+        ServerConfig.from_env()
+    monkeypatch.setenv("ACV_XL_MAX_CELLULES", "0")
+    with pytest.raises(ConfigError, match="strictement positive"):
+        ServerConfig.from_env()
+
+
+def _scope(method="POST", **headers):
+    return {"type": "http", "method": method, "path": "/xlwings/custom-functions-call",
+            "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]}
+
+
+@pytest.mark.parametrize("origin, allowed", [
+    ("https://acv.exemple.gouv.fr", True),  # the server itself (Host)
+    ("https://ACV.exemple.gouv.fr", True),
+    ("https://acv.exemple.gouv.fr.pirate.example", False),
+    ("https://pirate.example", False),
+    ("null", False),  # a sandboxed frame or a file
+    ("https://frontal.exemple.gouv.fr", True),  # configured (--origine, --url-publique)
+])
+def test_origins(origin, allowed):
+    guard = Guard(None, ServerConfig(origins=frozenset({"https://frontal.exemple.gouv.fr"})))
+    assert guard.origin_allowed(_scope(host="acv.exemple.gouv.fr"), origin) is allowed
+
+
+def test_refusals_in_order_origin_token_type_size():
+    guard = Guard(None, ServerConfig(tokens=Tokens(GOOD), max_body=100))
+    ok = dict(host="h", authorization=f"Bearer {GOOD}", content_type="application/json; charset=utf-8")
+    assert guard.refusal(_scope(**ok)) is None
+    assert guard.refusal(_scope(**{**ok, "origin": "https://x.example"}))[0] == 403
+    assert guard.refusal(_scope(**{**ok, "authorization": "Bearer x"}))[0] == 401
+    assert guard.refusal(_scope(**{**ok, "content_type": "text/plain"}))[0] == 415
+    assert guard.refusal(_scope(**{**ok, "content_length": "101"}))[0] == 413
+    assert guard.refusal(_scope(**{**ok, "content_length": "-1"}))[0] == 413
+    assert guard.refusal(_scope("GET", host="h")) is None  # the add-in's files: public
+    assert guard.refusal(_scope("GET", host="h", origin="https://x.example")) is None
+    assert guard.refusal(_scope("OPTIONS", host="h", origin="https://x.example"))[0] == 403
+    entraid = Guard(None, ServerConfig(tokens=Tokens(GOOD)), entraid=True)
+    assert entraid.refusal(_scope(**{**ok, "authorization": "Bearer jwt-entra"})) is None  # xlwings checks it

@@ -1,0 +1,111 @@
+"""Cell values of an xlwings Server request, converted in one pass, exactly as xlwings converts them.
+
+xlwings converts a request's values cell by cell through its conversion pipeline: a function call
+per cell, and for custom-function arguments a retried `import pyodide` per cell (≈ 35 µs each
+outside Pyodide: two seconds for a 5 000-line plan). The same rules are applied here in one list
+comprehension per row; `tests/test_cells.py` compares both, engine by engine, on dates, errors and
+empty cells. No xlwings import: the regular expression is xlwings' own pattern (checked by the
+tests), so this module also serves the desktop and the tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import re
+from typing import Any
+
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError
+
+# xlwings.pro._xlremote.datetime_pattern: what the remote engine (scripts) reads as a date
+DATETIME_PATTERN = (
+    r"^(-?(?:[1-9][0-9]*)?[0-9]{4})-(1[0-2]|0[1-9])-(3[01]|0[1-9]|[12][0-9])T(2[0-3]|[01][0-9]):"
+    r"([0-5][0-9]):([0-5][0-9])(\.[0-9]+)?(Z|[+-](?:2[0-3]|[01][0-9]):[0-5][0-9])?$"
+)
+_DATETIME = re.compile(DATETIME_PATTERN)
+_ERRORS = frozenset(EXCEL_ERRORS)
+
+try:  # Pyodide ≥ 0.28 (xlwings Lite) hands empty cells of function arguments over as JsNull;
+    # by name: Pyodide is the browser's runtime, never a package to install
+    _JsNull = importlib.import_module("pyodide.ffi").JsNull
+except ImportError:  # CPython (xlwings Server, tests): no such value can arrive
+    class _JsNull:  # noqa: N801 — a class no value is ever an instance of
+        pass
+
+
+def _iso(text: str) -> dt.datetime:
+    # as xlwings: the last character (the « Z ») is cut off, Excel has no time zones
+    return dt.datetime.fromisoformat(text[:-1])
+
+
+def remote_rows(rows: list[list[Any]]) -> list[list[Any]]:
+    """A sheet's values as `range.options(ndim=2, err_to_str=True).value` gives them on the remote
+    engine (« » → None, ISO date-time text → datetime), error texts then typed `ExcelError` as the
+    file reader types them (what `XwSource` used to do in a second pass)."""
+    match, errors, Err = _DATETIME.match, _ERRORS, ExcelError
+    # ":" first: the pattern needs it (hh:mm:ss), and a `in` test costs less than a regex
+    return [[(None if v == "" else Err(v) if v in errors else _iso(v) if ":" in v and match(v) else v)
+             if v.__class__ is str else v for v in row] for row in rows]
+
+
+OFFICEJS_SPECIAL = (dict, _JsNull)  # the values officejs_cell changes besides « »
+
+
+def officejs_cell(value: Any) -> Any:
+    """One cell of a custom function's argument as xlwings' officejs engine cleans it with the
+    default options: JsNull or « » → None, an error → None (err_to_str is off), an Office data
+    type → its basic value, anything else unchanged."""
+    if value.__class__ is _JsNull:
+        return None
+    if value.__class__ is dict:
+        return None if value["type"] == "Error" else value["basicValue"]
+    return None if value == "" else value
+
+
+def officejs_rows(rows: list[list[Any]]) -> list[list[Any]]:
+    """A whole 2-D argument cleaned as xlwings does (the reference `officejs_cell` is tested on)."""
+    special = OFFICEJS_SPECIAL
+    return [[officejs_cell(v) if v.__class__ in special else None if v == "" else v for v in row]
+            for row in rows]
+
+
+def ensure_2d(value: Any) -> list[list[Any]]:
+    """As xlwings' Ensure2DStage: a scalar → [[value]], a flat list → one row."""
+    if not isinstance(value, (list, tuple)):
+        return [[value]]
+    if value and not isinstance(value[0], (list, tuple)):
+        return [list(value)]
+    return value if value.__class__ is list else [list(r) for r in value]
+
+
+class OfficeJsTable:
+    """xlwings converter (`@xw.arg(..., convert=OfficeJsTable)`) for the table arguments on xlwings
+    Server and Lite: the argument kept as sent, 2-D (as `ndim=2`), no pass over its cells. A table
+    function reads a few columns of it: `udfs.tables` cleans each cell it reads with
+    `officejs_cell`, as xlwings would have cleaned all of them (a 5 000-line plan: 30 000 cells
+    xlwings converted for the 5 000 a total reads)."""
+
+    @staticmethod
+    def reader(options):
+        from xlwings.conversion import Pipeline
+
+        def stage(ctx):
+            ctx.value = ensure_2d(ctx.value)
+
+        return Pipeline().append_stage(stage)
+
+
+def count_cells(value: Any) -> int:
+    """Cells in a request's (nested) list: a scalar is one cell, a list of rows the sum of their
+    lengths (a list inside a cell counts as one: the body's size cap bounds it)."""
+    if value.__class__ is not list:
+        return 1
+    n = 0
+    for v in value:
+        if v.__class__ is not list:
+            n += 1
+        elif v and v[0].__class__ is list:
+            n += sum(map(len, v)) if all(r.__class__ is list for r in v) else count_cells(v)
+        else:
+            n += len(v)
+    return n

@@ -1,0 +1,54 @@
+"""The ASGI application `acv-xl serveur` runs: xlwings Server behind the ACV door and call pool.
+
+    request → Guard (origin, token, content type, body size, log line)
+            → Calls (functions and scripts in the thread pool, cell cap, time limit)
+            → xlwings Server (manifest, task pane, static files, metadata)
+
+Imported by uvicorn as `udfs.server_app:app` in every server process: the settings come from the
+environment (`udfs.server_config`), set by `acv-xl serveur` or by the service unit.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from .server import configure_environment
+
+configure_environment()  # before xlwings is imported (server mode)
+
+from xlwings_server.config import settings  # noqa: E402
+from xlwings_server.main import main_app  # noqa: E402
+
+from .server_calls import Calls  # noqa: E402
+from .server_config import ServerConfig  # noqa: E402
+from .server_guard import Guard  # noqa: E402
+
+
+def _access_log() -> None:
+    log = logging.getLogger("acv_xl.serveur")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def build_app(config: ServerConfig | None = None):
+    config = config or ServerConfig.from_env()
+    entraid = "entraid" in (settings.auth_providers or [])
+    return Guard(Calls(main_app, config, app_path=settings.app_path), config, entraid=entraid)
+
+
+def _warm_up() -> None:
+    """Import now what the first « Valider » and `ACV_CONTROLE` import on demand (about half a
+    second), so that the first commune to click does not pay for it."""
+    import acv_xl.checks.validate  # noqa: F401
+    import acv_xl.outputs.template  # noqa: F401
+    import acv_xl.reading.read  # noqa: F401
+
+
+_access_log()
+_warm_up()
+app = build_app()

@@ -1,0 +1,253 @@
+"""The two calls that carry a workbook — a custom function, a script — run off the event loop.
+
+xlwings Server runs them inside its async handlers: parsing the JSON, building the book, the ACV
+code itself — all on the event loop, so one big request stalled every other one, the add-in's
+metadata included. Here the same xlwings calls (`xlwings.server.custom_functions_call` /
+`custom_scripts_call`, same conversion, same Entra ID roles) run in a thread pool, each under a
+time limit, after a cap on the number of cells. A refusal a user must read arrives as Excel shows
+it: `#ACV: …` in the cell for a function, a French message box for a script.
+
+The pool's threads share one interpreter (the GIL): requests do not compute faster in parallel,
+but the event loop keeps answering while one computes. For several cores, run several processes
+(`acv-xl serveur --processus N`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from acv_xl.contract.values import fmt_number
+
+from .cells import count_cells
+from .server_config import ServerConfig
+from .server_guard import send_text
+from .tables import PREFIX
+
+log = logging.getLogger("acv_xl.serveur")
+
+TITLE = "Action Cœur de Ville"
+_SCRIPT_PATH = re.compile(r"/xlwings/custom-scripts-call/([A-Za-z_][A-Za-z0-9_]*)$")
+_FUNCTION_PATH = "/xlwings/custom-functions-call"
+
+
+class Refused(Exception):
+    """A request answered with an HTTP error: `status`, and the French text."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def alert_actions(message: str) -> dict[str, Any]:
+    """A script's answer that only shows a message box (what `book.app.alert` would send)."""
+    return {"actions": [{"func": "alert", "args": [message, TITLE, "ok", "", ""], "values": None,
+                         "sheet_position": None, "start_row": None, "start_column": None,
+                         "row_count": None, "column_count": None}]}
+
+
+def _loads(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "Requête illisible : JSON invalide.") from None
+    if not isinstance(data, dict):
+        raise Refused(400, "Requête illisible : un objet JSON est attendu.")
+    return data
+
+
+_local = threading.local()
+
+
+def _run(coro):
+    """Run an xlwings coroutine to its end on this worker thread's own event loop."""
+    loop = getattr(_local, "loop", None)
+    if loop is None:
+        loop = _local.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(coro)
+
+
+def _modules():
+    from xlwings_server.routers.xlwings import custom_functions, custom_scripts  # the server's own
+
+    return custom_functions, custom_scripts
+
+
+def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[str, Any]:
+    import xlwings.server
+    from xlwings_server.models import CurrentUser
+
+    data = _loads(body)
+    name = data.get("func_name")
+    functions, _ = _modules()
+    if not isinstance(name, str) or not hasattr(getattr(functions, name, None), "__xlfunc__"):
+        raise Refused(404, "Fonction inconnue de ce serveur.")
+    state["cible"] = name
+    args = data.get("args")
+    if not isinstance(args, list):
+        raise Refused(400, "Requête illisible : « args » doit être une liste.")
+    cells = count_cells(args)
+    if cells > config.max_cells:
+        state["issue"] = "trop_de_cellules"
+        return {"result": [[f"{PREFIX}plages trop grandes : {fmt_number(cells)} cellules reçues, au plus "
+                            f"{fmt_number(config.max_cells)} par appel."]]}
+    rv = _run(xlwings.server.custom_functions_call(data, functions, user,
+                                                   typehint_to_value={CurrentUser: user}))
+    return {"result": rv}
+
+
+def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict) -> dict[str, Any]:
+    import xlwings as xw
+    import xlwings.server
+    from xlwings_server.models import CurrentUser
+
+    _, scripts = _modules()
+    if not hasattr(getattr(scripts, name, None), "__xlscript__"):
+        raise Refused(404, "Script inconnu de ce serveur.")
+    data = _loads(body)
+    args = data.pop("args", None) or []
+    sheets = data.get("sheets")
+    if not isinstance(args, list) or not isinstance(sheets, list):
+        raise Refused(400, "Requête illisible : classeur attendu (« sheets »).")
+    cells = sum(count_cells(s.get("values") or []) for s in sheets if isinstance(s, dict))
+    if cells > config.max_cells:
+        state["issue"] = "trop_de_cellules"
+        return alert_actions(f"Classeur trop grand pour le serveur : {fmt_number(cells)} cellules envoyées, "
+                             f"au plus {fmt_number(config.max_cells)}. Utilisez « acv-xl valider » sur le "
+                             "fichier, ou demandez à la préfecture de relever la limite.")
+    book = xw.Book(json=data)
+    try:
+        done = _run(xlwings.server.custom_scripts_call(scripts, name, user, args=args,
+                                                       typehint_to_value={CurrentUser: user, xw.Book: book}))
+        return done.json()
+    finally:
+        book.close()
+
+
+class Calls:
+    """ASGI middleware: POST …/custom-functions-call and …/custom-scripts-call/NAME, off the loop."""
+
+    def __init__(self, app, config: ServerConfig, app_path: str = ""):
+        self.app = app
+        self.config = config
+        self.app_path = app_path
+        self.pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="acv-calcul")
+        self.running = 0  # submitted and not finished (a timed-out call still holds its thread)
+        self._count = threading.Lock()
+        self.queue_limit = config.threads * 4
+
+    def route(self, scope):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        path = scope.get("path", "")
+        if not path.startswith(self.app_path):
+            return None
+        path = path[len(self.app_path):]
+        if path == _FUNCTION_PATH:
+            return ("function", None)
+        m = _SCRIPT_PATH.match(path)
+        return ("script", m.group(1)) if m else None
+
+    async def __call__(self, scope, receive, send):
+        route = self.route(scope)
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("acv", {})
+        kind, name = route
+        if name:
+            state["cible"] = name
+        try:
+            user = await self.user(scope)
+            body = await _body(receive)
+            answer = await self.submit(kind, name, body, user, state)
+        except Refused as exc:
+            state.setdefault("issue", "refus")
+            await send_text(send, exc.status, str(exc))
+            return
+        payload = json.dumps(answer, ensure_ascii=False, default=_default).encode("utf-8")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def user(self, scope):
+        """xlwings Server's own authentication (anonymous without XLWINGS_AUTH_PROVIDERS)."""
+        from fastapi import HTTPException, Request
+        from xlwings_server import dependencies as dep
+
+        request = Request(scope)
+        try:
+            current = await dep.authenticate(token_string=request.headers.get("authorization", ""),
+                                             auth_provider=request.headers.get("auth-provider"))
+            return await dep.get_user(request, current)
+        except HTTPException as exc:
+            if exc.status_code == 401:
+                raise Refused(401, "Authentification refusée : reconnectez-vous au complément.") from None
+            if exc.status_code == 403:
+                raise Refused(403, "Accès refusé : votre compte n'a pas le rôle requis.") from None
+            raise Refused(exc.status_code, "Authentification impossible.") from None
+
+    async def submit(self, kind: str, name: str | None, body: bytes, user, state: dict):
+        if self.running >= self.queue_limit:
+            state["issue"] = "serveur_occupe"
+            raise Refused(503, "Serveur occupé : réessayez dans un instant.")
+        if kind == "function":
+            job = (call_function, body, user, self.config, state)
+        else:
+            job = (call_script, name, body, user, self.config, state)
+        with self._count:
+            self.running += 1
+        future = self.pool.submit(*job)
+        future.add_done_callback(self._finished)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.config.timeout)
+        except asyncio.TimeoutError:
+            state["issue"] = "delai_depasse"
+            seconds = fmt_number(self.config.timeout, 1).removesuffix(",0")
+            if kind == "function":
+                return {"result": [[f"{PREFIX}calcul interrompu : délai de {seconds} s dépassé sur le serveur."]]}
+            return alert_actions(f"Traitement interrompu : le serveur n'a pas répondu dans le délai de "
+                                 f"{seconds} s. Réessayez ; si cela se reproduit, utilisez « acv-xl "
+                                 "valider » sur le fichier.")
+        except Refused:
+            raise
+        except Exception as exc:
+            from xlwings import XlwingsError
+
+            # the type only, in the log: an exception's text may quote cell values
+            if isinstance(exc, XlwingsError):  # xlwings' checks of the call (version, arguments)
+                state["issue"] = f"requete_invalide_{type(exc).__name__}"
+                raise Refused(400, "Requête refusée : arguments ou version du complément incompatibles "
+                                   "avec le serveur (rechargez le complément).") from None
+            state["issue"] = f"erreur_{type(exc).__name__}"
+            log.error("erreur interne (%s) sur %s", type(exc).__name__, state.get("cible", "?"))
+            raise Refused(500, "Erreur interne du serveur ACV : prévenez la préfecture.") from None
+
+    def _finished(self, _future) -> None:
+        with self._count:  # called from the worker thread
+            self.running -= 1
+
+
+async def _body(receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Refused(400, "Requête interrompue.")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _default(value: Any) -> Any:
+    """What FastAPI's encoder makes of the few non-JSON values in a script's actions (a date
+    written to a cell → ISO text)."""
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)

@@ -1,0 +1,160 @@
+"""Settings of `acv-xl serveur` beyond xlwings Server's own: access tokens and request limits.
+
+`acv-xl serveur` turns its options into the `ACV_XL_…` environment variables below, which every
+server process reads here (uvicorn starts its workers by import, without our command line), so a
+service unit may also set them directly. A bad value is a `ConfigError` in French.
+
+Tokens: `ACV_XL_JETON` (one token), or a file (`ACV_XL_JETON_FICHIER`, `--jeton-fichier`) with one
+token per line, optionally preceded by a label (`arras  3q7…`), `#` for comments. The file is
+read again whenever it changes: a token is added or revoked without a restart. Only SHA-256
+digests are kept, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIN_TOKEN = 20  # characters: `python -c "import secrets; print(secrets.token_urlsafe(32))"` gives 43
+DEFAULT_MAX_BODY_MB = 20
+DEFAULT_MAX_CELLS = 1_000_000
+DEFAULT_TIMEOUT_S = 60.0
+
+ENV_TOKEN = "ACV_XL_JETON"
+ENV_TOKEN_FILE = "ACV_XL_JETON_FICHIER"
+ENV_MAX_BODY = "ACV_XL_MAX_CORPS_MO"
+ENV_MAX_CELLS = "ACV_XL_MAX_CELLULES"
+ENV_TIMEOUT = "ACV_XL_DELAI"
+ENV_THREADS = "ACV_XL_FILS"
+ENV_ORIGINS = "ACV_XL_ORIGINES"
+ENV_PUBLIC_URL = "ACV_XL_URL_PUBLIQUE"
+
+
+class ConfigError(Exception):
+    """A setting that prevents starting: `str(exc)` is the French message."""
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def parse_token_lines(text: str, source: str) -> list[tuple[str, bytes]]:
+    """(label, digest) of each token line; a too short token is refused (guessable)."""
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split()
+        token, label = parts[-1], " ".join(parts[:-1]) or f"jeton ligne {n}"
+        out.append((label, _digest(_long_enough(token, f"{source}, ligne {n}"))))
+    return out
+
+
+def _long_enough(token: str, where: str) -> str:
+    if len(token) < MIN_TOKEN:
+        raise ConfigError(f"{where} : jeton trop court ({len(token)} caractères, au moins {MIN_TOKEN}). "
+                          "Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+    return token
+
+
+class Tokens:
+    """The accepted tokens, from the environment or a file re-read when it changes."""
+
+    def __init__(self, token: str | None = None, path: Path | None = None):
+        self.path = path
+        self._fixed = [("jeton", _digest(_long_enough(token, ENV_TOKEN)))] if token else []
+        self._from_file: list[tuple[str, bytes]] = []
+        self._stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        if path is not None:
+            self._reload(initial=True)
+
+    def _reload(self, initial: bool = False) -> None:
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            if stamp == self._stamp:
+                return
+            entries = parse_token_lines(self.path.read_text(encoding="utf-8"), str(self.path))
+        except OSError as exc:
+            if initial:
+                raise ConfigError(f"fichier de jetons illisible : {self.path} ({exc.strerror or exc}).") from None
+            return  # being rewritten: keep the tokens known so far
+        except (ConfigError, UnicodeDecodeError):
+            if initial:
+                raise
+            return  # a bad edit: keep the previous tokens rather than lock every commune out
+        with self._lock:
+            self._from_file, self._stamp = entries, stamp
+        if initial and not entries:
+            raise ConfigError(f"le fichier de jetons {self.path} ne contient aucun jeton.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._fixed) or self.path is not None
+
+    def check(self, authorization: str | None) -> str | None:
+        """The label of the token carried by `Authorization: Bearer …`, or None."""
+        if self.path is not None:
+            self._reload()
+        if not authorization:
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        presented = _digest(token.strip())
+        found = None
+        for label, digest in self._fixed + self._from_file:  # every one compared: constant time
+            if hmac.compare_digest(presented, digest) and found is None:
+                found = label
+        return found
+
+
+def _number(name: str, default: float, kind=float, minimum: float = 0) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw.replace(",", "."))
+    except ValueError:
+        raise ConfigError(f"{name} = « {raw} » : nombre attendu.") from None
+    if value <= minimum:
+        raise ConfigError(f"{name} = « {raw} » : valeur strictement positive attendue.")
+    return value
+
+
+def default_threads() -> int:
+    """Worker threads: as Python's default pool, enough for waiting requests on a small machine."""
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+@dataclass
+class ServerConfig:
+    tokens: Tokens = field(default_factory=Tokens)
+    max_body: int = DEFAULT_MAX_BODY_MB * 1024 * 1024
+    max_cells: int = DEFAULT_MAX_CELLS
+    timeout: float = DEFAULT_TIMEOUT_S
+    threads: int = field(default_factory=default_threads)
+    origins: frozenset[str] = frozenset()  # allowed beyond the server's own origin
+
+    @classmethod
+    def from_env(cls) -> "ServerConfig":
+        path = os.environ.get(ENV_TOKEN_FILE, "").strip()
+        tokens = Tokens(os.environ.get(ENV_TOKEN, "").strip() or None, Path(path) if path else None)
+        origins = {o.strip().rstrip("/") for o in os.environ.get(ENV_ORIGINS, "").split(",") if o.strip()}
+        public = os.environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
+        if public:
+            origins.add(public)
+        return cls(
+            tokens=tokens,
+            max_body=int(_number(ENV_MAX_BODY, DEFAULT_MAX_BODY_MB) * 1024 * 1024),
+            max_cells=int(_number(ENV_MAX_CELLS, DEFAULT_MAX_CELLS, int)),
+            timeout=_number(ENV_TIMEOUT, DEFAULT_TIMEOUT_S),
+            threads=int(_number(ENV_THREADS, default_threads(), int)),
+            origins=frozenset(origins),
+        )

@@ -1,0 +1,182 @@
+"""The door of `acv-xl serveur`: who may call, from where, with what — decided before any parsing.
+
+An ASGI middleware in front of xlwings Server, in this order:
+1. a browser request from another site (`Origin` neither the server's own nor an allowed one)
+   → 403, preflights included, for anything but reading the add-in's files (GET/HEAD): no other
+   web page can make a commune's browser call the server;
+2. with access tokens, any request but the add-in's files (GET/HEAD: Office loads the manifest,
+   the task pane and the functions' metadata without headers) needs `Authorization: Bearer …`
+   → 401;
+3. a POST, PUT, PATCH or DELETE must be `application/json` → 415 (a `text/plain` form post is
+   what a foreign page can send without a preflight);
+4. its body is capped: `Content-Length` above the limit → 413 at once, and a body sent in chunks
+   is counted as it arrives → 413 as soon as it passes the limit. Only then is it handed on.
+Each request leaves one log line: time, method, path (never the query), target (script or
+function), client label, status, duration — never a cell value.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from acv_xl.contract.values import fmt_number
+
+from .server_config import ServerConfig
+
+log = logging.getLogger("acv_xl.serveur")
+
+STATE_KEYS = ("cible", "client", "issue")  # what the handlers may add to the log line
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PUBLIC_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _header(scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers") or ():
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+async def send_text(send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = (message + "\n").encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())] + (headers or [])})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(receive, limit: int) -> bytes:
+    """The whole body, or `BodyTooLarge` as soon as more than `limit` bytes came (chunked too)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("client parti")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replay(body: bytes):
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+class Guard:
+    def __init__(self, app, config: ServerConfig, entraid: bool = False):
+        self.app = app
+        self.config = config
+        self.entraid = entraid  # xlwings Server checks the Entra ID token itself (server_calls)
+
+    # ------------------------------------------------------------------ decisions
+    def origin_allowed(self, scope, origin: str) -> bool:
+        if origin.rstrip("/") in self.config.origins:
+            return True
+        parts = urlsplit(origin)
+        host = _header(scope, b"host")
+        # the add-in's pages and functions are served by this server: same host, same site
+        return bool(parts.scheme in ("http", "https") and parts.netloc and host
+                    and parts.netloc.lower() == host.lower())
+
+    def refusal(self, scope) -> tuple[int, str, list] | None:
+        method = scope["method"]
+        origin = _header(scope, b"origin")
+        # GET/HEAD only read the add-in's public files (Office may fetch them from its own
+        # origin); what they return stays unreadable to a foreign page (no CORS header for it)
+        if origin is not None and method not in PUBLIC_METHODS and not self.origin_allowed(scope, origin):
+            return 403, ("Origine refusée : ce serveur ne répond qu'au complément Excel « Action Cœur de "
+                         "Ville » qu'il distribue."), []
+        if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS:
+            label = self.config.tokens.check(_header(scope, b"authorization"))
+            if label is None:
+                return 401, ("Jeton d'accès absent ou invalide : saisissez le jeton fourni par la "
+                             "préfecture dans le volet du complément (Volet ACV › Jeton d'accès)."), \
+                    [(b"www-authenticate", b'Bearer realm="acv-xl"')]
+            scope.setdefault("acv", {})["client"] = label
+        if method in WRITE_METHODS:
+            ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+            if ctype != "application/json":
+                return 415, (f"Type de contenu refusé (« {ctype or 'aucun'} ») : le serveur n'accepte "
+                             "que application/json."), []
+            length = _header(scope, b"content-length")
+            if length is not None and (not length.strip().isdigit() or int(length) > self.config.max_body):
+                return 413, self.too_large(), []
+        return None
+
+    def too_large(self) -> str:
+        mo = fmt_number(self.config.max_body / (1024 * 1024), 1).removesuffix(",0")
+        return (f"Requête trop volumineuse : au plus {mo} Mo par requête. Réduisez le classeur ou "
+                "demandez à la préfecture de relever la limite (--max-corps).")
+
+    # ------------------------------------------------------------------ ASGI
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":  # socket.io is off: no channel around the checks above
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 0}
+        state = scope.setdefault("acv", {})  # filled by the checks and handlers, read by the log
+
+        async def watched_send(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            refused = self.refusal(scope)
+            if refused is not None:
+                code, message, headers = refused
+                await send_text(watched_send, code, message, headers)
+                return
+            if scope["method"] in WRITE_METHODS:
+                try:
+                    body = await read_body(receive, self.config.max_body)
+                except BodyTooLarge:
+                    await send_text(watched_send, 413, self.too_large(), [(b"connection", b"close")])
+                    return
+                except ConnectionError:
+                    state["issue"] = "client déconnecté"
+                    return
+                receive = replay(body)
+            await self.app(scope, receive, watched_send)
+        finally:
+            self.log_line(scope, state, status["code"], time.perf_counter() - started)
+
+    @staticmethod
+    def log_line(scope, state: dict[str, Any], code: int, seconds: float) -> None:
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+        parts = [when, scope["method"], _safe(scope.get("path", ""))]
+        for key in STATE_KEYS:
+            if state.get(key):
+                parts.append(f"{key}={_safe(state[key])}")
+        parts += [f"statut={code or '-'}", f"duree_ms={seconds * 1000:.0f}"]
+        log.info(" ".join(parts))
+
+
+def _safe(value: Any) -> str:
+    """One token of the log line: no spaces nor line breaks from a client (log injection)."""
+    text = str(value)[:120]
+    return "".join(c if c.isprintable() and not c.isspace() else "_" for c in text)
