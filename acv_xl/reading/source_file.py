@@ -68,6 +68,7 @@ from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 from acv_xl.contract.values import ExcelError, NoCachedValue
+from acv_xl.reading import zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook
 from acv_xl.reading.source import (
     TableBlock,
@@ -83,14 +84,13 @@ MAX_TOTAL_BYTES = 500 * 1024 * 1024
 MAX_RATIO = 100
 RATIO_MIN_BYTES = 5 * 1024 * 1024
 MAX_GRID_CELLS = 3_000_000
+# characters of shared strings materialised per workbook (calamine copies one into each cell citing it)
+MAX_TEXT_CHARS = 32 * 2**20
 # "1e999" in a crafted file reads as infinity: Excel's own verdict for such a number is #NUM!
 _NUM_ERROR = ExcelError("#NUM!")
 _INFINITIES = (math.inf, -math.inf)
 _SMALL_PART = 16 * 1024 * 1024  # rels, workbook.xml, tables: anything bigger is not a workbook we made
 _IN_MEMORY_MAX = 64 * 1024 * 1024  # a bigger file is read part by part from the disk, by zipfile
-_LOCAL_HEADER = struct.Struct("<4s2xH18xHH")  # a part's local header: signature, flags, name/extra lengths
-# encrypted (bit 0), compressed patch (5), strong encryption (6): zipfile refuses those itself
-_ZIP_FLAGS_NOT_PLAIN = 0x1 | 0x20 | 0x40
 
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -352,7 +352,6 @@ _HAS_FORMULA = re.compile(rb"<" + _NS + rb"f[\s>/]")
 _FORMULA = re.compile(rb"<" + _NS + rb"f\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"f>)", re.S)
 _VALUE = re.compile(rb"<" + _NS + rb"v\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"v>)", re.S)
 _MERGE = re.compile(rb"<" + _NS + rb"""mergeCell\b[^>]*?\bref\s*=\s*["']([^"']+)["']""")
-_DIMENSION = re.compile(rb"<" + _NS + rb"""dimension\b[^>]*?\bref\s*=\s*["']([^"']+)["']""")
 
 
 def _iter_cells(xml: bytes, with_inner: bool):
@@ -378,21 +377,50 @@ def _iter_cells(xml: bytes, with_inner: bool):
         yield row, col, attrs, closed, inner
 
 
+def _sheet_data_span(xml: bytes) -> tuple[int, int]:
+    """(start, end) of the `<sheetData>` element's content (the whole part when it has none)."""
+    lo = xml.find(b"sheetData")
+    return (0, len(xml)) if lo < 0 else (lo + 9, xml.rfind(b"sheetData"))
+
+
+# Every writer (Excel, LibreOffice, XlsxWriter, openpyxl) writes `r` first on every row and cell.
+# When all of them do, a reference with a three-letter column or a four-digit row is the only way
+# past ZZ999: one search for such a reference bounds the grid (≤ 702 × 999 cells) without visiting
+# every cell. Prefixed tags or CDATA (where a tag's text could hide) take the exact scan.
+_FAR_REF = re.compile(rb'<c r="(?:[A-Za-z]{3}|[A-Za-z]{1,2}\d{4})|<row r="\d{4}')
+_NEAR_BOUND = (999, 702)
+
+
 def _grid_extent(xml: bytes) -> tuple[int, int]:
-    """(last row, last column) of the cells holding something: the size of calamine's grid."""
-    m = _DIMENSION.search(xml)
-    if m:
-        try:
-            _, _, r2, c2 = parse_range(m.group(1).decode())
-            if r2 * c2 <= MAX_GRID_CELLS:
-                return r2, c2  # the writer's used range is small: no need to scan
-        except ValueError:
-            pass
+    """(last row, last column) of the cells holding something, or a bound above them: the size of
+    calamine's grid, from the cells themselves — the `<dimension>` a file states is never trusted
+    (a crafted one understates it; calamine then aborts the process building 17 billion cells)."""
+    lo, hi = _sheet_data_span(xml)
+    if (xml.count(b"<c", lo, hi) == xml.count(b'<c r="', lo, hi)
+            and xml.count(b"<row", lo, hi) == xml.count(b'<row r="', lo, hi)
+            and xml.find(b":c", lo, hi) < 0 and xml.find(b":row", lo, hi) < 0
+            and xml.find(b"CDATA", lo, hi) < 0 and _FAR_REF.search(xml, lo, hi) is None):
+        return _NEAR_BOUND
     last_row = last_col = 0
     for row, col, _attrs, closed, _inner in _iter_cells(xml, with_inner=False):
         if not closed:  # an empty `<c r=".." s="1"/>` is a formatted blank: calamine skips it
             last_row, last_col = max(last_row, row), max(last_col, col)
     return last_row, last_col
+
+
+_SI = re.compile(rb"<(?:[\w.\-]+:)?si\b.*?</(?:[\w.\-]+:)?si>|<(?:[\w.\-]+:)?si\b[^>]*/>", re.S)
+_SHARED_REF = re.compile(rb"""\bt\s*=\s*["']s["'][^>]*>\s*<(?:[\w.\-]+:)?v\b[^>]*>\s*(\d+)""")
+
+
+def _shared_text_cost(xml: bytes, sst: bytes) -> int:
+    """Characters of shared strings the sheet's cells materialise (bounded by their bytes): the exact
+    count, when the quick bound (references × longest string) is not enough."""
+    lengths = [len(m.group(0)) for m in _SI.finditer(sst)]
+    cost = 0
+    for m in _SHARED_REF.finditer(xml):
+        i = int(m.group(1))
+        cost += lengths[i] if i < len(lengths) else 0
+    return cost
 
 
 def _special_cells(xml: bytes, full_calc_on_load: bool) -> dict[tuple[int, int], Any]:
@@ -452,6 +480,9 @@ class FileSource:
         self._opx = None
         self._opx_file = None
         self._tables: dict[str, _TableInfo] | None = None
+        self._sst: bytes | None = None
+        self._sst_max: int | None = None  # bytes of the longest shared string (None: not read yet)
+        self._text_used = 0  # characters of shared strings the sheets read so far materialise
         try:
             _check_sizes(self.path, self._zip)
             self._names_map = {n.lower(): n for n in self._zip.namelist()}
@@ -492,52 +523,35 @@ class FileSource:
     def _part(self, name: str) -> str | None:
         return self._names_map.get(name.lower().lstrip("/"))
 
-    def _read(self, name: str, limit: int | None = None) -> bytes:
+    def _read(self, name: str, limit: int | None = None, what: str | None = None) -> bytes:
+        """A part's bytes under guard (`_inflate`), refused with a DTD; `what` names it for the user
+        (« la feuille « Projet » »), else its name in the zip."""
         real = self._part(name)
         if real is None:
             raise KeyError(name)
         info = self._zip.getinfo(real)
         if limit is not None and info.file_size > limit:
             raise ValueError(f"{name} trop grand")
-        data = self._inflate(info)
-        if data.find(b"<!DOCTYPE", 0, 4096) >= 0 or data.find(b"<!ENTITY", 0, 4096) >= 0:
-            raise ValueError("DTD refusée")  # no entity expansion in a workbook part
+        data = self._inflate(info, what)
+        # no entity expansion in a workbook part: a DTD may follow a comment of any length, so the
+        # whole part is searched (a `<` in text is always escaped: no false alarm)
+        if data.find(b"<!DOCTYPE") >= 0 or data.find(b"<!ENTITY") >= 0:
+            raise _unreadable(self.path, f"contient une déclaration de type de document (DTD) dans "
+                              f"{what or '« ' + name + ' »'}, "
+                              "qu'Excel n'écrit jamais : il n'est pas lu par sécurité.")
         return data
 
-    def _inflate(self, info: zipfile.ZipInfo) -> bytes:
-        """The part's bytes exactly as `zipfile.read` gives them: never inflated past the declared
-        size, CRC checked.
-
-        zipfile spends more on its per-part machinery (a shared handle, a ZipExtFile, header reads)
-        than on inflating a small part, and a workbook is read through about 34 of them. The file
-        being in memory, a plain part (stored or deflated, not encrypted, its local header agreeing
-        with the directory) is inflated here; anything else, or any size or CRC mismatch, goes
-        through zipfile, which raises its own errors as it always did."""
-        data, size = self._data, info.file_size
-        # size 0: zlib's max_length=0 would mean "no limit"; let zipfile deal with such a part
-        if data is not None and size and not info.flag_bits & _ZIP_FLAGS_NOT_PLAIN \
-                and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            off = info.header_offset
-            try:
-                sig, flags, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, off)
-                name = data[off + 30: off + 30 + name_len].decode("utf-8" if flags & 0x800 else "cp437")
-            except (struct.error, UnicodeDecodeError):
-                sig = name = None
-            if sig == b"PK\x03\x04" and name == info.orig_filename:
-                start = off + 30 + name_len + extra_len
-                comp = memoryview(data)[start: start + info.compress_size]
-                out = None
-                if len(comp) == info.compress_size:
-                    if info.compress_type == zipfile.ZIP_STORED:
-                        out = bytes(comp[:size])
-                    else:
-                        try:
-                            out = zlib.decompressobj(-15).decompress(comp, size)  # never past the declared size
-                        except zlib.error:
-                            out = None
-                if out is not None and len(out) == size and zlib.crc32(out) == info.CRC:
-                    return out
-        return self._zip.read(info)
+    def _inflate(self, info: zipfile.ZipInfo, what: str | None = None) -> bytes:
+        """The part's bytes, never inflated past its declared size, CRC checked (`zip_guard`): a part
+        that disagrees with the zip's directory is refused (STR-01), never read again in full."""
+        try:
+            if self._data is not None:
+                return zip_guard.inflate(info, self._data)
+            with self.path.open("rb") as fh:  # a file above _IN_MEMORY_MAX: read from the disk
+                return zip_guard.inflate(info, fh=fh)
+        except zip_guard.PartRefused as exc:
+            what = what or f"son élément interne « {info.filename} »"
+            raise _unreadable(self.path, f"est endommagé : {what} {exc}.") from None
 
     def _xml(self, name: str) -> ET.Element:
         return ET.fromstring(self._read(name, _SMALL_PART))
@@ -605,8 +619,8 @@ class FileSource:
         self._defined: dict[str, str] = {}
         for name, local, ref in sorted(defined, key=lambda d: d[1] is not None):
             self._defined.setdefault(name.lower(), ref)
-        self._side_parts = [target for typ, target in rels.values()
-                            if typ.endswith((_REL_SHARED_STRINGS, _REL_STYLES))]
+        self._side_targets = [(typ, target) for typ, target in rels.values()
+                              if typ.endswith((_REL_SHARED_STRINGS, _REL_STYLES))]
 
     # -- Source protocol
     def sheet_names(self) -> list[str]:
@@ -705,16 +719,8 @@ class FileSource:
         if self._cal is None:
             from python_calamine import CalamineWorkbook
 
+            self._check_side_parts()
             try:
-                for part in self._side_parts:  # inflate through zipfile first: size and CRC checked
-                    if self._part(part) is not None:
-                        info = self._zip.getinfo(self._part(part))
-                        if info.file_size <= _SMALL_PART:
-                            self._inflate(info)
-                            continue
-                        with self._zip.open(info) as fh:  # a big one by chunks, not all in memory
-                            while fh.read(1 << 20):
-                                pass
                 # from a file object, calamine decides the format by content, not by extension;
                 # the bytes in memory are the ones checked above (and spare reopening the file)
                 if self._data is not None:
@@ -726,6 +732,41 @@ class FileSource:
                 raise _unreadable(self.path, "est endommagé : ses données ne peuvent pas être lues.") from None
         return self._cal
 
+    def _check_side_parts(self) -> None:
+        """Shared strings and styles, which calamine (or openpyxl) parses itself: inflated here first,
+        under the same guard as every part (size, CRC, no DTD), and the longest shared string noted
+        for the text budget (`_check_text`)."""
+        if self._sst_max is not None:
+            return
+        self._sst_max = 0
+        for typ, target in self._side_targets:
+            if self._part(target) is None:
+                continue
+            data = self._read(target, MAX_PART_BYTES)
+            if typ.endswith(_REL_SHARED_STRINGS):
+                self._sst = data
+                # each string lies between two "si>" (its tags); the bytes between bound its length in
+                # characters from above (UTF-8, entities and markup are never shorter than the text)
+                self._sst_max = max(map(len, data.split(b"si>")), default=0)
+
+    def _check_text(self, sheet: _Sheet, xml: bytes) -> None:
+        """Cap the text a reader will materialise: calamine copies a shared string into every cell
+        that references it, so 2,000 references to a 1 MiB string make 4 GB from a 50 KB file."""
+        lo, hi = _sheet_data_span(xml)
+        refs = xml.count(b't="s"', lo, hi) + xml.count(b"t='s'", lo, hi)
+        if not refs:
+            return
+        self._check_side_parts()
+        cost = refs * self._sst_max  # a bound, nearly always far below the budget
+        if self._text_used + cost > MAX_TEXT_CHARS:
+            cost = _shared_text_cost(xml, self._sst or b"")
+        self._text_used += cost
+        if self._text_used > MAX_TEXT_CHARS:
+            raise _unreadable(
+                self.path, f"ferait lire plus de {MAX_TEXT_CHARS // 2**20} millions de caractères de texte "
+                f"(la feuille « {sheet.name} » répète un même long texte dans de nombreuses cellules) : "
+                "il n'est pas lu par sécurité.")
+
     def _load(self, sheet: _Sheet) -> None:
         if sheet.grid is not None:
             return
@@ -733,16 +774,18 @@ class FileSource:
         if sheet.part is None:
             return  # a chart sheet or a dangling reference: no cells
         try:
-            xml = self._read(sheet.part)
+            xml = self._read(sheet.part, what=f"la feuille « {sheet.name} »")
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
         last_row, last_col = sheet.extent = _grid_extent(xml)
         sheet.overrides = _special_cells(xml, self.full_calc_on_load)
         if b"mergeCell" in xml:
             sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
+        self._check_text(sheet, xml)
         del xml
         if last_row * last_col > MAX_GRID_CELLS:
             sheet.sparse = True  # calamine would allocate the whole grid: read the regions we need only
+            self._check_side_parts()  # openpyxl parses the shared strings itself: guarded first
             return
         try:
             sheet.grid = self._calamine().get_sheet_by_name(sheet.name).to_python(skip_empty_area=False)
