@@ -41,6 +41,7 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
+from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.ooxml import (
     CT_COMMENTS,
     CT_VML,
@@ -116,7 +117,10 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
     if problem:
         raise AnnotationError(problem)
     try:
-        pkg = Package.open(src)
+        try:
+            pkg = Package.open(src)
+        except UnreadableWorkbook as exc:
+            raise AnnotationError(exc.message) from None
         book = _Book(pkg)
         book.clear_highlights()
         book.list_findings(report.findings)

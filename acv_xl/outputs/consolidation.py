@@ -26,7 +26,6 @@ import os
 import re
 import sys
 import time
-import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
@@ -37,6 +36,7 @@ from acv_xl.checks.rules.consolidation import FileSummary, judge
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
+from acv_xl.outputs.terminal import literal
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
 from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
     FEUILLES,
@@ -136,11 +136,15 @@ _CUSTOM_PART = b"docProps/custom.xml"
 def _is_consolidation(path: str) -> bool:
     """A workbook written by `consolider` (a previous run saved in the folder): marked by a custom
     document property, so that it is listed but never read as a convention."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return MARQUE.encode() in z.read(_CUSTOM_PART.decode())
-    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, ValueError):
-        return False
+    from acv_xl.reading.errors import UnreadableWorkbook
+    from acv_xl.reading.source_file import read_parts
+
+    name = _CUSTOM_PART.decode()
+    try:  # the reader's guard: sizes and CRC checked, nothing inflated past 1 MB (the mark is a line)
+        parts = read_parts(path, {name}, limit=1 << 20)
+    except UnreadableWorkbook:
+        return False  # then read as any workbook: `valider` says why it is refused
+    return name in parts and MARQUE.encode() in parts[name][1]
 
 
 def summarize(path: str, rel: str) -> FileSummary:
@@ -408,8 +412,9 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
         from rich.console import Console
 
         console = Console(stderr=True, highlight=False)
-    say = (lambda text: console.print(text, markup=False, soft_wrap=True)) if console is not None \
-        else (lambda text: print(text, file=sys.stderr, flush=True))
+    # paths and messages may hold control characters: shown literally (`terminal.literal`)
+    say = (lambda text: console.print(literal(text), markup=False, soft_wrap=True)) if console is not None \
+        else (lambda text: print(literal(text), file=sys.stderr, flush=True))
     bar = None
     progress = None
     if console is not None and console.is_terminal:

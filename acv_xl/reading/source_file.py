@@ -275,6 +275,40 @@ def _check_sizes(path: Path, zf: zipfile.ZipFile) -> None:
             "il n'est pas lu par sécurité.")
 
 
+def read_parts(path: str | Path, names: set[str] | None = None,
+               limit: int = MAX_PART_BYTES) -> dict[str, tuple[zipfile.ZipInfo, bytes]]:
+    """Parts of a zip file (all, or those of `names`) under the reader's guard: the file sniffed,
+    the central directory checked (`_check_sizes`), each part inflated never past its declared size
+    with its CRC checked, none above `limit`. For every other reader of a workbook's parts (the
+    annotated copy, the consolidation's own mark), so that none inflates what `valider` refuses.
+    Raises `UnreadableWorkbook` (STR-01/02)."""
+    path = Path(path)
+    zf, data = _open_zip(path)
+    fh = None
+    try:
+        _check_sizes(path, zf)
+        out: dict[str, tuple[zipfile.ZipInfo, bytes]] = {}
+        for info in zf.infolist():
+            if names is not None and info.filename not in names:
+                continue
+            if info.file_size > limit:
+                raise _unreadable(path, f"contient un élément interne trop grand (« {info.filename} », "
+                                  f"{info.file_size // 2**20} Mo) : il n'est pas lu par sécurité.")
+            if data is None and fh is None:
+                fh = path.open("rb")
+            try:
+                out[info.filename] = info, zip_guard.inflate(info, data, fh)
+            except zip_guard.PartRefused as exc:
+                raise _unreadable(path, f"est endommagé : son élément interne « {info.filename} » {exc}.") from None
+        return out
+    except OSError:
+        raise _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).") from None
+    finally:
+        if fh is not None:
+            fh.close()
+        zf.close()
+
+
 # ----------------------------------------------------------------------- small XML helpers
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
