@@ -119,8 +119,9 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
     try:
         try:
             pkg = Package.open(src)
-        except UnreadableWorkbook as exc:
-            raise AnnotationError(exc.message) from None
+        except UnreadableWorkbook as exc:  # the reader's guard: the same words as `valider`
+            raise AnnotationError("la copie annotée n'a pas pu être écrite : "
+                                  + exc.message[:1].lower() + exc.message[1:]) from None
         book = _Book(pkg)
         book.clear_highlights()
         book.list_findings(report.findings)

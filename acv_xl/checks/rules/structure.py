@@ -161,7 +161,7 @@ def cellules_fusionnees(conv: Convention) -> Iterable[Finding]:
 EXCEL_MAX_TEXT = 32_767  # characters Excel holds in one cell
 
 
-@rule("STR-10", E, "Texte plus long que ce qu'une cellule Excel contient", SRC_CONTRAT)
+@rule("STR-10", E, "Texte plus long que ce qu'une cellule Excel contient (plus de 32 767 caractères)", SRC_CONTRAT)
 def texte_trop_long(conv: Convention) -> Iterable[Finding]:
     """Added code. A text of more than 32,767 characters in a data cell or a named cell: Excel cuts
     it when it opens the file (or refuses the file), so the workbook was not written by Excel and the
