@@ -15,17 +15,17 @@ How a file is read
     * a part above `RATIO_MIN_BYTES` (5 MB) may not inflate more than `MAX_RATIO` (100) times its
       compressed size (real worksheets compress 10 to 30 times).
   Parts are then inflated never past their declared size, and their CRC checked, so a part
-  lying about its size is refused too. A file up to `_IN_MEMORY_MAX` (64 MB) is read once into
-  memory: its plain parts are inflated there (`FileSource._inflate`: the same bytes and checks
-  as `zipfile`, 4 µs instead of 12 for a small part), anything unusual by `zipfile` itself, and
-  calamine is handed the very bytes that were checked. A bigger file is read part by part by
-  `zipfile`.
+  lying about its size is refused too (`zip_guard.inflate`; nothing is ever re-read by
+  `zipfile`, which would inflate up to 2 GiB in one call). A file up to `_IN_MEMORY_MAX` (64 MB)
+  is read once into memory, its parts inflated there and calamine handed the very bytes that were
+  checked; a bigger file is read part by part from the disk, under the same guard.
 - Each worksheet holding one of our tables or named cells is read once: its XML is inflated and
   scanned, then python-calamine gives the cell values (numbers, text, booleans, dates as
   `date`/`datetime`). calamine builds the whole grid from A1 to the last value: one value typed
   in XFD1048576 would make it allocate 17 billion cells (it needed 4 GB for A1 + ZZ200000). So a
-  sheet whose grid would exceed `MAX_GRID_CELLS` (3 million) cells is read through openpyxl's
-  streaming reader instead, only the rows and columns of our tables and named cells.
+  sheet whose grid would exceed `MAX_GRID_CELLS` (3 million) cells — its extent taken from its
+  cells, never from its `<dimension>` — is read through openpyxl's streaming reader instead, only
+  the rows and columns of our tables and named cells.
 - calamine turns Excel error cells (`t="e"`) and formulas saved without a cached value into "".
   The sheet XML is scanned for those cells, only when its `<sheetData>` holds an error or a
   formula at all, and they become `values.ExcelError("#REF!")` / `values.NoCachedValue("=…")`
@@ -39,14 +39,18 @@ How a file is read
 - openpyxl is used for nothing else: calamine read every valid file of the tests (XlsxWriter,
   openpyxl and LibreOffice outputs), 5 times faster (`benchmarks/bench_read.py`).
 
-Known limits (both need a deliberately crafted file):
-- a part whose deflate stream inflates past its declared size is cut at that size (CRC error →
-  STR-01), but calamine opens the zip itself; the sheets it parses have been checked first, the
-  shared strings and styles parts too;
-- the sheet's `<dimension>` (the used range every writer records) is trusted when it is small, to
-  avoid scanning every cell of every sheet (+40 ms on a 1 MB sheet); a dimension that understates
-  the used range could still let calamine build a huge grid. Without a dimension, the cells are
-  scanned.
+Hostile files (every limit checked before the work it protects; `tests/test_hostile.py`):
+- a part is never inflated past the size the zip's directory declares, and a size or CRC that does
+  not match refuses the file (`zip_guard`); calamine opens the zip itself, but only after every part
+  it parses (workbook, relationships, the sheet, shared strings, styles) has been inflated and
+  checked here, so a part with more data than declared never reaches it;
+- a DTD anywhere in a part refuses the file (entity expansion, external entities);
+- the `<dimension>` a sheet states is never trusted: `_grid_extent` bounds the grid from the cells
+  themselves — when every row and cell carries its `r` first (every writer does), one search for a
+  reference past ZZ999 suffices; otherwise every cell is visited;
+- calamine copies a shared string into each cell citing it: the text materialised per workbook is
+  capped at `MAX_TEXT_CHARS` (references × the longest string, counted exactly only when that bound
+  is exceeded).
 """
 
 from __future__ import annotations
