@@ -17,6 +17,8 @@ import zipfile
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
+from acv_xl.reading import zip_guard
+
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -89,7 +91,7 @@ class XmlPart:
     """A parsed XML part that remembers the namespace prefixes it was written with."""
 
     def __init__(self, data: bytes):
-        if data.find(b"<!DOCTYPE") >= 0 or data.find(b"<!ENTITY") >= 0:
+        if zip_guard.has_dtd(data):
             raise ValueError("DTD refusée")  # no entity expansion (billion laughs, external entities)
         # every declaration, used or not (mc:Ignorable names prefixes nothing else may use):
         # (prefix, uri) in document order, the first binding of a prefix wins

@@ -45,9 +45,9 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
   it parses (workbook, relationships, the sheet, shared strings, styles) has been inflated and
   checked here, so a part with more data than declared never reaches it;
 - a DTD anywhere in a part refuses the file (entity expansion, external entities);
-- the `<dimension>` a sheet states is never trusted: `_grid_extent` bounds the grid from the cells
-  themselves — when every row and cell carries its `r` first (every writer does), one search for a
-  reference past ZZ999 suffices; otherwise every cell is visited;
+- the `<dimension>` a sheet states is never trusted: `_scan_sheet` bounds the grid from the cells
+  themselves — when every row and cell carries its `r` first (every writer does), the search for
+  formulas it always ran finds any reference past ZZ999 too; otherwise every cell is visited;
 - calamine copies a shared string into each cell citing it: the text materialised per workbook is
   capped at `MAX_TEXT_CHARS` (references × the longest string, counted exactly only when that bound
   is exceeded).
@@ -386,7 +386,6 @@ _CELL_END = re.compile(rb"</" + _NS + rb"c>")
 _ATTR_R = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]{0,3})\$?(\d*)["']""")
 _ATTR_T = re.compile(rb"""\bt\s*=\s*["']([^"']*)["']""")
 _HAS_ERROR = re.compile(rb"""\bt\s*=\s*["']e["']""")
-_HAS_FORMULA = re.compile(rb"<" + _NS + rb"f[\s>/]")
 _FORMULA = re.compile(rb"<" + _NS + rb"f\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"f>)", re.S)
 _VALUE = re.compile(rb"<" + _NS + rb"v\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"v>)", re.S)
 _MERGE = re.compile(rb"<" + _NS + rb"""mergeCell\b[^>]*?\bref\s*=\s*["']([^"']+)["']""")
@@ -423,27 +422,40 @@ def _sheet_data_span(xml: bytes) -> tuple[int, int]:
 
 # Every writer (Excel, LibreOffice, XlsxWriter, openpyxl) writes `r` first on every row and cell.
 # When all of them do, a reference with a three-letter column or a four-digit row is the only way
-# past ZZ999: one search for such a reference bounds the grid (≤ 702 × 999 cells) without visiting
-# every cell. Prefixed tags or CDATA (where a tag's text could hide) take the exact scan.
-_FAR_REF = re.compile(rb'<c r="(?:[A-Za-z]{3}|[A-Za-z]{1,2}\d{4})|<row r="\d{4}')
+# past ZZ999, so one search bounds calamine's grid (≤ 999 × 702 cells) without visiting the cells.
+# That search also looks for the formulas `_special_cell` reads: a sheet with neither — nearly
+# every sheet — costs one pass. It stops at a `<c` or `<row` not followed by a near reference, at a
+# formula, or at a `<!` (CDATA, where a tag could hide); a second, cheap one (its first character,
+# a colon, is rare) at a prefixed row or cell (`<x:c`, which calamine reads too). Then every cell is
+# visited, which gives the exact extent at the same time.
+_SUSPECT = re.compile(rb'<(?:c(?! r="[A-Za-z]{1,2}\d{1,3}")|row(?! r="\d{1,3}")|f[\s>/]|!)')
+_PREFIXED_CELL = re.compile(rb':(?:c|row)[\s/>]')
 _NEAR_BOUND = (999, 702)
 
 
-def _grid_extent(xml: bytes) -> tuple[int, int]:
-    """(last row, last column) of the cells holding something, or a bound above them: the size of
-    calamine's grid, from the cells themselves — the `<dimension>` a file states is never trusted
-    (a crafted one understates it; calamine then aborts the process building 17 billion cells)."""
+def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], dict[tuple[int, int], Any]]:
+    """(extent, special cells) of a sheet's XML: (last row, last column) of the cells holding
+    something, or a bound above them — the size of calamine's grid, taken from the cells, never
+    from the `<dimension>` a file states (a crafted one understates it, and calamine aborts the
+    process building 17 billion cells) — and its error cells and formulas without a value (`_special_cell`)."""
     lo, hi = _sheet_data_span(xml)
-    if (xml.count(b"<c", lo, hi) == xml.count(b'<c r="', lo, hi)
-            and xml.count(b"<row", lo, hi) == xml.count(b'<row r="', lo, hi)
-            and xml.find(b":c", lo, hi) < 0 and xml.find(b":row", lo, hi) < 0
-            and xml.find(b"CDATA", lo, hi) < 0 and _FAR_REF.search(xml, lo, hi) is None):
-        return _NEAR_BOUND
+    # an error type needs an "e" quoted: memchr-fast searches first, as most sheets have none
+    has_error = (xml.find(b"e", lo, hi) >= 0
+                 and (xml.find(b'"e"', lo, hi) >= 0 or xml.find(b"'e'", lo, hi) >= 0)
+                 and _HAS_ERROR.search(xml, lo, hi) is not None)
+    if not has_error and _SUSPECT.search(xml, lo, hi) is None and _PREFIXED_CELL.search(xml, lo, hi) is None:
+        return _NEAR_BOUND, {}
     last_row = last_col = 0
-    for row, col, _attrs, closed, _inner in _iter_cells(xml, with_inner=False):
-        if not closed:  # an empty `<c r=".." s="1"/>` is a formatted blank: calamine skips it
-            last_row, last_col = max(last_row, row), max(last_col, col)
-    return last_row, last_col
+    found: dict[tuple[int, int], Any] = {}
+    for row, col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
+        if closed:  # an empty `<c r=".." s="1"/>` is a formatted blank: calamine skips it
+            continue
+        last_row, last_col = max(last_row, row), max(last_col, col)
+        if inner:
+            special = _special_cell(attrs, inner, full_calc_on_load)
+            if special is not None:
+                found[(row, col)] = special
+    return (last_row, last_col), found
 
 
 _SI = re.compile(rb"<(?:[\w.\-]+:)?si\b.*?</(?:[\w.\-]+:)?si>|<(?:[\w.\-]+:)?si\b[^>]*/>", re.S)
@@ -461,39 +473,20 @@ def _shared_text_cost(xml: bytes, sst: bytes) -> int:
     return cost
 
 
-def _special_cells(xml: bytes, full_calc_on_load: bool) -> dict[tuple[int, int], Any]:
-    """Error cells and formulas without a usable cached value, which calamine reads as ""."""
-    # Most sheets hold neither errors nor formulas: tell so without running a regex over the
-    # whole XML (~3 ns a byte, 0.2 ms a workbook). Cells live in <sheetData>, so only that part
-    # is searched, and for one letter first (memchr, far faster): a formula element needs an "f",
-    # an error type an "e" quoted "e" or 'e' — letters often absent from the cells altogether.
-    lo = xml.find(b"sheetData")
-    lo, hi = (0, len(xml)) if lo < 0 else (lo + 9, xml.rfind(b"sheetData"))
-    has_error = (xml.find(b"e", lo, hi) >= 0
-                 and (xml.find(b'"e"', lo, hi) >= 0 or xml.find(b"'e'", lo, hi) >= 0)
-                 and _HAS_ERROR.search(xml, lo, hi) is not None)
-    has_formula = xml.find(b"f", lo, hi) >= 0 and _HAS_FORMULA.search(xml, lo, hi) is not None
-    if not has_error and not has_formula:
-        return {}
-    found: dict[tuple[int, int], Any] = {}
-    for row, col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
-        if closed or not inner:
-            continue
-        t = _ATTR_T.search(attrs)
-        ctype = t.group(1) if t else b"n"
-        v = _VALUE.search(inner)
-        vtext = unescape(v.group(1).decode("utf-8", "replace")) if v and v.group(1) else ""
-        if ctype == b"e":
-            found[(row, col)] = ExcelError(vtext or "#N/A")
-            continue
-        f = _FORMULA.search(inner)
-        if f is None:
-            continue
-        formula = "=" + unescape((f.group(1) or b"").decode("utf-8", "replace"))
-        no_value = v is None or (vtext == "" and ctype not in (b"str", b"inlineStr"))
-        if no_value or full_calc_on_load:
-            found[(row, col)] = NoCachedValue(formula)
-    return found
+def _special_cell(attrs: bytes, inner: bytes, full_calc_on_load: bool) -> Any:
+    """An error cell or a formula without a usable cached value (calamine reads both as ""), else None."""
+    t = _ATTR_T.search(attrs)
+    ctype = t.group(1) if t else b"n"
+    v = _VALUE.search(inner)
+    vtext = unescape(v.group(1).decode("utf-8", "replace")) if v and v.group(1) else ""
+    if ctype == b"e":
+        return ExcelError(vtext or "#N/A")
+    f = _FORMULA.search(inner)
+    if f is None:
+        return None
+    formula = "=" + unescape((f.group(1) or b"").decode("utf-8", "replace"))
+    no_value = v is None or (vtext == "" and ctype not in (b"str", b"inlineStr"))
+    return NoCachedValue(formula) if no_value or full_calc_on_load else None
 
 
 def _clean(v: Any) -> Any:
@@ -572,8 +565,8 @@ class FileSource:
             raise ValueError(f"{name} trop grand")
         data = self._inflate(info, what)
         # no entity expansion in a workbook part: a DTD may follow a comment of any length, so the
-        # whole part is searched (a `<` in text is always escaped: no false alarm)
-        if data.find(b"<!DOCTYPE") >= 0 or data.find(b"<!ENTITY") >= 0:
+        # whole prolog is walked (`zip_guard.has_dtd`)
+        if zip_guard.has_dtd(data):
             raise _unreadable(self.path, f"contient une déclaration de type de document (DTD) dans "
                               f"{what or '« ' + name + ' »'}, "
                               "qu'Excel n'écrit jamais : il n'est pas lu par sécurité.")
@@ -790,12 +783,13 @@ class FileSource:
     def _check_text(self, sheet: _Sheet, xml: bytes) -> None:
         """Cap the text a reader will materialise: calamine copies a shared string into every cell
         that references it, so 2,000 references to a 1 MiB string make 4 GB from a 50 KB file."""
-        lo, hi = _sheet_data_span(xml)
-        refs = xml.count(b't="s"', lo, hi) + xml.count(b"t='s'", lo, hi)
-        if not refs:
-            return
         self._check_side_parts()
-        cost = refs * self._sst_max  # a bound, nearly always far below the budget
+        # bounds first, nearly always far below the budget: a cell citing a shared string takes
+        # at least 20 bytes of XML (`<c r="A1" t="s"><v>0</v></c>`), each cites the longest at most
+        cost = len(xml) // 20 * self._sst_max
+        if self._text_used + cost > MAX_TEXT_CHARS:
+            lo, hi = _sheet_data_span(xml)
+            cost = (xml.count(b't="s"', lo, hi) + xml.count(b"t='s'", lo, hi)) * self._sst_max
         if self._text_used + cost > MAX_TEXT_CHARS:
             cost = _shared_text_cost(xml, self._sst or b"")
         self._text_used += cost
@@ -815,8 +809,8 @@ class FileSource:
             xml = self._read(sheet.part, what=f"la feuille « {sheet.name} »")
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
-        last_row, last_col = sheet.extent = _grid_extent(xml)
-        sheet.overrides = _special_cells(xml, self.full_calc_on_load)
+        (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
+        sheet.extent = (last_row, last_col)
         if b"mergeCell" in xml:
             sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
         self._check_text(sheet, xml)

@@ -72,6 +72,16 @@ def inflate(info: zipfile.ZipInfo, data: bytes | None = None, fh: BinaryIO | Non
         if info.compress_size != size:
             raise PartRefused("n'a pas la taille que l'archive annonce")
         out = b"".join(bytes(c) for c in chunks())
+    elif data is not None:  # the whole file in memory (nearly always): one call, one byte past the size
+        view = memoryview(data)[start: start + left]
+        if len(view) < left:
+            raise PartRefused("est tronqué")
+        try:
+            out = zlib.decompressobj(-15).decompress(view, size + 1)
+        except zlib.error:
+            raise PartRefused("a des données compressées invalides") from None
+        if len(out) > size:
+            raise PartRefused("se décompresse au-delà de la taille que l'archive annonce")
     else:
         d = zlib.decompressobj(-15)
         pieces, got = [], 0
@@ -95,3 +105,31 @@ def inflate(info: zipfile.ZipInfo, data: bytes | None = None, fh: BinaryIO | Non
     if zlib.crc32(out) != info.CRC:
         raise PartRefused("ne correspond pas à sa somme de contrôle (CRC)")
     return out
+
+
+_UTF16_DTD = tuple(m.encode(enc) for m in ("<!DOCTYPE", "<!ENTITY") for enc in ("utf-16-le", "utf-16-be"))
+
+
+def has_dtd(data: bytes) -> bool:
+    """Whether an XML part declares a document type (entities: billion laughs, external entities).
+
+    A DTD can only stand in the prolog, before the root element: the prolog is walked (processing
+    instructions and comments of any length skipped), never the whole part. A part in UTF-16
+    (never written by Excel) is searched whole for the declarations in that encoding."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:
+        return any(m in data for m in _UTF16_DTD)
+    pos = 0
+    while True:
+        i = data.find(b"<", pos)
+        if i < 0:
+            return False
+        nxt = data[i + 1: i + 2]
+        if nxt == b"?":
+            end, skip = data.find(b"?>", i + 2), 2
+        elif data.startswith(b"<!--", i):
+            end, skip = data.find(b"-->", i + 4), 3
+        else:
+            return nxt == b"!"  # a declaration (<!DOCTYPE…) before the root, or the root itself
+        if end < 0:
+            return False
+        pos = end + skip
