@@ -255,7 +255,8 @@ def test_a_text_longer_than_a_cell_holds_is_str10(corpus):
     found = [c for c in report["constats"] if c["code"] == "STR-10"]
     assert len(found) == 1 and found[0]["feuille"] == "Plan de financement" and found[0]["cellule"] == "B4"
     assert "32 768 caractères" in found[0]["message"].replace("\u202f", " ").replace("\u00a0", " ")
-    assert len(found[0]["message"]) < 400  # the text itself is not repeated in full
+    assert len(found[0]["message"]) < 400  # the text itself is not repeated in full…
+    assert all(len(c["message"]) < 1000 for c in report["constats"])  # …nor by the rules quoting it (FIN-02)
 
 
 def test_a_value_beyond_an_understated_dimension_costs_no_grid(corpus):
