@@ -162,6 +162,10 @@ def test_the_shared_text_cost_counts_each_reference():
     xml = b"<sheetData>" + b'<c r="A1" t="s"><v>1</v></c>' * 3 + b'<c r="A2" t="s"><v>0</v></c></sheetData>'
     cost = source_file._shared_text_cost(xml, sst)
     assert 3000 <= cost <= 3 * len(b"<si><t>" + b"x" * 1000 + b"</t></si>") + 100
+    # however the attribute is written (spaces, quotes, order, a prefix)
+    odd = (b'<sheetData><c t = \'s\' r="A1"><v>1</v></c><x:c r="B1" t="s"><x:v> 1 </x:v></x:c>'
+           b'<c r="C1" t="s"><f>A1</f><v>1</v></c></sheetData>')
+    assert source_file._shared_text_cost(odd, sst) == 3 * len(b"<si><t>" + b"x" * 1000 + b"</t></si>")
 
 
 # ------------------------------------------------------------------ the sheet's real extent

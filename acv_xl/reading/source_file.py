@@ -44,7 +44,8 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
   not match refuses the file (`zip_guard`); calamine opens the zip itself, but only after every part
   it parses (workbook, relationships, the sheet, shared strings, styles) has been inflated and
   checked here, so a part with more data than declared never reaches it;
-- a DTD anywhere in a part refuses the file (entity expansion, external entities);
+- a DTD in a part (in its prolog, after comments of any length) refuses the file (entity
+  expansion, external entities);
 - the `<dimension>` a sheet states is never trusted: `_scan_sheet` bounds the grid from the cells
   themselves — when every row and cell carries its `r` first (every writer does), the search for
   formulas it always ran finds any reference past ZZ999 too; otherwise every cell is visited;
@@ -459,17 +460,21 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
 
 
 _SI = re.compile(rb"<(?:[\w.\-]+:)?si\b.*?</(?:[\w.\-]+:)?si>|<(?:[\w.\-]+:)?si\b[^>]*/>", re.S)
-_SHARED_REF = re.compile(rb"""\bt\s*=\s*["']s["'][^>]*>\s*<(?:[\w.\-]+:)?v\b[^>]*>\s*(\d+)""")
 
 
 def _shared_text_cost(xml: bytes, sst: bytes) -> int:
-    """Characters of shared strings the sheet's cells materialise (bounded by their bytes): the exact
-    count, when the quick bound (references × longest string) is not enough."""
+    """Characters of shared strings the sheet's cells materialise (each string counted by its bytes,
+    never fewer): the exact count, every cell visited, when the quick bound is not enough."""
     lengths = [len(m.group(0)) for m in _SI.finditer(sst)]
     cost = 0
-    for m in _SHARED_REF.finditer(xml):
-        i = int(m.group(1))
-        cost += lengths[i] if i < len(lengths) else 0
+    for _row, _col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
+        t = _ATTR_T.search(attrs) if not closed and inner else None
+        if t is None or t.group(1) != b"s":
+            continue
+        v = _VALUE.search(inner)
+        if v and v.group(1) and v.group(1).strip().isdigit():
+            i = int(v.group(1))
+            cost += lengths[i] if i < len(lengths) else 0
     return cost
 
 
@@ -787,9 +792,6 @@ class FileSource:
         # bounds first, nearly always far below the budget: a cell citing a shared string takes
         # at least 20 bytes of XML (`<c r="A1" t="s"><v>0</v></c>`), each cites the longest at most
         cost = len(xml) // 20 * self._sst_max
-        if self._text_used + cost > MAX_TEXT_CHARS:
-            lo, hi = _sheet_data_span(xml)
-            cost = (xml.count(b't="s"', lo, hi) + xml.count(b"t='s'", lo, hi)) * self._sst_max
         if self._text_used + cost > MAX_TEXT_CHARS:
             cost = _shared_text_cost(xml, self._sst or b"")
         self._text_used += cost
