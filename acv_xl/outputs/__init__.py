@@ -9,6 +9,7 @@ business number itself (those come from `checks.totals`).
   `consolidation_workbook` (the consolidated workbook and JSON summary).
 - `formats`, `atomic`, `libreoffice`: number formats and styles, atomic writes, the headless
   spreadsheet used to print.
+- `terminal`: user text shown literally on a terminal (control characters, Rich markup).
 
 May import: `contract`, `reading`, `checks`. Never `history`.
 """
