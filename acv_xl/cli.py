@@ -60,8 +60,15 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
+def _say(message: str, file=None) -> None:
+    """A line for the user; paths and cell texts in it shown literally (no escape sequence)."""
+    from acv_xl.outputs.terminal import literal
+
+    print(literal(message), file=file or sys.stdout)
+
+
 def _fail(message: str, status: int = 2) -> int:
-    print(f"acv-xl : {message}", file=sys.stderr)
+    _say(f"acv-xl : {message}", sys.stderr)
     return status
 
 
@@ -75,7 +82,7 @@ def cmd_modele(args) -> int:
     from acv_xl.outputs.template import build_workbook
 
     build_workbook(out)
-    print(f"Modèle écrit : {out}")
+    _say(f"Modèle écrit : {out}")
     return 0
 
 
@@ -95,7 +102,7 @@ def cmd_exemples(args) -> int:
             return _fail(problem)
     paths = write_examples(folder, conventions)
     for p in paths:
-        print(f"Exemple écrit : {p}")
+        _say(f"Exemple écrit : {p}")
     return 0
 
 
@@ -149,7 +156,7 @@ def cmd_valider(args) -> int:
 
         render_text(reports, _console())
         if args.annoter:
-            print(f"Copie annotée écrite : {args.annoter}")
+            _say(f"Copie annotée écrite : {args.annoter}")
     return max(r.exit_code for r in reports)
 
 

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import openpyxl
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -10,6 +10,7 @@ business number itself (those come from `checks.totals`).
 - `formats`, `page_layout`, `atomic`, `libreoffice`: number formats and styles, how each sheet
   prints (A4 landscape, ≥ 8 pt, key columns repeated, wrapped text with computed row heights),
   atomic writes, the headless spreadsheet used to print.
+- `terminal`: user text shown literally on a terminal (control characters, Rich markup).
 
 May import: `contract`, `reading`, `checks`. Never `history`.
 """

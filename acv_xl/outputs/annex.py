@@ -26,6 +26,7 @@ from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Per
 from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.terminal import literal
 from acv_xl.outputs.formats import (
     FMT_DATE,
     FMT_EUROS,
@@ -62,7 +63,7 @@ NUM_FORMATS = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "percent": FMT_PERC
 
 UNKNOWN = "?"  # key of lines without action, axe, année or financeur (only in a draft)
 
-_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 
 
 # ============================================================================ small helpers
@@ -81,12 +82,28 @@ def _hf(text: str) -> str:
     return (text or "").replace("&", "&&")
 
 
+_RESERVED_SHEET = "historique"  # Excel keeps « Historique » for its change history
+
+
+def _cut(text: str, units: int) -> str:
+    """`text` cut to `units` UTF-16 code units, as Excel counts (a character beyond U+FFFF is two)."""
+    while len(text.encode("utf-16-le")) > 2 * units:
+        text = text[:-1]
+    return text
+
+
 def _sheet_title(numero: str | None, index: int, used: set[str]) -> str:
-    base = _INVALID_SHEET_CHARS.sub("-", f"{AnnexSheet.ACTION_PREFIX}{numero or index}").strip("'")[:31]
+    """A valid, unused sheet title for an action, whatever its number: at most 31 characters (UTF-16 units), none of
+    `[]:*?/\\` nor a control character, no `'` at either end (stripped after the cut, which may
+    expose one), never « Historique », unique (case-insensitive, as Excel compares); `used` gains it."""
+    base = _cut(_INVALID_SHEET_CHARS.sub("-", f"{AnnexSheet.ACTION_PREFIX}{numero or index}").strip("'")[:31],
+                31).rstrip("'")
+    if not base or base.lower() == _RESERVED_SHEET:
+        base = f"{AnnexSheet.ACTION_PREFIX}{index}"
     name, n = base, 2
-    while name.lower() in used:
+    while name.lower() in used or name.lower() == _RESERVED_SHEET:
         suffix = f" ({n})"
-        name, n = base[: 31 - len(suffix)] + suffix, n + 1
+        name, n = _cut(base, 31 - len(suffix)).rstrip("'") + suffix, n + 1
     used.add(name.lower())
     return name
 
@@ -927,8 +944,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     from acv_xl.checks.validate import validate_file
     from acv_xl.outputs import libreoffice
 
-    def say(text: str, style: str | None = None) -> None:
-        console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+    def say(text: str, style: str | None = None) -> None:  # file names and findings shown literally
+        console.print(literal(text), style=style, markup=False, highlight=False, soft_wrap=True)
 
     path = Path(path)
     out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")

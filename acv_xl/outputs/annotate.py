@@ -42,6 +42,7 @@ from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
 from acv_xl.outputs.output_guard import folder_missing
+from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.ooxml import (
     CT_COMMENTS,
     CT_WORKSHEET,
@@ -142,7 +143,11 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
     if problem:
         raise AnnotationError(problem)
     try:
-        pkg = Package.open(src)
+        try:
+            pkg = Package.open(src)
+        except UnreadableWorkbook as exc:  # the reader's guard: the same words as `valider`
+            raise AnnotationError("la copie annotée n'a pas pu être écrite : "
+                                  + exc.message[:1].lower() + exc.message[1:]) from None
         book = _Book(pkg)
         book.clear_highlights()
         book.list_findings(report.findings + _since_rows(report))

@@ -44,6 +44,7 @@ from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import OutputError
+from acv_xl.outputs.terminal import literal
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
 from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
     FEUILLES,
@@ -440,8 +441,9 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
         from rich.console import Console
 
         console = Console(stderr=True, highlight=False)
-    say = (lambda text: console.print(text, markup=False, soft_wrap=True)) if console is not None \
-        else (lambda text: print(text, file=sys.stderr, flush=True))
+    # paths and messages may hold control characters: shown literally (`terminal.literal`)
+    say = (lambda text: console.print(literal(text), markup=False, soft_wrap=True)) if console is not None \
+        else (lambda text: print(literal(text), file=sys.stderr, flush=True))
     bar = None
     progress = None
     if console is not None and console.is_terminal:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # rich is imported only to print text: `--format json` starts
 from acv_xl.checks.findings import Finding, Gravite
 from acv_xl.checks.validate import Report
 from acv_xl.contract import layout
+from acv_xl.outputs.terminal import literal
 
 _ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
 
@@ -100,7 +101,9 @@ def _numero_key(n: str):
 
 def render_text(reports: list[Report], console: Console) -> None:
     """Per file: header (file, convention, état), counts per severity, findings grouped by sheet
-    then action (code, cell, message, suggestion), one-line verdict. Plain text when not a terminal."""
+    then action (code, cell, message, suggestion), one-line verdict. Plain text when not a terminal.
+    Text from the workbook is printed as `rich.text.Text` (never read as markup) and through
+    `terminal.literal` (no escape sequence reaches the terminal)."""
     from rich.text import Text
 
     plain = not console.is_terminal
@@ -127,11 +130,12 @@ def _arrow(console: Console) -> str:
 
 
 def _safe(console: Console):
-    """A function making user text printable in the output encoding (« ? » for what it lacks)."""
+    """A function making user text printable: shown literally (control characters as visible
+    symbols, `terminal.literal`) and in the output encoding (« ? » for what it lacks)."""
     enc = console.encoding or "utf-8"
     if "utf" in enc.lower():
-        return str
-    return lambda t: str(t).encode(enc, "replace").decode(enc)
+        return literal
+    return lambda t: literal(t).encode(enc, "replace").decode(enc)
 
 
 def _structure_incomplete(report: Report) -> bool:
@@ -191,7 +195,7 @@ def _render_one(report: Report, console: Console, plain: bool) -> None:
     p(counts)
     for sheet, items in _groups(report.findings):
         p(Text(""))
-        p(Text(f"Feuille {sheet}" if sheet else "Fichier", style="bold underline"))
+        p(Text(safe(f"Feuille {sheet}") if sheet else "Fichier", style="bold underline"))
         items = sorted(items, key=_action_key)
         for action, group in groupby(items, key=lambda f: f.action):
             if action:
@@ -202,7 +206,7 @@ def _render_one(report: Report, console: Console, plain: bool) -> None:
                 line.append(f"[{_TAG[f.gravite]}]", style=_STYLE[f.gravite])
                 line.append(f" {f.code}", style="bold")
                 if f.cellule:
-                    line.append(f" {f.cellule}")
+                    line.append(safe(f" {f.cellule}"))
                 line.append(safe(f" — {f.message}"))
                 p(line)
                 if f.suggestion:

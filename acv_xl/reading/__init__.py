@@ -1,6 +1,7 @@
 """Reading: a workbook file (or, in `udfs/`, an xlwings book) → the contract's model.
 
 - `ooxml`: the zip package and its XML parts, every size limit checked before inflating.
+- `zip_guard`: one part inflated never past its declared size, CRC checked; DTDs refused.
 - `source`: what a reader hands over (table blocks, named cells); A1 helpers.
 - `source_file`: a `.xlsx` file as a `Source` (calamine for values, XML scan for errors/formulas).
 - `read`: a `Source` → `Convention` (tables found by name, headers by text).

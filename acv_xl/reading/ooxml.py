@@ -17,6 +17,8 @@ import zipfile
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
+from acv_xl.reading import zip_guard
+
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -90,6 +92,8 @@ class XmlPart:
     """A parsed XML part that remembers the namespace prefixes it was written with."""
 
     def __init__(self, data: bytes):
+        if zip_guard.has_dtd(data):
+            raise ValueError("DTD refusée")  # no entity expansion (billion laughs, external entities)
         # every declaration, used or not (mc:Ignorable names prefixes nothing else may use):
         # (prefix, uri) in document order, the first binding of a prefix wins
         self.decls: list[tuple[str, str]] = []
@@ -210,13 +214,12 @@ class Package:
 
     @classmethod
     def open(cls, path) -> Package:
-        parts: dict[str, bytes] = {}
-        infos: dict[str, zipfile.ZipInfo] = {}
-        with zipfile.ZipFile(path) as z:
-            for info in z.infolist():
-                parts[info.filename] = z.read(info)
-                infos[info.filename] = info
-        return cls(parts, infos)
+        """Every part, through the reader's guard (`source_file.read_parts`: sizes, CRC, nothing
+        inflated past its declared size); raises `UnreadableWorkbook`."""
+        from acv_xl.reading.source_file import read_parts
+
+        read = read_parts(path)
+        return cls({n: d for n, (_i, d) in read.items()}, {n: i for n, (i, _d) in read.items()})
 
     def has(self, name: str) -> bool:
         return name in self.parts or name in self._xml

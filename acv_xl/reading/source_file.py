@@ -15,17 +15,17 @@ How a file is read
     * a part above `RATIO_MIN_BYTES` (5 MB) may not inflate more than `MAX_RATIO` (100) times its
       compressed size (real worksheets compress 10 to 30 times).
   Parts are then inflated never past their declared size, and their CRC checked, so a part
-  lying about its size is refused too. A file up to `_IN_MEMORY_MAX` (64 MB) is read once into
-  memory: its plain parts are inflated there (`FileSource._inflate`: the same bytes and checks
-  as `zipfile`, 4 µs instead of 12 for a small part), anything unusual by `zipfile` itself, and
-  calamine is handed the very bytes that were checked. A bigger file is read part by part by
-  `zipfile`.
+  lying about its size is refused too (`zip_guard.inflate`; nothing is ever re-read by
+  `zipfile`, which would inflate up to 2 GiB in one call). A file up to `_IN_MEMORY_MAX` (64 MB)
+  is read once into memory, its parts inflated there and calamine handed the very bytes that were
+  checked; a bigger file is read part by part from the disk, under the same guard.
 - Each worksheet holding one of our tables or named cells is read once: its XML is inflated and
   scanned, then python-calamine gives the cell values (numbers, text, booleans, dates as
   `date`/`datetime`). calamine builds the whole grid from A1 to the last value: one value typed
   in XFD1048576 would make it allocate 17 billion cells (it needed 4 GB for A1 + ZZ200000). So a
-  sheet whose grid would exceed `MAX_GRID_CELLS` (3 million) cells is read through openpyxl's
-  streaming reader instead, only the rows and columns of our tables and named cells.
+  sheet whose grid would exceed `MAX_GRID_CELLS` (3 million) cells — its extent taken from its
+  cells, never from its `<dimension>` — is read through openpyxl's streaming reader instead, only
+  the rows and columns of our tables and named cells.
 - calamine turns Excel error cells (`t="e"`) and formulas saved without a cached value into "".
   The sheet XML is scanned for those cells, only when its `<sheetData>` holds an error or a
   formula at all, and they become `values.ExcelError("#REF!")` / `values.NoCachedValue("=…")`
@@ -39,14 +39,19 @@ How a file is read
 - openpyxl is used for nothing else: calamine read every valid file of the tests (XlsxWriter,
   openpyxl and LibreOffice outputs), 5 times faster (`benchmarks/bench_read.py`).
 
-Known limits (both need a deliberately crafted file):
-- a part whose deflate stream inflates past its declared size is cut at that size (CRC error →
-  STR-01), but calamine opens the zip itself; the sheets it parses have been checked first, the
-  shared strings and styles parts too;
-- the sheet's `<dimension>` (the used range every writer records) is trusted when it is small, to
-  avoid scanning every cell of every sheet (+40 ms on a 1 MB sheet); a dimension that understates
-  the used range could still let calamine build a huge grid. Without a dimension, the cells are
-  scanned.
+Hostile files (every limit checked before the work it protects; `tests/test_hostile.py`):
+- a part is never inflated past the size the zip's directory declares, and a size or CRC that does
+  not match refuses the file (`zip_guard`); calamine opens the zip itself, but only after every part
+  it parses (workbook, relationships, the sheet, shared strings, styles) has been inflated and
+  checked here, so a part with more data than declared never reaches it;
+- a DTD in a part (in its prolog, after comments of any length) refuses the file (entity
+  expansion, external entities);
+- the `<dimension>` a sheet states is never trusted: `_scan_sheet` bounds the grid from the cells
+  themselves — when every row and cell carries its `r` first (every writer does), the search for
+  formulas it always ran finds any reference past ZZ999 too; otherwise every cell is visited;
+- calamine copies a shared string into each cell citing it: the text materialised per workbook is
+  capped at `MAX_TEXT_CHARS` (references × the longest string, counted exactly only when that bound
+  is exceeded).
 """
 
 from __future__ import annotations
@@ -57,7 +62,6 @@ import posixpath
 import re
 import struct
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from functools import lru_cache
@@ -68,6 +72,7 @@ from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 from acv_xl.contract.values import ExcelError, NoCachedValue
+from acv_xl.reading import zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook
 from acv_xl.reading.source import (
     TableBlock,
@@ -83,14 +88,13 @@ MAX_TOTAL_BYTES = 500 * 1024 * 1024
 MAX_RATIO = 100
 RATIO_MIN_BYTES = 5 * 1024 * 1024
 MAX_GRID_CELLS = 3_000_000
+# characters of shared strings materialised per workbook (calamine copies one into each cell citing it)
+MAX_TEXT_CHARS = 32 * 2**20
 # "1e999" in a crafted file reads as infinity: Excel's own verdict for such a number is #NUM!
 _NUM_ERROR = ExcelError("#NUM!")
 _INFINITIES = (math.inf, -math.inf)
 _SMALL_PART = 16 * 1024 * 1024  # rels, workbook.xml, tables: anything bigger is not a workbook we made
 _IN_MEMORY_MAX = 64 * 1024 * 1024  # a bigger file is read part by part from the disk, by zipfile
-_LOCAL_HEADER = struct.Struct("<4s2xH18xHH")  # a part's local header: signature, flags, name/extra lengths
-# encrypted (bit 0), compressed patch (5), strong encryption (6): zipfile refuses those itself
-_ZIP_FLAGS_NOT_PLAIN = 0x1 | 0x20 | 0x40
 
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -275,6 +279,40 @@ def _check_sizes(path: Path, zf: zipfile.ZipFile) -> None:
             "il n'est pas lu par sécurité.")
 
 
+def read_parts(path: str | Path, names: set[str] | None = None,
+               limit: int = MAX_PART_BYTES) -> dict[str, tuple[zipfile.ZipInfo, bytes]]:
+    """Parts of a zip file (all, or those of `names`) under the reader's guard: the file sniffed,
+    the central directory checked (`_check_sizes`), each part inflated never past its declared size
+    with its CRC checked, none above `limit`. For every other reader of a workbook's parts (the
+    annotated copy, the consolidation's own mark), so that none inflates what `valider` refuses.
+    Raises `UnreadableWorkbook` (STR-01/02)."""
+    path = Path(path)
+    zf, data = _open_zip(path)
+    fh = None
+    try:
+        _check_sizes(path, zf)
+        out: dict[str, tuple[zipfile.ZipInfo, bytes]] = {}
+        for info in zf.infolist():
+            if names is not None and info.filename not in names:
+                continue
+            if info.file_size > limit:
+                raise _unreadable(path, f"contient un élément interne trop grand (« {info.filename} », "
+                                  f"{info.file_size // 2**20} Mo) : il n'est pas lu par sécurité.")
+            if data is None and fh is None:
+                fh = path.open("rb")
+            try:
+                out[info.filename] = info, zip_guard.inflate(info, data, fh)
+            except zip_guard.PartRefused as exc:
+                raise _unreadable(path, f"est endommagé : son élément interne « {info.filename} » {exc}.") from None
+        return out
+    except OSError:
+        raise _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).") from None
+    finally:
+        if fh is not None:
+            fh.close()
+        zf.close()
+
+
 # ----------------------------------------------------------------------- small XML helpers
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
@@ -348,11 +386,9 @@ _CELL_END = re.compile(rb"</" + _NS + rb"c>")
 _ATTR_R = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]{0,3})\$?(\d*)["']""")
 _ATTR_T = re.compile(rb"""\bt\s*=\s*["']([^"']*)["']""")
 _HAS_ERROR = re.compile(rb"""\bt\s*=\s*["']e["']""")
-_HAS_FORMULA = re.compile(rb"<" + _NS + rb"f[\s>/]")
 _FORMULA = re.compile(rb"<" + _NS + rb"f\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"f>)", re.S)
 _VALUE = re.compile(rb"<" + _NS + rb"v\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"v>)", re.S)
 _MERGE = re.compile(rb"<" + _NS + rb"""mergeCell\b[^>]*?\bref\s*=\s*["']([^"']+)["']""")
-_DIMENSION = re.compile(rb"<" + _NS + rb"""dimension\b[^>]*?\bref\s*=\s*["']([^"']+)["']""")
 
 
 def _iter_cells(xml: bytes, with_inner: bool):
@@ -378,56 +414,83 @@ def _iter_cells(xml: bytes, with_inner: bool):
         yield row, col, attrs, closed, inner
 
 
-def _grid_extent(xml: bytes) -> tuple[int, int]:
-    """(last row, last column) of the cells holding something: the size of calamine's grid."""
-    m = _DIMENSION.search(xml)
-    if m:
-        try:
-            _, _, r2, c2 = parse_range(m.group(1).decode())
-            if r2 * c2 <= MAX_GRID_CELLS:
-                return r2, c2  # the writer's used range is small: no need to scan
-        except ValueError:
-            pass
-    last_row = last_col = 0
-    for row, col, _attrs, closed, _inner in _iter_cells(xml, with_inner=False):
-        if not closed:  # an empty `<c r=".." s="1"/>` is a formatted blank: calamine skips it
-            last_row, last_col = max(last_row, row), max(last_col, col)
-    return last_row, last_col
-
-
-def _special_cells(xml: bytes, full_calc_on_load: bool) -> dict[tuple[int, int], Any]:
-    """Error cells and formulas without a usable cached value, which calamine reads as ""."""
-    # Most sheets hold neither errors nor formulas: tell so without running a regex over the
-    # whole XML (~3 ns a byte, 0.2 ms a workbook). Cells live in <sheetData>, so only that part
-    # is searched, and for one letter first (memchr, far faster): a formula element needs an "f",
-    # an error type an "e" quoted "e" or 'e' — letters often absent from the cells altogether.
+def _sheet_data_span(xml: bytes) -> tuple[int, int]:
+    """(start, end) of the `<sheetData>` element's content (the whole part when it has none)."""
     lo = xml.find(b"sheetData")
-    lo, hi = (0, len(xml)) if lo < 0 else (lo + 9, xml.rfind(b"sheetData"))
+    return (0, len(xml)) if lo < 0 else (lo + 9, xml.rfind(b"sheetData"))
+
+
+# Every writer (Excel, LibreOffice, XlsxWriter, openpyxl) writes `r` first on every row and cell.
+# When all of them do, a reference with a three-letter column or a four-digit row is the only way
+# past ZZ999, so one search bounds calamine's grid (≤ 999 × 702 cells) without visiting the cells.
+# That search also looks for the formulas `_special_cell` reads: a sheet with neither — nearly
+# every sheet — costs one pass. It stops at a `<c` or `<row` not followed by a near reference, at a
+# formula, or at a `<!` (CDATA, where a tag could hide); a second, cheap one (its first character,
+# a colon, is rare) at a prefixed row or cell (`<x:c`, which calamine reads too). Then every cell is
+# visited, which gives the exact extent at the same time.
+_SUSPECT = re.compile(rb'<(?:c(?! r="[A-Za-z]{1,2}\d{1,3}")|row(?! r="\d{1,3}")|f[\s>/]|!)')
+_PREFIXED_CELL = re.compile(rb':(?:c|row)[\s/>]')
+_NEAR_BOUND = (999, 702)
+
+
+def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], dict[tuple[int, int], Any]]:
+    """(extent, special cells) of a sheet's XML: (last row, last column) of the cells holding
+    something, or a bound above them — the size of calamine's grid, taken from the cells, never
+    from the `<dimension>` a file states (a crafted one understates it, and calamine aborts the
+    process building 17 billion cells) — and its error cells and formulas without a value (`_special_cell`)."""
+    lo, hi = _sheet_data_span(xml)
+    # an error type needs an "e" quoted: memchr-fast searches first, as most sheets have none
     has_error = (xml.find(b"e", lo, hi) >= 0
                  and (xml.find(b'"e"', lo, hi) >= 0 or xml.find(b"'e'", lo, hi) >= 0)
                  and _HAS_ERROR.search(xml, lo, hi) is not None)
-    has_formula = xml.find(b"f", lo, hi) >= 0 and _HAS_FORMULA.search(xml, lo, hi) is not None
-    if not has_error and not has_formula:
-        return {}
+    if not has_error and _SUSPECT.search(xml, lo, hi) is None and _PREFIXED_CELL.search(xml, lo, hi) is None:
+        return _NEAR_BOUND, {}
+    last_row = last_col = 0
     found: dict[tuple[int, int], Any] = {}
     for row, col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
-        if closed or not inner:
+        if closed:  # an empty `<c r=".." s="1"/>` is a formatted blank: calamine skips it
             continue
-        t = _ATTR_T.search(attrs)
-        ctype = t.group(1) if t else b"n"
+        last_row, last_col = max(last_row, row), max(last_col, col)
+        if inner:
+            special = _special_cell(attrs, inner, full_calc_on_load)
+            if special is not None:
+                found[(row, col)] = special
+    return (last_row, last_col), found
+
+
+_SI = re.compile(rb"<(?:[\w.\-]+:)?si\b.*?</(?:[\w.\-]+:)?si>|<(?:[\w.\-]+:)?si\b[^>]*/>", re.S)
+
+
+def _shared_text_cost(xml: bytes, sst: bytes) -> int:
+    """Characters of shared strings the sheet's cells materialise (each string counted by its bytes,
+    never fewer): the exact count, every cell visited, when the quick bound is not enough."""
+    lengths = [len(m.group(0)) for m in _SI.finditer(sst)]
+    cost = 0
+    for _row, _col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
+        t = _ATTR_T.search(attrs) if not closed and inner else None
+        if t is None or t.group(1) != b"s":
+            continue
         v = _VALUE.search(inner)
-        vtext = unescape(v.group(1).decode("utf-8", "replace")) if v and v.group(1) else ""
-        if ctype == b"e":
-            found[(row, col)] = ExcelError(vtext or "#N/A")
-            continue
-        f = _FORMULA.search(inner)
-        if f is None:
-            continue
-        formula = "=" + unescape((f.group(1) or b"").decode("utf-8", "replace"))
-        no_value = v is None or (vtext == "" and ctype not in (b"str", b"inlineStr"))
-        if no_value or full_calc_on_load:
-            found[(row, col)] = NoCachedValue(formula)
-    return found
+        if v and v.group(1) and v.group(1).strip().isdigit():
+            i = int(v.group(1))
+            cost += lengths[i] if i < len(lengths) else 0
+    return cost
+
+
+def _special_cell(attrs: bytes, inner: bytes, full_calc_on_load: bool) -> Any:
+    """An error cell or a formula without a usable cached value (calamine reads both as ""), else None."""
+    t = _ATTR_T.search(attrs)
+    ctype = t.group(1) if t else b"n"
+    v = _VALUE.search(inner)
+    vtext = unescape(v.group(1).decode("utf-8", "replace")) if v and v.group(1) else ""
+    if ctype == b"e":
+        return ExcelError(vtext or "#N/A")
+    f = _FORMULA.search(inner)
+    if f is None:
+        return None
+    formula = "=" + unescape((f.group(1) or b"").decode("utf-8", "replace"))
+    no_value = v is None or (vtext == "" and ctype not in (b"str", b"inlineStr"))
+    return NoCachedValue(formula) if no_value or full_calc_on_load else None
 
 
 def _clean(v: Any) -> Any:
@@ -452,6 +515,9 @@ class FileSource:
         self._opx = None
         self._opx_file = None
         self._tables: dict[str, _TableInfo] | None = None
+        self._sst: bytes | None = None
+        self._sst_max: int | None = None  # bytes of the longest shared string (None: not read yet)
+        self._text_used = 0  # characters of shared strings the sheets read so far materialise
         try:
             _check_sizes(self.path, self._zip)
             self._names_map = {n.lower(): n for n in self._zip.namelist()}
@@ -492,52 +558,35 @@ class FileSource:
     def _part(self, name: str) -> str | None:
         return self._names_map.get(name.lower().lstrip("/"))
 
-    def _read(self, name: str, limit: int | None = None) -> bytes:
+    def _read(self, name: str, limit: int | None = None, what: str | None = None) -> bytes:
+        """A part's bytes under guard (`_inflate`), refused with a DTD; `what` names it for the user
+        (« la feuille « Projet » »), else its name in the zip."""
         real = self._part(name)
         if real is None:
             raise KeyError(name)
         info = self._zip.getinfo(real)
         if limit is not None and info.file_size > limit:
             raise ValueError(f"{name} trop grand")
-        data = self._inflate(info)
-        if data.find(b"<!DOCTYPE", 0, 4096) >= 0 or data.find(b"<!ENTITY", 0, 4096) >= 0:
-            raise ValueError("DTD refusée")  # no entity expansion in a workbook part
+        data = self._inflate(info, what)
+        # no entity expansion in a workbook part: a DTD may follow a comment of any length, so the
+        # whole prolog is walked (`zip_guard.has_dtd`)
+        if zip_guard.has_dtd(data):
+            raise _unreadable(self.path, f"contient une déclaration de type de document (DTD) dans "
+                              f"{what or '« ' + name + ' »'}, "
+                              "qu'Excel n'écrit jamais : il n'est pas lu par sécurité.")
         return data
 
-    def _inflate(self, info: zipfile.ZipInfo) -> bytes:
-        """The part's bytes exactly as `zipfile.read` gives them: never inflated past the declared
-        size, CRC checked.
-
-        zipfile spends more on its per-part machinery (a shared handle, a ZipExtFile, header reads)
-        than on inflating a small part, and a workbook is read through about 34 of them. The file
-        being in memory, a plain part (stored or deflated, not encrypted, its local header agreeing
-        with the directory) is inflated here; anything else, or any size or CRC mismatch, goes
-        through zipfile, which raises its own errors as it always did."""
-        data, size = self._data, info.file_size
-        # size 0: zlib's max_length=0 would mean "no limit"; let zipfile deal with such a part
-        if data is not None and size and not info.flag_bits & _ZIP_FLAGS_NOT_PLAIN \
-                and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            off = info.header_offset
-            try:
-                sig, flags, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, off)
-                name = data[off + 30: off + 30 + name_len].decode("utf-8" if flags & 0x800 else "cp437")
-            except (struct.error, UnicodeDecodeError):
-                sig = name = None
-            if sig == b"PK\x03\x04" and name == info.orig_filename:
-                start = off + 30 + name_len + extra_len
-                comp = memoryview(data)[start: start + info.compress_size]
-                out = None
-                if len(comp) == info.compress_size:
-                    if info.compress_type == zipfile.ZIP_STORED:
-                        out = bytes(comp[:size])
-                    else:
-                        try:
-                            out = zlib.decompressobj(-15).decompress(comp, size)  # never past the declared size
-                        except zlib.error:
-                            out = None
-                if out is not None and len(out) == size and zlib.crc32(out) == info.CRC:
-                    return out
-        return self._zip.read(info)
+    def _inflate(self, info: zipfile.ZipInfo, what: str | None = None) -> bytes:
+        """The part's bytes, never inflated past its declared size, CRC checked (`zip_guard`): a part
+        that disagrees with the zip's directory is refused (STR-01), never read again in full."""
+        try:
+            if self._data is not None:
+                return zip_guard.inflate(info, self._data)
+            with self.path.open("rb") as fh:  # a file above _IN_MEMORY_MAX: read from the disk
+                return zip_guard.inflate(info, fh=fh)
+        except zip_guard.PartRefused as exc:
+            what = what or f"son élément interne « {info.filename} »"
+            raise _unreadable(self.path, f"est endommagé : {what} {exc}.") from None
 
     def _xml(self, name: str) -> ET.Element:
         return ET.fromstring(self._read(name, _SMALL_PART))
@@ -605,8 +654,8 @@ class FileSource:
         self._defined: dict[str, str] = {}
         for name, local, ref in sorted(defined, key=lambda d: d[1] is not None):
             self._defined.setdefault(name.lower(), ref)
-        self._side_parts = [target for typ, target in rels.values()
-                            if typ.endswith((_REL_SHARED_STRINGS, _REL_STYLES))]
+        self._side_targets = [(typ, target) for typ, target in rels.values()
+                              if typ.endswith((_REL_SHARED_STRINGS, _REL_STYLES))]
 
     # -- Source protocol
     def sheet_names(self) -> list[str]:
@@ -746,16 +795,8 @@ class FileSource:
         if self._cal is None:
             from python_calamine import CalamineWorkbook
 
+            self._check_side_parts()
             try:
-                for part in self._side_parts:  # inflate through zipfile first: size and CRC checked
-                    if self._part(part) is not None:
-                        info = self._zip.getinfo(self._part(part))
-                        if info.file_size <= _SMALL_PART:
-                            self._inflate(info)
-                            continue
-                        with self._zip.open(info) as fh:  # a big one by chunks, not all in memory
-                            while fh.read(1 << 20):
-                                pass
                 # from a file object, calamine decides the format by content, not by extension;
                 # the bytes in memory are the ones checked above (and spare reopening the file)
                 if self._data is not None:
@@ -767,6 +808,39 @@ class FileSource:
                 raise _unreadable(self.path, "est endommagé : ses données ne peuvent pas être lues.") from None
         return self._cal
 
+    def _check_side_parts(self) -> None:
+        """Shared strings and styles, which calamine (or openpyxl) parses itself: inflated here first,
+        under the same guard as every part (size, CRC, no DTD), and the longest shared string noted
+        for the text budget (`_check_text`)."""
+        if self._sst_max is not None:
+            return
+        self._sst_max = 0
+        for typ, target in self._side_targets:
+            if self._part(target) is None:
+                continue
+            data = self._read(target, MAX_PART_BYTES)
+            if typ.endswith(_REL_SHARED_STRINGS):
+                self._sst = data
+                # each string lies between two "si>" (its tags); the bytes between bound its length in
+                # characters from above (UTF-8, entities and markup are never shorter than the text)
+                self._sst_max = max(map(len, data.split(b"si>")), default=0)
+
+    def _check_text(self, sheet: _Sheet, xml: bytes) -> None:
+        """Cap the text a reader will materialise: calamine copies a shared string into every cell
+        that references it, so 2,000 references to a 1 MiB string make 4 GB from a 50 KB file."""
+        self._check_side_parts()
+        # bounds first, nearly always far below the budget: a cell citing a shared string takes
+        # at least 20 bytes of XML (`<c r="A1" t="s"><v>0</v></c>`), each cites the longest at most
+        cost = len(xml) // 20 * self._sst_max
+        if self._text_used + cost > MAX_TEXT_CHARS:
+            cost = _shared_text_cost(xml, self._sst or b"")
+        self._text_used += cost
+        if self._text_used > MAX_TEXT_CHARS:
+            raise _unreadable(
+                self.path, f"ferait lire plus de {MAX_TEXT_CHARS // 2**20} millions de caractères de texte "
+                f"(la feuille « {sheet.name} » répète un même long texte dans de nombreuses cellules) : "
+                "il n'est pas lu par sécurité.")
+
     def _load(self, sheet: _Sheet) -> None:
         if sheet.grid is not None:
             return
@@ -774,16 +848,18 @@ class FileSource:
         if sheet.part is None:
             return  # a chart sheet or a dangling reference: no cells
         try:
-            xml = self._read(sheet.part)
+            xml = self._read(sheet.part, what=f"la feuille « {sheet.name} »")
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
-        last_row, last_col = sheet.extent = _grid_extent(xml)
-        sheet.overrides = _special_cells(xml, self.full_calc_on_load)
+        (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
+        sheet.extent = (last_row, last_col)
         if b"mergeCell" in xml:
             sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
+        self._check_text(sheet, xml)
         del xml
         if last_row * last_col > MAX_GRID_CELLS:
             sheet.sparse = True  # calamine would allocate the whole grid: read the regions we need only
+            self._check_side_parts()  # openpyxl parses the shared strings itself: guarded first
             return
         try:
             sheet.grid = self._calamine().get_sheet_by_name(sheet.name).to_python(skip_empty_area=False)

@@ -385,8 +385,14 @@ def at_table(conv: Convention, table: Table, code: str, gravite: Gravite, messag
 
 
 # ----------------------------------------------------------------------------- wording
+QUOTED_MAX = 200  # characters of a quoted value: a message stays a line, even for a 32,768-character cell
+
+
 def q(text: Any) -> str:
-    """« text » (French quotes)."""
+    """« text » (French quotes), a very long text cut with « … » (STR-10 reports the length)."""
+    text = str(text)
+    if len(text) > QUOTED_MAX:
+        text = text[:QUOTED_MAX] + "…"
     return f"« {text} »"
 
 

@@ -16,6 +16,7 @@ from . import (
     STRUCTURE_KINDS,
     A,
     E,
+    action_of,
     at,
     at_named,
     describe_problem,
@@ -274,3 +275,28 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
                                  "Redimensionner le tableau ; dans LibreOffice, Données › Définir la plage…, "
                                  "choisissez le nom du tableau, étendez sa plage et cliquez sur « Modifier ». "
                                  "Sinon, séparez-la du tableau par une colonne vide.")
+
+
+EXCEL_MAX_TEXT = 32_767  # characters Excel holds in one cell
+
+
+@rule("STR-10", E, "Texte plus long que ce qu'une cellule Excel contient (plus de 32 767 caractères)", SRC_CONTRAT)
+def texte_trop_long(conv: Convention) -> Iterable[Finding]:
+    """Added code. A text of more than 32,767 characters in a data cell or a named cell: Excel cuts
+    it when it opens the file (or refuses the file), so the workbook was not written by Excel and the
+    value read is not the one a user saw. An error: the text is shown only cut in the findings."""
+    def finding(sheet: str, cell: str, action: str, text: str) -> Finding:
+        return Finding(code="STR-10", gravite=E, feuille=sheet, cellule=cell, action=action,
+                       message=f"La cellule contient un texte de {fmt_number(len(text))} caractères, plus que les "
+                               f"{fmt_number(EXCEL_MAX_TEXT)} qu'une cellule Excel peut contenir "
+                               f"(début : {q(text[:40] + '…')}).",
+                       suggestion="Raccourcissez ce texte (un long document se joint au dossier à part), "
+                                  "puis enregistrez le classeur depuis Excel.")
+    for nv in conv.names.values():
+        if isinstance(nv.raw, str) and len(nv.raw) > EXCEL_MAX_TEXT:
+            yield finding(nv.sheet, nv.cell, "", nv.raw)
+    for table_name in ROW_MODELS:
+        for ligne in conv.rows(table_name):
+            for attr, v in ligne.raw.items():
+                if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT:
+                    yield finding(ligne.sheet, ligne.cell(attr), action_of(ligne), v)

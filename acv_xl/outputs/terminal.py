@@ -1,0 +1,37 @@
+"""User text on a terminal shown literally: never a control sequence, never Rich markup.
+
+A cell, a sheet or a file name may hold an escape sequence (`ESC[2J` clears the screen, others
+retitle the window or forge a hyperlink) or text that Rich would read as markup (`[bold]`,
+`[link=…]`). Every output that reaches a terminal passes user text through `literal` (the
+control characters replaced by visible symbols) or, where the text is printed with markup on,
+`markup_literal` (the brackets escaped as well).
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls, DEL and C1 controls: none may reach a terminal raw
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _visible(m: re.Match) -> str:
+    c = ord(m.group(0))
+    if c < 0x20:
+        return chr(0x2400 + c)  # ␛ for ESC, ␊ for a line feed, ␇ for the bell…
+    if c == 0x7F:
+        return "\u2421"  # ␡
+    return f"\\x{c:02x}"  # C1 controls have no symbol: their code, written out
+
+
+def literal(text: object) -> str:
+    """`text` with every control character replaced by a visible symbol (ESC → ␛)."""
+    s = str(text)
+    return _CONTROL.sub(_visible, s) if _CONTROL.search(s) else s
+
+
+def markup_literal(text: object) -> str:
+    """`literal(text)` with Rich markup escaped too, for a console that interprets markup."""
+    from rich.markup import escape
+
+    return escape(literal(text))

@@ -1,0 +1,135 @@
+"""One zip part inflated under guard: never past its declared size, its CRC checked, nothing re-read.
+
+A zip's central directory states each part's size and CRC; a crafted file may state the real ones
+and carry data that inflate to gigabytes (or end short). `zipfile.read` would inflate up to 2 GiB
+in one call before noticing, so every part of a workbook is inflated here instead: at most one
+byte past the declared size is ever produced, and any disagreement (too long, too short, CRC,
+an encrypted or exotically compressed part, a local header that names another part) refuses the
+part with `PartRefused` — the caller turns it into STR-01, never into a second, unguarded read.
+Excel, LibreOffice and every library write parts stored or deflated: nothing else is accepted.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from typing import BinaryIO
+
+_LOCAL_HEADER = struct.Struct("<4s2xH18xHH")  # signature, flags, name/extra lengths
+# encrypted (bit 0), compressed patch (5), strong encryption (6)
+_NOT_PLAIN = 0x1 | 0x20 | 0x40
+_CHUNK = 1 << 20
+
+
+class PartRefused(ValueError):
+    """A part that does not inflate to what the zip's directory says: the French reason."""
+
+
+def inflate(info: zipfile.ZipInfo, data: bytes | None = None, fh: BinaryIO | None = None) -> bytes:
+    """The bytes of the part `info`, from the whole file in memory (`data`) or an open file (`fh`)."""
+    if info.flag_bits & _NOT_PLAIN:
+        raise PartRefused("est chiffré")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise PartRefused("utilise une méthode de compression qu'Excel n'emploie pas")
+    off = info.header_offset
+    if data is not None:
+        header = bytes(data[off: off + 30])
+    else:
+        fh.seek(off)
+        header = fh.read(30)
+    try:
+        sig, flags, name_len, extra_len = _LOCAL_HEADER.unpack(header)
+    except struct.error:
+        raise PartRefused("est tronqué") from None
+    name = data[off + 30: off + 30 + name_len] if data is not None else fh.read(name_len)
+    try:
+        name = bytes(name).decode("utf-8" if flags & 0x800 else "cp437")
+    except UnicodeDecodeError:
+        name = None
+    if sig != b"PK\x03\x04" or name != info.orig_filename:
+        raise PartRefused("ne se trouve pas là où l'archive l'annonce")
+    start = off + 30 + name_len + extra_len
+    size, left = info.file_size, info.compress_size
+
+    def chunks():
+        nonlocal left
+        if data is not None:
+            view = memoryview(data)[start: start + left]
+            if len(view) < left:
+                raise PartRefused("est tronqué")
+            yield view
+            return
+        fh.seek(start)
+        while left > 0:
+            block = fh.read(min(_CHUNK, left))
+            if not block:
+                raise PartRefused("est tronqué")
+            left -= len(block)
+            yield block
+
+    if info.compress_type == zipfile.ZIP_STORED:
+        if info.compress_size != size:
+            raise PartRefused("n'a pas la taille que l'archive annonce")
+        out = b"".join(bytes(c) for c in chunks())
+    elif data is not None:  # the whole file in memory (nearly always): one call, one byte past the size
+        view = memoryview(data)[start: start + left]
+        if len(view) < left:
+            raise PartRefused("est tronqué")
+        try:
+            out = zlib.decompressobj(-15).decompress(view, size + 1)
+        except zlib.error:
+            raise PartRefused("a des données compressées invalides") from None
+        if len(out) > size:
+            raise PartRefused("se décompresse au-delà de la taille que l'archive annonce")
+    else:
+        d = zlib.decompressobj(-15)
+        pieces, got = [], 0
+        try:
+            for block in chunks():
+                buf = block
+                while buf and not d.eof:
+                    piece = d.decompress(buf, size - got + 1)  # one byte past the size says "too long"
+                    got += len(piece)
+                    if got > size:
+                        raise PartRefused("se décompresse au-delà de la taille que l'archive annonce")
+                    pieces.append(piece)
+                    buf = d.unconsumed_tail
+                if d.eof:
+                    break
+        except zlib.error:
+            raise PartRefused("a des données compressées invalides") from None
+        out = b"".join(pieces)
+    if len(out) != size:
+        raise PartRefused("n'a pas la taille que l'archive annonce")
+    if zlib.crc32(out) != info.CRC:
+        raise PartRefused("ne correspond pas à sa somme de contrôle (CRC)")
+    return out
+
+
+_UTF16_DTD = tuple(m.encode(enc) for m in ("<!DOCTYPE", "<!ENTITY") for enc in ("utf-16-le", "utf-16-be"))
+
+
+def has_dtd(data: bytes) -> bool:
+    """Whether an XML part declares a document type (entities: billion laughs, external entities).
+
+    A DTD can only stand in the prolog, before the root element: the prolog is walked (processing
+    instructions and comments of any length skipped), never the whole part. A part in UTF-16
+    (never written by Excel) is searched whole for the declarations in that encoding."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:
+        return any(m in data for m in _UTF16_DTD)
+    pos = 0
+    while True:
+        i = data.find(b"<", pos)
+        if i < 0:
+            return False
+        nxt = data[i + 1: i + 2]
+        if nxt == b"?":
+            end, skip = data.find(b"?>", i + 2), 2
+        elif data.startswith(b"<!--", i):
+            end, skip = data.find(b"-->", i + 4), 3
+        else:
+            return nxt == b"!"  # a declaration (<!DOCTYPE…) before the root, or the root itself
+        if end < 0:
+            return False
+        pos = end + skip

@@ -1,0 +1,226 @@
+"""The reader's guard, piece by piece (in process; the whole commands run in `test_hostile.py`)."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import tracemalloc
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+from _hostile_files import (
+    FIN_PART,
+    SST_PART,
+    _rewrite,
+    _set_first_funder,
+    custom_property_bomb,
+    lying_crc,
+    lying_size,
+)
+from _read_workbooks import build, default_names, table_from_layout
+
+from acv_xl.checks.rules import run_rules
+from acv_xl.contract import layout
+from acv_xl.outputs.terminal import literal, markup_literal
+from acv_xl.reading import source_file, zip_guard
+from acv_xl.reading.errors import UnreadableWorkbook
+from acv_xl.reading.ooxml import Package
+from acv_xl.reading.read import read_file
+from acv_xl.reading.source_file import _NEAR_BOUND, _scan_sheet
+
+FIN = layout.T_FINANCEMENTS
+
+
+def _good(tmp_path: Path) -> Path:
+    rows = [{"numero": "1.1", "financeur": "ETAT", "nature": "Subvention", "annee": 2024, "montant": 1000.0,
+             "statut": "Acquis", "commentaire": "une ligne"}]
+    return build(tmp_path / "bon.xlsx", [table_from_layout(t, rows if t is FIN else []) for t in layout.TABLES],
+                 default_names())
+
+
+# ------------------------------------------------------------------ zip_guard.inflate
+def _one_part_zip(data: bytes, *, size: int | None = None, crc: int | None = None, stored=False) -> tuple[bytes, zipfile.ZipInfo]:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as z:
+        z.writestr("p.xml", data)
+    raw = buf.getvalue()
+    info = zipfile.ZipFile(io.BytesIO(raw)).getinfo("p.xml")
+    if size is not None:
+        info.file_size = size
+    if crc is not None:
+        info.CRC = crc
+    return raw, info
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_inflate_gives_the_part_from_memory_or_from_a_file(stored):
+    data = b"<x>" + b"donnees " * 5000 + b"</x>"
+    raw, info = _one_part_zip(data, stored=stored)
+    assert zip_guard.inflate(info, raw) == data
+    assert zip_guard.inflate(info, fh=io.BytesIO(raw)) == data
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"size": 100}, "au-delà de la taille"),  # the data go on past the declared size
+    ({"size": 10**6}, "n'a pas la taille"),  # the data end short
+    ({"crc": 12345}, "somme de contrôle"),
+])
+@pytest.mark.parametrize("source", ["memory", "file"])
+def test_inflate_refuses_a_part_that_disagrees_with_the_directory(change, reason, source):
+    raw, info = _one_part_zip(b"<x>" + b"a" * 50_000 + b"</x>", **change)
+    with pytest.raises(zip_guard.PartRefused, match=reason):
+        zip_guard.inflate(info, raw) if source == "memory" else zip_guard.inflate(info, fh=io.BytesIO(raw))
+
+
+def test_inflate_never_produces_more_than_one_byte_past_the_declared_size():
+    """2 GiB of zeros behind a 1 KB declared size: refused with a few KB allocated."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = c.compress(bytes(1 << 20)) + c.flush(zlib.Z_FULL_FLUSH)
+    comp = block * 2048 + b"\x03\x00"
+    info = zipfile.ZipInfo("p.xml")
+    info.compress_type, info.file_size, info.compress_size, info.CRC = zipfile.ZIP_DEFLATED, 1024, len(comp), 0
+    info.header_offset = 0
+    raw = b"PK\x03\x04" + bytes(22) + (5).to_bytes(2, "little") + bytes(2) + b"p.xml" + comp
+    tracemalloc.start()
+    try:
+        for kwargs in ({"data": raw}, {"fh": io.BytesIO(raw)}):
+            with pytest.raises(zip_guard.PartRefused, match="au-delà"):
+                zip_guard.inflate(info, **kwargs)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(comp) + (4 << 20), f"{peak / 2**20:.0f} Mo"
+
+
+def test_inflate_refuses_what_excel_never_writes():
+    raw, info = _one_part_zip(b"<x/>")
+    info.compress_type = zipfile.ZIP_BZIP2
+    with pytest.raises(zip_guard.PartRefused, match="compression"):
+        zip_guard.inflate(info, raw)
+    raw, info = _one_part_zip(b"<x/>")
+    info.flag_bits |= 0x1
+    with pytest.raises(zip_guard.PartRefused, match="chiffré"):
+        zip_guard.inflate(info, raw)
+
+
+def test_has_dtd_walks_the_prolog():
+    assert zip_guard.has_dtd(b'<?xml version="1.0"?><!--' + b" " * 9000 + b'--><!DOCTYPE x [<!ENTITY a "b">]><x/>')
+    assert zip_guard.has_dtd('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><x/>'.encode("utf-16"))
+    assert not zip_guard.has_dtd(b'<?xml version="1.0"?>\n<x><t>&lt;!DOCTYPE</t></x>')
+    assert not zip_guard.has_dtd(b"")
+
+
+# ------------------------------------------------------------------ the whole reader
+def test_lying_headers_are_refused_without_inflating(tmp_path):
+    good = _good(tmp_path)
+    for factory, where in ((lying_crc, "la feuille « Plan de financement »"), (lying_size, SST_PART)):
+        path = factory(good, tmp_path)
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        try:
+            with pytest.raises(UnreadableWorkbook) as exc:
+                read_file(path)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert exc.value.code == "STR-01" and where in exc.value.message and "au-delà" in exc.value.message
+        assert peak < 40 * 2**20 and time.perf_counter() - t0 < 2
+
+
+def test_the_annotated_copy_and_the_consolidation_mark_read_through_the_same_guard(tmp_path):
+    from acv_xl.outputs.consolidation import _is_consolidation
+
+    good = _good(tmp_path)
+    assert set(Package.open(good).parts) == set(zipfile.ZipFile(good).namelist())
+    with pytest.raises(UnreadableWorkbook, match="au-delà"):
+        Package.open(lying_crc(good, tmp_path))
+    bomb = custom_property_bomb(good, tmp_path)
+    t0 = time.perf_counter()
+    tracemalloc.start()
+    try:
+        assert _is_consolidation(str(bomb)) is False
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 2**20 and time.perf_counter() - t0 < 2
+
+
+def test_the_shared_text_budget(tmp_path, monkeypatch):
+    """The text a workbook makes the reader materialise is capped: a normal file is far below it."""
+    good = _good(tmp_path)
+    read_file(good)
+    monkeypatch.setattr(source_file, "MAX_TEXT_CHARS", 20)
+    with pytest.raises(UnreadableWorkbook, match="millions de caractères|caractères de texte"):
+        read_file(good)
+
+
+def test_the_shared_text_cost_counts_each_reference():
+    sst = b"<sst><si><t>abc</t></si><si><t>" + b"x" * 1000 + b"</t></si></sst>"
+    xml = b"<sheetData>" + b'<c r="A1" t="s"><v>1</v></c>' * 3 + b'<c r="A2" t="s"><v>0</v></c></sheetData>'
+    cost = source_file._shared_text_cost(xml, sst)
+    assert 3000 <= cost <= 3 * len(b"<si><t>" + b"x" * 1000 + b"</t></si>") + 100
+    # however the attribute is written (spaces, quotes, order, a prefix)
+    odd = (b'<sheetData><c t = \'s\' r="A1"><v>1</v></c><x:c r="B1" t="s"><x:v> 1 </x:v></x:c>'
+           b'<c r="C1" t="s"><f>A1</f><v>1</v></c></sheetData>')
+    assert source_file._shared_text_cost(odd, sst) == 3 * len(b"<si><t>" + b"x" * 1000 + b"</t></si>")
+
+
+# ------------------------------------------------------------------ the sheet's real extent
+_HEAD = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:B2"/><sheetData>'
+
+
+@pytest.mark.parametrize("cells, extent", [
+    (b'<row r="1"><c r="A1"><v>1</v></c><c r="B2"><v>1</v></c></row>', _NEAR_BOUND),  # a bound: no visit
+    (b'<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>',
+     (1048576, 16384)),
+    (b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row><row r="1"><c r="A1"><v>1</v></c></row>',
+     (1048576, 16384)),  # out of order
+    (b'<row r="5">' + b"<c><v>1</v></c>" * 800 + b"</row>", (5, 800)),  # cells without `r`
+    (b'<row r="2"><c s="1" r="ZZZ2"><v>1</v></c></row>', (2, 18278)),  # `r` not first
+    (b'<x:row xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" r="3"><x:c r="AAA3"><x:v>1'
+     b"</x:v></x:c></x:row>", (3, 703)),  # prefixed
+    (b'<row r="7"><c r="A7" t="inlineStr"><is><t><![CDATA[x]]></t></is></c><c r="AB70000"><v>1</v></c></row>',
+     (70000, 28)),
+])
+def test_the_extent_comes_from_the_cells_never_from_the_dimension(cells, extent):
+    got, _special = _scan_sheet(_HEAD + cells + b"</sheetData></worksheet>", False)
+    assert got == extent
+
+
+def test_a_near_bound_covers_every_cell_it_did_not_visit():
+    """When the one search finds nothing, the bound (999 × 702) holds every reference written."""
+    cells = b"".join(f'<row r="{r}"><c r="ZZ{r}"><v>1</v></c></row>'.encode() for r in range(1, 1000))
+    assert _scan_sheet(_HEAD + cells + b"</sheetData></worksheet>", False)[0] == _NEAR_BOUND
+    assert _NEAR_BOUND == (999, 702)
+
+
+# ------------------------------------------------------------------ STR-10 and the terminal
+def test_str10_a_text_longer_than_a_cell_holds(tmp_path):
+    """XlsxWriter (like Excel) cuts a text at 32,767 characters: the cell is written into the XML."""
+    good = _good(tmp_path)
+    cell = f"B{int(FIN.anchor[1:]) + 1}"
+    for n, expected in ((32_767, []), (32_768, [(FIN.sheet, cell, "1.1")])):
+        p = _rewrite(good, tmp_path / f"long{n}.xlsx", {FIN_PART: lambda xml: _set_first_funder(xml, b"x" * n)})
+        conv = read_file(p)
+        assert len(conv.financements[0].raw["financeur"]) == n
+        found = [f for f in run_rules(conv, ["STR-10"]) if f.code == "STR-10"]
+        assert [(f.feuille, f.cellule, f.action) for f in found] == expected
+    assert "32 768" in found[0].message.replace("\u202f", " ").replace("\u00a0", " ")
+    assert len(found[0].message) < 300
+
+
+def test_literal_shows_control_characters_and_markup_as_typed():
+    assert literal("a\x1b[2Jb\x07\n\x7f\x9b") == "a␛[2Jb␇␊␡\\x9b"
+    assert literal("Sans contrôle « é » [gras]") == "Sans contrôle « é » [gras]"
+    assert markup_literal("[bold red]x[/bold red]\x1b") == "\\[bold red]x\\[/bold red]␛"
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, highlight=False, width=200)
+    console.print(markup_literal("[bold red]x[/bold red] [link=file:///etc/passwd]lien[/link]\x1b[2J"))
+    out = console.file.getvalue()
+    assert "\x1b[2J" not in out and "\x1b]8;" not in out  # neither the clear screen nor a hyperlink
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", out)  # the console's own colours aside
+    assert "[bold red]x[/bold red] [link=file:///etc/passwd]lien[/link]␛[2J" in shown
