@@ -14,6 +14,7 @@ from acv_xl.checks.comparison import Comparison, compare
 from acv_xl.contract.model import Convention
 from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import comparison_report as cr
+from acv_xl.outputs.terminal import literal
 
 
 class Unusable(Exception):
@@ -69,7 +70,7 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
     avant, apres = Path(avant), Path(apres)
 
     def fail(message: str) -> int:
-        print(f"acv-xl : {message}", file=sys.stderr)
+        print(f"acv-xl : {literal(message)}", file=sys.stderr)
         return 2
 
     if out is not None and (problem := output_problem(Path(out), [avant, apres], replace)):
@@ -93,7 +94,7 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
     else:
         render_text(comp, ia, ib, console, cb)
         if out is not None:
-            console.print(f"Classeur des écarts écrit : {out}", markup=False, highlight=False, soft_wrap=True)
+            console.print(f"Classeur des écarts écrit : {literal(out)}", markup=False, highlight=False, soft_wrap=True)
     return 1 if comp.changed else 0
 
 
@@ -102,8 +103,8 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention)
 
     plain = not console.is_terminal
 
-    def p(text: str, style: str = "") -> None:
-        console.print(Text(text, style=style if not plain else ""), soft_wrap=plain)
+    def p(text: str, style: str = "") -> None:  # workbook text shown as typed: never a terminal control
+        console.print(Text(literal(text), style=style if not plain else ""), soft_wrap=plain)
 
     ident = " — ".join(str(x) for x in (conv.acv_id, conv.libelle) if x)
     p(f"Comparaison de la convention {ident}", "bold")
