@@ -118,7 +118,7 @@ def rewrite_part(path: Path, part: str, edit) -> None:
 def default_names() -> dict[str, tuple[str, str, Any]]:
     """Every named cell of the layout at its template place, with a plausible value."""
     values = {
-        "acv_version_modele": "2026.1", "acv_statut": "Non validé", "acv_date_validation": None,
+        "acv_version_modele": "2026.2", "acv_statut": "Non validé", "acv_date_validation": None,
         "acv_empreinte": None, "acv_programme": "ACV 2", "acv_id": "ACV123", "acv_libelle": "Lens - Liévin",
         "acv_departement": 62, "acv_epci": "CA de Lens-Liévin", "acv_siren_epci": "200000000",
         "acv_directeur_projet": "Camille Martin", "acv_referent_etat": "Dominique Durand",

@@ -237,10 +237,25 @@ def test_an_older_version_is_stepped_to_the_current_one(base, tmp_path, monkeypa
         wb[sheet][ref.replace("$", "")] = "2025.1"
     old = edited_copy(base, tmp_path / "ancien.xlsx", edit)
     mig = migration.migrate(old)
-    assert mig.steps == ["2025.1"] and mig.version == "2025.1"
+    assert mig.steps == [v for v, _ in layout.TEMPLATE_VERSIONS][:-1] and mig.steps[0] == "2025.1"
+    assert mig.version == "2025.1"
     out = migration.write(mig, tmp_path / "nouveau.xlsx")
     assert read_file(out).value("acv_version_modele") == layout.TEMPLATE_VERSION
     assert _findings(out) == _findings(base)
+
+
+def test_a_2026_1_workbook_is_told_to_migrate_and_migrates_to_the_current_template(base, tmp_path):
+    def edit(wb):
+        (sheet, ref), = list(wb.defined_names["acv_version_modele"].destinations)
+        wb[sheet][ref.replace("$", "")] = "2026.1"
+    old = edited_copy(base, tmp_path / "v2026_1.xlsx", edit)
+    before = validate_file(old)
+    str05 = [f for f in before.findings if f.code == "STR-05"]
+    assert [f.gravite.value for f in str05] == ["avertissement"] and "migrer" in str05[0].suggestion
+    out = tmp_path / "v2026_2.xlsx"
+    assert acv("migrer", old, "-o", out).returncode == 0
+    assert read_file(out).value("acv_version_modele") == layout.TEMPLATE_VERSION == "2026.2"
+    assert _findings(out) == _findings(base)  # STR-05 gone, nothing else moved
 
 
 def test_excel_errors_and_uncomputed_formulas_are_carried_as_such(tmp_path):

@@ -237,7 +237,7 @@ def test_named_cells_are_workbook_names_with_a_label(wb):
         row, col = parse_a1(cell)
         assert wb[sheet].cell(row, col - 1).value == nc.label, nc.name
     ws = wb[layout.Sheet.ACCUEIL]
-    assert ws[layout.NAMED_BY_NAME["acv_version_modele"].cell].value == layout.TEMPLATE_VERSION == "2026.1"
+    assert ws[layout.NAMED_BY_NAME["acv_version_modele"].cell].value == layout.TEMPLATE_VERSION == "2026.2"
     assert ws[layout.NAMED_BY_NAME["acv_statut"].cell].value == "Non validé"
 
 

@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 
-TEMPLATE_VERSION = "2026.1"
+TEMPLATE_VERSION = "2026.2"
 # Versions this tool can read; older ones get STR-05 A (migration), unknown/newer STR-05 E.
-KNOWN_VERSIONS = ("2026.1",)
+KNOWN_VERSIONS = ("2026.1", "2026.2")
 # Every version of the template, oldest first, with what it changed. A new version adds its line
 # here, its step in `acv_xl.history.migration.STEPS` (from the version before it) and a test
 # migrating a workbook of the version before (tests/test_migration.py checks the three agree).
 TEMPLATE_VERSIONS: tuple[tuple[str, str], ...] = (
     ("2026.1", "Première version : onze feuilles, dix tableaux, seize cellules nommées, listes de choix, "
                "formules de la Synthèse, boutons « Valider » et « Générer l'annexe »."),
+    ("2026.2", "Listes étendues (natures « Avance remboursable », « Recette / cession », « Apport en nature » ; "
+               "dérogation « Corse » ; financeurs ADEME, EAU, SNCF et nouveaux dispositifs), feuille masquée "
+               "« Données validées », mise en page d'impression (A4 paysage, 8 points au moins)."),
 )
 
 

@@ -44,6 +44,14 @@ _MENTION_CELL = (3, 2)  # Accueil!B3: the red mention of a demonstration workboo
 STEPS: dict[str, Callable[[Convention], None]] = {}
 
 
+def _from_2026_1(conv: Convention) -> None:
+    """2026.1 → 2026.2: the lists only grew and no column moved; every value stays as it is (the
+    new drop-downs, reference financeurs and print layout come with the template written)."""
+
+
+STEPS["2026.1"] = _from_2026_1
+
+
 @dataclass
 class Uncarried:
     sheet: str
