@@ -175,6 +175,7 @@ STORED_FINGERPRINTS = {
 def test_stored_fingerprints_do_not_move():
     clean = clean_raw()  # as it was when the fingerprint was stored (the data changed, not the algorithm)
     clean["names"]["acv_id"] = "ACV001"
+    clean["names"]["acv_version_modele"] = "2026.1"
     clean["T_Financements"][1]["dispositif"] = "DETR"
     convs = {"typed": build(_stored_case_raw()), "clean": build(clean)}
     for name, conv in convs.items():
