@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
@@ -174,6 +175,7 @@ def parse_year(raw: Any) -> Parsed:
     return Parsed(None, Problem("pas_annee", text))
 
 
+@lru_cache(maxsize=8192)  # the same names (dispositifs, maîtres d'ouvrage, lists) come back on every line
 def fold(text: str) -> str:
     """Lower case, no accents, single spaces, typographic apostrophes folded: for lenient matching."""
     t = unicodedata.normalize("NFKD", text.replace("’", "'").replace("\u00a0", " "))

@@ -13,10 +13,10 @@ SIREN (PRJ-05); no « commune manquante » while one code of `T_Communes` is unr
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 from acv_xl.checks.findings import Finding
-from acv_xl.contract import layout
+from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.model import Convention
 from acv_xl.contract.reference import ConventionRef, Reference
 from acv_xl.contract.values import fmt_number, fold
@@ -212,9 +212,6 @@ def _at_ort(conv: Convention, code, gravite, message, suggestion) -> Finding:
     return at_named(conv, "acv_id", code, gravite, message, suggestion)
 
 
-_DETR = re.compile(r"\bdetr\b")
-
-
 def _mo_commune(conv: Convention, mo: str, codes: list[tuple[object, str]]):
     """The commune of `T_Communes` the maître d'ouvrage's name designates (« Ville de Lens »), or None
     when it names none or several of them: a name is not guessed."""
@@ -241,13 +238,18 @@ def detr_population(conv: Convention) -> Iterable[Finding]:
         return
     ix = index(conv)
     ref = ix.reference
+    communes_of: dict[str, Any] = {}
     for lf in rows(conv, layout.T_FINANCEMENTS):
-        if lf.dispositif is None or not _DETR.search(fold(str(lf.dispositif))) or lf.statut == layout.STATUT_REFUSE:
+        if lf.dispositif is None or dispositifs.famille(str(lf.dispositif)) != layout.FAMILLE_DETR \
+                or lf.statut == layout.STATUT_REFUSE:
             continue
         action = ix.action(lf.numero)
         if action is None or action.type_mo != "Commune" or not action.maitre_ouvrage:
             continue
-        c = _mo_commune(conv, str(action.maitre_ouvrage), codes)
+        mo = str(action.maitre_ouvrage)
+        if mo not in communes_of:  # one look-up per maître d'ouvrage, not per line
+            communes_of[mo] = _mo_commune(conv, mo, codes)
+        c = communes_of[mo]
         if c is None:
             continue
         outre_mer = len(c.departement) == 3

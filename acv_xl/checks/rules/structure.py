@@ -295,8 +295,11 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
     for nv in conv.names.values():
         if isinstance(nv.raw, str) and len(nv.raw) > EXCEL_MAX_TEXT:
             yield finding(nv.sheet, nv.cell, "", nv.raw)
-    for table_name in ROW_MODELS:
-        for ligne in conv.rows(table_name):
-            for attr, v in ligne.raw.items():
-                if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT:
-                    yield finding(ligne.sheet, ligne.cell(attr), action_of(ligne), v)
+    lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
+    # one cheap pass first: a long text is rare, and this rule runs on every « Valider »
+    if not any(v.__class__ is str and len(v) > EXCEL_MAX_TEXT for ligne in lines for v in ligne.raw.values()):
+        return
+    for ligne in lines:
+        for attr, v in ligne.raw.items():
+            if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT:
+                yield finding(ligne.sheet, ligne.cell(attr), action_of(ligne), v)
