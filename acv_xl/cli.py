@@ -132,8 +132,32 @@ def cmd_annexe(args) -> int:
 def cmd_consolider(args) -> int:
     from acv_xl.outputs.consolidation import run_consolider
 
-    return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
-                          json_path=Path(args.json) if args.json else None, jobs=args.jobs)
+    options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs,
+               "par_financeur": Path(args.par_financeur) if args.par_financeur else None}
+    register = None
+    if args.registre:
+        from acv_xl.history.register import Register, RegisterError
+
+        outputs = [args.sortie] + ([args.json] if args.json else [])
+        if any(Path(o).resolve() == Path(args.registre).resolve() for o in outputs):
+            return _fail(f"le registre ne peut pas être aussi un fichier de sortie : {args.registre}")
+        try:
+            register = Register.open(Path(args.registre))
+        except RegisterError as exc:
+            return _fail(str(exc))
+        options.update(cache=register, record=register.record)
+    try:
+        return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
+                              json_path=Path(args.json) if args.json else None, jobs=args.jobs, **options)
+    finally:
+        if register is not None:
+            register.close()
+
+
+def cmd_historique(args) -> int:
+    from acv_xl.history.historique import run_historique
+
+    return run_historique(Path(args.registre), Path(args.sortie), Path(args.json) if args.json else None)
 
 
 def cmd_serveur(args) -> int:
@@ -185,7 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--departement", metavar="CODE", help="code du département consolidé (ex. 62)")
     s.add_argument("--json", metavar="RESUME.json", help="écrit aussi les totaux et statuts par convention en JSON")
     s.add_argument("--jobs", type=_positive_int, metavar="N", help="nombre de processus (défaut : tous les cœurs)")
+    s.add_argument("--registre", metavar="REGISTRE.sqlite", help="enregistre la consolidation dans le registre du département (créé au besoin) et ne relit pas les classeurs inchangés")
+    s.add_argument("--comite", metavar="TEXTE", help="libellé du comité (ex. « Comité du 12/06/2026 ») ; sa date sert de date de référence de la préparation")
+    s.add_argument("--sans-erreurs", action="store_true", help="ne compte que les conventions sans erreur (les autres sont listées avec le motif)")
+    s.add_argument("--par-financeur", metavar="DOSSIER", help="écrit aussi un classeur par financeur (financeur_ETAT.xlsx…) dans DOSSIER")
     s.set_defaults(func=cmd_consolider)
+
+    s = sub.add_parser("historique", help="évolution du département d'un comité à l'autre", description="Lit le registre du département et écrit l'évolution des engagements de chaque financeur et de chaque convention d'une consolidation à l'autre.")
+    s.add_argument("registre", metavar="REGISTRE.sqlite", help="registre écrit par « consolider --registre »")
+    s.add_argument("-o", "--sortie", required=True, metavar="EVOLUTION.xlsx", help="classeur à écrire")
+    s.add_argument("--json", metavar="EVOLUTION.json", help="écrit aussi l'évolution en JSON")
+    s.set_defaults(func=cmd_historique)
 
     s = sub.add_parser("serveur", help="démarre xlwings Server (boutons et fonctions dans Excel)", description="Démarre xlwings Server avec les fonctions et scripts ACV ; affiche l'adresse du manifeste à charger dans Excel.")
     s.add_argument("--hote", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")

@@ -19,6 +19,7 @@ Choices:
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -31,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from acv_xl.checks.rules.consolidation import FileSummary, judge
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
@@ -143,21 +144,25 @@ def _is_consolidation(path: str) -> bool:
         return False
 
 
+def _identify(path: str) -> tuple[int, float, str, bool]:
+    """Size, modification time, SHA-256 of a file, and whether it holds a custom-property part."""
+    st = os.stat(path)
+    h = hashlib.sha256()
+    custom, tail = False, b""
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+            # a zip stores its part names as they are: without this one, no custom property
+            custom = custom or _CUSTOM_PART in tail + block[:len(_CUSTOM_PART)] or _CUSTOM_PART in block
+            tail = block[-len(_CUSTOM_PART):]
+    return st.st_size, st.st_mtime, h.hexdigest(), custom
+
+
 def summarize(path: str, rel: str) -> FileSummary:
     """Read, validate and boil down one workbook. Never raises: a crash is reported in the summary."""
     s = FileSummary(path=path, rel=rel)
     try:
-        st = os.stat(path)
-        s.size, s.mtime = st.st_size, st.st_mtime
-        h = hashlib.sha256()
-        custom, tail = False, b""
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-                # a zip stores its part names as they are: without this one, no custom property
-                custom = custom or _CUSTOM_PART in tail + block[:len(_CUSTOM_PART)] or _CUSTOM_PART in block
-                tail = block[-len(_CUSTOM_PART):]
-        s.sha256 = h.hexdigest()
+        s.size, s.mtime, s.sha256, custom = _identify(path)
     except OSError as exc:
         s.crash = f"fichier inaccessible : {exc.strerror or exc}"
         return s
@@ -173,6 +178,10 @@ def summarize(path: str, rel: str) -> FileSummary:
         s.etat, s.totaux, s.lines = ETAT_ILLISIBLE, None, ()
         s.crash = f"{type(exc).__name__} : {exc}"[:300]
     return s
+
+
+def _date(v: Any) -> date | None:
+    return v.date() if isinstance(v, datetime) else v if isinstance(v, date) else None
 
 
 _TEMPLATE_CELLS = {n.name: (n.sheet, n.cell) for n in layout.NAMED_CELLS}
@@ -197,8 +206,11 @@ def _fill(s: FileSummary, report) -> None:
     s.epci = _text(conv.value("acv_epci"))
     s.programme = _text(conv.value("acv_programme"))
     s.version_modele = _text(conv.value("acv_version_modele"))
-    dv = conv.value("acv_date_validation")
-    s.date_validation = dv.date() if isinstance(dv, datetime) else dv if isinstance(dv, date) else None
+    s.date_validation = _date(conv.value("acv_date_validation"))
+    s.date_convention = _date(conv.value("acv_date_convention"))
+    s.date_fin_initialisation = _date(conv.value("acv_date_fin_initialisation"))
+    s.date_fin_deploiement = _date(conv.value("acv_date_fin_deploiement"))
+    s.date_comite = _date(conv.value("acv_date_comite"))
     # only the named cells found away from the template's place (`FileSummary.cell` knows the rest)
     s.cells = {name: (nv.sheet, nv.cell) for name, nv in conv.names.items()
                if nv.cell and _TEMPLATE_CELLS.get(name) != (nv.sheet, nv.cell)}
@@ -208,6 +220,8 @@ def _fill(s: FileSummary, report) -> None:
     s.acquis = totals.total(totals.counted(conv.financements, layout.STATUTS_ACQUIS))
     counted = {id(lf) for lf in totals.counted(conv.financements)}
     actions = {a.numero: a for a in conv.actions if a.numero}
+    s.actions = tuple((a.numero, a.intitule, a.axe, a.maitre_ouvrage, a.maturite, a.cout_total)
+                      for a in conv.actions if not a.is_empty())
     lines = []
     for lf in conv.financements:
         if lf.is_empty():
@@ -337,10 +351,53 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     return [results[i] for i in range(n)]
 
 
+# ------------------------------------------------------------------ what a previous run already read
+class SummaryCache(Protocol):
+    """Summaries of files already read, by content (the register of `acv_xl.history` is one).
+
+    `lookup` returns the `FileSummary` recorded for a file of that SHA-256 (read with the same
+    rules), or None: the file is then read. Defined here so that the batch takes it as a parameter
+    and never imports the layer that implements it."""
+
+    def lookup(self, sha256: str) -> FileSummary | None: ...
+
+
+def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
+               progress: Callable[[int, int], None] | None) -> tuple[list[FileSummary], set[str]]:
+    """Every file's summary, from `cache` when it knows the file's content, else read; and the
+    relative paths of the files taken from the cache."""
+    if cache is None:
+        return summarize_all(items, jobs=jobs, progress=progress), set()
+    found: dict[int, FileSummary] = {}
+    for i, (path, rel) in enumerate(items):
+        try:
+            size, mtime, sha, _custom = _identify(path)
+        except OSError:
+            continue  # read below: the worker reports it as it would without a cache
+        known = cache.lookup(sha)
+        if known is not None:
+            # the content is the one recorded; where it lies and when it was touched are this run's
+            found[i] = dataclasses.replace(known, path=path, rel=rel, size=size, mtime=mtime)
+    todo = [i for i in range(len(items)) if i not in found]
+    n = len(items)
+    read = summarize_all([items[i] for i in todo], jobs=jobs,
+                         progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
+    found.update(zip(todo, read))
+    return [found[i] for i in range(n)], {items[i][1] for i in range(n) if i not in todo}
+
+
 # ------------------------------------------------------------------ entry points
 def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
-                jobs: int | None = None, progress: Callable[[int, int], None] | None = None) -> ConsolidationResult:
+                jobs: int | None = None, progress: Callable[[int, int], None] | None = None,
+                cache: SummaryCache | None = None, comite: str | None = None, sans_erreurs: bool = False,
+                par_financeur: Path | None = None,
+                record: Callable[[ConsolidationResult], None] | None = None) -> ConsolidationResult:
     """Consolidate the workbooks found under `paths` into `out` (and `json_path`).
+
+    `cache`: summaries of files already read (the register); `comite`: the comité's label (its
+    date, if it holds one, is the readiness date); `sans_erreurs`: count only the workbooks with no
+    error; `par_financeur`: a folder for one extract per financeur; `record`: called with the result
+    once every output is written (the register records the run).
 
     Raises `UsageError` (French message) for bad arguments or when no workbook is found.
     """
@@ -359,6 +416,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"code de département invalide : « {departement} » (attendu : 62, 2A, 974…).")
     if any(Path(p).resolve() == out.resolve() for p in paths):
         raise UsageError(f"le fichier de sortie est aussi un des classeurs à lire : {out}")
+    if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
+        raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
     excluded = [out] + ([json_path] if json_path else [])
     phases: dict[str, float] = {}
 
@@ -373,11 +432,12 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans : {where}")
     items = [(str(f), _rel(f, base)) for f in files]
     lap("recherche")
-    summaries = summarize_all(items, jobs=jobs, progress=progress)
+    summaries, reused = _summaries(items, cache, jobs, progress)
     lap("lecture et contrôle")
-    verdicts = judge(summaries, departement)
+    verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
-                                 base=base, phases=phases)
+                                 base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
+                                 reused=reused)
     lap("règles CON")
     write_workbook(result, out)
     lap("écriture du classeur")
@@ -385,6 +445,14 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         data = json.dumps(to_json(result), ensure_ascii=False, indent=2)
         _atomic(Path(json_path), lambda tmp: tmp.write_text(data, encoding="utf-8"))
         lap("écriture du JSON")
+    if par_financeur is not None:
+        from acv_xl.outputs.consolidation_extracts import write_extracts
+
+        result.extracts = write_extracts(result, Path(par_financeur), [Path(p) for p, _ in items])
+        lap("extraits par financeur")
+    if record is not None:
+        record(result)
+        lap("registre")
     result.duree = time.perf_counter() - t0
     return result
 
@@ -399,7 +467,7 @@ def _wants_rich(stream) -> bool:
 
 
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
-                   jobs: int | None = None, console=None) -> int:
+                   jobs: int | None = None, console=None, **options) -> int:
     """The `acv-xl consolider` command: progress bar on a terminal, one French summary line, exit status.
 
     `console`: a rich console (default: one on stderr when it is a terminal, else plain `print`,
@@ -433,7 +501,8 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
             bar.update(task, completed=done)
 
     try:
-        result = consolidate(paths, out, departement=departement, json_path=json_path, jobs=jobs, progress=progress)
+        result = consolidate(paths, out, departement=departement, json_path=json_path, jobs=jobs, progress=progress,
+                             **options)  # cache, comite, sans_erreurs, par_financeur, record: see `consolidate`
     except UsageError as exc:
         say(f"acv-xl : {exc}")
         return 2
@@ -446,5 +515,9 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
             bar.stop()
     duree = f"{result.duree:.1f}".replace(".", ",")
     say(f"Consolidation : {result.summary_line()}" + (f" ; résumé JSON : {json_path}" if json_path else "")
+        + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
+           f"{options['par_financeur']}" if result.extracts else "")
+        + (f" ; {len(result.reused)} fichier{'s' if len(result.reused) > 1 else ''} inchangé"
+           f"{'s' if len(result.reused) > 1 else ''} repris du registre" if options.get("cache") else "")
         + f" ({duree} s).")
     return result.exit_code

@@ -48,6 +48,10 @@ class ConsolidationResult:
     genere_le: datetime = field(default_factory=datetime.now)
     duree: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step (benchmark, diagnosis)
+    comite: str | None = None  # the comité's label (`--comite`)
+    sans_erreurs: bool = False  # only the workbooks with no error are counted (`--sans-erreurs`)
+    reused: set[str] = field(default_factory=set)  # files (rel) whose summary came from the register
+    extracts: list[Path] = field(default_factory=list)  # one workbook per financeur (`--par-financeur`)
 
     @cached_property
     def counted(self) -> list[FileSummary]:
