@@ -142,7 +142,7 @@ def cmd_consolider(args) -> int:
         if any(Path(o).resolve() == Path(args.registre).resolve() for o in outputs):
             return _fail(f"le registre ne peut pas être aussi un fichier de sortie : {args.registre}")
         try:
-            register = Register.open(Path(args.registre))
+            register = Register.open(Path(args.registre), __version__)
         except RegisterError as exc:
             return _fail(str(exc))
         options.update(cache=register, record=register.record)
@@ -157,7 +157,8 @@ def cmd_consolider(args) -> int:
 def cmd_historique(args) -> int:
     from acv_xl.history.historique import run_historique
 
-    return run_historique(Path(args.registre), Path(args.sortie), Path(args.json) if args.json else None)
+    return run_historique(Path(args.registre), Path(args.sortie), Path(args.json) if args.json else None,
+                          version=__version__)
 
 
 def cmd_serveur(args) -> int:

@@ -240,7 +240,7 @@ def to_json(ev: Evolution) -> dict:
     }
 
 
-def run_historique(registre: Path, out: Path, json_path: Path | None = None) -> int:
+def run_historique(registre: Path, out: Path, json_path: Path | None = None, version: str = "") -> int:
     """The `acv-xl historique` command: exit status 0, or 2 with a French message."""
     t0 = time.perf_counter()
 
@@ -259,7 +259,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None) -> 
     if _same(out, registre) or (json_path is not None and _same(json_path, registre)):
         return fail(f"la sortie écraserait le registre : {registre}")
     try:
-        with Register.open(registre, create=False) as reg:
+        with Register.open(registre, version, create=False) as reg:
             ev = load(reg)
     except RegisterError as exc:
         return fail(str(exc))

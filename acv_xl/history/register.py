@@ -33,7 +33,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from acv_xl import __version__
 from acv_xl.checks.rules.consolidation import FileSummary
 from acv_xl.checks.totals import Totaux
 from acv_xl.outputs.consolidation import UsageError
@@ -141,7 +140,7 @@ class RegisterError(UsageError):
 
 # ------------------------------------------------------------------ the rules' version
 @cache
-def rules_version() -> str:
+def rules_version(version: str) -> str:
     """acv-xl's version and a digest of the code that turns a file into its summary (contract,
     reading, checks and the batch's summary): any change to it, even without a new version
     number, makes the register read every file again."""
@@ -152,7 +151,7 @@ def rules_version() -> str:
     for p in files:
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
-    return f"{__version__}+{h.hexdigest()[:12]}"
+    return f"{version}+{h.hexdigest()[:12]}"
 
 
 # ------------------------------------------------------------------ a summary as JSON, and back
@@ -212,16 +211,17 @@ class Register:
     """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`),
     `record` once a run's outputs are written."""
 
-    def __init__(self, path: Path, con: sqlite3.Connection):
+    def __init__(self, path: Path, con: sqlite3.Connection, version: str):
         self.path = path
         self.con = con
-        self.version_regles = rules_version()
+        self.version = version  # acv-xl's (given by the command line: this layer does not import the package's top)
+        self.version_regles = rules_version(version)
         self.today = date.today().isoformat()
         self._known: dict[str, int] = {}  # sha256 → analysis id, for the files this run took from here
 
     # -- opening
     @classmethod
-    def open(cls, path: Path, create: bool = True) -> Register:
+    def open(cls, path: Path, version: str, create: bool = True) -> Register:
         path = Path(path)
         where = f"« {path} »"
         if path.is_dir():
@@ -246,7 +246,7 @@ class Register:
             raise RegisterError(f"impossible d'ouvrir le registre {where} : {exc}.") from None
         try:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
-            reg = cls(path, con)
+            reg = cls(path, con, version)
             reg._check_or_create(where)
         except RegisterError:
             con.close()
@@ -357,7 +357,7 @@ class Register:
         cur = con.execute(
             "INSERT INTO consolidations (date, comite, departement, version_acv_xl, version_regles, sans_erreurs, "
             "sortie, fichiers, conventions_comptees, financement_total) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (r.genere_le.isoformat(timespec="seconds"), r.comite, r.departement, __version__, self.version_regles,
+            (r.genere_le.isoformat(timespec="seconds"), r.comite, r.departement, self.version, self.version_regles,
              int(r.sans_erreurs), str(r.out) if r.out else None, len(r.files), len(r.counted),
              float(r.totaux.financement_total)))
         cid = cur.lastrowid

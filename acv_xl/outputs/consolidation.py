@@ -418,6 +418,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"le fichier de sortie est aussi un des classeurs à lire : {out}")
     if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
         raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
+    if par_financeur is not None and not Path(par_financeur).resolve().parent.is_dir():
+        raise UsageError(f"le dossier parent de --par-financeur n'existe pas : {Path(par_financeur).parent}")
     excluded = [out] + ([json_path] if json_path else [])
     phases: dict[str, float] = {}
 

@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
 from acv_xl.checks.totals import ZERO
 from acv_xl.checks.validate import (
     ETAT_ILLISIBLE,
@@ -35,7 +36,18 @@ from acv_xl.checks.validate import (
 )
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import atomic_write
-from acv_xl.outputs.consolidation_result import ConsolidationResult
+from acv_xl.outputs.consolidation_result import (
+    AVANCEE,
+    EN_COURS,
+    MOINS_PRETE,
+    PHASE_DEPLOIEMENT,
+    PHASE_INITIALISATION,
+    PHASE_TERMINEE,
+    SEUIL_AVANCEE,
+    SEUIL_MOINS_PRETE,
+    ConsolidationResult,
+    date_of_label,
+)
 from acv_xl.outputs.formats import (  # such text goes inline
     FMT_EUROS,
     FMT_EUROS_ENTIERS,
@@ -71,6 +83,7 @@ TABLES = {
     Feuille.FICHIERS: "T_Fichiers",
 }
 TABLE_TOTAUX_FINANCEURS = "T_TotauxFinanceurs"
+TABLE_PREPARATION = "T_Preparation"
 
 
 class H:
@@ -87,6 +100,12 @@ class H:
     COUT = layout.T_ACTIONS.header("cout_total")
     FINANCEMENT = "Financement total (€)"
     ECART = "Écart (€)"
+    MANQUE = "Manque de financement (€)"
+    EXCEDENT = "Excédent de financement (€)"
+    PHASE = "Phase au comité"
+    PART_ACTIONS = "Actions engagées ou terminées"
+    PREPARATION = "Préparation"
+    NB_CONVENTIONS = "Conventions"
     ACQUIS = "Dont acquis, engagé ou versé (€)"
     PART_ACQUISE = "Part acquise"
     STATUT = "Statut"
@@ -128,6 +147,15 @@ MARQUE = "acv-xl consolidation"  # value of the custom property `acv_xl` of the 
 MOTIF_CONSOLIDATION = "classeur consolidé (ignoré)"
 SANS_ID = "(sans identifiant)"
 
+
+
+def _grouped(par_financeur: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Amounts by financeur, the codes outside the reference list added under « code inconnu »."""
+    out: dict[str, Decimal] = {}
+    for code, v in par_financeur.items():
+        k = financeur_groupe(code)
+        out[k] = out.get(k, ZERO) + v
+    return out
 
 
 def _financeur_order(codes: Iterable[str]) -> list[str]:
@@ -413,31 +441,75 @@ class _Writer:
         cols = [
             (H.ACV_ID, 10, None), (H.LIBELLE, 28, None), (H.COMMUNES, 30, None), (H.EPCI, 30, None),
             (H.DEPARTEMENT, 12, None), (H.PROGRAMME, 10, None), (H.FICHIER, 30, None), (H.NB_ACTIONS, 9, "entier"),
-            (H.COUT, 18, "euros"), (H.FINANCEMENT, 18, "euros"), (H.ECART, 16, "euros"), (H.ACQUIS, 20, "euros"),
+            (H.COUT, 18, "euros"), (H.FINANCEMENT, 18, "euros"), (H.ECART, 16, "euros"), (H.MANQUE, 16, "euros"),
+            (H.EXCEDENT, 16, "euros"), (H.ACQUIS, 20, "euros"),
             (H.PART_ACQUISE, 10, "pourcent"), (H.STATUT, 26, None), (H.ERREURS, 9, "entier"),
-            (H.AVERTISSEMENTS, 13, "entier"),
+            (H.AVERTISSEMENTS, 13, "entier"), (H.PHASE, 15, None), (H.PART_ACTIONS, 12, "pourcent"),
+            (H.PREPARATION, 13, None),
         ]
         rows = []
+        classes: dict[str, int] = {AVANCEE: 0, EN_COURS: 0, MOINS_PRETE: 0}
         for f in r.counted:
             t = f.totaux
+            p = r.preparation(f)
+            classes[p.classe] += 1
             rows.append([
                 f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.epci, f.departement, f.programme, f.rel,
-                f.nb_actions, t.cout_total, t.financement_total, t.ecart, f.acquis,
-                (f.acquis / t.financement_total) if t.financement_total else None,
-                STATUT_LIBELLE.get(f.etat, f.etat), *r.counts(f),
+                f.nb_actions, t.cout_total, t.financement_total, t.ecart, max(t.ecart, ZERO), max(-t.ecart, ZERO),
+                f.acquis, (f.acquis / t.financement_total) if t.financement_total else None,
+                STATUT_LIBELLE.get(f.etat, f.etat), *r.counts(f), p.phase, p.part_actions, p.classe,
             ])
         g = r.totaux
         last_row = 3 + max(len(rows), 1) + 1  # the total row, 1-based
-        totals = {7: sum(f.nb_actions for f in r.counted), 8: g.cout_total, 9: g.financement_total, 10: g.ecart,
-                  11: r.acquis, 14: sum(r.counts(f)[0] for f in r.counted),
-                  15: sum(r.counts(f)[1] for f in r.counted),
-                  12: (f'=IFERROR(L{last_row}/J{last_row},"")',
+        # The gap's total is shown as what is missing and what is in excess, never netted (318 000 €
+        # missing and 50 000 € in excess are not « 268 000 € »): the net column has no total.
+        manque = sum((max(f.totaux.ecart, ZERO) for f in r.counted), ZERO)
+        excedent = sum((max(-f.totaux.ecart, ZERO) for f in r.counted), ZERO)
+        totals = {7: sum(f.nb_actions for f in r.counted), 8: g.cout_total, 9: g.financement_total, 11: manque,
+                  12: excedent, 13: r.acquis, 16: sum(r.counts(f)[0] for f in r.counted),
+                  17: sum(r.counts(f)[1] for f in r.counted),
+                  14: (f'=IFERROR(N{last_row}/J{last_row},"")',
                        float(r.acquis / g.financement_total) if g.financement_total else "")}
         _, last = self.table(ws, TABLES[Feuille.SYNTHESE], cols, rows, totals, freeze_cols=2)
-        ws.conditional_format(3, 14, last - 1, 14, {"type": "cell", "criteria": ">", "value": 0,
+        ws.conditional_format(3, 16, last - 1, 16, {"type": "cell", "criteria": ">", "value": 0,
                                                      "format": self.fmt["erreur"]})
-        ws.conditional_format(3, 13, last - 1, 13, {"type": "formula", "criteria": f'=$N4<>"{STATUT_LIBELLE[ETAT_VALIDE]}"',
+        ws.conditional_format(3, 15, last - 1, 15, {"type": "formula", "criteria": f'=$P4<>"{STATUT_LIBELLE[ETAT_VALIDE]}"',
                                                      "format": self.fmt["avertissement"]})
+        ws.conditional_format(3, 20, last - 1, 20, {"type": "cell", "criteria": "==", "value": f'"{MOINS_PRETE}"',
+                                                     "format": self.fmt["avertissement"]})
+        # how the class is decided, under the table (printed with it), and the count per class
+        top = last + 2
+        ref = date_of_label(r.comite)
+        quand = (f"au {ref.strftime('%d/%m/%Y')} (date du comité « {r.comite} »)" if ref else
+                 "à la date du prochain comité de chaque convention, à défaut à la date de la consolidation")
+        pa, pq = SEUIL_AVANCEE
+        ma, mq = SEUIL_MOINS_PRETE
+        notes = [
+            f"{H.PHASE} : {PHASE_INITIALISATION}, {PHASE_DEPLOIEMENT} ou {PHASE_TERMINEE}, {quand}, d'après les dates "
+            "de fin d'initialisation et de fin de déploiement de la convention.",
+            f"{H.PART_ACTIONS} : actions « Engagée », « En cours » ou « Terminée » parmi les actions non abandonnées ; "
+            f"{H.PART_ACQUISE.lower()} : financement « Acquis », « Engagé » ou « Versé » sur le financement total.",
+            f"Préparation « {AVANCEE} » : au moins {pa:.0%} des actions engagées ou terminées et au moins {pq:.0%} du "
+            f"financement acquis ; « {MOINS_PRETE} » : moins de {ma:.0%} des actions et moins de {mq:.0%} du "
+            f"financement ; « {EN_COURS} » : les autres.".replace("%", " %"),
+            f"{H.MANQUE} et {H.EXCEDENT} : l'écart de chaque convention, totalisés séparément (un excédent ne "
+            "compense pas un manque).",
+        ]
+        for k, text in enumerate(notes):
+            ws.write_string(top + k, 0, text, self.fmt["sous_titre"])
+        t0 = top + len(notes) + 1
+        crow = [[c, n] for c, n in classes.items()]
+        start, end = self.table(ws, TABLE_PREPARATION, [(H.PREPARATION, 10, None), (H.NB_CONVENTIONS, 28, "entier")],
+                                crow, {1: sum(classes.values())}, first_row=t0)
+        chart = self.wb.add_chart({"type": "column"})
+        chart.add_series({"name": "Conventions",
+                          "categories": [Feuille.SYNTHESE, start + 1, 0, start + 3, 0],
+                          "values": [Feuille.SYNTHESE, start + 1, 1, start + 3, 1],
+                          "data_labels": {"value": True}, "fill": {"color": "#1F4E79"}})
+        chart.set_title({"name": "Préparation des conventions"})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 480, "height": 288})
+        ws.insert_chart(t0, 3, chart)
 
     def _matrix(self, feuille: str, titre: str, keys: list[str], labels: list[str], get, total_of,
                 extra_total: bool):
@@ -468,17 +540,21 @@ class _Writer:
     def par_financeur(self) -> None:
         r = self.r
         g = r.totaux
-        codes = _financeur_order(g.par_financeur)
+        # a code outside the reference list never gets a column or a bar of its own (CON-05)
+        grouped = _grouped(g.par_financeur)
+        codes = _financeur_order(c for c in grouped if c != CODE_INCONNU) + \
+            ([CODE_INCONNU] if CODE_INCONNU in grouped else [])
         ws, first, last = self._matrix(Feuille.PAR_FINANCEUR, "Financement par financeur et par convention", codes,
-                                       codes, lambda f: f.totaux.par_financeur, lambda t: t.par_financeur, True)
+                                       codes, lambda f: _grouped(f.totaux.par_financeur), lambda t: grouped, True)
         # The funders' totals as a small table (the chart's data: plain values, cached for any reader).
         top = last + 3
         ws.write_string(top - 1, 0, "Totaux par financeur", self.fmt["titre"])
         rows = []
         for c in codes:
             ref = layout.FINANCEURS_BY_CODE.get(c)
-            v = g.par_financeur.get(c, ZERO)
-            rows.append([c, ref.nom if ref else None, v, (v / g.financement_total) if g.financement_total else None])
+            v = grouped.get(c, ZERO)
+            nom = ref.nom if ref else "Codes absents de la liste de référence (CON-05)"
+            rows.append([c, nom, v, (v / g.financement_total) if g.financement_total else None])
         cols = [(H.FINANCEUR, 10, None), (H.NOM_FINANCEUR, 28, None), (H.TOTAL, 18, "euros"), (H.PART, 10, "pourcent")]
         # widths of the matrix columns win: do not let this table shrink them
         start, end = self.table(ws, TABLE_TOTAUX_FINANCEURS, [(h, max(w, 15) if j >= 2 else w, f)
@@ -503,14 +579,33 @@ class _Writer:
 
     def par_axe(self) -> None:
         keys = [str(n) for n in layout.AXES]
-        self._matrix(Feuille.PAR_AXE, "Financement par axe et par convention", keys, [f"Axe {k}" for k in keys],
-                     lambda f: f.totaux.par_axe, lambda t: t.par_axe, True)
+        ws, first, last = self._matrix(Feuille.PAR_AXE, "Financement par axe et par convention", keys,
+                                       [f"Axe {k}" for k in keys], lambda f: f.totaux.par_axe, lambda t: t.par_axe,
+                                       True)
+        self._total_row_chart(ws, Feuille.PAR_AXE, first, last, len(keys), "column", "Financement par axe")
 
     def par_annee(self) -> None:
         g = self.r.totaux
         keys = sorted(g.par_annee)
-        self._matrix(Feuille.PAR_ANNEE, "Financement par année et par convention", keys, keys,
-                     lambda f: f.totaux.par_annee, lambda t: t.par_annee, True)
+        ws, first, last = self._matrix(Feuille.PAR_ANNEE, "Financement par année et par convention", keys, keys,
+                                       lambda f: f.totaux.par_annee, lambda t: t.par_annee, True)
+        if keys:
+            self._total_row_chart(ws, Feuille.PAR_ANNEE, first, last, len(keys), "line",
+                                  "Financement par année (hors refusés)")
+
+    def _total_row_chart(self, ws, feuille: str, first: int, last: int, n: int, kind: str, titre: str) -> None:
+        """A chart of a matrix's total row (its key columns, from the third), under the table."""
+        chart = self.wb.add_chart({"type": kind})
+        series = {"name": titre, "categories": [feuille, first, 2, first, 1 + n],
+                  "values": [feuille, last, 2, last, 1 + n],
+                  "data_labels": {"value": True, "num_format": FMT_EUROS_ENTIERS}}
+        series.update({"marker": {"type": "circle"}} if kind == "line" else {"fill": {"color": "#1F4E79"}})
+        chart.add_series(series)
+        chart.set_title({"name": titre})
+        chart.set_legend({"none": True})
+        chart.set_y_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
+        chart.set_size({"width": 720, "height": 320})
+        ws.insert_chart(last + 2, 1, chart)
 
     def lignes(self) -> None:
         ws = self.sheet(Feuille.LIGNES, "Lignes de financement de toutes les conventions comptées")
