@@ -313,10 +313,17 @@ class Register:
     def lookup(self, sha256: str) -> FileSummary | None:
         """The summary recorded for this content with these rules (and, when it depends on the day,
         made today), or None."""
-        row = self.con.execute(
-            "SELECT id, resume FROM analyses WHERE sha256 = ? AND version_regles = ? "
-            "AND (depend_du_jour = 0 OR jour = ?) ORDER BY id DESC LIMIT 1",
-            (sha256, self.version_regles, self.today)).fetchone()
+        try:
+            row = self.con.execute(
+                "SELECT id, resume FROM analyses WHERE sha256 = ? AND version_regles = ? "
+                "AND (depend_du_jour = 0 OR jour = ?) ORDER BY id DESC LIMIT 1",
+                (sha256, self.version_regles, self.today)).fetchone()
+        except sqlite3.OperationalError as exc:
+            if _locked(exc):
+                raise _busy(f"« {self.path} »") from None
+            raise _damaged(f"« {self.path} »", str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(f"« {self.path} »", str(exc)) from None
         if row is None:
             return None
         try:
