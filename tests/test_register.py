@@ -247,6 +247,22 @@ def test_two_comites_then_historique(tmp_path, examples):
     assert wb["Mouvements"].print_title_rows == "$3:$3"  # the header row on every printed page
 
 
+def test_historique_of_consolidations_without_comite(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in range(2):
+        _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1")
+    js = tmp_path / "e.json"
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", js) == 0
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [c["comite"] for c in data["consolidations"]] == [None, None]
+    wb = openpyxl.load_workbook(tmp_path / "e.xlsx")
+    labels = [c.value for c in wb["Consolidations"]["C"][3:5]]
+    assert all(lab.startswith("Consolidation du ") for lab in labels) and labels[0] != labels[1]
+    mv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Mouvements", header=2, engine="openpyxl")
+    assert mv.dropna(how="all").empty  # the same files twice: nothing moved
+
+
 def test_historique_bad_inputs(tmp_path):
     assert _run("historique", tmp_path / "absent.sqlite", "-o", tmp_path / "e.xlsx") == 2
     reg = tmp_path / "vide.sqlite"

@@ -103,7 +103,7 @@ class Evolution:
 
 
 def _label(comite: str | None, date_iso: str) -> str:
-    if comite and comite.strip():
+    if isinstance(comite, str) and comite.strip():  # pandas reads a NULL as NaN
         return comite.strip()
     d = date_iso[:16]
     return f"Consolidation du {d[8:10]}/{d[5:7]}/{d[0:4]} {d[11:16]}".rstrip()

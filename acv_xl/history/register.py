@@ -157,7 +157,6 @@ def rules_version(version: str) -> str:
 # ------------------------------------------------------------------ a summary as JSON, and back
 _D, _DATE, _DT = "\x00d", "\x00date", "\x00dt"  # tags no workbook text can hold (XML forbids U+0000)
 _PER_RUN = ("path", "rel", "size", "mtime")  # where the file lies and when it was touched: this run's
-_TUPLES = ("communes", "lines", "findings", "actions")
 
 
 def _enc(o: Any) -> Any:
@@ -182,10 +181,6 @@ def _dec(d: dict) -> Any:
     return d
 
 
-def _tuple(v: Any) -> Any:
-    return tuple(_tuple(x) for x in v) if isinstance(v, list) else v
-
-
 def dump_summary(f: FileSummary) -> str:
     d = {fl.name: getattr(f, fl.name) for fl in dataclasses.fields(f) if fl.name not in _PER_RUN}
     d["totaux"] = dataclasses.asdict(f.totaux) if f.totaux is not None else None
@@ -194,8 +189,9 @@ def dump_summary(f: FileSummary) -> str:
 
 def load_summary(text: str, path: str = "", rel: str = "") -> FileSummary:
     d = json.loads(text, object_hook=_dec)
-    for k in _TUPLES:
-        d[k] = _tuple(d[k])
+    d["communes"] = tuple(d["communes"])
+    for k in ("lines", "findings", "actions"):  # tuples of scalars (a warm run decodes 36 000 lines)
+        d[k] = tuple(map(tuple, d[k]))
     d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}
     if d["totaux"] is not None:
         d["totaux"] = Totaux(**d["totaux"])
@@ -345,8 +341,9 @@ class Register:
                 raise _busy(where, written=True) from None
             raise _damaged(where, str(exc)) from None
         try:
-            cid = self._insert(result)
+            cid, analyses = self._insert(result)
             con.execute("COMMIT")
+            self._known.update(analyses)  # committed: a next record in this process reuses them
         except BaseException as exc:
             try:
                 con.execute("ROLLBACK")
@@ -359,7 +356,7 @@ class Register:
             raise
         return cid
 
-    def _insert(self, r: ConsolidationResult) -> int:
+    def _insert(self, r: ConsolidationResult) -> tuple[int, dict[str, int]]:
         con = self.con
         cur = con.execute(
             "INSERT INTO consolidations (date, comite, departement, version_acv_xl, version_regles, sans_erreurs, "
@@ -396,7 +393,7 @@ class Register:
                     "message, suggestion) VALUES (?,?,?,?,?,?,?,?)",
                     [(cid, fid, x.code, x.gravite.value, x.feuille, x.cellule, x.message, x.suggestion)
                      for x in v.findings])
-        return cid
+        return cid, analyses
 
     def _insert_analysis(self, f: FileSummary) -> int:
         con = self.con
