@@ -266,6 +266,17 @@ def _crashed(path: str, rel: str, why: str) -> FileSummary:
     return s
 
 
+def _fork():
+    """On Linux, workers forked from this process (the modules already imported, frozen for the
+    collector): Python 3.14 makes « forkserver » the default, ≈ 200 ms more for the first workers.
+    Elsewhere (Windows, macOS), the platform's default."""
+    if sys.platform.startswith("linux"):
+        import multiprocessing
+
+        return multiprocessing.get_context("fork")
+    return None
+
+
 def _default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -321,7 +332,7 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     # collections never walk it, nor copy the memory pages they share with this process.
     gc.freeze()
     try:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)))
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_fork())
         try:
             futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
             for fut in as_completed(futures):
@@ -343,7 +354,7 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     for i in sorted(retry):
         p, r = items[i]
         try:
-            with ProcessPoolExecutor(max_workers=1) as solo:
+            with ProcessPoolExecutor(max_workers=1, mp_context=_fork()) as solo:
                 results[i] = solo.submit(summarize, p, r).result()
         except BrokenProcessPool:
             results[i] = _crashed(p, r, "le processus de lecture s'est arrêté brutalement")
