@@ -543,3 +543,18 @@ def test_sans_erreurs_counts_only_the_workbooks_without_error(tmp_path, examples
         else:
             assert row[H.COMPTE] == "Oui"
     assert (fichiers[H.COMPTE] == "Non").any() and (fichiers[H.COMPTE] == "Oui").any()
+
+
+def test_json_summary_carries_readiness_and_the_gap_split(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    js = tmp_path / "r.json"
+    result = C.consolidate([folder], tmp_path / "c.xlsx", json_path=js, jobs=1, comite="Comité du 12/06/2026",
+                           sans_erreurs=True)
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert data["comite"] == "Comité du 12/06/2026" and data["sans_erreurs"] is True
+    ecarts = [f.totaux.ecart for f in result.counted]
+    assert round(data["totaux"]["manque"] * 100) == round(sum(e for e in ecarts if e > 0) * 100)
+    assert round(data["totaux"]["excedent"] * 100) == round(sum(-e for e in ecarts if e < 0) * 100)
+    for c in data["conventions"]:
+        assert c["preparation"]["date_reference"] == "2026-06-12"
+        assert c["preparation"]["classe"] in (AVANCEE, EN_COURS, MOINS_PRETE)

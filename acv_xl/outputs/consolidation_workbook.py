@@ -766,6 +766,16 @@ def _f(d: Decimal | None) -> float | None:
     return None if d is None else float(d)
 
 
+def _preparation_json(result: ConsolidationResult, f) -> dict:
+    p = result.preparation(f)
+    return {"date_reference": result.date_reference(f).isoformat(), "phase": p.phase,
+            "part_actions_engagees": _ratio(p.part_actions), "part_acquise": _ratio(p.part_acquise), "classe": p.classe}
+
+
+def _ratio(d: Decimal | None) -> float | None:
+    return None if d is None else round(float(d), 4)
+
+
 def to_json(result: ConsolidationResult) -> dict:
     """Per-convention totals and statuses, for other tools."""
     g = result.totaux
@@ -791,9 +801,12 @@ def to_json(result: ConsolidationResult) -> dict:
             "constats_consolidation": [x.as_json() for x in v.findings],
             "acquis": _f(f.acquis) if f.lisible else None,
             "totaux": f.totaux.as_json() if f.totaux is not None else None,
+            "preparation": _preparation_json(result, f) if f.lisible else None,
         })
     return {
         "departement": result.departement,
+        "comite": result.comite,
+        "sans_erreurs": result.sans_erreurs,
         "genere_le": result.genere_le.isoformat(timespec="seconds"),
         "fichiers": len(result.files),
         "conventions_comptees": len(result.counted),
@@ -801,6 +814,9 @@ def to_json(result: ConsolidationResult) -> dict:
             "cout_total": _f(g.cout_total),
             "financement_total": _f(g.financement_total),
             "ecart": _f(g.ecart),
+            # the gap of each counted convention, shortfalls and excesses added separately
+            "manque": _f(sum((max(f.totaux.ecart, ZERO) for f in result.counted), ZERO)),
+            "excedent": _f(sum((max(-f.totaux.ecart, ZERO) for f in result.counted), ZERO)),
             "acquis": _f(result.acquis),
             "par_financeur": {k: _f(v) for k, v in g.par_financeur.items()},
             "par_axe": {k: _f(v) for k, v in sorted(g.par_axe.items())},
