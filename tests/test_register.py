@@ -242,7 +242,7 @@ def test_two_comites_then_historique(tmp_path, examples):
     montant = mv[mv["Mouvement"] == "Montant modifié"]
     assert len(montant) == 1 and round(float(montant.iloc[0]["Écart (€)"])) == 1000
     wb = openpyxl.load_workbook(evo)
-    assert wb.sheetnames == ["Consolidations", "Par financeur", "Par convention", "Mouvements"]
+    assert wb.sheetnames == ["Consolidations", "Par financeur", "Par statut", "Par convention", "Mouvements"]
     assert wb["Par financeur"]._charts and wb["Par financeur"].page_setup.orientation == "landscape"
     assert wb["Mouvements"].print_title_rows == "$3:$3"  # the header row on every printed page
 

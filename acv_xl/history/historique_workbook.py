@@ -18,18 +18,20 @@ from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
 class Feuille:
     CONSOLIDATIONS = "Consolidations"
     PAR_FINANCEUR = "Par financeur"
+    PAR_STATUT = "Par statut"
     PAR_CONVENTION = "Par convention"
     MOUVEMENTS = "Mouvements"
 
 
-FEUILLES = (Feuille.CONSOLIDATIONS, Feuille.PAR_FINANCEUR, Feuille.PAR_CONVENTION, Feuille.MOUVEMENTS)
+FEUILLES = (Feuille.CONSOLIDATIONS, Feuille.PAR_FINANCEUR, Feuille.PAR_STATUT, Feuille.PAR_CONVENTION,
+            Feuille.MOUVEMENTS)
 TABLES = {
     Feuille.CONSOLIDATIONS: "T_Consolidations",
     Feuille.PAR_FINANCEUR: "T_EvolutionFinanceurs",
+    Feuille.PAR_STATUT: "T_EvolutionStatuts",
     Feuille.PAR_CONVENTION: "T_EvolutionConventions",
     Feuille.MOUVEMENTS: "T_Mouvements",
 }
-TABLE_STATUTS = "T_EvolutionStatuts"
 
 
 def _nom(code: str) -> str | None:
@@ -58,7 +60,8 @@ class _EvolutionWriter(_Writer):
         ws.fit_to_pages(1, 0)
         ws.repeat_rows(2)
         ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
-        ws.set_footer("&LÉvolution acv-xl&CPage &P sur &N&R&D")
+        # the date written, not Excel's &D field (LibreOffice prints it in its own locale: 12/06 for 6 December)
+        ws.set_footer(f"&LÉvolution acv-xl&CPage &P sur &N&R{self.genere_le.strftime('%d/%m/%Y')}")
         return ws
 
     def consolidations(self) -> None:
@@ -79,7 +82,7 @@ class _EvolutionWriter(_Writer):
         labels = ev.labels()
         ids = ev.ids
         totaux = ev.totaux_financeurs()
-        cols = [("Financeur", 14, None), ("Nom du financeur", 30, None)] + [(labels[c], 16, "euros") for c in ids]
+        cols = [("Financeur", 14, None), ("Nom du financeur", 42, None)] + [(labels[c], 16, "euros") for c in ids]
         rows = [[f, _nom(f)] + [totaux[f][c] for c in ids] for f in ev.financeurs()]
         first, last = self.table(ws, TABLES[Feuille.PAR_FINANCEUR], cols, rows,
                                  {2 + j: sum(totaux[f][c] for f in totaux) for j, c in enumerate(ids)}, freeze_cols=2)
@@ -98,9 +101,12 @@ class _EvolutionWriter(_Writer):
             chart.set_legend({"position": "right"})
             chart.set_size({"width": 900, "height": 420})
             ws.insert_chart(last + 2, 0, chart)
-        # by statut, below the chart (21 rows of chart height)
-        top = last + 25
-        ws.write_string(top - 1, 0, "Par financeur et par statut", self.fmt["titre"])
+    def par_statut(self) -> None:
+        # its own sheet: printed, each page repeats this table's own header row
+        ev = self.ev
+        ws = self.sheet(Feuille.PAR_STATUT, "Engagements de chaque financeur par statut, d'un comité à l'autre")
+        labels = ev.labels()
+        ids = ev.ids
         statuts = ev.statuts_financeurs()
         ordre = list(layout.L.STATUT)
         srows = []
@@ -108,8 +114,8 @@ class _EvolutionWriter(_Writer):
             present = {s for c in ids for s in statuts[f][c]}
             for s in sorted(present, key=lambda s: (ordre.index(s) if s in ordre else len(ordre), s)):
                 srows.append([f, s] + [statuts[f][c].get(s, 0.0) for c in ids])
-        scols = [("Financeur", 14, None), ("Statut", 30, None)] + [(labels[c], 16, "euros") for c in ids]
-        self.table(ws, TABLE_STATUTS, scols, srows, first_row=top)
+        scols = [("Financeur", 14, None), ("Statut", 16, None)] + [(labels[c], 16, "euros") for c in ids]
+        self.table(ws, TABLES[Feuille.PAR_STATUT], scols, srows, freeze_cols=2)
 
     def par_convention(self) -> None:
         ev = self.ev
@@ -117,7 +123,7 @@ class _EvolutionWriter(_Writer):
         labels = ev.labels()
         cols = [("acv_id", 10, None), ("Libellé", 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
                 ("Financement total (€)", 18, "euros"), ("Statut", 26, None), ("Erreurs", 9, "entier"),
-                ("Avertissements", 13, "entier"), ("Informations", 12, "entier")]
+                ("Avertissements", 15, "entier"), ("Informations", 12, "entier")]
         rows = [[acv, lib, int(c), labels.get(int(c)), float(t), STATUT_LIBELLE.get(e, e), int(er), int(av), int(inf)]
                 for c, acv, lib, t, e, er, av, inf in ev.par_convention[
                     ["consolidation_id", "acv_id", "libelle", "financement_total", "etat", "erreurs",
@@ -146,6 +152,7 @@ class _EvolutionWriter(_Writer):
     def write(self) -> None:
         self.consolidations()
         self.par_financeur()
+        self.par_statut()
         self.par_convention()
         self.mouvements()
         self.wb.set_properties({"title": "Évolution Action Cœur de Ville", "author": "acv-xl"})
