@@ -311,6 +311,7 @@ def test_a_damaged_register_is_reported_never_recreated(tmp_path, examples, caps
     err = capsys.readouterr().err
     assert status == 2, err
     assert "inutilisable" in err and "ni recréé" in err and "Traceback" not in err
+    assert not any(w in err for w in ("database", "malformed", "file is not")), err  # SQLite's words, in French
     assert reg.read_bytes() == before
 
 
@@ -558,3 +559,20 @@ def test_json_summary_carries_readiness_and_the_gap_split(tmp_path, examples):
     for c in data["conventions"]:
         assert c["preparation"]["date_reference"] == "2026-06-12"
         assert c["preparation"]["classe"] in (AVANCEE, EN_COURS, MOINS_PRETE)
+
+
+def test_historique_reports_a_damaged_table_in_french(tmp_path, examples, capsys):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    size = con.execute("PRAGMA page_size").fetchone()[0]
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'lignes'").fetchone()[0]
+    con.close()
+    data = bytearray(reg.read_bytes())
+    data[(root - 1) * size: root * size] = b"\xff" * size  # the lines' first page overwritten
+    reg.write_bytes(bytes(data))
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert "inutilisable (fichier endommagé ou tronqué)" in err and "Traceback" not in err
+    assert not (tmp_path / "e.xlsx").exists()

@@ -19,6 +19,7 @@ Choices:
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from collections import defaultdict
@@ -28,7 +29,7 @@ from typing import Any
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_id
 from acv_xl.contract import layout
-from acv_xl.history.register import Register, RegisterError
+from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
 from acv_xl.outputs.atomic import atomic_write
 
 # Kinds of movement (the « Mouvement » column).
@@ -262,6 +263,11 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
             ev = load(reg)
     except RegisterError as exc:
         return fail(str(exc))
+    except Exception as exc:  # damage found while reading (pandas wraps SQLite's error)
+        cause = exc if isinstance(exc, sqlite3.Error) else exc.__cause__
+        if isinstance(cause, sqlite3.DatabaseError):
+            return fail(str(damaged_error(f"« {registre} »", sqlite_why(cause))))
+        raise
     if not ev.ids:
         return fail(f"le registre {registre} ne contient encore aucune consolidation "
                     "(« acv-xl consolider … --registre » l'alimente).")

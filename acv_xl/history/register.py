@@ -231,7 +231,7 @@ class Register:
             # an empty file is an empty database for SQLite: nothing in it to lose (a run killed as
             # it created the register leaves one)
             if head and head != _SQLITE_HEADER:
-                raise _damaged(where, "ce n'est pas un fichier SQLite")
+                raise damaged_error(where, "ce n'est pas un fichier SQLite")
         elif not create:
             raise RegisterError(f"registre introuvable : {path}")
         elif not path.resolve().parent.is_dir():
@@ -251,10 +251,10 @@ class Register:
             con.close()
             if _locked(exc):
                 raise _busy(where) from None
-            raise _damaged(where, str(exc)) from None
+            raise damaged_error(where, sqlite_why(exc)) from None
         except sqlite3.DatabaseError as exc:
             con.close()
-            raise _damaged(where, str(exc)) from None
+            raise damaged_error(where, sqlite_why(exc)) from None
         return reg
 
     def _check_or_create(self, where: str) -> None:
@@ -271,12 +271,12 @@ class Register:
             self._migrate(where)  # a new register (or an empty file)
             return
         if app != APPLICATION_ID:
-            raise _damaged(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
+            raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
         if version < SCHEMA_VERSION:
             self._migrate(where)
         missing = [t for t in TABLES if t not in tables]
         if missing:
-            raise _damaged(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
+            raise damaged_error(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
                                   + ", ".join(missing))
 
     def _migrate(self, where: str) -> None:
@@ -317,9 +317,9 @@ class Register:
         except sqlite3.OperationalError as exc:
             if _locked(exc):
                 raise _busy(f"« {self.path} »") from None
-            raise _damaged(f"« {self.path} »", str(exc)) from None
+            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
         except sqlite3.DatabaseError as exc:
-            raise _damaged(f"« {self.path} »", str(exc)) from None
+            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
         if row is None:
             return None
         try:
@@ -339,7 +339,7 @@ class Register:
         except sqlite3.OperationalError as exc:
             if _locked(exc):
                 raise _busy(where, written=True) from None
-            raise _damaged(where, str(exc)) from None
+            raise damaged_error(where, sqlite_why(exc)) from None
         try:
             cid, analyses = self._insert(result)
             con.execute("COMMIT")
@@ -352,7 +352,7 @@ class Register:
             if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
                 raise _busy(where, written=True) from None
             if isinstance(exc, sqlite3.DatabaseError):
-                raise _damaged(where, str(exc)) from None
+                raise damaged_error(where, sqlite_why(exc)) from None
             raise
         return cid
 
@@ -425,6 +425,28 @@ def _busy(where: str, written: bool = False) -> RegisterError:
                          f"{int(ATTENTE)} s.{suite}")
 
 
-def _damaged(where: str, why: str) -> RegisterError:
+_SQLITE_WHY = {  # SQLite's own words, in French
+    "file is not a database": "ce n'est pas une base SQLite valide",
+    "database disk image is malformed": "fichier endommagé ou tronqué",
+    "unable to open database file": "impossible d'ouvrir le fichier",
+    "attempt to write a readonly database": "fichier en lecture seule",
+    "disk I/O error": "erreur de lecture ou d'écriture sur le disque",
+    "database or disk is full": "disque plein",
+}
+
+
+def sqlite_why(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    for english, french in _SQLITE_WHY.items():
+        if english in text:
+            return french
+    if text.startswith("no such table"):
+        return "table absente : " + text.split(":", 1)[-1].strip()
+    if text.startswith(("no such column", "table ")):
+        return "structure inattendue"
+    return f"erreur SQLite : {text}"
+
+
+def damaged_error(where: str, why: str) -> RegisterError:
     return RegisterError(f"le registre {where} est inutilisable ({why}) : il n'a pas été modifié ni recréé. "
                          "Vérifiez le chemin, ou restaurez une sauvegarde du registre.")
