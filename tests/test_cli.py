@@ -12,7 +12,7 @@ from acv_xl.cli import build_parser
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
 
-COMMANDS = ("modele", "exemples", "valider", "annexe", "consolider", "serveur")
+COMMANDS = ("modele", "exemples", "valider", "annexe", "consolider", "historique", "serveur")
 
 
 def acv(*args, env=None, cwd=None):

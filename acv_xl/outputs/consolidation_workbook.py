@@ -83,7 +83,6 @@ TABLES = {
     Feuille.FICHIERS: "T_Fichiers",
 }
 TABLE_TOTAUX_FINANCEURS = "T_TotauxFinanceurs"
-TABLE_PREPARATION = "T_Preparation"
 
 
 class H:
@@ -536,10 +535,14 @@ class _Writer:
         ]
         for k, text in enumerate(notes):
             ws.write_string(top + k, 0, text, self.fmt["sous_titre"])
-        t0 = top + len(notes) + 1
-        crow = [[c, n] for c, n in classes.items()]
-        start, end = self.table(ws, TABLE_PREPARATION, [(H.PREPARATION, 10, None), (H.NB_CONVENTIONS, 28, "entier")],
-                                crow, {1: sum(classes.values())}, first_row=t0)
+        # the count per class as plain cells, not a table: the sheet's one table stays `T_Synthese`
+        start = top + len(notes) + 1
+        ws.write_string(start, 0, H.PREPARATION, self.fmt["entete"])
+        ws.write_string(start, 1, H.NB_CONVENTIONS, self.fmt["entete"])
+        for k, (c, n) in enumerate(classes.items(), start=1):
+            ws.write_string(start + k, 0, c)
+            ws.write_number(start + k, 1, n, self.fmt["entier"])
+        t0 = start
         chart = self.wb.add_chart({"type": "column"})
         chart.add_series({"name": "Conventions",
                           "categories": [Feuille.SYNTHESE, start + 1, 0, start + 3, 0],
