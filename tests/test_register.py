@@ -576,3 +576,17 @@ def test_historique_reports_a_damaged_table_in_french(tmp_path, examples, capsys
     err = capsys.readouterr().err
     assert "inutilisable (fichier endommagé ou tronqué)" in err and "Traceback" not in err
     assert not (tmp_path / "e.xlsx").exists()
+
+
+def test_a_summary_edited_by_hand_is_not_trusted_the_file_is_read_again(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "froid.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE analyses SET resume = '{\"lines\": 3' WHERE id = 1")
+    con.commit()
+    con.close()
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=2, cache=r, record=r.record)
+    assert len(result.reused) == len(examples["paths"]) - 1
+    assert _cells(tmp_path / "chaud.xlsx") == _cells(tmp_path / "froid.xlsx")

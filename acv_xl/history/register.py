@@ -306,6 +306,24 @@ class Register:
         self.close()
 
     # -- the cache
+    def known(self, sha256s) -> set[str]:
+        """Which of these contents have a summary usable today with these rules."""
+        wanted = sorted(set(sha256s))
+        out: set[str] = set()
+        try:
+            for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+                chunk = wanted[i:i + 500]
+                out.update(r[0] for r in self.con.execute(
+                    f"SELECT DISTINCT sha256 FROM analyses WHERE version_regles = ? AND (depend_du_jour = 0 OR jour = ?) "
+                    f"AND sha256 IN ({','.join('?' * len(chunk))})", (self.version_regles, self.today, *chunk)))
+        except sqlite3.OperationalError as exc:
+            if _locked(exc):
+                raise _busy(f"« {self.path} »") from None
+            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
+        return out
+
     def lookup(self, sha256: str) -> FileSummary | None:
         """The summary recorded for this content with these rules (and, when it depends on the day,
         made today), or None."""

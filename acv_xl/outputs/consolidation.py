@@ -297,8 +297,11 @@ def _chunks(n: int, jobs: int) -> list[list[int]]:
 
 
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> list[FileSummary]:
+                  progress: Callable[[int, int], None] | None = None,
+                  meanwhile: Callable[[], None] | None = None) -> list[FileSummary]:
     """`summarize` every (path, rel) in worker processes; results in the order given.
+
+    `meanwhile`: work for this process while the workers read (called once, before any result).
 
     A worker process that dies (not an exception: those are caught in `summarize`) breaks the pool:
     the files it left unfinished are retried one by one, each in its own process, so that only the
@@ -316,6 +319,8 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             progress(done, n)
 
     if jobs <= 1 or n <= 1:
+        if meanwhile is not None:
+            meanwhile()
         out: list[FileSummary] = []
         for i in range(0, n, 16):  # by chunks, as the workers do: the collector runs in between
             out.extend(_summarize_chunk(items[i:i + 16]))
@@ -335,6 +340,8 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_fork())
         try:
             futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
+            if meanwhile is not None:
+                meanwhile()
             for fut in as_completed(futures):
                 c = futures[fut]
                 try:
@@ -366,9 +373,12 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
 class SummaryCache(Protocol):
     """Summaries of files already read, by content (the register of `acv_xl.history` is one).
 
-    `lookup` returns the `FileSummary` recorded for a file of that SHA-256 (read with the same
-    rules), or None: the file is then read. Defined here so that the batch takes it as a parameter
-    and never imports the layer that implements it."""
+    `known` tells which of these SHA-256 it holds (cheap); `lookup` returns the `FileSummary`
+    recorded for a file of that SHA-256 (read with the same rules), or None: the file is then
+    read. Defined here so that the batch takes it as a parameter and never imports the layer that
+    implements it."""
+
+    def known(self, sha256s: Iterable[str]) -> set[str]: ...
 
     def lookup(self, sha256: str) -> FileSummary | None: ...
 
@@ -376,25 +386,39 @@ class SummaryCache(Protocol):
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
                progress: Callable[[int, int], None] | None) -> tuple[list[FileSummary], set[str]]:
     """Every file's summary, from `cache` when it knows the file's content, else read; and the
-    relative paths of the files taken from the cache."""
+    relative paths of the files taken from the cache. The changed files are handed to the
+    workers first, and the known ones decoded while they read."""
     if cache is None:
         return summarize_all(items, jobs=jobs, progress=progress), set()
-    found: dict[int, FileSummary] = {}
-    for i, (path, rel) in enumerate(items):
+    n = len(items)
+    ids: dict[int, tuple[int, float, str]] = {}
+    for i, (path, _rel) in enumerate(items):
         try:
             size, mtime, sha, _custom = _identify(path)
         except OSError:
             continue  # read below: the worker reports it as it would without a cache
-        known = cache.lookup(sha)
-        if known is not None:
-            # the content is the one recorded; where it lies and when it was touched are this run's
-            found[i] = dataclasses.replace(known, path=path, rel=rel, size=size, mtime=mtime)
-    todo = [i for i in range(len(items)) if i not in found]
-    n = len(items)
-    read = summarize_all([items[i] for i in todo], jobs=jobs,
+        ids[i] = (size, mtime, sha)
+    held = cache.known({sha for _, _, sha in ids.values()})
+    found: dict[int, FileSummary] = {}
+
+    def decode() -> None:
+        for i, (size, mtime, sha) in ids.items():
+            if sha in held and (known := cache.lookup(sha)) is not None:
+                path, rel = items[i]
+                # the content is the one recorded; where it lies and when it was touched are this run's
+                found[i] = dataclasses.replace(known, path=path, rel=rel, size=size, mtime=mtime)
+        if progress:
+            progress(len(found), n)
+
+    todo = [i for i in range(n) if i not in ids or ids[i][2] not in held]
+    read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode,
                          progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
-    found.update(zip(todo, read))
-    return [found[i] for i in range(n)], {items[i][1] for i in range(n) if i not in todo}
+    results = dict(zip(todo, read))
+    # held but not usable after all (a summary edited by hand): read as well
+    late = [i for i in range(n) if i not in found and i not in results]
+    results.update(zip(late, summarize_all([items[i] for i in late], jobs=jobs)))
+    results.update(found)
+    return [results[i] for i in range(n)], {items[i][1] for i in found}
 
 
 # ------------------------------------------------------------------ entry points
