@@ -1,6 +1,7 @@
 """`acv-xl consolider`: every workbook of a département in one consolidated workbook.
 
-Flow: find the files (recursively) → read and validate each in worker processes with the same
+Flow: find the files (recursively) → (with a `SummaryCache`, the register: the summaries of the
+files whose content it knows, the others read) → read and validate each in worker processes with the same
 engine as `valider` (`acv_xl.checks.validate.validate_file`), each worker returning a compact, picklable
 `FileSummary` → the CON rules over the batch (`rules.consolidation.judge`) → one workbook written
 with XlsxWriter to a temp file in the output folder, then renamed (an interrupted run leaves no
@@ -401,6 +402,7 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
     held = cache.known({sha for _, _, sha in ids.values()})
     found: dict[int, FileSummary] = {}
 
+    @gc_paused()  # hundreds of thousands of values, no reference cycle
     def decode() -> None:
         for i, (size, mtime, sha) in ids.items():
             if sha in held and (known := cache.lookup(sha)) is not None:
