@@ -142,15 +142,21 @@ class RegisterError(UsageError):
 @cache
 def rules_version(version: str) -> str:
     """acv-xl's version and a digest of the code that turns a file into its summary (contract,
-    reading, checks and the batch's summary): any change to it, even without a new version
+    reading, checks and the batch's `summarize`): any change to it, even without a new version
     number, makes the register read every file again."""
+    import inspect
+
+    from acv_xl.outputs import consolidation as batch
+
     root = Path(__file__).resolve().parents[1]
     files = sorted(p for d in ("contract", "reading", "checks") for p in (root / d).rglob("*.py"))
-    files.append(root / "outputs" / "consolidation.py")
     h = hashlib.sha256()
     for p in files:
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
+    # of the batch, only what builds a summary (its other changes leave the summaries as they are)
+    for fn in (batch.summarize, batch._fill, batch._identify, batch._is_consolidation, batch._text, batch._date):
+        h.update(inspect.getsource(fn).encode())
     return f"{version}+{h.hexdigest()[:12]}"
 
 
