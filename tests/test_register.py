@@ -590,3 +590,12 @@ def test_a_summary_edited_by_hand_is_not_trusted_the_file_is_read_again(tmp_path
         result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=2, cache=r, record=r.record)
     assert len(result.reused) == len(examples["paths"]) - 1
     assert _cells(tmp_path / "chaud.xlsx") == _cells(tmp_path / "froid.xlsx")
+
+
+def test_the_comite_and_sans_erreurs_are_said_under_each_title(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    out = tmp_path / "c.xlsx"
+    C.consolidate([folder], out, jobs=1, comite="Comité du 12/06/2026", sans_erreurs=True)
+    for ws in openpyxl.load_workbook(out).worksheets:
+        sub = ws["A2"].value
+        assert "Comité du 12/06/2026" in sub and "conventions sans erreur seulement" in sub, ws.title

@@ -411,6 +411,10 @@ class _Writer:
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         ws.write_string(0, 0, titre, self.fmt["titre"])
         d = f"département {self.r.departement}" if self.r.departement else "tous départements"
+        if self.r.comite:
+            d += f" — {' '.join(self.r.comite.split())}"
+        if self.r.sans_erreurs:
+            d += " — conventions sans erreur seulement"
         ws.write_string(1, 0, f"Consolidation Action Cœur de Ville — {d} — générée le "
                               f"{self.r.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
         if landscape:
