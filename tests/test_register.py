@@ -161,19 +161,29 @@ def test_a_summary_comes_back_exactly_from_its_json(examples):
     assert type(back.totaux.cout_total) is Decimal and type(back.date_convention) is type(s.date_convention)
 
 
-def test_a_summary_that_depends_on_the_day_is_reused_that_day_only(tmp_path, examples):
+def test_a_summary_that_depends_on_the_day_is_reused_while_it_holds(tmp_path, examples):
+    from datetime import timedelta
+
     reg = tmp_path / "r.sqlite"
+    today = date.today()
     s = C.summarize(str(examples["paths"][0]), "a.xlsx")
-    s.date_comite = None
+    fin = today + timedelta(days=10)
+    s.date_comite, s.date_fin_initialisation = None, fin  # DIA-04 judged at today's date
+    other = C.summarize(str(examples["paths"][1]), "b.xlsx")
+    other.date_comite, other.date_fin_initialisation = None, today - timedelta(days=1)  # already past: for ever
     with R.Register.open(reg, __version__) as r:
-        res = C.ConsolidationResult([s], judge([s]))
-        r.record(res)
-        assert r.lookup(s.sha256) is not None
-        r.today = "2099-01-01"
-        assert r.lookup(s.sha256) is None
+        r.record(C.ConsolidationResult([s, other], judge([s, other])))
+        assert r.lookup(s.sha256) is not None and r.known([s.sha256, other.sha256]) == {s.sha256, other.sha256}
+        r.today = fin.isoformat()
+        assert r.lookup(s.sha256) is not None  # up to the end of initialisation, the same result
+        r.today = (fin + timedelta(days=1)).isoformat()
+        assert r.lookup(s.sha256) is None and r.known([s.sha256]) == set()  # DIA-04 may now say otherwise
+        assert r.lookup(other.sha256) is not None
         r.version_regles = "autre"
-        r.today = date.today().isoformat()
-        assert r.lookup(s.sha256) is None  # other rules: read again
+        assert r.lookup(other.sha256) is None  # other rules: read again
+    assert R.valid_until(s, today) == fin.isoformat()
+    s.date_comite = today
+    assert R.valid_until(s, today) is None  # judged at the comité's date: for ever
 
 
 # ------------------------------------------------------------------ two comités, then historique
@@ -599,3 +609,15 @@ def test_the_comite_and_sans_erreurs_are_said_under_each_title(tmp_path, example
     for ws in openpyxl.load_workbook(out).worksheets:
         sub = ws["A2"].value
         assert "Comité du 12/06/2026" in sub and "conventions sans erreur seulement" in sub, ws.title
+
+
+def test_only_dia04_looks_at_the_day_as_the_register_assumes():
+    # `register.valid_until` knows one rule that depends on the day: a new one must be told there
+    src = ROOT / "acv_xl"
+    uses = []
+    for p in sorted([*src.glob("contract/*.py"), *src.glob("reading/*.py"), *src.rglob("checks/**/*.py")]):
+        text = p.read_text(encoding="utf-8")
+        for needle in ("date.today", "datetime.now", "datetime.today", "reference_date(", "today()"):
+            uses += [(p.name, needle)] * text.count(needle)
+    assert sorted(set(uses)) == [("__init__.py", "date.today"), ("__init__.py", "reference_date("),
+                                 ("__init__.py", "today()"), ("diagnostic.py", "reference_date(")], uses

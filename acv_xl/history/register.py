@@ -12,8 +12,9 @@ Choices:
   points at the analyses. A warm run thus inserts a few thousand small rows, never rewrites the file.
 - The summary itself is kept as JSON (tagged Decimal and dates): read back exactly, and never
   `pickle` (a register received from elsewhere must not run code).
-- The rules look at « today » when a workbook has no comité date (DIA-04): such an analysis is
-  reused on the day it was made only.
+- One rule looks at « today » when a workbook has no comité date (DIA-04, the end of the
+  initialisation phase): an analysis made before that end is reused until that day only
+  (`valid_until`).
 - One transaction per run (`BEGIN IMMEDIATE`: a second run waits, up to `ATTENTE` seconds, then
   stops with a French message); SQLite's rollback journal (not WAL, which a network share does not
   support): a run killed at any moment leaves the register as it was.
@@ -64,7 +65,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             sha256 TEXT NOT NULL,
             version_regles TEXT NOT NULL,
             jour TEXT NOT NULL,
-            depend_du_jour INTEGER NOT NULL,
+            valable_jusqu_au TEXT,
             acv_id TEXT,
             libelle TEXT,
             etat TEXT NOT NULL,
@@ -205,6 +206,18 @@ def load_summary(text: str, path: str = "", rel: str = "") -> FileSummary:
     return FileSummary(path=path, rel=rel, **d)
 
 
+def valid_until(f: FileSummary, today: date) -> str | None:
+    """The last day a summary made `today` stays true (ISO date), None for ever.
+
+    One rule looks at the day: DIA-04 judges the diagnostic against the end of the initialisation
+    phase at the next comité's date, else at today's. Without a comité date, a summary made on or
+    before that end holds until it (after it, the result stays the same for ever)."""
+    fin = f.date_fin_initialisation
+    if f.date_comite is not None or fin is None or today > fin:
+        return None
+    return fin.isoformat()
+
+
 # ------------------------------------------------------------------ the register
 def _fl(d: Decimal | None) -> float | None:
     return None if d is None else float(d)
@@ -321,7 +334,7 @@ class Register:
             for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
                 chunk = wanted[i:i + 500]
                 out.update(r[0] for r in self.con.execute(
-                    f"SELECT DISTINCT sha256 FROM analyses WHERE version_regles = ? AND (depend_du_jour = 0 OR jour = ?) "
+                    f"SELECT DISTINCT sha256 FROM analyses WHERE version_regles = ? AND (valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) "
                     f"AND sha256 IN ({','.join('?' * len(chunk))})", (self.version_regles, self.today, *chunk)))
         except sqlite3.OperationalError as exc:
             if _locked(exc):
@@ -332,12 +345,11 @@ class Register:
         return out
 
     def lookup(self, sha256: str) -> FileSummary | None:
-        """The summary recorded for this content with these rules (and, when it depends on the day,
-        made today), or None."""
+        """The summary recorded for this content with these rules (still true today), or None."""
         try:
             row = self.con.execute(
                 "SELECT id, resume FROM analyses WHERE sha256 = ? AND version_regles = ? "
-                "AND (depend_du_jour = 0 OR jour = ?) ORDER BY id DESC LIMIT 1",
+                "AND (valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) ORDER BY id DESC LIMIT 1",
                 (sha256, self.version_regles, self.today)).fetchone()
         except sqlite3.OperationalError as exc:
             if _locked(exc):
@@ -423,9 +435,10 @@ class Register:
     def _insert_analysis(self, f: FileSummary) -> int:
         con = self.con
         aid = con.execute(
-            "INSERT INTO analyses (sha256, version_regles, jour, depend_du_jour, acv_id, libelle, etat, resume) "
+            "INSERT INTO analyses (sha256, version_regles, jour, valable_jusqu_au, acv_id, libelle, etat, resume) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            (f.sha256, self.version_regles, self.today, int(f.date_comite is None), f.acv_id, f.libelle,
+            (f.sha256, self.version_regles, self.today, valid_until(f, date.fromisoformat(self.today)), f.acv_id,
+             f.libelle,
              "ignoré" if f.ignore else f.etat, dump_summary(f))).lastrowid
         con.executemany(
             "INSERT INTO lignes (analyse_id, rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
