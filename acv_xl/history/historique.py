@@ -31,6 +31,7 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, no
 from acv_xl.contract import layout
 from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
 from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.consolidation_workbook import SANS_ID
 
 # Kinds of movement (the « Mouvement » column).
 CONVENTION_AJOUTEE = "Convention ajoutée"
@@ -156,17 +157,17 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
         a, b = state.get(avant, {}), state.get(apres, {})
         for k in sorted(b.keys() - a.keys()):
             acv, _, lib, total = b[k]
-            out.append(Mouvement(avant, apres, acv or "", lib, CONVENTION_AJOUTEE, montant_apres=total))
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_AJOUTEE, montant_apres=total))
         for k in sorted(a.keys() - b.keys()):
             acv, _, lib, total = a[k]
-            out.append(Mouvement(avant, apres, acv or "", lib, CONVENTION_RETIREE, montant_avant=total))
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_RETIREE, montant_avant=total))
         for k in sorted(a.keys() & b.keys()):
             if a[k][1] != b[k][1]:  # another content: compare the lines
                 pairs.append((avant, apres, k, a[k], b[k]))
     needed = {x[3][1] for x in pairs} | {x[4][1] for x in pairs}
     lines = _lines(con, needed)
     for avant, apres, _k, pa, pb in pairs:
-        out.extend(_compare(avant, apres, pb[0] or pa[0] or "", pb[2] or pa[2], lines.get(pa[1], []),
+        out.extend(_compare(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], lines.get(pa[1], []),
                             lines.get(pb[1], [])))
     return out
 
@@ -229,7 +230,7 @@ def to_json(ev: Evolution) -> dict:
     par_convention: dict[str, list[dict]] = {}
     for cid, acv_id, total, etat in ev.par_convention[["consolidation_id", "acv_id", "financement_total", "etat"]] \
             .itertuples(index=False):
-        par_convention.setdefault(acv_id or "", []).append(
+        par_convention.setdefault(acv_id or SANS_ID, []).append(
             {"consolidation": int(cid), "financement_total": round(float(total), 2), "etat": etat})
     return {
         "consolidations": [{"id": int(i), "date": d, "comite": c if isinstance(c, str) else None}

@@ -10,7 +10,7 @@ from pathlib import Path
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
 from acv_xl.history.historique import Evolution
-from acv_xl.outputs.consolidation_workbook import STATUT_LIBELLE, _sheet_class, _Writer, gc_paused
+from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
 
@@ -124,7 +124,8 @@ class _EvolutionWriter(_Writer):
         cols = [("acv_id", 10, None), ("Libellé", 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
                 ("Financement total (€)", 18, "euros"), ("Statut", 26, None), ("Erreurs", 9, "entier"),
                 ("Avertissements", 15, "entier"), ("Informations", 12, "entier")]
-        rows = [[acv, lib, int(c), labels.get(int(c)), float(t), STATUT_LIBELLE.get(e, e), int(er), int(av), int(inf)]
+        rows = [[acv or SANS_ID, lib, int(c), labels.get(int(c)), float(t), STATUT_LIBELLE.get(e, e), int(er), int(av),
+                 int(inf)]
                 for c, acv, lib, t, e, er, av, inf in ev.par_convention[
                     ["consolidation_id", "acv_id", "libelle", "financement_total", "etat", "erreurs",
                      "avertissements", "informations"]].itertuples(index=False)]
