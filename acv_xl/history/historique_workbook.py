@@ -10,7 +10,7 @@ from pathlib import Path
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
 from acv_xl.history.historique import Evolution
-from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, _sheet_class, _Writer, gc_paused
+from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
 
@@ -82,7 +82,7 @@ class _EvolutionWriter(_Writer):
         labels = ev.labels()
         ids = ev.ids
         totaux = ev.totaux_financeurs()
-        cols = [("Financeur", 14, None), ("Nom du financeur", 42, None)] + [(labels[c], 16, "euros") for c in ids]
+        cols = [(H.FINANCEUR, 14, None), (H.NOM_FINANCEUR, 42, None)] + [(labels[c], 16, "euros") for c in ids]
         rows = [[f, _nom(f)] + [totaux[f][c] for c in ids] for f in ev.financeurs()]
         first, last = self.table(ws, TABLES[Feuille.PAR_FINANCEUR], cols, rows,
                                  {2 + j: sum(totaux[f][c] for f in totaux) for j, c in enumerate(ids)}, freeze_cols=2)
@@ -114,16 +114,16 @@ class _EvolutionWriter(_Writer):
             present = {s for c in ids for s in statuts[f][c]}
             for s in sorted(present, key=lambda s: (ordre.index(s) if s in ordre else len(ordre), s)):
                 srows.append([f, s] + [statuts[f][c].get(s, 0.0) for c in ids])
-        scols = [("Financeur", 14, None), ("Statut", 16, None)] + [(labels[c], 16, "euros") for c in ids]
+        scols = [(H.FINANCEUR, 14, None), (layout.T_FINANCEMENTS.header("statut"), 16, None)] + [(labels[c], 16, "euros") for c in ids]
         self.table(ws, TABLES[Feuille.PAR_STATUT], scols, srows, freeze_cols=2)
 
     def par_convention(self) -> None:
         ev = self.ev
         ws = self.sheet(Feuille.PAR_CONVENTION, "Chaque convention d'un comité à l'autre (à trier ou filtrer)")
         labels = ev.labels()
-        cols = [("acv_id", 10, None), ("Libellé", 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
-                ("Financement total (€)", 18, "euros"), ("Statut", 26, None), ("Erreurs", 9, "entier"),
-                ("Avertissements", 15, "entier"), ("Informations", 12, "entier")]
+        cols = [(H.ACV_ID, 10, None), (H.LIBELLE, 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
+                (H.FINANCEMENT, 18, "euros"), (H.STATUT, 26, None), (H.ERREURS, 9, "entier"),
+                (H.AVERTISSEMENTS, 15, "entier"), ("Informations", 12, "entier")]
         rows = [[acv or SANS_ID, lib, int(c), labels.get(int(c)), float(t), STATUT_LIBELLE.get(e, e), int(er), int(av),
                  int(inf)]
                 for c, acv, lib, t, e, er, av, inf in ev.par_convention[
@@ -139,8 +139,8 @@ class _EvolutionWriter(_Writer):
         ws = self.sheet(Feuille.MOUVEMENTS, "Ce qui a bougé d'une consolidation à la suivante")
         labels = ev.labels()
         tf = layout.T_FINANCEMENTS
-        cols = [("Avant", 24, None), ("Après", 24, None), ("acv_id", 10, None), ("Libellé", 24, None),
-                ("Mouvement", 18, None), (tf.header("numero"), 9, None), ("Intitulé de l'action", 30, None),
+        cols = [("Avant", 24, None), ("Après", 24, None), (H.ACV_ID, 10, None), (H.LIBELLE, 24, None),
+                ("Mouvement", 18, None), (tf.header("numero"), 9, None), (H.INTITULE, 30, None),
                 (tf.header("financeur"), 11, None), (tf.header("dispositif"), 18, None), (tf.header("nature"), 14, None),
                 (tf.header("annee"), 8, None), ("Statut avant", 12, None), ("Statut après", 12, None),
                 ("Montant avant (€)", 16, "euros"), ("Montant après (€)", 16, "euros"), ("Écart (€)", 16, "euros"),
