@@ -252,7 +252,20 @@ def test_two_comites_then_historique(tmp_path, examples):
     montant = mv[mv["Mouvement"] == "Montant modifié"]
     assert len(montant) == 1 and round(float(montant.iloc[0]["Écart (€)"])) == 1000
     wb = openpyxl.load_workbook(evo)
-    assert wb.sheetnames == ["Consolidations", "Par financeur", "Par statut", "Par convention", "Mouvements"]
+    assert wb.sheetnames == ["Consolidations", "Par financeur", "Mouvements par financeur", "Par statut",
+                             "Par convention", "Mouvements"]
+    # per financeur: the change is the difference of its totals; the commitments obtained, the
+    # lines of `Mouvements` that reached an acquired statut
+    pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
+    pf = pf[pf["Financeur"].notna()].set_index("Financeur")
+    for f, series in data["par_financeur"].items():
+        assert round(float(pf.loc[f, "Écart (€)"]) * 100) == round((series[1]["total"] - series[0]["total"]) * 100)
+    obtenus = mv[mv["Engagement obtenu"] == "Oui"]
+    for f in pf.index:
+        expected = sum(round(float(v) * 100) for c, v in zip(obtenus["Financeur"], obtenus["Montant après (€)"])
+                       if _groupe(c) == f)
+        assert round(float(pf.loc[f, "Engagements obtenus (€)"]) * 100) == expected, f
+    assert round(float(pf.loc[passe.financeur, "Engagements obtenus (€)"]) * 100) >= round(float(passe.montant) * 100)
     assert wb["Par financeur"]._charts and wb["Par financeur"].page_setup.orientation == "landscape"
     assert wb["Mouvements"].print_title_rows == "$3:$3"  # the header row on every printed page
 

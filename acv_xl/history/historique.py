@@ -223,6 +223,29 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     return out
 
 
+def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
+    """Per pair of consecutive consolidations and per financeur: total before, after, the change,
+    the commitments obtained (lines reaching Acquis, Engagé or Versé) and the new lines."""
+    totaux = ev.totaux_financeurs()
+    obtenus: dict[tuple, float] = defaultdict(float)
+    nouvelles: dict[tuple, int] = defaultdict(int)
+    for m in ev.mouvements:
+        if m.financeur is None:
+            continue
+        k = (m.avant, m.apres, financeur_groupe(m.financeur))
+        if m.engagement:
+            obtenus[k] += m.montant_apres or 0.0
+        if m.type == LIGNE_AJOUTEE:
+            nouvelles[k] += 1
+    rows = []
+    for avant, apres in zip(ev.ids, ev.ids[1:]):
+        for f in ev.financeurs():
+            a, b = totaux[f][avant], totaux[f][apres]
+            k = (avant, apres, f)
+            rows.append([avant, apres, f, a, b, round(b - a, 2), round(obtenus[k], 2), nouvelles[k]])
+    return rows
+
+
 def to_json(ev: Evolution) -> dict:
     """evolution.md's JSON: consolidations, par_financeur, par_convention."""
     statuts = ev.statuts_financeurs()

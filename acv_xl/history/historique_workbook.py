@@ -9,7 +9,7 @@ from pathlib import Path
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
-from acv_xl.history.historique import Evolution
+from acv_xl.history.historique import Evolution, mouvements_par_financeur
 from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
@@ -19,16 +19,18 @@ class Feuille:
     CONSOLIDATIONS = "Consolidations"
     PAR_FINANCEUR = "Par financeur"
     PAR_STATUT = "Par statut"
+    MOUVEMENTS_FINANCEURS = "Mouvements par financeur"
     PAR_CONVENTION = "Par convention"
     MOUVEMENTS = "Mouvements"
 
 
-FEUILLES = (Feuille.CONSOLIDATIONS, Feuille.PAR_FINANCEUR, Feuille.PAR_STATUT, Feuille.PAR_CONVENTION,
-            Feuille.MOUVEMENTS)
+FEUILLES = (Feuille.CONSOLIDATIONS, Feuille.PAR_FINANCEUR, Feuille.MOUVEMENTS_FINANCEURS, Feuille.PAR_STATUT,
+            Feuille.PAR_CONVENTION, Feuille.MOUVEMENTS)
 TABLES = {
     Feuille.CONSOLIDATIONS: "T_Consolidations",
     Feuille.PAR_FINANCEUR: "T_EvolutionFinanceurs",
     Feuille.PAR_STATUT: "T_EvolutionStatuts",
+    Feuille.MOUVEMENTS_FINANCEURS: "T_MouvementsFinanceurs",
     Feuille.PAR_CONVENTION: "T_EvolutionConventions",
     Feuille.MOUVEMENTS: "T_Mouvements",
 }
@@ -150,9 +152,23 @@ class _EvolutionWriter(_Writer):
                  m.montant_apres, m.ecart, m.engagement] for m in ev.mouvements]
         self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=0)
 
+    def mouvements_par_financeur(self) -> None:
+        ev = self.ev
+        ws = self.sheet(Feuille.MOUVEMENTS_FINANCEURS, "Ce qui a bougé pour chaque financeur d'un comité au suivant")
+        labels = ev.labels()
+        cols = [("Avant", 24, None), ("Après", 24, None), (H.FINANCEUR, 14, None), ("Total avant (€)", 17, "euros"),
+                ("Total après (€)", 17, "euros"), ("Écart (€)", 16, "euros"),
+                ("Engagements obtenus (€)", 17, "euros"), ("Nouvelles lignes", 10, "entier")]
+        rows = [[labels[a], labels[b], *rest] for a, b, *rest in mouvements_par_financeur(ev)]
+        self.table(ws, TABLES[Feuille.MOUVEMENTS_FINANCEURS], cols, rows, freeze_cols=3)
+        ws.write_string(len(rows) + 5, 0, "Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » ou "
+                                          "« Versé », et lignes passées à l'un de ces statuts (détail : feuille "
+                                          f"{Feuille.MOUVEMENTS}).", self.fmt["sous_titre"])
+
     def write(self) -> None:
         self.consolidations()
         self.par_financeur()
+        self.mouvements_par_financeur()
         self.par_statut()
         self.par_convention()
         self.mouvements()
