@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import sqlite3
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -326,37 +327,45 @@ class Register:
         self.close()
 
     # -- the cache
+    @contextmanager
+    def _reading(self):
+        """SQLite's errors while reading, as the register's French messages."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if _locked(exc):
+                raise _busy(f"« {self.path} »") from None
+            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
+
+    @property
+    def empty(self) -> bool:
+        """No summary made with these rules (a new register, or acv-xl updated): nothing to look up."""
+        with self._reading():
+            return self.con.execute("SELECT 1 FROM analyses WHERE version_regles = ? LIMIT 1",
+                                    (self.version_regles,)).fetchone() is None
+
     def known(self, sha256s) -> set[str]:
         """Which of these contents have a summary usable today with these rules."""
         wanted = sorted(set(sha256s))
         out: set[str] = set()
-        try:
+        with self._reading():
             for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
                 chunk = wanted[i:i + 500]
                 out.update(r[0] for r in self.con.execute(
-                    f"SELECT DISTINCT sha256 FROM analyses WHERE version_regles = ? AND (valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) "
-                    f"AND sha256 IN ({','.join('?' * len(chunk))})", (self.version_regles, self.today, *chunk)))
-        except sqlite3.OperationalError as exc:
-            if _locked(exc):
-                raise _busy(f"« {self.path} »") from None
-            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
-        except sqlite3.DatabaseError as exc:
-            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
+                    "SELECT DISTINCT sha256 FROM analyses WHERE version_regles = ? AND (valable_jusqu_au IS NULL "
+                    f"OR valable_jusqu_au >= ?) AND sha256 IN ({','.join('?' * len(chunk))})",
+                    (self.version_regles, self.today, *chunk)))
         return out
 
     def lookup(self, sha256: str) -> FileSummary | None:
         """The summary recorded for this content with these rules (still true today), or None."""
-        try:
+        with self._reading():
             row = self.con.execute(
                 "SELECT id, resume FROM analyses WHERE sha256 = ? AND version_regles = ? "
                 "AND (valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) ORDER BY id DESC LIMIT 1",
                 (sha256, self.version_regles, self.today)).fetchone()
-        except sqlite3.OperationalError as exc:
-            if _locked(exc):
-                raise _busy(f"« {self.path} »") from None
-            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
-        except sqlite3.DatabaseError as exc:
-            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
         if row is None:
             return None
         try:

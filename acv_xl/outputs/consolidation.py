@@ -374,10 +374,14 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
 class SummaryCache(Protocol):
     """Summaries of files already read, by content (the register of `acv_xl.history` is one).
 
-    `known` tells which of these SHA-256 it holds (cheap); `lookup` returns the `FileSummary`
-    recorded for a file of that SHA-256 (read with the same rules), or None: the file is then
-    read. Defined here so that the batch takes it as a parameter and never imports the layer that
-    implements it."""
+    `empty`: it holds nothing usable (a new register, new rules): every file is read, none is
+    hashed beforehand; `known` tells which of these SHA-256 it holds (cheap); `lookup` returns the
+    `FileSummary` recorded for a file of that SHA-256 (read with the same rules), or None: the
+    file is then read. Defined here so that the batch takes it as a parameter and never imports
+    the layer that implements it."""
+
+    @property
+    def empty(self) -> bool: ...
 
     def known(self, sha256s: Iterable[str]) -> set[str]: ...
 
@@ -389,7 +393,7 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
     """Every file's summary, from `cache` when it knows the file's content, else read; and the
     relative paths of the files taken from the cache. The changed files are handed to the
     workers first, and the known ones decoded while they read."""
-    if cache is None:
+    if cache is None or cache.empty:
         return summarize_all(items, jobs=jobs, progress=progress), set()
     n = len(items)
     ids: dict[int, tuple[int, float, str]] = {}
