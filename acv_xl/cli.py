@@ -182,6 +182,20 @@ def cmd_consolider(args) -> int:
     reference, status = _reference(args)
     if reference is None:
         return status
+    options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs,
+               "par_financeur": Path(args.par_financeur) if args.par_financeur else None}
+    register = None
+    if args.registre:
+        from acv_xl.history.register import Register, RegisterError
+
+        outputs = [args.sortie] + ([args.json] if args.json else [])
+        if any(Path(o).resolve() == Path(args.registre).resolve() for o in outputs):
+            return _fail(f"le registre ne peut pas être aussi un fichier de sortie : {args.registre}")
+        try:
+            register = Register.open(Path(args.registre), __version__)
+        except RegisterError as exc:
+            return _fail(str(exc))
+        options.update(cache=register, record=register.record)
     # The worker processes validate with the list the environment names, whatever their start
     # method (fork or spawn): the checked file is named there for the time of the command.
     before = os.environ.get(ENV_VAR)
@@ -189,12 +203,21 @@ def cmd_consolider(args) -> int:
     try:
         return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
                               json_path=Path(args.json) if args.json else None, jobs=args.jobs,
-                              replace=args.remplacer)
+                              replace=args.remplacer, **options)
     finally:
         if before is None:
             del os.environ[ENV_VAR]
         else:
             os.environ[ENV_VAR] = before
+        if register is not None:
+            register.close()
+
+
+def cmd_historique(args) -> int:
+    from acv_xl.history.historique import run_historique
+
+    return run_historique(Path(args.registre), Path(args.sortie), Path(args.json) if args.json else None,
+                          version=__version__, replace=args.remplacer)
 
 
 def cmd_reference(args) -> int:
@@ -330,8 +353,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="RESUME.json", help="écrit aussi les totaux et statuts par convention en JSON")
     s.add_argument("--jobs", type=_positive_int, metavar="N", help="nombre de processus (défaut : tous les cœurs)")
     s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
+    s.add_argument("--registre", metavar="REGISTRE.sqlite", help="enregistre la consolidation dans le registre du département (créé au besoin) et ne relit pas les classeurs inchangés")
+    s.add_argument("--comite", metavar="TEXTE", help="libellé du comité (ex. « Comité du 12/06/2026 ») ; sa date sert de date de référence de la préparation")
+    s.add_argument("--sans-erreurs", action="store_true", help="ne compte que les conventions sans erreur (les autres sont listées avec le motif)")
+    s.add_argument("--par-financeur", metavar="DOSSIER", help="écrit aussi un classeur par financeur (financeur_ETAT.xlsx…) dans DOSSIER")
     _replace_option(s)
     s.set_defaults(func=cmd_consolider)
+
+    s = sub.add_parser("historique", help="évolution du département d'un comité à l'autre", description="Lit le registre du département et écrit l'évolution des engagements de chaque financeur et de chaque convention d'une consolidation à l'autre.")
+    s.add_argument("registre", metavar="REGISTRE.sqlite", help="registre écrit par « consolider --registre »")
+    s.add_argument("-o", "--sortie", required=True, metavar="EVOLUTION.xlsx", help="classeur à écrire")
+    s.add_argument("--json", metavar="EVOLUTION.json", help="écrit aussi l'évolution en JSON")
+    _replace_option(s)
+    s.set_defaults(func=cmd_historique)
 
     s = sub.add_parser("migrer", help="recopie un classeur ancien ou endommagé dans le modèle actuel", description="Écrit le modèle actuel (boutons, listes, formules) rempli de toutes les valeurs d'un classeur d'une version antérieure du modèle ou endommagé (lignes saisies sous un tableau, feuilles ou tableaux renommés, listes perdues). Statut de sortie : 0 tout est repris, 1 des valeurs n'ont pas pu être reprises (listées avec leur feuille et leur cellule), 2 fichier inutilisable.")
     s.add_argument("ancien", metavar="ANCIEN.xlsx", help="classeur à migrer (il n'est jamais modifié)")

@@ -1,19 +1,26 @@
-"""Benchmark of `acv-xl consolider` (not a test): N distinct workbooks, three ways of reading them.
+"""Benchmark of `acv-xl consolider` and `acv-xl historique` (not a test): N distinct workbooks.
 
-    .venv/bin/python benchmarks/bench_consolider.py [--n 400 1000] [--jobs 2] [--pandas-sample 60] [--profile]
+    .venv/bin/python benchmarks/bench_consolider.py [--n 1000] [--jobs 2] [--rounds 5] [--pandas-rounds 5]
+                                                    [--changed 10] [--history 20] [--profile]
 
 1. Generation (fast, at the zip/XML level): the shipped examples are copied N times; in each copy
    the `acv_id` (shared string) is made unique and every amount of `Coût total (€)`,
    `Dépense subventionnable (€ HT)` and `Montant (€)` is multiplied by a small integer — integer
    factors keep every plan balanced to the cent, so each copy gets the same findings as its model.
-2. Timings, wall clock, on the same files:
-   - `acv-xl consolider DOSSIER -o … --jobs J` as a user runs it (a subprocess: start-up included);
-   - (a) the floor: python-calamine reading every sheet of every file with J processes;
-   - (b) pandas `read_excel(sheet_name=None, engine="openpyxl")` of every sheet, on a sample of
-     files in one process, extrapolated per file to N (said in the output).
-   Goals: consolidation / (a) ≤ 2.0 and consolidation / (b) ≤ 0.15.
-3. `--profile`: pyinstrument over the per-file work (`summarize`) of a sample, in one process,
-   to see where the time goes (the reader, the model, the rules, the summary).
+   A register of every file is recorded, then `--changed` files are rewritten (the warm case); a
+   second register holds `--history` consolidations of the N conventions (the historique case).
+2. Rounds, interleaved (each one runs every case once, so that a load on this shared machine
+   weighs on all of them alike); medians of wall and CPU time (CPU: this process and its waited
+   children, i.e. the pools' workers and the subprocesses):
+   - (a) the floor: python-calamine reading every sheet of every file, J processes;
+   - (b) the peer: pandas `read_excel(sheet_name=None, engine="openpyxl")` of every file, J
+     processes (the same number as `consolider`, every file: no extrapolation);
+   - `acv-xl consolider DOSSIER -o … --jobs J` as a user runs it (a subprocess: start-up included),
+     without register, with a new register, and with the register of every file but `--changed`;
+   - `acv-xl historique` over the register of `--history` consolidations.
+   Goals: cold ≤ 3.0 × (a) and ≤ 0.15 × (b); warm ≤ 0.6 × (a); the register adds ≤ 10 % to a
+   cold run; historique < 2 s.
+3. `--profile`: pyinstrument over the per-file work (`summarize`) of a sample, in one process.
 """
 
 from __future__ import annotations
@@ -21,14 +28,18 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +144,25 @@ def generate(examples: list[Path], folder: Path, n: int) -> list[Path]:
     return paths
 
 
-# ------------------------------------------------------------------ baselines
+# ------------------------------------------------------------------ timings
+@dataclass
+class Timing:
+    wall: float
+    cpu: float  # user + system, this process and its (waited) children
+
+
+def timed(fn, *args) -> tuple[Timing, Any]:
+    """Wall and CPU time of `fn(*args)`: the CPU of this process plus that of every child process
+    it waited for (the pools' workers, the subprocesses)."""
+    def cpu() -> float:
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+    c0, t0 = cpu(), time.perf_counter()
+    out = fn(*args)
+    return Timing(time.perf_counter() - t0, cpu() - c0), out
+
+
 def _calamine_chunk(paths: list[str]) -> int:
     from python_calamine import CalamineWorkbook
 
@@ -146,31 +175,34 @@ def _calamine_chunk(paths: list[str]) -> int:
     return cells
 
 
-def calamine_floor(paths: list[Path], jobs: int) -> float:
-    t0 = time.perf_counter()
-    chunks = [[str(p) for p in paths[i::jobs * 8]] for i in range(jobs * 8)]
-    with ProcessPoolExecutor(jobs) as pool:
-        list(pool.map(_calamine_chunk, chunks))
-    return time.perf_counter() - t0
-
-
-def pandas_openpyxl(paths: list[Path]) -> float:
+def _pandas_chunk(paths: list[str]) -> int:
     import pandas as pd
 
-    t0 = time.perf_counter()
-    for p in paths:
-        pd.read_excel(p, sheet_name=None, engine="openpyxl")
-    return time.perf_counter() - t0
+    return sum(len(pd.read_excel(p, sheet_name=None, engine="openpyxl")) for p in paths)
 
 
-def consolider(target: Path, out: Path, jobs: int) -> tuple[float, int, str]:
-    """`acv-xl consolider TARGET` (a folder or one file) in a subprocess: wall time, status, last line."""
+def _pool(fn, paths: list[Path], jobs: int) -> None:
+    chunks = [[str(p) for p in paths[i::jobs * 8]] for i in range(jobs * 8)]
+    with ProcessPoolExecutor(jobs) as pool:
+        list(pool.map(fn, chunks))
+
+
+def calamine_floor(paths: list[Path], jobs: int) -> None:
+    """(a) python-calamine reading every sheet of every file, with `jobs` processes."""
+    _pool(_calamine_chunk, paths, jobs)
+
+
+def pandas_openpyxl(paths: list[Path], jobs: int) -> None:
+    """(b) pandas `read_excel(sheet_name=None, engine="openpyxl")` of every file, `jobs` processes."""
+    _pool(_pandas_chunk, paths, jobs)
+
+
+def acv_xl(*args: str) -> tuple[int, str]:
+    """`acv-xl ARGS…` in a subprocess, as a user runs it (start-up included): status, last line."""
     exe = ROOT / ".venv" / "bin" / "acv-xl"
-    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "acv_xl"]),
-           "consolider", str(target), "-o", str(out), "--jobs", str(jobs)]
-    t0 = time.perf_counter()
+    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "acv_xl"]), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    return time.perf_counter() - t0, proc.returncode, proc.stderr.strip().splitlines()[-1] if proc.stderr else ""
+    return proc.returncode, proc.stderr.strip().splitlines()[-1] if proc.stderr else ""
 
 
 def profile(paths: list[Path]) -> None:
@@ -187,11 +219,55 @@ def profile(paths: list[Path]) -> None:
     print(prof.output_text(unicode=True, color=False, show_all=False))
 
 
+# ------------------------------------------------------------------ the register's cases
+def change(models: list[Model], paths: list[Path], k: int, seed: int) -> list[Path]:
+    """Rewrite `k` of the files with other amounts (new content, same convention)."""
+    changed = paths[:: max(1, len(paths) // k)][:k]
+    for p in changed:
+        i = paths.index(p)
+        models[i % len(models)].write_copy(p, f"ACV{i % 1000:03d}" if len(paths) <= 1000 else f"ACV{i}",
+                                           5 + (i + seed) % 3)
+    return changed
+
+
+def build_history(folder: Path, base_register: Path, out: Path, consolidations: int, jobs: int) -> None:
+    """A register of `consolidations` consolidations of the folder: the first one real, the next ones
+    the same summaries with one file in 20 changed each time (a line passing to « Acquis », a new
+    content), recorded as `consolider --registre` records them."""
+    import dataclasses
+    from datetime import datetime, timedelta
+
+    from acv_xl import __version__
+    from acv_xl.checks.rules.consolidation import judge
+    from acv_xl.history.register import Register
+    from acv_xl.outputs.consolidation import consolidate
+    from acv_xl.outputs.consolidation_result import ConsolidationResult
+
+    shutil.copyfile(base_register, out)
+    with Register.open(out, __version__) as reg:
+        res = consolidate([folder], out.with_suffix(".xlsx"), jobs=jobs, cache=reg, record=reg.record,
+                          comite="Comité n° 1")
+        files = res.files
+        for k in range(2, consolidations + 1):
+            files = list(files)
+            for i in range(k % 20, len(files), 20):
+                f = files[i]
+                lines = tuple(ln[:8] + ("Acquis",) + ln[9:] if ln[8] == "Sollicité" else ln for ln in f.lines)
+                files[i] = dataclasses.replace(f, lines=lines, sha256=f"{k:04d}" + f.sha256[4:])
+            r = ConsolidationResult(files, judge(files), comite=f"Comité n° {k}",
+                                    genere_le=datetime(2026, 1, 1) + timedelta(days=30 * k))
+            reg.record(r)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, nargs="+", default=[400, 1000])
+    ap.add_argument("--n", type=int, nargs="+", default=[1000])
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--pandas-sample", type=int, default=60, help="files read by pandas+openpyxl (extrapolated)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians are printed)")
+    ap.add_argument("--pandas-rounds", type=int, default=None,
+                    help="rounds including pandas+openpyxl (default: every round; it is the slowest)")
+    ap.add_argument("--changed", type=int, default=10, help="files changed since the register (warm case)")
+    ap.add_argument("--history", type=int, default=20, help="consolidations in the historique's register")
     ap.add_argument("--profile", action="store_true", help="pyinstrument over 50 files, one process")
     ap.add_argument("--keep", action="store_true", help="keep the generated folders")
     args = ap.parse_args()
@@ -201,40 +277,92 @@ def main() -> int:
 
     from acv_xl.outputs.examples import write_examples
 
+    pandas_rounds = args.rounds if args.pandas_rounds is None else args.pandas_rounds
     work = Path(tempfile.mkdtemp(prefix="acv-bench-"))
+    j = str(args.jobs)
     try:
         examples = [p for p in write_examples(work / "exemples") if p.suffix.lower() in (".xlsx", ".xlsm")]
-        print(f"{len(examples)} classeurs d'exemple ; {args.jobs} processus ; {os.cpu_count()} cœurs visibles")
+        print(f"{len(examples)} classeurs d'exemple ; {args.jobs} processus partout ; {os.cpu_count()} cœurs "
+              f"visibles ; {args.rounds} tours entrelacés, médianes (temps écoulé / temps CPU)")
         for n in args.n:
             folder = work / f"n{n}"
-            t0 = time.perf_counter()
             paths = generate(examples, folder, n)
-            gen = time.perf_counter() - t0
-            t_cons, rc, last = consolider(folder, work / f"consolidation_{n}.xlsx", args.jobs)
+            models = [Model(p) for p in examples]
+            out = work / f"consolidation_{n}.xlsx"
+            # the register of the warm case: every file recorded, then `changed` files rewritten
+            base = work / f"registre_{n}.sqlite"
+            acv_xl("consolider", str(folder), "-o", str(out), "--jobs", j, "--registre", str(base))
+            hist = work / f"historique_{n}.sqlite"
+            t_build = time.perf_counter()
+            build_history(folder, base, hist, args.history, args.jobs)
+            t_build = time.perf_counter() - t_build
+            changed = change(models, paths, args.changed, seed=1)
+            times: dict[str, list[Timing]] = {k: [] for k in ("cal", "pd", "froid", "froid+registre", "chaud",
+                                                               "historique")}
+            last = {}
+            for rnd in range(args.rounds):
+                times["cal"].append(timed(calamine_floor, paths, args.jobs)[0])
+                t, (rc, last["froid"]) = timed(acv_xl, "consolider", str(folder), "-o", str(out), "--jobs", j)
+                times["froid"].append(t)
+                fresh = work / "registre_neuf.sqlite"
+                fresh.unlink(missing_ok=True)
+                t, (_, last["froid+registre"]) = timed(acv_xl, "consolider", str(folder), "-o", str(out), "--jobs", j,
+                                                       "--registre", str(fresh))
+                times["froid+registre"].append(t)
+                warm = work / "registre_chaud.sqlite"
+                shutil.copyfile(base, warm)  # every round: `changed` files new to the register
+                t, (_, last["chaud"]) = timed(acv_xl, "consolider", str(folder), "-o", str(out), "--jobs", j,
+                                              "--registre", str(warm))
+                times["chaud"].append(t)
+                t, (_, last["historique"]) = timed(acv_xl, "historique", str(hist), "-o", str(work / "evolution.xlsx"))
+                times["historique"].append(t)
+                if rnd < pandas_rounds:
+                    times["pd"].append(timed(pandas_openpyxl, paths, args.jobs)[0])
+                print(f"  tour {rnd + 1} : " + " ; ".join(f"{k} {v[-1].wall:.2f} s" for k, v in times.items() if v),
+                      flush=True)
+
+            def med(k: str) -> Timing:
+                v = times[k]
+                return Timing(statistics.median(t.wall for t in v), statistics.median(t.cpu for t in v))
+
+            per = lambda t: f"{t / n * 1000:6.2f} ms/fichier"  # noqa: E731
+            cal, cold, reg, warm, hist_t = med("cal"), med("froid"), med("froid+registre"), med("chaud"), \
+                med("historique")
+            print(f"\nN = {n}  ({len(times['cal'])} tours ; pandas+openpyxl : {len(times['pd'])} tours)")
+            line = lambda name, t, extra="": print(  # noqa: E731
+                f"  {name:<34} {t.wall:7.2f} s  CPU {t.cpu:7.2f} s  {per(t.wall)}  {extra}")
+            line(f"(a) calamine, {args.jobs} proc.", cal)
+            if times["pd"]:
+                line(f"(b) pandas+openpyxl, {args.jobs} proc.", med("pd"))
+            line("consolider (sans registre)", cold, last["froid"][:120])
+            line("consolider --registre (neuf)", reg)
+            line(f"consolider --registre ({args.changed} modifiés)", warm, last["chaud"][-60:])
+            print(f"  historique, {args.history} consolidations de {n} conventions : {hist_t.wall:.2f} s "
+                  f"(CPU {hist_t.cpu:.2f} s ; registre construit en {t_build:.1f} s)")
+            # wall-time ratios (the goals), and the same with CPU time (steadier on a shared machine)
+            print(f"  froid / (a)                = {cold.wall / cal.wall:5.2f}  (objectif ≤ 3,0 ; en temps CPU "
+                  f"{cold.cpu / cal.cpu:5.2f})")
+            if times["pd"]:
+                pd_t = med("pd")
+                print(f"  froid / (b)                = {cold.wall / pd_t.wall:5.3f}  (objectif ≤ 0,15, même "
+                      f"nombre de processus ; en temps CPU {cold.cpu / pd_t.cpu:5.3f})")
+            print(f"  chaud / (a)                = {warm.wall / cal.wall:5.2f}  (objectif ≤ 0,6 ; en temps CPU "
+                  f"{warm.cpu / cal.cpu:5.2f})")
+            print(f"  surcoût du registre à froid = {(reg.wall / cold.wall - 1) * 100:+5.1f} %  (objectif ≤ 10 % ; "
+                  f"en temps CPU {(reg.cpu / cold.cpu - 1) * 100:+5.1f} %)")
+            print(f"  historique                 = {hist_t.wall:5.2f} s  (objectif < 2 s)")
+            # in-process phases of one cold and one warm run (where the time goes)
+            from acv_xl import __version__
+            from acv_xl.history.register import Register
             from acv_xl.outputs.consolidation import consolidate
 
-            r = consolidate([folder], work / f"consolidation_{n}_b.xlsx", jobs=args.jobs)  # same, in-process: phases
-            phases = " ; ".join(f"{k} {v:.2f} s" for k, v in r.phases.items())
-            # start-up (interpreter, imports, pool): the command on one file, minus that file's own work
-            t_one, _, _ = consolider(paths[0], work / "consolidation_1.xlsx", 1)
-            r_one = consolidate([paths[0]], work / "consolidation_1_b.xlsx", jobs=1)
-            startup = t_one - r_one.duree
-            t_cal = calamine_floor(paths, args.jobs)
-            sample = paths[: min(n, args.pandas_sample)]
-            t_pd = pandas_openpyxl(sample) / len(sample) * n
-            per = lambda t: f"{t / n * 1000:6.2f} ms/fichier"  # noqa: E731
-            print(f"\nN = {n}  (génération {gen:.1f} s, {per(gen)})")
-            print(f"  acv-xl consolider      {t_cons:7.2f} s  {per(t_cons)}  (statut {rc})  {last[:160]}")
-            print(f"      étapes (en processus, hors démarrage) : {phases}")
-            print(f"      démarrage (interpréteur et imports) ≈ {startup:.2f} s")
-            print(f"  (a) calamine, {args.jobs} proc.   {t_cal:7.2f} s  {per(t_cal)}")
-            print(f"  (b) pandas+openpyxl    {t_pd:7.2f} s  {per(t_pd)}  (extrapolé de {len(sample)} fichiers, 1 proc.)")
-            print(f"  ratio / (a) = {t_cons / t_cal:5.2f}  (objectif ≤ 2,0)   ratio / (b) = {t_cons / t_pd:5.3f}  "
-                  "(objectif ≤ 0,15)")
-            # what the command costs before reading a single file: the bound below which the
-            # ratio to (a) cannot go, whatever the reading and the rules cost
-            fixed = startup + r.phases.get("écriture du classeur", 0.0)
-            print(f"  démarrage + écriture du classeur = {fixed:.2f} s, soit {fixed / t_cal:4.2f} × (a) à eux seuls")
+            r = consolidate([folder], work / "phases.xlsx", jobs=args.jobs)
+            print("  étapes à froid (en processus) : " + " ; ".join(f"{k} {v:.2f} s" for k, v in r.phases.items()))
+            shutil.copyfile(base, work / "registre_phases.sqlite")
+            with Register.open(work / "registre_phases.sqlite", __version__) as rg:
+                r = consolidate([folder], work / "phases.xlsx", jobs=args.jobs, cache=rg, record=rg.record)
+            print("  étapes à chaud (en processus) : " + " ; ".join(f"{k} {v:.2f} s" for k, v in r.phases.items()))
+            _ = changed
         if args.profile:
             paths = sorted((work / f"n{args.n[0]}").rglob("*.xlsx"))[:50]
             profile(paths)

@@ -12,7 +12,8 @@ from acv_xl.cli import build_parser
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
 
-COMMANDS = ("modele", "exemples", "valider", "annexe", "comparer", "consolider", "migrer", "serveur", "reference")
+COMMANDS = ("modele", "exemples", "valider", "annexe", "comparer", "consolider", "historique", "migrer", "serveur",
+            "reference")
 
 
 def acv(*args, env=None, cwd=None):

@@ -1,6 +1,7 @@
 """`acv-xl consolider`: every workbook of a département in one consolidated workbook.
 
-Flow: find the files (recursively) → read and validate each in worker processes with the same
+Flow: find the files (recursively) → (with a `SummaryCache`, the register: the summaries of the
+files whose content it knows, the others read) → read and validate each in worker processes with the same
 engine as `valider` (`acv_xl.checks.validate.validate_file`), each worker returning a compact, picklable
 `FileSummary` → the CON rules over the batch (`rules.consolidation.judge`) → one workbook written
 with XlsxWriter to a temp file in the output folder, then renamed (an interrupted run leaves no
@@ -25,6 +26,7 @@ Choices:
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -36,7 +38,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from acv_xl.checks.rules.consolidation import FileSummary, judge
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
@@ -151,21 +153,25 @@ def _is_consolidation(path: str) -> bool:
     return produced_by(path) is not None
 
 
+def _identify(path: str) -> tuple[int, float, str, bool]:
+    """Size, modification time, SHA-256 of a file, and whether it holds a custom-property part."""
+    st = os.stat(path)
+    h = hashlib.sha256()
+    custom, tail = False, b""
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+            # a zip stores its part names as they are: without this one, no custom property
+            custom = custom or _CUSTOM_PART in tail + block[:len(_CUSTOM_PART)] or _CUSTOM_PART in block
+            tail = block[-len(_CUSTOM_PART):]
+    return st.st_size, st.st_mtime, h.hexdigest(), custom
+
+
 def summarize(path: str, rel: str) -> FileSummary:
     """Read, validate and boil down one workbook. Never raises: a crash is reported in the summary."""
     s = FileSummary(path=path, rel=rel)
     try:
-        st = os.stat(path)
-        s.size, s.mtime = st.st_size, st.st_mtime
-        h = hashlib.sha256()
-        custom, tail = False, b""
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-                # a zip stores its part names as they are: without this one, no custom property
-                custom = custom or _CUSTOM_PART in tail + block[:len(_CUSTOM_PART)] or _CUSTOM_PART in block
-                tail = block[-len(_CUSTOM_PART):]
-        s.sha256 = h.hexdigest()
+        s.size, s.mtime, s.sha256, custom = _identify(path)
     except OSError as exc:
         s.crash = f"fichier inaccessible : {exc.strerror or exc}"
         return s
@@ -184,6 +190,10 @@ def summarize(path: str, rel: str) -> FileSummary:
         s.etat, s.totaux, s.lines = ETAT_ILLISIBLE, None, ()
         s.crash = f"{type(exc).__name__} : {exc}"[:300]
     return s
+
+
+def _date(v: Any) -> date | None:
+    return v.date() if isinstance(v, datetime) else v if isinstance(v, date) else None
 
 
 _TEMPLATE_CELLS = {n.name: (n.sheet, n.cell) for n in layout.NAMED_CELLS}
@@ -208,8 +218,11 @@ def _fill(s: FileSummary, report) -> None:
     s.epci = _text(conv.value("acv_epci"))
     s.programme = _text(conv.value("acv_programme"))
     s.version_modele = _text(conv.value("acv_version_modele"))
-    dv = conv.value("acv_date_validation")
-    s.date_validation = dv.date() if isinstance(dv, datetime) else dv if isinstance(dv, date) else None
+    s.date_validation = _date(conv.value("acv_date_validation"))
+    s.date_convention = _date(conv.value("acv_date_convention"))
+    s.date_fin_initialisation = _date(conv.value("acv_date_fin_initialisation"))
+    s.date_fin_deploiement = _date(conv.value("acv_date_fin_deploiement"))
+    s.date_comite = _date(conv.value("acv_date_comite"))
     # only the named cells found away from the template's place (`FileSummary.cell` knows the rest)
     s.cells = {name: (nv.sheet, nv.cell) for name, nv in conv.names.items()
                if nv.cell and _TEMPLATE_CELLS.get(name) != (nv.sheet, nv.cell)}
@@ -219,6 +232,8 @@ def _fill(s: FileSummary, report) -> None:
     s.acquis = totals.total(totals.counted(conv.financements, layout.STATUTS_ACQUIS))
     counted = {id(lf) for lf in totals.counted(conv.financements)}
     actions = {a.numero: a for a in conv.actions if a.numero}
+    s.actions = tuple((a.numero, a.intitule, a.axe, a.maitre_ouvrage, a.maturite, a.cout_total)
+                      for a in conv.actions if not a.is_empty())
     lines = []
     for lf in conv.financements:
         if lf.is_empty():
@@ -263,6 +278,17 @@ def _crashed(path: str, rel: str, why: str) -> FileSummary:
     return s
 
 
+def _fork():
+    """On Linux, workers forked from this process (the modules already imported, frozen for the
+    collector): Python 3.14 makes « forkserver » the default, ≈ 200 ms more for the first workers.
+    Elsewhere (Windows, macOS), the platform's default."""
+    if sys.platform.startswith("linux"):
+        import multiprocessing
+
+        return multiprocessing.get_context("fork")
+    return None
+
+
 def _default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -283,8 +309,11 @@ def _chunks(n: int, jobs: int) -> list[list[int]]:
 
 
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> list[FileSummary]:
+                  progress: Callable[[int, int], None] | None = None,
+                  meanwhile: Callable[[], None] | None = None) -> list[FileSummary]:
     """`summarize` every (path, rel) in worker processes; results in the order given.
+
+    `meanwhile`: work for this process while the workers read (called once, before any result).
 
     A worker process that dies (not an exception: those are caught in `summarize`) breaks the pool:
     the files it left unfinished are retried one by one, each in its own process, so that only the
@@ -302,6 +331,8 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             progress(done, n)
 
     if jobs <= 1 or n <= 1:
+        if meanwhile is not None:
+            meanwhile()
         out: list[FileSummary] = []
         for i in range(0, n, 16):  # by chunks, as the workers do: the collector runs in between
             out.extend(_summarize_chunk(items[i:i + 16]))
@@ -318,9 +349,11 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     # collections never walk it, nor copy the memory pages they share with this process.
     gc.freeze()
     try:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)))
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_fork())
         try:
             futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
+            if meanwhile is not None:
+                meanwhile()
             for fut in as_completed(futures):
                 c = futures[fut]
                 try:
@@ -340,12 +373,69 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     for i in sorted(retry):
         p, r = items[i]
         try:
-            with ProcessPoolExecutor(max_workers=1) as solo:
+            with ProcessPoolExecutor(max_workers=1, mp_context=_fork()) as solo:
                 results[i] = solo.submit(summarize, p, r).result()
         except BrokenProcessPool:
             results[i] = _crashed(p, r, "le processus de lecture s'est arrêté brutalement")
         tick(1)
     return [results[i] for i in range(n)]
+
+
+# ------------------------------------------------------------------ what a previous run already read
+class SummaryCache(Protocol):
+    """Summaries of files already read, by content (the register of `acv_xl.history` is one).
+
+    `empty`: it holds nothing usable (a new register, new rules): every file is read, none is
+    hashed beforehand; `known` tells which of these SHA-256 it holds (cheap); `lookup` returns the
+    `FileSummary` recorded for a file of that SHA-256 (read with the same rules), or None: the
+    file is then read. Defined here so that the batch takes it as a parameter and never imports
+    the layer that implements it."""
+
+    @property
+    def empty(self) -> bool: ...
+
+    def known(self, sha256s: Iterable[str]) -> set[str]: ...
+
+    def lookup(self, sha256: str) -> FileSummary | None: ...
+
+
+def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
+               progress: Callable[[int, int], None] | None) -> tuple[list[FileSummary], set[str]]:
+    """Every file's summary, from `cache` when it knows the file's content, else read; and the
+    relative paths of the files taken from the cache. The changed files are handed to the
+    workers first, and the known ones decoded while they read."""
+    if cache is None or cache.empty:
+        return summarize_all(items, jobs=jobs, progress=progress), set()
+    n = len(items)
+    ids: dict[int, tuple[int, float, str]] = {}
+    for i, (path, _rel) in enumerate(items):
+        try:
+            size, mtime, sha, _custom = _identify(path)
+        except OSError:
+            continue  # read below: the worker reports it as it would without a cache
+        ids[i] = (size, mtime, sha)
+    held = cache.known({sha for _, _, sha in ids.values()})
+    found: dict[int, FileSummary] = {}
+
+    @gc_paused()  # hundreds of thousands of values, no reference cycle
+    def decode() -> None:
+        for i, (size, mtime, sha) in ids.items():
+            if sha in held and (known := cache.lookup(sha)) is not None:
+                path, rel = items[i]
+                # the content is the one recorded; where it lies and when it was touched are this run's
+                found[i] = dataclasses.replace(known, path=path, rel=rel, size=size, mtime=mtime)
+        if progress:
+            progress(len(found), n)
+
+    todo = [i for i in range(n) if i not in ids or ids[i][2] not in held]
+    read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode,
+                         progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
+    results = dict(zip(todo, read))
+    # held but not usable after all (a summary edited by hand): read as well
+    late = [i for i in range(n) if i not in found and i not in results]
+    results.update(zip(late, summarize_all([items[i] for i in late], jobs=jobs)))
+    results.update(found)
+    return [results[i] for i in range(n)], {items[i][1] for i in found}
 
 
 # ------------------------------------------------------------------ entry points
@@ -365,12 +455,19 @@ def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
 
 def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
                 jobs: int | None = None, progress: Callable[[int, int], None] | None = None,
-                replace: bool = False) -> ConsolidationResult:
+                replace: bool = False, cache: SummaryCache | None = None, comite: str | None = None,
+                sans_erreurs: bool = False, par_financeur: Path | None = None,
+                record: Callable[[ConsolidationResult], None] | None = None) -> ConsolidationResult:
     """Consolidate the workbooks found under `paths` into `out` (and `json_path`).
 
+    `replace`: the user's `--remplacer`; `cache`: summaries of files already read (the register);
+    `comite`: the comité's label (its date, if it holds one, is the readiness date); `sans_erreurs`:
+    count only the workbooks with no error; `par_financeur`: a folder for one extract per financeur;
+    `record`: called with the result once every output is written (the register records the run).
+
     Raises `UsageError` (French message) for bad arguments, an output the guard refuses
-    (`output_guard.check_outputs`; `replace` is the user's `--remplacer`), when no workbook is
-    found, or when `departement` matches no convention (nothing is written then).
+    (`output_guard.check_outputs`), when no workbook is found, or when `departement` matches no
+    convention (nothing is written then).
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -379,6 +476,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     departement = str(departement).strip().upper() if departement is not None and str(departement).strip() else None
     if departement is not None and not re.fullmatch(r"\d{2,3}|2[AB]", departement):
         raise UsageError(f"code de département invalide : « {departement} » (attendu : 62, 2A, 974…).")
+    if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
+        raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
+    if par_financeur is not None and not Path(par_financeur).resolve().parent.is_dir():
+        raise UsageError(f"le dossier parent de --par-financeur n'existe pas : {Path(par_financeur).parent}")
     phases: dict[str, float] = {}
 
     def lap(name: str, since: list[float] = [t0]) -> None:  # noqa: B006 — a local stopwatch
@@ -399,9 +500,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans : {where}")
     items = [(str(f), _rel(f, base)) for f in files]
     lap("recherche")
-    summaries = summarize_all(items, jobs=jobs, progress=progress)
+    summaries, reused = _summaries(items, cache, jobs, progress)
     lap("lecture et contrôle")
-    verdicts = judge(summaries, departement)
+    verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)
     if departement is not None and not any(v.compte for v in verdicts):
         raise UsageError(_no_convention_of(departement, summaries))
     if all(s.ignore for s in summaries):  # only reports of ours and other workbooks: nothing to consolidate
@@ -410,7 +511,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                          f"{'s' if n > 1 else ''} (rapports d'acv-xl ou autres classeurs) : rien n'est écrit. "
                          "Vérifiez le dossier indiqué.")
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
-                                 base=base, phases=phases)
+                                 base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
+                                 reused=reused)
     lap("règles CON")
     write_workbook(result, out)
     lap("écriture du classeur")
@@ -418,6 +520,14 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         data = json.dumps(to_json(result), ensure_ascii=False, indent=2)
         _atomic(Path(json_path), lambda tmp: tmp.write_text(data, encoding="utf-8"))
         lap("écriture du JSON")
+    if par_financeur is not None:
+        from acv_xl.outputs.consolidation_extracts import write_extracts
+
+        result.extracts = write_extracts(result, Path(par_financeur), [Path(p) for p, _ in items])
+        lap("extraits par financeur")
+    if record is not None:
+        record(result)
+        lap("registre")
     result.duree = time.perf_counter() - t0
     return result
 
@@ -432,7 +542,7 @@ def _wants_rich(stream) -> bool:
 
 
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
-                   jobs: int | None = None, console=None, replace: bool = False) -> int:
+                   jobs: int | None = None, console=None, replace: bool = False, **options) -> int:
     """The `acv-xl consolider` command: progress bar on a terminal, one French summary line, exit status.
 
     `console`: a rich console (default: one on stderr when it is a terminal, else plain `print`,
@@ -468,7 +578,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
 
     try:
         result = consolidate(paths, out, departement=departement, json_path=json_path, jobs=jobs, progress=progress,
-                             replace=replace)
+                             replace=replace, **options)  # cache, comite, sans_erreurs, par_financeur, record
     except (UsageError, OutputError) as exc:
         say(f"acv-xl : {exc}")
         return 2
@@ -481,5 +591,9 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
             bar.stop()
     duree = f"{result.duree:.1f}".replace(".", ",")
     say(f"Consolidation : {result.summary_line()}" + (f" ; résumé JSON : {json_path}" if json_path else "")
+        + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
+           f"{options['par_financeur']}" if result.extracts else "")
+        + (f" ; {len(result.reused)} fichier{'s' if len(result.reused) > 1 else ''} inchangé"
+           f"{'s' if len(result.reused) > 1 else ''} repris du registre" if options.get("cache") else "")
         + f" ({duree} s).")
     return result.exit_code

@@ -6,9 +6,10 @@ JSON summary) both import it, and neither imports the other.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from acv_xl.checks.findings import ORDER, Gravite
 from acv_xl.checks.rules.consolidation import FileSummary, Verdict
 from acv_xl.checks.totals import ZERO, Totaux, combine
+from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_euros
 
 
@@ -37,6 +39,61 @@ class Anomalie:
 _GRAVITE = {g.value: g for g in Gravite}
 
 
+# ------------------------------------------------------------------ readiness of a convention (Synthèse)
+PHASE_INITIALISATION, PHASE_DEPLOIEMENT, PHASE_TERMINEE = "initialisation", "déploiement", "terminée"
+PHASE_INCONNUE = "dates manquantes"
+AVANCEE, EN_COURS, MOINS_PRETE = "avancée", "en cours", "moins prête"
+# (share of actions engaged or finished, share of financing acquired): both at least the first pair
+# → « avancée »; both below the second → « moins prête »; otherwise « en cours ».
+SEUIL_AVANCEE = (Decimal("0.50"), Decimal("0.50"))
+SEUIL_MOINS_PRETE = (Decimal("0.25"), Decimal("0.25"))
+_DATE_IN_TEXT = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
+
+
+@dataclass(frozen=True)
+class Preparation:
+    phase: str
+    part_actions: Decimal | None  # actions engaged or finished / actions not abandoned
+    part_acquise: Decimal | None  # Acquis + Engagé + Versé / financing total
+    classe: str
+
+
+def date_of_label(text: str | None) -> date | None:
+    """The date a comité's label holds (« Comité du 12/06/2026 »), if any."""
+    m = _DATE_IN_TEXT.search(text or "")
+    if not m:
+        return None
+    try:
+        return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    except ValueError:
+        return None
+
+
+def preparation(f: FileSummary, ref: date) -> Preparation:
+    """Phase at `ref` from the convention's dates, shares of actions engaged and financing acquired, class."""
+    if f.date_fin_initialisation and ref <= f.date_fin_initialisation:
+        phase = PHASE_INITIALISATION
+    elif f.date_fin_deploiement and ref <= f.date_fin_deploiement:
+        phase = PHASE_DEPLOIEMENT
+    elif f.date_fin_deploiement:
+        phase = PHASE_TERMINEE
+    else:
+        phase = PHASE_INCONNUE
+    vivantes = [a for a in f.actions if a[4] != layout.MATURITE_ABANDONNEE]
+    engagees = sum(1 for a in vivantes if a[4] in layout.MATURITES_SIGNEES)
+    part_actions = Decimal(engagees) / Decimal(len(vivantes)) if vivantes else None
+    fin = f.totaux.financement_total if f.totaux is not None else ZERO
+    part_acquise = f.acquis / fin if fin else None
+    pa, pq = part_actions or ZERO, part_acquise or ZERO
+    if pa >= SEUIL_AVANCEE[0] and pq >= SEUIL_AVANCEE[1]:
+        classe = AVANCEE
+    elif pa < SEUIL_MOINS_PRETE[0] and pq < SEUIL_MOINS_PRETE[1]:
+        classe = MOINS_PRETE
+    else:
+        classe = EN_COURS
+    return Preparation(phase, part_actions, part_acquise, classe)
+
+
 @dataclass
 class ConsolidationResult:
     files: list[FileSummary]
@@ -48,6 +105,10 @@ class ConsolidationResult:
     genere_le: datetime = field(default_factory=datetime.now)
     duree: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step (benchmark, diagnosis)
+    comite: str | None = None  # the comité's label (`--comite`)
+    sans_erreurs: bool = False  # only the workbooks with no error are counted (`--sans-erreurs`)
+    reused: set[str] = field(default_factory=set)  # files (rel) whose summary came from the register
+    extracts: list[Path] = field(default_factory=list)  # one workbook per financeur (`--par-financeur`)
 
     @cached_property
     def counted(self) -> list[FileSummary]:
@@ -58,6 +119,13 @@ class ConsolidationResult:
     @cached_property
     def totaux(self) -> Totaux:
         return combine(f.totaux for f in self.counted)
+
+    def date_reference(self, f: FileSummary) -> date:
+        """The readiness date: the comité's (from `--comite`), else the convention's next comité, else today."""
+        return date_of_label(self.comite) or f.date_comite or self.genere_le.date()
+
+    def preparation(self, f: FileSummary) -> Preparation:
+        return preparation(f, self.date_reference(f))
 
     @cached_property
     def acquis(self) -> Decimal:

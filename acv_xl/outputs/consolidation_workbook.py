@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
 from acv_xl.checks.totals import ZERO
 from acv_xl.checks.validate import (
     ETAT_ILLISIBLE,
@@ -35,7 +36,18 @@ from acv_xl.checks.validate import (
 )
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import atomic_write
-from acv_xl.outputs.consolidation_result import ConsolidationResult
+from acv_xl.outputs.consolidation_result import (
+    AVANCEE,
+    EN_COURS,
+    MOINS_PRETE,
+    PHASE_DEPLOIEMENT,
+    PHASE_INITIALISATION,
+    PHASE_TERMINEE,
+    SEUIL_AVANCEE,
+    SEUIL_MOINS_PRETE,
+    ConsolidationResult,
+    date_of_label,
+)
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.formats import FMT_EUROS, FMT_EUROS_ENTIERS, FMT_INTEGER, FMT_PERCENT
 from acv_xl.outputs.formats import looks_rich as _looks_rich  # such text goes inline
@@ -85,6 +97,12 @@ class H:
     COUT = layout.T_ACTIONS.header("cout_total")
     FINANCEMENT = "Financement total (€)"
     ECART = "Écart (€)"
+    MANQUE = "Manque de financement (€)"
+    EXCEDENT = "Excédent de financement (€)"
+    PHASE = "Phase au comité"
+    PART_ACTIONS = "Actions engagées ou terminées"
+    PREPARATION = "Préparation"
+    NB_CONVENTIONS = "Conventions"
     ACQUIS = "Dont acquis, engagé ou versé (€)"
     PART_ACQUISE = "Part acquise"
     STATUT = "Statut"
@@ -127,6 +145,15 @@ MOTIF_CONSOLIDATION = "produit par acv-xl, non compté"  # any report of acv-xl 
 MOTIF_ETRANGER = "pas un classeur ACV, non compté"  # a workbook with nothing of the template (STR-11)
 SANS_ID = "(sans identifiant)"
 
+
+
+def _grouped(par_financeur: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Amounts by financeur, the codes outside the reference list added under « code inconnu »."""
+    out: dict[str, Decimal] = {}
+    for code, v in par_financeur.items():
+        k = financeur_groupe(code)
+        out[k] = out.get(k, ZERO) + v
+    return out
 
 
 def _financeur_order(codes: Iterable[str]) -> list[str]:
@@ -264,6 +291,13 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
 _ROW_START = re.compile(r'<row r="(\d+)"')
 
 
+class _NoCells(dict):
+    """XlsxWriter's per-cell map of table cells, kept empty (see `_sheet_class`)."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
 @cache
 def _sheet_class():
     """XlsxWriter's worksheet, plus the tables' data rows as ready-made sheet XML.
@@ -284,6 +318,38 @@ def _sheet_class():
         def __init__(self) -> None:
             super().__init__()
             self.blocks: list[tuple[int, int, str]] = []  # (first, last 1-based data row, rows XML)
+            # XlsxWriter checks every cell of a new table against the previous tables and merged
+            # ranges, one dict lookup per cell (a fifth of the writing for 36 000 lines): the check
+            # is made here per rectangle instead (`add_table`), and no merged range is used.
+            self.table_cells = _NoCells()
+            self.table_ranges: list[tuple[int, int, int, int]] = []
+
+        def add_table(self, first_row, first_col, last_row, last_col, options=None):
+            from xlsxwriter.utility import xl_range
+
+            for r1, c1, r2, c2 in self.table_ranges:
+                if first_row <= r2 and r1 <= last_row and first_col <= c2 and c1 <= last_col:
+                    raise ValueError(f"tableaux superposés dans la feuille {self.name}")  # a bug of ours
+            self.table_ranges.append((first_row, first_col, last_row, last_col))
+            options = options or {}
+            total = bool(options.get("total_row"))
+            short = first_row + 1 + total  # header, one data row, the total row
+            if last_row <= short or "data" in options or options.get("header_row") is False:
+                return super().add_table(first_row, first_col, last_row, last_col, options)
+            # Declared with one data row (XlsxWriter's per-cell loop over 3 rows), then given its
+            # real extent: the ranges it records, and its total row moved to the last row.
+            status = super().add_table(first_row, first_col, short, last_col, options)
+            if status:
+                return status
+            t = self.tables[-1]
+            t["range"] = xl_range(first_row, first_col, last_row, last_col)
+            t["a_range"] = xl_range(first_row, first_col, last_row - total, last_col)
+            if t.get("autofilter"):
+                t["autofilter"] = t["a_range"]
+            if total and short in self.table:
+                self.table[last_row] = self.table.pop(short)
+            self._check_dimensions(last_row, last_col)
+            return 0
 
         def add_rows(self, first_row: int, rows: list[list[Any]], styles: list[int],
                      row_styles: list[list[int]] | None, heights: list[float | None] | None = None) -> None:
@@ -346,6 +412,10 @@ class _Writer:
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         ws.write_string(0, 0, titre, self.fmt["titre"])
         d = f"département {self.r.departement}" if self.r.departement else "tous départements"
+        if self.r.comite:
+            d += f" — {' '.join(self.r.comite.split())}"
+        if self.r.sans_erreurs:
+            d += " — conventions sans erreur seulement"
         ws.write_string(1, 0, f"Consolidation Action Cœur de Ville — {d} — générée le "
                               f"{self.r.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
         ws.set_header(f"&L&\"-,Bold\"{page_layout.footer_text(name)}&RAction Cœur de Ville")
@@ -420,31 +490,79 @@ class _Writer:
         cols = [
             (H.ACV_ID, 10, None), (H.LIBELLE, 28, None), (H.COMMUNES, 30, None), (H.EPCI, 30, None),
             (H.DEPARTEMENT, 12, None), (H.PROGRAMME, 10, None), (H.FICHIER, 30, None), (H.NB_ACTIONS, 9, "entier"),
-            (H.COUT, 18, "euros"), (H.FINANCEMENT, 18, "euros"), (H.ECART, 16, "euros"), (H.ACQUIS, 20, "euros"),
+            (H.COUT, 18, "euros"), (H.FINANCEMENT, 18, "euros"), (H.ECART, 16, "euros"), (H.MANQUE, 16, "euros"),
+            (H.EXCEDENT, 16, "euros"), (H.ACQUIS, 20, "euros"),
             (H.PART_ACQUISE, 10, "pourcent"), (H.STATUT, 26, None), (H.ERREURS, 9, "entier"),
-            (H.AVERTISSEMENTS, 13, "entier"),
+            (H.AVERTISSEMENTS, 13, "entier"), (H.PHASE, 15, None), (H.PART_ACTIONS, 12, "pourcent"),
+            (H.PREPARATION, 13, None),
         ]
         rows = []
+        classes: dict[str, int] = {AVANCEE: 0, EN_COURS: 0, MOINS_PRETE: 0}
         for f in r.counted:
             t = f.totaux
+            p = r.preparation(f)
+            classes[p.classe] += 1
             rows.append([
                 f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.epci, f.departement, f.programme, f.rel,
-                f.nb_actions, t.cout_total, t.financement_total, t.ecart, f.acquis,
-                (f.acquis / t.financement_total) if t.financement_total else None,
-                STATUT_LIBELLE.get(f.etat, f.etat), *r.counts(f),
+                f.nb_actions, t.cout_total, t.financement_total, t.ecart, max(t.ecart, ZERO), max(-t.ecart, ZERO),
+                f.acquis, (f.acquis / t.financement_total) if t.financement_total else None,
+                STATUT_LIBELLE.get(f.etat, f.etat), *r.counts(f), p.phase, p.part_actions, p.classe,
             ])
         g = r.totaux
         last_row = 3 + max(len(rows), 1) + 1  # the total row, 1-based
-        totals = {7: sum(f.nb_actions for f in r.counted), 8: g.cout_total, 9: g.financement_total, 10: g.ecart,
-                  11: r.acquis, 14: sum(r.counts(f)[0] for f in r.counted),
-                  15: sum(r.counts(f)[1] for f in r.counted),
-                  12: (f'=IFERROR(L{last_row}/J{last_row},"")',
+        # The gap's total is shown as what is missing and what is in excess, never netted (318 000 €
+        # missing and 50 000 € in excess are not « 268 000 € »): the net column has no total.
+        manque = sum((max(f.totaux.ecart, ZERO) for f in r.counted), ZERO)
+        excedent = sum((max(-f.totaux.ecart, ZERO) for f in r.counted), ZERO)
+        totals = {7: sum(f.nb_actions for f in r.counted), 8: g.cout_total, 9: g.financement_total, 11: manque,
+                  12: excedent, 13: r.acquis, 16: sum(r.counts(f)[0] for f in r.counted),
+                  17: sum(r.counts(f)[1] for f in r.counted),
+                  14: (f'=IFERROR(N{last_row}/J{last_row},"")',
                        float(r.acquis / g.financement_total) if g.financement_total else "")}
         _, last = self.table(ws, TABLES[Feuille.SYNTHESE], cols, rows, totals, freeze_cols=2)
-        ws.conditional_format(3, 14, last - 1, 14, {"type": "cell", "criteria": ">", "value": 0,
+        ws.conditional_format(3, 16, last - 1, 16, {"type": "cell", "criteria": ">", "value": 0,
                                                      "format": self.fmt["erreur"]})
-        ws.conditional_format(3, 13, last - 1, 13, {"type": "formula", "criteria": f'=$N4<>"{STATUT_LIBELLE[ETAT_VALIDE]}"',
+        ws.conditional_format(3, 15, last - 1, 15, {"type": "formula", "criteria": f'=$P4<>"{STATUT_LIBELLE[ETAT_VALIDE]}"',
                                                      "format": self.fmt["avertissement"]})
+        ws.conditional_format(3, 20, last - 1, 20, {"type": "cell", "criteria": "==", "value": f'"{MOINS_PRETE}"',
+                                                     "format": self.fmt["avertissement"]})
+        # how the class is decided, under the table (printed with it), and the count per class
+        top = last + 2
+        ref = date_of_label(r.comite)
+        quand = (f"au {ref.strftime('%d/%m/%Y')} (date du comité « {r.comite} »)" if ref else
+                 "à la date du prochain comité de chaque convention, à défaut à la date de la consolidation")
+        pa, pq = SEUIL_AVANCEE
+        ma, mq = SEUIL_MOINS_PRETE
+        notes = [
+            f"{H.PHASE} : {PHASE_INITIALISATION}, {PHASE_DEPLOIEMENT} ou {PHASE_TERMINEE}, {quand}, d'après les dates "
+            "de fin d'initialisation et de fin de déploiement de la convention.",
+            f"{H.PART_ACTIONS} : actions « Engagée », « En cours » ou « Terminée » parmi les actions non abandonnées ; "
+            f"{H.PART_ACQUISE.lower()} : financement « Acquis », « Engagé » ou « Versé » sur le financement total.",
+            f"Préparation « {AVANCEE} » : au moins {pa:.0%} des actions engagées ou terminées et au moins {pq:.0%} du "
+            f"financement acquis ; « {MOINS_PRETE} » : moins de {ma:.0%} des actions et moins de {mq:.0%} du "
+            f"financement ; « {EN_COURS} » : les autres.".replace("%", " %"),
+            f"{H.MANQUE} et {H.EXCEDENT} : l'écart de chaque convention, totalisés séparément (un excédent ne "
+            "compense pas un manque).",
+        ]
+        for k, text in enumerate(notes):
+            ws.write_string(top + k, 0, text, self.fmt["sous_titre"])
+        # the count per class as plain cells, not a table: the sheet's one table stays `T_Synthese`
+        start = top + len(notes) + 1
+        ws.write_string(start, 0, H.PREPARATION, self.fmt["entete"])
+        ws.write_string(start, 1, H.NB_CONVENTIONS, self.fmt["entete"])
+        for k, (c, n) in enumerate(classes.items(), start=1):
+            ws.write_string(start + k, 0, c)
+            ws.write_number(start + k, 1, n, self.fmt["entier"])
+        t0 = start
+        chart = self.wb.add_chart({"type": "column"})
+        chart.add_series({"name": "Conventions",
+                          "categories": [Feuille.SYNTHESE, start + 1, 0, start + 3, 0],
+                          "values": [Feuille.SYNTHESE, start + 1, 1, start + 3, 1],
+                          "data_labels": {"value": True}, "fill": {"color": "#1F4E79"}})
+        chart.set_title({"name": "Préparation des conventions"})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 480, "height": 288})
+        ws.insert_chart(t0, 3, chart)
 
     def _matrix(self, feuille: str, titre: str, keys: list[str], labels: list[str], get, total_of,
                 extra_total: bool):
@@ -457,10 +575,11 @@ class _Writer:
         cols.append((H.TOTAL, 18, "euros"))
         rows = []
         for f in r.counted:
-            vals = [get(f).get(k) for k in keys]
+            amounts = get(f)  # once per convention: it may build a dict (the financeurs, grouped)
+            vals = [amounts.get(k) for k in keys]
             row = [f.acv_id or SANS_ID, f.libelle] + vals
             if extra_total:
-                reste = f.totaux.financement_total - sum((get(f).get(k, ZERO) for k in keys), ZERO)
+                reste = f.totaux.financement_total - sum((amounts.get(k, ZERO) for k in keys), ZERO)
                 row.append(reste if reste else None)
             row.append(f.totaux.financement_total)
             rows.append(row)
@@ -475,17 +594,21 @@ class _Writer:
     def par_financeur(self) -> None:
         r = self.r
         g = r.totaux
-        codes = _financeur_order(g.par_financeur)
+        # a code outside the reference list never gets a column or a bar of its own (CON-05)
+        grouped = _grouped(g.par_financeur)
+        codes = _financeur_order(c for c in grouped if c != CODE_INCONNU) + \
+            ([CODE_INCONNU] if CODE_INCONNU in grouped else [])
         ws, first, last = self._matrix(Feuille.PAR_FINANCEUR, "Financement par financeur et par convention", codes,
-                                       codes, lambda f: f.totaux.par_financeur, lambda t: t.par_financeur, True)
+                                       codes, lambda f: _grouped(f.totaux.par_financeur), lambda t: grouped, True)
         # The funders' totals as a small table (the chart's data: plain values, cached for any reader).
         top = last + 3
         ws.write_string(top - 1, 0, "Totaux par financeur", self.fmt["titre"])
         rows = []
         for c in codes:
             ref = layout.FINANCEURS_BY_CODE.get(c)
-            v = g.par_financeur.get(c, ZERO)
-            rows.append([c, ref.nom if ref else None, v, (v / g.financement_total) if g.financement_total else None])
+            v = grouped.get(c, ZERO)
+            nom = ref.nom if ref else "Codes absents de la liste de référence (CON-05)"
+            rows.append([c, nom, v, (v / g.financement_total) if g.financement_total else None])
         cols = [(H.FINANCEUR, 10, None), (H.NOM_FINANCEUR, 28, None), (H.TOTAL, 18, "euros"), (H.PART, 10, "pourcent")]
         # widths of the matrix columns win: do not let this table shrink them
         start, end = self.table(ws, TABLE_TOTAUX_FINANCEURS, [(h, max(w, 15) if j >= 2 else w, f)
@@ -510,14 +633,33 @@ class _Writer:
 
     def par_axe(self) -> None:
         keys = [str(n) for n in layout.AXES]
-        self._matrix(Feuille.PAR_AXE, "Financement par axe et par convention", keys, [f"Axe {k}" for k in keys],
-                     lambda f: f.totaux.par_axe, lambda t: t.par_axe, True)
+        ws, first, last = self._matrix(Feuille.PAR_AXE, "Financement par axe et par convention", keys,
+                                       [f"Axe {k}" for k in keys], lambda f: f.totaux.par_axe, lambda t: t.par_axe,
+                                       True)
+        self._total_row_chart(ws, Feuille.PAR_AXE, first, last, len(keys), "column", "Financement par axe")
 
     def par_annee(self) -> None:
         g = self.r.totaux
         keys = sorted(g.par_annee)
-        self._matrix(Feuille.PAR_ANNEE, "Financement par année et par convention", keys, keys,
-                     lambda f: f.totaux.par_annee, lambda t: t.par_annee, True)
+        ws, first, last = self._matrix(Feuille.PAR_ANNEE, "Financement par année et par convention", keys, keys,
+                                       lambda f: f.totaux.par_annee, lambda t: t.par_annee, True)
+        if keys:
+            self._total_row_chart(ws, Feuille.PAR_ANNEE, first, last, len(keys), "line",
+                                  "Financement par année (hors refusés)")
+
+    def _total_row_chart(self, ws, feuille: str, first: int, last: int, n: int, kind: str, titre: str) -> None:
+        """A chart of a matrix's total row (its key columns, from the third), under the table."""
+        chart = self.wb.add_chart({"type": kind})
+        series = {"name": titre, "categories": [feuille, first, 2, first, 1 + n],
+                  "values": [feuille, last, 2, last, 1 + n],
+                  "data_labels": {"value": True, "num_format": FMT_EUROS_ENTIERS}}
+        series.update({"marker": {"type": "circle"}} if kind == "line" else {"fill": {"color": "#1F4E79"}})
+        chart.add_series(series)
+        chart.set_title({"name": titre})
+        chart.set_legend({"none": True})
+        chart.set_y_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
+        chart.set_size({"width": 720, "height": 320})
+        ws.insert_chart(last + 2, 1, chart)
 
     def lignes(self) -> None:
         ws = self.sheet(Feuille.LIGNES, "Lignes de financement de toutes les conventions comptées")
@@ -610,6 +752,32 @@ def gc_paused():
             gc.enable()
 
 
+@contextmanager
+def fast_deflate(parts: set[str]):
+    """XlsxWriter compresses every part at zlib's default level: these parts (the 36 000-row
+    `Lignes` sheet) at level 1 instead, half the compression time for a file a little larger.
+    Same bytes once unzipped. (XlsxWriter builds a `ZipInfo` per part in `_store_workbook`.)"""
+    from zipfile import ZipInfo
+
+    import xlsxwriter.workbook as xw
+
+    class _Info(ZipInfo):
+        def __init__(self, filename="NoName", date_time=(1980, 1, 1, 0, 0, 0)):
+            super().__init__(filename, date_time)
+            if filename in parts:
+                if hasattr(self, "compress_level"):  # Python ≥ 3.13
+                    self.compress_level = 1
+                else:
+                    self._compresslevel = 1
+
+    real = xw.ZipInfo
+    xw.ZipInfo = _Info
+    try:
+        yield
+    finally:
+        xw.ZipInfo = real
+
+
 def write_workbook(result: ConsolidationResult, out: Path) -> None:
     import xlsxwriter
 
@@ -622,13 +790,24 @@ def write_workbook(result: ConsolidationResult, out: Path) -> None:
         try:
             _Writer(wb, result).write()
         finally:
-            wb.close()
+            with fast_deflate({f"xl/worksheets/sheet{FEUILLES.index(Feuille.LIGNES) + 1}.xml"}):
+                wb.close()
 
     _atomic(out, _write)
 
 
 def _f(d: Decimal | None) -> float | None:
     return None if d is None else float(d)
+
+
+def _preparation_json(result: ConsolidationResult, f) -> dict:
+    p = result.preparation(f)
+    return {"date_reference": result.date_reference(f).isoformat(), "phase": p.phase,
+            "part_actions_engagees": _ratio(p.part_actions), "part_acquise": _ratio(p.part_acquise), "classe": p.classe}
+
+
+def _ratio(d: Decimal | None) -> float | None:
+    return None if d is None else round(float(d), 4)
 
 
 def to_json(result: ConsolidationResult) -> dict:
@@ -656,9 +835,12 @@ def to_json(result: ConsolidationResult) -> dict:
             "constats_consolidation": [x.as_json() for x in v.findings],
             "acquis": _f(f.acquis) if f.lisible else None,
             "totaux": f.totaux.as_json() if f.totaux is not None else None,
+            "preparation": _preparation_json(result, f) if f.lisible else None,
         })
     return mark_json({
         "departement": result.departement,
+        "comite": result.comite,
+        "sans_erreurs": result.sans_erreurs,
         "genere_le": result.genere_le.isoformat(timespec="seconds"),
         "fichiers": len(result.files),
         "conventions_comptees": len(result.counted),
@@ -666,6 +848,9 @@ def to_json(result: ConsolidationResult) -> dict:
             "cout_total": _f(g.cout_total),
             "financement_total": _f(g.financement_total),
             "ecart": _f(g.ecart),
+            # the gap of each counted convention, shortfalls and excesses added separately
+            "manque": _f(sum((max(f.totaux.ecart, ZERO) for f in result.counted), ZERO)),
+            "excedent": _f(sum((max(-f.totaux.ecart, ZERO) for f in result.counted), ZERO)),
             "acquis": _f(result.acquis),
             "par_financeur": {k: _f(v) for k, v in g.par_financeur.items()},
             "par_axe": {k: _f(v) for k, v in sorted(g.par_axe.items())},

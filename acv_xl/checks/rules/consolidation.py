@@ -30,7 +30,7 @@ from acv_xl.checks.validate import (  # `Report.etat`, defined once
     ETAT_VALIDE,
 )
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_date
+from acv_xl.contract.values import fmt_date, fmt_euros
 
 # Fields of one financing line in `FileSummary.lines` (tuples keep the worker → parent traffic small).
 LINE_FIELDS = (
@@ -39,6 +39,9 @@ LINE_FIELDS = (
 )
 # Fields of one finding in `FileSummary.findings`.
 FINDING_FIELDS = ("code", "gravite", "feuille", "cellule", "action", "message", "suggestion")
+# Fields of one action in `FileSummary.actions` (the context of a line in a financeur's extract,
+# and the readiness of the convention).
+ACTION_FIELDS = ("numero", "intitule", "axe", "maitre_ouvrage", "maturite", "cout_total")
 
 
 @dataclass
@@ -70,6 +73,12 @@ class FileSummary:
     lines: tuple[tuple[Any, ...], ...] = ()  # LINE_FIELDS
     findings: tuple[tuple[str, ...], ...] = ()  # FINDING_FIELDS
     cells: dict[str, tuple[str, str]] = field(default_factory=dict)  # moved named cells → (sheet, A1)
+    actions: tuple[tuple[Any, ...], ...] = ()  # ACTION_FIELDS
+    # the convention's calendar (readiness): signature, end of initialisation, end of deployment, next comité
+    date_convention: date | None = None
+    date_fin_initialisation: date | None = None
+    date_fin_deploiement: date | None = None
+    date_comite: date | None = None
     crash: str = ""  # unexpected exception while reading/checking (reported, never raised)
     ignore: str = ""  # why the file is not a convention at all (a consolidated workbook left in the folder)
 
@@ -175,6 +184,38 @@ def con04_departement(f: FileSummary, departement: str | None) -> Finding | None
     )
 
 
+CODE_INCONNU = "code inconnu"  # the column, bar and extract of every financeur code outside the reference list
+
+
+def financeur_groupe(code: str) -> str:
+    """A financeur code as the consolidation shows it: a reference code, or « code inconnu »."""
+    return code if code in layout.FINANCEURS_BY_CODE else CODE_INCONNU
+
+
+def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
+    """CON-05 A: a counted line's financeur code is not in the reference list of funders: its amount
+    is grouped under « code inconnu » in the consolidation (never a column or a bar of its own)."""
+    if not f.lisible or f.totaux is None:
+        return None
+    codes = [c for c in f.totaux.par_financeur if c not in layout.FINANCEURS_BY_CODE]
+    if not codes:
+        return None
+    first = next((ln for ln in f.lines if ln[9] and ln[3] in codes), None)
+    montant = sum((f.totaux.par_financeur[c] for c in codes), Decimal("0.00"))
+    liste = ", ".join(f"« {c} »" for c in codes)
+    pluriel = len(codes) > 1
+    return Finding(
+        code="CON-05", gravite=Gravite.AVERTISSEMENT,
+        feuille=first[11] or "" if first else "", cellule=first[12] or "" if first else "",
+        action=str(first[0] or "") if first else "",
+        message=f"Code{'s' if pluriel else ''} de financeur absent{'s' if pluriel else ''} de la liste de "
+                f"référence : {liste} ({fmt_euros(montant)}) : le montant est regroupé sous « {CODE_INCONNU} » "
+                "dans la consolidation.",
+        suggestion="Employez le code de référence du financeur (feuille Financeurs), ou signalez ce financeur "
+                   "au référent départemental.",
+    )
+
+
 # ------------------------------------------------------------------ across files
 def _rank(f: FileSummary) -> tuple:
     return (f.etat == ETAT_VALIDE, f.date_validation or date.min, f.mtime, f.rel)
@@ -211,8 +252,14 @@ def con01_doublons(files: Sequence[FileSummary], eligible: Sequence[int]) -> dic
     return out
 
 
-def judge(files: Sequence[FileSummary], departement: str | None = None) -> list[Verdict]:
-    """Every CON rule over the batch: one verdict per file, in the order given."""
+MOTIF_ERREURS = "classeur avec erreurs"  # not counted under `--sans-erreurs`
+
+
+def judge(files: Sequence[FileSummary], departement: str | None = None, sans_erreurs: bool = False) -> list[Verdict]:
+    """Every CON rule over the batch: one verdict per file, in the order given.
+
+    `sans_erreurs`: a workbook with an error finding of its own is not counted (« classeur avec
+    erreurs »), before the duplicates are resolved (the kept copy is then one with no error)."""
     verdicts = [Verdict(compte=True) for _ in files]
     eligible: list[int] = []
     for i, f in enumerate(files):
@@ -227,6 +274,8 @@ def judge(files: Sequence[FileSummary], departement: str | None = None) -> list[
         if (fd := con04_departement(f, departement)) is not None:
             v.compte, v.motif = False, "autre département"
             v.findings.append(fd)
+        elif sans_erreurs and f.nb_erreurs:
+            v.compte, v.motif = False, MOTIF_ERREURS
         else:
             eligible.append(i)
         if (fd := con02_validation(f)) is not None:
@@ -234,4 +283,7 @@ def judge(files: Sequence[FileSummary], departement: str | None = None) -> list[
     for i, fd in con01_doublons(files, eligible).items():
         verdicts[i].compte, verdicts[i].motif = False, "doublon"
         verdicts[i].findings.insert(0, fd)
+    for f, v in zip(files, verdicts):
+        if v.compte and (fd := con05_financeur_inconnu(f)) is not None:
+            v.findings.append(fd)
     return verdicts

@@ -1,0 +1,315 @@
+"""`acv-xl historique`: the département across comités, read from its register.
+
+Per consolidation, each financeur's total by statut; each convention's financing total, validation
+status and findings; between consecutive consolidations, what moved. The pivots are pandas over
+the register's tables (imported here only: other commands never pay for pandas).
+
+Choices:
+- Only the counted files of each consolidation are the département's state (as in its workbook).
+- A financeur code outside the reference list is grouped under « code inconnu », as in `consolider`.
+- Lines are matched as `comparer` matches them (evolution.md): by N° action + Financeur +
+  Dispositif + Nature + Année, rows sharing a key paired in order; conventions by `acv_id`
+  (spaces and case aside). Two consolidations that read the same content of a convention (the
+  same analysis in the register) have nothing to compare: only the changed conventions are.
+- A movement is one row per changed column (statut, montant), a line added or removed, a
+  convention added or removed. « Engagement obtenu » marks the lines that reach `Acquis`,
+  `Engagé` or `Versé` (a new line already so, or one passing from another statut).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_id
+from acv_xl.contract import layout
+from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
+from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.consolidation_workbook import SANS_ID
+from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
+
+# Kinds of movement (the « Mouvement » column).
+CONVENTION_AJOUTEE = "Convention ajoutée"
+CONVENTION_RETIREE = "Convention retirée"
+LIGNE_AJOUTEE = "Nouvelle ligne"
+LIGNE_RETIREE = "Ligne retirée"
+STATUT_MODIFIE = "Statut modifié"
+MONTANT_MODIFIE = "Montant modifié"
+
+_KEY = ("numero", "financeur", "dispositif", "nature", "annee")
+
+
+@dataclass
+class Mouvement:
+    avant: int  # consolidation ids
+    apres: int
+    acv_id: str
+    libelle: str | None
+    type: str
+    numero: str | None = None
+    intitule: str | None = None
+    financeur: str | None = None
+    dispositif: str | None = None
+    nature: str | None = None
+    annee: int | None = None
+    statut_avant: str | None = None
+    statut_apres: str | None = None
+    montant_avant: float | None = None
+    montant_apres: float | None = None
+    engagement: bool = False
+
+    @property
+    def ecart(self) -> float | None:
+        if self.montant_avant is None and self.montant_apres is None:
+            return None
+        return round((self.montant_apres or 0.0) - (self.montant_avant or 0.0), 2)
+
+
+@dataclass
+class Evolution:
+    consolidations: Any  # DataFrame: id, date, comite, departement, fichiers, conventions_comptees, financement_total, libelle
+    par_financeur_statut: Any  # DataFrame: consolidation_id, financeur, statut, total
+    par_convention: Any  # DataFrame: consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations
+    mouvements: list[Mouvement] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int]:
+        return [int(i) for i in self.consolidations["id"]]
+
+    def labels(self) -> dict[int, str]:
+        return dict(zip(self.ids, self.consolidations["libelle"]))
+
+    def financeurs(self) -> list[str]:
+        """The financeurs present, reference order, then « code inconnu »."""
+        present = set(self.par_financeur_statut["financeur"])
+        ordre = [f.code for f in layout.FINANCEURS if f.code in present]
+        return ordre + ([CODE_INCONNU] if CODE_INCONNU in present else [])
+
+    def totaux_financeurs(self) -> dict[str, dict[int, float]]:
+        """financeur → consolidation → total (0 where absent), to the cent."""
+        df = self.par_financeur_statut
+        sums = df.groupby(["financeur", "consolidation_id"])["total"].sum() if len(df) else {}
+        return {f: {c: round(float(sums.get((f, c), 0.0)), 2) for c in self.ids} for f in self.financeurs()}
+
+    def statuts_financeurs(self) -> dict[str, dict[int, dict[str, float]]]:
+        out: dict[str, dict[int, dict[str, float]]] = {f: {c: {} for c in self.ids} for f in self.financeurs()}
+        for c, f, s, t in self.par_financeur_statut[["consolidation_id", "financeur", "statut", "total"]].itertuples(
+                index=False):
+            out[f][int(c)][s] = round(float(t), 2)
+        return out
+
+
+def _label(comite: str | None, date_iso: str) -> str:
+    if isinstance(comite, str) and comite.strip():  # pandas reads a NULL as NaN
+        return comite.strip()
+    d = date_iso[:16]
+    return f"Consolidation du {d[8:10]}/{d[5:7]}/{d[0:4]} {d[11:16]}".rstrip()
+
+
+def load(reg: Register) -> Evolution:
+    """The evolution held by an open register."""
+    import pandas as pd
+
+    con = reg.con
+    cons = pd.read_sql_query(
+        "SELECT id, date, comite, departement, fichiers, conventions_comptees, financement_total "
+        "FROM consolidations ORDER BY id", con)
+    labels = [_label(c, d) for c, d in zip(cons["comite"], cons["date"])]
+    seen = {lab: labels.count(lab) for lab in labels}
+    # two runs for one comité (a correction): each keeps its number
+    cons["libelle"] = [lab if seen[lab] == 1 else f"{lab} (n° {i})" for lab, i in zip(labels, cons["id"])]
+    # each analysis summed once by (financeur, statut), then added up per consolidation over its
+    # counted files: a pivot of pandas (≈ 20 × 1,000 files × 20 sums without a Python loop)
+    par_analyse = pd.read_sql_query(
+        "SELECT analyse_id, financeur, statut, SUM(montant) AS total FROM lignes WHERE compte = 1 "
+        "GROUP BY analyse_id, financeur, statut", con)
+    # a line without financeur is in no financeur's total (as in the workbook); one without statut is
+    pa = par_analyse[par_analyse["financeur"].notna() & (par_analyse["financeur"] != "")]
+    groupes = {f: financeur_groupe(f) for f in pa["financeur"].unique()}
+    pa = pa.assign(financeur=pa["financeur"].map(groupes), statut=pa["statut"].fillna("(sans statut)"))
+    comptes = pd.read_sql_query("SELECT consolidation_id, analyse_id FROM fichiers WHERE compte = 1", con)
+    fs = comptes.merge(pa, on="analyse_id").groupby(["consolidation_id", "financeur", "statut"],
+                                                     as_index=False)["total"].sum()
+    conv = pd.read_sql_query(
+        "SELECT consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations "
+        "FROM conventions WHERE compte = 1 ORDER BY consolidation_id, acv_id", con)
+    ev = Evolution(cons, fs, conv)
+    ev.mouvements = _mouvements(con, ev)
+    return ev
+
+
+def _mouvements(con, ev: Evolution) -> list[Mouvement]:
+    rows = con.execute(
+        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total FROM fichiers f "
+        "JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
+    state: dict[int, dict[str, tuple]] = defaultdict(dict)  # consolidation → norm id → (acv_id, analysis, libellé, total)
+    for cid, acv_id, aid, lib, total in rows:
+        state[cid][norm_id(acv_id) or f"\x00{aid}"] = (acv_id, aid, lib, total)
+    out: list[Mouvement] = []
+    ids = ev.ids
+    pairs: list[tuple[int, int, str, tuple, tuple]] = []
+    for avant, apres in zip(ids, ids[1:]):
+        a, b = state.get(avant, {}), state.get(apres, {})
+        for k in sorted(b.keys() - a.keys()):
+            acv, _, lib, total = b[k]
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_AJOUTEE, montant_apres=total))
+        for k in sorted(a.keys() - b.keys()):
+            acv, _, lib, total = a[k]
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_RETIREE, montant_avant=total))
+        for k in sorted(a.keys() & b.keys()):
+            if a[k][1] != b[k][1]:  # another content: compare the lines
+                pairs.append((avant, apres, k, a[k], b[k]))
+    needed = {x[3][1] for x in pairs} | {x[4][1] for x in pairs}
+    lines = _lines(con, needed)
+    for avant, apres, _k, pa, pb in pairs:
+        out.extend(_compare(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], lines.get(pa[1], []),
+                            lines.get(pb[1], [])))
+    return out
+
+
+def _lines(con, analyses: set[int]) -> dict[int, list[tuple]]:
+    out: dict[int, list[tuple]] = defaultdict(list)
+    ids = sorted(a for a in analyses if a is not None)
+    for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+        chunk = ids[i:i + 500]
+        for row in con.execute(
+                f"SELECT analyse_id, numero, financeur, dispositif, nature, annee, montant, statut, intitule "
+                f"FROM lignes WHERE analyse_id IN ({','.join('?' * len(chunk))}) ORDER BY analyse_id, rang", chunk):
+            out[row[0]].append(row[1:])
+    return out
+
+
+def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list[tuple], new: list[tuple]) -> list[Mouvement]:
+    """The lines of two states of one convention, paired by key (in order within a key)."""
+    def keyed(lines):
+        seen: dict[tuple, int] = defaultdict(int)
+        out = {}
+        for ln in lines:
+            key = tuple(ln[:5])
+            out[key + (seen[key],)] = ln
+            seen[key] += 1
+        return out
+
+    a, b = keyed(old), keyed(new)
+    acquis = set(layout.STATUTS_ACQUIS)
+    out = []
+
+    def mv(kind, ln, **kw):
+        numero, financeur, dispositif, nature, annee = ln[:5]
+        return Mouvement(avant, apres, acv_id, libelle, kind, numero=numero, intitule=ln[7], financeur=financeur,
+                         dispositif=dispositif, nature=nature, annee=annee, **kw)
+
+    for k in b:
+        nb = b[k]
+        if k not in a:
+            out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], engagement=nb[6] in acquis))
+            continue
+        na = a[k]
+        if na[6] != nb[6]:
+            out.append(mv(STATUT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+                          montant_apres=nb[5], engagement=nb[6] in acquis and na[6] not in acquis))
+        if na[5] != nb[5]:
+            out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+                          montant_apres=nb[5]))
+    for k in a:
+        if k not in b:
+            na = a[k]
+            out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5]))
+    return out
+
+
+def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
+    """Per pair of consecutive consolidations and per financeur: total before, after, the change,
+    the commitments obtained (lines reaching Acquis, Engagé or Versé) and the new lines."""
+    totaux = ev.totaux_financeurs()
+    obtenus: dict[tuple, float] = defaultdict(float)
+    nouvelles: dict[tuple, int] = defaultdict(int)
+    for m in ev.mouvements:
+        if m.financeur is None:
+            continue
+        k = (m.avant, m.apres, financeur_groupe(m.financeur))
+        if m.engagement:
+            obtenus[k] += m.montant_apres or 0.0
+        if m.type == LIGNE_AJOUTEE:
+            nouvelles[k] += 1
+    rows = []
+    for avant, apres in zip(ev.ids, ev.ids[1:]):
+        for f in ev.financeurs():
+            a, b = totaux[f][avant], totaux[f][apres]
+            k = (avant, apres, f)
+            rows.append([avant, apres, f, a, b, round(b - a, 2), round(obtenus[k], 2), nouvelles[k]])
+    return rows
+
+
+def to_json(ev: Evolution) -> dict:
+    """evolution.md's JSON: consolidations, par_financeur, par_convention."""
+    statuts = ev.statuts_financeurs()
+    totaux = ev.totaux_financeurs()
+    par_convention: dict[str, list[dict]] = {}
+    for cid, acv_id, total, etat in ev.par_convention[["consolidation_id", "acv_id", "financement_total", "etat"]] \
+            .itertuples(index=False):
+        par_convention.setdefault(acv_id or SANS_ID, []).append(
+            {"consolidation": int(cid), "financement_total": round(float(total), 2), "etat": etat})
+    return {
+        "consolidations": [{"id": int(i), "date": d, "comite": c if isinstance(c, str) else None}
+                           for i, d, c in ev.consolidations[["id", "date", "comite"]].itertuples(index=False)],
+        "par_financeur": {f: [{"consolidation": c, "total": totaux[f][c], "par_statut": statuts[f][c]}
+                              for c in ev.ids] for f in ev.financeurs()},
+        "par_convention": par_convention,
+    }
+
+
+def run_historique(registre: Path, out: Path, json_path: Path | None = None, version: str = "",
+                   replace: bool = False) -> int:
+    """The `acv-xl historique` command: exit status 0, or 2 with a French message."""
+    t0 = time.perf_counter()
+
+    def fail(message: str) -> int:
+        print(f"acv-xl : {message}", file=sys.stderr)
+        return 2
+
+    if not registre.exists():
+        return fail(f"registre introuvable : {registre}")
+    from acv_xl.outputs.output_guard import Output, check_outputs
+
+    outputs = [Output(out, (".xlsx",), "-o")] + ([Output(json_path, (".json",), "--json")] if json_path else [])
+    if problem := check_outputs([registre], outputs, replace=replace):  # never the register, never a user's file
+        return fail(problem)
+    try:
+        with Register.open(registre, version, create=False) as reg:
+            ev = load(reg)
+    except RegisterError as exc:
+        return fail(str(exc))
+    except Exception as exc:  # damage found while reading (pandas wraps SQLite's error)
+        cause = exc if isinstance(exc, sqlite3.Error) else exc.__cause__
+        if isinstance(cause, sqlite3.DatabaseError):
+            return fail(str(damaged_error(f"« {registre} »", sqlite_why(cause))))
+        raise
+    if not ev.ids:
+        return fail(f"le registre {registre} ne contient encore aucune consolidation "
+                    "(« acv-xl consolider … --registre » l'alimente).")
+    from acv_xl.history.historique_workbook import write_evolution
+
+    try:
+        write_evolution(ev, out, registre)
+        if json_path is not None:
+            data = json.dumps(mark_json(to_json(ev), HISTORIQUE), ensure_ascii=False, indent=2)
+            atomic_write(json_path, lambda tmp: tmp.write_text(data, encoding="utf-8"))
+    except PermissionError as exc:
+        return fail(f"impossible d'écrire {exc.filename or out} : le fichier est peut-être ouvert dans Excel ; "
+                    "fermez-le et relancez.")
+    n = len(ev.ids)
+    duree = f"{time.perf_counter() - t0:.1f}".replace(".", ",")
+    print(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
+          f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"
+          f"{'s' if len(ev.mouvements) > 1 else ''} → {out}" + (f" ; JSON : {json_path}" if json_path else "")
+          + f" ({duree} s).", file=sys.stderr)
+    return 0
+
+

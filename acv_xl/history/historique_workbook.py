@@ -1,0 +1,192 @@
+"""The workbook of `acv-xl historique`: one sheet per question, readable when printed (landscape A4,
+headers repeated on every page, French formats), written with the consolidated workbook's table
+writer (real Excel tables, totals cached for any reader)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from acv_xl.checks.rules.consolidation import CODE_INCONNU
+from acv_xl.contract import layout
+from acv_xl.history.historique import Evolution, mouvements_par_financeur
+from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
+from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
+from acv_xl.outputs.output_guard import HISTORIQUE, mark_xlsxwriter
+
+
+class Feuille:
+    CONSOLIDATIONS = "Consolidations"
+    PAR_FINANCEUR = "Par financeur"
+    PAR_STATUT = "Par statut"
+    MOUVEMENTS_FINANCEURS = "Mouvements par financeur"
+    PAR_CONVENTION = "Par convention"
+    MOUVEMENTS = "Mouvements"
+
+
+FEUILLES = (Feuille.CONSOLIDATIONS, Feuille.PAR_FINANCEUR, Feuille.MOUVEMENTS_FINANCEURS, Feuille.PAR_STATUT,
+            Feuille.PAR_CONVENTION, Feuille.MOUVEMENTS)
+TABLES = {
+    Feuille.CONSOLIDATIONS: "T_Consolidations",
+    Feuille.PAR_FINANCEUR: "T_EvolutionFinanceurs",
+    Feuille.PAR_STATUT: "T_EvolutionStatuts",
+    Feuille.MOUVEMENTS_FINANCEURS: "T_MouvementsFinanceurs",
+    Feuille.PAR_CONVENTION: "T_EvolutionConventions",
+    Feuille.MOUVEMENTS: "T_Mouvements",
+}
+
+
+def _nom(code: str) -> str | None:
+    if code == CODE_INCONNU:
+        return "Codes absents de la liste de référence"
+    ref = layout.FINANCEURS_BY_CODE.get(code)
+    return ref.nom if ref else None
+
+
+class _EvolutionWriter(_Writer):
+    def __init__(self, wb, ev: Evolution, registre: Path):
+        super().__init__(wb, None)
+        self.ev = ev
+        self.registre = registre
+        self.genere_le = datetime.now()
+
+    def sheet(self, name: str, titre: str, landscape: bool = True):
+        ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
+        ws.write_string(0, 0, titre, self.fmt["titre"])
+        deps = sorted({d for d in self.ev.consolidations["departement"] if isinstance(d, str) and d})
+        d = f"département {', '.join(deps)}" if deps else "tous départements"
+        ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {self.registre.name} » — "
+                              f"générée le {self.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(2)
+        ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
+        # the date written, not Excel's &D field (LibreOffice prints it in its own locale: 12/06 for 6 December)
+        ws.set_footer(f"&LÉvolution acv-xl&CPage &P sur &N&R{self.genere_le.strftime('%d/%m/%Y')}")
+        return ws
+
+    def consolidations(self) -> None:
+        ws = self.sheet(Feuille.CONSOLIDATIONS, "Consolidations enregistrées")
+        cols = [("N°", 6, "entier"), ("Date", 16, "date_heure"), ("Comité", 34, None), ("Département", 12, None),
+                ("Fichiers", 10, "entier"), ("Conventions comptées", 12, "entier"),
+                ("Financement total (€)", 20, "euros")]
+        rows = [[int(i), datetime.fromisoformat(d), lab, dep if isinstance(dep, str) else None, int(n), int(c),
+                 float(t)]
+                for i, d, lab, dep, n, c, t in self.ev.consolidations[
+                    ["id", "date", "libelle", "departement", "fichiers", "conventions_comptees",
+                     "financement_total"]].itertuples(index=False)]
+        self.table(ws, TABLES[Feuille.CONSOLIDATIONS], cols, rows, freeze_cols=1)
+
+    def par_financeur(self) -> None:
+        ev = self.ev
+        ws = self.sheet(Feuille.PAR_FINANCEUR, "Engagements de chaque financeur d'un comité à l'autre (hors refusés)")
+        labels = ev.labels()
+        ids = ev.ids
+        totaux = ev.totaux_financeurs()
+        cols = [(H.FINANCEUR, 14, None), (H.NOM_FINANCEUR, 42, None)] + [(labels[c], 16, "euros") for c in ids]
+        rows = [[f, _nom(f)] + [totaux[f][c] for c in ids] for f in ev.financeurs()]
+        first, last = self.table(ws, TABLES[Feuille.PAR_FINANCEUR], cols, rows,
+                                 {2 + j: sum(totaux[f][c] for f in totaux) for j, c in enumerate(ids)}, freeze_cols=2)
+        if rows:
+            chart = self.wb.add_chart({"type": "line"})
+            for i in range(len(rows)):
+                r = first + 1 + i
+                chart.add_series({
+                    "name": [Feuille.PAR_FINANCEUR, r, 0],
+                    "categories": [Feuille.PAR_FINANCEUR, first, 2, first, 1 + len(ids)],
+                    "values": [Feuille.PAR_FINANCEUR, r, 2, r, 1 + len(ids)],
+                    "marker": {"type": "circle"},
+                })
+            chart.set_title({"name": "Engagements par financeur, d'un comité à l'autre"})
+            chart.set_y_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
+            chart.set_legend({"position": "right"})
+            chart.set_size({"width": 900, "height": 420})
+            ws.insert_chart(last + 2, 0, chart)
+    def par_statut(self) -> None:
+        # its own sheet: printed, each page repeats this table's own header row
+        ev = self.ev
+        ws = self.sheet(Feuille.PAR_STATUT, "Engagements de chaque financeur par statut, d'un comité à l'autre")
+        labels = ev.labels()
+        ids = ev.ids
+        statuts = ev.statuts_financeurs()
+        ordre = list(layout.L.STATUT)
+        srows = []
+        for f in ev.financeurs():
+            present = {s for c in ids for s in statuts[f][c]}
+            for s in sorted(present, key=lambda s: (ordre.index(s) if s in ordre else len(ordre), s)):
+                srows.append([f, s] + [statuts[f][c].get(s, 0.0) for c in ids])
+        scols = [(H.FINANCEUR, 14, None), (layout.T_FINANCEMENTS.header("statut"), 16, None)] + [(labels[c], 16, "euros") for c in ids]
+        self.table(ws, TABLES[Feuille.PAR_STATUT], scols, srows, freeze_cols=2)
+
+    def par_convention(self) -> None:
+        ev = self.ev
+        ws = self.sheet(Feuille.PAR_CONVENTION, "Chaque convention d'un comité à l'autre (à trier ou filtrer)")
+        labels = ev.labels()
+        cols = [(H.ACV_ID, 10, None), (H.LIBELLE, 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
+                (H.FINANCEMENT, 18, "euros"), (H.STATUT, 26, None), (H.ERREURS, 9, "entier"),
+                (H.AVERTISSEMENTS, 15, "entier"), ("Informations", 12, "entier")]
+        rows = [[acv or SANS_ID, lib, int(c), labels.get(int(c)), float(t), STATUT_LIBELLE.get(e, e), int(er), int(av),
+                 int(inf)]
+                for c, acv, lib, t, e, er, av, inf in ev.par_convention[
+                    ["consolidation_id", "acv_id", "libelle", "financement_total", "etat", "erreurs",
+                     "avertissements", "informations"]].itertuples(index=False)]
+        rows.sort(key=lambda r: (str(r[0] or ""), r[2]))
+        _, last = self.table(ws, TABLES[Feuille.PAR_CONVENTION], cols, rows, freeze_cols=2)
+        ws.conditional_format(3, 6, last, 6, {"type": "cell", "criteria": ">", "value": 0,
+                                              "format": self.fmt["erreur"]})
+
+    def mouvements(self) -> None:
+        ev = self.ev
+        ws = self.sheet(Feuille.MOUVEMENTS, "Ce qui a bougé d'une consolidation à la suivante")
+        labels = ev.labels()
+        tf = layout.T_FINANCEMENTS
+        cols = [("Avant", 24, None), ("Après", 24, None), (H.ACV_ID, 10, None), (H.LIBELLE, 24, None),
+                ("Mouvement", 18, None), (tf.header("numero"), 9, None), (H.INTITULE, 30, None),
+                (tf.header("financeur"), 11, None), (tf.header("dispositif"), 18, None), (tf.header("nature"), 14, None),
+                (tf.header("annee"), 8, None), ("Statut avant", 12, None), ("Statut après", 12, None),
+                ("Montant avant (€)", 16, "euros"), ("Montant après (€)", 16, "euros"), ("Écart (€)", 16, "euros"),
+                ("Engagement obtenu", 11, None)]
+        rows = [[labels.get(m.avant), labels.get(m.apres), m.acv_id, m.libelle, m.type, m.numero, m.intitule,
+                 m.financeur, m.dispositif, m.nature, m.annee, m.statut_avant, m.statut_apres, m.montant_avant,
+                 m.montant_apres, m.ecart, m.engagement] for m in ev.mouvements]
+        self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=0)
+
+    def mouvements_par_financeur(self) -> None:
+        ev = self.ev
+        ws = self.sheet(Feuille.MOUVEMENTS_FINANCEURS, "Ce qui a bougé pour chaque financeur d'un comité au suivant")
+        labels = ev.labels()
+        cols = [("Avant", 24, None), ("Après", 24, None), (H.FINANCEUR, 14, None), ("Total avant (€)", 17, "euros"),
+                ("Total après (€)", 17, "euros"), ("Écart (€)", 16, "euros"),
+                ("Engagements obtenus (€)", 17, "euros"), ("Nouvelles lignes", 10, "entier")]
+        rows = [[labels[a], labels[b], *rest] for a, b, *rest in mouvements_par_financeur(ev)]
+        self.table(ws, TABLES[Feuille.MOUVEMENTS_FINANCEURS], cols, rows, freeze_cols=3)
+        ws.write_string(len(rows) + 5, 0, "Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » ou "
+                                          "« Versé », et lignes passées à l'un de ces statuts (détail : feuille "
+                                          f"{Feuille.MOUVEMENTS}).", self.fmt["sous_titre"])
+
+    def write(self) -> None:
+        self.consolidations()
+        self.par_financeur()
+        self.mouvements_par_financeur()
+        self.par_statut()
+        self.par_convention()
+        self.mouvements()
+        self.wb.set_properties({"title": "Évolution Action Cœur de Ville", "author": "acv-xl"})
+        mark_xlsxwriter(self.wb, HISTORIQUE)  # a derived report: re-running historique replaces it
+
+
+def write_evolution(ev: Evolution, out: Path, registre: Path) -> None:
+    import xlsxwriter
+
+    @gc_paused()
+    def _write(tmp: Path) -> None:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                            "strings_to_numbers": False, "in_memory": True})
+        try:
+            _EvolutionWriter(wb, ev, registre).write()
+        finally:
+            wb.close()
+
+    atomic_write(out, _write)

@@ -1,0 +1,499 @@
+"""The register of a département: every `consolider --registre` run, in one SQLite file.
+
+Python's own `sqlite3`, no server: any SQLite tool opens the file (docs/registre.md describes the
+tables and gives queries). What it is for:
+- the département's history across comités (`acv-xl historique` reads it);
+- a cache: a file whose SHA-256 and rules version are recorded is not read again, its
+  `FileSummary` comes back from the register (the consolidated workbook is the same as a cold run's).
+
+Choices:
+- What a file's content gives (its summary, lines and findings) is an « analyse », stored once per
+  content and rules version; a consolidation records its files, conventions and CON findings and
+  points at the analyses. A warm run thus inserts a few thousand small rows, never rewrites the file.
+- The summary itself is kept as JSON (tagged Decimal and dates): read back exactly, and never
+  `pickle` (a register received from elsewhere must not run code).
+- One rule looks at « today » when a workbook has no comité date (DIA-04, the end of the
+  initialisation phase): an analysis made before that end is reused until that day only
+  (`valid_until`).
+- One transaction per run (`BEGIN IMMEDIATE`: a second run waits, up to `ATTENTE` seconds, then
+  stops with a French message); SQLite's rollback journal (not WAL, which a network share does not
+  support): a run killed at any moment leaves the register as it was.
+- A register written by a newer acv-xl is refused; a file that is not an acv-xl register, or is
+  damaged, is reported (exit 2) and never recreated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from acv_xl.checks.rules.consolidation import FileSummary
+from acv_xl.checks.totals import Totaux
+from acv_xl.outputs.consolidation import UsageError
+from acv_xl.outputs.consolidation_result import ConsolidationResult
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
+ATTENTE = 30.0  # seconds a run waits for another one to finish recording
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Schema, by version: the statements that bring a register from version n-1 to n.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE consolidations (
+            id INTEGER PRIMARY KEY,
+            date TEXT NOT NULL,
+            comite TEXT,
+            departement TEXT,
+            version_acv_xl TEXT NOT NULL,
+            version_regles TEXT NOT NULL,
+            sans_erreurs INTEGER NOT NULL DEFAULT 0,
+            sortie TEXT,
+            fichiers INTEGER NOT NULL,
+            conventions_comptees INTEGER NOT NULL,
+            financement_total REAL NOT NULL
+        )""",
+        """CREATE TABLE analyses (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            version_regles TEXT NOT NULL,
+            jour TEXT NOT NULL,
+            valable_jusqu_au TEXT,
+            acv_id TEXT,
+            libelle TEXT,
+            etat TEXT NOT NULL,
+            resume TEXT NOT NULL
+        )""",
+        "CREATE INDEX analyses_contenu ON analyses (sha256, version_regles)",
+        """CREATE TABLE lignes (
+            analyse_id INTEGER NOT NULL REFERENCES analyses (id),
+            rang INTEGER NOT NULL,
+            numero TEXT, intitule TEXT, axe INTEGER, financeur TEXT, dispositif TEXT, nature TEXT,
+            annee INTEGER, montant REAL, statut TEXT, compte INTEGER NOT NULL, motif TEXT,
+            feuille TEXT, cellule TEXT,
+            PRIMARY KEY (analyse_id, rang)
+        )""",
+        """CREATE TABLE constats (
+            analyse_id INTEGER NOT NULL REFERENCES analyses (id),
+            rang INTEGER NOT NULL,
+            code TEXT NOT NULL, gravite TEXT NOT NULL, feuille TEXT, cellule TEXT, action TEXT,
+            message TEXT, suggestion TEXT,
+            PRIMARY KEY (analyse_id, rang)
+        )""",
+        """CREATE TABLE fichiers (
+            id INTEGER PRIMARY KEY,
+            consolidation_id INTEGER NOT NULL REFERENCES consolidations (id),
+            chemin TEXT NOT NULL,
+            taille INTEGER,
+            modifie_le TEXT,
+            sha256 TEXT,
+            analyse_id INTEGER REFERENCES analyses (id),
+            relu INTEGER NOT NULL,
+            etat TEXT NOT NULL,
+            acv_id TEXT,
+            compte INTEGER NOT NULL,
+            motif TEXT
+        )""",
+        "CREATE INDEX fichiers_consolidation ON fichiers (consolidation_id)",
+        """CREATE TABLE conventions (
+            consolidation_id INTEGER NOT NULL REFERENCES consolidations (id),
+            fichier_id INTEGER NOT NULL REFERENCES fichiers (id),
+            acv_id TEXT,
+            libelle TEXT,
+            communes TEXT,
+            etat TEXT NOT NULL,
+            compte INTEGER NOT NULL,
+            cout_total REAL,
+            financement_total REAL,
+            ecart REAL,
+            acquis REAL,
+            erreurs INTEGER NOT NULL,
+            avertissements INTEGER NOT NULL,
+            informations INTEGER NOT NULL
+        )""",
+        "CREATE INDEX conventions_consolidation ON conventions (consolidation_id)",
+        """CREATE TABLE constats_consolidation (
+            consolidation_id INTEGER NOT NULL REFERENCES consolidations (id),
+            fichier_id INTEGER NOT NULL REFERENCES fichiers (id),
+            code TEXT NOT NULL, gravite TEXT NOT NULL, feuille TEXT, cellule TEXT, message TEXT, suggestion TEXT
+        )""",
+        # the counted lines of each consolidation: the lines of its counted files' analyses
+        """CREATE VIEW lignes_comptees AS
+            SELECT f.consolidation_id, f.id AS fichier_id, f.chemin, f.acv_id, l.*
+            FROM fichiers f JOIN lignes l ON l.analyse_id = f.analyse_id
+            WHERE f.compte = 1 AND l.compte = 1""",
+    ),
+}
+# What a register must hold to be read (a table missing: damaged, or not ours).
+TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conventions", "constats_consolidation")
+
+
+class RegisterError(UsageError):
+    """The register cannot be used (damaged, newer, busy…): a French message, exit status 2."""
+
+
+# ------------------------------------------------------------------ the rules' version
+@cache
+def rules_version(version: str) -> str:
+    """acv-xl's version and a digest of the code that turns a file into its summary (contract,
+    reading, checks and the batch's `summarize`): any change to it, even without a new version
+    number, makes the register read every file again."""
+    import inspect
+
+    from acv_xl.outputs import consolidation as batch
+
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(p for d in ("contract", "reading", "checks") for p in (root / d).rglob("*.py"))
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(p.read_bytes())
+    # of the batch, only what builds a summary (its other changes leave the summaries as they are)
+    for fn in (batch.summarize, batch._fill, batch._identify, batch._is_consolidation, batch._text, batch._date):
+        h.update(inspect.getsource(fn).encode())
+    return f"{version}+{h.hexdigest()[:12]}"
+
+
+# ------------------------------------------------------------------ a summary as JSON, and back
+_D, _DATE, _DT = "\x00d", "\x00date", "\x00dt"  # tags no workbook text can hold (XML forbids U+0000)
+_PER_RUN = ("path", "rel", "size", "mtime")  # where the file lies and when it was touched: this run's
+
+
+def _enc(o: Any) -> Any:
+    if isinstance(o, Decimal):
+        return {_D: str(o)}
+    if isinstance(o, datetime):
+        return {_DT: o.isoformat()}
+    if isinstance(o, date):
+        return {_DATE: o.isoformat()}
+    raise TypeError(f"valeur inattendue dans un résumé : {type(o).__name__}")
+
+
+def _dec(d: dict) -> Any:
+    if len(d) == 1:
+        (k, v), = d.items()
+        if k == _D:
+            return Decimal(v)
+        if k == _DATE:
+            return date.fromisoformat(v)
+        if k == _DT:
+            return datetime.fromisoformat(v)
+    return d
+
+
+def dump_summary(f: FileSummary) -> str:
+    d = {fl.name: getattr(f, fl.name) for fl in dataclasses.fields(f) if fl.name not in _PER_RUN}
+    # its fields as they are (`asdict` would deep-copy every amount: a third of recording a cold run)
+    d["totaux"] = vars(f.totaux) if f.totaux is not None else None
+    return json.dumps(d, default=_enc, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_summary(text: str, path: str = "", rel: str = "") -> FileSummary:
+    d = json.loads(text, object_hook=_dec)
+    d["communes"] = tuple(d["communes"])
+    for k in ("lines", "findings", "actions"):  # tuples of scalars (a warm run decodes 36 000 lines)
+        d[k] = tuple(map(tuple, d[k]))
+    d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}
+    if d["totaux"] is not None:
+        d["totaux"] = Totaux(**d["totaux"])
+    return FileSummary(path=path, rel=rel, **d)
+
+
+def valid_until(f: FileSummary, today: date) -> str | None:
+    """The last day a summary made `today` stays true (ISO date), None for ever.
+
+    One rule looks at the day: DIA-04 judges the diagnostic against the end of the initialisation
+    phase at the next comité's date, else at today's. Without a comité date, a summary made on or
+    before that end holds until it (after it, the result stays the same for ever)."""
+    fin = f.date_fin_initialisation
+    if f.date_comite is not None or fin is None or today > fin:
+        return None
+    return fin.isoformat()
+
+
+# ------------------------------------------------------------------ the register
+def _fl(d: Decimal | None) -> float | None:
+    return None if d is None else float(d)
+
+
+class Register:
+    """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`),
+    `record` once a run's outputs are written."""
+
+    def __init__(self, path: Path, con: sqlite3.Connection, version: str):
+        self.path = path
+        self.con = con
+        self.version = version  # acv-xl's (given by the command line: this layer does not import the package's top)
+        self.version_regles = rules_version(version)
+        self.today = date.today().isoformat()
+        self._known: dict[str, int] = {}  # sha256 → analysis id, for the files this run took from here
+
+    # -- opening
+    @classmethod
+    def open(cls, path: Path, version: str, create: bool = True) -> Register:
+        path = Path(path)
+        where = f"« {path} »"
+        if path.is_dir():
+            raise RegisterError(f"le registre {where} est un dossier : attendu un fichier .sqlite.")
+        if path.exists():
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(len(_SQLITE_HEADER))
+            except OSError as exc:
+                raise RegisterError(f"registre {where} illisible : {exc.strerror or exc}.") from None
+            # an empty file is an empty database for SQLite: nothing in it to lose (a run killed as
+            # it created the register leaves one)
+            if head and head != _SQLITE_HEADER:
+                raise damaged_error(where, "ce n'est pas un fichier SQLite")
+        elif not create:
+            raise RegisterError(f"registre introuvable : {path}")
+        elif not path.resolve().parent.is_dir():
+            raise RegisterError(f"le dossier du registre n'existe pas : {path.parent}")
+        try:
+            con = sqlite3.connect(str(path), timeout=ATTENTE, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise RegisterError(f"impossible d'ouvrir le registre {where} : {exc}.") from None
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
+            reg = cls(path, con, version)
+            reg._check_or_create(where)
+        except RegisterError:
+            con.close()
+            raise
+        except sqlite3.OperationalError as exc:
+            con.close()
+            if _locked(exc):
+                raise _busy(where) from None
+            raise damaged_error(where, sqlite_why(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            con.close()
+            raise damaged_error(where, sqlite_why(exc)) from None
+        return reg
+
+    def _check_or_create(self, where: str) -> None:
+        con = self.con
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        app = con.execute("PRAGMA application_id").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RegisterError(
+                f"le registre {where} a été écrit par une version plus récente d'acv-xl (schéma {version}, "
+                f"cette version connaît le schéma {SCHEMA_VERSION}) : mettez acv-xl à jour ; le registre n'a "
+                "pas été modifié.")
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0 and not tables and app in (0, APPLICATION_ID):
+            self._migrate(where)  # a new register (or an empty file)
+            return
+        if app != APPLICATION_ID:
+            raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
+        if version < SCHEMA_VERSION:
+            self._migrate(where)
+        missing = [t for t in TABLES if t not in tables]
+        if missing:
+            raise damaged_error(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
+                                  + ", ".join(missing))
+
+    def _migrate(self, where: str) -> None:
+        """Bring the schema to `SCHEMA_VERSION`, in one transaction (a concurrent run waits, then
+        finds it done)."""
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[v]:
+                    con.execute(statement)
+            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Register:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- the cache
+    @contextmanager
+    def _reading(self):
+        """SQLite's errors while reading, as the register's French messages."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if _locked(exc):
+                raise _busy(f"« {self.path} »") from None
+            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
+
+    @property
+    def empty(self) -> bool:
+        """No summary made with these rules (a new register, or acv-xl updated): nothing to look up."""
+        with self._reading():
+            return self.con.execute("SELECT 1 FROM analyses WHERE version_regles = ? LIMIT 1",
+                                    (self.version_regles,)).fetchone() is None
+
+    def known(self, sha256s) -> set[str]:
+        """Which of these contents have a summary usable today with these rules."""
+        wanted = sorted(set(sha256s))
+        out: set[str] = set()
+        with self._reading():
+            for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+                chunk = wanted[i:i + 500]
+                out.update(r[0] for r in self.con.execute(
+                    "SELECT DISTINCT sha256 FROM analyses WHERE version_regles = ? AND (valable_jusqu_au IS NULL "
+                    f"OR valable_jusqu_au >= ?) AND sha256 IN ({','.join('?' * len(chunk))})",
+                    (self.version_regles, self.today, *chunk)))
+        return out
+
+    def lookup(self, sha256: str) -> FileSummary | None:
+        """The summary recorded for this content with these rules (still true today), or None."""
+        with self._reading():
+            row = self.con.execute(
+                "SELECT id, resume FROM analyses WHERE sha256 = ? AND version_regles = ? "
+                "AND (valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) ORDER BY id DESC LIMIT 1",
+                (sha256, self.version_regles, self.today)).fetchone()
+        if row is None:
+            return None
+        try:
+            summary = load_summary(row[1])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None  # an unreadable summary (edited by hand): the file is simply read again
+        self._known[sha256] = row[0]
+        return summary
+
+    # -- recording a run
+    def record(self, result: ConsolidationResult) -> int:
+        """Record the run in one transaction; its id. Nothing is written if anything fails."""
+        where = f"« {self.path} »"
+        con = self.con
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _locked(exc):
+                raise _busy(where, written=True) from None
+            raise damaged_error(where, sqlite_why(exc)) from None
+        try:
+            cid, analyses = self._insert(result)
+            con.execute("COMMIT")
+            self._known.update(analyses)  # committed: a next record in this process reuses them
+        except BaseException as exc:
+            try:
+                con.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
+                raise _busy(where, written=True) from None
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise damaged_error(where, sqlite_why(exc)) from None
+            raise
+        return cid
+
+    def _insert(self, r: ConsolidationResult) -> tuple[int, dict[str, int]]:
+        con = self.con
+        cur = con.execute(
+            "INSERT INTO consolidations (date, comite, departement, version_acv_xl, version_regles, sans_erreurs, "
+            "sortie, fichiers, conventions_comptees, financement_total) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (r.genere_le.isoformat(timespec="seconds"), r.comite, r.departement, self.version, self.version_regles,
+             int(r.sans_erreurs), str(r.out) if r.out else None, len(r.files), len(r.counted),
+             float(r.totaux.financement_total)))
+        cid = cur.lastrowid
+        analyses = dict(self._known)  # this run's new analyses join them, one per content
+        for f, v in zip(r.files, r.verdicts):
+            aid = analyses.get(f.sha256) if f.sha256 else None
+            if aid is None and f.sha256 and not f.crash:
+                aid = analyses[f.sha256] = self._insert_analysis(f)
+            mtime = datetime.fromtimestamp(f.mtime).isoformat(timespec="seconds") if f.mtime else None
+            fid = con.execute(
+                "INSERT INTO fichiers (consolidation_id, chemin, taille, modifie_le, sha256, analyse_id, relu, etat, "
+                "acv_id, compte, motif) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (cid, f.rel, f.size, mtime, f.sha256 or None, aid, int(f.rel not in r.reused),
+                 "ignoré" if f.ignore else f.etat, f.acv_id, int(v.compte), v.motif or None)).lastrowid
+            if f.lisible:
+                t = f.totaux
+                e, a = r.counts(f)
+                infos = sum(x[1] == "information" for x in f.findings) \
+                    + sum(x.gravite.value == "information" for x in v.findings)
+                con.execute(
+                    "INSERT INTO conventions (consolidation_id, fichier_id, acv_id, libelle, communes, etat, compte, "
+                    "cout_total, financement_total, ecart, acquis, erreurs, avertissements, informations) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (cid, fid, f.acv_id, f.libelle, " ; ".join(f.communes), f.etat, int(v.compte),
+                     float(t.cout_total), float(t.financement_total), float(t.ecart), float(f.acquis), e, a, infos))
+            if v.findings:
+                con.executemany(
+                    "INSERT INTO constats_consolidation (consolidation_id, fichier_id, code, gravite, feuille, cellule, "
+                    "message, suggestion) VALUES (?,?,?,?,?,?,?,?)",
+                    [(cid, fid, x.code, x.gravite.value, x.feuille, x.cellule, x.message, x.suggestion)
+                     for x in v.findings])
+        return cid, analyses
+
+    def _insert_analysis(self, f: FileSummary) -> int:
+        con = self.con
+        aid = con.execute(
+            "INSERT INTO analyses (sha256, version_regles, jour, valable_jusqu_au, acv_id, libelle, etat, resume) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (f.sha256, self.version_regles, self.today, valid_until(f, date.fromisoformat(self.today)), f.acv_id,
+             f.libelle,
+             "ignoré" if f.ignore else f.etat, dump_summary(f))).lastrowid
+        con.executemany(
+            "INSERT INTO lignes (analyse_id, rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
+            "statut, compte, motif, feuille, cellule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(aid, k, n, i, ax, fi, d, na, an if isinstance(an, int) else None, _fl(m), st, int(c), mo or None, fe, ce)
+             for k, (n, i, ax, fi, d, na, an, m, st, c, mo, fe, ce) in enumerate(f.lines)])
+        con.executemany(
+            "INSERT INTO constats (analyse_id, rang, code, gravite, feuille, cellule, action, message, suggestion) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            [(aid, k, *x) for k, x in enumerate(f.findings)])
+        return aid
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _busy(where: str, written: bool = False) -> RegisterError:
+    suite = (" Le classeur consolidé est écrit, mais cette consolidation n'est pas enregistrée : relancez-la "
+             "quand l'autre sera terminée.") if written else " Relancez quand elle sera terminée."
+    return RegisterError(f"le registre {where} est occupé par une autre consolidation depuis plus de "
+                         f"{int(ATTENTE)} s.{suite}")
+
+
+_SQLITE_WHY = {  # SQLite's own words, in French
+    "file is not a database": "ce n'est pas une base SQLite valide",
+    "database disk image is malformed": "fichier endommagé ou tronqué",
+    "unable to open database file": "impossible d'ouvrir le fichier",
+    "attempt to write a readonly database": "fichier en lecture seule",
+    "disk I/O error": "erreur de lecture ou d'écriture sur le disque",
+    "database or disk is full": "disque plein",
+}
+
+
+def sqlite_why(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    for english, french in _SQLITE_WHY.items():
+        if english in text:
+            return french
+    if text.startswith("no such table"):
+        return "table absente : " + text.split(":", 1)[-1].strip()
+    if text.startswith(("no such column", "table ")):
+        return "structure inattendue"
+    return f"erreur SQLite : {text}"
+
+
+def damaged_error(where: str, why: str) -> RegisterError:
+    return RegisterError(f"le registre {where} est inutilisable ({why}) : il n'a pas été modifié ni recréé. "
+                         "Vérifiez le chemin, ou restaurez une sauvegarde du registre.")

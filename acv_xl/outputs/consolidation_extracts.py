@@ -1,0 +1,160 @@
+"""`consolider … --par-financeur DOSSIER`: one workbook per financeur present (`financeur_ETAT.xlsx` …).
+
+What the Banque des Territoires, Action Logement or the Anah ask the référent before a comité:
+every counted line of that financeur across the département's counted conventions, with the
+action's context (convention, intitulé, maître d'ouvrage, maturité, cost), and its totals per
+convention, année and statut. Codes outside the reference list share one extract, « code inconnu »
+(CON-05), as they share one column of the consolidation.
+
+Each extract carries the consolidated workbook's custom property: a later `consolider` over a
+folder holding it lists it as ignored, never reads it as a convention.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Sequence
+
+from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
+from acv_xl.checks.totals import ZERO
+from acv_xl.contract import layout
+from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.consolidation_result import ConsolidationResult
+from acv_xl.outputs.consolidation_workbook import SANS_ID, H, _financeur_order, _Writer, gc_paused
+from acv_xl.outputs.output_guard import EXTRAIT, mark_xlsxwriter
+
+
+FEUILLE_LIGNES = "Lignes"
+FEUILLE_TOTAUX = "Totaux"
+TABLE_LIGNES = "T_LignesFinanceur"
+TABLE_PAR_CONVENTION = "T_ParConvention"
+TABLE_PAR_ANNEE = "T_ParAnnee"
+TABLE_PAR_STATUT = "T_ParStatut"
+H_MO = layout.T_ACTIONS.header("maitre_ouvrage")
+H_MATURITE = layout.T_ACTIONS.header("maturite")
+H_COUT_ACTION = layout.T_ACTIONS.header("cout_total")
+
+
+def file_name(groupe: str) -> str:
+    return "financeur_" + re.sub(r"[^0-9A-Za-z_-]+", "_", groupe).strip("_") + ".xlsx"
+
+
+def _writes_onto_input(target: Path, inputs: Sequence[Path]) -> bool:
+    """Minimal guard (the lead swaps it for `outputs.output_guard`): the target is one of the inputs."""
+    t = target.resolve()
+    return any(t == Path(p).resolve() for p in inputs)
+
+
+def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
+    """financeur (or « code inconnu ») → its counted lines as extract rows (the `Lignes` columns)."""
+    out: dict[str, list[list[Any]]] = defaultdict(list)
+    for f in result.counted:
+        actions = {a[0]: a for a in f.actions if a[0]}
+        communes = " ; ".join(f.communes)
+        for (numero, intitule, axe, financeur, dispositif, nature, annee, montant, statut, compte, _motif,
+             _feuille, _cellule) in f.lines:
+            if not compte:
+                continue
+            a = actions.get(numero)
+            out[financeur_groupe(financeur or "")].append([
+                f.acv_id or SANS_ID, f.libelle, communes, numero, intitule, axe,
+                a[3] if a else None, a[4] if a else None, a[5] if a else None,
+                financeur, dispositif, nature, annee, montant, statut,
+            ])
+    return out
+
+
+class _ExtractWriter(_Writer):
+    def __init__(self, wb, result: ConsolidationResult, groupe: str, rows: list[list[Any]]):
+        super().__init__(wb, result)
+        self.groupe = groupe
+        self.rows = rows
+        ref = layout.FINANCEURS_BY_CODE.get(groupe)
+        self.nom = f"{ref.nom} ({groupe})" if ref else "codes de financeur absents de la liste de référence"
+
+    def sheet(self, name: str, titre: str, landscape: bool = True):
+        ws = super().sheet(name, titre, landscape)
+        ws.set_header(f"&L&\"-,Bold\"{name} — {self.groupe}&RAction Cœur de Ville")
+        return ws
+
+    def lignes(self) -> None:
+        ws = self.sheet(FEUILLE_LIGNES, f"Lignes de financement — {self.nom}")
+        tf = layout.T_FINANCEMENTS
+        cols = [(H.ACV_ID, 10, None), (H.LIBELLE, 22, None), (H.COMMUNES, 22, None), (tf.header("numero"), 9, None),
+                (H.INTITULE, 32, None), (H.AXE, 6, None), (H_MO, 22, None), (H_MATURITE, 13, None),
+                (H_COUT_ACTION, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, None),
+                (tf.header("nature"), 14, None), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
+                (tf.header("statut"), 12, None)]
+        total = sum((r[13] for r in self.rows), ZERO)
+        self.table(ws, TABLE_LIGNES, cols, self.rows, {13: total}, freeze_cols=1)
+
+    def totaux(self) -> None:
+        ws = self.sheet(FEUILLE_TOTAUX, f"Totaux — {self.nom}", landscape=False)
+        total = sum((r[13] for r in self.rows), ZERO)
+        par_conv: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+        par_annee: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        par_statut: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for r in self.rows:
+            par_conv[(r[0], r[1])] += r[13]
+            par_annee[str(r[12]) if r[12] is not None else "(sans année)"] += r[13]
+            par_statut[r[14] or "(sans statut)"] += r[13]
+        part = lambda v: (v / total) if total else None  # noqa: E731
+        row = 2
+        statuts = list(layout.L.STATUT)
+        for titre, name, head, items in (
+            ("Par convention", TABLE_PAR_CONVENTION, [(H.ACV_ID, 12, None), (H.LIBELLE, 30, None)],
+             [[k[0], k[1], v, part(v)] for k, v in par_conv.items()]),
+            ("Par année", TABLE_PAR_ANNEE, [(layout.T_FINANCEMENTS.header("annee"), 12, None)],
+             [[k, v, part(v)] for k, v in sorted(par_annee.items())]),
+            ("Par statut", TABLE_PAR_STATUT, [(layout.T_FINANCEMENTS.header("statut"), 12, None)],
+             [[k, v, part(v)] for k, v in sorted(par_statut.items(),
+                                                 key=lambda kv: (statuts.index(kv[0]) if kv[0] in statuts else 99))]),
+        ):
+            if row > 2:
+                ws.write_string(row - 1, 0, titre, self.fmt["titre"])
+            else:
+                ws.write_string(0, 0, f"Totaux — {self.nom} — {titre.lower()}", self.fmt["titre"])
+            cols = head + [(H.TOTAL, 18, "euros"), (H.PART, 10, "pourcent")]
+            n = len(head)
+            _, last = self.table(ws, name, cols, items, {n: total}, first_row=row)
+            row = last + 3
+
+    def write(self) -> None:
+        self.lignes()
+        self.totaux()
+        d = f"département {self.r.departement}" if self.r.departement else "consolidation"
+        self.wb.set_properties({"title": f"Extrait par financeur — {self.nom}", "subject": d, "author": "acv-xl"})
+        mark_xlsxwriter(self.wb, EXTRAIT)  # a derived report: replaced by the next run, never counted
+
+
+def write_extracts(result: ConsolidationResult, folder: Path, inputs: Sequence[Path]) -> list[Path]:
+    """One workbook per financeur present in the counted lines; the paths written."""
+    import xlsxwriter
+
+    groups = extract_lines(result)
+    order = _financeur_order(g for g in groups if g != CODE_INCONNU) + ([CODE_INCONNU] if CODE_INCONNU in groups else [])
+    targets = [(g, folder / file_name(g)) for g in order]
+    clash = [t for _, t in targets if _writes_onto_input(t, inputs)]
+    if clash:
+        from acv_xl.outputs.consolidation import UsageError as ConsolidationUsage
+
+        raise ConsolidationUsage(f"l'extrait {clash[0]} écraserait un des classeurs lus : choisissez un autre "
+                                 "dossier pour --par-financeur.")
+    folder.mkdir(exist_ok=True)
+    written = []
+    for g, target in targets:
+        @gc_paused()
+        def _write(tmp: Path, g=g) -> None:
+            wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                                "strings_to_numbers": False, "in_memory": True})
+            try:
+                _ExtractWriter(wb, result, g, groups[g]).write()
+            finally:
+                wb.close()
+
+        atomic_write(target, _write)
+        written.append(target)
+    return written

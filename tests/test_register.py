@@ -1,0 +1,637 @@
+"""The register of a département (`consolider --registre`), `acv-xl historique`, the per-financeur
+extracts, readiness and the consolidation's numbers.
+
+Expected values are computed independently of the code under test: the consolidated workbooks'
+`Lignes` read back with pandas, SQLite's own integrity check, openpyxl cell by cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter, defaultdict
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from acv_xl import __version__
+from acv_xl.checks.rules.consolidation import FileSummary, judge
+from acv_xl.checks.totals import Totaux
+from acv_xl.cli import main
+from acv_xl.contract import layout
+from acv_xl.contract.model import LigneFinancement, build_row
+from acv_xl.history import register as R
+from acv_xl.outputs import consolidation as C
+from acv_xl.outputs.consolidation_result import AVANCEE, EN_COURS, MOINS_PRETE, preparation
+from acv_xl.outputs.consolidation_workbook import Feuille, H
+
+ROOT = Path(__file__).resolve().parents[1]
+ACV_XL = [sys.executable, "-m", "acv_xl"]
+INCONNU = "code inconnu"
+
+
+def _groupe(code) -> str:
+    return code if code in layout.FINANCEURS_BY_CODE else INCONNU
+
+
+def _write(conv, path: Path) -> None:
+    from acv_xl.outputs.template import build_workbook
+
+    build_workbook(path, conv)
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    from acv_xl.outputs.examples import example_conventions, write_examples
+
+    root = tmp_path_factory.mktemp("exemples")
+    paths = write_examples(root)
+    return {"paths": sorted(paths), "convs": example_conventions()}
+
+
+def _folder(tmp_path: Path, examples, name: str = "62") -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for p in examples["paths"]:
+        shutil.copy2(p, folder / p.name)
+    return folder
+
+
+def _run(*args: str) -> int:
+    return main([str(a) for a in args])
+
+
+def _table(out: Path, sheet: str) -> pd.DataFrame:
+    """A sheet's first table (header on row 3), down to its total row or first empty row."""
+    df = pd.read_excel(out, sheet_name=sheet, header=2, engine="openpyxl", dtype=object)
+    first = df.columns[0]
+    end = df.index[df[first].isna() | (df[first] == "Total")]
+    return (df.iloc[:end[0]] if len(end) else df).reset_index(drop=True)
+
+
+def _lignes(out: Path) -> pd.DataFrame:
+    df = pd.read_excel(out, sheet_name=Feuille.LIGNES, header=2, engine="openpyxl", dtype=object)
+    df = df[df[H.ACV_ID] != "Total"]
+    return df[df[H.COMPTE] == "Oui"]
+
+
+def _cells(path: Path) -> dict:
+    """Every cell of every sheet (the subtitle with the generation time left out)."""
+    wb = openpyxl.load_workbook(path)
+    out = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.value is not None and not (c.row == 2 and c.column == 1):
+                    out[(ws.title, c.coordinate)] = c.value
+        out[(ws.title, "tables")] = sorted((t.name, t.ref) for t in ws.tables.values())
+    return out
+
+
+def _dump(path: Path) -> list[str]:
+    con = sqlite3.connect(path)
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
+
+
+def _integrity(path: Path) -> str:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------ the register as a cache
+def test_warm_run_equals_cold_run_cell_by_cell_and_reads_only_what_changed(tmp_path, examples, monkeypatch):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "froid.xlsx", "--jobs", "1") in (0, 1)
+    assert _run("consolider", folder, "-o", tmp_path / "premier.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    # a warm run reads no workbook at all: the validator would fail if it were called
+    calls = []
+    real = C._validate
+    monkeypatch.setattr(C, "_validate", lambda p: calls.append(p) or real(p))
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
+    assert calls == [] and result.reused == {p.name for p in folder.iterdir()}
+    cold, warm = _cells(tmp_path / "froid.xlsx"), _cells(tmp_path / "chaud.xlsx")
+    assert warm == cold
+    # one workbook changes: only it is read again, and the result is still the cold one's
+    conv = examples["convs"][examples["paths"][0].name].model_copy(deep=True)
+    conv.set_value("acv_libelle", "Arras (nouvelle version)")
+    _write(conv, folder / examples["paths"][0].name)
+    calls.clear()
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r.record)
+    assert [Path(p).name for p in calls] == [examples["paths"][0].name]
+    assert examples["paths"][0].name not in result.reused
+    monkeypatch.undo()
+    assert _run("consolider", folder, "-o", tmp_path / "froid2.xlsx", "--jobs", "1") in (0, 1)
+    assert _cells(tmp_path / "chaud2.xlsx") == _cells(tmp_path / "froid2.xlsx")
+    con = sqlite3.connect(reg)
+    relus = con.execute("SELECT consolidation_id, SUM(relu) FROM fichiers GROUP BY 1 ORDER BY 1").fetchall()
+    assert relus == [(1, len(examples["paths"])), (2, 0), (3, 1)]
+    assert con.execute("SELECT COUNT(*) FROM analyses").fetchone()[0] == len(examples["paths"]) + 1
+    con.close()
+
+
+def test_a_summary_comes_back_exactly_from_its_json(examples):
+    s = max((C.summarize(str(p), "b.xlsx") for p in examples["paths"]), key=lambda x: len(x.findings))
+    assert s.lines and s.findings and s.actions and s.totaux is not None
+    back = R.load_summary(R.dump_summary(s), path=s.path, rel=s.rel)
+    back.size, back.mtime = s.size, s.mtime
+    assert back == s
+    # the types survive, not only the values
+    assert [type(v) for ln in back.lines for v in ln] == [type(v) for ln in s.lines for v in ln]
+    assert type(back.totaux.cout_total) is Decimal and type(back.date_convention) is type(s.date_convention)
+
+
+def test_a_summary_that_depends_on_the_day_is_reused_while_it_holds(tmp_path, examples):
+    from datetime import timedelta
+
+    reg = tmp_path / "r.sqlite"
+    today = date.today()
+    s = C.summarize(str(examples["paths"][0]), "a.xlsx")
+    fin = today + timedelta(days=10)
+    s.date_comite, s.date_fin_initialisation = None, fin  # DIA-04 judged at today's date
+    other = C.summarize(str(examples["paths"][1]), "b.xlsx")
+    other.date_comite, other.date_fin_initialisation = None, today - timedelta(days=1)  # already past: for ever
+    with R.Register.open(reg, __version__) as r:
+        r.record(C.ConsolidationResult([s, other], judge([s, other])))
+        assert r.lookup(s.sha256) is not None and r.known([s.sha256, other.sha256]) == {s.sha256, other.sha256}
+        r.today = fin.isoformat()
+        assert r.lookup(s.sha256) is not None  # up to the end of initialisation, the same result
+        r.today = (fin + timedelta(days=1)).isoformat()
+        assert r.lookup(s.sha256) is None and r.known([s.sha256]) == set()  # DIA-04 may now say otherwise
+        assert r.lookup(other.sha256) is not None
+        r.version_regles = "autre"
+        assert r.lookup(other.sha256) is None  # other rules: read again
+    assert R.valid_until(s, today) == fin.isoformat()
+    s.date_comite = today
+    assert R.valid_until(s, today) is None  # judged at the comité's date: for ever
+
+
+# ------------------------------------------------------------------ two comités, then historique
+def _line(lf, **changes):
+    return build_row(LigneFinancement, {**lf.raw, **changes})
+
+
+def test_two_comites_then_historique(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    out1, out2 = tmp_path / "c1.xlsx", tmp_path / "c2.xlsx"
+    _run("consolider", folder, "-o", out1, "--registre", reg, "--comite", "Comité du 12/03/2026", "--jobs", "1")
+    # between the comités: a line passes from Sollicité to Acquis, an amount changes, a convention
+    # leaves the folder, a new one arrives
+    names = [p.name for p in examples["paths"]]
+    first = next(n for n in names if any(lf.statut == "Sollicité" and lf.montant
+                                         for lf in examples["convs"][n].financements))
+    names.remove(first)
+    names.insert(0, first)
+    conv = examples["convs"][names[0]].model_copy(deep=True)
+    i = next(k for k, lf in enumerate(conv.financements) if lf.statut == "Sollicité" and lf.montant)
+    passe = conv.financements[i]
+    conv.financements[i] = _line(passe, statut="Acquis")
+    j = next(k for k, lf in enumerate(conv.financements) if k != i and lf.montant and lf.statut != "Refusé")
+    conv.financements[j] = _line(conv.financements[j], montant=float(conv.financements[j].montant) + 1000)
+    _write(conv, folder / names[0])
+    (folder / names[1]).unlink()
+    nouveau = examples["convs"][names[2]].model_copy(deep=True)
+    nouveau.set_value("acv_id", "ACV950")
+    nouveau.set_value("acv_libelle", "Nouvelle convention")
+    _write(nouveau, folder / "nouvelle.xlsx")
+    _run("consolider", folder, "-o", out2, "--registre", reg, "--comite", "Comité du 18/06/2026", "--jobs", "1")
+    evo, js = tmp_path / "evolution.xlsx", tmp_path / "evolution.json"
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [c["comite"] for c in data["consolidations"]] == ["Comité du 12/03/2026", "Comité du 18/06/2026"]
+    assert set(data) == {"acv_xl", "consolidations", "par_financeur", "par_convention"}  # the report's mark first
+    assert next(iter(data)) == "acv_xl" and data["acv_xl"] == "acv-xl historique"
+    # every financeur's series, against the workbooks' own Lignes
+    for k, out in enumerate((out1, out2)):
+        lignes = _lignes(out)
+        expected: Counter = Counter()
+        by_statut: dict = defaultdict(Counter)
+        for code, statut, m in zip(lignes["Financeur"], lignes["Statut"], lignes["Montant (€)"]):
+            expected[_groupe(code)] += round(float(m) * 100)
+            by_statut[_groupe(code)][statut] += round(float(m) * 100)
+        got = {f: round(series[k]["total"] * 100) for f, series in data["par_financeur"].items()}
+        assert {f: v for f, v in got.items() if v} == dict(expected)
+        for f, series in data["par_financeur"].items():
+            assert {s: round(v * 100) for s, v in series[k]["par_statut"].items()} == dict(by_statut[f]), f
+        synth = _table(out, Feuille.SYNTHESE)
+        cid = data["consolidations"][k]["id"]
+        for acv, fin in zip(synth[H.ACV_ID], synth[H.FINANCEMENT]):
+            entry = next(e for e in data["par_convention"][acv] if e["consolidation"] == cid)
+            assert round(entry["financement_total"] * 100) == round(float(fin) * 100)
+    removed = examples["convs"][names[1]].value("acv_id")
+    assert [e["consolidation"] for e in data["par_convention"][removed]] == [1]
+    assert [e["consolidation"] for e in data["par_convention"]["ACV950"]] == [2]
+    # what moved, in the workbook
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    kinds = Counter(mv["Mouvement"])
+    assert kinds["Convention ajoutée"] == 1 and kinds["Convention retirée"] == 1
+    statut = mv[mv["Mouvement"] == "Statut modifié"]
+    assert len(statut) == 1 and statut.iloc[0]["Statut avant"] == "Sollicité" \
+        and statut.iloc[0]["Statut après"] == "Acquis" and statut.iloc[0]["Engagement obtenu"] == "Oui"
+    assert statut.iloc[0]["Financeur"] == passe.financeur
+    montant = mv[mv["Mouvement"] == "Montant modifié"]
+    assert len(montant) == 1 and round(float(montant.iloc[0]["Écart (€)"])) == 1000
+    wb = openpyxl.load_workbook(evo)
+    assert wb.sheetnames == ["Consolidations", "Par financeur", "Mouvements par financeur", "Par statut",
+                             "Par convention", "Mouvements"]
+    # per financeur: the change is the difference of its totals; the commitments obtained, the
+    # lines of `Mouvements` that reached an acquired statut
+    pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
+    pf = pf[pf["Financeur"].notna()].set_index("Financeur")
+    for f, series in data["par_financeur"].items():
+        assert round(float(pf.loc[f, "Écart (€)"]) * 100) == round((series[1]["total"] - series[0]["total"]) * 100)
+    obtenus = mv[mv["Engagement obtenu"] == "Oui"]
+    for f in pf.index:
+        expected = sum(round(float(v) * 100) for c, v in zip(obtenus["Financeur"], obtenus["Montant après (€)"])
+                       if _groupe(c) == f)
+        assert round(float(pf.loc[f, "Engagements obtenus (€)"]) * 100) == expected, f
+    assert round(float(pf.loc[passe.financeur, "Engagements obtenus (€)"]) * 100) >= round(float(passe.montant) * 100)
+    assert wb["Par financeur"]._charts and wb["Par financeur"].page_setup.orientation == "landscape"
+    assert wb["Mouvements"].print_title_rows == "$3:$3"  # the header row on every printed page
+
+
+def test_historique_of_consolidations_without_comite(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in range(2):
+        _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1")
+    js = tmp_path / "e.json"
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", js) == 0
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [c["comite"] for c in data["consolidations"]] == [None, None]
+    wb = openpyxl.load_workbook(tmp_path / "e.xlsx")
+    labels = [c.value for c in wb["Consolidations"]["C"][3:5]]
+    assert all(lab.startswith("Consolidation du ") for lab in labels) and labels[0] != labels[1]
+    mv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Mouvements", header=2, engine="openpyxl")
+    assert mv.dropna(how="all").empty  # the same files twice: nothing moved
+
+
+def test_historique_bad_inputs(tmp_path):
+    assert _run("historique", tmp_path / "absent.sqlite", "-o", tmp_path / "e.xlsx") == 2
+    reg = tmp_path / "vide.sqlite"
+    R.Register.open(reg, __version__).close()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2  # no consolidation yet
+    assert _run("historique", reg, "-o", reg) == 2
+
+
+# ------------------------------------------------------------------ safety of the register
+def test_a_register_from_a_newer_acv_xl_is_refused(tmp_path, examples, capsys):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    R.Register.open(reg, __version__).close()
+    con = sqlite3.connect(reg)
+    con.execute(f"PRAGMA user_version = {R.SCHEMA_VERSION + 1}")
+    con.close()
+    before = reg.read_bytes()
+    assert _run("consolider", folder, "-o", tmp_path / "o.xlsx", "--registre", reg) == 2
+    assert "version plus récente d'acv-xl" in capsys.readouterr().err
+    assert reg.read_bytes() == before and not (tmp_path / "o.xlsx").exists()
+
+
+@pytest.mark.parametrize("kind", ["pas_sqlite", "autre_base", "table_absente", "tronque"])
+def test_a_damaged_register_is_reported_never_recreated(tmp_path, examples, capsys, kind):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    if kind == "pas_sqlite":
+        reg.write_bytes(b"PK\x03\x04 un classeur renomme")
+    elif kind == "autre_base":
+        con = sqlite3.connect(reg)
+        con.execute("CREATE TABLE clients (nom TEXT)")
+        con.commit()
+        con.close()
+    else:
+        _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1")
+        if kind == "table_absente":
+            con = sqlite3.connect(reg)
+            con.execute("DROP TABLE constats")
+            con.commit()
+            con.close()
+        else:
+            data = reg.read_bytes()
+            reg.write_bytes(data[: len(data) // 3])
+    before = reg.read_bytes()
+    status = _run("consolider", folder, "-o", tmp_path / "o.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "inutilisable" in err and "ni recréé" in err and "Traceback" not in err
+    assert not any(w in err for w in ("database", "malformed", "file is not")), err  # SQLite's words, in French
+    assert reg.read_bytes() == before
+
+
+def _consolider_script(folder: Path, out: Path, reg: Path, kill_after: int | None) -> str:
+    """A run in a subprocess; `kill_after`: SIGKILL itself at that SQL statement of the recording."""
+    return textwrap.dedent(f"""
+        import os, signal, sys
+        from acv_xl.history import register as R
+        kill_after = {kill_after!r}
+        if kill_after is not None:
+            real = R.Register._insert
+            def _insert(self, result):
+                con = self.con
+                class Killing:
+                    n = 0
+                    def __getattr__(self, name):
+                        return getattr(con, name)
+                    def execute(self, *a):
+                        Killing.n += 1
+                        if Killing.n >= kill_after:
+                            os.kill(os.getpid(), signal.SIGKILL)
+                        return con.execute(*a)
+                    def executemany(self, *a):
+                        Killing.n += 1
+                        if Killing.n >= kill_after:
+                            os.kill(os.getpid(), signal.SIGKILL)
+                        return con.executemany(*a)
+                self.con = Killing()
+                try:
+                    return real(self, result)
+                finally:
+                    self.con = con
+            R.Register._insert = _insert
+        from acv_xl.cli import main
+        sys.exit(main(["consolider", {str(folder)!r}, "-o", {str(out)!r}, "--registre", {str(reg)!r}, "--jobs", "1"]))
+    """)
+
+
+def test_kill_9_at_random_moments_leaves_the_register_as_it_was(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1")
+    # a changed file, so that the killed runs also insert a new analysis with its lines
+    conv = examples["convs"][examples["paths"][0].name].model_copy(deep=True)
+    conv.set_value("acv_libelle", "Arras modifiée")
+    _write(conv, folder / examples["paths"][0].name)
+    before = _dump(reg)
+    rng = random.Random(20260612)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # inside the transaction, at random statements
+    for k in sorted(rng.sample(range(1, 25), 4)):
+        proc = subprocess.run([sys.executable, "-c", _consolider_script(folder, tmp_path / "o.xlsx", reg, k)],
+                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+        assert proc.returncode == -9, proc.stderr
+        assert _integrity(reg) == "ok"
+        assert _dump(reg) == before, k
+    # from outside, at random times of a whole run
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, "-c", _consolider_script(folder, tmp_path / "o.xlsx", reg, None)],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert _integrity(reg) == "ok"
+        after = _dump(reg)
+        if after != before:  # the run finished before the kill: exactly one more, complete consolidation
+            con = sqlite3.connect(reg)
+            n = con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0]
+            files = con.execute("SELECT COUNT(*) FROM fichiers WHERE consolidation_id = ?", (n,)).fetchone()[0]
+            con.close()
+            assert files == len(examples["paths"])
+            before = after
+    with R.Register.open(reg, __version__) as r:  # still a register acv-xl opens
+        assert r.lookup("0" * 64) is None
+
+
+def test_two_concurrent_runs_both_recorded(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([*ACV_XL, "consolider", str(folder), "-o", str(tmp_path / f"o{i}.xlsx"), "--registre",
+                               str(reg), "--jobs", "1"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [1, 1], errs  # the examples hold errors: status 1, both recorded
+    assert _integrity(reg) == "ok"
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
+    assert con.execute("SELECT consolidation_id, COUNT(*) FROM fichiers GROUP BY 1").fetchall() == \
+        [(1, len(examples["paths"])), (2, len(examples["paths"]))]
+    con.close()
+
+
+def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples, monkeypatch, capsys):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    R.Register.open(reg, __version__).close()
+    before = _dump(reg)
+    monkeypatch.setattr(R, "ATTENTE", 0.3)
+    holder = sqlite3.connect(reg, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another run, recording
+    try:
+        status = _run("consolider", folder, "-o", tmp_path / "o.xlsx", "--registre", reg, "--jobs", "1")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert status == 2 and "occupé par une autre consolidation" in err and "n'est pas enregistrée" in err
+    assert _dump(reg) == before
+
+
+def test_the_register_is_documented(tmp_path):
+    doc = (ROOT / "docs" / "registre.md").read_text(encoding="utf-8")
+    reg = tmp_path / "r.sqlite"
+    R.Register.open(reg, __version__).close()
+    con = sqlite3.connect(reg)
+    for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"):
+        assert f"`{table}`" in doc, table
+        for col in con.execute(f"PRAGMA table_info({table})"):
+            assert f"`{col[1]}`" in doc, (table, col[1])
+    con.close()
+    assert f"`PRAGMA user_version` = {R.SCHEMA_VERSION}" in doc
+
+
+# ------------------------------------------------------------------ extracts, readiness, numbers
+def test_each_extract_totals_equal_the_lignes_of_that_financeur(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    out, dossier = tmp_path / "c.xlsx", tmp_path / "extraits"
+    _run("consolider", folder, "-o", out, "--par-financeur", dossier, "--jobs", "1")
+    lignes = _lignes(out)
+    expected: dict = defaultdict(Counter)
+    for acv, code, m in zip(lignes[H.ACV_ID], lignes["Financeur"], lignes["Montant (€)"]):
+        expected[_groupe(code)][acv] += round(float(m) * 100)
+    files = {p.name for p in dossier.iterdir()}
+    assert files == {"financeur_" + g.replace(" ", "_") + ".xlsx" for g in expected}
+    for g, per_conv in expected.items():
+        path = dossier / ("financeur_" + g.replace(" ", "_") + ".xlsx")
+        ext = pd.read_excel(path, sheet_name="Lignes", header=2, engine="openpyxl", dtype=object)
+        total = ext[ext[H.ACV_ID] == "Total"]
+        ext = ext[ext[H.ACV_ID] != "Total"]
+        assert sum(round(float(m) * 100) for m in ext["Montant (€)"]) == sum(per_conv.values())
+        assert round(float(total.iloc[0]["Montant (€)"]) * 100) == sum(per_conv.values())
+        assert {_groupe(c) for c in ext["Financeur"]} == {g}
+        # each line carries its action's context
+        assert ext[layout.T_ACTIONS.header("maturite")].notna().any()
+        conv = pd.read_excel(path, sheet_name="Totaux", header=2, engine="openpyxl", dtype=object)
+        conv = conv[conv[H.ACV_ID].notna() & (conv[H.ACV_ID] != "Total")].iloc[: len(per_conv)]
+        assert {a: round(float(v) * 100) for a, v in zip(conv[H.ACV_ID], conv[H.TOTAL])} == dict(per_conv)
+    # an extract is never read as a convention by a later consolidation
+    res = C.consolidate([folder, dossier], tmp_path / "c2.xlsx", jobs=1)
+    assert all(v.motif == C.MOTIF_CONSOLIDATION for f, v in zip(res.files, res.verdicts) if "extraits" in f.path)
+
+
+def test_an_extract_never_overwrites_an_input(tmp_path, examples, capsys):
+    folder = _folder(tmp_path, examples)
+    victim = folder / "financeur_ETAT.xlsx"
+    shutil.copy2(examples["paths"][0], victim)
+    before = victim.read_bytes()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", folder, "--jobs", "1") == 2
+    assert "écraserait" in capsys.readouterr().err and victim.read_bytes() == before
+
+
+def _summary(maturites, acquis, total, **dates) -> FileSummary:
+    return FileSummary(path="x", rel="x", etat="validé", totaux=Totaux(financement_total=Decimal(total)),
+                       acquis=Decimal(acquis), actions=tuple((str(k), "", 1, "", m, None) for k, m in enumerate(maturites)),
+                       **dates)
+
+
+def test_readiness_phase_and_class_at_their_boundaries():
+    d = {"date_fin_initialisation": date(2024, 6, 30), "date_fin_deploiement": date(2026, 12, 31)}
+    s = _summary(["Engagée", "Terminée", "Mature", "Abandonnée", "En préparation"], "50", "100", **d)
+    assert preparation(s, date(2024, 6, 30)).phase == "initialisation"
+    assert preparation(s, date(2024, 7, 1)).phase == "déploiement"
+    assert preparation(s, date(2027, 1, 1)).phase == "terminée"
+    assert preparation(_summary([], "0", "0"), date(2025, 1, 1)).phase == "dates manquantes"
+    p = preparation(s, date(2025, 1, 1))  # 2 of 4 actions (the abandoned one left out), 50 % acquired
+    assert p.part_actions == Decimal("0.5") and p.part_acquise == Decimal("0.5") and p.classe == AVANCEE
+    assert preparation(_summary(["Engagée", "Mature", "Mature"], "50", "100"), date.today()).classe == EN_COURS
+    assert preparation(_summary(["Engagée", "Mature", "Mature", "Mature"], "24.99", "100"),
+                       date.today()).classe == EN_COURS  # 25 % of the actions: not « moins prête »
+    assert preparation(_summary(["Engagée", "Mature", "Mature", "Mature", "Mature"], "24.99", "100"),
+                       date.today()).classe == MOINS_PRETE
+
+
+def test_synthese_shows_readiness_its_thresholds_and_the_gap_split(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    out = tmp_path / "c.xlsx"
+    result = C.consolidate([folder], out, jobs=1, comite="Comité du 12/06/2026")
+    df = pd.read_excel(out, sheet_name=Feuille.SYNTHESE, header=2, engine="openpyxl", dtype=object)
+    total = df[df[H.ACV_ID] == "Total"].iloc[0]
+    rows = df.iloc[: len(result.counted)]
+    ecarts = [Decimal(str(v)) for v in rows[H.ECART]]
+    assert round(float(total[H.MANQUE]), 2) == float(sum(e for e in ecarts if e > 0))
+    assert round(float(total[H.EXCEDENT]), 2) == float(sum(-e for e in ecarts if e < 0))
+    assert pd.isna(total[H.ECART])  # never the net of a shortfall and an excess
+    assert set(rows[H.PREPARATION]) <= {AVANCEE, EN_COURS, MOINS_PRETE}
+    assert set(rows[H.PHASE]) <= {"initialisation", "déploiement", "terminée", "dates manquantes"}
+    texts = " ".join(str(c.value) for row in openpyxl.load_workbook(out)[Feuille.SYNTHESE].iter_rows() for c in row
+                     if isinstance(c.value, str))
+    assert "au moins 50 % des actions engagées ou terminées" in texts and "au 12/06/2026" in texts
+    ws = openpyxl.load_workbook(out)[Feuille.SYNTHESE]
+    assert ws.auto_filter.ref or ws.tables["T_Synthese"].autoFilter is not None  # sortable
+    for sheet in (Feuille.SYNTHESE, Feuille.PAR_AXE, Feuille.PAR_ANNEE, Feuille.PAR_FINANCEUR):
+        assert openpyxl.load_workbook(out)[sheet]._charts, sheet
+
+
+def test_con05_groups_an_unknown_financeur_code():
+    t = Totaux(financement_total=Decimal("300"), par_financeur={"ETAT": Decimal("100"), "XYZ": Decimal("200")})
+    s = FileSummary(path="a", rel="a", etat="validé", acv_id="ACV001", totaux=t,
+                    lines=(("1.1", "", 1, "XYZ", "", "Subvention", 2025, Decimal("200"), "Acquis", True, "",
+                            "Plan de financement", "F9"),))
+    v = judge([s])[0]
+    con05 = [f for f in v.findings if f.code == "CON-05"]
+    assert v.compte and len(con05) == 1 and "« XYZ »" in con05[0].message and "code inconnu" in con05[0].message
+    assert con05[0].cellule == "F9" and con05[0].action == "1.1"
+    t2 = Totaux(financement_total=Decimal("100"), par_financeur={"ETAT": Decimal("100")})
+    assert not [f for f in judge([FileSummary(path="b", rel="b", etat="validé", totaux=t2)])[0].findings
+                if f.code == "CON-05"]
+
+
+def test_sans_erreurs_counts_only_the_workbooks_without_error(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    out = tmp_path / "c.xlsx"
+    assert _run("consolider", folder, "-o", out, "--sans-erreurs", "--jobs", "1") == 0
+    fichiers = pd.read_excel(out, sheet_name=Feuille.FICHIERS, header=2, engine="openpyxl", dtype=object)
+    fichiers = fichiers[fichiers[H.CHEMIN].notna()]
+    for _, row in fichiers.iterrows():
+        if int(row[H.ERREURS]) > 0:
+            assert row[H.COMPTE] == "Non" and row[H.MOTIF] == "classeur avec erreurs"
+        else:
+            assert row[H.COMPTE] == "Oui"
+    assert (fichiers[H.COMPTE] == "Non").any() and (fichiers[H.COMPTE] == "Oui").any()
+
+
+def test_json_summary_carries_readiness_and_the_gap_split(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    js = tmp_path / "r.json"
+    result = C.consolidate([folder], tmp_path / "c.xlsx", json_path=js, jobs=1, comite="Comité du 12/06/2026",
+                           sans_erreurs=True)
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert data["comite"] == "Comité du 12/06/2026" and data["sans_erreurs"] is True
+    ecarts = [f.totaux.ecart for f in result.counted]
+    assert round(data["totaux"]["manque"] * 100) == round(sum(e for e in ecarts if e > 0) * 100)
+    assert round(data["totaux"]["excedent"] * 100) == round(sum(-e for e in ecarts if e < 0) * 100)
+    for c in data["conventions"]:
+        assert c["preparation"]["date_reference"] == "2026-06-12"
+        assert c["preparation"]["classe"] in (AVANCEE, EN_COURS, MOINS_PRETE)
+
+
+def test_historique_reports_a_damaged_table_in_french(tmp_path, examples, capsys):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    size = con.execute("PRAGMA page_size").fetchone()[0]
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'lignes'").fetchone()[0]
+    con.close()
+    data = bytearray(reg.read_bytes())
+    data[(root - 1) * size: root * size] = b"\xff" * size  # the lines' first page overwritten
+    reg.write_bytes(bytes(data))
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert "inutilisable (fichier endommagé ou tronqué)" in err and "Traceback" not in err
+    assert not (tmp_path / "e.xlsx").exists()
+
+
+def test_a_summary_edited_by_hand_is_not_trusted_the_file_is_read_again(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "froid.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE analyses SET resume = '{\"lines\": 3' WHERE id = 1")
+    con.commit()
+    con.close()
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=2, cache=r, record=r.record)
+    assert len(result.reused) == len(examples["paths"]) - 1
+    assert _cells(tmp_path / "chaud.xlsx") == _cells(tmp_path / "froid.xlsx")
+
+
+def test_the_comite_and_sans_erreurs_are_said_under_each_title(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    out = tmp_path / "c.xlsx"
+    C.consolidate([folder], out, jobs=1, comite="Comité du 12/06/2026", sans_erreurs=True)
+    for ws in openpyxl.load_workbook(out).worksheets:
+        sub = ws["A2"].value
+        assert "Comité du 12/06/2026" in sub and "conventions sans erreur seulement" in sub, ws.title
+
+
+def test_only_dia04_looks_at_the_day_as_the_register_assumes():
+    # `register.valid_until` knows one rule that depends on the day: a new one must be told there
+    src = ROOT / "acv_xl"
+    uses = []
+    for p in sorted([*src.glob("contract/*.py"), *src.glob("reading/*.py"), *src.rglob("checks/**/*.py")]):
+        text = p.read_text(encoding="utf-8")
+        for needle in ("date.today", "datetime.now", "datetime.today", "reference_date(", "today()"):
+            uses += [(p.name, needle)] * text.count(needle)
+    assert sorted(set(uses)) == [("__init__.py", "date.today"), ("__init__.py", "reference_date("),
+                                 ("__init__.py", "today()"), ("diagnostic.py", "reference_date(")], uses
