@@ -1,8 +1,10 @@
 """Every workbook acv-xl writes, printed by LibreOffice and measured on the PDF (`pdftotext -bbox`):
 type readable without a magnifier, headers whole and clear of the first data row.
 
-The workbooks: the template, a filled example, its annotated copy (with findings), the annex and
-the consolidation of the examples. One LibreOffice run converts them all.
+The workbooks: the template, a filled example, its annotated copy (with findings), the annex, the
+consolidation of the examples, the écarts of two states of a convention, one financeur's extract
+and the history of the register. One LibreOffice run converts them all (the annex and the écarts
+have no Excel tables: their headers are checked by their own tests).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import openpyxl
 import pytest
 from openpyxl.utils.cell import range_boundaries
 
-from acceptance_support import EXEMPLES, acv
+from acceptance_support import EXEMPLES, acv, edited_copy, table_of
 
 from acv_xl.outputs import libreoffice, page_layout
 
@@ -49,13 +51,33 @@ def printed(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
         if args:
             out = acv(*args)
             assert out.returncode in (0, 1) and (d / f"{name}.xlsx").exists(), (name, out.stderr)
+    # the outputs of the time dimension: écarts between two states, one financeur's extract, the history
+    later = d / "apres.xlsx"
+    edited_copy(clean, later, _raise_first_amount)
+    assert acv("comparer", clean, later, "-o", d / "ecarts.xlsx").returncode == 1
+    reg = d / "registre.sqlite"
+    assert acv("consolider", EXEMPLES, "-o", d / "c1.xlsx", "--registre", reg, "--par-financeur", d / "extraits",
+               "--jobs", "1").returncode in (0, 1)
+    (d / "extrait.xlsx").write_bytes((d / "extraits" / "financeur_ETAT.xlsx").read_bytes())
+    assert acv("historique", reg, "-o", d / "historique.xlsx").returncode == 0
+    steps += [("ecarts", None), ("extrait", None), ("historique", None)]
     books = [d / f"{name}.xlsx" for name, _ in steps]
     pdfs = libreoffice.convert(books, "pdf", d / "pdf")
     return {b.stem: (b, p) for b, p in zip(books, pdfs)}
 
 
+def _raise_first_amount(wb):
+    ws, table = table_of(wb, "T_Financements")
+    c1, r1, c2, _ = range_boundaries(table.ref)
+    col = [ws.cell(r1, c).value for c in range(c1, c2 + 1)].index("Montant (€)")
+    ws.cell(r1 + 1, c1 + col).value += 1000
+
+
+ALL = ["modele", "exemple", "annote", "annexe", "consolidation", "ecarts", "extrait", "historique"]
+
+
 @pytest.mark.libreoffice
-@pytest.mark.parametrize("name", ["modele", "exemple", "annote", "annexe", "consolidation"])
+@pytest.mark.parametrize("name", ALL)
 def test_no_page_prints_smaller_than_8_pt(printed, name):
     _, pdf = printed[name]
     pages = _pages(pdf)
@@ -93,7 +115,7 @@ def _tables(xlsx: Path):
 
 
 @pytest.mark.libreoffice
-@pytest.mark.parametrize("name", ["modele", "exemple", "annote", "consolidation"])
+@pytest.mark.parametrize("name", ["modele", "exemple", "annote", "consolidation", "extrait", "historique"])
 def test_every_header_prints_whole_above_the_first_data_row(printed, name):
     xlsx, pdf = printed[name]
     pages = _pages(pdf)

@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 from acv_xl import __version__
-from acv_xl.checks.rules.consolidation import FileSummary, judge
+from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary, judge
 from acv_xl.checks.totals import Totaux
 from acv_xl.cli import main
 from acv_xl.contract import layout
@@ -167,10 +167,14 @@ def test_a_summary_that_depends_on_the_day_is_reused_while_it_holds(tmp_path, ex
     reg = tmp_path / "r.sqlite"
     today = date.today()
     s = C.summarize(str(examples["paths"][0]), "a.xlsx")
+    granted = s.lines
+    statut = LINE_FIELDS.index("statut")
+    s.lines = tuple(ln for ln in s.lines if ln[statut] not in layout.STATUTS_ACQUIS)  # no lapse to judge (FIN-24)
     fin = today + timedelta(days=10)
     s.date_comite, s.date_fin_initialisation = None, fin  # DIA-04 judged at today's date
     other = C.summarize(str(examples["paths"][1]), "b.xlsx")
     other.date_comite, other.date_fin_initialisation = None, today - timedelta(days=1)  # already past: for ever
+    other.lines = tuple(ln for ln in other.lines if ln[statut] not in layout.STATUTS_ACQUIS)
     with R.Register.open(reg, __version__) as r:
         r.record(C.ConsolidationResult([s, other], judge([s, other])))
         assert r.lookup(s.sha256) is not None and r.known([s.sha256, other.sha256]) == {s.sha256, other.sha256}
@@ -182,6 +186,9 @@ def test_a_summary_that_depends_on_the_day_is_reused_while_it_holds(tmp_path, ex
         r.version_regles = "autre"
         assert r.lookup(other.sha256) is None  # other rules: read again
     assert R.valid_until(s, today) == fin.isoformat()
+    s.lines = granted  # a granted État subsidy: FIN-24 judges its lapse at today's date
+    assert any(ln[statut] in layout.STATUTS_ACQUIS for ln in granted)
+    assert R.valid_until(s, today) == today.isoformat()
     s.date_comite = today
     assert R.valid_until(s, today) is None  # judged at the comité's date: for ever
 
@@ -634,4 +641,5 @@ def test_only_dia04_looks_at_the_day_as_the_register_assumes():
         for needle in ("date.today", "datetime.now", "datetime.today", "reference_date(", "today()"):
             uses += [(p.name, needle)] * text.count(needle)
     assert sorted(set(uses)) == [("__init__.py", "date.today"), ("__init__.py", "reference_date("),
-                                 ("__init__.py", "today()"), ("diagnostic.py", "reference_date(")], uses
+                                 ("__init__.py", "today()"), ("diagnostic.py", "reference_date("),
+                                 ("financement.py", "reference_date(")], uses

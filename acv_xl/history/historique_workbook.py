@@ -58,14 +58,15 @@ class _EvolutionWriter(_Writer):
         d = f"département {', '.join(deps)}" if deps else "tous départements"
         ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {self.registre.name} » — "
                               f"générée le {self.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
-        ws.set_landscape()
-        ws.set_paper(9)
-        ws.fit_to_pages(1, 0)
-        ws.repeat_rows(2)
         ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
-        # the date written, not Excel's &D field (LibreOffice prints it in its own locale: 12/06 for 6 December)
-        ws.set_footer(f"&LÉvolution acv-xl&CPage &P sur &N&R{self.genere_le.strftime('%d/%m/%Y')}")
-        return ws
+        ws.landscape = landscape
+        return ws  # the print layout is decided in `table`, from the columns (`page_layout`)
+
+    def footer_label(self, ws) -> str:
+        return f"{ws.name} — évolution du département"
+
+    def footer_date(self) -> str:
+        return f"générée le {self.genere_le.strftime('%d/%m/%Y')}"
 
     def consolidations(self) -> None:
         ws = self.sheet(Feuille.CONSOLIDATIONS, "Consolidations enregistrées")

@@ -35,7 +35,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from acv_xl.checks.rules.consolidation import FileSummary
+from acv_xl.contract import layout
+from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
 from acv_xl.checks.totals import Totaux
 from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
@@ -207,16 +208,26 @@ def load_summary(text: str, path: str = "", rel: str = "") -> FileSummary:
     return FileSummary(path=path, rel=rel, **d)
 
 
+_STATUT = LINE_FIELDS.index("statut")
+
+
 def valid_until(f: FileSummary, today: date) -> str | None:
     """The last day a summary made `today` stays true (ISO date), None for ever.
 
-    One rule looks at the day: DIA-04 judges the diagnostic against the end of the initialisation
-    phase at the next comité's date, else at today's. Without a comité date, a summary made on or
-    before that end holds until it (after it, the result stays the same for ever)."""
-    fin = f.date_fin_initialisation
-    if f.date_comite is not None or fin is None or today > fin:
+    Two rules look at the day when a workbook names no comité date (they judge at the next
+    comité's date, else at today's): DIA-04 (the diagnostic after the end of the initialisation
+    phase) and FIN-24 (the lapse of a granted État subsidy). A summary made on or before the end of
+    the initialisation holds until it; one with a granted line (`Acquis`, `Engagé`, `Versé`, which
+    FIN-24 may judge) holds for the day it was made: the file is read again the next time."""
+    if f.date_comite is not None:
         return None
-    return fin.isoformat()
+    horizons = []
+    fin = f.date_fin_initialisation
+    if fin is not None and today <= fin:
+        horizons.append(fin)
+    if any(line[_STATUT] in layout.STATUTS_ACQUIS for line in f.lines):
+        horizons.append(today)
+    return min(horizons).isoformat() if horizons else None
 
 
 # ------------------------------------------------------------------ the register

@@ -80,6 +80,9 @@ class _ExtractWriter(_Writer):
         ws.set_header(f"&L&\"-,Bold\"{name} — {self.groupe}&RAction Cœur de Ville")
         return ws
 
+    def footer_label(self, ws) -> str:
+        return f"{ws.name} — extrait {self.groupe}"
+
     def lignes(self) -> None:
         ws = self.sheet(FEUILLE_LIGNES, f"Lignes de financement — {self.nom}")
         tf = layout.T_FINANCEMENTS

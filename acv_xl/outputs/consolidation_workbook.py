@@ -422,6 +422,14 @@ class _Writer:
         ws.landscape = landscape  # the print layout is decided in `table`, from the columns
         return ws
 
+    def footer_label(self, ws) -> str:
+        """Left of each printed page's footer: the sheet and what the workbook is."""
+        d = f"département {self.r.departement}" if self.r.departement else "tous départements"
+        return f"{ws.name} — consolidation, {d}"
+
+    def footer_date(self) -> str:
+        return f"générée le {self.r.genere_le.strftime('%d/%m/%Y')}"
+
     def table(self, ws, name: str, columns: list[tuple[str, float, str | None]], rows: list[list[Any]],
               totals: dict[int, Any] | None = None, first_row: int = 2, freeze_cols: int = 0,
               row_formats: list[str | None] | None = None) -> tuple[int, int]:
@@ -477,10 +485,12 @@ class _Writer:
         })
         if first_row == 2:
             ws.freeze_panes(first_row + 1, freeze_cols)
-            d = f"département {self.r.departement}" if self.r.departement else "tous départements"
-            page_layout.setup(ws, [c[1] for c in columns], footer=f"{ws.name} — consolidation, {d}",
-                              header_rows=(first_row, first_row), key_columns=(0, max(0, freeze_cols - 1)),
-                              landscape=getattr(ws, "landscape", True))
+        if not getattr(ws, "print_decided", False):  # the sheet's first table decides how it prints
+            ws.print_decided = True
+            page_layout.setup(ws, [c[1] for c in columns], footer=self.footer_label(ws),
+                              header_rows=(first_row, first_row) if first_row == 2 else None,
+                              key_columns=(0, max(0, freeze_cols - 1)),
+                              landscape=getattr(ws, "landscape", True), footer_right=self.footer_date())
         return first_row, last
 
     # -- sheets

@@ -115,10 +115,12 @@ def apply_width(ws, p: PrintPlan) -> None:
 
 
 def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, int] | None = None,
-          key_columns: tuple[int, int] | None = None, landscape: bool = True) -> PrintPlan:
+          key_columns: tuple[int, int] | None = None, landscape: bool = True, footer_right: str = "") -> PrintPlan:
     """Apply the print layout to an XlsxWriter worksheet (0-based rows and columns).
 
-    `footer` names the sheet and the convention (left of the footer); page « n / N » is centred.
+    `footer` names the sheet and the convention (left of the footer); page « n / N » is centred;
+    `footer_right` (e.g. « générée le 06/12/2026 ») is written out, never Excel's &D field, which
+    LibreOffice prints in its own locale (12/06 for 6 December).
     """
     p = plan(widths, key_columns, landscape)
     ws.set_paper(9)  # A4
@@ -130,7 +132,8 @@ def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, i
     apply_width(ws, p)
     if header_rows is not None:
         ws.repeat_rows(*header_rows)
-    ws.set_footer(f"&L&8{footer_text(footer)}&C&8Page &P / &N")
+    right = f"&R&8{footer_text(footer_right)}" if footer_right else ""
+    ws.set_footer(f"&L&8{footer_text(footer)}&C&8Page &P / &N{right}")
     return p
 
 
