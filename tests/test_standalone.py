@@ -1,7 +1,7 @@
 """The project stands alone: a clone with nothing beside it has every text its tests read.
 
 The contract (docs/classeur.md, docs/interfaces.md, docs/regles.md) is the project's own; no file
-may reach outside the checkout (a `../shared` folder, a parent of the repository).
+may reach outside the checkout (a sibling folder of specs, a parent of the repository).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = {".py", ".md", ".toml", ".sh", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".json", ".html", ".js", ""}
-# `parents[2]` or more from a file one folder down is outside the checkout
-OUTSIDE = re.compile(r"\.\./shared|parents\[(?:[2-9]|\d\d)\]")
+# two parents or more up from a file one folder down is outside the checkout
+SIBLING = ".." + "/shared"  # spelled in two pieces: this file names it without referring to it
+OUTSIDE = re.compile(re.escape(SIBLING) + r"|parents\[(?:[2-9]|\d\d)\]")
 
 
 def _files() -> list[Path]:
@@ -25,8 +26,6 @@ def _files() -> list[Path]:
 def test_no_file_reaches_outside_the_checkout():
     found = []
     for p in _files():
-        if p.name == "test_standalone.py":
-            continue
         for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             if OUTSIDE.search(line):
                 found.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()}")
@@ -41,6 +40,6 @@ def test_the_contract_texts_the_tests_read_are_in_docs():
 
 
 def test_the_pattern_catches_what_it_must():
-    assert OUTSIDE.search('SPEC = Path(__file__).resolve().parents[2] / "shared"')
-    assert OUTSIDE.search("voir ../shared/spec/regles.md")
+    assert OUTSIDE.search("SPEC = Path(__file__).resolve().parents[" + "2]")
+    assert OUTSIDE.search(f"voir {SIBLING}/spec/regles.md")
     assert not OUTSIDE.search("ROOT = Path(__file__).resolve().parents[1]")
