@@ -14,7 +14,7 @@ It never imports xlwings (see `udfs/`). The entry points for scripts are re-expo
 `validate_file`, `validate_convention`, `read_file` (imported lazily: `import acv_xl` stays cheap).
 """
 
-__version__ = "2026.1.0"
+__version__ = "2026.2.0"
 
 _ENTRY_POINTS = {
     "validate_file": "acv_xl.checks.validate",
