@@ -244,6 +244,14 @@ def test_an_older_version_is_stepped_to_the_current_one(base, tmp_path, monkeypa
     assert _findings(out) == _findings(base)
 
 
+def test_a_report_of_acv_xl_is_not_migrated(tmp_path, base):
+    conso = tmp_path / "c.xlsx"
+    assert acv("consolider", base, "-o", conso).returncode in (0, 1)
+    proc = acv("migrer", conso, "-o", tmp_path / "m.xlsx")
+    assert proc.returncode == 2 and "classeur consolidé" in proc.stderr and "rien à migrer" in proc.stderr
+    assert not (tmp_path / "m.xlsx").exists()
+
+
 def test_a_2026_1_workbook_is_told_to_migrate_and_migrates_to_the_current_template(base, tmp_path):
     def edit(wb):
         (sheet, ref), = list(wb.defined_names["acv_version_modele"].destinations)

@@ -502,7 +502,25 @@ def test_an_extract_never_overwrites_an_input(tmp_path, examples, capsys):
     shutil.copy2(examples["paths"][0], victim)
     before = victim.read_bytes()
     assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", folder, "--jobs", "1") == 2
-    assert "écraserait" in capsys.readouterr().err and victim.read_bytes() == before
+    assert "aussi un fichier lu" in capsys.readouterr().err and victim.read_bytes() == before
+    assert not (tmp_path / "c.xlsx").exists()  # refused before anything is written
+
+
+def test_an_extract_never_replaces_a_users_file_without_remplacer(tmp_path, examples, capsys):
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    dossier.mkdir()
+    user = dossier / "financeur_CDC.xlsx"  # the user's own workbook, by chance of the same name
+    shutil.copy2(examples["paths"][0], user)
+    before = user.read_bytes()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "financeur_CDC.xlsx" in err and "--remplacer" in err and user.read_bytes() == before
+    assert not (tmp_path / "c.xlsx").exists()
+    # its own previous extracts are replaced without a word; the user's file only with --remplacer
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1",
+                "--remplacer") in (0, 1)
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") in (0, 1)
 
 
 def _summary(maturites, acquis, total, **dates) -> FileSummary:

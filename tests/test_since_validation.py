@@ -90,6 +90,21 @@ def test_a_damaged_snapshot_is_said_so():
         snapshot.decode(cells[:1] + [cells[1][:-10]])
 
 
+def test_a_snapshot_inflating_past_its_bound_is_refused_without_inflating_it():
+    import base64
+    import resource
+    import zlib
+
+    deflater, chunk = zlib.compressobj(9), b" " * (1 << 20)
+    packed = b"".join(deflater.compress(chunk) for _ in range(1024)) + deflater.flush()  # 1 GiB inflated
+    bomb = base64.b64encode(packed).decode("ascii")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(snapshot.SnapshotError):
+        snapshot.decode([snapshot.TITLE, snapshot.PREFIX + bomb])
+    # at most the bound was inflated (ru_maxrss in KiB), never the gigabyte
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 3 * snapshot.MAX_INFLATED // 1024
+
+
 # ------------------------------------------------------------------------------ valider --annoter
 def test_annoter_keeps_the_validated_data_in_a_hidden_sheet_without_changing_fingerprint_or_findings(tmp_path):
     src = tmp_path / "arras.xlsx"

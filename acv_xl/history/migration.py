@@ -266,6 +266,12 @@ def run_migrer(src: Path, out: Path, replace: bool = False) -> int:
     if problem := check_output(src, out, replace):
         print(f"acv-xl : {problem}", file=sys.stderr)
         return 2
+    from acv_xl.reading.provenance import describe, produced_by
+
+    if kind := produced_by(src):  # a consolidation, an annex…: tables of acv-xl's, not a convention
+        print(f"acv-xl : « {src.name} » est {describe(kind)}, pas le classeur d'une convention : rien à migrer.",
+              file=sys.stderr)
+        return 2
     try:
         mig = migrate(src)
     except UnreadableWorkbook as exc:

@@ -514,6 +514,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused)
     lap("règles CON")
+    if par_financeur is not None:  # refused before anything is written, like every other output
+        from acv_xl.outputs.consolidation_extracts import extracts_problem
+
+        if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace):
+            raise UsageError(problem)
     write_workbook(result, out)
     lap("écriture du classeur")
     if json_path is not None:
@@ -523,7 +528,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     if par_financeur is not None:
         from acv_xl.outputs.consolidation_extracts import write_extracts
 
-        result.extracts = write_extracts(result, Path(par_financeur), [Path(p) for p, _ in items])
+        result.extracts = write_extracts(result, Path(par_financeur))
         lap("extraits par financeur")
     if record is not None:
         record(result)

@@ -24,7 +24,7 @@ from acv_xl.contract import layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.consolidation_workbook import SANS_ID, H, _financeur_order, _Writer, gc_paused
-from acv_xl.outputs.output_guard import EXTRAIT, mark_xlsxwriter
+from acv_xl.outputs.output_guard import EXTRAIT, Output, check_outputs, mark_xlsxwriter
 
 
 FEUILLE_LIGNES = "Lignes"
@@ -42,10 +42,21 @@ def file_name(groupe: str) -> str:
     return "financeur_" + re.sub(r"[^0-9A-Za-z_-]+", "_", groupe).strip("_") + ".xlsx"
 
 
-def _writes_onto_input(target: Path, inputs: Sequence[Path]) -> bool:
-    """Minimal guard (the lead swaps it for `outputs.output_guard`): the target is one of the inputs."""
-    t = target.resolve()
-    return any(t == Path(p).resolve() for p in inputs)
+def _targets(groups, folder: Path) -> list[tuple[str, Path]]:
+    """(financeur group, file) of every extract (`groups`: those of `extract_lines`), in the
+    consolidated workbook's order."""
+    order = _financeur_order(g for g in groups if g != CODE_INCONNU) + ([CODE_INCONNU] if CODE_INCONNU in groups else [])
+    return [(g, folder / file_name(g)) for g in order]
+
+
+def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence[Path], replace: bool) -> str | None:
+    """Why the extracts may not be written (French), or None: the rules of every output
+    (`output_guard`): never a workbook read, never over a file that is not an acv-xl report unless
+    `--remplacer`. A folder that does not exist yet holds nothing to lose: it is created."""
+    if not folder.is_dir():
+        return None
+    outputs = [Output(target, (".xlsx",), "--par-financeur") for _, target in _targets(extract_lines(result), folder)]
+    return check_outputs(inputs, outputs, replace=replace)
 
 
 def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
@@ -133,19 +144,12 @@ class _ExtractWriter(_Writer):
         mark_xlsxwriter(self.wb, EXTRAIT)  # a derived report: replaced by the next run, never counted
 
 
-def write_extracts(result: ConsolidationResult, folder: Path, inputs: Sequence[Path]) -> list[Path]:
+def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
     """One workbook per financeur present in the counted lines; the paths written."""
     import xlsxwriter
 
     groups = extract_lines(result)
-    order = _financeur_order(g for g in groups if g != CODE_INCONNU) + ([CODE_INCONNU] if CODE_INCONNU in groups else [])
-    targets = [(g, folder / file_name(g)) for g in order]
-    clash = [t for _, t in targets if _writes_onto_input(t, inputs)]
-    if clash:
-        from acv_xl.outputs.consolidation import UsageError as ConsolidationUsage
-
-        raise ConsolidationUsage(f"l'extrait {clash[0]} écraserait un des classeurs lus : choisissez un autre "
-                                 "dossier pour --par-financeur.")
+    targets = _targets(groups, folder)
     folder.mkdir(exist_ok=True)
     written = []
     for g, target in targets:

@@ -31,9 +31,9 @@ HISTORIQUE = "historique"
 KINDS = {
     CONSOLIDATION: "un classeur consolidé (acv-xl consolider)",
     ANNEXE: "l'annexe de l'avenant (acv-xl annexe)",
-    EXTRAIT: "un extrait (acv-xl)",
-    COMPARAISON: "une comparaison de deux états d'une convention (acv-xl)",
-    HISTORIQUE: "un historique de convention (acv-xl)",
+    EXTRAIT: "un extrait par financeur (acv-xl consolider --par-financeur)",
+    COMPARAISON: "une comparaison de deux états d'une convention (acv-xl comparer)",
+    HISTORIQUE: "l'évolution d'un département (acv-xl historique)",
 }
 
 _LIMIT = 64 * 1024  # a custom.xml of ours is about 400 bytes

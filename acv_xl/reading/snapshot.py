@@ -117,6 +117,9 @@ def encode(conv: Convention, empreinte: str | None) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ decode
+MAX_INFLATED = 64 << 20  # the validated data of a 5,000-line plan takes ≈ 2 MB once inflated
+
+
 class SnapshotError(ValueError):
     """The snapshot sheet is there but cannot be read back (edited, truncated)."""
 
@@ -128,7 +131,12 @@ def decode(cells: list[Any]) -> tuple[Convention, str | None] | None:
     if not parts:
         return None
     try:
-        d = json.loads(zlib.decompress(base64.b64decode("".join(parts), validate=True)).decode("utf-8"))
+        inflater = zlib.decompressobj()
+        # bounded like every part the reader inflates: a crafted sheet must not inflate gigabytes
+        raw = inflater.decompress(base64.b64decode("".join(parts), validate=True), MAX_INFLATED)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise SnapshotError("trop volumineux ou tronqué")
+        d = json.loads(raw.decode("utf-8"))
         if d.get("format") != FORMAT:
             raise SnapshotError(f"format {d.get('format')}")
         return _convention(d), d.get("empreinte")
