@@ -89,8 +89,20 @@ def _scope(method="POST", **headers):
     ("https://frontal.exemple.gouv.fr", True),  # configured (--origine, --url-publique)
 ])
 def test_origins(origin, allowed):
-    guard = Guard(None, ServerConfig(origins=frozenset({"https://frontal.exemple.gouv.fr"})))
+    # beyond loopback the server always has tokens (it refuses to start without)
+    guard = Guard(None, ServerConfig(tokens=Tokens(GOOD), origins=frozenset({"https://frontal.exemple.gouv.fr"})))
     assert guard.origin_allowed(_scope(host="acv.exemple.gouv.fr"), origin) is allowed
+
+
+def test_a_local_server_without_token_refuses_a_rebound_name():
+    """DNS rebinding: a page of pirate.example whose name now points at 127.0.0.1 sends Origin and
+    Host both « pirate.example »; without a token only the loopback names pass."""
+    guard = Guard(None, ServerConfig())
+    assert guard.origin_allowed(_scope(host="pirate.example:8000"), "http://pirate.example:8000") is False
+    assert guard.refusal(_scope(host="pirate.example:8000", origin="http://pirate.example:8000",
+                                content_type="application/json"))[0] == 403
+    for name in ("127.0.0.1", "localhost"):
+        assert guard.origin_allowed(_scope(host=f"{name}:8000"), f"http://{name}:8000") is True
 
 
 def test_refusals_in_order_origin_token_type_size():

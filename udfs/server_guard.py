@@ -34,6 +34,9 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_METHODS = frozenset({"GET", "HEAD"})
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _header(scope, name: bytes) -> str | None:
     for k, v in scope.get("headers") or ():
         if k == name:
@@ -95,8 +98,13 @@ class Guard:
         parts = urlsplit(origin)
         host = _header(scope, b"host")
         # the add-in's pages and functions are served by this server: same host, same site
-        return bool(parts.scheme in ("http", "https") and parts.netloc and host
+        same = bool(parts.scheme in ("http", "https") and parts.netloc and host
                     and parts.netloc.lower() == host.lower())
+        if same and not self.config.tokens.enabled:
+            # no token (a local server): a page of another site whose name was re-pointed at this
+            # machine (DNS rebinding) has the same host as its origin; only loopback names pass
+            return (parts.hostname or "").lower() in LOOPBACK_NAMES
+        return same
 
     def refusal(self, scope) -> tuple[int, str, list] | None:
         method = scope["method"]
