@@ -17,8 +17,9 @@ from acv_xl import __version__
 # argparse's own words, in French (argparse looks `_` up at call time).
 _FR = {
     "usage: ": "usage : ",
-    "options": "options",
-    "positional arguments": "arguments",
+    # section headings: argparse adds the colon, French typography wants a space before it
+    "options": "options ",
+    "positional arguments": "arguments ",
     "show this help message and exit": "affiche cette aide et quitte",
     "the following arguments are required: %s": "arguments obligatoires manquants : %s",
     "unrecognized arguments: %s": "arguments non reconnus : %s",
@@ -182,6 +183,13 @@ def cmd_consolider(args) -> int:
     reference, status = _reference(args)
     if reference is None:
         return status
+    if args.comite:
+        from acv_xl.outputs.consolidation_result import date_of_label
+
+        if date_of_label(args.comite) is None:  # said, not guessed: the readiness needs a date
+            _say(f"acv-xl : aucune date reconnue dans le libellé du comité « {args.comite} » (attendu par "
+                 "exemple « Comité du 12/06/2026 » ou « Comité du 12 juin 2026 ») : la phase de chaque "
+                 "convention est mesurée à la date de son prochain comité, sinon à la date du jour.", sys.stderr)
     options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs,
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None}
     register = None
@@ -233,7 +241,7 @@ def cmd_reference(args) -> int:
         if cref is None and key in ref.par_insee:
             cref = ref.conventions[ref.par_insee[key].id_acv]
         if cref is None:
-            return _fail(f"« {args.cle} » n'est ni l'identifiant ni le code INSEE d'une commune de la {ref.libelle}.")
+            return _fail(f"« {args.cle} » n'est ni l'identifiant d'une convention ni le code INSEE d'une commune de la {ref.libelle}.")
         print(f"{cref.id_acv} — {cref.nom} (convention signée le {fmt_date(cref.date_signature)})"
               if cref.date_signature else f"{cref.id_acv} — {cref.nom} (date de signature inconnue)")
         for c in cref.communes:
@@ -376,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serveur", help="démarre xlwings Server (boutons et fonctions dans Excel)", description="Démarre xlwings Server avec les fonctions et scripts ACV ; affiche l'adresse du manifeste à charger dans Excel.")
     s.add_argument("--hote", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (défaut : 8000)")
-    s.add_argument("--jeton-fichier", metavar="FICHIER", help="jetons d'accès, un par ligne (sinon la variable ACV_XL_JETON) ; obligatoire hors de 127.0.0.1")
+    s.add_argument("--jeton-fichier", metavar="FICHIER", help="jetons d'accès, un par ligne (sinon les variables ACV_XL_JETON_FICHIER ou ACV_XL_JETON) ; obligatoire hors de 127.0.0.1")
     s.add_argument("--certificat", metavar="CERT.pem", help="certificat HTTPS (obligatoire hors de 127.0.0.1, avec --cle)")
     s.add_argument("--cle", metavar="CLE.pem", help="clé privée du certificat HTTPS")
     s.add_argument("--url-publique", metavar="URL", help="adresse HTTPS du frontal (ex. https://acv.departement.gouv.fr), portée par le manifeste")

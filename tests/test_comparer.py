@@ -175,7 +175,7 @@ def test_two_conventions_or_an_unreadable_file_is_status_2(base, tmp_path, capsy
     a = _write(base, tmp_path / "arras.xlsx")
     other = _write(convs["bethune-bruay.xlsx"], tmp_path / "bethune-bruay.xlsx")
     code, out, err = _run(capsys, "comparer", a, other)
-    assert code == 2 and "pas la même convention" in err and out == ""
+    assert code == 2 and "pas sur la même convention" in err and out == ""
     bad = tmp_path / "abime.xlsx"
     bad.write_bytes(b"ceci n'est pas un classeur")
     code, _out, err = _run(capsys, "comparer", a, bad)

@@ -661,3 +661,15 @@ def test_only_dia04_looks_at_the_day_as_the_register_assumes():
     assert sorted(set(uses)) == [("__init__.py", "date.today"), ("__init__.py", "reference_date("),
                                  ("__init__.py", "today()"), ("diagnostic.py", "reference_date("),
                                  ("financement.py", "reference_date(")], uses
+
+
+def test_the_comite_date_is_read_in_figures_or_in_words_and_an_unreadable_one_is_said(tmp_path, examples, capsys):
+    from acv_xl.outputs.consolidation_result import date_of_label
+
+    assert date_of_label("Comité du 12/06/2026") == date(2026, 6, 12)
+    assert date_of_label("Comité du 12 juin 2026") == date(2026, 6, 12)
+    assert date_of_label("comité du 1er décembre 2026") == date(2026, 12, 1)
+    assert date_of_label("Comité du 31/02/2026") is None and date_of_label("Comité de juin") is None
+    folder = _folder(tmp_path, examples)
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", "Comité de juin", "--jobs", "1") in (0, 1)
+    assert "aucune date reconnue" in capsys.readouterr().err

@@ -109,7 +109,7 @@ def _label(comite: str | None, date_iso: str) -> str:
     if isinstance(comite, str) and comite.strip():  # pandas reads a NULL as NaN
         return comite.strip()
     d = date_iso[:16]
-    return f"Consolidation du {d[8:10]}/{d[5:7]}/{d[0:4]} {d[11:16]}".rstrip()
+    return f"Consolidation du {d[8:10]}/{d[5:7]}/{d[0:4]}" + (f" à {d[11:16]}" if d[11:16] else "")
 
 
 def load(reg: Register) -> Evolution:

@@ -140,7 +140,7 @@ class _EvolutionWriter(_Writer):
 
     def mouvements(self) -> None:
         ev = self.ev
-        ws = self.sheet(Feuille.MOUVEMENTS, "Ce qui a bougé d'une consolidation à la suivante")
+        ws = self.sheet(Feuille.MOUVEMENTS, "Évolutions d'une consolidation à la suivante")
         labels = ev.labels()
         tf = layout.T_FINANCEMENTS
         cols = [("Avant", 24, None), ("Après", 24, None), (H.ACV_ID, 10, None), (H.LIBELLE, 24, None),
@@ -156,7 +156,7 @@ class _EvolutionWriter(_Writer):
 
     def mouvements_par_financeur(self) -> None:
         ev = self.ev
-        ws = self.sheet(Feuille.MOUVEMENTS_FINANCEURS, "Ce qui a bougé pour chaque financeur d'un comité au suivant")
+        ws = self.sheet(Feuille.MOUVEMENTS_FINANCEURS, "Évolutions de chaque financeur d'un comité au suivant")
         labels = ev.labels()
         cols = [("Avant", 24, None), ("Après", 24, None), (H.FINANCEUR, 14, None), ("Total avant (€)", 17, "euros"),
                 ("Total après (€)", 17, "euros"), ("Écart (€)", 16, "euros"),

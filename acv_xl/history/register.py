@@ -253,7 +253,7 @@ class Register:
         path = Path(path)
         where = f"« {path} »"
         if path.is_dir():
-            raise RegisterError(f"le registre {where} est un dossier : attendu un fichier .sqlite.")
+            raise RegisterError(f"le registre {where} est un dossier : indiquez un fichier .sqlite.")
         if path.exists():
             try:
                 with open(path, "rb") as fh:
@@ -506,5 +506,5 @@ def sqlite_why(exc: sqlite3.Error) -> str:
 
 
 def damaged_error(where: str, why: str) -> RegisterError:
-    return RegisterError(f"le registre {where} est inutilisable ({why}) : il n'a pas été modifié ni recréé. "
+    return RegisterError(f"le registre {where} est inutilisable ({why})  : il n'a été ni modifié ni recréé. "
                          "Vérifiez le chemin, ou restaurez une sauvegarde du registre.")

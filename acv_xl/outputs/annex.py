@@ -278,8 +278,8 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
         header += f'&C&"-,Bold"&14&KC00000{PROJET_NON_VALIDE}'
     header += f"&R&8Convention {acv_id}"
     ws.set_header(header)
-    ws.set_footer(f"&L&8Convention {label}{' (' + acv_id + ')' if acv_id else ''}&C&8&P / &N"
-                  f"&R&8Généré le {fmt_date(d.generated)}")
+    ws.set_footer(f"&L&8Convention {label}{' (' + acv_id + ')' if acv_id else ''}&C&8Page &P / &N"
+                  f"&R&8Générée le {fmt_date(d.generated)}")
     row = 0
     if d.brouillon:
         ws.merge_range(0, 0, 0, last_col, PROJET_NON_VALIDE, fmts.banner)
@@ -984,8 +984,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
             say(f"Impossible de générer l'annexe : {exc}", "red")
             return 2
         if (before.acv_id or "").strip() != (report.convention.acv_id or "").strip() or not before.acv_id:
-            say(f"Impossible de générer l'annexe : « {Path(depuis).name} » n'est pas la même convention "
-                f"({before.acv_id or 'identifiant absent'}, et non {report.convention.acv_id or 'identifiant absent'}).",
+            say(f"Impossible de générer l'annexe : « {Path(depuis).name} » porte sur une autre convention "
+                f"({before.acv_id or 'identifiant absent'} au lieu de {report.convention.acv_id or 'identifiant absent'}).",
                 "red")
             return 2
         comp = compare(before, report.convention, totaux_apres=report.totaux)

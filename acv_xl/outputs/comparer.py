@@ -80,7 +80,7 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
     except Unusable as exc:
         return fail(f"comparaison impossible : {exc}")
     if not ca.acv_id or not cb.acv_id or str(ca.acv_id).strip() != str(cb.acv_id).strip():
-        return fail(f"comparaison impossible : les deux classeurs ne sont pas la même convention "
+        return fail(f"comparaison impossible : les deux classeurs ne portent pas sur la même convention "
                     f"({avant.name} : {ca.acv_id or 'identifiant absent'}, "
                     f"{apres.name} : {cb.acv_id or 'identifiant absent'}).")
     comp = compare(ca, cb)

@@ -94,6 +94,9 @@ class _ExtractWriter(_Writer):
     def footer_label(self, ws) -> str:
         return f"{ws.name} — extrait {self.groupe}"
 
+    def footer_date(self) -> str:
+        return f"généré le {self.r.genere_le.strftime('%d/%m/%Y')}"  # l'extrait
+
     def lignes(self) -> None:
         ws = self.sheet(FEUILLE_LIGNES, f"Lignes de financement — {self.nom}")
         tf = layout.T_FINANCEMENTS

@@ -18,7 +18,7 @@ from acv_xl.checks.findings import ORDER, Gravite
 from acv_xl.checks.rules.consolidation import FileSummary, Verdict
 from acv_xl.checks.totals import ZERO, Totaux, combine
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_euros
+from acv_xl.contract.values import fmt_euros, fold
 
 
 @dataclass
@@ -58,13 +58,23 @@ class Preparation:
     classe: str
 
 
+_MOIS = {m: i for i, m in enumerate(("janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout",
+                                      "septembre", "octobre", "novembre", "decembre"), start=1)}
+_DATE_IN_WORDS = re.compile(r"\b(\d{1,2})(?:er)?\s+([a-z]+)\s+(\d{4})\b")
+
+
 def date_of_label(text: str | None) -> date | None:
-    """The date a comité's label holds (« Comité du 12/06/2026 »), if any."""
+    """The date a comité's label holds (« Comité du 12/06/2026 », « Comité du 12 juin 2026 »), if any."""
     m = _DATE_IN_TEXT.search(text or "")
-    if not m:
-        return None
+    if m:
+        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        w = _DATE_IN_WORDS.search(fold(text or ""))
+        if not w or w.group(2) not in _MOIS:
+            return None
+        day, month, year = int(w.group(1)), _MOIS[w.group(2)], int(w.group(3))
     try:
-        return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        return date(year, month, day)
     except ValueError:
         return None
 

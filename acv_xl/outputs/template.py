@@ -69,7 +69,7 @@ HOW_TO = (
     "et met à jour le statut ci-dessous.",
     "« Générer l'annexe » produit l'annexe de l'avenant (fiches-actions et plan de financement).",
     "Les lignes de financement au statut « Refusé » ne sont comptées dans aucun total.",
-    "Sans complément (add-in), le classeur reste utilisable : la feuille Synthèse est calculée par des formules d'Excel.",
+    "Sans complément Excel, le classeur reste utilisable : la feuille Synthèse est calculée par des formules d'Excel.",
 )
 ACCUEIL_HOW_TO_ROW = 4  # first line of the how-to (1-based)
 ACCUEIL_STATUS_TITLE_ROW = 20

@@ -328,9 +328,9 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
             is_dotation = index(conv).memo("r2334", lambda: totals.DotationsR2334(conv.dispositifs))
             noms = ", ".join(q(n) for n in dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
             yield at(a, "depense_subventionnable", "FIN-07", E,
-                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID : lignes {noms}) de l'action {a.numero} atteignent {money(dot)}, "
-                     f"soit {_pct(dot / dep, 80)} de la dépense subventionnable ({money(dep)}) ; le maximum est "
-                     f"80 %, soit {money(plafond)} ({SRC_R2334_27}).",
+                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} (lignes {noms}) atteignent "
+                     f"{money(dot)}, soit {_pct(dot / dep, 80)} de la dépense subventionnable ({money(dep)}) ; le maximum "
+                     f"est de 80 %, soit {money(plafond)} ({SRC_R2334_27}).",
                      f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins.", action=a.numero)
 
 
@@ -692,7 +692,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
         yield at(lf, "financeur", "FIN-22", A,
-                 f"{prefix(lf)} : {q(lf.nature)} apporté par le financeur {q(lf.financeur)}, alors que le maître d'ouvrage est "
+                 f"{prefix(lf)} : une ligne {q(lf.nature)} apportée par le financeur {q(lf.financeur)}, alors que le maître d'ouvrage est "
                  f"{q(a.maitre_ouvrage or a.type_mo)} ({a.type_mo}) : ce n'est pas sa part propre mais une participation "
                  f"publique, comptée comme telle dans la participation minimale de 20 % ({SRC_L1111_10}).",
                  "Si c'est l'argent du maître d'ouvrage, indiquez son code"
@@ -743,7 +743,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
         if montant > propre:
             yield at(fdc[0], "montant", "FIN-23", E,
                      f"{prefix(fdc[0])} : les fonds de concours de l'action ({money(montant)}) dépassent la part que son "
-                     f"maître d'ouvrage finance lui-même, hors subventions ({money(propre)}) ({SRC_FONDS_CONCOURS}).",
+                     f"maître d'ouvrage finance lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS}).",
                      f"Réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du "
                      "maître d'ouvrage d'autant.")
 
@@ -784,7 +784,7 @@ def caducite(conv: Convention) -> Iterable[Finding]:
         msg = sugg = None
         if a.date_debut is not None and a.date_debut > limite:
             msg = (f"le début de l'action est prévu le {fmt_date(a.date_debut)}, plus de deux ans après l'attribution de "
-                   f"la subvention {nom} ({lf.annee}) : sans commencement d'exécution au {fmt_date(limite)} au plus tard, "
+                   f"la subvention {nom} ({lf.annee}) : sans commencement d'exécution le {fmt_date(limite)} au plus tard, "
                    "elle devient caduque")
             sugg = "Vérifiez la date de notification, avancez le début des travaux ou demandez la prorogation au préfet."
         elif not commencee and ref > limite:

@@ -196,7 +196,7 @@ def ort_signee(conv: Convention) -> Iterable[Finding]:
         etat = "non signée" if c.ort else "non renseignée"
         yield _at_ort(conv, "PRJ-09", A,
                       f"La {ref.libelle} ne mentionne pas d'opération de revitalisation de territoire (ORT) signée "
-                      f"pour {c.commune} ({etat}). En ACV 2, chaque ville doit disposer d'une ORT homologuée avant "
+                      f"pour {c.commune} ({etat}). En ACV 2, chaque ville doit disposer d'une ORT signée avant "
                       "l'échéance de sa convention (instruction du 24 mai 2023).",
                       f"Joignez la convention d'ORT signée, ou son calendrier de signature ; si elle a été signée "
                       f"depuis {ref.depuis}, la liste est à mettre à jour (option --reference).")
