@@ -62,3 +62,20 @@ def test_r2334_27_and_filters():
 def test_json_rounded_to_cent():
     j = totals.compute(_conv()).as_json()
     assert j["cout_total"] == 150000.5 and j["par_financeur"]["COMMUNE"] == 30000.5
+
+
+def test_every_breakdown_plus_its_unallocated_part_is_the_financing_total():
+    """A line with no financeur (or year, statut, known action) is counted in the total: the JSON
+    says where it went instead of letting the breakdowns silently add up to less."""
+    from decimal import Decimal
+
+    from conventions import clean
+
+    conv = clean()
+    lf = conv.financements[0]
+    lf.financeur, lf.annee = None, None
+    t = totals.compute(conv)
+    for name, rest in t.non_ventile.items():
+        assert sum(getattr(t, name).values(), Decimal(0)) + rest == t.financement_total, name
+    assert t.non_ventile["par_financeur"] == lf.montant == t.non_ventile["par_annee"]
+    assert t.as_json()["non_ventile"]["par_financeur"] == float(lf.montant)

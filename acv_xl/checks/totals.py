@@ -247,9 +247,17 @@ class Totaux:
     def ecart(self) -> Decimal:
         return self.cout_total - self.financement_total
 
+    @property
+    def non_ventile(self) -> dict[str, Decimal]:
+        """Per breakdown, the counted financing it could not place (a line with no financeur, no
+        year, no statut, or of no known action): what makes each `par_…` add up to the total."""
+        return {name: self.financement_total - sum(getattr(self, name).values(), ZERO)
+                for name in ("par_financeur", "par_axe", "par_annee", "par_statut")}
+
     def as_json(self) -> dict:
         f = lambda d: {k: float(v) for k, v in d.items()}  # noqa: E731 — JSON numbers, already to the cent
         return {
+            "non_ventile": f(self.non_ventile),
             "cout_total": float(self.cout_total),
             "financement_total": float(self.financement_total),
             "ecart": float(self.ecart),

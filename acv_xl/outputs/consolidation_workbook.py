@@ -866,6 +866,7 @@ def to_json(result: ConsolidationResult) -> dict:
             "par_axe": {k: _f(v) for k, v in sorted(g.par_axe.items())},
             "par_annee": {k: _f(v) for k, v in sorted(g.par_annee.items())},
             "par_statut": {k: _f(v) for k, v in g.par_statut.items()},
+            "non_ventile": {k: _f(v) for k, v in g.non_ventile.items()},  # what each par_… could not place
         },
         "conventions": conventions,
     }, CONSOLIDATION)
