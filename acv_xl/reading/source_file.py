@@ -36,6 +36,11 @@ How a file is read
 - Workbook-level defined names and the table parts (`xl/tables/tableN.xml`: name, ref, header
   names) are read from their small XML parts (ElementTree for the workbook, expat's start
   events for the relationship and table parts); table names are looked up case-insensitively.
+  A table's rows are sliced from its sheet's grid, not asked of calamine's table API
+  (`load_tables=True`): that API parses the sheet again for each table, and the grid is needed
+  anyway (the cells around each table, the named cells, the extent) — measured on 1,000
+  workbooks, tables plus grids cost 2.2 ms a file against 1.3 ms for the grids alone; its table
+  metadata saves no parsing either, lacking the header and totals row counts.
 - openpyxl is used for nothing else: calamine read every valid file of the tests (XlsxWriter,
   openpyxl and LibreOffice outputs), 5 times faster (`benchmarks/bench_read.py`).
 
