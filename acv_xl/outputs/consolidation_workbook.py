@@ -455,8 +455,16 @@ class _Writer:
             row_styles = [per_format[f] if f else styles for f in row_formats]
         heights = None
         if long:  # rows tall enough for their wrapped text (a default height cuts it)
-            heights = [h if h > page_layout.LINE_PT + 2 else None for h in (
-                page_layout.row_height((str(row[j] or ""), w) for j, w in long) for row in rows)]
+            # measured once per distinct text: the same findings repeat across a département
+            measured: dict[tuple[str, ...], float | None] = {}
+            heights = []
+            for row in rows:
+                texts = tuple(str(row[j] or "") for j, _w in long)
+                h = measured.get(texts, 0)
+                if h == 0:
+                    h = page_layout.row_height(zip(texts, (w for _j, w in long)))
+                    h = measured[texts] = h if h > page_layout.LINE_PT + 2 else None
+                heights.append(h)
         ws.add_rows(first_row + 1, rows, styles, row_styles, heights)
         last = first_row + len(data) + (1 if totals is not None else 0)
         cols = []
