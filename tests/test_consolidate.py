@@ -590,3 +590,15 @@ def test_lignes_texts_round_trip_exactly(tmp_path):
     ws = wb[Feuille.LIGNES]
     assert all(ws.cell(row=4 + i, column=col + 1).data_type == "s" for i in range(len(weird)))
     assert ws.cell(row=4, column=col + 1).font.i is False and ws.cell(row=5, column=col + 1).font.i is True
+
+
+def test_territorial_funders_are_named_without_the_pas_de_calais_outside_it():
+    """The template's reference list is the Pas-de-Calais's: a report on another département (or
+    on several) names the Région, the Département and the EPF without a territory."""
+    from acv_xl.contract import layout
+
+    assert layout.nom_financeur("DEPT", {"62"}) == "Département du Pas-de-Calais"
+    assert layout.nom_financeur("DEPT", {"59"}) == "Département"
+    assert layout.nom_financeur("REGION", {"59", "62"}) == "Région"
+    assert layout.nom_financeur("ETAT", {"59"}) == layout.FINANCEURS_BY_CODE["ETAT"].nom
+    assert layout.nom_financeur("XYZ", {"62"}) is None

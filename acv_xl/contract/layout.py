@@ -539,6 +539,22 @@ FINANCEURS: tuple[FinanceurRef, ...] = (
     ),
 )
 FINANCEURS_BY_CODE: dict[str, FinanceurRef] = {f.code: f for f in FINANCEURS}
+# The reference list of funders is the Pas-de-Calais's (the template's); outside it, the territorial
+# funders are named without a territory (a département 59 report must not say « Pas-de-Calais »).
+DEPARTEMENT_DE_LA_LISTE = "62"
+NOMS_HORS_DEPARTEMENT = {"REGION": "Région", "DEPT": "Département", "EPF": "Établissement public foncier (EPF)"}
+
+
+def nom_financeur(code: str, departements: "set[str] | frozenset[str]") -> str | None:
+    """The name of a reference funder in a report covering `departements` (codes), or None."""
+    ref = FINANCEURS_BY_CODE.get(code)
+    if ref is None:
+        return None
+    if code in NOMS_HORS_DEPARTEMENT and set(departements) != {DEPARTEMENT_DE_LA_LISTE}:
+        return NOMS_HORS_DEPARTEMENT[code]
+    return ref.nom
+
+
 PARTENAIRES_NATIONAUX = ("CDC", "AL", "ANAH", "ANRU")
 PARTENAIRES_DU_COMITE = PARTENAIRES_NATIONAUX + ("EPF",)  # GOU-01: each one that funds the plan
 DISPOSITIFS_DETR_DSIL = ("DETR", "DSIL")

@@ -37,11 +37,10 @@ TABLES = {
 }
 
 
-def _nom(code: str) -> str | None:
+def _nom(code: str, departements: set[str]) -> str | None:
     if code == CODE_INCONNU:
         return "Codes absents de la liste de référence"
-    ref = layout.FINANCEURS_BY_CODE.get(code)
-    return ref.nom if ref else None
+    return layout.nom_financeur(code, departements)
 
 
 class _EvolutionWriter(_Writer):
@@ -87,7 +86,8 @@ class _EvolutionWriter(_Writer):
         ids = ev.ids
         totaux = ev.totaux_financeurs()
         cols = [(H.FINANCEUR, 14, None), (H.NOM_FINANCEUR, 42, None)] + [(labels[c], 16, "euros") for c in ids]
-        rows = [[f, _nom(f)] + [totaux[f][c] for c in ids] for f in ev.financeurs()]
+        deps = {d for d in self.ev.consolidations["departement"] if isinstance(d, str) and d}
+        rows = [[f, _nom(f, deps)] + [totaux[f][c] for c in ids] for f in ev.financeurs()]
         first, last = self.table(ws, TABLES[Feuille.PAR_FINANCEUR], cols, rows,
                                  {2 + j: sum(totaux[f][c] for f in totaux) for j, c in enumerate(ids)}, freeze_cols=2)
         if rows:

@@ -83,8 +83,8 @@ class _ExtractWriter(_Writer):
         super().__init__(wb, result)
         self.groupe = groupe
         self.rows = rows
-        ref = layout.FINANCEURS_BY_CODE.get(groupe)
-        self.nom = f"{ref.nom} ({groupe})" if ref else "codes de financeur absents de la liste de référence"
+        nom = layout.nom_financeur(groupe, result.departements)
+        self.nom = f"{nom} ({groupe})" if nom else "codes de financeur absents de la liste de référence"
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = super().sheet(name, titre, landscape)

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from acv_xl.checks.findings import ORDER, Gravite
-from acv_xl.checks.rules.consolidation import FileSummary, Verdict
+from acv_xl.checks.rules.consolidation import FileSummary, Verdict, norm_departement
 from acv_xl.checks.totals import ZERO, Totaux, combine
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_euros, fold
@@ -136,6 +136,13 @@ class ConsolidationResult:
 
     def preparation(self, f: FileSummary) -> Preparation:
         return preparation(f, self.date_reference(f))
+
+    @cached_property
+    def departements(self) -> frozenset[str]:
+        """The départements the report covers (`--departement`, else those of the counted conventions)."""
+        if self.departement:
+            return frozenset({self.departement})
+        return frozenset(norm_departement(f.departement) for f in self.counted if f.departement)
 
     @cached_property
     def acquis(self) -> Decimal:

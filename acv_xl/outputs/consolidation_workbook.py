@@ -623,9 +623,8 @@ class _Writer:
         ws.write_string(top - 1, 0, "Totaux par financeur", self.fmt["titre"])
         rows = []
         for c in codes:
-            ref = layout.FINANCEURS_BY_CODE.get(c)
             v = grouped.get(c, ZERO)
-            nom = ref.nom if ref else "Codes absents de la liste de référence (CON-05)"
+            nom = layout.nom_financeur(c, r.departements) or "Codes absents de la liste de référence (CON-05)"
             rows.append([c, nom, v, (v / g.financement_total) if g.financement_total else None])
         cols = [(H.FINANCEUR, 10, None), (H.NOM_FINANCEUR, 28, None), (H.TOTAL, 18, "euros"), (H.PART, 10, "pourcent")]
         # widths of the matrix columns win: do not let this table shrink them
