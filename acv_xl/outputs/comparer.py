@@ -26,10 +26,15 @@ def read_for_comparison(path: Path) -> Convention:
     from acv_xl.reading.errors import UnreadableWorkbook
     from acv_xl.reading.read import read_file
 
+    from acv_xl.reading.provenance import describe, produced_by
+
+    if kind := produced_by(path):  # an annex, a consolidation…: acv-xl's tables, not a convention
+        raise Unusable(f"« {path.name} » est {describe(kind)}, pas le classeur d'une convention.")
     try:
         conv = read_file(path)
-    except UnreadableWorkbook as exc:
-        raise Unusable(f"{path.name} : {exc.message}") from exc
+    except UnreadableWorkbook as exc:  # its message names the file already
+        message = exc.message[:1].lower() + exc.message[1:]
+        raise Unusable(message if path.name in exc.message else f"« {path.name} » : {message}") from exc
     except FileNotFoundError:
         raise Unusable(f"fichier introuvable : {path}") from None
     except (IsADirectoryError, PermissionError):
