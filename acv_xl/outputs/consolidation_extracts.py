@@ -60,14 +60,15 @@ def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence
 
 
 def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
-    """financeur (or « code inconnu ») → its counted lines as extract rows (the `Lignes` columns)."""
+    """financeur (or « code inconnu ») → its counted lines as extract rows (the `Lignes` columns).
+    A line with no financeur belongs to no extract: the consolidation shows it as « non ventilé »."""
     out: dict[str, list[list[Any]]] = defaultdict(list)
     for f in result.counted:
         actions = {a[0]: a for a in f.actions if a[0]}
         communes = " ; ".join(f.communes)
         for (numero, intitule, axe, financeur, dispositif, nature, annee, montant, statut, compte, _motif,
              _feuille, _cellule) in f.lines:
-            if not compte:
+            if not compte or not financeur:  # a line with no financeur is in no one's extract (« non ventilé »)
                 continue
             a = actions.get(numero)
             out[financeur_groupe(financeur or "")].append([
