@@ -121,10 +121,12 @@ def is_own_share(lf: LigneFinancement) -> bool:
     return lf.nature in layout.NATURES_PART_PROPRE
 
 
-def codes_du_mo(action: FicheAction, financeurs: Iterable[Financeur] = ()) -> frozenset[str]:
+def codes_du_mo(action: FicheAction, financeurs: Iterable[Financeur] | MOCodes = ()) -> frozenset[str]:
     """The financeur codes that ARE the action's maître d'ouvrage: the code of its type (`COMMUNE` for a
     commune, `EPCI` for an EPCI, `DEPT`, `REGION`) and any financeur of the workbook whose code or name
     is the MO's name (a syndicat mixte adds itself to the list of financeurs)."""
+    if isinstance(financeurs, MOCodes):
+        return financeurs(action)
     codes = set()
     if action.type_mo in layout.CODE_DU_MO:
         codes.add(layout.CODE_DU_MO[action.type_mo])
@@ -134,6 +136,33 @@ def codes_du_mo(action: FicheAction, financeurs: Iterable[Financeur] = ()) -> fr
             if f.code and (dispositifs.normalise(f.code) == mo or (f.nom and dispositifs.normalise(f.nom) == mo)):
                 codes.add(f.code)
     return frozenset(codes)
+
+
+class MOCodes:
+    """`codes_du_mo(action, financeurs)` for many actions (500 actions × 20 financeurs, two names
+    normalised each, per rule that asks): the financeurs' codes by normalised code and name, worked
+    out once, and the answer kept per (type, name) of maître d'ouvrage."""
+
+    def __init__(self, financeurs: Iterable[Financeur]):
+        self._by_name: dict[str, set[str]] = {}
+        for f in financeurs:
+            if f.code:
+                self._by_name.setdefault(dispositifs.normalise(f.code), set()).add(f.code)
+                if f.nom:
+                    self._by_name.setdefault(dispositifs.normalise(f.nom), set()).add(f.code)
+        self._known: dict[tuple, frozenset[str]] = {}
+
+    def __call__(self, action: FicheAction) -> frozenset[str]:
+        key = (action.type_mo, action.maitre_ouvrage)
+        codes = self._known.get(key)
+        if codes is None:
+            found = set()
+            if action.type_mo in layout.CODE_DU_MO:
+                found.add(layout.CODE_DU_MO[action.type_mo])
+            if action.maitre_ouvrage:
+                found.update(self._by_name.get(dispositifs.normalise(action.maitre_ouvrage), ()))
+            codes = self._known[key] = frozenset(found)
+        return codes
 
 
 # The roles of a line in CGCT L1111-10 III (`role_l1111_10`)
@@ -181,10 +210,10 @@ class PartMO:
 
 
 def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Financeur] | Categories,
-            action: FicheAction | None = None, workbook_financeurs: Iterable[Financeur] = ()) -> PartMO:
+            action: FicheAction | None = None, workbook_financeurs: Iterable[Financeur] | MOCodes = ()) -> PartMO:
     """CGCT L1111-10 III: own share against own share + public financing (private money is outside).
     With the `action`, only the MO's own autofinancement is its own share (`role_l1111_10`);
-    `workbook_financeurs` (the rows of `T_Financeurs`) let a MO be found by its name."""
+    `workbook_financeurs` (the rows of `T_Financeurs`, or their `MOCodes`) let a MO be found by its name."""
     if isinstance(financeurs, Categories):
         categorie_of = financeurs.get
     else:

@@ -89,7 +89,8 @@ class Judged:
     @lazy
     def part_mo(self) -> totals.PartMO:
         """L1111-10 shares, the MO known: only its own autofinancement is its own share."""
-        return totals.part_mo(self.lines, index(self.conv).categories, self.action, self.conv.financeurs)
+        ix = index(self.conv)
+        return totals.part_mo(self.lines, ix.categories, self.action, ix.mo_codes)
 
     @lazy
     def categories_known(self) -> bool:
@@ -678,6 +679,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not."""
     action = index(conv).action
     categorie_of = index(conv).categories.get
+    mo_codes = index(conv).mo_codes
     mo_of: dict[str, frozenset[str]] = {}
     for lf in totals.counted(lignes(conv)):
         if lf.nature not in layout.NATURES_APPORT:
@@ -687,7 +689,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
             continue
         mo = mo_of.get(a.numero)
         if mo is None:
-            mo = mo_of[a.numero] = totals.codes_du_mo(a, conv.financeurs)
+            mo = mo_of[a.numero] = mo_codes(a)
         if totals.role_l1111_10(lf, mo, categorie_of) != totals.PARTICIPATION_PUBLIQUE:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
