@@ -246,12 +246,17 @@ class DotationsR2334:
 
     def __init__(self, dispositifs_classeur: Iterable[Dispositif]):
         self._oui: dict[tuple, bool] = {}
+        self._known: dict[tuple, bool] = {}
         for d in dispositifs_classeur:  # keyed by meaning: « Fonds XYZ » marked Oui is « fonds xyz » too
             self._oui.setdefault((d.financeur, dispositifs.normalise(d.dispositif or "")), d.dotation_r2334_27 == "Oui")
 
     def __call__(self, lf: LigneFinancement) -> bool:
-        return dispositifs.is_r2334_27(lf.dispositif) or self._oui.get(
-            (lf.financeur, dispositifs.normalise(lf.dispositif or "")), False)
+        key = (lf.financeur, lf.dispositif)  # a few pairs, asked for every line of every action
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = dispositifs.is_r2334_27(lf.dispositif) or self._oui.get(
+                (lf.financeur, dispositifs.normalise(lf.dispositif or "")), False)
+        return known
 
 
 def dotations_r2334_27(action_lines: Iterable[LigneFinancement],
