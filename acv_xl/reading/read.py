@@ -141,6 +141,9 @@ def _collector_paused():
             gc.enable()
 
 
+collector_paused = _collector_paused  # for a caller building as much right after (the Valider script)
+
+
 def read_source(source: Source) -> Convention:
     """Read every table and named cell of the contract from `source` (never raises on bad data)."""
     with _collector_paused():
