@@ -38,13 +38,30 @@ def _iso(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text[:-1])
 
 
+# ISO date-time text → its datetime (immutable: shared), for the texts seen before: a plan repeats
+# the same few dates over thousands of lines, and the pattern and the parse cost a microsecond a cell
+_DATES: dict[str, dt.datetime] = {}
+_MAX_DATES = 10_000  # then start again: a bound on memory for a server running for months
+
+
+def _new_date(text: str) -> Any:
+    """`_iso(text)` when the text is xlwings' date-time pattern (kept in `_DATES`), else the text."""
+    if not _DATETIME.match(text):
+        return text
+    if len(_DATES) >= _MAX_DATES:
+        _DATES.clear()
+    value = _DATES[text] = _iso(text)
+    return value
+
+
 def remote_rows(rows: list[list[Any]]) -> list[list[Any]]:
     """A sheet's values as `range.options(ndim=2, err_to_str=True).value` gives them on the remote
     engine (« » → None, ISO date-time text → datetime), error texts then typed `ExcelError` as the
     file reader types them (what `XwSource` used to do in a second pass)."""
-    match, errors, Err = _DATETIME.match, _ERRORS, ExcelError
-    # ":" first: the pattern needs it (hh:mm:ss), and a `in` test costs less than a regex
-    return [[(None if v == "" else Err(v) if v in errors else _iso(v) if ":" in v and match(v) else v)
+    errors, Err, known = _ERRORS, ExcelError, _DATES
+    # ":" first: the pattern needs it (hh:mm:ss), and a `in` test costs less than a regex; a date
+    # already met is found in `_DATES` (a datetime is never false)
+    return [[(None if v == "" else Err(v) if v in errors else (known.get(v) or _new_date(v)) if ":" in v else v)
              if v.__class__ is str else v for v in row] for row in rows]
 
 

@@ -20,6 +20,8 @@ import hashlib
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import compress, repeat
+from operator import is_
 from typing import Any, Callable
 
 from acv_xl.contract import layout
@@ -142,17 +144,26 @@ def _value_json(v: Any, kind: Kind) -> str:
     return _dumps(canonical(v, kind))
 
 
-# (exact type, value) → `_value_json`, one table for date columns and one for the others: the same
-# financeurs, statuts, years and dates come back row after row and workbook after workbook, so
-# most values are looked up rather than encoded. Keyed by the exact type, as equal values of
-# different types encode differently (1 and True, "#REF!" and the error #REF!); only types whose
-# equal values always encode alike are stored (not a time-zone-aware datetime: equal instants in
-# two zones are different cell values).
-_TEXTS: dict[tuple, str] = {}
-_DATE_TEXTS: dict[tuple, str] = {}
+# exact type → {value → `_value_json`}, one family for date columns and one for the others: the
+# same financeurs, statuts, years and dates come back row after row and workbook after workbook, so
+# most values are looked up rather than encoded. By exact type, as equal values of different types
+# encode differently (1 and True, "#REF!" and the error #REF!); only types whose equal values always
+# encode alike are stored (not a time-zone-aware datetime: equal instants in two zones are different
+# cell values). Every table holds None (→ null), so that a column of one type and blanks is looked
+# up in one table, in C, without a (type, value) key per cell.
+_TEXTS: dict[type, dict[Any, str]] = {}
+_DATE_TEXTS: dict[type, dict[Any, str]] = {}
 _STORED = frozenset((type(None), str, int, float, date, datetime))
 _MAX_TEXTS = 20_000  # then start again (checked per table): a bound on memory over a long consolidation
 _MAX_LENGTH = 200  # longer texts (descriptions, comments) are not kept: seldom seen twice
+_NONE = type(None)
+
+
+def _known(family: dict[type, dict[Any, str]], t: type) -> dict[Any, str]:
+    known = family.get(t)
+    if known is None:
+        known = family[t] = {None: "null"}
+    return known
 
 
 _PLANS: dict[tuple, tuple[tuple[str, ...], tuple[int, ...]]] = {}
@@ -168,31 +179,37 @@ def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[in
 def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
     """The rows of a table as `_dumps` writes `[[canonical(raw[attr], kind) for attr, kind in cols]
     for raw in raws]`, brackets excepted: a 5,000-line plan is 60,000 values, so the values are
-    looked up in C loops (map, zip) over the flat row-major list, and only the unseen ones encoded."""
+    looked up column by column in C loops (map) over the flat row-major list, and only the unseen
+    ones encoded."""
     n = len(cols)
     attrs, date_columns = _PLANS.get(cols) or _plan(cols)
     values = [raw.get(attr) for raw in raws for attr in attrs]
-    if len(_TEXTS) > _MAX_TEXTS or len(_DATE_TEXTS) > _MAX_TEXTS:
+    if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS:
         _TEXTS.clear()
         _DATE_TEXTS.clear()
+    texts: list[str | None] = [None] * len(values)
     try:
-        texts = list(map(_TEXTS.get, zip(map(type, values), values)))
-        for j in date_columns:  # a text or a number may be a date there: its own table
+        for j in range(n):  # a text or a number may be a date in a date column: its own family
+            family = _DATE_TEXTS if j in date_columns else _TEXTS
             column = values[j::n]
-            texts[j::n] = map(_DATE_TEXTS.get, zip(map(type, column), column))
+            types = set(map(type, column))
+            types.discard(_NONE)
+            if len(types) <= 1:  # one type (and blanks): one table
+                texts[j::n] = map(_known(family, types.pop() if types else _NONE).get, column)
+            else:
+                texts[j::n] = [family[t].get(v) if t in family else None for t, v in zip(map(type, column), column)]
     except TypeError:  # an unhashable value (no reader gives one): every value encoded below
         texts = [None] * len(values)
     if not all(texts):  # None, not a text: values not seen yet, encoded once each
         kinds = [kind for _, kind in cols]
-        for k in [k for k, text in enumerate(texts) if text is None]:
+        for k in list(compress(range(len(texts)), map(is_, texts, repeat(None)))):  # (found in C)
             v, kind = values[k], kinds[k % n]
             t = v.__class__
             if t in _STORED and (t is not datetime or v.tzinfo is None) and (t is not str or len(v) <= _MAX_LENGTH):
-                known = _DATE_TEXTS if kind is Kind.DATE else _TEXTS
-                key = (t, v)
-                text = known.get(key)  # seen earlier in this table
+                known = _known(_DATE_TEXTS if kind is Kind.DATE else _TEXTS, t)
+                text = known.get(v)  # seen earlier in this table
                 if text is None:
-                    text = known[key] = _value_json(v, kind)
+                    text = known[v] = _value_json(v, kind)
             else:
                 text = _value_json(v, kind)
             texts[k] = text

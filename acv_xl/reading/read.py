@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import gc
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from acv_xl.contract.model import (
     StrayCell,
     build_named,
     empty,
-    row_builder,
+    rows_builder,
 )
 from acv_xl.contract.values import fold
 from acv_xl.reading.source import Source, TableBlock, a1, col_letter
@@ -95,28 +96,31 @@ def _blank_row(raw: dict[str, Any]) -> bool:
 def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
     cls, attr_name = ROW_MODELS[table.name]
     columns = _map_columns(table, block, conv)
-    letters = tuple((attr, col_letter(block.first_col + j)) for attr, j in columns.items())
-    rows = []
-    pairs = tuple(columns.items())
+    attrs = tuple(columns)
+    letters = tuple(col_letter(block.first_col + j) for j in columns.values())
+    raws, numbers = [], []
     width = max(columns.values(), default=-1) + 1
-    sheet = block.sheet
-    build = row_builder(cls, columns)
+    # the row's values of our columns in one C call (`itemgetter` of one index gives no tuple)
+    get = itemgetter(*columns.values()) if len(columns) > 1 else (lambda v, j=width - 1: (v[j],))
     excel_row = block.first_row
-    for values in block.rows:
+    for values in block.rows if columns else ():  # no column of ours: no data (every row blank)
         excel_row += 1
         if values.count(None) == len(values):
             continue  # a blank template row (counted in C, before any per-cell work)
         if len(values) >= width:
-            raw: dict[str, Any] = {attr: values[j] for attr, j in pairs}
+            raw: dict[str, Any] = dict(zip(attrs, get(values)))
         else:
-            raw = {attr: values[j] if j < len(values) else None for attr, j in pairs}
+            raw = {attr: values[j] if j < len(values) else None for attr, j in columns.items()}
         # an empty line inside a table is not an error (the template ships some); only our
         # columns count, as a user's own column may hold a formula filled down every row
         if _blank_row(raw):
             continue
-        n = str(excel_row)
-        rows.append(build(raw, {attr: letter + n for attr, letter in letters}, sheet, excel_row))
-    setattr(conv, attr_name, rows)
+        raws.append(raw)
+        numbers.append(excel_row)
+    # the A1 addresses column by column (one comprehension per column), then one dict per row
+    texts = [str(n) for n in numbers]
+    cells = [dict(zip(attrs, t)) for t in zip(*[[letter + n for n in texts] for letter in letters])]
+    setattr(conv, attr_name, rows_builder(cls, attrs)(raws, cells, block.sheet, numbers))
     conv.structure.table_refs[table.name] = (block.sheet, block.ref)
     for rng in block.merged:
         conv.structure.merged_in_tables.append((table.name, block.sheet, rng))
@@ -135,6 +139,9 @@ def _collector_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+collector_paused = _collector_paused  # for a caller building as much right after (the Valider script)
 
 
 def read_source(source: Source) -> Convention:

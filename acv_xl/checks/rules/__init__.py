@@ -242,6 +242,11 @@ class Index:
         """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
         return totals.Categories(self.conv.financeurs)
 
+    @lazy
+    def mo_codes(self) -> totals.MOCodes:
+        """`totals.codes_du_mo(action, conv.financeurs)` for every action: `index.mo_codes(action)`."""
+        return totals.MOCodes(self.conv.financeurs)
+
 
 _INDEX: ContextVar[Index | None] = ContextVar("acv_rules_index", default=None)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from typing import Iterable
 
 from acv_xl.checks import totals
@@ -190,7 +192,13 @@ def _et(items: list[str]) -> str:
 
 
 def _fctva(lf) -> bool:
-    for v in (lf.financeur, lf.dispositif):  # loops, not any(generator): called for every line
+    return _fctva_names(lf.financeur, lf.dispositif)
+
+
+@lru_cache(maxsize=4096)
+def _fctva_names(financeur: str | None, dispositif: str | None) -> bool:
+    # per (financeur, dispositif): a few pairs, asked for every line
+    for v in (financeur, dispositif):
         if v:
             v = v.upper()
             for m in layout.FCTVA_MARKERS:

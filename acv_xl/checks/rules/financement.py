@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from functools import lru_cache
 from decimal import ROUND_CEILING, Decimal
 from typing import Iterable
 
@@ -89,7 +90,8 @@ class Judged:
     @lazy
     def part_mo(self) -> totals.PartMO:
         """L1111-10 shares, the MO known: only its own autofinancement is its own share."""
-        return totals.part_mo(self.lines, index(self.conv).categories, self.action, self.conv.financeurs)
+        ix = index(self.conv)
+        return totals.part_mo(self.lines, ix.categories, self.action, ix.mo_codes)
 
     @lazy
     def categories_known(self) -> bool:
@@ -373,10 +375,13 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
 def _governed_by_2018_514(lf: LigneFinancement) -> bool:
     """A State investment subsidy of décret n° 2018-514: a dispositif it governs (Fonds vert, FNADT,
     DRAC, FRLA…), or an État subsidy of no known regime (the décret is the general one)."""
-    if dispositifs.is_decret_2018_514(lf.dispositif):
+    return _governed(lf.dispositif, lf.financeur, lf.nature)
+
+
+def _governed(dispositif: str | None, financeur: str | None, nature: str | None) -> bool:
+    if dispositifs.is_decret_2018_514(dispositif):
         return True
-    return (lf.financeur == layout.CODE_ETAT and lf.nature == layout.NATURE_SUBVENTION
-            and famille(lf.dispositif) is None)
+    return financeur == layout.CODE_ETAT and nature == layout.NATURE_SUBVENTION and famille(dispositif) is None
 
 
 @rule("FIN-09", E, "Aides publiques au-delà de 100 % de la dépense subventionnable", SRC_AIDES_100,
@@ -454,14 +459,13 @@ def doublon(conv: Convention) -> Iterable[Finding]:
     for lf in lignes(conv):
         if not lf.compte or lf.montant is None:
             continue
-        key = (lf.numero, lf.financeur, lf.dispositif, lf.annee, lf.montant)
-        if key in first:
+        # one lookup per line (a Decimal's hash is not cheap): the first line of the key, or this one
+        earlier = first.setdefault((lf.numero, lf.financeur, lf.dispositif, lf.annee, lf.montant), lf)
+        if earlier is not lf:
             yield at(lf, "montant", "FIN-12", A,
                      f"{prefix(lf)} : cette ligne ({lf.financeur} {lf.dispositif or ''} {lf.annee or ''}, "
-                     f"{money(lf.montant)}) répète la ligne {first[key].row}.",
+                     f"{money(lf.montant)}) répète la ligne {earlier.row}.",
                      "Supprimez le doublon, ou précisez ce qui distingue les deux participations.")
-        else:
-            first[key] = lf
 
 
 @rule("FIN-13", A, "Financement acquis sans référence de décision", SRC_GUIDE,
@@ -478,7 +482,13 @@ def sans_reference(conv: Convention) -> Iterable[Finding]:
 def _subvention_etat_encadree(lf: LigneFinancement) -> bool:
     """A DETR, DSIL, DPV or DSID (R2334-24, R2334-28) or a subsidy of décret n° 2018-514: the
     subsidies whose commencement and lapse rules FIN-14 and FIN-24 apply."""
-    return dispositifs.is_r2334_27(lf.dispositif) or _governed_by_2018_514(lf)
+    return _encadree(lf.dispositif, lf.financeur, lf.nature)
+
+
+@lru_cache(maxsize=4096)
+def _encadree(dispositif: str | None, financeur: str | None, nature: str | None) -> bool:
+    # what `_subvention_etat_encadree` reads of a line: a few triples, asked for every line
+    return dispositifs.is_r2334_27(dispositif) or _governed(dispositif, financeur, nature)
 
 
 @rule("FIN-14", A, "Subvention de l'État sollicitée après le début de l'action", SRC_COMMENCEMENT,
@@ -607,7 +617,13 @@ def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
 
 
 def _fctva(lf: LigneFinancement) -> bool:
-    return any(m in (v or "").upper() for v in (lf.financeur, lf.dispositif) for m in _FCTVA)
+    return _fctva_names(lf.financeur, lf.dispositif)
+
+
+@lru_cache(maxsize=4096)
+def _fctva_names(financeur: str | None, dispositif: str | None) -> bool:
+    # per (financeur, dispositif): a few pairs, asked for every line by FIN-20 and FIN-21
+    return any(m in (v or "").upper() for v in (financeur, dispositif) for m in _FCTVA)
 
 
 @rule("FIN-20", A, "Subvention de l'État non reconnue : hors du plafond des dotations", SRC_R2334_27,
@@ -649,24 +665,37 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
             fam = famille(n)
             if fam is not None:
                 owner.setdefault(fam, code)
+    decided: dict[tuple, tuple[str, str] | None] = {}  # what is said of a line depends on these three only
     for lf in lignes(conv):
-        if not lf.dispositif or not lf.financeur or lf.financeur not in listes or _fctva(lf):
+        if not lf.dispositif or not lf.financeur or lf.financeur not in listes:
             continue
-        noms = listes[lf.financeur]
-        if dispositifs.listed(lf.dispositif, noms) is not None or _etat_non_reconnue(conv, lf):
-            continue
-        fam = famille(lf.dispositif)
-        autre = owner.get(fam) if fam is not None else None
-        if autre is not None and autre != lf.financeur:
-            msg = (f"{prefix(lf)} : {q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
-                   f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
-            sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
-        else:
-            proche = dispositifs.nearest(lf.dispositif, noms)
-            msg = f"{prefix(lf)} : {q(lf.dispositif)} n'est pas dans la liste des dispositifs de {lf.financeur}."
-            sugg = (f"Choisissez {q(proche)}, ou ajoutez ce dispositif à la feuille Financeurs." if proche else
-                    f"Choisissez un dispositif de {lf.financeur} ({', '.join(noms)}), ou ajoutez-le à la feuille Financeurs.")
-        yield at(lf, "dispositif", "FIN-21", A, msg, sugg)
+        key = (lf.financeur, lf.dispositif, lf.nature)
+        said = decided[key] if key in decided else decided.setdefault(key, _hors_liste(conv, lf, listes, owner))
+        if said is not None:
+            yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])
+
+
+def _hors_liste(conv: Convention, lf: LigneFinancement, listes: dict[str, tuple[str, ...]],
+                owner: dict[str, str]) -> tuple[str, str] | None:
+    """FIN-21 on a line whose dispositif and financeur are filled, the financeur listed: (message
+    after the line's prefix, suggestion), or None when nothing is to be said."""
+    if _fctva(lf):
+        return None
+    noms = listes[lf.financeur]
+    if dispositifs.listed(lf.dispositif, noms) is not None or _etat_non_reconnue(conv, lf):
+        return None
+    fam = famille(lf.dispositif)
+    autre = owner.get(fam) if fam is not None else None
+    if autre is not None and autre != lf.financeur:
+        msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
+               f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
+        sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
+    else:
+        proche = dispositifs.nearest(lf.dispositif, noms)
+        msg = f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs de {lf.financeur}."
+        sugg = (f"Choisissez {q(proche)}, ou ajoutez ce dispositif à la feuille Financeurs." if proche else
+                f"Choisissez un dispositif de {lf.financeur} ({', '.join(noms)}), ou ajoutez-le à la feuille Financeurs.")
+    return msg, sugg
 
 
 @rule("FIN-22", A, "Autofinancement d'une autre personne publique que le maître d'ouvrage", SRC_L1111_10,
@@ -678,6 +707,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not."""
     action = index(conv).action
     categorie_of = index(conv).categories.get
+    mo_codes = index(conv).mo_codes
     mo_of: dict[str, frozenset[str]] = {}
     for lf in totals.counted(lignes(conv)):
         if lf.nature not in layout.NATURES_APPORT:
@@ -687,7 +717,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
             continue
         mo = mo_of.get(a.numero)
         if mo is None:
-            mo = mo_of[a.numero] = totals.codes_du_mo(a, conv.financeurs)
+            mo = mo_of[a.numero] = mo_codes(a)
         if totals.role_l1111_10(lf, mo, categorie_of) != totals.PARTICIPATION_PUBLIQUE:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
