@@ -213,3 +213,15 @@ def test_annexe_with_a_bad_environment_variable_is_a_misuse_exit_2(tmp_path, cap
     assert main(["annexe", str(EXEMPLES / "arras.xlsx"), "-o", str(tmp_path / "a.xlsx")]) == 2
     err = capsys.readouterr().err
     assert "ACV_XL_REFERENCE" in err and "interne" not in err and not (tmp_path / "a.xlsx").exists()
+
+
+def test_the_shipped_list_validates_whole_and_its_trusted_reading_is_the_same():
+    """The shipped list is read without pydantic's validation at run time (start-up of every
+    `valider`): this test validates it row by row and compares."""
+    from acv_xl.contract import reference as R
+
+    text = R.SHIPPED.read_text(encoding="utf-8")
+    checked = R.parse(text, R.SHIPPED, R.SHIPPED_LIBELLE, R.SHIPPED_DATE)
+    trusted = R.parse(text, R.SHIPPED, R.SHIPPED_LIBELLE, R.SHIPPED_DATE, trusted=True)
+    assert [c.model_dump() for c in checked.communes] == [c.model_dump() for c in trusted.communes]
+    assert checked.conventions == trusted.conventions and len(checked.communes) == 244

@@ -74,7 +74,9 @@ _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 class CommuneRef(BaseModel):
     """One row of the list (the boundary: every value checked here)."""
 
-    model_config = ConfigDict(frozen=True, str_strip_whitespace=True, extra="forbid")
+    # built on first use: the shipped list is trusted (a test validates it whole), so a command
+    # that only reads it never pays for building the schema
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True, extra="forbid", defer_build=True)
 
     id_acv: str = Field(pattern=r"^ACV\d{3}$")
     convention: str = Field(min_length=1)
@@ -213,8 +215,18 @@ def _read_text(path: Path) -> str:
     raise ReferenceInvalide(f"Le fichier de référence {path} n'est pas un texte lisible (UTF-8 attendu).")
 
 
-def parse(text: str, chemin: Path, libelle: str, date_libelle: str) -> Reference:
-    """Check and index the text of a list; raises `ReferenceInvalide` with every anomaly found."""
+def _trusted_row(values: dict[str, str]) -> CommuneRef:
+    """A row of the shipped list, typed without validation (its validation is a test's job)."""
+    typed: dict = dict(values)
+    for k in ("date_signature_convention", "date_ort"):
+        typed[k] = date.fromisoformat(values[k]) if values[k] else None
+    typed["population"] = int(values["population"])
+    return CommuneRef.model_construct(**typed)
+
+
+def parse(text: str, chemin: Path, libelle: str, date_libelle: str, trusted: bool = False) -> Reference:
+    """Check and index the text of a list; raises `ReferenceInvalide` with every anomaly found.
+    `trusted`: the shipped list, whose rows are typed without pydantic's validation (tested whole)."""
     first = text.split("\n", 1)[0]
     delim = ";" if first.count(";") > first.count(",") else ","  # a French Excel writes « ; »
     reader = csv.DictReader(io.StringIO(text), delimiter=delim)
@@ -234,7 +246,7 @@ def parse(text: str, chemin: Path, libelle: str, date_libelle: str) -> Reference
             continue  # a blank line
         values = {c: (row.get(c) or "").strip() for c in COLUMNS}
         try:
-            communes.append(CommuneRef(**values))
+            communes.append(_trusted_row(values) if trusted else CommuneRef(**values))
             lines[id(communes[-1])] = i
         except ValidationError as exc:
             anomalies.extend(_anomalies(exc, i, values))
@@ -267,7 +279,7 @@ def _load(path: str, _mtime_ns: int, _size: int) -> Reference:
     p = Path(path)
     text = _read_text(p)
     if p == SHIPPED:
-        return parse(text, p, SHIPPED_LIBELLE, SHIPPED_DATE)
+        return parse(text, p, SHIPPED_LIBELLE, SHIPPED_DATE, trusted=True)
     when = date.fromtimestamp(p.stat().st_mtime).strftime("%d/%m/%Y")
     return parse(text, p, f"liste de référence « {p.name} »", when)
 
