@@ -118,7 +118,7 @@ def load(reg: Register) -> Evolution:
 
     con = reg.con
     cons = pd.read_sql_query(
-        "SELECT id, date, comite, departement, fichiers, conventions_comptees, financement_total "
+        "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
         "FROM consolidations ORDER BY id", con)
     labels = [_label(c, d) for c, d in zip(cons["comite"], cons["date"])]
     seen = {lab: labels.count(lab) for lab in labels}

@@ -69,13 +69,14 @@ class _EvolutionWriter(_Writer):
 
     def consolidations(self) -> None:
         ws = self.sheet(Feuille.CONSOLIDATIONS, "Consolidations enregistrées")
+        # the scope of each run, so that a series mixing scopes is seen for what it is
         cols = [("N°", 6, "entier"), ("Date", 16, "date_heure"), ("Comité", 34, None), ("Département", 12, None),
-                ("Fichiers", 10, "entier"), ("Conventions comptées", 12, "entier"),
+                ("Sans erreurs seulement", 12, None), ("Fichiers", 10, "entier"), ("Conventions comptées", 12, "entier"),
                 ("Financement total (€)", 20, "euros")]
-        rows = [[int(i), datetime.fromisoformat(d), lab, dep if isinstance(dep, str) else None, int(n), int(c),
-                 float(t)]
-                for i, d, lab, dep, n, c, t in self.ev.consolidations[
-                    ["id", "date", "libelle", "departement", "fichiers", "conventions_comptees",
+        rows = [[int(i), datetime.fromisoformat(d), lab, dep if isinstance(dep, str) else "tous",
+                 "Oui" if se else "Non", int(n), int(c), float(t)]
+                for i, d, lab, dep, se, n, c, t in self.ev.consolidations[
+                    ["id", "date", "libelle", "departement", "sans_erreurs", "fichiers", "conventions_comptees",
                      "financement_total"]].itertuples(index=False)]
         self.table(ws, TABLES[Feuille.CONSOLIDATIONS], cols, rows, freeze_cols=1)
 
