@@ -602,3 +602,11 @@ def test_territorial_funders_are_named_without_the_pas_de_calais_outside_it():
     assert layout.nom_financeur("REGION", {"59", "62"}) == "Région"
     assert layout.nom_financeur("ETAT", {"59"}) == layout.FINANCEURS_BY_CODE["ETAT"].nom
     assert layout.nom_financeur("XYZ", {"62"}) is None
+
+
+def test_an_unreadable_file_counts_one_error_not_two(batch):
+    """CON-03 repeats the reader's STR-01/02 (both are listed): the totals count it once."""
+    out = batch["out"]
+    files = _sheet(out, Feuille.FICHIERS)
+    row = files[files[H.CHEMIN] == "Arrageois/illisible.xlsx"].iloc[0]
+    assert int(row[H.ERREURS]) == 1

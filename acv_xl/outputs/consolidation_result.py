@@ -37,6 +37,13 @@ class Anomalie:
 
 
 _GRAVITE = {g.value: g for g in Gravite}
+_UNREADABLE = ("STR-01", "STR-02")
+
+
+def _echoed(f: FileSummary, v: Verdict) -> tuple[str, ...]:
+    """The file's own codes that its CON-03 already says (its message and suggestion are the
+    reader's): both are listed in Anomalies, counted once, as CON-03."""
+    return _UNREADABLE if any(x.code == "CON-03" for x in v.findings) else ()
 
 
 # ------------------------------------------------------------------ readiness of a convention (Synthèse)
@@ -162,7 +169,8 @@ class ConsolidationResult:
     def counts(self, f: FileSummary) -> tuple[int, int]:
         """(errors, warnings) of a file: its own findings plus its CON findings."""
         v = self._verdict_of[f.rel]
-        return (f.nb_erreurs + sum(x.gravite is Gravite.ERREUR for x in v.findings),
+        echoed = sum(1 for fd in f.findings if fd[0] in _echoed(f, v))  # STR-01/02 said by CON-03: once
+        return (f.nb_erreurs - echoed + sum(x.gravite is Gravite.ERREUR for x in v.findings),
                 f.nb_avertissements + sum(x.gravite is Gravite.AVERTISSEMENT for x in v.findings))
 
     @cached_property
@@ -170,7 +178,10 @@ class ConsolidationResult:
         return {f.rel: v for f, v in zip(self.files, self.verdicts)}
 
     def count(self, gravite: Gravite, counted_only: bool = False) -> int:
-        return sum(a.gravite is gravite for a in self.anomalies_of(counted_only))
+        """Findings of that gravity; a STR-01/02 that its file's CON-03 repeats counts once (as CON-03)."""
+        echoed = {f.rel: _echoed(f, v) for f, v in zip(self.files, self.verdicts)}
+        return sum(a.gravite is gravite and a.code not in echoed.get(a.rel, ())
+                   for a in self.anomalies_of(counted_only))
 
     def anomalies_of(self, counted_only: bool) -> list[Anomalie]:
         if not counted_only:
