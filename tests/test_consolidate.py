@@ -220,7 +220,7 @@ def test_every_file_listed_once_in_fichiers(batch):
     assert row.loc["ancien.xls", H.STATUT] == "Illisible" and row.loc["ancien.xls", H.MOTIF] == "illisible"
     dup_rel = batch["dup"].relative_to(batch["folder"]).as_posix()
     kept_rel = batch["kept"].relative_to(batch["folder"]).as_posix()
-    assert row.loc[dup_rel, H.MOTIF] == "doublon" and row.loc[dup_rel, H.STATUT] == "Jamais validé"
+    assert row.loc[dup_rel, H.MOTIF] == "doublon" and row.loc[dup_rel, H.STATUT] == "Non validé"
     assert row.loc[kept_rel, H.COMPTE] == "Oui" and row.loc[kept_rel, H.STATUT] == "Validé"
     assert pd.Timestamp(row.loc[kept_rel, H.DATE_VALIDATION]).date() == date(2026, 3, 2)
     import hashlib

@@ -95,7 +95,7 @@ def test_text_report_lists_findings_grouped_with_cells_and_suggestions():
     raw["T_Financements"][0]["reference_decision"] = None
     report = validate_convention(build(raw), "arras.xlsx")
     out = _text([report])
-    assert "Fichier : arras.xlsx" in out and "État : jamais validé" in out and "Convention : ACV1 — Arras" in out
+    assert "Fichier : arras.xlsx" in out and "État : non validé" in out and "Convention : ACV1 — Arras" in out
     errors = report.resume["erreurs"]
     assert f"{errors} erreur" in out
     assert out.index("Feuille Projet") < out.index("Feuille Fiches-actions") < out.index("Feuille Plan de financement")

@@ -20,7 +20,7 @@ def test_clean_convention_report():
     r = validate_convention(conv, "arras.xlsx")
     assert isinstance(r, Report)
     assert (r.fichier, r.valide, r.exit_code, r.findings) == ("arras.xlsx", True, 0, [])
-    assert r.empreinte == fingerprint(conv) and r.empreinte_stockee is None and r.etat == "jamais validé"
+    assert r.empreinte == fingerprint(conv) and r.empreinte_stockee is None and r.etat == "non validé"
     assert r.totaux is not None and r.totaux.ecart == 0
 
 
@@ -54,8 +54,8 @@ def test_etat_modifie_when_stored_fingerprint_differs():
 
 
 def test_etat_jamais_valide_when_status_is_not_validated():
-    assert validate_convention(_stored("Erreurs à corriger", "same")).etat == "jamais validé"
-    assert validate_convention(_stored("Validé", None)).etat == "jamais validé"
+    assert validate_convention(_stored("Erreurs à corriger", "same")).etat == "non validé"
+    assert validate_convention(_stored("Validé", None)).etat == "non validé"
 
 
 def test_a_change_after_validation_is_detected():
@@ -143,6 +143,6 @@ def test_a_crash_in_totals_or_fingerprint_becomes_str00(monkeypatch):
     monkeypatch.setattr(F, "fingerprint", boom)
     r = validate_convention(clean())
     assert [f.code for f in r.findings] == ["STR-00", "STR-00"] and r.exit_code == 1
-    assert r.totaux is None and r.empreinte is None and r.etat == "jamais validé"
+    assert r.totaux is None and r.empreinte is None and r.etat == "non validé"
     from acv_xl.outputs.report import to_json
     assert to_json(r)["totaux"] is None

@@ -23,9 +23,18 @@ from acv_xl.reading.errors import UnreadableWorkbook
 
 ETAT_VALIDE = "validé"
 ETAT_MODIFIE = "modifié depuis la validation"
-ETAT_JAMAIS = "jamais validé"
+# « non validé », the template's own word (`acv_statut`): no validation without error is recorded
+# (never validated, or « Erreurs à corriger ») — « jamais » would be untrue after a failed one
+ETAT_JAMAIS = "non validé"
 ETAT_ILLISIBLE = "illisible"
 STATUT_VALIDE = layout.L.STATUT_VALIDATION[1]  # "Validé"
+# The état as a cell or a line shows it (consolidation, historique, annex): the template's words
+ETAT_LIBELLE = {
+    ETAT_VALIDE: STATUT_VALIDE,
+    ETAT_MODIFIE: "Modifié depuis la validation",
+    ETAT_JAMAIS: layout.L.STATUT_VALIDATION[0],  # « Non validé »
+    ETAT_ILLISIBLE: "Illisible",
+}
 
 
 @dataclass

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_id
+from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
 from acv_xl.outputs.atomic import atomic_write
@@ -41,6 +42,8 @@ LIGNE_AJOUTEE = "Nouvelle ligne"
 LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
 MONTANT_MODIFIE = "Montant modifié"
+
+ANCIENS_ETATS = {"jamais validé": ETAT_JAMAIS}  # the état's older spelling in a register
 
 _KEY = ("numero", "financeur", "dispositif", "nature", "annee")
 
@@ -139,6 +142,8 @@ def load(reg: Register) -> Evolution:
     conv = pd.read_sql_query(
         "SELECT consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations "
         "FROM conventions WHERE compte = 1 ORDER BY consolidation_id, acv_id", con)
+    # registers written before the template's word was used everywhere say « jamais validé »
+    conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
     ev = Evolution(cons, fs, conv)
     ev.mouvements = _mouvements(con, ev)
     return ev

@@ -126,7 +126,7 @@ class _EvolutionWriter(_Writer):
         ev = self.ev
         ws = self.sheet(Feuille.PAR_CONVENTION, "Chaque convention d'un comité à l'autre (à trier ou filtrer)")
         labels = ev.labels()
-        cols = [(H.ACV_ID, 10, None), (H.LIBELLE, 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
+        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
                 (H.FINANCEMENT, 18, "euros"), (H.STATUT, 26, None), (H.ERREURS, 9, "entier"),
                 (H.AVERTISSEMENTS, 15, "entier"), ("Informations", 12, "entier")]
         rows = [[acv or SANS_ID, lib, int(c), labels.get(int(c)), float(t), STATUT_LIBELLE.get(e, e), int(er), int(av),
@@ -144,7 +144,7 @@ class _EvolutionWriter(_Writer):
         ws = self.sheet(Feuille.MOUVEMENTS, "Évolutions d'une consolidation à la suivante")
         labels = ev.labels()
         tf = layout.T_FINANCEMENTS
-        cols = [("Avant", 24, None), ("Après", 24, None), (H.ACV_ID, 10, None), (H.LIBELLE, 24, None),
+        cols = [("Avant", 24, None), ("Après", 24, None), (H.ACV_ID, 12, None), (H.LIBELLE, 24, None),
                 ("Mouvement", 18, None), (tf.header("numero"), 9, None), (H.INTITULE, 30, None),
                 (tf.header("financeur"), 11, None), (tf.header("dispositif"), 18, None), (tf.header("nature"), 14, None),
                 (tf.header("annee"), 8, None), ("Statut avant", 12, None), ("Statut après", 12, None),

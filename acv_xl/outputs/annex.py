@@ -20,6 +20,7 @@ import xlsxwriter
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite, has_errors
+from acv_xl.checks.validate import ETAT_LIBELLE
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Sheet
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
@@ -378,12 +379,12 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     rep = d.report
     counts = {g: sum(f.gravite is g for f in rep.findings) for g in Gravite}
     field("Classeur source", Path(rep.fichier).name if rep.fichier else None)
-    field("État de la validation", rep.etat)
+    field("État de la validation", ETAT_LIBELLE.get(rep.etat, rep.etat))
     field("Contrôles", f"{_count(counts[Gravite.ERREUR], 'erreur')}, "
                        f"{_count(counts[Gravite.AVERTISSEMENT], 'avertissement')}, "
                        f"{_count(counts[Gravite.INFORMATION], 'information')}")
     field("Empreinte des données lues", rep.empreinte)
-    field("Empreinte enregistrée lors de la validation", rep.empreinte_stockee or "aucune (classeur jamais validé)")
+    field("Empreinte enregistrée lors de la validation", rep.empreinte_stockee or "aucune (classeur non validé)")
     field("Date de génération de l'annexe", d.generated, "date")
     if d.brouillon:
         why = (f"le classeur comporte {_count(counts[Gravite.ERREUR], 'erreur')} à corriger"

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from acv_xl.checks.comparison import Comparison, compare
+from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract.model import Convention
 from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import comparison_report as cr
@@ -115,7 +116,7 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention)
     p(f"Comparaison de la convention {ident}", "bold")
     for label, info in (("Avant", ia), ("Après", ib)):
         etat = info["etat"]
-        if info["date_validation"] and etat != "jamais validé":
+        if info["date_validation"] and etat != ETAT_JAMAIS:
             from datetime import date as _date
 
             etat += f", validation du {fmt_date(_date.fromisoformat(info['date_validation']))}"

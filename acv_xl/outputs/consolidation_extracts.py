@@ -101,7 +101,7 @@ class _ExtractWriter(_Writer):
     def lignes(self) -> None:
         ws = self.sheet(FEUILLE_LIGNES, f"Lignes de financement — {self.nom}")
         tf = layout.T_FINANCEMENTS
-        cols = [(H.ACV_ID, 10, None), (H.LIBELLE, 22, None), (H.COMMUNES, 22, None), (tf.header("numero"), 9, None),
+        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 22, None), (H.COMMUNES, 22, None), (tf.header("numero"), 9, None),
                 (H.INTITULE, 32, None), (H.AXE, 6, None), (H_MO, 22, None), (H_MATURITE, 13, None),
                 (H_COUT_ACTION, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, None),
                 (tf.header("nature"), 14, None), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),

@@ -28,12 +28,7 @@ from typing import Any, Iterable
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
 from acv_xl.checks.totals import ZERO
-from acv_xl.checks.validate import (
-    ETAT_ILLISIBLE,
-    ETAT_JAMAIS,
-    ETAT_MODIFIE,
-    ETAT_VALIDE,
-)
+from acv_xl.checks.validate import ETAT_LIBELLE, ETAT_VALIDE
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import (
@@ -86,7 +81,9 @@ TABLE_TOTAUX_FINANCEURS = "T_TotauxFinanceurs"
 class H:
     """Column headers of the consolidated workbook."""
 
-    ACV_ID = "acv_id"
+    # the convention's identifier (named cell `acv_id`, « Identifiant de la convention » in the
+    # template): in French for the référents who read these sheets; JSON keeps `acv_id`
+    ACV_ID = "Identifiant ACV"
     LIBELLE = "Libellé"
     COMMUNES = "Communes"
     EPCI = "EPCI"
@@ -133,12 +130,7 @@ class H:
     MODIFIE_LE = "Modifié le"
 
 
-STATUT_LIBELLE = {
-    ETAT_VALIDE: "Validé",
-    ETAT_MODIFIE: "Modifié depuis la validation",
-    ETAT_JAMAIS: "Jamais validé",
-    ETAT_ILLISIBLE: "Illisible",
-}
+STATUT_LIBELLE = ETAT_LIBELLE  # one vocabulary: the template's « Validé », « Non validé »…
 OUI, NON = "Oui", "Non"
 MARQUE = mark(CONSOLIDATION)  # value of the custom property `acv_xl` of the consolidated workbook
 MOTIF_CONSOLIDATION = "produit par acv-xl, non compté"  # any report of acv-xl left in the folder
@@ -506,7 +498,7 @@ class _Writer:
         r = self.r
         ws = self.sheet(Feuille.SYNTHESE, "Synthèse par convention")
         cols = [
-            (H.ACV_ID, 10, None), (H.LIBELLE, 28, None), (H.COMMUNES, 30, None), (H.EPCI, 30, None),
+            (H.ACV_ID, 12, None), (H.LIBELLE, 28, None), (H.COMMUNES, 30, None), (H.EPCI, 30, None),
             (H.DEPARTEMENT, 12, None), (H.PROGRAMME, 10, None), (H.FICHIER, 30, None), (H.NB_ACTIONS, 9, "entier"),
             (H.COUT, 18, "euros"), (H.FINANCEMENT, 18, "euros"), (H.ECART, 16, "euros"), (H.MANQUE, 16, "euros"),
             (H.EXCEDENT, 16, "euros"), (H.ACQUIS, 20, "euros"),
@@ -587,7 +579,7 @@ class _Writer:
         """Conventions × keys, with a total column (the convention's financement total) and a total row."""
         r = self.r
         ws = self.sheet(feuille, titre)
-        cols = [(H.ACV_ID, 10, None), (H.LIBELLE, 28, None)] + [(lab, 15, "euros") for lab in labels]
+        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 28, None)] + [(lab, 15, "euros") for lab in labels]
         if extra_total:
             cols.append((H.NON_VENTILE, 15, "euros"))
         cols.append((H.TOTAL, 18, "euros"))
@@ -682,7 +674,7 @@ class _Writer:
         ws = self.sheet(Feuille.LIGNES, "Lignes de financement de toutes les conventions comptées")
         tf = layout.T_FINANCEMENTS
         cols = [
-            (H.ACV_ID, 10, None), (H.LIBELLE, 24, None), (H.COMMUNES, 26, None), (H.FICHIER, 28, None),
+            (H.ACV_ID, 12, None), (H.LIBELLE, 24, None), (H.COMMUNES, 26, None), (H.FICHIER, 28, None),
             (tf.header("numero"), 10, None), (H.INTITULE, 36, None), (H.AXE, 6, None),
             (tf.header("financeur"), 12, None), (tf.header("dispositif"), 22, None), (tf.header("nature"), 16, None),
             (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, None),
@@ -705,7 +697,7 @@ class _Writer:
     def anomalies(self) -> None:
         ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
         cols = [
-            (H.FICHIER, 28, None), (H.ACV_ID, 10, None), (H.GRAVITE, 14, None), (H.CODE, 9, None),
+            (H.FICHIER, 28, None), (H.ACV_ID, 12, None), (H.GRAVITE, 14, None), (H.CODE, 9, None),
             (H.FEUILLE, 18, None), (H.CELLULE, 9, None), (H.ACTION, 9, None), (H.MESSAGE, 80, "texte_long"),
             (H.SUGGESTION, 50, "texte_long"),
         ]
@@ -720,7 +712,7 @@ class _Writer:
         ws = self.sheet(Feuille.FICHIERS, "Fichiers lus")
         cols = [
             (H.CHEMIN, 40, None), (H.TAILLE, 13, "entier"), (H.SHA256, 66, None), (H.VERSION, 10, None),
-            (H.DATE_VALIDATION, 12, "date"), (H.STATUT, 26, None), (H.ACV_ID, 10, None), (H.DEPARTEMENT, 12, None),
+            (H.DATE_VALIDATION, 12, "date"), (H.STATUT, 26, None), (H.ACV_ID, 12, None), (H.DEPARTEMENT, 12, None),
             (H.COMPTE, 8, None), (H.MOTIF, 18, None), (H.ERREURS, 9, "entier"), (H.AVERTISSEMENTS, 13, "entier"),
             (H.MODIFIE_LE, 16, "date_heure"),
         ]

@@ -142,7 +142,8 @@ def con02_validation(f: FileSummary) -> Finding | None:
         )
     return _finding(
         f, "CON-02", Gravite.AVERTISSEMENT, "acv_statut",
-        "Ce classeur n'a jamais été validé.",
+        "Ce classeur n'est pas validé : aucune validation sans erreur n'y est enregistrée (statut « Non validé » "
+        "ou « Erreurs à corriger »).",
         "Faites valider le classeur par la commune (bouton « Valider ») avant le comité.",
     )
 
