@@ -200,3 +200,36 @@ def test_the_consolidation_lists_it_in_its_anomalies(base, tmp_path):
     idx = {h: j for j, h in enumerate(rows[head])}
     found = {(r[idx["Feuille"]], r[idx["Cellule"]]) for r in rows[head + 1:] if r[idx["Code"]] == "STR-09"}
     assert found == _stray_findings(validate_file(path)) and len(found) == 1
+
+
+def test_a_line_typed_below_the_plan_after_validation_makes_it_modified(tmp_path):
+    """The fingerprint covers what was typed outside a table, only when there is some: a validated
+    workbook stays « validé » (its fingerprint unchanged), and turns « modifié depuis la validation »
+    as soon as a line is typed below the plan or a value to the right of a table."""
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.checks.validate import ETAT_MODIFIE, ETAT_VALIDE
+
+    conv = clean()
+    conv.set_value("acv_statut", layout.L.STATUT_VALIDATION[1])
+    conv.set_value("acv_date_validation", date(2026, 3, 2))
+    conv.set_value("acv_empreinte", fingerprint(conv))
+    validated = tmp_path / "valide.xlsx"
+    build_workbook(validated, conv)
+    assert validate_file(validated).etat == ETAT_VALIDE
+    below = validate_file(edited_copy(validated, tmp_path / "dessous.xlsx", _line_below(FIN)))
+    assert below.etat == ETAT_MODIFIE and _stray_findings(below)
+
+    def right(wb):
+        ws, r1, _c1, _r2, c2 = _box(wb, layout.T_ACTIONS)
+        ws.cell(r1 + 1, c2 + 1, "à revoir")
+    beside = validate_file(edited_copy(validated, tmp_path / "droite.xlsx", right))
+    assert beside.etat == ETAT_MODIFIE
+    # another stray value is another fingerprint; the fast serialisation still is the reference one
+    assert len({below.empreinte, beside.empreinte, fingerprint(conv)}) == 3
+    import json
+
+    from acv_xl.checks.fingerprint import canonical_data, canonical_json
+
+    read = read_file(tmp_path / "dessous.xlsx")
+    assert canonical_json(read) == json.dumps(canonical_data(read), ensure_ascii=False, sort_keys=True,
+                                              separators=(",", ":"))

@@ -93,7 +93,17 @@ def canonical_data(conv: Convention) -> dict:
             "colonnes": [attr for attr, _ in cols],
             "lignes": [[canonical(raw.get(attr), kind) for attr, kind in cols] for raw in raws],
         }
-    return {"format": FORMAT_VERSION, "noms": _names(conv), "tableaux": tables}
+    data = {"format": FORMAT_VERSION, "noms": _names(conv), "tableaux": tables}
+    if conv.stray_cells:
+        data["hors_tableaux"] = _strays(conv)
+    return data
+
+
+def _strays(conv: Convention) -> list:
+    """What was typed just outside a table (STR-09), in order: a line typed below the plan after
+    « Valider » makes the workbook « modifié depuis la validation ». By table, side and header, not
+    by address (as the tables). Only when there is some: every other fingerprint stays as it was."""
+    return [[sc.table, "droite" if sc.right else "dessous", sc.header, canonical(sc.value)] for sc in conv.stray_cells]
 
 
 def _user_tables(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None):
@@ -231,7 +241,8 @@ def canonical_json(conv: Convention, rows: Callable[[Table], list[Ligne]] | None
         lines = _rows_json(raws, cols) if cols else ",".join(["[]"] * len(raws))
         tables[table.name] = _TABLE_HEADS[table.name] + lines + "]}"
     body = ",".join(_dumps(name) + ":" + tables[name] for name in sorted(tables))
-    return ('{"format":' + _dumps(FORMAT_VERSION) + ',"noms":' + _dumps(_names(conv))
+    strays = ',"hors_tableaux":' + _dumps(_strays(conv)) if conv.stray_cells else ""  # sorted: after « format »
+    return ('{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _dumps(_names(conv))
             + ',"tableaux":{' + body + "}}")
 
 

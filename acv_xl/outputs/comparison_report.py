@@ -183,9 +183,9 @@ def since_title(date_validation: Any) -> str:
     return f"Modifié depuis la validation{when}"
 
 
-NOTHING_CHANGED = ("aucune donnée n'a changé : des lignes ont seulement été déplacées ou triées, ou une valeur a "
-                   "été saisie autrement (par exemple un montant tapé comme du texte) ; validez de nouveau pour "
-                   "enregistrer ce nouvel état")
+NOTHING_CHANGED = ("aucune donnée n'a changé : des lignes ont seulement été déplacées ou triées, une valeur a "
+                   "été saisie autrement (par exemple un montant tapé comme du texte) ou juste hors d'un tableau "
+                   "(constat STR-09) ; validez de nouveau pour enregistrer ce nouvel état")
 
 
 def controle_rows(comp: Comparison, date_validation: Any = None) -> list:
