@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="acv-xl",
         description="Boîte à outils Excel du programme Action Cœur de Ville : modèle de classeur, "
-        "validation, annexe de l'avenant, consolidation départementale.",
+        "validation, annexe de la convention ou de l'avenant, consolidation départementale.",
     )
     p.add_argument("--version", action="version", version=f"acv-xl {__version__}", help="affiche la version et quitte")
     sub = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_Parser)
@@ -337,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     _replace_option(s)
     s.set_defaults(func=cmd_valider)
 
-    s = sub.add_parser("annexe", help="génère l'annexe de l'avenant", description="Génère l'annexe de l'avenant (classeur prêt à imprimer, et PDF avec --pdf). Refuse une convention qui a des erreurs, sauf avec --brouillon.")
+    s = sub.add_parser("annexe", help="génère l'annexe de la convention ou de l'avenant", description="Génère l'annexe de la convention, ou de l'avenant avec --depuis (classeur prêt à imprimer, et PDF avec --pdf). Refuse une convention qui a des erreurs, sauf avec --brouillon.")
     s.add_argument("fichier", metavar="FICHIER", help="classeur de la convention")
     s.add_argument("-o", "--sortie", metavar="SORTIE.xlsx", help="fichier à écrire (défaut : FICHIER_annexe.xlsx à côté du classeur)")
     s.add_argument("--pdf", action="store_true", help="produit aussi le PDF (LibreOffice)")

@@ -1,4 +1,4 @@
-"""The annex of the avenant (`acv_xl.outputs.annex`, `acv-xl annexe`).
+"""The annex of a convention (`acv_xl.outputs.annex`, `acv-xl annexe`; the avenant's: test_annex_depuis).
 
 Numbers are read back from the written workbook with openpyxl and compared with `totals`; the PDF
 is produced by LibreOffice (these tests FAIL when soffice is missing: the annex must print) and
@@ -26,6 +26,7 @@ from acv_xl.outputs import libreoffice
 from acv_xl.checks import totals
 from acv_xl.outputs.annex import AnnexSheet, PROJET_NON_VALIDE
 from acv_xl.checks.findings import Gravite
+from acv_xl.checks.validate import ETAT_LIBELLE
 from acv_xl.contract.model import (Commune, Convention, ElementDiagnostic, FicheAction, Financeur, Indicateur,
                           LigneFinancement, MembreGouvernance, Perimetre, build_named, build_row)
 from acv_xl.contract.values import fmt_euros
@@ -260,9 +261,12 @@ def test_perimeters_nested_by_parent(built):
 def test_print_ready_values_and_french_formats(built):
     wb = openpyxl.load_workbook(built["clean"])
     cover = [c.value for row in wb[AnnexSheet.COVER].iter_rows() for c in row if c.value is not None]
-    assert annex.TITRE in cover
+    # without the state before, nothing makes it an avenant's annex: the convention's
+    assert annex.TITRE in cover and annex.TITRE_AVENANT not in cover and "avenant" not in annex.TITRE
+    assert wb.properties.title == f"{annex.TITRE} — Lens - Liévin"
+    assert all(annex.TITRE in ws.oddHeader.left.text for ws in wb.worksheets)
     for expected in ("ACV113", "Lens - Liévin", "CA de Lens-Liévin", "62498", "Lens", "62510", "Liévin",
-                     built["report"].etat, built["report"].empreinte):
+                     ETAT_LIBELLE[built["report"].etat], built["report"].empreinte):
         assert expected in cover
     for ws in wb.worksheets:
         assert ws.page_setup.orientation == "landscape"
@@ -313,6 +317,8 @@ def test_pdf_pages_and_french_amounts(built_pdf):
     assert "15/06/2023" in text
     assert re.search(r"\b12 / 12\b", text)
     assert PROJET_NON_VALIDE not in text
+    # the convention's annex, on every page (header): not an avenant's
+    assert text.count(annex.TITRE) >= pages and "avenant" not in text
 
 
 @pytest.mark.libreoffice

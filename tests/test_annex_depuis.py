@@ -12,7 +12,7 @@ import pytest
 
 from acv_xl.cli import main
 from acv_xl.contract import layout
-from acv_xl.outputs import libreoffice
+from acv_xl.outputs import annex, libreoffice
 from acv_xl.outputs.annex import MODIFICATIONS_TITLE, AnnexSheet
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
@@ -40,6 +40,10 @@ def test_annex_opens_with_the_avenant_changes(pair, tmp_path, capsys):
     assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[:2] == [AnnexSheet.COVER, AnnexSheet.MODIFICATIONS]
+    # the avenant's annex: so titled on its cover, on every page and in its properties
+    assert annex.TITRE_AVENANT in _texts(wb[AnnexSheet.COVER]) and annex.TITRE not in _texts(wb[AnnexSheet.COVER])
+    assert all(annex.TITRE_AVENANT in ws.oddHeader.left.text for ws in wb.worksheets)
+    assert wb.properties.title.startswith(annex.TITRE_AVENANT)
     ws = wb[AnnexSheet.MODIFICATIONS]
     texts = _texts(ws)
     assert MODIFICATIONS_TITLE in texts
@@ -79,6 +83,8 @@ def test_annex_depuis_in_the_pdf(pair, tmp_path, capsys):
     i = next(k for k, p in enumerate(pages) if MODIFICATIONS_TITLE in p)
     assert i == 1  # right after the cover
     page = pages[i]
+    # with the state before, it is the avenant's annex: its title on the cover and every page
+    assert annex.TITRE_AVENANT in pages[0] and all(annex.TITRE_AVENANT in p for p in pages if p.strip())
     for words in ("Financements par financeur", "Actions ajoutées, supprimées ou dont le coût a changé",
                   "Lignes de financement modifiées", "Étude de programmation de la halle", "+64 000,00 €",
                   "50 000,00 €", "Ligne supprimée", "Ligne ajoutée"):

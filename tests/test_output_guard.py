@@ -331,7 +331,7 @@ def test_valider_says_in_one_finding_what_a_file_that_is_no_convention_is(folder
     ok(acv("annexe", folder / "arras.xlsx", "-o", tmp_path / "annexe.xlsx"))
     ok(acv("consolider", folder, "-o", tmp_path / "conso.xlsx"))
     cases = {
-        tmp_path / "annexe.xlsx": "l'annexe de l'avenant",
+        tmp_path / "annexe.xlsx": "l'annexe d'une convention ou d'un avenant",
         tmp_path / "conso.xlsx": "un classeur consolidé",
         _plain_sheet(tmp_path / "feuille.xlsx"): "n'est pas un classeur de convention ACV",
         _random_tables(tmp_path / "tables.xlsx", 1): "n'est pas un classeur de convention ACV",

@@ -351,4 +351,4 @@ def test_str11_names_a_report_of_acv_xl_by_its_mark_even_with_template_sheet_nam
     conv = _nothing_of_the_template((layout.Sheet.PERIMETRES, layout.Sheet.ACTIONS))  # an annex shares them
     conv.structure.derived_report = "annexe"
     out = run_rules(conv)
-    assert [f.code for f in out] == ["STR-11"] and "l'annexe de l'avenant" in out[0].message
+    assert [f.code for f in out] == ["STR-11"] and "l'annexe d'une convention ou d'un avenant" in out[0].message

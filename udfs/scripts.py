@@ -361,7 +361,7 @@ def valider(book: xw.Book):
 
 @xw.script(button=layout.BUTTONS_BY_SCRIPT["generer_annexe"].binding, show_taskpane=False, include=INCLUDE)
 def generer_annexe(book: xw.Book):
-    """Génère l'annexe de l'avenant (nouvelle feuille sur le web, nouveau classeur sur le PC)."""
+    """Génère l'annexe de la convention (nouvelle feuille sur le web, nouveau classeur sur le PC)."""
     _guarded(book, run_generer_annexe, "Génération de l'annexe")
 
 

@@ -1,4 +1,5 @@
-"""The annex of the avenant: a print-ready workbook (and its PDF) made from a validated convention.
+"""The annex of a convention (or, with the state before, of its avenant): a print-ready workbook
+(and its PDF) made from a validated convention.
 
 Today référents retype it by hand for the comité régional d'engagement; here it is generated so
 that the PDF can go into the comité's file untouched. Every number is a value (no formula: the
@@ -41,7 +42,9 @@ from acv_xl.outputs.formats import (
 )
 from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs, mark_xlsxwriter, pdf_keywords
 
-TITRE = "Annexe à l'avenant de la convention Action Cœur de Ville"
+# Without the state before (`--depuis`), nothing says the plan is an avenant's: the convention's annex
+TITRE = "Annexe à la convention Action Cœur de Ville"
+TITRE_AVENANT = "Annexe à l'avenant de la convention Action Cœur de Ville"
 FONT_PT = 10  # the annex's type (Arial); its print scale keeps it at 8 pt or more
 PROJET_NON_VALIDE = "PROJET — non validé"
 
@@ -182,9 +185,10 @@ def _kind(col: layout.Column) -> str:
 class _Data:
     """What the sheets show, every number from `totals`."""
 
-    def __init__(self, report, brouillon: bool):
+    def __init__(self, report, brouillon: bool, avenant: bool = False):
         conv: Convention = report.convention
         self.report = report
+        self.titre = TITRE_AVENANT if avenant else TITRE
         self.conv = conv
         self.brouillon = brouillon
         self.generated = date.today()
@@ -274,7 +278,7 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     ws.center_horizontally()
     label = _hf(d.libelle)[:60]
     acv_id = _hf(d.conv.acv_id or "")
-    header = f"&L&8{_hf(TITRE)}"
+    header = f"&L&8{_hf(d.titre)}"
     if d.brouillon:
         header += f'&C&"-,Bold"&14&KC00000{PROJET_NON_VALIDE}'
     header += f"&R&8Convention {acv_id}"
@@ -331,7 +335,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     ws.set_column(1, 1, 30)
     ws.set_column(2, 3, 30)
     row = _setup(ws, d, fmts, last)
-    row = _title(ws, row, TITRE, fmts, last, d.libelle)
+    row = _title(ws, row, d.titre, fmts, last, d.libelle)
     conv = d.conv
     nc = layout.NAMED_BY_NAME
 
@@ -893,14 +897,14 @@ def build_annex(report, out: Path, brouillon: bool = False, depuis=None, referen
         raise ValueError("no convention to build an annex from")
     brouillon = brouillon or has_errors(report.findings)
     out = Path(out)
-    d = _Data(report, brouillon)
+    d = _Data(report, brouillon, avenant=depuis is not None)
 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
                                             "strings_to_urls": False})
         wb.set_properties({
-            "title": f"{TITRE} — {d.libelle}",
-            "subject": PROJET_NON_VALIDE if brouillon else "Annexe à l'avenant",
+            "title": f"{d.titre} — {d.libelle}",
+            "subject": PROJET_NON_VALIDE if brouillon else d.titre,
             "author": "acv-xl",
             "comments": f"Empreinte des données : {report.empreinte or ''}",
             "keywords": pdf_keywords(ANNEXE),  # the mark of the PDF LibreOffice prints from it

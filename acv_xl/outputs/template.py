@@ -67,7 +67,7 @@ HOW_TO = (
     "6. Gouvernance : le comité de projet et l'équipe de projet.",
     "« Valider » contrôle tout le classeur, remplit la feuille Contrôles, surligne les cellules à corriger "
     "et met à jour le statut ci-dessous.",
-    "« Générer l'annexe » produit l'annexe de l'avenant (fiches-actions et plan de financement).",
+    "« Générer l'annexe » produit l'annexe de la convention (fiches-actions et plan de financement).",
     "Les lignes de financement au statut « Refusé » ne sont comptées dans aucun total.",
     "Sans complément Excel, le classeur reste utilisable : la feuille Synthèse est calculée par des formules d'Excel.",
 )

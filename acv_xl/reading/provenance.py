@@ -30,7 +30,7 @@ COMPARAISON = "comparaison"
 HISTORIQUE = "historique"
 KINDS = {
     CONSOLIDATION: "un classeur consolidé (acv-xl consolider)",
-    ANNEXE: "l'annexe de l'avenant (acv-xl annexe)",
+    ANNEXE: "l'annexe d'une convention ou d'un avenant (acv-xl annexe)",
     EXTRAIT: "un extrait par financeur (acv-xl consolider --par-financeur)",
     COMPARAISON: "une comparaison de deux états d'une convention (acv-xl comparer)",
     HISTORIQUE: "l'évolution d'un département (acv-xl historique)",
@@ -52,7 +52,7 @@ def mark(kind: str) -> str:
 
 
 def describe(kind: str) -> str:
-    """A derived report's kind, in French (« l'annexe de l'avenant (acv-xl annexe) »)."""
+    """A derived report's kind, in French (« l'annexe d'une convention ou d'un avenant (acv-xl annexe) »)."""
     return KINDS.get(kind, f"un rapport produit par acv-xl ({kind})")
 
 
