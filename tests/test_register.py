@@ -29,6 +29,7 @@ import pytest
 from acv_xl import __version__
 from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary, judge
 from acv_xl.checks.totals import Totaux
+from acv_xl.checks.validate import validate_file
 from acv_xl.cli import main
 from acv_xl.contract import layout
 from acv_xl.contract.model import LigneFinancement, build_row
@@ -287,11 +288,52 @@ def test_historique_of_consolidations_without_comite(tmp_path, examples):
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", js) == 0
     data = json.loads(js.read_text(encoding="utf-8"))
     assert [c["comite"] for c in data["consolidations"]] == [None, None]
+    assert [c["perimetre_modifie"] for c in data["consolidations"]] == [False, False]  # the same scope twice
     wb = openpyxl.load_workbook(tmp_path / "e.xlsx")
     labels = [c.value for c in wb["Consolidations"]["C"][3:5]]
     assert all(lab.startswith("Consolidation du ") for lab in labels) and labels[0] != labels[1]
     mv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Mouvements", header=2, engine="openpyxl")
     assert mv.dropna(how="all").empty  # the same files twice: nothing moved
+
+
+def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, examples, capsys):
+    """A run with `--sans-erreurs` after one without leaves the conventions with errors out: they read
+    « Convention retirée », and the pair is flagged (column, note, JSON, message), so that a référent
+    does not take a filter for conventions leaving the programme. The next run of the same scope is not."""
+    from acv_xl.history.historique import CONVENTION_RETIREE, PERIMETRE_MODIFIE
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    for k in (2, 3):
+        _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--departement", "62",
+             "--sans-erreurs", "--jobs", "1")
+    js, evo = tmp_path / "e.json", tmp_path / "e.xlsx"
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    assert "1 paire de consolidations successives ne porte pas sur le même périmètre" in capsys.readouterr().err
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [(c["departement"], c["sans_erreurs"], c["perimetre_modifie"]) for c in data["consolidations"]] == [
+        ("62", False, False), ("62", True, True), ("62", True, False)]
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    retirees = mv[mv["Mouvement"] == CONVENTION_RETIREE]
+    with_errors = {examples["convs"][p.name].value("acv_id") for p in examples["paths"]
+                   if any(f.gravite.value == "erreur" for f in validate_file(p).findings)}
+    assert with_errors and set(retirees[H.ACV_ID]) == with_errors
+    assert set(retirees[PERIMETRE_MODIFIE]) == {"sans erreurs seulement : Non → Oui"}
+    assert mv[PERIMETRE_MODIFIE].notna().all()  # every movement here is of the first pair
+    values = [c.value for row in openpyxl.load_workbook(evo)["Mouvements"].iter_rows() for c in row]
+    assert any(isinstance(v, str) and v.startswith(f"{PERIMETRE_MODIFIE} : les deux consolidations") for v in values)
+    pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
+    pf = pf[pf[H.FINANCEUR].notna()]
+    flagged = pf[pf[PERIMETRE_MODIFIE].notna()]
+    assert len(flagged) and set(flagged["Avant"]) == {data_label(evo, 1)} and pf[PERIMETRE_MODIFIE].isna().any()
+
+
+def data_label(evo: Path, n: int) -> str:
+    """The label of the n-th consolidation in the Consolidations sheet."""
+    return openpyxl.load_workbook(evo)["Consolidations"].cell(3 + n, 3).value
 
 
 def test_historique_bad_inputs(tmp_path):

@@ -42,6 +42,7 @@ LIGNE_AJOUTEE = "Nouvelle ligne"
 LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
 MONTANT_MODIFIE = "Montant modifié"
+PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
 
 ANCIENS_ETATS = {"jamais validé": ETAT_JAMAIS}  # the état's older spelling in a register
 
@@ -87,6 +88,27 @@ class Evolution:
 
     def labels(self) -> dict[int, str]:
         return dict(zip(self.ids, self.consolidations["libelle"]))
+
+    def perimetres(self) -> dict[int, tuple[str | None, bool]]:
+        """consolidation → its scope: (département of `--departement` or None, `--sans-erreurs`)."""
+        return {int(i): (d if isinstance(d, str) and d else None, bool(se))
+                for i, d, se in self.consolidations[["id", "departement", "sans_erreurs"]].itertuples(index=False)}
+
+    def changement_perimetre(self, avant: int, apres: int) -> str:
+        """What differs between the scopes of two consolidations, in French ("" when nothing): their
+        conventions « ajoutées » or « retirées » may then only be the filter's doing."""
+        p = self.__dict__.get("_perimetres") or self.__dict__.setdefault("_perimetres", self.perimetres())
+        (da, sa), (db, sb) = p[avant], p[apres]
+        parts = []
+        if da != db:
+            parts.append(f"département : {da or 'tous'} → {db or 'tous'}")
+        if sa != sb:
+            parts.append(f"sans erreurs seulement : {'Oui' if sa else 'Non'} → {'Oui' if sb else 'Non'}")
+        return " ; ".join(parts)
+
+    def paires_hors_perimetre(self) -> list[tuple[int, int]]:
+        """The consecutive consolidations whose scopes differ."""
+        return [(a, b) for a, b in zip(self.ids, self.ids[1:]) if self.changement_perimetre(a, b)]
 
     def financeurs(self) -> list[str]:
         """The financeurs present, reference order, then « code inconnu »."""
@@ -261,8 +283,15 @@ def to_json(ev: Evolution) -> dict:
             .itertuples(index=False):
         par_convention.setdefault(acv_id or SANS_ID, []).append(
             {"consolidation": int(cid), "financement_total": round(float(total), 2), "etat": etat})
+    perimetres = ev.perimetres()
+    ids = ev.ids
+    # `perimetre_modifie`: the scope differs from the previous consolidation's (its movements then
+    # mix the filter's effect with the département's)
+    modifie = {b: bool(ev.changement_perimetre(a, b)) for a, b in zip(ids, ids[1:])}
     return {
-        "consolidations": [{"id": int(i), "date": d, "comite": c if isinstance(c, str) else None}
+        "consolidations": [{"id": int(i), "date": d, "comite": c if isinstance(c, str) else None,
+                            "departement": perimetres[int(i)][0], "sans_erreurs": perimetres[int(i)][1],
+                            "perimetre_modifie": modifie.get(int(i), False)}
                            for i, d, c in ev.consolidations[["id", "date", "comite"]].itertuples(index=False)],
         "par_financeur": {f: [{"consolidation": c, "total": totaux[f][c], "par_statut": statuts[f][c]}
                               for c in ev.ids] for f in ev.financeurs()},
@@ -310,6 +339,12 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         return fail(f"impossible d'écrire {exc.filename or out} : le fichier est peut-être ouvert dans Excel ; "
                     "fermez-le et relancez.")
     n = len(ev.ids)
+    mixed = len(ev.paires_hors_perimetre())
+    if mixed:
+        print(f"Attention : {mixed} paire{'s' if mixed > 1 else ''} de consolidations successives "
+              f"{'ne portent' if mixed > 1 else 'ne porte'} pas sur le même périmètre (département, « sans erreurs "
+              "seulement ») : leurs conventions ajoutées ou retirées peuvent n'être que l'effet de ce changement "
+              f"(colonne « {PERIMETRE_MODIFIE} » de la feuille Mouvements).", file=sys.stderr)
     duree = f"{time.perf_counter() - t0:.1f}".replace(".", ",")
     print(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
           f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"

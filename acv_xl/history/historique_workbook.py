@@ -9,7 +9,7 @@ from pathlib import Path
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
-from acv_xl.history.historique import Evolution, mouvements_par_financeur
+from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur
 from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
@@ -144,26 +144,39 @@ class _EvolutionWriter(_Writer):
         ws = self.sheet(Feuille.MOUVEMENTS, "Évolutions d'une consolidation à la suivante")
         labels = ev.labels()
         tf = layout.T_FINANCEMENTS
-        cols = [("Avant", 24, None), ("Après", 24, None), (H.ACV_ID, 12, None), (H.LIBELLE, 24, None),
-                ("Mouvement", 18, None), (tf.header("numero"), 9, None), (H.INTITULE, 30, None),
+        cols = [("Avant", 24, None), ("Après", 24, None), (PERIMETRE_MODIFIE, 22, None), (H.ACV_ID, 12, None),
+                (H.LIBELLE, 24, None), ("Mouvement", 18, None), (tf.header("numero"), 9, None), (H.INTITULE, 30, None),
                 (tf.header("financeur"), 11, None), (tf.header("dispositif"), 18, None), (tf.header("nature"), 14, None),
                 (tf.header("annee"), 8, None), ("Statut avant", 12, None), ("Statut après", 12, None),
                 ("Montant avant (€)", 16, "euros"), ("Montant après (€)", 16, "euros"), ("Écart (€)", 16, "euros"),
                 ("Engagement obtenu", 11, None)]
-        rows = [[labels.get(m.avant), labels.get(m.apres), m.acv_id, m.libelle, m.type, m.numero, m.intitule,
-                 m.financeur, m.dispositif, m.nature, m.annee, m.statut_avant, m.statut_apres, m.montant_avant,
-                 m.montant_apres, m.ecart, m.engagement] for m in ev.mouvements]
-        self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=0)
+        rows = [[labels.get(m.avant), labels.get(m.apres), ev.changement_perimetre(m.avant, m.apres) or None, m.acv_id,
+                 m.libelle, m.type, m.numero, m.intitule, m.financeur, m.dispositif, m.nature, m.annee, m.statut_avant,
+                 m.statut_apres, m.montant_avant, m.montant_apres, m.ecart, m.engagement] for m in ev.mouvements]
+        _, last = self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=0)
+        self.note_perimetre(ws, last + 2)
+
+    def note_perimetre(self, ws, row: int) -> None:
+        """Under a table of movements, when two consecutive consolidations differ in scope."""
+        if self.ev.paires_hors_perimetre():
+            ws.write_string(row, 0, f"{PERIMETRE_MODIFIE} : les deux consolidations ne portent pas sur le même "
+                                    "périmètre (département, « sans erreurs seulement », voir la feuille "
+                                    f"{Feuille.CONSOLIDATIONS}) ; leurs conventions ajoutées ou retirées et leurs "
+                                    "écarts peuvent n'être que l'effet de ce changement, non des conventions entrées "
+                                    "dans le programme ou sorties.", self.fmt["sous_titre"])
 
     def mouvements_par_financeur(self) -> None:
         ev = self.ev
         ws = self.sheet(Feuille.MOUVEMENTS_FINANCEURS, "Évolutions de chaque financeur d'un comité au suivant")
         labels = ev.labels()
-        cols = [("Avant", 24, None), ("Après", 24, None), (H.FINANCEUR, 14, None), ("Total avant (€)", 17, "euros"),
+        cols = [("Avant", 24, None), ("Après", 24, None), (PERIMETRE_MODIFIE, 22, None), (H.FINANCEUR, 14, None),
+                ("Total avant (€)", 17, "euros"),
                 ("Total après (€)", 17, "euros"), ("Écart (€)", 16, "euros"),
                 ("Engagements obtenus (€)", 17, "euros"), ("Nouvelles lignes", 10, "entier")]
-        rows = [[labels[a], labels[b], *rest] for a, b, *rest in mouvements_par_financeur(ev)]
-        self.table(ws, TABLES[Feuille.MOUVEMENTS_FINANCEURS], cols, rows, freeze_cols=3)
+        rows = [[labels[a], labels[b], ev.changement_perimetre(a, b) or None, *rest]
+                for a, b, *rest in mouvements_par_financeur(ev)]
+        self.table(ws, TABLES[Feuille.MOUVEMENTS_FINANCEURS], cols, rows, freeze_cols=4)
+        self.note_perimetre(ws, len(rows) + 6)
         ws.write_string(len(rows) + 5, 0, "Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » ou "
                                           "« Versé », et lignes passées à l'un de ces statuts (détail : feuille "
                                           f"{Feuille.MOUVEMENTS}).", self.fmt["sous_titre"])
