@@ -890,13 +890,16 @@ def test_consolidation_writes_the_seven_sheets_of_the_spec(consolidated):
     assert openpyxl.load_workbook(out_dir / "conso.xlsx").sheetnames == sheets
 
 
+ID_HEADER = "Identifiant ACV"  # the convention's identifier column, in French (docs/interfaces.md)
+
+
 def test_consolidation_has_one_row_per_convention_and_every_file(consolidated, reports):
     _, out_dir, _, files = consolidated
     wb = openpyxl.load_workbook(out_dir / "conso.xlsx")
     ws = wb["Synthèse"]
     (name,) = ws.tables.keys()
     rows = table_records(ws, ws.tables[name])
-    ids = [r["acv_id"].value for r in rows if r["acv_id"].value not in (None, "Total")]
+    ids = [r[ID_HEADER].value for r in rows if r[ID_HEADER].value not in (None, "Total")]
     assert len(ids) == len(set(ids))  # the duplicate is counted once (CON-01)
     # every convention of the département once; the file of the Nord (59) is listed, not counted
     assert set(ids) == {r["acv_id"] for r in reports.values()} | {f"ACV98{i}" for i in range(len(INJECTIONS))}
@@ -921,7 +924,7 @@ def test_consolidation_counts_the_validated_copy_of_a_duplicate(consolidated, re
     ws = wb["Synthèse"]
     (name,) = ws.tables.keys()
     acv_id = reports[CLEAN[2].name]["acv_id"]
-    row = next(r for r in table_records(ws, ws.tables[name]) if r["acv_id"].value == acv_id)
+    row = next(r for r in table_records(ws, ws.tables[name]) if r[ID_HEADER].value == acv_id)
     cells = [str(c.value) for c in row.values()]
     assert any(v.replace("\\", "/").endswith("sous-dossier/valide.xlsx") for v in cells), cells
     assert any(v.casefold() == "validé" for v in cells), cells
@@ -932,7 +935,7 @@ def test_consolidation_totals_per_convention_equal_the_validation_report(consoli
     wb = openpyxl.load_workbook(out_dir / "conso.xlsx")
     ws = wb["Synthèse"]
     (name,) = ws.tables.keys()
-    rows = {r["acv_id"].value: r for r in table_records(ws, ws.tables[name])}
+    rows = {r[ID_HEADER].value: r for r in table_records(ws, ws.tables[name])}
     for report in reports.values():
         row = rows[report["acv_id"]]
         t = report["totaux"]

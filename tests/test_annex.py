@@ -279,7 +279,7 @@ def test_print_ready_values_and_french_formats(built):
             for c in row:
                 assert c.data_type != "f", f"{ws.title}!{c.coordinate} est une formule"
                 if isinstance(c.value, float) and c.number_format not in ("0", "[$-40C]#,##0",
-                                                                         "[$-40C]#,##0.0#", "[$-40C]0.0 %"):
+                                                                         "[$-40C]#,##0.0#", "[$-40C]0.0# %"):
                     assert c.number_format.endswith('#,##0.00 "€"'), (ws.title, c.coordinate, c.number_format)
                 if hasattr(c.value, "year") and c.value is not None:
                     assert c.number_format == "dd/mm/yyyy"

@@ -331,6 +331,44 @@ def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, 
     assert len(flagged) and set(flagged["Avant"]) == {data_label(evo, 1)} and pf[PERIMETRE_MODIFIE].isna().any()
 
 
+def test_users_read_french_headers_and_the_template_status_words(tmp_path, examples):
+    """What a référent opens: no technical key as a column header (the identifier is « Identifiant
+    ACV », JSON keeps `acv_id`), and the validation status in the template's own words (« Non
+    validé »), a register written before (« jamais validé ») included."""
+    import re
+
+    folder = _folder(tmp_path, examples)
+    reg, dossier = tmp_path / "r.sqlite", tmp_path / "financeurs"
+    for k in (1, 2):
+        _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--par-financeur", dossier,
+             "--json", tmp_path / f"c{k}.json", "--jobs", "1")
+    con = sqlite3.connect(reg)
+    with con:  # the first run as an older acv-xl recorded it
+        con.execute("UPDATE conventions SET etat = 'jamais validé' WHERE consolidation_id = 1 AND etat = 'non validé'")
+    con.close()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 0
+    books = [tmp_path / "c2.xlsx", tmp_path / "e.xlsx", *sorted(dossier.glob("*.xlsx"))]
+    seen_id = 0
+    for book in books:
+        wb = openpyxl.load_workbook(book)
+        for ws in wb.worksheets:
+            for t in ws.tables.values():
+                top = ws[t.ref.split(":")[0]].row
+                heads = [c.value for c in ws[top] if c.value is not None]
+                assert not [h for h in heads if re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", str(h))], (book.name, ws.title)
+                seen_id += H.ACV_ID in heads
+    assert H.ACV_ID == "Identifiant ACV" and seen_id >= 8
+    assert "acv_id" in json.loads((tmp_path / "c2.json").read_text(encoding="utf-8"))["conventions"][0]
+    non_valide = layout.L.STATUT_VALIDATION[0]
+    synth = _table(tmp_path / "c2.xlsx", Feuille.SYNTHESE)
+    assert set(synth[H.STATUT]) == {non_valide}  # the examples were never validated
+    par_conv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Par convention", header=2, engine="openpyxl", dtype=object)
+    assert set(par_conv[H.STATUT].dropna()) == {non_valide}
+    etats = {e["etat"] for s in json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))["par_convention"].values()
+             for e in s}
+    assert etats == {"non validé"}
+
+
 def data_label(evo: Path, n: int) -> str:
     """The label of the n-th consolidation in the Consolidations sheet."""
     return openpyxl.load_workbook(evo)["Consolidations"].cell(3 + n, 3).value
@@ -585,6 +623,37 @@ def test_readiness_phase_and_class_at_their_boundaries():
                        date.today()).classe == EN_COURS  # 25 % of the actions: not « moins prête »
     assert preparation(_summary(["Engagée", "Mature", "Mature", "Mature", "Mature"], "24.99", "100"),
                        date.today()).classe == MOINS_PRETE
+
+
+def test_synthese_shares_never_shown_against_their_class(tmp_path):
+    """Acquired 49,996 % is « en cours » (under 50 %): its cell (two decimals at most) must not read
+    « 50,0 % » beside it; 24,999 % of the actions, « moins prête », must not read « 25,0 % »."""
+    from acv_xl.checks.rules.consolidation import judge
+    from acv_xl.outputs.formats import FMT_PERCENT
+
+    cases = [("ACV001", ["Engagée"] + ["Mature"] * 3, "4999600", "10000000"),  # 25 % of actions, 49,996 % acquired
+             ("ACV002", ["Engagée"] * 4 + ["Mature"] * 1, "5000400", "10000000"),  # 80 %, 50,004 %
+             ("ACV003", ["Mature"] * 4, "2499900", "10000000")]  # 0 %, 24,999 %
+    files = []
+    for acv, maturites, acquis, total in cases:
+        f = _summary(maturites, acquis, total)
+        f.rel, f.path, f.acv_id = f"{acv}.xlsx", f"/d/{acv}.xlsx", acv
+        files.append(f)
+    out = tmp_path / "c.xlsx"
+    C.write_workbook(C.ConsolidationResult(files, judge(files)), out)
+    ws = openpyxl.load_workbook(out)[Feuille.SYNTHESE]
+    heads = [c.value for c in ws[3]]
+    rows = {ws.cell(r, 1).value: {h: ws.cell(r, j + 1) for j, h in enumerate(heads)} for r in range(4, 7)}
+
+    def shown(cell) -> Decimal:  # what `0.0# %` prints: the percentage to two decimals
+        assert cell.number_format == FMT_PERCENT
+        return (Decimal(str(cell.value)) * 100).quantize(Decimal("0.01"))
+
+    a, b, c = rows["ACV001"], rows["ACV002"], rows["ACV003"]
+    assert a[H.PREPARATION].value == EN_COURS and shown(a[H.PART_ACQUISE]) == Decimal("49.99")
+    assert b[H.PREPARATION].value == AVANCEE and shown(b[H.PART_ACQUISE]) >= 50
+    assert c[H.PREPARATION].value == MOINS_PRETE and shown(c[H.PART_ACQUISE]) == Decimal("24.99")
+    assert shown(a[H.PART_ACTIONS]) == 25 and shown(c[H.PART_ACTIONS]) == 0
 
 
 def test_synthese_shows_readiness_its_thresholds_and_the_gap_split(tmp_path, examples):

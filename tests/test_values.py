@@ -75,3 +75,41 @@ def test_french_formats():
     assert v.fmt_euros(-50000) == "-50 000,00 €"
     assert v.fmt_date(date(2026, 12, 31)) == "31/12/2026"
     assert v.fmt_percent(Decimal("0.2")) == "20,0 %"
+
+
+def test_one_rule_for_percentages_and_never_against_the_verdict():
+    """One or two decimals (the cells' `0.0# %` too); more only when rounding would put the figure on a
+    threshold it is not on, or on its other side."""
+    from acv_xl.outputs.formats import FMT_PERCENT
+
+    assert FMT_PERCENT.endswith("0.0# %")  # cells: one or two decimals, as sentences
+    assert [v.fmt_percent(Decimal(x)) for x in ("0.8", "0.795", "0.7995", "1", "0.123456")] == [
+        "80,0 %", "79,5 %", "79,95 %", "100,0 %", "12,35 %"]
+    cap = (Decimal("0.8"),)
+    assert v.fmt_percent(Decimal("0.79996"), cap) == "79,996 %"  # not « 80,0 % » under an 80 % cap
+    assert v.fmt_percent(Decimal("0.800004"), cap) == "80,0004 %"  # not « 80,0 % » over it
+    assert v.fmt_percent(Decimal("0.8"), cap) == "80,0 %" and v.fmt_percent(Decimal("0.79"), cap) == "79,0 %"
+    assert v.fmt_percent(Decimal("0.0000001"), (0, 1)) == "0,00001 %"  # something, never « 0,0 % »
+    for ratio in (Decimal("0.19999"), Decimal("0.099996"), Decimal("0.2"), Decimal("0.200001"), Decimal("0.5")):
+        for seuil in (Decimal("0.1"), Decimal("0.2"), Decimal("0.5")):
+            shown = Decimal(v.fmt_percent(ratio, (seuil,))[:-2].replace(",", ".")) / 100
+            assert (shown > seuil) == (ratio > seuil) and (shown == seuil) == (ratio == seuil), (ratio, seuil)
+    # a cell beside its verdict holds a ratio its two decimals show on the right side
+    seuils = (Decimal("0.5"), Decimal("0.25"))
+    assert v.ratio_for_cell(Decimal("0.49996"), seuils) == Decimal("0.4999")
+    assert v.ratio_for_cell(Decimal("0.24999"), seuils) == Decimal("0.2499")
+    assert v.ratio_for_cell(Decimal("0.50004"), seuils) == Decimal("0.5001")
+    assert v.ratio_for_cell(0.9932152280437241, seuils) == 0.9932152280437241  # elsewhere: the ratio itself
+    assert v.ratio_for_cell(None, seuils) is None
+
+
+def test_negative_numbers_in_text_use_the_sign_a_cell_prints_and_copy_back_as_numbers():
+    """The hyphen-minus, as Excel and LibreOffice print a negative cell (and the annex's PDF): a figure
+    copied from a message into a cell stays a number, for Excel and for acv-xl's own reader."""
+    assert v.MINUS == "-"
+    for x in (Decimal("-50000"), Decimal("-1234567.89"), Decimal("-0.5")):
+        text = v.fmt_euros(x)
+        assert text.startswith("-") and "\u2212" not in text
+        assert v.parse_number_text(text) == x
+    assert v.fmt_number(Decimal("-1234.5"), 1) == "-1 234,5"
+    assert v.fmt_number(-0.001) == "0" and v.fmt_euros(Decimal("-0.001")) == "0,00 €"  # no « -0 »

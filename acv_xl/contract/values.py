@@ -13,7 +13,7 @@ import unicodedata
 from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 from acv_xl.contract.layout import AXES, AXES_VARIANTES, Kind
@@ -281,41 +281,88 @@ def parse(raw: Any, kind: Kind, choices: tuple[str, ...] = ()) -> Parsed:
 # A plain space, as the spec writes amounts (`1 234 567,89 €`): it survives every terminal,
 # JSON consumer and copy-paste; Excel cells use the number format instead.
 THOUSANDS = " "
+# The sign of a negative amount or number in text: the hyphen-minus, as Excel and LibreOffice print
+# the same value in a cell (number formats), so that a report, the Contrôles sheet, the annex and its
+# PDF agree; and a figure copied from a message back into a cell stays a number (with U+2212 « − »,
+# typographic but not a number to Excel nor to `parse_number_text`).
+MINUS = "-"
 
 
 def fmt_euros(value: Decimal | float | int | None) -> str:
-    """`1 234 567,89 €`: thousands separated by `THOUSANDS` (a plain space, see above)."""
+    """`1 234 567,89 €`: thousands separated by `THOUSANDS` (a plain space), `MINUS` before a
+    negative amount (see above)."""
     if value is None:
         return ""
     d = to_cents(value)
-    sign = "-" if d < 0 else ""
+    sign = MINUS if d < 0 else ""
     ent, dec = f"{abs(d):.2f}".split(".")
+    return f"{sign}{_grouped(ent)},{dec} €"
+
+
+def _grouped(ent: str) -> str:
     groups = []
     while len(ent) > 3:
         groups.insert(0, ent[-3:])
         ent = ent[:-3]
     groups.insert(0, ent)
-    return f"{sign}{THOUSANDS.join(groups)},{dec} €"
+    return THOUSANDS.join(groups)
 
 
 def fmt_number(value: Decimal | float | int | None, decimals: int = 0) -> str:
+    """`12 345,6`: rounded half up (as amounts are), no sign when the shown figure is zero."""
     if value is None:
         return ""
-    s = f"{abs(Decimal(str(value))):.{decimals}f}"
-    ent, _, dec = s.partition(".")
-    groups = []
-    while len(ent) > 3:
-        groups.insert(0, ent[-3:])
-        ent = ent[:-3]
-    groups.insert(0, ent)
-    out = THOUSANDS.join(groups) + ("," + dec if dec else "")
-    return ("-" if Decimal(str(value)) < 0 else "") + out
+    d = Decimal(str(value))
+    if not d.is_finite():
+        return str(d)
+    d = d.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP, Context(prec=max(28, d.adjusted() + decimals + 2)))
+    ent, _, dec = f"{abs(d):f}".partition(".")
+    return (MINUS if d < 0 else "") + _grouped(ent) + ("," + dec if dec else "")
 
 
-def fmt_percent(ratio: Decimal | float | None, decimals: int = 1) -> str:
+# Percentages, one rule for every output (sentences with `fmt_percent`, cells with `FMT_PERCENT`
+# `0.0# %` and `ratio_for_cell`): one or two decimals (« 80,0 % », « 79,5 % », « 79,95 % »); the
+# thresholds a rule or a class is judged against are written as the law writes them (« 80 % »).
+# A rounded figure never contradicts its verdict: when rounding would put it on a threshold it
+# is not on, or on its other side (« 80,0 % » for 79,996 % under an 80 % cap), it keeps the
+# decimals that tell them apart (« 79,996 % »).
+def _side(a: Decimal, b: Decimal) -> int:
+    return (a > b) - (a < b)
+
+
+def fmt_percent(ratio: Decimal | float | None, seuils: tuple = ()) -> str:
+    """`ratio` (0.7995) as « 79,95 % »: one or two decimals, more when fewer would misplace it
+    against one of `seuils` (ratios: `(Decimal("0.8"),)` for an 80 % cap) — see above."""
     if ratio is None:
         return ""
-    return fmt_number(Decimal(str(ratio)) * 100, decimals) + " %"
+    pct = Decimal(str(ratio)) * 100
+    limits = [Decimal(str(s)) * 100 for s in seuils]
+    for decimals in range(2, 30):
+        shown = pct.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+        if all(_side(shown, s) == _side(pct, s) for s in limits):
+            break
+    if decimals == 2 and shown == shown.quantize(Decimal("0.1")):
+        decimals = 1  # « 79,5 % », not « 79,50 % »
+    return fmt_number(shown, decimals) + " %"
+
+
+PERCENT_CELL_PLACES = Decimal("0.0001")  # what `FMT_PERCENT` (`0.0# %`) shows of a ratio
+
+
+def ratio_for_cell(ratio: Decimal | float | None, seuils: tuple = ()) -> Decimal | float | None:
+    """The ratio a percent cell holds, beside a verdict judged against `seuils`: the ratio itself,
+    unless the cell's two decimals would misplace it against one of them (0.49996 shown « 50,0 % »
+    beside « en cours », judged under 50 %); then the ratio cut to the shown places on its own side
+    (0.4999: « 49,99 % »)."""
+    if ratio is None:
+        return None
+    d = Decimal(str(ratio))
+    shown = d.quantize(PERCENT_CELL_PLACES, ROUND_HALF_UP)
+    for s in seuils:
+        s = Decimal(str(s))
+        if _side(shown, s) != _side(d, s):
+            return d.quantize(PERCENT_CELL_PLACES, ROUND_FLOOR if d < s else ROUND_CEILING)
+    return ratio
 
 
 def fmt_date(d: date | datetime | None) -> str:

@@ -25,7 +25,7 @@ from acv_xl.checks.validate import ETAT_LIBELLE
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Sheet
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
-from acv_xl.contract.values import fmt_date
+from acv_xl.contract.values import fmt_date, ratio_for_cell
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.terminal import literal
@@ -45,6 +45,8 @@ from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs, mark_xlsx
 # Without the state before (`--depuis`), nothing says the plan is an avenant's: the convention's annex
 TITRE = "Annexe à la convention Action Cœur de Ville"
 TITRE_AVENANT = "Annexe à l'avenant de la convention Action Cœur de Ville"
+# The minimums of the MO's share (article L1111-10, FIN-06): its cells never shown on their wrong side
+SEUILS_MO = (Decimal("0.1"), Decimal("0.2"))
 FONT_PT = 10  # the annex's type (Arial); its print scale keeps it at 8 pt or more
 PROJET_NON_VALIDE = "PROJET — non validé"
 
@@ -601,7 +603,7 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
         _fit_row(ws, row, values, list(widths))
         write_value(ws, row, 4, p.propre, fmts.cell("euros"))
         write_value(ws, row, 5, p.financements_publics, fmts.cell("euros"))
-        write_value(ws, row, 6, p.ratio, fmts.cell("percent", bold=True))
+        write_value(ws, row, 6, ratio_for_cell(p.ratio, SEUILS_MO), fmts.cell("percent", bold=True))
         row += 1
     ws.merge_range(row + 1, 0, row + 1, last,
                    "Part propre : autofinancement, fonds propres et apports du maître d'ouvrage lui-même, ses "
@@ -720,7 +722,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
         ("Total des financements (hors refusés)", totals.total_action(d.lines, a.numero) if a.numero else totals.ZERO, "euros"),
         (t.header("cout_total"), a.cout_total, "euros"),
         ("Écart (coût − financements)", totals.ecart(a, d.lines), "euros"),
-        ("Part du maître d'ouvrage (article L1111-10 du CGCT)", p.ratio, "percent"),
+        ("Part du maître d'ouvrage (article L1111-10 du CGCT)", ratio_for_cell(p.ratio, SEUILS_MO), "percent"),
     ]
     for label, value, kind in summary:
         ws.merge_range(row, 0, row, 5, label, fmts.cell("text", bold=True, fill=True))

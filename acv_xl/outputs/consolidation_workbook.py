@@ -30,6 +30,7 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
 from acv_xl.checks.totals import ZERO
 from acv_xl.checks.validate import ETAT_LIBELLE, ETAT_VALIDE
 from acv_xl.contract import layout
+from acv_xl.contract.values import ratio_for_cell
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import (
     AVANCEE,
@@ -161,6 +162,8 @@ ENTIER = FMT_INTEGER
 DATE = "dd/mm/yyyy"
 DATE_HEURE = "dd/mm/yyyy hh:mm"
 POURCENT = FMT_PERCENT  # French, whatever the reader's locale, like the amounts beside it
+SEUILS_ACTIONS = (SEUIL_AVANCEE[0], SEUIL_MOINS_PRETE[0])  # what each share's class is judged against
+SEUILS_ACQUIS = (SEUIL_AVANCEE[1], SEUIL_MOINS_PRETE[1])
 
 
 def _unique_headers(headers: list[str]) -> list[str]:
@@ -515,8 +518,10 @@ class _Writer:
             rows.append([
                 f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.epci, f.departement, f.programme, f.rel,
                 f.nb_actions, t.cout_total, t.financement_total, t.ecart, max(t.ecart, ZERO), max(-t.ecart, ZERO),
-                f.acquis, (f.acquis / t.financement_total) if t.financement_total else None,
-                STATUT_LIBELLE.get(f.etat, f.etat), *r.counts(f), p.phase, p.part_actions, p.classe,
+                # the shares beside their class: never shown on the wrong side of its thresholds
+                f.acquis, ratio_for_cell(f.acquis / t.financement_total if t.financement_total else None, SEUILS_ACQUIS),
+                STATUT_LIBELLE.get(f.etat, f.etat), *r.counts(f), p.phase, ratio_for_cell(p.part_actions, SEUILS_ACTIONS),
+                p.classe,
             ])
         g = r.totaux
         last_row = 3 + max(len(rows), 1) + 1  # the total row, 1-based

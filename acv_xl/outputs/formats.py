@@ -15,7 +15,8 @@ FMT_EUROS_ENTIERS = '[$-40C]#,##0 "€"'
 FMT_EUROS_ECART = '[$-40C]+#,##0.00 "€";[$-40C]-#,##0.00 "€";[$-40C]0.00 "€"'
 FMT_INTEGER = "[$-40C]#,##0"
 FMT_NUMBER = "[$-40C]#,##0.0#"
-FMT_PERCENT = "[$-40C]0.0 %"
+# one or two decimals, as in sentences (`values.fmt_percent`)
+FMT_PERCENT = "[$-40C]0.0# %"
 FMT_DATE = "dd/mm/yyyy"
 FMT_YEAR = "0"
 

@@ -140,13 +140,9 @@ def _judged_actions(conv: Convention) -> Iterable[Judged]:
 
 
 def _pct(ratio: Decimal, seuil: int) -> str:
-    """The ratio with 2 decimals, or more when 2 would show the threshold itself: « 9,999 % » under a
-    10 % minimum, never « 10,00 % » in a message saying it is too low."""
-    for decimals in (2, 3, 4):
-        shown = fmt_percent(ratio, decimals)
-        if Decimal(ratio * 100).quantize(Decimal(1).scaleb(-decimals)) != seuil:
-            break
-    return shown
+    """The ratio judged against `seuil` % (`values.fmt_percent`'s rule): « 9,999 % » under a 10 %
+    minimum, never « 10,0 % » in a message saying it is too low."""
+    return fmt_percent(ratio, (Decimal(seuil) / 100,))
 
 
 def _ceil(d: Decimal) -> Decimal:
@@ -552,7 +548,7 @@ def non_acquis(conv: Convention) -> Iterable[Finding]:
         reste = tot - acq
         if reste > 0 and tot > 0:
             yield at(a, "numero", "FIN-16", I,
-                     f"Action {a.numero} : {money(reste)} sur {money(tot)} de financements ({fmt_percent(reste / tot)}) "
+                     f"Action {a.numero} : {money(reste)} sur {money(tot)} de financements ({fmt_percent(reste / tot, (0, 1))}) "
                      "ne sont pas encore acquis, engagés ou versés (statut « Prévisionnel » ou « Sollicité »).",
                      action=a.numero)
 
