@@ -113,3 +113,8 @@ def test_negative_numbers_in_text_use_the_sign_a_cell_prints_and_copy_back_as_nu
         assert v.parse_number_text(text) == x
     assert v.fmt_number(Decimal("-1234.5"), 1) == "-1 234,5"
     assert v.fmt_number(-0.001) == "0" and v.fmt_euros(Decimal("-0.001")) == "0,00 €"  # no « -0 »
+    # a gap in a sentence reads as its cell does (`FMT_EUROS_ECART`: +…;-…;0)
+    from acv_xl.outputs.comparison_report import fmt_ecart
+
+    assert [fmt_ecart(Decimal(x)) for x in ("1000", "-1000", "0", "0.001")] == [
+        "+1 000,00 €", "-1 000,00 €", "0,00 €", "0,00 €"]

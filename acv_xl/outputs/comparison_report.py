@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from acv_xl.checks.comparison import AJOUT, MODIFICATION, SUPPRESSION, Change, Comparison, Ecart
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Kind
-from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number
+from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number, to_cents
 
 _SHEET_ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
 TYPE_LABELS = {AJOUT: "Ajout", SUPPRESSION: "Suppression", MODIFICATION: "Modification"}
@@ -65,7 +65,8 @@ def fmt_value(value: Any, kind: Kind = Kind.TEXT) -> str:
 
 
 def fmt_ecart(value: Decimal) -> str:
-    return ("+" if value > 0 else "") + fmt_euros(value)
+    """`+1 000,00 €` / `-1 000,00 €` / `0,00 €`, as `FMT_EUROS_ECART` shows it in a cell."""
+    return ("+" if to_cents(value) > 0 else "") + fmt_euros(value)
 
 
 def key_text(change: Change) -> str:
