@@ -362,6 +362,9 @@ def test_users_read_french_headers_and_the_template_status_words(tmp_path, examp
     non_valide = layout.L.STATUT_VALIDATION[0]
     synth = _table(tmp_path / "c2.xlsx", Feuille.SYNTHESE)
     assert set(synth[H.STATUT]) == {non_valide}  # the examples were never validated
+    anomalies = pd.read_excel(tmp_path / "c2.xlsx", sheet_name=Feuille.ANOMALIES, header=2, engine="openpyxl", dtype=object)
+    con02 = set(anomalies[anomalies[H.CODE] == "CON-02"][H.MESSAGE])
+    assert len(con02) == 1 and f"« {non_valide} »" in con02.pop() and not anomalies[H.MESSAGE].str.contains("jamais").any()
     par_conv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Par convention", header=2, engine="openpyxl", dtype=object)
     assert set(par_conv[H.STATUT].dropna()) == {non_valide}
     etats = {e["etat"] for s in json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))["par_convention"].values()
