@@ -229,6 +229,30 @@ def test_part_mo_per_action(built):
     assert row[6] == pytest.approx(500000 / 1200000)
 
 
+def test_part_mo_never_shown_at_the_minimum_it_misses(tmp_path):
+    """19,996 % is under the 20 % minimum (FIN-06): its cells (two decimals at most) read 19,99 %, not 20,0 %."""
+    conv = make_convention()
+    a = next(x for x in conv.actions if x.numero == "1.2")
+    conv.actions = [x if x is not a else build_row(FicheAction, {**a.raw, "cout_total": 100000,
+                                                                 "depense_subventionnable": 100000})
+                    for x in conv.actions]
+    lines = [lf for lf in conv.financements if lf.numero != "1.2"]
+    keys = ("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut")
+    lines += [build_row(LigneFinancement, dict(zip(keys, f))) for f in (
+        ("1.2", "EPCI", "Autofinancement", "Autofinancement", 2024, 19996, "Engagé"),
+        ("1.2", "ANAH", "OPAH-RU", "Subvention", 2024, 80004, "Acquis"))]
+    conv.financements = lines
+    report = report_of(conv)
+    assert any(f.code == "FIN-06" and "19,996 %" in f.message for f in report.findings)
+    out = annex.build_annex(report, tmp_path / "a.xlsx", brouillon=True)
+    wb = openpyxl.load_workbook(out)
+    row = next(r for r in wb[AnnexSheet.PART_MO].iter_rows() if r[0].value == "1.2")
+    fiche = wb[f"{AnnexSheet.ACTION_PREFIX}1.2"]
+    summary = next(r for r in fiche.iter_rows() if r[0].value == "Part du maître d'ouvrage (article L1111-10 du CGCT)")
+    for cell in (row[6], summary[6]):
+        assert cell.number_format.endswith("0.0# %") and round(cell.value * 100, 2) == 19.99
+
+
 def test_one_sheet_per_action_with_fiche_lines_and_signatures(built):
     conv = built["conv"]
     wb = openpyxl.load_workbook(built["clean"])
