@@ -24,6 +24,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,7 @@ class Evolution:
     def labels(self) -> dict[int, str]:
         return dict(zip(self.ids, self.consolidations["libelle"]))
 
+    @cached_property
     def perimetres(self) -> dict[int, tuple[str | None, bool]]:
         """consolidation → its scope: (département of `--departement` or None, `--sans-erreurs`)."""
         return {int(i): (d if isinstance(d, str) and d else None, bool(se))
@@ -97,8 +99,7 @@ class Evolution:
     def changement_perimetre(self, avant: int, apres: int) -> str:
         """What differs between the scopes of two consolidations, in French ("" when nothing): their
         conventions « ajoutées » or « retirées » may then only be the filter's doing."""
-        p = self.__dict__.get("_perimetres") or self.__dict__.setdefault("_perimetres", self.perimetres())
-        (da, sa), (db, sb) = p[avant], p[apres]
+        (da, sa), (db, sb) = self.perimetres[avant], self.perimetres[apres]
         parts = []
         if da != db:
             parts.append(f"département : {da or 'tous'} → {db or 'tous'}")
@@ -283,7 +284,7 @@ def to_json(ev: Evolution) -> dict:
             .itertuples(index=False):
         par_convention.setdefault(acv_id or SANS_ID, []).append(
             {"consolidation": int(cid), "financement_total": round(float(total), 2), "etat": etat})
-    perimetres = ev.perimetres()
+    perimetres = ev.perimetres
     ids = ev.ids
     # `perimetre_modifie`: the scope differs from the previous consolidation's (its movements then
     # mix the filter's effect with the département's)
