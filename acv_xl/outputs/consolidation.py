@@ -386,9 +386,9 @@ class SummaryCache(Protocol):
     """Summaries of files already read, by content (the register of `acv_xl.history` is one).
 
     `empty`: it holds nothing usable (a new register, new rules): every file is read, none is
-    hashed beforehand; `known` tells which of these SHA-256 it holds (cheap); `lookup` returns the
-    `FileSummary` recorded for a file of that SHA-256 (read with the same rules), or None: the
-    file is then read. Defined here so that the batch takes it as a parameter and never imports
+    hashed beforehand; `known` tells which of these SHA-256 it holds (cheap); `lookup_all` returns
+    the `FileSummary` recorded for each SHA-256 it can (read with the same rules), by SHA-256: the
+    others are read. Defined here so that the batch takes it as a parameter and never imports
     the layer that implements it."""
 
     @property
@@ -396,7 +396,7 @@ class SummaryCache(Protocol):
 
     def known(self, sha256s: Iterable[str]) -> set[str]: ...
 
-    def lookup(self, sha256: str) -> FileSummary | None: ...
+    def lookup_all(self, sha256s: Iterable[str]) -> dict[str, FileSummary]: ...
 
 
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
@@ -419,8 +419,9 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
 
     @gc_paused()  # hundreds of thousands of values, no reference cycle
     def decode() -> None:
+        summaries = cache.lookup_all(held)  # one query, not one per file
         for i, (size, mtime, sha) in ids.items():
-            if sha in held and (known := cache.lookup(sha)) is not None:
+            if (known := summaries.get(sha)) is not None:
                 path, rel = items[i]
                 # the content is the one recorded; where it lies and when it was touched are this run's
                 found[i] = dataclasses.replace(known, path=path, rel=rel, size=size, mtime=mtime)
