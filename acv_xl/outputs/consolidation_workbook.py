@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable
 from zipfile import ZipFile, ZipInfo
 
-from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
+from acv_xl.checks.rules.consolidation import CODE_INCONNU, LINE_FIELDS, financeur_groupe
 from acv_xl.checks.totals import ZERO
 from acv_xl.checks.validate import (
     ETAT_ILLISIBLE,
@@ -698,15 +698,17 @@ class _Writer:
         ]
         rows, fmts = [], []
         total = ZERO
+        compte_at, montant_at = LINE_FIELDS.index("compte"), LINE_FIELDS.index("montant")
         for f in self.r.counted:
-            communes = " ; ".join(f.communes)
-            for (numero, intitule, axe, financeur, dispositif, nature, annee, montant, statut, compte, motif,
-                 feuille, cellule) in f.lines:
-                rows.append([f.acv_id or SANS_ID, f.libelle, communes, f.rel, numero, intitule, axe, financeur,
-                             dispositif, nature, annee, montant, statut, compte, motif, feuille, cellule])
-                fmts.append(None if compte else "non")
-                if compte:
-                    total += montant
+            # the convention's columns, then the line's own in `LINE_FIELDS` order (a tuple joined in one step)
+            head = (f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel)
+            for line in f.lines:
+                rows.append(head + tuple(line))
+                if line[compte_at]:
+                    fmts.append(None)
+                    total += line[montant_at]
+                else:
+                    fmts.append("non")
         # Only counted lines add up: the total row is the counted sum (equal to the grand total).
         self.table(ws, TABLES[Feuille.LIGNES], cols, rows, {11: total}, freeze_cols=0, row_formats=fmts)
 
