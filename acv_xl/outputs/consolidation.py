@@ -493,7 +493,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
     written = {o.path.resolve() for o in outputs}
     mine = {f for f in files if f in written and is_derived_report(f)}
-    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace):
+    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True):
         raise UsageError(problem)
     files = [f for f in files if f not in written]
     if not files:
