@@ -416,15 +416,19 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
         ids[i] = (size, mtime, sha)
     held = cache.known({sha for _, _, sha in ids.values()})
     found: dict[int, FileSummary] = {}
+    found_by_sha: dict[str, FileSummary] = {}
 
     @gc_paused()  # hundreds of thousands of values, no reference cycle
     def decode() -> None:
         summaries = cache.lookup_all(held)  # one query, not one per file
         for i, (size, mtime, sha) in ids.items():
-            if (known := summaries.get(sha)) is not None:
-                path, rel = items[i]
-                # the content is the one recorded; where it lies and when it was touched are this run's
-                found[i] = dataclasses.replace(known, path=path, rel=rel, size=size, mtime=mtime)
+            # the content is the one recorded; where it lies and when it was touched are this run's
+            path, rel = items[i]
+            if (first := found_by_sha.get(sha)) is not None:  # the same content in two places: a summary each
+                found[i] = dataclasses.replace(first, path=path, rel=rel, size=size, mtime=mtime)
+            elif (known := summaries.get(sha)) is not None:  # just decoded, this file's alone: completed in place
+                known.path, known.rel, known.size, known.mtime = path, rel, size, mtime
+                found[i] = found_by_sha[sha] = known
         if progress:
             progress(len(found), n)
 
