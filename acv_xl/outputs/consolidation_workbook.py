@@ -259,6 +259,12 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
                     repeats += 1
                     cells.append(f"{starts[j]}{r}{md[j]}{tail}")
                     continue
+            elif t is int:  # then amounts and years, before the rarer types' checks
+                cells.append(f"{starts[j]}{r}{md[j]}><v>{v}</v></c>")  # a year stays 2024
+                continue
+            elif t is Decimal or t is float:
+                cells.append(f"{starts[j]}{r}{md[j]}><v>{float(v)!r}</v></c>")
+                continue
             if t is bool:
                 v, t = (OUI if v else NON), str
             elif t is not str and isinstance(v, str):  # a str subclass (an enum): its text
