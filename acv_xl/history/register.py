@@ -179,13 +179,13 @@ def _enc(o: Any) -> Any:
 
 
 def _dec(d: dict) -> Any:
+    # called for every JSON object of a summary (80 000 for a département warm run): amounts first
     if len(d) == 1:
-        (k, v), = d.items()
-        if k == _D:
+        if (v := d.get(_D)) is not None:
             return Decimal(v)
-        if k == _DATE:
+        if (v := d.get(_DATE)) is not None:
             return date.fromisoformat(v)
-        if k == _DT:
+        if (v := d.get(_DT)) is not None:
             return datetime.fromisoformat(v)
     return d
 
@@ -370,6 +370,27 @@ class Register:
                     (self.version_regles, self.today, *chunk)))
         return out
 
+    def lookup_all(self, sha256s) -> dict[str, FileSummary]:
+        """`lookup` for many contents at once (one query per 500): the summaries found, by SHA-256."""
+        wanted = sorted(set(sha256s))
+        latest: dict[str, tuple[int, str]] = {}
+        with self._reading():
+            for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+                chunk = wanted[i:i + 500]
+                for sha, aid, resume in self.con.execute(
+                        "SELECT sha256, id, resume FROM analyses WHERE version_regles = ? AND (valable_jusqu_au IS NULL "
+                        f"OR valable_jusqu_au >= ?) AND sha256 IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                        (self.version_regles, self.today, *chunk)):
+                    latest[sha] = (aid, resume)  # the last one recorded wins, as in `lookup`
+        out: dict[str, FileSummary] = {}
+        for sha, (aid, resume) in latest.items():
+            try:
+                out[sha] = load_summary(resume)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # an unreadable summary (edited by hand): the file is simply read again
+            self._known[sha] = aid
+        return out
+
     def lookup(self, sha256: str) -> FileSummary | None:
         """The summary recorded for this content with these rules (still true today), or None."""
         with self._reading():
@@ -423,33 +444,38 @@ class Register:
              float(r.totaux.financement_total)))
         cid = cur.lastrowid
         analyses = dict(self._known)  # this run's new analyses join them, one per content
+        # The files' ids given here (as SQLite would: one more than the largest, in this exclusive
+        # transaction), so that each table's rows go in by one `executemany`, not one query per file.
+        fid = con.execute("SELECT COALESCE(MAX(id), 0) FROM fichiers").fetchone()[0]
+        fichiers, conventions, constats = [], [], []
         for f, v in zip(r.files, r.verdicts):
             aid = analyses.get(f.sha256) if f.sha256 else None
             if aid is None and f.sha256 and not f.crash:
                 aid = analyses[f.sha256] = self._insert_analysis(f)
             mtime = datetime.fromtimestamp(f.mtime).isoformat(timespec="seconds") if f.mtime else None
-            fid = con.execute(
-                "INSERT INTO fichiers (consolidation_id, chemin, taille, modifie_le, sha256, analyse_id, relu, etat, "
-                "acv_id, compte, motif) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (cid, f.rel, f.size, mtime, f.sha256 or None, aid, int(f.rel not in r.reused),
-                 "ignoré" if f.ignore else f.etat, f.acv_id, int(v.compte), v.motif or None)).lastrowid
+            fid += 1
+            fichiers.append((fid, cid, f.rel, f.size, mtime, f.sha256 or None, aid, int(f.rel not in r.reused),
+                             "ignoré" if f.ignore else f.etat, f.acv_id, int(v.compte), v.motif or None))
             if f.lisible:
                 t = f.totaux
                 e, a = r.counts(f)
                 infos = sum(x[1] == "information" for x in f.findings) \
                     + sum(x.gravite.value == "information" for x in v.findings)
-                con.execute(
-                    "INSERT INTO conventions (consolidation_id, fichier_id, acv_id, libelle, communes, etat, compte, "
-                    "cout_total, financement_total, ecart, acquis, erreurs, avertissements, informations) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (cid, fid, f.acv_id, f.libelle, " ; ".join(f.communes), f.etat, int(v.compte),
-                     float(t.cout_total), float(t.financement_total), float(t.ecart), float(f.acquis), e, a, infos))
-            if v.findings:
-                con.executemany(
-                    "INSERT INTO constats_consolidation (consolidation_id, fichier_id, code, gravite, feuille, cellule, "
-                    "message, suggestion) VALUES (?,?,?,?,?,?,?,?)",
-                    [(cid, fid, x.code, x.gravite.value, x.feuille, x.cellule, x.message, x.suggestion)
-                     for x in v.findings])
+                conventions.append((cid, fid, f.acv_id, f.libelle, " ; ".join(f.communes), f.etat, int(v.compte),
+                                    float(t.cout_total), float(t.financement_total), float(t.ecart), float(f.acquis),
+                                    e, a, infos))
+            constats.extend((cid, fid, x.code, x.gravite.value, x.feuille, x.cellule, x.message, x.suggestion)
+                            for x in v.findings)
+        con.executemany(
+            "INSERT INTO fichiers (id, consolidation_id, chemin, taille, modifie_le, sha256, analyse_id, relu, etat, "
+            "acv_id, compte, motif) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", fichiers)
+        con.executemany(
+            "INSERT INTO conventions (consolidation_id, fichier_id, acv_id, libelle, communes, etat, compte, "
+            "cout_total, financement_total, ecart, acquis, erreurs, avertissements, informations) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", conventions)
+        con.executemany(
+            "INSERT INTO constats_consolidation (consolidation_id, fichier_id, code, gravite, feuille, cellule, "
+            "message, suggestion) VALUES (?,?,?,?,?,?,?,?)", constats)
         return cid, analyses
 
     def _insert_analysis(self, f: FileSummary) -> int:

@@ -386,9 +386,9 @@ class SummaryCache(Protocol):
     """Summaries of files already read, by content (the register of `acv_xl.history` is one).
 
     `empty`: it holds nothing usable (a new register, new rules): every file is read, none is
-    hashed beforehand; `known` tells which of these SHA-256 it holds (cheap); `lookup` returns the
-    `FileSummary` recorded for a file of that SHA-256 (read with the same rules), or None: the
-    file is then read. Defined here so that the batch takes it as a parameter and never imports
+    hashed beforehand; `known` tells which of these SHA-256 it holds (cheap); `lookup_all` returns
+    the `FileSummary` recorded for each SHA-256 it can (read with the same rules), by SHA-256: the
+    others are read. Defined here so that the batch takes it as a parameter and never imports
     the layer that implements it."""
 
     @property
@@ -396,7 +396,7 @@ class SummaryCache(Protocol):
 
     def known(self, sha256s: Iterable[str]) -> set[str]: ...
 
-    def lookup(self, sha256: str) -> FileSummary | None: ...
+    def lookup_all(self, sha256s: Iterable[str]) -> dict[str, FileSummary]: ...
 
 
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
@@ -416,14 +416,19 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
         ids[i] = (size, mtime, sha)
     held = cache.known({sha for _, _, sha in ids.values()})
     found: dict[int, FileSummary] = {}
+    found_by_sha: dict[str, FileSummary] = {}
 
     @gc_paused()  # hundreds of thousands of values, no reference cycle
     def decode() -> None:
+        summaries = cache.lookup_all(held)  # one query, not one per file
         for i, (size, mtime, sha) in ids.items():
-            if sha in held and (known := cache.lookup(sha)) is not None:
-                path, rel = items[i]
-                # the content is the one recorded; where it lies and when it was touched are this run's
-                found[i] = dataclasses.replace(known, path=path, rel=rel, size=size, mtime=mtime)
+            # the content is the one recorded; where it lies and when it was touched are this run's
+            path, rel = items[i]
+            if (first := found_by_sha.get(sha)) is not None:  # the same content in two places: a summary each
+                found[i] = dataclasses.replace(first, path=path, rel=rel, size=size, mtime=mtime)
+            elif (known := summaries.get(sha)) is not None:  # just decoded, this file's alone: completed in place
+                known.path, known.rel, known.size, known.mtime = path, rel, size, mtime
+                found[i] = found_by_sha[sha] = known
         if progress:
             progress(len(found), n)
 
@@ -492,7 +497,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
     written = {o.path.resolve() for o in outputs}
     mine = {f for f in files if f in written and is_derived_report(f)}
-    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace):
+    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True):
         raise UsageError(problem)
     files = [f for f in files if f not in written]
     if not files:

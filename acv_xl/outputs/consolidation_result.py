@@ -168,10 +168,17 @@ class ConsolidationResult:
 
     def counts(self, f: FileSummary) -> tuple[int, int]:
         """(errors, warnings) of a file: its own findings plus its CON findings."""
-        v = self._verdict_of[f.rel]
-        echoed = sum(1 for fd in f.findings if fd[0] in _echoed(f, v))  # STR-01/02 said by CON-03: once
-        return (f.nb_erreurs - echoed + sum(x.gravite is Gravite.ERREUR for x in v.findings),
-                f.nb_avertissements + sum(x.gravite is Gravite.AVERTISSEMENT for x in v.findings))
+        c = self._counts.get(f.rel)
+        if c is None:  # once per file: Synthèse, its total row, Fichiers and the register ask again
+            v = self._verdict_of[f.rel]
+            echoed = sum(1 for fd in f.findings if fd[0] in _echoed(f, v))  # STR-01/02 said by CON-03: once
+            c = self._counts[f.rel] = (f.nb_erreurs - echoed + sum(x.gravite is Gravite.ERREUR for x in v.findings),
+                                       f.nb_avertissements + sum(x.gravite is Gravite.AVERTISSEMENT for x in v.findings))
+        return c
+
+    @cached_property
+    def _counts(self) -> dict[str, tuple[int, int]]:
+        return {}
 
     @cached_property
     def _verdict_of(self) -> dict[str, Verdict]:

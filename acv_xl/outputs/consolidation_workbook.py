@@ -9,7 +9,8 @@ writer (XlsxWriter), plus the JSON summary. Pure output: every number comes from
   tables) is not used; 1 000 workbooks × 30 lines stay well within memory. XlsxWriter writes the
   titles, headers, total rows, formats, chart and print setup; the tables' data rows are built as
   sheet XML in one pass and spliced in as it writes each sheet (`_sheet_class`): cell by cell
-  through XlsxWriter they cost more than reading the files.
+  through XlsxWriter they cost more than reading the files. Each table's rows are compressed in a
+  thread as soon as they are built, and joined to their sheet's zip entry (`_Packer`).
 - Total rows are `SUBTOTAL` formulas over plain ranges with their value cached: every reader sees
   the totals without recalculating, and LibreOffice (which misreads some structured references in
   total rows) computes the same.
@@ -19,14 +20,17 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
+import zlib
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any, Iterable
+from zipfile import ZipFile, ZipInfo
 
-from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
+from acv_xl.checks.rules.consolidation import CODE_INCONNU, LINE_FIELDS, financeur_groupe
 from acv_xl.checks.totals import ZERO
 from acv_xl.checks.validate import ETAT_LIBELLE, ETAT_VALIDE
 from acv_xl.contract import layout
@@ -251,6 +255,12 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
                     repeats += 1
                     cells.append(f"{starts[j]}{r}{md[j]}{tail}")
                     continue
+            elif t is int:  # then amounts and years, before the rarer types' checks
+                cells.append(f"{starts[j]}{r}{md[j]}><v>{v}</v></c>")  # a year stays 2024
+                continue
+            elif t is Decimal or t is float:
+                cells.append(f"{starts[j]}{r}{md[j]}><v>{float(v)!r}</v></c>")
+                continue
             if t is bool:
                 v, t = (OUI if v else NON), str
             elif t is not str and isinstance(v, str):  # a str subclass (an enum): its text
@@ -318,6 +328,7 @@ def _sheet_class():
             # is made here per rectangle instead (`add_table`), and no merged range is used.
             self.table_cells = _NoCells()
             self.table_ranges: list[tuple[int, int, int, int]] = []
+            self.packer: _Packer | None = None  # set by `write_workbook`: rows compressed ahead
 
         def add_table(self, first_row, first_col, last_row, last_col, options=None):
             from xlsxwriter.utility import xl_range
@@ -353,6 +364,8 @@ def _sheet_class():
             if not rows:
                 return
             xml = _rows_xml(rows, first_row, styles, row_styles, self.str_table, heights)
+            if self.packer is not None:  # compressed from now on; a marker stands in the sheet's XML
+                xml = self.packer.add(xml)
             self.blocks.append((first_row + 1, first_row + len(rows), xml))
             # the sheet's <dimension> covers the data (readers size the sheet from it)
             self._check_dimensions(first_row + len(rows) - 1, max(len(r) for r in rows) - 1)
@@ -380,9 +393,10 @@ def _sheet_class():
 
 
 class _Writer:
-    def __init__(self, wb, result: ConsolidationResult):
+    def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
         self.r = result
+        self.packer = packer
         f = wb.add_format
         self.fmt = {
             "titre": f({"bold": True, "font_size": 14}),
@@ -405,6 +419,7 @@ class _Writer:
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
+        ws.packer = self.packer
         ws.write_string(0, 0, titre, self.fmt["titre"])
         d = f"département {self.r.departement}" if self.r.departement else "tous départements"
         if self.r.comite:
@@ -687,15 +702,17 @@ class _Writer:
         ]
         rows, fmts = [], []
         total = ZERO
+        compte_at, montant_at = LINE_FIELDS.index("compte"), LINE_FIELDS.index("montant")
         for f in self.r.counted:
-            communes = " ; ".join(f.communes)
-            for (numero, intitule, axe, financeur, dispositif, nature, annee, montant, statut, compte, motif,
-                 feuille, cellule) in f.lines:
-                rows.append([f.acv_id or SANS_ID, f.libelle, communes, f.rel, numero, intitule, axe, financeur,
-                             dispositif, nature, annee, montant, statut, compte, motif, feuille, cellule])
-                fmts.append(None if compte else "non")
-                if compte:
-                    total += montant
+            # the convention's columns, then the line's own in `LINE_FIELDS` order (a tuple joined in one step)
+            head = (f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel)
+            for line in f.lines:
+                rows.append(head + tuple(line))
+                if line[compte_at]:
+                    fmts.append(None)
+                    total += line[montant_at]
+                else:
+                    fmts.append("non")
         # Only counted lines add up: the total row is the counted sum (equal to the grand total).
         self.table(ws, TABLES[Feuille.LIGNES], cols, rows, {11: total}, freeze_cols=0, row_formats=fmts)
 
@@ -766,30 +783,116 @@ def gc_paused():
             gc.enable()
 
 
-@contextmanager
-def fast_deflate(parts: set[str]):
-    """XlsxWriter compresses every part at zlib's default level: these parts (the 36 000-row
-    `Lignes` sheet) at level 1 instead, half the compression time for a file a little larger.
-    Same bytes once unzipped. (XlsxWriter builds a `ZipInfo` per part in `_store_workbook`.)"""
-    from zipfile import ZipInfo
+# ------------------------------------------------------------------ packaging: rows compressed ahead
+_MARK = "\x00rows{}\x00"  # where a block of rows goes in its sheet's XML (XML text never holds U+0000)
+_MARKS = re.compile(rb"(\x00rows\d+\x00)")
+_PACKERS: dict[str, _Packer] = {}  # workbook file → its packer, while XlsxWriter closes it
+_PATCH = threading.Lock()
+_patched = [0, None]  # workbooks being closed, XlsxWriter's own ZipFile
 
-    import xlsxwriter.workbook as xw
 
-    class _Info(ZipInfo):
-        def __init__(self, filename="NoName", date_time=(1980, 1, 1, 0, 0, 0)):
-            super().__init__(filename, date_time)
-            if filename in parts:
-                if hasattr(self, "compress_level"):  # Python ≥ 3.13
-                    self.compress_level = 1
-                else:
-                    self._compresslevel = 1
+def _deflate(data: bytes) -> bytes:
+    """A raw deflate stream ended on a byte boundary without a final block: streams so made join
+    into one valid stream (as pigz does), the last one ended by `flush()`."""
+    c = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
 
-    real = xw.ZipInfo
-    xw.ZipInfo = _Info
-    try:
-        yield
-    finally:
-        xw.ZipInfo = real
+
+class _Packer:
+    """The tables' data rows of one workbook, deflated in a thread as soon as each table is built
+    (zlib works without the GIL) and joined to their sheet's zip entry when XlsxWriter closes the
+    workbook (`_PackedZip`): the 36 000 rows of `Lignes` are compressed while the other sheets are
+    written, and never copied into one text with XlsxWriter's part of the sheet. zlib's level 1 for
+    every part: half the compression time of the default level, a file a little larger, the same
+    bytes once unzipped."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[bytes, tuple[bytes, Any]] = {}  # marker → (rows XML, future of its deflate)
+        self._pool = None
+
+    def add(self, xml: str) -> str:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="acv-xl-zlib")
+        marker = _MARK.format(len(self.blocks))
+        data = xml.encode("utf-8")
+        self.blocks[marker.encode()] = (data, self._pool.submit(_deflate, data))
+        return marker
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    @contextmanager
+    def closing(self, path: str):
+        """While XlsxWriter closes the workbook `path`: its zip is a `_PackedZip` (XlsxWriter names
+        its `ZipFile` at module level; any other workbook closed meanwhile gets a plain one)."""
+        import xlsxwriter.workbook as xw
+
+        with _PATCH:
+            _PACKERS[path] = self
+            if _patched[0] == 0:
+                _patched[1] = xw.ZipFile
+                xw.ZipFile = _PackedZip
+            _patched[0] += 1
+        try:
+            yield
+        finally:
+            with _PATCH:
+                del _PACKERS[path]
+                _patched[0] -= 1
+                if _patched[0] == 0:
+                    xw.ZipFile = _patched[1]
+
+
+class _Stitched:
+    """Stands for zipfile's compressor of one entry: text written is deflated here, a block of rows
+    comes already deflated (`_Packer`); each stream ends on a byte boundary before the next."""
+
+    def __init__(self, ready: dict[int, Any]) -> None:
+        self.ready = ready  # id of a block's bytes → future of its deflate
+        self.c = zlib.compressobj(1, zlib.DEFLATED, -15)
+
+    def compress(self, data) -> bytes:
+        done = self.ready.get(id(data))
+        if done is None:
+            return self.c.compress(data)
+        head = self.c.flush(zlib.Z_SYNC_FLUSH)
+        self.c = zlib.compressobj(1, zlib.DEFLATED, -15)
+        return head + done.result()
+
+    def flush(self) -> bytes:
+        return self.c.flush()
+
+
+class _PackedZip(ZipFile):
+    """XlsxWriter's zip for a workbook with a `_Packer`: level 1, and the marked sheets written as
+    their text and their blocks of rows. Any other workbook: a plain `ZipFile`."""
+
+    def __init__(self, file, *args, **kwargs) -> None:
+        super().__init__(file, *args, **kwargs)
+        self.packer = _PACKERS.get(file) if isinstance(file, str) else None
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        packer = self.packer
+        if packer is None or not isinstance(zinfo_or_arcname, ZipInfo) or not isinstance(data, bytes):
+            return super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+        if b"\x00" not in data:
+            return super().writestr(zinfo_or_arcname, data, compress_type, 1)
+        pieces = _MARKS.split(data)
+        ready: dict[int, Any] = {}
+        for k in range(1, len(pieces), 2):
+            block, done = packer.blocks[pieces[k]]
+            pieces[k] = block
+            ready[id(block)] = done
+        zinfo = zinfo_or_arcname
+        zinfo.file_size = sum(map(len, pieces))  # zipfile decides from it whether Zip64 is needed
+        with self.open(zinfo, "w") as dest:
+            if hasattr(dest, "_compressor"):  # else (another zipfile): compressed here, the same bytes
+                dest._compressor = _Stitched(ready)
+            for piece in pieces:
+                dest.write(piece)
 
 
 def write_workbook(result: ConsolidationResult, out: Path) -> None:
@@ -801,11 +904,15 @@ def write_workbook(result: ConsolidationResult, out: Path) -> None:
             "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
             "default_date_format": DATE, "in_memory": True,
         })
+        packer = _Packer()
         try:
-            _Writer(wb, result).write()
+            _Writer(wb, result, packer).write()
         finally:
-            with fast_deflate({f"xl/worksheets/sheet{FEUILLES.index(Feuille.LIGNES) + 1}.xml"}):
-                wb.close()
+            try:
+                with packer.closing(str(tmp)):
+                    wb.close()
+            finally:
+                packer.close()
 
     _atomic(out, _write)
 

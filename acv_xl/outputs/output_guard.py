@@ -200,14 +200,15 @@ WAY_OUT = f"Choisissez un autre nom de fichier, ou ajoutez {REMPLACER} pour l'é
 
 
 def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str | Path],
-                  replace: bool = False, way_out: str = WAY_OUT) -> str | None:
+                  replace: bool = False, way_out: str = WAY_OUT, resolved: bool = False) -> str | None:
     """Why the command may not write `outputs` (a French sentence naming the file and the way
     out; the command exits with status 2 and writes nothing), or None when it may.
 
     `inputs`: every file the command reads (folders are not expanded here: pass the files found).
     `outputs`: `Output`s, or plain paths for a workbook (.xlsx). `replace`: the user's `--remplacer`.
     `way_out`: what to do about an existing file that is not ours, where there is no
-    `--remplacer` to give (an Excel button).
+    `--remplacer` to give (an Excel button). `resolved`: the inputs are already absolute and
+    resolved (the files a folder walk found): not resolved again, one by one.
     """
     outs = [o if isinstance(o, Output) else Output(Path(o)) for o in outputs]
     for o in outs:
@@ -229,7 +230,7 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
     for o in outs:
         key, ino = _key(o.path), _inode(o.path)
         for p in inputs:
-            if _key(p) == key or (ino is not None and _inode(p) == ino):
+            if (os.path.normcase(str(p)) if resolved else _key(p)) == key or (ino is not None and _inode(p) == ino):
                 return (f"{o.label} « {o.path} » est aussi un fichier lu par cette commande : il n'est pas "
                         "remplacé. Choisissez un autre nom de fichier.")
     for o in outs:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 BASE_FONT_PT = 11.0  # the workbooks' default font (Calibri 11, Carlito in LibreOffice)
@@ -40,9 +41,16 @@ def column_points(width: float) -> float:
 def text_lines(text: str, width: float, bold: bool = False) -> int:
     """Lines that `text` takes, wrapped in a column of `width` characters (greedy word wrap, as
     Excel and LibreOffice do; explicit line breaks kept)."""
+    return _text_lines(str(text), width, bold)
+
+
+# Measured once per (text, width): the same findings, headers and words come back on thousands of
+# rows (the Anomalies of a département). Bounded, for a long-running server.
+@lru_cache(maxsize=8192)
+def _text_lines(text: str, width: float, bold: bool) -> int:
     capacity = max(1.0, (width - 0.6) / (1.08 if bold else 1.0))
     lines = 0
-    for paragraph in str(text).split("\n"):
+    for paragraph in text.split("\n"):
         used, count = 0.0, 1
         for word in paragraph.split():
             size = _chars(word)
@@ -62,6 +70,7 @@ def text_lines(text: str, width: float, bold: bool = False) -> int:
     return max(1, lines)
 
 
+@lru_cache(maxsize=16384)
 def _chars(word: str) -> float:
     # wide capitals and « m/w » take more room than the digit Excel's width is measured in
     return sum(1.25 if c in "MWmw@%" else 1.1 if c.isupper() else 1.0 for c in word)
