@@ -106,6 +106,42 @@ def test_inflate_refuses_what_excel_never_writes():
         zip_guard.inflate(info, raw)
 
 
+def test_repack_stores_the_checked_parts_and_copies_the_others(tmp_path):
+    """calamine is handed the parts already inflated and checked, stored: the same package part for
+    part, parsed without being inflated again; the parts never inflated are copied compressed."""
+    good = _good(tmp_path)
+    raw = good.read_bytes()
+    infos = zipfile.ZipFile(io.BytesIO(raw)).infolist()
+    checked = {i.header_offset: zip_guard.inflate(i, raw) for i in infos if i.filename.startswith("xl/worksheets/")}
+    assert checked
+    out = zipfile.ZipFile(io.BytesIO(zip_guard.repack(infos, raw, checked)))
+    assert [i.filename for i in out.infolist()] == [i.filename for i in infos]
+    for old, new in zip(infos, out.infolist()):
+        assert out.read(new) == zipfile.ZipFile(io.BytesIO(raw)).read(old)
+        stored = old.header_offset in checked
+        assert new.compress_type == (zipfile.ZIP_STORED if stored else old.compress_type)
+        assert new.compress_size == (old.file_size if stored else old.compress_size)
+    # a local header that does not name its part: the package is handed on as it is
+    first = infos[0]
+    broken = raw[:first.header_offset + 30] + b"X" + raw[first.header_offset + 31:]
+    assert zip_guard.repack(infos, broken, {}) is None
+
+
+def test_calamine_reads_the_parts_checked_by_the_guard(tmp_path, monkeypatch):
+    """The sheets the reader asks for are inflated once, by the guard, and handed to calamine stored."""
+    good = _good(tmp_path)
+    seen = []
+    real = zip_guard.repack
+    monkeypatch.setattr(zip_guard, "repack", lambda infos, data, checked: seen.append(real(infos, data, checked))
+                        or seen[-1])
+    conv = read_file(good)
+    assert conv.rows(FIN.name)[0].financeur == "ETAT"
+    (package,) = seen
+    z = zipfile.ZipFile(io.BytesIO(package))
+    stored = {i.filename for i in z.infolist() if i.compress_type == zipfile.ZIP_STORED}
+    assert {FIN_PART, SST_PART, "xl/workbook.xml"} <= stored
+
+
 def test_has_dtd_walks_the_prolog():
     assert zip_guard.has_dtd(b'<?xml version="1.0"?><!--' + b" " * 9000 + b'--><!DOCTYPE x [<!ENTITY a "b">]><x/>')
     assert zip_guard.has_dtd('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><x/>'.encode("utf-16"))

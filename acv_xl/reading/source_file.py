@@ -18,7 +18,10 @@ How a file is read
   lying about its size is refused too (`zip_guard.inflate`; nothing is ever re-read by
   `zipfile`, which would inflate up to 2 GiB in one call). A file up to `_IN_MEMORY_MAX` (64 MB)
   is read once into memory, its parts inflated there and calamine handed the very bytes that were
-  checked; a bigger file is read part by part from the disk, under the same guard.
+  checked: the parts it parses (workbook, relationships, shared strings, styles, and the sheets
+  holding a table or a defined name, inflated before it opens the package) stored uncompressed
+  (`zip_guard.repack`), so that it spends no time inflating them again; a bigger file is read
+  part by part from the disk, under the same guard.
 - Each worksheet holding one of our tables or named cells is read once: its XML is inflated and
   scanned, then python-calamine gives the cell values (numbers, text, booleans, dates as
   `date`/`datetime`). calamine builds the whole grid from A1 to the last value: one value typed
@@ -100,6 +103,9 @@ _NUM_ERROR = ExcelError("#NUM!")
 _INFINITIES = (math.inf, -math.inf)
 _SMALL_PART = 16 * 1024 * 1024  # rels, workbook.xml, tables: anything bigger is not a workbook we made
 _IN_MEMORY_MAX = 64 * 1024 * 1024  # a bigger file is read part by part from the disk, by zipfile
+# parts handed to calamine inflated (`zip_guard.repack`) at most: past that, the memory of a second
+# copy is not worth the time (a workbook of ours: 0.2 MB)
+_REPACK_MAX = 16 * 1024 * 1024
 
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -523,6 +529,10 @@ class FileSource:
         self._sst: bytes | None = None
         self._sst_max: int | None = None  # bytes of the longest shared string (None: not read yet)
         self._text_used = 0  # characters of shared strings the sheets read so far materialise
+        # parts inflated and checked before calamine opens the package (by local header's offset):
+        # handed to it stored (`zip_guard.repack`), so that it parses them without inflating them again
+        self._checked: dict[int, bytes] | None = {} if self._data is not None else None
+        self._prefetched: dict[str, bytes] = {}  # sheets inflated for calamine, not yet scanned
         try:
             _check_sizes(self.path, self._zip)
             self._names_map = {n.lower(): n for n in self._zip.namelist()}
@@ -551,7 +561,8 @@ class FileSource:
                 fh.close()
         self._cal_file = self._opx_file = None
         self._zip.close()
-        self._data = None
+        self._data = self._checked = None
+        self._prefetched = {}
 
     def __enter__(self) -> FileSource:
         return self
@@ -572,7 +583,9 @@ class FileSource:
         info = self._zip.getinfo(real)
         if limit is not None and info.file_size > limit:
             raise ValueError(f"{name} trop grand")
-        data = self._inflate(info, what)
+        return self._no_dtd(self._inflate(info, what), name, what)
+
+    def _no_dtd(self, data: bytes, name: str, what: str | None) -> bytes:
         # no entity expansion in a workbook part: a DTD may follow a comment of any length, so the
         # whole prolog is walked (`zip_guard.has_dtd`)
         if zip_guard.has_dtd(data):
@@ -586,7 +599,10 @@ class FileSource:
         that disagrees with the zip's directory is refused (STR-01), never read again in full."""
         try:
             if self._data is not None:
-                return zip_guard.inflate(info, self._data)
+                data = zip_guard.inflate(info, self._data)
+                if self._checked is not None:
+                    self._checked[info.header_offset] = data
+                return data
             with self.path.open("rb") as fh:  # a file above _IN_MEMORY_MAX: read from the disk
                 return zip_guard.inflate(info, fh=fh)
         except zip_guard.PartRefused as exc:
@@ -817,13 +833,42 @@ class FileSource:
                 # from a file object, calamine decides the format by content, not by extension;
                 # the bytes in memory are the ones checked above (and spare reopening the file)
                 if self._data is not None:
-                    self._cal_file = io.BytesIO(self._data)
+                    self._prefetch_sheets()
+                    checked, self._checked = self._checked or {}, None
+                    repacked = None
+                    if sum(map(len, checked.values())) <= _REPACK_MAX:
+                        repacked = zip_guard.repack(self._zip.infolist(), self._data, checked)
+                    self._cal_file = io.BytesIO(repacked or self._data)
                 else:
                     self._cal_file = self.path.open("rb")
                 self._cal = CalamineWorkbook.from_filelike(self._cal_file)
             except Exception:  # noqa: BLE001 - calamine raises its own error types; the message is ours
                 raise _unreadable(self.path, "est endommagé : ses données ne peuvent pas être lues.") from None
         return self._cal
+
+    def _prefetch_sheets(self) -> None:
+        """Inflate, before calamine opens the package, the sheets the reader will ask of it: those
+        holding a table or a defined name, within `_REPACK_MAX`. A sheet refused here is simply left
+        out (`_load` refuses it, with the same message, when it is read — if it is)."""
+        if self._checked is None:
+            return
+        budget = _REPACK_MAX - sum(map(len, self._checked.values()))
+        wanted = {info.sheet.lower() for info in (self._tables or {}).values()}
+        for ref in self._defined.values():
+            if "!" in ref:
+                wanted.add(split_sheet_ref(ref)[0].lower())
+        for sheet in self._sheets:
+            if sheet.part is None or sheet.grid is not None or sheet.name.lower() not in wanted \
+                    or sheet.part in self._prefetched:
+                continue
+            info = self._zip.getinfo(sheet.part)
+            if info.header_offset in self._checked or info.file_size > budget:
+                continue
+            budget -= info.file_size
+            try:
+                self._prefetched[sheet.part] = self._inflate(info)
+            except UnreadableWorkbook:
+                pass
 
     def _check_side_parts(self) -> None:
         """Shared strings and styles, which calamine (or openpyxl) parses itself: inflated here first,
@@ -864,8 +909,10 @@ class FileSource:
         sheet.grid = []
         if sheet.part is None:
             return  # a chart sheet or a dangling reference: no cells
+        what = f"la feuille « {sheet.name} »"
         try:
-            xml = self._read(sheet.part, what=f"la feuille « {sheet.name} »")
+            xml = self._prefetched.pop(sheet.part, None)
+            xml = self._read(sheet.part, what=what) if xml is None else self._no_dtd(xml, sheet.part, what)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
         (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
