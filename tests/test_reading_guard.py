@@ -142,6 +142,24 @@ def test_calamine_reads_the_parts_checked_by_the_guard(tmp_path, monkeypatch):
     assert {FIN_PART, SST_PART, "xl/workbook.xml"} <= stored
 
 
+def test_structure_parts_are_parsed_once_per_content_and_a_malformed_one_always_refused(tmp_path):
+    """The template's relationships and tables, the same in every workbook of a département, are
+    parsed once; a damaged one is refused every time it is met, never remembered as good."""
+    part = b'<Relationships xmlns="p"><Relationship Id="rId1" Type="t" Target="x.xml"/></Relationships>'
+    first = source_file._start_tags(part)
+    assert first == (("Relationships", {}), ("Relationship", {"Id": "rId1", "Type": "t", "Target": "x.xml"}))
+    assert source_file._start_tags(bytes(bytearray(part))) is first  # another file, the same bytes
+    for _ in range(2):
+        with pytest.raises(source_file.expat.ExpatError):
+            source_file._start_tags(part[:-3])
+    good = _good(tmp_path)
+    broken = _rewrite(good, tmp_path / "casse.xlsx", {"xl/tables/table1.xml": b"<table"})
+    for _ in range(2):
+        assert read_file(good).rows(FIN.name)[0].financeur == "ETAT"
+        with pytest.raises(UnreadableWorkbook, match="description de ses tableaux"):
+            read_file(broken)
+
+
 def test_has_dtd_walks_the_prolog():
     assert zip_guard.has_dtd(b'<?xml version="1.0"?><!--' + b" " * 9000 + b'--><!DOCTYPE x [<!ENTITY a "b">]><x/>')
     assert zip_guard.has_dtd('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><x/>'.encode("utf-16"))

@@ -337,7 +337,33 @@ def _rid(el: ET.Element) -> str | None:
     return None
 
 
-def _start_tags(data: bytes) -> list[tuple[str, dict[str, str]]]:
+# The structure parts of the workbooks of a département are mostly the template's, byte for byte
+# (relationships, tables not resized, workbook.xml): what is parsed from them is a pure function of
+# their bytes, kept here for the next file (parts up to `_MEMO_PART` bytes, `_MEMO_SIZE` of them; a
+# malformed part raises every time). Callers never modify what they are given.
+_MEMO_PART = 64 * 1024
+_MEMO_SIZE = 512
+
+
+def _memoized(parse):
+    memo: dict[bytes, Any] = {}
+
+    def cached(data: bytes):
+        found = memo.get(data)
+        if found is None:
+            found = parse(data)
+            if len(data) <= _MEMO_PART:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[data] = found
+        return found
+
+    cached.__doc__ = parse.__doc__
+    return cached
+
+
+@_memoized
+def _start_tags(data: bytes) -> tuple[tuple[str, dict[str, str]], ...]:
     """(local name, attributes) of every element of a small XML part, in document order.
 
     Relationship and table parts (some twenty a workbook) carry everything in attributes: expat's
@@ -348,7 +374,25 @@ def _start_tags(data: bytes) -> list[tuple[str, dict[str, str]]]:
     parser = expat.ParserCreate(namespace_separator="}")
     parser.StartElementHandler = lambda name, attrs: out.append((name.rpartition("}")[2], attrs))
     parser.Parse(data, True)
-    return out
+    return tuple(out)
+
+
+@_memoized
+def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool]:
+    """What the reader takes from workbook.xml: the root's local name, the sheets (name, r:id) and
+    the defined names (name, localSheetId, reference) in document order, and whether it is flagged
+    `fullCalcOnLoad`; a malformed part raises `ET.ParseError`."""
+    root = ET.fromstring(data)
+    sheets, defined, full_calc = [], [], False
+    for el in root.iter():
+        tag = _local(el.tag)
+        if tag == "sheet":
+            sheets.append((el.get("name", ""), _rid(el)))
+        elif tag == "definedName":
+            defined.append((el.get("name", ""), el.get("localSheetId"), (el.text or "").strip()))
+        elif tag == "calcPr":
+            full_calc = el.get("fullCalcOnLoad") in ("1", "true")
+    return _local(root.tag), tuple(sheets), tuple(defined), full_calc
 
 
 @lru_cache(maxsize=1024)
@@ -609,9 +653,6 @@ class FileSource:
             what = what or f"son élément interne « {info.filename} »"
             raise _unreadable(self.path, f"est endommagé : {what} {exc}.") from None
 
-    def _xml(self, name: str) -> ET.Element:
-        return ET.fromstring(self._read(name, _SMALL_PART))
-
     def _rels(self, part: str) -> list[tuple[str, str, str]]:
         """(Id, Type, resolved target) of a part's relationships ([] when it has none)."""
         folder, base = posixpath.split(part)
@@ -652,23 +693,15 @@ class FileSource:
         if wb_part is None or self._part(wb_part) is None:
             raise not_a_workbook
         self._wb_part = self._part(wb_part)
-        root = self._xml(self._wb_part)
-        if _local(root.tag) != "workbook":
+        root_tag, sheets, defined, self.full_calc_on_load = _workbook_entries(self._read(self._wb_part, _SMALL_PART))
+        if root_tag != "workbook":
             raise not_a_workbook
         rels = {rid: (typ, target) for rid, typ, target in self._rels(self._wb_part)}
         self._sheets: list[_Sheet] = []
-        self.full_calc_on_load = False
-        defined: list[tuple[str, str | None, str]] = []
-        for el in root.iter():
-            tag = _local(el.tag)
-            if tag == "sheet":
-                typ, target = rels.get(_rid(el) or "", ("", None))
-                part = self._part(target) if target and typ.endswith(_REL_WORKSHEET) else None
-                self._sheets.append(_Sheet(el.get("name", ""), part))
-            elif tag == "definedName":
-                defined.append((el.get("name", ""), el.get("localSheetId"), (el.text or "").strip()))
-            elif tag == "calcPr":
-                self.full_calc_on_load = el.get("fullCalcOnLoad") in ("1", "true")
+        for name, rid in sheets:
+            typ, target = rels.get(rid or "", ("", None))
+            part = self._part(target) if target and typ.endswith(_REL_WORKSHEET) else None
+            self._sheets.append(_Sheet(name, part))
         if not self._sheets:
             raise _unreadable(path, "ne contient aucune feuille de calcul.")
         # workbook-level names first; a sheet-level one only when no workbook-level one exists
