@@ -75,6 +75,21 @@ def test_inflate_refuses_a_part_that_disagrees_with_the_directory(change, reason
         zip_guard.inflate(info, raw) if source == "memory" else zip_guard.inflate(info, fh=io.BytesIO(raw))
 
 
+def test_a_small_part_met_again_is_not_inflated_again_but_still_checked():
+    """The template's small parts, the same bytes in every workbook, are inflated once; the same
+    compressed bytes declared with another size or CRC, or cut short, are still refused."""
+    data = b"<x>" + b"relation " * 200 + b"</x>"
+    raw, info = _one_part_zip(data)
+    first = zip_guard.inflate(info, raw)
+    assert first == data and zip_guard.inflate(info, bytes(bytearray(raw))) is first
+    for change, reason in (({"crc": 12345}, "somme de contrôle"), ({"size": 100}, "au-delà de la taille")):
+        _raw, lying = _one_part_zip(data, **change)
+        with pytest.raises(zip_guard.PartRefused, match=reason):
+            zip_guard.inflate(lying, raw)
+    with pytest.raises(zip_guard.PartRefused, match="tronqué"):
+        zip_guard.inflate(info, raw[:info.header_offset + 30 + len("p.xml") + info.compress_size - 1])
+
+
 def test_inflate_never_produces_more_than_one_byte_past_the_declared_size():
     """2 GiB of zeros behind a 1 KB declared size: refused with a few KB allocated."""
     c = zlib.compressobj(9, zlib.DEFLATED, -15)

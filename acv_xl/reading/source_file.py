@@ -378,6 +378,23 @@ def _start_tags(data: bytes) -> tuple[tuple[str, dict[str, str]], ...]:
 
 
 @_memoized
+def _table_entry(data: bytes) -> tuple[str, str, str, int, int, tuple[str, ...]] | bool:
+    """(display name, name, ref, header rows, totals rows, column names) of a table part, False
+    when its range is unusable; a malformed part raises (`expat.ExpatError`, `ValueError`)."""
+    tags = _start_tags(data)
+    t = tags[0][1]  # the root <table>
+    display = t.get("displayName") or t.get("name") or ""
+    columns = tuple(_ooxml_unescape(a.get("name", "")) for tag, a in tags if tag == "tableColumn")
+    ref = t.get("ref", "")
+    try:
+        parse_range(ref)
+    except ValueError:
+        return False
+    return (display, t.get("name") or "", ref, int(t.get("headerRowCount", "1") or 1),
+            int(t.get("totalsRowCount", "0") or 0), columns)
+
+
+@_memoized
 def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool]:
     """What the reader takes from workbook.xml: the root's local name, the sheets (name, r:id) and
     the defined names (name, localSheetId, reference) in document order, and whether it is flagged
@@ -393,6 +410,31 @@ def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool]:
         elif tag == "calcPr":
             full_calc = el.get("fullCalcOnLoad") in ("1", "true")
     return _local(root.tag), tuple(sheets), tuple(defined), full_calc
+
+
+@lru_cache(maxsize=1024)
+def _rels_name(part: str) -> tuple[str, str]:
+    """(folder, relationships part) of a part: ("xl", "xl/_rels/workbook.xml.rels")."""
+    folder, base = posixpath.split(part)
+    return folder, posixpath.join(folder, "_rels", base + ".rels")
+
+
+_RELATIONSHIPS: dict[tuple[str, bytes], list[tuple[str, str, str]]] = {}
+
+
+def _relationships(folder: str, data: bytes) -> list[tuple[str, str, str]]:
+    """(Id, Type, resolved target) of the internal relationships of a part of `folder`, parsed once
+    per content and folder (as `_start_tags`); a malformed part raises `expat.ExpatError`."""
+    found = _RELATIONSHIPS.get((folder, data))
+    if found is None:
+        found = [(rel.get("Id", ""), rel.get("Type", ""), _resolve(folder, rel.get("Target", "")))
+                 for tag, rel in _start_tags(data)
+                 if tag == "Relationship" and rel.get("TargetMode") != "External"]
+        if len(data) <= _MEMO_PART:
+            if len(_RELATIONSHIPS) >= _MEMO_SIZE:
+                _RELATIONSHIPS.clear()
+            _RELATIONSHIPS[(folder, data)] = found
+    return found
 
 
 @lru_cache(maxsize=1024)
@@ -655,16 +697,10 @@ class FileSource:
 
     def _rels(self, part: str) -> list[tuple[str, str, str]]:
         """(Id, Type, resolved target) of a part's relationships ([] when it has none)."""
-        folder, base = posixpath.split(part)
-        rels_name = posixpath.join(folder, "_rels", base + ".rels")
+        folder, rels_name = _rels_name(part)
         if self._part(rels_name) is None:
             return []
-        out = []
-        for tag, rel in _start_tags(self._read(rels_name, _SMALL_PART)):
-            if tag != "Relationship" or rel.get("TargetMode") == "External":
-                continue
-            out.append((rel.get("Id", ""), rel.get("Type", ""), _resolve(folder, rel.get("Target", ""))))
-        return out
+        return _relationships(folder, self._read(rels_name, _SMALL_PART))
 
     def _read_structure(self) -> None:
         path = self.path
@@ -838,18 +874,12 @@ class FileSource:
                 for _id, typ, target in self._rels(sheet.part):
                     if not typ.endswith(_REL_TABLE) or self._part(target) is None:
                         continue
-                    tags = _start_tags(self._read(target, _SMALL_PART))
-                    t = tags[0][1]  # the root <table>
-                    display = t.get("displayName") or t.get("name") or ""
-                    columns = [_ooxml_unescape(a.get("name", "")) for tag, a in tags if tag == "tableColumn"]
-                    ref = t.get("ref", "")
-                    try:
-                        parse_range(ref)
-                    except ValueError:
+                    entry = _table_entry(self._read(target, _SMALL_PART))
+                    if not entry:
                         continue  # a table without a usable range is as good as missing
-                    info = _TableInfo(display, sheet.name, ref, int(t.get("headerRowCount", "1") or 1),
-                                      int(t.get("totalsRowCount", "0") or 0), columns)
-                    for key in {display.lower(), (t.get("name") or "").lower()} - {""}:
+                    display, name, ref, header_rows, totals_rows, columns = entry
+                    info = _TableInfo(display, sheet.name, ref, header_rows, totals_rows, list(columns))
+                    for key in {display.lower(), name.lower()} - {""}:
                         index.setdefault(key, info)
         except (zipfile.BadZipFile, expat.ExpatError, EOFError, OSError, ValueError, KeyError, NotImplementedError,
                 RuntimeError, UnicodeDecodeError):

@@ -22,6 +22,15 @@ _NOT_PLAIN = 0x1 | 0x20 | 0x40
 _CHUNK = 1 << 20
 
 
+# The small parts of the template (relationships, tables, workbook, styles) are the same bytes in
+# most workbooks of a département: inflated and checked once, then given again (bounded memory:
+# at most `_MEMO_ENTRIES` × (`_MEMO_COMPRESSED` + `_MEMO_INFLATED`) bytes).
+_MEMO_COMPRESSED = 8 * 1024
+_MEMO_INFLATED = 64 * 1024
+_MEMO_ENTRIES = 256
+_INFLATED: dict[tuple[bytes, int, int, int], bytes] = {}
+
+
 class PartRefused(ValueError):
     """A part that does not inflate to what the zip's directory says: the French reason."""
 
@@ -56,6 +65,15 @@ def inflate(info: zipfile.ZipInfo, data: bytes | None = None, fh: BinaryIO | Non
         raise PartRefused("utilise une méthode de compression qu'Excel n'emploie pas")
     start = _data_start(info, data, fh)
     size, left = info.file_size, info.compress_size
+    key = None
+    if data is not None and left <= _MEMO_COMPRESSED and size <= _MEMO_INFLATED:
+        # the same compressed bytes, size and CRC always inflate to the same checked bytes
+        raw = bytes(data[start: start + left])
+        if len(raw) == left:  # (a truncated part is refused below)
+            key = (raw, size, info.CRC, info.compress_type)
+            out = _INFLATED.get(key)
+            if out is not None:
+                return out
 
     def chunks():
         nonlocal left
@@ -109,6 +127,10 @@ def inflate(info: zipfile.ZipInfo, data: bytes | None = None, fh: BinaryIO | Non
         raise PartRefused("n'a pas la taille que l'archive annonce")
     if zlib.crc32(out) != info.CRC:
         raise PartRefused("ne correspond pas à sa somme de contrôle (CRC)")
+    if key is not None:
+        if len(_INFLATED) >= _MEMO_ENTRIES:
+            _INFLATED.clear()
+        _INFLATED[key] = out
     return out
 
 
