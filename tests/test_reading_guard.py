@@ -80,14 +80,15 @@ def test_a_small_part_met_again_is_not_inflated_again_but_still_checked():
     compressed bytes declared with another size or CRC, or cut short, are still refused."""
     data = b"<x>" + b"relation " * 200 + b"</x>"
     raw, info = _one_part_zip(data)
-    first = zip_guard.inflate(info, raw)
-    assert first == data and zip_guard.inflate(info, bytes(bytearray(raw))) is first
+    first = zip_guard.inflate(info, raw, memo=True)
+    assert first == data and zip_guard.inflate(info, bytes(bytearray(raw)), memo=True) is first
+    assert zip_guard.inflate(info, raw) is not first  # a sheet's data: inflated every time
     for change, reason in (({"crc": 12345}, "somme de contrôle"), ({"size": 100}, "au-delà de la taille")):
         _raw, lying = _one_part_zip(data, **change)
         with pytest.raises(zip_guard.PartRefused, match=reason):
-            zip_guard.inflate(lying, raw)
+            zip_guard.inflate(lying, raw, memo=True)
     with pytest.raises(zip_guard.PartRefused, match="tronqué"):
-        zip_guard.inflate(info, raw[:info.header_offset + 30 + len("p.xml") + info.compress_size - 1])
+        zip_guard.inflate(info, raw[:info.header_offset + 30 + len("p.xml") + info.compress_size - 1], memo=True)
 
 
 def test_inflate_never_produces_more_than_one_byte_past_the_declared_size():

@@ -660,7 +660,7 @@ class FileSource:
     def _part(self, name: str) -> str | None:
         return self._names_map.get(name.lower().lstrip("/"))
 
-    def _read(self, name: str, limit: int | None = None, what: str | None = None) -> bytes:
+    def _read(self, name: str, limit: int | None = None, what: str | None = None, memo: bool = False) -> bytes:
         """A part's bytes under guard (`_inflate`), refused with a DTD; `what` names it for the user
         (« la feuille « Projet » »), else its name in the zip."""
         real = self._part(name)
@@ -669,7 +669,7 @@ class FileSource:
         info = self._zip.getinfo(real)
         if limit is not None and info.file_size > limit:
             raise ValueError(f"{name} trop grand")
-        return self._no_dtd(self._inflate(info, what), name, what)
+        return self._no_dtd(self._inflate(info, what, memo), name, what)
 
     def _no_dtd(self, data: bytes, name: str, what: str | None) -> bytes:
         # no entity expansion in a workbook part: a DTD may follow a comment of any length, so the
@@ -680,12 +680,12 @@ class FileSource:
                               "qu'Excel n'écrit jamais : il n'est pas lu par sécurité.")
         return data
 
-    def _inflate(self, info: zipfile.ZipInfo, what: str | None = None) -> bytes:
+    def _inflate(self, info: zipfile.ZipInfo, what: str | None = None, memo: bool = False) -> bytes:
         """The part's bytes, never inflated past its declared size, CRC checked (`zip_guard`): a part
         that disagrees with the zip's directory is refused (STR-01), never read again in full."""
         try:
             if self._data is not None:
-                data = zip_guard.inflate(info, self._data)
+                data = zip_guard.inflate(info, self._data, memo=memo)
                 if self._checked is not None:
                     self._checked[info.header_offset] = data
                 return data
@@ -700,7 +700,7 @@ class FileSource:
         folder, rels_name = _rels_name(part)
         if self._part(rels_name) is None:
             return []
-        return _relationships(folder, self._read(rels_name, _SMALL_PART))
+        return _relationships(folder, self._read(rels_name, _SMALL_PART, memo=True))
 
     def _read_structure(self) -> None:
         path = self.path
@@ -729,7 +729,8 @@ class FileSource:
         if wb_part is None or self._part(wb_part) is None:
             raise not_a_workbook
         self._wb_part = self._part(wb_part)
-        root_tag, sheets, defined, self.full_calc_on_load = _workbook_entries(self._read(self._wb_part, _SMALL_PART))
+        root_tag, sheets, defined, self.full_calc_on_load = _workbook_entries(
+            self._read(self._wb_part, _SMALL_PART, memo=True))
         if root_tag != "workbook":
             raise not_a_workbook
         rels = {rid: (typ, target) for rid, typ, target in self._rels(self._wb_part)}
@@ -874,7 +875,7 @@ class FileSource:
                 for _id, typ, target in self._rels(sheet.part):
                     if not typ.endswith(_REL_TABLE) or self._part(target) is None:
                         continue
-                    entry = _table_entry(self._read(target, _SMALL_PART))
+                    entry = _table_entry(self._read(target, _SMALL_PART, memo=True))
                     if not entry:
                         continue  # a table without a usable range is as good as missing
                     display, name, ref, header_rows, totals_rows, columns = entry
@@ -943,7 +944,8 @@ class FileSource:
         for typ, target in self._side_targets:
             if self._part(target) is None:
                 continue
-            data = self._read(target, MAX_PART_BYTES)
+            # the styles are the template's; the shared strings hold each workbook's own text
+            data = self._read(target, MAX_PART_BYTES, memo=typ.endswith(_REL_STYLES))
             if typ.endswith(_REL_SHARED_STRINGS):
                 self._sst = data
                 # each string lies between two "si>" (its tags); the bytes between bound its length in

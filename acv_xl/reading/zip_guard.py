@@ -57,8 +57,11 @@ def _data_start(info: zipfile.ZipInfo, data: bytes | None, fh: BinaryIO | None) 
     return off + 30 + name_len + extra_len
 
 
-def inflate(info: zipfile.ZipInfo, data: bytes | None = None, fh: BinaryIO | None = None) -> bytes:
-    """The bytes of the part `info`, from the whole file in memory (`data`) or an open file (`fh`)."""
+def inflate(info: zipfile.ZipInfo, data: bytes | None = None, fh: BinaryIO | None = None,
+            memo: bool = False) -> bytes:
+    """The bytes of the part `info`, from the whole file in memory (`data`) or an open file (`fh`).
+    `memo`: a part of the template (relationships, tables, workbook, styles), kept to be given again
+    to the next workbook holding the same bytes (never a sheet's data: they differ from file to file)."""
     if info.flag_bits & _NOT_PLAIN:
         raise PartRefused("est chiffré")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
@@ -66,7 +69,7 @@ def inflate(info: zipfile.ZipInfo, data: bytes | None = None, fh: BinaryIO | Non
     start = _data_start(info, data, fh)
     size, left = info.file_size, info.compress_size
     key = None
-    if data is not None and left <= _MEMO_COMPRESSED and size <= _MEMO_INFLATED:
+    if memo and data is not None and left <= _MEMO_COMPRESSED and size <= _MEMO_INFLATED:
         # the same compressed bytes, size and CRC always inflate to the same checked bytes
         raw = bytes(data[start: start + left])
         if len(raw) == left:  # (a truncated part is refused below)
