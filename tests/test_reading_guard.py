@@ -261,6 +261,42 @@ def test_a_near_bound_covers_every_cell_it_did_not_visit():
     assert _NEAR_BOUND == (999, 702)
 
 
+def _visited(xml: bytes) -> tuple[int, int]:
+    """The extent as the cell-by-cell visit finds it."""
+    last = (0, 0)
+    for row, col, _attrs, closed, _inner in source_file._iter_cells(xml, with_inner=False):
+        if not closed:
+            last = (max(last[0], row), max(last[1], col))
+    return last
+
+
+_PLAN = b"".join(f'<row r="{r}"><c r="A{r}" t="s"><v>1</v></c><c r="J{r}"><v>{r}.5</v></c>'
+                 f'<c r="K{r}" s="3"/></row>'.encode() for r in range(1, 2004))
+
+
+@pytest.mark.parametrize("change, plain", [
+    (lambda x: x, True),  # a plan of 2,003 lines: past the bound, every cell plain
+    (lambda x: x.replace(b'<c r="K2003" s="3"/>', b'<c r="K2003" s="3"></c>'), True),  # empty, not closed
+    (lambda x: x.replace(b'<c r="J7">', b'<c r="j7" s="1">'), True),
+    (lambda x: x.replace(b'<c r="J7">', b"<c>"), False),  # its place depends on the cells before
+    (lambda x: x.replace(b'<c r="J7">', b'<c s="1" r="J7">'), False),
+    (lambda x: x.replace(b'<c r="J7">', b'<c r="$J$7">'), False),
+    (lambda x: x.replace(b'<c r="J9">', b'<x:c r="J9">').replace(b"</c></row><row r=\"10\"", b"</x:c></row><row r=\"10\""),
+     False),
+    (lambda x: x.replace(b"<v>8.5</v>", b"<f>J7+1</f>"), False),  # a formula without its value: cell by cell
+    (lambda x: x.replace(b'<c r="J8">', b'<c r="J8" t="e">'), False),  # an error cell
+])
+def test_a_sheet_past_the_bound_is_bounded_by_its_references_in_one_pass(change, plain):
+    """Past ZZ999 (a plan of more than 999 lines), a sheet whose cells all carry their reference,
+    without formula nor error, is bounded by one search of its references; the extent is the one
+    the cell-by-cell visit finds, whichever way it is found."""
+    xml = change(_HEAD + _PLAN + b"</sheetData></worksheet>")
+    assert (source_file._plain_extent(xml) is not None) == plain
+    extent, special = _scan_sheet(xml, False)
+    assert extent == _visited(xml) != _NEAR_BOUND
+    assert bool(special) == (b"<f>" in xml or b't="e"' in xml)
+
+
 # ------------------------------------------------------------------ STR-10 and the terminal
 def test_str10_a_text_longer_than_a_cell_holds(tmp_path):
     """XlsxWriter (like Excel) cuts a text at 32,767 characters: the cell is written into the XML."""

@@ -56,7 +56,9 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
   expansion, external entities);
 - the `<dimension>` a sheet states is never trusted: `_scan_sheet` bounds the grid from the cells
   themselves — when every row and cell carries its `r` first (every writer does), the search for
-  formulas it always ran finds any reference past ZZ999 too; otherwise every cell is visited;
+  formulas it always ran finds any reference past ZZ999 too; past it, a sheet whose cells all carry
+  their whole reference, without formula nor error cell, is bounded by the largest reference of a
+  cell holding something, found in one search (`_plain_extent`); otherwise every cell is visited;
 - calamine copies a shared string into each cell citing it: the text materialised per workbook is
   capped at `MAX_TEXT_CHARS` (references × the longest string, counted exactly only when that bound
   is exceeded).
@@ -530,6 +532,36 @@ _PREFIXED_CELL = re.compile(rb':(?:c|row)[\s/>]')
 _NEAR_BOUND = (999, 702)
 
 
+# A sheet past ZZ999 (a plan of more than 999 lines) with neither formula nor error cell, every
+# row and cell tag unprefixed and every cell carrying its whole reference first (`r="AB1234"`, as
+# every writer does): its extent is the largest reference of a cell that is not empty, found by one
+# regex in C — where visiting each cell in Python took 70 ms for a plan of 20,000 cells. Any other
+# sheet is visited cell by cell (`_iter_cells`), which gives the same extent.
+_ANY_FORMULA = re.compile(rb"<" + _NS + rb"f\b")
+_ANY_PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.\-]*:(?:row|c)\b")
+# the spans of `_ROW_OR_CELL` (unprefixed), a row marked "r", a cell's letters and row when it has them
+_CELL_REFS = re.compile(rb'<(?:(r)ow\b[^>]*?/?>|c\b(?: r="([A-Za-z]{1,3})(\d+)")?[^>]*?(/?)>)')
+
+
+def _plain_extent(xml: bytes) -> tuple[int, int] | None:
+    """(last row, last column) of the cells holding something when every cell is plain (see above),
+    else None."""
+    if _HAS_ERROR.search(xml) or _ANY_FORMULA.search(xml) or _ANY_PREFIXED_CELL.search(xml):
+        return None
+    rows: list[bytes] = []
+    columns: set[bytes] = set()
+    for is_row, letters, row, closed in _CELL_REFS.findall(xml):
+        if is_row:
+            continue
+        if not letters:
+            return None  # a cell without its whole reference: its place depends on the cells before
+        if not closed:  # an empty `<c r=".." s="1"/>` is a formatted blank
+            rows.append(row)
+            columns.add(letters)
+    return (max(map(int, rows), default=0),
+            max((col_index(c.decode()) for c in columns), default=0))
+
+
 def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], dict[tuple[int, int], Any]]:
     """(extent, special cells) of a sheet's XML: (last row, last column) of the cells holding
     something, or a bound above them — the size of calamine's grid, taken from the cells, never
@@ -542,6 +574,8 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
                  and _HAS_ERROR.search(xml, lo, hi) is not None)
     if not has_error and _SUSPECT.search(xml, lo, hi) is None and _PREFIXED_CELL.search(xml, lo, hi) is None:
         return _NEAR_BOUND, {}
+    if not has_error and (extent := _plain_extent(xml)) is not None:
+        return extent, {}
     last_row = last_col = 0
     found: dict[tuple[int, int], Any] = {}
     for row, col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
