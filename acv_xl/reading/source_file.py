@@ -537,28 +537,29 @@ _NEAR_BOUND = (999, 702)
 # every writer does): its extent is the largest reference of a cell that is not empty, found by one
 # regex in C — where visiting each cell in Python took 70 ms for a plan of 20,000 cells. Any other
 # sheet is visited cell by cell (`_iter_cells`), which gives the same extent.
-_ANY_FORMULA = re.compile(rb"<" + _NS + rb"f\b")
-_ANY_PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.\-]*:(?:row|c)\b")
-# the spans of `_ROW_OR_CELL` (unprefixed), a row marked "r", a cell's letters and row when it has them
-_CELL_REFS = re.compile(rb'<(?:(r)ow\b[^>]*?/?>|c\b(?: r="([A-Za-z]{1,3})(\d+)")?[^>]*?(/?)>)')
+# a formula or a row or cell tag with a prefix, anywhere (as `_iter_cells` and `_FORMULA` see them)
+_PREFIXED_OR_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:(?:row|c|f)|f)\b")
+# the spans of `_ROW_OR_CELL` (unprefixed): a row ("r"), an empty cell `<c …/>` and its letters when it
+# carries its whole reference first, another cell and its letters and row when it does
+_CELL_REFS = re.compile(rb'<(?:(r)ow\b[^>]*?/?>|c\b(?: r="([A-Za-z]{1,3})\d+")?[^>]*?/>'
+                        rb'|c\b(?: r="([A-Za-z]{1,3})(\d+)")?[^>]*?>)')
 
 
-def _plain_extent(xml: bytes) -> tuple[int, int] | None:
+def _plain_extent(xml: bytes, lo: int, hi: int) -> tuple[int, int] | None:
     """(last row, last column) of the cells holding something when every cell is plain (see above),
-    else None."""
-    if _HAS_ERROR.search(xml) or _ANY_FORMULA.search(xml) or _ANY_PREFIXED_CELL.search(xml):
+    else None. `lo`, `hi`: the span of `<sheetData>`, already searched for error cells."""
+    if _HAS_ERROR.search(xml, 0, lo) or _HAS_ERROR.search(xml, hi) or _PREFIXED_OR_FORMULA.search(xml):
         return None
-    rows: list[bytes] = []
-    columns: set[bytes] = set()
-    for is_row, letters, row, closed in _CELL_REFS.findall(xml):
-        if is_row:
-            continue
-        if not letters:
-            return None  # a cell without its whole reference: its place depends on the cells before
-        if not closed:  # an empty `<c r=".." s="1"/>` is a formatted blank
-            rows.append(row)
-            columns.add(letters)
-    return (max(map(int, rows), default=0),
+    found = _CELL_REFS.findall(xml)
+    if not found:
+        return 0, 0
+    rows, empty_letters, letters, numbers = zip(*found)  # column by column, in C
+    cells = len(found) - rows.count(b"r")
+    if (len(found) - empty_letters.count(b"")) + (len(found) - letters.count(b"")) != cells:
+        return None  # a cell without its whole reference: its place depends on the cells before
+    columns = set(letters)
+    columns.discard(b"")
+    return (max(map(int, filter(None, numbers)), default=0),
             max((col_index(c.decode()) for c in columns), default=0))
 
 
@@ -574,7 +575,7 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
                  and _HAS_ERROR.search(xml, lo, hi) is not None)
     if not has_error and _SUSPECT.search(xml, lo, hi) is None and _PREFIXED_CELL.search(xml, lo, hi) is None:
         return _NEAR_BOUND, {}
-    if not has_error and (extent := _plain_extent(xml)) is not None:
+    if not has_error and (extent := _plain_extent(xml, lo, hi)) is not None:
         return extent, {}
     last_row = last_col = 0
     found: dict[tuple[int, int], Any] = {}
