@@ -158,6 +158,19 @@ def test_calamine_reads_the_parts_checked_by_the_guard(tmp_path, monkeypatch):
     assert {FIN_PART, SST_PART, "xl/workbook.xml"} <= stored
 
 
+def test_past_the_repack_budget_calamine_reads_the_package_as_it_is(tmp_path, monkeypatch):
+    """A workbook whose parts inflate past `_REPACK_MAX` keeps no second copy of them: calamine is
+    handed the file's own bytes, and reads the same values."""
+    good = _good(tmp_path)
+    monkeypatch.setattr(source_file, "_REPACK_MAX", 2000)
+    called = []
+    monkeypatch.setattr(zip_guard, "repack", lambda *a: called.append(a))
+    with source_file.FileSource(good) as src:
+        assert src._checked is None  # the structure parts alone are past it: nothing more is kept
+        assert src.table(FIN.name).rows[0][1] == "ETAT"
+        assert not called
+
+
 def test_structure_parts_are_parsed_once_per_content_and_a_malformed_one_always_refused(tmp_path):
     """The template's relationships and tables, the same in every workbook of a département, are
     parsed once; a damaged one is refused every time it is met, never remembered as good."""

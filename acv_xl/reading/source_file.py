@@ -666,7 +666,9 @@ class FileSource:
         self._text_used = 0  # characters of shared strings the sheets read so far materialise
         # parts inflated and checked before calamine opens the package (by local header's offset):
         # handed to it stored (`zip_guard.repack`), so that it parses them without inflating them again
+        # (None: none kept — a file read from the disk, calamine already open, or past `_REPACK_MAX`)
         self._checked: dict[int, bytes] | None = {} if self._data is not None else None
+        self._checked_bytes = 0
         self._prefetched: dict[str, bytes] = {}  # sheets inflated for calamine, not yet scanned
         try:
             _check_sizes(self.path, self._zip)
@@ -736,7 +738,11 @@ class FileSource:
             if self._data is not None:
                 data = zip_guard.inflate(info, self._data, memo=memo)
                 if self._checked is not None:
-                    self._checked[info.header_offset] = data
+                    self._checked_bytes += len(data)
+                    if self._checked_bytes > _REPACK_MAX:  # calamine then reads the package as it is
+                        self._checked = None
+                    else:
+                        self._checked[info.header_offset] = data
                 return data
             with self.path.open("rb") as fh:  # a file above _IN_MEMORY_MAX: read from the disk
                 return zip_guard.inflate(info, fh=fh)
@@ -947,10 +953,8 @@ class FileSource:
                 # the bytes in memory are the ones checked above (and spare reopening the file)
                 if self._data is not None:
                     self._prefetch_sheets()
-                    checked, self._checked = self._checked or {}, None
-                    repacked = None
-                    if sum(map(len, checked.values())) <= _REPACK_MAX:
-                        repacked = zip_guard.repack(self._zip.infolist(), self._data, checked)
+                    checked, self._checked = self._checked, None
+                    repacked = zip_guard.repack(self._zip.infolist(), self._data, checked) if checked else None
                     self._cal_file = io.BytesIO(repacked or self._data)
                 else:
                     self._cal_file = self.path.open("rb")
@@ -965,7 +969,7 @@ class FileSource:
         out (`_load` refuses it, with the same message, when it is read — if it is)."""
         if self._checked is None:
             return
-        budget = _REPACK_MAX - sum(map(len, self._checked.values()))
+        budget = _REPACK_MAX - self._checked_bytes
         wanted = {info.sheet.lower() for info in (self._tables or {}).values()}
         for ref in self._defined.values():
             if "!" in ref:
@@ -982,6 +986,8 @@ class FileSource:
                 self._prefetched[sheet.part] = self._inflate(info)
             except UnreadableWorkbook:
                 pass
+            if self._checked is None:
+                return
 
     def _check_side_parts(self) -> None:
         """Shared strings and styles, which calamine (or openpyxl) parses itself: inflated here first,
