@@ -344,8 +344,8 @@ def _rid(el: ET.Element) -> str | None:
 # (relationships, tables not resized, workbook.xml): what is parsed from them is a pure function of
 # their bytes, kept here for the next file (parts up to `_MEMO_PART` bytes, `_MEMO_SIZE` of them; a
 # malformed part raises every time). Callers never modify what they are given.
-_MEMO_PART = 64 * 1024
-_MEMO_SIZE = 512
+_MEMO_PART = 16 * 1024
+_MEMO_SIZE = 256
 
 
 def _memoized(parse):

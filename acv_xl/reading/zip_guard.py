@@ -26,7 +26,7 @@ _CHUNK = 1 << 20
 # most workbooks of a département: inflated and checked once, then given again (bounded memory:
 # at most `_MEMO_ENTRIES` × (`_MEMO_COMPRESSED` + `_MEMO_INFLATED`) bytes).
 _MEMO_COMPRESSED = 8 * 1024
-_MEMO_INFLATED = 64 * 1024
+_MEMO_INFLATED = 16 * 1024
 _MEMO_ENTRIES = 256
 _INFLATED: dict[tuple[bytes, int, int, int], bytes] = {}
 
