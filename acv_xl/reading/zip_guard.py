@@ -7,6 +7,10 @@ byte past the declared size is ever produced, and any disagreement (too long, to
 an encrypted or exotically compressed part, a local header that names another part) refuses the
 part with `PartRefused` — the caller turns it into STR-01, never into a second, unguarded read.
 Excel, LibreOffice and every library write parts stored or deflated: nothing else is accepted.
+
+`repack` hands the parts inflated here on to calamine stored (it parses the very bytes checked,
+without inflating them again); a small part of the template met again with the same compressed
+bytes, size and CRC is given again without being inflated (`inflate(…, memo=True)`).
 """
 
 from __future__ import annotations
