@@ -75,6 +75,22 @@ def test_inflate_refuses_a_part_that_disagrees_with_the_directory(change, reason
         zip_guard.inflate(info, raw) if source == "memory" else zip_guard.inflate(info, fh=io.BytesIO(raw))
 
 
+def test_a_small_part_met_again_is_not_inflated_again_but_still_checked():
+    """The template's small parts, the same bytes in every workbook, are inflated once; the same
+    compressed bytes declared with another size or CRC, or cut short, are still refused."""
+    data = b"<x>" + b"relation " * 200 + b"</x>"
+    raw, info = _one_part_zip(data)
+    first = zip_guard.inflate(info, raw, memo=True)
+    assert first == data and zip_guard.inflate(info, bytes(bytearray(raw)), memo=True) is first
+    assert zip_guard.inflate(info, raw) is not first  # a sheet's data: inflated every time
+    for change, reason in (({"crc": 12345}, "somme de contrôle"), ({"size": 100}, "au-delà de la taille")):
+        _raw, lying = _one_part_zip(data, **change)
+        with pytest.raises(zip_guard.PartRefused, match=reason):
+            zip_guard.inflate(lying, raw, memo=True)
+    with pytest.raises(zip_guard.PartRefused, match="tronqué"):
+        zip_guard.inflate(info, raw[:info.header_offset + 30 + len("p.xml") + info.compress_size - 1], memo=True)
+
+
 def test_inflate_never_produces_more_than_one_byte_past_the_declared_size():
     """2 GiB of zeros behind a 1 KB declared size: refused with a few KB allocated."""
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
@@ -104,6 +120,73 @@ def test_inflate_refuses_what_excel_never_writes():
     info.flag_bits |= 0x1
     with pytest.raises(zip_guard.PartRefused, match="chiffré"):
         zip_guard.inflate(info, raw)
+
+
+def test_repack_stores_the_checked_parts_and_copies_the_others(tmp_path):
+    """calamine is handed the parts already inflated and checked, stored: the same package part for
+    part, parsed without being inflated again; the parts never inflated are copied compressed."""
+    good = _good(tmp_path)
+    raw = good.read_bytes()
+    infos = zipfile.ZipFile(io.BytesIO(raw)).infolist()
+    checked = {i.header_offset: zip_guard.inflate(i, raw) for i in infos if i.filename.startswith("xl/worksheets/")}
+    assert checked
+    out = zipfile.ZipFile(io.BytesIO(zip_guard.repack(infos, raw, checked)))
+    assert [i.filename for i in out.infolist()] == [i.filename for i in infos]
+    for old, new in zip(infos, out.infolist()):
+        assert out.read(new) == zipfile.ZipFile(io.BytesIO(raw)).read(old)
+        stored = old.header_offset in checked
+        assert new.compress_type == (zipfile.ZIP_STORED if stored else old.compress_type)
+        assert new.compress_size == (old.file_size if stored else old.compress_size)
+    # a local header that does not name its part: the package is handed on as it is
+    first = infos[0]
+    broken = raw[:first.header_offset + 30] + b"X" + raw[first.header_offset + 31:]
+    assert zip_guard.repack(infos, broken, {}) is None
+
+
+def test_calamine_reads_the_parts_checked_by_the_guard(tmp_path, monkeypatch):
+    """The sheets the reader asks for are inflated once, by the guard, and handed to calamine stored."""
+    good = _good(tmp_path)
+    seen = []
+    real = zip_guard.repack
+    monkeypatch.setattr(zip_guard, "repack", lambda infos, data, checked: seen.append(real(infos, data, checked))
+                        or seen[-1])
+    conv = read_file(good)
+    assert conv.rows(FIN.name)[0].financeur == "ETAT"
+    (package,) = seen
+    z = zipfile.ZipFile(io.BytesIO(package))
+    stored = {i.filename for i in z.infolist() if i.compress_type == zipfile.ZIP_STORED}
+    assert {FIN_PART, SST_PART, "xl/workbook.xml"} <= stored
+
+
+def test_past_the_repack_budget_calamine_reads_the_package_as_it_is(tmp_path, monkeypatch):
+    """A workbook whose parts inflate past `_REPACK_MAX` keeps no second copy of them: calamine is
+    handed the file's own bytes, and reads the same values."""
+    good = _good(tmp_path)
+    monkeypatch.setattr(source_file, "_REPACK_MAX", 2000)
+    called = []
+    monkeypatch.setattr(zip_guard, "repack", lambda *a: called.append(a))
+    with source_file.FileSource(good) as src:
+        assert src._checked is None  # the structure parts alone are past it: nothing more is kept
+        assert src.table(FIN.name).rows[0][1] == "ETAT"
+        assert not called
+
+
+def test_structure_parts_are_parsed_once_per_content_and_a_malformed_one_always_refused(tmp_path):
+    """The template's relationships and tables, the same in every workbook of a département, are
+    parsed once; a damaged one is refused every time it is met, never remembered as good."""
+    part = b'<Relationships xmlns="p"><Relationship Id="rId1" Type="t" Target="x.xml"/></Relationships>'
+    first = source_file._start_tags(part)
+    assert first == (("Relationships", {}), ("Relationship", {"Id": "rId1", "Type": "t", "Target": "x.xml"}))
+    assert source_file._start_tags(bytes(bytearray(part))) is first  # another file, the same bytes
+    for _ in range(2):
+        with pytest.raises(source_file.expat.ExpatError):
+            source_file._start_tags(part[:-3])
+    good = _good(tmp_path)
+    broken = _rewrite(good, tmp_path / "casse.xlsx", {"xl/tables/table1.xml": b"<table"})
+    for _ in range(2):
+        assert read_file(good).rows(FIN.name)[0].financeur == "ETAT"
+        with pytest.raises(UnreadableWorkbook, match="description de ses tableaux"):
+            read_file(broken)
 
 
 def test_has_dtd_walks_the_prolog():
@@ -189,6 +272,44 @@ def test_a_near_bound_covers_every_cell_it_did_not_visit():
     cells = b"".join(f'<row r="{r}"><c r="ZZ{r}"><v>1</v></c></row>'.encode() for r in range(1, 1000))
     assert _scan_sheet(_HEAD + cells + b"</sheetData></worksheet>", False)[0] == _NEAR_BOUND
     assert _NEAR_BOUND == (999, 702)
+
+
+def _visited(xml: bytes) -> tuple[int, int]:
+    """The extent as the cell-by-cell visit finds it."""
+    last = (0, 0)
+    for row, col, _attrs, closed, _inner in source_file._iter_cells(xml, with_inner=False):
+        if not closed:
+            last = (max(last[0], row), max(last[1], col))
+    return last
+
+
+_PLAN = b"".join(f'<row r="{r}"><c r="A{r}" t="s"><v>1</v></c><c r="J{r}"><v>{r}.5</v></c>'
+                 f'<c r="K{r}" s="3"/></row>'.encode() for r in range(1, 2004))
+
+
+@pytest.mark.parametrize("change, plain", [
+    (lambda x: x, True),  # a plan of 2,003 lines: past the bound, every cell plain
+    (lambda x: x.replace(b'<c r="K2003" s="3"/>', b'<c r="K2003" s="3"></c>'), True),  # empty, not closed
+    (lambda x: x.replace(b'<c r="J7">', b'<c r="j7" s="1">'), True),
+    (lambda x: x.replace(b'<c r="J7">', b"<c>"), False),  # its place depends on the cells before
+    (lambda x: x.replace(b'<c r="J7">', b'<c s="1" r="J7">'), False),
+    (lambda x: x.replace(b'<c r="J7">', b'<c r="$J$7">'), False),
+    (lambda x: x.replace(b'<c r="J9">', b'<x:c r="J9">').replace(b"</c></row><row r=\"10\"", b"</x:c></row><row r=\"10\""),
+     False),
+    (lambda x: x.replace(b"<v>8.5</v>", b"<f>J7+1</f>"), False),  # a formula without its value: cell by cell
+    (lambda x: x.replace(b'<c r="J8">', b'<c r="J8" t="e">'), False),  # an error cell
+])
+def test_a_sheet_past_the_bound_is_bounded_by_its_references_in_one_pass(change, plain):
+    """Past ZZ999 (a plan of more than 999 lines), a sheet whose cells all carry their reference,
+    without formula nor error, is bounded by one search of its references; the extent is the one
+    the cell-by-cell visit finds, whichever way it is found."""
+    xml = change(_HEAD + _PLAN + b"</sheetData></worksheet>")
+    # (the error cells of `<sheetData>` are searched by `_scan_sheet` first)
+    has_error = b't="e"' in xml
+    assert (not has_error and source_file._plain_extent(xml, *source_file._sheet_data_span(xml)) is not None) == plain
+    extent, special = _scan_sheet(xml, False)
+    assert extent == _visited(xml) != _NEAR_BOUND
+    assert bool(special) == (b"<f>" in xml or b't="e"' in xml)
 
 
 # ------------------------------------------------------------------ STR-10 and the terminal

@@ -18,7 +18,10 @@ How a file is read
   lying about its size is refused too (`zip_guard.inflate`; nothing is ever re-read by
   `zipfile`, which would inflate up to 2 GiB in one call). A file up to `_IN_MEMORY_MAX` (64 MB)
   is read once into memory, its parts inflated there and calamine handed the very bytes that were
-  checked; a bigger file is read part by part from the disk, under the same guard.
+  checked: the parts it parses (workbook, relationships, shared strings, styles, and the sheets
+  holding a table or a defined name, inflated before it opens the package) stored uncompressed
+  (`zip_guard.repack`), so that it spends no time inflating them again; a bigger file is read
+  part by part from the disk, under the same guard.
 - Each worksheet holding one of our tables or named cells is read once: its XML is inflated and
   scanned, then python-calamine gives the cell values (numbers, text, booleans, dates as
   `date`/`datetime`). calamine builds the whole grid from A1 to the last value: one value typed
@@ -53,7 +56,9 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
   expansion, external entities);
 - the `<dimension>` a sheet states is never trusted: `_scan_sheet` bounds the grid from the cells
   themselves — when every row and cell carries its `r` first (every writer does), the search for
-  formulas it always ran finds any reference past ZZ999 too; otherwise every cell is visited;
+  formulas it always ran finds any reference past ZZ999 too; past it, a sheet whose cells all carry
+  their whole reference, without formula nor error cell, is bounded by the largest reference of a
+  cell holding something, found in one search (`_plain_extent`); otherwise every cell is visited;
 - calamine copies a shared string into each cell citing it: the text materialised per workbook is
   capped at `MAX_TEXT_CHARS` (references × the longest string, counted exactly only when that bound
   is exceeded).
@@ -71,6 +76,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from functools import lru_cache
 from html import unescape
+from itertools import compress
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -100,6 +106,9 @@ _NUM_ERROR = ExcelError("#NUM!")
 _INFINITIES = (math.inf, -math.inf)
 _SMALL_PART = 16 * 1024 * 1024  # rels, workbook.xml, tables: anything bigger is not a workbook we made
 _IN_MEMORY_MAX = 64 * 1024 * 1024  # a bigger file is read part by part from the disk, by zipfile
+# parts handed to calamine inflated (`zip_guard.repack`) at most: past that, the memory of a second
+# copy is not worth the time (a workbook of ours: 0.2 MB)
+_REPACK_MAX = 16 * 1024 * 1024
 
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -331,7 +340,33 @@ def _rid(el: ET.Element) -> str | None:
     return None
 
 
-def _start_tags(data: bytes) -> list[tuple[str, dict[str, str]]]:
+# The structure parts of the workbooks of a département are mostly the template's, byte for byte
+# (relationships, tables not resized, workbook.xml): what is parsed from them is a pure function of
+# their bytes, kept here for the next file (parts up to `_MEMO_PART` bytes, `_MEMO_SIZE` of them; a
+# malformed part raises every time). Callers never modify what they are given.
+_MEMO_PART = 16 * 1024
+_MEMO_SIZE = 256
+
+
+def _memoized(parse):
+    memo: dict[bytes, Any] = {}
+
+    def cached(data: bytes):
+        found = memo.get(data)
+        if found is None:
+            found = parse(data)
+            if len(data) <= _MEMO_PART:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[data] = found
+        return found
+
+    cached.__doc__ = parse.__doc__
+    return cached
+
+
+@_memoized
+def _start_tags(data: bytes) -> tuple[tuple[str, dict[str, str]], ...]:
     """(local name, attributes) of every element of a small XML part, in document order.
 
     Relationship and table parts (some twenty a workbook) carry everything in attributes: expat's
@@ -342,7 +377,67 @@ def _start_tags(data: bytes) -> list[tuple[str, dict[str, str]]]:
     parser = expat.ParserCreate(namespace_separator="}")
     parser.StartElementHandler = lambda name, attrs: out.append((name.rpartition("}")[2], attrs))
     parser.Parse(data, True)
-    return out
+    return tuple(out)
+
+
+@_memoized
+def _table_entry(data: bytes) -> tuple[str, str, str, int, int, tuple[str, ...]] | bool:
+    """(display name, name, ref, header rows, totals rows, column names) of a table part, False
+    when its range is unusable; a malformed part raises (`expat.ExpatError`, `ValueError`)."""
+    tags = _start_tags(data)
+    t = tags[0][1]  # the root <table>
+    display = t.get("displayName") or t.get("name") or ""
+    columns = tuple(_ooxml_unescape(a.get("name", "")) for tag, a in tags if tag == "tableColumn")
+    ref = t.get("ref", "")
+    try:
+        parse_range(ref)
+    except ValueError:
+        return False
+    return (display, t.get("name") or "", ref, int(t.get("headerRowCount", "1") or 1),
+            int(t.get("totalsRowCount", "0") or 0), columns)
+
+
+@_memoized
+def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool]:
+    """What the reader takes from workbook.xml: the root's local name, the sheets (name, r:id) and
+    the defined names (name, localSheetId, reference) in document order, and whether it is flagged
+    `fullCalcOnLoad`; a malformed part raises `ET.ParseError`."""
+    root = ET.fromstring(data)
+    sheets, defined, full_calc = [], [], False
+    for el in root.iter():
+        tag = _local(el.tag)
+        if tag == "sheet":
+            sheets.append((el.get("name", ""), _rid(el)))
+        elif tag == "definedName":
+            defined.append((el.get("name", ""), el.get("localSheetId"), (el.text or "").strip()))
+        elif tag == "calcPr":
+            full_calc = el.get("fullCalcOnLoad") in ("1", "true")
+    return _local(root.tag), tuple(sheets), tuple(defined), full_calc
+
+
+@lru_cache(maxsize=1024)
+def _rels_name(part: str) -> tuple[str, str]:
+    """(folder, relationships part) of a part: ("xl", "xl/_rels/workbook.xml.rels")."""
+    folder, base = posixpath.split(part)
+    return folder, posixpath.join(folder, "_rels", base + ".rels")
+
+
+_RELATIONSHIPS: dict[tuple[str, bytes], list[tuple[str, str, str]]] = {}
+
+
+def _relationships(folder: str, data: bytes) -> list[tuple[str, str, str]]:
+    """(Id, Type, resolved target) of the internal relationships of a part of `folder`, parsed once
+    per content and folder (as `_start_tags`); a malformed part raises `expat.ExpatError`."""
+    found = _RELATIONSHIPS.get((folder, data))
+    if found is None:
+        found = [(rel.get("Id", ""), rel.get("Type", ""), _resolve(folder, rel.get("Target", "")))
+                 for tag, rel in _start_tags(data)
+                 if tag == "Relationship" and rel.get("TargetMode") != "External"]
+        if len(data) <= _MEMO_PART:
+            if len(_RELATIONSHIPS) >= _MEMO_SIZE:
+                _RELATIONSHIPS.clear()
+            _RELATIONSHIPS[(folder, data)] = found
+    return found
 
 
 @lru_cache(maxsize=1024)
@@ -396,20 +491,32 @@ _VALUE = re.compile(rb"<" + _NS + rb"v\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"v>)", r
 _MERGE = re.compile(rb"<" + _NS + rb"""mergeCell\b[^>]*?\bref\s*=\s*["']([^"']+)["']""")
 
 
+# `_ROW_OR_CELL` (the same spans: up to the tag's first ">", a "/" before it closing the tag)
+# reading the tag's reference when it is its first attribute, written ` r="…"` (every writer):
+# `_ATTR_R` is searched in the tag only otherwise. Greedy, twice as fast as a lazy `[^>]*?(/?)>`.
+_ROW_OR_CELL_R = re.compile(rb"<" + _NS + rb'(row|c)\b(?:(?= r="\$?([A-Za-z]{0,3})\$?(\d*)")|)([^>]*)>')
+
+
 def _iter_cells(xml: bytes, with_inner: bool):
     """(row, col, attrs, inner) of every cell, positions tracked as Excel does when `r` is omitted."""
     row, col = 0, 0
-    for m in _ROW_OR_CELL.finditer(xml):
-        kind, attrs, closed = m.group(1), m.group(2), m.group(3)
-        r = _ATTR_R.search(attrs)
+    columns: dict[bytes, int] = {}
+    for m in _ROW_OR_CELL_R.finditer(xml):
+        kind, letters, digits, attrs = m.groups()
+        closed = attrs[-1:] == b"/"
+        if closed:
+            attrs = attrs[:-1]
+        if letters is None:
+            r = _ATTR_R.search(attrs)
+            letters, digits = (r.group(1), r.group(2)) if r else (b"", b"")
         if kind == b"row":
-            row = int(r.group(2)) if r and r.group(2) else row + 1
+            row = int(digits) if digits else row + 1
             col = 0
             continue
-        if r and r.group(1):
-            col = col_index(r.group(1).decode())
-            if r.group(2):
-                row = int(r.group(2))
+        if letters:
+            col = columns.get(letters) or columns.setdefault(letters, col_index(letters.decode()))
+            if digits:
+                row = int(digits)
         else:
             col += 1
         inner = None
@@ -438,6 +545,37 @@ _PREFIXED_CELL = re.compile(rb':(?:c|row)[\s/>]')
 _NEAR_BOUND = (999, 702)
 
 
+# A sheet past ZZ999 (a plan of more than 999 lines) with neither formula nor error cell, every
+# row and cell tag unprefixed and every cell carrying its whole reference first (`r="AB1234"`, as
+# every writer does): its extent is the largest reference of a cell that is not empty, found by one
+# regex in C — where visiting each cell in Python took 70 ms for a plan of 20,000 cells. Any other
+# sheet is visited cell by cell (`_iter_cells`), which gives the same extent.
+# a formula or a row or cell tag with a prefix, anywhere (as `_iter_cells` and `_FORMULA` see them)
+_PREFIXED_OR_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:(?:row|c|f)|f)\b")
+# the spans of `_ROW_OR_CELL` (unprefixed: up to the tag's first ">"): a row ("r"); a cell, its
+# letters and row when it carries its whole reference first, and the character before its ">"
+# (a "/": an empty cell `<c …/>`). One attempt per tag, greedy: twice as fast as a lazy `[^>]*?`.
+_CELL_REFS = re.compile(rb'<(?:(r)ow\b[^>]*>|c\b(?: r="([A-Za-z]{1,3})(\d+)")?(?:[^>]*([^>]))?>)')
+
+
+def _plain_extent(xml: bytes, lo: int, hi: int) -> tuple[int, int] | None:
+    """(last row, last column) of the cells holding something when every cell is plain (see above),
+    else None. `lo`, `hi`: the span of `<sheetData>`, already searched for error cells."""
+    if _HAS_ERROR.search(xml, 0, lo) or _HAS_ERROR.search(xml, hi) or _PREFIXED_OR_FORMULA.search(xml):
+        return None
+    found = _CELL_REFS.findall(xml)
+    if not found:
+        return 0, 0
+    rows, letters, numbers, last = zip(*found)  # column by column, in C
+    if letters.count(b"") != rows.count(b"r"):
+        return None  # a cell without its whole reference: its place depends on the cells before
+    filled = list(map(b"/".__ne__, last))  # not an empty `<c …/>` (a formatted blank)
+    columns = set(compress(letters, filled))
+    columns.discard(b"")
+    return (max(map(int, filter(None, compress(numbers, filled))), default=0),
+            max((col_index(c.decode()) for c in columns), default=0))
+
+
 def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], dict[tuple[int, int], Any]]:
     """(extent, special cells) of a sheet's XML: (last row, last column) of the cells holding
     something, or a bound above them — the size of calamine's grid, taken from the cells, never
@@ -450,13 +588,16 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
                  and _HAS_ERROR.search(xml, lo, hi) is not None)
     if not has_error and _SUSPECT.search(xml, lo, hi) is None and _PREFIXED_CELL.search(xml, lo, hi) is None:
         return _NEAR_BOUND, {}
+    if not has_error and (extent := _plain_extent(xml, lo, hi)) is not None:
+        return extent, {}
     last_row = last_col = 0
     found: dict[tuple[int, int], Any] = {}
     for row, col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
         if closed:  # an empty `<c r=".." s="1"/>` is a formatted blank: calamine skips it
             continue
         last_row, last_col = max(last_row, row), max(last_col, col)
-        if inner:
+        # an error type needs an "e", a formula an "f": `_special_cell` is asked only then
+        if inner and (b"f" in inner or b"e" in attrs):
             special = _special_cell(attrs, inner, full_calc_on_load)
             if special is not None:
                 found[(row, col)] = special
@@ -523,6 +664,12 @@ class FileSource:
         self._sst: bytes | None = None
         self._sst_max: int | None = None  # bytes of the longest shared string (None: not read yet)
         self._text_used = 0  # characters of shared strings the sheets read so far materialise
+        # parts inflated and checked before calamine opens the package (by local header's offset):
+        # handed to it stored (`zip_guard.repack`), so that it parses them without inflating them again
+        # (None: none kept — a file read from the disk, calamine already open, or past `_REPACK_MAX`)
+        self._checked: dict[int, bytes] | None = {} if self._data is not None else None
+        self._checked_bytes = 0
+        self._prefetched: dict[str, bytes] = {}  # sheets inflated for calamine, not yet scanned
         try:
             _check_sizes(self.path, self._zip)
             self._names_map = {n.lower(): n for n in self._zip.namelist()}
@@ -551,7 +698,8 @@ class FileSource:
                 fh.close()
         self._cal_file = self._opx_file = None
         self._zip.close()
-        self._data = None
+        self._data = self._checked = None
+        self._prefetched = {}
 
     def __enter__(self) -> FileSource:
         return self
@@ -563,7 +711,7 @@ class FileSource:
     def _part(self, name: str) -> str | None:
         return self._names_map.get(name.lower().lstrip("/"))
 
-    def _read(self, name: str, limit: int | None = None, what: str | None = None) -> bytes:
+    def _read(self, name: str, limit: int | None = None, what: str | None = None, memo: bool = False) -> bytes:
         """A part's bytes under guard (`_inflate`), refused with a DTD; `what` names it for the user
         (« la feuille « Projet » »), else its name in the zip."""
         real = self._part(name)
@@ -572,7 +720,9 @@ class FileSource:
         info = self._zip.getinfo(real)
         if limit is not None and info.file_size > limit:
             raise ValueError(f"{name} trop grand")
-        data = self._inflate(info, what)
+        return self._no_dtd(self._inflate(info, what, memo), name, what)
+
+    def _no_dtd(self, data: bytes, name: str, what: str | None) -> bytes:
         # no entity expansion in a workbook part: a DTD may follow a comment of any length, so the
         # whole prolog is walked (`zip_guard.has_dtd`)
         if zip_guard.has_dtd(data):
@@ -581,33 +731,31 @@ class FileSource:
                               "qu'Excel n'écrit jamais : il n'est pas lu par sécurité.")
         return data
 
-    def _inflate(self, info: zipfile.ZipInfo, what: str | None = None) -> bytes:
+    def _inflate(self, info: zipfile.ZipInfo, what: str | None = None, memo: bool = False) -> bytes:
         """The part's bytes, never inflated past its declared size, CRC checked (`zip_guard`): a part
         that disagrees with the zip's directory is refused (STR-01), never read again in full."""
         try:
             if self._data is not None:
-                return zip_guard.inflate(info, self._data)
+                data = zip_guard.inflate(info, self._data, memo=memo)
+                if self._checked is not None:
+                    self._checked_bytes += len(data)
+                    if self._checked_bytes > _REPACK_MAX:  # calamine then reads the package as it is
+                        self._checked = None
+                    else:
+                        self._checked[info.header_offset] = data
+                return data
             with self.path.open("rb") as fh:  # a file above _IN_MEMORY_MAX: read from the disk
                 return zip_guard.inflate(info, fh=fh)
         except zip_guard.PartRefused as exc:
             what = what or f"son élément interne « {info.filename} »"
             raise _unreadable(self.path, f"est endommagé : {what} {exc}.") from None
 
-    def _xml(self, name: str) -> ET.Element:
-        return ET.fromstring(self._read(name, _SMALL_PART))
-
     def _rels(self, part: str) -> list[tuple[str, str, str]]:
         """(Id, Type, resolved target) of a part's relationships ([] when it has none)."""
-        folder, base = posixpath.split(part)
-        rels_name = posixpath.join(folder, "_rels", base + ".rels")
+        folder, rels_name = _rels_name(part)
         if self._part(rels_name) is None:
             return []
-        out = []
-        for tag, rel in _start_tags(self._read(rels_name, _SMALL_PART)):
-            if tag != "Relationship" or rel.get("TargetMode") == "External":
-                continue
-            out.append((rel.get("Id", ""), rel.get("Type", ""), _resolve(folder, rel.get("Target", ""))))
-        return out
+        return _relationships(folder, self._read(rels_name, _SMALL_PART, memo=True))
 
     def _read_structure(self) -> None:
         path = self.path
@@ -636,23 +784,16 @@ class FileSource:
         if wb_part is None or self._part(wb_part) is None:
             raise not_a_workbook
         self._wb_part = self._part(wb_part)
-        root = self._xml(self._wb_part)
-        if _local(root.tag) != "workbook":
+        root_tag, sheets, defined, self.full_calc_on_load = _workbook_entries(
+            self._read(self._wb_part, _SMALL_PART, memo=True))
+        if root_tag != "workbook":
             raise not_a_workbook
         rels = {rid: (typ, target) for rid, typ, target in self._rels(self._wb_part)}
         self._sheets: list[_Sheet] = []
-        self.full_calc_on_load = False
-        defined: list[tuple[str, str | None, str]] = []
-        for el in root.iter():
-            tag = _local(el.tag)
-            if tag == "sheet":
-                typ, target = rels.get(_rid(el) or "", ("", None))
-                part = self._part(target) if target and typ.endswith(_REL_WORKSHEET) else None
-                self._sheets.append(_Sheet(el.get("name", ""), part))
-            elif tag == "definedName":
-                defined.append((el.get("name", ""), el.get("localSheetId"), (el.text or "").strip()))
-            elif tag == "calcPr":
-                self.full_calc_on_load = el.get("fullCalcOnLoad") in ("1", "true")
+        for name, rid in sheets:
+            typ, target = rels.get(rid or "", ("", None))
+            part = self._part(target) if target and typ.endswith(_REL_WORKSHEET) else None
+            self._sheets.append(_Sheet(name, part))
         if not self._sheets:
             raise _unreadable(path, "ne contient aucune feuille de calcul.")
         # workbook-level names first; a sheet-level one only when no workbook-level one exists
@@ -789,18 +930,12 @@ class FileSource:
                 for _id, typ, target in self._rels(sheet.part):
                     if not typ.endswith(_REL_TABLE) or self._part(target) is None:
                         continue
-                    tags = _start_tags(self._read(target, _SMALL_PART))
-                    t = tags[0][1]  # the root <table>
-                    display = t.get("displayName") or t.get("name") or ""
-                    columns = [_ooxml_unescape(a.get("name", "")) for tag, a in tags if tag == "tableColumn"]
-                    ref = t.get("ref", "")
-                    try:
-                        parse_range(ref)
-                    except ValueError:
+                    entry = _table_entry(self._read(target, _SMALL_PART, memo=True))
+                    if not entry:
                         continue  # a table without a usable range is as good as missing
-                    info = _TableInfo(display, sheet.name, ref, int(t.get("headerRowCount", "1") or 1),
-                                      int(t.get("totalsRowCount", "0") or 0), columns)
-                    for key in {display.lower(), (t.get("name") or "").lower()} - {""}:
+                    display, name, ref, header_rows, totals_rows, columns = entry
+                    info = _TableInfo(display, sheet.name, ref, header_rows, totals_rows, list(columns))
+                    for key in {display.lower(), name.lower()} - {""}:
                         index.setdefault(key, info)
         except (zipfile.BadZipFile, expat.ExpatError, EOFError, OSError, ValueError, KeyError, NotImplementedError,
                 RuntimeError, UnicodeDecodeError):
@@ -817,13 +952,42 @@ class FileSource:
                 # from a file object, calamine decides the format by content, not by extension;
                 # the bytes in memory are the ones checked above (and spare reopening the file)
                 if self._data is not None:
-                    self._cal_file = io.BytesIO(self._data)
+                    self._prefetch_sheets()
+                    checked, self._checked = self._checked, None
+                    repacked = zip_guard.repack(self._zip.infolist(), self._data, checked) if checked else None
+                    self._cal_file = io.BytesIO(repacked or self._data)
                 else:
                     self._cal_file = self.path.open("rb")
                 self._cal = CalamineWorkbook.from_filelike(self._cal_file)
             except Exception:  # noqa: BLE001 - calamine raises its own error types; the message is ours
                 raise _unreadable(self.path, "est endommagé : ses données ne peuvent pas être lues.") from None
         return self._cal
+
+    def _prefetch_sheets(self) -> None:
+        """Inflate, before calamine opens the package, the sheets the reader will ask of it: those
+        holding a table or a defined name, within `_REPACK_MAX`. A sheet refused here is simply left
+        out (`_load` refuses it, with the same message, when it is read — if it is)."""
+        if self._checked is None:
+            return
+        budget = _REPACK_MAX - self._checked_bytes
+        wanted = {info.sheet.lower() for info in (self._tables or {}).values()}
+        for ref in self._defined.values():
+            if "!" in ref:
+                wanted.add(split_sheet_ref(ref)[0].lower())
+        for sheet in self._sheets:
+            if sheet.part is None or sheet.grid is not None or sheet.name.lower() not in wanted \
+                    or sheet.part in self._prefetched:
+                continue
+            info = self._zip.getinfo(sheet.part)
+            if info.header_offset in self._checked or info.file_size > budget:
+                continue
+            budget -= info.file_size
+            try:
+                self._prefetched[sheet.part] = self._inflate(info)
+            except UnreadableWorkbook:
+                pass
+            if self._checked is None:
+                return
 
     def _check_side_parts(self) -> None:
         """Shared strings and styles, which calamine (or openpyxl) parses itself: inflated here first,
@@ -835,7 +999,8 @@ class FileSource:
         for typ, target in self._side_targets:
             if self._part(target) is None:
                 continue
-            data = self._read(target, MAX_PART_BYTES)
+            # the styles are the template's; the shared strings hold each workbook's own text
+            data = self._read(target, MAX_PART_BYTES, memo=typ.endswith(_REL_STYLES))
             if typ.endswith(_REL_SHARED_STRINGS):
                 self._sst = data
                 # each string lies between two "si>" (its tags); the bytes between bound its length in
@@ -864,8 +1029,10 @@ class FileSource:
         sheet.grid = []
         if sheet.part is None:
             return  # a chart sheet or a dangling reference: no cells
+        what = f"la feuille « {sheet.name} »"
         try:
-            xml = self._read(sheet.part, what=f"la feuille « {sheet.name} »")
+            xml = self._prefetched.pop(sheet.part, None)
+            xml = self._read(sheet.part, what=what) if xml is None else self._no_dtd(xml, sheet.part, what)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
         (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
