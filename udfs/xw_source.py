@@ -55,7 +55,8 @@ class XwSource:
                 last = sh.used_range.last_cell
                 payload = _payload_values(sh)
                 if payload is not None:  # xlwings Server / Lite: the request's values, one pass
-                    data = remote_rows([row[:last.column] for row in payload[:last.row]])
+                    # the used range's size read once (each is an xlwings property call)
+                    data = remote_rows(payload, last.row, last.column)
                 else:  # desktop (COM): one call for the whole rectangle
                     rng = sh.range((1, 1), (last.row, last.column))
                     got = rng.options(ndim=2, err_to_str=True).value or []
