@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acv_xl.contract import layout
-from acv_xl.contract.model import (ROW_MODELS, Convention, Dispositif, FicheAction, Financeur, NamedValue, Structure, build_row,
-                           empty)
+from acv_xl.contract.model import (ROW_MODELS, Cells, Convention, Dispositif, FicheAction, Financeur, LigneFinancement,
+                           NamedValue, Structure, build_row, empty)
 from acv_xl.contract.values import AXE_EXACT, EXCEL_ERRORS, ExcelError, NoCachedValue, parse
 
 
@@ -69,6 +69,29 @@ def test_an_indexed_convention_stays_equal_dumps_the_same_and_copies():
     shallow = a.model_copy(update={"dispositifs": [_dispositif("CDC", "Prêt")]})
     assert shallow.dispositif("ETAT", "DSIL") is None and shallow.dispositif("CDC", "Prêt") is not None
     assert a.dispositif("ETAT", "DSIL") is a.dispositifs[0] and a.dispositif("CDC", "Prêt") is None
+
+
+def test_cells_of_a_read_row_are_the_dict_of_its_addresses():
+    """`Cells` (a read row's addresses, made when asked) behaves as the dict it stands for: same
+    lookups, equality both ways, dump, copies; a row holding it equals the same row holding the dict."""
+    letters = {"numero": "A", "financeur": "B", "montant": "F"}
+    cells = Cells(letters, 12)
+    want = {"numero": "A12", "financeur": "B12", "montant": "F12"}
+    assert cells == want and want == cells and dict(cells) == want and cells != {**want, "montant": "F13"}
+    assert list(cells) == list(want) and list(cells.items()) == list(want.items()) and len(cells) == 3
+    assert cells["montant"] == "F12" and cells.get("montant") == "F12" and "numero" in cells
+    assert cells.get("statut") is None and cells.get("statut", "") == "" and "statut" not in cells
+    with pytest.raises(KeyError):
+        cells["statut"]
+    assert repr(cells) == repr(want) and want.items() <= cells.items()
+    raw = {"numero": "1.1", "financeur": "ETAT", "montant": 1000.0}
+    read = build_row(LigneFinancement, raw, sheet="Plan de financement", row=12)
+    object.__setattr__(read, "__dict__", {**read.__dict__, "cells": cells})
+    coded = build_row(LigneFinancement, raw, cells=want, sheet="Plan de financement", row=12)
+    assert read == coded and read.cell("montant") == "F12" and read.cell("statut") == ""
+    assert read.model_dump() == coded.model_dump()
+    for twin in (copy.deepcopy(read), pickle.loads(pickle.dumps(read)), read.model_copy(deep=True)):
+        assert twin == coded and twin.cells == want
 
 
 # --------------------------------------------------------------------------- rows

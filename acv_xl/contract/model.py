@@ -8,18 +8,50 @@ report the problems with their cells.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property, partial
 from itertools import repeat
 from operator import is_
-from typing import Any, Callable, ClassVar
+from typing import Annotated, Any, Callable, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from acv_xl.contract import layout
 from acv_xl.contract.layout import AXES, Kind, Table
 from acv_xl.contract.values import AXE_EXACT, CENT, Problem, parse, to_cents
+
+
+class Cells(Mapping):
+    """attr → A1 address of one row read from a table, each address made when asked: a 5,000-line
+    plan has 50,000 of them, and a run asks for the few its findings point at. A read-only mapping
+    equal to the dict it stands for; `letters` (attr → column letters) is shared by the table's rows."""
+
+    __slots__ = ("letters", "row")
+
+    def __init__(self, letters: dict[str, str], row: int):
+        self.letters = letters
+        self.row = row
+
+    def __getitem__(self, attr: str) -> str:
+        return self.letters[attr] + str(self.row)
+
+    def get(self, attr: str, default=None):
+        letter = self.letters.get(attr)
+        return default if letter is None else letter + str(self.row)
+
+    def __contains__(self, attr: object) -> bool:
+        return attr in self.letters
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.letters)
+
+    def __len__(self) -> int:
+        return len(self.letters)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 class Ligne(BaseModel):
@@ -27,7 +59,8 @@ class Ligne(BaseModel):
 
     sheet: str = ""
     row: int = 0  # Excel row number of the line (1-based)
-    cells: dict[str, str] = Field(default_factory=dict)  # attr → A1 address
+    # attr → A1 address: a dict for a row built in code, `Cells` for a row read from a table
+    cells: Annotated[Mapping[str, str], PlainSerializer(dict)] = Field(default_factory=dict)
     raw: dict[str, Any] = Field(default_factory=dict)  # attr → value as read
     problems: dict[str, Problem] = Field(default_factory=dict)  # attr → why it did not parse
 
@@ -499,12 +532,12 @@ def _column(values: list[Any], kind: Kind, choices: tuple[str, ...], allowed: fr
     return [v if v is None else _SLOW for v in values]
 
 
-def rows_builder(cls: type[Ligne], attrs) -> Callable[[list[dict[str, Any]], list[dict[str, str]], str, list[int]], list[Ligne]]:
+def rows_builder(cls: type[Ligne], attrs) -> Callable[[list[dict[str, Any]], list[Mapping[str, str]], str, list[int]], list[Ligne]]:
     """`build_row` for a whole table whose rows hold the same columns `attrs` (the reader's): the
     values typed column by column, then one instance per row, as `_build_row` fills it (same
     `__dict__`, key order included, same problems in column order). A 5,000-line plan is 50,000
     cells: one comprehension per column instead of a pass through `_build_row`'s branches per cell.
-    The returned function takes ownership of the `raws` and `cells` dicts."""
+    The returned function takes ownership of the `raws` dicts and of `cells`."""
     plan = _PLANS.get(cls) or _plan(cls)
     present = tuple(p for p in plan if p[0] in attrs)
     given = _BASE_SET.union(p[0] for p in present)
@@ -512,7 +545,7 @@ def rows_builder(cls: type[Ligne], attrs) -> Callable[[list[dict[str, Any]], lis
     fields = tuple(_BLANKS[cls])
     nones = repeat(None)
 
-    def build(raws: list[dict[str, Any]], cells: list[dict[str, str]], sheet: str, rows: list[int]) -> list[Ligne]:
+    def build(raws: list[dict[str, Any]], cells: list[Mapping[str, str]], sheet: str, rows: list[int]) -> list[Ligne]:
         problems: list[dict[str, Problem]] = [{} for _ in raws]
         columns = []
         for attr, kind, choices, allowed in present:

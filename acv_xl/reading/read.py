@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import gc
 from contextlib import contextmanager
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from acv_xl.contract import layout
 from acv_xl.contract.model import (
     ROW_MODELS,
+    Cells,
     Convention,
     MissingHeader,
     StrayCell,
@@ -117,9 +119,8 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
             continue
         raws.append(raw)
         numbers.append(excel_row)
-    # the A1 addresses column by column (one comprehension per column), then one dict per row
-    texts = [str(n) for n in numbers]
-    cells = [dict(zip(attrs, t)) for t in zip(*[[letter + n for n in texts] for letter in letters])]
+    # the A1 addresses, made when asked (`Cells`): the column letters are the table's
+    cells = list(map(Cells, repeat(dict(zip(attrs, letters))), numbers))
     setattr(conv, attr_name, rows_builder(cls, attrs)(raws, cells, block.sheet, numbers))
     conv.structure.table_refs[table.name] = (block.sheet, block.ref)
     for rng in block.merged:
