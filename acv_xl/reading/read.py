@@ -88,8 +88,8 @@ def column_index(table: layout.Table, block: TableBlock) -> dict[str, int]:
     return _map_columns(table, block, empty(Convention))
 
 
-def _blank_row(raw: dict[str, Any]) -> bool:
-    for v in raw.values():
+def _blank_values(values: tuple) -> bool:
+    for v in values:
         if v is not None and not (v.__class__ is str and not v.strip()):
             return False
     return True
@@ -100,25 +100,27 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
     columns = _map_columns(table, block, conv)
     attrs = tuple(columns)
     letters = tuple(col_letter(block.first_col + j) for j in columns.values())
-    raws, numbers = [], []
     width = max(columns.values(), default=-1) + 1
-    # the row's values of our columns in one C call (`itemgetter` of one index gives no tuple)
-    get = itemgetter(*columns.values()) if len(columns) > 1 else (lambda v, j=width - 1: (v[j],))
-    excel_row = block.first_row
-    for values in block.rows if columns else ():  # no column of ours: no data (every row blank)
-        excel_row += 1
-        if values.count(None) == len(values):
-            continue  # a blank template row (counted in C, before any per-cell work)
-        if len(values) >= width:
-            raw: dict[str, Any] = dict(zip(attrs, get(values)))
-        else:
-            raw = {attr: values[j] if j < len(values) else None for attr, j in columns.items()}
-        # an empty line inside a table is not an error (the template ships some); only our
-        # columns count, as a user's own column may hold a formula filled down every row
-        if _blank_row(raw):
-            continue
-        raws.append(raw)
-        numbers.append(excel_row)
+    n = len(columns)
+    rows = block.rows if columns else []  # no column of ours: no data (every row blank)
+    # each row's values of our columns in one C call (`itemgetter` of one index gives no tuple),
+    # the rows shorter than the header padded with None
+    get = itemgetter(*columns.values()) if n > 1 else (lambda v, j=width - 1: (v[j],))
+    if min(map(len, rows), default=width) >= width:
+        got = list(map(get, rows))
+    else:
+        js = tuple(columns.values())
+        got = [get(v) if len(v) >= width else tuple(v[j] if j < len(v) else None for j in js) for v in rows]
+    # an empty line inside a table is not an error (the template ships some); only our columns
+    # count, as a user's own column may hold a formula filled down every row. A filled first
+    # column decides at once (the common case); else the whole row is looked at.
+    keep = [i for i, t in enumerate(got)
+            if ((v := t[0]) is not None and (v.__class__ is not str or v.strip()))
+            or (t.count(None) != n and not _blank_values(t))]
+    if len(keep) < len(got):
+        got = [got[i] for i in keep]
+    raws = list(map(dict, map(zip, repeat(attrs), got)))
+    numbers = [block.first_row + 1 + i for i in keep]
     # the A1 addresses, made when asked (`Cells`): the column letters are the table's
     cells = list(map(Cells, repeat(dict(zip(attrs, letters))), numbers))
     setattr(conv, attr_name, rows_builder(cls, attrs)(raws, cells, block.sheet, numbers))
