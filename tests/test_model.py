@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from acv_xl.contract import layout
 from acv_xl.contract.model import (ROW_MODELS, Cells, Convention, Dispositif, FicheAction, Financeur, LigneFinancement,
-                           NamedValue, Structure, build_row, empty)
+                           NamedValue, Structure, build_row, empty, rows_builder)
 from acv_xl.contract.values import AXE_EXACT, EXCEL_ERRORS, ExcelError, NoCachedValue, parse
 
 
@@ -139,6 +139,56 @@ def test_a_row_types_the_usual_values_as_values_parse_does():
 @given(column=st.sampled_from(_COLUMNS), raw=_cell)
 def test_a_row_types_any_value_as_values_parse_does(column, raw):
     _check_row_against_parse(*column, raw)
+
+
+def _same_rows(got, want):
+    for g, w in zip(got, want, strict=True):
+        assert type(g) is type(w) and g.model_fields_set == w.model_fields_set
+        assert g.__pydantic_extra__ is None and g.__pydantic_private__ is None
+        gd, wd = vars(g), vars(w)
+        assert list(gd) == list(wd)  # same fields, same order
+        for k in wd:
+            a, b = gd[k], wd[k]
+            if k == "cells":  # `build_row` keeps a dict of them
+                assert a == b and dict(a) == dict(b)
+            elif b != b:  # NaN (a raw value)
+                assert a != a
+            else:
+                assert a == b and type(a) is type(b) and str(a) == str(b), (k, a, b)  # Decimal exponent too
+
+
+def _read_at_once(table, attrs, raws):
+    cls = ROW_MODELS[table.name][0]
+    raws = [{a: r[a] for a in attrs} for r in raws]
+    numbers = list(range(4, 4 + len(raws)))
+    letters = {a: "ABCDEFGHIJKLMNOPQ"[k] for k, a in enumerate(attrs)}
+    want = [build_row(cls, r, cells=Cells(letters, n), sheet="S", row=n) for r, n in zip(raws, numbers)]
+    got = rows_builder(cls, tuple(attrs))([dict(r) for r in raws], [Cells(letters, n) for n in numbers], "S", numbers)
+    _same_rows(got, want)
+    # each row its own mutable parts (pydantic adds to a row's fields set when a field is assigned)
+    assert len({id(g.model_fields_set) for g in got} | {id(g.problems) for g in got}) == 2 * len(got)
+
+
+_ROW_TABLES = [t for t in layout.TABLES if t.name in ROW_MODELS]
+# amounts whose rounding to the cent is a tie in their decimal text (half up: 2,68 not 2,67)
+_TIES = [2.675, 0.125, 1.005, 12.345, -0.005, -2.675, 1e19 + 0.5, 99999999999999.995, 3, -7, 10**19, 10**20]
+
+
+@pytest.mark.parametrize("table", _ROW_TABLES, ids=lambda t: t.name)
+def test_a_table_read_at_once_gives_the_rows_build_row_gives(table):
+    """The reader types a whole table column by column (`rows_builder`): the same rows, value for value
+    (types and exponents included), problems, fields set, as `build_row` row by row."""
+    attrs = [c.attr for c in table.columns]
+    _read_at_once(table, attrs, [dict.fromkeys(attrs, v) for v in _FIXED + _TIES])
+
+
+@settings(max_examples=150, deadline=None)
+@given(table=st.sampled_from(_ROW_TABLES), data=st.data())
+def test_any_table_read_at_once_gives_the_rows_build_row_gives(table, data):
+    attrs = data.draw(st.lists(st.sampled_from([c.attr for c in table.columns]), min_size=1, unique=True))
+    raws = data.draw(st.lists(st.fixed_dictionaries({a: st.one_of(_cell, st.sampled_from(_FIXED + _TIES))
+                                                     for a in attrs}), max_size=6))
+    _read_at_once(table, attrs, raws)
 
 
 @pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
