@@ -230,7 +230,7 @@ def test_a_column_met_for_the_first_time_is_written_as_the_reference(monkeypatch
         "axe": [1, 2, 1, 10**16 + 1, -3, 2],
         "base": ["HT", 1, True, "HT", 1.0, None, ExcelError("#REF!"), "#REF!"],  # several types
     }
-    for memory in ("_TEXTS", "_DATE_TEXTS", "_PAIRS", "_DATE_PAIRS"):
+    for memory in ("_TEXTS", "_DATE_TEXTS"):
         monkeypatch.setattr(fpm, memory, {})
     raw = clean_raw()
     first = raw["T_Actions"][0]

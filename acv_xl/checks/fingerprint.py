@@ -154,9 +154,6 @@ def _value_json(v: Any, kind: Kind) -> str:
 _TEXTS: dict[type, dict[Any, str]] = {}
 _DATE_TEXTS: dict[type, dict[Any, str]] = {}
 _STORED = frozenset((type(None), str, int, float, date, datetime))
-# the same, keyed by (exact type, value), for the columns holding values of several types
-_PAIRS: dict[tuple[type, Any], str] = {}
-_DATE_PAIRS: dict[tuple[type, Any], str] = {}
 _MAX_TEXTS = 20_000  # then start again (checked per table): a bound on memory over a long consolidation
 _MAX_LENGTH = 200  # longer texts (descriptions, comments) are not kept: seldom seen twice
 _NONE = type(None)
@@ -179,35 +176,29 @@ def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[in
     return plan
 
 
-def _encode_unseen(column: list, found: list, known: dict[Any, str], t: type, kind: Kind) -> list:
-    """`found` (the column's texts, None where `known` had none) completed: each distinct value not
-    seen yet encoded once (`_value_json`), in one pass over the distinct values rather than a Python
-    step per cell (a 5,000-line plan met for the first time: its amounts, dates, references…); kept
-    in `known` as `_rows_json` keeps them. `t` is a type of `_STORED`: equal values encode alike,
-    but for time-zone-aware datetimes (left None, for the per-cell pass)."""
+def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]], kind: Kind,
+                   t: type | None) -> list:
+    """`found` (a column's texts, None where nothing was remembered) completed: each distinct unseen
+    value encoded once (`_value_json`) and remembered as `_rows_json` remembers values, the distinct
+    ones found in C (a 5,000-line plan met for the first time: its amounts, dates, references…),
+    rather than a Python step per cell. `t`: the column's one type (with blanks), else None: then by
+    (exact type, value), so that equal values of two types never share a text. A type outside
+    `_STORED`, or a time-zone-aware datetime, is left None (for the per-cell pass)."""
     new: dict[Any, str] = {}
-    for v in dict.fromkeys(compress(column, map(is_, found, repeat(None)))):  # distinct, in C
-        if t is datetime and v.tzinfo is not None:
+    # (type, value) pairs streamed, never kept but the distinct unseen ones (zip reuses its tuple)
+    keys = column if t is not None else zip(map(type, column), column)
+    for key in dict.fromkeys(compress(keys, map(is_, found, repeat(None)))):
+        if t is None:
+            vt, v = key
+        else:
+            vt, v = t, key
+        if vt not in _STORED or (vt is datetime and v.tzinfo is not None):
             continue
-        text = new[v] = _value_json(v, kind)
-        if t is not str or len(v) <= _MAX_LENGTH:
-            known[v] = text
-    return list(map(new.get, column, found)) if new else found
-
-
-def _encode_unseen_pairs(pairs: list[tuple[type, Any]], found: list, known: dict[tuple, str], kind: Kind) -> list:
-    """`_encode_unseen` for a column of several types, keyed by (exact type, value): equal values of
-    two types never share a text. A type outside `_STORED`, or a time-zone-aware datetime, is left
-    None (for the per-cell pass)."""
-    new: dict[tuple, str] = {}
-    for pair in dict.fromkeys(compress(pairs, map(is_, found, repeat(None)))):
-        t, v = pair
-        if t not in _STORED or (t is datetime and v.tzinfo is not None):
-            continue
-        text = new[pair] = _value_json(v, kind)
-        if t is not str or len(v) <= _MAX_LENGTH:
-            known[pair] = text
-    return list(map(new.get, pairs, found)) if new else found
+        text = new[key] = _value_json(v, kind)
+        if vt is not str or len(v) <= _MAX_LENGTH:
+            _known(family, vt)[v] = text
+    keys = column if t is not None else zip(map(type, column), column)
+    return list(map(new.get, keys, found)) if new else found
 
 
 def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
@@ -218,14 +209,11 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
     n = len(cols)
     attrs, date_columns = _PLANS.get(cols) or _plan(cols)
     values = [raw.get(attr) for raw in raws for attr in attrs]
-    if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS \
-            or len(_PAIRS) > _MAX_TEXTS or len(_DATE_PAIRS) > _MAX_TEXTS:
+    if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS:
         _TEXTS.clear()
         _DATE_TEXTS.clear()
-        _PAIRS.clear()
-        _DATE_PAIRS.clear()
     texts: list[str | None] = [None] * len(values)
-    kinds = [kind for _, kind in cols]
+    single: list[type | None] = [None] * n  # each column's one type (with blanks), if it has one
     try:
         for j in range(n):  # a text or a number may be a date in a date column: its own family
             family = _DATE_TEXTS if j in date_columns else _TEXTS
@@ -233,22 +221,23 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
             types = set(map(type, column))
             types.discard(_NONE)
             if len(types) <= 1:  # one type (and blanks): one table
-                t = types.pop() if types else _NONE
-                known = _known(family, t)
-                found = list(map(known.get, column))
-                if t in _STORED and None in found:
-                    found = _encode_unseen(column, found, known, t, kinds[j])
-                texts[j::n] = found
-            else:  # several types (amounts typed 1200 and 1200.5…): looked up by (type, value)
-                pairs = list(zip(map(type, column), column))
-                known = (_DATE_PAIRS if family is _DATE_TEXTS else _PAIRS)
-                found = list(map(known.get, pairs))
-                if None in found:
-                    found = _encode_unseen_pairs(pairs, found, known, kinds[j])
-                texts[j::n] = found
+                t = single[j] = types.pop() if types else _NONE
+                texts[j::n] = map(_known(family, t).get, column)
+            else:
+                texts[j::n] = [family[t].get(v) if t in family else None for t, v in zip(map(type, column), column)]
     except TypeError:  # an unhashable value (no reader gives one): every value encoded below
         texts = [None] * len(values)
-    if not all(texts):  # None, not a text: values not seen yet (mixed columns…), encoded once each
+    kinds = [kind for _, kind in cols]
+    if not all(texts):  # values not seen yet (a workbook met for the first time): column by column
+        try:
+            for j in range(n):
+                found = texts[j::n]
+                if None in found:
+                    family = _DATE_TEXTS if j in date_columns else _TEXTS
+                    texts[j::n] = _encode_unseen(values[j::n], found, family, kinds[j], single[j])
+        except TypeError:  # an unhashable value: left to the pass below
+            pass
+    if not all(texts):  # still None, not a text (a type not remembered…): encoded cell by cell
         for k in list(compress(range(len(texts)), map(is_, texts, repeat(None)))):  # (found in C)
             v, kind = values[k], kinds[k % n]
             t = v.__class__
