@@ -136,6 +136,9 @@ class XwSource:
         """`Source.occupied`, sliced from the sheet's rectangle already read for its tables."""
         data = self.values(sheet_name)
         out = []
+        # the sheet's rectangle is often no wider than the table: nothing to its right, no row to look at
+        if max(map(len, data[max(r1, 1) - 1:max(r2, 0)]), default=0) < c1:
+            return out
         for r in range(max(r1, 1), min(r2, len(data)) + 1):
             line = data[r - 1]
             for c in range(max(c1, 1), min(c2, len(line)) + 1):

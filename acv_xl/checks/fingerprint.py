@@ -20,8 +20,8 @@ import hashlib
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from itertools import compress, repeat
-from operator import is_
+from itertools import chain, compress, repeat
+from operator import is_, itemgetter
 from typing import Any, Callable
 
 from acv_xl.contract import layout
@@ -208,7 +208,11 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
     ones encoded."""
     n = len(cols)
     attrs, date_columns = _PLANS.get(cols) or _plan(cols)
-    values = [raw.get(attr) for raw in raws for attr in attrs]
+    try:  # every column in every row (the reader's rows, when no header is missing): in C
+        values = list(chain.from_iterable(map(itemgetter(*attrs), raws))) if n > 1 else \
+            [raw[attrs[0]] for raw in raws]
+    except KeyError:
+        values = [raw.get(attr) for raw in raws for attr in attrs]
     if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS:
         _TEXTS.clear()
         _DATE_TEXTS.clear()

@@ -422,6 +422,8 @@ def fctva(conv: Convention) -> Iterable[Finding]:
     """`FCTVA` in `Financeur` or `Dispositif` (not in `Commentaire`, where « hors FCTVA » is usual)."""
     marked: dict[str, bool] = {}  # per distinct value: a few codes and dispositifs, many lines
     for lf in lignes(conv):
+        if not _fctva(lf):  # neither names the FCTVA (one cached lookup per line)
+            continue
         for attr in ("dispositif", "financeur"):
             v = getattr(lf, attr)
             if not v:
