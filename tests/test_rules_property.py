@@ -94,3 +94,26 @@ def test_rules_never_crash_on_a_damaged_structure(headers, tables, names, change
     report = validate_convention(conv, "x.xlsx")
     assert not [f for f in report.findings if f.code == "STR-00"]
     json.dumps(to_json(report), ensure_ascii=False)
+
+
+blankish = st.sampled_from([None, "", " ", "\t ", ExcelError(" "), NoCachedValue(""), NoCachedValue("  "), " x", 0, False,
+                            ExcelError("#REF!"), "a" * 40_000, " " * 40_000])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=st.sampled_from(sorted(ROW_MODELS)), data=st.data())
+def test_the_index_keeps_the_rows_a_plain_walk_keeps(table, data):
+    """`Index.rows` (the non-empty rows every rule reads, its first cell deciding at once when
+    filled) and STR-10 (a quick pass over every raw value first) judge as the plain walks do."""
+    from acv_xl.checks.rules import Index
+    from acv_xl.checks.rules.structure import EXCEL_MAX_TEXT, texte_trop_long
+
+    t = layout.TABLES_BY_NAME[table]
+    raw = clean_raw()
+    attrs = [c.attr for c in t.columns]
+    raw[table] = data.draw(st.lists(st.fixed_dictionaries({a: blankish for a in attrs}), max_size=8))
+    conv = build(raw)
+    lines = conv.rows(table)
+    assert Index(conv).rows(t) == [x for x in lines if not x.is_empty()]
+    long_texts = [x.cell(a) for x in lines for a, v in x.raw.items() if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT]
+    assert [f.cellule for f in texte_trop_long(conv)] == long_texts

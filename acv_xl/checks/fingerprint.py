@@ -187,7 +187,9 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
     new: dict[Any, str] = {}
     # (type, value) pairs streamed, never kept but the distinct unseen ones (zip reuses its tuple)
     keys = column if t is not None else zip(map(type, column), column)
-    for key in dict.fromkeys(compress(keys, map(is_, found, repeat(None)))):
+    if found.count(None) < len(found):  # some were seen: only the others
+        keys = compress(keys, map(is_, found, repeat(None)))
+    for key in dict.fromkeys(keys):
         if t is None:
             vt, v = key
         else:

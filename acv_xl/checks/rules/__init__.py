@@ -167,7 +167,11 @@ class Index:
     def rows(self, table: Table) -> list:
         r = self._rows.get(table.name)
         if r is None:
-            r = [x for x in getattr(self.conv, ROW_MODELS[table.name][1]) if not x.is_empty()]
+            # `not x.is_empty()`, a filled first cell deciding at once (the common case: no call)
+            first = table.columns[0].attr
+            r = [x for x in getattr(self.conv, ROW_MODELS[table.name][1])
+                 if ((v := x.raw.get(first)) is not None and (not isinstance(v, str) or v.strip()))
+                 or not x.is_empty()]
             self._rows[table.name] = r
         return r
 
