@@ -165,13 +165,17 @@ def _read_at_once(table, attrs, raws):
     want = [build_row(cls, r, cells=Cells(letters, n), sheet="S", row=n) for r, n in zip(raws, numbers)]
     got = rows_builder(cls, tuple(attrs))([dict(r) for r in raws], [Cells(letters, n) for n in numbers], "S", numbers)
     _same_rows(got, want)
+    by_column = {a: tuple(r[a] for r in raws) for a in attrs}  # as the reader hands them over
+    _same_rows(rows_builder(cls, tuple(attrs))([dict(r) for r in raws], [Cells(letters, n) for n in numbers], "S",
+                                               numbers, by_column), want)
     # each row its own mutable parts (pydantic adds to a row's fields set when a field is assigned)
     assert len({id(g.model_fields_set) for g in got} | {id(g.problems) for g in got}) == 2 * len(got)
 
 
 _ROW_TABLES = [t for t in layout.TABLES if t.name in ROW_MODELS]
 # amounts whose rounding to the cent is a tie in their decimal text (half up: 2,68 not 2,67)
-_TIES = [2.675, 0.125, 1.005, 12.345, -0.005, -2.675, 1e19 + 0.5, 99999999999999.995, 3, -7, 10**19, 10**20]
+_TIES = [2.675, 0.125, 1.005, 12.345, -0.005, -2.675, 1e19 + 0.5, 99999999999999.995, 3, -7, 10**19, 10**20,
+         1234.56, -0.01, 0.05, 1234.5, 5.0, -0.0, 1e-05, 1.5e+19, 12345678901234567.0, 0.1 + 0.2]
 
 
 @pytest.mark.parametrize("table", _ROW_TABLES, ids=lambda t: t.name)

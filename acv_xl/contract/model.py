@@ -9,7 +9,7 @@ report the problems with their cells.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cached_property, partial
@@ -524,9 +524,11 @@ def _column(values: list[Any], kind: Kind, choices: tuple[str, ...], allowed: fr
                 for v in values]
     if kind is _AMOUNT:  # `to_cents`, inlined below 1e20 (its wider context is for more than 20 digits)
         dec, cent, cents = Decimal, CENT, _CENTS
-        # an int is exact as it is; a float's text is its repr (as `str` writes it)
+        # an int is exact as it is; a float's text is its repr (as `str` writes it), already to the
+        # cent when it ends with two decimals (1234.56: nothing to round, the same Decimal)
         return [v if v is None else cents(dec(v), cent) if v.__class__ is int and -1e20 < v < 1e20
-                else cents(dec(repr(v)), cent) if v.__class__ is float and -1e20 < v < 1e20 else _SLOW
+                else (dec(t) if (t := repr(v))[-3] == "." else cents(dec(t), cent))
+                if v.__class__ is float and -1e20 < v < 1e20 else _SLOW
                 for v in values]
     if kind is _DATE:
         return [v if v is None or v.__class__ is date else v.date() if v.__class__ is datetime else _SLOW
@@ -554,11 +556,14 @@ def rows_builder(cls: type[Ligne], attrs) -> Callable[[list[dict[str, Any]], lis
     fields = tuple(_BLANKS[cls])
     nones = repeat(None)
 
-    def build(raws: list[dict[str, Any]], cells: list[Mapping[str, str]], sheet: str, rows: list[int]) -> list[Ligne]:
+    def build(raws: list[dict[str, Any]], cells: list[Mapping[str, str]], sheet: str, rows: list[int],
+              by_column: Mapping[str, Sequence[Any]] | None = None) -> list[Ligne]:
+        """`by_column`: attr → the raws' values of that column, in row order, when the caller has
+        them (the reader, transposing its rows in C)."""
         problems: list[dict[str, Problem]] = [{} for _ in raws]
         columns = []
         for attr, kind, choices, allowed in present:
-            values = [raw[attr] for raw in raws]
+            values = by_column[attr] if by_column is not None else [raw[attr] for raw in raws]
             typed = _column(values, kind, choices, allowed)
             if any(map(is_, typed, repeat(_SLOW))):  # rare: an unparsable value, a number in a text column…
                 for i, t in enumerate(typed):

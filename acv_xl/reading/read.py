@@ -123,7 +123,8 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
     numbers = [block.first_row + 1 + i for i in keep]
     # the A1 addresses, made when asked (`Cells`): the column letters are the table's
     cells = list(map(Cells, repeat(dict(zip(attrs, letters))), numbers))
-    setattr(conv, attr_name, rows_builder(cls, attrs)(raws, cells, block.sheet, numbers))
+    by_column = dict(zip(attrs, zip(*got))) if got else None  # the columns, transposed in C
+    setattr(conv, attr_name, rows_builder(cls, attrs)(raws, cells, block.sheet, numbers, by_column))
     conv.structure.table_refs[table.name] = (block.sheet, block.ref)
     for rng in block.merged:
         conv.structure.merged_in_tables.append((table.name, block.sheet, rng))
