@@ -182,6 +182,12 @@ class Index:
             r = self._with_problems[table.name] = [x for x in self.rows(table) if x.problems]
         return r
 
+    @lazy
+    def counted_lines(self) -> list:
+        """`totals.counted` of the non-empty financing lines, once per run (several rules walk them).
+        Shared: read it, never change it."""
+        return totals.counted(self.rows(layout.T_FINANCEMENTS))
+
     def memo(self, key: Any, build: Callable[[], Any]) -> Any:
         if key not in self._memo:
             self._memo[key] = build()

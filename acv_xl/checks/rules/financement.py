@@ -84,8 +84,9 @@ class Judged:
 
     @lazy
     def total(self) -> Decimal:
-        """The counted financing of the action (`totals.total_action`: every line is the action's)."""
-        return totals.total(self.counted)
+        """The counted financing of the action (`totals.total_action`: every line is the action's);
+        `totals.total` of lines counted already, without filtering them again."""
+        return sum([lf.montant for lf in self.counted], totals.ZERO)
 
     @lazy
     def part_mo(self) -> totals.PartMO:
@@ -121,8 +122,9 @@ def _judged_actions(conv: Convention) -> Iterable[Judged]:
     counts = Counter(a.numero for a in actions)
     # the numbers whose plan holds a counted line without a readable amount, or a line with an
     # unreadable status, nature or financeur (every sum would be a guess): one pass over the lines
+    refuse = layout.STATUT_REFUSE  # `lf.compte`, inlined
     unsure = {lf.numero for lf in lignes(conv)
-              if (lf.compte and lf.montant is None) or (lf.problems and not _LINE_KEYS.isdisjoint(lf.problems))}
+              if (lf.montant is None and lf.statut != refuse) or (lf.problems and not _LINE_KEYS.isdisjoint(lf.problems))}
     for a in actions:
         if not a.numero or a.maturite == layout.MATURITE_ABANDONNEE or "maturite" in a.problems:
             continue  # an unreadable maturity may be « Abandonnée »
@@ -517,6 +519,9 @@ def commencement(conv: Convention) -> Iterable[Finding]:
                      "de l'action, ou joignez l'autorisation de commencement anticipé.")
 
 
+_FIN15_FINANCEURS = frozenset(("AL", "ANAH", "ANRU"))
+
+
 @rule("FIN-15", A, "Financeur incompatible avec le maître d'ouvrage ou l'axe", SRC_GUIDE,
       needs=("T_Financements", "T_Actions.derogation"))
 def incompatibilite(conv: Convention) -> Iterable[Finding]:
@@ -524,7 +529,9 @@ def incompatibilite(conv: Convention) -> Iterable[Finding]:
     except the Anah-funded chef de projet ACV (the whole programme's, whatever the axe); `ANRU` when
     the action's derogation is not `ANRU` (empty counts as `Aucune`)."""
     action = index(conv).action
-    for lf in totals.counted(lignes(conv)):
+    for lf in index(conv).counted_lines:
+        if lf.financeur not in _FIN15_FINANCEURS:  # the only financeurs judged here (first: no lookup)
+            continue
         a = action(lf.numero)
         if a is None:
             continue
@@ -550,7 +557,9 @@ def non_acquis(conv: Convention) -> Iterable[Finding]:
     action's number cell."""
     for j in judged_actions(conv):
         a, tot = j.action, j.total
-        acq = totals.total_action(j.lines, a.numero, layout.STATUTS_ACQUIS)
+        # `totals.total_action(j.lines, a.numero, STATUTS_ACQUIS)`: the same lines, added in the same order
+        acquis = layout.STATUTS_ACQUIS
+        acq = sum([lf.montant for lf in j.counted if lf.statut in acquis], totals.ZERO)
         reste = tot - acq
         if reste > 0 and tot > 0:
             yield at(a, "numero", "FIN-16", I,
@@ -637,8 +646,10 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     it, so it must not pass silently; the message says so and names the closest listed dispositif.
     It still counts in the 100 % cap of public aid (FIN-09)."""
     noms = _listes(conv).get(layout.CODE_ETAT, ())
-    for lf in totals.counted(lignes(conv)):
-        if not _etat_non_reconnue(conv, lf) or _fctva(lf):
+    etat, subvention = layout.CODE_ETAT, layout.NATURE_SUBVENTION
+    for lf in index(conv).counted_lines:
+        # `_etat_non_reconnue`'s first test inlined: most lines are no État subsidy
+        if lf.financeur != etat or lf.nature != subvention or not _etat_non_reconnue(conv, lf) or _fctva(lf):
             continue
         proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
         nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
@@ -711,7 +722,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     categorie_of = index(conv).categories.get
     mo_codes = index(conv).mo_codes
     mo_of: dict[str, frozenset[str]] = {}
-    for lf in totals.counted(lignes(conv)):
+    for lf in index(conv).counted_lines:
         if lf.nature not in layout.NATURES_APPORT:
             continue
         a = action(lf.numero)
@@ -754,7 +765,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     (communautés de communes), L5215-26 (communautés urbaines), L5216-5 VI (communautés
     d'agglomération). The parties are judged on every counted line; the amount on judged plans."""
     action = index(conv).action
-    for lf in totals.counted(lignes(conv)):
+    for lf in index(conv).counted_lines:
         if famille(lf.dispositif) != layout.FAMILLE_FONDS_CONCOURS:
             continue
         a = action(lf.numero)
