@@ -107,7 +107,7 @@ class Judged:
     def dotations(self) -> Decimal:
         """The counted R2334-27 dotations of the action."""
         is_dotation = index(self.conv).memo("r2334", lambda: totals.DotationsR2334(self.conv.dispositifs))
-        return totals.dotations_r2334_27(self.counted, is_dotation)
+        return is_dotation.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
 
 
 def judged_actions(conv: Convention) -> list[Judged]:
@@ -226,12 +226,14 @@ def desequilibre(conv: Convention) -> Iterable[Finding]:
                  f"financements {money(fin)} ; {gap}.", sugg, action=a.numero)
 
 
-def _exempt_l1111_10(conv: Convention, j: Judged) -> bool:
+def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None) -> bool:
     """L1111-10 III does not apply: the collectivités of Guadeloupe, Guyane, La Réunion, Martinique,
     Mayotte, Saint-Barthélemy, Saint-Martin and Saint-Pierre-et-Miquelon (the convention's
     département), or an operation the FEDER finances under a programme of coopération territoriale
-    européenne (a counted Interreg line)."""
-    if str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER:
+    européenne (a counted Interreg line). `outre_mer`: the first, when the caller knows it."""
+    if outre_mer is None:
+        outre_mer = str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER
+    if outre_mer:
         return True
     return any(famille(lf.dispositif) == layout.FAMILLE_INTERREG for lf in j.counted)
 
@@ -253,12 +255,13 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
     L1111-10` cell. An unreadable MO type or derogation (ACT-12), or a subsidy of an unknown
     financeur (FIN-02), is not guessed."""
     dept = str(conv.value("acv_departement") or "").strip()
+    outre_mer = dept in layout.DEPARTEMENTS_OUTRE_MER  # the same for every action
     for j in judged_actions(conv):
         a = j.action
         if a.type_mo not in layout.MO_PUBLICS_L1111_10 or "derogation" in a.problems:
             continue
         derog = a.derogation or layout.DEROGATION_AUCUNE
-        if derog == layout.DEROGATION_ANRU or _exempt_l1111_10(conv, j) or not j.categories_known:
+        if derog == layout.DEROGATION_ANRU or _exempt_l1111_10(conv, j, outre_mer) or not j.categories_known:
             continue
         pm = j.part_mo
         if pm.ratio is None:
@@ -505,7 +508,7 @@ def commencement(conv: Convention) -> Iterable[Finding]:
     purchases are not one, so the message asks to check what the start date is."""
     action = index(conv).action
     for lf in lignes(conv):
-        if lf.statut != "Sollicité" or lf.date_demande is None or not _subvention_etat_encadree(lf):
+        if lf.statut != "Sollicité" or lf.date_demande is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):
             continue
         a = action(lf.numero)
         if a is not None and a.date_debut is not None and a.date_debut < lf.date_demande:
@@ -814,7 +817,7 @@ def caducite(conv: Convention) -> Iterable[Finding]:
     action = index(conv).action
     seen: set[tuple] = set()
     for lf in totals.counted(lignes(conv), layout.STATUTS_ACQUIS):
-        if lf.annee is None or not _subvention_etat_encadree(lf):
+        if lf.annee is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):  # `_subvention_etat_encadree`
             continue
         key = (lf.numero, famille(lf.dispositif) or lf.dispositif)
         a = action(lf.numero)
