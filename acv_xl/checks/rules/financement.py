@@ -450,8 +450,12 @@ _FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
 @rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     dispositif = index(conv).dispositif
+    found: dict[tuple, object] = {}  # (financeur, dispositif) → its row of the list: a few pairs, many lines
     for lf in lignes(conv):
-        d = dispositif(lf.financeur, lf.dispositif)
+        key = (lf.financeur, lf.dispositif)
+        d = found.get(key, found)
+        if d is found:
+            d = found[key] = dispositif(*key)
         if d is not None and d.nature and lf.nature and d.nature != lf.nature:
             yield at(lf, "nature", "FIN-11", A,
                      f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
