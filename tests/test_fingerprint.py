@@ -207,7 +207,8 @@ def test_values_seen_before_keep_their_type():
 
 
 def test_a_column_met_for_the_first_time_is_written_as_the_reference(monkeypatch):
-    """A column's distinct unseen values are encoded once each (`_encode_unseen`): every row still gets
+    """A column's distinct unseen values are encoded once each (`_encode_unseen`, texts, numbers and dates
+    written in C): every row still gets
     its own value's text — equal instants in two time zones, -0.0 and 0.0, long and repeated texts, a
     column of one type or of several (1200 and 1200.5), with nothing remembered before, then with all of it."""
     from datetime import timedelta, timezone
@@ -230,18 +231,23 @@ def test_a_column_met_for_the_first_time_is_written_as_the_reference(monkeypatch
         "axe": [1, 2, 1, 10**16 + 1, -3, 2],
         "base": ["HT", 1, True, "HT", 1.0, None, ExcelError("#REF!"), "#REF!"],  # several types
     }
+    # dates, and texts and numbers in date columns (a serial number, an ISO text: dates too)
+    dates = {"date_debut": [date(2024, 3, 5), date(2024, 3, 5), date(2025, 1, 31)], "date_fin": [45356, 45357, 45356, 7],
+             "date_signature": ["2024-03-05T00:00:00", "2024-03-05", "", "pas une date"],
+             "intitule": ["é « x »\n\"", "\u00e9", "\\", "a" * 201, "a" * 200]}
     for memory in ("_TEXTS", "_DATE_TEXTS"):
         monkeypatch.setattr(fpm, memory, {})
-    raw = clean_raw()
-    first = raw["T_Actions"][0]
-    raw["T_Actions"] = [dict(first, numero=f"1.{i}") for i in range(max(map(len, columns.values())))]
-    for attr, values in columns.items():  # every row: a column of one type stays of one type
-        for row, v in zip(raw["T_Actions"], itertools.cycle(values)):
-            row[attr] = v
-    conv = build(raw)
-    reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    assert fpm.canonical_json(conv) == reference
-    assert fpm.canonical_json(conv) == reference  # every value seen before
+    for case in (columns, dates):
+        raw = clean_raw()
+        first = raw["T_Actions"][0]
+        raw["T_Actions"] = [dict(first, numero=f"1.{i}") for i in range(max(map(len, case.values())))]
+        for attr, values in case.items():  # every row: a column of one type stays of one type
+            for row, v in zip(raw["T_Actions"], itertools.cycle(values)):
+                row[attr] = v
+        conv = build(raw)
+        reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        assert fpm.canonical_json(conv) == reference
+        assert fpm.canonical_json(conv) == reference  # every value seen before
 
 
 def test_the_bounds_of_the_remembered_values_change_nothing(monkeypatch):

@@ -176,6 +176,11 @@ def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[in
     return plan
 
 
+# `_value_json`'s texts of a str (not empty), an int and a date (ISO), as format strings run in C
+_STR_TEXT, _INT_TEXT, _DATE_TEXT = '["str",{}]'.format, '["num","{}"]'.format, '["date","{}"]'.format
+_WRITTEN_IN_C = frozenset((str, int, date))
+
+
 def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]], kind: Kind,
                    t: type | None) -> list:
     """`found` (a column's texts, None where nothing was remembered) completed: each distinct unseen
@@ -189,6 +194,23 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
     keys = column if t is not None else zip(map(type, column), column)
     if found.count(None) < len(found):  # some were seen: only the others
         keys = compress(keys, map(is_, found, repeat(None)))
+    if t in _WRITTEN_IN_C and (t is date or kind is not Kind.DATE):
+        # texts, numbers and dates written as `_value_json` writes them, the distinct values at once
+        distinct = list(dict.fromkeys(keys))
+        if t is str:
+            new = dict(zip(distinct, map(_STR_TEXT, map(_string, distinct))))
+            if "" in new:
+                new[""] = "null"
+            known = _known(family, str)
+            if max(map(len, distinct), default=0) <= _MAX_LENGTH:
+                known.update(new)
+            else:
+                known.update({v: text for v, text in new.items() if len(v) <= _MAX_LENGTH})
+        else:
+            new = dict(zip(distinct, map(_INT_TEXT, distinct) if t is int else
+                           map(_DATE_TEXT, map(date.isoformat, distinct))))
+            _known(family, t).update(new)
+        return list(map(new.get, column, found))
     for key in dict.fromkeys(keys):
         if t is None:
             vt, v = key
