@@ -117,3 +117,33 @@ def test_the_index_keeps_the_rows_a_plain_walk_keeps(table, data):
     assert Index(conv).rows(t) == [x for x in lines if not x.is_empty()]
     long_texts = [x.cell(a) for x in lines for a, v in x.raw.items() if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT]
     assert [f.cellule for f in texte_trop_long(conv)] == long_texts
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(st.fixed_dictionaries({
+    "numero": st.sampled_from(["1.1", "1.2"]), "financeur": st.sampled_from(["ETAT", "CDC"]),
+    "dispositif": st.sampled_from(["DSIL", None]), "annee": st.sampled_from([2024, 2025]),
+    "montant": st.sampled_from([100, 100.0, 100.004, 250.5, None, "abc"]),
+    "statut": st.sampled_from(["Acquis", "Refusé"])}), max_size=14))
+def test_fin12_finds_the_duplicates_a_plain_walk_finds(lines):
+    """FIN-12 (by the first four keys, then by amount only where they repeat) names, for each
+    repeated line, the same first line as one lookup per line by all five keys."""
+    from acv_xl.checks.rules import Index, _INDEX
+    from acv_xl.checks.rules.financement import doublon
+
+    raw = clean_raw()
+    raw["T_Financements"] = [dict(raw["T_Financements"][0], **ln) for ln in lines]
+    conv = build(raw)
+    first, want = {}, []
+    for lf in conv.financements:
+        if lf.statut == "Refusé" or lf.montant is None:
+            continue
+        earlier = first.setdefault((lf.numero, lf.financeur, lf.dispositif, lf.annee, lf.montant), lf)
+        if earlier is not lf:
+            want.append((lf.cell("montant"), earlier.row))
+    token = _INDEX.set(Index(conv))
+    try:
+        got = [(f.cellule, int(f.message.rsplit("ligne ", 1)[1].rstrip("."))) for f in doublon(conv)]
+    finally:
+        _INDEX.reset(token)
+    assert got == want

@@ -466,12 +466,20 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
 def doublon(conv: Convention) -> Iterable[Finding]:
     """Same action, financeur, dispositif, année and montant; refused lines are left out (they count
     nowhere, so cannot double-count); every occurrence after the first names the first row."""
-    first: dict[tuple, LigneFinancement] = {}
-    for lf in lignes(conv):
-        if not lf.compte or lf.montant is None:
+    # the first line of each (action, financeur, dispositif, année, montant): by the first four, then
+    # by amount only where they repeat (a Decimal's hash is not cheap, and most lines differ already)
+    first: dict[tuple, LigneFinancement | dict] = {}
+    for lf in index(conv).counted_lines:
+        key = (lf.numero, lf.financeur, lf.dispositif, lf.annee)
+        got = first.get(key)
+        if got is None:
+            first[key] = lf
             continue
-        # one lookup per line (a Decimal's hash is not cheap): the first line of the key, or this one
-        earlier = first.setdefault((lf.numero, lf.financeur, lf.dispositif, lf.annee, lf.montant), lf)
+        if got.__class__ is dict:
+            by_amount = got
+        else:  # the second line of these four: by amount from now on, the first line first
+            by_amount = first[key] = {got.montant: got}
+        earlier = by_amount.setdefault(lf.montant, lf)
         if earlier is not lf:
             yield at(lf, "montant", "FIN-12", A,
                      f"{prefix(lf)} : cette ligne ({lf.financeur} {lf.dispositif or ''} {lf.annee or ''}, "
