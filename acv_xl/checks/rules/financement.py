@@ -90,9 +90,15 @@ class Judged:
 
     @lazy
     def part_mo(self) -> totals.PartMO:
-        """L1111-10 shares, the MO known: only its own autofinancement is its own share."""
+        """L1111-10 shares, the MO known: only its own autofinancement is its own share (the counted
+        lines given: `part_mo` counts the same ones)."""
         ix = index(self.conv)
-        return totals.part_mo(self.lines, ix.categories, self.action, ix.mo_codes)
+        return totals.part_mo(self.counted, ix.categories, self.action, ix.mo_codes)
+
+    @lazy
+    def familles(self) -> list[str | None]:
+        """`famille(lf.dispositif)` of each counted line, in their order (FIN-06, 08, 23, 25 ask)."""
+        return [famille(lf.dispositif) for lf in self.counted]
 
     @lazy
     def categories_known(self) -> bool:
@@ -235,7 +241,7 @@ def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None)
         outre_mer = str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER
     if outre_mer:
         return True
-    return any(famille(lf.dispositif) == layout.FAMILLE_INTERREG for lf in j.counted)
+    return layout.FAMILLE_INTERREG in j.familles  # a counted Interreg line
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
@@ -356,8 +362,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
         if dep is None or dep <= 0:
             continue
         groups: dict[str, list[LigneFinancement]] = {}
-        for lf in j.counted:
-            fam = famille(lf.dispositif)
+        for lf, fam in zip(j.counted, j.familles):
             if fam in layout.FAMILLES_R2334_27:
                 groups.setdefault(fam, []).append(lf)
         if not groups:
@@ -793,7 +798,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                  "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon corrigez le financeur "
                  "ou le maître d'ouvrage.")
     for j in judged_actions(conv):
-        fdc = [lf for lf in j.counted if famille(lf.dispositif) == layout.FAMILLE_FONDS_CONCOURS
+        fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
         if not fdc:
             continue
@@ -872,7 +877,7 @@ def frla_deficit(conv: Convention) -> Iterable[Finding]:
     deficit the fund retains is the one of its instruction, which the workbook may not hold whole
     (resale value, rents), so the message says what to check."""
     for j in judged_actions(conv):
-        frla = [lf for lf in j.counted if famille(lf.dispositif) == "FRLA"]
+        frla = [lf for lf, fam in zip(j.counted, j.familles) if fam == "FRLA"]
         if not frla:
             continue
         recettes = totals.total([lf for lf in j.counted if lf.nature in layout.NATURES_RECETTE])
