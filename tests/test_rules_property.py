@@ -97,7 +97,7 @@ def test_rules_never_crash_on_a_damaged_structure(headers, tables, names, change
 
 
 blankish = st.sampled_from([None, "", " ", "\t ", ExcelError(" "), NoCachedValue(""), NoCachedValue("  "), " x", 0, False,
-                            ExcelError("#REF!"), "a" * 40_000, " " * 40_000])
+                            ExcelError("#REF!"), "a" * 40_000, " " * 40_000, "1.1", "1.2", " 1.1 "])
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -114,7 +114,13 @@ def test_the_index_keeps_the_rows_a_plain_walk_keeps(table, data):
     raw[table] = data.draw(st.lists(st.fixed_dictionaries({a: blankish for a in attrs}), max_size=8))
     conv = build(raw)
     lines = conv.rows(table)
-    assert Index(conv).rows(t) == [x for x in lines if not x.is_empty()]
+    index = Index(conv)
+    assert index.rows(t) == [x for x in lines if not x.is_empty()]
+    if t is layout.T_FINANCEMENTS:  # each action's lines, as one walk over the non-empty lines finds them
+        walk: dict = {}
+        for lf in index.rows(t):
+            walk.setdefault(lf.numero, []).append(lf)
+        assert list(walk) == list(index._lines_by_action) and all(index.lines_of(k) == v for k, v in walk.items())
     long_texts = [x.cell(a) for x in lines for a, v in x.raw.items() if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT]
     assert [f.cellule for f in texte_trop_long(conv)] == long_texts
 

@@ -57,6 +57,7 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from itertools import groupby
 from operator import attrgetter
 from typing import Any, Callable, Iterable
 
@@ -196,9 +197,15 @@ class Index:
     # The lookups below are asked once per line or per action: plain dicts, built on first use.
     @lazy
     def _lines_by_action(self) -> dict[str | None, list]:
+        # a plan lists an action's lines together, mostly: its runs of one number grouped in C, each
+        # run added to the number's list (its lines stay in row order, the numbers in order of first line)
         out: dict[str | None, list] = {}
-        for lf in self.rows(layout.T_FINANCEMENTS):
-            out.setdefault(lf.numero, []).append(lf)
+        for numero, run in groupby(self.rows(layout.T_FINANCEMENTS), _NUMERO):
+            lines = out.get(numero)
+            if lines is None:
+                out[numero] = list(run)
+            else:
+                lines.extend(run)
         return out
 
     def lines_of(self, numero: str | None) -> list:
@@ -258,6 +265,7 @@ class Index:
         return totals.MOCodes(self.conv.financeurs)
 
 
+_NUMERO = attrgetter("numero")
 _INDEX: ContextVar[Index | None] = ContextVar("acv_rules_index", default=None)
 
 

@@ -833,7 +833,8 @@ def caducite(conv: Convention) -> Iterable[Finding]:
     ref = reference_date(conv)
     action = index(conv).action
     seen: set[tuple] = set()
-    for lf in totals.counted(lignes(conv), layout.STATUTS_ACQUIS):
+    acquis = layout.STATUTS_ACQUIS  # `totals.counted(lignes(conv), STATUTS_ACQUIS)`, from the run's counted lines
+    for lf in [lf for lf in index(conv).counted_lines if lf.statut in acquis]:
         if lf.annee is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):  # `_subvention_etat_encadree`
             continue
         key = (lf.numero, famille(lf.dispositif) or lf.dispositif)
