@@ -119,7 +119,7 @@ class XwSource:
         last = max(last_data, r1)  # the header row, at least
         block = [r[lo:hi] for r in data[r1 - 1:last]]
         block += [[] for _ in range(last - r1 + 1 - len(block))]
-        if any(len(r) < width for r in block):
+        if min(map(len, block)) < width:  # (in C)
             block = [r + [None] * (width - len(r)) if len(r) < width else r for r in block]
         header, body = block[0], block[1:]
         return TableBlock(
