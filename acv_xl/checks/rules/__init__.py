@@ -57,8 +57,8 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
-from itertools import groupby
-from operator import attrgetter
+from itertools import compress, groupby
+from operator import attrgetter, not_
 from typing import Any, Callable, Iterable
 
 from acv_xl.checks import totals
@@ -531,6 +531,13 @@ def required_findings(conv: Convention, table: Table, attrs: Iterable[str], code
                          f"{prefix(ligne)} : {q(table.header(attr))} est vide ; ce champ est obligatoire.")
 
 
+def unknown(lines: Iterable[Ligne], attr: str, known) -> list[Ligne]:
+    """The lines whose `attr` is not in `known` (None included), in row order, found in C: a rule
+    that has nothing to say of a known value skips most lines at no Python step each."""
+    lines = list(lines)
+    return list(compress(lines, map(not_, map(known.__contains__, map(attrgetter(attr), lines)))))
+
+
 def action_reference(conv: Convention, lines: Iterable[Ligne], code: str, vide) -> Iterable[Finding]:
     """FIN-01, IND-01: each line must name an action of `T_Actions`. `vide(line)` gives the
     (message, suggestion) for a line whose `N° action` is empty; an unknown number gets the
@@ -539,7 +546,7 @@ def action_reference(conv: Convention, lines: Iterable[Ligne], code: str, vide) 
 
     numeros = tuple(dict.fromkeys(a.numero for a in rows(conv, layout.T_ACTIONS) if a.numero))
     known = set(numeros)
-    for line in lines:
+    for line in unknown(lines, "numero", known):  # a known number (most lines) has nothing to say
         if line.numero is None and blank(line, "numero"):  # the test inlined first: a call per line
             yield at(line, "numero", code, Gravite.ERREUR, *vide(line))
         elif line.numero and line.numero not in known:

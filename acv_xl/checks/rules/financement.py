@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 from functools import lru_cache
+from itertools import compress, repeat
+from operator import attrgetter, is_
 from decimal import ROUND_CEILING, Decimal
 from typing import Iterable
 
@@ -56,6 +58,7 @@ from . import (
     required_findings,
     rows,
     rule,
+    unknown,
     usable,
 )
 
@@ -173,7 +176,7 @@ def action_inconnue(conv: Convention) -> Iterable[Finding]:
 def financeur_inconnu(conv: Convention) -> Iterable[Finding]:
     codes = tuple(f.code for f in rows(conv, layout.T_FINANCEURS) if f.code)
     known = set(codes)
-    for lf in lignes(conv):
+    for lf in unknown(lignes(conv), "financeur", known):  # a known code (most lines): nothing to say
         if lf.financeur is None and blank(lf, "financeur"):  # the test inlined first: a call per line
             yield at(lf, "financeur", "FIN-02", E, f"{prefix(lf)} : le financeur n'est pas renseigné.",
                      "Choisissez le code du financeur dans la liste (feuille Financeurs).")
@@ -206,7 +209,7 @@ def nature_statut_annee(conv: Convention) -> Iterable[Finding]:
     years = layout.programme_years(conv.programme)
     if years is None:
         return
-    for lf in lignes(conv):
+    for lf in unknown(lignes(conv), "annee", years):  # a year of the programme (most lines): nothing to say
         if lf.annee is not None and lf.annee not in years:
             yield at(lf, "annee", "FIN-04", A,
                      f"{prefix(lf)} : l'année {lf.annee} est hors de la période du programme {conv.programme} "
@@ -431,9 +434,8 @@ def plafond_100(conv: Convention) -> Iterable[Finding]:
 def fctva(conv: Convention) -> Iterable[Finding]:
     """`FCTVA` in `Financeur` or `Dispositif` (not in `Commentaire`, where « hors FCTVA » is usual)."""
     marked: dict[str, bool] = {}  # per distinct value: a few codes and dispositifs, many lines
-    for lf in lignes(conv):
-        if not _fctva(lf):  # neither names the FCTVA (one cached lookup per line)
-            continue
+    lines = lignes(conv)  # those that name the FCTVA (one cached answer per line, asked in C)
+    for lf in compress(lines, map(_fctva_names, map(attrgetter("financeur"), lines), map(attrgetter("dispositif"), lines))):
         for attr in ("dispositif", "financeur"):
             v = getattr(lf, attr)
             if not v:
@@ -495,7 +497,8 @@ def doublon(conv: Convention) -> Iterable[Finding]:
 @rule("FIN-13", A, "Financement acquis sans référence de décision", SRC_GUIDE,
       needs=("T_Financements.reference_decision",))
 def sans_reference(conv: Convention) -> Iterable[Finding]:
-    for lf in lignes(conv):
+    lines = lignes(conv)  # those without a reference (`blank` asks that first), found in C
+    for lf in compress(lines, map(is_, map(attrgetter("reference_decision"), lines), repeat(None))):
         if lf.statut in layout.STATUTS_ACQUIS and blank(lf, "reference_decision"):
             yield at(lf, "reference_decision", "FIN-13", A,
                      f"{prefix(lf)} : le financement {lf.financeur or ''} est au statut {q(lf.statut)} sans référence "
