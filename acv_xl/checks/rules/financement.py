@@ -701,14 +701,21 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
             fam = famille(n)
             if fam is not None:
                 owner.setdefault(fam, code)
-    decided: dict[tuple, tuple[str, str] | None] = {}  # what is said of a line depends on these three only
-    for lf in lignes(conv):
-        if not lf.dispositif or not lf.financeur or lf.financeur not in listes:
-            continue
-        key = (lf.financeur, lf.dispositif, lf.nature)
-        said = decided[key] if key in decided else decided.setdefault(key, _hors_liste(conv, lf, listes, owner))
-        if said is not None:
-            yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])
+    # what is said of a line depends on these three only: decided once per distinct triple (its first
+    # line standing for it), then the lines with something said found in C
+    lines = lignes(conv)
+    keys = list(zip(map(_FINANCEUR, lines), map(_DISPOSITIF, lines), map(_NATURE, lines)))
+    decided: dict[tuple, tuple[str, str] | None] = {}
+    for key, lf in dict(zip(reversed(keys), reversed(lines))).items():
+        financeur, dispositif, _ = key
+        decided[key] = (None if not dispositif or not financeur or financeur not in listes
+                        else _hors_liste(conv, lf, listes, owner))
+    saids = list(map(decided.__getitem__, keys))
+    for lf, said in compress(zip(lines, saids), saids):
+        yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])
+
+
+_FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
 
 
 def _hors_liste(conv: Convention, lf: LigneFinancement, listes: dict[str, tuple[str, ...]],
