@@ -20,9 +20,9 @@ from collections import Counter
 from datetime import date
 from functools import lru_cache
 from itertools import compress, repeat
-from operator import attrgetter, is_
+from operator import attrgetter, is_, is_not
 from decimal import ROUND_CEILING, Decimal
-from typing import Iterable
+from typing import Any, Iterable
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
@@ -457,16 +457,20 @@ _FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
 @rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     dispositif = index(conv).dispositif
-    found: dict[tuple, object] = {}  # (financeur, dispositif) → its row of the list: a few pairs, many lines
-    for lf in lignes(conv):
-        key = (lf.financeur, lf.dispositif)
-        d = found.get(key, found)
-        if d is found:
-            d = found[key] = dispositif(*key)
-        if d is not None and d.nature and lf.nature and d.nature != lf.nature:
-            yield at(lf, "nature", "FIN-11", A,
-                     f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
-                     f"{lf.financeur} ({q(d.nature)}) dans la feuille Financeurs.", f"Choisissez {q(d.nature)}.")
+    # what is said of a line depends on its (financeur, dispositif, nature): decided once per distinct
+    # triple, then the lines concerned found in C
+    lines = lignes(conv)
+    keys, distinct = _triples(conv)
+    listed: dict[tuple, Any] = {}  # the triple → its dispositif's row when the natures differ
+    for key in distinct:
+        financeur, nom, nature = key
+        d = dispositif(financeur, nom)
+        listed[key] = d if d is not None and d.nature and nature and d.nature != nature else None
+    rows_of = list(map(listed.__getitem__, keys))
+    for lf, d in compress(zip(lines, rows_of), map(is_not, rows_of, repeat(None))):
+        yield at(lf, "nature", "FIN-11", A,
+                 f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
+                 f"{lf.financeur} ({q(d.nature)}) dans la feuille Financeurs.", f"Choisissez {q(d.nature)}.")
 
 
 @rule("FIN-12", A, "Ligne de financement en double", SRC_GUIDE, needs=("T_Financements",))
@@ -704,9 +708,9 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     # what is said of a line depends on these three only: decided once per distinct triple (its first
     # line standing for it), then the lines with something said found in C
     lines = lignes(conv)
-    keys = list(zip(map(_FINANCEUR, lines), map(_DISPOSITIF, lines), map(_NATURE, lines)))
+    keys, distinct = _triples(conv)
     decided: dict[tuple, tuple[str, str] | None] = {}
-    for key, lf in dict(zip(reversed(keys), reversed(lines))).items():
+    for key, lf in distinct.items():
         financeur, dispositif, _ = key
         decided[key] = (None if not dispositif or not financeur or financeur not in listes
                         else _hors_liste(conv, lf, listes, owner))
@@ -716,6 +720,16 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 
 
 _FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
+
+
+def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancement]]:
+    """Each non-empty line's (financeur, dispositif, nature), in row order, and each distinct one with
+    its first line: what FIN-11 and FIN-21 judge a line by, made once per run (in C)."""
+    def build():
+        lines = lignes(conv)
+        keys = list(zip(map(_FINANCEUR, lines), map(_DISPOSITIF, lines), map(_NATURE, lines)))
+        return keys, dict(zip(reversed(keys), reversed(lines)))  # the first line of each wins
+    return index(conv).memo("triples", build)
 
 
 def _hors_liste(conv: Convention, lf: LigneFinancement, listes: dict[str, tuple[str, ...]],
