@@ -1,6 +1,6 @@
 """Benchmark of the Excel side (not a test): the Valider script and one UDF, server-side time.
 
-    .venv/bin/python benchmarks/bench_udfs.py [--actions 500] [--lignes 10] [--fautes 50] [--repeat 5]
+    .venv/bin/python benchmarks/bench_udfs.py [--actions 500] [--lignes 10] [--fautes 50] [--repeat 5] [--premiers 5]
 
 1. A workbook of 500 actions and 5 000 financing lines is built from a clean shipped example
    (its actions and lines repeated with new numbers, each plan balanced to the cent but for
@@ -8,8 +8,13 @@
    template, then turned into the JSON the Office.js add-in sends (`tests/xlwings_payload.py`).
 2. Timings (median of --repeat runs, wall clock, one process):
    - `run_valider(book)` on xlwings' remote engine, the server-side work of the Valider button
-     (reading the payload, rules, writing the actions); target ≤ 100 ms. Baseline in the same run:
-     the command line's core on the same file (`validate_file`: read the .xlsx, same rules).
+     (reading the payload, rules, writing the actions); target ≤ 100 ms, judged on the FIRST CLICK:
+     in --premiers fresh processes each, the server's code warmed up by another workbook (a shipped
+     example that is not the one the big workbook is made from), then one Valider on the big
+     workbook, which no cache has seen (the fingerprint and the date conversion remember values
+     they met: the next clicks are measured too, in one process, after one untimed click).
+     Baseline in the same run: the command line's core on the same file (`validate_file`: read the
+     .xlsx, same rules).
    - `ACV_TOTAL_FINANCEUR(T_Financements[#Tout]; "ETAT")` on the 5 001-row 2-D list, as Office.js
      passes it (a fresh list on every call): the first call (rows parsed) and the next ones (rows
      found in the parse cache, only summed); target ≤ 2 ms. Baseline: a plain Python sum over the
@@ -20,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,13 +87,40 @@ def median_ms(fn, repeat: int, setup=None) -> float:
     return statistics.median(times) * 1000
 
 
+def first_click(payload_path: str, warm_name: str) -> None:
+    """In this fresh process: the server's code warmed up by the workbook `warm_name` (a shipped
+    example), then the first Valider on the payload's workbook; prints its wall and CPU times (ms)."""
+    warm = payload_from_xlsx(ROOT / "workbooks" / "exemples" / warm_name, include=scripts.INCLUDE)
+    scripts.run_valider(remote_book(warm))
+    book = remote_book(json.loads(Path(payload_path).read_text(encoding="utf-8")))
+    wall, cpu = time.perf_counter(), time.process_time()
+    scripts.run_valider(book)
+    print(json.dumps({"wall": (time.perf_counter() - wall) * 1000, "cpu": (time.process_time() - cpu) * 1000}))
+
+
+def first_clicks(payload, base_name: str, runs: int) -> tuple[float, float]:
+    """Median (wall, CPU) ms of the first Valider on `payload`, each in a fresh process."""
+    warm_name = next(p.name for p in sorted((ROOT / "workbooks" / "exemples").glob("*.xlsx")) if p.name != base_name)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "payload.json"
+        path.write_text(json.dumps(payload), encoding="utf-8")
+        got = [json.loads(subprocess.run([sys.executable, __file__, "--premier-clic", str(path), warm_name],
+                                         check=True, capture_output=True, text=True).stdout) for _ in range(runs)]
+    return statistics.median(g["wall"] for g in got), statistics.median(g["cpu"] for g in got)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--actions", type=int, default=500)
     ap.add_argument("--lignes", type=int, default=10, help="lignes de financement par action")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--premiers", type=int, default=5, help="processus neufs pour le premier clic")
     ap.add_argument("--fautes", type=int, default=50, help="actions au plan déséquilibré (FIN-05)")
+    ap.add_argument("--premier-clic", nargs=2, help=argparse.SUPPRESS)  # the child of `first_clicks`
     args = ap.parse_args()
+    if args.premier_clic:
+        first_click(*args.premier_clic)
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         name, conv = big_convention(args.actions, args.lignes, args.fautes)
@@ -97,7 +131,8 @@ def main() -> int:
         n_lines = len(plan) - 1
         print(f"Classeur : {args.actions} actions, {n_lines} lignes de financement (à partir de {name})")
 
-        # -- Valider
+        # -- Valider: the first click, in fresh processes, then the next ones here
+        first_ms, first_cpu_ms = first_clicks(payload, name, args.premiers)
         report = scripts.run_valider(remote_book(copy.deepcopy(payload)))
         book_ms = median_ms(lambda p: remote_book(p), args.repeat, lambda: copy.deepcopy(payload))
         valider_ms = median_ms(lambda b: scripts.run_valider(b), args.repeat,
@@ -144,7 +179,8 @@ def main() -> int:
     print()
     print(f"{'mesure':58} {'temps':>10} {'cible':>8} {'référence':>10} {'rapport':>8}")
     rows = [
-        ("run_valider (script Valider, moteur remote)", valider_ms, 100.0, cli_ms),
+        (f"run_valider, 1er clic (processus neuf ; CPU {first_cpu_ms:.0f} ms)", first_ms, 100.0, cli_ms),
+        ("run_valider, clics suivants (même processus)", valider_ms, None, cli_ms),
         ("  dont lecture XwSource + read_source (modèle pydantic)", read_ms, None, None),
         ("  dont validate_convention (empreinte, règles, totaux)", core_ms, None, None),
         ("  dont écriture des actions (Contrôles, couleurs, statut)", write_ms, None, None),
@@ -158,6 +194,8 @@ def main() -> int:
         ratio = f"{ms / ref:.1f}×" if ref else ""
         flag = "" if target is None else ("  OK" if ms <= target else "  au-dessus de la cible")
         print(f"{label:58} {ms:8.2f} ms {tgt:>8} {reference:>10} {ratio:>8}{flag}")
+    print(f"1er clic : médiane de {args.premiers} processus neufs, chacun préparé par un autre classeur (un exemple "
+          "livré), puis Valider sur ce classeur jamais vu ; la cible se juge sur lui.")
     print("Références : run_valider ↔ validate_file (ligne de commande, lecture du .xlsx comprise) ; "
           "UDF ↔ somme Python brute sur la même liste 2-D.")
     return 0

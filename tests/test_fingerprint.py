@@ -206,6 +206,50 @@ def test_values_seen_before_keep_their_type():
                 assert canonical_json(conv) == reference, (attr, v)
 
 
+def test_a_column_met_for_the_first_time_is_written_as_the_reference(monkeypatch):
+    """A column's distinct unseen values are encoded once each (`_encode_unseen`, texts, numbers and dates
+    written in C): every row still gets
+    its own value's text — equal instants in two time zones, -0.0 and 0.0, long and repeated texts, a
+    column of one type or of several (1200 and 1200.5), with nothing remembered before, then with all of it."""
+    from datetime import timedelta, timezone
+
+    import itertools
+    import json
+
+    from acv_xl.checks import fingerprint as fpm
+
+    utc, plus1 = timezone.utc, timezone(timedelta(hours=1))
+    columns = {
+        "intitule": ["a", "b", "a", "x" * 300, "x" * 300, "", "  ", "b"],
+        "date_debut": [datetime(2024, 3, 5, 14, 30, tzinfo=utc), datetime(2024, 3, 5, 15, 30, tzinfo=plus1),
+                       datetime(2024, 3, 5, 14, 30, tzinfo=utc), datetime(2024, 3, 5, 15, 30, tzinfo=plus1)],
+        "date_fin": [datetime(2024, 3, 5, 14, 30), datetime(2024, 3, 5), datetime(2024, 3, 5, 14, 30, 0, 600_000),
+                     datetime(2024, 3, 5, 14, 30), datetime(2024, 3, 5, 23, 59, 59, 700_000)],
+        "cout_total": [0.0, -0.0, 1.5, 1e15, 1e16, 2.675, 1.5, 0.1 + 0.2, 1e-05],
+        # ints and floats (as Office.js sends amounts), equal values of both types among them
+        "depense_subventionnable": [3, 3.0, 1e16, 10**16, 1.2345678901234568e+20, 123456789012345683968, 0, -0.0, 2.5],
+        "axe": [1, 2, 1, 10**16 + 1, -3, 2],
+        "base": ["HT", 1, True, "HT", 1.0, None, ExcelError("#REF!"), "#REF!"],  # several types
+    }
+    # dates, and texts and numbers in date columns (a serial number, an ISO text: dates too)
+    dates = {"date_debut": [date(2024, 3, 5), date(2024, 3, 5), date(2025, 1, 31)], "date_fin": [45356, 45357, 45356, 7],
+             "date_signature": ["2024-03-05T00:00:00", "2024-03-05", "", "pas une date"],
+             "intitule": ["é « x »\n\"", "\u00e9", "\\", "a" * 201, "a" * 200]}
+    for memory in ("_TEXTS", "_DATE_TEXTS"):
+        monkeypatch.setattr(fpm, memory, {})
+    for case in (columns, dates):
+        raw = clean_raw()
+        first = raw["T_Actions"][0]
+        raw["T_Actions"] = [dict(first, numero=f"1.{i}") for i in range(max(map(len, case.values())))]
+        for attr, values in case.items():  # every row: a column of one type stays of one type
+            for row, v in zip(raw["T_Actions"], itertools.cycle(values)):
+                row[attr] = v
+        conv = build(raw)
+        reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        assert fpm.canonical_json(conv) == reference
+        assert fpm.canonical_json(conv) == reference  # every value seen before
+
+
 def test_the_bounds_of_the_remembered_values_change_nothing(monkeypatch):
     """Values remembered or not (the memory is bounded: emptied when full, long texts not kept), the
     text written is the same."""

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acv_xl.contract import layout
-from acv_xl.contract.model import (ROW_MODELS, Convention, Dispositif, FicheAction, Financeur, NamedValue, Structure, build_row,
-                           empty)
+from acv_xl.contract.model import (ROW_MODELS, Cells, Convention, Dispositif, FicheAction, Financeur, LigneFinancement,
+                           NamedValue, Structure, build_row, empty, rows_builder)
 from acv_xl.contract.values import AXE_EXACT, EXCEL_ERRORS, ExcelError, NoCachedValue, parse
 
 
@@ -71,6 +71,29 @@ def test_an_indexed_convention_stays_equal_dumps_the_same_and_copies():
     assert a.dispositif("ETAT", "DSIL") is a.dispositifs[0] and a.dispositif("CDC", "Prêt") is None
 
 
+def test_cells_of_a_read_row_are_the_dict_of_its_addresses():
+    """`Cells` (a read row's addresses, made when asked) behaves as the dict it stands for: same
+    lookups, equality both ways, dump, copies; a row holding it equals the same row holding the dict."""
+    letters = {"numero": "A", "financeur": "B", "montant": "F"}
+    cells = Cells(letters, 12)
+    want = {"numero": "A12", "financeur": "B12", "montant": "F12"}
+    assert cells == want and want == cells and dict(cells) == want and cells != {**want, "montant": "F13"}
+    assert list(cells) == list(want) and list(cells.items()) == list(want.items()) and len(cells) == 3
+    assert cells["montant"] == "F12" and cells.get("montant") == "F12" and "numero" in cells
+    assert cells.get("statut") is None and cells.get("statut", "") == "" and "statut" not in cells
+    with pytest.raises(KeyError):
+        cells["statut"]
+    assert repr(cells) == repr(want) and want.items() <= cells.items()
+    raw = {"numero": "1.1", "financeur": "ETAT", "montant": 1000.0}
+    read = build_row(LigneFinancement, raw, sheet="Plan de financement", row=12)
+    object.__setattr__(read, "__dict__", {**read.__dict__, "cells": cells})
+    coded = build_row(LigneFinancement, raw, cells=want, sheet="Plan de financement", row=12)
+    assert read == coded and read.cell("montant") == "F12" and read.cell("statut") == ""
+    assert read.model_dump() == coded.model_dump()
+    for twin in (copy.deepcopy(read), pickle.loads(pickle.dumps(read)), read.model_copy(deep=True)):
+        assert twin == coded and twin.cells == want
+
+
 # --------------------------------------------------------------------------- rows
 _COLUMNS = [(ROW_MODELS[t.name][0], c) for t in layout.TABLES if t.name in ROW_MODELS for c in t.columns]
 _CHOICES = sorted({v for _, c in _COLUMNS for v in c.choices})
@@ -116,6 +139,60 @@ def test_a_row_types_the_usual_values_as_values_parse_does():
 @given(column=st.sampled_from(_COLUMNS), raw=_cell)
 def test_a_row_types_any_value_as_values_parse_does(column, raw):
     _check_row_against_parse(*column, raw)
+
+
+def _same_rows(got, want):
+    for g, w in zip(got, want, strict=True):
+        assert type(g) is type(w) and g.model_fields_set == w.model_fields_set
+        assert g.__pydantic_extra__ is None and g.__pydantic_private__ is None
+        gd, wd = vars(g), vars(w)
+        assert list(gd) == list(wd)  # same fields, same order
+        for k in wd:
+            a, b = gd[k], wd[k]
+            if k == "cells":  # `build_row` keeps a dict of them
+                assert a == b and dict(a) == dict(b)
+            elif b != b:  # NaN (a raw value)
+                assert a != a
+            else:
+                assert a == b and type(a) is type(b) and str(a) == str(b), (k, a, b)  # Decimal exponent too
+
+
+def _read_at_once(table, attrs, raws):
+    cls = ROW_MODELS[table.name][0]
+    raws = [{a: r[a] for a in attrs} for r in raws]
+    numbers = list(range(4, 4 + len(raws)))
+    letters = {a: "ABCDEFGHIJKLMNOPQ"[k] for k, a in enumerate(attrs)}
+    want = [build_row(cls, r, cells=Cells(letters, n), sheet="S", row=n) for r, n in zip(raws, numbers)]
+    got = rows_builder(cls, tuple(attrs))([dict(r) for r in raws], [Cells(letters, n) for n in numbers], "S", numbers)
+    _same_rows(got, want)
+    by_column = {a: tuple(r[a] for r in raws) for a in attrs}  # as the reader hands them over
+    _same_rows(rows_builder(cls, tuple(attrs))([dict(r) for r in raws], [Cells(letters, n) for n in numbers], "S",
+                                               numbers, by_column), want)
+    # each row its own mutable parts (pydantic adds to a row's fields set when a field is assigned)
+    assert len({id(g.model_fields_set) for g in got} | {id(g.problems) for g in got}) == 2 * len(got)
+
+
+_ROW_TABLES = [t for t in layout.TABLES if t.name in ROW_MODELS]
+# amounts whose rounding to the cent is a tie in their decimal text (half up: 2,68 not 2,67)
+_TIES = [2.675, 0.125, 1.005, 12.345, -0.005, -2.675, 1e19 + 0.5, 99999999999999.995, 3, -7, 10**19, 10**20,
+         1234.56, -0.01, 0.05, 1234.5, 5.0, -0.0, 1e-05, 1.5e+19, 12345678901234567.0, 0.1 + 0.2]
+
+
+@pytest.mark.parametrize("table", _ROW_TABLES, ids=lambda t: t.name)
+def test_a_table_read_at_once_gives_the_rows_build_row_gives(table):
+    """The reader types a whole table column by column (`rows_builder`): the same rows, value for value
+    (types and exponents included), problems, fields set, as `build_row` row by row."""
+    attrs = [c.attr for c in table.columns]
+    _read_at_once(table, attrs, [dict.fromkeys(attrs, v) for v in _FIXED + _TIES])
+
+
+@settings(max_examples=150, deadline=None)
+@given(table=st.sampled_from(_ROW_TABLES), data=st.data())
+def test_any_table_read_at_once_gives_the_rows_build_row_gives(table, data):
+    attrs = data.draw(st.lists(st.sampled_from([c.attr for c in table.columns]), min_size=1, unique=True))
+    raws = data.draw(st.lists(st.fixed_dictionaries({a: st.one_of(_cell, st.sampled_from(_FIXED + _TIES))
+                                                     for a in attrs}), max_size=6))
+    _read_at_once(table, attrs, raws)
 
 
 @pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])

@@ -608,3 +608,47 @@ def test_example_saved_again_by_libreoffice_reads_the_same(tmp_path):
     s = read.structure
     assert (s.missing_sheets, s.missing_tables, s.missing_headers, s.missing_names) == ([], [], [], [])
     _assert_same(read, EXAMPLES[name], _TEMPLATE_POSITIONS)
+
+
+def test_the_collector_comes_back_as_it_was_without_walking_what_was_read():
+    """`collector_paused`: the collector back as it was; what was built meanwhile is not walked at
+    once (the young generation starts again from zero) but a cycle built meanwhile is still
+    collected; objects frozen by a caller (a consolidation's pool) stay frozen."""
+    import gc
+    import weakref
+
+    from acv_xl.reading.read import collector_paused
+
+    class Node:
+        pass
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        kept = [{"a": [i]} for i in range(5000)]
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle, unreachable once the names go
+        dead = weakref.ref(a)
+        del a, b
+        before = [g["collections"] for g in gc.get_stats()]
+    after = [g["collections"] for g in gc.get_stats()]
+    assert after == before  # no collection on the way out
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.collect()
+    assert dead() is None and len(kept) == 5000
+
+    gc.disable()
+    with collector_paused():
+        pass
+    assert not gc.isenabled()  # left disabled, as the caller had it
+    gc.enable()
+
+    frozen = [[] for _ in range(10)]
+    gc.freeze()
+    try:
+        count = gc.get_freeze_count()
+        with collector_paused():
+            more = [[] for _ in range(10)]
+        assert gc.get_freeze_count() == count and gc.isenabled() and frozen and more
+    finally:
+        gc.unfreeze()

@@ -94,3 +94,62 @@ def test_rules_never_crash_on_a_damaged_structure(headers, tables, names, change
     report = validate_convention(conv, "x.xlsx")
     assert not [f for f in report.findings if f.code == "STR-00"]
     json.dumps(to_json(report), ensure_ascii=False)
+
+
+blankish = st.sampled_from([None, "", " ", "\t ", ExcelError(" "), NoCachedValue(""), NoCachedValue("  "), " x", 0, False,
+                            ExcelError("#REF!"), "a" * 40_000, " " * 40_000, "1.1", "1.2", " 1.1 "])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=st.sampled_from(sorted(ROW_MODELS)), data=st.data())
+def test_the_index_keeps_the_rows_a_plain_walk_keeps(table, data):
+    """`Index.rows` (the non-empty rows every rule reads, its first cell deciding at once when
+    filled) and STR-10 (a quick pass over every raw value first) judge as the plain walks do."""
+    from acv_xl.checks.rules import Index
+    from acv_xl.checks.rules.structure import EXCEL_MAX_TEXT, texte_trop_long
+
+    t = layout.TABLES_BY_NAME[table]
+    raw = clean_raw()
+    attrs = [c.attr for c in t.columns]
+    raw[table] = data.draw(st.lists(st.fixed_dictionaries({a: blankish for a in attrs}), max_size=8))
+    conv = build(raw)
+    lines = conv.rows(table)
+    index = Index(conv)
+    assert index.rows(t) == [x for x in lines if not x.is_empty()]
+    if t is layout.T_FINANCEMENTS:  # each action's lines, as one walk over the non-empty lines finds them
+        walk: dict = {}
+        for lf in index.rows(t):
+            walk.setdefault(lf.numero, []).append(lf)
+        assert list(walk) == list(index._lines_by_action) and all(index.lines_of(k) == v for k, v in walk.items())
+    long_texts = [x.cell(a) for x in lines for a, v in x.raw.items() if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT]
+    assert [f.cellule for f in texte_trop_long(conv)] == long_texts
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(st.fixed_dictionaries({
+    "numero": st.sampled_from(["1.1", "1.2"]), "financeur": st.sampled_from(["ETAT", "CDC"]),
+    "dispositif": st.sampled_from(["DSIL", None]), "annee": st.sampled_from([2024, 2025]),
+    "montant": st.sampled_from([100, 100.0, 100.004, 250.5, None, "abc"]),
+    "statut": st.sampled_from(["Acquis", "Refusé"])}), max_size=14))
+def test_fin12_finds_the_duplicates_a_plain_walk_finds(lines):
+    """FIN-12 (by the first four keys, then by amount only where they repeat) names, for each
+    repeated line, the same first line as one lookup per line by all five keys."""
+    from acv_xl.checks.rules import Index, _INDEX
+    from acv_xl.checks.rules.financement import doublon
+
+    raw = clean_raw()
+    raw["T_Financements"] = [dict(raw["T_Financements"][0], **ln) for ln in lines]
+    conv = build(raw)
+    first, want = {}, []
+    for lf in conv.financements:
+        if lf.statut == "Refusé" or lf.montant is None:
+            continue
+        earlier = first.setdefault((lf.numero, lf.financeur, lf.dispositif, lf.annee, lf.montant), lf)
+        if earlier is not lf:
+            want.append((lf.cell("montant"), earlier.row))
+    token = _INDEX.set(Index(conv))
+    try:
+        got = [(f.cellule, int(f.message.rsplit("ligne ", 1)[1].rstrip("."))) for f in doublon(conv)]
+    finally:
+        _INDEX.reset(token)
+    assert got == want

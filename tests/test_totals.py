@@ -79,3 +79,17 @@ def test_every_breakdown_plus_its_unallocated_part_is_the_financing_total():
         assert sum(getattr(t, name).values(), Decimal(0)) + rest == t.financement_total, name
     assert t.non_ventile["par_financeur"] == lf.montant == t.non_ventile["par_annee"]
     assert t.as_json()["non_ventile"]["par_financeur"] == float(lf.montant)
+
+
+def test_dotations_of_counted_lines_are_dotations_r2334_27():
+    """`DotationsR2334.total` (the rules' way, over lines counted already) sums as `dotations_r2334_27`,
+    on every action of every example and of a plan with several dotations."""
+    from acv_xl.outputs.examples import example_conventions
+
+    for conv in [_conv(), *example_conventions().values()]:
+        is_dotation = totals.DotationsR2334(conv.dispositifs)
+        for a in conv.actions:
+            lines = totals.lines_of(conv.financements, a.numero)
+            want = totals.dotations_r2334_27(lines, conv.dispositifs)
+            got = is_dotation.total(totals.counted(lines))
+            assert got == want and str(got) == str(want), a.numero

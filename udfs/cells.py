@@ -54,15 +54,21 @@ def _new_date(text: str) -> Any:
     return value
 
 
-def remote_rows(rows: list[list[Any]]) -> list[list[Any]]:
+def remote_rows(rows: list[list[Any]], height: int | None = None, width: int | None = None) -> list[list[Any]]:
     """A sheet's values as `range.options(ndim=2, err_to_str=True).value` gives them on the remote
     engine (« » → None, ISO date-time text → datetime), error texts then typed `ExcelError` as the
-    file reader types them (what `XwSource` used to do in a second pass)."""
-    errors, Err, known = _ERRORS, ExcelError, _DATES
+    file reader types them (what `XwSource` used to do in a second pass). `height`, `width`: only
+    the first rows and columns (the used range), cut in the same pass."""
+    simple, known = _SIMPLE, _DATES
     # ":" first: the pattern needs it (hh:mm:ss), and a `in` test costs less than a regex; a date
-    # already met is found in `_DATES` (a datetime is never false)
-    return [[(None if v == "" else Err(v) if v in errors else (known.get(v) or _new_date(v)) if ":" in v else v)
-             if v.__class__ is str else v for v in row] for row in rows]
+    # already met is found in `_DATES` (a datetime is never false); no error text holds a ":"
+    return [[((known.get(v) or _new_date(v)) if ":" in v else simple.get(v, v)) if v.__class__ is str else v
+             for v in row[:width]] for row in rows[:height]]
+
+
+# the texts that are not themselves, in one lookup: « » (an empty cell) and the error texts (their
+# `ExcelError`, immutable text, shared)
+_SIMPLE: dict[str, Any] = {"": None, **{e: ExcelError(e) for e in _ERRORS}}
 
 
 OFFICEJS_SPECIAL = (dict, _JsNull)  # the values officejs_cell changes besides « »

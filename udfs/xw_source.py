@@ -55,7 +55,8 @@ class XwSource:
                 last = sh.used_range.last_cell
                 payload = _payload_values(sh)
                 if payload is not None:  # xlwings Server / Lite: the request's values, one pass
-                    data = remote_rows([row[:last.column] for row in payload[:last.row]])
+                    # the used range's size read once (each is an xlwings property call)
+                    data = remote_rows(payload, last.row, last.column)
                 else:  # desktop (COM): one call for the whole rectangle
                     rng = sh.range((1, 1), (last.row, last.column))
                     got = rng.options(ndim=2, err_to_str=True).value or []
@@ -118,7 +119,7 @@ class XwSource:
         last = max(last_data, r1)  # the header row, at least
         block = [r[lo:hi] for r in data[r1 - 1:last]]
         block += [[] for _ in range(last - r1 + 1 - len(block))]
-        if any(len(r) < width for r in block):
+        if min(map(len, block)) < width:  # (in C)
             block = [r + [None] * (width - len(r)) if len(r) < width else r for r in block]
         header, body = block[0], block[1:]
         return TableBlock(
@@ -135,6 +136,9 @@ class XwSource:
         """`Source.occupied`, sliced from the sheet's rectangle already read for its tables."""
         data = self.values(sheet_name)
         out = []
+        # the sheet's rectangle is often no wider than the table: nothing to its right, no row to look at
+        if max(map(len, data[max(r1, 1) - 1:max(r2, 0)]), default=0) < c1:
+            return out
         for r in range(max(r1, 1), min(r2, len(data)) + 1):
             line = data[r - 1]
             for c in range(max(c1, 1), min(c2, len(line)) + 1):

@@ -20,8 +20,8 @@ import hashlib
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from itertools import compress, repeat
-from operator import is_
+from itertools import chain, compress, repeat
+from operator import is_, itemgetter
 from typing import Any, Callable
 
 from acv_xl.contract import layout
@@ -186,6 +186,55 @@ def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[in
     return plan
 
 
+# `_value_json`'s texts of a str (not empty), an int and a date (ISO), as format strings run in C
+_STR_TEXT, _INT_TEXT, _DATE_TEXT = '["str",{}]'.format, '["num","{}"]'.format, '["date","{}"]'.format
+_WRITTEN_IN_C = frozenset((str, int, date))
+
+
+def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]], kind: Kind,
+                   t: type | None) -> list:
+    """`found` (a column's texts, None where nothing was remembered) completed: each distinct unseen
+    value encoded once (`_value_json`) and remembered as `_rows_json` remembers values, the distinct
+    ones found in C (a 5,000-line plan met for the first time: its amounts, dates, references…),
+    rather than a Python step per cell. `t`: the column's one type (with blanks), else None: then by
+    (exact type, value), so that equal values of two types never share a text. A type outside
+    `_STORED`, or a time-zone-aware datetime, is left None (for the per-cell pass)."""
+    new: dict[Any, str] = {}
+    # (type, value) pairs streamed, never kept but the distinct unseen ones (zip reuses its tuple)
+    keys = column if t is not None else zip(map(type, column), column)
+    if found.count(None) < len(found):  # some were seen: only the others
+        keys = compress(keys, map(is_, found, repeat(None)))
+    if t in _WRITTEN_IN_C and (t is date or kind is not Kind.DATE):
+        # texts, numbers and dates written as `_value_json` writes them, the distinct values at once
+        distinct = list(dict.fromkeys(keys))
+        if t is str:
+            new = dict(zip(distinct, map(_STR_TEXT, map(_string, distinct))))
+            if "" in new:
+                new[""] = "null"
+            known = _known(family, str)
+            if max(map(len, distinct), default=0) <= _MAX_LENGTH:
+                known.update(new)
+            else:
+                known.update({v: text for v, text in new.items() if len(v) <= _MAX_LENGTH})
+        else:
+            new = dict(zip(distinct, map(_INT_TEXT, distinct) if t is int else
+                           map(_DATE_TEXT, map(date.isoformat, distinct))))
+            _known(family, t).update(new)
+        return list(map(new.get, column, found))
+    for key in dict.fromkeys(keys):
+        if t is None:
+            vt, v = key
+        else:
+            vt, v = t, key
+        if vt not in _STORED or (vt is datetime and v.tzinfo is not None):
+            continue
+        text = new[key] = _value_json(v, kind)
+        if vt is not str or len(v) <= _MAX_LENGTH:
+            _known(family, vt)[v] = text
+    keys = column if t is not None else zip(map(type, column), column)
+    return list(map(new.get, keys, found)) if new else found
+
+
 def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
     """The rows of a table as `_dumps` writes `[[canonical(raw[attr], kind) for attr, kind in cols]
     for raw in raws]`, brackets excepted: a 5,000-line plan is 60,000 values, so the values are
@@ -193,11 +242,16 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
     ones encoded."""
     n = len(cols)
     attrs, date_columns = _PLANS.get(cols) or _plan(cols)
-    values = [raw.get(attr) for raw in raws for attr in attrs]
+    try:  # every column in every row (the reader's rows, when no header is missing): in C
+        values = list(chain.from_iterable(map(itemgetter(*attrs), raws))) if n > 1 else \
+            [raw[attrs[0]] for raw in raws]
+    except KeyError:
+        values = [raw.get(attr) for raw in raws for attr in attrs]
     if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS:
         _TEXTS.clear()
         _DATE_TEXTS.clear()
     texts: list[str | None] = [None] * len(values)
+    single: list[type | None] = [None] * n  # each column's one type (with blanks), if it has one
     try:
         for j in range(n):  # a text or a number may be a date in a date column: its own family
             family = _DATE_TEXTS if j in date_columns else _TEXTS
@@ -205,13 +259,23 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
             types = set(map(type, column))
             types.discard(_NONE)
             if len(types) <= 1:  # one type (and blanks): one table
-                texts[j::n] = map(_known(family, types.pop() if types else _NONE).get, column)
+                t = single[j] = types.pop() if types else _NONE
+                texts[j::n] = map(_known(family, t).get, column)
             else:
                 texts[j::n] = [family[t].get(v) if t in family else None for t, v in zip(map(type, column), column)]
     except TypeError:  # an unhashable value (no reader gives one): every value encoded below
         texts = [None] * len(values)
-    if not all(texts):  # None, not a text: values not seen yet, encoded once each
-        kinds = [kind for _, kind in cols]
+    kinds = [kind for _, kind in cols]
+    if not all(texts):  # values not seen yet (a workbook met for the first time): column by column
+        try:
+            for j in range(n):
+                found = texts[j::n]
+                if None in found:
+                    family = _DATE_TEXTS if j in date_columns else _TEXTS
+                    texts[j::n] = _encode_unseen(values[j::n], found, family, kinds[j], single[j])
+        except TypeError:  # an unhashable value: left to the pass below
+            pass
+    if not all(texts):  # still None, not a text (a type not remembered…): encoded cell by cell
         for k in list(compress(range(len(texts)), map(is_, texts, repeat(None)))):  # (found in C)
             v, kind = values[k], kinds[k % n]
             t = v.__class__

@@ -273,6 +273,17 @@ class DotationsR2334:
         for d in dispositifs_classeur:  # keyed by meaning: « Fonds XYZ » marked Oui is « fonds xyz » too
             self._oui.setdefault((d.financeur, dispositifs.normalise(d.dispositif or "")), d.dotation_r2334_27 == "Oui")
 
+    def total(self, counted_lines: Iterable[LigneFinancement]) -> Decimal:
+        """`dotations_r2334_27` of lines already counted: each line's answer looked up inline."""
+        known, out = self._known, []
+        for lf in counted_lines:
+            is_dotation = known.get((lf.financeur, lf.dispositif))
+            if is_dotation is None:
+                is_dotation = self(lf)
+            if is_dotation:
+                out.append(lf.montant)
+        return sum(out, ZERO)
+
     def __call__(self, lf: LigneFinancement) -> bool:
         key = (lf.financeur, lf.dispositif)  # a few pairs, asked for every line of every action
         known = self._known.get(key)

@@ -96,9 +96,12 @@ def data(conv: Convention, empreinte: str | None) -> dict:
         letters: dict[str, str] = {}
         for r in rows:
             for attr in attrs:
-                cell = r.cells.get(attr)
-                if cell and attr not in letters:
-                    letters[attr] = cell.rstrip("0123456789")
+                if attr not in letters:  # the first row that has its cell
+                    cell = r.cells.get(attr)
+                    if cell:
+                        letters[attr] = cell.rstrip("0123456789")
+            if len(letters) == len(attrs):
+                break
         tables[table.name] = {
             "feuille": rows[0].sheet if rows else table.sheet,
             "colonnes": attrs,

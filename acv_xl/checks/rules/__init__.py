@@ -57,7 +57,8 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
-from operator import attrgetter
+from itertools import compress, groupby
+from operator import attrgetter, not_
 from typing import Any, Callable, Iterable
 
 from acv_xl.checks import totals
@@ -167,7 +168,11 @@ class Index:
     def rows(self, table: Table) -> list:
         r = self._rows.get(table.name)
         if r is None:
-            r = [x for x in getattr(self.conv, ROW_MODELS[table.name][1]) if not x.is_empty()]
+            # `not x.is_empty()`, a filled first cell deciding at once (the common case: no call)
+            first = table.columns[0].attr
+            r = [x for x in getattr(self.conv, ROW_MODELS[table.name][1])
+                 if ((v := x.raw.get(first)) is not None and (not isinstance(v, str) or v.strip()))
+                 or not x.is_empty()]
             self._rows[table.name] = r
         return r
 
@@ -178,6 +183,12 @@ class Index:
             r = self._with_problems[table.name] = [x for x in self.rows(table) if x.problems]
         return r
 
+    @lazy
+    def counted_lines(self) -> list:
+        """`totals.counted` of the non-empty financing lines, once per run (several rules walk them).
+        Shared: read it, never change it."""
+        return totals.counted(self.rows(layout.T_FINANCEMENTS))
+
     def memo(self, key: Any, build: Callable[[], Any]) -> Any:
         if key not in self._memo:
             self._memo[key] = build()
@@ -186,9 +197,15 @@ class Index:
     # The lookups below are asked once per line or per action: plain dicts, built on first use.
     @lazy
     def _lines_by_action(self) -> dict[str | None, list]:
+        # a plan lists an action's lines together, mostly: its runs of one number grouped in C, each
+        # run added to the number's list (its lines stay in row order, the numbers in order of first line)
         out: dict[str | None, list] = {}
-        for lf in self.rows(layout.T_FINANCEMENTS):
-            out.setdefault(lf.numero, []).append(lf)
+        for numero, run in groupby(self.rows(layout.T_FINANCEMENTS), _NUMERO):
+            lines = out.get(numero)
+            if lines is None:
+                out[numero] = list(run)
+            else:
+                lines.extend(run)
         return out
 
     def lines_of(self, numero: str | None) -> list:
@@ -248,6 +265,7 @@ class Index:
         return totals.MOCodes(self.conv.financeurs)
 
 
+_NUMERO = attrgetter("numero")
 _INDEX: ContextVar[Index | None] = ContextVar("acv_rules_index", default=None)
 
 
@@ -513,6 +531,13 @@ def required_findings(conv: Convention, table: Table, attrs: Iterable[str], code
                          f"{prefix(ligne)} : {q(table.header(attr))} est vide ; ce champ est obligatoire.")
 
 
+def unknown(lines: Iterable[Ligne], attr: str, known) -> list[Ligne]:
+    """The lines whose `attr` is not in `known` (None included), in row order, found in C: a rule
+    that has nothing to say of a known value skips most lines at no Python step each."""
+    lines = list(lines)
+    return list(compress(lines, map(not_, map(known.__contains__, map(attrgetter(attr), lines)))))
+
+
 def action_reference(conv: Convention, lines: Iterable[Ligne], code: str, vide) -> Iterable[Finding]:
     """FIN-01, IND-01: each line must name an action of `T_Actions`. `vide(line)` gives the
     (message, suggestion) for a line whose `N° action` is empty; an unknown number gets the
@@ -521,7 +546,7 @@ def action_reference(conv: Convention, lines: Iterable[Ligne], code: str, vide) 
 
     numeros = tuple(dict.fromkeys(a.numero for a in rows(conv, layout.T_ACTIONS) if a.numero))
     known = set(numeros)
-    for line in lines:
+    for line in unknown(lines, "numero", known):  # a known number (most lines) has nothing to say
         if line.numero is None and blank(line, "numero"):  # the test inlined first: a call per line
             yield at(line, "numero", code, Gravite.ERREUR, *vide(line))
         elif line.numero and line.numero not in known:

@@ -168,7 +168,7 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
         financeurs: dict[str, None] = {}  # those that must cosign, in order of first line
         for lf in totals.counted(lines_of(a.numero)):
             if lf.financeur in financeurs or lf.nature == layout.NATURE_AUTOFINANCEMENT \
-                    or lf.financeur not in known or _fctva(lf):
+                    or lf.financeur not in known or _fctva_names(lf.financeur, lf.dispositif):  # `_fctva(lf)`
                 continue
             financeurs[lf.financeur] = None
         signed = set(a.cosignataires_codes) if financeurs else set()  # parsed only when needed

@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 from functools import lru_cache
+from itertools import compress, repeat
+from operator import attrgetter, is_, is_not
 from decimal import ROUND_CEILING, Decimal
-from typing import Iterable
+from typing import Any, Iterable
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
@@ -56,6 +58,7 @@ from . import (
     required_findings,
     rows,
     rule,
+    unknown,
     usable,
 )
 
@@ -84,14 +87,21 @@ class Judged:
 
     @lazy
     def total(self) -> Decimal:
-        """The counted financing of the action (`totals.total_action`: every line is the action's)."""
-        return totals.total(self.counted)
+        """The counted financing of the action (`totals.total_action`: every line is the action's);
+        `totals.total` of lines counted already, without filtering them again."""
+        return sum([lf.montant for lf in self.counted], totals.ZERO)
 
     @lazy
     def part_mo(self) -> totals.PartMO:
-        """L1111-10 shares, the MO known: only its own autofinancement is its own share."""
+        """L1111-10 shares, the MO known: only its own autofinancement is its own share (the counted
+        lines given: `part_mo` counts the same ones)."""
         ix = index(self.conv)
-        return totals.part_mo(self.lines, ix.categories, self.action, ix.mo_codes)
+        return totals.part_mo(self.counted, ix.categories, self.action, ix.mo_codes)
+
+    @lazy
+    def familles(self) -> list[str | None]:
+        """`famille(lf.dispositif)` of each counted line, in their order (FIN-06, 08, 23, 25 ask)."""
+        return [famille(lf.dispositif) for lf in self.counted]
 
     @lazy
     def categories_known(self) -> bool:
@@ -106,7 +116,7 @@ class Judged:
     def dotations(self) -> Decimal:
         """The counted R2334-27 dotations of the action."""
         is_dotation = index(self.conv).memo("r2334", lambda: totals.DotationsR2334(self.conv.dispositifs))
-        return totals.dotations_r2334_27(self.counted, is_dotation)
+        return is_dotation.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
 
 
 def judged_actions(conv: Convention) -> list[Judged]:
@@ -121,8 +131,9 @@ def _judged_actions(conv: Convention) -> Iterable[Judged]:
     counts = Counter(a.numero for a in actions)
     # the numbers whose plan holds a counted line without a readable amount, or a line with an
     # unreadable status, nature or financeur (every sum would be a guess): one pass over the lines
+    refuse = layout.STATUT_REFUSE  # `lf.compte`, inlined
     unsure = {lf.numero for lf in lignes(conv)
-              if (lf.compte and lf.montant is None) or (lf.problems and not _LINE_KEYS.isdisjoint(lf.problems))}
+              if (lf.montant is None and lf.statut != refuse) or (lf.problems and not _LINE_KEYS.isdisjoint(lf.problems))}
     for a in actions:
         if not a.numero or a.maturite == layout.MATURITE_ABANDONNEE or "maturite" in a.problems:
             continue  # an unreadable maturity may be « Abandonnée »
@@ -161,7 +172,7 @@ def action_inconnue(conv: Convention) -> Iterable[Finding]:
 def financeur_inconnu(conv: Convention) -> Iterable[Finding]:
     codes = tuple(f.code for f in rows(conv, layout.T_FINANCEURS) if f.code)
     known = set(codes)
-    for lf in lignes(conv):
+    for lf in unknown(lignes(conv), "financeur", known):  # a known code (most lines): nothing to say
         if lf.financeur is None and blank(lf, "financeur"):  # the test inlined first: a call per line
             yield at(lf, "financeur", "FIN-02", E, f"{prefix(lf)} : le financeur n'est pas renseigné.",
                      "Choisissez le code du financeur dans la liste (feuille Financeurs).")
@@ -194,7 +205,7 @@ def nature_statut_annee(conv: Convention) -> Iterable[Finding]:
     years = layout.programme_years(conv.programme)
     if years is None:
         return
-    for lf in lignes(conv):
+    for lf in unknown(lignes(conv), "annee", years):  # a year of the programme (most lines): nothing to say
         if lf.annee is not None and lf.annee not in years:
             yield at(lf, "annee", "FIN-04", A,
                      f"{prefix(lf)} : l'année {lf.annee} est hors de la période du programme {conv.programme} "
@@ -220,14 +231,16 @@ def desequilibre(conv: Convention) -> Iterable[Finding]:
                  f"financements {money(fin)} ; {gap}.", sugg, action=a.numero)
 
 
-def _exempt_l1111_10(conv: Convention, j: Judged) -> bool:
+def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None) -> bool:
     """L1111-10 III does not apply: the collectivités of Guadeloupe, Guyane, La Réunion, Martinique,
     Mayotte, Saint-Barthélemy, Saint-Martin and Saint-Pierre-et-Miquelon (the convention's
     département), or an operation the FEDER finances under a programme of coopération territoriale
-    européenne (a counted Interreg line)."""
-    if str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER:
+    européenne (a counted Interreg line). `outre_mer`: the first, when the caller knows it."""
+    if outre_mer is None:
+        outre_mer = str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER
+    if outre_mer:
         return True
-    return any(famille(lf.dispositif) == layout.FAMILLE_INTERREG for lf in j.counted)
+    return layout.FAMILLE_INTERREG in j.familles  # a counted Interreg line
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
@@ -247,12 +260,13 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
     L1111-10` cell. An unreadable MO type or derogation (ACT-12), or a subsidy of an unknown
     financeur (FIN-02), is not guessed."""
     dept = str(conv.value("acv_departement") or "").strip()
+    outre_mer = dept in layout.DEPARTEMENTS_OUTRE_MER  # the same for every action
     for j in judged_actions(conv):
         a = j.action
         if a.type_mo not in layout.MO_PUBLICS_L1111_10 or "derogation" in a.problems:
             continue
         derog = a.derogation or layout.DEROGATION_AUCUNE
-        if derog == layout.DEROGATION_ANRU or _exempt_l1111_10(conv, j) or not j.categories_known:
+        if derog == layout.DEROGATION_ANRU or _exempt_l1111_10(conv, j, outre_mer) or not j.categories_known:
             continue
         pm = j.part_mo
         if pm.ratio is None:
@@ -347,8 +361,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
         if dep is None or dep <= 0:
             continue
         groups: dict[str, list[LigneFinancement]] = {}
-        for lf in j.counted:
-            fam = famille(lf.dispositif)
+        for lf, fam in zip(j.counted, j.familles):
             if fam in layout.FAMILLES_R2334_27:
                 groups.setdefault(fam, []).append(lf)
         if not groups:
@@ -417,7 +430,8 @@ def plafond_100(conv: Convention) -> Iterable[Finding]:
 def fctva(conv: Convention) -> Iterable[Finding]:
     """`FCTVA` in `Financeur` or `Dispositif` (not in `Commentaire`, where « hors FCTVA » is usual)."""
     marked: dict[str, bool] = {}  # per distinct value: a few codes and dispositifs, many lines
-    for lf in lignes(conv):
+    lines = lignes(conv)  # those that name the FCTVA (one cached answer per line, asked in C)
+    for lf in compress(lines, map(_fctva_names, map(attrgetter("financeur"), lines), map(attrgetter("dispositif"), lines))):
         for attr in ("dispositif", "financeur"):
             v = getattr(lf, attr)
             if not v:
@@ -439,24 +453,40 @@ _FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
 @rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     dispositif = index(conv).dispositif
-    for lf in lignes(conv):
-        d = dispositif(lf.financeur, lf.dispositif)
-        if d is not None and d.nature and lf.nature and d.nature != lf.nature:
-            yield at(lf, "nature", "FIN-11", A,
-                     f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
-                     f"{lf.financeur} ({q(d.nature)}) dans la feuille Financeurs.", f"Choisissez {q(d.nature)}.")
+    # what is said of a line depends on its (financeur, dispositif, nature): decided once per distinct
+    # triple, then the lines concerned found in C
+    lines = lignes(conv)
+    keys, distinct = _triples(conv)
+    listed: dict[tuple, Any] = {}  # the triple → its dispositif's row when the natures differ
+    for key in distinct:
+        financeur, nom, nature = key
+        d = dispositif(financeur, nom)
+        listed[key] = d if d is not None and d.nature and nature and d.nature != nature else None
+    rows_of = list(map(listed.__getitem__, keys))
+    for lf, d in compress(zip(lines, rows_of), map(is_not, rows_of, repeat(None))):
+        yield at(lf, "nature", "FIN-11", A,
+                 f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
+                 f"{lf.financeur} ({q(d.nature)}) dans la feuille Financeurs.", f"Choisissez {q(d.nature)}.")
 
 
 @rule("FIN-12", A, "Ligne de financement en double", SRC_GUIDE, needs=("T_Financements",))
 def doublon(conv: Convention) -> Iterable[Finding]:
     """Same action, financeur, dispositif, année and montant; refused lines are left out (they count
     nowhere, so cannot double-count); every occurrence after the first names the first row."""
-    first: dict[tuple, LigneFinancement] = {}
-    for lf in lignes(conv):
-        if not lf.compte or lf.montant is None:
+    # the first line of each (action, financeur, dispositif, année, montant): by the first four, then
+    # by amount only where they repeat (a Decimal's hash is not cheap, and most lines differ already)
+    first: dict[tuple, LigneFinancement | dict] = {}
+    for lf in index(conv).counted_lines:
+        key = (lf.numero, lf.financeur, lf.dispositif, lf.annee)
+        got = first.get(key)
+        if got is None:
+            first[key] = lf
             continue
-        # one lookup per line (a Decimal's hash is not cheap): the first line of the key, or this one
-        earlier = first.setdefault((lf.numero, lf.financeur, lf.dispositif, lf.annee, lf.montant), lf)
+        if got.__class__ is dict:
+            by_amount = got
+        else:  # the second line of these four: by amount from now on, the first line first
+            by_amount = first[key] = {got.montant: got}
+        earlier = by_amount.setdefault(lf.montant, lf)
         if earlier is not lf:
             yield at(lf, "montant", "FIN-12", A,
                      f"{prefix(lf)} : cette ligne ({lf.financeur} {lf.dispositif or ''} {lf.annee or ''}, "
@@ -467,7 +497,8 @@ def doublon(conv: Convention) -> Iterable[Finding]:
 @rule("FIN-13", A, "Financement acquis sans référence de décision", SRC_GUIDE,
       needs=("T_Financements.reference_decision",))
 def sans_reference(conv: Convention) -> Iterable[Finding]:
-    for lf in lignes(conv):
+    lines = lignes(conv)  # those without a reference (`blank` asks that first), found in C
+    for lf in compress(lines, map(is_, map(attrgetter("reference_decision"), lines), repeat(None))):
         if lf.statut in layout.STATUTS_ACQUIS and blank(lf, "reference_decision"):
             yield at(lf, "reference_decision", "FIN-13", A,
                      f"{prefix(lf)} : le financement {lf.financeur or ''} est au statut {q(lf.statut)} sans référence "
@@ -497,7 +528,7 @@ def commencement(conv: Convention) -> Iterable[Finding]:
     purchases are not one, so the message asks to check what the start date is."""
     action = index(conv).action
     for lf in lignes(conv):
-        if lf.statut != "Sollicité" or lf.date_demande is None or not _subvention_etat_encadree(lf):
+        if lf.statut != "Sollicité" or lf.date_demande is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):
             continue
         a = action(lf.numero)
         if a is not None and a.date_debut is not None and a.date_debut < lf.date_demande:
@@ -511,6 +542,9 @@ def commencement(conv: Convention) -> Iterable[Finding]:
                      "de l'action, ou joignez l'autorisation de commencement anticipé.")
 
 
+_FIN15_FINANCEURS = frozenset(("AL", "ANAH", "ANRU"))
+
+
 @rule("FIN-15", A, "Financeur incompatible avec le maître d'ouvrage ou l'axe", SRC_GUIDE,
       needs=("T_Financements", "T_Actions.derogation"))
 def incompatibilite(conv: Convention) -> Iterable[Finding]:
@@ -518,7 +552,9 @@ def incompatibilite(conv: Convention) -> Iterable[Finding]:
     except the Anah-funded chef de projet ACV (the whole programme's, whatever the axe); `ANRU` when
     the action's derogation is not `ANRU` (empty counts as `Aucune`)."""
     action = index(conv).action
-    for lf in totals.counted(lignes(conv)):
+    for lf in index(conv).counted_lines:
+        if lf.financeur not in _FIN15_FINANCEURS:  # the only financeurs judged here (first: no lookup)
+            continue
         a = action(lf.numero)
         if a is None:
             continue
@@ -544,7 +580,9 @@ def non_acquis(conv: Convention) -> Iterable[Finding]:
     action's number cell."""
     for j in judged_actions(conv):
         a, tot = j.action, j.total
-        acq = totals.total_action(j.lines, a.numero, layout.STATUTS_ACQUIS)
+        # `totals.total_action(j.lines, a.numero, STATUTS_ACQUIS)`: the same lines, added in the same order
+        acquis = layout.STATUTS_ACQUIS
+        acq = sum([lf.montant for lf in j.counted if lf.statut in acquis], totals.ZERO)
         reste = tot - acq
         if reste > 0 and tot > 0:
             yield at(a, "numero", "FIN-16", I,
@@ -631,8 +669,10 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     it, so it must not pass silently; the message says so and names the closest listed dispositif.
     It still counts in the 100 % cap of public aid (FIN-09)."""
     noms = _listes(conv).get(layout.CODE_ETAT, ())
-    for lf in totals.counted(lignes(conv)):
-        if not _etat_non_reconnue(conv, lf) or _fctva(lf):
+    etat, subvention = layout.CODE_ETAT, layout.NATURE_SUBVENTION
+    for lf in index(conv).counted_lines:
+        # `_etat_non_reconnue`'s first test inlined: most lines are no État subsidy
+        if lf.financeur != etat or lf.nature != subvention or not _etat_non_reconnue(conv, lf) or _fctva(lf):
             continue
         proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
         nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
@@ -661,14 +701,31 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
             fam = famille(n)
             if fam is not None:
                 owner.setdefault(fam, code)
-    decided: dict[tuple, tuple[str, str] | None] = {}  # what is said of a line depends on these three only
-    for lf in lignes(conv):
-        if not lf.dispositif or not lf.financeur or lf.financeur not in listes:
-            continue
-        key = (lf.financeur, lf.dispositif, lf.nature)
-        said = decided[key] if key in decided else decided.setdefault(key, _hors_liste(conv, lf, listes, owner))
-        if said is not None:
-            yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])
+    # what is said of a line depends on these three only: decided once per distinct triple (its first
+    # line standing for it), then the lines with something said found in C
+    lines = lignes(conv)
+    keys, distinct = _triples(conv)
+    decided: dict[tuple, tuple[str, str] | None] = {}
+    for key, lf in distinct.items():
+        financeur, dispositif, _ = key
+        decided[key] = (None if not dispositif or not financeur or financeur not in listes
+                        else _hors_liste(conv, lf, listes, owner))
+    saids = list(map(decided.__getitem__, keys))
+    for lf, said in compress(zip(lines, saids), saids):
+        yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])
+
+
+_FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
+
+
+def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancement]]:
+    """Each non-empty line's (financeur, dispositif, nature), in row order, and each distinct one with
+    its first line: what FIN-11 and FIN-21 judge a line by, made once per run (in C)."""
+    def build():
+        lines = lignes(conv)
+        keys = list(zip(map(_FINANCEUR, lines), map(_DISPOSITIF, lines), map(_NATURE, lines)))
+        return keys, dict(zip(reversed(keys), reversed(lines)))  # the first line of each wins
+    return index(conv).memo("triples", build)
 
 
 def _hors_liste(conv: Convention, lf: LigneFinancement, listes: dict[str, tuple[str, ...]],
@@ -705,7 +762,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     categorie_of = index(conv).categories.get
     mo_codes = index(conv).mo_codes
     mo_of: dict[str, frozenset[str]] = {}
-    for lf in totals.counted(lignes(conv)):
+    for lf in index(conv).counted_lines:
         if lf.nature not in layout.NATURES_APPORT:
             continue
         a = action(lf.numero)
@@ -748,7 +805,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     (communautés de communes), L5215-26 (communautés urbaines), L5216-5 VI (communautés
     d'agglomération). The parties are judged on every counted line; the amount on judged plans."""
     action = index(conv).action
-    for lf in totals.counted(lignes(conv)):
+    for lf in index(conv).counted_lines:
         if famille(lf.dispositif) != layout.FAMILLE_FONDS_CONCOURS:
             continue
         a = action(lf.numero)
@@ -761,7 +818,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                  "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon corrigez le financeur "
                  "ou le maître d'ouvrage.")
     for j in judged_actions(conv):
-        fdc = [lf for lf in j.counted if famille(lf.dispositif) == layout.FAMILLE_FONDS_CONCOURS
+        fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
         if not fdc:
             continue
@@ -796,8 +853,9 @@ def caducite(conv: Convention) -> Iterable[Finding]:
     ref = reference_date(conv)
     action = index(conv).action
     seen: set[tuple] = set()
-    for lf in totals.counted(lignes(conv), layout.STATUTS_ACQUIS):
-        if lf.annee is None or not _subvention_etat_encadree(lf):
+    acquis = layout.STATUTS_ACQUIS  # `totals.counted(lignes(conv), STATUTS_ACQUIS)`, from the run's counted lines
+    for lf in [lf for lf in index(conv).counted_lines if lf.statut in acquis]:
+        if lf.annee is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):  # `_subvention_etat_encadree`
             continue
         key = (lf.numero, famille(lf.dispositif) or lf.dispositif)
         a = action(lf.numero)
@@ -840,7 +898,7 @@ def frla_deficit(conv: Convention) -> Iterable[Finding]:
     deficit the fund retains is the one of its instruction, which the workbook may not hold whole
     (resale value, rents), so the message says what to check."""
     for j in judged_actions(conv):
-        frla = [lf for lf in j.counted if famille(lf.dispositif) == "FRLA"]
+        frla = [lf for lf, fam in zip(j.counted, j.familles) if fam == "FRLA"]
         if not frla:
             continue
         recettes = totals.total([lf for lf in j.counted if lf.nature in layout.NATURES_RECETTE])

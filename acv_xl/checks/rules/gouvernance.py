@@ -6,7 +6,6 @@ import re
 from functools import lru_cache
 from typing import Iterable
 
-from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
@@ -75,10 +74,9 @@ def comite_de_projet(conv: Convention) -> Iterable[Finding]:
         if college not in colleges:
             yield at_table(conv, T, "GOU-01", A, f"Le comité de projet ne compte {what} (collège « {college} »).",
                            f"Ajoutez une ligne « Comité de projet » du collège « {college} ».", attr="instance")
-    financeurs = []
-    for lf in totals.counted(rows(conv, layout.T_FINANCEMENTS)):
-        if lf.financeur in layout.PARTENAIRES_DU_COMITE and lf.financeur not in financeurs:
-            financeurs.append(lf.financeur)
+    # the partners among the counted lines' financeurs, in order of first line
+    financeurs = [f for f in dict.fromkeys(lf.financeur for lf in index(conv).counted_lines)
+                  if f in layout.PARTENAIRES_DU_COMITE]
     # one text, one search per partner: a folded organisme holds no line break, so an alias found in
     # the text is found in one organisme, whole word (a line break is no letter or digit)
     organismes = "\n".join(_fold(m.organisme) for m in comite if m.organisme)
