@@ -114,8 +114,11 @@ def _reference(args):
 
     try:
         return (load(args.reference) if args.reference else current()), None
-    except ReferenceInvalide as exc:
-        return None, _fail(str(exc))
+    except ReferenceInvalide as exc:  # « Le fichier de référence… » reads « acv-xl : le fichier de référence… »
+        message = str(exc)
+        if message.split(" ", 1)[0] in ("Le", "Fichier", "Accès", "Variable"):  # never a path that starts it
+            message = message[:1].lower() + message[1:]
+        return None, _fail(message)
 
 
 def cmd_valider(args) -> int:

@@ -445,6 +445,7 @@ def test_a_damaged_register_is_reported_never_recreated(tmp_path, examples, caps
     err = capsys.readouterr().err
     assert status == 2, err
     assert "inutilisable" in err and "ni recréé" in err and "Traceback" not in err
+    assert ") : il n'a été ni modifié" in err and "  " not in err  # one space before the colon, as French wants
     assert not any(w in err for w in ("database", "malformed", "file is not")), err  # SQLite's words, in French
     assert reg.read_bytes() == before
 
