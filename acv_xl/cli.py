@@ -27,7 +27,7 @@ _FR = {
     "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
     "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
     "expected one argument": "une valeur est attendue",
-    "invalid %(type)s value: %(value)r": "valeur invalide pour %(type)s : %(value)r",
+    "invalid %(type)s value: %(value)r": "valeur invalide : « %(value)s »",  # never Python's type name
     "show program's version number and exit": "affiche la version et quitte",
 }
 
@@ -43,6 +43,18 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors: exit status 2, as the spec says
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog} : erreur : {message}\n")
+
+    def _check_value(self, action, value):
+        # argparse quotes with Python's repr ('pdf'); French wants « pdf », and a mistyped command
+        # (« valide ») deserves the one it resembles
+        if action.choices is not None and value not in action.choices:
+            import difflib
+
+            choices = [str(c) for c in action.choices]
+            message = f"choix invalide : « {value} » (choisir parmi {', '.join(f'« {c} »' for c in choices)})"
+            if close := difflib.get_close_matches(str(value), choices, n=1):
+                message += f" ; vouliez-vous dire « {close[0]} » ?"
+            raise argparse.ArgumentError(action, message)
 
 
 def _positive_int(text: str) -> int:
@@ -273,6 +285,17 @@ def cmd_migrer(args) -> int:
     return run_migrer(Path(args.ancien), Path(args.sortie), replace=args.remplacer)
 
 
+def _port(text: str) -> int:
+    """argparse type: a TCP port, said in French when it is not one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"un numéro de port entre 1 et 65535 est attendu, pas « {text} »")
+    return port
+
+
 def _positive(kind):
     """argparse type: a strictly positive number (`kind` int or float, decimal comma accepted)."""
     def parse(text: str):
@@ -386,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serveur", help="démarre xlwings Server (boutons et fonctions dans Excel)", description="Démarre xlwings Server avec les fonctions et scripts ACV ; affiche l'adresse du manifeste à charger dans Excel.")
     s.add_argument("--hote", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8000, help="port (défaut : 8000)")
+    s.add_argument("--port", type=_port, default=8000, help="port (défaut : 8000)")
     s.add_argument("--jeton-fichier", metavar="FICHIER", help="jetons d'accès, un par ligne (sinon les variables ACV_XL_JETON_FICHIER ou ACV_XL_JETON) ; obligatoire hors de 127.0.0.1")
     s.add_argument("--certificat", metavar="CERT.pem", help="certificat HTTPS (obligatoire hors de 127.0.0.1, avec --cle)")
     s.add_argument("--cle", metavar="CLE.pem", help="clé privée du certificat HTTPS")

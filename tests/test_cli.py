@@ -43,6 +43,22 @@ def test_usage_error_is_french_with_status_2():
     assert out.returncode == 2 and "choix invalide" in out.stderr.decode()
 
 
+def test_usage_errors_quote_in_french_and_never_name_a_python_type():
+    """« pdf », not 'pdf'; a mistyped command gets the one it resembles; a bad port is said in words,
+    never « valeur invalide pour int »."""
+    out = acv("valider", "x.xlsx", "--format", "pdf")
+    err = out.stderr.decode()
+    assert out.returncode == 2 and "choix invalide : « pdf » (choisir parmi « texte », « json »)" in err
+    assert "'" not in err.splitlines()[-1]
+    out = acv("valide", "x.xlsx")
+    assert out.returncode == 2 and "« valide »" in out.stderr.decode()
+    assert "vouliez-vous dire « valider » ?" in out.stderr.decode()
+    out = acv("serveur", "--port", "huit")
+    err = out.stderr.decode()
+    assert out.returncode == 2 and "un numéro de port entre 1 et 65535 est attendu, pas « huit »" in err
+    assert "int" not in err.splitlines()[-1]
+
+
 def test_json_report_is_utf8_even_on_a_legacy_console_encoding(tmp_path):
     """A file name outside cp1252 (a ⊃ and an emoji) in a JSON report redirected to a file on a
     Windows-like encoding: the report is written, in UTF-8, not an encoding error."""
