@@ -27,3 +27,29 @@ def test_readme_names_every_command():
                 "reference"):
         assert f"acv-xl {cmd}" in readme, cmd
     assert "XLWINGS_LICENSE_KEY=noncommercial" in readme
+
+
+def test_the_demo_writes_every_file_the_readme_promises(tmp_path):
+    """`scripts/demo.sh` after its set-up, run with this interpreter in an empty folder: sortie/
+    holds the template, the six examples, the validation report and the consolidation with its JSON,
+    as « Démarrer » says (the report was once only printed)."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+
+    script = (ROOT / "scripts" / "demo.sh").read_text(encoding="utf-8")
+    body = [line for line in script.splitlines()
+            if not line.startswith(("cd ", "bash scripts/setup.sh"))]  # the venv is this test's
+    run = "\n".join(body).replace(".venv/bin/acv-xl", f"{shlex.quote(sys.executable)} -m acv_xl")
+    done = subprocess.run(["bash", "-c", run], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`sortie/validation.txt`" in readme
+    out = tmp_path / "sortie"
+    assert (out / "modele_acv.xlsx").is_file()
+    assert len(list((out / "exemples").glob("*.xlsx"))) == 6
+    report = (out / "validation.txt").read_text(encoding="utf-8")
+    assert report.count("Fichier : sortie/exemples/") == 6 and "Verdict : à corriger" in report
+    assert json.loads((out / "consolidation_62.json").read_text(encoding="utf-8"))["departement"] == "62"
+    assert (out / "consolidation_62.xlsx").is_file()
