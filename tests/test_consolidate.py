@@ -356,6 +356,16 @@ def test_result_exit_code_and_summary(batch):
     assert r.exit_code == 1  # unreadable files and the duplicate are errors
     line = r.summary_line()
     assert f"{len(r.files)} fichiers lus" in line and "doublon : 1" in line and "illisible : 2" in line
+    assert line.endswith(f" → {batch['out']}")
+
+
+def test_the_workbook_properties_never_carry_the_path_it_was_written_to(batch):
+    """The summary in the file's properties says what was consolidated, not where the user keeps it
+    (a folder often named after a person): the path is for the terminal only."""
+    with zipfile.ZipFile(batch["out"]) as z:
+        core = z.read("docProps/core.xml").decode("utf-8")
+    assert "fichiers lus" in core and "financement total" in core
+    assert str(batch["out"].parent) not in core and "→" not in core
 
 
 # ------------------------------------------------------------------ safety

@@ -758,7 +758,7 @@ class _Writer:
         self.wb.set_properties({
             "title": "Consolidation Action Cœur de Ville",
             "subject": f"Département {self.r.departement}" if self.r.departement else "Consolidation",
-            "author": "acv-xl", "comments": self.r.summary_line(),
+            "author": "acv-xl", "comments": self.r.summary_line(with_out=False),
         })
         mark_xlsxwriter(self.wb, CONSOLIDATION)
 
