@@ -488,6 +488,8 @@ def test_cli_refuses_to_overwrite_input_or_wrong_extension(examples, tmp_path):
     for out in (src, tmp_path / "annexe.pdf"):
         proc = run_cli(src, "-o", out, cwd=tmp_path)
         assert proc.returncode == 2 and "Impossible de générer l'annexe" in proc.stdout
+        # « -o annexe.pdf » means « I want the PDF »: the message says how to get it
+        assert ("ajoutez --pdf" in proc.stdout) == (out.suffix == ".pdf"), proc.stdout
     assert sha(src) == before
     assert not (tmp_path / "annexe.pdf").exists()
 
