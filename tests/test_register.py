@@ -397,8 +397,9 @@ def data_label(evo: Path, n: int) -> str:
     return openpyxl.load_workbook(evo)["Consolidations"].cell(3 + n, 3).value
 
 
-def test_historique_bad_inputs(tmp_path):
+def test_historique_bad_inputs(tmp_path, capsys):
     assert _run("historique", tmp_path / "absent.sqlite", "-o", tmp_path / "e.xlsx") == 2
+    assert "« acv-xl consolider DOSSIER -o SORTIE.xlsx --registre " in capsys.readouterr().err  # how to get one
     reg = tmp_path / "vide.sqlite"
     R.Register.open(reg, __version__).close()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2  # no consolidation yet
