@@ -620,3 +620,12 @@ def test_an_unreadable_file_counts_one_error_not_two(batch):
     files = _sheet(out, Feuille.FICHIERS)
     row = files[files[H.CHEMIN] == "Arrageois/illisible.xlsx"].iloc[0]
     assert int(row[H.ERREURS]) == 1
+
+
+def test_every_amount_chart_says_refused_lines_are_out(batch):
+    """The three charts of amounts carry the same « (hors refusés) » (the axe one once lacked it)."""
+    with zipfile.ZipFile(batch["out"]) as z:
+        titles = sorted(t for n in z.namelist() if n.startswith("xl/charts/chart")
+                        for t in re.findall(r"<a:t>([^<]*)</a:t>", z.read(n).decode("utf-8")))
+    amounts = [t for t in titles if t.startswith("Financement")]
+    assert len(amounts) == 3 and all(t.endswith(" (hors refusés)") for t in amounts), titles
