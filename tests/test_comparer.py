@@ -182,3 +182,22 @@ def test_two_conventions_or_an_unreadable_file_is_status_2(base, tmp_path, capsy
     assert code == 2 and "comparaison impossible" in err and "Traceback" not in err
     code, _out, err = _run(capsys, "comparer", a, tmp_path / "absent.xlsx")
     assert code == 2 and "introuvable" in err
+
+
+def test_a_workbook_off_the_template_says_what_is_missing_in_the_users_words(base, tmp_path, capsys):
+    """A deleted sheet is named as a sheet (not also its two tables), a renamed table as a table."""
+    a = _write(base, tmp_path / "arras.xlsx")
+    wb = openpyxl.load_workbook(a)
+    del wb["Financeurs"]
+    wb.save(tmp_path / "sans_financeurs.xlsx")
+    code, _out, err = _run(capsys, "comparer", a, tmp_path / "sans_financeurs.xlsx")
+    assert code == 2 and "« sans_financeurs.xlsx » ne suit pas le modèle ACV (manque : feuille « Financeurs ») ;" in err
+    wb = openpyxl.load_workbook(a)
+    ws = wb["Plan de financement"]
+    table = ws.tables["T_Financements"]
+    del ws.tables["T_Financements"]
+    table.name = table.displayName = "Tableau1"
+    ws.add_table(table)
+    wb.save(tmp_path / "renomme.xlsx")
+    code, _out, err = _run(capsys, "comparer", a, tmp_path / "renomme.xlsx")
+    assert code == 2 and "(manque : tableau « T_Financements »)" in err

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from acv_xl.checks.comparison import Comparison, compare
 from acv_xl.checks.validate import ETAT_JAMAIS
+from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
 from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import comparison_report as cr
@@ -41,9 +42,14 @@ def read_for_comparison(path: Path) -> Convention:
     except (IsADirectoryError, PermissionError):
         raise Unusable(f"fichier illisible : {path}") from None
     s = conv.structure
-    missing = s.missing_sheets + s.missing_tables + [h.header for h in s.missing_headers]
+    # what is missing, said as the user sees it: a sheet, a table (not one of a missing sheet), a column
+    sheets = set(s.missing_sheets)
+    missing = ([f"feuille « {n} »" for n in s.missing_sheets]
+               + [f"tableau « {n} »" for n in s.missing_tables
+                  if n not in layout.TABLES_BY_NAME or layout.TABLES_BY_NAME[n].sheet not in sheets]
+               + [f"colonne « {h.header} »" for h in s.missing_headers])
     if missing:
-        raise Unusable(f"{path.name} ne suit pas le modèle ACV (manque : {', '.join(missing[:5])}"
+        raise Unusable(f"« {path.name} » ne suit pas le modèle ACV (manque : {', '.join(missing[:5])}"
                        f"{'…' if len(missing) > 5 else ''}) ; lancez « acv-xl valider » sur ce fichier.")
     return conv
 
