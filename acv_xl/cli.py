@@ -80,6 +80,13 @@ def _say(message: str, file=None) -> None:
     print(literal(message), file=file or sys.stdout)
 
 
+def _after_colon(message: str) -> str:
+    """« Le fichier… » as it reads after « acv-xl : » (lower case); never a path that starts it."""
+    if message.split(" ", 1)[0] in ("Le", "Fichier", "Accès", "Variable"):
+        return message[:1].lower() + message[1:]
+    return message
+
+
 def _fail(message: str, status: int = 2) -> int:
     _say(f"acv-xl : {message}", sys.stderr)
     return status
@@ -127,10 +134,7 @@ def _reference(args):
     try:
         return (load(args.reference) if args.reference else current()), None
     except ReferenceInvalide as exc:  # « Le fichier de référence… » reads « acv-xl : le fichier de référence… »
-        message = str(exc)
-        if message.split(" ", 1)[0] in ("Le", "Fichier", "Accès", "Variable"):  # never a path that starts it
-            message = message[:1].lower() + message[1:]
-        return None, _fail(message)
+        return None, _fail(_after_colon(str(exc)))
 
 
 def cmd_valider(args) -> int:
@@ -472,7 +476,11 @@ def main(argv: list[str] | None = None) -> int:
         from acv_xl.contract.reference import ReferenceInvalide
 
         if isinstance(exc, ReferenceInvalide):  # ACV_XL_REFERENCE names a bad list (annexe): a misuse
-            return _fail(str(exc))
+            return _fail(_after_colon(str(exc)))
+        if type(exc).__name__ == "LicenseError":  # xlwings' own, in English: a set-up to fix, not a bug
+            return _fail("la clé de licence d'xlwings (variable d'environnement XLWINGS_LICENSE_KEY) est vide ou "
+                         "invalide. Pour une commune, un EPCI ou une préfecture (usage non commercial), définissez "
+                         "XLWINGS_LICENSE_KEY=noncommercial ou retirez la variable ; voir le README, « Licence ».")
         if os.environ.get("ACV_XL_DEBUG"):
             raise
         return _fail(f"erreur interne inattendue ({type(exc).__name__} : {exc}). "

@@ -97,3 +97,17 @@ def test_a_closed_pipe_ends_quietly():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "erreur interne" not in err and "Traceback" not in err
+
+
+def test_an_empty_or_bad_xlwings_licence_key_is_said_in_french():
+    """XLWINGS_LICENSE_KEY set but empty (or wrong) stops the server with what to do, in French,
+    status 2 — not xlwings' English « Couldn't find an xlwings license key » as an internal error."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    out = acv("serveur", "--port", port, env={"XLWINGS_LICENSE_KEY": ""})
+    err = out.stderr.decode()
+    assert out.returncode == 2, err
+    assert "XLWINGS_LICENSE_KEY=noncommercial" in err and "erreur interne" not in err and "license key" not in err
