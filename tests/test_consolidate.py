@@ -489,7 +489,7 @@ def test_cli_usage_errors(tmp_path):
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.csv")], "extension .xlsx"),
         (["consolider", str(tmp_path)], "obligatoires"),
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--departement", "Pas-de-Calais"],
-         "code de département invalide"),
+         "code de département invalide : « Pas-de-Calais »"),  # as typed, not upper-cased
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--jobs", "0"], "--jobs"),
         (["consolider", str(tmp_path), "-o", str(tmp_path / "absent" / "o.xlsx")], "dossier de sortie"),
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--json", str(tmp_path / "absent" / "r.json")],

@@ -478,9 +478,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     out = Path(out)
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs doit être un nombre entier supérieur ou égal à 1.")
+    typed = departement  # the refusal quotes what the user typed, not its upper-case form
     departement = str(departement).strip().upper() if departement is not None and str(departement).strip() else None
     if departement is not None and not re.fullmatch(r"\d{2,3}|2[AB]", departement):
-        raise UsageError(f"code de département invalide : « {departement} » (attendu : 62, 2A, 974…).")
+        raise UsageError(f"code de département invalide : « {str(typed).strip()} » (attendu : 62, 2A, 974…).")
     if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
         raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
     if par_financeur is not None and not Path(par_financeur).resolve().parent.is_dir():
