@@ -196,12 +196,12 @@ def controle_rows(comp: Comparison, date_validation: Any = None) -> list:
 
     title = since_title(date_validation)
     if not comp.changes:
-        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} : {NOTHING_CHANGED}.")]
+        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} — {NOTHING_CHANGED}.")]
     rows = []
     for c in sorted(comp.changes, key=lambda c: (_sheet_key(c), _action_key(c))):
         cell = "" if c.type == SUPPRESSION else c.cellule_apres
         rows.append(Finding(code="", gravite=Gravite.INFORMATION, feuille=c.feuille, cellule=cell,
-                            action=c.action or "", message=f"{title} : {describe(c)}"))
+                            action=c.action or "", message=f"{title} — {describe(c)}"))  # describe has its colons
     return rows
 
 

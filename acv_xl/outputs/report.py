@@ -162,12 +162,13 @@ def _render_since(report: Report, p, safe) -> None:
     p(Text(""))
     title = cr.since_title(report.convention.value("acv_date_validation") if report.convention else None)
     if comp is None:
-        p(Text(safe(f"{title} : {report.depuis_validation_motif}"), style="bold"))
+        p(Text(safe(f"{title} — {report.depuis_validation_motif}"), style="bold"))
         return
     if not comp.changes:
-        p(Text(safe(f"{title} : {cr.NOTHING_CHANGED}."), style="bold"))
+        p(Text(safe(f"{title} — {cr.NOTHING_CHANGED}."), style="bold"))
         return
-    p(Text(safe(f"{title} : {cr.counts_text(comp.changes)}."), style="bold"))
+    # a dash, not a colon: the count already has its own (« 3 changements : 0 ajout, … »)
+    p(Text(safe(f"{title} — {cr.counts_text(comp.changes)}."), style="bold"))
     for style, line in cr.change_lines(comp.changes, "  "):
         p(Text(safe(line), style=style))
     moved = cr.totals_lines(comp, "    ")
