@@ -133,7 +133,9 @@ def test_text_is_grouped_by_sheet_then_action_then_totals(base, tmp_path, capsys
     assert i_actions < i_plan < i_totals  # the workbook's sheet order, totals last
     assert "  Action 5.99" in lines[i_plan:]
     assert any("Montant (€) : " in line and " € → " in line for line in lines)
-    assert any(line.strip().startswith("Financeur ETAT :") and "(écart : +" in line for line in lines[i_totals:])
+    # the financeur's code and its name, as the workbook's Financeurs sheet says it
+    etat = f"Financeur ETAT — {next(f.nom for f in after.financeurs if f.code == 'ETAT')} :"
+    assert any(line.strip().startswith(etat) and "(écart : +" in line for line in lines[i_totals:]), lines[i_totals:]
     assert "5 changements : 2 ajouts, 1 suppression, 2 modifications." in out
 
 
@@ -155,7 +157,8 @@ def test_workbook_of_ecarts(base, tmp_path, capsys):
     assert amount[7].value and amount[8].value  # both cells
     wt = wb[Feuille.TOTAUX]
     labels = [r[0].value for r in wt.iter_rows(values_only=False)]
-    etat = next(r for r in wt.iter_rows() if r[0].value == "Financeur ETAT")
+    name = next(f.nom for f in after.financeurs if f.code == "ETAT")
+    etat = next(r for r in wt.iter_rows() if r[0].value == f"Financeur ETAT — {name}")
     assert etat[3].value == etat[2].value - etat[1].value and etat[3].value != 0
     assert "Par financeur" in labels and "Par axe" in labels and "Par année" in labels
     assert len(wt._charts) == 1

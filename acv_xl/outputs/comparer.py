@@ -100,7 +100,7 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
     if out is not None:
         from acv_xl.outputs.comparison_workbook import build
 
-        build(comp, Path(out), ia, ib)
+        build(comp, Path(out), ia, ib, names=cr.financeur_names(ca, cb))
     if fmt == "json":
         print(json.dumps(cr.to_json(comp, ia, ib), ensure_ascii=False, indent=2))
     else:
@@ -136,7 +136,7 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention)
         if style == "bold underline":
             p("")
         p(line, style)
-    moved = cr.totals_lines(comp, "  ")
+    moved = cr.totals_lines(comp, "  ", cr.financeur_names(conv))
     p("")
     if moved:
         p("Totaux qui ont changé (hors financements refusés)", "bold underline")

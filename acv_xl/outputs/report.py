@@ -171,7 +171,7 @@ def _render_since(report: Report, p, safe) -> None:
     p(Text(safe(f"{title} — {cr.counts_text(comp.changes)}."), style="bold"))
     for style, line in cr.change_lines(comp.changes, "  "):
         p(Text(safe(line), style=style))
-    moved = cr.totals_lines(comp, "    ")
+    moved = cr.totals_lines(comp, "    ", cr.financeur_names(report.convention))
     if moved:
         p(Text("  Totaux qui ont changé depuis la validation", style="bold"))
         for _s, line in moved:
