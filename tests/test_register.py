@@ -731,6 +731,9 @@ def test_sans_erreurs_counts_only_the_workbooks_without_error(tmp_path, examples
         else:
             assert row[H.COMPTE] == "Oui"
     assert (fichiers[H.COMPTE] == "Non").any() and (fichiers[H.COMPTE] == "Oui").any()
+    # an unreadable file is still an error of the batch (CON-03), as docs/interfaces.md says
+    (folder / "illisible.xlsx").write_bytes(b"PK\x03\x04 pas un classeur")
+    assert _run("consolider", folder, "-o", out, "--sans-erreurs", "--jobs", "1") == 1
 
 
 def test_json_summary_carries_readiness_and_the_gap_split(tmp_path, examples):
