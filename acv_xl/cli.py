@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_Parser)
     sub.required = True
 
-    s = sub.add_parser("modele", help="écrit le modèle de classeur vide", description="Écrit le modèle de classeur ACV vide (feuilles, tableaux, listes, formules, financeurs de référence).")
+    s = sub.add_parser("modele", help="écrit le modèle de classeur vierge", description="Écrit le modèle de classeur ACV vierge (feuilles, tableaux, listes, formules, financeurs de référence).")
     s.add_argument("sortie", metavar="SORTIE.xlsx", help="fichier à écrire")
     _replace_option(s)
     s.set_defaults(func=cmd_modele)

@@ -35,6 +35,12 @@ def test_help_is_french(cmd):
     assert "show this help" not in text and "positional arguments" not in text
 
 
+def test_modele_is_called_vierge_as_in_the_messages_and_the_readme():
+    """One word for the blank template: « vierge », as STR-03's « modèle vierge (acv-xl modele) »."""
+    assert "écrit le modèle de classeur vierge" in acv("--help").stdout.decode()
+    assert "modèle de classeur ACV vierge" in acv("modele", "--help").stdout.decode()
+
+
 def test_usage_error_is_french_with_status_2():
     out = acv("valider")
     assert out.returncode == 2
