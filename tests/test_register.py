@@ -630,6 +630,26 @@ def test_an_extract_never_replaces_a_users_file_without_remplacer(tmp_path, exam
     assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") in (0, 1)
 
 
+def test_an_extract_of_a_financeur_gone_since_is_removed_never_a_users_file(tmp_path, examples, capsys):
+    """Boulogne's « FEDER » makes `financeur_code_inconnu.xlsx`; once the code is corrected (here
+    the workbook is gone), the next comité's run removes that stale extract, which would pass for
+    this comité's, and says so — a user's file of a like name stays."""
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    stale = dossier / "financeur_code_inconnu.xlsx"
+    assert stale.exists()
+    user = dossier / "financeur_notes.xlsx"
+    shutil.copy2(examples["paths"][0], user)
+    (folder / "boulogne-sur-mer.xlsx").unlink()
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    out = capsys.readouterr().err  # the summary line, on stderr like every line of consolider
+    assert not stale.exists() and user.exists() and (dossier / "financeur_ETAT.xlsx").exists()
+    assert "1 extrait d'une consolidation précédente supprimé (financeur absent de celle-ci) : " \
+           "financeur_code_inconnu.xlsx" in out
+
+
 def _summary(maturites, acquis, total, **dates) -> FileSummary:
     return FileSummary(path="x", rel="x", etat="validé", totaux=Totaux(financement_total=Decimal(total)),
                        acquis=Decimal(acquis), actions=tuple((str(k), "", 1, "", m, None) for k, m in enumerate(maturites)),

@@ -126,6 +126,7 @@ class ConsolidationResult:
     sans_erreurs: bool = False  # only the workbooks with no error are counted (`--sans-erreurs`)
     reused: set[str] = field(default_factory=set)  # files (rel) whose summary came from the register
     extracts: list[Path] = field(default_factory=list)  # one workbook per financeur (`--par-financeur`)
+    extracts_removed: list[Path] = field(default_factory=list)  # a previous run's, for a financeur absent now
 
     @cached_property
     def counted(self) -> list[FileSummary]:
