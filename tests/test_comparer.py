@@ -204,3 +204,13 @@ def test_a_workbook_off_the_template_says_what_is_missing_in_the_users_words(bas
     wb.save(tmp_path / "renomme.xlsx")
     code, _out, err = _run(capsys, "comparer", a, tmp_path / "renomme.xlsx")
     assert code == 2 and "(manque : tableau « T_Financements »)" in err
+
+
+def test_a_workbook_without_identifier_is_said_empty_not_another_convention(base, tmp_path, capsys):
+    """Two blank templates are not « deux conventions différentes »: the message names the empty cell."""
+    a = _write(base, tmp_path / "arras.xlsx")
+    blank = tmp_path / "vierge.xlsx"
+    build_workbook(blank)
+    code, _out, err = _run(capsys, "comparer", a, blank)
+    assert code == 2 and "l'identifiant de la convention (feuille Projet, cellule B4) est vide dans « vierge.xlsx »" in err
+    assert "pas sur la même convention" not in err

@@ -91,7 +91,13 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
         ca, cb = read_for_comparison(avant), read_for_comparison(apres)
     except Unusable as exc:
         return fail(f"comparaison impossible : {exc}")
-    if not ca.acv_id or not cb.acv_id or str(ca.acv_id).strip() != str(cb.acv_id).strip():
+    empty = [p.name for p, c in ((avant, ca), (apres, cb)) if not c.acv_id or not str(c.acv_id).strip()]
+    if empty:  # not « deux conventions différentes »: one has no identifier to compare
+        where = layout.NAMED_BY_NAME["acv_id"]
+        return fail(f"comparaison impossible : l'identifiant de la convention (feuille {where.sheet}, cellule "
+                    f"{where.cell}) est vide dans {' et '.join(f'« {n} »' for n in empty)} ; comparer rapproche "
+                    "deux états d'une même convention, reconnue à son identifiant.")
+    if str(ca.acv_id).strip() != str(cb.acv_id).strip():
         return fail(f"comparaison impossible : les deux classeurs ne portent pas sur la même convention "
                     f"({avant.name} : {ca.acv_id or 'identifiant absent'}, "
                     f"{apres.name} : {cb.acv_id or 'identifiant absent'}).")
