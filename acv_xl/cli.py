@@ -133,7 +133,7 @@ def _reference(args):
 
     try:
         return (load(args.reference) if args.reference else current()), None
-    except ReferenceInvalide as exc:  # « Le fichier de référence… » reads « acv-xl : le fichier de référence… »
+    except ReferenceInvalide as exc:  # « acv-xl : le fichier de référence… », lower case after the colon
         return None, _fail(_after_colon(str(exc)))
 
 

@@ -960,7 +960,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     outputs = [Output(out, (".xlsx",), "-o")] + ([Output(out.with_suffix(".pdf"), (".pdf",), "--pdf")] if pdf else [])
     if problem := check_outputs([path] + ([Path(depuis)] if depuis else []), outputs, replace=replace):
         if out.suffix.lower() == ".pdf":  # « -o annexe.pdf »: the user wants the PDF, say how
-            problem += f" ; pour le PDF, ajoutez --pdf : il est écrit à côté de l'annexe ({out.with_suffix('.xlsx').name} et {out.name})."
+            problem += (f" ; pour le PDF, ajoutez --pdf : il est écrit à côté de l'annexe "
+                        f"({out.with_suffix('.xlsx').name} et {out.name}).")
         say(f"Impossible de générer l'annexe : {problem}", "red")
         return 2
 

@@ -665,7 +665,8 @@ class _Writer:
         ws, first, last = self._matrix(Feuille.PAR_AXE, "Financement par axe et par convention", keys,
                                        [f"Axe {k}" for k in keys], lambda f: f.totaux.par_axe, lambda t: t.par_axe,
                                        True)
-        self._total_row_chart(ws, Feuille.PAR_AXE, first, last, len(keys), "column", "Financement par axe (hors refusés)")
+        self._total_row_chart(ws, Feuille.PAR_AXE, first, last, len(keys), "column",
+                              "Financement par axe (hors refusés)")
 
     def par_annee(self) -> None:
         g = self.r.totaux

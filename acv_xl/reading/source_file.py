@@ -765,7 +765,8 @@ class FileSource:
             if mime.startswith("application/vnd.oasis.opendocument.spreadsheet"):
                 raise _unsupported(
                     path, "est un classeur OpenDocument (.ods, LibreOffice), qui n'est pas pris en charge.",
-                    "Ouvrez le fichier dans LibreOffice et faites « Enregistrer sous… », type « Excel 2007-365 (.xlsx) ».",
+                    "Ouvrez le fichier dans LibreOffice et faites « Enregistrer sous… », "
+                    "type « Excel 2007-365 (.xlsx) ».",
                 )
             if mime.startswith("application/vnd.oasis.opendocument"):
                 raise _unreadable(path, "est un document OpenDocument qui n'est pas un classeur (texte, présentation…).",
