@@ -27,7 +27,7 @@ _FR = {
     "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
     "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
     "expected one argument": "une valeur est attendue",
-    "invalid %(type)s value: %(value)r": "valeur invalide pour %(type)s : %(value)r",
+    "invalid %(type)s value: %(value)r": "valeur invalide : « %(value)s »",  # never Python's type name
     "show program's version number and exit": "affiche la version et quitte",
 }
 
@@ -43,6 +43,18 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors: exit status 2, as the spec says
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog} : erreur : {message}\n")
+
+    def _check_value(self, action, value):
+        # argparse quotes with Python's repr ('pdf'); French wants « pdf », and a mistyped command
+        # (« valide ») deserves the one it resembles
+        if action.choices is not None and value not in action.choices:
+            import difflib
+
+            choices = [str(c) for c in action.choices]
+            message = f"choix invalide : « {value} » (choisir parmi {', '.join(f'« {c} »' for c in choices)})"
+            if close := difflib.get_close_matches(str(value), choices, n=1):
+                message += f" ; vouliez-vous dire « {close[0]} » ?"
+            raise argparse.ArgumentError(action, message)
 
 
 def _positive_int(text: str) -> int:
@@ -66,6 +78,13 @@ def _say(message: str, file=None) -> None:
     from acv_xl.outputs.terminal import literal
 
     print(literal(message), file=file or sys.stdout)
+
+
+def _after_colon(message: str) -> str:
+    """« Le fichier… » as it reads after « acv-xl : » (lower case); never a path that starts it."""
+    if message.split(" ", 1)[0] in ("Le", "Fichier", "Accès", "Variable"):
+        return message[:1].lower() + message[1:]
+    return message
 
 
 def _fail(message: str, status: int = 2) -> int:
@@ -114,8 +133,8 @@ def _reference(args):
 
     try:
         return (load(args.reference) if args.reference else current()), None
-    except ReferenceInvalide as exc:
-        return None, _fail(str(exc))
+    except ReferenceInvalide as exc:  # « acv-xl : le fichier de référence… », lower case after the colon
+        return None, _fail(_after_colon(str(exc)))
 
 
 def cmd_valider(args) -> int:
@@ -270,6 +289,17 @@ def cmd_migrer(args) -> int:
     return run_migrer(Path(args.ancien), Path(args.sortie), replace=args.remplacer)
 
 
+def _port(text: str) -> int:
+    """argparse type: a TCP port, said in French when it is not one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"un numéro de port entre 1 et 65535 est attendu, pas « {text} »")
+    return port
+
+
 def _positive(kind):
     """argparse type: a strictly positive number (`kind` int or float, decimal comma accepted)."""
     def parse(text: str):
@@ -319,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_Parser)
     sub.required = True
 
-    s = sub.add_parser("modele", help="écrit le modèle de classeur vide", description="Écrit le modèle de classeur ACV vide (feuilles, tableaux, listes, formules, financeurs de référence).")
+    s = sub.add_parser("modele", help="écrit le modèle de classeur vierge", description="Écrit le modèle de classeur ACV vierge (feuilles, tableaux, listes, formules, financeurs de référence).")
     s.add_argument("sortie", metavar="SORTIE.xlsx", help="fichier à écrire")
     _replace_option(s)
     s.set_defaults(func=cmd_modele)
@@ -383,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serveur", help="démarre xlwings Server (boutons et fonctions dans Excel)", description="Démarre xlwings Server avec les fonctions et scripts ACV ; affiche l'adresse du manifeste à charger dans Excel.")
     s.add_argument("--hote", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8000, help="port (défaut : 8000)")
+    s.add_argument("--port", type=_port, default=8000, help="port (défaut : 8000)")
     s.add_argument("--jeton-fichier", metavar="FICHIER", help="jetons d'accès, un par ligne (sinon les variables ACV_XL_JETON_FICHIER ou ACV_XL_JETON) ; obligatoire hors de 127.0.0.1")
     s.add_argument("--certificat", metavar="CERT.pem", help="certificat HTTPS (obligatoire hors de 127.0.0.1, avec --cle)")
     s.add_argument("--cle", metavar="CLE.pem", help="clé privée du certificat HTTPS")
@@ -446,7 +476,11 @@ def main(argv: list[str] | None = None) -> int:
         from acv_xl.contract.reference import ReferenceInvalide
 
         if isinstance(exc, ReferenceInvalide):  # ACV_XL_REFERENCE names a bad list (annexe): a misuse
-            return _fail(str(exc))
+            return _fail(_after_colon(str(exc)))
+        if type(exc).__name__ == "LicenseError":  # xlwings' own, in English: a set-up to fix, not a bug
+            return _fail("la clé de licence d'xlwings (variable d'environnement XLWINGS_LICENSE_KEY) est vide ou "
+                         "invalide. Pour une commune, un EPCI ou une préfecture (usage non commercial), définissez "
+                         "XLWINGS_LICENSE_KEY=noncommercial ou retirez la variable ; voir le README, « Licence ».")
         if os.environ.get("ACV_XL_DEBUG"):
             raise
         return _fail(f"erreur interne inattendue ({type(exc).__name__} : {exc}). "

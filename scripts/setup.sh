@@ -4,8 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# A fresh Debian/Ubuntu trips here first: say it in French, with the fix, rather than venv's English.
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+  echo "acv-xl demande Python 3.10 ou plus récent (« $PY » est absent ou plus ancien) : installez-le, ou" \
+       "désignez-en un autre, par exemple PYTHON=python3.12 bash scripts/demo.sh" >&2
+  exit 2
+fi
 if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+  if ! "$PY" -m venv .venv >/dev/null 2>&1; then
+    rm -rf .venv  # a half-made venv would be taken for a good one next time
+    echo "impossible de créer l'environnement .venv avec « $PY -m venv » : sur Debian ou Ubuntu," \
+         "installez le paquet python3-venv (sudo apt-get install python3-venv), puis relancez." >&2
+    exit 2
+  fi
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"

@@ -292,6 +292,9 @@ def test_print_ready_values_and_french_formats(built):
     for expected in ("ACV113", "Lens - Liévin", "CA de Lens-Liévin", "62498", "Lens", "62510", "Liévin",
                      ETAT_LIBELLE[built["report"].etat], built["report"].empreinte):
         assert expected in cover
+    # the identity's labels, without the template's typing hints (« (ACV + 3 chiffres) », « (code) »)
+    assert "Identifiant de la convention" in cover and "Département" in cover
+    assert not any("(ACV + 3 chiffres)" in str(v) or "(code)" in str(v) for v in cover)
     for ws in wb.worksheets:
         assert ws.page_setup.orientation == "landscape"
         assert ws.page_setup.paperSize == 9  # A4
@@ -488,6 +491,8 @@ def test_cli_refuses_to_overwrite_input_or_wrong_extension(examples, tmp_path):
     for out in (src, tmp_path / "annexe.pdf"):
         proc = run_cli(src, "-o", out, cwd=tmp_path)
         assert proc.returncode == 2 and "Impossible de générer l'annexe" in proc.stdout
+        # « -o annexe.pdf » means « I want the PDF »: the message says how to get it
+        assert ("ajoutez --pdf" in proc.stdout) == (out.suffix == ".pdf"), proc.stdout
     assert sha(src) == before
     assert not (tmp_path / "annexe.pdf").exists()
 

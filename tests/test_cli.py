@@ -35,12 +35,34 @@ def test_help_is_french(cmd):
     assert "show this help" not in text and "positional arguments" not in text
 
 
+def test_modele_is_called_vierge_as_in_the_messages_and_the_readme():
+    """One word for the blank template: « vierge », as STR-03's « modèle vierge (acv-xl modele) »."""
+    assert "écrit le modèle de classeur vierge" in acv("--help").stdout.decode()
+    assert "modèle de classeur ACV vierge" in acv("modele", "--help").stdout.decode()
+
+
 def test_usage_error_is_french_with_status_2():
     out = acv("valider")
     assert out.returncode == 2
     assert "arguments obligatoires manquants" in out.stderr.decode()
     out = acv("valider", "x.xlsx", "--format", "xml")
     assert out.returncode == 2 and "choix invalide" in out.stderr.decode()
+
+
+def test_usage_errors_quote_in_french_and_never_name_a_python_type():
+    """« pdf », not 'pdf'; a mistyped command gets the one it resembles; a bad port is said in words,
+    never « valeur invalide pour int »."""
+    out = acv("valider", "x.xlsx", "--format", "pdf")
+    err = out.stderr.decode()
+    assert out.returncode == 2 and "choix invalide : « pdf » (choisir parmi « texte », « json »)" in err
+    assert "'" not in err.splitlines()[-1]
+    out = acv("valide", "x.xlsx")
+    assert out.returncode == 2 and "« valide »" in out.stderr.decode()
+    assert "vouliez-vous dire « valider » ?" in out.stderr.decode()
+    out = acv("serveur", "--port", "huit")
+    err = out.stderr.decode()
+    assert out.returncode == 2 and "un numéro de port entre 1 et 65535 est attendu, pas « huit »" in err
+    assert "int" not in err.splitlines()[-1]
 
 
 def test_json_report_is_utf8_even_on_a_legacy_console_encoding(tmp_path):
@@ -81,3 +103,17 @@ def test_a_closed_pipe_ends_quietly():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "erreur interne" not in err and "Traceback" not in err
+
+
+def test_an_empty_or_bad_xlwings_licence_key_is_said_in_french():
+    """XLWINGS_LICENSE_KEY set but empty (or wrong) stops the server with what to do, in French,
+    status 2 — not xlwings' English « Couldn't find an xlwings license key » as an internal error."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    out = acv("serveur", "--port", port, env={"XLWINGS_LICENSE_KEY": ""})
+    err = out.stderr.decode()
+    assert out.returncode == 2, err
+    assert "XLWINGS_LICENSE_KEY=noncommercial" in err and "erreur interne" not in err and "license key" not in err

@@ -133,7 +133,9 @@ def test_text_is_grouped_by_sheet_then_action_then_totals(base, tmp_path, capsys
     assert i_actions < i_plan < i_totals  # the workbook's sheet order, totals last
     assert "  Action 5.99" in lines[i_plan:]
     assert any("Montant (€) : " in line and " € → " in line for line in lines)
-    assert any(line.strip().startswith("Financeur ETAT :") and "(écart : +" in line for line in lines[i_totals:])
+    # the financeur's code and its name, as the workbook's Financeurs sheet says it
+    etat = f"Financeur ETAT — {next(f.nom for f in after.financeurs if f.code == 'ETAT')} :"
+    assert any(line.strip().startswith(etat) and "(écart : +" in line for line in lines[i_totals:]), lines[i_totals:]
     assert "5 changements : 2 ajouts, 1 suppression, 2 modifications." in out
 
 
@@ -155,7 +157,8 @@ def test_workbook_of_ecarts(base, tmp_path, capsys):
     assert amount[7].value and amount[8].value  # both cells
     wt = wb[Feuille.TOTAUX]
     labels = [r[0].value for r in wt.iter_rows(values_only=False)]
-    etat = next(r for r in wt.iter_rows() if r[0].value == "Financeur ETAT")
+    name = next(f.nom for f in after.financeurs if f.code == "ETAT")
+    etat = next(r for r in wt.iter_rows() if r[0].value == f"Financeur ETAT — {name}")
     assert etat[3].value == etat[2].value - etat[1].value and etat[3].value != 0
     assert "Par financeur" in labels and "Par axe" in labels and "Par année" in labels
     assert len(wt._charts) == 1
@@ -182,3 +185,32 @@ def test_two_conventions_or_an_unreadable_file_is_status_2(base, tmp_path, capsy
     assert code == 2 and "comparaison impossible" in err and "Traceback" not in err
     code, _out, err = _run(capsys, "comparer", a, tmp_path / "absent.xlsx")
     assert code == 2 and "introuvable" in err
+
+
+def test_a_workbook_off_the_template_says_what_is_missing_in_the_users_words(base, tmp_path, capsys):
+    """A deleted sheet is named as a sheet (not also its two tables), a renamed table as a table."""
+    a = _write(base, tmp_path / "arras.xlsx")
+    wb = openpyxl.load_workbook(a)
+    del wb["Financeurs"]
+    wb.save(tmp_path / "sans_financeurs.xlsx")
+    code, _out, err = _run(capsys, "comparer", a, tmp_path / "sans_financeurs.xlsx")
+    assert code == 2 and "« sans_financeurs.xlsx » ne suit pas le modèle ACV (manque : feuille « Financeurs ») ;" in err
+    wb = openpyxl.load_workbook(a)
+    ws = wb["Plan de financement"]
+    table = ws.tables["T_Financements"]
+    del ws.tables["T_Financements"]
+    table.name = table.displayName = "Tableau1"
+    ws.add_table(table)
+    wb.save(tmp_path / "renomme.xlsx")
+    code, _out, err = _run(capsys, "comparer", a, tmp_path / "renomme.xlsx")
+    assert code == 2 and "(manque : tableau « T_Financements »)" in err
+
+
+def test_a_workbook_without_identifier_is_said_empty_not_another_convention(base, tmp_path, capsys):
+    """Two blank templates are not « deux conventions différentes »: the message names the empty cell."""
+    a = _write(base, tmp_path / "arras.xlsx")
+    blank = tmp_path / "vierge.xlsx"
+    build_workbook(blank)
+    code, _out, err = _run(capsys, "comparer", a, blank)
+    assert code == 2 and "l'identifiant de la convention (feuille Projet, cellule B4) est vide dans « vierge.xlsx »" in err
+    assert "pas sur la même convention" not in err

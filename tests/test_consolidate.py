@@ -356,6 +356,16 @@ def test_result_exit_code_and_summary(batch):
     assert r.exit_code == 1  # unreadable files and the duplicate are errors
     line = r.summary_line()
     assert f"{len(r.files)} fichiers lus" in line and "doublon : 1" in line and "illisible : 2" in line
+    assert line.endswith(f" → {batch['out']}")
+
+
+def test_the_workbook_properties_never_carry_the_path_it_was_written_to(batch):
+    """The summary in the file's properties says what was consolidated, not where the user keeps it
+    (a folder often named after a person): the path is for the terminal only."""
+    with zipfile.ZipFile(batch["out"]) as z:
+        core = z.read("docProps/core.xml").decode("utf-8")
+    assert "fichiers lus" in core and "financement total" in core
+    assert str(batch["out"].parent) not in core and "→" not in core
 
 
 # ------------------------------------------------------------------ safety
@@ -479,7 +489,7 @@ def test_cli_usage_errors(tmp_path):
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.csv")], "extension .xlsx"),
         (["consolider", str(tmp_path)], "obligatoires"),
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--departement", "Pas-de-Calais"],
-         "code de département invalide"),
+         "code de département invalide : « Pas-de-Calais »"),  # as typed, not upper-cased
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--jobs", "0"], "--jobs"),
         (["consolider", str(tmp_path), "-o", str(tmp_path / "absent" / "o.xlsx")], "dossier de sortie"),
         (["consolider", str(tmp_path), "-o", str(tmp_path / "o.xlsx"), "--json", str(tmp_path / "absent" / "r.json")],
@@ -610,3 +620,12 @@ def test_an_unreadable_file_counts_one_error_not_two(batch):
     files = _sheet(out, Feuille.FICHIERS)
     row = files[files[H.CHEMIN] == "Arrageois/illisible.xlsx"].iloc[0]
     assert int(row[H.ERREURS]) == 1
+
+
+def test_every_amount_chart_says_refused_lines_are_out(batch):
+    """The three charts of amounts carry the same « (hors refusés) » (the axe one once lacked it)."""
+    with zipfile.ZipFile(batch["out"]) as z:
+        titles = sorted(t for n in z.namelist() if n.startswith("xl/charts/chart")
+                        for t in re.findall(r"<a:t>([^<]*)</a:t>", z.read(n).decode("utf-8")))
+    amounts = [t for t in titles if t.startswith("Financement")]
+    assert len(amounts) == 3 and all(t.endswith(" (hors refusés)") for t in amounts), titles

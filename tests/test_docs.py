@@ -27,3 +27,54 @@ def test_readme_names_every_command():
                 "reference"):
         assert f"acv-xl {cmd}" in readme, cmd
     assert "XLWINGS_LICENSE_KEY=noncommercial" in readme
+
+
+def test_the_demo_writes_every_file_the_readme_promises(tmp_path):
+    """`scripts/demo.sh` after its set-up, run with this interpreter in an empty folder: sortie/
+    holds the template, the six examples, the validation report and the consolidation with its JSON,
+    as « Démarrer » says (the report was once only printed)."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+
+    script = (ROOT / "scripts" / "demo.sh").read_text(encoding="utf-8")
+    body = [line for line in script.splitlines()
+            if not line.startswith(("cd ", "bash scripts/setup.sh"))]  # the venv is this test's
+    run = "\n".join(body).replace(".venv/bin/acv-xl", f"{shlex.quote(sys.executable)} -m acv_xl")
+    done = subprocess.run(["bash", "-c", run], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`sortie/validation.txt`" in readme
+    out = tmp_path / "sortie"
+    assert (out / "modele_acv.xlsx").is_file()
+    assert len(list((out / "exemples").glob("*.xlsx"))) == 6
+    report = (out / "validation.txt").read_text(encoding="utf-8")
+    assert report.count("Fichier : sortie/exemples/") == 6 and "Verdict : à corriger" in report
+    assert json.loads((out / "consolidation_62.json").read_text(encoding="utf-8"))["departement"] == "62"
+    assert (out / "consolidation_62.xlsx").is_file()
+
+
+def test_setup_says_in_french_what_a_fresh_debian_lacks(tmp_path):
+    """Python too old, or no python3-venv (a fresh Debian/Ubuntu): `scripts/setup.sh` stops with
+    status 2 and the fix in French, and leaves no half-made .venv that the next run would trust."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "setup.sh", tmp_path / "scripts" / "setup.sh")
+    fake = tmp_path / "python-sans-venv"
+    # answers the version check as this interpreter does, fails like Debian's python3 without venv
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-m" ] && [ "$2" = "venv" ]; then mkdir -p "$3/bin"; '
+                    f'echo "The virtual environment was not created successfully because ensurepip is not '
+                    f'available." >&2; exit 1; fi\nexec {sys.executable} "$@"\n')
+    fake.chmod(0o755)
+    done = subprocess.run(["bash", "scripts/setup.sh"], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": str(fake)}, timeout=60)
+    assert done.returncode == 2 and "installez le paquet python3-venv" in done.stderr, done.stderr
+    assert "ensurepip" not in done.stderr and not (tmp_path / ".venv").exists()
+    done = subprocess.run(["bash", "scripts/setup.sh"], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": str(tmp_path / "absent")}, timeout=60)
+    assert done.returncode == 2 and "acv-xl demande Python 3.10 ou plus récent" in done.stderr

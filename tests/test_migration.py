@@ -172,7 +172,8 @@ def test_unusable_input_is_exit_2(tmp_path):
     text = tmp_path / "notes.xlsx"
     text.write_text("pas un classeur", encoding="utf-8")
     proc = acv("migrer", text, "-o", tmp_path / "a.xlsx")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "acv-xl :" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("acv-xl : le fichier « notes.xlsx »"), proc.stderr  # lower case after the colon
     other = tmp_path / "autre.xlsx"
     wb = openpyxl.Workbook()
     wb.active["A1"] = "Budget 2025"

@@ -225,3 +225,17 @@ def test_the_shipped_list_validates_whole_and_its_trusted_reading_is_the_same():
     trusted = R.parse(text, R.SHIPPED, R.SHIPPED_LIBELLE, R.SHIPPED_DATE, trusted=True)
     assert [c.model_dump() for c in checked.communes] == [c.model_dump() for c in trusted.communes]
     assert checked.conventions == trusted.conventions and len(checked.communes) == 244
+
+
+def test_a_workbook_or_a_foreign_csv_given_as_the_list_says_what_it_is(tmp_path, capsys):
+    """The list opened in Excel and saved as a workbook, or a CSV of something else: the message says
+    so once (not the eleven columns twice), in the command's lower case after « acv-xl : »."""
+    assert main(["reference", "--reference", str(EXEMPLES / "arras.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("acv-xl : le fichier de référence ") and "est un classeur Excel, pas un fichier .csv" in err
+    other = tmp_path / "autre.csv"
+    other.write_text("nom;montant\nArras;12\n", encoding="utf-8")
+    assert main(["reference", "--reference", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "n'est pas une liste des communes ACV" in err and "« nom;montant »" in err
+    assert err.count("date_ort") == 1 and "Traceback" not in err

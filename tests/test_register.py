@@ -397,8 +397,9 @@ def data_label(evo: Path, n: int) -> str:
     return openpyxl.load_workbook(evo)["Consolidations"].cell(3 + n, 3).value
 
 
-def test_historique_bad_inputs(tmp_path):
+def test_historique_bad_inputs(tmp_path, capsys):
     assert _run("historique", tmp_path / "absent.sqlite", "-o", tmp_path / "e.xlsx") == 2
+    assert "« acv-xl consolider DOSSIER -o SORTIE.xlsx --registre " in capsys.readouterr().err  # how to get one
     reg = tmp_path / "vide.sqlite"
     R.Register.open(reg, __version__).close()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2  # no consolidation yet
@@ -445,6 +446,7 @@ def test_a_damaged_register_is_reported_never_recreated(tmp_path, examples, caps
     err = capsys.readouterr().err
     assert status == 2, err
     assert "inutilisable" in err and "ni recréé" in err and "Traceback" not in err
+    assert ") : il n'a été ni modifié" in err and "  " not in err  # one space before the colon, as French wants
     assert not any(w in err for w in ("database", "malformed", "file is not")), err  # SQLite's words, in French
     assert reg.read_bytes() == before
 
@@ -628,6 +630,26 @@ def test_an_extract_never_replaces_a_users_file_without_remplacer(tmp_path, exam
     assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") in (0, 1)
 
 
+def test_an_extract_of_a_financeur_gone_since_is_removed_never_a_users_file(tmp_path, examples, capsys):
+    """Boulogne's « FEDER » makes `financeur_code_inconnu.xlsx`; once the code is corrected (here
+    the workbook is gone), the next comité's run removes that stale extract, which would pass for
+    this comité's, and says so — a user's file of a like name stays."""
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    stale = dossier / "financeur_code_inconnu.xlsx"
+    assert stale.exists()
+    user = dossier / "financeur_notes.xlsx"
+    shutil.copy2(examples["paths"][0], user)
+    (folder / "boulogne-sur-mer.xlsx").unlink()
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    out = capsys.readouterr().err  # the summary line, on stderr like every line of consolider
+    assert not stale.exists() and user.exists() and (dossier / "financeur_ETAT.xlsx").exists()
+    assert "1 extrait d'une consolidation précédente supprimé (financeur absent de celle-ci) : " \
+           "financeur_code_inconnu.xlsx" in out
+
+
 def _summary(maturites, acquis, total, **dates) -> FileSummary:
     return FileSummary(path="x", rel="x", etat="validé", totaux=Totaux(financement_total=Decimal(total)),
                        acquis=Decimal(acquis), actions=tuple((str(k), "", 1, "", m, None) for k, m in enumerate(maturites)),
@@ -729,6 +751,9 @@ def test_sans_erreurs_counts_only_the_workbooks_without_error(tmp_path, examples
         else:
             assert row[H.COMPTE] == "Oui"
     assert (fichiers[H.COMPTE] == "Non").any() and (fichiers[H.COMPTE] == "Oui").any()
+    # an unreadable file is still an error of the batch (CON-03), as docs/interfaces.md says
+    (folder / "illisible.xlsx").write_bytes(b"PK\x03\x04 pas un classeur")
+    assert _run("consolider", folder, "-o", out, "--sans-erreurs", "--jobs", "1") == 1
 
 
 def test_json_summary_carries_readiness_and_the_gap_split(tmp_path, examples):

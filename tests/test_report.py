@@ -120,6 +120,28 @@ def test_text_report_several_files_and_clean_verdict():
     assert "2 fichiers vérifiés" in out and "1 illisible" in out
 
 
+def test_a_workbook_that_is_no_convention_is_not_said_illisible_in_the_text(tmp_path):
+    """An annex or a consolidation (STR-11) was read: the text says what it is, the tally counts it
+    apart from the unreadable files; the JSON keeps its fixed word « illisible »."""
+    from acv_xl.checks.validate import validate_file
+    from acv_xl.outputs.template import build_workbook
+
+    import xlsxwriter
+
+    other = tmp_path / "budget.xlsx"
+    wb = xlsxwriter.Workbook(other)
+    wb.add_worksheet("Budget").write("A1", "Budget 2025")
+    wb.close()
+    conv = tmp_path / "c.xlsx"
+    build_workbook(conv, build(clean_raw()))
+    reports = [validate_file(other), validate_file(conv), unreadable("b.xls", "STR-02", "Format non pris en charge.", "")]
+    assert [f.code for f in reports[0].findings] == ["STR-11"]
+    out = _text(reports)
+    assert "État : pas un classeur de convention" in out and out.count("État : illisible") == 1
+    assert "3 fichiers vérifiés : 0 avec erreurs, 1 illisible, 1 autre classeur (pas une convention)." in out
+    assert to_json(reports[0])["etat"] == "illisible"
+
+
 def test_finding_without_action_or_cell_is_rendered():
     r = unreadable("a.xlsx", "STR-01", "Fichier vide.", "Choisir un autre fichier.")
     r.findings.append(Finding(code="STR-03", gravite=Gravite.ERREUR, message="Feuille absente."))

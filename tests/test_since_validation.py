@@ -141,6 +141,8 @@ def test_valider_lists_what_changed_since_the_validation(tmp_path, capsys):
     main(["valider", str(edited)])
     text = capsys.readouterr().out
     assert "Modifié depuis la validation du " in text and "2 changements" in text
+    # a dash after the date: one colon, the count's own, not « … du 02/03/2026 : 2 changements : … »
+    assert re.search(r"Modifié depuis la validation du \d\d/\d\d/\d{4} — 2 changements : ", text), text
     assert "Montant (€) : " in text and "« Arras » → « Arras — avenant n° 1 »" in text
 
     # the annotated copy lists them in Contrôles, as information rows pointing at the cells
@@ -151,6 +153,8 @@ def test_valider_lists_what_changed_since_the_validation(tmp_path, capsys):
     rows = [r for r in ws.iter_rows(values_only=True) if r[0] == "Information" and r[5]
             and str(r[5]).startswith("Modifié depuis la validation")]
     assert {(r[2], r[3]) for r in rows} == {(layout.Sheet.FINANCEMENT, cell), (layout.Sheet.PROJET, "B5")}
+    assert all(re.match(r"Modifié depuis la validation du \d\d/\d\d/\d{4} — (Modification|Libellé)", r[5])
+               for r in rows), [r[5] for r in rows]
 
 
 def test_without_kept_data_the_reason_is_given_and_errors_empty_the_snapshot(tmp_path, capsys):

@@ -207,6 +207,10 @@ def _read_text(path: Path) -> str:
         raise ReferenceInvalide(f"{path} est un dossier, pas un fichier de référence .csv.") from None
     except PermissionError:
         raise ReferenceInvalide(f"Accès refusé au fichier de référence {path}.") from None
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # the list opened in Excel and saved as a workbook
+        raise ReferenceInvalide(f"Le fichier de référence {path} est un classeur Excel, pas un fichier .csv : "
+                                "dans Excel, Fichier › Enregistrer sous…, type « CSV UTF-8 (délimité par des "
+                                "virgules) ».")
     for enc in ("utf-8-sig", "cp1252"):  # a list saved by Excel under Windows is often cp1252
         try:
             return data.decode(enc)
@@ -232,6 +236,10 @@ def parse(text: str, chemin: Path, libelle: str, date_libelle: str, trusted: boo
     reader = csv.DictReader(io.StringIO(text), delimiter=delim)
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in COLUMNS if c not in header]
+    if len(missing) == len(COLUMNS):  # naming the eleven columns twice would hide what is wrong
+        raise ReferenceInvalide(
+            f"Le fichier de référence {chemin} n'est pas une liste des communes ACV : sa première ligne "
+            f"(« {first.strip()[:80]} ») ne porte aucune des colonnes attendues ({', '.join(COLUMNS)}).")
     if missing:
         raise ReferenceInvalide(
             f"Le fichier de référence {chemin} n'a pas les colonnes attendues : "

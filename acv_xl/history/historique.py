@@ -310,7 +310,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         return 2
 
     if not registre.exists():
-        return fail(f"registre introuvable : {registre}")
+        return fail(f"registre introuvable : {registre}. Le registre est créé par « acv-xl consolider DOSSIER "
+                    f"-o SORTIE.xlsx --registre {registre} », comité après comité.")
     from acv_xl.outputs.output_guard import Output, check_outputs
 
     outputs = [Output(out, (".xlsx",), "-o")] + ([Output(json_path, (".json",), "--json")] if json_path else [])

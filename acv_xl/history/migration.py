@@ -275,7 +275,8 @@ def run_migrer(src: Path, out: Path, replace: bool = False) -> int:
     try:
         mig = migrate(src)
     except UnreadableWorkbook as exc:
-        print(f"acv-xl : {exc.message} {exc.suggestion}".rstrip(), file=sys.stderr)
+        # « acv-xl : le fichier… », lower case after the colon as every other message of the command
+        print(f"acv-xl : {exc.message[:1].lower()}{exc.message[1:]} {exc.suggestion}".rstrip(), file=sys.stderr)
         return 2
     except UnusableWorkbook as exc:
         print(f"acv-xl : {exc}", file=sys.stderr)

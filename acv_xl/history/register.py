@@ -532,5 +532,5 @@ def sqlite_why(exc: sqlite3.Error) -> str:
 
 
 def damaged_error(where: str, why: str) -> RegisterError:
-    return RegisterError(f"le registre {where} est inutilisable ({why})  : il n'a été ni modifié ni recréé. "
+    return RegisterError(f"le registre {where} est inutilisable ({why}) : il n'a été ni modifié ni recréé. "
                          "Vérifiez le chemin, ou restaurez une sauvegarde du registre.")

@@ -352,7 +352,8 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     def named(name: str, kind: str = "text") -> None:
         nv = conv.names.get(name)
         value = nv.value if nv and nv.value is not None else (str(nv.raw) if nv and nv.raw not in (None, "") else None)
-        field(nc[name].label, value, kind if nv and nv.value is not None else "text")
+        # the template's typing hint (« (ACV + 3 chiffres) », « (code) ») has no place in a signed annex
+        field(nc[name].label.split(" (")[0], value, kind if nv and nv.value is not None else "text")
 
     row = _section(ws, row, "Identité de la convention", fmts, last)
     for name in ("acv_id", "acv_libelle", "acv_programme", "acv_departement", "acv_epci", "acv_siren_epci",
@@ -958,6 +959,9 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
     outputs = [Output(out, (".xlsx",), "-o")] + ([Output(out.with_suffix(".pdf"), (".pdf",), "--pdf")] if pdf else [])
     if problem := check_outputs([path] + ([Path(depuis)] if depuis else []), outputs, replace=replace):
+        if out.suffix.lower() == ".pdf":  # « -o annexe.pdf »: the user wants the PDF, say how
+            problem += (f" ; pour le PDF, ajoutez --pdf : il est écrit à côté de l'annexe "
+                        f"({out.with_suffix('.xlsx').name} et {out.name}).")
         say(f"Impossible de générer l'annexe : {problem}", "red")
         return 2
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from acv_xl.checks.comparison import Comparison, compare
 from acv_xl.checks.validate import ETAT_JAMAIS
+from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
 from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import comparison_report as cr
@@ -41,9 +42,14 @@ def read_for_comparison(path: Path) -> Convention:
     except (IsADirectoryError, PermissionError):
         raise Unusable(f"fichier illisible : {path}") from None
     s = conv.structure
-    missing = s.missing_sheets + s.missing_tables + [h.header for h in s.missing_headers]
+    # what is missing, said as the user sees it: a sheet, a table (not one of a missing sheet), a column
+    sheets = set(s.missing_sheets)
+    missing = ([f"feuille « {n} »" for n in s.missing_sheets]
+               + [f"tableau « {n} »" for n in s.missing_tables
+                  if n not in layout.TABLES_BY_NAME or layout.TABLES_BY_NAME[n].sheet not in sheets]
+               + [f"colonne « {h.header} »" for h in s.missing_headers])
     if missing:
-        raise Unusable(f"{path.name} ne suit pas le modèle ACV (manque : {', '.join(missing[:5])}"
+        raise Unusable(f"« {path.name} » ne suit pas le modèle ACV (manque : {', '.join(missing[:5])}"
                        f"{'…' if len(missing) > 5 else ''}) ; lancez « acv-xl valider » sur ce fichier.")
     return conv
 
@@ -85,7 +91,13 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
         ca, cb = read_for_comparison(avant), read_for_comparison(apres)
     except Unusable as exc:
         return fail(f"comparaison impossible : {exc}")
-    if not ca.acv_id or not cb.acv_id or str(ca.acv_id).strip() != str(cb.acv_id).strip():
+    empty = [p.name for p, c in ((avant, ca), (apres, cb)) if not c.acv_id or not str(c.acv_id).strip()]
+    if empty:  # not « deux conventions différentes »: one has no identifier to compare
+        where = layout.NAMED_BY_NAME["acv_id"]
+        return fail(f"comparaison impossible : l'identifiant de la convention (feuille {where.sheet}, cellule "
+                    f"{where.cell}) est vide dans {' et '.join(f'« {n} »' for n in empty)} ; comparer rapproche "
+                    "deux états d'une même convention, reconnue à son identifiant.")
+    if str(ca.acv_id).strip() != str(cb.acv_id).strip():
         return fail(f"comparaison impossible : les deux classeurs ne portent pas sur la même convention "
                     f"({avant.name} : {ca.acv_id or 'identifiant absent'}, "
                     f"{apres.name} : {cb.acv_id or 'identifiant absent'}).")
@@ -94,7 +106,7 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
     if out is not None:
         from acv_xl.outputs.comparison_workbook import build
 
-        build(comp, Path(out), ia, ib)
+        build(comp, Path(out), ia, ib, names=cr.financeur_names(ca, cb))
     if fmt == "json":
         print(json.dumps(cr.to_json(comp, ia, ib), ensure_ascii=False, indent=2))
     else:
@@ -130,7 +142,7 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention)
         if style == "bold underline":
             p("")
         p(line, style)
-    moved = cr.totals_lines(comp, "  ")
+    moved = cr.totals_lines(comp, "  ", cr.financeur_names(conv))
     p("")
     if moved:
         p("Totaux qui ont changé (hors financements refusés)", "bold underline")

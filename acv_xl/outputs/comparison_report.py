@@ -146,14 +146,28 @@ def ecart_text(label: str, e: Ecart) -> str:
     return f"{label} : {fmt_euros(e.avant)} → {fmt_euros(e.apres)} (écart : {fmt_ecart(e.ecart)})"
 
 
-def group_label(group: str, key: str) -> str:
+def financeur_names(*convs) -> dict[str, str]:
+    """Code → name of each financeur, as the workbooks' own Financeurs sheet says it (the later
+    workbook wins): a référent reads « DEPT — Département du Pas-de-Calais », not a code alone."""
+    names: dict[str, str] = {}
+    for conv in convs:
+        for f in getattr(conv, "financeurs", None) or ():
+            if f.code and f.nom and str(f.nom).strip() and str(f.nom).strip() != str(f.code).strip():
+                names[str(f.code).strip()] = str(f.nom).strip()
+    return names
+
+
+def group_label(group: str, key: str, names: dict[str, str] | None = None) -> str:
     if group == "par_axe" and key.isdigit() and int(key) in layout.AXES:
         return f"Axe {key}"
+    if group == "par_financeur" and names and key in names:
+        return f"{GROUP_LABELS[group]} {key} — {names[key]}"
     return f"{GROUP_LABELS[group]} {key}"
 
 
-def totals_lines(comp: Comparison, indent: str = "") -> list[tuple[str, str]]:
-    """The totals that moved: coût total, financements, then each key of each breakdown."""
+def totals_lines(comp: Comparison, indent: str = "", names: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The totals that moved: coût total, financements, then each key of each breakdown (`names`:
+    `financeur_names`, for the financeurs' lines)."""
     out = []
     if comp.cout_total.ecart:
         out.append(("", indent + ecart_text("Coût total des actions", comp.cout_total)))
@@ -161,7 +175,7 @@ def totals_lines(comp: Comparison, indent: str = "") -> list[tuple[str, str]]:
         out.append(("", indent + ecart_text("Total des financements", comp.financement_total)))
     for g in GROUP_LABELS:
         for k, e in comp.moved(g).items():
-            out.append(("", indent + ecart_text(group_label(g, k), e)))
+            out.append(("", indent + ecart_text(group_label(g, k, names), e)))
     return out
 
 
@@ -196,12 +210,12 @@ def controle_rows(comp: Comparison, date_validation: Any = None) -> list:
 
     title = since_title(date_validation)
     if not comp.changes:
-        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} : {NOTHING_CHANGED}.")]
+        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} — {NOTHING_CHANGED}.")]
     rows = []
     for c in sorted(comp.changes, key=lambda c: (_sheet_key(c), _action_key(c))):
         cell = "" if c.type == SUPPRESSION else c.cellule_apres
         rows.append(Finding(code="", gravite=Gravite.INFORMATION, feuille=c.feuille, cellule=cell,
-                            action=c.action or "", message=f"{title} : {describe(c)}"))
+                            action=c.action or "", message=f"{title} — {describe(c)}"))  # describe has its colons
     return rows
 
 

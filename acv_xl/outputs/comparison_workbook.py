@@ -72,8 +72,9 @@ def _print_setup(ws, header_row: int, widths, acv_id: str | None) -> None:
                       header_rows=(header_row, header_row), key_columns=(0, 0))
 
 
-def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
-    """Write the comparison workbook to `out` (atomically); returns `out`."""
+def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str, str] | None = None) -> Path:
+    """Write the comparison workbook to `out` (atomically); returns `out`. `names`: the financeurs'
+    names by code (`comparison_report.financeur_names`)."""
 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
@@ -146,7 +147,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
 
         # -- the totals
         wt = wb.add_worksheet(Feuille.TOTAUX)
-        wt.set_column(0, 0, 36)
+        wt.set_column(0, 0, 52)  # « Financeur CDC — Banque des Territoires (Caisse des Dépôts) » on one line
         wt.set_column(1, 3, 18)
         merge_text(wt, 0, 0, 0, 3, "Totaux avant / après (hors financements refusés)", title)
         row = 2
@@ -169,13 +170,13 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict) -> Path:
             first = row
             for k, e in comp.groups.get(g, {}).items():
                 fill = "#FFF2CC" if e.ecart else None
-                wt.write_string(row, 0, group_label(g, k), f("text", fill))
+                wt.write_string(row, 0, group_label(g, k, names), f("text", fill))
                 for j, v in enumerate((e.avant, e.apres, e.ecart), start=1):
                     write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", fill))
                 row += 1
             if g == "par_financeur" and row > first:
                 fin_rows = (first, row - 1)
-        _print_setup(wt, 2, (36, 18, 18, 18), apres.get("acv_id"))
+        _print_setup(wt, 2, (52, 18, 18, 18), apres.get("acv_id"))
         if fin_rows:
             chart = wb.add_chart({"type": "bar"})
             chart.add_series({

@@ -478,9 +478,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     out = Path(out)
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs doit être un nombre entier supérieur ou égal à 1.")
+    typed = departement  # the refusal quotes what the user typed, not its upper-case form
     departement = str(departement).strip().upper() if departement is not None and str(departement).strip() else None
     if departement is not None and not re.fullmatch(r"\d{2,3}|2[AB]", departement):
-        raise UsageError(f"code de département invalide : « {departement} » (attendu : 62, 2A, 974…).")
+        raise UsageError(f"code de département invalide : « {str(typed).strip()} » (attendu : 62, 2A, 974…).")
     if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
         raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
     if par_financeur is not None and not Path(par_financeur).resolve().parent.is_dir():
@@ -531,9 +532,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         _atomic(Path(json_path), lambda tmp: tmp.write_text(data, encoding="utf-8"))
         lap("écriture du JSON")
     if par_financeur is not None:
-        from acv_xl.outputs.consolidation_extracts import write_extracts
+        from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
 
         result.extracts = write_extracts(result, Path(par_financeur))
+        result.extracts_removed = remove_stale_extracts(Path(par_financeur), result.extracts)
         lap("extraits par financeur")
     if record is not None:
         record(result)
@@ -549,6 +551,12 @@ def _wants_rich(stream) -> bool:
     except (AttributeError, ValueError):
         tty = False
     return tty or bool(os.environ.get("FORCE_COLOR")) or os.environ.get("TTY_COMPATIBLE") == "1"
+
+
+def _removed(paths: list[Path]) -> str:
+    s = "s" if len(paths) > 1 else ""
+    return (f"{len(paths)} extrait{s} d'une consolidation précédente supprimé{s} (financeur absent de "
+            f"celle-ci) : {', '.join(p.name for p in paths)}")
 
 
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
@@ -603,6 +611,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     say(f"Consolidation : {result.summary_line()}" + (f" ; résumé JSON : {json_path}" if json_path else "")
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")
+        + (f" ; {_removed(result.extracts_removed)}" if result.extracts_removed else "")
         + (f" ; {len(result.reused)} fichier{'s' if len(result.reused) > 1 else ''} inchangé"
            f"{'s' if len(result.reused) > 1 else ''} repris du registre" if options.get("cache") else "")
         + f" ({duree} s).")

@@ -126,6 +126,7 @@ class ConsolidationResult:
     sans_erreurs: bool = False  # only the workbooks with no error are counted (`--sans-erreurs`)
     reused: set[str] = field(default_factory=set)  # files (rel) whose summary came from the register
     extracts: list[Path] = field(default_factory=list)  # one workbook per financeur (`--par-financeur`)
+    extracts_removed: list[Path] = field(default_factory=list)  # a previous run's, for a financeur absent now
 
     @cached_property
     def counted(self) -> list[FileSummary]:
@@ -203,7 +204,9 @@ class ConsolidationResult:
         counted_errors = any(f.nb_erreurs for f in self.counted)
         return 1 if con_errors or counted_errors else 0
 
-    def summary_line(self) -> str:
+    def summary_line(self, with_out: bool = True) -> str:
+        """The one-line summary; `with_out=False` in the workbook's own properties, which must not carry
+        the path it was written to (a user's folder, their name in it)."""
         n, c = len(self.files), len(self.counted)
         motifs = defaultdict(int)
         for v in self.verdicts:
@@ -218,5 +221,5 @@ class ConsolidationResult:
             f"{n} fichier{'s' if n > 1 else ''} lu{'s' if n > 1 else ''}, {c} convention{'s' if c > 1 else ''} "
             f"comptée{'s' if c > 1 else ''}{non} ; {e} erreur{'s' if e > 1 else ''}, "
             f"{a} avertissement{'s' if a > 1 else ''} ; financement total {fmt_euros(self.totaux.financement_total)}"
-            + (f" → {self.out}" if self.out else "")
+            + (f" → {self.out}" if self.out and with_out else "")
         )

@@ -665,7 +665,8 @@ class _Writer:
         ws, first, last = self._matrix(Feuille.PAR_AXE, "Financement par axe et par convention", keys,
                                        [f"Axe {k}" for k in keys], lambda f: f.totaux.par_axe, lambda t: t.par_axe,
                                        True)
-        self._total_row_chart(ws, Feuille.PAR_AXE, first, last, len(keys), "column", "Financement par axe")
+        self._total_row_chart(ws, Feuille.PAR_AXE, first, last, len(keys), "column",
+                              "Financement par axe (hors refusés)")
 
     def par_annee(self) -> None:
         g = self.r.totaux
@@ -758,7 +759,7 @@ class _Writer:
         self.wb.set_properties({
             "title": "Consolidation Action Cœur de Ville",
             "subject": f"Département {self.r.departement}" if self.r.departement else "Consolidation",
-            "author": "acv-xl", "comments": self.r.summary_line(),
+            "author": "acv-xl", "comments": self.r.summary_line(with_out=False),
         })
         mark_xlsxwriter(self.wb, CONSOLIDATION)
 

@@ -65,11 +65,16 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n <= 1 else many}"
 
 
+def _not_a_convention(report: Report) -> bool:
+    """An annex, a consolidation, another workbook (STR-11): read, but not a convention's workbook."""
+    return report.convention is None and [f.code for f in report.findings] == ["STR-11"]
+
+
 def verdict(report: Report) -> tuple[str, str]:
     """(one-line verdict, style). Lower-case: it follows « Verdict : » (one colon per line)."""
     r = report.resume
     if report.convention is None:
-        if [f.code for f in report.findings] == ["STR-11"]:
+        if _not_a_convention(report):
             return "ce n'est pas un classeur de convention ACV, rien n'a été vérifié.", "bold red"
         return "fichier illisible, rien n'a pu être vérifié.", "bold red"
     if r["erreurs"]:
@@ -113,11 +118,13 @@ def render_text(reports: list[Report], console: Console) -> None:
         _render_one(report, console, plain)
     if len(reports) > 1:
         n_err = sum(1 for r in reports if r.exit_code == 1)
-        n_ill = sum(1 for r in reports if r.exit_code == 2)
+        n_other = sum(1 for r in reports if _not_a_convention(r))
+        n_ill = sum(1 for r in reports if r.exit_code == 2) - n_other
+        other = f", {_plural(n_other, 'autre classeur', 'autres classeurs')} (pas une convention)" if n_other else ""
         console.print()
         console.print(Text(f"{_plural(len(reports), 'fichier vérifié', 'fichiers vérifiés')} : "
                            f"{_plural(n_err, 'avec erreurs', 'avec erreurs')}, "
-                           f"{_plural(n_ill, 'illisible', 'illisibles')}.", style="bold"), soft_wrap=plain)
+                           f"{_plural(n_ill, 'illisible', 'illisibles')}{other}.", style="bold"), soft_wrap=plain)
 
 
 def _arrow(console: Console) -> str:
@@ -155,15 +162,16 @@ def _render_since(report: Report, p, safe) -> None:
     p(Text(""))
     title = cr.since_title(report.convention.value("acv_date_validation") if report.convention else None)
     if comp is None:
-        p(Text(safe(f"{title} : {report.depuis_validation_motif}"), style="bold"))
+        p(Text(safe(f"{title} — {report.depuis_validation_motif}"), style="bold"))
         return
     if not comp.changes:
-        p(Text(safe(f"{title} : {cr.NOTHING_CHANGED}."), style="bold"))
+        p(Text(safe(f"{title} — {cr.NOTHING_CHANGED}."), style="bold"))
         return
-    p(Text(safe(f"{title} : {cr.counts_text(comp.changes)}."), style="bold"))
+    # a dash, not a colon: the count already has its own (« 3 changements : 0 ajout, … »)
+    p(Text(safe(f"{title} — {cr.counts_text(comp.changes)}."), style="bold"))
     for style, line in cr.change_lines(comp.changes, "  "):
         p(Text(safe(line), style=style))
-    moved = cr.totals_lines(comp, "    ")
+    moved = cr.totals_lines(comp, "    ", cr.financeur_names(report.convention))
     if moved:
         p(Text("  Totaux qui ont changé depuis la validation", style="bold"))
         for _s, line in moved:
@@ -183,7 +191,8 @@ def _render_one(report: Report, console: Console, plain: bool) -> None:
     if conv is not None:
         ident = " — ".join(str(x) for x in (conv.acv_id, conv.libelle) if x) or "(identifiant non renseigné)"
         p(Text(safe(f"Convention : {ident}")))
-    p(Text(f"État : {report.etat}"))
+    # the JSON keeps « illisible » (its vocabulary is fixed); the text says what the file is
+    p(Text(f"État : {'pas un classeur de convention' if _not_a_convention(report) else report.etat}"))
     r = report.resume
     counts = Text("Constats : ")
     counts.append(_plural(r["erreurs"], "erreur", "erreurs"), style=_STYLE[Gravite.ERREUR] if r["erreurs"] else "")

@@ -129,8 +129,8 @@ def _unreadable(path: Path, what: str, suggestion: str = SUGG_RESAVE) -> Unreada
     return UnreadableWorkbook("STR-01", f"Le fichier « {path.name} » {what}", suggestion)
 
 
-def _unsupported(path: Path, what: str) -> UnreadableWorkbook:
-    return UnreadableWorkbook("STR-02", f"Le fichier « {path.name} » {what}", SAVE_AS_XLSX)
+def _unsupported(path: Path, what: str, suggestion: str = SAVE_AS_XLSX) -> UnreadableWorkbook:
+    return UnreadableWorkbook("STR-02", f"Le fichier « {path.name} » {what}", suggestion)
 
 
 # ----------------------------------------------------------------------- sniffing
@@ -194,9 +194,10 @@ def _refuse_cfb(path: Path, f, size: int) -> UnreadableWorkbook:
     if "EncryptedPackage" in names or "EncryptionInfo" in names:
         return _unsupported(
             path,
-            "est un classeur protégé par un mot de passe : il ne peut pas être lu sans le mot de passe. "
-            "Retirez la protection (Fichier > Informations > Protéger le classeur > Chiffrer avec mot de "
-            "passe : effacez le mot de passe), puis enregistrez-le.",
+            "est un classeur protégé par un mot de passe : il ne peut pas être lu sans le mot de passe.",
+            # the way out is removing the password, not « Enregistrer sous » (the copy stays encrypted)
+            "Ouvrez-le dans Excel avec son mot de passe, retirez la protection (Fichier › Informations › "
+            "Protéger le classeur › Chiffrer avec mot de passe : effacez le mot de passe), puis enregistrez-le.",
         )
     if "Workbook" in names or "Book" in names:
         return _unsupported(path, "est au format .xls (Excel 97-2003), qui n'est pas pris en charge.")
@@ -762,7 +763,11 @@ class FileSource:
         if self._part("mimetype") is not None:
             mime = self._read("mimetype", 1024).decode("ascii", "replace").strip()
             if mime.startswith("application/vnd.oasis.opendocument.spreadsheet"):
-                raise _unsupported(path, "est un classeur OpenDocument (.ods, LibreOffice), qui n'est pas pris en charge.")
+                raise _unsupported(
+                    path, "est un classeur OpenDocument (.ods, LibreOffice), qui n'est pas pris en charge.",
+                    "Ouvrez le fichier dans LibreOffice et faites « Enregistrer sous… », "
+                    "type « Excel 2007-365 (.xlsx) ».",
+                )
             if mime.startswith("application/vnd.oasis.opendocument"):
                 raise _unreadable(path, "est un document OpenDocument qui n'est pas un classeur (texte, présentation…).",
                                   "Utilisez le classeur ACV, au format .xlsx.")
