@@ -463,7 +463,9 @@ def test_cli_faulty_refused_then_draft(examples, tmp_path):
 
     out = tmp_path / "sortie" / "projet.xlsx"
     proc = run_cli(src, "-o", out, "--pdf", "--brouillon", cwd=tmp_path)  # a missing folder is never created
-    assert proc.returncode == 2 and "le dossier de sortie n'existe pas" in proc.stdout and not out.parent.exists()
+    # a status-2 refusal is said on stderr, as by every other command
+    assert proc.returncode == 2 and "le dossier de sortie n'existe pas" in proc.stderr and not out.parent.exists()
+    assert not proc.stdout
     out.parent.mkdir()
     proc = run_cli(src, "-o", out, "--pdf", "--brouillon", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -480,7 +482,7 @@ def test_cli_unreadable_file(tmp_path):
     bad.write_text("ceci n'est pas un classeur")
     proc = run_cli(bad, cwd=tmp_path)
     assert proc.returncode == 2
-    assert "Impossible de générer l'annexe" in proc.stdout and "STR-01" in proc.stdout
+    assert "Impossible de générer l'annexe" in proc.stderr and "STR-01" in proc.stderr and not proc.stdout
     assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
 
@@ -490,9 +492,9 @@ def test_cli_refuses_to_overwrite_input_or_wrong_extension(examples, tmp_path):
     before = sha(src)
     for out in (src, tmp_path / "annexe.pdf"):
         proc = run_cli(src, "-o", out, cwd=tmp_path)
-        assert proc.returncode == 2 and "Impossible de générer l'annexe" in proc.stdout
+        assert proc.returncode == 2 and "Impossible de générer l'annexe" in proc.stderr
         # « -o annexe.pdf » means « I want the PDF »: the message says how to get it
-        assert ("ajoutez --pdf" in proc.stdout) == (out.suffix == ".pdf"), proc.stdout
+        assert ("ajoutez --pdf" in proc.stderr) == (out.suffix == ".pdf"), proc.stderr
     assert sha(src) == before
     assert not (tmp_path / "annexe.pdf").exists()
 
@@ -503,7 +505,8 @@ def test_libreoffice_missing_keeps_the_xlsx(examples, tmp_path, monkeypatch):
     monkeypatch.setattr(libreoffice, "soffice", lambda: None)
     console = Console(record=True, width=200)
     out = tmp_path / "annexe.xlsx"
-    status = annex.run_annexe(examples["clean"][0]["path"], out, pdf=True, brouillon=False, console=console)
+    status = annex.run_annexe(examples["clean"][0]["path"], out, pdf=True, brouillon=False, console=console,
+                              err_console=console)
     assert status == 2
     assert out.exists() and not out.with_suffix(".pdf").exists()
     text = console.export_text()

@@ -67,7 +67,7 @@ def test_annex_depuis_another_convention_is_refused(pair, tmp_path, capsys):
     build_workbook(other, example_conventions()["bethune-bruay.xlsx"])
     out = tmp_path / "annexe.xlsx"
     assert main(["annexe", str(b), "--depuis", str(other), "-o", str(out), "--brouillon"]) == 2
-    assert "porte sur une autre convention" in capsys.readouterr().out and not out.exists()
+    assert "porte sur une autre convention" in capsys.readouterr().err and not out.exists()
 
 
 @pytest.mark.libreoffice

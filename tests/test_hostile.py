@@ -208,7 +208,7 @@ def test_annexe_brouillon(corpus, name, tmp_path):
     _contained(run, f"annexe --brouillon {path.name}")
     if status == 2:
         assert run.status == 2 and not out.exists()
-        assert "n'est pas un classeur ACV lisible" in run.out and "STR-01" in run.out
+        assert "n'est pas un classeur ACV lisible" in run.err and "STR-01" in run.err  # a refusal: stderr
     else:  # a readable workbook: the draft is written, whatever its errors (that is what --brouillon is for)
         assert run.status == 0 and out.exists() and "PROJET" in run.out, run.text[-2000:]
 

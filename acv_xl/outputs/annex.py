@@ -944,16 +944,25 @@ def _write_pdf(xlsx: Path, pdf: Path) -> Path:
 
 
 def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console, depuis: Path | None = None,
-               replace: bool = False) -> int:
+               replace: bool = False, err_console=None) -> int:
     """`acv-xl annexe`: validate, refuse a convention with errors (unless draft), write xlsx (+ PDF).
 
     `depuis`: the workbook before the avenant, whose changes open the annex (same convention).
-    `replace`: `--remplacer`, to write over an existing file that is not a previous annex."""
+    `replace`: `--remplacer`, to write over an existing file that is not a previous annex.
+    `err_console`: where a status-2 refusal is said (stderr by default, as every other command)."""
     from acv_xl.checks.validate import validate_file
     from acv_xl.outputs import libreoffice
 
-    def say(text: str, style: str | None = None) -> None:  # file names and findings shown literally
-        console.print(literal(text), style=style, markup=False, highlight=False, soft_wrap=True)
+    def say(text: str, style: str | None = None, out=console) -> None:  # names and findings shown literally
+        out.print(literal(text), style=style, markup=False, highlight=False, soft_wrap=True)
+
+    def refuse(text: str) -> None:
+        nonlocal err_console
+        if err_console is None:
+            from rich.console import Console
+
+            err_console = Console(stderr=True, highlight=False)
+        say(text, "red", err_console)
 
     path = Path(path)
     out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
@@ -962,14 +971,14 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
         if out.suffix.lower() == ".pdf":  # « -o annexe.pdf »: the user wants the PDF, say how
             problem += (f" ; pour le PDF, ajoutez --pdf : il est écrit à côté de l'annexe "
                         f"({out.with_suffix('.xlsx').name} et {out.name}).")
-        say(f"Impossible de générer l'annexe : {problem}", "red")
+        refuse(f"Impossible de générer l'annexe : {problem}")
         return 2
 
     report = validate_file(path)
     if report.convention is None:
-        say(f"Impossible de générer l'annexe : le fichier « {path.name} » n'est pas un classeur ACV lisible.", "red")
-        for f in report.findings:
-            say(f"  {f.code} : {f.message}" + (f" {f.suggestion}" if f.suggestion else ""))
+        refuse(f"Impossible de générer l'annexe : le fichier « {path.name} » n'est pas un classeur ACV lisible.\n"
+               + "\n".join(f"  {f.code} : {f.message}" + (f" {f.suggestion}" if f.suggestion else "")
+                           for f in report.findings))
         return 2
     errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
     if errors and not brouillon:
@@ -992,12 +1001,12 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
         try:
             before = read_for_comparison(Path(depuis))
         except Unusable as exc:
-            say(f"Impossible de générer l'annexe : {exc}", "red")
+            refuse(f"Impossible de générer l'annexe : {exc}")
             return 2
         if (before.acv_id or "").strip() != (report.convention.acv_id or "").strip() or not before.acv_id:
-            say(f"Impossible de générer l'annexe : « {Path(depuis).name} » porte sur une autre convention "
-                f"({before.acv_id or 'identifiant absent'} au lieu de {report.convention.acv_id or 'identifiant absent'}).",
-                "red")
+            refuse(f"Impossible de générer l'annexe : « {Path(depuis).name} » porte sur une autre convention "
+                   f"({before.acv_id or 'identifiant absent'} au lieu de "
+                   f"{report.convention.acv_id or 'identifiant absent'}).")
             return 2
         comp = compare(before, report.convention, totaux_apres=report.totaux)
     build_annex(report, out, brouillon=brouillon, depuis=comp, reference=Path(depuis).name if depuis else "")
@@ -1008,10 +1017,10 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
         try:
             written = [_write_pdf(out, out.with_suffix(".pdf"))]
         except libreoffice.LibreOfficeMissing as exc:
-            say(f"PDF non produit : {exc}", "red")
+            refuse(f"PDF non produit : {exc}")
             return 2
         except libreoffice.ConversionFailed as exc:
-            say(f"PDF non produit : {exc}", "red")
+            refuse(f"PDF non produit : {exc}")
             return 2
         say(f"PDF écrit : {written[0]}")
     return 0
