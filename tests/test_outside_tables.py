@@ -87,7 +87,17 @@ def test_a_financing_line_below_the_table_is_counted_in_no_total(base, tmp_path)
     assert not _stray_findings(before)
     (f,) = [f for f in after.findings if f.code == "STR-09"]
     assert f.action == "ajout 1"  # the line's N° action, as for any other financing line
-    assert "125 000" in f.message
+    assert "Montant (€) : 125 000,00 €" in f.message  # an amount read as the user reads amounts
+
+
+def test_a_code_typed_as_a_number_below_a_table_reads_as_typed(base, tmp_path):
+    table = layout.T_COMMUNES
+    def edit(wb):
+        ws, _r1, c1, r2, _c2 = _box(wb, table)
+        ws.cell(r2 + 1, c1, 62041)  # Code INSEE, typed as a number
+    path = edited_copy(base, tmp_path / "ligne.xlsx", edit)
+    (f,) = [f for f in validate_file(path).findings if f.code == "STR-09"]
+    assert "Code INSEE : 62041" in f.message, f.message
 
 
 def test_a_value_in_the_column_right_of_a_table(base, tmp_path):

@@ -8,7 +8,7 @@ from typing import Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention
-from acv_xl.contract.values import fmt_date, fmt_number
+from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number
 from acv_xl.reading.provenance import describe
 
 from . import (
@@ -217,8 +217,14 @@ EXTEND_TABLE = (
 )
 
 
-def _shown(value) -> str:
+def _shown(value, kind: layout.Kind | None = None) -> str:
+    """A stray value as the user would recognise it: an amount in euros, a code or a year as typed
+    (« 62041 », not « 62 041 »), other numbers grouped."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if kind is layout.Kind.AMOUNT:
+            return fmt_euros(value)
+        if kind not in (None, layout.Kind.NUMBER) and float(value).is_integer():
+            return str(int(value))
         return fmt_number(value, 0 if float(value).is_integer() else 2)
     if isinstance(value, (date, datetime)):
         return fmt_date(value)
@@ -249,9 +255,10 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
         if table is not None and any(c.attr == "numero" for c in table.columns):
             numero = next((str(_shown(c.value)) for c in cells if c.header == table.header("numero")), "")
         # its first values and its amounts: enough for the user to recognise the line
-        amounts = {c.header for c in table.columns if c.kind is layout.Kind.AMOUNT} if table else set()
-        shown = [c for i, c in enumerate(cells) if i < 3 or c.header in amounts]
-        values = " ; ".join(f"{c.header} : {_shown(c.value)}" if c.header else _shown(c.value) for c in shown)
+        kinds = {c.header: c.kind for c in table.columns} if table else {}
+        shown = [c for i, c in enumerate(cells) if i < 3 or kinds.get(c.header) is layout.Kind.AMOUNT]
+        values = " ; ".join(f"{c.header} : {_shown(c.value, kinds.get(c.header))}" if c.header else _shown(c.value)
+                            for c in shown)
         values += " ; …" if len(shown) < len(cells) else ""
         yield Finding(code="STR-09", gravite=E, feuille=first.sheet, cellule=first.cell, action=numero,
                       message=f"La ligne {row} de la feuille {q(first.sheet)}, saisie juste sous le tableau {q(name)}, "
