@@ -93,3 +93,20 @@ def test_dotations_of_counted_lines_are_dotations_r2334_27():
             want = totals.dotations_r2334_27(lines, conv.dispositifs)
             got = is_dotation.total(totals.counted(lines))
             assert got == want and str(got) == str(want), a.numero
+
+
+def test_part_mo_with_one_categories_for_every_action_is_each_actions_own_walk():
+    """The rules pass one `Categories` for the whole run: it remembers each line's L1111-10 role by (MO
+    codes, nature, financeur). Every action of every example, and each action's lines with the MO
+    of every other action (the same triples meet other MOs): the shares of a fresh walk per action."""
+    from acv_xl.outputs.examples import example_conventions
+
+    for conv in example_conventions().values():
+        shared = totals.Categories(conv.financeurs)
+        mo_codes = totals.MOCodes(conv.financeurs)
+        for a in conv.actions:
+            for b in conv.actions:
+                lines = totals.lines_of(conv.financements, b.numero)
+                want = totals.part_mo(lines, conv.financeurs, a)
+                assert totals.part_mo(lines, shared, a, mo_codes) == want
+        assert shared.roles  # the memo was used
