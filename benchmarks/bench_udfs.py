@@ -10,7 +10,7 @@
    - `run_valider(book)` on xlwings' remote engine, the server-side work of the Valider button
      (reading the payload, rules, writing the actions); target ≤ 100 ms, judged on the FIRST CLICK:
      in --premiers fresh processes each, exactly what `acv-xl serveur` does at start
-     (`scripts.warm_up`: imports, national list, schemas, one run of the rules over a shipped
+     (`warm.warm_up`: imports, national list, schemas, one run of the rules over a shipped
      example that is not the one the big workbook is made from), then one Valider on the big
      workbook, which no cache has seen (the fingerprint and the date conversion remember values
      they met: the next clicks are measured too, in one process, after one untimed click).
@@ -47,7 +47,7 @@ from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions  # noq
 from acv_xl.contract.model import FicheAction, Indicateur, LigneFinancement, build_row  # noqa: E402
 from acv_xl.outputs.template import build_workbook  # noqa: E402
 from acv_xl.checks.validate import validate_file  # noqa: E402
-from udfs import functions, scripts, tables  # noqa: E402
+from udfs import functions, scripts, tables, warm  # noqa: E402
 from xlwings_payload import payload_from_xlsx, remote_book, table_values  # noqa: E402
 
 CENT = Decimal("0.01")
@@ -89,9 +89,9 @@ def median_ms(fn, repeat: int, setup=None) -> float:
 
 
 def first_click(payload_path: str) -> None:
-    """In this fresh process: what the server does at start (`scripts.warm_up`), then the first
+    """In this fresh process: what the server does at start (`warm.warm_up`), then the first
     Valider on the payload's workbook; prints its wall and CPU times (ms)."""
-    scripts.warm_up()
+    warm.warm_up()
     book = remote_book(json.loads(Path(payload_path).read_text(encoding="utf-8")))
     wall, cpu = time.perf_counter(), time.process_time()
     scripts.run_valider(book)

@@ -360,9 +360,9 @@ def test_valider_compares_with_the_national_list_like_the_cli():
 _AFTER_WARM_UP = """
 import json, sys
 import xlwings_payload
-from udfs import scripts
+from udfs import scripts, warm
 book = xlwings_payload.remote_book(xlwings_payload.payload_from_xlsx(sys.argv[1], include=scripts.INCLUDE))
-scripts.warm_up()
+warm.warm_up()
 before = set(sys.modules)
 scripts.run_valider(book)
 print(json.dumps({"imported": sorted(set(sys.modules) - before)}))
@@ -370,7 +370,7 @@ print(json.dumps({"imported": sorted(set(sys.modules) - before)}))
 
 
 def test_after_the_servers_warm_up_a_first_valider_imports_nothing():
-    """`acv-xl serveur` calls `scripts.warm_up` at start: then the first « Valider » of the process imports
+    """`acv-xl serveur` calls `udfs.warm.warm_up` at start: then the first « Valider » of the process imports
     no module on demand (nor loads the national list: `acv_xl.contract.reference` is imported with it),
     whatever the workbook (here one the warm-up did not see: not one with mistakes)."""
     import json

@@ -241,32 +241,6 @@ def _run_valider(book, today: date | None):
     return report
 
 
-def warm_up() -> None:
-    """What a server process does once at start so that the first « Valider » costs what the next
-    ones cost: the modules the script imports on demand imported, the national list of communes
-    loaded, the findings' pydantic schemas built, and every rule, the fingerprint and the totals run
-    once over a shipped example (in memory) — about 40 ms the first commune to click would
-    otherwise wait on a 5,000-line plan. Nothing of any user's workbook: the shared code and lists
-    only (what the example leaves in the fingerprint's memo is the template's lists, which every
-    workbook shares). `acv-xl serveur` calls it at start (`udfs.server_app`); never raises (a list
-    named by `ACV_XL_REFERENCE` that is unusable is reported at the click, as before)."""
-    import acv_xl.checks.validate  # noqa: F401
-    import acv_xl.outputs.annex  # noqa: F401
-    import acv_xl.outputs.comparison_report  # noqa: F401
-    import acv_xl.outputs.template  # noqa: F401
-    import acv_xl.reading.read  # noqa: F401
-    import acv_xl.reading.snapshot  # noqa: F401
-    from acv_xl.checks.validate import validate_convention
-    from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions
-
-    try:
-        # an example with mistakes: findings made, so their code paths and schemas too
-        name = sorted(FAUTES_ATTENDUES)[0]
-        validate_convention(example_conventions()[name], fichier=name)
-    except Exception:  # noqa: BLE001 — a colder first click, nothing worse
-        pass
-
-
 # ------------------------------------------------------------------------------- annex
 def annex_rows(report, brouillon: bool) -> list[list[Any]]:
     """The web annex as one block of values: the plan matrix actions × financeurs and its totals."""

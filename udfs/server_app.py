@@ -44,10 +44,8 @@ def build_app(config: ServerConfig | None = None):
 def _warm_up() -> None:
     """Do now what the first « Valider » and `ACV_CONTROLE` would do on demand (imports: about half
     a second; the national list, the schemas, a first run of the rules: ≈ 40 ms more), so that the
-    first commune to click does not pay for it (`udfs.scripts.warm_up`)."""
-    import acv_xl.outputs.template  # noqa: F401
-
-    from .scripts import warm_up
+    first commune to click does not pay for it (`udfs.warm`)."""
+    from .warm import warm_up
 
     warm_up()
 
