@@ -202,7 +202,7 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
     new: dict[Any, str] = {}
     # (type, value) pairs streamed, never kept but the distinct unseen ones (zip reuses its tuple)
     keys = column if t is not None else zip(map(type, column), column)
-    if found.count(None) < len(found):  # some were seen: only the others
+    if any(found):  # some were seen (a text is never empty: true, None false): only the others
         keys = compress(keys, map(is_, found, repeat(None)))
     if t in _WRITTEN_IN_C and (t is date or kind is not Kind.DATE):
         # texts, numbers and dates written as `_value_json` writes them, the distinct values at once
@@ -270,7 +270,7 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
         try:
             for j in range(n):
                 found = texts[j::n]
-                if None in found:
+                if not all(found):  # a None among the texts (never empty), by truth: no comparison each
                     family = _DATE_TEXTS if j in date_columns else _TEXTS
                     texts[j::n] = _encode_unseen(values[j::n], found, family, kinds[j], single[j])
         except TypeError:  # an unhashable value: left to the pass below
