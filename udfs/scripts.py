@@ -29,7 +29,7 @@ from .tables import header_index
 from .xw_source import XwSource
 
 __all__ = ["valider", "generer_annexe", "valider_desktop", "generer_annexe_desktop",
-           "run_valider", "run_generer_annexe", "warm_up"]
+           "run_valider", "run_generer_annexe"]
 
 # the colours of `acv-xl valider --annoter`, so either clears what the other marked
 FILLS = {Gravite.ERREUR: FILL_ERREUR, Gravite.AVERTISSEMENT: FILL_AVERTISSEMENT}
