@@ -117,13 +117,17 @@ def test_fast_serialisation_is_the_reference_json_on_every_example():
     `json.dumps` of `canonical_data`, the readable reference form of the fingerprint."""
     import json
 
+    import hashlib
+
     from acv_xl.outputs.examples import example_conventions
-    from acv_xl.checks.fingerprint import canonical_data, canonical_json
+    from acv_xl.checks.fingerprint import canonical_data, canonical_json, fingerprint
 
     convs = list(example_conventions().values()) + [build(clean_raw())]
     for conv in convs:
         reference = json.dumps(canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         assert canonical_json(conv) == reference
+        # the fingerprint hashes the text piece by piece: the digest of the whole text
+        assert fingerprint(conv) == hashlib.sha256(reference.encode("utf-8")).hexdigest()
 
 
 # Fingerprints stored in workbooks validated by earlier versions: a change of the serialisation (or

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from acv_xl.contract import layout
 from acv_xl.contract.model import (ROW_MODELS, Cells, Convention, Dispositif, FicheAction, Financeur, LigneFinancement,
-                           NamedValue, Structure, build_row, empty, rows_builder)
+                           NamedValue, Structure, build_row, dict_maker, empty, rows_builder)
 from acv_xl.contract.values import AXE_EXACT, EXCEL_ERRORS, ExcelError, NoCachedValue, parse
 
 
@@ -223,3 +223,15 @@ def test_empty_is_the_default_instance_without_validation(cls):
     for name, value in vars(a).items():
         if isinstance(value, (list, dict, set, BaseModel)):
             assert value is not vars(b)[name], name
+
+
+@pytest.mark.parametrize("keys", [(), ("numero",), ("sheet", "row", "cells", "raw", "problems", "numero", "montant"),
+                                  ("a", "b", "a"), ("l'année", 'say "x"', "back\\slash", "é€\n", "", "lambda", "v0")])
+def test_a_dict_maker_makes_the_dict_zip_makes(keys):
+    """`dict_maker` (the rows' dicts in the reader and `rows_builder`): the same dict as `dict(zip())`,
+    keys in the same order (a repeated key: its last value, at its first place), whatever the keys' text."""
+    values = [object() for _ in keys]
+    got = dict_maker(tuple(keys))(*values)
+    want = dict(zip(keys, values))
+    assert got == want and list(got) == list(want) and type(got) is dict
+    assert dict_maker(tuple(keys)) is dict_maker(tuple(keys))  # made once

@@ -243,3 +243,6 @@ def test_a_line_typed_below_the_plan_after_validation_makes_it_modified(tmp_path
     read = read_file(tmp_path / "dessous.xlsx")
     assert canonical_json(read) == json.dumps(canonical_data(read), ensure_ascii=False, sort_keys=True,
                                               separators=(",", ":"))
+    import hashlib
+
+    assert read.stray_cells and fingerprint(read) == hashlib.sha256(canonical_json(read).encode("utf-8")).hexdigest()

@@ -355,3 +355,33 @@ def test_valider_compares_with_the_national_list_like_the_cli():
     assert ("PRJ-06", "A21") in codes and ("PRJ-07", "A21") in codes and not report.valide
     prj06 = next(f for f in report.findings if f.code == "PRJ-06")
     assert "liste nationale ACV (ANCT, avril 2024)" in prj06.message
+
+
+_AFTER_WARM_UP = """
+import json, sys
+import xlwings_payload
+from udfs import scripts, warm
+book = xlwings_payload.remote_book(xlwings_payload.payload_from_xlsx(sys.argv[1], include=scripts.INCLUDE))
+warm.warm_up()
+before = set(sys.modules)
+scripts.run_valider(book)
+print(json.dumps({"imported": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_after_the_servers_warm_up_a_first_valider_imports_nothing():
+    """`acv-xl serveur` calls `udfs.warm.warm_up` at start: then the first « Valider » of the process imports
+    no module on demand (nor loads the national list: `acv_xl.contract.reference` is imported with it),
+    whatever the workbook (here one the warm-up did not see: not one with mistakes)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from acv_xl.outputs.examples import FAUTES_ATTENDUES
+
+    book = next(p for p in EXEMPLES if p.name not in FAUTES_ATTENDUES)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    out = subprocess.run([sys.executable, "-c", _AFTER_WARM_UP, str(book)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert json.loads(out)["imported"] == []

@@ -93,3 +93,49 @@ def test_dotations_of_counted_lines_are_dotations_r2334_27():
             want = totals.dotations_r2334_27(lines, conv.dispositifs)
             got = is_dotation.total(totals.counted(lines))
             assert got == want and str(got) == str(want), a.numero
+
+
+def test_part_mo_with_one_categories_for_every_action_is_each_actions_own_walk():
+    """The rules pass one `Categories` for the whole run: it remembers each line's L1111-10 role by (MO
+    codes, nature, financeur). Every action of every example, and each action's lines with the MO
+    of every other action (the same triples meet other MOs): the shares of a fresh walk per action."""
+    from acv_xl.outputs.examples import example_conventions
+
+    for conv in example_conventions().values():
+        shared = totals.Categories(conv.financeurs)
+        mo_codes = totals.MOCodes(conv.financeurs)
+        for a in conv.actions:
+            for b in conv.actions:
+                lines = totals.lines_of(conv.financements, b.numero)
+                want = totals.part_mo(lines, conv.financeurs, a)
+                assert totals.part_mo(lines, shared, a, mo_codes) == want
+        assert shared.roles  # the memo was used
+
+
+def test_compute_sums_every_family_as_by_key_does():
+    """`compute` adds the five families in one pass over the lines: each the `by_key` sum of its key,
+    on every example and on lines whose keys are blank, missing or of mixed types (a year typed as
+    text beside the same year as a number: summed by string, in line order)."""
+    from acv_xl.outputs.examples import example_conventions
+
+    convs = list(example_conventions().values())
+    odd = convs[0].model_copy(deep=True)
+    for k, lf in enumerate(odd.financements):
+        if k % 5 == 1:
+            lf.__dict__["financeur"] = None if k % 2 else ""
+        if k % 7 == 2:
+            lf.__dict__["annee"] = str(lf.annee) if lf.annee is not None else "2024"
+        if k % 11 == 3:
+            lf.__dict__["numero"] = None
+    convs.append(odd)
+    for conv in convs:
+        axe_of = {a.numero: a.axe for a in conv.actions if a.numero}
+        t = totals.compute(conv)
+        lines = conv.financements
+        assert t.par_financeur == totals.by_key(lines, lambda lf: lf.financeur)
+        assert t.par_axe == totals.by_key(lines, lambda lf: axe_of.get(lf.numero))
+        assert t.par_annee == totals.by_key(lines, lambda lf: lf.annee)
+        assert t.par_statut == totals.by_key(lines, lambda lf: lf.statut)
+        assert t.par_action == totals.by_key(lines, lambda lf: lf.numero)
+        assert all(str(v) == str(w) for d, e in ((t.par_annee, totals.by_key(lines, lambda lf: lf.annee)),)
+                   for v, w in zip(d.values(), e.values()))  # exponents too

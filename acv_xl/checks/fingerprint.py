@@ -202,7 +202,7 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
     new: dict[Any, str] = {}
     # (type, value) pairs streamed, never kept but the distinct unseen ones (zip reuses its tuple)
     keys = column if t is not None else zip(map(type, column), column)
-    if found.count(None) < len(found):  # some were seen: only the others
+    if any(found):  # some were seen (a text is never empty: true, None false): only the others
         keys = compress(keys, map(is_, found, repeat(None)))
     if t in _WRITTEN_IN_C and (t is date or kind is not Kind.DATE):
         # texts, numbers and dates written as `_value_json` writes them, the distinct values at once
@@ -270,7 +270,7 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
         try:
             for j in range(n):
                 found = texts[j::n]
-                if None in found:
+                if not all(found):  # a None among the texts (never empty), by truth: no comparison each
                     family = _DATE_TEXTS if j in date_columns else _TEXTS
                     texts[j::n] = _encode_unseen(values[j::n], found, family, kinds[j], single[j])
         except TypeError:  # an unhashable value: left to the pass below
@@ -300,16 +300,27 @@ def canonical_json(conv: Convention, rows: Callable[[Table], list[Ligne]] | None
     """Exactly `json.dumps(canonical_data(conv), ensure_ascii=False, sort_keys=True,
     separators=(",", ":"))`, written without building the intermediate lists (one per value).
     `rows(table)`: the table's non-empty rows, when the caller has them already (the rules' index)."""
+    return "".join(_canonical_parts(conv, rows))
+
+
+def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> list[str]:
+    """`canonical_json` in pieces, in order: the fingerprint hashes them one after the other rather
+    than copying a 5,000-line plan's megabyte of text into one string, then into its UTF-8 bytes."""
     tables = {}
     for table, cols, raws in _user_tables(conv, rows):
-        lines = _rows_json(raws, cols) if cols else ",".join(["[]"] * len(raws))
-        tables[table.name] = _TABLE_HEADS[table.name] + lines + "]}"
-    body = ",".join(_dumps(name) + ":" + tables[name] for name in sorted(tables))
+        tables[table.name] = _rows_json(raws, cols) if cols else ",".join(["[]"] * len(raws))
     strays = ',"hors_tableaux":' + _dumps(_strays(conv)) if conv.stray_cells else ""  # sorted: after « format »
-    return ('{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _dumps(_names(conv))
-            + ',"tableaux":{' + body + "}}")
+    parts = ['{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _dumps(_names(conv)) + ',"tableaux":{']
+    for k, name in enumerate(sorted(tables)):
+        parts += ("," if k else "") + _dumps(name) + ":" + _TABLE_HEADS[name], tables[name], "]}"
+    parts.append("}}")
+    return parts
 
 
 def fingerprint(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> str:
-    """SHA-256 hex digest of the canonical data (same data → same fingerprint, whichever reader)."""
-    return hashlib.sha256(canonical_json(conv, rows).encode("utf-8")).hexdigest()
+    """SHA-256 hex digest of the canonical data (same data → same fingerprint, whichever reader):
+    of `canonical_json`'s UTF-8 bytes, fed piece by piece."""
+    h = hashlib.sha256()
+    for part in _canonical_parts(conv, rows):
+        h.update(part.encode("utf-8"))
+    return h.hexdigest()

@@ -127,6 +127,9 @@ class Categories:
         merged = {code: ref.categorie for code, ref in layout.FINANCEURS_BY_CODE.items()}
         merged.update(first)
         self.get = merged.get  # a dict's own lookup: no Python call per line
+        # `role_l1111_10` by (MO codes, nature, financeur), which decide it with these categories
+        # (`part_mo`: a 5,000-line plan asks once per line, for a few dozen distinct triples)
+        self.roles: dict[tuple, str] = {}
 
     def __call__(self, code: str | None) -> str | None:
         return self.get(code)
@@ -238,15 +241,18 @@ def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Finan
     With the `action`, only the MO's own autofinancement is its own share (`role_l1111_10`);
     `workbook_financeurs` (the rows of `T_Financeurs`, or their `MOCodes`) let a MO be found by its name."""
     if isinstance(financeurs, Categories):
-        categorie_of = financeurs.get
+        categories = financeurs
     else:
         financeurs = list(financeurs)
-        categorie_of = Categories(financeurs).get
+        categories = Categories(financeurs)
         workbook_financeurs = workbook_financeurs or financeurs
+    categorie_of, roles = categories.get, categories.roles
     mo = codes_du_mo(action, workbook_financeurs) if action is not None else None
     propre = publiques = participations = ZERO
     for lf in counted(action_lines):
-        role = role_l1111_10(lf, mo, categorie_of)
+        role = roles.get(key := (mo, lf.nature, lf.financeur))
+        if role is None:
+            role = roles[key] = role_l1111_10(lf, mo, categorie_of)
         if role == PROPRE:
             propre += lf.montant
         elif role == SUBVENTION_PUBLIQUE:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import gc
 from contextlib import contextmanager
-from itertools import repeat
+from itertools import repeat, starmap
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from acv_xl.contract.model import (
     MissingHeader,
     StrayCell,
     build_named,
+    dict_maker,
     empty,
     rows_builder,
 )
@@ -119,7 +120,7 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
             or (t.count(None) != n and not _blank_values(t))]
     if len(keep) < len(got):
         got = [got[i] for i in keep]
-    raws = list(map(dict, map(zip, repeat(attrs), got)))
+    raws = list(starmap(dict_maker(attrs), got))  # each row's attr → value (`dict(zip(attrs, t))`)
     numbers = [block.first_row + 1 + i for i in keep]
     # the A1 addresses, made when asked (`Cells`): the column letters are the table's
     cells = list(map(Cells, repeat(dict(zip(attrs, letters))), numbers))

@@ -469,14 +469,21 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
                  f"{lf.financeur} ({q(d.nature)}) dans la feuille Financeurs.", f"Choisissez {q(d.nature)}.")
 
 
+_FIN12_KEYS = attrgetter("numero", "financeur", "dispositif", "annee", "montant")
+
+
 @rule("FIN-12", A, "Ligne de financement en double", SRC_GUIDE, needs=("T_Financements",))
 def doublon(conv: Convention) -> Iterable[Finding]:
     """Same action, financeur, dispositif, année and montant; refused lines are left out (they count
     nowhere, so cannot double-count); every occurrence after the first names the first row."""
     # the first line of each (action, financeur, dispositif, année, montant): by the first four, then
     # by amount only where they repeat (a Decimal's hash is not cheap, and most lines differ already)
+    lines = index(conv).counted_lines
+    # most plans repeat no line: the five keys of every line hashed in C say so at once
+    if len(set(map(_FIN12_KEYS, lines))) == len(lines):
+        return
     first: dict[tuple, LigneFinancement | dict] = {}
-    for lf in index(conv).counted_lines:
+    for lf in lines:
         key = (lf.numero, lf.financeur, lf.dispositif, lf.annee)
         got = first.get(key)
         if got is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from itertools import chain
+from operator import attrgetter, length_hint
 from typing import Iterable
 
 from acv_xl.checks.findings import Finding
@@ -285,6 +287,7 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
 
 
 EXCEL_MAX_TEXT = 32_767  # characters Excel holds in one cell
+_RAW = attrgetter("raw")
 
 
 @rule("STR-10", E, "Texte plus long que ce qu'une cellule Excel contient (plus de 32 767 caractères)", SRC_CONTRAT)
@@ -303,9 +306,14 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
         if isinstance(nv.raw, str) and len(nv.raw) > EXCEL_MAX_TEXT:
             yield finding(nv.sheet, nv.cell, "", nv.raw)
     lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
-    # one cheap pass first: a long text is rare, and this rule runs on every « Valider »
-    if not any(v.__class__ is str and len(v) > EXCEL_MAX_TEXT for ligne in lines for v in ligne.raw.values()):
+    # one cheap pass first: a long text is rare, and this rule runs on every « Valider » (a 5,000-line
+    # plan: 60,000 values), in C: `length_hint` is a text's length, 0 for a number, a date or None
+    # (anything else with a length is only looked at again below)
+    values = chain.from_iterable(map(dict.values, map(_RAW, lines)))
+    if max(map(length_hint, values), default=0) <= EXCEL_MAX_TEXT:
         return
+    if not any(v.__class__ is str and len(v) > EXCEL_MAX_TEXT for ligne in lines for v in ligne.raw.values()):
+        return  # a long value, but no text itself (an error or formula text): as before
     for ligne in lines:
         for attr, v in ligne.raw.items():
             if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT:
