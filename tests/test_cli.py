@@ -105,15 +105,29 @@ def test_a_closed_pipe_ends_quietly():
     assert "erreur interne" not in err and "Traceback" not in err
 
 
-def test_an_empty_or_bad_xlwings_licence_key_is_said_in_french():
-    """XLWINGS_LICENSE_KEY set but empty (or wrong) stops the server with what to do, in French,
-    status 2 — not xlwings' English « Couldn't find an xlwings license key » as an internal error."""
+def test_an_empty_licence_key_is_taken_as_unset(monkeypatch):
+    """`XLWINGS_LICENSE_KEY=` (empty, as a unit file may leave it) means the default, noncommercial."""
+    from udfs.server import configure_environment
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # it sets server-mode variables: never for the suite
+    for value in ("", "  "):
+        monkeypatch.setenv("XLWINGS_LICENSE_KEY", value)
+        configure_environment()
+        assert os.environ["XLWINGS_LICENSE_KEY"] == "noncommercial"
+    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "une-autre-cle")
+    configure_environment()
+    assert os.environ["XLWINGS_LICENSE_KEY"] == "une-autre-cle"  # a key given is never replaced
+
+
+def test_a_bad_xlwings_licence_key_is_said_in_french():
+    """XLWINGS_LICENSE_KEY wrong stops the server with what to do, in French, status 2 — not
+    xlwings' English « Couldn't find an xlwings license key » as an internal error."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = str(s.getsockname()[1])
-    out = acv("serveur", "--port", port, env={"XLWINGS_LICENSE_KEY": ""})
+    out = acv("serveur", "--port", port, env={"XLWINGS_LICENSE_KEY": "pas-une-cle"})
     err = out.stderr.decode()
     assert out.returncode == 2, err
     assert "XLWINGS_LICENSE_KEY=noncommercial" in err and "erreur interne" not in err and "license key" not in err

@@ -31,7 +31,9 @@ def configure_environment() -> None:
     os.environ["XLWINGS_PROJECT_DIR"] = str(PROJECT_DIR)
     # xlwings PRO parts (remote engine, server): PolyForm Noncommercial, free for government
     # institutions — see docs/excel.md before any other use.
-    os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+    # (set but empty, as a unit file's `Environment=XLWINGS_LICENSE_KEY=` leaves it, is unset)
+    if not os.environ.get("XLWINGS_LICENSE_KEY", "").strip():
+        os.environ["XLWINGS_LICENSE_KEY"] = "noncommercial"
     # no ACV function streams: socket.io would only be a second, unchecked way in (and would
     # tie the server to one process)
     os.environ.setdefault("XLWINGS_ENABLE_SOCKETIO", "false")
