@@ -299,3 +299,26 @@ def test_another_request_emptying_the_remembered_values_midway_changes_nothing(m
     for memory in ("_TEXTS", "_DATE_TEXTS"):
         monkeypatch.setattr(fpm, memory, EmptiedByAnotherThread(getattr(fpm, memory)))
     assert fpm.canonical_json(conv) == reference
+
+
+def test_another_request_adding_a_type_while_this_one_counts_the_remembered_values(monkeypatch):
+    """Counting the remembered values (their bound) walks the shared memory: another server request
+    adding a type to it meanwhile made the count raise « dictionary changed size during iteration »,
+    and the « Valider » end in STR-00 (seen with six threads). The memory is then treated as full
+    (emptied), and the text written stays the reference."""
+    import json
+
+    from acv_xl.checks import fingerprint as fpm
+
+    class GrowsWhileCounted(dict):
+        def values(self):
+            for v in super().values():
+                self.setdefault(object, {None: "null"})  # another thread's new type, mid-count
+                yield v
+
+    conv = build(clean_raw())
+    reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert fpm.canonical_json(conv) == reference  # every value remembered: the memory has types
+    for memory in ("_TEXTS", "_DATE_TEXTS"):
+        monkeypatch.setattr(fpm, memory, GrowsWhileCounted(getattr(fpm, memory)))
+    assert fpm.canonical_json(conv) == reference

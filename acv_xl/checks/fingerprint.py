@@ -177,6 +177,16 @@ def _known(family: dict[type, dict[Any, str]], t: type) -> dict[Any, str]:
     return known
 
 
+def _full() -> bool:
+    """More than `_MAX_TEXTS` values remembered in a family. The server's other requests add types
+    while this one counts (a thread switch can happen inside the count, a collection running Python
+    code): the count is then given up and the memory treated as full — emptying it is always right."""
+    try:
+        return sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS
+    except RuntimeError:  # « dictionary changed size during iteration »
+        return True
+
+
 _PLANS: dict[tuple, tuple[tuple[str, ...], tuple[int, ...]]] = {}
 
 
@@ -248,7 +258,7 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
             [raw[attrs[0]] for raw in raws]
     except KeyError:
         values = [raw.get(attr) for raw in raws for attr in attrs]
-    if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS:
+    if _full():
         _TEXTS.clear()
         _DATE_TEXTS.clear()
     texts: list[str | None] = [None] * len(values)
