@@ -1,8 +1,9 @@
 """`acv-xl serveur` runs its calls in a pool of threads sharing one process: the memories kept from
 one workbook to the next (the fingerprint's written values, the reader's parsed template parts and
-row makers, the guard's inflated parts, the date texts of the requests) and the collector paused
-while reading are shared by requests validating different workbooks at once. Each must get what
-it gets alone: same findings, fingerprint, état and totals, same actions written into its workbook.
+row makers, the guard's inflated parts, the date texts of the requests, the functions' parsed
+tables) and the collector paused while reading are shared by requests validating different
+workbooks and functions summing their plans at once. Each must get what it gets alone: same
+findings, fingerprint, état and totals, same actions written into its workbook, same sums.
 
 The memories are emptied first and bounded very low here, so that requests fill and empty them
 under each other's feet, and threads switch every few microseconds."""
@@ -26,8 +27,9 @@ from acv_xl.checks.validate import validate_file
 from acv_xl.contract import layout
 from acv_xl.contract import model
 from acv_xl.reading import source_file, zip_guard
-from udfs import cells, scripts
-from xlwings_payload import payload_from_xlsx, remote_book
+from udfs import cells, scripts, tables
+from udfs import functions
+from xlwings_payload import payload_from_xlsx, remote_book, table_values
 
 ROOT = Path(__file__).resolve().parents[1]
 EXEMPLES = sorted((ROOT / "workbooks" / "exemples").glob("*.xlsx"))
@@ -57,6 +59,11 @@ def _of_valider(payload_text: str):
     return [f.as_json() for f in report.findings], report.empreinte, book.json()["actions"]
 
 
+def _of_udf(plan_text: str):
+    plan = json.loads(plan_text)  # a fresh list per call, as Office.js passes it
+    return [functions.ACV_TOTAL_FINANCEUR(plan, code) for code in ("ETAT", "REGION", "CDC", "COMMUNE")]
+
+
 def _forget_everything() -> None:
     fingerprint._TEXTS.clear()
     fingerprint._DATE_TEXTS.clear()
@@ -65,6 +72,7 @@ def _forget_everything() -> None:
                  source_file._workbook_entries.memo, source_file._RELATIONSHIPS):
         memo.found.clear()
     model._DICT_MAKERS.clear()
+    tables._CACHE.clear()
     cells._DATES.clear()
 
 
@@ -74,6 +82,8 @@ def test_requests_validating_different_workbooks_at_once_each_get_their_own_resu
     payloads = {p.name: json.dumps(payload_from_xlsx(p, include=scripts.INCLUDE)) for p in files[:6]}
     tasks = [(("fichier", p.name), _of_file, p) for p in files]
     tasks += [(("valider", name), _of_valider, text) for name, text in payloads.items()]
+    tasks += [(("udf", p.name), _of_udf, json.dumps(table_values(p, layout.T_FINANCEMENTS.name), default=str))
+              for p in files]
     alone = {key: fn(arg) for key, fn, arg in tasks}  # one after the other: the reference
     assert len({json.dumps(v[0]) for v in alone.values()}) > 3  # different workbooks, different findings
 
@@ -83,6 +93,7 @@ def test_requests_validating_different_workbooks_at_once_each_get_their_own_resu
     monkeypatch.setattr(source_file, "_MEMO_ITEMS", 30)
     monkeypatch.setattr(zip_guard, "_MEMO_ENTRIES", 3)
     monkeypatch.setattr(cells, "_MAX_DATES", 5)
+    monkeypatch.setattr(tables, "CACHE_SIZE", 2)
     switch = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)
     try:
