@@ -268,3 +268,57 @@ def test_the_bounds_of_the_remembered_values_change_nothing(monkeypatch):
         reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         assert fpm.canonical_json(conv) == reference
         assert fpm.canonical_json(conv) == reference  # with what the first pass left remembered
+
+
+def test_another_request_emptying_the_remembered_values_midway_changes_nothing(monkeypatch):
+    """`acv-xl serveur` validates in a pool of threads sharing the memory of written values: another
+    request may empty it (its bound reached) between two looks of this one, e.g. after « is there a
+    table of this type? » and before « its text for this value ». The text written stays the reference
+    (no KeyError: a « Valider » turned into an « erreur inattendue »)."""
+    import json
+
+    from acv_xl.checks import fingerprint as fpm
+
+    class EmptiedByAnotherThread(dict):
+        """Answers « yes, a table of this type », then another thread empties the memory."""
+
+        def __contains__(self, key):
+            found = super().__contains__(key)
+            self.clear()
+            return found
+
+    raw = clean_raw()
+    first = raw["T_Actions"][0]
+    raw["T_Actions"] = [dict(first, numero=f"1.{i}", intitule=v)
+                        for i, v in enumerate(["HT", 1, "HT", 2.5, None, "TTC", 1])]  # a column of several types
+    conv = build(raw)
+    reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    for memory in ("_TEXTS", "_DATE_TEXTS"):
+        monkeypatch.setattr(fpm, memory, {})
+    assert fpm.canonical_json(conv) == reference  # every value remembered
+    for memory in ("_TEXTS", "_DATE_TEXTS"):
+        monkeypatch.setattr(fpm, memory, EmptiedByAnotherThread(getattr(fpm, memory)))
+    assert fpm.canonical_json(conv) == reference
+
+
+def test_another_request_adding_a_type_while_this_one_counts_the_remembered_values(monkeypatch):
+    """Counting the remembered values (their bound) walks the shared memory: another server request
+    adding a type to it meanwhile made the count raise « dictionary changed size during iteration »,
+    and the « Valider » end in STR-00 (seen with six threads). The memory is then treated as full
+    (emptied), and the text written stays the reference."""
+    import json
+
+    from acv_xl.checks import fingerprint as fpm
+
+    class GrowsWhileCounted(dict):
+        def values(self):
+            for v in super().values():
+                self.setdefault(object, {None: "null"})  # another thread's new type, mid-count
+                yield v
+
+    conv = build(clean_raw())
+    reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert fpm.canonical_json(conv) == reference  # every value remembered: the memory has types
+    for memory in ("_TEXTS", "_DATE_TEXTS"):
+        monkeypatch.setattr(fpm, memory, GrowsWhileCounted(getattr(fpm, memory)))
+    assert fpm.canonical_json(conv) == reference

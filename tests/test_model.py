@@ -235,3 +235,19 @@ def test_a_dict_maker_makes_the_dict_zip_makes(keys):
     want = dict(zip(keys, values))
     assert got == want and list(got) == list(want) and type(got) is dict
     assert dict_maker(tuple(keys)) is dict_maker(tuple(keys))  # made once
+
+
+def test_a_plan_found_by_another_thread_has_its_blank_row(monkeypatch):
+    """A row model's plan is made on first use; in the server's threads another request may find the
+    plan the moment it is stored, and build rows at once: the blank row it needs must exist then."""
+    from acv_xl.contract import model
+
+    class OtherRequestReadsAtOnce(dict):
+        def __setitem__(self, cls, plan):
+            super().__setitem__(cls, plan)
+            built = model.rows_builder(cls, ("numero",))([{"numero": "1.1"}], [{"numero": "A4"}], "", [4])
+            assert built[0].numero == "1.1"
+
+    monkeypatch.setattr(model, "_PLANS", OtherRequestReadsAtOnce())
+    monkeypatch.setattr(model, "_BLANKS", {})
+    assert model._plan(FicheAction)

@@ -339,3 +339,30 @@ def test_literal_shows_control_characters_and_markup_as_typed():
     assert "\x1b[2J" not in out and "\x1b]8;" not in out  # neither the clear screen nor a hyperlink
     shown = re.sub(r"\x1b\[[0-9;]*m", "", out)  # the console's own colours aside
     assert "[bold red]x[/bold red] [link=file:///etc/passwd]lien[/link]␛[2J" in shown
+
+
+def test_parsed_parts_remembered_for_the_next_file_stay_a_few_megabytes():
+    """The memos of parsed structure parts (relationships, tables, workbook.xml) live as long as
+    `acv-xl serveur`: a hostile part of 16 KB (the size kept) parsed weighs ≈ 0.5 MB (4,000 empty
+    elements), so 256 of them must not be kept, only a bounded number of elements in all; what is
+    parsed is the same, remembered or not."""
+    import tracemalloc
+
+    from acv_xl.reading import source_file as sf
+
+    parts = [b"<r>" + b"<a/>" * 3990 + b'<b i="%d"/></r>' % i for i in range(270)]
+    books = [b"<workbook><sheets>" + b"<sheet/>" * 1800 + b"<sheet name=\"%d\"/></sheets></workbook>" % i for i in range(270)]
+    assert max(map(len, parts + books)) <= sf._MEMO_PART
+    expected = sf._start_tags(parts[0]), sf._workbook_entries(books[0])
+    tracemalloc.start()
+    try:
+        for part, book in zip(parts, books):
+            sf._start_tags(part)
+            sf._workbook_entries(book)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
+    assert (sf._start_tags(parts[0]), sf._workbook_entries(books[0])) == expected
+    template = b'<r><Relationship Id="rId1" Type="t" Target="sheet1.xml"/></r>'
+    assert sf._start_tags(template) is sf._start_tags(template)  # a template's part: remembered

@@ -243,3 +243,41 @@ def test_controle_on_every_action_equals_valider(path):
                          and f.action == action.numero and f.code in codes_of_four), "OK")
         got = F.ACV_CONTROLE(args[0], args[1], args[2], action.numero, args[3])
         assert same(got) == same(expected), action.numero
+
+
+# --------------------------------------------------------------------------- the parsed-table cache
+@pytest.mark.parametrize("before, after", [(True, 1), (1, True), (1.0, False + 1), (False, 0), (0.0, False)])
+def test_a_table_equal_in_python_but_read_otherwise_is_parsed_again(before, after):
+    """Excel calls the functions with the same table again and again: its parse is kept and found by
+    comparing the argument with a copy. Python holds 1, 1.0 and True (0 and False) equal, the reader
+    does not (TRUE typed in `Montant (€)` is no amount): a plan whose TRUE became 1 must be summed
+    afresh, not as the plan cached before."""
+    from udfs import tables
+
+    def plan(montant):
+        return _plan(("1.1", "ETAT", "DSIL", "Subvention", 2024, montant, "Acquis"))
+
+    tables._CACHE.clear()
+    expected = F.ACV_TOTAL_FINANCEUR(plan(after), "ETAT")
+    tables._CACHE.clear()
+    F.ACV_TOTAL_FINANCEUR(plan(before), "ETAT")
+    assert F.ACV_TOTAL_FINANCEUR(plan(after), "ETAT") == expected
+    assert F.ACV_TOTAL_FINANCEUR(plan(after), "ETAT") == expected  # and found again, same answer
+
+
+def test_a_table_evicted_by_another_request_meanwhile_is_still_answered(monkeypatch):
+    """The server's threads share the cache: another request may evict the entry this one just found
+    (its ninth table) before this one marks it as recently used; the answer is still given."""
+    from collections import OrderedDict
+
+    from udfs import tables
+
+    class EvictedMeanwhile(OrderedDict):
+        def get(self, key, default=None):
+            found = super().get(key, default)
+            self.pop(key, None)
+            return found
+
+    monkeypatch.setattr(tables, "_CACHE", EvictedMeanwhile())
+    expected = F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT")
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT") == expected == pytest.approx(1250.75)

@@ -118,3 +118,30 @@ def test_negative_numbers_in_text_use_the_sign_a_cell_prints_and_copy_back_as_nu
 
     assert [fmt_ecart(Decimal(x)) for x in ("1000", "-1000", "0", "0.001")] == [
         "+1 000,00 €", "-1 000,00 €", "0,00 €", "0,00 €"]
+
+
+def test_memos_of_texts_keep_names_not_long_texts():
+    """`fold`, `dispositifs.normalise` and `famille` are memoised for the whole life of `acv-xl
+    serveur`: names and list values are kept, a long text (a comment pasted into a list column) is
+    folded as well but not kept — 8,192 texts of 30,000 characters and their results would hold
+    ≈ 0.7 GB once the requests that brought them are gone."""
+    import tracemalloc
+
+    from acv_xl.contract import dispositifs
+    from acv_xl.contract.values import fold
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        longs = [f"Dotation de soutien à l'investissement local n° {i} " * 400 for i in range(100)]
+        got = [(fold(t), dispositifs.normalise(t), dispositifs.famille(t)) for t in longs]
+        assert [g[0] for g in got[:2]] == [t.lower().replace("à", "a").strip() for t in longs[:2]]
+        assert {g[2] for g in got} == {"DSIL"}  # folded, normalised and classified all the same
+        del longs, got  # the requests are over
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1024 * 1024, f"{kept / 1e6:.1f} MB"
+    fold.cache_clear()
+    name = "Dotation de Soutien à l'Investissement Local"
+    assert fold(name) is fold(name) == "dotation de soutien a l'investissement local"  # a name: kept

@@ -9,6 +9,7 @@ same parsing as the file reader (`values.parse`), and columns are found by heade
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -111,11 +112,32 @@ def header_index(header: Sequence[Any], table: Table) -> dict[str, int]:
 # The rows are shared, so callers only read them.
 _CACHE: "OrderedDict[tuple, tuple[list, list[model.Ligne]]]" = OrderedDict()
 CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()  # the server's threads reorder and evict entries (one step at a time)
+
+
+class _Exact:
+    """A number of the cached copy that equals only a value of its own type: Python holds 1, 1.0
+    and True (0, -0.0 and False) equal, the parser does not (TRUE in `Montant (€)` is no amount)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __eq__(self, other: Any) -> bool:
+        return other.__class__ is self.value.__class__ and other == self.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_AMBIGUOUS = (bool, int, float)  # the types whose 0 and 1 equal one another
 
 
 def _snapshot(data: Sequence[Any]) -> list:
-    """A copy of the 2-D argument that a caller mutating its own lists cannot change."""
-    return [r[:] if isinstance(r, list) else r for r in data]
+    """A copy of the 2-D argument that a caller mutating its own lists cannot change, its 0s and 1s
+    (and booleans) compared by type too (`_Exact`)."""
+    return [[_Exact(v) if v.__class__ in _AMBIGUOUS and (v == 0 or v == 1) else v for v in r]
+            if isinstance(r, list) else r for r in data]
 
 
 def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
@@ -143,7 +165,9 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
         except Exception:  # noqa: BLE001 — a value whose comparison fails: parse again
             same = False
         if same:
-            _CACHE.move_to_end(key)
+            with _CACHE_LOCK:
+                if key in _CACHE:  # (another request may have evicted it meanwhile)
+                    _CACHE.move_to_end(key)
             return entry[1]
     out: list[model.Ligne] = []
     build = model.row_builder(cls, index)  # every raw below holds exactly the columns of `index`
@@ -152,10 +176,12 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
         if all(is_blank(v) for v in raw.values()):
             continue
         out.append(build(raw, {}, table.sheet, i))
-    _CACHE[key] = (_snapshot(data), out)
-    _CACHE.move_to_end(key)
-    while len(_CACHE) > CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    snapshot = _snapshot(data)
+    with _CACHE_LOCK:
+        _CACHE[key] = (snapshot, out)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return out
 
 

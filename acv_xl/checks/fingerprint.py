@@ -167,6 +167,7 @@ _STORED = frozenset((type(None), str, int, float, date, datetime))
 _MAX_TEXTS = 20_000  # then start again (checked per table): a bound on memory over a long consolidation
 _MAX_LENGTH = 200  # longer texts (descriptions, comments) are not kept: seldom seen twice
 _NONE = type(None)
+_NO_TEXTS: dict[Any, str] = {}  # a type not remembered (never written)
 
 
 def _known(family: dict[type, dict[Any, str]], t: type) -> dict[Any, str]:
@@ -174,6 +175,16 @@ def _known(family: dict[type, dict[Any, str]], t: type) -> dict[Any, str]:
     if known is None:
         known = family[t] = {None: "null"}
     return known
+
+
+def _full() -> bool:
+    """More than `_MAX_TEXTS` values remembered in a family. The server's other requests add types
+    while this one counts (a thread switch can happen inside the count, a collection running Python
+    code): the count is then given up and the memory treated as full — emptying it is always right."""
+    try:
+        return sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS
+    except RuntimeError:  # « dictionary changed size during iteration »
+        return True
 
 
 _PLANS: dict[tuple, tuple[tuple[str, ...], tuple[int, ...]]] = {}
@@ -247,7 +258,7 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
             [raw[attrs[0]] for raw in raws]
     except KeyError:
         values = [raw.get(attr) for raw in raws for attr in attrs]
-    if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS:
+    if _full():
         _TEXTS.clear()
         _DATE_TEXTS.clear()
     texts: list[str | None] = [None] * len(values)
@@ -262,7 +273,8 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
                 t = single[j] = types.pop() if types else _NONE
                 texts[j::n] = map(_known(family, t).get, column)
             else:
-                texts[j::n] = [family[t].get(v) if t in family else None for t, v in zip(map(type, column), column)]
+                # one lookup of the type's table: another request may empty the memory between two
+                texts[j::n] = [family.get(t, _NO_TEXTS).get(v) for t, v in zip(map(type, column), column)]
     except TypeError:  # an unhashable value (no reader gives one): every value encoded below
         texts = [None] * len(values)
     kinds = [kind for _, kind in cols]

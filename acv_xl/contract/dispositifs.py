@@ -9,16 +9,15 @@ phrases of each family are data in `layout.FAMILLES`.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from acv_xl.contract import layout
-from acv_xl.contract.values import closest, fold
+from acv_xl.contract.values import closest, fold, memo_text
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _ACRONYM_DOT = re.compile(r"(?<![a-z0-9])([a-z])\.(?=[a-z](?![a-z0-9]))")  # « d.s.i.l. » is « dsil »
 
 
-@lru_cache(maxsize=4096)
+@memo_text(4096)
 def normalise(nom: str) -> str:
     """Folded (case, accents), punctuation and spaces reduced to single spaces: « DSIL - Exceptionnelle » →
     « dsil exceptionnelle »; « L'État » → « l etat »."""
@@ -34,7 +33,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
 )
 
 
-@lru_cache(maxsize=4096)
+@memo_text(4096)
 def famille(nom: str | None) -> str | None:
     """The family of a dispositif's name (`layout.FAMILLES`), or None when no family's phrase is in it."""
     if not nom:

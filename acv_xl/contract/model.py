@@ -366,8 +366,9 @@ def _plan(cls: type[Ligne]) -> tuple[tuple[str, Kind, tuple[str, ...], frozenset
             expected = _KIND_TYPES[c.kind] | None
             if cls.model_fields[c.attr].annotation != expected:
                 raise TypeError(f"{cls.__name__}.{c.attr}: {cls.model_fields[c.attr].annotation} ≠ {expected}")
-        plan = _PLANS[cls] = tuple((c.attr, c.kind, c.choices, frozenset(c.choices)) for c in cls.TABLE.columns)
+        # its blank first: a thread finding the plan (the server's) finds the blank too
         _BLANKS[cls] = dict.fromkeys(cls.model_fields)  # every field, in declaration order
+        plan = _PLANS[cls] = tuple((c.attr, c.kind, c.choices, frozenset(c.choices)) for c in cls.TABLE.columns)
     return plan
 
 

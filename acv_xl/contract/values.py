@@ -175,7 +175,27 @@ def parse_year(raw: Any) -> Parsed:
     return Parsed(None, Problem("pas_annee", text))
 
 
-@lru_cache(maxsize=8192)  # the same names (dispositifs, maîtres d'ouvrage, lists) come back on every line
+MEMO_TEXT_MAX = 256  # characters of the longest text a memo of texts keeps (see `memo_text`)
+
+
+def memo_text(maxsize: int):
+    """`lru_cache(maxsize)` for a function of one text, keeping only texts up to `MEMO_TEXT_MAX`
+    characters: names and list values come back on every line and in every workbook, a long text
+    (a comment pasted into a list column, up to 32,767 characters) seldom does, and `acv-xl serveur`
+    keeps its memos for months: 8,192 such texts and their results would hold ≈ 0.7 GB."""
+    def decorate(fn):
+        cached = lru_cache(maxsize=maxsize)(fn)
+
+        def call(text):
+            return cached(text) if text.__class__ is not str or len(text) <= MEMO_TEXT_MAX else fn(text)
+
+        call.__doc__, call.__name__, call.__wrapped__ = fn.__doc__, fn.__name__, fn
+        call.cache_clear, call.cache_info = cached.cache_clear, cached.cache_info
+        return call
+    return decorate
+
+
+@memo_text(8192)  # the same names (dispositifs, maîtres d'ouvrage, lists) come back on every line
 def fold(text: str) -> str:
     """Lower case, no accents, single spaces, typographic apostrophes folded: for lenient matching."""
     t = unicodedata.normalize("NFKD", text.replace("’", "'").replace("\u00a0", " "))

@@ -344,29 +344,56 @@ def _rid(el: ET.Element) -> str | None:
 # The structure parts of the workbooks of a département are mostly the template's, byte for byte
 # (relationships, tables not resized, workbook.xml): what is parsed from them is a pure function of
 # their bytes, kept here for the next file (parts up to `_MEMO_PART` bytes, `_MEMO_SIZE` of them; a
-# malformed part raises every time). Callers never modify what they are given.
+# malformed part raises every time). Callers never modify what they are given. A parsed part weighs
+# far more than its bytes (16 KB of `<a/>` are 4,000 elements, ≈ 0.5 MB parsed): each memo also
+# holds at most `_MEMO_ITEMS` elements in all (the template's parts: 2 to 43 each), so that a server
+# fed hostile parts for months keeps a few megabytes, not 256 × 0.5 MB.
 _MEMO_PART = 16 * 1024
 _MEMO_SIZE = 256
+_MEMO_ITEMS = 4096
 
 
-def _memoized(parse):
-    memo: dict[bytes, Any] = {}
+class _Memo:
+    """key → parsed part, bounded in entries and in elements held (emptied when full). Safe in the
+    server's threads: each step is one dict operation; a count slightly off after two requests
+    storing at once only empties the memo earlier or later."""
 
-    def cached(data: bytes):
-        found = memo.get(data)
-        if found is None:
-            found = parse(data)
-            if len(data) <= _MEMO_PART:
-                if len(memo) >= _MEMO_SIZE:
-                    memo.clear()
-                memo[data] = found
-        return found
+    def __init__(self) -> None:
+        self.found: dict[Any, Any] = {}
+        self.items = 0
 
-    cached.__doc__ = parse.__doc__
-    return cached
+    def get(self, key: Any) -> Any:
+        return self.found.get(key)
+
+    def put(self, key: Any, data: bytes, found: Any, items: int) -> None:
+        if len(data) > _MEMO_PART or items > _MEMO_ITEMS:
+            return
+        if len(self.found) >= _MEMO_SIZE or self.items + items > _MEMO_ITEMS:
+            self.found.clear()
+            self.items = 0
+        self.found[key] = found
+        self.items += items
 
 
-@_memoized
+def _memoized(items):
+    """`parse(data)` memoised by its bytes (`_Memo`); `items(found)`: the elements it holds."""
+    def decorate(parse):
+        memo = _Memo()
+
+        def cached(data: bytes):
+            found = memo.get(data)
+            if found is None:
+                found = parse(data)
+                memo.put(data, data, found, items(found))
+            return found
+
+        cached.__doc__ = parse.__doc__
+        cached.memo = memo
+        return cached
+    return decorate
+
+
+@_memoized(len)
 def _start_tags(data: bytes) -> tuple[tuple[str, dict[str, str]], ...]:
     """(local name, attributes) of every element of a small XML part, in document order.
 
@@ -381,7 +408,7 @@ def _start_tags(data: bytes) -> tuple[tuple[str, dict[str, str]], ...]:
     return tuple(out)
 
 
-@_memoized
+@_memoized(lambda entry: 1 + len(entry[5]) if entry else 1)
 def _table_entry(data: bytes) -> tuple[str, str, str, int, int, tuple[str, ...]] | bool:
     """(display name, name, ref, header rows, totals rows, column names) of a table part, False
     when its range is unusable; a malformed part raises (`expat.ExpatError`, `ValueError`)."""
@@ -398,7 +425,7 @@ def _table_entry(data: bytes) -> tuple[str, str, str, int, int, tuple[str, ...]]
             int(t.get("totalsRowCount", "0") or 0), columns)
 
 
-@_memoized
+@_memoized(lambda entries: 1 + len(entries[1]) + len(entries[2]))
 def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool]:
     """What the reader takes from workbook.xml: the root's local name, the sheets (name, r:id) and
     the defined names (name, localSheetId, reference) in document order, and whether it is flagged
@@ -423,7 +450,7 @@ def _rels_name(part: str) -> tuple[str, str]:
     return folder, posixpath.join(folder, "_rels", base + ".rels")
 
 
-_RELATIONSHIPS: dict[tuple[str, bytes], list[tuple[str, str, str]]] = {}
+_RELATIONSHIPS = _Memo()  # (folder, bytes) → relationships
 
 
 def _relationships(folder: str, data: bytes) -> list[tuple[str, str, str]]:
@@ -434,10 +461,7 @@ def _relationships(folder: str, data: bytes) -> list[tuple[str, str, str]]:
         found = [(rel.get("Id", ""), rel.get("Type", ""), _resolve(folder, rel.get("Target", "")))
                  for tag, rel in _start_tags(data)
                  if tag == "Relationship" and rel.get("TargetMode") != "External"]
-        if len(data) <= _MEMO_PART:
-            if len(_RELATIONSHIPS) >= _MEMO_SIZE:
-                _RELATIONSHIPS.clear()
-            _RELATIONSHIPS[(folder, data)] = found
+        _RELATIONSHIPS.put((folder, data), data, found, 1 + len(found))
     return found
 
 

@@ -9,7 +9,7 @@ from typing import Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
-from acv_xl.contract.values import fold
+from acv_xl.contract.values import fold, memo_text
 
 from . import (
     SRC_GUIDE,
@@ -26,7 +26,7 @@ from . import (
 T = layout.T_GOUVERNANCE
 
 
-@lru_cache(maxsize=4096)
+@memo_text(4096)
 def _fold(text: str) -> str:
     """`fold`, memoised: the same organismes and partner names come back in every workbook."""
     return fold(text)
