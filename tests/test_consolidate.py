@@ -470,6 +470,70 @@ def test_a_killed_process_leaves_no_partial_output(batch, tmp_path):
     assert not out.exists()
 
 
+def _no_compressing_thread() -> bool:
+    import threading
+
+    return not any(t.name.startswith("acv-xl-zlib") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("where", ["thread", "zip"])
+def test_a_full_disk_while_writing_the_consolidation_is_said_in_french(batch, tmp_path, monkeypatch, capsys, where):
+    """A full disk in the thread compressing the rows, or while XlsxWriter writes the zip (which
+    wraps the system's error in its own `FileCreateError`): the French sentence of every output,
+    no temp file left, no thread left running."""
+    import errno
+
+    from acv_xl import cli
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    out = tmp_path / "o.xlsx"
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if where == "thread":
+        monkeypatch.setattr(W, "_deflate", full)
+    else:
+        monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
+    assert cli.main(["consolider", str(folder), "-o", str(out), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"impossible d'écrire {out} : le disque est plein." in err and "interne" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    assert _no_compressing_thread()
+
+
+def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(batch, tmp_path, monkeypatch):
+    """If zipfile's entry writer ever loses its `_compressor`, the marked sheets are compressed by
+    zipfile itself: the same sheets once unzipped, no marker left in them."""
+    folder = _small_folder(tmp_path, batch, n=3)
+    C.consolidate([folder], tmp_path / "a.xlsx", jobs=1)
+    real_open = W._PackedZip.open
+
+    class _Plain:  # an entry writer without `_compressor`
+        def __init__(self, dest):
+            self.dest = dest
+
+        def write(self, data):
+            return self.dest.write(data)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.dest.__exit__(*exc)
+
+    monkeypatch.setattr(W._PackedZip, "open", lambda self, *a, **k: _Plain(real_open(self, *a, **k)))
+    C.consolidate([folder], tmp_path / "b.xlsx", jobs=1)
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as za, zipfile.ZipFile(tmp_path / "b.xlsx") as zb:
+        assert za.testzip() is None and zb.testzip() is None
+        sheets = [n for n in za.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert sheets and sheets == [n for n in zb.namelist() if n.startswith("xl/worksheets/sheet")]
+        for n in sheets:
+            a = za.read(n)
+            assert a == zb.read(n) and b"\x00" not in a and b"<row " in a, n
+    assert _no_compressing_thread()
+
+
 # ------------------------------------------------------------------ command line
 def test_empty_folder_clear_message_and_status_2(tmp_path):
     (tmp_path / "vide").mkdir()
