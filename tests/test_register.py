@@ -650,6 +650,36 @@ def test_an_extract_of_a_financeur_gone_since_is_removed_never_a_users_file(tmp_
            "financeur_code_inconnu.xlsx" in out
 
 
+def test_a_stale_extract_that_cannot_be_removed_is_named_and_the_run_still_recorded(tmp_path, examples, capsys,
+                                                                                      monkeypatch):
+    """The stale extract open in Excel (Windows refuses its removal): the consolidation, its
+    extracts and the register entry are already this run's — the run is recorded, the status is the
+    findings', and the file is named for the user to remove, instead of « permission refusée », status 2."""
+    folder = _folder(tmp_path, examples)
+    dossier, reg = tmp_path / "extraits", tmp_path / "r.sqlite"
+    args = ("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1",
+            "--registre", reg)
+    first = _run(*args)
+    stale = dossier / "financeur_code_inconnu.xlsx"
+    assert first in (0, 1) and stale.exists()
+    (folder / "boulogne-sur-mer.xlsx").unlink()
+    real = Path.unlink
+
+    def locked(self, *a, **k):
+        if self.name == stale.name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "unlink", locked)
+    capsys.readouterr()
+    assert _run(*args) in (0, 1)
+    err = capsys.readouterr().err
+    assert "un extrait d'une consolidation précédente (financeur absent de celle-ci) n'a pas pu être supprimé " \
+           "(ouvert dans Excel ?) : financeur_code_inconnu.xlsx ; supprimez-le" in err, err
+    with sqlite3.connect(reg) as con:
+        assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
+
+
 def _summary(maturites, acquis, total, **dates) -> FileSummary:
     return FileSummary(path="x", rel="x", etat="validé", totaux=Totaux(financement_total=Decimal(total)),
                        acquis=Decimal(acquis), actions=tuple((str(k), "", 1, "", m, None) for k, m in enumerate(maturites)),

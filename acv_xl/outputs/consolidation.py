@@ -535,7 +535,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
 
         result.extracts = write_extracts(result, Path(par_financeur))
-        result.extracts_removed = remove_stale_extracts(Path(par_financeur), result.extracts)
+        result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur), result.extracts)
         lap("extraits par financeur")
     if record is not None:
         record(result)
@@ -557,6 +557,14 @@ def _removed(paths: list[Path]) -> str:
     s = "s" if len(paths) > 1 else ""
     return (f"{len(paths)} extrait{s} d'une consolidation précédente supprimé{s} (financeur absent de "
             f"celle-ci) : {', '.join(p.name for p in paths)}")
+
+
+def _left(paths: list[Path]) -> str:
+    if len(paths) > 1:
+        return (f"{len(paths)} extraits d'une consolidation précédente (financeur absent de celle-ci) n'ont pas pu "
+                f"être supprimés (ouverts dans Excel ?) : {', '.join(p.name for p in paths)} ; supprimez-les")
+    return (f"un extrait d'une consolidation précédente (financeur absent de celle-ci) n'a pas pu être supprimé "
+            f"(ouvert dans Excel ?) : {paths[0].name} ; supprimez-le")
 
 
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
@@ -612,6 +620,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")
         + (f" ; {_removed(result.extracts_removed)}" if result.extracts_removed else "")
+        + (f" ; {_left(result.extracts_left)}" if result.extracts_left else "")
         + (f" ; {len(result.reused)} fichier{'s' if len(result.reused) > 1 else ''} inchangé"
            f"{'s' if len(result.reused) > 1 else ''} repris du registre" if options.get("cache") else "")
         + f" ({duree} s).")
