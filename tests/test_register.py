@@ -731,6 +731,11 @@ def test_synthese_shares_never_shown_against_their_class(tmp_path):
     assert b[H.PREPARATION].value == AVANCEE and shown(b[H.PART_ACQUISE]) >= 50
     assert c[H.PREPARATION].value == MOINS_PRETE and shown(c[H.PART_ACQUISE]) == Decimal("24.99")
     assert shown(a[H.PART_ACTIONS]) == 25 and shown(c[H.PART_ACTIONS]) == 0
+    # the JSON's four places likewise (0,49996 is not « 0.5 » beside « en cours »)
+    prep = {c["acv_id"]: c["preparation"] for c in C.to_json(C.ConsolidationResult(files, judge(files)))["conventions"]}
+    assert prep["ACV001"]["part_acquise"] == 0.4999 and prep["ACV001"]["classe"] == EN_COURS
+    assert prep["ACV002"]["part_acquise"] == 0.5001 and prep["ACV003"]["part_acquise"] == 0.2499
+    assert prep["ACV002"]["part_actions_engagees"] == 0.8
 
 
 def test_synthese_shows_readiness_its_thresholds_and_the_gap_split(tmp_path, examples):

@@ -925,7 +925,9 @@ def _f(d: Decimal | None) -> float | None:
 def _preparation_json(result: ConsolidationResult, f) -> dict:
     p = result.preparation(f)
     return {"date_reference": result.date_reference(f).isoformat(), "phase": p.phase,
-            "part_actions_engagees": _ratio(p.part_actions), "part_acquise": _ratio(p.part_acquise), "classe": p.classe}
+            # four places, as the Synthèse's cells: never on the other side of the class's threshold
+            "part_actions_engagees": _ratio(ratio_for_cell(p.part_actions, SEUILS_ACTIONS)),
+            "part_acquise": _ratio(ratio_for_cell(p.part_acquise, SEUILS_ACQUIS)), "classe": p.classe}
 
 
 def _ratio(d: Decimal | None) -> float | None:
