@@ -534,6 +534,25 @@ def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(ba
     assert _no_compressing_thread()
 
 
+def test_a_file_name_not_in_utf8_is_consolidated_and_validated(batch, tmp_path):
+    """A name made on Windows (« caf\\xe9.xlsx » in Latin-1, from a zip or a share): consolidated,
+    recorded and validated like any other, its undecodable byte shown « � » in the sheets, the
+    JSON and the register, « ? » in a redirected report — never « erreur interne inattendue »."""
+    folder = _small_folder(tmp_path, batch, n=1)
+    odd = folder / os.fsdecode(b"caf\xe9.xlsx")
+    shutil.copy2(sorted(batch["examples"])[1], odd)
+    out, js, reg = tmp_path / "o.xlsx", tmp_path / "o.json", tmp_path / "r.sqlite"
+    proc = subprocess.run([*ACV_XL, "consolider", str(folder), "-o", str(out), "--json", str(js), "--registre",
+                           str(reg), "--jobs", "1"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode in (0, 1) and "interne" not in proc.stderr, proc.stderr
+    assert "caf\ufffd.xlsx" in {c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    files = pd.read_excel(out, sheet_name=Feuille.FICHIERS, header=2, engine="openpyxl")
+    assert "caf\ufffd.xlsx" in set(files[H.CHEMIN])
+    proc = subprocess.run([*ACV_XL, "valider", str(odd)], capture_output=True, cwd=ROOT, timeout=300)
+    assert proc.returncode in (0, 1) and b"interne" not in proc.stderr, proc.stderr
+    assert b"caf?.xlsx" in proc.stdout
+
+
 # ------------------------------------------------------------------ command line
 def test_empty_folder_clear_message_and_status_2(tmp_path):
     (tmp_path / "vide").mkdir()

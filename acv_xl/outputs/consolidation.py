@@ -120,10 +120,14 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[
 
 
 def _rel(path: Path, base: Path) -> str:
+    """The file as shown (sheets, JSON, register, summary). A name that is not UTF-8 (a zip made on
+    Windows, a share mounted in Latin-1) has its undecodable bytes shown « � »: kept as Python
+    decodes them, they could be written nowhere."""
     try:
-        return path.relative_to(base).as_posix()
+        rel = path.relative_to(base).as_posix()
     except ValueError:
-        return str(path)
+        rel = str(path)
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 # ------------------------------------------------------------------ worker side
