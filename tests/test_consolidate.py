@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -536,18 +537,23 @@ def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(ba
 
 def test_a_file_name_not_in_utf8_is_consolidated_and_validated(batch, tmp_path):
     """A name made on Windows (« caf\\xe9.xlsx » in Latin-1, from a zip or a share): consolidated,
-    recorded and validated like any other, its undecodable byte shown « � » in the sheets, the
-    JSON and the register, « ? » in a redirected report — never « erreur interne inattendue »."""
+    recorded and validated like any other, its undecodable byte shown « \\xe9 » in the sheets,
+    the JSON and the register (two such names stay apart), « ? » in a redirected report — never
+    « erreur interne inattendue »."""
     folder = _small_folder(tmp_path, batch, n=1)
     odd = folder / os.fsdecode(b"caf\xe9.xlsx")
     shutil.copy2(sorted(batch["examples"])[1], odd)
+    shutil.copy2(sorted(batch["examples"])[2], folder / os.fsdecode(b"caf\xe8.xlsx"))
     out, js, reg = tmp_path / "o.xlsx", tmp_path / "o.json", tmp_path / "r.sqlite"
     proc = subprocess.run([*ACV_XL, "consolider", str(folder), "-o", str(out), "--json", str(js), "--registre",
                            str(reg), "--jobs", "1"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode in (0, 1) and "interne" not in proc.stderr, proc.stderr
-    assert "caf\ufffd.xlsx" in {c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    shown = {"caf\\xe9.xlsx", "caf\\xe8.xlsx"}
+    assert shown <= {c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
     files = pd.read_excel(out, sheet_name=Feuille.FICHIERS, header=2, engine="openpyxl")
-    assert "caf\ufffd.xlsx" in set(files[H.CHEMIN])
+    assert shown <= set(files[H.CHEMIN])
+    with sqlite3.connect(reg) as con:
+        assert shown <= {c for c, in con.execute("SELECT chemin FROM fichiers")}
     proc = subprocess.run([*ACV_XL, "valider", str(odd)], capture_output=True, cwd=ROOT, timeout=300)
     assert proc.returncode in (0, 1) and b"interne" not in proc.stderr, proc.stderr
     assert b"caf?.xlsx" in proc.stdout

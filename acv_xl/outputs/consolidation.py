@@ -121,13 +121,14 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[
 
 def _rel(path: Path, base: Path) -> str:
     """The file as shown (sheets, JSON, register, summary). A name that is not UTF-8 (a zip made on
-    Windows, a share mounted in Latin-1) has its undecodable bytes shown « � »: kept as Python
-    decodes them, they could be written nowhere."""
+    Windows, a share mounted in Latin-1) has its undecodable bytes shown as `\\xe9`: kept as Python
+    decodes them (surrogates), they could be written nowhere; escaped, two such names stay apart
+    (the batch tells files apart by this text)."""
     try:
         rel = path.relative_to(base).as_posix()
     except ValueError:
         rel = str(path)
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 # ------------------------------------------------------------------ worker side
