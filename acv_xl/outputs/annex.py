@@ -956,13 +956,13 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     def say(text: str, style: str | None = None, out=console) -> None:  # names and findings shown literally
         out.print(literal(text), style=style, markup=False, highlight=False, soft_wrap=True)
 
-    def refuse(text: str) -> None:
+    def refuse(text: str, style: str | None = "red") -> None:
         nonlocal err_console
         if err_console is None:
             from rich.console import Console
 
             err_console = Console(stderr=True, highlight=False)
-        say(text, "red", err_console)
+        say(text, style, err_console)
 
     path = Path(path)
     out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
@@ -976,9 +976,9 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
 
     report = validate_file(path)
     if report.convention is None:
-        refuse(f"Impossible de générer l'annexe : le fichier « {path.name} » n'est pas un classeur ACV lisible.\n"
-               + "\n".join(f"  {f.code} : {f.message}" + (f" {f.suggestion}" if f.suggestion else "")
-                           for f in report.findings))
+        refuse(f"Impossible de générer l'annexe : le fichier « {path.name} » n'est pas un classeur ACV lisible.")
+        for f in report.findings:  # a line each (`literal` would show a line break inside one as « ␊ »)
+            refuse(f"  {f.code} : {f.message}" + (f" {f.suggestion}" if f.suggestion else ""), None)
         return 2
     errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
     if errors and not brouillon:
