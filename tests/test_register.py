@@ -219,6 +219,31 @@ def _line(lf, **changes):
     return build_row(LigneFinancement, {**lf.raw, **changes})
 
 
+def test_lookup_all_is_lookup_for_many_contents_past_sqlites_parameter_limit(tmp_path, examples):
+    """1 200 contents (three queries of at most 500, under SQLite's 999 bound parameters), asked
+    with duplicates and unknown ones: the same summaries as `lookup` one by one — the latest of a
+    content recorded twice, none for a summary edited by hand — and the same ids kept for `record`."""
+    import dataclasses
+
+    base = dataclasses.replace(C.summarize(str(examples["paths"][0]), "a.xlsx"), lines=(), findings=(), actions=())
+    shas = [f"{k:064x}" for k in range(1200)]
+    with R.Register.open(tmp_path / "r.sqlite", __version__) as r:
+        with r.con:
+            for k, sha in enumerate(shas):
+                r._insert_analysis(dataclasses.replace(base, sha256=sha, libelle=f"n° {k}"))
+            r._insert_analysis(dataclasses.replace(base, sha256=shas[700], libelle="recorded again"))
+            r.con.execute("UPDATE analyses SET resume = '{' WHERE sha256 = ?", (shas[3],))
+        asked = shas + shas[:50] + ["f" * 64]
+        found = r.lookup_all(asked)
+        ids = dict(r._known)
+        r._known.clear()
+        one_by_one = {sha: x for sha in set(asked) if (x := r.lookup(sha)) is not None}
+        assert found.keys() == one_by_one.keys() == set(shas) - {shas[3]}
+        assert all(found[sha].libelle == one_by_one[sha].libelle for sha in found)
+        assert found[shas[700]].libelle == "recorded again" and found[shas[1199]].libelle == "n° 1199"
+        assert ids == r._known
+
+
 def test_two_comites_then_historique(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "registre.sqlite"
