@@ -503,6 +503,19 @@ def test_a_full_disk_while_writing_the_consolidation_is_said_in_french(batch, tm
     assert _no_compressing_thread()
 
 
+def test_rows_never_left_as_markers_if_xlsxwriter_zips_otherwise(batch, tmp_path, monkeypatch):
+    """If XlsxWriter ever stops zipping through the `ZipFile` its module names, the sheets would
+    hold the markers instead of their rows: the run stops, and no such file is left."""
+    from contextlib import nullcontext
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    monkeypatch.setattr(W._Packer, "closing", lambda self, path: nullcontext())
+    with pytest.raises(RuntimeError, match="XlsxWriter"):
+        C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    assert _no_compressing_thread()
+
+
 def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(batch, tmp_path, monkeypatch):
     """If zipfile's entry writer ever loses its `_compressor`, the marked sheets are compressed by
     zipfile itself: the same sheets once unzipped, no marker left in them."""
