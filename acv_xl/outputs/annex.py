@@ -28,7 +28,7 @@ from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Per
 from acv_xl.contract.values import fmt_date, ratio_for_cell
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
-from acv_xl.outputs.terminal import literal
+from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.formats import (
     FMT_DATE,
     FMT_EUROS,
@@ -385,7 +385,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     row = _section(ws, row, "Validation du classeur source", fmts, last)
     rep = d.report
     counts = {g: sum(f.gravite is g for f in rep.findings) for g in Gravite}
-    field("Classeur source", Path(rep.fichier).name if rep.fichier else None)
+    field("Classeur source", file_text(Path(rep.fichier).name) if rep.fichier else None)
     field("État de la validation", ETAT_LIBELLE.get(rep.etat, rep.etat))
     field("Contrôles", f"{_count(counts[Gravite.ERREUR], 'erreur')}, "
                        f"{_count(counts[Gravite.AVERTISSEMENT], 'avertissement')}, "

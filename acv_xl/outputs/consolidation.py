@@ -46,7 +46,7 @@ from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import OutputError
-from acv_xl.outputs.terminal import literal
+from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
 from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
     FEUILLES,
@@ -120,15 +120,13 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[
 
 
 def _rel(path: Path, base: Path) -> str:
-    """The file as shown (sheets, JSON, register, summary). A name that is not UTF-8 (a zip made on
-    Windows, a share mounted in Latin-1) has its undecodable bytes shown as `\\xe9`: kept as Python
-    decodes them (surrogates), they could be written nowhere; escaped, two such names stay apart
-    (the batch tells files apart by this text)."""
+    """The file as shown (sheets, JSON, register, summary): `file_text`, whose escapes keep two
+    names that are not UTF-8 apart (the batch tells files apart by this text)."""
     try:
         rel = path.relative_to(base).as_posix()
     except ValueError:
         rel = str(path)
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return file_text(rel)
 
 
 # ------------------------------------------------------------------ worker side
