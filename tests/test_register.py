@@ -356,7 +356,9 @@ def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, 
     js, evo = tmp_path / "e.json", tmp_path / "e.xlsx"
     capsys.readouterr()
     assert _run("historique", reg, "-o", evo, "--json", js) == 0
-    assert "1 paire de consolidations successives ne porte pas sur le même périmètre" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 paire de consolidations successives ne porte pas sur le même périmètre" in err
+    assert "des feuilles Mouvements et Mouvements par financeur" in err  # the column is in both
     data = json.loads(js.read_text(encoding="utf-8"))
     assert [(c["departement"], c["sans_erreurs"], c["perimetre_modifie"]) for c in data["consolidations"]] == [
         ("62", False, False), ("62", True, True), ("62", True, False)]
