@@ -435,13 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _utf8_output() -> None:
     """Redirected output (a JSON report into a file) is UTF-8 on every system; a console keeps
-    its encoding but never fails on a character it cannot show."""
+    its encoding but never fails on a character it cannot show. Neither fails on a file name that
+    is not UTF-8 (its undecodable bytes are held as surrogates): « ? » stands for them."""
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream.isatty():
                 stream.reconfigure(errors="replace")
             else:
-                stream.reconfigure(encoding="utf-8")
+                stream.reconfigure(encoding="utf-8", errors="replace")
         except (AttributeError, ValueError, OSError):
             pass  # a stream replaced by a caller (tests, IDEs)
 

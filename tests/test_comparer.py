@@ -214,3 +214,23 @@ def test_a_workbook_without_identifier_is_said_empty_not_another_convention(base
     code, _out, err = _run(capsys, "comparer", a, blank)
     assert code == 2 and "l'identifiant de la convention (feuille Projet, cellule B4) est vide dans « vierge.xlsx »" in err
     assert "pas sur la même convention" not in err
+
+
+def test_a_file_name_not_in_utf8_is_compared_and_annexed(base, tmp_path, capsys):
+    """« caf\\xe9.xlsx » in Latin-1 (a zip made on Windows): the comparison's workbook and JSON
+    and the annex name it with its byte escaped, instead of « erreur interne inattendue »
+    (UnicodeEncodeError) when the workbook is written."""
+    import os
+
+    odd = _write(base, tmp_path / os.fsdecode(b"caf\xe9.xlsx"))
+    other = _write(base, tmp_path / "arras.xlsx")
+    code, out, err = _run(capsys, "comparer", odd, other, "-o", tmp_path / "e.xlsx")
+    assert code == 0 and "interne" not in err, err
+    ws = openpyxl.load_workbook(tmp_path / "e.xlsx").worksheets[0]
+    assert any("caf\\xe9.xlsx" in str(c.value) for row in ws.iter_rows() for c in row if c.value)
+    code, out, err = _run(capsys, "comparer", odd, other, "--format", "json")
+    assert json.loads(out)["avant"]["fichier"].endswith("caf\\xe9.xlsx")
+    code, out, err = _run(capsys, "annexe", odd, "-o", tmp_path / "annexe.xlsx")
+    assert code == 0 and "interne" not in err, err
+    ws = openpyxl.load_workbook(tmp_path / "annexe.xlsx").worksheets[0]
+    assert any(c.value == "caf\\xe9.xlsx" for row in ws.iter_rows() for c in row)

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -468,6 +469,107 @@ def test_a_killed_process_leaves_no_partial_output(batch, tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == -9, proc.stderr
     assert not out.exists()
+
+
+def _no_compressing_thread() -> bool:
+    import threading
+
+    return not any(t.name.startswith("acv-xl-zlib") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("where", ["thread", "zip"])
+def test_a_full_disk_while_writing_the_consolidation_is_said_in_french(batch, tmp_path, monkeypatch, capsys, where):
+    """A full disk in the thread compressing the rows, or while XlsxWriter writes the zip (which
+    wraps the system's error in its own `FileCreateError`): the French sentence of every output,
+    no temp file left, no thread left running."""
+    import errno
+
+    from acv_xl import cli
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    out = tmp_path / "o.xlsx"
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if where == "thread":
+        monkeypatch.setattr(W, "_deflate", full)
+    else:
+        monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
+    assert cli.main(["consolider", str(folder), "-o", str(out), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"impossible d'écrire {out} : le disque est plein." in err and "interne" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    assert _no_compressing_thread()
+
+
+def test_rows_never_left_as_markers_if_xlsxwriter_zips_otherwise(batch, tmp_path, monkeypatch):
+    """If XlsxWriter ever stops zipping through the `ZipFile` its module names, the sheets would
+    hold the markers instead of their rows: the run stops, and no such file is left."""
+    from contextlib import nullcontext
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    monkeypatch.setattr(W._Packer, "closing", lambda self, path: nullcontext())
+    with pytest.raises(RuntimeError, match="XlsxWriter"):
+        C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    assert _no_compressing_thread()
+
+
+def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(batch, tmp_path, monkeypatch):
+    """If zipfile's entry writer ever loses its `_compressor`, the marked sheets are compressed by
+    zipfile itself: the same sheets once unzipped, no marker left in them."""
+    folder = _small_folder(tmp_path, batch, n=3)
+    C.consolidate([folder], tmp_path / "a.xlsx", jobs=1)
+    real_open = W._PackedZip.open
+
+    class _Plain:  # an entry writer without `_compressor`
+        def __init__(self, dest):
+            self.dest = dest
+
+        def write(self, data):
+            return self.dest.write(data)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.dest.__exit__(*exc)
+
+    monkeypatch.setattr(W._PackedZip, "open", lambda self, *a, **k: _Plain(real_open(self, *a, **k)))
+    C.consolidate([folder], tmp_path / "b.xlsx", jobs=1)
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as za, zipfile.ZipFile(tmp_path / "b.xlsx") as zb:
+        assert za.testzip() is None and zb.testzip() is None
+        sheets = [n for n in za.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert sheets and sheets == [n for n in zb.namelist() if n.startswith("xl/worksheets/sheet")]
+        for n in sheets:
+            a = za.read(n)
+            assert a == zb.read(n) and b"\x00" not in a and b"<row " in a, n
+    assert _no_compressing_thread()
+
+
+def test_a_file_name_not_in_utf8_is_consolidated_and_validated(batch, tmp_path):
+    """A name made on Windows (« caf\\xe9.xlsx » in Latin-1, from a zip or a share): consolidated,
+    recorded and validated like any other, its undecodable byte shown « \\xe9 » in the sheets,
+    the JSON and the register (two such names stay apart), « ? » in a redirected report — never
+    « erreur interne inattendue »."""
+    folder = _small_folder(tmp_path, batch, n=1)
+    odd = folder / os.fsdecode(b"caf\xe9.xlsx")
+    shutil.copy2(sorted(batch["examples"])[1], odd)
+    shutil.copy2(sorted(batch["examples"])[2], folder / os.fsdecode(b"caf\xe8.xlsx"))
+    out, js, reg = tmp_path / "o.xlsx", tmp_path / "o.json", tmp_path / "r.sqlite"
+    proc = subprocess.run([*ACV_XL, "consolider", str(folder), "-o", str(out), "--json", str(js), "--registre",
+                           str(reg), "--jobs", "1"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode in (0, 1) and "interne" not in proc.stderr, proc.stderr
+    shown = {"caf\\xe9.xlsx", "caf\\xe8.xlsx"}
+    assert shown <= {c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    files = pd.read_excel(out, sheet_name=Feuille.FICHIERS, header=2, engine="openpyxl")
+    assert shown <= set(files[H.CHEMIN])
+    with sqlite3.connect(reg) as con:
+        assert shown <= {c for c, in con.execute("SELECT chemin FROM fichiers")}
+    proc = subprocess.run([*ACV_XL, "valider", str(odd)], capture_output=True, cwd=ROOT, timeout=300)
+    assert proc.returncode in (0, 1) and b"interne" not in proc.stderr, proc.stderr
+    assert b"caf?.xlsx" in proc.stdout
 
 
 # ------------------------------------------------------------------ command line

@@ -209,6 +209,7 @@ def test_annexe_brouillon(corpus, name, tmp_path):
     if status == 2:
         assert run.status == 2 and not out.exists()
         assert "n'est pas un classeur ACV lisible" in run.err and "STR-01" in run.err  # a refusal: stderr
+        assert "\n  STR-01 : " in run.err and "␊" not in run.err  # each finding on its own line
     else:  # a readable workbook: the draft is written, whatever its errors (that is what --brouillon is for)
         assert run.status == 0 and out.exists() and "PROJET" in run.out, run.text[-2000:]
 

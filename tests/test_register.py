@@ -219,6 +219,31 @@ def _line(lf, **changes):
     return build_row(LigneFinancement, {**lf.raw, **changes})
 
 
+def test_lookup_all_is_lookup_for_many_contents_past_sqlites_parameter_limit(tmp_path, examples):
+    """1 200 contents (three queries of at most 500, under SQLite's 999 bound parameters), asked
+    with duplicates and unknown ones: the same summaries as `lookup` one by one — the latest of a
+    content recorded twice, none for a summary edited by hand — and the same ids kept for `record`."""
+    import dataclasses
+
+    base = dataclasses.replace(C.summarize(str(examples["paths"][0]), "a.xlsx"), lines=(), findings=(), actions=())
+    shas = [f"{k:064x}" for k in range(1200)]
+    with R.Register.open(tmp_path / "r.sqlite", __version__) as r:
+        with r.con:
+            for k, sha in enumerate(shas):
+                r._insert_analysis(dataclasses.replace(base, sha256=sha, libelle=f"n° {k}"))
+            r._insert_analysis(dataclasses.replace(base, sha256=shas[700], libelle="recorded again"))
+            r.con.execute("UPDATE analyses SET resume = '{' WHERE sha256 = ?", (shas[3],))
+        asked = shas + shas[:50] + ["f" * 64]
+        found = r.lookup_all(asked)
+        ids = dict(r._known)
+        r._known.clear()
+        one_by_one = {sha: x for sha in set(asked) if (x := r.lookup(sha)) is not None}
+        assert found.keys() == one_by_one.keys() == set(shas) - {shas[3]}
+        assert all(found[sha].libelle == one_by_one[sha].libelle for sha in found)
+        assert found[shas[700]].libelle == "recorded again" and found[shas[1199]].libelle == "n° 1199"
+        assert ids == r._known
+
+
 def test_two_comites_then_historique(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "registre.sqlite"
@@ -331,7 +356,9 @@ def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, 
     js, evo = tmp_path / "e.json", tmp_path / "e.xlsx"
     capsys.readouterr()
     assert _run("historique", reg, "-o", evo, "--json", js) == 0
-    assert "1 paire de consolidations successives ne porte pas sur le même périmètre" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 paire de consolidations successives ne porte pas sur le même périmètre" in err
+    assert "des feuilles Mouvements et Mouvements par financeur" in err  # the column is in both
     data = json.loads(js.read_text(encoding="utf-8"))
     assert [(c["departement"], c["sans_erreurs"], c["perimetre_modifie"]) for c in data["consolidations"]] == [
         ("62", False, False), ("62", True, True), ("62", True, False)]
@@ -650,6 +677,36 @@ def test_an_extract_of_a_financeur_gone_since_is_removed_never_a_users_file(tmp_
            "financeur_code_inconnu.xlsx" in out
 
 
+def test_a_stale_extract_that_cannot_be_removed_is_named_and_the_run_still_recorded(tmp_path, examples, capsys,
+                                                                                      monkeypatch):
+    """The stale extract open in Excel (Windows refuses its removal): the consolidation, its
+    extracts and the register entry are already this run's — the run is recorded, the status is the
+    findings', and the file is named for the user to remove, instead of « permission refusée », status 2."""
+    folder = _folder(tmp_path, examples)
+    dossier, reg = tmp_path / "extraits", tmp_path / "r.sqlite"
+    args = ("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1",
+            "--registre", reg)
+    first = _run(*args)
+    stale = dossier / "financeur_code_inconnu.xlsx"
+    assert first in (0, 1) and stale.exists()
+    (folder / "boulogne-sur-mer.xlsx").unlink()
+    real = Path.unlink
+
+    def locked(self, *a, **k):
+        if self.name == stale.name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "unlink", locked)
+    capsys.readouterr()
+    assert _run(*args) in (0, 1)
+    err = capsys.readouterr().err
+    assert "un extrait d'une consolidation précédente (financeur absent de celle-ci) n'a pas pu être supprimé " \
+           "(ouvert dans Excel ?) : financeur_code_inconnu.xlsx ; supprimez-le" in err, err
+    with sqlite3.connect(reg) as con:
+        assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
+
+
 def _summary(maturites, acquis, total, **dates) -> FileSummary:
     return FileSummary(path="x", rel="x", etat="validé", totaux=Totaux(financement_total=Decimal(total)),
                        acquis=Decimal(acquis), actions=tuple((str(k), "", 1, "", m, None) for k, m in enumerate(maturites)),
@@ -701,6 +758,11 @@ def test_synthese_shares_never_shown_against_their_class(tmp_path):
     assert b[H.PREPARATION].value == AVANCEE and shown(b[H.PART_ACQUISE]) >= 50
     assert c[H.PREPARATION].value == MOINS_PRETE and shown(c[H.PART_ACQUISE]) == Decimal("24.99")
     assert shown(a[H.PART_ACTIONS]) == 25 and shown(c[H.PART_ACTIONS]) == 0
+    # the JSON's four places likewise (0,49996 is not « 0.5 » beside « en cours »)
+    prep = {c["acv_id"]: c["preparation"] for c in C.to_json(C.ConsolidationResult(files, judge(files)))["conventions"]}
+    assert prep["ACV001"]["part_acquise"] == 0.4999 and prep["ACV001"]["classe"] == EN_COURS
+    assert prep["ACV002"]["part_acquise"] == 0.5001 and prep["ACV003"]["part_acquise"] == 0.2499
+    assert prep["ACV002"]["part_actions_engagees"] == 0.8
 
 
 def test_synthese_shows_readiness_its_thresholds_and_the_gap_split(tmp_path, examples):

@@ -346,7 +346,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         print(f"Attention : {mixed} paire{'s' if mixed > 1 else ''} de consolidations successives "
               f"{'ne portent' if mixed > 1 else 'ne porte'} pas sur le même périmètre (département, « sans erreurs "
               "seulement ») : leurs conventions ajoutées ou retirées peuvent n'être que l'effet de ce changement "
-              f"(colonne « {PERIMETRE_MODIFIE} » de la feuille Mouvements).", file=sys.stderr)
+              f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur).",
+              file=sys.stderr)
     duree = f"{time.perf_counter() - t0:.1f}".replace(".", ",")
     print(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
           f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"

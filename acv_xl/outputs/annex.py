@@ -28,7 +28,7 @@ from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Per
 from acv_xl.contract.values import fmt_date, ratio_for_cell
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
-from acv_xl.outputs.terminal import literal
+from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.formats import (
     FMT_DATE,
     FMT_EUROS,
@@ -385,7 +385,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     row = _section(ws, row, "Validation du classeur source", fmts, last)
     rep = d.report
     counts = {g: sum(f.gravite is g for f in rep.findings) for g in Gravite}
-    field("Classeur source", Path(rep.fichier).name if rep.fichier else None)
+    field("Classeur source", file_text(Path(rep.fichier).name) if rep.fichier else None)
     field("État de la validation", ETAT_LIBELLE.get(rep.etat, rep.etat))
     field("Contrôles", f"{_count(counts[Gravite.ERREUR], 'erreur')}, "
                        f"{_count(counts[Gravite.AVERTISSEMENT], 'avertissement')}, "
@@ -956,13 +956,13 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     def say(text: str, style: str | None = None, out=console) -> None:  # names and findings shown literally
         out.print(literal(text), style=style, markup=False, highlight=False, soft_wrap=True)
 
-    def refuse(text: str) -> None:
+    def refuse(text: str, style: str | None = "red") -> None:
         nonlocal err_console
         if err_console is None:
             from rich.console import Console
 
             err_console = Console(stderr=True, highlight=False)
-        say(text, "red", err_console)
+        say(text, style, err_console)
 
     path = Path(path)
     out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
@@ -976,9 +976,9 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
 
     report = validate_file(path)
     if report.convention is None:
-        refuse(f"Impossible de générer l'annexe : le fichier « {path.name} » n'est pas un classeur ACV lisible.\n"
-               + "\n".join(f"  {f.code} : {f.message}" + (f" {f.suggestion}" if f.suggestion else "")
-                           for f in report.findings))
+        refuse(f"Impossible de générer l'annexe : le fichier « {path.name} » n'est pas un classeur ACV lisible.")
+        for f in report.findings:  # a line each (`literal` would show a line break inside one as « ␊ »)
+            refuse(f"  {f.code} : {f.message}" + (f" {f.suggestion}" if f.suggestion else ""), None)
         return 2
     errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
     if errors and not brouillon:

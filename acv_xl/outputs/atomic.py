@@ -67,10 +67,22 @@ def atomic_write(out: Path, write: Callable[[Path], None], mode_of: Path | None 
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise OutputError(out, exc) from None
+        if isinstance(exc, OutputError):
+            raise
+        if (system := _system_error(exc)) is not None:
+            raise OutputError(out, system) from None
         raise
     return out
+
+
+def _system_error(exc: BaseException) -> OSError | None:
+    """The system's error behind a failed write: the exception itself, or the one XlsxWriter wraps
+    in its `FileCreateError` (a full disk while it writes the zip), which is no `OSError`."""
+    if isinstance(exc, OSError):
+        return exc
+    if type(exc).__name__ == "FileCreateError" and exc.args and isinstance(exc.args[0], OSError):
+        return exc.args[0]
+    return None
 
 
 def atomic_write_bytes(out: Path, data: bytes) -> Path:

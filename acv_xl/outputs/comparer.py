@@ -16,7 +16,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
 from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import comparison_report as cr
-from acv_xl.outputs.terminal import literal
+from acv_xl.outputs.terminal import file_text, literal
 
 
 class Unusable(Exception):
@@ -62,7 +62,7 @@ def side_info(path: Path | str, conv: Convention) -> dict:
     empreinte = fingerprint(conv)
     etat, _ = etat_of(conv, empreinte)
     d = conv.value("acv_date_validation")
-    return {"fichier": str(path), "acv_id": conv.acv_id, "empreinte": empreinte,
+    return {"fichier": file_text(path), "acv_id": conv.acv_id, "empreinte": empreinte,
             "date_validation": d.isoformat() if d is not None else None, "etat": etat}
 
 

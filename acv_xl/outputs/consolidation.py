@@ -46,7 +46,7 @@ from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import OutputError
-from acv_xl.outputs.terminal import literal
+from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
 from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
     FEUILLES,
@@ -120,10 +120,13 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[
 
 
 def _rel(path: Path, base: Path) -> str:
+    """The file as shown (sheets, JSON, register, summary): `file_text`, whose escapes keep two
+    names that are not UTF-8 apart (the batch tells files apart by this text)."""
     try:
-        return path.relative_to(base).as_posix()
+        rel = path.relative_to(base).as_posix()
     except ValueError:
-        return str(path)
+        rel = str(path)
+    return file_text(rel)
 
 
 # ------------------------------------------------------------------ worker side
@@ -535,7 +538,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
 
         result.extracts = write_extracts(result, Path(par_financeur))
-        result.extracts_removed = remove_stale_extracts(Path(par_financeur), result.extracts)
+        result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur), result.extracts)
         lap("extraits par financeur")
     if record is not None:
         record(result)
@@ -557,6 +560,14 @@ def _removed(paths: list[Path]) -> str:
     s = "s" if len(paths) > 1 else ""
     return (f"{len(paths)} extrait{s} d'une consolidation précédente supprimé{s} (financeur absent de "
             f"celle-ci) : {', '.join(p.name for p in paths)}")
+
+
+def _left(paths: list[Path]) -> str:
+    if len(paths) > 1:
+        return (f"{len(paths)} extraits d'une consolidation précédente (financeur absent de celle-ci) n'ont pas pu "
+                f"être supprimés (ouverts dans Excel ?) : {', '.join(p.name for p in paths)} ; supprimez-les")
+    return (f"un extrait d'une consolidation précédente (financeur absent de celle-ci) n'a pas pu être supprimé "
+            f"(ouvert dans Excel ?) : {paths[0].name} ; supprimez-le")
 
 
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
@@ -612,6 +623,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")
         + (f" ; {_removed(result.extracts_removed)}" if result.extracts_removed else "")
+        + (f" ; {_left(result.extracts_left)}" if result.extracts_left else "")
         + (f" ; {len(result.reused)} fichier{'s' if len(result.reused) > 1 else ''} inchangé"
            f"{'s' if len(result.reused) > 1 else ''} repris du registre" if options.get("cache") else "")
         + f" ({duree} s).")

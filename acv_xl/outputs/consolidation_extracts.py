@@ -171,17 +171,22 @@ def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
     return written
 
 
-def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> list[Path]:
+def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """The extracts a previous run left in `folder` for a financeur absent from this one (a code
     corrected since, a financeur gone): removed, as a new consolidation replaces the previous one —
     left there, they would pass for this comité's. Only files named `financeur_*.xlsx` that carry
-    acv-xl's extract mark; never another file."""
+    acv-xl's extract mark; never another file. Returns (removed, left): one that cannot be removed
+    (open in Excel on Windows) is left and named, the run already written goes on (register)."""
     from acv_xl.reading.provenance import EXTRAIT, produced_by
 
     keep = {p.name for p in written}
-    removed = []
+    removed, left = [], []
     for p in sorted(folder.glob("financeur_*.xlsx")):
         if p.name not in keep and p.is_file() and produced_by(p) == EXTRAIT:
-            p.unlink()
-            removed.append(p)
-    return removed
+            try:
+                p.unlink()
+            except OSError:
+                left.append(p)
+            else:
+                removed.append(p)
+    return removed, left

@@ -127,6 +127,7 @@ class ConsolidationResult:
     reused: set[str] = field(default_factory=set)  # files (rel) whose summary came from the register
     extracts: list[Path] = field(default_factory=list)  # one workbook per financeur (`--par-financeur`)
     extracts_removed: list[Path] = field(default_factory=list)  # a previous run's, for a financeur absent now
+    extracts_left: list[Path] = field(default_factory=list)  # the same, that could not be removed
 
     @cached_property
     def counted(self) -> list[FileSummary]:

@@ -809,6 +809,7 @@ class _Packer:
 
     def __init__(self) -> None:
         self.blocks: dict[bytes, tuple[bytes, Any]] = {}  # marker → (rows XML, future of its deflate)
+        self.joined = 0  # blocks put in their sheet's entry: all of them, or the file is not written
         self._pool = None
 
     def add(self, xml: str) -> str:
@@ -882,6 +883,7 @@ class _PackedZip(ZipFile):
         if b"\x00" not in data:
             return super().writestr(zinfo_or_arcname, data, compress_type, 1)
         pieces = _MARKS.split(data)
+        packer.joined += len(pieces) // 2
         ready: dict[int, Any] = {}
         for k in range(1, len(pieces), 2):
             block, done = packer.blocks[pieces[k]]
@@ -914,6 +916,11 @@ def write_workbook(result: ConsolidationResult, out: Path) -> None:
                     wb.close()
             finally:
                 packer.close()
+        if packer.joined != len(packer.blocks):
+            # XlsxWriter no longer zips through the `ZipFile` we replace: its sheets would hold our
+            # markers instead of their rows — never such a file (the temp file is removed)
+            raise RuntimeError("les lignes des tableaux n'ont pas été jointes à leurs feuilles : la version "
+                               "d'XlsxWriter installée n'est pas celle qu'acv-xl connaît")
 
     _atomic(out, _write)
 
@@ -925,7 +932,9 @@ def _f(d: Decimal | None) -> float | None:
 def _preparation_json(result: ConsolidationResult, f) -> dict:
     p = result.preparation(f)
     return {"date_reference": result.date_reference(f).isoformat(), "phase": p.phase,
-            "part_actions_engagees": _ratio(p.part_actions), "part_acquise": _ratio(p.part_acquise), "classe": p.classe}
+            # four places, as the Synthèse's cells: never on the other side of the class's threshold
+            "part_actions_engagees": _ratio(ratio_for_cell(p.part_actions, SEUILS_ACTIONS)),
+            "part_acquise": _ratio(ratio_for_cell(p.part_acquise, SEUILS_ACQUIS)), "classe": p.classe}
 
 
 def _ratio(d: Decimal | None) -> float | None:
