@@ -43,13 +43,28 @@ def renamed_header(expected: str, candidates: list[str]) -> str | None:
     return folded[close[0]] if close else None
 
 
+# (table, header row) → attr → index, for a header holding every column of the table (the
+# common case: a consolidation meets the template's header row file after file); bounded
+_COMPLETE_HEADERS: dict[tuple[str, tuple, tuple], dict[str, int]] = {}
+
+
 def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> dict[str, int]:
     """attr → index in the block's header; records the missing (or renamed) headers."""
+    header = tuple(block.header)
+    key = (table.name, header, tuple(map(type, header)))  # by type too: 1 == 1.0 == True, "1" ≠ "1.0"
+    known = _COMPLETE_HEADERS.get(key)
+    if known is not None:
+        return dict(known)  # the caller's own copy
     found = [h.strip() if isinstance(h, str) else ("" if h is None else str(h)) for h in block.header]
     index: dict[str, int] = {}
     for col in table.columns:
         if col.header in found:
             index[col.attr] = found.index(col.header)
+    if len(index) == len(table.columns):  # nothing missing, nothing to record
+        if len(_COMPLETE_HEADERS) >= 256:
+            _COMPLETE_HEADERS.clear()
+        _COMPLETE_HEADERS[key] = dict(index)
+        return index
     used = set(index.values())
     spare = [h for i, h in enumerate(found) if i not in used]
     missing: list[tuple[int, layout.Column, str | None]] = []
