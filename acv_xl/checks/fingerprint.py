@@ -20,7 +20,7 @@ import hashlib
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from itertools import chain, compress, repeat
+from itertools import chain, compress, cycle, repeat
 from operator import is_, itemgetter
 from typing import Any, Callable
 
@@ -176,14 +176,27 @@ def _known(family: dict[type, dict[Any, str]], t: type) -> dict[Any, str]:
     return known
 
 
-_PLANS: dict[tuple, tuple[tuple[str, ...], tuple[int, ...]]] = {}
+# id(column list) → (that list, its plan): by identity, as hashing the list would hash each `Kind`
+# in Python (the same few lists come back, `_COLUMNS`'); the list kept, so its id stays its own
+_PLANS: dict[int, tuple[tuple, tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...]]]] = {}
 
 
-def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """(attributes, positions of the date columns) of a column list, worked out once."""
-    plan = _PLANS[cols] = (tuple(attr for attr, _ in cols),
-                           tuple(j for j, (_, kind) in enumerate(cols) if kind is Kind.DATE))
+def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...]]:
+    """(attributes, positions of the date columns, each column's family) of a column list,
+    worked out once."""
+    got = _PLANS.get(id(cols))
+    if got is not None and got[0] is cols:
+        return got[1]
+    date_columns = tuple(j for j, (_, kind) in enumerate(cols) if kind is Kind.DATE)
+    plan = (tuple(attr for attr, _ in cols), date_columns,
+            tuple(_DATE_TEXTS if j in date_columns else _TEXTS for j in range(len(cols))))
+    if len(_PLANS) >= 256:
+        _PLANS.clear()
+    _PLANS[id(cols)] = (cols, plan)
     return plan
+
+
+_UNSEEN: dict[Any, str] = {}  # the texts of a type not met yet: none (never written to)
 
 
 # `_value_json`'s texts of a str (not empty), an int and a date (ISO), as format strings run in C
@@ -241,7 +254,7 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
     looked up column by column in C loops (map) over the flat row-major list, and only the unseen
     ones encoded."""
     n = len(cols)
-    attrs, date_columns = _PLANS.get(cols) or _plan(cols)
+    attrs, date_columns, families = _plan(cols)
     try:  # every column in every row (the reader's rows, when no header is missing): in C
         values = list(chain.from_iterable(map(itemgetter(*attrs), raws))) if n > 1 else \
             [raw[attrs[0]] for raw in raws]
@@ -250,19 +263,15 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
     if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS:
         _TEXTS.clear()
         _DATE_TEXTS.clear()
-    texts: list[str | None] = [None] * len(values)
-    single: list[type | None] = [None] * n  # each column's one type (with blanks), if it has one
+    _known(_TEXTS, _NONE)  # a blank is "null" in every column (looked up by its type below)
+    _known(_DATE_TEXTS, _NONE)
     try:
-        for j in range(n):  # a text or a number may be a date in a date column: its own family
-            family = _DATE_TEXTS if j in date_columns else _TEXTS
-            column = values[j::n]
-            types = set(map(type, column))
-            types.discard(_NONE)
-            if len(types) <= 1:  # one type (and blanks): one table
-                t = single[j] = types.pop() if types else _NONE
-                texts[j::n] = map(_known(family, t).get, column)
-            else:
-                texts[j::n] = [family[t].get(v) if t in family else None for t, v in zip(map(type, column), column)]
+        # every value looked up at once, row by row in C: its column's family (a text or a number
+        # may be a date in a date column), its exact type's table there, its text (None: unseen).
+        # One pass rather than a few steps per column: a small convention's 9 tables hold ~90
+        # columns of a few rows each.
+        texts: list[str | None] = list(map(dict.get, map(dict.get, cycle(families), map(type, values),
+                                                          repeat(_UNSEEN)), values))
     except TypeError:  # an unhashable value (no reader gives one): every value encoded below
         texts = [None] * len(values)
     kinds = [kind for _, kind in cols]
@@ -271,8 +280,12 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
             for j in range(n):
                 found = texts[j::n]
                 if not all(found):  # a None among the texts (never empty), by truth: no comparison each
-                    family = _DATE_TEXTS if j in date_columns else _TEXTS
-                    texts[j::n] = _encode_unseen(values[j::n], found, family, kinds[j], single[j])
+                    column = values[j::n]
+                    types = set(map(type, column))
+                    types.discard(_NONE)
+                    # the column's one type (with blanks), if it has one
+                    t = (types.pop() if types else _NONE) if len(types) <= 1 else None
+                    texts[j::n] = _encode_unseen(column, found, families[j], kinds[j], t)
         except TypeError:  # an unhashable value: left to the pass below
             pass
     if not all(texts):  # still None, not a text (a type not remembered…): encoded cell by cell
