@@ -268,3 +268,32 @@ def test_the_bounds_of_the_remembered_values_change_nothing(monkeypatch):
         reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         assert fpm.canonical_json(conv) == reference
         assert fpm.canonical_json(conv) == reference  # with what the first pass left remembered
+
+
+def test_the_template_lists_kept_whole_never_lend_their_text_to_other_values(monkeypatch):
+    """The financeurs and dispositifs lists are kept whole by exact values and types
+    (`_LIST_TEXTS`): a list met again gives the same text, and a list whose values are equal but
+    of other types (1, 1.0, True; a text and the error of the same text; an instant in two time
+    zones, never kept) or changed in one cell gives its own, as the reference serialisation."""
+    from datetime import timedelta, timezone
+    import json
+
+    from acv_xl.checks import fingerprint as fpm
+
+    monkeypatch.setattr(fpm, "_LIST_TEXTS", {})
+    utc, plus1 = timezone.utc, timezone(timedelta(hours=1))
+    variants = [1, 1.0, True, "#REF!", ExcelError("#REF!"), "1", None,
+                datetime(2024, 3, 5, 14, 30, tzinfo=utc), datetime(2024, 3, 5, 15, 30, tzinfo=plus1)]
+    seen = set()
+    for _ in range(2):  # the second time, every list is kept already (but the time-zone ones)
+        for v in variants:
+            raw = clean_raw()
+            raw["T_Financeurs"][0]["nom"] = v
+            raw["T_Dispositifs"][-1]["dispositif"] = v
+            conv = build(raw)
+            reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            assert fpm.canonical_json(conv) == reference, v
+            seen.add(fpm.fingerprint(conv))
+    assert len(seen) == len(variants) - 1  # only 1 and 1.0, the same number, agree
+    assert fpm._LIST_TEXTS  # the lists were kept
+    assert all(datetime not in key[1] for key in fpm._LIST_TEXTS)  # time-zone-aware: never kept

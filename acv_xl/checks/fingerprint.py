@@ -248,11 +248,33 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
     return list(map(new.get, keys, found)) if new else found
 
 
-def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
+# The lists a workbook copies from the template (financeurs, dispositifs): the same rows in most
+# workbooks of a département, so their text is kept whole, by their exact values and types (equal
+# values of a stored type encode alike, as for `_TEXTS`; a time-zone-aware datetime is left out).
+# Bounded: a few lists of at most `_LIST_MAX_VALUES` values.
+_LISTS = frozenset((layout.T_FINANCEURS.name, layout.T_DISPOSITIFS.name))
+_LIST_TEXTS: dict[tuple, str] = {}
+_LIST_MAX_VALUES = 4_000
+_LIST_MAX = 32
+
+
+def _list_key(attrs: tuple[str, ...], values: list) -> tuple | None:
+    """`_LIST_TEXTS`'s key of a table's values, or None when they are not kept."""
+    if len(values) > _LIST_MAX_VALUES:
+        return None
+    types = tuple(map(type, values))
+    kinds = set(types)
+    if not kinds <= _STORED or (datetime in kinds and any(
+            v.tzinfo is not None for v in values if v.__class__ is datetime)):
+        return None
+    return (attrs, types, tuple(values))
+
+
+def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bool = False) -> str:
     """The rows of a table as `_dumps` writes `[[canonical(raw[attr], kind) for attr, kind in cols]
     for raw in raws]`, brackets excepted: a 5,000-line plan is 60,000 values, so the values are
     looked up column by column in C loops (map) over the flat row-major list, and only the unseen
-    ones encoded."""
+    ones encoded. `is_list`: one of `_LISTS`, whose whole text is kept."""
     n = len(cols)
     attrs, date_columns, families = _plan(cols)
     try:  # every column in every row (the reader's rows, when no header is missing): in C
@@ -260,6 +282,16 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
             [raw[attrs[0]] for raw in raws]
     except KeyError:
         values = [raw.get(attr) for raw in raws for attr in attrs]
+    key = _list_key(attrs, values) if is_list else None
+    if key is not None:
+        text = _LIST_TEXTS.get(key)
+        if text is not None:
+            return text
+        text = _rows_json(raws, cols)
+        if len(_LIST_TEXTS) >= _LIST_MAX:
+            _LIST_TEXTS.clear()
+        _LIST_TEXTS[key] = text
+        return text
     if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS:
         _TEXTS.clear()
         _DATE_TEXTS.clear()
@@ -321,7 +353,7 @@ def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | No
     than copying a 5,000-line plan's megabyte of text into one string, then into its UTF-8 bytes."""
     tables = {}
     for table, cols, raws in _user_tables(conv, rows):
-        tables[table.name] = _rows_json(raws, cols) if cols else ",".join(["[]"] * len(raws))
+        tables[table.name] = _rows_json(raws, cols, table.name in _LISTS) if cols else ",".join(["[]"] * len(raws))
     strays = ',"hors_tableaux":' + _dumps(_strays(conv)) if conv.stray_cells else ""  # sorted: after « format »
     parts = ['{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _dumps(_names(conv)) + ',"tableaux":{']
     for k, name in enumerate(sorted(tables)):
