@@ -233,13 +233,13 @@ def _fill(s: FileSummary, report) -> None:
     s.cells = {name: (nv.sheet, nv.cell) for name, nv in conv.names.items()
                if nv.cell and _TEMPLATE_CELLS.get(name) != (nv.sheet, nv.cell)}
     s.communes = tuple(c.commune for c in conv.communes if c.commune)
-    s.nb_actions = sum(1 for a in conv.actions if not a.is_empty())
+    filled = [a for a in conv.actions if not a.is_empty()]  # once (each `is_empty` walks a row)
+    s.nb_actions = len(filled)
     s.totaux = report.totaux if report.totaux is not None else totals.compute(conv)
     s.acquis = totals.total(totals.counted(conv.financements, layout.STATUTS_ACQUIS))
     counted = {id(lf) for lf in totals.counted(conv.financements)}
     actions = {a.numero: a for a in conv.actions if a.numero}
-    s.actions = tuple((a.numero, a.intitule, a.axe, a.maitre_ouvrage, a.maturite, a.cout_total)
-                      for a in conv.actions if not a.is_empty())
+    s.actions = tuple((a.numero, a.intitule, a.axe, a.maitre_ouvrage, a.maturite, a.cout_total) for a in filled)
     lines = []
     for lf in conv.financements:
         if lf.is_empty():
