@@ -111,11 +111,21 @@ def _blank_values(values: tuple) -> bool:
     return True
 
 
+_LETTERS: dict[int, str] = {}  # column number → letters: the same few columns, file after file
+
+
+def _letter(col: int) -> str:
+    letters = _LETTERS.get(col)
+    if letters is None:
+        letters = _LETTERS[col] = col_letter(col)  # at most Excel's 16,384 columns
+    return letters
+
+
 def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
     cls, attr_name = ROW_MODELS[table.name]
     columns = _map_columns(table, block, conv)
     attrs = tuple(columns)
-    letters = tuple(col_letter(block.first_col + j) for j in columns.values())
+    letters = tuple(map(_letter, map(block.first_col.__add__, columns.values())))
     width = max(columns.values(), default=-1) + 1
     n = len(columns)
     rows = block.rows if columns else []  # no column of ours: no data (every row blank)
