@@ -297,3 +297,24 @@ def test_the_template_lists_kept_whole_never_lend_their_text_to_other_values(mon
     assert len(seen) == len(variants) - 1  # only 1 and 1.0, the same number, agree
     assert fpm._LIST_TEXTS  # the lists were kept
     assert all(datetime not in key[1] for key in fpm._LIST_TEXTS)  # time-zone-aware: never kept
+
+
+@pytest.mark.parametrize("few_rows", [0, 10_000])
+def test_long_and_short_tables_are_looked_up_alike(monkeypatch, few_rows):
+    """A table of a few rows is looked up in one pass, a long one column by column (`_FEW_ROWS`):
+    either way, with nothing remembered and then with everything, the text is the reference's."""
+    import json
+
+    from acv_xl.checks import fingerprint as fpm
+    from acv_xl.outputs.examples import example_conventions
+
+    monkeypatch.setattr(fpm, "_FEW_ROWS", few_rows)
+    for memory in ("_TEXTS", "_DATE_TEXTS", "_LIST_TEXTS"):
+        monkeypatch.setattr(fpm, memory, {})
+    raw = clean_raw()
+    raw["T_Actions"][0]["base"] = 1  # a column of several types
+    raw["T_Actions"][1]["base"] = ExcelError("#REF!")
+    for conv in list(example_conventions().values()) + [build(raw), build(_stored_case_raw())]:
+        reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        assert fpm.canonical_json(conv) == reference
+        assert fpm.canonical_json(conv) == reference  # every value seen before

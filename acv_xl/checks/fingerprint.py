@@ -197,6 +197,7 @@ def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[in
 
 
 _UNSEEN: dict[Any, str] = {}  # the texts of a type not met yet: none (never written to)
+_FEW_ROWS = 48  # up to this many rows, a table's values are looked up in one pass (`_rows_json`)
 
 
 # `_value_json`'s texts of a str (not empty), an int and a date (ISO), as format strings run in C
@@ -295,15 +296,31 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
     if sum(map(len, _TEXTS.values())) > _MAX_TEXTS or sum(map(len, _DATE_TEXTS.values())) > _MAX_TEXTS:
         _TEXTS.clear()
         _DATE_TEXTS.clear()
-    _known(_TEXTS, _NONE)  # a blank is "null" in every column (looked up by its type below)
-    _known(_DATE_TEXTS, _NONE)
+    single: list[type | None] = [None] * n  # each column's one type (with blanks), if it has one
+    known_types = [False] * n  # whether `single[j]` was worked out
     try:
-        # every value looked up at once, row by row in C: its column's family (a text or a number
-        # may be a date in a date column), its exact type's table there, its text (None: unseen).
-        # One pass rather than a few steps per column: a small convention's 9 tables hold ~90
-        # columns of a few rows each.
-        texts: list[str | None] = list(map(dict.get, map(dict.get, cycle(families), map(type, values),
-                                                          repeat(_UNSEEN)), values))
+        if len(raws) <= _FEW_ROWS:
+            # every value looked up at once, row by row in C: its column's family (a text or a number
+            # may be a date in a date column), its exact type's table there, its text (None: unseen).
+            # One pass rather than a few steps per column: a small convention's 9 tables hold ~90
+            # columns of a few rows each (slower per value, so not for a long table).
+            _known(_TEXTS, _NONE)  # a blank is "null" in every column (looked up by its type)
+            _known(_DATE_TEXTS, _NONE)
+            texts: list[str | None] = list(map(dict.get, map(dict.get, cycle(families), map(type, values),
+                                                              repeat(_UNSEEN)), values))
+        else:
+            texts = [None] * len(values)
+            for j in range(n):
+                family = families[j]
+                column = values[j::n]
+                types = set(map(type, column))
+                types.discard(_NONE)
+                known_types[j] = True
+                if len(types) <= 1:  # one type (and blanks): one table
+                    t = single[j] = types.pop() if types else _NONE
+                    texts[j::n] = map(_known(family, t).get, column)
+                else:
+                    texts[j::n] = [family[t].get(v) if t in family else None for t, v in zip(map(type, column), column)]
     except TypeError:  # an unhashable value (no reader gives one): every value encoded below
         texts = [None] * len(values)
     kinds = [kind for _, kind in cols]
@@ -313,11 +330,11 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
                 found = texts[j::n]
                 if not all(found):  # a None among the texts (never empty), by truth: no comparison each
                     column = values[j::n]
-                    types = set(map(type, column))
-                    types.discard(_NONE)
-                    # the column's one type (with blanks), if it has one
-                    t = (types.pop() if types else _NONE) if len(types) <= 1 else None
-                    texts[j::n] = _encode_unseen(column, found, families[j], kinds[j], t)
+                    if not known_types[j]:
+                        types = set(map(type, column))
+                        types.discard(_NONE)
+                        single[j] = (types.pop() if types else _NONE) if len(types) <= 1 else None
+                    texts[j::n] = _encode_unseen(column, found, families[j], kinds[j], single[j])
         except TypeError:  # an unhashable value: left to the pass below
             pass
     if not all(texts):  # still None, not a text (a type not remembered…): encoded cell by cell
