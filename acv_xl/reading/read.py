@@ -213,14 +213,16 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
         c1, c2, sheet = b.first_col, b.last_col, b.sheet
         found = []
         top = b.last_row + 1
+        size = 1  # the row right below first: blank under nearly every table, then nothing more is read
         while True:
-            cells = [x for x in occupied(sheet, top, top + _BELOW_CHUNK - 1, c1, c2) if not elsewhere(b, x[0], x[1])]
+            cells = [x for x in occupied(sheet, top, top + size - 1, c1, c2) if not elsewhere(b, x[0], x[1])]
             rows = {r for r, _c, _v in cells}
-            gap = next((r for r in range(top, top + _BELOW_CHUNK) if r not in rows), None)
+            gap = next((r for r in range(top, top + size) if r not in rows), None)
             found += [x for x in cells if gap is None or x[0] < gap]
             if gap is not None:
                 break
-            top += _BELOW_CHUNK
+            top += size
+            size = _BELOW_CHUNK
         for r, c, v in found:
             j = c - c1
             header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""
