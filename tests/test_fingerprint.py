@@ -296,7 +296,7 @@ def test_the_template_lists_kept_whole_never_lend_their_text_to_other_values(mon
             seen.add(fpm.fingerprint(conv))
     assert len(seen) == len(variants) - 1  # only 1 and 1.0, the same number, agree
     assert fpm._LIST_TEXTS  # the lists were kept
-    assert all(datetime not in key[1] for key in fpm._LIST_TEXTS)  # time-zone-aware: never kept
+    assert all(datetime not in key[2] for key in fpm._LIST_TEXTS)  # time-zone-aware: never kept
 
 
 @pytest.mark.parametrize("few_rows", [0, 10_000])

@@ -259,7 +259,7 @@ _LIST_MAX_VALUES = 4_000
 _LIST_MAX = 32
 
 
-def _list_key(attrs: tuple[str, ...], values: list) -> tuple | None:
+def _list_key(attrs: tuple[str, ...], date_columns: tuple[int, ...], values: list) -> tuple | None:
     """`_LIST_TEXTS`'s key of a table's values, or None when they are not kept."""
     if len(values) > _LIST_MAX_VALUES:
         return None
@@ -268,7 +268,7 @@ def _list_key(attrs: tuple[str, ...], values: list) -> tuple | None:
     if not kinds <= _STORED or (datetime in kinds and any(
             v.tzinfo is not None for v in values if v.__class__ is datetime)):
         return None
-    return (attrs, types, tuple(values))
+    return (attrs, date_columns, types, tuple(values))  # the columns (which are dates), the values by type
 
 
 def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bool = False) -> str:
@@ -283,7 +283,7 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
             [raw[attrs[0]] for raw in raws]
     except KeyError:
         values = [raw.get(attr) for raw in raws for attr in attrs]
-    key = _list_key(attrs, values) if is_list else None
+    key = _list_key(attrs, date_columns, values) if is_list else None
     if key is not None:
         text = _LIST_TEXTS.get(key)
         if text is not None:
