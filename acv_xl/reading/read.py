@@ -43,9 +43,11 @@ def renamed_header(expected: str, candidates: list[str]) -> str | None:
     return folded[close[0]] if close else None
 
 
-# (table, header row) → attr → index, for a header holding every column of the table (the
-# common case: a consolidation meets the template's header row file after file); bounded
-_COMPLETE_HEADERS: dict[tuple[str, tuple, tuple], dict[str, int]] = {}
+# (table, header row) → (the table's columns, attr → index), for a header holding every column of
+# the table (the common case: a consolidation meets the template's header row file after file); the
+# columns kept and compared by identity, so that another definition of a table of the same name
+# (an older template's) never takes its mapping; bounded
+_COMPLETE_HEADERS: dict[tuple[str, tuple, tuple], tuple[tuple, dict[str, int]]] = {}
 
 
 def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> dict[str, int]:
@@ -53,8 +55,8 @@ def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> di
     header = tuple(block.header)
     key = (table.name, header, tuple(map(type, header)))  # by type too: 1 == 1.0 == True, "1" ≠ "1.0"
     known = _COMPLETE_HEADERS.get(key)
-    if known is not None:
-        return dict(known)  # the caller's own copy
+    if known is not None and known[0] is table.columns:
+        return dict(known[1])  # the caller's own copy
     found = [h.strip() if isinstance(h, str) else ("" if h is None else str(h)) for h in block.header]
     index: dict[str, int] = {}
     for col in table.columns:
@@ -63,7 +65,7 @@ def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> di
     if len(index) == len(table.columns):  # nothing missing, nothing to record
         if len(_COMPLETE_HEADERS) >= 256:
             _COMPLETE_HEADERS.clear()
-        _COMPLETE_HEADERS[key] = dict(index)
+        _COMPLETE_HEADERS[key] = (table.columns, dict(index))
         return index
     used = set(index.values())
     spare = [h for i, h in enumerate(found) if i not in used]
