@@ -270,7 +270,8 @@ def test_the_bounds_of_the_remembered_values_change_nothing(monkeypatch):
         assert fpm.canonical_json(conv) == reference  # with what the first pass left remembered
 
 
-def test_another_request_emptying_the_remembered_values_midway_changes_nothing(monkeypatch):
+@pytest.mark.parametrize("few_rows", [0, 10_000])  # column by column, and in one pass
+def test_another_request_emptying_the_remembered_values_midway_changes_nothing(monkeypatch, few_rows):
     """`acv-xl serveur` validates in a pool of threads sharing the memory of written values: another
     request may empty it (its bound reached) between two looks of this one, e.g. after « is there a
     table of this type? » and before « its text for this value ». The text written stays the reference
@@ -293,6 +294,7 @@ def test_another_request_emptying_the_remembered_values_midway_changes_nothing(m
                         for i, v in enumerate(["HT", 1, "HT", 2.5, None, "TTC", 1])]  # a column of several types
     conv = build(raw)
     reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    monkeypatch.setattr(fpm, "_FEW_ROWS", few_rows)
     for memory in ("_TEXTS", "_DATE_TEXTS"):
         monkeypatch.setattr(fpm, memory, {})
     assert fpm.canonical_json(conv) == reference  # every value remembered
@@ -322,3 +324,53 @@ def test_another_request_adding_a_type_while_this_one_counts_the_remembered_valu
     for memory in ("_TEXTS", "_DATE_TEXTS"):
         monkeypatch.setattr(fpm, memory, GrowsWhileCounted(getattr(fpm, memory)))
     assert fpm.canonical_json(conv) == reference
+
+
+def test_the_template_lists_kept_whole_never_lend_their_text_to_other_values(monkeypatch):
+    """The financeurs and dispositifs lists are kept whole by exact values and types
+    (`_LIST_TEXTS`): a list met again gives the same text, and a list whose values are equal but
+    of other types (1, 1.0, True; a text and the error of the same text; an instant in two time
+    zones, never kept) or changed in one cell gives its own, as the reference serialisation."""
+    from datetime import timedelta, timezone
+    import json
+
+    from acv_xl.checks import fingerprint as fpm
+
+    monkeypatch.setattr(fpm, "_LIST_TEXTS", {})
+    utc, plus1 = timezone.utc, timezone(timedelta(hours=1))
+    variants = [1, 1.0, True, "#REF!", ExcelError("#REF!"), "1", None,
+                datetime(2024, 3, 5, 14, 30, tzinfo=utc), datetime(2024, 3, 5, 15, 30, tzinfo=plus1)]
+    seen = set()
+    for _ in range(2):  # the second time, every list is kept already (but the time-zone ones)
+        for v in variants:
+            raw = clean_raw()
+            raw["T_Financeurs"][0]["nom"] = v
+            raw["T_Dispositifs"][-1]["dispositif"] = v
+            conv = build(raw)
+            reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            assert fpm.canonical_json(conv) == reference, v
+            seen.add(fpm.fingerprint(conv))
+    assert len(seen) == len(variants) - 1  # only 1 and 1.0, the same number, agree
+    assert fpm._LIST_TEXTS  # the lists were kept
+    assert all(datetime not in key[2] for key in fpm._LIST_TEXTS)  # time-zone-aware: never kept
+
+
+@pytest.mark.parametrize("few_rows", [0, 10_000])
+def test_long_and_short_tables_are_looked_up_alike(monkeypatch, few_rows):
+    """A table of a few rows is looked up in one pass, a long one column by column (`_FEW_ROWS`):
+    either way, with nothing remembered and then with everything, the text is the reference's."""
+    import json
+
+    from acv_xl.checks import fingerprint as fpm
+    from acv_xl.outputs.examples import example_conventions
+
+    monkeypatch.setattr(fpm, "_FEW_ROWS", few_rows)
+    for memory in ("_TEXTS", "_DATE_TEXTS", "_LIST_TEXTS"):
+        monkeypatch.setattr(fpm, memory, {})
+    raw = clean_raw()
+    raw["T_Actions"][0]["base"] = 1  # a column of several types
+    raw["T_Actions"][1]["base"] = ExcelError("#REF!")
+    for conv in list(example_conventions().values()) + [build(raw), build(_stored_case_raw())]:
+        reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        assert fpm.canonical_json(conv) == reference
+        assert fpm.canonical_json(conv) == reference  # every value seen before

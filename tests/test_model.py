@@ -251,3 +251,20 @@ def test_a_plan_found_by_another_thread_has_its_blank_row(monkeypatch):
     monkeypatch.setattr(model, "_PLANS", OtherRequestReadsAtOnce())
     monkeypatch.setattr(model, "_BLANKS", {})
     assert model._plan(FicheAction)
+
+
+@pytest.mark.parametrize("name, raw", [("acv_id", " ACV001 "), ("acv_departement", 62), ("acv_date_comite", "pas une date"),
+                                       ("acv_date_comite", datetime(2026, 3, 5)), ("acv_libelle", None)])
+def test_a_named_value_is_built_as_model_construct_builds_it(name, raw):
+    """`build_named` fills the model slot by slot: the same instance as pydantic's `model_construct`
+    (fields, their order, the fields set), equal, and as pickled or copied."""
+    from acv_xl.contract.model import NamedValue, build_named
+
+    built = build_named(name, raw, "Projet", "C7")
+    reference = NamedValue.model_construct(**built.__dict__)
+    assert built == reference
+    assert list(built.__dict__.items()) == list(reference.__dict__.items())
+    assert built.model_fields_set == reference.model_fields_set
+    assert built.__pydantic_extra__ is None and built.__pydantic_private__ is None
+    assert pickle.loads(pickle.dumps(built)) == reference and copy.deepcopy(built) == reference
+    assert built.model_dump() == reference.model_dump()

@@ -133,13 +133,14 @@ def test_a_blank_row_ends_the_search(base, tmp_path):
     assert read_file(only_after_gap).stray_cells == []
 
 
-def test_a_long_pasted_block_is_found_whole(base, tmp_path):
+@pytest.mark.parametrize("n", [2, 17, 18, 40])  # across the reads: 1 row, then 16 at a time
+def test_a_long_pasted_block_is_found_whole(base, tmp_path, n):
     def edit(wb):
         ws, _r1, c1, r2, _c2 = _box(wb, FIN)
-        for i in range(40):  # longer than the rows read at a time
+        for i in range(n):  # longer than the rows read at a time
             ws.cell(r2 + 1 + i, c1, f"{i}")
     path = edited_copy(base, tmp_path / "bloc.xlsx", edit)
-    assert len(read_file(path).stray_cells) == 40
+    assert len(read_file(path).stray_cells) == n
 
 
 def _every_table_with_a_line_below(base: Path, dst: Path) -> tuple[Path, set[tuple[str, str]]]:

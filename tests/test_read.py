@@ -652,3 +652,31 @@ def test_the_collector_comes_back_as_it_was_without_walking_what_was_read():
         assert gc.get_freeze_count() == count and gc.isenabled() and frozen and more
     finally:
         gc.unfreeze()
+
+
+def test_a_complete_header_mapped_once_stays_each_table_s_own():
+    """The column mapping of a complete header row is kept (`_COMPLETE_HEADERS`): read again, the
+    same mapping, nothing recorded missing; another definition of a table of the same name (fewer
+    columns: an older template's) maps by its own columns, and the current one, given a header
+    lacking a column, still records it missing."""
+    import dataclasses
+
+    from acv_xl.contract.model import empty
+    from acv_xl.reading import read as rd
+    from acv_xl.reading.source import TableBlock
+
+    t = layout.T_COMMUNES
+    header = [c.header for c in t.columns]
+    block = TableBlock(name=t.name, sheet=t.sheet, first_row=3, first_col=1, header=header, rows=[])
+    for _ in range(2):
+        conv = empty(Convention)
+        assert rd._map_columns(t, block, conv) == {c.attr: j for j, c in enumerate(t.columns)}
+        assert conv.structure.missing_headers == []
+    older = dataclasses.replace(t, columns=t.columns[:1])
+    conv = empty(Convention)
+    assert rd._map_columns(older, block, conv) == {t.columns[0].attr: 0}
+    short = TableBlock(name=t.name, sheet=t.sheet, first_row=3, first_col=1, header=header[:1], rows=[])
+    assert rd._map_columns(older, short, empty(Convention)) == {t.columns[0].attr: 0}  # complete for it
+    conv = empty(Convention)
+    assert rd._map_columns(t, short, conv) == {t.columns[0].attr: 0}
+    assert [m.header for m in conv.structure.missing_headers] == [c.header for c in t.columns[1:]]

@@ -8,7 +8,7 @@ import pytest
 
 from acv_xl.checks.findings import Gravite
 
-from conventions import cell_of, clean_raw, run
+from conventions import build, cell_of, clean_raw, run
 
 E, A, I = Gravite.ERREUR, Gravite.AVERTISSEMENT, Gravite.INFORMATION
 # line indexes of clean_raw()["T_Financements"]
@@ -350,3 +350,34 @@ def test_fin06_and_fin09_not_guessed_with_an_unknown_financeur():
 def test_duplicated_action_number_is_not_judged_on_a_merged_plan():
     out = run(lambda r: r["T_Actions"].append(dict(r["T_Actions"][1], cout_total=10, depense_subventionnable=None)))
     assert [f.code for f in out] == ["ACT-01"]
+
+
+def test_the_dispositif_lists_worked_out_once_are_each_workbook_s_own(monkeypatch):
+    """`_listes` is kept per list of (financeur, dispositif) pairs across runs (`_LISTES`): a
+    workbook whose list differs by one dispositif gets its own, the same as worked out afresh, and
+    the kept mappings cannot be changed by a rule."""
+    from acv_xl.checks.rules import Index, _INDEX
+    from acv_xl.checks.rules import financement as fin
+
+    monkeypatch.setattr(fin, "_LISTES", {})
+    raw = clean_raw()
+    base = build(raw)
+    raw["T_Dispositifs"].append(dict(raw["T_Dispositifs"][0], dispositif="Fonds régional XYZ"))
+    other = build(raw)
+
+    def listes(conv):
+        token = _INDEX.set(Index(conv))
+        try:
+            return fin._listes_owners(conv)
+        finally:
+            _INDEX.reset(token)
+
+    first = listes(base)
+    assert listes(build(clean_raw())) is first  # the same pairs: the same mappings
+    mine = listes(other)
+    assert mine is not first and "Fonds régional XYZ" in mine[0][raw["T_Dispositifs"][0]["financeur"]]
+    assert "Fonds régional XYZ" not in first[0][raw["T_Dispositifs"][0]["financeur"]]
+    monkeypatch.setattr(fin, "_LISTES", {})
+    assert listes(other) == mine and listes(base) == first  # as worked out afresh
+    with pytest.raises(TypeError):
+        first[0]["X"] = ()

@@ -20,7 +20,7 @@ import hashlib
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from itertools import chain, compress, repeat
+from itertools import chain, compress, cycle, repeat
 from operator import is_, itemgetter
 from typing import Any, Callable
 
@@ -187,14 +187,28 @@ def _full() -> bool:
         return True
 
 
-_PLANS: dict[tuple, tuple[tuple[str, ...], tuple[int, ...]]] = {}
+# id(column list) → (that list, its plan): by identity, as hashing the list would hash each `Kind`
+# in Python (the same few lists come back, `_COLUMNS`'); the list kept, so its id stays its own
+_PLANS: dict[int, tuple[tuple, tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...]]]] = {}
 
 
-def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """(attributes, positions of the date columns) of a column list, worked out once."""
-    plan = _PLANS[cols] = (tuple(attr for attr, _ in cols),
-                           tuple(j for j, (_, kind) in enumerate(cols) if kind is Kind.DATE))
+def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...]]:
+    """(attributes, positions of the date columns, each column's family) of a column list,
+    worked out once."""
+    got = _PLANS.get(id(cols))
+    if got is not None and got[0] is cols:
+        return got[1]
+    date_columns = tuple(j for j, (_, kind) in enumerate(cols) if kind is Kind.DATE)
+    plan = (tuple(attr for attr, _ in cols), date_columns,
+            tuple(_DATE_TEXTS if j in date_columns else _TEXTS for j in range(len(cols))))
+    if len(_PLANS) >= 256:
+        _PLANS.clear()
+    _PLANS[id(cols)] = (cols, plan)
     return plan
+
+
+_UNSEEN: dict[Any, str] = {}  # the texts of a type not met yet: none (never written to)
+_FEW_ROWS = 48  # up to this many rows, a table's values are looked up in one pass (`_rows_json`)
 
 
 # `_value_json`'s texts of a str (not empty), an int and a date (ISO), as format strings run in C
@@ -246,35 +260,79 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
     return list(map(new.get, keys, found)) if new else found
 
 
-def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
+# The lists a workbook copies from the template (financeurs, dispositifs): the same rows in most
+# workbooks of a département, so their text is kept whole, by their exact values and types (equal
+# values of a stored type encode alike, as for `_TEXTS`; a time-zone-aware datetime is left out).
+# Bounded: a few lists of at most `_LIST_MAX_VALUES` values.
+_LISTS = frozenset((layout.T_FINANCEURS.name, layout.T_DISPOSITIFS.name))
+_LIST_TEXTS: dict[tuple, str] = {}
+_LIST_MAX_VALUES = 4_000
+_LIST_MAX = 32
+
+
+def _list_key(attrs: tuple[str, ...], date_columns: tuple[int, ...], values: list) -> tuple | None:
+    """`_LIST_TEXTS`'s key of a table's values, or None when they are not kept."""
+    if len(values) > _LIST_MAX_VALUES:
+        return None
+    types = tuple(map(type, values))
+    kinds = set(types)
+    if not kinds <= _STORED or (datetime in kinds and any(
+            v.tzinfo is not None for v in values if v.__class__ is datetime)):
+        return None
+    return (attrs, date_columns, types, tuple(values))  # the columns (which are dates), the values by type
+
+
+def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bool = False) -> str:
     """The rows of a table as `_dumps` writes `[[canonical(raw[attr], kind) for attr, kind in cols]
     for raw in raws]`, brackets excepted: a 5,000-line plan is 60,000 values, so the values are
     looked up column by column in C loops (map) over the flat row-major list, and only the unseen
-    ones encoded."""
+    ones encoded. `is_list`: one of `_LISTS`, whose whole text is kept."""
     n = len(cols)
-    attrs, date_columns = _PLANS.get(cols) or _plan(cols)
+    attrs, date_columns, families = _plan(cols)
     try:  # every column in every row (the reader's rows, when no header is missing): in C
         values = list(chain.from_iterable(map(itemgetter(*attrs), raws))) if n > 1 else \
             [raw[attrs[0]] for raw in raws]
     except KeyError:
         values = [raw.get(attr) for raw in raws for attr in attrs]
+    key = _list_key(attrs, date_columns, values) if is_list else None
+    if key is not None:
+        text = _LIST_TEXTS.get(key)
+        if text is not None:
+            return text
+        text = _rows_json(raws, cols)
+        if len(_LIST_TEXTS) >= _LIST_MAX:
+            _LIST_TEXTS.clear()
+        _LIST_TEXTS[key] = text
+        return text
     if _full():
         _TEXTS.clear()
         _DATE_TEXTS.clear()
-    texts: list[str | None] = [None] * len(values)
     single: list[type | None] = [None] * n  # each column's one type (with blanks), if it has one
+    known_types = [False] * n  # whether `single[j]` was worked out
     try:
-        for j in range(n):  # a text or a number may be a date in a date column: its own family
-            family = _DATE_TEXTS if j in date_columns else _TEXTS
-            column = values[j::n]
-            types = set(map(type, column))
-            types.discard(_NONE)
-            if len(types) <= 1:  # one type (and blanks): one table
-                t = single[j] = types.pop() if types else _NONE
-                texts[j::n] = map(_known(family, t).get, column)
-            else:
-                # one lookup of the type's table: another request may empty the memory between two
-                texts[j::n] = [family.get(t, _NO_TEXTS).get(v) for t, v in zip(map(type, column), column)]
+        if len(raws) <= _FEW_ROWS:
+            # every value looked up at once, row by row in C: its column's family (a text or a number
+            # may be a date in a date column), its exact type's table there, its text (None: unseen).
+            # One pass rather than a few steps per column: a small convention's 9 tables hold ~90
+            # columns of a few rows each (slower per value, so not for a long table).
+            _known(_TEXTS, _NONE)  # a blank is "null" in every column (looked up by its type)
+            _known(_DATE_TEXTS, _NONE)
+            texts: list[str | None] = list(map(dict.get, map(dict.get, cycle(families), map(type, values),
+                                                              repeat(_UNSEEN)), values))
+        else:
+            texts = [None] * len(values)
+            for j in range(n):
+                family = families[j]
+                column = values[j::n]
+                types = set(map(type, column))
+                types.discard(_NONE)
+                known_types[j] = True
+                if len(types) <= 1:  # one type (and blanks): one table
+                    t = single[j] = types.pop() if types else _NONE
+                    texts[j::n] = map(_known(family, t).get, column)
+                else:
+                    # one lookup of the type's table: another request may empty the memory between two
+                    texts[j::n] = [family.get(t, _NO_TEXTS).get(v) for t, v in zip(map(type, column), column)]
     except TypeError:  # an unhashable value (no reader gives one): every value encoded below
         texts = [None] * len(values)
     kinds = [kind for _, kind in cols]
@@ -283,8 +341,12 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...]) -> str:
             for j in range(n):
                 found = texts[j::n]
                 if not all(found):  # a None among the texts (never empty), by truth: no comparison each
-                    family = _DATE_TEXTS if j in date_columns else _TEXTS
-                    texts[j::n] = _encode_unseen(values[j::n], found, family, kinds[j], single[j])
+                    column = values[j::n]
+                    if not known_types[j]:
+                        types = set(map(type, column))
+                        types.discard(_NONE)
+                        single[j] = (types.pop() if types else _NONE) if len(types) <= 1 else None
+                    texts[j::n] = _encode_unseen(column, found, families[j], kinds[j], single[j])
         except TypeError:  # an unhashable value: left to the pass below
             pass
     if not all(texts):  # still None, not a text (a type not remembered…): encoded cell by cell
@@ -320,7 +382,7 @@ def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | No
     than copying a 5,000-line plan's megabyte of text into one string, then into its UTF-8 bytes."""
     tables = {}
     for table, cols, raws in _user_tables(conv, rows):
-        tables[table.name] = _rows_json(raws, cols) if cols else ",".join(["[]"] * len(raws))
+        tables[table.name] = _rows_json(raws, cols, table.name in _LISTS) if cols else ",".join(["[]"] * len(raws))
     strays = ',"hors_tableaux":' + _dumps(_strays(conv)) if conv.stray_cells else ""  # sorted: after « format »
     parts = ['{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _dumps(_names(conv)) + ',"tableaux":{']
     for k, name in enumerate(sorted(tables)):

@@ -36,6 +36,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextvars import ContextVar
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
@@ -130,11 +131,16 @@ def _rel(path: Path, base: Path) -> str:
 
 
 # ------------------------------------------------------------------ worker side
+# the national list a chunk of files is checked against, looked up once for the chunk
+# (`_summarize_chunk`), not once a file (its path resolved and stat'ed: ≈ 25 µs); None: each looks
+_CHUNK_REFERENCE: ContextVar[Any] = ContextVar("acv_consolidation_reference", default=None)
+
+
 def _validate(path: Path):
     """The same engine as `valider` (imported here so that workers forked from the parent reuse it)."""
     from acv_xl.checks.validate import validate_file
 
-    return validate_file(path)
+    return validate_file(path, _CHUNK_REFERENCE.get())
 
 
 def _text(v: Any) -> str | None:
@@ -230,13 +236,13 @@ def _fill(s: FileSummary, report) -> None:
     s.cells = {name: (nv.sheet, nv.cell) for name, nv in conv.names.items()
                if nv.cell and _TEMPLATE_CELLS.get(name) != (nv.sheet, nv.cell)}
     s.communes = tuple(c.commune for c in conv.communes if c.commune)
-    s.nb_actions = sum(1 for a in conv.actions if not a.is_empty())
+    filled = [a for a in conv.actions if not a.is_empty()]  # once (each `is_empty` walks a row)
+    s.nb_actions = len(filled)
     s.totaux = report.totaux if report.totaux is not None else totals.compute(conv)
     s.acquis = totals.total(totals.counted(conv.financements, layout.STATUTS_ACQUIS))
     counted = {id(lf) for lf in totals.counted(conv.financements)}
     actions = {a.numero: a for a in conv.actions if a.numero}
-    s.actions = tuple((a.numero, a.intitule, a.axe, a.maitre_ouvrage, a.maturite, a.cout_total)
-                      for a in conv.actions if not a.is_empty())
+    s.actions = tuple((a.numero, a.intitule, a.axe, a.maitre_ouvrage, a.maturite, a.cout_total) for a in filled)
     lines = []
     for lf in conv.financements:
         if lf.is_empty():
@@ -265,8 +271,18 @@ def _fill(s: FileSummary, report) -> None:
 def _summarize_chunk(chunk: list[tuple[str, str]]) -> list[FileSummary]:
     # Reading a file makes no reference cycles: the collector is paused for the chunk (≈ 5 % of
     # the reading time) and runs, if due, between chunks.
-    with gc_paused():
-        return [summarize(p, r) for p, r in chunk]
+    from acv_xl.contract.reference import current
+
+    try:
+        reference = current()
+    except Exception:  # noqa: BLE001 — unusable: each file says so, as before
+        reference = None
+    token = _CHUNK_REFERENCE.set(reference)
+    try:
+        with gc_paused():
+            return [summarize(p, r) for p, r in chunk]
+    finally:
+        _CHUNK_REFERENCE.reset(token)
 
 
 def _crashed(path: str, rel: str, why: str) -> FileSummary:

@@ -43,13 +43,30 @@ def renamed_header(expected: str, candidates: list[str]) -> str | None:
     return folded[close[0]] if close else None
 
 
+# (table, header row) → (the table's columns, attr → index), for a header holding every column of
+# the table (the common case: a consolidation meets the template's header row file after file); the
+# columns kept and compared by identity, so that another definition of a table of the same name
+# (an older template's) never takes its mapping; bounded
+_COMPLETE_HEADERS: dict[tuple[str, tuple, tuple], tuple[tuple, dict[str, int]]] = {}
+
+
 def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> dict[str, int]:
     """attr → index in the block's header; records the missing (or renamed) headers."""
+    header = tuple(block.header)
+    key = (table.name, header, tuple(map(type, header)))  # by type too: 1 == 1.0 == True, "1" ≠ "1.0"
+    known = _COMPLETE_HEADERS.get(key)
+    if known is not None and known[0] is table.columns:
+        return dict(known[1])  # the caller's own copy
     found = [h.strip() if isinstance(h, str) else ("" if h is None else str(h)) for h in block.header]
     index: dict[str, int] = {}
     for col in table.columns:
         if col.header in found:
             index[col.attr] = found.index(col.header)
+    if len(index) == len(table.columns):  # nothing missing, nothing to record
+        if len(_COMPLETE_HEADERS) >= 256:
+            _COMPLETE_HEADERS.clear()
+        _COMPLETE_HEADERS[key] = (table.columns, dict(index))
+        return index
     used = set(index.values())
     spare = [h for i, h in enumerate(found) if i not in used]
     missing: list[tuple[int, layout.Column, str | None]] = []
@@ -96,11 +113,21 @@ def _blank_values(values: tuple) -> bool:
     return True
 
 
+_LETTERS: dict[int, str] = {}  # column number → letters: the same few columns, file after file
+
+
+def _letter(col: int) -> str:
+    letters = _LETTERS.get(col)
+    if letters is None:
+        letters = _LETTERS[col] = col_letter(col)  # at most Excel's 16,384 columns
+    return letters
+
+
 def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
     cls, attr_name = ROW_MODELS[table.name]
     columns = _map_columns(table, block, conv)
     attrs = tuple(columns)
-    letters = tuple(col_letter(block.first_col + j) for j in columns.values())
+    letters = tuple(map(_letter, map(block.first_col.__add__, columns.values())))
     width = max(columns.values(), default=-1) + 1
     n = len(columns)
     rows = block.rows if columns else []  # no column of ours: no data (every row blank)
@@ -188,14 +215,16 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
         c1, c2, sheet = b.first_col, b.last_col, b.sheet
         found = []
         top = b.last_row + 1
+        size = 1  # the row right below first: blank under nearly every table, then nothing more is read
         while True:
-            cells = [x for x in occupied(sheet, top, top + _BELOW_CHUNK - 1, c1, c2) if not elsewhere(b, x[0], x[1])]
+            cells = [x for x in occupied(sheet, top, top + size - 1, c1, c2) if not elsewhere(b, x[0], x[1])]
             rows = {r for r, _c, _v in cells}
-            gap = next((r for r in range(top, top + _BELOW_CHUNK) if r not in rows), None)
+            gap = next((r for r in range(top, top + size) if r not in rows), None)
             found += [x for x in cells if gap is None or x[0] < gap]
             if gap is not None:
                 break
-            top += _BELOW_CHUNK
+            top += size
+            size = _BELOW_CHUNK
         for r, c, v in found:
             j = c - c1
             header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""

@@ -22,7 +22,8 @@ from functools import lru_cache
 from itertools import compress, repeat
 from operator import attrgetter, is_, is_not
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, Iterable
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
@@ -631,19 +632,42 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
 
 
 # ----------------------------------------------------------------------------- dispositifs by meaning
-def _listes(conv: Convention) -> dict[str, tuple[str, ...]]:
+def _listes(conv: Convention) -> Mapping[str, tuple[str, ...]]:
     """The dispositifs the workbook's list gives each financeur (`T_Dispositifs`), then those of the
     reference list (`layout.FINANCEURS`: a workbook made from an older template lacks the newer
-    ones, which are no less listed), once per run."""
-    def build() -> dict[str, tuple[str, ...]]:
-        out: dict[str, list[str]] = {}
-        for d in conv.dispositifs:
-            if d.financeur and d.dispositif:
-                out.setdefault(d.financeur, []).append(d.dispositif)
-        for f in layout.FINANCEURS:
-            noms = out.setdefault(f.code, [])
-            noms.extend(d.nom for d in f.dispositifs if d.nom not in noms)
-        return {k: tuple(v) for k, v in out.items()}
+    ones, which are no less listed), once per run. Read-only."""
+    return _listes_owners(conv)[0]
+
+
+# the workbook's (financeur, dispositif) pairs → (`_listes`, each family of dispositif → the first
+# financeur listing a dispositif of it, for FIN-21): a function of these pairs
+# and of the reference list only, and most workbooks of a département hold the template's list, so
+# worked out once for all of them (≈ 60 µs a run); read-only mappings, shared. Bounded.
+_LISTES: dict[tuple, tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]] = {}
+
+
+def _listes_owners(conv: Convention) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]:
+    def build() -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]:
+        pairs = tuple((d.financeur, d.dispositif) for d in conv.dispositifs if d.financeur and d.dispositif)
+        got = _LISTES.get(pairs)
+        if got is None:
+            out: dict[str, list[str]] = {}
+            for financeur, dispositif in pairs:
+                out.setdefault(financeur, []).append(dispositif)
+            for f in layout.FINANCEURS:
+                noms = out.setdefault(f.code, [])
+                noms.extend(d.nom for d in f.dispositifs if d.nom not in noms)
+            listes = {k: tuple(v) for k, v in out.items()}
+            owner: dict[str, str] = {}
+            for code, noms in listes.items():
+                for n in noms:
+                    fam = famille(n)
+                    if fam is not None:
+                        owner.setdefault(fam, code)
+            if len(_LISTES) >= 64:
+                _LISTES.clear()
+            got = _LISTES[pairs] = (MappingProxyType(listes), MappingProxyType(owner))
+        return got
     return index(conv).memo("dispositifs_par_financeur", build)
 
 
@@ -701,13 +725,7 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     message names the closest listed dispositif, or the financeur whose dispositif it is. Not
     judged: an empty dispositif, a financeur with no listed dispositif (added by the user), an
     unknown financeur (FIN-02), an FCTVA line (FIN-10), an unrecognised État subsidy (FIN-20)."""
-    listes = _listes(conv)
-    owner: dict[str, str] = {}
-    for code, noms in listes.items():
-        for n in noms:
-            fam = famille(n)
-            if fam is not None:
-                owner.setdefault(fam, code)
+    listes, owner = _listes_owners(conv)
     # what is said of a line depends on these three only: decided once per distinct triple (its first
     # line standing for it), then the lines with something said found in C
     lines = lignes(conv)
@@ -735,8 +753,8 @@ def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancemen
     return index(conv).memo("triples", build)
 
 
-def _hors_liste(conv: Convention, lf: LigneFinancement, listes: dict[str, tuple[str, ...]],
-                owner: dict[str, str]) -> tuple[str, str] | None:
+def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tuple[str, ...]],
+                owner: Mapping[str, str]) -> tuple[str, str] | None:
     """FIN-21 on a line whose dispositif and financeur are filled, the financeur listed: (message
     after the line's prefix, suggestion), or None when nothing is to be said."""
     if _fctva(lf):
