@@ -58,3 +58,34 @@ def test_gou01_anah_in_plan():
 def test_gou02_empty_organisme():
     out = run(lambda r: r["T_Gouvernance"][1].update(organisme=None))
     assert [(f.code, f.cellule) for f in out] == [("GOU-02", "B5")]
+
+
+@pytest.mark.parametrize("text, word", [
+    ("banque des territoires", "banque des territoires"), ("la cdc\nanah", "cdc"), ("cdcx", "cdc"),
+    ("xcdc", "cdc"), ("cdc2", "cdc"), ("2cdc", "cdc"), ("a-cdc-b", "cdc"), ("cdc cdcx", "cdcx"),
+    ("xcdcx cdc", "cdc"), ("", "cdc"), ("anah (deleg)", "anah"), ("é cdc é", "cdc"), ("cdccdc", "cdc"),
+])
+def test_gou01_whole_word_search_is_the_regex_search(text, word):
+    """The memo-free search for very long partner names finds what the regex finds."""
+    from acv_xl.checks.rules import gouvernance as g
+
+    assert g._whole_word(text, word) == bool(g._pattern((word,)).search(text))
+
+
+def test_gou01_a_partner_name_typed_very_long_is_judged_and_never_memoised():
+    """A name pasted into the Financeurs sheet (thousands of characters) is judged as any name, and
+    no memo keeps it: `acv-xl serveur` runs for months."""
+    from acv_xl.checks.rules import gouvernance as g
+
+    long_name = "Banque des Territoires " + "très " * 2_000 + "(Caisse des Dépôts)"
+
+    def m(r, organisme):
+        cdc = next(f for f in r["T_Financeurs"] if f["code"] == "CDC")
+        cdc["nom"] = long_name
+        r["T_Gouvernance"][3].update(organisme=organisme)
+
+    before = (g._aliases_of.cache_info().currsize, g._pattern.cache_info().currsize)
+    assert run(lambda r: m(r, "Caisse des Dépôts"), "GOU-01") == []  # a part of the name, whole word
+    out = run(lambda r: m(r, "Mairie"), "GOU-01")
+    assert [f.code for f in out] == ["GOU-01"] and "CDC" in out[0].message
+    assert (g._aliases_of.cache_info().currsize, g._pattern.cache_info().currsize) == before

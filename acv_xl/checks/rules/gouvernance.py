@@ -9,7 +9,7 @@ from typing import Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
-from acv_xl.contract.values import fold, memo_text
+from acv_xl.contract.values import MEMO_TEXT_MAX, fold, memo_text
 
 from . import (
     SRC_GUIDE,
@@ -33,9 +33,13 @@ def _fold(text: str) -> str:
 
 
 def _aliases(conv: Convention, code: str) -> tuple[str, ...]:
-    """Ways an organisme names a partner: its code, its name, each part of « Name (Other name) »."""
+    """Ways an organisme names a partner: its code, its name, each part of « Name (Other name) ».
+    A name typed very long (a paste) is not memoised: `acv-xl serveur` keeps its memos for months."""
     f = conv.financeur(code)
-    return _aliases_of(code, f.nom if f else None)
+    nom = f.nom if f else None
+    if isinstance(nom, str) and len(nom) > MEMO_TEXT_MAX:
+        return _aliases_of.__wrapped__(code, nom)
+    return _aliases_of(code, nom)
 
 
 @lru_cache(maxsize=1024)
@@ -54,6 +58,30 @@ def _aliases_of(code: str, nom_classeur: str | None) -> tuple[str, ...]:
 def _pattern(aliases: tuple[str, ...]) -> re.Pattern:
     """One regex for all the aliases, each as a whole word of the folded `Organisme`."""
     return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, aliases))})(?![a-z0-9])")
+
+
+def _named(organismes: str, aliases: tuple[str, ...]) -> bool:
+    """Whether one of the aliases stands as a whole word in the folded `organismes`: by the memoised
+    regex for names of ordinary length; for very long ones (a paste), word by word without any memo
+    (neither ours nor `re`'s cache keeps such a text in a server running for months)."""
+    if sum(map(len, aliases)) <= MEMO_TEXT_MAX:
+        return _pattern(aliases).search(organismes) is not None
+    return any(_whole_word(organismes, a) for a in aliases)
+
+
+def _word_char(c: str) -> bool:
+    return "a" <= c <= "z" or "0" <= c <= "9"
+
+
+def _whole_word(text: str, word: str) -> bool:
+    """`word` in `text`, not preceded nor followed by a letter or digit (the regex's lookarounds)."""
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if (start == 0 or not _word_char(text[start - 1])) and (end == len(text) or not _word_char(text[end])):
+            return True
+        start = text.find(word, start + 1)
+    return False
 
 
 @rule("GOU-01", A, "Comité de projet incomplet", SRC_GUIDE, needs=("T_Gouvernance",))
@@ -81,7 +109,7 @@ def comite_de_projet(conv: Convention) -> Iterable[Finding]:
     # the text is found in one organisme, whole word (a line break is no letter or digit)
     organismes = "\n".join(_fold(m.organisme) for m in comite if m.organisme)
     for code in financeurs:
-        if not _pattern(_aliases(conv, code)).search(organismes):
+        if not _named(organismes, _aliases(conv, code)):
             ref = layout.FINANCEURS_BY_CODE.get(code)
             nom = ref.nom if ref else code
             yield at_table(conv, T, "GOU-01", A,
