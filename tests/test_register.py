@@ -378,6 +378,19 @@ def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, 
     assert len(flagged) and set(flagged["Avant"]) == {data_label(evo, 1)} and pf[PERIMETRE_MODIFIE].isna().any()
 
 
+def test_historique_subtitle_says_when_a_run_had_no_departement_filter(tmp_path, examples):
+    """The sheets' subtitle names the départements of the series: a run without `--departement` among
+    runs filtered on 62 is said, never « département 62 » alone over a run of every département."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    subtitle = openpyxl.load_workbook(evo)["Mouvements"]["A2"].value
+    assert "— département 62 et consolidations sans filtre de département —" in subtitle, subtitle
+
+
 def test_users_read_french_headers_and_the_template_status_words(tmp_path, examples):
     """What a référent opens: no technical key as a column header (the identifier is « Identifiant
     ACV », JSON keeps `acv_id`), and the validation status in the template's own words (« Non

@@ -53,13 +53,24 @@ class _EvolutionWriter(_Writer):
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         ws.write_string(0, 0, titre, self.fmt["titre"])
-        deps = sorted({d for d in self.ev.consolidations["departement"] if isinstance(d, str) and d})
-        d = f"département {', '.join(deps)}" if deps else "tous départements"
+        d = self.perimetre()
         ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {self.registre.name} » — "
                               f"générée le {self.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
         ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
         ws.landscape = landscape
         return ws  # the print layout is decided in `table`, from the columns (`page_layout`)
+
+    def perimetre(self) -> str:
+        """The départements of the series as its runs were filtered: a run without `--departement`
+        among them is said, so that the subtitle never reads « département 62 » over a national run."""
+        column = list(self.ev.consolidations["departement"])
+        deps = sorted({d for d in column if isinstance(d, str) and d})
+        if not deps:
+            return "tous départements"
+        d = ("département " if len(deps) == 1 else "départements ") + ", ".join(deps)
+        if any(not (isinstance(x, str) and x) for x in column):
+            d += " et consolidations sans filtre de département"
+        return d
 
     def footer_label(self, ws) -> str:
         return f"{ws.name} — évolution du département"
