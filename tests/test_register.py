@@ -808,6 +808,9 @@ def test_con05_groups_an_unknown_financeur_code():
     v = judge([s])[0]
     con05 = [f for f in v.findings if f.code == "CON-05"]
     assert v.compte and len(con05) == 1 and "« XYZ »" in con05[0].message and "code inconnu" in con05[0].message
+    # its cell is the line's amount: the suggestion says where the code is on that row
+    assert con05[0].cellule and con05[0].suggestion.startswith("À la ligne de la cellule indiquée (celle du montant), "
+                                                               "colonne « Financeur » : employez le code de référence")
     assert con05[0].cellule == "F9" and con05[0].action == "1.1"
     t2 = Totaux(financement_total=Decimal("100"), par_financeur={"ETAT": Decimal("100")})
     assert not [f for f in judge([FileSummary(path="b", rel="b", etat="validé", totaux=t2)])[0].findings

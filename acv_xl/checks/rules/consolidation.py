@@ -204,6 +204,11 @@ def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
     first = next((ln for ln in f.lines if ln[9] and ln[3] in codes), None)
     montant = sum((f.totaux.par_financeur[c] for c in codes), Decimal("0.00"))
     liste = ", ".join(f"« {c} »" for c in codes)
+    # the summary keeps each line's amount cell: the code is on that row, in the Financeur column
+    where = (f"À la ligne de la cellule indiquée (celle du montant), colonne "
+             f"« {layout.T_FINANCEMENTS.header('financeur')} »") if first is not None and first[12] else ""
+    fix = "employez le code de référence du financeur (feuille Financeurs), ou signalez ce financeur au référent " \
+          "départemental."
     pluriel = len(codes) > 1
     return Finding(
         code="CON-05", gravite=Gravite.AVERTISSEMENT,
@@ -212,8 +217,7 @@ def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
         message=f"Code{'s' if pluriel else ''} de financeur absent{'s' if pluriel else ''} de la liste de "
                 f"référence : {liste} ({fmt_euros(montant)}) : le montant est regroupé sous « {CODE_INCONNU} » "
                 "dans la consolidation.",
-        suggestion="Employez le code de référence du financeur (feuille Financeurs), ou signalez ce financeur "
-                   "au référent départemental.",
+        suggestion=f"{where} : {fix}" if where else fix[:1].upper() + fix[1:],
     )
 
 
