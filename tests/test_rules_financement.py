@@ -43,6 +43,20 @@ def test_fin02_unknown_financeur_with_closest_code():
     assert only(out) == [("FIN-02", E, "Plan de financement", "B5", "1.1")] and "« ETAT »" in out[0].suggestion
 
 
+@pytest.mark.parametrize("typed, owner, dispositif", [("FEDER", "UE", "FEDER"), ("feder", "UE", "FEDER")])
+def test_fin02_a_dispositif_typed_as_the_financeur_names_its_financeur(typed, owner, dispositif):
+    """« FEDER » is no financeur: the UE's dispositif (feuille Dispositifs) — the suggestion says so."""
+    out = run(lambda r: lines(r)[DETR_11].update(financeur=typed), "FIN-02")
+    assert only(out) == [("FIN-02", E, "Plan de financement", "B5", "1.1")]
+    assert out[0].suggestion == (f"« {typed} » est un dispositif de « {owner} » (feuille Dispositifs) : choisissez "
+                                 f"« {owner} » comme financeur et « {dispositif} » comme dispositif.")
+
+
+def test_fin02_an_unknown_code_that_names_nothing_asks_for_the_list():
+    out = run(lambda r: lines(r)[DETR_11].update(financeur="ZZQW"), "FIN-02")
+    assert out[0].suggestion == "Choisissez un code de la liste, ou ajoutez ce financeur à la feuille Financeurs."
+
+
 def test_fin02_user_added_financeur_is_known():
     def m(r):
         r["T_Financeurs"].append({"code": "FONDATION", "nom": "Fondation du patrimoine", "categorie": "Privé",

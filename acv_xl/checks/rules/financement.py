@@ -179,9 +179,24 @@ def financeur_inconnu(conv: Convention) -> Iterable[Finding]:
                      "Choisissez le code du financeur dans la liste (feuille Financeurs).")
         elif lf.financeur and lf.financeur not in known:
             c = closest(lf.financeur, codes)
+            owner = None if c else _owner_of_dispositif(conv, lf.financeur)
             yield at(lf, "financeur", "FIN-02", E,
                      f"{prefix(lf)} : {q(lf.financeur)} n'est pas un code de financeur de la feuille Financeurs.",
-                     f"Choisissez {q(c)}." if c else "Choisissez un code de la liste, ou ajoutez ce financeur à la feuille Financeurs.")
+                     f"Choisissez {q(c)}." if c else
+                     f"{q(lf.financeur)} est un dispositif de {q(owner[0])} (feuille Dispositifs) : choisissez "
+                     f"{q(owner[0])} comme financeur et {q(owner[1])} comme dispositif." if owner else
+                     "Choisissez un code de la liste, ou ajoutez ce financeur à la feuille Financeurs.")
+
+
+def _owner_of_dispositif(conv: Convention, typed: str) -> tuple[str, str] | None:
+    """(financeur, dispositif) of the workbook's Dispositifs list that `typed` names — « FEDER » typed
+    as a financeur is the UE's dispositif — or None. Only for an unknown code (rare): a plain walk."""
+    if not isinstance(typed, str):
+        return None
+    for d in rows(conv, layout.T_DISPOSITIFS):
+        if d.financeur and isinstance(d.dispositif, str) and dispositifs.same(typed, d.dispositif):
+            return d.financeur, d.dispositif
+    return None
 
 
 @rule("FIN-03", E, "Montant du financement invalide", SRC_GUIDE, needs=("T_Financements",))
