@@ -63,14 +63,17 @@ class _EvolutionWriter(_Writer):
     def perimetre(self) -> str:
         """The départements of the series as its runs were filtered: a run without `--departement`
         among them is said, so that the subtitle never reads « département 62 » over a national run."""
-        column = list(self.ev.consolidations["departement"])
-        deps = sorted({d for d in column if isinstance(d, str) and d})
+        deps = self.departements()
         if not deps:
             return "tous départements"
         d = ("département " if len(deps) == 1 else "départements ") + ", ".join(deps)
-        if any(not (isinstance(x, str) and x) for x in column):
+        if any(not (isinstance(x, str) and x) for x in self.ev.consolidations["departement"]):
             d += " et consolidations sans filtre de département"
         return d
+
+    def departements(self) -> list[str]:
+        """The départements the series' runs were filtered on (`--departement`), sorted."""
+        return sorted({d for d in self.ev.consolidations["departement"] if isinstance(d, str) and d})
 
     def footer_label(self, ws) -> str:
         return f"{ws.name} — évolution du département"
@@ -98,7 +101,7 @@ class _EvolutionWriter(_Writer):
         ids = ev.ids
         totaux = ev.totaux_financeurs()
         cols = [(H.FINANCEUR, 14, None), (H.NOM_FINANCEUR, 42, None)] + [(labels[c], 16, "euros") for c in ids]
-        deps = {d for d in self.ev.consolidations["departement"] if isinstance(d, str) and d}
+        deps = set(self.departements())
         rows = [[f, _nom(f, deps)] + [totaux[f][c] for c in ids] for f in ev.financeurs()]
         first, last = self.table(ws, TABLES[Feuille.PAR_FINANCEUR], cols, rows,
                                  {2 + j: sum(totaux[f][c] for f in totaux) for j, c in enumerate(ids)}, freeze_cols=2)
