@@ -808,13 +808,62 @@ def test_con05_groups_an_unknown_financeur_code():
     v = judge([s])[0]
     con05 = [f for f in v.findings if f.code == "CON-05"]
     assert v.compte and len(con05) == 1 and "« XYZ »" in con05[0].message and "code inconnu" in con05[0].message
-    # its cell is the line's amount: the suggestion says where the code is on that row
-    assert con05[0].cellule and con05[0].suggestion.startswith("À la ligne de la cellule indiquée (celle du montant), "
-                                                               "colonne « Financeur » : employez le code de référence")
-    assert con05[0].cellule == "F9" and con05[0].action == "1.1"
+    # its cell is the code's own: the Financeur column (the template's here) on the amount's row
+    assert con05[0].suggestion.startswith("Employez le code de référence du financeur")
+    assert con05[0].cellule == "B9" and con05[0].action == "1.1"
     t2 = Totaux(financement_total=Decimal("100"), par_financeur={"ETAT": Decimal("100")})
     assert not [f for f in judge([FileSummary(path="b", rel="b", etat="validé", totaux=t2)])[0].findings
                 if f.code == "CON-05"]
+
+
+def _con05_cells(out_json: Path) -> list[tuple[str, str, str]]:
+    data = json.loads(out_json.read_text(encoding="utf-8"))
+    return [(c["fichier"], k["feuille"], k["cellule"])
+            for c in data["conventions"] for k in c["constats_consolidation"] if k["code"] == "CON-05"]
+
+
+def test_con05_points_at_the_financeur_cell_even_with_the_columns_moved(tmp_path, examples):
+    """A référent clicking CON-05's address lands on the unknown code, not on the line's amount, in
+    a workbook whose Financements columns are not in the template's order; a warm run (the summary
+    from the register) says the same, and a summary stored before the column was kept gives the
+    template's column."""
+    from tests.acceptance_support import edited_copy, header_cells, table_of
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    src = examples["paths"][0]
+    where: dict[str, str] = {}
+
+    def edit(wb):
+        ws, t = table_of(wb, layout.T_FINANCEMENTS.name)
+        heads = header_cells(ws, t)
+        (hr, a), (_, b) = heads["Financeur"], heads["Commentaire"]
+        for r in range(hr, ws.max_row + 1):
+            x, y = ws.cell(r, a), ws.cell(r, b)
+            x.value, y.value = y.value, x.value
+        cols = t.tableColumns
+        c1 = min(c for _, c in heads.values())
+        cols[a - c1].name, cols[b - c1].name = cols[b - c1].name, cols[a - c1].name
+        ws.cell(hr + 1, b).value = "XYZ"  # the first line's financeur, now in the Commentaire's old place
+        where["sheet"], where["cell"] = ws.title, ws.cell(hr + 1, b).coordinate
+
+    edited_copy(src, folder / "deplace.xlsx", edit)
+    assert where["cell"][0] != "B"  # away from the template's column
+    reg = tmp_path / "r.sqlite"
+    for run in ("froid", "chaud"):
+        out, js = tmp_path / f"{run}.xlsx", tmp_path / f"{run}.json"
+        assert _run("consolider", folder, "-o", out, "--json", js, "--registre", reg, "--jobs", "1") in (0, 1)
+        got = _con05_cells(js)
+        assert [(s, c) for _, s, c in got] == [(where["sheet"], where["cell"])], (run, got)
+        assert openpyxl.load_workbook(folder / "deplace.xlsx")[got[0][1]][got[0][2]].value == "XYZ"
+    # a summary recorded without `financeur_col` (an older register): the template's column
+    s = C.summarize(str(folder / "deplace.xlsx"), "deplace.xlsx")
+    assert s.financeur_col == where["cell"].rstrip("0123456789")
+    d = json.loads(R.dump_summary(s))
+    del d["financeur_col"]
+    old = R.load_summary(json.dumps(d))
+    row = where["cell"].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    assert [f.cellule for f in judge([old])[0].findings if f.code == "CON-05"] == [f"B{row}"]
 
 
 def test_sans_erreurs_counts_only_the_workbooks_without_error(tmp_path, examples):

@@ -41,7 +41,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from acv_xl.checks.rules.consolidation import FileSummary, judge
+from acv_xl.checks.rules.consolidation import TEMPLATE_FINANCEUR_COL, FileSummary, judge
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
@@ -247,6 +247,9 @@ def _fill(s: FileSummary, report) -> None:
     for lf in conv.financements:
         if lf.is_empty():
             continue
+        if not lines:  # one table, one Financeur column: kept only when away from the template's
+            col = lf.cell("financeur").rstrip("0123456789")
+            s.financeur_col = col if col != TEMPLATE_FINANCEUR_COL else ""
         a = actions.get(lf.numero)
         compte = id(lf) in counted
         motif = "" if compte else ("refusé" if lf.statut == layout.STATUT_REFUSE else "montant illisible")
