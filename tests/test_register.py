@@ -446,6 +446,44 @@ def test_historique_bad_inputs(tmp_path, capsys):
     assert _run("historique", reg, "-o", reg) == 2
 
 
+def test_a_register_and_outputs_named_in_latin1_work_in_both_commands(tmp_path, examples):
+    """A register copied from a USB stick (« registre_caf\\xe9.sqlite », Latin-1 bytes on Linux),
+    and a consolidated workbook so named: `consolider --registre` records (cold, then warm) and
+    `historique` reads it back, the undecodable bytes shown « \\xe9 » in the register and the
+    workbook; a missing or damaged one so named is refused in French — never « erreur interne »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / os.fsdecode(b"registre_caf\xe9.sqlite")
+    out = tmp_path / os.fsdecode(b"consolid\xe9.xlsx")
+
+    def acv(*args) -> subprocess.CompletedProcess:
+        proc = subprocess.run([*ACV_XL, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                              env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
+        assert "interne" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    for run in ("froid", "chaud"):
+        proc = acv("consolider", folder, "-o", out, "--registre", reg, "--jobs", "1", "--remplacer")
+        assert proc.returncode in (0, 1), proc.stderr
+    n = len(examples["paths"])
+    assert f"{n} fichiers inchangés repris du registre" in proc.stderr
+    with sqlite3.connect(reg) as con:
+        assert [s for s, in con.execute("SELECT sortie FROM consolidations")] == [str(tmp_path / "consolid\\xe9.xlsx")] * 2
+    evo, js = tmp_path / "evo.xlsx", tmp_path / "evo.json"
+    assert acv("historique", reg, "-o", evo, "--json", js).returncode == 0
+    assert "registre « registre_caf\\xe9.sqlite »" in openpyxl.load_workbook(evo).worksheets[0]["A2"].value
+    assert len(json.loads(js.read_text(encoding="utf-8"))["consolidations"]) == 2
+    absent = tmp_path / os.fsdecode(b"absent_\xe9.sqlite")
+    proc = acv("historique", absent, "-o", tmp_path / "e.xlsx")
+    assert proc.returncode == 2 and "registre introuvable" in proc.stderr
+    abime = tmp_path / os.fsdecode(b"ab\xeeme.sqlite")
+    abime.write_bytes(b"pas une base")
+    for args in (("historique", abime, "-o", tmp_path / "e.xlsx"),
+                 ("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", abime, "--jobs", "1")):
+        proc = acv(*args)
+        assert proc.returncode == 2 and "ce n'est pas un fichier SQLite" in proc.stderr, proc.stderr
+    assert abime.read_bytes() == b"pas une base" and not (tmp_path / "e.xlsx").exists()
+
+
 # ------------------------------------------------------------------ safety of the register
 def test_a_register_from_a_newer_acv_xl_is_refused(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)

@@ -14,6 +14,7 @@ from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, H, _s
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_xlsxwriter
+from acv_xl.outputs.terminal import file_text
 
 
 class Feuille:
@@ -54,7 +55,7 @@ class _EvolutionWriter(_Writer):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         ws.write_string(0, 0, titre, self.fmt["titre"])
         d = self.perimetre()
-        ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {self.registre.name} » — "
+        ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {file_text(self.registre.name)} » — "
                               f"générée le {self.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
         ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
         ws.landscape = landscape

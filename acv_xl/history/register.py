@@ -40,6 +40,7 @@ from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
 from acv_xl.checks.totals import Totaux
 from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
+from acv_xl.outputs.terminal import file_text
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
@@ -440,7 +441,7 @@ class Register:
             "INSERT INTO consolidations (date, comite, departement, version_acv_xl, version_regles, sans_erreurs, "
             "sortie, fichiers, conventions_comptees, financement_total) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (r.genere_le.isoformat(timespec="seconds"), r.comite, r.departement, self.version, self.version_regles,
-             int(r.sans_erreurs), str(r.out) if r.out else None, len(r.files), len(r.counted),
+             int(r.sans_erreurs), file_text(r.out) if r.out else None, len(r.files), len(r.counted),
              float(r.totaux.financement_total)))
         cid = cur.lastrowid
         analyses = dict(self._known)  # this run's new analyses join them, one per content
