@@ -12,7 +12,7 @@ Choices:
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
-  convention added or removed. « Engagement obtenu » marks the lines that reach `Acquis`,
+  convention added or removed; only the amount's row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach `Acquis`,
   `Engagé` or `Versé` (a new line already so, or one passing from another statut).
 """
 
@@ -71,7 +71,9 @@ class Mouvement:
 
     @property
     def ecart(self) -> float | None:
-        if self.montant_avant is None and self.montant_apres is None:
+        # a statut's row shows the amounts as context only: a line whose amount changed too has its
+        # own « Montant modifié » row, and the Écart column added up counts that change once
+        if self.type == STATUT_MODIFIE or (self.montant_avant is None and self.montant_apres is None):
             return None
         return round((self.montant_apres or 0.0) - (self.montant_avant or 0.0), 2)
 
