@@ -151,6 +151,28 @@ def test_warm_run_equals_cold_run_cell_by_cell_and_reads_only_what_changed(tmp_p
     con.close()
 
 
+def test_the_line_says_how_many_files_were_read_and_how_many_came_from_the_register(tmp_path, examples, capsys):
+    """« 6 fichiers lus » then « 5 fichiers inchangés repris du registre » said both that every
+    file was read and that five were not: the line now counts each once, and says the run was
+    recorded. The workbook's own summary (its properties) stays the cold run's."""
+    folder = _folder(tmp_path, examples)
+    reg, n = tmp_path / "r.sqlite", len(examples["paths"])
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    assert f"Consolidation : {n} fichiers lus, {n} conventions comptées" in err
+    assert "repris du registre" not in err and "; enregistrée dans le registre (" in err
+    conv = examples["convs"][examples["paths"][0].name].model_copy(deep=True)
+    conv.set_value("acv_libelle", "Arras (nouvelle version)")
+    _write(conv, folder / examples["paths"][0].name)
+    assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    assert f"Consolidation : {n} fichiers (1 lu, {n - 1} inchangés repris du registre), {n} conventions" in err
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--jobs", "1") in (0, 1)
+    assert "enregistrée" not in capsys.readouterr().err
+    comments = {openpyxl.load_workbook(tmp_path / f"{x}.xlsx").properties.description for x in "bc"}
+    assert len(comments) == 1 and f"{n} fichiers lus" in comments.pop()
+
+
 def test_the_same_content_in_two_places_keeps_each_its_own_path_when_warm(tmp_path, examples):
     """Two files of one content share one analysis in the register; a warm run gives each file its
     own summary (its path, size and time), as a cold run does."""
@@ -468,7 +490,7 @@ def test_a_register_and_outputs_named_in_latin1_work_in_both_commands(tmp_path, 
         proc = acv("consolider", folder, "-o", out, "--registre", reg, "--jobs", "1", "--remplacer")
         assert proc.returncode in (0, 1), proc.stderr
     n = len(examples["paths"])
-    assert f"{n} fichiers inchangés repris du registre" in proc.stderr
+    assert f"Consolidation : {n} fichiers inchangés repris du registre, {n} conventions comptées" in proc.stderr
     with sqlite3.connect(reg) as con:
         assert [s for s, in con.execute("SELECT sortie FROM consolidations")] == [str(tmp_path / "consolid\\xe9.xlsx")] * 2
     evo, js = tmp_path / "evo.xlsx", tmp_path / "evo.json"

@@ -638,12 +638,11 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
         if bar is not None:
             bar.stop()
     duree = f"{result.duree:.1f}".replace(".", ",")
-    say(f"Consolidation : {result.summary_line()}" + (f" ; résumé JSON : {json_path}" if json_path else "")
+    say(f"Consolidation : {result.summary_line(with_reused=True)}" + (f" ; résumé JSON : {json_path}" if json_path else "")
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")
         + (f" ; {_removed(result.extracts_removed)}" if result.extracts_removed else "")
         + (f" ; {_left(result.extracts_left)}" if result.extracts_left else "")
-        + (f" ; {len(result.reused)} fichier{'s' if len(result.reused) > 1 else ''} inchangé"
-           f"{'s' if len(result.reused) > 1 else ''} repris du registre" if options.get("cache") else "")
+        + (" ; enregistrée dans le registre" if options.get("record") else "")
         + f" ({duree} s).")
     return result.exit_code
