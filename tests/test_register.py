@@ -416,6 +416,28 @@ def test_historique_subtitle_says_when_a_run_had_no_departement_filter(tmp_path,
     assert "— département 62 et consolidations sans filtre de département —" in subtitle, subtitle
 
 
+def test_departement_062_is_the_departement_62_in_the_workbook_and_the_register(tmp_path, examples):
+    """`--departement 062` counted the 62's conventions but titled the sheets « département 062 »,
+    named DEPT « Département » instead of « Département du Pas-de-Calais » and recorded « 062 »: the
+    historique then saw two départements and a change of scope between two runs of the same one.
+    A register already holding both spellings is read as one département."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "062", "--jobs", "1")
+    ws = openpyxl.load_workbook(tmp_path / "c2.xlsx")[Feuille.PAR_FINANCEUR]
+    assert "— département 62 —" in ws["A2"].value, ws["A2"].value
+    assert "Département du Pas-de-Calais" in [c.value for row in ws.iter_rows() for c in row]
+    with sqlite3.connect(reg) as con:
+        assert [d for d, in con.execute("SELECT departement FROM consolidations ORDER BY id")] == ["62", "62"]
+        con.execute("UPDATE consolidations SET departement = '062' WHERE id = 2")  # as an older acv-xl wrote it
+    evo, js = tmp_path / "e.xlsx", tmp_path / "e.json"
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    assert "— département 62 —" in openpyxl.load_workbook(evo)["Mouvements"]["A2"].value
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [(c["departement"], c["perimetre_modifie"]) for c in data["consolidations"]] == [("62", False), ("62", False)]
+
+
 def test_users_read_french_headers_and_the_template_status_words(tmp_path, examples):
     """What a référent opens: no technical key as a column header (the identifier is « Identifiant
     ACV », JSON keeps `acv_id`), and the validation status in the template's own words (« Non

@@ -28,7 +28,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_id
+from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
@@ -148,6 +148,8 @@ def load(reg: Register) -> Evolution:
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
         "FROM consolidations ORDER BY id", con)
+    # a register written before `--departement 062` was recorded as 62 holds both spellings
+    cons["departement"] = [norm_departement(d) if isinstance(d, str) and d else d for d in cons["departement"]]
     labels = [_label(c, d) for c, d in zip(cons["comite"], cons["date"])]
     seen = {lab: labels.count(lab) for lab in labels}
     # two runs for one comité (a correction): each keeps its number

@@ -41,7 +41,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from acv_xl.checks.rules.consolidation import TEMPLATE_FINANCEUR_COL, FileSummary, judge
+from acv_xl.checks.rules.consolidation import TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
@@ -467,8 +467,6 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
 
 # ------------------------------------------------------------------ entry points
 def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
-    from acv_xl.checks.rules.consolidation import norm_departement
-
     found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
     unreadable = sum(1 for s in summaries if not s.ignore and not s.lisible)
     detail = [f"départements trouvés : {', '.join(found)}" if found else "aucun département renseigné"]
@@ -504,6 +502,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     departement = str(departement).strip().upper() if departement is not None and str(departement).strip() else None
     if departement is not None and not re.fullmatch(r"\d{2,3}|2[AB]", departement):
         raise UsageError(f"code de département invalide : « {str(typed).strip()} » (attendu : 62, 2A, 974…).")
+    if departement is not None:  # « 062 » is 62 everywhere: titles, financeur names, the register
+        departement = norm_departement(departement)
     if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
         raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
     if par_financeur is not None and not Path(par_financeur).resolve().parent.is_dir():
