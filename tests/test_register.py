@@ -686,6 +686,37 @@ def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples,
     assert _dump(reg) == before
 
 
+def test_a_read_only_register_is_said_read_only_never_damaged(tmp_path, examples, monkeypatch, capsys):
+    """A register copied from a CD or a colleague's share, or marked read-only: `consolider` says so
+    before reading the folder (never « inutilisable… restaurez une sauvegarde », never a silent
+    loss of the run), or, when SQLite alone finds out while recording, says that the consolidated
+    workbook is written but the run not recorded. `historique` only reads it: it works."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    capsys.readouterr()
+    before = _dump(reg)
+    # the permission seen by the system (root, who runs these tests, may write anyway)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: (mode != os.W_OK or Path(p) != reg) and real_access(p, mode, **k))
+    assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "est en lecture seule : la consolidation ne peut pas y être enregistrée" in err, err
+    assert "restaurez une sauvegarde" not in err and "n'est pas enregistrée" not in err
+    assert not (tmp_path / "b.xlsx").exists()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    monkeypatch.undo()
+    # SQLite opening it read-only (what a read-only medium gives), found while recording
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(R.sqlite3, "connect", lambda p, *a, **k: real_connect(f"file:{p}?mode=ro", *a, uri=True, **k))
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") == 2
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert "est en lecture seule" in err and "Le classeur consolidé est écrit, mais cette consolidation n'est pas " \
+        "enregistrée." in err and "restaurez une sauvegarde" not in err, err
+    assert (tmp_path / "c.xlsx").exists() and _dump(reg) == before
+
+
 def test_the_register_is_documented(tmp_path):
     doc = (ROOT / "docs" / "registre.md").read_text(encoding="utf-8")
     reg = tmp_path / "r.sqlite"

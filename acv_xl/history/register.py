@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import sqlite3
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -265,6 +266,10 @@ class Register:
             # it created the register leaves one)
             if head and head != _SQLITE_HEADER:
                 raise damaged_error(where, "ce n'est pas un fichier SQLite")
+            # a consolidation to record, into a file (or a folder, for SQLite's journal) it cannot
+            # write: said now, before the whole folder is read for nothing
+            if create and not (os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)):
+                raise readonly_error(where)
         elif not create:
             raise RegisterError(f"registre introuvable : {path}")
         elif not path.resolve().parent.is_dir():
@@ -431,7 +436,9 @@ class Register:
             if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
                 raise _busy(where, written=True) from None
             if isinstance(exc, sqlite3.DatabaseError):
-                raise damaged_error(where, sqlite_why(exc)) from None
+                why = sqlite_why(exc)
+                raise (readonly_error(where, written=True) if why == _READONLY else
+                       damaged_error(where, why, written=True)) from None
             raise
         return cid
 
@@ -520,6 +527,9 @@ _SQLITE_WHY = {  # SQLite's own words, in French
 }
 
 
+_READONLY = _SQLITE_WHY["attempt to write a readonly database"]
+
+
 def sqlite_why(exc: sqlite3.Error) -> str:
     text = str(exc)
     for english, french in _SQLITE_WHY.items():
@@ -532,6 +542,20 @@ def sqlite_why(exc: sqlite3.Error) -> str:
     return f"erreur SQLite : {text}"
 
 
-def damaged_error(where: str, why: str) -> RegisterError:
+_NOT_RECORDED = " Le classeur consolidé est écrit, mais cette consolidation n'est pas enregistrée."
+
+
+def damaged_error(where: str, why: str, written: bool = False) -> RegisterError:
     return RegisterError(f"le registre {where} est inutilisable ({why}) : il n'a été ni modifié ni recréé. "
-                         "Vérifiez le chemin, ou restaurez une sauvegarde du registre.")
+                         "Vérifiez le chemin, ou restaurez une sauvegarde du registre."
+                         + (_NOT_RECORDED if written else ""))
+
+
+def readonly_error(where: str, written: bool = False) -> RegisterError:
+    """A register that can be read but not written (a copy from a CD or a colleague's share, a file
+    marked read-only): nothing is damaged, and no backup is needed."""
+    return RegisterError(f"le registre {where} est en lecture seule : la consolidation ne peut pas y être "
+                         "enregistrée (SQLite doit pouvoir écrire le fichier et, dans son dossier, son journal). "
+                         "Retirez l'attribut « Lecture seule » du fichier, ou copiez-le dans un dossier où vous "
+                         "pouvez écrire, puis relancez ; le registre n'a pas été modifié."
+                         + (_NOT_RECORDED if written else ""))
