@@ -550,7 +550,7 @@ def test_a_damaged_register_is_reported_never_recreated(tmp_path, examples, caps
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     if kind == "pas_sqlite":
-        reg.write_bytes(b"PK\x03\x04 un classeur renomme")
+        reg.write_bytes(b"%PDF-1.4 un document renomme")
     elif kind == "autre_base":
         con = sqlite3.connect(reg)
         con.execute("CREATE TABLE clients (nom TEXT)")
@@ -574,6 +574,24 @@ def test_a_damaged_register_is_reported_never_recreated(tmp_path, examples, caps
     assert ") : il n'a été ni modifié" in err and "  " not in err  # one space before the colon, as French wants
     assert not any(w in err for w in ("database", "malformed", "file is not")), err  # SQLite's words, in French
     assert reg.read_bytes() == before
+
+
+def test_a_workbook_given_for_the_register_is_named_for_what_it_is(tmp_path, examples, capsys):
+    """`historique comite1.xlsx -o …` (the consolidated workbook given for the register): « un
+    classeur Excel, pas un registre », the way to the right file, never « inutilisable… restaurez
+    une sauvegarde du registre » about a workbook that is fine."""
+    folder = _folder(tmp_path, examples)
+    conso = tmp_path / "comite1.xlsx"
+    assert _run("consolider", folder, "-o", conso, "--jobs", "1") in (0, 1)
+    before = conso.read_bytes()
+    for args in (("historique", conso, "-o", tmp_path / "e.xlsx"),
+                 ("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", conso, "--jobs", "1")):
+        assert _run(*args) == 2
+        err = capsys.readouterr().err
+        assert f"le fichier « {conso} » est un classeur Excel, pas un registre : indiquez le registre (fichier " \
+               ".sqlite) donné à « acv-xl consolider … --registre REGISTRE.sqlite »" in err, err
+        assert "sauvegarde" not in err and "inutilisable" not in err
+    assert conso.read_bytes() == before and not (tmp_path / "e.xlsx").exists() and not (tmp_path / "c.xlsx").exists()
 
 
 def _consolider_script(folder: Path, out: Path, reg: Path, kill_after: int | None) -> str:

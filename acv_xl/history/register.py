@@ -264,6 +264,10 @@ class Register:
                 raise RegisterError(f"registre {where} illisible : {exc.strerror or exc}.") from None
             # an empty file is an empty database for SQLite: nothing in it to lose (a run killed as
             # it created the register leaves one)
+            if head.startswith(b"PK\x03\x04"):  # a workbook given for the register (the consolidated one…)
+                raise RegisterError(f"le fichier {where} est un classeur Excel, pas un registre : indiquez le registre "
+                                    "(fichier .sqlite) donné à « acv-xl consolider … --registre REGISTRE.sqlite » ; "
+                                    "ce fichier n'a pas été modifié.")
             if head and head != _SQLITE_HEADER:
                 raise damaged_error(where, "ce n'est pas un fichier SQLite")
             # a consolidation to record, into a file (or a folder, for SQLite's journal) it cannot
