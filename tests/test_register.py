@@ -484,6 +484,31 @@ def data_label(evo: Path, n: int) -> str:
     return openpyxl.load_workbook(evo)["Consolidations"].cell(3 + n, 3).value
 
 
+def test_historique_says_why_its_movements_are_empty(tmp_path, examples, capsys):
+    """After the first comité, or when nothing changed, the movement sheets were empty tables with
+    no word: they now say why, and so does the command's line."""
+    folder = _folder(tmp_path, examples)
+    reg, evo = tmp_path / "r.sqlite", tmp_path / "e.xlsx"
+
+    def notes(sheet: str) -> list[str]:
+        ws = openpyxl.load_workbook(evo)[sheet]
+        return [c.value for row in ws.iter_rows(min_row=4) for c in row if isinstance(c.value, str)]
+
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", evo) == 0
+    seule = "Une seule consolidation dans le registre : les évolutions apparaîtront après la prochaine consolidation"
+    assert seule in capsys.readouterr().err
+    for sheet in ("Mouvements", "Mouvements par financeur"):
+        assert any(n.startswith(seule) for n in notes(sheet)), sheet
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", evo) == 0
+    aucun = "Aucun mouvement : d'une consolidation à la suivante, les conventions comptées sont les mêmes"
+    assert aucun in capsys.readouterr().err and any(n.startswith(aucun) for n in notes("Mouvements"))
+    assert not any(n.startswith((aucun, seule)) for n in notes("Mouvements par financeur"))  # its rows say 0
+
+
 def test_historique_bad_inputs(tmp_path, capsys):
     assert _run("historique", tmp_path / "absent.sqlite", "-o", tmp_path / "e.xlsx") == 2
     assert "« acv-xl consolider DOSSIER -o SORTIE.xlsx --registre " in capsys.readouterr().err  # how to get one

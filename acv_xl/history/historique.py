@@ -256,6 +256,15 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     return out
 
 
+def rien_a_comparer(ev: Evolution) -> str:
+    """Why there is no movement at all, in French (under an empty table, after the command's line)."""
+    if len(ev.ids) < 2:
+        return ("Une seule consolidation dans le registre : les évolutions apparaîtront après la prochaine "
+                "consolidation enregistrée (« acv-xl consolider … --registre »).")
+    return ("Aucun mouvement : d'une consolidation à la suivante, les conventions comptées sont les mêmes et leurs "
+            "lignes de financement n'ont pas changé.")
+
+
 def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
     """Per pair of consecutive consolidations and per financeur: total before, after, the change,
     the commitments obtained (lines reaching Acquis, Engagé or Versé) and the new lines."""
@@ -356,7 +365,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     print(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
           f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"
           f"{'s' if len(ev.mouvements) > 1 else ''} → {out}" + (f" ; JSON : {json_path}" if json_path else "")
-          + f" ({duree} s).", file=sys.stderr)
+          + f" ({duree} s)." + (f" {rien_a_comparer(ev)}" if not ev.mouvements else ""), file=sys.stderr)
     return 0
 
 

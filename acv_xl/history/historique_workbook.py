@@ -9,7 +9,7 @@ from pathlib import Path
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
-from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur
+from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur, rien_a_comparer
 from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
@@ -169,7 +169,9 @@ class _EvolutionWriter(_Writer):
                  m.libelle, m.type, m.numero, m.intitule, m.financeur, m.dispositif, m.nature, m.annee, m.statut_avant,
                  m.statut_apres, m.montant_avant, m.montant_apres, m.ecart, m.engagement] for m in ev.mouvements]
         _, last = self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=0)
-        self.note_perimetre(ws, last + 2)
+        if not rows:  # an empty table says why, rather than leave the référent wondering
+            ws.write_string(last + 2, 0, rien_a_comparer(ev), self.fmt["sous_titre"])
+        self.note_perimetre(ws, last + 2 + (not rows))
 
     def note_perimetre(self, ws, row: int) -> None:
         """Under a table of movements, when two consecutive consolidations differ in scope."""
@@ -191,6 +193,8 @@ class _EvolutionWriter(_Writer):
         rows = [[labels[a], labels[b], ev.changement_perimetre(a, b) or None, *rest]
                 for a, b, *rest in mouvements_par_financeur(ev)]
         self.table(ws, TABLES[Feuille.MOUVEMENTS_FINANCEURS], cols, rows, freeze_cols=4)
+        if not rows:
+            ws.write_string(len(rows) + 4, 0, rien_a_comparer(ev), self.fmt["sous_titre"])
         self.note_perimetre(ws, len(rows) + 6)
         ws.write_string(len(rows) + 5, 0, "Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » ou "
                                           "« Versé », et lignes passées à l'un de ces statuts (détail : feuille "
