@@ -349,6 +349,31 @@ def test_two_comites_then_historique(tmp_path, examples):
     assert wb["Mouvements"].print_title_rows == "$3:$3"  # the header row on every printed page
 
 
+def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_path, examples):
+    """Calais sends a new version that cannot be read: historique said « Convention retirée », as if
+    Calais had left the programme; it now says « Convention non comptée (illisible) », found by the
+    file's path (an unreadable workbook has no identifier), and « (autre département) » likewise by
+    identifier. A file gone from the folder is still « Convention retirée »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    names = sorted(p.name for p in examples["paths"])
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    (folder / names[0]).write_bytes((folder / names[0]).read_bytes()[:5000])  # a truncated copy, same name
+    (folder / names[1]).unlink()
+    autre = examples["convs"][names[2]].model_copy(deep=True)
+    autre.set_value("acv_departement", "59")
+    _write(autre, folder / names[2])
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    kinds = {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if isinstance(kind, str)
+             and kind.startswith("Convention")}
+    ids = [examples["convs"][n].value("acv_id") for n in names[:3]]
+    assert kinds == {ids[0]: "Convention non comptée (illisible)", ids[1]: "Convention retirée",
+                     ids[2]: "Convention non comptée (autre département)"}, kinds
+
+
 def test_historique_of_consolidations_without_comite(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
@@ -368,9 +393,10 @@ def test_historique_of_consolidations_without_comite(tmp_path, examples):
 
 def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, examples, capsys):
     """A run with `--sans-erreurs` after one without leaves the conventions with errors out: they read
-    « Convention retirée », and the pair is flagged (column, note, JSON, message), so that a référent
-    does not take a filter for conventions leaving the programme. The next run of the same scope is not."""
-    from acv_xl.history.historique import CONVENTION_RETIREE, PERIMETRE_MODIFIE
+    « Convention non comptée (classeur avec erreurs) », and the pair is flagged (column, note, JSON,
+    message), so that a référent does not take a filter for conventions leaving the programme. The
+    next run of the same scope is not."""
+    from acv_xl.history.historique import PERIMETRE_MODIFIE
 
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
@@ -389,7 +415,7 @@ def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, 
         ("62", False, False), ("62", True, True), ("62", True, False)]
     mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
     mv = mv[mv["Mouvement"].notna()]
-    retirees = mv[mv["Mouvement"] == CONVENTION_RETIREE]
+    retirees = mv[mv["Mouvement"] == "Convention non comptée (classeur avec erreurs)"]
     with_errors = {examples["convs"][p.name].value("acv_id") for p in examples["paths"]
                    if any(f.gravite.value == "erreur" for f in validate_file(p).findings)}
     assert with_errors and set(retirees[H.ACV_ID]) == with_errors

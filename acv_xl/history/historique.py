@@ -12,7 +12,8 @@ Choices:
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
-  convention added or removed; only the amount's row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach `Acquis`,
+  convention added or removed — or no longer counted, its workbook still in the folder (found by
+  its identifier, or by its path when the new version is unreadable), with why; only the amount's row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach `Acquis`,
   `Engagé` or `Versé` (a new line already so, or one passing from another statut).
 """
 
@@ -39,6 +40,8 @@ from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 # Kinds of movement (the « Mouvement » column).
 CONVENTION_AJOUTEE = "Convention ajoutée"
 CONVENTION_RETIREE = "Convention retirée"
+# its workbook still there but not counted: « Convention non comptée (illisible) », never « retirée »
+CONVENTION_NON_COMPTEE = "Convention non comptée"
 LIGNE_AJOUTEE = "Nouvelle ligne"
 LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
@@ -178,22 +181,33 @@ def load(reg: Register) -> Evolution:
 
 def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     rows = con.execute(
-        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total FROM fichiers f "
+        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin FROM fichiers f "
         "JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
-    state: dict[int, dict[str, tuple]] = defaultdict(dict)  # consolidation → norm id → (acv_id, analysis, libellé, total)
-    for cid, acv_id, aid, lib, total in rows:
-        state[cid][norm_id(acv_id) or f"\x00{aid}"] = (acv_id, aid, lib, total)
+    # consolidation → norm id → (acv_id, analysis, libellé, total, path)
+    state: dict[int, dict[str, tuple]] = defaultdict(dict)
+    for cid, acv_id, aid, lib, total, chemin in rows:
+        state[cid][norm_id(acv_id) or f"\x00{aid}"] = (acv_id, aid, lib, total, chemin)
+    # the files a consolidation saw but did not count, by convention and by path (an unreadable
+    # new version has no identifier left: its path is the previous one's), with why
+    non_comptes: dict[int, dict[str, str]] = defaultdict(dict)
+    for cid, acv_id, chemin, motif in con.execute(
+            "SELECT consolidation_id, acv_id, chemin, motif FROM fichiers WHERE compte = 0 AND motif IS NOT NULL"):
+        non_comptes[cid].setdefault(f"\x00{chemin}", motif)
+        if norm_id(acv_id):
+            non_comptes[cid].setdefault(norm_id(acv_id), motif)
     out: list[Mouvement] = []
     ids = ev.ids
     pairs: list[tuple[int, int, str, tuple, tuple]] = []
     for avant, apres in zip(ids, ids[1:]):
         a, b = state.get(avant, {}), state.get(apres, {})
         for k in sorted(b.keys() - a.keys()):
-            acv, _, lib, total = b[k]
+            acv, _, lib, total, _ = b[k]
             out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_AJOUTEE, montant_apres=total))
         for k in sorted(a.keys() - b.keys()):
-            acv, _, lib, total = a[k]
-            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_RETIREE, montant_avant=total))
+            acv, _, lib, total, chemin = a[k]
+            motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
+            kind = f"{CONVENTION_NON_COMPTEE} ({motif.removesuffix(', non compté')})" if motif else CONVENTION_RETIREE
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_avant=total))
         for k in sorted(a.keys() & b.keys()):
             if a[k][1] != b[k][1]:  # another content: compare the lines
                 pairs.append((avant, apres, k, a[k], b[k]))
