@@ -786,6 +786,39 @@ def test_a_read_only_register_is_said_read_only_never_damaged(tmp_path, examples
     assert (tmp_path / "c.xlsx").exists() and _dump(reg) == before
 
 
+def test_a_register_that_cannot_be_created_or_opened_is_said_in_french(tmp_path, examples, monkeypatch, capsys):
+    """A new register in a folder the user cannot write to, SQLite refusing to open a file, a
+    read-only medium while the register is being created: French, the way out, status 2 — never
+    SQLite's English (« unable to open database file »), never « restaurez une sauvegarde »."""
+    folder = _folder(tmp_path, examples)
+    (tmp_path / "partage").mkdir()
+    reg = tmp_path / "partage" / "r.sqlite"
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: (not (mode & os.W_OK) or Path(p) != reg.parent)
+                        and real_access(p, mode, **k))
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"impossible de créer le registre « {reg} » : vous ne pouvez pas écrire dans le dossier {reg.parent}." \
+        in err, err
+    monkeypatch.undo()
+    real_connect = sqlite3.connect
+
+    def refused(p, *a, **k):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(R.sqlite3, "connect", refused)
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"impossible de créer le registre « {reg} » (impossible d'ouvrir le fichier) : vérifiez que vous pouvez " \
+        "écrire dans le dossier" in err and "unable" not in err, err
+    reg.write_bytes(b"")  # an empty file (a run killed as it created it), on a medium that refuses writes
+    monkeypatch.setattr(R.sqlite3, "connect", lambda p, *a, **k: real_connect(f"file:{p}?mode=ro", *a, uri=True, **k))
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "est en lecture seule" in err and "sauvegarde" not in err, err
+    assert not (tmp_path / "a.xlsx").exists() and reg.read_bytes() == b""
+
+
 def test_the_register_is_documented(tmp_path):
     doc = (ROOT / "docs" / "registre.md").read_text(encoding="utf-8")
     reg = tmp_path / "r.sqlite"

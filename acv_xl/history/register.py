@@ -278,10 +278,18 @@ class Register:
             raise RegisterError(f"registre introuvable : {path}")
         elif not path.resolve().parent.is_dir():
             raise RegisterError(f"le dossier du registre n'existe pas : {path.parent}")
+        elif not os.access(path.resolve().parent, os.W_OK | os.X_OK):
+            raise RegisterError(f"impossible de créer le registre {where} : vous ne pouvez pas écrire dans le dossier "
+                                f"{path.parent}. Choisissez un dossier où vous pouvez écrire.")
         try:
             con = sqlite3.connect(str(path), timeout=ATTENTE, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise RegisterError(f"impossible d'ouvrir le registre {where} : {exc}.") from None
+        except sqlite3.Error as exc:  # SQLite's words, in French
+            if not path.exists():
+                raise RegisterError(f"impossible de créer le registre {where} ({sqlite_why(exc)}) : vérifiez que vous "
+                                    f"pouvez écrire dans le dossier {path.parent}, ou choisissez un autre "
+                                    "dossier.") from None
+            raise RegisterError(f"impossible d'ouvrir le registre {where} ({sqlite_why(exc)}) : vérifiez que vous "
+                                "pouvez le lire et l'écrire.") from None
         try:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
             reg = cls(path, con, version)
@@ -293,6 +301,8 @@ class Register:
             con.close()
             if _locked(exc):
                 raise _busy(where) from None
+            if sqlite_why(exc) == _READONLY:  # creating or migrating it on a medium that refuses writes
+                raise readonly_error(where) from None
             raise damaged_error(where, sqlite_why(exc)) from None
         except sqlite3.DatabaseError as exc:
             con.close()
