@@ -464,6 +464,21 @@ def test_departement_062_is_the_departement_62_in_the_workbook_and_the_register(
     assert [(c["departement"], c["perimetre_modifie"]) for c in data["consolidations"]] == [("62", False), ("62", False)]
 
 
+def test_a_departement_without_convention_is_refused_without_saying_the_files_were_read(tmp_path, examples, capsys):
+    """`--departement 59` over a folder of the 62 after a run recorded in the register: « parmi les
+    6 fichiers trouvés », not « lus » (none was read again), and nothing is recorded."""
+    folder = _folder(tmp_path, examples)
+    reg, n = tmp_path / "r.sqlite", len(examples["paths"])
+    _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1")
+    before = _dump(reg)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--departement", "59",
+                "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"aucune convention du département 59 parmi les {n} fichiers trouvés (départements trouvés : 62)" in err, err
+    assert _dump(reg) == before and not (tmp_path / "b.xlsx").exists()
+
+
 def test_users_read_french_headers_and_the_template_status_words(tmp_path, examples):
     """What a référent opens: no technical key as a column header (the identifier is « Identifiant
     ACV », JSON keeps `acv_id`), and the validation status in the template's own words (« Non

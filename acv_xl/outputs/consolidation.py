@@ -473,7 +473,8 @@ def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
     if unreadable:
         detail.append(f"{unreadable} fichier{'s' if unreadable > 1 else ''} illisible{'s' if unreadable > 1 else ''}")
     n = len(summaries)
-    return (f"aucune convention du département {departement} parmi les {n} fichier{'s' if n > 1 else ''} lu"
+    # « trouvés »: with the register, most were not read again
+    return (f"aucune convention du département {departement} parmi les {n} fichier{'s' if n > 1 else ''} trouvé"
             f"{'s' if n > 1 else ''} ({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à "
             "--departement et le dossier.")
 
