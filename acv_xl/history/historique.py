@@ -13,8 +13,9 @@ Choices:
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
-  its identifier, or by its path when the new version is unreadable), with why; only the amount's row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach `Acquis`,
-  `Engagé` or `Versé` (a new line already so, or one passing from another statut).
+  its identifier, or by its path when the new version is unreadable), with why. Only the amount's
+  row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach
+  `Acquis`, `Engagé` or `Versé` (a new line already so, or one passing from another statut).
 """
 
 from __future__ import annotations
@@ -181,8 +182,8 @@ def load(reg: Register) -> Evolution:
 
 def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     rows = con.execute(
-        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin FROM fichiers f "
-        "JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
+        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin "
+        "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
     # consolidation → norm id → (acv_id, analysis, libellé, total, path)
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
     for cid, acv_id, aid, lib, total, chemin in rows:
@@ -206,7 +207,8 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
         for k in sorted(a.keys() - b.keys()):
             acv, _, lib, total, chemin = a[k]
             motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
-            kind = f"{CONVENTION_NON_COMPTEE} ({motif.removesuffix(', non compté')})" if motif else CONVENTION_RETIREE
+            kind = (f"{CONVENTION_NON_COMPTEE} ({motif.removesuffix(', non compté')})" if motif
+                    else CONVENTION_RETIREE)
             out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_avant=total))
         for k in sorted(a.keys() & b.keys()):
             if a[k][1] != b[k][1]:  # another content: compare the lines

@@ -55,7 +55,8 @@ class _EvolutionWriter(_Writer):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         ws.write_string(0, 0, titre, self.fmt["titre"])
         d = self.perimetre()
-        ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {file_text(self.registre.name)} » — "
+        nom = file_text(self.registre.name)  # a name in Latin-1 (a copied USB stick) escaped, as files are
+        ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {nom} » — "
                               f"générée le {self.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
         ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
         ws.landscape = landscape
