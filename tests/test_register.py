@@ -660,6 +660,20 @@ def test_a_workbook_given_for_the_register_is_named_for_what_it_is(tmp_path, exa
     assert conso.read_bytes() == before and not (tmp_path / "e.xlsx").exists() and not (tmp_path / "c.xlsx").exists()
 
 
+def test_a_new_register_named_like_a_workbook_is_refused_before_anything_is_written(tmp_path, examples, capsys):
+    """`--registre evolution.xlsx` (the historique's name typed for the register) created an SQLite
+    file named .xlsx that Excel then refuses to open: refused, with the name to give instead."""
+    folder = _folder(tmp_path, examples)
+    for name in ("evolution.xlsx", "registre.JSON"):
+        reg = tmp_path / name
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") == 2
+        err = capsys.readouterr().err
+        assert f"donnez-lui l'extension .sqlite (par exemple « {reg.stem}.sqlite »)" in err, err
+        assert not reg.exists() and not (tmp_path / "c.xlsx").exists()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", tmp_path / "registre_62",
+                "--jobs", "1") in (0, 1)  # no extension at all: a name of the user's own
+
+
 def _consolider_script(folder: Path, out: Path, reg: Path, kill_after: int | None) -> str:
     """A run in a subprocess; `kill_after`: SIGKILL itself at that SQL statement of the recording."""
     return textwrap.dedent(f"""

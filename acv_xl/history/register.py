@@ -139,6 +139,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conventions", "constats_consolidation")
 
 
+# extensions a new register may not take: another program would try to open it
+_OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".json", ".pdf", ".txt")
+
+
 class RegisterError(UsageError):
     """The register cannot be used (damaged, newer, busy…): a French message, exit status 2."""
 
@@ -276,6 +280,9 @@ class Register:
                 raise readonly_error(where)
         elif not create:
             raise RegisterError(f"registre introuvable : {path}")
+        elif path.suffix.lower() in _OTHER_FORMATS:  # `--registre evolution.xlsx`: an SQLite file Excel cannot open
+            raise RegisterError(f"le registre {where} aurait l'extension {path.suffix} d'un autre format : donnez-lui "
+                                f"l'extension .sqlite (par exemple « {path.stem}.sqlite »). Rien n'est écrit.")
         elif not path.resolve().parent.is_dir():
             raise RegisterError(f"le dossier du registre n'existe pas : {path.parent}")
         elif not os.access(path.resolve().parent, os.W_OK | os.X_OK):
