@@ -890,6 +890,31 @@ def test_each_extract_totals_equal_the_lignes_of_that_financeur(tmp_path, exampl
     assert all(v.motif == C.MOTIF_CONSOLIDATION for f, v in zip(res.files, res.verdicts) if "extraits" in f.path)
 
 
+def test_a_report_of_another_kind_is_not_replaced_without_remplacer(tmp_path, examples, capsys):
+    """`historique … -o comite_juin.xlsx`, the name of the June comité's consolidation: it silently
+    replaced that consolidation (any acv-xl report could be replaced). A report of another kind is
+    now kept unless `--remplacer`; re-running a command over its own previous report still replaces
+    it, as before."""
+    folder = _folder(tmp_path, examples)
+    reg, conso, evo = tmp_path / "r.sqlite", tmp_path / "comite_juin.xlsx", tmp_path / "evolution.xlsx"
+    assert _run("consolider", folder, "-o", conso, "--registre", reg, "--jobs", "1") in (0, 1)
+    assert _run("historique", reg, "-o", evo) == 0
+    kept = conso.read_bytes(), evo.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", conso) == 2
+    err = capsys.readouterr().err
+    assert f"« {conso} » existe déjà et c'est un classeur consolidé (acv-xl consolider) : il n'est pas remplacé" in err
+    assert _run("consolider", folder, "-o", evo, "--jobs", "1") == 2
+    assert "c'est l'évolution d'un département (acv-xl historique) : il n'est pas remplacé" in capsys.readouterr().err
+    assert (conso.read_bytes(), evo.read_bytes()) == kept
+    assert _run("historique", reg, "-o", evo) == 0  # its own previous report: replaced
+    assert _run("consolider", folder, "-o", conso, "--jobs", "1") in (0, 1)
+    assert _run("historique", reg, "-o", conso, "--remplacer") == 0
+    from acv_xl.outputs.output_guard import derived_kind
+
+    assert derived_kind(conso) == "historique"
+
+
 def test_an_extract_never_overwrites_an_input(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
     victim = folder / "financeur_ETAT.xlsx"

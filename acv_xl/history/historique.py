@@ -343,7 +343,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
                     f"-o SORTIE.xlsx --registre {registre} », comité après comité.")
     from acv_xl.outputs.output_guard import Output, check_outputs
 
-    outputs = [Output(out, (".xlsx",), "-o")] + ([Output(json_path, (".json",), "--json")] if json_path else [])
+    outputs = [Output(out, (".xlsx",), "-o", HISTORIQUE)] + (
+        [Output(json_path, (".json",), "--json", HISTORIQUE)] if json_path else [])
     if problem := check_outputs([registre], outputs, replace=replace):  # never the register, never a user's file
         return fail(problem)
     try:

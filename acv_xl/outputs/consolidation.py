@@ -66,7 +66,7 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     to_json,
     write_workbook,
 )
-from acv_xl.outputs.output_guard import Output, check_outputs, is_derived_report
+from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, is_derived_report
 from acv_xl.reading.provenance import produced_by
 
 EXTENSIONS = (".xlsx", ".xlsm")
@@ -517,7 +517,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         since[0] = now
 
     files, base = discover(paths)
-    outputs = [Output(out, (".xlsx",), "-o")] + ([Output(Path(json_path), (".json",), "--json")] if json_path else [])
+    outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
+        [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
     written = {o.path.resolve() for o in outputs}
     mine = {f for f in files if f in written and is_derived_report(f)}
