@@ -171,6 +171,8 @@ def test_the_line_says_how_many_files_were_read_and_how_many_came_from_the_regis
     assert "enregistrée" not in capsys.readouterr().err
     comments = {openpyxl.load_workbook(tmp_path / f"{x}.xlsx").properties.description for x in "bc"}
     assert len(comments) == 1 and f"{n} fichiers lus" in comments.pop()
+    # nor does the workbook's Fichiers sheet claim they were all read (it is the same, warm or cold)
+    assert openpyxl.load_workbook(tmp_path / "b.xlsx")[Feuille.FICHIERS]["A1"].value == "Fichiers trouvés"
 
 
 def test_the_same_content_in_two_places_keeps_each_its_own_path_when_warm(tmp_path, examples):

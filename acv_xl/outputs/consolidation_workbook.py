@@ -732,7 +732,7 @@ class _Writer:
                                                   "format": self.fmt[fmt]})
 
     def fichiers(self) -> None:
-        ws = self.sheet(Feuille.FICHIERS, "Fichiers lus")
+        ws = self.sheet(Feuille.FICHIERS, "Fichiers trouvés")  # not « lus »: with the register most are not read again
         cols = [
             (H.CHEMIN, 40, None), (H.TAILLE, 13, "entier"), (H.SHA256, 66, None), (H.VERSION, 10, None),
             (H.DATE_VALIDATION, 12, "date"), (H.STATUT, 26, None), (H.ACV_ID, 12, None), (H.DEPARTEMENT, 12, None),
