@@ -351,6 +351,42 @@ def test_two_comites_then_historique(tmp_path, examples):
     assert wb["Mouvements"].print_title_rows == "$3:$3"  # the header row on every printed page
 
 
+def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtained(tmp_path, examples):
+    """The commune corrects « FEDER » typed as a financeur into « UE » (what CON-05 asks): the line
+    read as « Ligne retirée » + « Nouvelle ligne » already acquired, i.e. 780 000 € of UE
+    « engagements obtenus » at the next comité that no one obtained. It is now two « Financeur
+    modifié » rows (the old code's amount out, the new one's in), no commitment obtained, no new
+    line; a line really added at the same time is still one."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    name = next(n for n, c in examples["convs"].items()
+                if any(lf.financeur and lf.financeur not in layout.FINANCEURS_BY_CODE for lf in c.financements))
+    conv = examples["convs"][name].model_copy(deep=True)
+    i = next(k for k, lf in enumerate(conv.financements)
+             if lf.financeur and lf.financeur not in layout.FINANCEURS_BY_CODE)
+    old = conv.financements[i]
+    conv.financements[i] = _line(old, financeur="UE")
+    conv.financements.append(_line(conv.financements[0], financeur="REGION", dispositif="Aide nouvelle",
+                                   statut="Acquis"))
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    change = mv[mv["Mouvement"] == "Financeur modifié"]
+    assert list(change["Financeur"]) == [old.financeur, "UE"]
+    assert [round(float(e)) for e in change["Écart (€)"]] == [-round(float(old.montant)), round(float(old.montant))]
+    assert set(change["Engagement obtenu"]) == {"Non"}
+    nouvelles = mv[mv["Mouvement"] == "Nouvelle ligne"]
+    assert list(nouvelles["Financeur"]) == ["REGION"] and not (mv["Mouvement"] == "Ligne retirée").any()
+    pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
+    ue = pf[pf["Financeur"] == "UE"].iloc[0]
+    assert round(float(ue["Écart (€)"])) == round(float(old.montant))  # its total did grow…
+    assert float(ue["Engagements obtenus (€)"]) == 0 and int(ue["Nouvelles lignes"]) == 0  # …by no new commitment
+
+
 def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_path, examples):
     """Calais sends a new version that cannot be read: historique said « Convention retirée », as if
     Calais had left the programme; it now says « Convention non comptée (illisible) », found by the

@@ -12,6 +12,7 @@ Choices:
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
+  financeur code corrected (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why. Only the amount's
   row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach
@@ -46,6 +47,7 @@ CONVENTION_NON_COMPTEE = "Convention non comptée"
 LIGNE_AJOUTEE = "Nouvelle ligne"
 LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
+FINANCEUR_MODIFIE = "Financeur modifié"  # a code corrected (« FEDER » → « UE »): two rows, the old code's and the new's
 MONTANT_MODIFIE = "Montant modifié"
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
 
@@ -253,8 +255,25 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         return Mouvement(avant, apres, acv_id, libelle, kind, numero=numero, intitule=ln[7], financeur=financeur,
                          dispositif=dispositif, nature=nature, annee=annee, **kw)
 
+    # A financeur code corrected (what CON-05 asks: « FEDER » → « UE ») removes the line under its
+    # old key and adds it under the new one: paired by action, dispositif, nature and année (in
+    # order), it is one line whose financeur changed — never a new line, nor a commitment obtained.
+    gone: dict[tuple, list] = defaultdict(list)
+    for k, na in a.items():
+        if k not in b:
+            gone[(na[0], na[2], na[3], na[4])].append(k)
+    remplace: dict[tuple, tuple] = {}  # added key → removed key
+    for k, nb in b.items():
+        if k not in a and (same := gone.get((nb[0], nb[2], nb[3], nb[4]))):
+            remplace[k] = same.pop(0)
     for k in b:
         nb = b[k]
+        if k in remplace:
+            na = a[remplace[k]]
+            out.append(mv(FINANCEUR_MODIFIE, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
+            out.append(mv(FINANCEUR_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5],
+                          engagement=nb[6] in acquis and na[6] not in acquis))
+            continue
         if k not in a:
             out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], engagement=nb[6] in acquis))
             continue
@@ -265,8 +284,9 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         if na[5] != nb[5]:
             out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           montant_apres=nb[5]))
+    remplacees = set(remplace.values())
     for k in a:
-        if k not in b:
+        if k not in b and k not in remplacees:
             na = a[k]
             out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5]))
     return out
