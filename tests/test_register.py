@@ -369,6 +369,9 @@ def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtai
     conv.financements[i] = _line(old, financeur="UE")
     conv.financements.append(_line(conv.financements[0], financeur="REGION", dispositif="Aide nouvelle",
                                    statut="Acquis"))
+    # one reference funder replaced by another: a line removed, a line added (not a code corrected)
+    j = next(k for k, lf in enumerate(conv.financements) if k != i and lf.financeur == "EPCI")
+    conv.financements[j] = _line(conv.financements[j], financeur="COMMUNE")
     _write(conv, folder / name)
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     evo = tmp_path / "e.xlsx"
@@ -380,7 +383,8 @@ def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtai
     assert [round(float(e)) for e in change["Écart (€)"]] == [-round(float(old.montant)), round(float(old.montant))]
     assert set(change["Engagement obtenu"]) == {"Non"}
     nouvelles = mv[mv["Mouvement"] == "Nouvelle ligne"]
-    assert list(nouvelles["Financeur"]) == ["REGION"] and not (mv["Mouvement"] == "Ligne retirée").any()
+    assert sorted(nouvelles["Financeur"]) == ["COMMUNE", "REGION"]
+    assert list(mv[mv["Mouvement"] == "Ligne retirée"]["Financeur"]) == ["EPCI"]
     pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
     ue = pf[pf["Financeur"] == "UE"].iloc[0]
     assert round(float(ue["Écart (€)"])) == round(float(old.montant))  # its total did grow…

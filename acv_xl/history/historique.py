@@ -258,9 +258,11 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     # A financeur code corrected (what CON-05 asks: « FEDER » → « UE ») removes the line under its
     # old key and adds it under the new one: paired by action, dispositif, nature and année (in
     # order), it is one line whose financeur changed — never a new line, nor a commitment obtained.
+    # Only a code outside the reference list is « corrected »: one funder replaced by another
+    # (AL → CDC) stays a line removed and a line added.
     gone: dict[tuple, list] = defaultdict(list)
     for k, na in a.items():
-        if k not in b:
+        if k not in b and financeur_groupe(na[1] or "") == CODE_INCONNU:
             gone[(na[0], na[2], na[3], na[4])].append(k)
     remplace: dict[tuple, tuple] = {}  # added key → removed key
     for k, nb in b.items():
