@@ -327,12 +327,19 @@ def _chunks(n: int, jobs: int) -> list[list[int]]:
     return chunks
 
 
+_PER_WORKER = 16  # files read by each worker, at least, while this process has work of its own
+
+
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                   progress: Callable[[int, int], None] | None = None,
                   meanwhile: Callable[[], None] | None = None) -> list[FileSummary]:
     """`summarize` every (path, rel) in worker processes; results in the order given.
 
     `meanwhile`: work for this process while the workers read (called once, before any result).
+    This process being busy then, the few files of a warm run (those changed since the register
+    last saw them) go to fewer workers: one per `_PER_WORKER` files, up to `jobs`. Starting a
+    worker costs about as much CPU as reading eight files (its first file loads the reading code
+    and the national list), and a second one would only take the processor from `meanwhile`.
 
     A worker process that dies (not an exception: those are caught in `summarize`) breaks the pool:
     the files it left unfinished are retried one by one, each in its own process, so that only the
@@ -361,6 +368,8 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     from acv_xl.checks import fingerprint  # noqa: F401
     from acv_xl.reading import read  # noqa: F401 — imported once here, inherited by the forked workers
 
+    if meanwhile is not None:
+        jobs = min(jobs, -(-n // _PER_WORKER))
     chunks = _chunks(n, jobs)
     retry: list[int] = []
     # Workers are forked at the first submit, before any progress-bar thread exists. What this
@@ -418,6 +427,31 @@ class SummaryCache(Protocol):
     def lookup_all(self, sha256s: Iterable[str]) -> dict[str, FileSummary]: ...
 
 
+def _identify_some(paths: list[str], out: list, first: int, step: int) -> None:
+    for i in range(first, len(paths), step):
+        try:
+            out[i] = _identify(paths[i])[:3]
+        except OSError:
+            pass  # read later: the worker reports it as it would without a cache
+
+
+def _identify_all(paths: list[str], jobs: int) -> dict[int, tuple[int, float, str]]:
+    """Size, modification time and SHA-256 of each file that can be read, by index. With several
+    processes allowed, by as many threads: reading a file and hashing it release the GIL (threads
+    share this process's memory: nothing to fork yet, and the workers wait for the result)."""
+    out: list[tuple[int, float, str] | None] = [None] * len(paths)
+    threads = min(jobs, len(paths) // 64)  # a thread for fewer files would cost more than it saves
+    if threads <= 1:
+        _identify_some(paths, out, 0, 1)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            for fut in [pool.submit(_identify_some, paths, out, k, threads) for k in range(threads)]:
+                fut.result()
+    return {i: x for i, x in enumerate(out) if x is not None}
+
+
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
                progress: Callable[[int, int], None] | None) -> tuple[list[FileSummary], set[str]]:
     """Every file's summary, from `cache` when it knows the file's content, else read; and the
@@ -426,13 +460,7 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
     if cache is None or cache.empty:
         return summarize_all(items, jobs=jobs, progress=progress), set()
     n = len(items)
-    ids: dict[int, tuple[int, float, str]] = {}
-    for i, (path, _rel) in enumerate(items):
-        try:
-            size, mtime, sha, _custom = _identify(path)
-        except OSError:
-            continue  # read below: the worker reports it as it would without a cache
-        ids[i] = (size, mtime, sha)
+    ids = _identify_all([p for p, _ in items], jobs or _default_jobs())
     held = cache.known({sha for _, _, sha in ids.values()})
     found: dict[int, FileSummary] = {}
     found_by_sha: dict[str, FileSummary] = {}
@@ -450,10 +478,17 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
                 found[i] = found_by_sha[sha] = known
         if progress:
             progress(len(found), n)
+        # The summaries live as long as the run and hold no reference cycle: set aside from the
+        # collector (as the pool's `gc.freeze`), which would otherwise walk their 400 000 objects
+        # once or twice for nothing when it is enabled again (≈ 25 ms).
+        gc.freeze()
 
     todo = [i for i in range(n) if i not in ids or ids[i][2] not in held]
-    read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode,
-                         progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
+    try:
+        read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode,
+                             progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
+    finally:
+        gc.unfreeze()  # back to the oldest generation, in one step: collected again as any object
     results = dict(zip(todo, read))
     # held but not usable after all (a summary edited by hand): read as well
     late = [i for i in range(n) if i not in found and i not in results]
