@@ -217,7 +217,11 @@ _PER_RUN = ("path", "rel", "size", "mtime")  # where the file lies and when it w
 _STORED = tuple(fl.name for fl in dataclasses.fields(FileSummary) if fl.name not in _PER_RUN)
 _FORMAT_2 = '{"format":2,'
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(_Stored)
+
+
+@cache
+def _decoder() -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(_Stored)  # the types resolved once, when a summary is first read
 
 
 def dump_summary(f: FileSummary) -> str:
@@ -232,7 +236,7 @@ def load_summary(text: str, path: str = "", rel: str = "") -> FileSummary:
     AttributeError when it cannot be used (edited by hand, damaged): the file is then read again."""
     if not text.startswith(_FORMAT_2):
         return _load_tagged(text, path, rel)
-    return FileSummary(path=path, rel=rel, **msgspec.structs.asdict(_decoder.decode(text)))
+    return FileSummary(path=path, rel=rel, **msgspec.structs.asdict(_decoder().decode(text)))
 
 
 # The tagged form, written before format 2 and still read: amounts and dates as
