@@ -1,5 +1,5 @@
 """A warm run's reading phase: the summaries read back from the register (format 2, and the tagged
-form of earlier versions), the files hashed, the few changed files read by as few workers as pay.
+form of earlier versions), the few changed files read by as few workers as pay.
 
 The hard constraint: every `FileSummary` of a warm run equals a cold run's, field by field and type
 by type. The legacy form is written here independently of the code under test (as acv-xl wrote it
@@ -178,15 +178,7 @@ def test_a_register_written_by_an_earlier_version_is_used_and_gives_the_cold_sum
     assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
 
 
-# ------------------------------------------------------------------ hashing, workers
-def test_files_hashed_by_threads_as_one_by_one(tmp_path, examples):
-    paths = [str(p) for p in examples] * 30 + [str(tmp_path / "absent.xlsx")]
-    serial = C._identify_all(paths, 1)
-    assert C._identify_all(paths, 2) == serial
-    assert len(serial) == len(paths) - 1 and len(paths) - 1 not in serial
-    assert all(serial[i] == C._identify(p)[:3] for i, p in enumerate(paths[:len(examples)]))
-
-
+# ------------------------------------------------------------------ workers
 def test_few_files_read_while_this_process_works_go_to_one_worker(examples, monkeypatch):
     workers = []
     real = C.ProcessPoolExecutor

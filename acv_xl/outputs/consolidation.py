@@ -427,31 +427,6 @@ class SummaryCache(Protocol):
     def lookup_all(self, sha256s: Iterable[str]) -> dict[str, FileSummary]: ...
 
 
-def _identify_some(paths: list[str], out: list, first: int, step: int) -> None:
-    for i in range(first, len(paths), step):
-        try:
-            out[i] = _identify(paths[i])[:3]
-        except OSError:
-            pass  # read later: the worker reports it as it would without a cache
-
-
-def _identify_all(paths: list[str], jobs: int) -> dict[int, tuple[int, float, str]]:
-    """Size, modification time and SHA-256 of each file that can be read, by index. With several
-    processes allowed, by as many threads: reading a file and hashing it release the GIL (threads
-    share this process's memory: nothing to fork yet, and the workers wait for the result)."""
-    out: list[tuple[int, float, str] | None] = [None] * len(paths)
-    threads = min(jobs, len(paths) // 64)  # a thread for fewer files would cost more than it saves
-    if threads <= 1:
-        _identify_some(paths, out, 0, 1)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(threads) as pool:
-            for fut in [pool.submit(_identify_some, paths, out, k, threads) for k in range(threads)]:
-                fut.result()
-    return {i: x for i, x in enumerate(out) if x is not None}
-
-
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
                progress: Callable[[int, int], None] | None) -> tuple[list[FileSummary], set[str]]:
     """Every file's summary, from `cache` when it knows the file's content, else read; and the
@@ -460,7 +435,13 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
     if cache is None or cache.empty:
         return summarize_all(items, jobs=jobs, progress=progress), set()
     n = len(items)
-    ids = _identify_all([p for p, _ in items], jobs or _default_jobs())
+    ids: dict[int, tuple[int, float, str]] = {}
+    for i, (path, _rel) in enumerate(items):
+        try:
+            size, mtime, sha, _custom = _identify(path)
+        except OSError:
+            continue  # read below: the worker reports it as it would without a cache
+        ids[i] = (size, mtime, sha)
     held = cache.known({sha for _, _, sha in ids.values()})
     found: dict[int, FileSummary] = {}
     found_by_sha: dict[str, FileSummary] = {}
