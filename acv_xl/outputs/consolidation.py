@@ -366,8 +366,12 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
         return out
 
     from acv_xl.checks import fingerprint  # noqa: F401
+    from acv_xl.checks.findings import Finding
     from acv_xl.reading import read  # noqa: F401 — imported once here, inherited by the forked workers
 
+    # The findings' validator too, built at the first finding made (`defer_build`): every file
+    # makes some, and the CON rules here after (≈ 12 ms, instead of ≈ 15 ms in each worker).
+    Finding.model_rebuild()
     if meanwhile is not None:
         jobs = min(jobs, -(-n // _PER_WORKER))
     chunks = _chunks(n, jobs)
