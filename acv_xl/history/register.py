@@ -213,7 +213,7 @@ class _Stored(msgspec.Struct, tag_field="format", tag=2, forbid_unknown_fields=T
 
 _PER_RUN = ("path", "rel", "size", "mtime")  # where the file lies and when it was touched: this run's
 # every other field is stored: one added to FileSummary but not to `_Stored` makes its summaries
-# unusable (`forbid_unknown_fields`), never silently lost (and tests/test_register.py says so)
+# unusable (`forbid_unknown_fields`), never silently lost (tests/test_register_reading.py checks it)
 _STORED = tuple(fl.name for fl in dataclasses.fields(FileSummary) if fl.name not in _PER_RUN)
 _FORMAT_2 = '{"format":2,'
 _encoder = msgspec.json.Encoder()
