@@ -95,6 +95,7 @@ def test_the_stored_form_declares_every_field_of_a_summary_and_of_its_tuples():
     # the amount and the year of a line keep the model's types
     montant = typing.get_args(R._Line)[LINE_FIELDS.index("montant")]
     assert Decimal in typing.get_args(montant)
+    assert int in typing.get_args(typing.get_args(R._Line)[LINE_FIELDS.index("annee")])
     assert typing.get_type_hints(LigneFinancement)["montant"] == Decimal | None
     assert typing.get_type_hints(LigneFinancement)["annee"] == int | None
 
