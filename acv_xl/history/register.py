@@ -209,6 +209,7 @@ class _Stored(msgspec.Struct, tag_field="format", tag=2, forbid_unknown_fields=T
     findings: tuple[_Finding, ...]
     cells: dict[str, tuple[str, str]]
     actions: tuple[_Action, ...]
+    financeur_col: str
     date_convention: date | None
     date_fin_initialisation: date | None
     date_fin_deploiement: date | None
