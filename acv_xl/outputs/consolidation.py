@@ -34,8 +34,6 @@ import os
 import re
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
 from datetime import date, datetime
 from pathlib import Path
@@ -327,6 +325,33 @@ def _chunks(n: int, jobs: int) -> list[list[int]]:
     return chunks
 
 
+# A worker costs ≈ 20 ms of CPU to fork, start and end whatever it reads, then ≈ 6 ms a file: for
+# the 10 files of a warm run (read while this process decodes the register's ≈ 1,000 others, which
+# takes longer), a second worker costs ≈ 25 ms of CPU and saves no time. From 8 files a worker;
+# below, one reads them all — still in its own process, so that a file that kills it is reported
+# alone.
+FILES_PER_WORKER = 8
+
+
+def _workers(n: int, jobs: int) -> int:
+    return max(1, min(jobs, n // FILES_PER_WORKER))
+
+
+def _prepare_workers(workers: int) -> None:
+    """What every worker would otherwise do on its first file, done once here before the fork and
+    inherited: the schema of `Finding` (≈ 7 ms with pydantic's plugin loader; this process needs it
+    too for the CON findings) and, for several workers, the reading modules (≈ 15 ms each). A
+    single worker imports them itself: this process, decoding the register meanwhile, would
+    otherwise make it wait for them."""
+    from acv_xl.checks import fingerprint  # noqa: F401
+    from acv_xl.checks.findings import Finding
+    from acv_xl.reading import read  # noqa: F401
+
+    Finding.model_rebuild()  # a no-op once built
+    if workers > 1:
+        from acv_xl.reading import source_file  # noqa: F401
+
+
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                   progress: Callable[[int, int], None] | None = None,
                   meanwhile: Callable[[], None] | None = None) -> list[FileSummary]:
@@ -358,17 +383,20 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             tick(len(out) - done)
         return out
 
-    from acv_xl.checks import fingerprint  # noqa: F401
-    from acv_xl.reading import read  # noqa: F401 — imported once here, inherited by the forked workers
+    # imported (only when there is a pool: a run that reads nothing or reads here never pays them)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
-    chunks = _chunks(n, jobs)
+    workers = _workers(n, jobs)
+    _prepare_workers(workers)
+    chunks = _chunks(n, workers)
     retry: list[int] = []
     # Workers are forked at the first submit, before any progress-bar thread exists. What this
     # process holds then (the modules, mostly) is frozen for the pool's time: the workers'
     # collections never walk it, nor copy the memory pages they share with this process.
     gc.freeze()
     try:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_fork())
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
         try:
             futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
             if meanwhile is not None:
