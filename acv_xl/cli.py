@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--sortie", required=True, metavar="SORTIE.xlsx", help="classeur consolidé à écrire")
     s.add_argument("--departement", metavar="CODE", help="code du département consolidé (ex. 62)")
     s.add_argument("--json", metavar="RESUME.json", help="écrit aussi les totaux et statuts par convention en JSON")
-    s.add_argument("--jobs", type=_positive_int, metavar="N", help="nombre de processus (défaut : tous les cœurs)")
+    s.add_argument("--jobs", type=_positive_int, metavar="N", help="nombre de processus de lecture au plus (défaut : tous les cœurs ; un processus pour 8 classeurs au moins)")
     s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
     s.add_argument("--registre", metavar="REGISTRE.sqlite", help="enregistre la consolidation dans le registre du département (créé au besoin) et ne relit pas les classeurs inchangés")
     s.add_argument("--comite", metavar="TEXTE", help="libellé du comité (ex. « Comité du 12/06/2026 ») ; sa date sert de date de référence de la préparation")

@@ -341,7 +341,7 @@ def _workers(n: int, jobs: int) -> int:
 def _prepare_workers(workers: int) -> None:
     """What every worker would otherwise do on its first file, done once here before the fork and
     inherited: the schema of `Finding` (≈ 7 ms with pydantic's plugin loader; this process needs it
-    too for the CON findings) and, for several workers, the reading modules (≈ 15 ms each). A
+    too for the CON findings) and, for several workers, the reading modules (≈ 10 ms each). A
     single worker imports them itself: this process, decoding the register meanwhile, would
     otherwise make it wait for them."""
     from acv_xl.checks import fingerprint  # noqa: F401
