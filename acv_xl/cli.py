@@ -192,7 +192,8 @@ def cmd_comparer(args) -> int:
     from acv_xl.outputs.comparer import run_comparer
 
     return run_comparer(Path(args.avant), Path(args.apres), fmt=args.format,
-                        out=Path(args.sortie) if args.sortie else None, console=_console(), replace=args.remplacer)
+                        out=Path(args.sortie) if args.sortie else None, replace=args.remplacer,
+                        console=_console() if args.format == "texte" else None)  # rich for text only
 
 
 def cmd_consolider(args) -> int:

@@ -1,4 +1,5 @@
-"""How `acv-xl` ends (`cli._exit_now`) and how many worker processes a batch starts.
+"""How `acv-xl` starts and ends: what a command imports, how it ends (`cli._exit_now`), how many
+worker processes a batch starts.
 
 The program ends without Python's teardown once the command has returned; these tests run it as
 a user does (a new process) and check what that must never cost: the exit status, every byte
@@ -98,6 +99,42 @@ def test_consolider_outputs_are_whole_and_the_register_committed(tmp_path, examp
         assert db.execute("select count(*) from consolidations").fetchone() == (1,)
         assert db.execute("select count(*) from fichiers").fetchone() == (len(examples),)
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left beside the outputs
+
+
+# ------------------------------------------------------------------ what a command imports
+HEAVY = ("rich", "xml.sax", "http.client", "concurrent.futures", "pandas", "openpyxl", "xlsxwriter")
+
+
+def _imported_by(*args: str, cwd: Path) -> set[str]:
+    code = ("import contextlib, io, sys\nfrom acv_xl.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    main(sys.argv[1:])\n"
+            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return set(proc.stdout.split())
+
+
+def test_commands_import_only_what_they_use(tmp_path, examples):
+    """A JSON report never imports rich (text only); `modele` writes the template without xml.sax
+    (which brings urllib, http.client, ssl, email); the pool's modules only where there is a pool."""
+    a = str(examples[0])
+    assert _imported_by("valider", a, "--format", "json", cwd=tmp_path) == set()
+    assert _imported_by("comparer", a, a, "--format", "json", cwd=tmp_path) == set()
+    assert _imported_by("modele", str(tmp_path / "modele.xlsx"), cwd=tmp_path) == {"xlsxwriter"}
+    assert _imported_by("reference", cwd=tmp_path) == set()
+    assert "rich" in _imported_by("comparer", a, a, cwd=tmp_path)  # the text report does use it
+
+
+def test_template_escapes_as_saxutils_did():
+    from xml.sax.saxutils import escape
+
+    from acv_xl.contract import layout
+    from acv_xl.outputs.template import _escape
+
+    for text in ["Valider", "l'annexe", "a & b < c > d", "«\u00a0Prêt\u00a0» d'\"État\" &amp;"] + [
+            b.caption for b in layout.BUTTONS]:
+        assert _escape(text) == escape(text)
+        assert _escape(text, apos=True) == escape(text, {"'": "&apos;"})
 
 
 # ------------------------------------------------------------------ the workers
