@@ -400,9 +400,11 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
 
     if jobs <= 1 or n <= 1:
         if meanwhile is not None:
-            with _kept_whole():
-                meanwhile()
-            gc.unfreeze()
+            try:
+                with _kept_whole():
+                    meanwhile()
+            finally:
+                gc.unfreeze()
         out: list[FileSummary] = []
         for i in range(0, n, 16):  # by chunks, as the workers do: the collector runs in between
             out.extend(_summarize_chunk(items[i:i + 16]))
