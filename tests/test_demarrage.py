@@ -102,7 +102,7 @@ def test_consolider_outputs_are_whole_and_the_register_committed(tmp_path, examp
 
 
 # ------------------------------------------------------------------ what a command imports
-HEAVY = ("rich", "xml.sax", "http.client", "concurrent.futures", "pandas", "openpyxl", "xlsxwriter")
+HEAVY = ("rich", "xml.sax", "http.client", "concurrent.futures", "pandas", "openpyxl", "xlsxwriter", "subprocess")
 
 
 def _imported_by(*args: str, cwd: Path) -> set[str]:
@@ -122,6 +122,9 @@ def test_commands_import_only_what_they_use(tmp_path, examples):
     assert _imported_by("comparer", a, a, "--format", "json", cwd=tmp_path) == set()
     assert _imported_by("modele", str(tmp_path / "modele.xlsx"), cwd=tmp_path) == {"xlsxwriter"}
     assert _imported_by("reference", cwd=tmp_path) == set()
+    # LibreOffice (a subprocess) with --pdf only
+    assert "subprocess" not in _imported_by("annexe", a, "-o", str(tmp_path / "annexe.xlsx"), "--brouillon",
+                                            cwd=tmp_path)
     assert "rich" in _imported_by("comparer", a, a, cwd=tmp_path)  # the text report does use it
 
 
