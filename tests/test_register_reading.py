@@ -8,6 +8,7 @@ before format 2), so that a register recorded by an earlier version is proved st
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import gc
 import json
@@ -154,11 +155,11 @@ def test_a_warm_runs_summaries_equal_a_cold_runs_field_by_field(tmp_path, exampl
         conv.set_value("acv_libelle", f"{conv.value('acv_libelle')} (nouvelle version)")
         build_workbook(p, conv)
     workers = []
-    real = C.ProcessPoolExecutor
-    monkeypatch.setattr(C, "ProcessPoolExecutor", lambda max_workers, **kw: workers.append(max_workers)
-                        or real(max_workers, **kw))
+    real = concurrent.futures.ProcessPoolExecutor  # imported by `summarize_all` when it makes a pool
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", lambda max_workers, **kw:
+                        workers.append(max_workers) or real(max_workers, **kw))
     warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=2)
-    assert workers == [1, 2]  # warm: one worker for two files; cold: both processes
+    assert workers == [1, 1]  # one worker per 8 files at least (C.FILES_PER_WORKER), `jobs` a maximum
     assert warm.reused == {p.name for p in folder.iterdir()} - {p.name for p in changed}
     assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
 
@@ -180,14 +181,3 @@ def test_a_register_written_by_an_earlier_version_is_used_and_gives_the_cold_sum
 
 
 # ------------------------------------------------------------------ workers
-def test_few_files_read_while_this_process_works_go_to_one_worker(examples, monkeypatch):
-    workers = []
-    real = C.ProcessPoolExecutor
-    monkeypatch.setattr(C, "ProcessPoolExecutor", lambda max_workers, **kw: workers.append(max_workers)
-                        or real(max_workers, **kw))
-    items = [(str(p), p.name) for p in examples]
-    busy = []
-    out = C.summarize_all(items, jobs=2, meanwhile=lambda: busy.append(1))
-    assert workers == [1] and busy == [1]
-    assert [_exactly(s) for s in out] == [_exactly(s) for s in C.summarize_all(items, jobs=2)]
-    assert workers == [1, 2]  # without work of its own, this process lets both read

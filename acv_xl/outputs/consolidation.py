@@ -34,8 +34,7 @@ import os
 import re
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from pathlib import Path
@@ -330,7 +329,55 @@ def _chunks(n: int, jobs: int) -> list[list[int]]:
     return chunks
 
 
-_PER_WORKER = 16  # files read by each worker, at least, while this process has work of its own
+# A worker costs ≈ 20 ms of CPU to fork, start and end whatever it reads, then ≈ 6 ms a file: for
+# the 10 files of a warm run (read while this process decodes the register's ≈ 1,000 others, which
+# takes longer), a second worker costs ≈ 25 ms of CPU and saves no time. From 8 files a worker;
+# below, one reads them all — still in its own process, so that a file that kills it is reported
+# alone.
+FILES_PER_WORKER = 8
+
+
+def _workers(n: int, jobs: int) -> int:
+    return max(1, min(jobs, n // FILES_PER_WORKER))
+
+
+def _prepare_workers(workers: int) -> None:
+    """What every worker would otherwise do on its first file, done once here before the fork and
+    inherited: the schema of `Finding` (≈ 7 ms with pydantic's plugin loader; this process needs it
+    too for the CON findings) and, for several workers, the reading modules (≈ 10 ms each). A
+    single worker imports them itself: this process, decoding the register meanwhile, would
+    otherwise make it wait for them."""
+    from acv_xl.checks import fingerprint  # noqa: F401
+    from acv_xl.checks.findings import Finding
+    from acv_xl.reading import read  # noqa: F401
+
+    Finding.model_rebuild()  # a no-op once built
+    if workers > 1:
+        from acv_xl.reading import source_file  # noqa: F401
+
+
+@contextmanager
+def _kept_whole():
+    """No collection while this process decodes the register's summaries and receives the
+    workers' (hundreds of thousands of objects, all kept, no cycle among them), then all it holds
+    frozen — given back, when `summarize_all` ends, to the oldest generation, which only a full
+    collection walks. Otherwise each collection would walk them again: the first one after the
+    decoding walked them all (≈ 60 ms of a warm run), and a cold run's collections walked its
+    growing results ≈ 170 times (≈ 40 ms)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was:
+            gc.enable()
+
+
+def _prepare_writing() -> None:
+    """While the workers read, this process would only wait: it imports XlsxWriter meanwhile
+    (≈ 15 ms), which writing the consolidated workbook needs next."""
+    import xlsxwriter  # noqa: F401
 
 
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
@@ -339,10 +386,7 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     """`summarize` every (path, rel) in worker processes; results in the order given.
 
     `meanwhile`: work for this process while the workers read (called once, before any result).
-    This process being busy then, the few files of a warm run (those changed since the register
-    last saw them) go to fewer workers: one per `_PER_WORKER` files, up to `jobs`. Starting a
-    worker costs about as much CPU as reading eight files (its first file loads the reading code
-    and the national list), and a second one would only take the processor from `meanwhile`.
+    `jobs` is a maximum: one worker per `FILES_PER_WORKER` files (see there).
 
     A worker process that dies (not an exception: those are caught in `summarize`) breaks the pool:
     the files it left unfinished are retried one by one, each in its own process, so that only the
@@ -361,42 +405,45 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
 
     if jobs <= 1 or n <= 1:
         if meanwhile is not None:
-            meanwhile()
+            try:
+                with _kept_whole():
+                    meanwhile()
+            finally:
+                gc.unfreeze()
         out: list[FileSummary] = []
         for i in range(0, n, 16):  # by chunks, as the workers do: the collector runs in between
             out.extend(_summarize_chunk(items[i:i + 16]))
             tick(len(out) - done)
         return out
 
-    from acv_xl.checks import fingerprint  # noqa: F401
-    from acv_xl.checks.findings import Finding
-    from acv_xl.reading import read  # noqa: F401 — imported once here, inherited by the forked workers
+    # imported (only when there is a pool: a run that reads nothing or reads here never pays them)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
-    # The findings' validator too, built at the first finding made (`defer_build`): every file
-    # makes some, and the CON rules here after (≈ 12 ms, instead of ≈ 15 ms in each worker).
-    Finding.model_rebuild()
-    if meanwhile is not None:
-        jobs = min(jobs, -(-n // _PER_WORKER))
-    chunks = _chunks(n, jobs)
+    workers = _workers(n, jobs)
+    _prepare_workers(workers)
+    chunks = _chunks(n, workers)
     retry: list[int] = []
     # Workers are forked at the first submit, before any progress-bar thread exists. What this
     # process holds then (the modules, mostly) is frozen for the pool's time: the workers'
     # collections never walk it, nor copy the memory pages they share with this process.
     gc.freeze()
     try:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_fork())
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
         try:
             futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
-            if meanwhile is not None:
-                meanwhile()
-            for fut in as_completed(futures):
-                c = futures[fut]
-                try:
-                    for i, s in zip(c, fut.result()):
-                        results[i] = s
-                    tick(len(c))
-                except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
-                    retry.extend(c)
+            with _kept_whole():  # every worker is forked by now: none inherits a paused collector
+                if meanwhile is not None:
+                    meanwhile()
+                _prepare_writing()
+                for fut in as_completed(futures):
+                    c = futures[fut]
+                    try:
+                        for i, s in zip(c, fut.result()):
+                            results[i] = s
+                        tick(len(c))
+                    except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
+                        retry.extend(c)
         except BaseException:
             # Ctrl-C or a broken installation: do not wait for the queued files.
             pool.shutdown(wait=False, cancel_futures=True)
@@ -466,17 +513,11 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
                 found[i] = found_by_sha[sha] = known
         if progress:
             progress(len(found), n)
-        # The summaries live as long as the run and hold no reference cycle: set aside from the
-        # collector (as the pool's `gc.freeze`), which would otherwise walk their 400 000 objects
-        # once or twice for nothing when it is enabled again (≈ 25 ms).
-        gc.freeze()
 
     todo = [i for i in range(n) if i not in ids or ids[i][2] not in held]
-    try:
-        read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode,
-                             progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
-    finally:
-        gc.unfreeze()  # back to the oldest generation, in one step: collected again as any object
+    # `summarize_all` keeps what `decode` makes out of the collector's walks (`_kept_whole`)
+    read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode,
+                         progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
     results = dict(zip(todo, read))
     # held but not usable after all (a summary edited by hand): read as well
     late = [i for i in range(n) if i not in found and i not in results]
