@@ -237,11 +237,13 @@ def _refuse_other(path: Path, head: bytes) -> UnreadableWorkbook:
     return _unreadable(path, "n'est pas un classeur Excel : son contenu n'est pas reconnu (fichier endommagé ?).")
 
 
-def _open_zip(path: Path) -> tuple[zipfile.ZipFile, bytes | None]:
+def _open_zip(path: Path, light: bool = False) -> tuple[zipfile.ZipFile | zip_guard.Directory, bytes | None]:
     """Open the file after checking what it is; raises UnreadableWorkbook for everything else.
 
     Returns the zip and, unless the file is larger than `_IN_MEMORY_MAX`, its bytes: the parts are
-    then inflated from memory (`FileSource._inflate`) and calamine reads the very bytes checked."""
+    then inflated from memory (`FileSource._inflate`) and calamine reads the very bytes checked.
+    `light`: a plain package in memory comes as a `zip_guard.Directory` (its entries hold only what
+    the reader uses of a `ZipInfo`), read twice as fast as by `zipfile`."""
     try:
         if not path.exists():
             raise UnreadableWorkbook("STR-01", f"Le fichier « {path} » est introuvable.", SUGG_CHECK_PATH)
@@ -261,7 +263,7 @@ def _open_zip(path: Path) -> tuple[zipfile.ZipFile, bytes | None]:
         if not head.startswith(_ZIP_MAGICS):
             raise _refuse_other(path, head)
         if data is not None:
-            return zipfile.ZipFile(io.BytesIO(data)), data
+            return (light and zip_guard.directory(data)) or zipfile.ZipFile(io.BytesIO(data)), data
         return zipfile.ZipFile(path), None
     except UnreadableWorkbook:
         raise
@@ -271,7 +273,7 @@ def _open_zip(path: Path) -> tuple[zipfile.ZipFile, bytes | None]:
         raise _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).") from None
 
 
-def _check_sizes(path: Path, zf: zipfile.ZipFile) -> None:
+def _check_sizes(path: Path, zf: zipfile.ZipFile | zip_guard.Directory) -> None:
     """Refuse a decompression bomb from the central directory alone (nothing inflated)."""
     infos = zf.infolist()
     if len(infos) > MAX_PARTS:
@@ -672,7 +674,7 @@ def _special_cell(attrs: bytes, inner: bytes, full_calc_on_load: bool) -> Any:
 # it then neither lists nor which we copy (≈ 0.1 ms a file).
 _NOT_FOR_CALAMINE = ("docprops/", "xl/theme/", "xl/drawings/", "xl/tables/", "xl/worksheets/_rels/",
                      "xl/printersettings/", "xl/media/", "customxml/")
-_CALAMINE_NAMES = ("sharedstrings.xml", "styles.xml", "workbook.xml", "workbook.xml.rels", ".rels")
+_CALAMINE_NAMES = ("sharedstrings.xml", "styles.xml", "workbook.xml", "workbook.xml.rels")
 
 
 def _not_for_calamine(name: str) -> bool:
@@ -696,7 +698,7 @@ class FileSource:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._zip, self._data = _open_zip(self.path)
+        self._zip, self._data = _open_zip(self.path, light=True)
         self._cal = None
         self._cal_file = None
         self._opx = None
@@ -772,7 +774,7 @@ class FileSource:
                               "qu'Excel n'écrit jamais : il n'est pas lu par sécurité.")
         return data
 
-    def _inflate(self, info: zipfile.ZipInfo, what: str | None = None, memo: bool = False) -> bytes:
+    def _inflate(self, info: zipfile.ZipInfo | zip_guard.Entry, what: str | None = None, memo: bool = False) -> bytes:
         """The part's bytes, never inflated past its declared size, CRC checked (`zip_guard`): a part
         that disagrees with the zip's directory is refused (STR-01), never read again in full."""
         try:
@@ -1008,7 +1010,7 @@ class FileSource:
                 raise _unreadable(self.path, "est endommagé : ses données ne peuvent pas être lues.") from None
         return self._cal
 
-    def _for_calamine(self) -> list[zipfile.ZipInfo]:
+    def _for_calamine(self) -> list[zipfile.ZipInfo | zip_guard.Entry]:
         """The parts of the package handed to calamine: all but those it never opens (`_NOT_FOR_CALAMINE`),
         unless the workbook names one as a sheet."""
         sheets = {s.part for s in self._sheets}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 # zlib-ng: the same inflate and CRC-32, the same verdicts on bad data, about twice as fast (a batch
 # inflates some 100 KB of sheets per workbook: ≈ 0.3 ms with zlib, 0.17 ms here)
@@ -38,11 +38,101 @@ _MEMO_ENTRIES = 256
 _INFLATED: dict[tuple[bytes, int, int, int], bytes] = {}
 
 
+class Entry(NamedTuple):
+    """A part as the zip's central directory describes it: what the reader uses of a
+    `zipfile.ZipInfo`, under the same names."""
+
+    filename: str
+    orig_filename: str
+    flag_bits: int
+    compress_type: int
+    CRC: int
+    compress_size: int
+    file_size: int
+    header_offset: int
+
+
+class Directory:
+    """The parts of a package in memory as `directory` read them: what the reader asks of a
+    `zipfile.ZipFile` (`infolist`, `namelist`, `getinfo`, `close`)."""
+
+    def __init__(self, entries: list[Entry]) -> None:
+        self._entries = entries
+        self._by_name = {e.filename: e for e in entries}  # the last of a repeated name, as zipfile
+
+    def infolist(self) -> list[Entry]:
+        return self._entries
+
+    def namelist(self) -> list[str]:
+        return [e.filename for e in self._entries]
+
+    def getinfo(self, name: str) -> Entry:
+        return self._by_name[name]  # KeyError for a missing part, as zipfile
+
+    def close(self) -> None:
+        pass
+
+
+_END_RECORD = struct.Struct("<4s4H2IH")
+_CENTRAL_RECORD = struct.Struct("<4s2xH2H4x3I3H8xI")  # signature, version needed, flags, method, CRC, sizes…
+_MAX_EXTRACT_VERSION = 63  # zipfile's
+
+
+def directory(data: bytes) -> Directory | None:
+    """The central directory of a package in memory, read here when it is plain — no archive
+    comment, no zip64 record, nothing before the archive, no entry comment, no zip64 extra field, a
+    file name without NUL or backslash: every workbook Excel, LibreOffice or a library writes —
+    else None, and `zipfile` reads it (with its own verdicts on a damaged one). The same entries
+    as zipfile's, twice as fast (a batch opens 1,000 packages of some 40 parts)."""
+    n = len(data)
+    if n < 42 or data[n - 22: n - 18] != b"PK\x05\x06" or data[n - 2:] != b"\0\0" \
+            or data[n - 42: n - 38] == b"PK\x06\x07":
+        return None
+    size_cd, offset_cd = _END_RECORD.unpack_from(data, n - 22)[5:7]
+    pos = end = n - 22
+    pos -= size_cd
+    if pos != offset_cd or pos < 0:
+        return None
+    entries = []
+    unpack = _CENTRAL_RECORD.unpack_from
+    new = tuple.__new__
+    while pos < end:
+        if pos + 46 > end:
+            return None
+        sig, version, flags, method, crc, csize, size, name_len, extra_len, comment_len, offset = unpack(data, pos)
+        if sig != b"PK\x01\x02" or version > _MAX_EXTRACT_VERSION or comment_len:
+            return None
+        start = pos + 46 + name_len
+        pos = start + extra_len
+        if pos > end:
+            return None
+        if extra_len and not _plain_extra(data[start: pos]):
+            return None
+        try:
+            name = data[start - name_len: start].decode("utf-8" if flags & 0x800 else "cp437")
+        except UnicodeDecodeError:
+            return None
+        if "\x00" in name or "\\" in name:
+            return None  # zipfile cuts the name at a NUL, and turns a backslash into "/" on Windows
+        entries.append(new(Entry, (name, name, flags, method, crc, csize, size, offset)))
+    return Directory(entries) if pos == end else None
+
+
+def _plain_extra(extra: bytes) -> bool:
+    """An entry's extra field, well formed and without zip64 sizes (zipfile would read those)."""
+    while len(extra) >= 4:
+        tag, length = struct.unpack_from("<HH", extra)
+        if tag == 1 or length + 4 > len(extra):
+            return False
+        extra = extra[length + 4:]
+    return not extra
+
+
 class PartRefused(ValueError):
     """A part that does not inflate to what the zip's directory says: the French reason."""
 
 
-def _data_start(info: zipfile.ZipInfo, data: bytes | None, fh: BinaryIO | None) -> int:
+def _data_start(info: zipfile.ZipInfo | Entry, data: bytes | None, fh: BinaryIO | None) -> int:
     """Where the part's compressed data begin, after its local header (which must name it)."""
     off = info.header_offset
     if data is not None:
@@ -64,7 +154,7 @@ def _data_start(info: zipfile.ZipInfo, data: bytes | None, fh: BinaryIO | None) 
     return off + 30 + name_len + extra_len
 
 
-def inflate(info: zipfile.ZipInfo, data: bytes | None = None, fh: BinaryIO | None = None,
+def inflate(info: zipfile.ZipInfo | Entry, data: bytes | None = None, fh: BinaryIO | None = None,
             memo: bool = False) -> bytes:
     """The bytes of the part `info`, from the whole file in memory (`data`) or an open file (`fh`).
     `memo`: a part of the template (relationships, tables, workbook, styles), kept to be given again
@@ -153,7 +243,7 @@ _UTF8_NAME = 0x800
 _DESCRIPTOR = 0x8  # sizes and CRC after the data: written in the header here
 
 
-def repack(infos: list[zipfile.ZipInfo], data: bytes, inflated: dict[int, bytes]) -> bytes | None:
+def repack(infos: list[zipfile.ZipInfo] | list[Entry], data: bytes, inflated: dict[int, bytes]) -> bytes | None:
     """The package `data` again, every part of `inflated` (by its local header's offset: bytes
     inflated and checked by `inflate`) stored as is, uncompressed, and every other part copied as
     it was compressed; None when a part's local header does not name it (the package is then
