@@ -261,6 +261,11 @@ def test_has_dtd_walks_the_prolog():
     assert zip_guard.has_dtd('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><x/>'.encode("utf-16"))
     assert not zip_guard.has_dtd(b'<?xml version="1.0"?>\n<x><t>&lt;!DOCTYPE</t></x>')
     assert not zip_guard.has_dtd(b"")
+    # a template part's verdict is kept for the next workbook: the same verdict, each time
+    bad, good = b'<?xml version="1.0"?><!DOCTYPE x><x/>', b'<?xml version="1.0"?><x/>'
+    for _ in range(2):
+        assert zip_guard.has_dtd(bad, memo=True) and not zip_guard.has_dtd(good, memo=True)
+    assert zip_guard._DTD_VERDICTS[bad] is True and zip_guard._DTD_VERDICTS[good] is False
 
 
 # ------------------------------------------------------------------ the whole reader

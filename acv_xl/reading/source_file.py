@@ -609,9 +609,11 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
     from the `<dimension>` a file states (a crafted one understates it, and calamine aborts the
     process building 17 billion cells) — and its error cells and formulas without a value (`_special_cell`)."""
     lo, hi = _sheet_data_span(xml)
-    # an error type needs an "e" quoted: memchr-fast searches first, as most sheets have none
+    # an error type needs an "e" quoted: fast searches first, as most sheets have none (and no
+    # apostrophe at all, found by memchr: the search for 'e' is then spared)
     has_error = (xml.find(b"e", lo, hi) >= 0
-                 and (xml.find(b'"e"', lo, hi) >= 0 or xml.find(b"'e'", lo, hi) >= 0)
+                 and (xml.find(b'"e"', lo, hi) >= 0
+                      or (xml.find(b"'", lo, hi) >= 0 and xml.find(b"'e'", lo, hi) >= 0))
                  and _HAS_ERROR.search(xml, lo, hi) is not None)
     if not has_error and _SUSPECT.search(xml, lo, hi) is None and _PREFIXED_CELL.search(xml, lo, hi) is None:
         return _NEAR_BOUND, {}
@@ -763,12 +765,12 @@ class FileSource:
         info = self._zip.getinfo(real)
         if limit is not None and info.file_size > limit:
             raise ValueError(f"{name} trop grand")
-        return self._no_dtd(self._inflate(info, what, memo), name, what)
+        return self._no_dtd(self._inflate(info, what, memo), name, what, memo)
 
-    def _no_dtd(self, data: bytes, name: str, what: str | None) -> bytes:
+    def _no_dtd(self, data: bytes, name: str, what: str | None, memo: bool = False) -> bytes:
         # no entity expansion in a workbook part: a DTD may follow a comment of any length, so the
         # whole prolog is walked (`zip_guard.has_dtd`)
-        if zip_guard.has_dtd(data):
+        if zip_guard.has_dtd(data, memo):
             raise _unreadable(self.path, f"contient une déclaration de type de document (DTD) dans "
                               f"{what or '« ' + name + ' »'}, "
                               "qu'Excel n'écrit jamais : il n'est pas lu par sécurité.")

@@ -287,12 +287,29 @@ def repack(infos: list[zipfile.ZipInfo] | list[Entry], data: bytes, inflated: di
 _UTF16_DTD = tuple(m.encode(enc) for m in ("<!DOCTYPE", "<!ENTITY") for enc in ("utf-16-le", "utf-16-be"))
 
 
-def has_dtd(data: bytes) -> bool:
+# the verdicts on the small parts of the template, given again by `inflate(…, memo=True)` (the same
+# bytes object: its hash is kept with it), bounded as `_INFLATED`
+_DTD_VERDICTS: dict[bytes, bool] = {}
+
+
+def has_dtd(data: bytes, memo: bool = False) -> bool:
     """Whether an XML part declares a document type (entities: billion laughs, external entities).
 
     A DTD can only stand in the prolog, before the root element: the prolog is walked (processing
     instructions and comments of any length skipped), never the whole part. A part in UTF-16
-    (never written by Excel) is searched whole for the declarations in that encoding."""
+    (never written by Excel) is searched whole for the declarations in that encoding.
+    `memo`: a small part of the template, its verdict kept for the next workbook."""
+    if memo and len(data) <= _MEMO_INFLATED:
+        found = _DTD_VERDICTS.get(data)
+        if found is None:
+            if len(_DTD_VERDICTS) >= _MEMO_ENTRIES:
+                _DTD_VERDICTS.clear()
+            found = _DTD_VERDICTS[data] = _has_dtd(data)
+        return found
+    return _has_dtd(data)
+
+
+def _has_dtd(data: bytes) -> bool:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:
         return any(m in data for m in _UTF16_DTD)
     pos = 0
