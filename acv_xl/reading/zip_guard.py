@@ -109,7 +109,9 @@ def directory(data: bytes) -> Directory | None:
         if extra_len and not _plain_extra(data[start: pos]):
             return None
         try:
-            name = data[start - name_len: start].decode("utf-8" if flags & 0x800 else "cp437")
+            raw = data[start - name_len: start]
+            # an ASCII name reads the same in both encodings: UTF-8's decoder is the fast one
+            name = raw.decode("utf-8" if flags & 0x800 or raw.isascii() else "cp437")
         except UnicodeDecodeError:
             return None
         if "\x00" in name or "\\" in name:
@@ -146,7 +148,8 @@ def _data_start(info: zipfile.ZipInfo | Entry, data: bytes | None, fh: BinaryIO 
         raise PartRefused("est tronqué") from None
     name = data[off + 30: off + 30 + name_len] if data is not None else fh.read(name_len)
     try:
-        name = bytes(name).decode("utf-8" if flags & 0x800 else "cp437")
+        name = bytes(name)
+        name = name.decode("utf-8" if flags & 0x800 or name.isascii() else "cp437")
     except UnicodeDecodeError:
         name = None
     if sig != b"PK\x03\x04" or name != info.orig_filename:
