@@ -845,6 +845,12 @@ class FileSource:
             self._sheets.append(_Sheet(name, part))
         if not self._sheets:
             raise _unreadable(path, "ne contient aucune feuille de calcul.")
+        # `_sheet`'s lookups: the first sheet of a name, as a walk through the list would find it
+        self._by_name: dict[str, _Sheet] = {}
+        self._by_lower_name: dict[str, _Sheet] = {}
+        for sheet in self._sheets:
+            self._by_name.setdefault(sheet.name, sheet)
+            self._by_lower_name.setdefault(sheet.name.lower(), sheet)
         # workbook-level names first; a sheet-level one only when no workbook-level one exists
         self._defined: dict[str, str] = {}
         for name, local, ref in sorted(defined, key=lambda d: d[1] is not None):
@@ -935,7 +941,10 @@ class FileSource:
             # times a file, mostly about blank rows); the same filter as below, after `_clean`
             grid = sheet.grid
             for r in range(r1, min(r2, len(grid)) + 1):
-                for c, v in enumerate(grid[r - 1][c1 - 1: c2], c1):
+                line = grid[r - 1][c1 - 1: c2]
+                if line.count("") == len(line):
+                    continue  # a blank row (nearly every one asked), told in C
+                for c, v in enumerate(line, c1):
                     if v == "" or v is None:
                         continue
                     v = _clean(v)
@@ -960,13 +969,10 @@ class FileSource:
 
     # -- internals
     def _sheet(self, name: str) -> _Sheet | None:
-        for s in self._sheets:
-            if s.name == name:
-                return s
-        for s in self._sheets:  # Excel sheet names are case-insensitive
-            if s.name.lower() == name.lower():
-                return s
-        return None
+        found = self._by_name.get(name)
+        if found is None:  # Excel sheet names are case-insensitive
+            found = self._by_lower_name.get(name.lower())
+        return found
 
     def _table_index(self) -> dict[str, _TableInfo]:
         if self._tables is not None:
