@@ -191,6 +191,24 @@ def test_calamine_is_handed_only_the_parts_it_opens(tmp_path, monkeypatch):
     assert "xl/drawings/plan.xml" in zipfile.ZipFile(io.BytesIO(seen[-1])).namelist()
 
 
+_SHIPPED = sorted((Path(__file__).resolve().parents[1] / "workbooks" / "exemples").glob("*.xlsx"))
+
+
+@pytest.mark.parametrize("shipped", _SHIPPED, ids=lambda p: p.name)
+def test_the_shortcuts_read_the_shipped_examples_as_the_plain_way(shipped, monkeypatch):
+    """The central directory read by `zip_guard.directory` and calamine handed only the parts it opens
+    give the same convention, value for value, as zipfile's directory and the whole package."""
+    fast = read_file(shipped).model_dump()
+    monkeypatch.setattr(zip_guard, "directory", lambda data: None)
+    monkeypatch.setattr(source_file, "_NOT_FOR_CALAMINE", ())
+    handed = []
+    real = zip_guard.repack
+    monkeypatch.setattr(zip_guard, "repack", lambda infos, data, checked: handed.append(len(infos))
+                        or real(infos, data, checked))
+    assert read_file(shipped).model_dump() == fast
+    assert handed == [len(zipfile.ZipFile(shipped).infolist())]  # the plain way indeed
+
+
 @pytest.mark.parametrize("change", ["none", "comment", "prefix", "extra", "zip64 extra", "backslash", "truncated"])
 def test_a_plain_directory_is_read_as_zipfile_reads_it(tmp_path, change):
     """`zip_guard.directory` gives zipfile's entries for a plain package, and leaves any other to zipfile."""

@@ -20,8 +20,11 @@ How a file is read
   is read once into memory, its parts inflated there and calamine handed the very bytes that were
   checked: the parts it parses (workbook, relationships, shared strings, styles, and the sheets
   holding a table or a defined name, inflated before it opens the package) stored uncompressed
-  (`zip_guard.repack`), so that it spends no time inflating them again; a bigger file is read
-  part by part from the disk, under the same guard.
+  (`zip_guard.repack`), so that it spends no time inflating them again, and none of the parts it
+  never opens (theme, drawings, tables, properties…: `_NOT_FOR_CALAMINE`); a bigger file is read
+  part by part from the disk, under the same guard. The central directory of a plain package in
+  memory is read by `zip_guard.directory` (zipfile's entries, twice as fast), any other by zipfile;
+  parts are inflated and their CRC computed by zlib-ng (the same verdicts as zlib, twice as fast).
 - Each worksheet holding one of our tables or named cells is read once: its XML is inflated and
   scanned, then python-calamine gives the cell values (numbers, text, booleans, dates as
   `date`/`datetime`). calamine builds the whole grid from A1 to the last value: one value typed
