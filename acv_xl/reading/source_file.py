@@ -676,7 +676,7 @@ def _special_cell(attrs: bytes, inner: bytes, full_calc_on_load: bool) -> Any:
 # and the styles (by these names), and the sheets. Left out of the package `repack` hands it, the
 # parts of these folders that none of that is (document properties, theme, drawings, tables, sheet
 # relationships, printer settings, images, custom XML): half the entries of a workbook of ours, which
-# it then neither lists nor which we copy (≈ 0.1 ms a file).
+# it then neither lists nor which we copy (≈ 40 µs a file).
 _NOT_FOR_CALAMINE = ("docprops/", "xl/theme/", "xl/drawings/", "xl/tables/", "xl/worksheets/_rels/",
                      "xl/printersettings/", "xl/media/", "customxml/")
 _CALAMINE_NAMES = ("sharedstrings.xml", "styles.xml", "workbook.xml", "workbook.xml.rels")
