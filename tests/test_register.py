@@ -958,6 +958,29 @@ def test_a_report_of_another_kind_is_not_replaced_without_remplacer(tmp_path, ex
     assert derived_kind(conso) == "historique"
 
 
+def test_annexe_and_comparer_do_not_replace_a_report_of_another_kind(tmp_path, examples, capsys):
+    """`annexe … -o comite_juin.xlsx` or `comparer … -o comite_juin.xlsx` silently replaced the
+    consolidation of the June comité, as `historique` did: each keeps a report of another kind
+    unless `--remplacer`, and still replaces its own previous report."""
+    folder = _folder(tmp_path, examples)
+    conso = tmp_path / "comite_juin.xlsx"
+    assert _run("consolider", folder, "-o", conso, "--jobs", "1") in (0, 1)
+    kept = conso.read_bytes()
+    a, b = examples["paths"][0], tmp_path / "apres.xlsx"
+    shutil.copy2(a, b)  # the same convention, after
+    capsys.readouterr()
+    assert _run("annexe", a, "-o", conso, "--brouillon") == 2
+    assert "c'est un classeur consolidé (acv-xl consolider) : il n'est pas remplacé" in capsys.readouterr().err
+    assert _run("comparer", a, b, "-o", conso) == 2
+    assert "c'est un classeur consolidé (acv-xl consolider) : il n'est pas remplacé" in capsys.readouterr().err
+    assert conso.read_bytes() == kept
+    annexe, ecarts = tmp_path / "annexe.xlsx", tmp_path / "ecarts.xlsx"
+    for _ in range(2):  # the second time over its own previous report: replaced
+        assert _run("annexe", a, "-o", annexe, "--brouillon") == 0
+        assert _run("comparer", a, b, "-o", ecarts) in (0, 1)
+    assert _run("annexe", a, "-o", conso, "--brouillon", "--remplacer") == 0
+
+
 def test_an_extract_never_overwrites_an_input(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
     victim = folder / "financeur_ETAT.xlsx"
