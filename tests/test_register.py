@@ -417,6 +417,30 @@ def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_p
                      ids[2]: "Convention non comptée (autre département)"}, kinds
 
 
+def test_a_convention_whose_file_now_holds_another_one_not_counted_is_retiree(tmp_path, examples):
+    """The path finds the previous convention only for an unreadable new version (no identifier
+    left): a file that now holds another convention, of another département, said the one it held
+    before « Convention non comptée (autre département) », though that convention's workbook is no
+    longer in the folder."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    names = sorted(p.name for p in examples["paths"])
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    autre = examples["convs"][names[1]].model_copy(deep=True)  # the neighbour's convention, in the 59
+    autre.set_value("acv_id", "ACV999")
+    autre.set_value("acv_departement", "59")
+    _write(autre, folder / names[0])  # over the first one's file
+    (folder / names[1]).unlink()
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    kinds = {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if isinstance(kind, str)
+             and kind.startswith("Convention")}
+    ids = [examples["convs"][n].value("acv_id") for n in names[:2]]
+    assert kinds == {ids[0]: "Convention retirée", ids[1]: "Convention retirée"}, kinds
+
+
 def test_historique_of_consolidations_without_comite(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"

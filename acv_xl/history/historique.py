@@ -190,14 +190,13 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
     for cid, acv_id, aid, lib, total, chemin in rows:
         state[cid][norm_id(acv_id) or f"\x00{aid}"] = (acv_id, aid, lib, total, chemin)
-    # the files a consolidation saw but did not count, by convention and by path (an unreadable
-    # new version has no identifier left: its path is the previous one's), with why
+    # the files a consolidation saw but did not count, by convention, with why; by path only when
+    # the file has no identifier (an unreadable new version: its path is the previous one's) — a
+    # file that now holds another convention says nothing of the one it held before
     non_comptes: dict[int, dict[str, str]] = defaultdict(dict)
     for cid, acv_id, chemin, motif in con.execute(
             "SELECT consolidation_id, acv_id, chemin, motif FROM fichiers WHERE compte = 0 AND motif IS NOT NULL"):
-        non_comptes[cid].setdefault(f"\x00{chemin}", motif)
-        if norm_id(acv_id):
-            non_comptes[cid].setdefault(norm_id(acv_id), motif)
+        non_comptes[cid].setdefault(norm_id(acv_id) or f"\x00{chemin}", motif)
     out: list[Mouvement] = []
     ids = ev.ids
     pairs: list[tuple[int, int, str, tuple, tuple]] = []
