@@ -664,6 +664,32 @@ def test_a_register_and_outputs_named_in_latin1_work_in_both_commands(tmp_path, 
     assert abime.read_bytes() == b"pas une base" and not (tmp_path / "e.xlsx").exists()
 
 
+def _strings(o) -> list[str]:
+    """Every string of a JSON document."""
+    if isinstance(o, str):
+        return [o]
+    items = o.values() if isinstance(o, dict) else o if isinstance(o, list) else ()
+    return [t for x in items for t in _strings(x)]
+
+
+def test_an_unreadable_workbook_named_in_latin1_is_reported_never_an_internal_error(tmp_path, examples, capsys):
+    """A damaged workbook named in Latin-1 (« illisibl\\xe9.xlsx », from a zip made on Windows):
+    its STR-01 message named it with its undecodable byte, which no workbook, JSON or SQLite can
+    hold — `consolider` stopped with « erreur interne » instead of listing it as unreadable. Its
+    name is now escaped as in the Fichiers sheet, cold and warm, and historique reads the run."""
+    folder = _folder(tmp_path, examples)
+    (folder / os.fsdecode(b"illisibl\xe9.xlsx")).write_bytes(b"PK\x03\x04 pas un classeur")
+    (folder / os.fsdecode(b"texte_\xe9.xlsm")).write_text("pas un classeur", encoding="utf-8")
+    reg, out, js = tmp_path / "r.sqlite", tmp_path / "c.xlsx", tmp_path / "c.json"
+    for run in ("froid", "chaud"):
+        assert _run("consolider", folder, "-o", out, "--json", js, "--registre", reg, "--jobs", "1") == 1, run
+        assert "interne" not in capsys.readouterr().err
+        texts = _strings(json.loads(js.read_text(encoding="utf-8")))
+        assert any("« illisibl\\xe9.xlsx »" in t for t in texts), run  # STR-01, with the byte escaped
+        assert any("« texte_\\xe9.xlsm »" in t for t in texts), run
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+
+
 # ------------------------------------------------------------------ safety of the register
 def test_a_register_from_a_newer_acv_xl_is_refused(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
