@@ -690,6 +690,27 @@ def test_an_unreadable_workbook_named_in_latin1_is_reported_never_an_internal_er
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
 
 
+def test_a_crash_on_a_workbook_named_in_latin1_is_reported_never_an_internal_error(tmp_path, examples, capsys,
+                                                                                   monkeypatch):
+    """An unexpected failure while reading a file named in Latin-1 is reported as the file's
+    (CON-03, « illisible »): its text, which may quote the path, is escaped like the path itself."""
+    folder = _folder(tmp_path, examples)
+    victim = folder / os.fsdecode(b"r\xe9gion.xlsx")
+    shutil.copy2(examples["paths"][0], victim)
+    real = C._validate
+
+    def validate(path):
+        if path.name == victim.name:
+            raise ValueError(f"lecture impossible de {path}")
+        return real(path)
+
+    monkeypatch.setattr(C, "_validate", validate)
+    reg, out, js = tmp_path / "r.sqlite", tmp_path / "c.xlsx", tmp_path / "c.json"
+    assert _run("consolider", folder, "-o", out, "--json", js, "--registre", reg, "--jobs", "1") == 1
+    assert "interne" not in capsys.readouterr().err
+    assert any("r\\xe9gion.xlsx" in t and "ValueError" in t for t in _strings(json.loads(js.read_text(encoding="utf-8"))))
+
+
 # ------------------------------------------------------------------ safety of the register
 def test_a_register_from_a_newer_acv_xl_is_refused(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
