@@ -417,6 +417,34 @@ def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_p
                      ids[2]: "Convention non comptée (autre département)"}, kinds
 
 
+def test_a_convention_counted_again_is_not_said_ajoutee(tmp_path, examples):
+    """The other way round: Calais's workbook unreadable at one comité (or of another département),
+    readable at the next, read « Convention ajoutée », as if Calais had joined the programme; it is
+    « Convention désormais comptée (auparavant : illisible) ». A new file is still « ajoutée »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    names = sorted(p.name for p in examples["paths"])
+    keep = {n: (folder / n).read_bytes() for n in names[:3]}
+    (folder / names[0]).write_bytes(keep[names[0]][:5000])  # a truncated copy
+    autre = examples["convs"][names[1]].model_copy(deep=True)
+    autre.set_value("acv_departement", "59")
+    _write(autre, folder / names[1])
+    (folder / names[2]).unlink()
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    for n in names[:3]:
+        (folder / n).write_bytes(keep[n])
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    kinds = {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if isinstance(kind, str)
+             and kind.startswith("Convention")}
+    ids = [examples["convs"][n].value("acv_id") for n in names[:3]]
+    assert kinds == {ids[0]: "Convention désormais comptée (auparavant : illisible)",
+                     ids[1]: "Convention désormais comptée (auparavant : autre département)",
+                     ids[2]: "Convention ajoutée"}, kinds
+
+
 def test_a_convention_whose_file_now_holds_another_one_not_counted_is_retiree(tmp_path, examples):
     """The path finds the previous convention only for an unreadable new version (no identifier
     left): a file that now holds another convention, of another département, said the one it held

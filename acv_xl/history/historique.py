@@ -14,7 +14,8 @@ Choices:
 - A movement is one row per changed column (statut, montant), a line added or removed, a
   financeur code corrected (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
-  its identifier, or by its path when the new version is unreadable), with why. Only the amount's
+  its identifier, or by its path when the new version is unreadable), with why, and likewise a
+  convention counted again (« désormais comptée », with why it was not). Only the amount's
   row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach
   `Acquis`, `Engagé` or `Versé` (a new line already so, or one passing from another statut).
 """
@@ -44,6 +45,8 @@ CONVENTION_AJOUTEE = "Convention ajoutée"
 CONVENTION_RETIREE = "Convention retirée"
 # its workbook still there but not counted: « Convention non comptée (illisible) », never « retirée »
 CONVENTION_NON_COMPTEE = "Convention non comptée"
+# and back: « Convention désormais comptée (auparavant : illisible) », never « ajoutée »
+CONVENTION_DESORMAIS_COMPTEE = "Convention désormais comptée"
 LIGNE_AJOUTEE = "Nouvelle ligne"
 LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
@@ -203,8 +206,11 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     for avant, apres in zip(ids, ids[1:]):
         a, b = state.get(avant, {}), state.get(apres, {})
         for k in sorted(b.keys() - a.keys()):
-            acv, _, lib, total, _ = b[k]
-            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_AJOUTEE, montant_apres=total))
+            acv, _, lib, total, chemin = b[k]
+            motif = non_comptes[avant].get(k) or non_comptes[avant].get(f"\x00{chemin}")
+            kind = (f"{CONVENTION_DESORMAIS_COMPTEE} (auparavant : {motif.removesuffix(', non compté')})" if motif
+                    else CONVENTION_AJOUTEE)
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_apres=total))
         for k in sorted(a.keys() - b.keys()):
             acv, _, lib, total, chemin = a[k]
             motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
