@@ -389,11 +389,3 @@ def fmt_date(d: date | datetime | None) -> str:
     if d is None:
         return ""
     return d.strftime("%d/%m/%Y")
-
-
-def file_text(name: object) -> str:
-    """A file name or path as text any output can hold (a sheet, JSON, SQLite, a terminal). A
-    name that is not UTF-8 (a zip made on Windows, a share mounted in Latin-1) reaches Python with
-    its undecodable bytes as surrogates, which no encoder writes: they are shown escaped
-    (`caf\\xe9.xlsx`), so two such names stay apart."""
-    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

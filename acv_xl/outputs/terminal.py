@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from acv_xl.contract.values import file_text  # noqa: F401 — defined there: the reader's messages name files too
+from acv_xl.reading.errors import file_text  # noqa: F401 — defined there: the reader's messages name files too
 
 # C0 controls, DEL and C1 controls: none may reach a terminal raw
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")

@@ -82,9 +82,9 @@ from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-from acv_xl.contract.values import ExcelError, NoCachedValue, file_text
+from acv_xl.contract.values import ExcelError, NoCachedValue
 from acv_xl.reading import zip_guard
-from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook
+from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
     TableBlock,
     a1,
