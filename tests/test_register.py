@@ -392,6 +392,33 @@ def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtai
     assert float(ue["Engagements obtenus (€)"]) == 0 and int(ue["Nouvelles lignes"]) == 0  # …by no new commitment
 
 
+def test_a_financeur_code_mistyped_is_one_line_changed_never_a_commitment_obtained(tmp_path, examples):
+    """The other way round: an acquired « UE » line retyped « UEE » (a code outside the list) read
+    « Ligne retirée » + « Nouvelle ligne » already acquired, i.e. « engagements obtenus » of
+    « code inconnu » that no one obtained; it is two « Financeur modifié » rows as well."""
+    from acv_xl.checks.rules.consolidation import CODE_INCONNU
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    name, i = next((n, k) for n, c in examples["convs"].items() for k, lf in enumerate(c.financements)
+                   if lf.financeur == "UE" and lf.statut in layout.STATUTS_ACQUIS and lf.montant)
+    conv = examples["convs"][name].model_copy(deep=True)
+    old = conv.financements[i]
+    conv.financements[i] = _line(old, financeur="UEE")
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    assert list(mv["Mouvement"]) == ["Financeur modifié"] * 2, list(mv["Mouvement"])
+    assert list(mv["Financeur"]) == ["UE", "UEE"] and set(mv["Engagement obtenu"]) == {"Non"}
+    pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
+    inconnu = pf[pf["Financeur"] == CODE_INCONNU].iloc[0]
+    assert float(inconnu["Engagements obtenus (€)"]) == 0 and int(inconnu["Nouvelles lignes"]) == 0
+
+
 def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_path, examples):
     """Calais sends a new version that cannot be read: historique said « Convention retirée », as if
     Calais had left the programme; it now says « Convention non comptée (illisible) », found by the

@@ -12,7 +12,7 @@ Choices:
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
-  financeur code corrected (two rows: the old code's amount out, the new one's in), a
+  financeur code corrected or mistyped (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
   convention counted again (« désormais comptée », with why it was not). Only the amount's
@@ -260,19 +260,24 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         return Mouvement(avant, apres, acv_id, libelle, kind, numero=numero, intitule=ln[7], financeur=financeur,
                          dispositif=dispositif, nature=nature, annee=annee, **kw)
 
-    # A financeur code corrected (what CON-05 asks: « FEDER » → « UE ») removes the line under its
-    # old key and adds it under the new one: paired by action, dispositif, nature and année (in
-    # order), it is one line whose financeur changed — never a new line, nor a commitment obtained.
-    # Only a code outside the reference list is « corrected »: one funder replaced by another
-    # (AL → CDC) stays a line removed and a line added.
+    # A financeur code corrected (what CON-05 asks: « FEDER » → « UE »), or mistyped (« UE » →
+    # « UEE »), removes the line under its old key and adds it under the new one: paired by action,
+    # dispositif, nature and année (in order), it is one line whose financeur changed — never a new
+    # line, nor a commitment obtained. Only a pair where one code is outside the reference list is
+    # such a change: one funder replaced by another (AL → CDC) stays a line removed and a line added.
+    def inconnu(code) -> bool:
+        return financeur_groupe(code or "") == CODE_INCONNU
+
     gone: dict[tuple, list] = defaultdict(list)
     for k, na in a.items():
-        if k not in b and financeur_groupe(na[1] or "") == CODE_INCONNU:
+        if k not in b:
             gone[(na[0], na[2], na[3], na[4])].append(k)
     remplace: dict[tuple, tuple] = {}  # added key → removed key
     for k, nb in b.items():
         if k not in a and (same := gone.get((nb[0], nb[2], nb[3], nb[4]))):
-            remplace[k] = same.pop(0)
+            if (old := next((g for g in same if inconnu(nb[1]) or inconnu(a[g][1])), None)) is not None:
+                same.remove(old)
+                remplace[k] = old
     for k in b:
         nb = b[k]
         if k in remplace:
