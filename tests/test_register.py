@@ -352,6 +352,13 @@ def test_two_comites_then_historique(tmp_path, examples):
     assert wb["Mouvements"].print_title_rows == "$3:$3"  # the header row on every printed page
 
 
+def _movements(reg: Path, evo: Path) -> pd.DataFrame:
+    """historique of `reg` into `evo`: the rows of its Mouvements sheet."""
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    return mv[mv["Mouvement"].notna()]
+
+
 def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtained(tmp_path, examples):
     """The commune corrects « FEDER » typed as a financeur into « UE » (what CON-05 asks): the line
     read as « Ligne retirée » + « Nouvelle ligne » already acquired, i.e. 780 000 € of UE
@@ -376,9 +383,7 @@ def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtai
     _write(conv, folder / name)
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     evo = tmp_path / "e.xlsx"
-    assert _run("historique", reg, "-o", evo) == 0
-    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
-    mv = mv[mv["Mouvement"].notna()]
+    mv = _movements(reg, evo)
     change = mv[mv["Mouvement"] == "Financeur modifié"]
     assert list(change["Financeur"]) == [old.financeur, "UE"]
     assert [round(float(e)) for e in change["Écart (€)"]] == [-round(float(old.montant)), round(float(old.montant))]
@@ -409,14 +414,18 @@ def test_a_financeur_code_mistyped_is_one_line_changed_never_a_commitment_obtain
     _write(conv, folder / name)
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     evo = tmp_path / "e.xlsx"
-    assert _run("historique", reg, "-o", evo) == 0
-    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
-    mv = mv[mv["Mouvement"].notna()]
+    mv = _movements(reg, evo)
     assert list(mv["Mouvement"]) == ["Financeur modifié"] * 2, list(mv["Mouvement"])
     assert list(mv["Financeur"]) == ["UE", "UEE"] and set(mv["Engagement obtenu"]) == {"Non"}
     pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
     inconnu = pf[pf["Financeur"] == CODE_INCONNU].iloc[0]
     assert float(inconnu["Engagements obtenus (€)"]) == 0 and int(inconnu["Nouvelles lignes"]) == 0
+
+
+def _convention_movements(tmp_path: Path, reg: Path) -> dict[str, str]:
+    """historique of `reg`: each convention's movement (« Convention … »), by identifier."""
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    return {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if kind.startswith("Convention")}
 
 
 def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_path, examples):
@@ -434,11 +443,7 @@ def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_p
     autre.set_value("acv_departement", "59")
     _write(autre, folder / names[2])
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
-    evo = tmp_path / "e.xlsx"
-    assert _run("historique", reg, "-o", evo) == 0
-    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
-    kinds = {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if isinstance(kind, str)
-             and kind.startswith("Convention")}
+    kinds = _convention_movements(tmp_path, reg)
     ids = [examples["convs"][n].value("acv_id") for n in names[:3]]
     assert kinds == {ids[0]: "Convention non comptée (illisible)", ids[1]: "Convention retirée",
                      ids[2]: "Convention non comptée (autre département)"}, kinds
@@ -461,11 +466,7 @@ def test_a_convention_counted_again_is_not_said_ajoutee(tmp_path, examples):
     for n in names[:3]:
         (folder / n).write_bytes(keep[n])
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
-    evo = tmp_path / "e.xlsx"
-    assert _run("historique", reg, "-o", evo) == 0
-    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
-    kinds = {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if isinstance(kind, str)
-             and kind.startswith("Convention")}
+    kinds = _convention_movements(tmp_path, reg)
     ids = [examples["convs"][n].value("acv_id") for n in names[:3]]
     assert kinds == {ids[0]: "Convention désormais comptée (auparavant : illisible)",
                      ids[1]: "Convention désormais comptée (auparavant : autre département)",
@@ -487,11 +488,7 @@ def test_a_convention_whose_file_now_holds_another_one_not_counted_is_retiree(tm
     _write(autre, folder / names[0])  # over the first one's file
     (folder / names[1]).unlink()
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
-    evo = tmp_path / "e.xlsx"
-    assert _run("historique", reg, "-o", evo) == 0
-    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
-    kinds = {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if isinstance(kind, str)
-             and kind.startswith("Convention")}
+    kinds = _convention_movements(tmp_path, reg)
     ids = [examples["convs"][n].value("acv_id") for n in names[:2]]
     assert kinds == {ids[0]: "Convention retirée", ids[1]: "Convention retirée"}, kinds
 
