@@ -352,6 +352,13 @@ def test_two_comites_then_historique(tmp_path, examples):
     assert wb["Mouvements"].print_title_rows == "$3:$3"  # the header row on every printed page
 
 
+def _movements(reg: Path, evo: Path) -> pd.DataFrame:
+    """historique of `reg` into `evo`: the rows of its Mouvements sheet."""
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    return mv[mv["Mouvement"].notna()]
+
+
 def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtained(tmp_path, examples):
     """The commune corrects « FEDER » typed as a financeur into « UE » (what CON-05 asks): the line
     read as « Ligne retirée » + « Nouvelle ligne » already acquired, i.e. 780 000 € of UE
@@ -376,9 +383,7 @@ def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtai
     _write(conv, folder / name)
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     evo = tmp_path / "e.xlsx"
-    assert _run("historique", reg, "-o", evo) == 0
-    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
-    mv = mv[mv["Mouvement"].notna()]
+    mv = _movements(reg, evo)
     change = mv[mv["Mouvement"] == "Financeur modifié"]
     assert list(change["Financeur"]) == [old.financeur, "UE"]
     assert [round(float(e)) for e in change["Écart (€)"]] == [-round(float(old.montant)), round(float(old.montant))]
@@ -390,6 +395,37 @@ def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtai
     ue = pf[pf["Financeur"] == "UE"].iloc[0]
     assert round(float(ue["Écart (€)"])) == round(float(old.montant))  # its total did grow…
     assert float(ue["Engagements obtenus (€)"]) == 0 and int(ue["Nouvelles lignes"]) == 0  # …by no new commitment
+
+
+def test_a_financeur_code_mistyped_is_one_line_changed_never_a_commitment_obtained(tmp_path, examples):
+    """The other way round: an acquired « UE » line retyped « UEE » (a code outside the list) read
+    « Ligne retirée » + « Nouvelle ligne » already acquired, i.e. « engagements obtenus » of
+    « code inconnu » that no one obtained; it is two « Financeur modifié » rows as well."""
+    from acv_xl.checks.rules.consolidation import CODE_INCONNU
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    name, i = next((n, k) for n, c in examples["convs"].items() for k, lf in enumerate(c.financements)
+                   if lf.financeur == "UE" and lf.statut in layout.STATUTS_ACQUIS and lf.montant)
+    conv = examples["convs"][name].model_copy(deep=True)
+    old = conv.financements[i]
+    conv.financements[i] = _line(old, financeur="UEE")
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    mv = _movements(reg, evo)
+    assert list(mv["Mouvement"]) == ["Financeur modifié"] * 2, list(mv["Mouvement"])
+    assert list(mv["Financeur"]) == ["UE", "UEE"] and set(mv["Engagement obtenu"]) == {"Non"}
+    pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
+    inconnu = pf[pf["Financeur"] == CODE_INCONNU].iloc[0]
+    assert float(inconnu["Engagements obtenus (€)"]) == 0 and int(inconnu["Nouvelles lignes"]) == 0
+
+
+def _convention_movements(tmp_path: Path, reg: Path) -> dict[str, str]:
+    """historique of `reg`: each convention's movement (« Convention … »), by identifier."""
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    return {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if kind.startswith("Convention")}
 
 
 def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_path, examples):
@@ -407,14 +443,54 @@ def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_p
     autre.set_value("acv_departement", "59")
     _write(autre, folder / names[2])
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
-    evo = tmp_path / "e.xlsx"
-    assert _run("historique", reg, "-o", evo) == 0
-    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
-    kinds = {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if isinstance(kind, str)
-             and kind.startswith("Convention")}
+    kinds = _convention_movements(tmp_path, reg)
     ids = [examples["convs"][n].value("acv_id") for n in names[:3]]
     assert kinds == {ids[0]: "Convention non comptée (illisible)", ids[1]: "Convention retirée",
                      ids[2]: "Convention non comptée (autre département)"}, kinds
+
+
+def test_a_convention_counted_again_is_not_said_ajoutee(tmp_path, examples):
+    """The other way round: Calais's workbook unreadable at one comité (or of another département),
+    readable at the next, read « Convention ajoutée », as if Calais had joined the programme; it is
+    « Convention désormais comptée (auparavant : illisible) ». A new file is still « ajoutée »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    names = sorted(p.name for p in examples["paths"])
+    keep = {n: (folder / n).read_bytes() for n in names[:3]}
+    (folder / names[0]).write_bytes(keep[names[0]][:5000])  # a truncated copy
+    autre = examples["convs"][names[1]].model_copy(deep=True)
+    autre.set_value("acv_departement", "59")
+    _write(autre, folder / names[1])
+    (folder / names[2]).unlink()
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    for n in names[:3]:
+        (folder / n).write_bytes(keep[n])
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    kinds = _convention_movements(tmp_path, reg)
+    ids = [examples["convs"][n].value("acv_id") for n in names[:3]]
+    assert kinds == {ids[0]: "Convention désormais comptée (auparavant : illisible)",
+                     ids[1]: "Convention désormais comptée (auparavant : autre département)",
+                     ids[2]: "Convention ajoutée"}, kinds
+
+
+def test_a_convention_whose_file_now_holds_another_one_not_counted_is_retiree(tmp_path, examples):
+    """The path finds the previous convention only for an unreadable new version (no identifier
+    left): a file that now holds another convention, of another département, said the one it held
+    before « Convention non comptée (autre département) », though that convention's workbook is no
+    longer in the folder."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    names = sorted(p.name for p in examples["paths"])
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    autre = examples["convs"][names[1]].model_copy(deep=True)  # the neighbour's convention, in the 59
+    autre.set_value("acv_id", "ACV999")
+    autre.set_value("acv_departement", "59")
+    _write(autre, folder / names[0])  # over the first one's file
+    (folder / names[1]).unlink()
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    kinds = _convention_movements(tmp_path, reg)
+    ids = [examples["convs"][n].value("acv_id") for n in names[:2]]
+    assert kinds == {ids[0]: "Convention retirée", ids[1]: "Convention retirée"}, kinds
 
 
 def test_historique_of_consolidations_without_comite(tmp_path, examples):
@@ -638,6 +714,53 @@ def test_a_register_and_outputs_named_in_latin1_work_in_both_commands(tmp_path, 
         proc = acv(*args)
         assert proc.returncode == 2 and "ce n'est pas un fichier SQLite" in proc.stderr, proc.stderr
     assert abime.read_bytes() == b"pas une base" and not (tmp_path / "e.xlsx").exists()
+
+
+def _strings(o) -> list[str]:
+    """Every string of a JSON document."""
+    if isinstance(o, str):
+        return [o]
+    items = o.values() if isinstance(o, dict) else o if isinstance(o, list) else ()
+    return [t for x in items for t in _strings(x)]
+
+
+def test_an_unreadable_workbook_named_in_latin1_is_reported_never_an_internal_error(tmp_path, examples, capsys):
+    """A damaged workbook named in Latin-1 (« illisibl\\xe9.xlsx », from a zip made on Windows):
+    its STR-01 message named it with its undecodable byte, which no workbook, JSON or SQLite can
+    hold — `consolider` stopped with « erreur interne » instead of listing it as unreadable. Its
+    name is now escaped as in the Fichiers sheet, cold and warm, and historique reads the run."""
+    folder = _folder(tmp_path, examples)
+    (folder / os.fsdecode(b"illisibl\xe9.xlsx")).write_bytes(b"PK\x03\x04 pas un classeur")
+    (folder / os.fsdecode(b"texte_\xe9.xlsm")).write_text("pas un classeur", encoding="utf-8")
+    reg, out, js = tmp_path / "r.sqlite", tmp_path / "c.xlsx", tmp_path / "c.json"
+    for run in ("froid", "chaud"):
+        assert _run("consolider", folder, "-o", out, "--json", js, "--registre", reg, "--jobs", "1") == 1, run
+        assert "interne" not in capsys.readouterr().err
+        texts = _strings(json.loads(js.read_text(encoding="utf-8")))
+        assert any("« illisibl\\xe9.xlsx »" in t for t in texts), run  # STR-01, with the byte escaped
+        assert any("« texte_\\xe9.xlsm »" in t for t in texts), run
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+
+
+def test_a_crash_on_a_workbook_named_in_latin1_is_reported_never_an_internal_error(tmp_path, examples, capsys,
+                                                                                   monkeypatch):
+    """An unexpected failure while reading a file named in Latin-1 is reported as the file's
+    (CON-03, « illisible »): its text, which may quote the path, is escaped like the path itself."""
+    folder = _folder(tmp_path, examples)
+    victim = folder / os.fsdecode(b"r\xe9gion.xlsx")
+    shutil.copy2(examples["paths"][0], victim)
+    real = C._validate
+
+    def validate(path):
+        if path.name == victim.name:
+            raise ValueError(f"lecture impossible de {path}")
+        return real(path)
+
+    monkeypatch.setattr(C, "_validate", validate)
+    reg, out, js = tmp_path / "r.sqlite", tmp_path / "c.xlsx", tmp_path / "c.json"
+    assert _run("consolider", folder, "-o", out, "--json", js, "--registre", reg, "--jobs", "1") == 1
+    assert "interne" not in capsys.readouterr().err
+    assert any("r\\xe9gion.xlsx" in t and "ValueError" in t for t in _strings(json.loads(js.read_text(encoding="utf-8"))))
 
 
 # ------------------------------------------------------------------ safety of the register
@@ -956,6 +1079,29 @@ def test_a_report_of_another_kind_is_not_replaced_without_remplacer(tmp_path, ex
     from acv_xl.outputs.output_guard import derived_kind
 
     assert derived_kind(conso) == "historique"
+
+
+def test_annexe_and_comparer_do_not_replace_a_report_of_another_kind(tmp_path, examples, capsys):
+    """`annexe … -o comite_juin.xlsx` or `comparer … -o comite_juin.xlsx` silently replaced the
+    consolidation of the June comité, as `historique` did: each keeps a report of another kind
+    unless `--remplacer`, and still replaces its own previous report."""
+    folder = _folder(tmp_path, examples)
+    conso = tmp_path / "comite_juin.xlsx"
+    assert _run("consolider", folder, "-o", conso, "--jobs", "1") in (0, 1)
+    kept = conso.read_bytes()
+    a, b = examples["paths"][0], tmp_path / "apres.xlsx"
+    shutil.copy2(a, b)  # the same convention, after
+    capsys.readouterr()
+    assert _run("annexe", a, "-o", conso, "--brouillon") == 2
+    assert "c'est un classeur consolidé (acv-xl consolider) : il n'est pas remplacé" in capsys.readouterr().err
+    assert _run("comparer", a, b, "-o", conso) == 2
+    assert "c'est un classeur consolidé (acv-xl consolider) : il n'est pas remplacé" in capsys.readouterr().err
+    assert conso.read_bytes() == kept
+    annexe, ecarts = tmp_path / "annexe.xlsx", tmp_path / "ecarts.xlsx"
+    for _ in range(2):  # the second time over its own previous report: replaced
+        assert _run("annexe", a, "-o", annexe, "--brouillon") == 0
+        assert _run("comparer", a, b, "-o", ecarts) in (0, 1)
+    assert _run("annexe", a, "-o", conso, "--brouillon", "--remplacer") == 0
 
 
 def test_an_extract_never_overwrites_an_input(tmp_path, examples, capsys):

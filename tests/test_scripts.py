@@ -324,6 +324,28 @@ def test_generer_annexe_on_the_desktop_replaces_its_annex_but_never_a_workbook_o
     assert "Renommez ou déplacez ce fichier" in message and "--remplacer" not in message
 
 
+def test_generer_annexe_on_the_desktop_never_replaces_another_report_of_that_name(tmp_path):
+    """The button replaces its own previous annex only: a consolidation saved under the annex's
+    name (« arras_annexe.xlsx ») is kept, as `acv-xl annexe` keeps it."""
+    import hashlib
+    import shutil
+
+    from acv_xl.outputs.consolidation import consolidate
+
+    path = _faulty()[0]
+    book = _DesktopBook(remote_book(payload_from_xlsx(path, include=scripts.INCLUDE)), tmp_path / path.name)
+    folder = tmp_path / "dossier"
+    folder.mkdir()
+    shutil.copy(path, folder / path.name)
+    out = tmp_path / f"{path.stem}_annexe.xlsx"
+    consolidate([folder], out, jobs=1)
+    before = hashlib.sha256(out.read_bytes()).hexdigest()
+    scripts._guarded(book, scripts.run_generer_annexe, "Génération de l'annexe")
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == before
+    (kind, message), = book.opened
+    assert kind == "alert" and "c'est un classeur consolidé (acv-xl consolider) : il n'est pas remplacé" in message
+
+
 def test_generer_annexe_on_an_unsaved_desktop_workbook_says_so_in_french():
     path = CASES[0]
     book = _DesktopBook(remote_book(payload_from_xlsx(path, include=scripts.INCLUDE)), Path("Classeur1"))

@@ -317,10 +317,11 @@ def run_generer_annexe(book) -> str:
     if not here.is_absolute() or not here.parent.is_dir():  # never saved, or on OneDrive/SharePoint
         raise AnnexeImpossible("enregistrez d'abord le classeur sur ce PC (l'annexe est écrite à côté).")
     out = here.with_name(f"{here.stem}_annexe.xlsx")
-    from acv_xl.outputs.output_guard import check_outputs
+    from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs
 
-    # a previous annex is replaced, any other file of that name kept
-    if problem := check_outputs([here], [out], way_out="Renommez ou déplacez ce fichier, puis relancez."):
+    # a previous annex is replaced, any other file of that name kept (another report of acv-xl too)
+    if problem := check_outputs([here], [Output(out, (".xlsx",), "", ANNEXE)],
+                                way_out="Renommez ou déplacez ce fichier, puis relancez."):
         raise AnnexeImpossible(problem)
     build_annex(report, out, brouillon=brouillon)
     book.app.books.open(str(out))

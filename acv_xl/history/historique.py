@@ -12,9 +12,10 @@ Choices:
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
-  financeur code corrected (two rows: the old code's amount out, the new one's in), a
+  financeur code corrected or mistyped (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
-  its identifier, or by its path when the new version is unreadable), with why. Only the amount's
+  its identifier, or by its path when the new version is unreadable), with why, and likewise a
+  convention counted again (« désormais comptée », with why it was not). Only the amount's
   row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach
   `Acquis`, `Engagé` or `Versé` (a new line already so, or one passing from another statut).
 """
@@ -44,6 +45,8 @@ CONVENTION_AJOUTEE = "Convention ajoutée"
 CONVENTION_RETIREE = "Convention retirée"
 # its workbook still there but not counted: « Convention non comptée (illisible) », never « retirée »
 CONVENTION_NON_COMPTEE = "Convention non comptée"
+# and back: « Convention désormais comptée (auparavant : illisible) », never « ajoutée »
+CONVENTION_DESORMAIS_COMPTEE = "Convention désormais comptée"
 LIGNE_AJOUTEE = "Nouvelle ligne"
 LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
@@ -190,22 +193,24 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
     for cid, acv_id, aid, lib, total, chemin in rows:
         state[cid][norm_id(acv_id) or f"\x00{aid}"] = (acv_id, aid, lib, total, chemin)
-    # the files a consolidation saw but did not count, by convention and by path (an unreadable
-    # new version has no identifier left: its path is the previous one's), with why
+    # the files a consolidation saw but did not count, by convention, with why; by path only when
+    # the file has no identifier (an unreadable new version: its path is the previous one's) — a
+    # file that now holds another convention says nothing of the one it held before
     non_comptes: dict[int, dict[str, str]] = defaultdict(dict)
     for cid, acv_id, chemin, motif in con.execute(
             "SELECT consolidation_id, acv_id, chemin, motif FROM fichiers WHERE compte = 0 AND motif IS NOT NULL"):
-        non_comptes[cid].setdefault(f"\x00{chemin}", motif)
-        if norm_id(acv_id):
-            non_comptes[cid].setdefault(norm_id(acv_id), motif)
+        non_comptes[cid].setdefault(norm_id(acv_id) or f"\x00{chemin}", motif)
     out: list[Mouvement] = []
     ids = ev.ids
     pairs: list[tuple[int, int, str, tuple, tuple]] = []
     for avant, apres in zip(ids, ids[1:]):
         a, b = state.get(avant, {}), state.get(apres, {})
         for k in sorted(b.keys() - a.keys()):
-            acv, _, lib, total, _ = b[k]
-            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_AJOUTEE, montant_apres=total))
+            acv, _, lib, total, chemin = b[k]
+            motif = non_comptes[avant].get(k) or non_comptes[avant].get(f"\x00{chemin}")
+            kind = (f"{CONVENTION_DESORMAIS_COMPTEE} (auparavant : {motif.removesuffix(', non compté')})" if motif
+                    else CONVENTION_AJOUTEE)
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_apres=total))
         for k in sorted(a.keys() - b.keys()):
             acv, _, lib, total, chemin = a[k]
             motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
@@ -255,19 +260,24 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         return Mouvement(avant, apres, acv_id, libelle, kind, numero=numero, intitule=ln[7], financeur=financeur,
                          dispositif=dispositif, nature=nature, annee=annee, **kw)
 
-    # A financeur code corrected (what CON-05 asks: « FEDER » → « UE ») removes the line under its
-    # old key and adds it under the new one: paired by action, dispositif, nature and année (in
-    # order), it is one line whose financeur changed — never a new line, nor a commitment obtained.
-    # Only a code outside the reference list is « corrected »: one funder replaced by another
-    # (AL → CDC) stays a line removed and a line added.
+    # A financeur code corrected (what CON-05 asks: « FEDER » → « UE »), or mistyped (« UE » →
+    # « UEE »), removes the line under its old key and adds it under the new one: paired by action,
+    # dispositif, nature and année (in order), it is one line whose financeur changed — never a new
+    # line, nor a commitment obtained. Only a pair where one code is outside the reference list is
+    # such a change: one funder replaced by another (AL → CDC) stays a line removed and a line added.
+    def inconnu(code) -> bool:
+        return financeur_groupe(code or "") == CODE_INCONNU
+
     gone: dict[tuple, list] = defaultdict(list)
     for k, na in a.items():
-        if k not in b and financeur_groupe(na[1] or "") == CODE_INCONNU:
+        if k not in b:
             gone[(na[0], na[2], na[3], na[4])].append(k)
     remplace: dict[tuple, tuple] = {}  # added key → removed key
     for k, nb in b.items():
         if k not in a and (same := gone.get((nb[0], nb[2], nb[3], nb[4]))):
-            remplace[k] = same.pop(0)
+            if (old := next((g for g in same if inconnu(nb[1]) or inconnu(a[g][1])), None)) is not None:
+                same.remove(old)
+                remplace[k] = old
     for k in b:
         nb = b[k]
         if k in remplace:

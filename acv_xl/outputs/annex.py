@@ -965,7 +965,9 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
 
     path = Path(path)
     out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
-    outputs = [Output(out, (".xlsx",), "-o")] + ([Output(out.with_suffix(".pdf"), (".pdf",), "--pdf")] if pdf else [])
+    # only a previous annex is replaced without --remplacer, never a consolidation named alike
+    outputs = [Output(out, (".xlsx",), "-o", ANNEXE)] + (
+        [Output(out.with_suffix(".pdf"), (".pdf",), "--pdf", ANNEXE)] if pdf else [])
     if problem := check_outputs([path] + ([Path(depuis)] if depuis else []), outputs, replace=replace):
         if out.suffix.lower() == ".pdf":  # « -o annexe.pdf »: the user wants the PDF, say how
             problem += (f" ; pour le PDF, ajoutez --pdf : il est écrit à côté de l'annexe "

@@ -70,9 +70,10 @@ def output_problem(out: Path, inputs: list[Path], replace: bool = False) -> str 
     """Why `out` may not be written (French), or None: the rules of every output
     (`output_guard`: never an input, never over a file that is not an acv-xl report unless
     `--remplacer`; a previous workbook of écarts is replaced)."""
-    from acv_xl.outputs.output_guard import Output, check_outputs
+    from acv_xl.outputs.output_guard import COMPARAISON, Output, check_outputs
 
-    return check_outputs(inputs, [Output(out, (".xlsx",), "-o")], replace=replace)
+    # only a previous workbook of écarts is replaced without --remplacer, never a consolidation
+    return check_outputs(inputs, [Output(out, (".xlsx",), "-o", COMPARAISON)], replace=replace)
 
 
 def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None = None, console=None,

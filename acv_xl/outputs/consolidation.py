@@ -181,7 +181,7 @@ def summarize(path: str, rel: str) -> FileSummary:
     try:
         s.size, s.mtime, s.sha256, custom = _identify(path)
     except OSError as exc:
-        s.crash = f"fichier inaccessible : {exc.strerror or exc}"
+        s.crash = file_text(f"fichier inaccessible : {exc.strerror or exc}")
         return s
     if custom and _is_consolidation(path):  # opening the zip only when the part exists
         s.ignore = MOTIF_CONSOLIDATION
@@ -196,7 +196,7 @@ def summarize(path: str, rel: str) -> FileSummary:
         raise  # a broken installation is not a bad file: stop rather than call every file unreadable
     except Exception as exc:  # one file's crash never stops the batch: reported as CON-03
         s.etat, s.totaux, s.lines = ETAT_ILLISIBLE, None, ()
-        s.crash = f"{type(exc).__name__} : {exc}"[:300]
+        s.crash = file_text(f"{type(exc).__name__} : {exc}")[:300]  # may quote a path not in UTF-8
     return s
 
 

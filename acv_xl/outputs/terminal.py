@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from acv_xl.reading.errors import file_text  # noqa: F401 — defined there: the reader's messages name files too
+
 # C0 controls, DEL and C1 controls: none may reach a terminal raw
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
@@ -36,10 +38,3 @@ def markup_literal(text: object) -> str:
 
     return escape(literal(text))
 
-
-def file_text(name: object) -> str:
-    """A file name or path as text any output can hold (a sheet, JSON, SQLite, a terminal). A
-    name that is not UTF-8 (a zip made on Windows, a share mounted in Latin-1) reaches Python with
-    its undecodable bytes as surrogates, which no encoder writes: they are shown escaped
-    (`caf\\xe9.xlsx`), so two such names stay apart."""
-    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

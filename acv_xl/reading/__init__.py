@@ -5,7 +5,8 @@
 - `source`: what a reader hands over (table blocks, named cells); A1 helpers.
 - `source_file`: a `.xlsx` file as a `Source` (calamine for values, XML scan for errors/formulas).
 - `read`: a `Source` → `Convention` (tables found by name, headers by text).
-- `errors`: the one typed error of an unreadable file (→ STR-01 / STR-02).
+- `errors`: the one typed error of an unreadable file (→ STR-01 / STR-02); `file_text`, a file's name
+  as any output can hold it.
 
 May import: `contract`. Never `checks`, `outputs` or `history`.
 """

@@ -1,4 +1,5 @@
-"""The one typed error for files that cannot be read as an ACV workbook (→ STR-01 / STR-02)."""
+"""The one typed error for files that cannot be read as an ACV workbook (→ STR-01 / STR-02), and
+how any message or output names a file (`file_text`)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,11 @@ class UnreadableWorkbook(Exception):
 
 
 SAVE_AS_XLSX = "Ouvrez le fichier dans Excel et faites « Enregistrer sous… Classeur Excel (.xlsx) »."
+
+
+def file_text(name: object) -> str:
+    """A file name or path as text any output can hold (a sheet, JSON, SQLite, a terminal). A
+    name that is not UTF-8 (a zip made on Windows, a share mounted in Latin-1) reaches Python with
+    its undecodable bytes as surrogates, which no encoder writes: they are shown escaped
+    (`caf\\xe9.xlsx`), so two such names stay apart."""
+    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

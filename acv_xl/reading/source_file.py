@@ -87,7 +87,7 @@ from xml.parsers import expat
 
 from acv_xl.contract.values import ExcelError, NoCachedValue
 from acv_xl.reading import zip_guard
-from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook
+from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
     TableBlock,
     a1,
@@ -129,11 +129,12 @@ SUGG_RESAVE = ("Ouvrez le fichier dans Excel : s'il s'ouvre, enregistrez-le de n
 
 
 def _unreadable(path: Path, what: str, suggestion: str = SUGG_RESAVE) -> UnreadableWorkbook:
-    return UnreadableWorkbook("STR-01", f"Le fichier « {path.name} » {what}", suggestion)
+    # a name not in UTF-8 (Latin-1 from a Windows zip) escaped: no workbook, JSON or SQLite holds its raw bytes
+    return UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path.name)} » {what}", suggestion)
 
 
 def _unsupported(path: Path, what: str, suggestion: str = SAVE_AS_XLSX) -> UnreadableWorkbook:
-    return UnreadableWorkbook("STR-02", f"Le fichier « {path.name} » {what}", suggestion)
+    return UnreadableWorkbook("STR-02", f"Le fichier « {file_text(path.name)} » {what}", suggestion)
 
 
 # ----------------------------------------------------------------------- sniffing
@@ -249,9 +250,9 @@ def _open_zip(path: Path, light: bool = False) -> tuple[zipfile.ZipFile | zip_gu
     the reader uses of a `ZipInfo`), read twice as fast as by `zipfile`."""
     try:
         if not path.exists():
-            raise UnreadableWorkbook("STR-01", f"Le fichier « {path} » est introuvable.", SUGG_CHECK_PATH)
+            raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est introuvable.", SUGG_CHECK_PATH)
         if path.is_dir():
-            raise UnreadableWorkbook("STR-01", f"« {path} » est un dossier, pas un fichier.", SUGG_CHECK_PATH)
+            raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un dossier, pas un fichier.", SUGG_CHECK_PATH)
         size = path.stat().st_size
         if size == 0:
             raise _unreadable(path, "est vide (0 octet).", "Enregistrez de nouveau le classeur depuis Excel ou demandez une nouvelle copie.")
