@@ -377,6 +377,21 @@ def canonical_json(conv: Convention, rows: Callable[[Table], list[Ligne]] | None
     return "".join(_canonical_parts(conv, rows))
 
 
+# the user-filled named cells in key order, each with its JSON key: `_names_json`
+_NAMES_SORTED = tuple((nc.name, _string(nc.name) + ":", nc.kind)
+                      for nc in sorted((nc for nc in layout.NAMED_CELLS if nc.user_filled), key=lambda nc: nc.name))
+
+
+def _names_json(conv: Convention) -> str:
+    """`_dumps(_names(conv))`, each value written by `_value_json` (no list, no encoder pass per file)."""
+    names = conv.names
+    out = []
+    for name, key, kind in _NAMES_SORTED:
+        nv = names.get(name)
+        out.append(key + _value_json(nv.raw if nv is not None else None, kind))
+    return "{" + ",".join(out) + "}"
+
+
 def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> list[str]:
     """`canonical_json` in pieces, in order: the fingerprint hashes them one after the other rather
     than copying a 5,000-line plan's megabyte of text into one string, then into its UTF-8 bytes."""
@@ -384,7 +399,7 @@ def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | No
     for table, cols, raws in _user_tables(conv, rows):
         tables[table.name] = _rows_json(raws, cols, table.name in _LISTS) if cols else ",".join(["[]"] * len(raws))
     strays = ',"hors_tableaux":' + _dumps(_strays(conv)) if conv.stray_cells else ""  # sorted: after « format »
-    parts = ['{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _dumps(_names(conv)) + ',"tableaux":{']
+    parts = ['{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _names_json(conv) + ',"tableaux":{']
     for k, name in enumerate(sorted(tables)):
         parts += ("," if k else "") + _dumps(name) + ":" + _TABLE_HEADS[name], tables[name], "]}"
     parts.append("}}")

@@ -57,7 +57,7 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
-from itertools import compress, groupby
+from itertools import compress, groupby, repeat
 from operator import attrgetter, not_
 from typing import Any, Callable, Iterable
 
@@ -168,11 +168,16 @@ class Index:
     def rows(self, table: Table) -> list:
         r = self._rows.get(table.name)
         if r is None:
-            # `not x.is_empty()`, a filled first cell deciding at once (the common case: no call)
+            # `not x.is_empty()`, a filled first cell deciding at once (the common case: no call);
+            # the first cells fetched in C
             first = table.columns[0].attr
-            r = [x for x in getattr(self.conv, ROW_MODELS[table.name][1])
-                 if ((v := x.raw.get(first)) is not None and (not isinstance(v, str) or v.strip()))
-                 or not x.is_empty()]
+            lignes = getattr(self.conv, ROW_MODELS[table.name][1])
+            try:
+                firsts = list(map(dict.get, map(_RAW, lignes), repeat(first)))
+            except TypeError:  # a row built in code with another mapping as `raw`
+                firsts = [x.raw.get(first) for x in lignes]
+            r = [x for x, v in zip(lignes, firsts)
+                 if (v is not None and (not isinstance(v, str) or v.strip())) or not x.is_empty()]
             self._rows[table.name] = r
         return r
 
@@ -257,15 +262,16 @@ class Index:
     @lazy
     def categories(self) -> totals.Categories:
         """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
-        return totals.Categories(self.conv.financeurs)
+        return totals.shared_categories(self.conv.financeurs)
 
     @lazy
     def mo_codes(self) -> totals.MOCodes:
         """`totals.codes_du_mo(action, conv.financeurs)` for every action: `index.mo_codes(action)`."""
-        return totals.MOCodes(self.conv.financeurs)
+        return totals.shared_mo_codes(self.conv.financeurs)
 
 
 _NUMERO = attrgetter("numero")
+_RAW = attrgetter("raw")
 _INDEX: ContextVar[Index | None] = ContextVar("acv_rules_index", default=None)
 
 

@@ -116,7 +116,7 @@ class Judged:
     @lazy
     def dotations(self) -> Decimal:
         """The counted R2334-27 dotations of the action."""
-        is_dotation = index(self.conv).memo("r2334", lambda: totals.DotationsR2334(self.conv.dispositifs))
+        is_dotation = index(self.conv).memo("r2334", lambda: totals.shared_dotations(self.conv.dispositifs))
         return is_dotation.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
 
 
@@ -353,7 +353,7 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
                      "Saisissez la dépense subventionnable HT de l'action.", action=a.numero)
         elif dot * 100 > 80 * dep:
             plafond = dep * Decimal("0.8")
-            is_dotation = index(conv).memo("r2334", lambda: totals.DotationsR2334(conv.dispositifs))
+            is_dotation = index(conv).memo("r2334", lambda: totals.shared_dotations(conv.dispositifs))
             noms = ", ".join(q(n) for n in dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
             yield at(a, "depense_subventionnable", "FIN-07", E,
                      f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} (lignes {noms}) atteignent "
