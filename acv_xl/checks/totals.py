@@ -392,7 +392,8 @@ def compute(conv: Convention) -> Totaux:
     # the total and the five `by_key` sums with the lines filtered once (the same additions in the
     # same order, so the same Decimals): a 5,000-line plan is summed on every validation
     lines = counted(conv.financements)
-    montants = [lf.montant for lf in lines]
+    montants = list(map(_MONTANT, lines))  # each key and amount fetched in C
+    numeros = list(map(_NUMERO, lines))
     return Totaux(
         cout_total=sum(
             (a.cout_total for a in conv.actions
@@ -400,12 +401,15 @@ def compute(conv: Convention) -> Totaux:
             ZERO,
         ),
         financement_total=sum(montants, ZERO),
-        par_financeur=_sum_by([lf.financeur for lf in lines], montants),
-        par_axe=_sum_by([axe_of.get(lf.numero) for lf in lines], montants),
-        par_annee=_sum_by([lf.annee for lf in lines], montants),
-        par_statut=_sum_by([lf.statut for lf in lines], montants),
-        par_action=_sum_by([lf.numero for lf in lines], montants),
+        par_financeur=_sum_by(list(map(_FINANCEUR, lines)), montants),
+        par_axe=_sum_by(list(map(axe_of.get, numeros)), montants),
+        par_annee=_sum_by(list(map(_ANNEE, lines)), montants),
+        par_statut=_sum_by(list(map(_STATUT, lines)), montants),
+        par_action=_sum_by(numeros, montants),
     )
+
+
+_MONTANT, _NUMERO, _FINANCEUR, _ANNEE, _STATUT = map(attrgetter, ("montant", "numero", "financeur", "annee", "statut"))
 
 
 # ------------------------------------------------------------------ cross tables (annex, consolidation)

@@ -12,7 +12,7 @@ import difflib
 import gc
 from contextlib import contextmanager
 from itertools import repeat, starmap
-from operator import itemgetter
+from operator import is_, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,36 @@ def _letter(col: int) -> str:
     return letters
 
 
+# (columns, their letters) → (attr → letters, row number → its `Cells`): a table's rows sit at the
+# same place file after file, and a `Cells` is read-only (its letters never change), so the rows of
+# every workbook share them rather than making one object per row per file; bounded
+_CELLS: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[dict[str, str], dict[int, Cells]]] = {}
+_CELLS_MAX_ROWS = 20_000  # rows remembered in all (then start again)
+_cells_rows = 0
+
+
+def _cells(attrs: tuple[str, ...], letters: tuple[str, ...], numbers: list[int]) -> list[Cells]:
+    """`[Cells(dict(zip(attrs, letters)), n) for n in numbers]`, each made once per place."""
+    global _cells_rows
+    key = (attrs, letters)
+    got = _CELLS.get(key)
+    if got is None or _cells_rows > _CELLS_MAX_ROWS:
+        if got is None and len(_CELLS) < 256 and _cells_rows <= _CELLS_MAX_ROWS:
+            got = _CELLS[key] = (dict(zip(attrs, letters)), {})
+        else:  # full: start again
+            _CELLS.clear()
+            _cells_rows = 0
+            got = _CELLS[key] = (dict(zip(attrs, letters)), {})
+    by_letters, by_row = got
+    cells = list(map(by_row.get, numbers))
+    if any(map(is_, cells, repeat(None))):  # rows not met yet at this place (by identity: no `==` per Cells)
+        for i, c in enumerate(cells):
+            if c is None:
+                c = cells[i] = by_row.setdefault(numbers[i], Cells(by_letters, numbers[i]))
+        _cells_rows = sum(map(len, (rows for _, rows in _CELLS.values())))
+    return cells
+
+
 def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
     cls, attr_name = ROW_MODELS[table.name]
     columns = _map_columns(table, block, conv)
@@ -150,7 +180,7 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
     raws = list(starmap(dict_maker(attrs), got))  # each row's attr → value (`dict(zip(attrs, t))`)
     numbers = [block.first_row + 1 + i for i in keep]
     # the A1 addresses, made when asked (`Cells`): the column letters are the table's
-    cells = list(map(Cells, repeat(dict(zip(attrs, letters))), numbers))
+    cells = _cells(attrs, letters, numbers)
     by_column = dict(zip(attrs, zip(*got))) if got else None  # the columns, transposed in C
     setattr(conv, attr_name, rows_builder(cls, attrs)(raws, cells, block.sheet, numbers, by_column))
     conv.structure.table_refs[table.name] = (block.sheet, block.ref)
