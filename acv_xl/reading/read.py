@@ -126,31 +126,33 @@ def _letter(col: int) -> str:
 
 # (columns, their letters) → (attr → letters, row number → its `Cells`): a table's rows sit at the
 # same place file after file, and a `Cells` is read-only (its letters never change), so the rows of
-# every workbook share them rather than making one object per row per file; bounded
+# every workbook share them rather than making one object per row per file; bounded (a long table,
+# a big plan read once by « Valider », makes its own)
 _CELLS: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[dict[str, str], dict[int, Cells]]] = {}
 _CELLS_MAX_ROWS = 20_000  # rows remembered in all (then start again)
+_CELLS_LONG = 1_000  # rows of a table beyond which its `Cells` are not remembered
 _cells_rows = 0
 
 
 def _cells(attrs: tuple[str, ...], letters: tuple[str, ...], numbers: list[int]) -> list[Cells]:
     """`[Cells(dict(zip(attrs, letters)), n) for n in numbers]`, each made once per place."""
     global _cells_rows
+    if len(numbers) > _CELLS_LONG:
+        return list(map(Cells, repeat(dict(zip(attrs, letters))), numbers))
+    if _cells_rows > _CELLS_MAX_ROWS or len(_CELLS) >= 256:  # full: start again
+        _CELLS.clear()
+        _cells_rows = 0
     key = (attrs, letters)
     got = _CELLS.get(key)
-    if got is None or _cells_rows > _CELLS_MAX_ROWS:
-        if got is None and len(_CELLS) < 256 and _cells_rows <= _CELLS_MAX_ROWS:
-            got = _CELLS[key] = (dict(zip(attrs, letters)), {})
-        else:  # full: start again
-            _CELLS.clear()
-            _cells_rows = 0
-            got = _CELLS[key] = (dict(zip(attrs, letters)), {})
+    if got is None:
+        got = _CELLS[key] = (dict(zip(attrs, letters)), {})
     by_letters, by_row = got
     cells = list(map(by_row.get, numbers))
     if any(map(is_, cells, repeat(None))):  # rows not met yet at this place (by identity: no `==` per Cells)
         for i, c in enumerate(cells):
             if c is None:
-                c = cells[i] = by_row.setdefault(numbers[i], Cells(by_letters, numbers[i]))
-        _cells_rows = sum(map(len, (rows for _, rows in _CELLS.values())))
+                cells[i] = by_row.setdefault(numbers[i], Cells(by_letters, numbers[i]))
+        _cells_rows += len(numbers)  # an upper bound of the rows added
     return cells
 
 

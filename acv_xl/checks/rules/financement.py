@@ -639,8 +639,8 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
         return
     yield from problem_findings(conv, TD, ("nature", "dotation_r2334_27"), "FIN-18", E)
     yield from required_findings(conv, TD, ("financeur", "dispositif", "nature", "dotation_r2334_27"), "FIN-18", E)
-    for d in rows(conv, TD):
-        if d.financeur and d.financeur not in first:
+    for d in unknown(rows(conv, TD), "financeur", first):  # a listed code (every row, mostly): nothing to say
+        if d.financeur:
             yield at(d, "financeur", "FIN-18", E,
                      f"Ligne {d.row} : le dispositif {q(d.dispositif or '')} est rattaché au financeur {q(d.financeur)}, "
                      "absent de la liste des financeurs.", "Indiquez le code d'un financeur de la liste.")
