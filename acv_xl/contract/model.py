@@ -648,18 +648,19 @@ def copy_rows(cls: type[Ligne], lignes: list[Ligne]) -> list[Ligne]:
 
 def build_named(name: str, raw: Any, sheet: str = "", cell: str = "") -> NamedValue:
     nc = layout.NAMED_BY_NAME[name]
-    p = parse(raw, nc.kind, nc.choices)
-    value = p.value
+    # `parse(raw, nc.kind, nc.choices)`, the common cases decided inline as for a table's cells
+    # (`_cell`: the same decisions in the same order); an empty cell is no value and no problem
+    value, problem = _cell(raw, nc.kind, nc.choices, _NAMED_ALLOWED[name]) if raw is not None else (None, None)
     if name == "acv_departement" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
         value = f"{int(raw):02d}"  # 62 typed as a number is still the département "62"
-        p = type(p)(value, None)
+        problem = None
     # built without pydantic's validation, as the rows are: every field is typed above already, and
     # the models' schemas are then never built by a command that only reads (`defer_build`). Filled
     # as `NamedValue.model_construct(name=…, …, problem=…)` fills it, slot by slot (a third of the
     # time: its keyword handling, ≈ 2 µs a name, twenty names a file)
     m = _new(NamedValue)
     _set(m, "__dict__", {"name": name, "sheet": sheet or nc.sheet, "cell": cell or nc.cell, "raw": raw,
-                         "value": value, "problem": p.problem})
+                         "value": value, "problem": problem})
     _set(m, "__pydantic_fields_set__", set(_NAMED_FIELDS))
     _set(m, "__pydantic_extra__", None)
     _set(m, "__pydantic_private__", None)
@@ -667,3 +668,4 @@ def build_named(name: str, raw: Any, sheet: str = "", cell: str = "") -> NamedVa
 
 
 _NAMED_FIELDS = frozenset(("name", "sheet", "cell", "raw", "value", "problem"))
+_NAMED_ALLOWED = {nc.name: frozenset(nc.choices) for nc in layout.NAMED_CELLS}
