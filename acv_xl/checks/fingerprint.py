@@ -246,6 +246,19 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
                            map(_DATE_TEXT, map(date.isoformat, distinct))))
             _known(family, t).update(new)
         return list(map(new.get, column, found))
+    if t is float and kind is not Kind.DATE:
+        # amounts (distinct in each workbook): `_value_json`'s text of a float written inline from its
+        # repr — « 1234.5 », « 100000.0 » for 100000 (its `int` below 1e15) — the others (-0.0, an
+        # exponent, inf, nan, 1e15 and more) by `_value_json` itself
+        for v, r in zip(distinct := list(dict.fromkeys(keys)), map(repr, distinct)):
+            if "e" in r or "n" in r or r == "-0.0":
+                new[v] = _value_json(v, kind)
+            elif r[-2:] == ".0":
+                new[v] = _INT_TEXT(r[:-2]) if -1e15 < v < 1e15 else _value_json(v, kind)
+            else:
+                new[v] = '["num","' + r + '"]'
+        _known(family, float).update(new)
+        return list(map(new.get, column, found))
     for key in dict.fromkeys(keys):
         if t is None:
             vt, v = key
