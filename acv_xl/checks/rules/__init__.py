@@ -58,7 +58,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from itertools import compress, groupby, repeat
-from operator import attrgetter, not_
+from operator import attrgetter, is_, not_
 from typing import Any, Callable, Iterable
 
 from acv_xl.checks import totals
@@ -176,8 +176,11 @@ class Index:
                 firsts = list(map(dict.get, map(_RAW, lignes), repeat(first)))
             except TypeError:  # a row built in code with another mapping as `raw`
                 firsts = [x.raw.get(first) for x in lignes]
-            r = [x for x, v in zip(lignes, firsts)
-                 if (v is not None and (not isinstance(v, str) or v.strip())) or not x.is_empty()]
+            if not any(map(is_, firsts, repeat(None))) and all(map(str.strip, filter(_IS_STR, firsts))):
+                r = list(lignes)  # every first cell filled (a table as the reader gives it): each row kept, in C
+            else:
+                r = [x for x, v in zip(lignes, firsts)
+                     if (v is not None and (not isinstance(v, str) or v.strip())) or not x.is_empty()]
             self._rows[table.name] = r
         return r
 
@@ -185,7 +188,7 @@ class Index:
         """The non-empty rows holding a value problem, in row order (most rows hold none)."""
         r = self._with_problems.get(table.name)
         if r is None:
-            r = self._with_problems[table.name] = [x for x in self.rows(table) if x.problems]
+            r = self._with_problems[table.name] = list(compress(self.rows(table), map(_PROBLEMS, self.rows(table))))
         return r
 
     @lazy
@@ -272,6 +275,8 @@ class Index:
 
 _NUMERO = attrgetter("numero")
 _RAW = attrgetter("raw")
+_PROBLEMS = attrgetter("problems")
+_IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
 _INDEX: ContextVar[Index | None] = ContextVar("acv_rules_index", default=None)
 
 
