@@ -37,7 +37,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, is_
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
@@ -213,6 +214,20 @@ _TEMPLATE_CELLS = {n.name: (n.sheet, n.cell) for n in layout.NAMED_CELLS}
 _LINE_ATTRS = attrgetter("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut", "sheet",
                          "raw", "cells")
 _ACQUIS = frozenset(layout.STATUTS_ACQUIS)
+_RAW = attrgetter("raw")
+_IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
+
+
+def _filled(lignes: list, first: str) -> list:
+    """`[x for x in lignes if not x.is_empty()]`: every row at once when each has its first cell filled
+    (a table as the reader gives it), found in C; else row by row."""
+    try:
+        firsts = list(map(dict.get, map(_RAW, lignes), repeat(first)))
+    except TypeError:  # a row built in code with another mapping as `raw`
+        return [x for x in lignes if not x.is_empty()]
+    if not any(map(is_, firsts, repeat(None))) and all(map(str.strip, filter(_IS_STR, firsts))):
+        return list(lignes)
+    return [x for x in lignes if not x.is_empty()]
 
 
 def _fill(s: FileSummary, report) -> None:
@@ -245,7 +260,7 @@ def _fill(s: FileSummary, report) -> None:
     s.cells = {name: (nv.sheet, nv.cell) for name, nv in names.items()
                if nv.cell and _TEMPLATE_CELLS.get(name) != (nv.sheet, nv.cell)}
     s.communes = tuple(c.commune for c in conv.communes if c.commune)
-    filled = [a for a in conv.actions if not a.is_empty()]  # once (each `is_empty` walks a row)
+    filled = _filled(conv.actions, "numero")  # once (each `is_empty` walks a row)
     s.nb_actions = len(filled)
     s.totaux = report.totaux if report.totaux is not None else totals.compute(conv)
     # `totals.counted`, inlined: a parsed amount, not refused (each line is judged once, below)
@@ -254,9 +269,7 @@ def _fill(s: FileSummary, report) -> None:
     s.actions = tuple((a.numero, a.intitule, a.axe, a.maitre_ouvrage, a.maturite, a.cout_total) for a in filled)
     lines = []
     acquis = []  # `totals.total(totals.counted(conv.financements, STATUTS_ACQUIS))`: the same amounts in order
-    for lf in conv.financements:
-        if lf.is_empty():
-            continue
+    for lf in _filled(conv.financements, "numero"):
         numero, financeur, dispositif, nature, annee, montant, statut, sheet, raw, cells = _LINE_ATTRS(lf)
         a = actions.get(numero)
         compte = montant is not None and statut != refuse
