@@ -116,6 +116,10 @@ def test_the_index_keeps_the_rows_a_plain_walk_keeps(table, data):
     lines = conv.rows(table)
     index = Index(conv)
     assert index.rows(t) == [x for x in lines if not x.is_empty()]
+    assert index.with_problems(t) == [x for x in lines if not x.is_empty() and x.problems]
+    from acv_xl.outputs.consolidation import _filled  # a consolidation's summary walks them too
+
+    assert _filled(lines, attrs[0]) == [x for x in lines if not x.is_empty()]
     if t is layout.T_FINANCEMENTS:  # each action's lines, as one walk over the non-empty lines finds them
         walk: dict = {}
         for lf in index.rows(t):
