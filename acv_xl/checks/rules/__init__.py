@@ -233,10 +233,10 @@ class Index:
 
     @lazy
     def _dispositif_by_pair(self) -> dict[tuple, Any]:
-        out: dict[tuple, Any] = {}
-        for d in self.conv.dispositifs:  # every row, as `Convention.dispositif` finds them
-            out.setdefault((d.financeur, d.dispositif), d)
-        return out
+        # every row, as `Convention.dispositif` finds them: the first row of a pair decides (walked
+        # backwards in C, the first row is the last one written); only looked up, never walked
+        rows = self.conv.dispositifs
+        return dict(zip(map(_PAIR, reversed(rows)), reversed(rows)))
 
     @lazy
     def _dispositif_by_meaning(self) -> dict[tuple, Any]:
@@ -274,6 +274,7 @@ class Index:
 
 
 _NUMERO = attrgetter("numero")
+_PAIR = attrgetter("financeur", "dispositif")
 _RAW = attrgetter("raw")
 _PROBLEMS = attrgetter("problems")
 _IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
