@@ -12,7 +12,7 @@ import difflib
 import gc
 from contextlib import contextmanager
 from itertools import chain, repeat, starmap
-from operator import is_, itemgetter
+from operator import is_, is_not, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -149,9 +149,13 @@ def _cells(attrs: tuple[str, ...], letters: tuple[str, ...], numbers: list[int])
     by_letters, by_row = got
     cells = list(map(by_row.get, numbers))
     if any(map(is_, cells, repeat(None))):  # rows not met yet at this place (by identity: no `==` per Cells)
-        for i, c in enumerate(cells):
-            if c is None:
-                cells[i] = by_row.setdefault(numbers[i], Cells(by_letters, numbers[i]))
+        if any(map(is_not, cells, repeat(None))):
+            for i, c in enumerate(cells):
+                if c is None:
+                    cells[i] = by_row.setdefault(numbers[i], Cells(by_letters, numbers[i]))
+        else:  # a place met for the first time: every row made at once, in C
+            cells = list(map(Cells, repeat(by_letters), numbers))
+            by_row.update(zip(numbers, cells))
         _cells_rows += len(numbers)  # an upper bound of the rows added
     return cells
 
