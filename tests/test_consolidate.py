@@ -731,3 +731,21 @@ def test_every_amount_chart_says_refused_lines_are_out(batch):
                         for t in re.findall(r"<a:t>([^<]*)</a:t>", z.read(n).decode("utf-8")))
     amounts = [t for t in titles if t.startswith("Financement")]
     assert len(amounts) == 3 and all(t.endswith(" (hors refusés)") for t in amounts), titles
+
+
+def test_xlsxwriters_own_rows_written_over_its_rows_only_give_its_sheets(batch, tmp_path, monkeypatch):
+    """Titles, headers and total rows are written by XlsxWriter over the rows it holds, not over
+    every row of the sheet's extent (`_write_rows`): the same sheets as its own walk gives."""
+    from xlsxwriter.worksheet import Worksheet
+
+    folder = _small_folder(tmp_path, batch, n=3)
+    C.consolidate([folder], tmp_path / "a.xlsx", jobs=1)
+    cls = W._sheet_class()
+    monkeypatch.setattr(cls, "_write_rows", Worksheet._write_rows)
+    monkeypatch.setattr(cls, "_calculate_spans", Worksheet._calculate_spans)
+    C.consolidate([folder], tmp_path / "b.xlsx", jobs=1)
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as za, zipfile.ZipFile(tmp_path / "b.xlsx") as zb:
+        sheets = [n for n in za.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert len(sheets) >= 6 and sheets == [n for n in zb.namelist() if n.startswith("xl/worksheets/sheet")]
+        for n in sheets:
+            assert za.read(n) == zb.read(n), n

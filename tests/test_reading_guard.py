@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import time
 import tracemalloc
 import zipfile
@@ -158,6 +159,90 @@ def test_calamine_reads_the_parts_checked_by_the_guard(tmp_path, monkeypatch):
     assert {FIN_PART, SST_PART, "xl/workbook.xml"} <= stored
 
 
+def test_calamine_is_handed_only_the_parts_it_opens(tmp_path, monkeypatch):
+    """Theme, drawings, tables, properties… are left out of the package handed to calamine (it never
+    opens them), not a part it reads by name nor a sheet, wherever the workbook puts it."""
+    good = _good(tmp_path)
+    names = set(zipfile.ZipFile(good).namelist())
+    assert {"xl/theme/theme1.xml", "docProps/core.xml"} <= names and any(n.startswith("xl/tables/") for n in names)
+    seen = []
+    real = zip_guard.repack
+    monkeypatch.setattr(zip_guard, "repack", lambda infos, data, checked: seen.append(real(infos, data, checked))
+                        or seen[-1])
+    read_file(good)
+    (package,) = seen
+    handed = set(zipfile.ZipFile(io.BytesIO(package)).namelist())
+    assert handed == {n for n in names if not n.startswith(("xl/theme/", "xl/tables/", "docProps/", "xl/worksheets/_rels/"))}
+    assert {"[Content_Types].xml", "_rels/.rels", "xl/_rels/workbook.xml.rels", SST_PART, FIN_PART} <= handed
+    # a sheet the workbook keeps in a folder calamine is never handed otherwise is handed all the same
+    assert source_file._not_for_calamine("xl/drawings/drawing1.xml")
+    assert not source_file._not_for_calamine("xl/tables/sharedStrings.xml")
+    assert not source_file._not_for_calamine("xl/worksheets/sheet1.xml")
+    moved = tmp_path / "deplace.xlsx"
+    sheet = FIN_PART.rsplit("/", 1)[1]
+    renamed = {FIN_PART: "xl/drawings/plan.xml", f"xl/worksheets/_rels/{sheet}.rels": "xl/drawings/_rels/plan.xml.rels"}
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(moved, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(f"worksheets/{sheet}".encode(), b"drawings/plan.xml")
+            out.writestr(renamed.get(info.filename, info.filename), data)
+    assert read_file(moved).rows(FIN.name)[0].financeur == "ETAT"
+    assert "xl/drawings/plan.xml" in zipfile.ZipFile(io.BytesIO(seen[-1])).namelist()
+
+
+_SHIPPED = sorted((Path(__file__).resolve().parents[1] / "workbooks" / "exemples").glob("*.xlsx"))
+
+
+@pytest.mark.parametrize("shipped", _SHIPPED, ids=lambda p: p.name)
+def test_the_shortcuts_read_the_shipped_examples_as_the_plain_way(shipped, monkeypatch):
+    """The central directory read by `zip_guard.directory` and calamine handed only the parts it opens
+    give the same convention, value for value, as zipfile's directory and the whole package."""
+    fast = read_file(shipped).model_dump()
+    monkeypatch.setattr(zip_guard, "directory", lambda data: None)
+    monkeypatch.setattr(source_file, "_NOT_FOR_CALAMINE", ())
+    handed = []
+    real = zip_guard.repack
+    monkeypatch.setattr(zip_guard, "repack", lambda infos, data, checked: handed.append(len(infos))
+                        or real(infos, data, checked))
+    assert read_file(shipped).model_dump() == fast
+    assert handed == [len(zipfile.ZipFile(shipped).infolist())]  # the plain way indeed
+
+
+@pytest.mark.parametrize("change", ["none", "comment", "prefix", "extra", "zip64 extra", "backslash", "truncated"])
+def test_a_plain_directory_is_read_as_zipfile_reads_it(tmp_path, change):
+    """`zip_guard.directory` gives zipfile's entries for a plain package, and leaves any other to zipfile."""
+    raw = _good(tmp_path).read_bytes()
+    if change != "none":
+        with zipfile.ZipFile(io.BytesIO(raw)) as src:
+            parts = [(i.filename, src.read(i)) for i in src.infolist()]
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+            for n, data in parts:
+                info = zipfile.ZipInfo(n.replace("/", "\\") if change == "backslash" and n == SST_PART else n)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                if change == "extra":
+                    info.extra = struct.pack("<HH", 0x5455, 5) + b"\x01abcd"  # a timestamp, as zip tools write
+                if change == "zip64 extra":
+                    info.extra = struct.pack("<HHQ", 1, 8, 0)
+                out.writestr(info, data)
+            if change == "comment":
+                out.comment = b"un commentaire"
+        raw = buf.getvalue()
+        raw = b"avant" + raw if change == "prefix" else raw[:-30] + raw[-22:] if change == "truncated" else raw
+    found = zip_guard.directory(raw)
+    if change in ("none", "extra"):
+        expected = zipfile.ZipFile(io.BytesIO(raw)).infolist()
+        assert found is not None
+        assert found.infolist() == [tuple(getattr(i, f) for f in zip_guard.Entry._fields) for i in expected]
+        assert found.namelist() == [i.filename for i in expected]
+        assert found.getinfo(SST_PART).file_size == zipfile.ZipFile(io.BytesIO(raw)).getinfo(SST_PART).file_size
+        with pytest.raises(KeyError):
+            found.getinfo("absente.xml")
+    else:
+        assert found is None
+
+
 def test_past_the_repack_budget_calamine_reads_the_package_as_it_is(tmp_path, monkeypatch):
     """A workbook whose parts inflate past `_REPACK_MAX` keeps no second copy of them: calamine is
     handed the file's own bytes, and reads the same values."""
@@ -194,6 +279,11 @@ def test_has_dtd_walks_the_prolog():
     assert zip_guard.has_dtd('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><x/>'.encode("utf-16"))
     assert not zip_guard.has_dtd(b'<?xml version="1.0"?>\n<x><t>&lt;!DOCTYPE</t></x>')
     assert not zip_guard.has_dtd(b"")
+    # a template part's verdict is kept for the next workbook: the same verdict, each time
+    bad, good = b'<?xml version="1.0"?><!DOCTYPE x><x/>', b'<?xml version="1.0"?><x/>'
+    for _ in range(2):
+        assert zip_guard.has_dtd(bad, memo=True) and not zip_guard.has_dtd(good, memo=True)
+    assert zip_guard._DTD_VERDICTS[bad] is True and zip_guard._DTD_VERDICTS[good] is False
 
 
 # ------------------------------------------------------------------ the whole reader

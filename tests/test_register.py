@@ -37,6 +37,7 @@ from acv_xl.history import register as R
 from acv_xl.outputs import consolidation as C
 from acv_xl.outputs.consolidation_result import AVANCEE, EN_COURS, MOINS_PRETE, preparation
 from acv_xl.outputs.consolidation_workbook import Feuille, H
+from test_register_reading import _tagged  # the form a register held before format 2
 
 ROOT = Path(__file__).resolve().parents[1]
 ACV_XL = [sys.executable, "-m", "acv_xl"]
@@ -151,6 +152,30 @@ def test_warm_run_equals_cold_run_cell_by_cell_and_reads_only_what_changed(tmp_p
     con.close()
 
 
+def test_the_line_says_how_many_files_were_read_and_how_many_came_from_the_register(tmp_path, examples, capsys):
+    """« 6 fichiers lus » then « 5 fichiers inchangés repris du registre » said both that every
+    file was read and that five were not: the line now counts each once, and says the run was
+    recorded. The workbook's own summary (its properties) stays the cold run's."""
+    folder = _folder(tmp_path, examples)
+    reg, n = tmp_path / "r.sqlite", len(examples["paths"])
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    assert f"Consolidation : {n} fichiers lus, {n} conventions comptées" in err
+    assert "repris du registre" not in err and "; enregistrée dans le registre (" in err
+    conv = examples["convs"][examples["paths"][0].name].model_copy(deep=True)
+    conv.set_value("acv_libelle", "Arras (nouvelle version)")
+    _write(conv, folder / examples["paths"][0].name)
+    assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    assert f"Consolidation : {n} fichiers (1 lu, {n - 1} inchangés repris du registre), {n} conventions" in err
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--jobs", "1") in (0, 1)
+    assert "enregistrée" not in capsys.readouterr().err
+    comments = {openpyxl.load_workbook(tmp_path / f"{x}.xlsx").properties.description for x in "bc"}
+    assert len(comments) == 1 and f"{n} fichiers lus" in comments.pop()
+    # nor does the workbook's Fichiers sheet claim they were all read (it is the same, warm or cold)
+    assert openpyxl.load_workbook(tmp_path / "b.xlsx")[Feuille.FICHIERS]["A1"].value == "Fichiers trouvés"
+
+
 def test_the_same_content_in_two_places_keeps_each_its_own_path_when_warm(tmp_path, examples):
     """Two files of one content share one analysis in the register; a warm run gives each file its
     own summary (its path, size and time), as a cold run does."""
@@ -259,7 +284,7 @@ def test_two_comites_then_historique(tmp_path, examples):
     conv = examples["convs"][names[0]].model_copy(deep=True)
     i = next(k for k, lf in enumerate(conv.financements) if lf.statut == "Sollicité" and lf.montant)
     passe = conv.financements[i]
-    conv.financements[i] = _line(passe, statut="Acquis")
+    conv.financements[i] = _line(passe, statut="Acquis", montant=float(passe.montant) - 500)  # granted, a little less
     j = next(k for k, lf in enumerate(conv.financements) if k != i and lf.montant and lf.statut != "Refusé")
     conv.financements[j] = _line(conv.financements[j], montant=float(conv.financements[j].montant) + 1000)
     _write(conv, folder / names[0])
@@ -303,8 +328,11 @@ def test_two_comites_then_historique(tmp_path, examples):
     assert len(statut) == 1 and statut.iloc[0]["Statut avant"] == "Sollicité" \
         and statut.iloc[0]["Statut après"] == "Acquis" and statut.iloc[0]["Engagement obtenu"] == "Oui"
     assert statut.iloc[0]["Financeur"] == passe.financeur
+    assert pd.isna(statut.iloc[0]["Écart (€)"])  # the amount's change is its own row, never counted twice
+    assert round(float(statut.iloc[0]["Montant après (€)"])) == round(float(passe.montant)) - 500
     montant = mv[mv["Mouvement"] == "Montant modifié"]
-    assert len(montant) == 1 and round(float(montant.iloc[0]["Écart (€)"])) == 1000
+    assert sorted(round(float(e)) for e in montant["Écart (€)"]) == [-500, 1000]
+    assert round(mv["Écart (€)"][mv["Mouvement"].isin(["Statut modifié", "Montant modifié"])].astype(float).sum()) == 500
     wb = openpyxl.load_workbook(evo)
     assert wb.sheetnames == ["Consolidations", "Par financeur", "Mouvements par financeur", "Par statut",
                              "Par convention", "Mouvements"]
@@ -319,9 +347,74 @@ def test_two_comites_then_historique(tmp_path, examples):
         expected = sum(round(float(v) * 100) for c, v in zip(obtenus["Financeur"], obtenus["Montant après (€)"])
                        if _groupe(c) == f)
         assert round(float(pf.loc[f, "Engagements obtenus (€)"]) * 100) == expected, f
-    assert round(float(pf.loc[passe.financeur, "Engagements obtenus (€)"]) * 100) >= round(float(passe.montant) * 100)
+    assert round(float(pf.loc[passe.financeur, "Engagements obtenus (€)"]) * 100) >= round((float(passe.montant) - 500) * 100)
     assert wb["Par financeur"]._charts and wb["Par financeur"].page_setup.orientation == "landscape"
     assert wb["Mouvements"].print_title_rows == "$3:$3"  # the header row on every printed page
+
+
+def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtained(tmp_path, examples):
+    """The commune corrects « FEDER » typed as a financeur into « UE » (what CON-05 asks): the line
+    read as « Ligne retirée » + « Nouvelle ligne » already acquired, i.e. 780 000 € of UE
+    « engagements obtenus » at the next comité that no one obtained. It is now two « Financeur
+    modifié » rows (the old code's amount out, the new one's in), no commitment obtained, no new
+    line; a line really added at the same time is still one."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    name = next(n for n, c in examples["convs"].items()
+                if any(lf.financeur and lf.financeur not in layout.FINANCEURS_BY_CODE for lf in c.financements))
+    conv = examples["convs"][name].model_copy(deep=True)
+    i = next(k for k, lf in enumerate(conv.financements)
+             if lf.financeur and lf.financeur not in layout.FINANCEURS_BY_CODE)
+    old = conv.financements[i]
+    conv.financements[i] = _line(old, financeur="UE")
+    conv.financements.append(_line(conv.financements[0], financeur="REGION", dispositif="Aide nouvelle",
+                                   statut="Acquis"))
+    # one reference funder replaced by another: a line removed, a line added (not a code corrected)
+    j = next(k for k, lf in enumerate(conv.financements) if k != i and lf.financeur == "EPCI")
+    conv.financements[j] = _line(conv.financements[j], financeur="COMMUNE")
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    change = mv[mv["Mouvement"] == "Financeur modifié"]
+    assert list(change["Financeur"]) == [old.financeur, "UE"]
+    assert [round(float(e)) for e in change["Écart (€)"]] == [-round(float(old.montant)), round(float(old.montant))]
+    assert set(change["Engagement obtenu"]) == {"Non"}
+    nouvelles = mv[mv["Mouvement"] == "Nouvelle ligne"]
+    assert sorted(nouvelles["Financeur"]) == ["COMMUNE", "REGION"]
+    assert list(mv[mv["Mouvement"] == "Ligne retirée"]["Financeur"]) == ["EPCI"]
+    pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
+    ue = pf[pf["Financeur"] == "UE"].iloc[0]
+    assert round(float(ue["Écart (€)"])) == round(float(old.montant))  # its total did grow…
+    assert float(ue["Engagements obtenus (€)"]) == 0 and int(ue["Nouvelles lignes"]) == 0  # …by no new commitment
+
+
+def test_a_convention_whose_new_version_is_not_counted_is_not_said_retiree(tmp_path, examples):
+    """Calais sends a new version that cannot be read: historique said « Convention retirée », as if
+    Calais had left the programme; it now says « Convention non comptée (illisible) », found by the
+    file's path (an unreadable workbook has no identifier), and « (autre département) » likewise by
+    identifier. A file gone from the folder is still « Convention retirée »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    names = sorted(p.name for p in examples["paths"])
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    (folder / names[0]).write_bytes((folder / names[0]).read_bytes()[:5000])  # a truncated copy, same name
+    (folder / names[1]).unlink()
+    autre = examples["convs"][names[2]].model_copy(deep=True)
+    autre.set_value("acv_departement", "59")
+    _write(autre, folder / names[2])
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    kinds = {acv: kind for acv, kind in zip(mv[H.ACV_ID], mv["Mouvement"]) if isinstance(kind, str)
+             and kind.startswith("Convention")}
+    ids = [examples["convs"][n].value("acv_id") for n in names[:3]]
+    assert kinds == {ids[0]: "Convention non comptée (illisible)", ids[1]: "Convention retirée",
+                     ids[2]: "Convention non comptée (autre département)"}, kinds
 
 
 def test_historique_of_consolidations_without_comite(tmp_path, examples):
@@ -338,14 +431,15 @@ def test_historique_of_consolidations_without_comite(tmp_path, examples):
     labels = [c.value for c in wb["Consolidations"]["C"][3:5]]
     assert all(lab.startswith("Consolidation du ") for lab in labels) and labels[0] != labels[1]
     mv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Mouvements", header=2, engine="openpyxl")
-    assert mv.dropna(how="all").empty  # the same files twice: nothing moved
+    assert mv["Mouvement"].dropna().empty  # the same files twice: nothing moved (a note under the table says so)
 
 
 def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, examples, capsys):
     """A run with `--sans-erreurs` after one without leaves the conventions with errors out: they read
-    « Convention retirée », and the pair is flagged (column, note, JSON, message), so that a référent
-    does not take a filter for conventions leaving the programme. The next run of the same scope is not."""
-    from acv_xl.history.historique import CONVENTION_RETIREE, PERIMETRE_MODIFIE
+    « Convention non comptée (classeur avec erreurs) », and the pair is flagged (column, note, JSON,
+    message), so that a référent does not take a filter for conventions leaving the programme. The
+    next run of the same scope is not."""
+    from acv_xl.history.historique import PERIMETRE_MODIFIE
 
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
@@ -364,7 +458,7 @@ def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, 
         ("62", False, False), ("62", True, True), ("62", True, False)]
     mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
     mv = mv[mv["Mouvement"].notna()]
-    retirees = mv[mv["Mouvement"] == CONVENTION_RETIREE]
+    retirees = mv[mv["Mouvement"] == "Convention non comptée (classeur avec erreurs)"]
     with_errors = {examples["convs"][p.name].value("acv_id") for p in examples["paths"]
                    if any(f.gravite.value == "erreur" for f in validate_file(p).findings)}
     assert with_errors and set(retirees[H.ACV_ID]) == with_errors
@@ -389,6 +483,43 @@ def test_historique_subtitle_says_when_a_run_had_no_departement_filter(tmp_path,
     assert _run("historique", reg, "-o", evo) == 0
     subtitle = openpyxl.load_workbook(evo)["Mouvements"]["A2"].value
     assert "— département 62 et consolidations sans filtre de département —" in subtitle, subtitle
+
+
+def test_departement_062_is_the_departement_62_in_the_workbook_and_the_register(tmp_path, examples):
+    """`--departement 062` counted the 62's conventions but titled the sheets « département 062 »,
+    named DEPT « Département » instead of « Département du Pas-de-Calais » and recorded « 062 »: the
+    historique then saw two départements and a change of scope between two runs of the same one.
+    A register already holding both spellings is read as one département."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--departement", "62", "--jobs", "1")
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--departement", "062", "--jobs", "1")
+    ws = openpyxl.load_workbook(tmp_path / "c2.xlsx")[Feuille.PAR_FINANCEUR]
+    assert "— département 62 —" in ws["A2"].value, ws["A2"].value
+    assert "Département du Pas-de-Calais" in [c.value for row in ws.iter_rows() for c in row]
+    with sqlite3.connect(reg) as con:
+        assert [d for d, in con.execute("SELECT departement FROM consolidations ORDER BY id")] == ["62", "62"]
+        con.execute("UPDATE consolidations SET departement = '062' WHERE id = 2")  # as an older acv-xl wrote it
+    evo, js = tmp_path / "e.xlsx", tmp_path / "e.json"
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    assert "— département 62 —" in openpyxl.load_workbook(evo)["Mouvements"]["A2"].value
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [(c["departement"], c["perimetre_modifie"]) for c in data["consolidations"]] == [("62", False), ("62", False)]
+
+
+def test_a_departement_without_convention_is_refused_without_saying_the_files_were_read(tmp_path, examples, capsys):
+    """`--departement 59` over a folder of the 62 after a run recorded in the register: « parmi les
+    6 fichiers trouvés », not « lus » (none was read again), and nothing is recorded."""
+    folder = _folder(tmp_path, examples)
+    reg, n = tmp_path / "r.sqlite", len(examples["paths"])
+    _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1")
+    before = _dump(reg)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--departement", "59",
+                "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"aucune convention du département 59 parmi les {n} fichiers trouvés (départements trouvés : 62)" in err, err
+    assert _dump(reg) == before and not (tmp_path / "b.xlsx").exists()
 
 
 def test_users_read_french_headers_and_the_template_status_words(tmp_path, examples):
@@ -437,6 +568,31 @@ def data_label(evo: Path, n: int) -> str:
     return openpyxl.load_workbook(evo)["Consolidations"].cell(3 + n, 3).value
 
 
+def test_historique_says_why_its_movements_are_empty(tmp_path, examples, capsys):
+    """After the first comité, or when nothing changed, the movement sheets were empty tables with
+    no word: they now say why, and so does the command's line."""
+    folder = _folder(tmp_path, examples)
+    reg, evo = tmp_path / "r.sqlite", tmp_path / "e.xlsx"
+
+    def notes(sheet: str) -> list[str]:
+        ws = openpyxl.load_workbook(evo)[sheet]
+        return [c.value for row in ws.iter_rows(min_row=4) for c in row if isinstance(c.value, str)]
+
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", evo) == 0
+    seule = "Une seule consolidation dans le registre : les évolutions apparaîtront après la prochaine consolidation"
+    assert seule in capsys.readouterr().err
+    for sheet in ("Mouvements", "Mouvements par financeur"):
+        assert any(n.startswith(seule) for n in notes(sheet)), sheet
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", evo) == 0
+    aucun = "Aucun mouvement : d'une consolidation à la suivante, les conventions comptées sont les mêmes"
+    assert aucun in capsys.readouterr().err and any(n.startswith(aucun) for n in notes("Mouvements"))
+    assert not any(n.startswith((aucun, seule)) for n in notes("Mouvements par financeur"))  # its rows say 0
+
+
 def test_historique_bad_inputs(tmp_path, capsys):
     assert _run("historique", tmp_path / "absent.sqlite", "-o", tmp_path / "e.xlsx") == 2
     assert "« acv-xl consolider DOSSIER -o SORTIE.xlsx --registre " in capsys.readouterr().err  # how to get one
@@ -444,6 +600,44 @@ def test_historique_bad_inputs(tmp_path, capsys):
     R.Register.open(reg, __version__).close()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2  # no consolidation yet
     assert _run("historique", reg, "-o", reg) == 2
+
+
+def test_a_register_and_outputs_named_in_latin1_work_in_both_commands(tmp_path, examples):
+    """A register copied from a USB stick (« registre_caf\\xe9.sqlite », Latin-1 bytes on Linux),
+    and a consolidated workbook so named: `consolider --registre` records (cold, then warm) and
+    `historique` reads it back, the undecodable bytes shown « \\xe9 » in the register and the
+    workbook; a missing or damaged one so named is refused in French — never « erreur interne »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / os.fsdecode(b"registre_caf\xe9.sqlite")
+    out = tmp_path / os.fsdecode(b"consolid\xe9.xlsx")
+
+    def acv(*args) -> subprocess.CompletedProcess:
+        proc = subprocess.run([*ACV_XL, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                              env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
+        assert "interne" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    for run in ("froid", "chaud"):
+        proc = acv("consolider", folder, "-o", out, "--registre", reg, "--jobs", "1", "--remplacer")
+        assert proc.returncode in (0, 1), proc.stderr
+    n = len(examples["paths"])
+    assert f"Consolidation : {n} fichiers inchangés repris du registre, {n} conventions comptées" in proc.stderr
+    with sqlite3.connect(reg) as con:
+        assert [s for s, in con.execute("SELECT sortie FROM consolidations")] == [str(tmp_path / "consolid\\xe9.xlsx")] * 2
+    evo, js = tmp_path / "evo.xlsx", tmp_path / "evo.json"
+    assert acv("historique", reg, "-o", evo, "--json", js).returncode == 0
+    assert "registre « registre_caf\\xe9.sqlite »" in openpyxl.load_workbook(evo).worksheets[0]["A2"].value
+    assert len(json.loads(js.read_text(encoding="utf-8"))["consolidations"]) == 2
+    absent = tmp_path / os.fsdecode(b"absent_\xe9.sqlite")
+    proc = acv("historique", absent, "-o", tmp_path / "e.xlsx")
+    assert proc.returncode == 2 and "registre introuvable" in proc.stderr
+    abime = tmp_path / os.fsdecode(b"ab\xeeme.sqlite")
+    abime.write_bytes(b"pas une base")
+    for args in (("historique", abime, "-o", tmp_path / "e.xlsx"),
+                 ("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", abime, "--jobs", "1")):
+        proc = acv(*args)
+        assert proc.returncode == 2 and "ce n'est pas un fichier SQLite" in proc.stderr, proc.stderr
+    assert abime.read_bytes() == b"pas une base" and not (tmp_path / "e.xlsx").exists()
 
 
 # ------------------------------------------------------------------ safety of the register
@@ -465,7 +659,7 @@ def test_a_damaged_register_is_reported_never_recreated(tmp_path, examples, caps
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     if kind == "pas_sqlite":
-        reg.write_bytes(b"PK\x03\x04 un classeur renomme")
+        reg.write_bytes(b"%PDF-1.4 un document renomme")
     elif kind == "autre_base":
         con = sqlite3.connect(reg)
         con.execute("CREATE TABLE clients (nom TEXT)")
@@ -489,6 +683,38 @@ def test_a_damaged_register_is_reported_never_recreated(tmp_path, examples, caps
     assert ") : il n'a été ni modifié" in err and "  " not in err  # one space before the colon, as French wants
     assert not any(w in err for w in ("database", "malformed", "file is not")), err  # SQLite's words, in French
     assert reg.read_bytes() == before
+
+
+def test_a_workbook_given_for_the_register_is_named_for_what_it_is(tmp_path, examples, capsys):
+    """`historique comite1.xlsx -o …` (the consolidated workbook given for the register): « un
+    classeur Excel, pas un registre », the way to the right file, never « inutilisable… restaurez
+    une sauvegarde du registre » about a workbook that is fine."""
+    folder = _folder(tmp_path, examples)
+    conso = tmp_path / "comite1.xlsx"
+    assert _run("consolider", folder, "-o", conso, "--jobs", "1") in (0, 1)
+    before = conso.read_bytes()
+    for args in (("historique", conso, "-o", tmp_path / "e.xlsx"),
+                 ("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", conso, "--jobs", "1")):
+        assert _run(*args) == 2
+        err = capsys.readouterr().err
+        assert f"le fichier « {conso} » est un classeur Excel, pas un registre : indiquez le registre (fichier " \
+               ".sqlite) donné à « acv-xl consolider … --registre REGISTRE.sqlite »" in err, err
+        assert "sauvegarde" not in err and "inutilisable" not in err
+    assert conso.read_bytes() == before and not (tmp_path / "e.xlsx").exists() and not (tmp_path / "c.xlsx").exists()
+
+
+def test_a_new_register_named_like_a_workbook_is_refused_before_anything_is_written(tmp_path, examples, capsys):
+    """`--registre evolution.xlsx` (the historique's name typed for the register) created an SQLite
+    file named .xlsx that Excel then refuses to open: refused, with the name to give instead."""
+    folder = _folder(tmp_path, examples)
+    for name in ("evolution.xlsx", "registre.JSON"):
+        reg = tmp_path / name
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") == 2
+        err = capsys.readouterr().err
+        assert f"donnez-lui l'extension .sqlite (par exemple « {reg.stem}.sqlite »)" in err, err
+        assert not reg.exists() and not (tmp_path / "c.xlsx").exists()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", tmp_path / "registre_62",
+                "--jobs", "1") in (0, 1)  # no extension at all: a name of the user's own
 
 
 def _consolider_script(folder: Path, out: Path, reg: Path, kill_after: int | None) -> str:
@@ -601,6 +827,70 @@ def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples,
     assert _dump(reg) == before
 
 
+def test_a_read_only_register_is_said_read_only_never_damaged(tmp_path, examples, monkeypatch, capsys):
+    """A register copied from a CD or a colleague's share, or marked read-only: `consolider` says so
+    before reading the folder (never « inutilisable… restaurez une sauvegarde », never a silent
+    loss of the run), or, when SQLite alone finds out while recording, says that the consolidated
+    workbook is written but the run not recorded. `historique` only reads it: it works."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    capsys.readouterr()
+    before = _dump(reg)
+    # the permission seen by the system (root, who runs these tests, may write anyway)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: (mode != os.W_OK or Path(p) != reg) and real_access(p, mode, **k))
+    assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "est en lecture seule : la consolidation ne peut pas y être enregistrée" in err, err
+    assert "restaurez une sauvegarde" not in err and "n'est pas enregistrée" not in err
+    assert not (tmp_path / "b.xlsx").exists()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    monkeypatch.undo()
+    # SQLite opening it read-only (what a read-only medium gives), found while recording
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(R.sqlite3, "connect", lambda p, *a, **k: real_connect(f"file:{p}?mode=ro", *a, uri=True, **k))
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") == 2
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert "est en lecture seule" in err and "Le classeur consolidé est écrit, mais cette consolidation n'est pas " \
+        "enregistrée." in err and "restaurez une sauvegarde" not in err, err
+    assert (tmp_path / "c.xlsx").exists() and _dump(reg) == before
+
+
+def test_a_register_that_cannot_be_created_or_opened_is_said_in_french(tmp_path, examples, monkeypatch, capsys):
+    """A new register in a folder the user cannot write to, SQLite refusing to open a file, a
+    read-only medium while the register is being created: French, the way out, status 2 — never
+    SQLite's English (« unable to open database file »), never « restaurez une sauvegarde »."""
+    folder = _folder(tmp_path, examples)
+    (tmp_path / "partage").mkdir()
+    reg = tmp_path / "partage" / "r.sqlite"
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: (not (mode & os.W_OK) or Path(p) != reg.parent)
+                        and real_access(p, mode, **k))
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"impossible de créer le registre « {reg} » : vous ne pouvez pas écrire dans le dossier {reg.parent}." \
+        in err, err
+    monkeypatch.undo()
+    real_connect = sqlite3.connect
+
+    def refused(p, *a, **k):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(R.sqlite3, "connect", refused)
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"impossible de créer le registre « {reg} » (impossible d'ouvrir le fichier) : vérifiez que vous pouvez " \
+        "écrire dans le dossier" in err and "unable" not in err, err
+    reg.write_bytes(b"")  # an empty file (a run killed as it created it), on a medium that refuses writes
+    monkeypatch.setattr(R.sqlite3, "connect", lambda p, *a, **k: real_connect(f"file:{p}?mode=ro", *a, uri=True, **k))
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "est en lecture seule" in err and "sauvegarde" not in err, err
+    assert not (tmp_path / "a.xlsx").exists() and reg.read_bytes() == b""
+
+
 def test_the_register_is_documented(tmp_path):
     doc = (ROOT / "docs" / "registre.md").read_text(encoding="utf-8")
     reg = tmp_path / "r.sqlite"
@@ -641,6 +931,31 @@ def test_each_extract_totals_equal_the_lignes_of_that_financeur(tmp_path, exampl
     # an extract is never read as a convention by a later consolidation
     res = C.consolidate([folder, dossier], tmp_path / "c2.xlsx", jobs=1)
     assert all(v.motif == C.MOTIF_CONSOLIDATION for f, v in zip(res.files, res.verdicts) if "extraits" in f.path)
+
+
+def test_a_report_of_another_kind_is_not_replaced_without_remplacer(tmp_path, examples, capsys):
+    """`historique … -o comite_juin.xlsx`, the name of the June comité's consolidation: it silently
+    replaced that consolidation (any acv-xl report could be replaced). A report of another kind is
+    now kept unless `--remplacer`; re-running a command over its own previous report still replaces
+    it, as before."""
+    folder = _folder(tmp_path, examples)
+    reg, conso, evo = tmp_path / "r.sqlite", tmp_path / "comite_juin.xlsx", tmp_path / "evolution.xlsx"
+    assert _run("consolider", folder, "-o", conso, "--registre", reg, "--jobs", "1") in (0, 1)
+    assert _run("historique", reg, "-o", evo) == 0
+    kept = conso.read_bytes(), evo.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", conso) == 2
+    err = capsys.readouterr().err
+    assert f"« {conso} » existe déjà et c'est un classeur consolidé (acv-xl consolider) : il n'est pas remplacé" in err
+    assert _run("consolider", folder, "-o", evo, "--jobs", "1") == 2
+    assert "c'est l'évolution d'un département (acv-xl historique) : il n'est pas remplacé" in capsys.readouterr().err
+    assert (conso.read_bytes(), evo.read_bytes()) == kept
+    assert _run("historique", reg, "-o", evo) == 0  # its own previous report: replaced
+    assert _run("consolider", folder, "-o", conso, "--jobs", "1") in (0, 1)
+    assert _run("historique", reg, "-o", conso, "--remplacer") == 0
+    from acv_xl.outputs.output_guard import derived_kind
+
+    assert derived_kind(conso) == "historique"
 
 
 def test_an_extract_never_overwrites_an_input(tmp_path, examples, capsys):
@@ -808,13 +1123,62 @@ def test_con05_groups_an_unknown_financeur_code():
     v = judge([s])[0]
     con05 = [f for f in v.findings if f.code == "CON-05"]
     assert v.compte and len(con05) == 1 and "« XYZ »" in con05[0].message and "code inconnu" in con05[0].message
-    # its cell is the line's amount: the suggestion says where the code is on that row
-    assert con05[0].cellule and con05[0].suggestion.startswith("À la ligne de la cellule indiquée (celle du montant), "
-                                                               "colonne « Financeur » : employez le code de référence")
-    assert con05[0].cellule == "F9" and con05[0].action == "1.1"
+    # its cell is the code's own: the Financeur column (the template's here) on the amount's row
+    assert con05[0].suggestion.startswith("Employez le code de référence du financeur")
+    assert con05[0].cellule == "B9" and con05[0].action == "1.1"
     t2 = Totaux(financement_total=Decimal("100"), par_financeur={"ETAT": Decimal("100")})
     assert not [f for f in judge([FileSummary(path="b", rel="b", etat="validé", totaux=t2)])[0].findings
                 if f.code == "CON-05"]
+
+
+def _con05_cells(out_json: Path) -> list[tuple[str, str, str]]:
+    data = json.loads(out_json.read_text(encoding="utf-8"))
+    return [(c["fichier"], k["feuille"], k["cellule"])
+            for c in data["conventions"] for k in c["constats_consolidation"] if k["code"] == "CON-05"]
+
+
+def test_con05_points_at_the_financeur_cell_even_with_the_columns_moved(tmp_path, examples):
+    """A référent clicking CON-05's address lands on the unknown code, not on the line's amount, in
+    a workbook whose Financements columns are not in the template's order; a warm run (the summary
+    from the register) says the same, and a summary stored before the column was kept gives the
+    template's column."""
+    from tests.acceptance_support import edited_copy, header_cells, table_of
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    src = examples["paths"][0]
+    where: dict[str, str] = {}
+
+    def edit(wb):
+        ws, t = table_of(wb, layout.T_FINANCEMENTS.name)
+        heads = header_cells(ws, t)
+        (hr, a), (_, b) = heads["Financeur"], heads["Commentaire"]
+        for r in range(hr, ws.max_row + 1):
+            x, y = ws.cell(r, a), ws.cell(r, b)
+            x.value, y.value = y.value, x.value
+        cols = t.tableColumns
+        c1 = min(c for _, c in heads.values())
+        cols[a - c1].name, cols[b - c1].name = cols[b - c1].name, cols[a - c1].name
+        ws.cell(hr + 1, b).value = "XYZ"  # the first line's financeur, now in the Commentaire's old place
+        where["sheet"], where["cell"] = ws.title, ws.cell(hr + 1, b).coordinate
+
+    edited_copy(src, folder / "deplace.xlsx", edit)
+    assert where["cell"][0] != "B"  # away from the template's column
+    reg = tmp_path / "r.sqlite"
+    for run in ("froid", "chaud"):
+        out, js = tmp_path / f"{run}.xlsx", tmp_path / f"{run}.json"
+        assert _run("consolider", folder, "-o", out, "--json", js, "--registre", reg, "--jobs", "1") in (0, 1)
+        got = _con05_cells(js)
+        assert [(s, c) for _, s, c in got] == [(where["sheet"], where["cell"])], (run, got)
+        assert openpyxl.load_workbook(folder / "deplace.xlsx")[got[0][1]][got[0][2]].value == "XYZ"
+    # a summary recorded without `financeur_col` (an older register): the template's column
+    s = C.summarize(str(folder / "deplace.xlsx"), "deplace.xlsx")
+    assert s.financeur_col == where["cell"].rstrip("0123456789")
+    d = json.loads(_tagged(s))  # the form stored before format 2, when the field did not exist
+    del d["financeur_col"]
+    old = R.load_summary(json.dumps(d))
+    row = where["cell"].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    assert [f.cellule for f in judge([old])[0].findings if f.code == "CON-05"] == [f"B{row}"]
 
 
 def test_sans_erreurs_counts_only_the_workbooks_without_error(tmp_path, examples):

@@ -12,8 +12,11 @@ Choices:
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
-  convention added or removed. « Engagement obtenu » marks the lines that reach `Acquis`,
-  `Engagé` or `Versé` (a new line already so, or one passing from another statut).
+  financeur code corrected (two rows: the old code's amount out, the new one's in), a
+  convention added or removed — or no longer counted, its workbook still in the folder (found by
+  its identifier, or by its path when the new version is unreadable), with why. Only the amount's
+  row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach
+  `Acquis`, `Engagé` or `Versé` (a new line already so, or one passing from another statut).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_id
+from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
@@ -39,9 +42,12 @@ from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 # Kinds of movement (the « Mouvement » column).
 CONVENTION_AJOUTEE = "Convention ajoutée"
 CONVENTION_RETIREE = "Convention retirée"
+# its workbook still there but not counted: « Convention non comptée (illisible) », never « retirée »
+CONVENTION_NON_COMPTEE = "Convention non comptée"
 LIGNE_AJOUTEE = "Nouvelle ligne"
 LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
+FINANCEUR_MODIFIE = "Financeur modifié"  # a code corrected (« FEDER » → « UE »): two rows, the old code's and the new's
 MONTANT_MODIFIE = "Montant modifié"
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
 
@@ -71,7 +77,9 @@ class Mouvement:
 
     @property
     def ecart(self) -> float | None:
-        if self.montant_avant is None and self.montant_apres is None:
+        # a statut's row shows the amounts as context only: a line whose amount changed too has its
+        # own « Montant modifié » row, and the Écart column added up counts that change once
+        if self.type == STATUT_MODIFIE or (self.montant_avant is None and self.montant_apres is None):
             return None
         return round((self.montant_apres or 0.0) - (self.montant_avant or 0.0), 2)
 
@@ -146,6 +154,8 @@ def load(reg: Register) -> Evolution:
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
         "FROM consolidations ORDER BY id", con)
+    # a register written before `--departement 062` was recorded as 62 holds both spellings
+    cons["departement"] = [norm_departement(d) if isinstance(d, str) and d else d for d in cons["departement"]]
     labels = [_label(c, d) for c, d in zip(cons["comite"], cons["date"])]
     seen = {lab: labels.count(lab) for lab in labels}
     # two runs for one comité (a correction): each keeps its number
@@ -174,22 +184,34 @@ def load(reg: Register) -> Evolution:
 
 def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     rows = con.execute(
-        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total FROM fichiers f "
-        "JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
-    state: dict[int, dict[str, tuple]] = defaultdict(dict)  # consolidation → norm id → (acv_id, analysis, libellé, total)
-    for cid, acv_id, aid, lib, total in rows:
-        state[cid][norm_id(acv_id) or f"\x00{aid}"] = (acv_id, aid, lib, total)
+        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin "
+        "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
+    # consolidation → norm id → (acv_id, analysis, libellé, total, path)
+    state: dict[int, dict[str, tuple]] = defaultdict(dict)
+    for cid, acv_id, aid, lib, total, chemin in rows:
+        state[cid][norm_id(acv_id) or f"\x00{aid}"] = (acv_id, aid, lib, total, chemin)
+    # the files a consolidation saw but did not count, by convention and by path (an unreadable
+    # new version has no identifier left: its path is the previous one's), with why
+    non_comptes: dict[int, dict[str, str]] = defaultdict(dict)
+    for cid, acv_id, chemin, motif in con.execute(
+            "SELECT consolidation_id, acv_id, chemin, motif FROM fichiers WHERE compte = 0 AND motif IS NOT NULL"):
+        non_comptes[cid].setdefault(f"\x00{chemin}", motif)
+        if norm_id(acv_id):
+            non_comptes[cid].setdefault(norm_id(acv_id), motif)
     out: list[Mouvement] = []
     ids = ev.ids
     pairs: list[tuple[int, int, str, tuple, tuple]] = []
     for avant, apres in zip(ids, ids[1:]):
         a, b = state.get(avant, {}), state.get(apres, {})
         for k in sorted(b.keys() - a.keys()):
-            acv, _, lib, total = b[k]
+            acv, _, lib, total, _ = b[k]
             out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_AJOUTEE, montant_apres=total))
         for k in sorted(a.keys() - b.keys()):
-            acv, _, lib, total = a[k]
-            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, CONVENTION_RETIREE, montant_avant=total))
+            acv, _, lib, total, chemin = a[k]
+            motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
+            kind = (f"{CONVENTION_NON_COMPTEE} ({motif.removesuffix(', non compté')})" if motif
+                    else CONVENTION_RETIREE)
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_avant=total))
         for k in sorted(a.keys() & b.keys()):
             if a[k][1] != b[k][1]:  # another content: compare the lines
                 pairs.append((avant, apres, k, a[k], b[k]))
@@ -233,8 +255,27 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         return Mouvement(avant, apres, acv_id, libelle, kind, numero=numero, intitule=ln[7], financeur=financeur,
                          dispositif=dispositif, nature=nature, annee=annee, **kw)
 
+    # A financeur code corrected (what CON-05 asks: « FEDER » → « UE ») removes the line under its
+    # old key and adds it under the new one: paired by action, dispositif, nature and année (in
+    # order), it is one line whose financeur changed — never a new line, nor a commitment obtained.
+    # Only a code outside the reference list is « corrected »: one funder replaced by another
+    # (AL → CDC) stays a line removed and a line added.
+    gone: dict[tuple, list] = defaultdict(list)
+    for k, na in a.items():
+        if k not in b and financeur_groupe(na[1] or "") == CODE_INCONNU:
+            gone[(na[0], na[2], na[3], na[4])].append(k)
+    remplace: dict[tuple, tuple] = {}  # added key → removed key
+    for k, nb in b.items():
+        if k not in a and (same := gone.get((nb[0], nb[2], nb[3], nb[4]))):
+            remplace[k] = same.pop(0)
     for k in b:
         nb = b[k]
+        if k in remplace:
+            na = a[remplace[k]]
+            out.append(mv(FINANCEUR_MODIFIE, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
+            out.append(mv(FINANCEUR_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5],
+                          engagement=nb[6] in acquis and na[6] not in acquis))
+            continue
         if k not in a:
             out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], engagement=nb[6] in acquis))
             continue
@@ -245,11 +286,21 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         if na[5] != nb[5]:
             out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           montant_apres=nb[5]))
+    remplacees = set(remplace.values())
     for k in a:
-        if k not in b:
+        if k not in b and k not in remplacees:
             na = a[k]
             out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5]))
     return out
+
+
+def rien_a_comparer(ev: Evolution) -> str:
+    """Why there is no movement at all, in French (under an empty table, after the command's line)."""
+    if len(ev.ids) < 2:
+        return ("Une seule consolidation dans le registre : les évolutions apparaîtront après la prochaine "
+                "consolidation enregistrée (« acv-xl consolider … --registre »).")
+    return ("Aucun mouvement : d'une consolidation à la suivante, les conventions comptées sont les mêmes et leurs "
+            "lignes de financement n'ont pas changé.")
 
 
 def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
@@ -314,7 +365,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
                     f"-o SORTIE.xlsx --registre {registre} », comité après comité.")
     from acv_xl.outputs.output_guard import Output, check_outputs
 
-    outputs = [Output(out, (".xlsx",), "-o")] + ([Output(json_path, (".json",), "--json")] if json_path else [])
+    outputs = [Output(out, (".xlsx",), "-o", HISTORIQUE)] + (
+        [Output(json_path, (".json",), "--json", HISTORIQUE)] if json_path else [])
     if problem := check_outputs([registre], outputs, replace=replace):  # never the register, never a user's file
         return fail(problem)
     try:
@@ -352,7 +404,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     print(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
           f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"
           f"{'s' if len(ev.mouvements) > 1 else ''} → {out}" + (f" ; JSON : {json_path}" if json_path else "")
-          + f" ({duree} s).", file=sys.stderr)
+          + f" ({duree} s)." + (f" {rien_a_comparer(ev)}" if not ev.mouvements else ""), file=sys.stderr)
     return 0
 
 

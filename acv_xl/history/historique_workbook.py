@@ -9,11 +9,12 @@ from pathlib import Path
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
-from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur
+from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur, rien_a_comparer
 from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_xlsxwriter
+from acv_xl.outputs.terminal import file_text
 
 
 class Feuille:
@@ -54,7 +55,8 @@ class _EvolutionWriter(_Writer):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         ws.write_string(0, 0, titre, self.fmt["titre"])
         d = self.perimetre()
-        ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {self.registre.name} » — "
+        nom = file_text(self.registre.name)  # a name in Latin-1 (a copied USB stick) escaped, as files are
+        ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {nom} » — "
                               f"générée le {self.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
         ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
         ws.landscape = landscape
@@ -168,7 +170,9 @@ class _EvolutionWriter(_Writer):
                  m.libelle, m.type, m.numero, m.intitule, m.financeur, m.dispositif, m.nature, m.annee, m.statut_avant,
                  m.statut_apres, m.montant_avant, m.montant_apres, m.ecart, m.engagement] for m in ev.mouvements]
         _, last = self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=0)
-        self.note_perimetre(ws, last + 2)
+        if not rows:  # an empty table says why, rather than leave the référent wondering
+            ws.write_string(last + 2, 0, rien_a_comparer(ev), self.fmt["sous_titre"])
+        self.note_perimetre(ws, last + 2 + (not rows))
 
     def note_perimetre(self, ws, row: int) -> None:
         """Under a table of movements, when two consecutive consolidations differ in scope."""
@@ -190,6 +194,8 @@ class _EvolutionWriter(_Writer):
         rows = [[labels[a], labels[b], ev.changement_perimetre(a, b) or None, *rest]
                 for a, b, *rest in mouvements_par_financeur(ev)]
         self.table(ws, TABLES[Feuille.MOUVEMENTS_FINANCEURS], cols, rows, freeze_cols=4)
+        if not rows:
+            ws.write_string(len(rows) + 4, 0, rien_a_comparer(ev), self.fmt["sous_titre"])
         self.note_perimetre(ws, len(rows) + 6)
         ws.write_string(len(rows) + 5, 0, "Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » ou "
                                           "« Versé », et lignes passées à l'un de ces statuts (détail : feuille "

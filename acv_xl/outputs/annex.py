@@ -951,7 +951,6 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     `replace`: `--remplacer`, to write over an existing file that is not a previous annex.
     `err_console`: where a status-2 refusal is said (stderr by default, as every other command)."""
     from acv_xl.checks.validate import validate_file
-    from acv_xl.outputs import libreoffice
 
     def say(text: str, style: str | None = None, out=console) -> None:  # names and findings shown literally
         out.print(literal(text), style=style, markup=False, highlight=False, soft_wrap=True)
@@ -1014,6 +1013,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     if brouillon:
         say(f"Document de travail : chaque page porte « {PROJET_NON_VALIDE} ».")
     if pdf:
+        from acv_xl.outputs import libreoffice  # with --pdf only
+
         try:
             written = [_write_pdf(out, out.with_suffix(".pdf"))]
         except libreoffice.LibreOfficeMissing as exc:

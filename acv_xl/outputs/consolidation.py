@@ -34,8 +34,7 @@ import os
 import re
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import repeat
 from operator import attrgetter, is_
@@ -43,7 +42,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from acv_xl.checks.rules.consolidation import FileSummary, judge
+from acv_xl.checks.rules.consolidation import TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
@@ -68,7 +67,7 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     to_json,
     write_workbook,
 )
-from acv_xl.outputs.output_guard import Output, check_outputs, is_derived_report
+from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, is_derived_report
 from acv_xl.reading.provenance import produced_by
 
 EXTENSIONS = (".xlsx", ".xlsm")
@@ -271,6 +270,9 @@ def _fill(s: FileSummary, report) -> None:
     acquis = []  # `totals.total(totals.counted(conv.financements, STATUTS_ACQUIS))`: the same amounts in order
     for lf in _filled(conv.financements, "numero"):
         numero, financeur, dispositif, nature, annee, montant, statut, sheet, raw, cells = _LINE_ATTRS(lf)
+        if not lines:  # one table, one Financeur column: kept only when away from the template's
+            col = cells.get("financeur", "").rstrip("0123456789")  # `lf.cell("financeur")`
+            s.financeur_col = col if col != TEMPLATE_FINANCEUR_COL else ""
         a = actions.get(numero)
         compte = montant is not None and statut != refuse
         if compte:
@@ -357,12 +359,64 @@ def _chunks(n: int, jobs: int) -> list[list[int]]:
     return chunks
 
 
+# A worker costs ≈ 20 ms of CPU to fork, start and end whatever it reads, then ≈ 6 ms a file: for
+# the 10 files of a warm run (read while this process decodes the register's ≈ 1,000 others, which
+# takes longer), a second worker costs ≈ 25 ms of CPU and saves no time. From 8 files a worker;
+# below, one reads them all — still in its own process, so that a file that kills it is reported
+# alone.
+FILES_PER_WORKER = 8
+
+
+def _workers(n: int, jobs: int) -> int:
+    return max(1, min(jobs, n // FILES_PER_WORKER))
+
+
+def _prepare_workers(workers: int) -> None:
+    """What every worker would otherwise do on its first file, done once here before the fork and
+    inherited: the schema of `Finding` (≈ 7 ms with pydantic's plugin loader; this process needs it
+    too for the CON findings) and, for several workers, the reading modules (≈ 10 ms each). A
+    single worker imports them itself: this process, decoding the register meanwhile, would
+    otherwise make it wait for them."""
+    from acv_xl.checks import fingerprint  # noqa: F401
+    from acv_xl.checks.findings import Finding
+    from acv_xl.reading import read  # noqa: F401
+
+    Finding.model_rebuild()  # a no-op once built
+    if workers > 1:
+        from acv_xl.reading import source_file  # noqa: F401
+
+
+@contextmanager
+def _kept_whole():
+    """No collection while this process decodes the register's summaries and receives the
+    workers' (hundreds of thousands of objects, all kept, no cycle among them), then all it holds
+    frozen — given back, when `summarize_all` ends, to the oldest generation, which only a full
+    collection walks. Otherwise each collection would walk them again: the first one after the
+    decoding walked them all (≈ 60 ms of a warm run), and a cold run's collections walked its
+    growing results ≈ 170 times (≈ 40 ms)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was:
+            gc.enable()
+
+
+def _prepare_writing() -> None:
+    """While the workers read, this process would only wait: it imports XlsxWriter meanwhile
+    (≈ 15 ms), which writing the consolidated workbook needs next."""
+    import xlsxwriter  # noqa: F401
+
+
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                   progress: Callable[[int, int], None] | None = None,
                   meanwhile: Callable[[], None] | None = None) -> list[FileSummary]:
     """`summarize` every (path, rel) in worker processes; results in the order given.
 
     `meanwhile`: work for this process while the workers read (called once, before any result).
+    `jobs` is a maximum: one worker per `FILES_PER_WORKER` files (see there).
 
     A worker process that dies (not an exception: those are caught in `summarize`) breaks the pool:
     the files it left unfinished are retried one by one, each in its own process, so that only the
@@ -381,36 +435,45 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
 
     if jobs <= 1 or n <= 1:
         if meanwhile is not None:
-            meanwhile()
+            try:
+                with _kept_whole():
+                    meanwhile()
+            finally:
+                gc.unfreeze()
         out: list[FileSummary] = []
         for i in range(0, n, 16):  # by chunks, as the workers do: the collector runs in between
             out.extend(_summarize_chunk(items[i:i + 16]))
             tick(len(out) - done)
         return out
 
-    from acv_xl.checks import fingerprint  # noqa: F401
-    from acv_xl.reading import read  # noqa: F401 — imported once here, inherited by the forked workers
+    # imported (only when there is a pool: a run that reads nothing or reads here never pays them)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
-    chunks = _chunks(n, jobs)
+    workers = _workers(n, jobs)
+    _prepare_workers(workers)
+    chunks = _chunks(n, workers)
     retry: list[int] = []
     # Workers are forked at the first submit, before any progress-bar thread exists. What this
     # process holds then (the modules, mostly) is frozen for the pool's time: the workers'
     # collections never walk it, nor copy the memory pages they share with this process.
     gc.freeze()
     try:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_fork())
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
         try:
             futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
-            if meanwhile is not None:
-                meanwhile()
-            for fut in as_completed(futures):
-                c = futures[fut]
-                try:
-                    for i, s in zip(c, fut.result()):
-                        results[i] = s
-                    tick(len(c))
-                except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
-                    retry.extend(c)
+            with _kept_whole():  # every worker is forked by now: none inherits a paused collector
+                if meanwhile is not None:
+                    meanwhile()
+                _prepare_writing()
+                for fut in as_completed(futures):
+                    c = futures[fut]
+                    try:
+                        for i, s in zip(c, fut.result()):
+                            results[i] = s
+                        tick(len(c))
+                    except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
+                        retry.extend(c)
         except BaseException:
             # Ctrl-C or a broken installation: do not wait for the queued files.
             pool.shutdown(wait=False, cancel_futures=True)
@@ -482,6 +545,7 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
             progress(len(found), n)
 
     todo = [i for i in range(n) if i not in ids or ids[i][2] not in held]
+    # `summarize_all` keeps what `decode` makes out of the collector's walks (`_kept_whole`)
     read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode,
                          progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
     results = dict(zip(todo, read))
@@ -494,15 +558,14 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
 
 # ------------------------------------------------------------------ entry points
 def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
-    from acv_xl.checks.rules.consolidation import norm_departement
-
     found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
     unreadable = sum(1 for s in summaries if not s.ignore and not s.lisible)
     detail = [f"départements trouvés : {', '.join(found)}" if found else "aucun département renseigné"]
     if unreadable:
         detail.append(f"{unreadable} fichier{'s' if unreadable > 1 else ''} illisible{'s' if unreadable > 1 else ''}")
     n = len(summaries)
-    return (f"aucune convention du département {departement} parmi les {n} fichier{'s' if n > 1 else ''} lu"
+    # « trouvés »: with the register, most were not read again
+    return (f"aucune convention du département {departement} parmi les {n} fichier{'s' if n > 1 else ''} trouvé"
             f"{'s' if n > 1 else ''} ({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à "
             "--departement et le dossier.")
 
@@ -531,6 +594,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     departement = str(departement).strip().upper() if departement is not None and str(departement).strip() else None
     if departement is not None and not re.fullmatch(r"\d{2,3}|2[AB]", departement):
         raise UsageError(f"code de département invalide : « {str(typed).strip()} » (attendu : 62, 2A, 974…).")
+    if departement is not None:  # « 062 » is 62 everywhere: titles, financeur names, the register
+        departement = norm_departement(departement)
     if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
         raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
     if par_financeur is not None and not Path(par_financeur).resolve().parent.is_dir():
@@ -543,7 +608,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         since[0] = now
 
     files, base = discover(paths)
-    outputs = [Output(out, (".xlsx",), "-o")] + ([Output(Path(json_path), (".json",), "--json")] if json_path else [])
+    outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
+        [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
     written = {o.path.resolve() for o in outputs}
     mine = {f for f in files if f in written and is_derived_report(f)}
@@ -665,12 +731,11 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
         if bar is not None:
             bar.stop()
     duree = f"{result.duree:.1f}".replace(".", ",")
-    say(f"Consolidation : {result.summary_line()}" + (f" ; résumé JSON : {json_path}" if json_path else "")
+    say(f"Consolidation : {result.summary_line(with_reused=True)}" + (f" ; résumé JSON : {json_path}" if json_path else "")
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")
         + (f" ; {_removed(result.extracts_removed)}" if result.extracts_removed else "")
         + (f" ; {_left(result.extracts_left)}" if result.extracts_left else "")
-        + (f" ; {len(result.reused)} fichier{'s' if len(result.reused) > 1 else ''} inchangé"
-           f"{'s' if len(result.reused) > 1 else ''} repris du registre" if options.get("cache") else "")
+        + (" ; enregistrée dans le registre" if options.get("record") else "")
         + f" ({duree} s).")
     return result.exit_code

@@ -55,7 +55,8 @@ def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence
     `--remplacer`. A folder that does not exist yet holds nothing to lose: it is created."""
     if not folder.is_dir():
         return None
-    outputs = [Output(target, (".xlsx",), "--par-financeur") for _, target in _targets(extract_lines(result), folder)]
+    outputs = [Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
+               for _, target in _targets(extract_lines(result), folder)]
     return check_outputs(inputs, outputs, replace=replace)
 
 

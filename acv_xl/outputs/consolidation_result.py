@@ -205,9 +205,11 @@ class ConsolidationResult:
         counted_errors = any(f.nb_erreurs for f in self.counted)
         return 1 if con_errors or counted_errors else 0
 
-    def summary_line(self, with_out: bool = True) -> str:
+    def summary_line(self, with_out: bool = True, with_reused: bool = False) -> str:
         """The one-line summary; `with_out=False` in the workbook's own properties, which must not carry
-        the path it was written to (a user's folder, their name in it)."""
+        the path it was written to (a user's folder, their name in it); `with_reused`: on the terminal,
+        how many files came from the register (« lus » would be untrue of them; the workbook stays
+        the same, warm or cold)."""
         n, c = len(self.files), len(self.counted)
         motifs = defaultdict(int)
         for v in self.verdicts:
@@ -218,8 +220,13 @@ class ConsolidationResult:
             detail = ", ".join(f"{k.removesuffix(', non compté')} : {v}" for k, v in sorted(motifs.items()))
             non = f", {n - c} fichier{'s' if n - c > 1 else ''} non compté{'s' if n - c > 1 else ''} ({detail})"
         e, a = self.count(Gravite.ERREUR), self.count(Gravite.AVERTISSEMENT)
+        r = len(self.reused) if with_reused else 0
+        repris = f"inchangé{'s' if r > 1 else ''} repris du registre"
+        fichiers = (f"{n} fichier{'s' if n > 1 else ''} lu{'s' if n > 1 else ''}" if not r
+                    else f"{n} fichier{'s' if n > 1 else ''} {repris}" if r == n
+                    else f"{n} fichiers ({n - r} lu{'s' if n - r > 1 else ''}, {r} {repris})")
         return (
-            f"{n} fichier{'s' if n > 1 else ''} lu{'s' if n > 1 else ''}, {c} convention{'s' if c > 1 else ''} "
+            f"{fichiers}, {c} convention{'s' if c > 1 else ''} "
             f"comptée{'s' if c > 1 else ''}{non} ; {e} erreur{'s' if e > 1 else ''}, "
             f"{a} avertissement{'s' if a > 1 else ''} ; financement total {fmt_euros(self.totaux.financement_total)}"
             + (f" → {self.out}" if self.out and with_out else "")

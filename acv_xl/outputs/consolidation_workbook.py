@@ -370,6 +370,47 @@ def _sheet_class():
             # the sheet's <dimension> covers the data (readers size the sheet from it)
             self._check_dimensions(first_row + len(rows) - 1, max(len(r) for r in rows) - 1)
 
+        def _held_rows(self) -> list[int]:
+            """The rows XlsxWriter writes itself (titles, headers, total rows…: cells, heights or
+            comments), in order: the tables' data rows are ours, not in its cell map."""
+            lo, hi = self.dim_rowmin, self.dim_rowmax
+            held = {r for r, cells in self.table.items() if cells}.union(self.row_info, self.comments)
+            return sorted(r for r in held if lo <= r <= hi)
+
+        def _calculate_spans(self) -> None:
+            # XlsxWriter's, over its own rows only: it walks every row of the sheet's extent (the
+            # 36 000 of `Lignes`), each lookup of an empty one adding it to its cell map
+            spans: dict[int, tuple[int, int]] = {}
+            lo, hi = self.dim_colmin, self.dim_colmax
+            for r in self._held_rows():
+                cols = [c for source in (self.table.get(r, ()), self.comments.get(r, ())) for c in source
+                        if lo <= c <= hi]
+                if cols:
+                    a, b = min(cols), max(cols)
+                    k = r // 16
+                    if k in spans:
+                        a, b = min(a, spans[k][0]), max(b, spans[k][1])
+                    spans[k] = (a, b)
+            self.row_spans = {k: f"{a + 1}:{b + 1}" for k, (a, b) in spans.items()}
+
+        def _write_rows(self) -> None:
+            # XlsxWriter's (3.2–3.3), over its own rows only (see `_calculate_spans`)
+            self._calculate_spans()
+            for row_num in self._held_rows():
+                span = self.row_spans.get(row_num // 16)
+                cells = self.table.get(row_num)
+                if cells:
+                    if row_num not in self.row_info:
+                        self._write_row(row_num, span)
+                    else:
+                        self._write_row(row_num, span, self.row_info[row_num])
+                    for col_num in range(self.dim_colmin, self.dim_colmax + 1):
+                        if col_num in cells:
+                            self._write_cell(row_num, col_num, cells[col_num])
+                    self._xml_end_tag("row")
+                else:  # a row with comments or attributes only
+                    self._write_empty_row(row_num, span, self.row_info.get(row_num))
+
         def _write_sheet_data(self) -> None:
             if not self.blocks:
                 return super()._write_sheet_data()
@@ -732,7 +773,7 @@ class _Writer:
                                                   "format": self.fmt[fmt]})
 
     def fichiers(self) -> None:
-        ws = self.sheet(Feuille.FICHIERS, "Fichiers lus")
+        ws = self.sheet(Feuille.FICHIERS, "Fichiers trouvés")  # not « lus »: with the register most are not read again
         cols = [
             (H.CHEMIN, 40, None), (H.TAILLE, 13, "entier"), (H.SHA256, 66, None), (H.VERSION, 10, None),
             (H.DATE_VALIDATION, 12, "date"), (H.STATUT, 26, None), (H.ACV_ID, 12, None), (H.DEPARTEMENT, 12, None),

@@ -34,7 +34,8 @@ The checks, in order (the first failing one is returned):
    output itself;
 4. no output is one of the inputs: same resolved path, or same file (inode and device: a hard
    link, another spelling of the path) — even with `replace`;
-5. an existing output is replaced only when it is a derived report, or with `replace`;
+5. an existing output is replaced only when it is a derived report (of the output's `kind`, when
+   given), or with `replace`;
 6. each output's folder is writable.
 """
 
@@ -74,6 +75,9 @@ class Output:
     path: Path
     extensions: tuple[str, ...] = (".xlsx",)
     option: str = field(default="")
+    # the kind of report written (`provenance.KINDS`): a report of another kind is not replaced
+    # without `--remplacer` either (an historique typed over the consolidation of a comité)
+    kind: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
@@ -234,8 +238,13 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
                 return (f"{o.label} « {o.path} » est aussi un fichier lu par cette commande : il n'est pas "
                         "remplacé. Choisissez un autre nom de fichier.")
     for o in outs:
-        if (o.path.exists() or o.path.is_symlink()) and not replace and not is_derived_report(o.path):
-            return f"« {o.path} » existe déjà et c'est {_what(o.path)} : il n'est pas remplacé. {way_out}"
+        if (o.path.exists() or o.path.is_symlink()) and not replace:
+            kind = derived_kind(o.path)
+            if kind is None:
+                return f"« {o.path} » existe déjà et c'est {_what(o.path)} : il n'est pas remplacé. {way_out}"
+            if o.kind and kind != o.kind:
+                return (f"« {o.path} » existe déjà et c'est {provenance.describe(kind)} : il n'est pas remplacé. "
+                        f"{way_out}")
     for o in outs:
         if not os.access(o.path.parent, os.W_OK | os.X_OK):
             return f"permission refusée : impossible d'écrire dans le dossier {o.path.parent} (pour {o.path.name})."

@@ -104,6 +104,7 @@ def parse_range(ref: str) -> tuple[int, int, int, int]:
     return r1, c1, r2, c2
 
 
+@lru_cache(maxsize=1024)
 def split_sheet_ref(ref: str) -> tuple[str, str]:
     """"'Plan de financement'!$B$3" → ('Plan de financement', 'B3')."""
     sheet, _, addr = ref.lstrip("=").rpartition("!")

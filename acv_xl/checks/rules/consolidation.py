@@ -31,6 +31,7 @@ from acv_xl.checks.validate import (  # `Report.etat`, defined once
 )
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_date, fmt_euros
+from acv_xl.reading.source import col_letter, parse_a1
 
 # Fields of one financing line in `FileSummary.lines` (tuples keep the worker → parent traffic small).
 LINE_FIELDS = (
@@ -42,6 +43,9 @@ FINDING_FIELDS = ("code", "gravite", "feuille", "cellule", "action", "message", 
 # Fields of one action in `FileSummary.actions` (the context of a line in a financeur's extract,
 # and the readiness of the convention).
 ACTION_FIELDS = ("numero", "intitule", "axe", "maitre_ouvrage", "maturite", "cout_total")
+# The Financeur column's letters where the template puts it (`FileSummary.financeur_col` otherwise).
+TEMPLATE_FINANCEUR_COL = col_letter(parse_a1(layout.T_FINANCEMENTS.anchor)[1]
+                                    + [c.attr for c in layout.T_FINANCEMENTS.columns].index("financeur"))
 
 
 @dataclass
@@ -74,6 +78,9 @@ class FileSummary:
     findings: tuple[tuple[str, ...], ...] = ()  # FINDING_FIELDS
     cells: dict[str, tuple[str, str]] = field(default_factory=dict)  # moved named cells → (sheet, A1)
     actions: tuple[tuple[Any, ...], ...] = ()  # ACTION_FIELDS
+    # the Financeur column's letters in this file's Financements table, only when away from the
+    # template's (a line keeps its amount cell alone; a summary stored without it: the template's)
+    financeur_col: str = ""
     # the convention's calendar (readiness): signature, end of initialisation, end of deployment, next comité
     date_convention: date | None = None
     date_fin_initialisation: date | None = None
@@ -99,6 +106,14 @@ class FileSummary:
             return self.cells[name]
         nc = layout.NAMED_BY_NAME[name]
         return nc.sheet, nc.cell
+
+    def financeur_cell(self, montant_cell: str) -> str:
+        """The Financeur cell of the line whose amount cell is given (same row)."""
+        try:
+            row = parse_a1(montant_cell)[0]
+        except ValueError:  # no cell kept (a line built in code)
+            return ""
+        return f"{self.financeur_col or TEMPLATE_FINANCEUR_COL}{row}"
 
 
 @dataclass
@@ -204,20 +219,16 @@ def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
     first = next((ln for ln in f.lines if ln[9] and ln[3] in codes), None)
     montant = sum((f.totaux.par_financeur[c] for c in codes), Decimal("0.00"))
     liste = ", ".join(f"« {c} »" for c in codes)
-    # the summary keeps each line's amount cell: the code is on that row, in the Financeur column
-    where = (f"À la ligne de la cellule indiquée (celle du montant), colonne "
-             f"« {layout.T_FINANCEMENTS.header('financeur')} »") if first is not None and first[12] else ""
-    fix = "employez le code de référence du financeur (feuille Financeurs), ou signalez ce financeur au référent " \
-          "départemental."
     pluriel = len(codes) > 1
     return Finding(
         code="CON-05", gravite=Gravite.AVERTISSEMENT,
-        feuille=first[11] or "" if first else "", cellule=first[12] or "" if first else "",
+        feuille=first[11] or "" if first else "", cellule=f.financeur_cell(first[12] or "") if first else "",
         action=str(first[0] or "") if first else "",
         message=f"Code{'s' if pluriel else ''} de financeur absent{'s' if pluriel else ''} de la liste de "
                 f"référence : {liste} ({fmt_euros(montant)}) : le montant est regroupé sous « {CODE_INCONNU} » "
                 "dans la consolidation.",
-        suggestion=f"{where} : {fix}" if where else fix[:1].upper() + fix[1:],
+        suggestion="Employez le code de référence du financeur (feuille Financeurs), ou signalez ce financeur au "
+                   "référent départemental.",
     )
 
 

@@ -1,0 +1,183 @@
+"""A warm run's reading phase: the summaries read back from the register (format 2, and the tagged
+form of earlier versions), the few changed files read by as few workers as pay.
+
+The hard constraint: every `FileSummary` of a warm run equals a cold run's, field by field and type
+by type. The legacy form is written here independently of the code under test (as acv-xl wrote it
+before format 2), so that a register recorded by an earlier version is proved still readable.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import gc
+import json
+import shutil
+import sqlite3
+import typing
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from acv_xl import __version__
+from acv_xl.checks.rules.consolidation import ACTION_FIELDS, FINDING_FIELDS, LINE_FIELDS, FileSummary
+from acv_xl.contract.model import LigneFinancement
+from acv_xl.history import register as R
+from acv_xl.outputs import consolidation as C
+from acv_xl.outputs.examples import example_conventions
+from acv_xl.outputs.template import build_workbook
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    from acv_xl.outputs.examples import write_examples
+
+    return sorted(write_examples(tmp_path_factory.mktemp("exemples")))
+
+
+def _folder(tmp_path: Path, examples) -> Path:
+    folder = tmp_path / "62"
+    folder.mkdir()
+    for p in examples:
+        shutil.copy2(p, folder / p.name)
+    return folder
+
+
+def _exactly(s: FileSummary) -> list:
+    """Every field with its value's type, down into the tuples and the totals (`==` alone would
+    take Decimal("1.0") for Decimal("1.00"), True for 1)."""
+    return [(f.name, repr(getattr(s, f.name))) for f in dataclasses.fields(s)]
+
+
+def _tagged(s: FileSummary) -> str:
+    """The summary as acv-xl stored it before format 2: JSON, Decimals and dates tagged."""
+    def enc(o):
+        if isinstance(o, Decimal):
+            return {"\x00d": str(o)}
+        if isinstance(o, datetime):
+            return {"\x00dt": o.isoformat()}
+        if isinstance(o, date):
+            return {"\x00date": o.isoformat()}
+        raise TypeError(type(o))
+
+    d = {f.name: getattr(s, f.name) for f in dataclasses.fields(s) if f.name not in ("path", "rel", "size", "mtime")}
+    d["totaux"] = vars(s.totaux) if s.totaux is not None else None
+    return json.dumps(d, default=enc, ensure_ascii=False, separators=(",", ":"))
+
+
+def _richest(examples) -> FileSummary:
+    s = max((C.summarize(str(p), "b.xlsx") for p in examples), key=lambda x: len(x.findings))
+    assert s.lines and s.findings and s.actions and s.totaux is not None and s.date_convention is not None
+    return s
+
+
+# ------------------------------------------------------------------ the stored form
+def test_the_stored_form_holds_every_field_with_its_type(examples):
+    s = _richest(examples)
+    text = R.dump_summary(s)
+    assert text.startswith('{"format":2,') and "\x00" not in text
+    stored = json.loads(text)  # plain JSON any SQLite tool reads: amounts as exact decimal text
+    assert stored["totaux"]["cout_total"] == str(s.totaux.cout_total)
+    assert stored["lines"][0][LINE_FIELDS.index("montant")] == str(s.lines[0][LINE_FIELDS.index("montant")])
+    back = R.load_summary(text, path=s.path, rel=s.rel)
+    back.size, back.mtime = s.size, s.mtime
+    assert _exactly(back) == _exactly(s)
+
+
+def test_the_stored_form_declares_every_field_of_a_summary_and_of_its_tuples():
+    """A field added to FileSummary (or to a line, a finding, an action) must be declared in the
+    stored form: else its summaries would be refused (read again every time), never decoded wrong."""
+    assert R._Stored.__struct_fields__ == R._STORED
+    assert len(typing.get_args(R._Line)) == len(LINE_FIELDS)
+    assert len(typing.get_args(R._Finding)) == len(FINDING_FIELDS)
+    assert len(typing.get_args(R._Action)) == len(ACTION_FIELDS)
+    # the amount and the year of a line keep the model's types
+    montant = typing.get_args(R._Line)[LINE_FIELDS.index("montant")]
+    assert Decimal in typing.get_args(montant)
+    assert int in typing.get_args(typing.get_args(R._Line)[LINE_FIELDS.index("annee")])
+    assert typing.get_type_hints(LigneFinancement)["montant"] == Decimal | None
+    assert typing.get_type_hints(LigneFinancement)["annee"] == int | None
+
+
+def test_a_summary_of_an_earlier_version_is_still_read_exactly(examples):
+    s = _richest(examples)
+    back = R.load_summary(_tagged(s), path=s.path, rel=s.rel)
+    back.size, back.mtime = s.size, s.mtime
+    assert _exactly(back) == _exactly(s)
+
+
+@pytest.mark.parametrize("text", [
+    '{"format":2,"sha256":"x"}',  # fields missing
+    '{"format":2,"lines":3}',
+    '{"format":3,"sha256":"x"}',  # a newer form
+    '{"format":2,"sha256":' + "[" * 100_000,  # nested past Python's recursion limit
+    '{"sha256":' + "[" * 100_000,  # the same, in the form of earlier versions
+])
+def test_a_damaged_stored_summary_is_refused_never_crashes(examples, text):
+    with pytest.raises((ValueError, TypeError, KeyError, AttributeError)):
+        R.load_summary(text)
+
+
+def test_a_summary_whose_values_do_not_have_their_types_is_refused(examples):
+    s = _richest(examples)
+    d = json.loads(R.dump_summary(s))
+    d["lines"][0][LINE_FIELDS.index("montant")] = {"a": 1}  # an amount that is not an amount
+    with pytest.raises(ValueError):
+        R.load_summary(json.dumps(d, ensure_ascii=False, separators=(",", ":")))
+    d = json.loads(R.dump_summary(s))
+    d["ajout"] = 1  # a field this version does not know: refused rather than dropped
+    with pytest.raises(ValueError):
+        R.load_summary(json.dumps(d, ensure_ascii=False, separators=(",", ":")))
+
+
+# ------------------------------------------------------------------ a warm run = a cold run
+def _warm_and_cold(tmp_path, folder, reg, jobs):
+    with R.Register.open(reg, __version__) as r:
+        warm = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=jobs, cache=r, record=r.record)
+    assert gc.get_freeze_count() == 0  # the collector as it was
+    cold = C.consolidate([folder], tmp_path / "froid.xlsx", jobs=jobs)
+    return warm, cold
+
+
+def test_a_warm_runs_summaries_equal_a_cold_runs_field_by_field(tmp_path, examples, monkeypatch):
+    """Two files changed since the register saw them: one worker reads them while this process
+    decodes the others from the register; every summary is the cold run's, type for type."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=2, cache=r, record=r.record)
+    changed = sorted(folder.iterdir())[:2]
+    convs = example_conventions()
+    for p in changed:  # a new version of two conventions
+        conv = convs[p.name].model_copy(deep=True)
+        conv.set_value("acv_libelle", f"{conv.value('acv_libelle')} (nouvelle version)")
+        build_workbook(p, conv)
+    workers = []
+    real = concurrent.futures.ProcessPoolExecutor  # imported by `summarize_all` when it makes a pool
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", lambda max_workers, **kw:
+                        workers.append(max_workers) or real(max_workers, **kw))
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=2)
+    assert workers == [1, 1]  # one worker per 8 files at least (C.FILES_PER_WORKER), `jobs` a maximum
+    assert warm.reused == {p.name for p in folder.iterdir()} - {p.name for p in changed}
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+
+
+def test_a_register_written_by_an_earlier_version_is_used_and_gives_the_cold_summaries(tmp_path, examples):
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    rows = con.execute("SELECT id, resume FROM analyses").fetchall()
+    with con:
+        con.executemany("UPDATE analyses SET resume = ? WHERE id = ?",
+                        [(_tagged(R.load_summary(text)), aid) for aid, text in rows])
+    con.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=2)
+    assert warm.reused == {p.name for p in folder.iterdir()}  # none read again
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+
+
+# ------------------------------------------------------------------ workers
