@@ -268,3 +268,64 @@ def test_a_named_value_is_built_as_model_construct_builds_it(name, raw):
     assert built.__pydantic_extra__ is None and built.__pydantic_private__ is None
     assert pickle.loads(pickle.dumps(built)) == reference and copy.deepcopy(built) == reference
     assert built.model_dump() == reference.model_dump()
+
+
+def _check_named_against_parse(nc, raw):
+    from acv_xl.contract.model import build_named
+
+    try:
+        want = parse(raw, nc.kind, nc.choices)
+    except Exception as exc:  # noqa: BLE001 - whatever parse does, so does the named cell
+        with pytest.raises(type(exc)):
+            build_named(nc.name, raw)
+        return
+    value, problem = want.value, want.problem
+    if nc.name == "acv_departement" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        try:
+            value, problem = f"{int(raw):02d}", None
+        except (OverflowError, ValueError):  # inf, NaN: whatever `int` does, so does the named cell
+            with pytest.raises((OverflowError, ValueError)):
+                build_named(nc.name, raw)
+            return
+    got = build_named(nc.name, raw)
+    if value != value:  # NaN
+        assert got.value != got.value
+    else:
+        assert got.value == value and type(got.value) is type(value) and str(got.value) == str(value), (nc.name, raw)
+    assert got.problem == problem and got.raw is raw
+
+
+def test_a_named_value_types_the_usual_values_as_values_parse_does():
+    """`build_named` decides the common cases inline, as a table's cells: exactly as `values.parse`
+    would, for every named cell (the département typed as a number excepted, on purpose)."""
+    for nc in layout.NAMED_CELLS:
+        for raw in _FIXED + _TIES:
+            _check_named_against_parse(nc, raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(nc=st.sampled_from(layout.NAMED_CELLS), raw=_cell)
+def test_a_named_value_types_any_value_as_values_parse_does(nc, raw):
+    _check_named_against_parse(nc, raw)
+
+
+@pytest.mark.parametrize("table", _ROW_TABLES, ids=lambda t: t.name)
+def test_copied_rows_are_the_rows_each_with_its_own_mutable_parts(table):
+    """`copy_rows` (the reader's copies of a list met again): the same rows, value for value, and
+    each copy's `__dict__`, `raw`, `problems` and fields set its own."""
+    from acv_xl.contract.model import copy_rows
+
+    cls = ROW_MODELS[table.name][0]
+    attrs = tuple(c.attr for c in table.columns)
+    raws = [dict.fromkeys(attrs, v) for v in _FIXED]
+    numbers = list(range(4, 4 + len(raws)))
+    letters = {a: "ABCDEFGHIJKLMNOPQ"[k] for k, a in enumerate(attrs)}
+    built = rows_builder(cls, attrs)([dict(r) for r in raws], [Cells(letters, n) for n in numbers], "S", numbers)
+    copies = copy_rows(cls, built)
+    _same_rows(copies, built)
+    for c, b in zip(copies, built):
+        assert c is not b and vars(c) is not vars(b) and c.raw is not b.raw and c.problems is not b.problems
+        assert c.model_fields_set is not b.model_fields_set
+    copies[0].raw[attrs[0]] = "changé"
+    copies[0].problems["x"] = None
+    assert built[0].raw[attrs[0]] != "changé" and "x" not in built[0].problems

@@ -680,3 +680,36 @@ def test_a_complete_header_mapped_once_stays_each_table_s_own():
     conv = empty(Convention)
     assert rd._map_columns(t, short, conv) == {t.columns[0].attr: 0}
     assert [m.header for m in conv.structure.missing_headers] == [c.header for c in t.columns[1:]]
+
+
+def _dumped(conv: Convention) -> dict:
+    return {name: [(type(r), vars(r).copy(), sorted(r.model_fields_set)) for r in conv.rows(name)]
+            for name in ROW_MODELS} | {"names": conv.model_dump()["names"]}
+
+
+def test_a_list_met_again_is_read_as_the_first_time_each_workbook_its_own_rows(monkeypatch):
+    """The template's lists (financeurs, dispositifs) and the cell addresses are remembered from one
+    workbook to the next (a consolidation reads hundreds): a workbook read after another gives the
+    rows it gives read alone, and a change to one workbook's rows never reaches another's."""
+    from acv_xl.reading import read
+
+    shipped = sorted((Path(__file__).resolve().parents[1] / "workbooks" / "exemples").glob("*.xlsx"))
+    monkeypatch.setattr(read, "_LIST_ROWS", {})
+    monkeypatch.setattr(read, "_CELLS", {})
+    alone = []
+    for path in shipped:
+        read._LIST_ROWS.clear()
+        read._CELLS.clear()
+        alone.append(_dumped(read_file(path)))
+    read._LIST_ROWS.clear()
+    first = read_file(shipped[0])
+    again = [read_file(path) for path in shipped]
+    assert read._LIST_ROWS  # the lists were remembered…
+    assert [_dumped(c) for c in again] == alone  # …and give what each workbook gives alone
+    for table in ("financeurs", "dispositifs"):
+        mine, other = getattr(first, table), getattr(again[0], table)
+        assert mine and all(a is not b and a.raw is not b.raw and a.problems is not b.problems
+                            for a, b in zip(mine, other))
+    first.financeurs[0].raw["code"] = "CHANGÉ"
+    first.financeurs[0].problems["code"] = None
+    assert _dumped(read_file(shipped[0])) == alone[0]

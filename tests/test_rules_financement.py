@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from acv_xl.checks.findings import Gravite
+from acv_xl.contract.values import ExcelError
 
 from conventions import build, cell_of, clean_raw, run
 
@@ -395,3 +396,38 @@ def test_the_dispositif_lists_worked_out_once_are_each_workbook_s_own(monkeypatc
     assert listes(other) == mine and listes(base) == first  # as worked out afresh
     with pytest.raises(TypeError):
         first[0]["X"] = ()
+
+
+_FIN18_CASES = {
+    "modèle": lambda r: None,
+    "code en double": lambda r: r["T_Financeurs"].append(dict(r["T_Financeurs"][0])),
+    "code vide": lambda r: r["T_Financeurs"][1].update(code="  "),
+    "nom vide": lambda r: r["T_Financeurs"][1].update(nom=None),
+    "catégorie hors liste": lambda r: r["T_Financeurs"][2].update(categorie="Publique"),
+    "catégorie erreur Excel": lambda r: r["T_Financeurs"][2].update(categorie=ExcelError("#N/A")),
+    "code nombre": lambda r: r["T_Financeurs"][0].update(code=12.0),
+    "financeur absent": lambda r: r["T_Dispositifs"].append({"financeur": "XYZ", "dispositif": "Truc",
+                                                             "nature": "Subvention", "dotation_r2334_27": "Non"}),
+    "financeur vide": lambda r: r["T_Dispositifs"][0].update(financeur=None),
+    "nature hors liste": lambda r: r["T_Dispositifs"][0].update(nature="Don"),
+    "dotation vide": lambda r: r["T_Dispositifs"][3].update(dotation_r2334_27=""),
+    "listes vides": lambda r: (r["T_Financeurs"].clear(), r["T_Dispositifs"].clear()),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_FIN18_CASES))
+def test_fin18_says_nothing_only_when_row_by_row_it_would_say_nothing(case, monkeypatch):
+    """FIN-18 proves the common case (a sound list) in C before looking row by row: the same
+    findings either way, whatever is wrong with the lists."""
+    from acv_xl.checks import rules
+    from acv_xl.checks.rules import financement
+
+    raw = clean_raw()
+    _FIN18_CASES[case](raw)
+    conv = build(raw)
+    fast = rules.run_rules(conv, codes=["FIN-18"])
+    monkeypatch.setattr(financement, "_referentiel_sound", lambda conv: False)
+    slow = rules.run_rules(conv, codes=["FIN-18"])
+    assert [f.model_dump() for f in fast] == [f.model_dump() for f in slow]
+    # silent on a sound list, an empty one, and an Excel error (STR-06's); else the rule speaks
+    assert (case in ("modèle", "listes vides", "catégorie erreur Excel")) == (not slow)

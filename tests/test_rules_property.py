@@ -116,6 +116,10 @@ def test_the_index_keeps_the_rows_a_plain_walk_keeps(table, data):
     lines = conv.rows(table)
     index = Index(conv)
     assert index.rows(t) == [x for x in lines if not x.is_empty()]
+    assert index.with_problems(t) == [x for x in lines if not x.is_empty() and x.problems]
+    from acv_xl.outputs.consolidation import _filled  # a consolidation's summary walks them too
+
+    assert _filled(lines, attrs[0]) == [x for x in lines if not x.is_empty()]
     if t is layout.T_FINANCEMENTS:  # each action's lines, as one walk over the non-empty lines finds them
         walk: dict = {}
         for lf in index.rows(t):
@@ -153,3 +157,20 @@ def test_fin12_finds_the_duplicates_a_plain_walk_finds(lines):
     finally:
         _INDEX.reset(token)
     assert got == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs=st.lists(st.tuples(st.sampled_from(["ETAT", "CDC", None]), st.sampled_from(["DSIL", "DETR", None])),
+                      max_size=8))
+def test_the_index_finds_the_dispositif_a_scan_finds(pairs):
+    """`Index.dispositif` (built in C) gives, for every pair, the first row of the list, as
+    `Convention.dispositif` does (several rows of a pair: the first decides)."""
+    from acv_xl.checks.rules import Index
+
+    raw = clean_raw()
+    raw["T_Dispositifs"] = [{"financeur": f, "dispositif": d, "nature": "Subvention", "dotation_r2334_27": str(k)}
+                            for k, (f, d) in enumerate(pairs)]
+    conv = build(raw)
+    index = Index(conv)
+    for f, d in set(pairs) | {("AUTRE", "X")}:
+        assert index.dispositif(f, d) is conv.dispositif(f, d)

@@ -139,3 +139,31 @@ def test_compute_sums_every_family_as_by_key_does():
         assert t.par_action == totals.by_key(lines, lambda lf: lf.numero)
         assert all(str(v) == str(w) for d, e in ((t.par_annee, totals.by_key(lines, lambda lf: lf.annee)),)
                    for v, w in zip(d.values(), e.values()))  # exponents too
+
+
+def test_lists_shared_between_runs_answer_as_each_runs_own():
+    """`shared_categories`, `shared_mo_codes` and `shared_dotations` give every run that meets the
+    same lists one object (with the answers it keeps): a list that differs in any value read gives
+    its own, answering as a fresh one."""
+    def financeur(code, nom, categorie):
+        return build_row(Financeur, {"code": code, "nom": nom, "categorie": categorie})
+
+    def dispositif(financeur, nom, oui):
+        return build_row(Dispositif, {"financeur": financeur, "dispositif": nom, "nature": "Subvention",
+                                      "dotation_r2334_27": oui})
+
+    a = [financeur("ETAT", "État", "Public"), financeur("SYND", "Syndicat des eaux", "Public")]
+    b = [financeur("ETAT", "État", "Privé"), financeur("SYND", "Syndicat des eaux", "Public")]
+    c = [financeur("ETAT", "État", "Public"), financeur("SYND", "Syndicat de l'eau", "Public")]
+    assert totals.shared_categories(a) is totals.shared_categories(list(a))
+    assert totals.shared_categories(b) is not totals.shared_categories(a)
+    assert totals.shared_categories(b).get("ETAT") == totals.Categories(b).get("ETAT") == "Privé"
+    action = build_row(FicheAction, {"numero": "1.1", "type_mo": "Syndicat mixte", "maitre_ouvrage": "Syndicat des eaux"})
+    assert totals.shared_mo_codes(a) is totals.shared_mo_codes(b)  # codes and names only
+    assert totals.shared_mo_codes(a)(action) == totals.MOCodes(a)(action) == {"SYND"}
+    assert totals.shared_mo_codes(c)(action) == totals.MOCodes(c)(action) == frozenset()
+    line = build_row(LigneFinancement, {"numero": "1.1", "financeur": "REGION", "dispositif": "Fonds XYZ",
+                                        "nature": "Subvention", "montant": 10.0, "statut": "Acquis"})
+    oui, non = [dispositif("REGION", "Fonds XYZ", "Oui")], [dispositif("REGION", "Fonds XYZ", "Non")]
+    assert totals.shared_dotations(oui)(line) is True and totals.shared_dotations(non)(line) is False
+    assert totals.shared_dotations(oui) is totals.shared_dotations(list(oui))

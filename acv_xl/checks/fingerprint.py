@@ -246,6 +246,19 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
                            map(_DATE_TEXT, map(date.isoformat, distinct))))
             _known(family, t).update(new)
         return list(map(new.get, column, found))
+    if t is float and kind is not Kind.DATE:
+        # amounts (distinct in each workbook): `_value_json`'s text of a float written inline from its
+        # repr — « 1234.5 », « 100000.0 » for 100000 (its `int` below 1e15) — the others (-0.0, an
+        # exponent, inf, nan, 1e15 and more) by `_value_json` itself
+        for v, r in zip(distinct := list(dict.fromkeys(keys)), map(repr, distinct)):
+            if "e" in r or "n" in r or r == "-0.0":
+                new[v] = _value_json(v, kind)
+            elif r[-2:] == ".0":
+                new[v] = _INT_TEXT(r[:-2]) if -1e15 < v < 1e15 else _value_json(v, kind)
+            else:
+                new[v] = '["num","' + r + '"]'
+        _known(family, float).update(new)
+        return list(map(new.get, column, found))
     for key in dict.fromkeys(keys):
         if t is None:
             vt, v = key
@@ -377,6 +390,21 @@ def canonical_json(conv: Convention, rows: Callable[[Table], list[Ligne]] | None
     return "".join(_canonical_parts(conv, rows))
 
 
+# the user-filled named cells in key order, each with its JSON key: `_names_json`
+_NAMES_SORTED = tuple((nc.name, _string(nc.name) + ":", nc.kind)
+                      for nc in sorted((nc for nc in layout.NAMED_CELLS if nc.user_filled), key=lambda nc: nc.name))
+
+
+def _names_json(conv: Convention) -> str:
+    """`_dumps(_names(conv))`, each value written by `_value_json` (no list, no encoder pass per file)."""
+    names = conv.names
+    out = []
+    for name, key, kind in _NAMES_SORTED:
+        nv = names.get(name)
+        out.append(key + _value_json(nv.raw if nv is not None else None, kind))
+    return "{" + ",".join(out) + "}"
+
+
 def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> list[str]:
     """`canonical_json` in pieces, in order: the fingerprint hashes them one after the other rather
     than copying a 5,000-line plan's megabyte of text into one string, then into its UTF-8 bytes."""
@@ -384,7 +412,7 @@ def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | No
     for table, cols, raws in _user_tables(conv, rows):
         tables[table.name] = _rows_json(raws, cols, table.name in _LISTS) if cols else ",".join(["[]"] * len(raws))
     strays = ',"hors_tableaux":' + _dumps(_strays(conv)) if conv.stray_cells else ""  # sorted: after « format »
-    parts = ['{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _dumps(_names(conv)) + ',"tableaux":{']
+    parts = ['{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _names_json(conv) + ',"tableaux":{']
     for k, name in enumerate(sorted(tables)):
         parts += ("," if k else "") + _dumps(name) + ":" + _TABLE_HEADS[name], tables[name], "]}"
     parts.append("}}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable
+from operator import attrgetter
+from typing import Any, Iterable
 
 from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.model import (
@@ -299,6 +300,48 @@ class DotationsR2334:
         return known
 
 
+# One `Categories`, `MOCodes` or `DotationsR2334` per content of the workbook's lists, shared by
+# every run that meets it: the workbooks of a département mostly hold the template's lists, and each
+# of these lookups keeps, beside the lists, the answers it worked out (roles of a line, codes of a MO,
+# dotations by pair) — answers that depend only on the key they are stored under and on the lists,
+# so a run that meets the same lists again finds them ready. Keyed by exactly the values each class
+# reads of each row (in order: the first row of a code or pair decides); bounded.
+_SHARED: dict[tuple, Any] = {}
+_SHARED_MAX = 64
+_CATEGORIE_KEY = attrgetter("code", "categorie")
+_MO_KEY = attrgetter("code", "nom")
+_DOTATION_KEY = attrgetter("financeur", "dispositif", "dotation_r2334_27")
+
+
+def _shared(cls: type, key_of, rows: Iterable) -> Any:
+    rows = list(rows)
+    try:
+        key = (cls, tuple(map(key_of, rows)))
+        got = _SHARED.get(key)
+    except TypeError:  # an unhashable value (no reader gives one): this run's own
+        return cls(rows)
+    if got is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        got = _SHARED[key] = cls(rows)
+    return got
+
+
+def shared_categories(financeurs: Iterable[Financeur]) -> Categories:
+    """`Categories(financeurs)`, shared by the runs that meet the same codes and categories."""
+    return _shared(Categories, _CATEGORIE_KEY, financeurs)
+
+
+def shared_mo_codes(financeurs: Iterable[Financeur]) -> MOCodes:
+    """`MOCodes(financeurs)`, shared by the runs that meet the same codes and names."""
+    return _shared(MOCodes, _MO_KEY, financeurs)
+
+
+def shared_dotations(dispositifs_classeur: Iterable[Dispositif]) -> DotationsR2334:
+    """`DotationsR2334(dispositifs)`, shared by the runs that meet the same list."""
+    return _shared(DotationsR2334, _DOTATION_KEY, dispositifs_classeur)
+
+
 def dotations_r2334_27(action_lines: Iterable[LigneFinancement],
                        dispositifs_classeur: Iterable[Dispositif] | DotationsR2334) -> Decimal:
     is_dotation = (dispositifs_classeur if isinstance(dispositifs_classeur, DotationsR2334)
@@ -349,7 +392,8 @@ def compute(conv: Convention) -> Totaux:
     # the total and the five `by_key` sums with the lines filtered once (the same additions in the
     # same order, so the same Decimals): a 5,000-line plan is summed on every validation
     lines = counted(conv.financements)
-    montants = [lf.montant for lf in lines]
+    montants = list(map(_MONTANT, lines))  # each key and amount fetched in C
+    numeros = list(map(_NUMERO, lines))
     return Totaux(
         cout_total=sum(
             (a.cout_total for a in conv.actions
@@ -357,12 +401,15 @@ def compute(conv: Convention) -> Totaux:
             ZERO,
         ),
         financement_total=sum(montants, ZERO),
-        par_financeur=_sum_by([lf.financeur for lf in lines], montants),
-        par_axe=_sum_by([axe_of.get(lf.numero) for lf in lines], montants),
-        par_annee=_sum_by([lf.annee for lf in lines], montants),
-        par_statut=_sum_by([lf.statut for lf in lines], montants),
-        par_action=_sum_by([lf.numero for lf in lines], montants),
+        par_financeur=_sum_by(list(map(_FINANCEUR, lines)), montants),
+        par_axe=_sum_by(list(map(axe_of.get, numeros)), montants),
+        par_annee=_sum_by(list(map(_ANNEE, lines)), montants),
+        par_statut=_sum_by(list(map(_STATUT, lines)), montants),
+        par_action=_sum_by(numeros, montants),
     )
+
+
+_MONTANT, _NUMERO, _FINANCEUR, _ANNEE, _STATUT = map(attrgetter, ("montant", "numero", "financeur", "annee", "statut"))
 
 
 # ------------------------------------------------------------------ cross tables (annex, consolidation)

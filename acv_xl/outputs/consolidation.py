@@ -36,6 +36,8 @@ import sys
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import repeat
+from operator import attrgetter, is_
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
@@ -207,6 +209,26 @@ def _date(v: Any) -> date | None:
 _TEMPLATE_CELLS = {n.name: (n.sheet, n.cell) for n in layout.NAMED_CELLS}
 
 
+# What `_fill` reads of each non-empty financing line, in one C call per line
+_LINE_ATTRS = attrgetter("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut", "sheet",
+                         "raw", "cells")
+_ACQUIS = frozenset(layout.STATUTS_ACQUIS)
+_RAW = attrgetter("raw")
+_IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
+
+
+def _filled(lignes: list, first: str) -> list:
+    """`[x for x in lignes if not x.is_empty()]`: every row at once when each has its first cell filled
+    (a table as the reader gives it), found in C; else row by row."""
+    try:
+        firsts = list(map(dict.get, map(_RAW, lignes), repeat(first)))
+    except TypeError:  # a row built in code with another mapping as `raw`
+        return [x for x in lignes if not x.is_empty()]
+    if not any(map(is_, firsts, repeat(None))) and all(map(str.strip, filter(_IS_STR, firsts))):
+        return list(lignes)
+    return [x for x in lignes if not x.is_empty()]
+
+
 def _fill(s: FileSummary, report) -> None:
     from acv_xl.checks import totals
 
@@ -220,53 +242,61 @@ def _fill(s: FileSummary, report) -> None:
     if conv is None or report.etat == ETAT_ILLISIBLE:
         s.etat = ETAT_ILLISIBLE
         return
-    s.acv_id = _text(conv.value("acv_id"))
-    s.libelle = _text(conv.value("acv_libelle"))
-    s.departement = _text(conv.value("acv_departement"))
-    s.epci = _text(conv.value("acv_epci"))
-    s.programme = _text(conv.value("acv_programme"))
-    s.version_modele = _text(conv.value("acv_version_modele"))
-    s.date_validation = _date(conv.value("acv_date_validation"))
-    s.date_convention = _date(conv.value("acv_date_convention"))
-    s.date_fin_initialisation = _date(conv.value("acv_date_fin_initialisation"))
-    s.date_fin_deploiement = _date(conv.value("acv_date_fin_deploiement"))
-    s.date_comite = _date(conv.value("acv_date_comite"))
+    names = conv.names
+    value = {name: nv.value for name, nv in names.items() if nv}.get  # `conv.value`, one dict for the file
+    s.acv_id = _text(value("acv_id"))
+    s.libelle = _text(value("acv_libelle"))
+    s.departement = _text(value("acv_departement"))
+    s.epci = _text(value("acv_epci"))
+    s.programme = _text(value("acv_programme"))
+    s.version_modele = _text(value("acv_version_modele"))
+    s.date_validation = _date(value("acv_date_validation"))
+    s.date_convention = _date(value("acv_date_convention"))
+    s.date_fin_initialisation = _date(value("acv_date_fin_initialisation"))
+    s.date_fin_deploiement = _date(value("acv_date_fin_deploiement"))
+    s.date_comite = _date(value("acv_date_comite"))
     # only the named cells found away from the template's place (`FileSummary.cell` knows the rest)
-    s.cells = {name: (nv.sheet, nv.cell) for name, nv in conv.names.items()
+    s.cells = {name: (nv.sheet, nv.cell) for name, nv in names.items()
                if nv.cell and _TEMPLATE_CELLS.get(name) != (nv.sheet, nv.cell)}
     s.communes = tuple(c.commune for c in conv.communes if c.commune)
-    filled = [a for a in conv.actions if not a.is_empty()]  # once (each `is_empty` walks a row)
+    filled = _filled(conv.actions, "numero")  # once (each `is_empty` walks a row)
     s.nb_actions = len(filled)
     s.totaux = report.totaux if report.totaux is not None else totals.compute(conv)
-    s.acquis = totals.total(totals.counted(conv.financements, layout.STATUTS_ACQUIS))
-    counted = {id(lf) for lf in totals.counted(conv.financements)}
+    # `totals.counted`, inlined: a parsed amount, not refused (each line is judged once, below)
+    refuse = layout.STATUT_REFUSE
     actions = {a.numero: a for a in conv.actions if a.numero}
     s.actions = tuple((a.numero, a.intitule, a.axe, a.maitre_ouvrage, a.maturite, a.cout_total) for a in filled)
     lines = []
-    for lf in conv.financements:
-        if lf.is_empty():
-            continue
+    acquis = []  # `totals.total(totals.counted(conv.financements, STATUTS_ACQUIS))`: the same amounts in order
+    for lf in _filled(conv.financements, "numero"):
+        numero, financeur, dispositif, nature, annee, montant, statut, sheet, raw, cells = _LINE_ATTRS(lf)
         if not lines:  # one table, one Financeur column: kept only when away from the template's
-            col = lf.cell("financeur").rstrip("0123456789")
+            col = cells.get("financeur", "").rstrip("0123456789")  # `lf.cell("financeur")`
             s.financeur_col = col if col != TEMPLATE_FINANCEUR_COL else ""
-        a = actions.get(lf.numero)
-        compte = id(lf) in counted
-        motif = "" if compte else ("refusé" if lf.statut == layout.STATUT_REFUSE else "montant illisible")
+        a = actions.get(numero)
+        compte = montant is not None and statut != refuse
+        if compte:
+            motif = ""
+            if statut in _ACQUIS:
+                acquis.append(montant)
+        else:
+            motif = "refusé" if statut == refuse else "montant illisible"
         lines.append((
-            lf.numero or _text(lf.raw.get("numero")),
+            numero or _text(raw.get("numero")),
             a.intitule if a else None,
             a.axe if a else None,
-            lf.financeur or _text(lf.raw.get("financeur")),
-            lf.dispositif,
-            lf.nature or _text(lf.raw.get("nature")),
-            lf.annee if lf.annee is not None else _text(lf.raw.get("annee")),
-            lf.montant,
-            lf.statut or _text(lf.raw.get("statut")),
+            financeur or _text(raw.get("financeur")),
+            dispositif,
+            nature or _text(raw.get("nature")),
+            annee if annee is not None else _text(raw.get("annee")),
+            montant,
+            statut or _text(raw.get("statut")),
             compte,
             motif,
-            lf.sheet,
-            lf.cell("montant"),
+            sheet,
+            cells.get("montant", ""),  # `lf.cell("montant")`
         ))
+    s.acquis = sum(acquis, totals.ZERO)
     s.lines = tuple(lines)
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import difflib
 import gc
 from contextlib import contextmanager
-from itertools import repeat, starmap
-from operator import itemgetter
+from itertools import chain, repeat, starmap
+from operator import is_, is_not, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from acv_xl.contract.model import (
     MissingHeader,
     StrayCell,
     build_named,
+    copy_rows,
     dict_maker,
     empty,
     rows_builder,
@@ -123,6 +124,64 @@ def _letter(col: int) -> str:
     return letters
 
 
+# (columns, their letters) → (attr → letters, row number → its `Cells`): a table's rows sit at the
+# same place file after file, and a `Cells` is read-only (its letters never change), so the rows of
+# every workbook share them rather than making one object per row per file; bounded (a long table,
+# a big plan read once by « Valider », makes its own)
+_CELLS: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[dict[str, str], dict[int, Cells]]] = {}
+_CELLS_MAX_ROWS = 20_000  # rows remembered in all (then start again)
+_CELLS_LONG = 1_000  # rows of a table beyond which its `Cells` are not remembered
+_cells_rows = 0
+
+
+def _cells(attrs: tuple[str, ...], letters: tuple[str, ...], numbers: list[int]) -> list[Cells]:
+    """`[Cells(dict(zip(attrs, letters)), n) for n in numbers]`, each made once per place."""
+    global _cells_rows
+    if len(numbers) > _CELLS_LONG:
+        return list(map(Cells, repeat(dict(zip(attrs, letters))), numbers))
+    if _cells_rows > _CELLS_MAX_ROWS or len(_CELLS) >= 256:  # full: start again
+        _CELLS.clear()
+        _cells_rows = 0
+    key = (attrs, letters)
+    got = _CELLS.get(key)
+    if got is None:
+        got = _CELLS[key] = (dict(zip(attrs, letters)), {})
+    by_letters, by_row = got
+    cells = list(map(by_row.get, numbers))
+    if any(map(is_, cells, repeat(None))):  # rows not met yet at this place (by identity: no `==` per Cells)
+        if any(map(is_not, cells, repeat(None))):
+            for i, c in enumerate(cells):
+                if c is None:
+                    cells[i] = by_row.setdefault(numbers[i], Cells(by_letters, numbers[i]))
+        else:  # a place met for the first time: every row made at once, in C
+            cells = list(map(Cells, repeat(by_letters), numbers))
+            by_row.update(zip(numbers, cells))
+        _cells_rows += len(numbers)  # an upper bound of the rows added
+    return cells
+
+
+# The lists a workbook copies from the template (`T_Financeurs`, `T_Dispositifs`: 66 of a small
+# convention's 140 rows): the same rows at the same place in most workbooks of a département, so
+# their rows are built once and copied for the next workbooks that hold exactly the same values
+# (`copy_rows`: each copy with its own dicts, as if built). Only for rows of texts and blanks, whose
+# equality is identity of content (1 == 1.0 == True would not be); bounded.
+_LISTS = frozenset((layout.T_FINANCEURS.name, layout.T_DISPOSITIFS.name))
+_LIST_ROWS: dict[tuple, tuple[list[tuple], list]] = {}
+_LIST_MAX = 32
+_LIST_MAX_ROWS = 1_000
+_TEXT_OR_BLANK = frozenset((str, type(None)))
+
+
+def _list_key(table: layout.Table, attrs: tuple[str, ...], letters: tuple[str, ...], sheet: str,
+              numbers: list[int], got: list[tuple]) -> tuple | None:
+    """`_LIST_ROWS`'s key of a list table's rows (its place and columns), or None when not kept."""
+    if table.name not in _LISTS or len(got) > _LIST_MAX_ROWS:
+        return None
+    if not set(map(type, chain.from_iterable(got))) <= _TEXT_OR_BLANK:
+        return None
+    return (table.name, attrs, letters, sheet, tuple(numbers))
+
+
 def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
     cls, attr_name = ROW_MODELS[table.name]
     columns = _map_columns(table, block, conv)
@@ -147,12 +206,22 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
             or (t.count(None) != n and not _blank_values(t))]
     if len(keep) < len(got):
         got = [got[i] for i in keep]
-    raws = list(starmap(dict_maker(attrs), got))  # each row's attr → value (`dict(zip(attrs, t))`)
     numbers = [block.first_row + 1 + i for i in keep]
     # the A1 addresses, made when asked (`Cells`): the column letters are the table's
-    cells = list(map(Cells, repeat(dict(zip(attrs, letters))), numbers))
-    by_column = dict(zip(attrs, zip(*got))) if got else None  # the columns, transposed in C
-    setattr(conv, attr_name, rows_builder(cls, attrs)(raws, cells, block.sheet, numbers, by_column))
+    cells = _cells(attrs, letters, numbers)
+    key = _list_key(table, attrs, letters, block.sheet, numbers, got)
+    known = _LIST_ROWS.get(key) if key is not None else None
+    if known is not None and known[0] == got:  # exact: texts and blanks only (`_list_key`)
+        lignes = copy_rows(cls, known[1])
+    else:
+        raws = list(starmap(dict_maker(attrs), got))  # each row's attr → value (`dict(zip(attrs, t))`)
+        by_column = dict(zip(attrs, zip(*got))) if got else None  # the columns, transposed in C
+        lignes = rows_builder(cls, attrs)(raws, cells, block.sheet, numbers, by_column)
+        if key is not None:
+            if len(_LIST_ROWS) >= _LIST_MAX:
+                _LIST_ROWS.clear()
+            _LIST_ROWS[key] = (got, copy_rows(cls, lignes))  # a copy of its own, never handed out
+    setattr(conv, attr_name, lignes)
     conv.structure.table_refs[table.name] = (block.sheet, block.ref)
     for rng in block.merged:
         conv.structure.merged_in_tables.append((table.name, block.sheet, rng))

@@ -57,8 +57,8 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
-from itertools import compress, groupby
-from operator import attrgetter, not_
+from itertools import compress, groupby, repeat
+from operator import attrgetter, is_, not_
 from typing import Any, Callable, Iterable
 
 from acv_xl.checks import totals
@@ -168,11 +168,19 @@ class Index:
     def rows(self, table: Table) -> list:
         r = self._rows.get(table.name)
         if r is None:
-            # `not x.is_empty()`, a filled first cell deciding at once (the common case: no call)
+            # `not x.is_empty()`, a filled first cell deciding at once (the common case: no call);
+            # the first cells fetched in C
             first = table.columns[0].attr
-            r = [x for x in getattr(self.conv, ROW_MODELS[table.name][1])
-                 if ((v := x.raw.get(first)) is not None and (not isinstance(v, str) or v.strip()))
-                 or not x.is_empty()]
+            lignes = getattr(self.conv, ROW_MODELS[table.name][1])
+            try:
+                firsts = list(map(dict.get, map(_RAW, lignes), repeat(first)))
+            except TypeError:  # a row built in code with another mapping as `raw`
+                firsts = [x.raw.get(first) for x in lignes]
+            if not any(map(is_, firsts, repeat(None))) and all(map(str.strip, filter(_IS_STR, firsts))):
+                r = list(lignes)  # every first cell filled (a table as the reader gives it): each row kept, in C
+            else:
+                r = [x for x, v in zip(lignes, firsts)
+                     if (v is not None and (not isinstance(v, str) or v.strip())) or not x.is_empty()]
             self._rows[table.name] = r
         return r
 
@@ -180,7 +188,7 @@ class Index:
         """The non-empty rows holding a value problem, in row order (most rows hold none)."""
         r = self._with_problems.get(table.name)
         if r is None:
-            r = self._with_problems[table.name] = [x for x in self.rows(table) if x.problems]
+            r = self._with_problems[table.name] = list(compress(self.rows(table), map(_PROBLEMS, self.rows(table))))
         return r
 
     @lazy
@@ -225,10 +233,10 @@ class Index:
 
     @lazy
     def _dispositif_by_pair(self) -> dict[tuple, Any]:
-        out: dict[tuple, Any] = {}
-        for d in self.conv.dispositifs:  # every row, as `Convention.dispositif` finds them
-            out.setdefault((d.financeur, d.dispositif), d)
-        return out
+        # every row, as `Convention.dispositif` finds them: the first row of a pair decides (walked
+        # backwards in C, the first row is the last one written); only looked up, never walked
+        rows = self.conv.dispositifs
+        return dict(zip(map(_PAIR, reversed(rows)), reversed(rows)))
 
     @lazy
     def _dispositif_by_meaning(self) -> dict[tuple, Any]:
@@ -257,15 +265,19 @@ class Index:
     @lazy
     def categories(self) -> totals.Categories:
         """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
-        return totals.Categories(self.conv.financeurs)
+        return totals.shared_categories(self.conv.financeurs)
 
     @lazy
     def mo_codes(self) -> totals.MOCodes:
         """`totals.codes_du_mo(action, conv.financeurs)` for every action: `index.mo_codes(action)`."""
-        return totals.MOCodes(self.conv.financeurs)
+        return totals.shared_mo_codes(self.conv.financeurs)
 
 
 _NUMERO = attrgetter("numero")
+_PAIR = attrgetter("financeur", "dispositif")
+_RAW = attrgetter("raw")
+_PROBLEMS = attrgetter("problems")
+_IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
 _INDEX: ContextVar[Index | None] = ContextVar("acv_rules_index", default=None)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import repeat
+from operator import attrgetter, ne
 
 from typing import Iterable
 
@@ -31,6 +33,7 @@ from . import (
 
 T = layout.T_ACTIONS
 ABANDONNEE = layout.MATURITE_ABANDONNEE
+_STATUT = attrgetter("statut")
 
 
 def actions(conv: Convention) -> list[FicheAction]:
@@ -137,13 +140,15 @@ def sans_financement(conv: Convention) -> Iterable[Finding]:
     """An action that is not `Abandonnée` with no financing line other than `Refusé` ones
     (a plan made only of refusals finances nothing). FIN-05 then stays silent on it. Not judged
     while a financing line has an unreadable `N° action` or `Statut`."""
-    if any("numero" in lf.problems or "statut" in lf.problems for lf in index(conv).with_problems(layout.T_FINANCEMENTS)):
+    ix = index(conv)
+    if any("numero" in lf.problems or "statut" in lf.problems for lf in ix.with_problems(layout.T_FINANCEMENTS)):
         return
+    lines_of, refuse = ix.lines_of, layout.STATUT_REFUSE
     for a in actions(conv):
         if a.maturite == ABANDONNEE or not a.numero or "maturite" in a.problems:
             continue
-        lines = index(conv).lines_of(a.numero)  # non-empty lines only
-        if not any(lf.compte for lf in lines):
+        lines = lines_of(a.numero)  # non-empty lines only
+        if not any(map(ne, map(_STATUT, lines), repeat(refuse))):  # `any(lf.compte …)`, in C
             what = ("toutes ses lignes du plan de financement sont refusées" if lines
                     else "le plan de financement ne contient aucune ligne pour cette action")
             yield at(a, "numero", "ACT-08", E,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 from functools import lru_cache
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import attrgetter, is_, is_not
 from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
@@ -116,7 +116,7 @@ class Judged:
     @lazy
     def dotations(self) -> Decimal:
         """The counted R2334-27 dotations of the action."""
-        is_dotation = index(self.conv).memo("r2334", lambda: totals.DotationsR2334(self.conv.dispositifs))
+        is_dotation = index(self.conv).memo("r2334", lambda: totals.shared_dotations(self.conv.dispositifs))
         return is_dotation.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
 
 
@@ -353,7 +353,7 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
                      "Saisissez la dépense subventionnable HT de l'action.", action=a.numero)
         elif dot * 100 > 80 * dep:
             plafond = dep * Decimal("0.8")
-            is_dotation = index(conv).memo("r2334", lambda: totals.DotationsR2334(conv.dispositifs))
+            is_dotation = index(conv).memo("r2334", lambda: totals.shared_dotations(conv.dispositifs))
             noms = ", ".join(q(n) for n in dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
             yield at(a, "depense_subventionnable", "FIN-07", E,
                      f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} (lignes {noms}) atteignent "
@@ -620,12 +620,41 @@ def date_demande(conv: Convention) -> Iterable[Finding]:
     yield from problem_findings(conv, T, ("date_demande",), "FIN-17", E)
 
 
+_TF_REQUIRED = attrgetter("code", "nom", "categorie")
+_TD_REQUIRED = attrgetter("financeur", "dispositif", "nature", "dotation_r2334_27")
+_CODE, _FINANCEUR = attrgetter("code"), attrgetter("financeur")
+
+
+def _referentiel_sound(conv: Convention) -> bool:
+    """Whether FIN-18 has nothing to say, proved in C (the template's lists, in most workbooks): no
+    value problem, no empty required value, no code twice, every dispositif's financeur a listed
+    code. False when any of these may fail: the rule then looks row by row."""
+    ix = index(conv)
+    financeurs = rows(conv, layout.T_FINANCEURS)
+    if ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs)):
+        return False
+    codes = set(map(_CODE, financeurs))
+    if len(codes) != len(financeurs):
+        return False  # a code twice (or an empty text among them)
+    if not usable(conv, layout.T_DISPOSITIFS.name):
+        return True
+    listed = rows(conv, layout.T_DISPOSITIFS)
+    return not (ix.with_problems(layout.T_DISPOSITIFS) or _has_none(map(_TD_REQUIRED, listed))
+                or not set(map(_FINANCEUR, listed)) <= codes)
+
+
+def _has_none(values: Iterable[tuple]) -> bool:
+    return any(map(is_, chain.from_iterable(values), repeat(None)))
+
+
 @rule("FIN-18", E, "Liste des financeurs incomplète ou invalide", SRC_CONTRAT, needs=("T_Financeurs",))
 def referentiel(conv: Convention) -> Iterable[Finding]:
     """Added code: in `T_Financeurs`, `Code`/`Nom`/`Catégorie` empty, `Catégorie` outside its list, a
     duplicated `Code`; in `T_Dispositifs`, required values empty or outside their lists, a
     `Financeur` that is not a code of `T_Financeurs`. The ratios of FIN-06/07/09 rely on this list."""
     TF, TD = layout.T_FINANCEURS, layout.T_DISPOSITIFS
+    if _referentiel_sound(conv):
+        return
     yield from problem_findings(conv, TF, ("categorie",), "FIN-18", E)
     yield from required_findings(conv, TF, ("code", "nom", "categorie"), "FIN-18", E)
     first: dict[str, int] = {}
@@ -639,8 +668,8 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
         return
     yield from problem_findings(conv, TD, ("nature", "dotation_r2334_27"), "FIN-18", E)
     yield from required_findings(conv, TD, ("financeur", "dispositif", "nature", "dotation_r2334_27"), "FIN-18", E)
-    for d in rows(conv, TD):
-        if d.financeur and d.financeur not in first:
+    for d in unknown(rows(conv, TD), "financeur", first):  # a listed code (every row, mostly): nothing to say
+        if d.financeur:
             yield at(d, "financeur", "FIN-18", E,
                      f"Ligne {d.row} : le dispositif {q(d.dispositif or '')} est rattaché au financeur {q(d.financeur)}, "
                      "absent de la liste des financeurs.", "Indiquez le code d'un financeur de la liste.")

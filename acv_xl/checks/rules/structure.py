@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from itertools import chain
-from operator import attrgetter, length_hint
+from operator import attrgetter
 from typing import Iterable
 
 from acv_xl.checks.findings import Finding
@@ -288,6 +288,7 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
 
 EXCEL_MAX_TEXT = 32_767  # characters Excel holds in one cell
 _RAW = attrgetter("raw")
+_IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
 
 
 @rule("STR-10", E, "Texte plus long que ce qu'une cellule Excel contient (plus de 32 767 caractères)", SRC_CONTRAT)
@@ -307,10 +308,10 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
             yield finding(nv.sheet, nv.cell, "", nv.raw)
     lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
     # one cheap pass first: a long text is rare, and this rule runs on every « Valider » (a 5,000-line
-    # plan: 60,000 values), in C: `length_hint` is a text's length, 0 for a number, a date or None
-    # (anything else with a length is only looked at again below)
+    # plan: 60,000 values), in C: the texts' lengths (the others have no length to look at, and asking
+    # a number or a date for one would raise and clear an exception each)
     values = chain.from_iterable(map(dict.values, map(_RAW, lines)))
-    if max(map(length_hint, values), default=0) <= EXCEL_MAX_TEXT:
+    if max(map(len, filter(_IS_STR, values)), default=0) <= EXCEL_MAX_TEXT:
         return
     if not any(v.__class__ is str and len(v) > EXCEL_MAX_TEXT for ligne in lines for v in ligne.raw.values()):
         return  # a long value, but no text itself (an error or formula text): as before
