@@ -213,9 +213,12 @@ def _excel_serial(value: date) -> float:
     return float((value - date(1899, 12, 30)).days)
 
 
-def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
-              sst, heights: list[float | None] | None = None) -> str:
-    """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one).
+def _rows_xml_cells(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
+                    sst, heights: list[float | None] | None = None) -> str:
+    """`_rows_xml` cell by cell: the reference it is tested against, and its way for rows it does not
+    take column by column (cells of other types, rows of unequal lengths).
+
+    The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one).
 
     The cells XlsxWriter would write, without its per-cell bookkeeping: text as shared strings
     through the workbook's own table (XlsxWriter escapes them when it writes it), never a formula;
@@ -291,6 +294,140 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
         out.append("".join(cells))
     sst.count += repeats  # XlsxWriter counts every use of a shared string
     return "".join(out)
+
+
+
+_FAST_TYPES = frozenset({str, int, float, Decimal, bool, type(None), date, datetime})
+_ROW = "\x01"  # stands for the row number in a cell built once per distinct value (never in XML text)
+
+
+class _Memo(dict):
+    """value → its cell's XML, made on first use (`make`); a hit is one C lookup (`map(m.__getitem__, …)`)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make) -> None:
+        super().__init__({None: "", "": ""})  # empty cells are left out
+        self.make = make
+
+    def __missing__(self, v):
+        x = self[v] = self.make(v)
+        return x
+
+
+def _cell_maker(start: str, sst_index: dict[str, int]):
+    """The XML of one cell of a column (`start`: `<c r="COL` + row mark + end of the reference and
+    style) from its value, as `_rows_xml_cells` writes it."""
+
+    def make(v) -> str:
+        t = type(v)
+        if t is bool:
+            v, t = (OUI if v else NON), str
+        if t is str:
+            text = v[:32767]  # Excel's limit for a cell (XlsxWriter truncates too)
+            if _looks_rich(text):  # rare: inline, so that XlsxWriter never takes it for its rich XML
+                return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
+            return f'{start} t="s"><v>{sst_index[v]}</v></c>'
+        if t is int:
+            return f"{start}><v>{v}</v></c>"  # a year stays 2024
+        if t is float or t is Decimal:
+            return f"{start}><v>{float(v)!r}</v></c>"
+        return f"{start}><v>{_excel_serial(v)!r}</v></c>"  # a date (`_FAST_TYPES`)
+
+    return make
+
+
+_NUMBERS = frozenset({int, float, Decimal, bool})
+_NONE = type(None)
+
+
+def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
+              sst, heights: list[float | None] | None = None) -> str:
+    """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one).
+
+    The cells XlsxWriter would write, without its per-cell bookkeeping: text as shared strings
+    through the workbook's own table (XlsxWriter escapes them when it writes it), never a formula;
+    numbers; dates as day numbers; booleans as « Oui »/« Non »; empty cells left out.
+
+    Built column by column: each distinct value of a column becomes its cell's XML once, with a mark
+    for the row number, and the rows are joined and numbered by C loops (`map`) — a Python step per
+    cell cost more than the rest of `Lignes`. The shared strings get their indexes in the order the
+    cells are met row by row, as XlsxWriter's `write_string` would give them: the same bytes as
+    `_rows_xml_cells` (tested), which still writes the rare tables this way cannot take (cells of
+    another type, rows of unequal lengths, a column mixing kinds of numbers that compare equal)."""
+    from itertools import repeat
+
+    from xlsxwriter.utility import xl_col_to_name
+
+    n = len(rows)
+    if not n or len(set(map(len, rows))) != 1:
+        return _rows_xml_cells(rows, first_row, styles, row_styles, sst, heights)
+    cols = list(zip(*rows))
+    kinds = [set(map(type, c)) for c in cols]
+    # one distinct value per key in each column's dicts below: 1, 1.0 and True are one key, not one cell
+    if not all(k <= _FAST_TYPES and len(k & _NUMBERS) <= 1 + (float in k and Decimal in k) for k in kinds):
+        return _rows_xml_cells(rows, first_row, styles, row_styles, sst, heights)
+    # The shared strings get their indexes in the order their first cells are met row by row: each
+    # column's distinct values come in the order of their first rows, found by one scan of it.
+    index = sst._get_shared_string_index
+    sst_index: dict[str, int] = {}
+    firsts = []  # (first row, column, text)
+    uses = 0  # XlsxWriter counts every use of a shared string
+    for j, (c, k) in enumerate(zip(cols, kinds)):
+        if str not in k and bool not in k:
+            continue
+        at = 0
+        for v in dict.fromkeys(c):
+            t = type(v)
+            if t is str and v:
+                at = c.index(v, at)
+                firsts.append((at, j, v))
+            elif t is bool:
+                at = c.index(v, at)
+                firsts.append((at, j, OUI if v else NON))
+        if k <= {str, _NONE}:
+            uses += sum(map(bool, c))  # the texts that are not empty
+        elif k <= {bool, _NONE}:
+            uses += n - c.count(None)
+        else:
+            uses += sum(1 for v in c if (type(v) is str and v) or type(v) is bool)
+    firsts.sort()  # (row, column) pairs are unique: texts never compared
+    inline = set()
+    for _, _, v in firsts:
+        if v not in sst_index and v not in inline:
+            text = v[:32767]
+            if _looks_rich(text):  # written inline, not a use of the table
+                inline.add(v)
+            else:
+                sst_index[v] = index(text)
+    if inline:
+        uses -= sum(c.count(v) for c in cols for v in inline)
+    sst.count += uses - len(sst_index)
+
+    names = [xl_col_to_name(j) for j in range(len(cols))]
+    mid = lambda x: f'" s="{x}"' if x else '"'  # noqa: E731 — closes the reference, then the style if any
+
+    def column(j: int, xf: int, values) -> list[str]:
+        return list(map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values))
+
+    pieces = [column(j, xf, c) for j, (xf, c) in enumerate(zip(styles, cols))]
+    if row_styles is not None:  # rows of another style (few): their cells made again with it
+        others: dict[int, tuple[list[int], list[int]]] = {}
+        for i, xfs in enumerate(row_styles):
+            if xfs is not styles and xfs != styles:
+                others.setdefault(id(xfs), (xfs, []))[1].append(i)
+        for xfs, at_rows in others.values():
+            for j, (xf, c) in enumerate(zip(xfs, cols)):
+                p = pieces[j]
+                for i, x in zip(at_rows, column(j, xf, [c[i] for i in at_rows])):
+                    p[i] = x
+    if heights:
+        heads = [f'<row r="{_ROW}" ht="{h}" customHeight="1">' if h else f'<row r="{_ROW}">' for h in heights]
+    else:
+        heads = repeat(f'<row r="{_ROW}">', n)
+    joined = map("".join, zip(heads, *pieces, repeat("</row>", n)))
+    numbers = map(str, range(first_row + 1, first_row + 1 + n))
+    return "".join(map(str.replace, joined, repeat(_ROW, n), numbers))
 
 
 _ROW_START = re.compile(r'<row r="(\d+)"')
