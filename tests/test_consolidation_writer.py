@@ -88,3 +88,31 @@ def test_most_random_tables_take_the_column_way(monkeypatch):
 def test_the_tables_it_cannot_take_column_by_column_are_the_same_too(rows):
     fast, slow = _both(rows, [0, 4])
     assert fast == slow
+
+
+@pytest.mark.parametrize("texts", [
+    ["Arras", "Béthune", "é€😀", "", "=1+1", "« guillemets »", 'a "q" b'],  # all plain: the one-pass way
+    ["Arras", " espace", "espace ", "ligne\n", "\u00a0insécable", "fin\u2003"],  # no markup, spaces around
+    ["Arras", " espace", "espace ", "ligne\n", "\tt", "\u00a0insécable", "a<b>&c", "<r>brut</r>",
+     "<r><t>x</t></r>", "ctrl\x01\x1f.", "_x0041_ lit", "a_", "xb", "\ufffe\uffff", "retour\r\nchariot",
+     "fin\n", "x" * 40000],
+])
+def test_shared_strings_are_xlsxwriters_own_part(texts):
+    """The shared strings part written in one pass is XlsxWriter's, byte for byte."""
+    from io import StringIO
+
+    from xlsxwriter.sharedstrings import SharedStrings
+
+    parts = []
+    for cls in (W._shared_strings_class(), SharedStrings):
+        table = SharedStringTable()
+        for t in texts + texts[:2]:
+            table._get_shared_string_index(t)
+        table._sort_string_data()
+        sst = cls()
+        sst.string_table = table
+        sst._set_filehandle(StringIO())
+        sst._assemble_xml_file()
+        parts.append(sst.fh.getvalue())
+    assert parts[0] == parts[1]
+    assert parts[0].count("<si>") == len(texts)

@@ -967,7 +967,7 @@ _MARK = "\x00rows{}\x00"  # where a block of rows goes in its sheet's XML (XML t
 _MARKS = re.compile(rb"(\x00rows\d+\x00)")
 _PACKERS: dict[str, _Packer] = {}  # workbook file → its packer, while XlsxWriter closes it
 _PATCH = threading.Lock()
-_patched = [0, None]  # workbooks being closed, XlsxWriter's own ZipFile
+_patched = [0, None]  # workbooks being closed, XlsxWriter's own ZipFile and SharedStrings
 
 
 def _deflate(data: bytes) -> bytes:
@@ -1007,14 +1007,17 @@ class _Packer:
     @contextmanager
     def closing(self, path: str):
         """While XlsxWriter closes the workbook `path`: its zip is a `_PackedZip` (XlsxWriter names
-        its `ZipFile` at module level; any other workbook closed meanwhile gets a plain one)."""
+        its `ZipFile` at module level; any other workbook closed meanwhile gets a plain one), its
+        shared strings written by `_shared_strings_class` (the same bytes, whatever the workbook)."""
+        import xlsxwriter.packager as xp
         import xlsxwriter.workbook as xw
 
         with _PATCH:
             _PACKERS[path] = self
             if _patched[0] == 0:
-                _patched[1] = xw.ZipFile
+                _patched[1] = xw.ZipFile, xp.SharedStrings
                 xw.ZipFile = _PackedZip
+                xp.SharedStrings = _shared_strings_class()  # the same part, for any workbook
             _patched[0] += 1
         try:
             yield
@@ -1023,7 +1026,47 @@ class _Packer:
                 del _PACKERS[path]
                 _patched[0] -= 1
                 if _patched[0] == 0:
-                    xw.ZipFile = _patched[1]
+                    xw.ZipFile, xp.SharedStrings = _patched[1]
+
+
+# What makes XlsxWriter write a shared string otherwise than `<si><t>text</t></si>`: a control
+# character or a literal `_xHHHH_` (escaped), a non-character, markup (escaped, or its rich-text
+# XML), leading or trailing whitespace (`xml:space`). Tested here more cheaply, never less often.
+_SST_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]").search
+
+
+def _sst_plain(texts: list[str]) -> list[bool]:
+    """Per string: True if XlsxWriter writes it as it is (a whole table checked at once first)."""
+    whole = "".join(texts)
+    if _SST_CHARS(whole) or "_x" in whole:
+        return [not (_SST_CHARS(t) or "_x" in t or t[:1].isspace() or t[-1:].isspace()) for t in texts]
+    return [not (t[:1].isspace() or t[-1:].isspace()) for t in texts]
+
+
+@cache
+def _shared_strings_class():
+    """XlsxWriter's shared strings part, written in one pass: its writer escapes each of the
+    thousands of strings with several regular expressions and writes it with a call of its own.
+    A string `_sst_plain` says plain is written as is; any other by XlsxWriter's own code."""
+    from io import StringIO
+
+    from xlsxwriter.sharedstrings import SharedStrings
+
+    class FastSharedStrings(SharedStrings):
+        def _write_sst_strings(self) -> None:
+            def own(string: str) -> str:  # the rare string: as XlsxWriter writes it
+                fh, self.fh = self.fh, StringIO()
+                try:
+                    self._write_si(string)
+                    return self.fh.getvalue()
+                finally:
+                    self.fh = fh
+
+            texts = self.string_table.string_array
+            self.fh.write("".join([f"<si><t>{t}</t></si>" if plain else own(t)
+                                   for t, plain in zip(texts, _sst_plain(texts))]))
+
+    return FastSharedStrings
 
 
 class _Stitched:
