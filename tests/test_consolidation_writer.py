@@ -21,14 +21,20 @@ class Libelle(str, enum.Enum):  # a str subclass whose str() is not its value
 
 
 def _both(rows, styles, row_styles=None, heights=None, first_row=3, seed_texts=()):
+    """The column way's part and table state, then the cell way's; rows given as columns (as
+    `Lignes` gives them) must give the same too."""
     out = []
-    for fn in (W._rows_xml, W._rows_xml_cells):
+    ways = [W._rows_xml, W._rows_xml_cells]
+    if rows and len({len(r) for r in rows}) == 1:
+        ways.insert(0, lambda rows, *a: W._rows_xml(W._Columns(list(zip(*rows))), *a))
+    for fn in ways:
         sst = SharedStringTable()
         for t in seed_texts:  # texts other sheets already wrote
             sst._get_shared_string_index(t)
         xml = fn(rows, first_row, styles, row_styles, sst, heights)
         out.append((xml, dict(sst.string_table), list(sst.string_table), sst.count, sst.unique_count))
-    return out
+    assert all(o == out[-1] for o in out[:-2])  # the columns' way, the rows' way
+    return out[-2:]
 
 
 LONG = "x" * 40000

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import Any, Iterable
 from zipfile import ZipFile, ZipInfo
@@ -341,6 +342,26 @@ _NUMBERS = frozenset({int, float, Decimal, bool})
 _NONE = type(None)
 
 
+class _Columns:
+    """A table's rows given as its columns (of equal lengths): `Lignes` is gathered so, never as
+    36 000 tuples that `_rows_xml` would take apart again. Iterated, its rows."""
+
+    __slots__ = ("cols",)
+
+    def __init__(self, cols: list) -> None:
+        self.cols = cols
+
+    def __len__(self) -> int:
+        return len(self.cols[0]) if self.cols else 0
+
+    def __iter__(self):
+        return zip(*self.cols)
+
+    @property
+    def width(self) -> int:
+        return len(self.cols)
+
+
 def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
               sst, heights: list[float | None] | None = None) -> str:
     """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one).
@@ -355,18 +376,20 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
     cells are met row by row, as XlsxWriter's `write_string` would give them: the same bytes as
     `_rows_xml_cells` (tested), which still writes the rare tables this way cannot take (cells of
     another type, rows of unequal lengths, a column mixing kinds of numbers that compare equal)."""
-    from itertools import repeat
 
     from xlsxwriter.utility import xl_col_to_name
 
     n = len(rows)
-    if not n or len(set(map(len, rows))) != 1:
-        return _rows_xml_cells(rows, first_row, styles, row_styles, sst, heights)
-    cols = list(zip(*rows))
+    if isinstance(rows, _Columns) and len(set(map(len, rows.cols))) == 1:
+        cols = list(rows.cols)
+    elif not n or len(set(map(len, rows))) != 1:
+        return _rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)
+    else:
+        cols = list(zip(*rows))
     kinds = [set(map(type, c)) for c in cols]
     # one distinct value per key in each column's dicts below: 1, 1.0 and True are one key, not one cell
     if not all(k <= _FAST_TYPES and len(k & _NUMBERS) <= 1 + (float in k and Decimal in k) for k in kinds):
-        return _rows_xml_cells(rows, first_row, styles, row_styles, sst, heights)
+        return _rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)
     # The shared strings get their indexes in the order their first cells are met row by row: each
     # column's distinct values come in the order of their first rows, found by one scan of it.
     index = sst._get_shared_string_index
@@ -494,7 +517,7 @@ def _sheet_class():
             self._check_dimensions(last_row, last_col)
             return 0
 
-        def add_rows(self, first_row: int, rows: list[list[Any]], styles: list[int],
+        def add_rows(self, first_row: int, rows: list[list[Any]] | _Columns, styles: list[int],
                      row_styles: list[list[int]] | None, heights: list[float | None] | None = None) -> None:
             # Built now, not when the sheet is written: XlsxWriter closes its shared string table
             # before it writes the sheets.
@@ -505,7 +528,8 @@ def _sheet_class():
                 xml = self.packer.add(xml)
             self.blocks.append((first_row + 1, first_row + len(rows), xml))
             # the sheet's <dimension> covers the data (readers size the sheet from it)
-            self._check_dimensions(first_row + len(rows) - 1, max(len(r) for r in rows) - 1)
+            width = rows.width if isinstance(rows, _Columns) else max(map(len, rows))
+            self._check_dimensions(first_row + len(rows) - 1, width - 1)
 
         def _held_rows(self) -> list[int]:
             """The rows XlsxWriter writes itself (titles, headers, total rows…: cells, heights or
@@ -879,20 +903,25 @@ class _Writer:
             (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, None),
             (H.COMPTE, 8, None), (H.MOTIF, 18, None), (H.FEUILLE, 18, None), (H.CELLULE_MONTANT, 10, None),
         ]
-        rows, fmts = [], []
-        total = ZERO
+        counted = self.r.counted
+        lines = [line for f in counted for line in f.lines]
         compte_at, montant_at = LINE_FIELDS.index("compte"), LINE_FIELDS.index("montant")
-        for f in self.r.counted:
-            # the convention's columns, then the line's own in `LINE_FIELDS` order (a tuple joined in one step)
-            head = (f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel)
-            for line in f.lines:
-                rows.append(head + tuple(line))
-                if line[compte_at]:
-                    fmts.append(None)
-                    total += line[montant_at]
-                else:
-                    fmts.append("non")
+        if lines and len({len(line) for line in lines}) == 1:
+            # gathered as columns: the convention's, each value repeated over its lines, then the
+            # lines' own in `LINE_FIELDS` order
+            sizes = [len(f.lines) for f in counted]
+            heads = [[f.acv_id or SANS_ID for f in counted], [f.libelle for f in counted],
+                     [" ; ".join(f.communes) for f in counted], [f.rel for f in counted]]
+            rows = _Columns([list(chain.from_iterable(map(repeat, vals, sizes))) for vals in heads]
+                            + list(zip(*lines)))
+            comptes, montants = rows.cols[4 + compte_at], rows.cols[4 + montant_at]
+        else:  # none, or lines of unequal lengths: row by row
+            rows = [(f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel) + tuple(line)
+                    for f in counted for line in f.lines]
+            comptes, montants = [line[compte_at] for line in lines], [line[montant_at] for line in lines]
+        fmts = [None if c else "non" for c in comptes]
         # Only counted lines add up: the total row is the counted sum (equal to the grand total).
+        total = sum(compress(montants, comptes), ZERO)
         self.table(ws, TABLES[Feuille.LIGNES], cols, rows, {11: total}, freeze_cols=0, row_formats=fmts)
 
     def anomalies(self) -> None:
