@@ -27,6 +27,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from itertools import chain, compress, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable
 from zipfile import ZipFile, ZipInfo
@@ -147,6 +148,8 @@ SANS_ID = "(sans identifiant)"
 
 def _grouped(par_financeur: dict[str, Decimal]) -> dict[str, Decimal]:
     """Amounts by financeur, the codes outside the reference list added under « code inconnu »."""
+    if layout.FINANCEURS_BY_CODE.keys() >= par_financeur.keys():  # the usual case: each its own
+        return {k: ZERO + v for k, v in par_financeur.items()}
     out: dict[str, Decimal] = {}
     for code, v in par_financeur.items():
         k = financeur_groupe(code)
@@ -325,10 +328,11 @@ def _cell_maker(start: str, sst_index: dict[str, int]):
         if t is bool:
             v, t = (OUI if v else NON), str
         if t is str:
-            text = v[:32767]  # Excel's limit for a cell (XlsxWriter truncates too)
-            if _looks_rich(text):  # rare: inline, so that XlsxWriter never takes it for its rich XML
-                return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
-            return f'{start} t="s"><v>{sst_index[v]}</v></c>'
+            at = sst_index.get(v)
+            if at is not None:
+                return f'{start} t="s"><v>{at}</v></c>'
+            # rare: rich-text look-alike (`_rows_xml`), inline so that XlsxWriter never takes it for its XML
+            return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(v[:32767])}</t></is></c>'
         if t is int:
             return f"{start}><v>{v}</v></c>"  # a year stays 2024
         if t is float or t is Decimal:
@@ -456,6 +460,9 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
 _ROW_START = re.compile(r'<row r="(\d+)"')
 
 
+_FORMULAS: dict[tuple[str, bool, bool], str] = {}  # XlsxWriter's `_prepare_formula`, a pure function
+
+
 class _NoCells(dict):
     """XlsxWriter's per-cell map of table cells, kept empty (see `_sheet_class`)."""
 
@@ -489,6 +496,17 @@ def _sheet_class():
             self.table_cells = _NoCells()
             self.table_ranges: list[tuple[int, int, int, int]] = []
             self.packer: _Packer | None = None  # set by `write_workbook`: rows compressed ahead
+
+        def _prepare_formula(self, formula, expand_future_functions=False):
+            # XlsxWriter runs some 30 regular expressions over each formula, twice for a total row's:
+            # the same few formulas of ours, prepared once each
+            key = (formula, expand_future_functions, self.use_future_functions)
+            done = _FORMULAS.get(key)
+            if done is None:
+                if len(_FORMULAS) > 10_000:  # a long-lived process (the server): kept small
+                    _FORMULAS.clear()
+                done = _FORMULAS[key] = super()._prepare_formula(formula, expand_future_functions)
+            return done
 
         def add_table(self, first_row, first_col, last_row, last_col, options=None):
             from xlsxwriter.utility import xl_range
@@ -668,14 +686,16 @@ class _Writer:
         heights = None
         if long:  # rows tall enough for their wrapped text (a default height cuts it)
             # measured once per distinct text: the same findings repeat across a département
-            measured: dict[tuple[str, ...], float | None] = {}
+            measured: dict[Any, float | None] = {}
             heights = []
+            cells = itemgetter(*(j for j, _w in long))  # a value, or a tuple of them
             for row in rows:
-                texts = tuple(str(row[j] or "") for j, _w in long)
-                h = measured.get(texts, 0)
+                key = cells(row)
+                h = measured.get(key, 0)
                 if h == 0:
+                    texts = [str(v or "") for v in (key if len(long) > 1 else (key,))]
                     h = page_layout.row_height(zip(texts, (w for _j, w in long)))
-                    h = measured[texts] = h if h > page_layout.LINE_PT + 2 else None
+                    h = measured[key] = h if h > page_layout.LINE_PT + 2 else None
                 heights.append(h)
         ws.add_rows(first_row + 1, rows, styles, row_styles, heights)
         last = first_row + len(data) + (1 if totals is not None else 0)
@@ -808,10 +828,10 @@ class _Writer:
         rows = []
         for f in r.counted:
             amounts = get(f)  # once per convention: it may build a dict (the financeurs, grouped)
-            vals = [amounts.get(k) for k in keys]
+            vals = list(map(amounts.get, keys))
             row = [f.acv_id or SANS_ID, f.libelle] + vals
-            if extra_total:
-                reste = f.totaux.financement_total - sum((amounts.get(k, ZERO) for k in keys), ZERO)
+            if extra_total:  # (the absent keys and the zeros add nothing)
+                reste = f.totaux.financement_total - sum(filter(None, vals), ZERO)
                 row.append(reste if reste else None)
             row.append(f.totaux.financement_total)
             rows.append(row)
@@ -906,7 +926,7 @@ class _Writer:
         counted = self.r.counted
         lines = [line for f in counted for line in f.lines]
         compte_at, montant_at = LINE_FIELDS.index("compte"), LINE_FIELDS.index("montant")
-        if lines and len({len(line) for line in lines}) == 1:
+        if lines and len(set(map(len, lines))) == 1:
             # gathered as columns: the convention's, each value repeated over its lines, then the
             # lines' own in `LINE_FIELDS` order
             sizes = [len(f.lines) for f in counted]
