@@ -23,7 +23,7 @@ from acv_xl.checks.totals import ZERO
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import ConsolidationResult
-from acv_xl.outputs.consolidation_workbook import SANS_ID, H, _financeur_order, _Writer, gc_paused
+from acv_xl.outputs.consolidation_workbook import SANS_ID, H, _financeur_order, _Writer, gc_paused, write_packed
 from acv_xl.outputs.output_guard import EXTRAIT, Output, check_outputs, mark_xlsxwriter
 
 
@@ -81,8 +81,8 @@ def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
 
 
 class _ExtractWriter(_Writer):
-    def __init__(self, wb, result: ConsolidationResult, groupe: str, rows: list[list[Any]]):
-        super().__init__(wb, result)
+    def __init__(self, wb, result: ConsolidationResult, groupe: str, rows: list[list[Any]], packer=None):
+        super().__init__(wb, result, packer)
         self.groupe = groupe
         self.rows = rows
         nom = layout.nom_financeur(groupe, result.departements)
@@ -151,8 +151,6 @@ class _ExtractWriter(_Writer):
 
 def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
     """One workbook per financeur present in the counted lines; the paths written."""
-    import xlsxwriter
-
     groups = extract_lines(result)
     targets = _targets(groups, folder)
     folder.mkdir(exist_ok=True)
@@ -160,12 +158,9 @@ def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
     for g, target in targets:
         @gc_paused()
         def _write(tmp: Path, g=g) -> None:
-            wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                                "strings_to_numbers": False, "in_memory": True})
-            try:
-                _ExtractWriter(wb, result, g, groups[g]).write()
-            finally:
-                wb.close()
+            # written as the consolidated workbook is: its tables' rows compressed ahead
+            write_packed(tmp, {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+                         lambda wb, packer: _ExtractWriter(wb, result, g, groups[g], packer).write())
 
         atomic_write(target, _write)
         written.append(target)

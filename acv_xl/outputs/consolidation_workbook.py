@@ -1179,29 +1179,34 @@ class _PackedZip(ZipFile):
                 dest.write(piece)
 
 
-def write_workbook(result: ConsolidationResult, out: Path) -> None:
+def write_packed(tmp: Path, options: dict, fill) -> None:
+    """An XlsxWriter workbook at `tmp` whose tables' rows are compressed ahead (`_Packer`): `fill`
+    is given the workbook and the packer, and writes its sheets (a `_Writer`'s)."""
     import xlsxwriter
 
+    wb = xlsxwriter.Workbook(str(tmp), {**options, "in_memory": True})
+    packer = _Packer()
+    try:
+        fill(wb, packer)
+    finally:
+        try:
+            with packer.closing(str(tmp)):
+                wb.close()
+        finally:
+            packer.close()
+    if packer.joined != len(packer.blocks):
+        # XlsxWriter no longer zips through the `ZipFile` we replace: its sheets would hold our
+        # markers instead of their rows — never such a file (the temp file is removed)
+        raise RuntimeError("les lignes des tableaux n'ont pas été jointes à leurs feuilles : la version "
+                           "d'XlsxWriter installée n'est pas celle qu'acv-xl connaît")
+
+
+def write_workbook(result: ConsolidationResult, out: Path) -> None:
     @gc_paused()
     def _write(tmp: Path) -> None:
-        wb = xlsxwriter.Workbook(str(tmp), {
-            "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-            "default_date_format": DATE, "in_memory": True,
-        })
-        packer = _Packer()
-        try:
-            _Writer(wb, result, packer).write()
-        finally:
-            try:
-                with packer.closing(str(tmp)):
-                    wb.close()
-            finally:
-                packer.close()
-        if packer.joined != len(packer.blocks):
-            # XlsxWriter no longer zips through the `ZipFile` we replace: its sheets would hold our
-            # markers instead of their rows — never such a file (the temp file is removed)
-            raise RuntimeError("les lignes des tableaux n'ont pas été jointes à leurs feuilles : la version "
-                               "d'XlsxWriter installée n'est pas celle qu'acv-xl connaît")
+        write_packed(tmp, {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+                           "default_date_format": DATE},
+                     lambda wb, packer: _Writer(wb, result, packer).write())
 
     _atomic(out, _write)
 
