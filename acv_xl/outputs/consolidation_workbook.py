@@ -951,7 +951,9 @@ class _Writer:
             (H.FEUILLE, 18, None), (H.CELLULE, 9, None), (H.ACTION, 9, None), (H.MESSAGE, 80, "texte_long"),
             (H.SUGGESTION, 50, "texte_long"),
         ]
-        rows = [[a.rel, a.acv_id, a.gravite.libelle, a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion]
+        libelles: dict[Any, str] = {}  # per gravity, its word: asked once each, not per finding
+        rows = [[a.rel, a.acv_id, libelles.get(a.gravite) or libelles.setdefault(a.gravite, a.gravite.libelle),
+                 a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion]
                 for a in self.r.anomalies]
         _, last = self.table(ws, TABLES[Feuille.ANOMALIES], cols, rows, freeze_cols=0)
         for lib, fmt in (("Erreur", "erreur"), ("Avertissement", "avertissement")):
