@@ -122,3 +122,19 @@ def test_shared_strings_are_xlsxwriters_own_part(texts):
         parts.append(sst.fh.getvalue())
     assert parts[0] == parts[1]
     assert parts[0].count("<si>") == len(texts)
+
+
+@pytest.mark.parametrize("formula", [
+    "=SUBTOTAL(109,L4:L36003)", '=IFERROR(N1004/J1004,"")', "{=SUBTOTAL(109,A4:A5)}", "SUBTOTAL(9,B2:B3)",
+    "=SORT(A1:A3)", "=SUBTOTAL(109,FILTER(A1:A3,B1:B3))", "=XSUBTOTAL(1)", "=A.SORT(B1)", "=1SORT(A1)",
+    '=IFERROR(UNIQUE(A1:A9),"")', "=ZINGLE(A1)", "=_xlfn.XLOOKUP(A1,B1:B2,C1:C2)", "=A1+B1",
+])
+@pytest.mark.parametrize("future", [False, True])
+def test_formulas_prepared_as_xlsxwriter_prepares_them(formula, future):
+    from xlsxwriter.worksheet import Worksheet
+
+    sheet = W._sheet_class()()
+    sheet.use_future_functions = future
+    for expand in (False, True):
+        assert sheet._prepare_formula(formula, expand) == Worksheet._prepare_formula(sheet, formula, expand)
+        assert sheet._prepare_formula(formula, expand) == Worksheet._prepare_formula(sheet, formula, expand)  # memo

@@ -461,6 +461,9 @@ _ROW_START = re.compile(r'<row r="(\d+)"')
 
 
 _FORMULAS: dict[tuple[str, bool, bool], str] = {}  # XlsxWriter's `_prepare_formula`, a pure function
+# Excel 2007's functions, the only ones our total rows call: XlsxWriter never gives them a prefix
+_PLAIN_FUNCTIONS = frozenset({"SUBTOTAL", "IFERROR"})
+_CALLS = re.compile(r"[A-Za-z_][\w.]*(?=\()")  # every name written before a parenthesis
 
 
 class _NoCells(dict):
@@ -498,8 +501,18 @@ def _sheet_class():
             self.packer: _Packer | None = None  # set by `write_workbook`: rows compressed ahead
 
         def _prepare_formula(self, formula, expand_future_functions=False):
-            # XlsxWriter runs some 30 regular expressions over each formula, twice for a total row's:
-            # the same few formulas of ours, prepared once each
+            # XlsxWriter runs some 30 regular expressions over each formula (compiling them in each
+            # process), twice for a total row's: ours call only functions it never prefixes, and
+            # are otherwise prepared once each
+            if (not expand_future_functions and not self.use_future_functions
+                    and set(_CALLS.findall(formula)) <= _PLAIN_FUNCTIONS):
+                if formula.startswith("{"):  # what XlsxWriter strips
+                    formula = formula[1:]
+                if formula.startswith("="):
+                    formula = formula[1:]
+                if formula.endswith("}"):
+                    formula = formula[:-1]
+                return formula
             key = (formula, expand_future_functions, self.use_future_functions)
             done = _FORMULAS.get(key)
             if done is None:
