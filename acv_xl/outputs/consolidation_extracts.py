@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -64,6 +65,7 @@ def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
     """financeur (or « code inconnu ») → its counted lines as extract rows (the `Lignes` columns).
     A line with no financeur belongs to no extract: the consolidation shows it as « non ventilé »."""
     out: dict[str, list[list[Any]]] = defaultdict(list)
+    groupes: dict[str, str] = {}  # financeur code → its extract, asked once per code
     for f in result.counted:
         actions = {a[0]: a for a in f.actions if a[0]}
         communes = " ; ".join(f.communes)
@@ -72,7 +74,10 @@ def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
             if not compte or not financeur:  # a line with no financeur is in no one's extract (« non ventilé »)
                 continue
             a = actions.get(numero)
-            out[financeur_groupe(financeur or "")].append([
+            groupe = groupes.get(financeur)
+            if groupe is None:
+                groupe = groupes[financeur] = financeur_groupe(financeur)
+            out[groupe].append([
                 f.acv_id or SANS_ID, f.libelle, communes, numero, intitule, axe,
                 a[3] if a else None, a[4] if a else None, a[5] if a else None,
                 financeur, dispositif, nature, annee, montant, statut,
@@ -107,12 +112,12 @@ class _ExtractWriter(_Writer):
                 (H_COUT_ACTION, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, None),
                 (tf.header("nature"), 14, None), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
                 (tf.header("statut"), 12, None)]
-        total = sum((r[13] for r in self.rows), ZERO)
+        total = sum(map(itemgetter(13), self.rows), ZERO)
         self.table(ws, TABLE_LIGNES, cols, self.rows, {13: total}, freeze_cols=1)
 
     def totaux(self) -> None:
         ws = self.sheet(FEUILLE_TOTAUX, f"Totaux — {self.nom}", landscape=False)
-        total = sum((r[13] for r in self.rows), ZERO)
+        total = sum(map(itemgetter(13), self.rows), ZERO)
         par_conv: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
         par_annee: dict[str, Decimal] = defaultdict(lambda: ZERO)
         par_statut: dict[str, Decimal] = defaultdict(lambda: ZERO)
