@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,7 +24,7 @@ from acv_xl.checks.totals import ZERO
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import ConsolidationResult
-from acv_xl.outputs.consolidation_workbook import SANS_ID, H, _financeur_order, _Writer, gc_paused
+from acv_xl.outputs.consolidation_workbook import SANS_ID, H, _financeur_order, _Writer, gc_paused, write_packed
 from acv_xl.outputs.output_guard import EXTRAIT, Output, check_outputs, mark_xlsxwriter
 
 
@@ -64,6 +65,7 @@ def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
     """financeur (or « code inconnu ») → its counted lines as extract rows (the `Lignes` columns).
     A line with no financeur belongs to no extract: the consolidation shows it as « non ventilé »."""
     out: dict[str, list[list[Any]]] = defaultdict(list)
+    groupes: dict[str, str] = {}  # financeur code → its extract, asked once per code
     for f in result.counted:
         actions = {a[0]: a for a in f.actions if a[0]}
         communes = " ; ".join(f.communes)
@@ -72,7 +74,10 @@ def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
             if not compte or not financeur:  # a line with no financeur is in no one's extract (« non ventilé »)
                 continue
             a = actions.get(numero)
-            out[financeur_groupe(financeur or "")].append([
+            groupe = groupes.get(financeur)
+            if groupe is None:
+                groupe = groupes[financeur] = financeur_groupe(financeur)
+            out[groupe].append([
                 f.acv_id or SANS_ID, f.libelle, communes, numero, intitule, axe,
                 a[3] if a else None, a[4] if a else None, a[5] if a else None,
                 financeur, dispositif, nature, annee, montant, statut,
@@ -81,8 +86,8 @@ def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
 
 
 class _ExtractWriter(_Writer):
-    def __init__(self, wb, result: ConsolidationResult, groupe: str, rows: list[list[Any]]):
-        super().__init__(wb, result)
+    def __init__(self, wb, result: ConsolidationResult, groupe: str, rows: list[list[Any]], packer=None):
+        super().__init__(wb, result, packer)
         self.groupe = groupe
         self.rows = rows
         nom = layout.nom_financeur(groupe, result.departements)
@@ -107,12 +112,12 @@ class _ExtractWriter(_Writer):
                 (H_COUT_ACTION, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, None),
                 (tf.header("nature"), 14, None), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
                 (tf.header("statut"), 12, None)]
-        total = sum((r[13] for r in self.rows), ZERO)
+        total = sum(map(itemgetter(13), self.rows), ZERO)
         self.table(ws, TABLE_LIGNES, cols, self.rows, {13: total}, freeze_cols=1)
 
     def totaux(self) -> None:
         ws = self.sheet(FEUILLE_TOTAUX, f"Totaux — {self.nom}", landscape=False)
-        total = sum((r[13] for r in self.rows), ZERO)
+        total = sum(map(itemgetter(13), self.rows), ZERO)
         par_conv: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
         par_annee: dict[str, Decimal] = defaultdict(lambda: ZERO)
         par_statut: dict[str, Decimal] = defaultdict(lambda: ZERO)
@@ -151,8 +156,6 @@ class _ExtractWriter(_Writer):
 
 def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
     """One workbook per financeur present in the counted lines; the paths written."""
-    import xlsxwriter
-
     groups = extract_lines(result)
     targets = _targets(groups, folder)
     folder.mkdir(exist_ok=True)
@@ -160,12 +163,9 @@ def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
     for g, target in targets:
         @gc_paused()
         def _write(tmp: Path, g=g) -> None:
-            wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                                "strings_to_numbers": False, "in_memory": True})
-            try:
-                _ExtractWriter(wb, result, g, groups[g]).write()
-            finally:
-                wb.close()
+            # written as the consolidated workbook is: its tables' rows compressed ahead
+            write_packed(tmp, {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+                         lambda wb, packer: _ExtractWriter(wb, result, g, groups[g], packer).write())
 
         atomic_write(target, _write)
         written.append(target)

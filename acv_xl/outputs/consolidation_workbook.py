@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from itertools import chain, compress, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable
 from zipfile import ZipFile, ZipInfo
@@ -146,6 +148,8 @@ SANS_ID = "(sans identifiant)"
 
 def _grouped(par_financeur: dict[str, Decimal]) -> dict[str, Decimal]:
     """Amounts by financeur, the codes outside the reference list added under « code inconnu »."""
+    if layout.FINANCEURS_BY_CODE.keys() >= par_financeur.keys():  # the usual case: each its own
+        return {k: ZERO + v for k, v in par_financeur.items()}
     out: dict[str, Decimal] = {}
     for code, v in par_financeur.items():
         k = financeur_groupe(code)
@@ -213,9 +217,12 @@ def _excel_serial(value: date) -> float:
     return float((value - date(1899, 12, 30)).days)
 
 
-def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
-              sst, heights: list[float | None] | None = None) -> str:
-    """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one).
+def _rows_xml_cells(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
+                    sst, heights: list[float | None] | None = None) -> str:
+    """`_rows_xml` cell by cell: the reference it is tested against, and its way for rows it does not
+    take column by column (cells of other types, rows of unequal lengths).
+
+    The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one).
 
     The cells XlsxWriter would write, without its per-cell bookkeeping: text as shared strings
     through the workbook's own table (XlsxWriter escapes them when it writes it), never a formula;
@@ -293,7 +300,170 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
     return "".join(out)
 
 
+
+_FAST_TYPES = frozenset({str, int, float, Decimal, bool, type(None), date, datetime})
+_ROW = "\x01"  # stands for the row number in a cell built once per distinct value (never in XML text)
+
+
+class _Memo(dict):
+    """value → its cell's XML, made on first use (`make`); a hit is one C lookup (`map(m.__getitem__, …)`)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make) -> None:
+        super().__init__({None: "", "": ""})  # empty cells are left out
+        self.make = make
+
+    def __missing__(self, v):
+        x = self[v] = self.make(v)
+        return x
+
+
+def _cell_maker(start: str, sst_index: dict[str, int]):
+    """The XML of one cell of a column (`start`: `<c r="COL` + row mark + end of the reference and
+    style) from its value, as `_rows_xml_cells` writes it."""
+
+    def make(v) -> str:
+        t = type(v)
+        if t is bool:
+            v, t = (OUI if v else NON), str
+        if t is str:
+            at = sst_index.get(v)
+            if at is not None:
+                return f'{start} t="s"><v>{at}</v></c>'
+            # rare: rich-text look-alike (`_rows_xml`), inline so that XlsxWriter never takes it for its XML
+            return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(v[:32767])}</t></is></c>'
+        if t is int:
+            return f"{start}><v>{v}</v></c>"  # a year stays 2024
+        if t is float or t is Decimal:
+            return f"{start}><v>{float(v)!r}</v></c>"
+        return f"{start}><v>{_excel_serial(v)!r}</v></c>"  # a date (`_FAST_TYPES`)
+
+    return make
+
+
+_NUMBERS = frozenset({int, float, Decimal, bool})
+_NONE = type(None)
+
+
+class _Columns:
+    """A table's rows given as its columns (of equal lengths): `Lignes` is gathered so, never as
+    36 000 tuples that `_rows_xml` would take apart again. Iterated, its rows."""
+
+    __slots__ = ("cols",)
+
+    def __init__(self, cols: list) -> None:
+        self.cols = cols
+
+    def __len__(self) -> int:
+        return len(self.cols[0]) if self.cols else 0
+
+    def __iter__(self):
+        return zip(*self.cols)
+
+    @property
+    def width(self) -> int:
+        return len(self.cols)
+
+
+def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
+              sst, heights: list[float | None] | None = None) -> str:
+    """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one).
+
+    The cells XlsxWriter would write, without its per-cell bookkeeping: text as shared strings
+    through the workbook's own table (XlsxWriter escapes them when it writes it), never a formula;
+    numbers; dates as day numbers; booleans as « Oui »/« Non »; empty cells left out.
+
+    Built column by column: each distinct value of a column becomes its cell's XML once, with a mark
+    for the row number, and the rows are joined and numbered by C loops (`map`) — a Python step per
+    cell cost more than the rest of `Lignes`. The shared strings get their indexes in the order the
+    cells are met row by row, as XlsxWriter's `write_string` would give them: the same bytes as
+    `_rows_xml_cells` (tested), which still writes the rare tables this way cannot take (cells of
+    another type, rows of unequal lengths, a column mixing kinds of numbers that compare equal)."""
+
+    from xlsxwriter.utility import xl_col_to_name
+
+    n = len(rows)
+    if isinstance(rows, _Columns) and len(set(map(len, rows.cols))) == 1:
+        cols = list(rows.cols)
+    elif not n or len(set(map(len, rows))) != 1:
+        return _rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)
+    else:
+        cols = list(zip(*rows))
+    kinds = [set(map(type, c)) for c in cols]
+    # one distinct value per key in each column's dicts below: 1, 1.0 and True are one key, not one cell
+    if not all(k <= _FAST_TYPES and len(k & _NUMBERS) <= 1 + (float in k and Decimal in k) for k in kinds):
+        return _rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)
+    # The shared strings get their indexes in the order their first cells are met row by row: each
+    # column's distinct values come in the order of their first rows, found by one scan of it.
+    index = sst._get_shared_string_index
+    sst_index: dict[str, int] = {}
+    firsts = []  # (first row, column, text)
+    uses = 0  # XlsxWriter counts every use of a shared string
+    for j, (c, k) in enumerate(zip(cols, kinds)):
+        if str not in k and bool not in k:
+            continue
+        at = 0
+        for v in dict.fromkeys(c):
+            t = type(v)
+            if t is str and v:
+                at = c.index(v, at)
+                firsts.append((at, j, v))
+            elif t is bool:
+                at = c.index(v, at)
+                firsts.append((at, j, OUI if v else NON))
+        if k <= {str, _NONE}:
+            uses += sum(map(bool, c))  # the texts that are not empty
+        elif k <= {bool, _NONE}:
+            uses += n - c.count(None)
+        else:
+            uses += sum(1 for v in c if (type(v) is str and v) or type(v) is bool)
+    firsts.sort()  # (row, column) pairs are unique: texts never compared
+    inline = set()
+    for _, _, v in firsts:
+        if v not in sst_index and v not in inline:
+            text = v[:32767]
+            if _looks_rich(text):  # written inline, not a use of the table
+                inline.add(v)
+            else:
+                sst_index[v] = index(text)
+    if inline:
+        uses -= sum(c.count(v) for c in cols for v in inline)
+    sst.count += uses - len(sst_index)
+
+    names = [xl_col_to_name(j) for j in range(len(cols))]
+    mid = lambda x: f'" s="{x}"' if x else '"'  # noqa: E731 — closes the reference, then the style if any
+
+    def column(j: int, xf: int, values) -> list[str]:
+        return list(map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values))
+
+    pieces = [column(j, xf, c) for j, (xf, c) in enumerate(zip(styles, cols))]
+    if row_styles is not None:  # rows of another style (few): their cells made again with it
+        others: dict[int, tuple[list[int], list[int]]] = {}
+        for i, xfs in enumerate(row_styles):
+            if xfs is not styles and xfs != styles:
+                others.setdefault(id(xfs), (xfs, []))[1].append(i)
+        for xfs, at_rows in others.values():
+            for j, (xf, c) in enumerate(zip(xfs, cols)):
+                p = pieces[j]
+                for i, x in zip(at_rows, column(j, xf, [c[i] for i in at_rows])):
+                    p[i] = x
+    if heights:
+        heads = [f'<row r="{_ROW}" ht="{h}" customHeight="1">' if h else f'<row r="{_ROW}">' for h in heights]
+    else:
+        heads = repeat(f'<row r="{_ROW}">', n)
+    joined = map("".join, zip(heads, *pieces, repeat("</row>", n)))
+    numbers = map(str, range(first_row + 1, first_row + 1 + n))
+    return "".join(map(str.replace, joined, repeat(_ROW, n), numbers))
+
+
 _ROW_START = re.compile(r'<row r="(\d+)"')
+
+
+_FORMULAS: dict[tuple[str, bool, bool], str] = {}  # XlsxWriter's `_prepare_formula`, a pure function
+# Excel 2007's functions, the only ones our total rows call: XlsxWriter never gives them a prefix
+_PLAIN_FUNCTIONS = frozenset({"SUBTOTAL", "IFERROR"})
+_CALLS = re.compile(r"[A-Za-z_][\w.]*(?=\()")  # every name written before a parenthesis
 
 
 class _NoCells(dict):
@@ -330,6 +500,27 @@ def _sheet_class():
             self.table_ranges: list[tuple[int, int, int, int]] = []
             self.packer: _Packer | None = None  # set by `write_workbook`: rows compressed ahead
 
+        def _prepare_formula(self, formula, expand_future_functions=False):
+            # XlsxWriter runs some 30 regular expressions over each formula (compiling them in each
+            # process), twice for a total row's: ours call only functions it never prefixes, and
+            # are otherwise prepared once each
+            if (not expand_future_functions and not self.use_future_functions
+                    and set(_CALLS.findall(formula)) <= _PLAIN_FUNCTIONS):
+                if formula.startswith("{"):  # what XlsxWriter strips
+                    formula = formula[1:]
+                if formula.startswith("="):
+                    formula = formula[1:]
+                if formula.endswith("}"):
+                    formula = formula[:-1]
+                return formula
+            key = (formula, expand_future_functions, self.use_future_functions)
+            done = _FORMULAS.get(key)
+            if done is None:
+                if len(_FORMULAS) > 10_000:  # a long-lived process (the server): kept small
+                    _FORMULAS.clear()
+                done = _FORMULAS[key] = super()._prepare_formula(formula, expand_future_functions)
+            return done
+
         def add_table(self, first_row, first_col, last_row, last_col, options=None):
             from xlsxwriter.utility import xl_range
 
@@ -357,7 +548,7 @@ def _sheet_class():
             self._check_dimensions(last_row, last_col)
             return 0
 
-        def add_rows(self, first_row: int, rows: list[list[Any]], styles: list[int],
+        def add_rows(self, first_row: int, rows: list[list[Any]] | _Columns, styles: list[int],
                      row_styles: list[list[int]] | None, heights: list[float | None] | None = None) -> None:
             # Built now, not when the sheet is written: XlsxWriter closes its shared string table
             # before it writes the sheets.
@@ -368,7 +559,8 @@ def _sheet_class():
                 xml = self.packer.add(xml)
             self.blocks.append((first_row + 1, first_row + len(rows), xml))
             # the sheet's <dimension> covers the data (readers size the sheet from it)
-            self._check_dimensions(first_row + len(rows) - 1, max(len(r) for r in rows) - 1)
+            width = rows.width if isinstance(rows, _Columns) else max(map(len, rows))
+            self._check_dimensions(first_row + len(rows) - 1, width - 1)
 
         def _held_rows(self) -> list[int]:
             """The rows XlsxWriter writes itself (titles, headers, total rows…: cells, heights or
@@ -507,14 +699,16 @@ class _Writer:
         heights = None
         if long:  # rows tall enough for their wrapped text (a default height cuts it)
             # measured once per distinct text: the same findings repeat across a département
-            measured: dict[tuple[str, ...], float | None] = {}
+            measured: dict[Any, float | None] = {}
             heights = []
+            cells = itemgetter(*(j for j, _w in long))  # a value, or a tuple of them
             for row in rows:
-                texts = tuple(str(row[j] or "") for j, _w in long)
-                h = measured.get(texts, 0)
+                key = cells(row)
+                h = measured.get(key, 0)
                 if h == 0:
+                    texts = [str(v or "") for v in (key if len(long) > 1 else (key,))]
                     h = page_layout.row_height(zip(texts, (w for _j, w in long)))
-                    h = measured[texts] = h if h > page_layout.LINE_PT + 2 else None
+                    h = measured[key] = h if h > page_layout.LINE_PT + 2 else None
                 heights.append(h)
         ws.add_rows(first_row + 1, rows, styles, row_styles, heights)
         last = first_row + len(data) + (1 if totals is not None else 0)
@@ -647,10 +841,10 @@ class _Writer:
         rows = []
         for f in r.counted:
             amounts = get(f)  # once per convention: it may build a dict (the financeurs, grouped)
-            vals = [amounts.get(k) for k in keys]
+            vals = list(map(amounts.get, keys))
             row = [f.acv_id or SANS_ID, f.libelle] + vals
-            if extra_total:
-                reste = f.totaux.financement_total - sum((amounts.get(k, ZERO) for k in keys), ZERO)
+            if extra_total:  # (the absent keys and the zeros add nothing)
+                reste = f.totaux.financement_total - sum(filter(None, vals), ZERO)
                 row.append(reste if reste else None)
             row.append(f.totaux.financement_total)
             rows.append(row)
@@ -742,20 +936,25 @@ class _Writer:
             (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, None),
             (H.COMPTE, 8, None), (H.MOTIF, 18, None), (H.FEUILLE, 18, None), (H.CELLULE_MONTANT, 10, None),
         ]
-        rows, fmts = [], []
-        total = ZERO
+        counted = self.r.counted
+        lines = [line for f in counted for line in f.lines]
         compte_at, montant_at = LINE_FIELDS.index("compte"), LINE_FIELDS.index("montant")
-        for f in self.r.counted:
-            # the convention's columns, then the line's own in `LINE_FIELDS` order (a tuple joined in one step)
-            head = (f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel)
-            for line in f.lines:
-                rows.append(head + tuple(line))
-                if line[compte_at]:
-                    fmts.append(None)
-                    total += line[montant_at]
-                else:
-                    fmts.append("non")
+        if lines and len(set(map(len, lines))) == 1:
+            # gathered as columns: the convention's, each value repeated over its lines, then the
+            # lines' own in `LINE_FIELDS` order
+            sizes = [len(f.lines) for f in counted]
+            heads = [[f.acv_id or SANS_ID for f in counted], [f.libelle for f in counted],
+                     [" ; ".join(f.communes) for f in counted], [f.rel for f in counted]]
+            rows = _Columns([list(chain.from_iterable(map(repeat, vals, sizes))) for vals in heads]
+                            + list(zip(*lines)))
+            comptes, montants = rows.cols[4 + compte_at], rows.cols[4 + montant_at]
+        else:  # none, or lines of unequal lengths: row by row
+            rows = [(f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel) + tuple(line)
+                    for f in counted for line in f.lines]
+            comptes, montants = [line[compte_at] for line in lines], [line[montant_at] for line in lines]
+        fmts = [None if c else "non" for c in comptes]
         # Only counted lines add up: the total row is the counted sum (equal to the grand total).
+        total = sum(compress(montants, comptes), ZERO)
         self.table(ws, TABLES[Feuille.LIGNES], cols, rows, {11: total}, freeze_cols=0, row_formats=fmts)
 
     def anomalies(self) -> None:
@@ -765,7 +964,9 @@ class _Writer:
             (H.FEUILLE, 18, None), (H.CELLULE, 9, None), (H.ACTION, 9, None), (H.MESSAGE, 80, "texte_long"),
             (H.SUGGESTION, 50, "texte_long"),
         ]
-        rows = [[a.rel, a.acv_id, a.gravite.libelle, a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion]
+        libelles: dict[Any, str] = {}  # per gravity, its word: asked once each, not per finding
+        rows = [[a.rel, a.acv_id, libelles.get(a.gravite) or libelles.setdefault(a.gravite, a.gravite.libelle),
+                 a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion]
                 for a in self.r.anomalies]
         _, last = self.table(ws, TABLES[Feuille.ANOMALIES], cols, rows, freeze_cols=0)
         for lib, fmt in (("Erreur", "erreur"), ("Avertissement", "avertissement")):
@@ -830,23 +1031,34 @@ _MARK = "\x00rows{}\x00"  # where a block of rows goes in its sheet's XML (XML t
 _MARKS = re.compile(rb"(\x00rows\d+\x00)")
 _PACKERS: dict[str, _Packer] = {}  # workbook file → its packer, while XlsxWriter closes it
 _PATCH = threading.Lock()
-_patched = [0, None]  # workbooks being closed, XlsxWriter's own ZipFile
+_patched = [0, None]  # workbooks being closed, XlsxWriter's own ZipFile and SharedStrings, zipfile's crc32
+
+
+# zlib-ng's level 2: the rows' 17 MB of XML deflated in 60 % of the time zlib's level 1 took, into a
+# file a little smaller; any deflate stream unzips to the same bytes
+_LEVEL = 2
+
+
+def _compressor():
+    from zlib_ng import zlib_ng
+
+    return zlib_ng.compressobj(_LEVEL, zlib_ng.DEFLATED, -15)
 
 
 def _deflate(data: bytes) -> bytes:
     """A raw deflate stream ended on a byte boundary without a final block: streams so made join
     into one valid stream (as pigz does), the last one ended by `flush()`."""
-    c = zlib.compressobj(1, zlib.DEFLATED, -15)
+    c = _compressor()
     return c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
 
 
 class _Packer:
     """The tables' data rows of one workbook, deflated in a thread as soon as each table is built
-    (zlib works without the GIL) and joined to their sheet's zip entry when XlsxWriter closes the
+    (zlib and zlib-ng work without the GIL) and joined to their sheet's zip entry when XlsxWriter closes the
     workbook (`_PackedZip`): the 36 000 rows of `Lignes` are compressed while the other sheets are
-    written, and never copied into one text with XlsxWriter's part of the sheet. zlib's level 1 for
-    every part: half the compression time of the default level, a file a little larger, the same
-    bytes once unzipped."""
+    written, and never copied into one text with XlsxWriter's part of the sheet. zlib-ng's level 2
+    for the sheets with such rows, zlib's level 1 for the other parts (a few KB): a third of the
+    compression time of the default level, a file a little larger, the same bytes once unzipped."""
 
     def __init__(self) -> None:
         self.blocks: dict[bytes, tuple[bytes, Any]] = {}  # marker → (rows XML, future of its deflate)
@@ -870,14 +1082,21 @@ class _Packer:
     @contextmanager
     def closing(self, path: str):
         """While XlsxWriter closes the workbook `path`: its zip is a `_PackedZip` (XlsxWriter names
-        its `ZipFile` at module level; any other workbook closed meanwhile gets a plain one)."""
+        its `ZipFile` at module level; any other workbook closed meanwhile gets a plain one), its
+        shared strings written by `_shared_strings_class` (the same bytes, whatever the workbook)."""
+        import zipfile
+
+        import xlsxwriter.packager as xp
         import xlsxwriter.workbook as xw
+        from zlib_ng import zlib_ng
 
         with _PATCH:
             _PACKERS[path] = self
             if _patched[0] == 0:
-                _patched[1] = xw.ZipFile
+                _patched[1] = xw.ZipFile, xp.SharedStrings, zipfile.crc32
                 xw.ZipFile = _PackedZip
+                xp.SharedStrings = _shared_strings_class()  # the same part, for any workbook
+                zipfile.crc32 = zlib_ng.crc32  # the same checksum, a quarter of the time over 17 MB
             _patched[0] += 1
         try:
             yield
@@ -886,7 +1105,47 @@ class _Packer:
                 del _PACKERS[path]
                 _patched[0] -= 1
                 if _patched[0] == 0:
-                    xw.ZipFile = _patched[1]
+                    xw.ZipFile, xp.SharedStrings, zipfile.crc32 = _patched[1]
+
+
+# What makes XlsxWriter write a shared string otherwise than `<si><t>text</t></si>`: a control
+# character or a literal `_xHHHH_` (escaped), a non-character, markup (escaped, or its rich-text
+# XML), leading or trailing whitespace (`xml:space`). Tested here more cheaply, never less often.
+_SST_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]").search
+
+
+def _sst_plain(texts: list[str]) -> list[bool]:
+    """Per string: True if XlsxWriter writes it as it is (a whole table checked at once first)."""
+    whole = "".join(texts)
+    if _SST_CHARS(whole) or "_x" in whole:
+        return [not (_SST_CHARS(t) or "_x" in t or t[:1].isspace() or t[-1:].isspace()) for t in texts]
+    return [not (t[:1].isspace() or t[-1:].isspace()) for t in texts]
+
+
+@cache
+def _shared_strings_class():
+    """XlsxWriter's shared strings part, written in one pass: its writer escapes each of the
+    thousands of strings with several regular expressions and writes it with a call of its own.
+    A string `_sst_plain` says plain is written as is; any other by XlsxWriter's own code."""
+    from io import StringIO
+
+    from xlsxwriter.sharedstrings import SharedStrings
+
+    class FastSharedStrings(SharedStrings):
+        def _write_sst_strings(self) -> None:
+            def own(string: str) -> str:  # the rare string: as XlsxWriter writes it
+                fh, self.fh = self.fh, StringIO()
+                try:
+                    self._write_si(string)
+                    return self.fh.getvalue()
+                finally:
+                    self.fh = fh
+
+            texts = self.string_table.string_array
+            self.fh.write("".join([f"<si><t>{t}</t></si>" if plain else own(t)
+                                   for t, plain in zip(texts, _sst_plain(texts))]))
+
+    return FastSharedStrings
 
 
 class _Stitched:
@@ -895,14 +1154,14 @@ class _Stitched:
 
     def __init__(self, ready: dict[int, Any]) -> None:
         self.ready = ready  # id of a block's bytes → future of its deflate
-        self.c = zlib.compressobj(1, zlib.DEFLATED, -15)
+        self.c = _compressor()
 
     def compress(self, data) -> bytes:
         done = self.ready.get(id(data))
         if done is None:
             return self.c.compress(data)
         head = self.c.flush(zlib.Z_SYNC_FLUSH)
-        self.c = zlib.compressobj(1, zlib.DEFLATED, -15)
+        self.c = _compressor()
         return head + done.result()
 
     def flush(self) -> bytes:
@@ -939,29 +1198,34 @@ class _PackedZip(ZipFile):
                 dest.write(piece)
 
 
-def write_workbook(result: ConsolidationResult, out: Path) -> None:
+def write_packed(tmp: Path, options: dict, fill) -> None:
+    """An XlsxWriter workbook at `tmp` whose tables' rows are compressed ahead (`_Packer`): `fill`
+    is given the workbook and the packer, and writes its sheets (a `_Writer`'s)."""
     import xlsxwriter
 
+    wb = xlsxwriter.Workbook(str(tmp), {**options, "in_memory": True})
+    packer = _Packer()
+    try:
+        fill(wb, packer)
+    finally:
+        try:
+            with packer.closing(str(tmp)):
+                wb.close()
+        finally:
+            packer.close()
+    if packer.joined != len(packer.blocks):
+        # XlsxWriter no longer zips through the `ZipFile` we replace: its sheets would hold our
+        # markers instead of their rows — never such a file (the temp file is removed)
+        raise RuntimeError("les lignes des tableaux n'ont pas été jointes à leurs feuilles : la version "
+                           "d'XlsxWriter installée n'est pas celle qu'acv-xl connaît")
+
+
+def write_workbook(result: ConsolidationResult, out: Path) -> None:
     @gc_paused()
     def _write(tmp: Path) -> None:
-        wb = xlsxwriter.Workbook(str(tmp), {
-            "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-            "default_date_format": DATE, "in_memory": True,
-        })
-        packer = _Packer()
-        try:
-            _Writer(wb, result, packer).write()
-        finally:
-            try:
-                with packer.closing(str(tmp)):
-                    wb.close()
-            finally:
-                packer.close()
-        if packer.joined != len(packer.blocks):
-            # XlsxWriter no longer zips through the `ZipFile` we replace: its sheets would hold our
-            # markers instead of their rows — never such a file (the temp file is removed)
-            raise RuntimeError("les lignes des tableaux n'ont pas été jointes à leurs feuilles : la version "
-                               "d'XlsxWriter installée n'est pas celle qu'acv-xl connaît")
+        write_packed(tmp, {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+                           "default_date_format": DATE},
+                     lambda wb, packer: _Writer(wb, result, packer).write())
 
     _atomic(out, _write)
 
