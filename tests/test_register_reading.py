@@ -181,3 +181,32 @@ def test_a_register_written_by_an_earlier_version_is_used_and_gives_the_cold_sum
 
 
 # ------------------------------------------------------------------ workers
+
+
+@pytest.mark.parametrize("amount", ["NaN", "-Infinity", "sNaN", "1E+999999999"])
+def test_an_amount_no_workbook_holds_makes_the_summary_unusable(tmp_path, examples, amount):
+    """A register may come from a colleague: an amount that is not finite, or past any float a cell
+    holds (whose French formatting would write a billion digits), is not a summary: the file is read
+    again and the run gives the cold results, without crashing or hanging."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"lines\":[[%' LIMIT 1").fetchone()
+    d = json.loads(text)
+    d["lines"][0][LINE_FIELDS.index("montant")] = amount
+    d["acquis"] = amount
+    crafted = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    with pytest.raises(ValueError):
+        R.load_summary(crafted)
+    with pytest.raises(ValueError):  # the earlier (tagged) form too
+        tagged = json.loads(_tagged(R.load_summary(text)))
+        tagged["acquis"] = {"\x00d": amount}
+        R.load_summary(json.dumps(tagged, ensure_ascii=False, separators=(",", ":")))
+    with con:
+        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
+    con.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
+    assert len(warm.reused) == len(examples) - 1  # the crafted one read again
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]

@@ -41,7 +41,7 @@ from typing import Any
 import msgspec
 
 from acv_xl.contract import layout
-from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
+from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.checks.totals import Totaux
 from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
@@ -243,7 +243,34 @@ def load_summary(text: str, path: str = "", rel: str = "") -> FileSummary:
     AttributeError when it cannot be used (edited by hand, damaged): the file is then read again."""
     if not text.startswith(_FORMAT_2):
         return _load_tagged(text, path, rel)
-    return FileSummary(path=path, rel=rel, **msgspec.structs.asdict(_decoder().decode(text)))
+    summary = FileSummary(path=path, rel=rel, **msgspec.structs.asdict(_decoder().decode(text)))
+    _check_amounts(summary)
+    return summary
+
+
+# No cell holds more characters than this, so no amount read from a workbook has more digits: an
+# amount past it (or not finite: NaN, Infinity) comes from a crafted or damaged register, and would
+# stop the run (a NaN compared) or hang it (« 1E+999999999 » written out in French, digit by digit).
+_MAX_DIGITS = 32_767
+
+
+def _amount(d: Decimal) -> Decimal:
+    if not d.is_finite() or abs(d.adjusted()) > _MAX_DIGITS:
+        raise ValueError("montant invalide dans le résumé")
+    return d
+
+
+def _check_amounts(f: FileSummary) -> None:
+    """Every amount of a decoded summary is one a workbook can hold (ValueError otherwise)."""
+    amounts = [f.acquis, *(line[_MONTANT] for line in f.lines), *(a[_COUT] for a in f.actions)]
+    if f.totaux is not None:
+        t = f.totaux
+        amounts += [t.cout_total, t.financement_total]
+        for d in (t.par_financeur, t.par_axe, t.par_annee, t.par_statut, t.par_action):
+            amounts += d.values()
+    for d in amounts:
+        if isinstance(d, Decimal):
+            _amount(d)
 
 
 # The tagged form, written before format 2 and still read: amounts and dates as
@@ -254,7 +281,7 @@ _D, _DATE, _DT = "\x00d", "\x00date", "\x00dt"  # tags no workbook text can hold
 def _dec(d: dict) -> Any:
     if len(d) == 1:
         if (v := d.get(_D)) is not None:
-            return Decimal(v)
+            return _amount(Decimal(v))
         if (v := d.get(_DATE)) is not None:
             return date.fromisoformat(v)
         if (v := d.get(_DT)) is not None:
@@ -277,6 +304,8 @@ def _load_tagged(text: str, path: str = "", rel: str = "") -> FileSummary:
 
 
 _STATUT = LINE_FIELDS.index("statut")
+_MONTANT = LINE_FIELDS.index("montant")
+_COUT = ACTION_FIELDS.index("cout_total")
 
 
 def valid_until(f: FileSummary, today: date) -> str | None:
