@@ -210,3 +210,36 @@ def test_an_amount_no_workbook_holds_makes_the_summary_unusable(tmp_path, exampl
     warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
     assert len(warm.reused) == len(examples) - 1  # the crafted one read again
     assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+
+
+@pytest.mark.parametrize("change", ["amount text", "amount type", "year type", "finding type", "totaux key"])
+def test_a_summary_in_the_earlier_form_is_held_to_the_declared_types(tmp_path, examples, change):
+    """The tagged form of earlier versions, from a colleague's register, is checked against the same
+    declared types as format 2: a value of another type makes the file be read again, never stops
+    the run (an amount « abc » raised decimal's own error; an amount « mille » was summed)."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"lines\":[[%' LIMIT 1").fetchone()
+    d = json.loads(_tagged(R.load_summary(text)))
+    if change == "amount text":
+        d["acquis"] = {"\x00d": "abc"}
+    elif change == "amount type":
+        d["lines"][0][LINE_FIELDS.index("montant")] = "mille"
+    elif change == "year type":
+        d["lines"][0][LINE_FIELDS.index("annee")] = [2024]
+    elif change == "finding type":
+        d["findings"] = [[1, 2, 3, 4, 5, 6, 7]]
+    else:
+        d["totaux"]["inconnu"] = 1
+    crafted = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    with pytest.raises((ValueError, TypeError, KeyError, AttributeError)):  # what `lookup` turns into « read again »
+        R.load_summary(crafted)
+    with con:
+        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
+    con.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
+    assert len(warm.reused) == len(examples) - 1  # the crafted one read again
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]

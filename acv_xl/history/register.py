@@ -292,15 +292,20 @@ def _dec(d: dict) -> Any:
 def _load_tagged(text: str, path: str = "", rel: str = "") -> FileSummary:
     try:
         d = json.loads(text, object_hook=_dec)
-    except RecursionError:  # nested past Python's limit: damaged, not a reason to stop the run
-        raise ValueError("résumé illisible") from None
+    except (RecursionError, ArithmeticError):  # nested past Python's limit, an amount « abc »:
+        raise ValueError("résumé illisible") from None  # damaged, not a reason to stop the run
     d["communes"] = tuple(d["communes"])
     for k in ("lines", "findings", "actions"):
         d[k] = tuple(map(tuple, d[k]))
     d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}
     if d["totaux"] is not None:
         d["totaux"] = Totaux(**d["totaux"])
-    return FileSummary(path=path, rel=rel, **d)
+    # no type was checked above: the summary is held to format 2's declared types (a text amount
+    # would be summed, a list of years compared), as an older register may come from anyone
+    try:
+        return load_summary(dump_summary(FileSummary(path=path, rel=rel, **d)), path, rel)
+    except msgspec.EncodeError:
+        raise ValueError("résumé illisible") from None
 
 
 _STATUT = LINE_FIELDS.index("statut")
