@@ -243,3 +243,27 @@ def test_a_summary_in_the_earlier_form_is_held_to_the_declared_types(tmp_path, e
     warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
     assert len(warm.reused) == len(examples) - 1  # the crafted one read again
     assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+
+
+@pytest.mark.parametrize("gravite", ["bidon", None])
+def test_a_finding_of_an_unknown_gravity_makes_the_summary_unusable(tmp_path, examples, gravite):
+    """A finding whose gravity is none of « erreur », « avertissement », « information » (a crafted
+    register) stopped consolider with « erreur interne »: the file is read again."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"findings\":[[%' LIMIT 1").fetchone()
+    d = json.loads(text)
+    d["findings"][0][FINDING_FIELDS.index("gravite")] = gravite
+    crafted = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    with pytest.raises(ValueError):
+        R.load_summary(crafted)
+    with con:
+        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
+    con.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
+    assert len(warm.reused) == len(examples) - 1
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+    assert warm.anomalies == cold.anomalies

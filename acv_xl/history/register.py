@@ -36,12 +36,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from acv_xl.contract import layout
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
+from acv_xl.checks.findings import Gravite
 from acv_xl.checks.totals import Totaux
 from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
@@ -183,7 +184,8 @@ _S = str | None
 # LINE_FIELDS: numero, intitule, axe, financeur, dispositif, nature, annee (a year, or the text
 # typed when it is not one), montant, statut, compte, motif, feuille, cellule
 _Line = tuple[_S, _S, int | None, _S, _S, _S, int | str | None, Decimal | None, _S, bool, _S, _S, _S]
-_Finding = tuple[_S, _S, _S, _S, _S, _S, _S]  # FINDING_FIELDS
+# FINDING_FIELDS: a gravity the consolidation knows (another stopped it: « erreur interne »)
+_Finding = tuple[_S, Literal[tuple(g.value for g in Gravite)], _S, _S, _S, _S, _S]
 _Action = tuple[_S, _S, int | None, _S, _S, Decimal | None]  # ACTION_FIELDS
 
 
