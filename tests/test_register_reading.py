@@ -267,3 +267,26 @@ def test_a_finding_of_an_unknown_gravity_makes_the_summary_unusable(tmp_path, ex
     assert len(warm.reused) == len(examples) - 1
     assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
     assert warm.anomalies == cold.anomalies
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_callers_frozen_objects_stay_frozen(tmp_path, examples, jobs):
+    """A caller that froze its own objects (a server forking its workers after start-up, so that
+    their collections never copy its pages) finds them frozen after a consolidation: the run's
+    `gc.unfreeze` gave back every frozen object, the caller's too."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        assert before > 0
+        # (a frozen object may still be freed: the count only stays about the same)
+        with R.Register.open(reg, __version__) as r:  # warm: the summaries decoded meanwhile
+            C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=jobs, cache=r, record=r.record)
+        assert before * 0.9 < gc.get_freeze_count() <= before
+        C.consolidate([folder], tmp_path / "froid.xlsx", jobs=jobs)  # cold: the workers' summaries received
+        assert before * 0.9 < gc.get_freeze_count() <= before
+    finally:
+        gc.unfreeze()
