@@ -477,7 +477,9 @@ def _exit_now(status: int) -> None:
     os._exit(status)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, program: bool = False) -> int:
+    """The command of `argv` (else the command line's), its exit status returned. `program`: called
+    as the program `acv-xl` itself (`run`), which then ends without Python's teardown."""
     _utf8_output()
     # pydantic scans every installed package's entry points for plugins (observability hooks) on
     # its first model: ~20 ms of a `valider` run for nothing a command line uses. A user's own
@@ -485,11 +487,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = build_parser().parse_args(argv)
     status = _run(args)
-    # the program's own command line (the console script, `python -m acv_xl`), not a caller's
-    # (tests, scripts); a server's exit is not worth the doubt
-    if argv is None and args.func is not cmd_serveur:
+    # the program's own command line (`run`), never a caller's: a script calling `main()` goes on
+    # after it, its files still open; a server's exit is not worth the doubt
+    if program and args.func is not cmd_serveur:
         _exit_now(status)
     return status
+
+
+def run() -> None:
+    """The program `acv-xl` (its console script, `python -m acv_xl`): the command line's command,
+    then its exit (`_exit_now`)."""
+    sys.exit(main(program=True))
 
 
 def _run(args) -> int:
@@ -529,4 +537,4 @@ def _run(args) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

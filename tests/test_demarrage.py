@@ -32,8 +32,8 @@ def examples(tmp_path_factory) -> list[Path]:
 
 
 def _program(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """`code` then `acv-xl ARGS…` as its console script runs it (`sys.exit(main())`), in a new process."""
-    script = textwrap.dedent(code) + "\nimport sys\nfrom acv_xl.cli import main\nsys.exit(main())\n"
+    """`code` then `acv-xl ARGS…` as its console script runs it (`acv_xl.cli:run`), in a new process."""
+    script = textwrap.dedent(code) + "\nfrom acv_xl.cli import run\nrun()\n"
     return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, cwd=cwd, timeout=300)
 
 
@@ -52,6 +52,26 @@ def test_the_program_skips_the_teardown_but_keeps_status_and_output(examples, ca
     assert proc.returncode == status == 1  # the examples hold errors
     assert json.loads(proc.stdout.decode("utf-8")) == json.loads(capsys.readouterr().out)
     assert b"d\xc3\xa9montage" not in proc.stderr
+
+
+def test_a_script_calling_main_goes_on_after_it_and_keeps_its_files(tmp_path, examples):
+    """`main()` called by a script (the command line's arguments, no `argv` given) returns its
+    status: the script goes on, and a file it holds open keeps what it wrote. The fast exit ended
+    such a script inside `main`, and the file's buffered text was lost."""
+    kept = tmp_path / "journal.txt"
+    script = textwrap.dedent(f"""
+        import sys
+        journal = open({str(kept)!r}, "w", encoding="utf-8")
+        journal.write("avant la validation\\n")
+        from acv_xl.cli import main
+        status = main()
+        print("après", status)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, "valider", str(examples[0]), "--format", "json"],
+                          capture_output=True, timeout=300)
+    assert proc.returncode == 0
+    assert proc.stdout.decode("utf-8").rstrip().rsplit("\n", 1)[-1] == f"après {main(['valider', str(examples[0])])}"
+    assert kept.read_text(encoding="utf-8") == "avant la validation\n"
 
 
 def test_atexit_functions_run_and_a_usage_error_keeps_its_status(tmp_path):
