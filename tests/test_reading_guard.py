@@ -576,3 +576,48 @@ def test_a_hostile_package_gets_the_same_verdict_through_either_directory(tmp_pa
 
     for what, data in variants.items():
         assert verdict(data, real) == verdict(data, lambda d: None), what
+
+
+def test_zlib_ng_gives_zlibs_verdicts_on_damaged_streams(tmp_path):
+    """`zip_guard.inflate` trusts zlib-ng as it trusted zlib: on streams with flipped bits, cut
+    short, with bytes inserted or zeroed, or followed by garbage, both give the same bytes, the same
+    end of stream and unconsumed data, or both refuse (and the same CRC-32)."""
+    import random
+
+    from zlib_ng import zlib_ng
+
+    def inflated(mod, data, size):
+        try:
+            d = mod.decompressobj(-15)
+            return d.decompress(data, size + 1), d.eof, d.unconsumed_tail, d.unused_data
+        except mod.error:
+            return "refusé"
+
+    rng = random.Random(14)
+    with zipfile.ZipFile(_good(tmp_path)) as z:
+        parts = [z.read(i) for i in z.infolist()][:6]
+    refused = 0
+    for part in parts:
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        stream = c.compress(part) + c.flush()
+        assert zlib_ng.crc32(part) == zlib.crc32(part)
+        for _ in range(150):
+            b = bytearray(stream)
+            kind = rng.choice(["bits", "cut", "insert", "zero", "garbage"])
+            i = rng.randrange(len(b))
+            if kind == "bits":
+                b[i] ^= 1 << rng.randrange(8)
+            elif kind == "cut":
+                del b[i:]
+            elif kind == "insert":
+                b[i:i] = rng.randbytes(5)
+            elif kind == "zero":
+                b[i:i + 8] = bytes(8)
+            else:
+                b += rng.randbytes(9)
+            for size in (len(part) - 1, len(part), len(part) + 10):
+                verdict = inflated(zlib, bytes(b), size)
+                refused += verdict == "refusé"
+                assert inflated(zlib_ng, bytes(b), size) == verdict
+                assert inflated(zlib_ng, memoryview(bytes(b)), size) == verdict  # as `inflate` hands it
+    assert refused > 100  # damaged streams indeed
