@@ -522,7 +522,20 @@ def _run(args) -> int:
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         return _fail(f"fichier inaccessible : {exc.filename or exc}")
     except Exception as exc:  # never a traceback for a user; ACV_XL_DEBUG=1 shows it
+        import errno
+
         from acv_xl.contract.reference import ReferenceInvalide
+
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            # the report redirected to a full disk (`acv-xl valider … > rapport.json`): said as
+            # such, not « erreur interne », and the text it could not hold dropped (else Python's
+            # exit would try again and report it in English)
+            try:
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            except OSError:
+                pass
+            return _fail("écriture impossible : plus de place sur le disque (ou quota atteint) ; "
+                         "la sortie est incomplète.")
 
         if isinstance(exc, ReferenceInvalide):  # ACV_XL_REFERENCE names a bad list (annexe): a misuse
             return _fail(_after_colon(str(exc)))

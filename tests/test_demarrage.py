@@ -176,3 +176,15 @@ def test_summaries_are_the_same_whatever_the_number_of_workers(examples, monkeyp
     one = C.summarize_all(items, jobs=2)
     assert alone == two == one
     assert [s.rel for s in two] == [r for _, r in items]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full: a disk always full, Linux only")
+def test_a_report_redirected_to_a_full_disk_is_said_in_french(examples):
+    """`acv-xl valider … > rapport.json` on a full disk said « erreur interne inattendue (OSError…) »:
+    it says the disk is full, with the status of unusable output, and nothing in English."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-c", "from acv_xl.cli import run\nrun()", "valider", str(examples[0]),
+                               "--format", "json"], stdout=full, stderr=subprocess.PIPE, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.decode("utf-8") == ("acv-xl : écriture impossible : plus de place sur le disque (ou quota "
+                                          "atteint) ; la sortie est incomplète.\n")
