@@ -290,3 +290,25 @@ def test_a_callers_frozen_objects_stay_frozen(tmp_path, examples, jobs):
         assert before * 0.9 < gc.get_freeze_count() <= before
     finally:
         gc.unfreeze()
+
+
+def test_a_register_holding_a_trigger_is_refused_untouched(tmp_path, examples):
+    """A register from a colleague may hold a trigger, whose SQL would run on each of our writes:
+    one that never ends (a recursive query) hung the consolidation as it recorded. acv-xl writes
+    none: such a register is refused in French, left as it was."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    with con:
+        con.execute("""CREATE TRIGGER sans_fin AFTER INSERT ON consolidations BEGIN
+                           SELECT count(*) FROM (WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n)
+                                                 SELECT x FROM n);
+                       END""")
+    con.close()
+    before = reg.read_bytes()
+    for create in (True, False):  # consolider, historique
+        with pytest.raises(R.RegisterError, match=r"inutilisable \(il contient des déclencheurs SQL"):
+            R.Register.open(reg, __version__, create=create)
+    assert reg.read_bytes() == before

@@ -429,6 +429,11 @@ class Register:
             return
         if app != APPLICATION_ID:
             raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
+        # a trigger runs its SQL on each of our writes: a register from someone else may hold one that
+        # never ends (a recursive query), or rewrites what is recorded; acv-xl never writes any
+        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone():
+            raise damaged_error(where, "il contient des déclencheurs SQL, qu'acv-xl n'écrit jamais ; "
+                                "par sécurité, il n'est pas utilisé")
         if version < SCHEMA_VERSION:
             self._migrate(where)
         missing = [t for t in TABLES if t not in tables]
