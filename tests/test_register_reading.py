@@ -312,3 +312,25 @@ def test_a_register_holding_a_trigger_is_refused_untouched(tmp_path, examples):
         with pytest.raises(R.RegisterError, match=r"inutilisable \(il contient des déclencheurs SQL"):
             R.Register.open(reg, __version__, create=create)
     assert reg.read_bytes() == before
+
+
+@pytest.mark.parametrize("table, column", [("conventions", "financement_total"), ("lignes", "montant"),
+                                           ("consolidations", "fichiers")])
+def test_historique_refuses_a_register_whose_numbers_are_text(tmp_path, examples, capsys, table, column):
+    """SQLite keeps a text written by hand (or by a colleague's tool) in a column declared REAL: a
+    total « abc » stopped historique with « erreur interne » (or was summed as nothing); the register
+    is said unusable, in French, and no evolution written."""
+    from acv_xl.cli import main
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    with con:
+        con.execute(f"UPDATE {table} SET {column} = 'abc' WHERE rowid = (SELECT MIN(rowid) FROM {table})")
+    con.close()
+    assert main(["historique", str(reg), "-o", str(tmp_path / "evolution.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert f"inutilisable (la colonne « {column} » de la table « {table} » contient autre chose qu'un nombre)" in err
+    assert not (tmp_path / "evolution.xlsx").exists()
