@@ -437,7 +437,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _utf8_output() -> None:
     """Redirected output (a JSON report into a file) is UTF-8 on every system; a console keeps
     its encoding but never fails on a character it cannot show. Neither fails on a file name that
-    is not UTF-8 (its undecodable bytes are held as surrogates): « ? » stands for them."""
+    is not UTF-8 (its undecodable bytes are held as surrogates): « ? » stands for them.
+    No stream at all (None: `pythonw`, a scheduled task, a closed descriptor): written to nowhere,
+    as `print` does, never « erreur interne » after the work is done."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — for the program's lifetime
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream.isatty():

@@ -188,3 +188,20 @@ def test_a_report_redirected_to_a_full_disk_is_said_in_french(examples):
     assert proc.returncode == 2
     assert proc.stderr.decode("utf-8") == ("acv-xl : écriture impossible : plus de place sur le disque (ou quota "
                                           "atteint) ; la sortie est incomplète.\n")
+
+
+def test_a_program_without_standard_output_does_its_work_and_keeps_its_status(tmp_path, examples):
+    """Started by `pythonw` (a scheduled task, a shortcut) or with its descriptor closed, the program
+    has no stdout (None): `consolider` wrote its workbook, then ended on « erreur interne » (status 2)."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    for p in examples[:2]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "conso.xlsx"
+    proc = _program("""
+        import sys
+        sys.stdout = None
+    """, "consolider", str(folder), "-o", str(out), "--jobs", "1")
+    assert proc.returncode == main(["consolider", str(folder), "-o", str(tmp_path / "c2.xlsx"), "--jobs", "1"])
+    assert "erreur interne" not in proc.stderr.decode("utf-8")
+    assert zipfile.ZipFile(out).testzip() is None
