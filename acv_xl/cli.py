@@ -437,7 +437,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _utf8_output() -> None:
     """Redirected output (a JSON report into a file) is UTF-8 on every system; a console keeps
     its encoding but never fails on a character it cannot show. Neither fails on a file name that
-    is not UTF-8 (its undecodable bytes are held as surrogates): « ? » stands for them."""
+    is not UTF-8 (its undecodable bytes are held as surrogates): « ? » stands for them.
+    No stream at all (None: `pythonw`, a scheduled task, a closed descriptor): written to nowhere,
+    as `print` does, never « erreur interne » after the work is done."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — for the program's lifetime
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream.isatty():
@@ -477,7 +483,9 @@ def _exit_now(status: int) -> None:
     os._exit(status)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, program: bool = False) -> int:
+    """The command of `argv` (else the command line's), its exit status returned. `program`: called
+    as the program `acv-xl` itself (`run`), which then ends without Python's teardown."""
     _utf8_output()
     # pydantic scans every installed package's entry points for plugins (observability hooks) on
     # its first model: ~20 ms of a `valider` run for nothing a command line uses. A user's own
@@ -485,11 +493,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = build_parser().parse_args(argv)
     status = _run(args)
-    # the program's own command line (the console script, `python -m acv_xl`), not a caller's
-    # (tests, scripts); a server's exit is not worth the doubt
-    if argv is None and args.func is not cmd_serveur:
+    # the program's own command line (`run`), never a caller's: a script calling `main()` goes on
+    # after it, its files still open; a server's exit is not worth the doubt
+    if program and args.func is not cmd_serveur:
         _exit_now(status)
     return status
+
+
+def run() -> None:
+    """The program `acv-xl` (its console script, `python -m acv_xl`): the command line's command,
+    then its exit (`_exit_now`)."""
+    sys.exit(main(program=True))
 
 
 def _run(args) -> int:
@@ -514,7 +528,20 @@ def _run(args) -> int:
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         return _fail(f"fichier inaccessible : {exc.filename or exc}")
     except Exception as exc:  # never a traceback for a user; ACV_XL_DEBUG=1 shows it
+        import errno
+
         from acv_xl.contract.reference import ReferenceInvalide
+
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            # the report redirected to a full disk (`acv-xl valider … > rapport.json`): said as
+            # such, not « erreur interne », and the text it could not hold dropped (else Python's
+            # exit would try again and report it in English)
+            try:
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            except OSError:
+                pass
+            return _fail("écriture impossible : plus de place sur le disque (ou quota atteint) ; "
+                         "la sortie est incomplète.")
 
         if isinstance(exc, ReferenceInvalide):  # ACV_XL_REFERENCE names a bad list (annexe): a misuse
             return _fail(_after_colon(str(exc)))
@@ -529,4 +556,4 @@ def _run(args) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

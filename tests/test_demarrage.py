@@ -32,8 +32,8 @@ def examples(tmp_path_factory) -> list[Path]:
 
 
 def _program(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """`code` then `acv-xl ARGS…` as its console script runs it (`sys.exit(main())`), in a new process."""
-    script = textwrap.dedent(code) + "\nimport sys\nfrom acv_xl.cli import main\nsys.exit(main())\n"
+    """`code` then `acv-xl ARGS…` as its console script runs it (`acv_xl.cli:run`), in a new process."""
+    script = textwrap.dedent(code) + "\nfrom acv_xl.cli import run\nrun()\n"
     return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, cwd=cwd, timeout=300)
 
 
@@ -52,6 +52,26 @@ def test_the_program_skips_the_teardown_but_keeps_status_and_output(examples, ca
     assert proc.returncode == status == 1  # the examples hold errors
     assert json.loads(proc.stdout.decode("utf-8")) == json.loads(capsys.readouterr().out)
     assert b"d\xc3\xa9montage" not in proc.stderr
+
+
+def test_a_script_calling_main_goes_on_after_it_and_keeps_its_files(tmp_path, examples):
+    """`main()` called by a script (the command line's arguments, no `argv` given) returns its
+    status: the script goes on, and a file it holds open keeps what it wrote. The fast exit ended
+    such a script inside `main`, and the file's buffered text was lost."""
+    kept = tmp_path / "journal.txt"
+    script = textwrap.dedent(f"""
+        import sys
+        journal = open({str(kept)!r}, "w", encoding="utf-8")
+        journal.write("avant la validation\\n")
+        from acv_xl.cli import main
+        status = main()
+        print("après", status)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, "valider", str(examples[0]), "--format", "json"],
+                          capture_output=True, timeout=300)
+    assert proc.returncode == 0
+    assert proc.stdout.decode("utf-8").rstrip().rsplit("\n", 1)[-1] == f"après {main(['valider', str(examples[0])])}"
+    assert kept.read_text(encoding="utf-8") == "avant la validation\n"
 
 
 def test_atexit_functions_run_and_a_usage_error_keeps_its_status(tmp_path):
@@ -156,3 +176,32 @@ def test_summaries_are_the_same_whatever_the_number_of_workers(examples, monkeyp
     one = C.summarize_all(items, jobs=2)
     assert alone == two == one
     assert [s.rel for s in two] == [r for _, r in items]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full: a disk always full, Linux only")
+def test_a_report_redirected_to_a_full_disk_is_said_in_french(examples):
+    """`acv-xl valider … > rapport.json` on a full disk said « erreur interne inattendue (OSError…) »:
+    it says the disk is full, with the status of unusable output, and nothing in English."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-c", "from acv_xl.cli import run\nrun()", "valider", str(examples[0]),
+                               "--format", "json"], stdout=full, stderr=subprocess.PIPE, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.decode("utf-8") == ("acv-xl : écriture impossible : plus de place sur le disque (ou quota "
+                                          "atteint) ; la sortie est incomplète.\n")
+
+
+def test_a_program_without_standard_output_does_its_work_and_keeps_its_status(tmp_path, examples):
+    """Started by `pythonw` (a scheduled task, a shortcut) or with its descriptor closed, the program
+    has no stdout (None): `consolider` wrote its workbook, then ended on « erreur interne » (status 2)."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    for p in examples[:2]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "conso.xlsx"
+    proc = _program("""
+        import sys
+        sys.stdout = None
+    """, "consolider", str(folder), "-o", str(out), "--jobs", "1")
+    assert proc.returncode == main(["consolider", str(folder), "-o", str(tmp_path / "c2.xlsx"), "--jobs", "1"])
+    assert "erreur interne" not in proc.stderr.decode("utf-8")
+    assert zipfile.ZipFile(out).testzip() is None

@@ -209,7 +209,8 @@ def test_the_shortcuts_read_the_shipped_examples_as_the_plain_way(shipped, monke
     assert handed == [len(zipfile.ZipFile(shipped).infolist())]  # the plain way indeed
 
 
-@pytest.mark.parametrize("change", ["none", "comment", "prefix", "extra", "zip64 extra", "backslash", "truncated"])
+@pytest.mark.parametrize("change", ["none", "comment", "prefix", "extra", "zip64 extra", "unicode path extra",
+                                    "backslash", "truncated"])
 def test_a_plain_directory_is_read_as_zipfile_reads_it(tmp_path, change):
     """`zip_guard.directory` gives zipfile's entries for a plain package, and leaves any other to zipfile."""
     raw = _good(tmp_path).read_bytes()
@@ -225,6 +226,11 @@ def test_a_plain_directory_is_read_as_zipfile_reads_it(tmp_path, change):
                     info.extra = struct.pack("<HH", 0x5455, 5) + b"\x01abcd"  # a timestamp, as zip tools write
                 if change == "zip64 extra":
                     info.extra = struct.pack("<HHQ", 1, 8, 0)
+                if change == "unicode path extra" and n == SST_PART:
+                    # Info-ZIP's Unicode path (version, CRC of the name, the name): zipfile renames the
+                    # part by it from Python 3.12, so it is left to zipfile
+                    other = "xl/chaînes.xml".encode()
+                    info.extra = struct.pack("<HHBI", 0x7075, 5 + len(other), 1, zlib.crc32(n.encode())) + other
                 out.writestr(info, data)
             if change == "comment":
                 out.comment = b"un commentaire"
@@ -456,3 +462,162 @@ def test_parsed_parts_remembered_for_the_next_file_stay_a_few_megabytes():
     assert (sf._start_tags(parts[0]), sf._workbook_entries(books[0])) == expected
     template = b'<r><Relationship Id="rId1" Type="t" Target="sheet1.xml"/></r>'
     assert sf._start_tags(template) is sf._start_tags(template)  # a template's part: remembered
+
+
+# ------------------------------------------------------------------ zip_guard.directory against zipfile
+def _central_entries(raw: bytes) -> tuple[int, list[int]]:
+    """The end record's offset and each central entry's, as written (the test's own walk)."""
+    end = raw.rfind(b"PK\x05\x06")
+    size, offset = struct.unpack_from("<II", raw, end + 12)
+    pos, entries = offset, []
+    while pos < offset + size:
+        entries.append(pos)
+        pos += 46 + sum(struct.unpack_from("<HHH", raw, pos + 28))
+    return end, entries
+
+
+def _hostile_variants(raw: bytes) -> dict[str, bytes]:
+    """The package with one field of one part's records crafted: central and local headers that
+    lie, disagree, overlap, name a part with « .. », NUL, backslash or a name already taken…"""
+    end, entries = _central_entries(raw)
+    out = {}
+
+    def patched(at: int, fmt: str, value) -> bytes:
+        b = bytearray(raw)
+        struct.pack_into(fmt, b, at, value)
+        return bytes(b)
+
+    def named(i: int, name: bytes, local: bool) -> bytes:
+        b = bytearray(raw)
+        at, n = entries[i], struct.unpack_from("<H", raw, entries[i] + 28)[0]
+        b[at + 46: at + 46 + n] = name
+        if local:
+            lh = struct.unpack_from("<I", raw, at + 42)[0]
+            b[lh + 30: lh + 30 + n] = name
+        return bytes(b)
+
+    names = [raw[e + 46: e + 46 + struct.unpack_from("<H", raw, e + 28)[0]] for e in entries]
+    for i, at in enumerate(entries):
+        lh = struct.unpack_from("<I", raw, at + 42)[0]
+        size = struct.unpack_from("<I", raw, at + 24)[0]
+        for what, off, fmt, value in (
+                ("descripteur", 8, "<H", 0x8), ("utf8", 8, "<H", 0x800), ("chiffré", 8, "<H", 0x1),
+                ("méthode", 10, "<H", 9), ("crc", 16, "<I", 0), ("compressé 0", 20, "<I", 0),
+                ("compressé zip64", 20, "<I", 0xFFFFFFFF), ("taille 0", 24, "<I", 0), ("taille +1", 24, "<I", size + 1),
+                ("taille zip64", 24, "<I", 0xFFFFFFFF), ("position 0", 42, "<I", 0), ("position +1", 42, "<I", lh + 1),
+                ("position zip64", 42, "<I", 0xFFFFFFFF), ("version", 6, "<H", 64), ("disque", 34, "<H", 3),
+                ("longueur extra", 30, "<H", 0xFFFF)):
+            out[f"{i} {what}"] = patched(at + off, fmt, value)
+        for what, off, fmt, value in (("signature", 0, "<I", 0), ("descripteur", 6, "<H", 0x8),
+                                      ("méthode", 8, "<H", 0), ("taille", 22, "<I", 7), ("extra", 28, "<H", 0xFFFF)):
+            out[f"{i} local {what}"] = patched(lh + off, fmt, value)
+        nm = names[i]
+        for what, new in (("..", b"../" + nm[3:]), ("NUL", nm[:-1] + b"\0"), ("antislash", nm.replace(b"/", b"\\")),
+                          ("majuscules", nm.upper()), ("octet haut", nm[:-1] + b"\xe9")):
+            out[f"{i} nom {what}"] = named(i, new, True)
+            out[f"{i} nom central {what}"] = named(i, new, False)
+        for j, other in enumerate(names):
+            if j != i and len(other) == len(nm):
+                out[f"{i} nom de {j}"] = named(i, other, True)
+                out[f"{i} position de {j}"] = patched(at + 42, "<I", struct.unpack_from("<I", raw, entries[j] + 42)[0])
+                break
+    for cut in (1, 22, 23, 46, 1000):
+        out[f"tronqué {cut}"] = raw[:-cut]
+        out[f"répertoire tronqué {cut}"] = raw[:end - cut] + raw[end:]
+    out["zip64 annoncé"] = raw[:end] + b"PK\x06\x07" + bytes(16) + raw[end:]
+    out["fin : nombre 0"] = patched(end + 8, "<H", 0)
+    out["fin : disque"] = patched(end + 4, "<H", 1)
+    out["fin : position 0"] = patched(end + 16, "<I", 0)
+    return out
+
+
+def test_the_light_directory_gives_zipfiles_entries_on_hostile_packages(tmp_path):
+    """On every crafted variant, `zip_guard.directory` either leaves the package to zipfile (None)
+    or gives exactly zipfile's entries; where zipfile refuses the package, it never accepts it."""
+    raw = _good(tmp_path).read_bytes()
+    variants = _hostile_variants(raw)
+    assert len(variants) > 300
+    light = 0
+    for what, data in variants.items():
+        try:
+            expected = [tuple(getattr(i, f) for f in zip_guard.Entry._fields)
+                        for i in zipfile.ZipFile(io.BytesIO(data)).infolist()]
+        except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError):
+            expected = None
+        found = zip_guard.directory(data)
+        if found is not None:
+            light += 1
+            assert found.infolist() == expected, what
+    assert light > len(variants) // 2  # most variants go the light way, so the comparison means something
+
+
+@pytest.mark.parametrize("part", [0, 1, 2, 3, -3, -2, -1])
+def test_a_hostile_package_gets_the_same_verdict_through_either_directory(tmp_path, part, monkeypatch):
+    """The whole reader on the same crafted variants of one part, through the light directory then
+    through zipfile's: the same convention, or the same French refusal (STR-01/STR-02), never an
+    exception of another kind."""
+    raw = _good(tmp_path).read_bytes()
+    part = part % len(_central_entries(raw)[1])
+    variants = {k: v for k, v in _hostile_variants(raw).items() if k.split(" ")[0] in (str(part), "tronqué",
+                                                                                         "répertoire", "zip64", "fin")}
+    path = tmp_path / "classeur.xlsx"
+    real = zip_guard.directory
+
+    def verdict(data, directory):
+        path.write_bytes(data)
+        monkeypatch.setattr(zip_guard, "directory", directory)
+        zip_guard._INFLATED.clear()
+        zip_guard._DTD_VERDICTS.clear()
+        try:
+            return "lu", read_file(path).model_dump()
+        except UnreadableWorkbook as exc:
+            assert exc.code in ("STR-01", "STR-02") and str(exc).startswith("Le fichier"), str(exc)
+            return "refusé", exc.code, str(exc)
+
+    for what, data in variants.items():
+        assert verdict(data, real) == verdict(data, lambda d: None), what
+
+
+def test_zlib_ng_gives_zlibs_verdicts_on_damaged_streams(tmp_path):
+    """`zip_guard.inflate` trusts zlib-ng as it trusted zlib: on streams with flipped bits, cut
+    short, with bytes inserted or zeroed, or followed by garbage, both give the same bytes, the same
+    end of stream and unconsumed data, or both refuse (and the same CRC-32)."""
+    import random
+
+    from zlib_ng import zlib_ng
+
+    def inflated(mod, data, size):
+        try:
+            d = mod.decompressobj(-15)
+            return d.decompress(data, size + 1), d.eof, d.unconsumed_tail, d.unused_data
+        except mod.error:
+            return "refusé"
+
+    rng = random.Random(14)
+    with zipfile.ZipFile(_good(tmp_path)) as z:
+        parts = [z.read(i) for i in z.infolist()][:6]
+    refused = 0
+    for part in parts:
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        stream = c.compress(part) + c.flush()
+        assert zlib_ng.crc32(part) == zlib.crc32(part)
+        for _ in range(150):
+            b = bytearray(stream)
+            kind = rng.choice(["bits", "cut", "insert", "zero", "garbage"])
+            i = rng.randrange(len(b))
+            if kind == "bits":
+                b[i] ^= 1 << rng.randrange(8)
+            elif kind == "cut":
+                del b[i:]
+            elif kind == "insert":
+                b[i:i] = rng.randbytes(5)
+            elif kind == "zero":
+                b[i:i + 8] = bytes(8)
+            else:
+                b += rng.randbytes(9)
+            for size in (len(part) - 1, len(part), len(part) + 10):
+                verdict = inflated(zlib, bytes(b), size)
+                refused += verdict == "refusé"
+                assert inflated(zlib_ng, bytes(b), size) == verdict
+                assert inflated(zlib_ng, memoryview(bytes(b)), size) == verdict  # as `inflate` hands it
+    assert refused > 100  # damaged streams indeed

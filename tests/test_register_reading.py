@@ -181,3 +181,156 @@ def test_a_register_written_by_an_earlier_version_is_used_and_gives_the_cold_sum
 
 
 # ------------------------------------------------------------------ workers
+
+
+@pytest.mark.parametrize("amount", ["NaN", "-Infinity", "sNaN", "1E+999999999"])
+def test_an_amount_no_workbook_holds_makes_the_summary_unusable(tmp_path, examples, amount):
+    """A register may come from a colleague: an amount that is not finite, or past any float a cell
+    holds (whose French formatting would write a billion digits), is not a summary: the file is read
+    again and the run gives the cold results, without crashing or hanging."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"lines\":[[%' LIMIT 1").fetchone()
+    d = json.loads(text)
+    d["lines"][0][LINE_FIELDS.index("montant")] = amount
+    d["acquis"] = amount
+    crafted = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    with pytest.raises(ValueError):
+        R.load_summary(crafted)
+    with pytest.raises(ValueError):  # the earlier (tagged) form too
+        tagged = json.loads(_tagged(R.load_summary(text)))
+        tagged["acquis"] = {"\x00d": amount}
+        R.load_summary(json.dumps(tagged, ensure_ascii=False, separators=(",", ":")))
+    with con:
+        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
+    con.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
+    assert len(warm.reused) == len(examples) - 1  # the crafted one read again
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+
+
+@pytest.mark.parametrize("change", ["amount text", "amount type", "year type", "finding type", "totaux key"])
+def test_a_summary_in_the_earlier_form_is_held_to_the_declared_types(tmp_path, examples, change):
+    """The tagged form of earlier versions, from a colleague's register, is checked against the same
+    declared types as format 2: a value of another type makes the file be read again, never stops
+    the run (an amount « abc » raised decimal's own error; an amount « mille » was summed)."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"lines\":[[%' LIMIT 1").fetchone()
+    d = json.loads(_tagged(R.load_summary(text)))
+    if change == "amount text":
+        d["acquis"] = {"\x00d": "abc"}
+    elif change == "amount type":
+        d["lines"][0][LINE_FIELDS.index("montant")] = "mille"
+    elif change == "year type":
+        d["lines"][0][LINE_FIELDS.index("annee")] = [2024]
+    elif change == "finding type":
+        d["findings"] = [[1, 2, 3, 4, 5, 6, 7]]
+    else:
+        d["totaux"]["inconnu"] = 1
+    crafted = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    with pytest.raises((ValueError, TypeError, KeyError, AttributeError)):  # what `lookup` turns into « read again »
+        R.load_summary(crafted)
+    with con:
+        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
+    con.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
+    assert len(warm.reused) == len(examples) - 1  # the crafted one read again
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+
+
+@pytest.mark.parametrize("gravite", ["bidon", None])
+def test_a_finding_of_an_unknown_gravity_makes_the_summary_unusable(tmp_path, examples, gravite):
+    """A finding whose gravity is none of « erreur », « avertissement », « information » (a crafted
+    register) stopped consolider with « erreur interne »: the file is read again."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"findings\":[[%' LIMIT 1").fetchone()
+    d = json.loads(text)
+    d["findings"][0][FINDING_FIELDS.index("gravite")] = gravite
+    crafted = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    with pytest.raises(ValueError):
+        R.load_summary(crafted)
+    with con:
+        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
+    con.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
+    assert len(warm.reused) == len(examples) - 1
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+    assert warm.anomalies == cold.anomalies
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_callers_frozen_objects_stay_frozen(tmp_path, examples, jobs):
+    """A caller that froze its own objects (a server forking its workers after start-up, so that
+    their collections never copy its pages) finds them frozen after a consolidation: the run's
+    `gc.unfreeze` gave back every frozen object, the caller's too."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        assert before > 0
+        # (a frozen object may still be freed: the count only stays about the same)
+        with R.Register.open(reg, __version__) as r:  # warm: the summaries decoded meanwhile
+            C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=jobs, cache=r, record=r.record)
+        assert before * 0.9 < gc.get_freeze_count() <= before
+        C.consolidate([folder], tmp_path / "froid.xlsx", jobs=jobs)  # cold: the workers' summaries received
+        assert before * 0.9 < gc.get_freeze_count() <= before
+    finally:
+        gc.unfreeze()
+
+
+def test_a_register_holding_a_trigger_is_refused_untouched(tmp_path, examples):
+    """A register from a colleague may hold a trigger, whose SQL would run on each of our writes:
+    one that never ends (a recursive query) hung the consolidation as it recorded. acv-xl writes
+    none: such a register is refused in French, left as it was."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    with con:
+        con.execute("""CREATE TRIGGER sans_fin AFTER INSERT ON consolidations BEGIN
+                           SELECT count(*) FROM (WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n)
+                                                 SELECT x FROM n);
+                       END""")
+    con.close()
+    before = reg.read_bytes()
+    for create in (True, False):  # consolider, historique
+        with pytest.raises(R.RegisterError, match=r"inutilisable \(il contient des déclencheurs SQL"):
+            R.Register.open(reg, __version__, create=create)
+    assert reg.read_bytes() == before
+
+
+@pytest.mark.parametrize("table, column", [("conventions", "financement_total"), ("lignes", "montant"),
+                                           ("consolidations", "fichiers")])
+def test_historique_refuses_a_register_whose_numbers_are_text(tmp_path, examples, capsys, table, column):
+    """SQLite keeps a text written by hand (or by a colleague's tool) in a column declared REAL: a
+    total « abc » stopped historique with « erreur interne » (or was summed as nothing); the register
+    is said unusable, in French, and no evolution written."""
+    from acv_xl.cli import main
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    with con:
+        con.execute(f"UPDATE {table} SET {column} = 'abc' WHERE rowid = (SELECT MIN(rowid) FROM {table})")
+    con.close()
+    assert main(["historique", str(reg), "-o", str(tmp_path / "evolution.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert f"inutilisable (la colonne « {column} » de la table « {table} » contient autre chose qu'un nombre)" in err
+    assert not (tmp_path / "evolution.xlsx").exists()

@@ -149,11 +149,31 @@ def _label(comite: str | None, date_iso: str) -> str:
     return f"Consolidation du {d[8:10]}/{d[5:7]}/{d[0:4]}" + (f" à {d[11:16]}" if d[11:16] else "")
 
 
+# The columns summed, counted or compared as numbers: SQLite keeps whatever a hand or a tool writes
+# in a column declared REAL or INTEGER (« abc » in a total stopped historique with « erreur interne »)
+_NUMBERS = {
+    "consolidations": ("sans_erreurs", "fichiers", "conventions_comptees", "financement_total"),
+    "lignes": ("montant", "compte"),
+    "fichiers": ("compte",),
+    "conventions": ("financement_total", "erreurs", "avertissements", "informations", "compte"),
+}
+
+
+def _check_numbers(con: sqlite3.Connection, where: str) -> None:
+    for table, cols in _NUMBERS.items():
+        for col in cols:
+            if con.execute(f"SELECT 1 FROM {table} WHERE typeof({col}) NOT IN ('integer', 'real', 'null') "
+                           "LIMIT 1").fetchone():
+                raise damaged_error(where, f"la colonne « {col} » de la table « {table} » contient autre chose "
+                                    "qu'un nombre")
+
+
 def load(reg: Register) -> Evolution:
     """The evolution held by an open register."""
     import pandas as pd
 
     con = reg.con
+    _check_numbers(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
         "FROM consolidations ORDER BY id", con)

@@ -36,12 +36,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from acv_xl.contract import layout
-from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
+from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
+from acv_xl.checks.findings import Gravite
 from acv_xl.checks.totals import Totaux
 from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
@@ -183,7 +184,8 @@ _S = str | None
 # LINE_FIELDS: numero, intitule, axe, financeur, dispositif, nature, annee (a year, or the text
 # typed when it is not one), montant, statut, compte, motif, feuille, cellule
 _Line = tuple[_S, _S, int | None, _S, _S, _S, int | str | None, Decimal | None, _S, bool, _S, _S, _S]
-_Finding = tuple[_S, _S, _S, _S, _S, _S, _S]  # FINDING_FIELDS
+# FINDING_FIELDS: a gravity the consolidation knows (another stopped it: « erreur interne »)
+_Finding = tuple[_S, Literal[tuple(g.value for g in Gravite)], _S, _S, _S, _S, _S]
 _Action = tuple[_S, _S, int | None, _S, _S, Decimal | None]  # ACTION_FIELDS
 
 
@@ -243,7 +245,34 @@ def load_summary(text: str, path: str = "", rel: str = "") -> FileSummary:
     AttributeError when it cannot be used (edited by hand, damaged): the file is then read again."""
     if not text.startswith(_FORMAT_2):
         return _load_tagged(text, path, rel)
-    return FileSummary(path=path, rel=rel, **msgspec.structs.asdict(_decoder().decode(text)))
+    summary = FileSummary(path=path, rel=rel, **msgspec.structs.asdict(_decoder().decode(text)))
+    _check_amounts(summary)
+    return summary
+
+
+# No cell holds more characters than this, so no amount read from a workbook has more digits: an
+# amount past it (or not finite: NaN, Infinity) comes from a crafted or damaged register, and would
+# stop the run (a NaN compared) or hang it (« 1E+999999999 » written out in French, digit by digit).
+_MAX_DIGITS = 32_767
+
+
+def _amount(d: Decimal) -> Decimal:
+    if not d.is_finite() or abs(d.adjusted()) > _MAX_DIGITS:
+        raise ValueError("montant invalide dans le résumé")
+    return d
+
+
+def _check_amounts(f: FileSummary) -> None:
+    """Every amount of a decoded summary is one a workbook can hold (ValueError otherwise)."""
+    amounts = [f.acquis, *(line[_MONTANT] for line in f.lines), *(a[_COUT] for a in f.actions)]
+    if f.totaux is not None:
+        t = f.totaux
+        amounts += [t.cout_total, t.financement_total]
+        for d in (t.par_financeur, t.par_axe, t.par_annee, t.par_statut, t.par_action):
+            amounts += d.values()
+    for d in amounts:
+        if isinstance(d, Decimal):
+            _amount(d)
 
 
 # The tagged form, written before format 2 and still read: amounts and dates as
@@ -254,7 +283,7 @@ _D, _DATE, _DT = "\x00d", "\x00date", "\x00dt"  # tags no workbook text can hold
 def _dec(d: dict) -> Any:
     if len(d) == 1:
         if (v := d.get(_D)) is not None:
-            return Decimal(v)
+            return _amount(Decimal(v))
         if (v := d.get(_DATE)) is not None:
             return date.fromisoformat(v)
         if (v := d.get(_DT)) is not None:
@@ -265,18 +294,25 @@ def _dec(d: dict) -> Any:
 def _load_tagged(text: str, path: str = "", rel: str = "") -> FileSummary:
     try:
         d = json.loads(text, object_hook=_dec)
-    except RecursionError:  # nested past Python's limit: damaged, not a reason to stop the run
-        raise ValueError("résumé illisible") from None
+    except (RecursionError, ArithmeticError):  # nested past Python's limit, an amount « abc »:
+        raise ValueError("résumé illisible") from None  # damaged, not a reason to stop the run
     d["communes"] = tuple(d["communes"])
     for k in ("lines", "findings", "actions"):
         d[k] = tuple(map(tuple, d[k]))
     d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}
     if d["totaux"] is not None:
         d["totaux"] = Totaux(**d["totaux"])
-    return FileSummary(path=path, rel=rel, **d)
+    # no type was checked above: the summary is held to format 2's declared types (a text amount
+    # would be summed, a list of years compared), as an older register may come from anyone
+    try:
+        return load_summary(dump_summary(FileSummary(path=path, rel=rel, **d)), path, rel)
+    except msgspec.EncodeError:
+        raise ValueError("résumé illisible") from None
 
 
 _STATUT = LINE_FIELDS.index("statut")
+_MONTANT = LINE_FIELDS.index("montant")
+_COUT = ACTION_FIELDS.index("cout_total")
 
 
 def valid_until(f: FileSummary, today: date) -> str | None:
@@ -393,6 +429,11 @@ class Register:
             return
         if app != APPLICATION_ID:
             raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
+        # a trigger runs its SQL on each of our writes: a register from someone else may hold one that
+        # never ends (a recursive query), or rewrites what is recorded; acv-xl never writes any
+        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone():
+            raise damaged_error(where, "il contient des déclencheurs SQL, qu'acv-xl n'écrit jamais ; "
+                                "par sécurité, il n'est pas utilisé")
         if version < SCHEMA_VERSION:
             self._migrate(where)
         missing = [t for t in TABLES if t not in tables]

@@ -387,21 +387,28 @@ def _prepare_workers(workers: int) -> None:
 
 
 @contextmanager
-def _kept_whole():
+def _kept_whole(freeze: bool = True):
     """No collection while this process decodes the register's summaries and receives the
     workers' (hundreds of thousands of objects, all kept, no cycle among them), then all it holds
     frozen — given back, when `summarize_all` ends, to the oldest generation, which only a full
     collection walks. Otherwise each collection would walk them again: the first one after the
     decoding walked them all (≈ 60 ms of a warm run), and a cold run's collections walked its
-    growing results ≈ 170 times (≈ 40 ms)."""
+    growing results ≈ 170 times (≈ 40 ms). `freeze` False: collections paused only (`_may_freeze`)."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if freeze:
+            gc.freeze()
         if was:
             gc.enable()
+
+
+def _may_freeze() -> bool:
+    """Whether this run may freeze what it holds: not when a caller froze objects of its own (a server
+    forking its workers after start-up, a library caller), as `gc.unfreeze` would give back theirs too."""
+    return gc.get_freeze_count() == 0
 
 
 def _prepare_writing() -> None:
@@ -433,13 +440,15 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
         if progress:
             progress(done, n)
 
+    freeze = _may_freeze()
     if jobs <= 1 or n <= 1:
         if meanwhile is not None:
             try:
-                with _kept_whole():
+                with _kept_whole(freeze):
                     meanwhile()
             finally:
-                gc.unfreeze()
+                if freeze:
+                    gc.unfreeze()
         out: list[FileSummary] = []
         for i in range(0, n, 16):  # by chunks, as the workers do: the collector runs in between
             out.extend(_summarize_chunk(items[i:i + 16]))
@@ -457,12 +466,13 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     # Workers are forked at the first submit, before any progress-bar thread exists. What this
     # process holds then (the modules, mostly) is frozen for the pool's time: the workers'
     # collections never walk it, nor copy the memory pages they share with this process.
-    gc.freeze()
+    if freeze:
+        gc.freeze()
     try:
         pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
         try:
             futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
-            with _kept_whole():  # every worker is forked by now: none inherits a paused collector
+            with _kept_whole(freeze):  # every worker is forked by now: none inherits a paused collector
                 if meanwhile is not None:
                     meanwhile()
                 _prepare_writing()
@@ -480,7 +490,8 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             raise
         pool.shutdown()
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
     # Rare: one process per file, so that only the file that kills its process is reported.
     for i in sorted(retry):
         p, r = items[i]

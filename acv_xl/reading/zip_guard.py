@@ -80,8 +80,8 @@ _MAX_EXTRACT_VERSION = 63  # zipfile's
 
 def directory(data: bytes) -> Directory | None:
     """The central directory of a package in memory, read here when it is plain — no archive
-    comment, no zip64 record, nothing before the archive, no entry comment, no zip64 extra field, a
-    file name without NUL or backslash: every workbook Excel, LibreOffice or a library writes —
+    comment, no zip64 record, nothing before the archive, no entry comment, no zip64 or Unicode
+    path extra field, a file name without NUL or backslash: every workbook Excel, LibreOffice or a library writes —
     else None, and `zipfile` reads it (with its own verdicts on a damaged one). The same entries
     as zipfile's, twice as fast (a batch opens 1,000 packages of some 40 parts)."""
     n = len(data)
@@ -120,11 +120,16 @@ def directory(data: bytes) -> Directory | None:
     return Directory(entries) if pos == end else None
 
 
+# extra fields zipfile reads: zip64 sizes, and (from Python 3.12) Info-ZIP's Unicode path, which
+# renames the part (7-Zip and Info-ZIP write it for a name outside ASCII)
+_READ_BY_ZIPFILE = (0x0001, 0x7075)
+
+
 def _plain_extra(extra: bytes) -> bool:
-    """An entry's extra field, well formed and without zip64 sizes (zipfile would read those)."""
+    """An entry's extra field, well formed and without a field zipfile reads (`_READ_BY_ZIPFILE`)."""
     while len(extra) >= 4:
         tag, length = struct.unpack_from("<HH", extra)
-        if tag == 1 or length + 4 > len(extra):
+        if tag in _READ_BY_ZIPFILE or length + 4 > len(extra):
             return False
         extra = extra[length + 4:]
     return not extra
