@@ -211,23 +211,6 @@ class Index:
         return list(map(self.familles.__getitem__, map(_DISPOSITIF, self.counted_lines)))
 
     @lazy
-    def _famille_lines(self) -> dict[str | None, list[tuple]]:
-        out: dict[str | None, list[tuple]] = {}
-        for lf, fam in zip(self.counted_lines, self.counted_familles):
-            if fam is not None:
-                lines = out.get(lf.numero)
-                if lines is None:
-                    out[lf.numero] = [(lf, fam)]
-                else:
-                    lines.append((lf, fam))
-        return out
-
-    def famille_lines_of(self, numero: str | None) -> list[tuple]:
-        """(line, family) of an action's counted lines whose dispositif is of a family, in row order:
-        what FIN-06, 08, 23 and 25 look for among its lines (most lines are of none). Shared: read it."""
-        return self._famille_lines.get(numero, [])
-
-    @lazy
     def _counted_by_action(self) -> dict[str | None, list]:
         out: dict[str | None, list] = {}
         for numero, run in groupby(self.counted_lines, _NUMERO):  # as `_lines_by_action`

@@ -85,7 +85,6 @@ class Judged:
     def __init__(self, conv: Convention, action: FicheAction, lines: list[LigneFinancement],
                  counted: list[LigneFinancement]):
         self.conv, self.action, self.lines, self.counted = conv, action, lines, counted
-        self.ix = index(conv)  # the run's: its per-line facts
 
     @lazy
     def total(self) -> Decimal:
@@ -97,14 +96,14 @@ class Judged:
     def part_mo(self) -> totals.PartMO:
         """L1111-10 shares, the MO known: only its own autofinancement is its own share (the counted
         lines given: `part_mo` counts the same ones)."""
-        ix = self.ix
+        ix = index(self.conv)
         return totals.part_mo(self.counted, ix.categories, self.action, ix.mo_codes)
 
     @lazy
-    def famille_lines(self) -> list[tuple[LigneFinancement, str]]:
-        """(line, `famille(lf.dispositif)`) of its counted lines of a family, in their order (FIN-06,
-        08, 23, 25 ask): from the run's, each line's family worked out once."""
-        return self.ix.famille_lines_of(self.action.numero)
+    def familles(self) -> list[str | None]:
+        """`famille(lf.dispositif)` of each counted line, in their order (FIN-06, 08, 23, 25 ask): the
+        run's families, looked up in C."""
+        return list(map(index(self.conv).familles.__getitem__, map(_DISPOSITIF, self.counted)))
 
     @lazy
     def categories_known(self) -> bool:
@@ -116,7 +115,7 @@ class Judged:
     @lazy
     def dotations(self) -> Decimal:
         """The counted R2334-27 dotations of the action."""
-        is_dotation = self.ix.memo("r2334", lambda: totals.shared_dotations(self.conv.dispositifs))
+        is_dotation = index(self.conv).memo("r2334", lambda: totals.shared_dotations(self.conv.dispositifs))
         return is_dotation.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
 
 
@@ -268,7 +267,7 @@ def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None)
         outre_mer = str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER
     if outre_mer:
         return True
-    return any(fam == layout.FAMILLE_INTERREG for _, fam in j.famille_lines)  # a counted Interreg line
+    return layout.FAMILLE_INTERREG in j.familles  # a counted Interreg line
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
@@ -389,7 +388,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
         if dep is None or dep <= 0:
             continue
         groups: dict[str, list[LigneFinancement]] = {}
-        for lf, fam in j.famille_lines:
+        for lf, fam in zip(j.counted, j.familles):
             if fam in layout.FAMILLES_R2334_27:
                 groups.setdefault(fam, []).append(lf)
         if not groups:
@@ -900,7 +899,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                  "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon corrigez le financeur "
                  "ou le maître d'ouvrage.")
     for j in judged_actions(conv):
-        fdc = [lf for lf, fam in j.famille_lines if fam == layout.FAMILLE_FONDS_CONCOURS
+        fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
         if not fdc:
             continue
@@ -982,7 +981,7 @@ def frla_deficit(conv: Convention) -> Iterable[Finding]:
     deficit the fund retains is the one of its instruction, which the workbook may not hold whole
     (resale value, rents), so the message says what to check."""
     for j in judged_actions(conv):
-        frla = [lf for lf, fam in j.famille_lines if fam == "FRLA"]
+        frla = [lf for lf, fam in zip(j.counted, j.familles) if fam == "FRLA"]
         if not frla:
             continue
         recettes = totals.total([lf for lf in j.counted if lf.nature in layout.NATURES_RECETTE])
