@@ -167,9 +167,9 @@ def test_fin12_finds_the_duplicates_a_plain_walk_finds(lines):
     "montant": st.sampled_from([100, 250.5, None, "abc"]), "statut": st.sampled_from(["Acquis", "Refusé", "Sollicité"])}),
     max_size=14))
 def test_the_runs_line_facts_are_what_each_rule_worked_out(lines):
-    """The FIN rules' per-line facts, worked out once per run (`Index.familles`, `counted_of`,
-    `famille_lines_of`), equal what each rule computed on its own: `famille` of each line's
-    dispositif, `totals.counted` of each action's lines, its counted lines of a family in row order."""
+    """The FIN rules' per-line facts, worked out once per run (`Index.familles`, `counted_familles`,
+    `counted_of`), equal what each rule computed on its own: `famille` of each line's dispositif,
+    `totals.counted` of each action's lines."""
     from acv_xl.checks import totals
     from acv_xl.checks.rules import Index
     from acv_xl.contract.dispositifs import famille
@@ -183,8 +183,6 @@ def test_the_runs_line_facts_are_what_each_rule_worked_out(lines):
     for numero in {lf.numero for lf in rows} | {"absent"}:
         counted = totals.counted(index.lines_of(numero))
         assert index.counted_of(numero) == counted
-        assert index.famille_lines_of(numero) == [(lf, famille(lf.dispositif)) for lf in counted
-                                                  if famille(lf.dispositif) is not None]
 
 
 @settings(max_examples=100, deadline=None)
