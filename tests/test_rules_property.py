@@ -97,7 +97,7 @@ def test_rules_never_crash_on_a_damaged_structure(headers, tables, names, change
 
 
 blankish = st.sampled_from([None, "", " ", "\t ", ExcelError(" "), NoCachedValue(""), NoCachedValue("  "), " x", 0, False,
-                            ExcelError("#REF!"), "a" * 40_000, " " * 40_000, "1.1", "1.2", " 1.1 "])
+                            ExcelError("#REF!"), "a" * 40_000, " " * 40_000, "b" * 20_000, "1.1", "1.2", " 1.1 "])
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,6 +157,32 @@ def test_fin12_finds_the_duplicates_a_plain_walk_finds(lines):
     finally:
         _INDEX.reset(token)
     assert got == want
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(st.fixed_dictionaries({
+    "numero": st.sampled_from(["1.1", "1.2", "9.9", None]), "financeur": st.sampled_from(["ETAT", "EPCI", "UE"]),
+    "dispositif": st.sampled_from(["DSIL", "dsil exceptionnelle", "DETR 2025", "Fonds de concours", "FRLA",
+                                   "Interreg", "Subvention", None]),
+    "montant": st.sampled_from([100, 250.5, None, "abc"]), "statut": st.sampled_from(["Acquis", "Refusé", "Sollicité"])}),
+    max_size=14))
+def test_the_runs_line_facts_are_what_each_rule_worked_out(lines):
+    """The FIN rules' per-line facts, worked out once per run (`Index.familles`, `counted_familles`,
+    `counted_of`), equal what each rule computed on its own: `famille` of each line's dispositif,
+    `totals.counted` of each action's lines."""
+    from acv_xl.checks import totals
+    from acv_xl.checks.rules import Index
+    from acv_xl.contract.dispositifs import famille
+
+    raw = clean_raw()
+    raw["T_Financements"] = [dict(raw["T_Financements"][0], **ln) for ln in lines]
+    index = Index(build(raw))
+    rows = index.rows(layout.T_FINANCEMENTS)
+    assert all(index.familles[lf.dispositif] == famille(lf.dispositif) for lf in rows)
+    assert index.counted_familles == [famille(lf.dispositif) for lf in totals.counted(rows)]
+    for numero in {lf.numero for lf in rows} | {"absent"}:
+        counted = totals.counted(index.lines_of(numero))
+        assert index.counted_of(numero) == counted
 
 
 @settings(max_examples=100, deadline=None)

@@ -197,6 +197,35 @@ class Index:
         Shared: read it, never change it."""
         return totals.counted(self.rows(layout.T_FINANCEMENTS))
 
+    # What the FIN rules read of each financing line, worked out once per run rather than by each rule
+    # (a plan names a few dispositifs on many lines): its family, and the counted lines per action.
+    @lazy
+    def familles(self) -> dict[str | None, str | None]:
+        """`dispositifs.famille(lf.dispositif)` of every non-empty line: `index.familles[lf.dispositif]`
+        (each distinct name decided once). Shared: read it, never change it."""
+        return {nom: dispositifs.famille(nom) for nom in set(map(_DISPOSITIF, self.rows(layout.T_FINANCEMENTS)))}
+
+    @lazy
+    def counted_familles(self) -> list[str | None]:
+        """The family of each of `counted_lines`, in their order (looked up in C)."""
+        return list(map(self.familles.__getitem__, map(_DISPOSITIF, self.counted_lines)))
+
+    @lazy
+    def _counted_by_action(self) -> dict[str | None, list]:
+        out: dict[str | None, list] = {}
+        for numero, run in groupby(self.counted_lines, _NUMERO):  # as `_lines_by_action`
+            lines = out.get(numero)
+            if lines is None:
+                out[numero] = list(run)
+            else:
+                lines.extend(run)
+        return out
+
+    def counted_of(self, numero: str | None) -> list:
+        """`totals.counted(index.lines_of(numero))`, from the run's counted lines: an action's counted
+        lines in row order. Shared: read it, never change it."""
+        return self._counted_by_action.get(numero, [])
+
     def memo(self, key: Any, build: Callable[[], Any]) -> Any:
         if key not in self._memo:
             self._memo[key] = build()
@@ -274,6 +303,7 @@ class Index:
 
 
 _NUMERO = attrgetter("numero")
+_DISPOSITIF = attrgetter("dispositif")
 _PAIR = attrgetter("financeur", "dispositif")
 _RAW = attrgetter("raw")
 _PROBLEMS = attrgetter("problems")

@@ -8,7 +8,6 @@ from operator import attrgetter, ne
 
 from typing import Iterable
 
-from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention, FicheAction
@@ -166,12 +165,12 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
     them, with the completed list as suggestion; an `Engagée`/`En cours`/`Terminée` action without
     `Date de signature`."""
     known = {f.code for f in rows(conv, layout.T_FINANCEURS) if f.code}
-    lines_of = index(conv).lines_of
+    counted_of = index(conv).counted_of
     for a in actions(conv):
         if a.maturite == ABANDONNEE or not a.numero:
             continue
         financeurs: dict[str, None] = {}  # those that must cosign, in order of first line
-        for lf in totals.counted(lines_of(a.numero)):
+        for lf in counted_of(a.numero):  # `totals.counted(lines_of(a.numero))`, the run's
             if lf.financeur in financeurs or lf.nature == layout.NATURE_AUTOFINANCEMENT \
                     or lf.financeur not in known or _fctva_names(lf.financeur, lf.dispositif):  # `_fctva(lf)`
                 continue

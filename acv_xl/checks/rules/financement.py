@@ -20,7 +20,7 @@ from collections import Counter
 from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, repeat
-from operator import attrgetter, is_, is_not
+from operator import attrgetter, eq, is_, is_not
 from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
@@ -101,23 +101,34 @@ class Judged:
 
     @lazy
     def familles(self) -> list[str | None]:
-        """`famille(lf.dispositif)` of each counted line, in their order (FIN-06, 08, 23, 25 ask)."""
-        return [famille(lf.dispositif) for lf in self.counted]
+        """`famille(lf.dispositif)` of each counted line, in their order (FIN-06, 08, 23, 25 ask): the
+        run's families, looked up in C."""
+        return list(map(index(self.conv).familles.__getitem__, map(_DISPOSITIF, self.counted)))
 
     @lazy
     def categories_known(self) -> bool:
         """Whether every counted subsidy, autofinancement, fonds propres or apport line has a financeur of
         known category (Public/Privé): an unknown financeur (FIN-02) could be public, or the MO itself,
         so the L1111-10 and 2018-514 ratios would be guesses."""
-        categorie = index(self.conv).categories.get
-        return all(categorie(lf.financeur) in layout.L.CATEGORIE for lf in self.counted
-                   if lf.nature == layout.NATURE_SUBVENTION or lf.nature in layout.NATURES_APPORT)
+        return self.action.numero not in _categories_unknown(self.conv)
 
     @lazy
     def dotations(self) -> Decimal:
         """The counted R2334-27 dotations of the action."""
         is_dotation = index(self.conv).memo("r2334", lambda: totals.shared_dotations(self.conv.dispositifs))
         return is_dotation.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
+
+
+def _categories_unknown(conv: Convention) -> set[str | None]:
+    """The numbers of the actions holding a counted subsidy, autofinancement, fonds propres or apport
+    line whose financeur has no known category: one pass over the run's counted lines (a judged
+    action's counted lines are exactly those of its number)."""
+    def build() -> set[str | None]:
+        categorie = index(conv).categories.get
+        known, subvention, apport = layout.L.CATEGORIE, layout.NATURE_SUBVENTION, layout.NATURES_APPORT
+        return {lf.numero for lf in index(conv).counted_lines
+                if (lf.nature == subvention or lf.nature in apport) and categorie(lf.financeur) not in known}
+    return index(conv).memo("categories_unknown", build)
 
 
 def judged_actions(conv: Convention) -> list[Judged]:
@@ -133,6 +144,7 @@ def _judged_actions(conv: Convention) -> Iterable[Judged]:
     # the numbers whose plan holds a counted line without a readable amount, or a line with an
     # unreadable status, nature or financeur (every sum would be a guess): one pass over the lines
     refuse = layout.STATUT_REFUSE  # `lf.compte`, inlined
+    counted_of = index(conv).counted_of
     unsure = {lf.numero for lf in lignes(conv)
               if (lf.montant is None and lf.statut != refuse) or (lf.problems and not _LINE_KEYS.isdisjoint(lf.problems))}
     for a in actions:
@@ -140,15 +152,14 @@ def _judged_actions(conv: Convention) -> Iterable[Judged]:
             continue  # an unreadable maturity may be « Abandonnée »
         if counts[a.numero] > 1:
             continue  # a duplicated number (ACT-01): whose are the lines? not guessed
-        lines = plan(conv, a)
         if a.cout_total is None or a.cout_total <= 0:
             continue  # no cost: ACT-02/ACT-05
-        counted = totals.counted(lines)
+        counted = counted_of(a.numero)  # `totals.counted(plan(conv, a))`, shared
         if not counted:
             continue  # no counted line: ACT-08
         if a.numero in unsure:
             continue
-        yield Judged(conv, a, lines, counted)
+        yield Judged(conv, a, plan(conv, a), counted)
 
 
 def _pct(ratio: Decimal, seuil: int) -> str:
@@ -550,8 +561,9 @@ def commencement(conv: Convention) -> Iterable[Finding]:
     « Commencement » is the first legal act (a works order, a signed contract): studies and land
     purchases are not one, so the message asks to check what the start date is."""
     action = index(conv).action
-    for lf in lignes(conv):
-        if lf.statut != "Sollicité" or lf.date_demande is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):
+    lines = lignes(conv)  # the `Sollicité` ones (a few), found in C
+    for lf in compress(lines, map(eq, map(_STATUT, lines), repeat("Sollicité"))):
+        if lf.date_demande is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):
             continue
         a = action(lf.numero)
         if a is not None and a.date_debut is not None and a.date_debut < lf.date_demande:
@@ -575,9 +587,8 @@ def incompatibilite(conv: Convention) -> Iterable[Finding]:
     except the Anah-funded chef de projet ACV (the whole programme's, whatever the axe); `ANRU` when
     the action's derogation is not `ANRU` (empty counts as `Aucune`)."""
     action = index(conv).action
-    for lf in index(conv).counted_lines:
-        if lf.financeur not in _FIN15_FINANCEURS:  # the only financeurs judged here (first: no lookup)
-            continue
+    counted = index(conv).counted_lines  # the lines of the only financeurs judged here (few), found in C
+    for lf in compress(counted, map(_FIN15_FINANCEURS.__contains__, map(_FINANCEUR, counted))):
         a = action(lf.numero)
         if a is None:
             continue
@@ -586,7 +597,7 @@ def incompatibilite(conv: Convention) -> Iterable[Finding]:
                    f"{q(a.type_mo)} ({a.maitre_ouvrage or ''}).")
             sugg = "Vérifiez le financeur ou le maître d'ouvrage de l'action."
         elif (lf.financeur == "ANAH" and a.axe is not None and a.axe != 1
-              and famille(lf.dispositif) != layout.FAMILLE_ANAH_CHEF_PROJET):
+              and index(conv).familles[lf.dispositif] != layout.FAMILLE_ANAH_CHEF_PROJET):
             msg = f"l'Anah finance l'habitat (axe 1) ; l'action relève de l'axe {a.axe}."
             sugg = "Vérifiez le financeur ou l'axe de l'action."
         elif lf.financeur == "ANRU" and (a.derogation or "Aucune") != "ANRU" and "derogation" not in a.problems:
@@ -719,7 +730,7 @@ def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
     """An État subsidy that no family recognises and the workbook does not mark `Dotation R2334-27`."""
     if lf.financeur != layout.CODE_ETAT or lf.nature != layout.NATURE_SUBVENTION:
         return False
-    if famille(lf.dispositif) is not None:
+    if index(conv).familles[lf.dispositif] is not None:
         return False
     d = index(conv).dispositif(lf.financeur, lf.dispositif)
     return not (d is not None and d.dotation_r2334_27 == "Oui")
@@ -744,10 +755,11 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     it, so it must not pass silently; the message says so and names the closest listed dispositif.
     It still counts in the 100 % cap of public aid (FIN-09)."""
     noms = _listes(conv).get(layout.CODE_ETAT, ())
-    etat, subvention = layout.CODE_ETAT, layout.NATURE_SUBVENTION
-    for lf in index(conv).counted_lines:
-        # `_etat_non_reconnue`'s first test inlined: most lines are no État subsidy
-        if lf.financeur != etat or lf.nature != subvention or not _etat_non_reconnue(conv, lf) or _fctva(lf):
+    counted = index(conv).counted_lines
+    # `_etat_non_reconnue`'s first test, in C: most lines are no État subsidy
+    etat_subvention = (layout.CODE_ETAT, layout.NATURE_SUBVENTION).__eq__
+    for lf in compress(counted, map(etat_subvention, map(_FINANCEUR_NATURE, counted))):
+        if not _etat_non_reconnue(conv, lf) or _fctva(lf):
             continue
         proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
         nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
@@ -785,6 +797,7 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 
 
 _FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
+_STATUT, _FINANCEUR_NATURE = attrgetter("statut"), attrgetter("financeur", "nature")
 
 
 def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancement]]:
@@ -806,7 +819,7 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
     noms = listes[lf.financeur]
     if dispositifs.listed(lf.dispositif, noms) is not None or _etat_non_reconnue(conv, lf):
         return None
-    fam = famille(lf.dispositif)
+    fam = index(conv).familles[lf.dispositif]
     autre = owner.get(fam) if fam is not None else None
     if autre is not None and autre != lf.financeur:
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
@@ -831,9 +844,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     categorie_of = index(conv).categories.get
     mo_codes = index(conv).mo_codes
     mo_of: dict[str, frozenset[str]] = {}
-    for lf in index(conv).counted_lines:
-        if lf.nature not in layout.NATURES_APPORT:
-            continue
+    counted = index(conv).counted_lines  # those of nature autofinancement, fonds propres, apport: in C
+    for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
         if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10:
             continue
@@ -873,10 +885,10 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     itself, hors subventions (the MO's own share, `totals.part_mo`; equal passes): CGCT L5214-16 V
     (communautés de communes), L5215-26 (communautés urbaines), L5216-5 VI (communautés
     d'agglomération). The parties are judged on every counted line; the amount on judged plans."""
-    action = index(conv).action
-    for lf in index(conv).counted_lines:
-        if famille(lf.dispositif) != layout.FAMILLE_FONDS_CONCOURS:
-            continue
+    ix = index(conv)
+    action = ix.action
+    # the counted fonds de concours (few lines, mostly none), found in C from the run's families
+    for lf in compress(ix.counted_lines, map(eq, ix.counted_familles, repeat(layout.FAMILLE_FONDS_CONCOURS))):
         a = action(lf.numero)
         if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur):
             continue
@@ -920,13 +932,15 @@ def caducite(conv: Convention) -> Iterable[Finding]:
     after it; an action begun more than four years before the comité and not `Terminée`; a planned
     end more than four years after the start. One finding per action and dispositif, on its first line."""
     ref = reference_date(conv)
-    action = index(conv).action
+    ix = index(conv)
+    action = ix.action
     seen: set[tuple] = set()
     acquis = layout.STATUTS_ACQUIS  # `totals.counted(lignes(conv), STATUTS_ACQUIS)`, from the run's counted lines
-    for lf in [lf for lf in index(conv).counted_lines if lf.statut in acquis]:
+    counted = ix.counted_lines
+    for lf, fam in compress(zip(counted, ix.counted_familles), map(acquis.__contains__, map(_STATUT, counted))):
         if lf.annee is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):  # `_subvention_etat_encadree`
             continue
-        key = (lf.numero, famille(lf.dispositif) or lf.dispositif)
+        key = (lf.numero, fam or lf.dispositif)
         a = action(lf.numero)
         if key in seen or a is None or a.maturite == layout.MATURITE_ABANDONNEE:
             continue

@@ -13,10 +13,12 @@ SIREN (PRJ-05); no « commune manquante » while one code of `T_Communes` is unr
 from __future__ import annotations
 
 import re
+from itertools import compress, repeat
+from operator import attrgetter, eq
 from typing import Any, Iterable
 
 from acv_xl.checks.findings import Finding
-from acv_xl.contract import dispositifs, layout
+from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
 from acv_xl.contract.reference import ConventionRef, Reference
 from acv_xl.contract.values import fmt_number, fold
@@ -239,9 +241,10 @@ def detr_population(conv: Convention) -> Iterable[Finding]:
     ix = index(conv)
     ref = ix.reference
     communes_of: dict[str, Any] = {}
-    for lf in rows(conv, layout.T_FINANCEMENTS):
-        if lf.dispositif is None or dispositifs.famille(str(lf.dispositif)) != layout.FAMILLE_DETR \
-                or lf.statut == layout.STATUT_REFUSE:
+    lines = rows(conv, layout.T_FINANCEMENTS)  # the DETR ones (the run's families), found in C
+    detr = map(eq, map(ix.familles.__getitem__, map(attrgetter("dispositif"), lines)), repeat(layout.FAMILLE_DETR))
+    for lf in compress(lines, detr):
+        if lf.statut == layout.STATUT_REFUSE:
             continue
         action = ix.action(lf.numero)
         if action is None or action.type_mo != "Commune" or not action.maitre_ouvrage:

@@ -303,16 +303,19 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
                                f"(début : {q(text[:40] + '…')}).",
                        suggestion="Raccourcissez ce texte (un long document se joint au dossier à part), "
                                   "puis enregistrez le classeur depuis Excel.")
+    lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
+    # one cheap pass first: a long text is rare, and this rule runs on every « Valider » (a 5,000-line
+    # plan: 60,000 values), in C: the texts (the others have no length to look at, and asking a number
+    # or a date for one would raise and clear an exception each), named cells' and tables' together;
+    # when all of them together hold no more characters than one cell may (one join, no call per
+    # text; ≈ 11,000 characters in a usual workbook), none is too long; else each one's length
+    texts = list(filter(_IS_STR, chain(map(_RAW, conv.names.values()),
+                                       chain.from_iterable(map(dict.values, map(_RAW, lines))))))
+    if len("".join(texts)) <= EXCEL_MAX_TEXT or max(map(len, texts)) <= EXCEL_MAX_TEXT:
+        return
     for nv in conv.names.values():
         if isinstance(nv.raw, str) and len(nv.raw) > EXCEL_MAX_TEXT:
             yield finding(nv.sheet, nv.cell, "", nv.raw)
-    lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
-    # one cheap pass first: a long text is rare, and this rule runs on every « Valider » (a 5,000-line
-    # plan: 60,000 values), in C: the texts' lengths (the others have no length to look at, and asking
-    # a number or a date for one would raise and clear an exception each)
-    values = chain.from_iterable(map(dict.values, map(_RAW, lines)))
-    if max(map(len, filter(_IS_STR, values)), default=0) <= EXCEL_MAX_TEXT:
-        return
     if not any(v.__class__ is str and len(v) > EXCEL_MAX_TEXT for ligne in lines for v in ligne.raw.values()):
         return  # a long value, but no text itself (an error or formula text): as before
     for ligne in lines:
