@@ -200,3 +200,26 @@ def test_the_index_finds_the_dispositif_a_scan_finds(pairs):
     index = Index(conv)
     for f, d in set(pairs) | {("AUTRE", "X")}:
         assert index.dispositif(f, d) is conv.dispositif(f, d)
+
+
+def test_rows_and_memo_read_the_running_index():
+    """`rows(conv, table)` gives the running index's own list (built once per run, the same object
+    each time) and a fresh walk outside a run or for another convention; `Index.memo` builds a
+    value once, even a None."""
+    from acv_xl.checks.rules import _INDEX, Index, rows
+
+    conv, other = build(clean_raw()), build(clean_raw())
+    t = layout.T_FINANCEMENTS
+    index = Index(conv)
+    token = _INDEX.set(index)
+    try:
+        first = rows(conv, t)
+        assert first is index.rows(t) and rows(conv, t) is first
+        assert first == [x for x in conv.financements if not x.is_empty()]
+        assert rows(other, t) == [x for x in other.financements if not x.is_empty()]
+        assert rows(other, t) is not index.rows(t)
+    finally:
+        _INDEX.reset(token)
+    assert rows(conv, t) is not first and rows(conv, t) == first  # no run: a fresh index
+    built: list = []
+    assert [index.memo("k", lambda: built.append(1)) for _ in range(3)] == [None] * 3 and built == [1]
