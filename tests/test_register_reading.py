@@ -45,6 +45,15 @@ def _folder(tmp_path: Path, examples) -> Path:
     return folder
 
 
+def _recorded(tmp_path: Path, examples) -> tuple[Path, Path]:
+    """The examples in a folder, consolidated once into a new register: (folder, register)."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    return folder, reg
+
+
 def _exactly(s: FileSummary) -> list:
     """Every field with its value's type, down into the tuples and the totals (`==` alone would
     take Decimal("1.0") for Decimal("1.00"), True for 1)."""
@@ -165,10 +174,7 @@ def test_a_warm_runs_summaries_equal_a_cold_runs_field_by_field(tmp_path, exampl
 
 
 def test_a_register_written_by_an_earlier_version_is_used_and_gives_the_cold_summaries(tmp_path, examples):
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "registre.sqlite"
-    with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    folder, reg = _recorded(tmp_path, examples)
     con = sqlite3.connect(reg)
     rows = con.execute("SELECT id, resume FROM analyses").fetchall()
     with con:
@@ -183,15 +189,23 @@ def test_a_register_written_by_an_earlier_version_is_used_and_gives_the_cold_sum
 # ------------------------------------------------------------------ workers
 
 
+def _stored_then_read_again(tmp_path: Path, examples, folder: Path, reg: Path, con, aid: int, crafted: str) -> None:
+    """`crafted` stored as analysis `aid`'s summary: the warm run reads that file again and gives
+    the cold run's summaries."""
+    with con:
+        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
+    con.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
+    assert len(warm.reused) == len(examples) - 1  # the crafted one read again
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+
+
 @pytest.mark.parametrize("amount", ["NaN", "-Infinity", "sNaN", "1E+999999999"])
 def test_an_amount_no_workbook_holds_makes_the_summary_unusable(tmp_path, examples, amount):
     """A register may come from a colleague: an amount that is not finite, or past any float a cell
     holds (whose French formatting would write a billion digits), is not a summary: the file is read
     again and the run gives the cold results, without crashing or hanging."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "registre.sqlite"
-    with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    folder, reg = _recorded(tmp_path, examples)
     con = sqlite3.connect(reg)
     aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"lines\":[[%' LIMIT 1").fetchone()
     d = json.loads(text)
@@ -204,12 +218,7 @@ def test_an_amount_no_workbook_holds_makes_the_summary_unusable(tmp_path, exampl
         tagged = json.loads(_tagged(R.load_summary(text)))
         tagged["acquis"] = {"\x00d": amount}
         R.load_summary(json.dumps(tagged, ensure_ascii=False, separators=(",", ":")))
-    with con:
-        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
-    con.close()
-    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
-    assert len(warm.reused) == len(examples) - 1  # the crafted one read again
-    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+    _stored_then_read_again(tmp_path, examples, folder, reg, con, aid, crafted)
 
 
 @pytest.mark.parametrize("change", ["amount text", "amount type", "year type", "finding type", "totaux key"])
@@ -217,10 +226,7 @@ def test_a_summary_in_the_earlier_form_is_held_to_the_declared_types(tmp_path, e
     """The tagged form of earlier versions, from a colleague's register, is checked against the same
     declared types as format 2: a value of another type makes the file be read again, never stops
     the run (an amount « abc » raised decimal's own error; an amount « mille » was summed)."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "registre.sqlite"
-    with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    folder, reg = _recorded(tmp_path, examples)
     con = sqlite3.connect(reg)
     aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"lines\":[[%' LIMIT 1").fetchone()
     d = json.loads(_tagged(R.load_summary(text)))
@@ -237,22 +243,14 @@ def test_a_summary_in_the_earlier_form_is_held_to_the_declared_types(tmp_path, e
     crafted = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
     with pytest.raises((ValueError, TypeError, KeyError, AttributeError)):  # what `lookup` turns into « read again »
         R.load_summary(crafted)
-    with con:
-        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
-    con.close()
-    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
-    assert len(warm.reused) == len(examples) - 1  # the crafted one read again
-    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+    _stored_then_read_again(tmp_path, examples, folder, reg, con, aid, crafted)
 
 
 @pytest.mark.parametrize("gravite", ["bidon", None])
 def test_a_finding_of_an_unknown_gravity_makes_the_summary_unusable(tmp_path, examples, gravite):
     """A finding whose gravity is none of « erreur », « avertissement », « information » (a crafted
     register) stopped consolider with « erreur interne »: the file is read again."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "registre.sqlite"
-    with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    folder, reg = _recorded(tmp_path, examples)
     con = sqlite3.connect(reg)
     aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"findings\":[[%' LIMIT 1").fetchone()
     d = json.loads(text)
@@ -274,10 +272,7 @@ def test_a_callers_frozen_objects_stay_frozen(tmp_path, examples, jobs):
     """A caller that froze its own objects (a server forking its workers after start-up, so that
     their collections never copy its pages) finds them frozen after a consolidation: the run's
     `gc.unfreeze` gave back every frozen object, the caller's too."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "registre.sqlite"
-    with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    folder, reg = _recorded(tmp_path, examples)
     gc.freeze()
     try:
         before = gc.get_freeze_count()
@@ -296,10 +291,7 @@ def test_a_register_holding_a_trigger_is_refused_untouched(tmp_path, examples):
     """A register from a colleague may hold a trigger, whose SQL would run on each of our writes:
     one that never ends (a recursive query) hung the consolidation as it recorded. acv-xl writes
     none: such a register is refused in French, left as it was."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "registre.sqlite"
-    with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    folder, reg = _recorded(tmp_path, examples)
     con = sqlite3.connect(reg)
     with con:
         con.execute("""CREATE TRIGGER sans_fin AFTER INSERT ON consolidations BEGIN
@@ -322,10 +314,7 @@ def test_historique_refuses_a_register_whose_numbers_are_text(tmp_path, examples
     is said unusable, in French, and no evolution written."""
     from acv_xl.cli import main
 
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "registre.sqlite"
-    with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    folder, reg = _recorded(tmp_path, examples)
     con = sqlite3.connect(reg)
     with con:
         con.execute(f"UPDATE {table} SET {column} = 'abc' WHERE rowid = (SELECT MIN(rowid) FROM {table})")

@@ -154,6 +154,20 @@ class lazy:
         return value
 
 
+def _by_action(lines) -> dict[str | None, list]:
+    """Financing lines by action number. A plan lists an action's lines together, mostly: its runs
+    of one number grouped in C, each run added to the number's list (its lines stay in row order,
+    the numbers in order of first line)."""
+    out: dict[str | None, list] = {}
+    for numero, run in groupby(lines, _NUMERO):
+        group = out.get(numero)
+        if group is None:
+            out[numero] = list(run)
+        else:
+            group.extend(run)
+    return out
+
+
 class Index:
     """What several rules look up, computed once per `run_rules` call (a workbook of 500 actions and
     5 000 financing lines must validate in a few tens of milliseconds for the Excel button)."""
@@ -212,14 +226,7 @@ class Index:
 
     @lazy
     def _counted_by_action(self) -> dict[str | None, list]:
-        out: dict[str | None, list] = {}
-        for numero, run in groupby(self.counted_lines, _NUMERO):  # as `_lines_by_action`
-            lines = out.get(numero)
-            if lines is None:
-                out[numero] = list(run)
-            else:
-                lines.extend(run)
-        return out
+        return _by_action(self.counted_lines)
 
     def counted_of(self, numero: str | None) -> list:
         """`totals.counted(index.lines_of(numero))`, from the run's counted lines: an action's counted
@@ -235,16 +242,7 @@ class Index:
     # The lookups below are asked once per line or per action: plain dicts, built on first use.
     @lazy
     def _lines_by_action(self) -> dict[str | None, list]:
-        # a plan lists an action's lines together, mostly: its runs of one number grouped in C, each
-        # run added to the number's list (its lines stay in row order, the numbers in order of first line)
-        out: dict[str | None, list] = {}
-        for numero, run in groupby(self.rows(layout.T_FINANCEMENTS), _NUMERO):
-            lines = out.get(numero)
-            if lines is None:
-                out[numero] = list(run)
-            else:
-                lines.extend(run)
-        return out
+        return _by_action(self.rows(layout.T_FINANCEMENTS))
 
     def lines_of(self, numero: str | None) -> list:
         """Non-empty financing lines of an action, in row order."""
