@@ -212,7 +212,6 @@ _TEMPLATE_CELLS = {n.name: (n.sheet, n.cell) for n in layout.NAMED_CELLS}
 # What `_fill` reads of each non-empty financing line, in one C call per line
 _LINE_ATTRS = attrgetter("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut", "sheet",
                          "raw", "cells")
-_ACQUIS = frozenset(layout.STATUTS_ACQUIS)
 _RAW = attrgetter("raw")
 _IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
 
@@ -262,25 +261,18 @@ def _fill(s: FileSummary, report) -> None:
     filled = _filled(conv.actions, "numero")  # once (each `is_empty` walks a row)
     s.nb_actions = len(filled)
     s.totaux = report.totaux if report.totaux is not None else totals.compute(conv)
-    # `totals.counted`, inlined: a parsed amount, not refused (each line is judged once, below)
-    refuse = layout.STATUT_REFUSE
+    counted = set(map(id, totals.counted(conv.financements)))  # what counts: `totals` alone says it
     actions = {a.numero: a for a in conv.actions if a.numero}
     s.actions = tuple((a.numero, a.intitule, a.axe, a.maitre_ouvrage, a.maturite, a.cout_total) for a in filled)
     lines = []
-    acquis = []  # `totals.total(totals.counted(conv.financements, STATUTS_ACQUIS))`: the same amounts in order
     for lf in _filled(conv.financements, "numero"):
         numero, financeur, dispositif, nature, annee, montant, statut, sheet, raw, cells = _LINE_ATTRS(lf)
         if not lines:  # one table, one Financeur column: kept only when away from the template's
             col = cells.get("financeur", "").rstrip("0123456789")  # `lf.cell("financeur")`
             s.financeur_col = col if col != TEMPLATE_FINANCEUR_COL else ""
         a = actions.get(numero)
-        compte = montant is not None and statut != refuse
-        if compte:
-            motif = ""
-            if statut in _ACQUIS:
-                acquis.append(montant)
-        else:
-            motif = "refusé" if statut == refuse else "montant illisible"
+        compte = id(lf) in counted
+        motif = "" if compte else ("refusé" if statut == layout.STATUT_REFUSE else "montant illisible")
         lines.append((
             numero or _text(raw.get("numero")),
             a.intitule if a else None,
@@ -296,7 +288,7 @@ def _fill(s: FileSummary, report) -> None:
             sheet,
             cells.get("montant", ""),  # `lf.cell("montant")`
         ))
-    s.acquis = sum(acquis, totals.ZERO)
+    s.acquis = totals.total(totals.counted(conv.financements, layout.STATUTS_ACQUIS))
     s.lines = tuple(lines)
 
 
