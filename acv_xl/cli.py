@@ -80,15 +80,10 @@ def _say(message: str, file=None) -> None:
     print(literal(message), file=file or sys.stdout)
 
 
-def _after_colon(message: str) -> str:
-    """« Le fichier… » as it reads after « acv-xl : » (lower case); never a path that starts it."""
-    if message.split(" ", 1)[0] in ("Le", "Fichier", "Accès", "Variable"):
-        return message[:1].lower() + message[1:]
-    return message
-
-
 def _fail(message: str, status: int = 2) -> int:
-    _say(f"acv-xl : {message}", sys.stderr)
+    # a message of several lines (a reference list's problems, one a line) keeps them, each shown literally
+    for line in f"acv-xl : {message}".split("\n"):
+        _say(line, sys.stderr)
     return status
 
 
@@ -129,12 +124,12 @@ def cmd_exemples(args) -> int:
 def _reference(args):
     """The national list the command compares with (`--reference`, else `ACV_XL_REFERENCE`, else the
     shipped one), checked now: (list, None), or (None, exit status 2 after a French message)."""
-    from acv_xl.contract.reference import ReferenceInvalide, current, load
+    from acv_xl.contract.reference import ReferenceInvalide, after_colon, current, load
 
     try:
         return (load(args.reference) if args.reference else current()), None
     except ReferenceInvalide as exc:  # « acv-xl : le fichier de référence… », lower case after the colon
-        return None, _fail(_after_colon(str(exc)))
+        return None, _fail(after_colon(str(exc)))
 
 
 def cmd_valider(args) -> int:
@@ -530,7 +525,7 @@ def _run(args) -> int:
     except Exception as exc:  # never a traceback for a user; ACV_XL_DEBUG=1 shows it
         import errno
 
-        from acv_xl.contract.reference import ReferenceInvalide
+        from acv_xl.contract.reference import ReferenceInvalide, after_colon
 
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
             # the report redirected to a full disk (`acv-xl valider … > rapport.json`): said as
@@ -544,7 +539,7 @@ def _run(args) -> int:
                          "la sortie est incomplète.")
 
         if isinstance(exc, ReferenceInvalide):  # ACV_XL_REFERENCE names a bad list (annexe): a misuse
-            return _fail(_after_colon(str(exc)))
+            return _fail(after_colon(str(exc)))
         if type(exc).__name__ == "LicenseError":  # xlwings' own, in English: a set-up to fix, not a bug
             return _fail("la clé de licence d'xlwings (variable d'environnement XLWINGS_LICENSE_KEY) est vide ou "
                          "invalide. Pour une commune, un EPCI ou une préfecture (usage non commercial), définissez "

@@ -131,3 +131,32 @@ def test_a_bad_xlwings_licence_key_is_said_in_french():
     err = out.stderr.decode()
     assert out.returncode == 2, err
     assert "XLWINGS_LICENSE_KEY=noncommercial" in err and "erreur interne" not in err and "license key" not in err
+
+
+@pytest.mark.parametrize("by_env", [False, True])
+def test_a_reference_list_s_problems_are_said_once_each_on_their_own_line(tmp_path, monkeypatch, capsys, by_env):
+    """A reference list with bad cells: one line per problem (not « ␊ » in one long line), each
+    once (the list given by ACV_XL_REFERENCE printed them twice), the sentence in lower case after
+    « … : »."""
+    from acv_xl.cli import main
+    from acv_xl.contract.reference import SHIPPED
+
+    header, first, second = SHIPPED.read_text(encoding="utf-8").splitlines()[:3]
+    bad = tmp_path / "liste.csv"
+    bad.write_text("\n".join([header, first.replace(first.split(",")[2], "demain", 1),
+                              second.replace(second.split(",")[2], "hier", 1)]) + "\n", encoding="utf-8")
+    book = tmp_path / "arras.xlsx"
+    build_workbook(book, example_conventions()["arras.xlsx"])
+    if by_env:
+        monkeypatch.setenv("ACV_XL_REFERENCE", str(bad))
+        status = main(["valider", str(book)])
+    else:
+        monkeypatch.delenv("ACV_XL_REFERENCE", raising=False)
+        status = main(["valider", str(book), "--reference", str(bad)])
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert status == 2 and "␊" not in err, err
+    assert lines[0].endswith("le fichier de référence " + str(bad) + " est invalide :"), lines[0]
+    assert [line for line in lines[1:] if "date attendue" in line] == [
+        "  - ligne 2, colonne « date_signature_convention » : « demain » : date attendue au format AAAA-MM-JJ",
+        "  - ligne 3, colonne « date_signature_convention » : « hier » : date attendue au format AAAA-MM-JJ"]

@@ -47,12 +47,20 @@ class ReferenceInvalide(Exception):
     """A reference list that cannot be used; `str()` is the French message for the user."""
 
     def __init__(self, message: str, anomalies: list[Anomalie] | None = None):
+        self.message = message  # without the anomalies' lines: what a caller rewording it takes
         self.anomalies = anomalies or []
         detail = "".join(f"\n  - {a}" for a in self.anomalies[:10])
         more = len(self.anomalies) - 10
         if more > 0:
             detail += f"\n  - … et {more} autre{'s' if more > 1 else ''} anomalie{'s' if more > 1 else ''}"
         super().__init__(message + detail)
+
+
+def after_colon(message: str) -> str:
+    """A message as it reads after « … : » (« le fichier… », lower case); never a path that starts it."""
+    if message.split(" ", 1)[0] in ("Le", "Fichier", "Accès", "Variable"):
+        return message[:1].lower() + message[1:]
+    return message
 
 
 @dataclass(frozen=True)
@@ -317,5 +325,6 @@ def current() -> Reference:
         try:
             return load(env)
         except ReferenceInvalide as exc:
-            raise ReferenceInvalide(f"Variable d'environnement {ENV_VAR} : {exc}", exc.anomalies) from None
+            raise ReferenceInvalide(f"Variable d'environnement {ENV_VAR} : {after_colon(exc.message)}",
+                                    exc.anomalies) from None
     return shipped()
