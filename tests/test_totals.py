@@ -167,3 +167,20 @@ def test_lists_shared_between_runs_answer_as_each_runs_own():
     oui, non = [dispositif("REGION", "Fonds XYZ", "Oui")], [dispositif("REGION", "Fonds XYZ", "Non")]
     assert totals.shared_dotations(oui)(line) is True and totals.shared_dotations(non)(line) is False
     assert totals.shared_dotations(oui) is totals.shared_dotations(list(oui))
+
+
+def test_the_answers_a_shared_list_keeps_are_bounded():
+    """A server meets the template's lists for months, and new maîtres d'ouvrage and dispositifs
+    with every workbook: the answers a shared lookup keeps stay bounded, and still right."""
+    fs = [build_row(Financeur, {"code": "SYND", "nom": "Syndicat des eaux", "categorie": "Public"})]
+    shared = totals.shared_mo_codes(fs)
+    for i in range(totals._ANSWERS_MAX + 500):
+        action = build_row(FicheAction, {"numero": "1.1", "maitre_ouvrage": f"Maître d'ouvrage n° {i}"})
+        assert shared(action) == totals.MOCodes(fs)(action) == frozenset()
+        assert len(shared._known) <= totals._ANSWERS_MAX
+    named = build_row(FicheAction, {"numero": "1.1", "maitre_ouvrage": "Syndicat des eaux"})
+    assert shared(named) == {"SYND"}
+    dotations = totals.shared_dotations([])
+    for i in range(totals._ANSWERS_MAX + 10):
+        line = build_row(LigneFinancement, {"financeur": "ETAT", "dispositif": f"Fonds {i}"})
+        assert dotations(line) is False and len(dotations._known) <= totals._ANSWERS_MAX

@@ -116,6 +116,19 @@ def categorie(financeurs: Iterable[Financeur], code: str | None) -> str | None:
     return ref.categorie if ref else None
 
 
+# Answers a lookup keeps (roles of a line, codes of a MO, dotations by pair): shared by the runs
+# that meet the same lists (`_shared`), i.e. for months in a server, where every workbook brings new
+# maîtres d'ouvrage and dispositifs — bounded, forgotten all at once when full (still right after).
+_ANSWERS_MAX = 4_096
+
+
+def _remember(answers: dict, key: Any, value: Any) -> Any:
+    if len(answers) >= _ANSWERS_MAX:
+        answers.clear()
+    answers[key] = value
+    return value
+
+
 class Categories:
     """`categorie(financeurs, code)` for many codes, in O(1) — a 5,000-line plan asks once per line:
     `Categories(financeurs).get(code)`. The workbook's rows over the reference list, the first row
@@ -188,7 +201,7 @@ class MOCodes:
                 found.add(layout.CODE_DU_MO[action.type_mo])
             if action.maitre_ouvrage:
                 found.update(self._by_name.get(dispositifs.normalise(action.maitre_ouvrage), ()))
-            codes = self._known[key] = frozenset(found)
+            codes = _remember(self._known, key, frozenset(found))
         return codes
 
 
@@ -253,7 +266,7 @@ def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Finan
     for lf in counted(action_lines):
         role = roles.get(key := (mo, lf.nature, lf.financeur))
         if role is None:
-            role = roles[key] = role_l1111_10(lf, mo, categorie_of)
+            role = _remember(roles, key, role_l1111_10(lf, mo, categorie_of))
         if role == PROPRE:
             propre += lf.montant
         elif role == SUBVENTION_PUBLIQUE:
@@ -295,8 +308,8 @@ class DotationsR2334:
         key = (lf.financeur, lf.dispositif)  # a few pairs, asked for every line of every action
         known = self._known.get(key)
         if known is None:
-            known = self._known[key] = dispositifs.is_r2334_27(lf.dispositif) or self._oui.get(
-                (lf.financeur, dispositifs.normalise(lf.dispositif or "")), False)
+            known = _remember(self._known, key, dispositifs.is_r2334_27(lf.dispositif) or self._oui.get(
+                (lf.financeur, dispositifs.normalise(lf.dispositif or "")), False))
         return known
 
 
