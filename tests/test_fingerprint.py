@@ -374,3 +374,18 @@ def test_long_and_short_tables_are_looked_up_alike(monkeypatch, few_rows):
         reference = json.dumps(fpm.canonical_data(conv), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         assert fpm.canonical_json(conv) == reference
         assert fpm.canonical_json(conv) == reference  # every value seen before
+
+
+def test_a_list_holding_a_pasted_text_is_not_kept_between_runs():
+    """The template's lists are kept between runs (`acv-xl serveur` runs for months): a list holding
+    a long pasted text is not, in the fingerprint's memory nor in the reader's."""
+    from acv_xl.checks import fingerprint as fpm
+    from acv_xl.contract import layout
+    from acv_xl.reading import read as rd
+
+    short, pasted = ["FEDER", "Subvention"], ["FEDER", "x" * (64 * 1024)]
+    assert fpm._list_key(("a", "b"), (), short) is not None
+    assert fpm._list_key(("a", "b"), (), pasted) is None
+    args = (layout.T_DISPOSITIFS, ("financeur", "dispositif"), ("A", "B"), "Dispositifs", [2])
+    assert rd._list_key(*args, [tuple(short)]) is not None
+    assert rd._list_key(*args, [tuple(pasted)]) is None

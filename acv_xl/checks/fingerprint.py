@@ -281,6 +281,7 @@ _LISTS = frozenset((layout.T_FINANCEURS.name, layout.T_DISPOSITIFS.name))
 _LIST_TEXTS: dict[tuple, str] = {}
 _LIST_MAX_VALUES = 4_000
 _LIST_MAX = 32
+_LIST_MAX_CHARS = 64 * 1024  # the template's lists: ≈ 3,400 characters
 
 
 def _list_key(attrs: tuple[str, ...], date_columns: tuple[int, ...], values: list) -> tuple | None:
@@ -292,6 +293,8 @@ def _list_key(attrs: tuple[str, ...], date_columns: tuple[int, ...], values: lis
     if not kinds <= _STORED or (datetime in kinds and any(
             v.tzinfo is not None for v in values if v.__class__ is datetime)):
         return None
+    if str in kinds and sum(len(v) for v in values if v.__class__ is str) > _LIST_MAX_CHARS:
+        return None  # a pasted text: not kept for months by `acv-xl serveur`
     return (attrs, date_columns, types, tuple(values))  # the columns (which are dates), the values by type
 
 

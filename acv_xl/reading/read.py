@@ -169,6 +169,7 @@ _LISTS = frozenset((layout.T_FINANCEURS.name, layout.T_DISPOSITIFS.name))
 _LIST_ROWS: dict[tuple, tuple[list[tuple], list]] = {}
 _LIST_MAX = 32
 _LIST_MAX_ROWS = 1_000
+_LIST_MAX_CHARS = 64 * 1024  # the template's lists: ≈ 3,400 characters; a pasted text is not kept for months
 _TEXT_OR_BLANK = frozenset((str, type(None)))
 
 
@@ -177,7 +178,8 @@ def _list_key(table: layout.Table, attrs: tuple[str, ...], letters: tuple[str, .
     """`_LIST_ROWS`'s key of a list table's rows (its place and columns), or None when not kept."""
     if table.name not in _LISTS or len(got) > _LIST_MAX_ROWS:
         return None
-    if not set(map(type, chain.from_iterable(got))) <= _TEXT_OR_BLANK:
+    values = list(chain.from_iterable(got))
+    if not set(map(type, values)) <= _TEXT_OR_BLANK or sum(map(len, filter(None, values))) > _LIST_MAX_CHARS:
         return None
     return (table.name, attrs, letters, sheet, tuple(numbers))
 
