@@ -501,7 +501,8 @@ class Register:
         return out
 
     def lookup_all(self, sha256s) -> dict[str, FileSummary]:
-        """`lookup` for many contents at once (one query per 500): the summaries found, by SHA-256."""
+        """The summaries recorded for these contents with these rules (still true today), by SHA-256
+        (one query per 500); an unreadable one (edited by hand) is left out: its file is read again."""
         wanted = sorted(set(sha256s))
         latest: dict[str, tuple[int, str]] = {}
         with self._reading():
@@ -511,7 +512,7 @@ class Register:
                         "SELECT sha256, id, resume FROM analyses WHERE version_regles = ? AND (valable_jusqu_au IS NULL "
                         f"OR valable_jusqu_au >= ?) AND sha256 IN ({','.join('?' * len(chunk))}) ORDER BY id",
                         (self.version_regles, self.today, *chunk)):
-                    latest[sha] = (aid, resume)  # the last one recorded wins, as in `lookup`
+                    latest[sha] = (aid, resume)  # the last one recorded wins
         out: dict[str, FileSummary] = {}
         for sha, (aid, resume) in latest.items():
             try:
@@ -523,19 +524,7 @@ class Register:
 
     def lookup(self, sha256: str) -> FileSummary | None:
         """The summary recorded for this content with these rules (still true today), or None."""
-        with self._reading():
-            row = self.con.execute(
-                "SELECT id, resume FROM analyses WHERE sha256 = ? AND version_regles = ? "
-                "AND (valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) ORDER BY id DESC LIMIT 1",
-                (sha256, self.version_regles, self.today)).fetchone()
-        if row is None:
-            return None
-        try:
-            summary = load_summary(row[1])
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return None  # an unreadable summary (edited by hand): the file is simply read again
-        self._known[sha256] = row[0]
-        return summary
+        return self.lookup_all([sha256]).get(sha256)
 
     # -- recording a run
     def record(self, result: ConsolidationResult) -> int:
