@@ -1422,3 +1422,13 @@ def test_the_comite_date_is_read_in_figures_or_in_words_and_an_unreadable_one_is
     folder = _folder(tmp_path, examples)
     assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", "Comité de juin", "--jobs", "1") in (0, 1)
     assert "aucune date reconnue" in capsys.readouterr().err
+
+
+def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, capsys):
+    """A register's name holding a terminal escape sequence is shown as it is, never acted on
+    (as every other command does, `outputs.terminal.literal`)."""
+    from acv_xl.history.historique import run_historique
+
+    status = run_historique(tmp_path / "a\x1b[31m.sqlite", tmp_path / "e.xlsx")
+    err = capsys.readouterr().err
+    assert status == 2 and "registre introuvable" in err and "\x1b" not in err, err

@@ -384,10 +384,12 @@ def to_json(ev: Evolution) -> dict:
 def run_historique(registre: Path, out: Path, json_path: Path | None = None, version: str = "",
                    replace: bool = False) -> int:
     """The `acv-xl historique` command: exit status 0, or 2 with a French message."""
+    from acv_xl.outputs.terminal import literal  # paths and texts shown as they are, no escape sequence
+
     t0 = time.perf_counter()
 
     def fail(message: str) -> int:
-        print(f"acv-xl : {message}", file=sys.stderr)
+        print(literal(f"acv-xl : {message}"), file=sys.stderr)
         return 2
 
     if not registre.exists():
@@ -431,10 +433,10 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
               f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur).",
               file=sys.stderr)
     duree = f"{time.perf_counter() - t0:.1f}".replace(".", ",")
-    print(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
-          f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"
-          f"{'s' if len(ev.mouvements) > 1 else ''} → {out}" + (f" ; JSON : {json_path}" if json_path else "")
-          + f" ({duree} s)." + (f" {rien_a_comparer(ev)}" if not ev.mouvements else ""), file=sys.stderr)
+    print(literal(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
+                  f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"
+                  f"{'s' if len(ev.mouvements) > 1 else ''} → {out}" + (f" ; JSON : {json_path}" if json_path else "")
+                  + f" ({duree} s)." + (f" {rien_a_comparer(ev)}" if not ev.mouvements else "")), file=sys.stderr)
     return 0
 
 
