@@ -89,10 +89,10 @@ def _fail(message: str, status: int = 2) -> int:
 
 # ----------------------------------------------------------------------------- commands
 def cmd_modele(args) -> int:
-    from acv_xl.outputs.output_guard import Output, check_outputs
+    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs
 
-    out = Path(args.sortie)
-    if problem := check_outputs([], [Output(out, (".xlsx",), "SORTIE")], replace=args.remplacer):
+    out = Path(args.sortie)  # a convention workbook: replaces no file, a report neither, without --remplacer
+    if problem := check_outputs([], [Output(out, (".xlsx",), "SORTIE", CONVENTION_WORKBOOK)], replace=args.remplacer):
         return _fail(problem)
     from acv_xl.outputs.template import build_workbook
 
@@ -103,7 +103,7 @@ def cmd_modele(args) -> int:
 
 def cmd_exemples(args) -> int:
     from acv_xl.outputs.examples import example_conventions, write_examples
-    from acv_xl.outputs.output_guard import Output, check_outputs, folder_missing
+    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs, folder_missing
 
     folder = Path(args.dossier)
     if folder.exists() and not folder.is_dir():
@@ -112,7 +112,7 @@ def cmd_exemples(args) -> int:
         return _fail(folder_missing(folder.absolute()))
     conventions = example_conventions()
     if folder.is_dir():
-        outputs = [Output(folder / name, (".xlsx",), "DOSSIER") for name in conventions]
+        outputs = [Output(folder / name, (".xlsx",), "DOSSIER", CONVENTION_WORKBOOK) for name in conventions]
         if problem := check_outputs([], outputs, replace=args.remplacer):
             return _fail(problem)
     paths = write_examples(folder, conventions)
@@ -140,9 +140,10 @@ def cmd_valider(args) -> int:
         if len(args.fichiers) != 1:
             return _fail("--annoter s'emploie avec un seul fichier.")
         from acv_xl.outputs.annotate import check_output
-        from acv_xl.outputs.output_guard import Output, check_outputs
+        from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs
 
-        out = Output(Path(args.annoter), (".xlsx", ".xlsm"), "--annoter")
+        # an annotated copy is a convention the user may go on editing: it replaces no report either
+        out = Output(Path(args.annoter), (".xlsx", ".xlsm"), "--annoter", CONVENTION_WORKBOOK)
         # the copy's own words first (same file, .xlsm kept .xlsm), then the rules of every output
         if problem := (check_output(Path(args.fichiers[0]), Path(args.annoter))
                        or check_outputs(args.fichiers, [out], replace=args.remplacer)):

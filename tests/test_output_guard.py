@@ -193,6 +193,50 @@ def test_a_convention_workbook_is_never_taken_for_a_report(folder):
     assert derived_kind(folder / "absent.xlsx") is None
 
 
+def test_a_convention_workbook_never_replaces_a_report_without_remplacer(folder, tmp_path):
+    """`modele`, `exemples`, `valider --annoter` and `migrer` write convention workbooks: typed over
+    a référent's consolidation or annex they replaced it silently (any report could be replaced).
+    They are refused like over any other file, and replace it with `--remplacer`."""
+    out = tmp_path / "rapports"
+    out.mkdir()
+    conso, annexe = out / "arras.xlsx", out / "annexe.xlsx"  # « arras.xlsx »: a name `exemples` writes
+    ok(acv("consolider", folder, "-o", conso))
+    ok(acv("annexe", folder / "arras.xlsx", "-o", annexe))
+    assert (derived_kind(conso), derived_kind(annexe)) == ("consolidation", "annexe")
+    src = folder / "calais.xlsx"
+    attempts = [(("modele", conso), "un classeur consolidé"),
+                (("exemples", out), "un classeur consolidé"),
+                (("valider", src, "--annoter", conso), "un classeur consolidé"),
+                (("migrer", src, "-o", annexe), "l'annexe d'une convention"),
+                (("modele", annexe), "l'annexe d'une convention")]
+    before = snapshot(out)
+    for args, what in attempts:
+        refused(acv(*args), "existe déjà", what, "il n'est pas remplacé", "--remplacer")
+        assert snapshot(out) == before, args
+    for args, _ in attempts:
+        ok(acv(*args, "--remplacer"))
+    assert derived_kind(conso) is None and derived_kind(annexe) is None
+
+
+@pytest.mark.parametrize("kind", ["consolidation", "annexe", "extrait", "comparaison", "historique"])
+def test_the_guard_replaces_a_report_only_for_a_report_of_its_kind(tmp_path, kind):
+    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, mark_xlsxwriter
+
+    path = tmp_path / "rapport.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    wb.add_worksheet("Lignes")
+    mark_xlsxwriter(wb, kind)
+    wb.close()
+    assert check_outputs([], [Output(path, (".xlsx",), "-o", kind)]) is None
+    for other in ["consolidation", "annexe", "extrait", "comparaison", "historique", CONVENTION_WORKBOOK]:
+        if other != kind:
+            assert "n'est pas remplacé" in check_outputs([], [Output(path, (".xlsx",), "-o", other)]), other
+            assert check_outputs([], [Output(path, (".xlsx",), "-o", other)], replace=True) is None
+    assert "n'est pas remplacé" in check_outputs([], [path])  # a plain path: a convention workbook
+    with pytest.raises(ValueError):  # no silent « any report » any more: say what is written
+        Output(path, (".xlsx",), "-o", "")
+
+
 def _lying_custom_part(path: Path, real_size: int) -> Path:
     """A zip whose docProps/custom.xml says 400 bytes in its headers but inflates to `real_size`."""
     body = (b'<Properties><property name="acv_xl"><vt:lpwstr>acv-xl consolidation</vt:lpwstr></property>'

@@ -211,11 +211,12 @@ def write(mig: Migration, out: Path | str) -> Path:
 
 def check_output(src: Path, out: Path, replace: bool) -> str | None:
     """Why `out` may not be written (None when it may): the rules of every output
-    (`outputs.output_guard`: never the input, never over a workbook that is not an acv-xl report
-    unless `--remplacer`, an existing folder, the .xlsx extension)."""
-    from acv_xl.outputs.output_guard import Output, check_outputs
+    (`outputs.output_guard`: never the input, never over an existing file — a report of acv-xl
+    included: the migrated workbook is a convention — unless `--remplacer`, an existing folder,
+    the .xlsx extension)."""
+    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs
 
-    return check_outputs([src], [Output(out, (".xlsx",), "-o")], replace=replace)
+    return check_outputs([src], [Output(out, (".xlsx",), "-o", CONVENTION_WORKBOOK)], replace=replace)
 
 
 # ----------------------------------------------------------------------------- what the user reads

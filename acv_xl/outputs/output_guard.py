@@ -1,9 +1,12 @@
 """What a command may write: never onto its inputs, never two outputs to one file, never over a
-file that is not one of acv-xl's own reports unless the user says `--remplacer`.
+file that is not a report of the very kind it writes unless the user says `--remplacer`.
 
 A commune's workbook (the template, filled or not, or an annotated copy the user went on editing)
 is never lost by a mistyped output name. acv-xl's derived reports carry a mark in their content
-(`acv_xl.reading.provenance`) and may be replaced: re-running `consolider` or `annexe` is normal.
+(`acv_xl.reading.provenance`) and may be replaced by a report of their own kind: re-running
+`consolider` or `annexe` is normal. A command writing a convention workbook (`modele`,
+`exemples`, `valider --annoter`, `migrer`) replaces no report: typed over a référent's
+consolidation or annex, it is refused like over any other file.
 
 API, for every command that writes (call it before any work, then write through
 `acv_xl.outputs.atomic.atomic_write`):
@@ -12,12 +15,16 @@ API, for every command that writes (call it before any work, then write through
 
     problem = check_outputs(
         inputs=[fichier_a, fichier_b],                       # every file read (a folder's workbooks too)
-        outputs=[Output(sortie, (".xlsx",), "-o"),           # extension(s) accepted, option named in messages
-                 Output(resume, (".json",), "--json")],
+        outputs=[Output(sortie, (".xlsx",), "-o", CONSOLIDATION),  # extension(s) accepted, option named
+                 Output(resume, (".json",), "--json", CONSOLIDATION)],  # in messages, what is written
         replace=args.remplacer,                              # the command's `--remplacer`
     )
     if problem:
         return _fail(problem)                                # French, names the file and the way out; exit 2
+
+Each `Output` says what it writes (`kind`): a kind of report of `provenance.KINDS`, or
+`CONVENTION_WORKBOOK` (the default, also for a plain path): a workbook holding a convention,
+which replaces no file without `replace`, acv-xl's reports included.
 
 A derived report marks itself with `mark_xlsxwriter(wb, kind)`, `mark_openpyxl(wb, kind)` or
 `mark_json(data, kind)`, `kind` one of `provenance.KINDS` (CONSOLIDATION, ANNEXE, EXTRAIT,
@@ -34,13 +41,14 @@ The checks, in order (the first failing one is returned):
    output itself;
 4. no output is one of the inputs: same resolved path, or same file (inode and device: a hard
    link, another spelling of the path) — even with `replace`;
-5. an existing output is replaced only when it is a derived report (of the output's `kind`, when
-   given), or with `replace`;
+5. an existing output is replaced only with `replace`, or when it is a derived report of the
+   output's own `kind` (never when the output is a `CONVENTION_WORKBOOK`);
 6. each output's folder is writable.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import zipfile
@@ -62,6 +70,18 @@ from acv_xl.reading.provenance import (  # noqa: F401 — the kinds, re-exported
 )
 
 REMPLACER = "--remplacer"
+
+
+class Written(enum.Enum):
+    """What an output holds when it is no report of `provenance.KINDS`."""
+
+    # a workbook holding a convention (template, examples, annotated copy, migrated workbook):
+    # never marked, and it replaces no file without `--remplacer` — a report of acv-xl neither
+    CONVENTION_WORKBOOK = "classeur de convention"
+
+
+CONVENTION_WORKBOOK = Written.CONVENTION_WORKBOOK
+
 _PDF_KEYWORDS = re.compile(rb"/Keywords\s*(<[0-9A-Fa-f\s]*>|\((?:[^()\\]|\\.)*\))")
 # LibreOffice writes « acv-xl annexe » as the keyword list « acv-xl, annexe »
 _PDF_MARK = re.compile(re.escape(provenance.PREFIX.strip()) + r"[\s,]+([a-z]+)")
@@ -75,12 +95,15 @@ class Output:
     path: Path
     extensions: tuple[str, ...] = (".xlsx",)
     option: str = field(default="")
-    # the kind of report written (`provenance.KINDS`): a report of another kind is not replaced
-    # without `--remplacer` either (an historique typed over the consolidation of a comité)
-    kind: str = ""
+    # the kind of report written (`provenance.KINDS`): only a report of that kind is replaced
+    # without `--remplacer` (an historique typed over the consolidation of a comité is refused);
+    # CONVENTION_WORKBOOK replaces none (`modele` typed over a référent's consolidation is refused)
+    kind: str | Written = CONVENTION_WORKBOOK
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
+        if not isinstance(self.kind, Written) and self.kind not in provenance.KINDS:
+            raise ValueError(f"unknown kind of output: {self.kind!r}")
 
     @property
     def label(self) -> str:
@@ -209,7 +232,8 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
     out; the command exits with status 2 and writes nothing), or None when it may.
 
     `inputs`: every file the command reads (folders are not expanded here: pass the files found).
-    `outputs`: `Output`s, or plain paths for a workbook (.xlsx). `replace`: the user's `--remplacer`.
+    `outputs`: `Output`s, or plain paths for a convention workbook (.xlsx). `replace`: the user's
+    `--remplacer`.
     `way_out`: what to do about an existing file that is not ours, where there is no
     `--remplacer` to give (an Excel button). `resolved`: the inputs are already absolute and
     resolved (the files a folder walk found): not resolved again, one by one.
@@ -242,7 +266,7 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
             kind = derived_kind(o.path)
             if kind is None:
                 return f"« {o.path} » existe déjà et c'est {_what(o.path)} : il n'est pas remplacé. {way_out}"
-            if o.kind and kind != o.kind:
+            if kind != o.kind:  # another kind of report, or any report under a convention workbook
                 return (f"« {o.path} » existe déjà et c'est {provenance.describe(kind)} : il n'est pas remplacé. "
                         f"{way_out}")
     for o in outs:
