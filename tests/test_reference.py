@@ -232,10 +232,56 @@ def test_a_workbook_or_a_foreign_csv_given_as_the_list_says_what_it_is(tmp_path,
     so once (not the eleven columns twice), in the command's lower case after « acv-xl : »."""
     assert main(["reference", "--reference", str(EXEMPLES / "arras.xlsx")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("acv-xl : le fichier de référence ") and "est un classeur Excel, pas un fichier .csv" in err
+    assert err.startswith("acv-xl : le fichier de référence ") and "est un classeur Excel (.xlsx), pas un fichier .csv" in err
     other = tmp_path / "autre.csv"
     other.write_text("nom;montant\nArras;12\n", encoding="utf-8")
     assert main(["reference", "--reference", str(other)]) == 2
     err = capsys.readouterr().err
     assert "n'est pas une liste des communes ACV" in err and "« nom;montant »" in err
     assert err.count("date_ort") == 1 and "Traceback" not in err
+
+
+def _kinds():
+    import test_bad_files as bad
+
+    return [(bad.make_ods, "un classeur OpenDocument (.ods, LibreOffice)", "LibreOffice Calc"),
+            (lambda d: EXEMPLES / "arras.xlsx", "un classeur Excel (.xlsx)", "CSV UTF-8"),
+            (bad.make_xls, "un classeur au format .xls (Excel 97-2003)", "CSV UTF-8"),
+            (bad.make_protected, "un classeur protégé par un mot de passe", "avec son mot de passe"),
+            (bad.make_xlsb, "un classeur binaire Excel (.xlsb)", "CSV UTF-8"),
+            (bad.make_xml2003, "un classeur au format « Feuille de calcul XML 2003 »", "CSV UTF-8"),
+            (bad.make_pdf, "un document PDF", "CSV UTF-8"),
+            (bad.make_html, "une page web (HTML)", "CSV UTF-8"),
+            (bad.make_docx, "un document Word", "CSV UTF-8"),
+            (bad.make_plain_zip, "une archive zip qui ne contient pas de classeur Excel", "CSV UTF-8"),
+            (bad.make_truncated, "une archive zip endommagée", "CSV UTF-8")]
+
+
+@pytest.mark.parametrize("index", range(11))
+def test_a_file_given_as_the_list_is_named_for_what_it_is(tmp_path, capsys, index):
+    """A list saved from LibreOffice was « un classeur Excel »; a PDF or a web page got the eleven
+    columns' anomalies. Each is named in the reader's own words (`contract.file_kinds`), with the
+    way to save the list as CSV where there is one."""
+    make, what, how = _kinds()[index]
+    path = make(tmp_path)
+    assert main(["reference", "--reference", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("acv-xl : le fichier de référence ") and f"est {what}" in err and how in err, err
+    assert "pas un fichier .csv" in err and "date_ort" not in err and "Traceback" not in err
+    if index != 1:  # only an .xlsx is « un classeur Excel (.xlsx) »
+        assert "est un classeur Excel" not in err
+
+
+def test_the_reader_and_the_list_name_an_ods_alike(tmp_path):
+    import test_bad_files as bad
+
+    from acv_xl.reading.errors import UnreadableWorkbook
+    from acv_xl.reading.source_file import FileSource
+
+    path = bad.make_ods(tmp_path)
+    with pytest.raises(UnreadableWorkbook) as read:
+        FileSource(path)
+    with pytest.raises(ReferenceInvalide) as listed:
+        reference.load(path)
+    noun = "un classeur OpenDocument (.ods, LibreOffice)"
+    assert noun in read.value.message and noun in str(listed.value)

@@ -22,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from acv_xl.contract import file_kinds
+
 DATA = Path(__file__).with_name("data")
 SHIPPED = DATA / "communes_acv.csv"
 ENV_VAR = "ACV_XL_REFERENCE"
@@ -41,6 +43,18 @@ COLUMNS = ("id_acv", "convention", "date_signature_convention", "insee_commune",
            "departement", "region", "siren_epci", "ort", "date_ort")
 ORT_SIGNEE = "Signée"
 _MAX_BYTES = 5_000_000  # a list of a few hundred communes; anything far larger is not one
+
+# What to do with a file given as the list that is a workbook or a document (`file_kinds.kind_of`)
+_EXCEL_CSV = "dans Excel, Fichier › Enregistrer sous…, type « CSV UTF-8 (délimité par des virgules) »."
+_SAVE_AS_CSV = {
+    **dict.fromkeys((file_kinds.XLSX, file_kinds.XLSB, file_kinds.XLS, file_kinds.XML_2003), _EXCEL_CSV),
+    file_kinds.PROTECTED: "ouvrez-le dans Excel avec son mot de passe, puis Fichier › Enregistrer sous…, type "
+                          "« CSV UTF-8 (délimité par des virgules) ».",
+    file_kinds.ODS: "dans LibreOffice Calc, Fichier › Enregistrer sous…, type « Texte CSV (.csv) », jeu de "
+                    "caractères « Unicode (UTF-8) ».",
+}
+_CSV_ONLY = ("la liste des communes est un fichier .csv (UTF-8) : indiquez ce fichier, ou enregistrez la liste "
+             "depuis un tableur au format « CSV UTF-8 ».")
 
 
 class ReferenceInvalide(Exception):
@@ -215,10 +229,9 @@ def _read_text(path: Path) -> str:
         raise ReferenceInvalide(f"{path} est un dossier, pas un fichier de référence .csv.") from None
     except PermissionError:
         raise ReferenceInvalide(f"Accès refusé au fichier de référence {path}.") from None
-    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # the list opened in Excel and saved as a workbook
-        raise ReferenceInvalide(f"Le fichier de référence {path} est un classeur Excel, pas un fichier .csv : "
-                                "dans Excel, Fichier › Enregistrer sous…, type « CSV UTF-8 (délimité par des "
-                                "virgules) ».")
+    if kind := file_kinds.kind_of(data):  # the list saved as a workbook (Excel, LibreOffice), a PDF…
+        raise ReferenceInvalide(f"Le fichier de référence {path} est {kind}, pas un fichier .csv : "
+                                + _SAVE_AS_CSV.get(kind, _CSV_ONLY))
     for enc in ("utf-8-sig", "cp1252"):  # a list saved by Excel under Windows is often cp1252
         try:
             return data.decode(enc)

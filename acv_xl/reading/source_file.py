@@ -6,7 +6,8 @@ How a file is read
   `EncryptedPackage`), a zip may be an .xlsx/.xlsm, an .xlsb (`xl/workbook.bin`) or an .ods
   (`mimetype`), anything else (CSV, HTML, PDF, random bytes) is refused. Every refusal is an
   `errors.UnreadableWorkbook` (STR-01 unreadable, STR-02 unsupported format) with a French message
-  naming what the file is and what to do.
+  naming what the file is (in the words of `contract.file_kinds`, which also name a file given as
+  the list of communes) and what to do.
 - Before any part is inflated, the zip's central directory is checked against these limits
   (a decompression bomb is refused without inflating anything):
     * at most `MAX_PARTS` (10,000) parts;
@@ -85,6 +86,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
+from acv_xl.contract import file_kinds
 from acv_xl.contract.values import ExcelError, NoCachedValue
 from acv_xl.reading import zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
@@ -113,9 +115,8 @@ _IN_MEMORY_MAX = 64 * 1024 * 1024  # a bigger file is read part by part from the
 # copy is not worth the time (a workbook of ours: 0.2 MB)
 _REPACK_MAX = 16 * 1024 * 1024
 
-_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-_FREESECT = 0xFFFFFFFA  # CFB sector numbers at or above this are markers (end of chain, free…)
+_CFB_MAGIC = file_kinds.CFB_MAGIC
+_ZIP_MAGICS = file_kinds.ZIP_MAGICS
 
 _REL_OFFICE_DOCUMENT = "/officeDocument"
 _REL_WORKSHEET = "/worksheet"
@@ -138,89 +139,34 @@ def _unsupported(path: Path, what: str, suggestion: str = SAVE_AS_XLSX) -> Unrea
 
 
 # ----------------------------------------------------------------------- sniffing
-def _cfb_entry_names(f, size: int) -> set[str]:
-    """Names of the streams and storages of a CFB (OLE2) file, reading only its directory."""
-    f.seek(0)
-    hdr = f.read(512)
-    if len(hdr) < 512:
-        raise ValueError("entête CFB tronquée")
-    shift = struct.unpack_from("<H", hdr, 30)[0]
-    if shift not in (9, 12):
-        raise ValueError("taille de secteur CFB invalide")
-    ssz = 1 << shift
-    n_sectors = size // ssz + 1  # bounds every chain walk below
-    n_fat, first_dir = struct.unpack_from("<II", hdr, 44)
-    first_difat, n_difat = struct.unpack_from("<II", hdr, 68)
-
-    def sector(n: int) -> bytes:
-        if n >= n_sectors:
-            raise ValueError("secteur hors du fichier")
-        f.seek((n + 1) * ssz)
-        data = f.read(ssz)
-        if len(data) < ssz:
-            raise ValueError("secteur tronqué")
-        return data
-
-    fat_sectors = [s for s in struct.unpack_from("<109I", hdr, 76) if s < _FREESECT]
-    sec, seen = first_difat, 0
-    while sec < _FREESECT and seen < min(n_difat, n_sectors, 10_000):
-        entries = struct.unpack(f"<{ssz // 4}I", sector(sec))
-        fat_sectors += [s for s in entries[:-1] if s < _FREESECT]
-        sec, seen = entries[-1], seen + 1
-    fat_sectors = fat_sectors[:n_fat]
-    per_sector = ssz // 4
-
-    def next_sector(n: int) -> int:
-        """FAT entry of sector n, reading only the FAT sector that holds it."""
-        k, i = divmod(n, per_sector)
-        if k >= len(fat_sectors):
-            return _FREESECT
-        return struct.unpack_from("<I", sector(fat_sectors[k]), i * 4)[0]
-
-    names: set[str] = set()
-    sec, visited = first_dir, set()
-    while sec < _FREESECT and sec not in visited and len(visited) < n_sectors:
-        visited.add(sec)
-        data = sector(sec)
-        for off in range(0, ssz, 128):
-            name_len = struct.unpack_from("<H", data, off + 64)[0]
-            if 2 <= name_len <= 64 and data[off + 66] in (1, 2, 5):  # storage, stream, root
-                names.add(data[off: off + name_len - 2].decode("utf-16-le", "replace"))
-        sec = next_sector(sec)
-    return names
-
-
 def _refuse_cfb(path: Path, f, size: int) -> UnreadableWorkbook:
+    # what the file is: the words of `contract.file_kinds`, shared with the list of communes
     try:
-        names = _cfb_entry_names(f, size)
+        kind = file_kinds.cfb_kind(file_kinds.cfb_entry_names(f, size))
     except (ValueError, struct.error, OSError):
-        return _unreadable(path, "est un fichier Office à l'ancien format (.xls ?) endommagé ou tronqué.")
-    if "EncryptedPackage" in names or "EncryptionInfo" in names:
+        return _unreadable(path, f"est {file_kinds.OLD_OFFICE_DAMAGED}.")
+    if kind == file_kinds.PROTECTED:
         return _unsupported(
             path,
-            "est un classeur protégé par un mot de passe : il ne peut pas être lu sans le mot de passe.",
+            f"est {kind} : il ne peut pas être lu sans le mot de passe.",
             # the way out is removing the password, not « Enregistrer sous » (the copy stays encrypted)
             "Ouvrez-le dans Excel avec son mot de passe, retirez la protection (Fichier › Informations › "
             "Protéger le classeur › Chiffrer avec mot de passe : effacez le mot de passe), puis enregistrez-le.",
         )
-    if "Workbook" in names or "Book" in names:
-        return _unsupported(path, "est au format .xls (Excel 97-2003), qui n'est pas pris en charge.")
-    return _unreadable(
-        path,
-        "est un document Office à l'ancien format qui n'est pas un classeur Excel (Word, PowerPoint…).",
-        "Utilisez le classeur ACV, au format .xlsx.",
-    )
+    if kind == file_kinds.XLS:
+        return _unsupported(path, f"est {kind}, qui n'est pas pris en charge.")
+    return _unreadable(path, f"est {kind}.", "Utilisez le classeur ACV, au format .xlsx.")
 
 
 def _refuse_other(path: Path, head: bytes) -> UnreadableWorkbook:
     """The file is neither a zip nor a CFB: say what it looks like."""
-    low = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if low.startswith(b"%pdf"):
-        return _unreadable(path, "est un document PDF, pas un classeur Excel.", "Utilisez le classeur ACV, au format .xlsx.")
-    if b"urn:schemas-microsoft-com:office:spreadsheet" in low:
-        return _unsupported(path, "est au format « Feuille de calcul XML 2003 », qui n'est pas pris en charge.")
-    if low.startswith((b"<!doctype html", b"<html")) or b"<table" in low[:1024]:
-        return _unreadable(path, "est une page web (HTML) renommée, pas un classeur Excel.", SAVE_AS_XLSX)
+    kind = file_kinds.text_kind(head)
+    if kind == file_kinds.PDF:
+        return _unreadable(path, f"est {kind}, pas un classeur Excel.", "Utilisez le classeur ACV, au format .xlsx.")
+    if kind == file_kinds.XML_2003:
+        return _unsupported(path, f"est {kind}, qui n'est pas pris en charge.")
+    if kind == file_kinds.HTML:
+        return _unreadable(path, f"est {kind} renommée, pas un classeur Excel.", SAVE_AS_XLSX)
     sample = head[:4096]
     text = None
     # Excel's « Texte Unicode » export is UTF-16 with a byte order mark
@@ -809,16 +755,16 @@ class FileSource:
     def _read_structure(self) -> None:
         path = self.path
         if self._part("mimetype") is not None:
-            mime = self._read("mimetype", 1024).decode("ascii", "replace").strip()
-            if mime.startswith("application/vnd.oasis.opendocument.spreadsheet"):
-                raise _unsupported(
-                    path, "est un classeur OpenDocument (.ods, LibreOffice), qui n'est pas pris en charge.",
-                    "Ouvrez le fichier dans LibreOffice et faites « Enregistrer sous… », "
-                    "type « Excel 2007-365 (.xlsx) ».",
-                )
-            if mime.startswith("application/vnd.oasis.opendocument"):
-                raise _unreadable(path, "est un document OpenDocument qui n'est pas un classeur (texte, présentation…).",
-                                  "Utilisez le classeur ACV, au format .xlsx.")
+            mime = self._read("mimetype", 1024).strip()
+            if mime.startswith(b"application/vnd.oasis.opendocument"):
+                kind = file_kinds.zip_kind([], mime)
+                if kind == file_kinds.ODS:
+                    raise _unsupported(
+                        path, f"est {kind}, qui n'est pas pris en charge.",
+                        "Ouvrez le fichier dans LibreOffice et faites « Enregistrer sous… », "
+                        "type « Excel 2007-365 (.xlsx) ».",
+                    )
+                raise _unreadable(path, f"est {kind}.", "Utilisez le classeur ACV, au format .xlsx.")
         wb_part = None
         if self._part("_rels/.rels") is not None:
             for _id, typ, target in self._rels(""):
@@ -828,12 +774,11 @@ class FileSource:
         if wb_part is None and self._part("xl/workbook.xml") is not None:
             wb_part = "xl/workbook.xml"
         if (wb_part and wb_part.lower().endswith(".bin")) or self._part("xl/workbook.bin") is not None:
-            raise _unsupported(path, "est un classeur binaire Excel (.xlsb), qui n'est pas pris en charge.")
+            raise _unsupported(path, f"est {file_kinds.XLSB}, qui n'est pas pris en charge.")
         if wb_part and wb_part.lower().startswith(("word/", "ppt/")):
-            what = "un document Word" if wb_part.lower().startswith("word/") else "une présentation PowerPoint"
+            what = file_kinds.DOCX if wb_part.lower().startswith("word/") else file_kinds.PPTX
             raise _unreadable(path, f"est {what}, pas un classeur Excel.", "Utilisez le classeur ACV, au format .xlsx.")
-        not_a_workbook = _unreadable(path, "est une archive zip qui ne contient pas de classeur Excel.",
-                                     "Utilisez le classeur ACV, au format .xlsx.")
+        not_a_workbook = _unreadable(path, f"est {file_kinds.ZIP}.", "Utilisez le classeur ACV, au format .xlsx.")
         if wb_part is None or self._part(wb_part) is None:
             raise not_a_workbook
         self._wb_part = self._part(wb_part)
