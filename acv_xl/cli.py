@@ -80,6 +80,16 @@ def _say(message: str, file=None) -> None:
     print(literal(message), file=file or sys.stdout)
 
 
+def _os_failure(exc: OSError) -> str:
+    """A file operation the system refused, as the user reads it: the file, the reason in French
+    (never the system's English « Permission denied »)."""
+    from acv_xl.contract.system_errors import os_error_text
+    from acv_xl.reading.errors import file_text
+
+    where = f" : {file_text(exc.filename)}" if exc.filename else ""
+    return f"fichier inaccessible{where} ({os_error_text(exc)})."
+
+
 def _fail(message: str, status: int = 2) -> int:
     # a message of several lines (a reference list's problems, one a line) keeps them, each shown literally
     for line in f"acv-xl : {message}".split("\n"):
@@ -522,7 +532,7 @@ def _run(args) -> int:
     except OutputError as exc:  # an output that could not be written: its name, never a temp file's
         return _fail(str(exc))
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        return _fail(f"fichier inaccessible : {exc.filename or exc}")
+        return _fail(_os_failure(exc))
     except Exception as exc:  # never a traceback for a user; ACV_XL_DEBUG=1 shows it
         import errno
 
@@ -541,6 +551,8 @@ def _run(args) -> int:
 
         if isinstance(exc, ReferenceInvalide):  # ACV_XL_REFERENCE names a bad list (annexe): a misuse
             return _fail(after_colon(str(exc)))
+        if isinstance(exc, OSError) and not os.environ.get("ACV_XL_DEBUG"):  # a disk or share gone…: the system's
+            return _fail(_os_failure(exc))                                   # reason, in French
         if type(exc).__name__ == "LicenseError":  # xlwings' own, in English: a set-up to fix, not a bug
             return _fail("la clé de licence d'xlwings (variable d'environnement XLWINGS_LICENSE_KEY) est vide ou "
                          "invalide. Pour une commune, un EPCI ou une préfecture (usage non commercial), définissez "

@@ -348,6 +348,12 @@ def _guarded(book, job, what: str):
         return job(book)
     except (AnnexeImpossible, OutputError) as exc:  # OutputError: « permission refusée : … » with the file's name
         _alert(book, f"{what} impossible : {exc}")
+    except OSError as exc:  # the system's reason in French, never its English text
+        from acv_xl.contract.system_errors import os_error_text
+        from acv_xl.reading.errors import file_text
+
+        where = f" ({file_text(exc.filename)})" if exc.filename else ""
+        _alert(book, f"{what} impossible : {os_error_text(exc)}{where}.")
     except Exception as exc:
         _alert(book, f"{what} impossible : erreur inattendue ({type(exc).__name__} : {exc}). "
                      "Vérifiez que le classeur suit le modèle ACV, ou lancez « acv-xl valider » sur le fichier.")

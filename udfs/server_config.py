@@ -19,6 +19,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acv_xl.contract.system_errors import os_error_text
+
 MIN_TOKEN = 20  # characters: `python -c "import secrets; print(secrets.token_urlsafe(32))"` gives 43
 DEFAULT_MAX_BODY_MB = 20
 DEFAULT_MAX_CELLS = 1_000_000
@@ -83,7 +85,7 @@ class Tokens:
             entries = parse_token_lines(self.path.read_text(encoding="utf-8"), str(self.path))
         except OSError as exc:
             if initial:
-                raise ConfigError(f"fichier de jetons illisible : {self.path} ({exc.strerror or exc}).") from None
+                raise ConfigError(f"fichier de jetons illisible : {self.path} ({os_error_text(exc)}).") from None
             return  # being rewritten: keep the tokens known so far
         except (ConfigError, UnicodeDecodeError):
             if initial:

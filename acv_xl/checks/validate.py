@@ -173,6 +173,18 @@ def unreadable(fichier: str, code: str, message: str, suggestion: str = "") -> R
                   etat=ETAT_ILLISIBLE)
 
 
+def inaccessible(fichier: str, exc: OSError) -> Report:
+    """The report of a file the system would not let us read (STR-01): its reason in French, never
+    the system's English (« Permission denied », « Input/output error »)."""
+    from acv_xl.contract.system_errors import os_error_text
+    from acv_xl.reading.errors import file_text
+
+    return unreadable(fichier, "STR-01",
+                      f"Le fichier « {file_text(Path(fichier).name)} » ne peut pas être lu : {os_error_text(exc)}.",
+                      "Vérifiez que le fichier est accessible (droits de lecture, support ou partage réseau "
+                      "connecté, fichier fermé dans les autres programmes), puis relancez.")
+
+
 def validate_file(path: Path | str, reference: Reference | None = None, depuis_validation: bool = False) -> Report:
     """Read and validate one workbook; never raises for a bad file (STR-01/02, exit status 2).
     `reference`: as for `validate_convention`. `depuis_validation`: when « modifié depuis la
@@ -195,6 +207,8 @@ def validate_file(path: Path | str, reference: Reference | None = None, depuis_v
     except PermissionError:
         return unreadable(fichier, "STR-01", f"Accès refusé au fichier {fichier}.",
                           "Vérifiez les droits de lecture, ou fermez le fichier s'il est ouvert par un autre utilisateur.")
+    except OSError as exc:  # a disk or share gone, too many open files, a name too long…
+        return inaccessible(fichier, exc)
     except ImportError:
         raise  # a broken installation is not a bad file
     except Exception as exc:  # noqa: BLE001 — a reader crash on a damaged file is still « illisible »

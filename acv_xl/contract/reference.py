@@ -11,6 +11,7 @@ Loaded once per file and version of it (cached). The rules never read it: the en
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
 import re
@@ -23,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from acv_xl.contract import file_kinds
+from acv_xl.contract.system_errors import os_error_text
 
 DATA = Path(__file__).with_name("data")
 SHIPPED = DATA / "communes_acv.csv"
@@ -229,6 +231,8 @@ def _read_text(path: Path) -> str:
         raise ReferenceInvalide(f"{path} est un dossier, pas un fichier de référence .csv.") from None
     except PermissionError:
         raise ReferenceInvalide(f"Accès refusé au fichier de référence {path}.") from None
+    except OSError as exc:  # a disk or share gone, too many open files…: the reason in French
+        raise ReferenceInvalide(f"Fichier de référence illisible : {path} ({os_error_text(exc)}).") from None
     if kind := file_kinds.kind_of(data):  # the list saved as a workbook (Excel, LibreOffice), a PDF…
         raise ReferenceInvalide(f"Le fichier de référence {path} est {kind}, pas un fichier .csv : "
                                 + _SAVE_AS_CSV.get(kind, _CSV_ONLY))
@@ -322,7 +326,10 @@ def load(path: Path | str) -> Reference:
     except FileNotFoundError:
         raise ReferenceInvalide(f"Fichier de référence introuvable : {p}.") from None
     except OSError as exc:
-        raise ReferenceInvalide(f"Fichier de référence inaccessible : {p} ({exc.strerror}).") from None
+        raise ReferenceInvalide(f"Fichier de référence inaccessible : {p} ({os_error_text(exc)}).") from None
+    except RuntimeError:  # a symbolic link that loops, before Python 3.13
+        loop = OSError(errno.ELOOP, "")
+        raise ReferenceInvalide(f"Fichier de référence inaccessible : {p} ({os_error_text(loop)}).") from None
     return _load(str(p), st.st_mtime_ns, st.st_size)
 
 

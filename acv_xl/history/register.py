@@ -41,6 +41,7 @@ from typing import Any, Literal
 import msgspec
 
 from acv_xl.contract import layout
+from acv_xl.contract.system_errors import os_error_text
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.checks.findings import Gravite
 from acv_xl.checks.totals import Totaux
@@ -363,7 +364,7 @@ class Register:
                 with open(path, "rb") as fh:
                     head = fh.read(len(_SQLITE_HEADER))
             except OSError as exc:
-                raise RegisterError(f"registre {where} illisible : {exc.strerror or exc}.") from None
+                raise RegisterError(f"registre {where} illisible : {os_error_text(exc)}.") from None
             # an empty file is an empty database for SQLite: nothing in it to lose (a run killed as
             # it created the register leaves one)
             if head.startswith(b"PK\x03\x04"):  # a workbook given for the register (the consolidated one…)

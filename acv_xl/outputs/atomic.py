@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from acv_xl.contract.system_errors import os_error_text
+
 
 class OutputError(OSError):
     """An output could not be written. Its text is French and names the output the user asked
@@ -27,9 +29,9 @@ class OutputError(OSError):
                    "avez-vous le droit d'écrire dans ce dossier ?)")
         elif exc.errno == errno.ENOSPC:
             why = "impossible d'écrire {out} : le disque est plein."
-        else:
+        else:  # the system's reason in French, never its English `strerror`
             why = "impossible d'écrire {out} ({detail})."
-        super().__init__(exc.errno, why.format(out=self.out, detail=exc.strerror or type(exc).__name__), str(self.out))
+        super().__init__(exc.errno, why.format(out=self.out, detail=os_error_text(exc)), str(self.out))
 
     def __str__(self) -> str:
         return self.strerror

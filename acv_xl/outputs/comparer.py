@@ -39,8 +39,10 @@ def read_for_comparison(path: Path) -> Convention:
         raise Unusable(message if path.name in exc.message else f"« {path.name} » : {message}") from exc
     except FileNotFoundError:
         raise Unusable(f"fichier introuvable : {path}") from None
-    except (IsADirectoryError, PermissionError):
-        raise Unusable(f"fichier illisible : {path}") from None
+    except OSError as exc:  # the system's reason, in French
+        from acv_xl.contract.system_errors import os_error_text
+
+        raise Unusable(f"fichier illisible : {path} ({os_error_text(exc)})") from None
     s = conv.structure
     # what is missing, said as the user sees it: a sheet, a table (not one of a missing sheet), a column
     sheets = set(s.missing_sheets)

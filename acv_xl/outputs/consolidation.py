@@ -112,13 +112,22 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[
                 for name in sorted(filenames):
                     if name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES) \
                             and not _hidden(name, os.path.join(dirpath, name)):
-                        found.setdefault(Path(dirpath, name).resolve(), None)
+                        found.setdefault(_resolved(Path(dirpath, name)), None)
         else:
             roots.append(p.resolve().parent)
-            found.setdefault(p.resolve(), None)
+            found.setdefault(_resolved(p), None)
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(f).lower())
     base = Path(os.path.commonpath([str(r) for r in roots])) if roots else Path.cwd()
     return files, base
+
+
+def _resolved(path: Path) -> Path:
+    """`path` resolved; a symbolic link that loops stays as it is (Python before 3.13 raises
+    RuntimeError): read later, it is said « illisible » with the system's reason, in French."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -182,8 +191,10 @@ def summarize(path: str, rel: str) -> FileSummary:
     s = FileSummary(path=path, rel=rel)
     try:
         s.size, s.mtime, s.sha256, custom = _identify(path)
-    except OSError as exc:
-        s.crash = file_text(f"fichier inaccessible : {exc.strerror or exc}")
+    except OSError as exc:  # STR-01 with the reason in French (CON-03 « illisible »), not an internal error
+        from acv_xl.checks.validate import inaccessible
+
+        _fill(s, inaccessible(path, exc))
         return s
     if custom and _is_consolidation(path):  # opening the zip only when the part exists
         s.ignore = MOTIF_CONSOLIDATION

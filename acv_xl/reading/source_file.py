@@ -70,6 +70,7 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import posixpath
@@ -82,11 +83,13 @@ from functools import lru_cache
 from html import unescape
 from itertools import compress
 from pathlib import Path
+from stat import S_ISDIR
 from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 from acv_xl.contract import file_kinds
+from acv_xl.contract.system_errors import os_error_text
 from acv_xl.contract.values import ExcelError, NoCachedValue
 from acv_xl.reading import zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
@@ -136,6 +139,16 @@ def _unreadable(path: Path, what: str, suggestion: str = SUGG_RESAVE) -> Unreada
 
 def _unsupported(path: Path, what: str, suggestion: str = SAVE_AS_XLSX) -> UnreadableWorkbook:
     return UnreadableWorkbook("STR-02", f"Le fichier « {file_text(path.name)} » {what}", suggestion)
+
+
+def _system_refusal(path: Path, exc: OSError) -> UnreadableWorkbook:
+    """A read the system refused (a share gone, too many open files…): its reason in French; an
+    error without one (a seek before the start of a truncated zip) is the file's damage."""
+    if exc.errno in (None, errno.EINVAL):
+        return _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).")
+    return _unreadable(path, f"ne peut pas être lu : {os_error_text(exc)}.",
+                       "Vérifiez que le fichier est accessible (droits de lecture, support ou partage réseau "
+                       "connecté, fichier fermé dans les autres programmes), puis relancez.")
 
 
 # ----------------------------------------------------------------------- sniffing
@@ -195,11 +208,13 @@ def _open_zip(path: Path, light: bool = False) -> tuple[zipfile.ZipFile | zip_gu
     `light`: a plain package in memory comes as a `zip_guard.Directory` (its entries hold only what
     the reader uses of a `ZipInfo`), read twice as fast as by `zipfile`."""
     try:
-        if not path.exists():
-            raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est introuvable.", SUGG_CHECK_PATH)
-        if path.is_dir():
+        try:  # one stat; any other refusal (a name too long, a link loop…) is said below, in French
+            st = path.stat()
+        except FileNotFoundError:
+            raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est introuvable.", SUGG_CHECK_PATH) from None
+        if S_ISDIR(st.st_mode):
             raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un dossier, pas un fichier.", SUGG_CHECK_PATH)
-        size = path.stat().st_size
+        size = st.st_size
         if size == 0:
             raise _unreadable(path, "est vide (0 octet).", "Enregistrez de nouveau le classeur depuis Excel ou demandez une nouvelle copie.")
         data = None
@@ -219,7 +234,9 @@ def _open_zip(path: Path, light: bool = False) -> tuple[zipfile.ZipFile | zip_gu
         raise
     except PermissionError:
         raise _unreadable(path, "ne peut pas être ouvert : accès refusé.", "Vérifiez les droits d'accès au fichier.") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, NotImplementedError):
+    except OSError as exc:
+        raise _system_refusal(path, exc) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError):
         raise _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).") from None
 
 
@@ -272,8 +289,8 @@ def read_parts(path: str | Path, names: set[str] | None = None,
             except zip_guard.PartRefused as exc:
                 raise _unreadable(path, f"est endommagé : son élément interne « {info.filename} » {exc}.") from None
         return out
-    except OSError:
-        raise _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).") from None
+    except OSError as exc:
+        raise _system_refusal(path, exc) from None
     finally:
         if fh is not None:
             fh.close()
