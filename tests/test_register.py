@@ -422,6 +422,25 @@ def test_a_financeur_code_mistyped_is_one_line_changed_never_a_commitment_obtain
     assert float(inconnu["Engagements obtenus (€)"]) == 0 and int(inconnu["Nouvelles lignes"]) == 0
 
 
+def test_among_several_codes_corrected_the_lines_of_equal_amount_are_paired():
+    """Two codes outside the list on one action (« FEDER » 100, « FSE » 200), both corrected into
+    « UE » in another order: paired in order, each read as a change of amount as well (FEDER
+    100 → UE 200). A removed and an added line of equal amounts are paired first; the others
+    still are, in order (a code corrected and its amount changed)."""
+    from acv_xl.history.historique import FINANCEUR_MODIFIE, _compare
+
+    def line(financeur, montant, numero="1.1"):
+        return (numero, financeur, "Fonds européens", "Investissement", 2026, montant, "Sollicité", "Halle")
+
+    old = [line("FEDER", 100.0), line("FSE", 200.0), line("FEDER", 300.0, "2.1")]
+    new = [line("UE", 200.0), line("UE", 100.0), line("UE", 350.0, "2.1")]
+    moves = _compare(1, 2, "ACV001", "Arras", old, new)
+    assert {m.type for m in moves} == {FINANCEUR_MODIFIE}
+    pairs = [(a.financeur, a.montant_avant, b.financeur, b.montant_apres) for a, b in zip(moves[::2], moves[1::2])]
+    assert pairs == [("FSE", 200.0, "UE", 200.0), ("FEDER", 100.0, "UE", 100.0), ("FEDER", 300.0, "UE", 350.0)]
+    assert sum(m.ecart or 0 for m in moves) == 50.0
+
+
 def _convention_movements(tmp_path: Path, reg: Path) -> dict[str, str]:
     """historique of `reg`: each convention's movement (« Convention … »), by identifier."""
     mv = _movements(reg, tmp_path / "e.xlsx")

@@ -16,8 +16,10 @@ Choices:
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
   convention counted again (« désormais comptée », with why it was not). Only the amount's
-  row has an écart (never counted twice). « Engagement obtenu » marks the lines that reach
-  `Acquis`, `Engagé` or `Versé` (a new line already so, or one passing from another statut).
+  row has an écart (never counted twice). A code corrected is found by action, dispositif, nature
+  and année; among several candidates, lines of equal amounts are paired first. « Engagement
+  obtenu » marks the lines that reach `Acquis`, `Engagé` or `Versé` (a new line already so, or one
+  passing from another statut).
 """
 
 from __future__ import annotations
@@ -282,9 +284,11 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
 
     # A financeur code corrected (what CON-05 asks: « FEDER » → « UE »), or mistyped (« UE » →
     # « UEE »), removes the line under its old key and adds it under the new one: paired by action,
-    # dispositif, nature and année (in order), it is one line whose financeur changed — never a new
-    # line, nor a commitment obtained. Only a pair where one code is outside the reference list is
-    # such a change: one funder replaced by another (AL → CDC) stays a line removed and a line added.
+    # dispositif, nature and année, it is one line whose financeur changed — never a new line, nor a
+    # commitment obtained. Among several such lines, a removed and an added one of equal amounts
+    # are paired first (a corrected code keeps its amount), then the others in order. Only a pair
+    # where one code is outside the reference list is such a change: one funder replaced by
+    # another (AL → CDC) stays a line removed and a line added.
     def inconnu(code) -> bool:
         return financeur_groupe(code or "") == CODE_INCONNU
 
@@ -293,9 +297,14 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         if k not in b:
             gone[(na[0], na[2], na[3], na[4])].append(k)
     remplace: dict[tuple, tuple] = {}  # added key → removed key
-    for k, nb in b.items():
-        if k not in a and (same := gone.get((nb[0], nb[2], nb[3], nb[4]))):
-            if (old := next((g for g in same if inconnu(nb[1]) or inconnu(a[g][1])), None)) is not None:
+    added = [k for k in b if k not in a]
+    for equal_amounts in (True, False):
+        for k in added:
+            nb = b[k]
+            if k in remplace or not (same := gone.get((nb[0], nb[2], nb[3], nb[4]))):
+                continue
+            if (old := next((g for g in same if (inconnu(nb[1]) or inconnu(a[g][1]))
+                             and (not equal_amounts or a[g][5] == nb[5])), None)) is not None:
                 same.remove(old)
                 remplace[k] = old
     for k in b:
