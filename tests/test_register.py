@@ -839,10 +839,19 @@ def test_a_workbook_given_for_the_register_is_named_for_what_it_is(tmp_path, exa
                  ("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", conso, "--jobs", "1")):
         assert _run(*args) == 2
         err = capsys.readouterr().err
-        assert f"le fichier « {conso} » est un classeur Excel, pas un registre : indiquez le registre (fichier " \
+        assert f"le fichier « {conso} » est un classeur Excel (.xlsx), pas un registre : indiquez le registre (fichier " \
                ".sqlite) donné à « acv-xl consolider … --registre REGISTRE.sqlite »" in err, err
         assert "sauvegarde" not in err and "inutilisable" not in err
     assert conso.read_bytes() == before and not (tmp_path / "e.xlsx").exists() and not (tmp_path / "c.xlsx").exists()
+    # a list saved from LibreOffice, an old .xls: named for what they are (`contract.file_kinds`), never « Excel »
+    import test_bad_files as bad
+
+    for make, what in ((bad.make_ods, "un classeur OpenDocument (.ods, LibreOffice)"),
+                       (bad.make_xls, "un classeur au format .xls (Excel 97-2003)")):
+        other = make(tmp_path)
+        assert _run("historique", other, "-o", tmp_path / "e.xlsx") == 2
+        err = capsys.readouterr().err
+        assert f"le fichier « {other} » est {what}, pas un registre" in err and "sauvegarde" not in err, err
 
 
 def test_a_new_register_named_like_a_workbook_is_refused_before_anything_is_written(tmp_path, examples, capsys):

@@ -10,6 +10,7 @@ both may use it; it reads nothing itself beyond the bytes or the file object it 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
 import zlib
@@ -130,14 +131,26 @@ def zip_kind(names: list[str], mimetype: bytes | None) -> str:
 def kind_of(data: bytes) -> str | None:
     """What a file whose whole content is `data` is, when it is none of the texts a list may be
     (a workbook, a PDF, a web page…); None for a text file (CSV or other)."""
-    if data.startswith(CFB_MAGIC):
+    return _kind(io.BytesIO(data), data[:4096], len(data))
+
+
+def kind_of_file(path: str | os.PathLike) -> str | None:
+    """`kind_of` for a file on disk, reading only what it needs: its first bytes, a zip's central
+    directory or a CFB's directory. Raises OSError when the file cannot be read."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+        return _kind(f, head, os.fstat(f.fileno()).st_size)
+
+
+def _kind(f, head: bytes, size: int) -> str | None:
+    if head.startswith(CFB_MAGIC):
         try:
-            return cfb_kind(cfb_entry_names(io.BytesIO(data), len(data)))
+            return cfb_kind(cfb_entry_names(f, size))
         except (ValueError, struct.error, OSError):
             return OLD_OFFICE_DAMAGED
-    if data.startswith(ZIP_MAGICS):
+    if head.startswith(ZIP_MAGICS):
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
+            with zipfile.ZipFile(f) as z:
                 names = z.namelist()
                 info = z.getinfo("mimetype") if "mimetype" in names else None
                 mimetype = z.open(info).read(1024) if info is not None and info.file_size <= 1024 else None
@@ -147,4 +160,4 @@ def kind_of(data: bytes) -> str | None:
                 RuntimeError, zlib.error):
             return ZIP_DAMAGED
         return zip_kind(names, mimetype)
-    return text_kind(data)
+    return text_kind(head)

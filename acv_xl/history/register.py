@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from acv_xl.contract import layout
+from acv_xl.contract import file_kinds, layout
 from acv_xl.contract.system_errors import os_error_text
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.checks.findings import Gravite
@@ -367,8 +367,12 @@ class Register:
                 raise RegisterError(f"registre {where} illisible : {os_error_text(exc)}.") from None
             # an empty file is an empty database for SQLite: nothing in it to lose (a run killed as
             # it created the register leaves one)
-            if head.startswith(b"PK\x03\x04"):  # a workbook given for the register (the consolidated one…)
-                raise RegisterError(f"le fichier {where} est un classeur Excel, pas un registre : indiquez le registre "
+            if head.startswith(file_kinds.ZIP_MAGICS + (file_kinds.CFB_MAGIC,)):  # a workbook given for the
+                try:                                                              # register (the consolidated one…)
+                    kind = file_kinds.kind_of_file(path)
+                except OSError as exc:
+                    raise RegisterError(f"registre {where} illisible : {os_error_text(exc)}.") from None
+                raise RegisterError(f"le fichier {where} est {kind}, pas un registre : indiquez le registre "
                                     "(fichier .sqlite) donné à « acv-xl consolider … --registre REGISTRE.sqlite » ; "
                                     "ce fichier n'a pas été modifié.")
             if head and head != _SQLITE_HEADER:
