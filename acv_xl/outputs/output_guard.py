@@ -11,7 +11,7 @@ consolidation or annex, it is refused like over any other file.
 API, for every command that writes (call it before any work, then write through
 `acv_xl.outputs.atomic.atomic_write`):
 
-    from acv_xl.outputs.output_guard import Output, check_outputs
+    from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs
 
     problem = check_outputs(
         inputs=[fichier_a, fichier_b],                       # every file read (a folder's workbooks too)
