@@ -618,10 +618,11 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
     process building 17 billion cells) — and its error cells and formulas without a value (`_special_cell`)."""
     lo, hi = _sheet_data_span(xml)
     # an error type needs an "e" quoted: fast searches first, as most sheets have none (and no
-    # apostrophe at all, found by memchr: the search for 'e' is then spared)
+    # apostrophe at all, found by memchr: the search for 'e' is then spared); `rfind` for the
+    # quoted "e", absent from nearly every sheet: a third faster than `find`
     has_error = (xml.find(b"e", lo, hi) >= 0
-                 and (xml.find(b'"e"', lo, hi) >= 0
-                      or (xml.find(b"'", lo, hi) >= 0 and xml.find(b"'e'", lo, hi) >= 0))
+                 and (xml.rfind(b'"e"', lo, hi) >= 0
+                      or (xml.find(b"'", lo, hi) >= 0 and xml.rfind(b"'e'", lo, hi) >= 0))
                  and _HAS_ERROR.search(xml, lo, hi) is not None)
     if not has_error and _SUSPECT.search(xml, lo, hi) is None and _PREFIXED_CELL.search(xml, lo, hi) is None:
         return _NEAR_BOUND, {}
@@ -688,8 +689,13 @@ _CALAMINE_NAMES = ("sharedstrings.xml", "styles.xml", "workbook.xml", "workbook.
 
 
 def _not_for_calamine(name: str) -> bool:
+    return _left_out(name, _NOT_FOR_CALAMINE)
+
+
+@lru_cache(maxsize=1024)  # the template's part names, met again in every workbook
+def _left_out(name: str, folders: tuple[str, ...]) -> bool:
     low = name.lower()
-    return low.startswith(_NOT_FOR_CALAMINE) and not low.endswith(_CALAMINE_NAMES)
+    return low.startswith(folders) and not low.endswith(_CALAMINE_NAMES)
 
 
 def _clean(v: Any) -> Any:
@@ -763,7 +769,8 @@ class FileSource:
 
     # -- zip parts
     def _part(self, name: str) -> str | None:
-        return self._names_map.get(name.lower().lstrip("/"))
+        # nearly every name asked is already in lower case, without "/" first (a key as it is)
+        return self._names_map.get(name) or self._names_map.get(name.lower().lstrip("/"))
 
     def _read(self, name: str, limit: int | None = None, what: str | None = None, memo: bool = False) -> bytes:
         """A part's bytes under guard (`_inflate`), refused with a DTD; `what` names it for the user
