@@ -642,6 +642,23 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
     return (last_row, last_col), found
 
 
+_SI_WINDOW = 1024
+
+
+def _longest_shared_string(sst: bytes, exact: bool = False) -> tuple[int, bool]:
+    """(bytes of the longest shared string or a bound above them, whether exact), for the text budget.
+
+    Each string lies between two "si>" (its tags): the bytes between bound its length in characters
+    from above (UTF-8, entities and markup are never shorter than the text). Measuring every gap
+    makes an object of each string (≈ 0.05 ms a workbook); when every window of `_SI_WINDOW` bytes
+    holds a tag — nearly always, a few searches — no gap reaches twice that, which is bound enough
+    (`FileSource._check_text` measures them only when it is not)."""
+    n = len(sst)
+    if not exact and all(sst.find(b"si>", p, p + _SI_WINDOW + 2) >= 0 for p in range(0, n - _SI_WINDOW + 1, _SI_WINDOW)):
+        return min(2 * _SI_WINDOW - 1, n), False
+    return max(map(len, sst.split(b"si>")), default=0), True
+
+
 _SI = re.compile(rb"<(?:[\w.\-]+:)?si\b.*?</(?:[\w.\-]+:)?si>|<(?:[\w.\-]+:)?si\b[^>]*/>", re.S)
 
 
@@ -722,6 +739,8 @@ class FileSource:
         self._tables: dict[str, _TableInfo] | None = None
         self._sst: bytes | None = None
         self._sst_max: int | None = None  # bytes of the longest shared string (None: not read yet)
+        self._sst_exact = True  # whether `_sst_max` is the exact length, not a bound (`_longest_shared_string`)
+        self._bound_cells = 0  # cells counted at `_sst_max` each while it is a bound
         self._text_used = 0  # characters of shared strings the sheets read so far materialise
         # parts inflated and checked before calamine opens the package (by local header's offset):
         # handed to it stored (`zip_guard.repack`), so that it parses them without inflating them again
@@ -1105,9 +1124,7 @@ class FileSource:
             data = self._read(target, MAX_PART_BYTES, memo=typ.endswith(_REL_STYLES))
             if typ.endswith(_REL_SHARED_STRINGS):
                 self._sst = data
-                # each string lies between two "si>" (its tags); the bytes between bound its length in
-                # characters from above (UTF-8, entities and markup are never shorter than the text)
-                self._sst_max = max(map(len, data.split(b"si>")), default=0)
+                self._sst_max, self._sst_exact = _longest_shared_string(data)
 
     def _check_text(self, sheet: _Sheet, xml: bytes) -> None:
         """Cap the text a reader will materialise: calamine copies a shared string into every cell
@@ -1115,9 +1132,18 @@ class FileSource:
         self._check_side_parts()
         # bounds first, nearly always far below the budget: a cell citing a shared string takes
         # at least 20 bytes of XML (`<c r="A1" t="s"><v>0</v></c>`), each cites the longest at most
-        cost = len(xml) // 20 * self._sst_max
+        cells = len(xml) // 20
+        cost = cells * self._sst_max
+        if self._text_used + cost > MAX_TEXT_CHARS and not self._sst_exact:
+            # the quick bound is not enough: the longest string measured, and the sheets counted so
+            # far (all at the bound) counted again with it — as if it had been measured at first
+            self._sst_max, self._sst_exact = _longest_shared_string(self._sst or b"", exact=True)
+            self._text_used = self._bound_cells * self._sst_max
+            cost = cells * self._sst_max
         if self._text_used + cost > MAX_TEXT_CHARS:
             cost = _shared_text_cost(xml, self._sst or b"")
+        elif not self._sst_exact:
+            self._bound_cells += cells
         self._text_used += cost
         if self._text_used > MAX_TEXT_CHARS:
             raise _unreadable(
