@@ -148,3 +148,16 @@ def test_a_sheet_arranged_is_refused_for_what_calamine_refuses_in_its_cells(tmp_
     assert changed is not None
     assert sum(not isinstance(v, list) for v in plain.values()) == 1  # calamine refuses it as it is
     assert _calamine_values(_repacked(bad, _arrange)) == plain
+
+
+def test_the_verdicts_kept_are_bounded_and_a_long_stretch_is_not_examined(monkeypatch):
+    """A server fed parts for months keeps at most `_MEMO_BYTES` of stretches; a stretch past
+    `_PLAIN_MAX` is handed as it is without being examined."""
+    monkeypatch.setattr(calamine_sheet, "_MEMO_BYTES", 20_000)
+    xml = _template_sheet()
+    for k in range(40):
+        assert _arrange(_tail(b"<a n='%d'>%s</a>" % (k, b"x" * 1000))(xml)) is not None
+        assert calamine_sheet._TAIL.held <= 20_000
+    long = _tail(b"<a>" + b"x" * calamine_sheet._PLAIN_MAX + b"</a>")(xml)
+    monkeypatch.setattr(calamine_sheet, "_check", lambda *a: pytest.fail("examined"))
+    assert _arrange(long) is None

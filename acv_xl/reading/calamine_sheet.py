@@ -32,7 +32,6 @@ pass — is now read. No writer produces it; telling it would cost counting ever
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 _MARK = b"<mergeCells></mergeCells>"
 _PLAIN_MAX = 64 * 1024
@@ -44,24 +43,31 @@ _PIECE = re.compile(rb"[^<]*<(?:(/)" + _NAME + rb"|" + _NAME
                     + rb"""(?:\s(?:[^<>"'/]|/(?!>)|"[^<>"]*"|'[^<>']*')*)?(/)?)>""")
 
 
-class _Stretch(NamedTuple):
+class _Stretch:
     """What a stretch of the part around the cells may hold, and the verdicts already given on it
-    (the stretches of the template's sheets are the same in most workbooks of a département)."""
+    (the stretches of the template's sheets are the same in most workbooks of a département):
+    bounded, at most `_MEMO_BYTES` of stretches kept (emptied when full)."""
 
-    lead: re.Pattern  # what it begins with
-    absent: tuple[bytes, ...]  # names that may not occur after that
-    verdicts: dict[bytes, int]
+    def __init__(self, lead: bytes, absent: tuple[bytes, ...]) -> None:
+        self.lead = re.compile(lead)  # what it begins with
+        self.absent = absent  # names that may not occur after that
+        self.verdicts: dict[bytes, int] = {}
+        self.held = 0  # bytes of the stretches kept
+
+    def keep(self, stretch: bytes, verdict: int) -> None:
+        if self.held + len(stretch) > _MEMO_BYTES:
+            self.verdicts.clear()
+            self.held = 0
+        self.verdicts[stretch] = verdict
+        self.held += len(stretch)
 
 
+_MEMO_BYTES = 2 * 2**20
 # before `<sheetData>`: the prolog and the root's start tag as every writer puts them, then plain XML
 # (a `<dimension>` there is read by calamine in both arrangements)
-_HEAD = _Stretch(re.compile(rb"(?:<\?xml[^<>]*\?>)?\s*<worksheet(?:\s[^<>]*)?(?<!/)>"),
-                 (b"sheetData", b"worksheet"), {})
+_HEAD = _Stretch(rb"(?:<\?xml[^<>]*\?>)?\s*<worksheet(?:\s[^<>]*)?(?<!/)>", (b"sheetData", b"worksheet"))
 # after `</sheetData>`, up to `</worksheet>`: plain XML
-_TAIL = _Stretch(re.compile(b""), (b"sheetData", b"worksheet", b"dimension"), {})
-# the verdicts kept, bounded: at most `_MEMO_ENTRIES` stretches of `_MEMO_BYTES` for each kind
-_MEMO_BYTES = 16 * 1024
-_MEMO_ENTRIES = 256
+_TAIL = _Stretch(b"", (b"sheetData", b"worksheet", b"dimension"))
 
 
 def arranged(xml: bytes, merged: bool) -> bytes | None:
@@ -92,10 +98,7 @@ def _plain_balanced(stretch: bytes, kind: _Stretch) -> int:
     found = kind.verdicts.get(stretch)
     if found is None:
         found = _check(stretch, kind)
-        if len(stretch) <= _MEMO_BYTES:
-            if len(kind.verdicts) >= _MEMO_ENTRIES:
-                kind.verdicts.clear()
-            kind.verdicts[stretch] = found
+        kind.keep(stretch, found)
     return found
 
 
