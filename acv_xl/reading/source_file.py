@@ -67,8 +67,9 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
   their whole reference, without formula nor error cell, is bounded by the largest reference of a
   cell holding something, found in one search (`_plain_extent`); otherwise every cell is visited;
 - calamine copies a shared string into each cell citing it: the text materialised per workbook is
-  capped at `MAX_TEXT_CHARS` (references × the longest string, counted exactly only when that bound
-  is exceeded).
+  capped at `MAX_TEXT_CHARS` (references × the longest string — a bound on it found in a few
+  searches, the strings measured when it is not enough (`_longest_shared_string`) — counted exactly
+  only when that bound is exceeded).
 """
 
 from __future__ import annotations
