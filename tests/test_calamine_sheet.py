@@ -119,7 +119,8 @@ def test_plain_xml_around_the_cells_is_arranged():
     """Text, attributes in either quotes, empty and nested elements, prefixes: plain, arranged."""
     xml = _tail(b"""<a x='1' y="2"><b:c/>text &amp; more<d  e = "f/g" /></a>\n""")(_template_sheet())
     out = _arrange(xml)
-    assert out is not None and b"<b:c/>" not in out and out.endswith(b"</sheetData></worksheet>")
+    assert out is not None and b"<b:c/>" not in out and out.endswith(b"</worksheet><sheetData>" + xml.split(
+        b"<sheetData>")[1].split(b"</sheetData>")[0] + b"</sheetData>")
     assert out.count(b"<mergeCells></mergeCells>") == 1
 
 
@@ -161,3 +162,18 @@ def test_the_verdicts_kept_are_bounded_and_a_long_stretch_is_not_examined(monkey
     long = _tail(b"<a>" + b"x" * calamine_sheet._PLAIN_MAX + b"</a>")(xml)
     monkeypatch.setattr(calamine_sheet, "_check", lambda *a: pytest.fail("examined"))
     assert _arrange(long) is None
+
+
+@pytest.mark.parametrize("change", [
+    b"</x></sheetData>",  # one end tag too many: the root closed by </sheetData>, refused at </worksheet>
+    b"</x></y></sheetData>",  # two: refused at </sheetData>
+    b"<x></sheetData>",  # an element left open: read
+    b"<x><y></sheetData>",
+    b"</x><y></sheetData>",  # closed once too often then opened again: read
+])
+def test_tags_unbalanced_among_the_cells_get_the_same_verdict(change):
+    """calamine refuses an end tag when nothing is open: the arrangement keeps its verdicts on
+    cells closing or opening elements of their own."""
+    package = _repacked(_SHIPPED[0], lambda xml: xml.replace(b"</sheetData>", change, 1))
+    plain = _calamine_values(package)
+    assert _calamine_values(_repacked(io.BytesIO(package), _arrange)) == plain

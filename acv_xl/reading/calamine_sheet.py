@@ -7,26 +7,30 @@ the reader never asks of calamine (`source_file` finds them itself). That second
 cell is a third of calamine's time on a sheet (0.23 ms of 0.70 on a workbook of ours).
 
 `arranged(xml)` gives calamine the same part with an empty `<mergeCells></mergeCells>` right after
-the root's start tag, where that search stops at once, and without what followed `</sheetData>`
-(validations, page setup, drawing, tables…), which calamine only ever parsed in that second pass,
-taking nothing from it: `<?xml…?><worksheet…><mergeCells></mergeCells>…<sheetData>…</sheetData></worksheet>`.
+the root's start tag, where that search stops at once, the root closed before `<sheetData>` rather
+than after it, and without what followed `</sheetData>` (validations, page setup, drawing, tables…),
+which calamine only ever parsed in that second pass, taking nothing from it:
+`<?xml…?><worksheet…><mergeCells></mergeCells>…</worksheet><sheetData>…</sheetData>`.
 
 The same values and the same verdicts: the cell reader meets the same elements before the same
-cells (it passes over a `<mergeCells>`), and a part is arranged only when the second pass could have
-objected to nothing — else `arranged` returns None and the part is handed as it is:
+cells (it passes over a `<mergeCells>` and an end tag), and a part is arranged only when the second
+pass could have objected to nothing past the cells — else `arranged` returns None and the part is
+handed as it is:
 - no merged cell anywhere (calamine parses their references: a bad one refuses the sheet);
 - one `<sheetData>`…`</sheetData>`, unprefixed, under an unprefixed root `<worksheet>` opened after
   at most the XML declaration, and closed by the part's last tag;
 - between the root's start tag and `<sheetData>`, and between `</sheetData>` and `</worksheet>`,
   plain XML (`_PIECE`): text and tags only — no comment, CDATA, processing instruction nor `<` or
   `>` in an attribute value — every element closed in the same stretch, never one more: calamine's
-  tokenizer finds nothing to object to there, and `</worksheet>` closes the root; no `<dimension>`
-  after the cells (the cell reader takes one met before them), at most `_PLAIN_MAX` bytes each.
-The verdicts on these stretches are kept (the template's are the same in most workbooks of a
-département), so that a workbook of ours costs a few searches a sheet.
-One difference is left, knowingly: a `<sheetData>` that closes one element more than it opens — its
-`</sheetData>` then closes the root, and calamine refused the part at `</worksheet>` in its second
-pass — is now read. No writer produces it; telling it would cost counting every tag of every sheet.
+  tokenizer finds nothing to object to there; no `<dimension>` after the cells (the cell reader
+  takes one met before them); at most `_PLAIN_MAX` bytes each.
+calamine refuses a tag closing when nothing is open. A `<sheetData>` closing one element more than
+it opens used to close the root, then be refused at `</worksheet>`: with the root closed before it,
+its own `</sheetData>` is refused instead. One difference is left, knowingly: a `<sheetData>` that at
+some point has closed two elements more than it opened, and opens as many again before its end, was
+read and is now refused. No writer produces either; telling it would cost counting every tag.
+The verdicts on the stretches around the cells are kept (the template's are the same in most
+workbooks of a département): a workbook of ours costs a few searches a sheet.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ def arranged(xml: bytes, merged: bool) -> bytes | None:
     if at < 0 or _plain_balanced(xml[end + 12: close], _TAIL) < 0:
         return None
     view = memoryview(xml)
-    return b"".join((view[:at], _MARK, view[at: end + 12], view[close:]))
+    return b"".join((view[:at], _MARK, view[at:start], b"</worksheet>", view[start: end + 12]))
 
 
 def _plain_balanced(stretch: bytes, kind: _Stretch) -> int:
