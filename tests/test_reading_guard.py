@@ -149,7 +149,7 @@ def test_calamine_reads_the_parts_checked_by_the_guard(tmp_path, monkeypatch):
     good = _good(tmp_path)
     seen = []
     real = zip_guard.repack
-    monkeypatch.setattr(zip_guard, "repack", lambda infos, data, checked: seen.append(real(infos, data, checked))
+    monkeypatch.setattr(zip_guard, "repack", lambda *args: seen.append(real(*args))
                         or seen[-1])
     conv = read_file(good)
     assert conv.rows(FIN.name)[0].financeur == "ETAT"
@@ -167,7 +167,7 @@ def test_calamine_is_handed_only_the_parts_it_opens(tmp_path, monkeypatch):
     assert {"xl/theme/theme1.xml", "docProps/core.xml"} <= names and any(n.startswith("xl/tables/") for n in names)
     seen = []
     real = zip_guard.repack
-    monkeypatch.setattr(zip_guard, "repack", lambda infos, data, checked: seen.append(real(infos, data, checked))
+    monkeypatch.setattr(zip_guard, "repack", lambda *args: seen.append(real(*args))
                         or seen[-1])
     read_file(good)
     (package,) = seen
@@ -203,8 +203,8 @@ def test_the_shortcuts_read_the_shipped_examples_as_the_plain_way(shipped, monke
     monkeypatch.setattr(source_file, "_NOT_FOR_CALAMINE", ())
     handed = []
     real = zip_guard.repack
-    monkeypatch.setattr(zip_guard, "repack", lambda infos, data, checked: handed.append(len(infos))
-                        or real(infos, data, checked))
+    monkeypatch.setattr(zip_guard, "repack", lambda infos, *args: handed.append(len(infos))
+                        or real(infos, *args))
     assert read_file(shipped).model_dump() == fast
     assert handed == [len(zipfile.ZipFile(shipped).infolist())]  # the plain way indeed
 
@@ -339,6 +339,55 @@ def test_the_shared_text_cost_counts_each_reference():
     odd = (b'<sheetData><c t = \'s\' r="A1"><v>1</v></c><x:c r="B1" t="s"><x:v> 1 </x:v></x:c>'
            b'<c r="C1" t="s"><f>A1</f><v>1</v></c></sheetData>')
     assert source_file._shared_text_cost(odd, sst) == 3 * len(b"<si><t>" + b"x" * 1000 + b"</t></si>")
+
+
+
+def test_the_longest_shared_string_is_bounded_from_above_in_a_few_searches():
+    """The quick bound (every window of `_SI_WINDOW` bytes holds a tag) is never below the longest
+    string; with a string longer than a window, the strings are measured."""
+    w = source_file._SI_WINDOW
+    for lengths in ([], [0], [3, 5], [w - 40] * 3, [200] * 300, [2 * w - 40, 5], [2 * w] * 2, [10 * w, 3]):
+        sst = b"<sst>" + b"".join(b"<si><t>" + b"x" * n + b"</t></si>" for n in lengths) + b"</sst>"
+        exact = max(map(len, sst.split(b"si>")), default=0)
+        bound, is_exact = source_file._longest_shared_string(sst)
+        assert bound >= exact and (bound == exact or not is_exact)
+        if max(lengths, default=0) > 2 * w:
+            assert (bound, is_exact) == (exact, True)
+    assert source_file._longest_shared_string(b"<si>" + b"x" * 5000, exact=True) == (5000, True)
+
+
+@pytest.mark.parametrize("sizes", [[30, 30, 30], [60, 60], [90], [60, 30, 30, 30], [200]])
+def test_the_text_budget_counts_as_if_the_longest_string_had_been_measured(tmp_path, monkeypatch, sizes):
+    """The sheets counted at the quick bound are counted again at the measured length once the bound
+    is not enough: the budget — and its verdict — are those of the exact length from the start."""
+    good = _good(tmp_path)
+    with source_file.FileSource(good) as src:
+        src._check_side_parts()
+        assert not src._sst_exact  # the quick bound, for a workbook of ours
+        tight = max(map(len, src._sst.split(b"si>")))
+        loose = src._sst_max
+        assert loose > 3 * tight
+        # a budget of 100 sheets' worth of one cell at the bound: `sizes` in such units
+        unit = 20 * 10
+        monkeypatch.setattr(source_file, "MAX_TEXT_CHARS", 100 * 10 * loose)
+        used, cells, refused = 0, 0, False  # the budget counted with the exact length from the start
+        sheet = src._sheets[0]
+        for n in sizes:
+            xml = b" " * (unit * n)  # no cell: counted exactly, it costs nothing
+            cost = len(xml) // 20 * tight
+            if used + cost > source_file.MAX_TEXT_CHARS:
+                cost = 0
+            used += cost
+            cells += len(xml) // 20
+            try:
+                src._check_text(sheet, xml)
+            except UnreadableWorkbook:
+                refused = True
+                break
+            # at the bound, every cell so far at the bound; measured, the very same count
+            assert src._text_used == (used if src._sst_exact else cells * loose)
+        assert refused == (used > source_file.MAX_TEXT_CHARS)
+        assert src._sst_exact == (sum(sizes) > 100)
 
 
 # ------------------------------------------------------------------ the sheet's real extent

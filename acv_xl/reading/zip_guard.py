@@ -251,11 +251,13 @@ _UTF8_NAME = 0x800
 _DESCRIPTOR = 0x8  # sizes and CRC after the data: written in the header here
 
 
-def repack(infos: list[zipfile.ZipInfo] | list[Entry], data: bytes, inflated: dict[int, bytes]) -> bytes | None:
+def repack(infos: list[zipfile.ZipInfo] | list[Entry], data: bytes, inflated: dict[int, bytes],
+           arranged: dict[int, bytes] | None = None) -> bytes | None:
     """The package `data` again, every part of `inflated` (by its local header's offset: bytes
     inflated and checked by `inflate`) stored as is, uncompressed, and every other part copied as
     it was compressed; None when a part's local header does not name it (the package is then
-    handed on unchanged).
+    handed on unchanged). `arranged`: parts (by offset, as `inflated`) stored in another arrangement
+    of their checked bytes (a sheet arranged for calamine, `calamine_sheet`), with their own size and CRC.
 
     What calamine parses is then the very bytes checked here, and it spends no time inflating them
     a second time (≈ a quarter of its reading time on a workbook of ours)."""
@@ -269,6 +271,10 @@ def repack(infos: list[zipfile.ZipInfo] | list[Entry], data: bytes, inflated: di
         except UnicodeEncodeError:
             return None
         body = inflated.get(info.header_offset)
+        crc, size = info.CRC, info.file_size
+        if arranged and info.header_offset in arranged:
+            body = arranged[info.header_offset]
+            crc, size = zlib_ng.crc32(body), len(body)
         if body is not None:
             flags, method, csize = _UTF8_NAME, zipfile.ZIP_STORED, len(body)
         else:
@@ -281,9 +287,9 @@ def repack(infos: list[zipfile.ZipInfo] | list[Entry], data: bytes, inflated: di
             if len(body) < csize:
                 return None
             flags, method = (info.flag_bits & ~_DESCRIPTOR) | _UTF8_NAME, info.compress_type
-        if max(csize, info.file_size, pos) >= 0xFFFFFFFF:
+        if max(csize, size, pos) >= 0xFFFFFFFF:
             return None
-        fields = (20, flags, method, *_DOS_1980, info.CRC, csize, info.file_size, len(name))
+        fields = (20, flags, method, *_DOS_1980, crc, csize, size, len(name))
         local += (_LOCAL.pack(b"PK\x03\x04", *fields, 0), name, body)
         central += (_CENTRAL.pack(b"PK\x01\x02", 20, *fields, 0, 0, 0, 0, 0, pos), name)
         pos += _LOCAL.size + len(name) + csize
