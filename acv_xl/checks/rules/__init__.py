@@ -58,7 +58,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from itertools import compress, groupby, repeat
-from operator import attrgetter, is_, not_
+from operator import attrgetter, contains, is_, itemgetter, not_
 from typing import Any, Callable, Iterable
 
 from acv_xl.checks import totals
@@ -127,6 +127,9 @@ def _table_unusable(conv: Convention, table: Table, attr: str | None = None) -> 
 
 
 def usable(conv: Convention, need: str) -> bool:
+    st = conv.structure  # nothing missing (the common case): every need is usable, nothing to look up
+    if not (st.missing_sheets or st.missing_tables or st.missing_headers):
+        return True
     name, _, attr = need.partition(".")
     return not _table_unusable(conv, layout.TABLES_BY_NAME[name], attr or None)
 
@@ -239,6 +242,61 @@ class Index:
             value = self._memo[key] = build()
         return value
 
+    # What depends on the workbook's lists of financeurs and dispositifs alone (`T_Financeurs`,
+    # `T_Dispositifs`: the template's lists in most workbooks of a département) is worked out once for
+    # every run that meets the same lists, rather than by each run (several walks of 66 rows) and by
+    # each rule: `shared(key, build)`, where `build` reads nothing but the values `lists_key` holds.
+    @lazy
+    def lists_key(self) -> tuple[tuple, tuple]:
+        """The values of the lists that the shared facts are worked out of: (code, nom, categorie) of
+        every row of `T_Financeurs`, (financeur, dispositif, nature, dotation_r2334_27) of every row
+        of `T_Dispositifs`, in row order (the first row of a code or pair decides)."""
+        return tuple(map(_TF_VALUES, self.conv.financeurs)), tuple(map(_TD_VALUES, self.conv.dispositifs))
+
+    @lazy
+    def _lists_facts(self) -> dict[Any, Any]:
+        key = self.lists_key
+        try:
+            facts = _LISTS_FACTS.get(key)
+        except TypeError:  # an unhashable value (no reader gives one): this run's own facts
+            return {}
+        if facts is None:
+            if len(_LISTS_FACTS) >= _LISTS_FACTS_MAX:
+                _LISTS_FACTS.clear()
+            facts = _LISTS_FACTS[key] = {}
+        return facts
+
+    def shared(self, key: Any, build: Callable[[], Any]) -> Any:
+        """`memo` for a fact of the lists alone, kept for the next runs that meet the same lists.
+        `build` must read only the values of `lists_key`; what it returns is shared: read it, never
+        change it (a dict of answers it may fill, bounded by its user)."""
+        facts = self._lists_facts
+        value = facts.get(key, _MISSING)
+        if value is _MISSING:
+            value = facts[key] = build()
+        return value
+
+    @lazy
+    def _dispositif_values(self) -> tuple[dict[tuple, tuple], dict[tuple, tuple]]:
+        def build() -> tuple[dict[tuple, tuple], dict[tuple, tuple]]:
+            listed = self.lists_key[1]  # the first row of a pair decides (walked backwards in C)
+            by_pair = dict(zip(map(_PAIR_OF_VALUES, reversed(listed)), reversed(listed)))
+            by_meaning: dict[tuple, tuple] = {}
+            for values in listed:
+                if values[1]:
+                    by_meaning.setdefault((values[0], dispositifs.normalise(values[1])), values)
+            return by_pair, by_meaning
+        return self.shared("dispositif_values", build)
+
+    def dispositif_values(self, financeur: str | None, nom: str | None) -> tuple | None:
+        """(financeur, dispositif, nature, dotation_r2334_27) of `dispositif(financeur, nom)`'s row, or
+        None: the same row found, from lookups shared by the runs that meet the same lists."""
+        by_pair, by_meaning = self._dispositif_values
+        d = by_pair.get((financeur, nom))
+        if d is None and nom:
+            d = by_meaning.get((financeur, dispositifs.normalise(nom)))
+        return d
+
     # The lookups below are asked once per line or per action: plain dicts, built on first use.
     @lazy
     def _lines_by_action(self) -> dict[str | None, list]:
@@ -258,6 +316,22 @@ class Index:
     def action(self, numero: str | None):
         """The first action of that number (a duplicate is ACT-01's)."""
         return self._action_by_numero.get(numero) if numero else None
+
+    @lazy
+    def _financeur_by_code(self) -> dict[str | None, Any]:
+        out: dict[str | None, Any] = {}
+        for f in self.conv.financeurs:  # every row, as `Convention.financeur` finds them
+            out.setdefault(f.code, f)
+        return out
+
+    def financeur(self, code: str | None):
+        """`Convention.financeur`, for one run: the first row of that code."""
+        return self._financeur_by_code.get(code)
+
+    @lazy
+    def financeur_codes(self) -> tuple[str, ...]:
+        """The codes of the non-empty rows of `T_Financeurs`, in row order (FIN-02, ACT-09)."""
+        return tuple(f.code for f in self.rows(layout.T_FINANCEURS) if f.code)
 
     @lazy
     def _dispositif_by_pair(self) -> dict[tuple, Any]:
@@ -293,15 +367,28 @@ class Index:
     @lazy
     def categories(self) -> totals.Categories:
         """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
-        return totals.shared_categories(self.conv.financeurs)
+        return self.shared("categories", lambda: totals.Categories(self.conv.financeurs))  # code, categorie
 
     @lazy
     def mo_codes(self) -> totals.MOCodes:
         """`totals.codes_du_mo(action, conv.financeurs)` for every action: `index.mo_codes(action)`."""
-        return totals.shared_mo_codes(self.conv.financeurs)
+        return self.shared("mo_codes", lambda: totals.MOCodes(self.conv.financeurs))  # code, nom
+
+    @lazy
+    def dotations(self) -> totals.DotationsR2334:
+        """`totals.is_dotation_r2334_27(lf, conv.dispositifs)` for every line: `index.dotations(lf)`."""
+        # financeur, dispositif, dotation_r2334_27 of each row
+        return self.shared("dotations", lambda: totals.DotationsR2334(self.conv.dispositifs))
 
 
 _NUMERO = attrgetter("numero")
+_TF_VALUES = attrgetter("code", "nom", "categorie")
+_TD_VALUES = attrgetter("financeur", "dispositif", "nature", "dotation_r2334_27")
+_PAIR_OF_VALUES = itemgetter(0, 1)
+# `Index.shared`: the facts of each content of the lists met lately (most workbooks of a département
+# hold the template's lists); bounded, forgotten all at once when full
+_LISTS_FACTS: dict[tuple, dict[Any, Any]] = {}
+_LISTS_FACTS_MAX = 64
 _DISPOSITIF = attrgetter("dispositif")
 _PAIR = attrgetter("financeur", "dispositif")
 _RAW = attrgetter("raw")
@@ -569,9 +656,9 @@ def required_findings(conv: Convention, table: Table, attrs: Iterable[str], code
     get = attrgetter(*attrs)
     lignes = rows(conv, table)
     if len(attrs) == 1:
-        lignes = [x for x in lignes if get(x) is None]
+        lignes = list(compress(lignes, map(is_, map(get, lignes), repeat(None))))
     else:
-        lignes = [x for x, values in zip(lignes, map(get, lignes)) if None in values]
+        lignes = list(compress(lignes, map(contains, map(get, lignes), repeat(None))))  # `None in values`
     for ligne in lignes:
         for attr in attrs:
             if getattr(ligne, attr) is None and blank(ligne, attr):

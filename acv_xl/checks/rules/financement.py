@@ -115,8 +115,7 @@ class Judged:
     @lazy
     def dotations(self) -> Decimal:
         """The counted R2334-27 dotations of the action."""
-        is_dotation = index(self.conv).memo("r2334", lambda: totals.shared_dotations(self.conv.dispositifs))
-        return is_dotation.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
+        return index(self.conv).dotations.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
 
 
 def _categories_unknown(conv: Convention) -> set[str | None]:
@@ -182,7 +181,7 @@ def action_inconnue(conv: Convention) -> Iterable[Finding]:
 
 @rule("FIN-02", E, "Financeur inconnu", SRC_GUIDE, needs=("T_Financements", "T_Financeurs"))
 def financeur_inconnu(conv: Convention) -> Iterable[Finding]:
-    codes = tuple(f.code for f in rows(conv, layout.T_FINANCEURS) if f.code)
+    codes = index(conv).financeur_codes
     known = set(codes)
     for lf in unknown(lignes(conv), "financeur", known):  # a known code (most lines): nothing to say
         if lf.financeur is None and blank(lf, "financeur"):  # the test inlined first: a call per line
@@ -364,7 +363,7 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
                      "Saisissez la dépense subventionnable HT de l'action.", action=a.numero)
         elif dot * 100 > 80 * dep:
             plafond = dep * Decimal("0.8")
-            is_dotation = index(conv).memo("r2334", lambda: totals.shared_dotations(conv.dispositifs))
+            is_dotation = index(conv).dotations
             noms = ", ".join(q(n) for n in dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
             yield at(a, "depense_subventionnable", "FIN-07", E,
                      f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} (lignes {noms}) atteignent "
@@ -479,24 +478,46 @@ _FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
 
 @rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
-    dispositif = index(conv).dispositif
-    # what is said of a line depends on its (financeur, dispositif, nature): decided once per distinct
-    # triple, then the lines concerned found in C
+    ix = index(conv)
+    # what is said of a line depends on its (financeur, dispositif, nature) and on the lists: decided
+    # once per distinct triple for the runs that meet the same lists, then the lines concerned found in C
     lines = lignes(conv)
     keys, distinct = _triples(conv)
-    listed: dict[tuple, Any] = {}  # the triple → its dispositif's row when the natures differ
-    for key in distinct:
+
+    def decide(key: tuple) -> str | None:  # the nature of the triple's dispositif, when they differ
         financeur, nom, nature = key
-        d = dispositif(financeur, nom)
-        listed[key] = d if d is not None and d.nature and nature and d.nature != nature else None
-    rows_of = list(map(listed.__getitem__, keys))
-    for lf, d in compress(zip(lines, rows_of), map(is_not, rows_of, repeat(None))):
+        d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
+        return d[2] if d is not None and d[2] and nature and d[2] != nature else None
+    listed = _decided(ix, "FIN-11", distinct, decide)
+    natures = list(map(listed.__getitem__, keys))
+    for lf, nature in compress(zip(lines, natures), map(is_not, natures, repeat(None))):
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
-                 f"{lf.financeur} ({q(d.nature)}) dans la feuille Financeurs.", f"Choisissez {q(d.nature)}.")
+                 f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
 
 
-_FIN12_KEYS = attrgetter("numero", "financeur", "dispositif", "annee", "montant")
+def _decided(ix, name: str, distinct: Iterable[tuple], decide) -> dict[tuple, Any]:
+    """`{key: decide(key)}` for the distinct (financeur, dispositif, nature) of the lines, where the
+    answer depends on these and on the lists alone: each one decided once for the runs that meet the
+    same lists (`Index.shared`), the answers kept bounded."""
+    answers = ix.shared(("triples", name), dict)
+    out = {}
+    for key in distinct:
+        got = answers.get(key, _MISSING)
+        if got is _MISSING:
+            got = decide(key)
+            if len(answers) >= _ANSWERS_MAX:
+                answers.clear()
+            answers[key] = got
+        out[key] = got
+    return out
+
+
+_MISSING = object()
+_ANSWERS_MAX = 4_096  # answers kept per content of the lists (`_decided`)
+
+
+_FIN12_KEYS = attrgetter("numero", "financeur", "dispositif", "annee")
 
 
 @rule("FIN-12", A, "Ligne de financement en double", SRC_GUIDE, needs=("T_Financements",))
@@ -506,7 +527,8 @@ def doublon(conv: Convention) -> Iterable[Finding]:
     # the first line of each (action, financeur, dispositif, année, montant): by the first four, then
     # by amount only where they repeat (a Decimal's hash is not cheap, and most lines differ already)
     lines = index(conv).counted_lines
-    # most plans repeat no line: the five keys of every line hashed in C say so at once
+    # most plans repeat no line: the first four keys of every line hashed in C say so at once (no
+    # Decimal hashed: the amount is only looked at where these four repeat)
     if len(set(map(_FIN12_KEYS, lines))) == len(lines):
         return
     first: dict[tuple, LigneFinancement | dict] = {}
@@ -694,36 +716,29 @@ def _listes(conv: Convention) -> Mapping[str, tuple[str, ...]]:
     return _listes_owners(conv)[0]
 
 
-# the workbook's (financeur, dispositif) pairs → (`_listes`, each family of dispositif → the first
-# financeur listing a dispositif of it, for FIN-21): a function of these pairs
-# and of the reference list only, and most workbooks of a département hold the template's list, so
-# worked out once for all of them (≈ 60 µs a run); read-only mappings, shared. Bounded.
-_LISTES: dict[tuple, tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]] = {}
-
-
+# (`_listes`, each family of dispositif → the first financeur listing a dispositif of it, for FIN-21):
+# a function of the workbook's (financeur, dispositif) pairs and of the reference list only, so worked
+# out once for the runs that meet the same lists (`Index.shared`); read-only mappings.
 def _listes_owners(conv: Convention) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]:
+    ix = index(conv)
+
     def build() -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]:
-        pairs = tuple((d.financeur, d.dispositif) for d in conv.dispositifs if d.financeur and d.dispositif)
-        got = _LISTES.get(pairs)
-        if got is None:
-            out: dict[str, list[str]] = {}
-            for financeur, dispositif in pairs:
+        out: dict[str, list[str]] = {}
+        for financeur, dispositif, _, _ in ix.lists_key[1]:
+            if financeur and dispositif:
                 out.setdefault(financeur, []).append(dispositif)
-            for f in layout.FINANCEURS:
-                noms = out.setdefault(f.code, [])
-                noms.extend(d.nom for d in f.dispositifs if d.nom not in noms)
-            listes = {k: tuple(v) for k, v in out.items()}
-            owner: dict[str, str] = {}
-            for code, noms in listes.items():
-                for n in noms:
-                    fam = famille(n)
-                    if fam is not None:
-                        owner.setdefault(fam, code)
-            if len(_LISTES) >= 64:
-                _LISTES.clear()
-            got = _LISTES[pairs] = (MappingProxyType(listes), MappingProxyType(owner))
-        return got
-    return index(conv).memo("dispositifs_par_financeur", build)
+        for f in layout.FINANCEURS:
+            noms = out.setdefault(f.code, [])
+            noms.extend(d.nom for d in f.dispositifs if d.nom not in noms)
+        listes = {k: tuple(v) for k, v in out.items()}
+        owner: dict[str, str] = {}
+        for code, noms in listes.items():
+            for n in noms:
+                fam = famille(n)
+                if fam is not None:
+                    owner.setdefault(fam, code)
+        return MappingProxyType(listes), MappingProxyType(owner)
+    return ix.shared("dispositifs_par_financeur", build)
 
 
 def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
@@ -732,8 +747,8 @@ def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
         return False
     if index(conv).familles[lf.dispositif] is not None:
         return False
-    d = index(conv).dispositif(lf.financeur, lf.dispositif)
-    return not (d is not None and d.dotation_r2334_27 == "Oui")
+    d = index(conv).dispositif_values(lf.financeur, lf.dispositif)  # `index.dispositif`'s row's values
+    return not (d is not None and d[3] == "Oui")  # its `dotation_r2334_27`
 
 
 def _fctva(lf: LigneFinancement) -> bool:
@@ -781,16 +796,19 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     message names the closest listed dispositif, or the financeur whose dispositif it is. Not
     judged: an empty dispositif, a financeur with no listed dispositif (added by the user), an
     unknown financeur (FIN-02), an FCTVA line (FIN-10), an unrecognised État subsidy (FIN-20)."""
+    ix = index(conv)
     listes, owner = _listes_owners(conv)
-    # what is said of a line depends on these three only: decided once per distinct triple (its first
-    # line standing for it), then the lines with something said found in C
+    # what is said of a line depends on these three and on the lists only: decided once per distinct
+    # triple (its first line standing for it) for the runs that meet the same lists, then the lines
+    # with something said found in C
     lines = lignes(conv)
     keys, distinct = _triples(conv)
-    decided: dict[tuple, tuple[str, str] | None] = {}
-    for key, lf in distinct.items():
+
+    def decide(key: tuple) -> tuple[str, str] | None:
         financeur, dispositif, _ = key
-        decided[key] = (None if not dispositif or not financeur or financeur not in listes
-                        else _hors_liste(conv, lf, listes, owner))
+        return (None if not dispositif or not financeur or financeur not in listes
+                else _hors_liste(conv, distinct[key], listes, owner))
+    decided = _decided(ix, "FIN-21", distinct, decide)
     saids = list(map(decided.__getitem__, keys))
     for lf, said in compress(zip(lines, saids), saids):
         yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])

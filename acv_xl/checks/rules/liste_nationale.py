@@ -70,7 +70,12 @@ def _convention(conv: Convention) -> ConventionRef | None:
 
 
 def _codes(conv: Convention) -> tuple[list[tuple[object, str]], bool]:
-    """([(row, INSEE code)] of the well-formed codes, every non-empty row has one)."""
+    """([(row, INSEE code)] of the well-formed codes, every non-empty row has one), once per run (four
+    rules ask). Shared: read it, never change it."""
+    return index(conv).memo("codes_insee", lambda: _find_codes(conv))
+
+
+def _find_codes(conv: Convention) -> tuple[list[tuple[object, str]], bool]:
     if not usable(conv, T.name):
         return [], False
     out, complete = [], True
