@@ -82,9 +82,13 @@ class Judged:
     """An action whose plan FIN-05 to FIN-09 and FIN-16 judge, and what several of them compute on
     it, each at most once per run."""
 
-    def __init__(self, conv: Convention, action: FicheAction, lines: list[LigneFinancement],
-                 counted: list[LigneFinancement]):
-        self.conv, self.action, self.lines, self.counted = conv, action, lines, counted
+    def __init__(self, conv: Convention, action: FicheAction, counted: list[LigneFinancement]):
+        self.conv, self.action, self.counted = conv, action, counted
+
+    @lazy
+    def lines(self) -> list[LigneFinancement]:
+        """The action's non-empty lines, in row order."""
+        return plan(self.conv, self.action)
 
     @lazy
     def total(self) -> Decimal:
@@ -97,7 +101,7 @@ class Judged:
         """L1111-10 shares, the MO known: only its own autofinancement is its own share (the counted
         lines given: `part_mo` counts the same ones)."""
         ix = index(self.conv)
-        return totals.part_mo(self.counted, ix.categories, self.action, ix.mo_codes)
+        return totals.part_mo(self.counted, ix.categories, self.action, ix.mo_codes, counted=True)
 
     @lazy
     def familles(self) -> list[str | None]:
@@ -130,6 +134,22 @@ def _categories_unknown(conv: Convention) -> set[str | None]:
     return index(conv).memo("categories_unknown", build)
 
 
+def _numeros_with(conv: Convention, familles: frozenset[str]) -> set[str | None]:
+    """The numbers of the actions holding a counted line of one of `familles` (few, mostly none):
+    one pass in C over the run's counted lines, once per run. Shared: read it, never change it."""
+    def build() -> set[str | None]:
+        ix = index(conv)
+        return set(map(_NUMERO, compress(ix.counted_lines, map(familles.__contains__, ix.counted_familles))))
+    return index(conv).memo(("numeros", familles), build)
+
+
+_INTERREG = frozenset((layout.FAMILLE_INTERREG,))
+_FONDS_CONCOURS = frozenset((layout.FAMILLE_FONDS_CONCOURS,))
+_FRLA = frozenset(("FRLA",))
+_R2334_27 = frozenset(layout.FAMILLES_R2334_27)
+_NUMERO, _MONTANT = attrgetter("numero"), attrgetter("montant")
+
+
 def judged_actions(conv: Convention) -> list[Judged]:
     return index(conv).memo("judged_actions", lambda: list(_judged_actions(conv)))
 
@@ -138,14 +158,17 @@ def _judged_actions(conv: Convention) -> Iterable[Judged]:
     """Actions whose plan can be judged: numbered (and not twice), not abandoned, cost readable and > 0, at least one
     counted line (ACT-08 reports the others), every non-refused line with a readable amount, no
     line with an unreadable financeur, dispositif, nature or statut."""
+    ix = index(conv)
     actions = rows(conv, layout.T_ACTIONS)
-    counts = Counter(a.numero for a in actions)
+    counts = Counter(map(_NUMERO, actions))
     # the numbers whose plan holds a counted line without a readable amount, or a line with an
-    # unreadable status, nature or financeur (every sum would be a guess): one pass over the lines
+    # unreadable status, nature or financeur (every sum would be a guess): the lines without an
+    # amount and those with a problem (few, mostly none) found in C
     refuse = layout.STATUT_REFUSE  # `lf.compte`, inlined
-    counted_of = index(conv).counted_of
-    unsure = {lf.numero for lf in lignes(conv)
-              if (lf.montant is None and lf.statut != refuse) or (lf.problems and not _LINE_KEYS.isdisjoint(lf.problems))}
+    counted_of = ix.counted_of
+    lines = lignes(conv)
+    unsure = {lf.numero for lf in compress(lines, map(is_, map(_MONTANT, lines), repeat(None))) if lf.statut != refuse}
+    unsure.update(lf.numero for lf in ix.with_problems(T) if not _LINE_KEYS.isdisjoint(lf.problems))
     for a in actions:
         if not a.numero or a.maturite == layout.MATURITE_ABANDONNEE or "maturite" in a.problems:
             continue  # an unreadable maturity may be « Abandonnée »
@@ -158,7 +181,7 @@ def _judged_actions(conv: Convention) -> Iterable[Judged]:
             continue  # no counted line: ACT-08
         if a.numero in unsure:
             continue
-        yield Judged(conv, a, plan(conv, a), counted)
+        yield Judged(conv, a, counted)
 
 
 def _pct(ratio: Decimal, seuil: int) -> str:
@@ -266,7 +289,8 @@ def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None)
         outre_mer = str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER
     if outre_mer:
         return True
-    return layout.FAMILLE_INTERREG in j.familles  # a counted Interreg line
+    # a counted Interreg line (the action's counted lines are those of its number)
+    return j.action.numero in _numeros_with(conv, _INTERREG)
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
@@ -381,10 +405,11 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
     lines of one dotation are summed, and the finding points at the first of them. Not reported when
     the 80 % cap forces it: when the other dotations leave less than 20 % below the cap, a smaller
     amount is the only lawful one."""
+    with_r2334 = _numeros_with(conv, _R2334_27)
     for j in judged_actions(conv):
         a = j.action
         dep = a.depense_subventionnable
-        if dep is None or dep <= 0:
+        if dep is None or dep <= 0 or a.numero not in with_r2334:  # no such line: no group below
             continue
         groups: dict[str, list[LigneFinancement]] = {}
         for lf, fam in zip(j.counted, j.familles):
@@ -916,7 +941,10 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                  f"{q(a.maitre_ouvrage or a.type_mo)}, maître d'ouvrage de type {q(a.type_mo)}.",
                  "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon corrigez le financeur "
                  "ou le maître d'ouvrage.")
+    with_fdc = _numeros_with(conv, _FONDS_CONCOURS)
     for j in judged_actions(conv):
+        if j.action.numero not in with_fdc:
+            continue  # no counted fonds de concours
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
         if not fdc:
@@ -998,7 +1026,10 @@ def frla_deficit(conv: Convention) -> Iterable[Finding]:
     operation's own revenue (the lines of nature `Recette / cession`); equal passes. A warning: the
     deficit the fund retains is the one of its instruction, which the workbook may not hold whole
     (resale value, rents), so the message says what to check."""
+    with_frla = _numeros_with(conv, _FRLA)
     for j in judged_actions(conv):
+        if j.action.numero not in with_frla:
+            continue  # no counted FRLA line
         frla = [lf for lf, fam in zip(j.counted, j.familles) if fam == "FRLA"]
         if not frla:
             continue
