@@ -68,7 +68,7 @@ from acv_xl.contract import reference as reference_list
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.reference import Reference
-from acv_xl.contract.values import Problem, fmt_date, fmt_euros, fmt_number, is_blank
+from acv_xl.contract.values import MEMO_TEXT_MAX, Problem, fmt_date, fmt_euros, fmt_number, is_blank
 from acv_xl.reading.source import a1, parse_a1, parse_range
 
 E = Gravite.ERREUR
@@ -220,7 +220,19 @@ class Index:
     def familles(self) -> dict[str | None, str | None]:
         """`dispositifs.famille(lf.dispositif)` of every non-empty line: `index.familles[lf.dispositif]`
         (each distinct name decided once). Shared: read it, never change it."""
-        return {nom: dispositifs.famille(nom) for nom in set(map(_DISPOSITIF, self.rows(layout.T_FINANCEMENTS)))}
+        global _FAMILLES
+        names = set(map(_DISPOSITIF, self.rows(layout.T_FINANCEMENTS)))
+        known = _FAMILLES  # this run's reference: another thread may start a new one meanwhile
+        missing = names.difference(known)  # mostly none: a département's plans name the same dispositifs
+        if missing:
+            if len(missing) > _FAMILLES_MAX or any(n.__class__ is str and len(n) > MEMO_TEXT_MAX for n in missing):
+                return {nom: dispositifs.famille(nom) for nom in names}  # a pasted text is not kept: this run's own
+            if len(known) + len(missing) > _FAMILLES_MAX:
+                known = _FAMILLES = {}  # forgotten all at once (a run holding the old one keeps it)
+                missing = names
+            for nom in missing:
+                known[nom] = dispositifs.famille(nom)
+        return known
 
     @lazy
     def counted_familles(self) -> list[str | None]:
@@ -382,6 +394,10 @@ class Index:
 
 
 _NUMERO = attrgetter("numero")
+# `Index.familles`: the family of each dispositif name met lately (a few dozen names, the same in every
+# plan of a département); bounded, forgotten all at once when full
+_FAMILLES: dict[Any, str | None] = {}
+_FAMILLES_MAX = 4_096
 _TF_VALUES = attrgetter("code", "nom", "categorie")
 _TD_VALUES = attrgetter("financeur", "dispositif", "nature", "dotation_r2334_27")
 _PAIR_OF_VALUES = itemgetter(0, 1)

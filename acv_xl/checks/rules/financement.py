@@ -20,7 +20,7 @@ from collections import Counter
 from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, repeat
-from operator import attrgetter, eq, is_, is_not
+from operator import attrgetter, eq, is_, is_not, itemgetter
 from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
@@ -689,6 +689,15 @@ def _referentiel_sound(conv: Convention) -> bool:
     code. False when any of these may fail: the rule then looks row by row."""
     ix = index(conv)
     financeurs = rows(conv, layout.T_FINANCEURS)
+    # every row of both lists filled and coherent (worked out once for the runs that meet the same
+    # lists) and every row a non-empty one: nothing to look at row by row
+    tf_ok, td_ok = ix.shared("FIN-18", lambda: _lists_sound(ix.lists_key))
+    if tf_ok and len(financeurs) == len(conv.financeurs) and not ix.with_problems(layout.T_FINANCEURS):
+        if not usable(conv, layout.T_DISPOSITIFS.name):
+            return True
+        listed = rows(conv, layout.T_DISPOSITIFS)
+        if td_ok and len(listed) == len(conv.dispositifs) and not ix.with_problems(layout.T_DISPOSITIFS):
+            return True
     if ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs)):
         return False
     codes = set(map(_CODE, financeurs))
@@ -699,6 +708,19 @@ def _referentiel_sound(conv: Convention) -> bool:
     listed = rows(conv, layout.T_DISPOSITIFS)
     return not (ix.with_problems(layout.T_DISPOSITIFS) or _has_none(map(_TD_REQUIRED, listed))
                 or not set(map(_FINANCEUR, listed)) <= codes)
+
+
+def _lists_sound(lists_key: tuple[tuple, tuple]) -> tuple[bool, bool]:
+    """`_referentiel_sound`'s tests on every row of the lists (`Index.lists_key`, whose values are
+    those `_TF_REQUIRED` and `_TD_REQUIRED` read): (the financeurs' required values all filled, no
+    code twice; and the dispositifs' too, each financeur a listed code)."""
+    tf, td = lists_key
+    codes = set(map(_FIRST, tf))
+    tf_ok = not _has_none(tf) and len(codes) == len(tf)
+    return tf_ok, tf_ok and not _has_none(td) and set(map(_FIRST, td)) <= codes
+
+
+_FIRST = itemgetter(0)
 
 
 def _has_none(values: Iterable[tuple]) -> bool:
