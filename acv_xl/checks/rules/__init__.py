@@ -712,6 +712,10 @@ def money(d) -> str:
 
 
 _INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+# département code, SIREN and spaces (PRJ-02, PRJ-05, PRJ-08), compiled once
+RE_DEPARTEMENT = re.compile(r"\d{2}|2[AB]|97\d")
+RE_SIREN = re.compile(r"\d{9}")
+RE_SPACE = re.compile(r"\s")
 
 
 def is_insee(code: str) -> bool:

@@ -151,37 +151,37 @@ _NUMERO, _MONTANT = attrgetter("numero"), attrgetter("montant")
 
 
 def judged_actions(conv: Convention) -> list[Judged]:
-    return index(conv).memo("judged_actions", lambda: list(_judged_actions(conv)))
+    return index(conv).memo("judged_actions", lambda: _judged_actions(conv))
 
 
-def _judged_actions(conv: Convention) -> Iterable[Judged]:
+def _judged_actions(conv: Convention) -> list[Judged]:
     """Actions whose plan can be judged: numbered (and not twice), not abandoned, cost readable and > 0, at least one
     counted line (ACT-08 reports the others), every non-refused line with a readable amount, no
     line with an unreadable financeur, dispositif, nature or statut."""
     ix = index(conv)
     actions = rows(conv, layout.T_ACTIONS)
-    counts = Counter(map(_NUMERO, actions))
+    numeros = list(map(_NUMERO, actions))
+    # a duplicated number (ACT-01): whose are the lines? not guessed (most plans number each action once)
+    twice = () if len(set(numeros)) == len(numeros) else {n for n, k in Counter(numeros).items() if k > 1}
     # the numbers whose plan holds a counted line without a readable amount, or a line with an
     # unreadable status, nature or financeur (every sum would be a guess): the lines without an
     # amount and those with a problem (few, mostly none) found in C
     refuse = layout.STATUT_REFUSE  # `lf.compte`, inlined
-    counted_of = ix.counted_of
     lines = lignes(conv)
     unsure = {lf.numero for lf in compress(lines, map(is_, map(_MONTANT, lines), repeat(None))) if lf.statut != refuse}
     unsure.update(lf.numero for lf in ix.with_problems(T) if not _LINE_KEYS.isdisjoint(lf.problems))
-    for a in actions:
-        if not a.numero or a.maturite == layout.MATURITE_ABANDONNEE or "maturite" in a.problems:
-            continue  # an unreadable maturity may be « Abandonnée »
-        if counts[a.numero] > 1:
-            continue  # a duplicated number (ACT-01): whose are the lines? not guessed
-        if a.cout_total is None or a.cout_total <= 0:
-            continue  # no cost: ACT-02/ACT-05
-        counted = counted_of(a.numero)  # `totals.counted(plan(conv, a))`, shared
-        if not counted:
-            continue  # no counted line: ACT-08
-        if a.numero in unsure:
+    counted_of = ix._counted_by_action.get  # `ix.counted_of`: `totals.counted(plan(conv, a))`, shared
+    abandonnee = layout.MATURITE_ABANDONNEE
+    out = []
+    for a, numero in zip(actions, numeros):
+        # an unreadable maturity may be « Abandonnée »; no cost: ACT-02/ACT-05
+        if (not numero or numero in twice or numero in unsure or a.maturite == abandonnee
+                or "maturite" in a.problems or a.cout_total is None or a.cout_total <= 0):
             continue
-        yield Judged(conv, a, counted)
+        counted = counted_of(numero)
+        if counted:  # else no counted line: ACT-08
+            out.append(Judged(conv, a, counted))
+    return out
 
 
 def _pct(ratio: Decimal, seuil: int) -> str:
