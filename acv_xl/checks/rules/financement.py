@@ -659,12 +659,17 @@ def incompatibilite(conv: Convention) -> Iterable[Finding]:
 def non_acquis(conv: Convention) -> Iterable[Finding]:
     """Share of the counted financing not yet `Acquis`/`Engagé`/`Versé`, when there is one, on the
     action's number cell."""
+    # `totals.total_action(j.lines, a.numero, STATUTS_ACQUIS)` of every judged action in one pass over
+    # the run's counted lines (a judged action's are those of its number): the same lines, added in
+    # the same order, from zero
+    acquis, zero = layout.STATUTS_ACQUIS, totals.ZERO
+    counted = index(conv).counted_lines
+    acq_of: dict[str | None, Decimal] = {}
+    for lf in compress(counted, map(acquis.__contains__, map(_STATUT, counted))):
+        acq_of[lf.numero] = acq_of.get(lf.numero, zero) + lf.montant
     for j in judged_actions(conv):
         a, tot = j.action, j.total
-        # `totals.total_action(j.lines, a.numero, STATUTS_ACQUIS)`: the same lines, added in the same order
-        acquis = layout.STATUTS_ACQUIS
-        acq = sum([lf.montant for lf in j.counted if lf.statut in acquis], totals.ZERO)
-        reste = tot - acq
+        reste = tot - acq_of.get(a.numero, zero)
         if reste > 0 and tot > 0:
             yield at(a, "numero", "FIN-16", I,
                      f"Action {a.numero} : {money(reste)} sur {money(tot)} de financements ({fmt_percent(reste / tot, (0, 1))}) "
@@ -690,13 +695,13 @@ def _referentiel_sound(conv: Convention) -> bool:
     ix = index(conv)
     financeurs = rows(conv, layout.T_FINANCEURS)
     # every row of both lists filled and coherent (worked out once for the runs that meet the same
-    # lists) and every row a non-empty one: nothing to look at row by row
+    # lists), no row holding a value problem, and every financeur a non-empty row (so that the codes
+    # are those of every row): then so are the non-empty rows looked at below, nothing to say
     tf_ok, td_ok = ix.shared("FIN-18", lambda: _lists_sound(ix.lists_key))
     if tf_ok and len(financeurs) == len(conv.financeurs) and not ix.with_problems(layout.T_FINANCEURS):
         if not usable(conv, layout.T_DISPOSITIFS.name):
             return True
-        listed = rows(conv, layout.T_DISPOSITIFS)
-        if td_ok and len(listed) == len(conv.dispositifs) and not ix.with_problems(layout.T_DISPOSITIFS):
+        if td_ok and not any(map(_PROBLEMS, conv.dispositifs)):
             return True
     if ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs)):
         return False
@@ -721,6 +726,7 @@ def _lists_sound(lists_key: tuple[tuple, tuple]) -> tuple[bool, bool]:
 
 
 _FIRST = itemgetter(0)
+_PROBLEMS = attrgetter("problems")
 
 
 def _has_none(values: Iterable[tuple]) -> bool:
@@ -863,6 +869,7 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 
 _FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
 _STATUT, _FINANCEUR_NATURE = attrgetter("statut"), attrgetter("financeur", "nature")
+_TRIPLE = attrgetter("financeur", "dispositif", "nature")
 
 
 def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancement]]:
@@ -870,7 +877,7 @@ def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancemen
     its first line: what FIN-11 and FIN-21 judge a line by, made once per run (in C)."""
     def build():
         lines = lignes(conv)
-        keys = list(zip(map(_FINANCEUR, lines), map(_DISPOSITIF, lines), map(_NATURE, lines)))
+        keys = list(map(_TRIPLE, lines))
         return keys, dict(zip(reversed(keys), reversed(lines)))  # the first line of each wins
     return index(conv).memo("triples", build)
 
@@ -905,11 +912,12 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
     the MO (`totals.role_l1111_10`): it is not the MO's own share but a public participation, and
     FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not."""
-    action = index(conv).action
-    categorie_of = index(conv).categories.get
-    mo_codes = index(conv).mo_codes
+    ix = index(conv)
+    action = ix.action
+    categorie_of, roles = ix.categories.get, ix.categories.roles  # the roles FIN-06 worked out (`part_mo`)
+    mo_codes = ix.mo_codes
     mo_of: dict[str, frozenset[str]] = {}
-    counted = index(conv).counted_lines  # those of nature autofinancement, fonds propres, apport: in C
+    counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
     for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
         if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10:
@@ -917,7 +925,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
         mo = mo_of.get(a.numero)
         if mo is None:
             mo = mo_of[a.numero] = mo_codes(a)
-        if totals.role_l1111_10(lf, mo, categorie_of) != totals.PARTICIPATION_PUBLIQUE:
+        role = roles.get((mo, lf.nature, lf.financeur)) or totals.role_l1111_10(lf, mo, categorie_of)
+        if role != totals.PARTICIPATION_PUBLIQUE:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
         yield at(lf, "financeur", "FIN-22", A,
@@ -980,6 +989,11 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                      "maître d'ouvrage d'autant.")
 
 
+def _nom(lf: LigneFinancement) -> str:
+    """How FIN-24 names the line's subsidy (only when it has something to say)."""
+    return q(lf.dispositif or "subvention de l'État")
+
+
 def _plus_ans(d: date, n: int) -> date:
     try:
         return d.replace(year=d.year + n)
@@ -1015,27 +1029,26 @@ def caducite(conv: Convention) -> Iterable[Finding]:
         seen.add(key)
         limite = date(lf.annee + 2, 12, 31)
         commencee = a.maturite in ("En cours", "Terminée") or (a.date_debut is not None and a.date_debut <= ref)
-        nom = q(lf.dispositif or "subvention de l'État")
         msg = sugg = None
         if a.date_debut is not None and a.date_debut > limite:
             msg = (f"le début de l'action est prévu le {fmt_date(a.date_debut)}, plus de deux ans après l'attribution de "
-                   f"la subvention {nom} ({lf.annee}) : sans commencement d'exécution le {fmt_date(limite)} au plus tard, "
+                   f"la subvention {_nom(lf)} ({lf.annee}) : sans commencement d'exécution le {fmt_date(limite)} au plus tard, "
                    "elle devient caduque")
             sugg = "Vérifiez la date de notification, avancez le début des travaux ou demandez la prorogation au préfet."
         elif not commencee and ref > limite:
-            msg = (f"au {fmt_date(ref)}, l'action n'a pas commencé alors que la subvention {nom} a été attribuée en "
+            msg = (f"au {fmt_date(ref)}, l'action n'a pas commencé alors que la subvention {_nom(lf)} a été attribuée en "
                    f"{lf.annee} : sans commencement d'exécution dans les deux ans de sa notification, elle est caduque")
             sugg = "Vérifiez la date de notification et celle du premier acte d'exécution ; la subvention est peut-être à redemander."
         elif a.date_debut is not None:
             fin_max = _plus_ans(a.date_debut, 4)
             if a.date_fin is not None and a.date_fin > fin_max:
                 msg = (f"la fin de l'action est prévue le {fmt_date(a.date_fin)}, plus de quatre ans après son début "
-                       f"({fmt_date(a.date_debut)}) : la subvention {nom} doit être soldée avant le {fmt_date(fin_max)}, "
+                       f"({fmt_date(a.date_debut)}) : la subvention {_nom(lf)} doit être soldée avant le {fmt_date(fin_max)}, "
                        "sauf prorogation par le préfet")
                 sugg = "Vérifiez le calendrier, ou demandez la prorogation du délai d'achèvement."
             elif ref > fin_max and a.maturite != "Terminée":
                 msg = (f"au {fmt_date(ref)}, l'action commencée le {fmt_date(a.date_debut)} n'est pas terminée : le délai "
-                       f"de quatre ans pour achever l'opération financée par {nom} est dépassé depuis le {fmt_date(fin_max)}")
+                       f"de quatre ans pour achever l'opération financée par {_nom(lf)} est dépassé depuis le {fmt_date(fin_max)}")
                 sugg = "Demandez la prorogation au préfet, ou passez l'action à « Terminée » si elle l'est."
         if msg:
             yield at(lf, "annee", "FIN-24", A, f"{prefix(lf)} : {msg} ({SRC_CADUCITE}).", sugg)
