@@ -504,6 +504,15 @@ def blank(ligne: Ligne, attr: str) -> bool:
     return getattr(ligne, attr, None) is None and attr not in ligne.problems and is_blank(ligne.raw.get(attr))
 
 
+def named_problems(conv: Convention) -> list[tuple[layout.NamedCell, Any]]:
+    """(named cell, `conv.names` value) of the named cells of the layout whose value did not parse, in
+    the layout's order: few, mostly none, found once per run (STR-06, STR-07, PRJ-04 ask)."""
+    def build() -> list[tuple[layout.NamedCell, Any]]:
+        get = conv.names.get
+        return [(nc, nv) for nc in layout.NAMED_CELLS if (nv := get(nc.name)) is not None and nv.problem is not None]
+    return index(conv).memo("named_problems", build)
+
+
 def has_problem(ligne: Ligne, attr: str) -> bool:
     return attr in ligne.problems
 

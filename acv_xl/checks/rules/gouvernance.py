@@ -56,18 +56,11 @@ def _aliases_of(code: str, nom_classeur: str | None) -> tuple[str, ...]:
     return tuple(_fold(n).strip() for n in names if n and n.strip())
 
 
-@lru_cache(maxsize=1024)
-def _pattern(aliases: tuple[str, ...]) -> re.Pattern:
-    """One regex for all the aliases, each as a whole word of the folded `Organisme`."""
-    return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, aliases))})(?![a-z0-9])")
-
-
 def _named(organismes: str, aliases: tuple[str, ...]) -> bool:
-    """Whether one of the aliases stands as a whole word in the folded `organismes`: by the memoised
-    regex for names of ordinary length; for very long ones (a paste), word by word without any memo
-    (neither ours nor `re`'s cache keeps such a text in a server running for months)."""
-    if sum(map(len, aliases)) <= MEMO_TEXT_MAX:
-        return _pattern(aliases).search(organismes) is not None
+    """Whether one of the aliases stands as a whole word in the folded `organismes` (as the regex
+    `(?<![a-z0-9])(?:alias|…)(?![a-z0-9])` would find it): each alias looked for with `str.find`, its
+    neighbours then looked at — a few C searches, where the regex tried every alternative at every
+    position of the text; nothing kept between runs."""
     return any(_whole_word(organismes, a) for a in aliases)
 
 

@@ -69,8 +69,10 @@ def _known_id(conv: Convention) -> str | None:
 
 
 def _convention(conv: Convention) -> ConventionRef | None:
-    acv_id = _known_id(conv)
-    return _ref(conv).conventions.get(acv_id) if acv_id else None
+    def build() -> ConventionRef | None:
+        acv_id = _known_id(conv)
+        return _ref(conv).conventions.get(acv_id) if acv_id else None
+    return index(conv).memo("convention_ref", build)  # once per run: four rules ask
 
 
 def _codes(conv: Convention) -> tuple[list[tuple[object, str]], bool]:

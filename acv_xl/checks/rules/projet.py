@@ -26,6 +26,7 @@ from . import (
     blank,
     describe_problem,
     is_insee,
+    named_problems,
     prefix,
     q,
     required_findings,
@@ -138,9 +139,9 @@ def dates(conv: Convention) -> Iterable[Finding]:
     """E: a named date cell that is not a date; convention ≤ fin d'initialisation ≤ fin de
     déploiement (equal dates pass; each pair of filled dates is compared, the finding points at the
     later date of the pair). A: fin de déploiement after the programme's end."""
-    for nc in layout.NAMED_CELLS:
-        p = _named_problem(conv, nc.name)
-        if nc.kind is layout.Kind.DATE and nc.user_filled and p is not None and p.kind not in STRUCTURE_KINDS:
+    for nc, nv in named_problems(conv):
+        p = nv.problem
+        if nc.kind is layout.Kind.DATE and nc.user_filled and p.kind not in STRUCTURE_KINDS:
             msg, sugg = describe_problem(nc.label, nc.kind, p)
             yield at_named(conv, nc.name, "PRJ-04", E, msg, sugg)
     vals = [(n, lbl, conv.value(n)) for n, lbl in _DATES]

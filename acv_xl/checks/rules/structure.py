@@ -23,6 +23,7 @@ from . import (
     at_named,
     describe_problem,
     index,
+    named_problems,
     prefix,
     q,
     rule,
@@ -172,9 +173,8 @@ def _structure_problems(conv: Convention, kind: str, code: str) -> Iterable[Find
                     continue
                 msg, sugg = describe_problem(table.header(attr), table.column(attr).kind, p)
                 yield at(ligne, attr, code, E, f"{prefix(ligne)} : {msg}", sugg)
-    for nc in layout.NAMED_CELLS:
-        nv = conv.names.get(nc.name)
-        if not nc.user_filled or nv is None or nv.problem is None or nv.problem.kind != kind:
+    for nc, nv in named_problems(conv):
+        if not nc.user_filled or nv.problem.kind != kind:
             continue
         msg, sugg = describe_problem(nc.label, nc.kind, nv.problem)
         yield at_named(conv, nc.name, code, E, msg, sugg)
