@@ -698,14 +698,19 @@ def unknown(lines: Iterable[Ligne], attr: str, known) -> list[Ligne]:
     return list(compress(lines, map(not_, map(known.__contains__, map(attrgetter(attr), lines)))))
 
 
+def _numeros(actions: list) -> tuple[tuple[str, ...], set[str]]:
+    """The actions' numbers (each once, in row order) and the same as a set (FIN-01, IND-01)."""
+    numeros = tuple(dict.fromkeys(a.numero for a in actions if a.numero))
+    return numeros, set(numeros)
+
+
 def action_reference(conv: Convention, lines: Iterable[Ligne], code: str, vide) -> Iterable[Finding]:
     """FIN-01, IND-01: each line must name an action of `T_Actions`. `vide(line)` gives the
     (message, suggestion) for a line whose `N° action` is empty; an unknown number gets the
     closest existing one as suggestion."""
     from acv_xl.contract.values import closest
 
-    numeros = tuple(dict.fromkeys(a.numero for a in rows(conv, layout.T_ACTIONS) if a.numero))
-    known = set(numeros)
+    numeros, known = index(conv).memo("numeros", lambda: _numeros(rows(conv, layout.T_ACTIONS)))
     for line in unknown(lines, "numero", known):  # a known number (most lines) has nothing to say
         if line.numero is None and blank(line, "numero"):  # the test inlined first: a call per line
             yield at(line, "numero", code, Gravite.ERREUR, *vide(line))

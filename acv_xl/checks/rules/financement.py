@@ -126,12 +126,21 @@ def _categories_unknown(conv: Convention) -> set[str | None]:
     """The numbers of the actions holding a counted subsidy, autofinancement, fonds propres or apport
     line whose financeur has no known category: one pass over the run's counted lines (a judged
     action's counted lines are exactly those of its number)."""
+    ix = index(conv)
+
     def build() -> set[str | None]:
-        categorie = index(conv).categories.get
+        categorie = ix.categories.get
         known, subvention, apport = layout.L.CATEGORIE, layout.NATURE_SUBVENTION, layout.NATURES_APPORT
-        return {lf.numero for lf in index(conv).counted_lines
-                if (lf.nature == subvention or lf.nature in apport) and categorie(lf.financeur) not in known}
-    return index(conv).memo("categories_unknown", build)
+
+        def decide(key: tuple) -> bool:  # a line of this (nature, financeur) has a financeur of unknown category
+            nature, financeur = key
+            return (nature == subvention or nature in apport) and categorie(financeur) not in known
+        # decided per distinct (nature, financeur), for the runs that meet the same lists; the lines in C
+        counted = ix.counted_lines
+        keys = list(map(_NATURE_FINANCEUR, counted))
+        unknown_of = _decided(ix, "categories_unknown", set(keys), decide)
+        return set(compress(map(_NUMERO, counted), map(unknown_of.__getitem__, keys)))
+    return ix.memo("categories_unknown", build)
 
 
 def _numeros_with(conv: Convention, familles: frozenset[str]) -> set[str | None]:
@@ -522,10 +531,10 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
 
 
 def _decided(ix, name: str, distinct: Iterable[tuple], decide) -> dict[tuple, Any]:
-    """`{key: decide(key)}` for the distinct (financeur, dispositif, nature) of the lines, where the
-    answer depends on these and on the lists alone: each one decided once for the runs that meet the
-    same lists (`Index.shared`), the answers kept bounded."""
-    answers = ix.shared(("triples", name), dict)
+    """`{key: decide(key)}` for the distinct keys of the lines ((financeur, dispositif, nature)…), where
+    the answer depends on these and on the lists alone: each one decided once for the runs that meet
+    the same lists (`Index.shared`), the answers kept bounded."""
+    answers = ix.shared(("decided", name), dict)
     out = {}
     for key in distinct:
         got = answers.get(key, _MISSING)
@@ -870,6 +879,7 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 _FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
 _STATUT, _FINANCEUR_NATURE = attrgetter("statut"), attrgetter("financeur", "nature")
 _TRIPLE = attrgetter("financeur", "dispositif", "nature")
+_NATURE_FINANCEUR = attrgetter("nature", "financeur")
 
 
 def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancement]]:
