@@ -205,7 +205,12 @@ class Index:
         """The non-empty rows holding a value problem, in row order (most rows hold none)."""
         r = self._with_problems.get(table.name)
         if r is None:
-            r = self._with_problems[table.name] = list(compress(self.rows(table), map(_PROBLEMS, self.rows(table))))
+            lignes = self._rows.get(table.name)
+            if lignes is None:  # not needed yet: when no row at all holds a problem (most tables), none of them
+                lignes = getattr(self.conv, ROW_MODELS[table.name][1])
+                if any(map(_PROBLEMS, lignes)):
+                    lignes = self.rows(table)
+            r = self._with_problems[table.name] = list(compress(lignes, map(_PROBLEMS, lignes)))
         return r
 
     @lazy
