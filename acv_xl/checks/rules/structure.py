@@ -305,13 +305,11 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
                                   "puis enregistrez le classeur depuis Excel.")
     lines = chain.from_iterable(map(conv.rows, ROW_MODELS))  # every table's rows, in C
     # one cheap pass first: a long text is rare, and this rule runs on every « Valider » (a 5,000-line
-    # plan: 60,000 values), in C: the texts (the others have no length to look at, and asking a number
-    # or a date for one would raise and clear an exception each), named cells' and tables' together;
-    # when all of them together hold no more characters than one cell may (one join, no call per
-    # text; ≈ 11,000 characters in a usual workbook), none is too long; else each one's length
-    texts = list(filter(_IS_STR, chain(map(_RAW, conv.names.values()),
-                                       chain.from_iterable(map(dict.values, map(_RAW, lines))))))
-    if len("".join(texts)) <= EXCEL_MAX_TEXT or max(map(len, texts)) <= EXCEL_MAX_TEXT:
+    # plan: 60,000 values), in C: the longest of the texts (the others have no length to look at, and
+    # asking a number or a date for one would raise and clear an exception each), named cells' and
+    # tables' together, with no list of them nor copy of their characters; else each one's length
+    texts = filter(_IS_STR, chain(map(_RAW, conv.names.values()), chain.from_iterable(map(dict.values, map(_RAW, lines)))))
+    if max(map(len, texts), default=0) <= EXCEL_MAX_TEXT:
         return
     for nv in conv.names.values():
         if isinstance(nv.raw, str) and len(nv.raw) > EXCEL_MAX_TEXT:
