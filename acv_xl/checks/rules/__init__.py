@@ -527,8 +527,10 @@ def today() -> date:
 
 
 def reference_date(conv: Convention) -> date:
-    comite = conv.value("acv_date_comite")
-    return comite if isinstance(comite, date) else today()
+    def build() -> date:
+        comite = conv.value("acv_date_comite")
+        return comite if isinstance(comite, date) else today()
+    return index(conv).memo("reference_date", build)  # once per run (DIA-04, FIN-24)
 
 
 def table_cell(conv: Convention, table: Table, attr: str | None = None) -> tuple[str, str]:

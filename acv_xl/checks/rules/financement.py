@@ -20,7 +20,7 @@ from collections import Counter
 from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, repeat
-from operator import attrgetter, eq, is_, is_not, itemgetter
+from operator import and_, attrgetter, eq, is_, is_not, itemgetter
 from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
@@ -1029,8 +1029,12 @@ def caducite(conv: Convention) -> Iterable[Finding]:
     seen: set[tuple] = set()
     acquis = layout.STATUTS_ACQUIS  # `totals.counted(lignes(conv), STATUTS_ACQUIS)`, from the run's counted lines
     counted = ix.counted_lines
-    for lf, fam in compress(zip(counted, ix.counted_familles), map(acquis.__contains__, map(_STATUT, counted))):
-        if lf.annee is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):  # `_subvention_etat_encadree`
+    # the lines granted and of a subsidy these rules govern (`_subvention_etat_encadree`), found in C
+    encadrees = map(and_, map(acquis.__contains__, map(_STATUT, counted)),
+                    map(_encadree, map(_DISPOSITIF, counted), map(_FINANCEUR, counted), map(_NATURE, counted)))
+    fin_max_of: dict[date, date] = {}  # four years after a start date (`_plus_ans`), once per date
+    for lf, fam in compress(zip(counted, ix.counted_familles), encadrees):
+        if lf.annee is None:
             continue
         key = (lf.numero, fam or lf.dispositif)
         a = action(lf.numero)
@@ -1050,7 +1054,9 @@ def caducite(conv: Convention) -> Iterable[Finding]:
                    f"{lf.annee} : sans commencement d'exécution dans les deux ans de sa notification, elle est caduque")
             sugg = "Vérifiez la date de notification et celle du premier acte d'exécution ; la subvention est peut-être à redemander."
         elif a.date_debut is not None:
-            fin_max = _plus_ans(a.date_debut, 4)
+            fin_max = fin_max_of.get(a.date_debut)
+            if fin_max is None:
+                fin_max = fin_max_of[a.date_debut] = _plus_ans(a.date_debut, 4)
             if a.date_fin is not None and a.date_fin > fin_max:
                 msg = (f"la fin de l'action est prévue le {fmt_date(a.date_fin)}, plus de quatre ans après son début "
                        f"({fmt_date(a.date_debut)}) : la subvention {_nom(lf)} doit être soldée avant le {fmt_date(fin_max)}, "
