@@ -58,7 +58,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from itertools import compress, groupby, repeat
-from operator import attrgetter, contains, is_, itemgetter, not_
+from operator import attrgetter, is_, itemgetter, not_
 from typing import Any, Callable, Iterable
 
 from acv_xl.checks import totals
@@ -688,9 +688,9 @@ def required_findings(conv: Convention, table: Table, attrs: Iterable[str], code
     get = attrgetter(*attrs)
     lignes = rows(conv, table)
     if len(attrs) == 1:
-        lignes = list(compress(lignes, map(is_, map(get, lignes), repeat(None))))
+        lignes = [x for x in lignes if get(x) is None]
     else:
-        lignes = list(compress(lignes, map(contains, map(get, lignes), repeat(None))))  # `None in values`
+        lignes = [x for x, values in zip(lignes, map(get, lignes)) if None in values]
     for ligne in lignes:
         for attr in attrs:
             if getattr(ligne, attr) is None and blank(ligne, attr):

@@ -126,21 +126,12 @@ def _categories_unknown(conv: Convention) -> set[str | None]:
     """The numbers of the actions holding a counted subsidy, autofinancement, fonds propres or apport
     line whose financeur has no known category: one pass over the run's counted lines (a judged
     action's counted lines are exactly those of its number)."""
-    ix = index(conv)
-
     def build() -> set[str | None]:
-        categorie = ix.categories.get
+        categorie = index(conv).categories.get
         known, subvention, apport = layout.L.CATEGORIE, layout.NATURE_SUBVENTION, layout.NATURES_APPORT
-
-        def decide(key: tuple) -> bool:  # a line of this (nature, financeur) has a financeur of unknown category
-            nature, financeur = key
-            return (nature == subvention or nature in apport) and categorie(financeur) not in known
-        # decided per distinct (nature, financeur), for the runs that meet the same lists; the lines in C
-        counted = ix.counted_lines
-        keys = list(map(_NATURE_FINANCEUR, counted))
-        unknown_of = _decided(ix, "categories_unknown", set(keys), decide)
-        return set(compress(map(_NUMERO, counted), map(unknown_of.__getitem__, keys)))
-    return ix.memo("categories_unknown", build)
+        return {lf.numero for lf in index(conv).counted_lines
+                if (lf.nature == subvention or lf.nature in apport) and categorie(lf.financeur) not in known}
+    return index(conv).memo("categories_unknown", build)
 
 
 def _numeros_with(conv: Convention, familles: frozenset[str]) -> set[str | None]:
@@ -668,17 +659,12 @@ def incompatibilite(conv: Convention) -> Iterable[Finding]:
 def non_acquis(conv: Convention) -> Iterable[Finding]:
     """Share of the counted financing not yet `Acquis`/`Engagé`/`Versé`, when there is one, on the
     action's number cell."""
-    # `totals.total_action(j.lines, a.numero, STATUTS_ACQUIS)` of every judged action in one pass over
-    # the run's counted lines (a judged action's are those of its number): the same lines, added in
-    # the same order, from zero
     acquis, zero = layout.STATUTS_ACQUIS, totals.ZERO
-    counted = index(conv).counted_lines
-    acq_of: dict[str | None, Decimal] = {}
-    for lf in compress(counted, map(acquis.__contains__, map(_STATUT, counted))):
-        acq_of[lf.numero] = acq_of.get(lf.numero, zero) + lf.montant
     for j in judged_actions(conv):
         a, tot = j.action, j.total
-        reste = tot - acq_of.get(a.numero, zero)
+        # `totals.total_action(j.lines, a.numero, STATUTS_ACQUIS)`: the same lines, added in the same order
+        acq = sum([lf.montant for lf in j.counted if lf.statut in acquis], zero)
+        reste = tot - acq
         if reste > 0 and tot > 0:
             yield at(a, "numero", "FIN-16", I,
                      f"Action {a.numero} : {money(reste)} sur {money(tot)} de financements ({fmt_percent(reste / tot, (0, 1))}) "
@@ -879,7 +865,6 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 _FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
 _STATUT, _FINANCEUR_NATURE = attrgetter("statut"), attrgetter("financeur", "nature")
 _TRIPLE = attrgetter("financeur", "dispositif", "nature")
-_NATURE_FINANCEUR = attrgetter("nature", "financeur")
 
 
 def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancement]]:
