@@ -167,15 +167,16 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
     ix = index(conv)
     known = set(ix.financeur_codes)
     counted_of = ix.counted_of
+    autofinancement, fctva = layout.NATURE_AUTOFINANCEMENT, _fctva_names
     for a in actions(conv):
         if a.maturite == ABANDONNEE or not a.numero:
             continue
         financeurs: dict[str, None] = {}  # those that must cosign, in order of first line
         for lf in counted_of(a.numero):  # `totals.counted(lines_of(a.numero))`, the run's
-            if lf.financeur in financeurs or lf.nature == layout.NATURE_AUTOFINANCEMENT \
-                    or lf.financeur not in known or _fctva_names(lf.financeur, lf.dispositif):  # `_fctva(lf)`
+            f = lf.financeur
+            if f in financeurs or lf.nature == autofinancement or f not in known or fctva(f, lf.dispositif):  # `_fctva(lf)`
                 continue
-            financeurs[lf.financeur] = None
+            financeurs[f] = None
         if financeurs:  # parsed only when needed
             codes = _cosignataires(a.cosignataires)
             needed = [f for f in financeurs if f not in codes[1]]
