@@ -98,3 +98,16 @@ def test_what_is_kept_between_runs_changes_no_finding(monkeypatch, order):
     for _ in range(2):  # the second time, every answer comes from what the others left
         for name in names:
             assert _dump(convs[name]) == alone[name], name
+
+
+def test_lists_holding_a_pasted_text_are_not_kept(monkeypatch):
+    """`acv-xl serveur` keeps what the rules worked out for months: lists holding a pasted text are
+    judged the same, and nothing of them is kept; ordinary lists are."""
+    _fresh(monkeypatch)
+    raw = clean_raw()
+    _financeur(raw, "CDC")["nom"] = "Banque des Territoires " + "très " * 14_000
+    pasted = build(raw)
+    first = _dump(pasted)
+    assert rules._LISTS_FACTS == {} and _dump(pasted) == first
+    _dump(build(clean_raw()))
+    assert len(rules._LISTS_FACTS) == 1

@@ -57,7 +57,7 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
-from itertools import compress, groupby, repeat
+from itertools import chain, compress, groupby, repeat
 from operator import attrgetter, is_, itemgetter, not_
 from typing import Any, Callable, Iterable
 
@@ -155,6 +155,16 @@ class lazy:
             return self
         value = obj.__dict__[self.name] = self.func(obj)  # found there from now on, before this
         return value
+
+
+KEPT_MAX_CHARS = 64 * 1024  # characters of text a key kept between runs may hold (the template's lists: ≈ 3,400)
+
+
+def kept_size(values: Iterable[Any]) -> bool:
+    """Whether `values` hold at most `KEPT_MAX_CHARS` characters of text, so that what is worked out of
+    them may be kept between runs: `acv-xl serveur` keeps its memos for months, and a list may hold a
+    pasted text of 32,767 characters per cell."""
+    return sum(map(len, filter(_IS_STR, values))) <= KEPT_MAX_CHARS
 
 
 def _by_action(lines) -> dict[str | None, list]:
@@ -278,6 +288,8 @@ class Index:
         except TypeError:  # an unhashable value (no reader gives one): this run's own facts
             return {}
         if facts is None:
+            if not kept_size(chain.from_iterable(chain.from_iterable(key))):
+                return {}  # lists holding a pasted text: this run's own facts, not kept for months
             if len(_LISTS_FACTS) >= _LISTS_FACTS_MAX:
                 _LISTS_FACTS.clear()
             facts = _LISTS_FACTS[key] = {}

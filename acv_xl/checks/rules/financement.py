@@ -50,6 +50,7 @@ from . import (
     at,
     blank,
     index,
+    kept_size,
     lazy,
     money,
     prefix,
@@ -228,8 +229,9 @@ def _owner_of_dispositif(conv: Convention, typed: str) -> tuple[str, str] | None
         return None
     pairs = tuple((d.financeur, d.dispositif) for d in rows(conv, layout.T_DISPOSITIFS)
                   if d.financeur and isinstance(d.dispositif, str))
-    return (_owner_in(typed, pairs) if len(typed) <= MEMO_TEXT_MAX  # a pasted text is not kept
-            else _owner_in.__wrapped__(typed, pairs))
+    if len(typed) <= MEMO_TEXT_MAX and kept_size(chain.from_iterable(pairs)):  # a pasted text is not kept
+        return _owner_in(typed, pairs)
+    return _owner_in.__wrapped__(typed, pairs)
 
 
 @lru_cache(maxsize=256)
@@ -246,7 +248,7 @@ def _owner_in(typed: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, str]
 def _closest(value: str, choices: tuple[str, ...]) -> str | None:
     """`values.closest`, memoised for values of ordinary length (a comparison of spellings with each
     choice: ≈ 35 µs for the 16 codes of financeurs, for a mistake that comes back file after file)."""
-    if value.__class__ is str and len(value) <= MEMO_TEXT_MAX:
+    if value.__class__ is str and len(value) <= MEMO_TEXT_MAX and kept_size(choices):  # a pasted text is not kept
         return _closest_memo(value, choices)
     return closest(value, choices)
 
@@ -553,6 +555,9 @@ def _decided(ix, name: str, distinct: Iterable[tuple], decide) -> dict[tuple, An
         got = answers.get(key, _MISSING)
         if got is _MISSING:
             got = decide(key)
+            if any(v.__class__ is str and len(v) > MEMO_TEXT_MAX for v in key):
+                out[key] = got  # a pasted text is not kept
+                continue
             if len(answers) >= _ANSWERS_MAX:
                 answers.clear()
             answers[key] = got
