@@ -368,13 +368,14 @@ def test_duplicated_action_number_is_not_judged_on_a_merged_plan():
 
 
 def test_the_dispositif_lists_worked_out_once_are_each_workbook_s_own(monkeypatch):
-    """`_listes` is kept per list of (financeur, dispositif) pairs across runs (`_LISTES`): a
+    """`_listes` is kept per content of the lists across runs (`Index.shared`, `_LISTS_FACTS`): a
     workbook whose list differs by one dispositif gets its own, the same as worked out afresh, and
     the kept mappings cannot be changed by a rule."""
+    from acv_xl.checks import rules
     from acv_xl.checks.rules import Index, _INDEX
     from acv_xl.checks.rules import financement as fin
 
-    monkeypatch.setattr(fin, "_LISTES", {})
+    monkeypatch.setattr(rules, "_LISTS_FACTS", {})
     raw = clean_raw()
     base = build(raw)
     raw["T_Dispositifs"].append(dict(raw["T_Dispositifs"][0], dispositif="Fonds régional XYZ"))
@@ -388,11 +389,11 @@ def test_the_dispositif_lists_worked_out_once_are_each_workbook_s_own(monkeypatc
             _INDEX.reset(token)
 
     first = listes(base)
-    assert listes(build(clean_raw())) is first  # the same pairs: the same mappings
+    assert listes(build(clean_raw())) is first  # the same lists: the same mappings
     mine = listes(other)
     assert mine is not first and "Fonds régional XYZ" in mine[0][raw["T_Dispositifs"][0]["financeur"]]
     assert "Fonds régional XYZ" not in first[0][raw["T_Dispositifs"][0]["financeur"]]
-    monkeypatch.setattr(fin, "_LISTES", {})
+    monkeypatch.setattr(rules, "_LISTS_FACTS", {})
     assert listes(other) == mine and listes(base) == first  # as worked out afresh
     with pytest.raises(TypeError):
         first[0]["X"] = ()

@@ -33,6 +33,9 @@ def counted(lines: Iterable[LigneFinancement], statuts: Iterable[str] | None = N
     return [lf for lf in lines if lf.montant is not None and lf.statut != refuse and lf.statut in wanted]
 
 
+_counted = counted  # for the functions whose parameter of that name hides it
+
+
 def total(lines: Iterable[LigneFinancement]) -> Decimal:
     return sum((lf.montant for lf in counted(lines)), ZERO)
 
@@ -250,10 +253,12 @@ class PartMO:
 
 
 def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Financeur] | Categories,
-            action: FicheAction | None = None, workbook_financeurs: Iterable[Financeur] | MOCodes = ()) -> PartMO:
+            action: FicheAction | None = None, workbook_financeurs: Iterable[Financeur] | MOCodes = (),
+            counted: bool = False) -> PartMO:
     """CGCT L1111-10 III: own share against own share + public financing (private money is outside).
     With the `action`, only the MO's own autofinancement is its own share (`role_l1111_10`);
-    `workbook_financeurs` (the rows of `T_Financeurs`, or their `MOCodes`) let a MO be found by its name."""
+    `workbook_financeurs` (the rows of `T_Financeurs`, or their `MOCodes`) let a MO be found by its name.
+    `counted`: the lines given are `counted(...)` already (not filtered again)."""
     if isinstance(financeurs, Categories):
         categories = financeurs
     else:
@@ -263,7 +268,7 @@ def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Finan
     categorie_of, roles = categories.get, categories.roles
     mo = codes_du_mo(action, workbook_financeurs) if action is not None else None
     propre = publiques = participations = ZERO
-    for lf in counted(action_lines):
+    for lf in (action_lines if counted else _counted(action_lines)):
         role = roles.get(key := (mo, lf.nature, lf.financeur))
         if role is None:
             role = _remember(roles, key, role_l1111_10(lf, mo, categorie_of))

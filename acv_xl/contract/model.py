@@ -130,7 +130,12 @@ class FicheAction(Ligne):
 
     @property
     def cosignataires_codes(self) -> list[str]:
-        return [c.strip() for c in (self.cosignataires or "").replace(",", ";").split(";") if c.strip()]
+        return split_codes(self.cosignataires)
+
+
+def split_codes(text: str | None) -> list[str]:
+    """The codes of a list cell (`Cosignataires`), separated by « ; » or « , »."""
+    return [c.strip() for c in (text or "").replace(",", ";").split(";") if c.strip()]
 
 
 class Indicateur(Ligne):

@@ -57,8 +57,8 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
-from itertools import compress, groupby, repeat
-from operator import attrgetter, is_, not_
+from itertools import chain, compress, groupby, repeat
+from operator import attrgetter, is_, itemgetter, not_
 from typing import Any, Callable, Iterable
 
 from acv_xl.checks import totals
@@ -68,7 +68,7 @@ from acv_xl.contract import reference as reference_list
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.reference import Reference
-from acv_xl.contract.values import Problem, fmt_date, fmt_euros, fmt_number, is_blank
+from acv_xl.contract.values import MEMO_TEXT_MAX, Problem, fmt_date, fmt_euros, fmt_number, is_blank
 from acv_xl.reading.source import a1, parse_a1, parse_range
 
 E = Gravite.ERREUR
@@ -127,6 +127,9 @@ def _table_unusable(conv: Convention, table: Table, attr: str | None = None) -> 
 
 
 def usable(conv: Convention, need: str) -> bool:
+    st = conv.structure  # nothing missing (the common case): every need is usable, nothing to look up
+    if not (st.missing_sheets or st.missing_tables or st.missing_headers):
+        return True
     name, _, attr = need.partition(".")
     return not _table_unusable(conv, layout.TABLES_BY_NAME[name], attr or None)
 
@@ -152,6 +155,16 @@ class lazy:
             return self
         value = obj.__dict__[self.name] = self.func(obj)  # found there from now on, before this
         return value
+
+
+KEPT_MAX_CHARS = 64 * 1024  # characters of text a key kept between runs may hold (the template's lists: ≈ 3,400)
+
+
+def kept_size(values: Iterable[Any]) -> bool:
+    """Whether `values` hold at most `KEPT_MAX_CHARS` characters of text, so that what is worked out of
+    them may be kept between runs: `acv-xl serveur` keeps its memos for months, and a list may hold a
+    pasted text of 32,767 characters per cell."""
+    return sum(map(len, filter(_IS_STR, values))) <= KEPT_MAX_CHARS
 
 
 def _by_action(lines) -> dict[str | None, list]:
@@ -202,7 +215,12 @@ class Index:
         """The non-empty rows holding a value problem, in row order (most rows hold none)."""
         r = self._with_problems.get(table.name)
         if r is None:
-            r = self._with_problems[table.name] = list(compress(self.rows(table), map(_PROBLEMS, self.rows(table))))
+            lignes = self._rows.get(table.name)
+            if lignes is None:  # not needed yet: when no row at all holds a problem (most tables), none of them
+                lignes = getattr(self.conv, ROW_MODELS[table.name][1])
+                if any(map(_PROBLEMS, lignes)):
+                    lignes = self.rows(table)
+            r = self._with_problems[table.name] = list(compress(lignes, map(_PROBLEMS, lignes)))
         return r
 
     @lazy
@@ -217,7 +235,19 @@ class Index:
     def familles(self) -> dict[str | None, str | None]:
         """`dispositifs.famille(lf.dispositif)` of every non-empty line: `index.familles[lf.dispositif]`
         (each distinct name decided once). Shared: read it, never change it."""
-        return {nom: dispositifs.famille(nom) for nom in set(map(_DISPOSITIF, self.rows(layout.T_FINANCEMENTS)))}
+        global _FAMILLES
+        names = set(map(_DISPOSITIF, self.rows(layout.T_FINANCEMENTS)))
+        known = _FAMILLES  # this run's reference: another thread may start a new one meanwhile
+        missing = names.difference(known)  # mostly none: a département's plans name the same dispositifs
+        if missing:
+            if len(missing) > _FAMILLES_MAX or any(n.__class__ is str and len(n) > MEMO_TEXT_MAX for n in missing):
+                return {nom: dispositifs.famille(nom) for nom in names}  # a pasted text is not kept: this run's own
+            if len(known) + len(missing) > _FAMILLES_MAX:
+                known = _FAMILLES = {}  # forgotten all at once (a run holding the old one keeps it)
+                missing = names
+            for nom in missing:
+                known[nom] = dispositifs.famille(nom)
+        return known
 
     @lazy
     def counted_familles(self) -> list[str | None]:
@@ -239,6 +269,63 @@ class Index:
             value = self._memo[key] = build()
         return value
 
+    # What depends on the workbook's lists of financeurs and dispositifs alone (`T_Financeurs`,
+    # `T_Dispositifs`: the template's lists in most workbooks of a département) is worked out once for
+    # every run that meets the same lists, rather than by each run (several walks of 66 rows) and by
+    # each rule: `shared(key, build)`, where `build` reads nothing but the values `lists_key` holds.
+    @lazy
+    def lists_key(self) -> tuple[tuple, tuple]:
+        """The values of the lists that the shared facts are worked out of: (code, nom, categorie) of
+        every row of `T_Financeurs`, (financeur, dispositif, nature, dotation_r2334_27) of every row
+        of `T_Dispositifs`, in row order (the first row of a code or pair decides)."""
+        return tuple(map(_TF_VALUES, self.conv.financeurs)), tuple(map(_TD_VALUES, self.conv.dispositifs))
+
+    @lazy
+    def _lists_facts(self) -> dict[Any, Any]:
+        key = self.lists_key
+        try:
+            facts = _LISTS_FACTS.get(key)
+        except TypeError:  # an unhashable value (no reader gives one): this run's own facts
+            return {}
+        if facts is None:
+            if not kept_size(chain.from_iterable(chain.from_iterable(key))):
+                return {}  # lists holding a pasted text: this run's own facts, not kept for months
+            if len(_LISTS_FACTS) >= _LISTS_FACTS_MAX:
+                _LISTS_FACTS.clear()
+            facts = _LISTS_FACTS[key] = {}
+        return facts
+
+    def shared(self, key: Any, build: Callable[[], Any]) -> Any:
+        """`memo` for a fact of the lists alone, kept for the next runs that meet the same lists.
+        `build` must read only the values of `lists_key`; what it returns is shared: read it, never
+        change it (a dict of answers it may fill, bounded by its user)."""
+        facts = self._lists_facts
+        value = facts.get(key, _MISSING)
+        if value is _MISSING:
+            value = facts[key] = build()
+        return value
+
+    @lazy
+    def _dispositif_values(self) -> tuple[dict[tuple, tuple], dict[tuple, tuple]]:
+        def build() -> tuple[dict[tuple, tuple], dict[tuple, tuple]]:
+            listed = self.lists_key[1]  # the first row of a pair decides (walked backwards in C)
+            by_pair = dict(zip(map(_PAIR_OF_VALUES, reversed(listed)), reversed(listed)))
+            by_meaning: dict[tuple, tuple] = {}
+            for values in listed:
+                if values[1]:
+                    by_meaning.setdefault((values[0], dispositifs.normalise(values[1])), values)
+            return by_pair, by_meaning
+        return self.shared("dispositif_values", build)
+
+    def dispositif_values(self, financeur: str | None, nom: str | None) -> tuple | None:
+        """(financeur, dispositif, nature, dotation_r2334_27) of `dispositif(financeur, nom)`'s row, or
+        None: the same row found, from lookups shared by the runs that meet the same lists."""
+        by_pair, by_meaning = self._dispositif_values
+        d = by_pair.get((financeur, nom))
+        if d is None and nom:
+            d = by_meaning.get((financeur, dispositifs.normalise(nom)))
+        return d
+
     # The lookups below are asked once per line or per action: plain dicts, built on first use.
     @lazy
     def _lines_by_action(self) -> dict[str | None, list]:
@@ -258,6 +345,22 @@ class Index:
     def action(self, numero: str | None):
         """The first action of that number (a duplicate is ACT-01's)."""
         return self._action_by_numero.get(numero) if numero else None
+
+    @lazy
+    def _financeur_by_code(self) -> dict[str | None, Any]:
+        out: dict[str | None, Any] = {}
+        for f in self.conv.financeurs:  # every row, as `Convention.financeur` finds them
+            out.setdefault(f.code, f)
+        return out
+
+    def financeur(self, code: str | None):
+        """`Convention.financeur`, for one run: the first row of that code."""
+        return self._financeur_by_code.get(code)
+
+    @lazy
+    def financeur_codes(self) -> tuple[str, ...]:
+        """The codes of the non-empty rows of `T_Financeurs`, in row order (FIN-02, ACT-09)."""
+        return tuple(filter(None, map(_CODE, self.rows(layout.T_FINANCEURS))))  # in C
 
     @lazy
     def _dispositif_by_pair(self) -> dict[tuple, Any]:
@@ -293,15 +396,33 @@ class Index:
     @lazy
     def categories(self) -> totals.Categories:
         """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
-        return totals.shared_categories(self.conv.financeurs)
+        return self.shared("categories", lambda: totals.Categories(self.conv.financeurs))  # code, categorie
 
     @lazy
     def mo_codes(self) -> totals.MOCodes:
         """`totals.codes_du_mo(action, conv.financeurs)` for every action: `index.mo_codes(action)`."""
-        return totals.shared_mo_codes(self.conv.financeurs)
+        return self.shared("mo_codes", lambda: totals.MOCodes(self.conv.financeurs))  # code, nom
+
+    @lazy
+    def dotations(self) -> totals.DotationsR2334:
+        """`totals.is_dotation_r2334_27(lf, conv.dispositifs)` for every line: `index.dotations(lf)`."""
+        # financeur, dispositif, dotation_r2334_27 of each row
+        return self.shared("dotations", lambda: totals.DotationsR2334(self.conv.dispositifs))
 
 
 _NUMERO = attrgetter("numero")
+_CODE = attrgetter("code")
+# `Index.familles`: the family of each dispositif name met lately (a few dozen names, the same in every
+# plan of a département); bounded, forgotten all at once when full
+_FAMILLES: dict[Any, str | None] = {}
+_FAMILLES_MAX = 4_096
+_TF_VALUES = attrgetter("code", "nom", "categorie")
+_TD_VALUES = attrgetter("financeur", "dispositif", "nature", "dotation_r2334_27")
+_PAIR_OF_VALUES = itemgetter(0, 1)
+# `Index.shared`: the facts of each content of the lists met lately (most workbooks of a département
+# hold the template's lists); bounded, forgotten all at once when full
+_LISTS_FACTS: dict[tuple, dict[Any, Any]] = {}
+_LISTS_FACTS_MAX = 64
 _DISPOSITIF = attrgetter("dispositif")
 _PAIR = attrgetter("financeur", "dispositif")
 _RAW = attrgetter("raw")
@@ -401,6 +522,15 @@ def blank(ligne: Ligne, attr: str) -> bool:
     return getattr(ligne, attr, None) is None and attr not in ligne.problems and is_blank(ligne.raw.get(attr))
 
 
+def named_problems(conv: Convention) -> list[tuple[layout.NamedCell, Any]]:
+    """(named cell, `conv.names` value) of the named cells of the layout whose value did not parse, in
+    the layout's order: few, mostly none, found once per run (STR-06, STR-07, PRJ-04 ask)."""
+    def build() -> list[tuple[layout.NamedCell, Any]]:
+        get = conv.names.get
+        return [(nc, nv) for nc in layout.NAMED_CELLS if (nv := get(nc.name)) is not None and nv.problem is not None]
+    return index(conv).memo("named_problems", build)
+
+
 def has_problem(ligne: Ligne, attr: str) -> bool:
     return attr in ligne.problems
 
@@ -410,8 +540,10 @@ def today() -> date:
 
 
 def reference_date(conv: Convention) -> date:
-    comite = conv.value("acv_date_comite")
-    return comite if isinstance(comite, date) else today()
+    def build() -> date:
+        comite = conv.value("acv_date_comite")
+        return comite if isinstance(comite, date) else today()
+    return index(conv).memo("reference_date", build)  # once per run (DIA-04, FIN-24)
 
 
 def table_cell(conv: Convention, table: Table, attr: str | None = None) -> tuple[str, str]:
@@ -586,14 +718,19 @@ def unknown(lines: Iterable[Ligne], attr: str, known) -> list[Ligne]:
     return list(compress(lines, map(not_, map(known.__contains__, map(attrgetter(attr), lines)))))
 
 
+def _numeros(actions: list) -> tuple[tuple[str, ...], set[str]]:
+    """The actions' numbers (each once, in row order) and the same as a set (FIN-01, IND-01)."""
+    numeros = tuple(dict.fromkeys(a.numero for a in actions if a.numero))
+    return numeros, set(numeros)
+
+
 def action_reference(conv: Convention, lines: Iterable[Ligne], code: str, vide) -> Iterable[Finding]:
     """FIN-01, IND-01: each line must name an action of `T_Actions`. `vide(line)` gives the
     (message, suggestion) for a line whose `N° action` is empty; an unknown number gets the
     closest existing one as suggestion."""
     from acv_xl.contract.values import closest
 
-    numeros = tuple(dict.fromkeys(a.numero for a in rows(conv, layout.T_ACTIONS) if a.numero))
-    known = set(numeros)
+    numeros, known = index(conv).memo("numeros", lambda: _numeros(rows(conv, layout.T_ACTIONS)))
     for line in unknown(lines, "numero", known):  # a known number (most lines) has nothing to say
         if line.numero is None and blank(line, "numero"):  # the test inlined first: a call per line
             yield at(line, "numero", code, Gravite.ERREUR, *vide(line))
@@ -609,6 +746,10 @@ def money(d) -> str:
 
 
 _INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+# département code, SIREN and spaces (PRJ-02, PRJ-05, PRJ-08), compiled once
+RE_DEPARTEMENT = re.compile(r"\d{2}|2[AB]|97\d")
+RE_SIREN = re.compile(r"\d{9}")
+RE_SPACE = re.compile(r"\s")
 
 
 def is_insee(code: str) -> bool:

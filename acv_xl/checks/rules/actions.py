@@ -10,8 +10,8 @@ from typing import Iterable
 
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
-from acv_xl.contract.model import Convention, FicheAction
-from acv_xl.contract.values import closest, fmt_date
+from acv_xl.contract.model import Convention, FicheAction, split_codes
+from acv_xl.contract.values import closest, fmt_date, memo_text
 
 from . import (
     SRC_CONTRAT,
@@ -164,21 +164,26 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
     missing from `Cosignataires` — one finding per action listing
     them, with the completed list as suggestion; an `Engagée`/`En cours`/`Terminée` action without
     `Date de signature`."""
-    known = {f.code for f in rows(conv, layout.T_FINANCEURS) if f.code}
-    counted_of = index(conv).counted_of
+    ix = index(conv)
+    known = set(ix.financeur_codes)
+    counted_of = ix.counted_of
+    autofinancement, fctva = layout.NATURE_AUTOFINANCEMENT, _fctva_names
     for a in actions(conv):
         if a.maturite == ABANDONNEE or not a.numero:
             continue
         financeurs: dict[str, None] = {}  # those that must cosign, in order of first line
         for lf in counted_of(a.numero):  # `totals.counted(lines_of(a.numero))`, the run's
-            if lf.financeur in financeurs or lf.nature == layout.NATURE_AUTOFINANCEMENT \
-                    or lf.financeur not in known or _fctva_names(lf.financeur, lf.dispositif):  # `_fctva(lf)`
+            f = lf.financeur
+            if f in financeurs or lf.nature == autofinancement or f not in known or fctva(f, lf.dispositif):  # `_fctva(lf)`
                 continue
-            financeurs[lf.financeur] = None
-        signed = set(a.cosignataires_codes) if financeurs else set()  # parsed only when needed
-        needed = [f for f in financeurs if f not in signed]
+            financeurs[f] = None
+        if financeurs:  # parsed only when needed
+            codes = _cosignataires(a.cosignataires)
+            needed = [f for f in financeurs if f not in codes[1]]
+        else:
+            needed = ()
         if needed:
-            full = ";".join(a.cosignataires_codes + needed)
+            full = ";".join(list(codes[0]) + needed)
             yield at(a, "cosignataires", "ACT-09", A,
                      f"{prefix(a)} : {_et(needed)} finance{'nt' if len(needed) > 1 else ''} l'action mais "
                      f"n'{'en sont' if len(needed) > 1 else 'en est'} pas cosignataire{'s' if len(needed) > 1 else ''}.",
@@ -188,6 +193,14 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
                      f"{prefix(a)} : la maturité de l'action est {q(a.maturite)} mais sa date de signature n'est "
                      "pas renseignée.",
                      "Saisissez la date de signature de la fiche-action.")
+
+
+@memo_text(4096)
+def _cosignataires(text: str | None) -> tuple[tuple[str, ...], frozenset[str]]:
+    """`FicheAction.cosignataires_codes` of a `Cosignataires` cell, and the same as a set: the same
+    few lists come back on every action of every workbook (memoised)."""
+    codes = tuple(split_codes(text))
+    return codes, frozenset(codes)
 
 
 def _et(items: list[str]) -> str:

@@ -20,7 +20,7 @@ from collections import Counter
 from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, repeat
-from operator import attrgetter, eq, is_, is_not
+from operator import and_, attrgetter, eq, is_, is_not, itemgetter
 from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
@@ -30,7 +30,7 @@ from acv_xl.checks.findings import Finding
 from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.dispositifs import famille
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement
-from acv_xl.contract.values import closest, fmt_date, fmt_percent
+from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_percent
 
 from . import (
     SRC_AIDES_100,
@@ -50,6 +50,7 @@ from . import (
     at,
     blank,
     index,
+    kept_size,
     lazy,
     money,
     prefix,
@@ -82,9 +83,13 @@ class Judged:
     """An action whose plan FIN-05 to FIN-09 and FIN-16 judge, and what several of them compute on
     it, each at most once per run."""
 
-    def __init__(self, conv: Convention, action: FicheAction, lines: list[LigneFinancement],
-                 counted: list[LigneFinancement]):
-        self.conv, self.action, self.lines, self.counted = conv, action, lines, counted
+    def __init__(self, conv: Convention, action: FicheAction, counted: list[LigneFinancement]):
+        self.conv, self.action, self.counted = conv, action, counted
+
+    @lazy
+    def lines(self) -> list[LigneFinancement]:
+        """The action's non-empty lines, in row order."""
+        return plan(self.conv, self.action)
 
     @lazy
     def total(self) -> Decimal:
@@ -97,7 +102,7 @@ class Judged:
         """L1111-10 shares, the MO known: only its own autofinancement is its own share (the counted
         lines given: `part_mo` counts the same ones)."""
         ix = index(self.conv)
-        return totals.part_mo(self.counted, ix.categories, self.action, ix.mo_codes)
+        return totals.part_mo(self.counted, ix.categories, self.action, ix.mo_codes, counted=True)
 
     @lazy
     def familles(self) -> list[str | None]:
@@ -115,8 +120,7 @@ class Judged:
     @lazy
     def dotations(self) -> Decimal:
         """The counted R2334-27 dotations of the action."""
-        is_dotation = index(self.conv).memo("r2334", lambda: totals.shared_dotations(self.conv.dispositifs))
-        return is_dotation.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
+        return index(self.conv).dotations.total(self.counted)  # `totals.dotations_r2334_27` of counted lines
 
 
 def _categories_unknown(conv: Convention) -> set[str | None]:
@@ -131,35 +135,54 @@ def _categories_unknown(conv: Convention) -> set[str | None]:
     return index(conv).memo("categories_unknown", build)
 
 
+def _numeros_with(conv: Convention, familles: frozenset[str]) -> set[str | None]:
+    """The numbers of the actions holding a counted line of one of `familles` (few, mostly none):
+    one pass in C over the run's counted lines, once per run. Shared: read it, never change it."""
+    def build() -> set[str | None]:
+        ix = index(conv)
+        return set(map(_NUMERO, compress(ix.counted_lines, map(familles.__contains__, ix.counted_familles))))
+    return index(conv).memo(("numeros", familles), build)
+
+
+_INTERREG = frozenset((layout.FAMILLE_INTERREG,))
+_FONDS_CONCOURS = frozenset((layout.FAMILLE_FONDS_CONCOURS,))
+_FRLA = frozenset(("FRLA",))
+_R2334_27 = frozenset(layout.FAMILLES_R2334_27)
+_NUMERO, _MONTANT = attrgetter("numero"), attrgetter("montant")
+
+
 def judged_actions(conv: Convention) -> list[Judged]:
-    return index(conv).memo("judged_actions", lambda: list(_judged_actions(conv)))
+    return index(conv).memo("judged_actions", lambda: _judged_actions(conv))
 
 
-def _judged_actions(conv: Convention) -> Iterable[Judged]:
+def _judged_actions(conv: Convention) -> list[Judged]:
     """Actions whose plan can be judged: numbered (and not twice), not abandoned, cost readable and > 0, at least one
     counted line (ACT-08 reports the others), every non-refused line with a readable amount, no
     line with an unreadable financeur, dispositif, nature or statut."""
+    ix = index(conv)
     actions = rows(conv, layout.T_ACTIONS)
-    counts = Counter(a.numero for a in actions)
+    numeros = list(map(_NUMERO, actions))
+    # a duplicated number (ACT-01): whose are the lines? not guessed (most plans number each action once)
+    twice = () if len(set(numeros)) == len(numeros) else {n for n, k in Counter(numeros).items() if k > 1}
     # the numbers whose plan holds a counted line without a readable amount, or a line with an
-    # unreadable status, nature or financeur (every sum would be a guess): one pass over the lines
+    # unreadable status, nature or financeur (every sum would be a guess): the lines without an
+    # amount and those with a problem (few, mostly none) found in C
     refuse = layout.STATUT_REFUSE  # `lf.compte`, inlined
-    counted_of = index(conv).counted_of
-    unsure = {lf.numero for lf in lignes(conv)
-              if (lf.montant is None and lf.statut != refuse) or (lf.problems and not _LINE_KEYS.isdisjoint(lf.problems))}
-    for a in actions:
-        if not a.numero or a.maturite == layout.MATURITE_ABANDONNEE or "maturite" in a.problems:
-            continue  # an unreadable maturity may be « Abandonnée »
-        if counts[a.numero] > 1:
-            continue  # a duplicated number (ACT-01): whose are the lines? not guessed
-        if a.cout_total is None or a.cout_total <= 0:
-            continue  # no cost: ACT-02/ACT-05
-        counted = counted_of(a.numero)  # `totals.counted(plan(conv, a))`, shared
-        if not counted:
-            continue  # no counted line: ACT-08
-        if a.numero in unsure:
+    lines = lignes(conv)
+    unsure = {lf.numero for lf in compress(lines, map(is_, map(_MONTANT, lines), repeat(None))) if lf.statut != refuse}
+    unsure.update(lf.numero for lf in ix.with_problems(T) if not _LINE_KEYS.isdisjoint(lf.problems))
+    counted_of = ix._counted_by_action.get  # `ix.counted_of`: `totals.counted(plan(conv, a))`, shared
+    abandonnee = layout.MATURITE_ABANDONNEE
+    out = []
+    for a, numero in zip(actions, numeros):
+        # an unreadable maturity may be « Abandonnée »; no cost: ACT-02/ACT-05
+        if (not numero or numero in twice or numero in unsure or a.maturite == abandonnee
+                or "maturite" in a.problems or a.cout_total is None or a.cout_total <= 0):
             continue
-        yield Judged(conv, a, plan(conv, a), counted)
+        counted = counted_of(numero)
+        if counted:  # else no counted line: ACT-08
+            out.append(Judged(conv, a, counted))
+    return out
 
 
 def _pct(ratio: Decimal, seuil: int) -> str:
@@ -182,14 +205,14 @@ def action_inconnue(conv: Convention) -> Iterable[Finding]:
 
 @rule("FIN-02", E, "Financeur inconnu", SRC_GUIDE, needs=("T_Financements", "T_Financeurs"))
 def financeur_inconnu(conv: Convention) -> Iterable[Finding]:
-    codes = tuple(f.code for f in rows(conv, layout.T_FINANCEURS) if f.code)
+    codes = index(conv).financeur_codes
     known = set(codes)
     for lf in unknown(lignes(conv), "financeur", known):  # a known code (most lines): nothing to say
         if lf.financeur is None and blank(lf, "financeur"):  # the test inlined first: a call per line
             yield at(lf, "financeur", "FIN-02", E, f"{prefix(lf)} : le financeur n'est pas renseigné.",
                      "Choisissez le code du financeur dans la liste (feuille Financeurs).")
         elif lf.financeur and lf.financeur not in known:
-            c = closest(lf.financeur, codes)
+            c = _closest(lf.financeur, codes)
             owner = None if c else _owner_of_dispositif(conv, lf.financeur)
             yield at(lf, "financeur", "FIN-02", E,
                      f"{prefix(lf)} : {q(lf.financeur)} n'est pas un code de financeur de la feuille Financeurs.",
@@ -204,10 +227,33 @@ def _owner_of_dispositif(conv: Convention, typed: str) -> tuple[str, str] | None
     as a financeur is the UE's dispositif — or None. Only for an unknown code (rare): a plain walk."""
     if not isinstance(typed, str):
         return None
-    for d in rows(conv, layout.T_DISPOSITIFS):
-        if d.financeur and isinstance(d.dispositif, str) and dispositifs.same(typed, d.dispositif):
-            return d.financeur, d.dispositif
+    pairs = tuple((d.financeur, d.dispositif) for d in rows(conv, layout.T_DISPOSITIFS)
+                  if d.financeur and isinstance(d.dispositif, str))
+    if len(typed) <= MEMO_TEXT_MAX and kept_size(chain.from_iterable(pairs)):  # a pasted text is not kept
+        return _owner_in(typed, pairs)
+    return _owner_in.__wrapped__(typed, pairs)
+
+
+@lru_cache(maxsize=256)
+def _owner_in(typed: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, str] | None:
+    """The first of the (financeur, dispositif) `pairs` whose dispositif `typed` names: a walk of
+    the list comparing names by meaning (≈ 35 µs for the template's 50 dispositifs), memoised — the
+    same mistake comes back in the workbooks of a département, which hold the same list."""
+    for financeur, dispositif in pairs:
+        if dispositifs.same(typed, dispositif):
+            return financeur, dispositif
     return None
+
+
+def _closest(value: str, choices: tuple[str, ...]) -> str | None:
+    """`values.closest`, memoised for values of ordinary length (a comparison of spellings with each
+    choice: ≈ 35 µs for the 16 codes of financeurs, for a mistake that comes back file after file)."""
+    if value.__class__ is str and len(value) <= MEMO_TEXT_MAX and kept_size(choices):  # a pasted text is not kept
+        return _closest_memo(value, choices)
+    return closest(value, choices)
+
+
+_closest_memo = lru_cache(maxsize=1024)(closest)
 
 
 @rule("FIN-03", E, "Montant du financement invalide", SRC_GUIDE, needs=("T_Financements",))
@@ -267,7 +313,8 @@ def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None)
         outre_mer = str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER
     if outre_mer:
         return True
-    return layout.FAMILLE_INTERREG in j.familles  # a counted Interreg line
+    # a counted Interreg line (the action's counted lines are those of its number)
+    return j.action.numero in _numeros_with(conv, _INTERREG)
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
@@ -364,7 +411,7 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
                      "Saisissez la dépense subventionnable HT de l'action.", action=a.numero)
         elif dot * 100 > 80 * dep:
             plafond = dep * Decimal("0.8")
-            is_dotation = index(conv).memo("r2334", lambda: totals.shared_dotations(conv.dispositifs))
+            is_dotation = index(conv).dotations
             noms = ", ".join(q(n) for n in dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
             yield at(a, "depense_subventionnable", "FIN-07", E,
                      f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} (lignes {noms}) atteignent "
@@ -382,10 +429,11 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
     lines of one dotation are summed, and the finding points at the first of them. Not reported when
     the 80 % cap forces it: when the other dotations leave less than 20 % below the cap, a smaller
     amount is the only lawful one."""
+    with_r2334 = _numeros_with(conv, _R2334_27)
     for j in judged_actions(conv):
         a = j.action
         dep = a.depense_subventionnable
-        if dep is None or dep <= 0:
+        if dep is None or dep <= 0 or a.numero not in with_r2334:  # no such line: no group below
             continue
         groups: dict[str, list[LigneFinancement]] = {}
         for lf, fam in zip(j.counted, j.familles):
@@ -479,24 +527,49 @@ _FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
 
 @rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
-    dispositif = index(conv).dispositif
-    # what is said of a line depends on its (financeur, dispositif, nature): decided once per distinct
-    # triple, then the lines concerned found in C
+    ix = index(conv)
+    # what is said of a line depends on its (financeur, dispositif, nature) and on the lists: decided
+    # once per distinct triple for the runs that meet the same lists, then the lines concerned found in C
     lines = lignes(conv)
     keys, distinct = _triples(conv)
-    listed: dict[tuple, Any] = {}  # the triple → its dispositif's row when the natures differ
-    for key in distinct:
+
+    def decide(key: tuple) -> str | None:  # the nature of the triple's dispositif, when they differ
         financeur, nom, nature = key
-        d = dispositif(financeur, nom)
-        listed[key] = d if d is not None and d.nature and nature and d.nature != nature else None
-    rows_of = list(map(listed.__getitem__, keys))
-    for lf, d in compress(zip(lines, rows_of), map(is_not, rows_of, repeat(None))):
+        d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
+        return d[2] if d is not None and d[2] and nature and d[2] != nature else None
+    listed = _decided(ix, "FIN-11", distinct, decide)
+    natures = list(map(listed.__getitem__, keys))
+    for lf, nature in compress(zip(lines, natures), map(is_not, natures, repeat(None))):
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
-                 f"{lf.financeur} ({q(d.nature)}) dans la feuille Financeurs.", f"Choisissez {q(d.nature)}.")
+                 f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
 
 
-_FIN12_KEYS = attrgetter("numero", "financeur", "dispositif", "annee", "montant")
+def _decided(ix, name: str, distinct: Iterable[tuple], decide) -> dict[tuple, Any]:
+    """`{key: decide(key)}` for the distinct keys of the lines ((financeur, dispositif, nature)…), where
+    the answer depends on these and on the lists alone: each one decided once for the runs that meet
+    the same lists (`Index.shared`), the answers kept bounded."""
+    answers = ix.shared(("decided", name), dict)
+    out = {}
+    for key in distinct:
+        got = answers.get(key, _MISSING)
+        if got is _MISSING:
+            got = decide(key)
+            if any(v.__class__ is str and len(v) > MEMO_TEXT_MAX for v in key):
+                out[key] = got  # a pasted text is not kept
+                continue
+            if len(answers) >= _ANSWERS_MAX:
+                answers.clear()
+            answers[key] = got
+        out[key] = got
+    return out
+
+
+_MISSING = object()
+_ANSWERS_MAX = 4_096  # answers kept per content of the lists (`_decided`)
+
+
+_FIN12_KEYS = attrgetter("numero", "financeur", "dispositif", "annee")
 
 
 @rule("FIN-12", A, "Ligne de financement en double", SRC_GUIDE, needs=("T_Financements",))
@@ -506,7 +579,8 @@ def doublon(conv: Convention) -> Iterable[Finding]:
     # the first line of each (action, financeur, dispositif, année, montant): by the first four, then
     # by amount only where they repeat (a Decimal's hash is not cheap, and most lines differ already)
     lines = index(conv).counted_lines
-    # most plans repeat no line: the five keys of every line hashed in C say so at once
+    # most plans repeat no line: the first four keys of every line hashed in C say so at once (no
+    # Decimal hashed: the amount is only looked at where these four repeat)
     if len(set(map(_FIN12_KEYS, lines))) == len(lines):
         return
     first: dict[tuple, LigneFinancement | dict] = {}
@@ -612,11 +686,11 @@ def incompatibilite(conv: Convention) -> Iterable[Finding]:
 def non_acquis(conv: Convention) -> Iterable[Finding]:
     """Share of the counted financing not yet `Acquis`/`Engagé`/`Versé`, when there is one, on the
     action's number cell."""
+    acquis, zero = layout.STATUTS_ACQUIS, totals.ZERO
     for j in judged_actions(conv):
         a, tot = j.action, j.total
         # `totals.total_action(j.lines, a.numero, STATUTS_ACQUIS)`: the same lines, added in the same order
-        acquis = layout.STATUTS_ACQUIS
-        acq = sum([lf.montant for lf in j.counted if lf.statut in acquis], totals.ZERO)
+        acq = sum([lf.montant for lf in j.counted if lf.statut in acquis], zero)
         reste = tot - acq
         if reste > 0 and tot > 0:
             yield at(a, "numero", "FIN-16", I,
@@ -642,6 +716,15 @@ def _referentiel_sound(conv: Convention) -> bool:
     code. False when any of these may fail: the rule then looks row by row."""
     ix = index(conv)
     financeurs = rows(conv, layout.T_FINANCEURS)
+    # every row of both lists filled and coherent (worked out once for the runs that meet the same
+    # lists), no row holding a value problem, and every financeur a non-empty row (so that the codes
+    # are those of every row): then so are the non-empty rows looked at below, nothing to say
+    tf_ok, td_ok = ix.shared("FIN-18", lambda: _lists_sound(ix.lists_key))
+    if tf_ok and len(financeurs) == len(conv.financeurs) and not ix.with_problems(layout.T_FINANCEURS):
+        if not usable(conv, layout.T_DISPOSITIFS.name):
+            return True
+        if td_ok and not any(map(_PROBLEMS, conv.dispositifs)):
+            return True
     if ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs)):
         return False
     codes = set(map(_CODE, financeurs))
@@ -652,6 +735,20 @@ def _referentiel_sound(conv: Convention) -> bool:
     listed = rows(conv, layout.T_DISPOSITIFS)
     return not (ix.with_problems(layout.T_DISPOSITIFS) or _has_none(map(_TD_REQUIRED, listed))
                 or not set(map(_FINANCEUR, listed)) <= codes)
+
+
+def _lists_sound(lists_key: tuple[tuple, tuple]) -> tuple[bool, bool]:
+    """`_referentiel_sound`'s tests on every row of the lists (`Index.lists_key`, whose values are
+    those `_TF_REQUIRED` and `_TD_REQUIRED` read): (the financeurs' required values all filled, no
+    code twice; and the dispositifs' too, each financeur a listed code)."""
+    tf, td = lists_key
+    codes = set(map(_FIRST, tf))
+    tf_ok = not _has_none(tf) and len(codes) == len(tf)
+    return tf_ok, tf_ok and not _has_none(td) and set(map(_FIRST, td)) <= codes
+
+
+_FIRST = itemgetter(0)
+_PROBLEMS = attrgetter("problems")
 
 
 def _has_none(values: Iterable[tuple]) -> bool:
@@ -694,36 +791,29 @@ def _listes(conv: Convention) -> Mapping[str, tuple[str, ...]]:
     return _listes_owners(conv)[0]
 
 
-# the workbook's (financeur, dispositif) pairs → (`_listes`, each family of dispositif → the first
-# financeur listing a dispositif of it, for FIN-21): a function of these pairs
-# and of the reference list only, and most workbooks of a département hold the template's list, so
-# worked out once for all of them (≈ 60 µs a run); read-only mappings, shared. Bounded.
-_LISTES: dict[tuple, tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]] = {}
-
-
+# (`_listes`, each family of dispositif → the first financeur listing a dispositif of it, for FIN-21):
+# a function of the workbook's (financeur, dispositif) pairs and of the reference list only, so worked
+# out once for the runs that meet the same lists (`Index.shared`); read-only mappings.
 def _listes_owners(conv: Convention) -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]:
+    ix = index(conv)
+
     def build() -> tuple[Mapping[str, tuple[str, ...]], Mapping[str, str]]:
-        pairs = tuple((d.financeur, d.dispositif) for d in conv.dispositifs if d.financeur and d.dispositif)
-        got = _LISTES.get(pairs)
-        if got is None:
-            out: dict[str, list[str]] = {}
-            for financeur, dispositif in pairs:
+        out: dict[str, list[str]] = {}
+        for financeur, dispositif, _, _ in ix.lists_key[1]:
+            if financeur and dispositif:
                 out.setdefault(financeur, []).append(dispositif)
-            for f in layout.FINANCEURS:
-                noms = out.setdefault(f.code, [])
-                noms.extend(d.nom for d in f.dispositifs if d.nom not in noms)
-            listes = {k: tuple(v) for k, v in out.items()}
-            owner: dict[str, str] = {}
-            for code, noms in listes.items():
-                for n in noms:
-                    fam = famille(n)
-                    if fam is not None:
-                        owner.setdefault(fam, code)
-            if len(_LISTES) >= 64:
-                _LISTES.clear()
-            got = _LISTES[pairs] = (MappingProxyType(listes), MappingProxyType(owner))
-        return got
-    return index(conv).memo("dispositifs_par_financeur", build)
+        for f in layout.FINANCEURS:
+            noms = out.setdefault(f.code, [])
+            noms.extend(d.nom for d in f.dispositifs if d.nom not in noms)
+        listes = {k: tuple(v) for k, v in out.items()}
+        owner: dict[str, str] = {}
+        for code, noms in listes.items():
+            for n in noms:
+                fam = famille(n)
+                if fam is not None:
+                    owner.setdefault(fam, code)
+        return MappingProxyType(listes), MappingProxyType(owner)
+    return ix.shared("dispositifs_par_financeur", build)
 
 
 def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
@@ -732,8 +822,8 @@ def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
         return False
     if index(conv).familles[lf.dispositif] is not None:
         return False
-    d = index(conv).dispositif(lf.financeur, lf.dispositif)
-    return not (d is not None and d.dotation_r2334_27 == "Oui")
+    d = index(conv).dispositif_values(lf.financeur, lf.dispositif)  # `index.dispositif`'s row's values
+    return not (d is not None and d[3] == "Oui")  # its `dotation_r2334_27`
 
 
 def _fctva(lf: LigneFinancement) -> bool:
@@ -781,16 +871,19 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     message names the closest listed dispositif, or the financeur whose dispositif it is. Not
     judged: an empty dispositif, a financeur with no listed dispositif (added by the user), an
     unknown financeur (FIN-02), an FCTVA line (FIN-10), an unrecognised État subsidy (FIN-20)."""
+    ix = index(conv)
     listes, owner = _listes_owners(conv)
-    # what is said of a line depends on these three only: decided once per distinct triple (its first
-    # line standing for it), then the lines with something said found in C
+    # what is said of a line depends on these three and on the lists only: decided once per distinct
+    # triple (its first line standing for it) for the runs that meet the same lists, then the lines
+    # with something said found in C
     lines = lignes(conv)
     keys, distinct = _triples(conv)
-    decided: dict[tuple, tuple[str, str] | None] = {}
-    for key, lf in distinct.items():
+
+    def decide(key: tuple) -> tuple[str, str] | None:
         financeur, dispositif, _ = key
-        decided[key] = (None if not dispositif or not financeur or financeur not in listes
-                        else _hors_liste(conv, lf, listes, owner))
+        return (None if not dispositif or not financeur or financeur not in listes
+                else _hors_liste(conv, distinct[key], listes, owner))
+    decided = _decided(ix, "FIN-21", distinct, decide)
     saids = list(map(decided.__getitem__, keys))
     for lf, said in compress(zip(lines, saids), saids):
         yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])
@@ -798,6 +891,7 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 
 _FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
 _STATUT, _FINANCEUR_NATURE = attrgetter("statut"), attrgetter("financeur", "nature")
+_TRIPLE = attrgetter("financeur", "dispositif", "nature")
 
 
 def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancement]]:
@@ -805,7 +899,7 @@ def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancemen
     its first line: what FIN-11 and FIN-21 judge a line by, made once per run (in C)."""
     def build():
         lines = lignes(conv)
-        keys = list(zip(map(_FINANCEUR, lines), map(_DISPOSITIF, lines), map(_NATURE, lines)))
+        keys = list(map(_TRIPLE, lines))
         return keys, dict(zip(reversed(keys), reversed(lines)))  # the first line of each wins
     return index(conv).memo("triples", build)
 
@@ -840,11 +934,12 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
     the MO (`totals.role_l1111_10`): it is not the MO's own share but a public participation, and
     FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not."""
-    action = index(conv).action
-    categorie_of = index(conv).categories.get
-    mo_codes = index(conv).mo_codes
+    ix = index(conv)
+    action = ix.action
+    categorie_of, roles = ix.categories.get, ix.categories.roles  # the roles FIN-06 worked out (`part_mo`)
+    mo_codes = ix.mo_codes
     mo_of: dict[str, frozenset[str]] = {}
-    counted = index(conv).counted_lines  # those of nature autofinancement, fonds propres, apport: in C
+    counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
     for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
         if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10:
@@ -852,7 +947,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
         mo = mo_of.get(a.numero)
         if mo is None:
             mo = mo_of[a.numero] = mo_codes(a)
-        if totals.role_l1111_10(lf, mo, categorie_of) != totals.PARTICIPATION_PUBLIQUE:
+        role = roles.get((mo, lf.nature, lf.financeur)) or totals.role_l1111_10(lf, mo, categorie_of)
+        if role != totals.PARTICIPATION_PUBLIQUE:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
         yield at(lf, "financeur", "FIN-22", A,
@@ -898,7 +994,10 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                  f"{q(a.maitre_ouvrage or a.type_mo)}, maître d'ouvrage de type {q(a.type_mo)}.",
                  "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon corrigez le financeur "
                  "ou le maître d'ouvrage.")
+    with_fdc = _numeros_with(conv, _FONDS_CONCOURS)
     for j in judged_actions(conv):
+        if j.action.numero not in with_fdc:
+            continue  # no counted fonds de concours
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
         if not fdc:
@@ -910,6 +1009,11 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                      f"maître d'ouvrage finance lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS}).",
                      f"Réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du "
                      "maître d'ouvrage d'autant.")
+
+
+def _nom(lf: LigneFinancement) -> str:
+    """How FIN-24 names the line's subsidy (only when it has something to say)."""
+    return q(lf.dispositif or "subvention de l'État")
 
 
 def _plus_ans(d: date, n: int) -> date:
@@ -937,8 +1041,12 @@ def caducite(conv: Convention) -> Iterable[Finding]:
     seen: set[tuple] = set()
     acquis = layout.STATUTS_ACQUIS  # `totals.counted(lignes(conv), STATUTS_ACQUIS)`, from the run's counted lines
     counted = ix.counted_lines
-    for lf, fam in compress(zip(counted, ix.counted_familles), map(acquis.__contains__, map(_STATUT, counted))):
-        if lf.annee is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):  # `_subvention_etat_encadree`
+    # the lines granted and of a subsidy these rules govern (`_subvention_etat_encadree`), found in C
+    encadrees = map(and_, map(acquis.__contains__, map(_STATUT, counted)),
+                    map(_encadree, map(_DISPOSITIF, counted), map(_FINANCEUR, counted), map(_NATURE, counted)))
+    fin_max_of: dict[date, date] = {}  # four years after a start date (`_plus_ans`), once per date
+    for lf, fam in compress(zip(counted, ix.counted_familles), encadrees):
+        if lf.annee is None:
             continue
         key = (lf.numero, fam or lf.dispositif)
         a = action(lf.numero)
@@ -947,27 +1055,28 @@ def caducite(conv: Convention) -> Iterable[Finding]:
         seen.add(key)
         limite = date(lf.annee + 2, 12, 31)
         commencee = a.maturite in ("En cours", "Terminée") or (a.date_debut is not None and a.date_debut <= ref)
-        nom = q(lf.dispositif or "subvention de l'État")
         msg = sugg = None
         if a.date_debut is not None and a.date_debut > limite:
             msg = (f"le début de l'action est prévu le {fmt_date(a.date_debut)}, plus de deux ans après l'attribution de "
-                   f"la subvention {nom} ({lf.annee}) : sans commencement d'exécution le {fmt_date(limite)} au plus tard, "
+                   f"la subvention {_nom(lf)} ({lf.annee}) : sans commencement d'exécution le {fmt_date(limite)} au plus tard, "
                    "elle devient caduque")
             sugg = "Vérifiez la date de notification, avancez le début des travaux ou demandez la prorogation au préfet."
         elif not commencee and ref > limite:
-            msg = (f"au {fmt_date(ref)}, l'action n'a pas commencé alors que la subvention {nom} a été attribuée en "
+            msg = (f"au {fmt_date(ref)}, l'action n'a pas commencé alors que la subvention {_nom(lf)} a été attribuée en "
                    f"{lf.annee} : sans commencement d'exécution dans les deux ans de sa notification, elle est caduque")
             sugg = "Vérifiez la date de notification et celle du premier acte d'exécution ; la subvention est peut-être à redemander."
         elif a.date_debut is not None:
-            fin_max = _plus_ans(a.date_debut, 4)
+            fin_max = fin_max_of.get(a.date_debut)
+            if fin_max is None:
+                fin_max = fin_max_of[a.date_debut] = _plus_ans(a.date_debut, 4)
             if a.date_fin is not None and a.date_fin > fin_max:
                 msg = (f"la fin de l'action est prévue le {fmt_date(a.date_fin)}, plus de quatre ans après son début "
-                       f"({fmt_date(a.date_debut)}) : la subvention {nom} doit être soldée avant le {fmt_date(fin_max)}, "
+                       f"({fmt_date(a.date_debut)}) : la subvention {_nom(lf)} doit être soldée avant le {fmt_date(fin_max)}, "
                        "sauf prorogation par le préfet")
                 sugg = "Vérifiez le calendrier, ou demandez la prorogation du délai d'achèvement."
             elif ref > fin_max and a.maturite != "Terminée":
                 msg = (f"au {fmt_date(ref)}, l'action commencée le {fmt_date(a.date_debut)} n'est pas terminée : le délai "
-                       f"de quatre ans pour achever l'opération financée par {nom} est dépassé depuis le {fmt_date(fin_max)}")
+                       f"de quatre ans pour achever l'opération financée par {_nom(lf)} est dépassé depuis le {fmt_date(fin_max)}")
                 sugg = "Demandez la prorogation au préfet, ou passez l'action à « Terminée » si elle l'est."
         if msg:
             yield at(lf, "annee", "FIN-24", A, f"{prefix(lf)} : {msg} ({SRC_CADUCITE}).", sugg)
@@ -980,7 +1089,10 @@ def frla_deficit(conv: Convention) -> Iterable[Finding]:
     operation's own revenue (the lines of nature `Recette / cession`); equal passes. A warning: the
     deficit the fund retains is the one of its instruction, which the workbook may not hold whole
     (resale value, rents), so the message says what to check."""
+    with_frla = _numeros_with(conv, _FRLA)
     for j in judged_actions(conv):
+        if j.action.numero not in with_frla:
+            continue  # no counted FRLA line
         frla = [lf for lf, fam in zip(j.counted, j.familles) if fam == "FRLA"]
         if not frla:
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from operator import attrgetter
 from typing import Iterable
 
 from acv_xl.checks.findings import Finding
@@ -24,6 +25,7 @@ from . import (
 )
 
 T = layout.T_GOUVERNANCE
+_FINANCEUR = attrgetter("financeur")
 
 
 @memo_text(4096)
@@ -35,7 +37,7 @@ def _fold(text: str) -> str:
 def _aliases(conv: Convention, code: str) -> tuple[str, ...]:
     """Ways an organisme names a partner: its code, its name, each part of « Name (Other name) ».
     A name typed very long (a paste) is not memoised: `acv-xl serveur` keeps its memos for months."""
-    f = conv.financeur(code)
+    f = index(conv).financeur(code)  # `conv.financeur(code)`, from the run's lookup
     nom = f.nom if f else None
     if isinstance(nom, str) and len(nom) > MEMO_TEXT_MAX:
         return _aliases_of.__wrapped__(code, nom)
@@ -54,18 +56,11 @@ def _aliases_of(code: str, nom_classeur: str | None) -> tuple[str, ...]:
     return tuple(_fold(n).strip() for n in names if n and n.strip())
 
 
-@lru_cache(maxsize=1024)
-def _pattern(aliases: tuple[str, ...]) -> re.Pattern:
-    """One regex for all the aliases, each as a whole word of the folded `Organisme`."""
-    return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, aliases))})(?![a-z0-9])")
-
-
 def _named(organismes: str, aliases: tuple[str, ...]) -> bool:
-    """Whether one of the aliases stands as a whole word in the folded `organismes`: by the memoised
-    regex for names of ordinary length; for very long ones (a paste), word by word without any memo
-    (neither ours nor `re`'s cache keeps such a text in a server running for months)."""
-    if sum(map(len, aliases)) <= MEMO_TEXT_MAX:
-        return _pattern(aliases).search(organismes) is not None
+    """Whether one of the aliases stands as a whole word in the folded `organismes` (as the regex
+    `(?<![a-z0-9])(?:alias|…)(?![a-z0-9])` would find it): each alias looked for with `str.find`, its
+    neighbours then looked at — a few C searches, where the regex tried every alternative at every
+    position of the text; nothing kept between runs."""
     return any(_whole_word(organismes, a) for a in aliases)
 
 
@@ -103,7 +98,7 @@ def comite_de_projet(conv: Convention) -> Iterable[Finding]:
             yield at_table(conv, T, "GOU-01", A, f"Le comité de projet ne compte {what} (collège « {college} »).",
                            f"Ajoutez une ligne « Comité de projet » du collège « {college} ».", attr="instance")
     # the partners among the counted lines' financeurs, in order of first line
-    financeurs = [f for f in dict.fromkeys(lf.financeur for lf in index(conv).counted_lines)
+    financeurs = [f for f in dict.fromkeys(map(_FINANCEUR, index(conv).counted_lines))
                   if f in layout.PARTENAIRES_DU_COMITE]
     # one text, one search per partner: a folded organisme holds no line break, so an alias found in
     # the text is found in one organisme, whole word (a line break is no letter or digit)

@@ -24,6 +24,9 @@ from acv_xl.contract.reference import ConventionRef, Reference
 from acv_xl.contract.values import fmt_number, fold
 
 from . import (
+    RE_DEPARTEMENT,
+    RE_SIREN,
+    RE_SPACE,
     SRC_LISTE_NATIONALE,
     A,
     E,
@@ -41,6 +44,7 @@ from . import (
 
 T = layout.T_COMMUNES
 _ACV_ID = re.compile(r"^ACV\d{3}$")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 SRC_ORT = "Instruction du 24 mai 2023 (NOR IOML2312173J) ; CCH art. L303-2"
 SRC_DETR = "CGCT art. L2334-33"
@@ -65,12 +69,19 @@ def _known_id(conv: Convention) -> str | None:
 
 
 def _convention(conv: Convention) -> ConventionRef | None:
-    acv_id = _known_id(conv)
-    return _ref(conv).conventions.get(acv_id) if acv_id else None
+    def build() -> ConventionRef | None:
+        acv_id = _known_id(conv)
+        return _ref(conv).conventions.get(acv_id) if acv_id else None
+    return index(conv).memo("convention_ref", build)  # once per run: four rules ask
 
 
 def _codes(conv: Convention) -> tuple[list[tuple[object, str]], bool]:
-    """([(row, INSEE code)] of the well-formed codes, every non-empty row has one)."""
+    """([(row, INSEE code)] of the well-formed codes, every non-empty row has one), once per run (four
+    rules ask). Shared: read it, never change it."""
+    return index(conv).memo("codes_insee", lambda: _find_codes(conv))
+
+
+def _find_codes(conv: Convention) -> tuple[list[tuple[object, str]], bool]:
     if not usable(conv, T.name):
         return [], False
     out, complete = [], True
@@ -161,14 +172,14 @@ def departement_epci(conv: Convention) -> Iterable[Finding]:
     ref = _ref(conv)
     dept = str(conv.departement).strip().upper() if conv.departement is not None else ""
     depts = {c.departement for c in cref.communes}
-    if re.fullmatch(r"\d{2}|2[AB]|97\d", dept) and dept not in depts:
+    if RE_DEPARTEMENT.fullmatch(dept) and dept not in depts:
         yield at_named(conv, "acv_departement", "PRJ-08", A,
                        f"Le département {dept} n'est pas celui de la convention {_name(cref)} selon la "
                        f"{ref.libelle} : {', '.join(sorted(depts))}.",
                        "Corrigez le code du département, ou l'identifiant de la convention.")
-    siren = re.sub(r"\s", "", str(conv.value("acv_siren_epci") or ""))
+    siren = RE_SPACE.sub("", str(conv.value("acv_siren_epci") or ""))
     sirens = list(dict.fromkeys(c.siren_epci for c in cref.communes))
-    if re.fullmatch(r"\d{9}", siren) and siren not in sirens:
+    if RE_SIREN.fullmatch(siren) and siren not in sirens:
         yield at_named(conv, "acv_siren_epci", "PRJ-08", A,
                        f"Le SIREN de l'EPCI {siren} n'est pas celui que la {ref.libelle} donne pour "
                        f"{_list_of(cref)} : {' ou '.join(sirens)}. Les EPCI fusionnent : la liste date "
@@ -219,10 +230,10 @@ def _mo_commune(conv: Convention, mo: str, codes: list[tuple[object, str]]):
     when it names none or several of them: a name is not guessed."""
     ref = _ref(conv)
     found = []
-    words = f" {re.sub(r'[^a-z0-9]+', ' ', fold(mo))} "
+    words = f" {_NOT_WORD.sub(' ', fold(mo))} "
     for _, code in codes:
         c = ref.par_insee.get(code)
-        if c is not None and f" {re.sub(r'[^a-z0-9]+', ' ', fold(c.commune))} " in words:
+        if c is not None and f" {_NOT_WORD.sub(' ', fold(c.commune))} " in words:
             found.append(c)
     return found[0] if len(found) == 1 else None
 

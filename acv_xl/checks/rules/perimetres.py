@@ -33,6 +33,20 @@ def _code(p: Perimetre) -> str | None:
     return p.code.strip() if p.code else None
 
 
+def _codes(conv: Convention) -> tuple[list[str | None], dict[str, Perimetre]]:
+    """(`_code` of each non-empty row, in row order; the first row of each code), once per run
+    (PER-02, PER-03). Shared: read them, never change them."""
+    def build():
+        lignes = rows(conv, T)
+        codes = list(map(_code, lignes))
+        by_code: dict[str, Perimetre] = {}
+        for p, c in zip(lignes, codes):
+            if c and c not in by_code:
+                by_code[c] = p
+        return codes, by_code
+    return index(conv).memo("perimetres_by_code", build)
+
+
 @rule("PER-01", E, "Pas exactement un périmètre d'étude et un périmètre ORT", SRC_GUIDE, needs=("T_Perimetres",))
 def etude_et_ort(conv: Convention) -> Iterable[Finding]:
     """None: one finding on the table (not while a `Type` is unreadable: it may be the missing
@@ -60,20 +74,17 @@ def emboitement(conv: Convention) -> Iterable[Finding]:
     `Entrée de ville` whose parent is the Étude (outside the ORT) is a warning, not an error: the
     instruction of 24 May 2023 asks them to coincide with the ORT « si possible »."""
     lignes = rows(conv, T)
-    by_code = {}
-    for p in lignes:
-        if _code(p) and _code(p) not in by_code:
-            by_code[_code(p)] = p
-    etudes = [_code(p) for p in lignes if p.type == ETUDE and _code(p)]
-    orts = [_code(p) for p in lignes if p.type == ORT and _code(p)]
+    codes, by_code = _codes(conv)
+    etudes = [c for p, c in zip(lignes, codes) if p.type == ETUDE and c]
+    orts = [c for p, c in zip(lignes, codes) if p.type == ORT and c]
     flagged: set[int] = set()
 
     def bad(p, msg, sugg=""):
         flagged.add(id(p))
         return at(p, "parent", "PER-02", E, f"{prefix(p)} : {msg}", sugg)
 
-    for p in lignes:
-        code, parent = _code(p), (p.parent or "").strip() or None
+    for p, code in zip(lignes, codes):
+        parent = (p.parent or "").strip() or None
         if p.type is None and parent is None:
             continue
         name = q(p.nom or code or "")
@@ -101,9 +112,10 @@ def emboitement(conv: Convention) -> Iterable[Finding]:
                       f"Indiquez {q(orts[0])}." if len(orts) == 1 else "")
     # cycles through lines not yet reported
     for p in lignes:
-        seen, cur = [], p
-        while cur is not None and id(cur) not in [id(s) for s in seen]:
+        seen, ids, cur = [], set(), p
+        while cur is not None and id(cur) not in ids:
             seen.append(cur)
+            ids.add(id(cur))
             parent = (cur.parent or "").strip()
             cur = by_code.get(parent) if parent else None
         if cur is not None and cur is p and id(p) not in flagged:
@@ -116,10 +128,7 @@ def emboitement(conv: Convention) -> Iterable[Finding]:
 def plus_grand(conv: Convention) -> Iterable[Finding]:
     """`Superficie (ha)` or `Population` of a child strictly greater than its parent's (equal passes)."""
     lignes = rows(conv, T)
-    by_code = {}
-    for p in lignes:
-        if _code(p) and _code(p) not in by_code:
-            by_code[_code(p)] = p
+    _, by_code = _codes(conv)
     for p in lignes:
         parent = by_code.get((p.parent or "").strip())
         if parent is None or parent is p:

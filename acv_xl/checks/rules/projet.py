@@ -12,6 +12,9 @@ from acv_xl.contract.model import Convention
 from acv_xl.contract.values import fmt_date
 
 from . import (
+    RE_DEPARTEMENT,
+    RE_SIREN,
+    RE_SPACE,
     SRC_CONTRAT,
     SRC_GUIDE,
     STRUCTURE_KINDS,
@@ -23,6 +26,7 @@ from . import (
     blank,
     describe_problem,
     is_insee,
+    named_problems,
     prefix,
     q,
     required_findings,
@@ -93,7 +97,7 @@ def communes(conv: Convention) -> Iterable[Finding]:
             yield at(ligne, "code_insee", "PRJ-02", E,
                      f"{prefix(ligne)} : le code INSEE {q(ligne.code_insee)} est mal formé (5 caractères attendus, "
                      "chiffres ou 2A/2B pour la Corse).", sugg or "Saisissez le code INSEE à 5 caractères (ex. 62041).")
-        elif dept and re.fullmatch(r"\d{2}|2[AB]|97\d", dept) and not code.startswith(_dept_prefix(dept)):
+        elif dept and RE_DEPARTEMENT.fullmatch(dept) and not code.startswith(_dept_prefix(dept)):
             yield at(ligne, "code_insee", "PRJ-02", E,
                      f"{prefix(ligne)} : la commune de code INSEE {code} n'est pas dans le département {dept} "
                      "de la convention.",
@@ -135,9 +139,9 @@ def dates(conv: Convention) -> Iterable[Finding]:
     """E: a named date cell that is not a date; convention ≤ fin d'initialisation ≤ fin de
     déploiement (equal dates pass; each pair of filled dates is compared, the finding points at the
     later date of the pair). A: fin de déploiement after the programme's end."""
-    for nc in layout.NAMED_CELLS:
-        p = _named_problem(conv, nc.name)
-        if nc.kind is layout.Kind.DATE and nc.user_filled and p is not None and p.kind not in STRUCTURE_KINDS:
+    for nc, nv in named_problems(conv):
+        p = nv.problem
+        if nc.kind is layout.Kind.DATE and nc.user_filled and p.kind not in STRUCTURE_KINDS:
             msg, sugg = describe_problem(nc.label, nc.kind, p)
             yield at_named(conv, nc.name, "PRJ-04", E, msg, sugg)
     vals = [(n, lbl, conv.value(n)) for n, lbl in _DATES]
@@ -166,12 +170,12 @@ def valeurs(conv: Convention) -> Iterable[Finding]:
         msg, sugg = describe_problem("Programme", layout.Kind.CHOICE, nv.problem, layout.L.PROGRAMME)
         yield at_named(conv, "acv_programme", "PRJ-05", E, msg, sugg)
     dept = conv.departement
-    if dept is not None and not re.fullmatch(r"\d{2}|2[AB]|97\d", str(dept).strip().upper()):
+    if dept is not None and not RE_DEPARTEMENT.fullmatch(str(dept).strip().upper()):
         yield at_named(conv, "acv_departement", "PRJ-05", E,
                        f"Le code du département {q(dept)} est mal formé (2 chiffres, 2A, 2B ou 97x attendus).",
                        "Saisissez le code du département, par exemple 62.")
     siren = conv.value("acv_siren_epci")
-    if siren is not None and not re.fullmatch(r"\d{9}", re.sub(r"\s", "", str(siren))):
+    if siren is not None and not RE_SIREN.fullmatch(RE_SPACE.sub("", str(siren))):
         yield at_named(conv, "acv_siren_epci", "PRJ-05", E,
                        f"Le SIREN de l'EPCI {q(siren)} est mal formé (9 chiffres attendus).",
                        "Saisissez les 9 chiffres du SIREN de l'EPCI (annuaire des entreprises).")

@@ -23,6 +23,7 @@ from . import (
     at_named,
     describe_problem,
     index,
+    named_problems,
     prefix,
     q,
     rule,
@@ -172,9 +173,8 @@ def _structure_problems(conv: Convention, kind: str, code: str) -> Iterable[Find
                     continue
                 msg, sugg = describe_problem(table.header(attr), table.column(attr).kind, p)
                 yield at(ligne, attr, code, E, f"{prefix(ligne)} : {msg}", sugg)
-    for nc in layout.NAMED_CELLS:
-        nv = conv.names.get(nc.name)
-        if not nc.user_filled or nv is None or nv.problem is None or nv.problem.kind != kind:
+    for nc, nv in named_problems(conv):
+        if not nc.user_filled or nv.problem.kind != kind:
             continue
         msg, sugg = describe_problem(nc.label, nc.kind, nv.problem)
         yield at_named(conv, nc.name, code, E, msg, sugg)
@@ -303,19 +303,18 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
                                f"(début : {q(text[:40] + '…')}).",
                        suggestion="Raccourcissez ce texte (un long document se joint au dossier à part), "
                                   "puis enregistrez le classeur depuis Excel.")
-    lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
+    lines = chain.from_iterable(map(conv.rows, ROW_MODELS))  # every table's rows, in C
     # one cheap pass first: a long text is rare, and this rule runs on every « Valider » (a 5,000-line
-    # plan: 60,000 values), in C: the texts (the others have no length to look at, and asking a number
-    # or a date for one would raise and clear an exception each), named cells' and tables' together;
-    # when all of them together hold no more characters than one cell may (one join, no call per
-    # text; ≈ 11,000 characters in a usual workbook), none is too long; else each one's length
-    texts = list(filter(_IS_STR, chain(map(_RAW, conv.names.values()),
-                                       chain.from_iterable(map(dict.values, map(_RAW, lines))))))
-    if len("".join(texts)) <= EXCEL_MAX_TEXT or max(map(len, texts)) <= EXCEL_MAX_TEXT:
+    # plan: 60,000 values), in C: the longest of the texts (the others have no length to look at, and
+    # asking a number or a date for one would raise and clear an exception each), named cells' and
+    # tables' together, with no list of them nor copy of their characters; else each one's length
+    texts = filter(_IS_STR, chain(map(_RAW, conv.names.values()), chain.from_iterable(map(dict.values, map(_RAW, lines)))))
+    if max(map(len, texts), default=0) <= EXCEL_MAX_TEXT:
         return
     for nv in conv.names.values():
         if isinstance(nv.raw, str) and len(nv.raw) > EXCEL_MAX_TEXT:
             yield finding(nv.sheet, nv.cell, "", nv.raw)
+    lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
     if not any(v.__class__ is str and len(v) > EXCEL_MAX_TEXT for ligne in lines for v in ligne.raw.values()):
         return  # a long value, but no text itself (an error or formula text): as before
     for ligne in lines:

@@ -1,0 +1,113 @@
+"""What the rules keep between runs (`Index.shared`: facts of the lists of financeurs and dispositifs,
+answers per (financeur, dispositif, nature); `Index.familles`: the family of each dispositif name)
+never changes a finding: workbooks whose lists differ by one value, run one after the other in any
+order, get exactly the findings each gets with nothing kept."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from acv_xl.checks import rules
+from acv_xl.checks.rules import run_rules
+from acv_xl.reading.read import read_file
+from conventions import build, clean_raw
+
+EXEMPLES = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+
+
+def _dispositif(raw, financeur, nom):
+    return next(d for d in raw["T_Dispositifs"] if d["financeur"] == financeur and d["dispositif"] == nom)
+
+
+def _financeur(raw, code):
+    return next(f for f in raw["T_Financeurs"] if f["code"] == code)
+
+
+def _variants():
+    """The clean convention and variants of it; each pair of `PAIRS` holds the same lines and lists
+    differing by one value, which changes what a rule that reads the lists says of these lines."""
+    out = {"propre": clean_raw()}
+
+    def variant(name, *changes, base=None):
+        raw = copy.deepcopy(out[base]) if base else clean_raw()
+        for change in changes:
+            change(raw)
+        out[name] = raw
+
+    def fonds_xyz(r):  # a State subsidy of a name no family recognises, on action 1.1
+        r["T_Financements"].append(dict(r["T_Financements"][2], financeur="ETAT", dispositif="Fonds XYZ", montant=1_000))
+
+    def listed(nature, dotation):
+        return lambda r: r["T_Dispositifs"].append(
+            {"financeur": "ETAT", "dispositif": "Fonds XYZ", "nature": nature, "dotation_r2334_27": dotation})
+
+    def propre_15(r):  # action 1.1: own share 150 000, region 350 000
+        r["T_Financements"][0]["montant"] = 150_000
+        r["T_Financements"][2]["montant"] = 350_000
+
+    variant("nature du DSIL", lambda r: _dispositif(r, "ETAT", "DSIL").update(nature="Prêt"))  # FIN-11
+    variant("CDC sans nom", lambda r: _financeur(r, "CDC").update(nom=None))  # FIN-18
+    variant("code en double", lambda r: r["T_Financeurs"].append(dict(_financeur(r, "CDC"))))  # FIN-18
+    variant("financeur retiré", lambda r: r["T_Financeurs"].remove(_financeur(r, "REGION")))  # FIN-02, FIN-18
+    variant("propre 15 %", propre_15)  # FIN-06
+    variant("propre 15 %, région privée", lambda r: _financeur(r, "REGION").update(categorie="Privé"), base="propre 15 %")
+    variant("Fonds XYZ", fonds_xyz)  # FIN-20, not listed
+    variant("Fonds XYZ dotation", listed("Subvention", "Oui"), base="Fonds XYZ")
+    variant("Fonds XYZ pas une dotation", listed("Subvention", "Non"), base="Fonds XYZ")  # FIN-20
+    variant("Fonds XYZ prêt", listed("Prêt", "Oui"), base="Fonds XYZ")  # FIN-11
+    return out
+
+
+PAIRS = [("propre", "nature du DSIL"), ("propre", "CDC sans nom"), ("propre", "code en double"),
+         ("propre", "financeur retiré"), ("propre 15 %", "propre 15 %, région privée"),
+         ("Fonds XYZ dotation", "Fonds XYZ pas une dotation"), ("Fonds XYZ dotation", "Fonds XYZ prêt"),
+         ("Fonds XYZ dotation", "Fonds XYZ")]
+
+
+def _fresh(monkeypatch):
+    monkeypatch.setattr(rules, "_LISTS_FACTS", {})
+    monkeypatch.setattr(rules, "_FAMILLES", {})
+
+
+def _dump(conv):
+    return [f.as_json() for f in run_rules(conv)]
+
+
+def test_the_lists_of_each_pair_change_the_findings(monkeypatch):
+    """The test below compares something: the workbooks of each pair differ only by their lists, and
+    their findings differ."""
+    _fresh(monkeypatch)
+    got = {name: _dump(build(raw)) for name, raw in _variants().items()}
+    for a, b in PAIRS:
+        assert got[a] != got[b], (a, b)
+
+
+@pytest.mark.parametrize("order", ["forward", "backward"])
+def test_what_is_kept_between_runs_changes_no_finding(monkeypatch, order):
+    convs = {name: build(raw) for name, raw in _variants().items()}
+    convs.update({p.name: read_file(p) for p in sorted(EXEMPLES.glob("*.xlsx"))})
+    alone = {}
+    for name, conv in convs.items():
+        _fresh(monkeypatch)
+        alone[name] = _dump(conv)
+    _fresh(monkeypatch)
+    names = list(convs) if order == "forward" else list(reversed(convs))
+    for _ in range(2):  # the second time, every answer comes from what the others left
+        for name in names:
+            assert _dump(convs[name]) == alone[name], name
+
+
+def test_lists_holding_a_pasted_text_are_not_kept(monkeypatch):
+    """`acv-xl serveur` keeps what the rules worked out for months: lists holding a pasted text are
+    judged the same, and nothing of them is kept; ordinary lists are."""
+    _fresh(monkeypatch)
+    raw = clean_raw()
+    _financeur(raw, "CDC")["nom"] = "Banque des Territoires " + "très " * 14_000
+    pasted = build(raw)
+    first = _dump(pasted)
+    assert rules._LISTS_FACTS == {} and _dump(pasted) == first
+    _dump(build(clean_raw()))
+    assert len(rules._LISTS_FACTS) == 1
