@@ -478,7 +478,8 @@ _ROW_START = re.compile(r'<row r="(\d+)"')
 
 
 _FORMULAS: dict[tuple[str, bool, bool], str] = {}  # XlsxWriter's `_prepare_formula`, a pure function
-# Excel 2007's functions, the only ones our total rows call: XlsxWriter never gives them a prefix
+# Excel 2007's functions, the only ones our total rows call: XlsxWriter never gives them a prefix,
+# not even as « future functions »
 _PLAIN_FUNCTIONS = frozenset({"SUBTOTAL", "IFERROR"})
 _CALLS = re.compile(r"[A-Za-z_][\w.]*(?=\()")  # every name written before a parenthesis
 
@@ -519,10 +520,9 @@ def _sheet_class():
 
         def _prepare_formula(self, formula, expand_future_functions=False):
             # XlsxWriter runs some 30 regular expressions over each formula (compiling them in each
-            # process), twice for a total row's: ours call only functions it never prefixes, and
-            # are otherwise prepared once each
-            if (not expand_future_functions and not self.use_future_functions
-                    and set(_CALLS.findall(formula)) <= _PLAIN_FUNCTIONS):
+            # process), 150 for a total row's (`expand_future_functions`): ours call only functions
+            # it never prefixes, either way, and are otherwise prepared once each
+            if set(_CALLS.findall(formula)) <= _PLAIN_FUNCTIONS:
                 if formula.startswith("{"):  # what XlsxWriter strips
                     formula = formula[1:]
                 if formula.startswith("="):
