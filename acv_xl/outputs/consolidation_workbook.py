@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from itertools import chain, compress, islice, repeat
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -348,12 +348,17 @@ _NONE = type(None)
 
 class _Columns:
     """A table's rows given as its columns (of equal lengths): `Lignes` is gathered so, never as
-    36 000 tuples that `_rows_xml` would take apart again. Iterated, its rows."""
+    36 000 tuples that `_rows_xml` would take apart again. Iterated, its rows.
 
-    __slots__ = ("cols",)
+    `runs`: for some columns, the same column as its values each repeated a number of times
+    (column index → (values, counts)): a convention's identifier, libellé, communes and file over
+    its lines. `_rows_xml` then looks at each value once, not once per line."""
 
-    def __init__(self, cols: list) -> None:
+    __slots__ = ("cols", "runs")
+
+    def __init__(self, cols: list, runs: dict[int, tuple[list, list[int]]] | None = None) -> None:
         self.cols = cols
+        self.runs = runs or {}
 
     def __len__(self) -> int:
         return len(self.cols[0]) if self.cols else 0
@@ -400,13 +405,18 @@ def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: li
     from xlsxwriter.utility import xl_col_to_name
 
     n = len(rows)
+    runs: dict[int, tuple[list, list[int], list[int]]] = {}  # column → its values, their counts and first rows
     if isinstance(rows, _Columns) and len(set(map(len, rows.cols))) == 1:
         cols = list(rows.cols)
+        for j, (values, counts) in rows.runs.items():
+            kept = [(v, k) for v, k in zip(values, counts) if k]  # a value repeated 0 times is not in the column
+            values, counts = [v for v, _ in kept], [k for _, k in kept]
+            runs[j] = values, counts, list(accumulate(counts, initial=0))
     elif not n or len(set(map(len, rows))) != 1:
         return iter([_rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)])
     else:
         cols = list(zip(*rows))
-    kinds = [set(map(type, c)) for c in cols]
+    kinds = [set(map(type, runs[j][0] if j in runs else c)) for j, c in enumerate(cols)]
     # one distinct value per key in each column's dicts below: 1, 1.0 and True are one key, not one cell
     if not all(k <= _FAST_TYPES and len(k & _NUMBERS) <= 1 + (float in k and Decimal in k) for k in kinds):
         return iter([_rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)])
@@ -418,6 +428,16 @@ def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: li
     uses = 0  # XlsxWriter counts every use of a shared string
     for j, (c, k) in enumerate(zip(cols, kinds)):
         if str not in k and bool not in k:
+            continue
+        if j in runs:  # the same, value by value: a value's first row is its first run's
+            values, counts, starts = runs[j]
+            at = 0
+            for v in dict.fromkeys(values):
+                t = type(v)
+                if (t is str and v) or t is bool:
+                    at = values.index(v, at)
+                    firsts.append((starts[at], j, v if t is str else OUI if v else NON))
+            uses += sum(compress(counts, [(type(v) is str and v) or type(v) is bool for v in values]))
             continue
         at = 0
         for v in dict.fromkeys(c):
@@ -450,10 +470,12 @@ def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: li
     names = [xl_col_to_name(j) for j in range(len(cols))]
     mid = lambda x: f'" s="{x}"' if x else '"'  # noqa: E731 — closes the reference, then the style if any
 
-    def column(j: int, xf: int, values) -> list[str]:
-        return list(map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values))
+    def column(j: int, xf: int, values, counts=None) -> list[str]:
+        cells = map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values)
+        return list(cells if counts is None else chain.from_iterable(map(repeat, cells, counts)))
 
-    pieces = [column(j, xf, c) for j, (xf, c) in enumerate(zip(styles, cols))]
+    pieces = [column(j, xf, *runs[j][:2]) if j in runs else column(j, xf, c)
+              for j, (xf, c) in enumerate(zip(styles, cols))]
     if row_styles is not None:  # rows of another style (few): their cells made again with it
         others: dict[int, tuple[list[int], list[int]]] = {}
         for i, xfs in enumerate(row_styles):
@@ -963,7 +985,7 @@ class _Writer:
             heads = [[f.acv_id or SANS_ID for f in counted], [f.libelle for f in counted],
                      [" ; ".join(f.communes) for f in counted], [f.rel for f in counted]]
             rows = _Columns([list(chain.from_iterable(map(repeat, vals, sizes))) for vals in heads]
-                            + list(zip(*lines)))
+                            + list(zip(*lines)), runs={j: (vals, sizes) for j, vals in enumerate(heads)})
             comptes, montants = rows.cols[4 + compte_at], rows.cols[4 + montant_at]
         else:  # none, or lines of unequal lengths: row by row
             rows = [(f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel) + tuple(line)
