@@ -10,7 +10,8 @@ writer (XlsxWriter), plus the JSON summary. Pure output: every number comes from
   titles, headers, total rows, formats, chart and print setup; the tables' data rows are built as
   sheet XML in one pass and spliced in as it writes each sheet (`_sheet_class`): cell by cell
   through XlsxWriter they cost more than reading the files. Each table's rows are compressed in a
-  thread as soon as they are built, and joined to their sheet's zip entry (`_Packer`).
+  thread by parts of `PART_ROWS` rows as they are built, and joined to their sheet's zip entry
+  with each part's CRC-32 and length (`_Packer`).
 - Total rows are `SUBTOTAL` formulas over plain ranges with their value cached: every reader sees
   the totals without recalculating, and LibreOffice (which misreads some structured references in
   total rows) computes the same.
