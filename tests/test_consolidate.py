@@ -548,6 +548,59 @@ def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(ba
     assert _no_compressing_thread()
 
 
+@pytest.mark.parametrize("internals", [True, False])
+def test_rows_deflated_part_by_part_give_the_same_sheets(batch, tmp_path, monkeypatch, internals):
+    """Each table's rows built and deflated by parts (`PART_ROWS`), each part's CRC-32 and length
+    joined to its sheet's entry, give the sheets of rows deflated in one part — with zipfile's
+    entry writer as it is, and without its internals (each block inflated and compressed by it)."""
+    import functools
+    from datetime import datetime
+
+    import xlsxwriter.core
+
+    now = datetime(2026, 3, 4, 5, 6, 7)  # the same clock for both workbooks (titles, properties)
+
+    class _Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now.replace(tzinfo=tz)
+
+    monkeypatch.setattr(xlsxwriter.core, "datetime", _Frozen)
+    monkeypatch.setattr(C, "ConsolidationResult", functools.partial(C.ConsolidationResult, genere_le=now))
+    folder = _small_folder(tmp_path, batch, n=4)
+    C.consolidate([folder], tmp_path / "a.xlsx", jobs=1)
+    monkeypatch.setattr(W, "PART_ROWS", 7)  # every table of more than 7 rows in several parts
+    packed: list[int] = []  # the bytes of each part deflated
+    real_pack = W._pack
+    monkeypatch.setattr(W, "_pack", lambda data, c=None: packed.append(len(data)) or real_pack(data, c))
+    if not internals:
+        real_open = W._PackedZip.open
+
+        class _Plain:  # an entry writer without zipfile's internals
+            def __init__(self, dest):
+                self.dest = dest
+
+            def write(self, data):
+                return self.dest.write(data)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return self.dest.__exit__(*exc)
+
+        monkeypatch.setattr(W._PackedZip, "open", lambda self, *a, **k: _Plain(real_open(self, *a, **k)))
+    C.consolidate([folder], tmp_path / "b.xlsx", jobs=1)
+    assert len(packed) > 2 * len(W.TABLES)  # `Lignes` at least came in several parts
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as za, zipfile.ZipFile(tmp_path / "b.xlsx") as zb:
+        assert za.testzip() is None and zb.testzip() is None
+        assert za.namelist() == zb.namelist()
+        for n in za.namelist():
+            assert za.read(n) == zb.read(n), n
+        assert [i.file_size for i in za.infolist()] == [i.file_size for i in zb.infolist()]
+    assert _no_compressing_thread()
+
+
 def test_a_file_name_not_in_utf8_is_consolidated_and_validated(batch, tmp_path):
     """A name made on Windows (« caf\\xe9.xlsx » in Latin-1, from a zip or a share): consolidated,
     recorded and validated like any other, its undecodable byte shown « \\xe9 » in the sheets,

@@ -173,7 +173,8 @@ class ConsolidationResult:
         c = self._counts.get(f.rel)
         if c is None:  # once per file: Synthèse, its total row, Fichiers and the register ask again
             v = self._verdict_of[f.rel]
-            echoed = sum(1 for fd in f.findings if fd[0] in _echoed(f, v))  # STR-01/02 said by CON-03: once
+            said = _echoed(f, v)  # STR-01/02 said by CON-03: once (asked once, not per finding)
+            echoed = sum(1 for fd in f.findings if fd[0] in said) if said else 0
             c = self._counts[f.rel] = (f.nb_erreurs - echoed + sum(x.gravite is Gravite.ERREUR for x in v.findings),
                                        f.nb_avertissements + sum(x.gravite is Gravite.AVERTISSEMENT for x in v.findings))
         return c
@@ -188,9 +189,16 @@ class ConsolidationResult:
 
     def count(self, gravite: Gravite, counted_only: bool = False) -> int:
         """Findings of that gravity; a STR-01/02 that its file's CON-03 repeats counts once (as CON-03)."""
-        echoed = {f.rel: _echoed(f, v) for f, v in zip(self.files, self.verdicts)}
-        return sum(a.gravite is gravite and a.code not in echoed.get(a.rel, ())
-                   for a in self.anomalies_of(counted_only))
+        n = self._finding_counts.get((gravite, counted_only))
+        if n is None:  # the workbook's properties, then the terminal's line ask again
+            echoed = {f.rel: e for f, v in zip(self.files, self.verdicts) if (e := _echoed(f, v))}
+            n = self._finding_counts[gravite, counted_only] = sum(
+                a.gravite is gravite and a.code not in echoed.get(a.rel, ()) for a in self.anomalies_of(counted_only))
+        return n
+
+    @cached_property
+    def _finding_counts(self) -> dict[tuple[Gravite, bool], int]:
+        return {}
 
     def anomalies_of(self, counted_only: bool) -> list[Anomalie]:
         if not counted_only:

@@ -10,7 +10,8 @@ writer (XlsxWriter), plus the JSON summary. Pure output: every number comes from
   titles, headers, total rows, formats, chart and print setup; the tables' data rows are built as
   sheet XML in one pass and spliced in as it writes each sheet (`_sheet_class`): cell by cell
   through XlsxWriter they cost more than reading the files. Each table's rows are compressed in a
-  thread as soon as they are built, and joined to their sheet's zip entry (`_Packer`).
+  thread by parts of `PART_ROWS` rows as they are built, and joined to their sheet's zip entry
+  with each part's CRC-32 and length (`_Packer`).
 - Total rows are `SUBTOTAL` formulas over plain ranges with their value cached: every reader sees
   the totals without recalculating, and LibreOffice (which misreads some structured references in
   total rows) computes the same.
@@ -26,10 +27,10 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from itertools import chain, compress, repeat
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 from zipfile import ZipFile, ZipInfo
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, LINE_FIELDS, financeur_groupe
@@ -348,12 +349,17 @@ _NONE = type(None)
 
 class _Columns:
     """A table's rows given as its columns (of equal lengths): `Lignes` is gathered so, never as
-    36 000 tuples that `_rows_xml` would take apart again. Iterated, its rows."""
+    36 000 tuples that `_rows_xml` would take apart again. Iterated, its rows.
 
-    __slots__ = ("cols",)
+    `runs`: for some columns, the same column as its values each repeated a number of times
+    (column index → (values, counts)): a convention's identifier, libellé, communes and file over
+    its lines. `_rows_xml` then looks at each value once, not once per line."""
 
-    def __init__(self, cols: list) -> None:
+    __slots__ = ("cols", "runs")
+
+    def __init__(self, cols: list, runs: dict[int, tuple[list, list[int]]] | None = None) -> None:
         self.cols = cols
+        self.runs = runs or {}
 
     def __len__(self) -> int:
         return len(self.cols[0]) if self.cols else 0
@@ -368,7 +374,23 @@ class _Columns:
 
 def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
               sst, heights: list[float | None] | None = None) -> str:
-    """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one).
+    """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one), in
+    one text (`_rows_xml_parts`)."""
+    return "".join(_rows_xml_parts(rows, first_row, styles, row_styles, sst, heights))
+
+
+# Rows per part of a table's XML (≈ 0.5 MB for `Lignes`): compressed part by part as they are made,
+# so that the 17 MB of `Lignes` are never one text, nor one block of bytes — each would be new memory
+# for the system to give (a tenth of the writing's time), where a part reuses the previous one's
+PART_ROWS = 1000
+
+
+def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: list[int],
+                    row_styles: list[list[int]] | None, sst,
+                    heights: list[float | None] | None = None) -> Iterator[str]:
+    """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one), as
+    texts of `PART_ROWS` rows made as they are iterated; the shared strings' indexes are given at
+    once (XlsxWriter closes its table before it writes the sheets).
 
     The cells XlsxWriter would write, without its per-cell bookkeeping: text as shared strings
     through the workbook's own table (XlsxWriter escapes them when it writes it), never a formula;
@@ -384,16 +406,21 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
     from xlsxwriter.utility import xl_col_to_name
 
     n = len(rows)
+    runs: dict[int, tuple[list, list[int], list[int]]] = {}  # column → its values, their counts and first rows
     if isinstance(rows, _Columns) and len(set(map(len, rows.cols))) == 1:
         cols = list(rows.cols)
+        for j, (values, counts) in rows.runs.items():
+            kept = [(v, k) for v, k in zip(values, counts) if k]  # a value repeated 0 times is not in the column
+            values, counts = [v for v, _ in kept], [k for _, k in kept]
+            runs[j] = values, counts, list(accumulate(counts, initial=0))
     elif not n or len(set(map(len, rows))) != 1:
-        return _rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)
+        return iter([_rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)])
     else:
         cols = list(zip(*rows))
-    kinds = [set(map(type, c)) for c in cols]
+    kinds = [set(map(type, runs[j][0] if j in runs else c)) for j, c in enumerate(cols)]
     # one distinct value per key in each column's dicts below: 1, 1.0 and True are one key, not one cell
     if not all(k <= _FAST_TYPES and len(k & _NUMBERS) <= 1 + (float in k and Decimal in k) for k in kinds):
-        return _rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)
+        return iter([_rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)])
     # The shared strings get their indexes in the order their first cells are met row by row: each
     # column's distinct values come in the order of their first rows, found by one scan of it.
     index = sst._get_shared_string_index
@@ -402,6 +429,16 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
     uses = 0  # XlsxWriter counts every use of a shared string
     for j, (c, k) in enumerate(zip(cols, kinds)):
         if str not in k and bool not in k:
+            continue
+        if j in runs:  # the same, value by value: a value's first row is its first run's
+            values, counts, starts = runs[j]
+            at = 0
+            for v in dict.fromkeys(values):
+                t = type(v)
+                if (t is str and v) or t is bool:
+                    at = values.index(v, at)
+                    firsts.append((starts[at], j, v if t is str else OUI if v else NON))
+            uses += sum(compress(counts, [(type(v) is str and v) or type(v) is bool for v in values]))
             continue
         at = 0
         for v in dict.fromkeys(c):
@@ -434,10 +471,12 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
     names = [xl_col_to_name(j) for j in range(len(cols))]
     mid = lambda x: f'" s="{x}"' if x else '"'  # noqa: E731 — closes the reference, then the style if any
 
-    def column(j: int, xf: int, values) -> list[str]:
-        return list(map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values))
+    def column(j: int, xf: int, values, counts=None) -> list[str]:
+        cells = map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values)
+        return list(cells if counts is None else chain.from_iterable(map(repeat, cells, counts)))
 
-    pieces = [column(j, xf, c) for j, (xf, c) in enumerate(zip(styles, cols))]
+    pieces = [column(j, xf, *runs[j][:2]) if j in runs else column(j, xf, c)
+              for j, (xf, c) in enumerate(zip(styles, cols))]
     if row_styles is not None:  # rows of another style (few): their cells made again with it
         others: dict[int, tuple[list[int], list[int]]] = {}
         for i, xfs in enumerate(row_styles):
@@ -454,14 +493,16 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
         heads = repeat(f'<row r="{_ROW}">', n)
     joined = map("".join, zip(heads, *pieces, repeat("</row>", n)))
     numbers = map(str, range(first_row + 1, first_row + 1 + n))
-    return "".join(map(str.replace, joined, repeat(_ROW, n), numbers))
+    numbered = map(str.replace, joined, repeat(_ROW, n), numbers)
+    return ("".join(islice(numbered, PART_ROWS)) for _ in range(0, n, PART_ROWS))
 
 
 _ROW_START = re.compile(r'<row r="(\d+)"')
 
 
 _FORMULAS: dict[tuple[str, bool, bool], str] = {}  # XlsxWriter's `_prepare_formula`, a pure function
-# Excel 2007's functions, the only ones our total rows call: XlsxWriter never gives them a prefix
+# Excel 2007's functions, the only ones our total rows call: XlsxWriter never gives them a prefix,
+# not even as « future functions »
 _PLAIN_FUNCTIONS = frozenset({"SUBTOTAL", "IFERROR"})
 _CALLS = re.compile(r"[A-Za-z_][\w.]*(?=\()")  # every name written before a parenthesis
 
@@ -502,10 +543,9 @@ def _sheet_class():
 
         def _prepare_formula(self, formula, expand_future_functions=False):
             # XlsxWriter runs some 30 regular expressions over each formula (compiling them in each
-            # process), twice for a total row's: ours call only functions it never prefixes, and
-            # are otherwise prepared once each
-            if (not expand_future_functions and not self.use_future_functions
-                    and set(_CALLS.findall(formula)) <= _PLAIN_FUNCTIONS):
+            # process), 150 for a total row's (`expand_future_functions`): ours call only functions
+            # it never prefixes, either way, and are otherwise prepared once each
+            if set(_CALLS.findall(formula)) <= _PLAIN_FUNCTIONS:
                 if formula.startswith("{"):  # what XlsxWriter strips
                     formula = formula[1:]
                 if formula.startswith("="):
@@ -554,9 +594,9 @@ def _sheet_class():
             # before it writes the sheets.
             if not rows:
                 return
-            xml = _rows_xml(rows, first_row, styles, row_styles, self.str_table, heights)
-            if self.packer is not None:  # compressed from now on; a marker stands in the sheet's XML
-                xml = self.packer.add(xml)
+            parts = _rows_xml_parts(rows, first_row, styles, row_styles, self.str_table, heights)
+            # compressed from now on, part by part; a marker stands in the sheet's XML
+            xml = self.packer.add(parts) if self.packer is not None else "".join(parts)
             self.blocks.append((first_row + 1, first_row + len(rows), xml))
             # the sheet's <dimension> covers the data (readers size the sheet from it)
             width = rows.width if isinstance(rows, _Columns) else max(map(len, rows))
@@ -946,7 +986,7 @@ class _Writer:
             heads = [[f.acv_id or SANS_ID for f in counted], [f.libelle for f in counted],
                      [" ; ".join(f.communes) for f in counted], [f.rel for f in counted]]
             rows = _Columns([list(chain.from_iterable(map(repeat, vals, sizes))) for vals in heads]
-                            + list(zip(*lines)))
+                            + list(zip(*lines)), runs={j: (vals, sizes) for j, vals in enumerate(heads)})
             comptes, montants = rows.cols[4 + compte_at], rows.cols[4 + montant_at]
         else:  # none, or lines of unequal lengths: row by row
             rows = [(f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel) + tuple(line)
@@ -1045,34 +1085,45 @@ def _compressor():
     return zlib_ng.compressobj(_LEVEL, zlib_ng.DEFLATED, -15)
 
 
-def _deflate(data: bytes) -> bytes:
+def _deflate(data: bytes, c=None) -> bytes:
     """A raw deflate stream ended on a byte boundary without a final block: streams so made join
-    into one valid stream (as pigz does), the last one ended by `flush()`."""
-    c = _compressor()
+    into one valid stream (as pigz does), the last one ended by `flush()`. `c`: the compressor of
+    the stream it goes on with (the previous part of the same rows, just before it in the entry)."""
+    c = c or _compressor()
     return c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
 
 
+def _pack(data: bytes, c=None) -> tuple[int, int, bytes]:
+    """A part of a table's rows as its zip entry needs it: the length and CRC-32 of its bytes, and
+    their deflate stream (`_deflate`)."""
+    from zlib_ng import zlib_ng
+
+    return len(data), zlib_ng.crc32(data), _deflate(data, c)
+
+
 class _Packer:
-    """The tables' data rows of one workbook, deflated in a thread as soon as each table is built
+    """The tables' data rows of one workbook, deflated in a thread part by part as they are built
     (zlib and zlib-ng work without the GIL) and joined to their sheet's zip entry when XlsxWriter closes the
-    workbook (`_PackedZip`): the 36 000 rows of `Lignes` are compressed while the other sheets are
-    written, and never copied into one text with XlsxWriter's part of the sheet. zlib-ng's level 2
+    workbook (`_PackedZip`): the 36 000 rows of `Lignes` are compressed while they and the other
+    sheets are written, and never copied into one text with XlsxWriter's part of the sheet. zlib-ng's level 2
     for the sheets with such rows, zlib's level 1 for the other parts (a few KB): a third of the
     compression time of the default level, a file a little larger, the same bytes once unzipped."""
 
     def __init__(self) -> None:
-        self.blocks: dict[bytes, tuple[bytes, Any]] = {}  # marker → (rows XML, future of its deflate)
+        self.blocks: dict[bytes, list[Any]] = {}  # marker → futures of its parts' (length, CRC-32, deflate)
         self.joined = 0  # blocks put in their sheet's entry: all of them, or the file is not written
         self._pool = None
 
-    def add(self, xml: str) -> str:
+    def add(self, parts: Iterable[str]) -> str:
+        """A table's rows, given as parts of its XML (each compressed as soon as it comes: the
+        next one is made meanwhile), and the marker that stands for them in their sheet's XML."""
         from concurrent.futures import ThreadPoolExecutor
 
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="acv-xl-zlib")
         marker = _MARK.format(len(self.blocks))
-        data = xml.encode("utf-8")
-        self.blocks[marker.encode()] = (data, self._pool.submit(_deflate, data))
+        c = _compressor()  # one stream for the block: its parts are deflated in order, by one thread
+        self.blocks[marker.encode()] = [self._pool.submit(_pack, xml.encode("utf-8"), c) for xml in parts]
         return marker
 
     def close(self) -> None:
@@ -1149,23 +1200,42 @@ def _shared_strings_class():
 
 
 class _Stitched:
-    """Stands for zipfile's compressor of one entry: text written is deflated here, a block of rows
-    comes already deflated (`_Packer`); each stream ends on a byte boundary before the next."""
+    """Stands for zipfile's compressor of one entry: text written is deflated here, and `cut` ends
+    its stream on a byte boundary before a block of rows deflated in the thread (`_Packer`)."""
 
-    def __init__(self, ready: dict[int, Any]) -> None:
-        self.ready = ready  # id of a block's bytes → future of its deflate
+    def __init__(self) -> None:
         self.c = _compressor()
+        self.fresh = True  # nothing given to `c` yet
 
     def compress(self, data) -> bytes:
-        done = self.ready.get(id(data))
-        if done is None:
-            return self.c.compress(data)
+        self.fresh = False
+        return self.c.compress(data)
+
+    def cut(self) -> bytes:
+        if self.fresh:
+            return b""
         head = self.c.flush(zlib.Z_SYNC_FLUSH)
-        self.c = _compressor()
-        return head + done.result()
+        self.c, self.fresh = _compressor(), True
+        return head
 
     def flush(self) -> bytes:
         return self.c.flush()
+
+
+_ENTRY_STATE = ("_compressor", "_crc", "_file_size", "_compress_size", "_fileobj")  # zipfile's, Python 3.6–3.13
+
+
+def _write_deflated(dest, length: int, crc: int, deflated: bytes) -> None:
+    """A part of a table's rows already deflated (`_pack`) into the zip entry `dest` (zipfile's entry
+    writer, its compressor a `_Stitched`): its CRC-32 combined with the entry's, its sizes added."""
+    from zlib_ng import zlib_ng
+
+    head = dest._compressor.cut()
+    dest._fileobj.write(head)
+    dest._fileobj.write(deflated)
+    dest._compress_size += len(head) + len(deflated)
+    dest._file_size += length
+    dest._crc = zlib_ng.crc32_combine(dest._crc, crc, length)
 
 
 class _PackedZip(ZipFile):
@@ -1182,20 +1252,27 @@ class _PackedZip(ZipFile):
             return super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
         if b"\x00" not in data:
             return super().writestr(zinfo_or_arcname, data, compress_type, 1)
-        pieces = _MARKS.split(data)
+        pieces: list[Any] = _MARKS.split(data)
         packer.joined += len(pieces) // 2
-        ready: dict[int, Any] = {}
-        for k in range(1, len(pieces), 2):
-            block, done = packer.blocks[pieces[k]]
-            pieces[k] = block
-            ready[id(block)] = done
+        for k in range(1, len(pieces), 2):  # a block: its parts' (length, CRC-32, deflate)
+            pieces[k] = [done.result() for done in packer.blocks[pieces[k]]]
         zinfo = zinfo_or_arcname
-        zinfo.file_size = sum(map(len, pieces))  # zipfile decides from it whether Zip64 is needed
+        # zipfile decides from it whether Zip64 is needed
+        zinfo.file_size = sum(len(p) if k % 2 == 0 else sum(part[0] for part in p) for k, p in enumerate(pieces))
         with self.open(zinfo, "w") as dest:
-            if hasattr(dest, "_compressor"):  # else (another zipfile): compressed here, the same bytes
-                dest._compressor = _Stitched(ready)
-            for piece in pieces:
-                dest.write(piece)
+            stitched = all(hasattr(dest, a) for a in _ENTRY_STATE)
+            if stitched:
+                dest._compressor = _Stitched()
+            for k, piece in enumerate(pieces):
+                if k % 2 == 0:
+                    dest.write(piece)
+                elif stitched:
+                    for part in piece:
+                        _write_deflated(dest, *part)
+                else:  # another zipfile: the block inflated and compressed by it, the same bytes
+                    inflate = zlib.decompressobj(-15)
+                    for part in piece:
+                        dest.write(inflate.decompress(part[2]))
 
 
 def write_packed(tmp: Path, options: dict, fill) -> None:
