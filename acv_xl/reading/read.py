@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import gc
 from contextlib import contextmanager
-from itertools import chain, repeat, starmap
+from itertools import chain, repeat
 from operator import is_, is_not, itemgetter
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,9 @@ from acv_xl.contract.model import (
     StrayCell,
     build_named,
     copy_rows,
-    dict_maker,
     empty,
-    rows_builder,
+    row_maker,
+    rows_of,
 )
 from acv_xl.contract.values import fold
 from acv_xl.reading.source import Source, TableBlock, a1, col_letter
@@ -216,9 +216,8 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
     if known is not None and known[0] == got:  # exact: texts and blanks only (`_list_key`)
         lignes = copy_rows(cls, known[1])
     else:
-        raws = list(starmap(dict_maker(attrs), got))  # each row's attr → value (`dict(zip(attrs, t))`)
-        by_column = dict(zip(attrs, zip(*got))) if got else None  # the columns, transposed in C
-        lignes = rows_builder(cls, attrs)(raws, cells, block.sheet, numbers, by_column)
+        # one call per row: its raw dict, typed values, problems and instance (`row_maker`)
+        lignes = rows_of(cls, row_maker(cls, attrs), got, numbers, cells, block.sheet)
         if key is not None:
             if len(_LIST_ROWS) >= _LIST_MAX:
                 _LIST_ROWS.clear()
