@@ -21,7 +21,7 @@ import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import chain, compress, cycle, repeat
-from operator import is_, itemgetter
+from operator import attrgetter, is_, itemgetter
 from typing import Any, Callable
 
 from acv_xl.contract import layout
@@ -111,10 +111,11 @@ def _user_tables(conv: Convention, rows: Callable[[Table], list[Ligne]] | None =
         if not table.user_filled or table.name not in ROW_MODELS:
             continue
         lignes = rows(table) if rows is not None else [r for r in conv.rows(table.name) if not r.is_empty()]
-        yield table, _COLUMNS[table.name], [r.raw for r in lignes]
+        yield table, _COLUMNS[table.name], list(map(_RAW, lignes))
 
 
 _COLUMNS = {t.name: tuple((c.attr, c.kind) for c in t.columns) for t in layout.TABLES}
+_RAW = attrgetter("raw")
 
 
 def _names(conv: Convention) -> dict:
@@ -189,18 +190,20 @@ def _full() -> bool:
 
 # id(column list) → (that list, its plan): by identity, as hashing the list would hash each `Kind`
 # in Python (the same few lists come back, `_COLUMNS`'); the list kept, so its id stays its own
-_PLANS: dict[int, tuple[tuple, tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...]]]] = {}
+_PLANS: dict[int, tuple[tuple, tuple]] = {}
 
 
-def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...]]:
-    """(attributes, positions of the date columns, each column's family) of a column list,
-    worked out once."""
+def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...],
+                                                        Callable[[dict], tuple] | None, list[Kind]]:
+    """(attributes, positions of the date columns, each column's family, the getter of a row's values
+    (None for one column), the kinds) of a column list, worked out once."""
     got = _PLANS.get(id(cols))
     if got is not None and got[0] is cols:
         return got[1]
     date_columns = tuple(j for j, (_, kind) in enumerate(cols) if kind is Kind.DATE)
-    plan = (tuple(attr for attr, _ in cols), date_columns,
-            tuple(_DATE_TEXTS if j in date_columns else _TEXTS for j in range(len(cols))))
+    attrs = tuple(attr for attr, _ in cols)
+    plan = (attrs, date_columns, tuple(_DATE_TEXTS if j in date_columns else _TEXTS for j in range(len(cols))),
+            itemgetter(*attrs) if len(attrs) > 1 else None, [kind for _, kind in cols])
     if len(_PLANS) >= 256:
         _PLANS.clear()
     _PLANS[id(cols)] = (cols, plan)
@@ -282,6 +285,7 @@ _LIST_TEXTS: dict[tuple, str] = {}
 _LIST_MAX_VALUES = 4_000
 _LIST_MAX = 32
 _LIST_MAX_CHARS = 64 * 1024  # the template's lists: ≈ 3,400 characters
+_IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
 
 
 def _list_key(attrs: tuple[str, ...], date_columns: tuple[int, ...], values: list) -> tuple | None:
@@ -293,7 +297,8 @@ def _list_key(attrs: tuple[str, ...], date_columns: tuple[int, ...], values: lis
     if not kinds <= _STORED or (datetime in kinds and any(
             v.tzinfo is not None for v in values if v.__class__ is datetime)):
         return None
-    if str in kinds and sum(len(v) for v in values if v.__class__ is str) > _LIST_MAX_CHARS:
+    # only exact types here (`_STORED`): every `str` instance is a text
+    if str in kinds and sum(map(len, filter(_IS_STR, values))) > _LIST_MAX_CHARS:
         return None  # a pasted text: not kept for months by `acv-xl serveur`
     return (attrs, date_columns, types, tuple(values))  # the columns (which are dates), the values by type
 
@@ -304,10 +309,9 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
     looked up column by column in C loops (map) over the flat row-major list, and only the unseen
     ones encoded. `is_list`: one of `_LISTS`, whose whole text is kept."""
     n = len(cols)
-    attrs, date_columns, families = _plan(cols)
+    attrs, date_columns, families, getter, kinds = _plan(cols)
     try:  # every column in every row (the reader's rows, when no header is missing): in C
-        values = list(chain.from_iterable(map(itemgetter(*attrs), raws))) if n > 1 else \
-            [raw[attrs[0]] for raw in raws]
+        values = list(chain.from_iterable(map(getter, raws))) if n > 1 else [raw[attrs[0]] for raw in raws]
     except KeyError:
         values = [raw.get(attr) for raw in raws for attr in attrs]
     key = _list_key(attrs, date_columns, values) if is_list else None
@@ -351,7 +355,6 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
                     texts[j::n] = [family.get(t, _NO_TEXTS).get(v) for t, v in zip(map(type, column), column)]
     except TypeError:  # an unhashable value (no reader gives one): every value encoded below
         texts = [None] * len(values)
-    kinds = [kind for _, kind in cols]
     if not all(texts):  # values not seen yet (a workbook met for the first time): column by column
         try:
             for j in range(n):
