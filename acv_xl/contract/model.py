@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cached_property, partial
 from itertools import repeat
-from operator import attrgetter, is_, itemgetter
+from operator import attrgetter, itemgetter, setitem
 from typing import Annotated, Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
@@ -381,8 +381,8 @@ _BASE_SET = frozenset(("sheet", "row", "cells", "raw", "problems"))
 _new = object.__new__
 _set = object.__setattr__
 # BaseModel's slots, set without the attribute lookup (`rows_of`, thousands of rows)
-_SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (BaseModel.__dict__[name].__set__ for name in (
-    "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
+_SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (BaseModel.__dict__[name].__set__ for name in (
+    "__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
 _drain = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
 
 def empty(cls: type[BaseModel]) -> BaseModel:
@@ -511,12 +511,14 @@ def _cell(v: Any, kind: Kind, choices: tuple[str, ...], allowed: frozenset[str])
 _CENTS = Context(prec=28, rounding=ROUND_HALF_UP).quantize
 
 # The inline case of each column kind in a row maker (`_row_maker`): `{v}` the raw value, `{w}` a
-# spare local, `{a}` the column's allowed values, `{c}` the column's plan; every other non-empty value
+# spare local, `{a}` the lookup of the column's listed values (listed value → its typed value, else
+# its second argument), `{c}` the column's plan; every other non-empty value
 # goes to `_slow`, which `_cell` decides (the same decisions in the same order as `_build_row`).
 _INLINE: dict[Kind, str] = {
     _TEXT: "None if {v} is None else ({v}.strip() or None) if {v}.__class__ is str else slow(problems, {v}, {c})",
-    _CHOICE: "None if {v} is None else ({v}.strip() or None) if {v}.__class__ is str and {v} in {a} "
-             "else slow(problems, {v}, {c})",
+    # a listed value: the list's own text (equal, so shared by every row that holds it)
+    _CHOICE: "None if {v} is None else ({w} if ({w} := {a}({v}, slow)) is not slow else slow(problems, {v}, {c})) "
+             "if {v}.__class__ is str else slow(problems, {v}, {c})",
     # `to_cents`, inlined below 1e20 (its wider context is for more than 20 digits): an int is exact as it
     # is; a float's text is its repr (as `str` writes it), already to the cent when it ends with two
     # decimals (1234.56: nothing to round, the same Decimal)
@@ -577,8 +579,8 @@ def _row_maker(cls: type[Ligne], attrs: tuple[str, ...]) -> Callable[[tuple, int
             "    problems = {}"]
     values = {"sheet": "sheet", "row": "row", "cells": "cells", "raw": "raw", "problems": "problems"}
     for k, column in enumerate(present):  # in column order: so are the problems
-        attr, kind, choices, _allowed = column
-        ns[f"a{k}"], ns[f"c{k}"] = column[3], column
+        attr, kind, choices, _ = column
+        ns[f"a{k}"], ns[f"c{k}"] = {c: c.strip() or None for c in choices}.get, column
         inline = _INLINE[kind if kind is not _CHOICE or choices else _TEXT]
         body.append(f"    x{k} = " + inline.format(v=f"v{position[attr]}", w=f"w{k}", a=f"a{k}", c=f"c{k}"))
         values[attr] = f"x{k}"
@@ -597,7 +599,7 @@ def rows_of(cls: type[Ligne], make, values: list[tuple], rows: list[int], cells:
     dicts = list(map(make, values, rows, cells, repeat(sheet or cls.TABLE.sheet)))
     n = len(dicts)
     out = list(map(_new, repeat(cls, n)))
-    _drain(map(_set, out, repeat("__dict__"), dicts))
+    _drain(map(_SET_DICT, out, dicts))
     _drain(map(_SET_FIELDS_SET, out, map(set, repeat(make.given, n))))
     nones = repeat(None)
     _drain(map(_SET_EXTRA, out, nones))
@@ -614,11 +616,11 @@ def copy_rows(cls: type[Ligne], lignes: list[Ligne]) -> list[Ligne]:
     `__dict__`, `raw`, `problems` and fields set — what a caller may change on a row — and the
     read-only rest shared (typed values, the `Cells`). In C loops: no Python step per row."""
     dicts = list(map(dict.copy, map(_DICT, lignes)))
-    _drain(map(dict.__setitem__, dicts, repeat("raw"), map(dict.copy, map(_GET_RAW, dicts))))
-    _drain(map(dict.__setitem__, dicts, repeat("problems"), map(dict.copy, map(_GET_PROBLEMS, dicts))))
+    _drain(map(setitem, dicts, repeat("raw"), map(dict.copy, map(_GET_RAW, dicts))))
+    _drain(map(setitem, dicts, repeat("problems"), map(dict.copy, map(_GET_PROBLEMS, dicts))))
     n = len(dicts)
     out = list(map(_new, repeat(cls, n)))
-    _drain(map(_set, out, repeat("__dict__"), dicts))
+    _drain(map(_SET_DICT, out, dicts))
     _drain(map(_SET_FIELDS_SET, out, map(set, map(_FIELDS_SET, lignes))))
     nones = repeat(None)
     _drain(map(_SET_EXTRA, out, nones))

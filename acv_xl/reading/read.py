@@ -184,31 +184,60 @@ def _list_key(table: layout.Table, attrs: tuple[str, ...], letters: tuple[str, .
     return (table.name, attrs, letters, sheet, tuple(numbers))
 
 
-def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
+# (table, first column, header) → (the table's columns, what reading its rows needs: `_table_plan`), for
+# a header holding every column of the table, at that place (the common case: a consolidation meets the
+# template's tables file after file); the columns kept and compared by identity, as `_COMPLETE_HEADERS`;
+# bounded
+_PLACES: dict[tuple, tuple[tuple, tuple]] = {}
+_FIRST = itemgetter(0)
+_IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
+
+
+def _table_plan(table: layout.Table, block: TableBlock, conv: Convention, key: tuple) -> tuple:
+    """(model, Convention attribute, attrs, their letters, the header's width used, each row's values
+    getter, the columns' indexes, the row maker) of a table as found; the missing headers recorded."""
     cls, attr_name = ROW_MODELS[table.name]
     columns = _map_columns(table, block, conv)
     attrs = tuple(columns)
-    letters = tuple(map(_letter, map(block.first_col.__add__, columns.values())))
-    width = max(columns.values(), default=-1) + 1
-    n = len(columns)
-    rows = block.rows if columns else []  # no column of ours: no data (every row blank)
-    # each row's values of our columns in one C call (`itemgetter` of one index gives no tuple),
-    # the rows shorter than the header padded with None
-    get = itemgetter(*columns.values()) if n > 1 else (lambda v, j=width - 1: (v[j],))
+    js = tuple(columns.values())
+    width = max(js, default=-1) + 1
+    # each row's values of our columns in one C call (`itemgetter` of one index gives no tuple)
+    get = itemgetter(*js) if len(js) > 1 else (lambda v, j=width - 1: (v[j],))
+    plan = (cls, attr_name, attrs, tuple(map(_letter, map(block.first_col.__add__, js))), width, get, js,
+            row_maker(cls, attrs))
+    if len(columns) == len(table.columns):  # nothing missing, nothing recorded: the same for the next file
+        if len(_PLACES) >= 256:
+            _PLACES.clear()
+        _PLACES[key] = (table.columns, plan)
+    return plan
+
+
+def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
+    header = tuple(block.header)
+    key = (table.name, block.first_col, header, tuple(map(type, header)))  # by type too: 1 == 1.0 == True
+    known = _PLACES.get(key)
+    plan = known[1] if known is not None and known[0] is table.columns else _table_plan(table, block, conv, key)
+    cls, attr_name, attrs, letters, width, get, js, make = plan
+    rows = block.rows if attrs else []  # no column of ours: no data (every row blank)
+    # each row's values of our columns, the rows shorter than the header padded with None
     if min(map(len, rows), default=width) >= width:
         got = list(map(get, rows))
     else:
-        js = tuple(columns.values())
         got = [get(v) if len(v) >= width else tuple(v[j] if j < len(v) else None for j in js) for v in rows]
     # an empty line inside a table is not an error (the template ships some); only our columns
     # count, as a user's own column may hold a formula filled down every row. A filled first
-    # column decides at once (the common case); else the whole row is looked at.
-    keep = [i for i, t in enumerate(got)
-            if ((v := t[0]) is not None and (v.__class__ is not str or v.strip()))
-            or (t.count(None) != n and not _blank_values(t))]
-    if len(keep) < len(got):
-        got = [got[i] for i in keep]
-    numbers = [block.first_row + 1 + i for i in keep]
+    # column decides at once (the common case: every row's, looked at in C); else the whole row is looked at.
+    firsts = list(map(_FIRST, got))
+    if not any(map(is_, firsts, repeat(None))) and all(map(str.strip, filter(_IS_STR, firsts))):
+        numbers = list(range(block.first_row + 1, block.first_row + 1 + len(got)))
+    else:
+        n = len(attrs)
+        keep = [i for i, t in enumerate(got)
+                if ((v := t[0]) is not None and (v.__class__ is not str or v.strip()))
+                or (t.count(None) != n and not _blank_values(t))]
+        if len(keep) < len(got):
+            got = [got[i] for i in keep]
+        numbers = [block.first_row + 1 + i for i in keep]
     # the A1 addresses, made when asked (`Cells`): the column letters are the table's
     cells = _cells(attrs, letters, numbers)
     key = _list_key(table, attrs, letters, block.sheet, numbers, got)
@@ -217,12 +246,13 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
         lignes = copy_rows(cls, known[1])
     else:
         # one call per row: its raw dict, typed values, problems and instance (`row_maker`)
-        lignes = rows_of(cls, row_maker(cls, attrs), got, numbers, cells, block.sheet)
+        lignes = rows_of(cls, make, got, numbers, cells, block.sheet)
         if key is not None:
             if len(_LIST_ROWS) >= _LIST_MAX:
                 _LIST_ROWS.clear()
             _LIST_ROWS[key] = (got, copy_rows(cls, lignes))  # a copy of its own, never handed out
-    setattr(conv, attr_name, lignes)
+    conv.__dict__[attr_name] = lignes  # as pydantic's `setattr` of a field, without its lookups
+    conv.__pydantic_fields_set__.add(attr_name)
     conv.structure.table_refs[table.name] = (block.sheet, block.ref)
     for rng in block.merged:
         conv.structure.merged_in_tables.append((table.name, block.sheet, rng))
