@@ -418,17 +418,25 @@ def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | No
     for table, cols, raws in _user_tables(conv, rows):
         tables[table.name] = _rows_json(raws, cols, table.name in _LISTS) if cols else ",".join(["[]"] * len(raws))
     strays = ',"hors_tableaux":' + _dumps(_strays(conv)) if conv.stray_cells else ""  # sorted: after « format »
-    parts = ['{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _names_json(conv) + ',"tableaux":{']
+    parts = [_FORMAT + strays + ',"noms":' + _names_json(conv) + ',"tableaux":{']
     for k, name in enumerate(sorted(tables)):
-        parts += ("," if k else "") + _dumps(name) + ":" + _TABLE_HEADS[name], tables[name], "]}"
+        parts += ("," if k else "") + _KEYED_HEADS[name], tables[name], "]}"
     parts.append("}}")
     return parts
+
+
+_FORMAT = '{"format":' + _dumps(FORMAT_VERSION)
+_KEYED_HEADS = {name: _dumps(name) + ":" + head for name, head in _TABLE_HEADS.items()}  # « "T_x":{"colonnes":… »
+_ONE_PIECE = 1 << 20  # characters of canonical text hashed at once (a small convention's ≈ 25,000)
 
 
 def fingerprint(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> str:
     """SHA-256 hex digest of the canonical data (same data → same fingerprint, whichever reader):
     of `canonical_json`'s UTF-8 bytes, fed piece by piece."""
+    parts = _canonical_parts(conv, rows)
+    if sum(map(len, parts)) <= _ONE_PIECE:  # one text, one encoding, one update: fewer steps than per piece
+        return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
     h = hashlib.sha256()
-    for part in _canonical_parts(conv, rows):
+    for part in parts:
         h.update(part.encode("utf-8"))
     return h.hexdigest()
