@@ -178,10 +178,15 @@ def _list_key(table: layout.Table, attrs: tuple[str, ...], letters: tuple[str, .
     """`_LIST_ROWS`'s key of a list table's rows (its place and columns), or None when not kept."""
     if table.name not in _LISTS or len(got) > _LIST_MAX_ROWS:
         return None
-    values = list(chain.from_iterable(got))
-    if not set(map(type, values)) <= _TEXT_OR_BLANK or sum(map(len, filter(None, values))) > _LIST_MAX_CHARS:
-        return None
     return (table.name, attrs, letters, sheet, tuple(numbers))
+
+
+def _texts_or_blanks(got: list[tuple], bounded: bool) -> bool:
+    """Whether the rows hold only texts and blanks (exact types: an Excel error is a `str` too), and
+    when `bounded`, at most `_LIST_MAX_CHARS` characters in all."""
+    values = list(chain.from_iterable(got))
+    return set(map(type, values)) <= _TEXT_OR_BLANK and (
+        not bounded or sum(map(len, filter(None, values))) <= _LIST_MAX_CHARS)
 
 
 # (table, first column, header) → (the table's columns, what reading its rows needs: `_table_plan`), for
@@ -242,12 +247,14 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
     cells = _cells(attrs, letters, numbers)
     key = _list_key(table, attrs, letters, block.sheet, numbers, got)
     known = _LIST_ROWS.get(key) if key is not None else None
-    if known is not None and known[0] == got:  # exact: texts and blanks only (`_list_key`)
+    # the same rows as kept (texts and blanks only): equal values are then the same values — but an
+    # Excel error equals its text, hence the types looked at too
+    if known is not None and known[0] == got and _texts_or_blanks(got, bounded=False):
         lignes = copy_rows(cls, known[1])
     else:
         # one call per row: its raw dict, typed values, problems and instance (`row_maker`)
         lignes = rows_of(cls, make, got, numbers, cells, block.sheet)
-        if key is not None:
+        if key is not None and _texts_or_blanks(got, bounded=True):
             if len(_LIST_ROWS) >= _LIST_MAX:
                 _LIST_ROWS.clear()
             _LIST_ROWS[key] = (got, copy_rows(cls, lignes))  # a copy of its own, never handed out
