@@ -641,11 +641,11 @@ def build_named(name: str, raw: Any, sheet: str = "", cell: str = "") -> NamedVa
     # as `NamedValue.model_construct(name=…, …, problem=…)` fills it, slot by slot (a third of the
     # time: its keyword handling, ≈ 2 µs a name, twenty names a file)
     m = _new(NamedValue)
-    _set(m, "__dict__", {"name": name, "sheet": sheet or nc.sheet, "cell": cell or nc.cell, "raw": raw,
-                         "value": value, "problem": problem})
-    _set(m, "__pydantic_fields_set__", set(_NAMED_FIELDS))
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
+    _SET_DICT(m, {"name": name, "sheet": sheet or nc.sheet, "cell": cell or nc.cell, "raw": raw, "value": value,
+                  "problem": problem})
+    _SET_FIELDS_SET(m, set(_NAMED_FIELDS))
+    _SET_EXTRA(m, None)
+    _SET_PRIVATE(m, None)
     return m
 
 

@@ -318,13 +318,14 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
         return any(s == block.sheet and r1 <= r <= r2 and c1 <= c <= c2 for s, r1, c1, r2, c2 in boxes)
 
     out: list[StrayCell] = []
-    for b in blocks:
-        c1, c2, sheet = b.first_col, b.last_col, b.sheet
+    for b, (sheet, first_row, c1, last_row, c2) in zip(blocks, boxes):
         found = []
-        top = b.last_row + 1
+        top = last_row + 1
         size = 1  # the row right below first: blank under nearly every table, then nothing more is read
         while True:
             cells = [x for x in occupied(sheet, top, top + size - 1, c1, c2) if not elsewhere(b, x[0], x[1])]
+            if not cells:  # blank (nearly always): nothing below
+                break
             rows = {r for r, _c, _v in cells}
             gap = next((r for r in range(top, top + size) if r not in rows), None)
             found += [x for x in cells if gap is None or x[0] < gap]
@@ -336,7 +337,7 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
             j = c - c1
             header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""
             out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, header=header))
-        for r, c, v in occupied(sheet, b.first_row, b.last_row, c2 + 1, c2 + 1):
+        for r, c, v in occupied(sheet, first_row, last_row, c2 + 1, c2 + 1):
             if not elsewhere(b, r, c):
                 out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, right=True))
     return out
