@@ -290,10 +290,30 @@ def _fill(s: FileSummary, report) -> None:
     s.acquis = totals.total(totals.counted(counted_lines, layout.STATUTS_ACQUIS))  # counted already: a filter
 
 
+def _decimals_pickled_directly() -> None:
+    """In a worker process, the summaries go back pickled by multiprocessing (`ForkingPickler`), each
+    Decimal (≈ 75 a convention: amounts, totals) reduced by `Decimal.__reduce__` — what pickle ends up
+    calling anyway, here found at once in the pickler's table rather than through `__reduce_ex__`'s
+    lookups: a third less pickling time, the same bytes' meaning. Only where multiprocessing is loaded
+    (a worker of the pool): reading in this process needs no pickling."""
+    global _decimals_registered
+    reduction = sys.modules.get("multiprocessing.reduction")
+    if reduction is not None and not _decimals_registered:
+        from decimal import Decimal
+
+        reduction.ForkingPickler.register(Decimal, Decimal.__reduce__)
+        _decimals_registered = True
+
+
+_decimals_registered = False
+
+
 def _summarize_chunk(chunk: list[tuple[str, str]]) -> list[FileSummary]:
     # Reading a file makes no reference cycles: the collector is paused for the chunk (≈ 5 % of
     # the reading time) and runs, if due, between chunks.
     from acv_xl.contract.reference import current
+
+    _decimals_pickled_directly()
 
     try:
         reference = current()
