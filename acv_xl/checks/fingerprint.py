@@ -281,7 +281,7 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
 # values of a stored type encode alike, as for `_TEXTS`; a time-zone-aware datetime is left out).
 # Bounded: a few lists of at most `_LIST_MAX_VALUES` values.
 _LISTS = frozenset((layout.T_FINANCEURS.name, layout.T_DISPOSITIFS.name))
-_LIST_TEXTS: dict[tuple, str] = {}
+_LIST_TEXTS: dict[tuple, tuple[list, str]] = {}  # (columns, dates, types) → (values, text)
 _LIST_MAX_VALUES = 4_000
 _LIST_MAX = 32
 _LIST_MAX_CHARS = 64 * 1024  # the template's lists: ≈ 3,400 characters
@@ -300,7 +300,7 @@ def _list_key(attrs: tuple[str, ...], date_columns: tuple[int, ...], values: lis
     # only exact types here (`_STORED`): every `str` instance is a text
     if str in kinds and sum(map(len, filter(_IS_STR, values))) > _LIST_MAX_CHARS:
         return None  # a pasted text: not kept for months by `acv-xl serveur`
-    return (attrs, date_columns, types, tuple(values))  # the columns (which are dates), the values by type
+    return (attrs, date_columns, types)  # the columns (which are dates), the values' types (their values beside)
 
 
 def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bool = False) -> str:
@@ -314,16 +314,19 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
         values = list(chain.from_iterable(map(getter, raws))) if n > 1 else [raw[attrs[0]] for raw in raws]
     except KeyError:
         values = [raw.get(attr) for raw in raws for attr in attrs]
-    key = _list_key(attrs, date_columns, values) if is_list else None
-    if key is not None:
-        text = _LIST_TEXTS.get(key)
-        if text is not None:
+    if is_list and len(values) <= _LIST_MAX_VALUES:
+        # the list kept with the same types at each place, and equal values: the same text (equal values
+        # of one stored type encode alike); its values compared in C, none hashed
+        kept = _LIST_TEXTS.get((attrs, date_columns, tuple(map(type, values))))
+        if kept is not None and kept[0] == values:
+            return kept[1]
+        key = _list_key(attrs, date_columns, values)
+        if key is not None:
+            text = _rows_json(raws, cols)
+            if len(_LIST_TEXTS) >= _LIST_MAX:
+                _LIST_TEXTS.clear()
+            _LIST_TEXTS[key] = (values, text)
             return text
-        text = _rows_json(raws, cols)
-        if len(_LIST_TEXTS) >= _LIST_MAX:
-            _LIST_TEXTS.clear()
-        _LIST_TEXTS[key] = text
-        return text
     if _full():
         _TEXTS.clear()
         _DATE_TEXTS.clear()
