@@ -165,7 +165,7 @@ def _value_json(v: Any, kind: Kind) -> str:
 _TEXTS: dict[type, dict[Any, str]] = {}
 _DATE_TEXTS: dict[type, dict[Any, str]] = {}
 _STORED = frozenset((type(None), str, int, float, date, datetime))
-_MAX_TEXTS = 20_000  # then start again (checked per table): a bound on memory over a long consolidation
+_MAX_TEXTS = 20_000  # then start again (checked per convention): a bound on memory over a long consolidation
 _MAX_LENGTH = 200  # longer texts (descriptions, comments) are not kept: seldom seen twice
 _NONE = type(None)
 _NO_TEXTS: dict[Any, str] = {}  # a type not remembered (never written)
@@ -327,9 +327,6 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
                 _LIST_TEXTS.clear()
             _LIST_TEXTS[key] = (values, text)
             return text
-    if _full():
-        _TEXTS.clear()
-        _DATE_TEXTS.clear()
     single: list[type | None] = [None] * n  # each column's one type (with blanks), if it has one
     known_types = [False] * n  # whether `single[j]` was worked out
     try:
@@ -338,8 +335,6 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
             # may be a date in a date column), its exact type's table there, its text (None: unseen).
             # One pass rather than a few steps per column: a small convention's 9 tables hold ~90
             # columns of a few rows each (slower per value, so not for a long table).
-            _known(_TEXTS, _NONE)  # a blank is "null" in every column (looked up by its type)
-            _known(_DATE_TEXTS, _NONE)
             texts: list[str | None] = list(map(dict.get, map(dict.get, cycle(families), map(type, values),
                                                               repeat(_UNSEEN)), values))
         else:
@@ -417,6 +412,11 @@ def _names_json(conv: Convention) -> str:
 def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> list[str]:
     """`canonical_json` in pieces, in order: the fingerprint hashes them one after the other rather
     than copying a 5,000-line plan's megabyte of text into one string, then into its UTF-8 bytes."""
+    if _full():  # once per convention, before its tables
+        _TEXTS.clear()
+        _DATE_TEXTS.clear()
+    _known(_TEXTS, _NONE)  # a blank is "null" in every column (looked up by its type: `_rows_json`)
+    _known(_DATE_TEXTS, _NONE)
     tables = {}
     for table, cols, raws in _user_tables(conv, rows):
         tables[table.name] = _rows_json(raws, cols, table.name in _LISTS) if cols else ",".join(["[]"] * len(raws))
