@@ -512,8 +512,9 @@ _CENTS = Context(prec=28, rounding=ROUND_HALF_UP).quantize
 
 # The inline case of each column kind in a row maker (`_row_maker`): `{v}` the raw value, `{w}` a
 # spare local, `{a}` the lookup of the column's listed values (listed value → its typed value, else
-# its second argument), `{c}` the column's plan; every other non-empty value
-# goes to `_slow`, which `_cell` decides (the same decisions in the same order as `_build_row`).
+# its second argument), `{c}` the column's plan; every other non-empty value goes to `_slow`, which
+# `_cell` decides (the same decisions in the same order as `_build_row`). `slow` doubles as the
+# « not found » of a lookup: never a value.
 _INLINE: dict[Kind, str] = {
     _TEXT: "None if {v} is None else ({v}.strip() or None) if {v}.__class__ is str else slow(problems, {v}, {c})",
     # a listed value: the list's own text (equal, so shared by every row that holds it)
@@ -531,8 +532,8 @@ _INLINE: dict[Kind, str] = {
              "and {v} - {v} == 0 else slow(problems, {v}, {c})",
     _YEAR: "None if {v} is None else int({v}) if ({v}.__class__ is float or {v}.__class__ is int) "
            "and 1900 <= {v} <= 2100 and {v} == int({v}) else slow(problems, {v}, {c})",
-    _AXE: "None if {v} is None else axes({v}) or slow(problems, {v}, {c}) if {v}.__class__ is str "
-          "else slow(problems, {v}, {c})",
+    _AXE: "None if {v} is None else ({w} if ({w} := axes({v}, slow)) is not slow else slow(problems, {v}, {c})) "
+          "if {v}.__class__ is str else slow(problems, {v}, {c})",
 }
 
 
