@@ -522,10 +522,12 @@ _INLINE: dict[Kind, str] = {
              "if {v}.__class__ is str else slow(problems, {v}, {c})",
     # `to_cents`, inlined below 1e20 (its wider context is for more than 20 digits): an int is exact as it
     # is; a float's text is its repr (as `str` writes it), already to the cent when it ends with two
-    # decimals (1234.56: nothing to round, the same Decimal)
+    # decimals (1234.56: nothing to round, the same Decimal), and with one (1860000.0, 12.5) once a zero
+    # is written after it (the same digits and exponent as the rounding gives)
     _AMOUNT: "None if {v} is None else cents(dec({v}), cent) if {v}.__class__ is int and -1e20 < {v} < 1e20 "
-             "else (dec({w}) if ({w} := repr({v}))[-3] == '.' else cents(dec({w}), cent)) "
-             "if {v}.__class__ is float and -1e20 < {v} < 1e20 else slow(problems, {v}, {c})",
+             "else (dec({w}) if ({w} := repr({v}))[-3] == '.' else dec({w} + '0') if {w}[-2] == '.' "
+             "else cents(dec({w}), cent)) if {v}.__class__ is float and -1e20 < {v} < 1e20 "
+             "else slow(problems, {v}, {c})",
     _DATE: "{v} if {v} is None or {v}.__class__ is date else {v}.date() if {v}.__class__ is datetime "
            "else slow(problems, {v}, {c})",
     _NUMBER: "None if {v} is None else dec(str({v})) if ({v}.__class__ is float or {v}.__class__ is int) "
