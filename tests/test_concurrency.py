@@ -70,7 +70,7 @@ def _forget_everything() -> None:
     for memo in (source_file._start_tags.memo, source_file._table_entry.memo,
                  source_file._workbook_entries.memo, source_file._RELATIONSHIPS):
         memo.found.clear()
-    model._DICT_MAKERS.clear()
+    model._ROW_MAKERS.clear()
     tables._CACHE.clear()
     cells._DATES.clear()
 

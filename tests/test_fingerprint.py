@@ -387,5 +387,6 @@ def test_a_list_holding_a_pasted_text_is_not_kept_between_runs():
     assert fpm._list_key(("a", "b"), (), short) is not None
     assert fpm._list_key(("a", "b"), (), pasted) is None
     args = (layout.T_DISPOSITIFS, ("financeur", "dispositif"), ("A", "B"), "Dispositifs", [2])
-    assert rd._list_key(*args, [tuple(short)]) is not None
-    assert rd._list_key(*args, [tuple(pasted)]) is None
+    assert rd._list_key(*args, [tuple(short)]) is not None  # a list table's place…
+    assert rd._texts_or_blanks([tuple(short)], bounded=True)  # …kept with its rows
+    assert not rd._texts_or_blanks([tuple(pasted)], bounded=True)  # not with a pasted text

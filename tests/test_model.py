@@ -14,8 +14,19 @@ from hypothesis import strategies as st
 
 from acv_xl.contract import layout
 from acv_xl.contract.model import (ROW_MODELS, Cells, Convention, Dispositif, FicheAction, Financeur, LigneFinancement,
-                           NamedValue, Structure, build_row, dict_maker, empty, rows_builder)
+                           NamedValue, Structure, build_row, empty, row_maker, rows_of)
 from acv_xl.contract.values import AXE_EXACT, EXCEL_ERRORS, ExcelError, NoCachedValue, parse
+
+
+def rows_builder(cls, attrs):
+    """The reader's way for rows given as dicts: `build(raws, cells, sheet, rows)` (`row_maker`, `rows_of`)."""
+    attrs = tuple(attrs)
+
+    def build(raws, cells, sheet, rows):
+        values = [tuple(raw[a] for a in attrs) for raw in raws]
+        return rows_of(cls, row_maker(cls, attrs), values, rows, cells, sheet)
+
+    return build
 
 
 def _dispositif(financeur, nom, nature=None):
@@ -165,9 +176,6 @@ def _read_at_once(table, attrs, raws):
     want = [build_row(cls, r, cells=Cells(letters, n), sheet="S", row=n) for r, n in zip(raws, numbers)]
     got = rows_builder(cls, tuple(attrs))([dict(r) for r in raws], [Cells(letters, n) for n in numbers], "S", numbers)
     _same_rows(got, want)
-    by_column = {a: tuple(r[a] for r in raws) for a in attrs}  # as the reader hands them over
-    _same_rows(rows_builder(cls, tuple(attrs))([dict(r) for r in raws], [Cells(letters, n) for n in numbers], "S",
-                                               numbers, by_column), want)
     # each row its own mutable parts (pydantic adds to a row's fields set when a field is assigned)
     assert len({id(g.model_fields_set) for g in got} | {id(g.problems) for g in got}) == 2 * len(got)
 
@@ -180,7 +188,7 @@ _TIES = [2.675, 0.125, 1.005, 12.345, -0.005, -2.675, 1e19 + 0.5, 99999999999999
 
 @pytest.mark.parametrize("table", _ROW_TABLES, ids=lambda t: t.name)
 def test_a_table_read_at_once_gives_the_rows_build_row_gives(table):
-    """The reader types a whole table column by column (`rows_builder`): the same rows, value for value
+    """The reader types a whole table with one made function per row (`row_maker`): the same rows, value for value
     (types and exponents included), problems, fields set, as `build_row` row by row."""
     attrs = [c.attr for c in table.columns]
     _read_at_once(table, attrs, [dict.fromkeys(attrs, v) for v in _FIXED + _TIES])
@@ -225,16 +233,16 @@ def test_empty_is_the_default_instance_without_validation(cls):
             assert value is not vars(b)[name], name
 
 
-@pytest.mark.parametrize("keys", [(), ("numero",), ("sheet", "row", "cells", "raw", "problems", "numero", "montant"),
-                                  ("a", "b", "a"), ("l'année", 'say "x"', "back\\slash", "é€\n", "", "lambda", "v0")])
-def test_a_dict_maker_makes_the_dict_zip_makes(keys):
-    """`dict_maker` (the rows' dicts in the reader and `rows_builder`): the same dict as `dict(zip())`,
+@pytest.mark.parametrize("keys", [(), ("numero",), ("numero", "montant"), ("numero", "montant", "numero"),
+                                  ("l'année", 'say "x"', "back\\slash", "é€\n", "", "lambda", "v0", "t", "row")])
+def test_a_row_maker_keeps_the_raw_dict_zip_makes(keys):
+    """`row_maker` (the reader's rows) writes each row's raw dict as source: the same dict as `dict(zip())`,
     keys in the same order (a repeated key: its last value, at its first place), whatever the keys' text."""
-    values = [object() for _ in keys]
-    got = dict_maker(tuple(keys))(*values)
+    values = tuple(object() for _ in keys)
+    row = rows_of(LigneFinancement, row_maker(LigneFinancement, tuple(keys)), [values], [7], [{}], "S")[0]
     want = dict(zip(keys, values))
-    assert got == want and list(got) == list(want) and type(got) is dict
-    assert dict_maker(tuple(keys)) is dict_maker(tuple(keys))  # made once
+    assert row.raw == want and list(row.raw) == list(want) and type(row.raw) is dict
+    assert row_maker(LigneFinancement, tuple(keys)) is row_maker(LigneFinancement, tuple(keys))  # made once
 
 
 def test_a_plan_found_by_another_thread_has_its_blank_row(monkeypatch):
@@ -245,7 +253,7 @@ def test_a_plan_found_by_another_thread_has_its_blank_row(monkeypatch):
     class OtherRequestReadsAtOnce(dict):
         def __setitem__(self, cls, plan):
             super().__setitem__(cls, plan)
-            built = model.rows_builder(cls, ("numero",))([{"numero": "1.1"}], [{"numero": "A4"}], "", [4])
+            built = rows_builder(cls, ("numero",))([{"numero": "1.1"}], [{"numero": "A4"}], "", [4])
             assert built[0].numero == "1.1"
 
     monkeypatch.setattr(model, "_PLANS", OtherRequestReadsAtOnce())

@@ -713,3 +713,49 @@ def test_a_list_met_again_is_read_as_the_first_time_each_workbook_its_own_rows(m
     first.financeurs[0].raw["code"] = "CHANGÉ"
     first.financeurs[0].problems["code"] = None
     assert _dumped(read_file(shipped[0])) == alone[0]
+
+
+class _ListsOnly:
+    """A `Source` holding only the template's list tables, with the rows given (`read_source` reads any Source)."""
+
+    def __init__(self, rows: dict[str, list[list]]):
+        self.rows = rows
+
+    def sheet_names(self):
+        return list(layout.SHEETS)
+
+    def table(self, name):
+        from acv_xl.reading.source import TableBlock
+
+        t = next((t for t in layout.TABLES if t.name == name), None)
+        if t is None or name not in self.rows:
+            return None
+        return TableBlock(name, t.sheet, 3, 1, list(t.headers), [list(r) for r in self.rows[name]])
+
+    def named(self, name):
+        return None
+
+    def occupied(self, sheet, r1, r2, c1, c2):
+        return []
+
+
+def test_a_list_met_again_with_an_excel_error_where_the_first_had_its_text_is_read_as_such(monkeypatch):
+    """A list is copied from the one met before only when its values are the same values: an Excel
+    error (`#REF!`) equals its text, yet it is a value problem, not the text « #REF! »."""
+    from acv_xl.reading import read
+    from acv_xl.reading.read import read_source
+
+    monkeypatch.setattr(read, "_LIST_ROWS", {})
+    fin = layout.T_FINANCEURS
+    texts = [["ETAT", "État", "Etat", None, None, None][:len(fin.columns)], ["#REF!"] * len(fin.columns)]
+    first = read_source(_ListsOnly({fin.name: texts}))
+    assert read._LIST_ROWS  # kept: texts and blanks only
+    again = read_source(_ListsOnly({fin.name: texts}))
+    assert [r.model_dump() for r in again.financeurs] == [r.model_dump() for r in first.financeurs]
+    errors = [texts[0], [ExcelError("#REF!")] * len(fin.columns)]
+    read_error = read_source(_ListsOnly({fin.name: errors}))
+    assert read_error.financeurs[1].code is None and read_error.financeurs[1].problems["code"].kind == "erreur_excel"
+    assert first.financeurs[1].code == "#REF!" and "code" not in first.financeurs[1].problems
+    # and the list as first met is still copied as such afterwards
+    assert [r.model_dump() for r in read_source(_ListsOnly({fin.name: texts})).financeurs] == \
+        [r.model_dump() for r in first.financeurs]

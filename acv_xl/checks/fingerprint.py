@@ -21,7 +21,7 @@ import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import chain, compress, cycle, repeat
-from operator import is_, itemgetter
+from operator import attrgetter, is_, itemgetter
 from typing import Any, Callable
 
 from acv_xl.contract import layout
@@ -111,10 +111,11 @@ def _user_tables(conv: Convention, rows: Callable[[Table], list[Ligne]] | None =
         if not table.user_filled or table.name not in ROW_MODELS:
             continue
         lignes = rows(table) if rows is not None else [r for r in conv.rows(table.name) if not r.is_empty()]
-        yield table, _COLUMNS[table.name], [r.raw for r in lignes]
+        yield table, _COLUMNS[table.name], list(map(_RAW, lignes))
 
 
 _COLUMNS = {t.name: tuple((c.attr, c.kind) for c in t.columns) for t in layout.TABLES}
+_RAW = attrgetter("raw")
 
 
 def _names(conv: Convention) -> dict:
@@ -164,7 +165,7 @@ def _value_json(v: Any, kind: Kind) -> str:
 _TEXTS: dict[type, dict[Any, str]] = {}
 _DATE_TEXTS: dict[type, dict[Any, str]] = {}
 _STORED = frozenset((type(None), str, int, float, date, datetime))
-_MAX_TEXTS = 20_000  # then start again (checked per table): a bound on memory over a long consolidation
+_MAX_TEXTS = 20_000  # then start again (checked per convention): a bound on memory over a long consolidation
 _MAX_LENGTH = 200  # longer texts (descriptions, comments) are not kept: seldom seen twice
 _NONE = type(None)
 _NO_TEXTS: dict[Any, str] = {}  # a type not remembered (never written)
@@ -189,18 +190,20 @@ def _full() -> bool:
 
 # id(column list) → (that list, its plan): by identity, as hashing the list would hash each `Kind`
 # in Python (the same few lists come back, `_COLUMNS`'); the list kept, so its id stays its own
-_PLANS: dict[int, tuple[tuple, tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...]]]] = {}
+_PLANS: dict[int, tuple[tuple, tuple]] = {}
 
 
-def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...]]:
-    """(attributes, positions of the date columns, each column's family) of a column list,
-    worked out once."""
+def _plan(cols: tuple[tuple[str, Kind], ...]) -> tuple[tuple[str, ...], tuple[int, ...], tuple[dict, ...],
+                                                        Callable[[dict], tuple] | None, list[Kind]]:
+    """(attributes, positions of the date columns, each column's family, the getter of a row's values
+    (None for one column), the kinds) of a column list, worked out once."""
     got = _PLANS.get(id(cols))
     if got is not None and got[0] is cols:
         return got[1]
     date_columns = tuple(j for j, (_, kind) in enumerate(cols) if kind is Kind.DATE)
-    plan = (tuple(attr for attr, _ in cols), date_columns,
-            tuple(_DATE_TEXTS if j in date_columns else _TEXTS for j in range(len(cols))))
+    attrs = tuple(attr for attr, _ in cols)
+    plan = (attrs, date_columns, tuple(_DATE_TEXTS if j in date_columns else _TEXTS for j in range(len(cols))),
+            itemgetter(*attrs) if len(attrs) > 1 else None, [kind for _, kind in cols])
     if len(_PLANS) >= 256:
         _PLANS.clear()
     _PLANS[id(cols)] = (cols, plan)
@@ -278,10 +281,11 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
 # values of a stored type encode alike, as for `_TEXTS`; a time-zone-aware datetime is left out).
 # Bounded: a few lists of at most `_LIST_MAX_VALUES` values.
 _LISTS = frozenset((layout.T_FINANCEURS.name, layout.T_DISPOSITIFS.name))
-_LIST_TEXTS: dict[tuple, str] = {}
+_LIST_TEXTS: dict[tuple, tuple[list, str]] = {}  # (columns, dates, types) → (values, text)
 _LIST_MAX_VALUES = 4_000
 _LIST_MAX = 32
 _LIST_MAX_CHARS = 64 * 1024  # the template's lists: ≈ 3,400 characters
+_IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
 
 
 def _list_key(attrs: tuple[str, ...], date_columns: tuple[int, ...], values: list) -> tuple | None:
@@ -293,9 +297,10 @@ def _list_key(attrs: tuple[str, ...], date_columns: tuple[int, ...], values: lis
     if not kinds <= _STORED or (datetime in kinds and any(
             v.tzinfo is not None for v in values if v.__class__ is datetime)):
         return None
-    if str in kinds and sum(len(v) for v in values if v.__class__ is str) > _LIST_MAX_CHARS:
+    # only exact types here (`_STORED`): every `str` instance is a text
+    if str in kinds and sum(map(len, filter(_IS_STR, values))) > _LIST_MAX_CHARS:
         return None  # a pasted text: not kept for months by `acv-xl serveur`
-    return (attrs, date_columns, types, tuple(values))  # the columns (which are dates), the values by type
+    return (attrs, date_columns, types)  # the columns (which are dates), the values' types (their values beside)
 
 
 def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bool = False) -> str:
@@ -304,25 +309,24 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
     looked up column by column in C loops (map) over the flat row-major list, and only the unseen
     ones encoded. `is_list`: one of `_LISTS`, whose whole text is kept."""
     n = len(cols)
-    attrs, date_columns, families = _plan(cols)
+    attrs, date_columns, families, getter, kinds = _plan(cols)
     try:  # every column in every row (the reader's rows, when no header is missing): in C
-        values = list(chain.from_iterable(map(itemgetter(*attrs), raws))) if n > 1 else \
-            [raw[attrs[0]] for raw in raws]
+        values = list(chain.from_iterable(map(getter, raws))) if n > 1 else [raw[attrs[0]] for raw in raws]
     except KeyError:
         values = [raw.get(attr) for raw in raws for attr in attrs]
-    key = _list_key(attrs, date_columns, values) if is_list else None
-    if key is not None:
-        text = _LIST_TEXTS.get(key)
-        if text is not None:
+    if is_list and len(values) <= _LIST_MAX_VALUES:
+        # the list kept with the same types at each place, and equal values: the same text (equal values
+        # of one stored type encode alike); its values compared in C, none hashed
+        kept = _LIST_TEXTS.get((attrs, date_columns, tuple(map(type, values))))
+        if kept is not None and kept[0] == values:
+            return kept[1]
+        key = _list_key(attrs, date_columns, values)
+        if key is not None:
+            text = _rows_json(raws, cols)
+            if len(_LIST_TEXTS) >= _LIST_MAX:
+                _LIST_TEXTS.clear()
+            _LIST_TEXTS[key] = (values, text)
             return text
-        text = _rows_json(raws, cols)
-        if len(_LIST_TEXTS) >= _LIST_MAX:
-            _LIST_TEXTS.clear()
-        _LIST_TEXTS[key] = text
-        return text
-    if _full():
-        _TEXTS.clear()
-        _DATE_TEXTS.clear()
     single: list[type | None] = [None] * n  # each column's one type (with blanks), if it has one
     known_types = [False] * n  # whether `single[j]` was worked out
     try:
@@ -331,8 +335,6 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
             # may be a date in a date column), its exact type's table there, its text (None: unseen).
             # One pass rather than a few steps per column: a small convention's 9 tables hold ~90
             # columns of a few rows each (slower per value, so not for a long table).
-            _known(_TEXTS, _NONE)  # a blank is "null" in every column (looked up by its type)
-            _known(_DATE_TEXTS, _NONE)
             texts: list[str | None] = list(map(dict.get, map(dict.get, cycle(families), map(type, values),
                                                               repeat(_UNSEEN)), values))
         else:
@@ -351,7 +353,6 @@ def _rows_json(raws: list[dict], cols: tuple[tuple[str, Kind], ...], is_list: bo
                     texts[j::n] = [family.get(t, _NO_TEXTS).get(v) for t, v in zip(map(type, column), column)]
     except TypeError:  # an unhashable value (no reader gives one): every value encoded below
         texts = [None] * len(values)
-    kinds = [kind for _, kind in cols]
     if not all(texts):  # values not seen yet (a workbook met for the first time): column by column
         try:
             for j in range(n):
@@ -411,21 +412,34 @@ def _names_json(conv: Convention) -> str:
 def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> list[str]:
     """`canonical_json` in pieces, in order: the fingerprint hashes them one after the other rather
     than copying a 5,000-line plan's megabyte of text into one string, then into its UTF-8 bytes."""
+    if _full():  # once per convention, before its tables
+        _TEXTS.clear()
+        _DATE_TEXTS.clear()
+    _known(_TEXTS, _NONE)  # a blank is "null" in every column (looked up by its type: `_rows_json`)
+    _known(_DATE_TEXTS, _NONE)
     tables = {}
     for table, cols, raws in _user_tables(conv, rows):
         tables[table.name] = _rows_json(raws, cols, table.name in _LISTS) if cols else ",".join(["[]"] * len(raws))
     strays = ',"hors_tableaux":' + _dumps(_strays(conv)) if conv.stray_cells else ""  # sorted: after « format »
-    parts = ['{"format":' + _dumps(FORMAT_VERSION) + strays + ',"noms":' + _names_json(conv) + ',"tableaux":{']
+    parts = [_FORMAT + strays + ',"noms":' + _names_json(conv) + ',"tableaux":{']
     for k, name in enumerate(sorted(tables)):
-        parts += ("," if k else "") + _dumps(name) + ":" + _TABLE_HEADS[name], tables[name], "]}"
+        parts += ("," if k else "") + _KEYED_HEADS[name], tables[name], "]}"
     parts.append("}}")
     return parts
+
+
+_FORMAT = '{"format":' + _dumps(FORMAT_VERSION)
+_KEYED_HEADS = {name: _dumps(name) + ":" + head for name, head in _TABLE_HEADS.items()}  # « "T_x":{"colonnes":… »
+_ONE_PIECE = 1 << 20  # characters of canonical text hashed at once (a small convention's ≈ 25,000)
 
 
 def fingerprint(conv: Convention, rows: Callable[[Table], list[Ligne]] | None = None) -> str:
     """SHA-256 hex digest of the canonical data (same data → same fingerprint, whichever reader):
     of `canonical_json`'s UTF-8 bytes, fed piece by piece."""
+    parts = _canonical_parts(conv, rows)
+    if sum(map(len, parts)) <= _ONE_PIECE:  # one text, one encoding, one update: fewer steps than per piece
+        return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
     h = hashlib.sha256()
-    for part in _canonical_parts(conv, rows):
+    for part in parts:
         h.update(part.encode("utf-8"))
     return h.hexdigest()

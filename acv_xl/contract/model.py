@@ -9,12 +9,12 @@ report the problems with their cells.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cached_property, partial
 from itertools import repeat
-from operator import attrgetter, is_, itemgetter
+from operator import attrgetter, itemgetter, setitem
 from typing import Annotated, Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
@@ -385,29 +385,10 @@ _BLANKS: dict[type, dict[str, Any]] = {}
 _BASE_SET = frozenset(("sheet", "row", "cells", "raw", "problems"))
 _new = object.__new__
 _set = object.__setattr__
-# BaseModel's slots, set without the attribute lookup (`rows_builder`, thousands of rows)
-_SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (BaseModel.__dict__[name].__set__ for name in (
-    "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
+# BaseModel's slots, set without the attribute lookup (`rows_of`, thousands of rows)
+_SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (BaseModel.__dict__[name].__set__ for name in (
+    "__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
 _drain = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
-
-_DICT_MAKERS: dict[tuple[str, ...], Callable[..., dict[str, Any]]] = {}
-
-
-def dict_maker(keys: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
-    """A function of len(keys) positional values returning `dict(zip(keys, values))`: a dict display
-    of constant keys (`{"numero": v0, …}`, one opcode to build the dict, keys in this order) instead
-    of `dict` walking (key, value) pairs; `map(maker, *columns)` makes a table's rows without a tuple
-    per row. A third less time for a 5,000-line plan's 75,000 fields. Made once per key tuple (the
-    models' field names, the reader's column attributes: a few dozen tuples in practice)."""
-    maker = _DICT_MAKERS.get(keys)
-    if maker is None:
-        if len(_DICT_MAKERS) >= 256:  # a workbook's columns (some missing) make new tuples: bounded
-            _DICT_MAKERS.clear()
-        args = [f"v{i}" for i in range(len(keys))]  # the keys written as literals (repr): any text
-        maker = _DICT_MAKERS[keys] = eval(  # noqa: S307 — source made here, of names and str literals
-            "lambda " + ", ".join(args) + ": {" + ", ".join(f"{k!r}: {a}" for k, a in zip(keys, args)) + "}")
-    return maker
-
 
 def empty(cls: type[BaseModel]) -> BaseModel:
     """`cls()` — every field at its default — without pydantic's validation, so that a command that
@@ -505,7 +486,7 @@ def _build_row(cls: type[Ligne], plan: tuple, given: frozenset[str],
 
 def _cell(v: Any, kind: Kind, choices: tuple[str, ...], allowed: frozenset[str]) -> tuple[Any, Problem | None]:
     """One value of `_build_row`'s loop (not None): (typed value, problem), the same decisions in the
-    same order. `rows_builder` sends here the cells its column-wide fast paths leave."""
+    same order. A row maker's cells its inline cases leave come here (`_slow`)."""
     t = v.__class__
     if t is str:
         if kind is _TEXT or (kind is _CHOICE and (not choices or v in allowed)):
@@ -530,104 +511,108 @@ def _cell(v: Any, kind: Kind, choices: tuple[str, ...], allowed: frozenset[str])
     return p.value, p.problem
 
 
-_SLOW = object()  # a cell the column's fast path leaves to `_cell`
 # `d.quantize(cent, rounding=ROUND_HALF_UP)` in the default context's precision, without the keyword
 # argument's cost (a 5,000-line plan rounds 5,000 amounts)
 _CENTS = Context(prec=28, rounding=ROUND_HALF_UP).quantize
 
-
-def _column(values: list[Any], kind: Kind, choices: tuple[str, ...], allowed: frozenset[str]) -> list[Any]:
-    """The typed values of one column, the common cases decided in one comprehension per kind (as
-    `_build_row` decides them); every other non-empty cell comes out as `_SLOW`, for `_cell`."""
-    if kind is _TEXT:
-        return [v if v is None else (v.strip() or None) if v.__class__ is str else _SLOW for v in values]
-    if kind is _CHOICE:
-        if not choices:
-            return [v if v is None else (v.strip() or None) if v.__class__ is str else _SLOW for v in values]
-        return [v if v is None else (v.strip() or None) if v.__class__ is str and v in allowed else _SLOW
-                for v in values]
-    if kind is _AMOUNT:  # `to_cents`, inlined below 1e20 (its wider context is for more than 20 digits)
-        dec, cent, cents = Decimal, CENT, _CENTS
-        # an int is exact as it is; a float's text is its repr (as `str` writes it), already to the
-        # cent when it ends with two decimals (1234.56: nothing to round, the same Decimal)
-        return [v if v is None else cents(dec(v), cent) if v.__class__ is int and -1e20 < v < 1e20
-                else (dec(t) if (t := repr(v))[-3] == "." else cents(dec(t), cent))
-                if v.__class__ is float and -1e20 < v < 1e20 else _SLOW
-                for v in values]
-    if kind is _DATE:
-        return [v if v is None or v.__class__ is date else v.date() if v.__class__ is datetime else _SLOW
-                for v in values]
-    if kind is _NUMBER:
-        dec = Decimal
-        return [v if v is None else dec(str(v)) if (v.__class__ is float or v.__class__ is int) and v - v == 0
-                else _SLOW for v in values]
-    if kind is _YEAR:
-        return [v if v is None else int(v) if (v.__class__ is float or v.__class__ is int) and 1900 <= v <= 2100
-                and v == int(v) else _SLOW for v in values]
-    return [v if v is None else _SLOW for v in values]
+# The inline case of each column kind in a row maker (`_row_maker`): `{v}` the raw value, `{w}` a
+# spare local, `{a}` the lookup of the column's listed values (listed value → its typed value, else
+# its second argument), `{c}` the column's plan; every other non-empty value goes to `_slow`, which
+# `_cell` decides (the same decisions in the same order as `_build_row`). `slow` doubles as the
+# « not found » of a lookup: never a value.
+_INLINE: dict[Kind, str] = {
+    _TEXT: "None if {v} is None else ({v}.strip() or None) if {v}.__class__ is str else slow(problems, {v}, {c})",
+    # a listed value: the list's own text (equal, so shared by every row that holds it)
+    _CHOICE: "None if {v} is None else ({w} if ({w} := {a}({v}, slow)) is not slow else slow(problems, {v}, {c})) "
+             "if {v}.__class__ is str else slow(problems, {v}, {c})",
+    # `to_cents`, inlined below 1e20 (its wider context is for more than 20 digits): an int is exact as it
+    # is; a float's text is its repr (as `str` writes it), already to the cent when it ends with two
+    # decimals (1234.56: nothing to round, the same Decimal), and with one (1860000.0, 12.5) once a zero
+    # is written after it (the same digits and exponent as the rounding gives)
+    _AMOUNT: "None if {v} is None else cents(dec({v}), cent) if {v}.__class__ is int and -1e20 < {v} < 1e20 "
+             "else (dec({w}) if ({w} := repr({v}))[-3] == '.' else dec({w} + '0') if {w}[-2] == '.' "
+             "else cents(dec({w}), cent)) if {v}.__class__ is float and -1e20 < {v} < 1e20 "
+             "else slow(problems, {v}, {c})",
+    _DATE: "{v} if {v} is None or {v}.__class__ is date else {v}.date() if {v}.__class__ is datetime "
+           "else slow(problems, {v}, {c})",
+    _NUMBER: "None if {v} is None else dec(str({v})) if ({v}.__class__ is float or {v}.__class__ is int) "
+             "and {v} - {v} == 0 else slow(problems, {v}, {c})",
+    _YEAR: "None if {v} is None else int({v}) if ({v}.__class__ is float or {v}.__class__ is int) "
+           "and 1900 <= {v} <= 2100 and {v} == int({v}) else slow(problems, {v}, {c})",
+    _AXE: "None if {v} is None else ({w} if ({w} := axes({v}, slow)) is not slow else slow(problems, {v}, {c})) "
+          "if {v}.__class__ is str else slow(problems, {v}, {c})",
+}
 
 
-_ROWS_BUILDERS: dict[tuple, Callable[..., list[Ligne]]] = {}
+def _slow(problems: dict[str, Problem], v: Any, column: tuple[str, Kind, tuple[str, ...], frozenset[str]]) -> Any:
+    """The typed value of a cell the inline cases leave (`_cell`), its problem recorded under its column."""
+    attr, kind, choices, allowed = column
+    value, problem = _cell(v, kind, choices, allowed)
+    if problem is not None:
+        problems[attr] = problem
+    return value
 
 
-def rows_builder(cls: type[Ligne], attrs) -> Callable[[list[dict[str, Any]], list[Mapping[str, str]], str, list[int]], list[Ligne]]:
-    """`_rows_builder`, made once per (model, columns): a consolidation reads the same nine tables
-    with the same columns file after file (≈ 3 µs a table to work the plan out again). The builder
-    keeps no state between calls, so one serves every thread."""
-    key = (cls, tuple(attrs))
-    build = _ROWS_BUILDERS.get(key)
-    if build is None:
-        if len(_ROWS_BUILDERS) >= 256:  # a workbook's columns (some missing) make new tuples: bounded
-            _ROWS_BUILDERS.clear()
-        build = _ROWS_BUILDERS[key] = _rows_builder(cls, key[1])
-    return build
+_ROW_MAKERS: dict[tuple, Callable[[tuple, int, Mapping[str, str], str], dict[str, Any]]] = {}
 
 
-def _rows_builder(cls: type[Ligne], attrs) -> Callable[[list[dict[str, Any]], list[Mapping[str, str]], str, list[int]], list[Ligne]]:
-    """`build_row` for a whole table whose rows hold the same columns `attrs` (the reader's): the
-    values typed column by column, then one instance per row, as `_build_row` fills it (same
-    `__dict__`, key order included, same problems in column order). A 5,000-line plan is 50,000
-    cells: one comprehension per column instead of a pass through `_build_row`'s branches per cell.
-    The returned function takes ownership of the `raws` dicts and of `cells`."""
+def row_maker(cls: type[Ligne], attrs: tuple[str, ...]) -> Callable[[tuple, int, Mapping[str, str], str], dict[str, Any]]:
+    """`make(values, row, cells, sheet)`: the `__dict__` of the row of `cls` whose raw values are `values`
+    (a tuple, in the order of `attrs`), as `build_row(cls, dict(zip(attrs, values)), cells, sheet, row)`
+    fills it — key order, `raw`, `problems` (in column order) included; `rows_of` makes the instances.
+    Made once per (model, columns): a consolidation reads the same nine tables with the same columns
+    file after file. Keeps no state between calls, so one serves every thread."""
+    key = (cls, attrs)
+    make = _ROW_MAKERS.get(key)
+    if make is None:
+        if len(_ROW_MAKERS) >= 256:  # a workbook's columns (some missing) make new tuples: bounded
+            _ROW_MAKERS.clear()
+        make = _ROW_MAKERS[key] = _row_maker(cls, attrs)
+    return make
+
+
+def _row_maker(cls: type[Ligne], attrs: tuple[str, ...]) -> Callable[[tuple, int, Mapping[str, str], str], dict[str, Any]]:
+    """One Python function per row for the whole row — its raw dict, each value typed by its kind's
+    inline case (`_INLINE`), its `problems`, its `__dict__` — written here as source for these
+    columns: a small convention's 140 rows of 9 tables, and a 5,000-line plan's 60,000 cells, pass
+    through one call per row rather than a loop per column and per cell."""
     plan = _PLANS.get(cls) or _plan(cls)
-    present = tuple(p for p in plan if p[0] in attrs)
-    given = _BASE_SET.union(p[0] for p in present)
-    names = tuple(p[0] for p in present)
-    fields = tuple(_BLANKS[cls])
-    make = dict_maker(fields)
+    position = {a: i for i, a in enumerate(attrs)}  # a repeated attribute: its last value, as `dict(zip())`
+    present = tuple(p for p in plan if p[0] in position)  # the typed columns, in the model's order
+    ns: dict[str, Any] = {"cents": _CENTS, "dec": Decimal, "cent": CENT, "date": date, "datetime": datetime,
+                          "axes": AXE_EXACT.get, "slow": _slow}
+    args = [f"v{i}" for i in range(len(attrs))]
+    body = ["def make(t, row, cells, sheet):",
+            f"    {', '.join(args)}{',' if len(args) == 1 else ''} = t" if args else "    pass",
+            "    problems = {}"]
+    values = {"sheet": "sheet", "row": "row", "cells": "cells", "raw": "raw", "problems": "problems"}
+    for k, column in enumerate(present):  # in column order: so are the problems
+        attr, kind, choices, _ = column
+        ns[f"a{k}"], ns[f"c{k}"] = {c: c.strip() or None for c in choices}.get, column
+        inline = _INLINE[kind if kind is not _CHOICE or choices else _TEXT]
+        body.append(f"    x{k} = " + inline.format(v=f"v{position[attr]}", w=f"w{k}", a=f"a{k}", c=f"c{k}"))
+        values[attr] = f"x{k}"
+    body.append("    raw = {" + ", ".join(f"{a!r}: v{i}" for a, i in position.items()) + "}")
+    body.append("    return {" + ", ".join(f"{f!r}: {values.get(f, 'None')}" for f in _BLANKS[cls]) + "}")
+    exec("\n".join(body), ns)  # noqa: S102 — source made here, of the models' field names (repr) and fixed cases
+    make = ns["make"]
+    make.given = _BASE_SET.union(p[0] for p in present)  # the rows' fields set
+    return make
+
+
+def rows_of(cls: type[Ligne], make, values: list[tuple], rows: list[int], cells: list[Mapping[str, str]],
+            sheet: str) -> list[Ligne]:
+    """The instances of a table's rows, each `__dict__` made by `make` (`row_maker`), slot by slot in C
+    loops (no Python call per row)."""
+    dicts = list(map(make, values, rows, cells, repeat(sheet or cls.TABLE.sheet)))
+    n = len(dicts)
+    out = list(map(_new, repeat(cls, n)))
+    _drain(map(_SET_DICT, out, dicts))
+    _drain(map(_SET_FIELDS_SET, out, map(set, repeat(make.given, n))))
     nones = repeat(None)
-
-    def build(raws: list[dict[str, Any]], cells: list[Mapping[str, str]], sheet: str, rows: list[int],
-              by_column: Mapping[str, Sequence[Any]] | None = None) -> list[Ligne]:
-        """`by_column`: attr → the raws' values of that column, in row order, when the caller has
-        them (the reader, transposing its rows in C)."""
-        problems: list[dict[str, Problem]] = [{} for _ in raws]
-        columns = []
-        for attr, kind, choices, allowed in present:
-            values = by_column[attr] if by_column is not None else [raw[attr] for raw in raws]
-            typed = _column(values, kind, choices, allowed)
-            if any(map(is_, typed, repeat(_SLOW))):  # rare: an unparsable value, a number in a text column…
-                for i, t in enumerate(typed):
-                    if t is _SLOW:
-                        typed[i], problem = _cell(values[i], kind, choices, allowed)
-                        if problem is not None:
-                            problems[i][attr] = problem
-            columns.append(typed)
-        # each row's `__dict__` in one C call: every field in declaration order (`_BLANKS`), as
-        # `_build_row` leaves it after filling its copy of `_BLANKS[cls]`
-        by_name = dict(zip(names, columns))
-        by_name.update(sheet=repeat(sheet or cls.TABLE.sheet), row=rows, cells=cells, raw=raws, problems=problems)
-        typed = list(map(make, *[by_name.get(f, nones) for f in fields]))
-        # the instances filled as `_build_row` fills one, slot by slot in C loops (no Python call per row)
-        n = len(typed)
-        out = list(map(_new, repeat(cls, n)))
-        _drain(map(_set, out, repeat("__dict__"), typed))
-        _drain(map(_SET_FIELDS_SET, out, map(set, repeat(given, n))))
-        _drain(map(_SET_EXTRA, out, nones))
-        _drain(map(_SET_PRIVATE, out, nones))
-        return out
-
-    return build
+    _drain(map(_SET_EXTRA, out, nones))
+    _drain(map(_SET_PRIVATE, out, nones))
+    return out
 
 
 _DICT, _FIELDS_SET = attrgetter("__dict__"), attrgetter("__pydantic_fields_set__")
@@ -635,15 +620,15 @@ _GET_RAW, _GET_PROBLEMS = itemgetter("raw"), itemgetter("problems")
 
 
 def copy_rows(cls: type[Ligne], lignes: list[Ligne]) -> list[Ligne]:
-    """New rows of `cls` equal to `lignes` (rows as `rows_builder` makes them), each with its own
+    """New rows of `cls` equal to `lignes` (rows as `rows_of` makes them), each with its own
     `__dict__`, `raw`, `problems` and fields set — what a caller may change on a row — and the
     read-only rest shared (typed values, the `Cells`). In C loops: no Python step per row."""
     dicts = list(map(dict.copy, map(_DICT, lignes)))
-    _drain(map(dict.__setitem__, dicts, repeat("raw"), map(dict.copy, map(_GET_RAW, dicts))))
-    _drain(map(dict.__setitem__, dicts, repeat("problems"), map(dict.copy, map(_GET_PROBLEMS, dicts))))
+    _drain(map(setitem, dicts, repeat("raw"), map(dict.copy, map(_GET_RAW, dicts))))
+    _drain(map(setitem, dicts, repeat("problems"), map(dict.copy, map(_GET_PROBLEMS, dicts))))
     n = len(dicts)
     out = list(map(_new, repeat(cls, n)))
-    _drain(map(_set, out, repeat("__dict__"), dicts))
+    _drain(map(_SET_DICT, out, dicts))
     _drain(map(_SET_FIELDS_SET, out, map(set, map(_FIELDS_SET, lignes))))
     nones = repeat(None)
     _drain(map(_SET_EXTRA, out, nones))
@@ -664,11 +649,11 @@ def build_named(name: str, raw: Any, sheet: str = "", cell: str = "") -> NamedVa
     # as `NamedValue.model_construct(name=…, …, problem=…)` fills it, slot by slot (a third of the
     # time: its keyword handling, ≈ 2 µs a name, twenty names a file)
     m = _new(NamedValue)
-    _set(m, "__dict__", {"name": name, "sheet": sheet or nc.sheet, "cell": cell or nc.cell, "raw": raw,
-                         "value": value, "problem": problem})
-    _set(m, "__pydantic_fields_set__", set(_NAMED_FIELDS))
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
+    _SET_DICT(m, {"name": name, "sheet": sheet or nc.sheet, "cell": cell or nc.cell, "raw": raw, "value": value,
+                  "problem": problem})
+    _SET_FIELDS_SET(m, set(_NAMED_FIELDS))
+    _SET_EXTRA(m, None)
+    _SET_PRIVATE(m, None)
     return m
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import gc
 from contextlib import contextmanager
-from itertools import chain, repeat, starmap
+from itertools import chain, repeat
 from operator import is_, is_not, itemgetter
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,9 @@ from acv_xl.contract.model import (
     StrayCell,
     build_named,
     copy_rows,
-    dict_maker,
     empty,
-    rows_builder,
+    row_maker,
+    rows_of,
 )
 from acv_xl.contract.values import fold
 from acv_xl.reading.source import Source, TableBlock, a1, col_letter
@@ -178,52 +178,88 @@ def _list_key(table: layout.Table, attrs: tuple[str, ...], letters: tuple[str, .
     """`_LIST_ROWS`'s key of a list table's rows (its place and columns), or None when not kept."""
     if table.name not in _LISTS or len(got) > _LIST_MAX_ROWS:
         return None
-    values = list(chain.from_iterable(got))
-    if not set(map(type, values)) <= _TEXT_OR_BLANK or sum(map(len, filter(None, values))) > _LIST_MAX_CHARS:
-        return None
     return (table.name, attrs, letters, sheet, tuple(numbers))
 
 
-def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
+def _texts_or_blanks(got: list[tuple], bounded: bool) -> bool:
+    """Whether the rows hold only texts and blanks (exact types: an Excel error is a `str` too), and
+    when `bounded`, at most `_LIST_MAX_CHARS` characters in all."""
+    values = list(chain.from_iterable(got))
+    return set(map(type, values)) <= _TEXT_OR_BLANK and (
+        not bounded or sum(map(len, filter(None, values))) <= _LIST_MAX_CHARS)
+
+
+# (table, first column, header) → (the table's columns, what reading its rows needs: `_table_plan`), for
+# a header holding every column of the table, at that place (the common case: a consolidation meets the
+# template's tables file after file); the columns kept and compared by identity, as `_COMPLETE_HEADERS`;
+# bounded
+_PLACES: dict[tuple, tuple[tuple, tuple]] = {}
+_FIRST = itemgetter(0)
+_IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
+
+
+def _table_plan(table: layout.Table, block: TableBlock, conv: Convention, key: tuple) -> tuple:
+    """(model, Convention attribute, attrs, their letters, the header's width used, each row's values
+    getter, the columns' indexes, the row maker) of a table as found; the missing headers recorded."""
     cls, attr_name = ROW_MODELS[table.name]
     columns = _map_columns(table, block, conv)
     attrs = tuple(columns)
-    letters = tuple(map(_letter, map(block.first_col.__add__, columns.values())))
-    width = max(columns.values(), default=-1) + 1
-    n = len(columns)
-    rows = block.rows if columns else []  # no column of ours: no data (every row blank)
-    # each row's values of our columns in one C call (`itemgetter` of one index gives no tuple),
-    # the rows shorter than the header padded with None
-    get = itemgetter(*columns.values()) if n > 1 else (lambda v, j=width - 1: (v[j],))
+    js = tuple(columns.values())
+    width = max(js, default=-1) + 1
+    # each row's values of our columns in one C call (`itemgetter` of one index gives no tuple)
+    get = itemgetter(*js) if len(js) > 1 else (lambda v, j=width - 1: (v[j],))
+    plan = (cls, attr_name, attrs, tuple(map(_letter, map(block.first_col.__add__, js))), width, get, js,
+            row_maker(cls, attrs))
+    if len(columns) == len(table.columns):  # nothing missing, nothing recorded: the same for the next file
+        if len(_PLACES) >= 256:
+            _PLACES.clear()
+        _PLACES[key] = (table.columns, plan)
+    return plan
+
+
+def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> None:
+    header = tuple(block.header)
+    key = (table.name, block.first_col, header, tuple(map(type, header)))  # by type too: 1 == 1.0 == True
+    known = _PLACES.get(key)
+    plan = known[1] if known is not None and known[0] is table.columns else _table_plan(table, block, conv, key)
+    cls, attr_name, attrs, letters, width, get, js, make = plan
+    rows = block.rows if attrs else []  # no column of ours: no data (every row blank)
+    # each row's values of our columns, the rows shorter than the header padded with None
     if min(map(len, rows), default=width) >= width:
         got = list(map(get, rows))
     else:
-        js = tuple(columns.values())
         got = [get(v) if len(v) >= width else tuple(v[j] if j < len(v) else None for j in js) for v in rows]
     # an empty line inside a table is not an error (the template ships some); only our columns
     # count, as a user's own column may hold a formula filled down every row. A filled first
-    # column decides at once (the common case); else the whole row is looked at.
-    keep = [i for i, t in enumerate(got)
-            if ((v := t[0]) is not None and (v.__class__ is not str or v.strip()))
-            or (t.count(None) != n and not _blank_values(t))]
-    if len(keep) < len(got):
-        got = [got[i] for i in keep]
-    numbers = [block.first_row + 1 + i for i in keep]
+    # column decides at once (the common case: every row's, looked at in C); else the whole row is looked at.
+    firsts = list(map(_FIRST, got))
+    if not any(map(is_, firsts, repeat(None))) and all(map(str.strip, filter(_IS_STR, firsts))):
+        numbers = list(range(block.first_row + 1, block.first_row + 1 + len(got)))
+    else:
+        n = len(attrs)
+        keep = [i for i, t in enumerate(got)
+                if ((v := t[0]) is not None and (v.__class__ is not str or v.strip()))
+                or (t.count(None) != n and not _blank_values(t))]
+        if len(keep) < len(got):
+            got = [got[i] for i in keep]
+        numbers = [block.first_row + 1 + i for i in keep]
     # the A1 addresses, made when asked (`Cells`): the column letters are the table's
     cells = _cells(attrs, letters, numbers)
     key = _list_key(table, attrs, letters, block.sheet, numbers, got)
     known = _LIST_ROWS.get(key) if key is not None else None
-    if known is not None and known[0] == got:  # exact: texts and blanks only (`_list_key`)
+    # the same rows as kept (texts and blanks only): equal values are then the same values — but an
+    # Excel error equals its text, hence the types looked at too
+    if known is not None and known[0] == got and _texts_or_blanks(got, bounded=False):
         lignes = copy_rows(cls, known[1])
     else:
-        raws = list(starmap(dict_maker(attrs), got))  # each row's attr → value (`dict(zip(attrs, t))`)
-        by_column = dict(zip(attrs, zip(*got))) if got else None  # the columns, transposed in C
-        lignes = rows_builder(cls, attrs)(raws, cells, block.sheet, numbers, by_column)
-        if key is not None:
+        # one call per row: its raw dict, typed values, problems and instance (`row_maker`)
+        lignes = rows_of(cls, make, got, numbers, cells, block.sheet)
+        if key is not None and _texts_or_blanks(got, bounded=True):
             if len(_LIST_ROWS) >= _LIST_MAX:
                 _LIST_ROWS.clear()
             _LIST_ROWS[key] = (got, copy_rows(cls, lignes))  # a copy of its own, never handed out
-    setattr(conv, attr_name, lignes)
+    conv.__dict__[attr_name] = lignes  # as pydantic's `setattr` of a field, without its lookups
+    conv.__pydantic_fields_set__.add(attr_name)
     conv.structure.table_refs[table.name] = (block.sheet, block.ref)
     for rng in block.merged:
         conv.structure.merged_in_tables.append((table.name, block.sheet, rng))
@@ -282,13 +318,14 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
         return any(s == block.sheet and r1 <= r <= r2 and c1 <= c <= c2 for s, r1, c1, r2, c2 in boxes)
 
     out: list[StrayCell] = []
-    for b in blocks:
-        c1, c2, sheet = b.first_col, b.last_col, b.sheet
+    for b, (sheet, first_row, c1, last_row, c2) in zip(blocks, boxes):
         found = []
-        top = b.last_row + 1
+        top = last_row + 1
         size = 1  # the row right below first: blank under nearly every table, then nothing more is read
         while True:
             cells = [x for x in occupied(sheet, top, top + size - 1, c1, c2) if not elsewhere(b, x[0], x[1])]
+            if not cells:  # blank (nearly always): nothing below
+                break
             rows = {r for r, _c, _v in cells}
             gap = next((r for r in range(top, top + size) if r not in rows), None)
             found += [x for x in cells if gap is None or x[0] < gap]
@@ -300,7 +337,7 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
             j = c - c1
             header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""
             out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, header=header))
-        for r, c, v in occupied(sheet, b.first_row, b.last_row, c2 + 1, c2 + 1):
+        for r, c, v in occupied(sheet, first_row, last_row, c2 + 1, c2 + 1):
             if not elsewhere(b, r, c):
                 out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, right=True))
     return out
