@@ -203,12 +203,17 @@ def cmd_comparer(args) -> int:
 
 
 def cmd_consolider(args) -> int:
-    from acv_xl.contract.reference import ENV_VAR
+    from acv_xl.contract.reference import ENV_VAR, SHIPPED
     from acv_xl.outputs.consolidation import run_consolider
 
-    reference, status = _reference(args)
-    if reference is None:
-        return status
+    # a list given by the user is checked here, before any file is read; the shipped one (trusted,
+    # validated whole by a test) is read by the workers alone: this process never uses its rows
+    chemin = SHIPPED
+    if args.reference or os.environ.get(ENV_VAR, "").strip():
+        reference, status = _reference(args)
+        if reference is None:
+            return status
+        chemin = reference.chemin
     if args.comite:
         from acv_xl.outputs.consolidation_result import date_of_label
 
@@ -233,7 +238,7 @@ def cmd_consolider(args) -> int:
     # The worker processes validate with the list the environment names, whatever their start
     # method (fork or spawn): the checked file is named there for the time of the command.
     before = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = str(reference.chemin)
+    os.environ[ENV_VAR] = str(chemin)
     try:
         return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
                               json_path=Path(args.json) if args.json else None, jobs=args.jobs,
@@ -494,9 +499,11 @@ def main(argv: list[str] | None = None, program: bool = False) -> int:
     as the program `acv-xl` itself (`run`), which then ends without Python's teardown."""
     _utf8_output()
     # pydantic scans every installed package's entry points for plugins (observability hooks) on
-    # its first model: ~20 ms of a `valider` run for nothing a command line uses. A user's own
-    # setting wins.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # its first model: ~20 ms of a `valider` run for nothing a command line uses, and imports
+    # `importlib.metadata` even when told not to scan (≈ 6–10 ms). A user's own setting wins.
+    from acv_xl.contract import pydantic_plugins
+
+    pydantic_plugins.disable()
     args = build_parser().parse_args(argv)
     status = _run(args)
     # the program's own command line (`run`), never a caller's: a script calling `main()` goes on

@@ -148,6 +148,114 @@ def test_commands_import_only_what_they_use(tmp_path, examples):
     assert "rich" in _imported_by("comparer", a, a, cwd=tmp_path)  # the text report does use it
 
 
+# what the batch's own process needs when the register knows most files: its workers read the
+# others (`consolidation._prepare_workers`: a single worker imports the reader itself)
+WARM_PARENT_NEVER = ("importlib.metadata", "python_calamine", "acv_xl.reading.source_file", "rich", "pandas",
+                     "openpyxl", "xml.sax", "http.client")
+
+
+def test_a_warm_consolidation_imports_and_reads_only_what_its_own_process_uses(tmp_path, examples):
+    """`consolider --registre` where the register knows 4 of the 6 files: the process that decodes
+    the register and writes the workbook imports neither the reader (its worker reads the 2 others)
+    nor `importlib.metadata` (pydantic's plugin search, `contract.pydantic_plugins`), and never
+    reads the national list (the worker checks the files against it)."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    for p in examples[:4]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    register = tmp_path / "registre.sqlite"
+    assert main(["consolider", str(folder), "-o", str(tmp_path / "c0.xlsx"), "--registre", str(register)]) == 1
+    for p in examples[4:]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    code = ("import contextlib, io, sys\nfrom acv_xl.cli import main\n"
+            "with contextlib.redirect_stderr(io.StringIO()) as said:\n    status = main(sys.argv[1:])\n"
+            "from acv_xl.contract import reference\n"
+            f"print(status, reference._load.cache_info().currsize, ' '.join(m for m in {WARM_PARENT_NEVER!r} "
+            "if m in sys.modules))\nprint(said.getvalue())")
+    proc = subprocess.run([sys.executable, "-c", code, "consolider", str(folder), "-o", str(tmp_path / "c.xlsx"),
+                           "--registre", str(register), "--jobs", "2"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    status, lists, *heavy = proc.stdout.split("\n", 1)[0].split()
+    assert (status, lists, heavy) == ("1", "0", [])
+    assert "(2 lus, 4 inchangés repris du registre)" in proc.stdout  # the case meant: a worker read 2 files
+
+
+def test_the_national_list_in_the_workers_is_the_one_checked_by_the_command(tmp_path, examples, monkeypatch):
+    """The list is read by the workers (the shipped one) or checked first by the command (a list of
+    the user's, through `--reference` or `ACV_XL_REFERENCE`): a bad list stops the command before any
+    file is read, whichever way it is named."""
+    from acv_xl.contract.reference import ENV_VAR, SHIPPED
+
+    bad = tmp_path / "liste.csv"
+    bad.write_text(SHIPPED.read_text(encoding="utf-8").replace(",62,", ",6X,", 1), encoding="utf-8")
+    out = tmp_path / "c.xlsx"
+    folder = str(examples[0].parent)
+    assert main(["consolider", folder, "-o", str(out), "--reference", str(bad)]) == 2
+    monkeypatch.setenv(ENV_VAR, str(bad))
+    assert main(["consolider", folder, "-o", str(out)]) == 2
+    assert not out.exists()
+    monkeypatch.delenv(ENV_VAR)
+    assert main(["consolider", folder, "-o", str(out), "--jobs", "1"]) == 1 and out.exists()
+    assert ENV_VAR not in os.environ  # given back as it was
+
+
+# ------------------------------------------------------------------ pydantic's plugin search
+def test_pydantic_takes_only_get_plugins_from_its_plugin_loader():
+    """`contract.pydantic_plugins` stands in for `pydantic.plugin._loader` with `get_plugins` alone:
+    pydantic must ask that module for nothing else (read in pydantic's source: a newer pydantic that
+    does fails here, not in a user's command)."""
+    import re
+
+    import pydantic
+
+    root = Path(pydantic.__file__).parent
+    uses = set()
+    for path in root.rglob("*.py"):
+        if path.name == "_loader.py" and path.parent.name == "plugin":
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if re.search(r"\b_loader\b", line) and not line.lstrip().startswith("#"):
+                uses.add((path.relative_to(root).as_posix(), line.strip()))
+    assert uses == {("plugin/_schema_validator.py", "from ._loader import get_plugins")}
+
+
+def _loader_state(code: str, env: dict[str, str]) -> list[str]:
+    script = ("import os, sys\nfrom acv_xl.contract import pydantic_plugins\npydantic_plugins.disable()\n"
+              + textwrap.dedent(code))
+    environ = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"} | env
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environ, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_a_model_is_built_without_importlib_metadata_and_plugins_stay_disabled():
+    state = _loader_state("""
+        from pydantic import BaseModel
+        class M(BaseModel):
+            x: int
+        assert M(x="3").x == 3  # a validator built (`create_schema_validator` asked for the plugins)
+        from pydantic.plugin._loader import get_plugins
+        print(os.environ["PYDANTIC_DISABLE_PLUGINS"], "importlib.metadata" in sys.modules, tuple(get_plugins()))
+    """, {})
+    assert state == ["__all__", "False", "()"]
+
+
+def test_a_user_setting_wins_and_plugins_wanted_again_are_pydantic_s_own():
+    """A user naming one plugin to disable keeps pydantic's search; plugins wanted again later in the
+    process (the variable removed) are looked for by pydantic's own loader, which then stays."""
+    assert _loader_state("""
+        print(os.environ["PYDANTIC_DISABLE_PLUGINS"], "pydantic.plugin._loader" in sys.modules)
+    """, {"PYDANTIC_DISABLE_PLUGINS": "logfire"}) == ["logfire", "False"]
+    assert _loader_state("""
+        from pydantic.plugin._loader import get_plugins
+        del os.environ["PYDANTIC_DISABLE_PLUGINS"]
+        plugins = get_plugins()
+        loader = sys.modules["pydantic.plugin._loader"]
+        print(type(plugins).__name__, hasattr(loader, "entry_points"), "importlib.metadata" in sys.modules)
+    """, {}) == ["dict_values", "True", "True"]
+
+
 def test_template_escapes_as_saxutils_did():
     from xml.sax.saxutils import escape
 
