@@ -1460,3 +1460,22 @@ def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, cap
     status = run_historique(tmp_path / "a\x1b[31m.sqlite", tmp_path / "e.xlsx")
     err = capsys.readouterr().err
     assert status == 2 and "registre introuvable" in err and "\x1b" not in err, err
+
+
+def test_the_rules_version_covers_each_summary_function_from_def_to_its_last_statement():
+    """`rules_version` takes the lines of the batch's summary functions from their code objects (no
+    tokenizer at each run): exactly `inspect.getsource`'s text (so the version is the one it gave),
+    but for blank and comment lines after the last statement, which change nothing."""
+    import inspect
+
+    from acv_xl.history import register as R
+
+    lines = Path(C.__file__).read_text(encoding="utf-8").splitlines(keepends=True)
+    for fn in (C.summarize, C._fill, C._identify, C._is_consolidation, C._text, C._date):
+        first, last = R._line_span(fn.__code__)
+        span, whole = "".join(lines[first - 1:last]), inspect.getsource(fn)
+        assert whole.startswith(span) and span.rstrip().endswith(lines[last - 1].rstrip())
+        assert all(not ln.strip() or ln.strip().startswith("#") for ln in whole[len(span):].splitlines())
+    # a nested function's, a comprehension's last line counts (`_fill` ends inside a call)
+    code = compile("def f(xs):\n    return [\n        x\n        for x in xs\n    ]\n", "m", "exec").co_consts[0]
+    assert R._line_span(code) == (1, 4)
