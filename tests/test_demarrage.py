@@ -181,7 +181,7 @@ def test_a_warm_consolidation_imports_and_reads_only_what_its_own_process_uses(t
     assert "(2 lus, 4 inchangés repris du registre)" in proc.stdout  # the case meant: a worker read 2 files
 
 
-def test_the_national_list_in_the_workers_is_the_one_checked_by_the_command(tmp_path, examples, monkeypatch):
+def test_the_national_list_in_the_workers_is_the_one_checked_by_the_command(tmp_path, examples, monkeypatch, capsys):
     """The list is read by the workers (the shipped one) or checked first by the command (a list of
     the user's, through `--reference` or `ACV_XL_REFERENCE`): a bad list stops the command before any
     file is read, whichever way it is named."""
@@ -192,8 +192,11 @@ def test_the_national_list_in_the_workers_is_the_one_checked_by_the_command(tmp_
     out = tmp_path / "c.xlsx"
     folder = str(examples[0].parent)
     assert main(["consolider", folder, "-o", str(out), "--reference", str(bad)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"acv-xl : le fichier de référence {bad} est invalide :") and "« 6X »" in said
     monkeypatch.setenv(ENV_VAR, str(bad))
     assert main(["consolider", folder, "-o", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(f"acv-xl : variable d'environnement {ENV_VAR} : le fichier de référence")
     assert not out.exists()
     monkeypatch.delenv(ENV_VAR)
     assert main(["consolider", folder, "-o", str(out), "--jobs", "1"]) == 1 and out.exists()
