@@ -6,7 +6,8 @@ A département has a handful of conventions: for most runs, starting the interpr
 forking the workers and ending the process are most of the time. Cases, each a new process
 (`python -m acv_xl …`, start-up and exit included):
 - `acv-xl --help`;
-- `valider EXEMPLE --format json`, one shipped example;
+- `valider EXEMPLE --format json`, one shipped example, then one holding findings (their schema
+  built: pydantic's validators, and its plugin search unless `contract.pydantic_plugins` stands in);
 - `consolider` of the 6 shipped examples, cold (no register);
 - `consolider --registre` of the same folder where the register knows 5 of them (warm: 1 read).
 Medians of wall and CPU time (the process and its workers) over interleaved rounds.
@@ -40,7 +41,7 @@ def run(tree: Path, args: list[str], before=None) -> tuple[float, float]:
     """Wall and CPU time of `python -m acv_xl ARGS…` with `tree` first on the path (run from a
     folder that holds no copy of the code: `-m` puts the current folder before PYTHONPATH)."""
     if before is not None:
-        before()
+        before(tree)
     env = {**os.environ, "PYTHONPATH": str(tree)}
     c0, t0 = _cpu_children(), time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "acv_xl", *args], env=env, cwd=tempfile.gettempdir(),
@@ -72,22 +73,29 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="acv-demarrage-"))
     try:
         examples = sorted(write_examples(work / "exemples"))
-        # the register of the first 5, recorded once; each warm run starts from a copy of it
+        from acv_xl.checks.validate import validate_file
+
+        with_findings = next(p for p in examples if validate_file(p).findings)
+        # the register of the first 5, recorded once by each copy of the code (another copy's rules
+        # version differs when its reading or checking code does: it would read all 6 again);
+        # each warm run starts from a copy of its own
         first5 = work / "cinq"
         first5.mkdir()
         for p in examples[:5]:
             shutil.copy(p, first5 / p.name)
-        recorded = work / "registre_5.sqlite"
-        run(ROOT, ["consolider", str(first5), "-o", str(work / "r.xlsx"), "--registre", str(recorded)])
+        recorded = {tree: work / f"registre_5_{i}.sqlite" for i, tree in enumerate(trees)}
+        for tree, register in recorded.items():
+            run(tree, ["consolider", str(first5), "-o", str(work / "r.xlsx"), "--registre", str(register)])
         cases = {
             "acv-xl --help": (["--help"], None),
             "valider (1 exemple, JSON)": (["valider", str(examples[0]), "--format", "json"], None),
+            "valider (1 exemple avec constats, JSON)": (["valider", str(with_findings), "--format", "json"], None),
             "consolider 6 exemples, à froid": (["consolider", str(work / "exemples"), "-o", str(work / "c.xlsx"),
                                                 "--remplacer"], None),
             "consolider --registre, 1 lu sur 6": (
                 ["consolider", str(work / "exemples"), "-o", str(work / "c.xlsx"), "--remplacer",
                  "--registre", str(work / "w.sqlite")],
-                lambda: shutil.copy(recorded, work / "w.sqlite")),
+                lambda tree: shutil.copy(recorded[tree], work / "w.sqlite")),
         }
         results: dict[tuple[str, Path], list[tuple[float, float]]] = {(c, t): [] for c in cases for t in trees}
         for r in range(args.rounds):
@@ -101,7 +109,7 @@ def main() -> None:
                 wall = statistics.median(w for w, _ in rows) * 1000
                 cpu = statistics.median(c for _, c in rows) * 1000
                 label = "cet arbre" if tree == ROOT else str(tree)
-                print(f"  {name:36s} {label:24s} {wall:7.0f} ms / {cpu:7.0f} ms")
+                print(f"  {name:40s} {label:24s} {wall:7.0f} ms / {cpu:7.0f} ms")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
