@@ -203,6 +203,20 @@ def cmd_comparer(args) -> int:
 
 
 def cmd_consolider(args) -> int:
+    prefetched = None
+    if args.registre and Path(args.registre).is_file():  # a register that may know the files
+        from acv_xl.outputs.consolidation_files import prefetch
+
+        # the files found and hashed by another process while this one imports the rest
+        prefetched = prefetch([Path(p) for p in args.chemins])
+    try:
+        return _consolider(args, prefetched)
+    finally:
+        if prefetched is not None:
+            prefetched.close()
+
+
+def _consolider(args, prefetched) -> int:
     from acv_xl.contract.reference import ENV_VAR, SHIPPED
     from acv_xl.outputs.consolidation import run_consolider
 
@@ -222,7 +236,7 @@ def cmd_consolider(args) -> int:
                  "exemple « Comité du 12/06/2026 » ou « Comité du 12 juin 2026 ») : la phase de chaque "
                  "convention est mesurée à la date de son prochain comité, sinon à la date du jour.", sys.stderr)
     options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs,
-               "par_financeur": Path(args.par_financeur) if args.par_financeur else None}
+               "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None
     if args.registre:
         from acv_xl.history.register import Register, RegisterError

@@ -203,6 +203,89 @@ def test_the_national_list_in_the_workers_is_the_one_checked_by_the_command(tmp_
     assert ENV_VAR not in os.environ  # given back as it was
 
 
+# ------------------------------------------------------------------ the files found ahead
+def _run_code(code: str, *args: str, cwd: Path) -> list[str]:
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split("\n")
+
+
+def test_the_files_found_ahead_are_those_the_consolidation_finds(tmp_path, examples):
+    """`prefetch` (another process) finds the same files as `discover` and the same size, date and
+    SHA-256 as `_identify`; asked for other paths, or for a path that does not exist, it gives
+    nothing (the consolidation then walks the folder itself and says what is wrong)."""
+    folder = tmp_path / "62"
+    (folder / "sous").mkdir(parents=True)
+    for p in examples[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "sous" / examples[3].name).write_bytes(examples[3].read_bytes())
+    (folder / "~$arras.xlsx").write_bytes(b"lock")
+    (folder / ".cache.xlsx").write_bytes(b"hidden")
+    (folder / "ancien.xls").write_bytes(b"refused, listed")
+    out = _run_code("""
+        import sys
+        from pathlib import Path
+        from acv_xl.outputs import consolidation_files as F
+        folder = Path(sys.argv[1])
+        ahead = F.prefetch([folder])
+        files, base, ids = ahead.result([folder])
+        ahead.close()
+        print((files, base) == F.discover([folder]), len(files))
+        print(ids == {str(f): F._identify(str(f)) for f in files})
+        other = F.prefetch([folder])
+        print(other.result([folder / "sous"]), other._pid)
+        other.close()
+        missing = F.prefetch([folder / "absent"])
+        print(missing.result([folder / "absent"]))
+        early = F.prefetch([folder])
+        early.close()  # never asked for: stopped, not waited for
+        print(early._pid, early._fd)
+    """, str(folder), cwd=tmp_path)
+    assert out[:5] == ["True 5", "True", "None None", "None", "None None"]
+
+
+def test_a_warm_consolidation_takes_the_files_and_digests_found_ahead(tmp_path, examples):
+    """`consolider --registre` with a register: the command's process neither walks the folder nor
+    hashes a file (done ahead by `prefetch` while it imports), and its outputs are those of the
+    same consolidation without it."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    for p in examples:
+        (folder / p.name).write_bytes(p.read_bytes())
+    register = tmp_path / "registre.sqlite"
+    assert main(["consolider", str(folder), "-o", str(tmp_path / "c0.xlsx"), "--registre", str(register)]) == 1
+    out = _run_code("""
+        import contextlib, io, shutil, sys
+        from acv_xl.outputs import consolidation as C
+        from acv_xl.outputs import consolidation_files as F
+        asked = []
+        discover, summaries = C.discover, C._summaries
+        C.discover = lambda *a, **k: asked.append("discover") or discover(*a, **k)
+        C._summaries = lambda *a: asked.append(len(a[4] or {})) or summaries(*a)
+        from acv_xl.cli import main
+        folder, register, out = sys.argv[1:4]
+        with contextlib.redirect_stderr(io.StringIO()):
+            shutil.copy(register, out + ".a.sqlite")
+            status = main(["consolider", folder, "-o", out + ".a.xlsx", "--json", out + ".a.json",
+                           "--registre", out + ".a.sqlite"])
+            F.prefetch = lambda paths: None  # the same, the process finding and hashing itself
+            shutil.copy(register, out + ".b.sqlite")
+            again = main(["consolider", folder, "-o", out + ".b.xlsx", "--json", out + ".b.json",
+                          "--registre", out + ".b.sqlite"])
+        print(status, again, asked)
+    """, str(folder), str(register), str(tmp_path / "c"), cwd=tmp_path)
+    assert out[0] == f"1 1 [{len(examples)}, 'discover', 0]"
+    a, b = (json.loads((tmp_path / f"c.{k}.json").read_text(encoding="utf-8")) for k in "ab")
+    assert {k: v for k, v in a.items() if k != "genere_le"} == {k: v for k, v in b.items() if k != "genere_le"}
+    with zipfile.ZipFile(tmp_path / "c.a.xlsx") as za, zipfile.ZipFile(tmp_path / "c.b.xlsx") as zb:
+        sheets = [n for n in za.namelist() if n.startswith("xl/worksheets/")]
+        assert sheets and all(za.read(n) == zb.read(n) for n in sheets)
+    with sqlite3.connect(tmp_path / "c.a.sqlite") as da, sqlite3.connect(tmp_path / "c.b.sqlite") as db:
+        query = "select chemin, taille, modifie_le, sha256, relu, etat, acv_id, compte, motif from fichiers order by id"
+        assert da.execute(query).fetchall() == db.execute(query).fetchall()
+
+
 # ------------------------------------------------------------------ pydantic's plugin search
 def test_pydantic_takes_only_get_plugins_from_its_plugin_loader():
     """`contract.pydantic_plugins` stands in for `pydantic.plugin._loader` with `get_plugins` alone:

@@ -168,10 +168,13 @@ def rules_version(version: str) -> str:
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
     # of the batch, only what builds a summary (its other changes leave the summaries as they are)
-    lines = Path(batch.__file__).read_bytes().splitlines(keepends=True)
+    sources: dict[str, list[bytes]] = {}
     for fn in (batch.summarize, batch._fill, batch._identify, batch._is_consolidation, batch._text, batch._date):
-        first, last = _line_span(fn.__code__)
-        h.update(b"".join(lines[first - 1:last]))
+        code = fn.__code__
+        if code.co_filename not in sources:
+            sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
+        first, last = _line_span(code)
+        h.update(b"".join(sources[code.co_filename][first - 1:last]))
     return f"{version}+{h.hexdigest()[:12]}"
 
 

@@ -49,6 +49,16 @@ from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
 from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.terminal import file_text, literal
+from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
+    EXTENSIONS,
+    EXTENSIONS_REFUSEES,
+    Prefetch,
+    UsageError,
+    _hidden,
+    _identify,
+    _resolved,
+    discover,
+)
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
 from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
     FEUILLES,
@@ -70,66 +80,8 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
 from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, is_derived_report
 from acv_xl.reading.provenance import produced_by
 
-EXTENSIONS = (".xlsx", ".xlsm")
-# Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
-EXTENSIONS_REFUSEES = (".xls", ".xlsb", ".ods")
 
-
-# ------------------------------------------------------------------ discovery
-class UsageError(Exception):
-    """Bad arguments or nothing to consolidate: a French message, exit status 2."""
-
-
-def _hidden(name: str, path: str | None = None) -> bool:
-    """Dot files, Excel lock files (`~$…`), and on Windows files with the « hidden » attribute."""
-    if name.startswith(".") or name.startswith("~$"):
-        return True
-    if path is not None and os.name == "nt":
-        try:
-            return bool(os.stat(path).st_file_attributes & 2)  # FILE_ATTRIBUTE_HIDDEN
-        except (OSError, AttributeError):
-            return False
-    return False
-
-
-def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[Path], Path]:
-    """The workbooks to consolidate (sorted, each once) and the base folder their paths are shown from.
-
-    Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
-    A file named explicitly is taken whatever its extension (the validator says why it is refused).
-    """
-    excluded = {Path(p).resolve() for p in exclude}
-    found: dict[Path, None] = {}
-    roots: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if not p.exists():
-            raise UsageError(f"chemin introuvable : {p}")
-        if p.is_dir():
-            roots.append(p.resolve())
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-                for name in sorted(filenames):
-                    if name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES) \
-                            and not _hidden(name, os.path.join(dirpath, name)):
-                        found.setdefault(_resolved(Path(dirpath, name)), None)
-        else:
-            roots.append(p.resolve().parent)
-            found.setdefault(_resolved(p), None)
-    files = sorted((f for f in found if f not in excluded), key=lambda f: str(f).lower())
-    base = Path(os.path.commonpath([str(r) for r in roots])) if roots else Path.cwd()
-    return files, base
-
-
-def _resolved(path: Path) -> Path:
-    """`path` resolved; a symbolic link that loops stays as it is (Python before 3.13 raises
-    RuntimeError): read later, it is said « illisible » with the system's reason, in French."""
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError):
-        return Path(os.path.abspath(path))
-
-
+# ------------------------------------------------------------------ discovery (`consolidation_files`)
 def _rel(path: Path, base: Path) -> str:
     """The file as shown (sheets, JSON, register, summary): `file_text`, whose escapes keep two
     names that are not UTF-8 apart (the batch tells files apart by this text)."""
@@ -162,28 +114,11 @@ def _text(v: Any) -> str | None:
     return s or None
 
 
-_CUSTOM_PART = b"docProps/custom.xml"
-
-
 def _is_consolidation(path: str) -> bool:
     """A report written by acv-xl (a previous consolidation saved in the folder, an annex…):
     marked in its content, so that it is listed but never read as a convention. The mark is read
     within a few kilobytes, whatever the file claims (`provenance.produced_by`)."""
     return produced_by(path) is not None
-
-
-def _identify(path: str) -> tuple[int, float, str, bool]:
-    """Size, modification time, SHA-256 of a file, and whether it holds a custom-property part."""
-    st = os.stat(path)
-    h = hashlib.sha256()
-    custom, tail = False, b""
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-            # a zip stores its part names as they are: without this one, no custom property
-            custom = custom or _CUSTOM_PART in tail + block[:len(_CUSTOM_PART)] or _CUSTOM_PART in block
-            tail = block[-len(_CUSTOM_PART):]
-    return st.st_size, st.st_mtime, h.hexdigest(), custom
 
 
 def summarize(path: str, rel: str) -> FileSummary:
@@ -550,17 +485,20 @@ class SummaryCache(Protocol):
 
 
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
-               progress: Callable[[int, int], None] | None) -> tuple[list[FileSummary], set[str]]:
+               progress: Callable[[int, int], None] | None,
+               identities: dict[str, tuple | None] | None = None) -> tuple[list[FileSummary], set[str]]:
     """Every file's summary, from `cache` when it knows the file's content, else read; and the
     relative paths of the files taken from the cache. The changed files are handed to the
-    workers first, and the known ones decoded while they read."""
+    workers first, and the known ones decoded while they read. `identities`: `_identify` of the
+    files already computed (`consolidation_files.prefetch`), by path."""
     if cache is None or cache.empty:
         return summarize_all(items, jobs=jobs, progress=progress), set()
     n = len(items)
     ids: dict[int, tuple[int, float, str]] = {}
+    identities = identities or {}
     for i, (path, _rel) in enumerate(items):
         try:
-            size, mtime, sha, _custom = _identify(path)
+            size, mtime, sha, _custom = identities.get(path) or _identify(path)
         except OSError:
             continue  # read below: the worker reports it as it would without a cache
         ids[i] = (size, mtime, sha)
@@ -612,13 +550,15 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                 jobs: int | None = None, progress: Callable[[int, int], None] | None = None,
                 replace: bool = False, cache: SummaryCache | None = None, comite: str | None = None,
                 sans_erreurs: bool = False, par_financeur: Path | None = None,
-                record: Callable[[ConsolidationResult], None] | None = None) -> ConsolidationResult:
+                record: Callable[[ConsolidationResult], None] | None = None,
+                prefetched: Prefetch | None = None) -> ConsolidationResult:
     """Consolidate the workbooks found under `paths` into `out` (and `json_path`).
 
     `replace`: the user's `--remplacer`; `cache`: summaries of files already read (the register);
     `comite`: the comité's label (its date, if it holds one, is the readiness date); `sans_erreurs`:
     count only the workbooks with no error; `par_financeur`: a folder for one extract per financeur;
-    `record`: called with the result once every output is written (the register records the run).
+    `record`: called with the result once every output is written (the register records the run);
+    `prefetched`: the files and their SHA-256 found ahead (`consolidation_files.prefetch`).
 
     Raises `UsageError` (French message) for bad arguments, an output the guard refuses
     (`output_guard.check_outputs`), when no workbook is found, or when `departement` matches no
@@ -645,7 +585,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         phases[name] = now - since[0]
         since[0] = now
 
-    files, base = discover(paths)
+    ahead = prefetched.result(paths) if prefetched is not None else None
+    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths)
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
@@ -659,7 +600,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans : {where}")
     items = [(str(f), _rel(f, base)) for f in files]
     lap("recherche")
-    summaries, reused = _summaries(items, cache, jobs, progress)
+    summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None)
     lap("lecture et contrôle")
     verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)
     if departement is not None and not any(v.compte for v in verdicts):
