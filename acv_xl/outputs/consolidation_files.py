@@ -153,8 +153,13 @@ def prefetch(paths: Sequence[Path]) -> Prefetch | None:
         return None
     try:
         r, w = os.pipe()
-        pid = os.fork()
     except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # no process left to the user (ulimit): done by the consolidation itself
+        os.close(r)
+        os.close(w)
         return None
     if pid == 0:  # the forked process: its result into the pipe, then gone without Python's exit
         status = 1
