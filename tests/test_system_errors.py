@@ -95,7 +95,7 @@ def test_consolider_says_in_french_why_a_file_could_not_be_opened(tmp_path, monk
     """CON-03 read « fichier inaccessible : Permission denied », as an internal error to report:
     the file is now illisible (STR-01) with the reason in French, the others consolidated."""
     from acv_xl.checks.rules.consolidation import judge
-    from acv_xl.outputs import consolidation
+    from acv_xl.outputs import consolidation, consolidation_files
 
     folder = tmp_path / "dossier"
     shutil.copytree(EXEMPLES, folder)
@@ -108,7 +108,8 @@ def test_consolider_says_in_french_why_a_file_could_not_be_opened(tmp_path, monk
                 raise OSError(number, os.strerror(number), str(path))
             return real_open(path, *args, **kwargs)
 
-        monkeypatch.setattr(consolidation, "open", refused, raising=False)
+        # `_identify`, which opens the file first, lives in `consolidation_files`
+        monkeypatch.setattr(consolidation_files, "open", refused, raising=False)
         summaries[errno.errorcode[number]] = consolidation.summarize(str(folder / "arras.xlsx"), "arras.xlsx")
     reasons = {"boucle.xlsx": errno.ELOOP, folder.name: errno.EISDIR,
                "EACCES": errno.EACCES, "EIO": errno.EIO, "EMFILE": errno.EMFILE}
