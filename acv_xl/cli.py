@@ -86,8 +86,12 @@ def _os_failure(exc: OSError) -> str:
     from acv_xl.contract.system_errors import os_error_text
     from acv_xl.reading.errors import file_text
 
-    where = f" : {file_text(exc.filename)}" if exc.filename else ""
-    return f"fichier inaccessible{where} ({os_error_text(exc)})."
+    if exc.filename:
+        return f"fichier inaccessible : {file_text(exc.filename)} ({os_error_text(exc)})."
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
+        return f"fichier inaccessible ({os_error_text(exc)})."
+    # no file named and none at fault: a process that could not be started, memory…
+    return f"le système a refusé l'opération ({os_error_text(exc)})."
 
 
 def _fail(message: str, status: int = 2) -> int:
