@@ -86,8 +86,12 @@ def _os_failure(exc: OSError) -> str:
     from acv_xl.contract.system_errors import os_error_text
     from acv_xl.reading.errors import file_text
 
-    where = f" : {file_text(exc.filename)}" if exc.filename else ""
-    return f"fichier inaccessible{where} ({os_error_text(exc)})."
+    if exc.filename:
+        return f"fichier inaccessible : {file_text(exc.filename)} ({os_error_text(exc)})."
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
+        return f"fichier inaccessible ({os_error_text(exc)})."
+    # no file named and none at fault: a process that could not be started, memory…
+    return f"le système a refusé l'opération ({os_error_text(exc)})."
 
 
 def _fail(message: str, status: int = 2) -> int:
@@ -359,10 +363,14 @@ _REFERENCE_HELP = ("liste des communes ACV plus récente que la liste nationale 
                    "format ; défaut : la variable d'environnement ACV_XL_REFERENCE, sinon la liste livrée")
 
 
-def _replace_option(s: argparse.ArgumentParser) -> None:
+def _replace_option(s: argparse.ArgumentParser, convention: bool = False) -> None:
+    # as `output_guard` decides: a report replaces one of its own kind without the option, a
+    # convention workbook (`convention`: modele, exemples, valider --annoter) replaces nothing
     s.add_argument("--remplacer", action="store_true",
-                   help="écrase un fichier de sortie existant qui n'est pas un rapport produit par acv-xl "
-                        "(sans cette option, un classeur de convention n'est jamais remplacé)")
+                   help="écrase un fichier de sortie existant, quel qu'il soit (sans cette option, aucun fichier "
+                        "existant n'est remplacé, pas même un rapport produit par acv-xl)" if convention else
+                        "écrase un fichier de sortie existant qui n'est pas un rapport de même sorte produit par "
+                        "acv-xl (sans cette option, un classeur de convention n'est jamais remplacé)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -377,12 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("modele", help="écrit le modèle de classeur vierge", description="Écrit le modèle de classeur ACV vierge (feuilles, tableaux, listes, formules, financeurs de référence).")
     s.add_argument("sortie", metavar="SORTIE.xlsx", help="fichier à écrire")
-    _replace_option(s)
+    _replace_option(s, convention=True)
     s.set_defaults(func=cmd_modele)
 
     s = sub.add_parser("exemples", help="écrit les classeurs de démonstration du Pas-de-Calais", description="Écrit un classeur par convention ACV du Pas-de-Calais, sous son identité réelle (liste nationale ACV) et avec des montants fictifs, certains sans erreur, d'autres avec des erreurs typiques.")
     s.add_argument("dossier", metavar="DOSSIER", help="dossier de sortie (créé s'il n'existe pas ; son dossier parent doit exister)")
-    _replace_option(s)
+    _replace_option(s, convention=True)
     s.set_defaults(func=cmd_exemples)
 
     s = sub.add_parser("valider", help="valide un ou plusieurs classeurs", description="Valide les classeurs et affiche un rapport. Statut de sortie : 0 sans erreur, 1 au moins une erreur, 2 fichier inutilisable.")
@@ -390,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("texte", "json"), default="texte", help="format du rapport (défaut : texte)")
     s.add_argument("--annoter", metavar="SORTIE.xlsx", help="écrit une copie annotée (feuille Contrôles remplie, cellules fautives surlignées) sans toucher au fichier d'origine")
     s.add_argument("--reference", metavar="FICHIER.csv", help=_REFERENCE_HELP)
-    _replace_option(s)
+    _replace_option(s, convention=True)
     s.set_defaults(func=cmd_valider)
 
     s = sub.add_parser("annexe", help="génère l'annexe de la convention ou de l'avenant", description="Génère l'annexe de la convention, ou de l'avenant avec --depuis (classeur prêt à imprimer, et PDF avec --pdf). Refuse une convention qui a des erreurs, sauf avec --brouillon.")

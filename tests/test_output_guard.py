@@ -237,6 +237,26 @@ def test_the_guard_replaces_a_report_only_for_a_report_of_its_kind(tmp_path, kin
         Output(path, (".xlsx",), "-o", "")
 
 
+def test_the_help_of_remplacer_says_what_each_command_replaces_without_it():
+    """`--remplacer`'s help says what the guard decides: a command writing a convention workbook
+    replaces no existing file without it, not even a report of acv-xl (never « a file that is not a
+    report », which would promise the report replaced); a command writing a report replaces one
+    of its own kind only."""
+    import argparse
+
+    from acv_xl.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+    def help_of(command: str) -> str:
+        return next(a.help for a in commands[command]._actions if "--remplacer" in a.option_strings)
+
+    for command in ("modele", "exemples", "valider"):  # CONVENTION_WORKBOOK
+        assert "aucun fichier existant n'est remplacé, pas même un rapport produit par acv-xl" in help_of(command)
+    for command in ("annexe", "comparer", "consolider", "historique"):  # a report of their own kind
+        assert "pas un rapport de même sorte produit par acv-xl" in help_of(command), command
+
+
 def _lying_custom_part(path: Path, real_size: int) -> Path:
     """A zip whose docProps/custom.xml says 400 bytes in its headers but inflates to `real_size`."""
     body = (b'<Properties><property name="acv_xl"><vt:lpwstr>acv-xl consolidation</vt:lpwstr></property>'

@@ -1462,6 +1462,36 @@ def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, cap
     assert status == 2 and "registre introuvable" in err and "\x1b" not in err, err
 
 
+def test_the_rules_version_changes_with_what_fill_takes_outside_its_own_lines(monkeypatch):
+    """`_fill` builds a summary with `_filled` and the fields named by `_ACTION_ATTRS`/`_LINE_ATTRS`,
+    outside its own lines: a change to any of them (two fields swapped, empty rows kept) changes
+    the summaries, so it must change the rules' version — else a warm run reuses summaries a cold
+    run would no longer make."""
+    from operator import attrgetter
+
+    from acv_xl.history import register as R
+
+    def version() -> str:
+        R.rules_version.cache_clear()
+        return R.rules_version("1.0")
+
+    before = version()
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(C, "_ACTION_ATTRS", attrgetter("numero", "axe", "intitule", "maitre_ouvrage", "maturite",
+                                                     "cout_total"))
+            assert version() != before
+        with monkeypatch.context() as m:
+            m.setattr(C, "_LINE_ATTRS", attrgetter("numero"))
+            assert version() != before
+        with monkeypatch.context() as m:
+            m.setattr(C, "_filled", lambda lignes, first: list(lignes))
+            assert version() != before
+        assert version() == before
+    finally:
+        R.rules_version.cache_clear()
+
+
 def test_the_rules_version_covers_each_summary_function_from_def_to_its_last_statement():
     """`rules_version` takes the lines of the batch's summary functions from their code objects (no
     tokenizer at each run): exactly `inspect.getsource`'s text (so the version is the one it gave),

@@ -162,6 +162,24 @@ def test_a_system_error_out_of_a_command_is_said_in_french(monkeypatch, capsys):
         assert ("registre.sqlite" in err) == (exc.filename is not None)
 
 
+def test_a_system_error_naming_no_file_is_not_said_a_file_inaccessible(monkeypatch, capsys):
+    """An OSError that names no file and is no file's fault (the reading processes could not be
+    started: too many processes, no memory): the system's reason in French, never « fichier
+    inaccessible » (the user would look for a file)."""
+    from acv_xl import cli
+
+    for exc in (BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable"),
+                OSError(errno.ENOMEM, "Cannot allocate memory")):
+        def boom(args, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(cli, "cmd_modele", boom)
+        monkeypatch.delenv("ACV_XL_DEBUG", raising=False)
+        assert cli.main(["modele", "m.xlsx"]) == 2
+        err = english_free(capsys.readouterr().err)
+        assert err == f"acv-xl : le système a refusé l'opération ({os_error_text(exc)}).\n", err
+
+
 def test_the_register_and_the_token_file_say_why_in_french(tmp_path, monkeypatch):
     from acv_xl.history.register import Register, RegisterError
     from udfs.server_config import ConfigError, Tokens

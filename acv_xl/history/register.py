@@ -169,12 +169,15 @@ def rules_version(version: str) -> str:
         h.update(p.read_bytes())
     # of the batch, only what builds a summary (its other changes leave the summaries as they are)
     sources: dict[str, list[bytes]] = {}
-    for fn in (batch.summarize, batch._fill, batch._identify, batch._is_consolidation, batch._text, batch._date):
+    for fn in (batch.summarize, batch._fill, batch._identify, batch._is_consolidation, batch._text, batch._date,
+               batch._filled):
         code = fn.__code__
         if code.co_filename not in sources:
             sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
         first, last = _line_span(code)
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
+    # and the fields `_fill` takes of each action and line, named outside it (their order is the summary's)
+    h.update(repr((batch._ACTION_ATTRS, batch._LINE_ATTRS)).encode())
     return f"{version}+{h.hexdigest()[:12]}"
 
 
