@@ -323,3 +323,59 @@ def test_historique_refuses_a_register_whose_numbers_are_text(tmp_path, examples
     err = capsys.readouterr().err
     assert f"inutilisable (la colonne « {column} » de la table « {table} » contient autre chose qu'un nombre)" in err
     assert not (tmp_path / "evolution.xlsx").exists()
+
+
+# ------------------------------------------------------------------ the summaries as SQLite keeps them
+# `lookup_all` reads them as their UTF-8 bytes (msgspec's own input): the same as reading them as text.
+@pytest.mark.parametrize("value", ["blob", "integer"])
+def test_a_summary_that_is_not_text_in_the_register_makes_the_file_be_read_again(tmp_path, examples, value):
+    folder, reg = _recorded(tmp_path, examples)
+    con = sqlite3.connect(reg)
+    aid = con.execute("SELECT MIN(id) FROM analyses").fetchone()[0]
+    with con:
+        con.execute("UPDATE analyses SET resume = " + ("CAST(resume AS BLOB)" if value == "blob" else "42")
+                    + " WHERE id = ?", (aid,))
+    con.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
+    assert len(warm.reused) == len(examples) - 1
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
+
+
+def test_a_summary_that_is_not_utf8_makes_the_register_damaged_as_sqlite_says(tmp_path, examples):
+    """Text that is not UTF-8 (written by another tool): the register is reported damaged, with
+    SQLite's words for the first such summary in the order of the ids, never the file read again."""
+    folder, reg = _recorded(tmp_path, examples)
+    con = sqlite3.connect(reg)
+    ids = [r[0] for r in con.execute("SELECT id FROM analyses ORDER BY id")]
+    with con:  # two summaries broken: the first in the order of the ids is the one reported
+        for aid, cut in ((ids[2], "ACV"), (ids[1], "format")):
+            con.execute(f"UPDATE analyses SET resume = CAST(replace(CAST(resume AS BLOB), CAST('{cut}' AS BLOB), "
+                        "X'ff') AS TEXT) WHERE id = ?", (aid,))
+    with pytest.raises(sqlite3.OperationalError) as exc:  # what reading them as text raises
+        con.execute("SELECT resume FROM analyses WHERE version_regles = ? ORDER BY id",
+                    (R.rules_version(__version__),)).fetchall()
+    con.close()
+    expected = str(R.damaged_error(f"« {reg} »", R.sqlite_why(exc.value)))
+    with R.Register.open(reg, __version__) as r:
+        shas = [s for (s,) in r.con.execute("SELECT sha256 FROM analyses")]
+        with pytest.raises(R.RegisterError) as raised:
+            r.lookup_all(shas)
+    assert str(raised.value) == expected
+
+
+def test_a_register_keeping_its_text_as_utf16_gives_the_cold_summaries(tmp_path, examples):
+    folder, reg = _recorded(tmp_path, examples)
+    old = sqlite3.connect(reg)
+    utf16 = tmp_path / "utf16.sqlite"
+    new = sqlite3.connect(utf16)
+    new.execute("PRAGMA encoding = 'UTF-16le'")
+    new.executescript(";\n".join(old.iterdump()))
+    for pragma in ("user_version", "application_id"):
+        new.execute(f"PRAGMA {pragma} = {old.execute(f'PRAGMA {pragma}').fetchone()[0]}")
+    new.commit()
+    assert new.execute("PRAGMA encoding").fetchone()[0] == "UTF-16le"
+    old.close()
+    new.close()
+    warm, cold = _warm_and_cold(tmp_path, folder, utf16, jobs=1)
+    assert warm.reused == {p.name for p in folder.iterdir()}  # none read again
+    assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]

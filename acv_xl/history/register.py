@@ -246,6 +246,7 @@ _PER_RUN = ("path", "rel", "size", "mtime")  # where the file lies and when it w
 # unusable (`forbid_unknown_fields`), never silently lost (tests/test_register_reading.py checks it)
 _STORED = tuple(fl.name for fl in dataclasses.fields(FileSummary) if fl.name not in _PER_RUN)
 _FORMAT_2 = '{"format":2,'
+_FORMAT_2_UTF8 = _FORMAT_2.encode()
 _encoder = msgspec.json.Encoder()
 
 
@@ -261,10 +262,13 @@ def dump_summary(f: FileSummary) -> str:
     return _encoder.encode(d).decode()  # TEXT in SQLite (a BLOB would not be JSON to its tools)
 
 
-def load_summary(text: str, path: str = "", rel: str = "") -> FileSummary:
-    """The summary stored as `text` (either form). Raises ValueError, TypeError, KeyError or
-    AttributeError when it cannot be used (edited by hand, damaged): the file is then read again."""
-    if not text.startswith(_FORMAT_2):
+def load_summary(text: str | bytes, path: str = "", rel: str = "") -> FileSummary:
+    """The summary stored as `text` (either form; or its UTF-8 bytes, msgspec's own input). Raises
+    ValueError, TypeError, KeyError or AttributeError when it cannot be used (edited by hand,
+    damaged, not UTF-8): the file is then read again."""
+    if isinstance(text, bytes) and not text.startswith(_FORMAT_2_UTF8):
+        text = text.decode("utf-8")  # the tagged form is decoded by `json`, from text
+    if not text.startswith(_FORMAT_2 if isinstance(text, str) else _FORMAT_2_UTF8):
         return _load_tagged(text, path, rel)
     summary = FileSummary(path=path, rel=rel, **msgspec.structs.asdict(_decoder().decode(text)))
     _check_amounts(summary)
@@ -529,23 +533,58 @@ class Register:
         """The summaries recorded for these contents with these rules (still true today), by SHA-256
         (one query per 500); an unreadable one (edited by hand) is left out: its file is read again."""
         wanted = sorted(set(sha256s))
-        latest: dict[str, tuple[int, str]] = {}
+        # The summaries as their UTF-8 bytes (a tenth of the decoding: no text made, then encoded again
+        # for msgspec), not in SQLite's order of ids (it would sort them, summaries and all). What this
+        # changes nowhere: a value that is not text is not used (as before: not a `str`), and one that
+        # is not UTF-8 still makes the register damaged (`_not_utf8`), found as the ordered query found it.
+        utf8 = self._utf8()
+        resume = "CASE typeof(resume) WHEN 'text' THEN CAST(resume AS BLOB) END" if utf8 else "resume"
+        kind = bytes if utf8 else str
+        latest: dict[str, tuple[int, int, Any]] = {}  # sha256 → (its chunk, id, summary)
+        unchecked: list[tuple[int, int, bytes]] = []  # (chunk, id, bytes) that msgspec did not decode
         with self._reading():
             for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
                 chunk = wanted[i:i + 500]
-                for sha, aid, resume in self.con.execute(
-                        "SELECT sha256, id, resume FROM analyses WHERE version_regles = ? AND (valable_jusqu_au IS NULL "
-                        f"OR valable_jusqu_au >= ?) AND sha256 IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                for sha, aid, value in self.con.execute(
+                        f"SELECT sha256, id, {resume} FROM analyses WHERE version_regles = ? AND (valable_jusqu_au "
+                        f"IS NULL OR valable_jusqu_au >= ?) AND sha256 IN ({','.join('?' * len(chunk))})",
                         (self.version_regles, self.today, *chunk)):
-                    latest[sha] = (aid, resume)  # the last one recorded wins
+                    row = (i, aid, value)
+                    if (before := latest.get(sha)) is None or aid > before[1]:  # the last one recorded wins
+                        row, latest[sha] = before, row
+                    if utf8 and row is not None and row[2] is not None:
+                        unchecked.append(row)
         out: dict[str, FileSummary] = {}
-        for sha, (aid, resume) in latest.items():
+        known: dict[str, int] = {}
+        for sha, (i, aid, value) in latest.items():
             try:
-                out[sha] = load_summary(resume)
+                if type(value) is not kind:  # not text in the register
+                    continue
+                out[sha] = load_summary(value)
             except (ValueError, TypeError, KeyError, AttributeError):
+                if utf8:
+                    unchecked.append((i, aid, value))
                 continue  # an unreadable summary (edited by hand): the file is simply read again
-            self._known[sha] = aid
+            known[sha] = aid
+        if unchecked:
+            self._not_utf8(unchecked)
+        self._known.update(known)
         return out
+
+    def _utf8(self) -> bool:
+        """Whether the register keeps its text as UTF-8 (SQLite's default; UTF-16 if made so by hand)."""
+        with self._reading():
+            return self.con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+
+    def _not_utf8(self, unchecked: list[tuple[int, int, bytes]]) -> None:
+        """Raise, as reading it as text does, for the first summary (in the order of the chunks, then of
+        the ids) that is not UTF-8 (a summary msgspec decoded is UTF-8: it checks every string)."""
+        for _chunk, aid, value in sorted(unchecked, key=lambda u: u[:2]):
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                with self._reading():  # SQLite's own error, and so the register's message
+                    self.con.execute("SELECT resume FROM analyses WHERE id = ?", (aid,)).fetchall()
 
     def lookup(self, sha256: str) -> FileSummary | None:
         """The summary recorded for this content with these rules (still true today), or None."""
