@@ -361,6 +361,7 @@ def test_a_summary_that_is_not_utf8_makes_the_register_damaged_as_sqlite_says(tm
         with pytest.raises(R.RegisterError) as raised:
             r.lookup_all(shas)
     assert str(raised.value) == expected
+    assert "texte illisible (autre encodage que l'UTF-8)" in expected and "decode" not in expected  # French
 
 
 def test_a_register_keeping_its_text_as_utf16_gives_the_cold_summaries(tmp_path, examples):

@@ -701,6 +701,8 @@ _SQLITE_WHY = {  # SQLite's own words, in French
     "attempt to write a readonly database": "fichier en lecture seule",
     "disk I/O error": "erreur de lecture ou d'écriture sur le disque",
     "database or disk is full": "disque plein",
+    # a text column written by another tool in another encoding
+    "Could not decode to UTF-8": "texte illisible (autre encodage que l'UTF-8), écrit par un autre outil",
 }
 
 
