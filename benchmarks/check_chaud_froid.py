@@ -4,8 +4,7 @@ Usage: `.venv/bin/python benchmarks/check_chaud_froid.py DOSSIER [REGISTRE.sqlit
 
 The folder is consolidated without a register (cold); then into a new register, and again from it
 (every file taken from the register); then, for each register given (copied first: it is never
-modified, e.g. the benchmark's register recorded before some files changed, or one written by an
-earlier version of acv-xl), from that register. Every `FileSummary` of each warm run must equal the
+modified, e.g. the benchmark's register recorded before some files changed), from that register. Every `FileSummary` of each warm run must equal the
 cold run's, field by field, with its values' types (`repr`). The same check on the shipped
 examples is a test (`tests/test_register_reading.py`); this one runs on a département's 1,000
 files, too slow for the suite.

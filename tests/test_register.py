@@ -7,6 +7,7 @@ Expected values are computed independently of the code under test: the consolida
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -37,7 +38,6 @@ from acv_xl.history import register as R
 from acv_xl.outputs import consolidation as C
 from acv_xl.outputs.consolidation_result import AVANCEE, EN_COURS, MOINS_PRETE, preparation
 from acv_xl.outputs.consolidation_workbook import Feuille, H
-from test_register_reading import _tagged  # the form a register held before format 2
 
 ROOT = Path(__file__).resolve().parents[1]
 ACV_XL = [sys.executable, "-m", "acv_xl"]
@@ -1345,12 +1345,10 @@ def test_con05_points_at_the_financeur_cell_even_with_the_columns_moved(tmp_path
         got = _con05_cells(js)
         assert [(s, c) for _, s, c in got] == [(where["sheet"], where["cell"])], (run, got)
         assert openpyxl.load_workbook(folder / "deplace.xlsx")[got[0][1]][got[0][2]].value == "XYZ"
-    # a summary recorded without `financeur_col` (an older register): the template's column
+    # a summary whose `financeur_col` is empty (the Financeur column where the template puts it)
     s = C.summarize(str(folder / "deplace.xlsx"), "deplace.xlsx")
     assert s.financeur_col == where["cell"].rstrip("0123456789")
-    d = json.loads(_tagged(s))  # the form stored before format 2, when the field did not exist
-    del d["financeur_col"]
-    old = R.load_summary(json.dumps(d))
+    old = dataclasses.replace(s, financeur_col="")
     row = where["cell"].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     assert [f.cellule for f in judge([old])[0].findings if f.code == "CON-05"] == [f"B{row}"]
 

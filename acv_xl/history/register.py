@@ -13,7 +13,9 @@ Choices:
 - The summary itself is kept as JSON, each field in its own type (format 2, below), decoded by
   msgspec against the declared types: read back exactly and fast, and never `pickle` (a register
   received from elsewhere must not run code, nor crash the process: a summary that does not fit
-  its types is not used, the file is read again). The tagged JSON of earlier versions is still read.
+  its types is not used, the file is read again). A summary in any other form (the tagged JSON
+  acv-xl wrote before format 2) is not used either: it was recorded under another rules version,
+  which no lookup matches (`rules_version` digests the code that made it).
 - One rule looks at « today » when a workbook has no comité date (DIA-04, the end of the
   initialisation phase): an analysis made before that end is reused until that day only
   (`valid_until`).
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -199,7 +200,7 @@ def _line_span(code) -> tuple[int, int]:
 # The stored form (format 2): the summary's fields as a JSON object, `"format": 2` first, each value
 # in its own JSON type — amounts as exact decimal text ("310000.00"), dates as ISO text — read back
 # by a decoder that knows every field's type (msgspec), so that no Python function runs per value:
-# a warm run decodes 990 summaries, 30 000 lines, in half the time of the tagged form below. A
+# a warm run decodes 990 summaries, 30 000 lines, in half the time of the tagged form it replaced. A
 # value that does not have its declared type makes the summary unusable: the file is read again.
 _S = str | None
 # LINE_FIELDS: numero, intitule, axe, financeur, dispositif, nature, annee (a year, or the text
@@ -263,13 +264,11 @@ def dump_summary(f: FileSummary) -> str:
 
 
 def load_summary(text: str | bytes, path: str = "", rel: str = "") -> FileSummary:
-    """The summary stored as `text` (either form; or its UTF-8 bytes, msgspec's own input). Raises
-    ValueError, TypeError, KeyError or AttributeError when it cannot be used (edited by hand,
-    damaged, not UTF-8): the file is then read again."""
-    if isinstance(text, bytes) and not text.startswith(_FORMAT_2_UTF8):
-        text = text.decode("utf-8")  # the tagged form is decoded by `json`, from text
+    """The summary stored as `text` (or its UTF-8 bytes, msgspec's own input). Raises ValueError or
+    TypeError when it cannot be used (edited by hand, damaged, of another form): the file is then
+    read again."""
     if not text.startswith(_FORMAT_2 if isinstance(text, str) else _FORMAT_2_UTF8):
-        return _load_tagged(text, path, rel)
+        raise ValueError("résumé d'une autre forme que le format 2")
     summary = FileSummary(path=path, rel=rel, **msgspec.structs.asdict(_decoder().decode(text)))
     _check_amounts(summary)
     return summary
@@ -298,41 +297,6 @@ def _check_amounts(f: FileSummary) -> None:
     for d in amounts:
         if isinstance(d, Decimal):
             _amount(d)
-
-
-# The tagged form, written before format 2 and still read: amounts and dates as
-# one-key objects, turned back into values by a hook called for every JSON object.
-_D, _DATE, _DT = "\x00d", "\x00date", "\x00dt"  # tags no workbook text can hold (XML forbids U+0000)
-
-
-def _dec(d: dict) -> Any:
-    if len(d) == 1:
-        if (v := d.get(_D)) is not None:
-            return _amount(Decimal(v))
-        if (v := d.get(_DATE)) is not None:
-            return date.fromisoformat(v)
-        if (v := d.get(_DT)) is not None:
-            return datetime.fromisoformat(v)
-    return d
-
-
-def _load_tagged(text: str, path: str = "", rel: str = "") -> FileSummary:
-    try:
-        d = json.loads(text, object_hook=_dec)
-    except (RecursionError, ArithmeticError):  # nested past Python's limit, an amount « abc »:
-        raise ValueError("résumé illisible") from None  # damaged, not a reason to stop the run
-    d["communes"] = tuple(d["communes"])
-    for k in ("lines", "findings", "actions"):
-        d[k] = tuple(map(tuple, d[k]))
-    d["cells"] = {k: tuple(v) for k, v in d["cells"].items()}
-    if d["totaux"] is not None:
-        d["totaux"] = Totaux(**d["totaux"])
-    # no type was checked above: the summary is held to format 2's declared types (a text amount
-    # would be summed, a list of years compared), as an older register may come from anyone
-    try:
-        return load_summary(dump_summary(FileSummary(path=path, rel=rel, **d)), path, rel)
-    except msgspec.EncodeError:
-        raise ValueError("résumé illisible") from None
 
 
 _STATUT = LINE_FIELDS.index("statut")
