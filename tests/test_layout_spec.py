@@ -86,3 +86,23 @@ def test_no_header_written_twice_in_code():
             if f'"{h}"' in text or f"'{h}'" in text:
                 offenders.append((p.name, h))
     assert not offenders, offenders
+
+
+
+def test_a_columns_position_gives_its_header_cell_in_the_template():
+    """`Table.position`, the one computation of where a column sits (the template's data validation,
+    a table-level finding's cell, CON-05's template column): each header is found there in the
+    shipped template."""
+    import openpyxl
+
+    from acv_xl.checks.rules.consolidation import TEMPLATE_FINANCEUR_COL
+    from acv_xl.reading.source import col_letter, parse_a1
+
+    wb = openpyxl.load_workbook(Path(__file__).parents[1] / "workbooks" / "modele_acv.xlsx")
+    for table in layout.TABLES:
+        row, col = parse_a1(table.anchor)
+        for c in table.columns:
+            assert wb[table.sheet].cell(row, col + table.position(c.attr)).value == c.header, (table.name, c.attr)
+    row, col = parse_a1(layout.T_FINANCEMENTS.anchor)
+    assert wb[layout.T_FINANCEMENTS.sheet][f"{TEMPLATE_FINANCEUR_COL}{row}"].value == \
+        layout.T_FINANCEMENTS.header("financeur")

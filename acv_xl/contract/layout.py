@@ -210,6 +210,10 @@ class Table:
     def header(self, attr: str) -> str:
         return self.column(attr).header
 
+    def position(self, attr: str) -> int:
+        """The column's place in the table, 0 for the first (its letter: the anchor's column + this)."""
+        return self.columns.index(self.column(attr))
+
     @property
     def headers(self) -> tuple[str, ...]:
         return tuple(c.header for c in self.columns)

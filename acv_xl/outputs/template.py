@@ -301,7 +301,7 @@ _TYPED: dict[Kind, tuple[dict, str]] = {
 def reference_range(table: Table, attr: str) -> str:
     """`'Sheet'!$A$4:$A$303`: the cells of a column of `table`, with room for rows users add."""
     hr, hc = parse_a1(table.anchor)
-    col = col_letter(hc + [x.attr for x in table.columns].index(attr))
+    col = col_letter(hc + table.position(attr))
     return f"{quote_sheet(table.sheet)}!${col}${hr + 1}:${col}${hr + VALIDATION_ROWS}"
 
 

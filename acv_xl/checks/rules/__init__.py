@@ -555,7 +555,7 @@ def table_cell(conv: Convention, table: Table, attr: str | None = None) -> tuple
         r1, c1, _, _ = parse_range(rng)
     else:
         r1, c1 = parse_a1(table.anchor)
-    col = c1 + ([c.attr for c in table.columns].index(attr) if attr else 0)
+    col = c1 + (table.position(attr) if attr else 0)
     return sheet, a1(r1 + 1, col)
 
 

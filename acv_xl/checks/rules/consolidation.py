@@ -45,7 +45,7 @@ FINDING_FIELDS = ("code", "gravite", "feuille", "cellule", "action", "message", 
 ACTION_FIELDS = ("numero", "intitule", "axe", "maitre_ouvrage", "maturite", "cout_total")
 # The Financeur column's letters where the template puts it (`FileSummary.financeur_col` otherwise).
 TEMPLATE_FINANCEUR_COL = col_letter(parse_a1(layout.T_FINANCEMENTS.anchor)[1]
-                                    + [c.attr for c in layout.T_FINANCEMENTS.columns].index("financeur"))
+                                    + layout.T_FINANCEMENTS.position("financeur"))
 
 
 @dataclass
