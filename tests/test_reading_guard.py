@@ -365,6 +365,21 @@ def test_the_shared_text_cost_ends_a_string_where_calamine_does():
     assert source_file._shared_text_cost(xml, sst) >= 5000
 
 
+def test_a_long_part_name_is_not_kept_between_runs(tmp_path):
+    """The names of the parts calamine is not handed are memoised for the next workbooks, but not a
+    name of 60,000 bytes (a zip allows it): 1,024 of them would stay in `acv-xl serveur` for months."""
+    good = _good(tmp_path)
+    long_named = tmp_path / "nom_long.xlsx"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(long_named, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in zin.infolist():
+            z.writestr(info.filename, zin.read(info))
+        z.writestr("docProps/" + "a" * 60_000 + ".xml", b"<x/>")
+    read_file(good)
+    kept = source_file._left_out.cache_info().currsize
+    assert read_file(long_named).fichier
+    assert source_file._left_out.cache_info().currsize == kept
+
+
 # A long shared string cut, for a search, into short gaps by what is no end of a string for calamine:
 # "si>" in its text (a `>` needs no escape there), `</si>` in CDATA, a comment, a processing
 # instruction or an attribute value (calamine accepts a `<` there), or strings nested in it (calamine

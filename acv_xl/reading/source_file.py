@@ -744,7 +744,11 @@ _CALAMINE_NAMES = ("sharedstrings.xml", "styles.xml", "workbook.xml", "workbook.
 
 
 def _not_for_calamine(name: str) -> bool:
-    return _left_out(name, _NOT_FOR_CALAMINE)
+    # a part's name may hold 65,535 bytes: only those of ordinary length are kept (`acv-xl serveur` runs for months)
+    return _left_out(name, _NOT_FOR_CALAMINE) if len(name) <= _NAME_KEPT_MAX else _left_out.__wrapped__(name, _NOT_FOR_CALAMINE)
+
+
+_NAME_KEPT_MAX = 256
 
 
 @lru_cache(maxsize=1024)  # the template's part names, met again in every workbook
