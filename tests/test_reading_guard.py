@@ -396,6 +396,30 @@ _CUT_STRINGS = {
 }
 
 
+_PLAIN_OR_NOT = {
+    b'<?xml version="1.0"?><sst a="1"><si><t xml:space="preserve"> a </t></si><si><r><rPr><sz val="11"/></rPr>'
+    b"<t>b si> c ? !</t></r></si></sst>": True,
+    b'\xef\xbb\xbf<?xml version="1.0"?><sst><si><t>a</t></si></sst>': True,
+    b'<sst><si><r><rPr><x v="a?b"/><y v="l\'a"/></rPr><t>l\'action "x"</t></r></si></sst>': True,
+    b"<sst><si><t><![CDATA[a</si>b]]></t></si></sst>": False,
+    b"<sst><si><t>a</t><!-- </si> --><t>b</t></si></sst>": False,
+    b"<?xml version='1.0'?><sst><si><t>a</t><?x </si> ?><t>b</t></si></sst>": False,
+    b"<?x </si> ?><sst><si><t>a</t></si></sst>": False,
+    b'<sst><si><r><rPr a="</si>"/><t>b</t></r></si></sst>': False,
+    b'<sst><si><r><rPr a="></si><"/><t>b</t></r></si></sst>': False,
+    b'<sst><si><r><rPr a="1" b="></si><"/><t>b</t></r></si></sst>': False,
+    b"<sst><si><r><rPr </si>/><t>b</t></r></si></sst>": False,
+    b'<sst><si><r><rPr a="x/><t>b</t></r></si></sst>': False,
+}
+
+
+@pytest.mark.parametrize("sst", sorted(_PLAIN_OR_NOT))
+def test_a_shared_strings_part_is_plain_only_when_every_end_of_string_is_one(sst):
+    """Where a `</si>` may not end a string for calamine (CDATA, a comment, a processing instruction,
+    a `<` in a tag or in a quoted value), the strings are not measured between them."""
+    assert source_file._plain_sst(sst) is _PLAIN_OR_NOT[sst]
+
+
 @pytest.mark.parametrize("cut", sorted(_CUT_STRINGS))
 def test_a_long_shared_string_cut_into_short_gaps_is_counted_whole(tmp_path, monkeypatch, cut):
     """calamine reads the whole string into every cell citing it (checked here on the string itself):
