@@ -87,6 +87,23 @@ def test_columns_found_by_header_after_insertion_and_reordering(tmp_path):
     assert "Autre note" not in conv.financements[0].raw.values()
 
 
+def test_a_header_row_holding_a_pasted_text_is_read_but_not_kept_between_workbooks(tmp_path):
+    """The mappings of complete header rows are kept for the next workbooks (`acv-xl serveur` runs for
+    months): not a row whose own column is headed by a pasted text of 28,805 characters."""
+    from acv_xl.reading import read
+
+    pasted = "Note " + "très longue " * 2_400  # 28,805 characters (a cell holds 32,767 at most)
+    for name, extra in (("ordinaire", "Ma colonne à moi"), ("collee", pasted)):
+        spec = table_from_layout(FIN, FIN_ROWS, headers=[*FIN.headers, extra])
+        read._PLACES.clear()
+        read._COMPLETE_HEADERS.clear()
+        (tmp_path / name).mkdir()
+        conv = read_file(_fin_workbook(tmp_path / name, spec))
+        assert conv.structure.missing_headers == [] and len(conv.financements) == 3
+        kept = [key[1] for key in read._COMPLETE_HEADERS] + [key[2] for key in read._PLACES]
+        assert any(extra in header for header in kept) == (extra != pasted)
+
+
 def test_header_match_is_exact_after_trimming_spaces(tmp_path):
     spec = table_from_layout(FIN, FIN_ROWS)
     spec.headers = [f"  {h} " if h == FIN.header("montant") else h for h in FIN.headers]

@@ -12,9 +12,11 @@ import zlib
 from pathlib import Path
 
 import pytest
+from python_calamine import CalamineWorkbook
 from _hostile_files import (
     FIN_PART,
     SST_PART,
+    _parts,
     _rewrite,
     _set_first_funder,
     custom_property_bomb,
@@ -348,12 +350,97 @@ def test_the_longest_shared_string_is_bounded_from_above_in_a_few_searches():
     w = source_file._SI_WINDOW
     for lengths in ([], [0], [3, 5], [w - 40] * 3, [200] * 300, [2 * w - 40, 5], [2 * w] * 2, [10 * w, 3]):
         sst = b"<sst>" + b"".join(b"<si><t>" + b"x" * n + b"</t></si>" for n in lengths) + b"</sst>"
-        exact = max(map(len, sst.split(b"si>")), default=0)
+        exact = max(map(len, sst.split(b"</si>")), default=0)
         bound, is_exact = source_file._longest_shared_string(sst)
         assert bound >= exact and (bound == exact or not is_exact)
         if max(lengths, default=0) > 2 * w:
             assert (bound, is_exact) == (exact, True)
-    assert source_file._longest_shared_string(b"<si>" + b"x" * 5000, exact=True) == (5000, True)
+    assert source_file._longest_shared_string(b"<si>" + b"x" * 5000, exact=True) == (5004, True)
+
+
+def test_the_shared_text_cost_ends_a_string_where_calamine_does():
+    """`</si >` ends a string for calamine: the next string is the one cited, not a short one after it."""
+    sst = b"<sst><si><t>a</t></si ><si><t>" + b"x" * 5000 + b"</t></si><si><t>b</t></si></sst>"
+    xml = b'<sheetData><c r="A1" t="s"><v>1</v></c></sheetData>'
+    assert source_file._shared_text_cost(xml, sst) >= 5000
+
+
+def test_a_long_part_name_is_not_kept_between_runs(tmp_path):
+    """The names of the parts calamine is not handed are memoised for the next workbooks, but not a
+    name of 60,000 bytes (a zip allows it): 1,024 of them would stay in `acv-xl serveur` for months."""
+    good = _good(tmp_path)
+    long_named = tmp_path / "nom_long.xlsx"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(long_named, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in zin.infolist():
+            z.writestr(info.filename, zin.read(info))
+        z.writestr("docProps/" + "a" * 60_000 + ".xml", b"<x/>")
+    read_file(good)
+    kept = source_file._left_out.cache_info().currsize
+    assert read_file(long_named).fichier
+    assert source_file._left_out.cache_info().currsize == kept
+
+
+# A long shared string cut, for a search, into short gaps by what is no end of a string for calamine:
+# "si>" in its text (a `>` needs no escape there), `</si>` in CDATA, a comment, a processing
+# instruction or an attribute value (calamine accepts a `<` there), or strings nested in it (calamine
+# reads on to the first `</si>`). Each makes `_BOMB_CHARS` characters per cell, where the gaps say
+# 1,000 at most.
+_BOMB_CHARS = 200_000
+_CUT_STRINGS = {
+    "si> dans le texte": b"<si><t>" + (b"x" * 997 + b"si>") * (_BOMB_CHARS // 1000) + b"</t></si>",
+    "CDATA": b"<si><t><![CDATA[" + (b"x" * 995 + b"</si>") * (_BOMB_CHARS // 1000) + b"]]></t></si>",
+    "commentaires": b"<si>" + (b"<t>" + b"x" * 980 + b"</t><!--</si>-->") * (_BOMB_CHARS // 1000) + b"</si>",
+    "attributs": b"<si>" + (b'<r><rPr a="</si>"/><t>' + b"x" * 980 + b"</t></r>") * (_BOMB_CHARS // 1000) + b"</si>",
+    "attributs avec >": b"<si>" + (b'<r><rPr a="></si><"/><t>' + b"x" * 980 + b"</t></r>") * (_BOMB_CHARS // 1000) + b"</si>",
+    "imbriquées": b"<si>" + (b"<t>" + b"x" * 980 + b"</t><si>") * (_BOMB_CHARS // 1000) + b"</si>",
+}
+
+
+_PLAIN_OR_NOT = {
+    b'<?xml version="1.0"?><sst a="1"><si><t xml:space="preserve"> a </t></si><si><r><rPr><sz val="11"/></rPr>'
+    b"<t>b si> c ? !</t></r></si></sst>": True,
+    b'\xef\xbb\xbf<?xml version="1.0"?><sst><si><t>a</t></si></sst>': True,
+    b'<sst><si><r><rPr><x v="a?b"/><y v="l\'a"/></rPr><t>l\'action "x"</t></r></si></sst>': True,
+    b"<sst><si><t><![CDATA[a</si>b]]></t></si></sst>": False,
+    b"<sst><si><t>a</t><!-- </si> --><t>b</t></si></sst>": False,
+    b"<?xml version='1.0'?><sst><si><t>a</t><?x </si> ?><t>b</t></si></sst>": False,
+    b"<?x </si> ?><sst><si><t>a</t></si></sst>": False,
+    b'<sst><si><r><rPr a="</si>"/><t>b</t></r></si></sst>': False,
+    b'<sst><si><r><rPr a="></si><"/><t>b</t></r></si></sst>': False,
+    b'<sst><si><r><rPr a="1" b="></si><"/><t>b</t></r></si></sst>': False,
+    b"<sst><si><r><rPr </si>/><t>b</t></r></si></sst>": False,
+    b'<sst><si><r><rPr a="x/><t>b</t></r></si></sst>': False,
+}
+
+
+@pytest.mark.parametrize("sst", sorted(_PLAIN_OR_NOT))
+def test_a_shared_strings_part_is_plain_only_when_every_end_of_string_is_one(sst):
+    """Where a `</si>` may not end a string for calamine (CDATA, a comment, a processing instruction,
+    a `<` in a tag or in a quoted value), the strings are not measured between them."""
+    assert source_file._plain_sst(sst) is _PLAIN_OR_NOT[sst]
+
+
+@pytest.mark.parametrize("cut", sorted(_CUT_STRINGS))
+def test_a_long_shared_string_cut_into_short_gaps_is_counted_whole(tmp_path, monkeypatch, cut):
+    """calamine reads the whole string into every cell citing it (checked here on the string itself):
+    the budget counts it whole, and refuses the workbook; the same cells citing a short string pass."""
+    good = _good(tmp_path)
+    parts = {i.filename: z for i, z in _parts(good)}
+    sst = parts[SST_PART]
+    count = len(re.findall(rb"<si>", sst))
+    cells = b"".join(f'<row r="{r}"><c r="Z{r}" t="s"><v>{count}</v></c></row>'.encode() for r in range(200, 400))
+
+    def workbook(string: bytes, name: str) -> Path:
+        return _rewrite(good, tmp_path / name, {SST_PART: sst.replace(b"</sst>", string + b"</sst>"),
+                                                FIN_PART: lambda xml: xml.replace(b"</sheetData>", cells + b"</sheetData>", 1)})
+    bomb = workbook(_CUT_STRINGS[cut], "coupee.xlsx")
+    monkeypatch.setattr(source_file, "MAX_TEXT_CHARS", 100 * _BOMB_CHARS)  # 200 cells of the string: twice that
+    wb = CalamineWorkbook.from_filelike(io.BytesIO(bomb.read_bytes()))  # calamine's own reading of the cell
+    value = wb.get_sheet_by_name(layout.Sheet.FINANCEMENT).to_python(skip_empty_area=False)[199][25]
+    assert len(value) >= 0.97 * _BOMB_CHARS
+    with pytest.raises(UnreadableWorkbook, match="caractères de texte"):
+        read_file(bomb)
+    read_file(workbook(b"<si><t>" + b"x" * 1000 + b"</t></si>", "courte.xlsx"))
 
 
 @pytest.mark.parametrize("sizes", [[30, 30, 30], [60, 60], [90], [60, 30, 30, 30], [200]])
@@ -364,7 +451,7 @@ def test_the_text_budget_counts_as_if_the_longest_string_had_been_measured(tmp_p
     with source_file.FileSource(good) as src:
         src._check_side_parts()
         assert not src._sst_exact  # the quick bound, for a workbook of ours
-        tight = max(map(len, src._sst.split(b"si>")))
+        tight = max(map(len, src._sst.split(b"</si>")))
         loose = src._sst_max
         assert loose > 3 * tight
         # a budget of 100 sheets' worth of one cell at the bound: `sizes` in such units

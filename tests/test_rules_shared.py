@@ -111,3 +111,23 @@ def test_lists_holding_a_pasted_text_are_not_kept(monkeypatch):
     assert rules._LISTS_FACTS == {} and _dump(pasted) == first
     _dump(build(clean_raw()))
     assert len(rules._LISTS_FACTS) == 1
+
+
+def test_a_list_of_codes_holding_a_pasted_text_is_not_kept_with_fin02s_answers(monkeypatch):
+    """FIN-02's closest code is memoised for the next workbooks with the list of codes it was chosen
+    from: not a list holding a pasted text (1,024 answers of 64 KiB each would stay for months)."""
+    from acv_xl.checks.rules import financement
+
+    _fresh(monkeypatch)
+    raw = clean_raw()
+    raw["T_Financeurs"].append(dict(_financeur(raw, "CDC"), code="X" * 20_000))
+    raw["T_Financements"].append(dict(raw["T_Financements"][2], financeur="REGOIN"))
+    financement._closest_memo.cache_clear()
+    findings = [f for f in run_rules(build(raw)) if f.code == "FIN-02"]
+    assert any("REGION" in f.suggestion for f in findings)
+    assert financement._closest_memo.cache_info().currsize == 0
+    _dump(build(clean_raw()))  # an ordinary list: kept
+    raw = clean_raw()
+    raw["T_Financements"].append(dict(raw["T_Financements"][2], financeur="REGOIN"))
+    _dump(build(raw))
+    assert financement._closest_memo.cache_info().currsize == 1

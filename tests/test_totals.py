@@ -184,3 +184,25 @@ def test_the_answers_a_shared_list_keeps_are_bounded():
     for i in range(totals._ANSWERS_MAX + 10):
         line = build_row(LigneFinancement, {"financeur": "ETAT", "dispositif": f"Fonds {i}"})
         assert dotations(line) is False and len(dotations._known) <= totals._ANSWERS_MAX
+
+
+def test_answers_about_a_pasted_text_are_given_but_not_kept():
+    """The answers the lookups keep for the next runs (`acv-xl serveur`: months) leave out a key holding
+    a pasted text — a maître d'ouvrage, a financeur or a dispositif of 30,000 characters — and are the
+    same answers."""
+    pasted = "Commune de Quelque-Part " + "et ses environs " * 1_900
+    financeurs = [build_row(Financeur, {"code": "SM", "nom": pasted, "categorie": "Public"}),
+                  build_row(Financeur, {"code": "ETAT", "nom": "État", "categorie": "Public"})]
+    action = build_row(FicheAction, {"numero": "1", "maitre_ouvrage": pasted, "type_mo": "Autre"})
+    mo_codes = totals.MOCodes(financeurs)
+    assert mo_codes(action) == totals.codes_du_mo(action, financeurs) == frozenset({"SM"})
+    line = build_row(LigneFinancement, {"numero": "1", "financeur": pasted, "dispositif": pasted,
+                                        "nature": "Subvention", "statut": "Acquis", "montant": 10.0})
+    categories = totals.Categories(financeurs)
+    assert totals.part_mo([line], categories, action, mo_codes) == totals.part_mo([line], financeurs, action, financeurs)
+    dotations = totals.DotationsR2334([])
+    assert dotations(line) is False
+    assert not mo_codes._known and not categories.roles and not dotations._known
+    ordinary = build_row(FicheAction, {"numero": "2", "maitre_ouvrage": "SM", "type_mo": "Autre"})
+    mo_codes(ordinary)
+    assert mo_codes._known

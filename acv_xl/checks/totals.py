@@ -13,6 +13,7 @@ from operator import attrgetter
 from typing import Any, Iterable
 
 from acv_xl.contract import dispositifs, layout
+from acv_xl.contract.values import MEMO_TEXT_MAX
 from acv_xl.contract.model import (
     Convention,
     Dispositif,
@@ -125,7 +126,11 @@ def categorie(financeurs: Iterable[Financeur], code: str | None) -> str | None:
 _ANSWERS_MAX = 4_096
 
 
-def _remember(answers: dict, key: Any, value: Any) -> Any:
+def _remember(answers: dict, key: tuple, value: Any) -> Any:
+    # a key holding a pasted text (a maître d'ouvrage, a financeur or a dispositif of 32,767
+    # characters) is not kept: 4,096 of them would stay for months
+    if any(v.__class__ is str and len(v) > MEMO_TEXT_MAX for v in key):
+        return value
     if len(answers) >= _ANSWERS_MAX:
         answers.clear()
     answers[key] = value

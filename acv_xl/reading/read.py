@@ -51,6 +51,16 @@ def renamed_header(expected: str, candidates: list[str]) -> str | None:
 _COMPLETE_HEADERS: dict[tuple[str, tuple, tuple], tuple[tuple, dict[str, int]]] = {}
 
 
+_HEADER_KEPT_CHARS = 4 * 1024  # the template's longest header row: ≈ 220 characters
+
+
+def _header_kept(header: tuple) -> bool:
+    """Whether a header row may be kept as a key between workbooks (`_COMPLETE_HEADERS`, `_PLACES`): a
+    user's own column may be headed by a pasted text of 32,767 characters, which `acv-xl serveur`
+    would keep for months, 256 header rows at a time."""
+    return sum(map(len, filter(_IS_STR, header))) <= _HEADER_KEPT_CHARS
+
+
 def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> dict[str, int]:
     """attr → index in the block's header; records the missing (or renamed) headers."""
     header = tuple(block.header)
@@ -64,6 +74,8 @@ def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> di
         if col.header in found:
             index[col.attr] = found.index(col.header)
     if len(index) == len(table.columns):  # nothing missing, nothing to record
+        if not _header_kept(header):
+            return index
         if len(_COMPLETE_HEADERS) >= 256:
             _COMPLETE_HEADERS.clear()
         _COMPLETE_HEADERS[key] = (table.columns, dict(index))
@@ -210,7 +222,7 @@ def _table_plan(table: layout.Table, block: TableBlock, conv: Convention, key: t
     get = itemgetter(*js) if len(js) > 1 else (lambda v, j=width - 1: (v[j],))
     plan = (cls, attr_name, attrs, tuple(map(_letter, map(block.first_col.__add__, js))), width, get, js,
             row_maker(cls, attrs))
-    if len(columns) == len(table.columns):  # nothing missing, nothing recorded: the same for the next file
+    if len(columns) == len(table.columns) and _header_kept(key[2]):  # nothing missing, nothing recorded
         if len(_PLACES) >= 256:
             _PLACES.clear()
         _PLACES[key] = (table.columns, plan)

@@ -69,8 +69,10 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
   cell holding something, found in one search (`_plain_extent`); otherwise every cell is visited;
 - calamine copies a shared string into each cell citing it: the text materialised per workbook is
   capped at `MAX_TEXT_CHARS` (references × the longest string — a bound on it found in a few
-  searches, the strings measured when it is not enough (`_longest_shared_string`) — counted exactly
-  only when that bound is exceeded).
+  searches, the strings measured when it is not enough (`_longest_shared_string`: the gaps between
+  two `</si>`, never between two "si>", which a text may hold; a part where a `</si>` may not end a
+  string for calamine — CDATA, a comment, a `<` in an attribute value — is parsed, `_plain_sst`) —
+  counted exactly only when that bound is exceeded).
 """
 
 from __future__ import annotations
@@ -607,29 +609,98 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
 
 
 _SI_WINDOW = 1024
+_STRING_END = b"</si>"
 
 
 def _longest_shared_string(sst: bytes, exact: bool = False) -> tuple[int, bool]:
-    """(bytes of the longest shared string or a bound above them, whether exact), for the text budget.
+    """(characters of the longest shared string or a bound above them, whether exact), for the text budget.
 
-    Each string lies between two "si>" (its tags): the bytes between bound its length in characters
-    from above (UTF-8, entities and markup are never shorter than the text). Measuring every gap
-    makes an object of each string (≈ 0.05 ms a workbook); when every window of `_SI_WINDOW` bytes
-    holds a tag — nearly always, a few searches — no gap reaches twice that, which is bound enough
-    (`FileSource._check_text` measures them only when it is not)."""
-    n = len(sst)
-    if not exact and all(sst.find(b"si>", p, p + _SI_WINDOW + 2) >= 0 for p in range(0, n - _SI_WINDOW + 1, _SI_WINDOW)):
-        return min(2 * _SI_WINDOW - 1, n), False
-    return max(map(len, sst.split(b"si>")), default=0), True
+    calamine ends a string at the first `</si>` after its start (a `<si>` inside it included), so each
+    string lies within a gap between two `</si>` of a plain part (`_plain_sst`: each of them an end tag
+    for calamine's tokenizer): the bytes of the gap bound its length in characters from above (UTF-8,
+    entities and markup are never shorter than the text). Not between two "si>": a text may hold
+    "si>" (a `>` needs no escape there), which would cut a long string into short gaps. Measuring every
+    gap makes an object of each string (≈ 0.05 ms a workbook); when every window of `_SI_WINDOW` bytes
+    holds an end — nearly always, a few searches — no gap reaches twice that, which is bound enough
+    (`FileSource._check_text` measures them only when it is not). A part that is not plain is parsed
+    (`_parsed_longest`)."""
+    if not _plain_sst(sst):
+        return _parsed_longest(sst), True
+    n, w = len(sst), _SI_WINDOW
+    if not exact and all(sst.find(_STRING_END, p, p + w + 5) >= 0 for p in range(0, n - w + 1, w)):
+        return min(2 * w, n), False
+    return max(map(len, sst.split(_STRING_END)), default=0), True
 
 
-_SI = re.compile(rb"<(?:[\w.\-]+:)?si\b.*?</(?:[\w.\-]+:)?si>|<(?:[\w.\-]+:)?si\b[^>]*/>", re.S)
+# What could hide a `</si>` from calamine's tokenizer, or show it one that ends nothing: a comment,
+# CDATA, a processing instruction or a DTD (`<!`, `<?` past the declaration), and a `<` inside a tag
+# — before its `>`, or in a quoted attribute value, which calamine accepts and reads past a `>`:
+# `_NOT_PLAIN` finds a tag holding a second `<`, a quote left open before its `>`, or a quoted
+# value holding `<` or `>` (possessive: each tag scanned once). First on the part's skeleton (its
+# `<>"'!?` alone, made in C: a few thousand bytes), where a plain tag is `<` and pairs of quotes up to
+# its `>`; anything else there (a `?` or `!` in a value, say) is looked at in the part itself.
+_NOT_PLAIN = re.compile(rb"""<(?:[^<>"']++|"[^<>"]*+"|'[^<>']*+')*+[<"']""")
+_NOT_SKELETON = bytes(b for b in range(256) if b not in b"<>\"'!?")
+_NOT_PLAIN_SKELETON = re.compile(rb"""<(?:""|'')*+[^>]""")
+_DECLARATION_SKELETON = re.compile(rb"""<\?(?:""|'')*+\?>""")
+
+
+def _plain_sst(sst: bytes) -> bool:
+    """Whether every `<` of the shared strings part `sst` opens a tag that ends at the next `>`, every
+    `</si>` then being an end tag for calamine (what every writer produces; ≈ 30 µs a workbook)."""
+    skeleton = sst.translate(None, _NOT_SKELETON)
+    declaration = _DECLARATION_SKELETON.match(skeleton)
+    if _NOT_PLAIN_SKELETON.search(skeleton, declaration.end() if declaration else 0) is None:
+        return True
+    decl = sst.find(b"<?")
+    if sst.find(b"<!") >= 0 or (decl >= 0 and (decl > 3 or sst.find(b"<?", decl + 2) >= 0)):
+        return False
+    return _NOT_PLAIN.search(sst) is None
+
+
+def _parsed_longest(sst: bytes) -> int:
+    """Characters of the longest shared string of a part that is not plain (CDATA, comments…), parsed
+    as XML: all the text of each outermost `<si>` (calamine reads a part of it at most). A part the
+    parser refuses (calamine may not): its whole length, a bound of any string in it."""
+    longest = current = depth = 0
+
+    def start(name: str, _attrs) -> None:
+        nonlocal depth, current
+        if name.rpartition(":")[2] == "si":
+            current = current if depth else 0
+            depth += 1
+
+    def end(name: str) -> None:
+        nonlocal depth, longest
+        if name.rpartition(":")[2] == "si" and depth:
+            depth -= 1
+            longest = max(longest, current) if not depth else longest
+
+    def text(data: str) -> None:
+        nonlocal current
+        if depth:
+            current += len(data)
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
+    try:
+        parser.Parse(sst, True)
+    except (expat.ExpatError, ValueError):
+        return len(sst)
+    return longest
+
+
+# a string as calamine reads it: from its start tag to the first end tag after it (`</si >` one too)
+_SI = re.compile(rb"<(?:[\w.\-]+:)?si\b.*?</(?:[\w.\-]+:)?si\s*>|<(?:[\w.\-]+:)?si\b[^>]*/>", re.S)
 
 
 def _shared_text_cost(xml: bytes, sst: bytes) -> int:
     """Characters of shared strings the sheet's cells materialise (each string counted by its bytes,
-    never fewer): the exact count, every cell visited, when the quick bound is not enough."""
-    lengths = [len(m.group(0)) for m in _SI.finditer(sst)]
+    never fewer): the exact count, every cell visited, when the quick bound is not enough. Each
+    string of a part that is not plain (`_plain_sst`) is counted at the longest (`_parsed_longest`):
+    its strings could not be told apart by a search."""
+    lengths: list[int] | None = [len(m.group(0)) for m in _SI.finditer(sst)] if _plain_sst(sst) else None
+    longest = _parsed_longest(sst) if lengths is None else 0
     cost = 0
     for _row, _col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
         t = _ATTR_T.search(attrs) if not closed and inner else None
@@ -637,6 +708,9 @@ def _shared_text_cost(xml: bytes, sst: bytes) -> int:
             continue
         v = _VALUE.search(inner)
         if v and v.group(1) and v.group(1).strip().isdigit():
+            if lengths is None:
+                cost += longest
+                continue
             i = int(v.group(1))
             cost += lengths[i] if i < len(lengths) else 0
     return cost
@@ -670,7 +744,11 @@ _CALAMINE_NAMES = ("sharedstrings.xml", "styles.xml", "workbook.xml", "workbook.
 
 
 def _not_for_calamine(name: str) -> bool:
-    return _left_out(name, _NOT_FOR_CALAMINE)
+    # a part's name may hold 65,535 bytes: only those of ordinary length are kept (`acv-xl serveur` runs for months)
+    return _left_out(name, _NOT_FOR_CALAMINE) if len(name) <= _NAME_KEPT_MAX else _left_out.__wrapped__(name, _NOT_FOR_CALAMINE)
+
+
+_NAME_KEPT_MAX = 256
 
 
 @lru_cache(maxsize=1024)  # the template's part names, met again in every workbook

@@ -246,14 +246,17 @@ def _owner_in(typed: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, str]
 
 
 def _closest(value: str, choices: tuple[str, ...]) -> str | None:
-    """`values.closest`, memoised for values of ordinary length (a comparison of spellings with each
-    choice: ≈ 35 µs for the 16 codes of financeurs, for a mistake that comes back file after file)."""
-    if value.__class__ is str and len(value) <= MEMO_TEXT_MAX and kept_size(choices):  # a pasted text is not kept
+    """`values.closest`, memoised for values and lists of ordinary length (a comparison of spellings with
+    each choice: ≈ 35 µs for the 16 codes of financeurs, for a mistake that comes back file after file).
+    Each of the 1,024 answers keeps its list of codes: at most `_CLOSEST_KEPT_CHARS` characters (the
+    template's ≈ 100), not the 64 KiB a list of the lists' facts may hold (64 MiB in all)."""
+    if value.__class__ is str and len(value) <= MEMO_TEXT_MAX and sum(map(len, choices)) <= _CLOSEST_KEPT_CHARS:
         return _closest_memo(value, choices)
     return closest(value, choices)
 
 
 _closest_memo = lru_cache(maxsize=1024)(closest)
+_CLOSEST_KEPT_CHARS = 4 * 1024
 
 
 @rule("FIN-03", E, "Montant du financement invalide", SRC_GUIDE, needs=("T_Financements",))
