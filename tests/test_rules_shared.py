@@ -131,3 +131,30 @@ def test_a_list_of_codes_holding_a_pasted_text_is_not_kept_with_fin02s_answers(m
     raw["T_Financements"].append(dict(raw["T_Financements"][2], financeur="REGOIN"))
     _dump(build(raw))
     assert financement._closest_memo.cache_info().currsize == 1
+
+
+@pytest.mark.parametrize("attr", ["dispositif", "financeur"])
+def test_lines_holding_pasted_texts_are_judged_and_not_kept(monkeypatch, attr):
+    """What the rules decide of a line's texts (FCTVA named, a subsidy governed by R2334-24 or
+    décret 2018-514) is kept for the run only: texts pasted into a Financeur or Dispositif cell
+    (here naming the FCTVA, FIN-10) are judged like any, then held by nothing once each run is over
+    — an `lru_cache` per pair or triple kept up to 4,096 of them, 32,767 characters each, for a
+    server's life."""
+    import gc
+    import tracemalloc
+
+    _fresh(monkeypatch)
+    run_rules(build(clean_raw()))  # what any run keeps (the lists' facts…), before measuring
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(5):  # 5 workbooks, each its own pasted text of 30,000 characters
+            raw = clean_raw()
+            raw["T_Financements"][2][attr] = f"Remboursement FCTVA {i} " + "très " * 6_000
+            assert any(f.code == "FIN-10" for f in run_rules(build(raw)))
+        del raw
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 60_000, kept  # the 5 texts: ≈ 150 KB (≈ 8 KB kept otherwise: the first runs' own memos)

@@ -399,6 +399,12 @@ class Index:
         return self.shared("categories", lambda: totals.Categories(self.conv.financeurs))  # code, categorie
 
     @lazy
+    def fctva(self) -> PerRun:
+        """`fctva_named(financeur, dispositif)` of a line, by its pair (`index.fctva[pair]`, from C too):
+        FIN-10 reports such a line; ACT-09, FIN-20 and FIN-21 leave it to FIN-10."""
+        return PerRun(fctva_named)
+
+    @lazy
     def mo_codes(self) -> totals.MOCodes:
         """`totals.codes_du_mo(action, conv.financeurs)` for every action: `index.mo_codes(action)`."""
         return self.shared("mo_codes", lambda: totals.MOCodes(self.conv.financeurs))  # code, nom
@@ -408,6 +414,35 @@ class Index:
         """`totals.is_dotation_r2334_27(lf, conv.dispositifs)` for every line: `index.dotations(lf)`."""
         # financeur, dispositif, dotation_r2334_27 of each row
         return self.shared("dotations", lambda: totals.DotationsR2334(self.conv.dispositifs))
+
+
+class PerRun(dict):
+    """`fn` memoised for one run, by its arguments' tuple: a dict (`memo[args]`, looked up from C),
+    each distinct tuple decided once. Dropped with the run's `Index` or the rule's frame: a text
+    pasted into a cell is never kept between runs (an `lru_cache` would keep it for a server's life)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, args: tuple) -> Any:
+        value = self[args] = self.fn(*args)
+        return value
+
+
+_FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
+
+
+def names_fctva(text: str | None) -> bool:
+    """A Financeur or Dispositif cell naming the FCTVA (not `Commentaire`, where « hors FCTVA » is usual)."""
+    return bool(text) and any(m in text.upper() for m in _FCTVA)
+
+
+def fctva_named(financeur: str | None, dispositif: str | None) -> bool:
+    """A line whose Financeur or Dispositif names the FCTVA (FIN-10)."""
+    return names_fctva(financeur) or names_fctva(dispositif)
 
 
 _NUMERO = attrgetter("numero")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from itertools import repeat
 from operator import attrgetter, ne
 
@@ -167,14 +166,14 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
     ix = index(conv)
     known = set(ix.financeur_codes)
     counted_of = ix.counted_of
-    autofinancement, fctva = layout.NATURE_AUTOFINANCEMENT, _fctva_names
+    autofinancement, fctva = layout.NATURE_AUTOFINANCEMENT, ix.fctva
     for a in actions(conv):
         if a.maturite == ABANDONNEE or not a.numero:
             continue
         financeurs: dict[str, None] = {}  # those that must cosign, in order of first line
         for lf in counted_of(a.numero):  # `totals.counted(lines_of(a.numero))`, the run's
             f = lf.financeur
-            if f in financeurs or lf.nature == autofinancement or f not in known or fctva(f, lf.dispositif):  # `_fctva(lf)`
+            if f in financeurs or lf.nature == autofinancement or f not in known or fctva[f, lf.dispositif]:
                 continue
             financeurs[f] = None
         if financeurs:  # parsed only when needed
@@ -206,22 +205,6 @@ def _cosignataires(text: str | None) -> tuple[tuple[str, ...], frozenset[str]]:
 def _et(items: list[str]) -> str:
     """« A », « A et B », « A, B et C »."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
-
-
-def _fctva(lf) -> bool:
-    return _fctva_names(lf.financeur, lf.dispositif)
-
-
-@lru_cache(maxsize=4096)
-def _fctva_names(financeur: str | None, dispositif: str | None) -> bool:
-    # per (financeur, dispositif): a few pairs, asked for every line
-    for v in (financeur, dispositif):
-        if v:
-            v = v.upper()
-            for m in layout.FCTVA_MARKERS:
-                if m in v:
-                    return True
-    return False
 
 
 @rule("ACT-10", A, "Action sans indicateur d'évaluation", SRC_GUIDE, needs=("T_Actions", "T_Indicateurs"))

@@ -46,6 +46,7 @@ from . import (
     A,
     E,
     I,
+    PerRun,
     action_reference,
     at,
     blank,
@@ -53,6 +54,7 @@ from . import (
     kept_size,
     lazy,
     money,
+    names_fctva,
     prefix,
     problem_findings,
     q,
@@ -507,25 +509,16 @@ def plafond_100(conv: Convention) -> Iterable[Finding]:
 @rule("FIN-10", A, "Ligne FCTVA dans le plan de financement", SRC_GUIDE, needs=("T_Financements",))
 def fctva(conv: Convention) -> Iterable[Finding]:
     """`FCTVA` in `Financeur` or `Dispositif` (not in `Commentaire`, where « hors FCTVA » is usual)."""
-    marked: dict[str, bool] = {}  # per distinct value: a few codes and dispositifs, many lines
-    lines = lignes(conv)  # those that name the FCTVA (one cached answer per line, asked in C)
-    for lf in compress(lines, map(_fctva_names, map(attrgetter("financeur"), lines), map(attrgetter("dispositif"), lines))):
+    lines = lignes(conv)  # those that name the FCTVA (rare; one answer per distinct pair, asked in C)
+    for lf in compress(lines, map(index(conv).fctva.__getitem__, map(_PAIR, lines))):
         for attr in ("dispositif", "financeur"):
-            v = getattr(lf, attr)
-            if not v:
-                continue
-            m = marked.get(v)
-            if m is None:
-                m = marked[v] = any(p in v.upper() for p in _FCTVA)
-            if m:
+            if names_fctva(getattr(lf, attr)):
                 yield at(lf, attr, "FIN-10", A,
                          f"{prefix(lf)} : le FCTVA n'est pas une ressource du plan de financement (c'est un "
                          "remboursement de TVA, versé après la dépense).",
                          "Supprimez la ligne et reportez le montant sur l'autofinancement du maître d'ouvrage.")
                 break
 
-
-_FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
 
 
 @rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
@@ -623,9 +616,8 @@ def _subvention_etat_encadree(lf: LigneFinancement) -> bool:
     return _encadree(lf.dispositif, lf.financeur, lf.nature)
 
 
-@lru_cache(maxsize=4096)
 def _encadree(dispositif: str | None, financeur: str | None, nature: str | None) -> bool:
-    # what `_subvention_etat_encadree` reads of a line: a few triples, asked for every line
+    # what `_subvention_etat_encadree` reads of a line (FIN-24 asks it of every line: `PerRun`)
     return dispositifs.is_r2334_27(dispositif) or _governed(dispositif, financeur, nature)
 
 
@@ -829,16 +821,6 @@ def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
     return not (d is not None and d[3] == "Oui")  # its `dotation_r2334_27`
 
 
-def _fctva(lf: LigneFinancement) -> bool:
-    return _fctva_names(lf.financeur, lf.dispositif)
-
-
-@lru_cache(maxsize=4096)
-def _fctva_names(financeur: str | None, dispositif: str | None) -> bool:
-    # per (financeur, dispositif): a few pairs, asked for every line by FIN-20 and FIN-21
-    return any(m in (v or "").upper() for v in (financeur, dispositif) for m in _FCTVA)
-
-
 @rule("FIN-20", A, "Subvention de l'État non reconnue : hors du plafond des dotations", SRC_R2334_27,
       needs=("T_Financements.dispositif",))
 def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
@@ -851,8 +833,9 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     counted = index(conv).counted_lines
     # `_etat_non_reconnue`'s first test, in C: most lines are no État subsidy
     etat_subvention = (layout.CODE_ETAT, layout.NATURE_SUBVENTION).__eq__
+    fctva = index(conv).fctva
     for lf in compress(counted, map(etat_subvention, map(_FINANCEUR_NATURE, counted))):
-        if not _etat_non_reconnue(conv, lf) or _fctva(lf):
+        if not _etat_non_reconnue(conv, lf) or fctva[lf.financeur, lf.dispositif]:
             continue
         proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
         nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
@@ -893,6 +876,7 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 
 
 _FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
+_PAIR = attrgetter("financeur", "dispositif")
 _STATUT, _FINANCEUR_NATURE = attrgetter("statut"), attrgetter("financeur", "nature")
 _TRIPLE = attrgetter("financeur", "dispositif", "nature")
 
@@ -911,7 +895,7 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                 owner: Mapping[str, str]) -> tuple[str, str] | None:
     """FIN-21 on a line whose dispositif and financeur are filled, the financeur listed: (message
     after the line's prefix, suggestion), or None when nothing is to be said."""
-    if _fctva(lf):
+    if index(conv).fctva[lf.financeur, lf.dispositif]:
         return None
     noms = listes[lf.financeur]
     if dispositifs.listed(lf.dispositif, noms) is not None or _etat_non_reconnue(conv, lf):
@@ -1046,7 +1030,8 @@ def caducite(conv: Convention) -> Iterable[Finding]:
     counted = ix.counted_lines
     # the lines granted and of a subsidy these rules govern (`_subvention_etat_encadree`), found in C
     encadrees = map(and_, map(acquis.__contains__, map(_STATUT, counted)),
-                    map(_encadree, map(_DISPOSITIF, counted), map(_FINANCEUR, counted), map(_NATURE, counted)))
+                    map(PerRun(_encadree).__getitem__,
+                        zip(map(_DISPOSITIF, counted), map(_FINANCEUR, counted), map(_NATURE, counted))))
     fin_max_of: dict[date, date] = {}  # four years after a start date (`_plus_ans`), once per date
     for lf, fam in compress(zip(counted, ix.counted_familles), encadrees):
         if lf.annee is None:
