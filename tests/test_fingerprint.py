@@ -390,3 +390,36 @@ def test_a_list_holding_a_pasted_text_is_not_kept_between_runs():
     assert rd._list_key(*args, [tuple(short)]) is not None  # a list table's place…
     assert rd._texts_or_blanks([tuple(short)], bounded=True)  # …kept with its rows
     assert not rd._texts_or_blanks([tuple(pasted)], bounded=True)  # not with a pasted text
+
+
+
+@pytest.mark.parametrize("rows", [3, 60])  # a few rows (looked up in one pass), a long table (by column)
+def test_a_blank_is_null_even_when_another_request_emptied_the_memory(monkeypatch, rows):
+    """`acv-xl serveur` fingerprints several workbooks at once and the memory of written values is
+    emptied when full, by any request: a blank looked up there while another request had just emptied
+    it was an unseen value of its column's type — a blank of a year column written « ["num","None"] »
+    (a fingerprint wrong at random: « modifié depuis la validation »), of a column of date-times a
+    crash (STR-00). A table's text, the memory emptied just before, equals its text with the memory
+    whole; and emptying keeps the blank's entry."""
+    from acv_xl.checks import fingerprint as fp
+
+    cols = (("annee", Kind.YEAR), ("date", Kind.DATE), ("quand", Kind.TEXT), ("nom", Kind.TEXT),
+            ("montant", Kind.AMOUNT))
+    filled = {"annee": 2024, "date": date(2025, 3, 1), "quand": datetime(2025, 3, 1, 9, 30), "nom": "Arras",
+              "montant": 1250.5}
+    raws = [dict(filled, annee=2024 + i) if i % 2 else dict.fromkeys(filled) for i in range(rows)]
+    for family in (fp._TEXTS, fp._DATE_TEXTS):  # given back as they were after the test
+        monkeypatch.setattr(fp, "_TEXTS" if family is fp._TEXTS else "_DATE_TEXTS", family)
+        for t in list(family):
+            monkeypatch.setitem(family, t, family[t])
+    fp._known(fp._TEXTS, type(None))
+    fp._known(fp._DATE_TEXTS, type(None))
+    whole = fp._rows_json(raws, cols)
+    assert '["num","None"]' not in whole and "null" in whole
+    for family in (fp._TEXTS, fp._DATE_TEXTS):  # what another request's emptying did before the fix
+        family.clear()
+    assert fp._rows_json(raws, cols) == whole
+    fp._TEXTS[int] = {1: '["num","1"]'}
+    fp._known(fp._TEXTS, type(None))
+    fp._forget(fp._TEXTS)  # what emptying does now: the blank's entry stays
+    assert fp._TEXTS == {type(None): {None: "null"}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -670,6 +671,43 @@ def test_the_collector_comes_back_as_it_was_without_walking_what_was_read():
     finally:
         gc.unfreeze()
 
+
+
+def test_overlapping_pauses_of_the_collector_leave_it_as_it_was():
+    """The Excel server reads several workbooks at once, each read pausing the collector: two pauses
+    overlapping in every order (a second one beginning while the first ends) leave it enabled —
+    each pause restoring what it had found left it disabled for good, for the server's life."""
+    import gc
+    import threading
+
+    from acv_xl.reading.read import collector_paused
+
+    assert gc.isenabled()
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()  # begins while the first holds it disabled
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second is still under way
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+    # the same from threads, the switch between them as often as Python allows
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        def read_often() -> None:
+            for _ in range(2000):
+                with collector_paused():
+                    pass
+
+        threads = [threading.Thread(target=read_often) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert gc.isenabled()
 
 def test_a_complete_header_mapped_once_stays_each_table_s_own():
     """The column mapping of a complete header row is kept (`_COMPLETE_HEADERS`): read again, the

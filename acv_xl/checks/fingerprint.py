@@ -178,6 +178,15 @@ def _known(family: dict[type, dict[Any, str]], t: type) -> dict[Any, str]:
     return known
 
 
+def _forget(family: dict[type, dict[Any, str]]) -> None:
+    """Empty a family of its values, all but the blank's entry: the server's other requests, in the
+    middle of a convention, look blanks up there — had it gone, a blank would be an unseen value
+    (a blank of a number column was written « ["num","None"] »: a fingerprint wrong at random)."""
+    for t in list(family):  # the keys at once (in C), never a dict iterated while others add to it
+        if t is not _NONE:
+            family.pop(t, None)
+
+
 def _full() -> bool:
     """More than `_MAX_TEXTS` values remembered in a family. The server's other requests add types
     while this one counts (a thread switch can happen inside the count, a collection running Python
@@ -232,6 +241,10 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
     keys = column if t is not None else zip(map(type, column), column)
     if any(found):  # some were seen (a text is never empty: true, None false): only the others
         keys = compress(keys, map(is_, found, repeat(None)))
+    blank = False  # a blank among the unseen values (its entry in the memory is normally found first)
+    if t is not None and t is not _NONE:  # one type and blanks: a blank is "null", never of type `t`
+        keys = dict.fromkeys(keys)
+        blank = keys.pop(None, 0) is None
     if t in _WRITTEN_IN_C and (t is date or kind is not Kind.DATE):
         # texts, numbers and dates written as `_value_json` writes them, the distinct values at once
         distinct = list(dict.fromkeys(keys))
@@ -244,11 +257,17 @@ def _encode_unseen(column: list, found: list, family: dict[type, dict[Any, str]]
                 known.update(new)
             else:
                 known.update({v: text for v, text in new.items() if len(v) <= _MAX_LENGTH})
+            if blank:
+                new[None] = "null"
         else:
             new = dict(zip(distinct, map(_INT_TEXT, distinct) if t is int else
                            map(_DATE_TEXT, map(date.isoformat, distinct))))
+            if blank:
+                new[None] = "null"
             _known(family, t).update(new)
         return list(map(new.get, column, found))
+    if blank:
+        new[None] = "null"
     if t is float and kind is not Kind.DATE:
         # amounts (distinct in each workbook): `_value_json`'s text of a float written inline from its
         # repr — « 1234.5 », « 100000.0 » for 100000 (its `int` below 1e15) — the others (-0.0, an
@@ -413,8 +432,8 @@ def _canonical_parts(conv: Convention, rows: Callable[[Table], list[Ligne]] | No
     """`canonical_json` in pieces, in order: the fingerprint hashes them one after the other rather
     than copying a 5,000-line plan's megabyte of text into one string, then into its UTF-8 bytes."""
     if _full():  # once per convention, before its tables
-        _TEXTS.clear()
-        _DATE_TEXTS.clear()
+        _forget(_TEXTS)
+        _forget(_DATE_TEXTS)
     _known(_TEXTS, _NONE)  # a blank is "null" in every column (looked up by its type: `_rows_json`)
     _known(_DATE_TEXTS, _NONE)
     tables = {}

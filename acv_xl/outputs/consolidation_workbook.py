@@ -19,7 +19,6 @@ writer (XlsxWriter), plus the JSON summary. Pure output: every number comes from
 
 from __future__ import annotations
 
-import gc
 import re
 import threading
 import zlib
@@ -38,6 +37,7 @@ from acv_xl.checks.totals import ZERO
 from acv_xl.checks.validate import ETAT_LIBELLE, ETAT_VALIDE
 from acv_xl.contract import layout
 from acv_xl.contract.values import ratio_for_cell
+from acv_xl.reading import collector
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import (
     AVANCEE,
@@ -1056,14 +1056,10 @@ def gc_paused():
     For work that allocates hundreds of thousands of objects and keeps most of them (rows, cells,
     summaries) without making reference cycles: the collector would walk them again and again
     for nothing (a tenth of the writing time). Reference counting still frees everything; a
-    collection after the block catches any cycle (an exception's traceback)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    collection after the block catches any cycle (an exception's traceback). Shared with the
+    reader's pauses (`acv_xl.reading.collector`): back as it was whichever pauses overlap."""
+    with collector.paused():
         yield
-    finally:
-        if was:
-            gc.enable()
 
 
 # ------------------------------------------------------------------ packaging: rows compressed ahead

@@ -9,8 +9,6 @@ from `FileSource`).
 from __future__ import annotations
 
 import difflib
-import gc
-from contextlib import contextmanager
 from itertools import chain, repeat
 from operator import is_, is_not, itemgetter
 from pathlib import Path
@@ -30,6 +28,7 @@ from acv_xl.contract.model import (
     rows_of,
 )
 from acv_xl.contract.values import fold
+from acv_xl.reading import collector
 from acv_xl.reading.source import Source, TableBlock, a1, col_letter
 
 
@@ -277,30 +276,13 @@ def _read_table(table: layout.Table, block: TableBlock, conv: Convention) -> Non
         conv.structure.merged_in_tables.append((table.name, block.sheet, rng))
 
 
-@contextmanager
 def _collector_paused():
     """Reading builds thousands of objects (a 5,000-line plan: 6,000 rows, each with its dicts)
     and no reference cycle: the cyclic garbage collector, triggered every 700 allocations, would
     only walk the caller's whole heap again and again for nothing (about 40 % of the reading time
-    in the Excel server, which holds the workbook's JSON). Paused meanwhile, then back as it was.
-
-    Back without walking what was built: enabling the collector again would start at once a
-    collection of the young generation, which counted every allocation of the pause, so walk all
-    those objects (≈ 3 ms for a 5,000-line plan, on every « Valider »). They are first moved as they
-    are to the oldest generation (`freeze` then `unfreeze`: two list splices, and the young
-    generation's count back to zero); a cycle among them would still be found by the next full
-    collection. Not when objects are frozen already (a consolidation's forked worker inherits its
-    parent's modules frozen, so that its collections never touch their shared pages): those stay."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
+    in the Excel server, which holds the workbook's JSON). Paused meanwhile, then back as it was,
+    without walking what was built (`collector.paused(settle=True)`)."""
+    return collector.paused(settle=True)
 
 
 collector_paused = _collector_paused  # for a caller building as much right after (the Valider script)
