@@ -515,15 +515,11 @@ def test_rows_never_left_as_markers_if_xlsxwriter_zips_otherwise(batch, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
     assert _no_compressing_thread()
 
-
-def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(batch, tmp_path, monkeypatch):
-    """If zipfile's entry writer ever loses its `_compressor`, the marked sheets are compressed by
-    zipfile itself: the same sheets once unzipped, no marker left in them."""
-    folder = _small_folder(tmp_path, batch, n=3)
-    C.consolidate([folder], tmp_path / "a.xlsx", jobs=1)
+def _plain_entry_writers(monkeypatch) -> None:
+    """zipfile's entry writers without their internals (`_compressor`, …): only `write` and `with`."""
     real_open = W._PackedZip.open
 
-    class _Plain:  # an entry writer without `_compressor`
+    class _Plain:
         def __init__(self, dest):
             self.dest = dest
 
@@ -537,6 +533,15 @@ def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(ba
             return self.dest.__exit__(*exc)
 
     monkeypatch.setattr(W._PackedZip, "open", lambda self, *a, **k: _Plain(real_open(self, *a, **k)))
+
+
+
+def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(batch, tmp_path, monkeypatch):
+    """If zipfile's entry writer ever loses its `_compressor`, the marked sheets are compressed by
+    zipfile itself: the same sheets once unzipped, no marker left in them."""
+    folder = _small_folder(tmp_path, batch, n=3)
+    C.consolidate([folder], tmp_path / "a.xlsx", jobs=1)
+    _plain_entry_writers(monkeypatch)
     C.consolidate([folder], tmp_path / "b.xlsx", jobs=1)
     with zipfile.ZipFile(tmp_path / "a.xlsx") as za, zipfile.ZipFile(tmp_path / "b.xlsx") as zb:
         assert za.testzip() is None and zb.testzip() is None
@@ -574,22 +579,7 @@ def test_rows_deflated_part_by_part_give_the_same_sheets(batch, tmp_path, monkey
     real_pack = W._pack
     monkeypatch.setattr(W, "_pack", lambda data, c=None: packed.append(len(data)) or real_pack(data, c))
     if not internals:
-        real_open = W._PackedZip.open
-
-        class _Plain:  # an entry writer without zipfile's internals
-            def __init__(self, dest):
-                self.dest = dest
-
-            def write(self, data):
-                return self.dest.write(data)
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return self.dest.__exit__(*exc)
-
-        monkeypatch.setattr(W._PackedZip, "open", lambda self, *a, **k: _Plain(real_open(self, *a, **k)))
+        _plain_entry_writers(monkeypatch)
     C.consolidate([folder], tmp_path / "b.xlsx", jobs=1)
     assert len(packed) > 2 * len(W.TABLES)  # `Lignes` at least came in several parts
     with zipfile.ZipFile(tmp_path / "a.xlsx") as za, zipfile.ZipFile(tmp_path / "b.xlsx") as zb:
