@@ -515,6 +515,7 @@ def test_rows_never_left_as_markers_if_xlsxwriter_zips_otherwise(batch, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
     assert _no_compressing_thread()
 
+
 def _plain_entry_writers(monkeypatch) -> None:
     """zipfile's entry writers without their internals (`_compressor`, …): only `write` and `with`."""
     real_open = W._PackedZip.open
@@ -533,7 +534,6 @@ def _plain_entry_writers(monkeypatch) -> None:
             return self.dest.__exit__(*exc)
 
     monkeypatch.setattr(W._PackedZip, "open", lambda self, *a, **k: _Plain(real_open(self, *a, **k)))
-
 
 
 def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(batch, tmp_path, monkeypatch):
