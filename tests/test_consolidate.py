@@ -396,6 +396,40 @@ def test_the_garbage_collector_is_left_as_it_was(batch, tmp_path):
         gc.enable()
 
 
+def test_the_consolidation_s_pause_and_a_reader_s_never_leave_the_collector_disabled(monkeypatch):
+    """A program reading workbooks in one thread (each read pausing the collector) while another
+    consolidates: the consolidation's pause (`_kept_whole`) beginning as a read ends. Checking
+    `gc.isenabled()` then disabling on its own, it found the collector disabled by the read, which
+    enabled it before `_kept_whole` disabled it: leaving, it restored « disabled », for good."""
+    import gc
+
+    from acv_xl.reading import collector
+
+    assert gc.isenabled()
+    read = collector.paused(settle=True)
+    read.__enter__()
+    real_disable = gc.disable
+    armed = [True]
+
+    def disable() -> None:  # the read's pause ends just before the consolidation's takes hold
+        if armed[0] and not gc.isenabled():
+            armed[0] = False
+            read.__exit__(None, None, None)
+        real_disable()
+
+    monkeypatch.setattr(gc, "disable", disable)
+    with C._kept_whole(False):
+        pass
+    if armed[0]:  # not met between the two: the read ends now
+        armed[0] = False
+        read.__exit__(None, None, None)
+    monkeypatch.setattr(gc, "disable", real_disable)
+    try:
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_a_crashing_check_is_reported_and_the_batch_goes_on(batch, tmp_path, monkeypatch):
     folder = _small_folder(tmp_path, batch)
     victim = sorted(folder.iterdir())[0].name

@@ -78,6 +78,7 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     write_workbook,
 )
 from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, is_derived_report
+from acv_xl.reading import collector
 from acv_xl.reading.provenance import produced_by
 
 
@@ -355,16 +356,15 @@ def _kept_whole(freeze: bool = True):
     frozen — given back, when `summarize_all` ends, to the oldest generation, which only a full
     collection walks. Otherwise each collection would walk them again: the first one after the
     decoding walked them all (≈ 60 ms of a warm run), and a cold run's collections walked its
-    growing results ≈ 170 times (≈ 40 ms). `freeze` False: collections paused only (`_may_freeze`)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if freeze:
-            gc.freeze()
-        if was:
-            gc.enable()
+    growing results ≈ 170 times (≈ 40 ms). `freeze` False: collections paused only (`_may_freeze`).
+    Paused as the reader pauses it (`collector.paused`, counted under a lock): checking and restoring
+    `gc.isenabled()` here on its own, a read of another thread ending meanwhile left it disabled."""
+    with collector.paused():
+        try:
+            yield
+        finally:
+            if freeze:
+                gc.freeze()
 
 
 def _may_freeze() -> bool:
