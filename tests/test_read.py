@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -708,6 +710,35 @@ def test_overlapping_pauses_of_the_collector_leave_it_as_it_was():
     finally:
         sys.setswitchinterval(switch)
     assert gc.isenabled()
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="a process forked (consolidation's workers): POSIX only")
+def test_a_process_forked_while_a_pause_is_counted_can_pause_the_collector():
+    """A consolidation forks its workers, each pausing the collector (`gc_paused`): forked while
+    another thread of the caller held the pauses' lock (counting its own), the worker found it held
+    for ever — no thread of its own to release it — and the consolidation waited for it for ever."""
+    from acv_xl.reading import collector
+
+    with collector._LOCK:  # another thread's pause beginning or ending at the moment of the fork
+        pid = os.fork()
+        if pid == 0:  # the worker
+            import signal
+
+            status = 1
+            try:  # whatever happens, this process never goes back to the tests
+                signal.alarm(5)  # a hang ends the process (status of SIGALRM), not the tests
+                with collector.paused():
+                    pass
+                status = 0
+            finally:
+                os._exit(status)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+
 
 def test_a_complete_header_mapped_once_stays_each_table_s_own():
     """The column mapping of a complete header row is kept (`_COMPLETE_HEADERS`): read again, the

@@ -13,12 +13,24 @@ if it was enabled before the first; the count is kept under a lock.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from contextlib import contextmanager
 
 _LOCK = threading.Lock()
 _pauses = 0  # pauses under way, in every thread
 _enable_after = False  # the collector was enabled when the first of them began
+
+
+def _new_lock() -> None:
+    """In a forked process (a consolidation's workers): the lock anew, as the thread that held it at the
+    fork, counting its pause, is not in this process to release it (each worker's pause waited for ever)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX: processes are forked there only
+    os.register_at_fork(after_in_child=_new_lock)
 
 
 @contextmanager
