@@ -243,10 +243,11 @@ def _consolider(args, prefetched) -> int:
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None
     if args.registre:
+        from acv_xl.contract.system_errors import resolved
         from acv_xl.history.register import Register, RegisterError
 
         outputs = [args.sortie] + ([args.json] if args.json else [])
-        if any(Path(o).resolve() == Path(args.registre).resolve() for o in outputs):
+        if any(resolved(o) == resolved(args.registre) for o in outputs):
             return _fail(f"le registre ne peut pas être aussi un fichier de sortie : {args.registre}")
         try:
             register = Register.open(Path(args.registre), __version__)

@@ -47,6 +47,7 @@ from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine
 from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
+from acv_xl.contract.system_errors import resolved
 from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
@@ -576,7 +577,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         departement = norm_departement(departement)
     if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
         raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
-    if par_financeur is not None and not Path(par_financeur).resolve().parent.is_dir():
+    if par_financeur is not None and not resolved(par_financeur).parent.is_dir():
         raise UsageError(f"le dossier parent de --par-financeur n'existe pas : {Path(par_financeur).parent}")
     phases: dict[str, float] = {}
 
@@ -590,7 +591,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
-    written = {o.path.resolve() for o in outputs}
+    written = {resolved(o.path) for o in outputs}
     mine = {f for f in files if f in written and is_derived_report(f)}
     if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True):
         raise UsageError(problem)

@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from acv_xl.contract.system_errors import resolved
+
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
 EXTENSIONS_REFUSEES = (".xls", ".xlsb", ".ods")
@@ -49,7 +51,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
     A file named explicitly is taken whatever its extension (the validator says why it is refused).
     """
-    excluded = {Path(p).resolve() for p in exclude}
+    excluded = {resolved(p) for p in exclude}
     found: dict[Path, None] = {}
     roots: list[Path] = []
     for p in paths:
@@ -73,12 +75,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[
 
 
 def _resolved(path: Path) -> Path:
-    """`path` resolved; a symbolic link that loops stays as it is (Python before 3.13 raises
-    RuntimeError): read later, it is said « illisible » with the system's reason, in French."""
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError):
-        return Path(os.path.abspath(path))
+    """`path` resolved; a symbolic link that loops stays as it is: read later, it is said
+    « illisible » with the system's reason, in French."""
+    return resolved(path)
 
 
 _CUSTOM_PART = b"docProps/custom.xml"

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from acv_xl.contract import layout
+from acv_xl.contract.system_errors import resolved
 from acv_xl.reading import provenance
 from acv_xl.reading.provenance import (  # noqa: F401 — the kinds, re-exported for the writers
     ANNEXE,
@@ -212,7 +213,7 @@ def folder_missing(out: str | Path) -> str:
 
 
 def _key(path: Path) -> str:
-    return os.path.normcase(str(path.resolve()))
+    return os.path.normcase(str(resolved(path)))
 
 
 def _inode(path: Path) -> tuple[int, int] | None:
