@@ -587,7 +587,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         since[0] = now
 
     ahead = prefetched.result(paths) if prefetched is not None else None
-    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths)
+    shown: dict[Path, Path] = {}
+    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths, shown=shown)
+    if ahead is not None:
+        shown = ahead[3]
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
@@ -599,7 +602,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     if not files:
         where = ", ".join(str(p) for p in paths)
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans : {where}")
-    items = [(str(f), _rel(f, base)) for f in files]
+    items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
     summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None)
     lap("lecture et contrôle")
