@@ -268,7 +268,7 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
             if kind is None:
                 return f"« {o.path} » existe déjà et c'est {_what(o.path)} : il n'est pas remplacé. {way_out}"
             if kind != o.kind:  # another kind of report, or any report under a convention workbook
-                return (f"« {o.path} » existe déjà et c'est {provenance.describe(kind)} : il n'est pas remplacé. "
+                return (f"« {o.path} » existe déjà et c'est {provenance.describe(kind, o.path)} : il n'est pas remplacé. "
                         f"{way_out}")
     for o in outs:
         if not os.access(o.path.parent, os.W_OK | os.X_OK):
