@@ -821,3 +821,17 @@ def test_a_file_found_through_a_symbolic_link_is_shown_by_its_name_in_the_folder
                      "--registre", str(tmp_path / "r.sqlite")]) == 1
         shown = [f["fichier"] for f in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["conventions"]]
         assert sorted(shown) == expected, shown
+
+
+@pytest.mark.parametrize("link", ["absent", "loop"])
+def test_par_financeur_naming_a_broken_link_is_refused_before_anything_is_written(tmp_path, batch, link):
+    """`--par-financeur` naming a broken or looping link (exists() is False) passed the checks: the
+    consolidated workbook was written, then the command stopped with status 2 on « fichier
+    inaccessible : … (le fichier existe déjà) ». It is refused first, like a file: nothing written."""
+    folder = _small_folder(tmp_path, batch)
+    extracts = tmp_path / "extraits"
+    extracts.symlink_to("ailleurs" if link == "absent" else extracts.name)
+    out = tmp_path / "o.xlsx"
+    with pytest.raises(C.UsageError, match="--par-financeur attend un dossier"):
+        C.consolidate([folder], out, jobs=1, par_financeur=extracts)
+    assert not out.exists() and extracts.is_symlink()

@@ -575,7 +575,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"code de département invalide : « {str(typed).strip()} » (attendu : 62, 2A, 974…).")
     if departement is not None:  # « 062 » is 62 everywhere: titles, financeur names, the register
         departement = norm_departement(departement)
-    if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
+    # a broken or looping link too (exists() is False): mkdir would fail once the workbook is written
+    if par_financeur is not None and (Path(par_financeur).exists() or Path(par_financeur).is_symlink()) \
+            and not Path(par_financeur).is_dir():
         raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
     if par_financeur is not None and not resolved(par_financeur).parent.is_dir():
         raise UsageError(f"le dossier parent de --par-financeur n'existe pas : {Path(par_financeur).parent}")
