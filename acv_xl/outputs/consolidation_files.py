@@ -81,8 +81,11 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
 
 
 def _found(found: dict[Path, Path], path: Path) -> None:
-    """`path` found, once whatever the links leading to it: by its resolved path, with its name."""
-    found.setdefault(_resolved(path), path)
+    """`path` found, once whatever the links leading to it: by its resolved path, with its name —
+    the file's own rather than a link's when both are found."""
+    key = _resolved(path)
+    if key not in found or (found[key] != key and path == key):
+        found[key] = path
 
 
 def _resolved(path: Path) -> Path:
