@@ -123,11 +123,13 @@ def cmd_exemples(args) -> int:
     if folder.exists() and not folder.is_dir():
         return _fail(f"« {folder} » est un fichier, pas un dossier : indiquez le dossier où écrire les exemples.")
     if not folder.exists() and not folder.absolute().parent.is_dir():  # the folder named is created, never its parents
-        return _fail(folder_missing(folder.absolute()))
+        return _fail(folder_missing(folder))  # as typed, like every other output: not the machine's path
     conventions = example_conventions()
     if folder.is_dir():
         outputs = [Output(folder / name, (".xlsx",), "DOSSIER", CONVENTION_WORKBOOK) for name in conventions]
-        if problem := check_outputs([], outputs, replace=args.remplacer):
+        # the user named a folder, not the file: the way out is another folder
+        way_out = "Choisissez un autre dossier, ou ajoutez --remplacer pour écraser les fichiers de mêmes noms."
+        if problem := check_outputs([], outputs, replace=args.remplacer, way_out=way_out):
             return _fail(problem)
     paths = write_examples(folder, conventions)
     for p in paths:
