@@ -120,7 +120,8 @@ class Prefetch:
         self._pid, self._fd = pid, fd
         self._result: tuple | None = None
 
-    def result(self, paths: Sequence[Path]) -> tuple[list[Path], Path, dict[str, tuple | None], dict[Path, Path]] | None:
+    def result(self, paths: Sequence[Path]) -> tuple[list[Path], Path, dict[str, tuple | None],
+                                                   dict[Path, Path]] | None:
         """(files, base, identity by path shown — None where the file could not be read, the names
         shown of `discover`), or None: not for these paths, or the process failed (the caller then
         walks and hashes itself)."""
