@@ -123,11 +123,13 @@ def cmd_exemples(args) -> int:
     if folder.exists() and not folder.is_dir():
         return _fail(f"« {folder} » est un fichier, pas un dossier : indiquez le dossier où écrire les exemples.")
     if not folder.exists() and not folder.absolute().parent.is_dir():  # the folder named is created, never its parents
-        return _fail(folder_missing(folder.absolute()))
+        return _fail(folder_missing(folder))  # as typed, like every other output: not the machine's path
     conventions = example_conventions()
     if folder.is_dir():
         outputs = [Output(folder / name, (".xlsx",), "DOSSIER", CONVENTION_WORKBOOK) for name in conventions]
-        if problem := check_outputs([], outputs, replace=args.remplacer):
+        # the user named a folder, not the file: the way out is another folder
+        way_out = "Choisissez un autre dossier, ou ajoutez --remplacer pour écraser les fichiers de mêmes noms."
+        if problem := check_outputs([], outputs, replace=args.remplacer, way_out=way_out):
             return _fail(problem)
     paths = write_examples(folder, conventions)
     for p in paths:
@@ -243,10 +245,11 @@ def _consolider(args, prefetched) -> int:
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None
     if args.registre:
+        from acv_xl.contract.system_errors import resolved
         from acv_xl.history.register import Register, RegisterError
 
         outputs = [args.sortie] + ([args.json] if args.json else [])
-        if any(Path(o).resolve() == Path(args.registre).resolve() for o in outputs):
+        if any(resolved(o) == resolved(args.registre) for o in outputs):
             return _fail(f"le registre ne peut pas être aussi un fichier de sortie : {args.registre}")
         try:
             register = Register.open(Path(args.registre), __version__)

@@ -826,3 +826,46 @@ def test_xlsxwriters_own_rows_written_over_its_rows_only_give_its_sheets(batch, 
         assert len(sheets) >= 6 and sheets == [n for n in zb.namelist() if n.startswith("xl/worksheets/sheet")]
         for n in sheets:
             assert za.read(n) == zb.read(n), n
+
+
+def test_a_file_found_through_a_symbolic_link_is_shown_by_its_name_in_the_folder(tmp_path, batch):
+    """A link in the consolidated folder was shown under its target: a path elsewhere on the
+    machine (« /srv/…/calais.xlsx » in `Fichiers`), or, for a broken link, a name the référent
+    cannot find in the folder (« absent.xlsx » for « casse.xlsx »). Its name in the folder now,
+    the same with the files found ahead (`--registre`), and a file reached twice is read once."""
+    from acv_xl.cli import main
+
+    folder, elsewhere = tmp_path / "62", tmp_path / "ailleurs"
+    folder.mkdir()
+    elsewhere.mkdir()
+    first, second = sorted(p for p in batch["folder"].glob("*.xlsx") if not p.name.startswith("."))[:2]
+    shutil.copy(first, folder / first.name)
+    shutil.copy(second, elsewhere / "original.xlsx")
+    (folder / "lien.xlsx").symlink_to(elsewhere / "original.xlsx")
+    (folder / "casse.xlsx").symlink_to("absent.xlsx")
+    (folder / "a_meme.xlsx").symlink_to(first.name)  # the same file as first: once, under its own name
+    expected = sorted(["casse.xlsx", "lien.xlsx", first.name])
+    r = C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert [f.rel for f in r.files] == expected
+    (casse,) = [v for f, v in zip(r.files, r.verdicts) if f.rel == "casse.xlsx"]
+    assert not casse.compte and "« casse.xlsx »" in casse.findings[0].message
+    assert "absent" not in casse.findings[0].message
+    for _ in range(2):  # recorded, then taken from the register with the files found ahead
+        assert main(["consolider", str(folder), "-o", str(tmp_path / "r.xlsx"), "--json", str(tmp_path / "r.json"),
+                     "--registre", str(tmp_path / "r.sqlite")]) == 1
+        shown = [f["fichier"] for f in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["conventions"]]
+        assert sorted(shown) == expected, shown
+
+
+@pytest.mark.parametrize("link", ["absent", "loop"])
+def test_par_financeur_naming_a_broken_link_is_refused_before_anything_is_written(tmp_path, batch, link):
+    """`--par-financeur` naming a broken or looping link (exists() is False) passed the checks: the
+    consolidated workbook was written, then the command stopped with status 2 on « fichier
+    inaccessible : … (le fichier existe déjà) ». It is refused first, like a file: nothing written."""
+    folder = _small_folder(tmp_path, batch)
+    extracts = tmp_path / "extraits"
+    extracts.symlink_to("ailleurs" if link == "absent" else extracts.name)
+    out = tmp_path / "o.xlsx"
+    with pytest.raises(C.UsageError, match="--par-financeur attend un dossier"):
+        C.consolidate([folder], out, jobs=1, par_financeur=extracts)
+    assert not out.exists() and extracts.is_symlink()

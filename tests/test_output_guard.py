@@ -90,6 +90,12 @@ def test_exemples_into_a_folder_of_filled_workbooks_is_refused(folder):
     _filled(folder / "arras.xlsx")
     before = snapshot(folder)
     refused(acv("exemples", folder), "existe déjà", "--remplacer")
+    # a folder was named, not a file: « un autre nom de fichier » would be the wrong way out
+    refused(acv("exemples", folder), "Choisissez un autre dossier, ou ajoutez --remplacer")
+    # and a missing parent is said as typed (relative), never as the machine's absolute path
+    proc = acv("exemples", Path("absent") / "ex", cwd=folder)
+    refused(proc, "le dossier de sortie n'existe pas : absent (pour ex)")
+    assert str(folder) not in proc.stderr
     assert snapshot(folder) == before
     ok(acv("exemples", folder, "--remplacer"))
     assert sha(folder / "arras.xlsx") == sha(EXEMPLES / "arras.xlsx")
@@ -496,3 +502,27 @@ def test_annexe_pdf_replaces_its_own_pdf_but_not_a_users(folder):
 def test_ctrl_c_is_documented_with_its_status():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert "Ctrl-C" in readme and "`130`" in readme and "--remplacer" in readme
+
+
+def test_a_json_report_is_said_to_be_one_never_a_classeur(tmp_path):
+    """A consolidation's `--json` summary named as another output, or given to `comparer`/`migrer`,
+    was « un classeur consolidé (acv-xl consolider) »: it is « le résumé JSON d'une consolidation »
+    (and a `historique --json`, « l'évolution d'un département en JSON »); the workbooks keep their words."""
+    from acv_xl.outputs.output_guard import mark_xlsxwriter
+    from acv_xl.reading.provenance import describe, mark
+
+    resume, evolution, classeur = tmp_path / "resume.json", tmp_path / "evolution.json", tmp_path / "c.xlsx"
+    resume.write_text(json.dumps({"acv_xl": mark("consolidation"), "conventions": []}), encoding="utf-8")
+    evolution.write_text(json.dumps({"acv_xl": mark("historique")}), encoding="utf-8")
+    wb = xlsxwriter.Workbook(str(classeur))
+    wb.add_worksheet("Lignes")
+    mark_xlsxwriter(wb, "consolidation")
+    wb.close()
+    said = check_outputs([], [Output(resume, (".json",), "--json", "historique")])
+    assert "c'est le résumé JSON d'une consolidation (acv-xl consolider --json) :" in said and "classeur" not in said
+    said = check_outputs([], [Output(evolution, (".json",), "--json", "consolidation")])
+    assert "c'est l'évolution d'un département en JSON (acv-xl historique --json) :" in said, said
+    assert describe("consolidation", classeur) == describe("consolidation") == "un classeur consolidé (acv-xl consolider)"
+    for args in (("comparer", resume, EXEMPLES / "arras.xlsx"), ("migrer", resume, "-o", tmp_path / "m.xlsx")):
+        proc = acv(*args)
+        assert proc.returncode == 2 and "« resume.json » est le résumé JSON d'une consolidation" in proc.stderr, proc.stderr

@@ -845,3 +845,21 @@ def test_a_list_met_again_with_an_excel_error_where_the_first_had_its_text_is_re
     # and the list as first met is still copied as such afterwards
     assert [r.model_dump() for r in read_source(_ListsOnly({fin.name: texts})).financeurs] == \
         [r.model_dump() for r in first.financeurs]
+
+
+def test_a_json_file_is_said_json_never_csv(tmp_path):
+    """A JSON file (a consolidation's `--json` summary given to `valider` by mistake) has commas:
+    it was « un fichier texte (CSV) » to open in Excel and copy into the template. It is said to be
+    JSON — acv-xl's own summary by its name — and a CSV stays a CSV."""
+    from acv_xl.reading.provenance import mark
+
+    files = {"resume.json": ('{\n  "acv_xl": "%s",\n  "conventions": []\n}' % mark("consolidation"),
+                             "est le résumé JSON d'une consolidation (acv-xl consolider --json), pas un classeur Excel."),
+             "donnees.json": ('[{"commune": "Arras", "montant": 1}]', "est un fichier de données JSON, pas un classeur Excel."),
+             "liste.csv": ("commune;montant\nArras;1\n", "est un fichier texte (CSV)")}
+    for name, (text, said) in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        with pytest.raises(UnreadableWorkbook) as exc:
+            read_file(tmp_path / name)
+        assert exc.value.code == "STR-01" and said in exc.value.message, exc.value.message
+        assert ("CSV" in exc.value.message) == name.endswith(".csv")

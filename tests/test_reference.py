@@ -285,3 +285,14 @@ def test_the_reader_and_the_list_name_an_ods_alike(tmp_path):
         reference.load(path)
     noun = "un classeur OpenDocument (.ods, LibreOffice)"
     assert noun in read.value.message and noun in str(listed.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf\r\n\r\n"], ids=["0 octet", "lignes vides"])
+def test_an_empty_list_is_said_empty(tmp_path, content):
+    """An empty --reference file read « sa première ligne («  ») ne porte aucune des colonnes
+    attendues », quoting nothing between the guillemets: it is said to be empty."""
+    path = tmp_path / "liste.csv"
+    path.write_bytes(content)
+    with pytest.raises(ReferenceInvalide) as exc:
+        reference.load(path)
+    assert "est vide" in str(exc.value) and "«  »" not in str(exc.value), str(exc.value)

@@ -1507,3 +1507,18 @@ def test_the_rules_version_covers_each_summary_function_from_def_to_its_last_sta
     # a nested function's, a comprehension's last line counts (`_fill` ends inside a call)
     code = compile("def f(xs):\n    return [\n        x\n        for x in xs\n    ]\n", "m", "exec").co_consts[0]
     assert R._line_span(code) == (1, 4)
+
+
+def test_historique_of_a_register_without_consolidation_names_it_between_guillemets(tmp_path, capsys):
+    """Every message names a file between « » (« le registre « r.sqlite » est inutilisable… »);
+    this one alone read « le registre r.sqlite ne contient encore aucune consolidation »."""
+    from acv_xl.history.historique import run_historique
+    from acv_xl.history.register import Register
+
+    reg = tmp_path / "vide.sqlite"
+    with Register.open(reg, __version__):
+        pass
+    status = run_historique(reg, tmp_path / "e.xlsx")
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » ne contient encore aucune consolidation" in err, err
+    assert not (tmp_path / "e.xlsx").exists()

@@ -223,3 +223,26 @@ def test_the_excel_button_says_a_system_error_in_french():
 
     scripts._guarded(book, job, "Génération de l'annexe")
     assert book.said == ["Génération de l'annexe impossible : support en lecture seule (arras_annexe.xlsx)."]
+
+
+@pytest.mark.parametrize("command", [
+    ("modele", "{loop}"),
+    ("valider", "{arras}", "--annoter", "{loop}"),
+    ("migrer", "{arras}", "-o", "{loop}"),
+    ("annexe", "{lens}", "--depuis", "{loop}", "-o", "{out}"),
+    ("consolider", "{folder}", "-o", "{out}", "--registre", "{loop}"),
+], ids=["modele", "annoter", "migrer", "annexe-depuis", "registre"])
+def test_a_looping_link_named_as_output_or_input_is_refused_in_french_never_an_internal_error(tmp_path, command):
+    """`Path.resolve()` raises RuntimeError on a looping link (Python before 3.13): the output
+    guard, `--annoter`, `--registre` and the annex's inputs said « erreur interne (RuntimeError :
+    Symlink loop…) » in English; now a refusal (status 2) naming the file, nothing written."""
+    folder = tmp_path / "dossier"
+    shutil.copytree(EXEMPLES, folder)
+    loop = tmp_path / "boucle.xlsx"
+    loop.symlink_to(loop.name)
+    names = {"loop": loop, "arras": folder / "arras.xlsx", "lens": folder / "lens-lievin.xlsx",
+             "folder": folder, "out": tmp_path / "sortie.xlsx"}
+    proc = acv(*(part.format(**names) for part in command))
+    text = english_free(proc.stdout + proc.stderr)
+    assert proc.returncode == 2 and "erreur interne" not in text and "boucle.xlsx" in text, text
+    assert loop.is_symlink() and not (tmp_path / "sortie.xlsx").exists()

@@ -266,6 +266,9 @@ def parse(text: str, chemin: Path, libelle: str, date_libelle: str, trusted: boo
     """Check and index the text of a list; raises `ReferenceInvalide` with every anomaly found.
     `trusted`: the shipped list, whose rows are typed without pydantic's validation (tested whole)."""
     first = text.split("\n", 1)[0]
+    if not text.strip("\ufeff \t\r\n"):  # « sa première ligne («  ») » said nothing of an empty file
+        raise ReferenceInvalide(f"Le fichier de référence {chemin} est vide : aucune ligne, pas même celle des "
+                                f"colonnes attendues ({', '.join(COLUMNS)}).")
     delim = ";" if first.count(";") > first.count(",") else ","  # a French Excel writes « ; »
     reader = csv.DictReader(io.StringIO(text), delimiter=delim)
     header = [h.strip() for h in (reader.fieldnames or [])]

@@ -12,6 +12,7 @@ communes, the reader, the outputs, the register and the Excel side all use it.
 from __future__ import annotations
 
 import errno
+import os
 
 _DENIED = "accès refusé"
 _REASONS: dict[int, str] = {
@@ -67,3 +68,16 @@ def os_error_text(exc: OSError) -> str:
         return f"erreur du système {type(exc).__name__}, sans numéro"
     name = errno.errorcode.get(number)
     return f"erreur du système {name}, n° {number}" if name else f"erreur du système n° {number}"
+
+
+def resolved(path: "os.PathLike[str] | str") -> "Path":
+    """`path` made absolute with its symbolic links followed, like `Path.resolve()`; a path whose
+    links loop stays absolute as written (`Path.resolve()` raises RuntimeError for it before
+    Python 3.13, which reached the user as « erreur interne »): reading or writing it then fails
+    with ELOOP, said in French by `os_error_text`."""
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))

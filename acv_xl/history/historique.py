@@ -421,7 +421,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
             return fail(str(damaged_error(f"« {registre} »", sqlite_why(cause))))
         raise
     if not ev.ids:
-        return fail(f"le registre {registre} ne contient encore aucune consolidation "
+        return fail(f"le registre « {registre} » ne contient encore aucune consolidation "
                     "(« acv-xl consolider … --registre » l'alimente).")
     from acv_xl.history.historique_workbook import write_evolution
 

@@ -270,7 +270,7 @@ def run_migrer(src: Path, out: Path, replace: bool = False) -> int:
     from acv_xl.reading.provenance import describe, produced_by
 
     if kind := produced_by(src):  # a consolidation, an annex…: tables of acv-xl's, not a convention
-        print(f"acv-xl : « {src.name} » est {describe(kind)}, pas le classeur d'une convention : rien à migrer.",
+        print(f"acv-xl : « {src.name} » est {describe(kind, src)}, pas le classeur d'une convention : rien à migrer.",
               file=sys.stderr)
         return 2
     try:

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import msgspec
 
 from acv_xl.contract import file_kinds, layout
-from acv_xl.contract.system_errors import os_error_text
+from acv_xl.contract.system_errors import os_error_text, resolved
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.checks.findings import Gravite
 from acv_xl.checks.totals import Totaux
@@ -367,16 +367,16 @@ class Register:
                 raise damaged_error(where, "ce n'est pas un fichier SQLite")
             # a consolidation to record, into a file (or a folder, for SQLite's journal) it cannot
             # write: said now, before the whole folder is read for nothing
-            if create and not (os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)):
+            if create and not (os.access(path, os.W_OK) and os.access(resolved(path).parent, os.W_OK)):
                 raise readonly_error(where)
         elif not create:
             raise RegisterError(f"registre introuvable : {path}")
         elif path.suffix.lower() in _OTHER_FORMATS:  # `--registre evolution.xlsx`: an SQLite file Excel cannot open
             raise RegisterError(f"le registre {where} aurait l'extension {path.suffix} d'un autre format : donnez-lui "
                                 f"l'extension .sqlite (par exemple « {path.stem}.sqlite »). Rien n'est écrit.")
-        elif not path.resolve().parent.is_dir():
+        elif not resolved(path).parent.is_dir():
             raise RegisterError(f"le dossier du registre n'existe pas : {path.parent}")
-        elif not os.access(path.resolve().parent, os.W_OK | os.X_OK):
+        elif not os.access(resolved(path).parent, os.W_OK | os.X_OK):
             raise RegisterError(f"impossible de créer le registre {where} : vous ne pouvez pas écrire dans le dossier "
                                 f"{path.parent}. Choisissez un dossier où vous pouvez écrire.")
         try:

@@ -38,6 +38,7 @@ from xml.etree import ElementTree as ET
 
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
+from acv_xl.contract.system_errors import resolved
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
@@ -118,7 +119,7 @@ class AnnotationError(ValueError):
 def check_output(src: Path, out: Path) -> str | None:
     """Why `out` cannot receive the annotated copy of `src` (French), or None when it can."""
     src, out = Path(src), Path(out)
-    same = src.resolve() == out.resolve()
+    same = resolved(src) == resolved(out)
     if not same and out.exists() and src.exists():
         same = os.path.samefile(src, out)
     if same:

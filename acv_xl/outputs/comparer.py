@@ -31,7 +31,7 @@ def read_for_comparison(path: Path) -> Convention:
     from acv_xl.reading.provenance import describe, produced_by
 
     if kind := produced_by(path):  # an annex, a consolidation…: acv-xl's tables, not a convention
-        raise Unusable(f"« {path.name} » est {describe(kind)}, pas le classeur d'une convention.")
+        raise Unusable(f"« {path.name} » est {describe(kind, path)}, pas le classeur d'une convention.")
     try:
         conv = read_file(path)
     except UnreadableWorkbook as exc:  # its message names the file already

@@ -47,6 +47,7 @@ from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine
 from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
+from acv_xl.contract.system_errors import resolved
 from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
@@ -574,9 +575,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"code de département invalide : « {str(typed).strip()} » (attendu : 62, 2A, 974…).")
     if departement is not None:  # « 062 » is 62 everywhere: titles, financeur names, the register
         departement = norm_departement(departement)
-    if par_financeur is not None and Path(par_financeur).exists() and not Path(par_financeur).is_dir():
+    # a broken or looping link too (exists() is False): mkdir would fail once the workbook is written
+    if par_financeur is not None and (Path(par_financeur).exists() or Path(par_financeur).is_symlink()) \
+            and not Path(par_financeur).is_dir():
         raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
-    if par_financeur is not None and not Path(par_financeur).resolve().parent.is_dir():
+    if par_financeur is not None and not resolved(par_financeur).parent.is_dir():
         raise UsageError(f"le dossier parent de --par-financeur n'existe pas : {Path(par_financeur).parent}")
     phases: dict[str, float] = {}
 
@@ -586,11 +589,14 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         since[0] = now
 
     ahead = prefetched.result(paths) if prefetched is not None else None
-    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths)
+    shown: dict[Path, Path] = {}
+    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths, shown=shown)
+    if ahead is not None:
+        shown = ahead[3]
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
-    written = {o.path.resolve() for o in outputs}
+    written = {resolved(o.path) for o in outputs}
     mine = {f for f in files if f in written and is_derived_report(f)}
     if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True):
         raise UsageError(problem)
@@ -598,7 +604,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     if not files:
         where = ", ".join(str(p) for p in paths)
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans : {where}")
-    items = [(str(f), _rel(f, base)) for f in files]
+    items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
     summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None)
     lap("lecture et contrôle")

@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from acv_xl.contract.system_errors import resolved
+
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
 EXTENSIONS_REFUSEES = (".xls", ".xlsb", ".ods")
@@ -43,14 +45,18 @@ def _hidden(name: str, path: str | None = None) -> bool:
     return False
 
 
-def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[Path], Path]:
+def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
+             shown: dict[Path, Path] | None = None) -> tuple[list[Path], Path]:
     """The workbooks to consolidate (sorted, each once) and the base folder their paths are shown from.
 
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
     A file named explicitly is taken whatever its extension (the validator says why it is refused).
+    `shown`, when given, receives the name in the folder of each file found through a symbolic
+    link (its folder resolved, its own name kept): a file is shown and read under that name, never
+    under its link's target — a path elsewhere on the machine, or a name absent from the folder.
     """
-    excluded = {Path(p).resolve() for p in exclude}
-    found: dict[Path, None] = {}
+    excluded = {resolved(p) for p in exclude}
+    found: dict[Path, Path] = {}
     roots: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -63,22 +69,29 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = ()) -> tuple[list[
                 for name in sorted(filenames):
                     if name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES) \
                             and not _hidden(name, os.path.join(dirpath, name)):
-                        found.setdefault(_resolved(Path(dirpath, name)), None)
+                        _found(found, _resolved(Path(dirpath)) / name)
         else:
             roots.append(p.resolve().parent)
-            found.setdefault(_resolved(p), None)
-    files = sorted((f for f in found if f not in excluded), key=lambda f: str(f).lower())
+            _found(found, _resolved(p.parent) / p.name)
+    files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
+    if shown is not None:
+        shown.update((f, found[f]) for f in files if found[f] != f)
     base = Path(os.path.commonpath([str(r) for r in roots])) if roots else Path.cwd()
     return files, base
 
 
+def _found(found: dict[Path, Path], path: Path) -> None:
+    """`path` found, once whatever the links leading to it: by its resolved path, with its name —
+    the file's own rather than a link's when both are found."""
+    key = _resolved(path)
+    if key not in found or (found[key] != key and path == key):
+        found[key] = path
+
+
 def _resolved(path: Path) -> Path:
-    """`path` resolved; a symbolic link that loops stays as it is (Python before 3.13 raises
-    RuntimeError): read later, it is said « illisible » with the system's reason, in French."""
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError):
-        return Path(os.path.abspath(path))
+    """`path` resolved; a symbolic link that loops stays as it is: read later, it is said
+    « illisible » with the system's reason, in French."""
+    return resolved(path)
 
 
 _CUSTOM_PART = b"docProps/custom.xml"
@@ -107,9 +120,11 @@ class Prefetch:
         self._pid, self._fd = pid, fd
         self._result: tuple | None = None
 
-    def result(self, paths: Sequence[Path]) -> tuple[list[Path], Path, dict[str, tuple | None]] | None:
-        """(files, base, identity by path — None where the file could not be read), or None: not for
-        these paths, or the process failed (the caller then walks and hashes itself)."""
+    def result(self, paths: Sequence[Path]) -> tuple[list[Path], Path, dict[str, tuple | None],
+                                                   dict[Path, Path]] | None:
+        """(files, base, identity by path shown — None where the file could not be read, the names
+        shown of `discover`), or None: not for these paths, or the process failed (the caller then
+        walks and hashes itself)."""
         if self._fd is not None:
             try:
                 with os.fdopen(self._fd, "rb") as pipe:
@@ -165,15 +180,17 @@ def prefetch(paths: Sequence[Path]) -> Prefetch | None:
         status = 1
         try:
             os.close(r)
-            files, base = discover(paths)
+            shown: dict[Path, Path] = {}
+            files, base = discover(paths, shown=shown)
             ids: dict[str, tuple | None] = {}
             for f in files:
+                name = str(shown.get(f, f))
                 try:
-                    ids[str(f)] = _identify(str(f))
+                    ids[name] = _identify(name)
                 except OSError:
-                    ids[str(f)] = None
+                    ids[name] = None
             with os.fdopen(w, "wb") as pipe:
-                pipe.write(pickle.dumps((files, base, ids), protocol=pickle.HIGHEST_PROTOCOL))
+                pipe.write(pickle.dumps((files, base, ids, shown), protocol=pickle.HIGHEST_PROTOCOL))
             status = 0
         except BaseException:  # noqa: BLE001 — a missing path, Ctrl-C, a reader gone: nothing sent
             pass

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from acv_xl.contract import layout
+from acv_xl.contract.system_errors import resolved
 from acv_xl.reading import provenance
 from acv_xl.reading.provenance import (  # noqa: F401 — the kinds, re-exported for the writers
     ANNEXE,
@@ -212,7 +213,7 @@ def folder_missing(out: str | Path) -> str:
 
 
 def _key(path: Path) -> str:
-    return os.path.normcase(str(path.resolve()))
+    return os.path.normcase(str(resolved(path)))
 
 
 def _inode(path: Path) -> tuple[int, int] | None:
@@ -267,7 +268,7 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
             if kind is None:
                 return f"« {o.path} » existe déjà et c'est {_what(o.path)} : il n'est pas remplacé. {way_out}"
             if kind != o.kind:  # another kind of report, or any report under a convention workbook
-                return (f"« {o.path} » existe déjà et c'est {provenance.describe(kind)} : il n'est pas remplacé. "
+                return (f"« {o.path} » existe déjà et c'est {provenance.describe(kind, o.path)} : il n'est pas remplacé. "
                         f"{way_out}")
     for o in outs:
         if not os.access(o.path.parent, os.W_OK | os.X_OK):

@@ -51,9 +51,27 @@ def mark(kind: str) -> str:
     return PREFIX + kind
 
 
-def describe(kind: str) -> str:
-    """A derived report's kind, in French (« l'annexe d'une convention ou d'un avenant (acv-xl annexe) »)."""
+# The reports also written as JSON, said as such: a `--json` file is no « classeur ».
+JSON_KINDS = {
+    CONSOLIDATION: "le résumé JSON d'une consolidation (acv-xl consolider --json)",
+    HISTORIQUE: "l'évolution d'un département en JSON (acv-xl historique --json)",
+}
+
+
+def describe(kind: str, path: str | Path | None = None) -> str:
+    """A derived report's kind, in French (« l'annexe d'une convention ou d'un avenant (acv-xl annexe) »);
+    with `path`, a JSON report is said to be one (« le résumé JSON d'une consolidation… »)."""
+    if path is not None and kind in JSON_KINDS and _is_json(Path(path)):
+        return JSON_KINDS[kind]
     return KINDS.get(kind, f"un rapport produit par acv-xl ({kind})")
+
+
+def _is_json(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+    except OSError:
+        return False
 
 
 def _zip_part(path: Path, name: str) -> bytes | None:

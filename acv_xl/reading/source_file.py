@@ -198,6 +198,13 @@ def _refuse_other(path: Path, head: bytes) -> UnreadableWorkbook:
         except UnicodeDecodeError:
             continue
     if text is not None and "\x00" not in text and all(c.isprintable() or c in "\r\n\t\ufeff" for c in text[:-4]):
+        if text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):  # JSON has commas: never « CSV »
+            from acv_xl.reading.provenance import describe, produced_by
+
+            kind = produced_by(path)
+            what = describe(kind, path) if kind else "un fichier de données JSON"
+            return _unreadable(path, f"est {what}, pas un classeur Excel.",
+                               "Indiquez le classeur .xlsx de la convention (celui que la commune remplit).")
         if any(sep in text for sep in (";", ",", "\t")):
             return _unreadable(
                 path, "est un fichier texte (CSV) et non un classeur Excel : il ne contient ni feuilles ni tableaux.",
