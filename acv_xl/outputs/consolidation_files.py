@@ -66,10 +66,13 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
             roots.append(p.resolve())
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
+                folder = None  # resolved once per folder, when it holds a workbook
                 for name in sorted(filenames):
                     if name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES) \
                             and not _hidden(name, os.path.join(dirpath, name)):
-                        _found(found, _resolved(Path(dirpath)) / name)
+                        if folder is None:
+                            folder = _resolved(Path(dirpath))
+                        _found(found, folder / name)
         else:
             roots.append(p.resolve().parent)
             _found(found, _resolved(p.parent) / p.name)
