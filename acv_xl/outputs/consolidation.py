@@ -57,7 +57,6 @@ from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported f
     UsageError,
     _hidden,
     _identify,
-    _resolved,
     discover,
 )
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported

@@ -71,11 +71,11 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
                     if name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES) \
                             and not _hidden(name, os.path.join(dirpath, name)):
                         if folder is None:
-                            folder = _resolved(Path(dirpath))
+                            folder = resolved(dirpath)
                         _found(found, folder / name)
         else:
             roots.append(p.resolve().parent)
-            _found(found, _resolved(p.parent) / p.name)
+            _found(found, resolved(p.parent) / p.name)
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
     if shown is not None:
         shown.update((f, found[f]) for f in files if found[f] != f)
@@ -86,15 +86,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
 def _found(found: dict[Path, Path], path: Path) -> None:
     """`path` found, once whatever the links leading to it: by its resolved path, with its name —
     the file's own rather than a link's when both are found."""
-    key = _resolved(path)
+    key = resolved(path)  # a link that loops stays as it is: read, it is « illisible » (ELOOP, in French)
     if key not in found or (found[key] != key and path == key):
         found[key] = path
-
-
-def _resolved(path: Path) -> Path:
-    """`path` resolved; a symbolic link that loops stays as it is: read later, it is said
-    « illisible » with the system's reason, in French."""
-    return resolved(path)
 
 
 _CUSTOM_PART = b"docProps/custom.xml"
