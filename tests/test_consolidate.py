@@ -869,3 +869,41 @@ def test_par_financeur_naming_a_broken_link_is_refused_before_anything_is_writte
     with pytest.raises(C.UsageError, match="--par-financeur attend un dossier"):
         C.consolidate([folder], out, jobs=1, par_financeur=extracts)
     assert not out.exists() and extracts.is_symlink()
+
+
+def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):
+    """`acv-xl consolider dossier resume.json` (or `dossier/*`, which names every file of the
+    folder) listed the JSON summary of a previous run, and the PDF of an annex, as « illisible »
+    (CON-03, an error counted against the département): they are reports of acv-xl, listed
+    « produit par acv-xl, non compté » like a previous consolidation workbook, with no finding.
+    The other files that are no workbook keep a precise message (CSV, OpenDocument)."""
+    from acv_xl.cli import main
+    from acv_xl.outputs.output_guard import ANNEXE, pdf_keywords
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    resume = tmp_path / "resume.json"
+    assert main(["consolider", str(folder), "-o", str(tmp_path / "a.xlsx"), "--json", str(resume)]) in (0, 1)
+    annexe = tmp_path / "annexe.pdf"  # as LibreOffice writes it: the mark among the document's keywords
+    annexe.write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Title (Annexe) /Keywords (" + pdf_keywords(ANNEXE).encode()
+                       + b") >>\nendobj\ntrailer\n<< /Info 1 0 R >>\n%%EOF\n")
+    csv = tmp_path / "communes.csv"
+    csv.write_text("commune;montant\nArras;12\n", encoding="utf-8")
+    ods = tmp_path / "calais.ods"
+    with zipfile.ZipFile(ods, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>")
+    js = tmp_path / "b.json"
+    assert main(["consolider", str(folder), str(resume), str(annexe), str(csv), str(ods),
+                 "-o", str(tmp_path / "b.xlsx"), "--json", str(js)]) == 1
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    for name in ("resume.json", "annexe.pdf"):
+        assert by[name]["motif"] == C.MOTIF_CONSOLIDATION and by[name]["constats_consolidation"] == [], by[name]
+    (csv_msg,) = [f["message"] for f in by["communes.csv"]["constats_consolidation"]]
+    assert "« communes.csv » est un fichier texte (CSV)" in csv_msg
+    (ods_msg,) = [f["message"] for f in by["calais.ods"]["constats_consolidation"]]
+    assert "« calais.ods » est un classeur OpenDocument (.ods, LibreOffice)" in ods_msg
+    # a JSON that is not ours is still a file that is no workbook
+    other = tmp_path / "autre.json"
+    other.write_text('{"commune": "Arras"}', encoding="utf-8")
+    s = C.summarize(str(other), "autre.json")
+    assert not s.ignore and s.etat == ETAT_ILLISIBLE

@@ -81,7 +81,8 @@ def test_atexit_functions_run_and_a_usage_error_keeps_its_status(tmp_path):
     """, "consolider", str(tmp_path / "absent"), "-o", str(tmp_path / "conso.xlsx"))
     assert proc.returncode == 2
     assert proc.stdout.decode() == "atexit\n"
-    assert proc.stderr.decode("utf-8") == f"acv-xl : chemin introuvable : {tmp_path / 'absent'}\n"
+    assert proc.stderr.decode("utf-8") == (f"acv-xl : « {tmp_path / 'absent'} » est introuvable (ni dossier ni fichier de ce nom). "
+                                             "Vérifiez le chemin.\n")
 
 
 def test_a_thread_still_running_is_waited_for(tmp_path, examples):

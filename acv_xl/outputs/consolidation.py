@@ -77,9 +77,8 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     to_json,
     write_workbook,
 )
-from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, is_derived_report
+from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, derived_kind, is_derived_report
 from acv_xl.reading import collector
-from acv_xl.reading.provenance import produced_by
 
 
 # ------------------------------------------------------------------ discovery (`consolidation_files`)
@@ -115,11 +114,20 @@ def _text(v: Any) -> str | None:
     return s or None
 
 
-def _is_consolidation(path: str) -> bool:
-    """A report written by acv-xl (a previous consolidation saved in the folder, an annex…):
-    marked in its content, so that it is listed but never read as a convention. The mark is read
-    within a few kilobytes, whatever the file claims (`provenance.produced_by`)."""
-    return produced_by(path) is not None
+def _is_consolidation(path: str, custom: bool = True) -> bool:
+    """A report written by acv-xl (a previous consolidation saved in the folder, an annex, a `--json`
+    summary, a PDF annex named among the inputs…): marked in its content, so that it is listed but
+    never read as a convention. The mark is read within a few kilobytes, whatever the file claims
+    (`output_guard.derived_kind`). `custom`: the file holds a custom-property part (`_identify`);
+    a zip without one carries no mark: not opened again."""
+    if not custom:
+        try:
+            with open(path, "rb") as f:
+                if f.read(2) == b"PK":
+                    return False
+        except OSError:
+            return False
+    return derived_kind(path) is not None
 
 
 def summarize(path: str, rel: str) -> FileSummary:
@@ -132,7 +140,7 @@ def summarize(path: str, rel: str) -> FileSummary:
 
         _fill(s, inaccessible(path, exc))
         return s
-    if custom and _is_consolidation(path):  # opening the zip only when the part exists
+    if _is_consolidation(path, custom):  # a workbook opened again only when the part exists
         s.ignore = MOTIF_CONSOLIDATION
         return s
     try:
@@ -601,8 +609,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(problem)
     files = [f for f in files if f not in written]
     if not files:
-        where = ", ".join(str(p) for p in paths)
-        raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans : {where}")
+        where = ", ".join(f"« {p} »" for p in paths)
+        raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans {where}.")
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
     summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None)

@@ -61,7 +61,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     for p in paths:
         p = Path(p)
         if not p.exists():
-            raise UsageError(f"chemin introuvable : {p}")
+            raise UsageError(f"« {p} » est introuvable (ni dossier ni fichier de ce nom). Vérifiez le chemin.")
         if p.is_dir():
             roots.append(p.resolve())
             for dirpath, dirnames, filenames in os.walk(p):
