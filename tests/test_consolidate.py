@@ -907,3 +907,59 @@ def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):
     other.write_text('{"commune": "Arras"}', encoding="utf-8")
     s = C.summarize(str(other), "autre.json")
     assert not s.ignore and s.etat == ETAT_ILLISIBLE
+
+
+def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_path, batch, monkeypatch, capsys):
+    """Discovery did not follow a symbolic link to a folder (to avoid loops): a référent whose
+    communes' folders are links into the département's saw their workbooks missing with no word.
+    A link to a folder is now followed, once, its workbooks shown under the link's name; a link
+    that loops, a broken one, a folder that cannot be listed are said on the terminal (workbooks
+    may be missing there), and a link to a folder walked already adds nothing."""
+    from acv_xl.outputs import consolidation_files as F
+
+    examples = sorted(batch["examples"])
+    folder, communes = tmp_path / "62", tmp_path / "communes"
+    for name in ("arras", "calais", "ferme"):
+        (communes / name).mkdir(parents=True)
+    shutil.copy(examples[0], communes / "arras" / "a.xlsx")
+    shutil.copy(examples[1], communes / "calais" / "c.xlsx")
+    shutil.copy(examples[2], communes / "ferme" / "f.xlsx")
+    folder.mkdir()
+    shutil.copy(examples[3], folder / "direct.xlsx")
+    (folder / "arras").symlink_to(communes / "arras")
+    (folder / "calais").symlink_to(communes / "calais")
+    (folder / "ferme").symlink_to(communes / "ferme")
+    (folder / "calais_bis").symlink_to(communes / "calais")  # the same folder twice: read once
+    (folder / "ici").symlink_to(".")  # the folder itself: walked already, nothing to say
+    (folder / "parent").symlink_to("..")  # holds the folder: a loop
+    (folder / "boulogne").symlink_to(communes / "absent")  # a share not mounted
+    scandir = os.scandir
+
+    def refused(path):
+        if Path(path).name == "ferme":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(F.os, "scandir", refused)
+    r = C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert [f.rel for f in r.files] == ["arras/a.xlsx", "calais/c.xlsx", "direct.xlsx"]
+    assert all(v.compte for v in r.verdicts)
+    assert r.not_walked == [
+        "« boulogne » (lien symbolique dont la cible est introuvable)",
+        "« ferme » (dossier illisible, accès refusé)",
+        "« parent » (lien symbolique vers un dossier qui le contient, non suivi pour éviter une boucle)"]
+    capsys.readouterr()
+    assert C.run_consolider([folder], tmp_path / "o2.xlsx", jobs=1) == r.exit_code
+    err = capsys.readouterr().err
+    assert ("Attention, 3 dossiers non parcourus où des classeurs peuvent manquer : « boulogne » (lien symbolique "
+            "dont la cible est introuvable), « ferme » (dossier illisible, accès refusé), « parent » (lien symbolique vers "
+            "un dossier qui le contient, non suivi pour éviter une boucle).\n") in err
+    assert "Consolidation : 3 fichiers lus, 3 conventions comptées" in err
+    monkeypatch.setattr(F.os, "scandir", scandir)
+    # without anything amiss, no word
+    for link in ("parent", "boulogne", "ferme"):
+        (folder / link).unlink()
+    assert C.consolidate([folder], tmp_path / "o3.xlsx", jobs=1).not_walked == []
+    capsys.readouterr()
+    C.run_consolider([folder], tmp_path / "o4.xlsx", jobs=1)
+    assert "Attention" not in capsys.readouterr().err

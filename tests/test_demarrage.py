@@ -247,6 +247,34 @@ def test_the_files_found_ahead_are_those_the_consolidation_finds(tmp_path, examp
     assert out[:5] == ["True 5", "True", "None None", "None", "None None"]
 
 
+def test_the_folders_found_ahead_but_not_walked_are_those_discover_gives(tmp_path, examples):
+    """With `--registre`, the files are found by another process (`prefetch`): the folders it
+    could not walk (a broken link, a loop) are said all the same, and a linked folder is walked."""
+    folder, elsewhere = tmp_path / "62", tmp_path / "communes"
+    (elsewhere / "arras").mkdir(parents=True)
+    folder.mkdir()
+    (elsewhere / "arras" / examples[0].name).write_bytes(examples[0].read_bytes())
+    (folder / examples[1].name).write_bytes(examples[1].read_bytes())
+    (folder / "arras").symlink_to(elsewhere / "arras")
+    (folder / "boulogne").symlink_to(elsewhere / "absent")
+    (folder / "parent").symlink_to("..")
+    out = _run_code("""
+        import sys
+        from pathlib import Path
+        from acv_xl.outputs import consolidation_files as F
+        folder = Path(sys.argv[1])
+        ahead = F.prefetch([folder])
+        files, base, ids, shown = ahead.result([folder])
+        ahead.close()
+        found, skipped = {}, []
+        print((files, base) == F.discover([folder], shown=found, skipped=skipped) and shown == found, len(files))
+        print(ahead.skipped == skipped, [(str(p.relative_to(folder)), why.split(',')[0]) for p, why in skipped])
+    """, str(folder), cwd=tmp_path)
+    assert out[0] == "True 2"
+    assert out[1] == ("True [('boulogne', 'lien symbolique dont la cible est introuvable'), "
+                      "('parent', 'lien symbolique vers un dossier qui le contient')]")
+
+
 def test_a_warm_consolidation_takes_the_files_and_digests_found_ahead(tmp_path, examples):
     """`consolider --registre` with a register: the command's process neither walks the folder nor
     hashes a file (done ahead by `prefetch` while it imports), and its outputs are those of the

@@ -597,9 +597,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
 
     ahead = prefetched.result(paths) if prefetched is not None else None
     shown: dict[Path, Path] = {}
-    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths, shown=shown)
+    skipped: list[tuple[Path, str]] = []
+    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths, shown=shown, skipped=skipped)
     if ahead is not None:
-        shown = ahead[3]
+        shown, skipped = ahead[3], prefetched.skipped
+    not_walked = [f"« {_rel(folder, base)} » ({why})" for folder, why in skipped]
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
@@ -610,7 +612,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     files = [f for f in files if f not in written]
     if not files:
         where = ", ".join(f"« {p} »" for p in paths)
-        raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans {where}.")
+        raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans {where}"
+                         + (f" ; non parcouru{'s' if len(not_walked) > 1 else ''} : {', '.join(not_walked)}"
+                            if not_walked else "") + ".")
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
     summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None)
@@ -625,7 +629,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                          "Vérifiez le dossier indiqué.")
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
-                                 reused=reused)
+                                 reused=reused, not_walked=not_walked)
     lap("règles CON")
     if par_financeur is not None:  # refused before anything is written, like every other output
         from acv_xl.outputs.consolidation_extracts import extracts_problem
@@ -664,6 +668,11 @@ def _removed(paths: list[Path]) -> str:
     s = "s" if len(paths) > 1 else ""
     return (f"{len(paths)} extrait{s} d'une consolidation précédente supprimé{s} (financeur absent de "
             f"celle-ci) : {', '.join(p.name for p in paths)}")
+
+
+def _not_walked(folders: list[str]) -> str:
+    s = "s" if len(folders) > 1 else ""
+    return f"Attention, {len(folders)} dossier{s} non parcouru{s} où des classeurs peuvent manquer : {', '.join(folders)}."
 
 
 def _left(paths: list[Path]) -> str:
@@ -723,6 +732,8 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
         if bar is not None:
             bar.stop()
     duree = f"{result.duree:.1f}".replace(".", ",")
+    if result.not_walked:
+        say(_not_walked(result.not_walked))
     say(f"Consolidation : {result.summary_line(with_reused=True)}" + (f" ; résumé JSON : {json_path}" if json_path else "")
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")

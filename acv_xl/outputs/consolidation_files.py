@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from acv_xl.contract.system_errors import resolved
+from acv_xl.contract.system_errors import os_error_text, resolved
 
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
@@ -46,41 +46,95 @@ def _hidden(name: str, path: str | None = None) -> bool:
 
 
 def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
-             shown: dict[Path, Path] | None = None) -> tuple[list[Path], Path]:
+             shown: dict[Path, Path] | None = None,
+             skipped: list[tuple[Path, str]] | None = None) -> tuple[list[Path], Path]:
     """The workbooks to consolidate (sorted, each once) and the base folder their paths are shown from.
 
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
     A file named explicitly is taken whatever its extension (the validator says why it is refused).
-    `shown`, when given, receives the name in the folder of each file found through a symbolic
-    link (its folder resolved, its own name kept): a file is shown and read under that name, never
-    under its link's target — a path elsewhere on the machine, or a name absent from the folder.
+    A symbolic link to a folder (communes' folders kept elsewhere and linked into the département's)
+    is followed once its real folders are walked, unless what it leads to is walked already (its
+    workbooks are found then) or holds the link itself (a loop). `shown`, when given, receives
+    the name in the folder of each file found through a symbolic link (the folder as walked, its
+    own name kept): a file is shown and read under that name, never under its link's target — a
+    path elsewhere on the machine, or a name absent from the folder. `skipped`, when given,
+    receives each folder (as shown) that could not be walked, with why in French: a looping link,
+    a link whose target is missing, a folder that cannot be listed — workbooks may be missing there.
     """
     excluded = {resolved(p) for p in exclude}
     found: dict[Path, Path] = {}
     roots: list[Path] = []
+    walked: set[Path] = set()
+    links: list[tuple[Path, Path]] = []  # (as shown, as found): followed after every real folder
+    lost: list[tuple[Path, str]] = []
     for p in paths:
         p = Path(p)
         if not p.exists():
             raise UsageError(f"« {p} » est introuvable (ni dossier ni fichier de ce nom). Vérifiez le chemin.")
         if p.is_dir():
-            roots.append(p.resolve())
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-                folder = None  # resolved once per folder, when it holds a workbook
-                for name in sorted(filenames):
-                    if name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES) \
-                            and not _hidden(name, os.path.join(dirpath, name)):
-                        if folder is None:
-                            folder = resolved(dirpath)
-                        _found(found, folder / name)
+            root = p.resolve()
+            roots.append(root)
+            _walk(root, root, found, walked, links, lost)
         else:
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
+    for link_shown, link in links:  # the list grows while a followed link holds links
+        target = resolved(link)
+        if target in walked:
+            continue  # walked already, through its own path or another link: its workbooks are found
+        if link.parent.is_relative_to(target):  # `link.parent`: a real folder, resolved already
+            lost.append((link_shown, "lien symbolique vers un dossier qui le contient, non suivi pour éviter une "
+                                     "boucle"))
+            continue
+        _walk(target, link_shown, found, walked, links, lost)
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
     if shown is not None:
         shown.update((f, found[f]) for f in files if found[f] != f)
+    if skipped is not None:
+        skipped.extend(sorted(lost, key=lambda x: str(x[0]).lower()))
     base = Path(os.path.commonpath([str(r) for r in roots])) if roots else Path.cwd()
     return files, base
+
+
+def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path],
+          links: list[tuple[Path, Path]], lost: list[tuple[Path, str]]) -> None:
+    """Every folder under `top` (resolved), shown under `top_shown`, without entering a link: the
+    files found into `found`, each folder walked into `walked`, each link to a folder into
+    `links`, each folder not listed and each broken link into `lost`."""
+    todo = [(top, top_shown)]
+    while todo:
+        real, shown = todo.pop()
+        walked.add(real)
+        try:
+            with os.scandir(real) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            lost.append((shown, f"dossier illisible, {os_error_text(exc)}"))
+            continue
+        folders = []
+        for e in entries:
+            name = e.name
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if not _hidden(name):
+                        folders.append((real / name, shown / name))
+                    continue
+                link = e.is_symlink()
+            except OSError:
+                link = False
+            if name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):  # a link too: listed, read through it
+                if not _hidden(name, e.path):
+                    _found(found, shown / name)
+            elif link and not _hidden(name):
+                try:
+                    to_folder = e.is_dir()
+                except OSError:
+                    to_folder = False
+                if to_folder:
+                    links.append((shown / name, real / name))
+                elif not os.path.exists(e.path):  # a folder moved or a share not mounted: workbooks missing
+                    lost.append((shown / name, "lien symbolique dont la cible est introuvable"))
+        todo.extend(reversed(folders))
 
 
 def _found(found: dict[Path, Path], path: Path) -> None:
@@ -116,18 +170,20 @@ class Prefetch:
         self.paths = [Path(p) for p in paths]
         self._pid, self._fd = pid, fd
         self._result: tuple | None = None
+        self.skipped: list[tuple[Path, str]] = []  # `discover`'s, once `result` has given the rest
 
     def result(self, paths: Sequence[Path]) -> tuple[list[Path], Path, dict[str, tuple | None],
                                                    dict[Path, Path]] | None:
         """(files, base, identity by path shown — None where the file could not be read, the names
-        shown of `discover`), or None: not for these paths, or the process failed (the caller then
-        walks and hashes itself)."""
+        shown of `discover`; its folders not walked are then in `skipped`), or None: not for these
+        paths, or the process failed (the caller then walks and hashes itself)."""
         if self._fd is not None:
             try:
                 with os.fdopen(self._fd, "rb") as pipe:
                     self._fd = None
                     data = pipe.read()
-                self._result = pickle.loads(data) if data else None
+                got = pickle.loads(data) if data else None
+                self._result, self.skipped = (got[:4], got[4]) if got is not None else (None, [])
             except Exception:  # noqa: BLE001 — anything amiss: done again by the caller
                 self._result = None
             self._wait()
@@ -178,7 +234,8 @@ def prefetch(paths: Sequence[Path]) -> Prefetch | None:
         try:
             os.close(r)
             shown: dict[Path, Path] = {}
-            files, base = discover(paths, shown=shown)
+            skipped: list[tuple[Path, str]] = []
+            files, base = discover(paths, shown=shown, skipped=skipped)
             ids: dict[str, tuple | None] = {}
             for f in files:
                 name = str(shown.get(f, f))
@@ -187,7 +244,7 @@ def prefetch(paths: Sequence[Path]) -> Prefetch | None:
                 except OSError:
                     ids[name] = None
             with os.fdopen(w, "wb") as pipe:
-                pipe.write(pickle.dumps((files, base, ids, shown), protocol=pickle.HIGHEST_PROTOCOL))
+                pipe.write(pickle.dumps((files, base, ids, shown, skipped), protocol=pickle.HIGHEST_PROTOCOL))
             status = 0
         except BaseException:  # noqa: BLE001 — a missing path, Ctrl-C, a reader gone: nothing sent
             pass

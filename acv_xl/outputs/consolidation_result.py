@@ -128,6 +128,8 @@ class ConsolidationResult:
     extracts: list[Path] = field(default_factory=list)  # one workbook per financeur (`--par-financeur`)
     extracts_removed: list[Path] = field(default_factory=list)  # a previous run's, for a financeur absent now
     extracts_left: list[Path] = field(default_factory=list)  # the same, that could not be removed
+    # folders `discover` could not walk, as shown with why (« « arras » (lien symbolique dont la cible…) »)
+    not_walked: list[str] = field(default_factory=list)
 
     @cached_property
     def counted(self) -> list[FileSummary]:
