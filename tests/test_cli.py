@@ -156,7 +156,8 @@ def test_a_reference_list_s_problems_are_said_once_each_on_their_own_line(tmp_pa
     err = capsys.readouterr().err
     lines = err.splitlines()
     assert status == 2 and "␊" not in err, err
-    assert lines[0].endswith("le fichier de référence " + str(bad) + " est invalide :"), lines[0]
+    named = f"« {bad} »" + (" (variable d'environnement ACV_XL_REFERENCE)" if by_env else "")
+    assert lines[0] == f"acv-xl : le fichier de référence {named} est invalide :", lines[0]
     assert [line for line in lines[1:] if "date attendue" in line] == [
-        "  - ligne 2, colonne « date_signature_convention » : « demain » : date attendue au format AAAA-MM-JJ",
-        "  - ligne 3, colonne « date_signature_convention » : « hier » : date attendue au format AAAA-MM-JJ"]
+        "  - ligne 2, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ (valeur lue « demain »)",
+        "  - ligne 3, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ (valeur lue « hier »)"]

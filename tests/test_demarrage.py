@@ -194,10 +194,11 @@ def test_the_national_list_in_the_workers_is_the_one_checked_by_the_command(tmp_
     folder = str(examples[0].parent)
     assert main(["consolider", folder, "-o", str(out), "--reference", str(bad)]) == 2
     said = capsys.readouterr().err
-    assert said.startswith(f"acv-xl : le fichier de référence {bad} est invalide :") and "« 6X »" in said
+    assert said.startswith(f"acv-xl : le fichier de référence « {bad} » est invalide :") and "« 6X »" in said
     monkeypatch.setenv(ENV_VAR, str(bad))
     assert main(["consolider", folder, "-o", str(out)]) == 2
-    assert capsys.readouterr().err.startswith(f"acv-xl : variable d'environnement {ENV_VAR} : le fichier de référence")
+    assert capsys.readouterr().err.startswith(f"acv-xl : le fichier de référence « {bad} » (variable d'environnement "
+                                             f"{ENV_VAR}) est invalide :")
     assert not out.exists()
     monkeypatch.delenv(ENV_VAR)
     assert main(["consolider", folder, "-o", str(out), "--jobs", "1"]) == 1 and out.exists()

@@ -76,14 +76,15 @@ def test_missing_columns_are_named(tmp_path):
 
 
 @pytest.mark.parametrize("column,value,expected", [
-    ("id_acv", "ACV14", "ligne 2, colonne « id_acv » : « ACV14 » : ACV suivi de trois chiffres attendu"),
-    ("insee_commune", "6204", "ligne 2, colonne « insee_commune » : « 6204 » : code INSEE à 5 caractères attendu"),
+    ("id_acv", "ACV14", "ligne 2, colonne « id_acv » : ACV suivi de trois chiffres attendu (valeur lue « ACV14 »)"),
+    ("insee_commune", "6204", "ligne 2, colonne « insee_commune » : code INSEE à 5 caractères attendu, commençant par 2A ou 2B en Corse "
+     "(valeur lue « 6204 »)"),
     ("insee_commune", "59350", "ligne 2, colonne « insee_commune » : le code INSEE 59350 n'est pas dans le département"),
-    ("date_ort", "14/05/2019", "ligne 2, colonne « date_ort » : « 14/05/2019 » : date attendue au format AAAA-MM-JJ"),
+    ("date_ort", "14/05/2019", "ligne 2, colonne « date_ort » : date attendue au format AAAA-MM-JJ (valeur lue « 14/05/2019 »)"),
     ("date_signature_convention", "2018-02-30", "ligne 2, colonne « date_signature_convention »"),
-    ("population", "42 600", "ligne 2, colonne « population » : « 42 600 » : nombre entier d'habitants attendu"),
-    ("siren_epci", "20003357", "ligne 2, colonne « siren_epci » : « 20003357 » : SIREN à 9 chiffres attendu"),
-    ("ort", "Oui", "ligne 2, colonne « ort » : « Oui »"),
+    ("population", "42 600", "ligne 2, colonne « population » : nombre entier d'habitants attendu (valeur lue « 42 600 »)"),
+    ("siren_epci", "20003357", "ligne 2, colonne « siren_epci » : SIREN à 9 chiffres attendu (valeur lue « 20003357 »)"),
+    ("ort", "Oui", "ligne 2, colonne « ort » : « Signée », « Non signée » ou vide attendu (valeur lue « Oui »)"),
 ])
 def test_a_bad_value_is_reported_at_its_line_and_column(tmp_path, column, value, expected):
     rows = _rows()
@@ -168,7 +169,8 @@ def test_a_bad_reference_file_is_a_misuse_exit_2(tmp_path, capsys, command):
         argv += ["-o", str(tmp_path / "c.xlsx")]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "mauvaise.csv est invalide" in err and "ligne 5, colonne « id_acv » : « ACV4 »" in err
+    assert f"le fichier de référence « {p} » est invalide :" in err
+    assert "ligne 5, colonne « id_acv » : ACV suivi de trois chiffres attendu (valeur lue « ACV4 »)" in err
     assert "Traceback" not in err and not (tmp_path / "c.xlsx").exists()
 
 
@@ -296,3 +298,41 @@ def test_an_empty_list_is_said_empty(tmp_path, content):
     with pytest.raises(ReferenceInvalide) as exc:
         reference.load(path)
     assert "est vide" in str(exc.value) and "«  »" not in str(exc.value), str(exc.value)
+
+
+@pytest.mark.parametrize("env", [False, True], ids=["--reference", "ACV_XL_REFERENCE"])
+def test_the_messages_about_a_list_name_it_as_given_quoted_one_colon_a_sentence(tmp_path, capsys, monkeypatch, env):
+    """The messages about a list showed its absolute path, without « », and for a PDF chained two
+    colons (« … pas un fichier .csv : la liste des communes est un fichier .csv (UTF-8) : indiquez… »);
+    with ACV_XL_REFERENCE, « variable d'environnement ACV_XL_REFERENCE : le fichier… : … ». The file is
+    now named as the user gave it, between « », with where it was named, and each sentence has at
+    most one colon after « acv-xl : »."""
+    import test_bad_files as bad
+
+    monkeypatch.chdir(tmp_path)
+    bad.make_pdf(tmp_path).rename(tmp_path / "liste.pdf")
+    (tmp_path / "dossier.csv").mkdir()
+    rows = _rows()
+    rows[0] = dict(rows[0], id_acv="ACV1")
+    _write(tmp_path / "mauvaise.csv", rows)
+    expected = {
+        "liste.pdf": "est un document PDF, pas un fichier .csv. Indiquez la liste des communes au format .csv "
+                     "(UTF-8), ou enregistrez-la depuis un tableur au format « CSV UTF-8 ».",
+        "absente.csv": "est introuvable.",
+        "dossier.csv": "est un dossier : indiquez le fichier .csv de la liste des communes.",
+        "mauvaise.csv": "est invalide :\n  - ligne 2, colonne « id_acv » : ACV suivi de trois chiffres attendu "
+                        "(valeur lue « ACV1 »)",
+    }
+    for name, end in expected.items():
+        if env:
+            monkeypatch.setenv(reference.ENV_VAR, name)
+            assert main(["reference"]) == 2
+        else:
+            monkeypatch.delenv(reference.ENV_VAR, raising=False)
+            assert main(["reference", "--reference", name]) == 2
+        err = capsys.readouterr().err
+        where = " (variable d'environnement ACV_XL_REFERENCE)" if env else ""
+        assert err == f"acv-xl : le fichier de référence « {name} »{where} {end}\n", err
+        assert str(tmp_path) not in err
+        for sentence in err.removeprefix("acv-xl : ").split(". "):
+            assert sentence.count(" : ") <= 1, sentence

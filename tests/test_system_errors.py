@@ -87,7 +87,7 @@ def test_a_list_of_communes_the_system_refuses_is_said_in_french(odd_paths, name
     proc = acv("reference", "--reference", odd_paths[name].with_suffix(".csv") if name == "ENOTDIR"
                else odd_paths[name])
     assert proc.returncode == 2
-    assert "fichier de référence inaccessible" in english_free(proc.stderr)
+    assert "le fichier de référence « " in proc.stderr and "» est inaccessible (" in english_free(proc.stderr)
     assert FRENCH[getattr(errno, name)] in proc.stderr
 
 

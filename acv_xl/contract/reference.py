@@ -34,8 +34,8 @@ ENV_VAR = "ACV_XL_REFERENCE"
 SHIPPED_LIBELLE = "liste nationale ACV (ANCT, avril 2024)"
 SHIPPED_DATE = "avril 2024"
 SOURCES = (
-    "Cartographie du programme Action Cœur de Ville de l'ANCT (communes, identifiants, populations, "
-    "SIREN des EPCI : mise à jour d'avril 2024 ; noms et dates de signature des conventions : 2023)",
+    "Cartographie du programme Action Cœur de Ville de l'ANCT (communes, identifiants, populations et "
+    "SIREN des EPCI mis à jour en avril 2024 ; noms et dates de signature des conventions de 2023)",
     "Liste nationale des opérations de revitalisation de territoire signées, ministère chargé du "
     "logement (2023)",
     "Données publiques sous Licence Ouverte / Etalab",
@@ -47,16 +47,18 @@ ORT_SIGNEE = "Signée"
 _MAX_BYTES = 5_000_000  # a list of a few hundred communes; anything far larger is not one
 
 # What to do with a file given as the list that is a workbook or a document (`file_kinds.kind_of`)
-_EXCEL_CSV = "dans Excel, Fichier › Enregistrer sous…, type « CSV UTF-8 (délimité par des virgules) »."
+# (a sentence each, after « … pas un fichier .csv. »: one colon per sentence, none here)
+_EXCEL_CSV = ("Enregistrez-le au format CSV depuis Excel (Fichier › Enregistrer sous…, type « CSV UTF-8 "
+              "(délimité par des virgules) »).")
 _SAVE_AS_CSV = {
     **dict.fromkeys((file_kinds.XLSX, file_kinds.XLSB, file_kinds.XLS, file_kinds.XML_2003), _EXCEL_CSV),
-    file_kinds.PROTECTED: "ouvrez-le dans Excel avec son mot de passe, puis Fichier › Enregistrer sous…, type "
-                          "« CSV UTF-8 (délimité par des virgules) ».",
-    file_kinds.ODS: "dans LibreOffice Calc, Fichier › Enregistrer sous…, type « Texte CSV (.csv) », jeu de "
-                    "caractères « Unicode (UTF-8) ».",
+    file_kinds.PROTECTED: "Ouvrez-le dans Excel avec son mot de passe, puis enregistrez-le au format CSV (Fichier › "
+                          "Enregistrer sous…, type « CSV UTF-8 (délimité par des virgules) »).",
+    file_kinds.ODS: "Enregistrez-le au format CSV depuis LibreOffice Calc (Fichier › Enregistrer sous…, type "
+                    "« Texte CSV (.csv) », jeu de caractères « Unicode (UTF-8) »).",
 }
-_CSV_ONLY = ("la liste des communes est un fichier .csv (UTF-8) : indiquez ce fichier, ou enregistrez la liste "
-             "depuis un tableur au format « CSV UTF-8 ».")
+_CSV_ONLY = ("Indiquez la liste des communes au format .csv (UTF-8), ou enregistrez-la depuis un tableur au "
+             "format « CSV UTF-8 ».")
 
 
 class ReferenceInvalide(Exception):
@@ -74,9 +76,15 @@ class ReferenceInvalide(Exception):
 
 def after_colon(message: str) -> str:
     """A message as it reads after « … : » (« le fichier… », lower case); never a path that starts it."""
-    if message.split(" ", 1)[0] in ("Le", "Fichier", "Accès", "Variable"):
+    if message.startswith("Le "):
         return message[:1].lower() + message[1:]
     return message
+
+
+def _named(path: str | Path, env: bool = False) -> str:
+    """How messages name a list: as the user typed it, between « », and where it was given when that
+    is not the command line (« « liste.csv » (variable d'environnement ACV_XL_REFERENCE) »)."""
+    return f"« {path} »" + (f" (variable d'environnement {ENV_VAR})" if env else "")
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ class Anomalie:
 
     def __str__(self) -> str:
         where = f"ligne {self.ligne}" + (f", colonne « {self.colonne} »" if self.colonne else "")
-        return f"{where} : {self.message}"
+        return f"{where} : {self.message}"  # the message itself holds no colon (`_anomalies`)
 
 
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -195,8 +203,8 @@ _FIELD_FR = {
 }
 _EXPECTED = {
     "id_acv": "ACV suivi de trois chiffres attendu",
-    "insee_commune": "code INSEE à 5 caractères attendu (2A/2B en Corse)",
-    "departement": "code de département attendu (2 chiffres, 2A, 2B ou 97x)",
+    "insee_commune": "code INSEE à 5 caractères attendu, commençant par 2A ou 2B en Corse",
+    "departement": "code de département à 2 chiffres, 2A, 2B ou 97x attendu",
     "siren_epci": "SIREN à 9 chiffres attendu",
 }
 
@@ -212,36 +220,37 @@ def _anomalies(exc: ValidationError, ligne: int, row: dict[str, str]) -> list[An
         else:
             msg = _FIELD_FR.get(e["type"], "valeur invalide")
         raw = row.get(col) if e["loc"] else None  # the check across columns names its values itself
-        if raw not in (None, ""):
-            msg = f"« {raw} » : {msg}"
+        if raw not in (None, ""):  # after « ligne 2, colonne « id_acv » : »: no second colon
+            msg = f"{msg} (valeur lue « {raw} »)"
         out.append(Anomalie(ligne, col, msg))
     return out
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, named: str | None = None) -> str:
+    """The text of the list at `path`; `named`: how messages name it (`_named`)."""
+    named = named or _named(path)
     try:
         size = path.stat().st_size
         if size > _MAX_BYTES:
-            raise ReferenceInvalide(f"Le fichier de référence {path} est trop volumineux pour une liste de communes "
+            raise ReferenceInvalide(f"Le fichier de référence {named} est trop volumineux pour une liste de communes "
                                     f"({size // 1_000_000} Mo).")
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ReferenceInvalide(f"Fichier de référence introuvable : {path}.") from None
+        raise ReferenceInvalide(f"Le fichier de référence {named} est introuvable.") from None
     except IsADirectoryError:
-        raise ReferenceInvalide(f"{path} est un dossier, pas un fichier de référence .csv.") from None
-    except PermissionError:
-        raise ReferenceInvalide(f"Accès refusé au fichier de référence {path}.") from None
-    except OSError as exc:  # a disk or share gone, too many open files…: the reason in French
-        raise ReferenceInvalide(f"Fichier de référence illisible : {path} ({os_error_text(exc)}).") from None
+        raise ReferenceInvalide(f"Le fichier de référence {named} est un dossier : indiquez le fichier .csv de la "
+                                "liste des communes.") from None
+    except OSError as exc:  # access refused, a disk or share gone, too many open files…: the reason in French
+        raise ReferenceInvalide(f"Le fichier de référence {named} est illisible ({os_error_text(exc)}).") from None
     if kind := file_kinds.kind_of(data):  # the list saved as a workbook (Excel, LibreOffice), a PDF…
-        raise ReferenceInvalide(f"Le fichier de référence {path} est {kind}, pas un fichier .csv : "
+        raise ReferenceInvalide(f"Le fichier de référence {named} est {kind}, pas un fichier .csv. "
                                 + _SAVE_AS_CSV.get(kind, _CSV_ONLY))
     for enc in ("utf-8-sig", "cp1252"):  # a list saved by Excel under Windows is often cp1252
         try:
             return data.decode(enc)
         except UnicodeDecodeError:
             continue
-    raise ReferenceInvalide(f"Le fichier de référence {path} n'est pas un texte lisible (UTF-8 attendu).")
+    raise ReferenceInvalide(f"Le fichier de référence {named} n'est pas un texte lisible (UTF-8 attendu).")
 
 
 def _trusted_row(values: dict[str, str]) -> CommuneRef:
@@ -262,12 +271,15 @@ def _trusted_row(values: dict[str, str]) -> CommuneRef:
     return m
 
 
-def parse(text: str, chemin: Path, libelle: str, date_libelle: str, trusted: bool = False) -> Reference:
+def parse(text: str, chemin: Path, libelle: str, date_libelle: str, trusted: bool = False,
+          named: str | None = None) -> Reference:
     """Check and index the text of a list; raises `ReferenceInvalide` with every anomaly found.
-    `trusted`: the shipped list, whose rows are typed without pydantic's validation (tested whole)."""
+    `trusted`: the shipped list, whose rows are typed without pydantic's validation (tested whole);
+    `named`: how messages name the file (`_named`, default: `chemin`)."""
+    named = named or _named(chemin)
     first = text.split("\n", 1)[0]
     if not text.strip("\ufeff \t\r\n"):  # « sa première ligne («  ») » said nothing of an empty file
-        raise ReferenceInvalide(f"Le fichier de référence {chemin} est vide : aucune ligne, pas même celle des "
+        raise ReferenceInvalide(f"Le fichier de référence {named} est vide : aucune ligne, pas même celle des "
                                 f"colonnes attendues ({', '.join(COLUMNS)}).")
     delim = ";" if first.count(";") > first.count(",") else ","  # a French Excel writes « ; »
     reader = csv.DictReader(io.StringIO(text), delimiter=delim)
@@ -275,11 +287,11 @@ def parse(text: str, chemin: Path, libelle: str, date_libelle: str, trusted: boo
     missing = [c for c in COLUMNS if c not in header]
     if len(missing) == len(COLUMNS):  # naming the eleven columns twice would hide what is wrong
         raise ReferenceInvalide(
-            f"Le fichier de référence {chemin} n'est pas une liste des communes ACV : sa première ligne "
+            f"Le fichier de référence {named} n'est pas une liste des communes ACV : sa première ligne "
             f"(« {first.strip()[:80]} ») ne porte aucune des colonnes attendues ({', '.join(COLUMNS)}).")
     if missing:
         raise ReferenceInvalide(
-            f"Le fichier de référence {chemin} n'a pas les colonnes attendues : "
+            f"Le fichier de référence {named} n'a pas les colonnes attendues : "
             f"{', '.join('« ' + c + ' »' for c in missing)} manque{'nt' if len(missing) > 1 else ''}. "
             f"Colonnes attendues : {', '.join(COLUMNS)}.")
     reader.fieldnames = header
@@ -315,34 +327,45 @@ def parse(text: str, chemin: Path, libelle: str, date_libelle: str, trusted: boo
     if not communes and not anomalies:
         anomalies.append(Anomalie(2, "", "aucune commune"))
     if anomalies:
-        raise ReferenceInvalide(f"Le fichier de référence {chemin} est invalide :", anomalies)
+        raise ReferenceInvalide(f"Le fichier de référence {named} est invalide :", anomalies)
     return Reference(libelle, date_libelle, chemin, tuple(communes), conventions, par_insee)
+
+
+def _read(p: Path, named: str | None = None) -> Reference:
+    text = _read_text(p, named)
+    if p == SHIPPED:
+        return parse(text, p, SHIPPED_LIBELLE, SHIPPED_DATE, trusted=True)
+    when = date.fromtimestamp(p.stat().st_mtime).strftime("%d/%m/%Y")
+    return parse(text, p, f"liste de référence « {p.name} »", when, named=named)
 
 
 @lru_cache(maxsize=8)
 def _load(path: str, _mtime_ns: int, _size: int) -> Reference:
-    p = Path(path)
-    text = _read_text(p)
-    if p == SHIPPED:
-        return parse(text, p, SHIPPED_LIBELLE, SHIPPED_DATE, trusted=True)
-    when = date.fromtimestamp(p.stat().st_mtime).strftime("%d/%m/%Y")
-    return parse(text, p, f"liste de référence « {p.name} »", when)
+    # keyed by the resolved path alone: the list given as `--reference liste.csv` in this process and
+    # as its absolute path to the workers of `consolider` is read once
+    return _read(Path(path))
 
 
-def load(path: Path | str) -> Reference:
-    """The list in the file (cached while the file is unchanged); raises `ReferenceInvalide`."""
+def load(path: Path | str, env: bool = False) -> Reference:
+    """The list in the file (cached while the file is unchanged); raises `ReferenceInvalide`, whose
+    message names the file as given (never the absolute path it resolves to) and, with `env`, says
+    it came from `ACV_XL_REFERENCE`."""
+    named = _named(path, env)
     p = Path(path).expanduser()
     try:
         p = p.resolve()
         st = p.stat()
     except FileNotFoundError:
-        raise ReferenceInvalide(f"Fichier de référence introuvable : {p}.") from None
+        raise ReferenceInvalide(f"Le fichier de référence {named} est introuvable.") from None
     except OSError as exc:
-        raise ReferenceInvalide(f"Fichier de référence inaccessible : {p} ({os_error_text(exc)}).") from None
+        raise ReferenceInvalide(f"Le fichier de référence {named} est inaccessible ({os_error_text(exc)}).") from None
     except RuntimeError:  # a symbolic link that loops, before Python 3.13
         loop = OSError(errno.ELOOP, "")
-        raise ReferenceInvalide(f"Fichier de référence inaccessible : {p} ({os_error_text(loop)}).") from None
-    return _load(str(p), st.st_mtime_ns, st.st_size)
+        raise ReferenceInvalide(f"Le fichier de référence {named} est inaccessible ({os_error_text(loop)}).") from None
+    try:
+        return _load(str(p), st.st_mtime_ns, st.st_size)
+    except ReferenceInvalide:  # refused: read again (no hurry then) for a message naming the file as given
+        return _read(p, named)
 
 
 def shipped() -> Reference:
@@ -354,9 +377,5 @@ def current() -> Reference:
     """The list in use: the file named by `ACV_XL_REFERENCE` when set, else the shipped one."""
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
-        try:
-            return load(env)
-        except ReferenceInvalide as exc:
-            raise ReferenceInvalide(f"Variable d'environnement {ENV_VAR} : {after_colon(exc.message)}",
-                                    exc.anomalies) from None
+        return load(env, env=True)  # its messages say where the file was named
     return shipped()
