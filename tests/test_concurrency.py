@@ -67,7 +67,7 @@ def _forget_everything() -> None:
     fingerprint._TEXTS.clear()
     fingerprint._DATE_TEXTS.clear()
     zip_guard._INFLATED.clear()
-    for memo in (source_file._start_tags.memo, source_file._table_entry.memo,
+    for memo in (source_file._table_entry.memo,
                  source_file._workbook_entries.memo, source_file._RELATIONSHIPS):
         memo.found.clear()
     model._ROW_MAKERS.clear()

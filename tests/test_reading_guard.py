@@ -268,18 +268,50 @@ def test_structure_parts_are_parsed_once_per_content_and_a_malformed_one_always_
     """The template's relationships and tables, the same in every workbook of a département, are
     parsed once; a damaged one is refused every time it is met, never remembered as good."""
     part = b'<Relationships xmlns="p"><Relationship Id="rId1" Type="t" Target="x.xml"/></Relationships>'
-    first = source_file._start_tags(part)
-    assert first == (("Relationships", {}), ("Relationship", {"Id": "rId1", "Type": "t", "Target": "x.xml"}))
-    assert source_file._start_tags(bytes(bytearray(part))) is first  # another file, the same bytes
+    assert source_file._start_tags(part) == (
+        ("Relationships", {}), ("Relationship", {"Id": "rId1", "Type": "t", "Target": "x.xml"}))
+    first = source_file._relationships("xl/worksheets", part)
+    assert first == [("rId1", "t", "xl/worksheets/x.xml")]
+    assert source_file._relationships("xl/worksheets", bytes(bytearray(part))) is first  # another file, the same bytes
+    table = (b'<table xmlns="m" name="T" displayName="T" ref="A1:B3"><tableColumns count="2">'
+             b'<tableColumn id="1" name="a"/><tableColumn id="2" name="b"/></tableColumns></table>')
+    entry = source_file._table_entry(table)
+    assert entry == ("T", "T", "A1:B3", 1, 0, ("a", "b"))
+    assert source_file._table_entry(bytes(bytearray(table))) is entry
     for _ in range(2):
         with pytest.raises(source_file.expat.ExpatError):
-            source_file._start_tags(part[:-3])
+            source_file._relationships("xl/worksheets", part[:-3])
+        with pytest.raises(source_file.expat.ExpatError):
+            source_file._table_entry(table[:-3])
     good = _good(tmp_path)
     broken = _rewrite(good, tmp_path / "casse.xlsx", {"xl/tables/table1.xml": b"<table"})
     for _ in range(2):
         assert read_file(good).rows(FIN.name)[0].financeur == "ETAT"
         with pytest.raises(UnreadableWorkbook, match="description de ses tableaux"):
             read_file(broken)
+
+
+def test_the_structure_parts_of_a_second_workbook_are_not_parsed_again(tmp_path, monkeypatch):
+    """`_start_tags` kept a memo of its own under callers that memoise by the same bytes
+    (`_relationships`, `_table_entry`): removed. What it saved is saved by them: a workbook with the
+    parts of one read before (a commune's copy of the template) parses none of them again."""
+    import shutil
+
+    good = _good(tmp_path)
+    copy = tmp_path / "copie.xlsx"
+    shutil.copy(good, copy)
+    parsed = []
+    start_tags = source_file._start_tags
+    monkeypatch.setattr(source_file, "_start_tags", lambda data: parsed.append(data) or start_tags(data))
+    for memo in (source_file._table_entry.memo, source_file._RELATIONSHIPS):
+        memo.found.clear()
+    first = read_file(good)
+    assert parsed  # the relationships and tables of the first one are parsed
+    parsed.clear()
+    second = read_file(copy)
+    assert parsed == []
+    assert second.rows(FIN.name)[0].financeur == first.rows(FIN.name)[0].financeur == "ETAT"
+    assert not hasattr(start_tags, "memo")
 
 
 def test_has_dtd_walks_the_prolog():
@@ -582,22 +614,22 @@ def test_parsed_parts_remembered_for_the_next_file_stay_a_few_megabytes():
 
     from acv_xl.reading import source_file as sf
 
-    parts = [b"<r>" + b"<a/>" * 3990 + b'<b i="%d"/></r>' % i for i in range(270)]
+    parts = [b"<r>" + b"<Relationship/>" * 1080 + b'<b i="%d"/></r>' % i for i in range(270)]
     books = [b"<workbook><sheets>" + b"<sheet/>" * 1800 + b"<sheet name=\"%d\"/></sheets></workbook>" % i for i in range(270)]
     assert max(map(len, parts + books)) <= sf._MEMO_PART
-    expected = sf._start_tags(parts[0]), sf._workbook_entries(books[0])
+    expected = sf._relationships("xl", parts[0]), sf._workbook_entries(books[0])
     tracemalloc.start()
     try:
         for part, book in zip(parts, books):
-            sf._start_tags(part)
+            sf._relationships("xl", part)
             sf._workbook_entries(book)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 16 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
-    assert (sf._start_tags(parts[0]), sf._workbook_entries(books[0])) == expected
+    assert (sf._relationships("xl", parts[0]), sf._workbook_entries(books[0])) == expected
     template = b'<r><Relationship Id="rId1" Type="t" Target="sheet1.xml"/></r>'
-    assert sf._start_tags(template) is sf._start_tags(template)  # a template's part: remembered
+    assert sf._relationships("xl", template) is sf._relationships("xl", template)  # a template's part: remembered
 
 
 # ------------------------------------------------------------------ zip_guard.directory against zipfile

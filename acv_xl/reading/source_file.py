@@ -376,14 +376,14 @@ def _memoized(items):
     return decorate
 
 
-@_memoized(len)
 def _start_tags(data: bytes) -> tuple[tuple[str, dict[str, str]], ...]:
     """(local name, attributes) of every element of a small XML part, in document order.
 
     Relationship and table parts (some twenty a workbook) carry everything in attributes: expat's
     start events are all they need, at two thirds of the cost of an ElementTree. Namespaces are
     resolved, so any prefix works (a namespaced attribute is keyed "uri}name"); a malformed part
-    raises `expat.ExpatError`."""
+    raises `expat.ExpatError`. Not memoised itself: its two callers are, by the part's bytes
+    (`_table_entry`, `_relationships`), and keep only what they take of it."""
     out: list[tuple[str, dict[str, str]]] = []
     parser = expat.ParserCreate(namespace_separator="}")
     parser.StartElementHandler = lambda name, attrs: out.append((name.rpartition("}")[2], attrs))
