@@ -334,20 +334,58 @@ def test_permission_refused_names_the_output_never_the_temp_file(tmp_path, monke
     assert list(tmp_path.iterdir()) == []
 
 
+def _creation_refused(monkeypatch, where: Path, error: int) -> None:
+    """The system refuses to create a file in `where` (root may write anywhere: the answer is
+    given here by the call that creates the temp file, as it would be for a user)."""
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def mkstemp(*a, dir=None, **k):
+        if dir is not None and Path(dir) == where:
+            raise OSError(error, os.strerror(error), str(where / ".c.xlsx.x1.tmp"))
+        return real(*a, dir=dir, **k)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
 def test_an_unwritable_folder_is_refused_before_any_work(folder, tmp_path, monkeypatch, capsys):
-    """What the system says of a folder the user may not write to (root may write anywhere: the
-    answer is given here by `os.access`, as it would be for a user)."""
+    """What the system says of a folder the user may not write to: asked by creating the temp file
+    the write will use, and said before anything is read. `os.access` said yes (as it always does
+    of a folder under Windows, and for ACLs or shares deciding themselves): the refusal came
+    only after every workbook was read."""
     from acv_xl import cli
     from acv_xl.outputs import consolidation
 
     ro = tmp_path / "lecture_seule"
     ro.mkdir()
-    real = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if Path(p) == ro else real(p, mode, **k))
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: True)
+    _creation_refused(monkeypatch, ro, errno.EACCES)
     monkeypatch.setattr(consolidation, "summarize_all", lambda *a, **k: pytest.fail("read before refusing"))
     assert cli.main(["consolider", str(folder), "-o", str(ro / "c.xlsx")]) == 2
     err = capsys.readouterr().err
-    assert "permission refusée" in err and str(ro) in err and list(ro.iterdir()) == []
+    assert err == f"acv-xl : permission refusée : impossible d'écrire dans le dossier {ro} (pour c.xlsx).\n"
+    assert list(ro.iterdir()) == []
+    _creation_refused(monkeypatch, ro, errno.EROFS)
+    assert cli.main(["consolider", str(folder), "-o", str(ro / "c.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"acv-xl : impossible d'écrire dans le dossier {ro} (pour c.xlsx, support en lecture seule).\n"
+
+
+def test_a_folder_os_access_calls_read_only_but_the_system_lets_write_is_written(folder, tmp_path, monkeypatch):
+    """A network share whose permission bits say « read only » while the server lets the user
+    write: `os.access` refused the output; the system is asked instead, and the probe leaves
+    nothing behind."""
+    from acv_xl import cli
+    from acv_xl.outputs.output_guard import CONSOLIDATION
+
+    out = tmp_path / "partage"
+    out.mkdir()
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False)
+    assert check_outputs([], [Output(out / "c.xlsx", (".xlsx",), "-o", CONSOLIDATION)]) is None
+    assert list(out.iterdir()) == []
+    assert cli.main(["consolider", str(folder), "-o", str(out / "c.xlsx")]) in (0, 1)
+    assert [p.name for p in out.iterdir()] == ["c.xlsx"]
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write in a read-only folder")

@@ -49,14 +49,12 @@ def atomic_write(out: Path, write: Callable[[Path], None], mode_of: Path | None 
     `mode_of`: a file whose permissions the output takes (a copy keeps its original's).
     A system error while writing (permission, full disk) is raised as `OutputError`."""
     import shutil
-    import tempfile  # here: the command line imports this module at start-up for `OutputError`
 
     out = Path(out)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        tmp = _temp(out)
     except OSError as exc:
         raise OutputError(out, exc) from None
-    os.close(fd)
     try:
         write(Path(tmp))
         if mode_of is not None:
@@ -75,6 +73,31 @@ def atomic_write(out: Path, write: Callable[[Path], None], mode_of: Path | None 
             raise OutputError(out, system) from None
         raise
     return out
+
+
+def _temp(out: Path) -> str:
+    """A new empty hidden file next to `out` (its path): where `atomic_write` writes."""
+    import tempfile  # here: the command line imports this module at start-up for `OutputError`
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    return tmp
+
+
+def cannot_write(out: Path) -> OSError | None:
+    """Why `atomic_write(out)` could not create its temp file (the system's error), or None: the
+    file is created as it will be, then removed at once. The system's own answer, where
+    `os.access` guesses from permission bits: wrong under Windows (a folder is always « writable »
+    to it), on network shares that decide themselves, with ACLs, or for root."""
+    try:
+        tmp = _temp(Path(out))
+    except OSError as exc:
+        return exc
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+    return None
 
 
 def _system_error(exc: BaseException) -> OSError | None:

@@ -43,12 +43,14 @@ The checks, in order (the first failing one is returned):
    link, another spelling of the path) — even with `replace`;
 5. an existing output is replaced only with `replace`, or when it is a derived report of the
    output's own `kind` (never when the output is a `CONVENTION_WORKBOOK`);
-6. each output's folder is writable.
+6. each output's folder is writable: the temp file the write will use is created and removed
+   (`atomic.cannot_write`), so that the system answers, not `os.access`'s guess.
 """
 
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import re
 import zipfile
@@ -58,7 +60,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from acv_xl.contract import layout
-from acv_xl.contract.system_errors import resolved
+from acv_xl.contract.system_errors import os_error_text, resolved
+from acv_xl.outputs.atomic import cannot_write
 from acv_xl.reading import provenance
 from acv_xl.reading.provenance import (  # noqa: F401 — the kinds, re-exported for the writers
     ANNEXE,
@@ -270,7 +273,9 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
             if kind != o.kind:  # another kind of report, or any report under a convention workbook
                 return (f"« {o.path} » existe déjà et c'est {provenance.describe(kind, o.path)} : il n'est pas remplacé. "
                         f"{way_out}")
-    for o in outs:
-        if not os.access(o.path.parent, os.W_OK | os.X_OK):
-            return f"permission refusée : impossible d'écrire dans le dossier {o.path.parent} (pour {o.path.name})."
+    for o in outs:  # the temp file the write will use, created and removed: the system's answer, not a guess
+        if (exc := cannot_write(o.path)) is not None:
+            if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM):
+                return f"permission refusée : impossible d'écrire dans le dossier {o.path.parent} (pour {o.path.name})."
+            return f"impossible d'écrire dans le dossier {o.path.parent} (pour {o.path.name}, {os_error_text(exc)})."
     return None
