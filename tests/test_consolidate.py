@@ -960,6 +960,14 @@ def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_p
     for link in ("parent", "boulogne", "ferme"):
         (folder / link).unlink()
     assert C.consolidate([folder], tmp_path / "o3.xlsx", jobs=1).not_walked == []
+    # nothing found, and a folder not walked: the refusal says where workbooks may be
+    empty = tmp_path / "vide"
+    empty.mkdir()
+    (empty / "boulogne").symlink_to(communes / "absent")
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([empty], tmp_path / "o5.xlsx", jobs=1)
+    assert str(refused.value) == (f"aucun classeur .xlsx ou .xlsm trouvé dans « {empty} » ; non parcouru : "
+                                  "« boulogne » (lien symbolique dont la cible est introuvable).")
     capsys.readouterr()
     C.run_consolider([folder], tmp_path / "o4.xlsx", jobs=1)
     assert "Attention" not in capsys.readouterr().err

@@ -14,8 +14,10 @@ Choices:
   `Fichiers` (with « Compté » and « Motif ») and every finding in `Anomalies`.
 - Totals are the per-workbook `totals.compute` results, added together here (Decimal, to the cent).
 - The workbook and the JSON summary are written by `consolidation_workbook`.
-- A report of acv-xl left in the folder (a previous consolidation, an annex) is recognised by the
-  mark in its content and listed as « produit par acv-xl, non compté », never read as a
+- A report of acv-xl left in the folder or named among the inputs (a previous consolidation, an
+  annex, its PDF, a `--json` summary: `dossier/*` names them all) is recognised by the mark in its
+  content and listed as « produit par acv-xl, non compté » — as a file of ours, not refused: the
+  other files are consolidated, as for any file that is no convention —, never read as a
   convention; a workbook with nothing of the template (STR-11) as « pas un classeur ACV, non
   compté ». Neither adds a finding: they are not conventions.
 - What may be written is decided by `output_guard.check_outputs` before anything is read: never

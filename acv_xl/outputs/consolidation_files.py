@@ -115,26 +115,31 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
         for e in entries:
             name = e.name
             try:
-                if e.is_dir(follow_symlinks=False):
+                # a Windows junction is a link too: followed as one, never walked into blindly (a loop)
+                link = e.is_symlink() or _is_junction(e)
+                if not link and e.is_dir(follow_symlinks=False):
                     if not _hidden(name):
                         folders.append((real / name, shown / name))
                     continue
-                link = e.is_symlink()
+                to_folder = link and e.is_dir()
             except OSError:
-                link = False
-            if name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):  # a link too: listed, read through it
+                link = to_folder = False
+            if to_folder:
+                if not _hidden(name):
+                    links.append((shown / name, real / name))
+            elif name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):  # a link too: listed, read through it
                 if not _hidden(name, e.path):
                     _found(found, shown / name)
-            elif link and not _hidden(name):
-                try:
-                    to_folder = e.is_dir()
-                except OSError:
-                    to_folder = False
-                if to_folder:
-                    links.append((shown / name, real / name))
-                elif not os.path.exists(e.path):  # a folder moved or a share not mounted: workbooks missing
-                    lost.append((shown / name, "lien symbolique dont la cible est introuvable"))
+            elif link and not _hidden(name) and not os.path.exists(e.path):
+                # a folder moved, a share not mounted: workbooks may be missing
+                lost.append((shown / name, "lien symbolique dont la cible est introuvable"))
         todo.extend(reversed(folders))
+
+
+def _is_junction(entry: os.DirEntry) -> bool:
+    """A Windows junction (Python 3.12 and later say it; before, walked as a folder, as `os.walk` did)."""
+    is_junction = getattr(entry, "is_junction", None)
+    return bool(is_junction()) if is_junction is not None else False
 
 
 def _found(found: dict[Path, Path], path: Path) -> None:
