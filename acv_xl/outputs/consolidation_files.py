@@ -129,7 +129,9 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
                     links.append((shown / name, real / name))
             elif name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):  # a link too: listed, read through it
                 if not _hidden(name, e.path):
-                    _found(found, shown / name)
+                    # a plain file of a resolved folder is its own resolved path: no `realpath` walk
+                    # of every component (≈ 15 µs a file)
+                    _found(found, shown / name, None if link else real / name)
             elif link and not _hidden(name) and not os.path.exists(e.path):
                 # a folder moved, a share not mounted: workbooks may be missing
                 lost.append((shown / name, "lien symbolique dont la cible est introuvable"))
@@ -142,10 +144,11 @@ def _is_junction(entry: os.DirEntry) -> bool:
     return bool(is_junction()) if is_junction is not None else False
 
 
-def _found(found: dict[Path, Path], path: Path) -> None:
-    """`path` found, once whatever the links leading to it: by its resolved path, with its name —
-    the file's own rather than a link's when both are found."""
-    key = resolved(path)  # a link that loops stays as it is: read, it is « illisible » (ELOOP, in French)
+def _found(found: dict[Path, Path], path: Path, key: Path | None = None) -> None:
+    """`path` found, once whatever the links leading to it: by its resolved path (`key`, when the
+    caller knows it), with its name — the file's own rather than a link's when both are found."""
+    if key is None:
+        key = resolved(path)  # a link that loops stays as it is: read, it is « illisible » (ELOOP, in French)
     if key not in found or (found[key] != key and path == key):
         found[key] = path
 
