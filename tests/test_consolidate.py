@@ -385,13 +385,15 @@ def test_the_garbage_collector_is_left_as_it_was(batch, tmp_path):
 
     folder = _small_folder(tmp_path, batch, n=2)
     assert gc.isenabled()
+    # as it was: Python 3.12 starts with objects of its own in the permanent generation (375 in 3.12.1)
+    frozen = gc.get_freeze_count()
     for jobs in (1, 2):
         C.consolidate([folder], tmp_path / f"o{jobs}.xlsx", jobs=jobs)
-        assert gc.isenabled() and gc.get_freeze_count() == 0
+        assert gc.isenabled() and gc.get_freeze_count() == frozen
     gc.disable()
     try:
         C.consolidate([folder], tmp_path / "o3.xlsx", jobs=2)
-        assert not gc.isenabled() and gc.get_freeze_count() == 0
+        assert not gc.isenabled() and gc.get_freeze_count() == frozen
     finally:
         gc.enable()
 

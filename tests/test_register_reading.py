@@ -146,9 +146,10 @@ def test_a_summary_whose_values_do_not_have_their_types_is_refused(examples):
 
 # ------------------------------------------------------------------ a warm run = a cold run
 def _warm_and_cold(tmp_path, folder, reg, jobs):
+    frozen = gc.get_freeze_count()  # Python 3.12 starts with objects of its own there
     with R.Register.open(reg, __version__) as r:
         warm = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=jobs, cache=r, record=r.record)
-    assert gc.get_freeze_count() == 0  # the collector as it was
+    assert gc.get_freeze_count() == frozen  # the collector as it was
     cold = C.consolidate([folder], tmp_path / "froid.xlsx", jobs=jobs)
     return warm, cold
 
