@@ -401,3 +401,45 @@ def test_a_program_without_standard_output_does_its_work_and_keeps_its_status(tm
     assert proc.returncode == main(["consolider", str(folder), "-o", str(tmp_path / "c2.xlsx"), "--jobs", "1"])
     assert "erreur interne" not in proc.stderr.decode("utf-8")
     assert zipfile.ZipFile(out).testzip() is None
+
+
+@pytest.mark.parametrize("base, path", [
+    ("/a/b", "/a/b/c.xlsx"), ("/a/b", "/a/b/sous/dossier/c.xlsx"), ("/a", "/ab/c.xlsx"), ("/a/b", "/a/B/c.xlsx"),
+    ("/", "/c.xlsx"), ("/", "//x/c.xlsx"), ("//", "//x/c.xlsx"), ("//a", "//a/c.xlsx"), ("/a", "/a/../b/c.xlsx"),
+    ("/a", "/a/\udcff\udcfe.xlsx"), ("/a", "/a/x\\y.xlsx"), ("/a", "/a"), ("a", "a/b.xlsx"), (".", "b.xlsx"),
+    ("/a", "/b/c.xlsx"),
+])
+def test_a_file_is_shown_as_relative_to_did(base, path):
+    """`_rel` takes the text of the file under its folder without `relative_to`'s paths: the same
+    text it gave, on every kind of name and folder."""
+    from acv_xl.outputs.terminal import file_text
+
+    p, b = Path(path), Path(base)
+    try:
+        before = file_text(p.relative_to(b).as_posix())
+    except ValueError:
+        before = file_text(str(p))
+    assert C._rel(p, b) == before
+
+
+def test_the_files_found_ahead_arrive_as_the_same_paths(tmp_path):
+    """The forked process sends names, made paths again here: the same list, folder and names shown
+    as `discover` gives, links and names that are not UTF-8 included."""
+    from acv_xl.outputs.consolidation_files import discover, prefetch
+
+    folder = tmp_path / "62"
+    (folder / "sous").mkdir(parents=True)
+    for name in ("a.xlsx", "sous/b.xlsm", "c\udcff.xlsx"):
+        (folder / name).write_bytes(b"PK")
+    (folder / "lien.xlsx").symlink_to(tmp_path / "ailleurs.xlsx")
+    (tmp_path / "ailleurs.xlsx").write_bytes(b"PK")
+    ahead = prefetch([folder])
+    assert ahead is not None
+    try:
+        files, base, ids, shown = ahead.result([folder])
+    finally:
+        ahead.close()
+    names: dict = {}
+    assert (files, base) == discover([folder], shown=names) and shown == names and shown
+    assert all(type(f) is type(folder) for f in files + list(shown) + list(shown.values()) + [base])
+    assert set(ids) == {str(shown.get(f, f)) for f in files}

@@ -127,7 +127,7 @@ class Prefetch:
                 with os.fdopen(self._fd, "rb") as pipe:
                     self._fd = None
                     data = pipe.read()
-                self._result = pickle.loads(data) if data else None
+                self._result = _paths(*pickle.loads(data)) if data else None
             except Exception:  # noqa: BLE001 — anything amiss: done again by the caller
                 self._result = None
             self._wait()
@@ -155,6 +155,11 @@ class Prefetch:
             except ChildProcessError:
                 pass
             self._pid = None
+
+
+def _paths(files: list[str], base: str, ids: dict[str, tuple | None], shown: dict[str, str]) -> tuple:
+    """What the forked process sent, its names made paths again (`discover`'s result)."""
+    return [Path(f) for f in files], Path(base), ids, {Path(k): Path(v) for k, v in shown.items()}
 
 
 def prefetch(paths: Sequence[Path]) -> Prefetch | None:
@@ -186,8 +191,11 @@ def prefetch(paths: Sequence[Path]) -> Prefetch | None:
                     ids[name] = _identify(name)
                 except OSError:
                     ids[name] = None
+            # names, not paths: a path is pickled as its parts, each joined again on arrival (≈ 3.5 µs a
+            # file, where making it of its name takes ≈ 2 µs)
+            sent = ([str(f) for f in files], str(base), ids, {str(k): str(v) for k, v in shown.items()})
             with os.fdopen(w, "wb") as pipe:
-                pipe.write(pickle.dumps((files, base, ids, shown), protocol=pickle.HIGHEST_PROTOCOL))
+                pipe.write(pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL))
             status = 0
         except BaseException:  # noqa: BLE001 — a missing path, Ctrl-C, a reader gone: nothing sent
             pass
