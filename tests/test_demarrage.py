@@ -243,8 +243,11 @@ def test_the_files_found_ahead_are_those_the_consolidation_finds(tmp_path, examp
         early = F.prefetch([folder])
         early.close()  # never asked for: stopped, not waited for
         print(early._pid, early._fd)
+        listed = F.prefetch([folder], identify=False)  # no register: the files found, none hashed
+        print(listed.result([folder])[:3] == (files, base, {}))
+        listed.close()
     """, str(folder), cwd=tmp_path)
-    assert out[:5] == ["True 5", "True", "None None", "None", "None None"]
+    assert out[:6] == ["True 5", "True", "None None", "None", "None None", "True"]
 
 
 def test_a_warm_consolidation_takes_the_files_and_digests_found_ahead(tmp_path, examples):
@@ -271,7 +274,7 @@ def test_a_warm_consolidation_takes_the_files_and_digests_found_ahead(tmp_path, 
             shutil.copy(register, out + ".a.sqlite")
             status = main(["consolider", folder, "-o", out + ".a.xlsx", "--json", out + ".a.json",
                            "--registre", out + ".a.sqlite"])
-            F.prefetch = lambda paths: None  # the same, the process finding and hashing itself
+            F.prefetch = lambda paths, **kw: None  # the same, the process finding and hashing itself
             shutil.copy(register, out + ".b.sqlite")
             again = main(["consolider", folder, "-o", out + ".b.xlsx", "--json", out + ".b.json",
                           "--registre", out + ".b.sqlite"])
@@ -286,6 +289,37 @@ def test_a_warm_consolidation_takes_the_files_and_digests_found_ahead(tmp_path, 
     with sqlite3.connect(tmp_path / "c.a.sqlite") as da, sqlite3.connect(tmp_path / "c.b.sqlite") as db:
         query = "select chemin, taille, modifie_le, sha256, relu, etat, acv_id, compte, motif from fichiers order by id"
         assert da.execute(query).fetchall() == db.execute(query).fetchall()
+
+
+def test_a_consolidation_without_register_takes_the_files_found_ahead(tmp_path, examples):
+    """Without a register too, the command's process does not walk the folder (found ahead while it
+    imports) and hashes nothing before reading; its outputs are those of the same run without it."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    for p in examples:
+        (folder / p.name).write_bytes(p.read_bytes())
+    out = _run_code("""
+        import contextlib, io, sys
+        from acv_xl.outputs import consolidation as C
+        from acv_xl.outputs import consolidation_files as F
+        asked = []
+        discover, identify, prefetch = C.discover, C._identify, F.prefetch
+        C.discover = lambda *a, **k: asked.append("discover") or discover(*a, **k)
+        F.prefetch = lambda paths, identify: asked.append(identify) or prefetch(paths, identify=identify)
+        from acv_xl.cli import main
+        folder, out = sys.argv[1:3]
+        with contextlib.redirect_stderr(io.StringIO()):
+            status = main(["consolider", folder, "-o", out + ".a.xlsx", "--json", out + ".a.json"])
+            F.prefetch = lambda paths, **kw: None  # the same, the process finding the files itself
+            again = main(["consolider", folder, "-o", out + ".b.xlsx", "--json", out + ".b.json"])
+        print(status, again, asked)
+    """, str(folder), str(tmp_path / "c"), cwd=tmp_path)
+    assert out[0] == "1 1 [False, 'discover']"
+    a, b = (json.loads((tmp_path / f"c.{k}.json").read_text(encoding="utf-8")) for k in "ab")
+    assert {k: v for k, v in a.items() if k != "genere_le"} == {k: v for k, v in b.items() if k != "genere_le"}
+    with zipfile.ZipFile(tmp_path / "c.a.xlsx") as za, zipfile.ZipFile(tmp_path / "c.b.xlsx") as zb:
+        sheets = [n for n in za.namelist() if n.startswith("xl/worksheets/")]
+        assert sheets and all(za.read(n) == zb.read(n) for n in sheets)
 
 
 # ------------------------------------------------------------------ pydantic's plugin search
