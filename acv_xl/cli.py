@@ -209,12 +209,12 @@ def cmd_comparer(args) -> int:
 
 
 def cmd_consolider(args) -> int:
-    prefetched = None
-    if args.registre and Path(args.registre).is_file():  # a register that may know the files
-        from acv_xl.outputs.consolidation_files import prefetch
+    from acv_xl.outputs.consolidation_files import prefetch
 
-        # the files found and hashed by another process while this one imports the rest
-        prefetched = prefetch([Path(p) for p in args.chemins])
+    # the files found by another process while this one imports the rest, and hashed there when
+    # a register may know them
+    prefetched = prefetch([Path(p) for p in args.chemins],
+                          identify=bool(args.registre) and Path(args.registre).is_file())
     try:
         return _consolider(args, prefetched)
     finally:

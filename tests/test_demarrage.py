@@ -150,9 +150,10 @@ def test_commands_import_only_what_they_use(tmp_path, examples):
 
 
 # what the batch's own process needs when the register knows most files: its workers read the
-# others (`consolidation._prepare_workers`: a single worker imports the reader itself)
+# others (`consolidation._prepare_workers`: a single worker imports the reader itself), forked
+# without a pool (`consolidation_worker`: neither `concurrent.futures.process` nor `multiprocessing`)
 WARM_PARENT_NEVER = ("importlib.metadata", "python_calamine", "acv_xl.reading.source_file", "rich", "pandas",
-                     "openpyxl", "xml.sax", "http.client")
+                     "openpyxl", "xml.sax", "http.client", "concurrent.futures.process", "multiprocessing")
 
 
 def test_a_warm_consolidation_imports_and_reads_only_what_its_own_process_uses(tmp_path, examples):
@@ -244,8 +245,11 @@ def test_the_files_found_ahead_are_those_the_consolidation_finds(tmp_path, examp
         early = F.prefetch([folder])
         early.close()  # never asked for: stopped, not waited for
         print(early._pid, early._fd)
+        listed = F.prefetch([folder], identify=False)  # no register: the files found, none hashed
+        print(listed.result([folder])[:3] == (files, base, {}))
+        listed.close()
     """, str(folder), cwd=tmp_path)
-    assert out[:5] == ["True 5", "True", "None None", "None", "None None"]
+    assert out[:6] == ["True 5", "True", "None None", "None", "None None", "True"]
 
 
 def test_the_folders_found_ahead_but_not_walked_are_those_discover_gives(tmp_path, examples):
@@ -300,7 +304,7 @@ def test_a_warm_consolidation_takes_the_files_and_digests_found_ahead(tmp_path, 
             shutil.copy(register, out + ".a.sqlite")
             status = main(["consolider", folder, "-o", out + ".a.xlsx", "--json", out + ".a.json",
                            "--registre", out + ".a.sqlite"])
-            F.prefetch = lambda paths: None  # the same, the process finding and hashing itself
+            F.prefetch = lambda paths, **kw: None  # the same, the process finding and hashing itself
             shutil.copy(register, out + ".b.sqlite")
             again = main(["consolider", folder, "-o", out + ".b.xlsx", "--json", out + ".b.json",
                           "--registre", out + ".b.sqlite"])
@@ -315,6 +319,37 @@ def test_a_warm_consolidation_takes_the_files_and_digests_found_ahead(tmp_path, 
     with sqlite3.connect(tmp_path / "c.a.sqlite") as da, sqlite3.connect(tmp_path / "c.b.sqlite") as db:
         query = "select chemin, taille, modifie_le, sha256, relu, etat, acv_id, compte, motif from fichiers order by id"
         assert da.execute(query).fetchall() == db.execute(query).fetchall()
+
+
+def test_a_consolidation_without_register_takes_the_files_found_ahead(tmp_path, examples):
+    """Without a register too, the command's process does not walk the folder (found ahead while it
+    imports) and hashes nothing before reading; its outputs are those of the same run without it."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    for p in examples:
+        (folder / p.name).write_bytes(p.read_bytes())
+    out = _run_code("""
+        import contextlib, io, sys
+        from acv_xl.outputs import consolidation as C
+        from acv_xl.outputs import consolidation_files as F
+        asked = []
+        discover, identify, prefetch = C.discover, C._identify, F.prefetch
+        C.discover = lambda *a, **k: asked.append("discover") or discover(*a, **k)
+        F.prefetch = lambda paths, identify: asked.append(identify) or prefetch(paths, identify=identify)
+        from acv_xl.cli import main
+        folder, out = sys.argv[1:3]
+        with contextlib.redirect_stderr(io.StringIO()):
+            status = main(["consolider", folder, "-o", out + ".a.xlsx", "--json", out + ".a.json"])
+            F.prefetch = lambda paths, **kw: None  # the same, the process finding the files itself
+            again = main(["consolider", folder, "-o", out + ".b.xlsx", "--json", out + ".b.json"])
+        print(status, again, asked)
+    """, str(folder), str(tmp_path / "c"), cwd=tmp_path)
+    assert out[0] == "1 1 [False, 'discover']"
+    a, b = (json.loads((tmp_path / f"c.{k}.json").read_text(encoding="utf-8")) for k in "ab")
+    assert {k: v for k, v in a.items() if k != "genere_le"} == {k: v for k, v in b.items() if k != "genere_le"}
+    with zipfile.ZipFile(tmp_path / "c.a.xlsx") as za, zipfile.ZipFile(tmp_path / "c.b.xlsx") as zb:
+        sheets = [n for n in za.namelist() if n.startswith("xl/worksheets/")]
+        assert sheets and all(za.read(n) == zb.read(n) for n in sheets)
 
 
 # ------------------------------------------------------------------ pydantic's plugin search
@@ -430,3 +465,45 @@ def test_a_program_without_standard_output_does_its_work_and_keeps_its_status(tm
     assert proc.returncode == main(["consolider", str(folder), "-o", str(tmp_path / "c2.xlsx"), "--jobs", "1"])
     assert "erreur interne" not in proc.stderr.decode("utf-8")
     assert zipfile.ZipFile(out).testzip() is None
+
+
+@pytest.mark.parametrize("base, path", [
+    ("/a/b", "/a/b/c.xlsx"), ("/a/b", "/a/b/sous/dossier/c.xlsx"), ("/a", "/ab/c.xlsx"), ("/a/b", "/a/B/c.xlsx"),
+    ("/", "/c.xlsx"), ("/", "//x/c.xlsx"), ("//", "//x/c.xlsx"), ("//a", "//a/c.xlsx"), ("/a", "/a/../b/c.xlsx"),
+    ("/a", "/a/\udcff\udcfe.xlsx"), ("/a", "/a/x\\y.xlsx"), ("/a", "/a"), ("a", "a/b.xlsx"), (".", "b.xlsx"),
+    ("/a", "/b/c.xlsx"),
+])
+def test_a_file_is_shown_as_relative_to_did(base, path):
+    """`_rel` takes the text of the file under its folder without `relative_to`'s paths: the same
+    text it gave, on every kind of name and folder."""
+    from acv_xl.outputs.terminal import file_text
+
+    p, b = Path(path), Path(base)
+    try:
+        before = file_text(p.relative_to(b).as_posix())
+    except ValueError:
+        before = file_text(str(p))
+    assert C._rel(p, b) == before
+
+
+def test_the_files_found_ahead_arrive_as_the_same_paths(tmp_path):
+    """The forked process sends names, made paths again here: the same list, folder and names shown
+    as `discover` gives, links and names that are not UTF-8 included."""
+    from acv_xl.outputs.consolidation_files import discover, prefetch
+
+    folder = tmp_path / "62"
+    (folder / "sous").mkdir(parents=True)
+    for name in ("a.xlsx", "sous/b.xlsm", "c\udcff.xlsx"):
+        (folder / name).write_bytes(b"PK")
+    (folder / "lien.xlsx").symlink_to(tmp_path / "ailleurs.xlsx")
+    (tmp_path / "ailleurs.xlsx").write_bytes(b"PK")
+    ahead = prefetch([folder])
+    assert ahead is not None
+    try:
+        files, base, ids, shown = ahead.result([folder])
+    finally:
+        ahead.close()
+    names: dict = {}
+    assert (files, base) == discover([folder], shown=names) and shown == names and shown
+    assert all(type(f) is type(folder) for f in files + list(shown) + list(shown.values()) + [base])
+    assert set(ids) == {str(shown.get(f, f)) for f in files}

@@ -61,6 +61,7 @@ from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported f
     _identify,
     discover,
 )
+from acv_xl.outputs.consolidation_worker import start as start_one
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
 from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
     FEUILLES,
@@ -87,10 +88,15 @@ from acv_xl.reading import collector
 def _rel(path: Path, base: Path) -> str:
     """The file as shown (sheets, JSON, register, summary): `file_text`, whose escapes keep two
     names that are not UTF-8 apart (the batch tells files apart by this text)."""
+    text, root = str(path), str(base)
+    # a file under an absolute folder, as found (POSIX names): the same text in C, where
+    # `relative_to` makes paths (≈ 3 µs a file); « / » and « // » as roots are left to it
+    if os.sep == "/" and root[:1] == "/" and root.strip("/") and text.startswith(root + "/"):
+        return file_text(text[len(root) + 1:])
     try:
         rel = path.relative_to(base).as_posix()
     except ValueError:
-        rel = str(path)
+        rel = text
     return file_text(rel)
 
 
@@ -427,43 +433,42 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             tick(len(out) - done)
         return out
 
-    # imported (only when there is a pool: a run that reads nothing or reads here never pays them)
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
     workers = _workers(n, jobs)
     _prepare_workers(workers)
     chunks = _chunks(n, workers)
     retry: list[int] = []
-    # Workers are forked at the first submit, before any progress-bar thread exists. What this
-    # process holds then (the modules, mostly) is frozen for the pool's time: the workers'
-    # collections never walk it, nor copy the memory pages they share with this process.
+    # Workers are forked before any progress-bar thread exists. What this process holds then (the
+    # modules, mostly) is frozen for their time: the workers' collections never walk it, nor copy
+    # the memory pages they share with this process.
     if freeze:
         gc.freeze()
     try:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
-        try:
-            futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
-            with _kept_whole(freeze):  # every worker is forked by now: none inherits a paused collector
-                if meanwhile is not None:
-                    meanwhile()
-                _prepare_writing()
-                for fut in as_completed(futures):
-                    c = futures[fut]
-                    try:
-                        for i, s in zip(c, fut.result()):
+        # one process: forked without a pool (`consolidation_worker`), where it can be
+        one = start_one(_summarize_chunk, [[items[i] for i in c] for c in chunks]) if workers == 1 else None
+        if one is not None:
+            try:
+                with _kept_whole(freeze):  # forked by now: it does not inherit a paused collector
+                    if meanwhile is not None:
+                        meanwhile()
+                    _prepare_writing()
+                    done_chunks = 0
+                    for c, out in zip(chunks, one.results()):
+                        for i, s in zip(c, out):
                             results[i] = s
                         tick(len(c))
-                    except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
-                        retry.extend(c)
-        except BaseException:
-            # Ctrl-C or a broken installation: do not wait for the queued files.
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
+                        done_chunks += 1
+                    # the process died (killed, out of memory, native crash): the files it left
+                    retry.extend(i for c in chunks[done_chunks:] for i in c)
+            finally:
+                one.close()  # Ctrl-C or a broken installation: stopped, not waited for
+        else:
+            retry = _summarize_pooled(items, chunks, workers, results, tick, meanwhile, freeze)
     finally:
         if freeze:
             gc.unfreeze()
+    if retry:  # imported only then (a pool: ≈ 7 ms)
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
     # Rare: one process per file, so that only the file that kills its process is reported.
     for i in sorted(retry):
         p, r = items[i]
@@ -474,6 +479,39 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             results[i] = _crashed(p, r, "le processus de lecture s'est arrêté brutalement")
         tick(1)
     return [results[i] for i in range(n)]
+
+
+def _summarize_pooled(items: list[tuple[str, str]], chunks: list[list[int]], workers: int,
+                      results: dict[int, FileSummary], tick: Callable[[int], None],
+                      meanwhile: Callable[[], None] | None, freeze: bool) -> list[int]:
+    """`summarize_all`'s chunks read by a pool of `workers` processes (forked at the first submit);
+    the indexes of the files a dead worker left, to read again one by one."""
+    # imported (only when there is a pool: a run that reads nothing, or reads in one process, never pays them)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    retry: list[int] = []
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
+    try:
+        futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
+        with _kept_whole(freeze):  # every worker is forked by now: none inherits a paused collector
+            if meanwhile is not None:
+                meanwhile()
+            _prepare_writing()
+            for fut in as_completed(futures):
+                c = futures[fut]
+                try:
+                    for i, s in zip(c, fut.result()):
+                        results[i] = s
+                    tick(len(c))
+                except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
+                    retry.extend(c)
+    except BaseException:
+        # Ctrl-C or a broken installation: do not wait for the queued files.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return retry
 
 
 # ------------------------------------------------------------------ what a previous run already read

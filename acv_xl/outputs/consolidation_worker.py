@@ -1,0 +1,126 @@
+"""One reading process without a pool: what `summarize_all` forks when one process reads (fewer than
+16 files: a warm run's changed files, a small département).
+
+A pool (`concurrent.futures.ProcessPoolExecutor`) costs, before its process reads anything,
+≈ 7 ms to import (`concurrent.futures.process`, `multiprocessing`) and ≈ 4 ms to start (queues, a
+thread that feeds them, one that collects the results), on the path to the first file read as
+well as the main process's. Here: `os.fork`, the chunks read in order, each chunk's result sent
+back pickled as soon as it is done through a pipe, read by the main process once its own work is
+done (≈ 2 ms in all). Where that is not safe (not Linux, another thread running: a fork copies
+the locks it holds) or the fork fails, `start` returns None and the caller makes its pool.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import os
+import pickle
+import signal
+import sys
+import threading
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Sequence
+
+# The pipe's room for results not yet read (the main process decodes the register meanwhile): the
+# 10 summaries of a warm run fit in Linux's default 64 KiB only just, a process that must wait to
+# write is a process that reads no further. Beyond this room it waits, and goes on once read.
+PIPE_ROOM = 1 << 20
+
+
+class Forked:
+    """A forked reading process: its results, chunk after chunk, then the process reaped."""
+
+    def __init__(self, pid: int, fd: int):
+        self._pid: int | None = pid
+        self._fd: int | None = fd
+
+    def results(self) -> Iterator[Any]:
+        """The result of each chunk, in order, as the process sends them; they stop early when the
+        process died (killed, out of memory, a native crash): the chunks left have no result. An
+        exception raised by the function (an `ImportError`, Ctrl-C in that process) is raised here."""
+        assert self._fd is not None
+        with os.fdopen(self._fd, "rb") as pipe:
+            self._fd = None
+            while True:
+                try:
+                    kind, value = pickle.load(pipe)
+                except Exception:  # noqa: BLE001 — gone, or gone in the middle of a result: what follows has none
+                    break
+                if kind == "erreur":
+                    raise value
+                yield value
+        self._wait()
+
+    def close(self) -> None:
+        """The process stopped (if still running: the results are no longer wanted) and reaped."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._wait()
+
+    def _wait(self) -> None:
+        if self._pid is not None:
+            try:
+                os.waitpid(self._pid, 0)
+            except ChildProcessError:
+                pass
+            self._pid = None
+
+
+def _pickler(pipe) -> pickle.Pickler:
+    """Decimals (≈ 75 a summary) reduced by `Decimal.__reduce__` found at once in the table, as the
+    pool's pickler does (`consolidation._decimals_pickled_directly`): what pickle calls anyway."""
+    p = pickle.Pickler(pipe, protocol=pickle.HIGHEST_PROTOCOL)
+    p.dispatch_table = {**copyreg.dispatch_table, Decimal: Decimal.__reduce__}
+    return p
+
+
+def start(func: Callable[[Any], Any], chunks: Sequence[Any]) -> Forked | None:
+    """A process forked to run `func(chunk)` for each chunk in order; None where that is not safe (not
+    Linux, another thread running) or not possible (no process left to the user): make a pool."""
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return None
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return None
+    try:
+        import fcntl
+
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_ROOM)
+    except (ImportError, AttributeError, OSError):  # above the system's limit: the default room
+        pass
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    if pid == 0:  # the reading process: each result into the pipe, then gone without Python's exit
+        status = 1
+        try:
+            os.close(r)
+            with os.fdopen(w, "wb") as pipe:
+                pickler = _pickler(pipe)
+                for chunk in chunks:
+                    try:
+                        out = ("ok", func(chunk))
+                    except BaseException as exc:  # noqa: BLE001 — raised in the main process, as a pool does
+                        out = ("erreur", exc)
+                    pickler.dump(out)
+                    pickler.clear_memo()  # each result whole on its own (read one at a time)
+                    pipe.flush()
+                    if out[0] == "erreur":
+                        break
+            status = 0
+        except BaseException:  # noqa: BLE001 — the main process gone, an exception that does not pickle
+            pass
+        finally:
+            os._exit(status)
+    os.close(w)
+    return Forked(pid, r)

@@ -1,0 +1,137 @@
+"""The reading process forked without a pool (`consolidation_worker`): results in order, an exception
+raised where the batch runs, a death that only stops the results, nothing left running."""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from acv_xl.outputs import consolidation as C
+from acv_xl.outputs import consolidation_worker as W
+from acv_xl.outputs.examples import write_examples
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork: Linux only (a pool elsewhere)")
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory) -> list[Path]:
+    return write_examples(tmp_path_factory.mktemp("exemples"))
+
+
+def _gone(pid: int) -> bool:
+    """Reaped: no such process any more (a zombie would still answer)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _started(func, chunks) -> tuple[W.Forked, int]:
+    one = W.start(func, chunks)
+    assert one is not None
+    return one, one._pid
+
+
+def test_results_come_in_order_and_decimals_keep_their_digits():
+    amounts = ["1.10", "-0.00", "5E+3", "32068317676.50"]
+    one, pid = _started(lambda chunk: [(x, Decimal(x)) for x in chunk], [amounts[:2], amounts[2:3], amounts[3:]])
+    got = list(one.results())
+    one.close()
+    assert [[x for x, _ in chunk] for chunk in got] == [amounts[:2], amounts[2:3], amounts[3:]]
+    assert [str(d) for chunk in got for _, d in chunk] == amounts  # pickled whole: digits and sign kept
+    assert _gone(pid)
+
+
+def test_an_exception_of_the_reading_process_is_raised_here():
+    def func(chunk):
+        if chunk == [2]:
+            raise ImportError("installation incomplète")
+        return chunk
+
+    one, pid = _started(func, [[1], [2], [3]])
+    got = []
+    with pytest.raises(ImportError, match="installation incomplète"):
+        for out in one.results():
+            got.append(out)
+    one.close()
+    assert got == [[1]] and _gone(pid)
+
+
+def test_a_process_that_dies_only_stops_the_results():
+    def func(chunk):
+        if chunk == [2]:
+            os._exit(3)  # as a segfault in a native reader would
+        return chunk
+
+    one, pid = _started(func, [[1], [2], [3]])
+    assert list(one.results()) == [[1]]
+    one.close()
+    assert _gone(pid)
+
+
+def test_results_larger_than_the_pipe_wait_to_be_read():
+    """Written while this process does something else (it decodes the register): the process waits
+    for room, and everything arrives once read."""
+    big = "x" * (3 * W.PIPE_ROOM)
+    one, pid = _started(lambda chunk: [big] * len(chunk), [[1], [2, 3]])
+    time.sleep(0.2)
+    assert list(one.results()) == [[big], [big, big]]
+    one.close()
+    assert _gone(pid)
+
+
+def test_closed_before_the_end_the_process_is_stopped_and_reaped():
+    one, pid = _started(lambda chunk: time.sleep(60), [[1]])
+    t = time.monotonic()
+    one.close()
+    assert time.monotonic() - t < 5 and _gone(pid)
+
+
+def test_not_forked_while_another_thread_runs():
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert W.start(lambda chunk: chunk, [[1]]) is None
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_ctrl_c_while_the_batch_decodes_stops_the_reading_process(examples, monkeypatch):
+    """Ctrl-C in this process while the reading process reads: raised, the process stopped and
+    reaped, the collector as it was."""
+    pids = []
+    real = C.start_one
+
+    def start(func, chunks):
+        one = real(func, chunks)
+        pids.append(one._pid)
+        return one
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(C, "start_one", start)
+    items = [(str(p), p.name) for p in examples]
+    with pytest.raises(KeyboardInterrupt):
+        C.summarize_all(items, jobs=2, meanwhile=interrupted)
+    assert len(pids) == 1 and _gone(pids[0])
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_one_process_or_a_pool_the_same_summaries(examples, monkeypatch):
+    """The files read by the forked process and by a pool (where it cannot fork): the same summaries."""
+    items = [(str(p), p.name) for p in examples]
+    forked = C.summarize_all(items, jobs=2)
+    monkeypatch.setattr(C, "start_one", lambda func, chunks: None)
+    pooled = C.summarize_all(items, jobs=2)
+    assert forked == pooled and [s.rel for s in forked] == [r for _, r in items]
