@@ -254,15 +254,18 @@ def _open_zip(path: Path, light: bool = False) -> tuple[zipfile.ZipFile | zip_gu
         raise _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).") from None
 
 
-def _check_sizes(path: Path, zf: zipfile.ZipFile | zip_guard.Directory) -> None:
-    """Refuse a decompression bomb from the central directory alone (nothing inflated)."""
+def _check_sizes(path: Path, zf: zipfile.ZipFile | zip_guard.Directory) -> int:
+    """Refuse a decompression bomb from the central directory alone (nothing inflated). Returns the
+    size of the largest part once inflated (`FileSource.longest_text`)."""
     infos = zf.infolist()
     if len(infos) > MAX_PARTS:
         raise _unreadable(path, f"contient {len(infos)} éléments internes, bien plus qu'un classeur (au plus {MAX_PARTS}).")
-    total = 0
+    total = largest = 0
     for info in infos:
         size = info.file_size
         total += size
+        if size > largest:
+            largest = size
         if size > MAX_PART_BYTES:
             raise _unreadable(
                 path, f"contient un élément interne de {size // 2**20} Mo une fois décompressé "
@@ -275,6 +278,7 @@ def _check_sizes(path: Path, zf: zipfile.ZipFile | zip_guard.Directory) -> None:
         raise _unreadable(
             path, f"ferait {total // 2**20} Mo une fois décompressé (limite {MAX_TOTAL_BYTES // 2**20} Mo) : "
             "il n'est pas lu par sécurité.")
+    return largest
 
 
 def read_parts(path: str | Path, names: set[str] | None = None,
@@ -799,7 +803,7 @@ class FileSource:
         self._prefetched: dict[str, bytes] = {}  # sheets inflated for calamine, not yet scanned
         self._merges: dict[str, bool] = {}  # sheet part → whether "mergeCell" occurs in it
         try:
-            _check_sizes(self.path, self._zip)
+            self._largest_part = _check_sizes(self.path, self._zip)
             self._names_map = {n.lower(): n for n in self._zip.namelist()}
             self._read_structure()
         except UnreadableWorkbook:
@@ -998,6 +1002,14 @@ class FileSource:
             if m1 <= r2 and m2 >= r1 and mc1 <= c2 and mc2 >= c1:
                 merged.append(ref)
         return TableBlock(info.name, sheet.name, header_row, c1, header, rows, merged, end_row=r2)
+
+    def longest_text(self) -> int:
+        """A bound above the length of every text this source gives (a cell's value, a formula): each is
+        read from one part of the package — its sheet, the shared strings — as its part's size allows
+        (checked when inflated: `zip_guard.inflate`), where a character takes one byte at least (an
+        entity, an `_x000D_` escape, UTF-16 more); an error's text is a few characters. STR-10 needs no
+        walk over every value when no part could hold a text longer than a cell's (the common case)."""
+        return self._largest_part
 
     def extent(self, sheet_name: str) -> tuple[int, int]:
         """(last row, last column) holding something on that sheet ((0, 0) for none)."""

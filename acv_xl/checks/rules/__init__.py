@@ -185,9 +185,11 @@ class Index:
     """What several rules look up, computed once per `run_rules` call (a workbook of 500 actions and
     5 000 financing lines must validate in a few tens of milliseconds for the Excel button)."""
 
-    def __init__(self, conv: Convention, reference: Reference | None = None):
+    def __init__(self, conv: Convention, reference: Reference | None = None, longest_text: int | None = None):
         self.conv = conv
         self._reference = reference
+        # a bound above the length of every text of `conv`, when its reader knows one (STR-10), else None
+        self.longest_text = longest_text
         self._rows: dict[str, list] = {}
         self._with_problems: dict[str, list] = {}
         self._memo: dict[Any, Any] = {}

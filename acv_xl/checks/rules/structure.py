@@ -303,6 +303,9 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
                                f"(début : {q(text[:40] + '…')}).",
                        suggestion="Raccourcissez ce texte (un long document se joint au dossier à part), "
                                   "puis enregistrez le classeur depuis Excel.")
+    bound = index(conv).longest_text
+    if bound is not None and bound <= EXCEL_MAX_TEXT:
+        return  # no part of the file could hold a longer text (`FileSource.longest_text`): nothing to walk
     lines = chain.from_iterable(map(conv.rows, ROW_MODELS))  # every table's rows, in C
     # one cheap pass first: a long text is rare, and this rule runs on every « Valider » (a 5,000-line
     # plan: 60,000 values), in C: the longest of the texts (the others have no length to look at, and
