@@ -589,6 +589,28 @@ def test_str10_judges_alike_with_the_readers_bound_on_text_length(tmp_path):
     assert [f.code for f in validate_file(files[1]).findings].count("STR-10") == 1
 
 
+def test_occupied_is_the_regions_filled_cells():
+    """`FileSource.occupied` (its shortcuts in C: past the grid, one empty column) gives the filled cells
+    of `_region`, on every sheet of an example, for boxes within, across and past each sheet's grid."""
+    from acv_xl.reading.source_file import FileSource
+
+    path = Path(__file__).parents[1] / "workbooks" / "exemples" / "arras.xlsx"
+    with FileSource(path) as source:
+        for name in source.sheet_names():
+            sheet = source._sheet(name)
+            source._load(sheet)
+            rows, cols = len(sheet.grid), max(map(len, sheet.grid), default=0)
+            boxes = [(1, rows, c, c) for c in range(1, cols + 3)] + [(r, r, 1, cols + 2) for r in range(1, rows + 3)]
+            boxes += [(2, rows + 4, 1, cols), (rows, rows + 2, cols, cols + 1), (1, 1, 1, 1)]
+            found = 0
+            for r1, r2, c1, c2 in boxes:
+                expected = [(r, c, v) for r, line in zip(range(r1, r2 + 1), source._region(sheet, r1, r2, c1, c2))
+                            for c, v in enumerate(line, c1) if v is not None and not (isinstance(v, str) and not v.strip())]
+                assert source.occupied(name, r1, r2, c1, c2) == expected, (name, r1, r2, c1, c2)
+                found += len(expected)
+            assert found or not rows  # the boxes hold filled cells: the shortcuts are not all there is
+
+
 def test_literal_shows_control_characters_and_markup_as_typed():
     assert literal("a\x1b[2Jb\x07\n\x7f\x9b") == "a␛[2Jb␇␊␡\\x9b"
     assert literal("Sans contrôle « é » [gras]") == "Sans contrôle « é » [gras]"

@@ -89,6 +89,7 @@ from datetime import datetime, time
 from functools import lru_cache
 from html import unescape
 from itertools import compress
+from operator import itemgetter
 from pathlib import Path
 from stat import S_ISDIR
 from typing import Any
@@ -1035,6 +1036,19 @@ class FileSource:
             # nearly always: the grid's own values, no row built (stray_cells asks some twenty
             # times a file, mostly about blank rows); the same filter as below, after `_clean`
             grid = sheet.grid
+            lines = grid[r1 - 1: r2]
+            if not lines or max(map(len, lines)) < c1:
+                return out  # past the grid's last row or column (the rows below and the column right of
+                # most tables: the grid ends with them), told in C
+            if c1 == c2:
+                # one column within the grid (between two tables): its cells fetched in C, and nothing
+                # more done when all are empty
+                try:
+                    column = list(map(itemgetter(c1 - 1), lines))
+                except IndexError:  # a row shorter than the others (none from calamine): row by row
+                    column = None
+                if column is not None and column.count("") == len(column):
+                    return out
             for r in range(r1, min(r2, len(grid)) + 1):
                 line = grid[r - 1][c1 - 1: c2]
                 if line.count("") == len(line):
