@@ -68,7 +68,7 @@ from acv_xl.contract import reference as reference_list
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.reference import Reference
-from acv_xl.contract.values import MEMO_TEXT_MAX, Problem, fmt_date, fmt_euros, fmt_number, is_blank
+from acv_xl.contract.values import MEMO_TEXT_MAX, Problem, fmt_date, fmt_euros, fmt_number, is_blank, memo_text
 from acv_xl.reading.source import a1, parse_a1, parse_range
 
 E = Gravite.ERREUR
@@ -437,6 +437,7 @@ class PerRun(dict):
 _FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
 
 
+@memo_text(4096)  # the same few financeurs and dispositifs, in every workbook of a département
 def names_fctva(text: str | None) -> bool:
     """A Financeur or Dispositif cell naming the FCTVA (not `Commentaire`, where « hors FCTVA » is usual)."""
     return bool(text) and any(m in text.upper() for m in _FCTVA)
