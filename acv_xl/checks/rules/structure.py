@@ -41,8 +41,9 @@ def not_a_convention(conv: Convention) -> bool:
     st = conv.structure
     if st.derived_report:
         return True
-    present = set(layout.SHEETS) - set(st.missing_sheets) - _COMMON_SHEETS
-    return not st.table_refs and not conv.names and not present
+    if st.table_refs or conv.names:  # a table or a named cell of the template (nearly always): decided
+        return False
+    return not set(layout.SHEETS) - set(st.missing_sheets) - _COMMON_SHEETS  # nor any of its sheets
 
 
 @rule(CODE_ETRANGER, E, "Fichier qui n'est pas un classeur de convention ACV", SRC_CONTRAT)
