@@ -77,13 +77,6 @@ _TAIL = _Stretch(b"", (b"sheetData", b"worksheet", b"dimension"))
 def arranged(xml: bytes, merged: bool) -> bytes | None:
     """The sheet part `xml` arranged for calamine (see the module), or None to hand it as it is.
     `merged`: whether "mergeCell" occurs in the part (its caller searches it anyway)."""
-    pieces = arranged_pieces(xml, merged)
-    return None if pieces is None else b"".join(pieces)
-
-
-def arranged_pieces(xml: bytes, merged: bool) -> tuple[memoryview | bytes, ...] | None:
-    """`arranged(xml, merged)` in the pieces it joins (views of `xml` and the marks): `zip_guard.repack`
-    writes them as they are, the sheet's bytes then copied once, into the package, not twice."""
     if merged:
         return None
     start = xml.find(b"<sheetData>")
@@ -97,7 +90,7 @@ def arranged_pieces(xml: bytes, merged: bool) -> tuple[memoryview | bytes, ...] 
     if at < 0 or _plain_balanced(xml[end + 12: close], _TAIL) < 0:
         return None
     view = memoryview(xml)
-    return view[:at], _MARK, view[at:start], b"</worksheet>", view[start: end + 12]
+    return b"".join((view[:at], _MARK, view[at:start], b"</worksheet>", view[start: end + 12]))
 
 
 def _plain_balanced(stretch: bytes, kind: _Stretch) -> int:

@@ -1135,9 +1135,9 @@ class FileSource:
         return [info for info in self._zip.infolist()
                 if info.filename in sheets or not _not_for_calamine(info.filename)]
 
-    def _arranged(self, checked: dict[int, bytes]) -> dict[int, tuple]:
+    def _arranged(self, checked: dict[int, bytes]) -> dict[int, bytes]:
         """The sheets among the parts `checked` (by offset) arranged so that calamine parses their
-        cells once (`calamine_sheet.arranged_pieces`; a sheet it cannot arrange is handed as it is)."""
+        cells once (`calamine_sheet.arranged`; a sheet it cannot arrange is handed as it is)."""
         out = {}
         for sheet in self._sheets:
             if sheet.part is None:
@@ -1145,7 +1145,7 @@ class FileSource:
             offset = self._zip.getinfo(sheet.part).header_offset
             xml = checked.get(offset)
             if xml is not None and offset not in out:
-                found = calamine_sheet.arranged_pieces(xml, self._merged_cells(sheet.part, xml))
+                found = calamine_sheet.arranged(xml, self._merged_cells(sheet.part, xml))
                 if found is not None:
                     out[offset] = found
         return out
