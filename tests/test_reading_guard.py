@@ -27,6 +27,7 @@ from _read_workbooks import build, default_names, table_from_layout
 
 from acv_xl.checks.rules import run_rules
 from acv_xl.contract import layout
+from acv_xl.contract.model import ROW_MODELS
 from acv_xl.outputs.terminal import literal, markup_literal
 from acv_xl.reading import source_file, zip_guard
 from acv_xl.reading.errors import UnreadableWorkbook
@@ -589,6 +590,57 @@ def test_str10_a_text_longer_than_a_cell_holds(tmp_path):
         assert [(f.feuille, f.cellule, f.action) for f in found] == expected
     assert "32 768" in found[0].message.replace("\u202f", " ").replace("\u00a0", " ")
     assert len(found[0].message) < 300
+
+
+def _texts(conv) -> list[str]:
+    """Every text a convention holds as read: named cells, table rows, cells outside the tables."""
+    values = [nv.raw for nv in conv.names.values()] + [sc.value for sc in conv.stray_cells]
+    values += [v for name in ROW_MODELS for row in conv.rows(name) for v in row.raw.values()]
+    return [v for v in values if isinstance(v, str)]
+
+
+def test_str10_judges_alike_with_the_readers_bound_on_text_length(tmp_path):
+    """`validate_file` hands the rules the reader's bound on every text's length (the largest part
+    of the package): below a cell's 32,767 characters STR-10 walks nothing, above it walks as before,
+    and the findings are the same either way, at the boundary and on the shipped examples."""
+    from acv_xl.checks.rules.structure import EXCEL_MAX_TEXT
+    from acv_xl.checks.validate import validate_convention, validate_file
+    from acv_xl.reading.read import read_file_bounded
+
+    good = _good(tmp_path)
+    files = [_rewrite(good, tmp_path / f"long{n}.xlsx", {FIN_PART: lambda xml, n=n: _set_first_funder(xml, b"x" * n)})
+             for n in (32_767, 32_768)]
+    files += sorted((Path(__file__).parents[1] / "workbooks").rglob("*.xlsx"))
+    for p in files:
+        conv, bound = read_file_bounded(p)
+        assert max(map(len, _texts(conv)), default=0) <= bound  # a bound indeed
+        if p.parent.name == "exemples":
+            assert bound <= EXCEL_MAX_TEXT  # the walk spared
+        walked = validate_convention(read_file(p), str(p))  # no bound: every value looked at
+        assert validate_file(p).findings == walked.findings
+    assert [f.code for f in validate_file(files[1]).findings].count("STR-10") == 1
+
+
+def test_occupied_is_the_regions_filled_cells():
+    """`FileSource.occupied` (its shortcuts in C: past the grid, one empty column) gives the filled cells
+    of `_region`, on every sheet of an example, for boxes within, across and past each sheet's grid."""
+    from acv_xl.reading.source_file import FileSource
+
+    path = Path(__file__).parents[1] / "workbooks" / "exemples" / "arras.xlsx"
+    with FileSource(path) as source:
+        for name in source.sheet_names():
+            sheet = source._sheet(name)
+            source._load(sheet)
+            rows, cols = len(sheet.grid), max(map(len, sheet.grid), default=0)
+            boxes = [(1, rows, c, c) for c in range(1, cols + 3)] + [(r, r, 1, cols + 2) for r in range(1, rows + 3)]
+            boxes += [(2, rows + 4, 1, cols), (rows, rows + 2, cols, cols + 1), (1, 1, 1, 1)]
+            found = 0
+            for r1, r2, c1, c2 in boxes:
+                expected = [(r, c, v) for r, line in zip(range(r1, r2 + 1), source._region(sheet, r1, r2, c1, c2))
+                            for c, v in enumerate(line, c1) if v is not None and not (isinstance(v, str) and not v.strip())]
+                assert source.occupied(name, r1, r2, c1, c2) == expected, (name, r1, r2, c1, c2)
+                found += len(expected)
+            assert found or not rows  # the boxes hold filled cells: the shortcuts are not all there is
 
 
 def test_literal_shows_control_characters_and_markup_as_typed():

@@ -68,8 +68,12 @@ PAIRS = [("propre", "nature du DSIL"), ("propre", "CDC sans nom"), ("propre", "c
 
 
 def _fresh(monkeypatch):
+    from acv_xl.checks.rules import financement
+
     monkeypatch.setattr(rules, "_LISTS_FACTS", {})
     monkeypatch.setattr(rules, "_FAMILLES", {})
+    monkeypatch.setattr(rules, "_FCTVA_PAIRS", rules.Memo(rules.fctva_named))
+    monkeypatch.setattr(financement, "_ENCADREES", rules.Memo(financement._encadree))
 
 
 def _dump(conv):
@@ -136,10 +140,10 @@ def test_a_list_of_codes_holding_a_pasted_text_is_not_kept_with_fin02s_answers(m
 @pytest.mark.parametrize("attr", ["dispositif", "financeur"])
 def test_lines_holding_pasted_texts_are_judged_and_not_kept(monkeypatch, attr):
     """What the rules decide of a line's texts (FCTVA named, a subsidy governed by R2334-24 or
-    décret 2018-514) is kept for the run only: texts pasted into a Financeur or Dispositif cell
-    (here naming the FCTVA, FIN-10) are judged like any, then held by nothing once each run is over
-    — an `lru_cache` per pair or triple kept up to 4,096 of them, 32,767 characters each, for a
-    server's life."""
+    décret 2018-514) is kept between runs for short names only (`Memo`): texts pasted into a
+    Financeur or Dispositif cell (here naming the FCTVA, FIN-10) are judged like any, then held by
+    nothing once each run is over — an `lru_cache` per pair or triple kept up to 4,096 of them,
+    32,767 characters each, for a server's life."""
     import gc
     import tracemalloc
 
@@ -158,3 +162,19 @@ def test_lines_holding_pasted_texts_are_judged_and_not_kept(monkeypatch, attr):
     finally:
         tracemalloc.stop()
     assert kept < 60_000, kept  # the 5 texts: ≈ 150 KB (≈ 8 KB kept otherwise: the first runs' own memos)
+
+
+def test_memo_keeps_short_names_only_and_is_bounded():
+    """`rules.Memo`: each tuple of names decided once and kept for the next runs, none holding a text
+    longer than `MEMO_TEXT_MAX`; full, it forgets everything at once."""
+    from acv_xl.contract.values import MEMO_TEXT_MAX
+
+    calls = []
+    memo = rules.Memo(lambda *args: calls.append(args) or len(calls), maxsize=3)
+    assert memo["ETAT", None] == 1 and memo["ETAT", None] == 1 and calls == [("ETAT", None)]
+    long = "x" * (MEMO_TEXT_MAX + 1)
+    assert memo[long, "DETR"] == 2 and memo[long, "DETR"] == 3  # decided again, never kept
+    assert ("ETAT", None) in memo and (long, "DETR") not in memo and len(memo) == 1
+    assert (memo["a", "b"], memo["c", "d"]) == (4, 5) and len(memo) == 3
+    memo["e", "f"]  # full: forgotten all at once, then this one kept
+    assert list(memo) == [("e", "f")]

@@ -69,6 +69,8 @@ def test_a_change_after_validation_is_detected():
 def fake_reader(monkeypatch):
     """Stand-in for acv_xl.reading.read (written by another engineer) to test validate_file's error handling."""
     mod = types.ModuleType("acv_xl.reading.read")
+    # `validate_file` reads through `read_file_bounded`: the test's `read_file`, with no bound on texts
+    mod.read_file_bounded = lambda path: (mod.read_file(path), None)
     monkeypatch.setitem(sys.modules, "acv_xl.reading.read", mod)
     return mod
 

@@ -87,19 +87,21 @@ def _internal_failure(what: str, exc: Exception) -> Finding:
                    suggestion="Signalez l'anomalie à l'équipe acv-xl en joignant le classeur.")
 
 
-def validate_convention(conv: Convention, fichier: str = "", reference: Reference | None = None) -> Report:
+def validate_convention(conv: Convention, fichier: str = "", reference: Reference | None = None,
+                        longest_text: int | None = None) -> Report:
     """Rules, totals, fingerprint and état of a convention already read. Never raises on bad data:
     a crash of a rule, of the totals or of the fingerprint becomes a STR-00 error (the dossier was
     not fully checked, so it cannot be « Validé »).
     `reference`: the national list of the programme's communes; default: the list in use
     (`acv_xl.contract.reference.current()`, which raises `ReferenceInvalide` when the file named by
-    `ACV_XL_REFERENCE` is unusable: a misuse, not a bad workbook)."""
+    `ACV_XL_REFERENCE` is unusable: a misuse, not a bad workbook).
+    `longest_text`: a bound above the length of every text of `conv` as it is (`read_file_bounded`), or None."""
     from acv_xl.contract.reference import current
     from acv_xl.checks.fingerprint import fingerprint
     from acv_xl.checks.rules import Index, run_rules, sort_key
 
     # the non-empty rows, found once for the rules and the fingerprint
-    index = Index(conv, reference if reference is not None else current())
+    index = Index(conv, reference if reference is not None else current(), longest_text)
     found: list[Finding] = run_rules(conv, shared=index)
     n_sorted = len(found)  # run_rules returns them sorted: to sort again only if more come
     try:
@@ -193,9 +195,9 @@ def validate_file(path: Path | str, reference: Reference | None = None, depuis_v
     fichier = str(path)
     path = Path(path)
     try:
-        from acv_xl.reading.read import read_file
+        from acv_xl.reading.read import read_file_bounded
 
-        conv = read_file(path)
+        conv, longest_text = read_file_bounded(path)
     except UnreadableWorkbook as exc:
         return unreadable(fichier, exc.code, exc.message, exc.suggestion)
     except FileNotFoundError:
@@ -216,7 +218,7 @@ def validate_file(path: Path | str, reference: Reference | None = None, depuis_v
                           f"Le fichier n'a pas pu être lu : il est probablement endommagé (détail technique pour "
                           f"l'assistance : {type(exc).__name__}).",
                           "Ouvrez le fichier dans Excel et enregistrez-le à nouveau au format .xlsx, ou repartez d'une copie saine.")
-    report = validate_convention(conv, fichier, reference)
+    report = validate_convention(conv, fichier, reference, longest_text)
     for f in report.findings:
         if f.code == "STR-11":  # not a convention (an annex, a consolidation, another workbook): only that
             return unreadable(fichier, f.code, f.message, f.suggestion)

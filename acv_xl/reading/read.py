@@ -365,6 +365,12 @@ def _read_source(source: Source) -> Convention:
 
 def read_file(path: str | Path) -> Convention:
     """Read an .xlsx/.xlsm workbook; raises `errors.UnreadableWorkbook` (STR-01/STR-02) when it cannot."""
+    return read_file_bounded(path)[0]
+
+
+def read_file_bounded(path: str | Path) -> tuple[Convention, int]:
+    """`read_file`, and a bound above the length of every text read (`FileSource.longest_text`): true of
+    the convention as read, for a caller that checks it before changing anything (`validate_file`)."""
     from acv_xl.reading.source_file import FileSource
 
     # paused until the source is gone too: the collector, run again, then finds only the
@@ -372,10 +378,11 @@ def read_file(path: str | Path) -> Convention:
     with _collector_paused():
         with FileSource(path) as source:
             conv = read_source(source)
+            longest = source.longest_text()
         del source
     conv.fichier = str(path)
     if not conv.structure.table_refs and not conv.names:  # nothing of the template: what is it? (STR-11)
         from acv_xl.reading.provenance import produced_by
 
         conv.structure.derived_report = produced_by(path)
-    return conv
+    return conv, longest

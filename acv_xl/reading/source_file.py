@@ -89,6 +89,7 @@ from datetime import datetime, time
 from functools import lru_cache
 from html import unescape
 from itertools import compress
+from operator import itemgetter
 from pathlib import Path
 from stat import S_ISDIR
 from typing import Any
@@ -254,15 +255,18 @@ def _open_zip(path: Path, light: bool = False) -> tuple[zipfile.ZipFile | zip_gu
         raise _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).") from None
 
 
-def _check_sizes(path: Path, zf: zipfile.ZipFile | zip_guard.Directory) -> None:
-    """Refuse a decompression bomb from the central directory alone (nothing inflated)."""
+def _check_sizes(path: Path, zf: zipfile.ZipFile | zip_guard.Directory) -> int:
+    """Refuse a decompression bomb from the central directory alone (nothing inflated). Returns the
+    size of the largest part once inflated (`FileSource.longest_text`)."""
     infos = zf.infolist()
     if len(infos) > MAX_PARTS:
         raise _unreadable(path, f"contient {len(infos)} éléments internes, bien plus qu'un classeur (au plus {MAX_PARTS}).")
-    total = 0
+    total = largest = 0
     for info in infos:
         size = info.file_size
         total += size
+        if size > largest:
+            largest = size
         if size > MAX_PART_BYTES:
             raise _unreadable(
                 path, f"contient un élément interne de {size // 2**20} Mo une fois décompressé "
@@ -275,6 +279,7 @@ def _check_sizes(path: Path, zf: zipfile.ZipFile | zip_guard.Directory) -> None:
         raise _unreadable(
             path, f"ferait {total // 2**20} Mo une fois décompressé (limite {MAX_TOTAL_BYTES // 2**20} Mo) : "
             "il n'est pas lu par sécurité.")
+    return largest
 
 
 def read_parts(path: str | Path, names: set[str] | None = None,
@@ -799,7 +804,7 @@ class FileSource:
         self._prefetched: dict[str, bytes] = {}  # sheets inflated for calamine, not yet scanned
         self._merges: dict[str, bool] = {}  # sheet part → whether "mergeCell" occurs in it
         try:
-            _check_sizes(self.path, self._zip)
+            self._largest_part = _check_sizes(self.path, self._zip)
             self._names_map = {n.lower(): n for n in self._zip.namelist()}
             self._read_structure()
         except UnreadableWorkbook:
@@ -999,6 +1004,14 @@ class FileSource:
                 merged.append(ref)
         return TableBlock(info.name, sheet.name, header_row, c1, header, rows, merged, end_row=r2)
 
+    def longest_text(self) -> int:
+        """A bound above the length of every text this source gives (a cell's value, a formula): each is
+        read from one part of the package — its sheet, the shared strings — as its part's size allows
+        (checked when inflated: `zip_guard.inflate`), where a character takes one byte at least (an
+        entity, an `_x000D_` escape, UTF-16 more); an error's text is a few characters. STR-10 needs no
+        walk over every value when no part could hold a text longer than a cell's (the common case)."""
+        return self._largest_part
+
     def extent(self, sheet_name: str) -> tuple[int, int]:
         """(last row, last column) holding something on that sheet ((0, 0) for none)."""
         sheet = self._sheet(sheet_name)
@@ -1023,6 +1036,19 @@ class FileSource:
             # nearly always: the grid's own values, no row built (stray_cells asks some twenty
             # times a file, mostly about blank rows); the same filter as below, after `_clean`
             grid = sheet.grid
+            lines = grid[r1 - 1: r2]
+            if not lines or max(map(len, lines)) < c1:
+                return out  # past the grid's last row or column (the rows below and the column right of
+                # most tables: the grid ends with them), told in C
+            if c1 == c2:
+                # one column within the grid (between two tables): its cells fetched in C, and nothing
+                # more done when all are empty
+                try:
+                    column = list(map(itemgetter(c1 - 1), lines))
+                except IndexError:  # a row shorter than the others (none from calamine): row by row
+                    column = None
+                if column is not None and column.count("") == len(column):
+                    return out
             for r in range(r1, min(r2, len(grid)) + 1):
                 line = grid[r - 1][c1 - 1: c2]
                 if line.count("") == len(line):

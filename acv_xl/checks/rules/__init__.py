@@ -68,7 +68,7 @@ from acv_xl.contract import reference as reference_list
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.reference import Reference
-from acv_xl.contract.values import MEMO_TEXT_MAX, Problem, fmt_date, fmt_euros, fmt_number, is_blank
+from acv_xl.contract.values import MEMO_TEXT_MAX, Problem, fmt_date, fmt_euros, fmt_number, is_blank, memo_text
 from acv_xl.reading.source import a1, parse_a1, parse_range
 
 E = Gravite.ERREUR
@@ -185,9 +185,11 @@ class Index:
     """What several rules look up, computed once per `run_rules` call (a workbook of 500 actions and
     5 000 financing lines must validate in a few tens of milliseconds for the Excel button)."""
 
-    def __init__(self, conv: Convention, reference: Reference | None = None):
+    def __init__(self, conv: Convention, reference: Reference | None = None, longest_text: int | None = None):
         self.conv = conv
         self._reference = reference
+        # a bound above the length of every text of `conv`, when its reader knows one (STR-10), else None
+        self.longest_text = longest_text
         self._rows: dict[str, list] = {}
         self._with_problems: dict[str, list] = {}
         self._memo: dict[Any, Any] = {}
@@ -398,11 +400,12 @@ class Index:
         """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
         return self.shared("categories", lambda: totals.Categories(self.conv.financeurs))  # code, categorie
 
-    @lazy
-    def fctva(self) -> PerRun:
+    @property
+    def fctva(self) -> Memo:
         """`fctva_named(financeur, dispositif)` of a line, by its pair (`index.fctva[pair]`, from C too):
-        FIN-10 reports such a line; ACT-09, FIN-20 and FIN-21 leave it to FIN-10."""
-        return PerRun(fctva_named)
+        FIN-10 reports such a line; ACT-09, FIN-20 and FIN-21 leave it to FIN-10. The same few pairs
+        in every workbook: decided once for the runs that follow (`Memo`)."""
+        return _FCTVA_PAIRS
 
     @lazy
     def mo_codes(self) -> totals.MOCodes:
@@ -416,25 +419,32 @@ class Index:
         return self.shared("dotations", lambda: totals.DotationsR2334(self.conv.dispositifs))
 
 
-class PerRun(dict):
-    """`fn` memoised for one run, by its arguments' tuple: a dict (`memo[args]`, looked up from C),
-    each distinct tuple decided once. Dropped with the run's `Index` or the rule's frame: a text
-    pasted into a cell is never kept between runs (an `lru_cache` would keep it for a server's life)."""
+class Memo(dict):
+    """`fn` memoised across runs, by its arguments' tuple (texts or None): `memo[args]`, looked up from
+    C, each distinct tuple decided once — for a pure function of the names a plan repeats in every
+    workbook of a département (financeurs, dispositifs, natures). Bounded: at most `maxsize` tuples
+    (forgotten all at once), none holding a text longer than `MEMO_TEXT_MAX` (a pasted text is decided
+    every time, never kept for a server's life)."""
 
-    __slots__ = ("fn",)
+    __slots__ = ("fn", "maxsize")
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], maxsize: int = 4096) -> None:
         super().__init__()
-        self.fn = fn
+        self.fn, self.maxsize = fn, maxsize
 
     def __missing__(self, args: tuple) -> Any:
-        value = self[args] = self.fn(*args)
+        value = self.fn(*args)
+        if all(a is None or (a.__class__ is str and len(a) <= MEMO_TEXT_MAX) for a in args):
+            if len(self) >= self.maxsize:
+                self.clear()
+            self[args] = value
         return value
 
 
 _FCTVA = tuple(m.upper() for m in layout.FCTVA_MARKERS)
 
 
+@memo_text(4096)  # the same few financeurs and dispositifs, in every workbook of a département
 def names_fctva(text: str | None) -> bool:
     """A Financeur or Dispositif cell naming the FCTVA (not `Commentaire`, where « hors FCTVA » is usual)."""
     return bool(text) and any(m in text.upper() for m in _FCTVA)
@@ -443,6 +453,9 @@ def names_fctva(text: str | None) -> bool:
 def fctva_named(financeur: str | None, dispositif: str | None) -> bool:
     """A line whose Financeur or Dispositif names the FCTVA (FIN-10)."""
     return names_fctva(financeur) or names_fctva(dispositif)
+
+
+_FCTVA_PAIRS = Memo(fctva_named)  # `Index.fctva`
 
 
 _NUMERO = attrgetter("numero")

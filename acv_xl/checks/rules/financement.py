@@ -46,7 +46,7 @@ from . import (
     A,
     E,
     I,
-    PerRun,
+    Memo,
     action_reference,
     at,
     blank,
@@ -617,8 +617,11 @@ def _subvention_etat_encadree(lf: LigneFinancement) -> bool:
 
 
 def _encadree(dispositif: str | None, financeur: str | None, nature: str | None) -> bool:
-    # what `_subvention_etat_encadree` reads of a line (FIN-24 asks it of every line: `PerRun`)
+    # what `_subvention_etat_encadree` reads of a line (FIN-24 asks it of every line: `_ENCADREES`)
     return dispositifs.is_r2334_27(dispositif) or _governed(dispositif, financeur, nature)
+
+
+_ENCADREES = Memo(_encadree)  # the same few (dispositif, financeur, nature) in every plan
 
 
 @rule("FIN-14", A, "Subvention de l'État sollicitée après le début de l'action", SRC_COMMENCEMENT,
@@ -1030,7 +1033,7 @@ def caducite(conv: Convention) -> Iterable[Finding]:
     counted = ix.counted_lines
     # the lines granted and of a subsidy these rules govern (`_subvention_etat_encadree`), found in C
     encadrees = map(and_, map(acquis.__contains__, map(_STATUT, counted)),
-                    map(PerRun(_encadree).__getitem__,
+                    map(_ENCADREES.__getitem__,
                         zip(map(_DISPOSITIF, counted), map(_FINANCEUR, counted), map(_NATURE, counted))))
     fin_max_of: dict[date, date] = {}  # four years after a start date (`_plus_ans`), once per date
     for lf, fam in compress(zip(counted, ix.counted_familles), encadrees):

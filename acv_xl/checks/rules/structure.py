@@ -41,8 +41,9 @@ def not_a_convention(conv: Convention) -> bool:
     st = conv.structure
     if st.derived_report:
         return True
-    present = set(layout.SHEETS) - set(st.missing_sheets) - _COMMON_SHEETS
-    return not st.table_refs and not conv.names and not present
+    if st.table_refs or conv.names:  # a table or a named cell of the template (nearly always): decided
+        return False
+    return not set(layout.SHEETS) - set(st.missing_sheets) - _COMMON_SHEETS  # nor any of its sheets
 
 
 @rule(CODE_ETRANGER, E, "Fichier qui n'est pas un classeur de convention ACV", SRC_CONTRAT)
@@ -303,6 +304,9 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
                                f"(début : {q(text[:40] + '…')}).",
                        suggestion="Raccourcissez ce texte (un long document se joint au dossier à part), "
                                   "puis enregistrez le classeur depuis Excel.")
+    bound = index(conv).longest_text
+    if bound is not None and bound <= EXCEL_MAX_TEXT:
+        return  # no part of the file could hold a longer text (`FileSource.longest_text`): nothing to walk
     lines = chain.from_iterable(map(conv.rows, ROW_MODELS))  # every table's rows, in C
     # one cheap pass first: a long text is rare, and this rule runs on every « Valider » (a 5,000-line
     # plan: 60,000 values), in C: the longest of the texts (the others have no length to look at, and
