@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 # A fresh Debian/Ubuntu trips here first: say it in French, with the fix, rather than venv's English.
-if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
-  echo "acv-xl demande Python 3.10 ou plus récent (« $PY » est absent ou plus ancien) : installez-le, ou" \
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+  echo "acv-xl demande Python 3.11 ou plus récent (« $PY » est absent ou plus ancien) : installez-le, ou" \
        "désignez-en un autre, par exemple PYTHON=python3.12 bash scripts/demo.sh" >&2
   exit 2
 fi

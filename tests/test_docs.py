@@ -77,4 +77,12 @@ def test_setup_says_in_french_what_a_fresh_debian_lacks(tmp_path):
     assert "ensurepip" not in done.stderr and not (tmp_path / ".venv").exists()
     done = subprocess.run(["bash", "scripts/setup.sh"], cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "PYTHON": str(tmp_path / "absent")}, timeout=60)
-    assert done.returncode == 2 and "acv-xl demande Python 3.10 ou plus récent" in done.stderr
+    assert done.returncode == 2 and "acv-xl demande Python 3.11 ou plus récent" in done.stderr
+
+
+def test_the_python_the_set_up_asks_for_is_the_package_s():
+    """One minimum everywhere: the package's, the set-up's check and its message, the README's."""
+    major, minor = re.search(r'requires-python = ">=(\d+)\.(\d+)"', (ROOT / "pyproject.toml").read_text()).groups()
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert f"sys.version_info < ({major}, {minor})" in setup and f"Python {major}.{minor} ou plus récent" in setup
+    assert f"Python ≥ {major}.{minor})" in (ROOT / "README.md").read_text(encoding="utf-8")
