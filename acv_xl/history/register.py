@@ -32,6 +32,7 @@ import dataclasses
 import hashlib
 import os
 import sqlite3
+import zlib
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -50,7 +51,7 @@ from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.terminal import file_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
 ATTENTE = 30.0  # seconds a run waits for another one to finish recording
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -141,9 +142,25 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             FROM fichiers f JOIN lignes l ON l.analyse_id = f.analyse_id
             WHERE f.compte = 1 AND l.compte = 1""",
     ),
+    # each workbook's rows of the consolidated `Lignes` sheet, ready to join (`consolidation_blocks`):
+    # per analysis and place shown (the file's path is in its cells)
+    2: (
+        """CREATE TABLE blocs_lignes (
+            analyse_id INTEGER NOT NULL REFERENCES analyses (id),
+            chemin TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            lignes INTEGER NOT NULL,
+            longueur INTEGER NOT NULL,
+            crc32 INTEGER NOT NULL,
+            controle INTEGER NOT NULL,
+            deflate BLOB NOT NULL,
+            PRIMARY KEY (analyse_id, chemin)
+        )""",
+    ),
 }
 # What a register must hold to be read (a table missing: damaged, or not ours).
-TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conventions", "constats_consolidation")
+TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conventions", "constats_consolidation",
+          "blocs_lignes")
 
 
 # extensions a new register may not take: another program would try to open it
@@ -179,6 +196,21 @@ def rules_version(version: str) -> str:
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
     # and the fields `_fill` takes of each action and line, named outside it (their order is the summary's)
     h.update(repr((batch._ACTION_ATTRS, batch._LINE_ATTRS)).encode())
+    # the blocks of `Lignes` kept beside each analysis: what builds them, and the vocabulary and
+    # styles they hold (a change there must not reuse stale blocks)
+    from acv_xl.outputs import consolidation_blocks as blocks
+    from acv_xl.outputs import consolidation_workbook as workbook
+
+    for fn in (blocks.inline_text, blocks._cell, blocks._starts, blocks._Lignes.__init__, blocks._Lignes.xml,
+               blocks.lignes_bloc, workbook.lignes_columns, workbook._excel_serial):
+        code = fn.__code__
+        if code.co_filename not in sources:
+            sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
+        first, last = _line_span(code)
+        h.update(b"".join(sources[code.co_filename][first - 1:last]))
+    h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, blocks.MAX_TEXT,
+                   blocks._COMPTE, workbook.XF, workbook.FORMATS, workbook.SANS_ID, workbook.OUI, workbook.NON,
+                   workbook.lignes_columns())).encode())
     return f"{version}+{h.hexdigest()[:12]}"
 
 
@@ -339,6 +371,9 @@ class Register:
         self.version_regles = rules_version(version)
         self.today = date.today().isoformat()
         self._known: dict[str, int] = {}  # sha256 → analysis id, for the files this run took from here
+        # analysis id → CRC-32 of its summary as stored: each block of `Lignes` is checked against the
+        # summary it was made from (`controle`), never reused beside a summary edited since
+        self._resume_crc: dict[int, int] = {}
 
     # -- opening
     @classmethod
@@ -525,6 +560,7 @@ class Register:
                 if type(value) is not kind:  # not text in the register
                     continue
                 out[sha] = load_summary(value)
+                self._resume_crc[aid] = zlib.crc32(value if utf8 else value.encode("utf-8"))
             except (ValueError, TypeError, KeyError, AttributeError):
                 if utf8:
                     unchecked.append((i, aid, value))
@@ -549,6 +585,28 @@ class Register:
             except UnicodeDecodeError:
                 with self._reading():  # SQLite's own error, and so the register's message
                     self.con.execute("SELECT resume FROM analyses WHERE id = ?", (aid,)).fetchall()
+
+    def lookup_blocs(self, files: list[tuple[str, str]]) -> dict[str, Any]:
+        """The blocks of `Lignes` kept for these (SHA-256, rel) whose summaries `lookup_all` just gave,
+        by rel (`consolidation_blocks.Bloc`). One that does not match its key or its check (damaged,
+        edited by hand) is left out: it is made again from the summary."""
+        from acv_xl.outputs.consolidation_blocks import Bloc
+
+        wanted = {(self._known[sha], rel): sha for sha, rel in files if sha in self._known}
+        ids = sorted({aid for aid, _rel in wanted})
+        out: dict[str, Any] = {}
+        with self._reading():
+            for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+                chunk = ids[i:i + 500]
+                for aid, rel, sha, rows, length, crc, check, data in self.con.execute(
+                        "SELECT analyse_id, chemin, sha256, lignes, longueur, crc32, controle, deflate FROM blocs_lignes "
+                        f"WHERE analyse_id IN ({','.join('?' * len(chunk))})", chunk):
+                    if wanted.get((aid, rel)) != sha or type(data) is not bytes or not all(
+                            type(x) is int for x in (rows, length, crc, check)) or aid not in self._resume_crc \
+                            or zlib.crc32(data, self._resume_crc[aid]) != check:
+                        continue
+                    out[rel] = Bloc(sha, rel, rows, length, crc, data, kept=True)
+        return out
 
     def lookup(self, sha256: str) -> FileSummary | None:
         """The summary recorded for this content with these rules (still true today), or None."""
@@ -625,6 +683,15 @@ class Register:
         con.executemany(
             "INSERT INTO constats_consolidation (consolidation_id, fichier_id, code, gravite, feuille, cellule, "
             "message, suggestion) VALUES (?,?,?,?,?,?,?,?)", constats)
+        # the blocks of `Lignes` this run made (those it took from the register are there already)
+        by_rel = {f.rel: f for f in r.files}
+        con.executemany(
+            "INSERT OR REPLACE INTO blocs_lignes (analyse_id, chemin, sha256, lignes, longueur, crc32, controle, "
+            "deflate) VALUES (?,?,?,?,?,?,?,?)",
+            [(aid, rel, b.sha256, b.rows, b.length, b.crc, zlib.crc32(b.data, self._resume_crc[aid]), b.data)
+             for rel, b in r.blocs.items()
+             if not b.kept and (f := by_rel.get(rel)) is not None and f.sha256 == b.sha256
+             and (aid := analyses.get(b.sha256)) in self._resume_crc])
         return cid, analyses
 
     def _insert_analysis(self, f: FileSummary) -> int:
@@ -634,7 +701,8 @@ class Register:
             "VALUES (?,?,?,?,?,?,?,?)",
             (f.sha256, self.version_regles, self.today, valid_until(f, date.fromisoformat(self.today)), f.acv_id,
              f.libelle,
-             "ignoré" if f.ignore else f.etat, dump_summary(f))).lastrowid
+             "ignoré" if f.ignore else f.etat, (resume := dump_summary(f)))).lastrowid
+        self._resume_crc[aid] = zlib.crc32(resume.encode("utf-8"))
         con.executemany(
             "INSERT INTO lignes (analyse_id, rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
             "statut, compte, motif, feuille, cellule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

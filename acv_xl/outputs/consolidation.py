@@ -274,6 +274,37 @@ def _summarize_chunk(chunk: list[tuple[str, str]]) -> list[FileSummary]:
         _CHUNK_REFERENCE.reset(token)
 
 
+def _summarize_chunk_with_blocs(chunk: list[tuple[str, str]]) -> tuple[list[FileSummary], list[Any]]:
+    """`_summarize_chunk`, and each readable workbook's block of `Lignes` made right after its summary
+    (`consolidation_blocks`: in the workers, in parallel), None for the others."""
+    from acv_xl.outputs.consolidation_blocks import lignes_bloc
+
+    def bloc(s: FileSummary):
+        try:
+            return lignes_bloc(s) if s.lisible and s.lines else None
+        except Exception:  # noqa: BLE001 — made again when the workbook is written, which reports the error
+            return None
+
+    summaries = _summarize_chunk(chunk)
+    with gc_paused():
+        return summaries, list(map(bloc, summaries))
+
+
+def _kept_blocs(summaries: list[FileSummary], made: list[Any], blocs: dict[str, Any]) -> list[FileSummary]:
+    """The summaries of a chunk, their blocks put in `blocs` by rel."""
+    for s, b in zip(summaries, made):
+        if b is not None:
+            blocs[s.rel] = b
+    return summaries
+
+
+def _chunk_results(chunk: list[tuple[str, str]], blocs: dict[str, Any] | None) -> list[FileSummary]:
+    """A chunk read in this process, with its blocks when `blocs` is given."""
+    if blocs is None:
+        return _summarize_chunk(chunk)
+    return _kept_blocs(*_summarize_chunk_with_blocs(chunk), blocs)
+
+
 def _crashed(path: str, rel: str, why: str) -> FileSummary:
     s = FileSummary(path=path, rel=rel, crash=why)
     try:
@@ -381,10 +412,12 @@ def _prepare_writing() -> None:
 
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                   progress: Callable[[int, int], None] | None = None,
-                  meanwhile: Callable[[], None] | None = None) -> list[FileSummary]:
+                  meanwhile: Callable[[], None] | None = None,
+                  blocs: dict[str, Any] | None = None) -> list[FileSummary]:
     """`summarize` every (path, rel) in worker processes; results in the order given.
 
     `meanwhile`: work for this process while the workers read (called once, before any result).
+    `blocs`: given, each readable workbook's block of `Lignes` is made by its worker and put there, by rel.
     `jobs` is a maximum: one worker per `FILES_PER_WORKER` files (see there).
 
     A worker process that dies (not an exception: those are caught in `summarize`) breaks the pool:
@@ -413,7 +446,7 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                     gc.unfreeze()
         out: list[FileSummary] = []
         for i in range(0, n, 16):  # by chunks, as the workers do: the collector runs in between
-            out.extend(_summarize_chunk(items[i:i + 16]))
+            out.extend(_chunk_results(items[i:i + 16], blocs))
             tick(len(out) - done)
         return out
 
@@ -433,7 +466,8 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     try:
         pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
         try:
-            futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
+            task = _summarize_chunk if blocs is None else _summarize_chunk_with_blocs
+            futures = {pool.submit(task, [items[i] for i in c]): c for c in chunks}
             with _kept_whole(freeze):  # every worker is forked by now: none inherits a paused collector
                 if meanwhile is not None:
                     meanwhile()
@@ -441,7 +475,10 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                 for fut in as_completed(futures):
                     c = futures[fut]
                     try:
-                        for i, s in zip(c, fut.result()):
+                        done_chunk = fut.result()
+                        if blocs is not None:
+                            done_chunk = _kept_blocs(*done_chunk, blocs)
+                        for i, s in zip(c, done_chunk):
                             results[i] = s
                         tick(len(c))
                     except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
@@ -486,13 +523,15 @@ class SummaryCache(Protocol):
 
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
                progress: Callable[[int, int], None] | None,
-               identities: dict[str, tuple | None] | None = None) -> tuple[list[FileSummary], set[str]]:
+               identities: dict[str, tuple | None] | None = None,
+               blocs: dict[str, Any] | None = None) -> tuple[list[FileSummary], set[str]]:
     """Every file's summary, from `cache` when it knows the file's content, else read; and the
     relative paths of the files taken from the cache. The changed files are handed to the
     workers first, and the known ones decoded while they read. `identities`: `_identify` of the
-    files already computed (`consolidation_files.prefetch`), by path."""
+    files already computed (`consolidation_files.prefetch`), by path. `blocs`: filled with the blocks
+    of `Lignes` the workers made and those the cache holds for the files it knows (`lookup_blocs`)."""
     if cache is None or cache.empty:
-        return summarize_all(items, jobs=jobs, progress=progress), set()
+        return summarize_all(items, jobs=jobs, progress=progress, blocs=blocs), set()
     n = len(items)
     ids: dict[int, tuple[int, float, str]] = {}
     identities = identities or {}
@@ -519,10 +558,13 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
                 found[i] = found_by_sha[sha] = known
         if progress:
             progress(len(found), n)
+        lookup_blocs = getattr(cache, "lookup_blocs", None)
+        if blocs is not None and lookup_blocs is not None:
+            blocs.update(lookup_blocs([(f.sha256, f.rel) for f in found.values()]))
 
     todo = [i for i in range(n) if i not in ids or ids[i][2] not in held]
     # `summarize_all` keeps what `decode` makes out of the collector's walks (`_kept_whole`)
-    read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode,
+    read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode, blocs=blocs,
                          progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
     results = dict(zip(todo, read))
     # held but not usable after all (a summary edited by hand): read as well
@@ -605,7 +647,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans : {where}")
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
-    summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None)
+    blocs: dict[str, Any] = {}
+    summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None, blocs)
     lap("lecture et contrôle")
     verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)
     if departement is not None and not any(v.compte for v in verdicts):
@@ -617,7 +660,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                          "Vérifiez le dossier indiqué.")
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
-                                 reused=reused)
+                                 reused=reused, blocs=blocs)
     lap("règles CON")
     if par_financeur is not None:  # refused before anything is written, like every other output
         from acv_xl.outputs.consolidation_extracts import extracts_problem

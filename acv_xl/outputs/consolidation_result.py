@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from acv_xl.checks.findings import ORDER, Gravite
 from acv_xl.checks.rules.consolidation import FileSummary, Verdict, norm_departement
@@ -125,6 +126,9 @@ class ConsolidationResult:
     comite: str | None = None  # the comité's label (`--comite`)
     sans_erreurs: bool = False  # only the workbooks with no error are counted (`--sans-erreurs`)
     reused: set[str] = field(default_factory=set)  # files (rel) whose summary came from the register
+    # each workbook's rows of `Lignes`, by rel (`consolidation_blocks.Bloc`: made by the workers or
+    # kept by the register)
+    blocs: dict[str, Any] = field(default_factory=dict)
     extracts: list[Path] = field(default_factory=list)  # one workbook per financeur (`--par-financeur`)
     extracts_removed: list[Path] = field(default_factory=list)  # a previous run's, for a financeur absent now
     extracts_left: list[Path] = field(default_factory=list)  # the same, that could not be removed

@@ -602,6 +602,19 @@ def _sheet_class():
             width = rows.width if isinstance(rows, _Columns) else max(map(len, rows))
             self._check_dimensions(first_row + len(rows) - 1, width - 1)
 
+        def add_packed(self, first_row: int, rows: int, width: int, parts: list[tuple[int, int, bytes]]) -> None:
+            """`rows` data rows from `first_row` (0-based), `width` columns, given as deflated parts
+            of position-free XML (`consolidation_blocks`), joined in their order."""
+            if not rows:
+                return
+            if self.packer is not None:
+                xml = self.packer.add_packed(parts)
+            else:  # a workbook written without a packer: the same rows, inflated
+                inflate = zlib.decompressobj(-15)
+                xml = "".join(inflate.decompress(data).decode("utf-8") for _n, _crc, data in parts)
+            self.blocks.append((first_row + 1, first_row + rows, xml))
+            self._check_dimensions(first_row + rows - 1, width - 1)
+
         def _held_rows(self) -> list[int]:
             """The rows XlsxWriter writes itself (titles, headers, total rows…: cells, heights or
             comments), in order: the tables' data rows are ours, not in its cell map."""
@@ -665,30 +678,52 @@ def _sheet_class():
     return Sheet
 
 
+# The consolidation's cell formats, created in this order by every consolidated workbook.
+FORMATS: dict[str, dict[str, Any]] = {
+    "titre": {"bold": True, "font_size": 14},
+    "sous_titre": {"italic": True, "font_color": "#595959"},
+    "texte": {"valign": "top"},
+    "texte_long": {"valign": "top", "text_wrap": True},  # wrapped; rows sized to it
+    "euros": {"num_format": EUROS},
+    "entier": {"num_format": ENTIER},
+    "date": {"num_format": DATE},
+    "date_heure": {"num_format": DATE_HEURE},
+    "pourcent": {"num_format": POURCENT},
+    "euros_gras": {"num_format": EUROS, "bold": True},
+    "erreur": {"font_color": "#9C0006", "bg_color": "#FFC7CE"},
+    "avertissement": {"font_color": "#9C5700", "bg_color": "#FFEB9C"},
+    "non": {"font_color": "#7F7F7F", "italic": True},
+    # explicit, so that the header row stands out also where table styles are not drawn (print, LibreOffice)
+    "entete": {"bold": True, "text_wrap": True, "valign": "top", "font_color": "#FFFFFF",
+               "bg_color": "#1F4E79", "border": 1},
+}
+_DXF_ONLY = ("erreur", "avertissement")  # conditional formats' (dxf): no cell style of their own
+# Each cell format's xf index, fixed at the workbook's creation (0 is XlsxWriter's default style).
+XF: dict[str, int] = {name: k for k, name in enumerate((n for n in FORMATS if n not in _DXF_ONLY), start=1)}
+
+
+def lignes_columns() -> list[tuple[str, float, str | None]]:
+    """`Lignes`' columns: header, width, format (a `FORMATS` name or None)."""
+    tf = layout.T_FINANCEMENTS
+    return [
+        (H.ACV_ID, 12, None), (H.LIBELLE, 24, None), (H.COMMUNES, 26, None), (H.FICHIER, 28, None),
+        (tf.header("numero"), 10, None), (H.INTITULE, 36, None), (H.AXE, 6, None),
+        (tf.header("financeur"), 12, None), (tf.header("dispositif"), 22, None), (tf.header("nature"), 16, None),
+        (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, None),
+        (H.COMPTE, 8, None), (H.MOTIF, 18, None), (H.FEUILLE, 18, None), (H.CELLULE_MONTANT, 10, None),
+    ]
+
+
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
         self.r = result
         self.packer = packer
-        f = wb.add_format
-        self.fmt = {
-            "titre": f({"bold": True, "font_size": 14}),
-            "sous_titre": f({"italic": True, "font_color": "#595959"}),
-            "texte": f({"valign": "top"}),
-            "texte_long": f({"valign": "top", "text_wrap": True}),  # wrapped; rows sized to it
-            "euros": f({"num_format": EUROS}),
-            "entier": f({"num_format": ENTIER}),
-            "date": f({"num_format": DATE}),
-            "date_heure": f({"num_format": DATE_HEURE}),
-            "pourcent": f({"num_format": POURCENT}),
-            "euros_gras": f({"num_format": EUROS, "bold": True}),
-            "erreur": f({"font_color": "#9C0006", "bg_color": "#FFC7CE"}),
-            "avertissement": f({"font_color": "#9C5700", "bg_color": "#FFEB9C"}),
-            "non": f({"font_color": "#7F7F7F", "italic": True}),
-            # explicit, so that the header row stands out also where table styles are not drawn (print, LibreOffice)
-            "entete": f({"bold": True, "text_wrap": True, "valign": "top", "font_color": "#FFFFFF",
-                         "bg_color": "#1F4E79", "border": 1}),
-        }
+        # in `FORMATS`' order, each given its xf index now: the blocks of rows made without this
+        # workbook (`consolidation_blocks`) name them by these indexes (`XF`)
+        self.fmt = {name: wb.add_format(props) for name, props in FORMATS.items()}
+        for name in XF:
+            self.fmt[name]._get_xf_index()
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
@@ -715,12 +750,14 @@ class _Writer:
 
     def table(self, ws, name: str, columns: list[tuple[str, float, str | None]], rows: list[list[Any]],
               totals: dict[int, Any] | None = None, first_row: int = 2, freeze_cols: int = 0,
-              row_formats: list[str | None] | None = None) -> tuple[int, int]:
+              row_formats: list[str | None] | None = None,
+              packed: list[tuple[int, int, bytes]] | None = None) -> tuple[int, int]:
         """A real Excel table at `first_row` (0-based): headers, data, an optional total row whose
         values are computed here (formulas written by XlsxWriter have no cached value).
 
         `totals`: column index → amount (a SUBTOTAL over the column) or (formula, value).
-        `row_formats`: per data row, a format for its cells without a column format (or None)."""
+        `row_formats`: per data row, a format for its cells without a column format (or None).
+        `packed`: the data rows as deflated blocks (`consolidation_blocks`); `rows` then only counts them."""
         from xlsxwriter.utility import xl_col_to_name
 
         headers = _unique_headers([c[0] for c in columns])
@@ -750,7 +787,10 @@ class _Writer:
                     h = page_layout.row_height(zip(texts, (w for _j, w in long)))
                     h = measured[key] = h if h > page_layout.LINE_PT + 2 else None
                 heights.append(h)
-        ws.add_rows(first_row + 1, rows, styles, row_styles, heights)
+        if packed is not None:
+            ws.add_packed(first_row + 1, len(rows), len(columns), packed)
+        else:
+            ws.add_rows(first_row + 1, rows, styles, row_styles, heights)
         last = first_row + len(data) + (1 if totals is not None else 0)
         cols = []
         ws.set_row(first_row, page_layout.row_height(zip(headers, (c[1] for c in columns)), bold=True))
@@ -968,34 +1008,26 @@ class _Writer:
 
     def lignes(self) -> None:
         ws = self.sheet(Feuille.LIGNES, "Lignes de financement de toutes les conventions comptées")
-        tf = layout.T_FINANCEMENTS
-        cols = [
-            (H.ACV_ID, 12, None), (H.LIBELLE, 24, None), (H.COMMUNES, 26, None), (H.FICHIER, 28, None),
-            (tf.header("numero"), 10, None), (H.INTITULE, 36, None), (H.AXE, 6, None),
-            (tf.header("financeur"), 12, None), (tf.header("dispositif"), 22, None), (tf.header("nature"), 16, None),
-            (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, None),
-            (H.COMPTE, 8, None), (H.MOTIF, 18, None), (H.FEUILLE, 18, None), (H.CELLULE_MONTANT, 10, None),
-        ]
-        counted = self.r.counted
-        lines = [line for f in counted for line in f.lines]
-        compte_at, montant_at = LINE_FIELDS.index("compte"), LINE_FIELDS.index("montant")
-        if lines and len(set(map(len, lines))) == 1:
-            # gathered as columns: the convention's, each value repeated over its lines, then the
-            # lines' own in `LINE_FIELDS` order
-            sizes = [len(f.lines) for f in counted]
-            heads = [[f.acv_id or SANS_ID for f in counted], [f.libelle for f in counted],
-                     [" ; ".join(f.communes) for f in counted], [f.rel for f in counted]]
-            rows = _Columns([list(chain.from_iterable(map(repeat, vals, sizes))) for vals in heads]
-                            + list(zip(*lines)), runs={j: (vals, sizes) for j, vals in enumerate(heads)})
-            comptes, montants = rows.cols[4 + compte_at], rows.cols[4 + montant_at]
-        else:  # none, or lines of unequal lengths: row by row
-            rows = [(f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel) + tuple(line)
-                    for f in counted for line in f.lines]
-            comptes, montants = [line[compte_at] for line in lines], [line[montant_at] for line in lines]
-        fmts = [None if c else "non" for c in comptes]
-        # Only counted lines add up: the total row is the counted sum (equal to the grand total).
-        total = sum(compress(montants, comptes), ZERO)
-        self.table(ws, TABLES[Feuille.LIGNES], cols, rows, {11: total}, freeze_cols=0, row_formats=fmts)
+        cols = lignes_columns()
+        # each counted workbook's rows as its block (made by the worker that read it, or kept by the
+        # register; made here otherwise): this process joins them
+        from acv_xl.outputs.consolidation_blocks import fits, lignes_bloc
+
+        r = self.r
+        packed = []
+        n = 0
+        total = ZERO  # only counted lines add up: the total row is the counted sum (the grand total)
+        montant_at, compte_at = LINE_FIELDS.index("montant"), LINE_FIELDS.index("compte")
+        for f in r.counted:
+            if not f.lines:
+                continue
+            b = r.blocs.get(f.rel)
+            if not fits(b, f):
+                b = r.blocs[f.rel] = lignes_bloc(f)
+            packed.append((b.length, b.crc, b.data))
+            n += len(f.lines)
+            total = sum((line[montant_at] for line in f.lines if line[compte_at]), total)
+        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), {11: total}, freeze_cols=0, packed=packed)
 
     def anomalies(self) -> None:
         ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
@@ -1120,6 +1152,20 @@ class _Packer:
         marker = _MARK.format(len(self.blocks))
         c = _compressor()  # one stream for the block: its parts are deflated in order, by one thread
         self.blocks[marker.encode()] = [self._pool.submit(_pack, xml.encode("utf-8"), c) for xml in parts]
+        return marker
+
+    def add_packed(self, parts: Iterable[tuple[int, int, bytes]]) -> str:
+        """Rows already deflated (`_pack`: length, CRC-32, a stream ended on a byte boundary), joined
+        in this order: the marker that stands for them in their sheet's XML."""
+        from concurrent.futures import Future
+
+        marker = _MARK.format(len(self.blocks))
+        done = []
+        for part in parts:
+            fut: Future = Future()
+            fut.set_result(part)
+            done.append(fut)
+        self.blocks[marker.encode()] = done
         return marker
 
     def close(self) -> None:
