@@ -209,7 +209,7 @@ def rules_version(version: str) -> str:
         first, last = _line_span(code)
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
     h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, blocks.MAX_TEXT,
-                   blocks._COMPTE, workbook.XF, workbook.FORMATS, workbook.SANS_ID, workbook.OUI, workbook.NON,
+                   blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns())).encode())
     return f"{version}+{h.hexdigest()[:12]}"
 
@@ -464,6 +464,7 @@ class Register:
                                 "par sécurité, il n'est pas utilisé")
         if version < SCHEMA_VERSION:
             self._migrate(where)
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = [t for t in TABLES if t not in tables]
         if missing:
             raise damaged_error(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
@@ -599,7 +600,7 @@ class Register:
             for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
                 chunk = ids[i:i + 500]
                 for aid, rel, sha, rows, length, crc, check, data in self.con.execute(
-                        "SELECT analyse_id, chemin, sha256, lignes, longueur, crc32, controle, deflate FROM blocs_lignes "
+                        "SELECT analyse_id, chemin, sha256, lignes, longueur, crc32, controle, CAST(deflate AS BLOB) FROM blocs_lignes "
                         f"WHERE analyse_id IN ({','.join('?' * len(chunk))})", chunk):
                     if wanted.get((aid, rel)) != sha or type(data) is not bytes or not all(
                             type(x) is int for x in (rows, length, crc, check)) or aid not in self._resume_crc \
