@@ -617,14 +617,15 @@ def test_rows_deflated_part_by_part_give_the_same_sheets(batch, tmp_path, monkey
     monkeypatch.setattr(C, "ConsolidationResult", functools.partial(C.ConsolidationResult, genere_le=now))
     folder = _small_folder(tmp_path, batch, n=4)
     C.consolidate([folder], tmp_path / "a.xlsx", jobs=1)
-    monkeypatch.setattr(W, "PART_ROWS", 7)  # every table of more than 7 rows in several parts
+    monkeypatch.setattr(W, "PART_ROWS", 2)  # every table of more than 2 rows in several parts
     packed: list[int] = []  # the bytes of each part deflated
     real_pack = W._pack
     monkeypatch.setattr(W, "_pack", lambda data, c=None: packed.append(len(data)) or real_pack(data, c))
     if not internals:
         _plain_entry_writers(monkeypatch)
     C.consolidate([folder], tmp_path / "b.xlsx", jobs=1)
-    # `Anomalies` at least came in several parts (`Lignes` comes as one block per workbook)
+    # the tables of one row per convention came in several parts (`Lignes` and `Anomalies` come as
+    # blocks, one per workbook: `consolidation_blocks`)
     assert len(packed) > len(W.TABLES)
     with zipfile.ZipFile(tmp_path / "a.xlsx") as za, zipfile.ZipFile(tmp_path / "b.xlsx") as zb:
         assert za.testzip() is None and zb.testzip() is None

@@ -73,7 +73,10 @@ def _hostile_summary(rel: str = "x.xlsx") -> FileSummary:
     lines = tuple((w, w, 1, w, w, None if i % 3 else w, 2025 if i % 2 else "2O25",
                    Decimal("1.00") if i == 0 else Decimal("0.50"), "Acquis", i == 0, "" if i == 0 else "refusé",
                    "Plan de financement", "F4") for i, w in enumerate(HOSTILE))
-    return FileSummary(path="/x", rel=rel, etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, lines=lines,
+    gravites = ("information", "avertissement", "erreur")
+    findings = tuple(("FIN-01" if i % 2 else w[:9], gravites[i % 3], w if i % 4 else None, "F4", None if i % 5 else w,
+                      (w + " ") * (i % 7), None if i % 2 else w) for i, w in enumerate(HOSTILE))
+    return FileSummary(path="/x", rel=rel, etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, lines=lines, findings=findings,
                        libelle="<r>Arras</r>", communes=(" Arras", "Achicourt\x02"), date_validation=date(2026, 3, 2))
 
 
@@ -123,6 +126,16 @@ def _reference_lignes(self) -> None:
                row_formats=[None if row[compte] else "non" for row in rows])
 
 
+def _reference_anomalies(self) -> None:
+    """`Anomalies` written row by row (rows sized by `_Writer.table`), as before its blocks."""
+    ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
+    _, last = self.table(ws, W.TABLES[Feuille.ANOMALIES], W.anomalies_columns(), B.anomalies_rows(self.r.anomalies),
+                         freeze_cols=0)
+    for lib, fmt in (("Erreur", "erreur"), ("Avertissement", "avertissement")):
+        ws.conditional_format(3, 2, last, 2, {"type": "cell", "criteria": "==", "value": f'"{lib}"',
+                                              "format": self.fmt[fmt]})
+
+
 def _cells(path: Path) -> dict:
     """Every cell's value (calamine's: openpyxl leaves `_xHHHH_` escapes undecoded in inline strings,
     which Excel, LibreOffice and calamine decode), type and style (openpyxl's), each table's range."""
@@ -143,13 +156,16 @@ def _cells(path: Path) -> dict:
                                                  f.color.rgb if f.color is not None else None, c.fill.fgColor.rgb,
                                                  c.alignment.wrap_text, c.alignment.vertical, c.border.left.style)
         out[(ws.title, "dimension")] = ws.dimensions
+        out[(ws.title, "heights")] = sorted((k, d.height) for k, d in ws.row_dimensions.items() if d.height)
+        out[(ws.title, "conditional")] = sorted(str(r.sqref) for r in ws.conditional_formatting)
         out[(ws.title, "tables")] = sorted((t.name, t.ref) for t in ws.tables.values())
     return out
 
 
-def test_lignes_as_blocks_are_the_cells_and_styles_written_row_by_row(tmp_path, examples, monkeypatch):
+def test_blocks_are_the_cells_and_styles_written_row_by_row(tmp_path, examples, monkeypatch):
     """The shipped examples and hostile texts: every cell of every sheet, its value, type and style,
-    the same as `Lignes` written row by row (and its table, its dimension, its total)."""
+    the same as `Lignes` and `Anomalies` written row by row (and their tables, dimensions, totals,
+    row heights, conditional formats)."""
     _frozen_clock(monkeypatch)
     folder = _folder(tmp_path, examples)
     hostile = _hostile_summary()
@@ -157,12 +173,15 @@ def test_lignes_as_blocks_are_the_cells_and_styles_written_row_by_row(tmp_path, 
     C.consolidate([folder], tmp_path / "blocs.xlsx", jobs=1)
     W.write_workbook(r_hostile, tmp_path / "hostile_blocs.xlsx")
     monkeypatch.setattr(W._Writer, "lignes", _reference_lignes)
+    monkeypatch.setattr(W._Writer, "anomalies", _reference_anomalies)
     C.consolidate([folder], tmp_path / "lignes.xlsx", jobs=1)
     W.write_workbook(C.ConsolidationResult([hostile], judge([hostile])), tmp_path / "hostile_lignes.xlsx")
     for kind in ("", "hostile_"):
         blocs, rows = _cells(tmp_path / f"{kind}blocs.xlsx"), _cells(tmp_path / f"{kind}lignes.xlsx")
         assert blocs == rows
-        assert sum(1 for k in blocs if k[0] == Feuille.LIGNES) > (50 if not kind else len(HOSTILE))
+        for feuille in (Feuille.LIGNES, Feuille.ANOMALIES):
+            assert sum(1 for k in blocs if k[0] == feuille) > (50 if not kind else len(HOSTILE)), feuille
+        assert len(blocs[Feuille.ANOMALIES, "heights"]) > 3
     from python_calamine import CalamineWorkbook
 
     lignes = CalamineWorkbook.from_path(str(tmp_path / "hostile_blocs.xlsx")).get_sheet_by_name(Feuille.LIGNES)
@@ -185,10 +204,12 @@ def test_a_workbook_written_without_a_packer_holds_the_same_lignes(tmp_path, mon
 
 
 # ------------------------------------------------------------------ warm, cold, and the register
-def _lignes_made(monkeypatch) -> list[str]:
-    made: list[str] = []
-    real = B.lignes_bloc
-    monkeypatch.setattr(B, "lignes_bloc", lambda f: made.append(f.rel) or real(f))
+def _blocs_made(monkeypatch) -> list[tuple[str, str]]:
+    """The blocks made from now on (sheet, rel), by the workers or the writer."""
+    made: list[tuple[str, str]] = []
+    for name, feuille in (("lignes_bloc", B.LIGNES), ("anomalies_bloc", B.ANOMALIES)):
+        real = getattr(B, name)
+        monkeypatch.setattr(B, name, lambda f, real=real, feuille=feuille: made.append((feuille, f.rel)) or real(f))
     return made
 
 
@@ -198,11 +219,13 @@ def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(t
     reg = tmp_path / "registre.sqlite"
     C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
     con = sqlite3.connect(reg)
-    assert sorted(row[0] for row in con.execute("SELECT chemin FROM blocs_lignes")) == [p.name for p in examples]
+    with_findings = {f.rel for f in result.files if f.findings}
+    assert with_findings and sorted(con.execute("SELECT chemin, feuille FROM blocs")) == sorted(
+        [(p.name, B.LIGNES) for p in examples] + [(rel, B.ANOMALIES) for rel in with_findings])
     con.close()
-    made = _lignes_made(monkeypatch)
+    made = _blocs_made(monkeypatch)
     with R.Register.open(reg, __version__) as r:
         result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
     assert made == [] and all(b.kept for b in result.blocs.values())  # every block from the register
@@ -210,10 +233,10 @@ def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(t
     assert _parts(tmp_path / "premier.xlsx") == cold and _parts(tmp_path / "chaud.xlsx") == cold
     # a damaged block, one whose check no longer matches, one left of a summary edited since: made again
     con = sqlite3.connect(reg)
-    names = [p.name for p in examples]
-    con.execute("UPDATE blocs_lignes SET deflate = X'00' || deflate WHERE chemin = ?", (names[0],))
-    con.execute("UPDATE blocs_lignes SET controle = controle + 1 WHERE chemin = ?", (names[1],))
-    aid = con.execute("SELECT analyse_id FROM blocs_lignes WHERE chemin = ?", (names[2],)).fetchone()[0]
+    names = sorted(with_findings)  # files with a block of each sheet
+    con.execute("UPDATE blocs SET deflate = X'00' || deflate WHERE chemin = ? AND feuille = ?", (names[0], B.LIGNES))
+    con.execute("UPDATE blocs SET controle = controle + 1 WHERE chemin = ? AND feuille = ?", (names[1], B.ANOMALIES))
+    aid = con.execute("SELECT analyse_id FROM blocs WHERE chemin = ?", (names[2],)).fetchone()[0]
     resume = con.execute("SELECT resume FROM analyses WHERE id = ?", (aid,)).fetchone()[0]
     libelle = con.execute("SELECT libelle FROM analyses WHERE id = ?", (aid,)).fetchone()[0]
     con.execute("UPDATE analyses SET resume = ? WHERE id = ?",
@@ -223,7 +246,8 @@ def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(t
     made.clear()
     with R.Register.open(reg, __version__) as r:
         result = C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r.record)
-    assert sorted(made) == sorted(names[:3]) and len(result.reused) == len(names)
+    assert sorted(made) == sorted([(B.LIGNES, names[0]), (B.ANOMALIES, names[1]), (B.LIGNES, names[2]),
+                                   (B.ANOMALIES, names[2])]) and len(result.reused) == len(examples)
     warm2 = _parts(tmp_path / "chaud2.xlsx")
     assert {n for n in cold if cold[n] != warm2[n]} <= {"xl/sharedStrings.xml"} | {
         f"xl/worksheets/sheet{k}.xml" for k in range(1, 8)}  # the corrected libellé only
@@ -242,12 +266,14 @@ def test_the_same_content_in_two_places_has_a_block_each(tmp_path, examples, mon
     reg = tmp_path / "registre.sqlite"
     with R.Register.open(reg, __version__) as r:
         C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
-    made = _lignes_made(monkeypatch)
+    made = _blocs_made(monkeypatch)
     with R.Register.open(reg, __version__) as r:
         result = C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record)
     assert made == []
     for f in result.counted:
-        assert result.blocs[f.rel].rel == f.rel
+        assert result.blocs[B.LIGNES, f.rel].rel == f.rel
+        assert not f.findings or result.blocs[B.ANOMALIES, f.rel].rel == f.rel
+    assert {rel for _feuille, rel in result.blocs} >= {"copie.xlsx", examples[0].name}
 
 
 def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(tmp_path, examples):
@@ -261,10 +287,10 @@ def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(tmp_path, exampl
     con.close()
     folder = _folder(tmp_path, examples)
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
     con = sqlite3.connect(reg)
     assert con.execute("PRAGMA user_version").fetchone()[0] == R.SCHEMA_VERSION == 2
-    assert con.execute("SELECT COUNT(*) FROM blocs_lignes").fetchone()[0] == len(examples)
+    assert con.execute("SELECT COUNT(*) FROM blocs").fetchone()[0] == len(result.blocs) > len(examples)
     con.close()
 
 

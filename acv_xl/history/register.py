@@ -142,25 +142,26 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             FROM fichiers f JOIN lignes l ON l.analyse_id = f.analyse_id
             WHERE f.compte = 1 AND l.compte = 1""",
     ),
-    # each workbook's rows of the consolidated `Lignes` sheet, ready to join (`consolidation_blocks`):
-    # per analysis and place shown (the file's path is in its cells)
+    # each workbook's rows of the consolidated `Lignes` and `Anomalies` sheets, ready to join
+    # (`consolidation_blocks`): per analysis, place shown (the file's path is in its cells) and sheet
     2: (
-        """CREATE TABLE blocs_lignes (
+        """CREATE TABLE blocs (
             analyse_id INTEGER NOT NULL REFERENCES analyses (id),
             chemin TEXT NOT NULL,
+            feuille TEXT NOT NULL,
             sha256 TEXT NOT NULL,
             lignes INTEGER NOT NULL,
             longueur INTEGER NOT NULL,
             crc32 INTEGER NOT NULL,
             controle INTEGER NOT NULL,
             deflate BLOB NOT NULL,
-            PRIMARY KEY (analyse_id, chemin)
+            PRIMARY KEY (analyse_id, chemin, feuille)
         )""",
     ),
 }
 # What a register must hold to be read (a table missing: damaged, or not ours).
 TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conventions", "constats_consolidation",
-          "blocs_lignes")
+          "blocs")
 
 
 # extensions a new register may not take: another program would try to open it
@@ -201,16 +202,24 @@ def rules_version(version: str) -> str:
     from acv_xl.outputs import consolidation_blocks as blocks
     from acv_xl.outputs import consolidation_workbook as workbook
 
-    for fn in (blocks.inline_text, blocks._cell, blocks._starts, blocks._Lignes.__init__, blocks._Lignes.xml,
-               blocks.lignes_bloc, workbook.lignes_columns, workbook._excel_serial):
-        code = fn.__code__
+    from acv_xl.outputs import consolidation_result as result
+    from acv_xl.outputs import page_layout
+
+    for fn in (blocks.inline_text, blocks._cell, blocks._starts, blocks._Table.__init__, blocks._Table.xml,
+               blocks._builder, blocks.lignes_xml, blocks.anomalies_rows, blocks.anomalies_xml, blocks._long_widths,
+               blocks._height, blocks._deflated, blocks.lignes_bloc, blocks.anomalies_bloc, result.own_anomalies,
+               workbook.lignes_columns, workbook.anomalies_columns, workbook._excel_serial, page_layout.fit_width,
+               page_layout.row_height, page_layout.text_lines, page_layout._text_lines, page_layout._chars,
+               page_layout.column_points):
+        code = getattr(fn, "__wrapped__", fn).__code__  # a cached function: its own code
         if code.co_filename not in sources:
             sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
         first, last = _line_span(code)
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
     h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, blocks.MAX_TEXT,
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
-                   workbook.lignes_columns())).encode())
+                   workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
+                   page_layout.BASE_FONT_PT, page_layout.LINE_PT)).encode())
     return f"{version}+{h.hexdigest()[:12]}"
 
 
@@ -587,26 +596,26 @@ class Register:
                 with self._reading():  # SQLite's own error, and so the register's message
                     self.con.execute("SELECT resume FROM analyses WHERE id = ?", (aid,)).fetchall()
 
-    def lookup_blocs(self, files: list[tuple[str, str]]) -> dict[str, Any]:
-        """The blocks of `Lignes` kept for these (SHA-256, rel) whose summaries `lookup_all` just gave,
-        by rel (`consolidation_blocks.Bloc`). One that does not match its key or its check (damaged,
-        edited by hand) is left out: it is made again from the summary."""
+    def lookup_blocs(self, files: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """The blocks kept for these (SHA-256, rel) whose summaries `lookup_all` just gave, by (sheet,
+        rel) (`consolidation_blocks.Bloc`). One that does not match its key or its check (damaged,
+        edited by hand, made from a summary edited since) is left out: it is made again from the summary."""
         from acv_xl.outputs.consolidation_blocks import Bloc
 
         wanted = {(self._known[sha], rel): sha for sha, rel in files if sha in self._known}
         ids = sorted({aid for aid, _rel in wanted})
-        out: dict[str, Any] = {}
+        out: dict[tuple[str, str], Any] = {}
         with self._reading():
             for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
                 chunk = ids[i:i + 500]
-                for aid, rel, sha, rows, length, crc, check, data in self.con.execute(
-                        "SELECT analyse_id, chemin, sha256, lignes, longueur, crc32, controle, CAST(deflate AS BLOB) FROM blocs_lignes "
-                        f"WHERE analyse_id IN ({','.join('?' * len(chunk))})", chunk):
-                    if wanted.get((aid, rel)) != sha or type(data) is not bytes or not all(
-                            type(x) is int for x in (rows, length, crc, check)) or aid not in self._resume_crc \
-                            or zlib.crc32(data, self._resume_crc[aid]) != check:
+                for aid, rel, feuille, sha, rows, length, crc, check, data in self.con.execute(
+                        "SELECT analyse_id, chemin, feuille, sha256, lignes, longueur, crc32, controle, "
+                        f"CAST(deflate AS BLOB) FROM blocs WHERE analyse_id IN ({','.join('?' * len(chunk))})", chunk):
+                    if wanted.get((aid, rel)) != sha or type(feuille) is not str or type(data) is not bytes \
+                            or not all(type(x) is int for x in (rows, length, crc, check)) \
+                            or aid not in self._resume_crc or zlib.crc32(data, self._resume_crc[aid]) != check:
                         continue
-                    out[rel] = Bloc(sha, rel, rows, length, crc, data, kept=True)
+                    out[feuille, rel] = Bloc(feuille, sha, rel, rows, length, crc, data, kept=True)
         return out
 
     def lookup(self, sha256: str) -> FileSummary | None:
@@ -684,13 +693,14 @@ class Register:
         con.executemany(
             "INSERT INTO constats_consolidation (consolidation_id, fichier_id, code, gravite, feuille, cellule, "
             "message, suggestion) VALUES (?,?,?,?,?,?,?,?)", constats)
-        # the blocks of `Lignes` this run made (those it took from the register are there already)
+        # the blocks this run made (those it took from the register are there already)
         by_rel = {f.rel: f for f in r.files}
         con.executemany(
-            "INSERT OR REPLACE INTO blocs_lignes (analyse_id, chemin, sha256, lignes, longueur, crc32, controle, "
-            "deflate) VALUES (?,?,?,?,?,?,?,?)",
-            [(aid, rel, b.sha256, b.rows, b.length, b.crc, zlib.crc32(b.data, self._resume_crc[aid]), b.data)
-             for rel, b in r.blocs.items()
+            "INSERT OR REPLACE INTO blocs (analyse_id, chemin, feuille, sha256, lignes, longueur, crc32, controle, "
+            "deflate) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(aid, rel, b.feuille, b.sha256, b.rows, b.length, b.crc, zlib.crc32(b.data, self._resume_crc[aid]),
+              b.data)
+             for (_feuille, rel), b in r.blocs.items()
              if not b.kept and (f := by_rel.get(rel)) is not None and f.sha256 == b.sha256
              and (aid := analyses.get(b.sha256)) in self._resume_crc])
         return cid, analyses

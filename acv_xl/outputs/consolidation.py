@@ -275,30 +275,30 @@ def _summarize_chunk(chunk: list[tuple[str, str]]) -> list[FileSummary]:
 
 
 def _summarize_chunk_with_blocs(chunk: list[tuple[str, str]]) -> tuple[list[FileSummary], list[Any]]:
-    """`_summarize_chunk`, and each readable workbook's block of `Lignes` made right after its summary
-    (`consolidation_blocks`: in the workers, in parallel), None for the others."""
-    from acv_xl.outputs.consolidation_blocks import lignes_bloc
+    """`_summarize_chunk`, and each workbook's blocks of `Lignes` and `Anomalies` made right after its
+    summary (`consolidation_blocks`: in the workers, in parallel)."""
+    from acv_xl.outputs.consolidation_blocks import made_by_workers
 
-    def bloc(s: FileSummary):
+    def blocs(s: FileSummary) -> list[Any]:
         try:
-            return lignes_bloc(s) if s.lisible and s.lines else None
+            return made_by_workers(s)
         except Exception:  # noqa: BLE001 — made again when the workbook is written, which reports the error
-            return None
+            return []
 
     summaries = _summarize_chunk(chunk)
     with gc_paused():
-        return summaries, list(map(bloc, summaries))
+        return summaries, list(map(blocs, summaries))
 
 
-def _kept_blocs(summaries: list[FileSummary], made: list[Any], blocs: dict[str, Any]) -> list[FileSummary]:
-    """The summaries of a chunk, their blocks put in `blocs` by rel."""
-    for s, b in zip(summaries, made):
-        if b is not None:
-            blocs[s.rel] = b
+def _kept_blocs(summaries: list[FileSummary], made: list[Any], blocs: dict[tuple[str, str], Any]) -> list[FileSummary]:
+    """The summaries of a chunk, their blocks put in `blocs` by (sheet, rel)."""
+    for s, bs in zip(summaries, made):
+        for b in bs:
+            blocs[b.feuille, s.rel] = b
     return summaries
 
 
-def _chunk_results(chunk: list[tuple[str, str]], blocs: dict[str, Any] | None) -> list[FileSummary]:
+def _chunk_results(chunk: list[tuple[str, str]], blocs: dict[tuple[str, str], Any] | None) -> list[FileSummary]:
     """A chunk read in this process, with its blocks when `blocs` is given."""
     if blocs is None:
         return _summarize_chunk(chunk)
@@ -413,11 +413,12 @@ def _prepare_writing() -> None:
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                   progress: Callable[[int, int], None] | None = None,
                   meanwhile: Callable[[], None] | None = None,
-                  blocs: dict[str, Any] | None = None) -> list[FileSummary]:
+                  blocs: dict[tuple[str, str], Any] | None = None) -> list[FileSummary]:
     """`summarize` every (path, rel) in worker processes; results in the order given.
 
     `meanwhile`: work for this process while the workers read (called once, before any result).
-    `blocs`: given, each readable workbook's block of `Lignes` is made by its worker and put there, by rel.
+    `blocs`: given, each workbook's blocks of `Lignes` and `Anomalies` are made by its worker and put
+    there, by (sheet, rel).
     `jobs` is a maximum: one worker per `FILES_PER_WORKER` files (see there).
 
     A worker process that dies (not an exception: those are caught in `summarize`) breaks the pool:
@@ -524,12 +525,12 @@ class SummaryCache(Protocol):
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
                progress: Callable[[int, int], None] | None,
                identities: dict[str, tuple | None] | None = None,
-               blocs: dict[str, Any] | None = None) -> tuple[list[FileSummary], set[str]]:
+               blocs: dict[tuple[str, str], Any] | None = None) -> tuple[list[FileSummary], set[str]]:
     """Every file's summary, from `cache` when it knows the file's content, else read; and the
     relative paths of the files taken from the cache. The changed files are handed to the
     workers first, and the known ones decoded while they read. `identities`: `_identify` of the
     files already computed (`consolidation_files.prefetch`), by path. `blocs`: filled with the blocks
-    of `Lignes` the workers made and those the cache holds for the files it knows (`lookup_blocs`)."""
+    the workers made and those the cache holds for the files it knows (`lookup_blocs`)."""
     if cache is None or cache.empty:
         return summarize_all(items, jobs=jobs, progress=progress, blocs=blocs), set()
     n = len(items)
@@ -647,7 +648,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans : {where}")
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
-    blocs: dict[str, Any] = {}
+    blocs: dict[tuple[str, str], Any] = {}
     summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None, blocs)
     lap("lecture et contrôle")
     verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)

@@ -1,6 +1,7 @@
-"""One workbook's rows of the consolidated `Lignes` sheet as a block of sheet XML that does not
-depend on where it lands, deflated on its own: made by the worker that read the workbook (or
-taken from the register), and only joined by the process that writes the consolidation.
+"""One workbook's rows of the consolidated `Lignes` sheet (and its own findings' rows of `Anomalies`)
+as a block of sheet XML that does not depend on where it lands, deflated on its own: made by the
+worker that read the workbook (or taken from the register), and only joined by the process that
+writes the consolidation.
 
 What makes a block position-free (ECMA-376 §18.3.1.73 and §18.3.1.4 make `r` optional: the next
 row, the next column):
@@ -11,7 +12,8 @@ row, the next column):
   shared strings;
 - the styles' xf indexes fixed at every consolidated workbook's creation (`XF`).
 Each block is a raw deflate stream ended by `Z_SYNC_FLUSH` (`_deflate`): the blocks of the counted
-workbooks, joined, are the sheet's rows (`_PackedZip` joins them, CRCs by `crc32_combine`).
+workbooks, joined, are the sheet's rows (`_PackedZip` joins them, CRCs by `crc32_combine`). The
+rows of `Anomalies` keep their height (`ht`, `customHeight`) in the block.
 """
 
 from __future__ import annotations
@@ -20,25 +22,31 @@ import re
 import zlib
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any, NamedTuple
 
 from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
+from acv_xl.outputs import page_layout
+from acv_xl.outputs.consolidation_result import Anomalie, own_anomalies
 from acv_xl.outputs.consolidation_workbook import (
     NON,
     OUI,
     SANS_ID,
     XF,
+    Feuille,
     _compressor,
     _excel_serial,
+    anomalies_columns,
     lignes_columns,
 )
 from acv_xl.outputs.formats import looks_rich
 
 
 class Bloc(NamedTuple):
-    """A workbook's rows of `Lignes`: whose (`sha256`, `rel`: the file shown in its cells), how many,
-    and their XML's length and CRC-32 with its deflate stream."""
+    """A workbook's rows of `feuille` (`Lignes` or `Anomalies`): whose (`sha256`, `rel`: the file
+    shown in its cells), how many, and their XML's length and CRC-32 with its deflate stream."""
 
+    feuille: str
     sha256: str
     rel: str
     rows: int
@@ -111,54 +119,127 @@ def _starts(formats: list[str | None], row_format: str | None) -> list[str]:
     return [f'<c s="{x}"' if x else "<c" for x in xfs]
 
 
+LIGNES, ANOMALIES = Feuille.LIGNES, Feuille.ANOMALIES  # the sheets made of blocks
 _COMPTE = LINE_FIELDS.index("compte")
 _TRAILING = re.compile(r"(?:<c/>)+</row>")
 _MEMO_LIMIT = 50_000  # cells remembered per column and style (a long-lived process stays small)
 
 
-class _Lignes:
-    """The `Lignes` block builder of a process: its cells remembered across workbooks."""
+class _Table:
+    """A table's rows as position-free XML, its cells remembered across workbooks (a process's own:
+    `_builder`). `columns`: the table's (header, width, format); `row_format`: the format of the
+    cells without one in a row that asks for it (`Lignes`' lines not counted: greyed)."""
 
-    def __init__(self) -> None:
-        formats = [f for _h, _w, f in lignes_columns()]
+    def __init__(self, columns: list[tuple[str, float, str | None]], row_format: str | None = None) -> None:
+        formats = [f for _h, _w, f in columns]
+        if "texte_long" in formats:  # beside a wrapped column, every cell top-aligned (`_Writer.table`)
+            formats = [f or "texte" for f in formats]
         self.width = len(formats)
-        self.counted = [_Cells(s) for s in _starts(formats, None)]
-        self.other = [_Cells(s) for s in _starts(formats, "non")]  # a line not counted: greyed
+        self.plain = [_Cells(s) for s in _starts(formats, None)]
+        self.other = [_Cells(s) for s in _starts(formats, row_format)] if row_format else self.plain
 
-    def xml(self, f: FileSummary) -> str:
-        head = (f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel)
-        rows = []
-        for line in f.lines:
-            memo = self.counted if line[_COMPTE] else self.other
-            cells = [m[(type(v), v)] for m, v in zip(memo, head + tuple(line))]
-            if len(line) + 4 > self.width:  # not expected: cells past the table's columns, unstyled
-                cells += [_cell(v, "<c") for v in line[self.width - 4:]]
-            rows.append("<row>" + "".join(cells) + "</row>")
-        if len(self.counted[5]) > _MEMO_LIMIT:
-            for m in self.counted + self.other:
+    def xml(self, rows, others: list[bool] | None = None, heights: list[float | None] | None = None) -> str:
+        """`rows` (tuples of values), each of `row_format` where `others` says so, each of its
+        height if `heights` gives one (a row of wrapped text)."""
+        out = []
+        for i, row in enumerate(rows):
+            memo = self.other if others is not None and others[i] else self.plain
+            cells = [m[(type(v), v)] for m, v in zip(memo, row)]
+            if len(row) > self.width:  # not expected: cells past the table's columns, unstyled
+                cells += [_cell(v, "<c") for v in row[self.width:]]
+            h = heights[i] if heights else None
+            out.append((f'<row ht="{h}" customHeight="1">' if h else "<row>") + "".join(cells) + "</row>")
+        if max(map(len, self.plain)) > _MEMO_LIMIT:
+            for m in self.plain + self.other:
                 m.clear()
-        xml = "".join(rows)
+        xml = "".join(out)
         return _TRAILING.sub("</row>", xml) if "<c/></row>" in xml else xml
 
 
-_BUILDER: list[_Lignes] = []
+@cache
+def _builder(feuille: str) -> _Table:
+    if feuille == LIGNES:
+        return _Table(lignes_columns(), "non")
+    return _Table(anomalies_columns())
 
 
 def lignes_xml(f: FileSummary) -> str:
     """The rows of `f`'s financing lines in `Lignes` (the convention's columns, then `LINE_FIELDS`)."""
-    if not _BUILDER:
-        _BUILDER.append(_Lignes())
-    return _BUILDER[0].xml(f)
+    head = (f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel)
+    return _builder(LIGNES).xml([head + tuple(line) for line in f.lines], [not line[_COMPTE] for line in f.lines])
+
+
+def anomalies_rows(anomalies: list[Anomalie]) -> list[tuple]:
+    """`Anomalies`' rows of these findings."""
+    libelles: dict[Any, str] = {}  # per gravity, its word: asked once each, not per finding
+    return [(a.rel, a.acv_id, libelles.get(a.gravite) or libelles.setdefault(a.gravite, a.gravite.libelle),
+             a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion) for a in anomalies]
+
+
+def anomalies_xml(anomalies: list[Anomalie]) -> str:
+    """The rows of these findings in `Anomalies`, each as tall as its wrapped message and suggestion."""
+    rows = anomalies_rows(anomalies)
+    return _builder(ANOMALIES).xml(rows, heights=[_height(row[7:]) for row in rows])
+
+
+@cache
+def _long_widths() -> tuple[float, ...]:
+    """The widths of `Anomalies`' wrapped columns (message, suggestion), as `_Writer.table` fits them."""
+    return tuple(page_layout.fit_width(w, h) for h, w, f in anomalies_columns() if f == "texte_long")
+
+
+_HEIGHTS: dict[tuple, float | None] = {}  # (message, suggestion) → height: the same findings repeat
+
+
+def _height(texts: tuple) -> float | None:
+    """A row's height for its wrapped texts, None for one line (as `_Writer.table` decides it)."""
+    h = _HEIGHTS.get(texts, 0)
+    if h == 0:
+        if len(_HEIGHTS) > _MEMO_LIMIT:
+            _HEIGHTS.clear()
+        h = page_layout.row_height(zip([str(v or "") for v in texts], _long_widths()))
+        h = _HEIGHTS[texts] = h if h > page_layout.LINE_PT + 2 else None
+    return h
+
+
+def _deflated(feuille: str, f: FileSummary, rows: int, xml: str) -> Bloc:
+    """A block deflated on its own (a stream ended on a byte boundary, without a final block: blocks
+    so made join into one stream, as `_PackedZip` joins them)."""
+    data = xml.encode("utf-8")
+    c = _compressor()
+    return Bloc(feuille, f.sha256, f.rel, rows, len(data), zlib.crc32(data), c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))
 
 
 def lignes_bloc(f: FileSummary) -> Bloc:
-    """`f`'s block of `Lignes`, deflated on its own (a stream ended on a byte boundary, without a final
-    block: blocks so made join into one stream, as `_PackedZip` joins them)."""
-    xml = lignes_xml(f).encode("utf-8")
+    """`f`'s block of `Lignes`."""
+    return _deflated(LIGNES, f, len(f.lines), lignes_xml(f))
+
+
+def anomalies_bloc(f: FileSummary) -> Bloc:
+    """`f`'s block of `Anomalies`: its own findings (its CON findings, which the batch decides, are
+    written before it by the writer)."""
+    own = own_anomalies(f)
+    return _deflated(ANOMALIES, f, len(own), anomalies_xml(own))
+
+
+def part(xml: str) -> tuple[int, int, bytes]:
+    """Rows made by the writer itself (the CON findings), as a part joined between blocks."""
+    data = xml.encode("utf-8")
     c = _compressor()
-    return Bloc(f.sha256, f.rel, len(f.lines), len(xml), zlib.crc32(xml), c.compress(xml) + c.flush(zlib.Z_SYNC_FLUSH))
+    return len(data), zlib.crc32(data), c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
 
 
-def fits(b: Bloc | None, f: FileSummary) -> bool:
-    """Whether `b` is `f`'s block (the same content, shown at the same place, as many lines)."""
-    return b is not None and b.sha256 == f.sha256 and b.rel == f.rel and b.rows == len(f.lines)
+def fits(b: Bloc | None, feuille: str, f: FileSummary) -> bool:
+    """Whether `b` is `f`'s block of `feuille` (the same content, shown at the same place, as many rows)."""
+    return (b is not None and b.feuille == feuille and b.sha256 == f.sha256 and b.rel == f.rel
+            and b.rows == (len(f.lines) if feuille == LIGNES else len(f.findings)))
+
+
+def made_by_workers(f: FileSummary) -> list[Bloc]:
+    """The blocks a worker makes right after `f`'s summary."""
+    out = []
+    if f.lisible and f.lines:
+        out.append(lignes_bloc(f))
+    if f.findings:
+        out.append(anomalies_bloc(f))
+    return out

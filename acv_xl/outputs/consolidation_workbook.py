@@ -714,6 +714,15 @@ def lignes_columns() -> list[tuple[str, float, str | None]]:
     ]
 
 
+def anomalies_columns() -> list[tuple[str, float, str | None]]:
+    """`Anomalies`' columns: header, width, format (a `FORMATS` name or None)."""
+    return [
+        (H.FICHIER, 28, None), (H.ACV_ID, 12, None), (H.GRAVITE, 14, None), (H.CODE, 9, None),
+        (H.FEUILLE, 18, None), (H.CELLULE, 9, None), (H.ACTION, 9, None), (H.MESSAGE, 80, "texte_long"),
+        (H.SUGGESTION, 50, "texte_long"),
+    ]
+
+
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
@@ -774,7 +783,7 @@ class _Writer:
             per_format = {f: [xf(cf or self.fmt[f]) for cf in col_fmt] for f in set(filter(None, row_formats))}
             row_styles = [per_format[f] if f else styles for f in row_formats]
         heights = None
-        if long:  # rows tall enough for their wrapped text (a default height cuts it)
+        if long and packed is None:  # rows tall enough for their wrapped text (a default height cuts it)
             # measured once per distinct text: the same findings repeat across a département
             measured: dict[Any, float | None] = {}
             heights = []
@@ -1011,7 +1020,7 @@ class _Writer:
         cols = lignes_columns()
         # each counted workbook's rows as its block (made by the worker that read it, or kept by the
         # register; made here otherwise): this process joins them
-        from acv_xl.outputs.consolidation_blocks import fits, lignes_bloc
+        from acv_xl.outputs.consolidation_blocks import LIGNES, fits, lignes_bloc
 
         r = self.r
         packed = []
@@ -1021,9 +1030,9 @@ class _Writer:
         for f in r.counted:
             if not f.lines:
                 continue
-            b = r.blocs.get(f.rel)
-            if not fits(b, f):
-                b = r.blocs[f.rel] = lignes_bloc(f)
+            b = r.blocs.get((LIGNES, f.rel))
+            if not fits(b, LIGNES, f):
+                b = r.blocs[LIGNES, f.rel] = lignes_bloc(f)
             packed.append((b.length, b.crc, b.data))
             n += len(f.lines)
             total = sum((line[montant_at] for line in f.lines if line[compte_at]), total)
@@ -1031,16 +1040,24 @@ class _Writer:
 
     def anomalies(self) -> None:
         ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
-        cols = [
-            (H.FICHIER, 28, None), (H.ACV_ID, 12, None), (H.GRAVITE, 14, None), (H.CODE, 9, None),
-            (H.FEUILLE, 18, None), (H.CELLULE, 9, None), (H.ACTION, 9, None), (H.MESSAGE, 80, "texte_long"),
-            (H.SUGGESTION, 50, "texte_long"),
-        ]
-        libelles: dict[Any, str] = {}  # per gravity, its word: asked once each, not per finding
-        rows = [[a.rel, a.acv_id, libelles.get(a.gravite) or libelles.setdefault(a.gravite, a.gravite.libelle),
-                 a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion]
-                for a in self.r.anomalies]
-        _, last = self.table(ws, TABLES[Feuille.ANOMALIES], cols, rows, freeze_cols=0)
+        # file by file, its CON findings (the batch's: made here) then its own (its block, as in `Lignes`)
+        from acv_xl.outputs.consolidation_blocks import ANOMALIES, anomalies_bloc, anomalies_xml, fits, part
+
+        r = self.r
+        packed = []
+        n = 0
+        for f, v in zip(r.files, r.verdicts):
+            if v.findings:
+                con = [a for a in r.anomalies_con(f, v)]
+                packed.append(part(anomalies_xml(con)))
+                n += len(con)
+            if f.findings:
+                b = r.blocs.get((ANOMALIES, f.rel))
+                if not fits(b, ANOMALIES, f):
+                    b = r.blocs[ANOMALIES, f.rel] = anomalies_bloc(f)
+                packed.append((b.length, b.crc, b.data))
+                n += len(f.findings)
+        _, last = self.table(ws, TABLES[Feuille.ANOMALIES], anomalies_columns(), range(n), freeze_cols=0, packed=packed)
         for lib, fmt in (("Erreur", "erreur"), ("Avertissement", "avertissement")):
             ws.conditional_format(3, 2, last, 2, {"type": "cell", "criteria": "==", "value": f'"{lib}"',
                                                   "format": self.fmt[fmt]})
