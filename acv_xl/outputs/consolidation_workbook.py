@@ -1041,14 +1041,15 @@ class _Writer:
     def anomalies(self) -> None:
         ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
         # file by file, its CON findings (the batch's: made here) then its own (its block, as in `Lignes`)
-        from acv_xl.outputs.consolidation_blocks import ANOMALIES, anomalies_bloc, anomalies_xml, fits, part
+        from acv_xl.outputs.consolidation_blocks import ANOMALIES, anomalies_bloc, anomalies_xml, fits, parts
 
         r = self.r
         packed = []
         n = 0
+        part = parts()
         for f, v in zip(r.files, r.verdicts):
             if v.findings:
-                con = [a for a in r.anomalies_con(f, v)]
+                con = r.anomalies_con(f, v)
                 packed.append(part(anomalies_xml(con)))
                 n += len(con)
             if f.findings:
