@@ -23,6 +23,7 @@ import zlib
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
@@ -113,6 +114,23 @@ class _Cells(dict):
         return x
 
 
+class _ValueCells(dict):
+    """`_Cells` for the values of one type: value → its cell's XML."""
+
+    __slots__ = ("start",)
+
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
+
+    def __missing__(self, v):
+        x = self[v] = _cell(v, self.start)
+        return x
+
+
+_NONE = type(None)
+
+
 def _starts(formats: list[str | None], row_format: str | None) -> list[str]:
     """Each column's `<c` and style for a row of `row_format` (as `_Writer.table` gives them)."""
     xfs = [XF.get(f or row_format, 0) if (f or row_format) else 0 for f in formats]
@@ -137,23 +155,63 @@ class _Table:
         self.width = len(formats)
         self.plain = [_Cells(s) for s in _starts(formats, None)]
         self.other = [_Cells(s) for s in _starts(formats, row_format)] if row_format else self.plain
+        self.by_value: dict[tuple[int, type], _ValueCells] = {}  # (column, type) → plain cells by value
 
     def xml(self, rows, others: list[bool] | None = None, heights: list[float | None] | None = None) -> str:
         """`rows` (tuples of values), each of `row_format` where `others` says so, each of its
-        height if `heights` gives one (a row of wrapped text)."""
+        height if `heights` gives one (a row of wrapped text).
+
+        Column by column: each column's cells looked up in C (`map`) when its values are of one type
+        (then a value is its own key); rows of another format made again cell by cell (few)."""
+        n = len(rows)
+        if not n:
+            return ""
+        if len(set(map(len, rows))) != 1 or len(rows[0]) > self.width:
+            return self._row_by_row(rows, others, heights)  # not expected: lines of unequal lengths
+        pieces = [self._column(j, col) for j, col in enumerate(zip(*rows))]
+        if others is not None and any(others):
+            at = [i for i, o in enumerate(others) if o]
+            for j, (cells, memo) in enumerate(zip(pieces, self.other)):
+                for i in at:
+                    v = rows[i][j]
+                    cells[i] = memo[(type(v), v)]
+        heads = [f'<row ht="{h}" customHeight="1">' if h else "<row>" for h in heights] if heights \
+            else repeat("<row>", n)
+        xml = "".join(map("".join, zip(heads, *pieces, repeat("</row>", n))))
+        self._bounded()
+        return _TRAILING.sub("</row>", xml) if "<c/></row>" in xml else xml
+
+    def _column(self, j: int, col: tuple) -> list[str]:
+        kinds = set(map(type, col))
+        kinds.discard(_NONE)
+        if len(kinds) <= 1:  # one type (and blanks): a value is its own key (1, 1.0 and True never meet)
+            key = (j, kinds.pop() if kinds else _NONE)
+            memo = self.by_value.get(key)
+            if memo is None:
+                memo = self.by_value[key] = _ValueCells(self.plain[j].start)
+            return list(map(memo.__getitem__, col))
+        memo = self.plain[j]
+        return [memo[(type(v), v)] for v in col]
+
+    def _row_by_row(self, rows, others, heights) -> str:
         out = []
         for i, row in enumerate(rows):
             memo = self.other if others is not None and others[i] else self.plain
             cells = [m[(type(v), v)] for m, v in zip(memo, row)]
-            if len(row) > self.width:  # not expected: cells past the table's columns, unstyled
+            if len(row) > self.width:  # cells past the table's columns, unstyled
                 cells += [_cell(v, "<c") for v in row[self.width:]]
             h = heights[i] if heights else None
             out.append((f'<row ht="{h}" customHeight="1">' if h else "<row>") + "".join(cells) + "</row>")
-        if max(map(len, self.plain)) > _MEMO_LIMIT:
-            for m in self.plain + self.other:
-                m.clear()
+        self._bounded()
         xml = "".join(out)
         return _TRAILING.sub("</row>", xml) if "<c/></row>" in xml else xml
+
+    def _bounded(self) -> None:
+        """Cells remembered up to `_MEMO_LIMIT` per column (a long-lived process stays small)."""
+        memos = self.plain + self.other + list(self.by_value.values())
+        if max(map(len, memos)) > _MEMO_LIMIT:
+            for m in memos:
+                m.clear()
 
 
 @cache
