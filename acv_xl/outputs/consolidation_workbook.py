@@ -2,9 +2,13 @@
 writer (XlsxWriter), plus the JSON summary. Pure output: every number comes from the
 `ConsolidationResult` that the batch (`consolidation`) computed.
 
-- Text read from workbooks is always written as text (shared strings, `t="s"`), never through
-  a formula parser; the workbook is also created with `strings_to_formulas: False`: a commune
-  named `=HYPERLINK(…)` stays text.
+- Text read from workbooks is always written as text (shared strings, `t="s"`; inline strings in
+  `Lignes` and `Anomalies`, see below), never through a formula parser; the workbook is also
+  created with `strings_to_formulas: False`: a commune named `=HYPERLINK(…)` stays text.
+- `Lignes` and `Anomalies` are made of one block of rows per workbook (`consolidation_blocks`):
+  sheet XML without row numbers, with inline strings and the fixed styles of `XF`, deflated on its
+  own by the worker that read the workbook (or kept by the register); the writer joins them
+  (`_Packer.add_packed`), a workbook's CON findings between its blocks.
 - The tables are real Excel tables, so XlsxWriter's `constant_memory` mode (incompatible with
   tables) is not used; 1 000 workbooks × 30 lines stay well within memory. XlsxWriter writes the
   titles, headers, total rows, formats, chart and print setup; the tables' data rows are built as
@@ -26,7 +30,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from itertools import accumulate, chain, compress, islice, repeat
+from itertools import islice, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -347,31 +351,6 @@ _NUMBERS = frozenset({int, float, Decimal, bool})
 _NONE = type(None)
 
 
-class _Columns:
-    """A table's rows given as its columns (of equal lengths): `Lignes` is gathered so, never as
-    36 000 tuples that `_rows_xml` would take apart again. Iterated, its rows.
-
-    `runs`: for some columns, the same column as its values each repeated a number of times
-    (column index → (values, counts)): a convention's identifier, libellé, communes and file over
-    its lines. `_rows_xml` then looks at each value once, not once per line."""
-
-    __slots__ = ("cols", "runs")
-
-    def __init__(self, cols: list, runs: dict[int, tuple[list, list[int]]] | None = None) -> None:
-        self.cols = cols
-        self.runs = runs or {}
-
-    def __len__(self) -> int:
-        return len(self.cols[0]) if self.cols else 0
-
-    def __iter__(self):
-        return zip(*self.cols)
-
-    @property
-    def width(self) -> int:
-        return len(self.cols)
-
-
 def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
               sst, heights: list[float | None] | None = None) -> str:
     """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one), in
@@ -385,7 +364,7 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
 PART_ROWS = 1000
 
 
-def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: list[int],
+def _rows_xml_parts(rows: list[list[Any]], first_row: int, styles: list[int],
                     row_styles: list[list[int]] | None, sst,
                     heights: list[float | None] | None = None) -> Iterator[str]:
     """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one), as
@@ -406,18 +385,10 @@ def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: li
     from xlsxwriter.utility import xl_col_to_name
 
     n = len(rows)
-    runs: dict[int, tuple[list, list[int], list[int]]] = {}  # column → its values, their counts and first rows
-    if isinstance(rows, _Columns) and len(set(map(len, rows.cols))) == 1:
-        cols = list(rows.cols)
-        for j, (values, counts) in rows.runs.items():
-            kept = [(v, k) for v, k in zip(values, counts) if k]  # a value repeated 0 times is not in the column
-            values, counts = [v for v, _ in kept], [k for _, k in kept]
-            runs[j] = values, counts, list(accumulate(counts, initial=0))
-    elif not n or len(set(map(len, rows))) != 1:
+    if not n or len(set(map(len, rows))) != 1:
         return iter([_rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)])
-    else:
-        cols = list(zip(*rows))
-    kinds = [set(map(type, runs[j][0] if j in runs else c)) for j, c in enumerate(cols)]
+    cols = list(zip(*rows))
+    kinds = [set(map(type, c)) for c in cols]
     # one distinct value per key in each column's dicts below: 1, 1.0 and True are one key, not one cell
     if not all(k <= _FAST_TYPES and len(k & _NUMBERS) <= 1 + (float in k and Decimal in k) for k in kinds):
         return iter([_rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)])
@@ -429,16 +400,6 @@ def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: li
     uses = 0  # XlsxWriter counts every use of a shared string
     for j, (c, k) in enumerate(zip(cols, kinds)):
         if str not in k and bool not in k:
-            continue
-        if j in runs:  # the same, value by value: a value's first row is its first run's
-            values, counts, starts = runs[j]
-            at = 0
-            for v in dict.fromkeys(values):
-                t = type(v)
-                if (t is str and v) or t is bool:
-                    at = values.index(v, at)
-                    firsts.append((starts[at], j, v if t is str else OUI if v else NON))
-            uses += sum(compress(counts, [(type(v) is str and v) or type(v) is bool for v in values]))
             continue
         at = 0
         for v in dict.fromkeys(c):
@@ -471,12 +432,10 @@ def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: li
     names = [xl_col_to_name(j) for j in range(len(cols))]
     mid = lambda x: f'" s="{x}"' if x else '"'  # noqa: E731 — closes the reference, then the style if any
 
-    def column(j: int, xf: int, values, counts=None) -> list[str]:
-        cells = map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values)
-        return list(cells if counts is None else chain.from_iterable(map(repeat, cells, counts)))
+    def column(j: int, xf: int, values) -> list[str]:
+        return list(map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values))
 
-    pieces = [column(j, xf, *runs[j][:2]) if j in runs else column(j, xf, c)
-              for j, (xf, c) in enumerate(zip(styles, cols))]
+    pieces = [column(j, xf, c) for j, (xf, c) in enumerate(zip(styles, cols))]
     if row_styles is not None:  # rows of another style (few): their cells made again with it
         others: dict[int, tuple[list[int], list[int]]] = {}
         for i, xfs in enumerate(row_styles):
@@ -588,7 +547,7 @@ def _sheet_class():
             self._check_dimensions(last_row, last_col)
             return 0
 
-        def add_rows(self, first_row: int, rows: list[list[Any]] | _Columns, styles: list[int],
+        def add_rows(self, first_row: int, rows: list[list[Any]], styles: list[int],
                      row_styles: list[list[int]] | None, heights: list[float | None] | None = None) -> None:
             # Built now, not when the sheet is written: XlsxWriter closes its shared string table
             # before it writes the sheets.
@@ -599,7 +558,7 @@ def _sheet_class():
             xml = self.packer.add(parts) if self.packer is not None else "".join(parts)
             self.blocks.append((first_row + 1, first_row + len(rows), xml))
             # the sheet's <dimension> covers the data (readers size the sheet from it)
-            width = rows.width if isinstance(rows, _Columns) else max(map(len, rows))
+            width = max(map(len, rows))
             self._check_dimensions(first_row + len(rows) - 1, width - 1)
 
         def add_packed(self, first_row: int, rows: int, width: int, parts: list[tuple[int, int, bytes]]) -> None:
