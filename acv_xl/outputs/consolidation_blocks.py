@@ -40,7 +40,6 @@ from acv_xl.outputs.consolidation_workbook import (
     anomalies_columns,
     lignes_columns,
 )
-from acv_xl.outputs.formats import looks_rich
 
 
 class Bloc(NamedTuple):

@@ -358,9 +358,9 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
     return "".join(_rows_xml_parts(rows, first_row, styles, row_styles, sst, heights))
 
 
-# Rows per part of a table's XML (≈ 0.5 MB for `Lignes`): compressed part by part as they are made,
-# so that the 17 MB of `Lignes` are never one text, nor one block of bytes — each would be new memory
-# for the system to give (a tenth of the writing's time), where a part reuses the previous one's
+# Rows per part of a table's XML: compressed part by part as they are made, so that a long table is
+# never one text, nor one block of bytes — each would be new memory for the system to give, where a
+# part reuses the previous one's (`Lignes` and `Anomalies` come as blocks: `consolidation_blocks`)
 PART_ROWS = 1000
 
 
@@ -1109,8 +1109,9 @@ def _pack(data: bytes, c=None) -> tuple[int, int, bytes]:
 class _Packer:
     """The tables' data rows of one workbook, deflated in a thread part by part as they are built
     (zlib and zlib-ng work without the GIL) and joined to their sheet's zip entry when XlsxWriter closes the
-    workbook (`_PackedZip`): the 36 000 rows of `Lignes` are compressed while they and the other
-    sheets are written, and never copied into one text with XlsxWriter's part of the sheet. zlib-ng's level 2
+    workbook (`_PackedZip`): a table's rows are compressed while they and the other sheets are
+    written, and never copied into one text with XlsxWriter's part of the sheet; the blocks of `Lignes`
+    and `Anomalies` come already deflated (`add_packed`). zlib-ng's level 2
     for the sheets with such rows, zlib's level 1 for the other parts (a few KB): a third of the
     compression time of the default level, a file a little larger, the same bytes once unzipped."""
 
