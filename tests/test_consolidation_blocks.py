@@ -294,6 +294,30 @@ def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(tmp_path, exampl
     con.close()
 
 
+def test_a_register_of_schema_1_only_read_by_historique_is_left_as_it_was(tmp_path, examples, monkeypatch):
+    """`historique` only reads: a register of the previous schema (on a read-only medium, say) is read
+    as it is, never migrated."""
+    from acv_xl.cli import main
+
+    reg = tmp_path / "ancien.sqlite"
+    folder = _folder(tmp_path, examples)
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)  # back to schema 1, as the previous acv-xl wrote it
+    con.execute("DROP TABLE blocs")
+    con.execute("PRAGMA user_version = 1")
+    con.close()
+    before = reg.read_bytes()
+    assert main(["historique", str(reg), "-o", str(tmp_path / "e.xlsx")]) == 0
+    assert reg.read_bytes() == before and (tmp_path / "e.xlsx").exists()
+    with R.Register.open(reg, __version__) as r:  # a consolidation migrates it
+        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("SELECT COUNT(*) FROM blocs").fetchone()[0] > 0
+    con.close()
+
+
 def test_the_block_builder_and_its_vocabulary_are_in_the_rules_version(monkeypatch):
     R.rules_version.cache_clear()
     before = R.rules_version("1.0")

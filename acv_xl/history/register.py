@@ -164,6 +164,10 @@ TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conve
           "blocs")
 
 
+# the tables added after the first schema, by the version that added them (a register of an earlier
+# schema, only read, has not got them)
+_TABLES_SINCE = {"blocs": 2}
+
 # extensions a new register may not take: another program would try to open it
 _OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".json", ".pdf", ".txt")
 
@@ -435,7 +439,7 @@ class Register:
         try:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
             reg = cls(path, con, version)
-            reg._check_or_create(where)
+            reg._check_or_create(where, migrate=create)
         except RegisterError:
             con.close()
             raise
@@ -451,7 +455,9 @@ class Register:
             raise damaged_error(where, sqlite_why(exc)) from None
         return reg
 
-    def _check_or_create(self, where: str) -> None:
+    def _check_or_create(self, where: str, migrate: bool = True) -> None:
+        """`migrate` False (a register only read, by `historique`): one of an earlier schema is read as
+        it is, never written (it may be on a read-only medium); its own tables must be there."""
         con = self.con
         version = con.execute("PRAGMA user_version").fetchone()[0]
         app = con.execute("PRAGMA application_id").fetchone()[0]
@@ -471,10 +477,13 @@ class Register:
         if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone():
             raise damaged_error(where, "il contient des déclencheurs SQL, qu'acv-xl n'écrit jamais ; "
                                 "par sécurité, il n'est pas utilisé")
-        if version < SCHEMA_VERSION:
+        expected = TABLES
+        if version < SCHEMA_VERSION and migrate:
             self._migrate(where)
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        missing = [t for t in TABLES if t not in tables]
+        elif version < SCHEMA_VERSION:
+            expected = tuple(t for t in TABLES if t not in _TABLES_SINCE or _TABLES_SINCE[t] <= version)
+        missing = [t for t in expected if t not in tables]
         if missing:
             raise damaged_error(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
                                   + ", ".join(missing))
