@@ -201,12 +201,11 @@ def rules_version(version: str) -> str:
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
     # and the fields `_fill` takes of each action and line, named outside it (their order is the summary's)
     h.update(repr((batch._ACTION_ATTRS, batch._LINE_ATTRS)).encode())
-    # the blocks of `Lignes` kept beside each analysis: what builds them, and the vocabulary and
-    # styles they hold (a change there must not reuse stale blocks)
+    # the blocks of `Lignes` and `Anomalies` kept beside each analysis: what builds them, and the
+    # vocabulary, styles and row heights they hold (a change there must not reuse stale blocks)
     from acv_xl.outputs import consolidation_blocks as blocks
-    from acv_xl.outputs import consolidation_workbook as workbook
-
     from acv_xl.outputs import consolidation_result as result
+    from acv_xl.outputs import consolidation_workbook as workbook
     from acv_xl.outputs import page_layout
 
     for fn in (blocks.inline_text, blocks._cell, blocks._starts, blocks._Table.__init__, blocks._Table.xml,
@@ -384,8 +383,8 @@ class Register:
         self.version_regles = rules_version(version)
         self.today = date.today().isoformat()
         self._known: dict[str, int] = {}  # sha256 → analysis id, for the files this run took from here
-        # analysis id → CRC-32 of its summary as stored: each block of `Lignes` is checked against the
-        # summary it was made from (`controle`), never reused beside a summary edited since
+        # analysis id → CRC-32 of its summary as stored: each block is checked against the summary it
+        # was made from (`controle`), never reused beside a summary edited since
         self._resume_crc: dict[int, int] = {}
 
     # -- opening

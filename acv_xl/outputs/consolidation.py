@@ -511,8 +511,10 @@ class SummaryCache(Protocol):
     `empty`: it holds nothing usable (a new register, new rules): every file is read, none is
     hashed beforehand; `known` tells which of these SHA-256 it holds (cheap); `lookup_all` returns
     the `FileSummary` recorded for each SHA-256 it can (read with the same rules), by SHA-256: the
-    others are read. Defined here so that the batch takes it as a parameter and never imports
-    the layer that implements it."""
+    others are read. It may also have `lookup_blocs((sha256, rel), …)`: the blocks of `Lignes` and
+    `Anomalies` it keeps for the summaries `lookup_all` just gave, by (sheet, rel)
+    (`consolidation_blocks`); without it, they are made when the workbook is written. Defined here
+    so that the batch takes it as a parameter and never imports the layer that implements it."""
 
     @property
     def empty(self) -> bool: ...
