@@ -138,7 +138,6 @@ def _starts(formats: list[str | None], row_format: str | None) -> list[str]:
 
 LIGNES, ANOMALIES = Feuille.LIGNES, Feuille.ANOMALIES  # the sheets made of blocks
 _COMPTE = LINE_FIELDS.index("compte")
-_TRAILING = re.compile(r"(?:<c/>)+</row>")
 _MEMO_LIMIT = 50_000  # cells remembered per column and style (a long-lived process stays small)
 
 
@@ -178,19 +177,24 @@ class _Table:
             else repeat("<row>", n)
         xml = "".join(map("".join, zip(heads, *pieces, repeat("</row>", n))))
         self._bounded()
-        return _TRAILING.sub("</row>", xml) if "<c/></row>" in xml else xml
+        return _without_trailing_blanks(xml)
 
     def _column(self, j: int, col: tuple) -> list[str]:
+        first = col[0]
+        if type(first) is str and col.count(first) == len(col):  # the convention's columns: one text
+            return [self._plain_value(j, str)[first]] * len(col)
         kinds = set(map(type, col))
         kinds.discard(_NONE)
         if len(kinds) <= 1:  # one type (and blanks): a value is its own key (1, 1.0 and True never meet)
-            key = (j, kinds.pop() if kinds else _NONE)
-            memo = self.by_value.get(key)
-            if memo is None:
-                memo = self.by_value[key] = _ValueCells(self.plain[j].start)
-            return list(map(memo.__getitem__, col))
+            return list(map(self._plain_value(j, kinds.pop() if kinds else _NONE).__getitem__, col))
         memo = self.plain[j]
         return [memo[(type(v), v)] for v in col]
+
+    def _plain_value(self, j: int, kind: type) -> _ValueCells:
+        memo = self.by_value.get((j, kind))
+        if memo is None:
+            memo = self.by_value[j, kind] = _ValueCells(self.plain[j].start)
+        return memo
 
     def _row_by_row(self, rows, others, heights) -> str:
         out = []
@@ -203,7 +207,7 @@ class _Table:
             out.append((f'<row ht="{h}" customHeight="1">' if h else "<row>") + "".join(cells) + "</row>")
         self._bounded()
         xml = "".join(out)
-        return _TRAILING.sub("</row>", xml) if "<c/></row>" in xml else xml
+        return _without_trailing_blanks(xml)
 
     def _bounded(self) -> None:
         """Cells remembered up to `_MEMO_LIMIT` per column (a long-lived process stays small)."""
@@ -211,6 +215,14 @@ class _Table:
         if max(map(len, memos)) > _MEMO_LIMIT:
             for m in memos:
                 m.clear()
+
+
+def _without_trailing_blanks(xml: str) -> str:
+    """The blank cells at the end of each row left out: one C pass per blank (a row rarely ends with
+    more than one), where a regular expression walked the text at every `<`."""
+    while "<c/></row>" in xml:
+        xml = xml.replace("<c/></row>", "</row>")
+    return xml
 
 
 @cache
