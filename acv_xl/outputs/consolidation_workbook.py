@@ -1003,14 +1003,18 @@ class _Writer:
         from acv_xl.outputs.consolidation_blocks import ANOMALIES, anomalies_bloc, anomalies_xml, fits, parts
 
         r = self.r
+        # the CON findings' rows of all files made at once, then cut file by file
+        con = [r.anomalies_con(f, v) if v.findings else [] for f, v in zip(r.files, r.verdicts)]
+        rows = anomalies_xml([a for file_con in con for a in file_con]).split("</row>")
+        apart = self.packer.apart if self.packer is not None else parts()
         packed = []
-        n = 0
-        part = parts()
-        for f, v in zip(r.files, r.verdicts):
-            if v.findings:
-                con = r.anomalies_con(f, v)
-                packed.append(part(anomalies_xml(con)))
-                n += len(con)
+        n = at = 0
+        for f, file_con in zip(r.files, con):
+            if file_con:
+                k = len(file_con)
+                packed.append(apart("</row>".join(rows[at:at + k]) + "</row>"))
+                at += k
+                n += k
             if f.findings:
                 b = r.blocs.get((ANOMALIES, f.rel))
                 if not fits(b, ANOMALIES, f):
@@ -1116,9 +1120,10 @@ class _Packer:
     compression time of the default level, a file a little larger, the same bytes once unzipped."""
 
     def __init__(self) -> None:
-        self.blocks: dict[bytes, list[Any]] = {}  # marker → futures of its parts' (length, CRC-32, deflate)
+        self.blocks: dict[bytes, list[Any]] = {}  # marker → its parts' (length, CRC-32, deflate), or futures of them
         self.joined = 0  # blocks put in their sheet's entry: all of them, or the file is not written
         self._pool = None
+        self._apart = None  # the compressor of the parts deflated on their own (`apart`)
 
     def add(self, parts: Iterable[str]) -> str:
         """A table's rows, given as parts of its XML (each compressed as soon as it comes: the
@@ -1132,19 +1137,30 @@ class _Packer:
         self.blocks[marker.encode()] = [self._pool.submit(_pack, xml.encode("utf-8"), c) for xml in parts]
         return marker
 
-    def add_packed(self, parts: Iterable[tuple[int, int, bytes]]) -> str:
-        """Rows already deflated (`_pack`: length, CRC-32, a stream ended on a byte boundary), joined
-        in this order: the marker that stands for them in their sheet's XML."""
-        from concurrent.futures import Future
-
+    def add_packed(self, parts: Iterable[Any]) -> str:
+        """Rows already deflated (`_pack`: length, CRC-32, a stream ended on a byte boundary), or being
+        deflated (a future of them, `apart`), joined in this order: the marker that stands for them in
+        their sheet's XML."""
         marker = _MARK.format(len(self.blocks))
-        done = []
-        for part in parts:
-            fut: Future = Future()
-            fut.set_result(part)
-            done.append(fut)
-        self.blocks[marker.encode()] = done
+        self.blocks[marker.encode()] = list(parts)
         return marker
+
+    def apart(self, xml: str):
+        """A few rows deflated in the thread on their own (ended by `Z_FULL_FLUSH`: byte-aligned, never
+        referring to what this thread deflated before), to be joined between blocks (`add_packed`): a
+        future of their (length, CRC-32, deflate). One compressor for all such parts, used in order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="acv-xl-zlib")
+        if self._apart is None:
+            self._apart = zlib.compressobj(1, zlib.DEFLATED, -15)
+        c = self._apart
+
+        def pack(data: bytes) -> tuple[int, int, bytes]:
+            return len(data), zlib.crc32(data), c.compress(data) + c.flush(zlib.Z_FULL_FLUSH)
+
+        return self._pool.submit(pack, xml.encode("utf-8"))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -1275,7 +1291,7 @@ class _PackedZip(ZipFile):
         pieces: list[Any] = _MARKS.split(data)
         packer.joined += len(pieces) // 2
         for k in range(1, len(pieces), 2):  # a block: its parts' (length, CRC-32, deflate)
-            pieces[k] = [done.result() for done in packer.blocks[pieces[k]]]
+            pieces[k] = [p if type(p) is tuple else p.result() for p in packer.blocks[pieces[k]]]
         zinfo = zinfo_or_arcname
         # zipfile decides from it whether Zip64 is needed
         zinfo.file_size = sum(len(p) if k % 2 == 0 else sum(part[0] for part in p) for k, p in enumerate(pieces))
