@@ -343,6 +343,19 @@ def test_the_input_was_not_altered_and_output_opens_in_libreoffice(batch, tmp_pa
                     assert isinstance(b, (int, float)) and round(a, 2) == round(b, 2), (name, tname, mine, theirs)
                     checked += 1
     assert checked >= 10
+    # `Lignes`' and `Anomalies`' rows (no `r` attributes, inline strings: `consolidation_blocks`) are
+    # read by LibreOffice where they are, as they are, and their tables still cover them
+    from python_calamine import CalamineWorkbook
+
+    for feuille in (Feuille.LIGNES, Feuille.ANOMALIES):
+        def rows(path):
+            return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(feuille).to_python()
+
+        assert rows(recalc) == rows(batch["out"]) and len(rows(recalc)) > 10, feuille
+        assert [t.ref for t in wb[feuille].tables.values()] == [t.ref for t in ours[feuille].tables.values()]
+    # the rows' heights kept (LibreOffice rounds them to its pixels)
+    heights = {r: d.height for r, d in ours[Feuille.ANOMALIES].row_dimensions.items() if d.height and r > 3}
+    assert heights and all(abs(wb[Feuille.ANOMALIES].row_dimensions[r].height - h) <= 1 for r, h in heights.items())
     df = pd.read_excel(recalc, sheet_name=Feuille.SYNTHESE, header=2, engine="openpyxl")
     total = df[df[H.ACV_ID] == "Total"].iloc[0][H.FINANCEMENT]
     data = json.loads(batch["json"].read_text(encoding="utf-8"))
@@ -610,14 +623,16 @@ def test_rows_deflated_part_by_part_give_the_same_sheets(batch, tmp_path, monkey
     monkeypatch.setattr(C, "ConsolidationResult", functools.partial(C.ConsolidationResult, genere_le=now))
     folder = _small_folder(tmp_path, batch, n=4)
     C.consolidate([folder], tmp_path / "a.xlsx", jobs=1)
-    monkeypatch.setattr(W, "PART_ROWS", 7)  # every table of more than 7 rows in several parts
+    monkeypatch.setattr(W, "PART_ROWS", 2)  # every table of more than 2 rows in several parts
     packed: list[int] = []  # the bytes of each part deflated
     real_pack = W._pack
     monkeypatch.setattr(W, "_pack", lambda data, c=None: packed.append(len(data)) or real_pack(data, c))
     if not internals:
         _plain_entry_writers(monkeypatch)
     C.consolidate([folder], tmp_path / "b.xlsx", jobs=1)
-    assert len(packed) > 2 * len(W.TABLES)  # `Lignes` at least came in several parts
+    # the tables of one row per convention came in several parts (`Lignes` and `Anomalies` come as
+    # blocks, one per workbook: `consolidation_blocks`)
+    assert len(packed) > len(W.TABLES)
     with zipfile.ZipFile(tmp_path / "a.xlsx") as za, zipfile.ZipFile(tmp_path / "b.xlsx") as zb:
         assert za.testzip() is None and zb.testzip() is None
         assert za.namelist() == zb.namelist()

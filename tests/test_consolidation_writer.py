@@ -21,59 +21,15 @@ class Libelle(str, enum.Enum):  # a str subclass whose str() is not its value
 
 
 def _both(rows, styles, row_styles=None, heights=None, first_row=3, seed_texts=()):
-    """The column way's part and table state, then the cell way's; rows given as columns (as
-    `Lignes` gives them) must give the same too."""
+    """The column way's part and table state, then the cell way's."""
     out = []
-    ways = [W._rows_xml, W._rows_xml_cells]
-    if rows and len({len(r) for r in rows}) == 1:
-        ways.insert(0, lambda rows, *a: W._rows_xml(W._Columns(list(zip(*rows))), *a))
-        ways.insert(0, lambda rows, *a: W._rows_xml(W._Columns(list(zip(*rows)), _runs(rows)), *a))
-    for fn in ways:
+    for fn in (W._rows_xml, W._rows_xml_cells):
         sst = SharedStringTable()
         for t in seed_texts:  # texts other sheets already wrote
             sst._get_shared_string_index(t)
         xml = fn(rows, first_row, styles, row_styles, sst, heights)
         out.append((xml, dict(sst.string_table), list(sst.string_table), sst.count, sst.unique_count))
-    assert all(o == out[-1] for o in out[:-2])  # the columns' ways (with runs, without), the rows' way
-    return out[-2:]
-
-
-def _runs(rows) -> dict[int, tuple[list, list[int]]]:
-    """Every column as runs of the same object repeated (as `Lignes` gives a convention's values
-    over its lines), with runs of no cell here and there."""
-    out = {}
-    for j, c in enumerate(zip(*rows)):
-        values, counts = [], []
-        for v in c:
-            if values and values[-1] is v:
-                counts[-1] += 1
-            else:
-                values += [v, "jamais écrit"]  # a value repeated 0 times is not in the column
-                counts += [1, 0]
-        out[j] = values, counts
     return out
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_columns_given_as_runs_are_the_cells_written_one_by_one(seed):
-    """Conventions' values repeated over their lines, given as runs (`_Columns.runs`): the column
-    way looks at each run once, and writes the cells the cell way writes."""
-    rng = random.Random(seed)
-    n_files = rng.randint(1, 30)
-    sizes = [rng.choice([0, 1, 2, 5, 30]) for _ in range(n_files)]
-    per_file = _random_rows(rng, n_files, 4)
-    lines = _random_rows(rng, sum(sizes), 3)
-    if not lines:
-        return
-    rows = [head + line for head, line in zip((f for f, k in zip(per_file, sizes) for _ in range(k)), lines)]
-    heads = list(zip(*per_file))
-    cols = [[v for v, k in zip(h, sizes) for _ in range(k)] for h in heads] + [list(c) for c in zip(*lines)]
-    styles = [rng.choice([0, 3, 7]) for _ in range(7)]
-    row_styles = rng.choice([None, [rng.choice([styles, [5] * 7]) for _ in rows]])
-    expected = _both(rows, styles, row_styles)[1]
-    sst = SharedStringTable()
-    xml = W._rows_xml(W._Columns(cols, {j: (list(h), sizes) for j, h in enumerate(heads)}), 3, styles, row_styles, sst)
-    assert (xml, dict(sst.string_table), list(sst.string_table), sst.count, sst.unique_count) == expected
 
 
 LONG = "x" * 40000

@@ -32,6 +32,7 @@ import dataclasses
 import hashlib
 import os
 import sqlite3
+import zlib
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -50,7 +51,7 @@ from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.terminal import file_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
 ATTENTE = 30.0  # seconds a run waits for another one to finish recording
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -141,10 +142,31 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             FROM fichiers f JOIN lignes l ON l.analyse_id = f.analyse_id
             WHERE f.compte = 1 AND l.compte = 1""",
     ),
+    # each workbook's rows of the consolidated `Lignes` and `Anomalies` sheets, ready to join
+    # (`consolidation_blocks`): per analysis, place shown (the file's path is in its cells) and sheet
+    2: (
+        """CREATE TABLE blocs (
+            analyse_id INTEGER NOT NULL REFERENCES analyses (id),
+            chemin TEXT NOT NULL,
+            feuille TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            lignes INTEGER NOT NULL,
+            longueur INTEGER NOT NULL,
+            crc32 INTEGER NOT NULL,
+            controle INTEGER NOT NULL,
+            deflate BLOB NOT NULL,
+            PRIMARY KEY (analyse_id, chemin, feuille)
+        )""",
+    ),
 }
 # What a register must hold to be read (a table missing: damaged, or not ours).
-TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conventions", "constats_consolidation")
+TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conventions", "constats_consolidation",
+          "blocs")
 
+
+# the tables added after the first schema, by the version that added them (a register of an earlier
+# schema, only read, has not got them)
+_TABLES_SINCE = {"blocs": 2}
 
 # extensions a new register may not take: another program would try to open it
 _OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".json", ".pdf", ".txt")
@@ -179,6 +201,30 @@ def rules_version(version: str) -> str:
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
     # and the fields `_fill` takes of each action and line, named outside it (their order is the summary's)
     h.update(repr((batch._ACTION_ATTRS, batch._LINE_ATTRS)).encode())
+    # the blocks of `Lignes` and `Anomalies` kept beside each analysis: what builds them, and the
+    # vocabulary, styles and row heights they hold (a change there must not reuse stale blocks)
+    from acv_xl.outputs import consolidation_blocks as blocks
+    from acv_xl.outputs import consolidation_result as result
+    from acv_xl.outputs import consolidation_workbook as workbook
+    from acv_xl.outputs import page_layout
+
+    for fn in (blocks.inline_text, blocks._cell, blocks._starts, blocks._Cells.__missing__, blocks._ValueCells.__missing__,
+               blocks._Table.__init__, blocks._Table.xml, blocks._Table._column, blocks._Table._plain_value,
+               blocks._Table._row_by_row, blocks._without_trailing_blanks,
+               blocks._builder, blocks.lignes_xml, blocks.anomalies_rows, blocks.anomalies_xml, blocks._long_widths,
+               blocks._height, blocks._deflated, blocks.lignes_bloc, blocks.anomalies_bloc, result.own_anomalies,
+               workbook.lignes_columns, workbook.anomalies_columns, workbook._excel_serial, page_layout.fit_width,
+               page_layout.row_height, page_layout.text_lines, page_layout._text_lines, page_layout._chars,
+               page_layout.column_points):
+        code = getattr(fn, "__wrapped__", fn).__code__  # a cached function: its own code
+        if code.co_filename not in sources:
+            sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
+        first, last = _line_span(code)
+        h.update(b"".join(sources[code.co_filename][first - 1:last]))
+    h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, blocks.MAX_TEXT,
+                   blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
+                   workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
+                   page_layout.BASE_FONT_PT, page_layout.LINE_PT)).encode())
     return f"{version}+{h.hexdigest()[:12]}"
 
 
@@ -339,6 +385,9 @@ class Register:
         self.version_regles = rules_version(version)
         self.today = date.today().isoformat()
         self._known: dict[str, int] = {}  # sha256 → analysis id, for the files this run took from here
+        # analysis id → CRC-32 of its summary as stored: each block is checked against the summary it
+        # was made from (`controle`), never reused beside a summary edited since
+        self._resume_crc: dict[int, int] = {}
 
     # -- opening
     @classmethod
@@ -391,7 +440,7 @@ class Register:
         try:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
             reg = cls(path, con, version)
-            reg._check_or_create(where)
+            reg._check_or_create(where, migrate=create)
         except RegisterError:
             con.close()
             raise
@@ -407,7 +456,9 @@ class Register:
             raise damaged_error(where, sqlite_why(exc)) from None
         return reg
 
-    def _check_or_create(self, where: str) -> None:
+    def _check_or_create(self, where: str, migrate: bool = True) -> None:
+        """`migrate` False (a register only read, by `historique`): one of an earlier schema is read as
+        it is, never written (it may be on a read-only medium); its own tables must be there."""
         con = self.con
         version = con.execute("PRAGMA user_version").fetchone()[0]
         app = con.execute("PRAGMA application_id").fetchone()[0]
@@ -427,9 +478,13 @@ class Register:
         if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone():
             raise damaged_error(where, "il contient des déclencheurs SQL, qu'acv-xl n'écrit jamais ; "
                                 "par sécurité, il n'est pas utilisé")
-        if version < SCHEMA_VERSION:
+        expected = TABLES
+        if version < SCHEMA_VERSION and migrate:
             self._migrate(where)
-        missing = [t for t in TABLES if t not in tables]
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        elif version < SCHEMA_VERSION:
+            expected = tuple(t for t in TABLES if t not in _TABLES_SINCE or _TABLES_SINCE[t] <= version)
+        missing = [t for t in expected if t not in tables]
         if missing:
             raise damaged_error(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
                                   + ", ".join(missing))
@@ -525,6 +580,7 @@ class Register:
                 if type(value) is not kind:  # not text in the register
                     continue
                 out[sha] = load_summary(value)
+                self._resume_crc[aid] = zlib.crc32(value if utf8 else value.encode("utf-8"))
             except (ValueError, TypeError, KeyError, AttributeError):
                 if utf8:
                     unchecked.append((i, aid, value))
@@ -549,6 +605,28 @@ class Register:
             except UnicodeDecodeError:
                 with self._reading():  # SQLite's own error, and so the register's message
                     self.con.execute("SELECT resume FROM analyses WHERE id = ?", (aid,)).fetchall()
+
+    def lookup_blocs(self, files: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """The blocks kept for these (SHA-256, rel) whose summaries `lookup_all` just gave, by (sheet,
+        rel) (`consolidation_blocks.Bloc`). One that does not match its key or its check (damaged,
+        edited by hand, made from a summary edited since) is left out: it is made again from the summary."""
+        from acv_xl.outputs.consolidation_blocks import Bloc
+
+        wanted = {(self._known[sha], rel): sha for sha, rel in files if sha in self._known}
+        ids = sorted({aid for aid, _rel in wanted})
+        out: dict[tuple[str, str], Any] = {}
+        with self._reading():
+            for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+                chunk = ids[i:i + 500]
+                for aid, rel, feuille, sha, rows, length, crc, check, data in self.con.execute(
+                        "SELECT analyse_id, chemin, feuille, sha256, lignes, longueur, crc32, controle, "
+                        f"CAST(deflate AS BLOB) FROM blocs WHERE analyse_id IN ({','.join('?' * len(chunk))})", chunk):
+                    if wanted.get((aid, rel)) != sha or type(feuille) is not str or type(data) is not bytes \
+                            or not all(type(x) is int for x in (rows, length, crc, check)) \
+                            or aid not in self._resume_crc or zlib.crc32(data, self._resume_crc[aid]) != check:
+                        continue
+                    out[feuille, rel] = Bloc(feuille, sha, rel, rows, length, crc, data, kept=True)
+        return out
 
     def lookup(self, sha256: str) -> FileSummary | None:
         """The summary recorded for this content with these rules (still true today), or None."""
@@ -625,6 +703,16 @@ class Register:
         con.executemany(
             "INSERT INTO constats_consolidation (consolidation_id, fichier_id, code, gravite, feuille, cellule, "
             "message, suggestion) VALUES (?,?,?,?,?,?,?,?)", constats)
+        # the blocks this run made (those it took from the register are there already)
+        by_rel = {f.rel: f for f in r.files}
+        con.executemany(
+            "INSERT OR REPLACE INTO blocs (analyse_id, chemin, feuille, sha256, lignes, longueur, crc32, controle, "
+            "deflate) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(aid, rel, b.feuille, b.sha256, b.rows, b.length, b.crc, zlib.crc32(b.data, self._resume_crc[aid]),
+              b.data)
+             for (_feuille, rel), b in r.blocs.items()
+             if not b.kept and (f := by_rel.get(rel)) is not None and f.sha256 == b.sha256
+             and (aid := analyses.get(b.sha256)) in self._resume_crc])
         return cid, analyses
 
     def _insert_analysis(self, f: FileSummary) -> int:
@@ -634,7 +722,8 @@ class Register:
             "VALUES (?,?,?,?,?,?,?,?)",
             (f.sha256, self.version_regles, self.today, valid_until(f, date.fromisoformat(self.today)), f.acv_id,
              f.libelle,
-             "ignoré" if f.ignore else f.etat, dump_summary(f))).lastrowid
+             "ignoré" if f.ignore else f.etat, (resume := dump_summary(f)))).lastrowid
+        self._resume_crc[aid] = zlib.crc32(resume.encode("utf-8"))
         con.executemany(
             "INSERT INTO lignes (analyse_id, rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
             "statut, compte, motif, feuille, cellule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

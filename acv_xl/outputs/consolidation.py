@@ -290,6 +290,37 @@ def _summarize_chunk(chunk: list[tuple[str, str]]) -> list[FileSummary]:
         _CHUNK_REFERENCE.reset(token)
 
 
+def _summarize_chunk_with_blocs(chunk: list[tuple[str, str]]) -> tuple[list[FileSummary], list[Any]]:
+    """`_summarize_chunk`, and each workbook's blocks of `Lignes` and `Anomalies` made right after its
+    summary (`consolidation_blocks`: in the workers, in parallel)."""
+    from acv_xl.outputs.consolidation_blocks import made_by_workers
+
+    def blocs(s: FileSummary) -> list[Any]:
+        try:
+            return made_by_workers(s)
+        except Exception:  # noqa: BLE001 — made again when the workbook is written, which reports the error
+            return []
+
+    summaries = _summarize_chunk(chunk)
+    with gc_paused():
+        return summaries, list(map(blocs, summaries))
+
+
+def _kept_blocs(summaries: list[FileSummary], made: list[Any], blocs: dict[tuple[str, str], Any]) -> list[FileSummary]:
+    """The summaries of a chunk, their blocks put in `blocs` by (sheet, rel)."""
+    for s, bs in zip(summaries, made):
+        for b in bs:
+            blocs[b.feuille, s.rel] = b
+    return summaries
+
+
+def _chunk_results(chunk: list[tuple[str, str]], blocs: dict[tuple[str, str], Any] | None) -> list[FileSummary]:
+    """A chunk read in this process, with its blocks when `blocs` is given."""
+    if blocs is None:
+        return _summarize_chunk(chunk)
+    return _kept_blocs(*_summarize_chunk_with_blocs(chunk), blocs)
+
+
 def _crashed(path: str, rel: str, why: str) -> FileSummary:
     s = FileSummary(path=path, rel=rel, crash=why)
     try:
@@ -397,10 +428,13 @@ def _prepare_writing() -> None:
 
 def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                   progress: Callable[[int, int], None] | None = None,
-                  meanwhile: Callable[[], None] | None = None) -> list[FileSummary]:
+                  meanwhile: Callable[[], None] | None = None,
+                  blocs: dict[tuple[str, str], Any] | None = None) -> list[FileSummary]:
     """`summarize` every (path, rel) in worker processes; results in the order given.
 
     `meanwhile`: work for this process while the workers read (called once, before any result).
+    `blocs`: given, each workbook's blocks of `Lignes` and `Anomalies` are made by its worker and put
+    there, by (sheet, rel).
     `jobs` is a maximum: one worker per `FILES_PER_WORKER` files (see there).
 
     A worker process that dies (not an exception: those are caught in `summarize`) breaks the pool:
@@ -429,7 +463,7 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                     gc.unfreeze()
         out: list[FileSummary] = []
         for i in range(0, n, 16):  # by chunks, as the workers do: the collector runs in between
-            out.extend(_summarize_chunk(items[i:i + 16]))
+            out.extend(_chunk_results(items[i:i + 16], blocs))
             tick(len(out) - done)
         return out
 
@@ -444,7 +478,8 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
         gc.freeze()
     try:
         # one process: forked without a pool (`consolidation_worker`), where it can be
-        one = start_one(_summarize_chunk, [[items[i] for i in c] for c in chunks]) if workers == 1 else None
+        task = _summarize_chunk if blocs is None else _summarize_chunk_with_blocs
+        one = start_one(task, [[items[i] for i in c] for c in chunks]) if workers == 1 else None
         if one is not None:
             try:
                 with _kept_whole(freeze):  # forked by now: it does not inherit a paused collector
@@ -453,6 +488,8 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                     _prepare_writing()
                     done_chunks = 0
                     for c, out in zip(chunks, one.results()):
+                        if blocs is not None:
+                            out = _kept_blocs(*out, blocs)
                         for i, s in zip(c, out):
                             results[i] = s
                         tick(len(c))
@@ -462,7 +499,7 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
             finally:
                 one.close()  # Ctrl-C or a broken installation: stopped, not waited for
         else:
-            retry = _summarize_pooled(items, chunks, workers, results, tick, meanwhile, freeze)
+            retry = _summarize_pooled(items, chunks, workers, results, tick, meanwhile, freeze, blocs)
     finally:
         if freeze:
             gc.unfreeze()
@@ -483,9 +520,10 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
 
 def _summarize_pooled(items: list[tuple[str, str]], chunks: list[list[int]], workers: int,
                       results: dict[int, FileSummary], tick: Callable[[int], None],
-                      meanwhile: Callable[[], None] | None, freeze: bool) -> list[int]:
+                      meanwhile: Callable[[], None] | None, freeze: bool,
+                      blocs: dict[tuple[str, str], Any] | None = None) -> list[int]:
     """`summarize_all`'s chunks read by a pool of `workers` processes (forked at the first submit);
-    the indexes of the files a dead worker left, to read again one by one."""
+    the indexes of the files a dead worker left, to read again one by one. `blocs`: as `summarize_all`'s."""
     # imported (only when there is a pool: a run that reads nothing, or reads in one process, never pays them)
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
@@ -493,7 +531,8 @@ def _summarize_pooled(items: list[tuple[str, str]], chunks: list[list[int]], wor
     retry: list[int] = []
     pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
     try:
-        futures = {pool.submit(_summarize_chunk, [items[i] for i in c]): c for c in chunks}
+        task = _summarize_chunk if blocs is None else _summarize_chunk_with_blocs
+        futures = {pool.submit(task, [items[i] for i in c]): c for c in chunks}
         with _kept_whole(freeze):  # every worker is forked by now: none inherits a paused collector
             if meanwhile is not None:
                 meanwhile()
@@ -501,7 +540,10 @@ def _summarize_pooled(items: list[tuple[str, str]], chunks: list[list[int]], wor
             for fut in as_completed(futures):
                 c = futures[fut]
                 try:
-                    for i, s in zip(c, fut.result()):
+                    out = fut.result()
+                    if blocs is not None:
+                        out = _kept_blocs(*out, blocs)
+                    for i, s in zip(c, out):
                         results[i] = s
                     tick(len(c))
                 except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
@@ -521,8 +563,10 @@ class SummaryCache(Protocol):
     `empty`: it holds nothing usable (a new register, new rules): every file is read, none is
     hashed beforehand; `known` tells which of these SHA-256 it holds (cheap); `lookup_all` returns
     the `FileSummary` recorded for each SHA-256 it can (read with the same rules), by SHA-256: the
-    others are read. Defined here so that the batch takes it as a parameter and never imports
-    the layer that implements it."""
+    others are read. It may also have `lookup_blocs((sha256, rel), …)`: the blocks of `Lignes` and
+    `Anomalies` it keeps for the summaries `lookup_all` just gave, by (sheet, rel)
+    (`consolidation_blocks`); without it, they are made when the workbook is written. Defined here
+    so that the batch takes it as a parameter and never imports the layer that implements it."""
 
     @property
     def empty(self) -> bool: ...
@@ -534,13 +578,15 @@ class SummaryCache(Protocol):
 
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
                progress: Callable[[int, int], None] | None,
-               identities: dict[str, tuple | None] | None = None) -> tuple[list[FileSummary], set[str]]:
+               identities: dict[str, tuple | None] | None = None,
+               blocs: dict[tuple[str, str], Any] | None = None) -> tuple[list[FileSummary], set[str]]:
     """Every file's summary, from `cache` when it knows the file's content, else read; and the
     relative paths of the files taken from the cache. The changed files are handed to the
     workers first, and the known ones decoded while they read. `identities`: `_identify` of the
-    files already computed (`consolidation_files.prefetch`), by path."""
+    files already computed (`consolidation_files.prefetch`), by path. `blocs`: filled with the blocks
+    the workers made and those the cache holds for the files it knows (`lookup_blocs`)."""
     if cache is None or cache.empty:
-        return summarize_all(items, jobs=jobs, progress=progress), set()
+        return summarize_all(items, jobs=jobs, progress=progress, blocs=blocs), set()
     n = len(items)
     ids: dict[int, tuple[int, float, str]] = {}
     identities = identities or {}
@@ -567,10 +613,13 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
                 found[i] = found_by_sha[sha] = known
         if progress:
             progress(len(found), n)
+        lookup_blocs = getattr(cache, "lookup_blocs", None)
+        if blocs is not None and lookup_blocs is not None:
+            blocs.update(lookup_blocs([(f.sha256, f.rel) for f in found.values()]))
 
     todo = [i for i in range(n) if i not in ids or ids[i][2] not in held]
     # `summarize_all` keeps what `decode` makes out of the collector's walks (`_kept_whole`)
-    read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode,
+    read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode, blocs=blocs,
                          progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
     results = dict(zip(todo, read))
     # held but not usable after all (a summary edited by hand): read as well
@@ -657,7 +706,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                             if not_walked else "") + ".")
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
-    summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None)
+    blocs: dict[tuple[str, str], Any] = {}
+    summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None, blocs)
     lap("lecture et contrôle")
     verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)
     if departement is not None and not any(v.compte for v in verdicts):
@@ -669,7 +719,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                          "Vérifiez le dossier indiqué.")
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
-                                 reused=reused, not_walked=not_walked)
+                                 reused=reused, not_walked=not_walked, blocs=blocs)
     lap("règles CON")
     if par_financeur is not None:  # refused before anything is written, like every other output
         from acv_xl.outputs.consolidation_extracts import extracts_problem

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from acv_xl.checks.findings import ORDER, Gravite
 from acv_xl.checks.rules.consolidation import FileSummary, Verdict, norm_departement
@@ -44,6 +45,13 @@ def _echoed(f: FileSummary, v: Verdict) -> tuple[str, ...]:
     """The file's own codes that its CON-03 already says (its message and suggestion are the
     reader's): both are listed in Anomalies, counted once, as CON-03."""
     return _UNREADABLE if any(x.code == "CON-03" for x in v.findings) else ()
+
+
+def own_anomalies(f: FileSummary) -> list[Anomalie]:
+    """A file's own findings as rows of `Anomalies`, errors first (stable: the validator's order within
+    a gravity)."""
+    own = [Anomalie(f.rel, f.acv_id, c, _GRAVITE[g], fe, ce, a, m, s) for c, g, fe, ce, a, m, s in f.findings]
+    return sorted(own, key=lambda x: ORDER[x.gravite])
 
 
 # ------------------------------------------------------------------ readiness of a convention (Synthèse)
@@ -125,6 +133,9 @@ class ConsolidationResult:
     comite: str | None = None  # the comité's label (`--comite`)
     sans_erreurs: bool = False  # only the workbooks with no error are counted (`--sans-erreurs`)
     reused: set[str] = field(default_factory=set)  # files (rel) whose summary came from the register
+    # each workbook's rows of `Lignes` and `Anomalies`, by (sheet, rel) (`consolidation_blocks.Bloc`:
+    # made by the workers or kept by the register)
+    blocs: dict[tuple[str, str], Any] = field(default_factory=dict)
     extracts: list[Path] = field(default_factory=list)  # one workbook per financeur (`--par-financeur`)
     extracts_removed: list[Path] = field(default_factory=list)  # a previous run's, for a financeur absent now
     extracts_left: list[Path] = field(default_factory=list)  # the same, that could not be removed
@@ -164,11 +175,15 @@ class ConsolidationResult:
         """Every finding of every file (CON first), file by file, errors first."""
         out: list[Anomalie] = []
         for f, v in zip(self.files, self.verdicts):
-            out.extend(Anomalie(f.rel, f.acv_id, x.code, x.gravite, x.feuille, x.cellule, x.action, x.message,
-                                x.suggestion) for x in v.findings)
-            own = [Anomalie(f.rel, f.acv_id, c, _GRAVITE[g], fe, ce, a, m, s) for c, g, fe, ce, a, m, s in f.findings]
-            out.extend(sorted(own, key=lambda x: ORDER[x.gravite]))  # stable: the validator's order within a gravity
+            out.extend(self.anomalies_con(f, v))
+            out.extend(own_anomalies(f))
         return out
+
+    @staticmethod
+    def anomalies_con(f: FileSummary, v: Verdict) -> list[Anomalie]:
+        """A file's CON findings as rows of `Anomalies` (before its own)."""
+        return [Anomalie(f.rel, f.acv_id, x.code, x.gravite, x.feuille, x.cellule, x.action, x.message, x.suggestion)
+                for x in v.findings]
 
     def counts(self, f: FileSummary) -> tuple[int, int]:
         """(errors, warnings) of a file: its own findings plus its CON findings."""

@@ -2,9 +2,13 @@
 writer (XlsxWriter), plus the JSON summary. Pure output: every number comes from the
 `ConsolidationResult` that the batch (`consolidation`) computed.
 
-- Text read from workbooks is always written as text (shared strings, `t="s"`), never through
-  a formula parser; the workbook is also created with `strings_to_formulas: False`: a commune
-  named `=HYPERLINK(…)` stays text.
+- Text read from workbooks is always written as text (shared strings, `t="s"`; inline strings in
+  `Lignes` and `Anomalies`, see below), never through a formula parser; the workbook is also
+  created with `strings_to_formulas: False`: a commune named `=HYPERLINK(…)` stays text.
+- `Lignes` and `Anomalies` are made of one block of rows per workbook (`consolidation_blocks`):
+  sheet XML without row numbers, with inline strings and the fixed styles of `XF`, deflated on its
+  own by the worker that read the workbook (or kept by the register); the writer joins them
+  (`_Packer.add_packed`), a workbook's CON findings between its blocks.
 - The tables are real Excel tables, so XlsxWriter's `constant_memory` mode (incompatible with
   tables) is not used; 1 000 workbooks × 30 lines stay well within memory. XlsxWriter writes the
   titles, headers, total rows, formats, chart and print setup; the tables' data rows are built as
@@ -26,7 +30,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from itertools import accumulate, chain, compress, islice, repeat
+from itertools import islice, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -347,31 +351,6 @@ _NUMBERS = frozenset({int, float, Decimal, bool})
 _NONE = type(None)
 
 
-class _Columns:
-    """A table's rows given as its columns (of equal lengths): `Lignes` is gathered so, never as
-    36 000 tuples that `_rows_xml` would take apart again. Iterated, its rows.
-
-    `runs`: for some columns, the same column as its values each repeated a number of times
-    (column index → (values, counts)): a convention's identifier, libellé, communes and file over
-    its lines. `_rows_xml` then looks at each value once, not once per line."""
-
-    __slots__ = ("cols", "runs")
-
-    def __init__(self, cols: list, runs: dict[int, tuple[list, list[int]]] | None = None) -> None:
-        self.cols = cols
-        self.runs = runs or {}
-
-    def __len__(self) -> int:
-        return len(self.cols[0]) if self.cols else 0
-
-    def __iter__(self):
-        return zip(*self.cols)
-
-    @property
-    def width(self) -> int:
-        return len(self.cols)
-
-
 def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styles: list[list[int]] | None,
               sst, heights: list[float | None] | None = None) -> str:
     """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one), in
@@ -379,13 +358,13 @@ def _rows_xml(rows: list[list[Any]], first_row: int, styles: list[int], row_styl
     return "".join(_rows_xml_parts(rows, first_row, styles, row_styles, sst, heights))
 
 
-# Rows per part of a table's XML (≈ 0.5 MB for `Lignes`): compressed part by part as they are made,
-# so that the 17 MB of `Lignes` are never one text, nor one block of bytes — each would be new memory
-# for the system to give (a tenth of the writing's time), where a part reuses the previous one's
+# Rows per part of a table's XML: compressed part by part as they are made, so that a long table is
+# never one text, nor one block of bytes — each would be new memory for the system to give, where a
+# part reuses the previous one's (`Lignes` and `Anomalies` come as blocks: `consolidation_blocks`)
 PART_ROWS = 1000
 
 
-def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: list[int],
+def _rows_xml_parts(rows: list[list[Any]], first_row: int, styles: list[int],
                     row_styles: list[list[int]] | None, sst,
                     heights: list[float | None] | None = None) -> Iterator[str]:
     """The `<row>` elements of a table's data rows (`first_row`: 0-based row of the first one), as
@@ -406,18 +385,10 @@ def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: li
     from xlsxwriter.utility import xl_col_to_name
 
     n = len(rows)
-    runs: dict[int, tuple[list, list[int], list[int]]] = {}  # column → its values, their counts and first rows
-    if isinstance(rows, _Columns) and len(set(map(len, rows.cols))) == 1:
-        cols = list(rows.cols)
-        for j, (values, counts) in rows.runs.items():
-            kept = [(v, k) for v, k in zip(values, counts) if k]  # a value repeated 0 times is not in the column
-            values, counts = [v for v, _ in kept], [k for _, k in kept]
-            runs[j] = values, counts, list(accumulate(counts, initial=0))
-    elif not n or len(set(map(len, rows))) != 1:
+    if not n or len(set(map(len, rows))) != 1:
         return iter([_rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)])
-    else:
-        cols = list(zip(*rows))
-    kinds = [set(map(type, runs[j][0] if j in runs else c)) for j, c in enumerate(cols)]
+    cols = list(zip(*rows))
+    kinds = [set(map(type, c)) for c in cols]
     # one distinct value per key in each column's dicts below: 1, 1.0 and True are one key, not one cell
     if not all(k <= _FAST_TYPES and len(k & _NUMBERS) <= 1 + (float in k and Decimal in k) for k in kinds):
         return iter([_rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)])
@@ -429,16 +400,6 @@ def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: li
     uses = 0  # XlsxWriter counts every use of a shared string
     for j, (c, k) in enumerate(zip(cols, kinds)):
         if str not in k and bool not in k:
-            continue
-        if j in runs:  # the same, value by value: a value's first row is its first run's
-            values, counts, starts = runs[j]
-            at = 0
-            for v in dict.fromkeys(values):
-                t = type(v)
-                if (t is str and v) or t is bool:
-                    at = values.index(v, at)
-                    firsts.append((starts[at], j, v if t is str else OUI if v else NON))
-            uses += sum(compress(counts, [(type(v) is str and v) or type(v) is bool for v in values]))
             continue
         at = 0
         for v in dict.fromkeys(c):
@@ -471,12 +432,10 @@ def _rows_xml_parts(rows: list[list[Any]] | _Columns, first_row: int, styles: li
     names = [xl_col_to_name(j) for j in range(len(cols))]
     mid = lambda x: f'" s="{x}"' if x else '"'  # noqa: E731 — closes the reference, then the style if any
 
-    def column(j: int, xf: int, values, counts=None) -> list[str]:
-        cells = map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values)
-        return list(cells if counts is None else chain.from_iterable(map(repeat, cells, counts)))
+    def column(j: int, xf: int, values) -> list[str]:
+        return list(map(_Memo(_cell_maker(f'<c r="{names[j]}{_ROW}{mid(xf)}', sst_index)).__getitem__, values))
 
-    pieces = [column(j, xf, *runs[j][:2]) if j in runs else column(j, xf, c)
-              for j, (xf, c) in enumerate(zip(styles, cols))]
+    pieces = [column(j, xf, c) for j, (xf, c) in enumerate(zip(styles, cols))]
     if row_styles is not None:  # rows of another style (few): their cells made again with it
         others: dict[int, tuple[list[int], list[int]]] = {}
         for i, xfs in enumerate(row_styles):
@@ -588,7 +547,7 @@ def _sheet_class():
             self._check_dimensions(last_row, last_col)
             return 0
 
-        def add_rows(self, first_row: int, rows: list[list[Any]] | _Columns, styles: list[int],
+        def add_rows(self, first_row: int, rows: list[list[Any]], styles: list[int],
                      row_styles: list[list[int]] | None, heights: list[float | None] | None = None) -> None:
             # Built now, not when the sheet is written: XlsxWriter closes its shared string table
             # before it writes the sheets.
@@ -599,8 +558,21 @@ def _sheet_class():
             xml = self.packer.add(parts) if self.packer is not None else "".join(parts)
             self.blocks.append((first_row + 1, first_row + len(rows), xml))
             # the sheet's <dimension> covers the data (readers size the sheet from it)
-            width = rows.width if isinstance(rows, _Columns) else max(map(len, rows))
+            width = max(map(len, rows))
             self._check_dimensions(first_row + len(rows) - 1, width - 1)
+
+        def add_packed(self, first_row: int, rows: int, width: int, parts: list[tuple[int, int, bytes]]) -> None:
+            """`rows` data rows from `first_row` (0-based), `width` columns, given as deflated parts
+            of position-free XML (`consolidation_blocks`), joined in their order."""
+            if not rows:
+                return
+            if self.packer is not None:
+                xml = self.packer.add_packed(parts)
+            else:  # a workbook written without a packer: the same rows, inflated
+                inflate = zlib.decompressobj(-15)
+                xml = "".join(inflate.decompress(data).decode("utf-8") for _n, _crc, data in parts)
+            self.blocks.append((first_row + 1, first_row + rows, xml))
+            self._check_dimensions(first_row + rows - 1, width - 1)
 
         def _held_rows(self) -> list[int]:
             """The rows XlsxWriter writes itself (titles, headers, total rows…: cells, heights or
@@ -665,30 +637,61 @@ def _sheet_class():
     return Sheet
 
 
+# The consolidation's cell formats, created in this order by every consolidated workbook.
+FORMATS: dict[str, dict[str, Any]] = {
+    "titre": {"bold": True, "font_size": 14},
+    "sous_titre": {"italic": True, "font_color": "#595959"},
+    "texte": {"valign": "top"},
+    "texte_long": {"valign": "top", "text_wrap": True},  # wrapped; rows sized to it
+    "euros": {"num_format": EUROS},
+    "entier": {"num_format": ENTIER},
+    "date": {"num_format": DATE},
+    "date_heure": {"num_format": DATE_HEURE},
+    "pourcent": {"num_format": POURCENT},
+    "euros_gras": {"num_format": EUROS, "bold": True},
+    "erreur": {"font_color": "#9C0006", "bg_color": "#FFC7CE"},
+    "avertissement": {"font_color": "#9C5700", "bg_color": "#FFEB9C"},
+    "non": {"font_color": "#7F7F7F", "italic": True},
+    # explicit, so that the header row stands out also where table styles are not drawn (print, LibreOffice)
+    "entete": {"bold": True, "text_wrap": True, "valign": "top", "font_color": "#FFFFFF",
+               "bg_color": "#1F4E79", "border": 1},
+}
+_DXF_ONLY = ("erreur", "avertissement")  # conditional formats' (dxf): no cell style of their own
+# Each cell format's xf index, fixed at the workbook's creation (0 is XlsxWriter's default style).
+XF: dict[str, int] = {name: k for k, name in enumerate((n for n in FORMATS if n not in _DXF_ONLY), start=1)}
+
+
+def lignes_columns() -> list[tuple[str, float, str | None]]:
+    """`Lignes`' columns: header, width, format (a `FORMATS` name or None)."""
+    tf = layout.T_FINANCEMENTS
+    return [
+        (H.ACV_ID, 12, None), (H.LIBELLE, 24, None), (H.COMMUNES, 26, None), (H.FICHIER, 28, None),
+        (tf.header("numero"), 10, None), (H.INTITULE, 36, None), (H.AXE, 6, None),
+        (tf.header("financeur"), 12, None), (tf.header("dispositif"), 22, None), (tf.header("nature"), 16, None),
+        (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, None),
+        (H.COMPTE, 8, None), (H.MOTIF, 18, None), (H.FEUILLE, 18, None), (H.CELLULE_MONTANT, 10, None),
+    ]
+
+
+def anomalies_columns() -> list[tuple[str, float, str | None]]:
+    """`Anomalies`' columns: header, width, format (a `FORMATS` name or None)."""
+    return [
+        (H.FICHIER, 28, None), (H.ACV_ID, 12, None), (H.GRAVITE, 14, None), (H.CODE, 9, None),
+        (H.FEUILLE, 18, None), (H.CELLULE, 9, None), (H.ACTION, 9, None), (H.MESSAGE, 80, "texte_long"),
+        (H.SUGGESTION, 50, "texte_long"),
+    ]
+
+
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
         self.r = result
         self.packer = packer
-        f = wb.add_format
-        self.fmt = {
-            "titre": f({"bold": True, "font_size": 14}),
-            "sous_titre": f({"italic": True, "font_color": "#595959"}),
-            "texte": f({"valign": "top"}),
-            "texte_long": f({"valign": "top", "text_wrap": True}),  # wrapped; rows sized to it
-            "euros": f({"num_format": EUROS}),
-            "entier": f({"num_format": ENTIER}),
-            "date": f({"num_format": DATE}),
-            "date_heure": f({"num_format": DATE_HEURE}),
-            "pourcent": f({"num_format": POURCENT}),
-            "euros_gras": f({"num_format": EUROS, "bold": True}),
-            "erreur": f({"font_color": "#9C0006", "bg_color": "#FFC7CE"}),
-            "avertissement": f({"font_color": "#9C5700", "bg_color": "#FFEB9C"}),
-            "non": f({"font_color": "#7F7F7F", "italic": True}),
-            # explicit, so that the header row stands out also where table styles are not drawn (print, LibreOffice)
-            "entete": f({"bold": True, "text_wrap": True, "valign": "top", "font_color": "#FFFFFF",
-                         "bg_color": "#1F4E79", "border": 1}),
-        }
+        # in `FORMATS`' order, each given its xf index now: the blocks of rows made without this
+        # workbook (`consolidation_blocks`) name them by these indexes (`XF`)
+        self.fmt = {name: wb.add_format(props) for name, props in FORMATS.items()}
+        for name in XF:
+            self.fmt[name]._get_xf_index()
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
@@ -715,12 +718,14 @@ class _Writer:
 
     def table(self, ws, name: str, columns: list[tuple[str, float, str | None]], rows: list[list[Any]],
               totals: dict[int, Any] | None = None, first_row: int = 2, freeze_cols: int = 0,
-              row_formats: list[str | None] | None = None) -> tuple[int, int]:
+              row_formats: list[str | None] | None = None,
+              packed: list[tuple[int, int, bytes]] | None = None) -> tuple[int, int]:
         """A real Excel table at `first_row` (0-based): headers, data, an optional total row whose
         values are computed here (formulas written by XlsxWriter have no cached value).
 
         `totals`: column index → amount (a SUBTOTAL over the column) or (formula, value).
-        `row_formats`: per data row, a format for its cells without a column format (or None)."""
+        `row_formats`: per data row, a format for its cells without a column format (or None).
+        `packed`: the data rows as deflated blocks (`consolidation_blocks`); `rows` then only counts them."""
         from xlsxwriter.utility import xl_col_to_name
 
         headers = _unique_headers([c[0] for c in columns])
@@ -737,7 +742,7 @@ class _Writer:
             per_format = {f: [xf(cf or self.fmt[f]) for cf in col_fmt] for f in set(filter(None, row_formats))}
             row_styles = [per_format[f] if f else styles for f in row_formats]
         heights = None
-        if long:  # rows tall enough for their wrapped text (a default height cuts it)
+        if long and packed is None:  # rows tall enough for their wrapped text (a default height cuts it)
             # measured once per distinct text: the same findings repeat across a département
             measured: dict[Any, float | None] = {}
             heights = []
@@ -750,7 +755,10 @@ class _Writer:
                     h = page_layout.row_height(zip(texts, (w for _j, w in long)))
                     h = measured[key] = h if h > page_layout.LINE_PT + 2 else None
                 heights.append(h)
-        ws.add_rows(first_row + 1, rows, styles, row_styles, heights)
+        if packed is not None:
+            ws.add_packed(first_row + 1, len(rows), len(columns), packed)
+        else:
+            ws.add_rows(first_row + 1, rows, styles, row_styles, heights)
         last = first_row + len(data) + (1 if totals is not None else 0)
         cols = []
         ws.set_row(first_row, page_layout.row_height(zip(headers, (c[1] for c in columns)), bold=True))
@@ -968,47 +976,52 @@ class _Writer:
 
     def lignes(self) -> None:
         ws = self.sheet(Feuille.LIGNES, "Lignes de financement de toutes les conventions comptées")
-        tf = layout.T_FINANCEMENTS
-        cols = [
-            (H.ACV_ID, 12, None), (H.LIBELLE, 24, None), (H.COMMUNES, 26, None), (H.FICHIER, 28, None),
-            (tf.header("numero"), 10, None), (H.INTITULE, 36, None), (H.AXE, 6, None),
-            (tf.header("financeur"), 12, None), (tf.header("dispositif"), 22, None), (tf.header("nature"), 16, None),
-            (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, None),
-            (H.COMPTE, 8, None), (H.MOTIF, 18, None), (H.FEUILLE, 18, None), (H.CELLULE_MONTANT, 10, None),
-        ]
-        counted = self.r.counted
-        lines = [line for f in counted for line in f.lines]
-        compte_at, montant_at = LINE_FIELDS.index("compte"), LINE_FIELDS.index("montant")
-        if lines and len(set(map(len, lines))) == 1:
-            # gathered as columns: the convention's, each value repeated over its lines, then the
-            # lines' own in `LINE_FIELDS` order
-            sizes = [len(f.lines) for f in counted]
-            heads = [[f.acv_id or SANS_ID for f in counted], [f.libelle for f in counted],
-                     [" ; ".join(f.communes) for f in counted], [f.rel for f in counted]]
-            rows = _Columns([list(chain.from_iterable(map(repeat, vals, sizes))) for vals in heads]
-                            + list(zip(*lines)), runs={j: (vals, sizes) for j, vals in enumerate(heads)})
-            comptes, montants = rows.cols[4 + compte_at], rows.cols[4 + montant_at]
-        else:  # none, or lines of unequal lengths: row by row
-            rows = [(f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel) + tuple(line)
-                    for f in counted for line in f.lines]
-            comptes, montants = [line[compte_at] for line in lines], [line[montant_at] for line in lines]
-        fmts = [None if c else "non" for c in comptes]
-        # Only counted lines add up: the total row is the counted sum (equal to the grand total).
-        total = sum(compress(montants, comptes), ZERO)
-        self.table(ws, TABLES[Feuille.LIGNES], cols, rows, {11: total}, freeze_cols=0, row_formats=fmts)
+        cols = lignes_columns()
+        # each counted workbook's rows as its block (made by the worker that read it, or kept by the
+        # register; made here otherwise): this process joins them
+        from acv_xl.outputs.consolidation_blocks import LIGNES, fits, lignes_bloc
+
+        r = self.r
+        packed = []
+        n = 0
+        total = ZERO  # only counted lines add up: the total row is the counted sum (the grand total)
+        montant_at, compte_at = LINE_FIELDS.index("montant"), LINE_FIELDS.index("compte")
+        for f in r.counted:
+            if not f.lines:
+                continue
+            b = r.blocs.get((LIGNES, f.rel))
+            if not fits(b, LIGNES, f):
+                b = r.blocs[LIGNES, f.rel] = lignes_bloc(f)
+            packed.append((b.length, b.crc, b.data))
+            n += len(f.lines)
+            total = sum((line[montant_at] for line in f.lines if line[compte_at]), total)
+        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), {11: total}, freeze_cols=0, packed=packed)
 
     def anomalies(self) -> None:
         ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
-        cols = [
-            (H.FICHIER, 28, None), (H.ACV_ID, 12, None), (H.GRAVITE, 14, None), (H.CODE, 9, None),
-            (H.FEUILLE, 18, None), (H.CELLULE, 9, None), (H.ACTION, 9, None), (H.MESSAGE, 80, "texte_long"),
-            (H.SUGGESTION, 50, "texte_long"),
-        ]
-        libelles: dict[Any, str] = {}  # per gravity, its word: asked once each, not per finding
-        rows = [[a.rel, a.acv_id, libelles.get(a.gravite) or libelles.setdefault(a.gravite, a.gravite.libelle),
-                 a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion]
-                for a in self.r.anomalies]
-        _, last = self.table(ws, TABLES[Feuille.ANOMALIES], cols, rows, freeze_cols=0)
+        # file by file, its CON findings (the batch's: made here) then its own (its block, as in `Lignes`)
+        from acv_xl.outputs.consolidation_blocks import ANOMALIES, anomalies_bloc, anomalies_xml, fits, parts
+
+        r = self.r
+        # the CON findings' rows of all files made at once, then cut file by file
+        con = [r.anomalies_con(f, v) if v.findings else [] for f, v in zip(r.files, r.verdicts)]
+        rows = anomalies_xml([a for file_con in con for a in file_con]).split("</row>")
+        apart = self.packer.apart if self.packer is not None else parts()
+        packed = []
+        n = at = 0
+        for f, file_con in zip(r.files, con):
+            if file_con:
+                k = len(file_con)
+                packed.append(apart("</row>".join(rows[at:at + k]) + "</row>"))
+                at += k
+                n += k
+            if f.findings:
+                b = r.blocs.get((ANOMALIES, f.rel))
+                if not fits(b, ANOMALIES, f):
+                    b = r.blocs[ANOMALIES, f.rel] = anomalies_bloc(f)
+                packed.append((b.length, b.crc, b.data))
+                n += len(f.findings)
+        _, last = self.table(ws, TABLES[Feuille.ANOMALIES], anomalies_columns(), range(n), freeze_cols=0, packed=packed)
         for lib, fmt in (("Erreur", "erreur"), ("Avertissement", "avertissement")):
             ws.conditional_format(3, 2, last, 2, {"type": "cell", "criteria": "==", "value": f'"{lib}"',
                                                   "format": self.fmt[fmt]})
@@ -1100,15 +1113,17 @@ def _pack(data: bytes, c=None) -> tuple[int, int, bytes]:
 class _Packer:
     """The tables' data rows of one workbook, deflated in a thread part by part as they are built
     (zlib and zlib-ng work without the GIL) and joined to their sheet's zip entry when XlsxWriter closes the
-    workbook (`_PackedZip`): the 36 000 rows of `Lignes` are compressed while they and the other
-    sheets are written, and never copied into one text with XlsxWriter's part of the sheet. zlib-ng's level 2
+    workbook (`_PackedZip`): a table's rows are compressed while they and the other sheets are
+    written, and never copied into one text with XlsxWriter's part of the sheet; the blocks of `Lignes`
+    and `Anomalies` come already deflated (`add_packed`). zlib-ng's level 2
     for the sheets with such rows, zlib's level 1 for the other parts (a few KB): a third of the
     compression time of the default level, a file a little larger, the same bytes once unzipped."""
 
     def __init__(self) -> None:
-        self.blocks: dict[bytes, list[Any]] = {}  # marker → futures of its parts' (length, CRC-32, deflate)
+        self.blocks: dict[bytes, list[Any]] = {}  # marker → its parts' (length, CRC-32, deflate), or futures of them
         self.joined = 0  # blocks put in their sheet's entry: all of them, or the file is not written
         self._pool = None
+        self._apart = None  # the compressor of the parts deflated on their own (`apart`)
 
     def add(self, parts: Iterable[str]) -> str:
         """A table's rows, given as parts of its XML (each compressed as soon as it comes: the
@@ -1121,6 +1136,31 @@ class _Packer:
         c = _compressor()  # one stream for the block: its parts are deflated in order, by one thread
         self.blocks[marker.encode()] = [self._pool.submit(_pack, xml.encode("utf-8"), c) for xml in parts]
         return marker
+
+    def add_packed(self, parts: Iterable[Any]) -> str:
+        """Rows already deflated (`_pack`: length, CRC-32, a stream ended on a byte boundary), or being
+        deflated (a future of them, `apart`), joined in this order: the marker that stands for them in
+        their sheet's XML."""
+        marker = _MARK.format(len(self.blocks))
+        self.blocks[marker.encode()] = list(parts)
+        return marker
+
+    def apart(self, xml: str):
+        """A few rows deflated in the thread on their own (ended by `Z_FULL_FLUSH`: byte-aligned, never
+        referring to what this thread deflated before), to be joined between blocks (`add_packed`): a
+        future of their (length, CRC-32, deflate). One compressor for all such parts, used in order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="acv-xl-zlib")
+        if self._apart is None:
+            self._apart = zlib.compressobj(1, zlib.DEFLATED, -15)
+        c = self._apart
+
+        def pack(data: bytes) -> tuple[int, int, bytes]:
+            return len(data), zlib.crc32(data), c.compress(data) + c.flush(zlib.Z_FULL_FLUSH)
+
+        return self._pool.submit(pack, xml.encode("utf-8"))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -1251,7 +1291,7 @@ class _PackedZip(ZipFile):
         pieces: list[Any] = _MARKS.split(data)
         packer.joined += len(pieces) // 2
         for k in range(1, len(pieces), 2):  # a block: its parts' (length, CRC-32, deflate)
-            pieces[k] = [done.result() for done in packer.blocks[pieces[k]]]
+            pieces[k] = [p if type(p) is tuple else p.result() for p in packer.blocks[pieces[k]]]
         zinfo = zinfo_or_arcname
         # zipfile decides from it whether Zip64 is needed
         zinfo.file_size = sum(len(p) if k % 2 == 0 else sum(part[0] for part in p) for k, p in enumerate(pieces))

@@ -1,0 +1,336 @@
+"""`Lignes` as position-free blocks, one per workbook (`consolidation_blocks`): the same cells and
+styles as the table written row by row, the same workbook warm or cold, blocks kept by the register
+and made again when they no longer fit."""
+
+from __future__ import annotations
+
+import functools
+import io
+import shutil
+import sqlite3
+import zipfile
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from acv_xl import __version__
+from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary, judge
+from acv_xl.checks.totals import ZERO, Totaux
+from acv_xl.checks.validate import ETAT_VALIDE
+from acv_xl.history import register as R
+from acv_xl.outputs import consolidation as C
+from acv_xl.outputs import consolidation_blocks as B
+from acv_xl.outputs import consolidation_workbook as W
+from acv_xl.outputs.consolidation import Feuille
+
+# what users type, and what a damaged or crafted workbook holds
+HOSTILE = ["a<b>&c \"q\" 'x'", "ctrl\x01\x1f.", "_x0041_ lit", "_X00e9_", "  espaces  ", "fin ", "\tdébut",
+           "=1+1", "@SOMME(A1)", "ligne\nsuivante", "ligne\n", "é€😀", "]]>", "<![CDATA[x]]>", "retour\r\nchariot",
+           "non\ufffe\uffffcar", "x" * 40_000, "<r>brut & net</r>", "<r><t>x</t></r>", "<?xml?>", "&amp;"]
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    from acv_xl.outputs.examples import write_examples
+
+    return sorted(write_examples(tmp_path_factory.mktemp("exemples")))
+
+
+def _folder(tmp_path: Path, examples) -> Path:
+    folder = tmp_path / "62"
+    folder.mkdir()
+    for p in examples:
+        shutil.copy2(p, folder / p.name)
+    return folder
+
+
+def _frozen_clock(monkeypatch) -> None:
+    """The same generation time for every workbook of a test (titles, document properties)."""
+    import xlsxwriter.core
+
+    now = datetime(2026, 3, 4, 5, 6, 7)
+
+    class _Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now.replace(tzinfo=tz)
+
+    monkeypatch.setattr(xlsxwriter.core, "datetime", _Frozen)
+    monkeypatch.setattr(C, "ConsolidationResult", functools.partial(C.ConsolidationResult, genere_le=now))
+
+
+def _parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        assert z.testzip() is None
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def _hostile_summary(rel: str = "x.xlsx") -> FileSummary:
+    t = Totaux(financement_total=Decimal("1.00"), par_financeur={"X": Decimal("1.00")})
+    lines = tuple((w, w, 1, w, w, None if i % 3 else w, 2025 if i % 2 else "2O25",
+                   Decimal("1.00") if i == 0 else Decimal("0.50"), "Acquis", i == 0, "" if i == 0 else "refusé",
+                   "Plan de financement", "F4") for i, w in enumerate(HOSTILE))
+    gravites = ("information", "avertissement", "erreur")
+    findings = tuple(("FIN-01" if i % 2 else w[:9], gravites[i % 3], w if i % 4 else None, "F4", None if i % 5 else w,
+                      (w + " ") * (i % 7), None if i % 2 else w) for i, w in enumerate(HOSTILE))
+    return FileSummary(path="/x", rel=rel, etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, lines=lines, findings=findings,
+                       libelle="<r>Arras</r>", communes=(" Arras", "Achicourt\x02"), date_validation=date(2026, 3, 2))
+
+
+# ------------------------------------------------------------------ the texts and styles of a block
+def test_inline_texts_are_escaped_as_xlsxwriter_escapes_its_shared_strings():
+    from xlsxwriter.sharedstrings import SharedStrings
+
+    for text in HOSTILE:
+        if text.startswith("<r>") and text.endswith("</r>"):
+            continue  # XlsxWriter writes those as raw rich text: the consolidation never gives it them
+        ss = SharedStrings()
+        ss.fh = io.StringIO()
+        ss._write_si(text[:32767])  # XlsxWriter's `write_string` truncates as much
+        si = ss.fh.getvalue()
+        assert si.startswith("<si><t") and si.endswith("</t></si>")
+        assert B.inline_text(text) == f' t="inlineStr"><is>{si[4:-5]}</is></c>', text
+
+
+def test_the_blocks_use_the_xf_indexes_every_consolidated_workbook_gives_its_formats(tmp_path):
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(tmp_path / "w.xlsx"), {"in_memory": True})
+    w = W._Writer(wb, C.ConsolidationResult([], []))
+    assert {name: w.fmt[name]._get_xf_index() for name in W.XF} == W.XF
+    assert W.XF["euros"] and W.XF["non"] and len(set(W.XF.values())) == len(W.XF)
+    xml = B.lignes_xml(_hostile_summary())
+    assert f's="{W.XF["euros"]}"' in xml and f's="{W.XF["non"]}"' in xml
+    assert set(map(int, __import__("re").findall(r's="(\d+)"', xml))) == {W.XF["euros"], W.XF["non"]}
+    wb.close()
+
+
+def test_a_block_has_no_position_and_no_shared_string():
+    xml = B.lignes_xml(_hostile_summary())
+    assert " r=" not in xml and 't="s"' not in xml and "<f" not in xml
+    assert xml.count("<row>") == len(HOSTILE) and "<c/></row>" not in xml  # trailing blanks left out
+
+
+def _reference_lignes(self) -> None:
+    """`Lignes` written row by row through `_Writer.table` (shared strings, `r` attributes), as
+    the consolidation wrote it before its blocks: the reference the blocks are compared with."""
+    ws = self.sheet(Feuille.LIGNES, "Lignes de financement de toutes les conventions comptées")
+    rows = [(f.acv_id or W.SANS_ID, f.libelle, " ; ".join(f.communes), f.rel) + tuple(line)
+            for f in self.r.counted for line in f.lines]
+    compte, montant = 4 + LINE_FIELDS.index("compte"), 4 + LINE_FIELDS.index("montant")
+    total = sum((row[montant] for row in rows if row[compte]), ZERO)
+    self.table(ws, W.TABLES[Feuille.LIGNES], W.lignes_columns(), rows, {11: total}, freeze_cols=0,
+               row_formats=[None if row[compte] else "non" for row in rows])
+
+
+def _reference_anomalies(self) -> None:
+    """`Anomalies` written row by row (rows sized by `_Writer.table`), as before its blocks."""
+    ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
+    _, last = self.table(ws, W.TABLES[Feuille.ANOMALIES], W.anomalies_columns(), B.anomalies_rows(self.r.anomalies),
+                         freeze_cols=0)
+    for lib, fmt in (("Erreur", "erreur"), ("Avertissement", "avertissement")):
+        ws.conditional_format(3, 2, last, 2, {"type": "cell", "criteria": "==", "value": f'"{lib}"',
+                                              "format": self.fmt[fmt]})
+
+
+def _cells(path: Path) -> dict:
+    """Every cell's value (calamine's: openpyxl leaves `_xHHHH_` escapes undecoded in inline strings,
+    which Excel, LibreOffice and calamine decode), type and style (openpyxl's), each table's range."""
+    from python_calamine import CalamineWorkbook
+
+    values = CalamineWorkbook.from_path(str(path))
+    wb = openpyxl.load_workbook(path)
+    out = {}
+    for ws in wb.worksheets:
+        grid = values.get_sheet_by_name(ws.title).to_python(skip_empty_area=False)
+        for row in ws.iter_rows():
+            for c in row:
+                if c.value is None:
+                    continue
+                f = c.font
+                value = grid[c.row - 1][c.column - 1] if c.data_type != "f" else c.value
+                out[(ws.title, c.coordinate)] = (value, c.data_type, c.number_format, f.b, f.i, f.sz,
+                                                 f.color.rgb if f.color is not None else None, c.fill.fgColor.rgb,
+                                                 c.alignment.wrap_text, c.alignment.vertical, c.border.left.style)
+        out[(ws.title, "dimension")] = ws.dimensions
+        out[(ws.title, "heights")] = sorted((k, d.height) for k, d in ws.row_dimensions.items() if d.height)
+        out[(ws.title, "conditional")] = sorted(str(r.sqref) for r in ws.conditional_formatting)
+        out[(ws.title, "tables")] = sorted((t.name, t.ref) for t in ws.tables.values())
+    return out
+
+
+def test_blocks_are_the_cells_and_styles_written_row_by_row(tmp_path, examples, monkeypatch):
+    """The shipped examples and hostile texts: every cell of every sheet, its value, type and style,
+    the same as `Lignes` and `Anomalies` written row by row (and their tables, dimensions, totals,
+    row heights, conditional formats)."""
+    _frozen_clock(monkeypatch)
+    folder = _folder(tmp_path, examples)
+    hostile = _hostile_summary()
+    r_hostile = C.ConsolidationResult([hostile], judge([hostile]))
+    C.consolidate([folder], tmp_path / "blocs.xlsx", jobs=1)
+    W.write_workbook(r_hostile, tmp_path / "hostile_blocs.xlsx")
+    monkeypatch.setattr(W._Writer, "lignes", _reference_lignes)
+    monkeypatch.setattr(W._Writer, "anomalies", _reference_anomalies)
+    C.consolidate([folder], tmp_path / "lignes.xlsx", jobs=1)
+    W.write_workbook(C.ConsolidationResult([hostile], judge([hostile])), tmp_path / "hostile_lignes.xlsx")
+    for kind in ("", "hostile_"):
+        blocs, rows = _cells(tmp_path / f"{kind}blocs.xlsx"), _cells(tmp_path / f"{kind}lignes.xlsx")
+        assert blocs == rows
+        for feuille in (Feuille.LIGNES, Feuille.ANOMALIES):
+            assert sum(1 for k in blocs if k[0] == feuille) > (50 if not kind else len(HOSTILE)), feuille
+        assert len(blocs[Feuille.ANOMALIES, "heights"]) > 3
+    from python_calamine import CalamineWorkbook
+
+    lignes = CalamineWorkbook.from_path(str(tmp_path / "hostile_blocs.xlsx")).get_sheet_by_name(Feuille.LIGNES)
+    numeros = [row[4] for row in lignes.to_python()[3:3 + len(HOSTILE)]]  # the first of `LINE_FIELDS`
+    # every text as it was (the non-characters U+FFFE and U+FFFF, escaped, are not read back by calamine)
+    assert [n for n, t in zip(numeros, HOSTILE) if "\ufffe" not in t] == \
+        [t[:32767] for t in HOSTILE if "\ufffe" not in t]
+
+
+def test_a_workbook_written_without_a_packer_holds_the_same_lignes(tmp_path, monkeypatch):
+    import xlsxwriter
+
+    hostile = _hostile_summary()
+    r = C.ConsolidationResult([hostile], judge([hostile]))
+    W.write_workbook(r, tmp_path / "a.xlsx")
+    wb = xlsxwriter.Workbook(str(tmp_path / "b.xlsx"), {"strings_to_formulas": False, "default_date_format": W.DATE})
+    W._Writer(wb, r).write()  # no packer: the blocks inflated into the sheet's text
+    wb.close()
+    assert _cells(tmp_path / "a.xlsx") == _cells(tmp_path / "b.xlsx")
+
+
+# ------------------------------------------------------------------ warm, cold, and the register
+def _blocs_made(monkeypatch) -> list[tuple[str, str]]:
+    """The blocks made from now on (sheet, rel), by the workers or the writer."""
+    made: list[tuple[str, str]] = []
+    for name, feuille in (("lignes_bloc", B.LIGNES), ("anomalies_bloc", B.ANOMALIES)):
+        real = getattr(B, name)
+        monkeypatch.setattr(B, name, lambda f, real=real, feuille=feuille: made.append((feuille, f.rel)) or real(f))
+    return made
+
+
+def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(tmp_path, examples, monkeypatch):
+    _frozen_clock(monkeypatch)
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    with_findings = {f.rel for f in result.files if f.findings}
+    assert with_findings and sorted(con.execute("SELECT chemin, feuille FROM blocs")) == sorted(
+        [(p.name, B.LIGNES) for p in examples] + [(rel, B.ANOMALIES) for rel in with_findings])
+    con.close()
+    made = _blocs_made(monkeypatch)
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
+    assert made == [] and all(b.kept for b in result.blocs.values())  # every block from the register
+    cold = _parts(tmp_path / "froid.xlsx")
+    assert _parts(tmp_path / "premier.xlsx") == cold and _parts(tmp_path / "chaud.xlsx") == cold
+    # a damaged block, one whose check no longer matches, one left of a summary edited since: made again
+    con = sqlite3.connect(reg)
+    names = sorted(with_findings)  # files with a block of each sheet
+    con.execute("UPDATE blocs SET deflate = X'00' || deflate WHERE chemin = ? AND feuille = ?", (names[0], B.LIGNES))
+    con.execute("UPDATE blocs SET controle = controle + 1 WHERE chemin = ? AND feuille = ?", (names[1], B.ANOMALIES))
+    aid = con.execute("SELECT analyse_id FROM blocs WHERE chemin = ?", (names[2],)).fetchone()[0]
+    resume = con.execute("SELECT resume FROM analyses WHERE id = ?", (aid,)).fetchone()[0]
+    libelle = con.execute("SELECT libelle FROM analyses WHERE id = ?", (aid,)).fetchone()[0]
+    con.execute("UPDATE analyses SET resume = ? WHERE id = ?",
+                (resume.replace(f'"libelle":"{libelle}"', '"libelle":"Libellé corrigé"'), aid))
+    con.commit()
+    con.close()
+    made.clear()
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r.record)
+    assert sorted(made) == sorted([(B.LIGNES, names[0]), (B.ANOMALIES, names[1]), (B.LIGNES, names[2]),
+                                   (B.ANOMALIES, names[2])]) and len(result.reused) == len(examples)
+    warm2 = _parts(tmp_path / "chaud2.xlsx")
+    assert {n for n in cold if cold[n] != warm2[n]} <= {"xl/sharedStrings.xml"} | {
+        f"xl/worksheets/sheet{k}.xml" for k in range(1, 8)}  # the corrected libellé only
+    lignes = openpyxl.load_workbook(tmp_path / "chaud2.xlsx")[Feuille.LIGNES]
+    assert "Libellé corrigé" in {c.value for c in lignes["B"]}
+    # the blocks made again are recorded: the next warm run makes none
+    made.clear()
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "chaud3.xlsx", jobs=1, cache=r, record=r.record)
+    assert made == [] and _parts(tmp_path / "chaud3.xlsx") == warm2
+
+
+def test_the_same_content_in_two_places_has_a_block_each(tmp_path, examples, monkeypatch):
+    folder = _folder(tmp_path, examples)
+    shutil.copy2(examples[0], folder / "copie.xlsx")
+    reg = tmp_path / "registre.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+    made = _blocs_made(monkeypatch)
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record)
+    assert made == []
+    for f in result.counted:
+        assert result.blocs[B.LIGNES, f.rel].rel == f.rel
+        assert not f.findings or result.blocs[B.ANOMALIES, f.rel].rel == f.rel
+    assert {rel for _feuille, rel in result.blocs} >= {"copie.xlsx", examples[0].name}
+
+
+def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(tmp_path, examples):
+    reg = tmp_path / "ancien.sqlite"
+    con = sqlite3.connect(reg)
+    for statement in R.MIGRATIONS[1]:
+        con.execute(statement)
+    con.execute(f"PRAGMA application_id = {R.APPLICATION_ID}")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    folder = _folder(tmp_path, examples)
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == R.SCHEMA_VERSION == 2
+    assert con.execute("SELECT COUNT(*) FROM blocs").fetchone()[0] == len(result.blocs) > len(examples)
+    con.close()
+
+
+def test_a_register_of_schema_1_only_read_by_historique_is_left_as_it_was(tmp_path, examples, monkeypatch):
+    """`historique` only reads: a register of the previous schema (on a read-only medium, say) is read
+    as it is, never migrated."""
+    from acv_xl.cli import main
+
+    reg = tmp_path / "ancien.sqlite"
+    folder = _folder(tmp_path, examples)
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)  # back to schema 1, as the previous acv-xl wrote it
+    con.execute("DROP TABLE blocs")
+    con.execute("PRAGMA user_version = 1")
+    con.close()
+    before = reg.read_bytes()
+    assert main(["historique", str(reg), "-o", str(tmp_path / "e.xlsx")]) == 0
+    assert reg.read_bytes() == before and (tmp_path / "e.xlsx").exists()
+    with R.Register.open(reg, __version__) as r:  # a consolidation migrates it
+        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("SELECT COUNT(*) FROM blocs").fetchone()[0] > 0
+    con.close()
+
+
+def test_the_block_builder_and_its_vocabulary_are_in_the_rules_version(monkeypatch):
+    R.rules_version.cache_clear()
+    before = R.rules_version("1.0")
+    try:
+        for target, name, value in ((B, "OUI", "Vrai"), (B, "SANS_ID", "?"), (B, "MAX_TEXT", 100)):
+            with monkeypatch.context() as m:
+                m.setattr(target, name, value)
+                R.rules_version.cache_clear()
+                assert R.rules_version("1.0") != before, name
+        with monkeypatch.context() as m:
+            m.setitem(W.XF, "non", 99)
+            R.rules_version.cache_clear()
+            assert R.rules_version("1.0") != before
+    finally:
+        R.rules_version.cache_clear()
+    assert R.rules_version("1.0") == before
