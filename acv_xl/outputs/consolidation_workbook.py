@@ -1006,7 +1006,9 @@ class _Writer:
         # the CON findings' rows of all files made at once, then cut file by file
         con = [r.anomalies_con(f, v) if v.findings else [] for f, v in zip(r.files, r.verdicts)]
         rows = anomalies_xml([a for file_con in con for a in file_con]).split("</row>")
-        apart = self.packer.apart if self.packer is not None else parts()
+        # deflated here, not by the packer's thread: a thousand parts of a few rows cost more to hand
+        # over (≈ 35 ms of waiting, a warm run) than to deflate
+        apart = parts()
         packed = []
         n = at = 0
         for f, file_con in zip(r.files, con):
@@ -1123,7 +1125,6 @@ class _Packer:
         self.blocks: dict[bytes, list[Any]] = {}  # marker → its parts' (length, CRC-32, deflate), or futures of them
         self.joined = 0  # blocks put in their sheet's entry: all of them, or the file is not written
         self._pool = None
-        self._apart = None  # the compressor of the parts deflated on their own (`apart`)
 
     def add(self, parts: Iterable[str]) -> str:
         """A table's rows, given as parts of its XML (each compressed as soon as it comes: the
@@ -1138,29 +1139,12 @@ class _Packer:
         return marker
 
     def add_packed(self, parts: Iterable[Any]) -> str:
-        """Rows already deflated (`_pack`: length, CRC-32, a stream ended on a byte boundary), or being
-        deflated (a future of them, `apart`), joined in this order: the marker that stands for them in
-        their sheet's XML."""
+        """Rows already deflated (`_pack`: length, CRC-32, a stream ended on a byte boundary; the blocks,
+        and `consolidation_blocks.parts`' rows between them), joined in this order: the marker that
+        stands for them in their sheet's XML."""
         marker = _MARK.format(len(self.blocks))
         self.blocks[marker.encode()] = list(parts)
         return marker
-
-    def apart(self, xml: str):
-        """A few rows deflated in the thread on their own (ended by `Z_FULL_FLUSH`: byte-aligned, never
-        referring to what this thread deflated before), to be joined between blocks (`add_packed`): a
-        future of their (length, CRC-32, deflate). One compressor for all such parts, used in order."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="acv-xl-zlib")
-        if self._apart is None:
-            self._apart = zlib.compressobj(1, zlib.DEFLATED, -15)
-        c = self._apart
-
-        def pack(data: bytes) -> tuple[int, int, bytes]:
-            return len(data), zlib.crc32(data), c.compress(data) + c.flush(zlib.Z_FULL_FLUSH)
-
-        return self._pool.submit(pack, xml.encode("utf-8"))
 
     def close(self) -> None:
         if self._pool is not None:
