@@ -530,11 +530,18 @@ def main(argv: list[str] | None = None, program: bool = False) -> int:
 
     pydantic_plugins.disable()
     args = build_parser().parse_args(argv)
+    if program and args.func is not cmd_serveur:  # its results left to the end (`_exit_now`)
+        from acv_xl.outputs import program_end
+
+        program_end.ending_soon()
     status = _run(args)
     # the program's own command line (`run`), never a caller's: a script calling `main()` goes on
     # after it, its files still open; a server's exit is not worth the doubt
     if program and args.func is not cmd_serveur:
         _exit_now(status)
+        from acv_xl.outputs import program_end  # still here (a thread to wait for): Python's own exit
+
+        program_end.ending_soon(False)
     return status
 
 

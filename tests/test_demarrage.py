@@ -507,3 +507,31 @@ def test_the_files_found_ahead_arrive_as_the_same_paths(tmp_path):
     assert (files, base) == discover([folder], shown=names) and shown == names and shown
     assert all(type(f) is type(folder) for f in files + list(shown) + list(shown.values()) + [base])
     assert set(ids) == {str(shown.get(f, f)) for f in files}
+
+
+def test_a_result_is_left_to_the_programs_end_only_when_it_ends_next():
+    """`program_end.keep`: a consolidation's result freed with the program (which ends without
+    teardown) when the command line says it ends next; a caller of the same functions (a script, a
+    server) frees it as usual."""
+    import weakref
+
+    from acv_xl.outputs import program_end
+
+    class Result:
+        pass
+
+    r = Result()
+    gone = weakref.ref(r)
+    program_end.keep(r)
+    del r
+    assert gone() is None  # nobody said the program ends: freed at once
+    try:
+        program_end.ending_soon()
+        r = Result()
+        kept = weakref.ref(r)
+        program_end.keep(r)
+        del r
+        assert kept() is not None
+    finally:
+        program_end.ending_soon(False)
+    assert kept() is None  # given back when it is said again that the program goes on

@@ -80,6 +80,7 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     to_json,
     write_workbook,
 )
+from acv_xl.outputs import program_end
 from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, derived_kind, is_derived_report
 from acv_xl.reading import collector
 
@@ -821,6 +822,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     finally:
         if bar is not None:
             bar.stop()
+    program_end.keep(result)  # freed with the program, when it ends next (the command line)
     duree = f"{result.duree:.1f}".replace(".", ",")
     if result.not_walked:
         say(_not_walked(result.not_walked))
