@@ -446,3 +446,17 @@ def test_the_key_is_made_once_readable_by_its_owner_and_a_damaged_one_left_as_it
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     if not K.sys.platform.startswith(("win", "darwin")):
         assert K.key_path() == tmp_path / "xdg" / "acv-xl" / K.KEY_NAME
+
+
+def test_the_blocks_memos_never_keep_a_pasted_text():
+    """The cells remembered across workbooks (a process's own, for its life) hold no long text: a
+    line of 32,767 characters is written, not kept."""
+    from acv_xl.contract.values import MEMO_TEXT_MAX
+
+    s = _hostile_summary("long.xlsx")
+    xml = B.lignes_xml(s)
+    assert "x" * 40 in xml
+    table = B._builder(B.LIGNES)
+    memos = table.plain + table.other + list(table.by_value.values())
+    kept = [k[1] if isinstance(k, tuple) else k for m in memos for k in m]
+    assert kept and not any(type(v) is str and len(v) > MEMO_TEXT_MAX for v in kept)

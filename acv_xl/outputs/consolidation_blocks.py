@@ -27,6 +27,7 @@ from itertools import repeat
 from typing import Any, NamedTuple
 
 from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
+from acv_xl.contract.values import MEMO_TEXT_MAX
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.consolidation_result import Anomalie, own_anomalies
 from acv_xl.outputs.consolidation_workbook import (
@@ -109,7 +110,9 @@ class _Cells(dict):
         self.start = start
 
     def __missing__(self, key):
-        x = self[key] = _cell(key[1], self.start)
+        x = _cell(key[1], self.start)
+        if not (type(key[1]) is str and len(key[1]) > MEMO_TEXT_MAX):  # a pasted text is never kept
+            self[key] = x
         return x
 
 
@@ -123,7 +126,9 @@ class _ValueCells(dict):
         self.start = start
 
     def __missing__(self, v):
-        x = self[v] = _cell(v, self.start)
+        x = _cell(v, self.start)
+        if not (type(v) is str and len(v) > MEMO_TEXT_MAX):  # a pasted text is never kept
+            self[v] = x
         return x
 
 
@@ -138,7 +143,8 @@ def _starts(formats: list[str | None], row_format: str | None) -> list[str]:
 
 LIGNES, ANOMALIES = Feuille.LIGNES, Feuille.ANOMALIES  # the sheets made of blocks
 _COMPTE = LINE_FIELDS.index("compte")
-_MEMO_LIMIT = 50_000  # cells remembered per column and style (a long-lived process stays small)
+_MEMO_LIMIT = 50_000  # cells remembered per column and style (a long-lived process stays small), none
+# of a text longer than `MEMO_TEXT_MAX` (a pasted text of 32,767 characters, 50,000 times, would not be)
 
 
 class _Table:
