@@ -603,24 +603,10 @@ def test_rows_compressed_ahead_without_zipfile_internals_give_the_same_sheets(ba
 
 
 @pytest.mark.parametrize("internals", [True, False])
-def test_rows_deflated_part_by_part_give_the_same_sheets(batch, tmp_path, monkeypatch, internals):
+def test_rows_deflated_part_by_part_give_the_same_sheets(batch, tmp_path, monkeypatch, internals, frozen_clock):
     """Each table's rows built and deflated by parts (`PART_ROWS`), each part's CRC-32 and length
     joined to its sheet's entry, give the sheets of rows deflated in one part — with zipfile's
     entry writer as it is, and without its internals (each block inflated and compressed by it)."""
-    import functools
-    from datetime import datetime
-
-    import xlsxwriter.core
-
-    now = datetime(2026, 3, 4, 5, 6, 7)  # the same clock for both workbooks (titles, properties)
-
-    class _Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return now.replace(tzinfo=tz)
-
-    monkeypatch.setattr(xlsxwriter.core, "datetime", _Frozen)
-    monkeypatch.setattr(C, "ConsolidationResult", functools.partial(C.ConsolidationResult, genere_le=now))
     folder = _small_folder(tmp_path, batch, n=4)
     C.consolidate([folder], tmp_path / "a.xlsx", jobs=1)
     monkeypatch.setattr(W, "PART_ROWS", 2)  # every table of more than 2 rows in several parts

@@ -4,12 +4,11 @@ and made again when they no longer fit."""
 
 from __future__ import annotations
 
-import functools
 import io
 import shutil
 import sqlite3
 import zipfile
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,34 +31,9 @@ HOSTILE = ["a<b>&c \"q\" 'x'", "ctrl\x01\x1f.", "_x0041_ lit", "_X00e9_", "  esp
            "non\ufffe\uffffcar", "x" * 40_000, "<r>brut & net</r>", "<r><t>x</t></r>", "<?xml?>", "&amp;"]
 
 
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory):
-    from acv_xl.outputs.examples import write_examples
-
-    return sorted(write_examples(tmp_path_factory.mktemp("exemples")))
-
-
-def _folder(tmp_path: Path, examples) -> Path:
-    folder = tmp_path / "62"
-    folder.mkdir()
-    for p in examples:
-        shutil.copy2(p, folder / p.name)
-    return folder
-
-
-def _frozen_clock(monkeypatch) -> None:
-    """The same generation time for every workbook of a test (titles, document properties)."""
-    import xlsxwriter.core
-
-    now = datetime(2026, 3, 4, 5, 6, 7)
-
-    class _Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return now.replace(tzinfo=tz)
-
-    monkeypatch.setattr(xlsxwriter.core, "datetime", _Frozen)
-    monkeypatch.setattr(C, "ConsolidationResult", functools.partial(C.ConsolidationResult, genere_le=now))
+@pytest.fixture
+def examples(shipped_examples):
+    return shipped_examples
 
 
 def _parts(path: Path) -> dict[str, bytes]:
@@ -162,12 +136,12 @@ def _cells(path: Path) -> dict:
     return out
 
 
-def test_blocks_are_the_cells_and_styles_written_row_by_row(tmp_path, examples, monkeypatch):
+def test_blocks_are_the_cells_and_styles_written_row_by_row(frozen_clock, example_folder, tmp_path, examples,
+                                                            monkeypatch):
     """The shipped examples and hostile texts: every cell of every sheet, its value, type and style,
     the same as `Lignes` and `Anomalies` written row by row (and their tables, dimensions, totals,
     row heights, conditional formats)."""
-    _frozen_clock(monkeypatch)
-    folder = _folder(tmp_path, examples)
+    folder = example_folder
     hostile = _hostile_summary()
     r_hostile = C.ConsolidationResult([hostile], judge([hostile]))
     C.consolidate([folder], tmp_path / "blocs.xlsx", jobs=1)
@@ -213,9 +187,9 @@ def _blocs_made(monkeypatch) -> list[tuple[str, str]]:
     return made
 
 
-def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(tmp_path, examples, monkeypatch):
-    _frozen_clock(monkeypatch)
-    folder = _folder(tmp_path, examples)
+def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(frozen_clock, example_folder,
+                                                                               tmp_path, examples, monkeypatch):
+    folder = example_folder
     reg = tmp_path / "registre.sqlite"
     C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
     with R.Register.open(reg, __version__) as r:
@@ -260,8 +234,8 @@ def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(t
     assert made == [] and _parts(tmp_path / "chaud3.xlsx") == warm2
 
 
-def test_the_same_content_in_two_places_has_a_block_each(tmp_path, examples, monkeypatch):
-    folder = _folder(tmp_path, examples)
+def test_the_same_content_in_two_places_has_a_block_each(example_folder, tmp_path, examples, monkeypatch):
+    folder = example_folder
     shutil.copy2(examples[0], folder / "copie.xlsx")
     reg = tmp_path / "registre.sqlite"
     with R.Register.open(reg, __version__) as r:
@@ -276,7 +250,7 @@ def test_the_same_content_in_two_places_has_a_block_each(tmp_path, examples, mon
     assert {rel for _feuille, rel in result.blocs} >= {"copie.xlsx", examples[0].name}
 
 
-def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(tmp_path, examples):
+def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(example_folder, tmp_path, examples):
     reg = tmp_path / "ancien.sqlite"
     con = sqlite3.connect(reg)
     for statement in R.MIGRATIONS[1]:
@@ -285,7 +259,7 @@ def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(tmp_path, exampl
     con.execute("PRAGMA user_version = 1")
     con.commit()
     con.close()
-    folder = _folder(tmp_path, examples)
+    folder = example_folder
     with R.Register.open(reg, __version__) as r:
         result = C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
     con = sqlite3.connect(reg)
@@ -294,13 +268,14 @@ def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(tmp_path, exampl
     con.close()
 
 
-def test_a_register_of_schema_1_only_read_by_historique_is_left_as_it_was(tmp_path, examples, monkeypatch):
+def test_a_register_of_schema_1_only_read_by_historique_is_left_as_it_was(example_folder, tmp_path, examples,
+                                                                          monkeypatch):
     """`historique` only reads: a register of the previous schema (on a read-only medium, say) is read
     as it is, never migrated."""
     from acv_xl.cli import main
 
     reg = tmp_path / "ancien.sqlite"
-    folder = _folder(tmp_path, examples)
+    folder = example_folder
     with R.Register.open(reg, __version__) as r:
         C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
     con = sqlite3.connect(reg)  # back to schema 1, as the previous acv-xl wrote it
@@ -347,7 +322,8 @@ def _formula_block(rel: str) -> tuple[bytes, int, int]:
     return c.compress(xml) + c.flush(zlib.Z_SYNC_FLUSH), len(xml), zlib.crc32(xml)
 
 
-def test_a_block_forged_in_the_register_is_made_again_never_joined(tmp_path, examples, monkeypatch):
+def test_a_block_forged_in_the_register_is_made_again_never_joined(frozen_clock, example_folder, tmp_path,
+                                                                   examples, monkeypatch):
     """A register from elsewhere whose block carries a formula, every check a forger can compute
     right (stream, length, CRC-32, and the check of the summary it claims): not joined; the
     workbook is the cold one, and the block made again is kept sealed with this user's key."""
@@ -355,8 +331,7 @@ def test_a_block_forged_in_the_register_is_made_again_never_joined(tmp_path, exa
 
     from acv_xl.history import register_key as K
 
-    _frozen_clock(monkeypatch)
-    folder = _folder(tmp_path, examples)
+    folder = example_folder
     reg = tmp_path / "registre.sqlite"
     C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
     with R.Register.open(reg, __version__) as r:
@@ -392,14 +367,13 @@ def test_a_block_forged_in_the_register_is_made_again_never_joined(tmp_path, exa
     con.close()
 
 
-def test_another_users_register_has_its_blocks_made_again_and_a_run_without_key_keeps_none(tmp_path, examples,
-                                                                                             monkeypatch):
+def test_another_users_register_has_its_blocks_made_again_and_a_run_without_key_keeps_none(
+        frozen_clock, example_folder, tmp_path, examples, monkeypatch):
     """Blocks sealed under another key (another user or machine) are made again, the same workbook;
     without a usable key, none is reused nor kept, the same workbook again."""
     from acv_xl.history import register_key as K
 
-    _frozen_clock(monkeypatch)
-    folder = _folder(tmp_path, examples)
+    folder = example_folder
     reg = tmp_path / "registre.sqlite"
     C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
     cold = _parts(tmp_path / "froid.xlsx")

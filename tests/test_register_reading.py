@@ -31,11 +31,9 @@ from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
 
 
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory):
-    from acv_xl.outputs.examples import write_examples
-
-    return sorted(write_examples(tmp_path_factory.mktemp("exemples")))
+@pytest.fixture
+def examples(shipped_examples):
+    return shipped_examples
 
 
 def _folder(tmp_path: Path, examples) -> Path:

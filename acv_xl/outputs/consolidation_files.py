@@ -172,12 +172,42 @@ def _identify(path: str) -> tuple[int, float, str, bool]:
 
 
 # ------------------------------------------------------------------ ahead, in another process
-class Prefetch:
+class ForkedChild:
+    """A process this one forked, and the pipe it answers through (`Prefetch`, and the reading process
+    of `consolidation_worker`)."""
+
+    def __init__(self, pid: int, fd: int):
+        self._pid: int | None = pid
+        self._fd: int | None = fd
+
+    def close(self) -> None:
+        """The process stopped if still running (its answer no longer wanted: the command stopped
+        before, a usage error, a register refused, Ctrl-C) and reaped."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._wait()
+
+    def _wait(self) -> None:
+        if self._pid is not None:
+            try:
+                os.waitpid(self._pid, 0)
+            except ChildProcessError:
+                pass
+            self._pid = None
+
+
+class Prefetch(ForkedChild):
     """`discover(paths)` and `_identify` of each file found, computed by a forked process."""
 
     def __init__(self, paths: Sequence[Path], pid: int, fd: int):
+        super().__init__(pid, fd)
         self.paths = [Path(p) for p in paths]
-        self._pid, self._fd = pid, fd
         self._result: tuple | None = None
         self.skipped: list[tuple[Path, str]] = []  # `discover`'s, once `result` has given the rest
 
@@ -202,26 +232,6 @@ class Prefetch:
             return None
         return self._result
 
-    def close(self) -> None:
-        """The process ended and reaped; stopped first when its result was never asked for (the
-        command stopped before reading anything: a usage error, a register refused)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-            if self._pid is not None:
-                try:
-                    os.kill(self._pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self._wait()
-
-    def _wait(self) -> None:
-        if self._pid is not None:
-            try:
-                os.waitpid(self._pid, 0)
-            except ChildProcessError:
-                pass
-            self._pid = None
 
 
 def _paths(files: list[str], base: str, ids: dict[str, tuple | None], shown: dict[str, str]) -> tuple:
@@ -229,22 +239,41 @@ def _paths(files: list[str], base: str, ids: dict[str, tuple | None], shown: dic
     return [Path(f) for f in files], Path(base), ids, {Path(k): Path(v) for k, v in shown.items()}
 
 
-def prefetch(paths: Sequence[Path], identify: bool = True) -> Prefetch | None:
-    """Start `discover(paths)` and, with `identify`, the identity of every file found (a register
-    that may know them) in a forked process; None where that is not safe (not Linux: no fork, or not
-    cheap; another thread running: a fork copies its locks held)."""
+def fork_with_pipe(room: int | None = None) -> tuple[int, int, int] | None:
+    """A process forked with a pipe to answer through: (pid — 0 in the forked process —, read end,
+    write end); None where that is not safe (not Linux: no fork, or not cheap; another thread
+    running: a fork copies the locks it holds) or not possible (no pipe, no process left to the
+    user): the caller then does the work itself. `room`: the pipe's size asked for (the system's
+    default above its limit)."""
     if not sys.platform.startswith("linux") or threading.active_count() > 1:
         return None
     try:
         r, w = os.pipe()
     except OSError:
         return None
+    if room:
+        try:
+            import fcntl
+
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, room)
+        except (ImportError, AttributeError, OSError):
+            pass
     try:
         pid = os.fork()
-    except OSError:  # no process left to the user (ulimit): done by the consolidation itself
+    except OSError:
         os.close(r)
         os.close(w)
         return None
+    return pid, r, w
+
+
+def prefetch(paths: Sequence[Path], identify: bool = True) -> Prefetch | None:
+    """Start `discover(paths)` and, with `identify`, the identity of every file found (a register
+    that may know them) in a forked process; None where it cannot be (`fork_with_pipe`): the
+    consolidation does it itself."""
+    if (forked := fork_with_pipe()) is None:
+        return None
+    pid, r, w = forked
     if pid == 0:  # the forked process: its result into the pipe, then gone without Python's exit
         status = 1
         try:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import copyreg
 import os
 import pickle
-import signal
-import sys
-import threading
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Sequence
+
+from acv_xl.outputs.consolidation_files import ForkedChild, fork_with_pipe
 
 # The pipe's room for results not yet read (the main process decodes the register meanwhile): the
 # 10 summaries of a warm run fit in Linux's default 64 KiB only just, a process that must wait to
@@ -27,12 +26,8 @@ from typing import Any, Callable, Iterator, Sequence
 PIPE_ROOM = 1 << 20
 
 
-class Forked:
+class Forked(ForkedChild):
     """A forked reading process: its results, chunk after chunk, then the process reaped."""
-
-    def __init__(self, pid: int, fd: int):
-        self._pid: int | None = pid
-        self._fd: int | None = fd
 
     def results(self) -> Iterator[Any]:
         """The result of each chunk, in order, as the process sends them; they stop early when the
@@ -51,26 +46,6 @@ class Forked:
                 yield value
         self._wait()
 
-    def close(self) -> None:
-        """The process stopped (if still running: the results are no longer wanted) and reaped."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        if self._pid is not None:
-            try:
-                os.kill(self._pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self._wait()
-
-    def _wait(self) -> None:
-        if self._pid is not None:
-            try:
-                os.waitpid(self._pid, 0)
-            except ChildProcessError:
-                pass
-            self._pid = None
-
 
 def _pickler(pipe) -> pickle.Pickler:
     """Decimals (≈ 75 a summary) reduced by `Decimal.__reduce__` found at once in the table, as the
@@ -83,24 +58,9 @@ def _pickler(pipe) -> pickle.Pickler:
 def start(func: Callable[[Any], Any], chunks: Sequence[Any]) -> Forked | None:
     """A process forked to run `func(chunk)` for each chunk in order; None where that is not safe (not
     Linux, another thread running) or not possible (no process left to the user): make a pool."""
-    if not sys.platform.startswith("linux") or threading.active_count() > 1:
+    if (forked := fork_with_pipe(PIPE_ROOM)) is None:
         return None
-    try:
-        r, w = os.pipe()
-    except OSError:
-        return None
-    try:
-        import fcntl
-
-        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_ROOM)
-    except (ImportError, AttributeError, OSError):  # above the system's limit: the default room
-        pass
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(r)
-        os.close(w)
-        return None
+    pid, r, w = forked
     if pid == 0:  # the reading process: each result into the pipe, then gone without Python's exit
         status = 1
         try:
