@@ -434,3 +434,19 @@ def test_the_blocks_memos_never_keep_a_pasted_text():
     memos = table.plain + table.other + list(table.by_value.values())
     kept = [k[1] if isinstance(k, tuple) else k for m in memos for k in m]
     assert kept and not any(type(v) is str and len(v) > MEMO_TEXT_MAX for v in kept)
+
+
+def test_the_row_heights_remembered_never_keep_a_quoted_pasted_text():
+    """A finding's message may quote a pasted cell (30,000 characters): its row's height is measured,
+    not kept with it for the process's life (50,000 such keys would hold gigabytes)."""
+    from acv_xl.contract.values import MEMO_TEXT_MAX
+    from acv_xl.outputs.consolidation_result import own_anomalies
+
+    B._HEIGHTS.clear()
+    s = _hostile_summary("quote.xlsx")
+    long = "Z" * (MEMO_TEXT_MAX + 1)
+    s.findings = (("FIN-01", "erreur", "Plan de financement", "F4", None, f"« {long} » inconnu", None),
+                  ("FIN-01", "erreur", "Plan de financement", "F5", None, "Court", None))
+    xml = B.anomalies_xml(own_anomalies(s))
+    assert long in xml and 'customHeight="1"' in xml  # measured and written all the same
+    assert B._HEIGHTS and not any(type(t) is str and len(t) > MEMO_TEXT_MAX for k in B._HEIGHTS for t in k)

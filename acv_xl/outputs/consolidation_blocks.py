@@ -273,7 +273,9 @@ def _height(texts: tuple) -> float | None:
         if len(_HEIGHTS) > _MEMO_LIMIT:
             _HEIGHTS.clear()
         h = page_layout.row_height(zip([str(v or "") for v in texts], _long_widths()))
-        h = _HEIGHTS[texts] = h if h > page_layout.LINE_PT + 2 else None
+        h = h if h > page_layout.LINE_PT + 2 else None
+        if not any(type(v) is str and len(v) > MEMO_TEXT_MAX for v in texts):  # a quoted pasted text is never kept
+            _HEIGHTS[texts] = h
     return h
 
 
