@@ -450,3 +450,19 @@ def test_the_row_heights_remembered_never_keep_a_quoted_pasted_text():
     xml = B.anomalies_xml(own_anomalies(s))
     assert long in xml and 'customHeight="1"' in xml  # measured and written all the same
     assert B._HEIGHTS and not any(type(t) is str and len(t) > MEMO_TEXT_MAX for k in B._HEIGHTS for t in k)
+
+
+def test_a_workbooks_zero_amounts_are_the_same_cells_whatever_was_read_before():
+    """-0 and 0 are one key of the cells remembered by a process: a workbook's block must not depend
+    on whether another one with a « -0 » was made before it (cold and warm runs would differ)."""
+    def with_montant(z, rel):
+        s = _hostile_summary(rel)
+        s.lines = tuple(line[:7] + (z,) + line[8:] for line in s.lines)
+        return s
+
+    B._builder.cache_clear()
+    alone = B.lignes_xml(with_montant(Decimal("0.00"), "b.xlsx"))
+    B._builder.cache_clear()
+    negative = B.lignes_xml(with_montant(Decimal("-0.00"), "a.xlsx"))
+    after = B.lignes_xml(with_montant(Decimal("0.00"), "b.xlsx"))
+    assert after == alone and "<v>0.0</v>" in negative and "-0.0" not in negative + after

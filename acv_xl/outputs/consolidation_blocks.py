@@ -93,7 +93,8 @@ def _cell(v: Any, start: str) -> str:
     if t is int:
         return f"{start}><v>{v}</v></c>"  # a year stays 2024
     if t is float or t is Decimal or isinstance(v, (int, float, Decimal)):
-        return f"{start}><v>{float(v)!r}</v></c>"
+        # -0 as 0: equal, so one memo key (`_Cells`), whose cell must not depend on which came first
+        return f"{start}><v>{float(v) or 0.0!r}</v></c>"
     if isinstance(v, date):
         return f"{start}><v>{_excel_serial(v)!r}</v></c>"
     return start + inline_text(str(v))  # not expected: shown as text rather than lost
