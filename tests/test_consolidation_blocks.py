@@ -466,3 +466,15 @@ def test_a_workbooks_zero_amounts_are_the_same_cells_whatever_was_read_before():
     negative = B.lignes_xml(with_montant(Decimal("-0.00"), "a.xlsx"))
     after = B.lignes_xml(with_montant(Decimal("0.00"), "b.xlsx"))
     assert after == alone and "<v>0.0</v>" in negative and "-0.0" not in negative + after
+
+
+def test_a_workbook_numbering_its_styles_otherwise_is_refused_not_written_with_wrong_styles(tmp_path):
+    """The blocks name their styles by fixed numbers (`XF`): an XlsxWriter that numbers them otherwise
+    (here: a style numbered before ours) must stop the writing, not give amounts another cell's style."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(tmp_path / "w.xlsx"), {"in_memory": True})
+    wb.add_format({"bold": True})._get_xf_index()  # takes number 1
+    with pytest.raises(RuntimeError, match="XlsxWriter"):
+        W._Writer(wb, C.ConsolidationResult([], []))
+    wb.close()

@@ -690,8 +690,11 @@ class _Writer:
         # in `FORMATS`' order, each given its xf index now: the blocks of rows made without this
         # workbook (`consolidation_blocks`) name them by these indexes (`XF`)
         self.fmt = {name: wb.add_format(props) for name, props in FORMATS.items()}
-        for name in XF:
-            self.fmt[name]._get_xf_index()
+        if any(self.fmt[name]._get_xf_index() != xf for name, xf in XF.items()):
+            # another XlsxWriter numbering its styles otherwise: every block's cell would wear the wrong
+            # one (amounts without their € format) — never such a file
+            raise RuntimeError("les styles du classeur consolidé n'ont pas les numéros attendus : la version "
+                               "d'XlsxWriter installée n'est pas celle qu'acv-xl connaît")
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
