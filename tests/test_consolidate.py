@@ -974,3 +974,27 @@ def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_p
     capsys.readouterr()
     C.run_consolider([folder], tmp_path / "o4.xlsx", jobs=1)
     assert "Attention" not in capsys.readouterr().err
+
+
+def test_a_link_that_cannot_be_followed_is_said_too(tmp_path):
+    """A link that loops on itself or with another, or whose target cannot be examined (a share gone,
+    a folder refused: the system's error, not « introuvable »), was dropped without a word while a
+    broken one was said: the folder it may lead to, with its workbooks, missing silently."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    (folder / "a.xlsx").write_bytes(b"")
+    (tmp_path / "fichier").write_bytes(b"")
+    (folder / "boucle").symlink_to("boucle")
+    (folder / "p1").symlink_to("p2")
+    (folder / "p2").symlink_to("p1")
+    (folder / "sous_un_fichier").symlink_to(tmp_path / "fichier" / "dossier")
+    (folder / "b.xlsx").symlink_to("b.xlsx")  # a workbook's name: listed, read, « illisible », as before
+    skipped: list = []
+    files, _ = discover([folder], skipped=skipped)
+    assert [f.name for f in files] == ["a.xlsx", "b.xlsx"]
+    loop = "lien symbolique qui n'a pas pu être suivi, trop de liens symboliques dans le chemin, ou une boucle"
+    assert [(p.name, why) for p, why in skipped] == [
+        ("boucle", loop), ("p1", loop), ("p2", loop),
+        ("sous_un_fichier", "lien symbolique qui n'a pas pu être suivi, un élément du chemin n'est pas un dossier")]

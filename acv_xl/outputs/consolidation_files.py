@@ -115,6 +115,8 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
         folders = []
         for e in entries:
             name = e.name
+            link = False
+            unreachable: OSError | None = None
             try:
                 # a Windows junction is a link too: followed as one, never walked into blindly (a loop)
                 link = e.is_symlink() or _is_junction(e)
@@ -123,9 +125,13 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
                         folders.append((real / name, shown / name))
                     continue
                 to_folder = link and e.is_dir()
-            except OSError:
-                link = to_folder = False
-            if to_folder:
+            except OSError as exc:  # a link that loops, or whose target is refused or on a share gone
+                to_folder, unreachable = False, exc
+            if unreachable is not None and link and not _hidden(name) \
+                    and not name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):
+                # maybe a folder: workbooks may be missing (a workbook's name is listed, read, « illisible »)
+                lost.append((shown / name, f"lien symbolique qui n'a pas pu être suivi, {os_error_text(unreachable)}"))
+            elif to_folder:
                 if not _hidden(name):
                     links.append((shown / name, real / name))
             elif name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):  # a link too: listed, read through it
