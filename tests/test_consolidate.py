@@ -976,6 +976,27 @@ def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_p
     assert "Attention" not in capsys.readouterr().err
 
 
+def test_the_folder_named_that_cannot_be_listed_is_named_by_its_path(tmp_path, monkeypatch):
+    """The folder given itself refused (a share the user may not list): the refusal said
+    « non parcouru : « . » », a name no user typed nor sees; it says the folder's path."""
+    from acv_xl.outputs import consolidation_files as F
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    scandir = os.scandir
+
+    def refused(path):
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(F.os, "scandir", refused)
+    with pytest.raises(C.UsageError) as refusal:
+        C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert str(refusal.value) == (f"aucun classeur .xlsx ou .xlsm trouvé dans « {folder} » ; non parcouru : "
+                                  f"« {folder.resolve()} » (dossier illisible, accès refusé).")
+
+
 def test_a_link_that_cannot_be_followed_is_said_too(tmp_path):
     """A link that loops on itself or with another, or whose target cannot be examined (a share gone,
     a folder refused: the system's error, not « introuvable »), was dropped without a word while a
