@@ -976,6 +976,55 @@ def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_p
     assert "Attention" not in capsys.readouterr().err
 
 
+def test_a_junction_before_python_312_is_followed_as_a_link(tmp_path, monkeypatch):
+    """Windows before Python 3.12: a junction (`mklink /J`) lists as a plain folder (no
+    `is_junction`, `is_symlink` False), a reparse point. Walked as a folder, its workbooks were kept
+    under the junction's path, unresolved: the commune's folder reached through two junctions was
+    counted twice. It is followed as a link: resolved, walked once."""
+    from acv_xl.outputs import consolidation_files as F
+
+    communes, folder = tmp_path / "communes" / "arras", tmp_path / "62"
+    communes.mkdir(parents=True)
+    (communes / "a.xlsx").write_bytes(b"")
+    folder.mkdir()
+    (folder / "arras").symlink_to(communes)
+    (folder / "arras_bis").symlink_to(communes)
+    scandir = os.scandir
+
+    class Junction:  # what Python 3.11 under Windows lists for a junction
+        def __init__(self, entry):
+            self._e, self.name, self.path = entry, entry.name, entry.path
+
+        def is_symlink(self):
+            return False
+
+        def is_dir(self, follow_symlinks=True):
+            return True
+
+        def is_file(self, follow_symlinks=True):
+            return False
+
+        def stat(self, follow_symlinks=True):
+            class St:
+                st_file_attributes = 0x410  # a folder, a reparse point
+            return St()
+
+    class Listing:
+        def __init__(self, path):
+            self._it = scandir(path)
+
+        def __enter__(self):
+            return [Junction(e) if e.is_symlink() else e for e in self._it]
+
+        def __exit__(self, *exc):
+            self._it.close()
+
+    monkeypatch.setattr(F.os, "scandir", Listing)
+    monkeypatch.setattr(F, "_WINDOWS", True)
+    files, _ = F.discover([folder])
+    assert files == [(communes / "a.xlsx").resolve()]
+
+
 def test_the_folder_named_that_cannot_be_listed_is_named_by_its_path(tmp_path, monkeypatch):
     """The folder given itself refused (a share the user may not list): the refusal said
     « non parcouru : « . » », a name no user typed nor sees; it says the folder's path."""

@@ -145,10 +145,25 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
         todo.extend(reversed(folders))
 
 
+_WINDOWS = os.name == "nt"
+_REPARSE_POINT = 0x400  # `stat.FILE_ATTRIBUTE_REPARSE_POINT`
+
+
 def _is_junction(entry: os.DirEntry) -> bool:
-    """A Windows junction (Python 3.12 and later say it; before, walked as a folder, as `os.walk` did)."""
+    """A Windows junction: Python 3.12 and later say it; before, a folder that is a reparse point (its
+    attributes come with the listing: no system call). Walked as a plain folder, its files would be
+    kept under the junction's path, unresolved: the same workbook reached twice (two junctions, or
+    a junction and the folder itself) would be counted twice."""
     is_junction = getattr(entry, "is_junction", None)
-    return bool(is_junction()) if is_junction is not None else False
+    if is_junction is not None:
+        return bool(is_junction())
+    if not _WINDOWS:
+        return False
+    try:
+        return bool(getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0) & _REPARSE_POINT) \
+            and entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _found(found: dict[Path, Path], path: Path, key: Path | None = None) -> None:
