@@ -1007,6 +1007,7 @@ def test_a_junction_before_python_312_is_followed_as_a_link(tmp_path, monkeypatc
         def stat(self, follow_symlinks=True):
             class St:
                 st_file_attributes = 0x410  # a folder, a reparse point
+                st_reparse_tag = 0xA0000003  # a mount point
             return St()
 
     class Listing:
@@ -1023,6 +1024,10 @@ def test_a_junction_before_python_312_is_followed_as_a_link(tmp_path, monkeypatc
     monkeypatch.setattr(F, "_WINDOWS", True)
     files, _ = F.discover([folder])
     assert files == [(communes / "a.xlsx").resolve()]
+    cloud = Junction(next(e for e in scandir(folder) if e.name == "arras"))
+    cloud.stat = lambda follow_symlinks=True: type("St", (), {"st_file_attributes": 0x410,
+                                                              "st_reparse_tag": 0x9000601A})()
+    assert not F._is_junction(cloud)  # a OneDrive folder: a reparse point, a plain folder
 
 
 def test_the_folder_named_that_cannot_be_listed_is_named_by_its_path(tmp_path, monkeypatch):

@@ -147,6 +147,7 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
 
 _WINDOWS = os.name == "nt"
 _REPARSE_POINT = 0x400  # `stat.FILE_ATTRIBUTE_REPARSE_POINT`
+_MOUNT_POINT = 0xA0000003  # `stat.IO_REPARSE_TAG_MOUNT_POINT`: a junction
 
 
 def _is_junction(entry: os.DirEntry) -> bool:
@@ -160,8 +161,10 @@ def _is_junction(entry: os.DirEntry) -> bool:
     if not _WINDOWS:
         return False
     try:
-        return bool(getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0) & _REPARSE_POINT) \
-            and entry.is_dir(follow_symlinks=False)
+        st = entry.stat(follow_symlinks=False)
+        # a mount point's tag, as 3.12 tells (a OneDrive folder is a reparse point of another tag)
+        return bool(getattr(st, "st_file_attributes", 0) & _REPARSE_POINT) \
+            and getattr(st, "st_reparse_tag", _MOUNT_POINT) == _MOUNT_POINT and entry.is_dir(follow_symlinks=False)
     except OSError:
         return False
 
