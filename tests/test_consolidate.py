@@ -974,3 +974,102 @@ def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_p
     capsys.readouterr()
     C.run_consolider([folder], tmp_path / "o4.xlsx", jobs=1)
     assert "Attention" not in capsys.readouterr().err
+
+
+def test_a_junction_before_python_312_is_followed_as_a_link(tmp_path, monkeypatch):
+    """Windows before Python 3.12: a junction (`mklink /J`) lists as a plain folder (no
+    `is_junction`, `is_symlink` False), a reparse point. Walked as a folder, its workbooks were kept
+    under the junction's path, unresolved: the commune's folder reached through two junctions was
+    counted twice. It is followed as a link: resolved, walked once."""
+    from acv_xl.outputs import consolidation_files as F
+
+    communes, folder = tmp_path / "communes" / "arras", tmp_path / "62"
+    communes.mkdir(parents=True)
+    (communes / "a.xlsx").write_bytes(b"")
+    folder.mkdir()
+    (folder / "arras").symlink_to(communes)
+    (folder / "arras_bis").symlink_to(communes)
+    scandir = os.scandir
+
+    class Junction:  # what Python 3.11 under Windows lists for a junction
+        def __init__(self, entry):
+            self._e, self.name, self.path = entry, entry.name, entry.path
+
+        def is_symlink(self):
+            return False
+
+        def is_dir(self, follow_symlinks=True):
+            return True
+
+        def is_file(self, follow_symlinks=True):
+            return False
+
+        def stat(self, follow_symlinks=True):
+            class St:
+                st_file_attributes = 0x410  # a folder, a reparse point
+                st_reparse_tag = 0xA0000003  # a mount point
+            return St()
+
+    class Listing:
+        def __init__(self, path):
+            self._it = scandir(path)
+
+        def __enter__(self):
+            return [Junction(e) if e.is_symlink() else e for e in self._it]
+
+        def __exit__(self, *exc):
+            self._it.close()
+
+    monkeypatch.setattr(F.os, "scandir", Listing)
+    monkeypatch.setattr(F, "_WINDOWS", True)
+    files, _ = F.discover([folder])
+    assert files == [(communes / "a.xlsx").resolve()]
+    cloud = Junction(next(e for e in scandir(folder) if e.name == "arras"))
+    cloud.stat = lambda follow_symlinks=True: type("St", (), {"st_file_attributes": 0x410,
+                                                              "st_reparse_tag": 0x9000601A})()
+    assert not F._is_junction(cloud)  # a OneDrive folder: a reparse point, a plain folder
+
+
+def test_the_folder_named_that_cannot_be_listed_is_named_by_its_path(tmp_path, monkeypatch):
+    """The folder given itself refused (a share the user may not list): the refusal said
+    « non parcouru : « . » », a name no user typed nor sees; it says the folder's path."""
+    from acv_xl.outputs import consolidation_files as F
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    scandir = os.scandir
+
+    def refused(path):
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(F.os, "scandir", refused)
+    with pytest.raises(C.UsageError) as refusal:
+        C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert str(refusal.value) == (f"aucun classeur .xlsx ou .xlsm trouvé dans « {folder} » ; non parcouru : "
+                                  f"« {folder.resolve()} » (dossier illisible, accès refusé).")
+
+
+def test_a_link_that_cannot_be_followed_is_said_too(tmp_path):
+    """A link that loops on itself or with another, or whose target cannot be examined (a share gone,
+    a folder refused: the system's error, not « introuvable »), was dropped without a word while a
+    broken one was said: the folder it may lead to, with its workbooks, missing silently."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    (folder / "a.xlsx").write_bytes(b"")
+    (tmp_path / "fichier").write_bytes(b"")
+    (folder / "boucle").symlink_to("boucle")
+    (folder / "p1").symlink_to("p2")
+    (folder / "p2").symlink_to("p1")
+    (folder / "sous_un_fichier").symlink_to(tmp_path / "fichier" / "dossier")
+    (folder / "b.xlsx").symlink_to("b.xlsx")  # a workbook's name: listed, read, « illisible », as before
+    skipped: list = []
+    files, _ = discover([folder], skipped=skipped)
+    assert [f.name for f in files] == ["a.xlsx", "b.xlsx"]
+    loop = "lien symbolique qui n'a pas pu être suivi, trop de liens symboliques dans le chemin, ou une boucle"
+    assert [(p.name, why) for p, why in skipped] == [
+        ("boucle", loop), ("p1", loop), ("p2", loop),
+        ("sous_un_fichier", "lien symbolique qui n'a pas pu être suivi, un élément du chemin n'est pas un dossier")]

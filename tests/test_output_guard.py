@@ -303,6 +303,16 @@ def test_a_failed_write_leaves_no_temp_file_and_keeps_the_previous_file(tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["o.xlsx"] and out.read_bytes() == b"avant"
 
 
+def test_a_long_output_name_the_system_accepts_is_written(tmp_path):
+    """The temp file was named « .<name>.<8 characters>.tmp »: an output named with 242 to 255
+    characters (or a Windows path near its 260) was refused, « nom de fichier ou chemin trop long »,
+    though the system takes that name. The temp file's name is never longer than the output's."""
+    out = tmp_path / ("c" * 250 + ".xlsx")
+    assert check_outputs([], [out]) is None
+    atomic.atomic_write(out, lambda tmp: tmp.write_bytes(b"ok"))
+    assert [p.name for p in tmp_path.iterdir()] == [out.name] and out.read_bytes() == b"ok"
+
+
 def test_the_template_is_written_atomically(tmp_path, monkeypatch):
     from acv_xl.outputs import template
 

@@ -79,7 +79,10 @@ def _temp(out: Path) -> str:
     """A new empty hidden file next to `out` (its path): where `atomic_write` writes."""
     import tempfile  # here: the command line imports this module at start-up for `OutputError`
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    # « . », 8 random characters and « .tmp » added: a long name is cut so that the temp file's name
+    # is no longer than the output's (a name the system accepts, under Windows' 260-character paths too)
+    name = out.name if len(out.name) < 28 else out.name[:len(out.name) - 14]
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     return tmp
 

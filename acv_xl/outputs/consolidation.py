@@ -691,7 +691,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths, shown=shown, skipped=skipped)
     if ahead is not None:
         shown, skipped = ahead[3], prefetched.skipped
-    not_walked = [f"« {_rel(folder, base)} » ({why})" for folder, why in skipped]
+    # a folder named by the user itself that could not be listed is the base: its path, not « . »
+    not_walked = [f"« {_rel(folder, base) if folder != base else file_text(str(folder))} » ({why})"
+                  for folder, why in skipped]
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input

@@ -115,6 +115,8 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
         folders = []
         for e in entries:
             name = e.name
+            link = False
+            unreachable: OSError | None = None
             try:
                 # a Windows junction is a link too: followed as one, never walked into blindly (a loop)
                 link = e.is_symlink() or _is_junction(e)
@@ -123,9 +125,13 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
                         folders.append((real / name, shown / name))
                     continue
                 to_folder = link and e.is_dir()
-            except OSError:
-                link = to_folder = False
-            if to_folder:
+            except OSError as exc:  # a link that loops, or whose target is refused or on a share gone
+                to_folder, unreachable = False, exc
+            if unreachable is not None and link and not _hidden(name) \
+                    and not name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):
+                # maybe a folder: workbooks may be missing (a workbook's name is listed, read, « illisible »)
+                lost.append((shown / name, f"lien symbolique qui n'a pas pu être suivi, {os_error_text(unreachable)}"))
+            elif to_folder:
                 if not _hidden(name):
                     links.append((shown / name, real / name))
             elif name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):  # a link too: listed, read through it
@@ -139,10 +145,28 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
         todo.extend(reversed(folders))
 
 
+_WINDOWS = os.name == "nt"
+_REPARSE_POINT = 0x400  # `stat.FILE_ATTRIBUTE_REPARSE_POINT`
+_MOUNT_POINT = 0xA0000003  # `stat.IO_REPARSE_TAG_MOUNT_POINT`: a junction
+
+
 def _is_junction(entry: os.DirEntry) -> bool:
-    """A Windows junction (Python 3.12 and later say it; before, walked as a folder, as `os.walk` did)."""
+    """A Windows junction: Python 3.12 and later say it; before, a folder that is a reparse point (its
+    attributes come with the listing: no system call). Walked as a plain folder, its files would be
+    kept under the junction's path, unresolved: the same workbook reached twice (two junctions, or
+    a junction and the folder itself) would be counted twice."""
     is_junction = getattr(entry, "is_junction", None)
-    return bool(is_junction()) if is_junction is not None else False
+    if is_junction is not None:
+        return bool(is_junction())
+    if not _WINDOWS:
+        return False
+    try:
+        st = entry.stat(follow_symlinks=False)
+        # a mount point's tag, as 3.12 tells (a OneDrive folder is a reparse point of another tag)
+        return bool(getattr(st, "st_file_attributes", 0) & _REPARSE_POINT) \
+            and getattr(st, "st_reparse_tag", _MOUNT_POINT) == _MOUNT_POINT and entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _found(found: dict[Path, Path], path: Path, key: Path | None = None) -> None:
