@@ -32,7 +32,6 @@ import dataclasses
 import hashlib
 import os
 import sqlite3
-import zlib
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+from zlib_ng.zlib_ng import crc32  # zlib's CRC-32, a tenth of its time (8 MB of summaries a warm run)
 
 from acv_xl.contract import file_kinds, layout
 from acv_xl.contract.system_errors import os_error_text, resolved
@@ -581,7 +581,7 @@ class Register:
                 if type(value) is not kind:  # not text in the register
                     continue
                 out[sha] = load_summary(value)
-                self._resume_crc[aid] = zlib.crc32(value if utf8 else value.encode("utf-8"))
+                self._resume_crc[aid] = crc32(value if utf8 else value.encode("utf-8"))
             except (ValueError, TypeError, KeyError, AttributeError):
                 if utf8:
                     unchecked.append((i, aid, value))
@@ -729,7 +729,7 @@ class Register:
             (f.sha256, self.version_regles, self.today, valid_until(f, date.fromisoformat(self.today)), f.acv_id,
              f.libelle,
              "ignoré" if f.ignore else f.etat, (resume := dump_summary(f)))).lastrowid
-        self._resume_crc[aid] = zlib.crc32(resume.encode("utf-8"))
+        self._resume_crc[aid] = crc32(resume.encode("utf-8"))
         con.executemany(
             "INSERT INTO lignes (analyse_id, rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
             "statut, compte, motif, feuille, cellule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -26,6 +26,8 @@ from functools import cache
 from itertools import repeat
 from typing import Any, NamedTuple
 
+from zlib_ng.zlib_ng import crc32 as _crc32
+
 from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
 from acv_xl.contract.values import MEMO_TEXT_MAX
 from acv_xl.outputs import page_layout
@@ -285,7 +287,8 @@ def _deflated(feuille: str, f: FileSummary, rows: int, xml: str) -> Bloc:
     so made join into one stream, as `_PackedZip` joins them)."""
     data = xml.encode("utf-8")
     c = _compressor()
-    return Bloc(feuille, f.sha256, f.rel, rows, len(data), zlib.crc32(data), c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))
+    # zlib-ng's CRC-32: the same checksum, a tenth of zlib's time
+    return Bloc(feuille, f.sha256, f.rel, rows, len(data), _crc32(data), c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))
 
 
 def lignes_bloc(f: FileSummary) -> Bloc:
@@ -309,7 +312,7 @@ def parts():
 
     def part(xml: str) -> tuple[int, int, bytes]:
         data = xml.encode("utf-8")
-        return len(data), zlib.crc32(data), c.compress(data) + c.flush(zlib.Z_FULL_FLUSH)
+        return len(data), _crc32(data), c.compress(data) + c.flush(zlib.Z_FULL_FLUSH)
 
     return part
 
