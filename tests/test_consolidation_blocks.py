@@ -5,6 +5,7 @@ and made again when they no longer fit."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sqlite3
 import zipfile
@@ -478,3 +479,31 @@ def test_a_workbook_numbering_its_styles_otherwise_is_refused_not_written_with_w
     with pytest.raises(RuntimeError, match="XlsxWriter"):
         W._Writer(wb, C.ConsolidationResult([], []))
     wb.close()
+
+
+def test_a_key_that_could_not_be_written_whole_is_not_left_behind(tmp_path, monkeypatch):
+    from acv_xl.history import register_key as K
+
+    path = tmp_path / "acv-xl" / K.KEY_NAME
+    monkeypatch.setenv(K.KEY_ENV, str(path))
+    monkeypatch.setattr(K, "_cached", {})
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fd, *a, **k):
+            self.fh = real_fdopen(fd, *a, **k)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(K.os, "fdopen", Full)
+    assert K.block_key() is None and not path.exists()
+    monkeypatch.setattr(K.os, "fdopen", real_fdopen)
+    monkeypatch.setattr(K, "_cached", {})
+    assert K.block_key() is not None  # made at the next run, once there is room

@@ -79,7 +79,11 @@ def _create(path: Path) -> bytes | None:
     try:
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(key.hex() + "\n")
-    except OSError:
+    except OSError:  # a full disk: the half-written file is ours, not left to block every run after
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
         return None
     return key
 
