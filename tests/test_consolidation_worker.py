@@ -122,10 +122,11 @@ def test_ctrl_c_while_the_batch_decodes_stops_the_reading_process(examples, monk
 
     monkeypatch.setattr(C, "start_one", start)
     items = [(str(p), p.name) for p in examples]
+    frozen = gc.get_freeze_count()  # Python 3.12 starts with objects of its own there
     with pytest.raises(KeyboardInterrupt):
         C.summarize_all(items, jobs=2, meanwhile=interrupted)
     assert len(pids) == 1 and _gone(pids[0])
-    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
 
 
 def test_one_process_or_a_pool_the_same_summaries(examples, monkeypatch):
