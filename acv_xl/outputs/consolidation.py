@@ -123,19 +123,11 @@ def _text(v: Any) -> str | None:
     return s or None
 
 
-def _is_consolidation(path: str, custom: bool = True) -> bool:
+def _is_consolidation(path: str) -> bool:
     """A report written by acv-xl (a previous consolidation saved in the folder, an annex, a `--json`
     summary, a PDF annex named among the inputs…): marked in its content, so that it is listed but
     never read as a convention. The mark is read within a few kilobytes, whatever the file claims
-    (`output_guard.derived_kind`). `custom`: the file holds a custom-property part (`_identify`);
-    a zip without one carries no mark: not opened again."""
-    if not custom:
-        try:
-            with open(path, "rb") as f:
-                if f.read(2) == b"PK":
-                    return False
-        except OSError:
-            return False
+    (`output_guard.derived_kind`)."""
     return derived_kind(path) is not None
 
 
@@ -143,13 +135,13 @@ def summarize(path: str, rel: str) -> FileSummary:
     """Read, validate and boil down one workbook. Never raises: a crash is reported in the summary."""
     s = FileSummary(path=path, rel=rel)
     try:
-        s.size, s.mtime, s.sha256, custom = _identify(path)
+        s.size, s.mtime, s.sha256, maybe_marked = _identify(path)
     except OSError as exc:  # STR-01 with the reason in French (CON-03 « illisible »), not an internal error
         from acv_xl.checks.validate import inaccessible
 
         _fill(s, inaccessible(path, exc))
         return s
-    if _is_consolidation(path, custom):  # a workbook opened again only when the part exists
+    if maybe_marked and _is_consolidation(path):  # a workbook opened again only when it may be marked
         s.ignore = MOTIF_CONSOLIDATION
         return s
     try:
@@ -315,11 +307,21 @@ def _kept_blocs(summaries: list[FileSummary], made: list[Any], blocs: dict[tuple
     return summaries
 
 
+def _task(blocs: dict | None) -> Callable[[list[tuple[str, str]]], Any]:
+    """What a reading process runs on a chunk: its summaries, and their blocks when `blocs` is given."""
+    return _summarize_chunk if blocs is None else _summarize_chunk_with_blocs
+
+
+def _take(chunk: list[int], out: Any, results: dict[int, FileSummary], blocs: dict | None) -> None:
+    """A chunk's result (`_task`'s) put in `results` by index, and its blocks in `blocs`."""
+    for i, s in zip(chunk, out if blocs is None else _kept_blocs(*out, blocs)):
+        results[i] = s
+
+
 def _chunk_results(chunk: list[tuple[str, str]], blocs: dict[tuple[str, str], Any] | None) -> list[FileSummary]:
     """A chunk read in this process, with its blocks when `blocs` is given."""
-    if blocs is None:
-        return _summarize_chunk(chunk)
-    return _kept_blocs(*_summarize_chunk_with_blocs(chunk), blocs)
+    out = _task(blocs)(chunk)
+    return out if blocs is None else _kept_blocs(*out, blocs)
 
 
 def _crashed(path: str, rel: str, why: str) -> FileSummary:
@@ -479,8 +481,7 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
         gc.freeze()
     try:
         # one process: forked without a pool (`consolidation_worker`), where it can be
-        task = _summarize_chunk if blocs is None else _summarize_chunk_with_blocs
-        one = start_one(task, [[items[i] for i in c] for c in chunks]) if workers == 1 else None
+        one = start_one(_task(blocs), [[items[i] for i in c] for c in chunks]) if workers == 1 else None
         if one is not None:
             try:
                 with _kept_whole(freeze):  # forked by now: it does not inherit a paused collector
@@ -489,10 +490,7 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
                     _prepare_writing()
                     done_chunks = 0
                     for c, out in zip(chunks, one.results()):
-                        if blocs is not None:
-                            out = _kept_blocs(*out, blocs)
-                        for i, s in zip(c, out):
-                            results[i] = s
+                        _take(c, out, results, blocs)
                         tick(len(c))
                         done_chunks += 1
                     # the process died (killed, out of memory, native crash): the files it left
@@ -532,8 +530,7 @@ def _summarize_pooled(items: list[tuple[str, str]], chunks: list[list[int]], wor
     retry: list[int] = []
     pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
     try:
-        task = _summarize_chunk if blocs is None else _summarize_chunk_with_blocs
-        futures = {pool.submit(task, [items[i] for i in c]): c for c in chunks}
+        futures = {pool.submit(_task(blocs), [items[i] for i in c]): c for c in chunks}
         with _kept_whole(freeze):  # every worker is forked by now: none inherits a paused collector
             if meanwhile is not None:
                 meanwhile()
@@ -541,11 +538,7 @@ def _summarize_pooled(items: list[tuple[str, str]], chunks: list[list[int]], wor
             for fut in as_completed(futures):
                 c = futures[fut]
                 try:
-                    out = fut.result()
-                    if blocs is not None:
-                        out = _kept_blocs(*out, blocs)
-                    for i, s in zip(c, out):
-                        results[i] = s
+                    _take(c, fut.result(), results, blocs)
                     tick(len(c))
                 except BrokenProcessPool:  # a worker died (killed, out of memory, native crash)
                     retry.extend(c)

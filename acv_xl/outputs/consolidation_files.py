@@ -182,17 +182,22 @@ _CUSTOM_PART = b"docProps/custom.xml"
 
 
 def _identify(path: str) -> tuple[int, float, str, bool]:
-    """Size, modification time, SHA-256 of a file, and whether it holds a custom-property part."""
+    """Size, modification time, SHA-256 of a file, and whether it may carry acv-xl's mark: a zip
+    holding a custom-property part, or a file that is no zip at all (a `--json` summary, a PDF
+    annex: `output_guard.derived_kind` reads their mark). A workbook without that part is never
+    opened again to look for it."""
     st = os.stat(path)
     h = hashlib.sha256()
-    custom, tail = False, b""
+    custom, tail, first = False, b"", None
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
+            if first is None:
+                first = block[:2]
             h.update(block)
             # a zip stores its part names as they are: without this one, no custom property
             custom = custom or _CUSTOM_PART in tail + block[:len(_CUSTOM_PART)] or _CUSTOM_PART in block
             tail = block[-len(_CUSTOM_PART):]
-    return st.st_size, st.st_mtime, h.hexdigest(), custom
+    return st.st_size, st.st_mtime, h.hexdigest(), custom or first != b"PK"
 
 
 # ------------------------------------------------------------------ ahead, in another process
