@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import struct
@@ -197,6 +198,13 @@ def make_folder(d: Path) -> Path:
     return p
 
 
+def make_fifo(d: Path) -> Path:
+    """A named pipe given as a workbook: refused before it is opened (opening it would wait for a
+    writer forever), and not called « vide (0 octet) » — a device or a pipe has no size."""
+    os.mkfifo(p := d / "tube.xlsx")
+    return p
+
+
 SUGG_PASSWORD = ("Ouvrez-le dans Excel avec son mot de passe, retirez la protection (Fichier › Informations › "
                  "Protéger le classeur › Chiffrer avec mot de passe : effacez le mot de passe), puis enregistrez-le.")
 SUGG_ODS = "Ouvrez le fichier dans LibreOffice et faites « Enregistrer sous… », type « Excel 2007-365 (.xlsx) »."
@@ -223,6 +231,7 @@ CORPUS = [
     (make_broken_workbook_xml, "STR-01", "endommagé"),
     (make_missing, "STR-01", "introuvable"),
     (make_folder, "STR-01", "dossier"),
+    (make_fifo, "STR-01", "pas un fichier ordinaire"),
 ]
 
 

@@ -91,7 +91,7 @@ from html import unescape
 from itertools import compress
 from operator import itemgetter
 from pathlib import Path
-from stat import S_ISDIR
+from stat import S_ISDIR, S_ISREG
 from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
@@ -229,6 +229,9 @@ def _open_zip(path: Path, light: bool = False) -> tuple[zipfile.ZipFile | zip_gu
             raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est introuvable.", SUGG_CHECK_PATH) from None
         if S_ISDIR(st.st_mode):
             raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un dossier, pas un fichier.", SUGG_CHECK_PATH)
+        if not S_ISREG(st.st_mode):  # a pipe or a device: never opened (a pipe would wait), and not « vide »
+            raise _unreadable(path, "n'est pas un fichier ordinaire (périphérique ou tube nommé) : ce n'est pas "
+                              "un classeur.", SUGG_CHECK_PATH)
         size = st.st_size
         if size == 0:
             raise _unreadable(path, "est vide (0 octet).", "Enregistrez de nouveau le classeur depuis Excel ou demandez une nouvelle copie.")
