@@ -97,6 +97,22 @@ def test_prj06_not_judged_on_a_malformed_id_or_code():
     assert [f.code for f in out] == ["PRJ-02"]
 
 
+@pytest.mark.parametrize("typed", ["acv014", "ACV 14", "acv-014", " ACV0014 "])
+def test_prj06_a_loosely_typed_id_is_judged_as_the_id_it_designates(typed):
+    """« acv 14 » is only a warning (PRJ-03): the list's checks still run on ACV014, so that a
+    mistyped identifier cannot let a workbook of another town's communes validate unchecked."""
+    assert [f.code for f in run(lambda r: r["names"].update(acv_id=typed))] == ["PRJ-03"]
+
+    def lille(r):
+        r["names"]["acv_id"] = typed
+        r["T_Communes"][0].update(code_insee="59350", commune="Lille")
+    out = run(lille)
+    assert [f.code for f in out if f.gravite is E] == ["PRJ-02", "PRJ-06", "PRJ-07"]  # PRJ-02: not in the 62
+    assert "La commune 59350 (Lille) ne fait pas partie de la convention ACV014 (Arras)" in \
+        next(f.message for f in out if f.code == "PRJ-06")
+    assert [f.code for f in run(lambda r: r["names"].update(acv_id="acv 901"), "PRJ-06")] == ["PRJ-06"]
+
+
 # PRJ-07
 def test_prj07_binome_with_both_communes_passes():
     assert run(lens_lievin) == []

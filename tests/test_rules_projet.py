@@ -82,7 +82,8 @@ def test_prj02_binome_two_communes_same_departement():
 # PRJ-03
 @pytest.mark.parametrize("value,sugg", [("ACV12", "ACV012"), ("acv 7", "ACV007"), ("ACV-0012", None), ("Arras", None)])
 def test_prj03_malformed_id(value, sugg):
-    out = run(lambda r: r["names"].update(acv_id=value))
+    # (« ACV12 » designates ACV012, whose communes are not Arras: the national list's rules say so too)
+    out = run(lambda r: r["names"].update(acv_id=value), "PRJ-03")
     assert only(out) == [("PRJ-03", A, "Projet", "B4")]
     if sugg:
         assert sugg in out[0].suggestion

@@ -798,6 +798,19 @@ _INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 RE_DEPARTEMENT = re.compile(r"\d{2}|2[AB]|97\d")
 RE_SIREN = re.compile(r"\d{9}")
 RE_SPACE = re.compile(r"\s")
+# `acv_id` as the programme writes it, and as a user may mistype it (« acv 14 », « ACV-014 »)
+RE_ACV_ID = re.compile(r"ACV\d{3}")
+_ACV_ID_LOOSE = re.compile(r"(?i)acv[\s_-]*0*(\d{1,3})")
+
+
+def meant_acv_id(value) -> str | None:
+    """The identifier an `acv_id` designates: itself when well formed, `ACV` + 3 digits for a loose
+    spelling (« acv 14 » → ACV014, the form PRJ-03 suggests), None for anything else."""
+    s = str(value).strip() if value is not None else ""
+    if RE_ACV_ID.fullmatch(s):
+        return s
+    m = _ACV_ID_LOOSE.fullmatch(s)
+    return "ACV" + m.group(1).zfill(3) if m else None
 
 
 def is_insee(code: str) -> bool:

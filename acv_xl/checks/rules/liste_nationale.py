@@ -6,8 +6,8 @@ a file. Every message cites the list by its name and date, because the list ages
 join, EPCIs merge, an ORT gets signed) while the workbook may be right.
 
 Nothing is concluded from a value another rule reports as malformed: no comparison for an
-`acv_id` that is not `ACV` + 3 digits (PRJ-03), a malformed INSEE code (PRJ-02), département or
-SIREN (PRJ-05); no « commune manquante » while one code of `T_Communes` is unreadable.
+`acv_id` that designates no identifier (PRJ-03; « acv 14 », a warning only, is judged as ACV014),
+a malformed INSEE code (PRJ-02), département or SIREN (PRJ-05); no « commune manquante » while one code of `T_Communes` is unreadable.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from . import (
     at_table,
     index,
     is_insee,
+    meant_acv_id,
     prefix,
     q,
     rows,
@@ -43,7 +44,6 @@ from . import (
 )
 
 T = layout.T_COMMUNES
-_ACV_ID = re.compile(r"^ACV\d{3}$")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 SRC_ORT = "Instruction du 24 mai 2023 (NOR IOML2312173J) ; CCH art. L303-2"
@@ -63,9 +63,9 @@ def _ref(conv: Convention) -> Reference:
 
 
 def _known_id(conv: Convention) -> str | None:
-    v = conv.acv_id
-    s = str(v).strip() if v is not None else ""
-    return s if _ACV_ID.match(s) else None
+    # a loose spelling (« acv 14 ») is judged as the identifier it designates: only a warning
+    # (PRJ-03), it must not let a workbook validate unchecked against the list
+    return meant_acv_id(conv.acv_id)
 
 
 def _convention(conv: Convention) -> ConventionRef | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Iterable
 
@@ -12,6 +11,7 @@ from acv_xl.contract.model import Convention
 from acv_xl.contract.values import fmt_date
 
 from . import (
+    RE_ACV_ID,
     RE_DEPARTEMENT,
     RE_SIREN,
     RE_SPACE,
@@ -26,6 +26,7 @@ from . import (
     blank,
     describe_problem,
     is_insee,
+    meant_acv_id,
     named_problems,
     prefix,
     q,
@@ -111,8 +112,6 @@ def has_structure_problem(ligne, attr) -> bool:
     return p is not None and p.kind in STRUCTURE_KINDS
 
 
-_ACV_ID = re.compile(r"^ACV\d{3}$")
-
 
 @rule("PRJ-03", A, "Identifiant de convention mal formé", SRC_GUIDE)
 def identifiant(conv: Convention) -> Iterable[Finding]:
@@ -121,10 +120,10 @@ def identifiant(conv: Convention) -> Iterable[Finding]:
     if v is None:
         return  # PRJ-01
     s = str(v).strip()
-    if _ACV_ID.match(s):
+    if RE_ACV_ID.fullmatch(s):
         return
-    m = re.fullmatch(r"(?i)acv[\s_-]*0*(\d{1,3})", s)
-    sugg = f"Saisissez {q('ACV' + m.group(1).zfill(3))}." if m else "Saisissez ACV suivi de trois chiffres, par exemple ACV012."
+    meant = meant_acv_id(s)
+    sugg = f"Saisissez {q(meant)}." if meant else "Saisissez ACV suivi de trois chiffres, par exemple ACV012."
     yield at_named(conv, "acv_id", "PRJ-03", A,
                    f"L'identifiant de la convention {q(s)} n'a pas la forme attendue (ACV suivi de trois chiffres).", sugg)
 
