@@ -113,6 +113,15 @@ def test_prj06_a_loosely_typed_id_is_judged_as_the_id_it_designates(typed):
     assert [f.code for f in run(lambda r: r["names"].update(acv_id="acv 901"), "PRJ-06")] == ["PRJ-06"]
 
 
+def test_prj06_an_id_that_designates_no_convention_is_not_in_the_list_either():
+    """« Arras » in acv_id is no more in the list than ACV999: an error, not only PRJ-03's warning."""
+    out = run(lambda r: r["names"].update(acv_id="Arras"))
+    assert only(out) == [("PRJ-03", A, "Projet", "B4"), ("PRJ-06", E, "Projet", "B4")]
+    prj06 = out[1]
+    assert "L'identifiant « Arras » ne figure pas dans la liste nationale ACV" in prj06.message
+    assert "saisissez « ACV014 »" in prj06.suggestion
+
+
 # PRJ-07
 def test_prj07_binome_with_both_communes_passes():
     assert run(lens_lievin) == []

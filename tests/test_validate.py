@@ -30,7 +30,7 @@ def test_errors_give_exit_1_and_warnings_alone_give_0():
     r = validate_convention(build(raw))
     assert not r.valide and r.exit_code == 1
     raw = clean_raw()
-    raw["names"]["acv_id"] = "ACV1"
+    raw["names"]["acv_id"] = "ACV14"  # Arras, mistyped: PRJ-03 only
     r = validate_convention(build(raw))
     assert r.valide and r.exit_code == 0 and [f.gravite for f in r.findings] == [Gravite.AVERTISSEMENT]
 

@@ -6,7 +6,8 @@ a file. Every message cites the list by its name and date, because the list ages
 join, EPCIs merge, an ORT gets signed) while the workbook may be right.
 
 Nothing is concluded from a value another rule reports as malformed: no comparison for an
-`acv_id` that designates no identifier (PRJ-03; « acv 14 », a warning only, is judged as ACV014),
+`acv_id` that designates no identifier (PRJ-03, and PRJ-06: it is in the list no more than ACV999;
+« acv 14 », a warning only, is judged as ACV014),
 a malformed INSEE code (PRJ-02), département or SIREN (PRJ-05); no « commune manquante » while one code of `T_Communes` is unreadable.
 """
 
@@ -104,14 +105,16 @@ def _list_of(cref: ConventionRef) -> str:
 
 @rule("PRJ-06", E, "Identifiant absent de la liste nationale ou communes d'une autre convention", SRC_LISTE_NATIONALE)
 def identifiant_national(conv: Convention) -> Iterable[Finding]:
-    """`acv_id` (well formed) absent from the national list; or a commune of `T_Communes` that is
+    """`acv_id` absent from the national list (whatever its form); or a commune of `T_Communes` that is
     not one of that convention's communes in the list (the suggestion names the convention it
     belongs to, when it is in the programme)."""
     acv_id = _known_id(conv)
-    if acv_id is None:
-        return  # PRJ-01 / PRJ-03
+    typed = str(conv.acv_id).strip() if conv.acv_id is not None else ""
+    if acv_id is None and not typed:
+        return  # PRJ-01
     ref = _ref(conv)
-    cref = ref.conventions.get(acv_id)
+    # an identifier that designates none (« Arras »: PRJ-03, a warning) is in the list no more than ACV999
+    cref = ref.conventions.get(acv_id) if acv_id else None
     codes, _ = _codes(conv)
     if cref is None:
         owners = list(dict.fromkeys(ref.par_insee[c].id_acv for _, c in codes if c in ref.par_insee))
@@ -122,7 +125,7 @@ def identifiant_national(conv: Convention) -> Iterable[Finding]:
             sugg = (f"Vérifiez l'identifiant auprès du référent départemental ; une convention plus récente que la "
                     f"liste (datée {ref.datee}) s'emploie avec une liste à jour (option --reference).")
         yield at_named(conv, "acv_id", "PRJ-06", E,
-                       f"L'identifiant {q(acv_id)} ne figure pas dans la {ref.libelle}, qui compte "
+                       f"L'identifiant {q(acv_id or typed)} ne figure pas dans la {ref.libelle}, qui compte "
                        f"{len(ref.conventions)} conventions.", sugg)
         return
     for ligne, code in codes:
