@@ -533,6 +533,40 @@ def test_cli_annotates_a_faulty_example(examples, tmp_path):
     assert [f.as_json() for f in again.findings] == [f.as_json() for f in report.findings]
 
 
+def _controles_renamed(src: Path, dst: Path) -> Path:
+    """A copy whose T_Controles was renamed by the user (Création de tableau › Nom du tableau)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.startswith("xl/tables/") and b'name="T_Controles"' in data:
+                data = data.replace(b'"T_Controles"', b'"Tableau9"')
+            zout.writestr(info, data)
+    return dst
+
+
+def test_cli_says_when_the_findings_could_not_be_listed(examples, tmp_path):
+    """Without T_Controles the copy lists no finding, and no finding says why (T_Controles is not read
+    as data): the command says it, on stdout with the text report, on stderr beside the JSON."""
+    src, report = _first(examples, faulty=True)
+    src = _controles_renamed(src, tmp_path / "sans-controles.xlsx")
+    note = "sans la liste des constats : le tableau « T_Controles » de la feuille « Contrôles » est introuvable"
+    proc = _cli("valider", src, "--annoter", tmp_path / "texte.xlsx")
+    assert proc.returncode == 1 and note in proc.stdout and "Traceback" not in proc.stderr
+    proc = _cli("valider", src, "--annoter", tmp_path / "json.xlsx", "--format", "json")
+    assert proc.returncode == 1 and note in proc.stderr
+    assert _mark_cells_kept(tmp_path / "json.xlsx", report)
+    clean, _ = _first(examples, faulty=False)  # nothing to list: nothing to say
+    proc = _cli("valider", _controles_renamed(clean, tmp_path / "propre.xlsx"), "--annoter", tmp_path / "p.xlsx")
+    assert proc.returncode == 0 and "sans la liste" not in proc.stdout + proc.stderr
+
+
+def _mark_cells_kept(out: Path, report) -> bool:
+    """The rest of the copy is still annotated: the faulty cells are filled."""
+    wb = openpyxl.load_workbook(out)
+    cells = [(f.feuille, f.cellule) for f in report.findings if f.gravite is Gravite.ERREUR and f.feuille and f.cellule]
+    return bool(cells) and all(_fill(wb[s][c]) == FILLS[Gravite.ERREUR] for s, c in cells)
+
+
 def test_cli_annotated_clean_example_reads_as_validated(examples, tmp_path):
     from acv_xl.checks.validate import ETAT_VALIDE, validate_file
 

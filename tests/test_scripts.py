@@ -239,6 +239,31 @@ def test_a_failure_becomes_a_french_message_box(monkeypatch):
     assert alerts and alerts[0]["args"][0].startswith("Validation impossible : erreur inattendue")
 
 
+def _without_controles_table(payload: dict) -> dict:
+    """The payload of a workbook whose T_Controles was converted to a plain range (or renamed)."""
+    payload = copy.deepcopy(payload)
+    for sheet in payload["sheets"]:
+        sheet["tables"] = [t for t in sheet["tables"] if t["name"] != layout.T_CONTROLES.name]
+    return payload
+
+
+@pytest.mark.parametrize("path", _faulty()[:1] + _clean()[:1], ids=lambda p: p.stem)
+def test_findings_with_nowhere_to_go_are_said_in_a_message_box(path):
+    """Without T_Controles the findings cannot be listed: the user is told so, with the verdict,
+    rather than left with « Erreurs à corriger » on Accueil and an empty Contrôles sheet."""
+    payload = _without_controles_table(payload_from_xlsx(path, include=scripts.INCLUDE))
+    _, report, actions = _run(path, payload)
+    alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
+    if report.findings:
+        assert len(alerts) == 1 and "« T_Controles »" in alerts[0] and "n'ont pas pu y être listés" in alerts[0]
+        assert f"erreur{'s' if report.resume['erreurs'] > 1 else ''} bloque" in alerts[0]
+    else:  # nothing to list: « Validé » on Accueil says it all
+        assert alerts == []
+    # with the table, no message box: the list is in Contrôles
+    _, _, actions = _run(path)
+    assert not [a for a in actions if a["func"] == "alert"]
+
+
 # --------------------------------------------------------------------------- annex on the web
 def test_generer_annexe_writes_the_plan_into_a_new_sheet_with_the_cli_totals():
     path = _clean()[0]

@@ -122,11 +122,13 @@ def _finding_row(f: Finding, idx: dict[str, int], width: int) -> list[Any]:
 
 
 # ------------------------------------------------------------------------------- Valider
-def write_controles(book, src: XwSource, findings: list[Finding]) -> None:
-    """Fill T_Controles with the findings, clear the rows left from the previous run, resize it."""
+def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
+    """Fill T_Controles with the findings, clear the rows left from the previous run, resize it.
+    False when the table is not there (sheet deleted, table renamed or converted to a range):
+    nowhere to write them, and no finding says so (T_Controles is not read as data)."""
     block = src.table(layout.T_CONTROLES.name)
-    if block is None:  # reported as STR-04 in the findings: nowhere to write them
-        return
+    if block is None:
+        return False
     sh = _sheet(book, block.sheet)
     r1, c1 = block.first_row, block.first_col
     ncols = len(block.header)
@@ -142,6 +144,18 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> None:
         table = src.xw_table(layout.T_CONTROLES.name)
         if table is not None:
             table.resize(sh.range((r1, c1), (r1 + max(n, 1), c2)))
+    return True
+
+
+def not_listed(report) -> str:
+    """The message box of a validation whose findings had nowhere to go: the verdict at least, and
+    where to read them — « Erreurs à corriger » on Accueil with an empty Contrôles says nothing."""
+    from acv_xl.outputs.report import verdict
+
+    return (f"Le tableau « {layout.T_CONTROLES.name} » de la feuille « {layout.Sheet.CONTROLES} » est introuvable "
+            "(feuille supprimée, tableau renommé ou converti en plage ordinaire) : les constats de la validation "
+            f"n'ont pas pu y être listés. Verdict : {verdict(report)[0]} Pour les lire, lancez « acv-xl valider » "
+            "sur le fichier ; pour rétablir le tableau, « acv-xl migrer » recopie le classeur dans le modèle.")
 
 
 def highlight(book, src: XwSource, findings: list[Finding]) -> None:
@@ -232,12 +246,14 @@ def _run_valider(book, today: date | None):
     src, report = _read(book)
     since = since_rows(src, report)
     highlight(book, src, report.findings)
-    write_controles(book, src, report.findings + since)
+    listed = write_controles(book, src, report.findings + since)
     write_status(book, src, report, today)
     write_snapshot(book, src, report)
     ctrl = _sheet(book, layout.Sheet.CONTROLES)
     if ctrl is not None:
         ctrl.activate()
+    if not listed and (report.findings or since):
+        _alert(book, not_listed(report))
     return report
 
 

@@ -137,8 +137,10 @@ def check_output(src: Path, out: Path) -> str | None:
     return None
 
 
-def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = None) -> None:
-    """Write the annotated copy of `src` to `out` (see the module doc); `src` is never modified."""
+def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = None) -> bool:
+    """Write the annotated copy of `src` to `out` (see the module doc); `src` is never modified.
+    False when its findings could not be listed, T_Controles missing (the caller says so: no finding
+    does, T_Controles is not read as data)."""
     src, out = Path(src), Path(out)
     problem = check_output(src, out)
     if problem:
@@ -151,7 +153,8 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
                                   + exc.message[:1].lower() + exc.message[1:]) from None
         book = _Book(pkg)
         book.clear_highlights()
-        book.list_findings(report.findings + _since_rows(report))
+        rows = report.findings + _since_rows(report)
+        listed = book.list_findings(rows) or not rows
         book.mark_cells(report.findings)
         book.write_status(report, today or date.today())
         book.write_snapshot(_snapshot_cells(report))
@@ -163,6 +166,7 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         raise AnnotationError(f"la copie annotée n'a pas pu être écrite : une partie du classeur {src.name} "
                               f"est illisible ou endommagée ({type(exc).__name__}).") from exc
     _write_atomically(pkg, src, out)
+    return listed
 
 
 def _write_atomically(pkg: Package, src: Path, out: Path) -> None:
@@ -235,10 +239,10 @@ class _Book:
                     return part, target, t
         return None
 
-    def list_findings(self, findings: list[Finding]) -> None:
+    def list_findings(self, findings: list[Finding]) -> bool:
         found = self._controles_table()
         if found is None:
-            return  # STR-03/STR-04 already say the table is missing; the rest is still annotated
+            return False  # the rest is still annotated; the caller tells the user
         part, table_part, table = found
         ws = self.sheet(part)
         r1, c1, r2, c2 = parse_ref(table.root.get("ref", "A1"))
@@ -314,6 +318,7 @@ class _Book:
             af.set("ref", f"{_a1(r1, c1)}:{_a1(new_last, c2)}")
         self.pkg.touch(table_part)
         ws.touch()
+        return True
 
     @staticmethod
     def _remove_hyperlinks(ws: Worksheet, r1: int, c1: int, r2: int, c2: int) -> None:
