@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import pandas as pd
+import pytest
 from rich.console import Console
 
 from acv_xl.contract import layout
@@ -183,3 +184,16 @@ def test_text_report_says_totals_are_partial_when_structure_is_missing():
     clean = io.StringIO()
     render_text([validate_convention(build(clean_raw()))], Console(file=clean, width=200))
     assert "Totaux partiels" not in clean.getvalue()
+
+
+@pytest.mark.parametrize("sheet,partial", [(layout.Sheet.SYNTHESE, False), (layout.Sheet.CONTROLES, False),
+                                           (layout.Sheet.FINANCEMENT, True), (layout.Sheet.ACTIONS, True)])
+def test_totals_are_partial_only_when_what_they_add_up_is_missing(sheet, partial):
+    """A deleted Synthèse (formulas only) is STR-03, but the totals read from the plan are whole."""
+    conv = build(clean_raw())
+    conv.structure.missing_sheets.append(sheet)
+    report = validate_convention(conv)
+    assert any(f.code == "STR-03" for f in report.findings)
+    out = io.StringIO()
+    render_text([report], Console(file=out, width=200))
+    assert ("Totaux partiels" in out.getvalue()) is partial

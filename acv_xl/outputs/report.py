@@ -145,9 +145,17 @@ def _safe(console: Console):
     return lambda t: literal(t).encode(enc, "replace").decode(enc)
 
 
+# the sheets of the tables the totals add up (`totals.compute`): T_Actions and T_Financements
+_TOTALS_SHEETS = frozenset((layout.T_ACTIONS.sheet, layout.T_FINANCEMENTS.sheet))
+
+
 def _structure_incomplete(report: Report) -> bool:
-    """A missing sheet, table or column: the totals are computed from what could be read."""
-    return any(f.code in ("STR-03", "STR-04") for f in report.findings)
+    """A missing sheet, table or column of what the totals add up: they are computed from what could
+    be read. A missing Synthèse, Accueil or Contrôles (STR-03 too) leaves them whole."""
+    conv = report.convention
+    if conv is not None and _TOTALS_SHEETS & set(conv.structure.missing_sheets):
+        return True
+    return any(f.code == "STR-04" and f.feuille in _TOTALS_SHEETS for f in report.findings)
 
 
 def _render_since(report: Report, p, safe) -> None:
