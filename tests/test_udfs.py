@@ -133,6 +133,8 @@ def test_dates_as_iso_strings_serials_or_datetimes_read_the_same():
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, ""), "#ACV: code du financeur vide"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis;Payé"), "#ACV: statut « Payé » inconnu"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, "vingt"), "#ACV: année « vingt » invalide"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, 2025.5), "#ACV: année « 2025,5 » invalide"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, "2025,5"), "#ACV: année « 2025,5 » invalide"),
     (lambda: F.ACV_ECART(ACTIONS, PLAN, "9.9"), "#ACV: action « 9.9 » introuvable dans T_Actions"),
     (lambda: F.ACV_SYNTHESE(PLAN, "commune"), "#ACV: regroupement « commune » inconnu"),
     (lambda: F.ACV_SYNTHESE(PLAN, "axe"), "#ACV: la synthèse par axe demande aussi le tableau des actions"),

@@ -217,10 +217,13 @@ def year_arg(value: Any) -> int | None:
     t = text_arg(value)
     if t is None:
         return None
+    # a number from a cell is shown as Excel shows it in French (2025,5), a text as typed
+    bad = UdfError(f"année « {t.replace('.', ',') if isinstance(value, float) else t} » invalide "
+                   "(attendu : un nombre à 4 chiffres, ex. 2025).")
     try:
-        y = int(float(t.replace(",", ".")))
+        f = float(t.replace(",", "."))
     except ValueError:
-        raise UdfError(f"année « {t} » invalide (attendu : un nombre à 4 chiffres, ex. 2025).") from None
-    if not 1900 <= y <= 2100:
-        raise UdfError(f"année « {t} » invalide (attendu : un nombre à 4 chiffres, ex. 2025).")
-    return y
+        raise bad from None
+    if not f.is_integer() or not 1900 <= f <= 2100:  # 2025,5 is no year: truncated, it summed 2025
+        raise bad
+    return int(f)
