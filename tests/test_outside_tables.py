@@ -129,8 +129,48 @@ def test_a_blank_row_ends_the_search(base, tmp_path):
     assert [s.cell for s in read_file(path).stray_cells] == [a1(r2 + 1, c1 + 5), a1(r2 + 2, c1)]
     assert _stray_findings(validate_file(path)) == {(FIN.sheet, a1(r2 + 1, c1 + 5)), (FIN.sheet, a1(r2 + 2, c1))}
 
-    only_after_gap = edited_copy(base, tmp_path / "note.xlsx", _line_below(FIN, gap=1))
-    assert read_file(only_after_gap).stray_cells == []
+    note = edited_copy(base, tmp_path / "note.xlsx", lambda wb: _note_after_gap(wb, required_but_one=True))
+    assert read_file(note).stray_cells == []
+    assert validate_file(note).exit_code == 0
+
+
+def _note_after_gap(wb, required_but_one: bool):
+    """After a blank row: a line filling every required column of the plan but one (a note, however
+    long), or every one of them (a line of data)."""
+    ws, _r1, c1, r2, _c2 = _box(wb, FIN)
+    required = [j for j, col in enumerate(FIN.columns) if col.required]
+    for j in required[1:] if required_but_one else required:
+        ws.cell(r2 + 3, c1 + j, _stray_value(FIN, j))
+
+
+@pytest.mark.parametrize("table", USER_TABLES, ids=lambda t: t.name)
+def test_a_line_of_data_after_a_blank_row_is_an_error_too(table, base, tmp_path):
+    """A blank row keeps a note or a total apart, not a line filling every required column: typed
+    apart, it was counted nowhere while the verdict said « aucune erreur »."""
+    path = edited_copy(base, tmp_path / "apart.xlsx", _line_below(table, gap=2))
+    _ws, _r1, c1, r2, _c2 = _box(openpyxl.load_workbook(base), table)
+    conv = read_file(path)
+    assert [(s.cell, s.detached) for s in conv.stray_cells] == \
+        [(a1(r2 + 3, c1 + j), True) for j in range(len(table.columns))]
+    assert len(conv.rows(table.name)) == len(read_file(base).rows(table.name))
+    report = validate_file(path)
+    (f,) = [f for f in report.findings if f.code == "STR-09"]
+    assert (f.feuille, f.cellule) == (table.sheet, a1(r2 + 3, c1)) and report.exit_code == 1
+    assert "après une ligne vide" in f.message and "toutes les colonnes obligatoires" in f.message
+    # the same from the Excel « Valider » payload
+    from udfs.scripts import INCLUDE, run_valider
+    from xlwings_payload import payload_from_xlsx, remote_book
+
+    excel = run_valider(remote_book(payload_from_xlsx(path, include=INCLUDE)))
+    assert [(g.code, g.cellule) for g in excel.findings if g.code == "STR-09"] == [("STR-09", f.cellule)]
+
+
+def test_a_line_of_data_after_a_blank_row_of_the_plan_is_said_not_counted(base, tmp_path):
+    path = edited_copy(base, tmp_path / "apart.xlsx", lambda wb: _note_after_gap(wb, required_but_one=False))
+    assert {s.detached for s in read_file(path).stray_cells} == {True}
+    before = validate_file(path)
+    assert before.totaux.financement_total == validate_file(base).totaux.financement_total  # counted nowhere
+    assert before.exit_code == 1
 
 
 @pytest.mark.parametrize("n", [2, 17, 18, 40])  # across the reads: 1 row, then 16 at a time

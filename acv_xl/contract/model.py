@@ -238,7 +238,8 @@ class MissingHeader(BaseModel):
 
 class StrayCell(BaseModel):
     """A value typed just outside a user table: in the rows directly below it (within its columns,
-    down to the first blank row) or in the column directly to its right. Neither Excel (for a
+    down to the first blank row), on a whole line of data further below, or in the column directly
+    to its right. Neither Excel (for a
     pasted line) nor LibreOffice adds such a line to the table, so no total counts it (STR-09);
     `acv-xl migrer` carries it into the table."""
 
@@ -252,6 +253,9 @@ class StrayCell(BaseModel):
     value: Any = None
     header: str = ""  # the table's header above it ("" in the column to its right)
     right: bool = False  # in the column to the right of the table (else below it)
+    # below it past a blank row, on a line that fills every required column of the table: a line of
+    # data (a note or a personal total, kept apart by that blank row, fills none of them)
+    detached: bool = False
 
 
 class Structure(BaseModel):

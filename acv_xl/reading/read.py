@@ -297,12 +297,39 @@ def read_source(source: Source) -> Convention:
 # Rows read at a time below a table, looking for the first blank one (a stray line is rarely
 # more than a few rows; a pasted block of 200 lines takes a few reads).
 _BELOW_CHUNK = 16
+# Rows looked at past that blank row for whole lines of data (`_detached_lines`): a line typed
+# after a blank row is not far; a crafted sheet of a million rows is not read to its end.
+_DETACHED_ROWS = 2_000
+
+
+def _detached_lines(source: Source, b: TableBlock, first: int, elsewhere) -> list[tuple[int, int, Any]]:
+    """The cells of the lines below `first` (a blank row under the table) that fill every required
+    column of the table: lines of data typed apart from it, counted nowhere. A note or a personal
+    total (a label and an amount) fills one or two of them, and stays allowed there."""
+    table = layout.TABLES_BY_NAME.get(b.name)
+    folded = [fold(h) if isinstance(h, str) else "" for h in b.header]
+    required = [folded.index(fold(c.header)) for c in table.columns
+                if c.required and fold(c.header) in folded] if table is not None else []
+    if len(required) < 2 or len(required) < sum(c.required for c in table.columns):
+        return []  # a required column missing is STR-04's: no line can be told from a note
+    rows: dict[int, list] = {}
+    for x in source.occupied(b.sheet, first + 1, first + _DETACHED_ROWS, b.first_col, b.last_col):
+        if not elsewhere(b, x[0], x[1]):
+            rows.setdefault(x[0], []).append(x)
+    out = []
+    for cells in rows.values():
+        filled = {c - b.first_col for _r, c, _v in cells}
+        if filled.issuperset(required):
+            out += cells
+    return out
+
 
 
 def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
     """What was typed right outside each user table (`StrayCell`): the rows directly below it,
-    within its columns, down to the first blank row, and the column directly to its right, from
-    the header row to the table's last row. Cells inside another table are not stray."""
+    within its columns, down to the first blank row, the whole lines of data further below
+    (`_detached_lines`), and the column directly to its right, from the header row to the table's
+    last row. Cells inside another table are not stray."""
     occupied = getattr(source, "occupied", None)
     if occupied is None:
         return []
@@ -319,18 +346,22 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
         while True:
             cells = [x for x in occupied(sheet, top, top + size - 1, c1, c2) if not elsewhere(b, x[0], x[1])]
             if not cells:  # blank (nearly always): nothing below
+                blank = top
                 break
             rows = {r for r, _c, _v in cells}
             gap = next((r for r in range(top, top + size) if r not in rows), None)
             found += [x for x in cells if gap is None or x[0] < gap]
             if gap is not None:
+                blank = gap
                 break
             top += size
             size = _BELOW_CHUNK
-        for r, c, v in found:
+        apart = _detached_lines(source, b, blank, elsewhere)
+        for (r, c, v), detached in chain(zip(found, repeat(False)), zip(apart, repeat(True))):
             j = c - c1
             header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""
-            out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, header=header))
+            out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, header=header,
+                                 detached=detached))
         for r, c, v in occupied(sheet, first_row, last_row, c2 + 1, c2 + 1):
             if not elsewhere(b, r, c):
                 out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, right=True))

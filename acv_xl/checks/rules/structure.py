@@ -243,7 +243,8 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
     the verdict would say « aucune erreur » with euros left out. One finding per line below (at its
     first cell, with the action number when the line has one), one per table for the column to its
     right (at its first cell). A blank row between the table and a note or a total of the user's
-    ends the search: that is the way to keep them."""
+    ends the search: that is the way to keep them; past it, only a line filling every required
+    column of the table is one (`StrayCell.detached`: a line of data typed apart, not a note)."""
     below: dict[tuple[str, int], list] = {}
     right: dict[str, list] = {}
     for sc in conv.stray_cells:
@@ -263,12 +264,19 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
         values = " ; ".join(f"{c.header} : {_shown(c.value, kinds.get(c.header))}" if c.header else _shown(c.value)
                             for c in shown)
         values += " ; …" if len(shown) < len(cells) else ""
+        if first.detached:  # past a blank row, but a whole line of data: no note nor total fills them all
+            where = (f"saisie sous le tableau {q(name)} après une ligne vide, en remplit toutes les colonnes "
+                     "obligatoires mais n'en fait pas partie")
+            tail = ("Une ligne vide sépare du tableau une note ou un total hors du plan ; une ligne qui en remplit "
+                    "toutes les colonnes obligatoires est une ligne du tableau.")
+        else:
+            where = f"saisie juste sous le tableau {q(name)}, n'en fait pas partie"
+            tail = ("S'il s'agit d'une note ou d'un total hors du plan, laissez une ligne vide entre le tableau et "
+                    "cette ligne.")
         yield Finding(code="STR-09", gravite=E, feuille=first.sheet, cellule=first.cell, action=numero,
-                      message=f"La ligne {row} de la feuille {q(first.sheet)}, saisie juste sous le tableau {q(name)}, "
-                              f"n'en fait pas partie ({values}) : elle n'est lue par aucun contrôle ni comptée dans "
-                              "aucun total.",
-                      suggestion=EXTEND_TABLE + "S'il s'agit d'une note ou d'un total hors du plan, laissez "
-                                                "une ligne vide entre le tableau et cette ligne.")
+                      message=f"La ligne {row} de la feuille {q(first.sheet)}, {where} ({values}) : elle n'est lue "
+                              "par aucun contrôle ni comptée dans aucun total.",
+                      suggestion=EXTEND_TABLE + tail)
     for name, cells in right.items():
         first, last = cells[0], cells[-1]
         if len(cells) == 1:
