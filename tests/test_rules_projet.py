@@ -101,6 +101,14 @@ def test_prj04_initialisation_before_convention():
     assert "14/06/2023" in out[0].message and "15/06/2023" in out[0].message
 
 
+def test_prj04_a_year_typed_as_the_convention_date_is_not_a_date():
+    """2018 in a « Standard » cell was read as 10/07/1905, and a convention signed then validated."""
+    out = run(lambda r: r["names"].update(acv_date_convention=2018.0))
+    assert only(out) == [("PRJ-04", E, "Projet", "B11")]
+    assert "n'est pas une date : « 2018 »" in out[0].message
+    assert out[0].suggestion == "Une année seule n'est pas une date : saisissez la date complète au format jj/mm/aaaa."
+
+
 def test_prj04_equal_dates_pass():
     assert run(lambda r: r["names"].update(acv_date_fin_initialisation=date(2023, 6, 15))) == []
 

@@ -42,6 +42,20 @@ def test_dates():
     assert p.value is None and p.problem.kind == "pas_date" and p.problem.suggestion == date(2024, 1, 2)
 
 
+@pytest.mark.parametrize("raw", [2018, 2018.0, 1900, 2100])
+def test_a_year_alone_in_a_date_cell_is_not_a_date(raw):
+    """2018 typed in a « Standard » date cell shows 2018: read as a serial it was 10/07/1905,
+    silently (a convention signed in 1905 validated)."""
+    p = v.parse(raw, Kind.DATE)
+    assert p.value is None and p.problem.kind == "pas_date" and p.problem.raw == raw
+
+
+@pytest.mark.parametrize("raw, expected", [(1899, date(1905, 3, 13)), (2100.5, date(1905, 9, 30)),
+                                           (43264, date(2018, 6, 13))])
+def test_a_serial_that_is_no_year_stays_a_date(raw, expected):
+    assert v.parse(raw, Kind.DATE).value == expected
+
+
 @pytest.mark.parametrize("raw, n", [
     (3, 3), (3.0, 3), ("3", 3), ("Axe 3", 3), ("axe 3", 3),
     ("Développer l'accessibilité, la mobilité et les connexions", 3),

@@ -109,6 +109,9 @@ def parse_decimal(raw: Any, cents: bool) -> Parsed:
     return Parsed(None, Problem("pas_nombre", text))
 
 
+YEAR_MIN, YEAR_MAX = 1900, 2100  # a year typed in a cell (`parse_year`), never a date (`parse_date`)
+
+
 def excel_serial_to_date(serial: float) -> date:
     return (datetime(1899, 12, 30) + timedelta(days=float(serial))).date()
 
@@ -129,8 +132,9 @@ def parse_date(raw: Any) -> Parsed:
     if isinstance(raw, bool):
         return Parsed(None, Problem("pas_date", raw))
     if isinstance(raw, (int, float)):
-        # an unformatted date cell: the serial number (1900 system) is still a real date
-        if 1 <= raw < 2958466:
+        # an unformatted date cell: the serial number (1900 system) is still a real date — but not a
+        # year typed alone (2018 in a « Standard » cell shows 2018, and would be read 10/07/1905)
+        if 1 <= raw < 2958466 and not (YEAR_MIN <= raw <= YEAR_MAX and float(raw).is_integer()):
             return Parsed(excel_serial_to_date(raw))
         return Parsed(None, Problem("pas_date", raw))
     text = str(raw)
@@ -166,11 +170,11 @@ def parse_year(raw: Any) -> Parsed:
     if isinstance(raw, bool) or isinstance(raw, (date, datetime)):
         return Parsed(None, Problem("pas_annee", raw))
     if isinstance(raw, (int, float)):
-        if float(raw).is_integer() and 1900 <= raw <= 2100:
+        if float(raw).is_integer() and YEAR_MIN <= raw <= YEAR_MAX:
             return Parsed(int(raw))
         return Parsed(None, Problem("pas_annee", raw))
     text = str(raw).strip()
-    if re.fullmatch(r"\d{4}", text) and 1900 <= int(text) <= 2100:
+    if re.fullmatch(r"\d{4}", text) and YEAR_MIN <= int(text) <= YEAR_MAX:
         return Parsed(None, Problem("texte_nombre", text, int(text)))
     return Parsed(None, Problem("pas_annee", text))
 

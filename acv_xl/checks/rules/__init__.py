@@ -688,6 +688,8 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
     if p.kind == "pas_date":
         if p.suggestion:
             s = f"Saisissez la date {fmt_date(p.suggestion)} comme une vraie date (cellule au format date)."
+        elif isinstance(p.raw, (int, float)) and not isinstance(p.raw, bool):  # 2018: a year (`parse_date`)
+            s = "Une année seule n'est pas une date : saisissez la date complète au format jj/mm/aaaa."
         else:
             s = "Saisissez une date valide au format jj/mm/aaaa."
         return f"{h} n'est pas une date : {q(show_raw(p.raw))}.", s
