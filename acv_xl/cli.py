@@ -168,8 +168,9 @@ def cmd_valider(args) -> int:
 
     reports = [validate_file(Path(f), reference, depuis_validation=True) for f in args.fichiers]
     if args.annoter:
-        if reports[0].convention is None:
-            return _fail("impossible d'annoter un fichier illisible.")
+        if reports[0].convention is None:  # unreadable, or no convention (STR-01/02/11): say which, and why
+            why = " ".join(filter(None, (reports[0].findings[0].message, reports[0].findings[0].suggestion)))
+            return _fail(f"la copie annotée n'a pas été écrite. {why}")
         from acv_xl.outputs.annotate import AnnotationError, annotate
 
         try:

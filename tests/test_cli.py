@@ -161,3 +161,19 @@ def test_a_reference_list_s_problems_are_said_once_each_on_their_own_line(tmp_pa
     assert [line for line in lines[1:] if "date attendue" in line] == [
         "  - ligne 2, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ (valeur lue « demain »)",
         "  - ligne 3, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ (valeur lue « hier »)"]
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, "entree.xlsx » est introuvable. Vérifiez le chemin"),
+    (b"N\xb0 action;Montant\n1.1;1000\n", "est un fichier texte (CSV)"),
+])
+def test_annoter_an_unusable_file_says_why(tmp_path, content, words):
+    """« impossible d'annoter un fichier illisible » said neither which nor why: the report, the
+    only place saying it, is not printed when the command stops there."""
+    src = tmp_path / "entree.xlsx"
+    if content is not None:
+        src.write_bytes(content)
+    out = acv("valider", str(src), "--annoter", str(tmp_path / "copie.xlsx"), env={"PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and not (tmp_path / "copie.xlsx").exists()
+    assert err.startswith("acv-xl : la copie annotée n'a pas été écrite. ") and words in err
