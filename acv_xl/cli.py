@@ -119,6 +119,8 @@ def cmd_exemples(args) -> int:
     from acv_xl.outputs.examples import example_conventions, write_examples
     from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs, folder_missing
 
+    if not args.dossier.strip():  # Path("") is « . »: six workbooks written where the command ran
+        return _fail("le nom du dossier est vide : indiquez le dossier où écrire les exemples.")
     folder = Path(args.dossier)
     if folder.exists() and not folder.is_dir():
         return _fail(f"« {folder} » est un fichier, pas un dossier : indiquez le dossier où écrire les exemples.")

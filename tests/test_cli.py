@@ -177,3 +177,11 @@ def test_annoter_an_unusable_file_says_why(tmp_path, content, words):
     err = out.stderr.decode("utf-8")
     assert out.returncode == 2 and not (tmp_path / "copie.xlsx").exists()
     assert err.startswith("acv-xl : la copie annotée n'a pas été écrite. ") and words in err
+
+
+def test_exemples_into_an_empty_name_writes_nothing(tmp_path):
+    """An empty DOSSIER (a script's unset variable) is « . » to Path: the examples went where the
+    command ran."""
+    out = acv("exemples", "", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    assert out.returncode == 2 and list(tmp_path.iterdir()) == []
+    assert "le nom du dossier est vide" in out.stderr.decode("utf-8")
