@@ -9,7 +9,9 @@ checked further down.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 import subprocess
 import sys
 import zipfile
@@ -318,6 +320,20 @@ def test_input_never_modified(fixture_xlsx, tmp_path):
     annotate(fixture_xlsx, tmp_path / "annote.xlsx", _report(FINDINGS), today=TODAY)
     assert _sha(fixture_xlsx) == before and fixture_xlsx.stat().st_mtime_ns == mtime
     assert sorted(p.name for p in tmp_path.iterdir()) == ["annote.xlsx", "classeur.xlsx"]  # no temp file left
+
+
+@pytest.mark.skipif(os.name != "posix", reason="droits de fichier POSIX")
+def test_copy_of_a_read_only_workbook_is_writable_by_its_owner(fixture_xlsx, tmp_path):
+    """The copy keeps its original's permissions (a private file stays private), but not its
+    « lecture seule »: the annotated copy is the workbook the user goes on filling, and replaces."""
+    fixture_xlsx.chmod(0o440)
+    try:
+        out = tmp_path / "annote.xlsx"
+        annotate(fixture_xlsx, out, _report(FINDINGS), today=TODAY)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o640
+        annotate(fixture_xlsx, out, _report(FINDINGS), today=TODAY)  # replaced again
+    finally:
+        fixture_xlsx.chmod(0o644)
 
 
 def test_refuses_to_overwrite_input(fixture_xlsx, tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import Callable
 
@@ -46,7 +47,8 @@ def _umask() -> int:
 def atomic_write(out: Path, write: Callable[[Path], None], mode_of: Path | None = None) -> Path:
     """Call `write(tmp)` on a temp path in `out`'s folder, then rename it to `out`.
 
-    `mode_of`: a file whose permissions the output takes (a copy keeps its original's).
+    `mode_of`: a file whose permissions the output takes (a copy keeps its original's), its owner
+    always allowed to write it.
     A system error while writing (permission, full disk) is raised as `OutputError`."""
     import shutil
 
@@ -59,6 +61,9 @@ def atomic_write(out: Path, write: Callable[[Path], None], mode_of: Path | None 
         write(Path(tmp))
         if mode_of is not None:
             shutil.copymode(mode_of, tmp)
+            # but writable by its owner: a copy of a read-only original (a file on a read-only share,
+            # Windows's « Lecture seule ») is a workbook the user goes on filling, and replaces later
+            os.chmod(tmp, stat.S_IMODE(os.stat(tmp).st_mode) | stat.S_IWUSR)
         else:
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, out)
