@@ -306,16 +306,18 @@ def _detached_lines(source: Source, b: TableBlock, first: int, elsewhere) -> lis
     """The cells of the lines below `first` (a blank row under the table) that fill every required
     column of the table: lines of data typed apart from it, counted nowhere. A note or a personal
     total (a label and an amount) fills one or two of them, and stays allowed there."""
+    rows: dict[int, list] = {}
+    for x in source.occupied(b.sheet, first + 1, first + _DETACHED_ROWS, b.first_col, b.last_col):
+        if not elsewhere(b, x[0], x[1]):
+            rows.setdefault(x[0], []).append(x)
+    if not rows:  # nothing further below (nearly always): no header looked at
+        return []
     table = layout.TABLES_BY_NAME.get(b.name)
     folded = [fold(h) if isinstance(h, str) else "" for h in b.header]
     required = [folded.index(fold(c.header)) for c in table.columns
                 if c.required and fold(c.header) in folded] if table is not None else []
     if len(required) < 2 or len(required) < sum(c.required for c in table.columns):
         return []  # a required column missing is STR-04's: no line can be told from a note
-    rows: dict[int, list] = {}
-    for x in source.occupied(b.sheet, first + 1, first + _DETACHED_ROWS, b.first_col, b.last_col):
-        if not elsewhere(b, x[0], x[1]):
-            rows.setdefault(x[0], []).append(x)
     out = []
     for cells in rows.values():
         filled = {c - b.first_col for _r, c, _v in cells}
