@@ -56,6 +56,12 @@ def test_total_financeur_excludes_refused_and_text_amounts():
     assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "", 2025.0) == pytest.approx(250.25)
 
 
+def test_total_financeur_takes_a_code_typed_in_another_case_as_excel_does():
+    """« Etat » summed 0,00 € (SOMME.SI.ENS, and the Synthèse, match ETAT whatever the case)."""
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "Etat") == F.ACV_TOTAL_FINANCEUR(PLAN, "etat") == pytest.approx(1250.75)
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ANRU") == 0.0  # in no line: 0, as before
+
+
 def test_total_action_and_ecart():
     assert F.ACV_TOTAL_ACTION(PLAN, "1.1") == pytest.approx(1500.5)
     assert F.ACV_TOTAL_ACTION(PLAN, 1.1) == pytest.approx(1500.5)  # the number typed in a cell

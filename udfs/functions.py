@@ -77,6 +77,14 @@ def _numero(value: Any) -> str:
     return n
 
 
+def _code_in(lines: list[LigneFinancement], code: str) -> str:
+    """The plan's spelling of a financeur code typed in another case (« Etat » for ETAT): Excel's own
+    SOMME.SI.ENS matches it, and the exact comparison summed 0,00 € without a word. A code the plan
+    holds as typed, or in two spellings (FIN-02 says which is wrong), is kept as typed."""
+    spellings = {lf.financeur for lf in lines if lf.financeur and lf.financeur.casefold() == code.casefold()}
+    return spellings.pop() if code not in spellings and len(spellings) == 1 else code
+
+
 def _action(actions: list[FicheAction], numero: str) -> FicheAction:
     for a in actions:
         if a.numero == numero:
@@ -101,7 +109,7 @@ def ACV_TOTAL_FINANCEUR(plan, financeur, statuts=None, annee=None):
         year = year_arg(annee)
         needed = _PLAN_TOTAUX + (("annee",) if year is not None else ())
         lines = rows(plan, LigneFinancement, needed, only=needed)
-        return _euros(totals.total_financeur(lines, code, st, year))
+        return _euros(totals.total_financeur(lines, _code_in(lines, code), st, year))
 
     return _safe(compute)
 
