@@ -150,10 +150,24 @@ def _reference(args):
         return None, _fail(after_colon(str(exc)))
 
 
+def _expanded(names: list[str]) -> list[str]:
+    """`*.xlsx` as a Unix shell expands it: Windows's cmd and PowerShell hand it over as typed, and
+    each finance officer would read « le fichier « *.xlsx » est introuvable ». A name that exists,
+    or a pattern matching nothing, is kept as typed (said introuvable)."""
+    import glob
+
+    out: list[str] = []
+    for name in names:
+        found = sorted(glob.glob(name)) if glob.has_magic(name) and not os.path.lexists(name) else []
+        out += found or [name]
+    return out
+
+
 def cmd_valider(args) -> int:
     reference, status = _reference(args)
     if reference is None:
         return status
+    args.fichiers = _expanded(args.fichiers)
     if args.annoter:
         if len(args.fichiers) != 1:
             return _fail("--annoter s'emploie avec un seul fichier.")

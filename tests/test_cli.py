@@ -185,3 +185,14 @@ def test_exemples_into_an_empty_name_writes_nothing(tmp_path):
     out = acv("exemples", "", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
     assert out.returncode == 2 and list(tmp_path.iterdir()) == []
     assert "le nom du dossier est vide" in out.stderr.decode("utf-8")
+
+
+def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
+    """`acv-xl valider *.xlsx` typed in cmd or PowerShell arrives as typed: each workbook is validated,
+    not « le fichier « *.xlsx » est introuvable »."""
+    for name in ("b.xlsx", "a.xlsx"):
+        build_workbook(tmp_path / name)
+    out = acv("valider", "*.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    assert [r["fichier"] for r in json.loads(out.stdout)] == ["a.xlsx", "b.xlsx"]
+    out = acv("valider", "*.xlsm", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    assert out.returncode == 2 and "« *.xlsm » est introuvable" in json.loads(out.stdout)["constats"][0]["message"]
