@@ -192,6 +192,7 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     not « le fichier « *.xlsx » est introuvable »."""
     for name in ("b.xlsx", "a.xlsx"):
         build_workbook(tmp_path / name)
+    (tmp_path / "~$a.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)  # Excel's lock file, a.xlsx open
     out = acv("valider", "*.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
     assert [r["fichier"] for r in json.loads(out.stdout)] == ["a.xlsx", "b.xlsx"]
     out = acv("valider", "*.xlsm", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
