@@ -152,6 +152,39 @@ def test_warm_run_equals_cold_run_cell_by_cell_and_reads_only_what_changed(tmp_p
     con.close()
 
 
+def test_a_summary_judged_with_another_list_of_communes_is_never_reused(tmp_path, examples, capsys):
+    """`--reference` (or `ACV_XL_REFERENCE`) changes the verdicts (PRJ-06 for a convention absent from
+    the list, the list's name in the messages): a warm run with another list than the summaries'
+    read every file again, and gives the cold run's workbook with that list."""
+    from acv_xl.contract.reference import SHIPPED
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    rows = SHIPPED.read_text(encoding="utf-8").splitlines(keepends=True)
+    liste = tmp_path / "liste.csv"
+    liste.write_text("".join(r for r in rows if not r.startswith("ACV014,")), encoding="utf-8")
+    copie = tmp_path / "copie.csv"
+    copie.write_text("".join(rows), encoding="utf-8")
+    n = len(examples["paths"])
+
+    def run(out, *more):
+        assert _run("consolider", folder, "-o", tmp_path / out, "--jobs", "1", *more) in (0, 1)
+        return capsys.readouterr().err
+
+    run("froid.xlsx", "--reference", liste)
+    assert f"{n} fichiers lus" in run("a.xlsx", "--registre", reg)
+    assert f"{n} fichiers lus" in run("b.xlsx", "--registre", reg, "--reference", liste)
+    assert _cells(tmp_path / "b.xlsx") == _cells(tmp_path / "froid.xlsx")
+    assert "PRJ-06" in [c for (sheet, _), c in _cells(tmp_path / "b.xlsx").items() if sheet == Feuille.ANOMALIES]
+    assert f"{n} fichiers inchangés repris du registre" in run("c.xlsx", "--registre", reg, "--reference", liste)
+    assert _cells(tmp_path / "c.xlsx") == _cells(tmp_path / "froid.xlsx")
+    # back to the shipped list: its own summaries again, never those judged with the other list
+    assert f"{n} fichiers inchangés repris du registre" in run("d.xlsx", "--registre", reg)
+    assert _cells(tmp_path / "d.xlsx") == _cells(tmp_path / "a.xlsx")
+    # a copy of the shipped list under another name is cited by that name: its own summaries too
+    assert f"{n} fichiers lus" in run("e.xlsx", "--registre", reg, "--reference", copie)
+
+
 def test_the_line_says_how_many_files_were_read_and_how_many_came_from_the_register(tmp_path, examples, capsys):
     """« 6 fichiers lus » then « 5 fichiers inchangés repris du registre » said both that every
     file was read and that five were not: the line now counts each once, and says the run was

@@ -43,6 +43,7 @@ import msgspec
 from zlib_ng.zlib_ng import crc32  # zlib's CRC-32, a tenth of its time (8 MB of summaries a warm run)
 
 from acv_xl.contract import file_kinds, layout
+from acv_xl.contract.reference import SHIPPED, Reference
 from acv_xl.contract.system_errors import os_error_text, resolved
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.checks.findings import Gravite
@@ -226,6 +227,8 @@ def rules_version(version: str) -> str:
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
                    page_layout.BASE_FONT_PT, page_layout.LINE_PT)).encode())
+    # the national list shipped with the package: the rules compare each workbook with it (PRJ-06…)
+    h.update(SHIPPED.read_bytes())
     return f"{version}+{h.hexdigest()[:12]}"
 
 
@@ -241,6 +244,21 @@ def _line_span(code) -> tuple[int, int]:
         last = max([last, *(line for _, _, line in c.co_lines() if line is not None)])
         stack.extend(k for k in c.co_consts if isinstance(k, type(code)))
     return code.co_firstlineno, last
+
+
+def list_suffix(liste: Reference | None) -> str:
+    """What a list of communes given by the user (`--reference`, `ACV_XL_REFERENCE`) adds to the rules'
+    version: a digest of its content and of how the findings cite it (its name, its date). Summaries
+    judged with another list (another convention, a commune in another département, another name in a
+    message) are then never reused; the shipped list (None) adds nothing."""
+    if liste is None or liste.livree:
+        return ""
+    h = hashlib.sha256(f"{liste.libelle}\n{liste.date}\n".encode())
+    try:
+        h.update(Path(liste.chemin).read_bytes())
+    except OSError:  # gone since it was checked: nothing recorded with it may be reused
+        return "+liste-illisible"
+    return f"+liste-{h.hexdigest()[:12]}"
 
 
 # ------------------------------------------------------------------ a summary as JSON, and back
@@ -379,11 +397,12 @@ class Register:
     """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`),
     `record` once a run's outputs are written."""
 
-    def __init__(self, path: Path, con: sqlite3.Connection, version: str):
+    def __init__(self, path: Path, con: sqlite3.Connection, version: str, liste: Reference | None = None):
         self.path = path
         self.con = con
         self.version = version  # acv-xl's (given by the command line: this layer does not import the package's top)
-        self.version_regles = rules_version(version)
+        # `liste`: the list of communes the files are judged with (None: the shipped one)
+        self.version_regles = rules_version(version) + list_suffix(liste)
         self.today = date.today().isoformat()
         self._known: dict[str, int] = {}  # sha256 → analysis id, for the files this run took from here
         # analysis id → CRC-32 of its summary as stored: each block is checked against the summary it
@@ -392,7 +411,7 @@ class Register:
 
     # -- opening
     @classmethod
-    def open(cls, path: Path, version: str, create: bool = True) -> Register:
+    def open(cls, path: Path, version: str, create: bool = True, liste: Reference | None = None) -> Register:
         path = Path(path)
         where = f"« {path} »"
         if path.is_dir():
@@ -440,7 +459,7 @@ class Register:
                                 "pouvez le lire et l'écrire.") from None
         try:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
-            reg = cls(path, con, version)
+            reg = cls(path, con, version, liste)
             reg._check_or_create(where, migrate=create)
         except RegisterError:
             con.close()
