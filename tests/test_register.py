@@ -993,6 +993,38 @@ def test_two_concurrent_runs_both_recorded(tmp_path, examples):
     con.close()
 
 
+def test_a_register_created_by_another_run_while_this_one_looks_at_it_is_not_said_damaged(tmp_path, monkeypatch):
+    """Two runs start on a new register: the second read its version, its id and its tables one
+    statement at a time, and the first one's creation, committed in between, showed it tables
+    without their id: « pas un registre acv-xl » (status 2). It now reads them in one snapshot."""
+    import threading
+
+    reg = tmp_path / "r.sqlite"
+    real = sqlite3.connect
+    other: list[threading.Thread] = []
+
+    def create():  # the other run, which creates the register
+        R.Register.open(reg, __version__).close()
+
+    def connect(*a, **k):
+        con = real(*a, **k)
+
+        def trace(sql):
+            if not other and "sqlite_master" in sql:
+                other.append(threading.Thread(target=create))
+                other[0].start()
+                other[0].join(0.5)  # done by then, unless this run's snapshot makes it wait
+
+        con.set_trace_callback(trace)
+        return con
+
+    monkeypatch.setattr(R.sqlite3, "connect", connect)
+    with R.Register.open(reg, __version__) as r:
+        assert r.con.execute("PRAGMA user_version").fetchone()[0] == R.SCHEMA_VERSION
+    other[0].join(60)
+    assert not other[0].is_alive() and _integrity(reg) == "ok"
+
+
 def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples, monkeypatch, capsys):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"

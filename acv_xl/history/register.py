@@ -480,14 +480,21 @@ class Register:
         """`migrate` False (a register only read, by `historique`): one of an earlier schema is read as
         it is, never written (it may be on a read-only medium); its own tables must be there."""
         con = self.con
-        version = con.execute("PRAGMA user_version").fetchone()[0]
-        app = con.execute("PRAGMA application_id").fetchone()[0]
+        # one snapshot: another run creating the register meanwhile is seen whole or not at all (read
+        # one statement at a time, its tables could come without its id: « pas un registre acv-xl »)
+        con.execute("BEGIN")
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            app = con.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
+        finally:
+            con.execute("COMMIT")
         if version > SCHEMA_VERSION:
             raise RegisterError(
                 f"le registre {where} a été écrit par une version plus récente d'acv-xl (schéma {version}, "
                 f"cette version connaît le schéma {SCHEMA_VERSION}) : mettez acv-xl à jour ; le registre n'a "
                 "pas été modifié.")
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version == 0 and not tables and app in (0, APPLICATION_ID):
             self._migrate(where)  # a new register (or an empty file)
             return
@@ -495,7 +502,7 @@ class Register:
             raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
         # a trigger runs its SQL on each of our writes: a register from someone else may hold one that
         # never ends (a recursive query), or rewrites what is recorded; acv-xl never writes any
-        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone():
+        if trigger:
             raise damaged_error(where, "il contient des déclencheurs SQL, qu'acv-xl n'écrit jamais ; "
                                 "par sécurité, il n'est pas utilisé")
         expected = TABLES
