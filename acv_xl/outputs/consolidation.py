@@ -347,6 +347,29 @@ def _fork():
     return None
 
 
+def _orphan_guard(parent: int) -> None:
+    """Initializer of each pool process: one whose parent is killed (kill -9, the task manager, a
+    closed session) would otherwise wait for work forever — its forked siblings keep the task
+    queue's pipe open, so it never sees its end — and stay in memory until the machine restarts.
+    A thread sees the parent gone (the process adopted by another) and ends it within a second."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="acv-xl-parent", daemon=True).start()
+
+
+def _pool(workers: int):
+    """A pool of `workers` reading processes, each ended if this process dies (`_orphan_guard`)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_fork(), initializer=_orphan_guard,
+                               initargs=(os.getpid(),))
+
+
 def _default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -503,13 +526,12 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
         if freeze:
             gc.unfreeze()
     if retry:  # imported only then (a pool: ≈ 7 ms)
-        from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
     # Rare: one process per file, so that only the file that kills its process is reported.
     for i in sorted(retry):
         p, r = items[i]
         try:
-            with ProcessPoolExecutor(max_workers=1, mp_context=_fork()) as solo:
+            with _pool(1) as solo:
                 results[i] = solo.submit(summarize, p, r).result()
         except BrokenProcessPool:
             results[i] = _crashed(p, r, "le processus de lecture s'est arrêté brutalement")
@@ -524,11 +546,11 @@ def _summarize_pooled(items: list[tuple[str, str]], chunks: list[list[int]], wor
     """`summarize_all`'s chunks read by a pool of `workers` processes (forked at the first submit);
     the indexes of the files a dead worker left, to read again one by one. `blocs`: as `summarize_all`'s."""
     # imported (only when there is a pool: a run that reads nothing, or reads in one process, never pays them)
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     retry: list[int] = []
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
+    pool = _pool(min(workers, len(chunks)))
     try:
         futures = {pool.submit(_task(blocs), [items[i] for i in c]): c for c in chunks}
         with _kept_whole(freeze):  # every worker is forked by now: none inherits a paused collector
