@@ -562,6 +562,39 @@ def test_historique_of_consolidations_without_comite(tmp_path, examples):
     assert mv["Mouvement"].dropna().empty  # the same files twice: nothing moved (a note under the table says so)
 
 
+def _financement_cell(path: Path, column: str, row: int = 0, value=None) -> None:
+    """One cell of the plan de financement's table set (openpyxl keeps the table)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+    rows[1 + row][[c.value for c in rows[0]].index(layout.T_FINANCEMENTS.header(column))].value = value
+    wb.save(path)
+
+
+def test_historique_financeurs_add_up_to_each_consolidations_total(tmp_path, examples):
+    """A line without a financeur code counts in the financement total (under « Non ventilé » in the
+    consolidated workbook) but was in no financeur's row of the évolution: its financeurs fell short
+    of the « Financement total » of its own Consolidations sheet."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    _financement_cell(folder / examples["paths"][0].name, "financeur", 0, None)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    js = tmp_path / "e.json"
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", js) == 0
+    data = json.loads(js.read_text(encoding="utf-8"))
+    totals = [round(sum(v[i]["total"] for v in data["par_financeur"].values()), 2) for i in range(2)]
+    cons = _table(tmp_path / "e.xlsx", "Consolidations")
+    assert totals == [round(float(t), 2) for t in cons["Financement total (€)"]]
+    moved = _lignes(tmp_path / "c2.xlsx")
+    sans = moved[moved[layout.T_FINANCEMENTS.header("financeur")].isna()]
+    assert len(sans) == 1
+    montant = float(sans[layout.T_FINANCEMENTS.header("montant")].iloc[0])
+    assert [e["total"] for e in data["par_financeur"]["non ventilé"]] == [0.0, montant]
+    fin = _table(tmp_path / "e.xlsx", "Par financeur")
+    assert list(fin[fin["Financeur"] == "non ventilé"]["Nom du financeur"]) == ["Lignes sans code de financeur"]
+
+
 def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, examples, capsys):
     """A run with `--sans-erreurs` after one without leaves the conventions with errors out: they read
     « Convention non comptée (classeur avec erreurs) », and the pair is flagged (column, note, JSON,

@@ -39,7 +39,7 @@ from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
 from acv_xl.outputs.atomic import atomic_write
-from acv_xl.outputs.consolidation_workbook import SANS_ID
+from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 
 # Kinds of movement (the « Mouvement » column).
@@ -128,7 +128,7 @@ class Evolution:
         """The financeurs present, reference order, then « code inconnu »."""
         present = set(self.par_financeur_statut["financeur"])
         ordre = [f.code for f in layout.FINANCEURS if f.code in present]
-        return ordre + ([CODE_INCONNU] if CODE_INCONNU in present else [])
+        return ordre + [g for g in (CODE_INCONNU, NON_VENTILE) if g in present]
 
     def totaux_financeurs(self) -> dict[str, dict[int, float]]:
         """financeur → consolidation → total (0 where absent), to the cent."""
@@ -142,6 +142,12 @@ class Evolution:
                 index=False):
             out[f][int(c)][s] = round(float(t), 2)
         return out
+
+
+def _groupe(code: str | None) -> str:
+    """A financeur code as the évolution shows it: a reference code, « code inconnu », or « non
+    ventilé » for a line without one."""
+    return NON_VENTILE if code in (None, "") else financeur_groupe(code)
 
 
 def _label(comite: str | None, date_iso: str) -> str:
@@ -190,9 +196,10 @@ def load(reg: Register) -> Evolution:
     par_analyse = pd.read_sql_query(
         "SELECT analyse_id, financeur, statut, SUM(montant) AS total FROM lignes WHERE compte = 1 "
         "GROUP BY analyse_id, financeur, statut", con)
-    # a line without financeur is in no financeur's total (as in the workbook); one without statut is
-    pa = par_analyse[par_analyse["financeur"].notna() & (par_analyse["financeur"] != "")]
-    groupes = {f: financeur_groupe(f) for f in pa["financeur"].unique()}
+    # a line without financeur is under « non ventilé » (as in the consolidated workbook): the
+    # financeurs' totals then add up to each consolidation's financement total
+    pa = par_analyse.assign(financeur=par_analyse["financeur"].fillna(""))
+    groupes = {f: _groupe(f) for f in pa["financeur"].unique()}
     pa = pa.assign(financeur=pa["financeur"].map(groupes), statut=pa["statut"].fillna("(sans statut)"))
     comptes = pd.read_sql_query("SELECT consolidation_id, analyse_id FROM fichiers WHERE compte = 1", con)
     fs = comptes.merge(pa, on="analyse_id").groupby(["consolidation_id", "financeur", "statut"],
@@ -349,9 +356,9 @@ def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
     obtenus: dict[tuple, float] = defaultdict(float)
     nouvelles: dict[tuple, int] = defaultdict(int)
     for m in ev.mouvements:
-        if m.financeur is None:
+        if m.numero is None and m.financeur is None:  # a convention's movement, not a line's
             continue
-        k = (m.avant, m.apres, financeur_groupe(m.financeur))
+        k = (m.avant, m.apres, _groupe(m.financeur))
         if m.engagement:
             obtenus[k] += m.montant_apres or 0.0
         if m.type == LIGNE_AJOUTEE:
