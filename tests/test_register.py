@@ -474,6 +474,43 @@ def test_among_several_codes_corrected_the_lines_of_equal_amount_are_paired():
     assert sum(m.ecart or 0 for m in moves) == 50.0
 
 
+def test_a_line_re_dated_is_one_line_changed_never_a_new_commitment(tmp_path, examples):
+    """An « Engagé » line of the État moved from 2024 to 2026 (a payment postponed): the État's total
+    is unchanged, yet « Engagements obtenus » gave its whole amount and « Nouvelles lignes » 1 — a
+    line removed, a line added. It is now one line whose année changed (« Année modifiée »)."""
+    from acv_xl.history.historique import ANNEE_MODIFIEE, LIGNE_AJOUTEE, _compare
+
+    def line(annee, montant, statut="Engagé", numero="2.1"):
+        return (numero, "ETAT", "DSIL", "Subvention", annee, montant, statut, "Grande Rue")
+
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line(2024, 462000.0), line(2025, 100.0, "Sollicité")],
+                     [line(2026, 462000.0), line(2027, 100.0, "Acquis"), line(2028, 50.0, numero="3.1")])
+    kinds = [(m.type, m.annee, m.engagement) for m in moves]
+    assert kinds == [(ANNEE_MODIFIEE, 2024, False), (ANNEE_MODIFIEE, 2026, False),
+                     (ANNEE_MODIFIEE, 2025, False), (ANNEE_MODIFIEE, 2027, True), (LIGNE_AJOUTEE, 2028, True)]
+    assert sum(m.ecart or 0 for m in moves) == 50.0
+    # end to end: the État's movement row of the évolution
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    path = folder / examples["paths"][0].name
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+    headers = [c.value for c in rows[0]]
+    h = layout.T_FINANCEMENTS.header
+    row = next(r for r in rows[1:] if r[headers.index(h("statut"))].value in layout.STATUTS_ACQUIS)
+    financeur = row[headers.index(h("financeur"))].value
+    row[headers.index(h("annee"))].value = 2031
+    wb.save(path)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    mf = _table(tmp_path / "e.xlsx", "Mouvements par financeur")
+    etat = mf[mf["Financeur"] == _groupe(financeur)].iloc[0]
+    assert float(etat["Écart (€)"]) == 0.0
+    assert float(etat["Engagements obtenus (€)"]) == 0.0 and int(etat["Nouvelles lignes"]) == 0
+
+
 def _convention_movements(tmp_path: Path, reg: Path) -> dict[str, str]:
     """historique of `reg`: each convention's movement (« Convention … »), by identifier."""
     mv = _movements(reg, tmp_path / "e.xlsx")

@@ -15,7 +15,8 @@ Choices:
   financeur code corrected or mistyped (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
-  convention counted again (« désormais comptée », with why it was not). Only the amount's
+  convention counted again (« désormais comptée », with why it was not), a line re-dated (« Année
+  modifiée », two rows like a financeur code corrected). Only the amount's
   row has an écart (never counted twice). A code corrected is found by action, dispositif, nature
   and année; among several candidates, lines of equal amounts are paired first. « Engagement
   obtenu » marks the lines that reach `Acquis`, `Engagé` or `Versé` (a new line already so, or one
@@ -54,6 +55,7 @@ LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
 FINANCEUR_MODIFIE = "Financeur modifié"  # a code corrected (« FEDER » → « UE »): two rows, the old code's and the new's
 MONTANT_MODIFIE = "Montant modifié"
+ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
 
 ANCIENS_ETATS = {"jamais validé": ETAT_JAMAIS}  # the état's older spelling in a register
@@ -314,8 +316,32 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                              and (not equal_amounts or a[g][5] == nb[5])), None)) is not None:
                 same.remove(old)
                 remplace[k] = old
+    # A line re-dated (its année changed: a payment postponed, a plan re-scheduled) removes it under
+    # its old key and adds it under the new one: paired by action, financeur, dispositif and nature
+    # (equal amounts first), it is one line whose année changed — never a new line, nor a commitment
+    # obtained when it was already « Acquis », « Engagé » or « Versé ».
+    gone_annee: dict[tuple, list] = defaultdict(list)
+    remplacees = set(remplace.values())
+    for k, na in a.items():
+        if k not in b and k not in remplacees:
+            gone_annee[tuple(na[:4])].append(k)
+    redatee: dict[tuple, tuple] = {}  # added key → removed key
+    for equal_amounts in (True, False):
+        for k in added:
+            nb = b[k]
+            if k in remplace or k in redatee or not (same := gone_annee.get(tuple(nb[:4]))):
+                continue
+            if (old := next((g for g in same if not equal_amounts or a[g][5] == nb[5]), None)) is not None:
+                same.remove(old)
+                redatee[k] = old
     for k in b:
         nb = b[k]
+        if k in redatee:
+            na = a[redatee[k]]
+            out.append(mv(ANNEE_MODIFIEE, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
+            out.append(mv(ANNEE_MODIFIEE, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5],
+                          engagement=nb[6] in acquis and na[6] not in acquis))
+            continue
         if k in remplace:
             na = a[remplace[k]]
             out.append(mv(FINANCEUR_MODIFIE, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
@@ -332,7 +358,7 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         if na[5] != nb[5]:
             out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           montant_apres=nb[5]))
-    remplacees = set(remplace.values())
+    remplacees |= set(redatee.values())
     for k in a:
         if k not in b and k not in remplacees:
             na = a[k]
