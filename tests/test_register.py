@@ -1113,6 +1113,35 @@ def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples,
     assert _dump(reg) == before
 
 
+def test_a_register_without_room_left_is_said_full_never_damaged(tmp_path, examples, monkeypatch, capsys):
+    """No room left to record (the disk, a share's quota): SQLite's « database or disk is full » was
+    reported as a damaged register with « restaurez une sauvegarde » — which would lose the comités
+    recorded since the backup. It is said as it is, and the register is left as it was."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 1
+    before = _dump(reg)
+    conv = examples["convs"][examples["paths"][0].name].model_copy(deep=True)
+    conv.set_value("acv_libelle", "Arras (nouvelle version)")
+    _write(conv, folder / examples["paths"][0].name)  # a content to record
+    real = R.Register.open
+
+    def full(*a, **k):  # the file may not grow any more: SQLite's own « disk is full »
+        r = real(*a, **k)
+        pages = r.con.execute("PRAGMA page_count").fetchone()[0]
+        r.con.execute(f"PRAGMA max_page_count = {pages}")
+        return r
+
+    monkeypatch.setattr(R.Register, "open", full)
+    capsys.readouterr()
+    status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and "plus de place sur le disque du registre" in err, err
+    assert "inutilisable" not in err and "sauvegarde" not in err and "Le classeur consolidé est écrit." in err
+    assert (tmp_path / "b.xlsx").is_file()
+    assert _dump(reg) == before and not Path(f"{reg}-journal").exists()
+
+
 def test_a_read_only_register_is_said_read_only_never_damaged(tmp_path, examples, monkeypatch, capsys):
     """A register copied from a CD or a colleague's share, or marked read-only: `consolider` says so
     before reading the folder (never « inutilisable… restaurez une sauvegarde », never a silent

@@ -470,6 +470,8 @@ class Register:
                 raise _busy(where) from None
             if sqlite_why(exc) == _READONLY:  # creating or migrating it on a medium that refuses writes
                 raise readonly_error(where) from None
+            if sqlite_why(exc) == _FULL:
+                raise full_error(where) from None
             raise damaged_error(where, sqlite_why(exc)) from None
         except sqlite3.DatabaseError as exc:
             con.close()
@@ -530,7 +532,7 @@ class Register:
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            _roll_back(con)
             raise
 
     def close(self) -> None:
@@ -678,15 +680,13 @@ class Register:
             con.execute("COMMIT")
             self._known.update(analyses)  # committed: a next record in this process reuses them
         except BaseException as exc:
-            try:
-                con.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            _roll_back(con)
             if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
                 raise _busy(where, written=True) from None
             if isinstance(exc, sqlite3.DatabaseError):
                 why = sqlite_why(exc)
                 raise (readonly_error(where, written=True) if why == _READONLY else
+                       full_error(where, written=True) if why == _FULL else
                        damaged_error(where, why, written=True)) from None
             raise
         return cid
@@ -768,6 +768,18 @@ class Register:
         return aid
 
 
+def _roll_back(con: sqlite3.Connection) -> None:
+    """The transaction undone, on disk too. SQLite undoes itself a write that failed for want of room
+    (its ROLLBACK then fails: nothing to undo), but leaves its journal « hot » and the file
+    half-written until the next access: a read plays the journal back now, so that the register on
+    disk is as it was (one copied elsewhere without its journal is then whole)."""
+    for sql in ("ROLLBACK", "SELECT COUNT(*) FROM sqlite_master"):
+        try:
+            con.execute(sql).fetchone()
+        except sqlite3.Error:
+            pass
+
+
 def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
@@ -792,6 +804,7 @@ _SQLITE_WHY = {  # SQLite's own words, in French
 
 
 _READONLY = _SQLITE_WHY["attempt to write a readonly database"]
+_FULL = _SQLITE_WHY["database or disk is full"]
 
 
 def sqlite_why(exc: sqlite3.Error) -> str:
@@ -813,6 +826,15 @@ def damaged_error(where: str, why: str, written: bool = False) -> RegisterError:
     return RegisterError(f"le registre {where} est inutilisable ({why}) : il n'a été ni modifié ni recréé. "
                          "Vérifiez le chemin, ou restaurez une sauvegarde du registre."
                          + (_NOT_RECORDED if written else ""))
+
+
+def full_error(where: str, written: bool = False) -> RegisterError:
+    """No room left to record (the disk or the share, or a quota): the register is as it was (SQLite
+    rolled the run back). Nothing is damaged: restoring a backup would lose the comités since."""
+    return RegisterError(f"plus de place sur le disque du registre {where} : la consolidation n'a pas pu y être "
+                         "enregistrée et le registre n'a pas été modifié. Libérez de la place (ou copiez le registre "
+                         "sur un disque qui en a), puis relancez la consolidation."
+                         + (" Le classeur consolidé est écrit." if written else ""))
 
 
 def readonly_error(where: str, written: bool = False) -> RegisterError:
