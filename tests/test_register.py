@@ -1566,6 +1566,23 @@ def test_historique_reports_a_damaged_table_in_french(tmp_path, examples, capsys
     assert not (tmp_path / "e.xlsx").exists()
 
 
+def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
+    """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
+    workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE lignes SET montant = 9e999 WHERE rowid = (SELECT MIN(rowid) FROM lignes WHERE compte = 1)")
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
+    err = capsys.readouterr().err
+    assert "des montants qu'un tableur ne peut pas représenter" in err and "rien n'est écrit" in err
+    assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "e.json").exists()
+
+
 def test_a_summary_edited_by_hand_is_not_trusted_the_file_is_read_again(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"

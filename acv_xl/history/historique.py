@@ -423,6 +423,19 @@ def to_json(ev: Evolution) -> dict:
     }
 
 
+def finite(ev: Evolution) -> bool:
+    """Every amount the évolution shows is a number a spreadsheet holds: an infinite one (written in a
+    register by hand, or the sum of amounts near 10^308) made a workbook Excel must repair (« inf » in
+    its cells) and a JSON that is not JSON (« Infinity »)."""
+    import math
+
+    values = [*ev.consolidations["financement_total"], *ev.par_convention["financement_total"],
+              *(t for per in ev.totaux_financeurs().values() for t in per.values()),
+              *(t for per in ev.statuts_financeurs().values() for c in per.values() for t in c.values()),
+              *(x for m in ev.mouvements for x in (m.montant_avant, m.montant_apres, m.ecart) if x is not None)]
+    return all(math.isfinite(float(v)) for v in values if v is not None and v == v)
+
+
 def run_historique(registre: Path, out: Path, json_path: Path | None = None, version: str = "",
                    replace: bool = False) -> int:
     """The `acv-xl historique` command: exit status 0, or 2 with a French message."""
@@ -456,6 +469,11 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     if not ev.ids:
         return fail(f"le registre « {registre} » ne contient encore aucune consolidation "
                     "(« acv-xl consolider … --registre » l'alimente).")
+    if not finite(ev):
+        return fail(f"le registre « {registre} » contient des montants qu'un tableur ne peut pas représenter (infinis, "
+                    "ou dont la somme dépasse 10^308 €) : rien n'est écrit. Restaurez une sauvegarde du registre s'il a "
+                    "été modifié à la main ; sinon, corrigez le classeur aux montants démesurés et refaites ses "
+                    "consolidations dans un registre neuf.")
     from acv_xl.history.historique_workbook import write_evolution
 
     try:
