@@ -314,8 +314,12 @@ def _recalculated(ws, formula: str) -> float:
 
     if m := re.fullmatch(r"=SUBTOTAL\(109,([A-Z]+\d+:[A-Z]+\d+)\)", formula):
         return sum(v for v in cells(m[1]) if isinstance(v, (int, float)))
-    if m := re.fullmatch(r'=SUMIFS\(([A-Z]+\d+:[A-Z]+\d+),([A-Z]+\d+:[A-Z]+\d+),"([^"]*)"\)', formula):
-        return sum(v for v, k in zip(cells(m[1]), cells(m[2])) if isinstance(v, (int, float)) and k == m[3])
+    # each row's SUBTOTAL (a row hidden by a filter adds nothing; none is hidden here) where a column says so
+    if m := re.fullmatch(r'=SUMPRODUCT\(SUBTOTAL\(109,OFFSET\(([A-Z]+)(\d+),ROW\(\1\2:\1(\d+)\)-ROW\(\1\2\),0\)\),'
+                         r'--\(([A-Z]+)\2:\4\3="([^"]*)"\)\)', formula):
+        col, first, last, key, wanted = m[1], m[2], m[3], m[4], m[5]
+        return sum(v for v, k in zip(cells(f"{col}{first}:{col}{last}"), cells(f"{key}{first}:{key}{last}"))
+                   if isinstance(v, (int, float)) and k == wanted)
     raise AssertionError(f"formule inattendue : {formula}")
 
 
@@ -348,13 +352,14 @@ def test_total_rows_recalculated_by_excel_give_their_cached_totals(tmp_path):
                 continue
             row = ws[table.ref.split(":")[1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")]
             for c in row:
-                if isinstance(c.value, str) and c.value.startswith(("=SUBTOTAL", "=SUMIFS")):
+                if isinstance(c.value, str) and c.value.startswith(("=SUBTOTAL", "=SUMPRODUCT")):
                     cached = values[ws.title][c.coordinate].value
                     assert _recalculated(values[ws.title], c.value) == pytest.approx(cached, abs=0.005), \
                         (ws.title, c.coordinate, c.value)
                     checked.append((ws.title, c.value))
-    assert (Feuille.LIGNES, f'=SUMIFS(L4:L{3 + len(_sheet(out, Feuille.LIGNES))},N4:N'
-            f'{3 + len(_sheet(out, Feuille.LIGNES))},"Oui")') in checked
+    end = 3 + len(_sheet(out, Feuille.LIGNES))
+    assert (Feuille.LIGNES, f'=SUMPRODUCT(SUBTOTAL(109,OFFSET(L4,ROW(L4:L{end})-ROW(L4),0)),--(N4:N{end}="Oui"))') \
+        in checked
     totaux = [v for t, v in checked if t == Feuille.PAR_FINANCEUR]
     assert len(totaux) > 2
     assert values[Feuille.LIGNES][f"L{4 + len(_sheet(out, Feuille.LIGNES))}"].value == \
@@ -376,8 +381,9 @@ def test_text_from_workbooks_stays_text(batch):
         for n in z.namelist():
             if n.startswith("xl/worksheets/sheet"):
                 formulas = re.findall(r"<f>(.*?)</f>", z.read(n).decode("utf-8"))
-                assert all(f.startswith(("SUBTOTAL(109,", "IFERROR(")) or re.fullmatch(r'SUMIFS\(L4:L\d+,N4:N\d+,"Oui"\)', f)
-                           for f in formulas), (n, formulas[:3])
+                assert all(f.startswith(("SUBTOTAL(109,", "IFERROR(")) or re.fullmatch(
+                    r'SUMPRODUCT\(SUBTOTAL\(109,OFFSET\(L4,ROW\(L4:L(\d+)\)-ROW\(L4\),0\)\),--\(N4:N\1="Oui"\)\)', f)
+                    for f in formulas), (n, formulas[:3])
 
 
 def test_the_input_was_not_altered_and_output_opens_in_libreoffice(batch, tmp_path):
