@@ -689,6 +689,19 @@ def _col(j: int) -> str:
     return xl_col_to_name(j)
 
 
+def lignes_total(cols: list[tuple[str, float, str | None]], n: int, total: Decimal) -> dict[int, tuple[str, Decimal]]:
+    """The total row of `Lignes` (its `n` rows at row 4): the counted lines only, as the cached value
+    and the Synthèse (a SUBTOTAL of the whole column added the refused lines once Excel recalculated
+    the workbook), and of the rows a filter shows (each row's SUBTOTAL: hidden rows add nothing), as
+    a table's total row does."""
+    headers = [c[0] for c in cols]
+    m, k = headers.index(layout.T_FINANCEMENTS.header("montant")), headers.index(H.COMPTE)
+    first, end = 4, 3 + max(n, 1)  # the data rows of the table written at row 3 (1-based)
+    amounts, counted = f"{_col(m)}{first}:{_col(m)}{end}", f"{_col(k)}{first}:{_col(k)}{end}"
+    return {m: (f"=SUMPRODUCT(SUBTOTAL(109,OFFSET({_col(m)}{first},ROW({amounts})-ROW({_col(m)}{first}),0)),"
+                f'--({counted}="{OUI}"))', total)}
+
+
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
@@ -1010,16 +1023,8 @@ class _Writer:
             packed.append((b.length, b.crc, b.data))
             n += len(f.lines)
             total = sum((line[montant_at] for line in f.lines if line[compte_at]), total)
-        # the counted lines only, as the cached value and the Synthèse (a SUBTOTAL of the whole column
-        # added the refused lines once Excel recalculated the workbook), and of the rows a filter
-        # shows (each row's SUBTOTAL: hidden rows add nothing), as a table's total row does
-        headers = [c[0] for c in cols]
-        m, k = headers.index(layout.T_FINANCEMENTS.header("montant")), headers.index(H.COMPTE)
-        first, end = 4, 3 + max(n, 1)  # the data rows of the table written at row 3 (1-based)
-        amounts, counted = f"{_col(m)}{first}:{_col(m)}{end}", f"{_col(k)}{first}:{_col(k)}{end}"
-        formula = (f"=SUMPRODUCT(SUBTOTAL(109,OFFSET({_col(m)}{first},ROW({amounts})-ROW({_col(m)}{first}),0)),"
-                   f'--({counted}="{OUI}"))')
-        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), {m: (formula, total)}, freeze_cols=0, packed=packed)
+        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), lignes_total(cols, n, total), freeze_cols=0,
+                   packed=packed)
 
     def anomalies(self) -> None:
         ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
