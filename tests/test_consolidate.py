@@ -366,6 +366,42 @@ def test_total_rows_recalculated_by_excel_give_their_cached_totals(tmp_path):
         pytest.approx(float(g.financement_total))
 
 
+def test_amounts_no_spreadsheet_holds_are_refused_before_anything_is_written(tmp_path, capsys):
+    """Two amounts near Excel's largest number (9,99 × 10^307), in one workbook or in two: their sum
+    became « inf » in the consolidated workbook's cells (a file Excel must repair, that openpyxl
+    cannot open) and « Infinity » in a JSON no parser accepts, with status 1."""
+    from acv_xl.cli import main
+    from acv_xl.outputs.examples import write_examples
+
+    def amount(path: Path, row: int, value: float) -> None:
+        wb = openpyxl.load_workbook(path)
+        ws = wb[layout.T_FINANCEMENTS.sheet]
+        rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+        rows[1 + row][[c.value for c in rows[0]].index(layout.T_FINANCEMENTS.header("montant"))].value = value
+        wb.save(path)
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    paths = sorted(write_examples(folder))
+    amount(paths[0], 0, 9e307)
+    amount(paths[1], 0, 9e307)  # each workbook's own total holds in a cell; the département's does not
+    out, js = tmp_path / "c.xlsx", tmp_path / "c.json"
+    assert main(["consolider", str(folder), "-o", str(out), "--json", str(js), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "dépassent le plus grand nombre qu'un tableur représente" in err and "rien n'est écrit" in err
+    assert not out.exists() and not js.exists()
+    amount(paths[1], 0, 1000.0)
+    amount(paths[0], 1, 9e307)  # now in one workbook only: it is named
+    assert main(["consolider", str(folder), "-o", str(out), "--json", str(js), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"montants démesurés dans « {paths[0].name} »" in err and not out.exists()
+    amount(paths[0], 0, 1000.0)
+    amount(paths[0], 1, 1000.0)
+    assert main(["consolider", str(folder), "-o", str(out), "--json", str(js), "--jobs", "1"]) in (0, 1)
+    json.loads(js.read_text(encoding="utf-8"), parse_constant=lambda c: pytest.fail(c))
+    openpyxl.load_workbook(out)
+
+
 def test_text_from_workbooks_stays_text(batch):
     wb = openpyxl.load_workbook(batch["out"])
     found = 0

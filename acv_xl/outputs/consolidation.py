@@ -41,10 +41,13 @@ from contextvars import ContextVar
 from itertools import repeat
 from operator import attrgetter, is_
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from acv_xl.checks.rules.consolidation import TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement
+from acv_xl.checks.rules.consolidation import (
+    ACTION_FIELDS, LINE_FIELDS, TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement,
+)
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
@@ -739,6 +742,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused, not_walked=not_walked, blocs=blocs)
     lap("règles CON")
+    if (problem := _beyond_excel(result)) is not None:
+        raise UsageError(problem)
     if par_financeur is not None:  # refused before anything is written, like every other output
         from acv_xl.outputs.consolidation_extracts import extracts_problem
 
@@ -761,6 +766,40 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         lap("registre")
     result.duree = time.perf_counter() - t0
     return result
+
+
+# Excel's largest number: an amount past it (a crafted workbook, or two amounts near it added up)
+# became « inf » in the workbook's cells (a file Excel must repair) and « Infinity » in the JSON
+EXCEL_MAX = Decimal("9.99999999999999E+307")
+
+
+def _beyond_excel(result: ConsolidationResult) -> str | None:
+    """Why the run cannot be written (amounts no spreadsheet holds), in French; None when it can."""
+    low, high = -EXCEL_MAX, EXCEL_MAX
+
+    def beyond(values) -> bool:  # an infinite Decimal is outside the range too; None is no amount
+        try:
+            return not all(low <= v <= high for v in values if v is not None)
+        except ArithmeticError:  # a NaN is compared with nothing
+            return True
+
+    def amounts(t: Totaux) -> list:
+        return [t.cout_total, t.financement_total, t.ecart, *t.par_financeur.values(), *t.par_axe.values(),
+                *t.par_annee.values(), *t.par_statut.values(), *t.par_action.values()]
+
+    montant, cout = LINE_FIELDS.index("montant"), ACTION_FIELDS.index("cout_total")
+    files = [f.rel for f in result.files if f.totaux is not None and beyond(
+        [*amounts(f.totaux), f.acquis, *(ln[montant] for ln in f.lines), *(a[cout] for a in f.actions)])]
+    if not files and not beyond(amounts(result.totaux)):
+        return None
+    if not files:
+        return ("les montants des classeurs, additionnés, dépassent le plus grand nombre qu'un tableur représente "
+                "(9,99 × 10^307) : rien n'est écrit. Corrigez les montants démesurés (feuilles Plan de financement "
+                "et Fiches-actions), puis relancez.")
+    named = ", ".join(f"« {file_text(r)} »" for r in files[:5]) + (" …" if len(files) > 5 else "")
+    return (f"montants démesurés dans {named}, au-delà du plus grand nombre qu'un tableur représente "
+            "(9,99 × 10^307) : rien n'est écrit. Corrigez ces montants ou retirez ces classeurs du dossier, puis "
+            "relancez.")
 
 
 def _wants_rich(stream) -> bool:
