@@ -1142,6 +1142,35 @@ def test_a_register_without_room_left_is_said_full_never_damaged(tmp_path, examp
     assert _dump(reg) == before and not Path(f"{reg}-journal").exists()
 
 
+def test_a_full_disk_after_the_workbook_says_what_is_written_and_what_is_not(tmp_path, examples, monkeypatch,
+                                                                             capsys):
+    """The disk full while writing the extracts: the message said only « impossible d'écrire
+    financeur_ANAH.xlsx », though the consolidated workbook and its JSON were written (replacing the
+    previous ones) and the run was not recorded in the register."""
+    import errno
+
+    from acv_xl.outputs import consolidation_extracts as X
+    from acv_xl.outputs.atomic import OutputError
+
+    folder = _folder(tmp_path, examples)
+    reg, fin = tmp_path / "r.sqlite", tmp_path / "fin"
+
+    def full(result, where):
+        raise OutputError(where / "financeur_ANAH.xlsx", OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(X, "write_extracts", full)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--par-financeur",
+                  fin, "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and "financeur_ANAH.xlsx : le disque est plein." in err, err
+    assert "Le classeur consolidé et son résumé JSON sont écrits ; les extraits par financeur sont incomplets et la " \
+        "consolidation n'est pas enregistrée dans le registre" in err
+    assert (tmp_path / "c.xlsx").is_file() and (tmp_path / "c.json").is_file()
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
+    con.close()
+
+
 def test_a_read_only_register_is_said_read_only_never_damaged(tmp_path, examples, monkeypatch, capsys):
     """A register copied from a CD or a colleague's share, or marked read-only: `consolider` says so
     before reading the folder (never « inutilisable… restaurez une sauvegarde », never a silent

@@ -751,21 +751,39 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             raise UsageError(problem)
     write_workbook(result, out)
     lap("écriture du classeur")
-    if json_path is not None:
-        data = json.dumps(to_json(result), ensure_ascii=False, indent=2)
-        _atomic(Path(json_path), lambda tmp: tmp.write_text(data, encoding="utf-8"))
-        lap("écriture du JSON")
-    if par_financeur is not None:
-        from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
+    written: list[str] = []
+    try:
+        written.append("le classeur consolidé")
+        if json_path is not None:
+            data = json.dumps(to_json(result), ensure_ascii=False, indent=2)
+            _atomic(Path(json_path), lambda tmp: tmp.write_text(data, encoding="utf-8"))
+            written.append("son résumé JSON")
+            lap("écriture du JSON")
+        if par_financeur is not None:
+            from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
 
-        result.extracts = write_extracts(result, Path(par_financeur))
-        result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur), result.extracts)
-        lap("extraits par financeur")
+            result.extracts = write_extracts(result, Path(par_financeur))
+            result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
+                                                                                  result.extracts)
+            lap("extraits par financeur")
+    except OutputError as exc:  # a full disk after the workbook: what is written, and what is not, said
+        raise UsageError(_written_before(str(exc), written, par_financeur is not None, record is not None)) from None
     if record is not None:
         record(result)
         lap("registre")
     result.duree = time.perf_counter() - t0
     return result
+
+
+def _written_before(error: str, written: list[str], extracts: bool, record: bool) -> str:
+    """An output that failed after the consolidated workbook was written: the error, then what the
+    folder now holds (« rien n'est écrit » would be false) and what is missing."""
+    done = " et ".join(written)
+    done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
+    missing = (["les extraits par financeur sont incomplets"] if extracts else []) + \
+        (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
+    suite = f" ; {' et '.join(missing)}" if missing else ""
+    return f"{error} {done}{suite} : corrigez la cause, puis relancez la consolidation."
 
 
 # Excel's largest number: an amount past it (a crafted workbook, or two amounts near it added up)
