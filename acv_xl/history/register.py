@@ -37,13 +37,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from zlib_ng.zlib_ng import crc32  # zlib's CRC-32, a tenth of its time (8 MB of summaries a warm run)
 
 from acv_xl.contract import file_kinds, layout
-from acv_xl.contract.reference import SHIPPED, Reference
 from acv_xl.contract.system_errors import os_error_text, resolved
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.checks.findings import Gravite
@@ -52,6 +51,9 @@ from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.terminal import file_text
 from acv_xl.history.register_key import block_key, seal
+
+if TYPE_CHECKING:  # the list's module (pydantic models) is imported only where a list is read
+    from acv_xl.contract.reference import Reference
 
 SCHEMA_VERSION = 2
 APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
@@ -227,8 +229,9 @@ def rules_version(version: str) -> str:
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
                    page_layout.BASE_FONT_PT, page_layout.LINE_PT)).encode())
-    # the national list shipped with the package: the rules compare each workbook with it (PRJ-06…)
-    h.update(SHIPPED.read_bytes())
+    # the national list shipped with the package: the rules compare each workbook with it (PRJ-06…);
+    # its path, not its module (pydantic models: a warm run that reads no workbook never imports it)
+    h.update((root / "contract" / "data" / "communes_acv.csv").read_bytes())
     return f"{version}+{h.hexdigest()[:12]}"
 
 
