@@ -258,7 +258,7 @@ def _consolider(args, prefetched) -> int:
 
     # a list given by the user is checked here, before any file is read; the shipped one (trusted,
     # validated whole by a test) is read by the workers alone: this process never uses its rows
-    chemin = SHIPPED
+    chemin, reference = SHIPPED, None
     if args.reference or os.environ.get(ENV_VAR, "").strip():
         reference, status = _reference(args)
         if reference is None:
@@ -282,7 +282,7 @@ def _consolider(args, prefetched) -> int:
         if any(resolved(o) == resolved(args.registre) for o in outputs):
             return _fail(f"le registre ne peut pas être aussi un fichier de sortie : {args.registre}")
         try:
-            register = Register.open(Path(args.registre), __version__)
+            register = Register.open(Path(args.registre), __version__, liste=reference)
         except RegisterError as exc:
             return _fail(str(exc))
         options.update(cache=register, record=register.record)

@@ -303,6 +303,105 @@ def test_total_rows_hold_the_totals_before_any_recalculation(batch):
     assert round(float(total_row[H.TOTAL]), 2) == round(data["totaux"]["financement_total"], 2)
 
 
+def _recalculated(ws, formula: str) -> float:
+    """What Excel computes for a total row's formula (fullCalcOnLoad: it recalculates on opening),
+    for the two forms the consolidation writes; anything else fails the test."""
+    from openpyxl.utils import range_boundaries
+
+    def cells(ref):
+        c1, r1, c2, r2 = range_boundaries(ref)
+        return [ws.cell(r, c).value for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
+
+    if m := re.fullmatch(r"=SUBTOTAL\(109,([A-Z]+\d+:[A-Z]+\d+)\)", formula):
+        return sum(v for v in cells(m[1]) if isinstance(v, (int, float)))
+    # each row's SUBTOTAL (a row hidden by a filter adds nothing; none is hidden here) where a column says so
+    if m := re.fullmatch(r'=SUMPRODUCT\(SUBTOTAL\(109,OFFSET\(([A-Z]+)(\d+),ROW\(\1\2:\1(\d+)\)-ROW\(\1\2\),0\)\),'
+                         r'--\(([A-Z]+)\2:\4\3="([^"]*)"\)\)', formula):
+        col, first, last, key, wanted = m[1], m[2], m[3], m[4], m[5]
+        return sum(v for v, k in zip(cells(f"{col}{first}:{col}{last}"), cells(f"{key}{first}:{key}{last}"))
+                   if isinstance(v, (int, float)) and k == wanted)
+    raise AssertionError(f"formule inattendue : {formula}")
+
+
+def test_total_rows_recalculated_by_excel_give_their_cached_totals(tmp_path):
+    """A refused line, and a line without a financeur code: once Excel recalculated the workbook,
+    the `Lignes` total added the refused amounts (a SUBTOTAL of the whole column) and the table of
+    totals by financeur fell short of the financement total (no row for the lines without a code)."""
+    from acv_xl.outputs.examples import write_examples
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    path = sorted(write_examples(folder))[0]
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    ref = ws.tables[layout.T_FINANCEMENTS.name].ref
+    headers = [c.value for c in ws[ref][0]]
+    first = ws[ref][1]
+    first[headers.index(layout.T_FINANCEMENTS.header("financeur"))].value = None
+    ws[ref][2][headers.index(layout.T_FINANCEMENTS.header("statut"))].value = layout.STATUT_REFUSE
+    wb.save(path)
+    out = tmp_path / "c.xlsx"
+    result = C.consolidate([folder], out, jobs=1)
+    g = result.totaux
+    assert g.non_ventile["par_financeur"] > 0  # the case is there
+    formulas, values = openpyxl.load_workbook(out), openpyxl.load_workbook(out, data_only=True)
+    checked = []
+    for ws in formulas.worksheets:
+        for table in ws.tables.values():
+            if not table.totalsRowCount:
+                continue
+            row = ws[table.ref.split(":")[1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")]
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith(("=SUBTOTAL", "=SUMPRODUCT")):
+                    cached = values[ws.title][c.coordinate].value
+                    assert _recalculated(values[ws.title], c.value) == pytest.approx(cached, abs=0.005), \
+                        (ws.title, c.coordinate, c.value)
+                    checked.append((ws.title, c.value))
+    end = 3 + len(_sheet(out, Feuille.LIGNES))
+    assert (Feuille.LIGNES, f'=SUMPRODUCT(SUBTOTAL(109,OFFSET(L4,ROW(L4:L{end})-ROW(L4),0)),--(N4:N{end}="Oui"))') \
+        in checked
+    totaux = [v for t, v in checked if t == Feuille.PAR_FINANCEUR]
+    assert len(totaux) > 2
+    assert values[Feuille.LIGNES][f"L{4 + len(_sheet(out, Feuille.LIGNES))}"].value == \
+        pytest.approx(float(g.financement_total))
+
+
+def test_amounts_no_spreadsheet_holds_are_refused_before_anything_is_written(tmp_path, capsys):
+    """Two amounts near Excel's largest number (9,99 × 10^307), in one workbook or in two: their sum
+    became « inf » in the consolidated workbook's cells (a file Excel must repair, that openpyxl
+    cannot open) and « Infinity » in a JSON no parser accepts, with status 1."""
+    from acv_xl.cli import main
+    from acv_xl.outputs.examples import write_examples
+
+    def amount(path: Path, row: int, value: float) -> None:
+        wb = openpyxl.load_workbook(path)
+        ws = wb[layout.T_FINANCEMENTS.sheet]
+        rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+        rows[1 + row][[c.value for c in rows[0]].index(layout.T_FINANCEMENTS.header("montant"))].value = value
+        wb.save(path)
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    paths = sorted(write_examples(folder))
+    amount(paths[0], 0, 9e307)
+    amount(paths[1], 0, 9e307)  # each workbook's own total holds in a cell; the département's does not
+    out, js = tmp_path / "c.xlsx", tmp_path / "c.json"
+    assert main(["consolider", str(folder), "-o", str(out), "--json", str(js), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "dépassent le plus grand nombre qu'un tableur représente" in err and "rien n'est écrit" in err
+    assert not out.exists() and not js.exists()
+    amount(paths[1], 0, 1000.0)
+    amount(paths[0], 1, 9e307)  # now in one workbook only: it is named
+    assert main(["consolider", str(folder), "-o", str(out), "--json", str(js), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"montants démesurés dans « {paths[0].name} »" in err and not out.exists()
+    amount(paths[0], 0, 1000.0)
+    amount(paths[0], 1, 1000.0)
+    assert main(["consolider", str(folder), "-o", str(out), "--json", str(js), "--jobs", "1"]) in (0, 1)
+    json.loads(js.read_text(encoding="utf-8"), parse_constant=lambda c: pytest.fail(c))
+    openpyxl.load_workbook(out)
+
+
 def test_text_from_workbooks_stays_text(batch):
     wb = openpyxl.load_workbook(batch["out"])
     found = 0
@@ -318,7 +417,9 @@ def test_text_from_workbooks_stays_text(batch):
         for n in z.namelist():
             if n.startswith("xl/worksheets/sheet"):
                 formulas = re.findall(r"<f>(.*?)</f>", z.read(n).decode("utf-8"))
-                assert all(f.startswith(("SUBTOTAL(109,", "IFERROR(")) for f in formulas), (n, formulas[:3])
+                assert all(f.startswith(("SUBTOTAL(109,", "IFERROR(")) or re.fullmatch(
+                    r'SUMPRODUCT\(SUBTOTAL\(109,OFFSET\(L4,ROW\(L4:L(\d+)\)-ROW\(L4\),0\)\),--\(N4:N\1="Oui"\)\)', f)
+                    for f in formulas), (n, formulas[:3])
 
 
 def test_the_input_was_not_altered_and_output_opens_in_libreoffice(batch, tmp_path):

@@ -97,8 +97,8 @@ def _reference_lignes(self) -> None:
             for f in self.r.counted for line in f.lines]
     compte, montant = 4 + LINE_FIELDS.index("compte"), 4 + LINE_FIELDS.index("montant")
     total = sum((row[montant] for row in rows if row[compte]), ZERO)
-    self.table(ws, W.TABLES[Feuille.LIGNES], W.lignes_columns(), rows, {11: total}, freeze_cols=0,
-               row_formats=[None if row[compte] else "non" for row in rows])
+    self.table(ws, W.TABLES[Feuille.LIGNES], W.lignes_columns(), rows, W.lignes_total(W.lignes_columns(), len(rows), total),
+               freeze_cols=0, row_formats=[None if row[compte] else "non" for row in rows])
 
 
 def _reference_anomalies(self) -> None:

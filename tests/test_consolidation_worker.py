@@ -136,3 +136,38 @@ def test_one_process_or_a_pool_the_same_summaries(examples, monkeypatch):
     monkeypatch.setattr(C, "start_one", lambda func, chunks: None)
     pooled = C.summarize_all(items, jobs=2)
     assert forked == pooled and [s.rel for s in forked] == [r for _, r in items]
+
+
+def _ended(pid: int) -> bool:
+    """No such process, or a zombie (ended, waiting for whoever adopted it to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def test_the_pools_processes_end_when_the_consolidation_is_killed(tmp_path):
+    """kill -9 of `consolider` (the task manager, a closed session) left its pool's processes waiting
+    for work forever, each holding the other's end of the task queue: they now end by themselves."""
+    import signal
+    import subprocess
+
+    script = ("import time\nfrom acv_xl.outputs import consolidation as C\n"
+              "pool = C._pool(2)\nfor _ in range(2): pool.submit(time.sleep, 120)\n"
+              "time.sleep(0.5)\nprint(' '.join(map(str, pool._processes)), flush=True)\ntime.sleep(120)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        assert len(workers) == 2 and not any(_ended(p) for p in workers)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while not all(_ended(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in workers if not _ended(p)]
+    for p in left:  # never left running by the test itself
+        os.kill(p, signal.SIGKILL)
+    assert left == []

@@ -152,6 +152,39 @@ def test_warm_run_equals_cold_run_cell_by_cell_and_reads_only_what_changed(tmp_p
     con.close()
 
 
+def test_a_summary_judged_with_another_list_of_communes_is_never_reused(tmp_path, examples, capsys):
+    """`--reference` (or `ACV_XL_REFERENCE`) changes the verdicts (PRJ-06 for a convention absent from
+    the list, the list's name in the messages): a warm run with another list than the summaries'
+    read every file again, and gives the cold run's workbook with that list."""
+    from acv_xl.contract.reference import SHIPPED
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    rows = SHIPPED.read_text(encoding="utf-8").splitlines(keepends=True)
+    liste = tmp_path / "liste.csv"
+    liste.write_text("".join(r for r in rows if not r.startswith("ACV014,")), encoding="utf-8")
+    copie = tmp_path / "copie.csv"
+    copie.write_text("".join(rows), encoding="utf-8")
+    n = len(examples["paths"])
+
+    def run(out, *more):
+        assert _run("consolider", folder, "-o", tmp_path / out, "--jobs", "1", *more) in (0, 1)
+        return capsys.readouterr().err
+
+    run("froid.xlsx", "--reference", liste)
+    assert f"{n} fichiers lus" in run("a.xlsx", "--registre", reg)
+    assert f"{n} fichiers lus" in run("b.xlsx", "--registre", reg, "--reference", liste)
+    assert _cells(tmp_path / "b.xlsx") == _cells(tmp_path / "froid.xlsx")
+    assert "PRJ-06" in [c for (sheet, _), c in _cells(tmp_path / "b.xlsx").items() if sheet == Feuille.ANOMALIES]
+    assert f"{n} fichiers inchangés repris du registre" in run("c.xlsx", "--registre", reg, "--reference", liste)
+    assert _cells(tmp_path / "c.xlsx") == _cells(tmp_path / "froid.xlsx")
+    # back to the shipped list: its own summaries again, never those judged with the other list
+    assert f"{n} fichiers inchangés repris du registre" in run("d.xlsx", "--registre", reg)
+    assert _cells(tmp_path / "d.xlsx") == _cells(tmp_path / "a.xlsx")
+    # a copy of the shipped list under another name is cited by that name: its own summaries too
+    assert f"{n} fichiers lus" in run("e.xlsx", "--registre", reg, "--reference", copie)
+
+
 def test_the_line_says_how_many_files_were_read_and_how_many_came_from_the_register(tmp_path, examples, capsys):
     """« 6 fichiers lus » then « 5 fichiers inchangés repris du registre » said both that every
     file was read and that five were not: the line now counts each once, and says the run was
@@ -441,6 +474,43 @@ def test_among_several_codes_corrected_the_lines_of_equal_amount_are_paired():
     assert sum(m.ecart or 0 for m in moves) == 50.0
 
 
+def test_a_line_re_dated_is_one_line_changed_never_a_new_commitment(tmp_path, examples):
+    """An « Engagé » line of the État moved from 2024 to 2026 (a payment postponed): the État's total
+    is unchanged, yet « Engagements obtenus » gave its whole amount and « Nouvelles lignes » 1 — a
+    line removed, a line added. It is now one line whose année changed (« Année modifiée »)."""
+    from acv_xl.history.historique import ANNEE_MODIFIEE, LIGNE_AJOUTEE, _compare
+
+    def line(annee, montant, statut="Engagé", numero="2.1"):
+        return (numero, "ETAT", "DSIL", "Subvention", annee, montant, statut, "Grande Rue")
+
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line(2024, 462000.0), line(2025, 100.0, "Sollicité")],
+                     [line(2026, 462000.0), line(2027, 100.0, "Acquis"), line(2028, 50.0, numero="3.1")])
+    kinds = [(m.type, m.annee, m.engagement) for m in moves]
+    assert kinds == [(ANNEE_MODIFIEE, 2024, False), (ANNEE_MODIFIEE, 2026, False),
+                     (ANNEE_MODIFIEE, 2025, False), (ANNEE_MODIFIEE, 2027, True), (LIGNE_AJOUTEE, 2028, True)]
+    assert sum(m.ecart or 0 for m in moves) == 50.0
+    # end to end: the État's movement row of the évolution
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    path = folder / examples["paths"][0].name
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+    headers = [c.value for c in rows[0]]
+    h = layout.T_FINANCEMENTS.header
+    row = next(r for r in rows[1:] if r[headers.index(h("statut"))].value in layout.STATUTS_ACQUIS)
+    financeur = row[headers.index(h("financeur"))].value
+    row[headers.index(h("annee"))].value = 2031
+    wb.save(path)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    mf = _table(tmp_path / "e.xlsx", "Mouvements par financeur")
+    etat = mf[mf["Financeur"] == _groupe(financeur)].iloc[0]
+    assert float(etat["Écart (€)"]) == 0.0
+    assert float(etat["Engagements obtenus (€)"]) == 0.0 and int(etat["Nouvelles lignes"]) == 0
+
+
 def _convention_movements(tmp_path: Path, reg: Path) -> dict[str, str]:
     """historique of `reg`: each convention's movement (« Convention … »), by identifier."""
     mv = _movements(reg, tmp_path / "e.xlsx")
@@ -527,6 +597,39 @@ def test_historique_of_consolidations_without_comite(tmp_path, examples):
     assert all(lab.startswith("Consolidation du ") for lab in labels) and labels[0] != labels[1]
     mv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Mouvements", header=2, engine="openpyxl")
     assert mv["Mouvement"].dropna().empty  # the same files twice: nothing moved (a note under the table says so)
+
+
+def _financement_cell(path: Path, column: str, row: int = 0, value=None) -> None:
+    """One cell of the plan de financement's table set (openpyxl keeps the table)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+    rows[1 + row][[c.value for c in rows[0]].index(layout.T_FINANCEMENTS.header(column))].value = value
+    wb.save(path)
+
+
+def test_historique_financeurs_add_up_to_each_consolidations_total(tmp_path, examples):
+    """A line without a financeur code counts in the financement total (under « Non ventilé » in the
+    consolidated workbook) but was in no financeur's row of the évolution: its financeurs fell short
+    of the « Financement total » of its own Consolidations sheet."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    _financement_cell(folder / examples["paths"][0].name, "financeur", 0, None)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    js = tmp_path / "e.json"
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", js) == 0
+    data = json.loads(js.read_text(encoding="utf-8"))
+    totals = [round(sum(v[i]["total"] for v in data["par_financeur"].values()), 2) for i in range(2)]
+    cons = _table(tmp_path / "e.xlsx", "Consolidations")
+    assert totals == [round(float(t), 2) for t in cons["Financement total (€)"]]
+    moved = _lignes(tmp_path / "c2.xlsx")
+    sans = moved[moved[layout.T_FINANCEMENTS.header("financeur")].isna()]
+    assert len(sans) == 1
+    montant = float(sans[layout.T_FINANCEMENTS.header("montant")].iloc[0])
+    assert [e["total"] for e in data["par_financeur"]["non ventilé"]] == [0.0, montant]
+    fin = _table(tmp_path / "e.xlsx", "Par financeur")
+    assert list(fin[fin["Financeur"] == "non ventilé"]["Nom du financeur"]) == ["Lignes sans code de financeur"]
 
 
 def test_historique_flags_a_pair_of_consolidations_of_different_scope(tmp_path, examples, capsys):
@@ -960,6 +1063,38 @@ def test_two_concurrent_runs_both_recorded(tmp_path, examples):
     con.close()
 
 
+def test_a_register_created_by_another_run_while_this_one_looks_at_it_is_not_said_damaged(tmp_path, monkeypatch):
+    """Two runs start on a new register: the second read its version, its id and its tables one
+    statement at a time, and the first one's creation, committed in between, showed it tables
+    without their id: « pas un registre acv-xl » (status 2). It now reads them in one snapshot."""
+    import threading
+
+    reg = tmp_path / "r.sqlite"
+    real = sqlite3.connect
+    other: list[threading.Thread] = []
+
+    def create():  # the other run, which creates the register
+        R.Register.open(reg, __version__).close()
+
+    def connect(*a, **k):
+        con = real(*a, **k)
+
+        def trace(sql):
+            if not other and "sqlite_master" in sql:
+                other.append(threading.Thread(target=create))
+                other[0].start()
+                other[0].join(0.5)  # done by then, unless this run's snapshot makes it wait
+
+        con.set_trace_callback(trace)
+        return con
+
+    monkeypatch.setattr(R.sqlite3, "connect", connect)
+    with R.Register.open(reg, __version__) as r:
+        assert r.con.execute("PRAGMA user_version").fetchone()[0] == R.SCHEMA_VERSION
+    other[0].join(60)
+    assert not other[0].is_alive() and _integrity(reg) == "ok"
+
+
 def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples, monkeypatch, capsys):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
@@ -976,6 +1111,64 @@ def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples,
     err = capsys.readouterr().err
     assert status == 2 and "occupé par une autre consolidation" in err and "n'est pas enregistrée" in err
     assert _dump(reg) == before
+
+
+def test_a_register_without_room_left_is_said_full_never_damaged(tmp_path, examples, monkeypatch, capsys):
+    """No room left to record (the disk, a share's quota): SQLite's « database or disk is full » was
+    reported as a damaged register with « restaurez une sauvegarde » — which would lose the comités
+    recorded since the backup. It is said as it is, and the register is left as it was."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 1
+    before = _dump(reg)
+    conv = examples["convs"][examples["paths"][0].name].model_copy(deep=True)
+    conv.set_value("acv_libelle", "Arras (nouvelle version)")
+    _write(conv, folder / examples["paths"][0].name)  # a content to record
+    real = R.Register.open
+
+    def full(*a, **k):  # the file may not grow any more: SQLite's own « disk is full »
+        r = real(*a, **k)
+        pages = r.con.execute("PRAGMA page_count").fetchone()[0]
+        r.con.execute(f"PRAGMA max_page_count = {pages}")
+        return r
+
+    monkeypatch.setattr(R.Register, "open", full)
+    capsys.readouterr()
+    status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and "plus de place sur le disque du registre" in err, err
+    assert "inutilisable" not in err and "sauvegarde" not in err and "Le classeur consolidé est écrit." in err
+    assert (tmp_path / "b.xlsx").is_file()
+    assert _dump(reg) == before and not Path(f"{reg}-journal").exists()
+
+
+def test_a_full_disk_after_the_workbook_says_what_is_written_and_what_is_not(tmp_path, examples, monkeypatch,
+                                                                             capsys):
+    """The disk full while writing the extracts: the message said only « impossible d'écrire
+    financeur_ANAH.xlsx », though the consolidated workbook and its JSON were written (replacing the
+    previous ones) and the run was not recorded in the register."""
+    import errno
+
+    from acv_xl.outputs import consolidation_extracts as X
+    from acv_xl.outputs.atomic import OutputError
+
+    folder = _folder(tmp_path, examples)
+    reg, fin = tmp_path / "r.sqlite", tmp_path / "fin"
+
+    def full(result, where):
+        raise OutputError(where / "financeur_ANAH.xlsx", OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(X, "write_extracts", full)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--par-financeur",
+                  fin, "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and "financeur_ANAH.xlsx : le disque est plein." in err, err
+    assert "Le classeur consolidé et son résumé JSON sont écrits ; les extraits par financeur sont incomplets et la " \
+        "consolidation n'est pas enregistrée dans le registre" in err
+    assert (tmp_path / "c.xlsx").is_file() and (tmp_path / "c.json").is_file()
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
+    con.close()
 
 
 def test_a_read_only_register_is_said_read_only_never_damaged(tmp_path, examples, monkeypatch, capsys):
@@ -1400,6 +1593,23 @@ def test_historique_reports_a_damaged_table_in_french(tmp_path, examples, capsys
     err = capsys.readouterr().err
     assert "inutilisable (fichier endommagé ou tronqué)" in err and "Traceback" not in err
     assert not (tmp_path / "e.xlsx").exists()
+
+
+def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
+    """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
+    workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE lignes SET montant = 9e999 WHERE rowid = (SELECT MIN(rowid) FROM lignes WHERE compte = 1)")
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
+    err = capsys.readouterr().err
+    assert "des montants qu'un tableur ne peut pas représenter" in err and "rien n'est écrit" in err
+    assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "e.json").exists()
 
 
 def test_a_summary_edited_by_hand_is_not_trusted_the_file_is_read_again(tmp_path, examples):

@@ -15,7 +15,8 @@ Choices:
   financeur code corrected or mistyped (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
-  convention counted again (« désormais comptée », with why it was not). Only the amount's
+  convention counted again (« désormais comptée », with why it was not), a line re-dated (« Année
+  modifiée », two rows like a financeur code corrected). Only the amount's
   row has an écart (never counted twice). A code corrected is found by action, dispositif, nature
   and année; among several candidates, lines of equal amounts are paired first. « Engagement
   obtenu » marks the lines that reach `Acquis`, `Engagé` or `Versé` (a new line already so, or one
@@ -39,7 +40,7 @@ from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
 from acv_xl.outputs.atomic import atomic_write
-from acv_xl.outputs.consolidation_workbook import SANS_ID
+from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 
 # Kinds of movement (the « Mouvement » column).
@@ -54,6 +55,7 @@ LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
 FINANCEUR_MODIFIE = "Financeur modifié"  # a code corrected (« FEDER » → « UE »): two rows, the old code's and the new's
 MONTANT_MODIFIE = "Montant modifié"
+ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
 
 ANCIENS_ETATS = {"jamais validé": ETAT_JAMAIS}  # the état's older spelling in a register
@@ -128,7 +130,7 @@ class Evolution:
         """The financeurs present, reference order, then « code inconnu »."""
         present = set(self.par_financeur_statut["financeur"])
         ordre = [f.code for f in layout.FINANCEURS if f.code in present]
-        return ordre + ([CODE_INCONNU] if CODE_INCONNU in present else [])
+        return ordre + [g for g in (CODE_INCONNU, NON_VENTILE) if g in present]
 
     def totaux_financeurs(self) -> dict[str, dict[int, float]]:
         """financeur → consolidation → total (0 where absent), to the cent."""
@@ -142,6 +144,12 @@ class Evolution:
                 index=False):
             out[f][int(c)][s] = round(float(t), 2)
         return out
+
+
+def _groupe(code: str | None) -> str:
+    """A financeur code as the évolution shows it: a reference code, « code inconnu », or « non
+    ventilé » for a line without one."""
+    return NON_VENTILE if code in (None, "") else financeur_groupe(code)
 
 
 def _label(comite: str | None, date_iso: str) -> str:
@@ -190,9 +198,10 @@ def load(reg: Register) -> Evolution:
     par_analyse = pd.read_sql_query(
         "SELECT analyse_id, financeur, statut, SUM(montant) AS total FROM lignes WHERE compte = 1 "
         "GROUP BY analyse_id, financeur, statut", con)
-    # a line without financeur is in no financeur's total (as in the workbook); one without statut is
-    pa = par_analyse[par_analyse["financeur"].notna() & (par_analyse["financeur"] != "")]
-    groupes = {f: financeur_groupe(f) for f in pa["financeur"].unique()}
+    # a line without financeur is under « non ventilé » (as in the consolidated workbook): the
+    # financeurs' totals then add up to each consolidation's financement total
+    pa = par_analyse.assign(financeur=par_analyse["financeur"].fillna(""))
+    groupes = {f: _groupe(f) for f in pa["financeur"].unique()}
     pa = pa.assign(financeur=pa["financeur"].map(groupes), statut=pa["statut"].fillna("(sans statut)"))
     comptes = pd.read_sql_query("SELECT consolidation_id, analyse_id FROM fichiers WHERE compte = 1", con)
     fs = comptes.merge(pa, on="analyse_id").groupby(["consolidation_id", "financeur", "statut"],
@@ -307,8 +316,32 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                              and (not equal_amounts or a[g][5] == nb[5])), None)) is not None:
                 same.remove(old)
                 remplace[k] = old
+    # A line re-dated (its année changed: a payment postponed, a plan re-scheduled) removes it under
+    # its old key and adds it under the new one: paired by action, financeur, dispositif and nature
+    # (equal amounts first), it is one line whose année changed — never a new line, nor a commitment
+    # obtained when it was already « Acquis », « Engagé » or « Versé ».
+    gone_annee: dict[tuple, list] = defaultdict(list)
+    remplacees = set(remplace.values())
+    for k, na in a.items():
+        if k not in b and k not in remplacees:
+            gone_annee[tuple(na[:4])].append(k)
+    redatee: dict[tuple, tuple] = {}  # added key → removed key
+    for equal_amounts in (True, False):
+        for k in added:
+            nb = b[k]
+            if k in remplace or k in redatee or not (same := gone_annee.get(tuple(nb[:4]))):
+                continue
+            if (old := next((g for g in same if not equal_amounts or a[g][5] == nb[5]), None)) is not None:
+                same.remove(old)
+                redatee[k] = old
     for k in b:
         nb = b[k]
+        if k in redatee:
+            na = a[redatee[k]]
+            out.append(mv(ANNEE_MODIFIEE, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
+            out.append(mv(ANNEE_MODIFIEE, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5],
+                          engagement=nb[6] in acquis and na[6] not in acquis))
+            continue
         if k in remplace:
             na = a[remplace[k]]
             out.append(mv(FINANCEUR_MODIFIE, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
@@ -325,7 +358,7 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         if na[5] != nb[5]:
             out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           montant_apres=nb[5]))
-    remplacees = set(remplace.values())
+    remplacees |= set(redatee.values())
     for k in a:
         if k not in b and k not in remplacees:
             na = a[k]
@@ -349,9 +382,9 @@ def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
     obtenus: dict[tuple, float] = defaultdict(float)
     nouvelles: dict[tuple, int] = defaultdict(int)
     for m in ev.mouvements:
-        if m.financeur is None:
+        if m.numero is None and m.financeur is None:  # a convention's movement, not a line's
             continue
-        k = (m.avant, m.apres, financeur_groupe(m.financeur))
+        k = (m.avant, m.apres, _groupe(m.financeur))
         if m.engagement:
             obtenus[k] += m.montant_apres or 0.0
         if m.type == LIGNE_AJOUTEE:
@@ -390,6 +423,19 @@ def to_json(ev: Evolution) -> dict:
     }
 
 
+def finite(ev: Evolution) -> bool:
+    """Every amount the évolution shows is a number a spreadsheet holds: an infinite one (written in a
+    register by hand, or the sum of amounts near 10^308) made a workbook Excel must repair (« inf » in
+    its cells) and a JSON that is not JSON (« Infinity »)."""
+    import math
+
+    values = [*ev.consolidations["financement_total"], *ev.par_convention["financement_total"],
+              *(t for per in ev.totaux_financeurs().values() for t in per.values()),
+              *(t for per in ev.statuts_financeurs().values() for c in per.values() for t in c.values()),
+              *(x for m in ev.mouvements for x in (m.montant_avant, m.montant_apres, m.ecart) if x is not None)]
+    return all(math.isfinite(float(v)) for v in values if v is not None and v == v)
+
+
 def run_historique(registre: Path, out: Path, json_path: Path | None = None, version: str = "",
                    replace: bool = False) -> int:
     """The `acv-xl historique` command: exit status 0, or 2 with a French message."""
@@ -423,6 +469,11 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     if not ev.ids:
         return fail(f"le registre « {registre} » ne contient encore aucune consolidation "
                     "(« acv-xl consolider … --registre » l'alimente).")
+    if not finite(ev):
+        return fail(f"le registre « {registre} » contient des montants qu'un tableur ne peut pas représenter (infinis, "
+                    "ou dont la somme dépasse 10^308 €) : rien n'est écrit. Restaurez une sauvegarde du registre s'il a "
+                    "été modifié à la main ; sinon, corrigez le classeur aux montants démesurés et refaites ses "
+                    "consolidations dans un registre neuf.")
     from acv_xl.history.historique_workbook import write_evolution
 
     try:

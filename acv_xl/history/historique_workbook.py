@@ -10,7 +10,7 @@ from pathlib import Path
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
 from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur, rien_a_comparer
-from acv_xl.outputs.consolidation_workbook import SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
+from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_xlsxwriter
@@ -41,6 +41,8 @@ TABLES = {
 def _nom(code: str, departements: set[str]) -> str | None:
     if code == CODE_INCONNU:
         return "Codes absents de la liste de référence"
+    if code == NON_VENTILE:
+        return "Lignes sans code de financeur"
     return layout.nom_financeur(code, departements)
 
 

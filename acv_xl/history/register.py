@@ -37,7 +37,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from zlib_ng.zlib_ng import crc32  # zlib's CRC-32, a tenth of its time (8 MB of summaries a warm run)
@@ -51,6 +51,9 @@ from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.terminal import file_text
 from acv_xl.history.register_key import block_key, seal
+
+if TYPE_CHECKING:  # the list's module (pydantic models) is imported only where a list is read
+    from acv_xl.contract.reference import Reference
 
 SCHEMA_VERSION = 2
 APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
@@ -226,6 +229,9 @@ def rules_version(version: str) -> str:
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
                    page_layout.BASE_FONT_PT, page_layout.LINE_PT)).encode())
+    # the national list shipped with the package: the rules compare each workbook with it (PRJ-06…);
+    # its path, not its module (pydantic models: a warm run that reads no workbook never imports it)
+    h.update((root / "contract" / "data" / "communes_acv.csv").read_bytes())
     return f"{version}+{h.hexdigest()[:12]}"
 
 
@@ -241,6 +247,21 @@ def _line_span(code) -> tuple[int, int]:
         last = max([last, *(line for _, _, line in c.co_lines() if line is not None)])
         stack.extend(k for k in c.co_consts if isinstance(k, type(code)))
     return code.co_firstlineno, last
+
+
+def list_suffix(liste: Reference | None) -> str:
+    """What a list of communes given by the user (`--reference`, `ACV_XL_REFERENCE`) adds to the rules'
+    version: a digest of its content and of how the findings cite it (its name, its date). Summaries
+    judged with another list (another convention, a commune in another département, another name in a
+    message) are then never reused; the shipped list (None) adds nothing."""
+    if liste is None or liste.livree:
+        return ""
+    h = hashlib.sha256(f"{liste.libelle}\n{liste.date}\n".encode())
+    try:
+        h.update(Path(liste.chemin).read_bytes())
+    except OSError:  # gone since it was checked: nothing recorded with it may be reused
+        return "+liste-illisible"
+    return f"+liste-{h.hexdigest()[:12]}"
 
 
 # ------------------------------------------------------------------ a summary as JSON, and back
@@ -379,11 +400,12 @@ class Register:
     """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`),
     `record` once a run's outputs are written."""
 
-    def __init__(self, path: Path, con: sqlite3.Connection, version: str):
+    def __init__(self, path: Path, con: sqlite3.Connection, version: str, liste: Reference | None = None):
         self.path = path
         self.con = con
         self.version = version  # acv-xl's (given by the command line: this layer does not import the package's top)
-        self.version_regles = rules_version(version)
+        # `liste`: the list of communes the files are judged with (None: the shipped one)
+        self.version_regles = rules_version(version) + list_suffix(liste)
         self.today = date.today().isoformat()
         self._known: dict[str, int] = {}  # sha256 → analysis id, for the files this run took from here
         # analysis id → CRC-32 of its summary as stored: each block is checked against the summary it
@@ -392,7 +414,7 @@ class Register:
 
     # -- opening
     @classmethod
-    def open(cls, path: Path, version: str, create: bool = True) -> Register:
+    def open(cls, path: Path, version: str, create: bool = True, liste: Reference | None = None) -> Register:
         path = Path(path)
         where = f"« {path} »"
         if path.is_dir():
@@ -440,7 +462,7 @@ class Register:
                                 "pouvez le lire et l'écrire.") from None
         try:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
-            reg = cls(path, con, version)
+            reg = cls(path, con, version, liste)
             reg._check_or_create(where, migrate=create)
         except RegisterError:
             con.close()
@@ -451,6 +473,8 @@ class Register:
                 raise _busy(where) from None
             if sqlite_why(exc) == _READONLY:  # creating or migrating it on a medium that refuses writes
                 raise readonly_error(where) from None
+            if sqlite_why(exc) == _FULL:
+                raise full_error(where) from None
             raise damaged_error(where, sqlite_why(exc)) from None
         except sqlite3.DatabaseError as exc:
             con.close()
@@ -461,14 +485,21 @@ class Register:
         """`migrate` False (a register only read, by `historique`): one of an earlier schema is read as
         it is, never written (it may be on a read-only medium); its own tables must be there."""
         con = self.con
-        version = con.execute("PRAGMA user_version").fetchone()[0]
-        app = con.execute("PRAGMA application_id").fetchone()[0]
+        # one snapshot: another run creating the register meanwhile is seen whole or not at all (read
+        # one statement at a time, its tables could come without its id: « pas un registre acv-xl »)
+        con.execute("BEGIN")
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            app = con.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
+        finally:
+            con.execute("COMMIT")
         if version > SCHEMA_VERSION:
             raise RegisterError(
                 f"le registre {where} a été écrit par une version plus récente d'acv-xl (schéma {version}, "
                 f"cette version connaît le schéma {SCHEMA_VERSION}) : mettez acv-xl à jour ; le registre n'a "
                 "pas été modifié.")
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version == 0 and not tables and app in (0, APPLICATION_ID):
             self._migrate(where)  # a new register (or an empty file)
             return
@@ -476,7 +507,7 @@ class Register:
             raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
         # a trigger runs its SQL on each of our writes: a register from someone else may hold one that
         # never ends (a recursive query), or rewrites what is recorded; acv-xl never writes any
-        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone():
+        if trigger:
             raise damaged_error(where, "il contient des déclencheurs SQL, qu'acv-xl n'écrit jamais ; "
                                 "par sécurité, il n'est pas utilisé")
         expected = TABLES
@@ -504,7 +535,7 @@ class Register:
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            _roll_back(con)
             raise
 
     def close(self) -> None:
@@ -652,15 +683,13 @@ class Register:
             con.execute("COMMIT")
             self._known.update(analyses)  # committed: a next record in this process reuses them
         except BaseException as exc:
-            try:
-                con.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            _roll_back(con)
             if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
                 raise _busy(where, written=True) from None
             if isinstance(exc, sqlite3.DatabaseError):
                 why = sqlite_why(exc)
                 raise (readonly_error(where, written=True) if why == _READONLY else
+                       full_error(where, written=True) if why == _FULL else
                        damaged_error(where, why, written=True)) from None
             raise
         return cid
@@ -742,6 +771,18 @@ class Register:
         return aid
 
 
+def _roll_back(con: sqlite3.Connection) -> None:
+    """The transaction undone, on disk too. SQLite undoes itself a write that failed for want of room
+    (its ROLLBACK then fails: nothing to undo), but leaves its journal « hot » and the file
+    half-written until the next access: a read plays the journal back now, so that the register on
+    disk is as it was (one copied elsewhere without its journal is then whole)."""
+    for sql in ("ROLLBACK", "SELECT COUNT(*) FROM sqlite_master"):
+        try:
+            con.execute(sql).fetchone()
+        except sqlite3.Error:
+            pass
+
+
 def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
@@ -766,6 +807,7 @@ _SQLITE_WHY = {  # SQLite's own words, in French
 
 
 _READONLY = _SQLITE_WHY["attempt to write a readonly database"]
+_FULL = _SQLITE_WHY["database or disk is full"]
 
 
 def sqlite_why(exc: sqlite3.Error) -> str:
@@ -787,6 +829,15 @@ def damaged_error(where: str, why: str, written: bool = False) -> RegisterError:
     return RegisterError(f"le registre {where} est inutilisable ({why}) : il n'a été ni modifié ni recréé. "
                          "Vérifiez le chemin, ou restaurez une sauvegarde du registre."
                          + (_NOT_RECORDED if written else ""))
+
+
+def full_error(where: str, written: bool = False) -> RegisterError:
+    """No room left to record (the disk or the share, or a quota): the register is as it was (SQLite
+    rolled the run back). Nothing is damaged: restoring a backup would lose the comités since."""
+    return RegisterError(f"plus de place sur le disque du registre {where} : la consolidation n'a pas pu y être "
+                         "enregistrée et le registre n'a pas été modifié. Libérez de la place (ou copiez le registre "
+                         "sur un disque qui en a), puis relancez la consolidation."
+                         + (" Le classeur consolidé est écrit." if written else ""))
 
 
 def readonly_error(where: str, written: bool = False) -> RegisterError:

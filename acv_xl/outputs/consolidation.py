@@ -41,10 +41,13 @@ from contextvars import ContextVar
 from itertools import repeat
 from operator import attrgetter, is_
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from acv_xl.checks.rules.consolidation import TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement
+from acv_xl.checks.rules.consolidation import (
+    ACTION_FIELDS, LINE_FIELDS, TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement,
+)
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
@@ -347,6 +350,29 @@ def _fork():
     return None
 
 
+def _orphan_guard(parent: int) -> None:
+    """Initializer of each pool process: one whose parent is killed (kill -9, the task manager, a
+    closed session) would otherwise wait for work forever — its forked siblings keep the task
+    queue's pipe open, so it never sees its end — and stay in memory until the machine restarts.
+    A thread sees the parent gone (the process adopted by another) and ends it within a second."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="acv-xl-parent", daemon=True).start()
+
+
+def _pool(workers: int):
+    """A pool of `workers` reading processes, each ended if this process dies (`_orphan_guard`)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_fork(), initializer=_orphan_guard,
+                               initargs=(os.getpid(),))
+
+
 def _default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -503,13 +529,12 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
         if freeze:
             gc.unfreeze()
     if retry:  # imported only then (a pool: ≈ 7 ms)
-        from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
     # Rare: one process per file, so that only the file that kills its process is reported.
     for i in sorted(retry):
         p, r = items[i]
         try:
-            with ProcessPoolExecutor(max_workers=1, mp_context=_fork()) as solo:
+            with _pool(1) as solo:
                 results[i] = solo.submit(summarize, p, r).result()
         except BrokenProcessPool:
             results[i] = _crashed(p, r, "le processus de lecture s'est arrêté brutalement")
@@ -524,11 +549,11 @@ def _summarize_pooled(items: list[tuple[str, str]], chunks: list[list[int]], wor
     """`summarize_all`'s chunks read by a pool of `workers` processes (forked at the first submit);
     the indexes of the files a dead worker left, to read again one by one. `blocs`: as `summarize_all`'s."""
     # imported (only when there is a pool: a run that reads nothing, or reads in one process, never pays them)
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     retry: list[int] = []
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork())
+    pool = _pool(min(workers, len(chunks)))
     try:
         futures = {pool.submit(_task(blocs), [items[i] for i in c]): c for c in chunks}
         with _kept_whole(freeze):  # every worker is forked by now: none inherits a paused collector
@@ -717,6 +742,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused, not_walked=not_walked, blocs=blocs)
     lap("règles CON")
+    if (problem := _beyond_excel(result)) is not None:
+        raise UsageError(problem)
     if par_financeur is not None:  # refused before anything is written, like every other output
         from acv_xl.outputs.consolidation_extracts import extracts_problem
 
@@ -724,21 +751,73 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             raise UsageError(problem)
     write_workbook(result, out)
     lap("écriture du classeur")
-    if json_path is not None:
-        data = json.dumps(to_json(result), ensure_ascii=False, indent=2)
-        _atomic(Path(json_path), lambda tmp: tmp.write_text(data, encoding="utf-8"))
-        lap("écriture du JSON")
-    if par_financeur is not None:
-        from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
+    written: list[str] = []
+    try:
+        written.append("le classeur consolidé")
+        if json_path is not None:
+            data = json.dumps(to_json(result), ensure_ascii=False, indent=2)
+            _atomic(Path(json_path), lambda tmp: tmp.write_text(data, encoding="utf-8"))
+            written.append("son résumé JSON")
+            lap("écriture du JSON")
+        if par_financeur is not None:
+            from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
 
-        result.extracts = write_extracts(result, Path(par_financeur))
-        result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur), result.extracts)
-        lap("extraits par financeur")
+            result.extracts = write_extracts(result, Path(par_financeur))
+            result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
+                                                                                  result.extracts)
+            lap("extraits par financeur")
+    except OutputError as exc:  # a full disk after the workbook: what is written, and what is not, said
+        raise UsageError(_written_before(str(exc), written, par_financeur is not None, record is not None)) from None
     if record is not None:
         record(result)
         lap("registre")
     result.duree = time.perf_counter() - t0
     return result
+
+
+def _written_before(error: str, written: list[str], extracts: bool, record: bool) -> str:
+    """An output that failed after the consolidated workbook was written: the error, then what the
+    folder now holds (« rien n'est écrit » would be false) and what is missing."""
+    done = " et ".join(written)
+    done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
+    missing = (["les extraits par financeur sont incomplets"] if extracts else []) + \
+        (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
+    suite = f" ; {' et '.join(missing)}" if missing else ""
+    return f"{error} {done}{suite} : corrigez la cause, puis relancez la consolidation."
+
+
+# Excel's largest number: an amount past it (a crafted workbook, or two amounts near it added up)
+# became « inf » in the workbook's cells (a file Excel must repair) and « Infinity » in the JSON
+EXCEL_MAX = Decimal("9.99999999999999E+307")
+
+
+def _beyond_excel(result: ConsolidationResult) -> str | None:
+    """Why the run cannot be written (amounts no spreadsheet holds), in French; None when it can."""
+    low, high = -EXCEL_MAX, EXCEL_MAX
+
+    def beyond(values) -> bool:  # an infinite Decimal is outside the range too; None is no amount
+        try:
+            return not all(low <= v <= high for v in values if v is not None)
+        except ArithmeticError:  # a NaN is compared with nothing
+            return True
+
+    def amounts(t: Totaux) -> list:
+        return [t.cout_total, t.financement_total, t.ecart, *t.par_financeur.values(), *t.par_axe.values(),
+                *t.par_annee.values(), *t.par_statut.values(), *t.par_action.values()]
+
+    montant, cout = LINE_FIELDS.index("montant"), ACTION_FIELDS.index("cout_total")
+    files = [f.rel for f in result.files if f.totaux is not None and beyond(
+        [*amounts(f.totaux), f.acquis, *(ln[montant] for ln in f.lines), *(a[cout] for a in f.actions)])]
+    if not files and not beyond(amounts(result.totaux)):
+        return None
+    if not files:
+        return ("les montants des classeurs, additionnés, dépassent le plus grand nombre qu'un tableur représente "
+                "(9,99 × 10^307) : rien n'est écrit. Corrigez les montants démesurés (feuilles Plan de financement "
+                "et Fiches-actions), puis relancez.")
+    named = ", ".join(f"« {file_text(r)} »" for r in files[:5]) + (" …" if len(files) > 5 else "")
+    return (f"montants démesurés dans {named}, au-delà du plus grand nombre qu'un tableur représente "
+            "(9,99 × 10^307) : rien n'est écrit. Corrigez ces montants ou retirez ces classeurs du dossier, puis "
+            "relancez.")
 
 
 def _wants_rich(stream) -> bool:

@@ -148,6 +148,7 @@ MARQUE = mark(CONSOLIDATION)  # value of the custom property `acv_xl` of the con
 MOTIF_CONSOLIDATION = "produit par acv-xl, non compté"  # any report of acv-xl left in the folder
 MOTIF_ETRANGER = "pas un classeur ACV, non compté"  # a workbook with nothing of the template (STR-11)
 SANS_ID = "(sans identifiant)"
+NON_VENTILE = "non ventilé"  # the row of « Totaux par financeur » for the lines without a financeur code
 
 
 
@@ -682,6 +683,25 @@ def anomalies_columns() -> list[tuple[str, float, str | None]]:
     ]
 
 
+def _col(j: int) -> str:
+    from xlsxwriter.utility import xl_col_to_name
+
+    return xl_col_to_name(j)
+
+
+def lignes_total(cols: list[tuple[str, float, str | None]], n: int, total: Decimal) -> dict[int, tuple[str, Decimal]]:
+    """The total row of `Lignes` (its `n` rows at row 4): the counted lines only, as the cached value
+    and the Synthèse (a SUBTOTAL of the whole column added the refused lines once Excel recalculated
+    the workbook), and of the rows a filter shows (each row's SUBTOTAL: hidden rows add nothing), as
+    a table's total row does."""
+    headers = [c[0] for c in cols]
+    m, k = headers.index(layout.T_FINANCEMENTS.header("montant")), headers.index(H.COMPTE)
+    first, end = 4, 3 + max(n, 1)  # the data rows of the table written at row 3 (1-based)
+    amounts, counted = f"{_col(m)}{first}:{_col(m)}{end}", f"{_col(k)}{first}:{_col(k)}{end}"
+    return {m: (f"=SUMPRODUCT(SUBTOTAL(109,OFFSET({_col(m)}{first},ROW({amounts})-ROW({_col(m)}{first}),0)),"
+                f'--({counted}="{OUI}"))', total)}
+
+
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
@@ -924,6 +944,11 @@ class _Writer:
             v = grouped.get(c, ZERO)
             nom = layout.nom_financeur(c, r.departements) or "Codes absents de la liste de référence (CON-05)"
             rows.append([c, nom, v, (v / g.financement_total) if g.financement_total else None])
+        # the lines without a financeur code: without them, the rows added up (the total row once
+        # Excel recalculates it, and the shares) fell short of the financement total
+        if reste := g.non_ventile["par_financeur"]:
+            rows.append([NON_VENTILE, "Lignes sans code de financeur", reste,
+                         (reste / g.financement_total) if g.financement_total else None])
         cols = [(H.FINANCEUR, 10, None), (H.NOM_FINANCEUR, 28, None), (H.TOTAL, 18, "euros"), (H.PART, 10, "pourcent")]
         # widths of the matrix columns win: do not let this table shrink them
         start, end = self.table(ws, TABLE_TOTAUX_FINANCEURS, [(h, max(w, 15) if j >= 2 else w, f)
@@ -998,7 +1023,8 @@ class _Writer:
             packed.append((b.length, b.crc, b.data))
             n += len(f.lines)
             total = sum((line[montant_at] for line in f.lines if line[compte_at]), total)
-        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), {11: total}, freeze_cols=0, packed=packed)
+        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), lignes_total(cols, n, total), freeze_cols=0,
+                   packed=packed)
 
     def anomalies(self) -> None:
         ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
