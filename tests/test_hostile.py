@@ -191,8 +191,9 @@ def test_valider_annoter(corpus, name, tmp_path):
     run = _run("valider", str(path), "--annoter", str(out))
     _contained(run, f"valider --annoter {path.name}")
     assert run.status == status, run.text[-2000:]
-    if status == 2:
-        assert "illisible" in run.text and not out.exists()
+    if status == 2:  # refused, with the reason the report gives (the file named), no copy written
+        assert "la copie annotée n'a pas été écrite" in run.text and f"« {path.name} »" in run.text
+        assert not out.exists()
     else:
         assert out.exists() and "Copie annotée écrite" in run.out
         if code:
