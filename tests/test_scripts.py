@@ -407,3 +407,54 @@ def test_after_the_servers_warm_up_a_first_valider_imports_nothing():
     out = subprocess.run([sys.executable, "-c", _AFTER_WARM_UP, str(book)], env=env, check=True,
                          capture_output=True, text=True).stdout
     assert json.loads(out)["imported"] == []
+
+
+def _stretch(payload: dict, name: str, last: str) -> None:
+    """The table `name` made to end at `last` (« J1048576 »), as Excel sends a table the user
+    stretched down to the sheet's last row: the values sent stay the used range."""
+    i, ref = _table(payload, name)
+    for t in payload["sheets"][i]["tables"]:
+        if t["name"] == name:
+            start = ref.split(":")[0]
+            t["range_address"] = f"{start}:{last}"
+            r1, c1, r2, c2 = parse_range(t["range_address"])
+            t["row_count"], t["column_count"] = r2 - r1 + 1, c2 - c1 + 1
+
+
+def test_a_table_stretched_to_the_last_row_is_read_without_padding_a_million_rows():
+    import tracemalloc
+
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    _, before, _ = _run(path, copy.deepcopy(payload))
+    _stretch(payload, layout.T_FINANCEMENTS.name, "J1048576")
+    _stretch(payload, layout.T_ACTIONS.name, "Z1048576")  # (to XFD: 17 billion cells, all the memory)
+    tracemalloc.start()
+    try:
+        _, after, actions = _run(path, payload)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 60 * 2**20, peak
+    assert [(f.code, f.feuille, f.cellule) for f in after.findings] == \
+        [(f.code, f.feuille, f.cellule) for f in before.findings]
+    assert after.valide and not [a for a in actions if a["func"] == "alert"]
+
+
+def test_a_table_too_large_even_cut_to_its_values_is_refused_in_french():
+    from openpyxl.utils import get_column_letter
+
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    i, _ = _table(payload, layout.T_ACTIONS.name)
+    values = payload["sheets"][i]["values"]
+    values += [["x"] for _ in range(400 - len(values))]  # 400 rows of values, 1 column each
+    payload["sheets"][i]["used_range_address"] = f"A1:{get_column_letter(max(map(len, values)))}400"
+    _stretch(payload, layout.T_ACTIONS.name, "XFD400")  # 400 × 16 384 cells > 3 millions
+    book = remote_book(payload)
+    scripts.valider(book)
+    alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
+    assert alerts == [f"Validation impossible : le tableau « {layout.T_ACTIONS.name} » (A3:XFD400) est trop "
+                      "grand pour être lu (plus de 3 millions de cellules remplies). Redimensionnez le tableau "
+                      "à ses seules lignes remplies (Création de tableau > Redimensionner le tableau), "
+                      "puis relancez."], alerts

@@ -343,11 +343,14 @@ def _alert(book, message: str) -> None:
 def _guarded(book, job, what: str):
     """Never a Python traceback for the user: a French message box instead."""
     from acv_xl.outputs.atomic import OutputError
+    from acv_xl.reading.errors import UnreadableWorkbook
 
     try:
         return job(book)
     except (AnnexeImpossible, OutputError) as exc:  # OutputError: « permission refusée : … » with the file's name
         _alert(book, f"{what} impossible : {exc}")
+    except UnreadableWorkbook as exc:  # what the file reader would refuse too (a table too large)
+        _alert(book, f"{what} impossible : {exc.message[:1].lower()}{exc.message[1:]} {exc.suggestion}".rstrip())
     except OSError as exc:  # the system's reason in French, never its English text
         from acv_xl.contract.system_errors import os_error_text
         from acv_xl.reading.errors import file_text
