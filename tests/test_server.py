@@ -478,3 +478,39 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         assert r.status_code == status and text in r.text, (path, r.status_code, r.text)
         assert "Traceback" not in r.text
     assert "Traceback" not in log.read_text()
+
+
+def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):
+    """One thread (`--fils 1`): a recalculation's calls wait for it rather than being refused (a
+    pool of 1 let 4 wait, the rest got 503), and a burst past what a process holds gets our French
+    « Serveur occupé », never uvicorn's own « Service Unavailable » (which reached the cells)."""
+    import asyncio
+
+    from udfs.server_guard import BUSY
+
+    plan = _big_plan(40)
+    expected = sum(r[4] for r in plan[1:] if r[1] == "ETAT")
+
+    async def burst(port: int, n: int) -> list[tuple[int, str]]:
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=AUTH, limits=limits,
+                                     timeout=120) as c:
+            async def one():
+                r = await c.post("/xlwings/custom-functions-call",
+                                 json=_function_body("ACV_TOTAL_FINANCEUR", plan, [["ETAT"]]))
+                return r.status_code, r.text
+            return await asyncio.gather(*[one() for _ in range(n)])
+
+    with running_server(tmp_path / "serveur.log", "--fils", "1",
+                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+        waited = asyncio.run(burst(port, 60))
+        assert [s for s, _ in waited] == [200] * 60
+        assert [json.loads(t)["result"][0][0] for _, t in waited] == [pytest.approx(expected)] * 60
+        answers = asyncio.run(burst(port, 300))
+        refused = [t for s, t in answers if s != 200]
+        assert all(t == BUSY + "\n" for t in refused), {t for t in refused}
+        assert len(refused) < 300
+        time.sleep(0.2)
+        assert "Exceeded concurrency limit" not in log.read_text()
+        if refused:
+            assert "issue=serveur_occupe statut=503" in log.read_text()

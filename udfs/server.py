@@ -113,7 +113,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     _set_env(options)
     from acv_xl.contract.values import fmt_number
 
-    from .server_config import ConfigError, ServerConfig
+    from .server_config import ConfigError, ServerConfig, connection_limit
 
     try:
         config = ServerConfig.from_env()
@@ -188,6 +188,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         ssl_certfile=str(cert) if https else None,
         log_level="warning",
         access_log=False,  # uvicorn's line has the query string; ours has no data (server_guard)
-        limit_concurrency=max(64, config.threads * 8),
+        # a backstop for connections (idle keep-alive ones count): the requests themselves are capped
+        # before, in French, by server_guard (uvicorn's « Service Unavailable » reached the cells)
+        limit_concurrency=connection_limit(config.max_requests),
     )
     return 0

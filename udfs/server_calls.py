@@ -26,7 +26,7 @@ from acv_xl.contract.values import fmt_number
 
 from .cells import count_cells
 from .server_config import ServerConfig
-from .server_guard import send_text
+from .server_guard import BUSY, send_text
 from .tables import PREFIX
 
 log = logging.getLogger("acv_xl.serveur")
@@ -139,7 +139,9 @@ class Calls:
         self.pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="acv-calcul")
         self.running = 0  # submitted and not finished (a timed-out call still holds its thread)
         self._count = threading.Lock()
-        self.queue_limit = config.threads * 4
+        # as many as the door lets in (server_guard): a recalculation's calls wait their turn rather
+        # than get 503 (four per thread let a burst of a few dozen cells fail after Excel's 3 tries)
+        self.queue_limit = config.max_requests
 
     def route(self, scope):
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -196,7 +198,7 @@ class Calls:
     async def submit(self, kind: str, name: str | None, body: bytes, user, state: dict):
         if self.running >= self.queue_limit:
             state["issue"] = "serveur_occupe"
-            raise Refused(503, "Serveur occupé : réessayez dans un instant.")
+            raise Refused(503, BUSY)
         if kind == "function":
             job = (call_function, body, user, self.config, state)
         else:

@@ -135,6 +135,22 @@ def default_threads() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+def connection_limit(max_requests: int) -> int:
+    """uvicorn's `limit_concurrency`: open connections (idle keep-alive ones too) and requests past
+    which uvicorn answers « Service Unavailable » itself. Far above `max_requests` (a recalculation
+    through the HTTP/2 front end opens one connection per cell), within the process's file
+    descriptors (systemd gives a service 1,024), at most 4,096 (an idle connection costs little)."""
+    try:
+        import resource
+
+        files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if files == resource.RLIM_INFINITY:
+            files = 1 << 20
+    except (ImportError, OSError, ValueError):  # Windows: no such limit to read
+        files = 1024
+    return max(max_requests, min(files - 100, 4096))  # (100: the logs, the token file, the pool…)
+
+
 @dataclass
 class ServerConfig:
     tokens: Tokens = field(default_factory=Tokens)
@@ -143,6 +159,13 @@ class ServerConfig:
     timeout: float = DEFAULT_TIMEOUT_S
     threads: int = field(default_factory=default_threads)
     origins: frozenset[str] = frozenset()  # allowed beyond the server's own origin
+
+    @property
+    def max_requests(self) -> int:
+        """Requests a process holds at once (their bodies in memory: at most this × `max_body`);
+        one more is answered « Serveur occupé » by `server_guard`, in French. uvicorn's own cap on
+        connections (`connection_limit`) is only a backstop: its 503 is English."""
+        return max(64, self.threads * 8)
 
     @classmethod
     def from_env(cls) -> "ServerConfig":
