@@ -96,8 +96,12 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
         state["issue"] = "trop_de_cellules"
         return {"result": [[f"{PREFIX}plages trop grandes : {fmt_number(cells)} cellules reçues, au plus "
                             f"{fmt_number(config.max_cells)} par appel."]]}
-    rv = _run(xlwings.server.custom_functions_call(data, functions, user,
-                                                   typehint_to_value={CurrentUser: user}))
+    try:
+        rv = _run(xlwings.server.custom_functions_call(data, functions, user,
+                                                       typehint_to_value={CurrentUser: user}))
+    except KeyError:  # a key the add-in always sends (version, client, runtime…), missing: our
+        # functions never raise (`functions._safe`), so the request is at fault, not the server
+        raise Refused(400, "Requête illisible : appel de fonction incomplet.") from None
     return {"result": rv}
 
 
@@ -120,7 +124,10 @@ def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict)
         return alert_actions(f"Classeur trop grand pour le serveur : {fmt_number(cells)} cellules envoyées, "
                              f"au plus {fmt_number(config.max_cells)}. Utilisez « acv-xl valider » sur le "
                              "fichier, ou demandez à la préfecture de relever la limite.")
-    book = xw.Book(json=data)
+    try:
+        book = xw.Book(json=data)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # what the add-in always sends, missing
+        raise Refused(400, "Requête illisible : classeur incomplet ou mal formé.") from None
     try:
         done = _run(xlwings.server.custom_scripts_call(scripts, name, user, args=args,
                                                        typehint_to_value={CurrentUser: user, xw.Book: book}))
