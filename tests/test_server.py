@@ -211,6 +211,37 @@ def test_task_pane_is_french_and_makes_acv_workbooks_load_the_add_in(server):
     assert named == ["acv_version_modele"] and "StartupBehavior.load" in js.text
 
 
+def test_the_message_box_is_french_even_for_the_add_ins_own_failures(server):
+    """xlwings' box (a button's call that failed: 401, 413, no answer…) said « Error » above the
+    text, « Cancel », and xlwings' or nginx's English as the message."""
+    client, _ = server
+
+    def box(prompt: str, title: str, buttons: str = "ok") -> tuple[str, str, str]:
+        page = client.get("/xlwings/alert", params={"prompt": prompt, "title": title, "buttons": buttons,
+                                                    "mode": "critical", "callback": ""})
+        assert page.status_code == 200
+        h1 = re.search(r"<h1[^>]*>(.*?)</h1>", page.text, re.S).group(1).strip()
+        p = re.search(r"<p>(.*?)</p>", page.text, re.S).group(1).strip()
+        return h1, p, page.text
+
+    ours = "Jeton d'accès absent ou invalide : saisissez le jeton."
+    assert box(ours, "Error")[:2] == ("Erreur", ours.replace("'", "&#39;"))
+    assert box("Validation terminée.", scripts.TITRE_ALERTE)[:2] == (scripts.TITRE_ALERTE, "Validation terminée.")
+    title, text, _ = box("No response received from server", "Error")
+    assert title == "Erreur" and text.startswith("Pas de réponse du serveur ACV")
+    nginx = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body></html>"
+    title, text, page = box(nginx, "Error")
+    assert text.startswith("Le serveur ACV n&#39;a pas pu traiter la demande") and "Bad Gateway" not in page
+    _, _, page = box("Continuer ?", scripts.TITRE_ALERTE, "yes_no_cancel")
+    assert 'id="yes" type="button" class="btn btn-primary btn-xl-alert">Oui<' in page
+    assert ">Non<" in page and ">Annuler<" in page and ">Yes<" not in page and ">No<" not in page
+    # xlwings' page under ours (« The add-in didn't load properly », Reload, Cancel), made French
+    # in the box and the task pane by acv-textes.js
+    assert "dialog.js" in page and "acv-textes.js" in page and "acv-textes.js" in client.get("/taskpane.html").text
+    js = client.get("/static/js/acv-textes.js").text
+    assert "xlwings-office-ready-error" in js and "Le complément ne s'est pas chargé correctement." in js
+
+
 def test_a_busy_port_gives_a_french_message_and_status_2():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
