@@ -488,6 +488,22 @@ def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
         assert "issue=delai_depasse" in log.read_text()
 
 
+def test_the_manifest_names_the_public_address_wherever_it_is_downloaded(tmp_path):
+    """--url-publique, one process (the default): the manifest was built from the request's Host —
+    downloaded on the machine itself it named http://127.0.0.1:<port>, through a front end on
+    another port than 443 it lost the port; the communes would have loaded an add-in that
+    cannot reach the server."""
+    public = "https://acv.departement.gouv.fr:8443"
+    with running_server(tmp_path / "serveur.log", "--url-publique", public,
+                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+        for headers in ({}, {"Host": "acv.departement.gouv.fr"}):
+            manifest = client.get("/manifest/download", headers=headers)
+            assert manifest.status_code == 200
+            # the add-in's own addresses (the schemas' and xlwings' pages aside)
+            urls = set(re.findall(r"https?://(?:127\.0\.0\.1|acv\.departement\.gouv\.fr)[^\s\"<]*", manifest.text))
+            assert urls and all(u.startswith(public) for u in urls), sorted(urls)[:3]
+
+
 def test_malformed_calls_get_a_french_status_never_a_traceback(server):
     client, log = server
     cases = [
