@@ -504,6 +504,39 @@ def test_the_manifest_names_the_public_address_wherever_it_is_downloaded(tmp_pat
             assert urls and all(u.startswith(public) for u in urls), sorted(urls)[:3]
 
 
+_KEPT_SHEETS = """
+import copy, json, os, sys
+os.environ["XLWINGS_ON_SERVER"] = "true"
+from udfs.server import configure_environment
+configure_environment()
+import xlwings_payload
+from udfs import scripts, server_calls
+from udfs.server_config import ServerConfig
+from xlwings.pro import _xlremote
+payload = xlwings_payload.payload_from_xlsx(sys.argv[1], include=scripts.INCLUDE)
+answers = []
+for i in range(5):  # five communes, or five states of one workbook
+    body = copy.deepcopy(payload)
+    for sheet in body["sheets"]:
+        if sheet["values"] and sheet["values"][0]:
+            sheet["values"][0][0] = f"Commune n° {i}"
+    answers.append(server_calls.call_script("valider", json.dumps(body).encode(), None, ServerConfig(), {}))
+print(json.dumps({"kept": _xlremote.get_range_api.cache_info().currsize,
+                  "written": all(a["actions"] for a in answers)}))
+"""
+
+
+def test_valider_keeps_no_sheet_of_a_workbook_once_answered():
+    """xlwings' remote engine memoises whole sheets' values (`get_range_api`, an unbounded
+    lru_cache filled at each cell a script writes): each « Valider » of another workbook left its
+    sheets in the server's memory for good — a commune's data kept, and memory growing with every
+    click (the docs promise nothing is kept)."""
+    env = {**_env(), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    out = subprocess.run([sys.executable, "-c", _KEPT_SHEETS, str(EXEMPLES[0])], env=env, check=True,
+                         capture_output=True, text=True, cwd=ROOT).stdout
+    assert json.loads(out) == {"kept": 0, "written": True}
+
+
 def test_malformed_calls_get_a_french_status_never_a_traceback(server):
     client, log = server
     cases = [

@@ -134,6 +134,20 @@ def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict)
         return done.json()
     finally:
         book.close()
+        _forget_sheets()
+
+
+def _forget_sheets() -> None:
+    """Empty xlwings' memo of sheet values (`_xlremote.get_range_api`, an unbounded `lru_cache`
+    keyed by a whole sheet's values, filled at each cell a script writes and emptied only by a
+    lazy book's load): every « Valider » of another state of a workbook left its sheets there, a
+    commune's data kept for the process's life and its memory growing with each click. Another
+    request running meanwhile only computes its slices again."""
+    from xlwings.pro import _xlremote
+
+    clear = getattr(getattr(_xlremote, "get_range_api", None), "cache_clear", None)
+    if clear is not None:
+        clear()
 
 
 class Calls:
