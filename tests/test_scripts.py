@@ -261,6 +261,37 @@ def test_generer_annexe_writes_the_plan_into_a_new_sheet_with_the_cli_totals():
     assert "PROJET" not in block[1][0] and cli.empreinte in block[1][0]
 
 
+def test_generer_annexe_keeps_a_title_or_a_name_that_excel_would_read_as_a_formula_as_text():
+    """The web annex wrote the actions' titles and the financeurs' names as they are: Excel reads
+    a written « - Réhabilitation de la halle » (a list pasted from a document) or « =… » as a
+    formula — a wrong value, or a call refused by Excel — as `as_text` prevents for every other
+    text the scripts write."""
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    a_i, a_ref = _table(payload, layout.T_ACTIONS.name)
+    r1, c1, _, _ = parse_range(a_ref)
+    header = payload["sheets"][a_i]["values"][r1 - 1]
+    col = c1 - 1 + header[c1 - 1:].index(layout.T_ACTIONS.header("intitule"))
+    titles = ["- Réhabilitation de la halle", "=1+1", "+ de commerces en centre-ville"]
+    for k, title in enumerate(titles):
+        payload["sheets"][a_i]["values"][r1 + k][col] = title
+    f_i, f_ref = _table(payload, layout.T_FINANCEURS.name)
+    fr1, fc1, _, _ = parse_range(f_ref)
+    f_header = payload["sheets"][f_i]["values"][fr1 - 1]
+    name_col = fc1 - 1 + f_header[fc1 - 1:].index(layout.T_FINANCEURS.header("nom"))
+    payload["sheets"][f_i]["values"][fr1][name_col] = "=Département"
+    book = remote_book(payload)
+    assert scripts.run_generer_annexe(book) == scripts.ANNEXE_WEB
+    actions = book.json()["actions"]
+    new_i = next(a for a in actions if a["func"] == "addSheet")["args"][0]
+    block = [a for a in actions if a["func"] == "setValues" and a["sheet_position"] == new_i][-1]["values"]
+    written = [v for row in block for v in row if isinstance(v, str)]
+    for title in titles:
+        assert "'" + title in written and title not in written, title
+    formulas = [v for v in written if v and v[0] in "=+-@"]
+    assert not formulas, formulas
+
+
 class _DesktopBook:
     """A remote book seen as a saved desktop workbook (engine `excel`, a path on disk): the
     desktop branch of Générer l'annexe without Windows. Everything else is the remote book."""

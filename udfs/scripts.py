@@ -257,7 +257,7 @@ def annex_rows(report, brouillon: bool) -> list[list[Any]]:
     def name(code: str) -> str:
         f = conv.financeur(code)
         ref = layout.FINANCEURS_BY_CODE.get(code)
-        return (f.nom if f is not None and f.nom else ref.nom if ref else code) + f" ({code})"
+        return as_text((f.nom if f is not None and f.nom else ref.nom if ref else code) + f" ({code})")
 
     A, F = layout.T_ACTIONS, layout.T_FINANCEMENTS
     width = 2 + len(funders) + 3
@@ -275,7 +275,7 @@ def annex_rows(report, brouillon: bool) -> list[list[Any]]:
         if not a.numero:
             continue
         ecart = totals.ecart(a, lines)
-        out.append([as_text(a.numero), a.intitule or ""]
+        out.append([as_text(a.numero), as_text(a.intitule or "")]
                    + [float(m.get(a.numero, {}).get(c, totals.ZERO)) for c in funders]
                    + [float(par_action.get(a.numero, totals.ZERO)),
                       float(a.cout_total) if a.cout_total is not None else "",
