@@ -119,3 +119,24 @@ def test_refusals_in_order_origin_token_type_size():
     assert guard.refusal(_scope("OPTIONS", host="h", origin="https://x.example"))[0] == 403
     entraid = Guard(None, ServerConfig(tokens=Tokens(GOOD)), entraid=True)
     assert entraid.refusal(_scope(**{**ok, "authorization": "Bearer jwt-entra"})) is None  # xlwings checks it
+
+
+def test_a_client_gone_before_its_body_leaves_one_token_in_the_log(caplog):
+    """The log line is split on spaces by whoever reads it (`grep 'issue=…'`): the issue of a
+    request abandoned mid-body was « client déconnecté », two tokens."""
+    import asyncio
+    import logging
+
+    guard = Guard(None, ServerConfig(tokens=Tokens(GOOD)))
+    scope = _scope(host="h", authorization=f"Bearer {GOOD}", content_type="application/json")
+
+    async def gone():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        raise AssertionError(message)  # nothing is answered to a client that left
+
+    with caplog.at_level(logging.INFO, logger="acv_xl.serveur"):
+        asyncio.run(guard(scope, gone, send))
+    [line] = [r.getMessage() for r in caplog.records]
+    assert " issue=client_parti statut=- " in line and guard.active == 0

@@ -177,7 +177,7 @@ class Guard:
                     await send_text(watched_send, 413, self.too_large(), [(b"connection", b"close")])
                     return
                 except ConnectionError:
-                    state["issue"] = "client déconnecté"
+                    state["issue"] = "client_parti"  # one token of the log line, as the others
                     return
                 receive = replay(body)
             await self.app(scope, receive, watched_send)
