@@ -73,6 +73,17 @@ def test_limits_from_the_environment(monkeypatch):
     monkeypatch.setenv("ACV_XL_MAX_CELLULES", "0")
     with pytest.raises(ConfigError, match="strictement positive"):
         ServerConfig.from_env()
+    monkeypatch.setenv("ACV_XL_MAX_CELLULES", "1000")
+    # float() takes these: « NaN s par appel » printed, or an internal error at start
+    for name, raw in (("ACV_XL_DELAI", "nan"), ("ACV_XL_DELAI", "inf"), ("ACV_XL_MAX_CORPS_MO", "1e400"),
+                      ("ACV_XL_MAX_CORPS_MO", "NaN")):
+        monkeypatch.setenv(name, raw)
+        with pytest.raises(ConfigError, match=f"{name} = « {raw} » : nombre fini attendu"):
+            ServerConfig.from_env()
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("ACV_XL_FILS", "100000")
+    with pytest.raises(ConfigError, match="ACV_XL_FILS = « 100000 » : au plus 128"):
+        ServerConfig.from_env()
 
 
 def _scope(method="POST", **headers):

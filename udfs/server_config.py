@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ MIN_TOKEN = 20  # characters: `python -c "import secrets; print(secrets.token_ur
 DEFAULT_MAX_BODY_MB = 20
 DEFAULT_MAX_CELLS = 1_000_000
 DEFAULT_TIMEOUT_S = 60.0
+MAX_THREADS = 128
 
 ENV_TOKEN = "ACV_XL_JETON"
 ENV_TOKEN_FILE = "ACV_XL_JETON_FICHIER"
@@ -117,7 +119,7 @@ class Tokens:
         return found
 
 
-def _number(name: str, default: float, kind=float, minimum: float = 0) -> float:
+def _number(name: str, default: float, kind=float, minimum: float = 0, maximum: float | None = None) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -125,8 +127,12 @@ def _number(name: str, default: float, kind=float, minimum: float = 0) -> float:
         value = kind(raw.replace(",", "."))
     except ValueError:
         raise ConfigError(f"{name} = « {raw} » : nombre attendu.") from None
+    if not math.isfinite(value):  # « nan », « inf », « 1e400 »: float() takes them
+        raise ConfigError(f"{name} = « {raw} » : nombre fini attendu.")
     if value <= minimum:
         raise ConfigError(f"{name} = « {raw} » : valeur strictement positive attendue.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} = « {raw} » : au plus {maximum}.")
     return value
 
 
@@ -180,6 +186,7 @@ class ServerConfig:
             max_body=int(_number(ENV_MAX_BODY, DEFAULT_MAX_BODY_MB) * 1024 * 1024),
             max_cells=int(_number(ENV_MAX_CELLS, DEFAULT_MAX_CELLS, int)),
             timeout=_number(ENV_TIMEOUT, DEFAULT_TIMEOUT_S),
-            threads=int(_number(ENV_THREADS, default_threads(), int)),
+            # (a thread is a process's task: the service unit allows 256 of them)
+            threads=int(_number(ENV_THREADS, default_threads(), int, maximum=MAX_THREADS)),
             origins=frozenset(origins),
         )
