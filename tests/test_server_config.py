@@ -46,6 +46,17 @@ def test_a_token_file_has_labels_comments_and_is_read_again_when_it_changes(tmp_
     assert tokens.check(f"Bearer {third}") == "calais"
 
 
+def test_a_token_file_written_on_windows_is_read(tmp_path):
+    """Notepad's UTF-8 mark before a comment made the server refuse to start (« ligne 1 : jeton trop
+    court »), a label in Windows-1252 stopped it with an internal error."""
+    marked = tmp_path / "jetons-utf8.txt"
+    marked.write_bytes("\ufeff# /etc/acv-xl/jetons.txt — droits 600\r\narras {}\r\n".format(GOOD).encode("utf-8"))
+    assert Tokens(path=marked).check(f"Bearer {GOOD}") == "arras"
+    ansi = tmp_path / "jetons-ansi.txt"
+    ansi.write_bytes("# communes\r\nbéthune {}\r\n".format(OTHER).encode("cp1252"))
+    assert Tokens(path=ansi).check(f"Bearer {OTHER}") == "béthune"
+
+
 def test_a_bad_token_file_prevents_starting(tmp_path):
     empty = tmp_path / "vide.txt"
     empty.write_text("# rien\n")

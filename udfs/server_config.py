@@ -66,6 +66,16 @@ def _long_enough(token: str, where: str) -> str:
     return token
 
 
+def _text(data: bytes) -> str:
+    """A token file as written on Windows too: UTF-8 with its mark (Notepad: the first line was
+    read as « \ufeff# … », a token line whose last word was too short, and the server refused to
+    start), or Windows-1252 (« béthune » in a label stopped it with an internal error)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 class Tokens:
     """The accepted tokens, from the environment or a file re-read when it changes."""
 
@@ -84,12 +94,12 @@ class Tokens:
             stamp = (st.st_mtime_ns, st.st_size)
             if stamp == self._stamp:
                 return
-            entries = parse_token_lines(self.path.read_text(encoding="utf-8"), str(self.path))
+            entries = parse_token_lines(_text(self.path.read_bytes()), str(self.path))
         except OSError as exc:
             if initial:
                 raise ConfigError(f"fichier de jetons illisible : {self.path} ({os_error_text(exc)}).") from None
             return  # being rewritten: keep the tokens known so far
-        except (ConfigError, UnicodeDecodeError):
+        except ConfigError:
             if initial:
                 raise
             return  # a bad edit: keep the previous tokens rather than lock every commune out
