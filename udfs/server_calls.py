@@ -56,6 +56,8 @@ def _loads(body: bytes) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "Requête illisible : JSON invalide.") from None
+    except RecursionError:  # thousands of nested lists: no workbook sends that
+        raise Refused(400, "Requête illisible : JSON trop imbriqué.") from None
     if not isinstance(data, dict):
         raise Refused(400, "Requête illisible : un objet JSON est attendu.")
     return data
