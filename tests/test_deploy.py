@@ -44,6 +44,8 @@ def test_the_container_file_copies_what_exists_and_runs_the_server_safely():
     # off loopback in the container: a token and HTTPS, as the server demands
     assert args.hote == "0.0.0.0" and args.jeton_fichier and args.certificat and args.cle
     assert "USER acv-xl" in text and "'.[excel]'" in text
+    # the département's time (the validation date, the rules' deadlines), not the container's UTC
+    assert re.search(r"^\s*TZ=Europe/Paris\b", text, re.M) and "install -y --no-install-recommends tzdata" in text
 
 
 def test_nginx_example_matches_the_server_limits():
