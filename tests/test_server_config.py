@@ -162,3 +162,60 @@ def test_a_client_gone_before_its_body_leaves_one_token_in_the_log(caplog):
         asyncio.run(guard(scope, gone, send))
     [line] = [r.getMessage() for r in caplog.records]
     assert " issue=client_parti statut=- " in line and guard.active == 0
+
+
+def _fake_calls(monkeypatch, seconds: float, **config):
+    """`server_calls.Calls` whose functions only sleep, recording the bodies computed at once."""
+    import threading
+
+    from udfs import server_calls
+
+    seen = {"now": 0, "peak": 0, "calls": 0}
+    lock = threading.Lock()
+
+    def fake(body, user, config, state):
+        with lock:
+            seen["now"] += len(body)
+            seen["peak"] = max(seen["peak"], seen["now"])
+            seen["calls"] += 1
+        time.sleep(seconds)
+        with lock:
+            seen["now"] -= len(body)
+        return {"result": [[len(body)]]}
+
+    monkeypatch.setattr(server_calls, "call_function", fake)
+    return server_calls.Calls(None, ServerConfig(**config)), seen
+
+
+def test_big_bodies_are_computed_one_after_the_other(monkeypatch):
+    """Memory follows the bodies being computed (≈ 40 times their size): six threads on bodies near
+    the limit took more than the service's 4 GB. Bodies computed at once weigh at most --max-corps."""
+    import asyncio
+
+    calls, seen = _fake_calls(monkeypatch, 0.05, max_body=1000, threads=8)
+    bodies = [b"x" * 600] * 4 + [b"y" * 100] * 4
+
+    async def main():
+        return await asyncio.gather(*[calls.submit("function", None, b, None, {}) for b in bodies])
+
+    answers = asyncio.run(main())
+    assert [a["result"][0][0] for a in answers] == [len(b) for b in bodies]
+    assert seen["peak"] <= 1000 and seen["calls"] == 8
+    assert calls.weight == 0 and calls.running == 0
+
+
+def test_a_call_waiting_for_room_past_its_time_is_told_so_and_never_computed(monkeypatch):
+    import asyncio
+
+    calls, seen = _fake_calls(monkeypatch, 0.4, max_body=1000, threads=8, timeout=0.2)
+
+    async def main():
+        states = [{}, {}]
+        answers = await asyncio.gather(*[calls.submit("function", None, b"x" * 600, None, st) for st in states])
+        await asyncio.sleep(0.5)  # the first one's thread ends, past its time limit
+        return answers, states
+
+    answers, states = asyncio.run(main())
+    assert [a["result"][0][0] for a in answers] == ["#ACV: calcul interrompu : délai de 0,2 s dépassé sur le serveur."] * 2
+    assert [st["issue"] for st in states] == ["delai_depasse"] * 2
+    assert seen["calls"] == 1 and calls.weight == 0 and calls.running == 0

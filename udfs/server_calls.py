@@ -165,6 +165,9 @@ class Calls:
         # as many as the door lets in (server_guard): a recalculation's calls wait their turn rather
         # than get 503 (four per thread let a burst of a few dozen cells fail after Excel's 3 tries)
         self.queue_limit = config.max_requests
+        self.room = config.max_body  # bytes of request bodies computed at once (`_admit`)
+        self.weight = 0
+        self._room = asyncio.Condition()
 
     def route(self, scope):
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -228,10 +231,8 @@ class Calls:
             job = (call_script, name, body, user, self.config, state)
         with self._count:
             self.running += 1
-        future = self.pool.submit(*job)
-        future.add_done_callback(self._finished)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.config.timeout)
+            return await asyncio.wait_for(self._compute(job, len(body)), self.config.timeout)
         except asyncio.TimeoutError:
             state["issue"] = "delai_depasse"
             seconds = fmt_number(self.config.timeout, 1).removesuffix(",0")
@@ -257,6 +258,50 @@ class Calls:
     def _finished(self, _future) -> None:
         with self._count:  # called from the worker thread
             self.running -= 1
+
+    async def _compute(self, job: tuple, weight: int):
+        """`job` in the pool once its body fits in the room left (`_admit`); its weight is given back
+        when its thread is done — a call past its time limit holds its memory until then."""
+        try:
+            await self._admit(weight)
+        except BaseException:  # the time limit, while waiting for room: never submitted
+            self._finished(None)
+            raise
+        loop = asyncio.get_running_loop()
+
+        def done(_future) -> None:  # on the worker thread
+            self._finished(_future)
+            try:
+                loop.call_soon_threadsafe(self._release, weight)
+            except RuntimeError:  # the loop closed meanwhile (the server stopping)
+                pass
+
+        try:
+            future = self.pool.submit(*job)
+        except BaseException:
+            self._release(weight)
+            self._finished(None)
+            raise
+        future.add_done_callback(done)
+        return await asyncio.wrap_future(future)
+
+    async def _admit(self, weight: int) -> None:
+        """Wait until the bodies being computed, this one added, weigh at most `room` bytes (one
+        body alone always fits). A request's memory is about 40 times its body (a 15 MB workbook:
+        ≈ 0.6 GB): six threads each on a body near the limit took more than the service's 4 GB and
+        the system stopped the server, every call in progress with it. The threads share one
+        interpreter: computing big bodies one after the other costs no time."""
+        async with self._room:
+            await self._room.wait_for(lambda: self.weight == 0 or self.weight + weight <= self.room)
+            self.weight += weight
+
+    def _release(self, weight: int) -> None:  # on the event loop
+        self.weight -= weight
+        asyncio.ensure_future(self._wake())
+
+    async def _wake(self) -> None:
+        async with self._room:
+            self._room.notify_all()
 
 
 async def _body(receive) -> bytes:
