@@ -44,6 +44,8 @@ def test_the_container_file_copies_what_exists_and_runs_the_server_safely():
     # off loopback in the container: a token and HTTPS, as the server demands
     assert args.hote == "0.0.0.0" and args.jeton_fichier and args.certificat and args.cle
     assert "USER acv-xl" in text and "'.[excel]'" in text
+    # the département's time (the validation date, the rules' deadlines), not the container's UTC
+    assert re.search(r"^\s*TZ=Europe/Paris\b", text, re.M) and "install -y --no-install-recommends tzdata" in text
 
 
 def test_nginx_example_matches_the_server_limits():
@@ -54,6 +56,26 @@ def test_nginx_example_matches_the_server_limits():
     assert read_timeout > server_config.DEFAULT_TIMEOUT_S  # the server answers « délai dépassé » first
     assert "proxy_set_header Host $host;" in text  # the origin check compares with Host
     assert "$uri" in text and "$request_uri\"" not in text and "$args" not in text  # no query in logs
+
+
+def test_nginx_answers_its_own_refusals_in_french_text():
+    """nginx's own 413 (a body over client_max_body_size, checked before the server's) and 502/504
+    (the server stopped, restarting for an update) reached the cells and message boxes as its
+    English HTML page. Tried with nginx 1.22 (HTTP/1.1 and HTTP/2): a named location is needed,
+    an error page given by its address stays nginx's own in HTTP/2; the server's own 503
+    (« Serveur occupé ») passes through, nginx replacing only what it makes itself."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    assert "proxy_intercept_errors" not in text
+    pages = dict(re.findall(r"^\s*error_page ([\d ]+) = (@\w+);", text, re.M))
+    assert set(pages) == {"413", "502 503 504"}, pages
+    for codes, name in pages.items():
+        body = re.search(r"location %s \{(.*?)\}" % name, text, re.S).group(1)
+        assert 'default_type "text/plain; charset=utf-8";' in body
+        status, message = re.search(r'return (\d+) "(.*?)\\n";', body).groups()
+        assert status in codes.split() or codes != "413" and status == "503"  # 503: Excel retries a function
+        assert not re.search(r"\b(the|error|server|request|too|large|bad|gateway)\b", message, re.I), message
+    size = re.search(r"client_max_body_size (\d+)m;", text).group(1)
+    assert f"au plus {size} Mo par requête" in text
 
 
 def test_the_recipe_names_every_file_and_option():

@@ -286,6 +286,37 @@ def test_generer_annexe_writes_the_plan_into_a_new_sheet_with_the_cli_totals():
     assert "PROJET" not in block[1][0] and cli.empreinte in block[1][0]
 
 
+def test_generer_annexe_keeps_a_title_or_a_name_that_excel_would_read_as_a_formula_as_text():
+    """The web annex wrote the actions' titles and the financeurs' names as they are: Excel reads
+    a written « - Réhabilitation de la halle » (a list pasted from a document) or « =… » as a
+    formula — a wrong value, or a call refused by Excel — as `as_text` prevents for every other
+    text the scripts write."""
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    a_i, a_ref = _table(payload, layout.T_ACTIONS.name)
+    r1, c1, _, _ = parse_range(a_ref)
+    header = payload["sheets"][a_i]["values"][r1 - 1]
+    col = c1 - 1 + header[c1 - 1:].index(layout.T_ACTIONS.header("intitule"))
+    titles = ["- Réhabilitation de la halle", "=1+1", "+ de commerces en centre-ville"]
+    for k, title in enumerate(titles):
+        payload["sheets"][a_i]["values"][r1 + k][col] = title
+    f_i, f_ref = _table(payload, layout.T_FINANCEURS.name)
+    fr1, fc1, _, _ = parse_range(f_ref)
+    f_header = payload["sheets"][f_i]["values"][fr1 - 1]
+    name_col = fc1 - 1 + f_header[fc1 - 1:].index(layout.T_FINANCEURS.header("nom"))
+    payload["sheets"][f_i]["values"][fr1][name_col] = "=Département"
+    book = remote_book(payload)
+    assert scripts.run_generer_annexe(book) == scripts.ANNEXE_WEB
+    actions = book.json()["actions"]
+    new_i = next(a for a in actions if a["func"] == "addSheet")["args"][0]
+    block = [a for a in actions if a["func"] == "setValues" and a["sheet_position"] == new_i][-1]["values"]
+    written = [v for row in block for v in row if isinstance(v, str)]
+    for title in titles:
+        assert "'" + title in written and title not in written, title
+    formulas = [v for v in written if v and v[0] in "=+-@"]
+    assert not formulas, formulas
+
+
 class _DesktopBook:
     """A remote book seen as a saved desktop workbook (engine `excel`, a path on disk): the
     desktop branch of Générer l'annexe without Windows. Everything else is the remote book."""
@@ -432,3 +463,54 @@ def test_after_the_servers_warm_up_a_first_valider_imports_nothing():
     out = subprocess.run([sys.executable, "-c", _AFTER_WARM_UP, str(book)], env=env, check=True,
                          capture_output=True, text=True).stdout
     assert json.loads(out)["imported"] == []
+
+
+def _stretch(payload: dict, name: str, last: str) -> None:
+    """The table `name` made to end at `last` (« J1048576 »), as Excel sends a table the user
+    stretched down to the sheet's last row: the values sent stay the used range."""
+    i, ref = _table(payload, name)
+    for t in payload["sheets"][i]["tables"]:
+        if t["name"] == name:
+            start = ref.split(":")[0]
+            t["range_address"] = f"{start}:{last}"
+            r1, c1, r2, c2 = parse_range(t["range_address"])
+            t["row_count"], t["column_count"] = r2 - r1 + 1, c2 - c1 + 1
+
+
+def test_a_table_stretched_to_the_last_row_is_read_without_padding_a_million_rows():
+    import tracemalloc
+
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    _, before, _ = _run(path, copy.deepcopy(payload))
+    _stretch(payload, layout.T_FINANCEMENTS.name, "J1048576")
+    _stretch(payload, layout.T_ACTIONS.name, "Z1048576")  # (to XFD: 17 billion cells, all the memory)
+    tracemalloc.start()
+    try:
+        _, after, actions = _run(path, payload)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 60 * 2**20, peak
+    assert [(f.code, f.feuille, f.cellule) for f in after.findings] == \
+        [(f.code, f.feuille, f.cellule) for f in before.findings]
+    assert after.valide and not [a for a in actions if a["func"] == "alert"]
+
+
+def test_a_table_too_large_even_cut_to_its_values_is_refused_in_french():
+    from openpyxl.utils import get_column_letter
+
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    i, _ = _table(payload, layout.T_ACTIONS.name)
+    values = payload["sheets"][i]["values"]
+    values += [["x"] for _ in range(400 - len(values))]  # 400 rows of values, 1 column each
+    payload["sheets"][i]["used_range_address"] = f"A1:{get_column_letter(max(map(len, values)))}400"
+    _stretch(payload, layout.T_ACTIONS.name, "XFD400")  # 400 × 16 384 cells > 3 millions
+    book = remote_book(payload)
+    scripts.valider(book)
+    alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
+    assert alerts == [f"Validation impossible : le tableau « {layout.T_ACTIONS.name} » (A3:XFD400) est trop "
+                      "grand pour être lu (plus de 3 millions de cellules remplies). Redimensionnez le tableau "
+                      "à ses seules lignes remplies (Création de tableau > Redimensionner le tableau), "
+                      "puis relancez."], alerts

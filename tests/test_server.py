@@ -211,6 +211,37 @@ def test_task_pane_is_french_and_makes_acv_workbooks_load_the_add_in(server):
     assert named == ["acv_version_modele"] and "StartupBehavior.load" in js.text
 
 
+def test_the_message_box_is_french_even_for_the_add_ins_own_failures(server):
+    """xlwings' box (a button's call that failed: 401, 413, no answer…) said « Error » above the
+    text, « Cancel », and xlwings' or nginx's English as the message."""
+    client, _ = server
+
+    def box(prompt: str, title: str, buttons: str = "ok") -> tuple[str, str, str]:
+        page = client.get("/xlwings/alert", params={"prompt": prompt, "title": title, "buttons": buttons,
+                                                    "mode": "critical", "callback": ""})
+        assert page.status_code == 200
+        h1 = re.search(r"<h1[^>]*>(.*?)</h1>", page.text, re.S).group(1).strip()
+        p = re.search(r"<p>(.*?)</p>", page.text, re.S).group(1).strip()
+        return h1, p, page.text
+
+    ours = "Jeton d'accès absent ou invalide : saisissez le jeton."
+    assert box(ours, "Error")[:2] == ("Erreur", ours.replace("'", "&#39;"))
+    assert box("Validation terminée.", scripts.TITRE_ALERTE)[:2] == (scripts.TITRE_ALERTE, "Validation terminée.")
+    title, text, _ = box("No response received from server", "Error")
+    assert title == "Erreur" and text.startswith("Pas de réponse du serveur ACV")
+    nginx = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body></html>"
+    title, text, page = box(nginx, "Error")
+    assert text.startswith("Le serveur ACV n&#39;a pas pu traiter la demande") and "Bad Gateway" not in page
+    _, _, page = box("Continuer ?", scripts.TITRE_ALERTE, "yes_no_cancel")
+    assert 'id="yes" type="button" class="btn btn-primary btn-xl-alert">Oui<' in page
+    assert ">Non<" in page and ">Annuler<" in page and ">Yes<" not in page and ">No<" not in page
+    # xlwings' page under ours (« The add-in didn't load properly », Reload, Cancel), made French
+    # in the box and the task pane by acv-textes.js
+    assert "dialog.js" in page and "acv-textes.js" in page and "acv-textes.js" in client.get("/taskpane.html").text
+    js = client.get("/static/js/acv-textes.js").text
+    assert "xlwings-office-ready-error" in js and "Le complément ne s'est pas chargé correctement." in js
+
+
 def test_a_busy_port_gives_a_french_message_and_status_2():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -457,11 +488,62 @@ def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
         assert "issue=delai_depasse" in log.read_text()
 
 
+def test_the_manifest_names_the_public_address_wherever_it_is_downloaded(tmp_path):
+    """--url-publique, one process (the default): the manifest was built from the request's Host —
+    downloaded on the machine itself it named http://127.0.0.1:<port>, through a front end on
+    another port than 443 it lost the port; the communes would have loaded an add-in that
+    cannot reach the server."""
+    public = "https://acv.departement.gouv.fr:8443"
+    with running_server(tmp_path / "serveur.log", "--url-publique", public,
+                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+        for headers in ({}, {"Host": "acv.departement.gouv.fr"}):
+            manifest = client.get("/manifest/download", headers=headers)
+            assert manifest.status_code == 200
+            # the add-in's own addresses (the schemas' and xlwings' pages aside)
+            urls = set(re.findall(r"https?://(?:127\.0\.0\.1|acv\.departement\.gouv\.fr)[^\s\"<]*", manifest.text))
+            assert urls and all(u.startswith(public) for u in urls), sorted(urls)[:3]
+
+
+_KEPT_SHEETS = """
+import copy, json, os, sys
+os.environ["XLWINGS_ON_SERVER"] = "true"
+from udfs.server import configure_environment
+configure_environment()
+import xlwings_payload
+from udfs import scripts, server_calls
+from udfs.server_config import ServerConfig
+from xlwings.pro import _xlremote
+payload = xlwings_payload.payload_from_xlsx(sys.argv[1], include=scripts.INCLUDE)
+answers = []
+for i in range(5):  # five communes, or five states of one workbook
+    body = copy.deepcopy(payload)
+    for sheet in body["sheets"]:
+        if sheet["values"] and sheet["values"][0]:
+            sheet["values"][0][0] = f"Commune n° {i}"
+    answers.append(server_calls.call_script("valider", json.dumps(body).encode(), None, ServerConfig(), {}))
+print(json.dumps({"kept": _xlremote.get_range_api.cache_info().currsize,
+                  "written": all(a["actions"] for a in answers)}))
+"""
+
+
+def test_valider_keeps_no_sheet_of_a_workbook_once_answered():
+    """xlwings' remote engine memoises whole sheets' values (`get_range_api`, an unbounded
+    lru_cache filled at each cell a script writes): each « Valider » of another workbook left its
+    sheets in the server's memory for good — a commune's data kept, and memory growing with every
+    click (the docs promise nothing is kept)."""
+    env = {**_env(), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    out = subprocess.run([sys.executable, "-c", _KEPT_SHEETS, str(EXEMPLES[0])], env=env, check=True,
+                         capture_output=True, text=True, cwd=ROOT).stdout
+    assert json.loads(out) == {"kept": 0, "written": True}
+
+
 def test_malformed_calls_get_a_french_status_never_a_traceback(server):
     client, log = server
     cases = [
         ("/xlwings/custom-functions-call", b"{pas du json", 400, "JSON invalide"),
         ("/xlwings/custom-functions-call", b"[1, 2]", 400, "objet JSON est attendu"),
+        ("/xlwings/custom-functions-call", b'{"args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
+         "JSON trop imbriqué"),
         ("/xlwings/custom-functions-call", json.dumps({"func_name": "os.system", "args": []}).encode(), 404,
          "Fonction inconnue"),
         ("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_SYNTHESE", [[1]]) | {"args": "x"}).encode(),
@@ -472,9 +554,52 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
          400, "Requête refusée : arguments ou version du complément"),
         ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
         ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
+        # what the add-in always sends, missing: the request's fault, not « Erreur interne »
+        ("/xlwings/custom-functions-call",
+         json.dumps({k: v for k, v in _function_body("ACV_SYNTHESE", _big_plan(2)).items() if k != "runtime"}).encode(),
+         400, "appel de fonction incomplet"),
+        ("/xlwings/custom-scripts-call/valider", b'{"sheets": [1, 2]}', 400, "classeur incomplet ou mal formé"),
+        ("/xlwings/custom-scripts-call/valider", b'{"sheets": [{"name": "x"}], "book": {"name": "a.xlsx"}}', 400,
+         "classeur incomplet ou mal formé"),
     ]
     for path, body, status, text in cases:
         r = client.post(path, content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == status and text in r.text, (path, r.status_code, r.text)
         assert "Traceback" not in r.text
-    assert "Traceback" not in log.read_text()
+    assert "Traceback" not in log.read_text() and "erreur_" not in log.read_text()
+
+
+def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):
+    """One thread (`--fils 1`): a recalculation's calls wait for it rather than being refused (a
+    pool of 1 let 4 wait, the rest got 503), and a burst past what a process holds gets our French
+    « Serveur occupé », never uvicorn's own « Service Unavailable » (which reached the cells)."""
+    import asyncio
+
+    from udfs.server_guard import BUSY
+
+    plan = _big_plan(40)
+    expected = sum(r[4] for r in plan[1:] if r[1] == "ETAT")
+
+    async def burst(port: int, n: int) -> list[tuple[int, str]]:
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=AUTH, limits=limits,
+                                     timeout=120) as c:
+            async def one():
+                r = await c.post("/xlwings/custom-functions-call",
+                                 json=_function_body("ACV_TOTAL_FINANCEUR", plan, [["ETAT"]]))
+                return r.status_code, r.text
+            return await asyncio.gather(*[one() for _ in range(n)])
+
+    with running_server(tmp_path / "serveur.log", "--fils", "1",
+                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+        waited = asyncio.run(burst(port, 60))
+        assert [s for s, _ in waited] == [200] * 60
+        assert [json.loads(t)["result"][0][0] for _, t in waited] == [pytest.approx(expected)] * 60
+        answers = asyncio.run(burst(port, 300))
+        refused = [t for s, t in answers if s != 200]
+        assert all(t == BUSY + "\n" for t in refused), {t for t in refused}
+        assert len(refused) < 300
+        time.sleep(0.2)
+        assert "Exceeded concurrency limit" not in log.read_text()
+        if refused:
+            assert "issue=serveur_occupe statut=503" in log.read_text()

@@ -46,6 +46,17 @@ def test_a_token_file_has_labels_comments_and_is_read_again_when_it_changes(tmp_
     assert tokens.check(f"Bearer {third}") == "calais"
 
 
+def test_a_token_file_written_on_windows_is_read(tmp_path):
+    """Notepad's UTF-8 mark before a comment made the server refuse to start (« ligne 1 : jeton trop
+    court »), a label in Windows-1252 stopped it with an internal error."""
+    marked = tmp_path / "jetons-utf8.txt"
+    marked.write_bytes("\ufeff# /etc/acv-xl/jetons.txt — droits 600\r\narras {}\r\n".format(GOOD).encode("utf-8"))
+    assert Tokens(path=marked).check(f"Bearer {GOOD}") == "arras"
+    ansi = tmp_path / "jetons-ansi.txt"
+    ansi.write_bytes("# communes\r\nbéthune {}\r\n".format(OTHER).encode("cp1252"))
+    assert Tokens(path=ansi).check(f"Bearer {OTHER}") == "béthune"
+
+
 def test_a_bad_token_file_prevents_starting(tmp_path):
     empty = tmp_path / "vide.txt"
     empty.write_text("# rien\n")
@@ -72,6 +83,17 @@ def test_limits_from_the_environment(monkeypatch):
         ServerConfig.from_env()
     monkeypatch.setenv("ACV_XL_MAX_CELLULES", "0")
     with pytest.raises(ConfigError, match="strictement positive"):
+        ServerConfig.from_env()
+    monkeypatch.setenv("ACV_XL_MAX_CELLULES", "1000")
+    # float() takes these: « NaN s par appel » printed, or an internal error at start
+    for name, raw in (("ACV_XL_DELAI", "nan"), ("ACV_XL_DELAI", "inf"), ("ACV_XL_MAX_CORPS_MO", "1e400"),
+                      ("ACV_XL_MAX_CORPS_MO", "NaN")):
+        monkeypatch.setenv(name, raw)
+        with pytest.raises(ConfigError, match=f"{name} = « {raw} » : nombre fini attendu"):
+            ServerConfig.from_env()
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("ACV_XL_FILS", "100000")
+    with pytest.raises(ConfigError, match="ACV_XL_FILS = « 100000 » : au plus 128"):
         ServerConfig.from_env()
 
 
@@ -119,3 +141,81 @@ def test_refusals_in_order_origin_token_type_size():
     assert guard.refusal(_scope("OPTIONS", host="h", origin="https://x.example"))[0] == 403
     entraid = Guard(None, ServerConfig(tokens=Tokens(GOOD)), entraid=True)
     assert entraid.refusal(_scope(**{**ok, "authorization": "Bearer jwt-entra"})) is None  # xlwings checks it
+
+
+def test_a_client_gone_before_its_body_leaves_one_token_in_the_log(caplog):
+    """The log line is split on spaces by whoever reads it (`grep 'issue=…'`): the issue of a
+    request abandoned mid-body was « client déconnecté », two tokens."""
+    import asyncio
+    import logging
+
+    guard = Guard(None, ServerConfig(tokens=Tokens(GOOD)))
+    scope = _scope(host="h", authorization=f"Bearer {GOOD}", content_type="application/json")
+
+    async def gone():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        raise AssertionError(message)  # nothing is answered to a client that left
+
+    with caplog.at_level(logging.INFO, logger="acv_xl.serveur"):
+        asyncio.run(guard(scope, gone, send))
+    [line] = [r.getMessage() for r in caplog.records]
+    assert " issue=client_parti statut=- " in line and guard.active == 0
+
+
+def _fake_calls(monkeypatch, seconds: float, **config):
+    """`server_calls.Calls` whose functions only sleep, recording the bodies computed at once."""
+    import threading
+
+    from udfs import server_calls
+
+    seen = {"now": 0, "peak": 0, "calls": 0}
+    lock = threading.Lock()
+
+    def fake(body, user, config, state):
+        with lock:
+            seen["now"] += len(body)
+            seen["peak"] = max(seen["peak"], seen["now"])
+            seen["calls"] += 1
+        time.sleep(seconds)
+        with lock:
+            seen["now"] -= len(body)
+        return {"result": [[len(body)]]}
+
+    monkeypatch.setattr(server_calls, "call_function", fake)
+    return server_calls.Calls(None, ServerConfig(**config)), seen
+
+
+def test_big_bodies_are_computed_one_after_the_other(monkeypatch):
+    """Memory follows the bodies being computed (≈ 40 times their size): six threads on bodies near
+    the limit took more than the service's 4 GB. Bodies computed at once weigh at most --max-corps."""
+    import asyncio
+
+    calls, seen = _fake_calls(monkeypatch, 0.05, max_body=1000, threads=8)
+    bodies = [b"x" * 600] * 4 + [b"y" * 100] * 4
+
+    async def main():
+        return await asyncio.gather(*[calls.submit("function", None, b, None, {}) for b in bodies])
+
+    answers = asyncio.run(main())
+    assert [a["result"][0][0] for a in answers] == [len(b) for b in bodies]
+    assert seen["peak"] <= 1000 and seen["calls"] == 8
+    assert calls.weight == 0 and calls.running == 0
+
+
+def test_a_call_waiting_for_room_past_its_time_is_told_so_and_never_computed(monkeypatch):
+    import asyncio
+
+    calls, seen = _fake_calls(monkeypatch, 0.4, max_body=1000, threads=8, timeout=0.2)
+
+    async def main():
+        states = [{}, {}]
+        answers = await asyncio.gather(*[calls.submit("function", None, b"x" * 600, None, st) for st in states])
+        await asyncio.sleep(0.5)  # the first one's thread ends, past its time limit
+        return answers, states
+
+    answers, states = asyncio.run(main())
+    assert [a["result"][0][0] for a in answers] == ["#ACV: calcul interrompu : délai de 0,2 s dépassé sur le serveur."] * 2
+    assert [st["issue"] for st in states] == ["delai_depasse"] * 2
+    assert seen["calls"] == 1 and calls.weight == 0 and calls.running == 0

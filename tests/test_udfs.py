@@ -289,3 +289,14 @@ def test_a_table_evicted_by_another_request_meanwhile_is_still_answered(monkeypa
     monkeypatch.setattr(tables, "_CACHE", EvictedMeanwhile())
     expected = F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT")
     assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT") == expected == pytest.approx(1250.75)
+
+
+def test_a_total_beyond_excels_numbers_is_a_french_message_not_infinity():
+    """Two amounts of 9E+307 (Excel's largest numbers are near 1E+308) summed to a float infinity:
+    xlwings Server wrote `Infinity`, which is no JSON, and the cell got no value at all."""
+    huge = _plan(("1.1", "ETAT", "DSIL", "Subvention", 2025, 9e307, "Acquis"),
+                 ("1.1", "ETAT", "DSIL", "Subvention", 2025, 9e307, "Acquis"))
+    message = "#ACV: total trop grand pour un nombre d'Excel (au-delà de 10³⁰⁸) : vérifiez les montants du plan."
+    assert F.ACV_TOTAL_FINANCEUR(huge, "ETAT") == message
+    assert F.ACV_TOTAL_ACTION(huge, "1.1") == message
+    assert F.ACV_SYNTHESE(huge) == message

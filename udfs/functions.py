@@ -57,7 +57,10 @@ TABLE = {"ndim": 2, **({"convert": OfficeJsTable} if _ON_OFFICEJS else {})}
 
 
 def _euros(d: Decimal) -> float:
-    return float(totals.ZERO + d)  # already to the cent: Decimal → float for Excel
+    value = float(totals.ZERO + d)  # already to the cent: Decimal → float for Excel
+    if value - value != 0:  # beyond Excel's (and a float's) numbers: `inf`, which is no JSON
+        raise UdfError("total trop grand pour un nombre d'Excel (au-delà de 10³⁰⁸) : vérifiez les montants du plan.")
+    return value
 
 
 def _safe(compute: Callable[[], Any]) -> Any:

@@ -273,7 +273,7 @@ def annex_rows(report, brouillon: bool) -> list[list[Any]]:
     def name(code: str) -> str:
         f = conv.financeur(code)
         ref = layout.FINANCEURS_BY_CODE.get(code)
-        return (f.nom if f is not None and f.nom else ref.nom if ref else code) + f" ({code})"
+        return as_text((f.nom if f is not None and f.nom else ref.nom if ref else code) + f" ({code})")
 
     A, F = layout.T_ACTIONS, layout.T_FINANCEMENTS
     width = 2 + len(funders) + 3
@@ -291,7 +291,7 @@ def annex_rows(report, brouillon: bool) -> list[list[Any]]:
         if not a.numero:
             continue
         ecart = totals.ecart(a, lines)
-        out.append([as_text(a.numero), a.intitule or ""]
+        out.append([as_text(a.numero), as_text(a.intitule or "")]
                    + [float(m.get(a.numero, {}).get(c, totals.ZERO)) for c in funders]
                    + [float(par_action.get(a.numero, totals.ZERO)),
                       float(a.cout_total) if a.cout_total is not None else "",
@@ -359,11 +359,14 @@ def _alert(book, message: str) -> None:
 def _guarded(book, job, what: str):
     """Never a Python traceback for the user: a French message box instead."""
     from acv_xl.outputs.atomic import OutputError
+    from acv_xl.reading.errors import UnreadableWorkbook
 
     try:
         return job(book)
     except (AnnexeImpossible, OutputError) as exc:  # OutputError: « permission refusée : … » with the file's name
         _alert(book, f"{what} impossible : {exc}")
+    except UnreadableWorkbook as exc:  # what the file reader would refuse too (a table too large)
+        _alert(book, f"{what} impossible : {exc.message[:1].lower()}{exc.message[1:]} {exc.suggestion}".rstrip())
     except OSError as exc:  # the system's reason in French, never its English text
         from acv_xl.contract.system_errors import os_error_text
         from acv_xl.reading.errors import file_text

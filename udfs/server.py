@@ -113,7 +113,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     _set_env(options)
     from acv_xl.contract.values import fmt_number
 
-    from .server_config import ConfigError, ServerConfig
+    from .server_config import ConfigError, ServerConfig, connection_limit
 
     try:
         config = ServerConfig.from_env()
@@ -149,7 +149,11 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         if parts.scheme != "https" or not parts.netloc or parts.path not in ("", "/"):
             return _fail(f"--url-publique « {public} » : adresse HTTPS attendue, sans chemin "
                          "(ex. https://acv.departement.gouv.fr).")
-        os.environ["XLWINGS_HOSTNAME"] = parts.netloc  # the manifest then names the public address
+        # the manifest then names the public address: the environment for the processes uvicorn
+        # starts (--processus 2+), the settings already read for this one (else a manifest
+        # downloaded on the machine named http://127.0.0.1:8000, and through the front end lost its port)
+        os.environ["XLWINGS_HOSTNAME"] = parts.netloc
+        settings.hostname = parts.netloc
     if not _port_free(host, port):
         return _fail(f"impossible d'écouter sur {host}:{port} (port déjà utilisé ou adresse "
                      "indisponible). Choisissez un autre port avec --port.")
@@ -188,6 +192,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         ssl_certfile=str(cert) if https else None,
         log_level="warning",
         access_log=False,  # uvicorn's line has the query string; ours has no data (server_guard)
-        limit_concurrency=max(64, config.threads * 8),
+        # a backstop for connections (idle keep-alive ones count): the requests themselves are capped
+        # before, in French, by server_guard (uvicorn's « Service Unavailable » reached the cells)
+        limit_concurrency=connection_limit(config.max_requests),
     )
     return 0

@@ -26,7 +26,7 @@ from acv_xl.contract.values import fmt_number
 
 from .cells import count_cells
 from .server_config import ServerConfig
-from .server_guard import send_text
+from .server_guard import BUSY, send_text
 from .tables import PREFIX
 
 log = logging.getLogger("acv_xl.serveur")
@@ -56,6 +56,8 @@ def _loads(body: bytes) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "Requête illisible : JSON invalide.") from None
+    except RecursionError:  # thousands of nested lists: no workbook sends that
+        raise Refused(400, "Requête illisible : JSON trop imbriqué.") from None
     if not isinstance(data, dict):
         raise Refused(400, "Requête illisible : un objet JSON est attendu.")
     return data
@@ -96,8 +98,12 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
         state["issue"] = "trop_de_cellules"
         return {"result": [[f"{PREFIX}plages trop grandes : {fmt_number(cells)} cellules reçues, au plus "
                             f"{fmt_number(config.max_cells)} par appel."]]}
-    rv = _run(xlwings.server.custom_functions_call(data, functions, user,
-                                                   typehint_to_value={CurrentUser: user}))
+    try:
+        rv = _run(xlwings.server.custom_functions_call(data, functions, user,
+                                                       typehint_to_value={CurrentUser: user}))
+    except KeyError:  # a key the add-in always sends (version, client, runtime…), missing: our
+        # functions never raise (`functions._safe`), so the request is at fault, not the server
+        raise Refused(400, "Requête illisible : appel de fonction incomplet.") from None
     return {"result": rv}
 
 
@@ -120,13 +126,30 @@ def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict)
         return alert_actions(f"Classeur trop grand pour le serveur : {fmt_number(cells)} cellules envoyées, "
                              f"au plus {fmt_number(config.max_cells)}. Utilisez « acv-xl valider » sur le "
                              "fichier, ou demandez à la préfecture de relever la limite.")
-    book = xw.Book(json=data)
+    try:
+        book = xw.Book(json=data)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # what the add-in always sends, missing
+        raise Refused(400, "Requête illisible : classeur incomplet ou mal formé.") from None
     try:
         done = _run(xlwings.server.custom_scripts_call(scripts, name, user, args=args,
                                                        typehint_to_value={CurrentUser: user, xw.Book: book}))
         return done.json()
     finally:
         book.close()
+        _forget_sheets()
+
+
+def _forget_sheets() -> None:
+    """Empty xlwings' memo of sheet values (`_xlremote.get_range_api`, an unbounded `lru_cache`
+    keyed by a whole sheet's values, filled at each cell a script writes and emptied only by a
+    lazy book's load): every « Valider » of another state of a workbook left its sheets there, a
+    commune's data kept for the process's life and its memory growing with each click. Another
+    request running meanwhile only computes its slices again."""
+    from xlwings.pro import _xlremote
+
+    clear = getattr(getattr(_xlremote, "get_range_api", None), "cache_clear", None)
+    if clear is not None:
+        clear()
 
 
 class Calls:
@@ -139,7 +162,12 @@ class Calls:
         self.pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="acv-calcul")
         self.running = 0  # submitted and not finished (a timed-out call still holds its thread)
         self._count = threading.Lock()
-        self.queue_limit = config.threads * 4
+        # as many as the door lets in (server_guard): a recalculation's calls wait their turn rather
+        # than get 503 (four per thread let a burst of a few dozen cells fail after Excel's 3 tries)
+        self.queue_limit = config.max_requests
+        self.room = config.max_body  # bytes of request bodies computed at once (`_admit`)
+        self.weight = 0
+        self._room = asyncio.Condition()
 
     def route(self, scope):
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -196,17 +224,15 @@ class Calls:
     async def submit(self, kind: str, name: str | None, body: bytes, user, state: dict):
         if self.running >= self.queue_limit:
             state["issue"] = "serveur_occupe"
-            raise Refused(503, "Serveur occupé : réessayez dans un instant.")
+            raise Refused(503, BUSY)
         if kind == "function":
             job = (call_function, body, user, self.config, state)
         else:
             job = (call_script, name, body, user, self.config, state)
         with self._count:
             self.running += 1
-        future = self.pool.submit(*job)
-        future.add_done_callback(self._finished)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.config.timeout)
+            return await asyncio.wait_for(self._compute(job, len(body)), self.config.timeout)
         except asyncio.TimeoutError:
             state["issue"] = "delai_depasse"
             seconds = fmt_number(self.config.timeout, 1).removesuffix(",0")
@@ -232,6 +258,50 @@ class Calls:
     def _finished(self, _future) -> None:
         with self._count:  # called from the worker thread
             self.running -= 1
+
+    async def _compute(self, job: tuple, weight: int):
+        """`job` in the pool once its body fits in the room left (`_admit`); its weight is given back
+        when its thread is done — a call past its time limit holds its memory until then."""
+        try:
+            await self._admit(weight)
+        except BaseException:  # the time limit, while waiting for room: never submitted
+            self._finished(None)
+            raise
+        loop = asyncio.get_running_loop()
+
+        def done(_future) -> None:  # on the worker thread
+            self._finished(_future)
+            try:
+                loop.call_soon_threadsafe(self._release, weight)
+            except RuntimeError:  # the loop closed meanwhile (the server stopping)
+                pass
+
+        try:
+            future = self.pool.submit(*job)
+        except BaseException:
+            self._release(weight)
+            self._finished(None)
+            raise
+        future.add_done_callback(done)
+        return await asyncio.wrap_future(future)
+
+    async def _admit(self, weight: int) -> None:
+        """Wait until the bodies being computed, this one added, weigh at most `room` bytes (one
+        body alone always fits). A request's memory is about 40 times its body (a 15 MB workbook:
+        ≈ 0.6 GB): six threads each on a body near the limit took more than the service's 4 GB and
+        the system stopped the server, every call in progress with it. The threads share one
+        interpreter: computing big bodies one after the other costs no time."""
+        async with self._room:
+            await self._room.wait_for(lambda: self.weight == 0 or self.weight + weight <= self.room)
+            self.weight += weight
+
+    def _release(self, weight: int) -> None:  # on the event loop
+        self.weight -= weight
+        asyncio.ensure_future(self._wake())
+
+    async def _wake(self) -> None:
+        async with self._room:
+            self._room.notify_all()
 
 
 async def _body(receive) -> bytes:

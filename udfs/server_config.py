@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ MIN_TOKEN = 20  # characters: `python -c "import secrets; print(secrets.token_ur
 DEFAULT_MAX_BODY_MB = 20
 DEFAULT_MAX_CELLS = 1_000_000
 DEFAULT_TIMEOUT_S = 60.0
+MAX_THREADS = 128
 
 ENV_TOKEN = "ACV_XL_JETON"
 ENV_TOKEN_FILE = "ACV_XL_JETON_FICHIER"
@@ -64,6 +66,16 @@ def _long_enough(token: str, where: str) -> str:
     return token
 
 
+def _text(data: bytes) -> str:
+    """A token file as written on Windows too: UTF-8 with its mark (Notepad: the first line was
+    read as « \ufeff# … », a token line whose last word was too short, and the server refused to
+    start), or Windows-1252 (« béthune » in a label stopped it with an internal error)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 class Tokens:
     """The accepted tokens, from the environment or a file re-read when it changes."""
 
@@ -82,12 +94,12 @@ class Tokens:
             stamp = (st.st_mtime_ns, st.st_size)
             if stamp == self._stamp:
                 return
-            entries = parse_token_lines(self.path.read_text(encoding="utf-8"), str(self.path))
+            entries = parse_token_lines(_text(self.path.read_bytes()), str(self.path))
         except OSError as exc:
             if initial:
                 raise ConfigError(f"fichier de jetons illisible : {self.path} ({os_error_text(exc)}).") from None
             return  # being rewritten: keep the tokens known so far
-        except (ConfigError, UnicodeDecodeError):
+        except ConfigError:
             if initial:
                 raise
             return  # a bad edit: keep the previous tokens rather than lock every commune out
@@ -117,7 +129,7 @@ class Tokens:
         return found
 
 
-def _number(name: str, default: float, kind=float, minimum: float = 0) -> float:
+def _number(name: str, default: float, kind=float, minimum: float = 0, maximum: float | None = None) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -125,14 +137,34 @@ def _number(name: str, default: float, kind=float, minimum: float = 0) -> float:
         value = kind(raw.replace(",", "."))
     except ValueError:
         raise ConfigError(f"{name} = « {raw} » : nombre attendu.") from None
+    if not math.isfinite(value):  # « nan », « inf », « 1e400 »: float() takes them
+        raise ConfigError(f"{name} = « {raw} » : nombre fini attendu.")
     if value <= minimum:
         raise ConfigError(f"{name} = « {raw} » : valeur strictement positive attendue.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} = « {raw} » : au plus {maximum}.")
     return value
 
 
 def default_threads() -> int:
     """Worker threads: as Python's default pool, enough for waiting requests on a small machine."""
     return min(32, (os.cpu_count() or 1) + 4)
+
+
+def connection_limit(max_requests: int) -> int:
+    """uvicorn's `limit_concurrency`: open connections (idle keep-alive ones too) and requests past
+    which uvicorn answers « Service Unavailable » itself. Far above `max_requests` (a recalculation
+    through the HTTP/2 front end opens one connection per cell), within the process's file
+    descriptors (systemd gives a service 1,024), at most 4,096 (an idle connection costs little)."""
+    try:
+        import resource
+
+        files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if files == resource.RLIM_INFINITY:
+            files = 1 << 20
+    except (ImportError, OSError, ValueError):  # Windows: no such limit to read
+        files = 1024
+    return max(max_requests, min(files - 100, 4096))  # (100: the logs, the token file, the pool…)
 
 
 @dataclass
@@ -143,6 +175,13 @@ class ServerConfig:
     timeout: float = DEFAULT_TIMEOUT_S
     threads: int = field(default_factory=default_threads)
     origins: frozenset[str] = frozenset()  # allowed beyond the server's own origin
+
+    @property
+    def max_requests(self) -> int:
+        """Requests a process holds at once (their bodies in memory: at most this × `max_body`);
+        one more is answered « Serveur occupé » by `server_guard`, in French. uvicorn's own cap on
+        connections (`connection_limit`) is only a backstop: its 503 is English."""
+        return max(64, self.threads * 8)
 
     @classmethod
     def from_env(cls) -> "ServerConfig":
@@ -157,6 +196,7 @@ class ServerConfig:
             max_body=int(_number(ENV_MAX_BODY, DEFAULT_MAX_BODY_MB) * 1024 * 1024),
             max_cells=int(_number(ENV_MAX_CELLS, DEFAULT_MAX_CELLS, int)),
             timeout=_number(ENV_TIMEOUT, DEFAULT_TIMEOUT_S),
-            threads=int(_number(ENV_THREADS, default_threads(), int)),
+            # (a thread is a process's task: the service unit allows 256 of them)
+            threads=int(_number(ENV_THREADS, default_threads(), int, maximum=MAX_THREADS)),
             origins=frozenset(origins),
         )

@@ -35,6 +35,7 @@ PUBLIC_METHODS = frozenset({"GET", "HEAD"})
 
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+BUSY = "Serveur occupé : réessayez dans un instant."
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -90,6 +91,7 @@ class Guard:
         self.app = app
         self.config = config
         self.entraid = entraid  # xlwings Server checks the Entra ID token itself (server_calls)
+        self.active = 0  # requests being handled (one event loop per process: no lock)
 
     # ------------------------------------------------------------------ decisions
     def origin_allowed(self, scope, origin: str) -> bool:
@@ -153,6 +155,15 @@ class Guard:
                 status["code"] = message["status"]
             await send(message)
 
+        if self.active >= self.config.max_requests:
+            # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
+            state["issue"] = "serveur_occupe"
+            try:
+                await send_text(watched_send, 503, BUSY, [(b"retry-after", b"1")])
+            finally:
+                self.log_line(scope, state, status["code"], time.perf_counter() - started)
+            return
+        self.active += 1
         try:
             refused = self.refusal(scope)
             if refused is not None:
@@ -166,11 +177,12 @@ class Guard:
                     await send_text(watched_send, 413, self.too_large(), [(b"connection", b"close")])
                     return
                 except ConnectionError:
-                    state["issue"] = "client déconnecté"
+                    state["issue"] = "client_parti"  # one token of the log line, as the others
                     return
                 receive = replay(body)
             await self.app(scope, receive, watched_send)
         finally:
+            self.active -= 1
             self.log_line(scope, state, status["code"], time.perf_counter() - started)
 
     @staticmethod

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.source import TableBlock, a1, parse_range, split_sheet_ref
+from acv_xl.reading.source_file import MAX_GRID_CELLS
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError
 
 from .cells import remote_rows
@@ -113,6 +115,17 @@ class XwSource:
         last_data = r2 - 1 if has_totals else r2
         data = self.values(sheet_name)
         width = c2 - c1 + 1
+        if (last_data - r1 + 1) * width > MAX_GRID_CELLS:
+            # a table stretched down to row 1,048,576 (or across to XFD): its rows past the sheet's
+            # values are empty, and padding them took 400 MB for A3:J1048576 and all the memory
+            # for A3:XFD1048576, from a request of 40 kB — cut as the file reader cuts them
+            last_data = max(min(last_data, len(data)), r1)
+            if (last_data - r1 + 1) * width > MAX_GRID_CELLS:
+                raise UnreadableWorkbook(
+                    "STR-01", f"Le tableau « {t.name} » ({a1(r1, c1)}:{a1(r2, c2)}) est trop grand pour être lu "
+                    f"(plus de {MAX_GRID_CELLS // 1_000_000} millions de cellules remplies).",
+                    "Redimensionnez le tableau à ses seules lignes remplies (Création de tableau > "
+                    "Redimensionner le tableau), puis relancez.")
 
         # slices of the sheet's rectangle (one comprehension: 5 000 rows), padded past its edge
         lo, hi = c1 - 1, c2
