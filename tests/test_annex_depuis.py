@@ -89,3 +89,28 @@ def test_annex_depuis_in_the_pdf(pair, tmp_path, capsys):
                   "Lignes de financement modifiées", "Étude de programmation de la halle", "+64 000,00 €",
                   "50 000,00 €", "Ligne supprimée", "Ligne ajoutée"):
         assert words in page, words
+
+
+def test_changed_financing_lines_get_the_height_of_their_wrapped_text(tmp_path, capsys):
+    """A changed line whose dispositif or commentaire wraps in its narrow column gets the rows it
+    needs: at the default height, its second line printed over the next changed line."""
+    from acv_xl.contract.model import LigneFinancement, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    long_dispositif = "Aide aux projets des territoires ruraux et des petites villes de demain"
+    long_comment = "Montant révisé après l'arrêté de subvention du 14/03/2026 ; reliquat reporté sur 2027"
+    lines.append(build_row(LigneFinancement, {**base.financements[0].raw, "dispositif": long_dispositif,
+                                              "annee": 2026, "montant": 10_000.0, "statut": "Sollicité"}))
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "commentaire": long_comment})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"financements": lines}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    rows = {r[0].row: [c.value for c in r] for r in ws.iter_rows()}
+    added = next(n for n, r in rows.items() if r[2] == long_dispositif)
+    comment = next(n for n, r in rows.items() if r[7] == long_comment)
+    for n in (added, comment):
+        assert (ws.row_dimensions[n].height or 0) >= 3 * 13, rows[n]

@@ -881,6 +881,8 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             write_value(ws, row, 5, what, fmts.cell())
             write_value(ws, row, 6, before, fmts.cell(kind if not isinstance(before, str) else "text"))
             write_value(ws, row, 7, after, fmts.cell(kind if not isinstance(after, str) else "text"))
+            # a wrapped dispositif or commentaire would otherwise overprint the next line
+            _fit_row(ws, row, [c.cle.get(F.header(k)) for k in keys] + [what, before, after], list(widths))
             row += 1
     else:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement modifiée.", fmts.note)
