@@ -234,3 +234,39 @@ def test_a_file_name_not_in_utf8_is_compared_and_annexed(base, tmp_path, capsys)
     assert code == 0 and "interne" not in err, err
     ws = openpyxl.load_workbook(tmp_path / "annexe.xlsx").worksheets[0]
     assert any(c.value == "caf\\xe9.xlsx" for row in ws.iter_rows() for c in row)
+
+
+def _with_line_below_the_plan(src: Path, dst: Path) -> Path:
+    from openpyxl.utils.cell import range_boundaries
+
+    wb = openpyxl.load_workbook(src)
+    ws = next(w for w in wb.worksheets if F.name in w.tables)
+    c1, _r1, _c2, r2 = range_boundaries(ws.tables[F.name].ref)
+    for j, v in enumerate(["2.2", "ETAT", "DETR", "Subvention", 2027, 500_000, "Sollicité"]):
+        ws.cell(r2 + 1, c1 + j).value = v
+    wb.save(dst)
+    return dst
+
+
+def test_a_line_typed_below_the_plan_is_never_the_same_data(base, tmp_path, capsys):
+    """A line typed just below the plan is in no table compared (STR-09): comparer says so and
+    never answers « les mêmes données » with status 0 when it is only on one side."""
+    a = _write(base, tmp_path / "avant.xlsx")
+    b = _with_line_below_the_plan(a, tmp_path / "apres.xlsx")
+    code, out, _ = _run(capsys, "comparer", a, b, "-o", tmp_path / "ecarts.xlsx")
+    assert code == 1
+    assert "mêmes données" not in out and "STR-09" in out and "« apres.xlsx » a 7 valeurs saisies" in out
+    assert "feuille « Plan de financement », ligne" in out
+    ws = openpyxl.load_workbook(tmp_path / "ecarts.xlsx")[Feuille.CHANGEMENTS]
+    texts = [str(v) for r in ws.iter_rows(values_only=True) for v in r if v]
+    assert any("STR-09" in t for t in texts) and "Aucun changement entre les deux classeurs." not in texts
+    code, out, _ = _run(capsys, "comparer", a, b, "--format", "json")
+    data = json.loads(out)
+    assert code == 1 and data["changements"] == [] and data["hors_tableaux"]["avant"] == []
+    assert {"feuille": "Plan de financement", "tableau": F.name, "valeur": 500_000} .items() <= \
+        next(s for s in data["hors_tableaux"]["apres"] if s["valeur"] == 500_000).items()
+    # the same line below the plan on both sides: no change, said without « mêmes données »
+    code, out, _ = _run(capsys, "comparer", b, b)
+    assert code == 0 and "mêmes données" not in out and "ne sont pas comparées" in out
+    code, out, _ = _run(capsys, "comparer", a, a, "--format", "json")
+    assert code == 0 and json.loads(out)["hors_tableaux"] == {"avant": [], "apres": []}

@@ -72,9 +72,11 @@ def _print_setup(ws, header_row: int, widths, acv_id: str | None) -> None:
                       header_rows=(header_row, header_row), key_columns=(0, 0))
 
 
-def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str, str] | None = None) -> Path:
+def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str, str] | None = None,
+          warnings: list[str] = ()) -> Path:
     """Write the comparison workbook to `out` (atomically); returns `out`. `names`: the financeurs'
-    names by code (`comparison_report.financeur_names`)."""
+    names by code (`comparison_report.financeur_names`); `warnings`: what was not compared (values
+    typed outside the tables), above the changes."""
 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
@@ -111,6 +113,11 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
         merge_text(ws, 1, 0, 1, len(CHANGE_HEADERS) - 1,
                    f"Avant : {avant.get('fichier') or ''} — après : {apres.get('fichier') or ''}", note)
         hr = 3
+        if warnings:  # in the blank row above the headers, in red: what the changes do not include
+            text = "\n".join(warnings)
+            merge_text(ws, 2, 0, 2, len(CHANGE_HEADERS) - 1, text,
+                       wb.add_format({**base, "bold": True, "font_color": "#C00000", "text_wrap": True}))
+            ws.set_row(2, page_layout.row_height([(text, sum(CHANGE_WIDTHS))], bold=True, font_pt=10))
         for j, h in enumerate(CHANGE_HEADERS):
             ws.write_string(hr, j, h, header)
         ws.set_row(hr, page_layout.row_height(zip(CHANGE_HEADERS, CHANGE_WIDTHS), bold=True, font_pt=10))
@@ -136,7 +143,9 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                 ws.set_row(row, height)
             row += 1
         if not comp.changes:
-            merge_text(ws, row, 0, row, len(CHANGE_HEADERS) - 1, "Aucun changement entre les deux classeurs.", note)
+            nothing = ("Aucun changement dans les tableaux ni les cellules nommées." if warnings
+                       else "Aucun changement entre les deux classeurs.")
+            merge_text(ws, row, 0, row, len(CHANGE_HEADERS) - 1, nothing, note)
         else:
             ws.autofilter(hr, 0, row - 1, len(CHANGE_HEADERS) - 1)
         ws.freeze_panes(hr + 1, 0)
