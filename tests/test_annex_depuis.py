@@ -114,3 +114,46 @@ def test_changed_financing_lines_get_the_height_of_their_wrapped_text(tmp_path, 
     comment = next(n for n, r in rows.items() if r[7] == long_comment)
     for n in (added, comment):
         assert (ws.row_dimensions[n].height or 0) >= 3 * 13, rows[n]
+
+
+def _long_avenant(tmp_path) -> tuple[Path, Path]:
+    """Every amount of the plan changed and 30 lines added: the changed lines run over pages."""
+    from acv_xl.contract.model import LigneFinancement, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    lines = [build_row(LigneFinancement, {**lf.raw, "montant": float(lf.montant) + 1_000}) for lf in base.financements]
+    lines += [build_row(LigneFinancement, {**base.financements[0].raw, "annee": 2030 + k, "montant": 1_000.0,
+                                           "statut": "Sollicité"}) for k in range(30)]
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"financements": lines}))
+    return a, b
+
+
+def test_the_changed_lines_header_is_the_row_repeated_on_each_page(tmp_path, capsys):
+    a, b = _long_avenant(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    first, last = (int(x) for x in ws.print_title_rows.replace("$", "").split(":"))
+    assert first == last
+    header = [c.value for c in ws[first]]
+    assert header[:2] == [layout.T_FINANCEMENTS.header("numero"), layout.T_FINANCEMENTS.header("financeur")]
+    assert header[5:8] == ["Changement", "Avant", "Après"]
+
+
+@pytest.mark.libreoffice
+def test_a_long_avenant_prints_the_changed_lines_header_on_each_page(tmp_path, capsys):
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    a, b = _long_avenant(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
+    text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
+                          check=True).stdout.decode()
+    pages = [p for p in text.split("\f") if MODIFICATIONS_TITLE in p or "Ligne ajoutée" in p]
+    assert len(pages) >= 2  # the changes run over several pages
+    for p in pages[1:]:  # each following page opens on the columns' header
+        rows = [line.split() for line in p.splitlines() if line.strip()]
+        head = next(r for r in rows if r and r[0] not in ("Annexe", "PROJET"))
+        assert head[:3] == ["N°", "action", "Financeur"], head

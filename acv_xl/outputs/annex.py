@@ -800,7 +800,10 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     widths = (12, 40, 16, 16, 18, 18, 18, 18)
     ws, row, last = _new_sheet(wb, AnnexSheet.MODIFICATIONS, widths, d, fmts, MODIFICATIONS_TITLE,
                                f"Par rapport au classeur « {reference} » — montants en euros, hors financements refusés")
-    ws.repeat_rows(0, row - 1)
+    # The rows repeated on each page: the header of the last list, the one that runs over several
+    # pages (a spreadsheet repeats one range, from the page after it) — not the sheet's title,
+    # whose « PROJET — non validé » the page header carries anyway.
+    repeated = (0, row - 1)
     labels = {AJOUT: "Ajoutée", SUPPRESSION: "Supprimée", MODIFICATION: "Modifiée"}
 
     # -- per financeur
@@ -830,6 +833,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
                                       ("Changement", 3, 3), ("Coût avant", 4, 4), ("Coût après", 5, 5),
                                       ("Écart", 6, 6)], fmts)
+        repeated = (row - 1, row - 1)
         for c in actions:
             if c.type == SUPPRESSION:
                 intitule = (c.avant or {}).get(A.header("intitule"))
@@ -865,6 +869,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     if lines:
         keys = ("numero", "financeur", "dispositif", "nature", "annee")
         row = _headers(ws, row, [F.header(k) for k in keys] + ["Changement", "Avant", "Après"], fmts, widths)
+        repeated = (row - 1, row - 1)
         montant = F.header("montant")
         for c in lines:
             for j, k in enumerate(keys):
@@ -887,6 +892,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     else:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement modifiée.", fmts.note)
         row += 1
+    ws.repeat_rows(*repeated)
 
 
 # ============================================================================ public API
