@@ -270,3 +270,24 @@ def test_a_line_typed_below_the_plan_is_never_the_same_data(base, tmp_path, caps
     assert code == 0 and "mêmes données" not in out and "ne sont pas comparées" in out
     code, out, _ = _run(capsys, "comparer", a, a, "--format", "json")
     assert code == 0 and json.loads(out)["hors_tableaux"] == {"avant": [], "apres": []}
+
+
+def test_the_changes_print_one_page_wide_at_8_pt_or_more(base, tmp_path, capsys):
+    """The changes' sheet is fitted to one page wide: its 10 pt type, at that scale, stays ≥ 8 pt
+    (the columns were planned for 11 pt type: fitted, they printed at about 7.6 pt)."""
+    from acv_xl.outputs import page_layout
+
+    a = _write(base, tmp_path / "avant.xlsx")
+    b = _write(_edited(base)[0], tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    ws = openpyxl.load_workbook(out)[Feuille.CHANGEMENTS]
+    assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
+    # Excel's widths (XlsxWriter adds its 0.71 of padding), a <col> element standing for several columns
+    widths = [d.width - 0.7109375 for d in ws.column_dimensions.values() for _ in range(d.min, d.max + 1)]
+    assert len(widths) == ws.max_column
+    printable = page_layout.A4_LONG_PT - 2 * ws.page_margins.left * 72
+    scale = min(1.0, printable / sum(page_layout.column_points(w) for w in widths))
+    font = ws.cell(5, 1).font.sz
+    assert font * scale >= page_layout.MIN_PRINTED_PT, (font, scale)

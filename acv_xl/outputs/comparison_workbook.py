@@ -51,7 +51,9 @@ AUTHOR = "acv-xl"
 
 CHANGE_HEADERS = ("Type", "Feuille", "N° action", "Ligne (clé)", "Champ", "Avant", "Après",
                   "Cellule avant", "Cellule après")
-CHANGE_WIDTHS = (14, 20, 10, 40, 26, 26, 26, 13, 13)
+# one page wide with its 10 pt type printed at 8 pt or more (`page_layout.plan`): 176 characters at most
+CHANGE_WIDTHS = (14, 20, 10, 34, 24, 26, 26, 11, 11)
+FONT_PT = 10
 
 
 def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
@@ -69,7 +71,7 @@ def _print_setup(ws, header_row: int, widths, acv_id: str | None) -> None:
     """The product's print layout (`page_layout`): A4 landscape, ≥ 8 pt, the header row on every
     page, the sheet and convention in the footer."""
     page_layout.setup(ws, widths, footer=page_layout.sheet_footer(ws.name, f"convention {acv_id}" if acv_id else None),
-                      header_rows=(header_row, header_row), key_columns=(0, 0))
+                      header_rows=(header_row, header_row), key_columns=(0, 0), font_pt=FONT_PT)
 
 
 def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str, str] | None = None,
@@ -84,7 +86,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
         wb.set_properties({"title": f"Comparaison de la convention {apres.get('acv_id') or ''}".strip(),
                            "author": AUTHOR, "comments": f"Écarts entre deux classeurs, écrit par {WORKBOOK_MARK}"})
         mark_xlsxwriter(wb, COMPARAISON)  # a derived report: re-running comparer may replace it
-        base = {"font_name": "Arial", "font_size": 10, "valign": "top"}
+        base = {"font_name": "Arial", "font_size": FONT_PT, "valign": "top"}
         fmt: dict[tuple, Any] = {}
 
         def f(kind: str = "text", fill: str | None = None, bold: bool = False):
@@ -110,6 +112,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
             ws.set_column(j, j, w)
         merge_text(ws, 0, 0, 0, len(CHANGE_HEADERS) - 1,
                    f"Changements de la convention {apres.get('acv_id') or ''}".strip(), title)
+        ws.set_row(0, 21)  # its 14 pt type, clear of the line below
         merge_text(ws, 1, 0, 1, len(CHANGE_HEADERS) - 1,
                    f"Avant : {avant.get('fichier') or ''} — après : {apres.get('fichier') or ''}", note)
         hr = 3
@@ -117,10 +120,10 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
             text = "\n".join(warnings)
             merge_text(ws, 2, 0, 2, len(CHANGE_HEADERS) - 1, text,
                        wb.add_format({**base, "bold": True, "font_color": "#C00000", "text_wrap": True}))
-            ws.set_row(2, page_layout.row_height([(text, sum(CHANGE_WIDTHS))], bold=True, font_pt=10))
+            ws.set_row(2, page_layout.row_height([(text, sum(CHANGE_WIDTHS))], bold=True, font_pt=FONT_PT))
         for j, h in enumerate(CHANGE_HEADERS):
             ws.write_string(hr, j, h, header)
-        ws.set_row(hr, page_layout.row_height(zip(CHANGE_HEADERS, CHANGE_WIDTHS), bold=True, font_pt=10))
+        ws.set_row(hr, page_layout.row_height(zip(CHANGE_HEADERS, CHANGE_WIDTHS), bold=True, font_pt=FONT_PT))
         row = hr + 1
         for c in comp.changes:
             fill = COLOURS[c.type]
@@ -138,7 +141,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                 write_value(ws, row, j, v, f(k, fill))
             # wrapped text gets the height it needs (LibreOffice keeps the stored height)
             height = page_layout.row_height(((v, CHANGE_WIDTHS[j]) for j, (v, k) in enumerate(cells)
-                                             if k == "text" and isinstance(v, str) and v), font_pt=10)
+                                             if k == "text" and isinstance(v, str) and v), font_pt=FONT_PT)
             if height > page_layout.LINE_PT + 2:
                 ws.set_row(row, height)
             row += 1
@@ -159,6 +162,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
         wt.set_column(0, 0, 52)  # « Financeur CDC — Banque des Territoires (Caisse des Dépôts) » on one line
         wt.set_column(1, 3, 18)
         merge_text(wt, 0, 0, 0, 3, "Totaux avant / après (hors financements refusés)", title)
+        wt.set_row(0, 21)
         row = 2
         for j, h in enumerate(("", "Avant", "Après", "Écart")):
             wt.write_string(row, j, h, header)
