@@ -291,3 +291,23 @@ def test_the_changes_print_one_page_wide_at_8_pt_or_more(base, tmp_path, capsys)
     scale = min(1.0, printable / sum(page_layout.column_points(w) for w in widths))
     font = ws.cell(5, 1).font.sz
     assert font * scale >= page_layout.MIN_PRINTED_PT, (font, scale)
+
+
+def test_a_changed_number_never_reads_the_same_before_and_after(base, tmp_path, capsys):
+    """An indicator's target 0,3541 → 0,3549 was said « 0,35 → 0,35 » (two decimals): a change
+    that reads as none. Numbers keep their own decimals (up to 6), in the text and the workbook."""
+    from acv_xl.contract.model import Indicateur
+
+    inds = [build_row(Indicateur, dict(i.raw)) for i in base.indicateurs]
+    before = base.model_copy(update={"indicateurs": [build_row(Indicateur, {**inds[0].raw, "valeur_cible": 0.3541})]
+                                     + inds[1:]})
+    after = base.model_copy(update={"indicateurs": [build_row(Indicateur, {**inds[0].raw, "valeur_cible": 0.3549})]
+                                    + inds[1:]})
+    a, b = _write(before, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    code, text, _ = _run(capsys, "comparer", a, b, "-o", out)
+    assert code == 1 and "Valeur cible : 0,3541 → 0,3549" in text
+    ws = openpyxl.load_workbook(out)[Feuille.CHANGEMENTS]
+    row = next(r for r in ws.iter_rows(min_row=5) if r[4].value == "Valeur cible")
+    assert [row[5].value, row[6].value] == [0.3541, 0.3549]
+    assert row[5].number_format.endswith("0.0#####")  # both shown with their four decimals

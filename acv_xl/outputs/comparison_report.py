@@ -7,7 +7,7 @@ change and every écart comes from `acv_xl.checks.comparison`; this module only 
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import groupby
 from typing import Any, Iterable
 
@@ -59,8 +59,9 @@ def fmt_value(value: Any, kind: Kind = Kind.TEXT) -> str:
             return f"Axe {value}"
         if kind is Kind.YEAR or isinstance(value, int):
             return str(value)
-        d = Decimal(str(value))
-        return fmt_number(d, 0 if d == d.to_integral_value() else 2)
+        # as many decimals as the value has (up to 6): rounded to 2, 0,3541 → 0,3549 read « 0,35 → 0,35 »
+        d = Decimal(str(value)).quantize(Decimal("0.000001"), ROUND_HALF_UP).normalize()
+        return fmt_number(d, max(0, -d.as_tuple().exponent))
     return f"« {value} »" if kind in (Kind.TEXT, Kind.CHOICE) else str(value)
 
 

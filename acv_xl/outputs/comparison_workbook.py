@@ -49,6 +49,9 @@ class Feuille:
 COLOURS = {AJOUT: "#E2EFDA", SUPPRESSION: "#FCE4E4", MODIFICATION: "#FFF2CC"}
 AUTHOR = "acv-xl"
 
+# a number (surface, indicator) with its own decimals, up to 6: two values that differ never read alike
+FMT_NUMBER_FIN = FMT_NUMBER + "####"
+
 CHANGE_HEADERS = ("Type", "Feuille", "N° action", "Ligne (clé)", "Champ", "Avant", "Après",
                   "Cellule avant", "Cellule après")
 # one page wide with its 10 pt type printed at 8 pt or more (`page_layout.plan`): 176 characters at most
@@ -93,7 +96,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
             key = (kind, fill, bold)
             if key not in fmt:
                 props = {**base, "border": 1, "text_wrap": kind == "text"}
-                props["num_format"] = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "date": FMT_DATE, "number": FMT_NUMBER,
+                props["num_format"] = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "date": FMT_DATE, "number": FMT_NUMBER_FIN,
                                        "integer": "0"}.get(kind, "@")
                 if fill:
                     props["bg_color"] = fill
