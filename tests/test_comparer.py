@@ -17,6 +17,7 @@ import pytest
 from acv_xl.cli import main
 from acv_xl.contract import layout
 from acv_xl.contract.model import FicheAction, LigneFinancement, build_row
+from acv_xl.contract.values import fmt_euros
 from acv_xl.outputs.comparison_workbook import COLOURS, Feuille
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
@@ -311,3 +312,33 @@ def test_a_changed_number_never_reads_the_same_before_and_after(base, tmp_path, 
     row = next(r for r in ws.iter_rows(min_row=5) if r[4].value == "Valeur cible")
     assert [row[5].value, row[6].value] == [0.3541, 0.3549]
     assert row[5].number_format.endswith("0.0#####")  # both shown with their four decimals
+
+
+def test_each_breakdown_of_the_ecarts_adds_up_to_the_total(base, tmp_path, capsys):
+    """A line the breakdown by statut cannot place (« refusé » typed, not in the list: FIN-04) still
+    counts in the total: its amount was in no « Totaux qui ont changé » line, so the écarts by statut
+    did not add up to the total's. It is now said as « Financements sans statut valide »."""
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "statut": "refusé"})
+    lines[1] = build_row(LigneFinancement, {**lines[1].raw, "financeur": None})
+    a = _write(base, tmp_path / "avant.xlsx")
+    b = _write(base.model_copy(update={"financements": lines}), tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    code, text, _ = _run(capsys, "comparer", a, b, "-o", out)
+    montant = fmt_euros(base.financements[0].montant)
+    assert code == 1 and f"Financements sans statut valide : 0,00 € → {montant}" in text
+    assert "Financements sans financeur reconnu : 0,00 € → " in text
+    code, text, _ = _run(capsys, "comparer", a, b, "--format", "json")
+    t = json.loads(text)["totaux"]
+    for g in ("par_financeur", "par_axe", "par_annee", "par_statut"):
+        for side in ("avant", "apres", "ecart"):
+            placed = sum(e[side] for e in t[g].values()) + t["non_ventile"][g][side]
+            assert round(placed, 2) == round(t["financement_total"][side], 2), (g, side)
+    labels = [r[0] for r in openpyxl.load_workbook(out)[Feuille.TOTAUX].iter_rows(values_only=True)]
+    assert "Financements sans statut valide" in labels and "Financements sans financeur reconnu" in labels
+    annexe = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(annexe), "--brouillon"]) == 0
+    from acv_xl.outputs.annex import AnnexSheet
+
+    texts = [r[0] for r in openpyxl.load_workbook(annexe)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True)]
+    assert "Financements sans financeur reconnu" in texts

@@ -817,6 +817,12 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
             write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=j == 6 and e.ecart != 0))
         row += 1
+    e = comp.non_ventile.get("par_financeur")
+    if e is not None and (e.avant or e.apres):  # lines of no known financeur: the rows add up to the total
+        ws.merge_range(row, 0, row, 3, "Financements sans financeur reconnu", fmts.cell())
+        for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
+            write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=j == 6 and e.ecart != 0))
+        row += 1
     for label, e in (("Total des financements", comp.financement_total), ("Coût total des actions", comp.cout_total)):
         ws.merge_range(row, 0, row, 3, label, fmts.cell("text", bold=True, fill=True))
         for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):

@@ -24,6 +24,11 @@ WORKBOOK_MARK = "acv-xl comparer"
 GROUP_LABELS = {"par_financeur": "Financeur", "par_axe": "Axe", "par_annee": "Année", "par_statut": "Statut"}
 GROUP_TITLES = {"par_financeur": "Par financeur", "par_axe": "Par axe", "par_annee": "Par année",
                 "par_statut": "Par statut"}
+# the financing a breakdown could not place (`Comparison.non_ventile`), said in each breakdown
+NON_VENTILE_LABELS = {"par_financeur": "Financements sans financeur reconnu",
+                      "par_axe": "Financements sans axe (action inconnue ou sans axe)",
+                      "par_annee": "Financements sans année valide",
+                      "par_statut": "Financements sans statut valide"}
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -177,6 +182,9 @@ def totals_lines(comp: Comparison, indent: str = "", names: dict[str, str] | Non
     for g in GROUP_LABELS:
         for k, e in comp.moved(g).items():
             out.append(("", indent + ecart_text(group_label(g, k, names), e)))
+        e = comp.non_ventile.get(g)
+        if e is not None and e.ecart:  # else the breakdown would not add up to the total's écart
+            out.append(("", indent + ecart_text(NON_VENTILE_LABELS[g], e)))
     return out
 
 

@@ -22,6 +22,7 @@ from acv_xl.outputs.output_guard import COMPARAISON, mark_xlsxwriter
 from acv_xl.outputs.comparison_report import (
     GROUP_LABELS,
     GROUP_TITLES,
+    NON_VENTILE_LABELS,
     TYPE_LABELS,
     WORKBOOK_MARK,
     fmt_value,
@@ -192,6 +193,13 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                 row += 1
             if g == "par_financeur" and row > first:
                 fin_rows = (first, row - 1)
+            e = comp.non_ventile.get(g)
+            if e is not None and (e.avant or e.apres):  # what the breakdown could not place: it adds up
+                fill = "#FFF2CC" if e.ecart else None
+                wt.write_string(row, 0, NON_VENTILE_LABELS[g], f("text", fill))
+                for j, v in enumerate((e.avant, e.apres, e.ecart), start=1):
+                    write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", fill))
+                row += 1
         _print_setup(wt, 2, (52, 18, 18, 18), apres.get("acv_id"))
         if fin_rows:
             chart = wb.add_chart({"type": "bar"})
