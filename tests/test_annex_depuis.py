@@ -85,7 +85,7 @@ def test_annex_depuis_in_the_pdf(pair, tmp_path, capsys):
     page = pages[i]
     # with the state before, it is the avenant's annex: its title on the cover and every page
     assert annex.TITRE_AVENANT in pages[0] and all(annex.TITRE_AVENANT in p for p in pages if p.strip())
-    for words in ("Financements par financeur", "Actions ajoutées, supprimées ou dont le coût a changé",
+    for words in ("Financements par financeur", "Actions ajoutées, supprimées, abandonnées ou dont le coût a changé",
                   "Lignes de financement modifiées", "Étude de programmation de la halle", "+64 000,00 €",
                   "50 000,00 €", "Ligne supprimée", "Ligne ajoutée"):
         assert words in page, words
@@ -157,3 +157,27 @@ def test_a_long_avenant_prints_the_changed_lines_header_on_each_page(tmp_path, c
         rows = [line.split() for line in p.splitlines() if line.strip()]
         head = next(r for r in rows if r and r[0] not in ("Annexe", "PROJET"))
         assert head[:3] == ["N°", "action", "Financeur"], head
+
+
+def test_an_abandoned_action_is_listed_and_the_actions_ecarts_add_up(tmp_path, capsys):
+    """An avenant abandoning an action lowers « Coût total des actions » (abandoned actions are left
+    out of it): the action was in no row (« Aucune action ajoutée ni supprimée ; aucun coût
+    modifié »). It is listed « Abandonnée », and the actions' écarts add up to the cost's."""
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    gone, dearer = acts[2], acts[3]
+    acts[2] = build_row(FicheAction, {**gone.raw, "maturite": layout.MATURITE_ABANDONNEE})
+    acts[3] = build_row(FicheAction, {**dearer.raw, "cout_total": float(dearer.cout_total) + 5_000})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"actions": acts}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    cost = next(r for r in rows if r[0] == "Coût total des actions")
+    listed = [r for r in rows if r[3] in ("Abandonnée", "Coût modifié", "Ajoutée", "Supprimée")]
+    assert [(r[0], r[3], r[6]) for r in listed] == [(gone.numero, "Abandonnée", -float(gone.cout_total)),
+                                                   (dearer.numero, "Coût modifié", 5_000)]
+    assert sum(r[6] for r in listed) == cost[6] == 5_000 - float(gone.cout_total)

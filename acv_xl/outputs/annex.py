@@ -830,41 +830,73 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         row += 1
     row += 1
 
-    # -- actions added, removed or whose cost changed
+    # -- actions added, removed, abandoned or whose cost changed: each row's écart is what it moves
+    # in « Coût total des actions » (which leaves abandoned actions out), so that the rows add up to it
     A = layout.T_ACTIONS
-    cost = A.header("cout_total")
-    actions = [c for c in comp.changes if c.table == A.name and (c.type != MODIFICATION or c.champ == cost)]
-    row = _section(ws, row, "Actions ajoutées, supprimées ou dont le coût a changé", fmts, last)
-    if actions:
+    cost, maturite = A.header("cout_total"), A.header("maturite")
+    abandoned = layout.MATURITE_ABANDONNEE
+    by_action: dict[Any, dict[str, Any]] = {}
+    for c in comp.changes:
+        if c.table == A.name and c.type == MODIFICATION and c.champ in (cost, maturite):
+            by_action.setdefault(c.action, {})[c.champ] = c
+
+    def counted(value: Any, state: Any) -> Any:
+        return None if state == abandoned else value
+
+    rows_out = []  # (numero, intitulé, label, cost before, cost after, écart counted)
+    for c in comp.changes:
+        if c.table != A.name:
+            continue
+        if c.type == SUPPRESSION:
+            was = c.avant or {}
+            rows_out.append((c.action, was.get(A.header("intitule")), labels[c.type], was.get(cost), None,
+                             counted(was.get(cost), was.get(maturite)), None))
+            continue
+        now = d.conv.action(c.action)
+        intitule = now.intitule if now is not None else None
+        if c.type == AJOUT:
+            new_row = c.apres or {}
+            rows_out.append((c.action, intitule, labels[c.type], None, new_row.get(cost), None,
+                             counted(new_row.get(cost), new_row.get(maturite))))
+            continue
+        mods = by_action.get(c.action, {})
+        if c.champ not in mods or mods.get(c.champ) is not c:
+            continue
+        cost_after = now.cout_total if now is not None else None
+        cost_before = mods[cost].avant if cost in mods else cost_after
+        state_after = now.maturite if now is not None else None
+        state_before = mods[maturite].avant if maturite in mods else state_after
+        if c.champ == maturite:
+            if abandoned not in (c.avant, c.apres):
+                continue  # another maturity: no amount moves
+            label = "Abandonnée" if c.apres == abandoned else "Reprise (n'est plus abandonnée)"
+        elif maturite in mods and abandoned in (mods[maturite].avant, mods[maturite].apres):
+            continue  # said, with its cost before and after, by its abandonment row
+        else:
+            label = "Coût modifié"
+        rows_out.append((c.action, intitule, label, cost_before, cost_after,
+                         counted(cost_before, state_before), counted(cost_after, state_after)))
+    row = _section(ws, row, "Actions ajoutées, supprimées, abandonnées ou dont le coût a changé", fmts, last)
+    if rows_out:
         row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
                                       ("Changement", 3, 3), ("Coût avant", 4, 4), ("Coût après", 5, 5),
                                       ("Écart", 6, 6)], fmts)
         repeated = (row - 1, row - 1)
-        for c in actions:
-            if c.type == SUPPRESSION:
-                intitule = (c.avant or {}).get(A.header("intitule"))
-            else:
-                now = d.conv.action(c.action)
-                intitule = now.intitule if now is not None else None
-            if c.type == MODIFICATION:
-                before_cost, after_cost = c.avant, c.apres
-            elif c.type == AJOUT:
-                before_cost, after_cost = None, (c.apres or {}).get(cost)
-            else:
-                before_cost, after_cost = (c.avant or {}).get(cost), None
-            write_value(ws, row, 0, c.action, fmts.cell())
+        for numero, intitule, label, before_cost, after_cost, counted_before, counted_after in rows_out:
+            write_value(ws, row, 0, numero, fmts.cell())
             ws.merge_range(row, 1, row, 2, None, fmts.cell())
             write_value(ws, row, 1, intitule, fmts.cell())
-            write_value(ws, row, 3, "Coût modifié" if c.type == MODIFICATION else labels[c.type], fmts.cell())
+            write_value(ws, row, 3, label, fmts.cell())
             for j, v in ((4, before_cost), (5, after_cost)):
                 write_value(ws, row, j, v, fmts.cell("euros"))
-            numbers = all(v is None or isinstance(v, Decimal) for v in (before_cost, after_cost))
-            gap = (after_cost or totals.ZERO) - (before_cost or totals.ZERO) if numbers else None
+            numbers = all(v is None or isinstance(v, Decimal) for v in (counted_before, counted_after))
+            gap = (counted_after or totals.ZERO) - (counted_before or totals.ZERO) if numbers else None
             write_value(ws, row, 6, gap, fmts.cell("ecart", bold=True))
-            _fit_row(ws, row, [None, intitule], [12, 56])
+            _fit_row(ws, row, [None, intitule, None, label], [12, 56, 0, 16])
             row += 1
     else:
-        ws.merge_range(row, 0, row, last, "Aucune action ajoutée ni supprimée ; aucun coût modifié.", fmts.note)
+        ws.merge_range(row, 0, row, last, "Aucune action ajoutée, supprimée ni abandonnée ; aucun coût modifié.",
+                       fmts.note)
         row += 1
     row += 1
 
