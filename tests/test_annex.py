@@ -622,3 +622,19 @@ def test_text_shaped_like_rich_text_xml_stays_text(tmp_path):
     assert weird in values
     assert "<r><t>x</t></r>" in values
     assert any(isinstance(v, str) and v.endswith(weird) and v.startswith("Fiche-action") for v in values)
+
+
+def test_a_long_intitule_wraps_in_the_fiches_title(tmp_path):
+    """The fiche's title (« Fiche-action n° … — intitulé », 16 pt, repeated on each page) was one
+    line merged across the page: a long intitulé was cut mid-word at its edge. It wraps, in a row
+    tall enough for its lines."""
+    conv = make_convention()
+    long = ("Réhabilitation énergétique et requalification complète de l'îlot « Saint-Géry – Méaulens » : "
+            "démolition partielle, création de 48 logements et cœur d'îlot végétalisé ouvert au public")
+    conv.actions = [build_row(FicheAction, {**a.raw, "intitule": long}) if a.numero == "1.2" else a
+                    for a in conv.actions]
+    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
+    ws = openpyxl.load_workbook(out)[f"{AnnexSheet.ACTION_PREFIX}1.2"]
+    cell = next(c for r in ws.iter_rows() for c in r if isinstance(c.value, str) and c.value.endswith(long))
+    assert cell.alignment.wrap_text
+    assert ws.row_dimensions[cell.row].height >= 3 * 16  # two lines of 16 pt at least, with their spacing

@@ -126,6 +126,8 @@ class _Formats:
                                      "bg_color": "#FDE9E7", "border": 2, "border_color": "#C00000",
                                      "align": "center", "valign": "vcenter"})
         self.title = wb.add_format({**base, "bold": True, "font_size": 16, "font_color": "#1F3864"})
+        self.title_wrapped = wb.add_format({**base, "bold": True, "font_size": 16, "font_color": "#1F3864",
+                                            "text_wrap": True})
         self.subtitle = wb.add_format({**base, "bold": True, "font_size": 12, "font_color": "#1F3864"})
         self.section = wb.add_format({**base, "bold": True, "font_size": 11, "font_color": "#FFFFFF",
                                       "bg_color": "#1F3864", "text_wrap": True})
@@ -644,8 +646,12 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     last = len(ACTION_WIDTHS) - 1
     row = _setup(ws, d, fmts, last)
     title = f"Fiche-action n° {a.numero or '—'} — {_shown(a, 'intitule') or ''}".rstrip(" —")
-    ws.merge_range(row, 0, row, last, title, fmts.title)
-    ws.set_row(row, 24)
+    merge_text(ws, row, 0, row, last, title, fmts.title_wrapped)
+    # a long intitulé wraps (it was cut mid-word at the page's edge): its lines counted with 16 pt
+    # characters of 0.6 em, a little wider than most (a line too many rather than a cut one)
+    width_pt = sum(page_layout.column_points(w) for w in ACTION_WIDTHS)
+    lines = page_layout.text_lines(title, width_pt / (0.6 * 16), bold=True)
+    ws.set_row(row, 24 if lines == 1 else 21 * lines + 3)
     ws.repeat_rows(0, row)
     row += 2
     start = row
