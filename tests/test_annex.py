@@ -638,3 +638,11 @@ def test_a_long_intitule_wraps_in_the_fiches_title(tmp_path):
     cell = next(c for r in ws.iter_rows() for c in r if isinstance(c.value, str) and c.value.endswith(long))
     assert cell.alignment.wrap_text
     assert ws.row_dimensions[cell.row].height >= 3 * 16  # two lines of 16 pt at least, with their spacing
+
+
+def test_a_cover_field_on_two_lines_gets_their_height(built):
+    """« Coût total des actions (hors actions abandonnées) » wraps in its bold label column: at the
+    default height its second line printed over « Total des financements »."""
+    ws = openpyxl.load_workbook(built["clean"])[AnnexSheet.COVER]
+    row = next(r[0].row for r in ws.iter_rows() if r[0].value == "Coût total des actions (hors actions abandonnées)")
+    assert (ws.row_dimensions[row].height or 0) >= 2 * 13

@@ -349,6 +349,12 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
         fmt = fmt or fmts.cell(kind, left=True)
         ws.merge_range(row, 1, row, last, None, fmt)
         write_value(ws, row, 1, value, fmt)
+        # a label or value on two lines gets their height (« Coût total des actions (hors actions
+        # abandonnées) » printed its second line over the next field)
+        lines = max(page_layout.text_lines(label, 42, bold=True),
+                    page_layout.text_lines(value, 90) if isinstance(value, str) else 1)
+        if lines > 1:
+            ws.set_row(row, 13 * lines + 2)
         row += 1
 
     def named(name: str, kind: str = "text") -> None:
