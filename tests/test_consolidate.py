@@ -1089,3 +1089,19 @@ def test_synthese_names_wrap_and_its_numbers_read_on_their_first_line(batch):
     assert len(name.value) > ws.column_dimensions[name.column_letter].width  # it does not fit on one line
     assert name.alignment.wrap_text and ws.row_dimensions[longest].height >= 2 * LINE_PT
     assert ws.cell(longest, cout).alignment.vertical == "top"
+
+
+def test_funders_names_under_the_matrix_wrap(batch):
+    """« Banque des Territoires (Caisse des Dépôts) » was cut at its column's edge in the table of
+    totals under the matrix of « Par financeur »: the names wrap, in rows tall enough."""
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.page_layout import LINE_PT, text_lines
+
+    ws = openpyxl.load_workbook(batch["out"])[Feuille.PAR_FINANCEUR]
+    c1, r1, _c2, r2 = range_boundaries(ws.tables[W.TABLE_TOTAUX_FINANCEURS].ref)
+    width = ws.column_dimensions[ws.cell(r1, c1 + 1).column_letter].width
+    long = [r for r in range(r1 + 1, r2) if text_lines(ws.cell(r, c1 + 1).value, width) > 1]
+    assert long  # « Banque des Territoires (Caisse des Dépôts) »
+    for r in long:
+        assert ws.cell(r, c1 + 1).alignment.wrap_text and ws.row_dimensions[r].height >= 2 * LINE_PT

@@ -928,7 +928,9 @@ class _Writer:
             v = grouped.get(c, ZERO)
             nom = layout.nom_financeur(c, r.departements) or "Codes absents de la liste de référence (CON-05)"
             rows.append([c, nom, v, (v / g.financement_total) if g.financement_total else None])
-        cols = [(H.FINANCEUR, 10, None), (H.NOM_FINANCEUR, 28, None), (H.TOTAL, 18, "euros"), (H.PART, 10, "pourcent")]
+        # the name wraps: « Banque des Territoires (Caisse des Dépôts) » was cut at the column's edge on paper
+        cols = [(H.FINANCEUR, 10, None), (H.NOM_FINANCEUR, 28, "texte_long"), (H.TOTAL, 18, "euros"),
+                (H.PART, 10, "pourcent")]
         # widths of the matrix columns win: do not let this table shrink them
         start, end = self.table(ws, TABLE_TOTAUX_FINANCEURS, [(h, max(w, 15) if j >= 2 else w, f)
                                                                for j, (h, w, f) in enumerate(cols)],
