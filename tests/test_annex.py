@@ -646,3 +646,24 @@ def test_a_cover_field_on_two_lines_gets_their_height(built):
     ws = openpyxl.load_workbook(built["clean"])[AnnexSheet.COVER]
     row = next(r[0].row for r in ws.iter_rows() if r[0].value == "Coût total des actions (hors actions abandonnées)")
     assert (ws.row_dimensions[row].height or 0) >= 2 * 13
+
+
+def test_a_fiche_is_shrunk_to_one_page_only_while_its_type_stays_at_8_pt(tmp_path):
+    """A fiche was fitted to one page whenever it had 60 rows or fewer: a long description is one
+    row of many lines, so a fiche of 45 rows printed at 7 pt. Judged on the rows' heights now."""
+    from acv_xl.outputs import page_layout
+
+    conv = make_convention()
+    long = "Travaux de requalification, maîtrise d'œuvre et concertation avec les riverains. " * 40
+    conv.actions = [build_row(FicheAction, {**a.raw, "description": long}) if a.numero == "1.2" else a
+                    for a in conv.actions]
+    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
+    wb = openpyxl.load_workbook(out)
+    short, tall = wb[f"{AnnexSheet.ACTION_PREFIX}1.1"], wb[f"{AnnexSheet.ACTION_PREFIX}1.2"]
+    printable = page_layout.A4_SHORT_PT - (tall.page_margins.top + tall.page_margins.bottom) * 72
+
+    def height(ws) -> float:
+        return sum(ws.row_dimensions[r].height or 12.75 for r in range(1, ws.max_row + 1))  # 10 pt rows
+
+    assert short.page_setup.fitToHeight in (None, 1) and height(short) * 0.8 <= printable  # one page, ≥ 8 pt
+    assert height(tall) * 0.8 > printable and tall.page_setup.fitToHeight == 0  # it flows: never below 8 pt

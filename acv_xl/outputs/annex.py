@@ -339,6 +339,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     ws.set_column(1, 1, 30)
     ws.set_column(2, 3, 30)
     row = _setup(ws, d, fmts, last)
+    ws.fit_to_pages(1, 1)  # the cover is one page, whatever a long field or list adds to it
     row = _title(ws, row, d.titre, fmts, last, d.libelle)
     conv = d.conv
     nc = layout.NAMED_BY_NAME
@@ -351,10 +352,9 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
         write_value(ws, row, 1, value, fmt)
         # a label or value on two lines gets their height (« Coût total des actions (hors actions
         # abandonnées) » printed its second line over the next field)
-        lines = max(page_layout.text_lines(label, 42, bold=True),
-                    page_layout.text_lines(value, 90) if isinstance(value, str) else 1)
+        lines = max(_lines_needed(label, 42 * 0.85), _lines_needed(value, 90) if isinstance(value, str) else 1)
         if lines > 1:
-            ws.set_row(row, 13 * lines + 2)
+            ws.set_row(row, 13 * lines)
         row += 1
 
     def named(name: str, kind: str = "text") -> None:
@@ -660,7 +660,6 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     ws.set_row(row, 24 if lines == 1 else 21 * lines + 3)
     ws.repeat_rows(0, row)
     row += 2
-    start = row
 
     # -- the fiche: every field of the table
     row = _section(ws, row, "Fiche-action", fmts, last)
@@ -764,9 +763,23 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
                 ws.merge_range(row + 1, c0, row + 4, c1, None, fmts.sign_box)
             ws.set_row(row, 42)  # up to two lines of name, then « Date et signature : »
             row += 6
-    # One page per fiche whenever it stays readable (shrunk to 60 % at most); longer ones flow.
-    if row - start <= 60:
+    # One page per fiche whenever its type stays at 8 pt or more on it (`page_layout`'s standard);
+    # longer ones flow onto a second page. Judged on the rows' heights, not their count: a long
+    # description is one row of twenty lines (counted as one, it shrank a fiche to 7 pt).
+    if _sheet_height_pt(ws, row) * page_layout.MIN_PRINTED_PT / FONT_PT <= _PRINTABLE_HEIGHT_PT:
         ws.fit_to_pages(1, 1)
+
+
+_PRINTABLE_HEIGHT_PT = page_layout.A4_SHORT_PT - 2 * 0.75 * 72  # landscape, the annex's margins (`_setup`)
+
+
+_AUTO_ROW_PT = 12.75  # a row of 10 pt Arial without a height of its own: Excel and LibreOffice fit it to that
+
+
+def _sheet_height_pt(ws, rows: int) -> float:
+    """The printed height of a sheet's first `rows` rows, in points (XlsxWriter keeps set rows in pixels)."""
+    info = ws.row_info
+    return sum((info[r].height * 0.75 if r in info else _AUTO_ROW_PT) for r in range(rows))
 
 
 def _table_row(ws, row: int, cells: list[tuple[Any, int, int, str | None]], fmts: _Formats,
