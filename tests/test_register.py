@@ -336,6 +336,13 @@ def test_two_comites_then_historique(tmp_path, examples):
     wb = openpyxl.load_workbook(evo)
     assert wb.sheetnames == ["Consolidations", "Par financeur", "Mouvements par financeur", "Par statut",
                              "Par convention", "Mouvements"]
+    # the intitulés and dispositifs of the movements wrap (they were cut at their column's edge on paper)
+    ws = wb["Mouvements"]
+    heads = [c.value for c in ws[3]]
+    for header in (H.INTITULE, layout.T_FINANCEMENTS.header("dispositif"), H.LIBELLE):
+        col = heads.index(header) + 1
+        cells = [ws.cell(r, col) for r in range(4, ws.max_row + 1) if ws.cell(r, col).value]
+        assert cells and all(c.alignment.wrap_text for c in cells), header
     # per financeur: the change is the difference of its totals; the commitments obtained, the
     # lines of `Mouvements` that reached an acquired statut
     pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
