@@ -342,3 +342,35 @@ def test_each_breakdown_of_the_ecarts_adds_up_to_the_total(base, tmp_path, capsy
 
     texts = [r[0] for r in openpyxl.load_workbook(annexe)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True)]
     assert "Financements sans financeur reconnu" in texts
+
+
+def test_the_ecarts_chart_prints_whole_with_room_for_its_labels(base, tmp_path, capsys):
+    """Beside the tables, the chart made the Totaux sheet print a quarter smaller and the label of a
+    negative bar printed over the financeurs' names; under a repeated header row it printed cut
+    across a page break. It is under the tables, on a page of its own, with room beyond its bars."""
+    import re
+    import zipfile
+
+    after, _ = _edited(base)
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in after.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) - 900_000})
+    after = after.model_copy(update={"financements": lines})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    data = json.loads(_run(capsys, "comparer", a, b, "--format", "json")[1])
+    ecarts = [e["ecart"] for e in data["totaux"]["par_financeur"].values()]
+    wb = openpyxl.load_workbook(out)
+    wt = wb[Feuille.TOTAUX]
+    assert wt.print_title_rows is None
+    anchor = wt._charts[0].anchor._from
+    last_row = max(r[0].row for r in wt.iter_rows() if r[0].value)  # 1-based
+    assert anchor.col == 0 and anchor.row >= last_row  # 0-based: below every table
+    breaks = [b.id for b in wt.row_breaks.brk]
+    assert breaks and max(breaks) <= anchor.row  # a page break before it
+    with zipfile.ZipFile(out) as z:
+        chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+    axis = re.search(r"<c:valAx>.*?</c:valAx>", chart, re.S).group(0)
+    low = float(re.search(r'<c:min val="([^"]+)"', axis).group(1))
+    span = max(ecarts + [0]) - min(ecarts + [0])
+    assert min(ecarts) < 0 and low <= min(ecarts) - 0.4 * span

@@ -7,6 +7,7 @@ French number formats of `formats`), written atomically.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -71,11 +72,28 @@ def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
     return value, "text"
 
 
-def _print_setup(ws, header_row: int, widths, acv_id: str | None) -> None:
+def _room_for_labels(values: list) -> dict:
+    """The value axis' bounds with room beyond the longest bars for their labels: a negative bar's
+    label, outside its end, was printed over the financeurs' names (« Commune » under « -1 313 568 € »)."""
+    lo, hi = min([0, *values]), max([0, *values])
+    span = float(hi - lo)
+    if not span:
+        return {}
+    step = 10 ** math.floor(math.log10(span))  # bounds on a round figure, as a spreadsheet would pick
+    out = {}
+    if lo < 0:
+        out["min"] = math.floor((float(lo) - 0.5 * span) / step) * step
+    if hi > 0:
+        out["max"] = math.ceil((float(hi) + 0.5 * span) / step) * step
+    return out
+
+
+def _print_setup(ws, header_row: int | None, widths, acv_id: str | None) -> None:
     """The product's print layout (`page_layout`): A4 landscape, ≥ 8 pt, the header row on every
-    page, the sheet and convention in the footer."""
+    page (None: each table has its own), the sheet and convention in the footer."""
     page_layout.setup(ws, widths, footer=page_layout.sheet_footer(ws.name, f"convention {acv_id}" if acv_id else None),
-                      header_rows=(header_row, header_row), key_columns=(0, 0), font_pt=FONT_PT)
+                      header_rows=(header_row, header_row) if header_row is not None else None, key_columns=(0, 0),
+                      font_pt=FONT_PT)
 
 
 def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str, str] | None = None,
@@ -200,7 +218,8 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                 for j, v in enumerate((e.avant, e.apres, e.ecart), start=1):
                     write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", fill))
                 row += 1
-        _print_setup(wt, 2, (52, 18, 18, 18), apres.get("acv_id"))
+        # no row repeated: each breakdown has its own header, and a repeated one printed over the chart
+        _print_setup(wt, None, (52, 18, 18, 18), apres.get("acv_id"))
         if fin_rows:
             chart = wb.add_chart({"type": "bar"})
             chart.add_series({
@@ -213,11 +232,15 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
             })
             chart.set_title({"name": "Écart des financements par financeur"})
             chart.set_legend({"none": True})
-            chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
+            chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True},
+                              **_room_for_labels([e.ecart for e in comp.groups.get("par_financeur", {}).values()])})
             chart.set_y_axis({"reverse": True, "label_position": "low"})  # names left of negative bars
             n = fin_rows[1] - fin_rows[0] + 1
-            chart.set_size({"width": 640, "height": max(300, 28 * n + 80)})
-            wt.insert_chart(2, 5, chart)
+            # under the tables, as wide as they are: beside them, it made the sheet print a quarter
+            # smaller and left its bars a narrow strip beside the financeurs' long names
+            chart.set_size({"width": 760, "height": max(300, 28 * n + 80)})
+            wt.insert_chart(row + 2, 0, chart)
+            wt.set_h_pagebreaks([row + 1])  # on a page of its own: across a page break it printed cut in two
         wb.close()
 
     return atomic_write(Path(out), write)
