@@ -154,11 +154,12 @@ def stray_warning(path: Path, conv: Convention) -> str:
     places = " ; ".join(f"feuille « {sheet} », {', '.join(p[:8])}{'…' if len(p) > 8 else ''}"
                         for sheet, p in where.items())
     if n == 1:
-        what, note = "1 valeur saisie", "elle n'est ni comparée ni comptée dans les totaux ; « acv-xl migrer » la range"
+        what, note = "1 valeur saisie", ("elle n'est ni comparée ni comptée dans les totaux ; « acv-xl migrer » la "
+                                         "range dans son tableau")
     else:
         what, note = f"{n} valeurs saisies", ("elles ne sont ni comparées ni comptées dans les totaux ; "
-                                              "« acv-xl migrer » les range")
-    return f"Attention : « {path.name} » a {what} juste hors d'un tableau (constat STR-09 : {places}) : {note} dans leur tableau."
+                                              "« acv-xl migrer » les range dans leur tableau")
+    return f"Attention : « {path.name} » a {what} juste hors d'un tableau (constat STR-09 : {places}) : {note}."
 
 
 def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention, warnings: list[str] = (),
