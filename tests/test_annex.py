@@ -667,3 +667,20 @@ def test_a_fiche_is_shrunk_to_one_page_only_while_its_type_stays_at_8_pt(tmp_pat
 
     assert short.page_setup.fitToHeight in (None, 1) and height(short) * 0.8 <= printable  # one page, ≥ 8 pt
     assert height(tall) * 0.8 > printable and tall.page_setup.fitToHeight == 0  # it flows: never below 8 pt
+
+
+def test_the_draft_banner_of_a_sheet_several_pages_wide_is_on_each_page(tmp_path):
+    """A matrix of many financeurs prints several pages wide with its key columns repeated: the
+    draft banner, merged across the whole width, was centred on no page and cut at the first one's
+    edge (« PROJET - »). It is merged over the repeated key columns, so each page shows it whole."""
+    conv = make_convention()
+    a = conv.actions[0]
+    conv.financements = list(conv.financements) + [
+        build_row(LigneFinancement, {"numero": a.numero, "financeur": code, "dispositif": "Autre", "nature": "Subvention",
+                                     "annee": 2026, "montant": 1000, "statut": "Sollicité"})
+        for code in layout.FINANCEURS_BY_CODE]
+    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
+    ws = openpyxl.load_workbook(out)[AnnexSheet.FINANCEMENT]
+    assert ws.print_title_cols == "$A:$B"  # several pages wide, its key columns repeated
+    banner = next(m for m in ws.merged_cells.ranges if m.min_row == 1)
+    assert ws.cell(1, 1).value == PROJET_NON_VALIDE and (banner.min_col, banner.max_col) == (1, 2)

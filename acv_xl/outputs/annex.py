@@ -274,8 +274,14 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     ws.set_paper(9)  # A4
     ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.75)
     widths = list(widths)
+    banner_last = last_col
     if widths:
-        page_layout.apply_width(ws, page_layout.plan(widths, key_columns, margin_in=0.5, font_pt=FONT_PT))
+        p = page_layout.plan(widths, key_columns, margin_in=0.5, font_pt=FONT_PT)
+        page_layout.apply_width(ws, p)
+        if p.repeat_columns and sum(widths[p.repeat_columns[0]:p.repeat_columns[1] + 1]) >= 30:
+            # several pages wide: the banner over the key columns, repeated on each page (across the
+            # whole width, it was centred on no page and cut at the first one's edge)
+            banner_last = p.repeat_columns[1]
     else:
         ws.fit_to_pages(1, 0)
     ws.hide_gridlines(2)
@@ -291,7 +297,10 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
                   f"&R&8Générée le {fmt_date(d.generated)}")
     row = 0
     if d.brouillon:
-        ws.merge_range(0, 0, 0, last_col, PROJET_NON_VALIDE, fmts.banner)
+        if banner_last > 0:
+            ws.merge_range(0, 0, 0, banner_last, PROJET_NON_VALIDE, fmts.banner)
+        else:
+            ws.write_string(0, 0, PROJET_NON_VALIDE, fmts.banner)
         ws.set_row(0, 24)
         row = 1
     if d.brouillon:
