@@ -622,3 +622,65 @@ def test_text_shaped_like_rich_text_xml_stays_text(tmp_path):
     assert weird in values
     assert "<r><t>x</t></r>" in values
     assert any(isinstance(v, str) and v.endswith(weird) and v.startswith("Fiche-action") for v in values)
+
+
+def test_a_long_intitule_wraps_in_the_fiches_title(tmp_path):
+    """The fiche's title (« Fiche-action n° … — intitulé », 16 pt, repeated on each page) was one
+    line merged across the page: a long intitulé was cut mid-word at its edge. It wraps, in a row
+    tall enough for its lines."""
+    conv = make_convention()
+    long = ("Réhabilitation énergétique et requalification complète de l'îlot « Saint-Géry – Méaulens » : "
+            "démolition partielle, création de 48 logements et cœur d'îlot végétalisé ouvert au public")
+    conv.actions = [build_row(FicheAction, {**a.raw, "intitule": long}) if a.numero == "1.2" else a
+                    for a in conv.actions]
+    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
+    ws = openpyxl.load_workbook(out)[f"{AnnexSheet.ACTION_PREFIX}1.2"]
+    cell = next(c for r in ws.iter_rows() for c in r if isinstance(c.value, str) and c.value.endswith(long))
+    assert cell.alignment.wrap_text
+    assert ws.row_dimensions[cell.row].height >= 3 * 16  # two lines of 16 pt at least, with their spacing
+
+
+def test_a_cover_field_on_two_lines_gets_their_height(built):
+    """« Coût total des actions (hors actions abandonnées) » wraps in its bold label column: at the
+    default height its second line printed over « Total des financements »."""
+    ws = openpyxl.load_workbook(built["clean"])[AnnexSheet.COVER]
+    row = next(r[0].row for r in ws.iter_rows() if r[0].value == "Coût total des actions (hors actions abandonnées)")
+    assert (ws.row_dimensions[row].height or 0) >= 2 * 13
+
+
+def test_a_fiche_is_shrunk_to_one_page_only_while_its_type_stays_at_8_pt(tmp_path):
+    """A fiche was fitted to one page whenever it had 60 rows or fewer: a long description is one
+    row of many lines, so a fiche of 45 rows printed at 7 pt. Judged on the rows' heights now."""
+    from acv_xl.outputs import page_layout
+
+    conv = make_convention()
+    long = "Travaux de requalification, maîtrise d'œuvre et concertation avec les riverains. " * 40
+    conv.actions = [build_row(FicheAction, {**a.raw, "description": long}) if a.numero == "1.2" else a
+                    for a in conv.actions]
+    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
+    wb = openpyxl.load_workbook(out)
+    short, tall = wb[f"{AnnexSheet.ACTION_PREFIX}1.1"], wb[f"{AnnexSheet.ACTION_PREFIX}1.2"]
+    printable = page_layout.A4_SHORT_PT - (tall.page_margins.top + tall.page_margins.bottom) * 72
+
+    def height(ws) -> float:
+        return sum(ws.row_dimensions[r].height or 12.75 for r in range(1, ws.max_row + 1))  # 10 pt rows
+
+    assert short.page_setup.fitToHeight in (None, 1) and height(short) * 0.8 <= printable  # one page, ≥ 8 pt
+    assert height(tall) * 0.8 > printable and tall.page_setup.fitToHeight == 0  # it flows: never below 8 pt
+
+
+def test_the_draft_banner_of_a_sheet_several_pages_wide_is_on_each_page(tmp_path):
+    """A matrix of many financeurs prints several pages wide with its key columns repeated: the
+    draft banner, merged across the whole width, was centred on no page and cut at the first one's
+    edge (« PROJET - »). It is merged over the repeated key columns, so each page shows it whole."""
+    conv = make_convention()
+    a = conv.actions[0]
+    conv.financements = list(conv.financements) + [
+        build_row(LigneFinancement, {"numero": a.numero, "financeur": code, "dispositif": "Autre", "nature": "Subvention",
+                                     "annee": 2026, "montant": 1000, "statut": "Sollicité"})
+        for code in layout.FINANCEURS_BY_CODE]
+    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
+    ws = openpyxl.load_workbook(out)[AnnexSheet.FINANCEMENT]
+    assert ws.print_title_cols == "$A:$B"  # several pages wide, its key columns repeated
+    banner = next(m for m in ws.merged_cells.ranges if m.min_row == 1)
+    assert ws.cell(1, 1).value == PROJET_NON_VALIDE and (banner.min_col, banner.max_col) == (1, 2)

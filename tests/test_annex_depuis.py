@@ -85,7 +85,99 @@ def test_annex_depuis_in_the_pdf(pair, tmp_path, capsys):
     page = pages[i]
     # with the state before, it is the avenant's annex: its title on the cover and every page
     assert annex.TITRE_AVENANT in pages[0] and all(annex.TITRE_AVENANT in p for p in pages if p.strip())
-    for words in ("Financements par financeur", "Actions ajoutées, supprimées ou dont le coût a changé",
+    for words in ("Financements par financeur", "Actions ajoutées, supprimées, abandonnées ou dont le coût a changé",
                   "Lignes de financement modifiées", "Étude de programmation de la halle", "+64 000,00 €",
                   "50 000,00 €", "Ligne supprimée", "Ligne ajoutée"):
         assert words in page, words
+
+
+def test_changed_financing_lines_get_the_height_of_their_wrapped_text(tmp_path, capsys):
+    """A changed line whose dispositif or commentaire wraps in its narrow column gets the rows it
+    needs: at the default height, its second line printed over the next changed line."""
+    from acv_xl.contract.model import LigneFinancement, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    long_dispositif = "Aide aux projets des territoires ruraux et des petites villes de demain"
+    long_comment = "Montant révisé après l'arrêté de subvention du 14/03/2026 ; reliquat reporté sur 2027"
+    lines.append(build_row(LigneFinancement, {**base.financements[0].raw, "dispositif": long_dispositif,
+                                              "annee": 2026, "montant": 10_000.0, "statut": "Sollicité"}))
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "commentaire": long_comment})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"financements": lines}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    rows = {r[0].row: [c.value for c in r] for r in ws.iter_rows()}
+    added = next(n for n, r in rows.items() if r[2] == long_dispositif)
+    comment = next(n for n, r in rows.items() if r[7] == long_comment)
+    for n in (added, comment):
+        assert (ws.row_dimensions[n].height or 0) >= 3 * 13, rows[n]
+
+
+def _long_avenant(tmp_path) -> tuple[Path, Path]:
+    """Every amount of the plan changed and 30 lines added: the changed lines run over pages."""
+    from acv_xl.contract.model import LigneFinancement, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    lines = [build_row(LigneFinancement, {**lf.raw, "montant": float(lf.montant) + 1_000}) for lf in base.financements]
+    lines += [build_row(LigneFinancement, {**base.financements[0].raw, "annee": 2030 + k, "montant": 1_000.0,
+                                           "statut": "Sollicité"}) for k in range(30)]
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"financements": lines}))
+    return a, b
+
+
+def test_the_changed_lines_header_is_the_row_repeated_on_each_page(tmp_path, capsys):
+    a, b = _long_avenant(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    first, last = (int(x) for x in ws.print_title_rows.replace("$", "").split(":"))
+    assert first == last
+    header = [c.value for c in ws[first]]
+    assert header[:2] == [layout.T_FINANCEMENTS.header("numero"), layout.T_FINANCEMENTS.header("financeur")]
+    assert header[5:8] == ["Changement", "Avant", "Après"]
+
+
+@pytest.mark.libreoffice
+def test_a_long_avenant_prints_the_changed_lines_header_on_each_page(tmp_path, capsys):
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    a, b = _long_avenant(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
+    text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
+                          check=True).stdout.decode()
+    pages = [p for p in text.split("\f") if MODIFICATIONS_TITLE in p or "Ligne ajoutée" in p]
+    assert len(pages) >= 2  # the changes run over several pages
+    for p in pages[1:]:  # each following page opens on the columns' header
+        rows = [line.split() for line in p.splitlines() if line.strip()]
+        head = next(r for r in rows if r and r[0] not in ("Annexe", "PROJET"))
+        assert head[:3] == ["N°", "action", "Financeur"], head
+
+
+def test_an_abandoned_action_is_listed_and_the_actions_ecarts_add_up(tmp_path, capsys):
+    """An avenant abandoning an action lowers « Coût total des actions » (abandoned actions are left
+    out of it): the action was in no row (« Aucune action ajoutée ni supprimée ; aucun coût
+    modifié »). It is listed « Abandonnée », and the actions' écarts add up to the cost's."""
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    gone, dearer = acts[2], acts[3]
+    acts[2] = build_row(FicheAction, {**gone.raw, "maturite": layout.MATURITE_ABANDONNEE})
+    acts[3] = build_row(FicheAction, {**dearer.raw, "cout_total": float(dearer.cout_total) + 5_000})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"actions": acts}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    cost = next(r for r in rows if r[0] == "Coût total des actions")
+    listed = [r for r in rows if r[3] in ("Abandonnée", "Coût modifié", "Ajoutée", "Supprimée")]
+    assert [(r[0], r[3], r[6]) for r in listed] == [(gone.numero, "Abandonnée", -float(gone.cout_total)),
+                                                   (dearer.numero, "Coût modifié", 5_000)]
+    assert sum(r[6] for r in listed) == cost[6] == 5_000 - float(gone.cout_total)

@@ -17,6 +17,7 @@ import pytest
 from acv_xl.cli import main
 from acv_xl.contract import layout
 from acv_xl.contract.model import FicheAction, LigneFinancement, build_row
+from acv_xl.contract.values import fmt_euros
 from acv_xl.outputs.comparison_workbook import COLOURS, Feuille
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
@@ -234,3 +235,142 @@ def test_a_file_name_not_in_utf8_is_compared_and_annexed(base, tmp_path, capsys)
     assert code == 0 and "interne" not in err, err
     ws = openpyxl.load_workbook(tmp_path / "annexe.xlsx").worksheets[0]
     assert any(c.value == "caf\\xe9.xlsx" for row in ws.iter_rows() for c in row)
+
+
+def _with_line_below_the_plan(src: Path, dst: Path) -> Path:
+    from openpyxl.utils.cell import range_boundaries
+
+    wb = openpyxl.load_workbook(src)
+    ws = next(w for w in wb.worksheets if F.name in w.tables)
+    c1, _r1, _c2, r2 = range_boundaries(ws.tables[F.name].ref)
+    for j, v in enumerate(["2.2", "ETAT", "DETR", "Subvention", 2027, 500_000, "Sollicité"]):
+        ws.cell(r2 + 1, c1 + j).value = v
+    wb.save(dst)
+    return dst
+
+
+def test_a_line_typed_below_the_plan_is_never_the_same_data(base, tmp_path, capsys):
+    """A line typed just below the plan is in no table compared (STR-09): comparer says so and
+    never answers « les mêmes données » with status 0 when it is only on one side."""
+    a = _write(base, tmp_path / "avant.xlsx")
+    b = _with_line_below_the_plan(a, tmp_path / "apres.xlsx")
+    code, out, _ = _run(capsys, "comparer", a, b, "-o", tmp_path / "ecarts.xlsx")
+    assert code == 1
+    assert "mêmes données" not in out and "STR-09" in out and "« apres.xlsx » a 7 valeurs saisies" in out
+    assert "feuille « Plan de financement », ligne" in out
+    ws = openpyxl.load_workbook(tmp_path / "ecarts.xlsx")[Feuille.CHANGEMENTS]
+    texts = [str(v) for r in ws.iter_rows(values_only=True) for v in r if v]
+    assert any("STR-09" in t for t in texts) and "Aucun changement entre les deux classeurs." not in texts
+    code, out, _ = _run(capsys, "comparer", a, b, "--format", "json")
+    data = json.loads(out)
+    assert code == 1 and data["changements"] == [] and data["hors_tableaux"]["avant"] == []
+    assert {"feuille": "Plan de financement", "tableau": F.name, "valeur": 500_000} .items() <= \
+        next(s for s in data["hors_tableaux"]["apres"] if s["valeur"] == 500_000).items()
+    # the same line below the plan on both sides: no change, said without « mêmes données »
+    code, out, _ = _run(capsys, "comparer", b, b)
+    assert code == 0 and "mêmes données" not in out and "ne sont pas comparées" in out
+    code, out, _ = _run(capsys, "comparer", a, a, "--format", "json")
+    assert code == 0 and json.loads(out)["hors_tableaux"] == {"avant": [], "apres": []}
+
+
+def test_the_changes_print_one_page_wide_at_8_pt_or_more(base, tmp_path, capsys):
+    """The changes' sheet is fitted to one page wide: its 10 pt type, at that scale, stays ≥ 8 pt
+    (the columns were planned for 11 pt type: fitted, they printed at about 7.6 pt)."""
+    from acv_xl.outputs import page_layout
+
+    a = _write(base, tmp_path / "avant.xlsx")
+    b = _write(_edited(base)[0], tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    ws = openpyxl.load_workbook(out)[Feuille.CHANGEMENTS]
+    assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
+    # Excel's widths (XlsxWriter adds its 0.71 of padding), a <col> element standing for several columns
+    widths = [d.width - 0.7109375 for d in ws.column_dimensions.values() for _ in range(d.min, d.max + 1)]
+    assert len(widths) == ws.max_column
+    printable = page_layout.A4_LONG_PT - 2 * ws.page_margins.left * 72
+    scale = min(1.0, printable / sum(page_layout.column_points(w) for w in widths))
+    font = ws.cell(5, 1).font.sz
+    assert font * scale >= page_layout.MIN_PRINTED_PT, (font, scale)
+
+
+def test_a_changed_number_never_reads_the_same_before_and_after(base, tmp_path, capsys):
+    """An indicator's target 0,3541 → 0,3549 was said « 0,35 → 0,35 » (two decimals): a change
+    that reads as none. Numbers keep their own decimals (up to 6), in the text and the workbook."""
+    from acv_xl.contract.model import Indicateur
+
+    inds = [build_row(Indicateur, dict(i.raw)) for i in base.indicateurs]
+    before = base.model_copy(update={"indicateurs": [build_row(Indicateur, {**inds[0].raw, "valeur_cible": 0.3541})]
+                                     + inds[1:]})
+    after = base.model_copy(update={"indicateurs": [build_row(Indicateur, {**inds[0].raw, "valeur_cible": 0.3549})]
+                                    + inds[1:]})
+    a, b = _write(before, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    code, text, _ = _run(capsys, "comparer", a, b, "-o", out)
+    assert code == 1 and "Valeur cible : 0,3541 → 0,3549" in text
+    ws = openpyxl.load_workbook(out)[Feuille.CHANGEMENTS]
+    row = next(r for r in ws.iter_rows(min_row=5) if r[4].value == "Valeur cible")
+    assert [row[5].value, row[6].value] == [0.3541, 0.3549]
+    assert row[5].number_format.endswith("0.0#####")  # both shown with their four decimals
+
+
+def test_each_breakdown_of_the_ecarts_adds_up_to_the_total(base, tmp_path, capsys):
+    """A line the breakdown by statut cannot place (« refusé » typed, not in the list: FIN-04) still
+    counts in the total: its amount was in no « Totaux qui ont changé » line, so the écarts by statut
+    did not add up to the total's. It is now said as « Financements sans statut valide »."""
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "statut": "refusé"})
+    lines[1] = build_row(LigneFinancement, {**lines[1].raw, "financeur": None})
+    a = _write(base, tmp_path / "avant.xlsx")
+    b = _write(base.model_copy(update={"financements": lines}), tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    code, text, _ = _run(capsys, "comparer", a, b, "-o", out)
+    montant = fmt_euros(base.financements[0].montant)
+    assert code == 1 and f"Financements sans statut valide : 0,00 € → {montant}" in text
+    assert "Financements sans financeur reconnu : 0,00 € → " in text
+    code, text, _ = _run(capsys, "comparer", a, b, "--format", "json")
+    t = json.loads(text)["totaux"]
+    for g in ("par_financeur", "par_axe", "par_annee", "par_statut"):
+        for side in ("avant", "apres", "ecart"):
+            placed = sum(e[side] for e in t[g].values()) + t["non_ventile"][g][side]
+            assert round(placed, 2) == round(t["financement_total"][side], 2), (g, side)
+    labels = [r[0] for r in openpyxl.load_workbook(out)[Feuille.TOTAUX].iter_rows(values_only=True)]
+    assert "Financements sans statut valide" in labels and "Financements sans financeur reconnu" in labels
+    annexe = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(annexe), "--brouillon"]) == 0
+    from acv_xl.outputs.annex import AnnexSheet
+
+    texts = [r[0] for r in openpyxl.load_workbook(annexe)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True)]
+    assert "Financements sans financeur reconnu" in texts
+
+
+def test_the_ecarts_chart_prints_whole_with_room_for_its_labels(base, tmp_path, capsys):
+    """Beside the tables, the chart made the Totaux sheet print a quarter smaller and the label of a
+    negative bar printed over the financeurs' names; under a repeated header row it printed cut
+    across a page break. It is under the tables, on a page of its own, with room beyond its bars."""
+    import re
+    import zipfile
+
+    after, _ = _edited(base)
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in after.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) - 900_000})
+    after = after.model_copy(update={"financements": lines})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    data = json.loads(_run(capsys, "comparer", a, b, "--format", "json")[1])
+    ecarts = [e["ecart"] for e in data["totaux"]["par_financeur"].values()]
+    wb = openpyxl.load_workbook(out)
+    wt = wb[Feuille.TOTAUX]
+    assert wt.print_title_rows is None
+    anchor = wt._charts[0].anchor._from
+    last_row = max(r[0].row for r in wt.iter_rows() if r[0].value)  # 1-based
+    assert anchor.col == 0 and anchor.row >= last_row  # 0-based: below every table
+    breaks = [b.id for b in wt.row_breaks.brk]
+    assert breaks and max(breaks) <= anchor.row  # a page break before it
+    with zipfile.ZipFile(out) as z:
+        chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+    axis = re.search(r"<c:valAx>.*?</c:valAx>", chart, re.S).group(0)
+    low = float(re.search(r'<c:min val="([^"]+)"', axis).group(1))
+    span = max(ecarts + [0]) - min(ecarts + [0])
+    assert min(ecarts) < 0 and low <= min(ecarts) - 0.4 * span

@@ -1174,3 +1174,35 @@ def test_a_link_that_cannot_be_followed_is_said_too(tmp_path):
     assert [(p.name, why) for p, why in skipped] == [
         ("boucle", loop), ("p1", loop), ("p2", loop),
         ("sous_un_fichier", "lien symbolique qui n'a pas pu être suivi, un élément du chemin n'est pas un dossier")]
+
+
+def test_synthese_names_wrap_and_its_numbers_read_on_their_first_line(batch):
+    """An EPCI such as « Communauté d'agglomération de Béthune-Bruay, Artois-Lys Romane » was cut at
+    its column's edge on paper: the names of the Synthèse wrap, in rows tall enough, and the numbers
+    beside them are top-aligned (on the name's first line, not under its last)."""
+    from acv_xl.outputs.page_layout import LINE_PT
+
+    ws = openpyxl.load_workbook(batch["out"])[Feuille.SYNTHESE]
+    heads = [c.value for c in ws[3]]
+    epci, cout = heads.index(H.EPCI) + 1, heads.index(H.COUT) + 1
+    longest = max(range(4, ws.max_row), key=lambda r: len(str(ws.cell(r, epci).value or "")))
+    name = ws.cell(longest, epci)
+    assert len(name.value) > ws.column_dimensions[name.column_letter].width  # it does not fit on one line
+    assert name.alignment.wrap_text and ws.row_dimensions[longest].height >= 2 * LINE_PT
+    assert ws.cell(longest, cout).alignment.vertical == "top"
+
+
+def test_funders_names_under_the_matrix_wrap(batch):
+    """« Banque des Territoires (Caisse des Dépôts) » was cut at its column's edge in the table of
+    totals under the matrix of « Par financeur »: the names wrap, in rows tall enough."""
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.page_layout import LINE_PT, text_lines
+
+    ws = openpyxl.load_workbook(batch["out"])[Feuille.PAR_FINANCEUR]
+    c1, r1, _c2, r2 = range_boundaries(ws.tables[W.TABLE_TOTAUX_FINANCEURS].ref)
+    width = ws.column_dimensions[ws.cell(r1, c1 + 1).column_letter].width
+    long = [r for r in range(r1 + 1, r2) if text_lines(ws.cell(r, c1 + 1).value, width) > 1]
+    assert long  # « Banque des Territoires (Caisse des Dépôts) »
+    for r in long:
+        assert ws.cell(r, c1 + 1).alignment.wrap_text and ws.row_dimensions[r].height >= 2 * LINE_PT

@@ -369,6 +369,13 @@ def test_two_comites_then_historique(tmp_path, examples):
     wb = openpyxl.load_workbook(evo)
     assert wb.sheetnames == ["Consolidations", "Par financeur", "Mouvements par financeur", "Par statut",
                              "Par convention", "Mouvements"]
+    # the intitulés and dispositifs of the movements wrap (they were cut at their column's edge on paper)
+    ws = wb["Mouvements"]
+    heads = [c.value for c in ws[3]]
+    for header in (H.INTITULE, layout.T_FINANCEMENTS.header("dispositif"), H.LIBELLE):
+        col = heads.index(header) + 1
+        cells = [ws.cell(r, col) for r in range(4, ws.max_row + 1) if ws.cell(r, col).value]
+        assert cells and all(c.alignment.wrap_text for c in cells), header
     # per financeur: the change is the difference of its totals; the commitments obtained, the
     # lines of `Mouvements` that reached an acquired statut
     pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
@@ -1272,6 +1279,15 @@ def test_each_extract_totals_equal_the_lignes_of_that_financeur(tmp_path, exampl
         conv = pd.read_excel(path, sheet_name="Totaux", header=2, engine="openpyxl", dtype=object)
         conv = conv[conv[H.ACV_ID].notna() & (conv[H.ACV_ID] != "Total")].iloc[: len(per_conv)]
         assert {a: round(float(v) * 100) for a, v in zip(conv[H.ACV_ID], conv[H.TOTAL])} == dict(per_conv)
+        # printed whole: the names wrap (they were cut at their column's edge), and the libellés'
+        # column keeps its width under the next tables of Totaux (it took their totals' 18)
+        wb = openpyxl.load_workbook(path)
+        ws = wb["Lignes"]
+        heads = [c.value for c in ws[3]]
+        col = heads.index(H.INTITULE) + 1
+        assert all(ws.cell(r, col).alignment.wrap_text for r in range(4, ws.max_row) if ws.cell(r, col).value)
+        wt = wb["Totaux"]
+        assert wt.column_dimensions["B"].width >= 30 and wt.cell(4, 2).alignment.wrap_text
     # an extract is never read as a convention by a later consolidation
     res = C.consolidate([folder, dossier], tmp_path / "c2.xlsx", jobs=1)
     assert all(v.motif == C.MOTIF_CONSOLIDATION for f, v in zip(res.files, res.verdicts) if "extraits" in f.path)

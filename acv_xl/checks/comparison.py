@@ -83,6 +83,9 @@ class Comparison:
     cout_total: Ecart = field(default_factory=lambda: Ecart(totals.ZERO, totals.ZERO))
     financement_total: Ecart = field(default_factory=lambda: Ecart(totals.ZERO, totals.ZERO))
     groups: dict[str, dict[str, Ecart]] = field(default_factory=dict)  # par_financeur … → key → écart
+    # par_financeur … → the counted financing that breakdown could not place (no financeur, no valid
+    # year or statut, no known action: `Totaux.non_ventile`), so that each breakdown adds up
+    non_ventile: dict[str, Ecart] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -96,6 +99,7 @@ class Comparison:
         out = {"cout_total": self.cout_total.as_json(), "financement_total": self.financement_total.as_json()}
         for g in TOTAL_GROUPS:
             out[g] = {k: e.as_json() for k, e in self.groups.get(g, {}).items()}
+        out["non_ventile"] = {g: e.as_json() for g, e in self.non_ventile.items()}
         return out
 
 
@@ -170,9 +174,10 @@ def compare(avant: Convention, apres: Convention, totaux_avant: totals.Totaux | 
         da, db = getattr(ta, g), getattr(tb, g)
         keys = sorted(set(da) | set(db), key=_natural)
         groups[g] = {k: Ecart(da.get(k, totals.ZERO), db.get(k, totals.ZERO)) for k in keys}
+    nva, nvb = ta.non_ventile, tb.non_ventile
     return Comparison(changes=changes, cout_total=Ecart(ta.cout_total, tb.cout_total),
                       financement_total=Ecart(ta.financement_total, tb.financement_total),
-                      groups=groups)
+                      groups=groups, non_ventile={g: Ecart(nva[g], nvb[g]) for g in TOTAL_GROUPS})
 
 
 def _natural(k: str) -> tuple:

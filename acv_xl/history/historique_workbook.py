@@ -163,8 +163,10 @@ class _EvolutionWriter(_Writer):
         labels = ev.labels()
         tf = layout.T_FINANCEMENTS
         cols = [("Avant", 24, None), ("Après", 24, None), (PERIMETRE_MODIFIE, 22, None), (H.ACV_ID, 12, None),
-                (H.LIBELLE, 24, None), ("Mouvement", 18, None), (tf.header("numero"), 9, None), (H.INTITULE, 30, None),
-                (tf.header("financeur"), 11, None), (tf.header("dispositif"), 18, None), (tf.header("nature"), 14, None),
+                # names wrap, in rows sized to them: an intitulé was cut at its column's edge on paper
+                (H.LIBELLE, 24, "texte_long"), ("Mouvement", 18, None), (tf.header("numero"), 9, None),
+                (H.INTITULE, 30, "texte_long"), (tf.header("financeur"), 11, None),
+                (tf.header("dispositif"), 18, "texte_long"), (tf.header("nature"), 14, None),
                 (tf.header("annee"), 8, None), ("Statut avant", 12, None), ("Statut après", 12, None),
                 ("Montant avant (€)", 16, "euros"), ("Montant après (€)", 16, "euros"), ("Écart (€)", 16, "euros"),
                 ("Engagement obtenu", 11, None)]

@@ -126,6 +126,8 @@ class _Formats:
                                      "bg_color": "#FDE9E7", "border": 2, "border_color": "#C00000",
                                      "align": "center", "valign": "vcenter"})
         self.title = wb.add_format({**base, "bold": True, "font_size": 16, "font_color": "#1F3864"})
+        self.title_wrapped = wb.add_format({**base, "bold": True, "font_size": 16, "font_color": "#1F3864",
+                                            "text_wrap": True})
         self.subtitle = wb.add_format({**base, "bold": True, "font_size": 12, "font_color": "#1F3864"})
         self.section = wb.add_format({**base, "bold": True, "font_size": 11, "font_color": "#FFFFFF",
                                       "bg_color": "#1F3864", "text_wrap": True})
@@ -272,8 +274,14 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     ws.set_paper(9)  # A4
     ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.75)
     widths = list(widths)
+    banner_last = last_col
     if widths:
-        page_layout.apply_width(ws, page_layout.plan(widths, key_columns, margin_in=0.5, font_pt=FONT_PT))
+        p = page_layout.plan(widths, key_columns, margin_in=0.5, font_pt=FONT_PT)
+        page_layout.apply_width(ws, p)
+        if p.repeat_columns and sum(widths[p.repeat_columns[0]:p.repeat_columns[1] + 1]) >= 30:
+            # several pages wide: the banner over the key columns, repeated on each page (across the
+            # whole width, it was centred on no page and cut at the first one's edge)
+            banner_last = p.repeat_columns[1]
     else:
         ws.fit_to_pages(1, 0)
     ws.hide_gridlines(2)
@@ -289,7 +297,10 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
                   f"&R&8Générée le {fmt_date(d.generated)}")
     row = 0
     if d.brouillon:
-        ws.merge_range(0, 0, 0, last_col, PROJET_NON_VALIDE, fmts.banner)
+        if banner_last > 0:
+            ws.merge_range(0, 0, 0, banner_last, PROJET_NON_VALIDE, fmts.banner)
+        else:
+            ws.write_string(0, 0, PROJET_NON_VALIDE, fmts.banner)
         ws.set_row(0, 24)
         row = 1
     if d.brouillon:
@@ -337,6 +348,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     ws.set_column(1, 1, 30)
     ws.set_column(2, 3, 30)
     row = _setup(ws, d, fmts, last)
+    ws.fit_to_pages(1, 1)  # the cover is one page, whatever a long field or list adds to it
     row = _title(ws, row, d.titre, fmts, last, d.libelle)
     conv = d.conv
     nc = layout.NAMED_BY_NAME
@@ -347,6 +359,11 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
         fmt = fmt or fmts.cell(kind, left=True)
         ws.merge_range(row, 1, row, last, None, fmt)
         write_value(ws, row, 1, value, fmt)
+        # a label or value on two lines gets their height (« Coût total des actions (hors actions
+        # abandonnées) » printed its second line over the next field)
+        lines = max(_lines_needed(label, 42 * 0.85), _lines_needed(value, 90) if isinstance(value, str) else 1)
+        if lines > 1:
+            ws.set_row(row, 13 * lines)
         row += 1
 
     def named(name: str, kind: str = "text") -> None:
@@ -644,11 +661,14 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     last = len(ACTION_WIDTHS) - 1
     row = _setup(ws, d, fmts, last)
     title = f"Fiche-action n° {a.numero or '—'} — {_shown(a, 'intitule') or ''}".rstrip(" —")
-    ws.merge_range(row, 0, row, last, title, fmts.title)
-    ws.set_row(row, 24)
+    merge_text(ws, row, 0, row, last, title, fmts.title_wrapped)
+    # a long intitulé wraps (it was cut mid-word at the page's edge): its lines counted with 16 pt
+    # characters of 0.6 em, a little wider than most (a line too many rather than a cut one)
+    width_pt = sum(page_layout.column_points(w) for w in ACTION_WIDTHS)
+    lines = page_layout.text_lines(title, width_pt / (0.6 * 16), bold=True)
+    ws.set_row(row, 24 if lines == 1 else 21 * lines + 3)
     ws.repeat_rows(0, row)
     row += 2
-    start = row
 
     # -- the fiche: every field of the table
     row = _section(ws, row, "Fiche-action", fmts, last)
@@ -752,9 +772,23 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
                 ws.merge_range(row + 1, c0, row + 4, c1, None, fmts.sign_box)
             ws.set_row(row, 42)  # up to two lines of name, then « Date et signature : »
             row += 6
-    # One page per fiche whenever it stays readable (shrunk to 60 % at most); longer ones flow.
-    if row - start <= 60:
+    # One page per fiche whenever its type stays at 8 pt or more on it (`page_layout`'s standard);
+    # longer ones flow onto a second page. Judged on the rows' heights, not their count: a long
+    # description is one row of twenty lines (counted as one, it shrank a fiche to 7 pt).
+    if _sheet_height_pt(ws, row) * page_layout.MIN_PRINTED_PT / FONT_PT <= _PRINTABLE_HEIGHT_PT:
         ws.fit_to_pages(1, 1)
+
+
+_PRINTABLE_HEIGHT_PT = page_layout.A4_SHORT_PT - 2 * 0.75 * 72  # landscape, the annex's margins (`_setup`)
+
+
+_AUTO_ROW_PT = 12.75  # a row of 10 pt Arial without a height of its own: Excel and LibreOffice fit it to that
+
+
+def _sheet_height_pt(ws, rows: int) -> float:
+    """The printed height of a sheet's first `rows` rows, in points (XlsxWriter keeps set rows in pixels)."""
+    info = ws.row_info
+    return sum((info[r].height * 0.75 if r in info else _AUTO_ROW_PT) for r in range(rows))
 
 
 def _table_row(ws, row: int, cells: list[tuple[Any, int, int, str | None]], fmts: _Formats,
@@ -800,7 +834,10 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     widths = (12, 40, 16, 16, 18, 18, 18, 18)
     ws, row, last = _new_sheet(wb, AnnexSheet.MODIFICATIONS, widths, d, fmts, MODIFICATIONS_TITLE,
                                f"Par rapport au classeur « {reference} » — montants en euros, hors financements refusés")
-    ws.repeat_rows(0, row - 1)
+    # The rows repeated on each page: the header of the last list, the one that runs over several
+    # pages (a spreadsheet repeats one range, from the page after it) — not the sheet's title,
+    # whose « PROJET — non validé » the page header carries anyway.
+    repeated = (0, row - 1)
     labels = {AJOUT: "Ajoutée", SUPPRESSION: "Supprimée", MODIFICATION: "Modifiée"}
 
     # -- per financeur
@@ -814,6 +851,12 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
             write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=j == 6 and e.ecart != 0))
         row += 1
+    e = comp.non_ventile.get("par_financeur")
+    if e is not None and (e.avant or e.apres):  # lines of no known financeur: the rows add up to the total
+        ws.merge_range(row, 0, row, 3, "Financements sans financeur reconnu", fmts.cell())
+        for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
+            write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=j == 6 and e.ecart != 0))
+        row += 1
     for label, e in (("Total des financements", comp.financement_total), ("Coût total des actions", comp.cout_total)):
         ws.merge_range(row, 0, row, 3, label, fmts.cell("text", bold=True, fill=True))
         for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
@@ -821,40 +864,73 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         row += 1
     row += 1
 
-    # -- actions added, removed or whose cost changed
+    # -- actions added, removed, abandoned or whose cost changed: each row's écart is what it moves
+    # in « Coût total des actions » (which leaves abandoned actions out), so that the rows add up to it
     A = layout.T_ACTIONS
-    cost = A.header("cout_total")
-    actions = [c for c in comp.changes if c.table == A.name and (c.type != MODIFICATION or c.champ == cost)]
-    row = _section(ws, row, "Actions ajoutées, supprimées ou dont le coût a changé", fmts, last)
-    if actions:
+    cost, maturite = A.header("cout_total"), A.header("maturite")
+    abandoned = layout.MATURITE_ABANDONNEE
+    by_action: dict[Any, dict[str, Any]] = {}
+    for c in comp.changes:
+        if c.table == A.name and c.type == MODIFICATION and c.champ in (cost, maturite):
+            by_action.setdefault(c.action, {})[c.champ] = c
+
+    def counted(value: Any, state: Any) -> Any:
+        return None if state == abandoned else value
+
+    rows_out = []  # (numero, intitulé, label, cost before, cost after, écart counted)
+    for c in comp.changes:
+        if c.table != A.name:
+            continue
+        if c.type == SUPPRESSION:
+            was = c.avant or {}
+            rows_out.append((c.action, was.get(A.header("intitule")), labels[c.type], was.get(cost), None,
+                             counted(was.get(cost), was.get(maturite)), None))
+            continue
+        now = d.conv.action(c.action)
+        intitule = now.intitule if now is not None else None
+        if c.type == AJOUT:
+            new_row = c.apres or {}
+            rows_out.append((c.action, intitule, labels[c.type], None, new_row.get(cost), None,
+                             counted(new_row.get(cost), new_row.get(maturite))))
+            continue
+        mods = by_action.get(c.action, {})
+        if c.champ not in mods or mods.get(c.champ) is not c:
+            continue
+        cost_after = now.cout_total if now is not None else None
+        cost_before = mods[cost].avant if cost in mods else cost_after
+        state_after = now.maturite if now is not None else None
+        state_before = mods[maturite].avant if maturite in mods else state_after
+        if c.champ == maturite:
+            if abandoned not in (c.avant, c.apres):
+                continue  # another maturity: no amount moves
+            label = "Abandonnée" if c.apres == abandoned else "Reprise (n'est plus abandonnée)"
+        elif maturite in mods and abandoned in (mods[maturite].avant, mods[maturite].apres):
+            continue  # said, with its cost before and after, by its abandonment row
+        else:
+            label = "Coût modifié"
+        rows_out.append((c.action, intitule, label, cost_before, cost_after,
+                         counted(cost_before, state_before), counted(cost_after, state_after)))
+    row = _section(ws, row, "Actions ajoutées, supprimées, abandonnées ou dont le coût a changé", fmts, last)
+    if rows_out:
         row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
                                       ("Changement", 3, 3), ("Coût avant", 4, 4), ("Coût après", 5, 5),
                                       ("Écart", 6, 6)], fmts)
-        for c in actions:
-            if c.type == SUPPRESSION:
-                intitule = (c.avant or {}).get(A.header("intitule"))
-            else:
-                now = d.conv.action(c.action)
-                intitule = now.intitule if now is not None else None
-            if c.type == MODIFICATION:
-                before_cost, after_cost = c.avant, c.apres
-            elif c.type == AJOUT:
-                before_cost, after_cost = None, (c.apres or {}).get(cost)
-            else:
-                before_cost, after_cost = (c.avant or {}).get(cost), None
-            write_value(ws, row, 0, c.action, fmts.cell())
+        repeated = (row - 1, row - 1)
+        for numero, intitule, label, before_cost, after_cost, counted_before, counted_after in rows_out:
+            write_value(ws, row, 0, numero, fmts.cell())
             ws.merge_range(row, 1, row, 2, None, fmts.cell())
             write_value(ws, row, 1, intitule, fmts.cell())
-            write_value(ws, row, 3, "Coût modifié" if c.type == MODIFICATION else labels[c.type], fmts.cell())
+            write_value(ws, row, 3, label, fmts.cell())
             for j, v in ((4, before_cost), (5, after_cost)):
                 write_value(ws, row, j, v, fmts.cell("euros"))
-            numbers = all(v is None or isinstance(v, Decimal) for v in (before_cost, after_cost))
-            gap = (after_cost or totals.ZERO) - (before_cost or totals.ZERO) if numbers else None
+            numbers = all(v is None or isinstance(v, Decimal) for v in (counted_before, counted_after))
+            gap = (counted_after or totals.ZERO) - (counted_before or totals.ZERO) if numbers else None
             write_value(ws, row, 6, gap, fmts.cell("ecart", bold=True))
-            _fit_row(ws, row, [None, intitule], [12, 56])
+            _fit_row(ws, row, [None, intitule, None, label], [12, 56, 0, 16])
             row += 1
     else:
-        ws.merge_range(row, 0, row, last, "Aucune action ajoutée ni supprimée ; aucun coût modifié.", fmts.note)
+        ws.merge_range(row, 0, row, last, "Aucune action ajoutée, supprimée ni abandonnée ; aucun coût modifié.",
+                       fmts.note)
         row += 1
     row += 1
 
@@ -865,6 +941,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     if lines:
         keys = ("numero", "financeur", "dispositif", "nature", "annee")
         row = _headers(ws, row, [F.header(k) for k in keys] + ["Changement", "Avant", "Après"], fmts, widths)
+        repeated = (row - 1, row - 1)
         montant = F.header("montant")
         for c in lines:
             for j, k in enumerate(keys):
@@ -881,10 +958,13 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             write_value(ws, row, 5, what, fmts.cell())
             write_value(ws, row, 6, before, fmts.cell(kind if not isinstance(before, str) else "text"))
             write_value(ws, row, 7, after, fmts.cell(kind if not isinstance(after, str) else "text"))
+            # a wrapped dispositif or commentaire would otherwise overprint the next line
+            _fit_row(ws, row, [c.cle.get(F.header(k)) for k in keys] + [what, before, after], list(widths))
             row += 1
     else:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement modifiée.", fmts.note)
         row += 1
+    ws.repeat_rows(*repeated)
 
 
 # ============================================================================ public API

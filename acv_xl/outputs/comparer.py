@@ -106,20 +106,64 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
                     f"{apres.name} : {cb.acv_id or 'identifiant absent'}).")
     comp = compare(ca, cb)
     ia, ib = side_info(avant, ca), side_info(apres, cb)
+    # values typed just outside a table are in no table compared: said, never « mêmes données »
+    warnings = [w for w in (stray_warning(avant, ca), stray_warning(apres, cb)) if w]
+    strays_moved = stray_key(ca) != stray_key(cb)
     if out is not None:
         from acv_xl.outputs.comparison_workbook import build
 
-        build(comp, Path(out), ia, ib, names=cr.financeur_names(ca, cb))
+        build(comp, Path(out), ia, ib, names=cr.financeur_names(ca, cb), warnings=warnings)
     if fmt == "json":
-        print(json.dumps(cr.to_json(comp, ia, ib), ensure_ascii=False, indent=2))
+        data = cr.to_json(comp, ia, ib)
+        data["hors_tableaux"] = {"avant": strays_json(ca), "apres": strays_json(cb)}
+        print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        render_text(comp, ia, ib, console, cb)
+        render_text(comp, ia, ib, console, cb, warnings, strays_moved)
         if out is not None:
             console.print(f"Classeur des écarts écrit : {literal(out)}", markup=False, highlight=False, soft_wrap=True)
-    return 1 if comp.changed else 0
+    return 1 if comp.changed or strays_moved else 0
 
 
-def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention) -> None:
+def stray_key(conv: Convention) -> list:
+    """What was typed outside the tables, by table, side, header and value (not by address, as
+    the fingerprint): equal on both sides when only moved."""
+    from acv_xl.checks.fingerprint import canonical
+
+    return sorted(json.dumps([sc.table, sc.right, sc.header, canonical(sc.value)], ensure_ascii=False, default=str)
+                  for sc in conv.stray_cells)
+
+
+def strays_json(conv: Convention) -> list[dict]:
+    from acv_xl.checks.comparison import json_value
+
+    return [{"feuille": sc.sheet, "cellule": sc.cell, "tableau": sc.table, "valeur": json_value(sc.value)}
+            for sc in conv.stray_cells]
+
+
+def stray_warning(path: Path, conv: Convention) -> str:
+    """French warning naming the values of `conv` typed just outside a table (STR-09), or ""."""
+    if not conv.stray_cells:
+        return ""
+    where: dict[str, list[str]] = {}  # sheet → « ligne 40 » (a line typed below) or « cellule K5 »
+    for sc in conv.stray_cells:
+        places = where.setdefault(sc.sheet, [])
+        place = f"cellule {sc.cell}" if sc.right else f"ligne {sc.row}"
+        if place not in places:
+            places.append(place)
+    n = len(conv.stray_cells)
+    places = " ; ".join(f"feuille « {sheet} », {', '.join(p[:8])}{'…' if len(p) > 8 else ''}"
+                        for sheet, p in where.items())
+    if n == 1:
+        what, note = "1 valeur saisie", ("elle n'est ni comparée ni comptée dans les totaux ; « acv-xl migrer » la "
+                                         "range dans son tableau")
+    else:
+        what, note = f"{n} valeurs saisies", ("elles ne sont ni comparées ni comptées dans les totaux ; "
+                                              "« acv-xl migrer » les range dans leur tableau")
+    return f"Attention : « {path.name} » a {what} juste hors d'un tableau (constat STR-09 : {places}) : {note}."
+
+
+def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention, warnings: list[str] = (),
+                strays_moved: bool = False) -> None:
     from rich.text import Text
 
     plain = not console.is_terminal
@@ -136,9 +180,18 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention)
 
             etat += f", validation du {fmt_date(_date.fromisoformat(info['date_validation']))}"
         p(f"{label} : {info['fichier']} ({etat})")
+    for w in warnings:
+        p(w, "bold red")
     if not comp.changes:
         p("")
-        p("Aucun changement : les deux classeurs portent les mêmes données.", "bold green")
+        if strays_moved:
+            p("Aucun changement dans les tableaux ni les cellules nommées, mais les valeurs saisies hors des "
+              "tableaux diffèrent d'un classeur à l'autre (voir ci-dessus).", "bold red")
+        elif warnings:
+            p("Aucun changement dans les tableaux ni les cellules nommées (les valeurs saisies hors des tableaux, "
+              "les mêmes dans les deux classeurs, ne sont pas comparées).", "bold")
+        else:
+            p("Aucun changement : les deux classeurs portent les mêmes données.", "bold green")
         return
     p(cr.counts_text(comp.changes) + ".")
     for style, line in cr.change_lines(comp.changes):

@@ -7,7 +7,7 @@ change and every écart comes from `acv_xl.checks.comparison`; this module only 
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import groupby
 from typing import Any, Iterable
 
@@ -24,6 +24,11 @@ WORKBOOK_MARK = "acv-xl comparer"
 GROUP_LABELS = {"par_financeur": "Financeur", "par_axe": "Axe", "par_annee": "Année", "par_statut": "Statut"}
 GROUP_TITLES = {"par_financeur": "Par financeur", "par_axe": "Par axe", "par_annee": "Par année",
                 "par_statut": "Par statut"}
+# the financing a breakdown could not place (`Comparison.non_ventile`), said in each breakdown
+NON_VENTILE_LABELS = {"par_financeur": "Financements sans financeur reconnu",
+                      "par_axe": "Financements sans axe (action inconnue ou sans axe)",
+                      "par_annee": "Financements sans année valide",
+                      "par_statut": "Financements sans statut valide"}
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -59,8 +64,9 @@ def fmt_value(value: Any, kind: Kind = Kind.TEXT) -> str:
             return f"Axe {value}"
         if kind is Kind.YEAR or isinstance(value, int):
             return str(value)
-        d = Decimal(str(value))
-        return fmt_number(d, 0 if d == d.to_integral_value() else 2)
+        # as many decimals as the value has (up to 6): rounded to 2, 0,3541 → 0,3549 read « 0,35 → 0,35 »
+        d = Decimal(str(value)).quantize(Decimal("0.000001"), ROUND_HALF_UP).normalize()
+        return fmt_number(d, max(0, -d.as_tuple().exponent))
     return f"« {value} »" if kind in (Kind.TEXT, Kind.CHOICE) else str(value)
 
 
@@ -176,6 +182,9 @@ def totals_lines(comp: Comparison, indent: str = "", names: dict[str, str] | Non
     for g in GROUP_LABELS:
         for k, e in comp.moved(g).items():
             out.append(("", indent + ecart_text(group_label(g, k, names), e)))
+        e = comp.non_ventile.get(g)
+        if e is not None and e.ecart:  # else the breakdown would not add up to the total's écart
+            out.append(("", indent + ecart_text(NON_VENTILE_LABELS[g], e)))
     return out
 
 

@@ -7,6 +7,7 @@ French number formats of `formats`), written atomically.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,7 @@ from acv_xl.outputs.output_guard import COMPARAISON, mark_xlsxwriter
 from acv_xl.outputs.comparison_report import (
     GROUP_LABELS,
     GROUP_TITLES,
+    NON_VENTILE_LABELS,
     TYPE_LABELS,
     WORKBOOK_MARK,
     fmt_value,
@@ -49,9 +51,14 @@ class Feuille:
 COLOURS = {AJOUT: "#E2EFDA", SUPPRESSION: "#FCE4E4", MODIFICATION: "#FFF2CC"}
 AUTHOR = "acv-xl"
 
+# a number (surface, indicator) with its own decimals, up to 6: two values that differ never read alike
+FMT_NUMBER_FIN = FMT_NUMBER + "####"
+
 CHANGE_HEADERS = ("Type", "Feuille", "N° action", "Ligne (clé)", "Champ", "Avant", "Après",
                   "Cellule avant", "Cellule après")
-CHANGE_WIDTHS = (14, 20, 10, 40, 26, 26, 26, 13, 13)
+# one page wide with its 10 pt type printed at 8 pt or more (`page_layout.plan`): 176 characters at most
+CHANGE_WIDTHS = (14, 20, 10, 34, 24, 26, 26, 11, 11)
+FONT_PT = 10
 
 
 def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
@@ -65,16 +72,35 @@ def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
     return value, "text"
 
 
-def _print_setup(ws, header_row: int, widths, acv_id: str | None) -> None:
+def _room_for_labels(values: list) -> dict:
+    """The value axis' bounds with room beyond the longest bars for their labels: a negative bar's
+    label, outside its end, was printed over the financeurs' names (« Commune » under « -1 313 568 € »)."""
+    lo, hi = min([0, *values]), max([0, *values])
+    span = float(hi - lo)
+    if not span:
+        return {}
+    step = 10 ** math.floor(math.log10(span))  # bounds on a round figure, as a spreadsheet would pick
+    out = {}
+    if lo < 0:
+        out["min"] = math.floor((float(lo) - 0.5 * span) / step) * step
+    if hi > 0:
+        out["max"] = math.ceil((float(hi) + 0.5 * span) / step) * step
+    return out
+
+
+def _print_setup(ws, header_row: int | None, widths, acv_id: str | None) -> None:
     """The product's print layout (`page_layout`): A4 landscape, ≥ 8 pt, the header row on every
-    page, the sheet and convention in the footer."""
+    page (None: each table has its own), the sheet and convention in the footer."""
     page_layout.setup(ws, widths, footer=page_layout.sheet_footer(ws.name, f"convention {acv_id}" if acv_id else None),
-                      header_rows=(header_row, header_row), key_columns=(0, 0))
+                      header_rows=(header_row, header_row) if header_row is not None else None, key_columns=(0, 0),
+                      font_pt=FONT_PT)
 
 
-def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str, str] | None = None) -> Path:
+def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str, str] | None = None,
+          warnings: list[str] = ()) -> Path:
     """Write the comparison workbook to `out` (atomically); returns `out`. `names`: the financeurs'
-    names by code (`comparison_report.financeur_names`)."""
+    names by code (`comparison_report.financeur_names`); `warnings`: what was not compared (values
+    typed outside the tables), above the changes."""
 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
@@ -82,14 +108,14 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
         wb.set_properties({"title": f"Comparaison de la convention {apres.get('acv_id') or ''}".strip(),
                            "author": AUTHOR, "comments": f"Écarts entre deux classeurs, écrit par {WORKBOOK_MARK}"})
         mark_xlsxwriter(wb, COMPARAISON)  # a derived report: re-running comparer may replace it
-        base = {"font_name": "Arial", "font_size": 10, "valign": "top"}
+        base = {"font_name": "Arial", "font_size": FONT_PT, "valign": "top"}
         fmt: dict[tuple, Any] = {}
 
         def f(kind: str = "text", fill: str | None = None, bold: bool = False):
             key = (kind, fill, bold)
             if key not in fmt:
                 props = {**base, "border": 1, "text_wrap": kind == "text"}
-                props["num_format"] = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "date": FMT_DATE, "number": FMT_NUMBER,
+                props["num_format"] = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "date": FMT_DATE, "number": FMT_NUMBER_FIN,
                                        "integer": "0"}.get(kind, "@")
                 if fill:
                     props["bg_color"] = fill
@@ -108,12 +134,18 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
             ws.set_column(j, j, w)
         merge_text(ws, 0, 0, 0, len(CHANGE_HEADERS) - 1,
                    f"Changements de la convention {apres.get('acv_id') or ''}".strip(), title)
+        ws.set_row(0, 21)  # its 14 pt type, clear of the line below
         merge_text(ws, 1, 0, 1, len(CHANGE_HEADERS) - 1,
                    f"Avant : {avant.get('fichier') or ''} — après : {apres.get('fichier') or ''}", note)
         hr = 3
+        if warnings:  # in the blank row above the headers, in red: what the changes do not include
+            text = "\n".join(warnings)
+            merge_text(ws, 2, 0, 2, len(CHANGE_HEADERS) - 1, text,
+                       wb.add_format({**base, "bold": True, "font_color": "#C00000", "text_wrap": True}))
+            ws.set_row(2, page_layout.row_height([(text, sum(CHANGE_WIDTHS))], bold=True, font_pt=FONT_PT))
         for j, h in enumerate(CHANGE_HEADERS):
             ws.write_string(hr, j, h, header)
-        ws.set_row(hr, page_layout.row_height(zip(CHANGE_HEADERS, CHANGE_WIDTHS), bold=True, font_pt=10))
+        ws.set_row(hr, page_layout.row_height(zip(CHANGE_HEADERS, CHANGE_WIDTHS), bold=True, font_pt=FONT_PT))
         row = hr + 1
         for c in comp.changes:
             fill = COLOURS[c.type]
@@ -131,12 +163,14 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                 write_value(ws, row, j, v, f(k, fill))
             # wrapped text gets the height it needs (LibreOffice keeps the stored height)
             height = page_layout.row_height(((v, CHANGE_WIDTHS[j]) for j, (v, k) in enumerate(cells)
-                                             if k == "text" and isinstance(v, str) and v), font_pt=10)
+                                             if k == "text" and isinstance(v, str) and v), font_pt=FONT_PT)
             if height > page_layout.LINE_PT + 2:
                 ws.set_row(row, height)
             row += 1
         if not comp.changes:
-            merge_text(ws, row, 0, row, len(CHANGE_HEADERS) - 1, "Aucun changement entre les deux classeurs.", note)
+            nothing = ("Aucun changement dans les tableaux ni les cellules nommées." if warnings
+                       else "Aucun changement entre les deux classeurs.")
+            merge_text(ws, row, 0, row, len(CHANGE_HEADERS) - 1, nothing, note)
         else:
             ws.autofilter(hr, 0, row - 1, len(CHANGE_HEADERS) - 1)
         ws.freeze_panes(hr + 1, 0)
@@ -150,6 +184,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
         wt.set_column(0, 0, 52)  # « Financeur CDC — Banque des Territoires (Caisse des Dépôts) » on one line
         wt.set_column(1, 3, 18)
         merge_text(wt, 0, 0, 0, 3, "Totaux avant / après (hors financements refusés)", title)
+        wt.set_row(0, 21)
         row = 2
         for j, h in enumerate(("", "Avant", "Après", "Écart")):
             wt.write_string(row, j, h, header)
@@ -176,7 +211,15 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                 row += 1
             if g == "par_financeur" and row > first:
                 fin_rows = (first, row - 1)
-        _print_setup(wt, 2, (52, 18, 18, 18), apres.get("acv_id"))
+            e = comp.non_ventile.get(g)
+            if e is not None and (e.avant or e.apres):  # what the breakdown could not place: it adds up
+                fill = "#FFF2CC" if e.ecart else None
+                wt.write_string(row, 0, NON_VENTILE_LABELS[g], f("text", fill))
+                for j, v in enumerate((e.avant, e.apres, e.ecart), start=1):
+                    write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", fill))
+                row += 1
+        # no row repeated: each breakdown has its own header, and a repeated one printed over the chart
+        _print_setup(wt, None, (52, 18, 18, 18), apres.get("acv_id"))
         if fin_rows:
             chart = wb.add_chart({"type": "bar"})
             chart.add_series({
@@ -189,11 +232,15 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
             })
             chart.set_title({"name": "Écart des financements par financeur"})
             chart.set_legend({"none": True})
-            chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
+            chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True},
+                              **_room_for_labels([e.ecart for e in comp.groups.get("par_financeur", {}).values()])})
             chart.set_y_axis({"reverse": True, "label_position": "low"})  # names left of negative bars
             n = fin_rows[1] - fin_rows[0] + 1
-            chart.set_size({"width": 640, "height": max(300, 28 * n + 80)})
-            wt.insert_chart(2, 5, chart)
+            # under the tables, as wide as they are: beside them, it made the sheet print a quarter
+            # smaller and left its bars a narrow strip beside the financeurs' long names
+            chart.set_size({"width": 760, "height": max(300, 28 * n + 80)})
+            wt.insert_chart(row + 2, 0, chart)
+            wt.set_h_pagebreaks([row + 1])  # on a page of its own: across a page break it printed cut in two
         wb.close()
 
     return atomic_write(Path(out), write)

@@ -107,9 +107,12 @@ class _ExtractWriter(_Writer):
     def lignes(self) -> None:
         ws = self.sheet(FEUILLE_LIGNES, f"Lignes de financement — {self.nom}")
         tf = layout.T_FINANCEMENTS
-        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 22, None), (H.COMMUNES, 22, None), (tf.header("numero"), 9, None),
-                (H.INTITULE, 32, None), (H.AXE, 6, None), (H_MO, 22, None), (H_MATURITE, 13, None),
-                (H_COUT_ACTION, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, None),
+        # the names wrap, in rows sized to them: the document a financeur receives printed them cut
+        # at their column's edge (an intitulé, a maître d'ouvrage over the maturité beside it)
+        long = "texte_long"
+        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 22, long), (H.COMMUNES, 22, long), (tf.header("numero"), 9, None),
+                (H.INTITULE, 32, long), (H.AXE, 6, None), (H_MO, 22, long), (H_MATURITE, 13, None),
+                (H_COUT_ACTION, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, long),
                 (tf.header("nature"), 14, None), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
                 (tf.header("statut"), 12, None)]
         total = sum(map(itemgetter(13), self.rows), ZERO)
@@ -128,20 +131,29 @@ class _ExtractWriter(_Writer):
         part = lambda v: (v / total) if total else None  # noqa: E731
         row = 2
         statuts = list(layout.L.STATUT)
-        for titre, name, head, items in (
-            ("Par convention", TABLE_PAR_CONVENTION, [(H.ACV_ID, 12, None), (H.LIBELLE, 30, None)],
+        tables = [
+            ("Par convention", TABLE_PAR_CONVENTION, [(H.ACV_ID, 12, None), (H.LIBELLE, 30, "texte_long")],
              [[k[0], k[1], v, part(v)] for k, v in par_conv.items()]),
             ("Par année", TABLE_PAR_ANNEE, [(layout.T_FINANCEMENTS.header("annee"), 12, None)],
              [[k, v, part(v)] for k, v in sorted(par_annee.items())]),
             ("Par statut", TABLE_PAR_STATUT, [(layout.T_FINANCEMENTS.header("statut"), 12, None)],
              [[k, v, part(v)] for k, v in sorted(par_statut.items(),
                                                  key=lambda kv: (statuts.index(kv[0]) if kv[0] in statuts else 99))]),
-        ):
+        ]
+        # The three tables share the sheet's columns and each sets their widths: every one gets the
+        # widest of each column, so that none narrows another's (the libellés, sized for 30
+        # characters, were printed in the 18 of the next table's totals, over the line below)
+        cols_of = [head + [(H.TOTAL, 18, "euros"), (H.PART, 10, "pourcent")] for _t, _n, head, _i in tables]
+        widest: dict[int, float] = {}
+        for cols in cols_of:
+            for j, (_h, w, _f) in enumerate(cols):
+                widest[j] = max(widest.get(j, 0), w)
+        for (titre, name, head, items), cols in zip(tables, cols_of):
             if row > 2:
                 ws.write_string(row - 1, 0, titre, self.fmt["titre"])
             else:
                 ws.write_string(0, 0, f"Totaux — {self.nom} — {titre.lower()}", self.fmt["titre"])
-            cols = head + [(H.TOTAL, 18, "euros"), (H.PART, 10, "pourcent")]
+            cols = [(h, widest[j], f) for j, (h, _w, f) in enumerate(cols)]
             n = len(head)
             _, last = self.table(ws, name, cols, items, {n: total}, first_row=row)
             row = last + 3

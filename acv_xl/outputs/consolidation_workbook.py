@@ -644,12 +644,13 @@ FORMATS: dict[str, dict[str, Any]] = {
     "sous_titre": {"italic": True, "font_color": "#595959"},
     "texte": {"valign": "top"},
     "texte_long": {"valign": "top", "text_wrap": True},  # wrapped; rows sized to it
-    "euros": {"num_format": EUROS},
-    "entier": {"num_format": ENTIER},
-    "date": {"num_format": DATE},
-    "date_heure": {"num_format": DATE_HEURE},
-    "pourcent": {"num_format": POURCENT},
-    "euros_gras": {"num_format": EUROS, "bold": True},
+    # numbers top-aligned too: beside a wrapped name they read on its first line, not under it
+    "euros": {"num_format": EUROS, "valign": "top"},
+    "entier": {"num_format": ENTIER, "valign": "top"},
+    "date": {"num_format": DATE, "valign": "top"},
+    "date_heure": {"num_format": DATE_HEURE, "valign": "top"},
+    "pourcent": {"num_format": POURCENT, "valign": "top"},
+    "euros_gras": {"num_format": EUROS, "bold": True, "valign": "top"},
     "erreur": {"font_color": "#9C0006", "bg_color": "#FFC7CE"},
     "avertissement": {"font_color": "#9C5700", "bg_color": "#FFEB9C"},
     "non": {"font_color": "#7F7F7F", "italic": True},
@@ -822,8 +823,11 @@ class _Writer:
         r = self.r
         ws = self.sheet(Feuille.SYNTHESE, "Synthèse par convention")
         cols = [
-            (H.ACV_ID, 12, None), (H.LIBELLE, 28, None), (H.COMMUNES, 30, None), (H.EPCI, 30, None),
-            (H.DEPARTEMENT, 12, None), (H.PROGRAMME, 10, None), (H.FICHIER, 30, None), (H.NB_ACTIONS, 9, "entier"),
+            # names wrap (one row per convention): « Communauté d'agglomération de Béthune-Bruay, Artois-Lys
+            # Romane » was cut at the EPCI column's edge on paper
+            (H.ACV_ID, 12, None), (H.LIBELLE, 28, "texte_long"), (H.COMMUNES, 30, "texte_long"),
+            (H.EPCI, 30, "texte_long"), (H.DEPARTEMENT, 12, None), (H.PROGRAMME, 10, None),
+            (H.FICHIER, 30, "texte_long"), (H.NB_ACTIONS, 9, "entier"),
             (H.COUT, 18, "euros"), (H.FINANCEMENT, 18, "euros"), (H.ECART, 16, "euros"), (H.MANQUE, 16, "euros"),
             (H.EXCEDENT, 16, "euros"), (H.ACQUIS, 20, "euros"),
             (H.PART_ACQUISE, 10, "pourcent"), (H.STATUT, 26, None), (H.ERREURS, 9, "entier"),
@@ -949,7 +953,9 @@ class _Writer:
         if reste := g.non_ventile["par_financeur"]:
             rows.append([NON_VENTILE, "Lignes sans code de financeur", reste,
                          (reste / g.financement_total) if g.financement_total else None])
-        cols = [(H.FINANCEUR, 10, None), (H.NOM_FINANCEUR, 28, None), (H.TOTAL, 18, "euros"), (H.PART, 10, "pourcent")]
+        # the name wraps: « Banque des Territoires (Caisse des Dépôts) » was cut at the column's edge on paper
+        cols = [(H.FINANCEUR, 10, None), (H.NOM_FINANCEUR, 28, "texte_long"), (H.TOTAL, 18, "euros"),
+                (H.PART, 10, "pourcent")]
         # widths of the matrix columns win: do not let this table shrink them
         start, end = self.table(ws, TABLE_TOTAUX_FINANCEURS, [(h, max(w, 15) if j >= 2 else w, f)
                                                                for j, (h, w, f) in enumerate(cols)],

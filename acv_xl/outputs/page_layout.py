@@ -124,14 +124,16 @@ def apply_width(ws, p: PrintPlan) -> None:
 
 
 def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, int] | None = None,
-          key_columns: tuple[int, int] | None = None, landscape: bool = True, footer_right: str = "") -> PrintPlan:
+          key_columns: tuple[int, int] | None = None, landscape: bool = True, footer_right: str = "",
+          font_pt: float = BASE_FONT_PT) -> PrintPlan:
     """Apply the print layout to an XlsxWriter worksheet (0-based rows and columns).
 
+    `font_pt`: the size of the sheet's type, so that it prints at 8 pt or more.
     `footer` names the sheet and the convention (left of the footer); page « n / N » is centred;
     `footer_right` (e.g. « générée le 06/12/2026 ») is written out, never Excel's &D field, which
     LibreOffice prints in its own locale (12/06 for 6 December).
     """
-    p = plan(widths, key_columns, landscape)
+    p = plan(widths, key_columns, landscape, font_pt=font_pt)
     ws.set_paper(9)  # A4
     if p.landscape:
         ws.set_landscape()
