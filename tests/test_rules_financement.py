@@ -133,6 +133,14 @@ def _own(r, auto, region):
     lines(r)[REGION_11]["montant"] = region
 
 
+def test_fin06_an_amount_past_28_digits_is_judged_not_a_crash():
+    """A crafted 1E+30 € subsidy: FIN-06 says how much to transfer, where the cents of a 31-digit
+    amount overflowed the default precision and the rule crashed (STR-00, « pas vérifié »)."""
+    out = run(lambda r: _own(r, 200_000, 1e30))
+    assert "STR-00" not in [f.code for f in out]
+    assert [(f.code, f.action) for f in out if f.code == "FIN-06"] == [("FIN-06", "1.1")]
+
+
 def test_fin06_exactly_20_percent_passes_and_19_99_fails():
     assert run(lambda r: _own(r, 200_000, 300_000), "FIN-06") == []
     out = run(lambda r: _own(r, 199_900, 300_100))

@@ -21,7 +21,7 @@ from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, repeat
 from operator import and_, attrgetter, eq, is_, is_not, itemgetter
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Context, Decimal
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -194,7 +194,8 @@ def _pct(ratio: Decimal, seuil: int) -> str:
 
 
 def _ceil(d: Decimal) -> Decimal:
-    return d.quantize(CENT, rounding=ROUND_CEILING)
+    # the digits any magnitude needs (`values.to_cents`): 28 made a crafted 1E+30 amount a crash (STR-00)
+    return d.quantize(CENT, rounding=ROUND_CEILING, context=Context(prec=max(28, d.adjusted() + 4)))
 
 
 # ----------------------------------------------------------------------------- line checks
