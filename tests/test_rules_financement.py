@@ -127,6 +127,20 @@ def test_fin05_not_judged_with_an_unreadable_amount():
     assert [f.code for f in run(lambda r: lines(r)[REGION_11].update(montant="trois cent mille"))] == ["FIN-03"]
 
 
+def test_fin03_an_amount_past_the_cent_is_said_and_counted_to_the_cent():
+    """Three financeurs sharing 1 240 000 € by « =1240000/3 »: each line is counted 413 333,33 € and
+    FIN-05 finds a cent missing where Excel's own sums find none — FIN-03 says why, on each line."""
+    out = run(lambda r: lines(r)[DETR_11].update(montant=1240000 / 3), "FIN-03")
+    assert only(out) == [("FIN-03", A, "Plan de financement", fin_cell(DETR_11, "montant"), "1.1")]
+    assert "413 333,333333333 €" in out[0].message and "compté 413 333,33 €" in out[0].message
+    assert "=ARRONDI(" in out[0].suggestion
+
+
+@pytest.mark.parametrize("amount", [12345.67, 0.1 * 3, 1234567.89 + 0.0000000001, 250000.0, 1e20])
+def test_fin03_cents_and_a_formula_s_binary_noise_are_not_past_the_cent(amount):
+    assert run(lambda r: lines(r)[DETR_11].update(montant=amount), "FIN-03") == []
+
+
 # --------------------------------------------------------------------------- FIN-06 (CGCT L1111-10)
 def _own(r, auto, region):
     lines(r)[AUTO_11]["montant"] = auto

@@ -30,7 +30,7 @@ from acv_xl.checks.findings import Finding
 from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.dispositifs import famille
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement
-from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_percent
+from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_number, fmt_percent
 
 from . import (
     SRC_AIDES_100,
@@ -265,7 +265,9 @@ _CLOSEST_KEPT_CHARS = 4 * 1024
 @rule("FIN-03", E, "Montant du financement invalide", SRC_GUIDE, needs=("T_Financements",))
 def montant(conv: Convention) -> Iterable[Finding]:
     """Empty, not a number (text numbers with the parsed value as suggestion) or ≤ 0 — refused
-    lines included: the amount requested is part of the record."""
+    lines included: the amount requested is part of the record.
+    A: an amount that is not to the cent (« =1240000/3 »): it is counted rounded to the cent, as
+    every amount is, so the lines may add up a cent away from what Excel's own sums show."""
     yield from problem_findings(conv, T, ("montant",), "FIN-03", E)
     yield from required_findings(conv, T, ("montant",), "FIN-03", E)
     for lf in lignes(conv):
@@ -273,6 +275,29 @@ def montant(conv: Convention) -> Iterable[Finding]:
             yield at(lf, "montant", "FIN-03", E,
                      f"{prefix(lf)} : le montant ({money(lf.montant)}) doit être strictement positif.",
                      "Saisissez le montant apporté, ou supprimez la ligne.")
+        elif lf.montant is not None and (typed := _past_the_cent(lf.raw.get("montant"))) is not None:
+            yield at(lf, "montant", "FIN-03", A,
+                     f"{prefix(lf)} : le montant ({fmt_number(typed, -typed.as_tuple().exponent)} €) n'est pas "
+                     f"arrondi au centime ; il est compté {money(lf.montant)}, si bien que les totaux du "
+                     "contrôle peuvent différer d'un centime de ceux que calcule Excel.",
+                     "Arrondissez-le au centime, par exemple =ARRONDI(1240000/3;2), et ajustez une des lignes "
+                     "pour que leur somme soit celle attendue.")
+
+
+def _past_the_cent(raw: Any) -> Decimal | None:
+    """The number as Excel shows it at most (15 significant digits) when it has more than two
+    decimals; None otherwise, for a text (FIN-03's other cases) and for a formula's binary noise
+    (0,1 + 0,2 is 0,3 to Excel). Whole and cent amounts, nearly all, answer without a Decimal."""
+    if type(raw) is not float or raw.is_integer() or raw != raw or raw in (_INF, -_INF):
+        return None
+    cents = raw * 100
+    if abs(cents - round(cents)) <= max(1e-9, 1e-13 * abs(cents)):  # a few hundred ulps: noise, not a fraction
+        return None
+    shown = Decimal(format(raw, ".15g"))
+    return shown if shown.as_tuple().exponent < -2 else None
+
+
+_INF = float("inf")
 
 
 @rule("FIN-04", E, "Nature, statut ou année invalide", SRC_GUIDE, needs=("T_Financements",))
