@@ -197,3 +197,15 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     assert [r["fichier"] for r in json.loads(out.stdout)] == ["a.xlsx", "b.xlsx"]
     out = acv("valider", "*.xlsm", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
     assert out.returncode == 2 and "« *.xlsm » est introuvable" in json.loads(out.stdout)["constats"][0]["message"]
+
+
+def test_valider_names_excel_s_lock_file_as_such(tmp_path):
+    """`valider ~$a.xlsx` typed on purpose: the file Excel keeps beside an open workbook is said to be
+    that, with the workbook to give instead — not « contenu non reconnu (fichier endommagé ?) », which
+    made the finance officer fear for the workbook itself."""
+    (tmp_path / "~$nvention.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)  # « convention.xlsx » open
+    out = acv("valider", "~$nvention.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    (c,) = json.loads(out.stdout)["constats"]
+    assert out.returncode == 2 and c["code"] == "STR-01"
+    assert "fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert" in c["message"]
+    assert "endommagé ?" not in c["message"] and "« …nvention.xlsx »" in c["suggestion"]

@@ -181,6 +181,10 @@ def _refuse_cfb(path: Path, f, size: int) -> UnreadableWorkbook:
 
 def _refuse_other(path: Path, head: bytes) -> UnreadableWorkbook:
     """The file is neither a zip nor a CFB: say what it looks like."""
+    if path.name.startswith("~$"):  # Excel's owner file beside a workbook it has open (a user name, 165 bytes)
+        return _unreadable(path, "est le fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert, pas un "
+                                 "classeur (ni un classeur endommagé).",
+                           f"Indiquez le classeur lui-même, dont le nom se termine de la même façon (« …{path.name[2:]} »).")
     kind = file_kinds.text_kind(head)
     if kind == file_kinds.PDF:
         return _unreadable(path, f"est {kind}, pas un classeur Excel.", "Utilisez le classeur ACV, au format .xlsx.")
