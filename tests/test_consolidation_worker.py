@@ -1,5 +1,6 @@
-"""The reading process forked without a pool (`consolidation_worker`): results in order, an exception
-raised where the batch runs, a death that only stops the results, nothing left running."""
+"""The reading processes forked without a pool (`consolidation_worker`): one process's results in
+order, several sharing the chunks, an exception raised where the batch runs, a death that only loses
+its chunk, nothing left running."""
 
 from __future__ import annotations
 
@@ -36,14 +37,21 @@ def _gone(pid: int) -> bool:
 
 def _started(func, chunks) -> tuple[W.Forked, int]:
     one = W.start(func, chunks)
-    assert one is not None
-    return one, one._pid
+    assert one is not None and len(one.pids) == 1
+    return one, one.pids[0]
+
+
+def _outs(forked) -> list:
+    """The results as they come, checked to be numbered in order (one process)."""
+    got = list(forked.results())
+    assert [k for k, _ in got] == list(range(len(got)))
+    return [out for _, out in got]
 
 
 def test_results_come_in_order_and_decimals_keep_their_digits():
     amounts = ["1.10", "-0.00", "5E+3", "32068317676.50"]
     one, pid = _started(lambda chunk: [(x, Decimal(x)) for x in chunk], [amounts[:2], amounts[2:3], amounts[3:]])
-    got = list(one.results())
+    got = _outs(one)
     one.close()
     assert [[x for x, _ in chunk] for chunk in got] == [amounts[:2], amounts[2:3], amounts[3:]]
     assert [str(d) for chunk in got for _, d in chunk] == amounts  # pickled whole: digits and sign kept
@@ -59,7 +67,7 @@ def test_an_exception_of_the_reading_process_is_raised_here():
     one, pid = _started(func, [[1], [2], [3]])
     got = []
     with pytest.raises(ImportError, match="installation incomplète"):
-        for out in one.results():
+        for _k, out in one.results():
             got.append(out)
     one.close()
     assert got == [[1]] and _gone(pid)
@@ -72,9 +80,56 @@ def test_a_process_that_dies_only_stops_the_results():
         return chunk
 
     one, pid = _started(func, [[1], [2], [3]])
-    assert list(one.results()) == [[1]]
+    assert _outs(one) == [[1]]
     one.close()
     assert _gone(pid)
+
+
+def test_several_processes_share_the_chunks_each_taken_once():
+    """Each chunk read once, by whichever process is free (the pipe of chunk numbers), every result
+    sent back, the processes reaped."""
+    chunks = [[i] * (1 + i % 3) for i in range(40)]
+    forked = W.start(lambda chunk: (os.getpid(), [x * 2 for x in chunk]), chunks, 2)
+    assert forked is not None and len(forked.pids) == 2
+    pids = forked.pids
+    got = list(forked.results())
+    forked.close()
+    assert sorted(k for k, _ in got) == list(range(40))  # each once
+    assert all(out == [x * 2 for x in chunks[k]] for k, (_, out) in got)
+    assert {pid for _, (pid, _) in got} <= set(pids) and all(_gone(p) for p in pids)
+
+
+def test_among_several_processes_one_that_dies_loses_only_its_chunk():
+    def func(chunk):
+        if chunk == [2]:
+            os._exit(3)  # as a segfault in a native reader would
+        time.sleep(0.01)
+        return chunk
+
+    forked = W.start(func, [[i] for i in range(8)], 2)
+    pids = forked.pids
+    got = sorted(forked.results())
+    forked.close()
+    assert got == [(k, [k]) for k in range(8) if k != 2] and all(_gone(p) for p in pids)
+
+
+def test_among_several_processes_an_exception_is_raised_here_and_all_are_stopped():
+    def func(chunk):
+        if chunk == [3]:
+            raise ImportError("installation incomplète")
+        time.sleep(0.05)
+        return chunk
+
+    forked = W.start(func, [[i] for i in range(50)], 2)
+    pids = forked.pids
+    with pytest.raises(ImportError, match="installation incomplète"):
+        list(forked.results())
+    forked.close()
+    assert all(_gone(p) for p in pids)
+
+
+def test_more_chunks_than_the_pipe_of_numbers_holds_is_left_to_a_pool():
+    assert W.start(lambda chunk: chunk, [[1]] * (W._TASKS_ROOM // W._RECORD + 1), 2) is None
 
 
 def test_results_larger_than_the_pipe_wait_to_be_read():
@@ -83,7 +138,7 @@ def test_results_larger_than_the_pipe_wait_to_be_read():
     big = "x" * (3 * W.PIPE_ROOM)
     one, pid = _started(lambda chunk: [big] * len(chunk), [[1], [2, 3]])
     time.sleep(0.2)
-    assert list(one.results()) == [[big], [big, big]]
+    assert _outs(one) == [[big], [big, big]]
     one.close()
     assert _gone(pid)
 
@@ -110,17 +165,17 @@ def test_ctrl_c_while_the_batch_decodes_stops_the_reading_process(examples, monk
     """Ctrl-C in this process while the reading process reads: raised, the process stopped and
     reaped, the collector as it was."""
     pids = []
-    real = C.start_one
+    real = C.start_readers
 
-    def start(func, chunks):
-        one = real(func, chunks)
-        pids.append(one._pid)
+    def start(func, chunks, workers):
+        one = real(func, chunks, workers)
+        pids.extend(one.pids)
         return one
 
     def interrupted():
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(C, "start_one", start)
+    monkeypatch.setattr(C, "start_readers", start)
     items = [(str(p), p.name) for p in examples]
     frozen = gc.get_freeze_count()  # Python 3.12 starts with objects of its own there
     with pytest.raises(KeyboardInterrupt):
@@ -133,7 +188,7 @@ def test_one_process_or_a_pool_the_same_summaries(examples, monkeypatch):
     """The files read by the forked process and by a pool (where it cannot fork): the same summaries."""
     items = [(str(p), p.name) for p in examples]
     forked = C.summarize_all(items, jobs=2)
-    monkeypatch.setattr(C, "start_one", lambda func, chunks: None)
+    monkeypatch.setattr(C, "start_readers", lambda func, chunks, workers: None)
     pooled = C.summarize_all(items, jobs=2)
     assert forked == pooled and [s.rel for s in forked] == [r for _, r in items]
 

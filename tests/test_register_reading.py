@@ -169,12 +169,13 @@ def test_a_warm_runs_summaries_equal_a_cold_runs_field_by_field(tmp_path, exampl
     real = concurrent.futures.ProcessPoolExecutor  # imported by `summarize_all` when it makes a pool
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", lambda max_workers, **kw:
                         pools.append(max_workers) or real(max_workers, **kw))
-    real_start = C.start_one
-    monkeypatch.setattr(C, "start_one", lambda func, chunks: forked.append(func) or real_start(func, chunks))
+    real_start = C.start_readers
+    monkeypatch.setattr(C, "start_readers", lambda func, chunks, workers:
+                        forked.append(workers) or real_start(func, chunks, workers))
     warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=2)
     # one worker per 8 files at least (C.FILES_PER_WORKER), `jobs` a maximum: one process a run,
     # forked without a pool
-    assert len(forked) == 2 and pools == []
+    assert forked == [1, 1] and pools == []
     assert warm.reused == {p.name for p in folder.iterdir()} - {p.name for p in changed}
     assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
 

@@ -64,7 +64,7 @@ from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported f
     _identify,
     discover,
 )
-from acv_xl.outputs.consolidation_worker import start as start_one
+from acv_xl.outputs.consolidation_worker import start as start_readers
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
 from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
     FEUILLES,
@@ -506,23 +506,23 @@ def summarize_all(items: list[tuple[str, str]], jobs: int | None = None,
     if freeze:
         gc.freeze()
     try:
-        # one process: forked without a pool (`consolidation_worker`), where it can be
-        one = start_one(_task(blocs), [[items[i] for i in c] for c in chunks]) if workers == 1 else None
-        if one is not None:
+        # processes forked without a pool (`consolidation_worker`), where they can be
+        forked = start_readers(_task(blocs), [[items[i] for i in c] for c in chunks], workers)
+        if forked is not None:
             try:
-                with _kept_whole(freeze):  # forked by now: it does not inherit a paused collector
+                with _kept_whole(freeze):  # forked by now: they do not inherit a paused collector
                     if meanwhile is not None:
                         meanwhile()
                     _prepare_writing()
-                    done_chunks = 0
-                    for c, out in zip(chunks, one.results()):
-                        _take(c, out, results, blocs)
-                        tick(len(c))
-                        done_chunks += 1
-                    # the process died (killed, out of memory, native crash): the files it left
-                    retry.extend(i for c in chunks[done_chunks:] for i in c)
+                    done_chunks: set[int] = set()
+                    for k, out in forked.results():
+                        _take(chunks[k], out, results, blocs)
+                        tick(len(chunks[k]))
+                        done_chunks.add(k)
+                    # a process died (killed, out of memory, native crash): the files of the chunks it had
+                    retry.extend(i for k, c in enumerate(chunks) if k not in done_chunks for i in c)
             finally:
-                one.close()  # Ctrl-C or a broken installation: stopped, not waited for
+                forked.close()  # Ctrl-C or a broken installation: stopped, not waited for
         else:
             retry = _summarize_pooled(items, chunks, workers, results, tick, meanwhile, freeze, blocs)
     finally:

@@ -1,86 +1,164 @@
-"""One reading process without a pool: what `summarize_all` forks when one process reads (fewer than
-16 files: a warm run's changed files, a small département).
+"""Reading processes forked without a pool: what `summarize_all` forks to read the files.
 
-A pool (`concurrent.futures.ProcessPoolExecutor`) costs, before its process reads anything,
+A pool (`concurrent.futures.ProcessPoolExecutor`) costs, before its processes read anything,
 ≈ 7 ms to import (`concurrent.futures.process`, `multiprocessing`) and ≈ 4 ms to start (queues, a
-thread that feeds them, one that collects the results), on the path to the first file read as
-well as the main process's. Here: `os.fork`, the chunks read in order, each chunk's result sent
-back pickled as soon as it is done through a pipe, read by the main process once its own work is
-done (≈ 2 ms in all). Where that is not safe (not Linux, another thread running: a fork copies
-the locks it holds) or the fork fails, `start` returns None and the caller makes its pool.
+thread that feeds them, one that collects the results), then, in this process, a thread that wakes
+for each result and hands it to the main one (≈ 45 ms of this process's time for 1,000 files in
+two processes, taken from the readers on a machine whose cores they fill). Here: the numbers of
+the chunks are written once into a pipe every process reads from — each takes the next chunk not
+yet taken (a read of one 4-byte record from a pipe is whole on Linux: the pipe is locked for the
+read), as a pool's queue would give it —, each process forked with `os.fork` sends each chunk's
+result, pickled, through its own pipe as soon as it is done, and this process reads them as they
+come (`select.poll`), once its own work is done. Where that is not safe (not Linux, another thread
+running: a fork copies the locks it holds) or the fork fails, `start` returns None and the caller
+makes its pool.
+
+A process killed (out of memory, a native crash) stops sending: the chunks it had taken have no
+result, and the caller reads their files again one by one. This process killed: the reading
+processes find no chunk left or no one to send to, and end.
 """
 
 from __future__ import annotations
 
 import copyreg
+import io
 import os
 import pickle
+import select
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Sequence
 
 from acv_xl.outputs.consolidation_files import ForkedChild, fork_with_pipe
 
-# The pipe's room for results not yet read (the main process decodes the register meanwhile): the
-# 10 summaries of a warm run fit in Linux's default 64 KiB only just, a process that must wait to
-# write is a process that reads no further. Beyond this room it waits, and goes on once read.
+# The room of each process's pipe for results not yet read (this process decodes the register
+# meanwhile): the 10 summaries of a warm run fit in Linux's default 64 KiB only just, a process that
+# must wait to write is a process that reads no further. Beyond this room it waits, and goes on once read.
 PIPE_ROOM = 1 << 20
+_RECORD = 4  # bytes of a chunk's number in the pipe of chunks
+_TASKS_ROOM = 1 << 16  # what a pipe holds on Linux without asking: the numbers are all written before the fork
+_HEADER = 8  # bytes of a result's length before it
 
 
-class Forked(ForkedChild):
-    """A forked reading process: its results, chunk after chunk, then the process reaped."""
+class Forked:
+    """Reading processes and the pipes they answer through: the result of each chunk as it comes,
+    then the processes reaped."""
 
-    def results(self) -> Iterator[Any]:
-        """The result of each chunk, in order, as the process sends them; they stop early when the
-        process died (killed, out of memory, a native crash): the chunks left have no result. An
-        exception raised by the function (an `ImportError`, Ctrl-C in that process) is raised here."""
-        assert self._fd is not None
-        with os.fdopen(self._fd, "rb") as pipe:
-            self._fd = None
-            while True:
+    def __init__(self, children: list[ForkedChild]):
+        self.children = children
+
+    @property
+    def pids(self) -> list[int]:
+        return [c._pid for c in self.children if c._pid is not None]
+
+    def results(self) -> Iterator[tuple[int, Any]]:
+        """(number of the chunk, its result) as the processes send them (one process: in order).
+        They stop early for a process that died (killed, out of memory, a native crash): the chunks
+        it had taken have none. An exception raised by the function (an `ImportError`, Ctrl-C in
+        that process) is raised here."""
+        open_ = {c._fd: c for c in self.children if c._fd is not None}
+        buffers = {fd: bytearray() for fd in open_}
+        poll = select.poll()
+        for fd in open_:
+            poll.register(fd, select.POLLIN)
+        while open_:
+            for fd, _event in poll.poll():
+                if fd not in open_:
+                    continue
                 try:
-                    kind, value = pickle.load(pipe)
-                except Exception:  # noqa: BLE001 — gone, or gone in the middle of a result: what follows has none
-                    break
-                if kind == "erreur":
-                    raise value
-                yield value
-        self._wait()
+                    data = os.read(fd, PIPE_ROOM)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    data = b""
+                buf = buffers[fd]
+                if data:
+                    buf += data
+                    while len(buf) >= _HEADER and len(buf) >= _HEADER + (n := int.from_bytes(buf[:_HEADER], "little")):
+                        kind, k, value = pickle.loads(memoryview(buf)[_HEADER:_HEADER + n])
+                        del buf[:_HEADER + n]
+                        if kind == "erreur":
+                            raise value
+                        yield k, value
+                    continue
+                # the end of this process's answers (done, or gone in the middle of a result: it has none)
+                poll.unregister(fd)
+                child = open_.pop(fd)
+                os.close(fd)
+                child._fd = None
+                child._wait()
+
+    def close(self) -> None:
+        """Each process stopped if still running (its answers no longer wanted: Ctrl-C, an error) and reaped."""
+        for c in self.children:
+            c.close()
 
 
-def _pickler(pipe) -> pickle.Pickler:
-    """Decimals (≈ 75 a summary) reduced by `Decimal.__reduce__` found at once in the table, as the
-    pool's pickler does (`consolidation._decimals_pickled_directly`): what pickle calls anyway."""
-    p = pickle.Pickler(pipe, protocol=pickle.HIGHEST_PROTOCOL)
+def _pickled(out: Any) -> bytes:
+    """A result with its length before it. Decimals (≈ 75 a summary) reduced by `Decimal.__reduce__`
+    found at once in the table, as the pool's pickler does (`consolidation._decimals_pickled_directly`):
+    what pickle calls anyway."""
+    f = io.BytesIO()
+    f.write(bytes(_HEADER))
+    p = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
     p.dispatch_table = {**copyreg.dispatch_table, Decimal: Decimal.__reduce__}
-    return p
+    p.dump(out)
+    data = f.getbuffer()
+    data[:_HEADER] = (len(data) - _HEADER).to_bytes(_HEADER, "little")
+    return bytes(data)
 
 
-def start(func: Callable[[Any], Any], chunks: Sequence[Any]) -> Forked | None:
-    """A process forked to run `func(chunk)` for each chunk in order; None where that is not safe (not
-    Linux, another thread running) or not possible (no process left to the user): make a pool."""
-    if (forked := fork_with_pipe(PIPE_ROOM)) is None:
+def _read_chunks(tasks: int, w: int, func: Callable[[Any], Any], chunks: Sequence[Any]) -> None:
+    """A reading process: the next chunk not taken, its result sent, until no chunk is left."""
+    with os.fdopen(w, "wb", buffering=0) as pipe:
+        while len(got := os.read(tasks, _RECORD)) == _RECORD:
+            k = int.from_bytes(got, "little")
+            try:
+                out = ("ok", k, func(chunks[k]))
+            except BaseException as exc:  # noqa: BLE001 — raised in the main process, as a pool does
+                out = ("erreur", k, exc)
+            data = memoryview(_pickled(out))
+            while data:  # a pipe takes what room it has, the rest once read
+                data = data[pipe.write(data):]
+            if out[0] == "erreur":
+                break
+
+
+def start(func: Callable[[Any], Any], chunks: Sequence[Any], workers: int = 1) -> Forked | None:
+    """`workers` processes forked to run `func(chunk)` for the chunks, each taking the next one not
+    yet taken; None where that is not safe (not Linux, another thread running) or not possible (no
+    process left to the user, more chunks than a pipe holds): make a pool."""
+    if len(chunks) * _RECORD > _TASKS_ROOM:
         return None
-    pid, r, w = forked
-    if pid == 0:  # the reading process: each result into the pipe, then gone without Python's exit
-        status = 1
-        try:
-            os.close(r)
-            with os.fdopen(w, "wb") as pipe:
-                pickler = _pickler(pipe)
-                for chunk in chunks:
-                    try:
-                        out = ("ok", func(chunk))
-                    except BaseException as exc:  # noqa: BLE001 — raised in the main process, as a pool does
-                        out = ("erreur", exc)
-                    pickler.dump(out)
-                    pickler.clear_memo()  # each result whole on its own (read one at a time)
-                    pipe.flush()
-                    if out[0] == "erreur":
-                        break
-            status = 0
-        except BaseException:  # noqa: BLE001 — the main process gone, an exception that does not pickle
-            pass
-        finally:
-            os._exit(status)
-    os.close(w)
-    return Forked(pid, r)
+    try:
+        tasks, feed = os.pipe()
+    except OSError:
+        return None
+    # every chunk's number, written before any process reads: the pipe never waits for room, and
+    # its write end is closed here before the fork, so that a process finds the end once all are taken
+    try:
+        os.write(feed, b"".join(k.to_bytes(_RECORD, "little") for k in range(len(chunks))))
+    finally:
+        os.close(feed)
+    children: list[ForkedChild] = []
+    try:
+        for _ in range(max(1, workers)):
+            if (forked := fork_with_pipe(PIPE_ROOM)) is None:
+                break
+            pid, r, w = forked
+            if pid == 0:  # a reading process: its results into its pipe, then gone without Python's exit
+                status = 1
+                try:
+                    os.close(r)
+                    for c in children:  # the other processes' answers are not its own to hold open
+                        os.close(c._fd)
+                    _read_chunks(tasks, w, func, chunks)
+                    status = 0
+                except BaseException:  # noqa: BLE001 — the main process gone, an exception that does not pickle
+                    pass
+                finally:
+                    os._exit(status)
+            os.close(w)
+            children.append(ForkedChild(pid, r))
+    finally:
+        os.close(tasks)
+    return Forked(children) if children else None
