@@ -97,3 +97,14 @@ def seal(key: bytes, resume_crc: int, feuille: str, sha256: str, rel: str, rows:
              .encode("utf-8", "surrogatepass"))
     h.update(data)
     return int.from_bytes(h.digest(), "big") >> 1
+
+
+def analysis_seal(key: bytes, sha256: str, version_regles: str, valable_jusqu_au: str | None, resume: bytes) -> int:
+    """The seal of an analysis (`analyses.controle`): 63 bits of a keyed BLAKE2b over what its reuse
+    depends on — the content, the rules, the last day it holds and the summary's UTF-8 bytes as stored.
+    A summary edited since, or recorded under another key, does not match: its file is read again."""
+    h = hashlib.blake2b(key=key, digest_size=8, person=b"acv-xl analyse")  # never equal to a block's seal
+    h.update(f"{sha256}\x00{version_regles}\x00{'' if valable_jusqu_au is None else '=' + valable_jusqu_au}\x00"
+             .encode("utf-8", "surrogatepass"))
+    h.update(resume)
+    return int.from_bytes(h.digest(), "big") >> 1
