@@ -4,7 +4,9 @@ Python's own `sqlite3`, no server: any SQLite tool opens the file (docs/registre
 tables and gives queries). What it is for:
 - the département's history across comités (`acv-xl historique` reads it);
 - a cache: a file whose SHA-256 and rules version are recorded is not read again, its
-  `FileSummary` comes back from the register (the consolidated workbook is the same as a cold run's).
+  `FileSummary` comes back from the register (the consolidated workbook is the same as a cold run's),
+  if that summary is sealed with this user's key (`controle`, `register_key.analysis_seal`): the register
+  may come from elsewhere, and a summary edited with any SQLite tool must never pass for a workbook's.
 
 Choices:
 - What a file's content gives (its summary, lines and findings) is an « analyse », stored once per

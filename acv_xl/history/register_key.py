@@ -1,4 +1,7 @@
-"""The key that seals the register's blocks: a secret of this user on this machine.
+"""The key that seals the register's blocks and summaries: a secret of this user on this machine.
+
+Each analysis's summary is sealed too (`analysis_seal`): one edited since, sealed under another key or
+not at all is never reused, its workbook is read again; a run without a usable key reuses none.
 
 The blocks (`consolidation_blocks`) are sheet XML joined as they are to the consolidated workbook,
 for speed never read again. A register is a file that may come from elsewhere (a predecessor's, a
