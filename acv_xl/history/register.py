@@ -178,6 +178,7 @@ TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conve
 # the tables added after the first schema, by the version that added them (a register of an earlier
 # schema, only read, has not got them)
 _TABLES_SINCE = {"blocs": 2}
+# (and a column: `analyses.controle`, 3 — read only by a consolidation, which migrates the register first)
 
 # extensions a new register may not take: another program would try to open it
 _OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".json", ".pdf", ".txt")
