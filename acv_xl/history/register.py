@@ -615,8 +615,8 @@ class Register:
             for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
                 chunk = wanted[i:i + 500]
                 for sha, aid, until, check, value in self.con.execute(
-                        f"SELECT sha256, id, valable_jusqu_au, controle, {resume} FROM analyses WHERE version_regles = ? "
-                        "AND controle IS NOT NULL AND (valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) "
+                        f"SELECT sha256, id, valable_jusqu_au, controle, {resume} FROM analyses "
+                        "WHERE version_regles = ? AND controle IS NOT NULL AND (valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) "
                         f"AND sha256 IN ({','.join('?' * len(chunk))})",
                         (self.version_regles, self.today, *chunk)):
                     candidates.setdefault(sha, []).append((i, aid, until, check, value))
