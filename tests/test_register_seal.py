@@ -69,11 +69,11 @@ def _recorded(tmp_path, shipped_examples, reads) -> tuple[Path, Path, dict]:
     return folder, reg, _cold(tmp_path, folder)
 
 
-def _analysis_with_lines(reg: Path) -> tuple[int, str, str]:
-    """(id, sha256, summary) of the first analysis whose summary has a line (its file's name: `_name`)."""
+def _analysis_with(reg: Path, field: str) -> tuple[int, str, str]:
+    """(id, sha256, summary) of the first analysis whose summary has a line, or a finding (`field`)."""
     con = sqlite3.connect(reg)
     try:
-        return con.execute("SELECT id, sha256, resume FROM analyses WHERE resume LIKE '%\"lines\":[[%' "
+        return con.execute(f"SELECT id, sha256, resume FROM analyses WHERE resume LIKE '%\"{field}\":[[%' "
                            "ORDER BY id LIMIT 1").fetchone()
     finally:
         con.close()
@@ -122,16 +122,19 @@ def test_a_sealed_summary_is_reused_and_only_the_changed_workbook_is_read(tmp_pa
 
 
 # ------------------------------------------------------------------ edited, copied, unsealed: read again
-@pytest.mark.parametrize("edit", ["montant", "statut", "valable_jusqu_au"])
+@pytest.mark.parametrize("edit", ["montant", "statut", "constats", "valable_jusqu_au"])
 def test_a_summary_edited_in_the_register_is_never_reused(tmp_path, shipped_examples, reads, edit):
     folder, reg, cold = _recorded(tmp_path, shipped_examples, reads)
-    aid, sha, resume = _analysis_with_lines(reg)
+    aid, sha, resume = _analysis_with(reg, "findings" if edit == "constats" else "lines")
     con = sqlite3.connect(reg)
     with con:
         if edit == "valable_jusqu_au":  # a summary that held for a day made to hold for ever
             con.execute("UPDATE analyses SET valable_jusqu_au = '2999-12-31' WHERE id = ?", (aid,))
         else:
-            edited = _edit_line(resume, edit, "9876543.21" if edit == "montant" else "Refusé")
+            if edit == "constats":  # its errors gone: the convention would pass « sans erreurs »
+                edited = json.dumps(dict(json.loads(resume), findings=[]), ensure_ascii=False, separators=(",", ":"))
+            else:
+                edited = _edit_line(resume, edit, "9876543.21" if edit == "montant" else "Refusé")
             assert edited != resume and R.load_summary(edited)  # a summary that would decode
             con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (edited, aid))
     con.close()
