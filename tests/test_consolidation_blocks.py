@@ -21,6 +21,7 @@ from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary, judge
 from acv_xl.checks.totals import ZERO, Totaux
 from acv_xl.checks.validate import ETAT_VALIDE
 from acv_xl.history import register as R
+from acv_xl.history.register_key import analysis_seal, block_key
 from acv_xl.outputs import consolidation as C
 from acv_xl.outputs import consolidation_blocks as B
 from acv_xl.outputs import consolidation_workbook as W
@@ -214,8 +215,13 @@ def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(f
     aid = con.execute("SELECT analyse_id FROM blocs WHERE chemin = ?", (names[2],)).fetchone()[0]
     resume = con.execute("SELECT resume FROM analyses WHERE id = ?", (aid,)).fetchone()[0]
     libelle = con.execute("SELECT libelle FROM analyses WHERE id = ?", (aid,)).fetchone()[0]
-    con.execute("UPDATE analyses SET resume = ? WHERE id = ?",
-                (resume.replace(f'"libelle":"{libelle}"', '"libelle":"Libellé corrigé"'), aid))
+    # edited and sealed again with this user's key (a summary edited by any other hand is not reused at
+    # all: test_register_seal): the block made from the summary before is not joined beside it
+    edited = resume.replace(f'"libelle":"{libelle}"', '"libelle":"Libellé corrigé"')
+    sha, version, until = con.execute("SELECT sha256, version_regles, valable_jusqu_au FROM analyses WHERE id = ?",
+                                      (aid,)).fetchone()
+    con.execute("UPDATE analyses SET resume = ?, controle = ? WHERE id = ?",
+                (edited, analysis_seal(block_key(), sha, version, until, edited.encode()), aid))
     con.commit()
     con.close()
     made.clear()
@@ -264,7 +270,7 @@ def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(example_folder, 
     with R.Register.open(reg, __version__) as r:
         result = C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
     con = sqlite3.connect(reg)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == R.SCHEMA_VERSION == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == R.SCHEMA_VERSION == 3
     assert con.execute("SELECT COUNT(*) FROM blocs").fetchone()[0] == len(result.blocs) > len(examples)
     con.close()
 
@@ -281,6 +287,7 @@ def test_a_register_of_schema_1_only_read_by_historique_is_left_as_it_was(exampl
         C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
     con = sqlite3.connect(reg)  # back to schema 1, as the previous acv-xl wrote it
     con.execute("DROP TABLE blocs")
+    con.execute("ALTER TABLE analyses DROP COLUMN controle")
     con.execute("PRAGMA user_version = 1")
     con.close()
     before = reg.read_bytes()
@@ -289,7 +296,7 @@ def test_a_register_of_schema_1_only_read_by_historique_is_left_as_it_was(exampl
     with R.Register.open(reg, __version__) as r:  # a consolidation migrates it
         C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record)
     con = sqlite3.connect(reg)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == R.SCHEMA_VERSION
     assert con.execute("SELECT COUNT(*) FROM blocs").fetchone()[0] > 0
     con.close()
 

@@ -26,6 +26,7 @@ from acv_xl import __version__
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, FINDING_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.contract.model import LigneFinancement
 from acv_xl.history import register as R
+from acv_xl.history.register_key import analysis_seal, block_key
 from acv_xl.outputs import consolidation as C
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
@@ -199,10 +200,14 @@ def test_a_register_holding_the_earlier_form_gives_the_cold_summaries(tmp_path, 
 
 
 def _stored_then_read_again(tmp_path: Path, examples, folder: Path, reg: Path, con, aid: int, crafted: str) -> None:
-    """`crafted` stored as analysis `aid`'s summary: the warm run reads that file again and gives
-    the cold run's summaries."""
+    """`crafted` stored as analysis `aid`'s summary, sealed with this user's key (so that what is tested
+    is the decoding, not the seal: a register whose key leaked, say): the warm run reads that file
+    again and gives the cold run's summaries."""
+    sha, version, until = con.execute("SELECT sha256, version_regles, valable_jusqu_au FROM analyses WHERE id = ?",
+                                      (aid,)).fetchone()
     with con:
-        con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (crafted, aid))
+        con.execute("UPDATE analyses SET resume = ?, controle = ? WHERE id = ?",
+                    (crafted, analysis_seal(block_key(), sha, version, until, crafted.encode()), aid))
     con.close()
     warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
     assert len(warm.reused) == len(examples) - 1  # the crafted one read again

@@ -4,7 +4,9 @@ Python's own `sqlite3`, no server: any SQLite tool opens the file (docs/registre
 tables and gives queries). What it is for:
 - the département's history across comités (`acv-xl historique` reads it);
 - a cache: a file whose SHA-256 and rules version are recorded is not read again, its
-  `FileSummary` comes back from the register (the consolidated workbook is the same as a cold run's).
+  `FileSummary` comes back from the register (the consolidated workbook is the same as a cold run's),
+  if that summary is sealed with this user's key (`controle`, `register_key.analysis_seal`): the register
+  may come from elsewhere, and a summary edited with any SQLite tool must never pass for a workbook's.
 
 Choices:
 - What a file's content gives (its summary, lines and findings) is an « analyse », stored once per
@@ -50,12 +52,12 @@ from acv_xl.checks.totals import Totaux
 from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.terminal import file_text
-from acv_xl.history.register_key import block_key, seal
+from acv_xl.history.register_key import analysis_seal, block_key, seal
 
 if TYPE_CHECKING:  # the list's module (pydantic models) is imported only where a list is read
     from acv_xl.contract.reference import Reference
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
 ATTENTE = 30.0  # seconds a run waits for another one to finish recording
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -162,6 +164,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (analyse_id, chemin, feuille)
         )""",
     ),
+    # each analysis sealed with its user's key (`register_key.analysis_seal`): a summary is reused only
+    # if its seal matches, never one edited since by any SQLite tool nor one recorded under another key
+    3: (
+        "ALTER TABLE analyses ADD COLUMN controle INTEGER",
+    ),
 }
 # What a register must hold to be read (a table missing: damaged, or not ours).
 TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conventions", "constats_consolidation",
@@ -171,6 +178,7 @@ TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conve
 # the tables added after the first schema, by the version that added them (a register of an earlier
 # schema, only read, has not got them)
 _TABLES_SINCE = {"blocs": 2}
+# (and a column: `analyses.controle`, 3 — read only by a consolidation, which migrates the register first)
 
 # extensions a new register may not take: another program would try to open it
 _OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".json", ".pdf", ".txt")
@@ -562,62 +570,76 @@ class Register:
 
     @property
     def empty(self) -> bool:
-        """No summary made with these rules (a new register, or acv-xl updated): nothing to look up."""
+        """No summary this run may reuse: none sealed and made with these rules (a new register, acv-xl
+        updated, a register of schema 2), or no key to check a seal with. Nothing to look up."""
+        if block_key() is None:
+            return True
         with self._reading():
-            return self.con.execute("SELECT 1 FROM analyses WHERE version_regles = ? LIMIT 1",
+            return self.con.execute("SELECT 1 FROM analyses WHERE version_regles = ? AND controle IS NOT NULL LIMIT 1",
                                     (self.version_regles,)).fetchone() is None
 
     def known(self, sha256s) -> set[str]:
-        """Which of these contents have a summary usable today with these rules."""
+        """Which of these contents have a sealed summary usable today with these rules. Cheap: the seal
+        itself is checked by `lookup_all`, and a file said known that it does not return is read."""
         wanted = sorted(set(sha256s))
         out: set[str] = set()
+        if block_key() is None:  # no seal can be checked: every file is read
+            return out
         with self._reading():
             for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
                 chunk = wanted[i:i + 500]
                 out.update(r[0] for r in self.con.execute(
-                    "SELECT DISTINCT sha256 FROM analyses WHERE version_regles = ? AND (valable_jusqu_au IS NULL "
-                    f"OR valable_jusqu_au >= ?) AND sha256 IN ({','.join('?' * len(chunk))})",
+                    "SELECT DISTINCT sha256 FROM analyses WHERE version_regles = ? AND controle IS NOT NULL AND "
+                    f"(valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) AND sha256 IN ({','.join('?' * len(chunk))})",
                     (self.version_regles, self.today, *chunk)))
         return out
 
     def lookup_all(self, sha256s) -> dict[str, FileSummary]:
         """The summaries recorded for these contents with these rules (still true today), by SHA-256
-        (one query per 500); an unreadable one (edited by hand) is left out: its file is read again."""
+        (one query per 500). Each content's latest analysis whose seal matches this user's key is taken
+        (two users sharing a register each find their own); one edited since, sealed under another key
+        or not at all, or unreadable, is left out: its file is read again."""
         wanted = sorted(set(sha256s))
+        if (key := block_key()) is None or not wanted:  # no key: no summary can be trusted
+            return {}
         # The summaries as their UTF-8 bytes (a tenth of the decoding: no text made, then encoded again
-        # for msgspec), not in SQLite's order of ids (it would sort them, summaries and all). What this
-        # changes nowhere: a value that is not text is not used (as before: not a `str`), and one that
-        # is not UTF-8 still makes the register damaged (`_not_utf8`), found as the ordered query found it.
+        # for msgspec; and the very bytes the seal covers), not in SQLite's order of ids (it would sort
+        # them, summaries and all). What this changes nowhere: a value that is not text is not used (as
+        # before: not a `str`), and one that is not UTF-8 still makes the register damaged (`_not_utf8`),
+        # found as the ordered query found it.
         utf8 = self._utf8()
         resume = "CASE typeof(resume) WHEN 'text' THEN CAST(resume AS BLOB) END" if utf8 else "resume"
         kind = bytes if utf8 else str
-        latest: dict[str, tuple[int, int, Any]] = {}  # sha256 → (its chunk, id, summary)
-        unchecked: list[tuple[int, int, bytes]] = []  # (chunk, id, bytes) that msgspec did not decode
+        candidates: dict[str, list[tuple[int, int, Any, Any, Any]]] = {}  # sha256 → (chunk, id, until, seal, summary)
         with self._reading():
             for i in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
                 chunk = wanted[i:i + 500]
-                for sha, aid, value in self.con.execute(
-                        f"SELECT sha256, id, {resume} FROM analyses WHERE version_regles = ? AND (valable_jusqu_au "
-                        f"IS NULL OR valable_jusqu_au >= ?) AND sha256 IN ({','.join('?' * len(chunk))})",
+                for sha, aid, until, check, value in self.con.execute(
+                        f"SELECT sha256, id, valable_jusqu_au, controle, {resume} FROM analyses "
+                        "WHERE version_regles = ? AND controle IS NOT NULL AND (valable_jusqu_au IS NULL OR valable_jusqu_au >= ?) "
+                        f"AND sha256 IN ({','.join('?' * len(chunk))})",
                         (self.version_regles, self.today, *chunk)):
-                    row = (i, aid, value)
-                    if (before := latest.get(sha)) is None or aid > before[1]:  # the last one recorded wins
-                        row, latest[sha] = before, row
-                    if utf8 and row is not None and row[2] is not None:
-                        unchecked.append(row)
+                    candidates.setdefault(sha, []).append((i, aid, until, check, value))
         out: dict[str, FileSummary] = {}
         known: dict[str, int] = {}
-        for sha, (i, aid, value) in latest.items():
-            try:
-                if type(value) is not kind:  # not text in the register
-                    continue
-                out[sha] = load_summary(value)
-                self._resume_crc[aid] = crc32(value if utf8 else value.encode("utf-8"))
-            except (ValueError, TypeError, KeyError, AttributeError):
-                if utf8:
+        unchecked: list[tuple[int, int, bytes]] = []  # (chunk, id, bytes) that msgspec did not decode
+        for sha, rows in candidates.items():
+            if len(rows) > 1:
+                rows.sort(key=lambda r: r[1], reverse=True)  # the latest recorded first
+            for i, aid, until, check, value in rows:
+                if sha not in out and type(value) is kind and type(check) is int \
+                        and (until is None or type(until) is str):
+                    try:
+                        data = value if utf8 else value.encode("utf-8")
+                        if analysis_seal(key, sha, self.version_regles, until, data) == check:
+                            out[sha] = load_summary(value)
+                            self._resume_crc[aid] = crc32(data)
+                            known[sha] = aid
+                            continue
+                    except (ValueError, TypeError, KeyError, AttributeError):
+                        pass  # sealed yet unreadable (written by another acv-xl of these rules?): read again
+                if utf8 and type(value) is bytes:
                     unchecked.append((i, aid, value))
-                continue  # an unreadable summary (edited by hand): the file is simply read again
-            known[sha] = aid
         if unchecked:
             self._not_utf8(unchecked)
         self._known.update(known)
@@ -752,13 +774,17 @@ class Register:
 
     def _insert_analysis(self, f: FileSummary) -> int:
         con = self.con
+        resume = dump_summary(f)
+        data = resume.encode("utf-8")
+        until = valid_until(f, date.fromisoformat(self.today))
+        # sealed with this user's key (none without one: never reused then, `lookup_all`)
+        check = None if (key := block_key()) is None else analysis_seal(key, f.sha256, self.version_regles, until, data)
         aid = con.execute(
-            "INSERT INTO analyses (sha256, version_regles, jour, valable_jusqu_au, acv_id, libelle, etat, resume) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            (f.sha256, self.version_regles, self.today, valid_until(f, date.fromisoformat(self.today)), f.acv_id,
-             f.libelle,
-             "ignoré" if f.ignore else f.etat, (resume := dump_summary(f)))).lastrowid
-        self._resume_crc[aid] = crc32(resume.encode("utf-8"))
+            "INSERT INTO analyses (sha256, version_regles, jour, valable_jusqu_au, acv_id, libelle, etat, resume, "
+            "controle) VALUES (?,?,?,?,?,?,?,?,?)",
+            (f.sha256, self.version_regles, self.today, until, f.acv_id, f.libelle,
+             "ignoré" if f.ignore else f.etat, resume, check)).lastrowid
+        self._resume_crc[aid] = crc32(data)
         con.executemany(
             "INSERT INTO lignes (analyse_id, rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
             "statut, compte, motif, feuille, cellule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -1,4 +1,7 @@
-"""The key that seals the register's blocks: a secret of this user on this machine.
+"""The key that seals the register's blocks and summaries: a secret of this user on this machine.
+
+Each analysis's summary is sealed too (`analysis_seal`): one edited since, sealed under another key or
+not at all is never reused, its workbook is read again; a run without a usable key reuses none.
 
 The blocks (`consolidation_blocks`) are sheet XML joined as they are to the consolidated workbook,
 for speed never read again. A register is a file that may come from elsewhere (a predecessor's, a
@@ -96,4 +99,15 @@ def seal(key: bytes, resume_crc: int, feuille: str, sha256: str, rel: str, rows:
     h.update(f"{resume_crc}\x00{feuille}\x00{sha256}\x00{rel}\x00{rows}\x00{length}\x00{crc}\x00"
              .encode("utf-8", "surrogatepass"))
     h.update(data)
+    return int.from_bytes(h.digest(), "big") >> 1
+
+
+def analysis_seal(key: bytes, sha256: str, version_regles: str, valable_jusqu_au: str | None, resume: bytes) -> int:
+    """The seal of an analysis (`analyses.controle`): 63 bits of a keyed BLAKE2b over what its reuse
+    depends on — the content, the rules, the last day it holds and the summary's UTF-8 bytes as stored.
+    A summary edited since, or recorded under another key, does not match: its file is read again."""
+    h = hashlib.blake2b(key=key, digest_size=8, person=b"acv-xl analyse")  # never equal to a block's seal
+    h.update(f"{sha256}\x00{version_regles}\x00{'' if valable_jusqu_au is None else '=' + valable_jusqu_au}\x00"
+             .encode("utf-8", "surrogatepass"))
+    h.update(resume)
     return int.from_bytes(h.digest(), "big") >> 1
