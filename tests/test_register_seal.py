@@ -161,6 +161,9 @@ def test_a_register_sealed_under_another_key_is_read_again_then_both_users_stay_
         assert _warm(tmp_path, folder, reg, reads, f"{user}.xlsx") == ([], cold), user
     con = sqlite3.connect(reg)
     assert con.execute("SELECT COUNT(*) FROM analyses").fetchone()[0] == 2 * len(names)  # one each, once
+    # the workbooks read again for the other user kept their blocks too (made by the readers)
+    assert con.execute("SELECT COUNT(*) FROM analyses a WHERE NOT EXISTS "
+                       "(SELECT 1 FROM blocs b WHERE b.analyse_id = a.id)").fetchone()[0] == 0
     con.close()
 
 
@@ -220,3 +223,40 @@ def test_a_register_of_a_newer_schema_is_still_refused(tmp_path, shipped_example
     before = reg.read_bytes()
     assert main(["consolider", str(folder), "-o", str(tmp_path / "x.xlsx"), "--registre", str(reg)]) == 2
     assert "version plus récente d'acv-xl (schéma 4" in capsys.readouterr().err and reg.read_bytes() == before
+
+
+def test_a_register_of_another_user_is_read_with_its_progress_and_blocks_from_the_readers(
+        tmp_path, shipped_examples, reads, monkeypatch):
+    """The workbooks a register knew but could not vouch for (another user's seals) are read after
+    the others: the progress goes on to the last file, and their blocks are made as they are read,
+    none left to the writing of the workbook."""
+    from acv_xl.outputs import consolidation_blocks as B
+
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-a"))
+    folder, reg, cold = _recorded(tmp_path, shipped_examples, reads)
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-b"))
+    seen: list[tuple[int, int]] = []
+    made_when_written = []
+    real = B.lignes_bloc
+    monkeypatch.setattr(B, "lignes_bloc", lambda s, *a, **k: made_when_written.append(s.rel) or real(s, *a, **k))
+    monkeypatch.setattr(C, "_summarize_chunk_with_blocs", _with_real_blocks(C._summarize_chunk_with_blocs, real))
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record,
+                      progress=lambda done, total: seen.append((done, total)))
+    n = len(shipped_examples)
+    assert made_when_written == []
+    assert seen and seen[-1] == (n, n) and _cells(tmp_path / "b.xlsx") == cold
+
+
+def _with_real_blocks(chunk_reader, real_lignes_bloc):
+    """The readers' own block making, left unobserved (`lignes_bloc` restored for them)."""
+    from acv_xl.outputs import consolidation_blocks as B
+
+    def read(chunk):
+        observed = B.lignes_bloc
+        B.lignes_bloc = real_lignes_bloc
+        try:
+            return chunk_reader(chunk)
+        finally:
+            B.lignes_bloc = observed
+    return read

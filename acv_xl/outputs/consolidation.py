@@ -641,9 +641,14 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
     read = summarize_all([items[i] for i in todo], jobs=jobs, meanwhile=decode, blocs=blocs,
                          progress=(lambda d, _t: progress(len(found) + d, n)) if progress else None)
     results = dict(zip(todo, read))
-    # held but not usable after all (a summary edited by hand): read as well
+    # held but not usable after all (a summary edited by hand, or sealed by another user): read as
+    # well, their blocks made by the readers and the progress going on, as for the files read first
     late = [i for i in range(n) if i not in found and i not in results]
-    results.update(zip(late, summarize_all([items[i] for i in late], jobs=jobs)))
+    if late:
+        before = len(found) + len(todo)
+        results.update(zip(late, summarize_all(
+            [items[i] for i in late], jobs=jobs, blocs=blocs,
+            progress=(lambda d, _t: progress(before + d, n)) if progress else None)))
     results.update(found)
     return [results[i] for i in range(n)], {items[i][1] for i in found}
 
