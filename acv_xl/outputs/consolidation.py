@@ -38,8 +38,8 @@ import sys
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
-from itertools import repeat
-from operator import attrgetter, is_
+from itertools import chain, repeat
+from operator import attrgetter, is_, itemgetter
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -810,9 +810,20 @@ def _beyond_excel(result: ConsolidationResult) -> str | None:
         return [t.cout_total, t.financement_total, t.ecart, *t.par_financeur.values(), *t.par_axe.values(),
                 *t.par_annee.values(), *t.par_statut.values(), *t.par_action.values()]
 
-    montant, cout = LINE_FIELDS.index("montant"), ACTION_FIELDS.index("cout_total")
-    files = [f.rel for f in result.files if f.totaux is not None and beyond(
-        [*amounts(f.totaux), f.acquis, *(ln[montant] for ln in f.lines), *(a[cout] for a in f.actions)])]
+    montant, cout = itemgetter(LINE_FIELDS.index("montant")), itemgetter(ACTION_FIELDS.index("cout_total"))
+
+    def of(f: FileSummary) -> Iterable:
+        return chain(amounts(f.totaux), (f.acquis,), map(montant, f.lines), map(cout, f.actions))
+
+    read = [f for f in result.files if f.totaux is not None]
+    # every amount at once, compared in C (≈ 70,000 for 1,000 workbooks: half the time of a test each);
+    # the workbooks to name are looked for only when one is out of range
+    every = list(filter(None, chain.from_iterable(map(of, read))))  # None: no amount; 0: in range
+    try:
+        inside = not every or (low <= min(every) and max(every) <= high)
+    except ArithmeticError:  # a NaN is compared with nothing
+        inside = False
+    files = [] if inside else [f.rel for f in read if beyond(list(of(f)))]
     if not files and not beyond(amounts(result.totaux)):
         return None
     if not files:
