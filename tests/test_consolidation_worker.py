@@ -202,15 +202,12 @@ def _ended(pid: int) -> bool:
         return True
 
 
-def test_the_pools_processes_end_when_the_consolidation_is_killed(tmp_path):
-    """kill -9 of `consolider` (the task manager, a closed session) left its pool's processes waiting
-    for work forever, each holding the other's end of the task queue: they now end by themselves."""
+def _all_end_when_killed(script: str) -> None:
+    """Run `script` (it prints the pids of its reading processes, then waits), kill -9 it: each of
+    them ends by itself within seconds."""
     import signal
     import subprocess
 
-    script = ("import time\nfrom acv_xl.outputs import consolidation as C\n"
-              "pool = C._pool(2)\nfor _ in range(2): pool.submit(time.sleep, 120)\n"
-              "time.sleep(0.5)\nprint(' '.join(map(str, pool._processes)), flush=True)\ntime.sleep(120)\n")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
     try:
@@ -226,29 +223,21 @@ def test_the_pools_processes_end_when_the_consolidation_is_killed(tmp_path):
     for p in left:  # never left running by the test itself
         os.kill(p, signal.SIGKILL)
     assert left == []
+
+
+def test_the_pools_processes_end_when_the_consolidation_is_killed():
+    """kill -9 of `consolider` (the task manager, a closed session) left its pool's processes waiting
+    for work forever, each holding the other's end of the task queue: they now end by themselves."""
+    _all_end_when_killed(
+        "import time\nfrom acv_xl.outputs import consolidation as C\n"
+        "pool = C._pool(2)\nfor _ in range(2): pool.submit(time.sleep, 120)\n"
+        "time.sleep(0.5)\nprint(' '.join(map(str, pool._processes)), flush=True)\ntime.sleep(120)\n")
 
 
 def test_the_reading_processes_end_when_the_consolidation_is_killed():
-    """kill -9 of `consolider`: its reading processes find no one to send their next result to (or no
-    chunk left) and end — none is left in memory."""
-    import signal
-    import subprocess
-
-    script = ("import time\nfrom acv_xl.outputs import consolidation_worker as W\n"
-              "f = W.start(lambda chunk: time.sleep(0.2) or chunk, [[i] for i in range(500)], 2)\n"
-              "print(' '.join(map(str, f.pids)), flush=True)\ntime.sleep(120)\n")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        workers = [int(p) for p in proc.stdout.readline().split()]
-        assert len(workers) == 2 and not any(_ended(p) for p in workers)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    deadline = time.monotonic() + 10
-    while not all(_ended(p) for p in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = [p for p in workers if not _ended(p)]
-    for p in left:  # never left running by the test itself
-        os.kill(p, signal.SIGKILL)
-    assert left == []
+    """kill -9 of `consolider`: its reading processes forked without a pool find no one to send their
+    next result to (or no chunk left) and end — none is left in memory."""
+    _all_end_when_killed(
+        "import time\nfrom acv_xl.outputs import consolidation_worker as W\n"
+        "f = W.start(lambda chunk: time.sleep(0.2) or chunk, [[i] for i in range(500)], 2)\n"
+        "print(' '.join(map(str, f.pids)), flush=True)\ntime.sleep(120)\n")

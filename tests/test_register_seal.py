@@ -7,7 +7,6 @@ reused — its workbook is read again and the consolidated workbook is a cold ru
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -23,13 +22,7 @@ from acv_xl.outputs import consolidation as C
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
 
-
-def _folder(tmp_path: Path, examples) -> Path:
-    folder = tmp_path / "62"
-    folder.mkdir()
-    for p in examples:
-        shutil.copy2(p, folder / p.name)
-    return folder
+from test_register_reading import _folder  # the same folder of the shipped examples
 
 
 def _cells(path: Path) -> dict:

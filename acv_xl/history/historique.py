@@ -336,16 +336,13 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                 redatee[k] = old
     for k in b:
         nb = b[k]
-        if k in redatee:
-            na = a[redatee[k]]
-            out.append(mv(ANNEE_MODIFIEE, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
-            out.append(mv(ANNEE_MODIFIEE, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5],
-                          engagement=nb[6] in acquis and na[6] not in acquis))
-            continue
-        if k in remplace:
-            na = a[remplace[k]]
-            out.append(mv(FINANCEUR_MODIFIE, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
-            out.append(mv(FINANCEUR_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5],
+        # one line re-dated or given another financeur code: its two states, one movement of that kind
+        kind, old = ((ANNEE_MODIFIEE, redatee[k]) if k in redatee else
+                     (FINANCEUR_MODIFIE, remplace[k]) if k in remplace else (None, None))
+        if kind is not None:
+            na = a[old]
+            out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
+            out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5],
                           engagement=nb[6] in acquis and na[6] not in acquis))
             continue
         if k not in a:
