@@ -398,6 +398,15 @@ def test_amounts_no_spreadsheet_holds_are_refused_before_anything_is_written(tmp
     amount(paths[0], 0, 1000.0)
     amount(paths[0], 1, 1000.0)
     assert main(["consolider", str(folder), "-o", str(out), "--json", str(js), "--jobs", "1"]) in (0, 1)
+    # with a register: the workbooks it knows passed the test when recorded; one read again is tested
+    reg = tmp_path / "registre.sqlite"
+    assert main(["consolider", str(folder), "-o", str(out), "--registre", str(reg), "--jobs", "1"]) in (0, 1)
+    amount(paths[2], 0, 9e307)
+    amount(paths[2], 1, 9e307)
+    assert main(["consolider", str(folder), "-o", str(tmp_path / "c2.xlsx"), "--registre", str(reg),
+                 "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"montants démesurés dans « {paths[2].name} »" in err and not (tmp_path / "c2.xlsx").exists()
     json.loads(js.read_text(encoding="utf-8"), parse_constant=lambda c: pytest.fail(c))
     openpyxl.load_workbook(out)
 
