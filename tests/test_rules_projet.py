@@ -109,6 +109,14 @@ def test_prj04_a_year_typed_as_the_convention_date_is_not_a_date():
     assert out[0].suggestion == "Une année seule n'est pas une date : saisissez la date complète au format jj/mm/aaaa."
 
 
+def test_prj04_a_number_out_of_the_dates_is_not_called_a_year():
+    """-3 or 3 000 000 in a date cell is no date, but no year either: the suggestion must not say so."""
+    for raw in (-3.0, 0.0, 3_000_000.0):
+        out = run(lambda r: r["names"].update(acv_date_convention=raw))
+        assert only(out) == [("PRJ-04", E, "Projet", "B11")]
+        assert out[0].suggestion == "Saisissez une date valide au format jj/mm/aaaa."
+
+
 def test_prj04_equal_dates_pass():
     assert run(lambda r: r["names"].update(acv_date_fin_initialisation=date(2023, 6, 15))) == []
 

@@ -68,7 +68,7 @@ from acv_xl.contract import reference as reference_list
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.reference import Reference
-from acv_xl.contract.values import MEMO_TEXT_MAX, Problem, fmt_date, fmt_euros, fmt_number, is_blank, memo_text
+from acv_xl.contract.values import MEMO_TEXT_MAX, YEAR_MAX, YEAR_MIN, Problem, fmt_date, fmt_euros, fmt_number, is_blank, memo_text
 from acv_xl.reading.source import a1, parse_a1, parse_range
 
 E = Gravite.ERREUR
@@ -667,6 +667,12 @@ def show_raw(raw: Any) -> str:
     return str(raw)
 
 
+def _a_year(raw) -> bool:
+    """A number that `parse_date` refuses because it is a year typed alone, not an out-of-range serial."""
+    return (isinstance(raw, (int, float)) and not isinstance(raw, bool) and YEAR_MIN <= raw <= YEAR_MAX
+            and float(raw).is_integer())
+
+
 def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ...] = ()) -> tuple[str, str]:
     """(message tail, suggestion) for a value the reader could not parse."""
     h = q(header)
@@ -688,7 +694,7 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
     if p.kind == "pas_date":
         if p.suggestion:
             s = f"Saisissez la date {fmt_date(p.suggestion)} comme une vraie date (cellule au format date)."
-        elif isinstance(p.raw, (int, float)) and not isinstance(p.raw, bool):  # 2018: a year (`parse_date`)
+        elif _a_year(p.raw):  # 2018: a year (`parse_date`); 0, -3 or 3 000 000 are no year
             s = "Une année seule n'est pas une date : saisissez la date complète au format jj/mm/aaaa."
         else:
             s = "Saisissez une date valide au format jj/mm/aaaa."
