@@ -241,3 +241,32 @@ def test_the_reading_processes_end_when_the_consolidation_is_killed():
         "import time\nfrom acv_xl.outputs import consolidation_worker as W\n"
         "f = W.start(lambda chunk: time.sleep(0.2) or chunk, [[i] for i in range(500)], 2)\n"
         "print(' '.join(map(str, f.pids)), flush=True)\ntime.sleep(120)\n")
+
+
+def test_a_pipe_of_numbers_smaller_than_asked_is_left_to_a_pool_not_waited_on(monkeypatch):
+    """A pipe holds 64 KiB only within the user's allowance of pipe memory (past it Linux gives one
+    page; a Windows pipe holds 4 KiB): the numbers written before any reader exists must never wait
+    for room — that wait had no end, the consolidation hung before reading a file."""
+    import fcntl
+    import signal
+
+    real_pipe = os.pipe
+
+    def small_pipe():
+        r, w = real_pipe()
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 4096)
+        return r, w
+
+    monkeypatch.setattr(W.os, "pipe", small_pipe)
+
+    def hung(_sig, _frame):
+        raise TimeoutError("start() waits for room in the pipe of chunk numbers")
+
+    before = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        started = W.start(lambda c: c, list(range(2000)), workers=2)  # 8,000 bytes of numbers
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    assert started is None  # made a pool by the caller

@@ -126,19 +126,28 @@ def _read_chunks(tasks: int, w: int, func: Callable[[Any], Any], chunks: Sequenc
 def start(func: Callable[[Any], Any], chunks: Sequence[Any], workers: int = 1) -> Forked | None:
     """`workers` processes forked to run `func(chunk)` for the chunks, each taking the next one not
     yet taken; None where that is not safe (not Linux, another thread running) or not possible (no
-    process left to the user, more chunks than a pipe holds): make a pool."""
+    process left to the user, more chunks than the pipe of numbers holds at once): make a pool."""
     if len(chunks) * _RECORD > _TASKS_ROOM:
         return None
     try:
         tasks, feed = os.pipe()
     except OSError:
         return None
-    # every chunk's number, written before any process reads: the pipe never waits for room, and
-    # its write end is closed here before the fork, so that a process finds the end once all are taken
+    # every chunk's number, written before any process reads, and its write end closed here before
+    # the fork, so that a process finds the end once all are taken. Written without waiting: a pipe
+    # holds 64 KiB only within the user's allowance of pipe memory (past it Linux gives one page; a
+    # Windows pipe holds 4 KiB) and no one would ever read to make room — then a pool does the work
+    numbers = b"".join(k.to_bytes(_RECORD, "little") for k in range(len(chunks)))
     try:
-        os.write(feed, b"".join(k.to_bytes(_RECORD, "little") for k in range(len(chunks))))
+        os.set_blocking(feed, False)
+        written = os.write(feed, numbers)
+    except (OSError, AttributeError):  # no room at all, or no `set_blocking` (Windows before 3.12)
+        written = -1
     finally:
         os.close(feed)
+    if written != len(numbers):
+        os.close(tasks)
+        return None
     children: list[ForkedChild] = []
     try:
         for _ in range(max(1, workers)):
