@@ -173,6 +173,21 @@ def test_a_line_of_data_after_a_blank_row_of_the_plan_is_said_not_counted(base, 
     assert before.exit_code == 1
 
 
+def test_a_note_after_a_blank_row_under_a_table_of_two_required_columns_stays_allowed(base, tmp_path):
+    """T_Indicateurs requires only « N° action » and « Indicateur », its first two columns: a note
+    typed there after a blank row (« Source : » | « INSEE, recensement 2020 ») fills both, yet is the
+    note the blank row keeps apart — it made the verdict « erreurs à corriger » (status 1)."""
+    table = layout.T_INDICATEURS
+
+    def edit(wb):
+        ws, _r1, c1, r2, _c2 = _box(wb, table)
+        ws.cell(r2 + 3, c1, "Source :")
+        ws.cell(r2 + 3, c1 + 1, "INSEE, recensement 2020")
+    path = edited_copy(base, tmp_path / "note.xlsx", edit)
+    assert read_file(path).stray_cells == []
+    assert validate_file(path).exit_code == validate_file(base).exit_code == 0
+
+
 @pytest.mark.parametrize("n", [2, 17, 18, 40])  # across the reads: 1 row, then 16 at a time
 def test_a_long_pasted_block_is_found_whole(base, tmp_path, n):
     def edit(wb):

@@ -321,7 +321,9 @@ def _detached_lines(source: Source, b: TableBlock, first: int, elsewhere) -> lis
     out = []
     for cells in rows.values():
         filled = {c - b.first_col for _r, c, _v in cells}
-        if filled.issuperset(required):
+        # more than a label and its value: under a table of two required columns (T_Indicateurs), a
+        # note (« Source : » | « INSEE ») fills both, and is what the blank row keeps apart
+        if filled.issuperset(required) and len(filled) > 2:
             out += cells
     return out
 
