@@ -1178,6 +1178,31 @@ def test_a_full_disk_after_the_workbook_says_what_is_written_and_what_is_not(tmp
     con.close()
 
 
+def test_a_full_disk_at_the_json_says_the_extracts_are_not_written(tmp_path, examples, monkeypatch, capsys):
+    """The JSON failing, the extracts are never begun: the folder keeps the previous run's, whole
+    and out of date — « incomplets » told the user some of them were this run's."""
+    import errno
+
+    from acv_xl.outputs import consolidation as C
+    from acv_xl.outputs.atomic import OutputError
+
+    folder = _folder(tmp_path, examples)
+    real = C._atomic
+
+    def full(path, write):
+        if Path(path).suffix == ".json":
+            raise OutputError(Path(path), OSError(errno.ENOSPC, "No space left on device"))
+        return real(path, write)
+
+    monkeypatch.setattr(C, "_atomic", full)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--par-financeur",
+                  tmp_path / "fin", "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and "c.json : le disque est plein." in err, err
+    assert "Le classeur consolidé est écrit ; les extraits par financeur ne sont pas écrits" in err, err
+    assert "incomplets" not in err
+
+
 def test_a_read_only_register_is_said_read_only_never_damaged(tmp_path, examples, monkeypatch, capsys):
     """A register copied from a CD or a colleague's share, or marked read-only: `consolider` says so
     before reading the folder (never « inutilisable… restaurez une sauvegarde », never a silent

@@ -757,6 +757,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     write_workbook(result, out)
     lap("écriture du classeur")
     written: list[str] = []
+    begun = False  # the extracts: some of them replaced, or not one (the folder keeps the last run's)
     try:
         written.append("le classeur consolidé")
         if json_path is not None:
@@ -767,12 +768,14 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         if par_financeur is not None:
             from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
 
+            begun = True
             result.extracts = write_extracts(result, Path(par_financeur))
             result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
                                                                                   result.extracts)
             lap("extraits par financeur")
     except OutputError as exc:  # a full disk after the workbook: what is written, and what is not, said
-        raise UsageError(_written_before(str(exc), written, par_financeur is not None, record is not None)) from None
+        raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
+                                         record is not None)) from None
     if record is not None:
         record(result)
         lap("registre")
@@ -780,12 +783,14 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     return result
 
 
-def _written_before(error: str, written: list[str], extracts: bool, record: bool) -> str:
+def _written_before(error: str, written: list[str], extracts: bool | None, record: bool) -> str:
     """An output that failed after the consolidated workbook was written: the error, then what the
-    folder now holds (« rien n'est écrit » would be false) and what is missing."""
+    folder now holds (« rien n'est écrit » would be false) and what is missing. `extracts`: None when
+    none were asked, else whether their writing had begun."""
     done = " et ".join(written)
     done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
-    missing = (["les extraits par financeur sont incomplets"] if extracts else []) + \
+    missing = ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
+               ["les extraits par financeur ne sont pas écrits"]) + \
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
     suite = f" ; {' et '.join(missing)}" if missing else ""
     return f"{error} {done}{suite} : corrigez la cause, puis relancez la consolidation."
