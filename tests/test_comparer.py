@@ -374,3 +374,17 @@ def test_the_ecarts_chart_prints_whole_with_room_for_its_labels(base, tmp_path, 
     low = float(re.search(r'<c:min val="([^"]+)"', axis).group(1))
     span = max(ecarts + [0]) - min(ecarts + [0])
     assert min(ecarts) < 0 and low <= min(ecarts) - 0.4 * span
+
+
+def test_a_huge_number_changed_is_said_not_an_internal_error(base, tmp_path, capsys):
+    """The number's six decimals were computed with 28 digits: a crafted target of 1E+25 (31 digits
+    with them) stopped comparer with « erreur interne inattendue (InvalidOperation) »."""
+    from acv_xl.contract.model import Indicateur
+
+    inds = [build_row(Indicateur, dict(i.raw)) for i in base.indicateurs]
+    after = base.model_copy(update={"indicateurs": [build_row(Indicateur, {**inds[0].raw, "valeur_cible": 1e25})]
+                                    + inds[1:]})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    code, text, err = _run(capsys, "comparer", a, b)
+    assert code == 1 and "→ 10 000 000 000 000 000 000 000 000" in text, err
+    assert "erreur interne" not in err
