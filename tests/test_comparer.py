@@ -388,3 +388,20 @@ def test_a_huge_number_changed_is_said_not_an_internal_error(base, tmp_path, cap
     code, text, err = _run(capsys, "comparer", a, b)
     assert code == 1 and "→ 10 000 000 000 000 000 000 000 000" in text, err
     assert "erreur interne" not in err
+
+
+def test_ecarts_near_excels_largest_number_still_write_the_workbook(base, tmp_path, capsys):
+    """A line of 9E+307 € moved from one financeur to another: écarts of -9E+307 and +9E+307, whose
+    span is past a float's range — the chart's bounds made comparer -o stop with « erreur interne
+    inattendue (OverflowError) »; the chart keeps the spreadsheet's own bounds then."""
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    other = next(lf.financeur for lf in lines if lf.financeur != lines[0].financeur)
+    before = base.model_copy(update={"financements": [build_row(LigneFinancement, {**lines[0].raw, "montant": 9e307})]
+                                     + lines[1:]})
+    after = base.model_copy(update={"financements": [build_row(LigneFinancement, {**lines[0].raw, "montant": 9e307,
+                                                                                   "financeur": other})] + lines[1:]})
+    a, b = _write(before, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    code, _, err = _run(capsys, "comparer", a, b, "-o", out)
+    assert code == 1 and "erreur interne" not in err, err
+    assert openpyxl.load_workbook(out)[Feuille.TOTAUX]._charts
