@@ -405,3 +405,18 @@ def test_ecarts_near_excels_largest_number_still_write_the_workbook(base, tmp_pa
     code, _, err = _run(capsys, "comparer", a, b, "-o", out)
     assert code == 1 and "erreur interne" not in err, err
     assert openpyxl.load_workbook(out)[Feuille.TOTAUX]._charts
+
+
+def test_amounts_past_excels_largest_number_are_refused_in_french(base, tmp_path, capsys):
+    """Two lines of 9E+307 € add up past a float: the JSON said « Infinity » (no JSON) and -o stopped
+    with « erreur interne inattendue (TypeError : NAN/INF not supported…) »: status 2, said why."""
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    huge = base.model_copy(update={"financements": [build_row(LigneFinancement, {**lf.raw, "montant": 9e307})
+                                                    for lf in lines[:2]] + lines[2:]})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(huge, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    for args in (("-o", out), ("--format", "json")):
+        code, text, err = _run(capsys, "comparer", a, b, *args)
+        assert code == 2 and text == "" and "erreur interne" not in err, err
+        assert "comparaison impossible : des montants du plan" in " ".join(err.split())
+    assert not out.exists()
