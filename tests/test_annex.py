@@ -684,3 +684,35 @@ def test_the_draft_banner_of_a_sheet_several_pages_wide_is_on_each_page(tmp_path
     assert ws.print_title_cols == "$A:$B"  # several pages wide, its key columns repeated
     banner = next(m for m in ws.merged_cells.ranges if m.min_row == 1)
     assert ws.cell(1, 1).value == PROJET_NON_VALIDE and (banner.min_col, banner.max_col) == (1, 2)
+
+
+def test_cli_amounts_past_excels_largest_number_refused_in_french(tmp_path, capsys):
+    """Two amounts of 9E+307 € for one financeur add up past a float: the annex stopped with
+    « erreur interne inattendue (TypeError : NAN/INF not supported…) ». It is refused (status 2,
+    nothing written); the same amount moved between financeurs by an avenant (each state and each
+    écart within Excel's numbers) is still annexed."""
+    from acv_xl.cli import main
+    from acv_xl.outputs.examples import example_conventions
+    from acv_xl.outputs.template import build_workbook
+    from acv_xl.contract.model import build_row
+
+    base = example_conventions()["arras.xlsx"]
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    other = next(lf.financeur for lf in lines if lf.financeur != lines[0].financeur)
+
+    def plan(*first):
+        return base.model_copy(update={"financements": [build_row(LigneFinancement, {**lines[k].raw, **kw})
+                                                        for k, kw in enumerate(first)] + lines[len(first):]})
+
+    huge = tmp_path / "huge.xlsx"
+    build_workbook(huge, plan({"montant": 9e307}, {"montant": 9e307, "financeur": lines[0].financeur}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(huge), "-o", str(out), "--brouillon"]) == 2
+    err = capsys.readouterr().err
+    assert "Impossible de générer l'annexe : des montants du plan" in " ".join(err.split()), err
+    assert "erreur interne" not in err and not out.exists()
+    before, after = tmp_path / "avant.xlsx", tmp_path / "apres.xlsx"
+    build_workbook(before, plan({"montant": 9e307}))
+    build_workbook(after, plan({"montant": 9e307, "financeur": other}))
+    assert main(["annexe", str(after), "--depuis", str(before), "-o", str(out), "--brouillon"]) == 0
+    assert out.exists()

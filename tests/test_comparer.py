@@ -374,3 +374,49 @@ def test_the_ecarts_chart_prints_whole_with_room_for_its_labels(base, tmp_path, 
     low = float(re.search(r'<c:min val="([^"]+)"', axis).group(1))
     span = max(ecarts + [0]) - min(ecarts + [0])
     assert min(ecarts) < 0 and low <= min(ecarts) - 0.4 * span
+
+
+def test_a_huge_number_changed_is_said_not_an_internal_error(base, tmp_path, capsys):
+    """The number's six decimals were computed with 28 digits: a crafted target of 1E+25 (31 digits
+    with them) stopped comparer with « erreur interne inattendue (InvalidOperation) »."""
+    from acv_xl.contract.model import Indicateur
+
+    inds = [build_row(Indicateur, dict(i.raw)) for i in base.indicateurs]
+    after = base.model_copy(update={"indicateurs": [build_row(Indicateur, {**inds[0].raw, "valeur_cible": 1e25})]
+                                    + inds[1:]})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    code, text, err = _run(capsys, "comparer", a, b)
+    assert code == 1 and "→ 10 000 000 000 000 000 000 000 000" in text, err
+    assert "erreur interne" not in err
+
+
+def test_ecarts_near_excels_largest_number_still_write_the_workbook(base, tmp_path, capsys):
+    """A line of 9E+307 € moved from one financeur to another: écarts of -9E+307 and +9E+307, whose
+    span is past a float's range — the chart's bounds made comparer -o stop with « erreur interne
+    inattendue (OverflowError) »; the chart keeps the spreadsheet's own bounds then."""
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    other = next(lf.financeur for lf in lines if lf.financeur != lines[0].financeur)
+    before = base.model_copy(update={"financements": [build_row(LigneFinancement, {**lines[0].raw, "montant": 9e307})]
+                                     + lines[1:]})
+    after = base.model_copy(update={"financements": [build_row(LigneFinancement, {**lines[0].raw, "montant": 9e307,
+                                                                                   "financeur": other})] + lines[1:]})
+    a, b = _write(before, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    code, _, err = _run(capsys, "comparer", a, b, "-o", out)
+    assert code == 1 and "erreur interne" not in err, err
+    assert openpyxl.load_workbook(out)[Feuille.TOTAUX]._charts
+
+
+def test_amounts_past_excels_largest_number_are_refused_in_french(base, tmp_path, capsys):
+    """Two lines of 9E+307 € add up past a float: the JSON said « Infinity » (no JSON) and -o stopped
+    with « erreur interne inattendue (TypeError : NAN/INF not supported…) »: status 2, said why."""
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    huge = base.model_copy(update={"financements": [build_row(LigneFinancement, {**lf.raw, "montant": 9e307})
+                                                    for lf in lines[:2]] + lines[2:]})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(huge, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    for args in (("-o", out), ("--format", "json")):
+        code, text, err = _run(capsys, "comparer", a, b, *args)
+        assert code == 2 and text == "" and "erreur interne" not in err, err
+        assert "comparaison impossible : des montants du plan" in " ".join(err.split())
+    assert not out.exists()

@@ -514,3 +514,24 @@ def test_a_table_too_large_even_cut_to_its_values_is_refused_in_french():
                       "grand pour être lu (plus de 3 millions de cellules remplies). Redimensionnez le tableau "
                       "à ses seules lignes remplies (Création de tableau > Redimensionner le tableau), "
                       "puis relancez."], alerts
+
+
+def test_generer_annexe_with_amounts_past_excels_largest_number_says_so_in_french():
+    """Two amounts of 9E+307 € add up to a float infinity (the total of the financements): the web annex wrote
+    « Infinity » (no JSON, the call failed), the desktop one stopped on XlsxWriter's TypeError. The
+    button now says why in a French message box and writes nothing."""
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    f_i, f_ref = _table(payload, layout.T_FINANCEMENTS.name)
+    r1, c1, _, _ = parse_range(f_ref)
+    header = payload["sheets"][f_i]["values"][r1 - 1]
+    col = c1 - 1 + header[c1 - 1:].index(layout.T_FINANCEMENTS.header("montant"))
+    for k in (1, 2):
+        payload["sheets"][f_i]["values"][r1 - 1 + k][col] = 9e307
+    book = remote_book(payload)
+    scripts.generer_annexe(book)
+    actions = book.json()["actions"]
+    assert not [a for a in actions if a["func"] == "addSheet"]
+    alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
+    assert len(alerts) == 1 and alerts[0].startswith("Génération de l'annexe impossible : des montants du plan")
+    assert "9,99 × 10^307" in alerts[0]

@@ -317,6 +317,10 @@ def run_generer_annexe(book) -> str:
     """
     _, report = _read(book)
     brouillon = not report.valide
+    from acv_xl.outputs.annex import beyond_excel
+
+    if report.convention is not None and (problem := beyond_excel(report.convention)):
+        raise AnnexeImpossible(problem)  # else « Infinity » in the web sheet, a TypeError on the desktop
     if book.app.engine.name in WEB_ENGINES:
         values = annex_rows(report, brouillon)
         sh = _sheet(book, ANNEXE_WEB)

@@ -105,6 +105,11 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
                     f"({avant.name} : {ca.acv_id or 'identifiant absent'}, "
                     f"{apres.name} : {cb.acv_id or 'identifiant absent'}).")
     comp = compare(ca, cb)
+    from acv_xl.outputs.annex import beyond_excel
+
+    # else « Infinity » in the JSON (no JSON) and XlsxWriter's TypeError for -o
+    if problem := beyond_excel(cb, ca, comp):
+        return fail(f"comparaison impossible : {problem}")
     ia, ib = side_info(avant, ca), side_info(apres, cb)
     # values typed just outside a table are in no table compared: said, never « mêmes données »
     warnings = [w for w in (stray_warning(avant, ca), stray_warning(apres, cb)) if w]

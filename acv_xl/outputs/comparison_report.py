@@ -7,7 +7,7 @@ change and every écart comes from `acv_xl.checks.comparison`; this module only 
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from itertools import groupby
 from typing import Any, Iterable
 
@@ -65,7 +65,13 @@ def fmt_value(value: Any, kind: Kind = Kind.TEXT) -> str:
         if kind is Kind.YEAR or isinstance(value, int):
             return str(value)
         # as many decimals as the value has (up to 6): rounded to 2, 0,3541 → 0,3549 read « 0,35 → 0,35 »
-        d = Decimal(str(value)).quantize(Decimal("0.000001"), ROUND_HALF_UP).normalize()
+        d = Decimal(str(value))
+        if not d.is_finite():
+            return fmt_number(d)
+        # with the digits the value needs (as `fmt_number`): 28 by default, and a crafted 1E+25
+        # target overflowed them (« erreur interne inattendue (InvalidOperation) »)
+        ctx = Context(prec=max(28, d.adjusted() + 8))
+        d = d.quantize(Decimal("0.000001"), ROUND_HALF_UP, ctx).normalize(ctx)
         return fmt_number(d, max(0, -d.as_tuple().exponent))
     return f"« {value} »" if kind in (Kind.TEXT, Kind.CHOICE) else str(value)
 

@@ -77,7 +77,9 @@ def _room_for_labels(values: list) -> dict:
     label, outside its end, was printed over the financeurs' names (« Commune » under « -1 313 568 € »)."""
     lo, hi = min([0, *values]), max([0, *values])
     span = float(hi - lo)
-    if not span:
+    # the bounds reach 2.5 spans at most: past a float's range (écarts near Excel's largest number),
+    # the spreadsheet picks its own, never « erreur interne inattendue (OverflowError) »
+    if not span or not math.isfinite(3 * span):
         return {}
     step = 10 ** math.floor(math.log10(span))  # bounds on a round figure, as a spreadsheet would pick
     out = {}
