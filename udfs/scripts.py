@@ -317,7 +317,7 @@ def run_generer_annexe(book) -> str:
     """
     _, report = _read(book)
     brouillon = not report.valide
-    from acv_xl.outputs.annex import beyond_excel
+    from acv_xl.outputs.excel_range import beyond_excel
 
     if report.convention is not None and (problem := beyond_excel(report.convention)):
         raise AnnexeImpossible(problem)  # else « Infinity » in the web sheet, a TypeError on the desktop

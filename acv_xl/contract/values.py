@@ -19,6 +19,9 @@ from typing import Any
 from acv_xl.contract.layout import AXES, AXES_VARIANTES, Kind
 
 CENT = Decimal("0.01")
+# A spreadsheet's largest number: an amount past it (a crafted workbook, or amounts near it added
+# up) would be « inf » in a written cell (a file Excel must repair) and « Infinity » in a JSON
+EXCEL_MAX = Decimal("9.99999999999999E+307")
 EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA")
 
 

@@ -28,6 +28,7 @@ from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Per
 from acv_xl.contract.values import fmt_date, ratio_for_cell
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
 from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.formats import (
     FMT_DATE,
@@ -968,38 +969,6 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
 
 
 # ============================================================================ public API
-def beyond_excel(conv: Convention, before: Convention | None = None, comp=None) -> str | None:
-    """Why the annex cannot be written, in French, when amounts of `conv` (and of `before`, the
-    convention before the avenant, whose comparison is `comp`), alone or added up, pass a
-    spreadsheet's largest number; else None. The annex adds them up (matrix, totals, écarts): two
-    amounts of 9E+307 made a float infinity, which XlsxWriter refuses (« erreur interne inattendue
-    (TypeError) »). A sum of the annex is at most the sum of its amounts' sizes; an action's écart,
-    that of both kinds; the avenant's écarts are those `comp` holds, and its costs' of both states."""
-    import sys
-
-    from acv_xl.outputs.consolidation import EXCEL_MAX
-
-    largest_float = Decimal(sys.float_info.max)
-
-    def size(values) -> Decimal:
-        return sum((abs(v) if v.is_finite() else largest_float for v in values if isinstance(v, Decimal)),
-                   Decimal(0))
-
-    costs = []
-    for c in (conv, *([before] if before is not None else [])):
-        fin, cost = size(lf.montant for lf in c.financements), size(a.cout_total for a in c.actions)
-        costs.append(cost)
-        if fin > EXCEL_MAX or cost > EXCEL_MAX or fin + cost >= largest_float:
-            break
-    else:
-        ecarts = [] if comp is None else [comp.cout_total, comp.financement_total, *comp.non_ventile.values(),
-                                          *(e for g in comp.groups.values() for e in g.values())]
-        if sum(costs) < largest_float and all(abs(e.ecart) <= EXCEL_MAX for e in ecarts):
-            return None
-    return ("des montants du plan de financement ou des coûts des actions, seuls ou additionnés, dépassent le "
-            "plus grand nombre d'un tableur (9,99 × 10^307) : corrigez ces montants, puis relancez.")
-
-
 def build_annex(report, out: Path, brouillon: bool = False, depuis=None, reference: str = "") -> Path:
     """Write the annex workbook of `report.convention` to `out` (xlsx); returns `out`.
 

@@ -105,7 +105,7 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
                     f"({avant.name} : {ca.acv_id or 'identifiant absent'}, "
                     f"{apres.name} : {cb.acv_id or 'identifiant absent'}).")
     comp = compare(ca, cb)
-    from acv_xl.outputs.annex import beyond_excel
+    from acv_xl.outputs.excel_range import beyond_excel
 
     # else « Infinity » in the JSON (no JSON) and XlsxWriter's TypeError for -o
     if problem := beyond_excel(cb, ca, comp):

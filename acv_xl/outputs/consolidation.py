@@ -41,7 +41,6 @@ from contextvars import ContextVar
 from itertools import chain, repeat
 from operator import attrgetter, is_, itemgetter
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
@@ -53,6 +52,7 @@ from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
+from acv_xl.contract.values import EXCEL_MAX
 from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
@@ -794,11 +794,6 @@ def _written_before(error: str, written: list[str], extracts: bool | None, recor
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
     suite = f" ; {' et '.join(missing)}" if missing else ""
     return f"{error} {done}{suite} : corrigez la cause, puis relancez la consolidation."
-
-
-# Excel's largest number: an amount past it (a crafted workbook, or two amounts near it added up)
-# became « inf » in the workbook's cells (a file Excel must repair) and « Infinity » in the JSON
-EXCEL_MAX = Decimal("9.99999999999999E+307")
 
 
 def _beyond_excel(result: ConsolidationResult) -> str | None:
