@@ -258,6 +258,8 @@ def test_a_line_typed_below_the_plan_is_never_the_same_data(base, tmp_path, caps
     assert code == 1
     assert "mêmes données" not in out and "STR-09" in out and "« apres.xlsx » a 7 valeurs saisies" in out
     assert "feuille « Plan de financement », ligne" in out
+    # listed and compared as values outside the tables (status 1), never said « not compared »
+    assert "elles ne sont dans aucun tableau comparé ni dans aucun total" in " ".join(out.split())
     ws = openpyxl.load_workbook(tmp_path / "ecarts.xlsx")[Feuille.CHANGEMENTS]
     texts = [str(v) for r in ws.iter_rows(values_only=True) for v in r if v]
     assert any("STR-09" in t for t in texts) and "Aucun changement entre les deux classeurs." not in texts
@@ -268,7 +270,7 @@ def test_a_line_typed_below_the_plan_is_never_the_same_data(base, tmp_path, caps
         next(s for s in data["hors_tableaux"]["apres"] if s["valeur"] == 500_000).items()
     # the same line below the plan on both sides: no change, said without « mêmes données »
     code, out, _ = _run(capsys, "comparer", b, b)
-    assert code == 0 and "mêmes données" not in out and "ne sont pas comparées" in out
+    assert code == 0 and "mêmes données" not in out and "sont les mêmes dans les deux classeurs, mais aucun total ne les compte" in out
     code, out, _ = _run(capsys, "comparer", a, a, "--format", "json")
     assert code == 0 and json.loads(out)["hors_tableaux"] == {"avant": [], "apres": []}
 

@@ -159,10 +159,10 @@ def stray_warning(path: Path, conv: Convention) -> str:
     places = " ; ".join(f"feuille « {sheet} », {', '.join(p[:8])}{'…' if len(p) > 8 else ''}"
                         for sheet, p in where.items())
     if n == 1:
-        what, note = "1 valeur saisie", ("elle n'est ni comparée ni comptée dans les totaux ; « acv-xl migrer » la "
-                                         "range dans son tableau")
+        what, note = "1 valeur saisie", ("elle n'est dans aucun tableau comparé ni dans aucun total ; « acv-xl "
+                                         "migrer » la range dans son tableau")
     else:
-        what, note = f"{n} valeurs saisies", ("elles ne sont ni comparées ni comptées dans les totaux ; "
+        what, note = f"{n} valeurs saisies", ("elles ne sont dans aucun tableau comparé ni dans aucun total ; "
                                               "« acv-xl migrer » les range dans leur tableau")
     return f"Attention : « {path.name} » a {what} juste hors d'un tableau (constat STR-09 : {places}) : {note}."
 
@@ -193,8 +193,8 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention,
             p("Aucun changement dans les tableaux ni les cellules nommées, mais les valeurs saisies hors des "
               "tableaux diffèrent d'un classeur à l'autre (voir ci-dessus).", "bold red")
         elif warnings:
-            p("Aucun changement dans les tableaux ni les cellules nommées (les valeurs saisies hors des tableaux, "
-              "les mêmes dans les deux classeurs, ne sont pas comparées).", "bold")
+            p("Aucun changement dans les tableaux ni les cellules nommées ; les valeurs saisies hors des tableaux "
+              "sont les mêmes dans les deux classeurs, mais aucun total ne les compte (voir ci-dessus).", "bold")
         else:
             p("Aucun changement : les deux classeurs portent les mêmes données.", "bold green")
         return
