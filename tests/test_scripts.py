@@ -58,6 +58,14 @@ def _table(payload: dict, name: str) -> tuple[int, str]:
     raise KeyError(name)
 
 
+def _column(payload: dict, table, field: str) -> tuple[list, int, int]:
+    """The sheet values holding `table`, its header's row index and `field`'s column index in them."""
+    i, ref = _table(payload, table.name)
+    r1, c1, _, _ = parse_range(ref)
+    values = payload["sheets"][i]["values"]
+    return values, r1 - 1, c1 - 1 + values[r1 - 1][c1 - 1:].index(table.header(field))
+
+
 def _named(payload: dict, name: str) -> tuple[int, int, int]:
     for n in payload["names"]:
         if n["name"] == name:
@@ -293,18 +301,12 @@ def test_generer_annexe_keeps_a_title_or_a_name_that_excel_would_read_as_a_formu
     text the scripts write."""
     path = _clean()[0]
     payload = payload_from_xlsx(path, include=scripts.INCLUDE)
-    a_i, a_ref = _table(payload, layout.T_ACTIONS.name)
-    r1, c1, _, _ = parse_range(a_ref)
-    header = payload["sheets"][a_i]["values"][r1 - 1]
-    col = c1 - 1 + header[c1 - 1:].index(layout.T_ACTIONS.header("intitule"))
+    values, top, col = _column(payload, layout.T_ACTIONS, "intitule")
     titles = ["- Réhabilitation de la halle", "=1+1", "+ de commerces en centre-ville"]
     for k, title in enumerate(titles):
-        payload["sheets"][a_i]["values"][r1 + k][col] = title
-    f_i, f_ref = _table(payload, layout.T_FINANCEURS.name)
-    fr1, fc1, _, _ = parse_range(f_ref)
-    f_header = payload["sheets"][f_i]["values"][fr1 - 1]
-    name_col = fc1 - 1 + f_header[fc1 - 1:].index(layout.T_FINANCEURS.header("nom"))
-    payload["sheets"][f_i]["values"][fr1][name_col] = "=Département"
+        values[top + 1 + k][col] = title
+    f_values, f_top, name_col = _column(payload, layout.T_FINANCEURS, "nom")
+    f_values[f_top + 1][name_col] = "=Département"
     book = remote_book(payload)
     assert scripts.run_generer_annexe(book) == scripts.ANNEXE_WEB
     actions = book.json()["actions"]
@@ -522,12 +524,9 @@ def test_generer_annexe_with_amounts_past_excels_largest_number_says_so_in_frenc
     button now says why in a French message box and writes nothing."""
     path = _clean()[0]
     payload = payload_from_xlsx(path, include=scripts.INCLUDE)
-    f_i, f_ref = _table(payload, layout.T_FINANCEMENTS.name)
-    r1, c1, _, _ = parse_range(f_ref)
-    header = payload["sheets"][f_i]["values"][r1 - 1]
-    col = c1 - 1 + header[c1 - 1:].index(layout.T_FINANCEMENTS.header("montant"))
+    values, top, col = _column(payload, layout.T_FINANCEMENTS, "montant")
     for k in (1, 2):
-        payload["sheets"][f_i]["values"][r1 - 1 + k][col] = 9e307
+        values[top + k][col] = 9e307
     book = remote_book(payload)
     scripts.generer_annexe(book)
     actions = book.json()["actions"]
