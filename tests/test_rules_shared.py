@@ -178,3 +178,20 @@ def test_memo_keeps_short_names_only_and_is_bounded():
     assert (memo["a", "b"], memo["c", "d"]) == (4, 5) and len(memo) == 3
     memo["e", "f"]  # full: forgotten all at once, then this one kept
     assert list(memo) == [("e", "f")]
+
+
+@pytest.mark.parametrize("kind, text, shown", [
+    ("AMOUNT", "123 456 789 012 345 678 901 234 567 890,12 €", "123 456 789 012 345 678 901 234 567 890,12 €"),
+    ("NUMBER", "1 234 567 890 123 456 789 012 345 678,9", "1 234 567 890 123 456 789 012 345 678,9"),
+])
+def test_the_number_a_message_suggests_is_the_one_typed_however_long(kind, text, shown):
+    """A number typed as text is suggested back digit for digit: past 28 digits the default context
+    rounded it (« …567 900,00 € : tapez 123456789012345678901234567900 », « …345 679 »)."""
+    from acv_xl.contract.layout import Kind
+    from acv_xl.contract.values import parse
+
+    problem = parse(text, Kind[kind]).problem
+    _, suggestion = rules.describe_problem("Montant (€)", Kind[kind], problem)
+    assert shown in suggestion
+    if kind == "AMOUNT":
+        assert "tapez 123456789012345678901234567890,12 " in suggestion

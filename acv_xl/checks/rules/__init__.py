@@ -68,7 +68,8 @@ from acv_xl.contract import reference as reference_list
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.reference import Reference
-from acv_xl.contract.values import MEMO_TEXT_MAX, YEAR_MAX, YEAR_MIN, Problem, fmt_date, fmt_euros, fmt_number, is_blank, memo_text
+from acv_xl.contract.values import (MEMO_TEXT_MAX, YEAR_MAX, YEAR_MIN, Problem, exact, fmt_date, fmt_euros, fmt_number, is_blank,
+                                    memo_text, places)
 from acv_xl.reading.source import a1, parse_a1, parse_range
 
 E = Gravite.ERREUR
@@ -678,13 +679,13 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
     h = q(header)
     if p.kind == "texte_nombre":
         if kind is Kind.AMOUNT:
-            typed = format(p.suggestion.normalize(), "f").replace(".", ",")
+            typed = format(exact(p.suggestion), "f").replace(".", ",")
             s = (f"Remplacez le texte par le montant {fmt_euros(p.suggestion)} : tapez {typed} (sans espace ni "
                  "symbole €), la cellule l'affiche en euros.")
         elif kind is Kind.YEAR:
             s = f"Saisissez l'année {p.suggestion} comme un nombre."
         else:
-            s = f"Saisissez {fmt_number(p.suggestion, _decimals(p.suggestion))} comme un nombre, sans texte."
+            s = f"Saisissez {fmt_number(p.suggestion, places(p.suggestion))} comme un nombre, sans texte."
         return f"{h} contient du texte ({q(p.raw)}) au lieu d'un nombre.", s
     if p.kind == "pas_nombre":
         what = "un montant en euros" if kind is Kind.AMOUNT else "un nombre"
@@ -716,14 +717,6 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
                 "un programme et jamais recalculé) : sa valeur est inconnue.",
                 "Ouvrez le classeur dans Excel ou LibreOffice, laissez-le recalculer, puis enregistrez-le.")
     return f"{h} contient une valeur illisible : {q(show_raw(p.raw))}.", ""
-
-
-def _decimals(d) -> int:
-    try:
-        exp = d.normalize().as_tuple().exponent
-        return max(0, -exp) if isinstance(exp, int) else 0
-    except AttributeError:
-        return 0
 
 
 # Problems owned by STR-06 / STR-07, never re-reported by a family rule.

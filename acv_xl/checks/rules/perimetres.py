@@ -7,7 +7,7 @@ from typing import Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention, Perimetre
-from acv_xl.contract.values import fmt_number
+from acv_xl.contract.values import fmt_number, places
 
 from . import (
     SRC_GUIDE,
@@ -143,8 +143,7 @@ def plus_grand(conv: Convention) -> Iterable[Finding]:
 
 
 def _dec(v) -> int:
-    exp = v.normalize().as_tuple().exponent
-    return max(0, -exp) if isinstance(exp, int) else 0
+    return places(v)
 
 
 @rule("PER-04", A, "Aucun secteur prioritaire", SRC_GUIDE, needs=("T_Perimetres",))
