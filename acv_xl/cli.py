@@ -154,14 +154,16 @@ def _expanded(names: list[str]) -> list[str]:
     """`*.xlsx` as a Unix shell expands it: Windows's cmd and PowerShell hand it over as typed, and
     each finance officer would read « le fichier « *.xlsx » est introuvable ». A name that exists,
     or a pattern matching nothing, is kept as typed (said introuvable); dot files are left out, as
-    a Unix shell does, and Excel's lock files (`~$…`), as `consolider` does."""
+    a Unix shell does, and Excel's lock files (`~$…`) beside workbooks, as `consolider` does. A
+    pattern matching lock files only hands them over, each then said to be one, with the workbook
+    to give instead (« …arras.xlsx »), as after a Unix shell: not « *.xlsx » introuvable."""
     import glob
 
     out: list[str] = []
     for name in names:
         found = sorted(glob.glob(name)) if glob.has_magic(name) and not os.path.lexists(name) else []
         # never the lock file Excel keeps beside an open workbook (« ~$arras.xlsx »: unreadable, status 2)
-        out += [f for f in found if not os.path.basename(f).startswith("~$")] or [name]
+        out += [f for f in found if not os.path.basename(f).startswith("~$")] or found or [name]
     return out
 
 

@@ -199,6 +199,21 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     assert out.returncode == 2 and "« *.xlsm » est introuvable" in json.loads(out.stdout)["constats"][0]["message"]
 
 
+def test_a_pattern_matching_only_lock_files_names_them_and_the_workbooks_to_give(tmp_path):
+    """`valider *.xlsx` typed in cmd where only Excel's lock files match (the workbooks were moved
+    while open, or Excel crashed): each lock file is said to be one, with its workbook's name, as
+    after a Unix shell — not « le fichier « *.xlsx » est introuvable » beside files that match it."""
+    for name in ("~$arras.xlsx", "~$nvention.xlsx"):
+        (tmp_path / name).write_bytes(b"\x05Jean " + b"\x00" * 160)
+    out = acv("valider", "*.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    reports = json.loads(out.stdout)
+    assert out.returncode == 2 and [r["fichier"] for r in reports] == ["~$arras.xlsx", "~$nvention.xlsx"]
+    for report, workbook in zip(reports, ("« …arras.xlsx »", "« …nvention.xlsx »")):
+        (c,) = report["constats"]
+        assert "fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert" in c["message"]
+        assert workbook in c["suggestion"] and "introuvable" not in c["message"]
+
+
 def test_valider_names_excel_s_lock_file_as_such(tmp_path):
     """`valider ~$a.xlsx` typed on purpose: the file Excel keeps beside an open workbook is said to be
     that, with the workbook to give instead — not « contenu non reconnu (fichier endommagé ?) », which
