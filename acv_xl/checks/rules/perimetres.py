@@ -89,7 +89,9 @@ def emboitement(conv: Convention) -> Iterable[Finding]:
             continue
         name = q(p.nom or code or "")
         if parent is not None and parent == code:
-            yield bad(p, f"le périmètre {name} est déclaré comme son propre parent.")
+            yield bad(p, f"le périmètre {name} est déclaré comme son propre parent.",
+                      "Videz la cellule « Périmètre parent » du périmètre d'étude." if p.type == ETUDE
+                      else "Indiquez le code du périmètre plus large qui le contient.")
         elif parent is not None and parent not in by_code:
             yield bad(p, f"le périmètre parent {q(parent)} de {name} n'existe pas dans le tableau.",
                       "Indiquez le code d'un périmètre du tableau.")
