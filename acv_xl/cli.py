@@ -402,10 +402,12 @@ def _replace_option(s: argparse.ArgumentParser, convention: bool = False) -> Non
     # as `output_guard` decides: a report replaces one of its own kind without the option, a
     # convention workbook (`convention`: modele, exemples, valider --annoter) replaces nothing
     s.add_argument("--remplacer", action="store_true",
-                   help="écrase un fichier de sortie existant, quel qu'il soit (sans cette option, aucun fichier "
-                        "existant n'est remplacé, pas même un rapport produit par acv-xl)" if convention else
+                   help="écrase un fichier de sortie existant, jamais un fichier lu par la commande (sans cette "
+                        "option, aucun fichier existant n'est remplacé, pas même un rapport produit par acv-xl)"
+                        if convention else
                         "écrase un fichier de sortie existant qui n'est pas un rapport de même sorte produit par "
-                        "acv-xl (sans cette option, un classeur de convention n'est jamais remplacé)")
+                        "acv-xl, jamais un fichier lu par la commande (sans cette option, un classeur de convention "
+                        "n'est jamais remplacé)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -224,3 +224,24 @@ def test_valider_names_excel_s_lock_file_as_such(tmp_path):
     assert out.returncode == 2 and c["code"] == "STR-01"
     assert "fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert" in c["message"]
     assert "endommagé ?" not in c["message"] and "« …nvention.xlsx »" in c["suggestion"]
+
+
+def test_the_help_of_remplacer_promises_only_what_it_does(tmp_path):
+    """`--remplacer` said « écrase un fichier de sortie existant, quel qu'il soit »: a user giving the
+    workbook itself after --annoter is refused (status 2, the workbook untouched), as every command
+    refuses to write over a file it reads, with or without the option; the help says so."""
+    import argparse
+
+    from acv_xl.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {name: c._option_string_actions["--remplacer"].help for name, c in sub.choices.items()
+             if "--remplacer" in c._option_string_actions}
+    assert set(helps) >= {"modele", "exemples", "valider", "annexe", "comparer", "consolider", "historique", "migrer"}
+    for name, text in helps.items():
+        assert "quel qu'il soit" not in text and ("jamais un fichier lu" in text or "jamais le classeur d'origine" in text), name
+    src = tmp_path / "a.xlsx"
+    build_workbook(src)
+    before = src.read_bytes()
+    out = acv("valider", str(src), "--annoter", str(src), "--remplacer", env={"PYTHONIOENCODING": "utf-8"})
+    assert out.returncode == 2 and src.read_bytes() == before
