@@ -44,6 +44,20 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog} : erreur : {message}\n")
 
+    def _get_value(self, action, arg_string):
+        # an empty value is a script's unset variable (`acv-xl consolider "$DOSSIER"`), never a choice:
+        # Path("") is « . » (the folder the command runs in), and `if args.json:` took `--json ""` for
+        # no option at all — `--registre ""` recorded nothing, `--depuis ""` wrote the annex of the
+        # convention, `--departement ""` consolidated every département, all with status 0
+        # (a command's own arguments pass through the COMMANDE action first: its parser judges them)
+        if not isinstance(action, argparse._SubParsersAction) and isinstance(arg_string, str) and not arg_string.strip():
+            name = (action.metavar or action.dest or "").upper()
+            what = ("le nom du dossier ou du fichier" if "DOSSIER" in name and "FICHIER" in name else
+                    "le nom du dossier" if "DOSSIER" in name else
+                    "le nom du fichier" if "FICHIER" in name or "." in name else "la valeur")
+            raise argparse.ArgumentError(action, f"{what} est vide")
+        return super()._get_value(action, arg_string)
+
     def _check_value(self, action, value):
         # argparse quotes with Python's repr ('pdf'); French wants « pdf », and a mistyped command
         # (« valide ») deserves the one it resembles

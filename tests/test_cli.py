@@ -245,3 +245,28 @@ def test_the_help_of_remplacer_promises_only_what_it_does(tmp_path):
     before = src.read_bytes()
     out = acv("valider", str(src), "--annoter", str(src), "--remplacer", env={"PYTHONIOENCODING": "utf-8"})
     assert out.returncode == 2 and src.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["consolider", "", "-o", "c.xlsx"], "argument DOSSIER|FICHIER : le nom du dossier ou du fichier est vide"),
+    (["consolider", "d", "-o", "c.xlsx", "--registre", ""], "argument --registre : le nom du fichier est vide"),
+    (["consolider", "d", "-o", "c.xlsx", "--json", ""], "argument --json : le nom du fichier est vide"),
+    (["consolider", "d", "-o", "c.xlsx", "--departement", ""], "argument --departement : la valeur est vide"),
+    (["consolider", "d", "-o", "c.xlsx", "--par-financeur", " "], "argument --par-financeur : le nom du dossier est vide"),
+    (["annexe", "a.xlsx", "--depuis", ""], "argument --depuis : le nom du fichier est vide"),
+    (["annexe", "a.xlsx", "-o", ""], "argument -o/--sortie : le nom du fichier est vide"),
+    (["valider", "a.xlsx", ""], "argument FICHIER : le nom du fichier est vide"),
+    (["valider", "a.xlsx", "--reference", ""], "argument --reference : le nom du fichier est vide"),
+    (["exemples", ""], "argument DOSSIER : le nom du dossier est vide"),
+])
+def test_an_empty_value_is_refused_not_taken_for_no_option(argv, words, capsys):
+    """A script's unset variable: `--registre ""` recorded nothing, `--depuis ""` wrote the annex of
+    the convention instead of the avenant's, `--departement ""` consolidated every département,
+    `-o ""` wrote beside the workbook and `consolider ""` read the folder the command ran in — each
+    with status 0. Now status 2 and what is empty, before any work."""
+    from acv_xl.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    assert words in capsys.readouterr().err
