@@ -270,3 +270,13 @@ def test_an_empty_value_is_refused_not_taken_for_no_option(argv, words, capsys):
         build_parser().parse_args(argv)
     assert exit_.value.code == 2
     assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", [".", "/"])
+def test_annexe_of_a_folder_says_so(tmp_path, folder):
+    """`acv-xl annexe .` stopped on « erreur interne inattendue (ValueError : PosixPath('.') has an
+    empty name) » while naming the annex beside it; now the folder is said, as `annexe d.xlsx/` was."""
+    out = acv("annexe", folder, cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and "erreur interne" not in err
+    assert f"« {folder} » est un dossier, pas un fichier." in err and list(tmp_path.iterdir()) == []
