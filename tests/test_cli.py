@@ -280,3 +280,18 @@ def test_annexe_of_a_folder_says_so(tmp_path, folder):
     err = out.stderr.decode("utf-8")
     assert out.returncode == 2 and "erreur interne" not in err
     assert f"« {folder} » est un dossier, pas un fichier." in err and list(tmp_path.iterdir()) == []
+
+
+def test_valider_of_a_folder_gives_the_pattern_that_names_its_workbooks(tmp_path):
+    """`valider Classeurs` (the folder of the workbooks): « vérifiez le chemin et le nom du fichier »
+    left the user where they were; the suggestion is the pattern, and that pattern validates them."""
+    (tmp_path / "Classeurs").mkdir()
+    build_workbook(tmp_path / "Classeurs" / "a.xlsx")
+    env = {"PYTHONIOENCODING": "utf-8"}
+    out = acv("valider", "Classeurs", "--format", "json", cwd=tmp_path, env=env)
+    (c,) = json.loads(out.stdout)["constats"]
+    assert out.returncode == 2 and c["message"] == "« Classeurs » est un dossier, pas un fichier."
+    pattern = c["suggestion"].split("« ")[-1].split(" »")[0]
+    assert pattern == os.path.join("Classeurs", "*.xlsx")
+    out = acv("valider", pattern, "--format", "json", cwd=tmp_path, env=env)
+    assert json.loads(out.stdout)["fichier"] == os.path.join("Classeurs", "a.xlsx")
