@@ -94,7 +94,7 @@ def test_exemples_into_a_folder_of_filled_workbooks_is_refused(folder):
     refused(acv("exemples", folder), "Choisissez un autre dossier, ou ajoutez --remplacer")
     # and a missing parent is said as typed (relative), never as the machine's absolute path
     proc = acv("exemples", Path("absent") / "ex", cwd=folder)
-    refused(proc, "le dossier de sortie n'existe pas : absent (pour ex)")
+    refused(proc, "le dossier de sortie n'existe pas : « absent » (pour « ex »)")
     assert str(folder) not in proc.stderr
     assert snapshot(folder) == before
     ok(acv("exemples", folder, "--remplacer"))
