@@ -574,3 +574,10 @@ def test_a_json_report_is_said_to_be_one_never_a_classeur(tmp_path):
     for args in (("comparer", resume, EXEMPLES / "arras.xlsx"), ("migrer", resume, "-o", tmp_path / "m.xlsx")):
         proc = acv(*args)
         assert proc.returncode == 2 and "« resume.json » est le résumé JSON d'une consolidation" in proc.stderr, proc.stderr
+
+
+def test_a_refused_extension_quotes_the_name(tmp_path):
+    """« doit avoir l'extension .xlsx : m.xlsm » ran the name into the sentence."""
+    from acv_xl.outputs.output_guard import check_outputs
+
+    assert check_outputs([], [tmp_path / "m.xlsm"]).endswith(f"doit avoir l'extension .xlsx : « {tmp_path / 'm.xlsm'} »")
