@@ -126,8 +126,11 @@ def validate_convention(conv: Convention, fichier: str = "", reference: Referenc
     )
 
 
-SNAPSHOT_ABSENT = ("les données de la dernière validation ne sont pas conservées dans ce classeur (validé par une "
-                   "version d'acv-xl qui ne les gardait pas) : comparez-le à une copie validée avec « acv-xl comparer ».")
+# Both causes said: nothing in the workbook tells a validation by a version that kept no data from
+# a hidden sheet deleted since (by hand, or by a program that drops hidden sheets)
+SNAPSHOT_ABSENT = ("les données de la dernière validation ne sont pas conservées dans ce classeur (feuille masquée "
+                   "« {sheet} » supprimée, ou classeur validé par une version d'acv-xl qui ne les gardait pas) : "
+                   "comparez-le à une copie validée avec « acv-xl comparer ».").format(sheet=layout.SNAPSHOT_SHEET)
 SNAPSHOT_DAMAGED = ("les données de la dernière validation conservées dans le classeur (feuille masquée « {sheet} ») "
                     "sont endommagées ou ne correspondent pas à son empreinte : comparez-le à une copie validée "
                     "avec « acv-xl comparer ».")
