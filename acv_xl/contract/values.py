@@ -51,7 +51,7 @@ def is_blank(raw: Any) -> bool:
 
 
 def to_cents(value: Decimal | float | int) -> Decimal:
-    d = Decimal(str(value))
+    d = value if type(value) is Decimal else Decimal(str(value))
     if d.is_finite() and d.adjusted() > 20:
         # enough digits for any magnitude (1e26 or a 300-digit text would overflow the default 28)
         return d.quantize(CENT, rounding=ROUND_HALF_UP, context=Context(prec=d.adjusted() + 4))
@@ -331,7 +331,7 @@ def fmt_euros(value: Decimal | float | int | None) -> str:
 def _finite(value: Decimal | float | int) -> Decimal:
     """`value` as a Decimal; a NaN or an infinity is refused where values are read (`parse_decimal`),
     so one here is a bug, never a figure to print (« NaN », « Infinity »)."""
-    d = Decimal(str(value))
+    d = value if type(value) is Decimal else Decimal(str(value))
     if not d.is_finite():
         raise ValueError(f"nombre non fini à afficher : {value!r}")
     return d
@@ -350,10 +350,11 @@ def places(d: Decimal) -> int:
     return max(0, -exp) if isinstance(exp, int) else 0
 
 
-def _digits_for(d: Decimal, decimals: int) -> Context:
+def _digits_for(d: Decimal, decimals: int) -> Context | None:
     """A context exact for `d` rounded to `decimals` places (the default 28 digits would round a
-    larger figure, or refuse to quantize it)."""
-    return Context(prec=max(28, d.adjusted() + decimals + 3), rounding=ROUND_HALF_UP)
+    larger figure, or refuse to quantize it); None, the default context, when it is enough."""
+    need = d.adjusted() + decimals + 3
+    return None if need <= 28 else Context(prec=need, rounding=ROUND_HALF_UP)
 
 
 def _grouped(ent: str) -> str:
@@ -387,7 +388,8 @@ def _side(a: Decimal, b: Decimal) -> int:
 
 def _percent(ratio: Decimal | float) -> Decimal:
     d = _finite(ratio)
-    return d.scaleb(2, Context(prec=max(28, len(d.as_tuple().digits))))
+    n = len(d.as_tuple().digits)
+    return d.scaleb(2) if n <= 28 else d.scaleb(2, Context(prec=n))
 
 
 def fmt_percent(ratio: Decimal | float | None, seuils: tuple = ()) -> str:
