@@ -178,7 +178,11 @@ def _expanded(names: list[str]) -> list[str]:
         found = sorted(glob.glob(name)) if glob.has_magic(name) and not os.path.lexists(name) else []
         # never the lock file Excel keeps beside an open workbook (« ~$arras.xlsx »: unreadable, status 2)
         out += [f for f in found if not os.path.basename(f).startswith("~$")] or found or [name]
-    return out
+    # a Unix shell expands `*.xlsx` itself, lock files included (« ~$arras.xlsx » beside arras.xlsx
+    # open in Excel): one named with the workbook it stands for is the pattern's, not the user's choice
+    workbooks = {(os.path.dirname(f), os.path.basename(f)) for f in out if not os.path.basename(f).startswith("~$")}
+    return [f for f in out if not os.path.basename(f).startswith("~$")
+            or not any(d == os.path.dirname(f) and b.endswith(os.path.basename(f)[2:]) for d, b in workbooks)]
 
 
 def cmd_valider(args) -> int:

@@ -214,6 +214,17 @@ def test_a_pattern_matching_only_lock_files_names_them_and_the_workbooks_to_give
         assert workbook in c["suggestion"] and "introuvable" not in c["message"]
 
 
+def test_a_lock_file_a_unix_shell_expands_beside_its_workbook_is_left_out(tmp_path):
+    """`acv-xl valider *.xlsx` in bash while a.xlsx is open in Excel: the shell hands over ~$a.xlsx too,
+    which made the run « illisible », status 2, for a file the user never chose; left out, as when
+    acv-xl expands the pattern itself (and as `consolider` does)."""
+    build_workbook(tmp_path / "a.xlsx")
+    (tmp_path / "~$a.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)
+    out = acv("valider", "a.xlsx", "~$a.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    report = json.loads(out.stdout)  # one report (an object), not a list of two
+    assert out.returncode != 2 and report["fichier"] == "a.xlsx" and report["etat"] != "illisible"
+
+
 def test_valider_names_excel_s_lock_file_as_such(tmp_path):
     """`valider ~$a.xlsx` typed on purpose: the file Excel keeps beside an open workbook is said to be
     that, with the workbook to give instead — not « contenu non reconnu (fichier endommagé ?) », which
