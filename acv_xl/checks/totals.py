@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
+from itertools import chain
 from operator import attrgetter
 from typing import Any, Iterable
 
@@ -23,6 +24,24 @@ from acv_xl.contract.model import (
 )
 
 ZERO = Decimal("0.00")
+
+# The default context's 28 digits add up to the cent, over a million lines, amounts below 10^18 €
+EXACT_IN_DEFAULT = Decimal(10) ** 18
+
+
+def exact_context(conv: Convention) -> Context | None:
+    """A decimal context in which every sum and difference of `conv`'s amounts is exact to the cent,
+    or None when the default one is (every real convention). Past 28 digits a sum was rounded:
+    10^26 € of cost against 8 × 10^25 € + 0,01 € + 2 × 10^25 € of financing passed FIN-05 as
+    balanced, and the report said « financements : …500,60 € · écart : -0,10 € » for ,51 and -0,01."""
+    amounts = chain(map(attrgetter("montant"), conv.financements), map(attrgetter("cout_total"), conv.actions),
+                    map(attrgetter("depense_subventionnable"), conv.actions),
+                    map(attrgetter("cout_estime"), conv.diagnostic))
+    biggest = max(map(abs, filter(None, amounts)), default=ZERO)
+    if biggest < EXACT_IN_DEFAULT:
+        return None
+    count = len(conv.financements) + 2 * len(conv.actions) + len(conv.diagnostic)
+    return Context(prec=biggest.adjusted() + len(str(count)) + 4)  # digits, carries, the cents and one more
 
 
 def counted(lines: Iterable[LigneFinancement], statuts: Iterable[str] | None = None) -> list[LigneFinancement]:

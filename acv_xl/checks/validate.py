@@ -10,6 +10,7 @@ too (the file could not be read, whatever the reason); a rule that crashes becom
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import localcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -96,6 +97,20 @@ def validate_convention(conv: Convention, fichier: str = "", reference: Referenc
     (`acv_xl.contract.reference.current()`, which raises `ReferenceInvalide` when the file named by
     `ACV_XL_REFERENCE` is unusable: a misuse, not a bad workbook).
     `longest_text`: a bound above the length of every text of `conv` as it is (`read_file_bounded`), or None."""
+    report = _validate(conv, fichier, reference, longest_text)
+    t = report.totaux
+    # every sum of a plan of positive amounts is at most its totals: below 10^18 € the default 28
+    # digits hold them to the cent (negative amounts, which could hide larger ones, are errors)
+    if t is None or max(abs(t.cout_total), abs(t.financement_total)) < totals.EXACT_IN_DEFAULT:
+        return report
+    context = totals.exact_context(conv)
+    if context is None:
+        return report
+    with localcontext(context):  # past it, once more with the digits every sum needs (`exact_context`)
+        return _validate(conv, fichier, reference, longest_text)
+
+
+def _validate(conv: Convention, fichier: str, reference: Reference | None, longest_text: int | None) -> Report:
     from acv_xl.contract.reference import current
     from acv_xl.checks.fingerprint import fingerprint
     from acv_xl.checks.rules import Index, run_rules, sort_key
