@@ -173,3 +173,13 @@ def test_amounts_past_28_digits_add_up_to_the_cent():
     fin05 = next(f for f in report.findings if f.code == "FIN-05")
     assert "les financements dépassent le coût de 0,01 €" in fin05.message
     assert report.totaux.financement_total - report.totaux.cout_total == Decimal("0.01")
+    assert report.totaux.ecart == Decimal("-0.01")
+    # each breakdown adds up to the total: the JSON said 0,01 € « non ventilé » everywhere
+    assert set(report.totaux.non_ventile.values()) == {Decimal(0)}
+    # comparer: the écarts against the plan before, exact too (« sans financeur reconnu : 0,10 € »)
+    from acv_xl.checks.comparison import compare
+
+    comp = compare(build(clean_raw()), build(raw))
+    # 10^26 € + 0,01 € + the 1 000 000 € of action 1.1, against the 1 500 000 € before
+    assert comp.financement_total.ecart == Decimal("99999999999999999999500000.01")
+    assert set(e.ecart for e in comp.non_ventile.values()) == {Decimal(0)}

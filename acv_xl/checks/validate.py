@@ -98,10 +98,7 @@ def validate_convention(conv: Convention, fichier: str = "", reference: Referenc
     `ACV_XL_REFERENCE` is unusable: a misuse, not a bad workbook).
     `longest_text`: a bound above the length of every text of `conv` as it is (`read_file_bounded`), or None."""
     report = _validate(conv, fichier, reference, longest_text)
-    t = report.totaux
-    # every sum of a plan of positive amounts is at most its totals: below 10^18 € the default 28
-    # digits hold them to the cent (negative amounts, which could hide larger ones, are errors)
-    if t is None or max(abs(t.cout_total), abs(t.financement_total)) < totals.EXACT_IN_DEFAULT:
+    if report.totaux is None or not totals.beyond_default(report.totaux):
         return report
     context = totals.exact_context(conv)
     if context is None:
