@@ -533,7 +533,17 @@ def _add(into: dict[str, Decimal], other: dict[str, Decimal]) -> None:
 
 
 def combine(items: Iterable[Totaux]) -> Totaux:
-    """The totals of several conventions: each field added up (par_action is per convention: left empty)."""
+    """The totals of several conventions: each field added up (par_action is per convention: left
+    empty), exact to the cent however large (`_wide`: a département past 10^18 €)."""
+    items = list(items)
+    context = _wide([*(t.cout_total for t in items), *(t.financement_total for t in items)])
+    if context is None:
+        return _combine(items)
+    with localcontext(context):
+        return _combine(items)
+
+
+def _combine(items: list[Totaux]) -> Totaux:
     out = Totaux()
     for t in items:
         out.cout_total += t.cout_total
