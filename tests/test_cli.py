@@ -196,7 +196,9 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     out = acv("valider", "*.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
     assert [r["fichier"] for r in json.loads(out.stdout)] == ["a.xlsx", "b.xlsx"]
     out = acv("valider", "*.xlsm", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
-    assert out.returncode == 2 and "« *.xlsm » est introuvable" in json.loads(out.stdout)["constats"][0]["message"]
+    # a pattern matching nothing is said to be one (« le fichier « *.xlsm » est introuvable » named no file)
+    (c,) = json.loads(out.stdout)["constats"]
+    assert out.returncode == 2 and c["message"] == "Aucun fichier ne correspond au motif « *.xlsm »."
 
 
 def test_a_pattern_matching_only_lock_files_names_them_and_the_workbooks_to_give(tmp_path):
@@ -306,3 +308,13 @@ def test_valider_of_a_folder_gives_the_pattern_that_names_its_workbooks(tmp_path
     assert pattern == os.path.join("Classeurs", "*.xlsx")
     out = acv("valider", pattern, "--format", "json", cwd=tmp_path, env=env)
     assert json.loads(out.stdout)["fichier"] == os.path.join("Classeurs", "a.xlsx")
+
+
+def test_a_pattern_given_to_a_command_that_takes_one_workbook_is_said_to_be_one(tmp_path):
+    """`acv-xl annexe *.xlsx` in cmd or PowerShell: « le fichier « *.xlsx » est introuvable » beside
+    the workbook it matches; annexe takes one workbook and says which to name."""
+    build_workbook(tmp_path / "arras.xlsx")
+    out = acv("annexe", "*.xlsx", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and "introuvable" not in err
+    assert "« *.xlsx » est un motif, pas le nom d'un fichier. Indiquez le classeur lui-même, par exemple « arras.xlsx »." in err
