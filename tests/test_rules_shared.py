@@ -195,3 +195,18 @@ def test_the_number_a_message_suggests_is_the_one_typed_however_long(kind, text,
     assert shown in suggestion
     if kind == "AMOUNT":
         assert "tapez 123456789012345678901234567890,12 " in suggestion
+
+
+def test_a_date_in_a_year_cell_is_asked_for_as_its_year():
+    """01/01/2019 in « Année »: the suggestion said « par exemple 2025 »; the year meant is the date's."""
+    from datetime import datetime
+
+    from acv_xl.contract.layout import Kind
+    from acv_xl.contract.values import parse
+
+    problem = parse(datetime(2019, 1, 1), Kind.YEAR).problem
+    message, suggestion = rules.describe_problem("Année", Kind.YEAR, problem)
+    assert message == "« Année » n'est pas une année : « 01/01/2019 »."
+    assert suggestion == "Saisissez l'année 2019 seule, comme un nombre."
+    _, suggestion = rules.describe_problem("Année", Kind.YEAR, parse(2019.5, Kind.YEAR).problem)
+    assert suggestion == "Saisissez une année sur quatre chiffres, par exemple 2025."

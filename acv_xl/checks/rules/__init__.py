@@ -691,7 +691,10 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
         what = "un montant en euros" if kind is Kind.AMOUNT else "un nombre"
         return f"{h} n'est pas un nombre : {q(show_raw(p.raw))}.", f"Saisissez {what}."
     if p.kind == "pas_annee":
-        return f"{h} n'est pas une année : {q(show_raw(p.raw))}.", "Saisissez une année sur quatre chiffres, par exemple 2025."
+        # a date in a year cell (a format changed, a date pasted): the year it holds is the one meant
+        sugg = (f"Saisissez l'année {p.raw.year} seule, comme un nombre." if isinstance(p.raw, date)
+                else "Saisissez une année sur quatre chiffres, par exemple 2025.")
+        return f"{h} n'est pas une année : {q(show_raw(p.raw))}.", sugg
     if p.kind == "pas_date":
         if p.suggestion:
             s = f"Saisissez la date {fmt_date(p.suggestion)} comme une vraie date (cellule au format date)."
