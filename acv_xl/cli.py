@@ -44,6 +44,20 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog} : erreur : {message}\n")
 
+    def _get_value(self, action, arg_string):
+        # an empty value is a script's unset variable (`acv-xl consolider "$DOSSIER"`), never a choice:
+        # Path("") is « . » (the folder the command runs in), and `if args.json:` took `--json ""` for
+        # no option at all — `--registre ""` recorded nothing, `--depuis ""` wrote the annex of the
+        # convention, `--departement ""` consolidated every département, all with status 0
+        # (a command's own arguments pass through the COMMANDE action first: its parser judges them)
+        if not isinstance(action, argparse._SubParsersAction) and isinstance(arg_string, str) and not arg_string.strip():
+            name = (action.metavar or action.dest or "").upper()
+            what = ("le nom du dossier ou du fichier" if "DOSSIER" in name and "FICHIER" in name else
+                    "le nom du dossier" if "DOSSIER" in name else
+                    "le nom du fichier" if "FICHIER" in name or "." in name else "la valeur")
+            raise argparse.ArgumentError(action, f"{what} est vide")
+        return super()._get_value(action, arg_string)
+
     def _check_value(self, action, value):
         # argparse quotes with Python's repr ('pdf'); French wants « pdf », and a mistyped command
         # (« valide ») deserves the one it resembles
@@ -154,15 +168,21 @@ def _expanded(names: list[str]) -> list[str]:
     """`*.xlsx` as a Unix shell expands it: Windows's cmd and PowerShell hand it over as typed, and
     each finance officer would read « le fichier « *.xlsx » est introuvable ». A name that exists,
     or a pattern matching nothing, is kept as typed (said introuvable); dot files are left out, as
-    a Unix shell does, and Excel's lock files (`~$…`), as `consolider` does."""
+    a Unix shell does, and Excel's lock files (`~$…`) beside workbooks, as `consolider` does. A
+    pattern matching lock files only hands them over, each then said to be one, with the workbook
+    to give instead (« …arras.xlsx »), as after a Unix shell: not « *.xlsx » introuvable."""
     import glob
 
     out: list[str] = []
     for name in names:
         found = sorted(glob.glob(name)) if glob.has_magic(name) and not os.path.lexists(name) else []
         # never the lock file Excel keeps beside an open workbook (« ~$arras.xlsx »: unreadable, status 2)
-        out += [f for f in found if not os.path.basename(f).startswith("~$")] or [name]
-    return out
+        out += [f for f in found if not os.path.basename(f).startswith("~$")] or found or [name]
+    # a Unix shell expands `*.xlsx` itself, lock files included (« ~$arras.xlsx » beside arras.xlsx
+    # open in Excel): one named with the workbook it stands for is the pattern's, not the user's choice
+    workbooks = {(os.path.dirname(f), os.path.basename(f)) for f in out if not os.path.basename(f).startswith("~$")}
+    return [f for f in out if not os.path.basename(f).startswith("~$")
+            or not any(d == os.path.dirname(f) and b.endswith(os.path.basename(f)[2:]) for d, b in workbooks)]
 
 
 def cmd_valider(args) -> int:
@@ -400,10 +420,12 @@ def _replace_option(s: argparse.ArgumentParser, convention: bool = False) -> Non
     # as `output_guard` decides: a report replaces one of its own kind without the option, a
     # convention workbook (`convention`: modele, exemples, valider --annoter) replaces nothing
     s.add_argument("--remplacer", action="store_true",
-                   help="écrase un fichier de sortie existant, quel qu'il soit (sans cette option, aucun fichier "
-                        "existant n'est remplacé, pas même un rapport produit par acv-xl)" if convention else
+                   help="écrase un fichier de sortie existant, jamais un fichier lu par la commande (sans cette "
+                        "option, aucun fichier existant n'est remplacé, pas même un rapport produit par acv-xl)"
+                        if convention else
                         "écrase un fichier de sortie existant qui n'est pas un rapport de même sorte produit par "
-                        "acv-xl (sans cette option, un classeur de convention n'est jamais remplacé)")
+                        "acv-xl, jamais un fichier lu par la commande (sans cette option, un classeur de convention "
+                        "n'est jamais remplacé)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -196,7 +196,35 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     out = acv("valider", "*.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
     assert [r["fichier"] for r in json.loads(out.stdout)] == ["a.xlsx", "b.xlsx"]
     out = acv("valider", "*.xlsm", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
-    assert out.returncode == 2 and "« *.xlsm » est introuvable" in json.loads(out.stdout)["constats"][0]["message"]
+    # a pattern matching nothing is said to be one (« le fichier « *.xlsm » est introuvable » named no file)
+    (c,) = json.loads(out.stdout)["constats"]
+    assert out.returncode == 2 and c["message"] == "Aucun fichier ne correspond au motif « *.xlsm »."
+
+
+def test_a_pattern_matching_only_lock_files_names_them_and_the_workbooks_to_give(tmp_path):
+    """`valider *.xlsx` typed in cmd where only Excel's lock files match (the workbooks were moved
+    while open, or Excel crashed): each lock file is said to be one, with its workbook's name, as
+    after a Unix shell — not « le fichier « *.xlsx » est introuvable » beside files that match it."""
+    for name in ("~$arras.xlsx", "~$nvention.xlsx"):
+        (tmp_path / name).write_bytes(b"\x05Jean " + b"\x00" * 160)
+    out = acv("valider", "*.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    reports = json.loads(out.stdout)
+    assert out.returncode == 2 and [r["fichier"] for r in reports] == ["~$arras.xlsx", "~$nvention.xlsx"]
+    for report, workbook in zip(reports, ("« …arras.xlsx »", "« …nvention.xlsx »")):
+        (c,) = report["constats"]
+        assert "fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert" in c["message"]
+        assert workbook in c["suggestion"] and "introuvable" not in c["message"]
+
+
+def test_a_lock_file_a_unix_shell_expands_beside_its_workbook_is_left_out(tmp_path):
+    """`acv-xl valider *.xlsx` in bash while a.xlsx is open in Excel: the shell hands over ~$a.xlsx too,
+    which made the run « illisible », status 2, for a file the user never chose; left out, as when
+    acv-xl expands the pattern itself (and as `consolider` does)."""
+    build_workbook(tmp_path / "a.xlsx")
+    (tmp_path / "~$a.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)
+    out = acv("valider", "a.xlsx", "~$a.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    report = json.loads(out.stdout)  # one report (an object), not a list of two
+    assert out.returncode != 2 and report["fichier"] == "a.xlsx" and report["etat"] != "illisible"
 
 
 def test_valider_names_excel_s_lock_file_as_such(tmp_path):
@@ -209,3 +237,84 @@ def test_valider_names_excel_s_lock_file_as_such(tmp_path):
     assert out.returncode == 2 and c["code"] == "STR-01"
     assert "fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert" in c["message"]
     assert "endommagé ?" not in c["message"] and "« …nvention.xlsx »" in c["suggestion"]
+
+
+def test_the_help_of_remplacer_promises_only_what_it_does(tmp_path):
+    """`--remplacer` said « écrase un fichier de sortie existant, quel qu'il soit »: a user giving the
+    workbook itself after --annoter is refused (status 2, the workbook untouched), as every command
+    refuses to write over a file it reads, with or without the option; the help says so."""
+    import argparse
+
+    from acv_xl.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {name: c._option_string_actions["--remplacer"].help for name, c in sub.choices.items()
+             if "--remplacer" in c._option_string_actions}
+    assert set(helps) >= {"modele", "exemples", "valider", "annexe", "comparer", "consolider", "historique", "migrer"}
+    for name, text in helps.items():
+        assert "quel qu'il soit" not in text and ("jamais un fichier lu" in text or "jamais le classeur d'origine" in text), name
+    src = tmp_path / "a.xlsx"
+    build_workbook(src)
+    before = src.read_bytes()
+    out = acv("valider", str(src), "--annoter", str(src), "--remplacer", env={"PYTHONIOENCODING": "utf-8"})
+    assert out.returncode == 2 and src.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["consolider", "", "-o", "c.xlsx"], "argument DOSSIER|FICHIER : le nom du dossier ou du fichier est vide"),
+    (["consolider", "d", "-o", "c.xlsx", "--registre", ""], "argument --registre : le nom du fichier est vide"),
+    (["consolider", "d", "-o", "c.xlsx", "--json", ""], "argument --json : le nom du fichier est vide"),
+    (["consolider", "d", "-o", "c.xlsx", "--departement", ""], "argument --departement : la valeur est vide"),
+    (["consolider", "d", "-o", "c.xlsx", "--par-financeur", " "], "argument --par-financeur : le nom du dossier est vide"),
+    (["annexe", "a.xlsx", "--depuis", ""], "argument --depuis : le nom du fichier est vide"),
+    (["annexe", "a.xlsx", "-o", ""], "argument -o/--sortie : le nom du fichier est vide"),
+    (["valider", "a.xlsx", ""], "argument FICHIER : le nom du fichier est vide"),
+    (["valider", "a.xlsx", "--reference", ""], "argument --reference : le nom du fichier est vide"),
+    (["exemples", ""], "argument DOSSIER : le nom du dossier est vide"),
+])
+def test_an_empty_value_is_refused_not_taken_for_no_option(argv, words, capsys):
+    """A script's unset variable: `--registre ""` recorded nothing, `--depuis ""` wrote the annex of
+    the convention instead of the avenant's, `--departement ""` consolidated every département,
+    `-o ""` wrote beside the workbook and `consolider ""` read the folder the command ran in — each
+    with status 0. Now status 2 and what is empty, before any work."""
+    from acv_xl.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", [".", "/"])
+def test_annexe_of_a_folder_says_so(tmp_path, folder):
+    """`acv-xl annexe .` stopped on « erreur interne inattendue (ValueError : PosixPath('.') has an
+    empty name) » while naming the annex beside it; now the folder is said, as `annexe d.xlsx/` was."""
+    out = acv("annexe", folder, cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and "erreur interne" not in err
+    assert f"« {folder} » est un dossier, pas un fichier." in err and list(tmp_path.iterdir()) == []
+
+
+def test_valider_of_a_folder_gives_the_pattern_that_names_its_workbooks(tmp_path):
+    """`valider Classeurs` (the folder of the workbooks): « vérifiez le chemin et le nom du fichier »
+    left the user where they were; the suggestion is the pattern, and that pattern validates them."""
+    (tmp_path / "Classeurs").mkdir()
+    build_workbook(tmp_path / "Classeurs" / "a.xlsx")
+    env = {"PYTHONIOENCODING": "utf-8"}
+    out = acv("valider", "Classeurs", "--format", "json", cwd=tmp_path, env=env)
+    (c,) = json.loads(out.stdout)["constats"]
+    assert out.returncode == 2 and c["message"] == "« Classeurs » est un dossier, pas un fichier."
+    pattern = c["suggestion"].split("« ")[-1].split(" »")[0]
+    assert pattern == os.path.join("Classeurs", "*.xlsx")
+    out = acv("valider", pattern, "--format", "json", cwd=tmp_path, env=env)
+    assert json.loads(out.stdout)["fichier"] == os.path.join("Classeurs", "a.xlsx")
+
+
+def test_a_pattern_given_to_a_command_that_takes_one_workbook_is_said_to_be_one(tmp_path):
+    """`acv-xl annexe *.xlsx` in cmd or PowerShell: « le fichier « *.xlsx » est introuvable » beside
+    the workbook it matches; annexe takes one workbook and says which to name."""
+    build_workbook(tmp_path / "arras.xlsx")
+    out = acv("annexe", "*.xlsx", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and "introuvable" not in err
+    assert "« *.xlsx » est un motif, pas le nom d'un fichier. Indiquez le classeur lui-même, par exemple « arras.xlsx »." in err

@@ -86,3 +86,63 @@ def test_the_python_the_set_up_asks_for_is_the_package_s():
     setup = (ROOT / "scripts" / "setup.sh").read_text()
     assert f"sys.version_info < ({major}, {minor})" in setup and f"Python {major}.{minor} ou plus récent" in setup
     assert f"Python ≥ {major}.{minor})" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _shown_commands() -> list[tuple[str, str]]:
+    """Every `acv-xl …` the README and docs/ show (code spans, and lines of code blocks), with its file."""
+    out = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        spans = re.findall(r"`(acv-xl [^`]+)`", text)
+        blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.M | re.S)
+        spans += [m for b in blocks for m in re.findall(r"^\s*(acv-xl \S.*?)(?:\s{2,}\S.*)?$", b, flags=re.M)]
+        out += [(path.name, s) for s in spans]
+    return out
+
+
+def _as_typed(usage: str) -> list[str]:
+    """A synopsis as a user would type it: optional parts kept, the first of each choice
+    (`texte|json` → `texte`, `[ACVxxx|INSEE]` → `ACVxxx`), `FICHIER…` once, a number for `N`."""
+    import shlex
+
+    s = usage.replace("\\|", "|").replace("…", "").replace("[", " ").replace("]", " ")
+    numbers = {"N": "2", "MO": "20", "S": "60"}
+    return [numbers.get(t, t).split("|")[0] for t in shlex.split(s)]
+
+
+def test_every_command_the_docs_show_is_one_the_cli_takes():
+    """Each `acv-xl …` of the README and docs/ names a command and options that exist, spelt in full
+    (argparse would take an abbreviation, a reader copying it another version would not); a complete
+    one — a file or folder named — parses as shown. A renamed or removed option fails here."""
+    import argparse
+    import contextlib
+    import io
+
+    from acv_xl.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    shown = _shown_commands()
+    assert len(shown) > 30
+    for where, usage in shown:
+        tokens = _as_typed(usage)[1:]
+        if tokens[0].startswith("-"):
+            assert tokens[0] in parser._option_string_actions, (where, usage)
+            continue
+        assert tokens[0] in sub.choices, (where, usage)
+        command = sub.choices[tokens[0]]
+        positionals, rest = [], iter(tokens[1:])
+        for t in rest:
+            if t.startswith("-"):
+                assert t in command._option_string_actions, (where, usage, t)
+                if command._option_string_actions[t].nargs != 0:
+                    next(rest, None)  # its value
+            else:
+                positionals.append(t)
+        # a complete command (a mention such as « `acv-xl valider --annoter` » in a sentence is not)
+        if positionals or tokens[0] in ("serveur", "reference"):
+            with contextlib.redirect_stderr(io.StringIO()) as err:
+                try:
+                    parser.parse_args(tokens)
+                except SystemExit:
+                    raise AssertionError((where, usage, err.getvalue())) from None

@@ -94,7 +94,7 @@ def test_exemples_into_a_folder_of_filled_workbooks_is_refused(folder):
     refused(acv("exemples", folder), "Choisissez un autre dossier, ou ajoutez --remplacer")
     # and a missing parent is said as typed (relative), never as the machine's absolute path
     proc = acv("exemples", Path("absent") / "ex", cwd=folder)
-    refused(proc, "le dossier de sortie n'existe pas : absent (pour ex)")
+    refused(proc, "le dossier de sortie n'existe pas : « absent » (pour « ex »)")
     assert str(folder) not in proc.stderr
     assert snapshot(folder) == before
     ok(acv("exemples", folder, "--remplacer"))
@@ -574,3 +574,10 @@ def test_a_json_report_is_said_to_be_one_never_a_classeur(tmp_path):
     for args in (("comparer", resume, EXEMPLES / "arras.xlsx"), ("migrer", resume, "-o", tmp_path / "m.xlsx")):
         proc = acv(*args)
         assert proc.returncode == 2 and "« resume.json » est le résumé JSON d'une consolidation" in proc.stderr, proc.stderr
+
+
+def test_a_refused_extension_quotes_the_name(tmp_path):
+    """« doit avoir l'extension .xlsx : m.xlsm » ran the name into the sentence."""
+    from acv_xl.outputs.output_guard import check_outputs
+
+    assert check_outputs([], [tmp_path / "m.xlsm"]).endswith(f"doit avoir l'extension .xlsx : « {tmp_path / 'm.xlsm'} »")

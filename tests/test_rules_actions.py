@@ -168,3 +168,12 @@ def test_act04_not_repeated_when_no_perimeter_is_defined():
     assert "ACT-04" not in {f.code for f in out} and "PER-01" in {f.code for f in out}
     out = run(act(0, perimetre="S9"), "ACT-04")
     assert "Indiquez l'un des codes : E1, O1, S1." == out[0].suggestion
+
+
+def test_act04_names_each_code_once():
+    """A code typed twice in Périmètres (PER-06) was offered twice: « ETU, ORT, ORT »."""
+    def m(r):
+        r["T_Perimetres"].append(dict(r["T_Perimetres"][1]))
+        r["T_Actions"][0]["perimetre"] = "S9"
+    out = run(m, "ACT-04")
+    assert out[0].suggestion == "Indiquez l'un des codes : E1, O1, S1."

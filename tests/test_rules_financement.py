@@ -177,6 +177,10 @@ def test_fin06_loans_carried_by_the_mo_are_own_share():
     assert run(lambda r: None, "FIN-06") == []
     out = run(lambda r: lines(r)[CDC_21].update(nature="Subvention", dispositif="Ingénierie"), "FIN-06")
     assert only(out) == [("FIN-06", E, "Fiches-actions", "O5", "2.1")]
+    # the message names every kind of own share `role_l1111_10` counts (it named three of six: a
+    # finance officer with an avance or a recette read it left out)
+    assert ("sa part propre (son autofinancement, ses fonds propres et apports, ses emprunts et avances "
+            "remboursables, les recettes de l'opération) est de") in out[0].message
 
 
 def test_fin06_refused_subsidy_not_counted():

@@ -68,6 +68,11 @@ def test_per02_etude_with_parent_and_self_parent():
     out = run(lambda r: r["T_Perimetres"][0].update(parent="E1"), "PER-02")
     assert only(out) == [("PER-02", E, "Périmètres", "D4")]
     assert "son propre parent" in out[0].message
+    assert out[0].suggestion == "Videz la cellule « Périmètre parent » du périmètre d'étude."
+    # a sector its own parent is told what to write instead: it said nothing (« → » alone)
+    out = run(lambda r: r["T_Perimetres"][2].update(parent=r["T_Perimetres"][2]["code"]), "PER-02")
+    assert "son propre parent" in out[0].message
+    assert out[0].suggestion == "Indiquez le code du périmètre plus large qui le contient."
 
 
 def test_per02_cycle_between_lines_of_unknown_type():

@@ -178,3 +178,35 @@ def test_memo_keeps_short_names_only_and_is_bounded():
     assert (memo["a", "b"], memo["c", "d"]) == (4, 5) and len(memo) == 3
     memo["e", "f"]  # full: forgotten all at once, then this one kept
     assert list(memo) == [("e", "f")]
+
+
+@pytest.mark.parametrize("kind, text, shown", [
+    ("AMOUNT", "123 456 789 012 345 678 901 234 567 890,12 €", "123 456 789 012 345 678 901 234 567 890,12 €"),
+    ("NUMBER", "1 234 567 890 123 456 789 012 345 678,9", "1 234 567 890 123 456 789 012 345 678,9"),
+])
+def test_the_number_a_message_suggests_is_the_one_typed_however_long(kind, text, shown):
+    """A number typed as text is suggested back digit for digit: past 28 digits the default context
+    rounded it (« …567 900,00 € : tapez 123456789012345678901234567900 », « …345 679 »)."""
+    from acv_xl.contract.layout import Kind
+    from acv_xl.contract.values import parse
+
+    problem = parse(text, Kind[kind]).problem
+    _, suggestion = rules.describe_problem("Montant (€)", Kind[kind], problem)
+    assert shown in suggestion
+    if kind == "AMOUNT":
+        assert "tapez 123456789012345678901234567890,12 " in suggestion
+
+
+def test_a_date_in_a_year_cell_is_asked_for_as_its_year():
+    """01/01/2019 in « Année »: the suggestion said « par exemple 2025 »; the year meant is the date's."""
+    from datetime import datetime
+
+    from acv_xl.contract.layout import Kind
+    from acv_xl.contract.values import parse
+
+    problem = parse(datetime(2019, 1, 1), Kind.YEAR).problem
+    message, suggestion = rules.describe_problem("Année", Kind.YEAR, problem)
+    assert message == "« Année » n'est pas une année : « 01/01/2019 »."
+    assert suggestion == "Saisissez l'année 2019 seule, comme un nombre."
+    _, suggestion = rules.describe_problem("Année", Kind.YEAR, parse(2019.5, Kind.YEAR).problem)
+    assert suggestion == "Saisissez une année sur quatre chiffres, par exemple 2025."

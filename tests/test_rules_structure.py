@@ -306,6 +306,21 @@ def test_str08_merged_cells_in_a_table():
     conv.structure.merged_in_tables.append(("T_Actions", layout.Sheet.ACTIONS, "B4:B5"))
     out = run_rules(conv)
     assert [(f.code, f.gravite, f.feuille, f.cellule) for f in out] == [("STR-08", A, "Fiches-actions", "B4")]
+    assert "les autres lignes sont lues comme vides" in out[0].message
+
+
+@pytest.mark.parametrize("rng, others, each", [
+    ("I12:J12", "les autres cellules de la ligne", "dans chaque colonne"),
+    ("B4:C5", "les autres cellules", "dans chaque cellule"),
+])
+def test_str08_says_which_cells_a_merge_empties(rng, others, each):
+    """I12:J12 merged (Référence and Commentaire of one line) said « les autres lignes sont lues comme
+    vides » and « saisissez la valeur sur chaque ligne »: no other line is concerned."""
+    conv = clean()
+    conv.structure.merged_in_tables.append(("T_Financements", layout.Sheet.FINANCEMENT, rng))
+    (f,) = [f for f in run_rules(conv) if f.code == "STR-08"]
+    assert f"seule la première contient une valeur, {others} sont lues comme vides." in f.message
+    assert f.suggestion == f"Annulez la fusion et saisissez la valeur {each} concernée."
 
 
 def test_codes_within_lets_a_partial_caller_skip_rules_needing_other_tables():

@@ -168,6 +168,8 @@ def test_without_kept_data_the_reason_is_given_and_errors_empty_the_snapshot(tmp
     _code, data = _json(capsys, "valider", old)
     assert data["etat"] == ETAT_MODIFIE and data["depuis_validation"] is None
     assert data["depuis_validation_motif"] == SNAPSHOT_ABSENT
+    # the sheet deleted from a workbook validated today is one cause, never only « an older version »
+    assert "(feuille masquée « Données validées » supprimée, ou classeur validé par une version" in SNAPSHOT_ABSENT
 
     # a workbook that no longer validates: fingerprint and kept data emptied together
     wb = openpyxl.load_workbook(validated)

@@ -206,3 +206,17 @@ def test_answers_about_a_pasted_text_are_given_but_not_kept():
     ordinary = build_row(FicheAction, {"numero": "2", "maitre_ouvrage": "SM", "type_mo": "Autre"})
     mo_codes(ordinary)
     assert mo_codes._known
+
+
+def test_a_departement_past_28_digits_adds_up_to_the_cent():
+    """Two conventions of 10^26 € + 0,01 € and 0,02 €: the département's total lost its cents in the
+    default 28 digits (`combine`), and so did a difference of two such totals."""
+    big = totals.Totaux(cout_total=Decimal("100000000000000000000000000.01"), financement_total=Decimal("1E+26"),
+                        par_financeur={"ETAT": Decimal("1E+26")})
+    small = totals.Totaux(cout_total=Decimal("0.02"), financement_total=Decimal("0.02"),
+                          par_financeur={"ETAT": Decimal("0.02")})
+    both = totals.combine([big, small])
+    assert both.cout_total == Decimal("100000000000000000000000000.03")
+    assert both.par_financeur["ETAT"] == Decimal("100000000000000000000000000.02")
+    assert both.ecart == Decimal("0.01") and both.non_ventile["par_financeur"] == 0
+    assert totals.add_up([Decimal("1E+30"), Decimal("0.01")]) == Decimal("1000000000000000000000000000000.01")

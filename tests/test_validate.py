@@ -148,3 +148,38 @@ def test_a_crash_in_totals_or_fingerprint_becomes_str00(monkeypatch):
     assert r.totaux is None and r.empreinte is None and r.etat == "non validé"
     from acv_xl.outputs.report import to_json
     assert to_json(r)["totaux"] is None
+
+
+def test_amounts_past_28_digits_add_up_to_the_cent():
+    """10^26 € of cost against 8 × 10^25 € + 0,01 € + 2 × 10^25 € of financing: the default context's
+    28 digits rounded the 0,01 € away — FIN-05 said the plan balanced, FIN-07 the dotations at exactly
+    80 %, and the totals were off by cents. Every sum is exact to the cent now (`totals.exact_context`)."""
+    from decimal import Decimal
+
+    from acv_xl.checks.validate import validate_convention
+    from conventions import build, clean_raw
+
+    raw = clean_raw()
+    i = next(i for i, a in enumerate(raw["T_Actions"]) if a["numero"] == "2.1")
+    raw["T_Actions"][i].update(cout_total=1e26, depense_subventionnable=1e26)
+    plan = [lf for lf in raw["T_Financements"] if lf["numero"] != "2.1" or lf["financeur"] != "CDC"]
+    for lf in plan:
+        if lf["numero"] == "2.1":
+            lf["montant"] = {"EPCI": 2e25, "ETAT": 8e25 if lf["dispositif"] == "DSIL" else 0.01}[lf["financeur"]]
+    raw["T_Financements"] = plan
+    report = validate_convention(build(raw))
+    codes = {(f.code, f.action) for f in report.findings}
+    assert {("FIN-05", "2.1"), ("FIN-07", "2.1")} <= codes
+    fin05 = next(f for f in report.findings if f.code == "FIN-05")
+    assert "les financements dépassent le coût de 0,01 €" in fin05.message
+    assert report.totaux.financement_total - report.totaux.cout_total == Decimal("0.01")
+    assert report.totaux.ecart == Decimal("-0.01")
+    # each breakdown adds up to the total: the JSON said 0,01 € « non ventilé » everywhere
+    assert set(report.totaux.non_ventile.values()) == {Decimal(0)}
+    # comparer: the écarts against the plan before, exact too (« sans financeur reconnu : 0,10 € »)
+    from acv_xl.checks.comparison import compare
+
+    comp = compare(build(clean_raw()), build(raw))
+    # 10^26 € + 0,01 € + the 1 000 000 € of action 1.1, against the 1 500 000 € before
+    assert comp.financement_total.ecart == Decimal("99999999999999999999500000.01")
+    assert set(e.ecart for e in comp.non_ventile.values()) == {Decimal(0)}

@@ -159,3 +159,47 @@ def test_memos_of_texts_keep_names_not_long_texts():
     fold.cache_clear()
     name = "Dotation de Soutien à l'Investissement Local"
     assert fold(name) is fold(name) == "dotation de soutien a l'investissement local"  # a name: kept
+
+
+@pytest.mark.parametrize("text", [
+    "123456789012345678901234567890.126", "-123456789012345678901234567890.125", "1E+27", "1E+28",
+    "9.99999999999999E+307", "-1.7976931348623157E+308", "0.000000000000000000000000000001",
+    "-0", "-0.004", "12345678901234567890123456.785",
+])
+def test_every_figure_is_exact_however_many_digits_it_has(text):
+    """The default context's 28 digits rounded the displayed figure of a larger amount (« …567 900,00 € »
+    for 123 456 789 012 345 678 901 234 567 890,13 €, typed as text in an amount cell and shown as a
+    suggestion) and refused a percentage of one (InvalidOperation); each shown figure read back is the
+    value rounded half up, whatever its size, and never « -0 »."""
+    from decimal import ROUND_HALF_UP, Context
+
+    d = Decimal(text)
+    exact = Context(prec=400, rounding=ROUND_HALF_UP)
+
+    def back(shown: str, suffix: str) -> Decimal:
+        assert shown.endswith(suffix)
+        return Decimal(shown.removesuffix(suffix).replace(" ", "").replace(",", "."))
+
+    assert back(v.fmt_euros(d), " €") == d.quantize(Decimal("0.01"), context=exact)
+    assert back(v.fmt_number(d, 0), "") == d.quantize(Decimal(1), context=exact)
+    assert back(v.fmt_number(d, 3), "") == d.quantize(Decimal("0.001"), context=exact)
+    pct = back(v.fmt_percent(d), " %")
+    assert pct == exact.multiply(d, 100).quantize(Decimal(10) ** pct.as_tuple().exponent, context=exact)
+    for shown in (v.fmt_euros(d), v.fmt_number(d), v.fmt_number(d, 3), v.fmt_percent(d)):
+        assert not shown.startswith("-") or d < 0 and any(c in "123456789" for c in shown)
+
+
+def test_a_percentage_never_shows_a_tiny_ratio_on_its_threshold():
+    """However small, a ratio that is not on a threshold is not shown on it (the loop stopped at 29 decimals)."""
+    assert v.fmt_percent(Decimal("1E-40"), (0,)) == "0," + "0" * 37 + "1 %"
+    assert v.ratio_for_cell(Decimal("1E+30"), (Decimal("0.5"),)) == Decimal("1E+30")
+
+
+@pytest.mark.parametrize("x", [float("nan"), float("inf"), Decimal("-Infinity"), Decimal("NaN")])
+def test_a_number_that_is_not_finite_is_never_printed(x):
+    """« NaN » or « Infinity » is no French figure; reading refuses them (`parse_decimal`: #NUM!), so
+    one reaching a formatter is a bug that must show, not a word in a report."""
+    assert v.parse_decimal(x if isinstance(x, float) else float(x), True).problem.kind == "erreur_excel"
+    for fmt in (v.fmt_euros, v.fmt_number, v.fmt_percent):
+        with pytest.raises(ValueError):
+            fmt(x)

@@ -71,7 +71,7 @@ class Ecart:
 
     @property
     def ecart(self) -> Decimal:
-        return self.apres - self.avant
+        return totals.difference(self.apres, self.avant)
 
     def as_json(self) -> dict:
         return {"avant": float(self.avant), "apres": float(self.apres), "ecart": float(self.ecart)}
@@ -167,8 +167,8 @@ def compare(avant: Convention, apres: Convention, totaux_avant: totals.Totaux | 
     for table in layout.TABLES:
         if table.name in ROW_MODELS and table.user_filled:
             changes += _table_changes(table, avant.rows(table.name), apres.rows(table.name))
-    ta = totaux_avant if totaux_avant is not None else totals.compute(avant)
-    tb = totaux_apres if totaux_apres is not None else totals.compute(apres)
+    ta = totaux_avant if totaux_avant is not None else totals.compute_exact(avant)
+    tb = totaux_apres if totaux_apres is not None else totals.compute_exact(apres)
     groups = {}
     for g in TOTAL_GROUPS:
         da, db = getattr(ta, g), getattr(tb, g)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
+from itertools import chain
 from operator import attrgetter
 from typing import Any, Iterable
 
@@ -23,6 +24,47 @@ from acv_xl.contract.model import (
 )
 
 ZERO = Decimal("0.00")
+
+# The default context's 28 digits add up to the cent, over a million lines, amounts below 10^18 €
+EXACT_IN_DEFAULT = Decimal(10) ** 18
+
+
+def _wide(values: list[Decimal]) -> Context | None:
+    """A context adding up or subtracting `values` exactly, or None when the default one does."""
+    biggest = max(map(abs, values), default=ZERO)
+    return None if biggest < EXACT_IN_DEFAULT else Context(prec=biggest.adjusted() + len(str(len(values))) + 4)
+
+
+def add_up(values: Iterable[Decimal]) -> Decimal:
+    """`sum(values)`, exact to the cent however large (see `exact_context`)."""
+    values = list(values)
+    context = _wide(values)
+    if context is None:
+        return sum(values, ZERO)
+    with localcontext(context):
+        return sum(values, ZERO)
+
+
+def difference(a: Decimal, b: Decimal) -> Decimal:
+    """`a - b`, exact to the cent however large: 10^26 € + 0,51 € minus 20 865 500,50 € lost its
+    cents in the default 28 digits."""
+    context = _wide([a, b])
+    return a - b if context is None else context.subtract(a, b)
+
+
+def exact_context(conv: Convention) -> Context | None:
+    """A decimal context in which every sum and difference of `conv`'s amounts is exact to the cent,
+    or None when the default one is (every real convention). Past 28 digits a sum was rounded:
+    10^26 € of cost against 8 × 10^25 € + 0,01 € + 2 × 10^25 € of financing passed FIN-05 as
+    balanced, and the report said « financements : …500,60 € · écart : -0,10 € » for ,51 and -0,01."""
+    amounts = chain(map(attrgetter("montant"), conv.financements), map(attrgetter("cout_total"), conv.actions),
+                    map(attrgetter("depense_subventionnable"), conv.actions),
+                    map(attrgetter("cout_estime"), conv.diagnostic))
+    biggest = max(map(abs, filter(None, amounts)), default=ZERO)
+    if biggest < EXACT_IN_DEFAULT:
+        return None
+    count = len(conv.financements) + 2 * len(conv.actions) + len(conv.diagnostic)
+    return Context(prec=biggest.adjusted() + len(str(count)) + 4)  # digits, carries, the cents and one more
 
 
 def counted(lines: Iterable[LigneFinancement], statuts: Iterable[str] | None = None) -> list[LigneFinancement]:
@@ -385,13 +427,13 @@ class Totaux:
 
     @property
     def ecart(self) -> Decimal:
-        return self.cout_total - self.financement_total
+        return difference(self.cout_total, self.financement_total)
 
     @property
     def non_ventile(self) -> dict[str, Decimal]:
         """Per breakdown, the counted financing it could not place (a line with no financeur, no
         year, no statut, or of no known action): what makes each `par_…` add up to the total."""
-        return {name: self.financement_total - sum(getattr(self, name).values(), ZERO)
+        return {name: difference(self.financement_total, add_up(getattr(self, name).values()))
                 for name in ("par_financeur", "par_axe", "par_annee", "par_statut")}
 
     def as_json(self) -> dict:
@@ -436,6 +478,23 @@ _MONTANT, _NUMERO, _FINANCEUR, _ANNEE, _STATUT = map(attrgetter, ("montant", "nu
 
 
 # ------------------------------------------------------------------ cross tables (annex, consolidation)
+def beyond_default(t: Totaux) -> bool:
+    """Whether the sums behind `t` may have been rounded by the default 28 digits: every sum of a
+    plan of positive amounts is at most its totals (negative amounts, which could hide larger ones,
+    are errors of their own)."""
+    return max(abs(t.cout_total), abs(t.financement_total)) >= EXACT_IN_DEFAULT
+
+
+def compute_exact(conv: Convention) -> Totaux:
+    """`compute`, exact to the cent however large the amounts (once more, in `exact_context`, past
+    10^18 €; nothing more for a real convention)."""
+    t = compute(conv)
+    if not beyond_default(t) or (context := exact_context(conv)) is None:
+        return t
+    with localcontext(context):
+        return compute(conv)
+
+
 def matrix(lines: Iterable[LigneFinancement], row_key, col_key) -> dict[str, dict[str, Decimal]]:
     """Counted amounts by (row, column), e.g. actions × financeurs: {row: {col: amount}}.
 
@@ -474,7 +533,17 @@ def _add(into: dict[str, Decimal], other: dict[str, Decimal]) -> None:
 
 
 def combine(items: Iterable[Totaux]) -> Totaux:
-    """The totals of several conventions: each field added up (par_action is per convention: left empty)."""
+    """The totals of several conventions: each field added up (par_action is per convention: left
+    empty), exact to the cent however large (`_wide`: a département past 10^18 €)."""
+    items = list(items)
+    context = _wide([*(t.cout_total for t in items), *(t.financement_total for t in items)])
+    if context is None:
+        return _combine(items)
+    with localcontext(context):
+        return _combine(items)
+
+
+def _combine(items: list[Totaux]) -> Totaux:
     out = Totaux()
     for t in items:
         out.cout_total += t.cout_total

@@ -10,6 +10,7 @@ too (the file could not be read, whatever the reason); a rule that crashes becom
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import localcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -96,6 +97,17 @@ def validate_convention(conv: Convention, fichier: str = "", reference: Referenc
     (`acv_xl.contract.reference.current()`, which raises `ReferenceInvalide` when the file named by
     `ACV_XL_REFERENCE` is unusable: a misuse, not a bad workbook).
     `longest_text`: a bound above the length of every text of `conv` as it is (`read_file_bounded`), or None."""
+    report = _validate(conv, fichier, reference, longest_text)
+    if report.totaux is None or not totals.beyond_default(report.totaux):
+        return report
+    context = totals.exact_context(conv)
+    if context is None:
+        return report
+    with localcontext(context):  # past it, once more with the digits every sum needs (`exact_context`)
+        return _validate(conv, fichier, reference, longest_text)
+
+
+def _validate(conv: Convention, fichier: str, reference: Reference | None, longest_text: int | None) -> Report:
     from acv_xl.contract.reference import current
     from acv_xl.checks.fingerprint import fingerprint
     from acv_xl.checks.rules import Index, run_rules, sort_key
@@ -126,8 +138,11 @@ def validate_convention(conv: Convention, fichier: str = "", reference: Referenc
     )
 
 
-SNAPSHOT_ABSENT = ("les données de la dernière validation ne sont pas conservées dans ce classeur (validé par une "
-                   "version d'acv-xl qui ne les gardait pas) : comparez-le à une copie validée avec « acv-xl comparer ».")
+# Both causes said: nothing in the workbook tells a validation by a version that kept no data from
+# a hidden sheet deleted since (by hand, or by a program that drops hidden sheets)
+SNAPSHOT_ABSENT = ("les données de la dernière validation ne sont pas conservées dans ce classeur (feuille masquée "
+                   "« {sheet} » supprimée, ou classeur validé par une version d'acv-xl qui ne les gardait pas) : "
+                   "comparez-le à une copie validée avec « acv-xl comparer ».").format(sheet=layout.SNAPSHOT_SHEET)
 SNAPSHOT_DAMAGED = ("les données de la dernière validation conservées dans le classeur (feuille masquée « {sheet} ») "
                     "sont endommagées ou ne correspondent pas à son empreinte : comparez-le à une copie validée "
                     "avec « acv-xl comparer ».")

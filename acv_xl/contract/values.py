@@ -51,7 +51,7 @@ def is_blank(raw: Any) -> bool:
 
 
 def to_cents(value: Decimal | float | int) -> Decimal:
-    d = Decimal(str(value))
+    d = value if type(value) is Decimal else Decimal(str(value))
     if d.is_finite() and d.adjusted() > 20:
         # enough digits for any magnitude (1e26 or a 300-digit text would overflow the default 28)
         return d.quantize(CENT, rounding=ROUND_HALF_UP, context=Context(prec=d.adjusted() + 4))
@@ -320,10 +320,41 @@ def fmt_euros(value: Decimal | float | int | None) -> str:
     negative amount (see above)."""
     if value is None:
         return ""
-    d = to_cents(value)
+    d = to_cents(_finite(value))
     sign = MINUS if d < 0 else ""
-    ent, dec = f"{abs(d):.2f}".split(".")
+    # copy_abs, not abs(): abs() rounds to the context's 28 digits (« …567 900,00 € » for
+    # 123 456 789 012 345 678 901 234 567 890,12 € typed as text)
+    ent, dec = f"{d.copy_abs():.2f}".split(".")
     return f"{sign}{_grouped(ent)},{dec} €"
+
+
+def _finite(value: Decimal | float | int) -> Decimal:
+    """`value` as a Decimal; a NaN or an infinity is refused where values are read (`parse_decimal`),
+    so one here is a bug, never a figure to print (« NaN », « Infinity »)."""
+    d = value if type(value) is Decimal else Decimal(str(value))
+    if not d.is_finite():
+        raise ValueError(f"nombre non fini à afficher : {value!r}")
+    return d
+
+
+def exact(d: Decimal) -> Decimal:
+    """`d` without trailing zeros (12.50 → 12.5, 1200 → 1.2E+3), every digit kept: `normalize()`
+    alone rounds to the context's 28."""
+    return d.normalize(Context(prec=max(28, len(d.as_tuple().digits))))
+
+
+def places(d: Decimal) -> int:
+    """The decimals `d` has once its trailing zeros dropped (0 for a whole number): shown with
+    `fmt_number(d, places(d))`, no digit is lost nor added."""
+    exp = exact(d).as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def _digits_for(d: Decimal, decimals: int) -> Context | None:
+    """A context exact for `d` rounded to `decimals` places (the default 28 digits would round a
+    larger figure, or refuse to quantize it); None, the default context, when it is enough."""
+    need = d.adjusted() + decimals + 3
+    return None if need <= 28 else Context(prec=need, rounding=ROUND_HALF_UP)
 
 
 def _grouped(ent: str) -> str:
@@ -339,11 +370,9 @@ def fmt_number(value: Decimal | float | int | None, decimals: int = 0) -> str:
     """`12 345,6`: rounded half up (as amounts are), no sign when the shown figure is zero."""
     if value is None:
         return ""
-    d = Decimal(str(value))
-    if not d.is_finite():
-        return str(d)
-    d = d.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP, Context(prec=max(28, d.adjusted() + decimals + 2)))
-    ent, _, dec = f"{abs(d):f}".partition(".")
+    d = _finite(value)
+    d = d.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP, _digits_for(d, decimals))
+    ent, _, dec = f"{d.copy_abs():f}".partition(".")
     return (MINUS if d < 0 else "") + _grouped(ent) + ("," + dec if dec else "")
 
 
@@ -357,18 +386,25 @@ def _side(a: Decimal, b: Decimal) -> int:
     return (a > b) - (a < b)
 
 
+def _percent(ratio: Decimal | float) -> Decimal:
+    d = _finite(ratio)
+    n = len(d.as_tuple().digits)
+    return d.scaleb(2) if n <= 28 else d.scaleb(2, Context(prec=n))
+
+
 def fmt_percent(ratio: Decimal | float | None, seuils: tuple = ()) -> str:
     """`ratio` (0.7995) as « 79,95 % »: one or two decimals, more when fewer would misplace it
     against one of `seuils` (ratios: `(Decimal("0.8"),)` for an 80 % cap) — see above."""
     if ratio is None:
         return ""
-    pct = Decimal(str(ratio)) * 100
-    limits = [Decimal(str(s)) * 100 for s in seuils]
-    for decimals in range(2, 30):
-        shown = pct.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+    # scaleb(2) is × 100 without the context's rounding; as many decimals as telling `pct` from a
+    # threshold takes (at most all of its own, where the shown figure is `pct` itself)
+    pct, limits = _percent(ratio), [_percent(s) for s in seuils]
+    for decimals in range(2, max(2, -pct.as_tuple().exponent) + 1):
+        shown = pct.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP, _digits_for(pct, decimals))
         if all(_side(shown, s) == _side(pct, s) for s in limits):
             break
-    if decimals == 2 and shown == shown.quantize(Decimal("0.1")):
+    if decimals == 2 and shown == shown.quantize(Decimal("0.1"), context=_digits_for(shown, 1)):
         decimals = 1  # « 79,5 % », not « 79,50 % »
     return fmt_number(shown, decimals) + " %"
 
@@ -383,12 +419,12 @@ def ratio_for_cell(ratio: Decimal | float | None, seuils: tuple = ()) -> Decimal
     (0.4999: « 49,99 % »)."""
     if ratio is None:
         return None
-    d = Decimal(str(ratio))
-    shown = d.quantize(PERCENT_CELL_PLACES, ROUND_HALF_UP)
+    d = _finite(ratio)
+    shown = d.quantize(PERCENT_CELL_PLACES, ROUND_HALF_UP, _digits_for(d, 4))
     for s in seuils:
         s = Decimal(str(s))
         if _side(shown, s) != _side(d, s):
-            return d.quantize(PERCENT_CELL_PLACES, ROUND_FLOOR if d < s else ROUND_CEILING)
+            return d.quantize(PERCENT_CELL_PLACES, ROUND_FLOOR if d < s else ROUND_CEILING, _digits_for(d, 4))
     return ratio
 
 

@@ -1044,7 +1044,15 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
             err_console = Console(stderr=True, highlight=False)
         say(text, style, err_console)
 
+    def unusable(report) -> int:
+        refuse(f"Impossible de générer l'annexe : le fichier « {path.name or path} » n'est pas un classeur ACV lisible.")
+        for f in report.findings:  # a line each (`literal` would show a line break inside one as « ␊ »)
+            refuse(f"  {f.code} : {f.message}" + (f" {f.suggestion}" if f.suggestion else ""), None)
+        return 2
+
     path = Path(path)
+    if not path.name:  # « . » or « / »: a folder, with no name to give an annex beside it (with_name raised)
+        return unusable(validate_file(path))
     out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
     # only a previous annex is replaced without --remplacer, never a consolidation named alike
     outputs = [Output(out, (".xlsx",), "-o", ANNEXE)] + (
@@ -1058,10 +1066,7 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
 
     report = validate_file(path)
     if report.convention is None:
-        refuse(f"Impossible de générer l'annexe : le fichier « {path.name} » n'est pas un classeur ACV lisible.")
-        for f in report.findings:  # a line each (`literal` would show a line break inside one as « ␊ »)
-            refuse(f"  {f.code} : {f.message}" + (f" {f.suggestion}" if f.suggestion else ""), None)
-        return 2
+        return unusable(report)
     errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
     if errors and not brouillon:
         say(f"Annexe non générée : le classeur « {path.name} » comporte {_count(len(errors), 'erreur')} à corriger.",

@@ -126,7 +126,7 @@ def check_output(src: Path, out: Path) -> str | None:
         return (f"la copie annotée ne peut pas remplacer le classeur d'origine ({src.name}) : "
                 "indiquez un autre nom de fichier après --annoter.")
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
-        return f"la copie annotée doit avoir l'extension .xlsx (ou .xlsm pour un classeur à macros) : {out.name}"
+        return f"la copie annotée doit avoir l'extension .xlsx (ou .xlsm pour un classeur à macros) : « {out.name} »"
     if not out.parent.is_dir():
         return folder_missing(out)
     if (src.suffix.lower() == ".xlsm") != (out.suffix.lower() == ".xlsm"):

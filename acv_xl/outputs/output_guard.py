@@ -211,7 +211,7 @@ def _what(path: Path) -> str:
 def folder_missing(out: str | Path) -> str:
     """The one message for an output whose folder does not exist (acv-xl never creates it)."""
     out = Path(out)
-    return (f"le dossier de sortie n'existe pas : {out.parent} (pour {out.name}). "
+    return (f"le dossier de sortie n'existe pas : « {out.parent} » (pour « {out.name} »). "
             "Créez-le d'abord, ou choisissez un autre dossier.")
 
 
@@ -255,7 +255,7 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
     for o in outs:
         if o.path.suffix.lower() not in o.extensions:
             wanted = " ou ".join(o.extensions)
-            return f"{o.label} doit avoir l'extension {wanted} : {o.path}"
+            return f"{o.label} doit avoir l'extension {wanted} : « {o.path} »"
     for i, a in enumerate(outs):
         for b in outs[i + 1:]:
             if _key(a.path) == _key(b.path) or (_inode(a.path) is not None and _inode(a.path) == _inode(b.path)):

@@ -230,9 +230,24 @@ def _open_zip(path: Path, light: bool = False) -> tuple[zipfile.ZipFile | zip_gu
         try:  # one stat; any other refusal (a name too long, a link loop…) is said below, in French
             st = path.stat()
         except FileNotFoundError:
+            import glob
+
+            # a pattern no shell expanded (cmd, PowerShell): `valider` expands it itself, and kept it as
+            # typed because nothing matched; other commands take one workbook and never expand it
+            if glob.has_magic(str(path)):
+                matches = sorted(glob.glob(str(path)))
+                if not matches:
+                    raise UnreadableWorkbook("STR-01", f"Aucun fichier ne correspond au motif « {file_text(path)} ».",
+                                             "Vérifiez le dossier et le motif, par exemple « *.xlsx ».") from None
+                raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un motif, pas le nom d'un fichier.",
+                                         f"Indiquez le classeur lui-même, par exemple « {file_text(matches[0])} ».") from None
             raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est introuvable.", SUGG_CHECK_PATH) from None
         if S_ISDIR(st.st_mode):
-            raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un dossier, pas un fichier.", SUGG_CHECK_PATH)
+            # `valider Classeurs` typed for the workbooks in it: say how to name them (a pattern, which
+            # valider expands itself) rather than « vérifiez le chemin », which is right
+            raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un dossier, pas un fichier.",
+                                     "Indiquez un classeur (.xlsx ou .xlsm) ; pour tous les classeurs d'un dossier, un "
+                                     f"motif : « {file_text(path / '*.xlsx')} ».")
         if not S_ISREG(st.st_mode):  # a pipe or a device: never opened (a pipe would wait), and not « vide »
             raise _unreadable(path, "n'est pas un fichier ordinaire (périphérique ou tube nommé) : ce n'est pas "
                               "un classeur.", SUGG_CHECK_PATH)

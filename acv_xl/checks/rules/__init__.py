@@ -68,7 +68,8 @@ from acv_xl.contract import reference as reference_list
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.reference import Reference
-from acv_xl.contract.values import MEMO_TEXT_MAX, YEAR_MAX, YEAR_MIN, Problem, fmt_date, fmt_euros, fmt_number, is_blank, memo_text
+from acv_xl.contract.values import (MEMO_TEXT_MAX, YEAR_MAX, YEAR_MIN, Problem, exact, fmt_date, fmt_euros, fmt_number, is_blank,
+                                    memo_text, places)
 from acv_xl.reading.source import a1, parse_a1, parse_range
 
 E = Gravite.ERREUR
@@ -678,19 +679,22 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
     h = q(header)
     if p.kind == "texte_nombre":
         if kind is Kind.AMOUNT:
-            typed = format(p.suggestion.normalize(), "f").replace(".", ",")
+            typed = format(exact(p.suggestion), "f").replace(".", ",")
             s = (f"Remplacez le texte par le montant {fmt_euros(p.suggestion)} : tapez {typed} (sans espace ni "
                  "symbole €), la cellule l'affiche en euros.")
         elif kind is Kind.YEAR:
             s = f"Saisissez l'année {p.suggestion} comme un nombre."
         else:
-            s = f"Saisissez {fmt_number(p.suggestion, _decimals(p.suggestion))} comme un nombre, sans texte."
+            s = f"Saisissez {fmt_number(p.suggestion, places(p.suggestion))} comme un nombre, sans texte."
         return f"{h} contient du texte ({q(p.raw)}) au lieu d'un nombre.", s
     if p.kind == "pas_nombre":
         what = "un montant en euros" if kind is Kind.AMOUNT else "un nombre"
         return f"{h} n'est pas un nombre : {q(show_raw(p.raw))}.", f"Saisissez {what}."
     if p.kind == "pas_annee":
-        return f"{h} n'est pas une année : {q(show_raw(p.raw))}.", "Saisissez une année sur quatre chiffres, par exemple 2025."
+        # a date in a year cell (a format changed, a date pasted): the year it holds is the one meant
+        sugg = (f"Saisissez l'année {p.raw.year} seule, comme un nombre." if isinstance(p.raw, date)
+                else "Saisissez une année sur quatre chiffres, par exemple 2025.")
+        return f"{h} n'est pas une année : {q(show_raw(p.raw))}.", sugg
     if p.kind == "pas_date":
         if p.suggestion:
             s = f"Saisissez la date {fmt_date(p.suggestion)} comme une vraie date (cellule au format date)."
@@ -716,14 +720,6 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
                 "un programme et jamais recalculé) : sa valeur est inconnue.",
                 "Ouvrez le classeur dans Excel ou LibreOffice, laissez-le recalculer, puis enregistrez-le.")
     return f"{h} contient une valeur illisible : {q(show_raw(p.raw))}.", ""
-
-
-def _decimals(d) -> int:
-    try:
-        exp = d.normalize().as_tuple().exponent
-        return max(0, -exp) if isinstance(exp, int) else 0
-    except AttributeError:
-        return 0
 
 
 # Problems owned by STR-06 / STR-07, never re-reported by a family rule.

@@ -73,7 +73,8 @@ def perimetre(conv: Convention) -> Iterable[Finding]:
     """A filled `Périmètre` that is not a `Code` of `T_Perimetres` (empty is allowed). Not judged
     while no perimeter is defined at all: PER-01 reports that, and flagging every action's
     reference against an empty list would only repeat it."""
-    codes = tuple(p.code.strip() for p in rows(conv, layout.T_PERIMETRES) if p.code)
+    # each code once, in the table's order: a code typed twice (PER-06) is not two choices
+    codes = tuple(dict.fromkeys(p.code.strip() for p in rows(conv, layout.T_PERIMETRES) if p.code))
     if not codes:
         return
     for a in actions(conv):

@@ -401,7 +401,8 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
             autres = (f", dont {money(pm.participations_publiques)} d'autofinancement, de fonds propres ou d'apports "
                       "d'autres personnes publiques, qui ne sont pas la part du maître d'ouvrage")
         msg = (f"Participation minimale du maître d'ouvrage non atteinte pour l'action {a.numero}{cadre} : sa part "
-               f"propre (son autofinancement, ses emprunts et ses fonds propres) est de {money(pm.propre)}, soit "
+               "propre (son autofinancement, ses fonds propres et apports, ses emprunts et avances remboursables, "
+               f"les recettes de l'opération) est de {money(pm.propre)}, soit "
                f"{_pct(pm.ratio, seuil)} de {money(base)} (part propre + financements publics{autres}) ; le minimum "
                f"est de {seuil} % ({SRC_L1111_10}).")
         if scolaire_possible:

@@ -7,7 +7,7 @@ from typing import Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention, Perimetre
-from acv_xl.contract.values import fmt_number
+from acv_xl.contract.values import fmt_number, places
 
 from . import (
     SRC_GUIDE,
@@ -89,7 +89,9 @@ def emboitement(conv: Convention) -> Iterable[Finding]:
             continue
         name = q(p.nom or code or "")
         if parent is not None and parent == code:
-            yield bad(p, f"le périmètre {name} est déclaré comme son propre parent.")
+            yield bad(p, f"le périmètre {name} est déclaré comme son propre parent.",
+                      "Videz la cellule « Périmètre parent » du périmètre d'étude." if p.type == ETUDE
+                      else "Indiquez le code du périmètre plus large qui le contient.")
         elif parent is not None and parent not in by_code:
             yield bad(p, f"le périmètre parent {q(parent)} de {name} n'existe pas dans le tableau.",
                       "Indiquez le code d'un périmètre du tableau.")
@@ -143,8 +145,7 @@ def plus_grand(conv: Convention) -> Iterable[Finding]:
 
 
 def _dec(v) -> int:
-    exp = v.normalize().as_tuple().exponent
-    return max(0, -exp) if isinstance(exp, int) else 0
+    return places(v)
 
 
 @rule("PER-04", A, "Aucun secteur prioritaire", SRC_GUIDE, needs=("T_Perimetres",))

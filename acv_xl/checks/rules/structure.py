@@ -202,11 +202,17 @@ def cellules_fusionnees(conv: Convention) -> Iterable[Finding]:
     first cell holds a value, the other lines read as empty. An avertissement: the consequences on
     the data are reported by the rules themselves."""
     for table, sheet, rng in conv.structure.merged_in_tables:
-        first = rng.split(":")[0]
+        first, _, last = rng.partition(":")
+        # what the other cells are: lines of one column, columns of one line (B4:C4 is one line), or both
+        same_column = first.rstrip("0123456789") == last.rstrip("0123456789")
+        same_row = first.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") == last.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        others, each = (("les autres lignes", "sur chaque ligne") if same_column else
+                        ("les autres cellules de la ligne", "dans chaque colonne") if same_row else
+                        ("les autres cellules", "dans chaque cellule"))
         yield Finding(code="STR-08", gravite=A, feuille=sheet, cellule=first,
                       message=f"Les cellules {rng} du tableau {q(table)} sont fusionnées : seule la première contient "
-                              "une valeur, les autres lignes sont lues comme vides.",
-                      suggestion="Annulez la fusion et saisissez la valeur sur chaque ligne concernée.")
+                              f"une valeur, {others} sont lues comme vides.",
+                      suggestion=f"Annulez la fusion et saisissez la valeur {each} concernée.")
 
 
 # How to take a line into its table, in both programs the communes use (STR-09).
