@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -1587,10 +1588,13 @@ def test_con05_points_at_the_financeur_cell_even_with_the_columns_moved(tmp_path
     assert [f.cellule for f in judge([old])[0].findings if f.code == "CON-05"] == [f"B{row}"]
 
 
-def test_sans_erreurs_counts_only_the_workbooks_without_error(tmp_path, examples):
+def test_sans_erreurs_counts_only_the_workbooks_without_error(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
     out = tmp_path / "c.xlsx"
     assert _run("consolider", folder, "-o", out, "--sans-erreurs", "--jobs", "1") == 0
+    # status 0 beside « N erreurs »: the line says they are in the workbooks set aside
+    said = re.search(r"; (\d+) erreurs \(dont (\d+) dans les fichiers non comptés\)", capsys.readouterr().err)
+    assert said and said.group(1) == said.group(2) != "0", said
     fichiers = pd.read_excel(out, sheet_name=Feuille.FICHIERS, header=2, engine="openpyxl", dtype=object)
     fichiers = fichiers[fichiers[H.CHEMIN].notna()]
     for _, row in fichiers.iterrows():
