@@ -181,3 +181,66 @@ def test_an_abandoned_action_is_listed_and_the_actions_ecarts_add_up(tmp_path, c
     assert [(r[0], r[3], r[6]) for r in listed] == [(gone.numero, "Abandonnée", -float(gone.cout_total)),
                                                    (dearer.numero, "Coût modifié", 5_000)]
     assert sum(r[6] for r in listed) == cost[6] == 5_000 - float(gone.cout_total)
+
+
+def _rescheduled(tmp_path) -> tuple[Path, Path, list]:
+    """An avenant that moves no amount: one action rescheduled (its end pushed to 31/12/2026, its
+    start erased), one given to another maître d'ouvrage, one renamed, one further along."""
+    import datetime
+
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    acts[0] = build_row(FicheAction, {**acts[0].raw, "date_fin": datetime.date(2026, 12, 31), "date_debut": None})
+    acts[1] = build_row(FicheAction, {**acts[1].raw, "maitre_ouvrage": "Ville d'Arras"})
+    acts[2] = build_row(FicheAction, {**acts[2].raw, "intitule": "Requalification de la rue Ronville et de ses abords"})
+    acts[3] = build_row(FicheAction, {**acts[3].raw, "maturite": "En cours"})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"actions": acts}))
+    return a, b, base.actions
+
+
+def test_an_action_rescheduled_or_given_to_another_maitre_d_ouvrage_is_in_the_annex(tmp_path, capsys):
+    """The annex listed actions added, removed or whose cost changed, not an action whose dates,
+    maître d'ouvrage or intitulé changed: an avenant that only rescheduled an action read « aucun
+    coût modifié » and « Aucune ligne de financement modifiée », nothing else. Each such change is
+    now a row: action, intitulé, the data changed, before and after (dates as dates)."""
+    import datetime
+
+    a, b, before = _rescheduled(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    A = layout.T_ACTIONS
+    got = [(r[0].value, r[3].value, r[4].value, r[6].value, r[4].number_format, r[6].number_format)
+           for r in ws.iter_rows() if r[0].value in {x.numero for x in before} and r[3].value in
+           {col.header for col in A.columns}]
+    d = lambda x: datetime.datetime.combine(x, datetime.time())  # noqa: E731 — a date cell reads back as a datetime
+    assert [g[:4] for g in got] == [
+        (before[0].numero, A.header("date_debut"), d(before[0].date_debut), "(vide)"),
+        (before[0].numero, A.header("date_fin"), d(before[0].date_fin), d(datetime.date(2026, 12, 31))),
+        (before[1].numero, A.header("maitre_ouvrage"), before[1].maitre_ouvrage, "Ville d'Arras"),
+        (before[2].numero, A.header("intitule"), before[2].intitule, "Requalification de la rue Ronville et de ses abords"),
+        (before[3].numero, A.header("maturite"), before[3].maturite, "En cours"),
+    ]
+    assert got[1][4] == got[1][5] == "dd/mm/yyyy"
+    # the intitulé shown is the action's own, after the avenant
+    renamed = next(r for r in ws.iter_rows(values_only=True) if r[3] == A.header("intitule"))
+    assert renamed[1] == "Requalification de la rue Ronville et de ses abords"
+
+
+@pytest.mark.libreoffice
+def test_an_action_rescheduled_is_in_the_pdf_with_french_dates(tmp_path, capsys):
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    a, b, before = _rescheduled(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
+    text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
+                          check=True).stdout.decode()
+    page = next(p for p in text.split("\f") if MODIFICATIONS_TITLE in p)
+    for words in ("Autres modifications des actions", "Date de fin", "31/12/2026",
+                  before[0].date_fin.strftime("%d/%m/%Y"), "Maître d'ouvrage", before[1].maitre_ouvrage, "(vide)"):
+        assert words in page, words

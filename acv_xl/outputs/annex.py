@@ -934,6 +934,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                        fmts.note)
         row += 1
     row += 1
+    row, repeated = _other_action_changes(ws, row, last, d, fmts, comp, repeated)
 
     # -- each financing line that changed
     F = layout.T_FINANCEMENTS
@@ -966,6 +967,58 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement modifiée.", fmts.note)
         row += 1
     ws.repeat_rows(*repeated)
+
+
+def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, comp, repeated):
+    """The actions' other changes — dates, maître d'ouvrage, intitulé, maturité, description… —
+    one row per changed column, as `comparer` lists them: a comité examining an avenant must see an
+    action rescheduled or given to another maître d'ouvrage, though no amount moves. The cost and an
+    abandonment are said by the list above, with their écart."""
+    from acv_xl.checks.comparison import MODIFICATION
+    from acv_xl.outputs.comparison_report import EMPTY
+
+    A = layout.T_ACTIONS
+    cost, maturite = A.header("cout_total"), A.header("maturite")
+    abandoned = layout.MATURITE_ABANDONNEE
+    kinds = {c.header: c.kind for c in A.columns}
+    changes = [c for c in comp.changes if c.table == A.name and c.type == MODIFICATION and c.champ != cost
+               and not (c.champ == maturite and abandoned in (c.avant, c.apres))]
+    row = _section(ws, row, "Autres modifications des actions (dates, maître d'ouvrage, intitulé…)", fmts, last)
+    if not changes:
+        ws.merge_range(row, 0, row, last, "Aucune autre modification des actions.", fmts.note)
+        return row + 2, repeated
+    row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
+                                  ("Donnée modifiée", 3, 3), ("Avant", 4, 5), ("Après", 6, 7)], fmts)
+    repeated = (row - 1, row - 1)
+    for c in sorted(changes, key=lambda c: _natural(c.action)):  # stable: the columns' order within an action
+        now = d.conv.action(c.action)
+        intitule = now.intitule if now is not None and now.intitule else c.avant if c.champ == A.header("intitule") \
+            else None
+        kind = kinds.get(c.champ)
+        values = []
+        for v in (c.avant, c.apres):
+            if v is None or v == "":
+                values.append((EMPTY, "text"))
+            elif kind is layout.Kind.DATE and isinstance(v, date):
+                values.append((v, "date"))
+            elif kind is layout.Kind.AMOUNT and isinstance(v, (Decimal, int, float)):
+                values.append((v, "euros"))
+            elif kind is layout.Kind.AXE and isinstance(v, int):
+                values.append((f"Axe {v}", "text"))
+            else:
+                values.append((v if isinstance(v, (Decimal, int, float)) else str(v),
+                               "number" if isinstance(v, (Decimal, float)) else "integer" if isinstance(v, int)
+                               else "text"))
+        write_value(ws, row, 0, c.action, fmts.cell())
+        ws.merge_range(row, 1, row, 2, None, fmts.cell())
+        write_value(ws, row, 1, intitule, fmts.cell())
+        write_value(ws, row, 3, c.champ, fmts.cell())
+        for (v, k), c0 in zip(values, (4, 6)):
+            ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(k))
+            write_value(ws, row, c0, v, fmts.cell(k))
+        _fit_row(ws, row, [None, intitule, None, c.champ, values[0][0], None, values[1][0]], [12, 56, 0, 16, 36, 0, 36])
+        row += 1
+    return row + 1, repeated
 
 
 # ============================================================================ public API
