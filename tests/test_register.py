@@ -1773,3 +1773,33 @@ def test_historique_of_a_register_without_consolidation_names_it_between_guillem
     err = capsys.readouterr().err
     assert status == 2 and f"le registre « {reg} » ne contient encore aucune consolidation" in err, err
     assert not (tmp_path / "e.xlsx").exists()
+
+
+def test_a_line_without_action_nor_financeur_is_a_movement_of_non_ventile(tmp_path, examples):
+    """A line typed without N° action nor financeur code counts in the consolidation, under « non
+    ventilé »; its movement was in the Mouvements sheet but « Mouvements par financeur » skipped it
+    (taken for a convention's movement): « non ventilé » grew by its amount with no commitment
+    obtained and no new line. Every line's movement is now accounted for, and the movements' écarts
+    add up to the change of the financement total."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    name = examples["paths"][0].name
+    conv = examples["convs"][name].model_copy(deep=True)
+    conv.financements.append(_line(conv.financements[0], numero=None, financeur=None, statut="Acquis",
+                                   montant=12_345.67))
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    sans = _lignes(tmp_path / "c2.xlsx")
+    sans = sans[sans[layout.T_FINANCEMENTS.header("financeur")].isna()]
+    assert [float(m) for m in sans[layout.T_FINANCEMENTS.header("montant")]] == [12_345.67]  # counted
+    evo = tmp_path / "e.xlsx"
+    mv = _movements(reg, evo)
+    assert list(mv["Mouvement"]) == ["Nouvelle ligne"] and float(mv["Écart (€)"].iloc[0]) == 12_345.67
+    pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
+    nv = pf[pf["Financeur"] == "non ventilé"].iloc[0]
+    assert float(nv["Écart (€)"]) == float(nv["Engagements obtenus (€)"]) == 12_345.67
+    assert int(nv["Nouvelles lignes"]) == 1
+    cons = _table(evo, "Consolidations")
+    totals = [float(t) for t in cons["Financement total (€)"]]
+    assert round(sum(float(e) for e in mv["Écart (€)"].dropna()), 2) == round(totals[1] - totals[0], 2) == 12_345.67

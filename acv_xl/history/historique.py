@@ -58,6 +58,8 @@ MONTANT_MODIFIE = "Montant modifié"
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
 
+_CONVENTION_KINDS = (CONVENTION_AJOUTEE, CONVENTION_RETIREE, CONVENTION_NON_COMPTEE, CONVENTION_DESORMAIS_COMPTEE)
+
 ANCIENS_ETATS = {"jamais validé": ETAT_JAMAIS}  # the état's older spelling in a register
 
 _KEY = ("numero", "financeur", "dispositif", "nature", "annee")
@@ -81,6 +83,12 @@ class Mouvement:
     montant_avant: float | None = None
     montant_apres: float | None = None
     engagement: bool = False
+
+    @property
+    def de_convention(self) -> bool:
+        """A whole convention's movement (added, removed, counted or not), not a line's: a line may
+        have neither N° action nor financeur code, and still count (under « non ventilé »)."""
+        return self.type.startswith(_CONVENTION_KINDS)
 
     @property
     def ecart(self) -> float | None:
@@ -379,7 +387,7 @@ def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
     obtenus: dict[tuple, float] = defaultdict(float)
     nouvelles: dict[tuple, int] = defaultdict(int)
     for m in ev.mouvements:
-        if m.numero is None and m.financeur is None:  # a convention's movement, not a line's
+        if m.de_convention:  # its amount is the convention's total, not one financeur's
             continue
         k = (m.avant, m.apres, _groupe(m.financeur))
         if m.engagement:
