@@ -1803,3 +1803,45 @@ def test_a_line_without_action_nor_financeur_is_a_movement_of_non_ventile(tmp_pa
     cons = _table(evo, "Consolidations")
     totals = [float(t) for t in cons["Financement total (€)"]]
     assert round(sum(float(e) for e in mv["Écart (€)"].dropna()), 2) == round(totals[1] - totals[0], 2) == 12_345.67
+
+
+def test_a_line_given_to_another_action_is_one_line_changed_never_a_new_commitment(tmp_path, examples):
+    """A commune splits action 2.2 in two (its CDC loan now 2.3's) and moves a line from 4.1 to 3.1:
+    each read « Ligne retirée » + « Nouvelle ligne » already acquired, i.e. the CDC's whole loan in
+    « Engagements obtenus » and « Nouvelles lignes » at the next comité, though nothing was obtained.
+    Each is now one line whose action changed (« Action modifiée »); at another amount, it stays a
+    line removed and a line added."""
+    from acv_xl.history.historique import ACTION_MODIFIEE, LIGNE_AJOUTEE, LIGNE_RETIREE, _compare
+
+    def line(numero, montant, statut="Acquis", financeur="CDC", annee=2024):
+        return (numero, financeur, "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}")
+
+    moves = _compare(1, 2, "ACV034", "Boulogne",
+                     [line("2.2", 780000.0), line("4.1", 318000.0, "Sollicité"), line("5.1", 10.0)],
+                     [line("2.3", 780000.0), line("3.1", 318000.0, "Engagé"), line("5.2", 20.0)])
+    assert [(m.type, m.numero, m.engagement, m.ecart) for m in moves] == [
+        (ACTION_MODIFIEE, "2.2", False, -780000.0), (ACTION_MODIFIEE, "2.3", False, 780000.0),
+        (ACTION_MODIFIEE, "4.1", False, -318000.0), (ACTION_MODIFIEE, "3.1", True, 318000.0),  # obtained now
+        (LIGNE_AJOUTEE, "5.2", True, 20.0), (LIGNE_RETIREE, "5.1", False, -10.0)]
+    # end to end: a workbook's acquired line given to another of its actions
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    path = folder / examples["paths"][0].name
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+    headers = [c.value for c in rows[0]]
+    h = layout.T_FINANCEMENTS.header
+    numeros = [r[headers.index(h("numero"))].value for r in rows[1:]]
+    row = next(r for r in rows[1:] if r[headers.index(h("statut"))].value in layout.STATUTS_ACQUIS)
+    financeur = row[headers.index(h("financeur"))].value
+    row[headers.index(h("numero"))].value = next(n for n in numeros if n != row[headers.index(h("numero"))].value)
+    wb.save(path)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    assert list(mv["Mouvement"]) == [ACTION_MODIFIEE, ACTION_MODIFIEE]
+    mf = _table(tmp_path / "e.xlsx", "Mouvements par financeur")
+    row = mf[mf["Financeur"] == _groupe(financeur)].iloc[0]
+    assert float(row["Écart (€)"]) == 0.0
+    assert float(row["Engagements obtenus (€)"]) == 0.0 and int(row["Nouvelles lignes"]) == 0

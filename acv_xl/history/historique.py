@@ -16,7 +16,8 @@ Choices:
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
   convention counted again (« désormais comptée », with why it was not), a line re-dated (« Année
-  modifiée », two rows like a financeur code corrected). Only the amount's
+  modifiée », two rows like a financeur code corrected), a line given to another action (an action
+  split in two, a line moved: « Action modifiée », likewise, at an equal amount). Only the amount's
   row has an écart (never counted twice). A code corrected is found by action, dispositif, nature
   and année; among several candidates, lines of equal amounts are paired first. « Engagement
   obtenu » marks the lines that reach `Acquis`, `Engagé` or `Versé` (a new line already so, or one
@@ -56,6 +57,8 @@ STATUT_MODIFIE = "Statut modifié"
 FINANCEUR_MODIFIE = "Financeur modifié"  # a code corrected (« FEDER » → « UE »): two rows, the old code's and the new's
 MONTANT_MODIFIE = "Montant modifié"
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
+# a line given to another action (an action split in two, a line re-assigned): two rows, the old action's and the new's
+ACTION_MODIFIEE = "Action modifiée"
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
 
 _CONVENTION_KINDS = (CONVENTION_AJOUTEE, CONVENTION_RETIREE, CONVENTION_NON_COMPTEE, CONVENTION_DESORMAIS_COMPTEE)
@@ -342,11 +345,29 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
             if (old := next((g for g in same if not equal_amounts or a[g][5] == nb[5]), None)) is not None:
                 same.remove(old)
                 redatee[k] = old
+    # A line given to another action — an action split in two (2.2's loan now 2.3's), a line moved
+    # from one action to another — removes it under its old key and adds it under the new one:
+    # paired by financeur, dispositif, nature, année and amount (a line renumbered keeps them all), it
+    # is one line whose action changed — never a new line, nor a commitment obtained when it was
+    # already « Acquis », « Engagé » or « Versé ». Of another amount, it stays a line removed and a
+    # line added (nothing says the decision is the same).
+    gone_action: dict[tuple, list] = defaultdict(list)
+    remplacees |= set(redatee.values())
+    for k, na in a.items():
+        if k not in b and k not in remplacees:
+            gone_action[(*na[1:5], na[5])].append(k)
+    deplacee: dict[tuple, tuple] = {}  # added key → removed key
+    for k in added:
+        nb = b[k]
+        if k not in remplace and k not in redatee and (same := gone_action.get((*nb[1:5], nb[5]))):
+            deplacee[k] = same.pop(0)
     for k in b:
         nb = b[k]
-        # one line re-dated or given another financeur code: its two states, one movement of that kind
+        # one line re-dated, given another financeur code or another action: its two states, one
+        # movement of that kind
         kind, old = ((ANNEE_MODIFIEE, redatee[k]) if k in redatee else
-                     (FINANCEUR_MODIFIE, remplace[k]) if k in remplace else (None, None))
+                     (FINANCEUR_MODIFIE, remplace[k]) if k in remplace else
+                     (ACTION_MODIFIEE, deplacee[k]) if k in deplacee else (None, None))
         if kind is not None:
             na = a[old]
             out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
@@ -363,7 +384,7 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         if na[5] != nb[5]:
             out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           montant_apres=nb[5]))
-    remplacees |= set(redatee.values())
+    remplacees |= set(deplacee.values())
     for k in a:
         if k not in b and k not in remplacees:
             na = a[k]
