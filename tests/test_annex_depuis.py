@@ -214,8 +214,8 @@ def test_an_action_rescheduled_or_given_to_another_maitre_d_ouvrage_is_in_the_an
     assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
     ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
     A = layout.T_ACTIONS
-    got = [(r[0].value, r[3].value, r[4].value, r[6].value, r[4].number_format, r[6].number_format)
-           for r in ws.iter_rows() if r[0].value in {x.numero for x in before} and r[3].value in
+    got = [(r[0].value, r[2].value, r[4].value, r[6].value, r[4].number_format, r[6].number_format)
+           for r in ws.iter_rows() if r[0].value in {x.numero for x in before} and r[2].value in
            {col.header for col in A.columns}]
     d = lambda x: datetime.datetime.combine(x, datetime.time())  # noqa: E731 — a date cell reads back as a datetime
     assert [g[:4] for g in got] == [
@@ -227,7 +227,7 @@ def test_an_action_rescheduled_or_given_to_another_maitre_d_ouvrage_is_in_the_an
     ]
     assert got[1][4] == got[1][5] == "dd/mm/yyyy"
     # the intitulé shown is the action's own, after the avenant
-    renamed = next(r for r in ws.iter_rows(values_only=True) if r[3] == A.header("intitule"))
+    renamed = next(r for r in ws.iter_rows(values_only=True) if r[2] == A.header("intitule"))
     assert renamed[1] == "Requalification de la rue Ronville et de ses abords"
 
 

@@ -911,6 +911,8 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             label = "Coût modifié"
         rows_out.append((c.action, intitule, label, cost_before, cost_after,
                          counted(cost_before, state_before), counted(cost_after, state_after)))
+    # by action (stable), as `comparer` groups them: an action split in two reads 2.2 then 2.3
+    rows_out.sort(key=lambda r: _natural(r[0]))
     row = _section(ws, row, "Actions ajoutées, supprimées, abandonnées ou dont le coût a changé", fmts, last)
     if rows_out:
         row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
@@ -938,7 +940,9 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
 
     # -- each financing line that changed
     F = layout.T_FINANCEMENTS
-    lines = [c for c in comp.changes if c.table == F.name]
+    # by action (stable: within one, the comparison's order), as `comparer` groups them: a line moved
+    # from one action to another, or to the new half of a split action, reads next to its action's others
+    lines = sorted((c for c in comp.changes if c.table == F.name), key=lambda c: _natural(c.action))
     row = _section(ws, row, "Lignes de financement modifiées", fmts, last)
     if lines:
         keys = ("numero", "financeur", "dispositif", "nature", "annee")
@@ -987,8 +991,9 @@ def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, com
     if not changes:
         ws.merge_range(row, 0, row, last, "Aucune autre modification des actions.", fmts.note)
         return row + 2, repeated
-    row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
-                                  ("Donnée modifiée", 3, 3), ("Avant", 4, 5), ("Après", 6, 7)], fmts)
+    # the data's name wider than in the list above: « Dépense subventionnable (€ HT) » fits on two lines
+    row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 1),
+                                  ("Donnée modifiée", 2, 3), ("Avant", 4, 5), ("Après", 6, 7)], fmts)
     repeated = (row - 1, row - 1)
     for c in sorted(changes, key=lambda c: _natural(c.action)):  # stable: the columns' order within an action
         now = d.conv.action(c.action)
@@ -1010,13 +1015,11 @@ def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, com
                                "number" if isinstance(v, (Decimal, float)) else "integer" if isinstance(v, int)
                                else "text"))
         write_value(ws, row, 0, c.action, fmts.cell())
-        ws.merge_range(row, 1, row, 2, None, fmts.cell())
         write_value(ws, row, 1, intitule, fmts.cell())
-        write_value(ws, row, 3, c.champ, fmts.cell())
-        for (v, k), c0 in zip(values, (4, 6)):
+        for v, k, c0 in ((c.champ, "text", 2), *((v, k, c0) for (v, k), c0 in zip(values, (4, 6)))):
             ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(k))
             write_value(ws, row, c0, v, fmts.cell(k))
-        _fit_row(ws, row, [None, intitule, None, c.champ, values[0][0], None, values[1][0]], [12, 56, 0, 16, 36, 0, 36])
+        _fit_row(ws, row, [None, intitule, c.champ, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
         row += 1
     return row + 1, repeated
 
