@@ -244,3 +244,25 @@ def test_an_action_rescheduled_is_in_the_pdf_with_french_dates(tmp_path, capsys)
     for words in ("Autres modifications des actions", "Date de fin", "31/12/2026",
                   before[0].date_fin.strftime("%d/%m/%Y"), "Maître d'ouvrage", before[1].maitre_ouvrage, "(vide)"):
         assert words in page, words
+
+
+def test_an_action_split_by_copying_its_row_shows_the_copy_s_own_intitule(tmp_path, capsys):
+    """A commune splits an action by copying its row and has not yet renumbered the copy (ACT-01):
+    the added action was listed under the first one's intitulé, two rows of one name for a comité."""
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    first = acts[3]
+    acts[3] = build_row(FicheAction, {**first.raw, "cout_total": float(first.cout_total) - 400_000})
+    acts.insert(4, build_row(FicheAction, {**first.raw, "intitule": "Portage des cellules commerciales",
+                                           "cout_total": 400_000.0}))
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"actions": acts}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    listed = [(r[0], r[1], r[3], r[6]) for r in rows if r[3] in ("Ajoutée", "Coût modifié")]
+    assert listed == [(first.numero, first.intitule, "Coût modifié", -400_000),
+                      (first.numero, "Portage des cellules commerciales", "Ajoutée", 400_000)]

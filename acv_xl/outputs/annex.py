@@ -891,6 +891,9 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         intitule = now.intitule if now is not None else None
         if c.type == AJOUT:
             new_row = c.apres or {}
+            # its own intitulé: an action split by copying its row, the copy not yet renumbered, shares
+            # its number with the first (ACT-01), whose intitulé `action()` finds
+            intitule = new_row.get(A.header("intitule"), intitule)
             rows_out.append((c.action, intitule, labels[c.type], None, new_row.get(cost), None,
                              counted(new_row.get(cost), new_row.get(maturite))))
             continue
