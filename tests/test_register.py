@@ -1845,3 +1845,21 @@ def test_a_line_given_to_another_action_is_one_line_changed_never_a_new_commitme
     row = mf[mf["Financeur"] == _groupe(financeur)].iloc[0]
     assert float(row["Écart (€)"]) == 0.0
     assert float(row["Engagements obtenus (€)"]) == 0.0 and int(row["Nouvelles lignes"]) == 0
+
+
+def test_two_tranches_of_one_year_re_sorted_are_no_movement():
+    """Two lines of one key (two État DSIL tranches of 2025 for one action, one « Acquis », one
+    « Sollicité ») swapped by a re-sort were paired in order: two « Statut modifié », two « Montant
+    modifié » of opposite écarts, and 300 000 € of « engagement obtenu » no one obtained. Lines are
+    paired as `comparer` pairs them: identical ones first, then the others in order."""
+    from acv_xl.history.historique import LIGNE_AJOUTEE, MONTANT_MODIFIE, _compare
+
+    def line(montant, statut):
+        return ("2.1", "ETAT", "DSIL", "Subvention", 2025, montant, statut, "Grande Rue")
+
+    acquise, sollicitee = line(300000.0, "Acquis"), line(100000.0, "Sollicité")
+    assert _compare(1, 2, "ACV034", "Boulogne", [acquise, sollicitee], [sollicitee, acquise]) == []
+    moves = _compare(1, 2, "ACV034", "Boulogne", [acquise, sollicitee],
+                     [sollicitee, line(310000.0, "Acquis"), line(50000.0, "Sollicité")])
+    assert [(m.type, m.ecart, m.engagement) for m in moves] == [(MONTANT_MODIFIE, 10000.0, False),
+                                                                (LIGNE_AJOUTEE, 50000.0, False)]

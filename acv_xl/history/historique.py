@@ -8,7 +8,8 @@ Choices:
 - Only the counted files of each consolidation are the département's state (as in its workbook).
 - A financeur code outside the reference list is grouped under « code inconnu », as in `consolider`.
 - Lines are matched as `comparer` matches them (evolution.md): by N° action + Financeur +
-  Dispositif + Nature + Année, rows sharing a key paired in order; conventions by `acv_id`
+  Dispositif + Nature + Année, rows sharing a key paired identical ones first, then in order;
+  conventions by `acv_id`
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
@@ -282,18 +283,48 @@ def _lines(con, analyses: set[int]) -> dict[int, list[tuple]]:
     return out
 
 
+def _keyed(old: list[tuple], new: list[tuple]) -> tuple[dict, dict]:
+    """Each line under its key (action, financeur, dispositif, nature, année) and a rank within it,
+    so that the lines of two states paired by `_compare` share a key and rank. As `comparer` pairs
+    them: within a key, identical lines first (two tranches of one year re-sorted are no change:
+    paired in order, an « Acquis » and a « Sollicité » tranche swapped read as two statuts changed
+    and a commitment obtained), then the others in order."""
+    groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for side, lines in enumerate((old, new)):
+        for i, ln in enumerate(lines):
+            groups[tuple(ln[:5])][side].append(i)
+    rank_a: dict[int, int] = {}
+    rank_b: dict[int, int] = {}
+    for la, lb in groups.values():
+        if len(la) <= 1 and len(lb) <= 1:
+            rank_a.update((i, 0) for i in la)
+            rank_b.update((i, 0) for i in lb)
+            continue
+        free = list(lb)
+        rank = 0
+        for i in la:  # identical lines first
+            j = next((j for j in free if new[j][:7] == old[i][:7]), None)  # the intitulé aside
+            if j is not None:
+                free.remove(j)
+                rank_a[i] = rank_b[j] = rank
+                rank += 1
+        rest_a = [i for i in la if i not in rank_a]
+        for i, j in zip(rest_a, free):
+            rank_a[i] = rank_b[j] = rank
+            rank += 1
+        for i in rest_a[len(free):]:
+            rank_a[i] = rank
+            rank += 1
+        for j in free[len(rest_a):]:
+            rank_b[j] = rank
+            rank += 1
+    return ({tuple(ln[:5]) + (rank_a[i],): ln for i, ln in enumerate(old)},
+            {tuple(ln[:5]) + (rank_b[i],): ln for i, ln in enumerate(new)})
+
+
 def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list[tuple], new: list[tuple]) -> list[Mouvement]:
     """The lines of two states of one convention, paired by key (in order within a key)."""
-    def keyed(lines):
-        seen: dict[tuple, int] = defaultdict(int)
-        out = {}
-        for ln in lines:
-            key = tuple(ln[:5])
-            out[key + (seen[key],)] = ln
-            seen[key] += 1
-        return out
-
-    a, b = keyed(old), keyed(new)
+    a, b = _keyed(old, new)
     acquis = set(layout.STATUTS_ACQUIS)
     out = []
 
