@@ -1863,3 +1863,21 @@ def test_two_tranches_of_one_year_re_sorted_are_no_movement():
                      [sollicitee, line(310000.0, "Acquis"), line(50000.0, "Sollicité")])
     assert [(m.type, m.ecart, m.engagement) for m in moves] == [(MONTANT_MODIFIE, 10000.0, False),
                                                                 (LIGNE_AJOUTEE, 50000.0, False)]
+
+
+def test_a_dispositif_corrected_as_fin_21_asks_is_one_line_changed_never_a_new_commitment():
+    """FIN-21 asks for a dispositif of the financeur's list (« Mobilités » → « Aménagement du
+    territoire »): the line, already « Acquis », read « Ligne retirée » + « Nouvelle ligne » with its
+    whole amount « engagement obtenu ». It is one line whose dispositif changed; a nature likewise."""
+    from acv_xl.history.historique import DISPOSITIF_MODIFIE, NATURE_MODIFIEE, _compare
+
+    def line(dispositif, nature="Subvention", montant=100000.0):
+        return ("3.1", "REGION", dispositif, nature, 2026, montant, "Acquis", "Pôle gare")
+
+    moves = _compare(1, 2, "ACV031", "Béthune", [line("Mobilités"), line("Aménagement du territoire", "Prêt", 5.0)],
+                     [line("Aménagement du territoire"), line("Aménagement du territoire", "Avance remboursable", 5.0)])
+    assert [(m.type, m.dispositif, m.nature, m.engagement, m.ecart) for m in moves] == [
+        (DISPOSITIF_MODIFIE, "Mobilités", "Subvention", False, -100000.0),
+        (DISPOSITIF_MODIFIE, "Aménagement du territoire", "Subvention", False, 100000.0),
+        (NATURE_MODIFIEE, "Aménagement du territoire", "Prêt", False, -5.0),
+        (NATURE_MODIFIEE, "Aménagement du territoire", "Avance remboursable", False, 5.0)]

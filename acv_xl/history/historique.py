@@ -18,7 +18,8 @@ Choices:
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
   convention counted again (« désormais comptée », with why it was not), a line re-dated (« Année
   modifiée », two rows like a financeur code corrected), a line given to another action (an action
-  split in two, a line moved: « Action modifiée », likewise, at an equal amount). Only the amount's
+  split in two, a line moved: « Action modifiée »; likewise « Dispositif modifié », « Nature
+  modifiée »; at an equal amount). Only the amount's
   row has an écart (never counted twice). A code corrected is found by action, dispositif, nature
   and année; among several candidates, lines of equal amounts are paired first. « Engagement
   obtenu » marks the lines that reach `Acquis`, `Engagé` or `Versé` (a new line already so, or one
@@ -60,6 +61,8 @@ MONTANT_MODIFIE = "Montant modifié"
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 # a line given to another action (an action split in two, a line re-assigned): two rows, the old action's and the new's
 ACTION_MODIFIEE = "Action modifiée"
+DISPOSITIF_MODIFIE = "Dispositif modifié"  # another dispositif (what FIN-21 asks), likewise
+NATURE_MODIFIEE = "Nature modifiée"  # another nature, likewise
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
 
 _CONVENTION_KINDS = (CONVENTION_AJOUTEE, CONVENTION_RETIREE, CONVENTION_NON_COMPTEE, CONVENTION_DESORMAIS_COMPTEE)
@@ -377,28 +380,33 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                 same.remove(old)
                 redatee[k] = old
     # A line given to another action — an action split in two (2.2's loan now 2.3's), a line moved
-    # from one action to another — removes it under its old key and adds it under the new one:
-    # paired by financeur, dispositif, nature, année and amount (a line renumbered keeps them all), it
-    # is one line whose action changed — never a new line, nor a commitment obtained when it was
-    # already « Acquis », « Engagé » or « Versé ». Of another amount, it stays a line removed and a
-    # line added (nothing says the decision is the same).
-    gone_action: dict[tuple, list] = defaultdict(list)
+    # from one action to another — or another dispositif or nature (what FIN-21 asks: « Mobilités »
+    # → « Aménagement du territoire ») removes it under its old key and adds it under the new one:
+    # paired by the rest of its key and its amount (a line renumbered or corrected keeps them), it is
+    # one line whose action, dispositif or nature changed — never a new line, nor a commitment
+    # obtained when it was already « Acquis », « Engagé » or « Versé ». Of another amount, it stays
+    # a line removed and a line added (nothing says the decision is the same).
     remplacees |= set(redatee.values())
-    for k, na in a.items():
-        if k not in b and k not in remplacees:
-            gone_action[(*na[1:5], na[5])].append(k)
-    deplacee: dict[tuple, tuple] = {}  # added key → removed key
-    for k in added:
-        nb = b[k]
-        if k not in remplace and k not in redatee and (same := gone_action.get((*nb[1:5], nb[5]))):
-            deplacee[k] = same.pop(0)
+    autre: dict[tuple, tuple[str, tuple]] = {}  # added key → (kind, removed key)
+    for field_index, kind in ((0, ACTION_MODIFIEE), (2, DISPOSITIF_MODIFIE), (3, NATURE_MODIFIEE)):
+        def rest(ln, i=field_index):
+            return (*ln[:i], *ln[i + 1:5], ln[5])
+        gone_rest: dict[tuple, list] = defaultdict(list)
+        for k, na in a.items():
+            if k not in b and k not in remplacees:
+                gone_rest[rest(na)].append(k)
+        for k in added:
+            if k not in remplace and k not in redatee and k not in autre and (same := gone_rest.get(rest(b[k]))):
+                old = same.pop(0)
+                autre[k] = (kind, old)
+                remplacees.add(old)
     for k in b:
         nb = b[k]
         # one line re-dated, given another financeur code or another action: its two states, one
         # movement of that kind
         kind, old = ((ANNEE_MODIFIEE, redatee[k]) if k in redatee else
                      (FINANCEUR_MODIFIE, remplace[k]) if k in remplace else
-                     (ACTION_MODIFIEE, deplacee[k]) if k in deplacee else (None, None))
+                     autre[k] if k in autre else (None, None))
         if kind is not None:
             na = a[old]
             out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
@@ -415,7 +423,6 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         if na[5] != nb[5]:
             out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           montant_apres=nb[5]))
-    remplacees |= set(deplacee.values())
     for k in a:
         if k not in b and k not in remplacees:
             na = a[k]
