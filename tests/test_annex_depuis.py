@@ -266,3 +266,66 @@ def test_an_action_split_by_copying_its_row_shows_the_copy_s_own_intitule(tmp_pa
     listed = [(r[0], r[1], r[3], r[6]) for r in rows if r[3] in ("Ajoutée", "Coût modifié")]
     assert listed == [(first.numero, first.intitule, "Coût modifié", -400_000),
                       (first.numero, "Portage des cellules commerciales", "Ajoutée", 400_000)]
+
+
+def _extended(tmp_path) -> tuple[Path, Path]:
+    """An avenant that extends the deployment phase to 31/12/2028, adds a périmètre and raises an
+    indicateur's target: no action, no financing line changed."""
+    import datetime
+
+    from acv_xl.contract.model import Indicateur, Perimetre, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    after = base.model_copy(deep=True)
+    after.set_value("acv_date_fin_deploiement", datetime.date(2028, 12, 31))
+    p0 = base.perimetres[0]
+    after.perimetres = [build_row(Perimetre, dict(p.raw)) for p in base.perimetres] + [
+        build_row(Perimetre, {**p0.raw, "code": "SP9", "nom": "Secteur de la gare"})]
+    i0 = base.indicateurs[0]
+    after.indicateurs = [build_row(Indicateur, {**i0.raw, "valeur_cible": 180})] + [
+        build_row(Indicateur, dict(i.raw)) for i in base.indicateurs[1:]]
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, after)
+    return a, b
+
+
+def test_the_convention_s_other_changes_are_in_the_annex(tmp_path, capsys):
+    """An avenant extending the deployment phase, adding a périmètre and raising an indicateur's
+    target read « aucun coût modifié », « Aucune ligne de financement modifiée » and nothing else:
+    the annex showed only the actions and the financing. Each change is now a row."""
+    import datetime
+
+    a, b = _extended(tmp_path)
+    base = example_conventions()["arras.xlsx"]
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    rows = [r for r in ws.iter_rows() if r[0].value in set(layout.SHEETS)]
+    got = {(r[0].value, r[1].value, r[2].value): (r[4].value, r[6].value) for r in rows}
+    nc = layout.NAMED_BY_NAME["acv_date_fin_deploiement"]
+    dfin = base.names["acv_date_fin_deploiement"].value
+    assert got[(nc.sheet, None, nc.label)] == (datetime.datetime.combine(dfin, datetime.time()),
+                                                datetime.datetime(2028, 12, 31))
+    i0 = base.indicateurs[0]
+    ind = layout.T_INDICATEURS
+    assert got[(ind.sheet, f"N° action {i0.numero} · {i0.indicateur}", ind.header("valeur_cible"))] == (
+        int(i0.valeur_cible), 180)
+    added = got[(layout.T_PERIMETRES.sheet, "SP9", "Ligne ajoutée")]
+    assert added[0] is None and "Secteur de la gare" in added[1]
+    assert len(rows) == 3
+
+
+@pytest.mark.libreoffice
+def test_the_convention_s_other_changes_are_in_the_pdf(tmp_path, capsys):
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    a, b = _extended(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
+    text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
+                          check=True).stdout.decode()
+    page = next(p for p in text.split("\f") if MODIFICATIONS_TITLE in p)
+    for words in ("Autres modifications de la convention", "Fin de la phase de déploiement", "31/12/2028",
+                  "31/12/2022", "Secteur de la gare", "Ligne ajoutée"):
+        assert words in page, words

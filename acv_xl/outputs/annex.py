@@ -940,6 +940,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         row += 1
     row += 1
     row, repeated = _other_action_changes(ws, row, last, d, fmts, comp, repeated)
+    row, repeated = _convention_changes(ws, row, last, fmts, comp, repeated)
 
     # -- each financing line that changed
     F = layout.T_FINANCEMENTS
@@ -976,13 +977,74 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     ws.repeat_rows(*repeated)
 
 
+def _change_value(v: Any, kind) -> tuple[Any, str]:
+    """A value before or after a change, as a cell: (value, kind of cell) — a date as a date, an
+    amount in euros, « (vide) » for nothing (as `comparer` says it)."""
+    from acv_xl.outputs.comparison_report import EMPTY
+
+    if v is None or v == "":
+        return EMPTY, "text"
+    if kind is layout.Kind.DATE and isinstance(v, date):
+        return v, "date"
+    if kind is layout.Kind.AMOUNT and isinstance(v, (Decimal, int, float)) and not isinstance(v, bool):
+        return v, "euros"
+    if kind is layout.Kind.AXE and isinstance(v, int):
+        return f"Axe {v}", "text"
+    if isinstance(v, bool):
+        return ("VRAI" if v else "FAUX"), "text"
+    if isinstance(v, (Decimal, int, float)):
+        return v, "year" if kind is layout.Kind.YEAR else _numkind(v, "number")
+    return str(v), "text"
+
+
+def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, repeated):
+    """Every other change of the convention — its dates (an avenant extending the deployment phase),
+    its communes, périmètres, indicateurs, gouvernance, financeurs' lists… — one row per changed
+    value, or per row added or removed, as `comparer` lists them."""
+    from acv_xl.checks.comparison import AJOUT, MODIFICATION
+    from acv_xl.outputs.comparison_report import fmt_value, key_text, kind_of
+
+    shown = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name}  # said by the lists around this one
+    changes = [c for c in comp.changes if c.table not in shown]
+    row = _section(ws, row, "Autres modifications de la convention (dates, communes, périmètres, indicateurs…)",
+                   fmts, last)
+    if not changes:
+        ws.merge_range(row, 0, row, last, "Aucune autre modification de la convention.", fmts.note)
+        return row + 2, repeated
+    order = {s: i for i, s in enumerate(layout.SHEETS)}
+    row = _span_headers(ws, row, [("Feuille", 0, 0), ("Élément", 1, 1), ("Donnée modifiée", 2, 3), ("Avant", 4, 5),
+                                  ("Après", 6, 7)], fmts)
+    repeated = (row - 1, row - 1)
+    numero = layout.T_ACTIONS.header("numero")
+    for c in sorted(changes, key=lambda c: order.get(c.feuille, len(order))):  # stable: the comparison's order
+        element = key_text(c) or None
+        if c.action is not None:
+            element = f"{numero} {c.action}" + (f" · {element}" if element else "")
+        if c.type == MODIFICATION:
+            what = c.champ
+            values = [_change_value(v, kind_of(c)) for v in (c.avant, c.apres)]
+        else:
+            what = "Ligne ajoutée" if c.type == AJOUT else "Ligne supprimée"
+            content = c.apres if c.type == AJOUT else c.avant
+            text = " ; ".join(f"{h} : {fmt_value(v, kind_of(c, h))}" for h, v in (content or {}).items()
+                              if h not in c.cle)
+            values = [(None, "text"), (text or None, "text")] if c.type == AJOUT else [(text or None, "text"), (None, "text")]
+        write_value(ws, row, 0, c.feuille, fmts.cell())
+        write_value(ws, row, 1, element, fmts.cell())
+        for v, k, c0 in ((what, "text", 2), *((v, k, c0) for (v, k), c0 in zip(values, (4, 6)))):
+            ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(k))
+            write_value(ws, row, c0, v, fmts.cell(k))
+        _fit_row(ws, row, [c.feuille, element, what, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
+        row += 1
+    return row + 1, repeated
+
+
 def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, comp, repeated):
     """The actions' other changes — dates, maître d'ouvrage, intitulé, maturité, description… —
     one row per changed column, as `comparer` lists them: a comité examining an avenant must see an
     action rescheduled or given to another maître d'ouvrage, though no amount moves. The cost and an
     abandonment are said by the list above, with their écart."""
     from acv_xl.checks.comparison import MODIFICATION
-    from acv_xl.outputs.comparison_report import EMPTY
 
     A = layout.T_ACTIONS
     cost, maturite = A.header("cout_total"), A.header("maturite")
@@ -1003,20 +1065,7 @@ def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, com
         intitule = now.intitule if now is not None and now.intitule else c.avant if c.champ == A.header("intitule") \
             else None
         kind = kinds.get(c.champ)
-        values = []
-        for v in (c.avant, c.apres):
-            if v is None or v == "":
-                values.append((EMPTY, "text"))
-            elif kind is layout.Kind.DATE and isinstance(v, date):
-                values.append((v, "date"))
-            elif kind is layout.Kind.AMOUNT and isinstance(v, (Decimal, int, float)):
-                values.append((v, "euros"))
-            elif kind is layout.Kind.AXE and isinstance(v, int):
-                values.append((f"Axe {v}", "text"))
-            else:
-                values.append((v if isinstance(v, (Decimal, int, float)) else str(v),
-                               "number" if isinstance(v, (Decimal, float)) else "integer" if isinstance(v, int)
-                               else "text"))
+        values = [_change_value(v, kind) for v in (c.avant, c.apres)]
         write_value(ws, row, 0, c.action, fmts.cell())
         write_value(ws, row, 1, intitule, fmts.cell())
         for v, k, c0 in ((c.champ, "text", 2), *((v, k, c0) for (v, k), c0 in zip(values, (4, 6)))):
