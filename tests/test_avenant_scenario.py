@@ -61,6 +61,7 @@ def _avenant(src: Path, dst: Path) -> None:
     drac = find("5.1", "ETAT", "DRAC", 2025)
     drac[c["statut"]], drac[c["montant"]] = "Acquis", 550_000  # granted, a little less
     find("5.1", "DEPT", "Aide aux projets des territoires", 2026)[c["statut"]] = "Acquis"
+    find("5.1", "ETAT", "DSIL", 2026)[c["statut"]] = layout.STATUT_REFUSE  # refused: counts no more
     find("2.1", "ETAT", "DSIL", 2024)[c["montant"]] = 480_000
     # 2.2 split in two: its REGION grant and CDC loan now the new action 2.3's
     find("2.2", "REGION", "Redynamisation des centres-villes", 2024)[c["numero"]] = "2.3"
@@ -167,6 +168,7 @@ def test_comparer_totals_are_those_of_the_cells_and_nothing_moved_is_missed(vers
         (supp, F.name, "4.1", "", "CDC"),
         (modif, F.name, "5.1", F.header("montant"), "ETAT"), (modif, F.name, "5.1", F.header("statut"), "ETAT"),
         (modif, F.name, "5.1", F.header("statut"), "DEPT"), (ajout, F.name, "5.1", "", "REGION"),
+        (modif, F.name, "5.1", F.header("statut"), "ETAT"),
     ])
 
 
@@ -184,7 +186,7 @@ def test_the_avenant_annex_adds_up_and_reads_action_by_action(versions, capsys):
     cout = rows[title.index("Coût total des actions")]
     fin = rows[title.index("Total des financements")]
     assert (cout[4], cout[5], cout[6]) == (float(ta["cout_total"]), float(tb["cout_total"]), 0)
-    assert (fin[4], fin[5], fin[6]) == (float(ta["financement_total"]), float(tb["financement_total"]), 293_000)
+    assert (fin[4], fin[5], fin[6]) == (float(ta["financement_total"]), float(tb["financement_total"]), -213_000)
     for code in set(ta["par_financeur"]) | set(tb["par_financeur"]):
         r = rows[title.index(code)]
         a, b = ta["par_financeur"].get(code, Decimal(0)), tb["par_financeur"].get(code, Decimal(0))
@@ -202,14 +204,17 @@ def test_the_avenant_annex_adds_up_and_reads_action_by_action(versions, capsys):
     lines = [r for r in rows if r[5] in ("Ligne ajoutée", "Ligne supprimée", F.header("montant"), F.header("statut"))]
     assert [_natural(r[0]) for r in lines] == sorted(_natural(r[0]) for r in lines)
     moved = sum((r[7] or 0) - (r[6] or 0) for r in lines if r[5] != F.header("statut"))
-    assert moved == fin[6]
-    assert len(lines) == 14
+    refused = next(r for r in lines if r[7] == layout.STATUT_REFUSE)
+    assert (refused[0], refused[1], refused[2], refused[6]) == ("5.1", "ETAT", "DSIL", "Sollicité")
+    assert moved - 506_000 == fin[6]  # the line refused, 506 000 €, counts no more
+    assert len(lines) == 15
 
 
 def test_historique_of_the_two_comites_counts_only_what_was_obtained(versions):
     """Two consolidations of the département, the avenant between them: the movements add up to the
-    change of the total, each financeur's écart is its cells' own, and the « engagements obtenus »
-    are the two lines granted (5.1's DRAC and DEPT), never the lines moved to another action."""
+    change of the total (a line refused included), each financeur's écart is its cells' own, and the
+    « engagements obtenus » are the two lines granted (5.1's DRAC and DEPT), never the lines moved to
+    another action."""
     root, avant, apres = versions
     d1, d2 = root / "d1", root / "d2"
     shutil.copytree(avant.parent, d1)

@@ -1881,3 +1881,31 @@ def test_a_dispositif_corrected_as_fin_21_asks_is_one_line_changed_never_a_new_c
         (DISPOSITIF_MODIFIE, "Aménagement du territoire", "Subvention", False, 100000.0),
         (NATURE_MODIFIEE, "Aménagement du territoire", "Prêt", False, -5.0),
         (NATURE_MODIFIEE, "Aménagement du territoire", "Avance remboursable", False, 5.0)]
+
+
+def test_a_line_refused_or_no_longer_refused_moves_the_totals_by_its_amount():
+    """A refused line counts in no total: a « Sollicité » line refused lowered its financeur's total
+    by its amount, yet its « Statut modifié » row had no écart; a refused line added (or removed)
+    had its whole amount as écart though no total moved. The movements' écarts now add up to the
+    change of the totals."""
+    from acv_xl.history.historique import (LIGNE_AJOUTEE, LIGNE_RETIREE, MONTANT_MODIFIE, STATUT_MODIFIE,
+                                           _compare)
+
+    def line(dispositif, montant, statut, compte=None):
+        ln = ("2.1", "ETAT", dispositif, "Subvention", 2025, montant, statut, "Grande Rue")
+        return ln if compte is None else ln + (compte,)
+
+    old = [line("DSIL", 100.0, "Sollicité"), line("DETR", 40.0, "Refusé"), line("FNADT", 7.0, "Refusé", 0),
+           line("Fonds vert", 30.0, "Sollicité"), line("DRAC", None, "Sollicité", 0)]
+    new = [line("DSIL", 80.0, "Refusé"), line("DETR", 45.0, "Acquis"), line("FSIL", 9.0, "Refusé", 0),
+           line("Fonds vert", 35.0, "Sollicité"), line("DRAC", 12.0, "Sollicité", 1)]
+    moves = _compare(1, 2, "ACV034", "Boulogne", old, new)
+    assert [(m.type, m.dispositif, m.ecart, m.engagement) for m in moves] == [
+        (STATUT_MODIFIE, "DSIL", -100.0, False), (MONTANT_MODIFIE, "DSIL", None, False),
+        (STATUT_MODIFIE, "DETR", 45.0, True), (MONTANT_MODIFIE, "DETR", None, False),
+        (LIGNE_AJOUTEE, "FSIL", None, False),
+        (MONTANT_MODIFIE, "Fonds vert", 5.0, False),
+        (MONTANT_MODIFIE, "DRAC", 12.0, False),  # an amount typed as text, now a number: it counts
+        (LIGNE_RETIREE, "FNADT", None, False)]
+    counted = lambda lines: sum(ln[5] for ln in lines if ln[5] is not None and ln[6] != "Refusé")  # noqa: E731
+    assert sum(m.ecart or 0 for m in moves) == counted(new) - counted(old)

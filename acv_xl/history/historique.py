@@ -90,6 +90,10 @@ class Mouvement:
     montant_avant: float | None = None
     montant_apres: float | None = None
     engagement: bool = False
+    # whether the line counts in the totals before / after (a « Refusé » line, or one whose amount
+    # did not parse, does not): the écart is what the movement moves in them
+    compte_avant: bool = True
+    compte_apres: bool = True
 
     @property
     def de_convention(self) -> bool:
@@ -99,11 +103,23 @@ class Mouvement:
 
     @property
     def ecart(self) -> float | None:
-        # a statut's row shows the amounts as context only: a line whose amount changed too has its
-        # own « Montant modifié » row, and the Écart column added up counts that change once
-        if self.type == STATUT_MODIFIE or (self.montant_avant is None and self.montant_apres is None):
+        """What the movement moves in the totals. A statut's row shows the amounts as context only (a
+        line whose amount changed too has its own « Montant modifié » row, and the Écart column added
+        up counts that change once) — unless the statut makes the line count or stop counting
+        (« Refusé »): then it carries the whole change, and the amount's row none."""
+        avant = (self.montant_avant or 0.0) if self.compte_avant else 0.0
+        apres = (self.montant_apres or 0.0) if self.compte_apres else 0.0
+        bascule = self.compte_avant != self.compte_apres and self.statut_avant != self.statut_apres
+        if self.type == STATUT_MODIFIE and not bascule:
             return None
-        return round((self.montant_apres or 0.0) - (self.montant_avant or 0.0), 2)
+        if self.type == MONTANT_MODIFIE and bascule:
+            return None
+        if self.montant_avant is None and self.montant_apres is None and not bascule:
+            return None
+        if not (self.compte_avant and self.montant_avant is not None) and not (
+                self.compte_apres and self.montant_apres is not None):
+            return None  # a line counted on neither side (refused): no total moves
+        return round(apres - avant, 2)
 
 
 @dataclass
@@ -280,7 +296,7 @@ def _lines(con, analyses: set[int]) -> dict[int, list[tuple]]:
     for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
         chunk = ids[i:i + 500]
         for row in con.execute(
-                f"SELECT analyse_id, numero, financeur, dispositif, nature, annee, montant, statut, intitule "
+                f"SELECT analyse_id, numero, financeur, dispositif, nature, annee, montant, statut, intitule, compte "
                 f"FROM lignes WHERE analyse_id IN ({','.join('?' * len(chunk))}) ORDER BY analyse_id, rang", chunk):
             out[row[0]].append(row[1:])
     return out
@@ -330,6 +346,11 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     a, b = _keyed(old, new)
     acquis = set(layout.STATUTS_ACQUIS)
     out = []
+
+    def counts(ln) -> bool:
+        """Whether the line counts in the totals (the register's `compte`: a refused line, or one whose
+        amount did not parse, does not), so that a movement's écart is what it moves in them."""
+        return bool(ln[8]) if len(ln) > 8 else ln[5] is not None and ln[6] != layout.STATUT_REFUSE
 
     def mv(kind, ln, **kw):
         numero, financeur, dispositif, nature, annee = ln[:5]
@@ -409,24 +430,28 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                      autre[k] if k in autre else (None, None))
         if kind is not None:
             na = a[old]
-            out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
-            out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5],
+            out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+                          compte_avant=counts(na)))
+            out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
                           engagement=nb[6] in acquis and na[6] not in acquis))
             continue
         if k not in a:
-            out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], engagement=nb[6] in acquis))
+            out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
+                          engagement=nb[6] in acquis))
             continue
         na = a[k]
         if na[6] != nb[6]:
             out.append(mv(STATUT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+                          compte_avant=counts(na), compte_apres=counts(nb),
                           montant_apres=nb[5], engagement=nb[6] in acquis and na[6] not in acquis))
         if na[5] != nb[5]:
             out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+                          compte_avant=counts(na), compte_apres=counts(nb),
                           montant_apres=nb[5]))
     for k in a:
         if k not in b and k not in remplacees:
             na = a[k]
-            out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5]))
+            out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5], compte_avant=counts(na)))
     return out
 
 
