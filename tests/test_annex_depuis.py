@@ -329,3 +329,23 @@ def test_the_convention_s_other_changes_are_in_the_pdf(tmp_path, capsys):
     for words in ("Autres modifications de la convention", "Fin de la phase de déploiement", "31/12/2028",
                   "31/12/2022", "Secteur de la gare", "Ligne ajoutée"):
         assert words in page, words
+
+
+def test_a_description_pasted_at_full_length_gets_a_row_a_spreadsheet_keeps(tmp_path, capsys):
+    """A description of 32 000 characters changed by the avenant: its row was given 9 828 points,
+    past the 409 a spreadsheet's row may have (Excel repairs such a file); now at most 409."""
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    acts[0] = build_row(FicheAction, {**acts[0].raw, "description": "Très longue description. " * 1300})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"actions": acts}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    wb = openpyxl.load_workbook(out)
+    ws = wb[AnnexSheet.MODIFICATIONS]
+    row = next(r[0].row for r in ws.iter_rows() if r[2].value == layout.T_ACTIONS.header("description"))
+    assert 13 * 3 < ws.row_dimensions[row].height <= annex.MAX_ROW_PT
+    assert all((d.height or 0) <= annex.MAX_ROW_PT for s in wb.worksheets for d in s.row_dimensions.values())

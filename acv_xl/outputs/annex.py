@@ -331,6 +331,14 @@ def _headers(ws, row: int, headers: Iterable[str], fmts: _Formats, widths: Itera
     return row + 1
 
 
+MAX_ROW_PT = 409  # the tallest row a spreadsheet keeps (Excel refuses more: a pasted 30,000-character text)
+
+
+def _row_pt(lines: int) -> float:
+    """The height of a row of `lines` lines of text, in points, at most a spreadsheet's largest."""
+    return min(13 * lines, MAX_ROW_PT)
+
+
 def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = False) -> None:
     """Give a row of wrapped text the height it needs (LibreOffice keeps the stored height)."""
     lines = 1
@@ -338,7 +346,7 @@ def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = 
         if isinstance(value, str):
             lines = max(lines, sum(_lines_needed(part, width * (0.85 if bold else 1)) for part in value.split("\n")))
     if lines > 1:
-        ws.set_row(row, 13 * lines)
+        ws.set_row(row, _row_pt(lines))
 
 
 # ============================================================================ sheets
@@ -364,7 +372,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
         # abandonnées) » printed its second line over the next field)
         lines = max(_lines_needed(label, 42 * 0.85), _lines_needed(value, 90) if isinstance(value, str) else 1)
         if lines > 1:
-            ws.set_row(row, 13 * lines)
+            ws.set_row(row, _row_pt(lines))
         row += 1
 
     def named(name: str, kind: str = "text") -> None:
@@ -701,7 +709,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
             if isinstance(value, str):
                 height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[v0:v1 + 1])))
         if height > 1:
-            ws.set_row(row, 13 * height)
+            ws.set_row(row, _row_pt(height))
         row += 1
     row += 1
 
@@ -808,7 +816,7 @@ def _table_row(ws, row: int, cells: list[tuple[Any, int, int, str | None]], fmts
         if isinstance(value, str):
             height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[c0:c1 + 1])))
     if height > 1:
-        ws.set_row(row, 13 * height)
+        ws.set_row(row, _row_pt(height))
     return row + 1
 
 
