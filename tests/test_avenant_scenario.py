@@ -150,6 +150,21 @@ def test_comparer_totals_are_those_of_the_cells_and_nothing_moved_is_missed(vers
         for key in keys:
             a, b = ta[g].get(key, Decimal(0)), tb[g].get(key, Decimal(0))
             assert got[g][key] == {"avant": float(a), "apres": float(b), "ecart": float(b - a)}, (g, key)
+    # the workbook of écarts says the same
+    ecarts = avant.parent.parent / "ecarts.xlsx"
+    assert main(["comparer", str(avant), str(apres), "-o", str(ecarts), "--remplacer"]) == 1
+    capsys.readouterr()
+    sheet = {r[0]: r[1:4] for r in openpyxl.load_workbook(ecarts)["Totaux"].iter_rows(values_only=True) if r[0]}
+    labels = {"par_financeur": "Financeur", "par_axe": "Axe", "par_annee": "Année", "par_statut": "Statut"}
+    for g, word in labels.items():
+        rows = {label.split(" — ")[0].removeprefix(f"{word} "): v for label, v in sheet.items()
+                if label.startswith(f"{word} ") and v[0] != "Avant"}
+        assert set(rows) == set(ta[g]) | set(tb[g]), g
+        for key, (a, b, e) in rows.items():
+            assert (a, b, e) == (float(ta[g].get(key, 0)), float(tb[g].get(key, 0)),
+                                 float(tb[g].get(key, 0) - ta[g].get(key, 0))), (g, key)
+    for label, k in (("Coût total des actions", "cout_total"), ("Total des financements", "financement_total")):
+        assert sheet[label] == (float(ta[k]), float(tb[k]), float(tb[k] - ta[k])), label
     # re-sorting the rows is no change; each edit is one
     changes = sorted((c["type"], c["table"], c["action"], c["champ"] or "", c["cle"].get(F.header("financeur"), ""))
                      for c in data["changements"])
@@ -241,3 +256,64 @@ def test_historique_of_the_two_comites_counts_only_what_was_obtained(versions):
     assert obtenus == {"ETAT": 550_000.0, "DEPT": 230_000.0}
     nouvelles = {f: int(v) for f, v in pf["Nouvelles lignes"].items() if int(v)}
     assert nouvelles == {"ANAH": 1, "REGION": 1}
+
+
+def _commune_edits(src: Path, dst: Path) -> None:
+    """A validated workbook edited afterwards: a grant obtained, an amount lowered, a line moved to
+    another action (its cost following it), a line added, the rows re-sorted."""
+    wb = openpyxl.load_workbook(src)
+    ws = wb[F.sheet]
+    h, rows = _table(ws, F.name)
+    c = {attr: h.index(F.header(attr)) for attr in ("numero", "financeur", "montant", "statut")}
+    sollicite = next(r for r in rows if r[c["statut"]] == "Sollicité")
+    sollicite[c["statut"]] = "Acquis"
+    lowered = next(r for r in rows if r[c["statut"]] == "Engagé")
+    lowered[c["montant"]] -= 26_000
+    numeros = sorted({r[c["numero"]] for r in rows}, key=_natural)
+    moved = next(r for r in rows if r[c["numero"]] == numeros[-2] and r[c["statut"]] != layout.STATUT_REFUSE)
+    moved[c["numero"]] = numeros[-1]
+    new = list(rows[0])
+    new[c["montant"]], new[c["statut"]] = 10_000, "Sollicité"
+    new[h.index(F.header("annee"))] = 2026
+    rows.append(new)
+    rows.reverse()
+    _write_table(ws, F.name, h, rows)
+    wa = wb[A.sheet]
+    ha, acts = _table(wa, A.name)
+    cost = ha.index(A.header("cout_total"))
+    for a in acts:
+        a[cost] += {numeros[-2]: -moved[c["montant"]], numeros[-1]: moved[c["montant"]]}.get(a[0], 0)
+    _write_table(wa, A.name, ha, acts)
+    wb.save(dst)
+
+
+def test_valider_says_what_changed_since_the_validation_with_the_totals_of_the_cells(versions, capsys):
+    root, _avant, _apres = versions
+    source = next(p for p in (root / "exemples").iterdir() if p.name != NAME and main(["valider", str(p)]) == 0)
+    capsys.readouterr()
+    valide, modifie = root / "valide.xlsx", root / "modifie.xlsx"
+    assert main(["valider", str(source), "--annoter", str(valide), "--remplacer"]) == 0
+    _commune_edits(valide, modifie)
+    capsys.readouterr()
+    main(["valider", str(modifie)])
+    text = capsys.readouterr().out
+    since = text[text.index("Modifié depuis la validation"):]
+    assert "Total des financements" in since and "Statut Acquis" in since
+    ta, tb = _totals(valide), _totals(modifie)
+    fmt = lambda d: f"{d:,.2f}".replace(",", "\u202f").replace(".", ",").replace("\u202f", " ") + " €"  # noqa: E731
+    for k, label in (("financement_total", "Total des financements"), ("cout_total", "Coût total des actions")):
+        if ta[k] != tb[k]:
+            assert f"{label} : {fmt(ta[k])} → {fmt(tb[k])}" in since.replace("\u202f", " "), label
+    for g, word in (("par_statut", "Statut"), ("par_financeur", "Financeur")):
+        for key in set(ta[g]) | set(tb[g]):
+            a, b = ta[g].get(key, Decimal(0)), tb[g].get(key, Decimal(0))
+            line = next((x for x in since.splitlines() if x.strip().startswith(f"{word} {key}")), None)
+            assert (line is not None) == (a != b), (g, key)
+            if line:
+                assert f"{fmt(a)} → {fmt(b)}" in line.replace("\u202f", " "), line
+    assert main(["valider", str(modifie), "--format", "json"]) in (0, 1)
+    report = json.loads(capsys.readouterr().out)
+    report = report["fichiers"][0] if "fichiers" in report else report[0] if isinstance(report, list) else report
+    kinds = sorted((c["type"], c["table"] or "") for c in report["depuis_validation"])
+    assert kinds.count(("modification", F.name)) == 2 and kinds.count(("ajout", F.name)) == 2
+    assert kinds.count(("suppression", F.name)) == 1
