@@ -1909,3 +1909,20 @@ def test_a_line_refused_or_no_longer_refused_moves_the_totals_by_its_amount():
         (LIGNE_RETIREE, "FNADT", None, False)]
     counted = lambda lines: sum(ln[5] for ln in lines if ln[5] is not None and ln[6] != "Refusé")  # noqa: E731
     assert sum(m.ecart or 0 for m in moves) == counted(new) - counted(old)
+
+
+def test_a_split_action_s_loan_is_never_taken_for_the_former_action_s_new_tranche():
+    """2.2's CDC loan of 2024 given to the new action 2.3, and 2.2 given a new CDC tranche of 2025:
+    the « Année modifiée » pairing, tried first and at any amount, took the loan for re-dated
+    (780 000 → 100 000 €) and the loan under 2.3 for a new line already « Acquis » — 780 000 € of
+    commitment obtained. Every pairing at an equal amount now comes first."""
+    from acv_xl.history.historique import ACTION_MODIFIEE, LIGNE_AJOUTEE, _compare
+
+    def line(numero, annee, montant, statut="Acquis"):
+        return (numero, "CDC", "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}")
+
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("2.2", 2024, 780000.0)],
+                     [line("2.2", 2025, 100000.0, "Sollicité"), line("2.3", 2024, 780000.0)])
+    assert [(m.type, m.numero, m.annee, m.engagement, m.ecart) for m in moves] == [
+        (LIGNE_AJOUTEE, "2.2", 2025, False, 100000.0),
+        (ACTION_MODIFIEE, "2.2", 2024, False, -780000.0), (ACTION_MODIFIEE, "2.3", 2024, False, 780000.0)]

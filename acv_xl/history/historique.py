@@ -19,7 +19,7 @@ Choices:
   convention counted again (« désormais comptée », with why it was not), a line re-dated (« Année
   modifiée », two rows like a financeur code corrected), a line given to another action (an action
   split in two, a line moved: « Action modifiée »; likewise « Dispositif modifié », « Nature
-  modifiée »; at an equal amount). Only the amount's
+  modifiée »; at an equal amount; every pairing at an equal amount first). Only the amount's
   row has an écart (never counted twice). A code corrected is found by action, dispositif, nature
   and année; among several candidates, lines of equal amounts are paired first. « Engagement
   obtenu » marks the lines that reach `Acquis`, `Engagé` or `Versé` (a new line already so, or one
@@ -357,77 +357,59 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         return Mouvement(avant, apres, acv_id, libelle, kind, numero=numero, intitule=ln[7], financeur=financeur,
                          dispositif=dispositif, nature=nature, annee=annee, **kw)
 
-    # A financeur code corrected (what CON-05 asks: « FEDER » → « UE »), or mistyped (« UE » →
-    # « UEE »), removes the line under its old key and adds it under the new one: paired by action,
-    # dispositif, nature and année, it is one line whose financeur changed — never a new line, nor a
-    # commitment obtained. Among several such lines, a removed and an added one of equal amounts
-    # are paired first (a corrected code keeps its amount), then the others in order. Only a pair
-    # where one code is outside the reference list is such a change: one funder replaced by
-    # another (AL → CDC) stays a line removed and a line added.
+    # A line whose key changed is removed under its old key and added under the new one; it is one
+    # line changed — never a new line, nor a commitment obtained when it was already « Acquis »,
+    # « Engagé » or « Versé » — when its other fields tell it:
+    # - a financeur code corrected (what CON-05 asks: « FEDER » → « UE ») or mistyped (« UE » →
+    #   « UEE »): paired by action, dispositif, nature and année, one of the two codes outside the
+    #   reference list (one funder replaced by another, AL → CDC, stays a line removed and a line
+    #   added) — « Financeur modifié »;
+    # - a line re-dated (a payment postponed, a plan re-scheduled): paired by action, financeur,
+    #   dispositif and nature — « Année modifiée »;
+    # - a line given to another action (an action split in two: 2.2's loan now 2.3's; a line moved)
+    #   or another dispositif or nature (what FIN-21 asks: « Mobilités » → « Aménagement du
+    #   territoire »): paired by the rest of its key — « Action modifiée », « Dispositif modifié »,
+    #   « Nature modifiée » — only at an equal amount (nothing else says the decision is the same).
+    # Every pairing at an equal amount comes first (a line corrected or renumbered keeps its amount),
+    # then, for a code or a year only, the others in order: a split action's loan is never taken for
+    # its former action's new tranche of the next year.
     def inconnu(code) -> bool:
         return financeur_groupe(code or "") == CODE_INCONNU
 
-    gone: dict[tuple, list] = defaultdict(list)
-    for k, na in a.items():
-        if k not in b:
-            gone[(na[0], na[2], na[3], na[4])].append(k)
-    remplace: dict[tuple, tuple] = {}  # added key → removed key
+    passes = (  # kind, the fields that must agree (indices in the key), whether a pair must qualify
+        (FINANCEUR_MODIFIE, (0, 2, 3, 4), lambda o, n: inconnu(o[1]) or inconnu(n[1])),
+        (ANNEE_MODIFIEE, (0, 1, 2, 3), None),
+        (ACTION_MODIFIEE, (1, 2, 3, 4), None),
+        (DISPOSITIF_MODIFIE, (0, 1, 3, 4), None),
+        (NATURE_MODIFIEE, (0, 1, 2, 4), None),
+    )
     added = [k for k in b if k not in a]
-    for equal_amounts in (True, False):
-        for k in added:
-            nb = b[k]
-            if k in remplace or not (same := gone.get((nb[0], nb[2], nb[3], nb[4]))):
-                continue
-            if (old := next((g for g in same if (inconnu(nb[1]) or inconnu(a[g][1]))
-                             and (not equal_amounts or a[g][5] == nb[5])), None)) is not None:
-                same.remove(old)
-                remplace[k] = old
-    # A line re-dated (its année changed: a payment postponed, a plan re-scheduled) removes it under
-    # its old key and adds it under the new one: paired by action, financeur, dispositif and nature
-    # (equal amounts first), it is one line whose année changed — never a new line, nor a commitment
-    # obtained when it was already « Acquis », « Engagé » or « Versé ».
-    gone_annee: dict[tuple, list] = defaultdict(list)
-    remplacees = set(remplace.values())
-    for k, na in a.items():
-        if k not in b and k not in remplacees:
-            gone_annee[tuple(na[:4])].append(k)
-    redatee: dict[tuple, tuple] = {}  # added key → removed key
-    for equal_amounts in (True, False):
-        for k in added:
-            nb = b[k]
-            if k in remplace or k in redatee or not (same := gone_annee.get(tuple(nb[:4]))):
-                continue
-            if (old := next((g for g in same if not equal_amounts or a[g][5] == nb[5]), None)) is not None:
-                same.remove(old)
-                redatee[k] = old
-    # A line given to another action — an action split in two (2.2's loan now 2.3's), a line moved
-    # from one action to another — or another dispositif or nature (what FIN-21 asks: « Mobilités »
-    # → « Aménagement du territoire ») removes it under its old key and adds it under the new one:
-    # paired by the rest of its key and its amount (a line renumbered or corrected keeps them), it is
-    # one line whose action, dispositif or nature changed — never a new line, nor a commitment
-    # obtained when it was already « Acquis », « Engagé » or « Versé ». Of another amount, it stays
-    # a line removed and a line added (nothing says the decision is the same).
-    remplacees |= set(redatee.values())
+    removed = [k for k in a if k not in b]
     autre: dict[tuple, tuple[str, tuple]] = {}  # added key → (kind, removed key)
-    for field_index, kind in ((0, ACTION_MODIFIEE), (2, DISPOSITIF_MODIFIE), (3, NATURE_MODIFIEE)):
-        def rest(ln, i=field_index):
-            return (*ln[:i], *ln[i + 1:5], ln[5])
-        gone_rest: dict[tuple, list] = defaultdict(list)
-        for k, na in a.items():
-            if k not in b and k not in remplacees:
-                gone_rest[rest(na)].append(k)
-        for k in added:
-            if k not in remplace and k not in redatee and k not in autre and (same := gone_rest.get(rest(b[k]))):
-                old = same.pop(0)
-                autre[k] = (kind, old)
-                remplacees.add(old)
+    taken: set[tuple] = set()  # removed keys paired
+    for equal_amounts in (True, False):
+        for kind, fields, qualifies in passes:
+            if not equal_amounts and kind not in (FINANCEUR_MODIFIE, ANNEE_MODIFIEE):
+                continue
+            gone: dict[tuple, list] = defaultdict(list)
+            for k in removed:
+                if k not in taken:
+                    gone[tuple(a[k][i] for i in fields)].append(k)
+            for k in added:
+                nb = b[k]
+                if k in autre or not (same := gone.get(tuple(nb[i] for i in fields))):
+                    continue
+                old = next((g for g in same if (qualifies is None or qualifies(a[g], nb))
+                            and (not equal_amounts or a[g][5] == nb[5])), None)
+                if old is not None:
+                    same.remove(old)
+                    taken.add(old)
+                    autre[k] = (kind, old)
     for k in b:
         nb = b[k]
         # one line re-dated, given another financeur code or another action: its two states, one
         # movement of that kind
-        kind, old = ((ANNEE_MODIFIEE, redatee[k]) if k in redatee else
-                     (FINANCEUR_MODIFIE, remplace[k]) if k in remplace else
-                     autre[k] if k in autre else (None, None))
+        kind, old = autre.get(k, (None, None))
         if kind is not None:
             na = a[old]
             out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
@@ -449,7 +431,7 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                           compte_avant=counts(na), compte_apres=counts(nb),
                           montant_apres=nb[5]))
     for k in a:
-        if k not in b and k not in remplacees:
+        if k not in b and k not in taken:
             na = a[k]
             out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5], compte_avant=counts(na)))
     return out
