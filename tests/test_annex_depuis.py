@@ -30,6 +30,10 @@ def pair(tmp_path) -> tuple[Path, Path]:
     return a, b
 
 
+def _removed_line():
+    return _edited(example_conventions()["arras.xlsx"])[1]
+
+
 def _texts(ws) -> list[str]:
     return [str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None]
 
@@ -52,11 +56,13 @@ def test_annex_opens_with_the_avenant_changes(pair, tmp_path, capsys):
     assert etat[6] == etat[5] - etat[4] == 64_000  # the new DSIL line of action 5.99
     added = next(r for r in rows if r[0] == "5.99" and r[3] == "Ajoutée")
     assert added[1] == "Étude de programmation de la halle" and added[5] == added[6] == 80_000
+    # a line added or removed says its statut, as comparer does: « Sollicité » is no commitment obtained
+    removed = _removed_line()
     changed = [r for r in rows if r[5] in (layout.T_FINANCEMENTS.header("montant"), layout.T_FINANCEMENTS.header("statut"),
-                                           "Ligne ajoutée", "Ligne supprimée")]
+                                           "Ligne ajoutée (Sollicité)", f"Ligne supprimée ({removed.statut})")]
     assert sorted(r[5] for r in changed) == sorted([layout.T_FINANCEMENTS.header("montant"),
                                                     layout.T_FINANCEMENTS.header("statut"),
-                                                    "Ligne ajoutée", "Ligne supprimée"])
+                                                    "Ligne ajoutée (Sollicité)", f"Ligne supprimée ({removed.statut})"])
     montant = next(r for r in changed if r[5] == layout.T_FINANCEMENTS.header("montant"))
     assert montant[7] - montant[6] == 50_000
 

@@ -216,7 +216,9 @@ def test_the_avenant_annex_adds_up_and_reads_action_by_action(versions, capsys):
     assert others[("4.1", A.header("maitre_ouvrage"))] == ("Ville de Boulogne-sur-Mer",
                                                            "Communauté d'agglomération du Boulonnais")
     # the financing lines: by action; their amounts add up to the financing's écart
-    lines = [r for r in rows if r[5] in ("Ligne ajoutée", "Ligne supprimée", F.header("montant"), F.header("statut"))]
+    lines = [r for r in rows if r[5] in (F.header("montant"), F.header("statut"))
+             or str(r[5]).startswith(("Ligne ajoutée (", "Ligne supprimée ("))]
+    assert [r[5] for r in lines if r[0] == "2.3"] == ["Ligne ajoutée (Acquis)"] * 2  # each with its statut
     assert [_natural(r[0]) for r in lines] == sorted(_natural(r[0]) for r in lines)
     moved = sum((r[7] or 0) - (r[6] or 0) for r in lines if r[5] != F.header("statut"))
     refused = next(r for r in lines if r[7] == layout.STATUT_REFUSE)

@@ -971,6 +971,11 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                 what = f"Ligne {labels[c.type].lower()}"
                 before = c.avant.get(montant) if isinstance(c.avant, dict) else None
                 after = c.apres.get(montant) if isinstance(c.apres, dict) else None
+                # its statut, as `comparer` says it: a line added « Sollicité » is no commitment obtained
+                content = c.apres if c.type == AJOUT else c.avant
+                statut = content.get(F.header("statut")) if isinstance(content, dict) else None
+                if statut:
+                    what += f" ({statut})"
             kind = "euros" if c.type != MODIFICATION or c.champ == montant else \
                 "date" if isinstance(before or after, date) else "text"
             write_value(ws, row, 5, what, fmts.cell())
