@@ -154,7 +154,13 @@ def test_comparer_totals_are_those_of_the_cells_and_nothing_moved_is_missed(vers
     ecarts = avant.parent.parent / "ecarts.xlsx"
     assert main(["comparer", str(avant), str(apres), "-o", str(ecarts), "--remplacer"]) == 1
     capsys.readouterr()
-    sheet = {r[0]: r[1:4] for r in openpyxl.load_workbook(ecarts)["Totaux"].iter_rows(values_only=True) if r[0]}
+    wb = openpyxl.load_workbook(ecarts)
+    # its changes by sheet, then by action, as the text report groups them
+    listed = [(r[1], r[2]) for r in wb["Changements"].iter_rows(min_row=5, values_only=True) if r[1]]
+    order = {s: i for i, s in enumerate(layout.SHEETS)}
+    assert len(listed) == len(data["changements"])
+    assert listed == sorted(listed, key=lambda x: (order[x[0]], _natural(x[1]) if x[1] else ()))
+    sheet = {r[0]: r[1:4] for r in wb["Totaux"].iter_rows(values_only=True) if r[0]}
     labels = {"par_financeur": "Financeur", "par_axe": "Axe", "par_annee": "Année", "par_statut": "Statut"}
     for g, word in labels.items():
         rows = {label.split(" — ")[0].removeprefix(f"{word} "): v for label, v in sheet.items()

@@ -138,6 +138,12 @@ def _action_key(c: Change):
     return (c.action is None, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in n.split(".")))
 
 
+def reading_order(changes: Iterable[Change]) -> list[Change]:
+    """The changes by sheet (workbook order), then by action, as the text groups them (stable: the
+    comparison's order within an action)."""
+    return sorted(changes, key=lambda c: (_sheet_key(c), _action_key(c)))
+
+
 def change_lines(changes: Iterable[Change], indent: str = "") -> list[tuple[str, str]]:
     """(style, text) lines: grouped by sheet (workbook order), then by action."""
     out: list[tuple[str, str]] = []
