@@ -307,6 +307,9 @@ def test_valider_says_what_changed_since_the_validation_with_the_totals_of_the_c
     text = capsys.readouterr().out
     since = text[text.index("Modifié depuis la validation"):]
     assert "Total des financements" in since and "Statut Acquis" in since
+    # a removed line's cells are where it was at the validation: another line is there now
+    removed = next(x for x in since.splitlines() if "Ligne supprimée" in x)
+    assert re.search(r"Ligne supprimée \(auparavant A\d+:J\d+\) : ", removed), removed
     ta, tb = _totals(valide), _totals(modifie)
     fmt = lambda d: f"{d:,.2f}".replace(",", "\u202f").replace(".", ",").replace("\u202f", " ") + " €"  # noqa: E731
     for k, label in (("financement_total", "Total des financements"), ("cout_total", "Coût total des actions")):

@@ -125,8 +125,11 @@ def describe(change: Change) -> str:
     row = change.apres if change.type == AJOUT else change.avant
     cell = change.cellule_apres if change.type == AJOUT else change.cellule_avant
     summary = _row_summary(change, row or {})
+    # a removed row's cells are those it had before (in the workbook before, at the validation): there,
+    # the workbook now holds another row
+    where = cell if change.type == AJOUT else f"(auparavant {cell})" if cell else ""
     label = "Ligne ajoutée" if change.type == AJOUT else "Ligne supprimée"
-    return f"{label} {cell}" + (f" : {key}" if key else "") + (f" ({summary})" if summary else "")
+    return f"{label} {where}".rstrip() + (f" : {key}" if key else "") + (f" ({summary})" if summary else "")
 
 
 def _sheet_key(c: Change):
