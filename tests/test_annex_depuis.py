@@ -30,6 +30,10 @@ def pair(tmp_path) -> tuple[Path, Path]:
     return a, b
 
 
+def _removed_line():
+    return _edited(example_conventions()["arras.xlsx"])[1]
+
+
 def _texts(ws) -> list[str]:
     return [str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None]
 
@@ -52,11 +56,13 @@ def test_annex_opens_with_the_avenant_changes(pair, tmp_path, capsys):
     assert etat[6] == etat[5] - etat[4] == 64_000  # the new DSIL line of action 5.99
     added = next(r for r in rows if r[0] == "5.99" and r[3] == "Ajoutée")
     assert added[1] == "Étude de programmation de la halle" and added[5] == added[6] == 80_000
+    # a line added or removed says its statut, as comparer does: « Sollicité » is no commitment obtained
+    removed = _removed_line()
     changed = [r for r in rows if r[5] in (layout.T_FINANCEMENTS.header("montant"), layout.T_FINANCEMENTS.header("statut"),
-                                           "Ligne ajoutée", "Ligne supprimée")]
+                                           "Ligne ajoutée (Sollicité)", f"Ligne supprimée ({removed.statut})")]
     assert sorted(r[5] for r in changed) == sorted([layout.T_FINANCEMENTS.header("montant"),
                                                     layout.T_FINANCEMENTS.header("statut"),
-                                                    "Ligne ajoutée", "Ligne supprimée"])
+                                                    "Ligne ajoutée (Sollicité)", f"Ligne supprimée ({removed.statut})"])
     montant = next(r for r in changed if r[5] == layout.T_FINANCEMENTS.header("montant"))
     assert montant[7] - montant[6] == 50_000
 
@@ -181,3 +187,171 @@ def test_an_abandoned_action_is_listed_and_the_actions_ecarts_add_up(tmp_path, c
     assert [(r[0], r[3], r[6]) for r in listed] == [(gone.numero, "Abandonnée", -float(gone.cout_total)),
                                                    (dearer.numero, "Coût modifié", 5_000)]
     assert sum(r[6] for r in listed) == cost[6] == 5_000 - float(gone.cout_total)
+
+
+def _rescheduled(tmp_path) -> tuple[Path, Path, list]:
+    """An avenant that moves no amount: one action rescheduled (its end pushed to 31/12/2026, its
+    start erased), one given to another maître d'ouvrage, one renamed, one further along."""
+    import datetime
+
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    acts[0] = build_row(FicheAction, {**acts[0].raw, "date_fin": datetime.date(2026, 12, 31), "date_debut": None})
+    acts[1] = build_row(FicheAction, {**acts[1].raw, "maitre_ouvrage": "Ville d'Arras"})
+    acts[2] = build_row(FicheAction, {**acts[2].raw, "intitule": "Requalification de la rue Ronville et de ses abords"})
+    acts[3] = build_row(FicheAction, {**acts[3].raw, "maturite": "En cours"})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"actions": acts}))
+    return a, b, base.actions
+
+
+def test_an_action_rescheduled_or_given_to_another_maitre_d_ouvrage_is_in_the_annex(tmp_path, capsys):
+    """The annex listed actions added, removed or whose cost changed, not an action whose dates,
+    maître d'ouvrage or intitulé changed: an avenant that only rescheduled an action read « aucun
+    coût modifié » and « Aucune ligne de financement modifiée », nothing else. Each such change is
+    now a row: action, intitulé, the data changed, before and after (dates as dates)."""
+    import datetime
+
+    a, b, before = _rescheduled(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    A = layout.T_ACTIONS
+    got = [(r[0].value, r[2].value, r[4].value, r[6].value, r[4].number_format, r[6].number_format)
+           for r in ws.iter_rows() if r[0].value in {x.numero for x in before} and r[2].value in
+           {col.header for col in A.columns}]
+    d = lambda x: datetime.datetime.combine(x, datetime.time())  # noqa: E731 — a date cell reads back as a datetime
+    assert [g[:4] for g in got] == [
+        (before[0].numero, A.header("date_debut"), d(before[0].date_debut), "(vide)"),
+        (before[0].numero, A.header("date_fin"), d(before[0].date_fin), d(datetime.date(2026, 12, 31))),
+        (before[1].numero, A.header("maitre_ouvrage"), before[1].maitre_ouvrage, "Ville d'Arras"),
+        (before[2].numero, A.header("intitule"), before[2].intitule, "Requalification de la rue Ronville et de ses abords"),
+        (before[3].numero, A.header("maturite"), before[3].maturite, "En cours"),
+    ]
+    assert got[1][4] == got[1][5] == "dd/mm/yyyy"
+    # the intitulé shown is the action's own, after the avenant
+    renamed = next(r for r in ws.iter_rows(values_only=True) if r[2] == A.header("intitule"))
+    assert renamed[1] == "Requalification de la rue Ronville et de ses abords"
+
+
+@pytest.mark.libreoffice
+def test_an_action_rescheduled_is_in_the_pdf_with_french_dates(tmp_path, capsys):
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    a, b, before = _rescheduled(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
+    text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
+                          check=True).stdout.decode()
+    page = next(p for p in text.split("\f") if MODIFICATIONS_TITLE in p)
+    for words in ("Autres modifications des actions", "Date de fin", "31/12/2026",
+                  before[0].date_fin.strftime("%d/%m/%Y"), "Maître d'ouvrage", before[1].maitre_ouvrage, "(vide)"):
+        assert words in page, words
+
+
+def test_an_action_split_by_copying_its_row_shows_the_copy_s_own_intitule(tmp_path, capsys):
+    """A commune splits an action by copying its row and has not yet renumbered the copy (ACT-01):
+    the added action was listed under the first one's intitulé, two rows of one name for a comité."""
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    first = acts[3]
+    acts[3] = build_row(FicheAction, {**first.raw, "cout_total": float(first.cout_total) - 400_000})
+    acts.insert(4, build_row(FicheAction, {**first.raw, "intitule": "Portage des cellules commerciales",
+                                           "cout_total": 400_000.0}))
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"actions": acts}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    listed = [(r[0], r[1], r[3], r[6]) for r in rows if r[3] in ("Ajoutée", "Coût modifié")]
+    assert listed == [(first.numero, first.intitule, "Coût modifié", -400_000),
+                      (first.numero, "Portage des cellules commerciales", "Ajoutée", 400_000)]
+
+
+def _extended(tmp_path) -> tuple[Path, Path]:
+    """An avenant that extends the deployment phase to 31/12/2028, adds a périmètre and raises an
+    indicateur's target: no action, no financing line changed."""
+    import datetime
+
+    from acv_xl.contract.model import Indicateur, Perimetre, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    after = base.model_copy(deep=True)
+    after.set_value("acv_date_fin_deploiement", datetime.date(2028, 12, 31))
+    p0 = base.perimetres[0]
+    after.perimetres = [build_row(Perimetre, dict(p.raw)) for p in base.perimetres] + [
+        build_row(Perimetre, {**p0.raw, "code": "SP9", "nom": "Secteur de la gare"})]
+    i0 = base.indicateurs[0]
+    after.indicateurs = [build_row(Indicateur, {**i0.raw, "valeur_cible": 180})] + [
+        build_row(Indicateur, dict(i.raw)) for i in base.indicateurs[1:]]
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, after)
+    return a, b
+
+
+def test_the_convention_s_other_changes_are_in_the_annex(tmp_path, capsys):
+    """An avenant extending the deployment phase, adding a périmètre and raising an indicateur's
+    target read « aucun coût modifié », « Aucune ligne de financement modifiée » and nothing else:
+    the annex showed only the actions and the financing. Each change is now a row."""
+    import datetime
+
+    a, b = _extended(tmp_path)
+    base = example_conventions()["arras.xlsx"]
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    rows = [r for r in ws.iter_rows() if r[0].value in set(layout.SHEETS)]
+    got = {(r[0].value, r[1].value, r[2].value): (r[4].value, r[6].value) for r in rows}
+    nc = layout.NAMED_BY_NAME["acv_date_fin_deploiement"]
+    dfin = base.names["acv_date_fin_deploiement"].value
+    assert got[(nc.sheet, None, nc.label)] == (datetime.datetime.combine(dfin, datetime.time()),
+                                                datetime.datetime(2028, 12, 31))
+    i0 = base.indicateurs[0]
+    ind = layout.T_INDICATEURS
+    assert got[(ind.sheet, f"N° action {i0.numero} · {i0.indicateur}", ind.header("valeur_cible"))] == (
+        int(i0.valeur_cible), 180)
+    added = got[(layout.T_PERIMETRES.sheet, "SP9", "Ligne ajoutée")]
+    assert added[0] is None and "Secteur de la gare" in added[1]
+    assert len(rows) == 3
+
+
+@pytest.mark.libreoffice
+def test_the_convention_s_other_changes_are_in_the_pdf(tmp_path, capsys):
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    a, b = _extended(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
+    text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
+                          check=True).stdout.decode()
+    page = next(p for p in text.split("\f") if MODIFICATIONS_TITLE in p)
+    for words in ("Autres modifications de la convention", "Fin de la phase de déploiement", "31/12/2028",
+                  "31/12/2022", "Secteur de la gare", "Ligne ajoutée"):
+        assert words in page, words
+
+
+def test_a_description_pasted_at_full_length_gets_a_row_a_spreadsheet_keeps(tmp_path, capsys):
+    """A description of 32 000 characters changed by the avenant: its row was given 9 828 points,
+    past the 409 a spreadsheet's row may have (Excel repairs such a file); now at most 409."""
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    acts[0] = build_row(FicheAction, {**acts[0].raw, "description": "Très longue description. " * 1300})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"actions": acts}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    wb = openpyxl.load_workbook(out)
+    ws = wb[AnnexSheet.MODIFICATIONS]
+    row = next(r[0].row for r in ws.iter_rows() if r[2].value == layout.T_ACTIONS.header("description"))
+    assert 13 * 3 < ws.row_dimensions[row].height <= annex.MAX_ROW_PT
+    assert all((d.height or 0) <= annex.MAX_ROW_PT for s in wb.worksheets for d in s.row_dimensions.values())

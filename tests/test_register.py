@@ -1777,3 +1777,156 @@ def test_historique_of_a_register_without_consolidation_names_it_between_guillem
     err = capsys.readouterr().err
     assert status == 2 and f"le registre « {reg} » ne contient encore aucune consolidation" in err, err
     assert not (tmp_path / "e.xlsx").exists()
+
+
+def test_a_line_without_action_nor_financeur_is_a_movement_of_non_ventile(tmp_path, examples):
+    """A line typed without N° action nor financeur code counts in the consolidation, under « non
+    ventilé »; its movement was in the Mouvements sheet but « Mouvements par financeur » skipped it
+    (taken for a convention's movement): « non ventilé » grew by its amount with no commitment
+    obtained and no new line. Every line's movement is now accounted for, and the movements' écarts
+    add up to the change of the financement total."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    name = examples["paths"][0].name
+    conv = examples["convs"][name].model_copy(deep=True)
+    conv.financements.append(_line(conv.financements[0], numero=None, financeur=None, statut="Acquis",
+                                   montant=12_345.67))
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    sans = _lignes(tmp_path / "c2.xlsx")
+    sans = sans[sans[layout.T_FINANCEMENTS.header("financeur")].isna()]
+    assert [float(m) for m in sans[layout.T_FINANCEMENTS.header("montant")]] == [12_345.67]  # counted
+    evo = tmp_path / "e.xlsx"
+    mv = _movements(reg, evo)
+    assert list(mv["Mouvement"]) == ["Nouvelle ligne"] and float(mv["Écart (€)"].iloc[0]) == 12_345.67
+    pf = pd.read_excel(evo, sheet_name="Mouvements par financeur", header=2, engine="openpyxl", dtype=object)
+    nv = pf[pf["Financeur"] == "non ventilé"].iloc[0]
+    assert float(nv["Écart (€)"]) == float(nv["Engagements obtenus (€)"]) == 12_345.67
+    assert int(nv["Nouvelles lignes"]) == 1
+    cons = _table(evo, "Consolidations")
+    totals = [float(t) for t in cons["Financement total (€)"]]
+    assert round(sum(float(e) for e in mv["Écart (€)"].dropna()), 2) == round(totals[1] - totals[0], 2) == 12_345.67
+
+
+def test_a_line_given_to_another_action_is_one_line_changed_never_a_new_commitment(tmp_path, examples):
+    """A commune splits action 2.2 in two (its CDC loan now 2.3's) and moves a line from 4.1 to 3.1:
+    each read « Ligne retirée » + « Nouvelle ligne » already acquired, i.e. the CDC's whole loan in
+    « Engagements obtenus » and « Nouvelles lignes » at the next comité, though nothing was obtained.
+    Each is now one line whose action changed (« Action modifiée »); at another amount, it stays a
+    line removed and a line added."""
+    from acv_xl.history.historique import ACTION_MODIFIEE, LIGNE_AJOUTEE, LIGNE_RETIREE, _compare
+
+    def line(numero, montant, statut="Acquis", financeur="CDC", annee=2024):
+        return (numero, financeur, "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}")
+
+    moves = _compare(1, 2, "ACV034", "Boulogne",
+                     [line("2.2", 780000.0), line("4.1", 318000.0, "Sollicité"), line("5.1", 10.0)],
+                     [line("2.3", 780000.0), line("3.1", 318000.0, "Engagé"), line("5.2", 20.0)])
+    assert [(m.type, m.numero, m.engagement, m.ecart) for m in moves] == [
+        (ACTION_MODIFIEE, "2.2", False, -780000.0), (ACTION_MODIFIEE, "2.3", False, 780000.0),
+        (ACTION_MODIFIEE, "4.1", False, -318000.0), (ACTION_MODIFIEE, "3.1", True, 318000.0),  # obtained now
+        (LIGNE_AJOUTEE, "5.2", True, 20.0), (LIGNE_RETIREE, "5.1", False, -10.0)]
+    # end to end: a workbook's acquired line given to another of its actions
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    path = folder / examples["paths"][0].name
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+    headers = [c.value for c in rows[0]]
+    h = layout.T_FINANCEMENTS.header
+    numeros = [r[headers.index(h("numero"))].value for r in rows[1:]]
+    row = next(r for r in rows[1:] if r[headers.index(h("statut"))].value in layout.STATUTS_ACQUIS)
+    financeur = row[headers.index(h("financeur"))].value
+    row[headers.index(h("numero"))].value = next(n for n in numeros if n != row[headers.index(h("numero"))].value)
+    wb.save(path)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    assert list(mv["Mouvement"]) == [ACTION_MODIFIEE, ACTION_MODIFIEE]
+    mf = _table(tmp_path / "e.xlsx", "Mouvements par financeur")
+    row = mf[mf["Financeur"] == _groupe(financeur)].iloc[0]
+    assert float(row["Écart (€)"]) == 0.0
+    assert float(row["Engagements obtenus (€)"]) == 0.0 and int(row["Nouvelles lignes"]) == 0
+
+
+def test_two_tranches_of_one_year_re_sorted_are_no_movement():
+    """Two lines of one key (two État DSIL tranches of 2025 for one action, one « Acquis », one
+    « Sollicité ») swapped by a re-sort were paired in order: two « Statut modifié », two « Montant
+    modifié » of opposite écarts, and 300 000 € of « engagement obtenu » no one obtained. Lines are
+    paired as `comparer` pairs them: identical ones first, then the others in order."""
+    from acv_xl.history.historique import LIGNE_AJOUTEE, MONTANT_MODIFIE, _compare
+
+    def line(montant, statut):
+        return ("2.1", "ETAT", "DSIL", "Subvention", 2025, montant, statut, "Grande Rue")
+
+    acquise, sollicitee = line(300000.0, "Acquis"), line(100000.0, "Sollicité")
+    assert _compare(1, 2, "ACV034", "Boulogne", [acquise, sollicitee], [sollicitee, acquise]) == []
+    moves = _compare(1, 2, "ACV034", "Boulogne", [acquise, sollicitee],
+                     [sollicitee, line(310000.0, "Acquis"), line(50000.0, "Sollicité")])
+    assert [(m.type, m.ecart, m.engagement) for m in moves] == [(MONTANT_MODIFIE, 10000.0, False),
+                                                                (LIGNE_AJOUTEE, 50000.0, False)]
+
+
+def test_a_dispositif_corrected_as_fin_21_asks_is_one_line_changed_never_a_new_commitment():
+    """FIN-21 asks for a dispositif of the financeur's list (« Mobilités » → « Aménagement du
+    territoire »): the line, already « Acquis », read « Ligne retirée » + « Nouvelle ligne » with its
+    whole amount « engagement obtenu ». It is one line whose dispositif changed; a nature likewise."""
+    from acv_xl.history.historique import DISPOSITIF_MODIFIE, NATURE_MODIFIEE, _compare
+
+    def line(dispositif, nature="Subvention", montant=100000.0):
+        return ("3.1", "REGION", dispositif, nature, 2026, montant, "Acquis", "Pôle gare")
+
+    moves = _compare(1, 2, "ACV031", "Béthune", [line("Mobilités"), line("Aménagement du territoire", "Prêt", 5.0)],
+                     [line("Aménagement du territoire"), line("Aménagement du territoire", "Avance remboursable", 5.0)])
+    assert [(m.type, m.dispositif, m.nature, m.engagement, m.ecart) for m in moves] == [
+        (DISPOSITIF_MODIFIE, "Mobilités", "Subvention", False, -100000.0),
+        (DISPOSITIF_MODIFIE, "Aménagement du territoire", "Subvention", False, 100000.0),
+        (NATURE_MODIFIEE, "Aménagement du territoire", "Prêt", False, -5.0),
+        (NATURE_MODIFIEE, "Aménagement du territoire", "Avance remboursable", False, 5.0)]
+
+
+def test_a_line_refused_or_no_longer_refused_moves_the_totals_by_its_amount():
+    """A refused line counts in no total: a « Sollicité » line refused lowered its financeur's total
+    by its amount, yet its « Statut modifié » row had no écart; a refused line added (or removed)
+    had its whole amount as écart though no total moved. The movements' écarts now add up to the
+    change of the totals."""
+    from acv_xl.history.historique import (LIGNE_AJOUTEE, LIGNE_RETIREE, MONTANT_MODIFIE, STATUT_MODIFIE,
+                                           _compare)
+
+    def line(dispositif, montant, statut, compte=None):
+        ln = ("2.1", "ETAT", dispositif, "Subvention", 2025, montant, statut, "Grande Rue")
+        return ln if compte is None else ln + (compte,)
+
+    old = [line("DSIL", 100.0, "Sollicité"), line("DETR", 40.0, "Refusé"), line("FNADT", 7.0, "Refusé", 0),
+           line("Fonds vert", 30.0, "Sollicité"), line("DRAC", None, "Sollicité", 0)]
+    new = [line("DSIL", 80.0, "Refusé"), line("DETR", 45.0, "Acquis"), line("FSIL", 9.0, "Refusé", 0),
+           line("Fonds vert", 35.0, "Sollicité"), line("DRAC", 12.0, "Sollicité", 1)]
+    moves = _compare(1, 2, "ACV034", "Boulogne", old, new)
+    assert [(m.type, m.dispositif, m.ecart, m.engagement) for m in moves] == [
+        (STATUT_MODIFIE, "DSIL", -100.0, False), (MONTANT_MODIFIE, "DSIL", None, False),
+        (STATUT_MODIFIE, "DETR", 45.0, True), (MONTANT_MODIFIE, "DETR", None, False),
+        (LIGNE_AJOUTEE, "FSIL", None, False),
+        (MONTANT_MODIFIE, "Fonds vert", 5.0, False),
+        (MONTANT_MODIFIE, "DRAC", 12.0, False),  # an amount typed as text, now a number: it counts
+        (LIGNE_RETIREE, "FNADT", None, False)]
+    counted = lambda lines: sum(ln[5] for ln in lines if ln[5] is not None and ln[6] != "Refusé")  # noqa: E731
+    assert sum(m.ecart or 0 for m in moves) == counted(new) - counted(old)
+
+
+def test_a_split_action_s_loan_is_never_taken_for_the_former_action_s_new_tranche():
+    """2.2's CDC loan of 2024 given to the new action 2.3, and 2.2 given a new CDC tranche of 2025:
+    the « Année modifiée » pairing, tried first and at any amount, took the loan for re-dated
+    (780 000 → 100 000 €) and the loan under 2.3 for a new line already « Acquis » — 780 000 € of
+    commitment obtained. Every pairing at an equal amount now comes first."""
+    from acv_xl.history.historique import ACTION_MODIFIEE, LIGNE_AJOUTEE, _compare
+
+    def line(numero, annee, montant, statut="Acquis"):
+        return (numero, "CDC", "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}")
+
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("2.2", 2024, 780000.0)],
+                     [line("2.2", 2025, 100000.0, "Sollicité"), line("2.3", 2024, 780000.0)])
+    assert [(m.type, m.numero, m.annee, m.engagement, m.ecart) for m in moves] == [
+        (LIGNE_AJOUTEE, "2.2", 2025, False, 100000.0),
+        (ACTION_MODIFIEE, "2.2", 2024, False, -780000.0), (ACTION_MODIFIEE, "2.3", 2024, False, 780000.0)]

@@ -8,7 +8,8 @@ Choices:
 - Only the counted files of each consolidation are the département's state (as in its workbook).
 - A financeur code outside the reference list is grouped under « code inconnu », as in `consolider`.
 - Lines are matched as `comparer` matches them (evolution.md): by N° action + Financeur +
-  Dispositif + Nature + Année, rows sharing a key paired in order; conventions by `acv_id`
+  Dispositif + Nature + Année, rows sharing a key paired identical ones first, then in order;
+  conventions by `acv_id`
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
@@ -16,7 +17,9 @@ Choices:
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
   convention counted again (« désormais comptée », with why it was not), a line re-dated (« Année
-  modifiée », two rows like a financeur code corrected). Only the amount's
+  modifiée », two rows like a financeur code corrected), a line given to another action (an action
+  split in two, a line moved: « Action modifiée »; likewise « Dispositif modifié », « Nature
+  modifiée »; at an equal amount; every pairing at an equal amount first). Only the amount's
   row has an écart (never counted twice). A code corrected is found by action, dispositif, nature
   and année; among several candidates, lines of equal amounts are paired first. « Engagement
   obtenu » marks the lines that reach `Acquis`, `Engagé` or `Versé` (a new line already so, or one
@@ -56,7 +59,13 @@ STATUT_MODIFIE = "Statut modifié"
 FINANCEUR_MODIFIE = "Financeur modifié"  # a code corrected (« FEDER » → « UE »): two rows, the old code's and the new's
 MONTANT_MODIFIE = "Montant modifié"
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
+# a line given to another action (an action split in two, a line re-assigned): two rows, the old action's and the new's
+ACTION_MODIFIEE = "Action modifiée"
+DISPOSITIF_MODIFIE = "Dispositif modifié"  # another dispositif (what FIN-21 asks), likewise
+NATURE_MODIFIEE = "Nature modifiée"  # another nature, likewise
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
+
+_CONVENTION_KINDS = (CONVENTION_AJOUTEE, CONVENTION_RETIREE, CONVENTION_NON_COMPTEE, CONVENTION_DESORMAIS_COMPTEE)
 
 ANCIENS_ETATS = {"jamais validé": ETAT_JAMAIS}  # the état's older spelling in a register
 
@@ -81,14 +90,36 @@ class Mouvement:
     montant_avant: float | None = None
     montant_apres: float | None = None
     engagement: bool = False
+    # whether the line counts in the totals before / after (a « Refusé » line, or one whose amount
+    # did not parse, does not): the écart is what the movement moves in them
+    compte_avant: bool = True
+    compte_apres: bool = True
+
+    @property
+    def de_convention(self) -> bool:
+        """A whole convention's movement (added, removed, counted or not), not a line's: a line may
+        have neither N° action nor financeur code, and still count (under « non ventilé »)."""
+        return self.type.startswith(_CONVENTION_KINDS)
 
     @property
     def ecart(self) -> float | None:
-        # a statut's row shows the amounts as context only: a line whose amount changed too has its
-        # own « Montant modifié » row, and the Écart column added up counts that change once
-        if self.type == STATUT_MODIFIE or (self.montant_avant is None and self.montant_apres is None):
+        """What the movement moves in the totals. A statut's row shows the amounts as context only (a
+        line whose amount changed too has its own « Montant modifié » row, and the Écart column added
+        up counts that change once) — unless the statut makes the line count or stop counting
+        (« Refusé »): then it carries the whole change, and the amount's row none."""
+        avant = (self.montant_avant or 0.0) if self.compte_avant else 0.0
+        apres = (self.montant_apres or 0.0) if self.compte_apres else 0.0
+        bascule = self.compte_avant != self.compte_apres and self.statut_avant != self.statut_apres
+        if self.type == STATUT_MODIFIE and not bascule:
             return None
-        return round((self.montant_apres or 0.0) - (self.montant_avant or 0.0), 2)
+        if self.type == MONTANT_MODIFIE and bascule:
+            return None
+        if self.montant_avant is None and self.montant_apres is None and not bascule:
+            return None
+        if not (self.compte_avant and self.montant_avant is not None) and not (
+                self.compte_apres and self.montant_apres is not None):
+            return None  # a line counted on neither side (refused): no total moves
+        return round(apres - avant, 2)
 
 
 @dataclass
@@ -265,101 +296,144 @@ def _lines(con, analyses: set[int]) -> dict[int, list[tuple]]:
     for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
         chunk = ids[i:i + 500]
         for row in con.execute(
-                f"SELECT analyse_id, numero, financeur, dispositif, nature, annee, montant, statut, intitule "
+                f"SELECT analyse_id, numero, financeur, dispositif, nature, annee, montant, statut, intitule, compte "
                 f"FROM lignes WHERE analyse_id IN ({','.join('?' * len(chunk))}) ORDER BY analyse_id, rang", chunk):
             out[row[0]].append(row[1:])
     return out
 
 
+def _keyed(old: list[tuple], new: list[tuple]) -> tuple[dict, dict]:
+    """Each line under its key (action, financeur, dispositif, nature, année) and a rank within it,
+    so that the lines of two states paired by `_compare` share a key and rank. As `comparer` pairs
+    them: within a key, identical lines first (two tranches of one year re-sorted are no change:
+    paired in order, an « Acquis » and a « Sollicité » tranche swapped read as two statuts changed
+    and a commitment obtained), then the others in order."""
+    groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for side, lines in enumerate((old, new)):
+        for i, ln in enumerate(lines):
+            groups[tuple(ln[:5])][side].append(i)
+    rank_a: dict[int, int] = {}
+    rank_b: dict[int, int] = {}
+    for la, lb in groups.values():
+        if len(la) <= 1 and len(lb) <= 1:
+            rank_a.update((i, 0) for i in la)
+            rank_b.update((i, 0) for i in lb)
+            continue
+        free = list(lb)
+        rank = 0
+        for i in la:  # identical lines first
+            j = next((j for j in free if new[j][:7] == old[i][:7]), None)  # the intitulé aside
+            if j is not None:
+                free.remove(j)
+                rank_a[i] = rank_b[j] = rank
+                rank += 1
+        rest_a = [i for i in la if i not in rank_a]
+        for i, j in zip(rest_a, free):
+            rank_a[i] = rank_b[j] = rank
+            rank += 1
+        for i in rest_a[len(free):]:
+            rank_a[i] = rank
+            rank += 1
+        for j in free[len(rest_a):]:
+            rank_b[j] = rank
+            rank += 1
+    return ({tuple(ln[:5]) + (rank_a[i],): ln for i, ln in enumerate(old)},
+            {tuple(ln[:5]) + (rank_b[i],): ln for i, ln in enumerate(new)})
+
+
 def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list[tuple], new: list[tuple]) -> list[Mouvement]:
     """The lines of two states of one convention, paired by key (in order within a key)."""
-    def keyed(lines):
-        seen: dict[tuple, int] = defaultdict(int)
-        out = {}
-        for ln in lines:
-            key = tuple(ln[:5])
-            out[key + (seen[key],)] = ln
-            seen[key] += 1
-        return out
-
-    a, b = keyed(old), keyed(new)
+    a, b = _keyed(old, new)
     acquis = set(layout.STATUTS_ACQUIS)
     out = []
+
+    def counts(ln) -> bool:
+        """Whether the line counts in the totals (the register's `compte`: a refused line, or one whose
+        amount did not parse, does not), so that a movement's écart is what it moves in them."""
+        return bool(ln[8]) if len(ln) > 8 else ln[5] is not None and ln[6] != layout.STATUT_REFUSE
 
     def mv(kind, ln, **kw):
         numero, financeur, dispositif, nature, annee = ln[:5]
         return Mouvement(avant, apres, acv_id, libelle, kind, numero=numero, intitule=ln[7], financeur=financeur,
                          dispositif=dispositif, nature=nature, annee=annee, **kw)
 
-    # A financeur code corrected (what CON-05 asks: « FEDER » → « UE »), or mistyped (« UE » →
-    # « UEE »), removes the line under its old key and adds it under the new one: paired by action,
-    # dispositif, nature and année, it is one line whose financeur changed — never a new line, nor a
-    # commitment obtained. Among several such lines, a removed and an added one of equal amounts
-    # are paired first (a corrected code keeps its amount), then the others in order. Only a pair
-    # where one code is outside the reference list is such a change: one funder replaced by
-    # another (AL → CDC) stays a line removed and a line added.
+    # A line whose key changed is removed under its old key and added under the new one; it is one
+    # line changed — never a new line, nor a commitment obtained when it was already « Acquis »,
+    # « Engagé » or « Versé » — when its other fields tell it:
+    # - a financeur code corrected (what CON-05 asks: « FEDER » → « UE ») or mistyped (« UE » →
+    #   « UEE »): paired by action, dispositif, nature and année, one of the two codes outside the
+    #   reference list (one funder replaced by another, AL → CDC, stays a line removed and a line
+    #   added) — « Financeur modifié »;
+    # - a line re-dated (a payment postponed, a plan re-scheduled): paired by action, financeur,
+    #   dispositif and nature — « Année modifiée »;
+    # - a line given to another action (an action split in two: 2.2's loan now 2.3's; a line moved)
+    #   or another dispositif or nature (what FIN-21 asks: « Mobilités » → « Aménagement du
+    #   territoire »): paired by the rest of its key — « Action modifiée », « Dispositif modifié »,
+    #   « Nature modifiée » — only at an equal amount (nothing else says the decision is the same).
+    # Every pairing at an equal amount comes first (a line corrected or renumbered keeps its amount),
+    # then, for a code or a year only, the others in order: a split action's loan is never taken for
+    # its former action's new tranche of the next year.
     def inconnu(code) -> bool:
         return financeur_groupe(code or "") == CODE_INCONNU
 
-    gone: dict[tuple, list] = defaultdict(list)
-    for k, na in a.items():
-        if k not in b:
-            gone[(na[0], na[2], na[3], na[4])].append(k)
-    remplace: dict[tuple, tuple] = {}  # added key → removed key
+    passes = (  # kind, the fields that must agree (indices in the key), whether a pair must qualify
+        (FINANCEUR_MODIFIE, (0, 2, 3, 4), lambda o, n: inconnu(o[1]) or inconnu(n[1])),
+        (ANNEE_MODIFIEE, (0, 1, 2, 3), None),
+        (ACTION_MODIFIEE, (1, 2, 3, 4), None),
+        (DISPOSITIF_MODIFIE, (0, 1, 3, 4), None),
+        (NATURE_MODIFIEE, (0, 1, 2, 4), None),
+    )
     added = [k for k in b if k not in a]
+    removed = [k for k in a if k not in b]
+    autre: dict[tuple, tuple[str, tuple]] = {}  # added key → (kind, removed key)
+    taken: set[tuple] = set()  # removed keys paired
     for equal_amounts in (True, False):
-        for k in added:
-            nb = b[k]
-            if k in remplace or not (same := gone.get((nb[0], nb[2], nb[3], nb[4]))):
+        for kind, fields, qualifies in passes:
+            if not equal_amounts and kind not in (FINANCEUR_MODIFIE, ANNEE_MODIFIEE):
                 continue
-            if (old := next((g for g in same if (inconnu(nb[1]) or inconnu(a[g][1]))
-                             and (not equal_amounts or a[g][5] == nb[5])), None)) is not None:
-                same.remove(old)
-                remplace[k] = old
-    # A line re-dated (its année changed: a payment postponed, a plan re-scheduled) removes it under
-    # its old key and adds it under the new one: paired by action, financeur, dispositif and nature
-    # (equal amounts first), it is one line whose année changed — never a new line, nor a commitment
-    # obtained when it was already « Acquis », « Engagé » or « Versé ».
-    gone_annee: dict[tuple, list] = defaultdict(list)
-    remplacees = set(remplace.values())
-    for k, na in a.items():
-        if k not in b and k not in remplacees:
-            gone_annee[tuple(na[:4])].append(k)
-    redatee: dict[tuple, tuple] = {}  # added key → removed key
-    for equal_amounts in (True, False):
-        for k in added:
-            nb = b[k]
-            if k in remplace or k in redatee or not (same := gone_annee.get(tuple(nb[:4]))):
-                continue
-            if (old := next((g for g in same if not equal_amounts or a[g][5] == nb[5]), None)) is not None:
-                same.remove(old)
-                redatee[k] = old
+            gone: dict[tuple, list] = defaultdict(list)
+            for k in removed:
+                if k not in taken:
+                    gone[tuple(a[k][i] for i in fields)].append(k)
+            for k in added:
+                nb = b[k]
+                if k in autre or not (same := gone.get(tuple(nb[i] for i in fields))):
+                    continue
+                old = next((g for g in same if (qualifies is None or qualifies(a[g], nb))
+                            and (not equal_amounts or a[g][5] == nb[5])), None)
+                if old is not None:
+                    same.remove(old)
+                    taken.add(old)
+                    autre[k] = (kind, old)
     for k in b:
         nb = b[k]
-        # one line re-dated or given another financeur code: its two states, one movement of that kind
-        kind, old = ((ANNEE_MODIFIEE, redatee[k]) if k in redatee else
-                     (FINANCEUR_MODIFIE, remplace[k]) if k in remplace else (None, None))
+        # one line re-dated, given another financeur code or another action: its two states, one
+        # movement of that kind
+        kind, old = autre.get(k, (None, None))
         if kind is not None:
             na = a[old]
-            out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5]))
-            out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5],
+            out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+                          compte_avant=counts(na)))
+            out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
                           engagement=nb[6] in acquis and na[6] not in acquis))
             continue
         if k not in a:
-            out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], engagement=nb[6] in acquis))
+            out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
+                          engagement=nb[6] in acquis))
             continue
         na = a[k]
         if na[6] != nb[6]:
             out.append(mv(STATUT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+                          compte_avant=counts(na), compte_apres=counts(nb),
                           montant_apres=nb[5], engagement=nb[6] in acquis and na[6] not in acquis))
         if na[5] != nb[5]:
             out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+                          compte_avant=counts(na), compte_apres=counts(nb),
                           montant_apres=nb[5]))
-    remplacees |= set(redatee.values())
     for k in a:
-        if k not in b and k not in remplacees:
+        if k not in b and k not in taken:
             na = a[k]
-            out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5]))
+            out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5], compte_avant=counts(na)))
     return out
 
 
@@ -379,7 +453,7 @@ def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
     obtenus: dict[tuple, float] = defaultdict(float)
     nouvelles: dict[tuple, int] = defaultdict(int)
     for m in ev.mouvements:
-        if m.numero is None and m.financeur is None:  # a convention's movement, not a line's
+        if m.de_convention:  # its amount is the convention's total, not one financeur's
             continue
         k = (m.avant, m.apres, _groupe(m.financeur))
         if m.engagement:

@@ -331,6 +331,14 @@ def _headers(ws, row: int, headers: Iterable[str], fmts: _Formats, widths: Itera
     return row + 1
 
 
+MAX_ROW_PT = 409  # the tallest row a spreadsheet keeps (Excel refuses more: a pasted 30,000-character text)
+
+
+def _row_pt(lines: int) -> float:
+    """The height of a row of `lines` lines of text, in points, at most a spreadsheet's largest."""
+    return min(13 * lines, MAX_ROW_PT)
+
+
 def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = False) -> None:
     """Give a row of wrapped text the height it needs (LibreOffice keeps the stored height)."""
     lines = 1
@@ -338,7 +346,7 @@ def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = 
         if isinstance(value, str):
             lines = max(lines, sum(_lines_needed(part, width * (0.85 if bold else 1)) for part in value.split("\n")))
     if lines > 1:
-        ws.set_row(row, 13 * lines)
+        ws.set_row(row, _row_pt(lines))
 
 
 # ============================================================================ sheets
@@ -364,7 +372,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
         # abandonnées) » printed its second line over the next field)
         lines = max(_lines_needed(label, 42 * 0.85), _lines_needed(value, 90) if isinstance(value, str) else 1)
         if lines > 1:
-            ws.set_row(row, 13 * lines)
+            ws.set_row(row, _row_pt(lines))
         row += 1
 
     def named(name: str, kind: str = "text") -> None:
@@ -701,7 +709,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
             if isinstance(value, str):
                 height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[v0:v1 + 1])))
         if height > 1:
-            ws.set_row(row, 13 * height)
+            ws.set_row(row, _row_pt(height))
         row += 1
     row += 1
 
@@ -808,7 +816,7 @@ def _table_row(ws, row: int, cells: list[tuple[Any, int, int, str | None]], fmts
         if isinstance(value, str):
             height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[c0:c1 + 1])))
     if height > 1:
-        ws.set_row(row, 13 * height)
+        ws.set_row(row, _row_pt(height))
     return row + 1
 
 
@@ -891,6 +899,9 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         intitule = now.intitule if now is not None else None
         if c.type == AJOUT:
             new_row = c.apres or {}
+            # its own intitulé: an action split by copying its row, the copy not yet renumbered, shares
+            # its number with the first (ACT-01), whose intitulé `action()` finds
+            intitule = new_row.get(A.header("intitule"), intitule)
             rows_out.append((c.action, intitule, labels[c.type], None, new_row.get(cost), None,
                              counted(new_row.get(cost), new_row.get(maturite))))
             continue
@@ -911,6 +922,8 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             label = "Coût modifié"
         rows_out.append((c.action, intitule, label, cost_before, cost_after,
                          counted(cost_before, state_before), counted(cost_after, state_after)))
+    # by action (stable), as `comparer` groups them: an action split in two reads 2.2 then 2.3
+    rows_out.sort(key=lambda r: _natural(r[0]))
     row = _section(ws, row, "Actions ajoutées, supprimées, abandonnées ou dont le coût a changé", fmts, last)
     if rows_out:
         row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
@@ -934,10 +947,14 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                        fmts.note)
         row += 1
     row += 1
+    row, repeated = _other_action_changes(ws, row, last, d, fmts, comp, repeated)
+    row, repeated = _convention_changes(ws, row, last, fmts, comp, repeated)
 
     # -- each financing line that changed
     F = layout.T_FINANCEMENTS
-    lines = [c for c in comp.changes if c.table == F.name]
+    # by action (stable: within one, the comparison's order), as `comparer` groups them: a line moved
+    # from one action to another, or to the new half of a split action, reads next to its action's others
+    lines = sorted((c for c in comp.changes if c.table == F.name), key=lambda c: _natural(c.action))
     row = _section(ws, row, "Lignes de financement modifiées", fmts, last)
     if lines:
         keys = ("numero", "financeur", "dispositif", "nature", "annee")
@@ -954,6 +971,11 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                 what = f"Ligne {labels[c.type].lower()}"
                 before = c.avant.get(montant) if isinstance(c.avant, dict) else None
                 after = c.apres.get(montant) if isinstance(c.apres, dict) else None
+                # its statut, as `comparer` says it: a line added « Sollicité » is no commitment obtained
+                content = c.apres if c.type == AJOUT else c.avant
+                statut = content.get(F.header("statut")) if isinstance(content, dict) else None
+                if statut:
+                    what += f" ({statut})"
             kind = "euros" if c.type != MODIFICATION or c.champ == montant else \
                 "date" if isinstance(before or after, date) else "text"
             write_value(ws, row, 5, what, fmts.cell())
@@ -966,6 +988,105 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement modifiée.", fmts.note)
         row += 1
     ws.repeat_rows(*repeated)
+
+
+def _change_value(v: Any, kind) -> tuple[Any, str]:
+    """A value before or after a change, as a cell: (value, kind of cell) — a date as a date, an
+    amount in euros, « (vide) » for nothing (as `comparer` says it)."""
+    from acv_xl.outputs.comparison_report import EMPTY
+
+    if v is None or v == "":
+        return EMPTY, "text"
+    if kind is layout.Kind.DATE and isinstance(v, date):
+        return v, "date"
+    if kind is layout.Kind.AMOUNT and isinstance(v, (Decimal, int, float)) and not isinstance(v, bool):
+        return v, "euros"
+    if kind is layout.Kind.AXE and isinstance(v, int):
+        return f"Axe {v}", "text"
+    if isinstance(v, bool):
+        return ("VRAI" if v else "FAUX"), "text"
+    if isinstance(v, (Decimal, int, float)):
+        return v, "year" if kind is layout.Kind.YEAR else _numkind(v, "number")
+    return str(v), "text"
+
+
+def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, repeated):
+    """Every other change of the convention — its dates (an avenant extending the deployment phase),
+    its communes, périmètres, indicateurs, gouvernance, financeurs' lists… — one row per changed
+    value, or per row added or removed, as `comparer` lists them."""
+    from acv_xl.checks.comparison import AJOUT, MODIFICATION
+    from acv_xl.outputs.comparison_report import fmt_value, key_text, kind_of
+
+    shown = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name}  # said by the lists around this one
+    changes = [c for c in comp.changes if c.table not in shown]
+    row = _section(ws, row, "Autres modifications de la convention (dates, communes, périmètres, indicateurs…)",
+                   fmts, last)
+    if not changes:
+        ws.merge_range(row, 0, row, last, "Aucune autre modification de la convention.", fmts.note)
+        return row + 2, repeated
+    order = {s: i for i, s in enumerate(layout.SHEETS)}
+    row = _span_headers(ws, row, [("Feuille", 0, 0), ("Élément", 1, 1), ("Donnée modifiée", 2, 3), ("Avant", 4, 5),
+                                  ("Après", 6, 7)], fmts)
+    repeated = (row - 1, row - 1)
+    numero = layout.T_ACTIONS.header("numero")
+    for c in sorted(changes, key=lambda c: order.get(c.feuille, len(order))):  # stable: the comparison's order
+        element = key_text(c) or None
+        if c.action is not None:
+            element = f"{numero} {c.action}" + (f" · {element}" if element else "")
+        if c.type == MODIFICATION:
+            what = c.champ
+            values = [_change_value(v, kind_of(c)) for v in (c.avant, c.apres)]
+        else:
+            what = "Ligne ajoutée" if c.type == AJOUT else "Ligne supprimée"
+            content = c.apres if c.type == AJOUT else c.avant
+            text = " ; ".join(f"{h} : {fmt_value(v, kind_of(c, h))}" for h, v in (content or {}).items()
+                              if h not in c.cle)
+            values = [(None, "text"), (text or None, "text")] if c.type == AJOUT else [(text or None, "text"), (None, "text")]
+        write_value(ws, row, 0, c.feuille, fmts.cell())
+        write_value(ws, row, 1, element, fmts.cell())
+        for v, k, c0 in ((what, "text", 2), *((v, k, c0) for (v, k), c0 in zip(values, (4, 6)))):
+            ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(k))
+            write_value(ws, row, c0, v, fmts.cell(k))
+        _fit_row(ws, row, [c.feuille, element, what, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
+        row += 1
+    return row + 1, repeated
+
+
+def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, comp, repeated):
+    """The actions' other changes — dates, maître d'ouvrage, intitulé, maturité, description… —
+    one row per changed column, as `comparer` lists them: a comité examining an avenant must see an
+    action rescheduled or given to another maître d'ouvrage, though no amount moves. The cost and an
+    abandonment are said by the list above, with their écart."""
+    from acv_xl.checks.comparison import MODIFICATION
+
+    A = layout.T_ACTIONS
+    cost, maturite = A.header("cout_total"), A.header("maturite")
+    abandoned = layout.MATURITE_ABANDONNEE
+    kinds = {c.header: c.kind for c in A.columns}
+    changes = [c for c in comp.changes if c.table == A.name and c.type == MODIFICATION and c.champ != cost
+               and not (c.champ == maturite and abandoned in (c.avant, c.apres))]
+    row = _section(ws, row, "Autres modifications des actions (dates, maître d'ouvrage, intitulé…)", fmts, last)
+    if not changes:
+        ws.merge_range(row, 0, row, last, "Aucune autre modification des actions.", fmts.note)
+        return row + 2, repeated
+    # the data's name wider than in the list above: « Dépense subventionnable (€ HT) » fits on two lines
+    row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 1),
+                                  ("Donnée modifiée", 2, 3), ("Avant", 4, 5), ("Après", 6, 7)], fmts)
+    repeated = (row - 1, row - 1)
+    for c in sorted(changes, key=lambda c: _natural(c.action)):  # stable: the columns' order within an action
+        now = d.conv.action(c.action)
+        intitule = now.intitule if now is not None and now.intitule else c.avant if c.champ == A.header("intitule") \
+            else None
+        kind = kinds.get(c.champ)
+        values = [_change_value(v, kind) for v in (c.avant, c.apres)]
+        write_value(ws, row, 0, c.action, fmts.cell())
+        write_value(ws, row, 1, intitule, fmts.cell())
+        for v, k, c0 in ((c.champ, "text", 2), *((v, k, c0) for (v, k), c0 in zip(values, (4, 6)))):
+            ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(k))
+            write_value(ws, row, c0, v, fmts.cell(k))
+        _fit_row(ws, row, [None, intitule, c.champ, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
+        row += 1
+    return row + 1, repeated
 
 
 # ============================================================================ public API

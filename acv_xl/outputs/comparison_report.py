@@ -125,8 +125,11 @@ def describe(change: Change) -> str:
     row = change.apres if change.type == AJOUT else change.avant
     cell = change.cellule_apres if change.type == AJOUT else change.cellule_avant
     summary = _row_summary(change, row or {})
+    # a removed row's cells are those it had before (in the workbook before, at the validation): there,
+    # the workbook now holds another row
+    where = cell if change.type == AJOUT else f"(auparavant {cell})" if cell else ""
     label = "Ligne ajoutée" if change.type == AJOUT else "Ligne supprimée"
-    return f"{label} {cell}" + (f" : {key}" if key else "") + (f" ({summary})" if summary else "")
+    return f"{label} {where}".rstrip() + (f" : {key}" if key else "") + (f" ({summary})" if summary else "")
 
 
 def _sheet_key(c: Change):
@@ -136,6 +139,12 @@ def _sheet_key(c: Change):
 def _action_key(c: Change):
     n = c.action or ""
     return (c.action is None, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in n.split(".")))
+
+
+def reading_order(changes: Iterable[Change]) -> list[Change]:
+    """The changes by sheet (workbook order), then by action, as the text groups them (stable: the
+    comparison's order within an action)."""
+    return sorted(changes, key=lambda c: (_sheet_key(c), _action_key(c)))
 
 
 def change_lines(changes: Iterable[Change], indent: str = "") -> list[tuple[str, str]]:

@@ -30,6 +30,7 @@ from acv_xl.outputs.comparison_report import (
     group_label,
     key_text,
     kind_of,
+    reading_order,
 )
 from acv_xl.outputs.formats import (
     FMT_DATE,
@@ -149,7 +150,8 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
             ws.write_string(hr, j, h, header)
         ws.set_row(hr, page_layout.row_height(zip(CHANGE_HEADERS, CHANGE_WIDTHS), bold=True, font_pt=FONT_PT))
         row = hr + 1
-        for c in comp.changes:
+        # by sheet and action, as the text report: an action split in two reads 2.2's lines then 2.3's
+        for c in reading_order(comp.changes):
             fill = COLOURS[c.type]
             kind = kind_of(c)
 
