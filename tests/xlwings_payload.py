@@ -77,6 +77,10 @@ def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active
             for t in ws.tables.values():
                 c1, r1, c2, r2 = range_boundaries(t.ref)
                 totals = bool(t.totalsRowCount)
+                # a header row turned off (headerRowCount="0"): the table's range starts at its first
+                # line, and the add-in sends no header row range (Office.js `showHeaders` false)
+                headers = t.headerRowCount is None or bool(int(t.headerRowCount))
+                body_start = r1 + 1 if headers else r1
                 body_end = r2 - 1 if totals else r2
                 tables.append({
                     "name": t.name,
@@ -84,10 +88,10 @@ def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active
                     "row_count": r2 - r1 + 1,
                     "column_count": c2 - c1 + 1,
                     "columns": [c.name for c in t.tableColumns],
-                    "header_row_range_address": _addr(r1, c1, r1, c2),
-                    "data_body_range_address": _addr(r1 + 1, c1, max(body_end, r1 + 1), c2),
+                    "header_row_range_address": _addr(r1, c1, r1, c2) if headers else None,
+                    "data_body_range_address": _addr(body_start, c1, max(body_end, body_start), c2),
                     "total_row_range_address": _addr(r2, c1, r2, c2) if totals else None,
-                    "show_headers": True,
+                    "show_headers": headers,
                     "show_totals": totals,
                     "table_style": t.tableStyleInfo.name if t.tableStyleInfo else None,
                     "show_autofilter": True,

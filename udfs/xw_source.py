@@ -34,6 +34,17 @@ def _payload_values(sheet) -> list[list[Any]] | None:
     return values
 
 
+def _hidden_header(table, width: int) -> list[str] | None:
+    """The names of a table's columns when its header row is turned off, else None."""
+    try:
+        if table.show_headers is not False:
+            return None
+        names = [str(c.name) for c in table.columns]
+    except Exception:  # noqa: BLE001 — an engine that does not say: its first row is the header
+        return None
+    return (names + [""] * width)[:width]
+
+
 class XwSource:
     def __init__(self, book):
         self.book = book
@@ -112,6 +123,12 @@ class XwSource:
             has_totals = bool(t.show_totals)
         except Exception:
             has_totals = False
+        # a header row turned off (Création de tableau › Ligne d'en-tête): the table's range starts at
+        # its first line, and its headers are the names Excel keeps for its columns — as the file
+        # reader reads a table of headerRowCount="0"; the first line was taken for the header
+        names = _hidden_header(t, c2 - c1 + 1)
+        if names is not None:
+            r1 -= 1
         last_data = r2 - 1 if has_totals else r2
         data = self.values(sheet_name)
         width = c2 - c1 + 1
@@ -130,11 +147,15 @@ class XwSource:
         # slices of the sheet's rectangle (one comprehension: 5 000 rows), padded past its edge
         lo, hi = c1 - 1, c2
         last = max(last_data, r1)  # the header row, at least
-        block = [r[lo:hi] for r in data[r1 - 1:last]]
+        block = [r[lo:hi] for r in data[max(r1, 1) - 1:last]]
+        if r1 < 1:  # a table on row 1 with its header row off: no row above it
+            block.insert(0, [])
         block += [[] for _ in range(last - r1 + 1 - len(block))]
         if min(map(len, block)) < width:  # (in C)
             block = [r + [None] * (width - len(r)) if len(r) < width else r for r in block]
         header, body = block[0], block[1:]
+        if names is not None:
+            header = names
         return TableBlock(
             name=t.name,
             sheet=sheet_name,

@@ -1,0 +1,96 @@
+"""Odd but legal tables, read by the Excel button « Valider » and by `acv-xl valider`: the same findings,
+on the same cells, and the same totals, whichever reads them (the command line's reading is the
+reference). Each workbook is a clean convention edited as a user would in Excel (through openpyxl,
+which writes the same table parts); the button's payload is built as the Office.js add-in builds it
+(`xlwings_payload.payload_from_xlsx`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.utils.cell import range_boundaries
+
+import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
+from acceptance_support import edited_copy, table_of
+from acv_xl.checks.validate import validate_file
+from acv_xl.contract import layout
+from acv_xl.outputs.template import build_workbook
+from conventions import clean
+from udfs import scripts
+from xlwings_payload import payload_from_xlsx, remote_book
+
+FIN = layout.T_FINANCEMENTS
+TODAY = date(2026, 11, 26)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("base") / "propre.xlsx"
+    build_workbook(path, clean())
+    return path
+
+
+def _key(f):
+    return (f.code, f.gravite, f.feuille, f.cellule, f.action, f.message)
+
+
+def _both(path: Path, payload_edit=None):
+    """(the command line's report, the button's report) on one workbook."""
+    cli = validate_file(path)
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    if payload_edit is not None:
+        payload_edit(payload)
+    button = scripts.run_valider(remote_book(payload), today=TODAY)
+    return cli, button
+
+
+def _same(cli, button) -> None:
+    assert [_key(f) for f in button.findings] == [_key(f) for f in cli.findings]
+    assert button.empreinte == cli.empreinte
+    assert button.totaux.as_json() == cli.totaux.as_json()
+
+
+# --------------------------------------------------------------------------- header row turned off
+def _header_off(title: str | None = None):
+    """Création de tableau › Ligne d'en-tête unticked: the table's range starts at its first line
+    (headerRowCount="0"), the row of its headers becomes a plain row (empty, or a title typed there)."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        for c in range(c1, c2 + 1):
+            ws.cell(r1, c).value = None
+        if title is not None:
+            ws.cell(r1, c1).value = title
+        t.ref = f"{ws.cell(r1 + 1, c1).coordinate}:{ws.cell(r2, c2).coordinate}"
+        t.headerRowCount = 0
+    return edit
+
+
+@pytest.mark.parametrize("title", [None, "Plan 2024"], ids=["ligne-vide", "titre-au-dessus"])
+def test_a_table_with_its_header_row_turned_off_is_read_by_its_column_names(base, tmp_path, title):
+    """The button took the first line for the header row: ten false STR-04 and the line lost (its
+    500 000 € and more counted nowhere), while the command line read the columns' names."""
+    path = edited_copy(base, tmp_path / "sans-en-tete.xlsx", _header_off(title))
+    cli, button = _both(path)
+    assert cli.valide and not [f for f in cli.findings if f.code == "STR-04"]
+    _same(cli, button)
+    full = validate_file(base)
+    assert button.totaux.as_json() == full.totaux.as_json()  # every line counted, the first one too
+
+
+def test_a_table_on_the_first_row_with_its_header_row_turned_off(base, tmp_path):
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        ws.delete_rows(1, r1)  # the title, the hint and the header row
+        t.ref = f"{ws.cell(1, c1).coordinate}:{ws.cell(r2 - r1, c2).coordinate}"
+        t.headerRowCount = 0
+
+    path = edited_copy(base, tmp_path / "ligne-1.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    assert button.totaux.as_json() == validate_file(base).totaux.as_json()
