@@ -94,3 +94,45 @@ def test_a_table_on_the_first_row_with_its_header_row_turned_off(base, tmp_path)
     cli, button = _both(path)
     _same(cli, button)
     assert button.totaux.as_json() == validate_file(base).totaux.as_json()
+
+
+# --------------------------------------------------------------------------- the totals row
+def _totals_row(values: dict[str, object]):
+    """Création de tableau › Ligne de total ticked (totalsRowCount="1", the table one row longer),
+    the row holding `values` by header."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r2 + 1, c2).coordinate}"
+        t.totalsRowCount = 1
+        for header, v in values.items():
+            ws.cell(r2 + 1, c1 + list(FIN.headers).index(header)).value = v
+    return edit
+
+
+LINE = {"N° action": "3.1", "Financeur": "ETAT", "Dispositif": "DSIL", "Nature": "Subvention", "Année": 2025,
+        "Montant (€)": 750000, "Statut": "Acquis"}
+
+
+def test_a_financing_line_typed_into_the_totals_row_is_an_error_in_both(base, tmp_path):
+    """A line typed over the totals row was read by nobody: 750 000 € counted in no total and the
+    verdict « aucune erreur », from the command line and from the button alike."""
+    path = edited_copy(base, tmp_path / "ligne-de-total.xlsx", _totals_row(LINE))
+    cli, button = _both(path)
+    _same(cli, button)
+    ws, t = table_of(openpyxl.load_workbook(path), FIN.name)
+    row = range_boundaries(t.ref)[3]
+    found = [f for f in cli.findings if f.code == "STR-09"]
+    assert [(f.feuille, f.cellule, f.action) for f in found] == [(FIN.sheet, f"A{row}", "3.1")]
+    assert "saisie dans la ligne de total du tableau « T_Financements »" in found[0].message
+    assert "750 000,00 €" in found[0].message and "aucun total" in found[0].message
+    assert not cli.valide and not button.valide
+
+
+def test_the_totals_rows_own_label_and_totals_stay_allowed(base, tmp_path):
+    total = sum(lf.montant for lf in validate_file(base).convention.financements)
+    path = edited_copy(base, tmp_path / "total.xlsx",
+                       _totals_row({"N° action": "Total", "Montant (€)": float(total), "Statut": 5}))
+    cli, button = _both(path)
+    _same(cli, button)
+    assert cli.valide and not cli.findings
