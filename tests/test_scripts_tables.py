@@ -41,7 +41,7 @@ def _key(f):
 def _both(path: Path, payload_edit=None):
     """(the command line's report, the button's report) on one workbook."""
     cli = validate_file(path)
-    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
     if payload_edit is not None:
         payload_edit(payload)
     button = scripts.run_valider(remote_book(payload), today=TODAY)
@@ -136,3 +136,20 @@ def test_the_totals_rows_own_label_and_totals_stay_allowed(base, tmp_path):
     cli, button = _both(path)
     _same(cli, button)
     assert cli.valide and not cli.findings
+
+
+# --------------------------------------------------------------------------- a renamed sheet
+def test_a_renamed_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_path):
+    """« Plan de financement » renamed « Plan 2024 »: the command line finds T_Financements there
+    (STR-03 for the name, the lines read and summed); the add-in sent only the template's sheets,
+    so the button read no plan at all (totals of 0 €, its annex empty). It now sends every sheet
+    but Synthèse and its own annex (`scripts.EXCLUDE`, the script's `exclude`: test_server)."""
+    def edit(wb):
+        table_of(wb, FIN.name)[0].title = "Plan 2024"
+
+    path = edited_copy(base, tmp_path / "renommee.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["STR-03"]
+    _same(cli, button)
+    assert button.totaux.financement_total == validate_file(base).totaux.financement_total > 0
+

@@ -4,8 +4,8 @@ Mirrors `xlwings_server/static/js/custom-scripts/index.js::getBookData`: every s
 one rectangle from A1 to the last non-empty cell (empty cells as ""), date cells as
 `YYYY-MM-DDTHH:MM:SS.000Z`, error cells as their text, the tables of each sheet (name, range,
 header/data-body addresses without the sheet), and the defined names (`refers_to`, sheet index,
-unqualified address, scope). Sheets not in `include` keep their name but send no values nor
-tables, as the add-in does for `@script(include=...)`.
+unqualified address, scope). Sheets not in `include`, or in `exclude`, keep their name but send no
+values nor tables, as the add-in does for `@script(include=...)` and `@script(exclude=...)`.
 """
 
 from __future__ import annotations
@@ -58,13 +58,14 @@ def _quote(sheet: str) -> str:
     return f"'{sheet}'" if any(ch in sheet for ch in " -'!éèàçôÉÈ") else sheet
 
 
-def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active: int = 0) -> dict:
+def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active: int = 0,
+                      exclude: list[str] | None = None) -> dict:
     import xlwings as xw
 
     wb = openpyxl.load_workbook(path, data_only=True)
     sheets = []
     for ws in wb.worksheets:
-        sent = include is None or ws.title in include
+        sent = (include is None or ws.title in include) and ws.title not in (exclude or ())
         box = _used_box(ws)
         if sent:
             last_r, last_c = (box[2], box[3]) if box else (1, 1)

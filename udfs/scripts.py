@@ -36,13 +36,18 @@ FILLS = {Gravite.ERREUR: FILL_ERREUR, Gravite.AVERTISSEMENT: FILL_AVERTISSEMENT}
 STATUT_VALIDE, STATUT_ERREURS = layout.L.STATUT_VALIDATION[1], layout.L.STATUT_VALIDATION[2]
 TITRE_ALERTE = "Action Cœur de Ville"
 
-# Only the sheets the validator reads (plus Contrôles, whose previous content says which
-# highlights to clear, and the hidden sheet of the validated data, to list what changed since)
-# travel to the server: Synthèse holds formulas only.
-INCLUDE = [s for s in layout.SHEETS if s != layout.Sheet.SYNTHESE] + [layout.SNAPSHOT_SHEET]
-
 # The annex written into the open book on the web (values only).
 ANNEXE_WEB = "Annexe – " + layout.Sheet.FINANCEMENT
+
+# The template's sheets the validator reads (plus Contrôles, whose previous content says which
+# highlights to clear, and the hidden sheet of the validated data, to list what changed since).
+INCLUDE = [s for s in layout.SHEETS if s != layout.Sheet.SYNTHESE] + [layout.SNAPSHOT_SHEET]
+# What does not travel to the server: the sheets that hold none of the convention's data (Synthèse
+# holds formulas only; the annex is the button's own). Every other sheet does, under whatever name:
+# the command line finds a table or a named cell on a renamed sheet (« Plan 2024 »), and with
+# `include=INCLUDE` the add-in sent that sheet without its values nor its tables — the whole plan
+# read as missing, its lines checked by no rule and its totals 0 €.
+EXCLUDE = [layout.Sheet.SYNTHESE, ANNEXE_WEB]
 WEB_ENGINES = ("remote", "officejs")
 
 
@@ -383,13 +388,13 @@ def _guarded(book, job, what: str):
     return None
 
 
-@xw.script(button=layout.BUTTONS_BY_SCRIPT["valider"].binding, show_taskpane=False, include=INCLUDE)
+@xw.script(button=layout.BUTTONS_BY_SCRIPT["valider"].binding, show_taskpane=False, exclude=EXCLUDE)
 def valider(book: xw.Book):
     """Valide le classeur : remplit Contrôles, surligne les cellules à corriger, écrit le statut."""
     _guarded(book, run_valider, "Validation")
 
 
-@xw.script(button=layout.BUTTONS_BY_SCRIPT["generer_annexe"].binding, show_taskpane=False, include=INCLUDE)
+@xw.script(button=layout.BUTTONS_BY_SCRIPT["generer_annexe"].binding, show_taskpane=False, exclude=EXCLUDE)
 def generer_annexe(book: xw.Book):
     """Génère l'annexe de la convention (nouvelle feuille sur le web, nouveau classeur sur le PC)."""
     _guarded(book, run_generer_annexe, "Génération de l'annexe")
