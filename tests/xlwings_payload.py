@@ -30,8 +30,8 @@ def _js_value(v: Any) -> Any:
         return datetime.combine(v, time()).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     if isinstance(v, time):
         return v.isoformat()
-    if isinstance(v, float) and v.is_integer():
-        return int(v)  # JSON numbers: Office.js sends 2024, not 2024.0
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
+        return int(v)  # JSON numbers: Office.js sends 2024, not 2024.0 (and 1e+21 from 10^21 on)
     return v
 
 

@@ -343,7 +343,7 @@ def fmt_number(value: Decimal | float | int | None, decimals: int = 0) -> str:
     if not d.is_finite():
         return str(d)
     d = d.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP, Context(prec=max(28, d.adjusted() + decimals + 2)))
-    ent, _, dec = f"{abs(d):f}".partition(".")
+    ent, _, dec = f"{d.copy_abs():f}".partition(".")  # (`abs` would round again to 28 digits: no decimals)
     return (MINUS if d < 0 else "") + _grouped(ent) + ("," + dec if dec else "")
 
 
@@ -364,11 +364,14 @@ def fmt_percent(ratio: Decimal | float | None, seuils: tuple = ()) -> str:
         return ""
     pct = Decimal(str(ratio)) * 100
     limits = [Decimal(str(s)) * 100 for s in seuils]
+    # with the digits the ratio needs: a crafted amount of 1E+300 € made one of 1E+304 %, past the
+    # default 28 digits (InvalidOperation: FIN-07 « n'a pas pu s'exécuter »)
+    digits = Context(prec=max(28, pct.adjusted() + 32))
     for decimals in range(2, 30):
-        shown = pct.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+        shown = pct.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP, digits)
         if all(_side(shown, s) == _side(pct, s) for s in limits):
             break
-    if decimals == 2 and shown == shown.quantize(Decimal("0.1")):
+    if decimals == 2 and shown == shown.quantize(Decimal("0.1"), context=digits):
         decimals = 1  # « 79,5 % », not « 79,50 % »
     return fmt_number(shown, decimals) + " %"
 
