@@ -153,3 +153,32 @@ def test_a_renamed_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_
     _same(cli, button)
     assert button.totaux.financement_total == validate_file(base).totaux.financement_total > 0
 
+
+
+def test_controles_with_its_header_row_turned_off_is_filled_from_its_first_line(base, tmp_path):
+    """The findings go to the table's own lines, and the table is resized from its own top: Excel
+    refuses a new range that moves it (the row above, its former header row)."""
+    def edit(wb):
+        ws, t = table_of(wb, layout.T_CONTROLES.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        for c in range(c1, c2 + 1):
+            ws.cell(r1, c).value = None
+        t.ref = f"{ws.cell(r1 + 1, c1).coordinate}:{ws.cell(r2, c2).coordinate}"
+        t.headerRowCount = 0
+        ws = table_of(wb, FIN.name)[0]
+        ws["F4"], ws["F5"] = "abc", "abd"  # two FIN-03
+
+    path = edited_copy(base, tmp_path / "controles-sans-en-tete.xlsx", edit)
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    report = scripts.run_valider(book, today=TODAY)
+    assert [f.code for f in report.findings] == [f.code for f in validate_file(path).findings]
+    n = len(report.findings)
+    assert n >= 2
+    sheet = [s["name"] for s in payload["sheets"]].index(layout.Sheet.CONTROLES)
+    ref = next(t["range_address"] for t in payload["sheets"][sheet]["tables"] if t["name"] == layout.T_CONTROLES.name)
+    top = int(ref.split(":")[0][1:])
+    actions = [a for a in book.json()["actions"] if a.get("sheet_position") == sheet]
+    written = [a for a in actions if a["func"] == "setValues" and a["values"] and a["values"][0][1] == report.findings[0].code]
+    assert [(a["start_row"], len(a["values"])) for a in written] == [(top - 1, n)]  # (0-based rows)
+    assert [a["args"][1] for a in actions if a["func"] == "resizeTable"] == [f"$A${top}:$G${top + n - 1}"]

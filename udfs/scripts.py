@@ -148,7 +148,10 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     if max(n, 1) != max(old_n, 1):
         table = src.xw_table(layout.T_CONTROLES.name)
         if table is not None:
-            table.resize(sh.range((r1, c1), (r1 + max(n, 1), c2)))
+            # from the table's own top: with its header row turned off, `r1` is the row above it, and
+            # Excel refuses to move a table's top (Office.js `resize`)
+            top = r1 + 1 if table.show_headers is False else r1
+            table.resize(sh.range((top, c1), (r1 + max(n, 1), c2)))
     return True
 
 
