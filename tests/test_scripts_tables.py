@@ -182,3 +182,54 @@ def test_controles_with_its_header_row_turned_off_is_filled_from_its_first_line(
     written = [a for a in actions if a["func"] == "setValues" and a["values"] and a["values"][0][1] == report.findings[0].code]
     assert [(a["start_row"], len(a["values"])) for a in written] == [(top - 1, n)]  # (0-based rows)
     assert [a["args"][1] for a in actions if a["func"] == "resizeTable"] == [f"$A${top}:$G${top + n - 1}"]
+
+
+# --------------------------------------------------------------------------- merged cells (desktop)
+class _ComRange:
+    """A range as xlwings gives it on the desktop, over a sheet whose merged areas are `areas`
+    ((r1, c1, r2, c2)): `merge_cells` True, False, or None for a mix (COM's MergeCells)."""
+
+    def __init__(self, areas, r1, c1, r2, c2, calls):
+        self.areas, self.box, self.calls = areas, (r1, c1, r2, c2), calls
+
+    def _area(self, r, c):
+        return next((a for a in self.areas if a[0] <= r <= a[2] and a[1] <= c <= a[3]), None)
+
+    @property
+    def merge_cells(self):
+        self.calls.append(self.box)
+        r1, c1, r2, c2 = self.box
+        inside = [self._area(r, c) is not None for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
+        return True if all(inside) else False if not any(inside) else None
+
+    @property
+    def columns(self):
+        r1, c1, r2, c2 = self.box
+        return [_ComRange(self.areas, r1, c, r2, c, self.calls) for c in range(c1, c2 + 1)]
+
+    def __iter__(self):
+        r1, c1, r2, c2 = self.box
+        return iter([_ComRange(self.areas, r, c, r, c, self.calls) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)])
+
+    @property
+    def merge_area(self):
+        return _ComRange(self.areas, *self._area(*self.box[:2]), self.calls)
+
+    @property
+    def address(self):
+        from openpyxl.utils import get_column_letter as col
+
+        r1, c1, r2, c2 = self.box
+        return f"${col(c1)}${r1}:${col(c2)}${r2}"
+
+
+def test_merged_cells_of_a_table_are_found_on_the_desktop_as_from_the_file():
+    """STR-08 came only from the command line: the button's reader listed no merge. On the desktop
+    (COM) it now asks Excel — one call for a table without any; the add-in's payload has none."""
+    from udfs.xw_source import _merged_areas
+
+    calls: list = []
+    assert _merged_areas(_ComRange([], 3, 1, 5000, 10, calls)) == [] and len(calls) == 1
+    table = _ComRange([(8, 2, 8, 3), (4, 1, 6, 1)], 3, 1, 40, 10, calls)
+    assert _merged_areas(table) == ["A4:A6", "B8:C8"]  # (the findings are sorted by cell, whichever reader)
+

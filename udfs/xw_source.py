@@ -34,6 +34,27 @@ def _payload_values(sheet) -> list[list[Any]] | None:
     return values
 
 
+def _merged_areas(rng) -> list[str]:
+    """The merged ranges of a table's range (« B5:B7 »), on the desktop (COM):
+    one call when there is none, the common case (Excel refuses to merge cells in a table; a file
+    written by another program may hold some: STR-08, as the file reader finds them). The add-in's
+    payload says nothing of merges: on the server, none is found."""
+    try:
+        if rng.merge_cells is False:
+            return []
+        found: dict[str, tuple[int, int]] = {}
+        for column in rng.columns:
+            if column.merge_cells is False:
+                continue
+            for cell in column:
+                if cell.merge_cells:
+                    area = cell.merge_area.address.replace("$", "")
+                    found.setdefault(area, parse_range(area)[:2])
+    except Exception:  # noqa: BLE001 — an engine that cannot tell: as the payload, none
+        return []
+    return sorted(found, key=found.__getitem__)
+
+
 def _hidden_header(table, width: int) -> list[str] | None:
     """The names of a table's columns when its header row is turned off, else None."""
     try:
@@ -156,6 +177,7 @@ class XwSource:
         header, body = block[0], block[1:]
         if names is not None:
             header = names
+        merged = _merged_areas(rng) if _payload_values(self.sheet(sheet_name)) is None else []
         return TableBlock(
             name=t.name,
             sheet=sheet_name,
@@ -163,6 +185,7 @@ class XwSource:
             first_col=c1,
             header=["" if h is None else str(h) for h in header],
             rows=body,
+            merged=merged,
             end_row=r2,
         )
 
