@@ -96,6 +96,20 @@ def test_a_table_on_the_first_row_with_its_header_row_turned_off(base, tmp_path)
     assert button.totaux.as_json() == validate_file(base).totaux.as_json()
 
 
+def test_a_blank_header_cell_is_read_as_its_columns_name(base, tmp_path):
+    """A header cell left blank by another program (Excel never leaves one): the command line takes the
+    column's name from the table's definition, the button reported its column missing (STR-04)."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1, c1 + list(FIN.headers).index(FIN.header("montant"))).value = None
+
+    path = edited_copy(base, tmp_path / "en-tete-vide.xlsx", edit)
+    cli, button = _both(path)
+    assert cli.valide
+    _same(cli, button)
+
+
 # --------------------------------------------------------------------------- the totals row
 def _totals_row(values: dict[str, object]):
     """Création de tableau › Ligne de total ticked (totalsRowCount="1", the table one row longer),

@@ -55,15 +55,23 @@ def _merged_areas(rng) -> list[str]:
     return sorted(found, key=found.__getitem__)
 
 
+def _column_names(table, width: int) -> list[str]:
+    """The names Excel keeps for a table's columns ("" where the engine does not say)."""
+    try:
+        names = [str(c.name) for c in table.columns]
+    except Exception:  # noqa: BLE001 — an add-in that sends no column names
+        names = []
+    return (names + [""] * width)[:width]
+
+
 def _hidden_header(table, width: int) -> list[str] | None:
     """The names of a table's columns when its header row is turned off, else None."""
     try:
         if table.show_headers is not False:
             return None
-        names = [str(c.name) for c in table.columns]
     except Exception:  # noqa: BLE001 — an engine that does not say: its first row is the header
         return None
-    return (names + [""] * width)[:width]
+    return _column_names(table, width)
 
 
 class XwSource:
@@ -177,6 +185,11 @@ class XwSource:
         header, body = block[0], block[1:]
         if names is not None:
             header = names
+        elif any(h is None or (h.__class__ is str and not h.strip()) for h in header):
+            # a blank header cell (a file written by another program): the column's name, as the file
+            # reader takes it from the table's definition
+            header = [h if h is not None and (h.__class__ is not str or h.strip()) else n
+                      for h, n in zip(header, _column_names(t, width))]
         merged = _merged_areas(rng) if _payload_values(self.sheet(sheet_name)) is None else []
         return TableBlock(
             name=t.name,
