@@ -80,6 +80,7 @@ class XwSource:
         self._values: dict[str, list[list[Any]]] = {}
         self._tables: dict[str, tuple[str, Any]] | None = None  # lower name → (sheet, xw table)
         self._names: dict[str, Any] | None = None  # lower name → xw name
+        self._sent = False  # values read from the add-in's payload (which says nothing of merges)
 
     # -------------------------------------------------------------- raw access
     def sheet(self, name: str):
@@ -97,6 +98,7 @@ class XwSource:
                 last = sh.used_range.last_cell
                 payload = _payload_values(sh)
                 if payload is not None:  # xlwings Server / Lite: the request's values, one pass
+                    self._sent = True
                     # the used range's size read once (each is an xlwings property call)
                     data = remote_rows(payload, last.row, last.column)
                 else:  # desktop (COM): one call for the whole rectangle
@@ -190,7 +192,7 @@ class XwSource:
             # reader takes it from the table's definition
             header = [h if h is not None and (h.__class__ is not str or h.strip()) else n
                       for h, n in zip(header, _column_names(t, width))]
-        merged = _merged_areas(rng) if _payload_values(self.sheet(sheet_name)) is None else []
+        merged = [] if self._sent else _merged_areas(rng)
         return TableBlock(
             name=t.name,
             sheet=sheet_name,
