@@ -247,3 +247,20 @@ def test_merged_cells_of_a_table_are_found_on_the_desktop_as_from_the_file():
     table = _ComRange([(8, 2, 8, 3), (4, 1, 6, 1)], 3, 1, 40, 10, calls)
     assert _merged_areas(table) == ["A4:A6", "B8:C8"]  # (the findings are sorted by cell, whichever reader)
 
+
+
+@pytest.mark.parametrize("names_follow", [True, False], ids=["noms-suivis", "noms-orphelins"])
+def test_a_renamed_projet_sheet_and_its_named_cells(base, tmp_path, names_follow):
+    """Excel renames the sheet in the defined names too (« 'Projet ACV'!$B$4 »): the button then read the
+    sheet as not sent, its named cells empty (eight false PRJ-01). A program that leaves the names on
+    « Projet », a sheet the workbook has not, gave the same false PRJ-01: the file reader finds no such cell."""
+    def edit(wb):
+        wb[layout.Sheet.PROJET].title = "Projet ACV"
+        if names_follow:
+            for dn in wb.defined_names.values():
+                dn.attr_text = dn.attr_text.replace(f"'{layout.Sheet.PROJET}'!", "'Projet ACV'!")
+
+    path = edited_copy(base, tmp_path / "projet-renomme.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["STR-03"]
+    _same(cli, button)

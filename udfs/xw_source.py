@@ -237,5 +237,7 @@ class XwSource:
                     row, col = r1, c1
                 except Exception:
                     return None
+                if self.sheet(sheet_name) is None:
+                    return None  # on a sheet the workbook has not (the file reader's « absent » too)
             return sheet_name, a1(row, col), self.value_at(sheet_name, row, col)
         return None
