@@ -143,6 +143,21 @@ def test_a_financing_line_typed_into_the_totals_row_is_an_error_in_both(base, tm
     assert not cli.valide and not button.valide
 
 
+def test_migrer_takes_the_line_of_the_totals_row_into_the_table(base, tmp_path):
+    from acceptance_support import acv
+
+    path = edited_copy(base, tmp_path / "ligne-de-total.xlsx", _totals_row(LINE))
+    row = range_boundaries(table_of(openpyxl.load_workbook(path), FIN.name)[1].ref)[3]
+    out = tmp_path / "migre.xlsx"
+    proc = acv("migrer", path, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Lignes saisies hors d'un tableau, intégrées au tableau : 1" in proc.stdout
+    assert f"« {FIN.name} » : ligne {row} de la feuille « {FIN.sheet} » (sa ligne de total)" in proc.stdout
+    migrated = validate_file(out)
+    assert migrated.totaux.financement_total == validate_file(base).totaux.financement_total + 750000
+    assert not [f for f in migrated.findings if f.code == "STR-09"]
+
+
 def test_the_totals_rows_own_label_and_totals_stay_allowed(base, tmp_path):
     total = sum(lf.montant for lf in validate_file(base).convention.financements)
     path = edited_copy(base, tmp_path / "total.xlsx",
