@@ -279,3 +279,16 @@ def test_a_renamed_projet_sheet_and_its_named_cells(base, tmp_path, names_follow
     cli, button = _both(path)
     assert [f.code for f in cli.findings] == ["STR-03"]
     _same(cli, button)
+
+
+def test_a_table_too_large_with_its_header_row_off_is_named_by_its_own_range(base):
+    payload = payload_from_xlsx(base, exclude=scripts.EXCLUDE)
+    sheet = next(s for s in payload["sheets"] if s["name"] == layout.T_ACTIONS.sheet)
+    sheet["values"] += [["x"] for _ in range(400 - len(sheet["values"]))]  # 400 rows of values
+    sheet["used_range_address"] = f"A1:{sheet['used_range_address'].split(':')[1].rstrip('0123456789')}400"
+    t = next(t for t in sheet["tables"] if t["name"] == layout.T_ACTIONS.name)
+    t.update(range_address="A4:XFD400", header_row_range_address=None, show_headers=False)
+    book = remote_book(payload)
+    scripts.valider(book)
+    alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
+    assert len(alerts) == 1 and f"« {layout.T_ACTIONS.name} » (A4:XFD400) est trop grand" in alerts[0], alerts

@@ -158,6 +158,7 @@ class XwSource:
         # its first line, and its headers are the names Excel keeps for its columns — as the file
         # reader reads a table of headerRowCount="0"; the first line was taken for the header
         names = _hidden_header(t, c2 - c1 + 1)
+        ref = f"{a1(r1, c1)}:{a1(r2, c2)}"  # the table's own range, as Excel shows it
         if names is not None:
             r1 -= 1
         last_data = r2 - 1 if has_totals else r2
@@ -170,7 +171,7 @@ class XwSource:
             last_data = max(min(last_data, len(data)), r1)
             if (last_data - r1 + 1) * width > MAX_GRID_CELLS:
                 raise UnreadableWorkbook(
-                    "STR-01", f"Le tableau « {t.name} » ({a1(r1, c1)}:{a1(r2, c2)}) est trop grand pour être lu "
+                    "STR-01", f"Le tableau « {t.name} » ({ref}) est trop grand pour être lu "
                     f"(plus de {MAX_GRID_CELLS // 1_000_000} millions de cellules remplies).",
                     "Redimensionnez le tableau à ses seules lignes remplies (Création de tableau > "
                     "Redimensionner le tableau), puis relancez.")
