@@ -158,6 +158,24 @@ def test_migrer_takes_the_line_of_the_totals_row_into_the_table(base, tmp_path):
     assert not [f for f in migrated.findings if f.code == "STR-09"]
 
 
+def test_a_line_typed_right_below_a_totals_row_is_not_told_to_extend_the_table_over_it(base, tmp_path):
+    """Below a table with a totals row, « étendez le tableau à cette ligne » would make the line its totals
+    row (still counted nowhere): the suggestion says to add a line above the totals row instead."""
+    def edit(wb):
+        _totals_row({"N° action": "Total", "Montant (€)": 1})(wb)
+        ws, t = table_of(wb, FIN.name)
+        below = range_boundaries(t.ref)[3] + 1
+        for header, v in LINE.items():
+            ws.cell(below, 1 + list(FIN.headers).index(header)).value = v
+
+    path = edited_copy(base, tmp_path / "sous-la-ligne-de-total.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert "saisie juste sous le tableau" in found.message
+    assert "Si le tableau a une ligne de total, ajoutez-lui plutôt une ligne au-dessus d'elle" in found.suggestion
+
+
 def test_the_totals_rows_own_label_and_totals_stay_allowed(base, tmp_path):
     total = sum(lf.montant for lf in validate_file(base).convention.financements)
     path = edited_copy(base, tmp_path / "total.xlsx",

@@ -216,7 +216,9 @@ EXTEND_TABLE = (
     "sous forme de tableau sur le tableau et la ligne). Dans LibreOffice : Données › Définir la plage… "
     "(Plage de base de données), choisissez le nom du tableau, étendez sa plage à cette ligne et cliquez "
     "sur « Modifier ». Vous pouvez aussi recopier la ligne dans une ligne vide du tableau, ou lancer "
-    "« acv-xl migrer », qui l'y intègre. "
+    "« acv-xl migrer », qui l'y intègre. Si le tableau a une ligne de total, ajoutez-lui plutôt une ligne "
+    "au-dessus d'elle (touche Tab dans la dernière cellule de sa dernière ligne) et déplacez-y les valeurs : "
+    "étendu, il ferait de cette ligne sa ligne de total. "
 )
 
 # How to take a line typed into a table's totals row into the table (STR-09).
