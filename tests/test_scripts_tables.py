@@ -177,9 +177,11 @@ def test_a_line_typed_right_below_a_totals_row_is_not_told_to_extend_the_table_o
 
 
 def test_the_totals_rows_own_label_and_totals_stay_allowed(base, tmp_path):
+    """« Total », a sum, and counts (Nombre) under every text column: a totals row as Excel fills it."""
     total = sum(lf.montant for lf in validate_file(base).convention.financements)
+    counts = {FIN.header(a): 7 for a in ("financeur", "dispositif", "nature", "statut")}
     path = edited_copy(base, tmp_path / "total.xlsx",
-                       _totals_row({"N° action": "Total", "Montant (€)": float(total), "Statut": 5}))
+                       _totals_row({"N° action": "Total", "Année": 2024, "Montant (€)": float(total), **counts}))
     cli, button = _both(path)
     _same(cli, button)
     assert cli.valide and not cli.findings
