@@ -306,6 +306,11 @@ def test_str08_merged_cells_in_a_table():
     conv.structure.merged_in_tables.append(("T_Actions", layout.Sheet.ACTIONS, "B4:B5"))
     out = run_rules(conv)
     assert [(f.code, f.gravite, f.feuille, f.cellule) for f in out] == [("STR-08", A, "Fiches-actions", "B4")]
+    assert out[0].message.endswith("seule la première contient une valeur, les autres lignes sont lues comme vides.")
+    # across a row: the other cells, not « lignes »
+    conv.structure.merged_in_tables[-1] = ("T_Actions", layout.Sheet.ACTIONS, "B4:C4")
+    (across,) = run_rules(conv)
+    assert across.message.endswith("les autres cellules sont lues comme vides.")
 
 
 def test_codes_within_lets_a_partial_caller_skip_rules_needing_other_tables():

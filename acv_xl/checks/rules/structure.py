@@ -202,10 +202,12 @@ def cellules_fusionnees(conv: Convention) -> Iterable[Finding]:
     first cell holds a value, the other lines read as empty. An avertissement: the consequences on
     the data are reported by the rules themselves."""
     for table, sheet, rng in conv.structure.merged_in_tables:
-        first = rng.split(":")[0]
+        first, _, last = rng.partition(":")
+        # the other lines of a merge down a column; the other cells of one across a row (B3:C3)
+        others = "lignes" if last and first.rstrip("0123456789") == last.rstrip("0123456789") else "cellules"
         yield Finding(code="STR-08", gravite=A, feuille=sheet, cellule=first,
                       message=f"Les cellules {rng} du tableau {q(table)} sont fusionnées : seule la première contient "
-                              "une valeur, les autres lignes sont lues comme vides.",
+                              f"une valeur, les autres {others} sont lues comme vides.",
                       suggestion="Annulez la fusion et saisissez la valeur sur chaque ligne concernée.")
 
 
