@@ -312,3 +312,23 @@ def test_a_table_too_large_with_its_header_row_off_is_named_by_its_own_range(bas
     scripts.valider(book)
     alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
     assert len(alerts) == 1 and f"« {layout.T_ACTIONS.name} » (A4:XFD400) est trop grand" in alerts[0], alerts
+
+
+# --------------------------------------------------------------------------- a time in a date column
+def test_a_time_alone_in_a_date_column_is_no_date_for_either(base, tmp_path):
+    """« 12:30 » typed in « Date de la demande »: the file reader reads a time (FIN-17, « n'est pas une
+    date »); Office.js sends it dated 30/12/1899, and the button took that for a date (« aucune erreur »)."""
+    from datetime import time
+
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        cell = ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande")))
+        cell.value, cell.number_format = time(12, 30), "hh:mm"
+
+    path = edited_copy(base, tmp_path / "heure.xlsx", edit)
+    cli, button = _both(path)
+    assert [(f.code, f.message.split(" : ", 1)[1]) for f in cli.findings] == [
+        ("FIN-17", "« Date de la demande » n'est pas une date : « 12:30:00 »."),
+    ]
+    assert [_key(f) for f in button.findings] == [_key(f) for f in cli.findings]

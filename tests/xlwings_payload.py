@@ -28,8 +28,8 @@ def _js_value(v: Any) -> Any:
         return v.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     if isinstance(v, date):
         return datetime.combine(v, time()).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    if isinstance(v, time):
-        return v.isoformat()
+    if isinstance(v, time):  # a serial number below 1 in a time format: dated as Office.js dates it
+        return datetime.combine(date(1899, 12, 30), v).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
         return int(v)  # JSON numbers: Office.js sends 2024, not 2024.0 (and 1e+21 from 10^21 on)
     return v
