@@ -332,3 +332,12 @@ def test_a_time_alone_in_a_date_column_is_no_date_for_either(base, tmp_path):
         ("FIN-17", "« Date de la demande » n'est pas une date : « 12:30:00 »."),
     ]
     assert [_key(f) for f in button.findings] == [_key(f) for f in cli.findings]
+    # and the function ACV_CONTROLE, given the plan as Office.js passes it, says the same
+    import re
+
+    from udfs import functions
+    from xlwings_payload import table_values
+
+    args = [table_values(path, t.name) for t in (layout.T_ACTIONS, FIN, layout.T_FINANCEURS, layout.T_DISPOSITIFS)]
+    got = functions.ACV_CONTROLE(args[0], args[1], args[2], "1.1", args[3])
+    assert re.sub(r"ligne \d+", "ligne N", got) == re.sub(r"ligne \d+", "ligne N", cli.findings[0].message)

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
@@ -169,7 +169,13 @@ def parse_iso_date(raw: Any) -> Any:
     """Office.js sends dates as ISO strings: turn them back into dates (for the xlwings source)."""
     if isinstance(raw, str) and (m := _ISO_TEXT.match(raw)) and "T" in raw:
         y, mth, d = map(int, m.groups())
-        return date(y, mth, d)
+        day = date(y, mth, d)
+        if day.toordinal() < DAY_ONE:  # a time alone, dated 30/12/1899: the time, as the file reader reads it
+            try:
+                return time.fromisoformat(raw.split("T", 1)[1][:8])
+            except ValueError:
+                return raw
+        return day
     return raw
 
 
