@@ -176,6 +176,16 @@ def test_a_line_typed_right_below_a_totals_row_is_not_told_to_extend_the_table_o
     assert "Si le tableau a une ligne de total, ajoutez-lui plutôt une ligne au-dessus d'elle" in found.suggestion
 
 
+def test_comparer_names_the_totals_row_where_the_line_was_typed(base, tmp_path):
+    from acceptance_support import acv
+
+    path = edited_copy(base, tmp_path / "apres.xlsx", _totals_row(LINE))
+    row = range_boundaries(table_of(openpyxl.load_workbook(path), FIN.name)[1].ref)[3]
+    proc = acv("comparer", base, path)
+    assert proc.returncode == 1, proc.stderr
+    assert f"feuille « {FIN.sheet} », ligne de total {row}) : elles ne sont dans aucun tableau comparé" in proc.stdout
+
+
 def test_the_totals_rows_own_label_and_totals_stay_allowed(base, tmp_path):
     """« Total », a sum, and counts (Nombre) under every text column: a totals row as Excel fills it."""
     total = sum(lf.montant for lf in validate_file(base).convention.financements)
