@@ -38,13 +38,10 @@ def _key(f):
     return (f.code, f.gravite, f.feuille, f.cellule, f.action, f.message)
 
 
-def _both(path: Path, payload_edit=None):
+def _both(path: Path):
     """(the command line's report, the button's report) on one workbook."""
     cli = validate_file(path)
-    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
-    if payload_edit is not None:
-        payload_edit(payload)
-    button = scripts.run_valider(remote_book(payload), today=TODAY)
+    button = scripts.run_valider(remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE)), today=TODAY)
     return cli, button
 
 
