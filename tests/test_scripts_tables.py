@@ -348,3 +348,21 @@ def test_a_time_alone_in_a_date_column_is_no_date_for_either(base, tmp_path):
     args = [table_values(path, t.name) for t in (layout.T_ACTIONS, FIN, layout.T_FINANCEURS, layout.T_DISPOSITIFS)]
     got = functions.ACV_CONTROLE(args[0], args[1], args[2], "1.1", args[3])
     assert re.sub(r"ligne \d+", "ligne N", got) == re.sub(r"ligne \d+", "ligne N", cli.findings[0].message)
+
+
+def test_a_text_that_looks_like_an_iso_date_time_does_not_stop_the_button(base, tmp_path):
+    """« 2024-03-01T10:00:00 » pasted as text in a comment: xlwings' date pattern took it for a date, cut its
+    « Z » (here its last digit) and failed — « Validation impossible : erreur inattendue (ValueError…) »,
+    for the whole workbook. It stays a text, as the file reader reads it."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("commentaire"))).value = "2024-03-01T10:00:00"
+
+    path = edited_copy(base, tmp_path / "horodatage.xlsx", edit)
+    book = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    scripts.valider(book)
+    assert not [a for a in book.json()["actions"] if a["func"] == "alert"]
+    cli, button = _both(path)
+    assert cli.valide
+    _same(cli, button)

@@ -4,7 +4,7 @@ xlwings converts a request's values cell by cell through its conversion pipeline
 per cell, and for custom-function arguments a retried `import pyodide` per cell (≈ 35 µs each
 outside Pyodide: two seconds for a 5 000-line plan). The same rules are applied here in one list
 comprehension per row; `tests/test_cells.py` compares both, engine by engine, on dates, errors and
-empty cells. No xlwings import: the regular expression is xlwings' own pattern (checked by the
+empty cells (but a text typed like a date-time without its « Z », on which xlwings raises, stays a text). No xlwings import: the regular expression is xlwings' own pattern (checked by the
 tests), so this module also serves the desktop and the tests.
 """
 
@@ -48,9 +48,15 @@ def _new_date(text: str) -> Any:
     """`_iso(text)` when the text is xlwings' date-time pattern (kept in `_DATES`), else the text."""
     if not _DATETIME.match(text):
         return text
+    try:
+        value = _iso(text)
+    except ValueError:
+        # a text typed in a cell that only looks like one (« 2024-03-01T10:00:00 », no « Z » to cut: its
+        # last digit was cut): a text, as the file reader reads it — xlwings stopped the whole Valider there
+        return text
     if len(_DATES) >= _MAX_DATES:
         _DATES.clear()
-    value = _DATES[text] = _iso(text)
+    _DATES[text] = value
     return value
 
 
