@@ -386,7 +386,9 @@ def _guarded(book, job, what: str):
         where = f" ({file_text(exc.filename)})" if exc.filename else ""
         _alert(book, f"{what} impossible : {os_error_text(exc)}{where}.")
     except Exception as exc:
-        _alert(book, f"{what} impossible : erreur inattendue ({type(exc).__name__} : {exc}). "
+        # the exception's own words are Python's (English): named as what they are, for the support
+        _alert(book, f"{what} impossible : erreur inattendue (détail technique pour l'assistance : "
+                     f"{type(exc).__name__} : {exc}). "
                      "Vérifiez que le classeur suit le modèle ACV, ou lancez « acv-xl valider » sur le fichier.")
     return None
 
