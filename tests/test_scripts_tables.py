@@ -366,3 +366,17 @@ def test_a_text_that_looks_like_an_iso_date_time_does_not_stop_the_button(base, 
     cli, button = _both(path)
     assert cli.valide
     _same(cli, button)
+
+
+def test_a_date_pasted_as_iso_text_is_no_date_for_either(base, tmp_path):
+    """« 2023-11-01T00:00:00Z » pasted as text in « Date de la demande »: FIN-17 for the command line, a date
+    for the button (« aucune erreur ») — the add-in writes its dates with milliseconds, a text is a text."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande"))).value = "2023-11-01T00:00:00Z"
+
+    path = edited_copy(base, tmp_path / "date-texte.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["FIN-17"]
+    _same(cli, button)
