@@ -128,7 +128,7 @@ def test_meta_endpoints_name_our_functions_and_buttons(server):
     for name, s in found.items():
         assert s["button"] == layout.BUTTONS_BY_SCRIPT[name].binding
         assert s["show_taskpane"] is False
-        assert s["include"].split(",") == scripts.INCLUDE
+        assert s["exclude"].split(",") == scripts.EXCLUDE and not s["include"]
 
 
 def _faulty_example() -> Path:
