@@ -204,8 +204,10 @@ def rules_version(version: str) -> str:
         h.update(p.read_bytes())
     # of the batch, only what builds a summary (its other changes leave the summaries as they are)
     sources: dict[str, list[bytes]] = {}
-    for fn in (batch.summarize, batch._fill, batch._identify, batch._is_consolidation, batch._text, batch._date,
-               batch._filled):
+    from acv_xl.outputs import consolidation_files as files_
+
+    for fn in (batch.summarize, batch._fill, batch._identify, files_._identity, batch._is_consolidation, batch._text,
+               batch._date, batch._filled):
         code = fn.__code__
         if code.co_filename not in sources:
             sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)

@@ -62,6 +62,7 @@ from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported f
     UsageError,
     _hidden,
     _identify,
+    identify_kept,
     discover,
 )
 from acv_xl.outputs.consolidation_worker import start as start_readers
@@ -110,11 +111,18 @@ def _rel(path: Path, base: Path) -> str:
 _CHUNK_REFERENCE: ContextVar[Any] = ContextVar("acv_consolidation_reference", default=None)
 
 
+# (path, content) of the file `summarize` is reading: the bytes it hashed (`identify_kept`), handed to the
+# reader rather than read from the disk a second time
+_CONTENT: ContextVar[tuple[str, bytes | None] | None] = ContextVar("acv_consolidation_content", default=None)
+
+
 def _validate(path: Path):
     """The same engine as `valider` (imported here so that workers forked from the parent reuse it)."""
     from acv_xl.checks.validate import validate_file
 
-    return validate_file(path, _CHUNK_REFERENCE.get())
+    content = _CONTENT.get()  # (another path: a caller of its own, which reads its file itself)
+    data = content[1] if content is not None and content[0] == str(path) else None
+    return validate_file(path, _CHUNK_REFERENCE.get(), data=data)
 
 
 def _text(v: Any) -> str | None:
@@ -138,7 +146,7 @@ def summarize(path: str, rel: str) -> FileSummary:
     """Read, validate and boil down one workbook. Never raises: a crash is reported in the summary."""
     s = FileSummary(path=path, rel=rel)
     try:
-        s.size, s.mtime, s.sha256, maybe_marked = _identify(path)
+        s.size, s.mtime, s.sha256, maybe_marked, data = identify_kept(path)  # the bytes hashed are the ones read
     except OSError as exc:  # STR-01 with the reason in French (CON-03 « illisible »), not an internal error
         from acv_xl.checks.validate import inaccessible
 
@@ -148,7 +156,12 @@ def summarize(path: str, rel: str) -> FileSummary:
         s.ignore = MOTIF_CONSOLIDATION
         return s
     try:
-        report = _validate(Path(path))
+        file = Path(path)
+        token = _CONTENT.set((str(file), data))
+        try:
+            report = _validate(file)
+        finally:
+            _CONTENT.reset(token)
         if [f.code for f in report.findings] == [CODE_ETRANGER]:  # nothing of the template: not a convention
             s.ignore = MOTIF_ETRANGER
             return s

@@ -438,15 +438,16 @@ def read_file(path: str | Path) -> Convention:
     return read_file_bounded(path)[0]
 
 
-def read_file_bounded(path: str | Path) -> tuple[Convention, int]:
+def read_file_bounded(path: str | Path, data: bytes | None = None) -> tuple[Convention, int]:
     """`read_file`, and a bound above the length of every text read (`FileSource.longest_text`): true of
-    the convention as read, for a caller that checks it before changing anything (`validate_file`)."""
+    the convention as read, for a caller that checks it before changing anything (`validate_file`).
+    `data`: the file's content, when the caller has read it already (`FileSource`)."""
     from acv_xl.reading.source_file import FileSource
 
     # paused until the source is gone too: the collector, run again, then finds only the
     # convention's objects, not the sheets' grids it would walk for nothing (3 times less work)
     with _collector_paused():
-        with FileSource(path) as source:
+        with FileSource(path, data) as source:
             conv = read_source(source)
             longest = source.longest_text()
         del source
