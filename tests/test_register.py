@@ -128,7 +128,7 @@ def test_warm_run_equals_cold_run_cell_by_cell_and_reads_only_what_changed(tmp_p
     # a warm run reads no workbook at all: the validator would fail if it were called
     calls = []
     real = C._validate
-    monkeypatch.setattr(C, "_validate", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(C, "_validate", lambda p, data=None: calls.append(p) or real(p, data))
     with R.Register.open(reg, __version__) as r:
         result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
     assert calls == [] and result.reused == {p.name for p in folder.iterdir()}
@@ -881,10 +881,10 @@ def test_a_crash_on_a_workbook_named_in_latin1_is_reported_never_an_internal_err
     shutil.copy2(examples["paths"][0], victim)
     real = C._validate
 
-    def validate(path):
+    def validate(path, data=None):
         if path.name == victim.name:
             raise ValueError(f"lecture impossible de {path}")
-        return real(path)
+        return real(path, data)
 
     monkeypatch.setattr(C, "_validate", validate)
     reg, out, js = tmp_path / "r.sqlite", tmp_path / "c.xlsx", tmp_path / "c.json"

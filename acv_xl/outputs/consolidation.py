@@ -111,17 +111,11 @@ def _rel(path: Path, base: Path) -> str:
 _CHUNK_REFERENCE: ContextVar[Any] = ContextVar("acv_consolidation_reference", default=None)
 
 
-# (path, content) of the file `summarize` is reading: the bytes it hashed (`identify_kept`), handed to the
-# reader rather than read from the disk a second time
-_CONTENT: ContextVar[tuple[str, bytes | None] | None] = ContextVar("acv_consolidation_content", default=None)
-
-
-def _validate(path: Path):
-    """The same engine as `valider` (imported here so that workers forked from the parent reuse it)."""
+def _validate(path: Path, data: bytes | None = None):
+    """The same engine as `valider` (imported here so that workers forked from the parent reuse it).
+    `data`: the bytes `summarize` hashed (`identify_kept`), read rather than the disk a second time."""
     from acv_xl.checks.validate import validate_file
 
-    content = _CONTENT.get()  # (another path: a caller of its own, which reads its file itself)
-    data = content[1] if content is not None and content[0] == str(path) else None
     return validate_file(path, _CHUNK_REFERENCE.get(), data=data)
 
 
@@ -156,12 +150,7 @@ def summarize(path: str, rel: str) -> FileSummary:
         s.ignore = MOTIF_CONSOLIDATION
         return s
     try:
-        file = Path(path)
-        token = _CONTENT.set((str(file), data))
-        try:
-            report = _validate(file)
-        finally:
-            _CONTENT.reset(token)
+        report = _validate(Path(path), data)
         if [f.code for f in report.findings] == [CODE_ETRANGER]:  # nothing of the template: not a convention
             s.ignore = MOTIF_ETRANGER
             return s
