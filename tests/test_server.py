@@ -337,6 +337,62 @@ def test_an_oversized_body_gets_413_at_once(server):
     assert time.monotonic() - t < 1.0
 
 
+def _exchange(port: int, data: bytes, trickle: bytes = b"", wait: float = 10.0) -> tuple[bytes, float]:
+    """Send `data` on a fresh connection, then `trickle` one byte every 0.2 s; return what the
+    server answered before closing, and after how many seconds it closed."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        t = time.monotonic()
+        s.sendall(data)
+        got, pending = b"", list(trickle)
+        while time.monotonic() - t < wait:
+            s.settimeout(0.2)
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                if pending:
+                    try:
+                        s.sendall(bytes([pending.pop(0)]))
+                    except OSError:
+                        break
+                continue
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        return got, time.monotonic() - t
+
+
+def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
+    """Served directly (no nginx in front), a client that opened a connection and sent nothing, or
+    its headers one byte at a time (slowloris), or a body announced and never sent, held its
+    connection for ever, and a header of 200 MB stayed in memory: each now has `--delai-reception`
+    seconds, and a head at most 32 Kio, answered in French."""
+    from udfs.server_http import HEAD_TOO_LARGE
+
+    head = (b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n")
+    with running_server(tmp_path / "serveur.log", "--delai-reception", "1",
+                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+        got, seconds = _exchange(port, b"")
+        assert got == b"" and seconds < 3  # an idle connection: closed, nothing to answer
+        got, seconds = _exchange(port, head[:30], trickle=head[30:] * 10)
+        assert got.startswith(b"HTTP/1.1 408") and seconds < 3
+        assert "ses en-têtes ne sont pas arrivés dans le délai de 1 s" in got.decode()
+        got, seconds = _exchange(port, head + b"Content-Length: 100\r\n\r\n{", trickle=b" " * 50)
+        assert got.startswith(b"HTTP/1.1 408") and seconds < 3
+        assert "son contenu n'est pas arrivé en entier dans le délai de 1 s" in got.decode()
+        got, _ = _exchange(port, head + b"X-Long: " + b"a" * (40 * 1024))
+        assert got.startswith(b"HTTP/1.1 431") and HEAD_TOO_LARGE in got.decode()
+        # a request as Excel sends it, and two on one kept-alive connection, still go through
+        assert client.post("/xlwings/custom-functions-call", headers=AUTH,
+                           json=_function_body("ACV_TOTAL_FINANCEUR", _big_plan(5), [["ETAT"]])).status_code == 200
+        assert client.get("/manifest").status_code == 200
+        time.sleep(0.1)
+        assert "issue=reception_trop_lente statut=408" in log.read_text()
+        assert "Traceback" not in log.read_text()
+
+
 def test_too_many_cells_give_an_acv_message(server):
     client, _ = server
     plan = [["N° action"] * 6] + [[0] * 6 for _ in range(70_000)]  # 420 006 cells > 400 000

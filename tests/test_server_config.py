@@ -95,6 +95,13 @@ def test_limits_from_the_environment(monkeypatch):
     monkeypatch.setenv("ACV_XL_FILS", "100000")
     with pytest.raises(ConfigError, match="ACV_XL_FILS = « 100000 » : au plus 128"):
         ServerConfig.from_env()
+    monkeypatch.delenv("ACV_XL_FILS")
+    assert ServerConfig.from_env().receive_timeout == 30  # headers, then body (docs/serveur.md)
+    monkeypatch.setenv("ACV_XL_DELAI_RECEPTION", "2,5")
+    assert ServerConfig.from_env().receive_timeout == 2.5
+    monkeypatch.setenv("ACV_XL_DELAI_RECEPTION", "0")
+    with pytest.raises(ConfigError, match="ACV_XL_DELAI_RECEPTION = « 0 » : valeur strictement positive"):
+        ServerConfig.from_env()
 
 
 def _scope(method="POST", **headers):

@@ -83,6 +83,7 @@ def _set_env(options: dict[str, Any]) -> None:
         sc.ENV_MAX_BODY: options.get("max_corps"),
         sc.ENV_MAX_CELLS: options.get("max_cellules"),
         sc.ENV_TIMEOUT: options.get("delai"),
+        sc.ENV_RECEIVE_TIMEOUT: options.get("delai_reception"),
         sc.ENV_THREADS: options.get("fils"),
         sc.ENV_ORIGINS: ",".join(options.get("origines") or []) or None,
         sc.ENV_PUBLIC_URL: options.get("url_publique"),
@@ -96,7 +97,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     """Serve until interrupted; returns the exit status (2 when it cannot start).
 
     `options`: jeton_fichier, certificat, cle, url_publique, max_corps (Mo), max_cellules,
-    delai (s), fils, processus, origines (list) — the `acv-xl serveur` options.
+    delai (s), delai_reception (s), fils, processus, origines (list) — the `acv-xl serveur` options.
     """
     if "xlwings" in sys.modules and os.environ.get("XLWINGS_ON_SERVER") != "true":
         return _fail("xlwings a déjà été chargé hors mode serveur ; lancez « acv-xl serveur » "
@@ -175,7 +176,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         print("Accès : sans jeton (écoute locale seulement).")
     print(f"Limites : {fmt_number(config.max_body / (1024 * 1024), 1).removesuffix(',0')} Mo par requête, "
           f"{fmt_number(config.max_cells)} cellules, {fmt_number(config.timeout, 1).removesuffix(',0')} s "
-          f"par appel, {config.threads} fils de calcul.")
+          f"par appel, {config.threads} fils de calcul, "
+          f"{fmt_number(config.receive_timeout, 1).removesuffix(',0')} s pour recevoir une requête.")
     if not https and not public:
         print("Attention : HTTP sans chiffrement. Excel n'accepte un complément Office.js qu'en HTTPS ; "
               f"créez les certificats avec mkcert dans {CERT.parent} (voir docs/excel.md). "
@@ -195,5 +197,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         # a backstop for connections (idle keep-alive ones count): the requests themselves are capped
         # before, in French, by server_guard (uvicorn's « Service Unavailable » reached the cells)
         limit_concurrency=connection_limit(config.max_requests),
+        # a deadline and a size cap on each request's head (uvicorn has neither: slowloris)
+        http="udfs.server_http:DeadlineProtocol",
     )
     return 0

@@ -10,13 +10,16 @@ An ASGI middleware in front of xlwings Server, in this order:
 3. a POST, PUT, PATCH or DELETE must be `application/json` → 415 (a `text/plain` form post is
    what a foreign page can send without a preflight);
 4. its body is capped: `Content-Length` above the limit → 413 at once, and a body sent in chunks
-   is counted as it arrives → 413 as soon as it passes the limit. Only then is it handed on.
+   is counted as it arrives → 413 as soon as it passes the limit; it must arrive whole within
+   `--delai-reception` seconds → 408 (a body announced and never sent held its request for ever;
+   the request's head has the same deadline, in `server_http`). Only then is it handed on.
 Each request leaves one log line: time, method, path (never the query), target (script or
 function), client label, status, duration — never a cell value.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime, timezone
@@ -51,6 +54,13 @@ async def send_text(send, status: int, message: str, headers: list[tuple[bytes, 
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode())] + (headers or [])})
     await send({"type": "http.response.body", "body": body})
+
+
+def too_slow(what: str, seconds: float) -> str:
+    """408's text: `what` did not arrive in time (« ses en-têtes ne sont pas arrivés »)."""
+    delay = fmt_number(seconds, 1).removesuffix(",0")
+    return (f"Requête reçue trop lentement : {what} dans le délai de {delay} s. Réessayez ; si cela se reproduit, "
+            "prévenez la préfecture (délai de réception, --delai-reception).")
 
 
 class BodyTooLarge(Exception):
@@ -172,7 +182,14 @@ class Guard:
                 return
             if scope["method"] in WRITE_METHODS:
                 try:
-                    body = await read_body(receive, self.config.max_body)
+                    body = await asyncio.wait_for(read_body(receive, self.config.max_body),
+                                                  self.config.receive_timeout)
+                except asyncio.TimeoutError:
+                    state["issue"] = "reception_trop_lente"
+                    await send_text(watched_send, 408, too_slow("son contenu n'est pas arrivé en entier",
+                                                                self.config.receive_timeout),
+                                    [(b"connection", b"close")])
+                    return
                 except BodyTooLarge:
                     await send_text(watched_send, 413, self.too_large(), [(b"connection", b"close")])
                     return
