@@ -254,6 +254,32 @@ def test_a_busy_port_gives_a_french_message_and_status_2():
     assert "Traceback" not in done.stderr + done.stdout
 
 
+def test_an_absurd_number_of_processes_is_refused_in_french_before_anything_starts():
+    """`--processus 100000` forked server after server without limit. At most two per core; the
+    port is busy, so that a check missing would end on the port's message, never on 100 000 forks."""
+    from udfs.server_config import max_processes, usable_cores
+
+    assert max_processes() == 2 * usable_cores() >= 2  # the service file's `--processus 2` starts anywhere
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        def serve(n: int) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port),
+                                   "--processus", str(n)], cwd=ROOT, env=_env(), capture_output=True,
+                                  text=True, timeout=120)
+
+        refused = serve(100000)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr + refused.stdout
+        assert f"--processus 100000 : au plus {max_processes()} sur cette machine (deux par cœur" in refused.stderr
+        within = serve(max_processes())  # accepted: it goes on to the port
+        assert within.returncode == 2 and "impossible d'écouter" in within.stderr
+    helped = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--help"], cwd=ROOT, env=_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert "au plus deux par cœur" in " ".join(helped.stdout.split())
+
+
 # --------------------------------------------------------------------------- issue 16: in service
 def _function_body(name: str, *args) -> dict:
     return {"func_name": name, "args": list(args), "version": "0.0.0", "client": "Office.js",
