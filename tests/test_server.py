@@ -651,6 +651,21 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
     assert "Traceback" not in log.read_text() and "erreur_" not in log.read_text()
 
 
+def test_half_a_character_from_a_cell_comes_back_escaped_not_as_an_english_500(server):
+    """Excel's =GAUCHE("😀";1) leaves one UTF-16 unit in a cell, which Office.js sends as « \\ud83d ».
+    Quoted back in a total's label, it has no UTF-8: the answer was lost in uvicorn's English
+    « Internal Server Error » and a traceback in the log."""
+    client, log = server
+    plan = _big_plan(3)
+    plan[1][1] = "ETAT\ud83d"
+    body = json.dumps(_function_body("ACV_SYNTHESE", plan))  # ASCII with its \\ud83d escape, as JSON.stringify
+    r = client.post("/xlwings/custom-functions-call", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    labels = [row[0] for row in r.json()["result"]]
+    assert "ETAT\ud83d" in labels and "REGION" in labels
+    assert "Traceback" not in log.read_text()
+
+
 def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):
     """One thread (`--fils 1`): a recalculation's calls wait for it rather than being refused (a
     pool of 1 let 4 wait, the rest got 503), and a burst past what a process holds gets our French

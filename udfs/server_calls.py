@@ -198,7 +198,7 @@ class Calls:
             state.setdefault("issue", "refus")
             await send_text(send, exc.status, str(exc))
             return
-        payload = json.dumps(answer, ensure_ascii=False, default=_default).encode("utf-8")
+        payload = _json_bytes(answer)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(payload)).encode())]})
@@ -313,6 +313,17 @@ async def _body(receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _json_bytes(answer: dict[str, Any]) -> bytes:
+    text = json.dumps(answer, ensure_ascii=False, default=_default)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # half a character from a cell (Excel's =GAUCHE("😀";1) keeps one of the two UTF-16 units),
+        # quoted back in a message or a total's label: no UTF-8 for it, the answer was lost in an
+        # English « Internal Server Error »; escaped (\ud83d), as JSON allows and Excel reads it
+        return json.dumps(answer, default=_default).encode("ascii")
 
 
 def _default(value: Any) -> Any:
