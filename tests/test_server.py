@@ -634,6 +634,11 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         ("/xlwings/custom-functions-call",
          json.dumps(_function_body("ACV_SYNTHESE", _big_plan(2)) | {"client": "VBA", "version": "0.0.1"}).encode(),
          400, "Requête refusée : arguments ou version du complément"),
+        # an add-in describing the functions of another version: no « Erreur interne »
+        ("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_SYNTHESE", *[[[1]]] * 5)).encode(), 400,
+         "ACV_SYNTHESE prend de 1 à 3 arguments sur ce serveur, 5 reçus (rechargez le complément)"),
+        ("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_ECART", [[1]])).encode(), 400,
+         "ACV_ECART prend 3 arguments sur ce serveur, 1 reçu"),
         ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
         ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
         # what the add-in always sends, missing: the request's fault, not « Erreur interne »

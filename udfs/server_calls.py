@@ -15,6 +15,7 @@ but the event loop keeps answering while one computes. For several cores, run se
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import re
@@ -93,6 +94,7 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
     args = data.get("args")
     if not isinstance(args, list):
         raise Refused(400, "Requête illisible : « args » doit être une liste.")
+    _check_arity(name, getattr(functions, name), args, state)
     cells = count_cells(args)
     if cells > config.max_cells:
         state["issue"] = "trop_de_cellules"
@@ -105,6 +107,20 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
         # functions never raise (`functions._safe`), so the request is at fault, not the server
         raise Refused(400, "Requête illisible : appel de fonction incomplet.") from None
     return {"result": rv}
+
+
+def _check_arity(name: str, function, args: list, state: dict) -> None:
+    """An add-in whose description of the functions predates the server's (an update) sends another
+    number of arguments: the function's TypeError was « Erreur interne du serveur ACV »."""
+    params = inspect.signature(function).parameters.values()
+    most = len(params)
+    least = sum(1 for p in params if p.default is inspect.Parameter.empty)
+    if least <= len(args) <= most:
+        return
+    state["issue"] = "arguments"
+    expected = f"{most}" if least == most else f"de {least} à {most}"
+    raise Refused(400, f"Requête refusée : {name} prend {expected} arguments sur ce serveur, {len(args)} "
+                       f"reçu{'s' if len(args) > 1 else ''} (rechargez le complément).")
 
 
 def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict) -> dict[str, Any]:
