@@ -671,6 +671,24 @@ def test_half_a_character_from_a_cell_comes_back_escaped_not_as_an_english_500(s
     assert "Traceback" not in log.read_text()
 
 
+def test_the_frameworks_own_refusals_are_french(server):
+    """An unknown address, a method an address does not take, missing parameters: FastAPI answered
+    {"detail": "Not Found"}… in English (what a préfecture's IT or a scanner trying the server sees)."""
+    client, _ = server
+    for method, path, status, text in (
+            ("GET", "/inconnue", 404, "Adresse inconnue de ce serveur."),
+            ("GET", "/static/../../pyproject.toml", 404, "Adresse inconnue de ce serveur."),
+            ("GET", "/static/js/inconnu.js", 404, "Adresse inconnue de ce serveur."),
+            ("PUT", "/manifest", 405, "Méthode non permise pour cette adresse."),
+            ("GET", "/xlwings/alert", 422, "Requête incomplète ou mal formée pour cette adresse.")):
+        r = client.request(method, path, json={} if method == "PUT" else None)
+        assert (r.status_code, r.text) == (status, text + "\n"), (method, path, r.text)
+        assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert client.put("/manifest", json={}).headers["allow"] == "GET"
+    # the server's own refusals pass unchanged
+    assert client.post("/xlwings/custom-scripts-call/inconnu", json={}).text == "Script inconnu de ce serveur.\n"
+
+
 def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):
     """One thread (`--fils 1`): a recalculation's calls wait for it rather than being refused (a
     pool of 1 let 4 wait, the rest got 503), and a burst past what a process holds gets our French

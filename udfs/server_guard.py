@@ -41,6 +41,24 @@ LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 BUSY = "Serveur occupé : réessayez dans un instant."
 
 
+# FastAPI's own refusals, {"detail": "Not Found"}… in English, for an address or a method that the
+# add-in never uses (someone trying the server by hand, a scanner): said in French
+FRAMEWORK_ERRORS = {
+    404: "Adresse inconnue de ce serveur.",
+    405: "Méthode non permise pour cette adresse.",
+    422: "Requête incomplète ou mal formée pour cette adresse.",
+}
+
+
+_FRAMEWORK_BODIES = frozenset({b"Not Found", b"Method Not Allowed", b'{"detail":"Not Found"}',
+                               b'{"detail":"Method Not Allowed"}'})
+
+
+def _framework_error(body: bytes) -> bool:
+    """FastAPI's or Starlette's own words (ours, « Fonction inconnue… », pass unchanged)."""
+    return body.strip() in _FRAMEWORK_BODIES or body.startswith(b'{"detail":[{"type":')
+
+
 def _header(scope, name: bytes) -> str | None:
     for k, v in scope.get("headers") or ():
         if k == name:
@@ -160,9 +178,27 @@ class Guard:
         status = {"code": 0}
         state = scope.setdefault("acv", {})  # filled by the checks and handlers, read by the log
 
+        held: list[dict] = []  # an error response kept until its body is known (`_framework_error`)
+
         async def watched_send(message):
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                if message["status"] in FRAMEWORK_ERRORS:
+                    held.append(message)
+                    return
+            elif held:
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                start, *body = held
+                held.clear()
+                if _framework_error(b"".join(m.get("body", b"") for m in body)):
+                    keep = [(k, v) for k, v in start.get("headers", ()) if k.lower() == b"allow"]
+                    await send_text(send, start["status"], FRAMEWORK_ERRORS[start["status"]], keep)
+                    return
+                for m in (start, *body):
+                    await send(m)
+                return
             await send(message)
 
         if self.active >= self.config.max_requests:
