@@ -390,6 +390,8 @@ def _exchange(port: int, data: bytes, trickle: bytes = b"", wait: float = 10.0) 
 
 
 def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
+    import xlwings_server
+
     """Served directly (no nginx in front), a client that opened a connection and sent nothing, or
     its headers one byte at a time (slowloris), or a body announced and never sent, held its
     connection for ever, and a header of 200 MB stayed in memory: each now has `--delai-reception`
@@ -410,6 +412,23 @@ def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
         assert "son contenu n'est pas arrivé en entier dans le délai de 1 s" in got.decode()
         got, _ = _exchange(port, head + b"X-Long: " + b"a" * (40 * 1024))
         assert got.startswith(b"HTTP/1.1 431") and HEAD_TOO_LARGE in got.decode()
+        # a client that reads nothing of its answers (ten of the add-in's largest public files asked
+        # at once): it held its requests' places for ever (64 such, and « Serveur occupé » for all)
+        big = sorted((Path(xlwings_server.__file__).parent / "static").rglob("*.js"), key=lambda p: p.stat().st_size)[-1]
+        url = "/static/" + big.relative_to(Path(xlwings_server.__file__).parent / "static").as_posix()
+        with socket.socket() as reader:
+            reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            reader.connect(("127.0.0.1", port))
+            reader.sendall(f"GET {url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() * 10)
+            time.sleep(4)
+            reader.settimeout(10)
+            received = 0
+            try:
+                while chunk := reader.recv(1 << 20):
+                    received += len(chunk)
+            except ConnectionResetError:
+                pass
+            assert received < 3 * big.stat().st_size  # cut off: the answers stopped there
         # a request as Excel sends it, and two on one kept-alive connection, still go through
         assert client.post("/xlwings/custom-functions-call", headers=AUTH,
                            json=_function_body("ACV_TOTAL_FINANCEUR", _big_plan(5), [["ETAT"]])).status_code == 200

@@ -9,7 +9,8 @@ server's own front door. Here, on each connection:
 - the request line and headers must arrive within `--delai-reception` seconds, counted from the
   connection's opening or from the end of the previous answer: past it, a French 408 if something
   arrived, else the connection is closed (an idle connection a browser opened in advance);
-- they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed.
+- they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed;
+- a client that reads nothing of an answer for `--delai-reception` seconds is cut off.
 
 The body's own deadline is the application's (`server_guard.read_body`), which reads it.
 uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every process.
@@ -42,6 +43,8 @@ class DeadlineProtocol(_Base):
         super().__init__(*args, **kwargs)
         self.head_timeout = receive_timeout()
         self._head_timer = None
+        self._answering = None  # the request whose answer is being sent (httptools)
+        self._stall_timer = None  # armed while the client reads none of what is sent (`pause_writing`)
         self._head_started = False  # a byte of the awaited head arrived
         self._in_head = False  # between the start of a request and the end of its headers (httptools)
         self._head_size = 0  # bytes received meanwhile
@@ -79,6 +82,42 @@ class DeadlineProtocol(_Base):
             self.transport.write(head + body)
             self.transport.close()
 
+    # ---------------------------------------------------------------- a client that reads nothing
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stall_timer is None:
+            self._stall_timer = self.loop.call_later(self.head_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    def _stalled(self) -> None:
+        """Nothing of the answer read for `--delai-reception` seconds: the request held its place
+        among those a process serves (`server_guard`) and its answer in memory for ever — 64 such
+        readers of the add-in's public files, and every commune got « Serveur occupé ». Cut (close()
+        would wait for the client to read); uvicorn then tells the application the client left."""
+        self._stall_timer = None
+        # at once: aborting empties the write buffer and lets the answer's next write through before
+        # uvicorn hears that the connection is lost (uvloop: « handler is closed »)
+        self._disconnect_answers()
+        self.transport.abort()
+
+    def _disconnect_answers(self) -> None:
+        """Tell the answers under way that the client left. uvicorn tells only `self.cycle`, the
+        request read last: with pipelined requests, the one being answered wrote on the closed
+        connection and left a traceback in the log."""
+        for cycle in (self._answering, self.cycle):
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+
+    def _start_asgi_task(self, cycle, app) -> None:  # httptools only (h11 reads one request at a time)
+        self._answering = cycle
+        super()._start_asgi_task(cycle, app)
+
     # ---------------------------------------------------------------- uvicorn's hooks
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -86,6 +125,10 @@ class DeadlineProtocol(_Base):
 
     def connection_lost(self, exc) -> None:
         self._stop_timer()
+        self._disconnect_answers()
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
