@@ -675,6 +675,44 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
     assert "Traceback" not in log.read_text() and "erreur_" not in log.read_text()
 
 
+def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
+    """uvicorn's own cap (open connections, idle ones too: within the process's file descriptors)
+    answered « Service Unavailable » in English, into the cell. 200 descriptors: a cap of 100."""
+    import resource
+
+    from udfs.server_guard import BUSY
+
+    def few_files():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    port = _free_port()
+    with open(tmp_path / "serveur.log", "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port)], cwd=ROOT, env=_env(),
+                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=few_files)
+    idle: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        for _ in range(100):
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        time.sleep(0.5)
+        r = httpx.post(f"http://127.0.0.1:{port}/xlwings/custom-functions-call",
+                       json=_function_body("ACV_SYNTHESE", _big_plan(2)), timeout=30)
+        assert (r.status_code, r.text) == (503, BUSY + "\n")
+    finally:
+        for s in idle:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=20)
+    log = (tmp_path / "serveur.log").read_text()
+    assert "issue=connexions_epuisees statut=503" in log and "Traceback" not in log
+
+
 def test_half_a_character_from_a_cell_comes_back_escaped_not_as_an_english_500(server):
     """Excel's =GAUCHE("😀";1) leaves one UTF-16 unit in a cell, which Office.js sends as « \\ud83d ».
     Quoted back in a total's label, it has no UTF-8: the answer was lost in uvicorn's English

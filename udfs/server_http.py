@@ -10,7 +10,8 @@ server's own front door. Here, on each connection:
   connection's opening or from the end of the previous answer: past it, a French 408 if something
   arrived, else the connection is closed (an idle connection a browser opened in advance);
 - they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed;
-- a client that reads nothing of an answer for `--delai-reception` seconds is cut off.
+- a client that reads nothing of an answer for `--delai-reception` seconds is cut off;
+- past uvicorn's cap on connections, the answer is the French « Serveur occupé ».
 
 The body's own deadline is the application's (`server_guard.read_body`), which reads it.
 uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every process.
@@ -19,7 +20,7 @@ uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every p
 from __future__ import annotations
 
 from .server_config import receive_timeout
-from .server_guard import too_slow
+from .server_guard import BUSY, Guard, send_text, too_slow
 
 try:  # as uvicorn's « auto »: httptools when installed, else h11 (which caps a head at 16 KiB itself,
     # and calls none of the parser callbacks below)
@@ -36,6 +37,11 @@ HEAD_TOO_LARGE = f"En-têtes de requête trop volumineux : au plus {MAX_HEAD // 
 INVALID = "Requête HTTP invalide."
 
 
+async def _busy(scope, receive, send) -> None:
+    await send_text(send, 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
+    Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
+
+
 class DeadlineProtocol(_Base):
     """uvicorn's HTTP/1.1 protocol with a deadline and a size cap on each request's head."""
 
@@ -48,6 +54,9 @@ class DeadlineProtocol(_Base):
         self._head_started = False  # a byte of the awaited head arrived
         self._in_head = False  # between the start of a request and the end of its headers (httptools)
         self._head_size = 0  # bytes received meanwhile
+        self._cap = None  # uvicorn's connection cap (`limit_concurrency`), answered here in French
+        if hasattr(_Base, "on_headers_complete"):  # httptools (h11 keeps uvicorn's own answer)
+            self._cap, self.limit_concurrency = self.limit_concurrency, None
 
     # ---------------------------------------------------------------- the wait for a head
     def _waiting(self) -> bool:
@@ -151,6 +160,14 @@ class DeadlineProtocol(_Base):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if self._cap is not None and (len(self.connections) >= self._cap or len(self.tasks) >= self._cap):
+            # uvicorn's own answer there is « Service Unavailable », in English, into the cell
+            app, self.app = self.app, _busy
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
+            return
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's own is English (and ASCII only)
