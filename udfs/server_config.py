@@ -163,7 +163,7 @@ def usable_cores() -> int:
 
 def max_processes() -> int:
     """`--processus` at most: two per core. Past one per core they only share the cores (the rules
-    compute, they do not wait), and each holds its own memory (≈ 150 Mo once warmed up); two let
+    compute, they do not wait), and each holds its own memory (≈ 130 Mo once warmed up); two let
     the service file's `--processus 2` start on a one-core machine."""
     return 2 * usable_cores()
 
