@@ -491,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--delai", type=_positive(float), metavar="S", help="durée maximale d'un appel en secondes (défaut : 60)")
     s.add_argument("--delai-reception", type=_positive(float), metavar="S", help="temps laissé au client pour envoyer les en-têtes d'une requête, puis son contenu, en secondes (défaut : 30)")
     s.add_argument("--fils", type=_positive(int), metavar="N", help="fils de calcul par processus (défaut : cœurs + 4, au plus 32)")
-    s.add_argument("--processus", type=_positive_int, metavar="N", help="processus serveur (défaut : 1 ; au plus deux par cœur de la machine)")
+    s.add_argument("--processus", type=_positive_int, metavar="N", help="processus serveur (défaut : 1 ; au plus deux par cœur de la machine, et dans la mémoire et les fils d'exécution permis au service)")
     s.add_argument("--origine", action="append", metavar="URL", help="autre origine web autorisée (répétable)")
     s.set_defaults(func=cmd_serveur)
 

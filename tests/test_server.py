@@ -257,7 +257,8 @@ def test_a_busy_port_gives_a_french_message_and_status_2():
 def test_an_absurd_number_of_processes_is_refused_in_french_before_anything_starts():
     """`--processus 100000` forked server after server without limit. At most two per core; the
     port is busy, so that a check missing would end on the port's message, never on 100 000 forks."""
-    from udfs.server_config import max_processes, usable_cores
+    from udfs.server_config import DEFAULT_MAX_BODY_MB, default_threads
+    from udfs.server_machine import limits, max_processes, processes_refusal, usable_cores
 
     assert max_processes() == 2 * usable_cores() >= 2  # the service file's `--processus 2` starts anywhere
     with socket.socket() as busy:
@@ -273,8 +274,9 @@ def test_an_absurd_number_of_processes_is_refused_in_french_before_anything_star
         refused = serve(100000)
         assert refused.returncode == 2 and "Traceback" not in refused.stderr + refused.stdout
         assert f"--processus 100000 : au plus {max_processes()} sur cette machine (deux par cœur" in refused.stderr
-        within = serve(max_processes())  # accepted: it goes on to the port
-        assert within.returncode == 2 and "impossible d'écouter" in within.stderr
+        within = serve(max_processes())  # accepted (unless this machine's limits say otherwise)
+        fits = processes_refusal(max_processes(), default_threads(), DEFAULT_MAX_BODY_MB << 20, *limits()) is None
+        assert within.returncode == 2 and ("impossible d'écouter" if fits else "permis à ce service") in within.stderr
     helped = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--help"], cwd=ROOT, env=_env(),
                             capture_output=True, text=True, timeout=120)
     assert "au plus deux par cœur" in " ".join(helped.stdout.split())

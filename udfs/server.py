@@ -114,18 +114,18 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     _set_env(options)
     from acv_xl.contract.values import fmt_number
 
-    from .server_config import ConfigError, ServerConfig, connection_limit, max_processes, usable_cores
+    from .server_config import ConfigError, ServerConfig, connection_limit
+    from .server_machine import limits, processes_refusal
 
     try:
         config = ServerConfig.from_env()
     except ConfigError as exc:
         return _fail(str(exc))
     workers = int(options.get("processus") or 1)
-    if workers > max_processes():  # each one a whole server: 100 000 forked without limit
-        cores = usable_cores()
-        return _fail(f"--processus {workers} : au plus {max_processes()} sur cette machine (deux par cœur, "
-                     f"{cores} cœur{'s' if cores > 1 else ''} ici). Au-delà, les processus se partagent les "
-                     "cœurs sans servir plus vite et chacun occupe sa propre mémoire ; un par cœur suffit.")
+    # each one a whole server: --processus 100000 forked without limit (server_machine)
+    refused = processes_refusal(workers, config.threads, config.max_body, *limits())
+    if refused:
+        return _fail(refused)
     entraid = "entraid" in (settings.auth_providers or [])
     local = is_loopback(host)
     if config.tokens.enabled and entraid:

@@ -153,21 +153,6 @@ def receive_timeout() -> float:
     return _number(ENV_RECEIVE_TIMEOUT, DEFAULT_RECEIVE_TIMEOUT_S)
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (a container or `taskset` may give fewer than the machine's)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # Windows, macOS
-        return os.cpu_count() or 1
-
-
-def max_processes() -> int:
-    """`--processus` at most: two per core. Past one per core they only share the cores (the rules
-    compute, they do not wait), and each holds its own memory (≈ 130 Mo once warmed up); two let
-    the service file's `--processus 2` start on a one-core machine."""
-    return 2 * usable_cores()
-
-
 def default_threads() -> int:
     """Worker threads: as Python's default pool, enough for waiting requests on a small machine."""
     return min(32, (os.cpu_count() or 1) + 4)
