@@ -346,6 +346,26 @@ def test_foreign_origin_and_text_plain_are_refused(server):
     assert same.status_code == 200 and same.json()["actions"]
 
 
+def test_an_origin_allowed_by_origine_can_call_from_a_browser(tmp_path):
+    """`--origine URL` promised another allowed web origin, but the browser's preflight got 401 (it
+    never carries the token) or « Disallowed CORS origin », and the answers no CORS header: a page
+    of that origin could call nothing. Other origins stay refused."""
+    other = "https://tableau.exemple.gouv.fr"
+    with running_server(tmp_path / "serveur.log", "--origine", other, env=_env(ACV_XL_JETON=TOKEN)) as (client, _, _):
+        ask = {"Origin": other, "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "authorization,content-type"}
+        preflight = client.options("/xlwings/custom-functions-call", headers=ask)
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == other
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        call = client.post("/xlwings/custom-functions-call", headers=AUTH | {"Origin": other},
+                           json=_function_body("ACV_TOTAL_FINANCEUR", _big_plan(4), [["ETAT"]]))
+        assert call.status_code == 200 and call.headers["access-control-allow-origin"] == other
+        assert client.post("/xlwings/custom-functions-call", headers={"Origin": other},
+                           json=_function_body("ACV_SYNTHESE", _big_plan(2))).status_code == 401  # still the token
+        foreign = client.options("/xlwings/custom-functions-call", headers=ask | {"Origin": "https://pirate.example"})
+        assert foreign.status_code == 403 and "access-control-allow-origin" not in foreign.headers
+
+
 def test_an_oversized_body_gets_413_at_once(server):
     client, _ = server
     big = b'{"func_name": "ACV_SYNTHESE", "args": [["' + b"x" * (9 * 1024 * 1024) + b'"]]}'

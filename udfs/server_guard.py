@@ -144,7 +144,11 @@ class Guard:
         if origin is not None and method not in PUBLIC_METHODS and not self.origin_allowed(scope, origin):
             return 403, ("Origine refusée : ce serveur ne répond qu'au complément Excel « Action Cœur de "
                          "Ville » qu'il distribue."), []
-        if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS:
+        # a browser's preflight (CORS) never carries the token: from an allowed origin (checked
+        # above), it asks whether the call may be made, and the call itself needs the token
+        preflight = method == "OPTIONS" and origin is not None and \
+            _header(scope, b"access-control-request-method") is not None
+        if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS and not preflight:
             label = self.config.tokens.check(_header(scope, b"authorization"))
             if label is None:
                 return 401, ("Jeton d'accès absent ou invalide : saisissez le jeton fourni par la "
