@@ -282,6 +282,24 @@ def test_an_absurd_number_of_processes_is_refused_in_french_before_anything_star
     assert "au plus deux par cœur" in " ".join(helped.stdout.split())
 
 
+def test_a_token_file_every_account_may_read_is_pointed_out(tmp_path):
+    """The tokens of all the communes, readable by any local account (a file created with the
+    usual 644): the server now says so at start, and how to fix it."""
+    tokens = tmp_path / "jetons.txt"
+    tokens.write_text(f"arras {TOKEN}\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for mode, warned in ((0o644, True), (0o640, False)):
+            tokens.chmod(mode)
+            done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port), "--jeton-fichier",
+                                   str(tokens)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+            assert done.returncode == 2 and "impossible d'écouter" in done.stderr  # (the port: nothing started)
+            assert ("est lisible par tous les comptes de la machine (droits 644)" in done.stderr) is warned
+            assert ("chmod 640" in done.stderr) is warned
+
+
 # --------------------------------------------------------------------------- issue 16: in service
 def _function_body(name: str, *args) -> dict:
     return {"func_name": name, "args": list(args), "version": "0.0.0", "client": "Office.js",

@@ -61,6 +61,17 @@ def is_loopback(host: str) -> bool:
         return False  # a name: it may resolve to any interface
 
 
+def _readable_by_all(path: Path | None) -> str | None:
+    """The token file's mode (« 644 ») when every account may read it, else None (Windows: no such bit)."""
+    if path is None or os.name != "posix":
+        return None
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    return f"{mode:o}" if mode & 0o004 else None
+
+
 def _fail(message: str) -> int:
     print(f"acv-xl : {message}", file=sys.stderr)
     return 2
@@ -126,6 +137,11 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     refused = processes_refusal(workers, config.threads, config.max_body, *limits())
     if refused:
         return _fail(refused)
+    shared = _readable_by_all(config.tokens.path)
+    if shared:
+        print(f"acv-xl : attention : le fichier de jetons {config.tokens.path} est lisible par tous les comptes "
+              f"de la machine (droits {shared}) : n'importe quel utilisateur local peut y lire les jetons des "
+              f"communes. Restreignez-le : chmod 640 {config.tokens.path} (voir docs/serveur.md).", file=sys.stderr)
     entraid = "entraid" in (settings.auth_providers or [])
     local = is_loopback(host)
     if config.tokens.enabled and entraid:
