@@ -15,6 +15,7 @@ but the event loop keeps answering while one computes. For several cores, run se
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
@@ -109,12 +110,17 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
     return {"result": rv}
 
 
+@functools.lru_cache(maxsize=None)
+def _arity(function) -> tuple[int, int]:
+    """(arguments required, arguments taken) — once per function: inspect.signature is slow."""
+    params = inspect.signature(function).parameters.values()
+    return sum(1 for p in params if p.default is inspect.Parameter.empty), len(params)
+
+
 def _check_arity(name: str, function, args: list, state: dict) -> None:
     """An add-in whose description of the functions predates the server's (an update) sends another
     number of arguments: the function's TypeError was « Erreur interne du serveur ACV »."""
-    params = inspect.signature(function).parameters.values()
-    most = len(params)
-    least = sum(1 for p in params if p.default is inspect.Parameter.empty)
+    least, most = _arity(function)
     if least <= len(args) <= most:
         return
     state["issue"] = "arguments"

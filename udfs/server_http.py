@@ -160,6 +160,7 @@ class DeadlineProtocol(_Base):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._stop_timer()  # the head is in; the body's deadline is the application's
         if self._cap is not None and (len(self.connections) >= self._cap or len(self.tasks) >= self._cap):
             # uvicorn's own answer there is « Service Unavailable », in English, into the cell
             app, self.app = self.app, _busy
