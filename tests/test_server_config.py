@@ -271,5 +271,7 @@ def test_processes_must_fit_in_the_service_s_memory_and_threads(monkeypatch):
     threads = m.processes_refusal(2, 128, body, *unit)
     assert threads.startswith("--processus 2 avec 128 fils de calcul chacun : environ 264 fils d'exécution, "
                               "au-delà des 256 permis")
+    assert m.processes_refusal(1, 12, body, 512 << 20, 64) is None  # one process: always (as before)
+    assert m.processes_refusal(2, 12, body, 512 << 20, None).startswith("--processus 2 : jusqu'à")
     assert m.processes_refusal(16, 12, body, None, None) is None  # no limits: two per core
     assert "au plus 16 sur cette machine (deux par cœur, 8 cœurs ici)" in m.processes_refusal(17, 12, body, None, None)

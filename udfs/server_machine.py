@@ -78,6 +78,8 @@ def processes_refusal(workers: int, threads: int, max_body: int, memory_limit: i
         return (f"--processus {workers} : au plus {max_processes()} sur cette machine (deux par cœur, "
                 f"{cores} cœur{'s' if cores > 1 else ''} ici). Au-delà, les processus se partagent les "
                 "cœurs sans servir plus vite et chacun occupe sa propre mémoire ; un par cœur suffit.")
+    if workers == 1:  # the least there is: its own requests are bounded by --max-corps alone
+        return None
     each = PROCESS_MEMORY + MEMORY_PER_BODY_BYTE * max_body
     if memory_limit is not None and workers * each > memory_limit:
         return (f"--processus {workers} : jusqu'à {_go(workers * each)} de mémoire en pleine charge "
