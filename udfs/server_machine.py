@@ -5,8 +5,8 @@ Each process is a whole server: ≈ 130 Mo once warmed up, plus the requests it 
 body: `server_calls.Calls._admit`), and its threads (`--fils`, plus 3 of its own: measured). A
 service unit caps the memory and the threads of all its processes together (`MemoryMax=4G`,
 `TasksMax=256` in deploy/acv-xl-serveur.service), a container too (`--memory`, `--pids-limit`):
-past them, the system stopped the whole server in the middle of the communes' calls, or a call
-failed for want of a thread (« Erreur interne »). Those caps are read from the process's control
+past them, the system killed a process in the middle of the communes' calls, or a call failed for
+want of a thread (« Erreur interne »). Those caps are read from the process's control
 group (cgroup v2, or v1), the tightest along its path.
 """
 
