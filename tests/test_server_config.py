@@ -255,7 +255,7 @@ def test_the_control_groups_limits_are_read_v2_and_v1_tightest_along_the_path(tm
 
 def test_processes_must_fit_in_the_service_s_memory_and_threads(monkeypatch):
     """The shipped unit allows 4 Go and 256 threads to all the processes together: six processes
-    computing big workbooks went past the memory (the system stops the whole server), and
+    computing big workbooks went past the memory (the system kills one in mid-call), and
     `--fils 128` on two processes past the threads (« Erreur interne » for want of one)."""
     from udfs import server_machine as m
 
