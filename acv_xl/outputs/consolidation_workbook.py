@@ -653,7 +653,8 @@ FORMATS: dict[str, dict[str, Any]] = {
     "euros_gras": {"num_format": EUROS, "bold": True, "valign": "top"},
     "erreur": {"font_color": "#9C0006", "bg_color": "#FFC7CE"},
     "avertissement": {"font_color": "#9C5700", "bg_color": "#FFEB9C"},
-    "non": {"font_color": "#7F7F7F", "italic": True},
+    # a line not counted (`Lignes`): its texts greyed, still wrapped as the column's
+    "non": {"font_color": "#7F7F7F", "italic": True, "valign": "top", "text_wrap": True},
     # explicit, so that the header row stands out also where table styles are not drawn (print, LibreOffice)
     "entete": {"bold": True, "text_wrap": True, "valign": "top", "font_color": "#FFFFFF",
                "bg_color": "#1F4E79", "border": 1},
@@ -666,12 +667,16 @@ XF: dict[str, int] = {name: k for k, name in enumerate((n for n in FORMATS if n 
 def lignes_columns() -> list[tuple[str, float, str | None]]:
     """`Lignes`' columns: header, width, format (a `FORMATS` name or None)."""
     tf = layout.T_FINANCEMENTS
+    # Every text wraps, in rows sized to it (`consolidation_blocks`): an intitulé, a libellé longer
+    # than its column was cut on paper by the filled cell beside it. The Feuille column fits the
+    # template's « Plan de financement » on one line (it is on every row).
+    long = "texte_long"
     return [
-        (H.ACV_ID, 12, None), (H.LIBELLE, 24, None), (H.COMMUNES, 26, None), (H.FICHIER, 28, None),
-        (tf.header("numero"), 10, None), (H.INTITULE, 36, None), (H.AXE, 6, None),
-        (tf.header("financeur"), 12, None), (tf.header("dispositif"), 22, None), (tf.header("nature"), 16, None),
-        (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, None),
-        (H.COMPTE, 8, None), (H.MOTIF, 18, None), (H.FEUILLE, 18, None), (H.CELLULE_MONTANT, 10, None),
+        (H.ACV_ID, 12, long), (H.LIBELLE, 24, long), (H.COMMUNES, 26, long), (H.FICHIER, 28, long),
+        (tf.header("numero"), 10, long), (H.INTITULE, 36, long), (H.AXE, 6, long),
+        (tf.header("financeur"), 12, long), (tf.header("dispositif"), 22, long), (tf.header("nature"), 16, long),
+        (tf.header("annee"), 8, long), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, long),
+        (H.COMPTE, 8, long), (H.MOTIF, 18, long), (H.FEUILLE, 21, long), (H.CELLULE_MONTANT, 10, long),
     ]
 
 
@@ -748,7 +753,8 @@ class _Writer:
         values are computed here (formulas written by XlsxWriter have no cached value).
 
         `totals`: column index → amount (a SUBTOTAL over the column) or (formula, value).
-        `row_formats`: per data row, a format for its cells without a column format (or None).
+        `row_formats`: per data row, a format for its cells of text (no column format, or a text
+        one), or None.
         `packed`: the data rows as deflated blocks (`consolidation_blocks`); `rows` then only counts them."""
         from xlsxwriter.utility import xl_col_to_name
 
@@ -763,7 +769,9 @@ class _Writer:
         styles = [xf(cf) for cf in col_fmt]
         row_styles = None
         if row_formats:
-            per_format = {f: [xf(cf or self.fmt[f]) for cf in col_fmt] for f in set(filter(None, row_formats))}
+            texts = (None, self.fmt["texte"], self.fmt["texte_long"])
+            per_format = {f: [xf(self.fmt[f] if cf in texts else cf) for cf in col_fmt]
+                          for f in set(filter(None, row_formats))}
             row_styles = [per_format[f] if f else styles for f in row_formats]
         heights = None
         if long and packed is None:  # rows tall enough for their wrapped text (a default height cuts it)
@@ -775,7 +783,8 @@ class _Writer:
                 key = cells(row)
                 h = measured.get(key, 0)
                 if h == 0:
-                    texts = [str(v or "") for v in (key if len(long) > 1 else (key,))]
+                    # text only: a number is never wrapped (a spreadsheet shows ### instead)
+                    texts = [v if isinstance(v, str) else "" for v in (key if len(long) > 1 else (key,))]
                     h = page_layout.row_height(zip(texts, (w for _j, w in long)))
                     h = measured[key] = h if h > page_layout.LINE_PT + 2 else None
                 heights.append(h)
