@@ -121,6 +121,33 @@ def plan(widths: Sequence[float], key_columns: tuple[int, int] | None = None, la
     return PrintPlan(landscape, False, math.ceil(floor * 100), key_columns)
 
 
+# What must stay on the first page (a chart, a note) is kept within this share of it: LibreOffice
+# without the Calibri-compatible font (Carlito) draws the columns in a wider one, a third wider.
+FIRST_PAGE_SAFETY = 0.7
+
+
+def first_page_columns(widths: Sequence[float], p: PrintPlan, margin_in: float = MARGIN_IN) -> int:
+    """How many of the first columns print whole on the first page (at least one); all of them when
+    the sheet prints one page wide."""
+    if p.fit_width:
+        return len(widths)
+    printable = (A4_LONG_PT if p.landscape else A4_SHORT_PT) - 2 * margin_in * 72
+    room = printable / (p.scale / 100) * FIRST_PAGE_SAFETY
+    used, n = 0.0, 0
+    for w in widths:
+        used += column_points(w)
+        if used > room:
+            break
+        n += 1
+    return max(n, 1)
+
+
+def first_page_points(widths: Sequence[float], p: PrintPlan, margin_in: float = MARGIN_IN) -> float:
+    """The width (points of the sheet, before scaling) of the columns its first printed page holds
+    whole: a page ends at its last whole column, and what lies past it goes to the next page."""
+    return sum(column_points(w) for w in widths[:first_page_columns(widths, p, margin_in)])
+
+
 def apply_width(ws, p: PrintPlan) -> None:
     """One page wide, or the plan's scale with its key columns repeated on every page."""
     if p.fit_width:
