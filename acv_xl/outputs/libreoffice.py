@@ -15,7 +15,8 @@ from pathlib import Path
 
 INSTALL_HINT = (
     "LibreOffice est introuvable (commande « soffice »). Installez-le puis relancez : "
-    "sous Debian/Ubuntu « sudo apt-get install libreoffice-calc », sous Windows depuis "
+    "sous Debian/Ubuntu « sudo apt-get install libreoffice-calc fonts-crosextra-carlito fonts-liberation2 », "
+    "sous Windows depuis "
     "https://fr.libreoffice.org/download/ ."
 )
 
