@@ -219,7 +219,7 @@ def test_the_consolidations_charts_stay_within_the_first_pages_columns_and_on_on
         widths = [w - 0.7109375 if w else 8.43 for w in widths]  # XlsxWriter writes width + 0.71
         scale = ws.page_setup.scale
         p = page_layout.PrintPlan(True, scale is None, int(scale or 100), None)
-        room = sum(page_layout.column_points(w) for w in widths[:page_layout.first_page_columns(widths, p)]) / 0.75
+        room = page_layout.first_page_points(widths, p) / 0.75
         for col, row, width in found:
             before = sum(page_layout.column_points(w) for w in widths[:col]) / 0.75
             assert before + width <= room + 1, (sheet, col, width, room)

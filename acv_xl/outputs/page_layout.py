@@ -144,8 +144,13 @@ def first_page_columns(widths: Sequence[float], p: PrintPlan, margin_in: float =
 
 def first_page_points(widths: Sequence[float], p: PrintPlan, margin_in: float = MARGIN_IN) -> float:
     """The width (points of the sheet, before scaling) of the columns its first printed page holds
-    whole: a page ends at its last whole column, and what lies past it goes to the next page."""
-    return sum(column_points(w) for w in widths[:first_page_columns(widths, p, margin_in)])
+    whole: a page ends at its last whole column, and what lies past it goes to the next page. A
+    sheet printed one page wide holds the page's width, or its columns' when they are wider (the
+    spreadsheet then scales them down to the page)."""
+    held = sum(column_points(w) for w in widths[:first_page_columns(widths, p, margin_in)])
+    if p.fit_width:
+        return max(held, (A4_LONG_PT if p.landscape else A4_SHORT_PT) - 2 * margin_in * 72)
+    return held
 
 
 def apply_width(ws, p: PrintPlan) -> None:
