@@ -756,3 +756,27 @@ def test_a_description_of_short_paragraphs_gets_a_line_for_each(tmp_path):
         f"{AnnexSheet.ACTION_PREFIX}1.2"]
     row = next(r[0].row for r in ws.iter_rows() if r[0].value == layout.T_ACTIONS.header("description"))
     assert ws.cell(row, 2).value == works and (ws.row_dimensions[row].height or 0) >= 12 * annex.LINE_PT
+
+
+def test_the_title_and_note_of_a_sheet_several_pages_wide_print_whole_on_each_page(tmp_path):
+    """Merged across the whole width, a matrix's title, subtitle and note were cut at the repeated key
+    columns' edge on every page but the first (« Plan de financement : actions × fina »). Over the key
+    columns, wrapped, each page prints them whole."""
+    conv = make_convention()
+    a = conv.actions[0]
+    conv.financements = list(conv.financements) + [
+        build_row(LigneFinancement, {"numero": a.numero, "financeur": code, "dispositif": "Autre", "nature": "Subvention",
+                                     "annee": 2026, "montant": 1000, "statut": "Sollicité"})
+        for code in layout.FINANCEURS_BY_CODE]
+    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
+    ws = openpyxl.load_workbook(out)[AnnexSheet.FINANCEMENT]
+    title, note = ws.cell(2, 1).value, "Les lignes au statut « Refusé » ne sont comptées dans aucun total."
+    assert title.startswith("Plan de financement") and ws.cell(2, 1).alignment.wrap_text
+    pdf = libreoffice.convert(out, "pdf", tmp_path / "pdf")[0]
+    pages = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-"], capture_output=True, text=True,
+                            check=True).stdout.split() for n in range(1, len(PdfReader(pdf).pages) + 1)]
+    plan = [words for words in pages if "Plan" in words and "actions" in words and "×" in words]
+    assert len(plan) >= 2  # several pages wide
+    for words in plan:
+        text = " ".join(words)
+        assert " ".join(title.split()) in text and note in text, text[:300]

@@ -39,6 +39,7 @@ from acv_xl.outputs.formats import (
     FMT_PERCENT,
     FMT_YEAR,
     merge_text,
+    write_text,
     write_value,
 )
 from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs, mark_xlsxwriter, pdf_keywords
@@ -130,6 +131,8 @@ class _Formats:
         self.title_wrapped = wb.add_format({**base, "bold": True, "font_size": 16, "font_color": "#1F3864",
                                             "text_wrap": True})
         self.subtitle = wb.add_format({**base, "bold": True, "font_size": 12, "font_color": "#1F3864"})
+        self.subtitle_wrapped = wb.add_format({**base, "bold": True, "font_size": 12, "font_color": "#1F3864",
+                                               "text_wrap": True})
         self.section = wb.add_format({**base, "bold": True, "font_size": 11, "font_color": "#FFFFFF",
                                       "bg_color": "#1F3864", "text_wrap": True})
         self.note = wb.add_format({**base, "italic": True, "font_color": "#595959", "text_wrap": True})
@@ -296,6 +299,11 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     ws.set_header(header)
     ws.set_footer(f"&L&8Convention {label}{' (' + acv_id + ')' if acv_id else ''}&C&8Page &P / &N"
                   f"&R&8Générée le {fmt_date(d.generated)}")
+    # several pages wide: the title, subtitle and notes over the key columns, wrapped there — across
+    # the whole width they were cut at the key columns' edge on every page but the first (« Plan de
+    # financement : actions × fina »)
+    ws.print_last = banner_last if banner_last < last_col else None
+    ws.print_width = widths[:banner_last + 1] if ws.print_last is not None else None
     row = 0
     if d.brouillon:
         if banner_last > 0:
@@ -310,6 +318,17 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
 
 
 def _title(ws, row: int, text: str, fmts: _Formats, last_col: int, sub: str | None = None) -> int:
+    if getattr(ws, "print_last", None) is not None:  # several pages wide (`_setup`)
+        width_pt = sum(page_layout.column_points(w) for w in ws.print_width)
+        _over_keys(ws, row, text, fmts.title_wrapped)
+        # lines counted as the fiche's title (`_action_sheet`): 16 pt characters of 0.6 em
+        lines = page_layout.text_lines(text, width_pt / (0.6 * 16), bold=True)
+        ws.set_row(row, 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3))
+        if sub:
+            _over_keys(ws, row + 1, sub, fmts.subtitle_wrapped)
+            lines = page_layout.text_lines(sub, width_pt / (0.6 * 12), bold=True)
+            ws.set_row(row + 1, min(page_layout.MAX_ROW_PT, 16 * lines + 2))
+        return row + (3 if sub else 2)
     merge_text(ws, row, 0, row, last_col, text, fmts.title)  # the convention's name: user text
     ws.set_row(row, 24)
     row += 1
@@ -317,6 +336,23 @@ def _title(ws, row: int, text: str, fmts: _Formats, last_col: int, sub: str | No
         merge_text(ws, row, 0, row, last_col, sub, fmts.subtitle)
         row += 1
     return row + 1
+
+
+def _over_keys(ws, row: int, text: str, fmt) -> None:
+    """User text over the key columns repeated on each page (one of them: a cell, not a merge)."""
+    if ws.print_last > 0:
+        merge_text(ws, row, 0, row, ws.print_last, text, fmt)
+    else:
+        write_text(ws, row, 0, text, fmt)
+
+
+def _note(ws, row: int, text: str, fmts: _Formats, last_col: int) -> None:
+    """A note under a table: over the key columns, wrapped, when the sheet is several pages wide (`_title`)."""
+    if getattr(ws, "print_last", None) is None:
+        ws.merge_range(row, 0, row, last_col, text, fmts.note)
+        return
+    _over_keys(ws, row, text, fmts.note)
+    _set_lines(ws, row, _lines_needed(text, sum(ws.print_width)))
 
 
 def _section(ws, row: int, text: str, fmts: _Formats, last_col: int) -> int:
@@ -578,7 +614,7 @@ def _plan(wb, d: _Data, fmts: _Formats) -> None:
     row = _matrix_block(ws, row, d, fmts, widths, [t.header("numero"), t.header("intitule")], rows, d.m_action,
                         d.par_action, shares_row=True)
     notes = ["Les lignes au statut « Refusé » ne sont comptées dans aucun total."]
-    ws.merge_range(row + 1, 0, row + 1, last, " ".join(notes), fmts.note)
+    _note(ws, row + 1, " ".join(notes), fmts, last)
 
 
 def _axe_annee(wb, d: _Data, fmts: _Formats) -> None:
