@@ -13,6 +13,7 @@ import html
 import re
 import statistics
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -227,3 +228,22 @@ def test_the_consolidations_charts_stay_within_the_first_pages_columns_and_on_on
     table_end = max(r for r in range(1, 40) if wb["Synthèse"].cell(r, 1).value == "Total")
     classes_at = next(r for r in range(table_end, table_end + 20) if wb["Synthèse"].cell(r, 1).value == W.H.PREPARATION)
     assert breaks == [classes_at - 1]  # the class table and its chart start the next page
+
+
+@pytest.mark.libreoffice
+def test_the_lignes_total_formula_prints_the_counted_total(printed):
+    """`Lignes`' total row is a formula (the counted lines shown by the filter), recalculated on
+    loading by LibreOffice: printed, it is the consolidation's financing total, in French."""
+    from acv_xl.contract.values import fmt_euros
+    from acv_xl.outputs.consolidation_workbook import Feuille
+
+    xlsx, pdf = printed["consolidation"]
+    ws = openpyxl.load_workbook(xlsx)[Feuille.LIGNES]
+    total_row = next(r for r in range(ws.max_row, 3, -1) if ws.cell(r, 1).value == "Total")
+    formula = next(c.value for c in ws[total_row] if isinstance(c.value, str) and c.value.startswith("="))
+    assert "SUMPRODUCT" in formula
+    synthese = openpyxl.load_workbook(xlsx, data_only=True)["Synthèse"]
+    expected = fmt_euros(Decimal(str(next(synthese.cell(r, 10).value for r in range(4, synthese.max_row + 1)
+                                          if synthese.cell(r, 1).value == "Total"))))
+    printed_text = [" ".join(w for *_, w in words) for words in _sheet_pages(_pages(pdf), Feuille.LIGNES)]
+    assert any(expected in text for text in printed_text), expected
