@@ -226,7 +226,8 @@ def rules_version(version: str) -> str:
                blocks._Table.__init__, blocks._Table.xml, blocks._Table._column, blocks._Table._plain_value,
                blocks._Table._row_by_row, blocks._without_trailing_blanks,
                blocks._builder, blocks.lignes_xml, blocks.anomalies_rows, blocks.anomalies_xml, blocks._long_widths,
-               blocks._height, blocks._lignes_long, blocks._cell_height, blocks._lignes_heights, blocks._deflated, blocks.lignes_bloc, blocks.anomalies_bloc, result.own_anomalies,
+               blocks._height, blocks._Heights.__missing__, blocks._lignes_long, blocks._lignes_heights, blocks._deflated,
+               blocks.lignes_bloc, blocks.anomalies_bloc, result.own_anomalies,
                workbook.lignes_columns, workbook.anomalies_columns, workbook._excel_serial, page_layout.fit_width,
                page_layout.row_height, page_layout.text_lines, page_layout._text_lines, page_layout._chars,
                page_layout.column_points, page_layout.one_line_chars):

@@ -24,7 +24,6 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 from itertools import repeat, zip_longest
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from zlib_ng import zlib_ng
@@ -253,65 +252,67 @@ def lignes_xml(f: FileSummary) -> str:
                                 _lignes_heights(head, f.lines))
 
 
+class _Heights(dict):
+    """A wrapped column of `Lignes`: value → the height of its row when taller than one line, else 0.0
+    (numbers, blanks, short texts), made on first use and remembered for the process's life (bounded,
+    never a pasted text): a hit is one C lookup (`map(m.__getitem__, …)`), where the values of each
+    workbook were filtered again in Python."""
+
+    __slots__ = ("width", "limit")
+
+    def __init__(self, width: float, limit: int) -> None:
+        super().__init__()
+        self.width, self.limit = width, limit  # `limit`: a text this long fits on one line, whatever its characters
+
+    def __missing__(self, v) -> float:
+        h = 0.0
+        if type(v) is str and (len(v) > self.limit or "\n" in v):
+            h = page_layout.row_height([(v, self.width)])
+            h = h if h > page_layout.LINE_PT + 2 else 0.0
+            if len(v) > MEMO_TEXT_MAX:
+                return h
+        if len(self) > _MEMO_LIMIT:
+            self.clear()
+        self[v] = h
+        return h
+
+
 @cache
-def _lignes_long() -> tuple[tuple[int, float, int], ...]:
-    """`Lignes`' wrapped columns: (index, width as `_Writer.table` fits it, the length of a text
-    that fits on one line whatever its characters)."""
+def _lignes_long() -> tuple[tuple[int, _Heights], ...]:
+    """`Lignes`' wrapped columns: (index, its heights by value), widths as `_Writer.table` fits them."""
     out = []
     for j, (h, w, fmt) in enumerate(lignes_columns()):
         if fmt == "texte_long":
             w = page_layout.fit_width(w, h)
-            out.append((j, w, page_layout.one_line_chars(w)))
+            out.append((j, _Heights(w, page_layout.one_line_chars(w))))
     return tuple(out)
-
-
-_CELL_HEIGHTS: dict[tuple[float, str], float] = {}  # (width, text) → its row's height: sheet names, dispositifs repeat
-
-
-def _cell_height(text: str, width: float) -> float:
-    """The height of a row for one wrapped cell (`page_layout.row_height`), remembered for the
-    process's life, bounded, never for a pasted text (as `_height`)."""
-    h = _CELL_HEIGHTS.get((width, text))
-    if h is None:
-        h = page_layout.row_height([(text, width)])
-        if len(text) <= MEMO_TEXT_MAX:
-            if len(_CELL_HEIGHTS) > _MEMO_LIMIT:
-                _CELL_HEIGHTS.clear()
-            _CELL_HEIGHTS[width, text] = h
-    return h
 
 
 def _lignes_heights(head: tuple, lines) -> list[float | None] | None:
     """The heights of a workbook's rows of `Lignes` (None: one line), as `_Writer.table` measures
     them (`page_layout.row_height`: a row is as tall as its tallest cell), or None when every row
-    is one line. `Lignes` is on the consolidation's critical path: only the distinct texts of each
-    column that may not fit on one line are measured (most workbooks: a few intitulés)."""
+    is one line. `Lignes` is on the consolidation's critical path: each distinct text is measured
+    once per process (`_Heights`), each row's cells looked up in C."""
     if not lines:
         return None
     width = len(head)
-    one = page_layout.LINE_PT + 2
-    base = one  # the convention's cells, on every row: the row's least height
+    base = 0.0  # the convention's cells, on every row: the row's least height
     cols = list(zip_longest(*lines))  # (a line shorter than the others: its missing cells blank)
     heights = None
-    for j, w, limit in _lignes_long():
+    for j, memo in _lignes_long():
         if j < width:
-            v = head[j]
-            if isinstance(v, str) and (len(v) > limit or "\n" in v):
-                base = max(base, _cell_height(v, w))
+            base = max(base, memo[head[j]])
             continue
         if j - width >= len(cols):
             break
-        col = cols[j - width]
-        tall = {v: h for v in dict.fromkeys(col) if isinstance(v, str) and (len(v) > limit or "\n" in v)
-                and (h := _cell_height(v, w)) > one}
-        if tall:
-            taller = map(tall.get, col, repeat(0.0))
-            heights = list(taller) if heights is None else list(map(max, heights, taller))
+        col = list(map(memo.__getitem__, cols[j - width]))
+        if any(col):
+            heights = col if heights is None else list(map(max, heights, col))
     if heights is None:
-        return None if base <= one else [base] * len(lines)
-    return [h if h > one else None for h in (map(max, heights, repeat(base)) if base > one else heights)]
-
-
+        return None if not base else [base] * len(lines)
+    if base:
+        heights = map(max, heights, repeat(base))
+    return [h or None for h in heights]
 
 
 def anomalies_rows(anomalies: list[Anomalie]) -> list[tuple]:
