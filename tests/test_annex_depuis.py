@@ -355,3 +355,30 @@ def test_a_description_pasted_at_full_length_gets_a_row_a_spreadsheet_keeps(tmp_
     row = next(r[0].row for r in ws.iter_rows() if r[2].value == layout.T_ACTIONS.header("description"))
     assert 13 * 3 < ws.row_dimensions[row].height <= annex.MAX_ROW_PT
     assert all((d.height or 0) <= annex.MAX_ROW_PT for s in wb.worksheets for d in s.row_dimensions.values())
+
+
+def test_a_modified_action_sharing_its_number_shows_its_own_intitule_and_cost(tmp_path, capsys):
+    """Two actions share a number (ACT-01: a row copied to split an action, not yet renumbered) and the
+    avenant changes the copy: its rows read the first action's intitulé — and « Coût après » the
+    first one's cost, a wrong amount for the comité."""
+    import datetime
+
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    first = acts[3]
+    copy = {**first.raw, "intitule": "Portage des cellules commerciales", "cout_total": 400_000.0}
+    before = acts[:4] + [build_row(FicheAction, copy)] + acts[4:]
+    after = acts[:4] + [build_row(FicheAction, {**copy, "cout_total": 450_000.0,
+                                                "date_fin": datetime.date(2027, 6, 30)})] + acts[4:]
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base.model_copy(update={"actions": before}))
+    build_workbook(b, base.model_copy(update={"actions": after}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    assert [(r[0], r[1], r[3], r[4], r[5], r[6]) for r in rows if r[3] == "Coût modifié"] == [
+        (first.numero, "Portage des cellules commerciales", "Coût modifié", 400_000, 450_000, 50_000)]
+    assert [(r[0], r[1]) for r in rows if r[2] == layout.T_ACTIONS.header("date_fin")] == [
+        (first.numero, "Portage des cellules commerciales")]

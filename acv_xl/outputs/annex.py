@@ -30,6 +30,7 @@ from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
 from acv_xl.outputs.terminal import file_text, literal
+from acv_xl.reading.source import parse_a1
 from acv_xl.outputs.formats import (
     FMT_DATE,
     FMT_EUROS,
@@ -225,6 +226,17 @@ class _Data:
         self.cout_par_axe = totals.cout_par_axe(conv.actions)
         self.financeurs = self._funder_order()
         self.orphans = sorted((k for k in self.par_action if k not in known), key=_natural)
+
+    def changed_action(self, c) -> FicheAction | None:
+        """The action a modification of `T_Actions` was found on, after the avenant: the row of its
+        cell, not the first action of its number — two actions sharing a number (ACT-01, a row
+        copied to split an action) each keep their own intitulé, cost and maturité."""
+        if c.cellule_apres:
+            row = parse_a1(c.cellule_apres)[0]
+            for a in self.conv.actions:
+                if a.row == row and a.numero == c.action:
+                    return a
+        return self.conv.action(c.action)
 
     def _funder_order(self) -> list[str]:
         """The funders used, in the workbook's `Financeurs` order, then the reference order."""
@@ -878,10 +890,10 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     A = layout.T_ACTIONS
     cost, maturite = A.header("cout_total"), A.header("maturite")
     abandoned = layout.MATURITE_ABANDONNEE
-    by_action: dict[Any, dict[str, Any]] = {}
+    by_action: dict[Any, dict[str, Any]] = {}  # by action row: two actions may share a number (ACT-01)
     for c in comp.changes:
         if c.table == A.name and c.type == MODIFICATION and c.champ in (cost, maturite):
-            by_action.setdefault(c.action, {})[c.champ] = c
+            by_action.setdefault((c.action, c.cellule_apres and parse_a1(c.cellule_apres)[0]), {})[c.champ] = c
 
     def counted(value: Any, state: Any) -> Any:
         return None if state == abandoned else value
@@ -895,7 +907,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             rows_out.append((c.action, was.get(A.header("intitule")), labels[c.type], was.get(cost), None,
                              counted(was.get(cost), was.get(maturite)), None))
             continue
-        now = d.conv.action(c.action)
+        now = d.changed_action(c) if c.type == MODIFICATION else d.conv.action(c.action)
         intitule = now.intitule if now is not None else None
         if c.type == AJOUT:
             new_row = c.apres or {}
@@ -905,7 +917,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             rows_out.append((c.action, intitule, labels[c.type], None, new_row.get(cost), None,
                              counted(new_row.get(cost), new_row.get(maturite))))
             continue
-        mods = by_action.get(c.action, {})
+        mods = by_action.get((c.action, c.cellule_apres and parse_a1(c.cellule_apres)[0]), {})
         if c.champ not in mods or mods.get(c.champ) is not c:
             continue
         cost_after = now.cout_total if now is not None else None
@@ -1074,7 +1086,7 @@ def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, com
                                   ("Donnée modifiée", 2, 3), ("Avant", 4, 5), ("Après", 6, 7)], fmts)
     repeated = (row - 1, row - 1)
     for c in sorted(changes, key=lambda c: _natural(c.action)):  # stable: the columns' order within an action
-        now = d.conv.action(c.action)
+        now = d.changed_action(c)
         intitule = now.intitule if now is not None and now.intitule else c.avant if c.champ == A.header("intitule") \
             else None
         kind = kinds.get(c.champ)
