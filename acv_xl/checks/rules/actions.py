@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import repeat
 from operator import attrgetter, ne
 
@@ -261,12 +262,14 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
     and the message says so, with their amount, when it flags other lines. An action whose only
     remaining lines are `Versé` gets no finding. A line with an unreadable `Statut` (FIN-04) is not
     judged; an action number used twice (ACT-01) is not judged (its lines belong to neither)."""
+    abandoned = [a for a in actions(conv) if a.maturite == ABANDONNEE and a.numero]
+    if not abandoned:  # most plans: nothing more to look at
+        return
     ix = index(conv)
-    numeros = [a.numero for a in actions(conv) if a.numero]
-    twice = {n for n in numeros if numeros.count(n) > 1} if len(set(numeros)) < len(numeros) else set()
+    twice = {n for n, k in Counter(a.numero for a in actions(conv) if a.numero).items() if k > 1}
     verse = layout.STATUT_VERSE
-    for a in actions(conv):
-        if a.maturite != ABANDONNEE or not a.numero or a.numero in twice:
+    for a in abandoned:
+        if a.numero in twice:
             continue
         counted = [lf for lf in ix.counted_of(a.numero) if "statut" not in lf.problems]
         released = [lf for lf in counted if lf.statut != verse]
