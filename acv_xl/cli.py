@@ -408,6 +408,7 @@ def cmd_serveur(args) -> int:
     return run_server(host=args.hote, port=args.port, jeton_fichier=args.jeton_fichier,
                       certificat=args.certificat, cle=args.cle, url_publique=args.url_publique,
                       max_corps=args.max_corps, max_cellules=args.max_cellules, delai=args.delai,
+                      delai_reception=args.delai_reception,
                       fils=args.fils, processus=args.processus, origines=args.origine)
 
 
@@ -510,8 +511,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-corps", type=_positive(float), metavar="MO", help="taille maximale d'une requête en Mo (défaut : 20)")
     s.add_argument("--max-cellules", type=_positive(int), metavar="N", help="cellules au plus par requête (défaut : 1 000 000)")
     s.add_argument("--delai", type=_positive(float), metavar="S", help="durée maximale d'un appel en secondes (défaut : 60)")
+    s.add_argument("--delai-reception", type=_positive(float), metavar="S", help="temps laissé au client pour envoyer les en-têtes d'une requête, puis son contenu, ou pour lire la réponse, en secondes (défaut : 30)")
     s.add_argument("--fils", type=_positive(int), metavar="N", help="fils de calcul par processus (défaut : cœurs + 4, au plus 32)")
-    s.add_argument("--processus", type=_positive_int, metavar="N", help="processus serveur (défaut : 1)")
+    s.add_argument("--processus", type=_positive_int, metavar="N", help="processus serveur (défaut : 1 ; au plus deux par cœur de la machine, et dans la mémoire et les fils d'exécution permis au service)")
     s.add_argument("--origine", action="append", metavar="URL", help="autre origine web autorisée (répétable)")
     s.set_defaults(func=cmd_serveur)
 

@@ -716,3 +716,67 @@ def test_cli_amounts_past_excels_largest_number_refused_in_french(tmp_path, caps
     build_workbook(after, plan({"montant": 9e307, "financeur": other}))
     assert main(["annexe", str(after), "--depuis", str(before), "-o", str(out), "--brouillon"]) == 0
     assert out.exists()
+
+
+def test_a_description_taller_than_a_row_goes_on_in_the_rows_below_and_prints_whole(tmp_path):
+    """A row holds 409 pt at most (Excel refuses a taller one, LibreOffice clamps it): a description of
+    some 12,000 characters was given a height of 1,000 pt and printed cut. It continues in the rows
+    below, each at most 409 pt, labelled « Description (suite) », every word on paper in order."""
+    from acv_xl.outputs import page_layout
+
+    conv = make_convention()
+    paragraph = ("Travaux de requalification des espaces publics, maîtrise d'œuvre et concertation avec les "
+                 "riverains, phase {n} achevée. ")
+    long = "".join(paragraph.format(n=n) for n in range(1, 121)) + "\nFINDELADESCRIPTION"
+    conv.actions = [build_row(FicheAction, {**a.raw, "description": long}) if a.numero == "1.2" else a
+                    for a in conv.actions]
+    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
+    ws = openpyxl.load_workbook(out)[f"{AnnexSheet.ACTION_PREFIX}1.2"]
+    label = layout.T_ACTIONS.header("description")
+    rows = [r[0].row for r in ws.iter_rows() if r[0].value in (label, f"{label} (suite)")]
+    assert len(rows) >= 3 and rows == list(range(rows[0], rows[0] + len(rows)))
+    assert "\n".join(ws.cell(r, 2).value for r in rows).replace("\n", " ").split() == long.split()
+    assert all(0 < (ws.row_dimensions[r].height or 0) <= page_layout.MAX_ROW_PT for r in rows)
+    assert max(d.height or 0 for d in ws.row_dimensions.values()) <= page_layout.MAX_ROW_PT
+    pdf = libreoffice.convert(out, "pdf", tmp_path / "pdf")[0]
+    printed = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "FINDELADESCRIPTION" in printed
+    phases = [int(n) for n in re.findall(r"phase\s+(\d+)\s+achevée", printed)]  # a line may end between words
+    assert phases == list(range(1, 121))  # every sentence printed, once, in order
+
+
+def test_a_description_of_short_paragraphs_gets_a_line_for_each(tmp_path):
+    """The lines were counted from the text's length alone: twelve short paragraphs (a list of works)
+    made « one line », the row kept its default height and printed the first paragraph only."""
+    conv = make_convention()
+    works = "\n".join(f"- lot {n} : voirie" for n in range(1, 13))
+    conv.actions = [build_row(FicheAction, {**a.raw, "description": works}) if a.numero == "1.2" else a
+                    for a in conv.actions]
+    ws = openpyxl.load_workbook(annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True))[
+        f"{AnnexSheet.ACTION_PREFIX}1.2"]
+    row = next(r[0].row for r in ws.iter_rows() if r[0].value == layout.T_ACTIONS.header("description"))
+    assert ws.cell(row, 2).value == works and (ws.row_dimensions[row].height or 0) >= 12 * annex.LINE_PT
+
+
+def test_the_title_and_note_of_a_sheet_several_pages_wide_print_whole_on_each_page(tmp_path):
+    """Merged across the whole width, a matrix's title, subtitle and note were cut at the repeated key
+    columns' edge on every page but the first (« Plan de financement : actions × fina »). Over the key
+    columns, wrapped, each page prints them whole."""
+    conv = make_convention()
+    a = conv.actions[0]
+    conv.financements = list(conv.financements) + [
+        build_row(LigneFinancement, {"numero": a.numero, "financeur": code, "dispositif": "Autre", "nature": "Subvention",
+                                     "annee": 2026, "montant": 1000, "statut": "Sollicité"})
+        for code in layout.FINANCEURS_BY_CODE]
+    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
+    ws = openpyxl.load_workbook(out)[AnnexSheet.FINANCEMENT]
+    title, note = ws.cell(2, 1).value, "Les lignes au statut « Refusé » ne sont comptées dans aucun total."
+    assert title.startswith("Plan de financement") and ws.cell(2, 1).alignment.wrap_text
+    pdf = libreoffice.convert(out, "pdf", tmp_path / "pdf")[0]
+    pages = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-"], capture_output=True, text=True,
+                            check=True).stdout.split() for n in range(1, len(PdfReader(pdf).pages) + 1)]
+    plan = [words for words in pages if "Plan" in words and "actions" in words and "×" in words]
+    assert len(plan) >= 2  # several pages wide
+    for words in plan:
+        text = " ".join(words)
+        assert " ".join(title.split()) in text and note in text, text[:300]

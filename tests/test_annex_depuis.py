@@ -12,7 +12,7 @@ import pytest
 
 from acv_xl.cli import main
 from acv_xl.contract import layout
-from acv_xl.outputs import annex, libreoffice
+from acv_xl.outputs import annex, libreoffice, page_layout
 from acv_xl.outputs.annex import MODIFICATIONS_TITLE, AnnexSheet
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
@@ -390,8 +390,8 @@ def test_a_description_pasted_at_full_length_gets_a_row_a_spreadsheet_keeps(tmp_
     wb = openpyxl.load_workbook(out)
     ws = wb[AnnexSheet.MODIFICATIONS]
     row = next(r[0].row for r in ws.iter_rows() if r[2].value == layout.T_ACTIONS.header("description"))
-    assert 13 * 3 < ws.row_dimensions[row].height <= annex.MAX_ROW_PT
-    assert all((d.height or 0) <= annex.MAX_ROW_PT for s in wb.worksheets for d in s.row_dimensions.values())
+    assert 13 * 3 < ws.row_dimensions[row].height <= page_layout.MAX_ROW_PT
+    assert all((d.height or 0) <= page_layout.MAX_ROW_PT for s in wb.worksheets for d in s.row_dimensions.values())
 
 
 def test_a_modified_action_sharing_its_number_shows_its_own_intitule_and_cost(tmp_path, capsys):

@@ -560,10 +560,10 @@ def test_a_crashing_check_is_reported_and_the_batch_goes_on(batch, tmp_path, mon
     victim = sorted(folder.iterdir())[0].name
     real = C._validate
 
-    def flaky(path):
+    def flaky(path, data=None):
         if path.name == victim:
             raise ZeroDivisionError("règle en panne")
-        return real(path)
+        return real(path, data)
 
     monkeypatch.setattr(C, "_validate", flaky)  # workers are forked: they see it
     r = C.consolidate([folder], tmp_path / "o.xlsx", jobs=2)
@@ -578,10 +578,10 @@ def test_a_worker_that_dies_only_loses_its_file(batch, tmp_path, monkeypatch):
     victim = sorted(folder.iterdir())[1].name
     real = C._validate
 
-    def fatal(path):
+    def fatal(path, data=None):
         if path.name == victim:
             os._exit(3)  # as a segfault in a native reader would
-        return real(path)
+        return real(path, data)
 
     monkeypatch.setattr(C, "_validate", fatal)
     r = C.consolidate([folder], tmp_path / "o.xlsx", jobs=2)

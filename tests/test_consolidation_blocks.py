@@ -80,14 +80,16 @@ def test_the_blocks_use_the_xf_indexes_every_consolidated_workbook_gives_its_for
     assert W.XF["euros"] and W.XF["non"] and len(set(W.XF.values())) == len(W.XF)
     xml = B.lignes_xml(_hostile_summary())
     assert f's="{W.XF["euros"]}"' in xml and f's="{W.XF["non"]}"' in xml
-    assert set(map(int, __import__("re").findall(r's="(\d+)"', xml))) == {W.XF["euros"], W.XF["non"]}
+    # every text wraps (counted lines), greyed where not counted; amounts in euros
+    assert set(map(int, __import__("re").findall(r's="(\d+)"', xml))) == {W.XF["euros"], W.XF["non"],
+                                                                           W.XF["texte_long"]}
     wb.close()
 
 
 def test_a_block_has_no_position_and_no_shared_string():
     xml = B.lignes_xml(_hostile_summary())
     assert " r=" not in xml and 't="s"' not in xml and "<f" not in xml
-    assert xml.count("<row>") == len(HOSTILE) and "<c/></row>" not in xml  # trailing blanks left out
+    assert xml.count("<row") == len(HOSTILE) and "<c/></row>" not in xml  # trailing blanks left out
 
 
 def _reference_lignes(self) -> None:
@@ -514,3 +516,35 @@ def test_a_key_that_could_not_be_written_whole_is_not_left_behind(tmp_path, monk
     monkeypatch.setattr(K.os, "fdopen", real_fdopen)
     monkeypatch.setattr(K, "_cached", {})
     assert K.block_key() is not None  # made at the next run, once there is room
+
+
+# ------------------------------------------------------------------ `Lignes` on paper
+def test_lignes_wraps_its_long_texts_in_rows_tall_enough_and_leaves_the_others_one_line(tmp_path):
+    """An intitulé, a libellé longer than their column were cut on paper by the filled cell beside
+    them: every text of `Lignes` wraps, in a row as tall as its longest text (the convention's
+    cells on each of its rows), greyed where the line is not counted; short rows keep the default
+    height, « Plan de financement » fits its column."""
+    from acv_xl.outputs import page_layout
+
+    t = Totaux(financement_total=Decimal("3.00"), par_financeur={"ETAT": Decimal("3.00")})
+    long = "Réhabilitation complète de l'îlot Saint-Jean et de ses abords, tranche deux incluse"
+    line = ("1.1", "Court", 1, "ETAT", "DSIL", "Investissement", 2025, Decimal("1.00"), "Acquis", True, "",
+            "Plan de financement", "F4")
+    lines = (line, line[:1] + (long,) + line[2:], line[:1] + (long,) + line[2:9] + (False, "refusé") + line[11:],
+             line[:1] + ("deux\nlignes",) + line[2:])
+    s = FileSummary(path="/x", rel="a.xlsx", etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, lines=lines,
+                    libelle="Arras", communes=("Arras",))
+    other = FileSummary(path="/y", rel="b.xlsx", etat=ETAT_VALIDE, acv_id="ACV002", totaux=t, lines=(line,),
+                        libelle="Communauté urbaine d'Arras et communes associées du programme", communes=("Arras",))
+    W.write_workbook(C.ConsolidationResult([s, other], judge([s, other])), tmp_path / "c.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "c.xlsx")[Feuille.LIGNES]
+    heights = {r: ws.row_dimensions[r].height for r in range(4, 9)}
+    width = page_layout.fit_width(36, W.H.INTITULE)
+    assert heights[4] is None  # all short: one line, no height of its own
+    assert heights[5] == heights[6] == page_layout.row_height([(long, width)]) >= 2 * page_layout.LINE_PT
+    assert heights[7] == page_layout.row_height([("deux\nlignes", width)])
+    assert heights[8] and heights[8] >= 2 * page_layout.LINE_PT  # the other convention's long libellé
+    for r in (5, 6):
+        assert ws.cell(r, 6).value == long and ws.cell(r, 6).alignment.wrap_text
+    assert ws.cell(6, 6).font.i and not ws.cell(5, 6).font.i  # the line not counted: greyed, wrapped
+    assert ws.cell(4, 16).value == "Plan de financement" and ws.cell(4, 16).alignment.wrap_text

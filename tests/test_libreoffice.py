@@ -128,3 +128,26 @@ def test_pdf_export(workbooks, tmp_path):
         assert len(reader.pages) >= len(layout.SHEETS), pdf.name  # every sheet prints
     text = "".join(p.extract_text() for p in PdfReader(tmp_path / "arras.pdf").pages)
     assert "Synthèse du plan de financement" in text and "Action Cœur de Ville" in text
+
+
+def test_formulas_are_recalculated_on_loading_whatever_value_the_file_holds(tmp_path):
+    """A file that says Excel wrote it (XlsxWriter's, openpyxl's) keeps its cached values in
+    LibreOffice unless told otherwise: a total without its value printed 0, a stale one its old
+    value. The conversion recalculates every formula (print and recalculation alike)."""
+    _require_soffice()
+    import subprocess
+
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(tmp_path / "totaux.xlsx"))
+    ws = wb.add_worksheet("Totaux")
+    ws.write_number(0, 0, 123456)
+    ws.write_number(1, 0, 1000)
+    ws.write_formula(2, 0, "=SUM(A1:A2)", None, 999)  # a stale cached value
+    ws.write_formula(3, 0, "=A1*2")  # no value (XlsxWriter caches 0)
+    wb.close()
+    pdf, xlsx = (libreoffice.convert(tmp_path / "totaux.xlsx", fmt, tmp_path / fmt)[0] for fmt in ("pdf", "xlsx"))
+    words = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split()
+    assert words == ["123456", "1000", "124456", "246912"]
+    ws = openpyxl.load_workbook(xlsx, data_only=True)["Totaux"]
+    assert (ws["A3"].value, ws["A4"].value) == (124456, 246912)

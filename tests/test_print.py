@@ -13,6 +13,7 @@ import html
 import re
 import statistics
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -166,3 +167,83 @@ def test_a_narrow_sheet_fits_one_page_wide_and_a_wide_one_keeps_8_pt():
 
 def test_the_footer_escapes_ampersands():
     assert page_layout.footer_text("Lens & Liévin") == "Lens && Liévin"
+
+
+# ------------------------------------------------------------------ notes and charts of the consolidation
+@pytest.mark.libreoffice
+def test_the_synthese_notes_print_whole_on_a_page(printed):
+    """The notes under the Synthèse (how the readiness class is decided) were written in column A and
+    ran past the first page's edge: cut there (« d'après les dates d »), their ends mixed into the
+    next pages. Each is wrapped across the first page's columns: every word printed, in order."""
+    xlsx, pdf = printed["consolidation"]
+    ws = openpyxl.load_workbook(xlsx)["Synthèse"]
+    notes = [c.value for c in ws["A"] if isinstance(c.value, str) and len(c.value) > 120]
+    assert len(notes) >= 3
+    pages = [[w for *_, w in words] for words in _sheet_pages(_pages(pdf), "Synthèse")]
+    for note in notes:
+        want = note.split()
+        assert any(want == words[i:i + len(want)] for words in pages for i in range(len(words))), note
+
+
+def _charts(xlsx: Path) -> dict[str, list[tuple[int, int, float]]]:
+    """Sheet → its charts as (first column, first row, width in pixels), from the drawings' anchors."""
+    import zipfile
+
+    with zipfile.ZipFile(xlsx) as z:
+        wb = openpyxl.load_workbook(xlsx)
+        out = {}
+        for k, ws in enumerate(wb.worksheets, 1):
+            rels = z.read(f"xl/worksheets/_rels/sheet{k}.xml.rels").decode() \
+                if f"xl/worksheets/_rels/sheet{k}.xml.rels" in z.namelist() else ""
+            target = re.search(r'Target="../drawings/(drawing\d+\.xml)"', rels)
+            if not target:
+                continue
+            xml = z.read(f"xl/drawings/{target.group(1)}").decode()
+            out[ws.title] = [(int(c), int(r), int(cx) / 9525) for c, r, cx in re.findall(
+                r"<xdr:from><xdr:col>(\d+)</xdr:col>.*?<xdr:row>(\d+)</xdr:row>.*?<xdr:ext cx=\"(\d+)\"", xml, flags=re.S)]
+        return out
+
+
+def test_the_consolidations_charts_stay_within_the_first_pages_columns_and_on_one_page(tmp_path):
+    """A chart beside a table several pages wide (Synthèse, Par financeur) was cut at the first page's
+    edge and went on in pieces on the next pages; one under the notes was cut across two pages. Each
+    now ends within the columns the first page holds, and starts a page when it would not end on its own."""
+    from acv_xl.outputs import consolidation_workbook as W
+
+    assert acv("consolider", EXEMPLES, "-o", tmp_path / "c.xlsx", "--jobs", "1").returncode in (0, 1)
+    wb = openpyxl.load_workbook(tmp_path / "c.xlsx")
+    charts = _charts(tmp_path / "c.xlsx")
+    assert {"Synthèse", "Par financeur", "Par axe", "Par année"} <= set(charts)
+    for sheet, found in charts.items():
+        ws = wb[sheet]
+        widths = [ws.column_dimensions[ws.cell(1, j).column_letter].width for j in range(1, ws.max_column + 1)]
+        widths = [w - 0.7109375 if w else 8.43 for w in widths]  # XlsxWriter writes width + 0.71
+        scale = ws.page_setup.scale
+        p = page_layout.PrintPlan(True, scale is None, int(scale or 100), None)
+        room = page_layout.first_page_points(widths, p) / 0.75
+        for col, row, width in found:
+            before = sum(page_layout.column_points(w) for w in widths[:col]) / 0.75
+            assert before + width <= room + 1, (sheet, col, width, room)
+    breaks = [b.id for b in wb["Synthèse"].row_breaks.brk]
+    table_end = max(r for r in range(1, 40) if wb["Synthèse"].cell(r, 1).value == "Total")
+    classes_at = next(r for r in range(table_end, table_end + 20) if wb["Synthèse"].cell(r, 1).value == W.H.PREPARATION)
+    assert breaks == [classes_at - 1]  # the class table and its chart start the next page
+
+
+@pytest.mark.libreoffice
+def test_the_lignes_total_formula_prints_the_counted_total(printed):
+    """`Lignes`' total row is a formula (the counted lines shown by the filter), recalculated on
+    loading by LibreOffice: printed, it is the consolidation's financing total, in French."""
+    from acv_xl.contract.values import fmt_euros
+    from acv_xl.outputs.consolidation_workbook import Feuille
+
+    xlsx, pdf = printed["consolidation"]
+    ws = openpyxl.load_workbook(xlsx)[Feuille.LIGNES]
+    total_row = next(r for r in range(ws.max_row, 3, -1) if ws.cell(r, 1).value == "Total")
+    formula = next(c.value for c in ws[total_row] if isinstance(c.value, str) and c.value.startswith("="))
+    assert "SUMPRODUCT" in formula
+    synthese = openpyxl.load_workbook(xlsx, data_only=True)["Synthèse"]
+    expected = fmt_euros(Decimal(str(next(synthese.cell(r, 10).value for r in range(4, synthese.max_row + 1)
+                                          if synthese.cell(r, 1).value == "Total"))))
+    printed_text = [" ".join(w for *_, w in words) for words in _sheet_pages(_pages(pdf), Feuille.LIGNES)]
+    assert any(expected in text for text in printed_text), expected

@@ -841,3 +841,53 @@ def test_zlib_ng_gives_zlibs_verdicts_on_damaged_streams(tmp_path):
                 assert inflated(zlib_ng, bytes(b), size) == verdict
                 assert inflated(zlib_ng, memoryview(bytes(b)), size) == verdict  # as `inflate` hands it
     assert refused > 100  # damaged streams indeed
+
+
+# ------------------------------------------------------------------ the content read once (consolidation)
+def test_a_workbook_given_as_bytes_reads_as_from_the_disk_without_opening_it_again(tmp_path, monkeypatch):
+    """`FileSource(path, data)`: the bytes a consolidation hashed are the ones read, and the file is
+    not opened a second time; the same convention as read from the disk."""
+    path = _good(tmp_path)
+    data = path.read_bytes()
+    from_disk = read_file(path).model_dump()
+    opened = []
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: opened.append(self) or real_open(self, *a, **k))
+    from acv_xl.reading.read import read_file_bounded
+    conv, _bound = read_file_bounded(path, data)
+    assert conv.model_dump() == from_disk and opened == []
+
+
+@pytest.mark.parametrize("content", [b"", b"a;b;c\n1;2;3\n", b"PK\x03\x04 tronque", b"\xd0\xcf\x11\xe0" + bytes(600)])
+def test_bytes_given_that_are_no_plain_zip_get_the_verdict_the_disk_gives(tmp_path, content):
+    """Empty, a CSV, a truncated zip, an old .xls (CFB): given as bytes, the same refusal, word for word,
+    as when the reader opens the file itself."""
+    path = tmp_path / "classeur.xlsx"
+    path.write_bytes(content)
+    verdicts = []
+    for data in (None, content):
+        with pytest.raises(UnreadableWorkbook) as exc:
+            source_file.FileSource(path, data)
+        verdicts.append((exc.value.code, exc.value.message, exc.value.suggestion))
+    assert verdicts[0] == verdicts[1]
+
+
+def test_a_consolidation_reads_each_workbook_from_the_disk_once(tmp_path, monkeypatch):
+    """`summarize` hands the reader the bytes it hashed (`identify_kept`): one read of the file, and the
+    summary is the same as when the reader reads the file itself."""
+    from acv_xl.outputs import consolidation as C
+
+    path = _good(tmp_path)
+    handed = []
+    real = source_file.FileSource.__init__
+
+    def init(self, p, data=None):
+        handed.append(data)
+        real(self, p, data)
+
+    monkeypatch.setattr(source_file.FileSource, "__init__", init)
+    once = C.summarize(str(path), path.name)
+    assert handed == [path.read_bytes()]
+    monkeypatch.setattr(C, "identify_kept", lambda p: (*C._identify(p), None))
+    twice = C.summarize(str(path), path.name)
+    assert handed[1] is None and vars(once) == vars(twice)

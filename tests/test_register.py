@@ -128,7 +128,7 @@ def test_warm_run_equals_cold_run_cell_by_cell_and_reads_only_what_changed(tmp_p
     # a warm run reads no workbook at all: the validator would fail if it were called
     calls = []
     real = C._validate
-    monkeypatch.setattr(C, "_validate", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(C, "_validate", lambda p, data=None: calls.append(p) or real(p, data))
     with R.Register.open(reg, __version__) as r:
         result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
     assert calls == [] and result.reused == {p.name for p in folder.iterdir()}
@@ -881,10 +881,10 @@ def test_a_crash_on_a_workbook_named_in_latin1_is_reported_never_an_internal_err
     shutil.copy2(examples["paths"][0], victim)
     real = C._validate
 
-    def validate(path):
+    def validate(path, data=None):
         if path.name == victim.name:
             raise ValueError(f"lecture impossible de {path}")
-        return real(path)
+        return real(path, data)
 
     monkeypatch.setattr(C, "_validate", validate)
     reg, out, js = tmp_path / "r.sqlite", tmp_path / "c.xlsx", tmp_path / "c.json"
@@ -1962,3 +1962,27 @@ def test_a_split_action_s_loan_is_never_taken_for_the_former_action_s_new_tranch
     assert [(m.type, m.numero, m.annee, m.engagement, m.ecart) for m in moves] == [
         (LIGNE_AJOUTEE, "2.2", 2025, False, 100000.0),
         (ACTION_MODIFIEE, "2.2", 2024, False, -780000.0), (ACTION_MODIFIEE, "2.3", 2024, False, 780000.0)]
+
+
+def test_a_tranche_given_to_another_action_is_never_paired_in_order_with_its_sister_tranche():
+    """2.2's CDC loan in two tranches of one key (600 000 € « Acquis », 420 000 € « Sollicité »): the
+    acquired tranche given to 2.1 and the other raised to 450 000 €. Paired in order within the key,
+    the acquired tranche read « Acquis » → « Sollicité » at 450 000 €, the other « Ligne retirée », and
+    the tranche under 2.1 a new line already « Acquis »: 600 000 € of commitment no one obtained. The
+    pairings at an equal amount come before the pairing in order within a key (docs/evolution.md)."""
+    from acv_xl.history.historique import ACTION_MODIFIEE, MONTANT_MODIFIE, STATUT_MODIFIE, _compare
+
+    def line(numero, montant, statut):
+        return (numero, "CDC", "PRU ACV", "Prêt", 2021, montant, statut, f"Action {numero}")
+
+    old = [line("2.2", 600000.0, "Acquis"), line("2.2", 420000.0, "Sollicité")]
+    moves = _compare(1, 2, "ACV062", "Arras", old, [line("2.1", 600000.0, "Acquis"), line("2.2", 450000.0, "Sollicité")])
+    assert [(m.type, m.numero, m.statut_avant, m.statut_apres, m.engagement, m.ecart) for m in moves] == [
+        (ACTION_MODIFIEE, "2.2", "Acquis", "Acquis", False, -600000.0),
+        (ACTION_MODIFIEE, "2.1", "Acquis", "Acquis", False, 600000.0),
+        (MONTANT_MODIFIE, "2.2", "Sollicité", "Sollicité", False, 30000.0)]
+    # the other tranche obtained as well: its statut changed, the only commitment obtained
+    moves = _compare(1, 2, "ACV062", "Arras", old, [line("2.2", 450000.0, "Acquis"), line("2.1", 600000.0, "Acquis")])
+    assert [(m.type, m.numero, m.engagement, m.ecart) for m in moves] == [
+        (STATUT_MODIFIE, "2.2", True, None), (MONTANT_MODIFIE, "2.2", False, 30000.0),
+        (ACTION_MODIFIEE, "2.2", False, -600000.0), (ACTION_MODIFIEE, "2.1", False, 600000.0)]

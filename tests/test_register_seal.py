@@ -37,7 +37,7 @@ def reads(monkeypatch) -> list[str]:
     """The names of the workbooks read from now on (the batch's validator, in process with `jobs=1`)."""
     calls: list[str] = []
     real = C._validate
-    monkeypatch.setattr(C, "_validate", lambda p: calls.append(Path(p).name) or real(p))
+    monkeypatch.setattr(C, "_validate", lambda p, data=None: calls.append(Path(p).name) or real(p, data))
     return calls
 
 

@@ -245,6 +245,7 @@ def test_a_failure_becomes_a_french_message_box(monkeypatch):
     scripts.valider(book)  # the no-op decorator off the server: the plain entry point
     alerts = [a for a in book.json()["actions"] if a["func"] == "alert"]
     assert alerts and alerts[0]["args"][0].startswith("Validation impossible : erreur inattendue")
+    assert "(détail technique pour l'assistance : RuntimeError : panne)" in alerts[0]["args"][0]
 
 
 def _without_controles_table(payload: dict) -> dict:

@@ -128,7 +128,7 @@ def test_meta_endpoints_name_our_functions_and_buttons(server):
     for name, s in found.items():
         assert s["button"] == layout.BUTTONS_BY_SCRIPT[name].binding
         assert s["show_taskpane"] is False
-        assert s["include"].split(",") == scripts.INCLUDE
+        assert s["exclude"].split(",") == scripts.EXCLUDE and not s["include"]
 
 
 def _faulty_example() -> Path:
@@ -254,6 +254,52 @@ def test_a_busy_port_gives_a_french_message_and_status_2():
     assert "Traceback" not in done.stderr + done.stdout
 
 
+def test_an_absurd_number_of_processes_is_refused_in_french_before_anything_starts():
+    """`--processus 100000` forked server after server without limit. At most two per core; the
+    port is busy, so that a check missing would end on the port's message, never on 100 000 forks."""
+    from udfs.server_config import DEFAULT_MAX_BODY_MB, default_threads
+    from udfs.server_machine import limits, max_processes, processes_refusal, usable_cores
+
+    assert max_processes() == 2 * usable_cores() >= 2  # the service file's `--processus 2` starts anywhere
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        def serve(n: int) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port),
+                                   "--processus", str(n)], cwd=ROOT, env=_env(), capture_output=True,
+                                  text=True, timeout=120)
+
+        refused = serve(100000)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr + refused.stdout
+        assert f"--processus 100000 : au plus {max_processes()} sur cette machine (deux par cœur" in refused.stderr
+        within = serve(max_processes())  # accepted (unless this machine's limits say otherwise)
+        fits = processes_refusal(max_processes(), default_threads(), DEFAULT_MAX_BODY_MB << 20, *limits()) is None
+        assert within.returncode == 2 and ("impossible d'écouter" if fits else "permis à ce service") in within.stderr
+    helped = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--help"], cwd=ROOT, env=_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert "au plus deux par cœur" in " ".join(helped.stdout.split())
+
+
+def test_a_token_file_every_account_may_read_is_pointed_out(tmp_path):
+    """The tokens of all the communes, readable by any local account (a file created with the
+    usual 644): the server now says so at start, and how to fix it."""
+    tokens = tmp_path / "jetons.txt"
+    tokens.write_text(f"arras {TOKEN}\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for mode, warned in ((0o644, True), (0o640, False)):
+            tokens.chmod(mode)
+            done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port), "--jeton-fichier",
+                                   str(tokens)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+            assert done.returncode == 2 and "impossible d'écouter" in done.stderr  # (the port: nothing started)
+            assert ("est lisible par tous les comptes de la machine (droits 644)" in done.stderr) is warned
+            assert ("chmod 640" in done.stderr) is warned
+
+
 # --------------------------------------------------------------------------- issue 16: in service
 def _function_body(name: str, *args) -> dict:
     return {"func_name": name, "args": list(args), "version": "0.0.0", "client": "Office.js",
@@ -318,6 +364,26 @@ def test_foreign_origin_and_text_plain_are_refused(server):
     assert same.status_code == 200 and same.json()["actions"]
 
 
+def test_an_origin_allowed_by_origine_can_call_from_a_browser(tmp_path):
+    """`--origine URL` promised another allowed web origin, but the browser's preflight got 401 (it
+    never carries the token) or « Disallowed CORS origin », and the answers no CORS header: a page
+    of that origin could call nothing. Other origins stay refused."""
+    other = "https://tableau.exemple.gouv.fr"
+    with running_server(tmp_path / "serveur.log", "--origine", other, env=_env(ACV_XL_JETON=TOKEN)) as (client, _, _):
+        ask = {"Origin": other, "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "authorization,content-type"}
+        preflight = client.options("/xlwings/custom-functions-call", headers=ask)
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == other
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        call = client.post("/xlwings/custom-functions-call", headers=AUTH | {"Origin": other},
+                           json=_function_body("ACV_TOTAL_FINANCEUR", _big_plan(4), [["ETAT"]]))
+        assert call.status_code == 200 and call.headers["access-control-allow-origin"] == other
+        assert client.post("/xlwings/custom-functions-call", headers={"Origin": other},
+                           json=_function_body("ACV_SYNTHESE", _big_plan(2))).status_code == 401  # still the token
+        foreign = client.options("/xlwings/custom-functions-call", headers=ask | {"Origin": "https://pirate.example"})
+        assert foreign.status_code == 403 and "access-control-allow-origin" not in foreign.headers
+
+
 def test_an_oversized_body_gets_413_at_once(server):
     client, _ = server
     big = b'{"func_name": "ACV_SYNTHESE", "args": [["' + b"x" * (9 * 1024 * 1024) + b'"]]}'
@@ -335,6 +401,81 @@ def test_an_oversized_body_gets_413_at_once(server):
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 413
     assert time.monotonic() - t < 1.0
+
+
+def _exchange(port: int, data: bytes, trickle: bytes = b"", wait: float = 10.0) -> tuple[bytes, float]:
+    """Send `data` on a fresh connection, then `trickle` one byte every 0.2 s; return what the
+    server answered before closing, and after how many seconds it closed."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        t = time.monotonic()
+        s.sendall(data)
+        got, pending = b"", list(trickle)
+        while time.monotonic() - t < wait:
+            s.settimeout(0.2)
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                if pending:
+                    try:
+                        s.sendall(bytes([pending.pop(0)]))
+                    except OSError:
+                        break
+                continue
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        return got, time.monotonic() - t
+
+
+def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
+    import xlwings_server
+
+    """Served directly (no nginx in front), a client that opened a connection and sent nothing, or
+    its headers one byte at a time (slowloris), or a body announced and never sent, held its
+    connection for ever, and a header of 200 MB stayed in memory: each now has `--delai-reception`
+    seconds, and a head at most 32 Kio, answered in French."""
+    from udfs.server_http import HEAD_TOO_LARGE
+
+    head = (b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n")
+    with running_server(tmp_path / "serveur.log", "--delai-reception", "1",
+                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+        got, seconds = _exchange(port, b"")
+        assert got == b"" and seconds < 3  # an idle connection: closed, nothing to answer
+        got, seconds = _exchange(port, head[:30], trickle=head[30:] * 10)
+        assert got.startswith(b"HTTP/1.1 408") and seconds < 3
+        assert "ses en-têtes ne sont pas arrivés dans le délai de 1 s" in got.decode()
+        got, seconds = _exchange(port, head + b"Content-Length: 100\r\n\r\n{", trickle=b" " * 50)
+        assert got.startswith(b"HTTP/1.1 408") and seconds < 3
+        assert "son contenu n'est pas arrivé en entier dans le délai de 1 s" in got.decode()
+        got, _ = _exchange(port, head + b"X-Long: " + b"a" * (40 * 1024))
+        assert got.startswith(b"HTTP/1.1 431") and HEAD_TOO_LARGE in got.decode()
+        # a client that reads nothing of its answers (ten of the add-in's largest public files asked
+        # at once): it held its requests' places for ever (64 such, and « Serveur occupé » for all)
+        big = sorted((Path(xlwings_server.__file__).parent / "static").rglob("*.js"), key=lambda p: p.stat().st_size)[-1]
+        url = "/static/" + big.relative_to(Path(xlwings_server.__file__).parent / "static").as_posix()
+        with socket.socket() as reader:
+            reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            reader.connect(("127.0.0.1", port))
+            reader.sendall(f"GET {url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() * 10)
+            time.sleep(4)
+            reader.settimeout(10)
+            received = 0
+            try:
+                while chunk := reader.recv(1 << 20):
+                    received += len(chunk)
+            except ConnectionResetError:
+                pass
+            assert received < 3 * big.stat().st_size  # cut off: the answers stopped there
+        # a request as Excel sends it, and two on one kept-alive connection, still go through
+        assert client.post("/xlwings/custom-functions-call", headers=AUTH,
+                           json=_function_body("ACV_TOTAL_FINANCEUR", _big_plan(5), [["ETAT"]])).status_code == 200
+        assert client.get("/manifest").status_code == 200
+        time.sleep(0.1)
+        assert "issue=reception_trop_lente statut=408" in log.read_text()
+        assert "Traceback" not in log.read_text()
 
 
 def test_too_many_cells_give_an_acv_message(server):
@@ -552,6 +693,11 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         ("/xlwings/custom-functions-call",
          json.dumps(_function_body("ACV_SYNTHESE", _big_plan(2)) | {"client": "VBA", "version": "0.0.1"}).encode(),
          400, "Requête refusée : arguments ou version du complément"),
+        # an add-in describing the functions of another version: no « Erreur interne »
+        ("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_SYNTHESE", *[[[1]]] * 5)).encode(), 400,
+         "ACV_SYNTHESE prend de 1 à 3 arguments sur ce serveur, 5 reçus (rechargez le complément)"),
+        ("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_ECART", [[1]])).encode(), 400,
+         "ACV_ECART prend 3 arguments sur ce serveur, 1 reçu"),
         ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
         ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
         # what the add-in always sends, missing: the request's fault, not « Erreur interne »
@@ -567,6 +713,77 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         assert r.status_code == status and text in r.text, (path, r.status_code, r.text)
         assert "Traceback" not in r.text
     assert "Traceback" not in log.read_text() and "erreur_" not in log.read_text()
+
+
+def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
+    """uvicorn's own cap (open connections, idle ones too: within the process's file descriptors)
+    answered « Service Unavailable » in English, into the cell. 200 descriptors: a cap of 100."""
+    import resource
+
+    from udfs.server_guard import BUSY
+
+    def few_files():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    port = _free_port()
+    with open(tmp_path / "serveur.log", "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port)], cwd=ROOT, env=_env(),
+                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=few_files)
+    idle: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        for _ in range(100):
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        time.sleep(0.5)
+        r = httpx.post(f"http://127.0.0.1:{port}/xlwings/custom-functions-call",
+                       json=_function_body("ACV_SYNTHESE", _big_plan(2)), timeout=30)
+        assert (r.status_code, r.text) == (503, BUSY + "\n")
+    finally:
+        for s in idle:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=20)
+    log = (tmp_path / "serveur.log").read_text()
+    assert "issue=connexions_epuisees statut=503" in log and "Traceback" not in log
+
+
+def test_half_a_character_from_a_cell_comes_back_escaped_not_as_an_english_500(server):
+    """Excel's =GAUCHE("😀";1) leaves one UTF-16 unit in a cell, which Office.js sends as « \\ud83d ».
+    Quoted back in a total's label, it has no UTF-8: the answer was lost in uvicorn's English
+    « Internal Server Error » and a traceback in the log."""
+    client, log = server
+    plan = _big_plan(3)
+    plan[1][1] = "ETAT\ud83d"
+    body = json.dumps(_function_body("ACV_SYNTHESE", plan))  # ASCII with its \\ud83d escape, as JSON.stringify
+    r = client.post("/xlwings/custom-functions-call", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    labels = [row[0] for row in r.json()["result"]]
+    assert "ETAT\ud83d" in labels and "REGION" in labels
+    assert "Traceback" not in log.read_text()
+
+
+def test_the_frameworks_own_refusals_are_french(server):
+    """An unknown address, a method an address does not take, missing parameters: FastAPI answered
+    {"detail": "Not Found"}… in English (what a préfecture's IT or a scanner trying the server sees)."""
+    client, _ = server
+    for method, path, status, text in (
+            ("GET", "/inconnue", 404, "Adresse inconnue de ce serveur."),
+            ("GET", "/static/../../pyproject.toml", 404, "Adresse inconnue de ce serveur."),
+            ("GET", "/static/js/inconnu.js", 404, "Adresse inconnue de ce serveur."),
+            ("PUT", "/manifest", 405, "Méthode non permise pour cette adresse."),
+            ("GET", "/xlwings/alert", 422, "Requête incomplète ou mal formée pour cette adresse.")):
+        r = client.request(method, path, json={} if method == "PUT" else None)
+        assert (r.status_code, r.text) == (status, text + "\n"), (method, path, r.text)
+        assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert client.put("/manifest", json={}).headers["allow"] == "GET"
+    # the server's own refusals pass unchanged
+    assert client.post("/xlwings/custom-scripts-call/inconnu", json={}).text == "Script inconnu de ce serveur.\n"
 
 
 def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):

@@ -95,6 +95,13 @@ def test_limits_from_the_environment(monkeypatch):
     monkeypatch.setenv("ACV_XL_FILS", "100000")
     with pytest.raises(ConfigError, match="ACV_XL_FILS = « 100000 » : au plus 128"):
         ServerConfig.from_env()
+    monkeypatch.delenv("ACV_XL_FILS")
+    assert ServerConfig.from_env().receive_timeout == 30  # headers, then body (docs/serveur.md)
+    monkeypatch.setenv("ACV_XL_DELAI_RECEPTION", "2,5")
+    assert ServerConfig.from_env().receive_timeout == 2.5
+    monkeypatch.setenv("ACV_XL_DELAI_RECEPTION", "0")
+    with pytest.raises(ConfigError, match="ACV_XL_DELAI_RECEPTION = « 0 » : valeur strictement positive"):
+        ServerConfig.from_env()
 
 
 def _scope(method="POST", **headers):
@@ -219,3 +226,52 @@ def test_a_call_waiting_for_room_past_its_time_is_told_so_and_never_computed(mon
     assert [a["result"][0][0] for a in answers] == ["#ACV: calcul interrompu : délai de 0,2 s dépassé sur le serveur."] * 2
     assert [st["issue"] for st in states] == ["delai_depasse"] * 2
     assert seen["calls"] == 1 and calls.weight == 0 and calls.running == 0
+
+
+def test_the_control_groups_limits_are_read_v2_and_v1_tightest_along_the_path(tmp_path):
+    from udfs.server_machine import cgroup_limit
+
+    proc = tmp_path / "cgroup"
+    root = tmp_path / "sys"
+    service = root / "system.slice" / "acv-xl-serveur.service"
+    service.mkdir(parents=True)
+    proc.write_text("0::/system.slice/acv-xl-serveur.service\n")
+    (service / "memory.max").write_text("4294967296\n")
+    (service / "pids.max").write_text("max\n")
+    (root / "system.slice" / "memory.max").write_text("8589934592\n")
+    assert cgroup_limit("memory.max", "memory", "memory.limit_in_bytes", proc, root) == 4 << 30
+    assert cgroup_limit("pids.max", "pids", "pids.max", proc, root) is None  # « max »: no limit
+    (root / "system.slice" / "pids.max").write_text("256\n")
+    assert cgroup_limit("pids.max", "pids", "pids.max", proc, root) == 256  # set on a parent
+    # cgroup v1 (a hybrid system): one hierarchy per controller, « no limit » as a huge number
+    proc.write_text("4:memory:/docker/abc\n8:pids:/docker/abc\n0::/\n")
+    (root / "memory" / "docker" / "abc").mkdir(parents=True)
+    (root / "memory" / "docker" / "abc" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    assert cgroup_limit("memory.max", "memory", "memory.limit_in_bytes", proc, root) is None
+    (root / "memory" / "docker" / "abc" / "memory.limit_in_bytes").write_text("2147483648\n")
+    assert cgroup_limit("memory.max", "memory", "memory.limit_in_bytes", proc, root) == 2 << 30
+    assert cgroup_limit("memory.max", "memory", "memory.limit_in_bytes", tmp_path / "absent", root) is None
+
+
+def test_processes_must_fit_in_the_service_s_memory_and_threads(monkeypatch):
+    """The shipped unit allows 4 Go and 256 threads to all the processes together: six processes
+    computing big workbooks went past the memory (the system kills one in mid-call), and
+    `--fils 128` on two processes past the threads (« Erreur interne » for want of one)."""
+    from udfs import server_machine as m
+
+    monkeypatch.setattr(m, "usable_cores", lambda: 8)
+    body = 20 * 1024 * 1024
+    unit = (4 << 30, 256)  # deploy/acv-xl-serveur.service: MemoryMax=4G, TasksMax=256
+    assert m.processes_refusal(2, 12, body, *unit) is None  # the unit as shipped
+    assert m.processes_refusal(4, 12, body, *unit) is None
+    memory = m.processes_refusal(5, 12, body, *unit)
+    assert memory.startswith("--processus 5 : jusqu'à 4,5 Go de mémoire en pleine charge (0,9 Go par processus")
+    assert "au-delà des 4 Go permis à ce service" in memory and "--max-corps" in memory
+    assert m.processes_refusal(8, 12, 5 * 1024 * 1024, *unit) is None  # smaller requests: more processes
+    threads = m.processes_refusal(2, 128, body, *unit)
+    assert threads.startswith("--processus 2 avec 128 fils de calcul chacun : environ 264 fils d'exécution, "
+                              "au-delà des 256 permis")
+    assert m.processes_refusal(1, 12, body, 512 << 20, 64) is None  # one process: always (as before)
+    assert m.processes_refusal(2, 12, body, 512 << 20, None).startswith("--processus 2 : jusqu'à")
+    assert m.processes_refusal(16, 12, body, None, None) is None  # no limits: two per core
+    assert "au plus 16 sur cette machine (deux par cœur, 8 cœurs ici)" in m.processes_refusal(17, 12, body, None, None)

@@ -70,7 +70,7 @@ def fake_reader(monkeypatch):
     """Stand-in for acv_xl.reading.read (written by another engineer) to test validate_file's error handling."""
     mod = types.ModuleType("acv_xl.reading.read")
     # `validate_file` reads through `read_file_bounded`: the test's `read_file`, with no bound on texts
-    mod.read_file_bounded = lambda path: (mod.read_file(path), None)
+    mod.read_file_bounded = lambda path, data=None: (mod.read_file(path), None)
     monkeypatch.setitem(sys.modules, "acv_xl.reading.read", mod)
     return mod
 

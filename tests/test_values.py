@@ -117,6 +117,14 @@ def test_one_rule_for_percentages_and_never_against_the_verdict():
     assert v.ratio_for_cell(None, seuils) is None
 
 
+def test_a_percentage_of_a_crafted_huge_amount_is_written_whole():
+    """1E+300 € of DSIL on a 1 000 000 € action: FIN-07's ratio of 1E+296 (1E+298 %) passed the 28 digits of
+    the default context, and the rule crashed into STR-00 (« n'a pas pu s'exécuter »)."""
+    shown = v.fmt_percent(Decimal("1E+296"), (Decimal("0.8"),))
+    assert shown == "10" + " 000" * 99 + ",0 %"
+    assert v.fmt_number(Decimal("1E+40"), 1) == "10" + " 000" * 13 + ",0"  # its decimals kept too
+
+
 def test_negative_numbers_in_text_use_the_sign_a_cell_prints_and_copy_back_as_numbers():
     """The hyphen-minus, as Excel and LibreOffice print a negative cell (and the annex's PDF): a figure
     copied from a message into a cell stays a number, for Excel and for acv-xl's own reader."""

@@ -4,8 +4,8 @@ Mirrors `xlwings_server/static/js/custom-scripts/index.js::getBookData`: every s
 one rectangle from A1 to the last non-empty cell (empty cells as ""), date cells as
 `YYYY-MM-DDTHH:MM:SS.000Z`, error cells as their text, the tables of each sheet (name, range,
 header/data-body addresses without the sheet), and the defined names (`refers_to`, sheet index,
-unqualified address, scope). Sheets not in `include` keep their name but send no values nor
-tables, as the add-in does for `@script(include=...)`.
+unqualified address, scope). Sheets not in `include`, or in `exclude`, keep their name but send no
+values nor tables, as the add-in does for `@script(include=...)` and `@script(exclude=...)`.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ def _js_value(v: Any) -> Any:
         return v.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     if isinstance(v, date):
         return datetime.combine(v, time()).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    if isinstance(v, time):
-        return v.isoformat()
-    if isinstance(v, float) and v.is_integer():
-        return int(v)  # JSON numbers: Office.js sends 2024, not 2024.0
+    if isinstance(v, time):  # a serial number below 1 in a time format: dated as Office.js dates it
+        return datetime.combine(date(1899, 12, 30), v).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
+        return int(v)  # JSON numbers: Office.js sends 2024, not 2024.0 (and 1e+21 from 10^21 on)
     return v
 
 
@@ -58,13 +58,14 @@ def _quote(sheet: str) -> str:
     return f"'{sheet}'" if any(ch in sheet for ch in " -'!éèàçôÉÈ") else sheet
 
 
-def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active: int = 0) -> dict:
+def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active: int = 0,
+                      exclude: list[str] | None = None) -> dict:
     import xlwings as xw
 
     wb = openpyxl.load_workbook(path, data_only=True)
     sheets = []
     for ws in wb.worksheets:
-        sent = include is None or ws.title in include
+        sent = (include is None or ws.title in include) and ws.title not in (exclude or ())
         box = _used_box(ws)
         if sent:
             last_r, last_c = (box[2], box[3]) if box else (1, 1)
@@ -77,6 +78,10 @@ def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active
             for t in ws.tables.values():
                 c1, r1, c2, r2 = range_boundaries(t.ref)
                 totals = bool(t.totalsRowCount)
+                # a header row turned off (headerRowCount="0"): the table's range starts at its first
+                # line, and the add-in sends no header row range (Office.js `showHeaders` false)
+                headers = t.headerRowCount is None or bool(int(t.headerRowCount))
+                body_start = r1 + 1 if headers else r1
                 body_end = r2 - 1 if totals else r2
                 tables.append({
                     "name": t.name,
@@ -84,10 +89,10 @@ def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active
                     "row_count": r2 - r1 + 1,
                     "column_count": c2 - c1 + 1,
                     "columns": [c.name for c in t.tableColumns],
-                    "header_row_range_address": _addr(r1, c1, r1, c2),
-                    "data_body_range_address": _addr(r1 + 1, c1, max(body_end, r1 + 1), c2),
+                    "header_row_range_address": _addr(r1, c1, r1, c2) if headers else None,
+                    "data_body_range_address": _addr(body_start, c1, max(body_end, body_start), c2),
                     "total_row_range_address": _addr(r2, c1, r2, c2) if totals else None,
-                    "show_headers": True,
+                    "show_headers": headers,
                     "show_totals": totals,
                     "table_style": t.tableStyleInfo.name if t.tableStyleInfo else None,
                     "show_autofilter": True,

@@ -4,7 +4,8 @@ xlwings converts a request's values cell by cell through its conversion pipeline
 per cell, and for custom-function arguments a retried `import pyodide` per cell (≈ 35 µs each
 outside Pyodide: two seconds for a 5 000-line plan). The same rules are applied here in one list
 comprehension per row; `tests/test_cells.py` compares both, engine by engine, on dates, errors and
-empty cells. No xlwings import: the regular expression is xlwings' own pattern (checked by the
+empty cells — but a text typed like a date-time, not as the add-in writes a date (`_OFFICEJS_DATE`),
+stays a text, as in the file (xlwings converts it, or raises without its « Z »). No xlwings import: the regular expression is xlwings' own pattern (checked by the
 tests), so this module also serves the desktop and the tests.
 """
 
@@ -44,13 +45,26 @@ _DATES: dict[str, dt.datetime] = {}
 _MAX_DATES = 10_000  # then start again: a bound on memory for a server running for months
 
 
+# how the add-in writes every date (JavaScript's `toISOString`: milliseconds and « Z »); a text typed
+# like a date-time otherwise (« 2023-11-01T00:00:00Z », pasted from an export) is a text in the file
+# too, which the command line does not take for a date (FIN-17): nor does the button
+_OFFICEJS_DATE = re.compile(r"\.[0-9]{3}Z$")
+
+
 def _new_date(text: str) -> Any:
-    """`_iso(text)` when the text is xlwings' date-time pattern (kept in `_DATES`), else the text."""
-    if not _DATETIME.match(text):
+    """`_iso(text)` when the text is xlwings' date-time pattern as the add-in writes a date (kept in
+    `_DATES`), else the text."""
+    if not _DATETIME.match(text) or not _OFFICEJS_DATE.search(text):
+        return text
+    try:
+        value = _iso(text)
+    except ValueError:
+        # a text typed in a cell that only looks like one (« 2024-03-01T10:00:00 », no « Z » to cut: its
+        # last digit was cut): a text, as the file reader reads it — xlwings stopped the whole Valider there
         return text
     if len(_DATES) >= _MAX_DATES:
         _DATES.clear()
-    value = _DATES[text] = _iso(text)
+    _DATES[text] = value
     return value
 
 

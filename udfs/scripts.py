@@ -36,13 +36,18 @@ FILLS = {Gravite.ERREUR: FILL_ERREUR, Gravite.AVERTISSEMENT: FILL_AVERTISSEMENT}
 STATUT_VALIDE, STATUT_ERREURS = layout.L.STATUT_VALIDATION[1], layout.L.STATUT_VALIDATION[2]
 TITRE_ALERTE = "Action Cœur de Ville"
 
-# Only the sheets the validator reads (plus Contrôles, whose previous content says which
-# highlights to clear, and the hidden sheet of the validated data, to list what changed since)
-# travel to the server: Synthèse holds formulas only.
-INCLUDE = [s for s in layout.SHEETS if s != layout.Sheet.SYNTHESE] + [layout.SNAPSHOT_SHEET]
-
 # The annex written into the open book on the web (values only).
 ANNEXE_WEB = "Annexe – " + layout.Sheet.FINANCEMENT
+
+# The template's sheets the validator reads (plus Contrôles, whose previous content says which
+# highlights to clear, and the hidden sheet of the validated data, to list what changed since).
+INCLUDE = [s for s in layout.SHEETS if s != layout.Sheet.SYNTHESE] + [layout.SNAPSHOT_SHEET]
+# What does not travel to the server: the sheets that hold none of the convention's data (Synthèse
+# holds formulas only; the annex is the button's own). Every other sheet does, under whatever name:
+# the command line finds a table or a named cell on a renamed sheet (« Plan 2024 »), and with
+# `include=INCLUDE` the add-in sent that sheet without its values nor its tables — the whole plan
+# read as missing, its lines checked by no rule and its totals 0 €.
+EXCLUDE = [layout.Sheet.SYNTHESE, ANNEXE_WEB]
 WEB_ENGINES = ("remote", "officejs")
 
 
@@ -143,7 +148,10 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     if max(n, 1) != max(old_n, 1):
         table = src.xw_table(layout.T_CONTROLES.name)
         if table is not None:
-            table.resize(sh.range((r1, c1), (r1 + max(n, 1), c2)))
+            # from the table's own top: with its header row turned off, `r1` is the row above it, and
+            # Excel refuses to move a table's top (Office.js `resize`)
+            top = r1 + 1 if table.show_headers is False else r1
+            table.resize(sh.range((top, c1), (r1 + max(n, 1), c2)))
     return True
 
 
@@ -378,18 +386,20 @@ def _guarded(book, job, what: str):
         where = f" ({file_text(exc.filename)})" if exc.filename else ""
         _alert(book, f"{what} impossible : {os_error_text(exc)}{where}.")
     except Exception as exc:
-        _alert(book, f"{what} impossible : erreur inattendue ({type(exc).__name__} : {exc}). "
+        # the exception's own words are Python's (English): named as what they are, for the support
+        _alert(book, f"{what} impossible : erreur inattendue (détail technique pour l'assistance : "
+                     f"{type(exc).__name__} : {exc}). "
                      "Vérifiez que le classeur suit le modèle ACV, ou lancez « acv-xl valider » sur le fichier.")
     return None
 
 
-@xw.script(button=layout.BUTTONS_BY_SCRIPT["valider"].binding, show_taskpane=False, include=INCLUDE)
+@xw.script(button=layout.BUTTONS_BY_SCRIPT["valider"].binding, show_taskpane=False, exclude=EXCLUDE)
 def valider(book: xw.Book):
     """Valide le classeur : remplit Contrôles, surligne les cellules à corriger, écrit le statut."""
     _guarded(book, run_valider, "Validation")
 
 
-@xw.script(button=layout.BUTTONS_BY_SCRIPT["generer_annexe"].binding, show_taskpane=False, include=INCLUDE)
+@xw.script(button=layout.BUTTONS_BY_SCRIPT["generer_annexe"].binding, show_taskpane=False, exclude=EXCLUDE)
 def generer_annexe(book: xw.Book):
     """Génère l'annexe de la convention (nouvelle feuille sur le web, nouveau classeur sur le PC)."""
     _guarded(book, run_generer_annexe, "Génération de l'annexe")

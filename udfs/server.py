@@ -61,6 +61,17 @@ def is_loopback(host: str) -> bool:
         return False  # a name: it may resolve to any interface
 
 
+def _readable_by_all(path: Path | None) -> str | None:
+    """The token file's mode (« 644 ») when every account may read it, else None (Windows: no such bit)."""
+    if path is None or os.name != "posix":
+        return None
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    return f"{mode:o}" if mode & 0o004 else None
+
+
 def _fail(message: str) -> int:
     print(f"acv-xl : {message}", file=sys.stderr)
     return 2
@@ -83,6 +94,7 @@ def _set_env(options: dict[str, Any]) -> None:
         sc.ENV_MAX_BODY: options.get("max_corps"),
         sc.ENV_MAX_CELLS: options.get("max_cellules"),
         sc.ENV_TIMEOUT: options.get("delai"),
+        sc.ENV_RECEIVE_TIMEOUT: options.get("delai_reception"),
         sc.ENV_THREADS: options.get("fils"),
         sc.ENV_ORIGINS: ",".join(options.get("origines") or []) or None,
         sc.ENV_PUBLIC_URL: options.get("url_publique"),
@@ -96,7 +108,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     """Serve until interrupted; returns the exit status (2 when it cannot start).
 
     `options`: jeton_fichier, certificat, cle, url_publique, max_corps (Mo), max_cellules,
-    delai (s), fils, processus, origines (list) — the `acv-xl serveur` options.
+    delai (s), delai_reception (s), fils, processus, origines (list) — the `acv-xl serveur` options.
     """
     if "xlwings" in sys.modules and os.environ.get("XLWINGS_ON_SERVER") != "true":
         return _fail("xlwings a déjà été chargé hors mode serveur ; lancez « acv-xl serveur » "
@@ -114,11 +126,22 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     from acv_xl.contract.values import fmt_number
 
     from .server_config import ConfigError, ServerConfig, connection_limit
+    from .server_machine import limits, processes_refusal
 
     try:
         config = ServerConfig.from_env()
     except ConfigError as exc:
         return _fail(str(exc))
+    workers = int(options.get("processus") or 1)
+    # each one a whole server: --processus 100000 forked without limit (server_machine)
+    refused = processes_refusal(workers, config.threads, config.max_body, *limits())
+    if refused:
+        return _fail(refused)
+    shared = _readable_by_all(config.tokens.path)
+    if shared:
+        print(f"acv-xl : attention : le fichier de jetons {config.tokens.path} est lisible par tous les comptes "
+              f"de la machine (droits {shared}) : n'importe quel utilisateur local peut y lire les jetons des "
+              f"communes. Restreignez-le : chmod 640 {config.tokens.path} (voir docs/serveur.md).", file=sys.stderr)
     entraid = "entraid" in (settings.auth_providers or [])
     local = is_loopback(host)
     if config.tokens.enabled and entraid:
@@ -175,14 +198,14 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         print("Accès : sans jeton (écoute locale seulement).")
     print(f"Limites : {fmt_number(config.max_body / (1024 * 1024), 1).removesuffix(',0')} Mo par requête, "
           f"{fmt_number(config.max_cells)} cellules, {fmt_number(config.timeout, 1).removesuffix(',0')} s "
-          f"par appel, {config.threads} fils de calcul.")
+          f"par appel, {config.threads} fils de calcul, "
+          f"{fmt_number(config.receive_timeout, 1).removesuffix(',0')} s pour recevoir une requête.")
     if not https and not public:
         print("Attention : HTTP sans chiffrement. Excel n'accepte un complément Office.js qu'en HTTPS ; "
               f"créez les certificats avec mkcert dans {CERT.parent} (voir docs/excel.md). "
               "HTTP suffit pour les tests et pour VBA (RunRemotePython).")
     print("Arrêt : Ctrl+C.")
     sys.stdout.flush()
-    workers = int(options.get("processus") or 1)
     uvicorn.run(
         "udfs.server_app:app",
         host=host,
@@ -195,5 +218,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         # a backstop for connections (idle keep-alive ones count): the requests themselves are capped
         # before, in French, by server_guard (uvicorn's « Service Unavailable » reached the cells)
         limit_concurrency=connection_limit(config.max_requests),
+        # a deadline and a size cap on each request's head (uvicorn has neither: slowloris)
+        http="udfs.server_http:DeadlineProtocol",
     )
     return 0

@@ -38,7 +38,16 @@ def _access_log() -> None:
 def build_app(config: ServerConfig | None = None):
     config = config or ServerConfig.from_env()
     entraid = "entraid" in (settings.auth_providers or [])
-    return Guard(Calls(main_app, config, app_path=settings.app_path), config, entraid=entraid)
+    app = Calls(main_app, config, app_path=settings.app_path)
+    if config.origins:
+        # the origins of --origine (and --url-publique): the browser's preflight answered, and the
+        # answers readable by that page — xlwings Server's own CORS knows only XLWINGS_CORS_ALLOW_ORIGINS,
+        # so a page of an allowed origin got « Disallowed CORS origin » (or 401) and could call nothing
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app = CORSMiddleware(app=app, allow_origins=sorted(config.origins), allow_methods=["POST"],
+                             allow_headers=["*"], allow_credentials=False)
+    return Guard(app, config, entraid=entraid)
 
 
 def _warm_up() -> None:

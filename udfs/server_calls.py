@@ -15,6 +15,8 @@ but the event loop keeps answering while one computes. For several cores, run se
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import logging
 import re
@@ -93,6 +95,7 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
     args = data.get("args")
     if not isinstance(args, list):
         raise Refused(400, "Requête illisible : « args » doit être une liste.")
+    _check_arity(name, getattr(functions, name), args, state)
     cells = count_cells(args)
     if cells > config.max_cells:
         state["issue"] = "trop_de_cellules"
@@ -105,6 +108,25 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
         # functions never raise (`functions._safe`), so the request is at fault, not the server
         raise Refused(400, "Requête illisible : appel de fonction incomplet.") from None
     return {"result": rv}
+
+
+@functools.lru_cache(maxsize=None)
+def _arity(function) -> tuple[int, int]:
+    """(arguments required, arguments taken) — once per function: inspect.signature is slow."""
+    params = inspect.signature(function).parameters.values()
+    return sum(1 for p in params if p.default is inspect.Parameter.empty), len(params)
+
+
+def _check_arity(name: str, function, args: list, state: dict) -> None:
+    """An add-in whose description of the functions predates the server's (an update) sends another
+    number of arguments: the function's TypeError was « Erreur interne du serveur ACV »."""
+    least, most = _arity(function)
+    if least <= len(args) <= most:
+        return
+    state["issue"] = "arguments"
+    expected = f"{most}" if least == most else f"de {least} à {most}"
+    raise Refused(400, f"Requête refusée : {name} prend {expected} arguments sur ce serveur, {len(args)} "
+                       f"reçu{'s' if len(args) > 1 else ''} (rechargez le complément).")
 
 
 def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict) -> dict[str, Any]:
@@ -198,7 +220,7 @@ class Calls:
             state.setdefault("issue", "refus")
             await send_text(send, exc.status, str(exc))
             return
-        payload = json.dumps(answer, ensure_ascii=False, default=_default).encode("utf-8")
+        payload = _json_bytes(answer)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(payload)).encode())]})
@@ -313,6 +335,17 @@ async def _body(receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _json_bytes(answer: dict[str, Any]) -> bytes:
+    text = json.dumps(answer, ensure_ascii=False, default=_default)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # half a character from a cell (Excel's =GAUCHE("😀";1) keeps one of the two UTF-16 units),
+        # quoted back in a message or a total's label: no UTF-8 for it, the answer was lost in an
+        # English « Internal Server Error »; escaped (\ud83d), as JSON allows and Excel reads it
+        return json.dumps(answer, default=_default).encode("ascii")
 
 
 def _default(value: Any) -> Any:

@@ -26,6 +26,7 @@ MIN_TOKEN = 20  # characters: `python -c "import secrets; print(secrets.token_ur
 DEFAULT_MAX_BODY_MB = 20
 DEFAULT_MAX_CELLS = 1_000_000
 DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_RECEIVE_TIMEOUT_S = 30.0
 MAX_THREADS = 128
 
 ENV_TOKEN = "ACV_XL_JETON"
@@ -33,6 +34,7 @@ ENV_TOKEN_FILE = "ACV_XL_JETON_FICHIER"
 ENV_MAX_BODY = "ACV_XL_MAX_CORPS_MO"
 ENV_MAX_CELLS = "ACV_XL_MAX_CELLULES"
 ENV_TIMEOUT = "ACV_XL_DELAI"
+ENV_RECEIVE_TIMEOUT = "ACV_XL_DELAI_RECEPTION"
 ENV_THREADS = "ACV_XL_FILS"
 ENV_ORIGINS = "ACV_XL_ORIGINES"
 ENV_PUBLIC_URL = "ACV_XL_URL_PUBLIQUE"
@@ -146,6 +148,11 @@ def _number(name: str, default: float, kind=float, minimum: float = 0, maximum: 
     return value
 
 
+def receive_timeout() -> float:
+    """Seconds a client has to send a request's headers, and then its body (`--delai-reception`)."""
+    return _number(ENV_RECEIVE_TIMEOUT, DEFAULT_RECEIVE_TIMEOUT_S)
+
+
 def default_threads() -> int:
     """Worker threads: as Python's default pool, enough for waiting requests on a small machine."""
     return min(32, (os.cpu_count() or 1) + 4)
@@ -173,6 +180,8 @@ class ServerConfig:
     max_body: int = DEFAULT_MAX_BODY_MB * 1024 * 1024
     max_cells: int = DEFAULT_MAX_CELLS
     timeout: float = DEFAULT_TIMEOUT_S
+    # to receive a request's line and headers, then again its body (`server_http`, `server_guard`)
+    receive_timeout: float = DEFAULT_RECEIVE_TIMEOUT_S
     threads: int = field(default_factory=default_threads)
     origins: frozenset[str] = frozenset()  # allowed beyond the server's own origin
 
@@ -196,6 +205,7 @@ class ServerConfig:
             max_body=int(_number(ENV_MAX_BODY, DEFAULT_MAX_BODY_MB) * 1024 * 1024),
             max_cells=int(_number(ENV_MAX_CELLS, DEFAULT_MAX_CELLS, int)),
             timeout=_number(ENV_TIMEOUT, DEFAULT_TIMEOUT_S),
+            receive_timeout=receive_timeout(),
             # (a thread is a process's task: the service unit allows 256 of them)
             threads=int(_number(ENV_THREADS, default_threads(), int, maximum=MAX_THREADS)),
             origins=frozenset(origins),

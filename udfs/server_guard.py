@@ -10,13 +10,16 @@ An ASGI middleware in front of xlwings Server, in this order:
 3. a POST, PUT, PATCH or DELETE must be `application/json` → 415 (a `text/plain` form post is
    what a foreign page can send without a preflight);
 4. its body is capped: `Content-Length` above the limit → 413 at once, and a body sent in chunks
-   is counted as it arrives → 413 as soon as it passes the limit. Only then is it handed on.
+   is counted as it arrives → 413 as soon as it passes the limit; it must arrive whole within
+   `--delai-reception` seconds → 408 (a body announced and never sent held its request for ever;
+   the request's head has the same deadline, in `server_http`). Only then is it handed on.
 Each request leaves one log line: time, method, path (never the query), target (script or
 function), client label, status, duration — never a cell value.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime, timezone
@@ -38,6 +41,24 @@ LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 BUSY = "Serveur occupé : réessayez dans un instant."
 
 
+# FastAPI's own refusals, {"detail": "Not Found"}… in English, for an address or a method that the
+# add-in never uses (someone trying the server by hand, a scanner): said in French
+FRAMEWORK_ERRORS = {
+    404: "Adresse inconnue de ce serveur.",
+    405: "Méthode non permise pour cette adresse.",
+    422: "Requête incomplète ou mal formée pour cette adresse.",
+}
+
+
+_FRAMEWORK_BODIES = frozenset({b"Not Found", b"Method Not Allowed", b'{"detail":"Not Found"}',
+                               b'{"detail":"Method Not Allowed"}'})
+
+
+def _framework_error(body: bytes) -> bool:
+    """FastAPI's or Starlette's own words (ours, « Fonction inconnue… », pass unchanged)."""
+    return body.strip() in _FRAMEWORK_BODIES or body.startswith(b'{"detail":[{"type":')
+
+
 def _header(scope, name: bytes) -> str | None:
     for k, v in scope.get("headers") or ():
         if k == name:
@@ -51,6 +72,13 @@ async def send_text(send, status: int, message: str, headers: list[tuple[bytes, 
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode())] + (headers or [])})
     await send({"type": "http.response.body", "body": body})
+
+
+def too_slow(what: str, seconds: float) -> str:
+    """408's text: `what` did not arrive in time (« ses en-têtes ne sont pas arrivés »)."""
+    delay = fmt_number(seconds, 1).removesuffix(",0")
+    return (f"Requête reçue trop lentement : {what} dans le délai de {delay} s. Réessayez ; si cela se reproduit, "
+            "prévenez la préfecture (délai de réception, --delai-reception).")
 
 
 class BodyTooLarge(Exception):
@@ -116,7 +144,11 @@ class Guard:
         if origin is not None and method not in PUBLIC_METHODS and not self.origin_allowed(scope, origin):
             return 403, ("Origine refusée : ce serveur ne répond qu'au complément Excel « Action Cœur de "
                          "Ville » qu'il distribue."), []
-        if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS:
+        # a browser's preflight (CORS) never carries the token: from an allowed origin (checked
+        # above), it asks whether the call may be made, and the call itself needs the token
+        preflight = method == "OPTIONS" and origin is not None and \
+            _header(scope, b"access-control-request-method") is not None
+        if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS and not preflight:
             label = self.config.tokens.check(_header(scope, b"authorization"))
             if label is None:
                 return 401, ("Jeton d'accès absent ou invalide : saisissez le jeton fourni par la "
@@ -150,9 +182,27 @@ class Guard:
         status = {"code": 0}
         state = scope.setdefault("acv", {})  # filled by the checks and handlers, read by the log
 
+        held: list[dict] = []  # an error response kept until its body is known (`_framework_error`)
+
         async def watched_send(message):
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                if message["status"] in FRAMEWORK_ERRORS:
+                    held.append(message)
+                    return
+            elif held:
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                start, *body = held
+                held.clear()
+                if _framework_error(b"".join(m.get("body", b"") for m in body)):
+                    keep = [(k, v) for k, v in start.get("headers", ()) if k.lower() == b"allow"]
+                    await send_text(send, start["status"], FRAMEWORK_ERRORS[start["status"]], keep)
+                    return
+                for m in (start, *body):
+                    await send(m)
+                return
             await send(message)
 
         if self.active >= self.config.max_requests:
@@ -172,7 +222,14 @@ class Guard:
                 return
             if scope["method"] in WRITE_METHODS:
                 try:
-                    body = await read_body(receive, self.config.max_body)
+                    body = await asyncio.wait_for(read_body(receive, self.config.max_body),
+                                                  self.config.receive_timeout)
+                except asyncio.TimeoutError:
+                    state["issue"] = "reception_trop_lente"
+                    await send_text(watched_send, 408, too_slow("son contenu n'est pas arrivé en entier",
+                                                                self.config.receive_timeout),
+                                    [(b"connection", b"close")])
+                    return
                 except BodyTooLarge:
                     await send_text(watched_send, 413, self.too_large(), [(b"connection", b"close")])
                     return

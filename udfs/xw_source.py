@@ -34,12 +34,53 @@ def _payload_values(sheet) -> list[list[Any]] | None:
     return values
 
 
+def _merged_areas(rng) -> list[str]:
+    """The merged ranges of a table's range (« B5:B7 »), on the desktop (COM):
+    one call when there is none, the common case (Excel refuses to merge cells in a table; a file
+    written by another program may hold some: STR-08, as the file reader finds them). The add-in's
+    payload says nothing of merges: on the server, none is found."""
+    try:
+        if rng.merge_cells is False:
+            return []
+        found: dict[str, tuple[int, int]] = {}
+        for column in rng.columns:
+            if column.merge_cells is False:
+                continue
+            for cell in column:
+                if cell.merge_cells:
+                    area = cell.merge_area.address.replace("$", "")
+                    found.setdefault(area, parse_range(area)[:2])
+    except Exception:  # noqa: BLE001 — an engine that cannot tell: as the payload, none
+        return []
+    return sorted(found, key=found.__getitem__)
+
+
+def _column_names(table, width: int) -> list[str]:
+    """The names Excel keeps for a table's columns ("" where the engine does not say)."""
+    try:
+        names = [str(c.name) for c in table.columns]
+    except Exception:  # noqa: BLE001 — an add-in that sends no column names
+        names = []
+    return (names + [""] * width)[:width]
+
+
+def _hidden_header(table, width: int) -> list[str] | None:
+    """The names of a table's columns when its header row is turned off, else None."""
+    try:
+        if table.show_headers is not False:
+            return None
+    except Exception:  # noqa: BLE001 — an engine that does not say: its first row is the header
+        return None
+    return _column_names(table, width)
+
+
 class XwSource:
     def __init__(self, book):
         self.book = book
         self._values: dict[str, list[list[Any]]] = {}
         self._tables: dict[str, tuple[str, Any]] | None = None  # lower name → (sheet, xw table)
         self._names: dict[str, Any] | None = None  # lower name → xw name
+        self._sent = False  # values read from the add-in's payload (which says nothing of merges)
 
     # -------------------------------------------------------------- raw access
     def sheet(self, name: str):
@@ -57,6 +98,7 @@ class XwSource:
                 last = sh.used_range.last_cell
                 payload = _payload_values(sh)
                 if payload is not None:  # xlwings Server / Lite: the request's values, one pass
+                    self._sent = True
                     # the used range's size read once (each is an xlwings property call)
                     data = remote_rows(payload, last.row, last.column)
                 else:  # desktop (COM): one call for the whole rectangle
@@ -112,6 +154,13 @@ class XwSource:
             has_totals = bool(t.show_totals)
         except Exception:
             has_totals = False
+        # a header row turned off (Création de tableau › Ligne d'en-tête): the table's range starts at
+        # its first line, and its headers are the names Excel keeps for its columns — as the file
+        # reader reads a table of headerRowCount="0"; the first line was taken for the header
+        names = _hidden_header(t, c2 - c1 + 1)
+        ref = f"{a1(r1, c1)}:{a1(r2, c2)}"  # the table's own range, as Excel shows it
+        if names is not None:
+            r1 -= 1
         last_data = r2 - 1 if has_totals else r2
         data = self.values(sheet_name)
         width = c2 - c1 + 1
@@ -122,7 +171,7 @@ class XwSource:
             last_data = max(min(last_data, len(data)), r1)
             if (last_data - r1 + 1) * width > MAX_GRID_CELLS:
                 raise UnreadableWorkbook(
-                    "STR-01", f"Le tableau « {t.name} » ({a1(r1, c1)}:{a1(r2, c2)}) est trop grand pour être lu "
+                    "STR-01", f"Le tableau « {t.name} » ({ref}) est trop grand pour être lu "
                     f"(plus de {MAX_GRID_CELLS // 1_000_000} millions de cellules remplies).",
                     "Redimensionnez le tableau à ses seules lignes remplies (Création de tableau > "
                     "Redimensionner le tableau), puis relancez.")
@@ -130,11 +179,21 @@ class XwSource:
         # slices of the sheet's rectangle (one comprehension: 5 000 rows), padded past its edge
         lo, hi = c1 - 1, c2
         last = max(last_data, r1)  # the header row, at least
-        block = [r[lo:hi] for r in data[r1 - 1:last]]
+        block = [r[lo:hi] for r in data[max(r1, 1) - 1:last]]
+        if r1 < 1:  # a table on row 1 with its header row off: no row above it
+            block.insert(0, [])
         block += [[] for _ in range(last - r1 + 1 - len(block))]
         if min(map(len, block)) < width:  # (in C)
             block = [r + [None] * (width - len(r)) if len(r) < width else r for r in block]
         header, body = block[0], block[1:]
+        if names is not None:
+            header = names
+        elif any(h is None or (h.__class__ is str and not h.strip()) for h in header):
+            # a blank header cell (a file written by another program): the column's name, as the file
+            # reader takes it from the table's definition
+            header = [h if h is not None and (h.__class__ is not str or h.strip()) else n
+                      for h, n in zip(header, _column_names(t, width))]
+        merged = [] if self._sent else _merged_areas(rng)
         return TableBlock(
             name=t.name,
             sheet=sheet_name,
@@ -142,6 +201,7 @@ class XwSource:
             first_col=c1,
             header=["" if h is None else str(h) for h in header],
             rows=body,
+            merged=merged,
             end_row=r2,
         )
 
@@ -178,5 +238,7 @@ class XwSource:
                     row, col = r1, c1
                 except Exception:
                     return None
+                if self.sheet(sheet_name) is None:
+                    return None  # on a sheet the workbook has not (the file reader's « absent » too)
             return sheet_name, a1(row, col), self.value_at(sheet_name, row, col)
         return None

@@ -202,17 +202,19 @@ def inaccessible(fichier: str, exc: OSError) -> Report:
                       "connecté, fichier fermé dans les autres programmes), puis relancez.")
 
 
-def validate_file(path: Path | str, reference: Reference | None = None, depuis_validation: bool = False) -> Report:
+def validate_file(path: Path | str, reference: Reference | None = None, depuis_validation: bool = False,
+                  data: bytes | None = None) -> Report:
     """Read and validate one workbook; never raises for a bad file (STR-01/02, exit status 2).
     `reference`: as for `validate_convention`. `depuis_validation`: when « modifié depuis la
     validation », also list what changed since (`since_validation`; `valider` asks, a consolidation
-    of a whole département does not)."""
+    of a whole département does not). `data`: the file's content, when the caller has read it
+    already (`read_file_bounded`)."""
     fichier = str(path)
     path = Path(path)
     try:
         from acv_xl.reading.read import read_file_bounded
 
-        conv, longest_text = read_file_bounded(path)
+        conv, longest_text = read_file_bounded(path, data)
     except UnreadableWorkbook as exc:
         return unreadable(fichier, exc.code, exc.message, exc.suggestion)
     except FileNotFoundError:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from acv_xl.contract import layout
 from acv_xl.contract.layout import AXES, Kind, Table
-from acv_xl.contract.values import AXE_EXACT, CENT, Problem, parse, to_cents
+from acv_xl.contract.values import AXE_EXACT, CENT, DAY_ONE, Problem, parse, to_cents
 
 
 class Cells(Mapping):
@@ -237,9 +237,9 @@ class MissingHeader(BaseModel):
 
 
 class StrayCell(BaseModel):
-    """A value typed just outside a user table: in the rows directly below it (within its columns,
-    down to the first blank row), on a whole line of data further below, or in the column directly
-    to its right. Neither Excel (for a
+    """A value typed just outside a user table's lines: in the rows directly below it (within its
+    columns, down to the first blank row), on a whole line of data further below or in its totals
+    row, or in the column directly to its right. Neither Excel (for a
     pasted line) nor LibreOffice adds such a line to the table, so no total counts it (STR-09);
     `acv-xl migrer` carries it into the table."""
 
@@ -256,6 +256,9 @@ class StrayCell(BaseModel):
     # below it past a blank row, on a line that fills every required column of the table: a line of
     # data (a note or a personal total, kept apart by that blank row, fills none of them)
     detached: bool = False
+    # in the table's totals row, on a line that fills every required column of the table: a line of
+    # data typed there (the row's label and totals fill one or two of them)
+    totals_row: bool = False
 
 
 class Structure(BaseModel):
@@ -468,7 +471,7 @@ def _build_row(cls: type[Ligne], plan: tuple, given: frozenset[str],
             if t is date:
                 typed[attr] = v
                 continue
-            if t is datetime:
+            if t is datetime and (v.year > 1899 or v.toordinal() >= DAY_ONE):  # (else a time alone: `parse_date`)
                 typed[attr] = v.date()
                 continue
         p = parse(v, kind, choices)
@@ -509,7 +512,7 @@ def _cell(v: Any, kind: Kind, choices: tuple[str, ...], allowed: frozenset[str])
     elif kind is _DATE:
         if t is date:
             return v, None
-        if t is datetime:
+        if t is datetime and (v.year > 1899 or v.toordinal() >= DAY_ONE):
             return v.date(), None
     p = parse(v, kind, choices)
     return p.value, p.problem
@@ -538,7 +541,7 @@ _INLINE: dict[Kind, str] = {
              "else cents(dec({w}), cent)) if {v}.__class__ is float and -1e20 < {v} < 1e20 "
              "else slow(problems, {v}, {c})",
     _DATE: "{v} if {v} is None or {v}.__class__ is date else {v}.date() if {v}.__class__ is datetime "
-           "else slow(problems, {v}, {c})",
+           "and ({v}.year > 1899 or {v}.toordinal() >= day_one) else slow(problems, {v}, {c})",
     _NUMBER: "None if {v} is None else dec(str({v})) if ({v}.__class__ is float or {v}.__class__ is int) "
              "and {v} - {v} == 0 else slow(problems, {v}, {c})",
     _YEAR: "None if {v} is None else int({v}) if ({v}.__class__ is float or {v}.__class__ is int) "
@@ -584,6 +587,7 @@ def _row_maker(cls: type[Ligne], attrs: tuple[str, ...]) -> Callable[[tuple, int
     position = {a: i for i, a in enumerate(attrs)}  # a repeated attribute: its last value, as `dict(zip())`
     present = tuple(p for p in plan if p[0] in position)  # the typed columns, in the model's order
     ns: dict[str, Any] = {"cents": _CENTS, "dec": Decimal, "cent": CENT, "date": date, "datetime": datetime,
+                          "day_one": DAY_ONE,
                           "axes": AXE_EXACT.get, "slow": _slow}
     args = [f"v{i}" for i in range(len(attrs))]
     body = ["def make(t, row, cells, sheet):",

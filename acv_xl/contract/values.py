@@ -12,7 +12,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
@@ -123,12 +123,20 @@ _DATE_TEXT = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
 _ISO_TEXT = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ][\d:.]+Z?)?\s*$")
 
 
+# Excel's serial number 1 as Office.js dates it, as an ordinal (a datetime of a time zone compares too)
+DAY_ONE = date(1899, 12, 31).toordinal()
+
+
 def parse_date(raw: Any) -> Parsed:
     if (p := _special(raw)) is not None:
         return Parsed(None, p)
     if is_blank(raw):
         return Parsed(None)
     if isinstance(raw, datetime):
+        if raw.toordinal() < DAY_ONE:
+            # a time alone (a serial number below 1): Office.js and COM give it on 30/12/1899, the file
+            # reader as a time — no date either way
+            return Parsed(None, Problem("pas_date", raw.time()))
         return Parsed(raw.date())
     if isinstance(raw, date):
         return Parsed(raw)
@@ -161,7 +169,13 @@ def parse_iso_date(raw: Any) -> Any:
     """Office.js sends dates as ISO strings: turn them back into dates (for the xlwings source)."""
     if isinstance(raw, str) and (m := _ISO_TEXT.match(raw)) and "T" in raw:
         y, mth, d = map(int, m.groups())
-        return date(y, mth, d)
+        day = date(y, mth, d)
+        if day.toordinal() < DAY_ONE:  # a time alone, dated 30/12/1899: the time, as the file reader reads it
+            try:
+                return time.fromisoformat(raw.split("T", 1)[1][:8])
+            except ValueError:
+                return raw
+        return day
     return raw
 
 

@@ -8,8 +8,8 @@ Choices:
 - Only the counted files of each consolidation are the département's state (as in its workbook).
 - A financeur code outside the reference list is grouped under « code inconnu », as in `consolider`.
 - Lines are matched as `comparer` matches them (evolution.md): by N° action + Financeur +
-  Dispositif + Nature + Année, rows sharing a key paired identical ones first, then in order;
-  conventions by `acv_id`
+  Dispositif + Nature + Année, rows sharing a key paired identical ones first, then (after every
+  pairing at an equal amount, below) in order; conventions by `acv_id`
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant), a line added or removed, a
@@ -67,6 +67,7 @@ DISPOSITIF_MODIFIE = "Dispositif modifié"  # another dispositif (what FIN-21 as
 NATURE_MODIFIEE = "Nature modifiée"  # another nature, likewise
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
 
+_MEME_CLE = ""  # a line of the same key whose statut or amount changed: its own rows, of those columns
 _CONVENTION_KINDS = (CONVENTION_AJOUTEE, CONVENTION_RETIREE, CONVENTION_NON_COMPTEE, CONVENTION_DESORMAIS_COMPTEE)
 
 ANCIENS_ETATS = {"jamais validé": ETAT_JAMAIS}  # the état's older spelling in a register
@@ -305,11 +306,11 @@ def _lines(con, analyses: set[int]) -> dict[int, list[tuple]]:
 
 
 def _keyed(old: list[tuple], new: list[tuple]) -> tuple[dict, dict]:
-    """Each line under its key (action, financeur, dispositif, nature, année) and a rank within it,
-    so that the lines of two states paired by `_compare` share a key and rank. As `comparer` pairs
-    them: within a key, identical lines first (two tranches of one year re-sorted are no change:
-    paired in order, an « Acquis » and a « Sollicité » tranche swapped read as two statuts changed
-    and a commitment obtained), then the others in order."""
+    """Each line under its key (action, financeur, dispositif, nature, année) and a rank within it.
+    Within a key, identical lines share a key and rank (two tranches of one year re-sorted are no
+    change: paired in order, an « Acquis » and a « Sollicité » tranche swapped read as two statuts
+    changed and a commitment obtained); every other line gets a rank of its own, left for `_compare`
+    to pair — at an equal amount first, then in order."""
     groups: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
     for side, lines in enumerate((old, new)):
         for i, ln in enumerate(lines):
@@ -317,10 +318,6 @@ def _keyed(old: list[tuple], new: list[tuple]) -> tuple[dict, dict]:
     rank_a: dict[int, int] = {}
     rank_b: dict[int, int] = {}
     for la, lb in groups.values():
-        if len(la) <= 1 and len(lb) <= 1:
-            rank_a.update((i, 0) for i in la)
-            rank_b.update((i, 0) for i in lb)
-            continue
         free = list(lb)
         rank = 0
         for i in la:  # identical lines first
@@ -329,14 +326,11 @@ def _keyed(old: list[tuple], new: list[tuple]) -> tuple[dict, dict]:
                 free.remove(j)
                 rank_a[i] = rank_b[j] = rank
                 rank += 1
-        rest_a = [i for i in la if i not in rank_a]
-        for i, j in zip(rest_a, free):
-            rank_a[i] = rank_b[j] = rank
-            rank += 1
-        for i in rest_a[len(free):]:
-            rank_a[i] = rank
-            rank += 1
-        for j in free[len(rest_a):]:
+        for i in la:
+            if i not in rank_a:
+                rank_a[i] = rank
+                rank += 1
+        for j in free:
             rank_b[j] = rank
             rank += 1
     return ({tuple(ln[:5]) + (rank_a[i],): ln for i, ln in enumerate(old)},
@@ -374,12 +368,15 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     #   « Nature modifiée » — at an equal amount (nothing else says the decision is the same); an
     #   action's line at another amount only when its statut and the rest single it out (below).
     # Every pairing at an equal amount comes first (a line corrected or renumbered keeps its amount),
-    # then, for a code or a year only, the others in order: a split action's loan is never taken for
-    # its former action's new tranche of the next year.
+    # then, for the same key (its statut and amount as they are) and for a code or a year only, the
+    # others in order: a split action's loan is never taken for its former action's new tranche of
+    # the next year, nor for the other tranche of its key whose amount changed (« Acquis » →
+    # « Sollicité », and the loan under its new action a commitment obtained).
     def inconnu(code) -> bool:
         return financeur_groupe(code or "") == CODE_INCONNU
 
     passes = (  # kind, the fields that must agree (indices in the key), whether a pair must qualify
+        (_MEME_CLE, (0, 1, 2, 3, 4), None),
         (FINANCEUR_MODIFIE, (0, 2, 3, 4), lambda o, n: inconnu(o[1]) or inconnu(n[1])),
         (ANNEE_MODIFIEE, (0, 1, 2, 3), None),
         (ACTION_MODIFIEE, (1, 2, 3, 4), None),
@@ -392,7 +389,7 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     taken: set[tuple] = set()  # removed keys paired
     for equal_amounts in (True, False):
         for kind, fields, qualifies in passes:
-            if not equal_amounts and kind not in (FINANCEUR_MODIFIE, ANNEE_MODIFIEE):
+            if not equal_amounts and kind not in (_MEME_CLE, FINANCEUR_MODIFIE, ANNEE_MODIFIEE):
                 continue
             gone: dict[tuple, list] = defaultdict(list)
             for k in removed:
@@ -433,18 +430,18 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         # one line re-dated, given another financeur code or another action: its two states, one
         # movement of that kind
         kind, old = autre.get(k, (None, None))
-        if kind is not None:
+        if kind is not None and kind != _MEME_CLE:
             na = a[old]
             out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           compte_avant=counts(na)))
             out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
                           engagement=nb[6] in acquis and na[6] not in acquis))
             continue
-        if k not in a:
+        if kind is None and k not in a:
             out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
                           engagement=nb[6] in acquis))
             continue
-        na = a[k]
+        na = a[old] if kind == _MEME_CLE else a[k]
         if na[6] != nb[6]:
             out.append(mv(STATUT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           compte_avant=counts(na), compte_apres=counts(nb),

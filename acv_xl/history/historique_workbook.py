@@ -122,8 +122,7 @@ class _EvolutionWriter(_Writer):
             chart.set_title({"name": "Engagements par financeur, d'un comité à l'autre"})
             chart.set_y_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
             chart.set_legend({"position": "right"})
-            chart.set_size({"width": 900, "height": 420})
-            ws.insert_chart(last + 2, 0, chart)
+            self.first_page_chart(ws, chart, 900, 420, beside=(last + 2, 0), below=last + 2)
     def par_statut(self) -> None:
         # its own sheet: printed, each page repeats this table's own header row
         ev = self.ev

@@ -68,6 +68,7 @@ class Migration:
     mention: str | None = None
     found_elsewhere: list[str] = field(default_factory=list)  # tables found by their headers (French)
     carried_lines: list[tuple[str, str, int]] = field(default_factory=list)  # (table, old sheet, old row)
+    totals_rows: set[tuple[str, str, int]] = field(default_factory=set)  # those typed into its totals row
     missing_tables: list[str] = field(default_factory=list)
     uncarried: list[Uncarried] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)  # versions stepped from
@@ -125,6 +126,8 @@ def _carry_stray_lines(ms: MigrationSource, conv: Convention, mig: Migration, co
                 raw.setdefault(attr, None)
             getattr(conv, attr_name).append(build_row(cls, raw, where, sheet=cells[0].sheet, row=row))
             mig.carried_lines.append((name, cells[0].sheet, row))
+            if cells[0].totals_row:
+                mig.totals_rows.add((name, cells[0].sheet, row))
 
 
 def _account_for_every_cell(ms: MigrationSource, mig: Migration, covered: set) -> None:
@@ -248,9 +251,10 @@ def summary(mig: Migration, out: Path | str) -> list[str]:
     for name in mig.missing_tables:
         lines.append(f"Tableau {q(name)} introuvable : il est repris vide (ou avec la liste de référence).")
     if mig.carried_lines:
-        lines.append(f"Lignes saisies sous un tableau, intégrées au tableau : {len(mig.carried_lines)}")
+        lines.append(f"Lignes saisies hors d'un tableau, intégrées au tableau : {len(mig.carried_lines)}")
         for table, sheet, row in mig.carried_lines:
-            lines.append(f"  {q(table)} : ligne {row} de la feuille {q(sheet)}")
+            where = " (sa ligne de total)" if (table, sheet, row) in mig.totals_rows else ""
+            lines.append(f"  {q(table)} : ligne {row} de la feuille {q(sheet)}{where}")
     if mig.uncarried:
         lines.append(f"Valeurs non reprises : {len(mig.uncarried)} (à recopier à la main si elles comptent)")
         for u in mig.uncarried:

@@ -204,8 +204,10 @@ def rules_version(version: str) -> str:
         h.update(p.read_bytes())
     # of the batch, only what builds a summary (its other changes leave the summaries as they are)
     sources: dict[str, list[bytes]] = {}
-    for fn in (batch.summarize, batch._fill, batch._identify, batch._is_consolidation, batch._text, batch._date,
-               batch._filled):
+    from acv_xl.outputs import consolidation_files as files_
+
+    for fn in (batch.summarize, batch._fill, batch._identify, files_._identity, batch._is_consolidation, batch._text,
+               batch._date, batch._filled):
         code = fn.__code__
         if code.co_filename not in sources:
             sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
@@ -224,10 +226,10 @@ def rules_version(version: str) -> str:
                blocks._Table.__init__, blocks._Table.xml, blocks._Table._column, blocks._Table._plain_value,
                blocks._Table._row_by_row, blocks._without_trailing_blanks,
                blocks._builder, blocks.lignes_xml, blocks.anomalies_rows, blocks.anomalies_xml, blocks._long_widths,
-               blocks._height, blocks._deflated, blocks.lignes_bloc, blocks.anomalies_bloc, result.own_anomalies,
+               blocks._height, blocks._lignes_long, blocks._cell_height, blocks._lignes_heights, blocks._deflated, blocks.lignes_bloc, blocks.anomalies_bloc, result.own_anomalies,
                workbook.lignes_columns, workbook.anomalies_columns, workbook._excel_serial, page_layout.fit_width,
                page_layout.row_height, page_layout.text_lines, page_layout._text_lines, page_layout._chars,
-               page_layout.column_points):
+               page_layout.column_points, page_layout.one_line_chars):
         code = getattr(fn, "__wrapped__", fn).__code__  # a cached function: its own code
         if code.co_filename not in sources:
             sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
@@ -236,7 +238,7 @@ def rules_version(version: str) -> str:
     h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, blocks.MAX_TEXT,
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
-                   page_layout.BASE_FONT_PT, page_layout.LINE_PT)).encode())
+                   page_layout.BASE_FONT_PT, page_layout.LINE_PT, page_layout.MAX_ROW_PT)).encode())
     # the national list shipped with the package: the rules compare each workbook with it (PRJ-06…);
     # its path, not its module (pydantic models: a warm run that reads no workbook never imports it)
     h.update((root / "contract" / "data" / "communes_acv.csv").read_bytes())

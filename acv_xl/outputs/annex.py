@@ -40,6 +40,7 @@ from acv_xl.outputs.formats import (
     FMT_PERCENT,
     FMT_YEAR,
     merge_text,
+    write_text,
     write_value,
 )
 from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs, mark_xlsxwriter, pdf_keywords
@@ -131,6 +132,8 @@ class _Formats:
         self.title_wrapped = wb.add_format({**base, "bold": True, "font_size": 16, "font_color": "#1F3864",
                                             "text_wrap": True})
         self.subtitle = wb.add_format({**base, "bold": True, "font_size": 12, "font_color": "#1F3864"})
+        self.subtitle_wrapped = wb.add_format({**base, "bold": True, "font_size": 12, "font_color": "#1F3864",
+                                               "text_wrap": True})
         self.section = wb.add_format({**base, "bold": True, "font_size": 11, "font_color": "#FFFFFF",
                                       "bg_color": "#1F3864", "text_wrap": True})
         self.note = wb.add_format({**base, "italic": True, "font_color": "#595959", "text_wrap": True})
@@ -308,6 +311,11 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     ws.set_header(header)
     ws.set_footer(f"&L&8Convention {label}{' (' + acv_id + ')' if acv_id else ''}&C&8Page &P / &N"
                   f"&R&8Générée le {fmt_date(d.generated)}")
+    # several pages wide: the title, subtitle and notes over the key columns, wrapped there — across
+    # the whole width they were cut at the key columns' edge on every page but the first (« Plan de
+    # financement : actions × fina »)
+    ws.print_last = banner_last if banner_last < last_col else None
+    ws.print_width = widths[:banner_last + 1] if ws.print_last is not None else None
     row = 0
     if d.brouillon:
         if banner_last > 0:
@@ -322,6 +330,17 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
 
 
 def _title(ws, row: int, text: str, fmts: _Formats, last_col: int, sub: str | None = None) -> int:
+    if getattr(ws, "print_last", None) is not None:  # several pages wide (`_setup`)
+        width_pt = sum(page_layout.column_points(w) for w in ws.print_width)
+        _over_keys(ws, row, text, fmts.title_wrapped)
+        # lines counted as the fiche's title (`_action_sheet`): 16 pt characters of 0.6 em
+        lines = page_layout.text_lines(text, width_pt / (0.6 * 16), bold=True)
+        ws.set_row(row, 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3))
+        if sub:
+            _over_keys(ws, row + 1, sub, fmts.subtitle_wrapped)
+            lines = page_layout.text_lines(sub, width_pt / (0.6 * 12), bold=True)
+            ws.set_row(row + 1, min(page_layout.MAX_ROW_PT, 16 * lines + 2))
+        return row + (3 if sub else 2)
     merge_text(ws, row, 0, row, last_col, text, fmts.title)  # the convention's name: user text
     ws.set_row(row, 24)
     row += 1
@@ -329,6 +348,23 @@ def _title(ws, row: int, text: str, fmts: _Formats, last_col: int, sub: str | No
         merge_text(ws, row, 0, row, last_col, sub, fmts.subtitle)
         row += 1
     return row + 1
+
+
+def _over_keys(ws, row: int, text: str, fmt) -> None:
+    """User text over the key columns repeated on each page (one of them: a cell, not a merge)."""
+    if ws.print_last > 0:
+        merge_text(ws, row, 0, row, ws.print_last, text, fmt)
+    else:
+        write_text(ws, row, 0, text, fmt)
+
+
+def _note(ws, row: int, text: str, fmts: _Formats, last_col: int) -> None:
+    """A note under a table: over the key columns, wrapped, when the sheet is several pages wide (`_title`)."""
+    if getattr(ws, "print_last", None) is None:
+        ws.merge_range(row, 0, row, last_col, text, fmts.note)
+        return
+    _over_keys(ws, row, text, fmts.note)
+    _set_lines(ws, row, _lines_needed(text, sum(ws.print_width)))
 
 
 def _section(ws, row: int, text: str, fmts: _Formats, last_col: int) -> int:
@@ -343,22 +379,13 @@ def _headers(ws, row: int, headers: Iterable[str], fmts: _Formats, widths: Itera
     return row + 1
 
 
-MAX_ROW_PT = 409  # the tallest row a spreadsheet keeps (Excel refuses more: a pasted 30,000-character text)
-
-
-def _row_pt(lines: int) -> float:
-    """The height of a row of `lines` lines of text, in points, at most a spreadsheet's largest."""
-    return min(13 * lines, MAX_ROW_PT)
-
-
 def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = False) -> None:
     """Give a row of wrapped text the height it needs (LibreOffice keeps the stored height)."""
     lines = 1
     for value, width in zip(values, widths):
         if isinstance(value, str):
             lines = max(lines, sum(_lines_needed(part, width * (0.85 if bold else 1)) for part in value.split("\n")))
-    if lines > 1:
-        ws.set_row(row, _row_pt(lines))
+    _set_lines(ws, row, lines)
 
 
 # ============================================================================ sheets
@@ -376,16 +403,18 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
 
     def field(label: str, value: Any, kind: str = "text", fmt=None) -> None:
         nonlocal row
-        ws.write_string(row, 0, label, fmts.label)
         fmt = fmt or fmts.cell(kind, left=True)
-        ws.merge_range(row, 1, row, last, None, fmt)
-        write_value(ws, row, 1, value, fmt)
-        # a label or value on two lines gets their height (« Coût total des actions (hors actions
-        # abandonnées) » printed its second line over the next field)
-        lines = max(_lines_needed(label, 42 * 0.85), _lines_needed(value, 90) if isinstance(value, str) else 1)
-        if lines > 1:
-            ws.set_row(row, _row_pt(lines))
-        row += 1
+        # a text taller than a row goes on in the rows below, « (suite) »
+        for k, piece in enumerate(_chunks(value, 90) if isinstance(value, str) else [value]):
+            text = label if k == 0 else f"{label} (suite)"
+            ws.write_string(row, 0, text, fmts.label)
+            ws.merge_range(row, 1, row, last, None, fmt)
+            write_value(ws, row, 1, piece, fmt)
+            # a label or value on two lines gets their height (« Coût total des actions (hors actions
+            # abandonnées) » printed its second line over the next field)
+            _set_lines(ws, row, max(_lines_needed(text, 42 * 0.85),
+                                    _lines_needed(piece, 90) if isinstance(piece, str) else 1))
+            row += 1
 
     def named(name: str, kind: str = "text") -> None:
         nv = conv.names.get(name)
@@ -597,7 +626,7 @@ def _plan(wb, d: _Data, fmts: _Formats) -> None:
     row = _matrix_block(ws, row, d, fmts, widths, [t.header("numero"), t.header("intitule")], rows, d.m_action,
                         d.par_action, shares_row=True)
     notes = ["Les lignes au statut « Refusé » ne sont comptées dans aucun total."]
-    ws.merge_range(row + 1, 0, row + 1, last, " ".join(notes), fmts.note)
+    _note(ws, row + 1, " ".join(notes), fmts, last)
 
 
 def _axe_annee(wb, d: _Data, fmts: _Formats) -> None:
@@ -670,9 +699,58 @@ ACTION_WIDTHS = (24, 16, 16, 16, 24, 16, 16, 16)  # A..H; a fiche fits one page 
 SIGNATURES_PER_ROW = 4
 
 
+LINE_PT = 13  # a line of the annex's 10 pt type, in a row
+MAX_LINES = int(page_layout.MAX_ROW_PT // LINE_PT)  # the most lines one row holds (Excel: 409 pt a row)
+
+
 def _lines_needed(text: str, width: float) -> int:
-    """Rows of wrapped text LibreOffice will need (it does not grow rows on opening an xlsx)."""
-    return max(1, -(-len(text) // max(int(width * 1.2), 1)))
+    """Lines of wrapped text LibreOffice will need (it does not grow rows on opening an xlsx) in a
+    column of `width` (Calibri widths: some 1.2 characters of 10 pt Arial each), each line break
+    starting a line (a description of ten short paragraphs was given one line, and printed cut)."""
+    per_line = max(int(width * 1.2), 1)
+    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
+
+
+def _set_lines(ws, row: int, lines: int) -> None:
+    """A row `lines` tall, at most `MAX_LINES`: a taller text is split over rows (`_chunks`)."""
+    if lines > 1:
+        ws.set_row(row, LINE_PT * min(lines, MAX_LINES))
+
+
+def _chunks(text: str, width: float) -> list[str]:
+    """`text` as pieces of at most `MAX_LINES` lines in a column of `width`, cut at line breaks,
+    else between words: a description longer than a row (409 pt, some 4,000 characters across a
+    fiche) continues on the next rows, printed whole where one row cut it."""
+    if _lines_needed(text, width) <= MAX_LINES:
+        return [text]
+    pieces: list[str] = []
+    current: list[str] = []
+    used = 0
+    for paragraph in text.split("\n"):
+        parts = [paragraph]
+        if _lines_needed(paragraph, width) > MAX_LINES:  # one paragraph longer than a row: cut between words
+            parts = []
+            words = paragraph.split(" ")
+            start = 0
+            while start < len(words):  # the most words from `start` that fit, by halving
+                fits, over = start + 1, len(words) + 1
+                while over - fits > 1:
+                    mid = (fits + over) // 2
+                    if _lines_needed(" ".join(words[start:mid]), width) <= MAX_LINES:
+                        fits = mid
+                    else:
+                        over = mid
+                parts.append(" ".join(words[start:fits]))
+                start = fits
+        for part in parts:
+            n = _lines_needed(part, width)
+            if current and used + n > MAX_LINES:
+                pieces.append("\n".join(current))
+                current, used = [], 0
+            current.append(part)
+            used += n
+    pieces.append("\n".join(current))
+    return pieces
 
 
 def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> None:
@@ -687,7 +765,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     # characters of 0.6 em, a little wider than most (a line too many rather than a cut one)
     width_pt = sum(page_layout.column_points(w) for w in ACTION_WIDTHS)
     lines = page_layout.text_lines(title, width_pt / (0.6 * 16), bold=True)
-    ws.set_row(row, 24 if lines == 1 else 21 * lines + 3)
+    ws.set_row(row, 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3))
     ws.repeat_rows(0, row)
     row += 2
 
@@ -710,19 +788,26 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
 
     for attrs in fiche_rows:
         spans = [(0, 1, last)] if len(attrs) == 1 else [(0, 1, 3), (4, 5, last)]
-        height = 1
+        # a text taller than a row (a long description) goes on in the rows below, « (suite) »
+        fields = []
         for attr, (lc, v0, v1) in zip(attrs, spans):
             value, kind = value_of(attr)
-            height = max(height, _lines_needed(t.header(attr), ACTION_WIDTHS[lc] * 0.85))
-            ws.write_string(row, lc, t.header(attr), fmts.label)
-            fmt = fmts.cell(kind, left=True)
-            ws.merge_range(row, v0, row, v1, None, fmt)
-            write_value(ws, row, v0, value, fmt)
-            if isinstance(value, str):
-                height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[v0:v1 + 1])))
-        if height > 1:
-            ws.set_row(row, _row_pt(height))
-        row += 1
+            width = sum(ACTION_WIDTHS[v0:v1 + 1])
+            fields.append((attr, lc, v0, v1, kind, _chunks(value, width) if isinstance(value, str) else [value], width))
+        for k in range(max(len(f[5]) for f in fields)):
+            height = 1
+            for attr, lc, v0, v1, kind, pieces, width in fields:
+                label = t.header(attr) if k == 0 else f"{t.header(attr)} (suite)" if k < len(pieces) else ""
+                height = max(height, _lines_needed(label, ACTION_WIDTHS[lc] * 0.85))
+                ws.write_string(row, lc, label, fmts.label)
+                fmt = fmts.cell(kind, left=True)
+                ws.merge_range(row, v0, row, v1, None, fmt)
+                value = pieces[k] if k < len(pieces) else None
+                write_value(ws, row, v0, value, fmt)
+                if isinstance(value, str):
+                    height = max(height, _lines_needed(value, width))
+            _set_lines(ws, row, height)
+            row += 1
     row += 1
 
     # -- indicators
@@ -827,8 +912,7 @@ def _table_row(ws, row: int, cells: list[tuple[Any, int, int, str | None]], fmts
         write_value(ws, row, c0, value, fmt)
         if isinstance(value, str):
             height = max(height, _lines_needed(value, sum(ACTION_WIDTHS[c0:c1 + 1])))
-    if height > 1:
-        ws.set_row(row, _row_pt(height))
+    _set_lines(ws, row, height)
     return row + 1
 
 
@@ -852,7 +936,7 @@ class _Pages:
     titles), so a long list of actions or of other changes printed its later pages without their
     columns' names. A list whose title, header and first row do not fit on the rest of a page starts
     on the next one. Heights are estimated on the high side (a row of default height as one line
-    of `_row_pt`, pages 5 % shorter than they are), so that a page never runs over onto one the
+    of `LINE_PT`, pages 5 % shorter than they are), so that a page never runs over onto one the
     spreadsheet would add without the header."""
 
     SAFETY = 0.95
@@ -873,7 +957,7 @@ class _Pages:
 
     def _height(self, r: int) -> float:
         size = self.ws.row_sizes.get(r)  # XlsxWriter's record of `set_row`, in pixels
-        return size[0] * 0.75 if size and size[0] is not None else _row_pt(1)
+        return size[0] * 0.75 if size and size[0] is not None else LINE_PT
 
     def start(self, section: int, header) -> None:
         """A list begins: its title at row `section`; `header(row)` writes its header, returns the next row."""
@@ -895,11 +979,8 @@ class _Pages:
 
     @staticmethod
     def _height_of(values: list[Any], widths: list[float]) -> float:
-        lines = 1
-        for value, width in zip(values, widths):
-            if isinstance(value, str):
-                lines = max(lines, sum(_lines_needed(part, width) for part in value.split("\n")))
-        return _row_pt(lines)
+        lines = max((_lines_needed(v, w) for v, w in zip(values, widths) if isinstance(v, str)), default=1)
+        return LINE_PT * min(lines, MAX_LINES)  # as `_fit_row` sets it
 
     def _break(self, row: int) -> None:
         self.breaks.append(row)

@@ -152,7 +152,7 @@ def stray_warning(path: Path, conv: Convention) -> str:
     where: dict[str, list[str]] = {}  # sheet → « ligne 40 » (a line typed below) or « cellule K5 »
     for sc in conv.stray_cells:
         places = where.setdefault(sc.sheet, [])
-        place = f"cellule {sc.cell}" if sc.right else f"ligne {sc.row}"
+        place = f"cellule {sc.cell}" if sc.right else f"ligne de total {sc.row}" if sc.totals_row else f"ligne {sc.row}"
         if place not in places:
             places.append(place)
     n = len(conv.stray_cells)

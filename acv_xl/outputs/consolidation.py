@@ -62,6 +62,7 @@ from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported f
     UsageError,
     _hidden,
     _identify,
+    identify_kept,
     discover,
 )
 from acv_xl.outputs.consolidation_worker import start as start_readers
@@ -110,11 +111,12 @@ def _rel(path: Path, base: Path) -> str:
 _CHUNK_REFERENCE: ContextVar[Any] = ContextVar("acv_consolidation_reference", default=None)
 
 
-def _validate(path: Path):
-    """The same engine as `valider` (imported here so that workers forked from the parent reuse it)."""
+def _validate(path: Path, data: bytes | None = None):
+    """The same engine as `valider` (imported here so that workers forked from the parent reuse it).
+    `data`: the bytes `summarize` hashed (`identify_kept`), read rather than the disk a second time."""
     from acv_xl.checks.validate import validate_file
 
-    return validate_file(path, _CHUNK_REFERENCE.get())
+    return validate_file(path, _CHUNK_REFERENCE.get(), data=data)
 
 
 def _text(v: Any) -> str | None:
@@ -138,7 +140,7 @@ def summarize(path: str, rel: str) -> FileSummary:
     """Read, validate and boil down one workbook. Never raises: a crash is reported in the summary."""
     s = FileSummary(path=path, rel=rel)
     try:
-        s.size, s.mtime, s.sha256, maybe_marked = _identify(path)
+        s.size, s.mtime, s.sha256, maybe_marked, data = identify_kept(path)  # the bytes hashed are the ones read
     except OSError as exc:  # STR-01 with the reason in French (CON-03 « illisible »), not an internal error
         from acv_xl.checks.validate import inaccessible
 
@@ -148,7 +150,7 @@ def summarize(path: str, rel: str) -> FileSummary:
         s.ignore = MOTIF_CONSOLIDATION
         return s
     try:
-        report = _validate(Path(path))
+        report = _validate(Path(path), data)
         if [f.code for f in report.findings] == [CODE_ETRANGER]:  # nothing of the template: not a convention
             s.ignore = MOTIF_ETRANGER
             return s

@@ -23,7 +23,8 @@ import zlib
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from itertools import repeat
+from itertools import repeat, zip_longest
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from zlib_ng import zlib_ng
@@ -140,8 +141,10 @@ _NONE = type(None)
 
 
 def _starts(formats: list[str | None], row_format: str | None) -> list[str]:
-    """Each column's `<c` and style for a row of `row_format` (as `_Writer.table` gives them)."""
-    xfs = [XF.get(f or row_format, 0) if (f or row_format) else 0 for f in formats]
+    """Each column's `<c` and style for a row of `row_format` (as `_Writer.table` gives them: the
+    row's format over the cells of text, the columns' own over numbers)."""
+    names = [row_format if row_format and f in (None, "texte", "texte_long") else f for f in formats]
+    xfs = [XF.get(n, 0) if n else 0 for n in names]
     return [f'<c s="{x}"' if x else "<c" for x in xfs]
 
 
@@ -243,9 +246,72 @@ def _builder(feuille: str) -> _Table:
 
 
 def lignes_xml(f: FileSummary) -> str:
-    """The rows of `f`'s financing lines in `Lignes` (the convention's columns, then `LINE_FIELDS`)."""
+    """The rows of `f`'s financing lines in `Lignes` (the convention's columns, then `LINE_FIELDS`),
+    each as tall as its wrapped texts."""
     head = (f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel)
-    return _builder(LIGNES).xml([head + tuple(line) for line in f.lines], [not line[_COMPTE] for line in f.lines])
+    return _builder(LIGNES).xml([head + tuple(line) for line in f.lines], [not line[_COMPTE] for line in f.lines],
+                                _lignes_heights(head, f.lines))
+
+
+@cache
+def _lignes_long() -> tuple[tuple[int, float, int], ...]:
+    """`Lignes`' wrapped columns: (index, width as `_Writer.table` fits it, the length of a text
+    that fits on one line whatever its characters)."""
+    out = []
+    for j, (h, w, fmt) in enumerate(lignes_columns()):
+        if fmt == "texte_long":
+            w = page_layout.fit_width(w, h)
+            out.append((j, w, page_layout.one_line_chars(w)))
+    return tuple(out)
+
+
+_CELL_HEIGHTS: dict[tuple[float, str], float] = {}  # (width, text) → its row's height: sheet names, dispositifs repeat
+
+
+def _cell_height(text: str, width: float) -> float:
+    """The height of a row for one wrapped cell (`page_layout.row_height`), remembered for the
+    process's life, bounded, never for a pasted text (as `_height`)."""
+    h = _CELL_HEIGHTS.get((width, text))
+    if h is None:
+        h = page_layout.row_height([(text, width)])
+        if len(text) <= MEMO_TEXT_MAX:
+            if len(_CELL_HEIGHTS) > _MEMO_LIMIT:
+                _CELL_HEIGHTS.clear()
+            _CELL_HEIGHTS[width, text] = h
+    return h
+
+
+def _lignes_heights(head: tuple, lines) -> list[float | None] | None:
+    """The heights of a workbook's rows of `Lignes` (None: one line), as `_Writer.table` measures
+    them (`page_layout.row_height`: a row is as tall as its tallest cell), or None when every row
+    is one line. `Lignes` is on the consolidation's critical path: only the distinct texts of each
+    column that may not fit on one line are measured (most workbooks: a few intitulés)."""
+    if not lines:
+        return None
+    width = len(head)
+    one = page_layout.LINE_PT + 2
+    base = one  # the convention's cells, on every row: the row's least height
+    cols = list(zip_longest(*lines))  # (a line shorter than the others: its missing cells blank)
+    heights = None
+    for j, w, limit in _lignes_long():
+        if j < width:
+            v = head[j]
+            if isinstance(v, str) and (len(v) > limit or "\n" in v):
+                base = max(base, _cell_height(v, w))
+            continue
+        if j - width >= len(cols):
+            break
+        col = cols[j - width]
+        tall = {v: h for v in dict.fromkeys(col) if isinstance(v, str) and (len(v) > limit or "\n" in v)
+                and (h := _cell_height(v, w)) > one}
+        if tall:
+            taller = map(tall.get, col, repeat(0.0))
+            heights = list(taller) if heights is None else list(map(max, heights, taller))
+    if heights is None:
+        return None if base <= one else [base] * len(lines)
+    return [h if h > one else None for h in (map(max, heights, repeat(base)) if base > one else heights)]
+
+
 
 
 def anomalies_rows(anomalies: list[Anomalie]) -> list[tuple]:

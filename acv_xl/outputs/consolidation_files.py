@@ -186,10 +186,29 @@ def _identify(path: str) -> tuple[int, float, str, bool]:
     holding a custom-property part, or a file that is no zip at all (a `--json` summary, a PDF
     annex: `output_guard.derived_kind` reads their mark). A workbook without that part is never
     opened again to look for it."""
+    return _identity(path, keep=False)[:4]
+
+
+# the content of a file up to this size is kept by `identify_kept` for its reader, which holds a file
+# up to that size in memory anyway (`source_file._IN_MEMORY_MAX`)
+_KEPT_MAX = 64 * 1024 * 1024
+
+
+def identify_kept(path: str) -> tuple[int, float, str, bool, bytes | None]:
+    """`_identify`, and the bytes it hashed (None above `_KEPT_MAX`): the file is then read once, not
+    once to be hashed and again to be read as a workbook (`summarize`)."""
+    return _identity(path, keep=True)
+
+
+def _identity(path: str, keep: bool) -> tuple[int, float, str, bool, bytes | None]:
     st = os.stat(path)
-    h = hashlib.sha256()
-    custom, tail, first = False, b"", None
     with open(path, "rb") as fh:
+        if keep and st.st_size <= _KEPT_MAX:
+            data = fh.read()
+            return (st.st_size, st.st_mtime, hashlib.sha256(data).hexdigest(),
+                    _CUSTOM_PART in data or data[:2] != b"PK", data)
+        h = hashlib.sha256()
+        custom, tail, first = False, b"", None
         for block in iter(lambda: fh.read(1 << 20), b""):
             if first is None:
                 first = block[:2]
@@ -197,7 +216,7 @@ def _identify(path: str) -> tuple[int, float, str, bool]:
             # a zip stores its part names as they are: without this one, no custom property
             custom = custom or _CUSTOM_PART in tail + block[:len(_CUSTOM_PART)] or _CUSTOM_PART in block
             tail = block[-len(_CUSTOM_PART):]
-    return st.st_size, st.st_mtime, h.hexdigest(), custom or first != b"PK"
+    return st.st_size, st.st_mtime, h.hexdigest(), custom or first != b"PK", None
 
 
 # ------------------------------------------------------------------ ahead, in another process

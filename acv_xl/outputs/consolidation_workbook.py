@@ -653,10 +653,12 @@ FORMATS: dict[str, dict[str, Any]] = {
     "euros_gras": {"num_format": EUROS, "bold": True, "valign": "top"},
     "erreur": {"font_color": "#9C0006", "bg_color": "#FFC7CE"},
     "avertissement": {"font_color": "#9C5700", "bg_color": "#FFEB9C"},
-    "non": {"font_color": "#7F7F7F", "italic": True},
+    # a line not counted (`Lignes`): its texts greyed, still wrapped as the column's
+    "non": {"font_color": "#7F7F7F", "italic": True, "valign": "top", "text_wrap": True},
     # explicit, so that the header row stands out also where table styles are not drawn (print, LibreOffice)
     "entete": {"bold": True, "text_wrap": True, "valign": "top", "font_color": "#FFFFFF",
                "bg_color": "#1F4E79", "border": 1},
+    "note": {"italic": True, "font_color": "#595959", "valign": "top", "text_wrap": True},  # under a table
 }
 _DXF_ONLY = ("erreur", "avertissement")  # conditional formats' (dxf): no cell style of their own
 # Each cell format's xf index, fixed at the workbook's creation (0 is XlsxWriter's default style).
@@ -666,12 +668,16 @@ XF: dict[str, int] = {name: k for k, name in enumerate((n for n in FORMATS if n 
 def lignes_columns() -> list[tuple[str, float, str | None]]:
     """`Lignes`' columns: header, width, format (a `FORMATS` name or None)."""
     tf = layout.T_FINANCEMENTS
+    # Every text wraps, in rows sized to it (`consolidation_blocks`): an intitulé, a libellé longer
+    # than its column was cut on paper by the filled cell beside it. The Feuille column fits the
+    # template's « Plan de financement » on one line (it is on every row).
+    long = "texte_long"
     return [
-        (H.ACV_ID, 12, None), (H.LIBELLE, 24, None), (H.COMMUNES, 26, None), (H.FICHIER, 28, None),
-        (tf.header("numero"), 10, None), (H.INTITULE, 36, None), (H.AXE, 6, None),
-        (tf.header("financeur"), 12, None), (tf.header("dispositif"), 22, None), (tf.header("nature"), 16, None),
-        (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, None),
-        (H.COMPTE, 8, None), (H.MOTIF, 18, None), (H.FEUILLE, 18, None), (H.CELLULE_MONTANT, 10, None),
+        (H.ACV_ID, 12, long), (H.LIBELLE, 24, long), (H.COMMUNES, 26, long), (H.FICHIER, 28, long),
+        (tf.header("numero"), 10, long), (H.INTITULE, 36, long), (H.AXE, 6, long),
+        (tf.header("financeur"), 12, long), (tf.header("dispositif"), 22, long), (tf.header("nature"), 16, long),
+        (tf.header("annee"), 8, long), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, long),
+        (H.COMPTE, 8, long), (H.MOTIF, 18, long), (H.FEUILLE, 21, long), (H.CELLULE_MONTANT, 10, long),
     ]
 
 
@@ -748,7 +754,8 @@ class _Writer:
         values are computed here (formulas written by XlsxWriter have no cached value).
 
         `totals`: column index → amount (a SUBTOTAL over the column) or (formula, value).
-        `row_formats`: per data row, a format for its cells without a column format (or None).
+        `row_formats`: per data row, a format for its cells of text (no column format, or a text
+        one), or None.
         `packed`: the data rows as deflated blocks (`consolidation_blocks`); `rows` then only counts them."""
         from xlsxwriter.utility import xl_col_to_name
 
@@ -763,7 +770,9 @@ class _Writer:
         styles = [xf(cf) for cf in col_fmt]
         row_styles = None
         if row_formats:
-            per_format = {f: [xf(cf or self.fmt[f]) for cf in col_fmt] for f in set(filter(None, row_formats))}
+            texts = (None, self.fmt["texte"], self.fmt["texte_long"])
+            per_format = {f: [xf(self.fmt[f] if cf in texts else cf) for cf in col_fmt]
+                          for f in set(filter(None, row_formats))}
             row_styles = [per_format[f] if f else styles for f in row_formats]
         heights = None
         if long and packed is None:  # rows tall enough for their wrapped text (a default height cuts it)
@@ -775,10 +784,14 @@ class _Writer:
                 key = cells(row)
                 h = measured.get(key, 0)
                 if h == 0:
-                    texts = [str(v or "") for v in (key if len(long) > 1 else (key,))]
+                    # text only: a number is never wrapped (a spreadsheet shows ### instead)
+                    texts = [v if isinstance(v, str) else "" for v in (key if len(long) > 1 else (key,))]
                     h = page_layout.row_height(zip(texts, (w for _j, w in long)))
                     h = measured[key] = h if h > page_layout.LINE_PT + 2 else None
                 heights.append(h)
+        if heights:  # where the rows end on paper (`keep_together`)
+            ws.row_points = {**getattr(ws, "row_points", {}),
+                             **{first_row + 1 + i: h for i, h in enumerate(heights) if h}}
         if packed is not None:
             ws.add_packed(first_row + 1, len(rows), len(columns), packed)
         else:
@@ -812,11 +825,74 @@ class _Writer:
             ws.freeze_panes(first_row + 1, freeze_cols)
         if not getattr(ws, "print_decided", False):  # the sheet's first table decides how it prints
             ws.print_decided = True
-            page_layout.setup(ws, [c[1] for c in columns], footer=self.footer_label(ws),
+            ws.print_widths = [c[1] for c in columns]
+            ws.print_plan = page_layout.setup(ws, [c[1] for c in columns], footer=self.footer_label(ws),
                               header_rows=(first_row, first_row) if first_row == 2 else None,
                               key_columns=(0, max(0, freeze_cols - 1)),
                               landscape=getattr(ws, "landscape", True), footer_right=self.footer_date())
         return first_row, last
+
+    def first_page_chart(self, ws, chart, width: int, height: int, beside: tuple[int, int], below: int,
+                         keep_from: int | None = None) -> None:
+        """`chart` at `beside` (row, column) when it ends there within the sheet's first printed page,
+        else at column A of row `below`, as wide as that page allows: placed past the page's edge, a
+        chart was cut there and went on, in pieces, on the next pages. Never cut across two pages
+        either: with the rows from `keep_from` (the table it shows), on one page (`keep_together`)."""
+        room = page_layout.first_page_points(ws.print_widths, ws.print_plan) / 0.75  # pixels
+        row, col = beside
+        before = sum(page_layout.column_points(w) for w in ws.print_widths[:col]) / 0.75
+        if before + width > room:
+            row, col = below, 0
+        chart.set_size({"width": int(min(width, room)), "height": height})
+        # a little below its row's top: at a page break, a chart starting on the row's very edge was
+        # drawn (clipped) at the foot of the page before as well
+        ws.insert_chart(row, col, chart, {"y_offset": 4})
+        start = row if keep_from is None else keep_from
+        self.keep_together(ws, start, (row - start) * page_layout.LINE_PT + height * 0.75)
+
+    def keep_together(self, ws, row: int, height_pt: float) -> None:
+        """A page break before `row` when the block of `height_pt` starting there would not end on
+        the page where it starts (a chart was cut across two pages): the rows' heights added up as
+        the spreadsheet lays them on pages, with a margin (LibreOffice's rows of its own height may
+        be taller than Excel's 15 pt)."""
+        p = ws.print_plan
+        paper = page_layout.A4_SHORT_PT if p.landscape else page_layout.A4_LONG_PT
+        page = (paper - (page_layout.MARGIN_TOP_IN + page_layout.MARGIN_BOTTOM_IN) * 72) * 0.85
+        if p.fit_width:  # scaled by the spreadsheet to the page's width, never above 100 %
+            printable = (page_layout.A4_LONG_PT if p.landscape else page_layout.A4_SHORT_PT) - 2 * page_layout.MARGIN_IN * 72
+            page /= min(1.0, printable / sum(map(page_layout.column_points, ws.print_widths)))
+        else:
+            page /= p.scale / 100
+        info, points = ws.row_info, getattr(ws, "row_points", {})
+
+        def height(r: int) -> float:
+            if r in points:
+                return points[r]
+            return info[r].height * 0.75 if r in info and info[r].height is not None else page_layout.LINE_PT
+
+        repeated = height(2) if ws.repeat_row_range else 0.0
+        used = 0.0
+        breaks = set(ws.hbreaks)
+        for r in range(row):
+            h = height(r)
+            if used + h > page or r in breaks:  # the row goes to the next page, under the repeated header
+                used = repeated
+            used += h
+        if used + height_pt > page and used > repeated:
+            ws.set_h_pagebreaks(sorted({*ws.hbreaks, row}))
+
+    def first_page_notes(self, ws, row: int, notes: list[str]) -> int:
+        """Notes under a table, each wrapped across the columns of the first printed page, in a row tall
+        enough: written in column A alone, they ran past the page's edge and were cut. The next free row."""
+        n = page_layout.first_page_columns(ws.print_widths, ws.print_plan)
+        width = sum(ws.print_widths[:n])
+        fmt = self.fmt["note"]
+        for k, text in enumerate(notes):
+            if n > 1:
+                ws.merge_range(row + k, 0, row + k, n - 1, "", fmt)
+            ws.write_string(row + k, 0, text, fmt)
+            ws.set_row(row + k, page_layout.row_height([(text, width)]))
+        return row + len(notes)
 
     # -- sheets
     def synthese(self) -> None:
@@ -884,10 +960,8 @@ class _Writer:
             f"{H.MANQUE} et {H.EXCEDENT} : l'écart de chaque convention, totalisés séparément (un excédent ne "
             "compense pas un manque).",
         ]
-        for k, text in enumerate(notes):
-            ws.write_string(top + k, 0, text, self.fmt["sous_titre"])
         # the count per class as plain cells, not a table: the sheet's one table stays `T_Synthese`
-        start = top + len(notes) + 1
+        start = self.first_page_notes(ws, top, notes) + 1
         ws.write_string(start, 0, H.PREPARATION, self.fmt["entete"])
         ws.write_string(start, 1, H.NB_CONVENTIONS, self.fmt["entete"])
         for k, (c, n) in enumerate(classes.items(), start=1):
@@ -901,8 +975,7 @@ class _Writer:
                           "data_labels": {"value": True}, "fill": {"color": "#1F4E79"}})
         chart.set_title({"name": "Préparation des conventions"})
         chart.set_legend({"none": True})
-        chart.set_size({"width": 480, "height": 288})
-        ws.insert_chart(t0, 3, chart)
+        self.first_page_chart(ws, chart, 480, 288, beside=(t0, 3), below=t0 + len(classes) + 2, keep_from=t0)
 
     def _matrix(self, feuille: str, titre: str, keys: list[str], labels: list[str], get, total_of,
                 extra_total: bool):
@@ -974,8 +1047,7 @@ class _Writer:
             chart.set_legend({"none": True})
             chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
             chart.set_y_axis({"reverse": True})
-            chart.set_size({"width": 720, "height": max(300, 28 * n + 80)})
-            ws.insert_chart(top, 5, chart)
+            self.first_page_chart(ws, chart, 720, max(300, 28 * n + 80), beside=(top, 5), below=end + 2)
 
     def par_axe(self) -> None:
         keys = [str(n) for n in layout.AXES]
@@ -1005,8 +1077,7 @@ class _Writer:
         chart.set_title({"name": titre})
         chart.set_legend({"none": True})
         chart.set_y_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
-        chart.set_size({"width": 720, "height": 320})
-        ws.insert_chart(last + 2, 1, chart)
+        self.first_page_chart(ws, chart, 720, 320, beside=(last + 2, 1), below=last + 2)
 
     def lignes(self) -> None:
         ws = self.sheet(Feuille.LIGNES, "Lignes de financement de toutes les conventions comptées")

@@ -1,4 +1,5 @@
-"""LibreOffice headless: convert (and so recalculate or print) workbooks.
+"""LibreOffice headless: convert (and so recalculate or print) workbooks. Every formula is
+recalculated on loading (`_RECALCULATE_ON_LOAD`): what is printed is the formulas' values.
 
 Each call uses a private profile directory so that parallel runs never collide, and all files
 of one call go through one soffice process (starting it costs ~1 s; each extra file ~0.15 s).
@@ -14,9 +15,22 @@ from pathlib import Path
 
 INSTALL_HINT = (
     "LibreOffice est introuvable (commande « soffice »). Installez-le puis relancez : "
-    "sous Debian/Ubuntu « sudo apt-get install libreoffice-calc », sous Windows depuis "
+    "sous Debian/Ubuntu « sudo apt-get install libreoffice-calc fonts-crosextra-carlito fonts-liberation2 », "
+    "sous Windows depuis "
     "https://fr.libreoffice.org/download/ ."
 )
+
+
+# The private profile's settings: every formula recalculated on loading, whatever the file claims.
+# LibreOffice otherwise keeps the values cached in the file when it says Excel wrote it (XlsxWriter
+# and openpyxl say so): a total written without its value, or stale, printed empty or wrong.
+_RECALCULATE_ON_LOAD = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
 
 
 class LibreOfficeMissing(RuntimeError):
@@ -45,6 +59,8 @@ def convert(paths: list[Path] | Path, fmt: str, outdir: Path, timeout: float = 1
     outdir.mkdir(parents=True, exist_ok=True)
     ext = fmt.split(":")[0]
     with tempfile.TemporaryDirectory(prefix="acv-lo-") as profile:
+        (Path(profile) / "user").mkdir()
+        (Path(profile) / "user" / "registrymodifications.xcu").write_text(_RECALCULATE_ON_LOAD, encoding="utf-8")
         cmd = [
             exe, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless", "--norestore",
             "--convert-to", fmt, "--outdir", str(outdir), *map(str, files),

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 BASE_FONT_PT = 11.0  # the workbooks' default font (Calibri 11, Carlito in LibreOffice)
 MIN_PRINTED_PT = 8.0  # the smallest type a comité should have to read
 LINE_PT = 15.0  # one line of 11 pt text in a row (Excel's default row height)
+MAX_ROW_PT = 409.0  # Excel's tallest row: a taller one is refused by Excel, clamped by LibreOffice
 A4_LONG_PT, A4_SHORT_PT = 841.9, 595.3
 MARGIN_IN = 0.4  # left and right; top and bottom leave room for the footer
 MARGIN_TOP_IN, MARGIN_BOTTOM_IN = 0.5, 0.6
@@ -70,6 +71,12 @@ def _text_lines(text: str, width: float, bold: bool) -> int:
     return max(1, lines)
 
 
+def one_line_chars(width: float) -> int:
+    """The length up to which any text without a line break takes one line in a column of `width`
+    characters, whatever its characters (`_chars`: 1.25 at most each): longer ones are measured."""
+    return int(max(1.0, width - 0.6) / 1.25)
+
+
 @lru_cache(maxsize=16384)
 def _chars(word: str) -> float:
     # wide capitals and « m/w » take more room than the digit Excel's width is measured in
@@ -84,9 +91,10 @@ def fit_width(width: float, header: str, bold: bool = True) -> float:
 
 
 def row_height(cells: Iterable[tuple[str, float]], bold: bool = False, font_pt: float = BASE_FONT_PT) -> float:
-    """The height (points) of a row whose wrapped cells are (text, column width) pairs."""
+    """The height (points) of a row whose wrapped cells are (text, column width) pairs, at most
+    `MAX_ROW_PT` (a text taller than that is cut: a writer that must print it whole splits it)."""
     lines = max((text_lines(t, w, bold) for t, w in cells if t not in (None, "")), default=1)
-    return round(lines * LINE_PT * font_pt / BASE_FONT_PT + 2, 1)
+    return min(MAX_ROW_PT, round(lines * LINE_PT * font_pt / BASE_FONT_PT + 2, 1))
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,38 @@ def plan(widths: Sequence[float], key_columns: tuple[int, int] | None = None, la
     if needed >= floor:
         return PrintPlan(landscape, True, 100, None)
     return PrintPlan(landscape, False, math.ceil(floor * 100), key_columns)
+
+
+# What must stay on the first page (a chart, a note) is kept within this share of it: LibreOffice
+# without the Calibri-compatible font (Carlito) draws the columns in a wider one, a third wider.
+FIRST_PAGE_SAFETY = 0.7
+
+
+def first_page_columns(widths: Sequence[float], p: PrintPlan, margin_in: float = MARGIN_IN) -> int:
+    """How many of the first columns print whole on the first page (at least one); all of them when
+    the sheet prints one page wide."""
+    if p.fit_width:
+        return len(widths)
+    printable = (A4_LONG_PT if p.landscape else A4_SHORT_PT) - 2 * margin_in * 72
+    room = printable / (p.scale / 100) * FIRST_PAGE_SAFETY
+    used, n = 0.0, 0
+    for w in widths:
+        used += column_points(w)
+        if used > room:
+            break
+        n += 1
+    return max(n, 1)
+
+
+def first_page_points(widths: Sequence[float], p: PrintPlan, margin_in: float = MARGIN_IN) -> float:
+    """The width (points of the sheet, before scaling) of the columns its first printed page holds
+    whole: a page ends at its last whole column, and what lies past it goes to the next page. A
+    sheet printed one page wide holds the page's width, or its columns' when they are wider (the
+    spreadsheet then scales them down to the page)."""
+    held = sum(column_points(w) for w in widths[:first_page_columns(widths, p, margin_in)])
+    if p.fit_width:
+        return max(held, (A4_LONG_PT if p.landscape else A4_SHORT_PT) - 2 * margin_in * 72)
+    return held
 
 
 def apply_width(ws, p: PrintPlan) -> None:

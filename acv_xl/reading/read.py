@@ -312,6 +312,12 @@ def _detached_lines(source: Source, b: TableBlock, first: int, elsewhere) -> lis
             rows.setdefault(x[0], []).append(x)
     if not rows:  # nothing further below (nearly always): no header looked at
         return []
+    return _lines_of_data(b, rows)
+
+
+def _lines_of_data(b: TableBlock, rows: dict[int, list]) -> list[tuple[int, int, Any]]:
+    """The cells of the rows (row → its cells) that fill every required column of the table: lines of
+    data, where a note or a total (a label and an amount) fills one or two of them."""
     table = layout.TABLES_BY_NAME.get(b.name)
     folded = [fold(h) if isinstance(h, str) else "" for h in b.header]
     required = [folded.index(fold(c.header)) for c in table.columns
@@ -328,12 +334,36 @@ def _detached_lines(source: Source, b: TableBlock, first: int, elsewhere) -> lis
     return out
 
 
+def _totals_row_lines(source: Source, b: TableBlock) -> list[tuple[int, int, Any]]:
+    """The cells of a line of data typed into the table's totals row (Création de tableau › Ligne de
+    total, or typed over it): no reader takes that row as a line, so no total counts it. The row's own
+    label and totals (« Total », a SOUS.TOTAL) fill one or two required columns, a line all of them."""
+    first = b.first_row + len(b.rows) + 1  # the row after the last line read
+    if b.end_row < first:  # no totals row (nearly always)
+        return []
+    table = layout.TABLES_BY_NAME.get(b.name)
+    # a number under a text column is what a totals function gives there (Nombre, Moyenne…), never a
+    # code, a name or a choice typed: it fills no column of a line
+    texts = {fold(c.header) for c in table.columns if c.kind in _TEXT_KINDS} if table is not None else set()
+    header = [fold(h) if isinstance(h, str) else "" for h in b.header]
+    rows: dict[int, list] = {}
+    for x in source.occupied(b.sheet, first, b.end_row, b.first_col, b.last_col):
+        j = x[1] - b.first_col
+        if x[2].__class__ in (int, float) and j < len(header) and header[j] in texts:
+            continue
+        rows.setdefault(x[0], []).append(x)
+    return _lines_of_data(b, rows) if rows else []
+
+
+_TEXT_KINDS = (layout.Kind.TEXT, layout.Kind.CHOICE)
+
+
 
 def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
-    """What was typed right outside each user table (`StrayCell`): the rows directly below it,
-    within its columns, down to the first blank row, the whole lines of data further below
-    (`_detached_lines`), and the column directly to its right, from the header row to the table's
-    last row. Cells inside another table are not stray."""
+    """What was typed right outside each user table's lines (`StrayCell`): a line of data in its totals
+    row (`_totals_row_lines`), the rows directly below it, within its columns, down to the first blank
+    row, the whole lines of data further below (`_detached_lines`), and the column directly to its
+    right, from the header row to the table's last row. Cells inside another table are not stray."""
     occupied = getattr(source, "occupied", None)
     if occupied is None:
         return []
@@ -361,6 +391,11 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
             top += size
             size = _BELOW_CHUNK
         apart = _detached_lines(source, b, blank, elsewhere)
+        for r, c, v in _totals_row_lines(source, b):
+            j = c - c1
+            header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""
+            out.append(StrayCell(table=b.name, sheet=sheet, cell=a1(r, c), row=r, col=c, value=v, header=header,
+                                 totals_row=True))
         for (r, c, v), detached in chain(zip(found, repeat(False)), zip(apart, repeat(True))):
             j = c - c1
             header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""
@@ -403,15 +438,16 @@ def read_file(path: str | Path) -> Convention:
     return read_file_bounded(path)[0]
 
 
-def read_file_bounded(path: str | Path) -> tuple[Convention, int]:
+def read_file_bounded(path: str | Path, data: bytes | None = None) -> tuple[Convention, int]:
     """`read_file`, and a bound above the length of every text read (`FileSource.longest_text`): true of
-    the convention as read, for a caller that checks it before changing anything (`validate_file`)."""
+    the convention as read, for a caller that checks it before changing anything (`validate_file`).
+    `data`: the file's content, when the caller has read it already (`FileSource`)."""
     from acv_xl.reading.source_file import FileSource
 
     # paused until the source is gone too: the collector, run again, then finds only the
     # convention's objects, not the sheets' grids it would walk for nothing (3 times less work)
     with _collector_paused():
-        with FileSource(path) as source:
+        with FileSource(path, data) as source:
             conv = read_source(source)
             longest = source.longest_text()
         del source

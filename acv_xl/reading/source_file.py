@@ -219,13 +219,21 @@ def _refuse_other(path: Path, head: bytes) -> UnreadableWorkbook:
     return _unreadable(path, "n'est pas un classeur Excel : son contenu n'est pas reconnu (fichier endommagé ?).")
 
 
-def _open_zip(path: Path, light: bool = False) -> tuple[zipfile.ZipFile | zip_guard.Directory, bytes | None]:
+def _open_zip(path: Path, light: bool = False, data: bytes | None = None) -> tuple[zipfile.ZipFile | zip_guard.Directory, bytes | None]:
     """Open the file after checking what it is; raises UnreadableWorkbook for everything else.
 
     Returns the zip and, unless the file is larger than `_IN_MEMORY_MAX`, its bytes: the parts are
     then inflated from memory (`FileSource._inflate`) and calamine reads the very bytes checked.
     `light`: a plain package in memory comes as a `zip_guard.Directory` (its entries hold only what
-    the reader uses of a `ZipInfo`), read twice as fast as by `zipfile`."""
+    the reader uses of a `ZipInfo`), read twice as fast as by `zipfile`.
+    `data`: the file's whole content, read already by the caller (a consolidation hashes each file
+    first): a zip of at most `_IN_MEMORY_MAX` bytes is then taken as it is — not looked up, opened
+    and read a second time — and anything else is judged from the disk as below."""
+    if data is not None and data.startswith(_ZIP_MAGICS) and len(data) <= _IN_MEMORY_MAX:
+        try:
+            return (light and zip_guard.directory(data)) or zipfile.ZipFile(io.BytesIO(data)), data
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError):
+            raise _unreadable(path, "est endommagé ou incomplet (archive tronquée ou corrompue).") from None
     try:
         try:  # one stat; any other refusal (a name too long, a link loop…) is said below, in French
             st = path.stat()
@@ -805,9 +813,10 @@ class FileSource:
     Use as a context manager (or call `close()`): the zip and calamine hold the file open.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, data: bytes | None = None):
+        """`data`: the file's content, when the caller has read it already (`_open_zip`)."""
         self.path = Path(path)
-        self._zip, self._data = _open_zip(self.path, light=True)
+        self._zip, self._data = _open_zip(self.path, light=True, data=data)
         self._cal = None
         self._cal_file = None
         self._opx = None

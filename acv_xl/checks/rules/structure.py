@@ -222,7 +222,16 @@ EXTEND_TABLE = (
     "sous forme de tableau sur le tableau et la ligne). Dans LibreOffice : Données › Définir la plage… "
     "(Plage de base de données), choisissez le nom du tableau, étendez sa plage à cette ligne et cliquez "
     "sur « Modifier ». Vous pouvez aussi recopier la ligne dans une ligne vide du tableau, ou lancer "
-    "« acv-xl migrer », qui l'y intègre. "
+    "« acv-xl migrer », qui l'y intègre. Si le tableau a une ligne de total, ajoutez-lui plutôt une ligne "
+    "au-dessus d'elle (touche Tab dans la dernière cellule de sa dernière ligne) et déplacez-y les valeurs : "
+    "étendu, il ferait de cette ligne sa ligne de total. "
+)
+
+# How to take a line typed into a table's totals row into the table (STR-09).
+TOTALS_ROW = (
+    "Ajoutez une ligne au tableau au-dessus de sa ligne de total (dans Excel : touche Tab dans la dernière "
+    "cellule de sa dernière ligne), déplacez-y les valeurs de cette ligne, puis remettez dans la ligne de total "
+    "son libellé et ses totaux. Vous pouvez aussi lancer « acv-xl migrer », qui l'intègre au tableau."
 )
 
 
@@ -241,7 +250,8 @@ def _shown(value, kind: layout.Kind | None = None) -> str:
     return text if len(text) <= 30 else text[:29] + "…"
 
 
-@rule("STR-09", E, "Valeur saisie juste sous un tableau ou à sa droite, hors du tableau (comptée dans aucun total)", SRC_CONTRAT)
+@rule("STR-09", E, "Valeur saisie juste sous un tableau, à sa droite ou dans sa ligne de total, hors de ses lignes "
+                   "(comptée dans aucun total)", SRC_CONTRAT)
 def hors_tableau(conv: Convention) -> Iterable[Finding]:
     """Added code. A value typed in the rows directly below a user table (within its columns, down to
     the first blank row) or in the column directly to its right (`Convention.stray_cells`). Neither
@@ -250,7 +260,9 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
     first cell, with the action number when the line has one), one per table for the column to its
     right (at its first cell). A blank row between the table and a note or a total of the user's
     ends the search: that is the way to keep them; past it, only a line filling every required
-    column of the table is one (`StrayCell.detached`: a line of data typed apart, not a note)."""
+    column of the table is one (`StrayCell.detached`: a line of data typed apart, not a note). So is
+    such a line typed into the table's totals row (`StrayCell.totals_row`): Excel's totals and every
+    reader leave that row out."""
     below: dict[tuple[str, int], list] = {}
     right: dict[str, list] = {}
     for sc in conv.stray_cells:
@@ -270,7 +282,12 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
         values = " ; ".join(f"{c.header} : {_shown(c.value, kinds.get(c.header))}" if c.header else _shown(c.value)
                             for c in shown)
         values += " ; …" if len(shown) < len(cells) else ""
-        if first.detached:  # past a blank row, but a whole line of data: no note nor total fills them all
+        suggestion = EXTEND_TABLE
+        if first.totals_row:  # a line of data typed into the totals row: Excel sums the lines above it
+            where = (f"saisie dans la ligne de total du tableau {q(name)}, en remplit toutes les colonnes "
+                     "obligatoires mais n'est pas une ligne du tableau")
+            suggestion, tail = TOTALS_ROW, ""
+        elif first.detached:  # past a blank row, but a whole line of data: no note nor total fills them all
             where = (f"saisie sous le tableau {q(name)} après une ligne vide, en remplit toutes les colonnes "
                      "obligatoires mais n'en fait pas partie")
             tail = ("Une ligne vide sépare du tableau une note ou un total hors du plan ; une ligne qui en remplit "
@@ -282,7 +299,7 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
         yield Finding(code="STR-09", gravite=E, feuille=first.sheet, cellule=first.cell, action=numero,
                       message=f"La ligne {row} de la feuille {q(first.sheet)}, {where} ({values}) : elle n'est lue "
                               "par aucun contrôle ni comptée dans aucun total.",
-                      suggestion=EXTEND_TABLE + tail)
+                      suggestion=suggestion + tail)
     for name, cells in right.items():
         first, last = cells[0], cells[-1]
         if len(cells) == 1:

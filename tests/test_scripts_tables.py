@@ -1,0 +1,382 @@
+"""Odd but legal tables, read by the Excel button « Valider » and by `acv-xl valider`: the same findings,
+on the same cells, and the same totals, whichever reads them (the command line's reading is the
+reference). Each workbook is a clean convention edited as a user would in Excel (through openpyxl,
+which writes the same table parts); the button's payload is built as the Office.js add-in builds it
+(`xlwings_payload.payload_from_xlsx`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.utils.cell import range_boundaries
+
+import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
+from acceptance_support import edited_copy, table_of
+from acv_xl.checks.validate import validate_file
+from acv_xl.contract import layout
+from acv_xl.outputs.template import build_workbook
+from conventions import clean
+from udfs import scripts
+from xlwings_payload import payload_from_xlsx, remote_book
+
+FIN = layout.T_FINANCEMENTS
+TODAY = date(2026, 11, 26)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("base") / "propre.xlsx"
+    build_workbook(path, clean())
+    return path
+
+
+def _key(f):
+    return (f.code, f.gravite, f.feuille, f.cellule, f.action, f.message)
+
+
+def _both(path: Path):
+    """(the command line's report, the button's report) on one workbook."""
+    cli = validate_file(path)
+    button = scripts.run_valider(remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE)), today=TODAY)
+    return cli, button
+
+
+def _same(cli, button) -> None:
+    assert [_key(f) for f in button.findings] == [_key(f) for f in cli.findings]
+    assert button.empreinte == cli.empreinte
+    assert button.totaux.as_json() == cli.totaux.as_json()
+
+
+# --------------------------------------------------------------------------- header row turned off
+def _header_off(title: str | None = None):
+    """Création de tableau › Ligne d'en-tête unticked: the table's range starts at its first line
+    (headerRowCount="0"), the row of its headers becomes a plain row (empty, or a title typed there)."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        for c in range(c1, c2 + 1):
+            ws.cell(r1, c).value = None
+        if title is not None:
+            ws.cell(r1, c1).value = title
+        t.ref = f"{ws.cell(r1 + 1, c1).coordinate}:{ws.cell(r2, c2).coordinate}"
+        t.headerRowCount = 0
+    return edit
+
+
+@pytest.mark.parametrize("title", [None, "Plan 2024"], ids=["ligne-vide", "titre-au-dessus"])
+def test_a_table_with_its_header_row_turned_off_is_read_by_its_column_names(base, tmp_path, title):
+    """The button took the first line for the header row: ten false STR-04 and the line lost (its
+    500 000 € and more counted nowhere), while the command line read the columns' names."""
+    path = edited_copy(base, tmp_path / "sans-en-tete.xlsx", _header_off(title))
+    cli, button = _both(path)
+    assert cli.valide and not [f for f in cli.findings if f.code == "STR-04"]
+    _same(cli, button)
+    full = validate_file(base)
+    assert button.totaux.as_json() == full.totaux.as_json()  # every line counted, the first one too
+
+
+def test_a_table_on_the_first_row_with_its_header_row_turned_off(base, tmp_path):
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        ws.delete_rows(1, r1)  # the title, the hint and the header row
+        t.ref = f"{ws.cell(1, c1).coordinate}:{ws.cell(r2 - r1, c2).coordinate}"
+        t.headerRowCount = 0
+
+    path = edited_copy(base, tmp_path / "ligne-1.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    assert button.totaux.as_json() == validate_file(base).totaux.as_json()
+
+
+def test_a_blank_header_cell_is_read_as_its_columns_name(base, tmp_path):
+    """A header cell left blank by another program (Excel never leaves one): the command line takes the
+    column's name from the table's definition, the button reported its column missing (STR-04)."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1, c1 + list(FIN.headers).index(FIN.header("montant"))).value = None
+
+    path = edited_copy(base, tmp_path / "en-tete-vide.xlsx", edit)
+    cli, button = _both(path)
+    assert cli.valide
+    _same(cli, button)
+
+
+# --------------------------------------------------------------------------- the totals row
+def _totals_row(values: dict[str, object]):
+    """Création de tableau › Ligne de total ticked (totalsRowCount="1", the table one row longer),
+    the row holding `values` by header."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r2 + 1, c2).coordinate}"
+        t.totalsRowCount = 1
+        for header, v in values.items():
+            ws.cell(r2 + 1, c1 + list(FIN.headers).index(header)).value = v
+    return edit
+
+
+LINE = {"N° action": "3.1", "Financeur": "ETAT", "Dispositif": "DSIL", "Nature": "Subvention", "Année": 2025,
+        "Montant (€)": 750000, "Statut": "Acquis"}
+
+
+def test_a_financing_line_typed_into_the_totals_row_is_an_error_in_both(base, tmp_path):
+    """A line typed over the totals row was read by nobody: 750 000 € counted in no total and the
+    verdict « aucune erreur », from the command line and from the button alike."""
+    path = edited_copy(base, tmp_path / "ligne-de-total.xlsx", _totals_row(LINE))
+    cli, button = _both(path)
+    _same(cli, button)
+    ws, t = table_of(openpyxl.load_workbook(path), FIN.name)
+    row = range_boundaries(t.ref)[3]
+    found = [f for f in cli.findings if f.code == "STR-09"]
+    assert [(f.feuille, f.cellule, f.action) for f in found] == [(FIN.sheet, f"A{row}", "3.1")]
+    assert "saisie dans la ligne de total du tableau « T_Financements »" in found[0].message
+    assert "750 000,00 €" in found[0].message and "aucun total" in found[0].message
+    assert not cli.valide and not button.valide
+
+
+def test_migrer_takes_the_line_of_the_totals_row_into_the_table(base, tmp_path):
+    from acceptance_support import acv
+
+    path = edited_copy(base, tmp_path / "ligne-de-total.xlsx", _totals_row(LINE))
+    row = range_boundaries(table_of(openpyxl.load_workbook(path), FIN.name)[1].ref)[3]
+    out = tmp_path / "migre.xlsx"
+    proc = acv("migrer", path, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Lignes saisies hors d'un tableau, intégrées au tableau : 1" in proc.stdout
+    assert f"« {FIN.name} » : ligne {row} de la feuille « {FIN.sheet} » (sa ligne de total)" in proc.stdout
+    migrated = validate_file(out)
+    assert migrated.totaux.financement_total == validate_file(base).totaux.financement_total + 750000
+    assert not [f for f in migrated.findings if f.code == "STR-09"]
+
+
+def test_a_line_typed_right_below_a_totals_row_is_not_told_to_extend_the_table_over_it(base, tmp_path):
+    """Below a table with a totals row, « étendez le tableau à cette ligne » would make the line its totals
+    row (still counted nowhere): the suggestion says to add a line above the totals row instead."""
+    def edit(wb):
+        _totals_row({"N° action": "Total", "Montant (€)": 1})(wb)
+        ws, t = table_of(wb, FIN.name)
+        below = range_boundaries(t.ref)[3] + 1
+        for header, v in LINE.items():
+            ws.cell(below, 1 + list(FIN.headers).index(header)).value = v
+
+    path = edited_copy(base, tmp_path / "sous-la-ligne-de-total.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert "saisie juste sous le tableau" in found.message
+    assert "Si le tableau a une ligne de total, ajoutez-lui plutôt une ligne au-dessus d'elle" in found.suggestion
+
+
+def test_comparer_names_the_totals_row_where_the_line_was_typed(base, tmp_path):
+    from acceptance_support import acv
+
+    path = edited_copy(base, tmp_path / "apres.xlsx", _totals_row(LINE))
+    row = range_boundaries(table_of(openpyxl.load_workbook(path), FIN.name)[1].ref)[3]
+    proc = acv("comparer", base, path)
+    assert proc.returncode == 1, proc.stderr
+    assert f"feuille « {FIN.sheet} », ligne de total {row}) : elles ne sont dans aucun tableau comparé" in proc.stdout
+
+
+def test_the_totals_rows_own_label_and_totals_stay_allowed(base, tmp_path):
+    """« Total », a sum, and counts (Nombre) under every text column: a totals row as Excel fills it."""
+    total = sum(lf.montant for lf in validate_file(base).convention.financements)
+    counts = {FIN.header(a): 7 for a in ("financeur", "dispositif", "nature", "statut")}
+    path = edited_copy(base, tmp_path / "total.xlsx",
+                       _totals_row({"N° action": "Total", "Année": 2024, "Montant (€)": float(total), **counts}))
+    cli, button = _both(path)
+    _same(cli, button)
+    assert cli.valide and not cli.findings
+
+
+# --------------------------------------------------------------------------- a renamed sheet
+def test_a_renamed_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_path):
+    """« Plan de financement » renamed « Plan 2024 »: the command line finds T_Financements there
+    (STR-03 for the name, the lines read and summed); the add-in sent only the template's sheets,
+    so the button read no plan at all (totals of 0 €, its annex empty). It now sends every sheet
+    but Synthèse and its own annex (`scripts.EXCLUDE`, the script's `exclude`: test_server)."""
+    def edit(wb):
+        table_of(wb, FIN.name)[0].title = "Plan 2024"
+
+    path = edited_copy(base, tmp_path / "renommee.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["STR-03"]
+    _same(cli, button)
+    assert button.totaux.financement_total == validate_file(base).totaux.financement_total > 0
+
+
+
+def test_controles_with_its_header_row_turned_off_is_filled_from_its_first_line(base, tmp_path):
+    """The findings go to the table's own lines, and the table is resized from its own top: Excel
+    refuses a new range that moves it (the row above, its former header row)."""
+    def edit(wb):
+        ws, t = table_of(wb, layout.T_CONTROLES.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        for c in range(c1, c2 + 1):
+            ws.cell(r1, c).value = None
+        t.ref = f"{ws.cell(r1 + 1, c1).coordinate}:{ws.cell(r2, c2).coordinate}"
+        t.headerRowCount = 0
+        ws = table_of(wb, FIN.name)[0]
+        ws["F4"], ws["F5"] = "abc", "abd"  # two FIN-03
+
+    path = edited_copy(base, tmp_path / "controles-sans-en-tete.xlsx", edit)
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    report = scripts.run_valider(book, today=TODAY)
+    assert [f.code for f in report.findings] == [f.code for f in validate_file(path).findings]
+    n = len(report.findings)
+    assert n >= 2
+    sheet = [s["name"] for s in payload["sheets"]].index(layout.Sheet.CONTROLES)
+    ref = next(t["range_address"] for t in payload["sheets"][sheet]["tables"] if t["name"] == layout.T_CONTROLES.name)
+    top = int(ref.split(":")[0][1:])
+    actions = [a for a in book.json()["actions"] if a.get("sheet_position") == sheet]
+    written = [a for a in actions if a["func"] == "setValues" and a["values"] and a["values"][0][1] == report.findings[0].code]
+    assert [(a["start_row"], len(a["values"])) for a in written] == [(top - 1, n)]  # (0-based rows)
+    assert [a["args"][1] for a in actions if a["func"] == "resizeTable"] == [f"$A${top}:$G${top + n - 1}"]
+
+
+# --------------------------------------------------------------------------- merged cells (desktop)
+class _ComRange:
+    """A range as xlwings gives it on the desktop, over a sheet whose merged areas are `areas`
+    ((r1, c1, r2, c2)): `merge_cells` True, False, or None for a mix (COM's MergeCells)."""
+
+    def __init__(self, areas, r1, c1, r2, c2, calls):
+        self.areas, self.box, self.calls = areas, (r1, c1, r2, c2), calls
+
+    def _area(self, r, c):
+        return next((a for a in self.areas if a[0] <= r <= a[2] and a[1] <= c <= a[3]), None)
+
+    @property
+    def merge_cells(self):
+        self.calls.append(self.box)
+        r1, c1, r2, c2 = self.box
+        inside = [self._area(r, c) is not None for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
+        return True if all(inside) else False if not any(inside) else None
+
+    @property
+    def columns(self):
+        r1, c1, r2, c2 = self.box
+        return [_ComRange(self.areas, r1, c, r2, c, self.calls) for c in range(c1, c2 + 1)]
+
+    def __iter__(self):
+        r1, c1, r2, c2 = self.box
+        return iter([_ComRange(self.areas, r, c, r, c, self.calls) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)])
+
+    @property
+    def merge_area(self):
+        return _ComRange(self.areas, *self._area(*self.box[:2]), self.calls)
+
+    @property
+    def address(self):
+        from openpyxl.utils import get_column_letter as col
+
+        r1, c1, r2, c2 = self.box
+        return f"${col(c1)}${r1}:${col(c2)}${r2}"
+
+
+def test_merged_cells_of_a_table_are_found_on_the_desktop_as_from_the_file():
+    """STR-08 came only from the command line: the button's reader listed no merge. On the desktop
+    (COM) it now asks Excel — one call for a table without any; the add-in's payload has none."""
+    from udfs.xw_source import _merged_areas
+
+    calls: list = []
+    assert _merged_areas(_ComRange([], 3, 1, 5000, 10, calls)) == [] and len(calls) == 1
+    table = _ComRange([(8, 2, 8, 3), (4, 1, 6, 1)], 3, 1, 40, 10, calls)
+    assert _merged_areas(table) == ["A4:A6", "B8:C8"]  # (the findings are sorted by cell, whichever reader)
+
+
+
+@pytest.mark.parametrize("names_follow", [True, False], ids=["noms-suivis", "noms-orphelins"])
+def test_a_renamed_projet_sheet_and_its_named_cells(base, tmp_path, names_follow):
+    """Excel renames the sheet in the defined names too (« 'Projet ACV'!$B$4 »): the button then read the
+    sheet as not sent, its named cells empty (eight false PRJ-01). A program that leaves the names on
+    « Projet », a sheet the workbook has not, gave the same false PRJ-01: the file reader finds no such cell."""
+    def edit(wb):
+        wb[layout.Sheet.PROJET].title = "Projet ACV"
+        if names_follow:
+            for dn in wb.defined_names.values():
+                dn.attr_text = dn.attr_text.replace(f"'{layout.Sheet.PROJET}'!", "'Projet ACV'!")
+
+    path = edited_copy(base, tmp_path / "projet-renomme.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["STR-03"]
+    _same(cli, button)
+
+
+def test_a_table_too_large_with_its_header_row_off_is_named_by_its_own_range(base):
+    payload = payload_from_xlsx(base, exclude=scripts.EXCLUDE)
+    sheet = next(s for s in payload["sheets"] if s["name"] == layout.T_ACTIONS.sheet)
+    sheet["values"] += [["x"] for _ in range(400 - len(sheet["values"]))]  # 400 rows of values
+    sheet["used_range_address"] = f"A1:{sheet['used_range_address'].split(':')[1].rstrip('0123456789')}400"
+    t = next(t for t in sheet["tables"] if t["name"] == layout.T_ACTIONS.name)
+    t.update(range_address="A4:XFD400", header_row_range_address=None, show_headers=False)
+    book = remote_book(payload)
+    scripts.valider(book)
+    alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
+    assert len(alerts) == 1 and f"« {layout.T_ACTIONS.name} » (A4:XFD400) est trop grand" in alerts[0], alerts
+
+
+# --------------------------------------------------------------------------- a time in a date column
+def test_a_time_alone_in_a_date_column_is_no_date_for_either(base, tmp_path):
+    """« 12:30 » typed in « Date de la demande »: the file reader reads a time (FIN-17, « n'est pas une
+    date »); Office.js sends it dated 30/12/1899, and the button took that for a date (« aucune erreur »)."""
+    from datetime import time
+
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        cell = ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande")))
+        cell.value, cell.number_format = time(12, 30), "hh:mm"
+
+    path = edited_copy(base, tmp_path / "heure.xlsx", edit)
+    cli, button = _both(path)
+    assert [(f.code, f.message.split(" : ", 1)[1]) for f in cli.findings] == [
+        ("FIN-17", "« Date de la demande » n'est pas une date : « 12:30:00 »."),
+    ]
+    assert [_key(f) for f in button.findings] == [_key(f) for f in cli.findings]
+    # and the function ACV_CONTROLE, given the plan as Office.js passes it, says the same
+    import re
+
+    from udfs import functions
+    from xlwings_payload import table_values
+
+    args = [table_values(path, t.name) for t in (layout.T_ACTIONS, FIN, layout.T_FINANCEURS, layout.T_DISPOSITIFS)]
+    got = functions.ACV_CONTROLE(args[0], args[1], args[2], "1.1", args[3])
+    assert re.sub(r"ligne \d+", "ligne N", got) == re.sub(r"ligne \d+", "ligne N", cli.findings[0].message)
+
+
+def test_a_text_that_looks_like_an_iso_date_time_does_not_stop_the_button(base, tmp_path):
+    """« 2024-03-01T10:00:00 » pasted as text in a comment: xlwings' date pattern took it for a date, cut its
+    « Z » (here its last digit) and failed — « Validation impossible : erreur inattendue (ValueError…) »,
+    for the whole workbook. It stays a text, as the file reader reads it."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("commentaire"))).value = "2024-03-01T10:00:00"
+
+    path = edited_copy(base, tmp_path / "horodatage.xlsx", edit)
+    book = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    scripts.valider(book)
+    assert not [a for a in book.json()["actions"] if a["func"] == "alert"]
+    cli, button = _both(path)
+    assert cli.valide
+    _same(cli, button)
+
+
+def test_a_date_pasted_as_iso_text_is_no_date_for_either(base, tmp_path):
+    """« 2023-11-01T00:00:00Z » pasted as text in « Date de la demande »: FIN-17 for the command line, a date
+    for the button (« aucune erreur ») — the add-in writes its dates with milliseconds, a text is a text."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande"))).value = "2023-11-01T00:00:00Z"
+
+    path = edited_copy(base, tmp_path / "date-texte.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["FIN-17"]
+    _same(cli, button)

@@ -1,0 +1,175 @@
+"""The connections of `acv-xl serveur`: how long and how much a client may take to send a request's head.
+
+uvicorn bounds neither: a connection that sends nothing, or its headers one byte every few seconds
+(slowloris), stayed open for ever — each one counting toward uvicorn's connection cap, past which
+every commune got « Service Unavailable » — and httptools kept a header of any size in memory
+(200 MB sent: 340 MB held). Served without nginx (docs/serveur.md, HTTPS direct), this is the
+server's own front door. Here, on each connection:
+
+- the request line and headers must arrive within `--delai-reception` seconds, counted from the
+  connection's opening or from the end of the previous answer: past it, a French 408 if something
+  arrived, else the connection is closed (an idle connection a browser opened in advance);
+- they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed;
+- a client that reads nothing of an answer for `--delai-reception` seconds is cut off;
+- past uvicorn's cap on connections, the answer is the French « Serveur occupé ».
+
+The body's own deadline is the application's (`server_guard.read_body`), which reads it.
+uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every process.
+"""
+
+from __future__ import annotations
+
+from .server_config import receive_timeout
+from .server_guard import BUSY, Guard, send_text, too_slow
+
+try:  # as uvicorn's « auto »: httptools when installed, else h11 (which caps a head at 16 KiB itself,
+    # and calls none of the parser callbacks below)
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
+except ImportError:  # pragma: no cover — httptools comes with uvicorn[standard]
+    from uvicorn.protocols.http.h11_impl import H11Protocol as _Base
+
+MAX_HEAD = 32 * 1024  # bytes of request line and headers (nginx's default buffers: 4 × 8 KiB)
+
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+HEAD_TOO_LARGE = f"En-têtes de requête trop volumineux : au plus {MAX_HEAD // 1024} Kio."
+INVALID = "Requête HTTP invalide."
+
+
+async def _busy(scope, receive, send) -> None:
+    await send_text(send, 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
+    Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
+
+
+class DeadlineProtocol(_Base):
+    """uvicorn's HTTP/1.1 protocol with a deadline and a size cap on each request's head."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.head_timeout = receive_timeout()
+        self._head_timer = None
+        self._answering = None  # the request whose answer is being sent (httptools)
+        self._stall_timer = None  # armed while the client reads none of what is sent (`pause_writing`)
+        self._head_started = False  # a byte of the awaited head arrived
+        self._in_head = False  # between the start of a request and the end of its headers (httptools)
+        self._head_size = 0  # bytes received meanwhile
+        self._cap = None  # uvicorn's connection cap (`limit_concurrency`), answered here in French
+        if hasattr(_Base, "on_headers_complete"):  # httptools (h11 keeps uvicorn's own answer)
+            self._cap, self.limit_concurrency = self.limit_concurrency, None
+
+    # ---------------------------------------------------------------- the wait for a head
+    def _waiting(self) -> bool:
+        """No request in progress: what arrives is the next request's head."""
+        return self.cycle is None or self.cycle.response_complete
+
+    def _wait_for_head(self) -> None:
+        self._stop_timer()
+        self._head_started = False
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
+
+    def _stop_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or not self._waiting():
+            return  # a request under way: its body and its computation have their own limits
+        if self._head_started:
+            self._answer(408, too_slow("ses en-têtes ne sont pas arrivés", self.head_timeout))
+        else:
+            self.transport.close()
+
+    def _answer(self, status: int, message: str) -> None:
+        """A French text answer, and the connection closed (what came of the request is unusable)."""
+        body = (message + "\n").encode("utf-8")
+        head = (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)))
+        if not self.transport.is_closing():
+            self.transport.write(head + body)
+            self.transport.close()
+
+    # ---------------------------------------------------------------- a client that reads nothing
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stall_timer is None:
+            self._stall_timer = self.loop.call_later(self.head_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    def _stalled(self) -> None:
+        """Nothing of the answer read for `--delai-reception` seconds: the request held its place
+        among those a process serves (`server_guard`) and its answer in memory for ever — 64 such
+        readers of the add-in's public files, and every commune got « Serveur occupé ». Cut (close()
+        would wait for the client to read); uvicorn then tells the application the client left."""
+        self._stall_timer = None
+        # at once: aborting empties the write buffer and lets the answer's next write through before
+        # uvicorn hears that the connection is lost (uvloop: « handler is closed »)
+        self._disconnect_answers()
+        self.transport.abort()
+
+    def _disconnect_answers(self) -> None:
+        """Tell the answers under way that the client left. uvicorn tells only `self.cycle`, the
+        request read last: with pipelined requests, the one being answered wrote on the closed
+        connection and left a traceback in the log."""
+        for cycle in (self._answering, self.cycle):
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+
+    def _start_asgi_task(self, cycle, app) -> None:  # httptools only (h11 reads one request at a time)
+        self._answering = cycle
+        super()._start_asgi_task(cycle, app)
+
+    # ---------------------------------------------------------------- uvicorn's hooks
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._wait_for_head()
+
+    def connection_lost(self, exc) -> None:
+        self._stop_timer()
+        self._disconnect_answers()
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self._waiting():
+            self._wait_for_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiting() and data:
+            self._head_started = True
+        super().data_received(data)
+        if self._in_head:  # httptools keeps an unfinished header in memory, whatever its size
+            self._head_size += len(data)
+            if self._head_size > MAX_HEAD:
+                self._answer(431, HEAD_TOO_LARGE)
+
+    def on_message_begin(self) -> None:
+        self._in_head, self._head_size = True, 0
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._stop_timer()  # the head is in; the body's deadline is the application's
+        if self._cap is not None and (len(self.connections) >= self._cap or len(self.tasks) >= self._cap):
+            # uvicorn's own answer there is « Service Unavailable », in English, into the cell
+            app, self.app = self.app, _busy
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
+            return
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:  # uvicorn's own is English (and ASCII only)
+        self._answer(400, INVALID)
