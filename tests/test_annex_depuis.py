@@ -122,47 +122,84 @@ def test_changed_financing_lines_get_the_height_of_their_wrapped_text(tmp_path, 
         assert (ws.row_dimensions[n].height or 0) >= 3 * 13, rows[n]
 
 
-def _long_avenant(tmp_path) -> tuple[Path, Path]:
-    """Every amount of the plan changed and 30 lines added: the changed lines run over pages."""
-    from acv_xl.contract.model import LigneFinancement, build_row
+def _every_list_long(tmp_path) -> tuple[Path, Path]:
+    """Every amount of the plan changed and 30 lines added, 45 actions added, every action
+    rescheduled, 45 indicateurs added: each list of the changes runs over a page break."""
+    import datetime
+
+    from acv_xl.contract.model import FicheAction, Indicateur, LigneFinancement, build_row
 
     base = example_conventions()["arras.xlsx"]
     lines = [build_row(LigneFinancement, {**lf.raw, "montant": float(lf.montant) + 1_000}) for lf in base.financements]
     lines += [build_row(LigneFinancement, {**base.financements[0].raw, "annee": 2030 + k, "montant": 1_000.0,
                                            "statut": "Sollicité"}) for k in range(30)]
+    a0 = base.actions[0]
+    acts = [build_row(FicheAction, {**a.raw, "date_fin": datetime.date(2026, 12, 31)}) for a in base.actions]
+    acts += [build_row(FicheAction, {**a0.raw, "numero": f"5.{50 + k}", "intitule": f"Action nouvelle n° {k + 1}",
+                                     "cout_total": 10_000.0 + k}) for k in range(45)]
+    i0 = base.indicateurs[0]
+    inds = [build_row(Indicateur, dict(i.raw)) for i in base.indicateurs] + [
+        build_row(Indicateur, {**i0.raw, "indicateur": f"Indicateur ajouté n° {k + 1}"}) for k in range(45)]
     a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
     build_workbook(a, base)
-    build_workbook(b, base.model_copy(update={"financements": lines}))
+    build_workbook(b, base.model_copy(update={"financements": lines, "actions": acts, "indicateurs": inds}))
     return a, b
 
 
-def test_the_changed_lines_header_is_the_row_repeated_on_each_page(tmp_path, capsys):
-    a, b = _long_avenant(tmp_path)
+# each list's header (its first two cells)
+_LIST_HEADS = {(layout.T_FINANCEMENTS.header("numero"), layout.T_FINANCEMENTS.header("financeur")), ("Code", "Financeur"),
+               (layout.T_ACTIONS.header("numero"), layout.T_ACTIONS.header("intitule")), ("Feuille", "Élément")}
+
+
+def test_each_list_s_header_opens_each_page_it_runs_onto(tmp_path, capsys):
+    """A spreadsheet repeats one range of rows per sheet: only the financing lines' header came back
+    on the pages after it, the actions' and the other changes' pages printed without their columns'
+    names. Each page break is now before a list's header written again, or before a list's title
+    (followed by its header)."""
+    a, b = _every_list_long(tmp_path)
     out = tmp_path / "annexe.xlsx"
     assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
     ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
-    first, last = (int(x) for x in ws.print_title_rows.replace("$", "").split(":"))
-    assert first == last
-    header = [c.value for c in ws[first]]
-    assert header[:2] == [layout.T_FINANCEMENTS.header("numero"), layout.T_FINANCEMENTS.header("financeur")]
-    assert header[5:8] == ["Changement", "Avant", "Après"]
+    assert ws.print_title_rows == "$1:$1"  # the draft banner only
+    starts = [brk.id + 1 for brk in ws.row_breaks.brk]  # the first row of each new page
+    assert len(starts) >= 4
+    written_again = set()
+    for r in starts:
+        first, below = (ws.cell(r, 1).value, ws.cell(r, 2).value), (ws.cell(r + 1, 1).value, ws.cell(r + 1, 2).value)
+        assert first in _LIST_HEADS or below in _LIST_HEADS, (r, first, below)
+        if first in _LIST_HEADS:
+            written_again.add(first)
+    # within the actions' list, the other changes' and the financing lines', the header comes again
+    assert {(layout.T_ACTIONS.header("numero"), layout.T_ACTIONS.header("intitule")), ("Feuille", "Élément"),
+            (layout.T_FINANCEMENTS.header("numero"), layout.T_FINANCEMENTS.header("financeur"))} <= written_again
 
 
 @pytest.mark.libreoffice
-def test_a_long_avenant_prints_the_changed_lines_header_on_each_page(tmp_path, capsys):
+def test_a_long_avenant_prints_each_list_s_header_on_each_page(tmp_path, capsys):
     if libreoffice.soffice() is None:
         pytest.fail(libreoffice.INSTALL_HINT)
-    a, b = _long_avenant(tmp_path)
+    a, b = _every_list_long(tmp_path)
     out = tmp_path / "annexe.xlsx"
     assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
     text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
                           check=True).stdout.decode()
-    pages = [p for p in text.split("\f") if MODIFICATIONS_TITLE in p or "Ligne ajoutée" in p]
-    assert len(pages) >= 2  # the changes run over several pages
-    for p in pages[1:]:  # each following page opens on the columns' header
+    pages = text.split("\f")
+    first = next(i for i, p in enumerate(pages) if MODIFICATIONS_TITLE in p)
+    following = []
+    for p in pages[first + 1:]:
+        if "Ligne ajoutée" not in p and "Action nouvelle" not in p and "Indicateur ajouté" not in p \
+                and "31/12/2026" not in p and "Financements par financeur" not in p:
+            break  # the sheets after the changes
+        following.append(p)
+    assert len(following) >= 4  # every list runs over a page
+    heads = []
+    for p in following:  # each page opens on a list's header, or on a list's title then its header
         rows = [line.split() for line in p.splitlines() if line.strip()]
         head = next(r for r in rows if r and r[0] not in ("Annexe", "PROJET"))
-        assert head[:3] == ["N°", "action", "Financeur"], head
+        assert head[:2] in (["N°", "action"], ["Feuille", "Élément"], ["Code", "Financeur"]) \
+            or head[0] in ("Actions", "Autres", "Lignes", "Financements"), head
+        heads.append(" ".join(head[:3]))
+    assert {"N° action Financeur", "N° action Intitulé", "Feuille Élément Donnée"} <= set(heads), heads
 
 
 def test_an_abandoned_action_is_listed_and_the_actions_ecarts_add_up(tmp_path, capsys):
@@ -355,3 +392,30 @@ def test_a_description_pasted_at_full_length_gets_a_row_a_spreadsheet_keeps(tmp_
     row = next(r[0].row for r in ws.iter_rows() if r[2].value == layout.T_ACTIONS.header("description"))
     assert 13 * 3 < ws.row_dimensions[row].height <= page_layout.MAX_ROW_PT
     assert all((d.height or 0) <= page_layout.MAX_ROW_PT for s in wb.worksheets for d in s.row_dimensions.values())
+
+
+def test_a_modified_action_sharing_its_number_shows_its_own_intitule_and_cost(tmp_path, capsys):
+    """Two actions share a number (ACT-01: a row copied to split an action, not yet renumbered) and the
+    avenant changes the copy: its rows read the first action's intitulé — and « Coût après » the
+    first one's cost, a wrong amount for the comité."""
+    import datetime
+
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    first = acts[3]
+    copy = {**first.raw, "intitule": "Portage des cellules commerciales", "cout_total": 400_000.0}
+    before = acts[:4] + [build_row(FicheAction, copy)] + acts[4:]
+    after = acts[:4] + [build_row(FicheAction, {**copy, "cout_total": 450_000.0,
+                                                "date_fin": datetime.date(2027, 6, 30)})] + acts[4:]
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base.model_copy(update={"actions": before}))
+    build_workbook(b, base.model_copy(update={"actions": after}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    assert [(r[0], r[1], r[3], r[4], r[5], r[6]) for r in rows if r[3] == "Coût modifié"] == [
+        (first.numero, "Portage des cellules commerciales", "Coût modifié", 400_000, 450_000, 50_000)]
+    assert [(r[0], r[1]) for r in rows if r[2] == layout.T_ACTIONS.header("date_fin")] == [
+        (first.numero, "Portage des cellules commerciales")]

@@ -1813,8 +1813,8 @@ def test_a_line_given_to_another_action_is_one_line_changed_never_a_new_commitme
     """A commune splits action 2.2 in two (its CDC loan now 2.3's) and moves a line from 4.1 to 3.1:
     each read « Ligne retirée » + « Nouvelle ligne » already acquired, i.e. the CDC's whole loan in
     « Engagements obtenus » and « Nouvelles lignes » at the next comité, though nothing was obtained.
-    Each is now one line whose action changed (« Action modifiée »); at another amount, it stays a
-    line removed and a line added."""
+    Each is now one line whose action changed (« Action modifiée »); at another amount too when
+    nothing else could be that line (see the next test)."""
     from acv_xl.history.historique import ACTION_MODIFIEE, LIGNE_AJOUTEE, LIGNE_RETIREE, _compare
 
     def line(numero, montant, statut="Acquis", financeur="CDC", annee=2024):
@@ -1822,11 +1822,12 @@ def test_a_line_given_to_another_action_is_one_line_changed_never_a_new_commitme
 
     moves = _compare(1, 2, "ACV034", "Boulogne",
                      [line("2.2", 780000.0), line("4.1", 318000.0, "Sollicité"), line("5.1", 10.0)],
-                     [line("2.3", 780000.0), line("3.1", 318000.0, "Engagé"), line("5.2", 20.0)])
+                     [line("2.3", 780000.0), line("3.1", 318000.0, "Engagé"), line("5.2", 20.0, "Sollicité")])
     assert [(m.type, m.numero, m.engagement, m.ecart) for m in moves] == [
         (ACTION_MODIFIEE, "2.2", False, -780000.0), (ACTION_MODIFIEE, "2.3", False, 780000.0),
         (ACTION_MODIFIEE, "4.1", False, -318000.0), (ACTION_MODIFIEE, "3.1", True, 318000.0),  # obtained now
-        (LIGNE_AJOUTEE, "5.2", True, 20.0), (LIGNE_RETIREE, "5.1", False, -10.0)]
+        # another amount and another statut: nothing says it is 5.1's line
+        (LIGNE_AJOUTEE, "5.2", False, 20.0), (LIGNE_RETIREE, "5.1", False, -10.0)]
     # end to end: a workbook's acquired line given to another of its actions
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
@@ -1849,6 +1850,37 @@ def test_a_line_given_to_another_action_is_one_line_changed_never_a_new_commitme
     row = mf[mf["Financeur"] == _groupe(financeur)].iloc[0]
     assert float(row["Écart (€)"]) == 0.0
     assert float(row["Engagements obtenus (€)"]) == 0.0 and int(row["Nouvelles lignes"]) == 0
+
+
+def test_a_line_given_to_another_action_at_another_amount_is_no_commitment_obtained():
+    """A split action's CDC loan (2.2, « Acquis », 780 000 €) given to the new action 2.3 and revised
+    to 700 000 € read « Ligne retirée » + « Nouvelle ligne » already « Acquis »: 700 000 € of
+    « engagement obtenu » that no one obtained. When its financeur, dispositif, nature, année and
+    statut single it out — one such line removed, one added — it is one line given to another
+    action, its amounts on its two rows; when two removed lines could be it, or its statut changed
+    too, it stays a line removed and a line added."""
+    from acv_xl.history.historique import ACTION_MODIFIEE, LIGNE_AJOUTEE, LIGNE_RETIREE, _compare
+
+    def line(numero, montant, statut="Acquis", annee=2024):
+        return (numero, "CDC", "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}")
+
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("2.2", 780000.0)], [line("2.3", 700000.0)])
+    assert [(m.type, m.numero, m.engagement, m.ecart, m.montant_avant, m.montant_apres) for m in moves] == [
+        (ACTION_MODIFIEE, "2.2", False, -780000.0, 780000.0, None),
+        (ACTION_MODIFIEE, "2.3", False, 700000.0, None, 700000.0)]
+    assert sum(m.ecart for m in moves) == -80000.0
+    # two removed loans of that kind could be it: nothing is guessed
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("2.2", 780000.0), line("4.1", 50000.0)],
+                     [line("2.3", 700000.0)])
+    assert [(m.type, m.numero, m.engagement) for m in moves] == [
+        (LIGNE_AJOUTEE, "2.3", True), (LIGNE_RETIREE, "2.2", False), (LIGNE_RETIREE, "4.1", False)]
+    # its statut changed too: obtained now, as a new line (another year or action is no reason to doubt it)
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("2.2", 780000.0, "Sollicité")], [line("2.3", 700000.0)])
+    assert [(m.type, m.numero, m.engagement) for m in moves] == [(LIGNE_AJOUTEE, "2.3", True),
+                                                                 (LIGNE_RETIREE, "2.2", False)]
+    # the same action: a tranche removed and another year's added stays « Année modifiée »'s to judge
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("2.2", 780000.0)], [line("2.2", 700000.0, annee=2025)])
+    assert {m.type for m in moves} != {ACTION_MODIFIEE}
 
 
 def test_two_tranches_of_one_year_re_sorted_are_no_movement():

@@ -177,3 +177,61 @@ def test_act04_names_each_code_once():
         r["T_Actions"][0]["perimetre"] = "S9"
     out = run(m, "ACT-04")
     assert out[0].suggestion == "Indiquez l'un des codes : E1, O1, S1."
+
+
+def _abandon(*statuts):
+    """Action 2.1 abandoned, its four lines (rows 7 to 10) at `statuts`."""
+    def m(r):
+        r["T_Actions"][1]["maturite"] = "Abandonnée"
+        lines = [lf for lf in r["T_Financements"] if lf["numero"] == "2.1"]
+        for lf, s in zip(lines, statuts):
+            lf["statut"] = s
+    return m
+
+
+def test_act13_abandoned_action_with_lines_still_counted():
+    out = run(_abandon("Refusé", "Sollicité", "Engagé", "Refusé"), "ACT-13")
+    assert only(out) == [("ACT-13", E, "Plan de financement", "G8", "2.1")]
+    assert out[0].message == (
+        "Action 2.1 : l'action est « Abandonnée », mais les lignes 8 et 9 de la feuille Plan de financement "
+        "(« Sollicité », « Engagé ») restent comptées dans les financements pour 400 000,00 €, alors que le coût "
+        "de l'action n'est plus compté.")
+    assert out[0].suggestion == ("Passez ces lignes au statut « Refusé » (cellules G8 et G9) ou supprimez-les ; "
+                                 "si l'action n'est pas abandonnée, corrigez sa maturité (cellule I5).")
+
+
+@pytest.mark.parametrize("statut", ["Prévisionnel", "Sollicité", "Acquis", "Engagé"])
+def test_act13_each_statut_to_release(statut):
+    out = run(_abandon("Refusé", "Refusé", "Refusé", statut), "ACT-13")
+    assert only(out) == [("ACT-13", E, "Plan de financement", "G10", "2.1")]
+    assert f"mais la ligne 10 de la feuille Plan de financement (« {statut} ») reste comptée" in out[0].message
+    assert "pour 20 000,00 €" in out[0].message and "(cellule G10) ou supprimez-la" in out[0].suggestion
+
+
+def test_act13_paid_money_stays_and_is_said():
+    out = run(_abandon("Versé", "Acquis", "Refusé", "Refusé"), "ACT-13")
+    assert only(out) == [("ACT-13", E, "Plan de financement", "G8", "2.1")]
+    assert out[0].message.endswith("pour 100 000,00 €, alors que le coût de l'action n'est plus compté. "
+                                   "La ligne 7 « Versé » (80 000,00 €) reste comptée : cet argent a déjà été payé.")
+
+
+def test_act13_silent_when_released_paid_or_not_abandoned():
+    assert run(_abandon("Refusé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []
+    assert run(_abandon("Versé", "Versé", "Refusé", "Versé"), "ACT-13") == []
+    assert run(lambda r: None, "ACT-13") == []  # « En préparation »: its lines are its plan
+
+    def removed(r):
+        _abandon()(r)
+        r["T_Financements"] = [lf for lf in r["T_Financements"] if lf["numero"] != "2.1"]
+    assert run(removed, "ACT-13") == []
+
+
+def test_act13_not_judged_on_a_duplicated_number_or_an_unreadable_statut():
+    def twice(r):
+        _abandon()(r)
+        r["T_Actions"].append(dict(r["T_Actions"][1], maturite="En cours"))
+    assert run(twice, "ACT-13") == []
+
+    def unreadable(r):
+        _abandon("Refusé", "Refusé", "Refusé", "obtenu")(r)
+    assert run(unreadable, "ACT-13") == []

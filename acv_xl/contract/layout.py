@@ -123,6 +123,7 @@ class L:
 
 # Semantic subsets used by rules and totals (values of the lists above).
 STATUT_REFUSE = "Refusé"
+STATUT_VERSE = "Versé"
 STATUTS_ACQUIS = ("Acquis", "Engagé", "Versé")
 MO_PUBLICS_L1111_10 = ("Commune", "EPCI", "Département", "Région", "Syndicat mixte")
 NATURE_SUBVENTION = "Subvention"

@@ -19,7 +19,9 @@ Choices:
   convention counted again (« désormais comptée », with why it was not), a line re-dated (« Année
   modifiée », two rows like a financeur code corrected), a line given to another action (an action
   split in two, a line moved: « Action modifiée »; likewise « Dispositif modifié », « Nature
-  modifiée »; at an equal amount; every pairing at an equal amount first). Only the amount's
+  modifiée »; at an equal amount; every pairing at an equal amount first; last, a line given to
+  another action at another amount when its financeur, dispositif, nature, année and statut
+  single it out among the lines removed and added). Only the amount's
   row has an écart (never counted twice). A code corrected is found by action, dispositif, nature
   and année; among several candidates, lines of equal amounts are paired first. « Engagement
   obtenu » marks the lines that reach `Acquis`, `Engagé` or `Versé` (a new line already so, or one
@@ -363,7 +365,8 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     # - a line given to another action (an action split in two: 2.2's loan now 2.3's; a line moved)
     #   or another dispositif or nature (what FIN-21 asks: « Mobilités » → « Aménagement du
     #   territoire »): paired by the rest of its key — « Action modifiée », « Dispositif modifié »,
-    #   « Nature modifiée » — only at an equal amount (nothing else says the decision is the same).
+    #   « Nature modifiée » — at an equal amount (nothing else says the decision is the same); an
+    #   action's line at another amount only when its statut and the rest single it out (below).
     # Every pairing at an equal amount comes first (a line corrected or renumbered keeps its amount),
     # then, for the same key (its statut and amount as they are) and for a code or a year only, the
     # others in order: a split action's loan is never taken for its former action's new tranche of
@@ -402,6 +405,26 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                     same.remove(old)
                     taken.add(old)
                     autre[k] = (kind, old)
+    # Last, a line given to another action at another amount (a split action's loan shared out
+    # anew, a line moved and revised): paired only when its financeur, dispositif, nature, année
+    # and statut tell it alone — one line of them removed, one added, under different actions.
+    # Read as a line removed and a line added, an « Acquis » loan moved and revised was a new
+    # commitment obtained, which no one obtained; its two rows say the amounts, and a line whose
+    # statut changed too (« Sollicité » → « Acquis ») stays removed and added, its commitment obtained.
+    signature = (1, 2, 3, 4, 6)
+    gone_by: dict[tuple, list] = defaultdict(list)
+    come_by: dict[tuple, list] = defaultdict(list)
+    for k in removed:
+        if k not in taken:
+            gone_by[tuple(a[k][i] for i in signature)].append(k)
+    for k in added:
+        if k not in autre:
+            come_by[tuple(b[k][i] for i in signature)].append(k)
+    for sig, come in come_by.items():
+        gone = gone_by.get(sig, ())
+        if len(come) == 1 and len(gone) == 1 and a[gone[0]][0] != b[come[0]][0]:
+            taken.add(gone[0])
+            autre[come[0]] = (ACTION_MODIFIEE, gone[0])
     for k in b:
         nb = b[k]
         # one line re-dated, given another financeur code or another action: its two states, one

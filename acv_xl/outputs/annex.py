@@ -30,6 +30,7 @@ from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
 from acv_xl.outputs.terminal import file_text, literal
+from acv_xl.reading.source import parse_a1
 from acv_xl.outputs.formats import (
     FMT_DATE,
     FMT_EUROS,
@@ -228,6 +229,17 @@ class _Data:
         self.cout_par_axe = totals.cout_par_axe(conv.actions)
         self.financeurs = self._funder_order()
         self.orphans = sorted((k for k in self.par_action if k not in known), key=_natural)
+
+    def changed_action(self, c) -> FicheAction | None:
+        """The action a modification of `T_Actions` was found on, after the avenant: the row of its
+        cell, not the first action of its number — two actions sharing a number (ACT-01, a row
+        copied to split an action) each keep their own intitulé, cost and maturité."""
+        if c.cellule_apres:
+            row = parse_a1(c.cellule_apres)[0]
+            for a in self.conv.actions:
+                if a.row == row and a.numero == c.action:
+                    return a
+        return self.conv.action(c.action)
 
     def _funder_order(self) -> list[str]:
         """The funders used, in the workbook's `Financeurs` order, then the reference order."""
@@ -918,6 +930,67 @@ def _span_headers(ws, row: int, spans: list[tuple[str, int, int]], fmts: _Format
     return row + 1
 
 
+class _Pages:
+    """Page breaks of a sheet holding several lists, each list's header written again at the top of
+    each page it runs onto: a spreadsheet repeats only one range of rows per sheet (its print
+    titles), so a long list of actions or of other changes printed its later pages without their
+    columns' names. A list whose title, header and first row do not fit on the rest of a page starts
+    on the next one. Heights are estimated on the high side (a row of default height as one line
+    of `LINE_PT`, pages 5 % shorter than they are), so that a page never runs over onto one the
+    spreadsheet would add without the header."""
+
+    SAFETY = 0.95
+
+    def __init__(self, ws, widths: Iterable[float], brouillon: bool):
+        self.ws = ws
+        printable_width = page_layout.A4_LONG_PT - 2 * 0.5 * 72  # `_setup`'s margins
+        total = sum(page_layout.column_points(w) for w in widths) or 1.0
+        scale = min(1.0, printable_width / total)  # printed one page wide (`_setup`)
+        height = page_layout.A4_SHORT_PT - 2 * 0.75 * 72
+        self.capacity = height / scale * self.SAFETY
+        self.banner = 24 if brouillon else 0  # the draft banner, repeated at the top of each following page
+        self.top = 0  # the first row of the current page
+        self.breaks: list[int] = []
+        self.section = 0
+        self.header = None
+        self.placed = 0
+
+    def _height(self, r: int) -> float:
+        size = self.ws.row_sizes.get(r)  # XlsxWriter's record of `set_row`, in pixels
+        return size[0] * 0.75 if size and size[0] is not None else LINE_PT
+
+    def start(self, section: int, header) -> None:
+        """A list begins: its title at row `section`; `header(row)` writes its header, returns the next row."""
+        self.section, self.header, self.placed = section, header, 0
+
+    def place(self, row: int, values: list[Any] = (), widths: list[float] = ()) -> int:
+        """The row where the list's next row is written (after a page break and the header written
+        again when it would not fit on this page)."""
+        needed = self._height_of(values, widths)
+        used = sum(self._height(r) for r in range(self.top, row)) + (self.banner if self.top else 0)
+        if used + needed > self.capacity and row > self.top:
+            if self.placed == 0 and self.section > self.top:
+                self._break(self.section)  # the title and header go with the first row
+            elif self.placed and self.header is not None:
+                self._break(row)
+                row = self.header(row)
+        self.placed += 1
+        return row
+
+    @staticmethod
+    def _height_of(values: list[Any], widths: list[float]) -> float:
+        lines = max((_lines_needed(v, w) for v, w in zip(values, widths) if isinstance(v, str)), default=1)
+        return LINE_PT * min(lines, MAX_LINES)  # as `_fit_row` sets it
+
+    def _break(self, row: int) -> None:
+        self.breaks.append(row)
+        self.top = row
+
+    def apply(self) -> None:
+        if self.breaks:
+            self.ws.set_h_pagebreaks(self.breaks)
+
+
 def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     """« Modifications apportées par l'avenant »: financing per financeur avant / après / écart,
     the actions added, removed or whose cost changed, each financing line that changed. Every
@@ -927,17 +1000,21 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     widths = (12, 40, 16, 16, 18, 18, 18, 18)
     ws, row, last = _new_sheet(wb, AnnexSheet.MODIFICATIONS, widths, d, fmts, MODIFICATIONS_TITLE,
                                f"Par rapport au classeur « {reference} » — montants en euros, hors financements refusés")
-    # The rows repeated on each page: the header of the last list, the one that runs over several
-    # pages (a spreadsheet repeats one range, from the page after it) — not the sheet's title,
-    # whose « PROJET — non validé » the page header carries anyway.
-    repeated = (0, row - 1)
+    # each list's header on each page it runs onto (`_Pages`); the page header carries the title
+    pages = _Pages(ws, widths, d.brouillon)
     labels = {AJOUT: "Ajoutée", SUPPRESSION: "Supprimée", MODIFICATION: "Modifiée"}
 
     # -- per financeur
+    section = row
     row = _section(ws, row, "Financements par financeur", fmts, last)
-    row = _span_headers(ws, row, [("Code", 0, 0), ("Financeur", 1, 3), ("Avant", 4, 4), ("Après", 5, 5),
-                                  ("Écart", 6, 6)], fmts)
+
+    def funders_header(r: int) -> int:
+        return _span_headers(ws, r, [("Code", 0, 0), ("Financeur", 1, 3), ("Avant", 4, 4), ("Après", 5, 5),
+                                     ("Écart", 6, 6)], fmts)
+    row = funders_header(row)
+    pages.start(section, funders_header)
     for code, e in comp.groups.get("par_financeur", {}).items():
+        row = pages.place(row)
         ws.write_string(row, 0, code, fmts.cell())
         ws.merge_range(row, 1, row, 3, None, fmts.cell())
         write_value(ws, row, 1, d.funder_name(code), fmts.cell())
@@ -946,11 +1023,13 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         row += 1
     e = comp.non_ventile.get("par_financeur")
     if e is not None and (e.avant or e.apres):  # lines of no known financeur: the rows add up to the total
+        row = pages.place(row)
         ws.merge_range(row, 0, row, 3, "Financements sans financeur reconnu", fmts.cell())
         for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
             write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=j == 6 and e.ecart != 0))
         row += 1
     for label, e in (("Total des financements", comp.financement_total), ("Coût total des actions", comp.cout_total)):
+        row = pages.place(row)
         ws.merge_range(row, 0, row, 3, label, fmts.cell("text", bold=True, fill=True))
         for j, v in enumerate((e.avant, e.apres, e.ecart), start=4):
             write_value(ws, row, j, v, fmts.cell("ecart" if j == 6 else "euros", bold=True, fill=True))
@@ -962,10 +1041,10 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     A = layout.T_ACTIONS
     cost, maturite = A.header("cout_total"), A.header("maturite")
     abandoned = layout.MATURITE_ABANDONNEE
-    by_action: dict[Any, dict[str, Any]] = {}
+    by_action: dict[Any, dict[str, Any]] = {}  # by action row: two actions may share a number (ACT-01)
     for c in comp.changes:
         if c.table == A.name and c.type == MODIFICATION and c.champ in (cost, maturite):
-            by_action.setdefault(c.action, {})[c.champ] = c
+            by_action.setdefault((c.action, c.cellule_apres and parse_a1(c.cellule_apres)[0]), {})[c.champ] = c
 
     def counted(value: Any, state: Any) -> Any:
         return None if state == abandoned else value
@@ -979,7 +1058,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             rows_out.append((c.action, was.get(A.header("intitule")), labels[c.type], was.get(cost), None,
                              counted(was.get(cost), was.get(maturite)), None))
             continue
-        now = d.conv.action(c.action)
+        now = d.changed_action(c) if c.type == MODIFICATION else d.conv.action(c.action)
         intitule = now.intitule if now is not None else None
         if c.type == AJOUT:
             new_row = c.apres or {}
@@ -989,7 +1068,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             rows_out.append((c.action, intitule, labels[c.type], None, new_row.get(cost), None,
                              counted(new_row.get(cost), new_row.get(maturite))))
             continue
-        mods = by_action.get(c.action, {})
+        mods = by_action.get((c.action, c.cellule_apres and parse_a1(c.cellule_apres)[0]), {})
         if c.champ not in mods or mods.get(c.champ) is not c:
             continue
         cost_after = now.cout_total if now is not None else None
@@ -1008,13 +1087,17 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                          counted(cost_before, state_before), counted(cost_after, state_after)))
     # by action (stable), as `comparer` groups them: an action split in two reads 2.2 then 2.3
     rows_out.sort(key=lambda r: _natural(r[0]))
+    section = row
     row = _section(ws, row, "Actions ajoutées, supprimées, abandonnées ou dont le coût a changé", fmts, last)
     if rows_out:
-        row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
-                                      ("Changement", 3, 3), ("Coût avant", 4, 4), ("Coût après", 5, 5),
-                                      ("Écart", 6, 6)], fmts)
-        repeated = (row - 1, row - 1)
+        def actions_header(r: int) -> int:
+            return _span_headers(ws, r, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 2),
+                                         ("Changement", 3, 3), ("Coût avant", 4, 4), ("Coût après", 5, 5),
+                                         ("Écart", 6, 6)], fmts)
+        row = actions_header(row)
+        pages.start(section, actions_header)
         for numero, intitule, label, before_cost, after_cost, counted_before, counted_after in rows_out:
+            row = pages.place(row, [None, intitule, None, label], [12, 56, 0, 16])
             write_value(ws, row, 0, numero, fmts.cell())
             ws.merge_range(row, 1, row, 2, None, fmts.cell())
             write_value(ws, row, 1, intitule, fmts.cell())
@@ -1031,23 +1114,25 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                        fmts.note)
         row += 1
     row += 1
-    row, repeated = _other_action_changes(ws, row, last, d, fmts, comp, repeated)
-    row, repeated = _convention_changes(ws, row, last, fmts, comp, repeated)
+    row = _other_action_changes(ws, row, last, d, fmts, comp, pages)
+    row = _convention_changes(ws, row, last, fmts, comp, pages)
 
     # -- each financing line that changed
     F = layout.T_FINANCEMENTS
     # by action (stable: within one, the comparison's order), as `comparer` groups them: a line moved
     # from one action to another, or to the new half of a split action, reads next to its action's others
     lines = sorted((c for c in comp.changes if c.table == F.name), key=lambda c: _natural(c.action))
+    section = row
     row = _section(ws, row, "Lignes de financement modifiées", fmts, last)
     if lines:
         keys = ("numero", "financeur", "dispositif", "nature", "annee")
-        row = _headers(ws, row, [F.header(k) for k in keys] + ["Changement", "Avant", "Après"], fmts, widths)
-        repeated = (row - 1, row - 1)
+
+        def lines_header(r: int) -> int:
+            return _headers(ws, r, [F.header(k) for k in keys] + ["Changement", "Avant", "Après"], fmts, widths)
+        row = lines_header(row)
+        pages.start(section, lines_header)
         montant = F.header("montant")
         for c in lines:
-            for j, k in enumerate(keys):
-                write_value(ws, row, j, c.cle.get(F.header(k)), fmts.cell("year" if k == "annee" else "text"))
             if c.type == MODIFICATION:
                 what = f"{c.champ}"
                 before, after = c.avant, c.apres
@@ -1060,18 +1145,22 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                 statut = content.get(F.header("statut")) if isinstance(content, dict) else None
                 if statut:
                     what += f" ({statut})"
+            shown = [c.cle.get(F.header(k)) for k in keys] + [what, before, after]
+            row = pages.place(row, shown, list(widths))
+            for j, k in enumerate(keys):
+                write_value(ws, row, j, c.cle.get(F.header(k)), fmts.cell("year" if k == "annee" else "text"))
             kind = "euros" if c.type != MODIFICATION or c.champ == montant else \
                 "date" if isinstance(before or after, date) else "text"
             write_value(ws, row, 5, what, fmts.cell())
             write_value(ws, row, 6, before, fmts.cell(kind if not isinstance(before, str) else "text"))
             write_value(ws, row, 7, after, fmts.cell(kind if not isinstance(after, str) else "text"))
             # a wrapped dispositif or commentaire would otherwise overprint the next line
-            _fit_row(ws, row, [c.cle.get(F.header(k)) for k in keys] + [what, before, after], list(widths))
+            _fit_row(ws, row, shown, list(widths))
             row += 1
     else:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement modifiée.", fmts.note)
         row += 1
-    ws.repeat_rows(*repeated)
+    pages.apply()
 
 
 def _change_value(v: Any, kind) -> tuple[Any, str]:
@@ -1094,7 +1183,7 @@ def _change_value(v: Any, kind) -> tuple[Any, str]:
     return str(v), "text"
 
 
-def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, repeated):
+def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, pages: _Pages) -> int:
     """Every other change of the convention — its dates (an avenant extending the deployment phase),
     its communes, périmètres, indicateurs, gouvernance, financeurs' lists… — one row per changed
     value, or per row added or removed, as `comparer` lists them."""
@@ -1103,15 +1192,19 @@ def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, repeated)
 
     shown = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name}  # said by the lists around this one
     changes = [c for c in comp.changes if c.table not in shown]
+    section = row
     row = _section(ws, row, "Autres modifications de la convention (dates, communes, périmètres, indicateurs…)",
                    fmts, last)
     if not changes:
         ws.merge_range(row, 0, row, last, "Aucune autre modification de la convention.", fmts.note)
-        return row + 2, repeated
+        return row + 2
     order = {s: i for i, s in enumerate(layout.SHEETS)}
-    row = _span_headers(ws, row, [("Feuille", 0, 0), ("Élément", 1, 1), ("Donnée modifiée", 2, 3), ("Avant", 4, 5),
-                                  ("Après", 6, 7)], fmts)
-    repeated = (row - 1, row - 1)
+
+    def header(r: int) -> int:
+        return _span_headers(ws, r, [("Feuille", 0, 0), ("Élément", 1, 1), ("Donnée modifiée", 2, 3),
+                                     ("Avant", 4, 5), ("Après", 6, 7)], fmts)
+    row = header(row)
+    pages.start(section, header)
     numero = layout.T_ACTIONS.header("numero")
     for c in sorted(changes, key=lambda c: order.get(c.feuille, len(order))):  # stable: the comparison's order
         element = key_text(c) or None
@@ -1126,6 +1219,7 @@ def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, repeated)
             text = " ; ".join(f"{h} : {fmt_value(v, kind_of(c, h))}" for h, v in (content or {}).items()
                               if h not in c.cle)
             values = [(None, "text"), (text or None, "text")] if c.type == AJOUT else [(text or None, "text"), (None, "text")]
+        row = pages.place(row, [c.feuille, element, what, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
         write_value(ws, row, 0, c.feuille, fmts.cell())
         write_value(ws, row, 1, element, fmts.cell())
         for v, k, c0 in ((what, "text", 2), *((v, k, c0) for (v, k), c0 in zip(values, (4, 6)))):
@@ -1133,10 +1227,10 @@ def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, repeated)
             write_value(ws, row, c0, v, fmts.cell(k))
         _fit_row(ws, row, [c.feuille, element, what, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
         row += 1
-    return row + 1, repeated
+    return row + 1
 
 
-def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, comp, repeated):
+def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, comp, pages: _Pages) -> int:
     """The actions' other changes — dates, maître d'ouvrage, intitulé, maturité, description… —
     one row per changed column, as `comparer` lists them: a comité examining an avenant must see an
     action rescheduled or given to another maître d'ouvrage, though no amount moves. The cost and an
@@ -1149,20 +1243,25 @@ def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, com
     kinds = {c.header: c.kind for c in A.columns}
     changes = [c for c in comp.changes if c.table == A.name and c.type == MODIFICATION and c.champ != cost
                and not (c.champ == maturite and abandoned in (c.avant, c.apres))]
+    section = row
     row = _section(ws, row, "Autres modifications des actions (dates, maître d'ouvrage, intitulé…)", fmts, last)
     if not changes:
         ws.merge_range(row, 0, row, last, "Aucune autre modification des actions.", fmts.note)
-        return row + 2, repeated
-    # the data's name wider than in the list above: « Dépense subventionnable (€ HT) » fits on two lines
-    row = _span_headers(ws, row, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 1),
-                                  ("Donnée modifiée", 2, 3), ("Avant", 4, 5), ("Après", 6, 7)], fmts)
-    repeated = (row - 1, row - 1)
+        return row + 2
+
+    def header(r: int) -> int:
+        # the data's name wider than in the list above: « Dépense subventionnable (€ HT) » fits on two lines
+        return _span_headers(ws, r, [(A.header("numero"), 0, 0), (A.header("intitule"), 1, 1),
+                                     ("Donnée modifiée", 2, 3), ("Avant", 4, 5), ("Après", 6, 7)], fmts)
+    row = header(row)
+    pages.start(section, header)
     for c in sorted(changes, key=lambda c: _natural(c.action)):  # stable: the columns' order within an action
-        now = d.conv.action(c.action)
+        now = d.changed_action(c)
         intitule = now.intitule if now is not None and now.intitule else c.avant if c.champ == A.header("intitule") \
             else None
         kind = kinds.get(c.champ)
         values = [_change_value(v, kind) for v in (c.avant, c.apres)]
+        row = pages.place(row, [None, intitule, c.champ, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
         write_value(ws, row, 0, c.action, fmts.cell())
         write_value(ws, row, 1, intitule, fmts.cell())
         for v, k, c0 in ((c.champ, "text", 2), *((v, k, c0) for (v, k), c0 in zip(values, (4, 6)))):
@@ -1170,7 +1269,7 @@ def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, com
             write_value(ws, row, c0, v, fmts.cell(k))
         _fit_row(ws, row, [None, intitule, c.champ, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
         row += 1
-    return row + 1, repeated
+    return row + 1
 
 
 # ============================================================================ public API

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import repeat
 from operator import attrgetter, ne
 
 from typing import Iterable
 
+from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention, FicheAction, split_codes
@@ -241,3 +243,60 @@ def hors_liste(conv: Convention) -> Iterable[Finding]:
     """Added code: `Type de maître d'ouvrage`, `Maturité`, `Base`, `Dérogation L1111-10` outside
     their lists (the closest list value as suggestion). FIN-06 depends on them."""
     yield from problem_findings(conv, T, ("type_mo", "maturite", "base", "derogation"), "ACT-12", E)
+
+
+@rule("ACT-13", E, "Action abandonnée dont des financements restent comptés", SRC_GUIDE,
+      needs=("T_Actions", "T_Financements"))
+def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
+    """An `Abandonnée` action whose plan still holds counted lines (a parsed amount, not `Refusé`)
+    other than `Versé`: one finding per action, on the first such line's `Statut`, naming every
+    such line, their sum and statuts. The action has left the plan (its cost counts no more) but
+    `Prévisionnel`, `Sollicité`, `Acquis` and `Engagé` money still counts in the financing totals,
+    the `Synthèse` and the département's consolidation: a commitment no longer to be spent, read as
+    obtained, and an écart the officer is told nothing of. An error, as the plan's totals are false
+    until the lines are `Refusé` or removed (the guide: the financial plan is the convention's, and
+    the comité d'engagement engages the financing on it).
+
+    `Versé` lines are not flagged: that money was paid before the abandonment and is a fact of the
+    plan (any repayment is settled with the financeur, outside the workbook), so they stay counted
+    and the message says so, with their amount, when it flags other lines. An action whose only
+    remaining lines are `Versé` gets no finding. A line with an unreadable `Statut` (FIN-04) is not
+    judged; an action number used twice (ACT-01) is not judged (its lines belong to neither)."""
+    abandoned = [a for a in actions(conv) if a.maturite == ABANDONNEE and a.numero]
+    if not abandoned:  # most plans: nothing more to look at
+        return
+    ix = index(conv)
+    twice = {n for n, k in Counter(a.numero for a in actions(conv) if a.numero).items() if k > 1}
+    verse = layout.STATUT_VERSE
+    for a in abandoned:
+        if a.numero in twice:
+            continue
+        counted = [lf for lf in ix.counted_of(a.numero) if "statut" not in lf.problems]
+        released = [lf for lf in counted if lf.statut != verse]
+        if not released:
+            continue
+        paid = [lf for lf in counted if lf.statut == verse]
+        first, n = released[0], len(released)
+        statuts = ", ".join(q(s) if s else "statut vide" for s in dict.fromkeys(lf.statut for lf in released))
+        message = (f"{prefix(a)} : l'action est « Abandonnée », mais {'la' if n == 1 else 'les'} "
+                   f"{_lignes(released)} de la feuille {first.sheet} ({statuts}) "
+                   f"{'reste comptée' if n == 1 else 'restent comptées'} dans les financements pour "
+                   f"{money(totals.add_up(lf.montant for lf in released))}, alors que le coût de l'action "
+                   "n'est plus compté.")
+        if paid:
+            message += (f" {'La' if len(paid) == 1 else 'Les'} {_lignes(paid)} « Versé » "
+                        f"({money(totals.add_up(lf.montant for lf in paid))}) "
+                        f"{'reste comptée' if len(paid) == 1 else 'restent comptées'} : cet argent a déjà été payé.")
+        cells = _et([lf.cell("statut") for lf in released])
+        yield at(first, "statut", "ACT-13", E, message,
+                 (f"Passez cette ligne au statut « Refusé » (cellule {cells}) ou supprimez-la"
+                  if n == 1 else
+                  f"Passez ces lignes au statut « Refusé » (cellules {cells}) ou supprimez-les")
+                 + f" ; si l'action n'est pas abandonnée, corrigez sa maturité (cellule {a.cell('maturite')}).",
+                 action=a.numero)
+
+
+def _lignes(lines: list) -> str:
+    """« ligne 31 », « lignes 31, 32 et 35 »."""
+    rows = [str(lf.row) for lf in lines]
+    return ("ligne " if len(rows) == 1 else "lignes ") + _et(rows)
