@@ -329,3 +329,13 @@ def test_a_missing_workbook_named_with_brackets_is_missing_not_a_pattern(tmp_pat
     err = out.stderr.decode("utf-8")
     assert out.returncode == 2 and "Le fichier « Arras [v2].xlsx » est introuvable." in err
     assert "motif" not in err and "Arras 2.xlsx" not in err
+
+
+def test_valider_never_expands_a_missing_name_with_brackets_into_another_workbook(tmp_path):
+    """`valider « Arras [v2].xlsx »`, a file not there: said introuvable (status 2) — `valider` took the
+    brackets for a pattern and validated « Arras 2.xlsx », another convention, with status 0."""
+    build_workbook(tmp_path / "Arras 2.xlsx")
+    out = acv("valider", "Arras [v2].xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    report = json.loads(out.stdout)
+    assert out.returncode == 2 and report["fichier"] == "Arras [v2].xlsx"
+    assert [c["message"] for c in report["constats"]] == ["Le fichier « Arras [v2].xlsx » est introuvable."]
