@@ -175,7 +175,10 @@ def _expanded(names: list[str]) -> list[str]:
 
     out: list[str] = []
     for name in names:
-        found = sorted(glob.glob(name)) if glob.has_magic(name) and not os.path.lexists(name) else []
+        # a wildcard (* or ?) makes a pattern: brackets alone are a name's, « Arras [v2].xlsx » missing
+        # validated « Arras 2.xlsx », another convention
+        wildcard = glob.has_magic(name) and any(c in name for c in "*?")
+        found = sorted(glob.glob(name)) if wildcard and not os.path.lexists(name) else []
         # never the lock file Excel keeps beside an open workbook (« ~$arras.xlsx »: unreadable, status 2)
         out += [f for f in found if not os.path.basename(f).startswith("~$")] or found or [name]
     # a Unix shell expands `*.xlsx` itself, lock files included (« ~$arras.xlsx » beside arras.xlsx

@@ -149,3 +149,30 @@ def test_count_cells_of_request_arguments():
     assert cells.count_cells([[["a", "b"], [1, 2]], [["ETAT"]], "x"]) == 6
     assert cells.count_cells([]) == 0
     assert cells.count_cells([["a", "b", "c"]]) == 3
+
+
+def test_a_time_alone_is_read_as_a_time_as_the_file_reader_reads_it():
+    """The add-in (and COM) date a time alone 30/12/1899: the file reader reads a time, and so does the
+    button — from the request's text, or from the desktop's datetime."""
+    assert cells.remote_rows([["1899-12-30T12:30:00.000Z", "1899-12-31T00:00:00.000Z"]]) == [
+        [dt.time(12, 30), dt.datetime(1899, 12, 31)]]
+    assert cells.time_alone(dt.datetime(1899, 12, 30, 12, 30)) == dt.time(12, 30)
+    assert cells.time_alone(dt.datetime(2024, 3, 1, 12, 30)) == dt.datetime(2024, 3, 1, 12, 30)
+
+
+def test_the_desktop_reader_reads_a_time_alone_as_a_time():
+    """On the desktop (COM), xlwings gives « 12:30 » as 30/12/1899 12:30: `XwSource` reads a time, as the
+    file reader does, and leaves dates and errors as they were read."""
+    from types import SimpleNamespace
+
+    from acv_xl.contract.values import ExcelError
+    from udfs.xw_source import XwSource
+
+    got = [[dt.datetime(1899, 12, 30, 12, 30), dt.datetime(2024, 3, 1), "#N/A", "texte"]]
+    rng = SimpleNamespace(options=lambda **_: SimpleNamespace(value=got))
+    sheet = SimpleNamespace(name="Feuille", impl=SimpleNamespace(api=object()),  # COM: no payload
+                            used_range=SimpleNamespace(last_cell=SimpleNamespace(row=1, column=4)),
+                            range=lambda *_: rng)
+    values = XwSource(SimpleNamespace(sheets=[sheet])).values("Feuille")
+    assert values == [[dt.time(12, 30), dt.datetime(2024, 3, 1), ExcelError("#N/A"), "texte"]]
+    assert type(values[0][2]) is ExcelError

@@ -318,3 +318,24 @@ def test_a_pattern_given_to_a_command_that_takes_one_workbook_is_said_to_be_one(
     err = out.stderr.decode("utf-8")
     assert out.returncode == 2 and "introuvable" not in err
     assert "« *.xlsx » est un motif, pas le nom d'un fichier. Indiquez le classeur lui-même, par exemple « arras.xlsx »." in err
+
+
+def test_a_missing_workbook_named_with_brackets_is_missing_not_a_pattern(tmp_path):
+    """Brackets are part of a file's name (« Arras [v2].xlsx »), not a pattern a user types: missing,
+    it is said introuvable — it was « un motif », with « Arras 2.xlsx », another convention that
+    « [v2] » happens to match, named as the workbook to give."""
+    build_workbook(tmp_path / "Arras 2.xlsx")
+    out = acv("annexe", "Arras [v2].xlsx", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and "Le fichier « Arras [v2].xlsx » est introuvable." in err
+    assert "motif" not in err and "Arras 2.xlsx" not in err
+
+
+def test_valider_never_expands_a_missing_name_with_brackets_into_another_workbook(tmp_path):
+    """`valider « Arras [v2].xlsx »`, a file not there: said introuvable (status 2) — `valider` took the
+    brackets for a pattern and validated « Arras 2.xlsx », another convention, with status 0."""
+    build_workbook(tmp_path / "Arras 2.xlsx")
+    out = acv("valider", "Arras [v2].xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    report = json.loads(out.stdout)
+    assert out.returncode == 2 and report["fichier"] == "Arras [v2].xlsx"
+    assert [c["message"] for c in report["constats"]] == ["Le fichier « Arras [v2].xlsx » est introuvable."]

@@ -380,3 +380,24 @@ def test_a_date_pasted_as_iso_text_is_no_date_for_either(base, tmp_path):
     cli, button = _both(path)
     assert [f.code for f in cli.findings] == ["FIN-17"]
     _same(cli, button)
+
+
+@pytest.mark.parametrize("header", [FIN.header("commentaire"), FIN.header("annee")])
+def test_a_time_alone_outside_a_date_column_reads_alike_and_seals_alike(base, tmp_path, header):
+    """« 12:30 » typed in a comment or in « Année »: the file reader reads a time; the button kept the
+    add-in's 30/12/1899 12:30 — its fingerprint differed from the command line's (a workbook validated
+    by the button was « modifié depuis la validation » for `acv-xl valider`), and the year cell was told
+    « n'est pas une année : « 30/12/1899 » », « Saisissez l'année 1899 seule »."""
+    from datetime import time
+
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        cell = ws.cell(r1 + 1, c1 + list(FIN.headers).index(header))
+        cell.value, cell.number_format = time(12, 30), "hh:mm"
+
+    path = edited_copy(base, tmp_path / "heure-ailleurs.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    assert cli.valide == (header == FIN.header("commentaire"))
+    assert "1899" not in " ".join(f.message + f.suggestion for f in button.findings)

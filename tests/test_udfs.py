@@ -300,3 +300,23 @@ def test_a_total_beyond_excels_numbers_is_a_french_message_not_infinity():
     assert F.ACV_TOTAL_FINANCEUR(huge, "ETAT") == message
     assert F.ACV_TOTAL_ACTION(huge, "1.1") == message
     assert F.ACV_SYNTHESE(huge) == message
+
+
+@pytest.mark.parametrize("text", ["2023-11-01T00:00:00Z", "2024-03-01T10:00:00"])
+def test_a_text_typed_like_a_date_time_is_no_date_for_acv_controle_as_for_the_command_line(text):
+    """A date as the add-in writes one (« …T00:00:00.000Z ») is a date; a text only typed like a
+    date-time is a text in the file, FIN-17 for the command line and the Valider button — and was a
+    date for ACV_CONTROLE, which answered « OK »."""
+    from acv_xl.contract.values import parse_date
+
+    path = CASES[0]
+    actions, plan, financeurs, dispositifs = (table_values(path, t.name)
+                                              for t in (A, T, layout.T_FINANCEURS, layout.T_DISPOSITIFS))
+    j, k = plan[0].index(T.header("date_demande")), plan[0].index(T.header("numero"))
+    numero = plan[1][k]
+    plan[1][j] = "2023-11-01T00:00:00.000Z"
+    assert F.ACV_CONTROLE(actions, plan, financeurs, numero, dispositifs) == "OK"
+    plan[1][j] = text
+    assert parse_date(text).problem is not None  # the file reader's verdict on that text
+    got = F.ACV_CONTROLE(actions, plan, financeurs, numero, dispositifs)
+    assert f"« {T.header('date_demande')} » n'est pas une date : « {text} »" in got

@@ -183,3 +183,24 @@ def test_amounts_past_28_digits_add_up_to_the_cent():
     # 10^26 € + 0,01 € + the 1 000 000 € of action 1.1, against the 1 500 000 € before
     assert comp.financement_total.ecart == Decimal("99999999999999999999500000.01")
     assert set(e.ecart for e in comp.non_ventile.values()) == {Decimal(0)}
+
+
+def test_a_convention_checked_again_for_its_huge_amounts_keeps_28_digits_for_the_rest():
+    """Past 10^18 €, the convention is checked once more with the digits its sums need
+    (`totals.exact_context`) — never fewer than the default 28: with 23 for an action of 10^18 €,
+    the figure of a population typed as a 25-digit text could not be shown, and PER-07 stopped on
+    InvalidOperation (STR-00, « ce point du dossier n'a pas été vérifié »)."""
+    from acv_xl.checks.validate import validate_convention
+    from conventions import build, clean_raw
+
+    def findings(amount):
+        raw = clean_raw()
+        child = next(p for p in raw["T_Perimetres"] if p.get("parent"))
+        child["population"] = "1234567890123456789012345"
+        action = next(a for a in raw["T_Actions"] if a["numero"] == "2.1")
+        action.update(cout_total=amount, depense_subventionnable=amount)
+        return [(f.code, f.cellule, f.message) for f in validate_convention(build(raw)).findings if f.code.startswith(("STR", "PER"))]
+
+    huge = findings(1e18)
+    assert not any(code == "STR-00" for code, _, _ in huge)
+    assert [f for f in huge if f[0] == "PER-07"] == [f for f in findings(1e6) if f[0] == "PER-07"] != []

@@ -5,7 +5,8 @@ per cell, and for custom-function arguments a retried `import pyodide` per cell 
 outside Pyodide: two seconds for a 5 000-line plan). The same rules are applied here in one list
 comprehension per row; `tests/test_cells.py` compares both, engine by engine, on dates, errors and
 empty cells — but a text typed like a date-time, not as the add-in writes a date (`_OFFICEJS_DATE`),
-stays a text, as in the file (xlwings converts it, or raises without its « Z »). No xlwings import: the regular expression is xlwings' own pattern (checked by the
+stays a text, as in the file (xlwings converts it, or raises without its « Z »), and a time alone
+(dated 30/12/1899) is a time, as the file reader reads it (`time_alone`). No xlwings import: the regular expression is xlwings' own pattern (checked by the
 tests), so this module also serves the desktop and the tests.
 """
 
@@ -16,7 +17,7 @@ import importlib
 import re
 from typing import Any
 
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError
+from acv_xl.contract.values import DAY_ONE, EXCEL_ERRORS, ExcelError
 
 # xlwings.pro._xlremote.datetime_pattern: what the remote engine (scripts) reads as a date
 DATETIME_PATTERN = (
@@ -62,10 +63,23 @@ def _new_date(text: str) -> Any:
         # a text typed in a cell that only looks like one (« 2024-03-01T10:00:00 », no « Z » to cut: its
         # last digit was cut): a text, as the file reader reads it — xlwings stopped the whole Valider there
         return text
+    value = time_alone(value)
     if len(_DATES) >= _MAX_DATES:
         _DATES.clear()
     _DATES[text] = value
     return value
+
+
+# A time alone (« 12:30 », a serial number below 1) comes dated 30/12/1899 from the add-in and from
+# COM; the file reader reads it as a time: so does the button (`time_alone`), else its findings said
+# « 30/12/1899 » (« saisissez l'année 1899 ») and its fingerprint differed from the command line's
+# for a time in a comment — a workbook validated by the button « modifié depuis la validation »
+TIME_ALONE_BEFORE = dt.datetime.fromordinal(DAY_ONE)
+
+
+def time_alone(value: dt.datetime) -> dt.datetime | dt.time:
+    """`value`, or its time when it is a time alone dated 30/12/1899 (`TIME_ALONE_BEFORE`)."""
+    return value.time() if value.replace(tzinfo=None) < TIME_ALONE_BEFORE else value
 
 
 def remote_rows(rows: list[list[Any]], height: int | None = None, width: int | None = None) -> list[list[Any]]:

@@ -18,7 +18,7 @@ from acv_xl.contract import model
 from acv_xl.contract.layout import Table
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fold, is_blank, parse_iso_date
 
-from .cells import OFFICEJS_SPECIAL, officejs_cell
+from .cells import _OFFICEJS_DATE, OFFICEJS_SPECIAL, officejs_cell
 
 PREFIX = "#ACV: "
 
@@ -87,7 +87,10 @@ def _clean(raw: Any) -> Any:
             return ExcelError(raw)
         if raw == "":
             return None
-        return parse_iso_date(raw)
+        # only a date as the add-in writes one (`cells._OFFICEJS_DATE`), as the Valider button reads
+        # it: a text typed like a date-time (« 2023-11-01T00:00:00Z ») is a text for the file reader
+        # (FIN-17), and ACV_CONTROLE answered « OK »
+        return parse_iso_date(raw) if ":" in raw and _OFFICEJS_DATE.search(raw) else raw
     return raw
 
 

@@ -8,6 +8,7 @@ already holds them), then sliced per table and named cell.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from acv_xl.reading.errors import UnreadableWorkbook
@@ -15,7 +16,7 @@ from acv_xl.reading.source import TableBlock, a1, parse_range, split_sheet_ref
 from acv_xl.reading.source_file import MAX_GRID_CELLS
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError
 
-from .cells import remote_rows
+from .cells import remote_rows, time_alone
 
 
 # Office.js and COM (with err_to_str) give error values as text: typed as the file reader does,
@@ -105,7 +106,8 @@ class XwSource:
                     rng = sh.range((1, 1), (last.row, last.column))
                     got = rng.options(ndim=2, err_to_str=True).value or []
                     errors = _ERRORS
-                    data = [[ExcelError(v) if v.__class__ is str and v in errors else v for v in row]
+                    data = [[ExcelError(v) if v.__class__ is str and v in errors else
+                             time_alone(v) if v.__class__ is datetime else v for v in row]
                             for row in got]
             self._values[sheet_name] = data
         return self._values[sheet_name]

@@ -241,8 +241,10 @@ def _open_zip(path: Path, light: bool = False, data: bytes | None = None) -> tup
             import glob
 
             # a pattern no shell expanded (cmd, PowerShell): `valider` expands it itself, and kept it as
-            # typed because nothing matched; other commands take one workbook and never expand it
-            if glob.has_magic(str(path)):
+            # typed because nothing matched; other commands take one workbook and never expand it.
+            # A wildcard (* or ?) makes it one: brackets alone are a name's (« Arras [v2].xlsx » missing
+            # was said a pattern, with « Arras 2.xlsx », another convention, to give instead)
+            if glob.has_magic(str(path)) and any(c in str(path) for c in "*?"):
                 matches = sorted(glob.glob(str(path)))
                 if not matches:
                     raise UnreadableWorkbook("STR-01", f"Aucun fichier ne correspond au motif « {file_text(path)} ».",
