@@ -491,6 +491,9 @@ def test_too_many_cells_give_an_acv_message(server):
     assert r.status_code == 200
     [alert] = r.json()["actions"]
     assert alert["func"] == "alert" and alert["args"][0].startswith("Classeur trop grand pour le serveur")
+    # the sheet that weighs most is named: an export pasted beside the convention, to move elsewhere
+    name = book["sheets"][0]["name"]
+    assert f"dont 400 100 de la feuille « {name} »" in alert["args"][0], alert["args"][0]
 
 
 def test_metadata_answers_within_a_second_while_a_heavy_function_runs(server):

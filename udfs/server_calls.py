@@ -142,11 +142,17 @@ def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict)
     sheets = data.get("sheets")
     if not isinstance(args, list) or not isinstance(sheets, list):
         raise Refused(400, "Requête illisible : classeur attendu (« sheets »).")
-    cells = sum(count_cells(s.get("values") or []) for s in sheets if isinstance(s, dict))
+    per_sheet = [(count_cells(s.get("values") or []), str(s.get("name", ""))) for s in sheets if isinstance(s, dict)]
+    cells = sum(n for n, _ in per_sheet)
     if cells > config.max_cells:
         state["issue"] = "trop_de_cellules"
+        # every sheet but Synthèse travels (a renamed plan is read): a sheet the user pasted an export
+        # into is the usual culprit, named so that it can be moved to another workbook
+        most, name = max(per_sheet)
         return alert_actions(f"Classeur trop grand pour le serveur : {fmt_number(cells)} cellules envoyées, "
-                             f"au plus {fmt_number(config.max_cells)}. Utilisez « acv-xl valider » sur le "
+                             f"dont {fmt_number(most)} de la feuille « {name} », au plus "
+                             f"{fmt_number(config.max_cells)}. Déplacez dans un autre classeur les feuilles "
+                             "qui ne sont pas celles de la convention, utilisez « acv-xl valider » sur le "
                              "fichier, ou demandez à la préfecture de relever la limite.")
     try:
         book = xw.Book(json=data)
