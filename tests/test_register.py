@@ -1964,6 +1964,24 @@ def test_a_split_action_s_loan_is_never_taken_for_the_former_action_s_new_tranch
         (ACTION_MODIFIEE, "2.2", 2024, False, -780000.0), (ACTION_MODIFIEE, "2.3", 2024, False, 780000.0)]
 
 
+def test_thousands_of_tranches_of_one_key_are_paired_in_linear_time():
+    """A crafted workbook with 6 000 lines of one key, every one changed, then corrected from an unknown
+    code: the pairing looked for each line's partner among all the others (≈ 30 s for one convention
+    in historique); now each line is found in a dict. The pairs are the ones in order."""
+    from acv_xl.history.historique import FINANCEUR_MODIFIE, STATUT_MODIFIE, _compare
+
+    n = 6000
+    old = [("1.1", "XXX", "DSIL", "Investissement", 2025, float(i), "Acquis", "Action 1.1", 1) for i in range(n)]
+    new = [("1.1", "XXX", "DSIL", "Investissement", 2025, i + 0.5, "Sollicité", "Action 1.1", 1) for i in range(n)]
+    started = time.process_time()
+    moves = _compare(1, 2, "ACV062", "Arras", old, new)
+    fixed = _compare(1, 2, "ACV062", "Arras", old, [("1.1", "ETAT") + ln[2:] for ln in old])
+    assert time.process_time() - started < 5
+    assert [(m.montant_avant, m.montant_apres) for m in moves if m.type == STATUT_MODIFIE] == \
+        [(float(i), i + 0.5) for i in range(n)]
+    assert len(fixed) == 2 * n and {m.type for m in fixed} == {FINANCEUR_MODIFIE}
+
+
 def test_a_tranche_given_to_another_action_is_never_paired_in_order_with_its_sister_tranche():
     """2.2's CDC loan in two tranches of one key (600 000 € « Acquis », 420 000 € « Sollicité »): the
     acquired tranche given to 2.1 and the other raised to 450 000 €. Paired in order within the key,

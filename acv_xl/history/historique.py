@@ -34,7 +34,7 @@ import json
 import sqlite3
 import sys
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -318,21 +318,23 @@ def _keyed(old: list[tuple], new: list[tuple]) -> tuple[dict, dict]:
     rank_a: dict[int, int] = {}
     rank_b: dict[int, int] = {}
     for la, lb in groups.values():
-        free = list(lb)
+        same: dict[tuple, deque] = defaultdict(deque)  # a new line's content (the intitulé aside) → its lines, in order
+        for j in lb:
+            same[new[j][:7]].append(j)
         rank = 0
-        for i in la:  # identical lines first
-            j = next((j for j in free if new[j][:7] == old[i][:7]), None)  # the intitulé aside
-            if j is not None:
-                free.remove(j)
-                rank_a[i] = rank_b[j] = rank
+        for i in la:  # identical lines first, each with the first identical one left (a dict: thousands
+            # of tranches of one key in a crafted workbook stay linear)
+            if q := same.get(old[i][:7]):
+                rank_a[i] = rank_b[q.popleft()] = rank
                 rank += 1
         for i in la:
             if i not in rank_a:
                 rank_a[i] = rank
                 rank += 1
-        for j in free:
-            rank_b[j] = rank
-            rank += 1
+        for j in lb:
+            if j not in rank_b:
+                rank_b[j] = rank
+                rank += 1
     return ({tuple(ln[:5]) + (rank_a[i],): ln for i, ln in enumerate(old)},
             {tuple(ln[:5]) + (rank_b[i],): ln for i, ln in enumerate(new)})
 
@@ -375,34 +377,49 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     def inconnu(code) -> bool:
         return financeur_groupe(code or "") == CODE_INCONNU
 
-    passes = (  # kind, the fields that must agree (indices in the key), whether a pair must qualify
-        (_MEME_CLE, (0, 1, 2, 3, 4), None),
-        (FINANCEUR_MODIFIE, (0, 2, 3, 4), lambda o, n: inconnu(o[1]) or inconnu(n[1])),
-        (ANNEE_MODIFIEE, (0, 1, 2, 3), None),
-        (ACTION_MODIFIEE, (1, 2, 3, 4), None),
-        (DISPOSITIF_MODIFIE, (0, 1, 3, 4), None),
-        (NATURE_MODIFIEE, (0, 1, 2, 4), None),
+    passes = (  # kind, the fields that must agree (indices in the key)
+        (_MEME_CLE, (0, 1, 2, 3, 4)),
+        (FINANCEUR_MODIFIE, (0, 2, 3, 4)),  # and one of the two codes outside the list (`inconnu`)
+        (ANNEE_MODIFIEE, (0, 1, 2, 3)),
+        (ACTION_MODIFIEE, (1, 2, 3, 4)),
+        (DISPOSITIF_MODIFIE, (0, 1, 3, 4)),
+        (NATURE_MODIFIEE, (0, 1, 2, 4)),
     )
     added = [k for k in b if k not in a]
     removed = [k for k in a if k not in b]
     autre: dict[tuple, tuple[str, tuple]] = {}  # added key → (kind, removed key)
     taken: set[tuple] = set()  # removed keys paired
+
+    def first(queue: deque | None) -> tuple | None:
+        """The first removed line of `queue` not paired yet (a line paired through another queue
+        is dropped from this one as it comes up: thousands of lines stay linear)."""
+        while queue and queue[0] in taken:
+            queue.popleft()
+        return queue.popleft() if queue else None
+
     for equal_amounts in (True, False):
-        for kind, fields, qualifies in passes:
+        for kind, fields in passes:
             if not equal_amounts and kind not in (_MEME_CLE, FINANCEUR_MODIFIE, ANNEE_MODIFIEE):
                 continue
-            gone: dict[tuple, list] = defaultdict(list)
+            # the removed lines by the fields that must agree (and their amount, in the first round), in
+            # order; for a financeur code, also those whose code is outside the list: a known code
+            # corrected into another known one is one funder replaced by another, never paired
+            gone: dict[tuple, deque] = defaultdict(deque)
+            gone_inconnu: dict[tuple, deque] = defaultdict(deque)
             for k in removed:
                 if k not in taken:
-                    gone[tuple(a[k][i] for i in fields)].append(k)
+                    key = tuple(a[k][i] for i in fields) + ((a[k][5],) if equal_amounts else ())
+                    gone[key].append(k)
+                    if kind == FINANCEUR_MODIFIE and inconnu(a[k][1]):
+                        gone_inconnu[key].append(k)
             for k in added:
-                nb = b[k]
-                if k in autre or not (same := gone.get(tuple(nb[i] for i in fields))):
+                if k in autre:
                     continue
-                old = next((g for g in same if (qualifies is None or qualifies(a[g], nb))
-                            and (not equal_amounts or a[g][5] == nb[5])), None)
+                nb = b[k]
+                key = tuple(nb[i] for i in fields) + ((nb[5],) if equal_amounts else ())
+                known = kind == FINANCEUR_MODIFIE and not inconnu(nb[1])
+                old = first((gone_inconnu if known else gone).get(key))
                 if old is not None:
-                    same.remove(old)
                     taken.add(old)
                     autre[k] = (kind, old)
     # Last, a line given to another action at another amount (a split action's loan shared out
