@@ -32,6 +32,7 @@ MANIFEST_ID_PROD = "832a7757-2921-4f79-acef-31a695c70672"  # udfs/server_project
 
 
 TOKEN = "jeton-de-test-" + "x" * 24  # long enough (server_config.MIN_TOKEN)
+ALERT_KEY = "cle-des-alertes-" + "y" * 32  # the key sealing the add-in's messages (server_alert)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -87,7 +88,7 @@ def server(tmp_path_factory):
     """The server as a préfecture runs it: with an access token, an 8 MB body limit."""
     log = tmp_path_factory.mktemp("serveur") / "serveur.log"
     with running_server(log, "--max-corps", "8", "--max-cellules", "400000",
-                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+                        env=_env(ACV_XL_JETON=TOKEN, ACV_XL_CLE_ALERTES=ALERT_KEY)) as (client, log, port):
         client.headers.update(AUTH)
         yield client, log
 
@@ -211,12 +212,17 @@ def test_task_pane_is_french_and_makes_acv_workbooks_load_the_add_in(server):
     assert named == ["acv_version_modele"] and "StartupBehavior.load" in js.text
 
 
-def test_the_message_box_is_french_even_for_the_add_ins_own_failures(server):
+def test_the_message_box_is_french_even_for_the_add_ins_own_failures(server, monkeypatch):
     """xlwings' box (a button's call that failed: 401, 413, no answer…) said « Error » above the
     text, « Cancel », and xlwings' or nginx's English as the message."""
+    from udfs.server_alert import ENV_KEY, seal
+
     client, _ = server
+    monkeypatch.setenv(ENV_KEY, ALERT_KEY)  # the server's own messages are sealed (test_server_alert)
 
     def box(prompt: str, title: str, buttons: str = "ok") -> tuple[str, str, str]:
+        if prompt != "No response received from server" and not prompt.startswith("<"):
+            prompt = seal(prompt, title, buttons, "critical", "")
         page = client.get("/xlwings/alert", params={"prompt": prompt, "title": title, "buttons": buttons,
                                                     "mode": "critical", "callback": ""})
         assert page.status_code == 200
@@ -783,7 +789,9 @@ def test_the_frameworks_own_refusals_are_french(server):
         assert r.headers["content-type"] == "text/plain; charset=utf-8"
     assert client.put("/manifest", json={}).headers["allow"] == "GET"
     # the server's own refusals pass unchanged
-    assert client.post("/xlwings/custom-scripts-call/inconnu", json={}).text == "Script inconnu de ce serveur.\n"
+    # (sealed for the add-in's message box: server_alert)
+    assert client.post("/xlwings/custom-scripts-call/inconnu", json={}).text.startswith(
+        "Script inconnu de ce serveur.\n[acv-xl:")
 
 
 def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):

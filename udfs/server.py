@@ -39,6 +39,10 @@ def configure_environment() -> None:
     os.environ.setdefault("XLWINGS_ENABLE_SOCKETIO", "false")
     # xlwings logs each call with the user's name; our own line per request says enough
     os.environ.setdefault("XLWINGS_LOG_LEVEL", "WARNING")
+    # the key that seals the add-in's messages (server_alert), one for all the processes
+    from .server_alert import ensure_key
+
+    ensure_key()
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -19,6 +19,7 @@ uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every p
 
 from __future__ import annotations
 
+from .server_alert import sealing
 from .server_config import receive_timeout
 from .server_guard import BUSY, Guard, send_text, too_slow
 
@@ -38,6 +39,8 @@ INVALID = "Requête HTTP invalide."
 
 
 async def _busy(scope, receive, send) -> None:
+    if "/xlwings/custom-scripts-call/" in scope.get("path", ""):  # shown in the add-in's box
+        send = sealing(send)
     await send_text(send, 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
     Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
 
