@@ -29,6 +29,7 @@ from acv_xl.contract.values import fmt_number
 from .cells import count_cells
 from .server_alert import seal_actions
 from .server_config import ServerConfig
+from .server_payload import check_book
 from .server_guard import BUSY, send_text
 from .tables import PREFIX
 
@@ -143,6 +144,10 @@ def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict)
     sheets = data.get("sheets")
     if not isinstance(args, list) or not isinstance(sheets, list):
         raise Refused(400, "Requête illisible : classeur attendu (« sheets »).")
+    malformed = check_book(data)  # before xlwings and the ACV code, which failed on it in English
+    if malformed:
+        state["issue"] = "classeur_mal_forme"
+        raise Refused(400, f"Requête illisible : classeur incomplet ou mal formé ({malformed}).")
     cells = sum(count_cells(s.get("values") or []) for s in sheets if isinstance(s, dict))
     if cells > config.max_cells:
         state["issue"] = "trop_de_cellules"
