@@ -609,6 +609,26 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def test_https_a_connection_that_never_finishes_its_handshake_is_closed_within_the_receive_delay(tmp_path):
+    """Served in HTTPS directly, a client that opened a connection and sent nothing, or half a
+    TLS greeting, held it 60 s (asyncio's and uvloop's own handshake limit), not --delai-reception:
+    a few hundred such clients and uvicorn's cap on connections answered nobody else."""
+    cert, key = _self_signed(tmp_path)
+    with running_server(tmp_path / "serveur.log", "--certificat", str(cert), "--cle", str(key),
+                        "--delai-reception", "1", https=True) as (client, log, port):
+        for greeting in (b"", b"\x16\x03\x01\x00\xc8\x01"):  # nothing; the start of a ClientHello
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+                s.sendall(greeting)
+                started = time.monotonic()
+                try:
+                    closed = s.recv(1024) == b""
+                except ConnectionResetError:
+                    closed = True
+                assert closed and time.monotonic() - started < 5, time.monotonic() - started
+        assert client.get("/manifest").status_code == 200  # the others still served
+        assert "Traceback" not in log.read_text()
+
+
 def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
     cert, key = _self_signed(tmp_path)
     tokens = tmp_path / "jetons.txt"

@@ -224,5 +224,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         limit_concurrency=connection_limit(config.max_requests),
         # a deadline and a size cap on each request's head (uvicorn has neither: slowloris)
         http="udfs.server_http:DeadlineProtocol",
+        # and on the TLS handshake before it (asyncio's own: 60 s)
+        loop="udfs.server_http:new_loop",
     )
     return 0
