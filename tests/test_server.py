@@ -589,6 +589,7 @@ def test_one_log_line_per_request_without_data(server):
     (["--hote", "0.0.0.0"], {"ACV_XL_JETON": "court"}, "jeton trop court"),
     (["--hote", "0.0.0.0"], {"ACV_XL_JETON": TOKEN}, "demande HTTPS"),
     (["--certificat", "absent.pem"], {}, "--certificat et --cle vont ensemble"),
+    ([], {"ACV_XL_CLE_ALERTES": "courte"}, "ACV_XL_CLE_ALERTES : clé trop courte (6 caractères, au moins 32)"),
     (["--url-publique", "http://acv.example.fr"], {}, "adresse HTTPS attendue"),
     (["--max-cellules", "0"], {}, "strictement positif"),
 ])

@@ -129,6 +129,11 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     _set_env(options)
     from acv_xl.contract.values import fmt_number
 
+    from .server_alert import key_refusal
+
+    if key_refusal():
+        return _fail(key_refusal())
+
     from .server_config import ConfigError, ServerConfig, connection_limit
     from .server_machine import limits, processes_refusal
 

@@ -29,6 +29,7 @@ import time
 from urllib.parse import parse_qsl, urlencode
 
 ENV_KEY = "ACV_XL_CLE_ALERTES"
+MIN_KEY = 32  # characters
 MAX_AGE = 300  # seconds from the answer to the box: the add-in may write a big workbook before it
 FAILURE = ("Error", "ok", "critical", "")  # how the add-in frames a failed call's text (xlAlert)
 # what the add-in itself writes, translated by the page (templates/xlwings_alert.html)
@@ -42,8 +43,18 @@ _SEAL = re.compile(r"\s*\[acv-xl:(\d{1,12})\.([A-Za-z0-9_-]{43})\]\s*$")
 def ensure_key() -> None:
     """A key for this deployment, drawn once and left in the environment for the processes that
     uvicorn starts (`--processus`: a box may be opened from another process than the answer's)."""
-    if len(os.environ.get(ENV_KEY, "").strip()) < 32:
+    if not os.environ.get(ENV_KEY, "").strip():  # one set too short: `acv-xl serveur` refuses it
         os.environ[ENV_KEY] = secrets.token_urlsafe(32)
+
+
+def key_refusal() -> str | None:
+    """Why the key given to the deployment is unusable, in French, or None."""
+    size = len(os.environ.get(ENV_KEY, "").strip())
+    if size < MIN_KEY:
+        return (f"{ENV_KEY} : clé trop courte ({size} caractère{'s' if size > 1 else ''}, au moins {MIN_KEY}). "
+                "Créez-en une : python -c \"import secrets; print(secrets.token_urlsafe(32))\", ou retirez la "
+                "variable pour que le serveur en tire une à chaque démarrage (voir docs/serveur.md).")
+    return None
 
 
 def _key() -> bytes:
