@@ -725,6 +725,9 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
          "ACV_SYNTHESE prend de 1 à 3 arguments sur ce serveur, 5 reçus (rechargez le complément)"),
         ("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_ECART", [[1]])).encode(), 400,
          "ACV_ECART prend 3 arguments sur ce serveur, 1 reçu"),
+        # an empty range, which Excel never sends: xlwings' IndexError was « Erreur interne »
+        *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2), empty)).encode(),
+           400, "Requête illisible : argument 2 : plage vide ou mal formée") for empty in ([], [[]], [["ETAT"], []])],
         ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
         ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
         # what the add-in always sends, missing: the request's fault, not « Erreur interne »

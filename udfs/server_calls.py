@@ -98,6 +98,7 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
     if not isinstance(args, list):
         raise Refused(400, "Requête illisible : « args » doit être une liste.")
     _check_arity(name, getattr(functions, name), args, state)
+    _check_ranges(args, state)
     cells = count_cells(args)
     if cells > config.max_cells:
         state["issue"] = "trop_de_cellules"
@@ -129,6 +130,16 @@ def _check_arity(name: str, function, args: list, state: dict) -> None:
     expected = f"{most}" if least == most else f"de {least} à {most}"
     raise Refused(400, f"Requête refusée : {name} prend {expected} arguments sur ce serveur, {len(args)} "
                        f"reçu{'s' if len(args) > 1 else ''} (rechargez le complément).")
+
+
+def _check_ranges(args: list, state: dict) -> None:
+    """Excel sends a range as rows of cells, never an empty one: `[]` or an empty row, which no
+    add-in sends, failed inside xlwings' conversion (IndexError) as « Erreur interne du serveur ACV »."""
+    for i, arg in enumerate(args, 1):
+        if arg.__class__ is list and (not arg or any(row.__class__ is list and not row for row in arg)):
+            state["issue"] = "arguments"
+            raise Refused(400, f"Requête illisible : argument {i} : plage vide ou mal formée (des lignes de "
+                               "cellules sont attendues).")
 
 
 def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict) -> dict[str, Any]:
