@@ -32,6 +32,7 @@ MANIFEST_ID_PROD = "832a7757-2921-4f79-acef-31a695c70672"  # udfs/server_project
 
 
 TOKEN = "jeton-de-test-" + "x" * 24  # long enough (server_config.MIN_TOKEN)
+ALERT_KEY = "cle-des-alertes-" + "y" * 32  # the key sealing the add-in's messages (server_alert)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -87,7 +88,7 @@ def server(tmp_path_factory):
     """The server as a préfecture runs it: with an access token, an 8 MB body limit."""
     log = tmp_path_factory.mktemp("serveur") / "serveur.log"
     with running_server(log, "--max-corps", "8", "--max-cellules", "400000",
-                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+                        env=_env(ACV_XL_JETON=TOKEN, ACV_XL_CLE_ALERTES=ALERT_KEY)) as (client, log, port):
         client.headers.update(AUTH)
         yield client, log
 
@@ -211,12 +212,17 @@ def test_task_pane_is_french_and_makes_acv_workbooks_load_the_add_in(server):
     assert named == ["acv_version_modele"] and "StartupBehavior.load" in js.text
 
 
-def test_the_message_box_is_french_even_for_the_add_ins_own_failures(server):
+def test_the_message_box_is_french_even_for_the_add_ins_own_failures(server, monkeypatch):
     """xlwings' box (a button's call that failed: 401, 413, no answer…) said « Error » above the
     text, « Cancel », and xlwings' or nginx's English as the message."""
+    from udfs.server_alert import ENV_KEY, seal
+
     client, _ = server
+    monkeypatch.setenv(ENV_KEY, ALERT_KEY)  # the server's own messages are sealed (test_server_alert)
 
     def box(prompt: str, title: str, buttons: str = "ok") -> tuple[str, str, str]:
+        if prompt != "No response received from server" and not prompt.startswith("<"):
+            prompt = seal(prompt, title, buttons, "critical", "")
         page = client.get("/xlwings/alert", params={"prompt": prompt, "title": title, "buttons": buttons,
                                                     "mode": "critical", "callback": ""})
         assert page.status_code == 200
@@ -586,6 +592,7 @@ def test_one_log_line_per_request_without_data(server):
     (["--hote", "0.0.0.0"], {"ACV_XL_JETON": "court"}, "jeton trop court"),
     (["--hote", "0.0.0.0"], {"ACV_XL_JETON": TOKEN}, "demande HTTPS"),
     (["--certificat", "absent.pem"], {}, "--certificat et --cle vont ensemble"),
+    ([], {"ACV_XL_CLE_ALERTES": "courte"}, "ACV_XL_CLE_ALERTES : clé trop courte (6 caractères, au moins 32)"),
     (["--url-publique", "http://acv.example.fr"], {}, "adresse HTTPS attendue"),
     (["--max-cellules", "0"], {}, "strictement positif"),
 ])
@@ -604,6 +611,26 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
                     "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
+
+
+def test_https_a_connection_that_never_finishes_its_handshake_is_closed_within_the_receive_delay(tmp_path):
+    """Served in HTTPS directly, a client that opened a connection and sent nothing, or half a
+    TLS greeting, held it 60 s (asyncio's and uvloop's own handshake limit), not --delai-reception:
+    a few hundred such clients and uvicorn's cap on connections answered nobody else."""
+    cert, key = _self_signed(tmp_path)
+    with running_server(tmp_path / "serveur.log", "--certificat", str(cert), "--cle", str(key),
+                        "--delai-reception", "1", https=True) as (client, log, port):
+        for greeting in (b"", b"\x16\x03\x01\x00\xc8\x01"):  # nothing; the start of a ClientHello
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+                s.sendall(greeting)
+                started = time.monotonic()
+                try:
+                    closed = s.recv(1024) == b""
+                except ConnectionResetError:
+                    closed = True
+                assert closed and time.monotonic() - started < 5, time.monotonic() - started
+        assert client.get("/manifest").status_code == 200  # the others still served
+        assert "Traceback" not in log.read_text()
 
 
 def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
@@ -701,6 +728,9 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
          "ACV_SYNTHESE prend de 1 à 3 arguments sur ce serveur, 5 reçus (rechargez le complément)"),
         ("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_ECART", [[1]])).encode(), 400,
          "ACV_ECART prend 3 arguments sur ce serveur, 1 reçu"),
+        # an empty range, which Excel never sends: xlwings' IndexError was « Erreur interne »
+        *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2), empty)).encode(),
+           400, "Requête illisible : argument 2 : plage vide ou mal formée") for empty in ([], [[]], [["ETAT"], []])],
         ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
         ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
         # what the add-in always sends, missing: the request's fault, not « Erreur interne »
@@ -786,7 +816,9 @@ def test_the_frameworks_own_refusals_are_french(server):
         assert r.headers["content-type"] == "text/plain; charset=utf-8"
     assert client.put("/manifest", json={}).headers["allow"] == "GET"
     # the server's own refusals pass unchanged
-    assert client.post("/xlwings/custom-scripts-call/inconnu", json={}).text == "Script inconnu de ce serveur.\n"
+    # (sealed for the add-in's message box: server_alert)
+    assert client.post("/xlwings/custom-scripts-call/inconnu", json={}).text.startswith(
+        "Script inconnu de ce serveur.\n[acv-xl:")
 
 
 def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):

@@ -158,7 +158,13 @@ def table_values(path: str | Path, table_name: str) -> list[list[Any]]:
 
 
 def remote_book(payload: dict):
-    """An xlwings remote book (the engine xlwings Server runs scripts on) over the payload."""
+    """An xlwings remote book (the engine xlwings Server runs scripts on) over the payload, which
+    the server's boundary accepts (`udfs.server_payload`: every payload of the tests is the add-in's)."""
     import xlwings as xw
+
+    from udfs.server_payload import check_book
+
+    refused = check_book(payload)
+    assert refused is None, refused
 
     return xw.Book(json=payload)

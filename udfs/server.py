@@ -39,6 +39,10 @@ def configure_environment() -> None:
     os.environ.setdefault("XLWINGS_ENABLE_SOCKETIO", "false")
     # xlwings logs each call with the user's name; our own line per request says enough
     os.environ.setdefault("XLWINGS_LOG_LEVEL", "WARNING")
+    # the key that seals the add-in's messages (server_alert), one for all the processes
+    from .server_alert import ensure_key
+
+    ensure_key()
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -124,6 +128,11 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         return _fail(f"port invalide : {port} (attendu entre 1 et 65535).")
     _set_env(options)
     from acv_xl.contract.values import fmt_number
+
+    from .server_alert import key_refusal
+
+    if key_refusal():
+        return _fail(key_refusal())
 
     from .server_config import ConfigError, ServerConfig, connection_limit
     from .server_machine import limits, processes_refusal
@@ -220,5 +229,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         limit_concurrency=connection_limit(config.max_requests),
         # a deadline and a size cap on each request's head (uvicorn has neither: slowloris)
         http="udfs.server_http:DeadlineProtocol",
+        # and on the TLS handshake before it (asyncio's own: 60 s)
+        loop="udfs.server_http:new_loop",
     )
     return 0

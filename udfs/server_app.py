@@ -1,6 +1,6 @@
 """The ASGI application `acv-xl serveur` runs: xlwings Server behind the ACV door and call pool.
 
-    request → Guard (origin, token, content type, body size, log line)
+    request → SealedAlerts (server_alert) → Guard (origin, token, content type, body size, log line)
             → Calls (functions and scripts in the thread pool, cell cap, time limit)
             → xlwings Server (manifest, task pane, static files, metadata)
 
@@ -20,6 +20,7 @@ configure_environment()  # before xlwings is imported (server mode)
 from xlwings_server.config import settings  # noqa: E402
 from xlwings_server.main import main_app  # noqa: E402
 
+from .server_alert import SealedAlerts  # noqa: E402
 from .server_calls import Calls  # noqa: E402
 from .server_config import ServerConfig  # noqa: E402
 from .server_guard import Guard  # noqa: E402
@@ -47,7 +48,8 @@ def build_app(config: ServerConfig | None = None):
 
         app = CORSMiddleware(app=app, allow_origins=sorted(config.origins), allow_methods=["POST"],
                              allow_headers=["*"], allow_credentials=False)
-    return Guard(app, config, entraid=entraid)
+    # outermost: the refusals of a button's call, Guard's included, sealed for the add-in's box
+    return SealedAlerts(Guard(app, config, entraid=entraid), app_path=settings.app_path)
 
 
 def _warm_up() -> None:

@@ -27,7 +27,9 @@ from typing import Any
 from acv_xl.contract.values import fmt_number
 
 from .cells import count_cells
+from .server_alert import seal_actions
 from .server_config import ServerConfig
+from .server_payload import check_book
 from .server_guard import BUSY, send_text
 from .tables import PREFIX
 
@@ -96,6 +98,7 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
     if not isinstance(args, list):
         raise Refused(400, "Requête illisible : « args » doit être une liste.")
     _check_arity(name, getattr(functions, name), args, state)
+    _check_ranges(args, state)
     cells = count_cells(args)
     if cells > config.max_cells:
         state["issue"] = "trop_de_cellules"
@@ -129,6 +132,16 @@ def _check_arity(name: str, function, args: list, state: dict) -> None:
                        f"reçu{'s' if len(args) > 1 else ''} (rechargez le complément).")
 
 
+def _check_ranges(args: list, state: dict) -> None:
+    """Excel sends a range as rows of cells, never an empty one: `[]` or an empty row, which no
+    add-in sends, failed inside xlwings' conversion (IndexError) as « Erreur interne du serveur ACV »."""
+    for i, arg in enumerate(args, 1):
+        if arg.__class__ is list and (not arg or any(row.__class__ is list and not row for row in arg)):
+            state["issue"] = "arguments"
+            raise Refused(400, f"Requête illisible : argument {i} : plage vide ou mal formée (des lignes de "
+                               "cellules sont attendues).")
+
+
 def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict) -> dict[str, Any]:
     import xlwings as xw
     import xlwings.server
@@ -142,6 +155,10 @@ def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict)
     sheets = data.get("sheets")
     if not isinstance(args, list) or not isinstance(sheets, list):
         raise Refused(400, "Requête illisible : classeur attendu (« sheets »).")
+    malformed = check_book(data)  # before xlwings and the ACV code, which failed on it in English
+    if malformed:
+        state["issue"] = "classeur_mal_forme"
+        raise Refused(400, f"Requête illisible : classeur incomplet ou mal formé ({malformed}).")
     per_sheet = [(count_cells(s.get("values") or []), str(s.get("name", ""))) for s in sheets if isinstance(s, dict)]
     cells = sum(n for n, _ in per_sheet)
     if cells > config.max_cells:
@@ -226,6 +243,8 @@ class Calls:
             state.setdefault("issue", "refus")
             await send_text(send, exc.status, str(exc))
             return
+        if kind == "script":  # its message boxes, sealed: the box's page shows only those (server_alert)
+            seal_actions(answer)
         payload = _json_bytes(answer)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"),

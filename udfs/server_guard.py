@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -37,6 +38,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_METHODS = frozenset({"GET", "HEAD"})
 
 
+_MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,40}/[a-z0-9!#$&^_.+-]{1,60}")
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 BUSY = "Serveur occupé : réessayez dans un instant."
 
@@ -158,7 +160,10 @@ class Guard:
         if method in WRITE_METHODS:
             ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
             if ctype != "application/json":
-                return 415, (f"Type de contenu refusé (« {ctype or 'aucun'} ») : le serveur n'accepte "
+                # the type quoted only if it is one: a sentence there would be sealed for the add-in's
+                # box (server_alert) — a phishing text in the préfecture's own words
+                shown = ctype if _MEDIA_TYPE.fullmatch(ctype) else ("aucun" if not ctype else "illisible")
+                return 415, (f"Type de contenu refusé (« {shown} ») : le serveur n'accepte "
                              "que application/json."), []
             length = _header(scope, b"content-length")
             if length is not None and (not length.strip().isdigit() or int(length) > self.config.max_body):

@@ -15,10 +15,18 @@ server's own front door. Here, on each connection:
 
 The body's own deadline is the application's (`server_guard.read_body`), which reads it.
 uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every process.
+
+With HTTPS served directly (`--certificat`), the TLS handshake comes before all this (this class
+only meets a connection once it is done), and asyncio and uvloop give it 60 s: a client that
+opened a connection and sent nothing held it that long, whatever `--delai-reception`. `new_loop`,
+uvicorn's loop (`uvicorn.run(loop=…)`), gives the handshake `--delai-reception` instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+
+from .server_alert import sealing
 from .server_config import receive_timeout
 from .server_guard import BUSY, Guard, send_text, too_slow
 
@@ -38,6 +46,8 @@ INVALID = "Requête HTTP invalide."
 
 
 async def _busy(scope, receive, send) -> None:
+    if "/xlwings/custom-scripts-call/" in scope.get("path", ""):  # shown in the add-in's box
+        send = sealing(send)
     await send_text(send, 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
     Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
 
@@ -173,3 +183,21 @@ class DeadlineProtocol(_Base):
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's own is English (and ASCII only)
         self._answer(400, INVALID)
+
+
+try:  # as uvicorn's « auto »: uvloop when installed
+    from uvloop import Loop as _Loop
+except ImportError:  # pragma: no cover — uvloop comes with uvicorn[standard] (not on Windows)
+    _Loop = asyncio.DefaultEventLoopPolicy._loop_factory
+
+
+class _DeadlineLoop(_Loop):
+    async def create_server(self, *args, **kwargs):
+        if kwargs.get("ssl") is not None and kwargs.get("ssl_handshake_timeout") is None:
+            kwargs["ssl_handshake_timeout"] = receive_timeout()
+        return await super().create_server(*args, **kwargs)
+
+
+def new_loop():
+    """The event loop of each server process: a TLS handshake has `--delai-reception` seconds."""
+    return _DeadlineLoop()

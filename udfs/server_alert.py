@@ -1,0 +1,153 @@
+"""The add-in's message box (`/xlwings/alert`) shows only what this server said.
+
+The add-in opens its box as a page of the server, the message in the page's address (xlwings'
+`xlAlert`: prompt, title, buttons, mode, callback). Left as it was, anyone could build a link that
+showed a French box of their choosing on the préfecture's own address (« Votre mot de passe a
+expiré, saisissez-le ici… »). So the server seals each message it sends for a box:
+
+- the `alert` actions of a script's answer (`server_calls`): over the five parameters;
+- the text of a refusal of a button's call (401, 408, 413, 500…, written by `server_guard` or
+  `server_calls`): the add-in shows it framed as a failure (« Error », OK, critical, no callback);
+
+with an HMAC of the message, its framing and the time, under the deployment's key
+(`ACV_XL_CLE_ALERTES`, drawn at start by `acv-xl serveur` and inherited by its processes). The seal
+travels at the end of the message (`[acv-xl:…]`, a line the page removes). The page shows a sealed
+message younger than `MAX_AGE`; the add-in's own two failure texts (no answer, unknown error) and a
+front end's HTML page, which the page replaces by fixed French texts; anything else, a fixed
+French text (an error of Excel itself while the actions ran, or a forged link).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import time
+from urllib.parse import parse_qsl, urlencode
+
+ENV_KEY = "ACV_XL_CLE_ALERTES"
+MIN_KEY = 32  # characters
+MAX_AGE = 300  # seconds from the answer to the box: the add-in may write a big workbook before it
+FAILURE = ("Error", "ok", "critical", "")  # how the add-in frames a failed call's text (xlAlert)
+# what the add-in itself writes, translated by the page (templates/xlwings_alert.html)
+ADD_IN_TEXTS = frozenset({"No response received from server", "Unknown server error"})
+UNSEALED = ("Le complément n'a pas pu terminer l'opération dans Excel. Réessayez ; si cela se "
+            "reproduit, prévenez la préfecture.")
+PARAMS = ("prompt", "title", "buttons", "mode", "callback")
+_SEAL = re.compile(r"\s*\[acv-xl:(\d{1,12})\.([A-Za-z0-9_-]{43})\]\s*$")
+
+
+def ensure_key() -> None:
+    """A key for this deployment, drawn once and left in the environment for the processes that
+    uvicorn starts (`--processus`: a box may be opened from another process than the answer's)."""
+    if not os.environ.get(ENV_KEY, "").strip():  # one set too short: `acv-xl serveur` refuses it
+        os.environ[ENV_KEY] = secrets.token_urlsafe(32)
+
+
+def key_refusal() -> str | None:
+    """Why the key given to the deployment is unusable, in French, or None."""
+    size = len(os.environ.get(ENV_KEY, "").strip())
+    if size < MIN_KEY:
+        return (f"{ENV_KEY} : clé trop courte ({size} caractère{'s' if size > 1 else ''}, au moins {MIN_KEY}). "
+                "Créez-en une : python -c \"import secrets; print(secrets.token_urlsafe(32))\", ou retirez la "
+                "variable pour que le serveur en tire une à chaque démarrage (voir docs/serveur.md).")
+    return None
+
+
+def _key() -> bytes:
+    ensure_key()
+    return os.environ[ENV_KEY].strip().encode("utf-8")
+
+
+def _mac(stamp: int, message: str, title: str, buttons: str, mode: str, callback: str) -> str:
+    data = "\x1f".join((str(stamp), message, title, buttons, mode, callback)).encode("utf-8", "surrogatepass")
+    digest = hmac.new(_key(), data, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def seal(message: str, title: str = FAILURE[0], buttons: str = FAILURE[1], mode: str = FAILURE[2],
+         callback: str = FAILURE[3], now: float | None = None) -> str:
+    """`message` followed by its seal for a box framed so."""
+    text = message.strip()
+    stamp = int(time.time() if now is None else now)
+    return f"{text}\n[acv-xl:{stamp}.{_mac(stamp, text, title, buttons, mode, callback)}]"
+
+
+def seal_actions(answer: dict) -> dict:
+    """A script's answer with its `alert` actions sealed (in place; returned)."""
+    for action in answer.get("actions") or ():
+        args = action.get("args") if isinstance(action, dict) and action.get("func") == "alert" else None
+        if isinstance(args, list) and len(args) == 5:
+            args[0] = seal(*(str(a) for a in args))
+    return answer
+
+
+def checked(params: dict[str, str], now: float | None = None) -> dict[str, str]:
+    """What the box may show for these parameters (the page's query)."""
+    prompt, title, buttons, mode, callback = (params.get(p, "") for p in PARAMS)
+    m = _SEAL.search(prompt)
+    if m:
+        text, stamp = prompt[:m.start()].strip(), int(m.group(1))
+        age = (time.time() if now is None else now) - stamp
+        if -60 <= age <= MAX_AGE and hmac.compare_digest(m.group(2), _mac(stamp, text, title, buttons, mode, callback)):
+            return dict(zip(PARAMS, (text, title, buttons, mode, callback)))
+    shown = prompt.strip()
+    if not (shown in ADD_IN_TEXTS or shown.startswith("<")):  # the page replaces those by its own texts
+        shown = UNSEALED
+    return dict(zip(PARAMS, (shown, *FAILURE)))
+
+
+def checked_query(query: bytes) -> bytes:
+    params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
+                            errors="replace"))
+    if not all(p in params for p in PARAMS):
+        return query  # the page refuses it (422): nothing shown
+    return urlencode(checked(params)).encode("ascii")
+
+
+class SealedAlerts:
+    """ASGI middleware, outermost: seals the refusals of a button's call, checks the box's page."""
+
+    def __init__(self, app, app_path: str = ""):
+        self.app = app
+        self.alert_path = f"{app_path}/xlwings/alert"
+        self.scripts = f"{app_path}/xlwings/custom-scripts-call/"
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path = scope.get("path", "")
+            if path == self.alert_path:
+                scope = dict(scope, query_string=checked_query(scope.get("query_string") or b""))
+            elif path.startswith(self.scripts):
+                send = sealing(send)
+        await self.app(scope, receive, send)
+
+
+def sealing(send):
+    """`send`, sealing a text answer of an error (what the add-in puts in its box)."""
+    held: list[dict] = []
+
+    async def sealed(message):
+        if message["type"] == "http.response.start":
+            ctype = dict(message.get("headers") or ()).get(b"content-type", b"")
+            if message["status"] >= 400 and ctype.startswith(b"text/plain"):
+                held.append(message)
+                return
+        elif held:
+            held.append(message)
+            if message.get("more_body", False):
+                return
+            start, *parts = held
+            held.clear()
+            text = b"".join(p.get("body", b"") for p in parts).decode("utf-8", "replace")
+            body = (seal(text) + "\n").encode("utf-8")
+            headers = [(k, v) for k, v in start.get("headers") or () if k.lower() != b"content-length"]
+            await send(dict(start, headers=headers + [(b"content-length", str(len(body)).encode())]))
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(message)
+
+    return sealed

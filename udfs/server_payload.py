@@ -1,0 +1,137 @@
+"""The workbook a button's call carries, checked at the server's boundary before xlwings builds a book.
+
+The add-in (xlwings' `getBookData`) always sends the same shape: the book, its defined names, and
+per sheet its values (rows of cells: text, number, boolean), its tables and addresses. A forged
+request (a sheet that is a number, a table without a name, a cell that is a list, an address « x »)
+reached xlwings and the ACV code, which failed on it: « erreur inattendue (TypeError : 'int' object
+is not subscriptable) » — Python's English in the message box. Here, only the fields that xlwings'
+remote book and `udfs.xw_source` read are checked, with their types; everything else the add-in
+sends (pictures, charts, formats…) passes unchecked, as xlwings reads it or not.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Optional, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+
+# one area in A1 style, as Office.js writes it without its sheet (« B1:C24 », « $B$14 », « 1:1 », « A:C »)
+_CELL = r"\$?[A-Za-z]{1,3}\$?[0-9]{1,7}"
+_ADDRESS = rf"^(?:{_CELL}(?::{_CELL})?|\$?[A-Za-z]{{1,3}}:\$?[A-Za-z]{{1,3}}|\$?[0-9]{{1,7}}:\$?[0-9]{{1,7}})$"
+_PART = re.compile(r"([A-Za-z]*)([0-9]*)")
+MAX_ROW, MAX_COLUMN = 1_048_576, 16_384  # Excel's grid (XFD1048576)
+
+
+def _in_grid(address: str | None) -> str | None:
+    """An address past Excel's grid (« ZZZ9 ») reached xlwings, whose IndexError was the message."""
+    for part in (address or "").replace("$", "").split(":"):
+        letters, digits = _PART.fullmatch(part).groups()
+        column = 0
+        for ch in letters.upper():
+            column = column * 26 + ord(ch) - 64
+        if column > MAX_COLUMN or (digits and not 1 <= int(digits) <= MAX_ROW):
+            raise ValueError("grid")
+    return address
+
+
+Address = Annotated[StrictStr, Field(pattern=_ADDRESS), AfterValidator(_in_grid)]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+Cell = Union[StrictStr, StrictBool, StrictInt, StrictFloat, None]
+
+
+class Table(_Open):
+    name: StrictStr
+    range_address: Address
+    header_row_range_address: Optional[Address] = None
+    data_body_range_address: Optional[Address] = None
+    total_row_range_address: Optional[Address] = None
+    show_headers: StrictBool = True
+    show_totals: StrictBool = False
+
+
+class Sheet(_Open):
+    name: StrictStr
+    values: list[list[Cell]]
+    tables: list[Table] = []
+    used_range_address: Optional[Address] = None
+
+
+class Name(_Open):
+    name: StrictStr
+    refers_to: StrictStr
+    sheet_index: Optional[StrictInt] = None
+    address: Optional[StrictStr] = None
+    scope_sheet_name: Optional[StrictStr] = None
+    scope_sheet_index: Optional[StrictInt] = None
+    book_scope: StrictBool
+
+
+class BookInfo(_Open):
+    name: StrictStr
+    active_sheet_index: StrictInt = Field(ge=0)
+    selection: Optional[StrictStr] = None
+
+
+class Payload(_Open):
+    client: StrictStr
+    version: StrictStr
+    book: BookInfo
+    names: list[Name]
+    sheets: list[Sheet] = Field(min_length=1)
+
+
+_WHAT = {
+    "missing": "absent",
+    "string_type": "texte attendu",
+    "int_type": "nombre entier attendu",
+    "bool_type": "vrai ou faux attendu",
+    "list_type": "liste attendue",
+    "dict_type": "objet attendu",
+    "model_type": "objet attendu",
+    "model_attributes_type": "objet attendu",
+    "string_pattern_mismatch": "adresse de plage attendue (ex. « B2:D40 »)",
+    "value_error": "adresse hors de la grille d'Excel (au plus XFD1048576)",
+    "greater_than_equal": "nombre positif ou nul attendu",
+    "too_short": "au moins un élément attendu",
+}
+
+
+def _where(loc: tuple) -> str:
+    """`sheets[0].tables[1].name` — a cell's union members (« str », « int »…) left out."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in ("str", "bool", "int", "float", "none") or "[" in part:
+            break
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    # a cell of the wrong type fails every member of the union: one error, said once
+    first = errors[0]
+    loc = first["loc"]
+    where = _where(loc)
+    if "values" in loc:
+        after = loc[loc.index("values") + 1:]
+        if len(after) >= 2 and isinstance(after[0], int) and isinstance(after[1], int):
+            return f"{where} : une cellule doit être un texte, un nombre, un booléen ou vide"
+    return f"{where} : {_WHAT.get(first['type'], 'valeur invalide')}"
+
+
+def check_book(data: dict[str, Any]) -> str | None:
+    """None when `data` has the add-in's shape, else where and what, in French."""
+    try:
+        Payload.model_validate(data)
+    except ValidationError as exc:
+        return _first_error(exc)
+    return None
