@@ -1,0 +1,98 @@
+"""Windows and macOS semantics of the paths a command writes, simulated on Linux.
+
+The finance officers run acv-xl under Windows (and some under macOS): disks that ignore the case of
+names, device names (« CON », « NUL », « COM1 ») that are no files, characters Windows refuses. The
+kernel of the test machine has no case-folding file system (no `CONFIG_UNICODE`: an ext4 `-O
+casefold` image or a tmpfs `casefold` mount is refused; no vfat): a hard link stands for a second
+spelling of one file, and the Windows checks are switched on by `output_guard._WINDOWS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from acceptance_support import EXEMPLES
+
+from acv_xl.checks.rules.consolidation import CODE_INCONNU
+from acv_xl.cli import main
+from acv_xl.contract import layout
+from acv_xl.outputs import output_guard
+from acv_xl.outputs.consolidation_extracts import file_name
+from acv_xl.outputs.examples import example_conventions
+from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, windows_name_problem
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["CON.xlsx", "con.xlsx", "NUL.json", "aux.json", "COM1.xlsx", "lpt9.xlsx",
+                                  "Con .xlsx", "PRN", "COM\u00b9.xlsx", "CONOUT$.json"])
+def test_device_names_are_refused_under_windows(name):
+    why = windows_name_problem(name)
+    assert why is not None and "réserve à un périphérique" in why and f"« {name} »" in why
+
+
+@pytest.mark.parametrize("name, shown", [("a:b.xlsx", "« : »"), ("synthèse?.xlsx", "« ? »"),
+                                         ('x"y.json', '« " »'), ("a|b<c>.xlsx", "« < » « > » « | »"),
+                                         ("tab\there.xlsx", "(caractère de contrôle)")])
+def test_characters_windows_refuses(name, shown):
+    why = windows_name_problem(name)
+    assert why is not None and why.endswith(f"un nom de fichier : {shown}.")
+
+
+@pytest.mark.parametrize("name", ["console.xlsx", "CONSOLIDATION.xlsx", "com10.xlsx", "nul_2026.xlsx",
+                                  "Convention Arras.xlsx", "annexe Béthune-Bruay (2026).xlsx", "COM1x.json"])
+def test_ordinary_names_pass(name):
+    assert windows_name_problem(name) is None
+
+
+def test_a_device_name_as_output_is_refused_under_windows_before_anything(tmp_path, monkeypatch):
+    """`-o CON.xlsx` under Windows: step 5 read « CON.xlsx » to see whether it is a report — the
+    console, waiting for a keyboard — or, with --remplacer, the rename failed after the whole work."""
+    monkeypatch.setattr(output_guard, "_WINDOWS", True)
+    for name, exts, option in (("CON.xlsx", (".xlsx",), "-o"), ("aux.json", (".json",), "--json"),
+                               ("a:b.xlsx", (".xlsx",), "-o")):
+        why = check_outputs([], [Output(tmp_path / name, exts, option, CONSOLIDATION)], replace=True)
+        assert why is not None and why.startswith(f"le fichier de sortie ({option}) ne peut pas être écrit : "), why
+        assert why.endswith("Choisissez un autre nom de fichier.")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(output_guard, "_WINDOWS", False)  # a file like any other under Linux and macOS
+    assert check_outputs([], [Output(tmp_path / "CON.xlsx", (".xlsx",), "-o", CONSOLIDATION)]) is None
+
+
+def test_names_the_product_builds_are_windows_file_names():
+    """The extracts' names (from financeur codes), the examples', the annex beside a workbook: valid
+    under Windows, and distinct once case is ignored (one folder on a Windows disk)."""
+    built = [file_name(f.code) for f in layout.FINANCEURS] + [file_name(CODE_INCONNU)]
+    built += list(example_conventions())
+    built += [f"{Path(n).stem}_annexe.xlsx" for n in example_conventions()]
+    assert [n for n in built if windows_name_problem(n) is not None] == []
+    assert len({n.casefold() for n in built}) == len(built)
+
+
+def test_two_outputs_differing_by_case_are_one_file(tmp_path):
+    """Neither exists yet, so no inode tells: under Windows or macOS the second replaces the first."""
+    why = check_outputs([], [Output(tmp_path / "Rapport.xlsx", (".xlsx",), "-o", CONSOLIDATION),
+                             Output(tmp_path / "rapport.XLSX", (".xlsx",), "--autre", CONSOLIDATION)])
+    assert why is not None and "-o et --autre désignent le même fichier" in why
+
+
+def test_an_output_that_is_the_input_under_another_case_is_refused(tmp_path):
+    """`valider arras.xlsx --annoter ARRAS.xlsx` on a disk that ignores case: one file, told by its
+    inode (a hard link here), refused even with --remplacer; the workbook unchanged."""
+    src = tmp_path / "arras.xlsx"
+    shutil.copy(EXEMPLES / "arras.xlsx", src)
+    os.link(src, tmp_path / "ARRAS.xlsx")
+    before = _sha(src)
+    for command in (["valider", str(src), "--annoter", str(tmp_path / "ARRAS.xlsx"), "--remplacer"],
+                    ["annexe", str(src), "-o", str(tmp_path / "ARRAS.xlsx"), "--remplacer"],
+                    ["migrer", str(src), "-o", str(tmp_path / "ARRAS.xlsx"), "--remplacer"]):
+        assert main(command) == 2, command
+    assert _sha(src) == before and sorted(p.name for p in tmp_path.iterdir()) == ["ARRAS.xlsx", "arras.xlsx"]
