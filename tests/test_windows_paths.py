@@ -84,6 +84,20 @@ def test_two_outputs_differing_by_case_are_one_file(tmp_path):
     assert why is not None and "-o et --autre désignent le même fichier" in why
 
 
+@pytest.mark.parametrize("name", ["financeur_ETAT.xlsx", "Financeur_etat.xlsx"])
+def test_consolidation_named_as_an_extract_is_refused(tmp_path, capsys, name):
+    """`consolider -o out/financeur_ETAT.xlsx --par-financeur out`: the consolidation was written,
+    then replaced by the État's extract — announced « → out/financeur_ETAT.xlsx » all the same (under
+    Windows and macOS with any case of the name)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["consolider", str(EXEMPLES), "-o", str(out / name), "--par-financeur", str(out),
+                 "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "-o et --par-financeur désignent le même fichier" in err, err
+    assert list(out.iterdir()) == []
+
+
 def test_an_output_that_is_the_input_under_another_case_is_refused(tmp_path):
     """`valider arras.xlsx --annoter ARRAS.xlsx` on a disk that ignores case: one file, told by its
     inode (a hard link here), refused even with --remplacer; the workbook unchanged."""

@@ -754,7 +754,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     if par_financeur is not None:  # refused before anything is written, like every other output
         from acv_xl.outputs.consolidation_extracts import extracts_problem
 
-        if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace):
+        if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace, outputs):
             raise UsageError(problem)
     write_workbook(result, out)
     lap("écriture du classeur")

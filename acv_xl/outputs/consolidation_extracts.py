@@ -50,15 +50,18 @@ def _targets(groups, folder: Path) -> list[tuple[str, Path]]:
     return [(g, folder / file_name(g)) for g in order]
 
 
-def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence[Path], replace: bool) -> str | None:
+def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence[Path], replace: bool,
+                     others: Sequence[Output] = ()) -> str | None:
     """Why the extracts may not be written (French), or None: the rules of every output
     (`output_guard`): never a workbook read, never over a file that is not an acv-xl report unless
-    `--remplacer`. A folder that does not exist yet holds nothing to lose: it is created."""
+    `--remplacer`, never one of the command's `others` outputs (`-o financeur_ETAT.xlsx` in that
+    folder: the consolidation, written first, replaced by an extract). A folder that does not exist
+    yet holds nothing to lose: it is created."""
     if not folder.is_dir():
         return None
     outputs = [Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
                for _, target in _targets(extract_lines(result), folder)]
-    return check_outputs(inputs, outputs, replace=replace)
+    return check_outputs(inputs, [*others, *outputs], replace=replace)
 
 
 def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
