@@ -21,9 +21,10 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.cli import main
 from acv_xl.contract import layout
 from acv_xl.outputs import output_guard
-from acv_xl.outputs.consolidation_extracts import file_name
+from acv_xl.outputs.consolidation_extracts import file_name, remove_stale_extracts
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, windows_name_problem
+from acv_xl.reading.provenance import EXTRAIT, produced_by
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -96,6 +97,26 @@ def test_consolidation_named_as_an_extract_is_refused(tmp_path, capsys, name):
     err = capsys.readouterr().err
     assert "-o et --par-financeur désignent le même fichier" in err, err
     assert list(out.iterdir()) == []
+
+
+def test_an_extract_just_written_is_not_removed_as_stale(tmp_path):
+    """On a disk that ignores case, the folder lists the extract just written under the case of the
+    file it replaced (« financeur_etat.xlsx »): removed as a stale extract, the État's was lost. A
+    hard link stands for that second spelling of one file."""
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["consolider", str(EXEMPLES), "-o", str(tmp_path / "c.xlsx"), "--par-financeur", str(out),
+                 "--jobs", "1"]) in (0, 1)
+    etat = out / "financeur_ETAT.xlsx"
+    assert produced_by(etat) == EXTRAIT
+    os.link(etat, out / "financeur_etat.xlsx")  # the same file, as a case-insensitive disk lists it
+    written = sorted(out.glob("financeur_*.xlsx"))
+    written.remove(out / "financeur_etat.xlsx")
+    stale = out / "financeur_SNCF.xlsx"  # a previous run's extract, of a financeur gone: removed
+    shutil.copy(etat, stale)
+    removed, left = remove_stale_extracts(out, written)
+    assert (removed, left) == ([stale], [])
+    assert (out / "financeur_etat.xlsx").exists() and etat.exists()
 
 
 def test_an_output_that_is_the_input_under_another_case_is_refused(tmp_path):

@@ -12,6 +12,7 @@ folder holding it lists it as ignored, never reads it as a convention.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from decimal import Decimal
@@ -196,9 +197,14 @@ def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> tuple[list[P
     from acv_xl.reading.provenance import EXTRAIT, produced_by
 
     keep = {p.name for p in written}
+    # and by what they are: on a disk that ignores case (Windows, macOS) « FINANCEUR_ETAT.xlsx » listed
+    # is the « financeur_ETAT.xlsx » just written, its name's case kept from a previous file
+    kept = {(st.st_dev, st.st_ino) for p in written if (st := _stat(p)) is not None}
     removed, left = [], []
     for p in sorted(folder.glob("financeur_*.xlsx")):
-        if p.name not in keep and p.is_file() and produced_by(p) == EXTRAIT:
+        st = _stat(p)
+        if p.name not in keep and st is not None and (st.st_dev, st.st_ino) not in kept and p.is_file() \
+                and produced_by(p) == EXTRAIT:
             try:
                 p.unlink()
             except OSError:
@@ -206,3 +212,10 @@ def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> tuple[list[P
             else:
                 removed.append(p)
     return removed, left
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
