@@ -131,3 +131,22 @@ def test_an_output_that_is_the_input_under_another_case_is_refused(tmp_path):
                     ["migrer", str(src), "-o", str(tmp_path / "ARRAS.xlsx"), "--remplacer"]):
         assert main(command) == 2, command
     assert _sha(src) == before and sorted(p.name for p in tmp_path.iterdir()) == ["ARRAS.xlsx", "arras.xlsx"]
+
+
+def test_consolidation_run_again_under_another_case_replaces_its_report(tmp_path, capsys):
+    """README: « relancer consolider remplace le rapport précédent sans option ». On a macOS disk,
+    `-o dossier/consolidation.xlsx` is the « Consolidation.xlsx » found in the folder, a path
+    `resolve` does not respell: it was refused as « un fichier lu par cette commande ». A hard link
+    outside the folder stands for that second spelling; a commune's workbook so linked stays refused."""
+    folder = tmp_path / "dossier"
+    shutil.copytree(EXEMPLES, folder)
+    assert main(["consolider", str(folder), "-o", str(folder / "Consolidation.xlsx"), "--jobs", "1"]) in (0, 1)
+    os.link(folder / "Consolidation.xlsx", tmp_path / "consolidation.xlsx")
+    capsys.readouterr()
+    assert main(["consolider", str(folder), "-o", str(tmp_path / "consolidation.xlsx"), "--jobs", "1"]) in (0, 1)
+    assert "6 fichiers lus" in capsys.readouterr().err  # the summary goes to stderr
+    os.link(folder / "arras.xlsx", tmp_path / "ARRAS.xlsx")
+    before = _sha(folder / "arras.xlsx")
+    assert main(["consolider", str(folder), "-o", str(tmp_path / "ARRAS.xlsx"), "--remplacer", "--jobs", "1"]) == 2
+    assert "est aussi un fichier lu par cette commande" in capsys.readouterr().err
+    assert _sha(folder / "arras.xlsx") == before
