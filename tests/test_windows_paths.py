@@ -150,3 +150,14 @@ def test_consolidation_run_again_under_another_case_replaces_its_report(tmp_path
     assert main(["consolider", str(folder), "-o", str(tmp_path / "ARRAS.xlsx"), "--remplacer", "--jobs", "1"]) == 2
     assert "est aussi un fichier lu par cette commande" in capsys.readouterr().err
     assert _sha(folder / "arras.xlsx") == before
+
+
+@pytest.mark.parametrize("alias", ["arras.xlsx.", "arras.xlsx ", "ARRAS~1.XLS", "arras.xlsx::$DATA", "arras.xlsx:x"])
+def test_windows_aliases_of_a_workbook_are_refused_by_their_extension(tmp_path, alias):
+    """Windows opens « arras.xlsx. », « arras.xlsx  », its short name « ARRAS~1.XLS » or its data
+    stream « arras.xlsx::$DATA » as arras.xlsx itself: none has the extension .xlsx, so none is
+    written over the commune's workbook, under any system."""
+    src = tmp_path / "arras.xlsx"
+    shutil.copy(EXEMPLES / "arras.xlsx", src)
+    why = check_outputs([src], [Output(tmp_path / alias, (".xlsx",), "-o", CONSOLIDATION)], replace=True)
+    assert why is not None and "doit avoir l'extension .xlsx" in why
