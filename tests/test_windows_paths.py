@@ -128,7 +128,10 @@ def test_an_output_that_is_the_input_under_another_case_is_refused(tmp_path):
     before = _sha(src)
     for command in (["valider", str(src), "--annoter", str(tmp_path / "ARRAS.xlsx"), "--remplacer"],
                     ["annexe", str(src), "-o", str(tmp_path / "ARRAS.xlsx"), "--remplacer"],
-                    ["migrer", str(src), "-o", str(tmp_path / "ARRAS.xlsx"), "--remplacer"]):
+                    ["migrer", str(src), "-o", str(tmp_path / "ARRAS.xlsx"), "--remplacer"],
+                    ["comparer", str(EXEMPLES / "arras.xlsx"), str(src), "-o", str(tmp_path / "ARRAS.xlsx"),
+                     "--remplacer"],
+                    ["consolider", str(tmp_path), "-o", str(tmp_path / "ARRAS.xlsx"), "--remplacer", "--jobs", "1"]):
         assert main(command) == 2, command
     assert _sha(src) == before and sorted(p.name for p in tmp_path.iterdir()) == ["ARRAS.xlsx", "arras.xlsx"]
 
