@@ -164,3 +164,22 @@ def test_windows_aliases_of_a_workbook_are_refused_by_their_extension(tmp_path, 
     shutil.copy(EXEMPLES / "arras.xlsx", src)
     why = check_outputs([src], [Output(tmp_path / alias, (".xlsx",), "-o", CONSOLIDATION)], replace=True)
     assert why is not None and "doit avoir l'extension .xlsx" in why
+
+
+def test_a_copy_of_an_extract_is_never_removed(tmp_path, capsys):
+    """Windows's Explorer names a copy « financeur_ETAT - Copie.xlsx », macOS's Finder « financeur_ETAT
+    copie.xlsx »: a copy the référent annotated for the financeur carries the extract's mark, and the
+    next consolidation removed it as « un extrait d'une consolidation précédente »."""
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["consolider", str(EXEMPLES), "-o", str(tmp_path / "c.xlsx"), "--par-financeur", str(out), "--jobs", "1"]
+    assert main(args) in (0, 1)
+    copies = [out / "financeur_ETAT - Copie.xlsx", out / "financeur_ETAT copie.xlsx", out / "financeur_ETAT (2).xlsx"]
+    for c in copies:
+        shutil.copy(out / "financeur_ETAT.xlsx", c)
+    stale = out / "financeur_SNCF.xlsx"  # the extract of a financeur absent from this run: removed
+    shutil.copy(out / "financeur_ETAT.xlsx", stale)
+    capsys.readouterr()
+    assert main(args) in (0, 1)
+    assert all(c.exists() for c in copies) and not stale.exists()
+    assert "supprimé (financeur absent de celle-ci) : financeur_SNCF.xlsx (" in capsys.readouterr().err

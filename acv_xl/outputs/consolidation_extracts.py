@@ -12,7 +12,6 @@ folder holding it lists it as ignored, never reads it as a convention.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
 from decimal import Decimal
@@ -191,20 +190,21 @@ def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
 def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """The extracts a previous run left in `folder` for a financeur absent from this one (a code
     corrected since, a financeur gone): removed, as a new consolidation replaces the previous one —
-    left there, they would pass for this comité's. Only files named `financeur_*.xlsx` that carry
-    acv-xl's extract mark; never another file. Returns (removed, left): one that cannot be removed
+    left there, they would pass for this comité's. Only files named as an extract is
+    (`financeur_ETAT.xlsx`: `file_name` of a reference code or « code inconnu ») that carry acv-xl's
+    extract mark; never another file — a copy the user made of an extract (« financeur_ETAT -
+    Copie.xlsx » of Windows's Explorer, « financeur_ETAT copie.xlsx » of macOS's Finder) carries the
+    mark too, and may hold the notes added for the financeur. Returns (removed, left): one that cannot be removed
     (open in Excel on Windows) is left and named, the run already written goes on (register)."""
     from acv_xl.reading.provenance import EXTRAIT, produced_by
 
     keep = {p.name for p in written}
-    # and by what they are: on a disk that ignores case (Windows, macOS) « FINANCEUR_ETAT.xlsx » listed
-    # is the « financeur_ETAT.xlsx » just written, its name's case kept from a previous file
-    kept = {(st.st_dev, st.st_ino) for p in written if (st := _stat(p)) is not None}
+    named = {file_name(f.code) for f in layout.FINANCEURS} | {file_name(CODE_INCONNU)}
     removed, left = [], []
     for p in sorted(folder.glob("financeur_*.xlsx")):
-        st = _stat(p)
-        if p.name not in keep and st is not None and (st.st_dev, st.st_ino) not in kept and p.is_file() \
-                and produced_by(p) == EXTRAIT:
+        # exactly as named: on a disk that ignores case, « financeur_etat.xlsx » listed (the case of
+        # a file it replaced) may be the État's extract just written
+        if p.name in named and p.name not in keep and p.is_file() and produced_by(p) == EXTRAIT:
             try:
                 p.unlink()
             except OSError:
@@ -212,10 +212,3 @@ def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> tuple[list[P
             else:
                 removed.append(p)
     return removed, left
-
-
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return path.stat()
-    except OSError:
-        return None
