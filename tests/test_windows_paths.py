@@ -183,3 +183,30 @@ def test_a_copy_of_an_extract_is_never_removed(tmp_path, capsys):
     assert main(args) in (0, 1)
     assert all(c.exists() for c in copies) and not stale.exists()
     assert "supprimé (financeur absent de celle-ci) : financeur_SNCF.xlsx (" in capsys.readouterr().err
+
+
+def test_folders_of_two_drives_are_consolidated(tmp_path, monkeypatch, capsys):
+    """`consolider C:\\ACV\\62 \\\\serveur\\partage\\59`: no folder holds both, and Windows's
+    `commonpath` raises ValueError (« Paths don't have the same drive »), simulated here — the
+    consolidation stopped on « erreur interne ». Each file is then shown by its full path."""
+    import ntpath
+
+    for name in ("arras.xlsx", "calais.xlsx"):
+        (tmp_path / name[:-5]).mkdir()
+        shutil.copy(EXEMPLES / name, tmp_path / name[:-5] / name)
+    with pytest.raises(ValueError):  # what Windows says of two drives
+        ntpath.commonpath([r"C:\ACV\62", r"\\serveur\partage\59"])
+
+    def two_drives(paths):
+        raise ValueError("Paths don't have the same drive")
+
+    monkeypatch.setattr(os.path, "commonpath", two_drives)
+    out = tmp_path / "c.json"
+    status = main(["consolider", str(tmp_path / "arras"), str(tmp_path / "calais"), "-o", str(tmp_path / "c.xlsx"),
+                   "--json", str(out), "--jobs", "1"])
+    err = capsys.readouterr().err
+    assert status in (0, 1) and "2 conventions comptées" in err, err
+    import json
+
+    shown = sorted(c["fichier"] for c in json.loads(out.read_text(encoding="utf-8"))["conventions"])
+    assert shown == [str(tmp_path / "arras" / "arras.xlsx"), str(tmp_path / "calais" / "calais.xlsx")]
