@@ -210,3 +210,19 @@ def test_folders_of_two_drives_are_consolidated(tmp_path, monkeypatch, capsys):
 
     shown = sorted(c["fichier"] for c in json.loads(out.read_text(encoding="utf-8"))["conventions"])
     assert shown == [str(tmp_path / "arras" / "arras.xlsx"), str(tmp_path / "calais" / "calais.xlsx")]
+
+
+def test_a_windows_folder_is_walked_as_explorer_shows_it(tmp_path):
+    """What a commune's folder on Windows or OneDrive holds beside its workbooks: Excel's lock file
+    (« ~$… »), Explorer's « desktop.ini » and « Thumbs.db », a Mac's « ._… » and « __MACOSX » of an
+    archive, an upper-case extension. Only the workbooks are taken — checked, nothing to change."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    shutil.copy(EXEMPLES / "arras.xlsx", tmp_path / "arras.xlsx")
+    shutil.copy(EXEMPLES / "calais.xlsx", tmp_path / "CALAIS.XLSX")
+    for junk in ("~$arras.xlsx", "desktop.ini", "Thumbs.db", "._arras.xlsx", "~$CALAIS.XLSX"):
+        (tmp_path / junk).write_bytes(b"\x00" * 162)
+    (tmp_path / "__MACOSX").mkdir()
+    (tmp_path / "__MACOSX" / "._calais.xlsx").write_bytes(b"\x00" * 162)
+    files, base = discover([tmp_path])
+    assert [f.name for f in files] == ["arras.xlsx", "CALAIS.XLSX"] and base == tmp_path.resolve()
