@@ -246,3 +246,20 @@ def test_a_looping_link_named_as_output_or_input_is_refused_in_french_never_an_i
     text = english_free(proc.stdout + proc.stderr)
     assert proc.returncode == 2 and "erreur interne" not in text and "boucle.xlsx" in text, text
     assert loop.is_symlink() and not (tmp_path / "sortie.xlsx").exists()
+
+
+@pytest.mark.parametrize("winerror", [362, 388, 389, 395])
+def test_a_onedrive_file_not_downloaded_is_said_so(winerror):
+    """Windows cannot fetch a OneDrive file « disponible en ligne uniquement » (OneDrive stopped,
+    offline): Python raises EINVAL, which read « nom de fichier ou opération invalide »."""
+    exc = OSError(errno.EINVAL, "The cloud sync provider failed", "Convention Arras.xlsx")
+    exc.winerror = winerror
+    text = os_error_text(exc)
+    assert text.startswith("fichier OneDrive ou SharePoint non téléchargé sur ce PC") and "(" not in text
+
+
+@pytest.mark.parametrize("winerror, words", [(64, "partage réseau déconnecté"), (59, "partage réseau interrompue")])
+def test_a_share_gone_under_windows_is_said_so(winerror, words):
+    exc = OSError(errno.EINVAL, "The specified network name is no longer available", r"\\serveur\partage\a.xlsx")
+    exc.winerror = winerror
+    assert words in os_error_text(exc)

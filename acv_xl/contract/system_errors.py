@@ -52,7 +52,15 @@ for _name, _text in (("EDQUOT", "quota de disque atteint"),
 _WINDOWS_REASONS = {
     32: "le fichier est ouvert dans un autre programme, Excel peut-être : fermez-le",
     33: "une partie du fichier est verrouillée par un autre programme, Excel peut-être : fermez-le",
+    # a share gone while the file is read: Python says EINVAL, « nom de fichier invalide », for both
+    59: "connexion au partage réseau interrompue",
+    64: "partage réseau déconnecté : rouvrez le dossier",
 }
+# A OneDrive file « disponible en ligne uniquement » that Windows could not download when opened
+# (OneDrive stopped, no network, a session expired): Python says EINVAL too
+_CLOUD = ("fichier OneDrive ou SharePoint non téléchargé sur ce PC, OneDrive arrêté ou hors connexion : "
+          "lancez OneDrive, vérifiez la connexion, ou choisissez « Toujours conserver sur cet appareil »")
+_WINDOWS_REASONS.update(dict.fromkeys((362, 386, 388, 389, 393, 395, 398), _CLOUD))
 
 
 def os_error_text(exc: OSError) -> str:

@@ -90,6 +90,13 @@ from acv_xl.reading import collector
 
 
 # ------------------------------------------------------------------ discovery (`consolidation_files`)
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
 def _rel(path: Path, base: Path) -> str:
     """The file as shown (sheets, JSON, register, summary): `file_text`, whose escapes keep two
     names that are not UTF-8 apart (the batch tells files apart by this text)."""
@@ -723,6 +730,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
     written = {resolved(o.path) for o in outputs}
+    # and by what it is: on a disk that ignores case (macOS, a Windows share mounted) `-o consolidation.xlsx`
+    # is the « Consolidation.xlsx » found, whose path `resolve` does not respell (refused as a file read)
+    ids = {(st.st_dev, st.st_ino) for o in outputs if (st := _stat(o.path)) is not None}
+    if ids:
+        written |= {f for f in files if (st := _stat(f)) is not None and (st.st_dev, st.st_ino) in ids}
     mine = {f for f in files if f in written and is_derived_report(f)}
     if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True):
         raise UsageError(problem)
@@ -754,7 +766,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     if par_financeur is not None:  # refused before anything is written, like every other output
         from acv_xl.outputs.consolidation_extracts import extracts_problem
 
-        if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace):
+        if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace, outputs):
             raise UsageError(problem)
     write_workbook(result, out)
     lap("écriture du classeur")

@@ -50,15 +50,18 @@ def _targets(groups, folder: Path) -> list[tuple[str, Path]]:
     return [(g, folder / file_name(g)) for g in order]
 
 
-def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence[Path], replace: bool) -> str | None:
+def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence[Path], replace: bool,
+                     others: Sequence[Output] = ()) -> str | None:
     """Why the extracts may not be written (French), or None: the rules of every output
     (`output_guard`): never a workbook read, never over a file that is not an acv-xl report unless
-    `--remplacer`. A folder that does not exist yet holds nothing to lose: it is created."""
+    `--remplacer`, never one of the command's `others` outputs (`-o financeur_ETAT.xlsx` in that
+    folder: the consolidation, written first, replaced by an extract). A folder that does not exist
+    yet holds nothing to lose: it is created."""
     if not folder.is_dir():
         return None
     outputs = [Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
                for _, target in _targets(extract_lines(result), folder)]
-    return check_outputs(inputs, outputs, replace=replace)
+    return check_outputs(inputs, [*others, *outputs], replace=replace)
 
 
 def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
@@ -187,15 +190,21 @@ def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
 def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """The extracts a previous run left in `folder` for a financeur absent from this one (a code
     corrected since, a financeur gone): removed, as a new consolidation replaces the previous one —
-    left there, they would pass for this comité's. Only files named `financeur_*.xlsx` that carry
-    acv-xl's extract mark; never another file. Returns (removed, left): one that cannot be removed
+    left there, they would pass for this comité's. Only files named as an extract is
+    (`financeur_ETAT.xlsx`: `file_name` of a reference code or « code inconnu ») that carry acv-xl's
+    extract mark; never another file — a copy the user made of an extract (« financeur_ETAT -
+    Copie.xlsx » of Windows's Explorer, « financeur_ETAT copie.xlsx » of macOS's Finder) carries the
+    mark too, and may hold the notes added for the financeur. Returns (removed, left): one that cannot be removed
     (open in Excel on Windows) is left and named, the run already written goes on (register)."""
     from acv_xl.reading.provenance import EXTRAIT, produced_by
 
     keep = {p.name for p in written}
+    named = {file_name(f.code) for f in layout.FINANCEURS} | {file_name(CODE_INCONNU)}
     removed, left = [], []
     for p in sorted(folder.glob("financeur_*.xlsx")):
-        if p.name not in keep and p.is_file() and produced_by(p) == EXTRAIT:
+        # exactly as named: on a disk that ignores case, « financeur_etat.xlsx » listed (the case of
+        # a file it replaced) may be the État's extract just written
+        if p.name in named and p.name not in keep and p.is_file() and produced_by(p) == EXTRAIT:
             try:
                 p.unlink()
             except OSError:

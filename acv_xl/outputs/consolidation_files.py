@@ -93,8 +93,19 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
         shown.update((f, found[f]) for f in files if found[f] != f)
     if skipped is not None:
         skipped.extend(sorted(lost, key=lambda x: str(x[0]).lower()))
-    base = Path(os.path.commonpath([str(r) for r in roots])) if roots else Path.cwd()
-    return files, base
+    return files, _common_folder(roots)
+
+
+def _common_folder(roots: Sequence[Path]) -> Path:
+    """The folder the files are shown from: the one holding every root; under Windows, none holds
+    folders of two drives (« C:\\ACV\\62 » and a share « \\\\serveur\\partage\\59 »: `commonpath`
+    raises ValueError) — « . » then, of which no file is part: each is shown by its full path."""
+    if not roots:
+        return Path.cwd()
+    try:
+        return Path(os.path.commonpath([str(r) for r in roots]))
+    except ValueError:
+        return Path()
 
 
 def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path],

@@ -35,8 +35,9 @@ Where no `--remplacer` exists (an Excel button), pass `way_out=` the sentence to
 A failure while writing is an `atomic.OutputError`, whose text names the output.
 
 The checks, in order (the first failing one is returned):
-1. each output has an accepted extension (`--json` .json, a workbook .xlsx);
-2. no two outputs are one file;
+1. each output has an accepted extension (`--json` .json, a workbook .xlsx) and, under Windows, a
+   name Windows gives to a file (`windows_name_problem`: no device name, no refused character);
+2. no two outputs are one file (their names compared without case, as Windows and macOS do);
 3. each output's folder exists (one behaviour everywhere: it is never created) and is not the
    output itself;
 4. no output is one of the inputs: same resolved path, or same file (inode and device: a hard
@@ -215,6 +216,28 @@ def folder_missing(out: str | Path) -> str:
             "Créez-le d'abord, ou choisissez un autre dossier.")
 
 
+# Windows's device names (`ntpath.isreserved` of Python 3.13): « CON.xlsx » is the console, not a file
+_WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+                             | {f"{d}{n}" for d in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3"})
+_WINDOWS_REFUSED = frozenset('<>:"|?*') | frozenset(map(chr, range(32)))
+_WINDOWS = os.name == "nt"
+
+
+def windows_name_problem(name: str) -> str | None:
+    """Why Windows would not give `name` (one file name, no folder) to a file, in French, or None.
+
+    A device name with any extension (« CON.xlsx », « nul.json », « COM1.xlsx »): opened to read
+    what it holds, the console waits for a keyboard; renamed onto, it is refused after the whole
+    work. A character Windows refuses (« : » names a hidden stream of another file)."""
+    if refused := sorted(set(name) & _WINDOWS_REFUSED):
+        shown = " ".join(f"« {c} »" if c.isprintable() else "(caractère de contrôle)" for c in refused)
+        return f"le nom « {name} » contient un caractère que Windows refuse dans un nom de fichier : {shown}."
+    if name.partition(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+        return (f"« {name} » est un nom que Windows réserve à un périphérique "
+                f"({name.partition('.')[0].rstrip(' ').upper()}), pas à un fichier.")
+    return None
+
+
 def _key(path: Path) -> str:
     return os.path.normcase(str(resolved(path)))
 
@@ -256,9 +279,14 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
         if o.path.suffix.lower() not in o.extensions:
             wanted = " ou ".join(o.extensions)
             return f"{o.label} doit avoir l'extension {wanted} : « {o.path} »"
+        if _WINDOWS and (why := windows_name_problem(o.path.name)) is not None:
+            return f"{o.label} ne peut pas être écrit : {why} Choisissez un autre nom de fichier."
     for i, a in enumerate(outs):
         for b in outs[i + 1:]:
-            if _key(a.path) == _key(b.path) or (_inode(a.path) is not None and _inode(a.path) == _inode(b.path)):
+            # case folded: « -o Rapport.xlsx » and an output « rapport.xlsx » are one file under Windows and
+            # macOS, and neither exists yet to tell by its inode (the second would replace the first)
+            if _key(a.path).casefold() == _key(b.path).casefold() \
+                    or (_inode(a.path) is not None and _inode(a.path) == _inode(b.path)):
                 return (f"{a.option or 'une sortie'} et {b.option or 'une autre sortie'} désignent le même fichier "
                         f"({a.path}) : choisissez deux noms différents.")
     for o in outs:
