@@ -501,16 +501,10 @@ def test_a_line_re_dated_is_one_line_changed_never_a_new_commitment(tmp_path, ex
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
-    path = folder / examples["paths"][0].name
-    wb = openpyxl.load_workbook(path)
-    ws = wb[layout.T_FINANCEMENTS.sheet]
-    rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
-    headers = [c.value for c in rows[0]]
-    h = layout.T_FINANCEMENTS.header
-    row = next(r for r in rows[1:] if r[headers.index(h("statut"))].value in layout.STATUTS_ACQUIS)
-    financeur = row[headers.index(h("financeur"))].value
-    row[headers.index(h("annee"))].value = 2031
-    wb.save(path)
+    def redate(cell, _numeros) -> None:
+        cell("annee").value = 2031
+
+    financeur = _change_acquired_line(folder / examples["paths"][0].name, redate)
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
     mf = _table(tmp_path / "e.xlsx", "Mouvements par financeur")
@@ -605,6 +599,21 @@ def test_historique_of_consolidations_without_comite(tmp_path, examples):
     assert all(lab.startswith("Consolidation du ") for lab in labels) and labels[0] != labels[1]
     mv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Mouvements", header=2, engine="openpyxl")
     assert mv["Mouvement"].dropna().empty  # the same files twice: nothing moved (a note under the table says so)
+
+
+def _change_acquired_line(path: Path, change) -> str:
+    """`change(cell, numeros)` on the plan's first « Acquis »/« Engagé »/« Versé » line of `path`
+    (`cell(column)`: that line's cell; `numeros`: the plan's action numbers), saved; its financeur."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+    headers = [c.value for c in rows[0]]
+    at = {name: headers.index(layout.T_FINANCEMENTS.header(name)) for name in ("numero", "statut", "financeur", "annee")}
+    row = next(r for r in rows[1:] if r[at["statut"]].value in layout.STATUTS_ACQUIS)
+    financeur = row[at["financeur"]].value
+    change(lambda name: row[at[name]], [r[at["numero"]].value for r in rows[1:]])
+    wb.save(path)
+    return financeur
 
 
 def _financement_cell(path: Path, column: str, row: int = 0, value=None) -> None:
@@ -1832,17 +1841,10 @@ def test_a_line_given_to_another_action_is_one_line_changed_never_a_new_commitme
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
-    path = folder / examples["paths"][0].name
-    wb = openpyxl.load_workbook(path)
-    ws = wb[layout.T_FINANCEMENTS.sheet]
-    rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
-    headers = [c.value for c in rows[0]]
-    h = layout.T_FINANCEMENTS.header
-    numeros = [r[headers.index(h("numero"))].value for r in rows[1:]]
-    row = next(r for r in rows[1:] if r[headers.index(h("statut"))].value in layout.STATUTS_ACQUIS)
-    financeur = row[headers.index(h("financeur"))].value
-    row[headers.index(h("numero"))].value = next(n for n in numeros if n != row[headers.index(h("numero"))].value)
-    wb.save(path)
+    def move(cell, numeros) -> None:
+        cell("numero").value = next(n for n in numeros if n != cell("numero").value)
+
+    financeur = _change_acquired_line(folder / examples["paths"][0].name, move)
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     mv = _movements(reg, tmp_path / "e.xlsx")
     assert list(mv["Mouvement"]) == [ACTION_MODIFIEE, ACTION_MODIFIEE]
