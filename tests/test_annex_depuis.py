@@ -76,15 +76,20 @@ def test_annex_depuis_another_convention_is_refused(pair, tmp_path, capsys):
     assert "porte sur une autre convention" in capsys.readouterr().err and not out.exists()
 
 
-@pytest.mark.libreoffice
-def test_annex_depuis_in_the_pdf(pair, tmp_path, capsys):
+def _avenant_pdf_text(tmp_path: Path, before: Path, after: Path) -> str:
+    """The text of the avenant's annex of `after` since `before`, as printed by LibreOffice (a draft)."""
     if libreoffice.soffice() is None:
         pytest.fail(libreoffice.INSTALL_HINT)
-    a, b = pair
     out = tmp_path / "annexe.xlsx"
-    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
-    pdf = out.with_suffix(".pdf")
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, check=True).stdout.decode()
+    assert main(["annexe", str(after), "--depuis", str(before), "-o", str(out), "--brouillon", "--pdf"]) == 0
+    return subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
+                          check=True).stdout.decode()
+
+
+@pytest.mark.libreoffice
+def test_annex_depuis_in_the_pdf(pair, tmp_path, capsys):
+    a, b = pair
+    text = _avenant_pdf_text(tmp_path, a, b)
     pages = text.split("\f")
     i = next(k for k, p in enumerate(pages) if MODIFICATIONS_TITLE in p)
     assert i == 1  # right after the cover
@@ -176,13 +181,8 @@ def test_each_list_s_header_opens_each_page_it_runs_onto(tmp_path, capsys):
 
 @pytest.mark.libreoffice
 def test_a_long_avenant_prints_each_list_s_header_on_each_page(tmp_path, capsys):
-    if libreoffice.soffice() is None:
-        pytest.fail(libreoffice.INSTALL_HINT)
     a, b = _every_list_long(tmp_path)
-    out = tmp_path / "annexe.xlsx"
-    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
-    text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
-                          check=True).stdout.decode()
+    text = _avenant_pdf_text(tmp_path, a, b)
     pages = text.split("\f")
     first = next(i for i, p in enumerate(pages) if MODIFICATIONS_TITLE in p)
     following = []
@@ -276,13 +276,8 @@ def test_an_action_rescheduled_or_given_to_another_maitre_d_ouvrage_is_in_the_an
 
 @pytest.mark.libreoffice
 def test_an_action_rescheduled_is_in_the_pdf_with_french_dates(tmp_path, capsys):
-    if libreoffice.soffice() is None:
-        pytest.fail(libreoffice.INSTALL_HINT)
     a, b, before = _rescheduled(tmp_path)
-    out = tmp_path / "annexe.xlsx"
-    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
-    text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
-                          check=True).stdout.decode()
+    text = _avenant_pdf_text(tmp_path, a, b)
     page = next(p for p in text.split("\f") if MODIFICATIONS_TITLE in p)
     for words in ("Autres modifications des actions", "Date de fin", "31/12/2026",
                   before[0].date_fin.strftime("%d/%m/%Y"), "Maître d'ouvrage", before[1].maitre_ouvrage, "(vide)"):
@@ -361,13 +356,8 @@ def test_the_convention_s_other_changes_are_in_the_annex(tmp_path, capsys):
 
 @pytest.mark.libreoffice
 def test_the_convention_s_other_changes_are_in_the_pdf(tmp_path, capsys):
-    if libreoffice.soffice() is None:
-        pytest.fail(libreoffice.INSTALL_HINT)
     a, b = _extended(tmp_path)
-    out = tmp_path / "annexe.xlsx"
-    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon", "--pdf"]) == 0
-    text = subprocess.run(["pdftotext", "-layout", str(out.with_suffix(".pdf")), "-"], capture_output=True,
-                          check=True).stdout.decode()
+    text = _avenant_pdf_text(tmp_path, a, b)
     page = next(p for p in text.split("\f") if MODIFICATIONS_TITLE in p)
     for words in ("Autres modifications de la convention", "Fin de la phase de déploiement", "31/12/2028",
                   "31/12/2022", "Secteur de la gare", "Ligne ajoutée"):
