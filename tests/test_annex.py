@@ -669,10 +669,9 @@ def test_a_fiche_is_shrunk_to_one_page_only_while_its_type_stays_at_8_pt(tmp_pat
     assert height(tall) * 0.8 > printable and tall.page_setup.fitToHeight == 0  # it flows: never below 8 pt
 
 
-def test_the_draft_banner_of_a_sheet_several_pages_wide_is_on_each_page(tmp_path):
-    """A matrix of many financeurs prints several pages wide with its key columns repeated: the
-    draft banner, merged across the whole width, was centred on no page and cut at the first one's
-    edge (« PROJET - »). It is merged over the repeated key columns, so each page shows it whole."""
+def _financed_by_every_funder(tmp_path: Path):
+    """A draft annex whose first action is financed by every funder of the list (a plan de financement
+    several pages wide), and its Plan de financement sheet."""
     conv = make_convention()
     a = conv.actions[0]
     conv.financements = list(conv.financements) + [
@@ -680,7 +679,14 @@ def test_the_draft_banner_of_a_sheet_several_pages_wide_is_on_each_page(tmp_path
                                      "annee": 2026, "montant": 1000, "statut": "Sollicité"})
         for code in layout.FINANCEURS_BY_CODE]
     out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
-    ws = openpyxl.load_workbook(out)[AnnexSheet.FINANCEMENT]
+    return out, openpyxl.load_workbook(out)[AnnexSheet.FINANCEMENT]
+
+
+def test_the_draft_banner_of_a_sheet_several_pages_wide_is_on_each_page(tmp_path):
+    """A matrix of many financeurs prints several pages wide with its key columns repeated: the
+    draft banner, merged across the whole width, was centred on no page and cut at the first one's
+    edge (« PROJET - »). It is merged over the repeated key columns, so each page shows it whole."""
+    out, ws = _financed_by_every_funder(tmp_path)
     assert ws.print_title_cols == "$A:$B"  # several pages wide, its key columns repeated
     banner = next(m for m in ws.merged_cells.ranges if m.min_row == 1)
     assert ws.cell(1, 1).value == PROJET_NON_VALIDE and (banner.min_col, banner.max_col) == (1, 2)
@@ -762,14 +768,7 @@ def test_the_title_and_note_of_a_sheet_several_pages_wide_print_whole_on_each_pa
     """Merged across the whole width, a matrix's title, subtitle and note were cut at the repeated key
     columns' edge on every page but the first (« Plan de financement : actions × fina »). Over the key
     columns, wrapped, each page prints them whole."""
-    conv = make_convention()
-    a = conv.actions[0]
-    conv.financements = list(conv.financements) + [
-        build_row(LigneFinancement, {"numero": a.numero, "financeur": code, "dispositif": "Autre", "nature": "Subvention",
-                                     "annee": 2026, "montant": 1000, "statut": "Sollicité"})
-        for code in layout.FINANCEURS_BY_CODE]
-    out = annex.build_annex(report_of(conv), tmp_path / "a.xlsx", brouillon=True)
-    ws = openpyxl.load_workbook(out)[AnnexSheet.FINANCEMENT]
+    out, ws = _financed_by_every_funder(tmp_path)
     title, note = ws.cell(2, 1).value, "Les lignes au statut « Refusé » ne sont comptées dans aucun total."
     assert title.startswith("Plan de financement") and ws.cell(2, 1).alignment.wrap_text
     pdf = libreoffice.convert(out, "pdf", tmp_path / "pdf")[0]
