@@ -185,8 +185,9 @@ def test_the_synthese_notes_print_whole_on_a_page(printed):
         assert any(want == words[i:i + len(want)] for words in pages for i in range(len(words))), note
 
 
-def _charts(xlsx: Path) -> dict[str, list[tuple[int, int, float]]]:
-    """Sheet → its charts as (first column, first row, width in pixels), from the drawings' anchors."""
+def _charts(xlsx: Path) -> dict[str, list[tuple[int, int, int, float]]]:
+    """Sheet → its charts as (first column, first row, last column, pixels into the last column), from
+    the drawings' anchors (XlsxWriter anchors a chart to two cells; its size is not written)."""
     import zipfile
 
     with zipfile.ZipFile(xlsx) as z:
@@ -199,8 +200,9 @@ def _charts(xlsx: Path) -> dict[str, list[tuple[int, int, float]]]:
             if not target:
                 continue
             xml = z.read(f"xl/drawings/{target.group(1)}").decode()
-            out[ws.title] = [(int(c), int(r), int(cx) / 9525) for c, r, cx in re.findall(
-                r"<xdr:from><xdr:col>(\d+)</xdr:col>.*?<xdr:row>(\d+)</xdr:row>.*?<xdr:ext cx=\"(\d+)\"", xml, flags=re.S)]
+            out[ws.title] = [(int(c), int(r), int(c2), int(off) / 9525) for c, r, c2, off in re.findall(
+                r"<xdr:from><xdr:col>(\d+)</xdr:col>.*?<xdr:row>(\d+)</xdr:row>.*?</xdr:from>"
+                r"<xdr:to><xdr:col>(\d+)</xdr:col><xdr:colOff>(\d+)</xdr:colOff>", xml, flags=re.S)]
         return out
 
 
@@ -221,9 +223,10 @@ def test_the_consolidations_charts_stay_within_the_first_pages_columns_and_on_on
         scale = ws.page_setup.scale
         p = page_layout.PrintPlan(True, scale is None, int(scale or 100), None)
         room = page_layout.first_page_points(widths, p) / 0.75
-        for col, row, width in found:
-            before = sum(page_layout.column_points(w) for w in widths[:col]) / 0.75
-            assert before + width <= room + 1, (sheet, col, width, room)
+        assert found, sheet
+        for col, row, last, into in found:
+            end = sum(page_layout.column_points(w) for w in widths[:last]) / 0.75 + into  # the chart's right edge
+            assert end <= room + 1, (sheet, col, last, into, room)
     breaks = [b.id for b in wb["Synthèse"].row_breaks.brk]
     table_end = max(r for r in range(1, 40) if wb["Synthèse"].cell(r, 1).value == "Total")
     classes_at = next(r for r in range(table_end, table_end + 20) if wb["Synthèse"].cell(r, 1).value == W.H.PREPARATION)
