@@ -449,3 +449,25 @@ def test_a_long_description_changed_by_the_avenant_goes_on_in_the_rows_below(tmp
         assert " ".join(ws.cell(r, col).value or "" for r in rows).split() == text.split()
     assert all(annex._lines_needed(ws.cell(r, c).value or "", 36) <= annex.MAX_LINES for r in rows for c in (5, 7))
     assert all(0 < (ws.row_dimensions[r].height or 0) <= page_layout.MAX_ROW_PT for r in rows)
+
+
+def test_a_long_commentaire_changed_by_the_avenant_goes_on_in_the_rows_below(tmp_path, capsys):
+    """The financing lines' « Avant » and « Après » are narrow: a commentaire of 1 500 characters was
+    capped at 409 pt and printed cut. It goes on in the rows below, « Commentaire (suite) »."""
+    from acv_xl.contract.model import LigneFinancement, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    after = " ".join(f"Tranche {n} versée après service fait." for n in range(1, 41))
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "commentaire": after})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"financements": lines}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    label = layout.T_FINANCEMENTS.header("commentaire")
+    rows = [r[0].row for r in ws.iter_rows() if r[5].value in (label, f"{label} (suite)")]
+    assert len(rows) >= 2
+    assert " ".join(ws.cell(r, 8).value or "" for r in rows).split() == after.split()
+    assert all(0 < (ws.row_dimensions[r].height or 0) <= page_layout.MAX_ROW_PT for r in rows)

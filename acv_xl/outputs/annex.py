@@ -1145,18 +1145,20 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                 statut = content.get(F.header("statut")) if isinstance(content, dict) else None
                 if statut:
                     what += f" ({statut})"
-            shown = [c.cle.get(F.header(k)) for k in keys] + [what, before, after]
-            row = pages.place(row, shown, list(widths))
-            for j, k in enumerate(keys):
-                write_value(ws, row, j, c.cle.get(F.header(k)), fmts.cell("year" if k == "annee" else "text"))
             kind = "euros" if c.type != MODIFICATION or c.champ == montant else \
                 "date" if isinstance(before or after, date) else "text"
-            write_value(ws, row, 5, what, fmts.cell())
-            write_value(ws, row, 6, before, fmts.cell(kind if not isinstance(before, str) else "text"))
-            write_value(ws, row, 7, after, fmts.cell(kind if not isinstance(after, str) else "text"))
-            # a wrapped dispositif or commentaire would otherwise overprint the next line
-            _fit_row(ws, row, shown, list(widths))
-            row += 1
+            # a commentaire taller than a row goes on in the rows below, « (suite) »
+            for n, (avant, apres) in enumerate(_split_rows([before, after], widths[6])):
+                shown = [c.cle.get(F.header(k)) for k in keys] + [what if n == 0 else f"{what} (suite)", avant, apres]
+                row = pages.place(row, shown, list(widths))
+                for j, k in enumerate(keys):
+                    write_value(ws, row, j, c.cle.get(F.header(k)), fmts.cell("year" if k == "annee" else "text"))
+                write_value(ws, row, 5, shown[5], fmts.cell())
+                write_value(ws, row, 6, avant, fmts.cell(kind if not isinstance(avant, str) else "text"))
+                write_value(ws, row, 7, apres, fmts.cell(kind if not isinstance(apres, str) else "text"))
+                # a wrapped dispositif or commentaire would otherwise overprint the next line
+                _fit_row(ws, row, shown, list(widths))
+                row += 1
     else:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement modifiée.", fmts.note)
         row += 1
