@@ -409,3 +409,55 @@ def test_a_modified_action_sharing_its_number_shows_its_own_intitule_and_cost(tm
         (first.numero, "Portage des cellules commerciales", "Coût modifié", 400_000, 450_000, 50_000)]
     assert [(r[0], r[1]) for r in rows if r[2] == layout.T_ACTIONS.header("date_fin")] == [
         (first.numero, "Portage des cellules commerciales")]
+
+
+def test_a_long_description_changed_by_the_avenant_goes_on_in_the_rows_below(tmp_path, capsys):
+    """A row holds 409 pt at most: a description of 3 000 characters changed by the avenant had its
+    « Avant » and « Après » in one row capped at 409 pt, printed cut without a sign (the old text is
+    nowhere else in the annex). They go on in the rows below, « Description (suite) », every word kept."""
+    from acv_xl.contract.model import FicheAction, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    before = " ".join(f"Ancienne phase {n} de travaux de requalification des espaces publics." for n in range(1, 46))
+    after = " ".join(f"Nouvelle phase {n} de travaux de requalification des espaces publics." for n in range(1, 46))
+    acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    old = [build_row(FicheAction, {**acts[0].raw, "description": before})] + acts[1:]
+    acts[0] = build_row(FicheAction, {**acts[0].raw, "description": after})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base.model_copy(update={"actions": old}))
+    build_workbook(b, base.model_copy(update={"actions": acts}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    label = layout.T_ACTIONS.header("description")
+    rows = [r[0].row for r in ws.iter_rows() if r[2].value in (label, f"{label} (suite)")]
+    assert len(rows) >= 2
+    for r in range(rows[0], rows[-1]):  # between them, the list's header when a page breaks
+        assert r in rows or ws.cell(r, 1).value == layout.T_ACTIONS.header("numero")
+    assert [ws.cell(r, 1).value for r in rows] == [acts[0].numero] * len(rows)  # each row says its action
+    for col, text in ((5, before), (7, after)):
+        assert " ".join(ws.cell(r, col).value or "" for r in rows).split() == text.split()
+    assert all(annex._lines_needed(ws.cell(r, c).value or "", 36) <= annex.MAX_LINES for r in rows for c in (5, 7))
+    assert all(0 < (ws.row_dimensions[r].height or 0) <= page_layout.MAX_ROW_PT for r in rows)
+
+
+def test_a_long_commentaire_changed_by_the_avenant_goes_on_in_the_rows_below(tmp_path, capsys):
+    """The financing lines' « Avant » and « Après » are narrow: a commentaire of 1 500 characters was
+    capped at 409 pt and printed cut. It goes on in the rows below, « Commentaire (suite) »."""
+    from acv_xl.contract.model import LigneFinancement, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    after = " ".join(f"Tranche {n} versée après service fait." for n in range(1, 41))
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "commentaire": after})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base.model_copy(update={"financements": lines}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    label = layout.T_FINANCEMENTS.header("commentaire")
+    rows = [r[0].row for r in ws.iter_rows() if r[5].value in (label, f"{label} (suite)")]
+    assert len(rows) >= 2
+    assert " ".join(ws.cell(r, 8).value or "" for r in rows).split() == after.split()
+    assert all(0 < (ws.row_dimensions[r].height or 0) <= page_layout.MAX_ROW_PT for r in rows)

@@ -185,8 +185,9 @@ def test_the_synthese_notes_print_whole_on_a_page(printed):
         assert any(want == words[i:i + len(want)] for words in pages for i in range(len(words))), note
 
 
-def _charts(xlsx: Path) -> dict[str, list[tuple[int, int, float]]]:
-    """Sheet → its charts as (first column, first row, width in pixels), from the drawings' anchors."""
+def _charts(xlsx: Path) -> dict[str, list[tuple[int, int, int, float]]]:
+    """Sheet → its charts as (first column, first row, last column, pixels into the last column), from
+    the drawings' anchors (XlsxWriter anchors a chart to two cells; its size is not written)."""
     import zipfile
 
     with zipfile.ZipFile(xlsx) as z:
@@ -199,8 +200,9 @@ def _charts(xlsx: Path) -> dict[str, list[tuple[int, int, float]]]:
             if not target:
                 continue
             xml = z.read(f"xl/drawings/{target.group(1)}").decode()
-            out[ws.title] = [(int(c), int(r), int(cx) / 9525) for c, r, cx in re.findall(
-                r"<xdr:from><xdr:col>(\d+)</xdr:col>.*?<xdr:row>(\d+)</xdr:row>.*?<xdr:ext cx=\"(\d+)\"", xml, flags=re.S)]
+            out[ws.title] = [(int(c), int(r), int(c2), int(off) / 9525) for c, r, c2, off in re.findall(
+                r"<xdr:from><xdr:col>(\d+)</xdr:col>.*?<xdr:row>(\d+)</xdr:row>.*?</xdr:from>"
+                r"<xdr:to><xdr:col>(\d+)</xdr:col><xdr:colOff>(\d+)</xdr:colOff>", xml, flags=re.S)]
         return out
 
 
@@ -221,9 +223,10 @@ def test_the_consolidations_charts_stay_within_the_first_pages_columns_and_on_on
         scale = ws.page_setup.scale
         p = page_layout.PrintPlan(True, scale is None, int(scale or 100), None)
         room = page_layout.first_page_points(widths, p) / 0.75
-        for col, row, width in found:
-            before = sum(page_layout.column_points(w) for w in widths[:col]) / 0.75
-            assert before + width <= room + 1, (sheet, col, width, room)
+        assert found, sheet
+        for col, row, last, into in found:
+            end = sum(page_layout.column_points(w) for w in widths[:last]) / 0.75 + into  # the chart's right edge
+            assert end <= room + 1, (sheet, col, last, into, room)
     breaks = [b.id for b in wb["Synthèse"].row_breaks.brk]
     table_end = max(r for r in range(1, 40) if wb["Synthèse"].cell(r, 1).value == "Total")
     classes_at = next(r for r in range(table_end, table_end + 20) if wb["Synthèse"].cell(r, 1).value == W.H.PREPARATION)
@@ -247,3 +250,64 @@ def test_the_lignes_total_formula_prints_the_counted_total(printed):
                                           if synthese.cell(r, 1).value == "Total"))))
     printed_text = [" ".join(w for *_, w in words) for words in _sheet_pages(_pages(pdf), Feuille.LIGNES)]
     assert any(expected in text for text in printed_text), expected
+
+
+def _a_departement(tmp_path, n: int = 88) -> Path:
+    """The consolidation of `n` conventions, each financed by every financeur of the template: each
+    sheet's table runs over several pages, its chart under it."""
+    from acv_xl.checks.rules.consolidation import FileSummary, judge
+    from acv_xl.checks.totals import Totaux
+    from acv_xl.checks.validate import ETAT_VALIDE
+    from acv_xl.contract import layout
+    from acv_xl.outputs import consolidation as C
+    from acv_xl.outputs import consolidation_workbook as W
+
+    codes = list(layout.FINANCEURS_BY_CODE)
+    summaries = []
+    for k in range(n):
+        par = {c: Decimal(1_000 * (j + 1) + k) for j, c in enumerate(codes)}
+        total = sum(par.values(), Decimal(0))
+        t = Totaux(cout_total=total, financement_total=total, par_financeur=par, par_axe={"1": total},
+                   par_annee={"2026": total}, par_statut={"Acquis": total})
+        summaries.append(FileSummary(path=f"/d/c{k}.xlsx", rel=f"c{k}.xlsx", etat=ETAT_VALIDE, acv_id=f"ACV{k:03}",
+                                     libelle=f"Commune n° {k}", communes=(f"Commune n° {k}",), totaux=t))
+    out = tmp_path / "departement.xlsx"
+    W.write_workbook(C.ConsolidationResult(summaries, judge(summaries)), out)
+    return out
+
+
+def _row_heights_pt(ws, last: int) -> list[float]:
+    return [ws.row_dimensions[r].height or page_layout.LINE_PT for r in range(1, last + 1)]
+
+
+def test_a_chart_under_a_table_longer_than_a_page_starts_a_page(tmp_path):
+    """Where a table ends on paper was guessed page after page, each page a little shorter than the
+    spreadsheet's: under some ninety conventions the guess was a page off, and the charts, « starting a
+    page » by the guess, were cut across two pages by LibreOffice. A chart that does not end
+    on the first page now starts one, after a page break of its own."""
+    out = _a_departement(tmp_path)
+    wb = openpyxl.load_workbook(out)
+    charts = _charts(out)
+    assert {"Par financeur", "Par axe", "Par année"} <= set(charts)
+    for sheet in ("Par financeur", "Par axe", "Par année"):
+        ws = wb[sheet]
+        (col, row, _last, _into), = charts[sheet]
+        assert row > 80  # under the table of the conventions, far past the first page
+        assert row in [b.id for b in ws.row_breaks.brk], sheet
+
+
+@pytest.mark.libreoffice
+def test_a_chart_under_a_table_longer_than_a_page_prints_whole(tmp_path):
+    from acv_xl.contract import layout
+
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    out = _a_departement(tmp_path)
+    pdf = libreoffice.convert(out, "pdf", tmp_path / "pdf")[0]
+    pages = [" ".join(w for *_, w in words) for words in _pages(pdf)]
+    for title in ("Financement par financeur (hors refusés)", "Financement par axe (hors refusés)",
+                  "Financement par année (hors refusés)"):
+        on = [p for p in pages if title in p]  # a chart cut across two pages is drawn, clipped, on both
+        assert len(on) == 1, (title, len(on))
+    below = next(p for p in pages if "Financement par financeur (hors" in p).split("(hors refusés)", 1)[1]
+    assert all(f" {code} " in f" {below} " for code in layout.FINANCEURS_BY_CODE), below[:400]  # every bar

@@ -1145,18 +1145,20 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                 statut = content.get(F.header("statut")) if isinstance(content, dict) else None
                 if statut:
                     what += f" ({statut})"
-            shown = [c.cle.get(F.header(k)) for k in keys] + [what, before, after]
-            row = pages.place(row, shown, list(widths))
-            for j, k in enumerate(keys):
-                write_value(ws, row, j, c.cle.get(F.header(k)), fmts.cell("year" if k == "annee" else "text"))
             kind = "euros" if c.type != MODIFICATION or c.champ == montant else \
                 "date" if isinstance(before or after, date) else "text"
-            write_value(ws, row, 5, what, fmts.cell())
-            write_value(ws, row, 6, before, fmts.cell(kind if not isinstance(before, str) else "text"))
-            write_value(ws, row, 7, after, fmts.cell(kind if not isinstance(after, str) else "text"))
-            # a wrapped dispositif or commentaire would otherwise overprint the next line
-            _fit_row(ws, row, shown, list(widths))
-            row += 1
+            # a commentaire taller than a row goes on in the rows below, « (suite) »
+            for n, (avant, apres) in enumerate(_split_rows([before, after], widths[6])):
+                shown = [c.cle.get(F.header(k)) for k in keys] + [what if n == 0 else f"{what} (suite)", avant, apres]
+                row = pages.place(row, shown, list(widths))
+                for j, k in enumerate(keys):
+                    write_value(ws, row, j, c.cle.get(F.header(k)), fmts.cell("year" if k == "annee" else "text"))
+                write_value(ws, row, 5, shown[5], fmts.cell())
+                write_value(ws, row, 6, avant, fmts.cell(kind if not isinstance(avant, str) else "text"))
+                write_value(ws, row, 7, apres, fmts.cell(kind if not isinstance(apres, str) else "text"))
+                # a wrapped dispositif or commentaire would otherwise overprint the next line
+                _fit_row(ws, row, shown, list(widths))
+                row += 1
     else:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement modifiée.", fmts.note)
         row += 1
@@ -1219,14 +1221,17 @@ def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, pages: _P
             text = " ; ".join(f"{h} : {fmt_value(v, kind_of(c, h))}" for h, v in (content or {}).items()
                               if h not in c.cle)
             values = [(None, "text"), (text or None, "text")] if c.type == AJOUT else [(text or None, "text"), (None, "text")]
-        row = pages.place(row, [c.feuille, element, what, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
-        write_value(ws, row, 0, c.feuille, fmts.cell())
-        write_value(ws, row, 1, element, fmts.cell())
-        for v, k, c0 in ((what, "text", 2), *((v, k, c0) for (v, k), c0 in zip(values, (4, 6)))):
-            ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(k))
-            write_value(ws, row, c0, v, fmts.cell(k))
-        _fit_row(ws, row, [c.feuille, element, what, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
-        row += 1
+        for k, (avant, apres) in enumerate(_split_rows([v for v, _k in values], 36)):  # « (suite) » below
+            label = what if k == 0 else f"{what} (suite)"
+            shown = [c.feuille, element, label, avant, apres]
+            row = pages.place(row, shown, [12, 40, 32, 36, 36])
+            write_value(ws, row, 0, c.feuille, fmts.cell())
+            write_value(ws, row, 1, element, fmts.cell())
+            for v, kk, c0 in ((label, "text", 2), (avant, values[0][1], 4), (apres, values[1][1], 6)):
+                ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(kk))
+                write_value(ws, row, c0, v, fmts.cell(kk))
+            _fit_row(ws, row, shown, [12, 40, 32, 36, 36])
+            row += 1
     return row + 1
 
 
@@ -1261,15 +1266,27 @@ def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, com
             else None
         kind = kinds.get(c.champ)
         values = [_change_value(v, kind) for v in (c.avant, c.apres)]
-        row = pages.place(row, [None, intitule, c.champ, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
-        write_value(ws, row, 0, c.action, fmts.cell())
-        write_value(ws, row, 1, intitule, fmts.cell())
-        for v, k, c0 in ((c.champ, "text", 2), *((v, k, c0) for (v, k), c0 in zip(values, (4, 6)))):
-            ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(k))
-            write_value(ws, row, c0, v, fmts.cell(k))
-        _fit_row(ws, row, [None, intitule, c.champ, values[0][0], values[1][0]], [12, 40, 32, 36, 36])
-        row += 1
+        # a text taller than a row (a description) goes on in the rows below, « (suite) », each row
+        # naming its action
+        for k, (avant, apres) in enumerate(_split_rows([v for v, _k in values], 36)):
+            champ = c.champ if k == 0 else f"{c.champ} (suite)"
+            shown = [None, intitule if k == 0 else None, champ, avant, apres]
+            row = pages.place(row, shown, [12, 40, 32, 36, 36])
+            write_value(ws, row, 0, c.action, fmts.cell())
+            write_value(ws, row, 1, shown[1], fmts.cell())
+            for v, kk, c0 in ((champ, "text", 2), (avant, values[0][1], 4), (apres, values[1][1], 6)):
+                ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(kk))
+                write_value(ws, row, c0, v, fmts.cell(kk))
+            _fit_row(ws, row, shown, [12, 40, 32, 36, 36])
+            row += 1
     return row + 1
+
+
+def _split_rows(values: list[Any], width: float) -> list[list[Any]]:
+    """`values` (a change's « Avant » and « Après », in columns of `width`) as the rows they need: a
+    text taller than a row (409 pt) cut into pieces (`_chunks`), the rows below holding the rest."""
+    pieces = [_chunks(v, width) if isinstance(v, str) else [v] for v in values]
+    return [[p[k] if k < len(p) else None for p in pieces] for k in range(max(map(len, pieces)))]
 
 
 # ============================================================================ public API

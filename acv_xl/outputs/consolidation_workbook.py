@@ -851,10 +851,10 @@ class _Writer:
         self.keep_together(ws, start, (row - start) * page_layout.LINE_PT + height * 0.75)
 
     def keep_together(self, ws, row: int, height_pt: float) -> None:
-        """A page break before `row` when the block of `height_pt` starting there would not end on
-        the page where it starts (a chart was cut across two pages): the rows' heights added up as
-        the spreadsheet lays them on pages, with a margin (LibreOffice's rows of its own height may
-        be taller than Excel's 15 pt)."""
+        """A page break before `row` unless the block of `height_pt` starting there surely ends on the
+        page where it starts (a chart was cut across two pages): the rows' heights added up from the
+        last page start known (the top, or a break), with a margin (LibreOffice's rows of its own
+        height may be taller than Excel's 15 pt)."""
         p = ws.print_plan
         paper = page_layout.A4_SHORT_PT if p.landscape else page_layout.A4_LONG_PT
         page = (paper - (page_layout.MARGIN_TOP_IN + page_layout.MARGIN_BOTTOM_IN) * 72) * 0.85
@@ -870,15 +870,14 @@ class _Writer:
                 return points[r]
             return info[r].height * 0.75 if r in info and info[r].height is not None else page_layout.LINE_PT
 
-        repeated = height(2) if ws.repeat_row_range else 0.0
-        used = 0.0
-        breaks = set(ws.hbreaks)
-        for r in range(row):
-            h = height(r)
-            if used + h > page or r in breaks:  # the row goes to the next page, under the repeated header
-                used = repeated
-            used += h
-        if used + height_pt > page and used > repeated:
+        # Counted from where a page is known to start (the sheet's top, or a page break set), never from
+        # pages guessed further down: each guessed page a little shorter than the spreadsheet's, the guess
+        # drifted a page off under a table of a hundred conventions, and a chart « starting a page » by
+        # it was cut across two. A block that does not surely end on that page starts the next one.
+        start = max((b for b in ws.hbreaks if b <= row), default=0)
+        repeated = height(2) if ws.repeat_row_range and start else 0.0
+        used = repeated + sum(height(r) for r in range(start, row))
+        if used + height_pt > page and row > start:
             ws.set_h_pagebreaks(sorted({*ws.hbreaks, row}))
 
     def first_page_notes(self, ws, row: int, notes: list[str]) -> int:
