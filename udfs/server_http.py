@@ -25,6 +25,8 @@ uvicorn's loop (`uvicorn.run(loop=…)`), gives the handshake `--delai-reception
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import sys
 
 from .server_alert import sealing
 from .server_config import receive_timeout
@@ -185,13 +187,20 @@ class DeadlineProtocol(_Base):
         self._answer(400, INVALID)
 
 
-try:  # as uvicorn's « auto »: uvloop when installed
-    from uvloop import Loop as _Loop
-except ImportError:  # pragma: no cover — uvloop comes with uvicorn[standard] (not on Windows)
-    _Loop = asyncio.DefaultEventLoopPolicy._loop_factory
+def _loop_class() -> type:
+    """The loop uvicorn's « auto » would run (`uvicorn.loops`): uvloop when installed; else, under
+    Windows, its default loop (Proactor) in a lone process and SelectorEventLoop in each process of
+    `--processus` (Proactor fails there: « [WinError 87] », uvicorn's issue 1317); else Selector."""
+    try:
+        from uvloop import Loop
+    except ImportError:  # uvloop comes with uvicorn[standard], not on Windows
+        if sys.platform == "win32" and multiprocessing.parent_process() is None:
+            return asyncio.ProactorEventLoop
+        return asyncio.SelectorEventLoop
+    return Loop
 
 
-class _DeadlineLoop(_Loop):
+class _HandshakeDeadline:
     async def create_server(self, *args, **kwargs):
         if kwargs.get("ssl") is not None and kwargs.get("ssl_handshake_timeout") is None:
             kwargs["ssl_handshake_timeout"] = receive_timeout()
@@ -200,4 +209,4 @@ class _DeadlineLoop(_Loop):
 
 def new_loop():
     """The event loop of each server process: a TLS handshake has `--delai-reception` seconds."""
-    return _DeadlineLoop()
+    return type("DeadlineLoop", (_HandshakeDeadline, _loop_class()), {})()
