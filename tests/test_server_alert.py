@@ -115,3 +115,33 @@ def test_the_box_shows_the_server_s_messages_and_nothing_a_link_makes_up():
     assert title == "Action Cœur de Ville" and text.startswith("Classeur trop grand pour le serveur")
     assert out["function"] == [400, "Requête illisible : JSON invalide.\n"]
     assert out["ctype"][0] == 415 and "mot de passe" not in out["ctype"][1] and "« illisible »" in out["ctype"][1]
+
+
+def test_the_task_pane_banner_shows_a_refusal_without_its_seal():
+    """The task pane's buttons show a refused call's text in the pane's red banner (xlwings'
+    `errorDisplayMode: "taskpane"`), not in the box: the seal made for the box is removed there."""
+    import shutil
+
+    node = shutil.which("node")
+    assert node, "node est nécessaire à ce test (le script de la page du complément)"
+    script = Path(A.__file__).parent / "server_project" / "static" / "js" / "acv-textes.js"
+    message = "Jeton d'accès absent ou invalide : saisissez le jeton fourni par la préfecture."
+    harness = """
+const span = { textContent: "" };
+let onLoad, observer;
+globalThis.document = {
+  documentElement: {},
+  addEventListener: (_, f) => { onLoad = f; },
+  querySelector: (s) => (s === "#global-error-alert span" ? span : null),
+  querySelectorAll: () => [],
+};
+globalThis.MutationObserver = class { constructor(f) { observer = f; } observe() {} };
+require(process.argv[1]);
+onLoad();
+span.textContent = process.argv[2];
+observer();
+process.stdout.write(span.textContent);
+"""
+    out = subprocess.run([node, "-e", harness, str(script), A.seal(message)], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == message
