@@ -94,3 +94,20 @@ def test_a_forged_workbook_gets_a_french_400_never_python_s_english():
     expected = [[400, f"Requête illisible : classeur incomplet ou mal formé ({where})."]
                 for where, _ in forged for _name in ("valider", "generer_annexe")]
     assert answers == expected
+
+
+def test_vba_s_payload_passes():
+    """RunRemotePython (xlwings' Remote.bas), which docs/excel.md and the server's start offer over
+    HTTP, sends a name's sheet and address, never its `refers_to` (xlwings' remote book rebuilds it),
+    its tables' addresses with « $ », no used range: the template's named cells made every call a 400."""
+    p, _ = _payload()
+    p["client"] = "VBA"
+    assert p["names"]
+    for name in p["names"]:
+        name.pop("refers_to")
+        name.pop("type", None)
+    for sheet in p["sheets"]:
+        sheet.pop("used_range_address", None)
+        for t in sheet.get("tables") or ():
+            t["range_address"] = "$" + t["range_address"].replace(":", ":$").replace("$$", "$")
+    assert check_book(p) is None

@@ -64,7 +64,7 @@ class Sheet(_Open):
 
 class Name(_Open):
     name: StrictStr
-    refers_to: StrictStr
+    refers_to: Optional[StrictStr] = None  # never sent by VBA's RunRemotePython (its sheet and address are)
     sheet_index: Optional[StrictInt] = None
     address: Optional[StrictStr] = None
     scope_sheet_name: Optional[StrictStr] = None
