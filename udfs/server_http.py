@@ -28,7 +28,7 @@ import asyncio
 import multiprocessing
 import sys
 
-from .server_alert import sealing
+from .server_alert import for_the_box, sealing
 from .server_config import receive_timeout
 from .server_guard import BUSY, Guard, send_text, too_slow
 
@@ -48,7 +48,7 @@ INVALID = "Requête HTTP invalide."
 
 
 async def _busy(scope, receive, send) -> None:
-    if "/xlwings/custom-scripts-call/" in scope.get("path", ""):  # shown in the add-in's box
+    if "/xlwings/custom-scripts-call/" in scope.get("path", "") and for_the_box(scope):  # shown in the add-in's box
         send = sealing(send)
     await send_text(send, 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
     Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
