@@ -135,10 +135,6 @@ class DeadlineProtocol(_Base):
                 cycle.disconnected = True
                 cycle.message_event.set()
 
-    def _start_asgi_task(self, cycle, app) -> None:  # httptools only (h11 reads one request at a time)
-        self._answering = cycle
-        super()._start_asgi_task(cycle, app)
-
     # ---------------------------------------------------------------- uvicorn's hooks
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -153,6 +149,11 @@ class DeadlineProtocol(_Base):
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
+        # the next pipelined request is answered now (httptools; followed here, not through uvicorn's
+        # `_start_asgi_task`, which uvicorn 0.36 has not)
+        queued = getattr(self, "pipeline", None)
+        if queued and not self.transport.is_closing():
+            self._answering = queued[-1][0]
         super().on_response_complete()
         if not self.transport.is_closing() and self._waiting():
             self._wait_for_head()
@@ -171,6 +172,8 @@ class DeadlineProtocol(_Base):
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
+        if not self._waiting() and (self._answering is None or self._answering.response_complete):
+            self._answering = self.cycle  # being answered: this request queues behind it (pipelined)
         self._in_head = False
         self._stop_timer()  # the head is in; the body's deadline is the application's
         if self._cap is not None and (len(self.connections) >= self._cap or len(self.tasks) >= self._cap):
