@@ -47,6 +47,9 @@ def _forged() -> list[tuple[str, dict]]:
     # a sheet's own name without its sheet: xlwings' « TypeError : expected string or bytes-like object »
     forge("names[0] : feuille du nom attendue (« scope_sheet_name ») pour un nom propre à une feuille",
           lambda d: d["names"][0].update(book_scope=False))
+    # an integer past any float, which JSON allows and Excel never sends: « OverflowError » in English
+    forge("sheets[0].values[0][1] : nombre hors des limites d'Excel",
+          lambda d: d["sheets"][0]["values"][0].__setitem__(1, 10 ** 400))
     forge("sheets[0] : objet attendu", lambda d: d["sheets"].__setitem__(0, None))
     forge("sheets[0].values : liste attendue", lambda d: d["sheets"][0].update(values=7))
     forge("sheets[0].values[0][1] : une cellule doit être un texte, un nombre, un booléen ou vide",

@@ -42,7 +42,10 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
-Cell = Union[StrictStr, StrictBool, StrictInt, StrictFloat, None]
+# an integer as JSON allows it, past any float (a 400-digit one): « OverflowError : int too large to
+# convert to float » was the button's message; Excel sends numbers as doubles (at most ≈ 1.8e308)
+_MAX_INT = 10 ** 308
+Cell = Union[StrictStr, StrictBool, Annotated[StrictInt, Field(ge=-_MAX_INT, le=_MAX_INT)], StrictFloat, None]
 
 
 class Table(_Open):
@@ -133,6 +136,9 @@ def _first_error(exc: ValidationError) -> str:
     if "values" in loc:
         after = loc[loc.index("values") + 1:]
         if len(after) >= 2 and isinstance(after[0], int) and isinstance(after[1], int):
+            if any(e["loc"][:len(loc) - len(after) + 2] == loc[:len(loc) - len(after) + 2]
+                   and e["type"] in ("less_than_equal", "greater_than_equal") for e in errors):
+                return f"{where} : nombre hors des limites d'Excel"
             return f"{where} : une cellule doit être un texte, un nombre, un booléen ou vide"
     kind = "scope_sheet" if first["type"] == "value_error" and first["msg"].endswith("scope_sheet") else first["type"]
     return f"{where} : {_WHAT.get(kind, 'valeur invalide')}"
