@@ -855,3 +855,29 @@ def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):
         assert "Exceeded concurrency limit" not in log.read_text()
         if refused:
             assert "issue=serveur_occupe statut=503" in log.read_text()
+
+
+def test_the_loop_is_the_one_uvicorn_would_run_under_windows(monkeypatch):
+    """Without uvloop (Windows), each process of --processus runs SelectorEventLoop as uvicorn does:
+    the Proactor loop that a lone process keeps fails there (« [WinError 87] », uvicorn's issue 1317)."""
+    import asyncio
+    import multiprocessing
+
+    from udfs import server_http
+
+    proactor = type("ProactorEventLoop", (asyncio.SelectorEventLoop,), {})
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # not installed
+    monkeypatch.setattr(asyncio, "ProactorEventLoop", proactor, raising=False)
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: None)
+    assert server_http._loop_class() is proactor
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())  # a process of --processus
+    assert server_http._loop_class() is asyncio.SelectorEventLoop
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: None)
+    assert server_http._loop_class() is asyncio.SelectorEventLoop
+    loop = server_http.new_loop()  # the handshake's deadline on whichever loop
+    try:
+        assert isinstance(loop, asyncio.SelectorEventLoop) and isinstance(loop, server_http._HandshakeDeadline)
+    finally:
+        loop.close()

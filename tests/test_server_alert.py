@@ -80,6 +80,12 @@ out["function"] = [r.status_code, r.text]
 r = client.post("/xlwings/custom-scripts-call/valider", content=b"{}",
                 headers={"Content-Type": "votre mot de passe a expire, saisissez-le ici", **auth})
 out["ctype"] = [r.status_code, r.text]
+# VBA's RunRemotePython shows the answer itself in a MsgBox: nothing sealed for it
+vba = {"User-Agent": "VBA-Web v4.1.6 (https://github.com/VBA-tools/VBA-Web)"}
+r = client.post("/xlwings/custom-scripts-call/valider", content=b"{}", headers={"Content-Type": "application/json", **vba})
+out["vba_token"] = [r.status_code, r.text]
+r = client.post("/xlwings/custom-scripts-call/valider", json=payload, headers={**auth, **vba})
+out["vba_action"] = [a["args"][0] for a in r.json()["actions"] if a["func"] == "alert"]
 print(json.dumps(out))
 """
 
@@ -115,3 +121,38 @@ def test_the_box_shows_the_server_s_messages_and_nothing_a_link_makes_up():
     assert title == "Action Cœur de Ville" and text.startswith("Classeur trop grand pour le serveur")
     assert out["function"] == [400, "Requête illisible : JSON invalide.\n"]
     assert out["ctype"][0] == 415 and "mot de passe" not in out["ctype"][1] and "« illisible »" in out["ctype"][1]
+    # VBA's RunRemotePython: its MsgBox shows the messages as they are, without a seal line
+    assert out["vba_token"][0] == 401 and out["vba_token"][1].startswith("Jeton d'accès absent") \
+        and "acv-xl:" not in out["vba_token"][1]
+    [vba_alert] = out["vba_action"]
+    assert vba_alert.startswith("Classeur trop grand pour le serveur") and "acv-xl:" not in vba_alert
+
+
+def test_the_task_pane_banner_shows_a_refusal_without_its_seal():
+    """The task pane's buttons show a refused call's text in the pane's red banner (xlwings'
+    `errorDisplayMode: "taskpane"`), not in the box: the seal made for the box is removed there."""
+    import shutil
+
+    node = shutil.which("node")
+    assert node, "node est nécessaire à ce test (le script de la page du complément)"
+    script = Path(A.__file__).parent / "server_project" / "static" / "js" / "acv-textes.js"
+    message = "Jeton d'accès absent ou invalide : saisissez le jeton fourni par la préfecture."
+    harness = """
+const span = { textContent: "" };
+let onLoad, observer;
+globalThis.document = {
+  documentElement: {},
+  addEventListener: (_, f) => { onLoad = f; },
+  querySelector: (s) => (s === "#global-error-alert span" ? span : null),
+  querySelectorAll: () => [],
+};
+globalThis.MutationObserver = class { constructor(f) { observer = f; } observe() {} };
+require(process.argv[1]);
+onLoad();
+span.textContent = process.argv[2];
+observer();
+process.stdout.write(span.textContent);
+"""
+    out = subprocess.run([node, "-e", harness, str(script), A.seal(message)], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == message

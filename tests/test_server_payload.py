@@ -44,6 +44,12 @@ def _forged() -> list[tuple[str, dict]]:
     forge("names[0] : objet attendu", lambda d: d["names"].__setitem__(0, "x"))
     forge("names[0].name : texte attendu", lambda d: d["names"][0].update(name=None))
     forge("names[0].book_scope : absent", lambda d: d["names"][0].pop("book_scope"))
+    # a sheet's own name without its sheet: xlwings' « TypeError : expected string or bytes-like object »
+    forge("names[0] : feuille du nom attendue (« scope_sheet_name ») pour un nom propre à une feuille",
+          lambda d: d["names"][0].update(book_scope=False))
+    # an integer past any float, which JSON allows and Excel never sends: « OverflowError » in English
+    forge("sheets[0].values[0][1] : nombre hors des limites d'Excel",
+          lambda d: d["sheets"][0]["values"][0].__setitem__(1, 10 ** 400))
     forge("sheets[0] : objet attendu", lambda d: d["sheets"].__setitem__(0, None))
     forge("sheets[0].values : liste attendue", lambda d: d["sheets"][0].update(values=7))
     forge("sheets[0].values[0][1] : une cellule doit être un texte, un nombre, un booléen ou vide",
@@ -94,3 +100,20 @@ def test_a_forged_workbook_gets_a_french_400_never_python_s_english():
     expected = [[400, f"Requête illisible : classeur incomplet ou mal formé ({where})."]
                 for where, _ in forged for _name in ("valider", "generer_annexe")]
     assert answers == expected
+
+
+def test_vba_s_payload_passes():
+    """RunRemotePython (xlwings' Remote.bas), which docs/excel.md and the server's start offer over
+    HTTP, sends a name's sheet and address, never its `refers_to` (xlwings' remote book rebuilds it),
+    its tables' addresses with « $ », no used range: the template's named cells made every call a 400."""
+    p, _ = _payload()
+    p["client"] = "VBA"
+    assert p["names"]
+    for name in p["names"]:
+        name.pop("refers_to")
+        name.pop("type", None)
+    for sheet in p["sheets"]:
+        sheet.pop("used_range_address", None)
+        for t in sheet.get("tables") or ():
+            t["range_address"] = "$" + t["range_address"].replace(":", ":$").replace("$$", "$")
+    assert check_book(p) is None

@@ -248,7 +248,7 @@ def test_a_looping_link_named_as_output_or_input_is_refused_in_french_never_an_i
     assert loop.is_symlink() and not (tmp_path / "sortie.xlsx").exists()
 
 
-@pytest.mark.parametrize("winerror", [362, 388, 389, 395])
+@pytest.mark.parametrize("winerror", [362, 388, 389, 395, 404, 426])  # 404: OneDrive stopped meanwhile, 426: download timed out
 def test_a_onedrive_file_not_downloaded_is_said_so(winerror):
     """Windows cannot fetch a OneDrive file « disponible en ligne uniquement » (OneDrive stopped,
     offline): Python raises EINVAL, which read « nom de fichier ou opération invalide »."""

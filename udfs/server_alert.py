@@ -40,6 +40,14 @@ PARAMS = ("prompt", "title", "buttons", "mode", "callback")
 _SEAL = re.compile(r"\s*\[acv-xl:(\d{1,12})\.([A-Za-z0-9_-]{43})\]\s*$")
 
 
+def for_the_box(scope) -> bool:
+    """Whether this request's messages go to the add-in's box, and are sealed: not those of VBA's
+    `RunRemotePython` (xlwings' Remote.bas, « VBA-Web » client), shown as they are in a MsgBox,
+    where the seal was a line of garbage under each message."""
+    agent = next((v for k, v in scope.get("headers") or () if k == b"user-agent"), b"")
+    return not agent.startswith(b"VBA-Web")
+
+
 def ensure_key() -> None:
     """A key for this deployment, drawn once and left in the environment for the processes that
     uvicorn starts (`--processus`: a box may be opened from another process than the answer's)."""
@@ -121,7 +129,7 @@ class SealedAlerts:
             path = scope.get("path", "")
             if path == self.alert_path:
                 scope = dict(scope, query_string=checked_query(scope.get("query_string") or b""))
-            elif path.startswith(self.scripts):
+            elif path.startswith(self.scripts) and for_the_box(scope):
                 send = sealing(send)
         await self.app(scope, receive, send)
 

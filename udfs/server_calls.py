@@ -27,7 +27,7 @@ from typing import Any
 from acv_xl.contract.values import fmt_number
 
 from .cells import count_cells
-from .server_alert import seal_actions
+from .server_alert import for_the_box, seal_actions
 from .server_config import ServerConfig
 from .server_payload import check_book
 from .server_guard import BUSY, send_text
@@ -243,7 +243,7 @@ class Calls:
             state.setdefault("issue", "refus")
             await send_text(send, exc.status, str(exc))
             return
-        if kind == "script":  # its message boxes, sealed: the box's page shows only those (server_alert)
+        if kind == "script" and for_the_box(scope):  # sealed: the box's page shows only those (server_alert)
             seal_actions(answer)
         payload = _json_bytes(answer)
         await send({"type": "http.response.start", "status": 200,

@@ -25,8 +25,10 @@ uvicorn's loop (`uvicorn.run(loop=…)`), gives the handshake `--delai-reception
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import sys
 
-from .server_alert import sealing
+from .server_alert import for_the_box, sealing
 from .server_config import receive_timeout
 from .server_guard import BUSY, Guard, send_text, too_slow
 
@@ -46,7 +48,7 @@ INVALID = "Requête HTTP invalide."
 
 
 async def _busy(scope, receive, send) -> None:
-    if "/xlwings/custom-scripts-call/" in scope.get("path", ""):  # shown in the add-in's box
+    if "/xlwings/custom-scripts-call/" in scope.get("path", "") and for_the_box(scope):  # shown in the add-in's box
         send = sealing(send)
     await send_text(send, 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
     Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
@@ -133,10 +135,6 @@ class DeadlineProtocol(_Base):
                 cycle.disconnected = True
                 cycle.message_event.set()
 
-    def _start_asgi_task(self, cycle, app) -> None:  # httptools only (h11 reads one request at a time)
-        self._answering = cycle
-        super()._start_asgi_task(cycle, app)
-
     # ---------------------------------------------------------------- uvicorn's hooks
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -151,6 +149,11 @@ class DeadlineProtocol(_Base):
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
+        # the next pipelined request is answered now (httptools; followed here, not through uvicorn's
+        # `_start_asgi_task`, which uvicorn 0.36 has not)
+        queued = getattr(self, "pipeline", None)
+        if queued and not self.transport.is_closing():
+            self._answering = queued[-1][0]
         super().on_response_complete()
         if not self.transport.is_closing() and self._waiting():
             self._wait_for_head()
@@ -169,6 +172,8 @@ class DeadlineProtocol(_Base):
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
+        if not self._waiting() and (self._answering is None or self._answering.response_complete):
+            self._answering = self.cycle  # being answered: this request queues behind it (pipelined)
         self._in_head = False
         self._stop_timer()  # the head is in; the body's deadline is the application's
         if self._cap is not None and (len(self.connections) >= self._cap or len(self.tasks) >= self._cap):
@@ -185,13 +190,20 @@ class DeadlineProtocol(_Base):
         self._answer(400, INVALID)
 
 
-try:  # as uvicorn's « auto »: uvloop when installed
-    from uvloop import Loop as _Loop
-except ImportError:  # pragma: no cover — uvloop comes with uvicorn[standard] (not on Windows)
-    _Loop = asyncio.DefaultEventLoopPolicy._loop_factory
+def _loop_class() -> type:
+    """The loop uvicorn's « auto » would run (`uvicorn.loops`): uvloop when installed; else, under
+    Windows, its default loop (Proactor) in a lone process and SelectorEventLoop in each process of
+    `--processus` (Proactor fails there: « [WinError 87] », uvicorn's issue 1317); else Selector."""
+    try:
+        from uvloop import Loop
+    except ImportError:  # uvloop comes with uvicorn[standard], not on Windows
+        if sys.platform == "win32" and multiprocessing.parent_process() is None:
+            return asyncio.ProactorEventLoop
+        return asyncio.SelectorEventLoop
+    return Loop
 
 
-class _DeadlineLoop(_Loop):
+class _HandshakeDeadline:
     async def create_server(self, *args, **kwargs):
         if kwargs.get("ssl") is not None and kwargs.get("ssl_handshake_timeout") is None:
             kwargs["ssl_handshake_timeout"] = receive_timeout()
@@ -200,4 +212,4 @@ class _DeadlineLoop(_Loop):
 
 def new_loop():
     """The event loop of each server process: a TLS handshake has `--delai-reception` seconds."""
-    return _DeadlineLoop()
+    return type("DeadlineLoop", (_HandshakeDeadline, _loop_class()), {})()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import AfterValidator, model_validator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 # one area in A1 style, as Office.js writes it without its sheet (« B1:C24 », « $B$14 », « 1:1 », « A:C »)
 _CELL = r"\$?[A-Za-z]{1,3}\$?[0-9]{1,7}"
@@ -42,7 +42,10 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
-Cell = Union[StrictStr, StrictBool, StrictInt, StrictFloat, None]
+# an integer as JSON allows it, past any float (a 400-digit one): « OverflowError : int too large to
+# convert to float » was the button's message; Excel sends numbers as doubles (at most ≈ 1.8e308)
+_MAX_INT = 10 ** 308
+Cell = Union[StrictStr, StrictBool, Annotated[StrictInt, Field(ge=-_MAX_INT, le=_MAX_INT)], StrictFloat, None]
 
 
 class Table(_Open):
@@ -64,12 +67,20 @@ class Sheet(_Open):
 
 class Name(_Open):
     name: StrictStr
-    refers_to: StrictStr
+    refers_to: Optional[StrictStr] = None  # never sent by VBA's RunRemotePython (its sheet and address are)
     sheet_index: Optional[StrictInt] = None
     address: Optional[StrictStr] = None
     scope_sheet_name: Optional[StrictStr] = None
     scope_sheet_index: Optional[StrictInt] = None
     book_scope: StrictBool
+
+    @model_validator(mode="after")
+    def _scoped(self):
+        # a sheet's own name comes with its sheet (the add-in and VBA always send it): without it,
+        # xlwings' TypeError in English was the message
+        if not self.book_scope and self.scope_sheet_name is None:
+            raise ValueError("scope_sheet")
+        return self
 
 
 class BookInfo(_Open):
@@ -99,6 +110,7 @@ _WHAT = {
     "value_error": "adresse hors de la grille d'Excel (au plus XFD1048576)",
     "greater_than_equal": "nombre positif ou nul attendu",
     "too_short": "au moins un élément attendu",
+    "scope_sheet": "feuille du nom attendue (« scope_sheet_name ») pour un nom propre à une feuille",
 }
 
 
@@ -124,8 +136,12 @@ def _first_error(exc: ValidationError) -> str:
     if "values" in loc:
         after = loc[loc.index("values") + 1:]
         if len(after) >= 2 and isinstance(after[0], int) and isinstance(after[1], int):
+            if any(e["loc"][:len(loc) - len(after) + 2] == loc[:len(loc) - len(after) + 2]
+                   and e["type"] in ("less_than_equal", "greater_than_equal") for e in errors):
+                return f"{where} : nombre hors des limites d'Excel"
             return f"{where} : une cellule doit être un texte, un nombre, un booléen ou vide"
-    return f"{where} : {_WHAT.get(first['type'], 'valeur invalide')}"
+    kind = "scope_sheet" if first["type"] == "value_error" and first["msg"].endswith("scope_sheet") else first["type"]
+    return f"{where} : {_WHAT.get(kind, 'valeur invalide')}"
 
 
 def check_book(data: dict[str, Any]) -> str | None:

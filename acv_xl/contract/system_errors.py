@@ -57,10 +57,11 @@ _WINDOWS_REASONS = {
     64: "partage réseau déconnecté : rouvrez le dossier",
 }
 # A OneDrive file « disponible en ligne uniquement » that Windows could not download when opened
-# (OneDrive stopped, no network, a session expired): Python says EINVAL too
+# (OneDrive stopped or terminated meanwhile, no network, the download timed out, a session expired):
+# Python says EINVAL too
 _CLOUD = ("fichier OneDrive ou SharePoint non téléchargé sur ce PC, OneDrive arrêté ou hors connexion : "
           "lancez OneDrive, vérifiez la connexion, ou choisissez « Toujours conserver sur cet appareil »")
-_WINDOWS_REASONS.update(dict.fromkeys((362, 386, 388, 389, 393, 395, 398), _CLOUD))
+_WINDOWS_REASONS.update(dict.fromkeys((362, 386, 388, 389, 393, 395, 398, 404, 426), _CLOUD))
 
 
 def os_error_text(exc: OSError) -> str:

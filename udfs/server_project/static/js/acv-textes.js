@@ -1,6 +1,8 @@
 // ACV: the texts of xlwings' page (base.html) that Office may show, in French — the box shown when
 // Office does not get ready in the task pane or a message box (« The add-in didn't load properly »,
-// « Reload », « Cancel »), and the page's language.
+// « Reload », « Cancel »), and the page's language. And the task pane's banner: its buttons show a
+// refused call's text there, not in the message box, with the seal the server adds for the box
+// (udfs/server_alert.py), « [acv-xl:…] », which is removed.
 document.addEventListener("DOMContentLoaded", () => {
   document.documentElement.lang = "fr";
   const textes = {
@@ -14,5 +16,12 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   for (const bouton of document.querySelectorAll("button.btn-close[aria-label='Close']")) {
     bouton.setAttribute("aria-label", "Fermer");
+  }
+  const bandeau = document.querySelector("#global-error-alert span");
+  if (bandeau) {
+    const sceau = /\s*\[acv-xl:\d{1,12}\.[A-Za-z0-9_-]{43}\]\s*$/;
+    new MutationObserver(() => {
+      if (sceau.test(bandeau.textContent)) bandeau.textContent = bandeau.textContent.replace(sceau, "");
+    }).observe(bandeau, { childList: true, characterData: true, subtree: true });
   }
 });
