@@ -28,6 +28,8 @@ import secrets
 import time
 from urllib.parse import parse_qsl, urlencode
 
+from .server_guard import holding
+
 ENV_KEY = "ACV_XL_CLE_ALERTES"
 MIN_KEY = 32  # characters
 MAX_AGE = 300  # seconds from the answer to the box: the add-in may write a big workbook before it
@@ -136,26 +138,14 @@ class SealedAlerts:
 
 def sealing(send):
     """`send`, sealing a text answer of an error (what the add-in puts in its box)."""
-    held: list[dict] = []
+    def refusal(start) -> bool:
+        ctype = dict(start.get("headers") or ()).get(b"content-type", b"")
+        return start["status"] >= 400 and ctype.startswith(b"text/plain")
 
-    async def sealed(message):
-        if message["type"] == "http.response.start":
-            ctype = dict(message.get("headers") or ()).get(b"content-type", b"")
-            if message["status"] >= 400 and ctype.startswith(b"text/plain"):
-                held.append(message)
-                return
-        elif held:
-            held.append(message)
-            if message.get("more_body", False):
-                return
-            start, *parts = held
-            held.clear()
-            text = b"".join(p.get("body", b"") for p in parts).decode("utf-8", "replace")
-            body = (seal(text) + "\n").encode("utf-8")
-            headers = [(k, v) for k, v in start.get("headers") or () if k.lower() != b"content-length"]
-            await send(dict(start, headers=headers + [(b"content-length", str(len(body)).encode())]))
-            await send({"type": "http.response.body", "body": body})
-            return
-        await send(message)
+    async def sealed(start, body: bytes) -> None:
+        body = (seal(body.decode("utf-8", "replace")) + "\n").encode("utf-8")
+        headers = [(k, v) for k, v in start.get("headers") or () if k.lower() != b"content-length"]
+        await send(dict(start, headers=headers + [(b"content-length", str(len(body)).encode())]))
+        await send({"type": "http.response.body", "body": body})
 
-    return sealed
+    return holding(send, refusal, sealed)

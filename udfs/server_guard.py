@@ -116,6 +116,30 @@ def replay(body: bytes):
     return receive
 
 
+def holding(send, hold, finish):
+    """`send`, keeping a response whose start `hold(start)` accepts until its body is complete, then
+    `await finish(start, body)` (its start message, its body's bytes) instead of sending it: an
+    answer rewritten once known (FastAPI's English refusals, the box's sealed messages)."""
+    held: list[dict] = []
+
+    async def wrapped(message):
+        if message["type"] == "http.response.start":
+            if hold(message):
+                held.append(message)
+                return
+        elif held:
+            held.append(message)
+            if message.get("more_body", False):
+                return
+            start, *parts = held
+            held.clear()
+            await finish(start, b"".join(p.get("body", b"") for p in parts))
+            return
+        await send(message)
+
+    return wrapped
+
+
 class Guard:
     def __init__(self, app, config: ServerConfig, entraid: bool = False):
         self.app = app
@@ -187,28 +211,19 @@ class Guard:
         status = {"code": 0}
         state = scope.setdefault("acv", {})  # filled by the checks and handlers, read by the log
 
-        held: list[dict] = []  # an error response kept until its body is known (`_framework_error`)
+        def framework_error(start) -> bool:  # an error response kept until its body is known
+            status["code"] = start["status"]
+            return start["status"] in FRAMEWORK_ERRORS
 
-        async def watched_send(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                if message["status"] in FRAMEWORK_ERRORS:
-                    held.append(message)
-                    return
-            elif held:
-                held.append(message)
-                if message.get("more_body", False):
-                    return
-                start, *body = held
-                held.clear()
-                if _framework_error(b"".join(m.get("body", b"") for m in body)):
-                    keep = [(k, v) for k, v in start.get("headers", ()) if k.lower() == b"allow"]
-                    await send_text(send, start["status"], FRAMEWORK_ERRORS[start["status"]], keep)
-                    return
-                for m in (start, *body):
-                    await send(m)
+        async def in_french(start, body: bytes) -> None:
+            if _framework_error(body):
+                keep = [(k, v) for k, v in start.get("headers", ()) if k.lower() == b"allow"]
+                await send_text(send, start["status"], FRAMEWORK_ERRORS[start["status"]], keep)
                 return
-            await send(message)
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+
+        watched_send = holding(send, framework_error, in_french)
 
         if self.active >= self.config.max_requests:
             # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
