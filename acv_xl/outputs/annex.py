@@ -1221,17 +1221,7 @@ def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, pages: _P
             text = " ; ".join(f"{h} : {fmt_value(v, kind_of(c, h))}" for h, v in (content or {}).items()
                               if h not in c.cle)
             values = [(None, "text"), (text or None, "text")] if c.type == AJOUT else [(text or None, "text"), (None, "text")]
-        for k, (avant, apres) in enumerate(_split_rows([v for v, _k in values], 36)):  # « (suite) » below
-            label = what if k == 0 else f"{what} (suite)"
-            shown = [c.feuille, element, label, avant, apres]
-            row = pages.place(row, shown, [12, 40, 32, 36, 36])
-            write_value(ws, row, 0, c.feuille, fmts.cell())
-            write_value(ws, row, 1, element, fmts.cell())
-            for v, kk, c0 in ((label, "text", 2), (avant, values[0][1], 4), (apres, values[1][1], 6)):
-                ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(kk))
-                write_value(ws, row, c0, v, fmts.cell(kk))
-            _fit_row(ws, row, shown, [12, 40, 32, 36, 36])
-            row += 1
+        row = _change_rows(ws, row, pages, fmts, lambda k: (c.feuille, element), what, values)
     return row + 1
 
 
@@ -1268,18 +1258,30 @@ def _other_action_changes(ws, row: int, last: int, d: _Data, fmts: _Formats, com
         values = [_change_value(v, kind) for v in (c.avant, c.apres)]
         # a text taller than a row (a description) goes on in the rows below, « (suite) », each row
         # naming its action
-        for k, (avant, apres) in enumerate(_split_rows([v for v, _k in values], 36)):
-            champ = c.champ if k == 0 else f"{c.champ} (suite)"
-            shown = [None, intitule if k == 0 else None, champ, avant, apres]
-            row = pages.place(row, shown, [12, 40, 32, 36, 36])
-            write_value(ws, row, 0, c.action, fmts.cell())
-            write_value(ws, row, 1, shown[1], fmts.cell())
-            for v, kk, c0 in ((champ, "text", 2), (avant, values[0][1], 4), (apres, values[1][1], 6)):
-                ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(kk))
-                write_value(ws, row, c0, v, fmts.cell(kk))
-            _fit_row(ws, row, shown, [12, 40, 32, 36, 36])
-            row += 1
+        row = _change_rows(ws, row, pages, fmts, lambda k: (c.action, intitule if k == 0 else None), c.champ, values)
     return row + 1
+
+
+_CHANGE_WIDTHS = [12, 40, 32, 36, 36]  # a change's columns: two of its own, the data changed, avant, après
+
+
+def _change_rows(ws, row: int, pages: _Pages, fmts: _Formats, head, what: str, values: list[tuple[Any, str]]) -> int:
+    """One change of « Autres modifications »: its two first cells (`head(k)`, k the row's rank), the
+    data changed (`what`, « (suite) » on the rows below) and its « Avant » / « Après » (`values`:
+    (value, kind) each), split over rows where a text is taller than one (`_split_rows`). The next row."""
+    for k, (avant, apres) in enumerate(_split_rows([v for v, _k in values], 36)):
+        label = what if k == 0 else f"{what} (suite)"
+        first, second = head(k)
+        shown = [first, second, label, avant, apres]
+        row = pages.place(row, shown, _CHANGE_WIDTHS)
+        write_value(ws, row, 0, first, fmts.cell())
+        write_value(ws, row, 1, second, fmts.cell())
+        for v, kind, c0 in ((label, "text", 2), (avant, values[0][1], 4), (apres, values[1][1], 6)):
+            ws.merge_range(row, c0, row, c0 + 1, None, fmts.cell(kind))
+            write_value(ws, row, c0, v, fmts.cell(kind))
+        _fit_row(ws, row, shown, _CHANGE_WIDTHS)
+        row += 1
+    return row
 
 
 def _split_rows(values: list[Any], width: float) -> list[list[Any]]:
