@@ -68,6 +68,23 @@ def test_a_device_name_as_output_is_refused_under_windows_before_anything(tmp_pa
     assert check_outputs([], [Output(tmp_path / "CON.xlsx", (".xlsx",), "-o", CONSOLIDATION)]) is None
 
 
+def test_a_device_name_as_register_is_refused_under_windows(tmp_path, monkeypatch, capsys):
+    """`--registre aux.sqlite` under Windows: SQLite would open the device (« AUX »), as `-o CON.xlsx`
+    read the console; refused before any work, like the outputs."""
+    from acv_xl.cli import main
+
+    folder = tmp_path / "dossier"
+    folder.mkdir()
+    monkeypatch.setattr(output_guard, "_WINDOWS", True)
+    assert main(["consolider", str(folder), "-o", str(tmp_path / "c.xlsx"), "--registre", str(tmp_path / "aux.sqlite")]) == 2
+    assert "le registre ne peut pas être ouvert : « aux.sqlite » est un nom que Windows réserve à un périphérique" \
+        in capsys.readouterr().err
+    (tmp_path / "CON.sqlite").touch()  # Windows says a device exists, whatever its extension
+    assert main(["historique", str(tmp_path / "CON.sqlite"), "-o", str(tmp_path / "e.xlsx")]) == 2
+    assert "Windows réserve à un périphérique (CON)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CON.sqlite", "dossier"]
+
+
 def test_names_the_product_builds_are_windows_file_names():
     """The extracts' names (from financeur codes), the examples', the annex beside a workbook: valid
     under Windows, and distinct once case is ignored (one folder on a Windows disk)."""

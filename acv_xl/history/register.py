@@ -49,6 +49,7 @@ from acv_xl.contract.system_errors import os_error_text, resolved
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.checks.findings import Gravite
 from acv_xl.checks.totals import Totaux
+from acv_xl.outputs import output_guard
 from acv_xl.outputs.consolidation import UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.terminal import file_text
@@ -428,6 +429,8 @@ class Register:
     def open(cls, path: Path, version: str, create: bool = True, liste: Reference | None = None) -> Register:
         path = Path(path)
         where = f"« {path} »"
+        if (why := output_guard.windows_only_problem(path.name)) is not None:  # `--registre aux.sqlite`: the device
+            raise RegisterError(f"le registre ne peut pas être ouvert : {why} Choisissez un autre nom de fichier.")
         if path.is_dir():
             raise RegisterError(f"le registre {where} est un dossier : indiquez un fichier .sqlite.")
         if path.exists():

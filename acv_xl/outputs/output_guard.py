@@ -223,6 +223,11 @@ _WINDOWS_REFUSED = frozenset('<>:"|?*') | frozenset(map(chr, range(32)))
 _WINDOWS = os.name == "nt"
 
 
+def windows_only_problem(name: str) -> str | None:
+    """`windows_name_problem` where the program runs under Windows, else None (a file like any other)."""
+    return windows_name_problem(name) if _WINDOWS else None
+
+
 def windows_name_problem(name: str) -> str | None:
     """Why Windows would not give `name` (one file name, no folder) to a file, in French, or None.
 
@@ -279,7 +284,7 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
         if o.path.suffix.lower() not in o.extensions:
             wanted = " ou ".join(o.extensions)
             return f"{o.label} doit avoir l'extension {wanted} : « {o.path} »"
-        if _WINDOWS and (why := windows_name_problem(o.path.name)) is not None:
+        if (why := windows_only_problem(o.path.name)) is not None:
             return f"{o.label} ne peut pas être écrit : {why} Choisissez un autre nom de fichier."
     for i, a in enumerate(outs):
         for b in outs[i + 1:]:
