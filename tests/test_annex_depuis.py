@@ -213,12 +213,7 @@ def test_an_abandoned_action_is_listed_and_the_actions_ecarts_add_up(tmp_path, c
     gone, dearer = acts[2], acts[3]
     acts[2] = build_row(FicheAction, {**gone.raw, "maturite": layout.MATURITE_ABANDONNEE})
     acts[3] = build_row(FicheAction, {**dearer.raw, "cout_total": float(dearer.cout_total) + 5_000})
-    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
-    build_workbook(a, base)
-    build_workbook(b, base.model_copy(update={"actions": acts}))
-    out = tmp_path / "annexe.xlsx"
-    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
-    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    rows = list(_modifications_of(tmp_path, base, base.model_copy(update={"actions": acts})).iter_rows(values_only=True))
     cost = next(r for r in rows if r[0] == "Coût total des actions")
     listed = [r for r in rows if r[3] in ("Abandonnée", "Coût modifié", "Ajoutée", "Supprimée")]
     assert [(r[0], r[3], r[6]) for r in listed] == [(gone.numero, "Abandonnée", -float(gone.cout_total)),
@@ -295,12 +290,7 @@ def test_an_action_split_by_copying_its_row_shows_the_copy_s_own_intitule(tmp_pa
     acts[3] = build_row(FicheAction, {**first.raw, "cout_total": float(first.cout_total) - 400_000})
     acts.insert(4, build_row(FicheAction, {**first.raw, "intitule": "Portage des cellules commerciales",
                                            "cout_total": 400_000.0}))
-    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
-    build_workbook(a, base)
-    build_workbook(b, base.model_copy(update={"actions": acts}))
-    out = tmp_path / "annexe.xlsx"
-    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
-    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    rows = list(_modifications_of(tmp_path, base, base.model_copy(update={"actions": acts})).iter_rows(values_only=True))
     listed = [(r[0], r[1], r[3], r[6]) for r in rows if r[3] in ("Ajoutée", "Coût modifié")]
     assert listed == [(first.numero, first.intitule, "Coût modifié", -400_000),
                       (first.numero, "Portage des cellules commerciales", "Ajoutée", 400_000)]
@@ -411,6 +401,16 @@ def test_a_modified_action_sharing_its_number_shows_its_own_intitule_and_cost(tm
         (first.numero, "Portage des cellules commerciales")]
 
 
+def _modifications_of(tmp_path: Path, before, after):
+    """The « Modifications » sheet of the draft avenant's annex of convention `after` since `before`."""
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, before)
+    build_workbook(b, after)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    return openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+
+
 def test_a_long_description_changed_by_the_avenant_goes_on_in_the_rows_below(tmp_path, capsys):
     """A row holds 409 pt at most: a description of 3 000 characters changed by the avenant had its
     « Avant » and « Après » in one row capped at 409 pt, printed cut without a sign (the old text is
@@ -423,12 +423,7 @@ def test_a_long_description_changed_by_the_avenant_goes_on_in_the_rows_below(tmp
     acts = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
     old = [build_row(FicheAction, {**acts[0].raw, "description": before})] + acts[1:]
     acts[0] = build_row(FicheAction, {**acts[0].raw, "description": after})
-    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
-    build_workbook(a, base.model_copy(update={"actions": old}))
-    build_workbook(b, base.model_copy(update={"actions": acts}))
-    out = tmp_path / "annexe.xlsx"
-    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
-    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    ws = _modifications_of(tmp_path, base.model_copy(update={"actions": old}), base.model_copy(update={"actions": acts}))
     label = layout.T_ACTIONS.header("description")
     rows = [r[0].row for r in ws.iter_rows() if r[2].value in (label, f"{label} (suite)")]
     assert len(rows) >= 2
@@ -450,12 +445,7 @@ def test_a_long_commentaire_changed_by_the_avenant_goes_on_in_the_rows_below(tmp
     after = " ".join(f"Tranche {n} versée après service fait." for n in range(1, 41))
     lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
     lines[0] = build_row(LigneFinancement, {**lines[0].raw, "commentaire": after})
-    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
-    build_workbook(a, base)
-    build_workbook(b, base.model_copy(update={"financements": lines}))
-    out = tmp_path / "annexe.xlsx"
-    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
-    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    ws = _modifications_of(tmp_path, base, base.model_copy(update={"financements": lines}))
     label = layout.T_FINANCEMENTS.header("commentaire")
     rows = [r[0].row for r in ws.iter_rows() if r[5].value in (label, f"{label} (suite)")]
     assert len(rows) >= 2
