@@ -60,6 +60,10 @@ def test_total_financeur_takes_a_code_typed_in_another_case_as_excel_does():
     """« Etat » summed 0,00 € (SOMME.SI.ENS, and the Synthèse, match ETAT whatever the case)."""
     assert F.ACV_TOTAL_FINANCEUR(PLAN, "Etat") == F.ACV_TOTAL_FINANCEUR(PLAN, "etat") == pytest.approx(1250.75)
     assert F.ACV_TOTAL_FINANCEUR(PLAN, "ANRU") == 0.0  # in no line: 0, as before
+    # the plan's codes are remembered per plan: another plan, spelt otherwise, is looked at anew
+    other = _plan(("1.1", "Etat", "DSIL", "Subvention", 2024, 10, "Acquis"), ("1.2", "ANRU", "", "Subvention", 2025, 5, "Acquis"))
+    assert F.ACV_TOTAL_FINANCEUR(other, "ETAT") == pytest.approx(10) and F.ACV_TOTAL_FINANCEUR(other, "anru") == 5
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "Etat") == pytest.approx(1250.75) and F.ACV_TOTAL_FINANCEUR(PLAN, "anru") == 0.0
 
 
 def test_total_action_and_ecart():

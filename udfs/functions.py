@@ -80,12 +80,31 @@ def _numero(value: Any) -> str:
     return n
 
 
+# the last plan's lines (`tables.rows` hands the same list while the plan is unchanged) and their
+# distinct financeur codes: one tuple, replaced whole (the server's threads read it)
+_CODES: tuple[Any, frozenset[str]] = (None, frozenset())
+
+
+def _codes(lines: list[LigneFinancement]) -> frozenset[str]:
+    global _CODES
+    held, codes = _CODES
+    if held is not lines:
+        codes = frozenset(lf.financeur for lf in lines if lf.financeur)
+        _CODES = (lines, codes)
+    return codes
+
+
 def _code_in(lines: list[LigneFinancement], code: str) -> str:
     """The plan's spelling of a financeur code typed in another case (« Etat » for ETAT): Excel's own
     SOMME.SI.ENS matches it, and the exact comparison summed 0,00 € without a word. A code the plan
-    holds as typed, or in two spellings (FIN-02 says which is wrong), is kept as typed."""
-    spellings = {lf.financeur for lf in lines if lf.financeur and lf.financeur.casefold() == code.casefold()}
-    return spellings.pop() if code not in spellings and len(spellings) == 1 else code
+    holds as typed, or in two spellings (FIN-02 says which is wrong), is kept as typed. Among the
+    plan's distinct codes, remembered per plan: folding each of 5 000 lines' codes at every call
+    tripled a cached call (0,9 → 2,7 ms)."""
+    codes = _codes(lines)
+    if code in codes:
+        return code
+    spellings = {c for c in codes if c.casefold() == code.casefold()}
+    return spellings.pop() if len(spellings) == 1 else code
 
 
 def _action(actions: list[FicheAction], numero: str) -> FicheAction:
