@@ -156,6 +156,12 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
     index = header_index(data[0], table)
     for attr in needed:
         if attr not in index:
+            if not index:
+                # not one column's name on the first row: a table whose header row is turned off
+                # gives [#Tout] without it — nothing tells its columns apart, nor should be guessed
+                raise UdfError(f"la première ligne de la plage ne porte aucun nom de colonne de {table.name} : "
+                               "si la ligne d'en-tête du tableau est masquée, affichez-la (onglet Création "
+                               f"de tableau, case « Ligne d'en-tête »), puis sélectionnez {table.name}[#Tout].")
             raise UdfError(f"colonne « {table.header(attr)} » introuvable dans la plage "
                            f"(sélectionnez {table.name}[#Tout], ligne d'en-tête comprise).")
     if only is not None:
