@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 
 from acv_xl.cli import build_parser
-from udfs import server_config
+from udfs import server_alert, server_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -74,6 +74,9 @@ def test_nginx_answers_its_own_refusals_in_french_text():
         status, message = re.search(r'return (\d+) "(.*?)\\n";', body).groups()
         assert status in codes.split() or codes != "413" and status == "503"  # 503: Excel retries a function
         assert not re.search(r"\b(the|error|server|request|too|large|bad|gateway)\b", message, re.I), message
+        # and the add-in's box shows it (nginx cannot seal it): it showed its fixed « n'a pas pu terminer »
+        params = dict(zip(server_alert.PARAMS, (message + "\n", *server_alert.FAILURE)))
+        assert server_alert.checked(params)["prompt"] == message
     size = re.search(r"client_max_body_size (\d+)m;", text).group(1)
     assert f"au plus {size} Mo par requête" in text
 

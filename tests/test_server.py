@@ -447,7 +447,7 @@ def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
     head = (b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n")
     with running_server(tmp_path / "serveur.log", "--delai-reception", "1",
-                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+                        env=_env(ACV_XL_JETON=TOKEN, ACV_XL_CLE_ALERTES=ALERT_KEY)) as (client, log, port):
         got, seconds = _exchange(port, b"")
         assert got == b"" and seconds < 3  # an idle connection: closed, nothing to answer
         got, seconds = _exchange(port, head[:30], trickle=head[30:] * 10)
@@ -482,6 +482,45 @@ def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
         time.sleep(0.1)
         assert "issue=reception_trop_lente statut=408" in log.read_text()
         assert "Traceback" not in log.read_text()
+
+
+def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logged(tmp_path, monkeypatch):
+    """The refusals written by the HTTP layer itself (`server_http`: head too slow 408, too large 431,
+    malformed 400) were not sealed: on a button's call the add-in's box showed its fixed « n'a pas pu
+    terminer l'opération » instead of the reason, unlike the application's own 408 or 413; and they
+    left no log line (a garbled request left uvicorn's English « Invalid HTTP request received. »)."""
+    from udfs import server_alert
+
+    monkeypatch.setenv(server_alert.ENV_KEY, ALERT_KEY)
+    button = (b"POST /xlwings/custom-scripts-call/valider HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+              b"User-Agent: Mozilla/5.0 (Windows NT 10.0) Excel\r\n")
+
+    def shown(answer: bytes) -> str:
+        text = answer.partition(b"\r\n\r\n")[2].decode("utf-8")
+        return server_alert.checked(dict(zip(server_alert.PARAMS, (text, *server_alert.FAILURE))))["prompt"]
+
+    with running_server(tmp_path / "serveur.log", "--delai-reception", "1",
+                        env=_env(ACV_XL_JETON=TOKEN, ACV_XL_CLE_ALERTES=ALERT_KEY)) as (_, log, port):
+        got, _ = _exchange(port, button + b"X-Long: " + b"a" * (40 * 1024))
+        assert got.startswith(b"HTTP/1.1 431") and shown(got) == "En-têtes de requête trop volumineux : au plus 32 Kio."
+        got, _ = _exchange(port, button, wait=4)
+        assert got.startswith(b"HTTP/1.1 408") and shown(got).startswith("Requête reçue trop lentement : ses en-têtes")
+        got, _ = _exchange(port, button + b"Content-Length: abc\r\n\r\n")
+        assert got.startswith(b"HTTP/1.1 400") and shown(got) == "Requête HTTP invalide."
+        # VBA's MsgBox shows the text as it is: no seal there, as for the application's refusals
+        got, _ = _exchange(port, button.replace(b"Mozilla/5.0 (Windows NT 10.0) Excel", b"VBA-Web v4.1.6")
+                           + b"X-Long: " + b"a" * (40 * 1024))
+        assert got.startswith(b"HTTP/1.1 431") and b"[acv-xl:" not in got
+        got, _ = _exchange(port, b"GARBAGE \x00\x01\r\n\r\n")
+        assert got.startswith(b"HTTP/1.1 400") and b"[acv-xl:" not in got
+        time.sleep(0.2)
+        text = log.read_text()
+    for line in ("POST /xlwings/custom-scripts-call/valider issue=entetes_trop_volumineux statut=431",
+                 "POST /xlwings/custom-scripts-call/valider issue=entetes_trop_lents statut=408",
+                 "POST /xlwings/custom-scripts-call/valider issue=requete_http_invalide statut=400",
+                 "- - issue=requete_http_invalide statut=400"):
+        assert line in text, text
+    assert "Invalid HTTP request" not in text and "X-Long" not in text and "aaaa" not in text
 
 
 def test_too_many_cells_give_an_acv_message(server):
