@@ -771,6 +771,10 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2), empty)).encode(),
            400, "Requête illisible : argument 2 : plage vide ou mal formée") for empty in ([], [[]], [["ETAT"], []])],
         ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
+        # a name no Python identifier: xlwings Server's English 400 (« The interactive mode of xlwings… »)
+        *[(f"/xlwings/custom-scripts-call/{name}", b"{}", 404, "Script inconnu")
+          for name in ("a-b", "%C3%A9t%C3%A9", "%3Cscript%3E", "a%0D%0AX:y", "__class__")],
+        ("/xlwings/custom-scripts-call/..%2F..%2Fetc%2Fpasswd", b"{}", 404, "Adresse inconnue"),
         ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
         # what the add-in always sends, missing: the request's fault, not « Erreur interne »
         ("/xlwings/custom-functions-call",
@@ -785,6 +789,7 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         assert r.status_code == status and text in r.text, (path, r.status_code, r.text)
         assert "Traceback" not in r.text
     assert "Traceback" not in log.read_text() and "erreur_" not in log.read_text()
+    assert "interactive mode" not in log.read_text()
 
 
 def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
