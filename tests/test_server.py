@@ -256,8 +256,54 @@ def test_a_busy_port_gives_a_french_message_and_status_2():
         done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port)],
                               cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert f"impossible d'écouter sur 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+    assert f"impossible d'écouter sur 127.0.0.1:{port} : port déjà utilisé" in done.stderr and "--port" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def _start_refused(*options: str, wrap: tuple[str, ...] = ()) -> str:
+    """`acv-xl serveur` refusing to start: status 2, no traceback, its French reason (stderr)."""
+    done = subprocess.run([*wrap, sys.executable, "-m", "acv_xl", "serveur", *options], cwd=ROOT,
+                          env=_env(ACV_XL_JETON=TOKEN), capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr + done.stdout and "Serveur xlwings ACV" not in done.stdout
+    return done.stderr
+
+
+def test_a_privileged_port_without_the_right_says_so():
+    """`--port 443` by an account that may not listen there was « port déjà utilisé ou adresse
+    indisponible »: the IT person looked for another program on the port. Run here without the
+    capability to bind below 1024 (root keeps it otherwise: `setpriv` drops it)."""
+    start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    if start == 0:
+        pytest.skip("this system lets every account listen on any port")
+    wrap = ("setpriv", "--bounding-set", "-net_bind_service", "--inh-caps", "-net_bind_service") \
+        if os.geteuid() == 0 else ()
+    err = _start_refused("--port", str(start - 1), wrap=wrap)
+    assert f"impossible d'écouter sur 127.0.0.1:{start - 1} : permission refusée" in err
+    assert "à partir de 1024 (--port 8000)" in err and "déjà utilisé" not in err
+
+
+def test_an_unusable_certificate_or_key_is_refused_in_french_before_the_start_up_message(tmp_path):
+    """A file that is no certificate gave, after the whole start-up message (« Serveur xlwings ACV :
+    https://… »), « le système a refusé l'opération (erreur du système n° 524297) »; a key with a
+    password made OpenSSL ask for it on a terminal the service has not."""
+    cert, key = _self_signed(tmp_path)
+    (tmp_path / "autre").mkdir()
+    _, other_key = _self_signed(tmp_path / "autre")
+    text = tmp_path / "pas-un-certificat.pem"
+    text.write_text("pas un certificat\n", encoding="utf-8")
+    locked = tmp_path / "cle-chiffree.pem"
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-aes256", "-passout", "pass:secret", "-out", str(locked)],
+                   check=True, capture_output=True, timeout=60)
+    port = str(_free_port())
+    for given, expected in (((text, key), "certificat ou clé illisible"), ((key, cert), "certificat ou clé illisible"),
+                            ((cert, other_key), f"la clé {other_key} ne correspond pas au certificat {cert}"),
+                            ((cert, locked), f"la clé {locked} est protégée par un mot de passe")):
+        err = _start_refused("--port", port, "--certificat", str(given[0]), "--cle", str(given[1]))
+        assert expected in err, err
+    err = _start_refused("--port", port, "--hote", "192.0.2.1", "--certificat", str(cert), "--cle", str(key))
+    assert "impossible d'écouter sur 192.0.2.1:" in err and "adresse absente de cette machine" in err
 
 
 def test_an_absurd_number_of_processes_is_refused_in_french_before_anything_starts():
