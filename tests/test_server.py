@@ -718,6 +718,69 @@ def test_https_a_connection_that_never_finishes_its_handshake_is_closed_within_t
         assert "Traceback" not in log.read_text()
 
 
+def _own_address() -> str | None:
+    """An address of this machine other than the loopback (the one its default route leaves from)."""
+    import ipaddress
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # nothing is sent: only the route is chosen
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def test_one_client_address_cannot_take_every_connection(tmp_path):
+    """Served directly, one client could open connection after connection (each held until
+    `--delai-reception`) up to the process's cap, and every commune got « Serveur occupé »: an
+    address now holds at most `--connexions-par-adresse`, the next one closed at once (logged once);
+    connections from the loopback (the front end on this machine) are not counted."""
+    import ssl
+
+    address = _own_address()
+    if address is None:
+        pytest.skip("no network interface but the loopback: no other client address to connect from")
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+
+    def opened(host: str, port: int):
+        raw = socket.create_connection((host, port), timeout=10)
+        return context.wrap_socket(raw)  # the HTTP layer meets a connection once its handshake is done
+
+    def answered(conn) -> bool:
+        try:
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: acv\r\n\r\n")
+            return conn.recv(100).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    with running_server(tmp_path / "serveur.log", "--hote", "0.0.0.0", "--certificat", str(cert), "--cle", str(key),
+                        "--connexions-par-adresse", "3", env=_env(ACV_XL_JETON=TOKEN), https=True) as (_, log, port):
+        assert "3 connexions ouvertes par adresse de client (hors boucle locale)" in log.read_text()
+        held = [opened(address, port) for _ in range(3)]
+        try:
+            refused = [opened(address, port) for _ in range(2)]
+            assert not any(answered(c) for c in refused)
+            local = [opened("127.0.0.1", port) for _ in range(5)]
+            assert all(answered(c) for c in local)
+            assert all(answered(c) for c in held)
+            for c in refused + local + [held.pop()]:
+                c.close()
+            time.sleep(0.3)
+            again = opened(address, port)
+            assert answered(again)
+            again.close()
+        finally:
+            for c in held:
+                c.close()
+        time.sleep(0.2)
+        text = log.read_text()
+    assert text.count("issue=connexions_par_adresse") == 1, text
+    assert address not in text  # no client data in the log
+
+
 def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
     cert, key = _self_signed(tmp_path)
     tokens = tmp_path / "jetons.txt"

@@ -104,6 +104,29 @@ def test_limits_from_the_environment(monkeypatch):
         ServerConfig.from_env()
 
 
+def test_connections_per_client_address(monkeypatch):
+    """`--connexions-par-adresse`: 256 by default, never more than a quarter of what a process accepts
+    (924 under systemd's 1 024 files: 231), 0 for none; the loopback is not counted (nginx on the
+    machine relays every commune from it), an IPv6 client counts by its /64 (a subscriber's network)."""
+    from udfs.server_config import per_address_limit
+    from udfs.server_http import address_key
+
+    monkeypatch.delenv("ACV_XL_CONNEXIONS_PAR_ADRESSE", raising=False)
+    assert per_address_limit(4096) == 256 and per_address_limit(924) == 231 and per_address_limit(3) == 1
+    assert ServerConfig.from_env().per_address in (256, *range(1, 256))
+    monkeypatch.setenv("ACV_XL_CONNEXIONS_PAR_ADRESSE", "0")
+    assert per_address_limit(4096) == 0 and ServerConfig.from_env().per_address == 0
+    monkeypatch.setenv("ACV_XL_CONNEXIONS_PAR_ADRESSE", "-3")
+    with pytest.raises(ConfigError, match="ACV_XL_CONNEXIONS_PAR_ADRESSE = « -3 » : nombre entier attendu"):
+        ServerConfig.from_env()
+    assert address_key(("127.0.0.1", 5000)) is None and address_key(("::1", 5000, 0, 0)) is None
+    assert address_key(("::ffff:127.0.0.1", 5000, 0, 0)) is None
+    assert address_key(("::ffff:192.0.2.7", 5000, 0, 0)) == address_key(("192.0.2.7", 1)) == "192.0.2.7"
+    assert address_key(("2001:db8:1:2::a", 1, 0, 0)) == address_key(("2001:db8:1:2:ffff::b%eth0", 2, 0, 0)) \
+        == "2001:db8:1:2::/64"
+    assert address_key(None) is None and address_key("/run/acv.sock") is None
+
+
 def _scope(method="POST", **headers):
     return {"type": "http", "method": method, "path": "/xlwings/custom-functions-call",
             "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]}

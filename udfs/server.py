@@ -146,6 +146,7 @@ def _set_env(options: dict[str, Any]) -> None:
         sc.ENV_THREADS: options.get("fils"),
         sc.ENV_ORIGINS: ",".join(options.get("origines") or []) or None,
         sc.ENV_PUBLIC_URL: options.get("url_publique"),
+        sc.ENV_PER_ADDRESS: options.get("connexions_par_adresse"),
     }
     for name, value in pairs.items():
         if value is not None:
@@ -156,7 +157,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     """Serve until interrupted; returns the exit status (2 when it cannot start).
 
     `options`: jeton_fichier, certificat, cle, url_publique, max_corps (Mo), max_cellules,
-    delai (s), delai_reception (s), fils, processus, origines (list) — the `acv-xl serveur` options.
+    delai (s), delai_reception (s), fils, processus, origines (list), connexions_par_adresse — the
+    `acv-xl serveur` options.
     """
     if "xlwings" in sys.modules and os.environ.get("XLWINGS_ON_SERVER") != "true":
         return _fail("xlwings a déjà été chargé hors mode serveur ; lancez « acv-xl serveur » "
@@ -253,7 +255,9 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     print(f"Limites : {fmt_number(config.max_body / (1024 * 1024), 1).removesuffix(',0')} Mo par requête, "
           f"{fmt_number(config.max_cells)} cellules, {fmt_number(config.timeout, 1).removesuffix(',0')} s "
           f"par appel, {config.threads} fils de calcul, "
-          f"{fmt_number(config.receive_timeout, 1).removesuffix(',0')} s pour recevoir une requête.")
+          f"{fmt_number(config.receive_timeout, 1).removesuffix(',0')} s pour recevoir une requête, "
+          + (f"{fmt_number(config.per_address)} connexions ouvertes par adresse de client (hors boucle locale)."
+             if config.per_address else "connexions par adresse de client sans limite."))
     if not https and not public:
         print("Attention : HTTP sans chiffrement. Excel n'accepte un complément Office.js qu'en HTTPS ; "
               f"créez les certificats avec mkcert dans {CERT.parent} (voir docs/excel.md). "

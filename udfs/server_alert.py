@@ -13,7 +13,7 @@ with an HMAC of the message, its framing and the time, under the deployment's ke
 (`ACV_XL_CLE_ALERTES`, drawn at start by `acv-xl serveur` and inherited by its processes). The seal
 travels at the end of the message (`[acv-xl:…]`, a line the page removes). The page shows a sealed
 message younger than `MAX_AGE`; the add-in's own two failure texts (no answer, unknown error) and a
-front end's HTML page, which the page replaces by fixed French texts; the two French refusals of
+front end's HTML page, which the page replaces by fixed French texts; the French refusals of
 the front end we ship (`FRONT_END_TEXTS`), as they are; anything else, a fixed French text (an
 error of Excel itself while the actions ran, or a forged link).
 """
@@ -46,7 +46,9 @@ FRONT_END_TEXTS = re.compile(
     r"Requête trop volumineuse : au plus \d{1,5}(,\d{1,2})? Mo par requête\. Réduisez le classeur ou demandez "
     r"à la préfecture de relever la limite\."
     r"|Serveur ACV momentanément indisponible \(arrêt ou mise à jour\) : réessayez dans une minute\. Si cela "
-    r"dure, prévenez la préfecture\.")
+    r"dure, prévenez la préfecture\."
+    r"|Trop de requêtes simultanées depuis votre adresse : réessayez dans un instant\. Si cela se reproduit, "
+    r"prévenez la préfecture\.")
 PARAMS = ("prompt", "title", "buttons", "mode", "callback")
 _SEAL = re.compile(r"\s*\[acv-xl:(\d{1,12})\.([A-Za-z0-9_-]{43})\]\s*$")
 

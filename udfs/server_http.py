@@ -11,7 +11,9 @@ server's own front door. Here, on each connection:
   arrived, else the connection is closed (an idle connection a browser opened in advance);
 - they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed;
 - a client that reads nothing of an answer for `--delai-reception` seconds is cut off;
-- past uvicorn's cap on connections, the answer is the French « Serveur occupé ».
+- past uvicorn's cap on connections, the answer is the French « Serveur occupé »;
+- one client address (an IPv6 /64) holds at most `--connexions-par-adresse` of them, loopback
+  excepted (the front end on this machine): past it, a new connection is closed at once.
 
 The body's own deadline is the application's (`server_guard.read_body`), which reads it.
 uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every process.
@@ -25,12 +27,13 @@ uvicorn's loop (`uvicorn.run(loop=…)`), gives the handshake `--delai-reception
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import multiprocessing
 import sys
 
 from .server_alert import seal, sealing, to_the_box
-from .server_config import receive_timeout
+from .server_config import per_address_limit, receive_timeout
 from .server_guard import BUSY, Guard, send_text, too_slow
 
 try:  # as uvicorn's « auto »: httptools when installed, else h11 (which caps a head at 16 KiB itself,
@@ -65,6 +68,26 @@ async def _busy(scope, receive, send) -> None:
     Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
 
 
+_OPEN: dict[str, int] = {}  # connections open per client address, in this process (one loop: no lock)
+_TOLD: set[str] = set()  # addresses whose refusal is in the log since they last had none open
+
+
+def address_key(peer) -> str | None:
+    """Who a connection counts for under `--connexions-par-adresse`: its IPv4 address, or its IPv6
+    /64 (one subscriber's whole network); None for the loopback — the front end on this machine
+    (nginx relays every commune from 127.0.0.1) — and for what has no IP address."""
+    host = peer[0] if isinstance(peer, (tuple, list)) and peer else None
+    try:
+        ip = ipaddress.ip_address(str(host).split("%", 1)[0])
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return None
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
 class DeadlineProtocol(_Base):
     """uvicorn's HTTP/1.1 protocol with a deadline and a size cap on each request's head."""
 
@@ -81,6 +104,8 @@ class DeadlineProtocol(_Base):
         self._cap = None  # uvicorn's connection cap (`limit_concurrency`), answered here in French
         if hasattr(_Base, "on_headers_complete"):  # httptools (h11 keeps uvicorn's own answer)
             self._cap, self.limit_concurrency = self.limit_concurrency, None
+        self._per_address = per_address_limit(self._cap or self.limit_concurrency or 4096)
+        self._address = None  # counted in `_OPEN` under this key
 
     # ---------------------------------------------------------------- the wait for a head
     def _waiting(self) -> bool:
@@ -172,9 +197,27 @@ class DeadlineProtocol(_Base):
     # ---------------------------------------------------------------- uvicorn's hooks
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        if self._per_address and (key := address_key(transport.get_extra_info("peername"))) is not None:
+            if _OPEN.get(key, 0) >= self._per_address:
+                # one client opening connection after connection took every one the process accepts
+                # (each held until `--delai-reception`), and « Serveur occupé » for every commune
+                if key not in _TOLD:
+                    _TOLD.add(key)
+                    Guard.log_line({"method": "-", "path": "-"}, {"issue": "connexions_par_adresse"}, 0, 0)
+                transport.abort()
+                return
+            _OPEN[key] = _OPEN.get(key, 0) + 1
+            self._address = key
         self._wait_for_head()
 
     def connection_lost(self, exc) -> None:
+        if self._address is not None:
+            left = _OPEN.pop(self._address) - 1
+            if left:
+                _OPEN[self._address] = left
+            else:
+                _TOLD.discard(self._address)
+            self._address = None
         self._stop_timer()
         self._disconnect_answers()
         if self._stall_timer is not None:
