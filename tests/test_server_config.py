@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -102,6 +103,20 @@ def test_limits_from_the_environment(monkeypatch):
     monkeypatch.setenv("ACV_XL_DELAI_RECEPTION", "0")
     with pytest.raises(ConfigError, match="ACV_XL_DELAI_RECEPTION = « 0 » : valeur strictement positive"):
         ServerConfig.from_env()
+
+
+def test_an_origin_is_checked_and_written_as_a_browser_sends_it(monkeypatch):
+    """`--origine acv.departement.gouv.fr` (no scheme), an address with a path, « * », an upper-case
+    name or the default port never equalled a browser's `Origin`: taken silently, that page got
+    « Origine refusée » and the IT person had no clue why."""
+    monkeypatch.setenv("ACV_XL_ORIGINES", "HTTPS://Outils.Exemple.gouv.fr:443/, http://[::1]:8080")
+    assert ServerConfig.from_env().origins == {"https://outils.exemple.gouv.fr", "http://[::1]:8080"}
+    for wrong in ("outils.exemple.gouv.fr", "https://outils.exemple.gouv.fr/acv", "*", "ftp://a.fr",
+                  "https://a.fr:99999", "https://moi@a.fr", "https://a.fr?x=1"):
+        monkeypatch.setenv("ACV_XL_ORIGINES", wrong)
+        with pytest.raises(ConfigError, match=f"--origine \\(ACV_XL_ORIGINES\\) « {re.escape(wrong)} » : "
+                                              "origine web attendue, sous la forme https://"):
+            ServerConfig.from_env()
 
 
 def test_connections_per_client_address(monkeypatch):

@@ -155,6 +155,30 @@ def receive_timeout() -> float:
     return _number(ENV_RECEIVE_TIMEOUT, DEFAULT_RECEIVE_TIMEOUT_S)
 
 
+def web_origin(raw: str, name: str = ENV_ORIGINS) -> str:
+    """`raw` as a browser writes it in `Origin` — scheme and name in lower case, no default port — or
+    a `ConfigError`: « acv.departement.gouv.fr » (no scheme), an address with a path, « * », which
+    never equal an `Origin`, were taken silently and that page got « Origine refusée »."""
+    from urllib.parse import urlsplit
+
+    text = raw.strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname \
+            or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        option = "--origine" if name == ENV_ORIGINS else "--url-publique"
+        raise ConfigError(f"{option} ({name}) « {raw.strip()} » : origine web attendue, sous la forme "
+                          "https://acv.departement.gouv.fr (le schéma et le nom, éventuellement le port, "
+                          "sans chemin).")
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
 def per_address_limit(connections: int) -> int:
     """Connections one client address may hold open in a process (`--connexions-par-adresse`; 0: no
     cap), loopback excepted (`server_http`): by default `DEFAULT_PER_ADDRESS`, and at most a quarter of
@@ -211,10 +235,13 @@ class ServerConfig:
     def from_env(cls) -> "ServerConfig":
         path = os.environ.get(ENV_TOKEN_FILE, "").strip()
         tokens = Tokens(os.environ.get(ENV_TOKEN, "").strip() or None, Path(path) if path else None)
-        origins = {o.strip().rstrip("/") for o in os.environ.get(ENV_ORIGINS, "").split(",") if o.strip()}
+        origins = {web_origin(o) for o in os.environ.get(ENV_ORIGINS, "").split(",") if o.strip()}
         public = os.environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
         if public:
-            origins.add(public)
+            try:
+                origins.add(web_origin(public, ENV_PUBLIC_URL))
+            except ConfigError:  # `acv-xl serveur` refuses it with its own words (an HTTPS address)
+                origins.add(public)
         config = cls(
             tokens=tokens,
             max_body=int(_number(ENV_MAX_BODY, DEFAULT_MAX_BODY_MB) * 1024 * 1024),
