@@ -386,6 +386,13 @@ def _port(text: str) -> int:
     return port
 
 
+def _non_negative_int(text: str) -> int:
+    """argparse type: an integer ≥ 0 (0: no limit)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"un nombre entier positif ou nul est attendu, pas « {text} »")
+    return int(text)
+
+
 def _positive(kind):
     """argparse type: a strictly positive number (`kind` int or float, decimal comma accepted)."""
     def parse(text: str):
@@ -412,7 +419,8 @@ def cmd_serveur(args) -> int:
                       certificat=args.certificat, cle=args.cle, url_publique=args.url_publique,
                       max_corps=args.max_corps, max_cellules=args.max_cellules, delai=args.delai,
                       delai_reception=args.delai_reception,
-                      fils=args.fils, processus=args.processus, origines=args.origine)
+                      fils=args.fils, processus=args.processus, origines=args.origine,
+                      connexions_par_adresse=args.connexions_par_adresse)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -518,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fils", type=_positive(int), metavar="N", help="fils de calcul par processus (défaut : cœurs + 4, au plus 32)")
     s.add_argument("--processus", type=_positive_int, metavar="N", help="processus serveur (défaut : 1 ; au plus deux par cœur de la machine, et dans la mémoire et les fils d'exécution permis au service)")
     s.add_argument("--origine", action="append", metavar="URL", help="autre origine web autorisée (répétable)")
+    s.add_argument("--connexions-par-adresse", type=_non_negative_int, metavar="N", help="connexions ouvertes au plus par adresse de client et par processus, boucle locale exceptée (défaut : 256, au plus le quart des connexions d'un processus ; 0 : sans limite, derrière un frontal installé sur une autre machine ou hors du conteneur)")
     s.set_defaults(func=cmd_serveur)
 
     s = sub.add_parser("reference", help="affiche la liste nationale des communes ACV en usage", description="Affiche la liste nationale des communes du programme utilisée par les contrôles (source, date, effectifs), ou une convention de la liste. Avec --reference, contrôle une liste plus récente.")

@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 
 from acv_xl.cli import build_parser
-from udfs import server_config
+from udfs import server_alert, server_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -67,15 +67,33 @@ def test_nginx_answers_its_own_refusals_in_french_text():
     text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
     assert "proxy_intercept_errors" not in text
     pages = dict(re.findall(r"^\s*error_page ([\d ]+) = (@\w+);", text, re.M))
-    assert set(pages) == {"413", "502 503 504"}, pages
+    assert set(pages) == {"413", "429", "502 503 504"}, pages
     for codes, name in pages.items():
         body = re.search(r"location %s \{(.*?)\}" % name, text, re.S).group(1)
         assert 'default_type "text/plain; charset=utf-8";' in body
         status, message = re.search(r'return (\d+) "(.*?)\\n";', body).groups()
         assert status in codes.split() or codes != "413" and status == "503"  # 503: Excel retries a function
         assert not re.search(r"\b(the|error|server|request|too|large|bad|gateway)\b", message, re.I), message
+        # and the add-in's box shows it (nginx cannot seal it): it showed its fixed « n'a pas pu terminer »
+        params = dict(zip(server_alert.PARAMS, (message + "\n", *server_alert.FAILURE)))
+        assert server_alert.checked(params)["prompt"] == message
     size = re.search(r"client_max_body_size (\d+)m;", text).group(1)
     assert f"au plus {size} Mo par requête" in text
+
+
+def test_nginx_limits_each_client_address_and_says_so_in_french():
+    """The server sees every commune come from 127.0.0.1 behind nginx: nginx caps each address
+    (`limit_conn`), answered by its French 429 (its own 503 read « momentanément indisponible (arrêt
+    ou mise à jour) »); the container, behind the host's nginx, counts no address itself."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    zone = re.search(r"^limit_conn_zone \$binary_remote_addr zone=(\w+):\d+m;", text, re.M).group(1)
+    assert re.search(rf"^\s+limit_conn {zone} \d+;", text, re.M) and "limit_conn_status 429;" in text
+    doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    limit = re.search(rf"limit_conn {zone} (\d+);", text).group(1)
+    assert f"limit_conn {zone} {limit};" in doc and f"limit_conn_zone $binary_remote_addr zone={zone}" in doc
+    cmd = json.loads(re.search(r"^CMD (\[.*?\])$", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"),
+                               re.M | re.S).group(1).replace("\\\n", ""))
+    assert _serveur_args(cmd).connexions_par_adresse == 0
 
 
 def test_the_recipe_names_every_file_and_option():

@@ -256,8 +256,54 @@ def test_a_busy_port_gives_a_french_message_and_status_2():
         done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port)],
                               cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert f"impossible d'écouter sur 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+    assert f"impossible d'écouter sur 127.0.0.1:{port} : port déjà utilisé" in done.stderr and "--port" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def _start_refused(*options: str, wrap: tuple[str, ...] = ()) -> str:
+    """`acv-xl serveur` refusing to start: status 2, no traceback, its French reason (stderr)."""
+    done = subprocess.run([*wrap, sys.executable, "-m", "acv_xl", "serveur", *options], cwd=ROOT,
+                          env=_env(ACV_XL_JETON=TOKEN), capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr + done.stdout and "Serveur xlwings ACV" not in done.stdout
+    return done.stderr
+
+
+def test_a_privileged_port_without_the_right_says_so():
+    """`--port 443` by an account that may not listen there was « port déjà utilisé ou adresse
+    indisponible »: the IT person looked for another program on the port. Run here without the
+    capability to bind below 1024 (root keeps it otherwise: `setpriv` drops it)."""
+    start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    if start == 0:
+        pytest.skip("this system lets every account listen on any port")
+    wrap = ("setpriv", "--bounding-set", "-net_bind_service", "--inh-caps", "-net_bind_service") \
+        if os.geteuid() == 0 else ()
+    err = _start_refused("--port", str(start - 1), wrap=wrap)
+    assert f"impossible d'écouter sur 127.0.0.1:{start - 1} : permission refusée" in err
+    assert "à partir de 1024 (--port 8000)" in err and "déjà utilisé" not in err
+
+
+def test_an_unusable_certificate_or_key_is_refused_in_french_before_the_start_up_message(tmp_path):
+    """A file that is no certificate gave, after the whole start-up message (« Serveur xlwings ACV :
+    https://… »), « le système a refusé l'opération (erreur du système n° 524297) »; a key with a
+    password made OpenSSL ask for it on a terminal the service has not."""
+    cert, key = _self_signed(tmp_path)
+    (tmp_path / "autre").mkdir()
+    _, other_key = _self_signed(tmp_path / "autre")
+    text = tmp_path / "pas-un-certificat.pem"
+    text.write_text("pas un certificat\n", encoding="utf-8")
+    locked = tmp_path / "cle-chiffree.pem"
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-aes256", "-passout", "pass:secret", "-out", str(locked)],
+                   check=True, capture_output=True, timeout=60)
+    port = str(_free_port())
+    for given, expected in (((text, key), "certificat ou clé illisible"), ((key, cert), "certificat ou clé illisible"),
+                            ((cert, other_key), f"la clé {other_key} ne correspond pas au certificat {cert}"),
+                            ((cert, locked), f"la clé {locked} est protégée par un mot de passe")):
+        err = _start_refused("--port", port, "--certificat", str(given[0]), "--cle", str(given[1]))
+        assert expected in err, err
+    err = _start_refused("--port", port, "--hote", "192.0.2.1", "--certificat", str(cert), "--cle", str(key))
+    assert "impossible d'écouter sur 192.0.2.1:" in err and "adresse absente de cette machine" in err
 
 
 def test_an_absurd_number_of_processes_is_refused_in_french_before_anything_starts():
@@ -447,7 +493,7 @@ def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
     head = (b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n")
     with running_server(tmp_path / "serveur.log", "--delai-reception", "1",
-                        env=_env(ACV_XL_JETON=TOKEN)) as (client, log, port):
+                        env=_env(ACV_XL_JETON=TOKEN, ACV_XL_CLE_ALERTES=ALERT_KEY)) as (client, log, port):
         got, seconds = _exchange(port, b"")
         assert got == b"" and seconds < 3  # an idle connection: closed, nothing to answer
         got, seconds = _exchange(port, head[:30], trickle=head[30:] * 10)
@@ -482,6 +528,45 @@ def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
         time.sleep(0.1)
         assert "issue=reception_trop_lente statut=408" in log.read_text()
         assert "Traceback" not in log.read_text()
+
+
+def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logged(tmp_path, monkeypatch):
+    """The refusals written by the HTTP layer itself (`server_http`: head too slow 408, too large 431,
+    malformed 400) were not sealed: on a button's call the add-in's box showed its fixed « n'a pas pu
+    terminer l'opération » instead of the reason, unlike the application's own 408 or 413; and they
+    left no log line (a garbled request left uvicorn's English « Invalid HTTP request received. »)."""
+    from udfs import server_alert
+
+    monkeypatch.setenv(server_alert.ENV_KEY, ALERT_KEY)
+    button = (b"POST /xlwings/custom-scripts-call/valider HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+              b"User-Agent: Mozilla/5.0 (Windows NT 10.0) Excel\r\n")
+
+    def shown(answer: bytes) -> str:
+        text = answer.partition(b"\r\n\r\n")[2].decode("utf-8")
+        return server_alert.checked(dict(zip(server_alert.PARAMS, (text, *server_alert.FAILURE))))["prompt"]
+
+    with running_server(tmp_path / "serveur.log", "--delai-reception", "1",
+                        env=_env(ACV_XL_JETON=TOKEN, ACV_XL_CLE_ALERTES=ALERT_KEY)) as (_, log, port):
+        got, _ = _exchange(port, button + b"X-Long: " + b"a" * (40 * 1024))
+        assert got.startswith(b"HTTP/1.1 431") and shown(got) == "En-têtes de requête trop volumineux : au plus 32 Kio."
+        got, _ = _exchange(port, button, wait=4)
+        assert got.startswith(b"HTTP/1.1 408") and shown(got).startswith("Requête reçue trop lentement : ses en-têtes")
+        got, _ = _exchange(port, button + b"Content-Length: abc\r\n\r\n")
+        assert got.startswith(b"HTTP/1.1 400") and shown(got) == "Requête HTTP invalide."
+        # VBA's MsgBox shows the text as it is: no seal there, as for the application's refusals
+        got, _ = _exchange(port, button.replace(b"Mozilla/5.0 (Windows NT 10.0) Excel", b"VBA-Web v4.1.6")
+                           + b"X-Long: " + b"a" * (40 * 1024))
+        assert got.startswith(b"HTTP/1.1 431") and b"[acv-xl:" not in got
+        got, _ = _exchange(port, b"GARBAGE \x00\x01\r\n\r\n")
+        assert got.startswith(b"HTTP/1.1 400") and b"[acv-xl:" not in got
+        time.sleep(0.2)
+        text = log.read_text()
+    for line in ("POST /xlwings/custom-scripts-call/valider issue=entetes_trop_volumineux statut=431",
+                 "POST /xlwings/custom-scripts-call/valider issue=entetes_trop_lents statut=408",
+                 "POST /xlwings/custom-scripts-call/valider issue=requete_http_invalide statut=400",
+                 "- - issue=requete_http_invalide statut=400"):
+        assert line in text, text
+    assert "Invalid HTTP request" not in text and "X-Long" not in text and "aaaa" not in text
 
 
 def test_too_many_cells_give_an_acv_message(server):
@@ -633,6 +718,69 @@ def test_https_a_connection_that_never_finishes_its_handshake_is_closed_within_t
         assert "Traceback" not in log.read_text()
 
 
+def _own_address() -> str | None:
+    """An address of this machine other than the loopback (the one its default route leaves from)."""
+    import ipaddress
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # nothing is sent: only the route is chosen
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def test_one_client_address_cannot_take_every_connection(tmp_path):
+    """Served directly, one client could open connection after connection (each held until
+    `--delai-reception`) up to the process's cap, and every commune got « Serveur occupé »: an
+    address now holds at most `--connexions-par-adresse`, the next one closed at once (logged once);
+    connections from the loopback (the front end on this machine) are not counted."""
+    import ssl
+
+    address = _own_address()
+    if address is None:
+        pytest.skip("no network interface but the loopback: no other client address to connect from")
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+
+    def opened(host: str, port: int):
+        raw = socket.create_connection((host, port), timeout=10)
+        return context.wrap_socket(raw)  # the HTTP layer meets a connection once its handshake is done
+
+    def answered(conn) -> bool:
+        try:
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: acv\r\n\r\n")
+            return conn.recv(100).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    with running_server(tmp_path / "serveur.log", "--hote", "0.0.0.0", "--certificat", str(cert), "--cle", str(key),
+                        "--connexions-par-adresse", "3", env=_env(ACV_XL_JETON=TOKEN), https=True) as (_, log, port):
+        assert "3 connexions ouvertes par adresse de client (hors boucle locale)" in log.read_text()
+        held = [opened(address, port) for _ in range(3)]
+        try:
+            refused = [opened(address, port) for _ in range(2)]
+            assert not any(answered(c) for c in refused)
+            local = [opened("127.0.0.1", port) for _ in range(5)]
+            assert all(answered(c) for c in local)
+            assert all(answered(c) for c in held)
+            for c in refused + local + [held.pop()]:
+                c.close()
+            time.sleep(0.3)
+            again = opened(address, port)
+            assert answered(again)
+            again.close()
+        finally:
+            for c in held:
+                c.close()
+        time.sleep(0.2)
+        text = log.read_text()
+    assert text.count("issue=connexions_par_adresse") == 1, text
+    assert address not in text  # no client data in the log
+
+
 def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
     cert, key = _self_signed(tmp_path)
     tokens = tmp_path / "jetons.txt"
@@ -732,6 +880,10 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2), empty)).encode(),
            400, "Requête illisible : argument 2 : plage vide ou mal formée") for empty in ([], [[]], [["ETAT"], []])],
         ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
+        # a name no Python identifier: xlwings Server's English 400 (« The interactive mode of xlwings… »)
+        *[(f"/xlwings/custom-scripts-call/{name}", b"{}", 404, "Script inconnu")
+          for name in ("a-b", "%C3%A9t%C3%A9", "%3Cscript%3E", "a%0D%0AX:y", "__class__")],
+        ("/xlwings/custom-scripts-call/..%2F..%2Fetc%2Fpasswd", b"{}", 404, "Adresse inconnue"),
         ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
         # what the add-in always sends, missing: the request's fault, not « Erreur interne »
         ("/xlwings/custom-functions-call",
@@ -746,6 +898,7 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         assert r.status_code == status and text in r.text, (path, r.status_code, r.text)
         assert "Traceback" not in r.text
     assert "Traceback" not in log.read_text() and "erreur_" not in log.read_text()
+    assert "interactive mode" not in log.read_text()
 
 
 def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):

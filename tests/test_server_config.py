@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -102,6 +103,43 @@ def test_limits_from_the_environment(monkeypatch):
     monkeypatch.setenv("ACV_XL_DELAI_RECEPTION", "0")
     with pytest.raises(ConfigError, match="ACV_XL_DELAI_RECEPTION = « 0 » : valeur strictement positive"):
         ServerConfig.from_env()
+
+
+def test_an_origin_is_checked_and_written_as_a_browser_sends_it(monkeypatch):
+    """`--origine acv.departement.gouv.fr` (no scheme), an address with a path, « * », an upper-case
+    name or the default port never equalled a browser's `Origin`: taken silently, that page got
+    « Origine refusée » and the IT person had no clue why."""
+    monkeypatch.setenv("ACV_XL_ORIGINES", "HTTPS://Outils.Exemple.gouv.fr:443/, http://[::1]:8080")
+    assert ServerConfig.from_env().origins == {"https://outils.exemple.gouv.fr", "http://[::1]:8080"}
+    for wrong in ("outils.exemple.gouv.fr", "https://outils.exemple.gouv.fr/acv", "*", "ftp://a.fr",
+                  "https://a.fr:99999", "https://moi@a.fr", "https://a.fr?x=1"):
+        monkeypatch.setenv("ACV_XL_ORIGINES", wrong)
+        with pytest.raises(ConfigError, match=f"--origine \\(ACV_XL_ORIGINES\\) « {re.escape(wrong)} » : "
+                                              "origine web attendue, sous la forme https://"):
+            ServerConfig.from_env()
+
+
+def test_connections_per_client_address(monkeypatch):
+    """`--connexions-par-adresse`: 256 by default, never more than a quarter of what a process accepts
+    (924 under systemd's 1 024 files: 231), 0 for none; the loopback is not counted (nginx on the
+    machine relays every commune from it), an IPv6 client counts by its /64 (a subscriber's network)."""
+    from udfs.server_config import per_address_limit
+    from udfs.server_http import address_key
+
+    monkeypatch.delenv("ACV_XL_CONNEXIONS_PAR_ADRESSE", raising=False)
+    assert per_address_limit(4096) == 256 and per_address_limit(924) == 231 and per_address_limit(3) == 1
+    assert ServerConfig.from_env().per_address in (256, *range(1, 256))
+    monkeypatch.setenv("ACV_XL_CONNEXIONS_PAR_ADRESSE", "0")
+    assert per_address_limit(4096) == 0 and ServerConfig.from_env().per_address == 0
+    monkeypatch.setenv("ACV_XL_CONNEXIONS_PAR_ADRESSE", "-3")
+    with pytest.raises(ConfigError, match="ACV_XL_CONNEXIONS_PAR_ADRESSE = « -3 » : nombre entier attendu"):
+        ServerConfig.from_env()
+    assert address_key(("127.0.0.1", 5000)) is None and address_key(("::1", 5000, 0, 0)) is None
+    assert address_key(("::ffff:127.0.0.1", 5000, 0, 0)) is None
+    assert address_key(("::ffff:192.0.2.7", 5000, 0, 0)) == address_key(("192.0.2.7", 1)) == "192.0.2.7"
+    assert address_key(("2001:db8:1:2::a", 1, 0, 0)) == address_key(("2001:db8:1:2:ffff::b%eth0", 2, 0, 0)) \
+        == "2001:db8:1:2::/64"
+    assert address_key(None) is None and address_key("/run/acv.sock") is None
 
 
 def _scope(method="POST", **headers):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,32 @@ def test_two_outputs_differing_by_case_are_one_file(tmp_path):
     why = check_outputs([], [Output(tmp_path / "Rapport.xlsx", (".xlsx",), "-o", CONSOLIDATION),
                              Output(tmp_path / "rapport.XLSX", (".xlsx",), "--autre", CONSOLIDATION)])
     assert why is not None and "-o et --autre désignent le même fichier" in why
+
+
+def test_two_outputs_differing_by_unicode_normalisation_are_one_file(tmp_path):
+    """« Récap » typed (NFC) and « Récap » as macOS's Finder and terminal give it (NFD, « e » + « ◌́ »):
+    one file on macOS, where the second replaced the first — and, on Linux, two names that look alike."""
+    nfc, nfd = (unicodedata.normalize(form, "Récap.xlsx") for form in ("NFC", "NFD"))
+    assert nfc != nfd
+    why = check_outputs([], [Output(tmp_path / nfc, (".xlsx",), "-o", CONSOLIDATION),
+                             Output(tmp_path / nfd.upper(), (".xlsx",), "--autre", CONSOLIDATION)])
+    assert why is not None and "-o et --autre désignent le même fichier" in why
+
+
+def test_an_output_that_is_the_input_under_another_normalisation_is_refused(tmp_path):
+    """`valider « Récap Arras.xlsx » --annoter` the same name typed on macOS (NFD): the commune's
+    workbook itself there; on Linux a second file that looks like it. Refused even with --remplacer,
+    with a folder's walk (consolider) as with a file named."""
+    nfc, nfd = (unicodedata.normalize(form, "Récap Arras.xlsx") for form in ("NFC", "NFD"))
+    src = tmp_path / nfc
+    shutil.copy(EXEMPLES / "arras.xlsx", src)
+    before = _sha(src)
+    for command in (["valider", str(src), "--annoter", str(tmp_path / nfd), "--remplacer"],
+                    ["annexe", str(src), "-o", str(tmp_path / nfd), "--remplacer"],
+                    ["migrer", str(src), "-o", str(tmp_path / nfd), "--remplacer"],
+                    ["consolider", str(tmp_path), "-o", str(tmp_path / nfd), "--remplacer", "--jobs", "1"]):
+        assert main(command) == 2, command
+    assert _sha(src) == before and [p.name for p in tmp_path.iterdir()] == [nfc]
 
 
 @pytest.mark.parametrize("name", ["financeur_ETAT.xlsx", "Financeur_etat.xlsx"])

@@ -12,6 +12,7 @@ Server behind the access checks and limits of `server_guard` and `server_calls` 
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
@@ -19,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from acv_xl.contract.system_errors import os_error_text
 
 PROJECT_DIR = Path(__file__).resolve().parent / "server_project"
 CERT = PROJECT_DIR / "certs" / "localhost+2.pem"  # the names mkcert gives (see certs/README.md)
@@ -45,15 +48,56 @@ def configure_environment() -> None:
     ensure_key()
 
 
-def _port_free(host: str, port: int) -> bool:
+def _bind_refusal(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, in French (the system's reason), or None."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except socket.gaierror:
+            return f"impossible d'écouter sur {host}:{port} : nom d'hôte inconnu (--hote : une adresse de cette machine)."
+        except PermissionError:
+            # « port déjà utilisé » sent the IT person looking for another program on port 80 or 443
+            return (f"impossible d'écouter sur {host}:{port} : permission refusée. Les ports inférieurs à 1024 "
+                    "sont réservés à l'administrateur : écoutez sur un port libre à partir de 1024 (--port 8000) "
+                    "derrière le frontal de la préfecture (voir docs/serveur.md), ou donnez au service le droit "
+                    "CAP_NET_BIND_SERVICE.")
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"impossible d'écouter sur {host}:{port} : port déjà utilisé par un autre programme. "
+                        "Choisissez un autre port avec --port.")
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return (f"impossible d'écouter sur {host}:{port} : adresse absente de cette machine "
+                        "(--hote : 127.0.0.1 derrière le frontal, 0.0.0.0 pour toutes ses adresses).")
+            return f"impossible d'écouter sur {host}:{port} ({os_error_text(exc)}). Choisissez un autre port avec --port."
+    return None
+
+
+def _tls_refusal(cert: Path, key: Path) -> str | None:
+    """Why the certificate and its key cannot serve HTTPS, in French, or None: uvicorn loaded them only
+    once the start-up message was printed, and said « le système a refusé l'opération (erreur du
+    système n° 524297) » of a file that is no certificate."""
+    import ssl
+
+    def no_password() -> bytes:  # OpenSSL would ask for it on the terminal (none under systemd)
+        raise ValueError("clé chiffrée")
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(str(cert), str(key), password=no_password)
+    except ValueError:
+        return (f"la clé {key} est protégée par un mot de passe, que le serveur ne peut pas demander au "
+                f"démarrage : donnez-la sans mot de passe (openssl pkey -in {key} -out cle.pem), lisible du "
+                "seul compte du service.")
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc):
+            return f"la clé {key} ne correspond pas au certificat {cert} : donnez la clé privée de ce certificat."
+        return (f"certificat ou clé illisible : {cert}, {key} (fichiers PEM attendus : « -----BEGIN "
+                "CERTIFICATE----- » pour --certificat, « -----BEGIN PRIVATE KEY----- » pour --cle).")
+    except OSError as exc:
+        return f"certificat ou clé illisible : {cert}, {key} ({os_error_text(exc)})."
+    return None
 
 
 def is_loopback(host: str) -> bool:
@@ -102,6 +146,7 @@ def _set_env(options: dict[str, Any]) -> None:
         sc.ENV_THREADS: options.get("fils"),
         sc.ENV_ORIGINS: ",".join(options.get("origines") or []) or None,
         sc.ENV_PUBLIC_URL: options.get("url_publique"),
+        sc.ENV_PER_ADDRESS: options.get("connexions_par_adresse"),
     }
     for name, value in pairs.items():
         if value is not None:
@@ -112,7 +157,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     """Serve until interrupted; returns the exit status (2 when it cannot start).
 
     `options`: jeton_fichier, certificat, cle, url_publique, max_corps (Mo), max_cellules,
-    delai (s), delai_reception (s), fils, processus, origines (list) — the `acv-xl serveur` options.
+    delai (s), delai_reception (s), fils, processus, origines (list), connexions_par_adresse — the
+    `acv-xl serveur` options.
     """
     if "xlwings" in sys.modules and os.environ.get("XLWINGS_ON_SERVER") != "true":
         return _fail("xlwings a déjà été chargé hors mode serveur ; lancez « acv-xl serveur » "
@@ -171,6 +217,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         if path is not None and not Path(path).is_file():
             return _fail(f"{what} introuvable : {path}.")
     https = cert is not None
+    if https and (refused := _tls_refusal(Path(cert), Path(key))):
+        return _fail(refused)
     if not local and not https:
         return _fail(f"écouter sur {host}, hors de cette machine, demande HTTPS (le jeton et les "
                      "classeurs circuleraient en clair) : donnez --certificat et --cle, ou écoutez sur "
@@ -186,9 +234,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         # downloaded on the machine named http://127.0.0.1:8000, and through the front end lost its port)
         os.environ["XLWINGS_HOSTNAME"] = parts.netloc
         settings.hostname = parts.netloc
-    if not _port_free(host, port):
-        return _fail(f"impossible d'écouter sur {host}:{port} (port déjà utilisé ou adresse "
-                     "indisponible). Choisissez un autre port avec --port.")
+    if refused := _bind_refusal(host, port):
+        return _fail(refused)
 
     scheme = "https" if https else "http"
     shown = socket.getfqdn() if host in ("0.0.0.0", "::") else host  # all interfaces: a reachable name
@@ -208,7 +255,9 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     print(f"Limites : {fmt_number(config.max_body / (1024 * 1024), 1).removesuffix(',0')} Mo par requête, "
           f"{fmt_number(config.max_cells)} cellules, {fmt_number(config.timeout, 1).removesuffix(',0')} s "
           f"par appel, {config.threads} fils de calcul, "
-          f"{fmt_number(config.receive_timeout, 1).removesuffix(',0')} s pour recevoir une requête.")
+          f"{fmt_number(config.receive_timeout, 1).removesuffix(',0')} s pour recevoir une requête, "
+          + (f"{fmt_number(config.per_address)} connexions ouvertes par adresse de client (hors boucle locale)."
+             if config.per_address else "connexions par adresse de client sans limite."))
     if not https and not public:
         print("Attention : HTTP sans chiffrement. Excel n'accepte un complément Office.js qu'en HTTPS ; "
               f"créez les certificats avec mkcert dans {CERT.parent} (voir docs/excel.md). "

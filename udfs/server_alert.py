@@ -13,8 +13,9 @@ with an HMAC of the message, its framing and the time, under the deployment's ke
 (`ACV_XL_CLE_ALERTES`, drawn at start by `acv-xl serveur` and inherited by its processes). The seal
 travels at the end of the message (`[acv-xl:…]`, a line the page removes). The page shows a sealed
 message younger than `MAX_AGE`; the add-in's own two failure texts (no answer, unknown error) and a
-front end's HTML page, which the page replaces by fixed French texts; anything else, a fixed
-French text (an error of Excel itself while the actions ran, or a forged link).
+front end's HTML page, which the page replaces by fixed French texts; the French refusals of
+the front end we ship (`FRONT_END_TEXTS`), as they are; anything else, a fixed French text (an
+error of Excel itself while the actions ran, or a forged link).
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ FAILURE = ("Error", "ok", "critical", "")  # how the add-in frames a failed call
 ADD_IN_TEXTS = frozenset({"No response received from server", "Unknown server error"})
 UNSEALED = ("Le complément n'a pas pu terminer l'opération dans Excel. Réessayez ; si cela se "
             "reproduit, prévenez la préfecture.")
+# the refusals of the préfecture's front end itself (deploy/nginx-acv-xl.conf: body too large, server
+# stopped), which nginx cannot seal: fixed French texts, shown as they are — the box showed its fixed
+# « n'a pas pu terminer l'opération » instead; a forged link can show nothing else (a figure at most)
+FRONT_END_TEXTS = re.compile(
+    r"Requête trop volumineuse : au plus \d{1,5}(,\d{1,2})? Mo par requête\. Réduisez le classeur ou demandez "
+    r"à la préfecture de relever la limite\."
+    r"|Serveur ACV momentanément indisponible \(arrêt ou mise à jour\) : réessayez dans une minute\. Si cela "
+    r"dure, prévenez la préfecture\."
+    r"|Trop de requêtes simultanées depuis votre adresse : réessayez dans un instant\. Si cela se reproduit, "
+    r"prévenez la préfecture\.")
 PARAMS = ("prompt", "title", "buttons", "mode", "callback")
 _SEAL = re.compile(r"\s*\[acv-xl:(\d{1,12})\.([A-Za-z0-9_-]{43})\]\s*$")
 
@@ -48,6 +59,11 @@ def for_the_box(scope) -> bool:
     where the seal was a line of garbage under each message."""
     agent = next((v for k, v in scope.get("headers") or () if k == b"user-agent"), b"")
     return not agent.startswith(b"VBA-Web")
+
+
+def to_the_box(scope) -> bool:
+    """Whether a refusal of this request is shown in the add-in's box: a button's call, not from VBA."""
+    return "/xlwings/custom-scripts-call/" in scope.get("path", "") and for_the_box(scope)
 
 
 def ensure_key() -> None:
@@ -105,7 +121,8 @@ def checked(params: dict[str, str], now: float | None = None) -> dict[str, str]:
         if -60 <= age <= MAX_AGE and hmac.compare_digest(m.group(2), _mac(stamp, text, title, buttons, mode, callback)):
             return dict(zip(PARAMS, (text, title, buttons, mode, callback)))
     shown = prompt.strip()
-    if not (shown in ADD_IN_TEXTS or shown.startswith("<")):  # the page replaces those by its own texts
+    if not (shown in ADD_IN_TEXTS or shown.startswith("<")  # the page replaces those by its own texts
+            or FRONT_END_TEXTS.fullmatch(shown)):
         shown = UNSEALED
     return dict(zip(PARAMS, (shown, *FAILURE)))
 

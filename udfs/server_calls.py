@@ -36,7 +36,9 @@ from .tables import PREFIX
 log = logging.getLogger("acv_xl.serveur")
 
 TITLE = "Action Cœur de Ville"
-_SCRIPT_PATH = re.compile(r"/xlwings/custom-scripts-call/([A-Za-z_][A-Za-z0-9_]*)$")
+# any name, ours or not: a name no Python identifier (« a-b », « été ») went on to xlwings Server, whose
+# English 400 (« The interactive mode of xlwings is only supported on Windows… ») was sealed for the box
+_SCRIPT_PATH = re.compile(r"/xlwings/custom-scripts-call/([^/]+)$")
 _FUNCTION_PATH = "/xlwings/custom-functions-call"
 
 

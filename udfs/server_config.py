@@ -38,6 +38,8 @@ ENV_RECEIVE_TIMEOUT = "ACV_XL_DELAI_RECEPTION"
 ENV_THREADS = "ACV_XL_FILS"
 ENV_ORIGINS = "ACV_XL_ORIGINES"
 ENV_PUBLIC_URL = "ACV_XL_URL_PUBLIQUE"
+ENV_PER_ADDRESS = "ACV_XL_CONNEXIONS_PAR_ADRESSE"
+DEFAULT_PER_ADDRESS = 256  # a browser opens at most 6 connections to a server: 40 agents behind one address
 
 
 class ConfigError(Exception):
@@ -153,6 +155,42 @@ def receive_timeout() -> float:
     return _number(ENV_RECEIVE_TIMEOUT, DEFAULT_RECEIVE_TIMEOUT_S)
 
 
+def web_origin(raw: str, name: str = ENV_ORIGINS) -> str:
+    """`raw` as a browser writes it in `Origin` — scheme and name in lower case, no default port — or
+    a `ConfigError`: « acv.departement.gouv.fr » (no scheme), an address with a path, « * », which
+    never equal an `Origin`, were taken silently and that page got « Origine refusée »."""
+    from urllib.parse import urlsplit
+
+    text = raw.strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname \
+            or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        option = "--origine" if name == ENV_ORIGINS else "--url-publique"
+        raise ConfigError(f"{option} ({name}) « {raw.strip()} » : origine web attendue, sous la forme "
+                          "https://acv.departement.gouv.fr (le schéma et le nom, éventuellement le port, "
+                          "sans chemin).")
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def per_address_limit(connections: int) -> int:
+    """Connections one client address may hold open in a process (`--connexions-par-adresse`; 0: no
+    cap), loopback excepted (`server_http`): by default `DEFAULT_PER_ADDRESS`, and at most a quarter of
+    the process's `connections` (`connection_limit`), so that one client cannot take them all."""
+    raw = os.environ.get(ENV_PER_ADDRESS, "").strip()
+    if not raw:
+        return max(1, min(DEFAULT_PER_ADDRESS, connections // 4))
+    if not raw.isdigit():
+        raise ConfigError(f"{ENV_PER_ADDRESS} = « {raw} » : nombre entier attendu (0 : sans limite).")
+    return int(raw)
+
+
 def default_threads() -> int:
     """Worker threads: as Python's default pool, enough for waiting requests on a small machine."""
     return min(32, (os.cpu_count() or 1) + 4)
@@ -184,6 +222,7 @@ class ServerConfig:
     receive_timeout: float = DEFAULT_RECEIVE_TIMEOUT_S
     threads: int = field(default_factory=default_threads)
     origins: frozenset[str] = frozenset()  # allowed beyond the server's own origin
+    per_address: int = DEFAULT_PER_ADDRESS  # open connections of one client address (0: no cap)
 
     @property
     def max_requests(self) -> int:
@@ -196,11 +235,14 @@ class ServerConfig:
     def from_env(cls) -> "ServerConfig":
         path = os.environ.get(ENV_TOKEN_FILE, "").strip()
         tokens = Tokens(os.environ.get(ENV_TOKEN, "").strip() or None, Path(path) if path else None)
-        origins = {o.strip().rstrip("/") for o in os.environ.get(ENV_ORIGINS, "").split(",") if o.strip()}
+        origins = {web_origin(o) for o in os.environ.get(ENV_ORIGINS, "").split(",") if o.strip()}
         public = os.environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
         if public:
-            origins.add(public)
-        return cls(
+            try:
+                origins.add(web_origin(public, ENV_PUBLIC_URL))
+            except ConfigError:  # `acv-xl serveur` refuses it with its own words (an HTTPS address)
+                origins.add(public)
+        config = cls(
             tokens=tokens,
             max_body=int(_number(ENV_MAX_BODY, DEFAULT_MAX_BODY_MB) * 1024 * 1024),
             max_cells=int(_number(ENV_MAX_CELLS, DEFAULT_MAX_CELLS, int)),
@@ -210,3 +252,5 @@ class ServerConfig:
             threads=int(_number(ENV_THREADS, default_threads(), int, maximum=MAX_THREADS)),
             origins=frozenset(origins),
         )
+        config.per_address = per_address_limit(connection_limit(config.max_requests))
+        return config

@@ -11,7 +11,9 @@ server's own front door. Here, on each connection:
   arrived, else the connection is closed (an idle connection a browser opened in advance);
 - they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed;
 - a client that reads nothing of an answer for `--delai-reception` seconds is cut off;
-- past uvicorn's cap on connections, the answer is the French « Serveur occupé ».
+- past uvicorn's cap on connections, the answer is the French « Serveur occupé »;
+- one client address (an IPv6 /64) holds at most `--connexions-par-adresse` of them, loopback
+  excepted (the front end on this machine): past it, a new connection is closed at once.
 
 The body's own deadline is the application's (`server_guard.read_body`), which reads it.
 uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every process.
@@ -25,11 +27,13 @@ uvicorn's loop (`uvicorn.run(loop=…)`), gives the handshake `--delai-reception
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
 import multiprocessing
 import sys
 
-from .server_alert import for_the_box, sealing
-from .server_config import receive_timeout
+from .server_alert import seal, sealing, to_the_box
+from .server_config import per_address_limit, receive_timeout
 from .server_guard import BUSY, Guard, send_text, too_slow
 
 try:  # as uvicorn's « auto »: httptools when installed, else h11 (which caps a head at 16 KiB itself,
@@ -47,11 +51,41 @@ HEAD_TOO_LARGE = f"En-têtes de requête trop volumineux : au plus {MAX_HEAD // 
 INVALID = "Requête HTTP invalide."
 
 
+class _Refused(logging.Filter):
+    """uvicorn's English « Invalid HTTP request received. »: our own log line says it (`_answer`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Invalid HTTP request received."
+
+
+logging.getLogger("uvicorn.error").addFilter(_Refused())
+
+
 async def _busy(scope, receive, send) -> None:
-    if "/xlwings/custom-scripts-call/" in scope.get("path", "") and for_the_box(scope):  # shown in the add-in's box
+    if to_the_box(scope):  # shown in the add-in's box
         send = sealing(send)
     await send_text(send, 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
     Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
+
+
+_OPEN: dict[str, int] = {}  # connections open per client address, in this process (one loop: no lock)
+_TOLD: set[str] = set()  # addresses whose refusal is in the log since they last had none open
+
+
+def address_key(peer) -> str | None:
+    """Who a connection counts for under `--connexions-par-adresse`: its IPv4 address, or its IPv6
+    /64 (one subscriber's whole network); None for the loopback — the front end on this machine
+    (nginx relays every commune from 127.0.0.1) — and for what has no IP address."""
+    host = peer[0] if isinstance(peer, (tuple, list)) and peer else None
+    try:
+        ip = ipaddress.ip_address(str(host).split("%", 1)[0])
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return None
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
 
 
 class DeadlineProtocol(_Base):
@@ -66,9 +100,12 @@ class DeadlineProtocol(_Base):
         self._head_started = False  # a byte of the awaited head arrived
         self._in_head = False  # between the start of a request and the end of its headers (httptools)
         self._head_size = 0  # bytes received meanwhile
+        self._head_since = 0.0  # when the wait for the head began (the log line's duration)
         self._cap = None  # uvicorn's connection cap (`limit_concurrency`), answered here in French
         if hasattr(_Base, "on_headers_complete"):  # httptools (h11 keeps uvicorn's own answer)
             self._cap, self.limit_concurrency = self.limit_concurrency, None
+        self._per_address = per_address_limit(self._cap or self.limit_concurrency or 4096)
+        self._address = None  # counted in `_OPEN` under this key
 
     # ---------------------------------------------------------------- the wait for a head
     def _waiting(self) -> bool:
@@ -78,6 +115,7 @@ class DeadlineProtocol(_Base):
     def _wait_for_head(self) -> None:
         self._stop_timer()
         self._head_started = False
+        self._head_since = self.loop.time()
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
 
     def _stop_timer(self) -> None:
@@ -90,18 +128,39 @@ class DeadlineProtocol(_Base):
         if self.transport.is_closing() or not self._waiting():
             return  # a request under way: its body and its computation have their own limits
         if self._head_started:
-            self._answer(408, too_slow("ses en-têtes ne sont pas arrivés", self.head_timeout))
+            self._answer(408, too_slow("ses en-têtes ne sont pas arrivés", self.head_timeout), "entetes_trop_lents")
         else:
             self.transport.close()
 
-    def _answer(self, status: int, message: str) -> None:
-        """A French text answer, and the connection closed (what came of the request is unusable)."""
+    def _head_scope(self) -> dict:
+        """What came of the refused request's head — its method, path and headers so far (httptools) —
+        for the seal and the log line; nothing when no head was under way."""
+        scope = {"method": "-", "path": "-", "headers": []}
+        if self._in_head and getattr(self, "url", None):  # httptools: its method is known once its url is
+            try:
+                scope["method"] = self.parser.get_method().decode("ascii")
+            except Exception:  # the request line itself did not arrive (or is not one)
+                pass
+            scope["path"] = self.url.split(b"?", 1)[0].decode("latin-1")  # never the query (log line)
+            scope["headers"] = list(getattr(self, "headers", None) or ())
+        return scope
+
+    def _answer(self, status: int, message: str, issue: str) -> None:
+        """A French text answer, and the connection closed (what came of the request is unusable):
+        sealed as the application's refusals when it answers a button's call (the add-in's box shows
+        only sealed texts: it showed its fixed « n'a pas pu terminer l'opération » instead), and one
+        log line as for every request (none was written)."""
+        if self.transport.is_closing():
+            return
+        scope = self._head_scope()
+        if to_the_box(scope):
+            message = seal(message)
+        Guard.log_line(scope, {"issue": issue}, status, self.loop.time() - self._head_since)
         body = (message + "\n").encode("utf-8")
         head = (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
                 b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)))
-        if not self.transport.is_closing():
-            self.transport.write(head + body)
-            self.transport.close()
+        self.transport.write(head + body)
+        self.transport.close()
 
     # ---------------------------------------------------------------- a client that reads nothing
     def pause_writing(self) -> None:
@@ -138,9 +197,27 @@ class DeadlineProtocol(_Base):
     # ---------------------------------------------------------------- uvicorn's hooks
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        if self._per_address and (key := address_key(transport.get_extra_info("peername"))) is not None:
+            if _OPEN.get(key, 0) >= self._per_address:
+                # one client opening connection after connection took every one the process accepts
+                # (each held until `--delai-reception`), and « Serveur occupé » for every commune
+                if key not in _TOLD:
+                    _TOLD.add(key)
+                    Guard.log_line({"method": "-", "path": "-"}, {"issue": "connexions_par_adresse"}, 0, 0)
+                transport.abort()
+                return
+            _OPEN[key] = _OPEN.get(key, 0) + 1
+            self._address = key
         self._wait_for_head()
 
     def connection_lost(self, exc) -> None:
+        if self._address is not None:
+            left = _OPEN.pop(self._address) - 1
+            if left:
+                _OPEN[self._address] = left
+            else:
+                _TOLD.discard(self._address)
+            self._address = None
         self._stop_timer()
         self._disconnect_answers()
         if self._stall_timer is not None:
@@ -165,7 +242,7 @@ class DeadlineProtocol(_Base):
         if self._in_head:  # httptools keeps an unfinished header in memory, whatever its size
             self._head_size += len(data)
             if self._head_size > MAX_HEAD:
-                self._answer(431, HEAD_TOO_LARGE)
+                self._answer(431, HEAD_TOO_LARGE, "entetes_trop_volumineux")
 
     def on_message_begin(self) -> None:
         self._in_head, self._head_size = True, 0
@@ -187,7 +264,7 @@ class DeadlineProtocol(_Base):
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's own is English (and ASCII only)
-        self._answer(400, INVALID)
+        self._answer(400, INVALID, "requete_http_invalide")
 
 
 def _loop_class() -> type:

@@ -37,11 +37,12 @@ A failure while writing is an `atomic.OutputError`, whose text names the output.
 The checks, in order (the first failing one is returned):
 1. each output has an accepted extension (`--json` .json, a workbook .xlsx) and, under Windows, a
    name Windows gives to a file (`windows_name_problem`: no device name, no refused character);
-2. no two outputs are one file (their names compared without case, as Windows and macOS do);
+2. no two outputs are one file (their names compared without case nor Unicode normalisation, as
+   Windows and macOS do);
 3. each output's folder exists (one behaviour everywhere: it is never created) and is not the
    output itself;
-4. no output is one of the inputs: same resolved path, or same file (inode and device: a hard
-   link, another spelling of the path) — even with `replace`;
+4. no output is one of the inputs: same resolved path (NFC and NFD spellings alike), or same file
+   (inode and device: a hard link, another spelling of the path) — even with `replace`;
 5. an existing output is replaced only with `replace`, or when it is a derived report of the
    output's own `kind` (never when the output is a `CONVENTION_WORKBOOK`);
 6. each output's folder is writable: the temp file the write will use is created and removed
@@ -54,6 +55,7 @@ import enum
 import errno
 import os
 import re
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -247,6 +249,18 @@ def _key(path: Path) -> str:
     return os.path.normcase(str(resolved(path)))
 
 
+def _nfc(name: str) -> str:
+    """`name` as macOS compares names: « é » typed (NFC) and « e » + « ◌́ » (NFD, as the Finder and
+    the terminal of macOS give it) are one file there, two files on Linux that look alike."""
+    return unicodedata.normalize("NFC", name)
+
+
+def _one_file_key(path: Path) -> str:
+    """What two outputs' names must differ by to be two files under Windows and macOS: more than case
+    and Unicode normalisation (canonical caseless matching)."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", _key(path)).casefold())
+
+
 def _inode(path: Path) -> tuple[int, int] | None:
     try:
         st = path.stat()
@@ -288,9 +302,10 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
             return f"{o.label} ne peut pas être écrit : {why} Choisissez un autre nom de fichier."
     for i, a in enumerate(outs):
         for b in outs[i + 1:]:
-            # case folded: « -o Rapport.xlsx » and an output « rapport.xlsx » are one file under Windows and
-            # macOS, and neither exists yet to tell by its inode (the second would replace the first)
-            if _key(a.path).casefold() == _key(b.path).casefold() \
+            # case and normalisation folded: « -o Rapport.xlsx » and an output « rapport.xlsx », or « Récap »
+            # typed and « Récap » of macOS (NFD), are one file under Windows or macOS, and neither exists
+            # yet to tell by its inode (the second would replace the first)
+            if _one_file_key(a.path) == _one_file_key(b.path) \
                     or (_inode(a.path) is not None and _inode(a.path) == _inode(b.path)):
                 return (f"{a.option or 'une sortie'} et {b.option or 'une autre sortie'} désignent le même fichier "
                         f"({a.path}) : choisissez deux noms différents.")
@@ -303,13 +318,15 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
     # each input's name and file once for all outputs (a consolidation reads 1,000 files: one
     # `stat` each, not one per output that exists), the file only if an output exists
     inputs = list(inputs)
-    keys = {os.path.normcase(os.fspath(p)) if resolved else _key(Path(p)) for p in inputs}
+    # normalised: an input « Récap.xlsx » (NFC) is the output « Récap.xlsx » typed on macOS (NFD) —
+    # on Linux, a second file that looks like the first
+    keys = {_nfc(os.path.normcase(os.fspath(p)) if resolved else _key(Path(p))) for p in inputs}
     inodes: set | None = None
     for o in outs:
         ino = _inode(o.path)
         if ino is not None and inodes is None:
             inodes = set(map(_os_inode, inputs))
-        if _key(o.path) in keys or (ino is not None and ino in inodes):
+        if _nfc(_key(o.path)) in keys or (ino is not None and ino in inodes):
             return (f"{o.label} « {o.path} » est aussi un fichier lu par cette commande : il n'est pas "
                     "remplacé. Choisissez un autre nom de fichier.")
     for o in outs:
