@@ -159,7 +159,7 @@ def test_a_line_typed_right_below_a_totals_row_is_not_told_to_extend_the_table_o
     """Below a table with a totals row, « étendez le tableau à cette ligne » would make the line its totals
     row (still counted nowhere): the suggestion says to add a line above the totals row instead."""
     def edit(wb):
-        _totals_row({"N° action": "Total", "Montant (€)": 1})(wb)
+        _totals_row({"N° action": "Total", "Montant (€)": 1_500_000})(wb)  # the lines' Somme
         ws, t = table_of(wb, FIN.name)
         below = range_boundaries(t.ref)[3] + 1
         for header, v in LINE.items():
@@ -192,6 +192,90 @@ def test_the_totals_rows_own_label_and_totals_stay_allowed(base, tmp_path):
     cli, button = _both(path)
     _same(cli, button)
     assert cli.valide and not cli.findings
+
+
+@pytest.mark.parametrize("values, cell", [
+    ({"Financeur": "ETAT", "Montant (€)": 750000}, "B"),
+    ({"N° action": "Total", "Financeur": "ETAT", "Montant (€)": 750000}, "B"),
+    ({"Montant (€)": 750000}, "F"),
+    ({"N° action": "Total", "Montant (€)": "750 000"}, "F"),
+], ids=["financeur-et-montant", "sous-le-libelle", "montant-seul", "montant-en-texte"])
+def test_a_partial_line_typed_into_the_totals_row_is_an_error_in_both(base, tmp_path, values, cell):
+    """Only a montant (and its financeur) typed into the totals row: it filled too few required columns
+    to be taken for a line, and the 750 000 € was counted nowhere beside « aucune erreur ». No totals
+    function of the lines gives 750 000 (their sum is 1 500 000): a value typed, at its own cell, the
+    row's label left out."""
+    path = edited_copy(base, tmp_path / "partielle.xlsx", _totals_row(values))
+    cli, button = _both(path)
+    _same(cli, button)
+    row = range_boundaries(table_of(openpyxl.load_workbook(path), FIN.name)[1].ref)[3]
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert (found.feuille, found.cellule) == (FIN.sheet, f"{cell}{row}")
+    assert found.message.startswith(f"La ligne {row} de la feuille « {FIN.sheet} », saisie dans la ligne de total "
+                                    "du tableau « T_Financements », n'est pas une ligne du tableau, et ses valeurs ne "
+                                    "sont ni le libellé de la ligne de total ni des totaux de ses colonnes (")
+    assert ("750 000,00 €" if values.get("Montant (€)") == 750000 else "Montant (€) : 750 000)") in found.message
+    assert "Total" not in found.message.split("(")[1]  # the row's own label is not part of the line
+    assert found.suggestion.startswith("Ajoutez une ligne au tableau au-dessus de sa ligne de total")
+    assert not cli.valide and not button.valide
+
+
+def test_a_line_whose_action_number_was_typed_as_a_number_in_the_totals_row(base, tmp_path):
+    """« 3,1 » typed in N° action is a number for Excel: the reader took every number under a text column
+    for a count (Nombre), so the line lacked its action number and was counted nowhere."""
+    path = edited_copy(base, tmp_path / "numero-nombre.xlsx", _totals_row({**LINE, "N° action": 3.1}))
+    cli, button = _both(path)
+    _same(cli, button)
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert found.action == "3.1" and "(N° action : 3,1 ; Financeur : ETAT ;" in found.message
+    assert "en remplit toutes les colonnes obligatoires" in found.message
+    assert not cli.valide
+
+
+def test_a_two_cell_line_typed_into_the_totals_row_of_a_table_of_two_required_columns(base, tmp_path):
+    """T_Indicateurs has two required columns: an indicator typed into its totals row fills both with
+    two cells, which was taken for the row's label and a note."""
+    table = layout.T_INDICATEURS
+
+    def edit(wb):
+        ws, t = table_of(wb, table.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r2 + 1, c2).coordinate}"
+        t.totalsRowCount = 1
+        ws.cell(r2 + 1, c1).value = "2.1"
+        ws.cell(r2 + 1, c1 + 1).value = "Fréquentation du marché"
+
+    path = edited_copy(base, tmp_path / "indicateur.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert found.feuille == table.sheet and found.action == "2.1"
+    assert "« Fréquentation du marché »" in found.message or "Fréquentation du marché" in found.message
+
+
+@pytest.mark.parametrize("values", [
+    {"N° action": "Total", "Montant (€)": 1_500_000.0, "Année": 2024},  # Somme, Max
+    {"Financeur": "ETAT", "Montant (€)": 900_000},  # a filter on ETAT: its label and its Somme
+    {"N° action": "Sous-total 2.1", "Montant (€)": 125_000, "Financeur": 4},  # Moyenne, Nombre of 2.1
+    {"N° action": "Total", "Montant (€)": 214_285.714285714},  # Moyenne of every line
+    {"Montant (€)": 20_000, "Date de la demande": 0},  # Min, and Somme of a column without numbers
+], ids=["somme", "filtre-etat", "filtre-action", "moyenne", "min"])
+def test_the_totals_functions_results_stay_allowed(base, tmp_path, values):
+    """What Excel's totals row shows, over every line or over the lines a filter on one value leaves."""
+    path = edited_copy(base, tmp_path / "totaux.xlsx", _totals_row(values))
+    cli, button = _both(path)
+    _same(cli, button)
+    assert cli.valide and not cli.findings
+
+
+def test_a_line_typed_again_with_an_existing_lines_amount_in_the_totals_row(base, tmp_path):
+    """80 000 € is one line's amount (EPCI): a filter leaving that line alone would show it as its
+    Somme, but a second tranche of the same amount typed there is the likelier — it is reported."""
+    path = edited_copy(base, tmp_path / "meme-montant.xlsx",
+                       _totals_row({"Financeur": "EPCI", "Montant (€)": 80_000}))
+    cli, button = _both(path)
+    _same(cli, button)
+    assert [f.code for f in cli.findings] == ["STR-09"]
 
 
 # --------------------------------------------------------------------------- a renamed sheet

@@ -10,7 +10,7 @@ from typing import Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention
-from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number
+from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number, parse_text
 from acv_xl.reading.provenance import describe
 
 from . import (
@@ -243,6 +243,8 @@ def _shown(value, kind: layout.Kind | None = None) -> str:
             return fmt_euros(value)
         if kind not in (None, layout.Kind.NUMBER) and float(value).is_integer():
             return str(int(value))
+        if kind in (layout.Kind.TEXT, layout.Kind.CHOICE) and "e" not in repr(value):
+            return repr(value).replace(".", ",")  # an action number typed 3,1: « 3,1 », not « 3,10 »
         return fmt_number(value, 0 if float(value).is_integer() else 2)
     if isinstance(value, (date, datetime)):
         return fmt_date(value)
@@ -275,7 +277,9 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
         table = layout.TABLES_BY_NAME.get(name)
         numero = ""
         if table is not None and any(c.attr == "numero" for c in table.columns):
-            numero = next((str(_shown(c.value)) for c in cells if c.header == table.header("numero")), "")
+            # as the reader takes an action number typed as a number (3,1 → « 3.1 »)
+            numero = next((str(parse_text(c.value).value or "") for c in cells
+                           if c.header == table.header("numero")), "")
         # its first values and its amounts: enough for the user to recognise the line
         kinds = {c.header: c.kind for c in table.columns} if table else {}
         shown = [c for i, c in enumerate(cells) if i < 3 or kinds.get(c.header) is layout.Kind.AMOUNT]
@@ -284,8 +288,13 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
         values += " ; …" if len(shown) < len(cells) else ""
         suggestion = EXTEND_TABLE
         if first.totals_row:  # a line of data typed into the totals row: Excel sums the lines above it
-            where = (f"saisie dans la ligne de total du tableau {q(name)}, en remplit toutes les colonnes "
-                     "obligatoires mais n'est pas une ligne du tableau")
+            required = {c.header for c in table.columns if c.required} if table else set()
+            if required <= {c.header for c in cells}:
+                where = (f"saisie dans la ligne de total du tableau {q(name)}, en remplit toutes les colonnes "
+                         "obligatoires mais n'est pas une ligne du tableau")
+            else:  # a montant alone, or with its financeur: no total of the lines above gives it
+                where = (f"saisie dans la ligne de total du tableau {q(name)}, n'est pas une ligne du tableau, "
+                         "et ses valeurs ne sont ni le libellé de la ligne de total ni des totaux de ses colonnes")
             suggestion, tail = TOTALS_ROW, ""
         elif first.detached:  # past a blank row, but a whole line of data: no note nor total fills them all
             where = (f"saisie sous le tableau {q(name)} après une ligne vide, en remplit toutes les colonnes "

@@ -1,0 +1,128 @@
+"""What a table's totals row holds that no totals function gives: values typed there (STR-09).
+
+Excel's totals row (Création de tableau › Ligne de total) holds a label (« Total ») and, under each
+column, the result of a function of the lines above it: Somme, Moyenne, Nombre, Chiffres, Max, Min,
+Écartype, Var — of every line, or of the lines a filter leaves visible. No reader takes that row as a
+line, so a montant typed there is counted nowhere. Both readers (the file, the button's payload) give
+values only, not formulas: a value is the row's own when it is such a result, computed here from the
+lines (all of them, or those sharing one column's value: a filter on one criterion, the usual one).
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from acv_xl.contract import layout
+from acv_xl.contract.values import ExcelError, NoCachedValue, fold, is_blank
+from acv_xl.reading.source import TableBlock
+
+# How a totals row's label starts (« Total », « Sous-total ETAT », « Somme »): the row's own text.
+_LABELS = ("total", "totaux", "sous-total", "sous total", "somme")
+# Kinds whose cell never holds a label: a text there (« 750 000 ») is a value typed
+_NUMERIC = (layout.Kind.AMOUNT, layout.Kind.NUMBER, layout.Kind.YEAR, layout.Kind.DATE)
+_EPOCH = datetime(1899, 12, 30)
+
+
+def _number(v: Any) -> float | None:
+    """A cell's value as a totals function sees it: a number, a date as its serial; else None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float, Decimal)):
+        try:
+            return float(v)
+        except (OverflowError, ValueError):
+            return None
+    if isinstance(v, datetime):
+        return (v - _EPOCH).total_seconds() / 86400
+    if isinstance(v, date):
+        return float((v - _EPOCH.date()).days)
+    if isinstance(v, time):
+        return (v.hour * 3600 + v.minute * 60 + v.second) / 86400
+    return None
+
+
+def _results(values: list[Any], extremes: bool = True) -> list[float]:
+    """Every result a totals function gives on these values (those of one column, one line each);
+    without Max, Min, Écartype and Var unless `extremes` (a line's own value is the Max of some group)."""
+    nums = [n for n in map(_number, values) if n is not None]
+    out = [0.0, float(sum(not is_blank(v) for v in values)), float(len(nums))]
+    if nums:
+        out += [sum(nums), sum(nums) / len(nums)]
+    if nums and extremes:
+        out += [min(nums), max(nums)]
+    if len(nums) > 1 and extremes:
+        try:
+            out += [statistics.stdev(nums), statistics.variance(nums)]
+        except (OverflowError, ValueError):
+            pass
+    return out
+
+
+def _is_result(n: float, results: list[float]) -> bool:
+    return any(abs(n - r) <= max(0.005, abs(r) * 1e-9) for r in results)
+
+
+class _Results:
+    """The results of the totals functions on one column, over every line and over each group of two
+    lines or more sharing one column's value (Somme, Moyenne, Nombre: what a filter on that value
+    shows), computed once, when a number of the totals row asks."""
+
+    def __init__(self, b: TableBlock):
+        self.rows = [r for r in b.rows if any(not is_blank(v) for v in r)]
+        self.width = len(b.header)
+        self.cache: dict[int, list[float]] = {}
+
+    def of(self, j: int) -> list[float]:
+        if j not in self.cache:
+            column = [r[j] if j < len(r) else None for r in self.rows]
+            found = _results(column)
+            for k in range(self.width):
+                if k == j:
+                    continue
+                groups: dict[Any, list[Any]] = {}
+                for r, v in zip(self.rows, column):
+                    key = r[k] if k < len(r) else None
+                    groups.setdefault(fold(key) if isinstance(key, str) else key, []).append(v)
+                for values in groups.values():
+                    # a filter leaving a single line would make any montant equal to a line's a « total »:
+                    # a line typed again in the totals row (a second tranche of the same amount) is not one
+                    if 1 < len(values) < len(column):
+                        found += _results(values, extremes=False)
+            self.cache[j] = found
+        return self.cache[j]
+
+
+def typed_cells(b: TableBlock, cells: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
+    """The cells of the totals row (`cells`: its occupied ones) typed as a line, whole or partial: every
+    one that is neither the row's label nor a totals function's result, when one of them is a number, a
+    date or a text in a column of numbers or dates, or when they fill two required columns of the table
+    (« 3.1 » | « Fréquentation » under T_Indicateurs). A single text left (« ETAT », a filter's label)
+    stays allowed. [] when the row is the table's own."""
+    table = layout.TABLES_BY_NAME.get(b.name)
+    if table is None:
+        return []
+    columns = {fold(c.header): c for c in table.columns}
+    header = [columns.get(fold(h)) if isinstance(h, str) else None for h in b.header]
+    results = _Results(b)
+    left, typed, required = [], False, set()
+    for r, c, v in cells:
+        j = c - b.first_col
+        column = header[j] if 0 <= j < len(header) else None
+        if isinstance(v, (ExcelError, NoCachedValue)):
+            continue  # a function's error (#DIV/0! of a Moyenne) or a formula never computed
+        n = None if isinstance(v, str) else _number(v)
+        if isinstance(v, str):
+            if fold(v).startswith(_LABELS):
+                continue
+            typed |= column is not None and column.kind in _NUMERIC
+        elif n is not None:
+            if _is_result(n, results.of(j)):
+                continue
+            typed = True
+        if column is not None and column.required:
+            required.add(column.header)
+        left.append((r, c, v))
+    return left if left and (typed or len(required) >= 2) else []
