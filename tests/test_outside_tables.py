@@ -188,6 +188,41 @@ def test_a_note_after_a_blank_row_under_a_table_of_two_required_columns_stays_al
     assert validate_file(path).exit_code == validate_file(base).exit_code == 0
 
 
+@pytest.mark.parametrize("gap", [0, 1], ids=["juste-dessous", "apres-une-ligne-vide"])
+def test_a_second_table_typed_by_hand_below_reports_its_lines_not_its_headers(base, tmp_path, gap):
+    """A small plan typed by hand under T_Financements, with the same headers but no table object: its
+    header row was reported as a line of data (« N° action : N° action ; Financeur : Financeur… ») and
+    `migrer` carried it into the table as a financing line. Its lines are reported, each at its cell."""
+    def edit(wb):
+        ws, _r1, c1, r2, _c2 = _box(wb, FIN)
+        for j, h in enumerate(FIN.headers):
+            ws.cell(r2 + 1 + gap, c1 + j, h)
+        for i, (fin, amount) in enumerate([("ETAT", 750000), ("REGION", 250000)], start=2 + gap):
+            for j, v in enumerate(["3.1", fin, None, "Subvention", 2025, amount, "Acquis"]):
+                ws.cell(r2 + i, c1 + j, v)
+
+    path = edited_copy(base, tmp_path / "a-la-main.xlsx", edit)
+    _ws, _r1, c1, r2, _c2 = _box(openpyxl.load_workbook(base), FIN)
+    report = validate_file(path)
+    found = [f for f in report.findings if f.code == "STR-09"]
+    assert [f.cellule for f in found] == [a1(r2 + 2 + gap, c1), a1(r2 + 3 + gap, c1)]
+    assert "N° action : N° action" not in " ".join(f.message for f in found)
+    assert "750 000,00 €" in found[0].message and "250 000,00 €" in found[1].message
+    from udfs.scripts import EXCLUDE, run_valider
+    from xlwings_payload import payload_from_xlsx, remote_book
+
+    excel = run_valider(remote_book(payload_from_xlsx(path, exclude=EXCLUDE)), today=date(2026, 11, 26))
+    assert [(g.code, g.cellule, g.message) for g in excel.findings] == \
+        [(g.code, g.cellule, g.message) for g in report.findings]
+    out = tmp_path / "migre.xlsx"
+    proc = acv("migrer", path, "-o", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    migrated = validate_file(out)
+    assert not [f for f in migrated.findings if f.code in ("STR-09", "FIN-02", "FIN-04")]  # no header line
+    assert len(migrated.convention.financements) == len(validate_file(base).convention.financements) + 2
+    assert migrated.totaux.financement_total == validate_file(base).totaux.financement_total + 1_000_000
+
+
 @pytest.mark.parametrize("n", [2, 17, 18, 40])  # across the reads: 1 row, then 16 at a time
 def test_a_long_pasted_block_is_found_whole(base, tmp_path, n):
     def edit(wb):

@@ -345,6 +345,20 @@ def _totals_row_lines(source: Source, b: TableBlock) -> list[tuple[int, int, Any
     return totals_row.typed_cells(b, cells) if cells else []
 
 
+def _without_header_copies(b: TableBlock, cells: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
+    """`cells` but the rows that only repeat the table's headers (a second table typed by hand below it,
+    with the same headers): no value there, and its lines below are reported on their own."""
+    if not cells:
+        return cells
+    header = [fold(h) if isinstance(h, str) else "" for h in b.header]
+    rows: dict[int, bool] = {}
+    for r, c, v in cells:
+        j = c - b.first_col
+        same = isinstance(v, str) and 0 <= j < len(header) and fold(v) == header[j]
+        rows[r] = rows.get(r, True) and same
+    return [x for x in cells if not rows[x[0]]]
+
+
 def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
     """What was typed right outside each user table's lines (`StrayCell`): a line of data in its totals
     row (`_totals_row_lines`), the rows directly below it, within its columns, down to the first blank
@@ -376,7 +390,8 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
                 break
             top += size
             size = _BELOW_CHUNK
-        apart = _detached_lines(source, b, blank, elsewhere)
+        found = _without_header_copies(b, found)
+        apart = _without_header_copies(b, _detached_lines(source, b, blank, elsewhere))
         for r, c, v in _totals_row_lines(source, b):
             j = c - c1
             header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""
