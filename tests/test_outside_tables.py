@@ -80,6 +80,45 @@ def test_a_line_below_each_user_table_is_an_error_at_its_cell(table, base, tmp_p
     assert report.exit_code == 1
 
 
+def _partial_in_totals_row(table: layout.Table):
+    """Edit: the totals row turned on (Création de tableau › Ligne de total) and, in it, two of the table's
+    required columns typed, or its first number column alone (« Coût total (€) », « Population »…)."""
+    numbers = [j for j, c in enumerate(table.columns) if c.kind in (layout.Kind.AMOUNT, layout.Kind.NUMBER)]
+    typed = numbers[:1] or [j for j, c in enumerate(table.columns) if c.required][:2]
+
+    def edit(wb):
+        ws, t = table_of(wb, table.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        t.ref = f"{a1(r1, c1)}:{a1(r2 + 1, c2)}"
+        t.totalsRowCount = 1
+        for j in typed:
+            ws.cell(r2 + 1, c1 + j, 987_654.32 if j in numbers else _stray_value(table, j))
+    return edit, typed
+
+
+@pytest.mark.parametrize("table", USER_TABLES, ids=lambda t: t.name)
+def test_a_partial_line_in_the_totals_row_of_each_user_table_is_an_error_at_its_cell(table, base, tmp_path):
+    """A cost, a population, an amount alone — or two required cells — typed into a table's totals row
+    was counted nowhere beside « aucune erreur »: no totals function of its lines gives it."""
+    edit, typed = _partial_in_totals_row(table)
+    path = edited_copy(base, tmp_path / "total.xlsx", edit)
+    _ws, _r1, c1, r2, _c2 = _box(openpyxl.load_workbook(base), table)
+    report = validate_file(path)
+    (f,) = [f for f in report.findings if f.code == "STR-09"]
+    assert (f.feuille, f.cellule) == (table.sheet, a1(r2 + 1, c1 + typed[0]))
+    assert f"saisie dans la ligne de total du tableau « {table.name} »" in f.message
+    kind = table.columns[typed[0]].kind
+    assert ("987 654,32 €" if kind is layout.Kind.AMOUNT else "987 654,32" if kind is layout.Kind.NUMBER
+            else _stray_value(table, typed[0])) in f.message
+    assert report.exit_code == 1
+    from udfs.scripts import EXCLUDE, run_valider
+    from xlwings_payload import payload_from_xlsx, remote_book
+
+    excel = run_valider(remote_book(payload_from_xlsx(path, exclude=EXCLUDE)), today=date(2026, 11, 26))
+    assert [(g.code, g.cellule, g.message) for g in excel.findings if g.code == "STR-09"] == \
+        [(f.code, f.cellule, f.message)]
+
+
 def test_a_financing_line_below_the_table_is_counted_in_no_total(base, tmp_path):
     path = edited_copy(base, tmp_path / "ligne.xlsx", _line_below(FIN))
     before, after = validate_file(base), validate_file(path)
