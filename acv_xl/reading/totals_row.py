@@ -11,6 +11,7 @@ lines (all of them, or those sharing one column's value: a filter on one criteri
 from __future__ import annotations
 
 import statistics
+from math import isfinite
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -47,8 +48,10 @@ def _number(v: Any) -> float | None:
 def _results(values: list[Any], extremes: bool = True) -> list[float]:
     """Every result a totals function gives on these values (those of one column, one line each);
     without Max, Min, Écartype and Var unless `extremes` (a line's own value is the Max of some group)."""
-    nums = [n for n in map(_number, values) if n is not None]
-    out = [0.0, float(sum(not is_blank(v) for v in values)), float(len(nums))]
+    nums = [v if v.__class__ is float else _number(v) for v in values]  # nearly all floats
+    nums = [n for n in nums if n is not None]
+    filled = len(values) - values.count(None) - sum(v.__class__ is str and not v.strip() for v in values)
+    out = [0.0, float(filled), float(len(nums))]
     if nums:
         out += [sum(nums), sum(nums) / len(nums)]
     if nums and extremes:
@@ -62,37 +65,49 @@ def _results(values: list[Any], extremes: bool = True) -> list[float]:
 
 
 def _is_result(n: float, results: list[float]) -> bool:
-    return any(abs(n - r) <= max(0.005, abs(r) * 1e-9) for r in results)
+    """Whether `n` is one of `results`, to the cent or to a billionth (a sum of floats, a Moyenne); an
+    overflowed result (a sum past 1E+308) equals nothing."""
+    return any(abs(n - r) <= max(0.005, abs(r) * 1e-9) for r in results if isfinite(r))
 
 
 class _Results:
-    """The results of the totals functions on one column, over every line and over each group of two
-    lines or more sharing one column's value (Somme, Moyenne, Nombre: what a filter on that value
-    shows), computed once, when a number of the totals row asks."""
+    """The results of the totals functions on one column: over every line, then — asked only for a
+    number that is none of those — over each group of two lines or more sharing one column's value
+    (Somme, Moyenne, Nombre: what a filter on that value shows). Each computed once."""
 
     def __init__(self, b: TableBlock):
         self.rows = [r for r in b.rows if any(not is_blank(v) for v in r)]
         self.width = len(b.header)
-        self.cache: dict[int, list[float]] = {}
+        self.whole: dict[int, list[float]] = {}
+        self.grouped: dict[int, list[float]] = {}
+        self._groups: list[list[int]] | None = None
 
-    def of(self, j: int) -> list[float]:
-        if j not in self.cache:
-            column = [r[j] if j < len(r) else None for r in self.rows]
-            found = _results(column)
+    def _column(self, j: int) -> list[Any]:
+        return [r[j] if j < len(r) else None for r in self.rows]
+
+    def groups(self) -> list[list[int]]:
+        """The lines (their indexes) sharing one column's value, for each column: two lines at least,
+        not all of them — a filter on a value showing a single line would make any montant equal to
+        that line's a « total », and a line typed again there (a second tranche of the same amount) is
+        the likelier."""
+        if self._groups is None:
+            self._groups = []
             for k in range(self.width):
-                if k == j:
-                    continue
-                groups: dict[Any, list[Any]] = {}
-                for r, v in zip(self.rows, column):
-                    key = r[k] if k < len(r) else None
-                    groups.setdefault(fold(key) if isinstance(key, str) else key, []).append(v)
-                for values in groups.values():
-                    # a filter leaving a single line would make any montant equal to a line's a « total »:
-                    # a line typed again in the totals row (a second tranche of the same amount) is not one
-                    if 1 < len(values) < len(column):
-                        found += _results(values, extremes=False)
-            self.cache[j] = found
-        return self.cache[j]
+                by_value: dict[Any, list[int]] = {}
+                for i, key in enumerate(self._column(k)):  # as typed: lists give one spelling
+                    by_value.setdefault(key, []).append(i)
+                self._groups += [g for g in by_value.values() if 1 < len(g) < len(self.rows)]
+        return self._groups
+
+    def gives(self, j: int, n: float) -> bool:
+        if j not in self.whole:
+            self.whole[j] = _results(self._column(j))
+        if _is_result(n, self.whole[j]):
+            return True
+        if j not in self.grouped:
+            column = self._column(j)
+            self.grouped[j] = [x for g in self.groups() for x in _results([column[i] for i in g], extremes=False)]
+        return _is_result(n, self.grouped[j])
 
 
 def typed_cells(b: TableBlock, cells: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
@@ -118,10 +133,10 @@ def typed_cells(b: TableBlock, cells: list[tuple[int, int, Any]]) -> list[tuple[
             if fold(v).startswith(_LABELS):
                 continue
             typed |= column is not None and column.kind in _NUMERIC
-        elif n is not None:
-            if _is_result(n, results.of(j)):
-                continue
-            typed = True
+        elif n is None or not results.gives(j, n):
+            typed = True  # a number no totals function gives, or a value none gives (TRUE, 10^400)
+        else:
+            continue
         if column is not None and column.required:
             required.add(column.header)
         left.append((r, c, v))
