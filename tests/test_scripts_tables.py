@@ -278,6 +278,33 @@ def test_a_line_typed_again_with_an_existing_lines_amount_in_the_totals_row(base
     assert [f.code for f in cli.findings] == ["STR-09"]
 
 
+@pytest.mark.parametrize("values, cell", [
+    ({"Financeur": "ETAT", "Montant (€)": 750000}, "B"),
+    ({"Montant (€)": 750000}, "F"),
+    ({"N° action": 3.1, "Année": "2025", "Montant (€)": "750 000 €"}, "A"),
+], ids=["financeur-et-montant", "montant-seul", "nombres-et-textes-echanges"])
+def test_a_partial_line_typed_right_below_the_table_is_the_same_error_in_both(base, tmp_path, values, cell):
+    """Right below the plan (no blank row): however few its cells, and whatever their types, the line
+    is reported at its first cell, its amount as the user reads it — by the button as by the command line."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, _r1, _c2, r2 = range_boundaries(t.ref)
+        for header, v in values.items():
+            ws.cell(r2 + 1, c1 + list(FIN.headers).index(header)).value = v
+
+    path = edited_copy(base, tmp_path / "sous-le-plan.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    row = range_boundaries(table_of(openpyxl.load_workbook(path), FIN.name)[1].ref)[3] + 1
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert (found.feuille, found.cellule) == (FIN.sheet, f"{cell}{row}")
+    assert f"La ligne {row} de la feuille « {FIN.sheet} », saisie juste sous le tableau « T_Financements »" \
+        in found.message
+    assert ("Montant (€) : 750 000,00 €" if values["Montant (€)"] == 750000 else "Montant (€) : 750 000 €") \
+        in found.message
+    assert not cli.valide and cli.totaux.financement_total == validate_file(base).totaux.financement_total
+
+
 # --------------------------------------------------------------------------- a renamed sheet
 def test_a_renamed_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_path):
     """« Plan de financement » renamed « Plan 2024 »: the command line finds T_Financements there
