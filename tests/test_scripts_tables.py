@@ -155,6 +155,24 @@ def test_migrer_takes_the_line_of_the_totals_row_into_the_table(base, tmp_path):
     assert not [f for f in migrated.findings if f.code == "STR-09"]
 
 
+def test_a_line_of_the_totals_row_keeps_the_values_a_totals_function_could_give(base, tmp_path):
+    """Its year 2024 is also the Max (and the Moyenne) of the plan's years: taken for a total, it was left
+    out of the line, and `migrer` carried the line without its year (FIN-04)."""
+    from acceptance_support import acv
+
+    path = edited_copy(base, tmp_path / "annee.xlsx", _totals_row({**LINE, "Année": 2024}))
+    from acv_xl.reading.read import read_file
+
+    assert 2024 in [s.value for s in read_file(path).stray_cells if s.header == "Année"]
+    out = tmp_path / "migre.xlsx"
+    proc = acv("migrer", path, "-o", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    migrated = validate_file(out)
+    assert not [f for f in migrated.findings if f.code in ("STR-09", "FIN-04")]
+    (line,) = [lf for lf in migrated.convention.financements if lf.numero == "3.1"]
+    assert (line.annee, line.montant) == (2024, 750000)
+
+
 def test_a_line_typed_right_below_a_totals_row_is_not_told_to_extend_the_table_over_it(base, tmp_path):
     """Below a table with a totals row, « étendez le tableau à cette ligne » would make the line its totals
     row (still counted nowhere): the suggestion says to add a line above the totals row instead."""

@@ -111,33 +111,43 @@ class _Results:
 
 
 def typed_cells(b: TableBlock, cells: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
-    """The cells of the totals row (`cells`: its occupied ones) typed as a line, whole or partial: every
-    one that is neither the row's label nor a totals function's result, when one of them is a number, a
-    date or a text in a column of numbers or dates, or when they fill two required columns of the table
-    (« 3.1 » | « Fréquentation » under T_Indicateurs). A single text left (« ETAT », a filter's label)
-    stays allowed. [] when the row is the table's own."""
+    """The cells of the totals row (`cells`: its occupied ones, in order) typed as a line, or [] when the
+    row is the table's own (its label, its totals functions' results, their errors).
+
+    A line whose texts fill two required columns of the table (« 3.1 » | « ETAT », or « 3.1 » |
+    « Fréquentation » under T_Indicateurs): every value of it, its year or amount included even when a
+    function could give it — but a label left in its first cell (« Total »). Else a partial line: the
+    values no function gives and the texts, when one of them is a number, a date or a text in a column
+    of numbers or dates. A single text left (« ETAT », a filter's label) stays allowed."""
     table = layout.TABLES_BY_NAME.get(b.name)
     if table is None:
         return []
     columns = {fold(c.header): c for c in table.columns}
     header = [columns.get(fold(h)) if isinstance(h, str) else None for h in b.header]
-    results = _Results(b)
-    left, typed, required = [], False, set()
-    for r, c, v in cells:
+
+    def column(c: int) -> layout.Column | None:
         j = c - b.first_col
-        column = header[j] if 0 <= j < len(header) else None
-        if isinstance(v, (ExcelError, NoCachedValue)):
-            continue  # a function's error (#DIV/0! of a Moyenne) or a formula never computed
-        n = None if isinstance(v, str) else _number(v)
+        return header[j] if 0 <= j < len(header) else None
+
+    # a function's error (#DIV/0! of a Moyenne) or a formula never computed: the row's own
+    cells = [x for x in cells if not isinstance(x[2], (ExcelError, NoCachedValue))]
+    label = [isinstance(v, str) and fold(v).startswith(_LABELS) for _r, _c, v in cells]
+    required = {col.header for (_r, c, v), is_label in zip(cells, label)
+                if isinstance(v, str) and not is_label and (col := column(c)) is not None and col.required}
+    if len(required) >= 2:
+        return cells[1:] if label[:1] == [True] else cells
+    results = _Results(b)
+    left, typed = [], False
+    for (r, c, v), is_label in zip(cells, label):
+        col = column(c)
         if isinstance(v, str):
-            if fold(v).startswith(_LABELS):
+            if is_label:
                 continue
-            typed |= column is not None and column.kind in _NUMERIC
-        elif n is None or not results.gives(j, n):
-            typed = True  # a number no totals function gives, or a value none gives (TRUE, 10^400)
+            typed |= col is not None and col.kind in _NUMERIC
         else:
-            continue
-        if column is not None and column.required:
-            required.add(column.header)
+            n = _number(v)
+            if n is not None and results.gives(c - b.first_col, n):
+                continue
+            typed = True  # a number no totals function gives, or a value none gives (TRUE, 10^400)
         left.append((r, c, v))
-    return left if left and (typed or len(required) >= 2) else []
+    return left if typed else []
