@@ -234,7 +234,11 @@ def test_a_partial_line_typed_into_the_totals_row_is_an_error_in_both(base, tmp_
                                     "sont ni le libellé de la ligne de total ni des totaux de ses colonnes (")
     assert ("750 000,00 €" if values.get("Montant (€)") == 750000 else "Montant (€) : 750 000)") in found.message
     assert "Total" not in found.message.split("(")[1]  # the row's own label is not part of the line
-    assert found.suggestion.startswith("Ajoutez une ligne au tableau au-dessus de sa ligne de total")
+    # a total Excel computed on a filter of two criteria is told from a typed value only by its formula
+    assert found.suggestion.startswith("S'il s'agit d'un total calculé par Excel (tableau filtré sur plusieurs "
+                                       "critères, ou « Autres fonctions… » de la ligne de total), effacez les "
+                                       "filtres avant d'enregistrer")
+    assert "Sinon, ajoutez une ligne au tableau au-dessus de sa ligne de total" in found.suggestion
     assert not cli.valide and not button.valide
 
 

@@ -235,6 +235,15 @@ TOTALS_ROW = (
 )
 
 
+# A total only a filter on several criteria or « Autres fonctions… » gives is told from none typed
+# there only by its formula, which neither reader has (STR-09).
+TOTALS_ROW_FILTERED = (
+    "S'il s'agit d'un total calculé par Excel (tableau filtré sur plusieurs critères, ou « Autres "
+    "fonctions… » de la ligne de total), effacez les filtres avant d'enregistrer, ou décochez Création de "
+    "tableau › Ligne de total. Sinon, a" + TOTALS_ROW[1:]
+)
+
+
 def _shown(value, kind: layout.Kind | None = None) -> str:
     """A stray value as the user would recognise it: an amount in euros, a code or a year as typed
     (« 62041 », not « 62 041 »), other numbers grouped."""
@@ -289,13 +298,15 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
         suggestion = EXTEND_TABLE
         if first.totals_row:  # a line of data typed into the totals row: Excel sums the lines above it
             required = {c.header for c in table.columns if c.required} if table else set()
+            tail = ""
             if required <= {c.header for c in cells}:
                 where = (f"saisie dans la ligne de total du tableau {q(name)}, en remplit toutes les colonnes "
                          "obligatoires mais n'est pas une ligne du tableau")
+                suggestion = TOTALS_ROW
             else:  # a montant alone, or with its financeur: no total of the lines above gives it
                 where = (f"saisie dans la ligne de total du tableau {q(name)}, n'est pas une ligne du tableau, "
                          "et ses valeurs ne sont ni le libellé de la ligne de total ni des totaux de ses colonnes")
-            suggestion, tail = TOTALS_ROW, ""
+                suggestion = TOTALS_ROW_FILTERED  # a total Excel computed on a filter of two criteria, maybe
         elif first.detached:  # past a blank row, but a whole line of data: no note nor total fills them all
             where = (f"saisie sous le tableau {q(name)} après une ligne vide, en remplit toutes les colonnes "
                      "obligatoires mais n'en fait pas partie")
