@@ -272,8 +272,9 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
     right (at its first cell). A blank row between the table and a note or a total of the user's
     ends the search: that is the way to keep them; past it, only a line filling every required
     column of the table is one (`StrayCell.detached`: a line of data typed apart, not a note). So is
-    such a line typed into the table's totals row (`StrayCell.totals_row`): Excel's totals and every
-    reader leave that row out."""
+    a line typed into the table's totals row (`StrayCell.totals_row`), whole or partial — a montant
+    alone: any value there but the row's label and what its totals functions give of the lines
+    (`reading.totals_row`); Excel's totals and every reader leave that row out."""
     below: dict[tuple[str, int], list] = {}
     right: dict[str, list] = {}
     for sc in conv.stray_cells:
