@@ -376,3 +376,35 @@ def test_a_line_typed_below_the_plan_after_validation_makes_it_modified(tmp_path
     import hashlib
 
     assert read.stray_cells and fingerprint(read) == hashlib.sha256(canonical_json(read).encode("utf-8")).hexdigest()
+
+
+def test_a_montant_typed_into_the_totals_row_after_validation_makes_it_modified(tmp_path):
+    """A validated plan, its totals row then shown (« Total », the Somme): still « validé ». A montant then
+    typed into that row stayed « validé » too — neither counted nor in the fingerprint."""
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.checks.validate import ETAT_MODIFIE, ETAT_VALIDE
+
+    conv = clean()
+    conv.set_value("acv_statut", layout.L.STATUT_VALIDATION[1])
+    conv.set_value("acv_date_validation", date(2026, 3, 2))
+    conv.set_value("acv_empreinte", fingerprint(conv))
+    validated = tmp_path / "valide.xlsx"
+    build_workbook(validated, conv)
+    total = float(sum(lf.montant for lf in conv.financements))
+    montant = list(FIN.headers).index(FIN.header("montant"))
+
+    def totals_row(typed: dict[int, object]):
+        def edit(wb):
+            ws, t = table_of(wb, FIN.name)
+            c1, r1, c2, r2 = range_boundaries(t.ref)
+            t.ref = f"{a1(r1, c1)}:{a1(r2 + 1, c2)}"
+            t.totalsRowCount = 1
+            for j, v in {0: "Total", montant: total, **typed}.items():
+                ws.cell(r2 + 1, c1 + j, v)
+        return edit
+
+    shown = validate_file(edited_copy(validated, tmp_path / "total.xlsx", totals_row({})))
+    assert shown.etat == ETAT_VALIDE and not shown.findings
+    typed = validate_file(edited_copy(validated, tmp_path / "saisi.xlsx",
+                                      totals_row({1: "ETAT", montant: 750_000})))
+    assert typed.etat == ETAT_MODIFIE and _stray_findings(typed)
