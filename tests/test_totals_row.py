@@ -47,3 +47,13 @@ def test_the_rows_own_values_are_not_typed():
     for values in ({"N° action": "Total", "Montant (€)": 1000.0}, {"Financeur": 2, "Montant (€)": 600.0},
                    {"Montant (€)": 250.0}, {"N° action": "TOTAL GÉNÉRAL", "Année": 0}):
         assert typed_cells(block, _cells(block, values)) == []
+
+
+def test_a_value_no_filter_offers_is_no_group():
+    """An Office data type (a dict) in a function's argument: the groups skip its column, no TypeError."""
+    block = _block([100.0, 200.0, 300.0])
+    for row in block.rows:
+        row[J["Dispositif"]] = {"type": "Entity", "text": "DSIL"}
+    cells = _cells(block, {"Montant (€)": 750000.0})
+    assert typed_cells(block, cells) == cells
+    assert typed_cells(block, _cells(block, {"Financeur": "ETAT", "Montant (€)": 400.0})) == []  # ETAT's Somme

@@ -11,9 +11,9 @@ lines (all of them, or those sharing one column's value: a filter on one criteri
 from __future__ import annotations
 
 import statistics
-from math import isfinite
 from datetime import date, datetime, time
 from decimal import Decimal
+from math import isfinite
 from typing import Any
 
 from acv_xl.contract import layout
@@ -94,8 +94,11 @@ class _Results:
             self._groups = []
             for k in range(self.width):
                 by_value: dict[Any, list[int]] = {}
-                for i, key in enumerate(self._column(k)):  # as typed: lists give one spelling
-                    by_value.setdefault(key, []).append(i)
+                try:
+                    for i, key in enumerate(self._column(k)):  # as typed: lists give one spelling
+                        by_value.setdefault(key, []).append(i)
+                except TypeError:  # a value no filter offers (an Office data type sent to a function)
+                    continue
                 self._groups += [g for g in by_value.values() if 1 < len(g) < len(self.rows)]
         return self._groups
 
