@@ -307,7 +307,9 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
             else:  # a montant alone, or with its financeur: no total of the lines above gives it
                 where = (f"saisie dans la ligne de total du tableau {q(name)}, n'est pas une ligne du tableau, "
                          "et ses valeurs ne sont ni le libellé de la ligne de total ni des totaux de ses colonnes")
-                suggestion = TOTALS_ROW_FILTERED  # a total Excel computed on a filter of two criteria, maybe
+                # a number there may be a total Excel computed on a filter of two criteria
+                numbers = any(isinstance(c.value, (int, float)) and not isinstance(c.value, bool) for c in cells)
+                suggestion = TOTALS_ROW_FILTERED if numbers else TOTALS_ROW
         elif first.detached:  # past a blank row, but a whole line of data: no note nor total fills them all
             where = (f"saisie sous le tableau {q(name)} après une ligne vide, en remplit toutes les colonnes "
                      "obligatoires mais n'en fait pas partie")
