@@ -80,6 +80,45 @@ def test_a_line_below_each_user_table_is_an_error_at_its_cell(table, base, tmp_p
     assert report.exit_code == 1
 
 
+def _partial_in_totals_row(table: layout.Table):
+    """Edit: the totals row turned on (Création de tableau › Ligne de total) and, in it, two of the table's
+    required columns typed, or its first number column alone (« Coût total (€) », « Population »…)."""
+    numbers = [j for j, c in enumerate(table.columns) if c.kind in (layout.Kind.AMOUNT, layout.Kind.NUMBER)]
+    typed = numbers[:1] or [j for j, c in enumerate(table.columns) if c.required][:2]
+
+    def edit(wb):
+        ws, t = table_of(wb, table.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        t.ref = f"{a1(r1, c1)}:{a1(r2 + 1, c2)}"
+        t.totalsRowCount = 1
+        for j in typed:
+            ws.cell(r2 + 1, c1 + j, 987_654.32 if j in numbers else _stray_value(table, j))
+    return edit, typed
+
+
+@pytest.mark.parametrize("table", USER_TABLES, ids=lambda t: t.name)
+def test_a_partial_line_in_the_totals_row_of_each_user_table_is_an_error_at_its_cell(table, base, tmp_path):
+    """A cost, a population, an amount alone — or two required cells — typed into a table's totals row
+    was counted nowhere beside « aucune erreur »: no totals function of its lines gives it."""
+    edit, typed = _partial_in_totals_row(table)
+    path = edited_copy(base, tmp_path / "total.xlsx", edit)
+    _ws, _r1, c1, r2, _c2 = _box(openpyxl.load_workbook(base), table)
+    report = validate_file(path)
+    (f,) = [f for f in report.findings if f.code == "STR-09"]
+    assert (f.feuille, f.cellule) == (table.sheet, a1(r2 + 1, c1 + typed[0]))
+    assert f"saisie dans la ligne de total du tableau « {table.name} »" in f.message
+    kind = table.columns[typed[0]].kind
+    assert ("987 654,32 €" if kind is layout.Kind.AMOUNT else "987 654,32" if kind is layout.Kind.NUMBER
+            else _stray_value(table, typed[0])) in f.message
+    assert report.exit_code == 1
+    from udfs.scripts import EXCLUDE, run_valider
+    from xlwings_payload import payload_from_xlsx, remote_book
+
+    excel = run_valider(remote_book(payload_from_xlsx(path, exclude=EXCLUDE)), today=date(2026, 11, 26))
+    assert [(g.code, g.cellule, g.message) for g in excel.findings if g.code == "STR-09"] == \
+        [(f.code, f.cellule, f.message)]
+
+
 def test_a_financing_line_below_the_table_is_counted_in_no_total(base, tmp_path):
     path = edited_copy(base, tmp_path / "ligne.xlsx", _line_below(FIN))
     before, after = validate_file(base), validate_file(path)
@@ -186,6 +225,41 @@ def test_a_note_after_a_blank_row_under_a_table_of_two_required_columns_stays_al
     path = edited_copy(base, tmp_path / "note.xlsx", edit)
     assert read_file(path).stray_cells == []
     assert validate_file(path).exit_code == validate_file(base).exit_code == 0
+
+
+@pytest.mark.parametrize("gap", [0, 1], ids=["juste-dessous", "apres-une-ligne-vide"])
+def test_a_second_table_typed_by_hand_below_reports_its_lines_not_its_headers(base, tmp_path, gap):
+    """A small plan typed by hand under T_Financements, with the same headers but no table object: its
+    header row was reported as a line of data (« N° action : N° action ; Financeur : Financeur… ») and
+    `migrer` carried it into the table as a financing line. Its lines are reported, each at its cell."""
+    def edit(wb):
+        ws, _r1, c1, r2, _c2 = _box(wb, FIN)
+        for j, h in enumerate(FIN.headers):
+            ws.cell(r2 + 1 + gap, c1 + j, h)
+        for i, (fin, amount) in enumerate([("ETAT", 750000), ("REGION", 250000)], start=2 + gap):
+            for j, v in enumerate(["3.1", fin, None, "Subvention", 2025, amount, "Acquis"]):
+                ws.cell(r2 + i, c1 + j, v)
+
+    path = edited_copy(base, tmp_path / "a-la-main.xlsx", edit)
+    _ws, _r1, c1, r2, _c2 = _box(openpyxl.load_workbook(base), FIN)
+    report = validate_file(path)
+    found = [f for f in report.findings if f.code == "STR-09"]
+    assert [f.cellule for f in found] == [a1(r2 + 2 + gap, c1), a1(r2 + 3 + gap, c1)]
+    assert "N° action : N° action" not in " ".join(f.message for f in found)
+    assert "750 000,00 €" in found[0].message and "250 000,00 €" in found[1].message
+    from udfs.scripts import EXCLUDE, run_valider
+    from xlwings_payload import payload_from_xlsx, remote_book
+
+    excel = run_valider(remote_book(payload_from_xlsx(path, exclude=EXCLUDE)), today=date(2026, 11, 26))
+    assert [(g.code, g.cellule, g.message) for g in excel.findings] == \
+        [(g.code, g.cellule, g.message) for g in report.findings]
+    out = tmp_path / "migre.xlsx"
+    proc = acv("migrer", path, "-o", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    migrated = validate_file(out)
+    assert not [f for f in migrated.findings if f.code in ("STR-09", "FIN-02", "FIN-04")]  # no header line
+    assert len(migrated.convention.financements) == len(validate_file(base).convention.financements) + 2
+    assert migrated.totaux.financement_total == validate_file(base).totaux.financement_total + 1_000_000
 
 
 @pytest.mark.parametrize("n", [2, 17, 18, 40])  # across the reads: 1 row, then 16 at a time
@@ -302,3 +376,35 @@ def test_a_line_typed_below_the_plan_after_validation_makes_it_modified(tmp_path
     import hashlib
 
     assert read.stray_cells and fingerprint(read) == hashlib.sha256(canonical_json(read).encode("utf-8")).hexdigest()
+
+
+def test_a_montant_typed_into_the_totals_row_after_validation_makes_it_modified(tmp_path):
+    """A validated plan, its totals row then shown (« Total », the Somme): still « validé ». A montant then
+    typed into that row stayed « validé » too — neither counted nor in the fingerprint."""
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.checks.validate import ETAT_MODIFIE, ETAT_VALIDE
+
+    conv = clean()
+    conv.set_value("acv_statut", layout.L.STATUT_VALIDATION[1])
+    conv.set_value("acv_date_validation", date(2026, 3, 2))
+    conv.set_value("acv_empreinte", fingerprint(conv))
+    validated = tmp_path / "valide.xlsx"
+    build_workbook(validated, conv)
+    total = float(sum(lf.montant for lf in conv.financements))
+    montant = list(FIN.headers).index(FIN.header("montant"))
+
+    def totals_row(typed: dict[int, object]):
+        def edit(wb):
+            ws, t = table_of(wb, FIN.name)
+            c1, r1, c2, r2 = range_boundaries(t.ref)
+            t.ref = f"{a1(r1, c1)}:{a1(r2 + 1, c2)}"
+            t.totalsRowCount = 1
+            for j, v in {0: "Total", montant: total, **typed}.items():
+                ws.cell(r2 + 1, c1 + j, v)
+        return edit
+
+    shown = validate_file(edited_copy(validated, tmp_path / "total.xlsx", totals_row({})))
+    assert shown.etat == ETAT_VALIDE and not shown.findings
+    typed = validate_file(edited_copy(validated, tmp_path / "saisi.xlsx",
+                                      totals_row({1: "ETAT", montant: 750_000})))
+    assert typed.etat == ETAT_MODIFIE and _stray_findings(typed)

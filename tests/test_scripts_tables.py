@@ -155,11 +155,29 @@ def test_migrer_takes_the_line_of_the_totals_row_into_the_table(base, tmp_path):
     assert not [f for f in migrated.findings if f.code == "STR-09"]
 
 
+def test_a_line_of_the_totals_row_keeps_the_values_a_totals_function_could_give(base, tmp_path):
+    """Its year 2024 is also the Max (and the Moyenne) of the plan's years: taken for a total, it was left
+    out of the line, and `migrer` carried the line without its year (FIN-04)."""
+    from acceptance_support import acv
+
+    path = edited_copy(base, tmp_path / "annee.xlsx", _totals_row({**LINE, "Année": 2024}))
+    from acv_xl.reading.read import read_file
+
+    assert 2024 in [s.value for s in read_file(path).stray_cells if s.header == "Année"]
+    out = tmp_path / "migre.xlsx"
+    proc = acv("migrer", path, "-o", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    migrated = validate_file(out)
+    assert not [f for f in migrated.findings if f.code in ("STR-09", "FIN-04")]
+    (line,) = [lf for lf in migrated.convention.financements if lf.numero == "3.1"]
+    assert (line.annee, line.montant) == (2024, 750000)
+
+
 def test_a_line_typed_right_below_a_totals_row_is_not_told_to_extend_the_table_over_it(base, tmp_path):
     """Below a table with a totals row, « étendez le tableau à cette ligne » would make the line its totals
     row (still counted nowhere): the suggestion says to add a line above the totals row instead."""
     def edit(wb):
-        _totals_row({"N° action": "Total", "Montant (€)": 1})(wb)
+        _totals_row({"N° action": "Total", "Montant (€)": 1_500_000})(wb)  # the lines' Somme
         ws, t = table_of(wb, FIN.name)
         below = range_boundaries(t.ref)[3] + 1
         for header, v in LINE.items():
@@ -192,6 +210,124 @@ def test_the_totals_rows_own_label_and_totals_stay_allowed(base, tmp_path):
     cli, button = _both(path)
     _same(cli, button)
     assert cli.valide and not cli.findings
+
+
+@pytest.mark.parametrize("values, cell", [
+    ({"Financeur": "ETAT", "Montant (€)": 750000}, "B"),
+    ({"N° action": "Total", "Financeur": "ETAT", "Montant (€)": 750000}, "B"),
+    ({"Montant (€)": 750000}, "F"),
+    ({"N° action": "Total", "Montant (€)": "750 000"}, "F"),
+], ids=["financeur-et-montant", "sous-le-libelle", "montant-seul", "montant-en-texte"])
+def test_a_partial_line_typed_into_the_totals_row_is_an_error_in_both(base, tmp_path, values, cell):
+    """Only a montant (and its financeur) typed into the totals row: it filled too few required columns
+    to be taken for a line, and the 750 000 € was counted nowhere beside « aucune erreur ». No totals
+    function of the lines gives 750 000 (their sum is 1 500 000): a value typed, at its own cell, the
+    row's label left out."""
+    path = edited_copy(base, tmp_path / "partielle.xlsx", _totals_row(values))
+    cli, button = _both(path)
+    _same(cli, button)
+    row = range_boundaries(table_of(openpyxl.load_workbook(path), FIN.name)[1].ref)[3]
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert (found.feuille, found.cellule) == (FIN.sheet, f"{cell}{row}")
+    assert found.message.startswith(f"La ligne {row} de la feuille « {FIN.sheet} », saisie dans la ligne de total "
+                                    "du tableau « T_Financements », n'est pas une ligne du tableau, et ses valeurs ne "
+                                    "sont ni le libellé de la ligne de total ni des totaux de ses colonnes (")
+    assert ("750 000,00 €" if values.get("Montant (€)") == 750000 else "Montant (€) : 750 000)") in found.message
+    assert "Total" not in found.message.split("(")[1]  # the row's own label is not part of the line
+    if isinstance(values["Montant (€)"], str):  # a text: no total of Excel's
+        assert found.suggestion.startswith("Ajoutez une ligne au tableau au-dessus de sa ligne de total")
+    else:  # a total Excel computed on a filter of two criteria is told from a typed number only by its formula
+        assert found.suggestion.startswith("S'il s'agit d'un total calculé par Excel (tableau filtré sur plusieurs "
+                                           "critères, ou « Autres fonctions… » de la ligne de total), effacez les "
+                                           "filtres avant d'enregistrer")
+        assert "Sinon, ajoutez une ligne au tableau au-dessus de sa ligne de total" in found.suggestion
+    assert not cli.valide and not button.valide
+
+
+def test_a_line_whose_action_number_was_typed_as_a_number_in_the_totals_row(base, tmp_path):
+    """« 3,1 » typed in N° action is a number for Excel: the reader took every number under a text column
+    for a count (Nombre), so the line lacked its action number and was counted nowhere."""
+    path = edited_copy(base, tmp_path / "numero-nombre.xlsx", _totals_row({**LINE, "N° action": 3.1}))
+    cli, button = _both(path)
+    _same(cli, button)
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert found.action == "3.1" and "(N° action : 3,1 ; Financeur : ETAT ;" in found.message
+    assert "en remplit toutes les colonnes obligatoires" in found.message
+    assert not cli.valide
+
+
+def test_a_two_cell_line_typed_into_the_totals_row_of_a_table_of_two_required_columns(base, tmp_path):
+    """T_Indicateurs has two required columns: an indicator typed into its totals row fills both with
+    two cells, which was taken for the row's label and a note."""
+    table = layout.T_INDICATEURS
+
+    def edit(wb):
+        ws, t = table_of(wb, table.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r2 + 1, c2).coordinate}"
+        t.totalsRowCount = 1
+        ws.cell(r2 + 1, c1).value = "2.1"
+        ws.cell(r2 + 1, c1 + 1).value = "Fréquentation du marché"
+
+    path = edited_copy(base, tmp_path / "indicateur.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert found.feuille == table.sheet and found.action == "2.1"
+    assert found.suggestion.startswith("Ajoutez une ligne au tableau")  # texts: no total of Excel's
+    assert "« Fréquentation du marché »" in found.message or "Fréquentation du marché" in found.message
+
+
+@pytest.mark.parametrize("values", [
+    {"N° action": "Total", "Montant (€)": 1_500_000.0, "Année": 2024},  # Somme, Max
+    {"Financeur": "ETAT", "Montant (€)": 900_000},  # a filter on ETAT: its label and its Somme
+    {"N° action": "Sous-total 2.1", "Montant (€)": 125_000, "Financeur": 4},  # Moyenne, Nombre of 2.1
+    {"N° action": "Total", "Montant (€)": 214_285.714285714},  # Moyenne of every line
+    {"Montant (€)": 20_000, "Date de la demande": 0},  # Min, and Somme of a column without numbers
+], ids=["somme", "filtre-etat", "filtre-action", "moyenne", "min"])
+def test_the_totals_functions_results_stay_allowed(base, tmp_path, values):
+    """What Excel's totals row shows, over every line or over the lines a filter on one value leaves."""
+    path = edited_copy(base, tmp_path / "totaux.xlsx", _totals_row(values))
+    cli, button = _both(path)
+    _same(cli, button)
+    assert cli.valide and not cli.findings
+
+
+def test_a_line_typed_again_with_an_existing_lines_amount_in_the_totals_row(base, tmp_path):
+    """80 000 € is one line's amount (EPCI): a filter leaving that line alone would show it as its
+    Somme, but a second tranche of the same amount typed there is the likelier — it is reported."""
+    path = edited_copy(base, tmp_path / "meme-montant.xlsx",
+                       _totals_row({"Financeur": "EPCI", "Montant (€)": 80_000}))
+    cli, button = _both(path)
+    _same(cli, button)
+    assert [f.code for f in cli.findings] == ["STR-09"]
+
+
+@pytest.mark.parametrize("values, cell", [
+    ({"Financeur": "ETAT", "Montant (€)": 750000}, "B"),
+    ({"Montant (€)": 750000}, "F"),
+    ({"N° action": 3.1, "Année": "2025", "Montant (€)": "750 000 €"}, "A"),
+], ids=["financeur-et-montant", "montant-seul", "nombres-et-textes-echanges"])
+def test_a_partial_line_typed_right_below_the_table_is_the_same_error_in_both(base, tmp_path, values, cell):
+    """Right below the plan (no blank row): however few its cells, and whatever their types, the line
+    is reported at its first cell, its amount as the user reads it — by the button as by the command line."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, _r1, _c2, r2 = range_boundaries(t.ref)
+        for header, v in values.items():
+            ws.cell(r2 + 1, c1 + list(FIN.headers).index(header)).value = v
+
+    path = edited_copy(base, tmp_path / "sous-le-plan.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    row = range_boundaries(table_of(openpyxl.load_workbook(path), FIN.name)[1].ref)[3] + 1
+    (found,) = [f for f in cli.findings if f.code == "STR-09"]
+    assert (found.feuille, found.cellule) == (FIN.sheet, f"{cell}{row}")
+    assert f"La ligne {row} de la feuille « {FIN.sheet} », saisie juste sous le tableau « T_Financements »" \
+        in found.message
+    assert ("Montant (€) : 750 000,00 €" if values["Montant (€)"] == 750000 else "Montant (€) : 750 000 €") \
+        in found.message
+    assert not cli.valide and cli.totaux.financement_total == validate_file(base).totaux.financement_total
 
 
 # --------------------------------------------------------------------------- a renamed sheet

@@ -56,6 +56,33 @@ def test_total_financeur_excludes_refused_and_text_amounts():
     assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "", 2025.0) == pytest.approx(250.25)
 
 
+@pytest.mark.parametrize("totals", [
+    ("Total", "", "", "", "", 2450.75, ""),  # « Total » and the Somme of the amounts
+    ("Total", 4, 4, 4, 2025, 2450.75, 4),  # and a Nombre under each text column, the Max of the years
+    ("", "ETAT", "", "", "", 1950.75, ""),  # a filter on ETAT: its label, the Somme it shows
+    ("Sous-total", "", "", "", "", 612.6875, ""),  # the Moyenne of the 4 amounts
+], ids=["somme", "nombres", "filtre", "moyenne"])
+def test_a_totals_row_in_the_argument_is_not_summed_as_a_line(totals):
+    """`T_Financements[#Tout]` of a table whose totals row is shown ends with that row: its Somme was
+    summed as one more line (ACV_SYNTHESE by année counted the plan twice, by financeur showed a
+    financeur « 5 »; a filter's label « ETAT » doubled the État's total)."""
+    plan = _plan(*PLAN[1:-1])
+    plan = [plan[0]] + [r for r in plan[1:] if r[5] != "12 000 €"]  # amounts only: 1000,5 500 250,25 700
+    with_totals = plan + [list(totals)]
+    for args in (("ETAT",), ("COMMUNE", None, 2025)):
+        assert F.ACV_TOTAL_FINANCEUR(with_totals, *args) == F.ACV_TOTAL_FINANCEUR(plan, *args)
+    assert F.ACV_TOTAL_ACTION(with_totals, "1.1") == F.ACV_TOTAL_ACTION(plan, "1.1")
+    for par in ("financeur", "annee", "statut"):
+        assert F.ACV_SYNTHESE(with_totals, par) == F.ACV_SYNTHESE(plan, par)
+
+
+def test_a_line_typed_into_the_totals_row_is_still_a_line_for_the_functions():
+    """Nothing but the values tells the totals row from a last line: a line (its texts) stays a line."""
+    plan = _plan(*PLAN[1:-1])
+    line = ("1.2", "ETAT", "DETR", "Subvention", 2025, 1000, "Acquis")
+    assert F.ACV_TOTAL_FINANCEUR(plan + [list(line)], "ETAT") == pytest.approx(2250.75)
+
+
 def test_total_financeur_takes_a_code_typed_in_another_case_as_excel_does():
     """« Etat » summed 0,00 € (SOMME.SI.ENS, and the Synthèse, match ETAT whatever the case)."""
     assert F.ACV_TOTAL_FINANCEUR(PLAN, "Etat") == F.ACV_TOTAL_FINANCEUR(PLAN, "etat") == pytest.approx(1250.75)

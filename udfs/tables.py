@@ -17,6 +17,8 @@ from acv_xl.contract import layout
 from acv_xl.contract import model
 from acv_xl.contract.layout import Table
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fold, is_blank, parse_iso_date
+from acv_xl.reading.source import TableBlock
+from acv_xl.reading.totals_row import typed_cells
 
 from .cells import _OFFICEJS_DATE, OFFICEJS_SPECIAL, officejs_cell
 
@@ -143,6 +145,23 @@ def _snapshot(data: Sequence[Any]) -> list:
             if isinstance(r, list) else r for r in data]
 
 
+def _ends_with_totals_row(data: list[list[Any]], table: Table) -> bool:
+    """Whether the last row of a `[#Tout]` argument is the table's totals row (Création de tableau ›
+    Ligne de total): Excel sends it with the lines, and its « Total » and Somme were summed as one more
+    line (a plan counted twice in ACV_SYNTHESE by année, a financeur « 7 » from a Nombre). Nothing but its
+    label and what the totals functions give of the lines above (`totals_row.typed_cells`, as the
+    Valider button and the command line tell it); a line typed there is taken as a line, as before."""
+    if len(data) < 3:  # a header and a line at least above a totals row
+        return False
+    last = len(data)
+    cells = [(last, j, v) for j, v in enumerate(map(_clean, data[-1]), start=1) if not is_blank(v)]
+    if not cells:
+        return False
+    header = ["" if h is None else str(h) for h in data[0]]
+    block = TableBlock(table.name, table.sheet, 1, 1, header, data[1:-1], end_row=last)
+    return not typed_cells(block, cells)
+
+
 def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
          only: Sequence[str] | None = None) -> list[model.Ligne]:
     """Rows of one table argument, parsed into `cls` (empty rows skipped, as the reader does).
@@ -180,7 +199,7 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
             return entry[1]
     out: list[model.Ligne] = []
     build = model.row_builder(cls, index)  # every raw below holds exactly the columns of `index`
-    for i, r in enumerate(data[1:], start=1):
+    for i, r in enumerate(data[1:-1] if _ends_with_totals_row(data, table) else data[1:], start=1):
         raw = {attr: _clean(r[j]) for attr, j in index.items()}  # rectangular (table_2d)
         if all(is_blank(v) for v in raw.values()):
             continue

@@ -238,8 +238,8 @@ class MissingHeader(BaseModel):
 
 class StrayCell(BaseModel):
     """A value typed just outside a user table's lines: in the rows directly below it (within its
-    columns, down to the first blank row), on a whole line of data further below or in its totals
-    row, or in the column directly to its right. Neither Excel (for a
+    columns, down to the first blank row), on a whole line of data further below, in its totals row
+    (whole or partial), or in the column directly to its right. Neither Excel (for a
     pasted line) nor LibreOffice adds such a line to the table, so no total counts it (STR-09);
     `acv-xl migrer` carries it into the table."""
 
@@ -256,8 +256,8 @@ class StrayCell(BaseModel):
     # below it past a blank row, on a line that fills every required column of the table: a line of
     # data (a note or a personal total, kept apart by that blank row, fills none of them)
     detached: bool = False
-    # in the table's totals row, on a line that fills every required column of the table: a line of
-    # data typed there (the row's label and totals fill one or two of them)
+    # in the table's totals row, a value that is neither the row's label nor what a totals function
+    # gives of the lines: a line of data typed there, whole or partial (`reading.totals_row`)
     totals_row: bool = False
 
 

@@ -28,7 +28,7 @@ from acv_xl.contract.model import (
     rows_of,
 )
 from acv_xl.contract.values import fold
-from acv_xl.reading import collector
+from acv_xl.reading import collector, totals_row
 from acv_xl.reading.source import Source, TableBlock, a1, col_letter
 
 
@@ -335,28 +335,28 @@ def _lines_of_data(b: TableBlock, rows: dict[int, list]) -> list[tuple[int, int,
 
 
 def _totals_row_lines(source: Source, b: TableBlock) -> list[tuple[int, int, Any]]:
-    """The cells of a line of data typed into the table's totals row (Création de tableau › Ligne de
-    total, or typed over it): no reader takes that row as a line, so no total counts it. The row's own
-    label and totals (« Total », a SOUS.TOTAL) fill one or two required columns, a line all of them."""
+    """The cells of a line, whole or partial, typed into the table's totals row (Création de tableau ›
+    Ligne de total, or typed over it): no reader takes that row as a line, so no total counts it. The
+    row's own label and totals functions' results stay allowed (`totals_row.typed_cells`)."""
     first = b.first_row + len(b.rows) + 1  # the row after the last line read
     if b.end_row < first:  # no totals row (nearly always)
         return []
-    table = layout.TABLES_BY_NAME.get(b.name)
-    # a number under a text column is what a totals function gives there (Nombre, Moyenne…), never a
-    # code, a name or a choice typed: it fills no column of a line
-    texts = {fold(c.header) for c in table.columns if c.kind in _TEXT_KINDS} if table is not None else set()
+    cells = source.occupied(b.sheet, first, b.end_row, b.first_col, b.last_col)
+    return totals_row.typed_cells(b, cells) if cells else []
+
+
+def _without_header_copies(b: TableBlock, cells: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
+    """`cells` but the rows that only repeat the table's headers (a second table typed by hand below it,
+    with the same headers): no value there, and its lines below are reported on their own."""
+    if not cells:
+        return cells
     header = [fold(h) if isinstance(h, str) else "" for h in b.header]
-    rows: dict[int, list] = {}
-    for x in source.occupied(b.sheet, first, b.end_row, b.first_col, b.last_col):
-        j = x[1] - b.first_col
-        if x[2].__class__ in (int, float) and j < len(header) and header[j] in texts:
-            continue
-        rows.setdefault(x[0], []).append(x)
-    return _lines_of_data(b, rows) if rows else []
-
-
-_TEXT_KINDS = (layout.Kind.TEXT, layout.Kind.CHOICE)
-
+    rows: dict[int, bool] = {}
+    for r, c, v in cells:
+        j = c - b.first_col
+        same = isinstance(v, str) and 0 <= j < len(header) and fold(v) == header[j]
+        rows[r] = rows.get(r, True) and same
+    return [x for x in cells if not rows[x[0]]]
 
 
 def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
@@ -390,7 +390,8 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
                 break
             top += size
             size = _BELOW_CHUNK
-        apart = _detached_lines(source, b, blank, elsewhere)
+        found = _without_header_copies(b, found)
+        apart = _without_header_copies(b, _detached_lines(source, b, blank, elsewhere))
         for r, c, v in _totals_row_lines(source, b):
             j = c - c1
             header = b.header[j] if j < len(b.header) and isinstance(b.header[j], str) else ""

@@ -10,7 +10,7 @@ from typing import Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention
-from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number
+from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number, parse_text
 from acv_xl.reading.provenance import describe
 
 from . import (
@@ -235,6 +235,15 @@ TOTALS_ROW = (
 )
 
 
+# A total only a filter on several criteria or « Autres fonctions… » gives is told from none typed
+# there only by its formula, which neither reader has (STR-09).
+TOTALS_ROW_FILTERED = (
+    "S'il s'agit d'un total calculé par Excel (tableau filtré sur plusieurs critères, ou « Autres "
+    "fonctions… » de la ligne de total), effacez les filtres avant d'enregistrer, ou décochez Création de "
+    "tableau › Ligne de total. Sinon, a" + TOTALS_ROW[1:]
+)
+
+
 def _shown(value, kind: layout.Kind | None = None) -> str:
     """A stray value as the user would recognise it: an amount in euros, a code or a year as typed
     (« 62041 », not « 62 041 »), other numbers grouped."""
@@ -243,6 +252,8 @@ def _shown(value, kind: layout.Kind | None = None) -> str:
             return fmt_euros(value)
         if kind not in (None, layout.Kind.NUMBER) and float(value).is_integer():
             return str(int(value))
+        if kind in (layout.Kind.TEXT, layout.Kind.CHOICE) and "e" not in repr(value):
+            return repr(value).replace(".", ",")  # an action number typed 3,1: « 3,1 », not « 3,10 »
         return fmt_number(value, 0 if float(value).is_integer() else 2)
     if isinstance(value, (date, datetime)):
         return fmt_date(value)
@@ -261,8 +272,9 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
     right (at its first cell). A blank row between the table and a note or a total of the user's
     ends the search: that is the way to keep them; past it, only a line filling every required
     column of the table is one (`StrayCell.detached`: a line of data typed apart, not a note). So is
-    such a line typed into the table's totals row (`StrayCell.totals_row`): Excel's totals and every
-    reader leave that row out."""
+    a line typed into the table's totals row (`StrayCell.totals_row`), whole or partial — a montant
+    alone: any value there but the row's label and what its totals functions give of the lines
+    (`reading.totals_row`); Excel's totals and every reader leave that row out."""
     below: dict[tuple[str, int], list] = {}
     right: dict[str, list] = {}
     for sc in conv.stray_cells:
@@ -275,7 +287,9 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
         table = layout.TABLES_BY_NAME.get(name)
         numero = ""
         if table is not None and any(c.attr == "numero" for c in table.columns):
-            numero = next((str(_shown(c.value)) for c in cells if c.header == table.header("numero")), "")
+            # as the reader takes an action number typed as a number (3,1 → « 3.1 »)
+            numero = next((str(parse_text(c.value).value or "") for c in cells
+                           if c.header == table.header("numero")), "")
         # its first values and its amounts: enough for the user to recognise the line
         kinds = {c.header: c.kind for c in table.columns} if table else {}
         shown = [c for i, c in enumerate(cells) if i < 3 or kinds.get(c.header) is layout.Kind.AMOUNT]
@@ -284,9 +298,18 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
         values += " ; …" if len(shown) < len(cells) else ""
         suggestion = EXTEND_TABLE
         if first.totals_row:  # a line of data typed into the totals row: Excel sums the lines above it
-            where = (f"saisie dans la ligne de total du tableau {q(name)}, en remplit toutes les colonnes "
-                     "obligatoires mais n'est pas une ligne du tableau")
-            suggestion, tail = TOTALS_ROW, ""
+            required = {c.header for c in table.columns if c.required} if table else set()
+            tail = ""
+            if required <= {c.header for c in cells}:
+                where = (f"saisie dans la ligne de total du tableau {q(name)}, en remplit toutes les colonnes "
+                         "obligatoires mais n'est pas une ligne du tableau")
+                suggestion = TOTALS_ROW
+            else:  # a montant alone, or with its financeur: no total of the lines above gives it
+                where = (f"saisie dans la ligne de total du tableau {q(name)}, n'est pas une ligne du tableau, "
+                         "et ses valeurs ne sont ni le libellé de la ligne de total ni des totaux de ses colonnes")
+                # a number there may be a total Excel computed on a filter of two criteria
+                numbers = any(isinstance(c.value, (int, float)) and not isinstance(c.value, bool) for c in cells)
+                suggestion = TOTALS_ROW_FILTERED if numbers else TOTALS_ROW
         elif first.detached:  # past a blank row, but a whole line of data: no note nor total fills them all
             where = (f"saisie sous le tableau {q(name)} après une ligne vide, en remplit toutes les colonnes "
                      "obligatoires mais n'en fait pas partie")
