@@ -226,7 +226,8 @@ def test_act13_silent_when_released_paid_or_not_abandoned():
     assert run(removed, "ACT-13") == []
 
 
-def test_act13_not_judged_on_a_duplicated_number_or_an_unreadable_statut():
+def test_act13_not_judged_on_a_number_shared_with_a_live_action_or_an_unreadable_statut():
+    """A live fiche 2.1 beside the abandoned one: whose lines are they? not guessed; ACT-01 says it."""
     def twice(r):
         _abandon()(r)
         r["T_Actions"].append(dict(r["T_Actions"][1], maturite="En cours"))
@@ -235,3 +236,34 @@ def test_act13_not_judged_on_a_duplicated_number_or_an_unreadable_statut():
     def unreadable(r):
         _abandon("Refusé", "Refusé", "Refusé", "obtenu")(r)
     assert run(unreadable, "ACT-13") == []
+
+
+def test_act13_judged_when_every_fiche_of_a_duplicated_number_is_abandoned():
+    """Two fiches « 2.1 », both abandoned: the lines are an abandoned action's whichever fiche they were
+    meant for; the plan showed 400 000 € counted beside ACT-01 alone."""
+    def twice(r):
+        _abandon("Refusé", "Sollicité", "Engagé", "Refusé")(r)
+        r["T_Actions"].append(dict(r["T_Actions"][1], intitule="Halles couvertes"))
+    out = run(twice, "ACT-13")
+    assert only(out) == [("ACT-13", E, "Plan de financement", "G8", "2.1")]
+    assert out[0].message.startswith(
+        "Action 2.1 : toutes les fiches-actions de ce numéro (lignes 5 et 6 de la feuille Fiches-actions) ont la "
+        "maturité « Abandonnée », mais les lignes 8 et 9 de la feuille Plan de financement (« Sollicité », "
+        "« Engagé ») restent comptées dans les financements pour 400 000,00 €")
+    assert out[0].suggestion.endswith("; si l'une de ces actions n'est pas abandonnée, donnez-lui un autre numéro, "
+                                      "reportez-le sur ses lignes et corrigez sa maturité (cellules I5 et I6).")
+
+
+def test_act01_says_the_lines_of_a_duplicated_number_are_not_checked():
+    def m(r):
+        r["T_Actions"].append(dict(r["T_Actions"][1], maturite="Abandonnée"))
+    (f,) = run(m, "ACT-01")
+    assert f.suggestion == (
+        "Donnez à chaque action un numéro unique et reportez-le sur ses lignes de la feuille Plan de financement : "
+        "tant que plusieurs actions portent le numéro 2.1, les lignes 7, 8, 9 et 10, qui le portent, ne peuvent "
+        "être attribuées à aucune d'elles, et ni l'équilibre ni les plafonds de leur plan ne sont contrôlés.")
+
+    def without_lines(r):
+        m(r)
+        r["T_Financements"] = [lf for lf in r["T_Financements"] if lf["numero"] != "2.1"]
+    assert run(without_lines, "ACT-01")[0].suggestion == "Donnez à chaque action un numéro unique."

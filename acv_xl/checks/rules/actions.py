@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from itertools import repeat
 from operator import attrgetter, ne
 
@@ -42,17 +41,29 @@ def actions(conv: Convention) -> list[FicheAction]:
 
 @rule("ACT-01", E, "N° d'action vide ou en double", SRC_GUIDE, needs=("T_Actions",))
 def numero(conv: Convention) -> Iterable[Finding]:
-    """Empty number; every occurrence after the first of a number, naming the first line."""
+    """Empty number; every occurrence after the first of a number, naming the first line. When the
+    number has financing lines, the suggestion says that they are no fiche's until the numbers differ:
+    FIN-05 to FIN-09 and ACT-13 do not judge a plan they cannot attribute (an abandoned copy beside a
+    live one would otherwise leave the officer thinking its lines were checked)."""
     first: dict[str, FicheAction] = {}
-    for a in actions(conv):
+    acts = actions(conv)
+    for a in acts:
         if blank(a, "numero"):
             yield at(a, "numero", "ACT-01", E, f"Ligne {a.row} : l'action {q(a.intitule or '')} n'a pas de numéro.",
                      "Numérotez l'action sous la forme axe.rang, par exemple 1.3 pour la troisième action de l'axe 1.")
         elif a.numero:
             if a.numero in first:
+                lines = index(conv).lines_of(a.numero)
+                one = len(lines) == 1
                 yield at(a, "numero", "ACT-01", E,
                          f"Action {a.numero} : ce numéro est déjà utilisé à la ligne {first[a.numero].row} "
-                         f"({q(first[a.numero].intitule or '')}).", "Donnez à chaque action un numéro unique.")
+                         f"({q(first[a.numero].intitule or '')}).",
+                         "Donnez à chaque action un numéro unique." if not lines else
+                         f"Donnez à chaque action un numéro unique et reportez-le sur ses lignes de la feuille "
+                         f"{lines[0].sheet} : tant que plusieurs actions portent le numéro {a.numero}, "
+                         f"{'la' if one else 'les'} {_lignes(lines)}, qui le {'porte' if one else 'portent'}, "
+                         f"ne {'peut' if one else 'peuvent'} être attribuée{'' if one else 's'} à aucune d'elles, "
+                         "et ni l'équilibre ni les plafonds de leur plan ne sont contrôlés.")
             else:
                 first[a.numero] = a
 
@@ -261,24 +272,37 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
     plan (any repayment is settled with the financeur, outside the workbook), so they stay counted
     and the message says so, with their amount, when it flags other lines. An action whose only
     remaining lines are `Versé` gets no finding. A line with an unreadable `Statut` (FIN-04) is not
-    judged; an action number used twice (ACT-01) is not judged (its lines belong to neither)."""
-    abandoned = [a for a in actions(conv) if a.maturite == ABANDONNEE and a.numero]
+    judged.
+
+    A number used twice (ACT-01): when every fiche-action of that number is `Abandonnée`, the
+    lines are an abandoned action's whichever fiche they were meant for, and are judged once for
+    the number (the suggestion names each fiche's maturité); when one of them is not abandoned,
+    whose lines they are is not guessed (ACT-01 says that the plan is not checked until the
+    numbers differ)."""
+    acts = actions(conv)
+    abandoned = [a for a in acts if a.maturite == ABANDONNEE and a.numero]
     if not abandoned:  # most plans: nothing more to look at
         return
-    ix = index(conv)
-    twice = {n for n, k in Counter(a.numero for a in actions(conv) if a.numero).items() if k > 1}
-    verse = layout.STATUT_VERSE
+    live = {a.numero for a in acts if a.maturite != ABANDONNEE}  # an unreadable maturity is not « Abandonnée »
+    fiches: dict[str, list[FicheAction]] = {}  # the abandoned fiches of each number, in row order
     for a in abandoned:
-        if a.numero in twice:
-            continue
-        counted = [lf for lf in ix.counted_of(a.numero) if "statut" not in lf.problems]
+        if a.numero not in live:
+            fiches.setdefault(a.numero, []).append(a)
+    ix = index(conv)
+    verse = layout.STATUT_VERSE
+    for numero, same in fiches.items():
+        a = same[0]
+        counted = [lf for lf in ix.counted_of(numero) if "statut" not in lf.problems]
         released = [lf for lf in counted if lf.statut != verse]
         if not released:
             continue
         paid = [lf for lf in counted if lf.statut == verse]
         first, n = released[0], len(released)
         statuts = ", ".join(q(s) if s else "statut vide" for s in dict.fromkeys(lf.statut for lf in released))
-        message = (f"{prefix(a)} : l'action est « Abandonnée », mais {'la' if n == 1 else 'les'} "
+        who = ("l'action est « Abandonnée »" if len(same) == 1 else
+               f"toutes les fiches-actions de ce numéro ({_lignes(same)} de la feuille {a.sheet}) ont la "
+               "maturité « Abandonnée »")
+        message = (f"{prefix(a)} : {who}, mais {'la' if n == 1 else 'les'} "
                    f"{_lignes(released)} de la feuille {first.sheet} ({statuts}) "
                    f"{'reste comptée' if n == 1 else 'restent comptées'} dans les financements pour "
                    f"{money(totals.add_up(lf.montant for lf in released))}, alors que le coût de l'action "
@@ -288,12 +312,16 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
                         f"({money(totals.add_up(lf.montant for lf in paid))}) "
                         f"{'reste comptée' if len(paid) == 1 else 'restent comptées'} : cet argent a déjà été payé.")
         cells = _et([lf.cell("statut") for lf in released])
+        maturites = _et([x.cell("maturite") for x in same])
         yield at(first, "statut", "ACT-13", E, message,
                  (f"Passez cette ligne au statut « Refusé » (cellule {cells}) ou supprimez-la"
                   if n == 1 else
                   f"Passez ces lignes au statut « Refusé » (cellules {cells}) ou supprimez-les")
-                 + f" ; si l'action n'est pas abandonnée, corrigez sa maturité (cellule {a.cell('maturite')}).",
-                 action=a.numero)
+                 + (f" ; si l'action n'est pas abandonnée, corrigez sa maturité (cellule {maturites})."
+                    if len(same) == 1 else
+                    f" ; si l'une de ces actions n'est pas abandonnée, donnez-lui un autre numéro, reportez-le "
+                    f"sur ses lignes et corrigez sa maturité (cellules {maturites})."),
+                 action=numero)
 
 
 def _lignes(lines: list) -> str:
