@@ -10,7 +10,7 @@ from acv_xl.checks.findings import Gravite
 
 from conventions import cell_of, run
 
-E, A = Gravite.ERREUR, Gravite.AVERTISSEMENT
+E, A, I = Gravite.ERREUR, Gravite.AVERTISSEMENT, Gravite.INFORMATION
 
 
 def only(out):
@@ -215,9 +215,50 @@ def test_act13_paid_money_stays_and_is_said():
                                    "La ligne 7 « Versé » (80 000,00 €) reste comptée : cet argent a déjà été payé.")
 
 
-def test_act13_silent_when_released_paid_or_not_abandoned():
+def test_act13_says_when_paid_money_may_have_to_be_repaid():
+    """Another body's money « Versé » beside lines to release: the error says whom to ask."""
+    out = run(_abandon("Refusé", "Versé", "Acquis", "Refusé"), "ACT-13")
+    assert only(out) == [("ACT-13", E, "Plan de financement", "G9", "2.1")]
+    assert out[0].message.endswith(
+        "La ligne 8 « Versé » (100 000,00 €) reste comptée : cet argent a déjà été payé ; demandez à son financeur "
+        "(ETAT) s'il doit être reversé, l'opération n'étant pas réalisée.")
+
+
+def test_act13_information_when_only_paid_lines_remain():
+    """All « Versé »: no error (the money was paid), but the référent must know whether the État's DETR
+    and the CDC's loan, paid for an operation that will not be carried out, are to be recovered; the
+    EPCI's own money (line 7, the MO's) is nobody's to recover."""
+    out = run(_abandon("Versé", "Versé", "Refusé", "Versé"), "ACT-13")
+    assert only(out) == [("ACT-13", I, "Plan de financement", "G8", "2.1")]
+    assert out[0].message == (
+        "Action 2.1 : l'action est « Abandonnée », mais les lignes 8 et 10 de la feuille Plan de financement, "
+        "« Versé » par ETAT et CDC (120 000,00 €), restent comptées : cet argent a été payé pour une opération qui "
+        "ne sera pas réalisée.")
+    assert out[0].suggestion == (
+        "Demandez à ses financeurs (ETAT et CDC) s'ils en exigent le reversement (l'État demande le reversement "
+        "total ou partiel d'une subvention dont l'opération n'est pas réalisée : CGCT art. R2334-31 pour la DETR "
+        "et la DSIL) ; si la somme est reversée, passez ces lignes au statut « Refusé » (cellules G8 et G10).")
+
+
+def test_act13_information_cites_the_text_of_the_subsidy_paid():
+    def fnadt(r):
+        _abandon("Refusé", "Versé", "Refusé", "Refusé")(r)
+        r["T_Financements"][4].update(dispositif="FNADT")  # row 8
+    (f,) = run(fnadt, "ACT-13")
+    assert f.gravite is I and f.suggestion == (
+        "Demandez à son financeur (ETAT) s'il en exige le reversement (l'État demande le reversement total ou "
+        "partiel d'une subvention dont l'opération n'est pas réalisée : décret n° 2018-514 art. 14 pour les "
+        "subventions de l'État qu'il régit) ; si la somme est reversée, passez la ligne au statut « Refusé » "
+        "(cellule G8).")
+    (f,) = run(_abandon("Refusé", "Refusé", "Refusé", "Versé"), "ACT-13")  # a loan: no État text
+    assert f.gravite is I and f.suggestion == (
+        "Demandez à son financeur (CDC) s'il en exige le reversement ; si la somme est reversée, passez la ligne au "
+        "statut « Refusé » (cellule G10).")
+
+
+def test_act13_silent_when_released_paid_by_the_mo_or_not_abandoned():
     assert run(_abandon("Refusé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []
-    assert run(_abandon("Versé", "Versé", "Refusé", "Versé"), "ACT-13") == []
+    assert run(_abandon("Versé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []  # the EPCI's own money
     assert run(lambda r: None, "ACT-13") == []  # « En préparation »: its lines are its plan
 
     def removed(r):

@@ -9,7 +9,7 @@ from typing import Iterable
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
-from acv_xl.contract import layout
+from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.model import Convention, FicheAction, split_codes
 from acv_xl.contract.values import closest, fmt_date, memo_text
 
@@ -18,6 +18,7 @@ from . import (
     SRC_GUIDE,
     A,
     E,
+    I,
     at,
     blank,
     index,
@@ -29,6 +30,7 @@ from . import (
     rows,
     rule,
 )
+from .financement import _governed_by_2018_514
 
 T = layout.T_ACTIONS
 ABANDONNEE = layout.MATURITE_ABANDONNEE
@@ -268,11 +270,15 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
     until the lines are `Refusé` or removed (the guide: the financial plan is the convention's, and
     the comité d'engagement engages the financing on it).
 
-    `Versé` lines are not flagged: that money was paid before the abandonment and is a fact of the
-    plan (any repayment is settled with the financeur, outside the workbook), so they stay counted
-    and the message says so, with their amount, when it flags other lines. An action whose only
-    remaining lines are `Versé` gets no finding. A line with an unreadable `Statut` (FIN-04) is not
-    judged.
+    `Versé` lines are not errors: that money was paid before the abandonment and is a fact of the
+    plan, so they stay counted. But money another financeur paid for an operation that will not be
+    carried out may have to be repaid (the préfet demands the reversement of a DETR or DSIL whose
+    operation is not carried out, CGCT art. R2334-31; the État of its other investment subsidies,
+    décret n° 2018-514 art. 14; the other financeurs by their own conventions), and the référent
+    must know it: the error's message says so when it flags other lines, and an action whose only
+    remaining lines are `Versé` gets an Information naming those another body paid (the MO's own
+    money, `index.mo_codes`, is nobody's to recover: none when it is all its own). A line with an
+    unreadable `Statut` (FIN-04) is not judged.
 
     A number used twice (ACT-01): when every fiche-action of that number is `Abandonnée`, the
     lines are an abandoned action's whichever fiche they were meant for, and are judged once for
@@ -294,9 +300,13 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
         a = same[0]
         counted = [lf for lf in ix.counted_of(numero) if "statut" not in lf.problems]
         released = [lf for lf in counted if lf.statut != verse]
-        if not released:
-            continue
         paid = [lf for lf in counted if lf.statut == verse]
+        own = ix.mo_codes(a)
+        received = [lf for lf in paid if lf.financeur not in own]  # paid by another body than the MO
+        if not released:
+            if received:
+                yield _paid_information(a, same, received)
+            continue
         first, n = released[0], len(released)
         statuts = ", ".join(q(s) if s else "statut vide" for s in dict.fromkeys(lf.statut for lf in released))
         who = ("l'action est « Abandonnée »" if len(same) == 1 else
@@ -310,7 +320,9 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
         if paid:
             message += (f" {'La' if len(paid) == 1 else 'Les'} {_lignes(paid)} « Versé » "
                         f"({money(totals.add_up(lf.montant for lf in paid))}) "
-                        f"{'reste comptée' if len(paid) == 1 else 'restent comptées'} : cet argent a déjà été payé.")
+                        f"{'reste comptée' if len(paid) == 1 else 'restent comptées'} : cet argent a déjà été payé"
+                        + (f" ; demandez à {_financeurs(received)[0]} s'il doit être reversé, l'opération n'étant "
+                           "pas réalisée." if received else "."))
         cells = _et([lf.cell("statut") for lf in released])
         maturites = _et([x.cell("maturite") for x in same])
         yield at(first, "statut", "ACT-13", E, message,
@@ -322,6 +334,44 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
                     f" ; si l'une de ces actions n'est pas abandonnée, donnez-lui un autre numéro, reportez-le "
                     f"sur ses lignes et corrigez sa maturité (cellules {maturites})."),
                  action=numero)
+
+
+def _financeurs(lines: list) -> tuple[str, bool]:
+    """(« son financeur (ETAT) » or « ses financeurs (ETAT et REGION) », whether several): who paid `lines`."""
+    codes = [str(c) for c in dict.fromkeys(lf.financeur for lf in lines if lf.financeur)]
+    if len(codes) <= 1:
+        return (f"son financeur ({codes[0]})" if codes else "son financeur"), False
+    return f"ses financeurs ({_et(codes)})", True
+
+
+def _paid_information(a: FicheAction, same: list[FicheAction], received: list) -> Finding:
+    """ACT-13's Information: an abandoned action whose remaining lines are all `Versé`, some paid by
+    another body than the MO — the référent must know whether that money is to be recovered. The
+    texts are cited for the subsidies they govern only."""
+    first, n = received[0], len(received)
+    textes = []
+    if {dispositifs.famille(lf.dispositif) for lf in received} & {layout.FAMILLE_DETR, layout.FAMILLE_DSIL}:
+        textes.append("CGCT art. R2334-31 pour la DETR et la DSIL")
+    if any(map(_governed_by_2018_514, received)):
+        textes.append("décret n° 2018-514 art. 14 pour les autres subventions de l'État" if textes
+                      else "décret n° 2018-514 art. 14 pour les subventions de l'État qu'il régit")
+    who = ("l'action est « Abandonnée »" if len(same) == 1 else
+           f"toutes les fiches-actions de ce numéro ({_lignes(same)} de la feuille {a.sheet}) ont la "
+           "maturité « Abandonnée »")
+    payers = _et([str(c) for c in dict.fromkeys(lf.financeur for lf in received if lf.financeur)]) or "un financeur"
+    financeurs, several = _financeurs(received)
+    cells = _et([lf.cell("statut") for lf in received])
+    return at(first, "statut", "ACT-13", I,
+              f"{prefix(a)} : {who}, mais {'la' if n == 1 else 'les'} {_lignes(received)} de la feuille "
+              f"{first.sheet}, « Versé » par {payers} ({money(totals.add_up(lf.montant for lf in received))}), "
+              f"{'reste comptée' if n == 1 else 'restent comptées'} : cet argent a été payé pour une opération "
+              "qui ne sera pas réalisée.",
+              f"Demandez à {financeurs} s'{'ils en exigent' if several else 'il en exige'} le reversement"
+              + (f" (l'État demande le reversement total ou partiel d'une subvention dont l'opération n'est pas "
+                 f"réalisée : {' ; '.join(textes)})" if textes else "")
+              + f" ; si la somme est reversée, passez {'la ligne' if n == 1 else 'ces lignes'} au statut "
+              f"« Refusé » ({'cellule' if n == 1 else 'cellules'} {cells}).",
+              action=a.numero)
 
 
 def _lignes(lines: list) -> str:
