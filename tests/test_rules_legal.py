@@ -136,6 +136,14 @@ def test_fin21_dispositif_of_another_financeur():
     assert codes(out) == [("FIN-21", A)] and "ETAT" in out[0].message and "« ETAT »" in out[0].suggestion
 
 
+def test_fin21_names_the_financeur_in_french():
+    """« n'est pas dans la liste des dispositifs de EPCI » (no elision) — the financeur is quoted as a code."""
+    out = run(lambda r: lines(r)[AUTO_21].update(dispositif="Participation"), "FIN-21")
+    assert out[0].message.endswith(
+        ": « Participation » n'est pas dans la liste des dispositifs du financeur « EPCI ».")
+    assert out[0].suggestion.startswith("Choisissez un dispositif du financeur « EPCI » (")
+
+
 def test_fin21_unlisted_dispositif_names_the_closest():
     out = run(lambda r: lines(r)[REGION_11].update(dispositif="Redynamisation des centres villes 2024"), "FIN-21")
     assert codes(out) == [("FIN-21", A)] and "« Redynamisation des centres-villes »" in out[0].suggestion

@@ -938,9 +938,11 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
     else:
         proche = dispositifs.nearest(lf.dispositif, noms)
-        msg = f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs de {lf.financeur}."
+        # « du financeur « EPF » », as above: « de EPF », « de EPCI » were no French
+        msg = f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs du financeur {q(lf.financeur)}."
         sugg = (f"Choisissez {q(proche)}, ou ajoutez ce dispositif à la feuille Financeurs." if proche else
-                f"Choisissez un dispositif de {lf.financeur} ({', '.join(noms)}), ou ajoutez-le à la feuille Financeurs.")
+                f"Choisissez un dispositif du financeur {q(lf.financeur)} ({', '.join(noms)}), ou ajoutez-le à "
+                "la feuille Financeurs.")
     return msg, sugg
 
 
