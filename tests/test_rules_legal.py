@@ -41,6 +41,7 @@ def codes(out):
     ("Fonds vert – renaturation", "Fonds vert"), ("Fonds friches", "Fonds friches"), ("fnadt", "FNADT"),
     ("Fonds de concours", "Fonds de concours"), ("Interreg V France-Wallonie", "Interreg"),
     ("Autofinancement", None), ("Subvention", None), ("Détroit", None), ("Vírgula", None),
+    ("DETR2024", "DETR"), ("DSIL2021", "DSIL"), ("FNADT2023", "FNADT"),  # a year glued to the name
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -59,7 +60,7 @@ def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():
 
 # --------------------------------------------------------------------------- FIN-07 / FIN-08 by meaning
 VARIANTES = ["DSIL exceptionnelle", "DSIL rénovation énergétique", "Dotation de soutien à l'investissement local",
-             "DSIL 2024", "d.s.i.l."]
+             "DSIL 2024", "d.s.i.l.", "DSIL2024"]
 
 
 @pytest.mark.parametrize("variante", VARIANTES)
