@@ -237,6 +237,11 @@ def test_fin06_corse_10_percent_in_corse_only():
     assert codes(out) == [("FIN-06", A)] and "voirie communale" in out[0].message
     out = run(lambda r: m(r, "2B", 99_999.99), "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "10 %" in out[0].message
+    # in Corse, « ne vaut que pour les collectivités de Corse » was said to a collectivité of Corse
+    assert "ne vaut que" not in out[0].message and out[0].message.endswith("(CGCT art. L1111-10 III).")
+    # the dérogation is chosen already: not « si l'opération relève d'une dérogation, choisissez-la »
+    assert out[0].suggestion == ("Remplacez au moins 0,01 € de financements publics par de l'autofinancement du "
+                                 "maître d'ouvrage (part propre d'au moins 100 000,00 €).")
     out = run(lambda r: m(r, "62", 100_000), "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "Corse (département 2A ou 2B)" in out[0].message
 

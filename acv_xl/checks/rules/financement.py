@@ -412,12 +412,14 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
             msg += " Le préfet peut accorder la dérogation : joignez sa décision."
         elif derog == layout.DEROGATION_SCOLAIRE:
             msg += " Même sur décision du préfet, le minimum ne descend pas sous 10 % pour la rénovation énergétique scolaire."
-        elif derog == layout.DEROGATION_CORSE:
+        elif derog == layout.DEROGATION_CORSE and not corse:  # in 2A/2B, its 10 % is the minimum said above
             msg += f" La dérogation {q(derog)} ne vaut que pour les collectivités de Corse (département 2A ou 2B)."
+        # a dérogation already chosen is the message's: « choisissez-la » only when none is
         yield at(a, "derogation", "FIN-06", grav, msg,
                  f"Remplacez au moins {money(transfert)} de financements publics par de l'autofinancement du maître "
-                 f"d'ouvrage (part propre d'au moins {money(pm.propre + transfert)}) ; si l'opération relève d'une "
-                 f"dérogation, choisissez-la dans la colonne {q(layout.T_ACTIONS.header('derogation'))}.",
+                 f"d'ouvrage (part propre d'au moins {money(pm.propre + transfert)})"
+                 + (f" ; si l'opération relève d'une dérogation, choisissez-la dans la colonne "
+                    f"{q(layout.T_ACTIONS.header('derogation'))}." if derog == layout.DEROGATION_AUCUNE else "."),
                  action=a.numero)
 
 
