@@ -97,6 +97,22 @@ def test_fin08_floor_covers_every_r2334_dotation(fam):
     assert "20 %" in out[0].message
 
 
+def test_fin07_and_fin08_name_the_dispositifs_and_lines_plainly():
+    """« (lignes « DSIL ») » for one dispositif name; « (286 000,00 € (sur 2 lignes)) »."""
+    def m(r):
+        lines(r)[DSIL_21]["montant"] = 300_001
+        lines(r)[AUTO_21]["montant"] = 79_999
+    (f,) = run(m, "FIN-07")
+    assert "de l'action 2.1 (dispositifs « DETR », « DSIL ») atteignent" in f.message
+
+    def two(r):
+        lines(r)[DETR_21]["montant"] = 40_000
+        lines(r).append(dict(lines(r)[DETR_21], dispositif="DETR 2025", annee=2025, montant=40_000))
+        lines(r)[AUTO_21]["montant"] = 100_000
+    (f,) = run(two, "FIN-08")
+    assert "la DETR de l'action (80 000,00 € sur 2 lignes) représente 16,0 %" in f.message
+
+
 def test_fin08_two_spellings_of_one_dotation_are_summed():
     def m(r):
         lines(r)[DETR_21]["montant"] = 60_000

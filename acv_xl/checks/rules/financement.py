@@ -446,9 +446,10 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
         elif dot * 100 > 80 * dep:
             plafond = dep * Decimal("0.8")
             is_dotation = index(conv).dotations
-            noms = ", ".join(q(n) for n in dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
+            names = list(dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
+            noms = ("dispositif " if len(names) == 1 else "dispositifs ") + ", ".join(map(q, names))
             yield at(a, "depense_subventionnable", "FIN-07", E,
-                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} (lignes {noms}) atteignent "
+                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} ({noms}) atteignent "
                      f"{money(dot)}, soit {_pct(dot / dep, 80)} de la dépense subventionnable ({money(dep)}) ; le maximum "
                      f"est de 80 %, soit {money(plafond)} ({SRC_R2334_27}).",
                      f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins.", action=a.numero)
@@ -482,7 +483,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
                 continue  # ≤ 0 is FIN-03's
             if (dot - montant + dep * Decimal("0.2")) * 100 > 80 * dep:
                 continue  # the cap forces it
-            years = f" (sur {len(group)} lignes)" if len(group) > 1 else ""
+            years = f" sur {len(group)} lignes" if len(group) > 1 else ""  # « (286 000,00 € (sur 2 lignes)) » read badly
             yield at(group[0], "montant", "FIN-08", A,
                      f"{prefix(group[0])} : la {fam} de l'action ({money(montant)}{years}) représente "
                      f"{_pct(montant / dep, 20)} de la dépense subventionnable ({money(dep)}) ; le taux minimal "
