@@ -308,3 +308,12 @@ def test_act01_says_the_lines_of_a_duplicated_number_are_not_checked():
         m(r)
         r["T_Financements"] = [lf for lf in r["T_Financements"] if lf["numero"] != "2.1"]
     assert run(without_lines, "ACT-01")[0].suggestion == "Donnez à chaque action un numéro unique."
+
+
+def test_act11_leaves_an_abandoned_action_alone():
+    """Abandoned with its cost set to 0 (ACT-05 allows it): « Ramenez la dépense subventionnable à 0,00 € »."""
+    def m(r):
+        _abandon("Refusé", "Refusé", "Refusé", "Refusé")(r)
+        r["T_Actions"][1]["cout_total"] = 0
+    assert run(m) == []
+    assert [f.code for f in run(act(1, cout_total=1))] == ["ACT-11", "FIN-05"]  # not abandoned: judged

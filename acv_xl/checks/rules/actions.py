@@ -240,9 +240,11 @@ def sans_indicateur(conv: Convention) -> Iterable[Finding]:
 @rule("ACT-11", A, "Dépense subventionnable supérieure au coût HT", SRC_GUIDE,
       needs=("T_Actions.depense_subventionnable",))
 def depense_superieure(conv: Convention) -> Iterable[Finding]:
-    """Only when the base is HT: a TTC cost and an HT dépense are not on the same base."""
+    """Only when the base is HT: a TTC cost and an HT dépense are not on the same base. An `Abandonnée`
+    action is not judged: it has left the plan, and its cost may be 0 (ACT-05), which made this rule ask
+    to bring its dépense « à 0,00 € au plus »."""
     for a in actions(conv):
-        if a.base == "HT" and a.cout_total is not None and a.depense_subventionnable is not None \
+        if a.base == "HT" and a.maturite != ABANDONNEE and a.cout_total is not None and a.depense_subventionnable is not None \
                 and a.depense_subventionnable > a.cout_total:
             yield at(a, "depense_subventionnable", "ACT-11", A,
                      f"{prefix(a)} : la dépense subventionnable ({money(a.depense_subventionnable)}) dépasse le coût "
