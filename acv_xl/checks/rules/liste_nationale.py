@@ -153,15 +153,20 @@ def commune_manquante(conv: Convention) -> Iterable[Finding]:
         return
     present = {c for _, c in codes}
     ref = _ref(conv)
+    # the role to give: « Commune associée » beside a ville centre; « Ville centre » when the table has
+    # none (Liévin typed alone as « Commune associée »: Lens was suggested as another one)
+    centre, associee = layout.L.ROLE_COMMUNE
+    has_centre = any(ligne.role == centre for ligne in rows(conv, T))
     for c in cref.communes:
         if c.insee_commune in present:
             continue
         binome = f"réunit {len(cref.communes)} communes" if len(cref.communes) > 1 else "porte sur une commune"
+        role = associee if has_centre and len(cref.communes) > 1 else centre
+        has_centre = True  # the first one missing is the centre; the others join it
         yield at_table(conv, T, "PRJ-07", E,
                        f"La convention {_name(cref)} {binome} selon la {ref.libelle} : {c.commune} "
                        f"({c.insee_commune}) manque au tableau des communes.",
-                       f"Ajoutez la ligne {c.insee_commune} {q(c.commune)}, rôle "
-                       f"{q(layout.L.ROLE_COMMUNE[1] if len(cref.communes) > 1 else layout.L.ROLE_COMMUNE[0])}.",
+                       f"Ajoutez la ligne {c.insee_commune} {q(c.commune)}, rôle {q(role)}.",
                        attr="code_insee")
 
 
