@@ -226,18 +226,18 @@ def test_act13_says_when_paid_money_may_have_to_be_repaid():
 
 def test_act13_information_when_only_paid_lines_remain():
     """All « Versé »: no error (the money was paid), but the référent must know whether the État's DETR
-    and the CDC's loan, paid for an operation that will not be carried out, are to be recovered; the
-    EPCI's own money (line 7, the MO's) is nobody's to recover."""
-    out = run(_abandon("Versé", "Versé", "Refusé", "Versé"), "ACT-13")
+    and DSIL, paid for an operation that will not be carried out, are to be recovered; the EPCI's own
+    money (line 7, the MO's) and the CDC's loan (line 10, repaid anyway) are nobody's to ask back."""
+    out = run(_abandon("Versé", "Versé", "Versé", "Versé"), "ACT-13")
     assert only(out) == [("ACT-13", I, "Plan de financement", "G8", "2.1")]
     assert out[0].message == (
-        "Action 2.1 : l'action est « Abandonnée », mais les lignes 8 et 10 de la feuille Plan de financement, "
-        "« Versé » par ETAT et CDC (120 000,00 €), restent comptées : cet argent a été payé pour une opération qui "
+        "Action 2.1 : l'action est « Abandonnée », mais les lignes 8 et 9 de la feuille Plan de financement, "
+        "« Versé » par ETAT (400 000,00 €), restent comptées : cet argent a été payé pour une opération qui "
         "ne sera pas réalisée.")
     assert out[0].suggestion == (
-        "Demandez à ses financeurs (ETAT et CDC) s'ils en exigent le reversement (l'État demande le reversement "
+        "Demandez à son financeur (ETAT) s'il en exige le reversement (l'État demande le reversement "
         "total ou partiel d'une subvention dont l'opération n'est pas réalisée : CGCT art. R2334-31 pour la DETR "
-        "et la DSIL) ; si la somme est reversée, passez ces lignes au statut « Refusé » (cellules G8 et G10).")
+        "et la DSIL) ; si la somme est reversée, passez ces lignes au statut « Refusé » (cellules G8 et G9).")
 
 
 def test_act13_information_cites_the_text_of_the_subsidy_paid():
@@ -250,15 +250,25 @@ def test_act13_information_cites_the_text_of_the_subsidy_paid():
         "partiel d'une subvention dont l'opération n'est pas réalisée : décret n° 2018-514 art. 14 pour les "
         "subventions de l'État qu'il régit) ; si la somme est reversée, passez la ligne au statut « Refusé » "
         "(cellule G8).")
-    (f,) = run(_abandon("Refusé", "Refusé", "Refusé", "Versé"), "ACT-13")  # a loan: no État text
+    def region(r):  # the Région's subsidy, and the EPCI's own money: no État text, the Région alone named
+        _abandon("Versé", "Refusé", "Refusé", "Versé")(r)
+        r["T_Financements"][6].update(financeur="REGION", dispositif="Aménagement du territoire", nature="Subvention")
+    (f,) = run(region, "ACT-13")
     assert f.gravite is I and f.suggestion == (
-        "Demandez à son financeur (CDC) s'il en exige le reversement ; si la somme est reversée, passez la ligne au "
-        "statut « Refusé » (cellule G10).")
+        "Demandez à son financeur (REGION) s'il en exige le reversement ; si la somme est reversée, passez la ligne "
+        "au statut « Refusé » (cellule G10).")
+
+    def participation(r):  # another public body's « autofinancement » is a participation it may ask back
+        region(r)
+        r["T_Actions"][1].update(maitre_ouvrage="Ville d'Arras", type_mo="Commune")
+    (f,) = run(participation, "ACT-13")
+    assert f.cellule == "G7" and "« Versé » par EPCI et REGION (100 000,00 €)" in f.message
 
 
 def test_act13_silent_when_released_paid_by_the_mo_or_not_abandoned():
     assert run(_abandon("Refusé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []
     assert run(_abandon("Versé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []  # the EPCI's own money
+    assert run(_abandon("Refusé", "Refusé", "Refusé", "Versé"), "ACT-13") == []  # a loan: repaid anyway
     assert run(lambda r: None, "ACT-13") == []  # « En préparation »: its lines are its plan
 
     def removed(r):

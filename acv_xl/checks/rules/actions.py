@@ -278,9 +278,9 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
     operation is not carried out, CGCT art. R2334-31; the État of its other investment subsidies,
     décret n° 2018-514 art. 14; the other financeurs by their own conventions), and the référent
     must know it: the error's message says so when it flags other lines, and an action whose only
-    remaining lines are `Versé` gets an Information naming those another body paid (the MO's own
-    money, `index.mo_codes`, is nobody's to recover: none when it is all its own). A line with an
-    unreadable `Statut` (FIN-04) is not judged.
+    remaining lines are `Versé` gets an Information naming those another body gave (`_given`: a
+    subsidy, another public body's participation; the MO's own money and loans are nobody's to ask
+    back: none when there is nothing else). A line with an unreadable `Statut` (FIN-04) is not judged.
 
     A number used twice (ACT-01): when every fiche-action of that number is `Abandonnée`, the
     lines are an abandoned action's whichever fiche they were meant for, and are judged once for
@@ -303,8 +303,7 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
         counted = [lf for lf in ix.counted_of(numero) if "statut" not in lf.problems]
         released = [lf for lf in counted if lf.statut != verse]
         paid = [lf for lf in counted if lf.statut == verse]
-        own = ix.mo_codes(a)
-        received = [lf for lf in paid if lf.financeur not in own]  # paid by another body than the MO
+        received = _given(ix, a, paid)
         if not released:
             if received:
                 yield _paid_information(a, same, received)
@@ -336,6 +335,23 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
                     f" ; si l'une de ces actions n'est pas abandonnée, donnez-lui un autre numéro, reportez-le "
                     f"sur ses lignes et corrigez sa maturité (cellules {maturites})."),
                  action=numero)
+
+
+def _given(ix, a: FicheAction, paid: list) -> list:
+    """The `paid` lines another body gave the MO, which it may ask back: a subsidy not the MO's own, or
+    another public body's autofinancement, fonds propres or apport (a participation, L1111-10). Not the
+    MO's own money, nor a loan (repaid under its contract anyway), a recette, a portage or a private
+    investor's fonds propres (an investment, not a grant)."""
+    if not paid:
+        return []
+    mo, categorie_of = ix.mo_codes(a), ix.categories.get
+    subvention = layout.NATURE_SUBVENTION
+    out = []
+    for lf in paid:
+        role = totals.role_l1111_10(lf, mo, categorie_of)
+        if role == totals.PARTICIPATION_PUBLIQUE or (lf.nature == subvention and role != totals.PROPRE):
+            out.append(lf)
+    return out
 
 
 def _financeurs(lines: list) -> tuple[str, bool]:
