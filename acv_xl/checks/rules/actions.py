@@ -339,15 +339,17 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
 
 def _given(ix, a: FicheAction, paid: list) -> list:
     """The `paid` lines another body gave the MO, which it may ask back: a subsidy not the MO's own, or
-    another public body's autofinancement, fonds propres or apport (a participation, L1111-10). Not the
-    MO's own money, nor a loan (repaid under its contract anyway), a recette, a portage or a private
-    investor's fonds propres (an investment, not a grant)."""
+    another public body's « autofinancement » (a participation, L1111-10). Not the MO's own money, nor a
+    loan (repaid under its contract anyway), a recette, a portage, fonds propres (an investment in the
+    operation, the Banque des Territoires' in a SEM's foncière: not a grant) or an apport en nature."""
     if not paid:
         return []
     mo, categorie_of = ix.mo_codes(a), ix.categories.get
-    subvention = layout.NATURE_SUBVENTION
+    subvention, autofinancement = layout.NATURE_SUBVENTION, layout.NATURE_AUTOFINANCEMENT
     out = []
     for lf in paid:
+        if lf.nature not in (subvention, autofinancement):
+            continue
         role = totals.role_l1111_10(lf, mo, categorie_of)
         if role == totals.PARTICIPATION_PUBLIQUE or (lf.nature == subvention and role != totals.PROPRE):
             out.append(lf)
