@@ -42,6 +42,7 @@ def codes(out):
     ("Fonds de concours", "Fonds de concours"), ("Interreg V France-Wallonie", "Interreg"),
     ("Autofinancement", None), ("Subvention", None), ("Détroit", None), ("Vírgula", None),
     ("DETR2024", "DETR"), ("DSIL2021", "DSIL"), ("FNADT2023", "FNADT"),  # a year glued to the name
+    ("DSIPL", "DSIL"), ("FSIPL 2017", "DSIL"),  # its name of 2016-2017
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
