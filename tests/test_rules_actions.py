@@ -231,9 +231,10 @@ def test_act13_information_when_only_paid_lines_remain():
     out = run(_abandon("Versé", "Versé", "Versé", "Versé"), "ACT-13")
     assert only(out) == [("ACT-13", I, "Plan de financement", "G8", "2.1")]
     assert out[0].message == (
-        "Action 2.1 : l'action est « Abandonnée », mais les lignes 8 et 9 de la feuille Plan de financement, "
-        "« Versé » par ETAT (400 000,00 €), restent comptées : cet argent a été payé pour une opération qui "
-        "ne sera pas réalisée.")
+        "Action 2.1 : l'action est « Abandonnée », mais les lignes 7, 8, 9 et 10 de la feuille Plan de financement, "
+        "« Versé » (500 000,00 €), restent comptées dans les financements alors que le coût de l'action ne l'est "
+        "plus : cet argent a été payé avant l'abandon. Les lignes 8 et 9 (ETAT : 400 000,00 €) ont été données par "
+        "d'autres que le maître d'ouvrage pour une opération qui ne sera pas réalisée.")
     assert out[0].suggestion == (
         "Demandez à son financeur (ETAT) s'il en exige le reversement (l'État demande le reversement "
         "total ou partiel d'une subvention dont l'opération n'est pas réalisée : CGCT art. R2334-31 pour la DETR "
@@ -262,13 +263,28 @@ def test_act13_information_cites_the_text_of_the_subsidy_paid():
         region(r)
         r["T_Actions"][1].update(maitre_ouvrage="Ville d'Arras", type_mo="Commune")
     (f,) = run(participation, "ACT-13")
-    assert f.cellule == "G7" and "« Versé » par EPCI et REGION (100 000,00 €)" in f.message
+    assert f.cellule == "G7" and "Les lignes 7 et 10 (EPCI, REGION : 100 000,00 €) ont été données" in f.message
 
 
-def test_act13_silent_when_released_paid_by_the_mo_or_not_abandoned():
+def test_act13_information_explains_the_ecart_when_nothing_is_to_be_recovered():
+    """The EPCI's own money (the MO's) and the CDC's loan (repaid anyway) « Versé »: nothing to ask back,
+    but the report shows an écart of their amount beside « aucune erreur », which the finding explains."""
+    out = run(_abandon("Versé", "Refusé", "Refusé", "Versé"), "ACT-13")
+    assert only(out) == [("ACT-13", I, "Plan de financement", "G7", "2.1")]
+    assert out[0].message == (
+        "Action 2.1 : l'action est « Abandonnée », mais les lignes 7 et 10 de la feuille Plan de financement, "
+        "« Versé » (100 000,00 €), restent comptées dans les financements alors que le coût de l'action ne l'est "
+        "plus : cet argent a été payé avant l'abandon.")
+    assert out[0].suggestion == (
+        "Ces lignes ne sont pas des subventions à reverser (argent du maître d'ouvrage, prêt, fonds propres ou "
+        "apport) : elles expliquent l'écart entre le coût total et les financements ; si l'action n'est pas "
+        "abandonnée, corrigez sa maturité (cellule I5).")
+    (f,) = run(_abandon("Refusé", "Refusé", "Refusé", "Versé"), "ACT-13")
+    assert f.suggestion.startswith("Cette ligne n'est pas une subvention à reverser (") and "elle explique" in f.suggestion
+
+
+def test_act13_silent_when_released_or_not_abandoned():
     assert run(_abandon("Refusé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []
-    assert run(_abandon("Versé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []  # the EPCI's own money
-    assert run(_abandon("Refusé", "Refusé", "Refusé", "Versé"), "ACT-13") == []  # a loan: repaid anyway
     assert run(lambda r: None, "ACT-13") == []  # « En préparation »: its lines are its plan
 
     def removed(r):

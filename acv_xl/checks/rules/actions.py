@@ -277,10 +277,12 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
     carried out may have to be repaid (the préfet demands the reversement of a DETR or DSIL whose
     operation is not carried out, CGCT art. R2334-31; the État of its other investment subsidies,
     décret n° 2018-514 art. 14; the other financeurs by their own conventions), and the référent
-    must know it: the error's message says so when it flags other lines, and an action whose only
-    remaining lines are `Versé` gets an Information naming those another body gave (`_given`: a
-    subsidy, another public body's participation; the MO's own money and loans are nobody's to ask
-    back: none when there is nothing else). A line with an unreadable `Statut` (FIN-04) is not judged.
+    must know it: the error's message says so when it flags other lines. An action whose only
+    remaining lines are `Versé` gets an Information: they explain the report's écart (financing
+    counted, no cost beside it: « aucune erreur » beside « écart : -744 000,00 € » said nothing), and
+    among them those another body gave (`_given`: a subsidy, another public body's participation)
+    are named with whom to ask whether they are to be repaid. A line with an unreadable `Statut`
+    (FIN-04) is not judged.
 
     A number used twice (ACT-01): when every fiche-action of that number is `Abandonnée`, the
     lines are an abandoned action's whichever fiche they were meant for, and are judged once for
@@ -305,8 +307,8 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
         paid = [lf for lf in counted if lf.statut == verse]
         received = _given(ix, a, paid)
         if not released:
-            if received:
-                yield _paid_information(a, same, received)
+            if paid:
+                yield _paid_information(a, same, paid, received)
             continue
         first, n = released[0], len(released)
         statuts = ", ".join(q(s) if s else "statut vide" for s in dict.fromkeys(lf.statut for lf in released))
@@ -364,33 +366,48 @@ def _financeurs(lines: list) -> tuple[str, bool]:
     return f"ses financeurs ({_et(codes)})", True
 
 
-def _paid_information(a: FicheAction, same: list[FicheAction], received: list) -> Finding:
-    """ACT-13's Information: an abandoned action whose remaining lines are all `Versé`, some paid by
-    another body than the MO — the référent must know whether that money is to be recovered. The
-    texts are cited for the subsidies they govern only."""
-    first, n = received[0], len(received)
+def _paid_information(a: FicheAction, same: list[FicheAction], paid: list, received: list) -> Finding:
+    """ACT-13's Information: an abandoned action whose remaining lines are all `Versé`. They explain the
+    report's écart (financing counted, the cost not), and the référent must know whether what another
+    body gave (`received`) is to be recovered. The texts are cited for the subsidies they govern only."""
+    who = ("l'action est « Abandonnée »" if len(same) == 1 else
+           f"toutes les fiches-actions de ce numéro ({_lignes(same)} de la feuille {a.sheet}) ont la "
+           "maturité « Abandonnée »")
+    n = len(paid)
+    message = (f"{prefix(a)} : {who}, mais {'la' if n == 1 else 'les'} {_lignes(paid)} de la feuille "
+               f"{paid[0].sheet}, « Versé » ({money(totals.add_up(lf.montant for lf in paid))}), "
+               f"{'reste comptée' if n == 1 else 'restent comptées'} dans les financements alors que le coût de "
+               "l'action ne l'est plus : cet argent a été payé avant l'abandon.")
+    if not received:
+        maturites = _et([x.cell("maturite") for x in same])
+        return at(paid[0], "statut", "ACT-13", I, message,
+                  ("Cette ligne n'est pas une subvention à reverser" if n == 1 else
+                   "Ces lignes ne sont pas des subventions à reverser")
+                  + " (argent du maître d'ouvrage, prêt, fonds propres ou apport) : "
+                  + ("elle explique" if n == 1 else "elles expliquent")
+                  + " l'écart entre le coût total et les financements ; si l'action n'est pas abandonnée, corrigez "
+                  f"sa maturité ({'cellule' if len(same) == 1 else 'cellules'} {maturites}).",
+                  action=a.numero)
+    first, k = received[0], len(received)
     textes = []
     if {dispositifs.famille(lf.dispositif) for lf in received} & {layout.FAMILLE_DETR, layout.FAMILLE_DSIL}:
         textes.append("CGCT art. R2334-31 pour la DETR et la DSIL")
     if any(map(_governed_by_2018_514, received)):
         textes.append("décret n° 2018-514 art. 14 pour les autres subventions de l'État" if textes
                       else "décret n° 2018-514 art. 14 pour les subventions de l'État qu'il régit")
-    who = ("l'action est « Abandonnée »" if len(same) == 1 else
-           f"toutes les fiches-actions de ce numéro ({_lignes(same)} de la feuille {a.sheet}) ont la "
-           "maturité « Abandonnée »")
-    payers = _et([str(c) for c in dict.fromkeys(lf.financeur for lf in received if lf.financeur)]) or "un financeur"
     financeurs, several = _financeurs(received)
+    payers = ", ".join(dict.fromkeys(str(lf.financeur) for lf in received if lf.financeur))
+    message += (f" {'La' if k == 1 else 'Les'} {_lignes(received)} ({payers + ' : ' if payers else ''}"
+                f"{money(totals.add_up(lf.montant for lf in received))}) {'a' if k == 1 else 'ont'} été "
+                f"donnée{'' if k == 1 else 's'} par d'autres que le maître d'ouvrage pour une opération qui ne "
+                "sera pas réalisée.")
     cells = _et([lf.cell("statut") for lf in received])
-    return at(first, "statut", "ACT-13", I,
-              f"{prefix(a)} : {who}, mais {'la' if n == 1 else 'les'} {_lignes(received)} de la feuille "
-              f"{first.sheet}, « Versé » par {payers} ({money(totals.add_up(lf.montant for lf in received))}), "
-              f"{'reste comptée' if n == 1 else 'restent comptées'} : cet argent a été payé pour une opération "
-              "qui ne sera pas réalisée.",
+    return at(first, "statut", "ACT-13", I, message,
               f"Demandez à {financeurs} s'{'ils en exigent' if several else 'il en exige'} le reversement"
               + (f" (l'État demande le reversement total ou partiel d'une subvention dont l'opération n'est pas "
                  f"réalisée : {' ; '.join(textes)})" if textes else "")
-              + f" ; si la somme est reversée, passez {'la ligne' if n == 1 else 'ces lignes'} au statut "
-              f"« Refusé » ({'cellule' if n == 1 else 'cellules'} {cells}).",
+              + f" ; si la somme est reversée, passez {'la ligne' if k == 1 else 'ces lignes'} au statut "
+              f"« Refusé » ({'cellule' if k == 1 else 'cellules'} {cells}).",
               action=a.numero)
 
 
