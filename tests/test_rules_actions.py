@@ -231,7 +231,7 @@ def test_act13_information_when_only_paid_lines_remain():
     out = run(_abandon("Versé", "Versé", "Versé", "Versé"), "ACT-13")
     assert only(out) == [("ACT-13", I, "Plan de financement", "G8", "2.1")]
     assert out[0].message == (
-        "Action 2.1 : l'action est « Abandonnée », mais les lignes 7, 8, 9 et 10 de la feuille Plan de financement, "
+        "Action 2.1 : l'action est « Abandonnée », mais les lignes 7 à 10 de la feuille Plan de financement, "
         "« Versé » (500 000,00 €), restent comptées dans les financements alors que le coût de l'action ne l'est "
         "plus : cet argent a été payé avant l'abandon. Les lignes 8 et 9 (ETAT : 400 000,00 €) ont été données par "
         "d'autres que le maître d'ouvrage pour une opération qui ne sera pas réalisée.")
@@ -327,7 +327,7 @@ def test_act01_says_the_lines_of_a_duplicated_number_are_not_checked():
     (f,) = run(m, "ACT-01")
     assert f.suggestion == (
         "Donnez à chaque action un numéro unique et reportez-le sur ses lignes de la feuille Plan de financement : "
-        "tant que plusieurs actions portent le numéro 2.1, les lignes 7, 8, 9 et 10, qui le portent, ne peuvent "
+        "tant que plusieurs actions portent le numéro 2.1, les lignes 7 à 10, qui le portent, ne peuvent "
         "être attribuées à aucune d'elles, et ni l'équilibre ni les plafonds de leur plan ne sont contrôlés.")
 
     def without_lines(r):
@@ -343,3 +343,24 @@ def test_act11_leaves_an_abandoned_action_alone():
         r["T_Actions"][1]["cout_total"] = 0
     assert run(m) == []
     assert [f.code for f in run(act(1, cout_total=1))] == ["ACT-11", "FIN-05"]  # not abandoned: judged
+
+
+def test_act13_names_thousands_of_lines_in_runs_and_stays_within_a_cell():
+    """An abandoned action of 4 000 lines: 23 000 characters of line numbers, 27 000 of cells (Excel's cell
+    holds 32 767: 6 000 lines would not fit); runs now read « lignes 7 à 4006 », scattered rows end
+    « et N autres »."""
+    def many(r, step):
+        _abandon()(r)
+        base = [lf for lf in r["T_Financements"] if lf["numero"] == "2.1"][1]
+        others = [lf for lf in r["T_Financements"] if lf["numero"] != "2.1"]
+        r["T_Financements"] = others[:3]
+        for i in range(4_000):
+            r["T_Financements"].append(dict(base, montant=10))
+            if step == 2:
+                r["T_Financements"].append(dict(others[0]))  # a line of 1.1 between each
+    (f,) = run(lambda r: many(r, 1), "ACT-13")
+    assert "mais les lignes 7 à 4006 de la feuille Plan de financement (« Acquis ») restent comptées" in f.message
+    assert f.suggestion.startswith("Passez ces lignes au statut « Refusé » (cellules G7 à G4006) ou supprimez-les")
+    (f,) = run(lambda r: many(r, 2), "ACT-13")
+    assert "mais les lignes 7, 9, 11, " in f.message and ", 65 et 3 970 autres de la feuille" in f.message
+    assert len(f.message) < 1_000 and len(f.suggestion) < 1_000

@@ -11,7 +11,7 @@ from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.model import Convention, FicheAction, split_codes
-from acv_xl.contract.values import closest, fmt_date, memo_text
+from acv_xl.contract.values import closest, fmt_date, fmt_number, memo_text
 
 from . import (
     SRC_CONTRAT,
@@ -326,8 +326,8 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
                         f"{'reste comptée' if len(paid) == 1 else 'restent comptées'} : cet argent a déjà été payé"
                         + (f" ; demandez à {_financeurs(received)[0]} s'il doit être reversé, l'opération n'étant "
                            "pas réalisée." if received else "."))
-        cells = _et([lf.cell("statut") for lf in released])
-        maturites = _et([x.cell("maturite") for x in same])
+        cells = _cells(released, "statut")
+        maturites = _cells(same, "maturite")
         yield at(first, "statut", "ACT-13", E, message,
                  (f"Passez cette ligne au statut « Refusé » (cellule {cells}) ou supprimez-la"
                   if n == 1 else
@@ -379,7 +379,7 @@ def _paid_information(a: FicheAction, same: list[FicheAction], paid: list, recei
                f"{'reste comptée' if n == 1 else 'restent comptées'} dans les financements alors que le coût de "
                "l'action ne l'est plus : cet argent a été payé avant l'abandon.")
     if not received:
-        maturites = _et([x.cell("maturite") for x in same])
+        maturites = _cells(same, "maturite")
         return at(paid[0], "statut", "ACT-13", I, message,
                   ("Cette ligne n'est pas une subvention à reverser" if n == 1 else
                    "Ces lignes ne sont pas des subventions à reverser")
@@ -401,7 +401,7 @@ def _paid_information(a: FicheAction, same: list[FicheAction], paid: list, recei
                 f"{money(totals.add_up(lf.montant for lf in received))}) {'a' if k == 1 else 'ont'} été "
                 f"donnée{'' if k == 1 else 's'} par d'autres que le maître d'ouvrage pour une opération qui ne "
                 "sera pas réalisée.")
-    cells = _et([lf.cell("statut") for lf in received])
+    cells = _cells(received, "statut")
     return at(first, "statut", "ACT-13", I, message,
               f"Demandez à {financeurs} s'{'ils en exigent' if several else 'il en exige'} le reversement"
               + (f" (l'État demande le reversement total ou partiel d'une subvention dont l'opération n'est pas "
@@ -412,6 +412,38 @@ def _paid_information(a: FicheAction, same: list[FicheAction], paid: list, recei
 
 
 def _lignes(lines: list) -> str:
-    """« ligne 31 », « lignes 31, 32 et 35 »."""
-    rows = [str(lf.row) for lf in lines]
-    return ("ligne " if len(rows) == 1 else "lignes ") + _et(rows)
+    """« ligne 31 », « lignes 31, 32 et 35 », « lignes 12 à 4011 » (`_spans`)."""
+    return ("ligne " if len(lines) == 1 else "lignes ") + _spans([lf.row for lf in lines])
+
+
+def _cells(lines: list, attr: str) -> str:
+    """« G31 », « G31, G32 et G35 », « G12 à G4011 »: the `attr` cells of `lines` (one column)."""
+    cells = [lf.cell(attr) for lf in lines]
+    column = cells[0].rstrip("0123456789")
+    if any(c.rstrip("0123456789") != column for c in cells):
+        return _et(cells)
+    return _spans([lf.row for lf in lines], column)
+
+
+SPANS_SHOWN = 30  # runs of rows a message names before « et N autres »: 4 000 lines made 27 000 characters
+
+
+def _spans(rows: list[int], column: str = "") -> str:
+    """Rows in order, three or more consecutive ones as « 12 à 15 », at most `SPANS_SHOWN` runs then
+    « et N autres » (a cell holds 32 767 characters, and a list of thousands is read by no one)."""
+    runs: list[list[int]] = []
+    for r in rows:
+        if runs and r == runs[-1][-1] + 1:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    parts, shown = [], 0
+    for run in runs[:SPANS_SHOWN]:
+        if len(run) >= 3:
+            parts.append(f"{column}{run[0]} à {column}{run[-1]}")
+        else:
+            parts.extend(f"{column}{r}" for r in run)
+        shown += len(run)
+    if shown < len(rows):
+        return ", ".join(parts) + f" et {fmt_number(len(rows) - shown)} autres"
+    return _et(parts)
