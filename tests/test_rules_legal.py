@@ -171,6 +171,17 @@ def test_fin21_unlisted_dispositif_names_the_closest():
 
 
 # --------------------------------------------------------------------------- FIN-06 (L1111-10): the MO's own share
+def test_fin22_offers_a_fonds_de_concours_only_between_an_epci_and_its_communes():
+    """The EPF's « autofinancement » on a commune's action was told « si c'est un fonds de concours »: only an
+    EPCI and its communes give one (FIN-23 says so of such a line)."""
+    def m(r, financeur):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif="Autofinancement", nature="Autofinancement")
+    (f,) = run(lambda r: m(r, "EPF"), "FIN-22")
+    assert f.suggestion.endswith("; si c'est une subvention, choisissez son dispositif et la nature « Subvention ».")
+    (f,) = run(lambda r: m(r, "EPCI"), "FIN-22")
+    assert "si c'est un fonds de concours ou une subvention" in f.suggestion
+
+
 def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
     """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing."""
     def m(r):

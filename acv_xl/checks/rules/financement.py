@@ -991,7 +991,10 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                  f"publique, comptée comme telle dans la participation minimale de 20 % ({SRC_L1111_10}).",
                  "Si c'est l'argent du maître d'ouvrage, indiquez son code"
                  + (f" ({q(code_mo)})" if code_mo else "")
-                 + " ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature « Subvention ».")
+                 # a fonds de concours only between an EPCI and its communes (FIN-23): not offered from an EPF
+                 + (" ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature "
+                    "« Subvention »." if _parties_fonds_de_concours(a, lf.financeur) else
+                    " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
 
 
 def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:
