@@ -334,6 +334,18 @@ def test_fin14_covers_dotations_and_2018_514(financeur, dispositif):
     assert "études" in out[0].suggestion and "acquisitions foncières" in out[0].suggestion
 
 
+def test_fin14_and_fin22_leave_an_abandoned_action_alone():
+    """An abandoned action (ACT-13 asks to release its lines): FIN-14 judged whether it could still receive the
+    DETR, and FIN-22 said its EPCI « autofinancement » was « comptée dans la participation minimale de 20 % »,
+    which FIN-06 does not judge on an abandoned action."""
+    def m(r, maturite):
+        lines(r)[DETR_11].update(statut="Sollicité", date_demande=date(2024, 1, 16), reference_decision=None)
+        lines(r)[REGION_11].update(financeur="EPCI", dispositif="Autofinancement", nature="Autofinancement")
+        r["T_Actions"][0]["maturite"] = maturite
+    assert sorted(f.code for f in run(lambda r: m(r, "Engagée")) if f.code in ("FIN-14", "FIN-22")) == ["FIN-14", "FIN-22"]
+    assert [f.code for f in run(lambda r: m(r, "Abandonnée")) if f.code in ("FIN-14", "FIN-22")] == []
+
+
 def test_fin14_not_for_other_subsidies():
     def m(r):
         lines(r)[REGION_11].update(statut="Sollicité", date_demande=date(2024, 6, 1), reference_decision=None)

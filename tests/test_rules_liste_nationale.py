@@ -266,6 +266,11 @@ def test_fin19_not_for_a_refused_line_an_epci_or_an_unnamed_commune():
         r["T_Actions"][0]["maitre_ouvrage"] = "Commune de Sainte-Catherine"
     assert run(other_commune, "FIN-19") == []
 
+    def abandoned(r):  # left the plan: « sollicitez la DSIL » for it made no sense
+        detr_for_arras(r)
+        r["T_Actions"][0]["maturite"] = "Abandonnée"
+    assert run(abandoned, "FIN-19") == []
+
 
 def test_fin19_in_a_binome_the_commune_named_by_the_maitre_d_ouvrage():
     def m(r, mo):

@@ -673,14 +673,17 @@ def commencement(conv: Convention) -> Iterable[Finding]:
     (Fonds vert, FNADT, DRAC, FRLA…), whose action's `Date de début` precedes `Date de la demande`:
     an operation that began before its request is in principle ineligible. The same day passes.
     « Commencement » is the first legal act (a works order, a signed contract): studies and land
-    purchases are not one, so the message asks to check what the start date is."""
+    purchases are not one, so the message asks to check what the start date is. An `Abandonnée`
+    action is not judged: it has left the plan (ACT-13 asks to release its lines), and whether it could
+    have received the subsidy no longer matters."""
     action = index(conv).action
     lines = lignes(conv)  # the `Sollicité` ones (a few), found in C
     for lf in compress(lines, map(eq, map(_STATUT, lines), repeat("Sollicité"))):
         if lf.date_demande is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):
             continue
         a = action(lf.numero)
-        if a is not None and a.date_debut is not None and a.date_debut < lf.date_demande:
+        if (a is not None and a.date_debut is not None and a.date_debut < lf.date_demande
+                and a.maturite != layout.MATURITE_ABANDONNEE):
             nom = lf.dispositif or "subvention de l'État"
             yield at(lf, "date_demande", "FIN-14", A,
                      f"{prefix(lf)} : la subvention {q(nom)} a été sollicitée le {fmt_date(lf.date_demande)}, après le "
@@ -967,7 +970,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     """Added code. On an action whose MO is a public one of L1111-10, a counted line of nature
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
     the MO (`totals.role_l1111_10`): it is not the MO's own share but a public participation, and
-    FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not."""
+    FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not. Not on an `Abandonnée`
+    action's line: FIN-06 does not judge it, so « comptée dans la participation minimale » was false."""
     ix = index(conv)
     action = ix.action
     categorie_of, roles = ix.categories.get, ix.categories.roles  # the roles FIN-06 worked out (`part_mo`)
@@ -976,7 +980,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
     for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
-        if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10:
+        if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10 or a.maturite == layout.MATURITE_ABANDONNEE:
             continue
         mo = mo_of.get(a.numero)
         if mo is None:

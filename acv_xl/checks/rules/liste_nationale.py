@@ -253,7 +253,8 @@ def detr_population(conv: Convention) -> Iterable[Finding]:
     above 20 000 inhabitants (35 000 outre-mer) in the national list: DETR is open to communes up to
     that population (CGCT L2334-33; exactly 20 000 passes). A warning: the préfet's list of eligible
     collectivités (population DGF, communes nouvelles for three years) decides. The commune is
-    recognised by its name in the `Maître d'ouvrage` cell; an EPCI maître d'ouvrage is not judged."""
+    recognised by its name in the `Maître d'ouvrage` cell; an EPCI maître d'ouvrage is not judged, nor an
+    `Abandonnée` action (it has left the plan: no subsidy is to be sought for it)."""
     codes, _ = _codes(conv)
     if not codes:
         return
@@ -266,7 +267,8 @@ def detr_population(conv: Convention) -> Iterable[Finding]:
         if lf.statut == layout.STATUT_REFUSE:
             continue
         action = ix.action(lf.numero)
-        if action is None or action.type_mo != "Commune" or not action.maitre_ouvrage:
+        if (action is None or action.type_mo != "Commune" or not action.maitre_ouvrage
+                or action.maturite == layout.MATURITE_ABANDONNEE):  # left the plan: « sollicitez la DSIL » for it?
             continue
         mo = str(action.maitre_ouvrage)
         if mo not in communes_of:  # one look-up per maître d'ouvrage, not per line
