@@ -414,24 +414,24 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
             msg += " Même sur décision du préfet, le minimum ne descend pas sous 10 % pour la rénovation énergétique scolaire."
         elif derog == layout.DEROGATION_CORSE and not corse:  # in 2A/2B, its 10 % is the minimum said above
             msg += f" La dérogation {q(derog)} ne vaut que pour les collectivités de Corse (département 2A ou 2B)."
-        remplacez = (f"emplacez au moins {money(transfert)} de financements publics par de l'autofinancement du "
+        remplacez = (f"remplacez au moins {money(transfert)} de financements publics par de l'autofinancement du "
                      f"maître d'ouvrage (part propre d'au moins {money(pm.propre + transfert)})")
         # the suggestion follows the message: the préfet's decision first where he may grant one; the 10 % he
         # may set for school energy renovation below it; « choisissez-la » only when no dérogation is chosen
         if scolaire_possible:
-            sugg = f"Indiquez la référence de l'arrêté du préfet fixant le minimum à 10 % ; à défaut, r{remplacez}."
+            sugg = f"Indiquez la référence de l'arrêté du préfet fixant le minimum à 10 % ; à défaut, {remplacez}."
         elif grav is A:
-            sugg = f"Joignez la décision du préfet accordant la dérogation ; à défaut, r{remplacez}."
+            sugg = f"Joignez la décision du préfet accordant la dérogation ; à défaut, {remplacez}."
         elif derog == layout.DEROGATION_SCOLAIRE:
             dix_pour_cent = _ceil(base / 10 - pm.propre)
             sugg = (f"Remplacez au moins {money(dix_pour_cent)} de financements publics par de l'autofinancement du "
                     f"maître d'ouvrage (part propre d'au moins {money(pm.propre + dix_pour_cent)}, les 10 % que le "
                     f"préfet peut fixer par arrêté ; {money(pm.propre + transfert)} sans arrêté).")
         elif derog == layout.DEROGATION_AUCUNE:
-            sugg = (f"R{remplacez} ; si l'opération relève d'une dérogation, choisissez-la dans la colonne "
+            sugg = (f"R{remplacez[1:]} ; si l'opération relève d'une dérogation, choisissez-la dans la colonne "
                     f"{q(layout.T_ACTIONS.header('derogation'))}.")
         else:
-            sugg = f"R{remplacez}."
+            sugg = f"R{remplacez[1:]}."
         yield at(a, "derogation", "FIN-06", grav, msg, sugg, action=a.numero)
 
 
