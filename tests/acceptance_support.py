@@ -128,9 +128,11 @@ def catalogue(regles: str) -> dict[str, str]:
 
 
 def allowed_severities(regles: str) -> dict[str, set[str]]:
-    """code → the severities it may take: its own, and E and A for those of « Gravités variables »."""
-    variable = set(re.findall(r"^- `([A-Z]{3}-\d\d)`", section(regles, "Gravités variables"), flags=re.M))
-    return {code: ({"E", "A"} | {sev} if code in variable else {sev}) for code, sev in catalogue(regles).items()}
+    """code → the severities it may take: its own, and for those of « Gravités variables » E and A, and I
+    when their line says « information »."""
+    lines = re.findall(r"^- `([A-Z]{3}-\d\d)` :(.*)", section(regles, "Gravités variables"), flags=re.M)
+    variable = {code: {"E", "A"} | ({"I"} if "information" in text else set()) for code, text in lines}
+    return {code: (variable[code] | {sev} if code in variable else {sev}) for code, sev in catalogue(regles).items()}
 
 
 GRAVITE_LETTRE = {"erreur": "E", "avertissement": "A", "information": "I"}

@@ -41,7 +41,8 @@ def test_the_report_says_it_with_the_ecart(abandoned):
     assert f.message == (
         "Action 2.1 : l'action est « Abandonnée », mais les lignes 7, 9 et 10 de la feuille Plan de financement "
         "(« Acquis ») restent comptées dans les financements pour 400 000,00 €, alors que le coût de l'action n'est "
-        "plus compté. La ligne 8 « Versé » (100 000,00 €) reste comptée : cet argent a déjà été payé.")
+        "plus compté. La ligne 8 « Versé » (100 000,00 €) reste comptée : cet argent a déjà été payé ; demandez à "
+        "son financeur (ETAT) s'il doit être reversé, l'opération n'étant pas réalisée.")
     proc = acv("valider", str(abandoned))
     assert proc.returncode == 1, proc.stderr
     assert f"[ERREUR] ACT-13 G7 — {f.message}" in proc.stdout and f.suggestion in proc.stdout

@@ -64,6 +64,15 @@ def test_con01_keeps_the_most_recently_validated():
     assert con01[0].cellule == "B4" and con01[0].feuille == "Projet"
 
 
+def test_con01_an_identifier_written_loosely_is_the_same_convention():
+    """« acv 14 » is ACV014 for the rules (PRJ-03 suggests it, the national list is read so); the
+    consolidation counted Arras twice."""
+    for loose in ("acv 14", "ACV-014", "acv14", " ACV 014 "):
+        v = judge([_s("a.xlsx", acv_id="ACV014", dv=date(2026, 1, 5)), _s("b.xlsx", acv_id=loose, etat=ETAT_JAMAIS)])
+        assert [x.compte for x in v] == [True, False], loose
+        assert [f.code for f in v[1].findings] == ["CON-01", "CON-02"], loose
+
+
 def test_con01_unvalidated_copies_fall_back_to_modification_time_and_validated_data_wins():
     v = judge([_s("old.xlsx", etat=ETAT_JAMAIS, mtime=1), _s("new.xlsx", etat=ETAT_JAMAIS, mtime=2)])
     assert [x.compte for x in v] == [False, True]

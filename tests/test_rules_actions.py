@@ -10,7 +10,7 @@ from acv_xl.checks.findings import Gravite
 
 from conventions import cell_of, run
 
-E, A = Gravite.ERREUR, Gravite.AVERTISSEMENT
+E, A, I = Gravite.ERREUR, Gravite.AVERTISSEMENT, Gravite.INFORMATION
 
 
 def only(out):
@@ -215,9 +215,76 @@ def test_act13_paid_money_stays_and_is_said():
                                    "La ligne 7 « Versé » (80 000,00 €) reste comptée : cet argent a déjà été payé.")
 
 
-def test_act13_silent_when_released_paid_or_not_abandoned():
+def test_act13_says_when_paid_money_may_have_to_be_repaid():
+    """Another body's money « Versé » beside lines to release: the error says whom to ask."""
+    out = run(_abandon("Refusé", "Versé", "Acquis", "Refusé"), "ACT-13")
+    assert only(out) == [("ACT-13", E, "Plan de financement", "G9", "2.1")]
+    assert out[0].message.endswith(
+        "La ligne 8 « Versé » (100 000,00 €) reste comptée : cet argent a déjà été payé ; demandez à son financeur "
+        "(ETAT) s'il doit être reversé, l'opération n'étant pas réalisée.")
+
+
+def test_act13_information_when_only_paid_lines_remain():
+    """All « Versé »: no error (the money was paid), but the référent must know whether the État's DETR
+    and DSIL, paid for an operation that will not be carried out, are to be recovered; the EPCI's own
+    money (line 7, the MO's) and the CDC's loan (line 10, repaid anyway) are nobody's to ask back."""
+    out = run(_abandon("Versé", "Versé", "Versé", "Versé"), "ACT-13")
+    assert only(out) == [("ACT-13", I, "Plan de financement", "G8", "2.1")]
+    assert out[0].message == (
+        "Action 2.1 : l'action est « Abandonnée », mais les lignes 7 à 10 de la feuille Plan de financement, "
+        "« Versé » (500 000,00 €), restent comptées dans les financements alors que le coût de l'action ne l'est "
+        "plus : cet argent a été payé avant l'abandon. Les lignes 8 et 9 (ETAT : 400 000,00 €) ont été données par "
+        "d'autres que le maître d'ouvrage pour une opération qui ne sera pas réalisée.")
+    assert out[0].suggestion == (
+        "Demandez à son financeur (ETAT) s'il en exige le reversement (l'État demande le reversement "
+        "total ou partiel d'une subvention dont l'opération n'est pas réalisée : CGCT art. R2334-31 pour la DETR "
+        "et la DSIL) ; si la somme est reversée, passez ces lignes au statut « Refusé » (cellules G8 et G9).")
+
+
+def test_act13_information_cites_the_text_of_the_subsidy_paid():
+    def fnadt(r):
+        _abandon("Refusé", "Versé", "Refusé", "Refusé")(r)
+        r["T_Financements"][4].update(dispositif="FNADT")  # row 8
+    (f,) = run(fnadt, "ACT-13")
+    assert f.gravite is I and f.suggestion == (
+        "Demandez à son financeur (ETAT) s'il en exige le reversement (l'État demande le reversement total ou "
+        "partiel d'une subvention dont l'opération n'est pas réalisée : décret n° 2018-514 art. 14 pour les "
+        "subventions de l'État qu'il régit) ; si la somme est reversée, passez la ligne au statut « Refusé » "
+        "(cellule G8).")
+    def region(r):  # the Région's subsidy, and the EPCI's own money: no État text, the Région alone named
+        _abandon("Versé", "Refusé", "Refusé", "Versé")(r)
+        r["T_Financements"][6].update(financeur="REGION", dispositif="Aménagement du territoire", nature="Subvention")
+    (f,) = run(region, "ACT-13")
+    assert f.gravite is I and f.suggestion == (
+        "Demandez à son financeur (REGION) s'il en exige le reversement ; si la somme est reversée, passez la ligne "
+        "au statut « Refusé » (cellule G10).")
+
+    def participation(r):  # another public body's « autofinancement » is a participation it may ask back
+        region(r)
+        r["T_Actions"][1].update(maitre_ouvrage="Ville d'Arras", type_mo="Commune")
+    (f,) = run(participation, "ACT-13")
+    assert f.cellule == "G7" and "Les lignes 7 et 10 (EPCI, REGION : 100 000,00 €) ont été données" in f.message
+
+
+def test_act13_information_explains_the_ecart_when_nothing_is_to_be_recovered():
+    """The EPCI's own money (the MO's) and the CDC's loan (repaid anyway) « Versé »: nothing to ask back,
+    but the report shows an écart of their amount beside « aucune erreur », which the finding explains."""
+    out = run(_abandon("Versé", "Refusé", "Refusé", "Versé"), "ACT-13")
+    assert only(out) == [("ACT-13", I, "Plan de financement", "G7", "2.1")]
+    assert out[0].message == (
+        "Action 2.1 : l'action est « Abandonnée », mais les lignes 7 et 10 de la feuille Plan de financement, "
+        "« Versé » (100 000,00 €), restent comptées dans les financements alors que le coût de l'action ne l'est "
+        "plus : cet argent a été payé avant l'abandon.")
+    assert out[0].suggestion == (
+        "Ces lignes ne sont pas des subventions à reverser (argent du maître d'ouvrage, prêt, fonds propres ou "
+        "apport) : elles expliquent l'écart entre le coût total et les financements ; si l'action n'est pas "
+        "abandonnée, corrigez sa maturité (cellule I5).")
+    (f,) = run(_abandon("Refusé", "Refusé", "Refusé", "Versé"), "ACT-13")
+    assert f.suggestion.startswith("Cette ligne n'est pas une subvention à reverser (") and "elle explique" in f.suggestion
+
+
+def test_act13_silent_when_released_or_not_abandoned():
     assert run(_abandon("Refusé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []
-    assert run(_abandon("Versé", "Versé", "Refusé", "Versé"), "ACT-13") == []
     assert run(lambda r: None, "ACT-13") == []  # « En préparation »: its lines are its plan
 
     def removed(r):
@@ -226,7 +293,8 @@ def test_act13_silent_when_released_paid_or_not_abandoned():
     assert run(removed, "ACT-13") == []
 
 
-def test_act13_not_judged_on_a_duplicated_number_or_an_unreadable_statut():
+def test_act13_not_judged_on_a_number_shared_with_a_live_action_or_an_unreadable_statut():
+    """A live fiche 2.1 beside the abandoned one: whose lines are they? not guessed; ACT-01 says it."""
     def twice(r):
         _abandon()(r)
         r["T_Actions"].append(dict(r["T_Actions"][1], maturite="En cours"))
@@ -235,3 +303,64 @@ def test_act13_not_judged_on_a_duplicated_number_or_an_unreadable_statut():
     def unreadable(r):
         _abandon("Refusé", "Refusé", "Refusé", "obtenu")(r)
     assert run(unreadable, "ACT-13") == []
+
+
+def test_act13_judged_when_every_fiche_of_a_duplicated_number_is_abandoned():
+    """Two fiches « 2.1 », both abandoned: the lines are an abandoned action's whichever fiche they were
+    meant for; the plan showed 400 000 € counted beside ACT-01 alone."""
+    def twice(r):
+        _abandon("Refusé", "Sollicité", "Engagé", "Refusé")(r)
+        r["T_Actions"].append(dict(r["T_Actions"][1], intitule="Halles couvertes"))
+    out = run(twice, "ACT-13")
+    assert only(out) == [("ACT-13", E, "Plan de financement", "G8", "2.1")]
+    assert out[0].message.startswith(
+        "Action 2.1 : toutes les fiches-actions de ce numéro (lignes 5 et 6 de la feuille Fiches-actions) ont la "
+        "maturité « Abandonnée », mais les lignes 8 et 9 de la feuille Plan de financement (« Sollicité », "
+        "« Engagé ») restent comptées dans les financements pour 400 000,00 €")
+    assert out[0].suggestion.endswith("; si l'une de ces actions n'est pas abandonnée, donnez-lui un autre numéro, "
+                                      "reportez-le sur ses lignes et corrigez sa maturité (cellules I5 et I6).")
+
+
+def test_act01_says_the_lines_of_a_duplicated_number_are_not_checked():
+    def m(r):
+        r["T_Actions"].append(dict(r["T_Actions"][1], maturite="Abandonnée"))
+    (f,) = run(m, "ACT-01")
+    assert f.suggestion == (
+        "Donnez à chaque action un numéro unique et reportez-le sur ses lignes de la feuille Plan de financement : "
+        "tant que plusieurs actions portent le numéro 2.1, les lignes 7 à 10, qui le portent, ne peuvent "
+        "être attribuées à aucune d'elles, et ni l'équilibre ni les plafonds de leur plan ne sont contrôlés.")
+
+    def without_lines(r):
+        m(r)
+        r["T_Financements"] = [lf for lf in r["T_Financements"] if lf["numero"] != "2.1"]
+    assert run(without_lines, "ACT-01")[0].suggestion == "Donnez à chaque action un numéro unique."
+
+
+def test_act11_leaves_an_abandoned_action_alone():
+    """Abandoned with its cost set to 0 (ACT-05 allows it): « Ramenez la dépense subventionnable à 0,00 € »."""
+    def m(r):
+        _abandon("Refusé", "Refusé", "Refusé", "Refusé")(r)
+        r["T_Actions"][1]["cout_total"] = 0
+    assert run(m) == []
+    assert [f.code for f in run(act(1, cout_total=1))] == ["ACT-11", "FIN-05"]  # not abandoned: judged
+
+
+def test_act13_names_thousands_of_lines_in_runs_and_stays_within_a_cell():
+    """An abandoned action of 4 000 lines: 23 000 characters of line numbers, 27 000 of cells (Excel's cell
+    holds 32 767: 6 000 lines would not fit); runs now read « lignes 7 à 4006 », scattered rows end
+    « et N autres »."""
+    def many(r, step):
+        _abandon()(r)
+        base = [lf for lf in r["T_Financements"] if lf["numero"] == "2.1"][1]
+        others = [lf for lf in r["T_Financements"] if lf["numero"] != "2.1"]
+        r["T_Financements"] = others[:3]
+        for i in range(4_000):
+            r["T_Financements"].append(dict(base, montant=10))
+            if step == 2:
+                r["T_Financements"].append(dict(others[0]))  # a line of 1.1 between each
+    (f,) = run(lambda r: many(r, 1), "ACT-13")
+    assert "mais les lignes 7 à 4006 de la feuille Plan de financement (« Acquis ») restent comptées" in f.message
+    assert f.suggestion.startswith("Passez ces lignes au statut « Refusé » (cellules G7 à G4006) ou supprimez-les")
+    (f,) = run(lambda r: many(r, 2), "ACT-13")
+    assert "mais les lignes 7, 9, 11, " in f.message and ", 65 et 3 970 autres de la feuille" in f.message
+    assert len(f.message) < 1_000 and len(f.suggestion) < 1_000

@@ -225,9 +225,19 @@ def test_fin06_derogations():
     out = run(lambda r: (_own(r, 99_990, 400_010), r["T_Actions"][0].update(derogation="Rénovation énergétique scolaire")), "FIN-06")
     assert [f.gravite for f in out] == [E] and "le minimum est de 20 %" in out[0].message
     assert "sous 10 %" in out[0].message
+    # the suggestion follows the dérogation: 10 € short of the 10 % the préfet may set, not only the 20 %
+    assert out[0].suggestion == ("Remplacez au moins 10,00 € de financements publics par de l'autofinancement du "
+                                 "maître d'ouvrage (part propre d'au moins 100 000,00 €, les 10 % que le préfet peut "
+                                 "fixer par arrêté ; 200 000,00 € sans arrêté).")
+    out = run(low("Rénovation énergétique scolaire"), "FIN-06")
+    assert out[0].suggestion.startswith("Indiquez la référence de l'arrêté du préfet fixant le minimum à 10 % ; "
+                                        "à défaut, remplacez au moins 100 000,00 €")
     for d in ("Monument protégé", "Patrimoine non protégé", "Calamité publique"):
         out = run(low(d), "FIN-06")
         assert [f.gravite for f in out] == [A] and "préfet" in out[0].message
+        # a warning whose decision is the préfet's: not « choisissez-la dans la colonne », already chosen
+        assert out[0].suggestion.startswith("Joignez la décision du préfet accordant la dérogation ; à défaut, "
+                                            "remplacez au moins 100 000,00 €")
 
 
 # --------------------------------------------------------------------------- FIN-07 / FIN-08 (CGCT R2334-27)

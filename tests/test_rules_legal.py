@@ -41,6 +41,8 @@ def codes(out):
     ("Fonds vert – renaturation", "Fonds vert"), ("Fonds friches", "Fonds friches"), ("fnadt", "FNADT"),
     ("Fonds de concours", "Fonds de concours"), ("Interreg V France-Wallonie", "Interreg"),
     ("Autofinancement", None), ("Subvention", None), ("Détroit", None), ("Vírgula", None),
+    ("DETR2024", "DETR"), ("DSIL2021", "DSIL"), ("FNADT2023", "FNADT"),  # a year glued to the name
+    ("DSIPL", "DSIL"), ("FSIPL 2017", "DSIL"),  # its name of 2016-2017
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -59,7 +61,7 @@ def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():
 
 # --------------------------------------------------------------------------- FIN-07 / FIN-08 by meaning
 VARIANTES = ["DSIL exceptionnelle", "DSIL rénovation énergétique", "Dotation de soutien à l'investissement local",
-             "DSIL 2024", "d.s.i.l."]
+             "DSIL 2024", "d.s.i.l.", "DSIL2024"]
 
 
 @pytest.mark.parametrize("variante", VARIANTES)
@@ -94,6 +96,22 @@ def test_fin08_floor_covers_every_r2334_dotation(fam):
     out = run(lambda r: m(r, 99_999.99), "FIN-08")
     assert codes(out) == [("FIN-08", A)] and out[0].cellule == fin_cell(DETR_21, "montant")
     assert "20 %" in out[0].message
+
+
+def test_fin07_and_fin08_name_the_dispositifs_and_lines_plainly():
+    """« (lignes « DSIL ») » for one dispositif name; « (286 000,00 € (sur 2 lignes)) »."""
+    def m(r):
+        lines(r)[DSIL_21]["montant"] = 300_001
+        lines(r)[AUTO_21]["montant"] = 79_999
+    (f,) = run(m, "FIN-07")
+    assert "de l'action 2.1 (dispositifs « DETR », « DSIL ») atteignent" in f.message
+
+    def two(r):
+        lines(r)[DETR_21]["montant"] = 40_000
+        lines(r).append(dict(lines(r)[DETR_21], dispositif="DETR 2025", annee=2025, montant=40_000))
+        lines(r)[AUTO_21]["montant"] = 100_000
+    (f,) = run(two, "FIN-08")
+    assert "la DETR de l'action (80 000,00 € sur 2 lignes) représente 16,0 %" in f.message
 
 
 def test_fin08_two_spellings_of_one_dotation_are_summed():
@@ -136,6 +154,14 @@ def test_fin21_dispositif_of_another_financeur():
     assert codes(out) == [("FIN-21", A)] and "ETAT" in out[0].message and "« ETAT »" in out[0].suggestion
 
 
+def test_fin21_names_the_financeur_in_french():
+    """« n'est pas dans la liste des dispositifs de EPCI » (no elision) — the financeur is quoted as a code."""
+    out = run(lambda r: lines(r)[AUTO_21].update(dispositif="Participation"), "FIN-21")
+    assert out[0].message.endswith(
+        ": « Participation » n'est pas dans la liste des dispositifs du financeur « EPCI ».")
+    assert out[0].suggestion.startswith("Choisissez un dispositif du financeur « EPCI » (")
+
+
 def test_fin21_unlisted_dispositif_names_the_closest():
     out = run(lambda r: lines(r)[REGION_11].update(dispositif="Redynamisation des centres villes 2024"), "FIN-21")
     assert codes(out) == [("FIN-21", A)] and "« Redynamisation des centres-villes »" in out[0].suggestion
@@ -145,6 +171,17 @@ def test_fin21_unlisted_dispositif_names_the_closest():
 
 
 # --------------------------------------------------------------------------- FIN-06 (L1111-10): the MO's own share
+def test_fin22_offers_a_fonds_de_concours_only_between_an_epci_and_its_communes():
+    """The EPF's « autofinancement » on a commune's action was told « si c'est un fonds de concours »: only an
+    EPCI and its communes give one (FIN-23 says so of such a line)."""
+    def m(r, financeur):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif="Autofinancement", nature="Autofinancement")
+    (f,) = run(lambda r: m(r, "EPF"), "FIN-22")
+    assert f.suggestion.endswith("; si c'est une subvention, choisissez son dispositif et la nature « Subvention ».")
+    (f,) = run(lambda r: m(r, "EPCI"), "FIN-22")
+    assert "si c'est un fonds de concours ou une subvention" in f.suggestion
+
+
 def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
     """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing."""
     def m(r):
@@ -228,6 +265,11 @@ def test_fin06_corse_10_percent_in_corse_only():
     assert codes(out) == [("FIN-06", A)] and "voirie communale" in out[0].message
     out = run(lambda r: m(r, "2B", 99_999.99), "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "10 %" in out[0].message
+    # in Corse, « ne vaut que pour les collectivités de Corse » was said to a collectivité of Corse
+    assert "ne vaut que" not in out[0].message and out[0].message.endswith("(CGCT art. L1111-10 III).")
+    # the dérogation is chosen already: not « si l'opération relève d'une dérogation, choisissez-la »
+    assert out[0].suggestion == ("Remplacez au moins 0,01 € de financements publics par de l'autofinancement du "
+                                 "maître d'ouvrage (part propre d'au moins 100 000,00 €).")
     out = run(lambda r: m(r, "62", 100_000), "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "Corse (département 2A ou 2B)" in out[0].message
 
@@ -290,6 +332,18 @@ def test_fin14_covers_dotations_and_2018_514(financeur, dispositif):
     out = run(lambda r: m(r, date(2024, 1, 16)), "FIN-14")
     assert codes(out) == [("FIN-14", A)] and "premier acte juridique" in out[0].suggestion
     assert "études" in out[0].suggestion and "acquisitions foncières" in out[0].suggestion
+
+
+def test_fin14_and_fin22_leave_an_abandoned_action_alone():
+    """An abandoned action (ACT-13 asks to release its lines): FIN-14 judged whether it could still receive the
+    DETR, and FIN-22 said its EPCI « autofinancement » was « comptée dans la participation minimale de 20 % »,
+    which FIN-06 does not judge on an abandoned action."""
+    def m(r, maturite):
+        lines(r)[DETR_11].update(statut="Sollicité", date_demande=date(2024, 1, 16), reference_decision=None)
+        lines(r)[REGION_11].update(financeur="EPCI", dispositif="Autofinancement", nature="Autofinancement")
+        r["T_Actions"][0]["maturite"] = maturite
+    assert sorted(f.code for f in run(lambda r: m(r, "Engagée")) if f.code in ("FIN-14", "FIN-22")) == ["FIN-14", "FIN-22"]
+    assert [f.code for f in run(lambda r: m(r, "Abandonnée")) if f.code in ("FIN-14", "FIN-22")] == []
 
 
 def test_fin14_not_for_other_subsidies():

@@ -134,6 +134,13 @@ def test_prj07_binome_missing_one_commune():
     assert "Liévin (62510) manque" in out[0].message and "« Commune associée »" in out[0].suggestion
 
 
+def test_prj07_suggests_the_ville_centre_when_the_table_has_none():
+    """Liévin alone as « Commune associée »: Lens was suggested as another « Commune associée », and the
+    convention would have had no ville centre."""
+    out = run(lambda r: lens_lievin(r, (("62510", "Liévin", "Commune associée"),)))
+    assert [f.suggestion for f in out] == ["Ajoutez la ligne 62498 « Lens », rôle « Ville centre »."]
+
+
 def test_prj07_not_judged_while_a_code_is_unreadable_or_the_table_empty():
     out = run(lambda r: lens_lievin(r, (("62498", "Lens", "Ville centre"), ("6251", "Liévin", "Commune associée"))))
     assert [f.code for f in out] == ["PRJ-02"]
@@ -258,6 +265,11 @@ def test_fin19_not_for_a_refused_line_an_epci_or_an_unnamed_commune():
         detr_for_arras(r)
         r["T_Actions"][0]["maitre_ouvrage"] = "Commune de Sainte-Catherine"
     assert run(other_commune, "FIN-19") == []
+
+    def abandoned(r):  # left the plan: « sollicitez la DSIL » for it made no sense
+        detr_for_arras(r)
+        r["T_Actions"][0]["maturite"] = "Abandonnée"
+    assert run(abandoned, "FIN-19") == []
 
 
 def test_fin19_in_a_binome_the_commune_named_by_the_maitre_d_ouvrage():

@@ -178,3 +178,24 @@ def test_prj05_siren_with_spaces_passes():
 def test_prj05_role_empty():
     out = run(lambda r: r["T_Communes"][0].update(role=None))
     assert only(out) == [("PRJ-05", E, "Projet", cell_of("T_Communes", 0, "role"))]
+
+
+def test_prj05_suggests_the_departement_of_the_communes():
+    """« 1 » typed as text for a convention of the Ain was told « par exemple 62 »."""
+    def ain(r):
+        r["names"]["acv_departement"] = "1"
+        r["T_Communes"][0]["code_insee"] = "01053"
+    (f,) = run(ain, "PRJ-05")
+    assert f.suggestion == "Saisissez « 01 », le département des communes de la convention."
+    (f,) = run(lambda r: r["names"].update(acv_departement="Pas-de-Calais"), "PRJ-05")
+    assert f.suggestion == "Saisissez « 62 », le département des communes de la convention."
+
+    def two(r):  # communes of two départements (PRJ-02's): no guess
+        r["names"]["acv_departement"] = "Nord"
+        r["T_Communes"].append({"code_insee": "59350", "commune": "Lille", "role": "Commune associée"})
+    assert run(two, "PRJ-05")[0].suggestion == "Saisissez le code du département, par exemple 62."
+
+
+def test_prj02_insee_with_a_thousands_space_is_given_back_packed():
+    (f,) = run(lambda r: r["T_Communes"][0].update(code_insee="62 041"), "PRJ-02")
+    assert f.suggestion == "Saisissez « 62041 », sans espace."

@@ -576,7 +576,9 @@ FAMILLE_ANAH_CHEF_PROJET = "Chef de projet ACV (Anah)"
 FAMILLES_DECRET_2018_514 = ("FNADT", "Fonds vert", "Fonds friches", "FRLA", "DRAC", "Fonds mobilités actives")
 FAMILLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (FAMILLE_DSID, ("dsid", "soutien a l investissement des departements")),
-    (FAMILLE_DSIL, ("dsil", "soutien a l investissement local", "soutien a l investissement public local")),
+    # « DSIPL », « FSIPL »: the fonds de soutien à l'investissement public local of 2016, the DSIL since
+    (FAMILLE_DSIL, ("dsil", "dsipl", "fsipl", "soutien a l investissement local",
+                    "soutien a l investissement public local")),
     (FAMILLE_DETR, ("detr", "equipement des territoires ruraux")),
     (FAMILLE_DPV, ("dpv", "dotation politique de la ville", "dotation de la politique de la ville",
                    "dotation de politique de la ville")),

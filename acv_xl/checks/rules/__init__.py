@@ -17,7 +17,8 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   (DIA-01) while an axe is unreadable, no FIN-05…FIN-09 on a plan holding an unreadable amount,
   status, nature or financeur, or on an action number used twice, etc.
 - An `Abandonnée` action has left the plan: it needs no financing (ACT-08), no indicator (ACT-10),
-  no positive cost (ACT-05), and FIN-05…FIN-09, FIN-16 and ACT-07 do not judge it.
+  no positive cost (ACT-05), and FIN-05…FIN-09, FIN-14, FIN-16, FIN-19, FIN-22, FIN-24, ACT-07 and ACT-11
+  do not judge it.
 - The reference date for « after the end of initialisation » (DIA-04) is the date of the next
   comité d'engagement (`acv_date_comite`) when it is filled, the dossier being judged for that
   comité; otherwise today.
@@ -35,7 +36,9 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   FIN-21 A dispositif not listed for its financeur; FIN-22 A another public body's autofinancement
   on a public MO's action (a public participation, L1111-10); FIN-23 E fonds de concours outside
   an EPCI and its communes, or above the beneficiary's own share; FIN-24 A State subsidy exposed to
-  lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit. PRJ-06…PRJ-09 and FIN-19 compare the workbook with the national
+  lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit; ACT-13 E an
+  abandoned action's lines still counted (I when only another body's « Versé » money is left: to be
+  recovered?). PRJ-06…PRJ-09 and FIN-19 compare the workbook with the national
   list of the programme's communes (`liste_nationale.py`; the list is `Index.reference`, passed
   in by the engine). A missing defined name is reported as STR-04 (structure, like a header).
 - Dispositifs are recognised by meaning (`acv_xl.contract.dispositifs.famille`), the one place

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from itertools import repeat
 from operator import attrgetter, ne
 
@@ -10,15 +9,16 @@ from typing import Iterable
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
-from acv_xl.contract import layout
+from acv_xl.contract import dispositifs, layout
 from acv_xl.contract.model import Convention, FicheAction, split_codes
-from acv_xl.contract.values import closest, fmt_date, memo_text
+from acv_xl.contract.values import closest, fmt_date, fmt_number, memo_text
 
 from . import (
     SRC_CONTRAT,
     SRC_GUIDE,
     A,
     E,
+    I,
     at,
     blank,
     index,
@@ -30,6 +30,7 @@ from . import (
     rows,
     rule,
 )
+from .financement import _governed_by_2018_514
 
 T = layout.T_ACTIONS
 ABANDONNEE = layout.MATURITE_ABANDONNEE
@@ -42,17 +43,29 @@ def actions(conv: Convention) -> list[FicheAction]:
 
 @rule("ACT-01", E, "N° d'action vide ou en double", SRC_GUIDE, needs=("T_Actions",))
 def numero(conv: Convention) -> Iterable[Finding]:
-    """Empty number; every occurrence after the first of a number, naming the first line."""
+    """Empty number; every occurrence after the first of a number, naming the first line. When the
+    number has financing lines, the suggestion says that they are no fiche's until the numbers differ:
+    FIN-05 to FIN-09 and ACT-13 do not judge a plan they cannot attribute (an abandoned copy beside a
+    live one would otherwise leave the officer thinking its lines were checked)."""
     first: dict[str, FicheAction] = {}
-    for a in actions(conv):
+    acts = actions(conv)
+    for a in acts:
         if blank(a, "numero"):
             yield at(a, "numero", "ACT-01", E, f"Ligne {a.row} : l'action {q(a.intitule or '')} n'a pas de numéro.",
                      "Numérotez l'action sous la forme axe.rang, par exemple 1.3 pour la troisième action de l'axe 1.")
         elif a.numero:
             if a.numero in first:
+                lines = index(conv).lines_of(a.numero)
+                one = len(lines) == 1
                 yield at(a, "numero", "ACT-01", E,
                          f"Action {a.numero} : ce numéro est déjà utilisé à la ligne {first[a.numero].row} "
-                         f"({q(first[a.numero].intitule or '')}).", "Donnez à chaque action un numéro unique.")
+                         f"({q(first[a.numero].intitule or '')}).",
+                         "Donnez à chaque action un numéro unique." if not lines else
+                         f"Donnez à chaque action un numéro unique et reportez-le sur ses lignes de la feuille "
+                         f"{lines[0].sheet} : tant que plusieurs actions portent le numéro {a.numero}, "
+                         f"{'la' if one else 'les'} {_lignes(lines)}, qui le {'porte' if one else 'portent'}, "
+                         f"ne {'peut' if one else 'peuvent'} être attribuée{'' if one else 's'} à aucune d'elles, "
+                         "et ni l'équilibre ni les plafonds de leur plan ne sont contrôlés.")
             else:
                 first[a.numero] = a
 
@@ -227,9 +240,11 @@ def sans_indicateur(conv: Convention) -> Iterable[Finding]:
 @rule("ACT-11", A, "Dépense subventionnable supérieure au coût HT", SRC_GUIDE,
       needs=("T_Actions.depense_subventionnable",))
 def depense_superieure(conv: Convention) -> Iterable[Finding]:
-    """Only when the base is HT: a TTC cost and an HT dépense are not on the same base."""
+    """Only when the base is HT: a TTC cost and an HT dépense are not on the same base. An `Abandonnée`
+    action is not judged: it has left the plan, and its cost may be 0 (ACT-05), which made this rule ask
+    to bring its dépense « à 0,00 € au plus »."""
     for a in actions(conv):
-        if a.base == "HT" and a.cout_total is not None and a.depense_subventionnable is not None \
+        if a.base == "HT" and a.maturite != ABANDONNEE and a.cout_total is not None and a.depense_subventionnable is not None \
                 and a.depense_subventionnable > a.cout_total:
             yield at(a, "depense_subventionnable", "ACT-11", A,
                      f"{prefix(a)} : la dépense subventionnable ({money(a.depense_subventionnable)}) dépasse le coût "
@@ -257,28 +272,50 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
     until the lines are `Refusé` or removed (the guide: the financial plan is the convention's, and
     the comité d'engagement engages the financing on it).
 
-    `Versé` lines are not flagged: that money was paid before the abandonment and is a fact of the
-    plan (any repayment is settled with the financeur, outside the workbook), so they stay counted
-    and the message says so, with their amount, when it flags other lines. An action whose only
-    remaining lines are `Versé` gets no finding. A line with an unreadable `Statut` (FIN-04) is not
-    judged; an action number used twice (ACT-01) is not judged (its lines belong to neither)."""
-    abandoned = [a for a in actions(conv) if a.maturite == ABANDONNEE and a.numero]
+    `Versé` lines are not errors: that money was paid before the abandonment and is a fact of the
+    plan, so they stay counted. But money another financeur paid for an operation that will not be
+    carried out may have to be repaid (the préfet demands the reversement of a DETR or DSIL whose
+    operation is not carried out, CGCT art. R2334-31; the État of its other investment subsidies,
+    décret n° 2018-514 art. 14; the other financeurs by their own conventions), and the référent
+    must know it: the error's message says so when it flags other lines. An action whose only
+    remaining lines are `Versé` gets an Information: they explain the report's écart (financing
+    counted, no cost beside it: « aucune erreur » beside « écart : -744 000,00 € » said nothing), and
+    among them those another body gave (`_given`: a subsidy, another public body's participation)
+    are named with whom to ask whether they are to be repaid. A line with an unreadable `Statut`
+    (FIN-04) is not judged.
+
+    A number used twice (ACT-01): when every fiche-action of that number is `Abandonnée`, the
+    lines are an abandoned action's whichever fiche they were meant for, and are judged once for
+    the number (the suggestion names each fiche's maturité); when one of them is not abandoned,
+    whose lines they are is not guessed (ACT-01 says that the plan is not checked until the
+    numbers differ)."""
+    acts = actions(conv)
+    abandoned = [a for a in acts if a.maturite == ABANDONNEE and a.numero]
     if not abandoned:  # most plans: nothing more to look at
         return
-    ix = index(conv)
-    twice = {n for n, k in Counter(a.numero for a in actions(conv) if a.numero).items() if k > 1}
-    verse = layout.STATUT_VERSE
+    live = {a.numero for a in acts if a.maturite != ABANDONNEE}  # an unreadable maturity is not « Abandonnée »
+    fiches: dict[str, list[FicheAction]] = {}  # the abandoned fiches of each number, in row order
     for a in abandoned:
-        if a.numero in twice:
-            continue
-        counted = [lf for lf in ix.counted_of(a.numero) if "statut" not in lf.problems]
+        if a.numero not in live:
+            fiches.setdefault(a.numero, []).append(a)
+    ix = index(conv)
+    verse = layout.STATUT_VERSE
+    for numero, same in fiches.items():
+        a = same[0]
+        counted = [lf for lf in ix.counted_of(numero) if "statut" not in lf.problems]
         released = [lf for lf in counted if lf.statut != verse]
-        if not released:
-            continue
         paid = [lf for lf in counted if lf.statut == verse]
+        received = _given(ix, a, paid)
+        if not released:
+            if paid:
+                yield _paid_information(a, same, paid, received)
+            continue
         first, n = released[0], len(released)
         statuts = ", ".join(q(s) if s else "statut vide" for s in dict.fromkeys(lf.statut for lf in released))
-        message = (f"{prefix(a)} : l'action est « Abandonnée », mais {'la' if n == 1 else 'les'} "
+        who = ("l'action est « Abandonnée »" if len(same) == 1 else
+               f"toutes les fiches-actions de ce numéro ({_lignes(same)} de la feuille {a.sheet}) ont la "
+               "maturité « Abandonnée »")
+        message = (f"{prefix(a)} : {who}, mais {'la' if n == 1 else 'les'} "
                    f"{_lignes(released)} de la feuille {first.sheet} ({statuts}) "
                    f"{'reste comptée' if n == 1 else 'restent comptées'} dans les financements pour "
                    f"{money(totals.add_up(lf.montant for lf in released))}, alors que le coût de l'action "
@@ -286,17 +323,127 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
         if paid:
             message += (f" {'La' if len(paid) == 1 else 'Les'} {_lignes(paid)} « Versé » "
                         f"({money(totals.add_up(lf.montant for lf in paid))}) "
-                        f"{'reste comptée' if len(paid) == 1 else 'restent comptées'} : cet argent a déjà été payé.")
-        cells = _et([lf.cell("statut") for lf in released])
+                        f"{'reste comptée' if len(paid) == 1 else 'restent comptées'} : cet argent a déjà été payé"
+                        + (f" ; demandez à {_financeurs(received)[0]} s'il doit être reversé, l'opération n'étant "
+                           "pas réalisée." if received else "."))
+        cells = _cells(released, "statut")
+        maturites = _cells(same, "maturite")
         yield at(first, "statut", "ACT-13", E, message,
                  (f"Passez cette ligne au statut « Refusé » (cellule {cells}) ou supprimez-la"
                   if n == 1 else
                   f"Passez ces lignes au statut « Refusé » (cellules {cells}) ou supprimez-les")
-                 + f" ; si l'action n'est pas abandonnée, corrigez sa maturité (cellule {a.cell('maturite')}).",
-                 action=a.numero)
+                 + (f" ; si l'action n'est pas abandonnée, corrigez sa maturité (cellule {maturites})."
+                    if len(same) == 1 else
+                    f" ; si l'une de ces actions n'est pas abandonnée, donnez-lui un autre numéro, reportez-le "
+                    f"sur ses lignes et corrigez sa maturité (cellules {maturites})."),
+                 action=numero)
+
+
+def _given(ix, a: FicheAction, paid: list) -> list:
+    """The `paid` lines another body gave the MO, which it may ask back: a subsidy not the MO's own, or
+    another public body's « autofinancement » (a participation, L1111-10). Not the MO's own money, nor a
+    loan (repaid under its contract anyway), a recette, a portage, fonds propres (an investment in the
+    operation, the Banque des Territoires' in a SEM's foncière: not a grant) or an apport en nature."""
+    if not paid:
+        return []
+    mo, categorie_of = ix.mo_codes(a), ix.categories.get
+    subvention, autofinancement = layout.NATURE_SUBVENTION, layout.NATURE_AUTOFINANCEMENT
+    out = []
+    for lf in paid:
+        if lf.nature not in (subvention, autofinancement):
+            continue
+        role = totals.role_l1111_10(lf, mo, categorie_of)
+        if role == totals.PARTICIPATION_PUBLIQUE or (lf.nature == subvention and role != totals.PROPRE):
+            out.append(lf)
+    return out
+
+
+def _financeurs(lines: list) -> tuple[str, bool]:
+    """(« son financeur (ETAT) » or « ses financeurs (ETAT et REGION) », whether several): who paid `lines`."""
+    codes = [str(c) for c in dict.fromkeys(lf.financeur for lf in lines if lf.financeur)]
+    if len(codes) <= 1:
+        return (f"son financeur ({codes[0]})" if codes else "son financeur"), False
+    return f"ses financeurs ({_et(codes)})", True
+
+
+def _paid_information(a: FicheAction, same: list[FicheAction], paid: list, received: list) -> Finding:
+    """ACT-13's Information: an abandoned action whose remaining lines are all `Versé`. They explain the
+    report's écart (financing counted, the cost not), and the référent must know whether what another
+    body gave (`received`) is to be recovered. The texts are cited for the subsidies they govern only."""
+    who = ("l'action est « Abandonnée »" if len(same) == 1 else
+           f"toutes les fiches-actions de ce numéro ({_lignes(same)} de la feuille {a.sheet}) ont la "
+           "maturité « Abandonnée »")
+    n = len(paid)
+    message = (f"{prefix(a)} : {who}, mais {'la' if n == 1 else 'les'} {_lignes(paid)} de la feuille "
+               f"{paid[0].sheet}, « Versé » ({money(totals.add_up(lf.montant for lf in paid))}), "
+               f"{'reste comptée' if n == 1 else 'restent comptées'} dans les financements alors que le coût de "
+               "l'action ne l'est plus : cet argent a été payé avant l'abandon.")
+    if not received:
+        maturites = _cells(same, "maturite")
+        return at(paid[0], "statut", "ACT-13", I, message,
+                  ("Cette ligne n'est pas une subvention à reverser" if n == 1 else
+                   "Ces lignes ne sont pas des subventions à reverser")
+                  + " (argent du maître d'ouvrage, prêt, fonds propres ou apport) : "
+                  + ("elle explique" if n == 1 else "elles expliquent")
+                  + " l'écart entre le coût total et les financements ; si l'action n'est pas abandonnée, corrigez "
+                  f"sa maturité ({'cellule' if len(same) == 1 else 'cellules'} {maturites}).",
+                  action=a.numero)
+    first, k = received[0], len(received)
+    textes = []
+    if {dispositifs.famille(lf.dispositif) for lf in received} & {layout.FAMILLE_DETR, layout.FAMILLE_DSIL}:
+        textes.append("CGCT art. R2334-31 pour la DETR et la DSIL")
+    if any(map(_governed_by_2018_514, received)):
+        textes.append("décret n° 2018-514 art. 14 pour les autres subventions de l'État" if textes
+                      else "décret n° 2018-514 art. 14 pour les subventions de l'État qu'il régit")
+    financeurs, several = _financeurs(received)
+    payers = ", ".join(dict.fromkeys(str(lf.financeur) for lf in received if lf.financeur))
+    message += (f" {'La' if k == 1 else 'Les'} {_lignes(received)} ({payers + ' : ' if payers else ''}"
+                f"{money(totals.add_up(lf.montant for lf in received))}) {'a' if k == 1 else 'ont'} été "
+                f"donnée{'' if k == 1 else 's'} par d'autres que le maître d'ouvrage pour une opération qui ne "
+                "sera pas réalisée.")
+    cells = _cells(received, "statut")
+    return at(first, "statut", "ACT-13", I, message,
+              f"Demandez à {financeurs} s'{'ils en exigent' if several else 'il en exige'} le reversement"
+              + (f" (l'État demande le reversement total ou partiel d'une subvention dont l'opération n'est pas "
+                 f"réalisée : {' ; '.join(textes)})" if textes else "")
+              + f" ; si la somme est reversée, passez {'la ligne' if k == 1 else 'ces lignes'} au statut "
+              f"« Refusé » ({'cellule' if k == 1 else 'cellules'} {cells}).",
+              action=a.numero)
 
 
 def _lignes(lines: list) -> str:
-    """« ligne 31 », « lignes 31, 32 et 35 »."""
-    rows = [str(lf.row) for lf in lines]
-    return ("ligne " if len(rows) == 1 else "lignes ") + _et(rows)
+    """« ligne 31 », « lignes 31, 32 et 35 », « lignes 12 à 4011 » (`_spans`)."""
+    return ("ligne " if len(lines) == 1 else "lignes ") + _spans([lf.row for lf in lines])
+
+
+def _cells(lines: list, attr: str) -> str:
+    """« G31 », « G31, G32 et G35 », « G12 à G4011 »: the `attr` cells of `lines` (one column)."""
+    cells = [lf.cell(attr) for lf in lines]
+    column = cells[0].rstrip("0123456789")
+    if any(c.rstrip("0123456789") != column for c in cells):
+        return _et(cells)
+    return _spans([lf.row for lf in lines], column)
+
+
+SPANS_SHOWN = 30  # runs of rows a message names before « et N autres »: 4 000 lines made 27 000 characters
+
+
+def _spans(rows: list[int], column: str = "") -> str:
+    """Rows in order, three or more consecutive ones as « 12 à 15 », at most `SPANS_SHOWN` runs then
+    « et N autres » (a cell holds 32 767 characters, and a list of thousands is read by no one)."""
+    runs: list[list[int]] = []
+    for r in rows:
+        if runs and r == runs[-1][-1] + 1:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    parts, shown = [], 0
+    for run in runs[:SPANS_SHOWN]:
+        if len(run) >= 3:
+            parts.append(f"{column}{run[0]} à {column}{run[-1]}")
+        else:
+            parts.extend(f"{column}{r}" for r in run)
+        shown += len(run)
+    if shown < len(rows):
+        return ", ".join(parts) + f" et {fmt_number(len(rows) - shown)} autres"
+    return _et(parts)

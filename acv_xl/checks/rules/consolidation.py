@@ -125,8 +125,12 @@ class Verdict:
 
 # ------------------------------------------------------------------ helpers
 def norm_id(acv_id: str | None) -> str:
-    """`acv_id` as compared across files: « acv 001 » and « ACV001 » are the same convention."""
-    return "".join((acv_id or "").split()).upper()
+    """`acv_id` as compared across files: « acv 001 », « acv 14 », « ACV-014 » and « ACV014 » are the same
+    convention (the identifier the rules compare with the national list, `meant_acv_id`: « acv 14 » was
+    « ACV14 » here, and Arras was counted twice); another text, spaces and case aside."""
+    from . import meant_acv_id  # the package's own helper (this module is imported by it)
+
+    return meant_acv_id(acv_id) or "".join((acv_id or "").split()).upper()
 
 
 def norm_departement(code: str | None) -> str:

@@ -412,13 +412,27 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
             msg += " Le préfet peut accorder la dérogation : joignez sa décision."
         elif derog == layout.DEROGATION_SCOLAIRE:
             msg += " Même sur décision du préfet, le minimum ne descend pas sous 10 % pour la rénovation énergétique scolaire."
-        elif derog == layout.DEROGATION_CORSE:
+        elif derog == layout.DEROGATION_CORSE and not corse:  # in 2A/2B, its 10 % is the minimum said above
             msg += f" La dérogation {q(derog)} ne vaut que pour les collectivités de Corse (département 2A ou 2B)."
-        yield at(a, "derogation", "FIN-06", grav, msg,
-                 f"Remplacez au moins {money(transfert)} de financements publics par de l'autofinancement du maître "
-                 f"d'ouvrage (part propre d'au moins {money(pm.propre + transfert)}) ; si l'opération relève d'une "
-                 f"dérogation, choisissez-la dans la colonne {q(layout.T_ACTIONS.header('derogation'))}.",
-                 action=a.numero)
+        remplacez = (f"remplacez au moins {money(transfert)} de financements publics par de l'autofinancement du "
+                     f"maître d'ouvrage (part propre d'au moins {money(pm.propre + transfert)})")
+        # the suggestion follows the message: the préfet's decision first where he may grant one; the 10 % he
+        # may set for school energy renovation below it; « choisissez-la » only when no dérogation is chosen
+        if scolaire_possible:
+            sugg = f"Indiquez la référence de l'arrêté du préfet fixant le minimum à 10 % ; à défaut, {remplacez}."
+        elif grav is A:
+            sugg = f"Joignez la décision du préfet accordant la dérogation ; à défaut, {remplacez}."
+        elif derog == layout.DEROGATION_SCOLAIRE:
+            dix_pour_cent = _ceil(base / 10 - pm.propre)
+            sugg = (f"Remplacez au moins {money(dix_pour_cent)} de financements publics par de l'autofinancement du "
+                    f"maître d'ouvrage (part propre d'au moins {money(pm.propre + dix_pour_cent)}, les 10 % que le "
+                    f"préfet peut fixer par arrêté ; {money(pm.propre + transfert)} sans arrêté).")
+        elif derog == layout.DEROGATION_AUCUNE:
+            sugg = (f"R{remplacez[1:]} ; si l'opération relève d'une dérogation, choisissez-la dans la colonne "
+                    f"{q(layout.T_ACTIONS.header('derogation'))}.")
+        else:
+            sugg = f"R{remplacez[1:]}."
+        yield at(a, "derogation", "FIN-06", grav, msg, sugg, action=a.numero)
 
 
 @rule("FIN-07", E, "Dotations de l'État au-delà de 80 % de la dépense subventionnable", SRC_R2334_27,
@@ -444,9 +458,10 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
         elif dot * 100 > 80 * dep:
             plafond = dep * Decimal("0.8")
             is_dotation = index(conv).dotations
-            noms = ", ".join(q(n) for n in dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
+            names = list(dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
+            noms = ("dispositif " if len(names) == 1 else "dispositifs ") + ", ".join(map(q, names))
             yield at(a, "depense_subventionnable", "FIN-07", E,
-                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} (lignes {noms}) atteignent "
+                     f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} ({noms}) atteignent "
                      f"{money(dot)}, soit {_pct(dot / dep, 80)} de la dépense subventionnable ({money(dep)}) ; le maximum "
                      f"est de 80 %, soit {money(plafond)} ({SRC_R2334_27}).",
                      f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins.", action=a.numero)
@@ -480,7 +495,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
                 continue  # ≤ 0 is FIN-03's
             if (dot - montant + dep * Decimal("0.2")) * 100 > 80 * dep:
                 continue  # the cap forces it
-            years = f" (sur {len(group)} lignes)" if len(group) > 1 else ""
+            years = f" sur {len(group)} lignes" if len(group) > 1 else ""  # « (286 000,00 € (sur 2 lignes)) » read badly
             yield at(group[0], "montant", "FIN-08", A,
                      f"{prefix(group[0])} : la {fam} de l'action ({money(montant)}{years}) représente "
                      f"{_pct(montant / dep, 20)} de la dépense subventionnable ({money(dep)}) ; le taux minimal "
@@ -658,14 +673,17 @@ def commencement(conv: Convention) -> Iterable[Finding]:
     (Fonds vert, FNADT, DRAC, FRLA…), whose action's `Date de début` precedes `Date de la demande`:
     an operation that began before its request is in principle ineligible. The same day passes.
     « Commencement » is the first legal act (a works order, a signed contract): studies and land
-    purchases are not one, so the message asks to check what the start date is."""
+    purchases are not one, so the message asks to check what the start date is. An `Abandonnée`
+    action is not judged: it has left the plan (ACT-13 asks to release its lines), and whether it could
+    have received the subsidy no longer matters."""
     action = index(conv).action
     lines = lignes(conv)  # the `Sollicité` ones (a few), found in C
     for lf in compress(lines, map(eq, map(_STATUT, lines), repeat("Sollicité"))):
         if lf.date_demande is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):
             continue
         a = action(lf.numero)
-        if a is not None and a.date_debut is not None and a.date_debut < lf.date_demande:
+        if (a is not None and a.date_debut is not None and a.date_debut < lf.date_demande
+                and a.maturite != layout.MATURITE_ABANDONNEE):
             nom = lf.dispositif or "subvention de l'État"
             yield at(lf, "date_demande", "FIN-14", A,
                      f"{prefix(lf)} : la subvention {q(nom)} a été sollicitée le {fmt_date(lf.date_demande)}, après le "
@@ -938,9 +956,11 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
     else:
         proche = dispositifs.nearest(lf.dispositif, noms)
-        msg = f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs de {lf.financeur}."
+        # « du financeur « EPF » », as above: « de EPF », « de EPCI » were no French
+        msg = f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs du financeur {q(lf.financeur)}."
         sugg = (f"Choisissez {q(proche)}, ou ajoutez ce dispositif à la feuille Financeurs." if proche else
-                f"Choisissez un dispositif de {lf.financeur} ({', '.join(noms)}), ou ajoutez-le à la feuille Financeurs.")
+                f"Choisissez un dispositif du financeur {q(lf.financeur)} ({', '.join(noms)}), ou ajoutez-le à "
+                "la feuille Financeurs.")
     return msg, sugg
 
 
@@ -950,7 +970,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     """Added code. On an action whose MO is a public one of L1111-10, a counted line of nature
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
     the MO (`totals.role_l1111_10`): it is not the MO's own share but a public participation, and
-    FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not."""
+    FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not. Not on an `Abandonnée`
+    action's line: FIN-06 does not judge it, so « comptée dans la participation minimale » was false."""
     ix = index(conv)
     action = ix.action
     categorie_of, roles = ix.categories.get, ix.categories.roles  # the roles FIN-06 worked out (`part_mo`)
@@ -959,7 +980,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
     for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
-        if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10:
+        if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10 or a.maturite == layout.MATURITE_ABANDONNEE:
             continue
         mo = mo_of.get(a.numero)
         if mo is None:
@@ -974,7 +995,10 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                  f"publique, comptée comme telle dans la participation minimale de 20 % ({SRC_L1111_10}).",
                  "Si c'est l'argent du maître d'ouvrage, indiquez son code"
                  + (f" ({q(code_mo)})" if code_mo else "")
-                 + " ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature « Subvention ».")
+                 # a fonds de concours only between an EPCI and its communes (FIN-23): not offered from an EPF
+                 + (" ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature "
+                    "« Subvention »." if _parties_fonds_de_concours(a, lf.financeur) else
+                    " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
 
 
 def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:

@@ -153,15 +153,20 @@ def commune_manquante(conv: Convention) -> Iterable[Finding]:
         return
     present = {c for _, c in codes}
     ref = _ref(conv)
+    # the role to give: « Commune associée » beside a ville centre; « Ville centre » when the table has
+    # none (Liévin typed alone as « Commune associée »: Lens was suggested as another one)
+    centre, associee = layout.L.ROLE_COMMUNE
+    has_centre = any(ligne.role == centre for ligne in rows(conv, T))
     for c in cref.communes:
         if c.insee_commune in present:
             continue
         binome = f"réunit {len(cref.communes)} communes" if len(cref.communes) > 1 else "porte sur une commune"
+        role = associee if has_centre and len(cref.communes) > 1 else centre
+        has_centre = True  # the first one missing is the centre; the others join it
         yield at_table(conv, T, "PRJ-07", E,
                        f"La convention {_name(cref)} {binome} selon la {ref.libelle} : {c.commune} "
                        f"({c.insee_commune}) manque au tableau des communes.",
-                       f"Ajoutez la ligne {c.insee_commune} {q(c.commune)}, rôle "
-                       f"{q(layout.L.ROLE_COMMUNE[1] if len(cref.communes) > 1 else layout.L.ROLE_COMMUNE[0])}.",
+                       f"Ajoutez la ligne {c.insee_commune} {q(c.commune)}, rôle {q(role)}.",
                        attr="code_insee")
 
 
@@ -248,7 +253,8 @@ def detr_population(conv: Convention) -> Iterable[Finding]:
     above 20 000 inhabitants (35 000 outre-mer) in the national list: DETR is open to communes up to
     that population (CGCT L2334-33; exactly 20 000 passes). A warning: the préfet's list of eligible
     collectivités (population DGF, communes nouvelles for three years) decides. The commune is
-    recognised by its name in the `Maître d'ouvrage` cell; an EPCI maître d'ouvrage is not judged."""
+    recognised by its name in the `Maître d'ouvrage` cell; an EPCI maître d'ouvrage is not judged, nor an
+    `Abandonnée` action (it has left the plan: no subsidy is to be sought for it)."""
     codes, _ = _codes(conv)
     if not codes:
         return
@@ -261,7 +267,8 @@ def detr_population(conv: Convention) -> Iterable[Finding]:
         if lf.statut == layout.STATUT_REFUSE:
             continue
         action = ix.action(lf.numero)
-        if action is None or action.type_mo != "Commune" or not action.maitre_ouvrage:
+        if (action is None or action.type_mo != "Commune" or not action.maitre_ouvrage
+                or action.maturite == layout.MATURITE_ABANDONNEE):  # left the plan: « sollicitez la DSIL » for it?
             continue
         mo = str(action.maitre_ouvrage)
         if mo not in communes_of:  # one look-up per maître d'ouvrage, not per line

@@ -95,6 +95,8 @@ def communes(conv: Convention) -> Iterable[Finding]:
             sugg = ""
             if code.isdigit() and len(code) == 4:
                 sugg = f"Saisissez {q(code.zfill(5))} comme texte (le zéro initial a été perdu)."
+            elif is_insee(packed := RE_SPACE.sub("", code)):  # « 62 498 »: a number's thousands separator
+                sugg = f"Saisissez {q(packed)}, sans espace."
             yield at(ligne, "code_insee", "PRJ-02", E,
                      f"{prefix(ligne)} : le code INSEE {q(ligne.code_insee)} est mal formé (5 caractères attendus, "
                      "chiffres ou 2A/2B pour la Corse).", sugg or "Saisissez le code INSEE à 5 caractères (ex. 62041).")
@@ -170,9 +172,11 @@ def valeurs(conv: Convention) -> Iterable[Finding]:
         yield at_named(conv, "acv_programme", "PRJ-05", E, msg, sugg)
     dept = conv.departement
     if dept is not None and not RE_DEPARTEMENT.fullmatch(str(dept).strip().upper()):
+        of_communes = _departement_des_communes(conv)
         yield at_named(conv, "acv_departement", "PRJ-05", E,
                        f"Le code du département {q(dept)} est mal formé (2 chiffres, 2A, 2B ou 97x attendus).",
-                       "Saisissez le code du département, par exemple 62.")
+                       f"Saisissez {q(of_communes)}, le département des communes de la convention." if of_communes
+                       else "Saisissez le code du département, par exemple 62.")
     siren = conv.value("acv_siren_epci")
     if siren is not None and not RE_SIREN.fullmatch(RE_SPACE.sub("", str(siren))):
         yield at_named(conv, "acv_siren_epci", "PRJ-05", E,
@@ -184,6 +188,17 @@ def valeurs(conv: Convention) -> Iterable[Finding]:
 
     yield from problem_findings(conv, T, ("role",), "PRJ-05", E)
     yield from required_findings(conv, T, ("role",), "PRJ-05", E)
+
+
+def _departement_des_communes(conv: Convention) -> str | None:
+    """The département every well-formed `Code INSEE` of `T_Communes` lies in (97x for overseas, else its
+    first two characters), or None: « 1 » typed as text for the Ain is « 01 », not « par exemple 62 »."""
+    found = set()
+    for ligne in rows(conv, T):
+        code = str(ligne.code_insee or "").strip().upper()
+        if is_insee(code):
+            found.add(code[:3] if code.startswith("97") else code[:2])
+    return found.pop() if len(found) == 1 else None
 
 
 def _table_ok(conv: Convention) -> bool:
