@@ -1386,6 +1386,33 @@ def test_an_extract_never_overwrites_an_input(tmp_path, examples, capsys):
     assert not (tmp_path / "c.xlsx").exists()  # refused before anything is written
 
 
+def test_extracts_kept_inside_the_departement_s_folder_are_replaced_at_the_next_comite(tmp_path, examples, capsys):
+    """`--par-financeur DOSSIER/extraits` (or the folder itself), as a référent keeps one folder per
+    département: the next consolidation found the previous extracts among the workbooks and refused
+    them as « un fichier lu par cette commande » (status 2, « choisissez un autre nom de fichier »,
+    which `--par-financeur` cannot): every comité after the first stopped. They are now this run's
+    own outputs, as the previous `-o` is: replaced, neither read nor listed."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for dossier in (folder / "extraits", folder):
+        for _comite in range(2):
+            capsys.readouterr()
+            assert _run("consolider", folder, "-o", folder / "consolidation.xlsx", "--par-financeur", dossier,
+                        "--registre", reg, "--jobs", "1") in (0, 1), capsys.readouterr().err
+            line = capsys.readouterr().err
+            assert (dossier / "financeur_ETAT.xlsx").exists()
+            # the extracts this run replaces are not among the files seen (those of the other folder are)
+            n = len(examples["paths"]) + (12 if dossier == folder else 0)
+            assert f"Consolidation : {n} fichiers" in line, line
+    # a user's workbook of a like name, without acv-xl's mark, is still never replaced
+    user = folder / "financeur_CDC.xlsx"
+    shutil.copy2(examples["paths"][0], user)
+    before = user.read_bytes()
+    assert _run("consolider", folder, "-o", folder / "consolidation.xlsx", "--par-financeur", folder,
+                "--jobs", "1") == 2
+    assert "aussi un fichier lu" in capsys.readouterr().err and user.read_bytes() == before
+
+
 def test_an_extract_never_replaces_a_users_file_without_remplacer(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
     dossier = tmp_path / "extraits"
