@@ -584,6 +584,34 @@ def test_a_convention_whose_file_now_holds_another_one_not_counted_is_retiree(tm
     assert kinds == {ids[0]: "Convention retirée", ids[1]: "Convention retirée"}, kinds
 
 
+def test_historique_movements_read_comite_after_comite(tmp_path, examples):
+    """Three comités: a line changed between the first two, a convention gone between the last two.
+    The sheet `Mouvements` listed the conventions added or removed of every pair first, then the
+    lines of every pair: the third comité's departure printed among the second's changes. Each pair's
+    movements now come together, in the order of the comités."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    names = [p.name for p in examples["paths"]]
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--comite", "Comité du 12/03/2026",
+         "--jobs", "1")
+    conv = examples["convs"][names[0]].model_copy(deep=True)
+    j = next(k for k, lf in enumerate(conv.financements) if lf.montant and lf.statut != "Refusé")
+    conv.financements[j] = _line(conv.financements[j], montant=float(conv.financements[j].montant) + 1000)
+    _write(conv, folder / names[0])
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--comite", "Comité du 18/06/2026",
+         "--jobs", "1")
+    (folder / names[1]).unlink()
+    _run("consolider", folder, "-o", tmp_path / "c3.xlsx", "--registre", reg, "--comite", "Comité du 24/09/2026",
+         "--jobs", "1")
+    evo = tmp_path / "evolution.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    pairs = list(zip(mv["Avant"], mv["Après"], mv["Mouvement"]))
+    assert pairs == [("Comité du 12/03/2026", "Comité du 18/06/2026", "Montant modifié"),
+                     ("Comité du 18/06/2026", "Comité du 24/09/2026", "Convention retirée")], pairs
+
+
 def test_historique_of_consolidations_without_comite(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"

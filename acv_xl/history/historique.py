@@ -290,6 +290,9 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     for avant, apres, _k, pa, pb in pairs:
         out.extend(_compare(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], lines.get(pa[1], []),
                             lines.get(pb[1], [])))
+    # comité after comité, as the sheet is read and printed (stable: within a pair, the conventions
+    # added or removed first, then each convention's lines)
+    out.sort(key=lambda m: (m.avant, m.apres))
     return out
 
 
