@@ -1704,6 +1704,34 @@ def test_historique_reports_a_damaged_table_in_french(tmp_path, examples, capsys
     assert not (tmp_path / "e.xlsx").exists()
 
 
+def test_historique_of_a_register_whose_consolidation_was_deleted_by_hand(tmp_path, examples, capsys):
+    """A trial run deleted with an SQLite tool (DB Browser deletes the row of `consolidations`, not
+    its files and conventions): historique stopped with « erreur interne inattendue (KeyError : 2) ».
+    The consolidations left are shown, their movements from one to the next."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in range(3):
+        if k == 2:
+            (folder / examples["paths"][0].name).unlink()
+        _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1",
+             "--comite", f"Comité du 1{k}/06/2026")
+    con = sqlite3.connect(reg)
+    con.execute("DELETE FROM consolidations WHERE id = 2")
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 0, \
+        capsys.readouterr().err
+    data = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
+    assert [c["id"] for c in data["consolidations"]] == [1, 3]
+    assert all(e["consolidation"] in (1, 3) for series in data["par_convention"].values() for e in series)
+    gone = examples["convs"][examples["paths"][0].name].value("acv_id")
+    mv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    assert list(zip(mv["Avant"], mv["Après"], mv["Identifiant ACV"], mv["Mouvement"])) == [
+        ("Comité du 10/06/2026", "Comité du 12/06/2026", gone, "Convention retirée")]
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""

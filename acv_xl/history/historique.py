@@ -212,6 +212,9 @@ def _check_numbers(con: sqlite3.Connection, where: str) -> None:
                                     "qu'un nombre")
 
 
+_KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
+
+
 def load(reg: Register) -> Evolution:
     """The evolution held by an open register."""
     import pandas as pd
@@ -237,12 +240,14 @@ def load(reg: Register) -> Evolution:
     pa = par_analyse.assign(financeur=par_analyse["financeur"].fillna(""))
     groupes = {f: _groupe(f) for f in pa["financeur"].unique()}
     pa = pa.assign(financeur=pa["financeur"].map(groupes), statut=pa["statut"].fillna("(sans statut)"))
-    comptes = pd.read_sql_query("SELECT consolidation_id, analyse_id FROM fichiers WHERE compte = 1", con)
+    # the rows of consolidations still in the register only: one deleted by hand with an SQLite tool
+    # (a trial run removed) leaves its files and conventions, which stopped historique (KeyError)
+    comptes = pd.read_sql_query(f"SELECT consolidation_id, analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT}", con)
     fs = comptes.merge(pa, on="analyse_id").groupby(["consolidation_id", "financeur", "statut"],
                                                      as_index=False)["total"].sum()
     conv = pd.read_sql_query(
         "SELECT consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations "
-        "FROM conventions WHERE compte = 1 ORDER BY consolidation_id, acv_id", con)
+        f"FROM conventions WHERE compte = 1 AND {_KEPT} ORDER BY consolidation_id, acv_id", con)
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
     ev = Evolution(cons, fs, conv)
