@@ -1732,6 +1732,24 @@ def test_historique_of_a_register_whose_consolidation_was_deleted_by_hand(tmp_pa
         ("Comité du 10/06/2026", "Comité du 12/06/2026", gone, "Convention retirée")]
 
 
+def test_historique_reports_a_consolidation_date_typed_by_hand(tmp_path, examples, capsys):
+    """A date typed by hand in `consolidations.date` (« 12/06/2026 »): « erreur interne inattendue
+    (ValueError : Invalid isoformat string…) », in English; now the register's French refusal naming
+    the column, nothing written."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE consolidations SET date = '12/06/2026'")
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert "la colonne « date » de la table « consolidations » contient autre chose qu'une date" in err, err
+    assert "interne" not in err and not (tmp_path / "e.xlsx").exists()
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""

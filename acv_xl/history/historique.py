@@ -36,6 +36,7 @@ import sys
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,17 @@ def _check_numbers(con: sqlite3.Connection, where: str) -> None:
                                     "qu'un nombre")
 
 
+def _check_dates(con: sqlite3.Connection, where: str) -> None:
+    """Each consolidation's date as acv-xl writes it (ISO): one typed by hand in another form (« pas
+    une date », « 12/06/2026 ») stopped historique with « erreur interne »."""
+    for (d,) in con.execute("SELECT date FROM consolidations"):
+        try:
+            datetime.fromisoformat(d)
+        except (TypeError, ValueError):
+            raise damaged_error(where, "la colonne « date » de la table « consolidations » contient autre chose "
+                                "qu'une date au format ISO (2026-06-12T10:00:00)") from None
+
+
 _KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
 
 
@@ -221,6 +233,7 @@ def load(reg: Register) -> Evolution:
 
     con = reg.con
     _check_numbers(con, f"« {reg.path} »")
+    _check_dates(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
         "FROM consolidations ORDER BY id", con)
