@@ -1390,19 +1390,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     report = validate_file(path)
     if report.convention is None:
         return unusable(report)
-    errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
-    if errors and not brouillon:
-        say(f"Annexe non générée : le classeur « {path.name} » comporte {_count(len(errors), 'erreur')} à corriger.",
-            "red")
-        for f in errors:
-            where = (f"feuille {f.feuille}, cellule {f.cellule}" if f.cellule
-                     else f"feuille {f.feuille}" if f.feuille else "classeur")
-            action = f" (action {f.action})" if f.action else ""
-            say(f"  {f.code}  {where}{action} : {f.message}")
-        say("Corrigez-les puis relancez, ou ajoutez --brouillon pour un document de travail marqué "
-            f"« {PROJET_NON_VALIDE} ».")
-        return 1
-
+    # the workbook before the avenant is read before the findings are: an unusable one (missing, another
+    # convention) is status 2 at once, never after the user has corrected every error (status 1)
     comp = None
     if depuis is not None:
         from acv_xl.checks.comparison import compare
@@ -1419,6 +1408,19 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
                    f"{report.convention.acv_id or 'identifiant absent'}).")
             return 2
         comp = compare(before, report.convention, totaux_apres=report.totaux)
+    errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
+    if errors and not brouillon:
+        say(f"Annexe non générée : le classeur « {path.name} » comporte {_count(len(errors), 'erreur')} à corriger.",
+            "red")
+        for f in errors:
+            where = (f"feuille {f.feuille}, cellule {f.cellule}" if f.cellule
+                     else f"feuille {f.feuille}" if f.feuille else "classeur")
+            action = f" (action {f.action})" if f.action else ""
+            say(f"  {f.code}  {where}{action} : {f.message}")
+        say("Corrigez-les puis relancez, ou ajoutez --brouillon pour un document de travail marqué "
+            f"« {PROJET_NON_VALIDE} ».")
+        return 1
+
     if problem := beyond_excel(report.convention, before if depuis is not None else None, comp):
         refuse(f"Impossible de générer l'annexe : {problem}")
         return 2
