@@ -1750,6 +1750,22 @@ def test_historique_reports_a_consolidation_date_typed_by_hand(tmp_path, example
     assert "interne" not in err and not (tmp_path / "e.xlsx").exists()
 
 
+def test_historique_of_a_comite_label_with_a_control_character_opens(tmp_path, examples):
+    """A comité label pasted with a control character (`--comite` from a script, a register written by
+    another tool): it headed a column of the tables `Par financeur` and `Par statut`, whose column
+    names XlsxWriter writes unescaped — historique's workbook was no XML (Excel repairs it, openpyxl
+    refuses it). The header keeps the label, the control character as a space."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    label = "Comité du 12/06/2026\x01\x1b(relu)"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--comite", label)
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    wb = openpyxl.load_workbook(evo)
+    for sheet in ("Par financeur", "Par statut"):
+        assert wb[sheet].cell(3, 3).value == "Comité du 12/06/2026 (relu)", sheet
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""
