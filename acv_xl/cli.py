@@ -288,9 +288,13 @@ def _consolider(args, prefetched) -> int:
             return status
         chemin = reference.chemin
     if args.comite:
-        from acv_xl.outputs.consolidation_result import date_of_label
+        from acv_xl.outputs.consolidation_result import date_of_label, impossible_date_in_label
 
-        if date_of_label(args.comite) is None:  # said, not guessed: the readiness needs a date
+        if (typed := impossible_date_in_label(args.comite)) is not None:  # « 31/02/2026 »: a date, but none
+            _say(f"acv-xl : la date « {typed} » du libellé du comité « {args.comite} » n'existe pas : la phase "
+                 "de chaque convention est mesurée à la date de son prochain comité, sinon à la date du jour. "
+                 "Corrigez le libellé (--comite) pour la mesurer à la date du comité.", sys.stderr)
+        elif date_of_label(args.comite) is None:  # said, not guessed: the readiness needs a date
             _say(f"acv-xl : aucune date reconnue dans le libellé du comité « {args.comite} » (attendu par "
                  "exemple « Comité du 12/06/2026 » ou « Comité du 12 juin 2026 ») : la phase de chaque "
                  "convention est mesurée à la date de son prochain comité, sinon à la date du jour.", sys.stderr)

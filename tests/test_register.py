@@ -1831,6 +1831,25 @@ def test_the_comite_date_is_read_in_figures_or_in_words_and_an_unreadable_one_is
     assert "aucune date reconnue" in capsys.readouterr().err
 
 
+def test_an_impossible_comite_date_is_said_as_such(tmp_path, examples, capsys):
+    """« Comité du 31/02/2026 » was told « aucune date reconnue … (attendu par exemple « Comité du
+    12/06/2026 ») », the very form the user had typed: now the date typed and that it does not exist."""
+    from acv_xl.outputs.consolidation_result import impossible_date_in_label
+
+    assert impossible_date_in_label("Comité du 31/02/2026") == "31/02/2026"
+    assert impossible_date_in_label("Comité du 31 juin 2026") == "31 juin 2026"
+    assert impossible_date_in_label("Comité du 12/06/2026") is None
+    assert impossible_date_in_label("Comité du 1er décembre 2026") is None
+    assert impossible_date_in_label("Comité de juin") is None
+    folder = _folder(tmp_path, examples)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", "Comité du 31/02/2026",
+                "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    assert "la date « 31/02/2026 » du libellé du comité « Comité du 31/02/2026 » n'existe pas" in err, err
+    assert "aucune date reconnue" not in err
+
+
 def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, capsys):
     """A register's name holding a terminal escape sequence is shown as it is, never acted on
     (as every other command does, `outputs.terminal.literal`)."""
