@@ -313,6 +313,10 @@ def _consolider(args, prefetched) -> int:
         except RegisterError as exc:
             return _fail(str(exc))
         options.update(cache=register, record=register.record)
+        from acv_xl.history.register_key import key_problem
+
+        if (why := key_problem()) is not None:  # every workbook read again: said, never silently slower
+            _say(f"acv-xl : {why}", sys.stderr)
     # The worker processes validate with the list the environment names, whatever their start
     # method (fork or spawn): the checked file is named there for the time of the command.
     before = os.environ.get(ENV_VAR)
