@@ -322,9 +322,12 @@ def _consolider(args, prefetched) -> int:
     before = os.environ.get(ENV_VAR)
     os.environ[ENV_VAR] = str(chemin)
     try:
-        return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
-                              json_path=Path(args.json) if args.json else None, jobs=args.jobs,
-                              replace=args.remplacer, **options)
+        status = run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
+                                json_path=Path(args.json) if args.json else None, jobs=args.jobs,
+                                replace=args.remplacer, **options)
+        if register is not None and register.notice:  # another département's register, given by mistake?
+            _say(f"acv-xl : attention, {register.notice}", sys.stderr)
+        return status
     finally:
         if before is None:
             del os.environ[ENV_VAR]

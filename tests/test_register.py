@@ -1766,6 +1766,32 @@ def test_historique_of_a_comite_label_with_a_control_character_opens(tmp_path, e
         assert wb[sheet].cell(3, 3).value == "Comité du 12/06/2026 (relu)", sheet
 
 
+def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, examples, capsys):
+    """Two référents keep « registre.sqlite » on one share; one gives the other's: the consolidation was
+    recorded there without a word, and historique then showed every convention of the one « retirée »
+    and every one of the other « ajoutée ». It is still recorded (a scope may renew every convention),
+    and said, naming both sets; a run sharing a convention with the previous one says nothing."""
+    paths = examples["paths"]
+    ours, theirs = tmp_path / "62", tmp_path / "autre"
+    for folder, part in ((ours, paths[:3]), (theirs, paths[3:])):
+        folder.mkdir()
+        for p in part:
+            shutil.copy2(p, folder / p.name)
+    reg = tmp_path / "registre.sqlite"
+    for folder, warned in ((ours, False), (ours, False), (theirs, True)):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", "Comité du 12/06/2026", "--remplacer") in (0, 1)
+        err = capsys.readouterr().err
+        assert ("Vérifiez qu'il s'agit du registre de ce département" in err) == warned, err
+    theirs_ids = sorted(examples["convs"][p.name].value("acv_id") for p in paths[3:])
+    assert f"aucune des conventions comptées ({', '.join(theirs_ids)}) ne l'était" in err
+    assert "(n° 2, « Comité du 12/06/2026 » : " in err
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 3  # recorded all the same
+    con.close()
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""

@@ -423,6 +423,9 @@ class Register:
         # analysis id → CRC-32 of its summary as stored: each block is checked against the summary it
         # was made from (`controle`), never reused beside a summary edited since
         self._resume_crc: dict[int, int] = {}
+        # what the command says after the run (`record`): a consolidation sharing no convention with
+        # the previous one of its scope (another département's register given by mistake)
+        self.notice: str | None = None
 
     # -- opening
     @classmethod
@@ -707,8 +710,10 @@ class Register:
                 raise _busy(where, written=True) from None
             raise damaged_error(where, sqlite_why(exc)) from None
         try:
+            notice = self._unrelated(result)
             cid, analyses = self._insert(result)
             con.execute("COMMIT")
+            self.notice = notice
             self._known.update(analyses)  # committed: a next record in this process reuses them
         except BaseException as exc:
             _roll_back(con)
@@ -721,6 +726,35 @@ class Register:
                        damaged_error(where, why, written=True)) from None
             raise
         return cid
+
+    def _unrelated(self, r: ConsolidationResult) -> str | None:
+        """A warning when none of this run's counted conventions was counted by the previous
+        consolidation of the same scope (`--departement`) while both counted some: the register of
+        another département, given by mistake (a share where each référent keeps « registre.sqlite »).
+        Recorded all the same (a département may also renew every convention), but said: `historique`
+        will show every convention of the one « retirée » and every one of the other « ajoutée »."""
+        from acv_xl.checks.rules.consolidation import norm_id  # (the import block is another's to edit)
+
+        now = {norm_id(f.acv_id) for f in r.counted} - {""}
+        prev = self.con.execute("SELECT id, comite FROM consolidations WHERE COALESCE(departement, '') = ? "
+                                "ORDER BY id DESC LIMIT 1", (r.departement or "",)).fetchone()
+        if not now or prev is None:
+            return None
+        before = {norm_id(a) for (a,) in self.con.execute(
+            "SELECT acv_id FROM conventions WHERE consolidation_id = ? AND compte = 1", (prev[0],))
+            if isinstance(a, str)} - {""}
+        if not before or before & now:
+            return None
+
+        def some(ids: set[str]) -> str:
+            first = sorted(ids)[:3]
+            return ", ".join(first) + (", …" if len(ids) > 3 else "")
+
+        comite = f", « {prev[1]} »" if isinstance(prev[1], str) and prev[1].strip() else ""
+        return (f"aucune des conventions comptées ({some(now)}) ne l'était par la consolidation précédente du "
+                f"registre « {self.path} » (n° {prev[0]}{comite} : {some(before)}). Vérifiez qu'il s'agit du "
+                "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
+                "montrera les unes retirées et les autres ajoutées.")
 
     def _insert(self, r: ConsolidationResult) -> tuple[int, dict[str, int]]:
         con = self.con
