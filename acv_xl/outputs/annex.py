@@ -1193,7 +1193,10 @@ def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, pages: _P
     from acv_xl.outputs.comparison_report import fmt_value, key_text, kind_of
 
     shown = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name}  # said by the lists around this one
-    changes = [c for c in comp.changes if c.table not in shown]
+    # the template's version is the workbook's, not the convention's: a convention drawn up in 2026.1
+    # and its avenant in 2026.2 (`acv-xl migrer`) is no modification the avenant brings (`comparer` says it)
+    tool = {layout.NAMED_CELL_KEY: "acv_version_modele"}
+    changes = [c for c in comp.changes if c.table not in shown and not (c.table is None and c.cle == tool)]
     section = row
     row = _section(ws, row, "Autres modifications de la convention (dates, communes, périmètres, indicateurs…)",
                    fmts, last)
