@@ -1778,14 +1778,15 @@ def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, ex
         for p in part:
             shutil.copy2(p, folder / p.name)
     reg = tmp_path / "registre.sqlite"
-    for folder, warned in ((ours, False), (ours, False), (theirs, True)):
+    # (a --sans-erreurs run, counting fewer, reads the same conventions: no sign of another register)
+    for folder, warned, extra in ((ours, False, ()), (ours, False, ("--sans-erreurs",)), (theirs, True, ())):
         capsys.readouterr()
         assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
-                    "--comite", "Comité du 12/06/2026", "--remplacer") in (0, 1)
+                    "--comite", "Comité du 12/06/2026", "--remplacer", *extra) in (0, 1)
         err = capsys.readouterr().err
         assert ("Vérifiez qu'il s'agit du registre de ce département" in err) == warned, err
     theirs_ids = sorted(examples["convs"][p.name].value("acv_id") for p in paths[3:])
-    assert f"aucune des conventions comptées ({', '.join(theirs_ids)}) ne l'était" in err
+    assert f"aucune des conventions lues ({', '.join(theirs_ids)}) ne figurait" in err
     assert "(n° 2, « Comité du 12/06/2026 » : " in err
     con = sqlite3.connect(reg)
     assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 3  # recorded all the same

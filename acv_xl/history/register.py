@@ -728,20 +728,21 @@ class Register:
         return cid
 
     def _unrelated(self, r: ConsolidationResult) -> str | None:
-        """A warning when none of this run's counted conventions was counted by the previous
-        consolidation of the same scope (`--departement`) while both counted some: the register of
+        """A warning when none of this run's conventions (its readable workbooks, counted or not: a
+        `--sans-erreurs` run counting others is no sign) was among the previous consolidation's of the
+        same scope (`--departement`), while both had some: the register of
         another département, given by mistake (a share where each référent keeps « registre.sqlite »).
         Recorded all the same (a département may also renew every convention), but said: `historique`
         will show every convention of the one « retirée » and every one of the other « ajoutée »."""
         from acv_xl.checks.rules.consolidation import norm_id  # (the import block is another's to edit)
 
-        now = {norm_id(f.acv_id) for f in r.counted} - {""}
+        now = {norm_id(f.acv_id) for f in r.files if f.lisible and not f.ignore} - {""}
         prev = self.con.execute("SELECT id, comite FROM consolidations WHERE COALESCE(departement, '') = ? "
                                 "ORDER BY id DESC LIMIT 1", (r.departement or "",)).fetchone()
         if not now or prev is None:
             return None
         before = {norm_id(a) for (a,) in self.con.execute(
-            "SELECT acv_id FROM conventions WHERE consolidation_id = ? AND compte = 1", (prev[0],))
+            "SELECT acv_id FROM conventions WHERE consolidation_id = ?", (prev[0],))
             if isinstance(a, str)} - {""}
         if not before or before & now:
             return None
@@ -751,7 +752,7 @@ class Register:
             return ", ".join(first) + (", …" if len(ids) > 3 else "")
 
         comite = f", « {prev[1]} »" if isinstance(prev[1], str) and prev[1].strip() else ""
-        return (f"aucune des conventions comptées ({some(now)}) ne l'était par la consolidation précédente du "
+        return (f"aucune des conventions lues ({some(now)}) ne figurait dans la consolidation précédente du "
                 f"registre « {self.path} » (n° {prev[0]}{comite} : {some(before)}). Vérifiez qu'il s'agit du "
                 "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
                 "montrera les unes retirées et les autres ajoutées.")
