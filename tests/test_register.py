@@ -1793,6 +1793,42 @@ def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, ex
     con.close()
 
 
+def test_historique_past_the_columns_of_a_sheet_shows_the_latest_comites_and_says_so(tmp_path, examples,
+                                                                                     monkeypatch):
+    """A register fed by a scheduled task (every hour for two years): 16 408 consolidations. `Par
+    financeur` and `Par statut` have a column per consolidation; past Excel's 16 384 columns XlsxWriter
+    wrote no table at all — two empty sheets, status 0. They now show the latest consolidations and
+    their title says how many of how many (all of them are in the other sheets and the JSON)."""
+    from acv_xl.history import historique_workbook as HW
+
+    class _Many:  # an evolution of 16 408 consolidations, as far as the choice of columns goes
+        ids = list(range(1, 16_409))
+
+    writer = HW._EvolutionWriter.__new__(HW._EvolutionWriter)
+    writer.ev = _Many()
+    ids, titre = writer.wide("Engagements")
+    assert ids == list(range(16_409 - 16_382, 16_409)) and len(ids) + 2 == 16_384
+    assert titre.startswith("Engagements — les 16 382 dernières consolidations sur 16 408 (une feuille n'a que "
+                            "16 384 colonnes ; ")
+    _Many.ids = list(range(1, 16_383))
+    assert writer.wide("Engagements") == (_Many.ids, "Engagements")
+    # the same, end to end, with a sheet of 4 columns: the two latest comités
+    monkeypatch.setattr(HW, "_WIDE_MAX", 2)
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in range(3):
+        _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--remplacer",
+             "--comite", f"Comité du 1{k}/06/2026")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    wb = openpyxl.load_workbook(evo)
+    for sheet in ("Par financeur", "Par statut"):
+        ws = wb[sheet]
+        assert [c.value for c in ws[3]][2:] == ["Comité du 11/06/2026", "Comité du 12/06/2026"], sheet
+        assert "les 2 dernières consolidations sur 3" in ws["A1"].value
+        assert ws.max_row > 4  # the table and its rows are there
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""
