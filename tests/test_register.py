@@ -1829,6 +1829,25 @@ def test_historique_past_the_columns_of_a_sheet_shows_the_latest_comites_and_say
         assert ws.max_row > 4  # the table and its rows are there
 
 
+def test_a_register_given_for_a_workbook_is_named_a_register_never_a_damaged_file(tmp_path, examples, capsys):
+    """`comparer registre.sqlite …`, `valider registre.sqlite`, `--depuis registre.sqlite`: « n'est pas un
+    classeur Excel : son contenu n'est pas reconnu (fichier endommagé ?) » — a référent reading that of
+    the département's register restores a backup and loses the comités recorded since."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    before = reg.read_bytes()
+    workbook = str(examples["paths"][0])
+    for args in (["comparer", reg, workbook], ["valider", reg], ["annexe", workbook, "--depuis", reg, "--brouillon",
+                                                                  "-o", tmp_path / "a.xlsx"]):
+        capsys.readouterr()
+        assert _run(*args) == 2
+        said = "".join(capsys.readouterr())
+        assert "est une base de données SQLite (le registre d'un département" in said, said
+        assert "endommagé" not in said
+    assert reg.read_bytes() == before
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""
