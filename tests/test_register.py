@@ -1848,6 +1848,33 @@ def test_a_register_given_for_a_workbook_is_named_a_register_never_a_damaged_fil
     assert reg.read_bytes() == before
 
 
+def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, examples):
+    """A convention whose identifier was erased (counted, with its error): one amount changed between
+    two comités read « Convention ajoutée » (its whole financing) and « Convention retirée » — it was
+    followed by its content. It is followed by its path, as a file not counted is: « Montant modifié »."""
+    folder = _folder(tmp_path, examples)
+    target = folder / examples["paths"][0].name
+    wb = openpyxl.load_workbook(target)
+    ident = next(n for n in layout.NAMED_CELLS if n.name == "acv_id")
+    wb[ident.sheet][ident.cell] = None
+    wb.save(target)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    wb = openpyxl.load_workbook(target)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    ref = ws.tables[layout.T_FINANCEMENTS.name].ref
+    header = [c.value for c in ws[ref.split(":")[0][1:]]]
+    cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
+    cell.value += 1000
+    wb.save(target)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""

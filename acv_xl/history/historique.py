@@ -275,7 +275,9 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     # consolidation → norm id → (acv_id, analysis, libellé, total, path)
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
     for cid, acv_id, aid, lib, total, chemin in rows:
-        state[cid][norm_id(acv_id) or f"\x00{aid}"] = (acv_id, aid, lib, total, chemin)
+        # a workbook without identifier by its path, as below: by its analysis, one amount changed in it
+        # read « Convention retirée » and « Convention ajoutée » for the whole of its financing
+        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin)
     # the files a consolidation saw but did not count, by convention, with why; by path only when
     # the file has no identifier (an unreadable new version: its path is the previous one's) — a
     # file that now holds another convention says nothing of the one it held before
