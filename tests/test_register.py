@@ -1875,6 +1875,25 @@ def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, 
     assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
 
 
+def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, examples, capsys):
+    """Its analyses deleted with an SQLite tool, their lines left: the next consolidation gave « erreur
+    SQLite : UNIQUE constraint failed: lignes.analyse_id, lignes.rang », SQLite's English."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.execute("DELETE FROM analyses")
+    con.commit()
+    con.close()
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "inutilisable (données incohérentes : contrainte UNIQUE non respectée sur lignes.analyse_id, lignes.rang, " \
+           "le registre a-t-il été modifié avec un autre outil ?)" in err, err
+    assert "constraint" not in err and reg.read_bytes() == before
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""

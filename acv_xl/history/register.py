@@ -886,6 +886,11 @@ def sqlite_why(exc: sqlite3.Error) -> str:
         return "table absente : " + text.split(":", 1)[-1].strip()
     if text.startswith(("no such column", "table ")):
         return "structure inattendue"
+    if " constraint failed" in text:  # rows deleted or edited with another tool: SQLite's English, said in French
+        kind, _, where = text.partition(" constraint failed")
+        where = where.lstrip(": ").strip()
+        return (f"données incohérentes : contrainte {kind.strip()} non respectée" + (f" sur {where}" if where else "")
+                + ", le registre a-t-il été modifié avec un autre outil ?")
     return f"erreur SQLite : {text}"
 
 
