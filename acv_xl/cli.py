@@ -288,9 +288,13 @@ def _consolider(args, prefetched) -> int:
             return status
         chemin = reference.chemin
     if args.comite:
-        from acv_xl.outputs.consolidation_result import date_of_label
+        from acv_xl.outputs.consolidation_result import date_of_label, impossible_date_in_label
 
-        if date_of_label(args.comite) is None:  # said, not guessed: the readiness needs a date
+        if (typed := impossible_date_in_label(args.comite)) is not None:  # « 31/02/2026 »: a date, but none
+            _say(f"acv-xl : la date « {typed} » du libellé du comité « {args.comite} » n'existe pas : la phase "
+                 "de chaque convention est mesurée à la date de son prochain comité, sinon à la date du jour. "
+                 "Corrigez le libellé (--comite) pour la mesurer à la date du comité.", sys.stderr)
+        elif date_of_label(args.comite) is None:  # said, not guessed: the readiness needs a date
             _say(f"acv-xl : aucune date reconnue dans le libellé du comité « {args.comite} » (attendu par "
                  "exemple « Comité du 12/06/2026 » ou « Comité du 12 juin 2026 ») : la phase de chaque "
                  "convention est mesurée à la date de son prochain comité, sinon à la date du jour.", sys.stderr)
@@ -309,14 +313,21 @@ def _consolider(args, prefetched) -> int:
         except RegisterError as exc:
             return _fail(str(exc))
         options.update(cache=register, record=register.record)
+        from acv_xl.history.register_key import key_problem
+
+        if (why := key_problem()) is not None:  # every workbook read again: said, never silently slower
+            _say(f"acv-xl : {why}", sys.stderr)
     # The worker processes validate with the list the environment names, whatever their start
     # method (fork or spawn): the checked file is named there for the time of the command.
     before = os.environ.get(ENV_VAR)
     os.environ[ENV_VAR] = str(chemin)
     try:
-        return run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
-                              json_path=Path(args.json) if args.json else None, jobs=args.jobs,
-                              replace=args.remplacer, **options)
+        status = run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
+                                json_path=Path(args.json) if args.json else None, jobs=args.jobs,
+                                replace=args.remplacer, **options)
+        if register is not None and register.notice:  # another département's register, given by mistake?
+            _say(f"acv-xl : attention, {register.notice}", sys.stderr)
+        return status
     finally:
         if before is None:
             del os.environ[ENV_VAR]

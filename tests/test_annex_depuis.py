@@ -76,6 +76,46 @@ def test_annex_depuis_another_convention_is_refused(pair, tmp_path, capsys):
     assert "porte sur une autre convention" in capsys.readouterr().err and not out.exists()
 
 
+def test_an_unusable_depuis_is_said_before_the_avenant_s_errors(tmp_path, capsys):
+    """`annexe AVENANT.xlsx --depuis AVANT.xlsx` with an avenant that still has errors and a --depuis
+    mistyped (or of another convention): the errors were listed, status 1, and only once all were
+    corrected did the command say that the --depuis file does not exist (status 2). The unusable input
+    is said first, status 2."""
+    calais = tmp_path / "calais.xlsx"
+    build_workbook(calais, example_conventions()["calais.xlsx"])  # FIN-05 and FIN-06: two errors
+    other = tmp_path / "arras.xlsx"
+    build_workbook(other, example_conventions()["arras.xlsx"])
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(calais), "-o", str(out)]) == 1  # its errors, without --depuis
+    capsys.readouterr()
+    for depuis, said in ((tmp_path / "convention-initiale.xlsx", "introuvable"),
+                         (other, "porte sur une autre convention")):
+        assert main(["annexe", str(calais), "--depuis", str(depuis), "-o", str(out)]) == 2
+        captured = capsys.readouterr()
+        assert said in captured.err and "Annexe non générée" not in captured.out + captured.err, captured
+        assert not out.exists()
+
+
+def test_the_template_version_is_no_modification_of_the_avenant(tmp_path):
+    """A convention drawn up in the template 2026.1, its avenant in 2026.2 (`acv-xl migrer`, as every
+    commune will): the annex to be signed listed « Accueil — Version du modèle — 2026.1 → 2026.2 » among
+    the « Modifications apportées par l'avenant ». The workbook's version is no part of the convention."""
+    base = example_conventions()["arras.xlsx"]
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, base)
+    build_workbook(b, base)
+    wb = openpyxl.load_workbook(a)
+    version = next(n for n in layout.NAMED_CELLS if n.name == "acv_version_modele")
+    old = layout.TEMPLATE_VERSIONS[0][0]
+    wb[version.sheet][version.cell] = old
+    wb.save(a)
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    texts = _texts(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS])
+    assert version.label not in texts and old not in texts
+    assert "Aucune autre modification de la convention." in texts
+
+
 def _avenant_pdf_text(tmp_path: Path, before: Path, after: Path) -> str:
     """The text of the avenant's annex of `after` since `before`, as printed by LibreOffice (a draft)."""
     if libreoffice.soffice() is None:

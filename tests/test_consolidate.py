@@ -81,6 +81,18 @@ def test_con01_unvalidated_copies_fall_back_to_modification_time_and_validated_d
     assert [x.compte for x in v] == [False, True]
 
 
+def test_con01_copies_of_one_date_are_never_said_the_most_recently_modified():
+    """Two versions of a convention sent in one zip (same date of modification): the one kept by its
+    name was said « le plus récemment modifié » — the user then removed the other, maybe the right one."""
+    v = judge([_s("arras.xlsx", etat=ETAT_JAMAIS, mtime=5), _s("arras-v2.xlsx", etat=ETAT_JAMAIS, mtime=5)])
+    assert [x.compte for x in v] == [True, False]
+    message = next(f.message for f in v[1].findings if f.code == "CON-01")
+    assert "« arras.xlsx » (retenu d'après son nom : les copies ont la même date de modification)" in message
+    assert "plus récemment" not in message
+    v = judge([_s("arras.xlsx", etat=ETAT_JAMAIS, mtime=4), _s("arras-v2.xlsx", etat=ETAT_JAMAIS, mtime=5)])
+    assert "« arras-v2.xlsx » (le plus récemment modifié)" in next(f.message for f in v[0].findings)
+
+
 def test_con02_con03_con04():
     files = [
         _s("ok.xlsx", acv_id="ACV001"),

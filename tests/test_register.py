@@ -584,6 +584,34 @@ def test_a_convention_whose_file_now_holds_another_one_not_counted_is_retiree(tm
     assert kinds == {ids[0]: "Convention retirée", ids[1]: "Convention retirée"}, kinds
 
 
+def test_historique_movements_read_comite_after_comite(tmp_path, examples):
+    """Three comités: a line changed between the first two, a convention gone between the last two.
+    The sheet `Mouvements` listed the conventions added or removed of every pair first, then the
+    lines of every pair: the third comité's departure printed among the second's changes. Each pair's
+    movements now come together, in the order of the comités."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    names = [p.name for p in examples["paths"]]
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--comite", "Comité du 12/03/2026",
+         "--jobs", "1")
+    conv = examples["convs"][names[0]].model_copy(deep=True)
+    j = next(k for k, lf in enumerate(conv.financements) if lf.montant and lf.statut != "Refusé")
+    conv.financements[j] = _line(conv.financements[j], montant=float(conv.financements[j].montant) + 1000)
+    _write(conv, folder / names[0])
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--comite", "Comité du 18/06/2026",
+         "--jobs", "1")
+    (folder / names[1]).unlink()
+    _run("consolider", folder, "-o", tmp_path / "c3.xlsx", "--registre", reg, "--comite", "Comité du 24/09/2026",
+         "--jobs", "1")
+    evo = tmp_path / "evolution.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    pairs = list(zip(mv["Avant"], mv["Après"], mv["Mouvement"]))
+    assert pairs == [("Comité du 12/03/2026", "Comité du 18/06/2026", "Montant modifié"),
+                     ("Comité du 18/06/2026", "Comité du 24/09/2026", "Convention retirée")], pairs
+
+
 def test_historique_of_consolidations_without_comite(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
@@ -1386,6 +1414,33 @@ def test_an_extract_never_overwrites_an_input(tmp_path, examples, capsys):
     assert not (tmp_path / "c.xlsx").exists()  # refused before anything is written
 
 
+def test_extracts_kept_inside_the_departement_s_folder_are_replaced_at_the_next_comite(tmp_path, examples, capsys):
+    """`--par-financeur DOSSIER/extraits` (or the folder itself), as a référent keeps one folder per
+    département: the next consolidation found the previous extracts among the workbooks and refused
+    them as « un fichier lu par cette commande » (status 2, « choisissez un autre nom de fichier »,
+    which `--par-financeur` cannot): every comité after the first stopped. They are now this run's
+    own outputs, as the previous `-o` is: replaced, neither read nor listed."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for dossier in (folder / "extraits", folder):
+        for _comite in range(2):
+            capsys.readouterr()
+            assert _run("consolider", folder, "-o", folder / "consolidation.xlsx", "--par-financeur", dossier,
+                        "--registre", reg, "--jobs", "1") in (0, 1), capsys.readouterr().err
+            line = capsys.readouterr().err
+            assert (dossier / "financeur_ETAT.xlsx").exists()
+            # the extracts this run replaces are not among the files seen (those of the other folder are)
+            n = len(examples["paths"]) + (12 if dossier == folder else 0)
+            assert f"Consolidation : {n} fichiers" in line, line
+    # a user's workbook of a like name, without acv-xl's mark, is still never replaced
+    user = folder / "financeur_CDC.xlsx"
+    shutil.copy2(examples["paths"][0], user)
+    before = user.read_bytes()
+    assert _run("consolider", folder, "-o", folder / "consolidation.xlsx", "--par-financeur", folder,
+                "--jobs", "1") == 2
+    assert "aussi un fichier lu" in capsys.readouterr().err and user.read_bytes() == before
+
+
 def test_an_extract_never_replaces_a_users_file_without_remplacer(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
     dossier = tmp_path / "extraits"
@@ -1649,6 +1704,196 @@ def test_historique_reports_a_damaged_table_in_french(tmp_path, examples, capsys
     assert not (tmp_path / "e.xlsx").exists()
 
 
+def test_historique_of_a_register_whose_consolidation_was_deleted_by_hand(tmp_path, examples, capsys):
+    """A trial run deleted with an SQLite tool (DB Browser deletes the row of `consolidations`, not
+    its files and conventions): historique stopped with « erreur interne inattendue (KeyError : 2) ».
+    The consolidations left are shown, their movements from one to the next."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in range(3):
+        if k == 2:
+            (folder / examples["paths"][0].name).unlink()
+        _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1",
+             "--comite", f"Comité du 1{k}/06/2026")
+    con = sqlite3.connect(reg)
+    con.execute("DELETE FROM consolidations WHERE id = 2")
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 0, \
+        capsys.readouterr().err
+    data = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
+    assert [c["id"] for c in data["consolidations"]] == [1, 3]
+    assert all(e["consolidation"] in (1, 3) for series in data["par_convention"].values() for e in series)
+    gone = examples["convs"][examples["paths"][0].name].value("acv_id")
+    mv = pd.read_excel(tmp_path / "e.xlsx", sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    assert list(zip(mv["Avant"], mv["Après"], mv["Identifiant ACV"], mv["Mouvement"])) == [
+        ("Comité du 10/06/2026", "Comité du 12/06/2026", gone, "Convention retirée")]
+
+
+def test_historique_reports_a_consolidation_date_typed_by_hand(tmp_path, examples, capsys):
+    """A date typed by hand in `consolidations.date` (« 12/06/2026 »): « erreur interne inattendue
+    (ValueError : Invalid isoformat string…) », in English; now the register's French refusal naming
+    the column, nothing written."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE consolidations SET date = '12/06/2026'")
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert "la colonne « date » de la table « consolidations » contient autre chose qu'une date" in err, err
+    assert "interne" not in err and not (tmp_path / "e.xlsx").exists()
+
+
+def test_historique_of_a_comite_label_with_a_control_character_opens(tmp_path, examples):
+    """A comité label pasted with a control character (`--comite` from a script, a register written by
+    another tool): it headed a column of the tables `Par financeur` and `Par statut`, whose column
+    names XlsxWriter writes unescaped — historique's workbook was no XML (Excel repairs it, openpyxl
+    refuses it). The header keeps the label, the control character as a space."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    label = "Comité du 12/06/2026\x01\x1b(relu)"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--comite", label)
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    wb = openpyxl.load_workbook(evo)
+    for sheet in ("Par financeur", "Par statut"):
+        assert wb[sheet].cell(3, 3).value == "Comité du 12/06/2026 (relu)", sheet
+
+
+def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, examples, capsys):
+    """Two référents keep « registre.sqlite » on one share; one gives the other's: the consolidation was
+    recorded there without a word, and historique then showed every convention of the one « retirée »
+    and every one of the other « ajoutée ». It is still recorded (a scope may renew every convention),
+    and said, naming both sets; a run sharing a convention with the previous one says nothing."""
+    paths = examples["paths"]
+    ours, theirs = tmp_path / "62", tmp_path / "autre"
+    for folder, part in ((ours, paths[:3]), (theirs, paths[3:])):
+        folder.mkdir()
+        for p in part:
+            shutil.copy2(p, folder / p.name)
+    reg = tmp_path / "registre.sqlite"
+    # (a --sans-erreurs run, counting fewer, reads the same conventions: no sign of another register)
+    for folder, warned, extra in ((ours, False, ()), (ours, False, ("--sans-erreurs",)), (theirs, True, ())):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", "Comité du 12/06/2026", "--remplacer", *extra) in (0, 1)
+        err = capsys.readouterr().err
+        assert ("Vérifiez qu'il s'agit du registre de ce département" in err) == warned, err
+    theirs_ids = sorted(examples["convs"][p.name].value("acv_id") for p in paths[3:])
+    assert f"aucune des conventions lues ({', '.join(theirs_ids)}) ne figurait" in err
+    assert "(n° 2, « Comité du 12/06/2026 » : " in err
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 3  # recorded all the same
+    con.close()
+
+
+def test_historique_past_the_columns_of_a_sheet_shows_the_latest_comites_and_says_so(tmp_path, examples,
+                                                                                     monkeypatch):
+    """A register fed by a scheduled task (every hour for two years): 16 408 consolidations. `Par
+    financeur` and `Par statut` have a column per consolidation; past Excel's 16 384 columns XlsxWriter
+    wrote no table at all — two empty sheets, status 0. They now show the latest consolidations and
+    their title says how many of how many (all of them are in the other sheets and the JSON)."""
+    from acv_xl.history import historique_workbook as HW
+
+    class _Many:  # an evolution of 16 408 consolidations, as far as the choice of columns goes
+        ids = list(range(1, 16_409))
+
+    writer = HW._EvolutionWriter.__new__(HW._EvolutionWriter)
+    writer.ev = _Many()
+    ids, titre = writer.wide("Engagements")
+    assert ids == list(range(16_409 - 16_382, 16_409)) and len(ids) + 2 == 16_384
+    assert titre.startswith("Engagements — les 16 382 dernières consolidations sur 16 408 (une feuille n'a que "
+                            "16 384 colonnes ; ")
+    _Many.ids = list(range(1, 16_383))
+    assert writer.wide("Engagements") == (_Many.ids, "Engagements")
+    # the same, end to end, with a sheet of 4 columns: the two latest comités
+    monkeypatch.setattr(HW, "_WIDE_MAX", 2)
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in range(3):
+        _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--remplacer",
+             "--comite", f"Comité du 1{k}/06/2026")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    wb = openpyxl.load_workbook(evo)
+    for sheet in ("Par financeur", "Par statut"):
+        ws = wb[sheet]
+        assert [c.value for c in ws[3]][2:] == ["Comité du 11/06/2026", "Comité du 12/06/2026"], sheet
+        assert "les 2 dernières consolidations sur 3" in ws["A1"].value
+        assert ws.max_row > 4  # the table and its rows are there
+
+
+def test_a_register_given_for_a_workbook_is_named_a_register_never_a_damaged_file(tmp_path, examples, capsys):
+    """`comparer registre.sqlite …`, `valider registre.sqlite`, `--depuis registre.sqlite`: « n'est pas un
+    classeur Excel : son contenu n'est pas reconnu (fichier endommagé ?) » — a référent reading that of
+    the département's register restores a backup and loses the comités recorded since."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    before = reg.read_bytes()
+    workbook = str(examples["paths"][0])
+    for args in (["comparer", reg, workbook], ["valider", reg], ["annexe", workbook, "--depuis", reg, "--brouillon",
+                                                                  "-o", tmp_path / "a.xlsx"]):
+        capsys.readouterr()
+        assert _run(*args) == 2
+        said = "".join(capsys.readouterr())
+        assert "est une base de données SQLite (le registre d'un département" in said, said
+        assert "endommagé" not in said
+    assert reg.read_bytes() == before
+
+
+def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, examples):
+    """A convention whose identifier was erased (counted, with its error): one amount changed between
+    two comités read « Convention ajoutée » (its whole financing) and « Convention retirée » — it was
+    followed by its content. It is followed by its path, as a file not counted is: « Montant modifié »."""
+    folder = _folder(tmp_path, examples)
+    target = folder / examples["paths"][0].name
+    wb = openpyxl.load_workbook(target)
+    ident = next(n for n in layout.NAMED_CELLS if n.name == "acv_id")
+    wb[ident.sheet][ident.cell] = None
+    wb.save(target)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    wb = openpyxl.load_workbook(target)
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    ref = ws.tables[layout.T_FINANCEMENTS.name].ref
+    header = [c.value for c in ws[ref.split(":")[0][1:]]]
+    cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
+    cell.value += 1000
+    wb.save(target)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
+
+
+def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, examples, capsys):
+    """Its analyses deleted with an SQLite tool, their lines left: the next consolidation gave « erreur
+    SQLite : UNIQUE constraint failed: lignes.analyse_id, lignes.rang », SQLite's English."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.execute("DELETE FROM analyses")
+    con.commit()
+    con.close()
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "inutilisable (données incohérentes : contrainte UNIQUE non respectée sur lignes.analyse_id, lignes.rang, " \
+           "le registre a-t-il été modifié avec un autre outil ?)" in err, err
+    assert "constraint" not in err and reg.read_bytes() == before
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""
@@ -1712,6 +1957,25 @@ def test_the_comite_date_is_read_in_figures_or_in_words_and_an_unreadable_one_is
     folder = _folder(tmp_path, examples)
     assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", "Comité de juin", "--jobs", "1") in (0, 1)
     assert "aucune date reconnue" in capsys.readouterr().err
+
+
+def test_an_impossible_comite_date_is_said_as_such(tmp_path, examples, capsys):
+    """« Comité du 31/02/2026 » was told « aucune date reconnue … (attendu par exemple « Comité du
+    12/06/2026 ») », the very form the user had typed: now the date typed and that it does not exist."""
+    from acv_xl.outputs.consolidation_result import impossible_date_in_label
+
+    assert impossible_date_in_label("Comité du 31/02/2026") == "31/02/2026"
+    assert impossible_date_in_label("Comité du 31 juin 2026") == "31 juin 2026"
+    assert impossible_date_in_label("Comité du 12/06/2026") is None
+    assert impossible_date_in_label("Comité du 1er décembre 2026") is None
+    assert impossible_date_in_label("Comité de juin") is None
+    folder = _folder(tmp_path, examples)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", "Comité du 31/02/2026",
+                "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    assert "la date « 31/02/2026 » du libellé du comité « Comité du 31/02/2026 » n'existe pas" in err, err
+    assert "aucune date reconnue" not in err
 
 
 def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, capsys):

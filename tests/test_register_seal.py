@@ -253,3 +253,30 @@ def _with_real_blocks(chunk_reader, real_lignes_bloc):
         finally:
             B.lignes_bloc = observed
     return read
+
+
+def test_consolider_says_why_every_workbook_is_read_without_a_usable_key(tmp_path, shipped_examples, monkeypatch,
+                                                                         capsys):
+    """Without a usable key (a settings folder one cannot write, a key file damaged) every workbook is
+    read at every consolidation — `--registre` promises not to read unchanged ones: the référent saw
+    « 6 fichiers lus » comité after comité, three times slower on a real département, with no word why."""
+    folder = _folder(tmp_path, shipped_examples)
+    reg = tmp_path / "registre.sqlite"
+    (tmp_path / "fichier").write_text("")
+    args = ["consolider", str(folder), "-o", str(tmp_path / "c.xlsx"), "--registre", str(reg), "--jobs", "1",
+            "--remplacer"]
+    for key, said in ((tmp_path / "fichier" / "cle", "la clé du registre ne peut pas être créée"),
+                      (tmp_path / "abimee", "est illisible ou abîmée (laissée telle quelle)")):
+        if key.name == "abimee":
+            key.write_text("pas une clé")
+        monkeypatch.setenv(K.KEY_ENV, str(key))
+        capsys.readouterr()
+        assert main(args) in (0, 1)
+        err = capsys.readouterr().err
+        assert said in err and "chaque classeur est relu à chaque consolidation" in err, err
+        assert f"{len(shipped_examples)} fichiers lus" in err
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle"))  # a usable key: not a word
+    for _ in range(2):
+        assert main(args) in (0, 1)
+        assert "clé du registre" not in capsys.readouterr().err
+    assert (tmp_path / "abimee").read_text() == "pas une clé"

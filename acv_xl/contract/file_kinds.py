@@ -35,6 +35,8 @@ ZIP_DAMAGED = "une archive zip endommagée ou incomplète"
 PDF = "un document PDF"
 XML_2003 = "un classeur au format « Feuille de calcul XML 2003 »"
 HTML = "une page web (HTML)"
+# a SQLite database: most likely a département's register (`consolider --registre`), never « endommagé »
+SQLITE = "une base de données SQLite (le registre d'un département, s'il vient d'acv-xl)"
 
 
 def cfb_entry_names(f, size: int) -> set[str]:
@@ -101,7 +103,9 @@ def cfb_kind(names: set[str]) -> str:
 
 def text_kind(head: bytes) -> str | None:
     """What a file that is neither a zip nor a CFB is when its first bytes say it (PDF, XML
-    spreadsheet 2003, HTML), else None."""
+    spreadsheet 2003, HTML, SQLite), else None."""
+    if head.startswith(b"SQLite format 3\x00"):
+        return SQLITE
     low = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if low.startswith(b"%pdf"):
         return PDF

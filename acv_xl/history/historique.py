@@ -36,6 +36,7 @@ import sys
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -212,12 +213,27 @@ def _check_numbers(con: sqlite3.Connection, where: str) -> None:
                                     "qu'un nombre")
 
 
+def _check_dates(con: sqlite3.Connection, where: str) -> None:
+    """Each consolidation's date as acv-xl writes it (ISO): one typed by hand in another form (« pas
+    une date », « 12/06/2026 ») stopped historique with « erreur interne »."""
+    for (d,) in con.execute("SELECT date FROM consolidations"):
+        try:
+            datetime.fromisoformat(d)
+        except (TypeError, ValueError):
+            raise damaged_error(where, "la colonne « date » de la table « consolidations » contient autre chose "
+                                "qu'une date au format ISO (2026-06-12T10:00:00)") from None
+
+
+_KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
+
+
 def load(reg: Register) -> Evolution:
     """The evolution held by an open register."""
     import pandas as pd
 
     con = reg.con
     _check_numbers(con, f"« {reg.path} »")
+    _check_dates(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
         "FROM consolidations ORDER BY id", con)
@@ -237,12 +253,14 @@ def load(reg: Register) -> Evolution:
     pa = par_analyse.assign(financeur=par_analyse["financeur"].fillna(""))
     groupes = {f: _groupe(f) for f in pa["financeur"].unique()}
     pa = pa.assign(financeur=pa["financeur"].map(groupes), statut=pa["statut"].fillna("(sans statut)"))
-    comptes = pd.read_sql_query("SELECT consolidation_id, analyse_id FROM fichiers WHERE compte = 1", con)
+    # the rows of consolidations still in the register only: one deleted by hand with an SQLite tool
+    # (a trial run removed) leaves its files and conventions, which stopped historique (KeyError)
+    comptes = pd.read_sql_query(f"SELECT consolidation_id, analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT}", con)
     fs = comptes.merge(pa, on="analyse_id").groupby(["consolidation_id", "financeur", "statut"],
                                                      as_index=False)["total"].sum()
     conv = pd.read_sql_query(
         "SELECT consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations "
-        "FROM conventions WHERE compte = 1 ORDER BY consolidation_id, acv_id", con)
+        f"FROM conventions WHERE compte = 1 AND {_KEPT} ORDER BY consolidation_id, acv_id", con)
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
     ev = Evolution(cons, fs, conv)
@@ -257,7 +275,9 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     # consolidation → norm id → (acv_id, analysis, libellé, total, path)
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
     for cid, acv_id, aid, lib, total, chemin in rows:
-        state[cid][norm_id(acv_id) or f"\x00{aid}"] = (acv_id, aid, lib, total, chemin)
+        # a workbook without identifier by its path, as below: by its analysis, one amount changed in it
+        # read « Convention retirée » and « Convention ajoutée » for the whole of its financing
+        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin)
     # the files a consolidation saw but did not count, by convention, with why; by path only when
     # the file has no identifier (an unreadable new version: its path is the previous one's) — a
     # file that now holds another convention says nothing of the one it held before
@@ -290,6 +310,9 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     for avant, apres, _k, pa, pb in pairs:
         out.extend(_compare(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], lines.get(pa[1], []),
                             lines.get(pb[1], [])))
+    # comité after comité, as the sheet is read and printed (stable: within a pair, the conventions
+    # added or removed first, then each convention's lines)
+    out.sort(key=lambda m: (m.avant, m.apres))
     return out
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
+from acv_xl.contract.values import fmt_number
 from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur, rien_a_comparer
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
@@ -44,6 +45,10 @@ def _nom(code: str, departements: set[str]) -> str | None:
     if code == NON_VENTILE:
         return "Lignes sans code de financeur"
     return layout.nom_financeur(code, departements)
+
+
+_EXCEL_COLUMNS = 16_384
+_WIDE_MAX = _EXCEL_COLUMNS - 2  # the columns left beside the financeur's code and name (or statut)
 
 
 class _EvolutionWriter(_Writer):
@@ -98,11 +103,23 @@ class _EvolutionWriter(_Writer):
                      "financement_total"]].itertuples(index=False)]
         self.table(ws, TABLES[Feuille.CONSOLIDATIONS], cols, rows, freeze_cols=1)
 
+    def wide(self, titre: str) -> tuple[list[int], str]:
+        """The consolidations a sheet with one column each shows, and its title: an Excel sheet has
+        16 384 columns — past them XlsxWriter wrote no table at all (an empty sheet, status 0), so the
+        latest ones only, the title saying so (every one is in `Par convention`, `Mouvements` and the JSON)."""
+        ids = self.ev.ids
+        if len(ids) <= _WIDE_MAX:
+            return ids, titre
+        return ids[-_WIDE_MAX:], (f"{titre} — les {fmt_number(_WIDE_MAX)} dernières consolidations sur "
+                                  f"{fmt_number(len(ids))} (une feuille n'a que {fmt_number(_EXCEL_COLUMNS)} "
+                                  "colonnes ; toutes figurent dans les feuilles Par convention et Mouvements, et dans "
+                                  "le JSON)")
+
     def par_financeur(self) -> None:
         ev = self.ev
-        ws = self.sheet(Feuille.PAR_FINANCEUR, "Engagements de chaque financeur d'un comité à l'autre (hors refusés)")
+        ids, titre = self.wide("Engagements de chaque financeur d'un comité à l'autre (hors refusés)")
+        ws = self.sheet(Feuille.PAR_FINANCEUR, titre)
         labels = ev.labels()
-        ids = ev.ids
         totaux = ev.totaux_financeurs()
         cols = [(H.FINANCEUR, 14, None), (H.NOM_FINANCEUR, 42, None)] + [(labels[c], 16, "euros") for c in ids]
         deps = set(self.departements())
@@ -126,9 +143,9 @@ class _EvolutionWriter(_Writer):
     def par_statut(self) -> None:
         # its own sheet: printed, each page repeats this table's own header row
         ev = self.ev
-        ws = self.sheet(Feuille.PAR_STATUT, "Engagements de chaque financeur par statut, d'un comité à l'autre")
+        ids, titre = self.wide("Engagements de chaque financeur par statut, d'un comité à l'autre")
+        ws = self.sheet(Feuille.PAR_STATUT, titre)
         labels = ev.labels()
-        ids = ev.ids
         statuts = ev.statuts_financeurs()
         ordre = list(layout.L.STATUT)
         srows = []

@@ -423,6 +423,9 @@ class Register:
         # analysis id → CRC-32 of its summary as stored: each block is checked against the summary it
         # was made from (`controle`), never reused beside a summary edited since
         self._resume_crc: dict[int, int] = {}
+        # what the command says after the run (`record`): a consolidation sharing no convention with
+        # the previous one of its scope (another département's register given by mistake)
+        self.notice: str | None = None
 
     # -- opening
     @classmethod
@@ -707,8 +710,10 @@ class Register:
                 raise _busy(where, written=True) from None
             raise damaged_error(where, sqlite_why(exc)) from None
         try:
+            notice = self._unrelated(result)
             cid, analyses = self._insert(result)
             con.execute("COMMIT")
+            self.notice = notice
             self._known.update(analyses)  # committed: a next record in this process reuses them
         except BaseException as exc:
             _roll_back(con)
@@ -721,6 +726,36 @@ class Register:
                        damaged_error(where, why, written=True)) from None
             raise
         return cid
+
+    def _unrelated(self, r: ConsolidationResult) -> str | None:
+        """A warning when none of this run's conventions (its readable workbooks, counted or not: a
+        `--sans-erreurs` run counting others is no sign) was among the previous consolidation's of the
+        same scope (`--departement`), while both had some: the register of
+        another département, given by mistake (a share where each référent keeps « registre.sqlite »).
+        Recorded all the same (a département may also renew every convention), but said: `historique`
+        will show every convention of the one « retirée » and every one of the other « ajoutée »."""
+        from acv_xl.checks.rules.consolidation import norm_id  # (the import block is another's to edit)
+
+        now = {norm_id(f.acv_id) for f in r.files if f.lisible and not f.ignore} - {""}
+        prev = self.con.execute("SELECT id, comite FROM consolidations WHERE COALESCE(departement, '') = ? "
+                                "ORDER BY id DESC LIMIT 1", (r.departement or "",)).fetchone()
+        if not now or prev is None:
+            return None
+        before = {norm_id(a) for (a,) in self.con.execute(
+            "SELECT acv_id FROM conventions WHERE consolidation_id = ?", (prev[0],))
+            if isinstance(a, str)} - {""}
+        if not before or before & now:
+            return None
+
+        def some(ids: set[str]) -> str:
+            first = sorted(ids)[:3]
+            return ", ".join(first) + (", …" if len(ids) > 3 else "")
+
+        comite = f", « {prev[1]} »" if isinstance(prev[1], str) and prev[1].strip() else ""
+        return (f"aucune des conventions lues ({some(now)}) ne figurait dans la consolidation précédente du "
+                f"registre « {self.path} » (n° {prev[0]}{comite} : {some(before)}). Vérifiez qu'il s'agit du "
+                "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
+                "montrera les unes retirées et les autres ajoutées.")
 
     def _insert(self, r: ConsolidationResult) -> tuple[int, dict[str, int]]:
         con = self.con
@@ -851,6 +886,11 @@ def sqlite_why(exc: sqlite3.Error) -> str:
         return "table absente : " + text.split(":", 1)[-1].strip()
     if text.startswith(("no such column", "table ")):
         return "structure inattendue"
+    if " constraint failed" in text:  # rows deleted or edited with another tool: SQLite's English, said in French
+        kind, _, where = text.partition(" constraint failed")
+        where = where.lstrip(": ").strip()
+        return (f"données incohérentes : contrainte {kind.strip()} non respectée" + (f" sur {where}" if where else "")
+                + ", le registre a-t-il été modifié avec un autre outil ?")
     return f"erreur SQLite : {text}"
 
 

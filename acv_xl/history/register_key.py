@@ -62,6 +62,25 @@ def block_key() -> bytes | None:
     return _cached[where]
 
 
+def key_problem() -> str | None:
+    """Why this user has no usable key (French), or None. Without one, no summary is reused: every
+    workbook is read at every consolidation, slower with the same result — said, since `consolider
+    --registre` promises not to read unchanged workbooks again."""
+    if block_key() is not None:
+        return None
+    suite = ("chaque classeur est relu à chaque consolidation (même résultat, plus lentement) et les analyses "
+             "enregistrées ne sont pas scellées.")
+    path = key_path()
+    if path is None:
+        return (f"aucun dossier de réglages n'est connu pour garder la clé du registre : {suite} Indiquez un "
+                f"fichier de clé par la variable d'environnement {KEY_ENV}.")
+    if path.exists() or path.is_symlink():
+        return (f"la clé du registre « {path} » est illisible ou abîmée (laissée telle quelle) : {suite} "
+                "Supprimez-la pour qu'une nouvelle clé soit créée (chaque classeur sera alors relu une fois).")
+    return (f"la clé du registre ne peut pas être créée (« {path} ») : {suite} Indiquez par la variable "
+            f"d'environnement {KEY_ENV} un fichier dans un dossier où vous pouvez écrire.")
+
+
 def _read(path: Path) -> bytes | None:
     try:
         key = bytes.fromhex(path.read_text(encoding="ascii").strip())

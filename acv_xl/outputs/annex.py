@@ -1193,7 +1193,10 @@ def _convention_changes(ws, row: int, last: int, fmts: _Formats, comp, pages: _P
     from acv_xl.outputs.comparison_report import fmt_value, key_text, kind_of
 
     shown = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name}  # said by the lists around this one
-    changes = [c for c in comp.changes if c.table not in shown]
+    # the template's version is the workbook's, not the convention's: a convention drawn up in 2026.1
+    # and its avenant in 2026.2 (`acv-xl migrer`) is no modification the avenant brings (`comparer` says it)
+    tool = {layout.NAMED_CELL_KEY: "acv_version_modele"}
+    changes = [c for c in comp.changes if c.table not in shown and not (c.table is None and c.cle == tool)]
     section = row
     row = _section(ws, row, "Autres modifications de la convention (dates, communes, périmètres, indicateurs…)",
                    fmts, last)
@@ -1390,19 +1393,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     report = validate_file(path)
     if report.convention is None:
         return unusable(report)
-    errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
-    if errors and not brouillon:
-        say(f"Annexe non générée : le classeur « {path.name} » comporte {_count(len(errors), 'erreur')} à corriger.",
-            "red")
-        for f in errors:
-            where = (f"feuille {f.feuille}, cellule {f.cellule}" if f.cellule
-                     else f"feuille {f.feuille}" if f.feuille else "classeur")
-            action = f" (action {f.action})" if f.action else ""
-            say(f"  {f.code}  {where}{action} : {f.message}")
-        say("Corrigez-les puis relancez, ou ajoutez --brouillon pour un document de travail marqué "
-            f"« {PROJET_NON_VALIDE} ».")
-        return 1
-
+    # the workbook before the avenant is read before the findings are: an unusable one (missing, another
+    # convention) is status 2 at once, never after the user has corrected every error (status 1)
     comp = None
     if depuis is not None:
         from acv_xl.checks.comparison import compare
@@ -1419,6 +1411,19 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
                    f"{report.convention.acv_id or 'identifiant absent'}).")
             return 2
         comp = compare(before, report.convention, totaux_apres=report.totaux)
+    errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
+    if errors and not brouillon:
+        say(f"Annexe non générée : le classeur « {path.name} » comporte {_count(len(errors), 'erreur')} à corriger.",
+            "red")
+        for f in errors:
+            where = (f"feuille {f.feuille}, cellule {f.cellule}" if f.cellule
+                     else f"feuille {f.feuille}" if f.feuille else "classeur")
+            action = f" (action {f.action})" if f.action else ""
+            say(f"  {f.code}  {where}{action} : {f.message}")
+        say("Corrigez-les puis relancez, ou ajoutez --brouillon pour un document de travail marqué "
+            f"« {PROJET_NON_VALIDE} ».")
+        return 1
+
     if problem := beyond_excel(report.convention, before if depuis is not None else None, comp):
         refuse(f"Impossible de générer l'annexe : {problem}")
         return 2

@@ -735,6 +735,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     ids = {(st.st_dev, st.st_ino) for o in outputs if (st := _stat(o.path)) is not None}
     if ids:
         written |= {f for f in files if (st := _stat(f)) is not None and (st.st_dev, st.st_ino) in ids}
+    if par_financeur is not None:  # the previous run's extracts in that folder: replaced, never read
+        from acv_xl.outputs.consolidation_extracts import own_extracts
+
+        written |= own_extracts(Path(par_financeur), files)
     mine = {f for f in files if f in written and is_derived_report(f)}
     if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True):
         raise UsageError(problem)

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
 from acv_xl.checks.totals import ZERO
 from acv_xl.contract import layout
+from acv_xl.contract.system_errors import resolved
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.consolidation_workbook import SANS_ID, H, _financeur_order, _Writer, gc_paused, write_packed
@@ -187,6 +188,23 @@ def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
     return written
 
 
+def _extract_names() -> set[str]:
+    """The names an extract is given (`file_name` of a reference code or « code inconnu »)."""
+    return {file_name(f.code) for f in layout.FINANCEURS} | {file_name(CODE_INCONNU)}
+
+
+def own_extracts(folder: Path, files: Sequence[Path]) -> set[Path]:
+    """The files found (resolved) that are this folder's extracts of a previous run: named as an
+    extract is and carrying acv-xl's extract mark. This run replaces or removes them, as it replaces
+    its previous consolidated workbook (`-o`): never read nor refused as « un fichier lu » (a folder of
+    extracts kept inside the département's folder stopped every consolidation after the first)."""
+    from acv_xl.reading.provenance import EXTRAIT, produced_by
+
+    where = resolved(folder)
+    named = _extract_names()
+    return {f for f in files if f.parent == where and f.name in named and produced_by(f) == EXTRAIT}
+
+
 def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """The extracts a previous run left in `folder` for a financeur absent from this one (a code
     corrected since, a financeur gone): removed, as a new consolidation replaces the previous one —
@@ -199,7 +217,7 @@ def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> tuple[list[P
     from acv_xl.reading.provenance import EXTRAIT, produced_by
 
     keep = {p.name for p in written}
-    named = {file_name(f.code) for f in layout.FINANCEURS} | {file_name(CODE_INCONNU)}
+    named = _extract_names()
     removed, left = [], []
     for p in sorted(folder.glob("financeur_*.xlsx")):
         # exactly as named: on a disk that ignores case, « financeur_etat.xlsx » listed (the case of

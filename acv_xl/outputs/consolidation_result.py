@@ -94,6 +94,18 @@ def date_of_label(text: str | None) -> date | None:
         return None
 
 
+def impossible_date_in_label(text: str | None) -> str | None:
+    """The date as typed in a comité's label when it is one no calendar holds (« 31/02/2026 »,
+    « 31 juin 2026 »): `date_of_label` finds none, and the user must be told why."""
+    if (m := _DATE_IN_TEXT.search(text or "")) is not None:
+        return m.group(0) if date_of_label(m.group(0)) is None else None
+    w = _DATE_IN_WORDS.search(fold(text or ""))
+    if w and w.group(2) in _MOIS and date_of_label(text) is None:
+        typed = re.search(r"\b\d{1,2}(?:er)?\s+\S+\s+\d{4}\b", text or "")  # as typed, accents kept
+        return typed.group(0) if typed else w.group(0)
+    return None
+
+
 def preparation(f: FileSummary, ref: date) -> Preparation:
     """Phase at `ref` from the convention's dates, shares of actions engaged and financing acquired, class."""
     if f.date_fin_initialisation and ref <= f.date_fin_initialisation:

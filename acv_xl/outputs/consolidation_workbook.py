@@ -180,6 +180,9 @@ SEUILS_ACTIONS = (SEUIL_AVANCEE[0], SEUIL_MOINS_PRETE[0])  # what each share's c
 SEUILS_ACQUIS = (SEUIL_AVANCEE[1], SEUIL_MOINS_PRETE[1])
 
 
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _unique_headers(headers: list[str]) -> list[str]:
     """Excel table headers must be unique (case-insensitive) and non-empty: « ETAT », « etat (2) ».
 
@@ -188,7 +191,9 @@ def _unique_headers(headers: list[str]) -> list[str]:
     seen: set[str] = set()
     out = []
     for h in headers:
-        h = " ".join(str(h or "").split())[:250] or "(vide)"
+        # a control character is no XML (the header is also the table's column name, an attribute that
+        # XlsxWriter does not escape): a comité label holding one made historique's workbook unreadable
+        h = " ".join(_HEADER_CONTROL.sub(" ", str(h or "")).split())[:250] or "(vide)"
         if _looks_rich(h):
             h = f"« {h} »"
         cand, k = h, 2

@@ -190,6 +190,9 @@ def _refuse_other(path: Path, head: bytes) -> UnreadableWorkbook:
         return _unreadable(path, f"est {kind}, pas un classeur Excel.", "Utilisez le classeur ACV, au format .xlsx.")
     if kind == file_kinds.XML_2003:
         return _unsupported(path, f"est {kind}, qui n'est pas pris en charge.")
+    if kind == file_kinds.SQLITE:  # « fichier endommagé ? » would send a référent to restore a backup
+        return _unreadable(path, f"est {kind}, pas un classeur Excel.",
+                           "Indiquez le classeur .xlsx de la convention ; un registre se lit avec « acv-xl historique ».")
     if kind == file_kinds.HTML:
         return _unreadable(path, f"est {kind} renommée, pas un classeur Excel.", SAVE_AS_XLSX)
     sample = head[:4096]

@@ -254,9 +254,13 @@ def con01_doublons(files: Sequence[FileSummary], eligible: Sequence[int]) -> dic
             continue
         kept = max(idx, key=lambda i: _rank(files[i]))
         k = files[kept]
+        # copies of one date of modification (a zip's files, a folder copied keeping dates): kept by name
+        # only, never « le plus récemment modifié », which would send the user to the wrong copy
+        tie = any(i != kept and _rank(files[i])[:3] == _rank(k)[:3] for i in idx)
         pourquoi = (
             f"validé le {fmt_date(k.date_validation)}" if k.date_validation and k.etat == ETAT_VALIDE
             else f"validé le {fmt_date(k.date_validation)} puis modifié" if k.date_validation
+            else "retenu d'après son nom : les copies ont la même date de modification" if tie
             else "le plus récemment modifié"
         )
         for i in idx:
