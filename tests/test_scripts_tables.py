@@ -401,3 +401,46 @@ def test_a_time_alone_outside_a_date_column_reads_alike_and_seals_alike(base, tm
     _same(cli, button)
     assert cli.valide == (header == FIN.header("commentaire"))
     assert "1899" not in " ".join(f.message + f.suggestion for f in button.findings)
+
+
+@pytest.mark.parametrize("header", [FIN.header("date_demande"), FIN.header("commentaire")])
+def test_a_text_typed_in_the_add_ins_date_form_reads_as_that_date_for_both(base, tmp_path, header):
+    """« 2024-03-01T00:00:00.000Z » typed as text: the add-in sends a date cell in exactly that form
+    (`toISOString`), so the button cannot tell them apart and reads the date. The command line said
+    FIN-17 in « Date de la demande » (the button « Validé »), and in a comment their fingerprints
+    differed: every reader now reads that text as the date it stands for — and a real date cell the
+    same way as before."""
+    from datetime import datetime
+
+    def typed(value):
+        def edit(wb):
+            ws, t = table_of(wb, FIN.name)
+            c1, r1, _c2, _r2 = range_boundaries(t.ref)
+            ws.cell(r1 + 1, c1 + list(FIN.headers).index(header)).value = value
+        return edit
+
+    text = edited_copy(base, tmp_path / "texte.xlsx", typed("2024-03-01T00:00:00.000Z"))
+    real = edited_copy(base, tmp_path / "date.xlsx", typed(datetime(2024, 3, 1)))
+    cli, button = _both(text)
+    assert cli.valide and not cli.findings
+    _same(cli, button)
+    cli_real, button_real = _both(real)
+    _same(cli_real, button_real)
+    assert cli.empreinte == cli_real.empreinte
+    # a text only near that form stays a text, for both: FIN-17 in a date column
+    other = edited_copy(base, tmp_path / "autre.xlsx", typed("2024-03-01T00:00:00.000Z "))
+    cli, button = _both(other)
+    assert [f.code for f in cli.findings] == (["FIN-17"] if header == FIN.header("date_demande") else [])
+    _same(cli, button)
+
+
+def test_the_file_reader_looks_for_the_add_ins_date_form_only_where_it_may_be():
+    """The file reader converts a sheet's texts only when its part or the shared strings may hold one
+    (a digit, « Z », then the end of a text or value): inline strings and formula results too, and a
+    sheet full of the column Z's cells is searched to its end."""
+    from acv_xl.reading.source_file import _may_hold_officejs_date as may
+
+    column_z = b'<c r="Z1"><v>1</v></c>' * 100
+    assert may(b"<t>2024-03-01T00:00:00.000Z</t>") and may(b'<c t="str"><f>A1</f><v>5Z</v></c>')
+    assert not may(column_z) and may(column_z + b"<is><t>2024-03-01T00:00:00.000Z</t></is>")
+    assert not may(b"<t>ZZ</t>") and not may(b"")

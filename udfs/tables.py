@@ -16,9 +16,9 @@ from typing import Any, Sequence
 from acv_xl.contract import layout
 from acv_xl.contract import model
 from acv_xl.contract.layout import Table
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fold, is_blank, parse_iso_date
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fold, is_blank, officejs_date
 
-from .cells import _OFFICEJS_DATE, OFFICEJS_SPECIAL, officejs_cell
+from .cells import OFFICEJS_SPECIAL, officejs_cell
 
 PREFIX = "#ACV: "
 
@@ -87,10 +87,12 @@ def _clean(raw: Any) -> Any:
             return ExcelError(raw)
         if raw == "":
             return None
-        # only a date as the add-in writes one (`cells._OFFICEJS_DATE`), as the Valider button reads
-        # it: a text typed like a date-time (« 2023-11-01T00:00:00Z ») is a text for the file reader
+        # only a date as the add-in writes one (`values.officejs_date`), as every reader reads it: a text
+        # typed like a date-time otherwise (« 2023-11-01T00:00:00Z ») is a text for the file reader
         # (FIN-17), and ACV_CONTROLE answered « OK »
-        return parse_iso_date(raw) if ":" in raw and _OFFICEJS_DATE.search(raw) else raw
+        if ":" in raw and (day := officejs_date(raw)) is not None:
+            return day
+        return raw
     return raw
 
 

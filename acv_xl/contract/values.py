@@ -165,6 +165,27 @@ def parse_date(raw: Any) -> Parsed:
     return Parsed(None, Problem("pas_date", text, suggestion))
 
 
+# How the Office.js add-in sends every date cell: JavaScript's `toISOString`, « 2024-03-01T00:00:00.000Z »
+# (milliseconds, « Z »). A text typed or pasted in exactly that form reaches the server as the same
+# string: nothing tells them apart there, so every reader takes that text for the date it stands for
+# (`officejs_date`: the file reader, Excel desktop, the button) — else the button said « Validé » where
+# the command line said FIN-17, and their fingerprints differed for the same text in a comment.
+_OFFICEJS_DATE_TEXT = re.compile(
+    r"[0-9]{4}-(?:1[0-2]|0[1-9])-(?:3[01]|0[1-9]|[12][0-9])T(?:2[0-3]|[01][0-9]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z")
+
+
+def officejs_date(text: str) -> datetime | time | None:
+    """The date-time a text in the add-in's date form stands for (a time alone, dated 30/12/1899 by
+    Office.js, as its time), else None (any other text, or no real day: « 2023-02-30T… »)."""
+    if len(text) != 24 or _OFFICEJS_DATE_TEXT.fullmatch(text) is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text[:-1])  # as xlwings: the « Z » cut, Excel has no time zones
+    except ValueError:
+        return None
+    return value.time() if value.toordinal() < DAY_ONE else value
+
+
 def parse_iso_date(raw: Any) -> Any:
     """Office.js sends dates as ISO strings: turn them back into dates (for the xlwings source)."""
     if isinstance(raw, str) and (m := _ISO_TEXT.match(raw)) and "T" in raw:
