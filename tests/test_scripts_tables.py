@@ -444,3 +444,40 @@ def test_the_file_reader_looks_for_the_add_ins_date_form_only_where_it_may_be():
     assert may(b"<t>2024-03-01T00:00:00.000Z</t>") and may(b'<c t="str"><f>A1</f><v>5Z</v></c>')
     assert not may(column_z) and may(column_z + b"<is><t>2024-03-01T00:00:00.000Z</t></is>")
     assert not may(b"<t>ZZ</t>") and not may(b"")
+
+
+@pytest.mark.parametrize("text", ["2024-02-30T00:00:00Z", "2024-13-01T10:00:00.000Z"])
+def test_an_iso_text_of_no_real_day_is_fin_17_not_an_internal_failure(base, tmp_path, text):
+    """« 2024-02-30T00:00:00Z » pasted in « Date de la demande »: the fingerprint took every ISO text of a
+    date column for its day and raised on a day that does not exist — STR-00 « Contrôle interne en
+    échec : l'empreinte des données n'a pas pu être calculé » (sic) beside FIN-17, in the command line
+    and in the button. Only FIN-17 now, a fingerprint for both, the same."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande"))).value = text
+
+    path = edited_copy(base, tmp_path / "jour-impossible.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["FIN-17"] and f"« {text} »" in cli.findings[0].message
+    assert cli.empreinte
+    _same(cli, button)
+
+
+def test_an_internal_failure_is_said_in_correct_french(monkeypatch, base):
+    """STR-00 said « l'empreinte des données n'a pas pu être calculé » and « le calcul des totaux n'a pas
+    pu être calculé »."""
+    from acv_xl.checks import fingerprint
+
+    def fail(*_a, **_k):
+        raise ValueError("x")
+
+    monkeypatch.setattr(fingerprint, "fingerprint", fail)
+    monkeypatch.setattr("acv_xl.checks.totals.compute", fail)
+    messages = [f.message for f in validate_file(base).findings if f.code == "STR-00"]
+    assert messages == [
+        "Contrôle interne en échec : l'empreinte des données n'a pas pu être calculée (détail technique pour "
+        "l'assistance : ValueError).",
+        "Contrôle interne en échec : les totaux n'ont pas pu être calculés (détail technique pour "
+        "l'assistance : ValueError).",
+    ]

@@ -190,7 +190,10 @@ def parse_iso_date(raw: Any) -> Any:
     """Office.js sends dates as ISO strings: turn them back into dates (for the xlwings source)."""
     if isinstance(raw, str) and (m := _ISO_TEXT.match(raw)) and "T" in raw:
         y, mth, d = map(int, m.groups())
-        day = date(y, mth, d)
+        try:
+            day = date(y, mth, d)
+        except ValueError:  # no such day (« 2024-02-30T… » typed as text): the text, as typed
+            return raw
         if day.toordinal() < DAY_ONE:  # a time alone, dated 30/12/1899: the time, as the file reader reads it
             try:
                 return time.fromisoformat(raw.split("T", 1)[1][:8])
