@@ -199,7 +199,7 @@ def test_a_renamed_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_
     """« Plan de financement » renamed « Plan 2024 »: the command line finds T_Financements there
     (STR-03 for the name, the lines read and summed); the add-in sent only the template's sheets,
     so the button read no plan at all (totals of 0 €, its annex empty). It now sends every sheet
-    but Synthèse and its own annex (`scripts.EXCLUDE`, the script's `exclude`: test_server)."""
+    but its own annex (`scripts.EXCLUDE`, the script's `exclude`: test_server)."""
     def edit(wb):
         table_of(wb, FIN.name)[0].title = "Plan 2024"
 
@@ -209,6 +209,31 @@ def test_a_renamed_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_
     _same(cli, button)
     assert button.totaux.financement_total == validate_file(base).totaux.financement_total > 0
 
+
+@pytest.mark.parametrize("name", [layout.T_FINANCEURS.name, FIN.name])
+def test_a_table_moved_onto_synthese_is_read_by_the_button_as_by_the_command_line(base, tmp_path, name):
+    """A table cut and pasted onto Synthèse, below its totals: the command line reads it there (by its
+    name, « Validé »); the add-in did not send Synthèse, and the button said the table « introuvable …
+    (supprimé, renommé ou converti en plage ordinaire) » — STR-04, « Erreurs à corriger »."""
+    from openpyxl.utils import get_column_letter
+
+    def edit(wb):
+        ws, t = table_of(wb, name)
+        syn = wb[layout.Sheet.SYNTHESE]
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        top = syn.max_row + 3
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                syn.cell(top + r - r1, c).value, ws.cell(r, c).value = ws.cell(r, c).value, None
+        del ws.tables[name]
+        t.ref = f"{get_column_letter(c1)}{top}:{get_column_letter(c2)}{top + r2 - r1}"
+        syn.add_table(t)
+
+    path = edited_copy(base, tmp_path / "sur-la-synthese.xlsx", edit)
+    cli, button = _both(path)
+    assert cli.valide
+    _same(cli, button)
+    assert button.valide and button.totaux.as_json() == validate_file(base).totaux.as_json()
 
 
 def test_controles_with_its_header_row_turned_off_is_filled_from_its_first_line(base, tmp_path):

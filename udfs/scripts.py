@@ -42,12 +42,14 @@ ANNEXE_WEB = "Annexe – " + layout.Sheet.FINANCEMENT
 # The template's sheets the validator reads (plus Contrôles, whose previous content says which
 # highlights to clear, and the hidden sheet of the validated data, to list what changed since).
 INCLUDE = [s for s in layout.SHEETS if s != layout.Sheet.SYNTHESE] + [layout.SNAPSHOT_SHEET]
-# What does not travel to the server: the sheets that hold none of the convention's data (Synthèse
-# holds formulas only; the annex is the button's own). Every other sheet does, under whatever name:
-# the command line finds a table or a named cell on a renamed sheet (« Plan 2024 »), and with
-# `include=INCLUDE` the add-in sent that sheet without its values nor its tables — the whole plan
-# read as missing, its lines checked by no rule and its totals 0 €.
-EXCLUDE = [layout.Sheet.SYNTHESE, ANNEXE_WEB]
+# What does not travel to the server: the button's own annex (values it wrote, which « Générer
+# l'annexe » clears). Every other sheet does, under whatever name: the command line finds a table or a
+# named cell on a renamed sheet (« Plan 2024 »), and with `include=INCLUDE` the add-in sent that sheet
+# without its values nor its tables — the whole plan read as missing, its lines checked by no rule and
+# its totals 0 €. Synthèse too (180 cells of formulas): a table moved there (cut and pasted beside the
+# totals) is read by the command line, and the button said it « introuvable … supprimé, renommé ou
+# converti en plage ordinaire » (STR-04), « Erreurs à corriger » where the command line said « Validé ».
+EXCLUDE = [ANNEXE_WEB]
 WEB_ENGINES = ("remote", "officejs")
 
 
