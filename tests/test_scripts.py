@@ -535,3 +535,42 @@ def test_generer_annexe_with_amounts_past_excels_largest_number_says_so_in_frenc
     alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
     assert len(alerts) == 1 and alerts[0].startswith("Génération de l'annexe impossible : des montants du plan")
     assert "9,99 × 10^307" in alerts[0]
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_valider_shows_a_controles_sheet_the_user_hid(tmp_path, state):
+    """Contrôles hidden by the user (Format › Masquer, or very hidden by a macro): the button activated it
+    anyway, which Excel refuses for a hidden sheet — on the desktop, « Validation impossible : erreur
+    inattendue » after everything was written, the findings nowhere to see. It is made visible first."""
+    import openpyxl
+
+    path = tmp_path / "controles-masquee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    wb[layout.Sheet.CONTROLES].sheet_state = state
+    wb.save(path)
+    payload, _report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    mine = [(a["func"], a["args"]) for a in actions
+            if a["func"] in ("setSheetVisibility", "activateSheet") and a["sheet_position"] == i]
+    assert mine == [("setSheetVisibility", ["Visible"]), ("activateSheet", [i])], mine
+    # a visible Contrôles is only shown
+    _payload, _report, actions = _run(_faulty()[0], payload_from_xlsx(_faulty()[0], exclude=scripts.EXCLUDE))
+    assert not [a for a in actions if a["func"] == "setSheetVisibility" and a["sheet_position"] == i]
+
+
+def test_generer_annexe_shows_its_sheet_when_the_user_hid_it(tmp_path):
+    """The web annex sheet hidden by the user, then « Générer l'annexe » clicked again: it was refilled
+    and activated while hidden (refused by Excel). It is made visible first."""
+    import openpyxl
+
+    path = tmp_path / "annexe-masquee.xlsx"
+    wb = openpyxl.load_workbook(_clean()[0])
+    wb.create_sheet(scripts.ANNEXE_WEB).sheet_state = "hidden"
+    wb.save(path)
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    assert scripts.run_generer_annexe(book) == scripts.ANNEXE_WEB
+    i = _index(payload, scripts.ANNEXE_WEB)
+    mine = [(a["func"], a["args"]) for a in book.json()["actions"]
+            if a["func"] in ("setSheetVisibility", "activateSheet") and a["sheet_position"] == i]
+    assert mine == [("setSheetVisibility", ["Visible"]), ("activateSheet", [i])], mine

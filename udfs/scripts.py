@@ -252,6 +252,15 @@ def run_valider(book, today: date | None = None):
         return _run_valider(book, today)
 
 
+def show(sheet) -> None:
+    """Show `sheet`, made visible first when the user hid it: Excel refuses to activate a hidden sheet
+    (error 1004 on the desktop, after everything was written: « Validation impossible : erreur
+    inattendue »), and the button is there to show what it found."""
+    if not sheet.visible:
+        sheet.visible = True
+    sheet.activate()
+
+
 def _run_valider(book, today: date | None):
     src, report = _read(book)
     since = since_rows(src, report)
@@ -261,7 +270,7 @@ def _run_valider(book, today: date | None):
     write_snapshot(book, src, report)
     ctrl = _sheet(book, layout.Sheet.CONTROLES)
     if ctrl is not None:
-        ctrl.activate()
+        show(ctrl)
     if not listed and (report.findings or since):
         _alert(book, not_listed(report))
     return report
@@ -339,7 +348,7 @@ def run_generer_annexe(book) -> str:
         else:
             sh.clear()
         sh.range((1, 1), (len(values), len(values[0]))).value = values
-        sh.activate()
+        show(sh)
         return ANNEXE_WEB
     from acv_xl.outputs.annex import build_annex
 
