@@ -328,3 +328,33 @@ def test_a_text_typed_like_a_date_time_is_no_date_for_acv_controle_as_for_the_co
     assert parse_date(text).problem is not None  # the file reader's verdict on that text
     got = F.ACV_CONTROLE(actions, plan, financeurs, numero, dispositifs)
     assert f"« {T.header('date_demande')} » n'est pas une date : « {text} »" in got
+
+
+DATE_TYPED = "Excel a converti le numéro saisi en date (« 1.2 » devient le 1er février) ; saisissez-le comme texte"
+
+
+@pytest.mark.parametrize("call, expected", [
+    # « 1.2 » typed in a cell of a French Excel becomes 01/02: the desktop passes the date, the web its
+    # serial number — both summed 0,00 € without a word (an action « 2026-02-01 00:00:00 » or « 46054 »)
+    (lambda: F.ACV_TOTAL_ACTION(PLAN, datetime(2026, 2, 1)),
+     f"#ACV: le numéro d'action reçu est une date (01/02/2026) : {DATE_TYPED}"),
+    (lambda: F.ACV_TOTAL_ACTION(PLAN, 46054),
+     f"#ACV: aucune ligne du plan pour l'action « 46054 » ; si la cellule du numéro affiche une date, {DATE_TYPED}"),
+    (lambda: F.ACV_ECART(ACTIONS, PLAN, 46054.0),
+     f"#ACV: action « 46054 » introuvable dans T_Actions ; si la cellule du numéro affiche une date, {DATE_TYPED}"),
+    (lambda: F.ACV_CONTROLE(ACTIONS, PLAN, FINANCEURS, [[datetime(2026, 2, 1)]]),
+     f"#ACV: le numéro d'action reçu est une date (01/02/2026) : {DATE_TYPED}"),
+    # booleans and dates said as a French Excel shows them, never Python's « True » nor « 2025-01-01 00:00:00 »
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, True), "#ACV: année « VRAI » invalide"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", False), "#ACV: statut « FAUX » inconnu"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, datetime(2025, 1, 1)), "#ACV: année « 01/01/2025 » invalide"),
+])
+def test_an_argument_excel_turned_into_a_date_or_a_boolean_is_said_in_french(call, expected):
+    got = call()
+    assert isinstance(got, str) and got.startswith(expected), got
+
+
+def test_a_whole_number_that_is_an_action_of_the_plan_is_still_summed():
+    plan = _plan(("10000", "ETAT", "DSIL", "Subvention", 2024, 1000, "Acquis"))
+    assert F.ACV_TOTAL_ACTION(plan, 10000) == 1000.0
+    assert F.ACV_TOTAL_ACTION(PLAN, "9.9") == 0.0  # a text: as SOMME.SI, an action without lines sums 0

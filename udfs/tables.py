@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import date, datetime
 from typing import Any, Sequence
 
 from acv_xl.contract import layout
 from acv_xl.contract import model
 from acv_xl.contract.layout import Table
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fold, is_blank, officejs_date
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, fold, is_blank, officejs_date
 
 from .cells import OFFICEJS_SPECIAL, officejs_cell
 
@@ -203,6 +204,10 @@ def text_arg(value: Any) -> str | None:
         value = flat[0][0] if flat and flat[0] else None
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):  # as a French Excel shows it, never Python's « True »
+        return "VRAI" if value else "FAUX"
+    if isinstance(value, (date, datetime)):  # a date cell on the desktop: as Excel shows it, not « 2025-01-01 00:00:00 »
+        return fmt_date(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
