@@ -574,3 +574,28 @@ def test_generer_annexe_shows_its_sheet_when_the_user_hid_it(tmp_path):
     mine = [(a["func"], a["args"]) for a in book.json()["actions"]
             if a["func"] in ("setSheetVisibility", "activateSheet") and a["sheet_position"] == i]
     assert mine == [("setSheetVisibility", ["Visible"]), ("activateSheet", [i])], mine
+
+
+def test_a_workbook_of_another_program_is_said_so_and_left_untouched(tmp_path):
+    """The add-in's pane offers « Valider » in any open workbook: on a budget of the commune, the button
+    said « le tableau « T_Controles » … introuvable (feuille supprimée…) », « à corriger, 1 erreur », and
+    advised « acv-xl migrer »; « Générer l'annexe » added an empty annex to it. The command line says
+    what it is (STR-11, status 2): so do both buttons, and write nothing."""
+    import openpyxl
+
+    path = tmp_path / "budget.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Budget 2025"
+    wb.active.append(["Poste", "Montant"])
+    wb.active.append(["Voirie", 120000])
+    wb.save(path)
+    cli = validate_file(path)
+    assert [f.code for f in cli.findings] == ["STR-11"] and cli.exit_code == 2
+    for script, what in ((scripts.valider, ""), (scripts.generer_annexe, "Génération de l'annexe impossible : c")):
+        book = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+        script(book)
+        actions = book.json()["actions"]
+        assert [a["func"] for a in actions] == ["alert"], actions
+        said = actions[0]["args"][0]
+        assert said.startswith(what or "Ce classeur n'est pas un classeur de convention ACV")
+        assert "Rien n'y a été vérifié ni écrit." in said and "T_Controles" not in said

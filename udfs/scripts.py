@@ -261,8 +261,24 @@ def show(sheet) -> None:
     sheet.activate()
 
 
+def foreign(report) -> str | None:
+    """The message box for a workbook that is no convention at all (STR-11: a budget, an export, the
+    annex the desktop button opened), else None. Nothing is written into it: the button wrote its
+    verdict nowhere and said « le tableau « T_Controles » … introuvable … acv-xl migrer » (« Générer
+    l'annexe » added an empty annex to it), where the command line says what it is (status 2)."""
+    from acv_xl.checks.rules.structure import CODE_ETRANGER
+
+    for f in report.findings:
+        if f.code == CODE_ETRANGER:
+            return f"{f.message} Rien n'y a été vérifié ni écrit. {f.suggestion}"
+    return None
+
+
 def _run_valider(book, today: date | None):
     src, report = _read(book)
+    if (other := foreign(report)) is not None:
+        _alert(book, other)
+        return report
     since = since_rows(src, report)
     highlight(book, src, report.findings)
     listed = write_controles(book, src, report.findings + since)
@@ -335,6 +351,8 @@ def run_generer_annexe(book) -> str:
     (a button cannot ask for --brouillon). Returns what was written (sheet name or file path).
     """
     _, report = _read(book)
+    if (other := foreign(report)) is not None:
+        raise AnnexeImpossible(other[:1].lower() + other[1:])
     brouillon = not report.valide
     from acv_xl.outputs.excel_range import beyond_excel
 
