@@ -599,3 +599,19 @@ def test_a_workbook_of_another_program_is_said_so_and_left_untouched(tmp_path):
         said = actions[0]["args"][0]
         assert said.startswith(what or "Ce classeur n'est pas un classeur de convention ACV")
         assert "Rien n'y a été vérifié ni écrit." in said and "T_Controles" not in said
+
+
+def test_an_annex_of_acv_xl_opened_in_excel_is_left_untouched(tmp_path):
+    """The annex the desktop button opens (or `acv-xl annexe`'s) has sheets of the template's names but
+    none of its tables: the command line knows it by its mark (STR-11), which the add-in does not send;
+    the button coloured its cells A3 (« tableau introuvable ») and advised « acv-xl migrer »."""
+    from acv_xl.outputs.annex import build_annex
+
+    out = tmp_path / "arras_annexe.xlsx"
+    build_annex(validate_file(_clean()[0]), out)
+    assert [f.code for f in validate_file(out).findings] == ["STR-11"]
+    book = remote_book(payload_from_xlsx(out, exclude=scripts.EXCLUDE))
+    scripts.valider(book)
+    actions = book.json()["actions"]
+    assert [a["func"] for a in actions] == ["alert"], actions
+    assert actions[0]["args"][0].startswith("Ce classeur ne contient aucun des tableaux ni aucune des cellules nommées")

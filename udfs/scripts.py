@@ -271,6 +271,15 @@ def foreign(report) -> str | None:
     for f in report.findings:
         if f.code == CODE_ETRANGER:
             return f"{f.message} Rien n'y a été vérifié ni écrit. {f.suggestion}"
+    conv = report.convention
+    if conv is not None and not conv.structure.table_refs and not conv.names:
+        # sheets of the template's names but none of its tables nor named cells: what the command line
+        # reads from the file's mark (an annex of acv-xl: STR-11) the add-in does not send; the button
+        # coloured the annex's cells A3 (« tableau introuvable ») and advised « acv-xl migrer »
+        return ("Ce classeur ne contient aucun des tableaux ni aucune des cellules nommées du modèle ACV : ce "
+                "n'est pas le classeur d'une convention (une annexe ou un classeur consolidé produit par acv-xl, "
+                "par exemple), ou tous ses tableaux ont été supprimés ou convertis en plages ordinaires. Rien n'y "
+                "a été vérifié ni écrit. Lancez « acv-xl valider » sur le fichier : il dit ce qu'il est.")
     return None
 
 
