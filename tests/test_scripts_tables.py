@@ -506,3 +506,24 @@ def test_an_internal_failure_is_said_in_correct_french(monkeypatch, base):
         "Contrôle interne en échec : les totaux n'ont pas pu être calculés (détail technique pour "
         "l'assistance : ValueError).",
     ]
+
+
+def test_a_number_typed_as_text_past_excels_largest_is_no_number_to_type_instead(base, tmp_path):
+    """32 000 digits typed as text in « Montant (€) »: FIN-03 suggested « tapez 1111… », 74 773 characters
+    written into a cell of Contrôles, which holds 32 767 (Excel refuses the button's whole write, and
+    the annotated copy is a file Excel repairs). Past Excel's largest number, it is no number."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("montant"))).value = "1" * 32_000
+
+    path = edited_copy(base, tmp_path / "chiffres.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    fin03 = [f for f in cli.findings if f.code == "FIN-03"]
+    assert len(fin03) == 1 and "n'est pas un nombre" in fin03[0].message
+    assert fin03[0].suggestion == "Saisissez un montant en euros."
+    book = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    scripts.run_valider(book, today=TODAY)
+    written = [v for a in book.json()["actions"] if a["func"] == "setValues" for r in a["values"] for v in r]
+    assert max(len(v) for v in written if isinstance(v, str)) <= 32_767

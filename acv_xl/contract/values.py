@@ -107,7 +107,9 @@ def parse_decimal(raw: Any, cents: bool) -> Parsed:
         return Parsed(None, Problem("pas_nombre", raw))
     text = str(raw)
     d = parse_number_text(text)
-    if d is not None:
+    # a number past Excel's largest is none to type instead (32 000 digits typed as text: the suggestion
+    # « tapez 1111… » wrote 74 773 characters into Contrôles, past the 32 767 a cell holds)
+    if d is not None and d.is_finite() and abs(d) <= EXCEL_MAX:
         return Parsed(None, Problem("texte_nombre", text, to_cents(d) if cents else d))
     return Parsed(None, Problem("pas_nombre", text))
 
