@@ -615,3 +615,22 @@ def test_an_annex_of_acv_xl_opened_in_excel_is_left_untouched(tmp_path):
     actions = book.json()["actions"]
     assert [a["func"] for a in actions] == ["alert"], actions
     assert actions[0]["args"][0].startswith("Ce classeur ne contient aucun des tableaux ni aucune des cellules nommées")
+
+
+def test_a_row_of_controles_never_holds_more_than_a_cell_does():
+    """A change since the validation of a 20 000-character comment to another gives a 40 000-character
+    message: Excel refuses the whole write of Contrôles for one cell past 32 767 characters (no finding
+    listed). Cut with « … », the apostrophe that keeps a text a text counted."""
+    from acv_xl.checks.findings import Finding, Gravite
+    from udfs.tables import header_index
+
+    f = Finding(code="", gravite=Gravite.INFORMATION, feuille="Plan de financement", cellule="J4",
+                message="Modifié depuis la validation du 26/11/2026 — « " + "A" * 20_000 + " » → « " + "B" * 20_000 + " »",
+                suggestion="1" * 40_000)
+    header = list(layout.T_CONTROLES.headers)
+    row = scripts._finding_row(f, header_index(header, layout.T_CONTROLES), len(header))
+    assert max(map(len, row)) <= 32_767
+    message = row[header.index(layout.T_CONTROLES.header("message"))]
+    assert message.startswith("Modifié depuis la validation du 26/11/2026 — « AAA") and message.endswith("…")
+    short = Finding(code="FIN-03", gravite=Gravite.ERREUR, message="court", suggestion="-1")
+    assert scripts._finding_row(short, header_index(header, layout.T_CONTROLES), len(header))[:2] == ["Erreur", "FIN-03"]

@@ -124,8 +124,18 @@ def _finding_row(f: Finding, idx: dict[str, int], width: int) -> list[Any]:
     }
     row: list[Any] = [""] * width
     for attr, j in idx.items():
-        row[j] = as_text(values[attr])
+        row[j] = as_text(_fits(values[attr]))
     return row
+
+
+CELL_MAX = 32_767  # characters Excel holds in a cell (`EXCEL_MAX_TEXT`, STR-10)
+
+
+def _fits(text: str) -> str:
+    """`text` cut to what a cell holds, with « … »: a change since the validation of a long comment
+    (« Modifié depuis … : « 20 000 caractères » → « 20 000 autres » ») is longer, and Excel refuses the
+    whole write of Contrôles for one such cell — no finding listed at all."""
+    return text if len(text) <= CELL_MAX - 1 else text[:CELL_MAX - 2] + "…"
 
 
 # ------------------------------------------------------------------------------- Valider
