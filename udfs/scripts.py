@@ -22,7 +22,7 @@ import xlwings as xw
 from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
-from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR
+from acv_xl.outputs.formats import CELL_MAX, FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
 from .tables import header_index
@@ -128,14 +128,10 @@ def _finding_row(f: Finding, idx: dict[str, int], width: int) -> list[Any]:
     return row
 
 
-CELL_MAX = 32_767  # characters Excel holds in a cell (`EXCEL_MAX_TEXT`, STR-10)
-
-
 def _fits(text: str) -> str:
-    """`text` cut to what a cell holds, with « … »: a change since the validation of a long comment
-    (« Modifié depuis … : « 20 000 caractères » → « 20 000 autres » ») is longer, and Excel refuses the
-    whole write of Contrôles for one such cell — no finding listed at all."""
-    return text if len(text) <= CELL_MAX - 1 else text[:CELL_MAX - 2] + "…"
+    """`text` cut to what a cell holds (`fit_cell`), room left for the apostrophe `as_text` may add:
+    Excel refuses the whole write of Contrôles for one cell past it — no finding listed at all."""
+    return fit_cell(text, CELL_MAX - 1)
 
 
 # ------------------------------------------------------------------------------- Valider
