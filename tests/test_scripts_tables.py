@@ -527,3 +527,29 @@ def test_a_number_typed_as_text_past_excels_largest_is_no_number_to_type_instead
     scripts.run_valider(book, today=TODAY)
     written = [v for a in book.json()["actions"] if a["func"] == "setValues" for r in a["values"] for v in r]
     assert max(len(v) for v in written if isinstance(v, str)) <= 32_767
+
+
+def test_a_newer_excel_error_in_a_comment_blocks_the_button_as_the_saved_files_value_error(base, tmp_path):
+    """#BLOCKED! (a linked data type, IMAGE…) in a comment: the add-in sends « #BLOCKED! », which the
+    button took for a text (« Validé »); the saved file holds #VALUE!, an error for the command line
+    (STR-06). Same verdict and same finding now (the error named as the cell shows it)."""
+    import re as _re
+
+    from _read_workbooks import rewrite_part
+
+    path = tmp_path / "erreur.xlsx"
+    path.write_bytes(base.read_bytes())
+    col = openpyxl.utils.get_column_letter(1 + list(FIN.headers).index(FIN.header("commentaire")))
+    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    cell = f"{col}4".encode()
+    rewrite_part(path, part, lambda x: _re.sub(rb'<c r="' + cell + rb'"[^>]*?(?:/>|>.*?</c>)',
+                                               b'<c r="' + cell + b'" t="e"><v>#VALUE!</v></c>', x, count=1))
+    cli = validate_file(path)
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    sheet = next(s for s in payload["sheets"] if s["name"] == FIN.sheet)
+    assert sheet["values"][3][list(FIN.headers).index(FIN.header("commentaire"))] == "#VALUE!"
+    sheet["values"][3][list(FIN.headers).index(FIN.header("commentaire"))] = "#BLOCKED!"  # as Office.js shows it
+    button = scripts.run_valider(remote_book(payload), today=TODAY)
+    assert [(f.code, f.cellule) for f in cli.findings] == [("STR-06", f"{col}4")]
+    assert [(f.code, f.gravite, f.cellule) for f in button.findings] == [(f.code, f.gravite, f.cellule) for f in cli.findings]
+    assert not button.valide and "#BLOCKED!" in button.findings[0].message

@@ -24,6 +24,23 @@ from .cells import remote_rows, time_alone
 _ERRORS = frozenset(EXCEL_ERRORS)
 
 
+# COM gives an error cell as its code (CVErr: 0x800A0000 + xlErr…, a signed int; a cell's number is a
+# float): xlwings names only the seven oldest with err_to_str, and the others came as an int — #SPILL!
+# in « Montant (€) » read as an amount of -2 146 826 243 €, counted in every total
+_COM_ERROR_BASE = -2146828288
+_COM_ERRORS = {2000: "#NULL!", 2007: "#DIV/0!", 2015: "#VALUE!", 2023: "#REF!", 2029: "#NAME?", 2036: "#NUM!",
+               2042: "#N/A", 2043: "#GETTING_DATA", 2045: "#SPILL!", 2046: "#CONNECT!", 2047: "#BLOCKED!",
+               2048: "#UNKNOWN!", 2049: "#FIELD!", 2050: "#CALC!"}
+
+
+def _com_error(code: int) -> Any:
+    """The `ExcelError` of a COM error code, or the int when it is none (no cell holds an int else)."""
+    if 0 <= code - _COM_ERROR_BASE < 0x10000:
+        # an error Excel added later than this list: an error still, as the saved file holds it (#VALUE!)
+        return ExcelError(_COM_ERRORS.get(code - _COM_ERROR_BASE, "#VALUE!"))
+    return code
+
+
 def _dated(text: str) -> Any:
     value = officejs_date(text)
     return text if value is None else value
@@ -113,7 +130,8 @@ class XwSource:
                     errors = _ERRORS
                     # a text in the add-in's date form: its date, as every reader reads it (`officejs_date`)
                     data = [[(ExcelError(v) if v in errors else _dated(v) if len(v) == 24 else v)
-                             if v.__class__ is str else time_alone(v) if v.__class__ is datetime else v for v in row]
+                             if v.__class__ is str else time_alone(v) if v.__class__ is datetime
+                             else _com_error(v) if v.__class__ is int else v for v in row]
                             for row in got]
             self._values[sheet_name] = data
         return self._values[sheet_name]

@@ -22,7 +22,11 @@ CENT = Decimal("0.01")
 # A spreadsheet's largest number: an amount past it (a crafted workbook, or amounts near it added
 # up) would be « inf » in a written cell (a file Excel must repair) and « Infinity » in a JSON
 EXCEL_MAX = Decimal("9.99999999999999E+307")
-EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA")
+EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA",
+                # Excel 365's newer errors (linked data types, IMAGE, Python in Excel…): the add-in sends
+                # them as their text, which the button took for a typed text (« Validé » with #BLOCKED!
+                # in a comment); a saved file holds them as #VALUE!
+                "#BLOCKED!", "#BUSY!", "#CONNECT!", "#EXTERNAL!", "#FIELD!", "#PYTHON!", "#TIMEOUT!", "#UNKNOWN!")
 
 
 class ExcelError(str):
