@@ -358,3 +358,13 @@ def test_a_whole_number_that_is_an_action_of_the_plan_is_still_summed():
     plan = _plan(("10000", "ETAT", "DSIL", "Subvention", 2024, 1000, "Acquis"))
     assert F.ACV_TOTAL_ACTION(plan, 10000) == 1000.0
     assert F.ACV_TOTAL_ACTION(PLAN, "9.9") == 0.0  # a text: as SOMME.SI, an action without lines sums 0
+
+
+def test_a_newer_error_in_a_desktop_argument_is_no_amount():
+    """On the desktop, xlwings hands a function's range with #SPILL!, #CALC!… as their COM code (an int):
+    ACV_TOTAL_FINANCEUR added -2 146 826 243 € for one such cell. An error counts nowhere, as in the file."""
+    spill = -2146828288 + 2045
+    plan = _plan(("1.1", "ETAT", "DSIL", "Subvention", 2024, 1000.5, "Acquis"),
+                 ("1.1", "ETAT", "DSIL", "Subvention", 2025, spill, "Acquis"))
+    assert F.ACV_TOTAL_FINANCEUR(plan, "ETAT") == 1000.5
+    assert F.ACV_SYNTHESE(plan, "annee") == [[T.header("annee"), T.header("montant")], [2024, 1000.5]]

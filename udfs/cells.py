@@ -71,6 +71,23 @@ def time_alone(value: dt.datetime) -> dt.datetime | dt.time:
     return value.time() if value.replace(tzinfo=None) < TIME_ALONE_BEFORE else value
 
 
+# COM gives an error cell as its code (CVErr: 0x800A0000 + xlErr…, a signed int; a cell's number is a
+# float): xlwings names only the seven oldest with err_to_str, and the others came as an int — #SPILL!
+# in « Montant (€) » read as an amount of -2 146 826 243 €, counted in every total
+_COM_ERROR_BASE = -2146828288
+_COM_ERRORS = {2000: "#NULL!", 2007: "#DIV/0!", 2015: "#VALUE!", 2023: "#REF!", 2029: "#NAME?", 2036: "#NUM!",
+               2042: "#N/A", 2043: "#GETTING_DATA", 2045: "#SPILL!", 2046: "#CONNECT!", 2047: "#BLOCKED!",
+               2048: "#UNKNOWN!", 2049: "#FIELD!", 2050: "#CALC!"}
+
+
+def com_error(code: int) -> Any:
+    """The `ExcelError` of a COM error code, or the int when it is none (no cell holds an int else)."""
+    if 0 <= code - _COM_ERROR_BASE < 0x10000:
+        # an error Excel added later than this list: an error still, as the saved file holds it (#VALUE!)
+        return ExcelError(_COM_ERRORS.get(code - _COM_ERROR_BASE, "#VALUE!"))
+    return code
+
+
 def remote_rows(rows: list[list[Any]], height: int | None = None, width: int | None = None) -> list[list[Any]]:
     """A sheet's values as `range.options(ndim=2, err_to_str=True).value` gives them on the remote
     engine (« » → None, ISO date-time text → datetime), error texts then typed `ExcelError` as the

@@ -19,7 +19,7 @@ from acv_xl.contract import model
 from acv_xl.contract.layout import Table
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, fold, is_blank, officejs_date
 
-from .cells import OFFICEJS_SPECIAL, officejs_cell
+from .cells import OFFICEJS_SPECIAL, com_error, officejs_cell
 
 PREFIX = "#ACV: "
 
@@ -83,6 +83,8 @@ def _clean(raw: Any) -> Any:
     cleaned as xlwings would have (`officejs_cell`)."""
     if raw.__class__ in OFFICEJS_SPECIAL:
         raw = officejs_cell(raw)
+    if raw.__class__ is int:  # on the desktop, an error cell xlwings does not name (#SPILL!…): its code
+        return com_error(raw)
     if isinstance(raw, str):
         if raw in EXCEL_ERRORS:
             return ExcelError(raw)

@@ -16,29 +16,12 @@ from acv_xl.reading.source import TableBlock, a1, parse_range, split_sheet_ref
 from acv_xl.reading.source_file import MAX_GRID_CELLS
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, officejs_date
 
-from .cells import remote_rows, time_alone
+from .cells import com_error as _com_error, remote_rows, time_alone
 
 
 # Office.js and COM (with err_to_str) give error values as text: typed as the file reader does,
 # so that STR-06 sees them.
 _ERRORS = frozenset(EXCEL_ERRORS)
-
-
-# COM gives an error cell as its code (CVErr: 0x800A0000 + xlErr…, a signed int; a cell's number is a
-# float): xlwings names only the seven oldest with err_to_str, and the others came as an int — #SPILL!
-# in « Montant (€) » read as an amount of -2 146 826 243 €, counted in every total
-_COM_ERROR_BASE = -2146828288
-_COM_ERRORS = {2000: "#NULL!", 2007: "#DIV/0!", 2015: "#VALUE!", 2023: "#REF!", 2029: "#NAME?", 2036: "#NUM!",
-               2042: "#N/A", 2043: "#GETTING_DATA", 2045: "#SPILL!", 2046: "#CONNECT!", 2047: "#BLOCKED!",
-               2048: "#UNKNOWN!", 2049: "#FIELD!", 2050: "#CALC!"}
-
-
-def _com_error(code: int) -> Any:
-    """The `ExcelError` of a COM error code, or the int when it is none (no cell holds an int else)."""
-    if 0 <= code - _COM_ERROR_BASE < 0x10000:
-        # an error Excel added later than this list: an error still, as the saved file holds it (#VALUE!)
-        return ExcelError(_COM_ERRORS.get(code - _COM_ERROR_BASE, "#VALUE!"))
-    return code
 
 
 def _dated(text: str) -> Any:
