@@ -634,3 +634,36 @@ def test_a_row_of_controles_never_holds_more_than_a_cell_does():
     assert message.startswith("Modifié depuis la validation du 26/11/2026 — « AAA") and message.endswith("…")
     short = Finding(code="FIN-03", gravite=Gravite.ERREUR, message="court", suggestion="-1")
     assert scripts._finding_row(short, header_index(header, layout.T_CONTROLES), len(header))[:2] == ["Erreur", "FIN-03"]
+
+
+@pytest.mark.parametrize("old_lines", [1, 6], ids=["plus-de-constats", "moins-de-constats"])
+def test_a_totals_row_of_controles_moves_below_the_findings(tmp_path, old_lines):
+    """Contrôles with its totals row ticked (a count of the findings): the button wrote the findings over
+    it and resized the table so that its last finding became the totals row (the row the next click does
+    not read: that cell's colour never cleared). It is turned off meanwhile and shown again below them,
+    as `--annoter` moves it."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    path = tmp_path / "controles-total.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _r2 = range_boundaries(t.ref)
+    for k in range(old_lines):
+        ws.cell(r1 + 1 + k, c1).value, ws.cell(r1 + 1 + k, c1 + 1).value = "Information", f"X-{k}"
+    t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r1 + old_lines + 1, c2).coordinate}"
+    t.totalsRowCount = 1
+    ws.cell(r1 + old_lines + 1, c1).value = "Total"
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    assert n not in (old_lines, 0)
+    i = _index(payload, layout.Sheet.CONTROLES)
+    mine = [(a["func"], a["args"], a["start_row"]) for a in actions if a["sheet_position"] == i
+            and a["func"] in ("showTotalsTable", "resizeTable", "rangeClearContents")]
+    totals_row = r1 + old_lines + 1
+    assert mine[0] == ("showTotalsTable", [0, False], None)
+    assert ("rangeClearContents", [None], totals_row - 1) in mine  # its old row (0-based)
+    assert ("resizeTable", [0, f"$A${r1}:$G${r1 + n}"], None) in mine  # the findings only, then…
+    assert mine[-1] == ("showTotalsTable", [0, True], None)  # …the totals row below them

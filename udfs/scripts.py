@@ -147,20 +147,37 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     ncols = len(block.header)
     c2 = c1 + ncols - 1
     n, old_n = len(findings), len(block.rows)
+    moves = max(n, 1) != max(old_n, 1)
+    table = src.xw_table(layout.T_CONTROLES.name) if moves else None
+    totals = table is not None and _shows_totals(table)
+    if totals:
+        # a totals row (a user's count of the findings): the findings were written over it and the table
+        # resized so that its last finding became the totals row; turned off meanwhile (Excel keeps its
+        # functions in the table's definition), its old row cleared, then shown again below the findings
+        # — as `acv-xl valider --annoter` moves it
+        table.show_totals = False
+        sh.range((block.end_row, c1), (block.end_row, c2)).clear_contents()
     if n:
         idx = header_index(block.header, layout.T_CONTROLES)
         sh.range((r1 + 1, c1), (r1 + n, c2)).value = [_finding_row(f, idx, ncols) for f in findings]
     if old_n > n or n == 0:
         first_stale = r1 + 1 + n
         sh.range((first_stale, c1), (r1 + max(old_n, 1), c2)).clear_contents()
-    if max(n, 1) != max(old_n, 1):
-        table = src.xw_table(layout.T_CONTROLES.name)
-        if table is not None:
-            # from the table's own top: with its header row turned off, `r1` is the row above it, and
-            # Excel refuses to move a table's top (Office.js `resize`)
-            top = r1 + 1 if table.show_headers is False else r1
-            table.resize(sh.range((top, c1), (r1 + max(n, 1), c2)))
+    if table is not None:
+        # from the table's own top: with its header row turned off, `r1` is the row above it, and
+        # Excel refuses to move a table's top (Office.js `resize`)
+        top = r1 + 1 if table.show_headers is False else r1
+        table.resize(sh.range((top, c1), (r1 + max(n, 1), c2)))
+    if totals:
+        table.show_totals = True
     return True
+
+
+def _shows_totals(table) -> bool:
+    try:
+        return table.show_totals is True
+    except Exception:  # noqa: BLE001 — an engine that does not say: none, as the reader takes it
+        return False
 
 
 def not_listed(report) -> str:
