@@ -667,3 +667,30 @@ def test_a_totals_row_of_controles_moves_below_the_findings(tmp_path, old_lines)
     assert ("rangeClearContents", [None], totals_row - 1) in mine  # its old row (0-based)
     assert ("resizeTable", [0, f"$A${r1}:$G${r1 + n}"], None) in mine  # the findings only, then…
     assert mine[-1] == ("showTotalsTable", [0, True], None)  # …the totals row below them
+
+
+def test_the_colours_come_last_so_a_protected_sheet_never_loses_the_findings():
+    """A data sheet the user protected refuses the colours (Office.js), and Excel then stops what
+    follows in the batch: the button coloured first, so Contrôles, the status and the validated data
+    were never written, the user left with an English error. Colours now come after everything else,
+    after the change of sheet that ends a batch; on the desktop a refused colour is skipped."""
+    path = _faulty()[0]
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    funcs = [a["func"] for a in actions]
+    assert "setRangeColor" in funcs
+    first_colour = funcs.index("setRangeColor")
+    assert first_colour > funcs.index("activateSheet") and first_colour > funcs.index("setValues")
+    assert set(funcs[first_colour:]) == {"setRangeColor"}
+
+    from types import SimpleNamespace
+
+    class Protected:
+        name = next(f.feuille for f in report.findings if f.feuille and f.cellule and f.gravite in scripts.FILLS)
+        asked = 0
+
+        def range(self, _cell):
+            Protected.asked += 1
+            raise RuntimeError("la feuille est protégée")  # what COM raises at once
+
+    scripts.highlight(SimpleNamespace(sheets=[Protected()]), None, report.findings, before=[])
+    assert Protected.asked

@@ -191,23 +191,29 @@ def not_listed(report) -> str:
             "sur le fichier ; pour rétablir le tableau, « acv-xl migrer » recopie le classeur dans le modèle.")
 
 
-def highlight(book, src: XwSource, findings: list[Finding]) -> None:
+def highlight(book, src: XwSource, findings: list[Finding],
+              before: list[tuple[str, str]] | None = None) -> None:
     """Clear the previous run's fills where nothing is left to fix, then fill the cells to fix.
 
-    Only the cells listed in the previous T_Controles are cleared, so a user's own fills elsewhere
-    stay; a cleared cell gets no fill (what it had before the first run is not known)."""
+    Only the cells listed in the previous T_Controles are cleared (`before`: read before Contrôles is
+    rewritten), so a user's own fills elsewhere stay; a cleared cell gets no fill (what it had before
+    the first run is not known)."""
     now = _cells_of(findings)
-    before = _previous_cells(src.table(layout.T_CONTROLES.name))
+    if before is None:
+        before = _previous_cells(src.table(layout.T_CONTROLES.name))
     sheets = {s.name: s for s in book.sheets}
     for (feuille, cellule) in before:
         if (feuille, cellule) not in now and feuille in sheets:
             try:
                 sheets[feuille].range(cellule).color = None
-            except Exception:  # a user-edited Cellule that is no address: nothing to clear
+            except Exception:  # a user-edited Cellule that is no address, a protected sheet: nothing to clear
                 pass
     for (feuille, cellule), fill in now.items():
         if feuille in sheets:
-            sheets[feuille].range(cellule).color = fill
+            try:
+                sheets[feuille].range(cellule).color = fill
+            except Exception:  # a protected sheet (the desktop says so at once): the finding is listed
+                pass
 
 
 def _write_named(book, src: XwSource, name: str, value: Any) -> None:
@@ -312,7 +318,10 @@ def _run_valider(book, today: date | None):
         _alert(book, other)
         return report
     since = since_rows(src, report)
-    highlight(book, src, report.findings)
+    before = _previous_cells(src.table(layout.T_CONTROLES.name))  # before Contrôles is rewritten
+    # the colours last: a sheet the user protected refuses them, and on the web Excel then stops the
+    # writes that follow in the same batch — Contrôles, the status and the validated data are written
+    # (and shown: a change of sheet ends a batch) before, never lost for a colour
     listed = write_controles(book, src, report.findings + since)
     write_status(book, src, report, today)
     write_snapshot(book, src, report)
@@ -321,6 +330,7 @@ def _run_valider(book, today: date | None):
         show(ctrl)
     if not listed and (report.findings or since):
         _alert(book, not_listed(report))
+    highlight(book, src, report.findings, before)
     return report
 
 
