@@ -368,3 +368,18 @@ def test_a_newer_error_in_a_desktop_argument_is_no_amount():
                  ("1.1", "ETAT", "DSIL", "Subvention", 2025, spill, "Acquis"))
     assert F.ACV_TOTAL_FINANCEUR(plan, "ETAT") == 1000.5
     assert F.ACV_SYNTHESE(plan, "annee") == [[T.header("annee"), T.header("montant")], [2024, 1000.5]]
+
+
+@pytest.mark.parametrize("call, got, wanted", [
+    (lambda t: F.ACV_PART_MO(t["T_Actions"], t["T_Financeurs"], t["T_Financements"], "1.1"), "T_Financeurs", "T_Financements"),
+    (lambda t: F.ACV_ECART(t["T_Financements"], t["T_Actions"], "1.1"), "T_Financements", "T_Actions"),
+    (lambda t: F.ACV_TOTAL_FINANCEUR(t["T_Actions"], "ETAT"), "T_Actions", "T_Financements"),
+])
+def test_two_tables_swapped_are_said_so(call, got, wanted):
+    """Two table arguments swapped: « la première ligne de la plage ne porte aucun nom de colonne… si la
+    ligne d'en-tête du tableau est masquée, affichez-la » or « colonne « Coût total (€) » introuvable »,
+    which a user whose header row shows cannot act on. The table received is named."""
+    path = CASES[0]
+    tables = {name: table_values(path, name) for name in ("T_Actions", "T_Financements", "T_Financeurs")}
+    assert call(tables) == (f"#ACV: la plage reçue est le tableau {got}, pas {wanted} : à cette place, la fonction "
+                            f"attend {wanted}[#Tout] (vérifiez l'ordre des arguments).")

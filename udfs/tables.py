@@ -161,6 +161,11 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
     index = header_index(data[0], table)
     for attr in needed:
         if attr not in index:
+            if (other := _other_table(data[0], table, len(index))) is not None:
+                # two arguments swapped (T_Financeurs where T_Financements goes): said as such, not as a
+                # hidden header row nor as one column missing
+                raise UdfError(f"la plage reçue est le tableau {other.name}, pas {table.name} : à cette place, "
+                               f"la fonction attend {table.name}[#Tout] (vérifiez l'ordre des arguments).")
             if not index:
                 # not one column's name on the first row: a table whose header row is turned off
                 # gives [#Tout] without it — nothing tells its columns apart, nor should be guessed
@@ -197,6 +202,16 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     return out
+
+
+def _other_table(header: Sequence[Any], table: Table, found: int) -> Table | None:
+    """The contract's other table whose every column heads the range (more of them than of `table`'s),
+    or None."""
+    for other in layout.TABLES:
+        if other is not table and len(other.columns) > found:
+            if len(header_index(header, other)) == len(other.columns):
+                return other
+    return None
 
 
 def text_arg(value: Any) -> str | None:
