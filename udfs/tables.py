@@ -83,7 +83,7 @@ def _clean(raw: Any) -> Any:
     cleaned as xlwings would have (`officejs_cell`)."""
     if raw.__class__ in OFFICEJS_SPECIAL:
         raw = officejs_cell(raw)
-    if raw.__class__ is int:  # on the desktop, an error cell xlwings does not name (#SPILL!…): its code
+    if raw.__class__ is int and raw < 0:  # on the desktop, an error cell xlwings does not name (#SPILL!…): its code
         return com_error(raw)
     if isinstance(raw, str):
         if raw in EXCEL_ERRORS:
