@@ -285,7 +285,11 @@ def show(sheet) -> None:
     """Show `sheet`, made visible first when the user hid it: Excel refuses to activate a hidden sheet
     (error 1004 on the desktop, after everything was written: « Validation impossible : erreur
     inattendue »), and the button is there to show what it found."""
-    if not sheet.visible:
+    try:
+        hidden = not sheet.visible
+    except Exception:  # noqa: BLE001 — a client that does not say (no « visibility » sent): as before
+        hidden = False
+    if hidden:
         sheet.visible = True
     sheet.activate()
 
