@@ -694,3 +694,16 @@ def test_the_colours_come_last_so_a_protected_sheet_never_loses_the_findings():
 
     scripts.highlight(SimpleNamespace(sheets=[Protected()]), None, report.findings, before=[])
     assert Protected.asked
+
+
+def test_a_client_sending_no_sheet_visibility_still_gets_controles_shown():
+    """A payload without « visibility » (an older add-in): asking whether Contrôles is hidden raised
+    KeyError — « Validation impossible : erreur inattendue » after everything was written."""
+    path = _faulty()[0]
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    for sheet in payload["sheets"]:
+        del sheet["visibility"]
+    book = remote_book(payload)
+    scripts.valider(book)
+    funcs = [a["func"] for a in book.json()["actions"]]
+    assert "activateSheet" in funcs and "alert" not in funcs
