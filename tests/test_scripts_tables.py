@@ -553,3 +553,28 @@ def test_a_newer_excel_error_in_a_comment_blocks_the_button_as_the_saved_files_v
     assert [(f.code, f.cellule) for f in cli.findings] == [("STR-06", f"{col}4")]
     assert [(f.code, f.gravite, f.cellule) for f in button.findings] == [(f.code, f.gravite, f.cellule) for f in cli.findings]
     assert not button.valide and "#BLOCKED!" in button.findings[0].message
+
+
+@pytest.mark.parametrize("error", ["#SPILL!", "#CALC!", "#BLOCKED!", "#GETTING_DATA"])
+@pytest.mark.parametrize("header", [FIN.header("commentaire"), FIN.header("montant")])
+def test_an_error_calamine_does_not_know_is_read_as_the_error_not_a_damaged_file(base, tmp_path, error, header):
+    """A cell `t="e"` holding #SPILL!, #CALC!, #BLOCKED!… (written as such by another program): calamine
+    refused the sheet, and the command line the whole file (STR-01 « endommagé : la feuille « Plan de
+    financement » est illisible », status 2), where the button reads the error (STR-06). The sheet is read
+    through openpyxl, the error where it is: the same findings, fingerprint and totals."""
+    import re as _re
+
+    from _read_workbooks import rewrite_part
+
+    path = tmp_path / "erreur.xlsx"
+    path.write_bytes(base.read_bytes())
+    col = openpyxl.utils.get_column_letter(1 + list(FIN.headers).index(header))
+    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    cell = f"{col}4".encode()
+    rewrite_part(path, part, lambda x: _re.sub(rb'<c r="' + cell + rb'"[^>]*?(?:/>|>.*?</c>)',
+                                               b'<c r="' + cell + b'" t="e"><v>' + error.encode() + b'</v></c>',
+                                               x, count=1))
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings if f.code.startswith("STR")] == ["STR-06"]
+    assert f"contient l'erreur Excel {error}." in cli.findings[[f.code for f in cli.findings].index("STR-06")].message
+    _same(cli, button)

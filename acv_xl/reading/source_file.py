@@ -1331,6 +1331,13 @@ class FileSource:
         except UnreadableWorkbook:
             raise
         except Exception:  # noqa: BLE001 - see _calamine
+            if any(v.__class__ is ExcelError for v in sheet.overrides.values()):
+                # an error calamine does not know (#SPILL!, #CALC!, #BLOCKED!… written as such): the whole
+                # file was « endommagé », where the button reads the error (STR-06); read through openpyxl,
+                # the error cells as `_scan_sheet` found them
+                sheet.grid, sheet.sparse = [], True
+                self._check_side_parts()
+                return
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
 
     def _openpyxl_rows(self, sheet: _Sheet, r1: int, r2: int, c1: int, c2: int) -> list[list[Any]]:
