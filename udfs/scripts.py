@@ -128,10 +128,10 @@ def _finding_row(f: Finding, idx: dict[str, int], width: int) -> list[Any]:
     return row
 
 
-def _fits(text: str) -> str:
+def _fits(text: Any) -> Any:
     """`text` cut to what a cell holds (`fit_cell`), room left for the apostrophe `as_text` may add:
     Excel refuses the whole write of Contrôles for one cell past it — no finding listed at all."""
-    return fit_cell(text, CELL_MAX - 1)
+    return fit_cell(text, CELL_MAX - 1) if isinstance(text, str) else text
 
 
 # ------------------------------------------------------------------------------- Valider
