@@ -140,10 +140,12 @@ def test_dates_as_iso_strings_serials_or_datetimes_read_the_same():
     (lambda: F.ACV_TOTAL_FINANCEUR([PLAN_HEADER[:2]] + [["1.1", "ETAT"]], "ETAT"),
      f"#ACV: colonne « {T.header('montant')} » introuvable dans la plage"),
     (lambda: F.ACV_TOTAL_FINANCEUR(None, "ETAT"), "#ACV: plage vide"),
-    # a table whose header row is turned off: [#Tout] gives its lines only (it was « colonne introuvable »)
+    # the table without its header row — `T_Financements` for `T_Financements[#Tout]`, the commonest slip,
+    # or a table whose header row is turned off: its lines only (it was « colonne introuvable », then
+    # « si la ligne d'en-tête du tableau est masquée, affichez-la » to a user whose header row shows)
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN[1:], "ETAT"),
-     "#ACV: la première ligne de la plage ne porte aucun nom de colonne de T_Financements : si la ligne "
-     "d'en-tête du tableau est masquée, affichez-la"),
+     "#ACV: la première ligne de la plage ne porte aucun nom de colonne de T_Financements : passez le tableau "
+     "avec sa ligne d'en-tête, T_Financements[#Tout] ; si cette ligne est masquée, affichez-la"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, ""), "#ACV: code du financeur vide"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis;Payé"), "#ACV: statut « Payé » inconnu"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, "vingt"), "#ACV: année « vingt » invalide"),

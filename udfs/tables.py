@@ -167,11 +167,13 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
                 raise UdfError(f"la plage reçue est le tableau {other.name}, pas {table.name} : à cette place, "
                                f"la fonction attend {table.name}[#Tout] (vérifiez l'ordre des arguments).")
             if not index:
-                # not one column's name on the first row: a table whose header row is turned off
-                # gives [#Tout] without it — nothing tells its columns apart, nor should be guessed
+                # not one column's name on the first row: the table passed without its header row (the
+                # commonest slip: `T_Financements` for `T_Financements[#Tout]`), or a table whose header
+                # row is turned off — nothing tells its columns apart, nor should be guessed
                 raise UdfError(f"la première ligne de la plage ne porte aucun nom de colonne de {table.name} : "
-                               "si la ligne d'en-tête du tableau est masquée, affichez-la (onglet Création "
-                               f"de tableau, case « Ligne d'en-tête »), puis sélectionnez {table.name}[#Tout].")
+                               f"passez le tableau avec sa ligne d'en-tête, {table.name}[#Tout] ; si cette "
+                               "ligne est masquée, affichez-la (onglet Création de tableau, case « Ligne "
+                               "d'en-tête »).")
             raise UdfError(f"colonne « {table.header(attr)} » introuvable dans la plage "
                            f"(sélectionnez {table.name}[#Tout], ligne d'en-tête comprise).")
     if only is not None:
