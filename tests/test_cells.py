@@ -176,3 +176,46 @@ def test_the_desktop_reader_reads_a_time_alone_as_a_time():
     values = XwSource(SimpleNamespace(sheets=[sheet])).values("Feuille")
     assert values == [[dt.time(12, 30), dt.datetime(2024, 3, 1), ExcelError("#N/A"), "texte"]]
     assert type(values[0][2]) is ExcelError
+
+
+def test_the_desktop_reader_reads_a_text_in_the_add_ins_date_form_as_that_date():
+    """Excel desktop gives a text « 2024-03-01T00:00:00.000Z » as a text; the add-in gives a date cell in
+    that form: every reader reads it as the date (`values.officejs_date`), else the desktop button and
+    the web button disagreed on the same workbook. Only that exact form."""
+    from types import SimpleNamespace
+
+    from udfs.xw_source import XwSource
+
+    got = [["2024-03-01T00:00:00.000Z", "1899-12-30T12:30:00.000Z", "2024-03-01T00:00:00.000Z\n",
+            "2024-02-30T00:00:00.000Z", "2024-03-01T00:00:00Z"]]
+    rng = SimpleNamespace(options=lambda **_: SimpleNamespace(value=got))
+    sheet = SimpleNamespace(name="Feuille", impl=SimpleNamespace(api=object()),  # COM: no payload
+                            used_range=SimpleNamespace(last_cell=SimpleNamespace(row=1, column=5)),
+                            range=lambda *_: rng)
+    values = XwSource(SimpleNamespace(sheets=[sheet])).values("Feuille")
+    assert values == [[dt.datetime(2024, 3, 1), dt.time(12, 30)] + got[0][2:]]
+    # the add-in's payload: the same values
+    assert cells.remote_rows(got) == values
+
+
+def test_excel_365s_newer_errors_are_errors_for_the_button_on_the_web_and_the_desktop():
+    """#BLOCKED!, #BUSY!, #CONNECT!… (linked data types, IMAGE, Python in Excel): the add-in sends them as
+    their text, which the button took for text typed by the user (« Validé » with one in a comment, where
+    the command line reads the saved file's #VALUE!: STR-06); COM gives the newer ones as their code, an
+    int xlwings leaves as it is (#SPILL! in « Montant (€) » was an amount of -2 146 826 243 €)."""
+    from types import SimpleNamespace
+
+    from udfs.xw_source import XwSource
+
+    for text in ("#BLOCKED!", "#BUSY!", "#CONNECT!", "#EXTERNAL!", "#FIELD!", "#PYTHON!", "#TIMEOUT!", "#UNKNOWN!"):
+        (value,) = cells.remote_rows([[text]])[0]
+        assert type(value) is ExcelError and value == text
+    base = -2146828288  # CVErr(0): 0x800A0000
+    got = [[base + 2045, base + 2047, base + 2050, base + 2099, 1234.5, "#DIV/0!"]]
+    rng = SimpleNamespace(options=lambda **_: SimpleNamespace(value=got))
+    sheet = SimpleNamespace(name="Feuille", impl=SimpleNamespace(api=object()),  # COM: no payload
+                            used_range=SimpleNamespace(last_cell=SimpleNamespace(row=1, column=6)),
+                            range=lambda *_: rng)
+    values = XwSource(SimpleNamespace(sheets=[sheet])).values("Feuille")
+    assert values == [["#SPILL!", "#BLOCKED!", "#CALC!", "#VALUE!", 1234.5, "#DIV/0!"]]
+    assert [type(v) for v in values[0]] == [ExcelError] * 4 + [float, ExcelError]

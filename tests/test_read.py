@@ -262,10 +262,13 @@ def test_formula_saved_by_openpyxl_has_no_cached_value(tmp_path):
 
 
 def test_huge_amounts_and_long_digit_texts_never_crash(tmp_path):
-    rows = [dict(FIN_ROWS[0], montant=1e26), dict(FIN_ROWS[2], montant="9" * 400)]
-    a, b = read_file(_fin_workbook(tmp_path, table_from_layout(FIN, rows))).financements
+    rows = [dict(FIN_ROWS[0], montant=1e26), dict(FIN_ROWS[2], montant="9" * 400),
+            dict(FIN_ROWS[2], montant="9" * 300)]
+    a, b, c = read_file(_fin_workbook(tmp_path, table_from_layout(FIN, rows))).financements
     assert a.montant == Decimal("1E+26") and a.montant.as_tuple().exponent == -2
-    assert b.montant is None and b.problems["montant"].suggestion == Decimal("9" * 400)
+    # past Excel's largest number (10^308): no number to type instead, only a text
+    assert b.montant is None and b.problems["montant"].kind == "pas_nombre"
+    assert c.montant is None and c.problems["montant"].suggestion == Decimal("9" * 300)
 
 
 def test_number_out_of_excel_range_is_a_num_error(tmp_path):

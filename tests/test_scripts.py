@@ -535,3 +535,175 @@ def test_generer_annexe_with_amounts_past_excels_largest_number_says_so_in_frenc
     alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
     assert len(alerts) == 1 and alerts[0].startswith("Génération de l'annexe impossible : des montants du plan")
     assert "9,99 × 10^307" in alerts[0]
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_valider_shows_a_controles_sheet_the_user_hid(tmp_path, state):
+    """Contrôles hidden by the user (Format › Masquer, or very hidden by a macro): the button activated it
+    anyway, which Excel refuses for a hidden sheet — on the desktop, « Validation impossible : erreur
+    inattendue » after everything was written, the findings nowhere to see. It is made visible first."""
+    import openpyxl
+
+    path = tmp_path / "controles-masquee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    wb[layout.Sheet.CONTROLES].sheet_state = state
+    wb.save(path)
+    payload, _report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    mine = [(a["func"], a["args"]) for a in actions
+            if a["func"] in ("setSheetVisibility", "activateSheet") and a["sheet_position"] == i]
+    assert mine == [("setSheetVisibility", ["Visible"]), ("activateSheet", [i])], mine
+    # a visible Contrôles is only shown
+    _payload, _report, actions = _run(_faulty()[0], payload_from_xlsx(_faulty()[0], exclude=scripts.EXCLUDE))
+    assert not [a for a in actions if a["func"] == "setSheetVisibility" and a["sheet_position"] == i]
+
+
+def test_generer_annexe_shows_its_sheet_when_the_user_hid_it(tmp_path):
+    """The web annex sheet hidden by the user, then « Générer l'annexe » clicked again: it was refilled
+    and activated while hidden (refused by Excel). It is made visible first."""
+    import openpyxl
+
+    path = tmp_path / "annexe-masquee.xlsx"
+    wb = openpyxl.load_workbook(_clean()[0])
+    wb.create_sheet(scripts.ANNEXE_WEB).sheet_state = "hidden"
+    wb.save(path)
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    assert scripts.run_generer_annexe(book) == scripts.ANNEXE_WEB
+    i = _index(payload, scripts.ANNEXE_WEB)
+    mine = [(a["func"], a["args"]) for a in book.json()["actions"]
+            if a["func"] in ("setSheetVisibility", "activateSheet") and a["sheet_position"] == i]
+    assert mine == [("setSheetVisibility", ["Visible"]), ("activateSheet", [i])], mine
+
+
+def test_a_workbook_of_another_program_is_said_so_and_left_untouched(tmp_path):
+    """The add-in's pane offers « Valider » in any open workbook: on a budget of the commune, the button
+    said « le tableau « T_Controles » … introuvable (feuille supprimée…) », « à corriger, 1 erreur », and
+    advised « acv-xl migrer »; « Générer l'annexe » added an empty annex to it. The command line says
+    what it is (STR-11, status 2): so do both buttons, and write nothing."""
+    import openpyxl
+
+    path = tmp_path / "budget.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Budget 2025"
+    wb.active.append(["Poste", "Montant"])
+    wb.active.append(["Voirie", 120000])
+    wb.save(path)
+    cli = validate_file(path)
+    assert [f.code for f in cli.findings] == ["STR-11"] and cli.exit_code == 2
+    for script, what in ((scripts.valider, ""), (scripts.generer_annexe, "Génération de l'annexe impossible : c")):
+        book = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+        script(book)
+        actions = book.json()["actions"]
+        assert [a["func"] for a in actions] == ["alert"], actions
+        said = actions[0]["args"][0]
+        assert said.startswith(what or "Ce classeur n'est pas un classeur de convention ACV")
+        assert "Rien n'y a été vérifié ni écrit." in said and "T_Controles" not in said
+
+
+def test_an_annex_of_acv_xl_opened_in_excel_is_left_untouched(tmp_path):
+    """The annex the desktop button opens (or `acv-xl annexe`'s) has sheets of the template's names but
+    none of its tables: the command line knows it by its mark (STR-11), which the add-in does not send;
+    the button coloured its cells A3 (« tableau introuvable ») and advised « acv-xl migrer »."""
+    from acv_xl.outputs.annex import build_annex
+
+    out = tmp_path / "arras_annexe.xlsx"
+    build_annex(validate_file(_clean()[0]), out)
+    assert [f.code for f in validate_file(out).findings] == ["STR-11"]
+    book = remote_book(payload_from_xlsx(out, exclude=scripts.EXCLUDE))
+    scripts.valider(book)
+    actions = book.json()["actions"]
+    assert [a["func"] for a in actions] == ["alert"], actions
+    assert actions[0]["args"][0].startswith("Ce classeur ne contient aucun des tableaux ni aucune des cellules nommées")
+
+
+def test_a_row_of_controles_never_holds_more_than_a_cell_does():
+    """A change since the validation of a 20 000-character comment to another gives a 40 000-character
+    message: Excel refuses the whole write of Contrôles for one cell past 32 767 characters (no finding
+    listed). Cut with « … », the apostrophe that keeps a text a text counted."""
+    from acv_xl.checks.findings import Finding, Gravite
+    from udfs.tables import header_index
+
+    f = Finding(code="", gravite=Gravite.INFORMATION, feuille="Plan de financement", cellule="J4",
+                message="Modifié depuis la validation du 26/11/2026 — « " + "A" * 20_000 + " » → « " + "B" * 20_000 + " »",
+                suggestion="1" * 40_000)
+    header = list(layout.T_CONTROLES.headers)
+    row = scripts._finding_row(f, header_index(header, layout.T_CONTROLES), len(header))
+    assert max(map(len, row)) <= 32_767
+    message = row[header.index(layout.T_CONTROLES.header("message"))]
+    assert message.startswith("Modifié depuis la validation du 26/11/2026 — « AAA") and message.endswith("…")
+    short = Finding(code="FIN-03", gravite=Gravite.ERREUR, message="court", suggestion="-1")
+    assert scripts._finding_row(short, header_index(header, layout.T_CONTROLES), len(header))[:2] == ["Erreur", "FIN-03"]
+
+
+@pytest.mark.parametrize("old_lines", [1, 6], ids=["plus-de-constats", "moins-de-constats"])
+def test_a_totals_row_of_controles_moves_below_the_findings(tmp_path, old_lines):
+    """Contrôles with its totals row ticked (a count of the findings): the button wrote the findings over
+    it and resized the table so that its last finding became the totals row (the row the next click does
+    not read: that cell's colour never cleared). It is turned off meanwhile and shown again below them,
+    as `--annoter` moves it."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    path = tmp_path / "controles-total.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _r2 = range_boundaries(t.ref)
+    for k in range(old_lines):
+        ws.cell(r1 + 1 + k, c1).value, ws.cell(r1 + 1 + k, c1 + 1).value = "Information", f"X-{k}"
+    t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r1 + old_lines + 1, c2).coordinate}"
+    t.totalsRowCount = 1
+    ws.cell(r1 + old_lines + 1, c1).value = "Total"
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    assert n not in (old_lines, 0)
+    i = _index(payload, layout.Sheet.CONTROLES)
+    mine = [(a["func"], a["args"], a["start_row"]) for a in actions if a["sheet_position"] == i
+            and a["func"] in ("showTotalsTable", "resizeTable", "rangeClearContents")]
+    totals_row = r1 + old_lines + 1
+    assert mine[0] == ("showTotalsTable", [0, False], None)
+    assert ("rangeClearContents", [None], totals_row - 1) in mine  # its old row (0-based)
+    assert ("resizeTable", [0, f"$A${r1}:$G${r1 + n}"], None) in mine  # the findings only, then…
+    assert mine[-1] == ("showTotalsTable", [0, True], None)  # …the totals row below them
+
+
+def test_the_colours_come_last_so_a_protected_sheet_never_loses_the_findings():
+    """A data sheet the user protected refuses the colours (Office.js), and Excel then stops what
+    follows in the batch: the button coloured first, so Contrôles, the status and the validated data
+    were never written, the user left with an English error. Colours now come after everything else,
+    after the change of sheet that ends a batch; on the desktop a refused colour is skipped."""
+    path = _faulty()[0]
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    funcs = [a["func"] for a in actions]
+    assert "setRangeColor" in funcs
+    first_colour = funcs.index("setRangeColor")
+    assert first_colour > funcs.index("activateSheet") and first_colour > funcs.index("setValues")
+    assert set(funcs[first_colour:]) == {"setRangeColor"}
+
+    from types import SimpleNamespace
+
+    class Protected:
+        name = next(f.feuille for f in report.findings if f.feuille and f.cellule and f.gravite in scripts.FILLS)
+        asked = 0
+
+        def range(self, _cell):
+            Protected.asked += 1
+            raise RuntimeError("la feuille est protégée")  # what COM raises at once
+
+    scripts.highlight(SimpleNamespace(sheets=[Protected()]), None, report.findings, before=[])
+    assert Protected.asked
+
+
+def test_a_client_sending_no_sheet_visibility_still_gets_controles_shown():
+    """A payload without « visibility » (an older add-in): asking whether Contrôles is hidden raised
+    KeyError — « Validation impossible : erreur inattendue » after everything was written."""
+    path = _faulty()[0]
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    for sheet in payload["sheets"]:
+        del sheet["visibility"]
+    book = remote_book(payload)
+    scripts.valider(book)
+    funcs = [a["func"] for a in book.json()["actions"]]
+    assert "activateSheet" in funcs and "alert" not in funcs

@@ -335,7 +335,7 @@ def test_a_renamed_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_
     """« Plan de financement » renamed « Plan 2024 »: the command line finds T_Financements there
     (STR-03 for the name, the lines read and summed); the add-in sent only the template's sheets,
     so the button read no plan at all (totals of 0 €, its annex empty). It now sends every sheet
-    but Synthèse and its own annex (`scripts.EXCLUDE`, the script's `exclude`: test_server)."""
+    but its own annex (`scripts.EXCLUDE`, the script's `exclude`: test_server)."""
     def edit(wb):
         table_of(wb, FIN.name)[0].title = "Plan 2024"
 
@@ -345,6 +345,31 @@ def test_a_renamed_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_
     _same(cli, button)
     assert button.totaux.financement_total == validate_file(base).totaux.financement_total > 0
 
+
+@pytest.mark.parametrize("name", [layout.T_FINANCEURS.name, FIN.name])
+def test_a_table_moved_onto_synthese_is_read_by_the_button_as_by_the_command_line(base, tmp_path, name):
+    """A table cut and pasted onto Synthèse, below its totals: the command line reads it there (by its
+    name, « Validé »); the add-in did not send Synthèse, and the button said the table « introuvable …
+    (supprimé, renommé ou converti en plage ordinaire) » — STR-04, « Erreurs à corriger »."""
+    from openpyxl.utils import get_column_letter
+
+    def edit(wb):
+        ws, t = table_of(wb, name)
+        syn = wb[layout.Sheet.SYNTHESE]
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        top = syn.max_row + 3
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                syn.cell(top + r - r1, c).value, ws.cell(r, c).value = ws.cell(r, c).value, None
+        del ws.tables[name]
+        t.ref = f"{get_column_letter(c1)}{top}:{get_column_letter(c2)}{top + r2 - r1}"
+        syn.add_table(t)
+
+    path = edited_copy(base, tmp_path / "sur-la-synthese.xlsx", edit)
+    cli, button = _both(path)
+    assert cli.valide
+    _same(cli, button)
+    assert button.valide and button.totaux.as_json() == validate_file(base).totaux.as_json()
 
 
 def test_controles_with_its_header_row_turned_off_is_filled_from_its_first_line(base, tmp_path):
@@ -537,3 +562,155 @@ def test_a_time_alone_outside_a_date_column_reads_alike_and_seals_alike(base, tm
     _same(cli, button)
     assert cli.valide == (header == FIN.header("commentaire"))
     assert "1899" not in " ".join(f.message + f.suggestion for f in button.findings)
+
+
+@pytest.mark.parametrize("header", [FIN.header("date_demande"), FIN.header("commentaire")])
+def test_a_text_typed_in_the_add_ins_date_form_reads_as_that_date_for_both(base, tmp_path, header):
+    """« 2024-03-01T00:00:00.000Z » typed as text: the add-in sends a date cell in exactly that form
+    (`toISOString`), so the button cannot tell them apart and reads the date. The command line said
+    FIN-17 in « Date de la demande » (the button « Validé »), and in a comment their fingerprints
+    differed: every reader now reads that text as the date it stands for — and a real date cell the
+    same way as before."""
+    from datetime import datetime
+
+    def typed(value):
+        def edit(wb):
+            ws, t = table_of(wb, FIN.name)
+            c1, r1, _c2, _r2 = range_boundaries(t.ref)
+            ws.cell(r1 + 1, c1 + list(FIN.headers).index(header)).value = value
+        return edit
+
+    text = edited_copy(base, tmp_path / "texte.xlsx", typed("2024-03-01T00:00:00.000Z"))
+    real = edited_copy(base, tmp_path / "date.xlsx", typed(datetime(2024, 3, 1)))
+    cli, button = _both(text)
+    assert cli.valide and not cli.findings
+    _same(cli, button)
+    cli_real, button_real = _both(real)
+    _same(cli_real, button_real)
+    assert cli.empreinte == cli_real.empreinte
+    # a text only near that form stays a text, for both: FIN-17 in a date column
+    other = edited_copy(base, tmp_path / "autre.xlsx", typed("2024-03-01T00:00:00.000Z "))
+    cli, button = _both(other)
+    assert [f.code for f in cli.findings] == (["FIN-17"] if header == FIN.header("date_demande") else [])
+    _same(cli, button)
+
+
+def test_the_file_reader_looks_for_the_add_ins_date_form_only_where_it_may_be():
+    """The file reader converts a sheet's texts only when its part or the shared strings may hold one
+    (a digit, « Z », then the end of a text or value): inline strings and formula results too, and a
+    sheet full of the column Z's cells is searched to its end."""
+    from acv_xl.reading.source_file import _may_hold_officejs_date as may
+
+    column_z = b'<c r="Z1"><v>1</v></c>' * 100
+    assert may(b"<t>2024-03-01T00:00:00.000Z</t>") and may(b'<c t="str"><f>A1</f><v>5Z</v></c>')
+    assert not may(column_z) and may(column_z + b"<is><t>2024-03-01T00:00:00.000Z</t></is>")
+    assert not may(b"<t>ZZ</t>") and not may(b"")
+
+
+@pytest.mark.parametrize("text", ["2024-02-30T00:00:00Z", "2024-13-01T10:00:00.000Z"])
+def test_an_iso_text_of_no_real_day_is_fin_17_not_an_internal_failure(base, tmp_path, text):
+    """« 2024-02-30T00:00:00Z » pasted in « Date de la demande »: the fingerprint took every ISO text of a
+    date column for its day and raised on a day that does not exist — STR-00 « Contrôle interne en
+    échec : l'empreinte des données n'a pas pu être calculé » (sic) beside FIN-17, in the command line
+    and in the button. Only FIN-17 now, a fingerprint for both, the same."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande"))).value = text
+
+    path = edited_copy(base, tmp_path / "jour-impossible.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["FIN-17"] and f"« {text} »" in cli.findings[0].message
+    assert cli.empreinte
+    _same(cli, button)
+
+
+def test_an_internal_failure_is_said_in_correct_french(monkeypatch, base):
+    """STR-00 said « l'empreinte des données n'a pas pu être calculé » and « le calcul des totaux n'a pas
+    pu être calculé »."""
+    from acv_xl.checks import fingerprint
+
+    def fail(*_a, **_k):
+        raise ValueError("x")
+
+    monkeypatch.setattr(fingerprint, "fingerprint", fail)
+    monkeypatch.setattr("acv_xl.checks.totals.compute", fail)
+    messages = [f.message for f in validate_file(base).findings if f.code == "STR-00"]
+    assert messages == [
+        "Contrôle interne en échec : l'empreinte des données n'a pas pu être calculée (détail technique pour "
+        "l'assistance : ValueError).",
+        "Contrôle interne en échec : les totaux n'ont pas pu être calculés (détail technique pour "
+        "l'assistance : ValueError).",
+    ]
+
+
+def test_a_number_typed_as_text_past_excels_largest_is_no_number_to_type_instead(base, tmp_path):
+    """32 000 digits typed as text in « Montant (€) »: FIN-03 suggested « tapez 1111… », 74 773 characters
+    written into a cell of Contrôles, which holds 32 767 (Excel refuses the button's whole write, and
+    the annotated copy is a file Excel repairs). Past Excel's largest number, it is no number."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("montant"))).value = "1" * 32_000
+
+    path = edited_copy(base, tmp_path / "chiffres.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    fin03 = [f for f in cli.findings if f.code == "FIN-03"]
+    assert len(fin03) == 1 and "n'est pas un nombre" in fin03[0].message
+    assert fin03[0].suggestion == "Saisissez un montant en euros."
+    book = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    scripts.run_valider(book, today=TODAY)
+    written = [v for a in book.json()["actions"] if a["func"] == "setValues" for r in a["values"] for v in r]
+    assert max(len(v) for v in written if isinstance(v, str)) <= 32_767
+
+
+def test_a_newer_excel_error_in_a_comment_blocks_the_button_as_the_saved_files_value_error(base, tmp_path):
+    """#BLOCKED! (a linked data type, IMAGE…) in a comment: the add-in sends « #BLOCKED! », which the
+    button took for a text (« Validé »); the saved file holds #VALUE!, an error for the command line
+    (STR-06). Same verdict and same finding now (the error named as the cell shows it)."""
+    import re as _re
+
+    from _read_workbooks import rewrite_part
+
+    path = tmp_path / "erreur.xlsx"
+    path.write_bytes(base.read_bytes())
+    col = openpyxl.utils.get_column_letter(1 + list(FIN.headers).index(FIN.header("commentaire")))
+    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    cell = f"{col}4".encode()
+    rewrite_part(path, part, lambda x: _re.sub(rb'<c r="' + cell + rb'"[^>]*?(?:/>|>.*?</c>)',
+                                               b'<c r="' + cell + b'" t="e"><v>#VALUE!</v></c>', x, count=1))
+    cli = validate_file(path)
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    sheet = next(s for s in payload["sheets"] if s["name"] == FIN.sheet)
+    assert sheet["values"][3][list(FIN.headers).index(FIN.header("commentaire"))] == "#VALUE!"
+    sheet["values"][3][list(FIN.headers).index(FIN.header("commentaire"))] = "#BLOCKED!"  # as Office.js shows it
+    button = scripts.run_valider(remote_book(payload), today=TODAY)
+    assert [(f.code, f.cellule) for f in cli.findings] == [("STR-06", f"{col}4")]
+    assert [(f.code, f.gravite, f.cellule) for f in button.findings] == [(f.code, f.gravite, f.cellule) for f in cli.findings]
+    assert not button.valide and "#BLOCKED!" in button.findings[0].message
+
+
+@pytest.mark.parametrize("error", ["#SPILL!", "#CALC!", "#BLOCKED!", "#GETTING_DATA"])
+@pytest.mark.parametrize("header", [FIN.header("commentaire"), FIN.header("montant")])
+def test_an_error_calamine_does_not_know_is_read_as_the_error_not_a_damaged_file(base, tmp_path, error, header):
+    """A cell `t="e"` holding #SPILL!, #CALC!, #BLOCKED!… (written as such by another program): calamine
+    refused the sheet, and the command line the whole file (STR-01 « endommagé : la feuille « Plan de
+    financement » est illisible », status 2), where the button reads the error (STR-06). The sheet is read
+    through openpyxl, the error where it is: the same findings, fingerprint and totals."""
+    import re as _re
+
+    from _read_workbooks import rewrite_part
+
+    path = tmp_path / "erreur.xlsx"
+    path.write_bytes(base.read_bytes())
+    col = openpyxl.utils.get_column_letter(1 + list(FIN.headers).index(header))
+    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    cell = f"{col}4".encode()
+    rewrite_part(path, part, lambda x: _re.sub(rb'<c r="' + cell + rb'"[^>]*?(?:/>|>.*?</c>)',
+                                               b'<c r="' + cell + b'" t="e"><v>' + error.encode() + b'</v></c>',
+                                               x, count=1))
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings if f.code.startswith("STR")] == ["STR-06"]
+    assert f"contient l'erreur Excel {error}." in cli.findings[[f.code for f in cli.findings].index("STR-06")].message
+    _same(cli, button)

@@ -279,3 +279,30 @@ def test_an_edited_hidden_sheet_is_said_damaged_never_trusted(tmp_path, capsys):
     _code, data = _json(capsys, "valider", tampered)
     assert data["etat"] == ETAT_MODIFIE and data["depuis_validation"] is None
     assert "endommagées" in data["depuis_validation_motif"]
+
+
+def test_a_long_comment_changed_since_the_validation_fits_its_cell_in_both_controles(tmp_path):
+    """A 20 000-character comment replaced by another since the validation: the « Modifié depuis… » row
+    holds both (40 000 characters), past the 32 767 a cell holds — a copy Excel must repair (`--annoter`),
+    a write Excel refuses whole (the button). Cut with « … » in both."""
+    src = tmp_path / "source.xlsx"
+    build_workbook(src, example_conventions()["arras.xlsx"])
+    wb = openpyxl.load_workbook(src)
+    wb[layout.Sheet.FINANCEMENT]["J4"].value = "A" * 20_000
+    wb.save(src)
+    validated = tmp_path / "valide.xlsx"
+    assert main(["valider", str(src), "--annoter", str(validated)]) == 0
+    wb = openpyxl.load_workbook(validated)
+    wb[layout.Sheet.FINANCEMENT]["J4"].value = "B" * 20_000
+    wb.save(src)
+    out = tmp_path / "annote.xlsx"
+    assert main(["valider", str(src), "--annoter", str(out)]) == 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    since = [t for t in texts if t.startswith("Modifié depuis la validation du ")]
+    assert len(since) == 1 and len(since[0]) <= 32_767 and since[0].endswith("…")
+    book = remote_book(payload_from_xlsx(src, exclude=scripts.EXCLUDE))
+    scripts.run_valider(book, today=date(2026, 11, 26))
+    written = [v for a in _actions(book) if a["func"] == "setValues" for r in a["values"] for v in r]
+    assert any(isinstance(v, str) and v.startswith("Modifié depuis") for v in written)
+    assert max(len(v) for v in written if isinstance(v, str)) <= 32_767

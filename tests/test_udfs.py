@@ -167,10 +167,12 @@ def test_dates_as_iso_strings_serials_or_datetimes_read_the_same():
     (lambda: F.ACV_TOTAL_FINANCEUR([PLAN_HEADER[:2]] + [["1.1", "ETAT"]], "ETAT"),
      f"#ACV: colonne « {T.header('montant')} » introuvable dans la plage"),
     (lambda: F.ACV_TOTAL_FINANCEUR(None, "ETAT"), "#ACV: plage vide"),
-    # a table whose header row is turned off: [#Tout] gives its lines only (it was « colonne introuvable »)
+    # the table without its header row — `T_Financements` for `T_Financements[#Tout]`, the commonest slip,
+    # or a table whose header row is turned off: its lines only (it was « colonne introuvable », then
+    # « si la ligne d'en-tête du tableau est masquée, affichez-la » to a user whose header row shows)
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN[1:], "ETAT"),
-     "#ACV: la première ligne de la plage ne porte aucun nom de colonne de T_Financements : si la ligne "
-     "d'en-tête du tableau est masquée, affichez-la"),
+     "#ACV: la première ligne de la plage ne porte aucun nom de colonne de T_Financements : passez le tableau "
+     "avec sa ligne d'en-tête, T_Financements[#Tout] ; si cette ligne est masquée, affichez-la"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, ""), "#ACV: code du financeur vide"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis;Payé"), "#ACV: statut « Payé » inconnu"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, "vingt"), "#ACV: année « vingt » invalide"),
@@ -355,3 +357,58 @@ def test_a_text_typed_like_a_date_time_is_no_date_for_acv_controle_as_for_the_co
     assert parse_date(text).problem is not None  # the file reader's verdict on that text
     got = F.ACV_CONTROLE(actions, plan, financeurs, numero, dispositifs)
     assert f"« {T.header('date_demande')} » n'est pas une date : « {text} »" in got
+
+
+DATE_TYPED = "Excel a converti le numéro saisi en date (« 1.2 » devient le 1er février) ; saisissez-le comme texte"
+
+
+@pytest.mark.parametrize("call, expected", [
+    # « 1.2 » typed in a cell of a French Excel becomes 01/02: the desktop passes the date, the web its
+    # serial number — both summed 0,00 € without a word (an action « 2026-02-01 00:00:00 » or « 46054 »)
+    (lambda: F.ACV_TOTAL_ACTION(PLAN, datetime(2026, 2, 1)),
+     f"#ACV: le numéro d'action reçu est une date (01/02/2026) : {DATE_TYPED}"),
+    (lambda: F.ACV_TOTAL_ACTION(PLAN, 46054),
+     f"#ACV: aucune ligne du plan pour l'action « 46054 » ; si la cellule du numéro affiche une date, {DATE_TYPED}"),
+    (lambda: F.ACV_ECART(ACTIONS, PLAN, 46054.0),
+     f"#ACV: action « 46054 » introuvable dans T_Actions ; si la cellule du numéro affiche une date, {DATE_TYPED}"),
+    (lambda: F.ACV_CONTROLE(ACTIONS, PLAN, FINANCEURS, [[datetime(2026, 2, 1)]]),
+     f"#ACV: le numéro d'action reçu est une date (01/02/2026) : {DATE_TYPED}"),
+    # booleans and dates said as a French Excel shows them, never Python's « True » nor « 2025-01-01 00:00:00 »
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, True), "#ACV: année « VRAI » invalide"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", False), "#ACV: statut « FAUX » inconnu"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, datetime(2025, 1, 1)), "#ACV: année « 01/01/2025 » invalide"),
+])
+def test_an_argument_excel_turned_into_a_date_or_a_boolean_is_said_in_french(call, expected):
+    got = call()
+    assert isinstance(got, str) and got.startswith(expected), got
+
+
+def test_a_whole_number_that_is_an_action_of_the_plan_is_still_summed():
+    plan = _plan(("10000", "ETAT", "DSIL", "Subvention", 2024, 1000, "Acquis"))
+    assert F.ACV_TOTAL_ACTION(plan, 10000) == 1000.0
+    assert F.ACV_TOTAL_ACTION(PLAN, "9.9") == 0.0  # a text: as SOMME.SI, an action without lines sums 0
+
+
+def test_a_newer_error_in_a_desktop_argument_is_no_amount():
+    """On the desktop, xlwings hands a function's range with #SPILL!, #CALC!… as their COM code (an int):
+    ACV_TOTAL_FINANCEUR added -2 146 826 243 € for one such cell. An error counts nowhere, as in the file."""
+    spill = -2146828288 + 2045
+    plan = _plan(("1.1", "ETAT", "DSIL", "Subvention", 2024, 1000.5, "Acquis"),
+                 ("1.1", "ETAT", "DSIL", "Subvention", 2025, spill, "Acquis"))
+    assert F.ACV_TOTAL_FINANCEUR(plan, "ETAT") == 1000.5
+    assert F.ACV_SYNTHESE(plan, "annee") == [[T.header("annee"), T.header("montant")], [2024, 1000.5]]
+
+
+@pytest.mark.parametrize("call, got, wanted", [
+    (lambda t: F.ACV_PART_MO(t["T_Actions"], t["T_Financeurs"], t["T_Financements"], "1.1"), "T_Financeurs", "T_Financements"),
+    (lambda t: F.ACV_ECART(t["T_Financements"], t["T_Actions"], "1.1"), "T_Financements", "T_Actions"),
+    (lambda t: F.ACV_TOTAL_FINANCEUR(t["T_Actions"], "ETAT"), "T_Actions", "T_Financements"),
+])
+def test_two_tables_swapped_are_said_so(call, got, wanted):
+    """Two table arguments swapped: « la première ligne de la plage ne porte aucun nom de colonne… si la
+    ligne d'en-tête du tableau est masquée, affichez-la » or « colonne « Coût total (€) » introuvable »,
+    which a user whose header row shows cannot act on. The table received is named."""
+    path = CASES[0]
+    tables = {name: table_values(path, name) for name in ("T_Actions", "T_Financements", "T_Financeurs")}
+    assert call(tables) == (f"#ACV: la plage reçue est le tableau {got}, pas {wanted} : à cette place, la fonction "
+                            f"attend {wanted}[#Tout] (vérifiez l'ordre des arguments).")

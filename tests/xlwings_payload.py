@@ -35,6 +35,10 @@ def _js_value(v: Any) -> Any:
     return v
 
 
+# Office.js `Worksheet.visibility` of each sheet state of the file
+_VISIBILITY = {"visible": "Visible", "hidden": "Hidden", "veryHidden": "VeryHidden"}
+
+
 def _used_box(ws) -> tuple[int, int, int, int] | None:
     """(min_row, min_col, max_row, max_col) of the non-empty cells (the values-only used range)."""
     rows, cols = [], []
@@ -103,7 +107,7 @@ def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active
                 })
         sheets.append({
             "name": ws.title,
-            "visibility": "Visible",
+            "visibility": _VISIBILITY.get(ws.sheet_state, "Visible"),
             "show_gridlines": True,
             "used_range_address": _addr(*box) if box else None,
             "values": values,

@@ -4,7 +4,7 @@ xlwings converts a request's values cell by cell through its conversion pipeline
 per cell, and for custom-function arguments a retried `import pyodide` per cell (≈ 35 µs each
 outside Pyodide: two seconds for a 5 000-line plan). The same rules are applied here in one list
 comprehension per row; `tests/test_cells.py` compares both, engine by engine, on dates, errors and
-empty cells — but a text typed like a date-time, not as the add-in writes a date (`_OFFICEJS_DATE`),
+empty cells — but a text typed like a date-time, not as the add-in writes a date (`values.officejs_date`),
 stays a text, as in the file (xlwings converts it, or raises without its « Z »), and a time alone
 (dated 30/12/1899) is a time, as the file reader reads it (`time_alone`). No xlwings import: the regular expression is xlwings' own pattern (checked by the
 tests), so this module also serves the desktop and the tests.
@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import re
 from typing import Any
 
-from acv_xl.contract.values import DAY_ONE, EXCEL_ERRORS, ExcelError
+from acv_xl.contract.values import DAY_ONE, EXCEL_ERRORS, ExcelError, officejs_date
 
 # xlwings.pro._xlremote.datetime_pattern: what the remote engine (scripts) reads as a date
 DATETIME_PATTERN = (
     r"^(-?(?:[1-9][0-9]*)?[0-9]{4})-(1[0-2]|0[1-9])-(3[01]|0[1-9]|[12][0-9])T(2[0-3]|[01][0-9]):"
     r"([0-5][0-9]):([0-5][0-9])(\.[0-9]+)?(Z|[+-](?:2[0-3]|[01][0-9]):[0-5][0-9])?$"
 )
-_DATETIME = re.compile(DATETIME_PATTERN)
 _ERRORS = frozenset(EXCEL_ERRORS)
 
 try:  # Pyodide ≥ 0.28 (xlwings Lite) hands empty cells of function arguments over as JsNull;
@@ -35,11 +33,6 @@ except ImportError:  # CPython (xlwings Server, tests): no such value can arrive
         pass
 
 
-def _iso(text: str) -> dt.datetime:
-    # as xlwings: the last character (the « Z ») is cut off, Excel has no time zones
-    return dt.datetime.fromisoformat(text[:-1])
-
-
 # ISO date-time text → its datetime (immutable: shared), for the texts seen before: a plan repeats
 # the same few dates over thousands of lines, and the pattern and the parse cost a microsecond a cell
 _DATES: dict[str, dt.datetime] = {}
@@ -48,22 +41,18 @@ _MAX_DATES = 10_000  # then start again: a bound on memory for a server running 
 
 # how the add-in writes every date (JavaScript's `toISOString`: milliseconds and « Z »); a text typed
 # like a date-time otherwise (« 2023-11-01T00:00:00Z », pasted from an export) is a text in the file
-# too, which the command line does not take for a date (FIN-17): nor does the button
-_OFFICEJS_DATE = re.compile(r"\.[0-9]{3}Z$")
+# too, which the command line does not take for a date (FIN-17): nor does the button. A text typed in
+# exactly the add-in's form cannot be told from a date here: every reader takes it for that date
+# (`values.officejs_date`), the file reader too
 
 
 def _new_date(text: str) -> Any:
-    """`_iso(text)` when the text is xlwings' date-time pattern as the add-in writes a date (kept in
-    `_DATES`), else the text."""
-    if not _DATETIME.match(text) or not _OFFICEJS_DATE.search(text):
+    """The date-time of a text in the add-in's date form (kept in `_DATES`), else the text — also a
+    text that only looks like one (« 2024-03-01T10:00:00 »: xlwings cut its last digit for a « Z » and
+    stopped the whole Valider there)."""
+    value = officejs_date(text)
+    if value is None:
         return text
-    try:
-        value = _iso(text)
-    except ValueError:
-        # a text typed in a cell that only looks like one (« 2024-03-01T10:00:00 », no « Z » to cut: its
-        # last digit was cut): a text, as the file reader reads it — xlwings stopped the whole Valider there
-        return text
-    value = time_alone(value)
     if len(_DATES) >= _MAX_DATES:
         _DATES.clear()
     _DATES[text] = value
@@ -80,6 +69,23 @@ TIME_ALONE_BEFORE = dt.datetime.fromordinal(DAY_ONE)
 def time_alone(value: dt.datetime) -> dt.datetime | dt.time:
     """`value`, or its time when it is a time alone dated 30/12/1899 (`TIME_ALONE_BEFORE`)."""
     return value.time() if value.replace(tzinfo=None) < TIME_ALONE_BEFORE else value
+
+
+# COM gives an error cell as its code (CVErr: 0x800A0000 + xlErr…, a signed int; a cell's number is a
+# float): xlwings names only the seven oldest with err_to_str, and the others came as an int — #SPILL!
+# in « Montant (€) » read as an amount of -2 146 826 243 €, counted in every total
+_COM_ERROR_BASE = -2146828288
+_COM_ERRORS = {2000: "#NULL!", 2007: "#DIV/0!", 2015: "#VALUE!", 2023: "#REF!", 2029: "#NAME?", 2036: "#NUM!",
+               2042: "#N/A", 2043: "#GETTING_DATA", 2045: "#SPILL!", 2046: "#CONNECT!", 2047: "#BLOCKED!",
+               2048: "#UNKNOWN!", 2049: "#FIELD!", 2050: "#CALC!"}
+
+
+def com_error(code: int) -> Any:
+    """The `ExcelError` of a COM error code, or the int when it is none (no cell holds an int else)."""
+    if 0 <= code - _COM_ERROR_BASE < 0x10000:
+        # an error Excel added later than this list: an error still, as the saved file holds it (#VALUE!)
+        return ExcelError(_COM_ERRORS.get(code - _COM_ERROR_BASE, "#VALUE!"))
+    return code
 
 
 def remote_rows(rows: list[list[Any]], height: int | None = None, width: int | None = None) -> list[list[Any]]:

@@ -11,6 +11,7 @@ On the web the add-in prefixes the namespace: `=ACV.ACV_TOTAL_FINANCEUR(...)` (s
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -20,9 +21,10 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite
 from acv_xl.contract.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
+from acv_xl.contract.values import fmt_date
 
 from .cells import OfficeJsTable
-from .tables import PREFIX, UdfError, rows, statuts_arg, text_arg, year_arg
+from .tables import PREFIX, UdfError, as_2d, rows, statuts_arg, text_arg, year_arg
 
 __all__ = [
     "ACV_TOTAL_FINANCEUR",
@@ -73,11 +75,29 @@ def _safe(compute: Callable[[], Any]) -> Any:
         return f"{PREFIX}erreur inattendue ({type(exc).__name__}) ; vérifiez les plages passées à la fonction."
 
 
+# An action number typed in a cell of a French Excel (« 1.2 ») may become a date (1er février): the
+# desktop passes that date, the web its serial number (46054); either summed 0,00 € without a word
+_TYPE_AS_TEXT = ("Excel a converti le numéro saisi en date (« 1.2 » devient le 1er février) ; saisissez-le comme "
+                 "texte, précédé d'une apostrophe ('1.2), ou entre guillemets dans la formule (\"1.2\").")
+
+
 def _numero(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        value = next(iter(as_2d(value)[0]), None) if as_2d(value) else None
+    if isinstance(value, (date, datetime)):
+        raise UdfError(f"le numéro d'action reçu est une date ({fmt_date(value)}) : {_TYPE_AS_TEXT}")
     n = text_arg(value)
     if n is None:
         raise UdfError("numéro d'action vide.")
     return n
+
+
+def _date_serial(value: Any) -> bool:
+    """Whether an action number argument may be a date's serial number (the web passes a date cell so):
+    a whole number from 10 000 on — no action is numbered so."""
+    if isinstance(value, (list, tuple)):
+        value = next(iter(as_2d(value)[0]), None) if as_2d(value) else None
+    return value.__class__ in (int, float) and float(value).is_integer() and value >= 10_000
 
 
 # the last plan's lines (`tables.rows` hands the same list while the plan is unchanged) and their
@@ -107,11 +127,12 @@ def _code_in(lines: list[LigneFinancement], code: str) -> str:
     return spellings.pop() if len(spellings) == 1 else code
 
 
-def _action(actions: list[FicheAction], numero: str) -> FicheAction:
+def _action(actions: list[FicheAction], numero: str, given: Any = None) -> FicheAction:
     for a in actions:
         if a.numero == numero:
             return a
-    raise UdfError(f"action « {numero} » introuvable dans {_A.name}.")
+    hint = f" ; si la cellule du numéro affiche une date, {_TYPE_AS_TEXT}" if _date_serial(given) else "."
+    raise UdfError(f"action « {numero} » introuvable dans {_A.name}{hint}")
 
 
 # ------------------------------------------------------------------------------- totals
@@ -147,6 +168,9 @@ def ACV_TOTAL_ACTION(plan, n_action, statuts=None):
         numero = _numero(n_action)
         st = statuts_arg(statuts)
         lines = rows(plan, LigneFinancement, _PLAN_TOTAUX, only=_PLAN_TOTAUX)
+        if _date_serial(n_action) and not any(lf.numero == numero for lf in lines):
+            raise UdfError(f"aucune ligne du plan pour l'action « {numero} » ; si la cellule du numéro affiche "
+                           f"une date, {_TYPE_AS_TEXT}")
         return _euros(totals.total_action(lines, numero, st))
 
     return _safe(compute)
@@ -161,7 +185,7 @@ def ACV_ECART(actions, plan, n_action):
 
     def compute():
         numero = _numero(n_action)
-        action = _action(rows(actions, FicheAction, _ACTIONS_COUT), numero)
+        action = _action(rows(actions, FicheAction, _ACTIONS_COUT), numero, n_action)
         lines = rows(plan, LigneFinancement, _PLAN_TOTAUX, only=_PLAN_TOTAUX)
         ecart = totals.ecart(action, lines)
         if ecart is None:
@@ -181,7 +205,7 @@ def ACV_PART_MO(actions, plan, financeurs, n_action):
 
     def compute():
         numero = _numero(n_action)
-        action = _action(rows(actions, FicheAction, ("numero",)), numero)
+        action = _action(rows(actions, FicheAction, ("numero",)), numero, n_action)
         lines = rows(plan, LigneFinancement, _PLAN_MO, only=_PLAN_MO)
         fin = rows(financeurs, Financeur, ("code", "categorie"))
         # the MO known: only its own autofinancement is its own share, as FIN-06 counts it
@@ -255,7 +279,7 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
         # every required column must be there: a missing one would read as empty cells and
         # give misleading « champ vide » errors
         acts = rows(actions, FicheAction, _required(FicheAction))
-        _action(acts, numero)
+        _action(acts, numero, n_action)
         conv = Convention(
             actions=acts,
             financements=rows(plan, LigneFinancement, _required(LigneFinancement)),

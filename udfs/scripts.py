@@ -22,7 +22,7 @@ import xlwings as xw
 from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
-from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR
+from acv_xl.outputs.formats import CELL_MAX, FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
 from .tables import header_index
@@ -42,12 +42,14 @@ ANNEXE_WEB = "Annexe – " + layout.Sheet.FINANCEMENT
 # The template's sheets the validator reads (plus Contrôles, whose previous content says which
 # highlights to clear, and the hidden sheet of the validated data, to list what changed since).
 INCLUDE = [s for s in layout.SHEETS if s != layout.Sheet.SYNTHESE] + [layout.SNAPSHOT_SHEET]
-# What does not travel to the server: the sheets that hold none of the convention's data (Synthèse
-# holds formulas only; the annex is the button's own). Every other sheet does, under whatever name:
-# the command line finds a table or a named cell on a renamed sheet (« Plan 2024 »), and with
-# `include=INCLUDE` the add-in sent that sheet without its values nor its tables — the whole plan
-# read as missing, its lines checked by no rule and its totals 0 €.
-EXCLUDE = [layout.Sheet.SYNTHESE, ANNEXE_WEB]
+# What does not travel to the server: the button's own annex (values it wrote, which « Générer
+# l'annexe » clears). Every other sheet does, under whatever name: the command line finds a table or a
+# named cell on a renamed sheet (« Plan 2024 »), and with `include=INCLUDE` the add-in sent that sheet
+# without its values nor its tables — the whole plan read as missing, its lines checked by no rule and
+# its totals 0 €. Synthèse too (180 cells of formulas): a table moved there (cut and pasted beside the
+# totals) is read by the command line, and the button said it « introuvable … supprimé, renommé ou
+# converti en plage ordinaire » (STR-04), « Erreurs à corriger » where the command line said « Validé ».
+EXCLUDE = [ANNEXE_WEB]
 WEB_ENGINES = ("remote", "officejs")
 
 
@@ -122,8 +124,14 @@ def _finding_row(f: Finding, idx: dict[str, int], width: int) -> list[Any]:
     }
     row: list[Any] = [""] * width
     for attr, j in idx.items():
-        row[j] = as_text(values[attr])
+        row[j] = as_text(_fits(values[attr]))
     return row
+
+
+def _fits(text: Any) -> Any:
+    """`text` cut to what a cell holds (`fit_cell`), room left for the apostrophe `as_text` may add:
+    Excel refuses the whole write of Contrôles for one cell past it — no finding listed at all."""
+    return fit_cell(text, CELL_MAX - 1) if isinstance(text, str) else text
 
 
 # ------------------------------------------------------------------------------- Valider
@@ -139,20 +147,37 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     ncols = len(block.header)
     c2 = c1 + ncols - 1
     n, old_n = len(findings), len(block.rows)
+    moves = max(n, 1) != max(old_n, 1)
+    table = src.xw_table(layout.T_CONTROLES.name) if moves else None
+    totals = table is not None and _shows_totals(table)
+    if totals:
+        # a totals row (a user's count of the findings): the findings were written over it and the table
+        # resized so that its last finding became the totals row; turned off meanwhile (Excel keeps its
+        # functions in the table's definition), its old row cleared, then shown again below the findings
+        # — as `acv-xl valider --annoter` moves it
+        table.show_totals = False
+        sh.range((block.end_row, c1), (block.end_row, c2)).clear_contents()
     if n:
         idx = header_index(block.header, layout.T_CONTROLES)
         sh.range((r1 + 1, c1), (r1 + n, c2)).value = [_finding_row(f, idx, ncols) for f in findings]
     if old_n > n or n == 0:
         first_stale = r1 + 1 + n
         sh.range((first_stale, c1), (r1 + max(old_n, 1), c2)).clear_contents()
-    if max(n, 1) != max(old_n, 1):
-        table = src.xw_table(layout.T_CONTROLES.name)
-        if table is not None:
-            # from the table's own top: with its header row turned off, `r1` is the row above it, and
-            # Excel refuses to move a table's top (Office.js `resize`)
-            top = r1 + 1 if table.show_headers is False else r1
-            table.resize(sh.range((top, c1), (r1 + max(n, 1), c2)))
+    if table is not None:
+        # from the table's own top: with its header row turned off, `r1` is the row above it, and
+        # Excel refuses to move a table's top (Office.js `resize`)
+        top = r1 + 1 if table.show_headers is False else r1
+        table.resize(sh.range((top, c1), (r1 + max(n, 1), c2)))
+    if totals:
+        table.show_totals = True
     return True
+
+
+def _shows_totals(table) -> bool:
+    try:
+        return table.show_totals is True
+    except Exception:  # noqa: BLE001 — an engine that does not say: none, as the reader takes it
+        return False
 
 
 def not_listed(report) -> str:
@@ -166,23 +191,29 @@ def not_listed(report) -> str:
             "sur le fichier ; pour rétablir le tableau, « acv-xl migrer » recopie le classeur dans le modèle.")
 
 
-def highlight(book, src: XwSource, findings: list[Finding]) -> None:
+def highlight(book, src: XwSource, findings: list[Finding],
+              before: list[tuple[str, str]] | None = None) -> None:
     """Clear the previous run's fills where nothing is left to fix, then fill the cells to fix.
 
-    Only the cells listed in the previous T_Controles are cleared, so a user's own fills elsewhere
-    stay; a cleared cell gets no fill (what it had before the first run is not known)."""
+    Only the cells listed in the previous T_Controles are cleared (`before`: read before Contrôles is
+    rewritten), so a user's own fills elsewhere stay; a cleared cell gets no fill (what it had before
+    the first run is not known)."""
     now = _cells_of(findings)
-    before = _previous_cells(src.table(layout.T_CONTROLES.name))
+    if before is None:
+        before = _previous_cells(src.table(layout.T_CONTROLES.name))
     sheets = {s.name: s for s in book.sheets}
     for (feuille, cellule) in before:
         if (feuille, cellule) not in now and feuille in sheets:
             try:
                 sheets[feuille].range(cellule).color = None
-            except Exception:  # a user-edited Cellule that is no address: nothing to clear
+            except Exception:  # a user-edited Cellule that is no address, a protected sheet: nothing to clear
                 pass
     for (feuille, cellule), fill in now.items():
         if feuille in sheets:
-            sheets[feuille].range(cellule).color = fill
+            try:
+                sheets[feuille].range(cellule).color = fill
+            except Exception:  # a protected sheet (the desktop says so at once): the finding is listed
+                pass
 
 
 def _write_named(book, src: XwSource, name: str, value: Any) -> None:
@@ -250,18 +281,60 @@ def run_valider(book, today: date | None = None):
         return _run_valider(book, today)
 
 
+def show(sheet) -> None:
+    """Show `sheet`, made visible first when the user hid it: Excel refuses to activate a hidden sheet
+    (error 1004 on the desktop, after everything was written: « Validation impossible : erreur
+    inattendue »), and the button is there to show what it found."""
+    try:
+        hidden = not sheet.visible
+    except Exception:  # noqa: BLE001 — a client that does not say (no « visibility » sent): as before
+        hidden = False
+    if hidden:
+        sheet.visible = True
+    sheet.activate()
+
+
+def foreign(report) -> str | None:
+    """The message box for a workbook that is no convention at all (STR-11: a budget, an export, the
+    annex the desktop button opened), else None. Nothing is written into it: the button wrote its
+    verdict nowhere and said « le tableau « T_Controles » … introuvable … acv-xl migrer » (« Générer
+    l'annexe » added an empty annex to it), where the command line says what it is (status 2)."""
+    from acv_xl.checks.rules.structure import CODE_ETRANGER
+
+    for f in report.findings:
+        if f.code == CODE_ETRANGER:
+            return f"{f.message} Rien n'y a été vérifié ni écrit. {f.suggestion}"
+    conv = report.convention
+    if conv is not None and not conv.structure.table_refs and not conv.names:
+        # sheets of the template's names but none of its tables nor named cells: what the command line
+        # reads from the file's mark (an annex of acv-xl: STR-11) the add-in does not send; the button
+        # coloured the annex's cells A3 (« tableau introuvable ») and advised « acv-xl migrer »
+        return ("Ce classeur ne contient aucun des tableaux ni aucune des cellules nommées du modèle ACV : ce "
+                "n'est pas le classeur d'une convention (une annexe ou un classeur consolidé produit par acv-xl, "
+                "par exemple), ou tous ses tableaux ont été supprimés ou convertis en plages ordinaires. Rien n'y "
+                "a été vérifié ni écrit. Lancez « acv-xl valider » sur le fichier : il dit ce qu'il est.")
+    return None
+
+
 def _run_valider(book, today: date | None):
     src, report = _read(book)
+    if (other := foreign(report)) is not None:
+        _alert(book, other)
+        return report
     since = since_rows(src, report)
-    highlight(book, src, report.findings)
+    before = _previous_cells(src.table(layout.T_CONTROLES.name))  # before Contrôles is rewritten
+    # the colours last: a sheet the user protected refuses them, and on the web Excel then stops the
+    # writes that follow in the same batch — Contrôles, the status and the validated data are written
+    # (and shown: a change of sheet ends a batch) before, never lost for a colour
     listed = write_controles(book, src, report.findings + since)
     write_status(book, src, report, today)
     write_snapshot(book, src, report)
     ctrl = _sheet(book, layout.Sheet.CONTROLES)
     if ctrl is not None:
-        ctrl.activate()
+        show(ctrl)
     if not listed and (report.findings or since):
         _alert(book, not_listed(report))
+    highlight(book, src, report.findings, before)
     return report
 
 
@@ -324,6 +397,8 @@ def run_generer_annexe(book) -> str:
     (a button cannot ask for --brouillon). Returns what was written (sheet name or file path).
     """
     _, report = _read(book)
+    if (other := foreign(report)) is not None:
+        raise AnnexeImpossible(other[:1].lower() + other[1:])
     brouillon = not report.valide
     from acv_xl.outputs.excel_range import beyond_excel
 
@@ -337,7 +412,7 @@ def run_generer_annexe(book) -> str:
         else:
             sh.clear()
         sh.range((1, 1), (len(values), len(values[0]))).value = values
-        sh.activate()
+        show(sh)
         return ANNEXE_WEB
     from acv_xl.outputs.annex import build_annex
 

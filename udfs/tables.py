@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import date, datetime
 from typing import Any, Sequence
 
 from acv_xl.contract import layout
 from acv_xl.contract import model
 from acv_xl.contract.layout import Table
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fold, is_blank, parse_iso_date
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, fold, is_blank, officejs_date
 from acv_xl.reading.source import TableBlock
 from acv_xl.reading.totals_row import typed_cells
 
-from .cells import _OFFICEJS_DATE, OFFICEJS_SPECIAL, officejs_cell
+from .cells import OFFICEJS_SPECIAL, com_error, officejs_cell
 
 PREFIX = "#ACV: "
 
@@ -84,15 +85,19 @@ def _clean(raw: Any) -> Any:
     cleaned as xlwings would have (`officejs_cell`)."""
     if raw.__class__ in OFFICEJS_SPECIAL:
         raw = officejs_cell(raw)
+    if raw.__class__ is int and raw < 0:  # on the desktop, an error cell xlwings does not name (#SPILL!…): its code
+        return com_error(raw)
     if isinstance(raw, str):
         if raw in EXCEL_ERRORS:
             return ExcelError(raw)
         if raw == "":
             return None
-        # only a date as the add-in writes one (`cells._OFFICEJS_DATE`), as the Valider button reads
-        # it: a text typed like a date-time (« 2023-11-01T00:00:00Z ») is a text for the file reader
+        # only a date as the add-in writes one (`values.officejs_date`), as every reader reads it: a text
+        # typed like a date-time otherwise (« 2023-11-01T00:00:00Z ») is a text for the file reader
         # (FIN-17), and ACV_CONTROLE answered « OK »
-        return parse_iso_date(raw) if ":" in raw and _OFFICEJS_DATE.search(raw) else raw
+        if ":" in raw and (day := officejs_date(raw)) is not None:
+            return day
+        return raw
     return raw
 
 
@@ -175,12 +180,19 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
     index = header_index(data[0], table)
     for attr in needed:
         if attr not in index:
+            if (other := _other_table(data[0], table, len(index))) is not None:
+                # two arguments swapped (T_Financeurs where T_Financements goes): said as such, not as a
+                # hidden header row nor as one column missing
+                raise UdfError(f"la plage reçue est le tableau {other.name}, pas {table.name} : à cette place, "
+                               f"la fonction attend {table.name}[#Tout] (vérifiez l'ordre des arguments).")
             if not index:
-                # not one column's name on the first row: a table whose header row is turned off
-                # gives [#Tout] without it — nothing tells its columns apart, nor should be guessed
+                # not one column's name on the first row: the table passed without its header row (the
+                # commonest slip: `T_Financements` for `T_Financements[#Tout]`), or a table whose header
+                # row is turned off — nothing tells its columns apart, nor should be guessed
                 raise UdfError(f"la première ligne de la plage ne porte aucun nom de colonne de {table.name} : "
-                               "si la ligne d'en-tête du tableau est masquée, affichez-la (onglet Création "
-                               f"de tableau, case « Ligne d'en-tête »), puis sélectionnez {table.name}[#Tout].")
+                               f"passez le tableau avec sa ligne d'en-tête, {table.name}[#Tout] ; si cette "
+                               "ligne est masquée, affichez-la (onglet Création de tableau, case « Ligne "
+                               "d'en-tête »).")
             raise UdfError(f"colonne « {table.header(attr)} » introuvable dans la plage "
                            f"(sélectionnez {table.name}[#Tout], ligne d'en-tête comprise).")
     if only is not None:
@@ -213,6 +225,16 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
     return out
 
 
+def _other_table(header: Sequence[Any], table: Table, found: int) -> Table | None:
+    """The contract's other table whose every column heads the range (more of them than of `table`'s),
+    or None."""
+    for other in layout.TABLES:
+        if other is not table and len(other.columns) > found:
+            if len(header_index(header, other)) == len(other.columns):
+                return other
+    return None
+
+
 def text_arg(value: Any) -> str | None:
     """A scalar text argument (a cell or a literal): None when empty; 1.0 → "1"."""
     if isinstance(value, (list, tuple)):
@@ -220,6 +242,10 @@ def text_arg(value: Any) -> str | None:
         value = flat[0][0] if flat and flat[0] else None
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):  # as a French Excel shows it, never Python's « True »
+        return "VRAI" if value else "FAUX"
+    if isinstance(value, (date, datetime)):  # a date cell on the desktop: as Excel shows it, not « 2025-01-01 00:00:00 »
+        return fmt_date(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()

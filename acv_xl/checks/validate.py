@@ -83,7 +83,7 @@ def etat_of(conv: Convention, empreinte: str) -> tuple[str, str | None]:
 
 def _internal_failure(what: str, exc: Exception) -> Finding:
     return Finding(code="STR-00", gravite=Gravite.ERREUR,
-                   message=f"Contrôle interne en échec : {what} n'a pas pu être calculé (détail technique pour "
+                   message=f"Contrôle interne en échec : {what} (détail technique pour "
                            f"l'assistance : {type(exc).__name__}).",
                    suggestion="Signalez l'anomalie à l'équipe acv-xl en joignant le classeur.")
 
@@ -120,12 +120,12 @@ def _validate(conv: Convention, fichier: str, reference: Reference | None, longe
         empreinte: str | None = fingerprint(conv, index.rows)
         etat, stored = etat_of(conv, empreinte)
     except Exception as exc:  # noqa: BLE001
-        found.append(_internal_failure("l'empreinte des données", exc))
+        found.append(_internal_failure("l'empreinte des données n'a pas pu être calculée", exc))
         empreinte, etat, stored = None, ETAT_JAMAIS, None
     try:
         tot: totals.Totaux | None = totals.compute(conv)
     except Exception as exc:  # noqa: BLE001
-        found.append(_internal_failure("le calcul des totaux", exc))
+        found.append(_internal_failure("les totaux n'ont pas pu être calculés", exc))
         tot = None
     return Report(
         fichier=fichier or conv.fichier or "",

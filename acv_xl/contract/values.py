@@ -22,7 +22,11 @@ CENT = Decimal("0.01")
 # A spreadsheet's largest number: an amount past it (a crafted workbook, or amounts near it added
 # up) would be « inf » in a written cell (a file Excel must repair) and « Infinity » in a JSON
 EXCEL_MAX = Decimal("9.99999999999999E+307")
-EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA")
+EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA",
+                # Excel 365's newer errors (linked data types, IMAGE, Python in Excel…): the add-in sends
+                # them as their text, which the button took for a typed text (« Validé » with #BLOCKED!
+                # in a comment); a saved file holds them as #VALUE!
+                "#BLOCKED!", "#BUSY!", "#CONNECT!", "#EXTERNAL!", "#FIELD!", "#PYTHON!", "#TIMEOUT!", "#UNKNOWN!")
 
 
 class ExcelError(str):
@@ -107,7 +111,9 @@ def parse_decimal(raw: Any, cents: bool) -> Parsed:
         return Parsed(None, Problem("pas_nombre", raw))
     text = str(raw)
     d = parse_number_text(text)
-    if d is not None:
+    # a number past Excel's largest is none to type instead (32 000 digits typed as text: the suggestion
+    # « tapez 1111… » wrote 74 773 characters into Contrôles, past the 32 767 a cell holds)
+    if d is not None and d.is_finite() and abs(d) <= EXCEL_MAX:
         return Parsed(None, Problem("texte_nombre", text, to_cents(d) if cents else d))
     return Parsed(None, Problem("pas_nombre", text))
 
@@ -165,11 +171,35 @@ def parse_date(raw: Any) -> Parsed:
     return Parsed(None, Problem("pas_date", text, suggestion))
 
 
+# How the Office.js add-in sends every date cell: JavaScript's `toISOString`, « 2024-03-01T00:00:00.000Z »
+# (milliseconds, « Z »). A text typed or pasted in exactly that form reaches the server as the same
+# string: nothing tells them apart there, so every reader takes that text for the date it stands for
+# (`officejs_date`: the file reader, Excel desktop, the button) — else the button said « Validé » where
+# the command line said FIN-17, and their fingerprints differed for the same text in a comment.
+_OFFICEJS_DATE_TEXT = re.compile(
+    r"[0-9]{4}-(?:1[0-2]|0[1-9])-(?:3[01]|0[1-9]|[12][0-9])T(?:2[0-3]|[01][0-9]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z")
+
+
+def officejs_date(text: str) -> datetime | time | None:
+    """The date-time a text in the add-in's date form stands for (a time alone, dated 30/12/1899 by
+    Office.js, as its time), else None (any other text, or no real day: « 2023-02-30T… »)."""
+    if len(text) != 24 or _OFFICEJS_DATE_TEXT.fullmatch(text) is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text[:-1])  # as xlwings: the « Z » cut, Excel has no time zones
+    except ValueError:
+        return None
+    return value.time() if value.toordinal() < DAY_ONE else value
+
+
 def parse_iso_date(raw: Any) -> Any:
     """Office.js sends dates as ISO strings: turn them back into dates (for the xlwings source)."""
     if isinstance(raw, str) and (m := _ISO_TEXT.match(raw)) and "T" in raw:
         y, mth, d = map(int, m.groups())
-        day = date(y, mth, d)
+        try:
+            day = date(y, mth, d)
+        except ValueError:  # no such day (« 2024-02-30T… » typed as text): the text, as typed
+            return raw
         if day.toordinal() < DAY_ONE:  # a time alone, dated 30/12/1899: the time, as the file reader reads it
             try:
                 return time.fromisoformat(raw.split("T", 1)[1][:8])

@@ -41,7 +41,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
-from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE
+from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
 from acv_xl.outputs.output_guard import folder_missing
 from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.ooxml import (
@@ -276,7 +276,7 @@ class _Book:
                 "action": f.action, "message": f.message, "suggestion": f.suggestion,
             }
             for attr, col in col_of.items():
-                cell = ws.set_text(row, col, str(values[attr] or ""))
+                cell = ws.set_text(row, col, fit_cell(str(values[attr] or "")))
                 if style_of.get(col):
                     cell.set("s", style_of[col])
             # every column of the row exists, so the table's banding and borders show on it

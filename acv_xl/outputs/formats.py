@@ -26,6 +26,16 @@ FILL_ERREUR = "#FFC8CE"
 FILL_AVERTISSEMENT = "#FFE0B3"
 
 
+CELL_MAX = 32_767  # characters Excel holds in a cell (STR-10 for a workbook's own)
+
+
+def fit_cell(text: str, room: int = CELL_MAX) -> str:
+    """`text` cut to what a cell holds, with « … » (`room`: fewer, for a writer that may prefix it):
+    a message quoting a long value twice (a 20 000-character comment changed since the validation) is
+    longer, and Excel repairs a file holding more, or refuses a whole write of the add-in for it."""
+    return text if len(text) <= room else text[:room - 1] + "…"
+
+
 def write_value(ws, row: int, col: int, value: Any, fmt=None) -> None:
     """Write one cell (XlsxWriter) as its Python type says. Text is always written as text, never
     turned into a formula or a number: a commune named `=HYPERLINK(…)` stays a string."""
