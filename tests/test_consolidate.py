@@ -93,6 +93,16 @@ def test_con01_copies_of_one_date_are_never_said_the_most_recently_modified():
     assert "« arras-v2.xlsx » (le plus récemment modifié)" in next(f.message for f in v[0].findings)
 
 
+def test_con01_an_older_third_copy_is_not_told_of_a_tie():
+    """Two copies of one date and an older third: the older one was told « retenu d'après son nom : les copies
+    ont la même date de modification », false of it (the kept copy is more recent than it)."""
+    v = judge([_s("arras.xlsx", etat=ETAT_JAMAIS, mtime=5), _s("arras-v2.xlsx", etat=ETAT_JAMAIS, mtime=5),
+               _s("arras-old.xlsx", etat=ETAT_JAMAIS, mtime=1)])
+    assert [x.compte for x in v] == [True, False, False]
+    assert "« arras.xlsx » (retenu d'après son nom" in next(f.message for f in v[1].findings if f.code == "CON-01")
+    assert "« arras.xlsx » (le plus récemment modifié)" in next(f.message for f in v[2].findings if f.code == "CON-01")
+
+
 def test_con02_con03_con04():
     files = [
         _s("ok.xlsx", acv_id="ACV001"),

@@ -266,6 +266,29 @@ def test_act13_information_cites_the_text_of_the_subsidy_paid():
     assert f.cellule == "G7" and "Les lignes 7 et 10 (EPCI, REGION : 100 000,00 €) ont été données" in f.message
 
 
+def test_act13_information_cites_the_etat_s_texts_for_the_etat_s_money_only():
+    """A Département's « monuments historiques » subsidy or its « fonds de soutien à l'investissement local »
+    share a family's words with the DRAC and the DSIL: they were told « l'État demande le reversement […] :
+    décret n° 2018-514 art. 14 » or « CGCT art. R2334-31 », texts that govern the État's money only."""
+    def dept(dispositif):
+        def m(r):
+            _abandon("Refusé", "Refusé", "Refusé", "Versé")(r)
+            r["T_Financements"][6].update(financeur="DEPT", dispositif=dispositif, nature="Subvention")
+        return m
+    for dispositif in ("Restauration des monuments historiques", "Fonds de soutien à l'investissement local"):
+        (f,) = run(dept(dispositif), "ACT-13")
+        assert f.gravite is I and f.suggestion == (
+            "Demandez à son financeur (DEPT) s'il en exige le reversement ; si la somme est reversée, passez la "
+            "ligne au statut « Refusé » (cellule G10).")
+
+    def with_the_etat_s_drac(r):  # beside it, the État's DRAC: its text, for it
+        dept("Restauration des monuments historiques")(r)
+        r["T_Financements"][4].update(statut="Versé", dispositif="DRAC")  # row 8, ETAT
+    (f,) = run(with_the_etat_s_drac, "ACT-13")
+    assert "décret n° 2018-514 art. 14 pour les subventions de l'État qu'il régit" in f.suggestion
+    assert "R2334-31" not in f.suggestion
+
+
 def test_act13_information_explains_the_ecart_when_nothing_is_to_be_recovered():
     """The EPCI's own money (the MO's) and the CDC's loan (repaid anyway) « Versé »: nothing to ask back,
     but the report shows an écart of their amount beside « aucune erreur », which the finding explains."""

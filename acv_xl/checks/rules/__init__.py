@@ -37,8 +37,8 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   on a public MO's action (a public participation, L1111-10); FIN-23 E fonds de concours outside
   an EPCI and its communes, or above the beneficiary's own share; FIN-24 A State subsidy exposed to
   lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit; ACT-13 E an
-  abandoned action's lines still counted (I when only another body's « Versé » money is left: to be
-  recovered?). PRJ-06…PRJ-09 and FIN-19 compare the workbook with the national
+  abandoned action's lines still counted (I when only « Versé » lines are left: the écart they make,
+  and whether what another body gave is to be recovered). PRJ-06…PRJ-09 and FIN-19 compare the workbook with the national
   list of the programme's communes (`liste_nationale.py`; the list is `Index.reference`, passed
   in by the engine). A missing defined name is reported as STR-04 (structure, like a header).
 - Dispositifs are recognised by meaning (`acv_xl.contract.dispositifs.famille`), the one place

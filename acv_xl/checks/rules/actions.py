@@ -389,10 +389,14 @@ def _paid_information(a: FicheAction, same: list[FicheAction], paid: list, recei
                   f"sa maturité ({'cellule' if len(same) == 1 else 'cellules'} {maturites}).",
                   action=a.numero)
     first, k = received[0], len(received)
+    # the État's texts for the État's money only: a Département's « monuments historiques » or a Région's
+    # « fonds friches » is no DRAC nor Fonds vert of décret 2018-514 (a code added to the list may be the
+    # État's: not contradicted, as `_parties_fonds_de_concours` does)
+    etat = [lf for lf in received if lf.financeur == layout.CODE_ETAT or lf.financeur not in layout.FINANCEURS_BY_CODE]
     textes = []
-    if {dispositifs.famille(lf.dispositif) for lf in received} & {layout.FAMILLE_DETR, layout.FAMILLE_DSIL}:
+    if {dispositifs.famille(lf.dispositif) for lf in etat} & {layout.FAMILLE_DETR, layout.FAMILLE_DSIL}:
         textes.append("CGCT art. R2334-31 pour la DETR et la DSIL")
-    if any(map(_governed_by_2018_514, received)):
+    if any(map(_governed_by_2018_514, etat)):
         textes.append("décret n° 2018-514 art. 14 pour les autres subventions de l'État" if textes
                       else "décret n° 2018-514 art. 14 pour les subventions de l'État qu'il régit")
     financeurs, several = _financeurs(received)

@@ -254,18 +254,19 @@ def con01_doublons(files: Sequence[FileSummary], eligible: Sequence[int]) -> dic
             continue
         kept = max(idx, key=lambda i: _rank(files[i]))
         k = files[kept]
-        # copies of one date of modification (a zip's files, a folder copied keeping dates): kept by name
-        # only, never « le plus récemment modifié », which would send the user to the wrong copy
-        tie = any(i != kept and _rank(files[i])[:3] == _rank(k)[:3] for i in idx)
-        pourquoi = (
-            f"validé le {fmt_date(k.date_validation)}" if k.date_validation and k.etat == ETAT_VALIDE
-            else f"validé le {fmt_date(k.date_validation)} puis modifié" if k.date_validation
-            else "retenu d'après son nom : les copies ont la même date de modification" if tie
-            else "le plus récemment modifié"
-        )
         for i in idx:
             if i == kept:
                 continue
+            # a copy of the same date of modification (a zip's files, a folder copied keeping dates): kept by
+            # name only, never « le plus récemment modifié », which would send the user to the wrong copy; an
+            # older third copy is told the truth about itself, not « les copies ont la même date »
+            tie = _rank(files[i])[:3] == _rank(k)[:3]
+            pourquoi = (
+                f"validé le {fmt_date(k.date_validation)}" if k.date_validation and k.etat == ETAT_VALIDE
+                else f"validé le {fmt_date(k.date_validation)} puis modifié" if k.date_validation
+                else "retenu d'après son nom : les copies ont la même date de modification" if tie
+                else "le plus récemment modifié"
+            )
             out[i] = _finding(
                 files[i], "CON-01", Gravite.ERREUR, "acv_id",
                 f"Doublon : la convention {files[i].acv_id} figure aussi dans « {k.rel} » ({pourquoi}), "
