@@ -384,7 +384,7 @@ def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = 
     lines = 1
     for value, width in zip(values, widths):
         if isinstance(value, str):
-            lines = max(lines, sum(_lines_needed(part, width * (0.85 if bold else 1)) for part in value.split("\n")))
+            lines = max(lines, _lines_needed(value, width, bold))
     _set_lines(ws, row, lines)
 
 
@@ -412,7 +412,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
             write_value(ws, row, 1, piece, fmt)
             # a label or value on two lines gets their height (« Coût total des actions (hors actions
             # abandonnées) » printed its second line over the next field)
-            _set_lines(ws, row, max(_lines_needed(text, 42 * 0.85),
+            _set_lines(ws, row, max(_lines_needed(text, 42, bold=True),
                                     _lines_needed(piece, 90) if isinstance(piece, str) else 1))
             row += 1
 
@@ -703,12 +703,11 @@ LINE_PT = 13  # a line of the annex's 10 pt type, in a row
 MAX_LINES = int(page_layout.MAX_ROW_PT // LINE_PT)  # the most lines one row holds (Excel: 409 pt a row)
 
 
-def _lines_needed(text: str, width: float) -> int:
+def _lines_needed(text: str, width: float, bold: bool = False) -> int:
     """Lines of wrapped text LibreOffice will need (it does not grow rows on opening an xlsx) in a
-    column of `width` (Calibri widths: some 1.2 characters of 10 pt Arial each), each line break
+    column of `width` (Excel's widths), measured in the annex's 10 pt Arial, each line break
     starting a line (a description of ten short paragraphs was given one line, and printed cut)."""
-    per_line = max(int(width * 1.2), 1)
-    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
+    return page_layout.arial_lines(text, width, FONT_PT, bold)
 
 
 def _set_lines(ws, row: int, lines: int) -> None:
@@ -798,7 +797,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
             height = 1
             for attr, lc, v0, v1, kind, pieces, width in fields:
                 label = t.header(attr) if k == 0 else f"{t.header(attr)} (suite)" if k < len(pieces) else ""
-                height = max(height, _lines_needed(label, ACTION_WIDTHS[lc] * 0.85))
+                height = max(height, _lines_needed(label, ACTION_WIDTHS[lc], bold=True))
                 ws.write_string(row, lc, label, fmts.label)
                 fmt = fmts.cell(kind, left=True)
                 ws.merge_range(row, v0, row, v1, None, fmt)

@@ -1,0 +1,89 @@
+"""The annex as a comité secretary prints it: shipped examples and odd but legal conventions (long
+intitulés, a reference without spaces, huge amounts, a long cover), printed by LibreOffice and read
+back word by word with `pdftotext -bbox`: no word printed over another, none cut, none below 8 pt.
+
+One LibreOffice run prints them all (module fixture); the tests that need no PDF read the workbook.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from acv_xl.checks.validate import validate_convention
+from acv_xl.contract.model import FicheAction, build_row
+from acv_xl.outputs import annex, libreoffice
+from acv_xl.outputs.annex import AnnexSheet
+from acv_xl.outputs.examples import example_conventions
+
+_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
+
+Word = tuple[float, float, float, float, str]
+
+
+def _pages(pdf: Path) -> list[list[Word]]:
+    out = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return [[(float(a), float(b), float(c), float(d), html.unescape(w)) for a, b, c, d, w in _WORD.findall(page)]
+            for page in re.findall(r"<page[^>]*>(.*?)</page>", out, flags=re.S)]
+
+
+def _overprinted(words: list[Word]) -> list[tuple[str, str]]:
+    """Pairs of words printed over each other: boxes crossing by more than a third of a 10 pt line
+    (the lines of one wrapped 16 pt title touch, by design of their boxes, less than that)."""
+    found = []
+    ordered = sorted(words)
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1:]:
+            if b[0] >= a[2] - 0.5:
+                break
+            if min(a[2], b[2]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[1], b[1]) > 3.5:
+                found.append((a[4], b[4]))
+    return found
+
+
+def _annex_of(conv, folder: Path, name: str) -> Path:
+    return annex.build_annex(validate_convention(conv, fichier=f"{name}.xlsx"), folder / f"{name}.xlsx",
+                             brouillon=True)
+
+
+def lens():
+    """The shipped example whose intitulés fill their column to a word (« … place Gambetta à Liévin »)."""
+    return example_conventions()["lens-lievin.xlsx"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("annexes")
+    return {"lens": _annex_of(lens(), folder, "lens")}
+
+
+@pytest.fixture(scope="module")
+def printed(built) -> dict[str, list[list[Word]]]:
+    names = list(built)
+    pdfs = libreoffice.convert([built[n] for n in names], "pdf", built[names[0]].parent / "pdf")
+    return {n: _pages(p) for n, p in zip(names, pdfs)}
+
+
+def _row_of(ws, text: str) -> int:
+    return next(c.row for r in ws.iter_rows() for c in r if c.value == text)
+
+
+def test_an_intitule_that_fills_its_column_gets_a_second_line(built):
+    """Counted as characters (1,2 of Arial 10 per unit of width), « Réaménagement de la place Gambetta à
+    Liévin » was one line in the plan's 36-wide column: LibreOffice wraps it, and « Liévin » printed
+    over the next action's intitulé. Measured with Arial's own widths, its row has two lines."""
+    ws = openpyxl.load_workbook(built["lens"])[AnnexSheet.FINANCEMENT]
+    row = _row_of(ws, "Réaménagement de la place Gambetta à Liévin")
+    assert (ws.row_dimensions[row].height or 0) >= 2 * annex.LINE_PT
+
+
+@pytest.mark.libreoffice
+def test_no_word_of_a_shipped_example_prints_over_another(printed):
+    for n, words in enumerate(printed["lens"], 1):
+        assert not _overprinted(words), (n, _overprinted(words)[:5])
