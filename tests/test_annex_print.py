@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import statistics
 import subprocess
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from acv_xl.checks.validate import validate_convention
 from acv_xl.contract.model import FicheAction, build_row
-from acv_xl.outputs import annex, libreoffice
+from acv_xl.outputs import annex, libreoffice, page_layout
 from acv_xl.outputs.annex import AnnexSheet
 from acv_xl.outputs.examples import example_conventions
 
@@ -57,10 +56,21 @@ def lens():
     return example_conventions()["lens-lievin.xlsx"]
 
 
+URL = "https://www.cohesion-territoires.gouv.fr/" + "programme-action-coeur-de-ville/" * 150 + "fin.pdf"
+
+
+def with_a_url_for_description():
+    """Lens - Liévin, the description of its first action a reference of 4 800 characters, no space."""
+    conv = lens()
+    first = conv.actions[0].numero
+    return conv.model_copy(update={"actions": [build_row(FicheAction, {**a.raw, "description": URL})
+                                               if a.numero == first else a for a in conv.actions]})
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("annexes")
-    return {"lens": _annex_of(lens(), folder, "lens")}
+    return {"lens": _annex_of(lens(), folder, "lens"), "url": _annex_of(with_a_url_for_description(), folder, "url")}
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +97,19 @@ def test_an_intitule_that_fills_its_column_gets_a_second_line(built):
 def test_no_word_of_a_shipped_example_prints_over_another(printed):
     for n, words in enumerate(printed["lens"], 1):
         assert not _overprinted(words), (n, _overprinted(words)[:5])
+
+
+@pytest.mark.libreoffice
+def test_a_word_taller_than_a_row_goes_on_in_the_rows_below_and_prints_whole(built, printed):
+    """A reference without spaces of 4 800 characters takes more lines than a row holds (409 pt):
+    it was left whole in one row, cut on paper after its 31st line, its end running over the page's
+    footer. It is cut into pieces of a row each, « Description (suite) », every character printed."""
+    ws = openpyxl.load_workbook(built["url"])[f"{AnnexSheet.ACTION_PREFIX}{lens().actions[0].numero}"]
+    label = "Description"
+    rows = [r[0].row for r in ws.iter_rows() if r[0].value in (label, f"{label} (suite)")]
+    assert len(rows) >= 2 and "".join(ws.cell(r, 2).value for r in rows) == URL
+    assert all(annex._lines_needed(ws.cell(r, 2).value, 128) <= annex.MAX_LINES for r in rows)
+    text = "".join(" ".join(w[4] for w in words) for words in printed["url"])
+    assert URL in "".join(text.split()).replace(f"{label}(suite)", "")
+    for n, words in enumerate(printed["url"], 1):
+        assert not _overprinted(words), (n, _overprinted(words)[:3])

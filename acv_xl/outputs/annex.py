@@ -729,7 +729,7 @@ def _chunks(text: str, width: float) -> list[str]:
         parts = [paragraph]
         if _lines_needed(paragraph, width) > MAX_LINES:  # one paragraph longer than a row: cut between words
             parts = []
-            words = paragraph.split(" ")
+            words = [piece for word in paragraph.split(" ") for piece in _word_pieces(word, width)]
             start = 0
             while start < len(words):  # the most words from `start` that fit, by halving
                 fits, over = start + 1, len(words) + 1
@@ -750,6 +750,20 @@ def _chunks(text: str, width: float) -> list[str]:
             used += n
     pieces.append("\n".join(current))
     return pieces
+
+
+def _word_pieces(word: str, width: float) -> list[str]:
+    """`word`, or where it alone is taller than a row (a URL, a reference without spaces), its
+    pieces of the most characters a row holds: one such word was printed cut after 31 lines."""
+    pieces = []
+    while _lines_needed(word, width) > MAX_LINES:
+        fits, over = 1, len(word)  # the most characters that fit, by halving
+        while over - fits > 1:
+            mid = (fits + over) // 2
+            fits, over = (mid, over) if _lines_needed(word[:mid], width) <= MAX_LINES else (fits, mid)
+        pieces.append(word[:fits])
+        word = word[fits:]
+    return pieces + [word]
 
 
 def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> None:
