@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import openpyxl
 import pytest
 
 from acv_xl.checks.validate import validate_convention
-from acv_xl.contract.model import FicheAction, build_row
+from acv_xl.contract.model import Commune, FicheAction, build_named, build_row
 from acv_xl.outputs import annex, libreoffice, page_layout
 from acv_xl.outputs.annex import AnnexSheet
 from acv_xl.outputs.examples import example_conventions
@@ -67,10 +68,27 @@ def with_a_url_for_description():
                                                if a.numero == first else a for a in conv.actions]})
 
 
+LONG_NAME = ("Convention-cadre pluriannuelle Action Cœur de Ville de la communauté d'agglomération de Lens - Liévin "
+             "et des communes de Lens, Liévin, Avion, Harnes, Sallaumines, Noyelles-sous-Lens, Loos-en-Gohelle, "
+             "Grenay, Méricourt, Billy-Montigny et Fouquières-lès-Lens")
+
+
+def with_a_long_cover():
+    """Lens - Liévin and 59 more communes, under a name of three lines."""
+    conv = lens()
+    names = dict(conv.names)
+    names["acv_libelle"] = build_named("acv_libelle", LONG_NAME)
+    communes = list(conv.communes) + [
+        build_row(Commune, {"code_insee": f"62{n:03d}", "commune": f"Commune associée n° {n} de l'agglomération de Lens",
+                            "role": "Commune associée"}) for n in range(600, 659)]
+    return conv.model_copy(update={"names": names, "communes": communes})
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("annexes")
-    return {"lens": _annex_of(lens(), folder, "lens"), "url": _annex_of(with_a_url_for_description(), folder, "url")}
+    return {"lens": _annex_of(lens(), folder, "lens"), "url": _annex_of(with_a_url_for_description(), folder, "url"),
+            "cover": _annex_of(with_a_long_cover(), folder, "cover")}
 
 
 @pytest.fixture(scope="module")
@@ -112,4 +130,22 @@ def test_a_word_taller_than_a_row_goes_on_in_the_rows_below_and_prints_whole(bui
     text = "".join(" ".join(w[4] for w in words) for words in printed["url"])
     assert URL in "".join(text.split()).replace(f"{label}(suite)", "")
     for n, words in enumerate(printed["url"], 1):
+        assert not _overprinted(words), (n, _overprinted(words)[:3])
+
+
+@pytest.mark.libreoffice
+def test_a_long_cover_flows_onto_a_second_page_at_a_readable_size(built, printed):
+    """The cover was fitted to one page whatever its length: 61 communes and a name of three lines
+    printed it at 3 pt. It stays on one page only while its type is 8 pt or more; the name wraps
+    (unwrapped, it ran past the last column and LibreOffice shrank the list of actions to 3 pt)."""
+    ws = openpyxl.load_workbook(built["cover"])[AnnexSheet.COVER]
+    assert ws.page_setup.fitToHeight == 0
+    assert ws.cell(_row_of(ws, LONG_NAME), 1).alignment.wrap_text
+    pages = printed["cover"]
+    small = [(n, statistics.median(w[3] - w[1] for w in words)) for n, words in enumerate(pages, 1)
+             if statistics.median(w[3] - w[1] for w in words) < 7.0]
+    assert not small, small
+    cover = [n for n, words in enumerate(pages, 1) if any(w[4] == "associée" for w in words)]
+    assert len(cover) >= 2, cover  # the communes, on more than one page
+    for n, words in enumerate(pages, 1):
         assert not _overprinted(words), (n, _overprinted(words)[:3])

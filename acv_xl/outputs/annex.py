@@ -316,6 +316,7 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     # financement : actions × fina »)
     ws.print_last = banner_last if banner_last < last_col else None
     ws.print_width = widths[:banner_last + 1] if ws.print_last is not None else None
+    ws.title_width = widths[:last_col + 1]  # what a title merged across the sheet wraps in (`_title`)
     row = 0
     if d.brouillon:
         if banner_last > 0:
@@ -341,11 +342,18 @@ def _title(ws, row: int, text: str, fmts: _Formats, last_col: int, sub: str | No
             lines = page_layout.text_lines(sub, width_pt / (0.6 * 12), bold=True)
             ws.set_row(row + 1, min(page_layout.MAX_ROW_PT, 16 * lines + 2))
         return row + (3 if sub else 2)
-    merge_text(ws, row, 0, row, last_col, text, fmts.title)  # the convention's name: user text
-    ws.set_row(row, 24)
+    # the convention's name (user text) wraps in rows of its height: unwrapped, a long name ran past
+    # the sheet's last column, and LibreOffice shrank the whole page to fit it in (3 pt type)
+    width_pt = sum(page_layout.column_points(w) for w in getattr(ws, "title_width", None) or ()) or None
+    merge_text(ws, row, 0, row, last_col, text, fmts.title_wrapped if width_pt else fmts.title)
+    lines = page_layout.arial_lines_in(text, width_pt, 16, bold=True) if width_pt else 1
+    ws.set_row(row, 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3))
     row += 1
     if sub:
-        merge_text(ws, row, 0, row, last_col, sub, fmts.subtitle)
+        merge_text(ws, row, 0, row, last_col, sub, fmts.subtitle_wrapped if width_pt else fmts.subtitle)
+        lines = page_layout.arial_lines_in(sub, width_pt, 12, bold=True) if width_pt else 1
+        if lines > 1:
+            ws.set_row(row, min(page_layout.MAX_ROW_PT, 16 * lines + 2))
         row += 1
     return row + 1
 
@@ -392,11 +400,9 @@ def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = 
 def _cover(wb, d: _Data, fmts: _Formats) -> None:
     ws = wb.add_worksheet(AnnexSheet.COVER)
     last = 3
-    ws.set_column(0, 0, 42)
-    ws.set_column(1, 1, 30)
-    ws.set_column(2, 3, 30)
-    row = _setup(ws, d, fmts, last)
-    ws.fit_to_pages(1, 1)  # the cover is one page, whatever a long field or list adds to it
+    for j, w in enumerate(COVER_WIDTHS):
+        ws.set_column(j, j, w)
+    row = _setup(ws, d, fmts, last, COVER_WIDTHS)
     row = _title(ws, row, d.titre, fmts, last, d.libelle)
     conv = d.conv
     nc = layout.NAMED_BY_NAME
@@ -431,8 +437,10 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     headers = [layout.T_COMMUNES.header(a) for a in ("code_insee", "commune", "role")]
     row = _headers(ws, row, headers, fmts, (42, 30, 30))
     for c in conv.communes:
-        for j, attr in enumerate(("code_insee", "commune", "role")):
-            write_value(ws, row, j, _shown(c, attr), fmts.cell())
+        values = [_shown(c, attr) for attr in ("code_insee", "commune", "role")]
+        for j, value in enumerate(values):
+            write_value(ws, row, j, value, fmts.cell())
+        _fit_row(ws, row, values, list(COVER_WIDTHS))  # a long name wraps: its second line overprinted the next
         row += 1
     if not conv.communes:
         ws.merge_range(row, 0, row, last, "Aucune commune renseignée.", fmts.note)
@@ -467,6 +475,13 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
                                     "d'engagement.", fmt=fmts.red)
     else:
         field("Statut du document", "Annexe générée à partir d'un classeur sans erreur.")
+    # One page while its type stays at 8 pt or more on it, as a fiche: many communes, a long name or
+    # a long field shrank it to one page at 3 pt; it flows onto a second page instead.
+    if _sheet_height_pt(ws, row) * page_layout.MIN_PRINTED_PT / FONT_PT <= _PRINTABLE_HEIGHT_PT:
+        ws.fit_to_pages(1, 1)
+
+
+COVER_WIDTHS = (42, 30, 30, 30)  # the cover's label column, then three merged for the values
 
 
 def _new_sheet(wb, name: str, widths, d: _Data, fmts: _Formats, title: str, subtitle: str,
