@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 
 from acv_xl.checks.validate import validate_convention
-from acv_xl.contract.model import Commune, FicheAction, build_named, build_row
+from acv_xl.contract.model import Commune, FicheAction, LigneFinancement, build_named, build_row
 from acv_xl.outputs import annex, libreoffice, page_layout
 from acv_xl.outputs.annex import AnnexSheet
 from acv_xl.outputs.examples import example_conventions
@@ -84,11 +84,19 @@ def with_a_long_cover():
     return conv.model_copy(update={"names": names, "communes": communes})
 
 
+def with_huge_amounts():
+    """Lens - Liévin, every financing line 1 234 567 890,12 €: totals of eleven and twelve digits."""
+    conv = lens()
+    return conv.model_copy(update={"financements": [build_row(LigneFinancement, {**lf.raw, "montant": 1234567890.12})
+                                                    for lf in conv.financements]})
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("annexes")
     return {"lens": _annex_of(lens(), folder, "lens"), "url": _annex_of(with_a_url_for_description(), folder, "url"),
-            "cover": _annex_of(with_a_long_cover(), folder, "cover")}
+            "cover": _annex_of(with_a_long_cover(), folder, "cover"),
+            "huge": _annex_of(with_huge_amounts(), folder, "huge")}
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +157,18 @@ def test_a_long_cover_flows_onto_a_second_page_at_a_readable_size(built, printed
     assert len(cover) >= 2, cover  # the communes, on more than one page
     for n, words in enumerate(pages, 1):
         assert not _overprinted(words), (n, _overprinted(words)[:3])
+
+
+@pytest.mark.libreoffice
+def test_amounts_of_twelve_digits_print_whole_never_as_hashes(printed):
+    """Lines of 1 234 567 890,12 € add up to totals of twelve digits: in the plan's columns of 16
+    they printed « ### » — the comité's total unreadable. Amount columns are as wide as the
+    convention's widest amount."""
+    from acv_xl.contract.values import fmt_euros
+    from acv_xl.checks import totals
+
+    words = [w[4] for page in printed["huge"] for w in page]
+    assert not [w for w in words if "#" in w]
+    grand = totals.total(with_huge_amounts().financements)
+    text = " ".join(words)
+    assert " ".join(fmt_euros(grand).split()) in " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())

@@ -25,7 +25,7 @@ from acv_xl.checks.validate import ETAT_LIBELLE
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Sheet
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
-from acv_xl.contract.values import fmt_date, ratio_for_cell
+from acv_xl.contract.values import fmt_date, fmt_euros, ratio_for_cell
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
@@ -115,6 +115,14 @@ def _sheet_title(numero: str | None, index: int, used: set[str]) -> str:
         name, n = _cut(base, 31 - len(suffix)).rstrip("'") + suffix, n + 1
     used.add(name.lower())
     return name
+
+
+def amount_width(amounts: Iterable[Any]) -> float:
+    """The column width (Excel's characters) that shows the widest of `amounts` in euros, bold, with
+    its sign: 19 999 999 999,99 € in a column of 16 printed « ##### » in the plan's totals."""
+    widest = max((abs(a) for a in amounts if isinstance(a, (Decimal, int, float)) and not isinstance(a, bool)),
+                 default=Decimal(0))
+    return page_layout.arial_width_for(fmt_euros(-Decimal(widest)), FONT_PT, bold=True)
 
 
 class _Formats:
@@ -229,6 +237,14 @@ class _Data:
         self.cout_par_axe = totals.cout_par_axe(conv.actions)
         self.financeurs = self._funder_order()
         self.orphans = sorted((k for k in self.par_action if k not in known), key=_natural)
+        amounts = [self.grand_total, self.t.cout_total, self.t.ecart, *self.par_action.values(),
+                   *self.par_financeur.values(), *(a.cout_total for a in conv.actions),
+                   *(totals.ecart(a, self.lines) for a in conv.actions), *(lf.montant for lf in self.lines)]
+        self.amount_width = amount_width(amounts)
+
+    def width(self, base: float) -> float:
+        """An amount column's width: `base`, or wider when the convention's widest amount needs it."""
+        return max(base, self.amount_width)
 
     def changed_action(self, c) -> FicheAction | None:
         """The action a modification of `T_Actions` was found on, after the avenant: the row of its
@@ -545,7 +561,7 @@ def _perimetres(wb, d: _Data, fmts: _Formats) -> None:
 def _actions_list(wb, d: _Data, fmts: _Formats) -> None:
     t = layout.T_ACTIONS
     attrs = ("numero", "intitule", "maitre_ouvrage", "maturite", "date_debut", "date_fin", "cout_total")
-    widths = (10, 52, 30, 16, 13, 13, 18)
+    widths = (10, 52, 30, 16, 13, 13, d.width(18))
     ws, row, last = _new_sheet(wb, AnnexSheet.ACTIONS, widths, d, fmts, "Liste des fiches-actions par axe", d.libelle)
     header_row = row
     row = _headers(ws, row, [t.header(a) for a in attrs], fmts, widths)
@@ -629,7 +645,7 @@ def _matrix_block(ws, row: int, d: _Data, fmts: _Formats, widths: list[float], f
 
 def _plan(wb, d: _Data, fmts: _Formats) -> None:
     nfin = len(d.financeurs)
-    widths = [9, 36] + [16] * (nfin + 1)
+    widths = [9, 36] + [d.width(16)] * (nfin + 1)
     ws, row, last = _new_sheet(wb, AnnexSheet.FINANCEMENT, widths, d, fmts, "Plan de financement : actions × financeurs",
                                f"{d.libelle} — montants en euros, hors financements refusés", last=2 + nfin,
                                key_columns=(0, 1))
@@ -646,7 +662,7 @@ def _plan(wb, d: _Data, fmts: _Formats) -> None:
 
 def _axe_annee(wb, d: _Data, fmts: _Formats) -> None:
     nfin = len(d.financeurs)
-    widths = [48] + [16] * (nfin + 1) + [12]
+    widths = [48] + [d.width(16)] * (nfin + 1) + [12]
     ws, row, last = _new_sheet(wb, AnnexSheet.AXE_ANNEE, widths, d, fmts, "Plan de financement par axe et par année",
                                f"{d.libelle} — montants en euros, hors financements refusés", last=2 + nfin)
     ws.repeat_rows(0, row - 1)
@@ -672,7 +688,7 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
     t = layout.T_ACTIONS
     headers = [t.header("numero"), t.header("intitule"), t.header("maitre_ouvrage"), t.header("type_mo"),
                "Part propre du maître d'ouvrage (€)", "Financements publics (€)", "Part du maître d'ouvrage"]
-    widths = (9, 44, 28, 20, 18, 18, 16)
+    widths = (9, 44, 28, 20, d.width(18), d.width(18), 16)
     ws, row, last = _new_sheet(wb, AnnexSheet.PART_MO, widths, d, fmts, "Part du maître d'ouvrage par action",
                                "Part propre rapportée à la somme part propre + financements publics (article L1111-10 du CGCT)")
     header_row = row
@@ -711,6 +727,7 @@ FICHE_ROWS: tuple[tuple[str, ...], ...] = (
     ("description",),
 )
 ACTION_WIDTHS = (24, 16, 16, 16, 24, 16, 16, 16)  # A..H; a fiche fits one page in most cases
+AMOUNT_COLUMN = 6  # the fiche's amounts: its lines' montants, its totals
 SIGNATURES_PER_ROW = 4
 
 
@@ -784,7 +801,7 @@ def _word_pieces(word: str, width: float) -> list[str]:
 def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> None:
     ws = wb.add_worksheet(name)
     for j, w in enumerate(ACTION_WIDTHS):
-        ws.set_column(j, j, w)
+        ws.set_column(j, j, d.width(w) if j == AMOUNT_COLUMN else w)  # wider only: rows measured on ACTION_WIDTHS
     last = len(ACTION_WIDTHS) - 1
     row = _setup(ws, d, fmts, last)
     title = f"Fiche-action n° {a.numero or '—'} — {_shown(a, 'intitule') or ''}".rstrip(" —")
