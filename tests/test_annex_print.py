@@ -68,6 +68,18 @@ def with_a_url_for_description():
                                                if a.numero == first else a for a in conv.actions]})
 
 
+LONG_INTITULE = ("Réhabilitation énergétique et requalification complète de l'îlot « Saint-Géry – Méaulens » : "
+                 "démolition partielle, création de 48 logements et cœur d'îlot végétalisé ouvert au public ; ") * 3
+
+
+def with_a_long_intitule_and_a_url():
+    """`with_a_url_for_description`, its action's intitulé of seven lines in the fiche's title."""
+    conv = with_a_url_for_description()
+    first = conv.actions[0].numero
+    return conv.model_copy(update={"actions": [build_row(FicheAction, {**a.raw, "intitule": LONG_INTITULE})
+                                               if a.numero == first else a for a in conv.actions]})
+
+
 LONG_NAME = ("Convention-cadre pluriannuelle Action Cœur de Ville de la communauté d'agglomération de Lens - Liévin "
              "et des communes de Lens, Liévin, Avion, Harnes, Sallaumines, Noyelles-sous-Lens, Loos-en-Gohelle, "
              "Grenay, Méricourt, Billy-Montigny et Fouquières-lès-Lens")
@@ -96,7 +108,8 @@ def built(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("annexes")
     return {"lens": _annex_of(lens(), folder, "lens"), "url": _annex_of(with_a_url_for_description(), folder, "url"),
             "cover": _annex_of(with_a_long_cover(), folder, "cover"),
-            "huge": _annex_of(with_huge_amounts(), folder, "huge")}
+            "huge": _annex_of(with_huge_amounts(), folder, "huge"),
+            "title": _annex_of(with_a_long_intitule_and_a_url(), folder, "title")}
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +185,14 @@ def test_amounts_of_twelve_digits_print_whole_never_as_hashes(printed):
     grand = totals.total(with_huge_amounts().financements)
     text = " ".join(words)
     assert " ".join(fmt_euros(grand).split()) in " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())
+
+
+@pytest.mark.libreoffice
+def test_a_long_text_under_a_long_repeated_title_prints_whole(printed):
+    """The fiche's title heads each of its pages: an intitulé of seven lines took a third of each,
+    and a description's rows of 31 lines no longer fitted under it — LibreOffice cut their ends
+    (570 characters of the reference lost). Its rows are now as tall as the page holds under the title."""
+    text = "".join(" ".join(w[4] for w in words) for words in printed["title"])
+    assert URL in "".join(text.split()).replace("Description(suite)", "")
+    for n, words in enumerate(printed["title"], 1):
+        assert not _overprinted(words), (n, _overprinted(words)[:3])

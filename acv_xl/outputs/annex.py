@@ -748,26 +748,26 @@ def _set_lines(ws, row: int, lines: int) -> None:
         ws.set_row(row, LINE_PT * min(lines, MAX_LINES))
 
 
-def _chunks(text: str, width: float) -> list[str]:
-    """`text` as pieces of at most `MAX_LINES` lines in a column of `width`, cut at line breaks,
+def _chunks(text: str, width: float, most: int = MAX_LINES) -> list[str]:
+    """`text` as pieces of at most `most` lines (`MAX_LINES`) in a column of `width`, cut at line breaks,
     else between words: a description longer than a row (409 pt, some 4,000 characters across a
     fiche) continues on the next rows, printed whole where one row cut it."""
-    if _lines_needed(text, width) <= MAX_LINES:
+    if _lines_needed(text, width) <= most:
         return [text]
     pieces: list[str] = []
     current: list[str] = []
     used = 0
     for paragraph in text.split("\n"):
         parts = [paragraph]
-        if _lines_needed(paragraph, width) > MAX_LINES:  # one paragraph longer than a row: cut between words
+        if _lines_needed(paragraph, width) > most:  # one paragraph longer than a row: cut between words
             parts = []
-            words = [piece for word in paragraph.split(" ") for piece in _word_pieces(word, width)]
+            words = [piece for word in paragraph.split(" ") for piece in _word_pieces(word, width, most)]
             start = 0
             while start < len(words):  # the most words from `start` that fit, by halving
                 fits, over = start + 1, len(words) + 1
                 while over - fits > 1:
                     mid = (fits + over) // 2
-                    if _lines_needed(" ".join(words[start:mid]), width) <= MAX_LINES:
+                    if _lines_needed(" ".join(words[start:mid]), width) <= most:
                         fits = mid
                     else:
                         over = mid
@@ -775,7 +775,7 @@ def _chunks(text: str, width: float) -> list[str]:
                 start = fits
         for part in parts:
             n = _lines_needed(part, width)
-            if current and used + n > MAX_LINES:
+            if current and used + n > most:
                 pieces.append("\n".join(current))
                 current, used = [], 0
             current.append(part)
@@ -784,15 +784,15 @@ def _chunks(text: str, width: float) -> list[str]:
     return pieces
 
 
-def _word_pieces(word: str, width: float) -> list[str]:
+def _word_pieces(word: str, width: float, most: int = MAX_LINES) -> list[str]:
     """`word`, or where it alone is taller than a row (a URL, a reference without spaces), its
     pieces of the most characters a row holds: one such word was printed cut after 31 lines."""
     pieces = []
-    while _lines_needed(word, width) > MAX_LINES:
+    while _lines_needed(word, width) > most:
         fits, over = 1, len(word)  # the most characters that fit, by halving
         while over - fits > 1:
             mid = (fits + over) // 2
-            fits, over = (mid, over) if _lines_needed(word[:mid], width) <= MAX_LINES else (fits, mid)
+            fits, over = (mid, over) if _lines_needed(word[:mid], width) <= most else (fits, mid)
         pieces.append(word[:fits])
         word = word[fits:]
     return pieces + [word]
@@ -810,8 +810,15 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     # characters of 0.6 em, a little wider than most (a line too many rather than a cut one)
     width_pt = sum(page_layout.column_points(w) for w in ACTION_WIDTHS)
     lines = page_layout.text_lines(title, width_pt / (0.6 * 16), bold=True)
-    ws.set_row(row, 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3))
-    ws.repeat_rows(0, row)
+    title_pt = 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3)
+    ws.set_row(row, title_pt)
+    repeated = 24 if d.brouillon else 0  # the draft banner, repeated by `_setup`
+    if title_pt <= _PRINTABLE_HEIGHT_PT / 4:  # a title of five lines at most heads each page of the fiche
+        ws.repeat_rows(0, row)
+        repeated += title_pt
+    # a long text's rows as tall as a page holds under what it repeats: a row of 31 lines under a
+    # repeated title of seven was taller than the rest of the page, and LibreOffice cut its end
+    most = max(1, min(MAX_LINES, int((_PRINTABLE_HEIGHT_PT - repeated) // LINE_PT) - 2))
     row += 2
 
     # -- the fiche: every field of the table
@@ -838,7 +845,8 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
         for attr, (lc, v0, v1) in zip(attrs, spans):
             value, kind = value_of(attr)
             width = sum(ACTION_WIDTHS[v0:v1 + 1])
-            fields.append((attr, lc, v0, v1, kind, _chunks(value, width) if isinstance(value, str) else [value], width))
+            fields.append((attr, lc, v0, v1, kind, _chunks(value, width, most) if isinstance(value, str) else [value],
+                           width))
         for k in range(max(len(f[5]) for f in fields)):
             height = 1
             for attr, lc, v0, v1, kind, pieces, width in fields:
