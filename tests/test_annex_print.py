@@ -72,12 +72,17 @@ LONG_INTITULE = ("Réhabilitation énergétique et requalification complète de 
                  "démolition partielle, création de 48 logements et cœur d'îlot végétalisé ouvert au public ; ") * 3
 
 
+WORKS = "".join(f"Tranche {n} : voirie, réseaux et éclairage public de la rue n° {n}. " for n in range(1, 121))
+
+
 def with_a_long_intitule_and_a_url():
-    """`with_a_url_for_description`, its action's intitulé of seven lines in the fiche's title."""
-    conv = with_a_url_for_description()
+    """Lens - Liévin, its first action's intitulé of seven lines in the fiche's title, its description
+    the reference without spaces then a list of works: three pages of fiche."""
+    conv = lens()
     first = conv.actions[0].numero
-    return conv.model_copy(update={"actions": [build_row(FicheAction, {**a.raw, "intitule": LONG_INTITULE})
-                                               if a.numero == first else a for a in conv.actions]})
+    return conv.model_copy(update={"actions": [
+        build_row(FicheAction, {**a.raw, "intitule": LONG_INTITULE, "description": f"{URL}\n{WORKS}"})
+        if a.numero == first else a for a in conv.actions]})
 
 
 LONG_NAME = ("Convention-cadre pluriannuelle Action Cœur de Ville de la communauté d'agglomération de Lens - Liévin "
@@ -191,8 +196,27 @@ def test_amounts_of_twelve_digits_print_whole_never_as_hashes(printed):
 def test_a_long_text_under_a_long_repeated_title_prints_whole(printed):
     """The fiche's title heads each of its pages: an intitulé of seven lines took a third of each,
     and a description's rows of 31 lines no longer fitted under it — LibreOffice cut their ends
-    (570 characters of the reference lost). Its rows are now as tall as the page holds under the title."""
-    text = "".join(" ".join(w[4] for w in words) for words in printed["title"])
+    (570 characters of the reference lost). Its rows are as tall as the page holds under what it
+    repeats, and the title at most five lines: every character printed, in order."""
+    text = " ".join(" ".join(w[4] for w in words) for words in printed["title"])
     assert URL in "".join(text.split()).replace("Description(suite)", "")
+    assert [int(n) for n in re.findall(r"Tranche\s+(\d+)\s+:", text)] == list(range(1, 121))
     for n, words in enumerate(printed["title"], 1):
         assert not _overprinted(words), (n, _overprinted(words)[:3])
+
+
+@pytest.mark.libreoffice
+def test_each_page_of_a_fiche_says_whose_it_is(built, printed):
+    """The fiche's title heads each of its pages; an intitulé of seven lines made it a third of each
+    page (and, no longer repeated, pages of a description said no action). Past five lines the
+    title is the action's number alone, on every page; the intitulé stays whole in its field."""
+    numero = lens().actions[0].numero
+    ws = openpyxl.load_workbook(built["title"])[f"{AnnexSheet.ACTION_PREFIX}{numero}"]
+    assert ws.print_title_rows and ws.cell(2, 1).value == f"Fiche-action n° {numero}"
+    assert any(c.value == LONG_INTITULE.strip() for r in ws.iter_rows() for c in r)
+    pages = [words for words in printed["title"] if any(w[4] in ("Tranche", "programme-action") or
+                                                        w[4].startswith("programme-action") for w in words)]
+    assert len(pages) >= 3
+    for words in pages:
+        top = " ".join(w[4] for w in sorted(words, key=lambda w: (round(w[1]), w[0])) if w[1] < 90)
+        assert f"Fiche-action n° {numero}" in top, top

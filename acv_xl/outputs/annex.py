@@ -805,19 +805,22 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     last = len(ACTION_WIDTHS) - 1
     row = _setup(ws, d, fmts, last)
     title = f"Fiche-action n° {a.numero or '—'} — {_shown(a, 'intitule') or ''}".rstrip(" —")
-    merge_text(ws, row, 0, row, last, title, fmts.title_wrapped)
     # a long intitulé wraps (it was cut mid-word at the page's edge): its lines counted with 16 pt
     # characters of 0.6 em, a little wider than most (a line too many rather than a cut one)
     width_pt = sum(page_layout.column_points(w) for w in ACTION_WIDTHS)
     lines = page_layout.text_lines(title, width_pt / (0.6 * 16), bold=True)
-    title_pt = 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3)
+    if lines > 5:
+        # the title heads each page of the fiche, so that a page of it says whose it is: past five
+        # lines it took a third of each page, its number alone does (the intitulé is the first field)
+        title = f"Fiche-action n° {a.numero or '—'}"
+        lines = 1
+    merge_text(ws, row, 0, row, last, title, fmts.title_wrapped)
+    title_pt = 24 if lines == 1 else 21 * lines + 3
     ws.set_row(row, title_pt)
-    repeated = 24 if d.brouillon else 0  # the draft banner, repeated by `_setup`
-    if title_pt <= _PRINTABLE_HEIGHT_PT / 4:  # a title of five lines at most heads each page of the fiche
-        ws.repeat_rows(0, row)
-        repeated += title_pt
-    # a long text's rows as tall as a page holds under what it repeats: a row of 31 lines under a
-    # repeated title of seven was taller than the rest of the page, and LibreOffice cut its end
+    ws.repeat_rows(0, row)
+    repeated = title_pt + (24 if d.brouillon else 0)  # and the draft banner
+    # a long text's rows as tall as a page holds under what it repeats: rows of 31 lines under a
+    # repeated title of seven lines were taller than the rest of the page, and LibreOffice cut their end
     most = max(1, min(MAX_LINES, int((_PRINTABLE_HEIGHT_PT - repeated) // LINE_PT) - 2))
     row += 2
 
