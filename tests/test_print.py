@@ -311,3 +311,22 @@ def test_a_chart_under_a_table_longer_than_a_page_prints_whole(tmp_path):
         assert len(on) == 1, (title, len(on))
     below = next(p for p in pages if "Financement par financeur (hors" in p).split("(hors refusés)", 1)[1]
     assert all(f" {code} " in f" {below} " for code in layout.FINANCEURS_BY_CODE), below[:400]  # every bar
+
+
+@pytest.mark.libreoffice
+def test_a_sheet_several_pages_wide_prints_the_rest_of_its_rows_on_the_next_page(printed):
+    """`Lignes` prints two pages wide with its key column (Identifiant ACV) repeated. Down then
+    across (the spreadsheets' default), the montants of page 1's lines printed eight pages later,
+    among other pages of montants, with only that column to tell whose. Across then down, each
+    page of montants follows the page of the same lines' actions and financeurs, row for row."""
+    _, pdf = printed["consolidation"]
+    pages = list(_sheet_pages(_pages(pdf), "Lignes"))
+    assert len(pages) >= 4
+    ids = re.compile(r"ACV\d{3}")
+    for first, second in zip(pages[0::2], pages[1::2]):
+        words_1, words_2 = {w for *_, w in first}, {w for *_, w in second}
+        assert "Financeur" in words_1 and "Montant" in words_2, (sorted(words_1)[:20], sorted(words_2)[:20])
+
+        def column(words):  # the repeated key column, top to bottom, with each value's height on the page
+            return [(round(y1), w) for x1, y1, _, _, w in sorted(words, key=lambda x: x[1]) if ids.fullmatch(w)]
+        assert column(first) == column(second)

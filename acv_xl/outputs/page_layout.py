@@ -228,11 +228,15 @@ def first_page_points(widths: Sequence[float], p: PrintPlan, margin_in: float = 
 
 
 def apply_width(ws, p: PrintPlan) -> None:
-    """One page wide, or the plan's scale with its key columns repeated on every page."""
+    """One page wide, or the plan's scale with its key columns repeated on every page, printed across
+    then down: the columns that do not fit print on the page right after their rows' first columns
+    (down then across, the spreadsheets' default, put the montants of `Lignes` eight pages after
+    their actions and financeurs, with only the key columns to match them by)."""
     if p.fit_width:
         ws.fit_to_pages(1, 0)
     else:
         ws.set_print_scale(p.scale)
+        ws.print_across()
         if p.repeat_columns:
             ws.repeat_columns(*p.repeat_columns)
 
