@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 
 from acv_xl.checks.validate import validate_convention
-from acv_xl.contract.model import Commune, FicheAction, LigneFinancement, build_named, build_row
+from acv_xl.contract.model import Commune, FicheAction, Financeur, LigneFinancement, build_named, build_row
 from acv_xl.outputs import annex, libreoffice, page_layout
 from acv_xl.outputs.annex import AnnexSheet
 from acv_xl.outputs.examples import example_conventions
@@ -226,3 +226,21 @@ def test_each_page_of_a_fiche_says_whose_it_is(built, printed):
     for words in pages:
         top = " ".join(w[4] for w in sorted(words, key=lambda w: (round(w[1]), w[0])) if w[1] < 90)
         assert f"Fiche-action n° {numero}" in top, top
+
+
+def test_a_cosignatory_named_in_full_gets_the_lines_of_its_name(tmp_path):
+    """The signature block's first row held two lines of name, then « Date et signature : »: a
+    financeur named in full in `Financeurs` (four lines in the block) lost its end and the words
+    telling where to sign. The row has the lines its longest name needs."""
+    conv = lens()
+    first = conv.actions[0]
+    code = first.cosignataires_codes[0]
+    name = ("Établissement public foncier de Hauts-de-France, agissant pour le compte de la communauté "
+            "d'agglomération de Lens - Liévin au titre de la convention opérationnelle n° 2019-042")
+    financeurs = [build_row(Financeur, {**f.raw, "nom": name}) if f.code == code else f for f in conv.financeurs]
+    out = _annex_of(conv.model_copy(update={"financeurs": financeurs}), tmp_path, "a")
+    ws = openpyxl.load_workbook(out)[f"{AnnexSheet.ACTION_PREFIX}{first.numero}"]
+    row = _row_of(ws, f"{name}\nDate et signature :")
+    block = sum(page_layout.column_points(w) for w in annex.ACTION_WIDTHS[:2])  # the first block's two columns
+    lines = page_layout.arial_lines_in(f"{name}\nDate et signature :", block, 10, bold=True)
+    assert lines > 3 and ws.row_dimensions[row].height >= lines * annex.LINE_PT

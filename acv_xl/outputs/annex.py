@@ -927,12 +927,17 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
         row += 1
         span = len(ACTION_WIDTHS) // SIGNATURES_PER_ROW
         for i in range(0, len(codes), SIGNATURES_PER_ROW):
+            lines = 3  # two lines of name, then « Date et signature : »
             for k, code in enumerate(codes[i:i + SIGNATURES_PER_ROW]):
                 c0, c1 = k * span, k * span + span - 1
                 # no « Pour Commune » (a name without its article): the name, then what to write
-                ws.merge_range(row, c0, row, c1, f"{d.funder_name(code)}\nDate et signature :", fmts.sign_label)
+                label = f"{d.funder_name(code)}\nDate et signature :"
+                ws.merge_range(row, c0, row, c1, label, fmts.sign_label)
                 ws.merge_range(row + 1, c0, row + 4, c1, None, fmts.sign_box)
-            ws.set_row(row, 42)  # up to two lines of name, then « Date et signature : »
+                # a longer name (a financeur named in full in `Financeurs`) gets its lines: at two,
+                # its third line and « Date et signature : » were cut
+                lines = max(lines, _lines_needed(label, sum(ACTION_WIDTHS[c0:c1 + 1]), bold=True))
+            ws.set_row(row, 42 if lines <= 3 else min(page_layout.MAX_ROW_PT, LINE_PT * lines + 3))
             row += 6
     # One page per fiche whenever its type stays at 8 pt or more on it (`page_layout`'s standard);
     # longer ones flow onto a second page. Judged on the rows' heights, not their count: a long
