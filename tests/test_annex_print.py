@@ -244,3 +244,17 @@ def test_a_cosignatory_named_in_full_gets_the_lines_of_its_name(tmp_path):
     block = sum(page_layout.column_points(w) for w in annex.ACTION_WIDTHS[:2])  # the first block's two columns
     lines = page_layout.arial_lines_in(f"{name}\nDate et signature :", block, 10, bold=True)
     assert lines > 3 and ws.row_dimensions[row].height >= lines * annex.LINE_PT
+
+
+def test_a_long_convention_name_is_shortened_between_words_in_the_footer(tmp_path):
+    """The footer names the convention in 60 characters: cut there, a long name read « … de la co »,
+    and a `&` doubled before the cut (Excel's control character) could be left alone at the end."""
+    conv = with_a_long_cover()
+    names = dict(conv.names)
+    names["acv_libelle"] = build_named("acv_libelle", "Lens & Liévin : " + "x" * 41 + " & et la suite")
+    for libelle, shown in ((LONG_NAME, "Convention Convention-cadre pluriannuelle Action Cœur de Ville de la…"),
+                           (names["acv_libelle"].value, "Convention Lens && Liévin : " + "x" * 41 + "…")):
+        names["acv_libelle"] = build_named("acv_libelle", libelle)
+        out = _annex_of(conv.model_copy(update={"names": names}), tmp_path, "a")
+        footer = openpyxl.load_workbook(out)[AnnexSheet.COVER].oddFooter.left.text
+        assert footer.startswith(shown + " (ACV113)"), footer

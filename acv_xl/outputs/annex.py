@@ -86,6 +86,15 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word if n < 2 else word + 's'}"
 
 
+def _shortened(text: str, most: int) -> str:
+    """`text`, or its first words within `most` characters and « … »: a footer cut mid-word read
+    « Convention … de la co », and cut after `&` was doubled, it ended on a lone control character."""
+    if len(text) <= most:
+        return text
+    cut = text[:most - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:-—") + "…"
+
+
 def _hf(text: str) -> str:
     """User text inside a header/footer: `&` is a control character there."""
     return (text or "").replace("&", "&&")
@@ -318,7 +327,7 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
         ws.fit_to_pages(1, 0)
     ws.hide_gridlines(2)
     ws.center_horizontally()
-    label = _hf(d.libelle)[:60]
+    label = _hf(_shortened(d.libelle, 60))
     acv_id = _hf(d.conv.acv_id or "")
     header = f"&L&8{_hf(d.titre)}"
     if d.brouillon:
