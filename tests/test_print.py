@@ -167,6 +167,9 @@ def test_a_narrow_sheet_fits_one_page_wide_and_a_wide_one_keeps_8_pt():
 
 def test_the_footer_escapes_ampersands():
     assert page_layout.footer_text("Lens & Liévin") == "Lens && Liévin"
+    # bounded, never between the two `&` of one: a lone `&` is a control character there
+    assert page_layout.footer_text("x" * 199 + "& Liévin") == "x" * 199
+    assert page_layout.footer_text("x" * 198 + "& Liévin") == "x" * 198 + "&&"
 
 
 # ------------------------------------------------------------------ notes and charts of the consolidation

@@ -268,8 +268,11 @@ def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, i
 
 def footer_text(text: str) -> str:
     """Text for an Excel header/footer: `&` doubled (it starts a code there), length bounded
-    (Excel refuses a header/footer of more than 255 characters)."""
-    return text.replace("&", "&&")[:200]
+    (Excel refuses a header/footer of more than 255 characters) — never cut between the two `&` of
+    one, which left a lone control character (`&` then the next field's text)."""
+    escaped = text.replace("&", "&&")[:200]
+    trailing = len(escaped) - len(escaped.rstrip("&"))
+    return escaped[:-1] if trailing % 2 else escaped
 
 
 def sheet_footer(sheet: str, convention: str | None = None) -> str:
