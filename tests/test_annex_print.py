@@ -258,3 +258,15 @@ def test_a_long_convention_name_is_shortened_between_words_in_the_footer(tmp_pat
         out = _annex_of(conv.model_copy(update={"names": names}), tmp_path, "a")
         footer = openpyxl.load_workbook(out)[AnnexSheet.COVER].oddFooter.left.text
         assert footer.startswith(shown + " (ACV113)"), footer
+
+
+def test_a_draft_with_a_long_identifier_keeps_its_page_header_and_footer(tmp_path, recwarn):
+    """An identifier typed at length (a draft: ACV-01 reports it) made the header and footer longer
+    than Excel's 255 characters: XlsxWriter dropped both, with an English warning — the draft's
+    « PROJET — non validé » and the page numbers gone from every page."""
+    conv = lens()
+    names = dict(conv.names)
+    names["acv_id"] = build_named("acv_id", "ACV113 " + "x" * 300)
+    ws = openpyxl.load_workbook(_annex_of(conv.model_copy(update={"names": names}), tmp_path, "a"))[AnnexSheet.COVER]
+    assert annex.PROJET_NON_VALIDE in ws.oddHeader.center.text and "Page &P / &N" in ws.oddFooter.center.text
+    assert not [w for w in recwarn if "255" in str(w.message)]

@@ -328,7 +328,9 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     ws.hide_gridlines(2)
     ws.center_horizontally()
     label = _hf(_shortened(d.libelle, 60))
-    acv_id = _hf(d.conv.acv_id or "")
+    # bounded as the name: a header or footer past Excel's 255 characters is dropped whole, the draft's
+    # « PROJET — non validé » and the page numbers with it
+    acv_id = _hf(_shortened(d.conv.acv_id or "", 30))
     header = f"&L&8{_hf(d.titre)}"
     if d.brouillon:
         header += f'&C&"-,Bold"&14&KC00000{PROJET_NON_VALIDE}'
