@@ -21,6 +21,7 @@ from acv_xl.contract.model import Commune, FicheAction, Financeur, LigneFinancem
 from acv_xl.outputs import annex, libreoffice, page_layout
 from acv_xl.outputs.annex import AnnexSheet
 from acv_xl.outputs.examples import example_conventions
+from acv_xl.contract.values import fmt_euros
 
 _WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
 
@@ -270,3 +271,28 @@ def test_a_draft_with_a_long_identifier_keeps_its_page_header_and_footer(tmp_pat
     ws = openpyxl.load_workbook(_annex_of(conv.model_copy(update={"names": names}), tmp_path, "a"))[AnnexSheet.COVER]
     assert annex.PROJET_NON_VALIDE in ws.oddHeader.center.text and "Page &P / &N" in ws.oddFooter.center.text
     assert not [w for w in recwarn if "255" in str(w.message)]
+
+
+def test_the_avenants_amounts_get_columns_as_wide_as_they_need(tmp_path):
+    """« Modifications de l'avenant » had columns of 18 for its amounts whatever they were: totals
+    before and after of hundreds of billions printed « ### » there."""
+    from acv_xl.checks.comparison import compare
+
+    conv = lens()
+    before = conv.model_copy(update={"financements": [build_row(LigneFinancement, {**lf.raw, "montant": 98765432101.5})
+                                                      for lf in conv.financements]})
+    after = before.model_copy(update={"financements": before.financements[1:]})
+    report = validate_convention(after, fichier="apres.xlsx")
+    out = annex.build_annex(report, tmp_path / "a.xlsx", brouillon=True, depuis=compare(before, after),
+                            reference="avant.xlsx")
+    ws = openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS]
+    total = totals_of(before)
+    needed = page_layout.arial_width_for(fmt_euros(total), 10, bold=True)
+    widths = {j: dim.width for dim in ws.column_dimensions.values() for j in range(dim.min, dim.max + 1)}
+    assert total > 10 ** 12 and all(widths[j] >= needed for j in (5, 6, 7))  # Avant, Après, Écart
+
+
+def totals_of(conv):
+    from acv_xl.checks import totals
+
+    return totals.total(conv.financements)

@@ -1069,7 +1069,10 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     number comes from `checks.comparison` (itself from `totals`)."""
     from acv_xl.checks.comparison import AJOUT, MODIFICATION, SUPPRESSION
 
-    widths = (12, 40, 16, 16, 18, 18, 18, 18)
+    # the amounts before, after and their écart, as wide as the widest of both states needs
+    gaps = [*comp.groups.get("par_financeur", {}).values(), comp.financement_total, comp.cout_total]
+    money = max(18.0, amount_width(v for e in gaps if e is not None for v in (e.avant, e.apres, e.ecart)))
+    widths = (12, 40, 16, 16, money, money, money, money)
     ws, row, last = _new_sheet(wb, AnnexSheet.MODIFICATIONS, widths, d, fmts, MODIFICATIONS_TITLE,
                                f"Par rapport au classeur « {reference} » — montants en euros, hors financements refusés")
     # each list's header on each page it runs onto (`_Pages`); the page header carries the title
