@@ -255,9 +255,10 @@ def test_the_lignes_total_formula_prints_the_counted_total(printed):
     assert any(expected in text for text in printed_text), expected
 
 
-def _a_departement(tmp_path, n: int = 88) -> Path:
+def _a_departement(tmp_path, n: int = 88, scale: Decimal = Decimal(1)) -> Path:
     """The consolidation of `n` conventions, each financed by every financeur of the template: each
-    sheet's table runs over several pages, its chart under it."""
+    sheet's table runs over several pages, its chart under it. Amounts of thousands of euros, times
+    `scale`."""
     from acv_xl.checks.rules.consolidation import FileSummary, judge
     from acv_xl.checks.totals import Totaux
     from acv_xl.checks.validate import ETAT_VALIDE
@@ -268,7 +269,7 @@ def _a_departement(tmp_path, n: int = 88) -> Path:
     codes = list(layout.FINANCEURS_BY_CODE)
     summaries = []
     for k in range(n):
-        par = {c: Decimal(1_000 * (j + 1) + k) for j, c in enumerate(codes)}
+        par = {c: Decimal(1_000 * (j + 1) + k) * scale for j, c in enumerate(codes)}
         total = sum(par.values(), Decimal(0))
         t = Totaux(cout_total=total, financement_total=total, par_financeur=par, par_axe={"1": total},
                    par_annee={"2026": total}, par_statut={"Acquis": total})
@@ -333,3 +334,20 @@ def test_a_sheet_several_pages_wide_prints_the_rest_of_its_rows_on_the_next_page
         def column(words):  # the repeated key column, top to bottom, with each value's height on the page
             return [(round(y1), w) for x1, y1, _, _, w in sorted(words, key=lambda x: x[1]) if ids.fullmatch(w)]
         assert column(first) == column(second)
+
+
+def test_amount_columns_of_the_consolidation_are_as_wide_as_their_amounts(tmp_path):
+    """Amount columns had fixed widths (15 for a financeur): a financeur's 1 234 567 890,12 € in a
+    convention or over the départements printed « ### ». Each is as wide as its widest amount."""
+    out = _a_departement(tmp_path, n=3, scale=Decimal("617283.94506"))  # 1 234 567 890,12 € and more
+    wb = openpyxl.load_workbook(out)
+    narrow = []
+    for ws in wb.worksheets:
+        widths = {j: dim.width for dim in ws.column_dimensions.values() for j in range(dim.min, dim.max + 1)}
+        for row in ws.iter_rows():
+            for c in row:
+                if "€" in (c.number_format or "") and isinstance(c.value, (int, float)):
+                    if widths.get(c.column, 8.43) < page_layout.euros_width([Decimal(str(c.value))]):
+                        narrow.append((ws.title, c.coordinate, c.value))
+    assert not narrow, narrow[:5]
+
