@@ -351,3 +351,30 @@ def test_amount_columns_of_the_consolidation_are_as_wide_as_their_amounts(tmp_pa
                         narrow.append((ws.title, c.coordinate, c.value))
     assert not narrow, narrow[:5]
 
+
+def test_the_labels_of_two_consolidations_wrap_in_the_movements(tmp_path):
+    """« Consolidation du 06/12/2026 à 23:50 (n° 1) » in the 24 characters of « Avant », beside a
+    filled « Après », printed « Consolidation du 06/12/2026 à »: which comité, lost. The labels (and
+    a change of scope) wrap, in rows as tall as they need, in both sheets of movements."""
+    reg = tmp_path / "registre.sqlite"
+    later = tmp_path / "plus_tard"
+    later.mkdir()
+    for f in EXEMPLES.glob("*.xlsx"):
+        (later / f.name).write_bytes(f.read_bytes())
+    edited_copy(EXEMPLES / "arras.xlsx", later / "arras.xlsx", _raise_first_amount)
+    for folder, more in ((EXEMPLES, ()), (later, ("--departement", "62"))):
+        assert acv("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--remplacer",
+                   *more).returncode in (0, 1)
+    assert acv("historique", reg, "-o", tmp_path / "h.xlsx").returncode == 0
+    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    for sheet in ("Mouvements", "Mouvements par financeur"):
+        ws = wb[sheet]
+        widths = {j: dim.width for dim in ws.column_dimensions.values() for j in range(dim.min, dim.max + 1)}
+        rows = [r for r in ws.iter_rows(min_row=4) if isinstance(r[0].value, str) and r[0].value.startswith("Consol")]
+        assert rows, sheet
+        for r in rows:
+            for c in r[:3]:
+                if c.value:
+                    lines = page_layout.text_lines(c.value, widths[c.column])
+                    assert c.alignment.wrap_text and lines > 1, (sheet, c.coordinate, c.value)
+                    assert (ws.row_dimensions[c.row].height or 15) >= lines * page_layout.LINE_PT, (sheet, c.coordinate)
