@@ -167,6 +167,9 @@ def test_a_narrow_sheet_fits_one_page_wide_and_a_wide_one_keeps_8_pt():
 
 def test_the_footer_escapes_ampersands():
     assert page_layout.footer_text("Lens & Liévin") == "Lens && Liévin"
+    # bounded, never between the two `&` of one: a lone `&` is a control character there
+    assert page_layout.footer_text("x" * 199 + "& Liévin") == "x" * 199
+    assert page_layout.footer_text("x" * 198 + "& Liévin") == "x" * 198 + "&&"
 
 
 # ------------------------------------------------------------------ notes and charts of the consolidation
@@ -252,9 +255,10 @@ def test_the_lignes_total_formula_prints_the_counted_total(printed):
     assert any(expected in text for text in printed_text), expected
 
 
-def _a_departement(tmp_path, n: int = 88) -> Path:
+def _a_departement(tmp_path, n: int = 88, scale: Decimal = Decimal(1)) -> Path:
     """The consolidation of `n` conventions, each financed by every financeur of the template: each
-    sheet's table runs over several pages, its chart under it."""
+    sheet's table runs over several pages, its chart under it. Amounts of thousands of euros, times
+    `scale`."""
     from acv_xl.checks.rules.consolidation import FileSummary, judge
     from acv_xl.checks.totals import Totaux
     from acv_xl.checks.validate import ETAT_VALIDE
@@ -265,7 +269,7 @@ def _a_departement(tmp_path, n: int = 88) -> Path:
     codes = list(layout.FINANCEURS_BY_CODE)
     summaries = []
     for k in range(n):
-        par = {c: Decimal(1_000 * (j + 1) + k) for j, c in enumerate(codes)}
+        par = {c: Decimal(1_000 * (j + 1) + k) * scale for j, c in enumerate(codes)}
         total = sum(par.values(), Decimal(0))
         t = Totaux(cout_total=total, financement_total=total, par_financeur=par, par_axe={"1": total},
                    par_annee={"2026": total}, par_statut={"Acquis": total})
@@ -311,3 +315,66 @@ def test_a_chart_under_a_table_longer_than_a_page_prints_whole(tmp_path):
         assert len(on) == 1, (title, len(on))
     below = next(p for p in pages if "Financement par financeur (hors" in p).split("(hors refusés)", 1)[1]
     assert all(f" {code} " in f" {below} " for code in layout.FINANCEURS_BY_CODE), below[:400]  # every bar
+
+
+@pytest.mark.libreoffice
+def test_a_sheet_several_pages_wide_prints_the_rest_of_its_rows_on_the_next_page(printed):
+    """`Lignes` prints two pages wide with its key column (Identifiant ACV) repeated. Down then
+    across (the spreadsheets' default), the montants of page 1's lines printed eight pages later,
+    among other pages of montants, with only that column to tell whose. Across then down, each
+    page of montants follows the page of the same lines' actions and financeurs, row for row."""
+    _, pdf = printed["consolidation"]
+    pages = list(_sheet_pages(_pages(pdf), "Lignes"))
+    assert len(pages) >= 4
+    ids = re.compile(r"ACV\d{3}")
+    for first, second in zip(pages[0::2], pages[1::2]):
+        words_1, words_2 = {w for *_, w in first}, {w for *_, w in second}
+        assert "Financeur" in words_1 and "Montant" in words_2, (sorted(words_1)[:20], sorted(words_2)[:20])
+
+        def column(words):  # the repeated key column, top to bottom, with each value's height on the page
+            return [(round(y1), w) for x1, y1, _, _, w in sorted(words, key=lambda x: x[1]) if ids.fullmatch(w)]
+        assert column(first) == column(second)
+
+
+def test_amount_columns_of_the_consolidation_are_as_wide_as_their_amounts(tmp_path):
+    """Amount columns had fixed widths (15 for a financeur): a financeur's 1 234 567 890,12 € in a
+    convention or over the départements printed « ### ». Each is as wide as its widest amount."""
+    out = _a_departement(tmp_path, n=3, scale=Decimal("617283.94506"))  # 1 234 567 890,12 € and more
+    wb = openpyxl.load_workbook(out)
+    narrow = []
+    for ws in wb.worksheets:
+        widths = {j: dim.width for dim in ws.column_dimensions.values() for j in range(dim.min, dim.max + 1)}
+        for row in ws.iter_rows():
+            for c in row:
+                if "€" in (c.number_format or "") and isinstance(c.value, (int, float)):
+                    if widths.get(c.column, 8.43) < page_layout.euros_width([Decimal(str(c.value))]):
+                        narrow.append((ws.title, c.coordinate, c.value))
+    assert not narrow, narrow[:5]
+
+
+def test_the_labels_of_two_consolidations_wrap_in_the_movements(tmp_path):
+    """« Consolidation du 06/12/2026 à 23:50 (n° 1) » in the 24 characters of « Avant », beside a
+    filled « Après », printed « Consolidation du 06/12/2026 à »: which comité, lost. The labels (and
+    a change of scope) wrap, in rows as tall as they need, in both sheets of movements."""
+    reg = tmp_path / "registre.sqlite"
+    later = tmp_path / "plus_tard"
+    later.mkdir()
+    for f in EXEMPLES.glob("*.xlsx"):
+        (later / f.name).write_bytes(f.read_bytes())
+    edited_copy(EXEMPLES / "arras.xlsx", later / "arras.xlsx", _raise_first_amount)
+    for folder, more in ((EXEMPLES, ()), (later, ("--departement", "62"))):
+        assert acv("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--remplacer",
+                   *more).returncode in (0, 1)
+    assert acv("historique", reg, "-o", tmp_path / "h.xlsx").returncode == 0
+    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    for sheet in ("Mouvements", "Mouvements par financeur"):
+        ws = wb[sheet]
+        widths = {j: dim.width for dim in ws.column_dimensions.values() for j in range(dim.min, dim.max + 1)}
+        rows = [r for r in ws.iter_rows(min_row=4) if isinstance(r[0].value, str) and r[0].value.startswith("Consol")]
+        assert rows, sheet
+        for r in rows:
+            for c in r[:3]:
+                if c.value:
+                    lines = page_layout.text_lines(c.value, widths[c.column])
+                    assert c.alignment.wrap_text and lines > 1, (sheet, c.coordinate, c.value)
+                    assert (ws.row_dimensions[c.row].height or 15) >= lines * page_layout.LINE_PT, (sheet, c.coordinate)

@@ -178,8 +178,11 @@ class _EvolutionWriter(_Writer):
         ws = self.sheet(Feuille.MOUVEMENTS, "Évolutions d'une consolidation à la suivante")
         labels = ev.labels()
         tf = layout.T_FINANCEMENTS
-        cols = [("Avant", 24, None), ("Après", 24, None), (PERIMETRE_MODIFIE, 22, None), (H.ACV_ID, 12, None),
-                # names wrap, in rows sized to them: an intitulé was cut at its column's edge on paper
+        # names wrap, in rows sized to them: an intitulé, and the consolidations' labels (« Consolidation
+        # du 06/12/2026 à 23:50 (n° 1) » printed « Consolidation du 06/12/2026 à »), were cut at their
+        # column's edge on paper
+        cols = [("Avant", 24, "texte_long"), ("Après", 24, "texte_long"), (PERIMETRE_MODIFIE, 22, "texte_long"),
+                (H.ACV_ID, 12, None),
                 (H.LIBELLE, 24, "texte_long"), ("Mouvement", 18, None), (tf.header("numero"), 9, None),
                 (H.INTITULE, 30, "texte_long"), (tf.header("financeur"), 11, None),
                 (tf.header("dispositif"), 18, "texte_long"), (tf.header("nature"), 14, None),
@@ -207,7 +210,8 @@ class _EvolutionWriter(_Writer):
         ev = self.ev
         ws = self.sheet(Feuille.MOUVEMENTS_FINANCEURS, "Évolutions de chaque financeur d'un comité au suivant")
         labels = ev.labels()
-        cols = [("Avant", 24, None), ("Après", 24, None), (PERIMETRE_MODIFIE, 22, None), (H.FINANCEUR, 14, None),
+        cols = [("Avant", 24, "texte_long"), ("Après", 24, "texte_long"), (PERIMETRE_MODIFIE, 22, "texte_long"),
+                (H.FINANCEUR, 14, None),
                 ("Total avant (€)", 17, "euros"),
                 ("Total après (€)", 17, "euros"), ("Écart (€)", 16, "euros"),
                 ("Engagements obtenus (€)", 17, "euros"), ("Nouvelles lignes", 10, "entier")]

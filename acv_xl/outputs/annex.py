@@ -25,7 +25,7 @@ from acv_xl.checks.validate import ETAT_LIBELLE
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Sheet
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
-from acv_xl.contract.values import fmt_date, ratio_for_cell
+from acv_xl.contract.values import fmt_date, fmt_euros, ratio_for_cell
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
@@ -86,6 +86,15 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word if n < 2 else word + 's'}"
 
 
+def _shortened(text: str, most: int) -> str:
+    """`text`, or its first words within `most` characters and « … »: a footer cut mid-word read
+    « Convention … de la co », and cut after `&` was doubled, it ended on a lone control character."""
+    if len(text) <= most:
+        return text
+    cut = text[:most - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:-—") + "…"
+
+
 def _hf(text: str) -> str:
     """User text inside a header/footer: `&` is a control character there."""
     return (text or "").replace("&", "&&")
@@ -115,6 +124,14 @@ def _sheet_title(numero: str | None, index: int, used: set[str]) -> str:
         name, n = _cut(base, 31 - len(suffix)).rstrip("'") + suffix, n + 1
     used.add(name.lower())
     return name
+
+
+def amount_width(amounts: Iterable[Any]) -> float:
+    """The column width (Excel's characters) that shows the widest of `amounts` in euros, bold, with
+    its sign: 19 999 999 999,99 € in a column of 16 printed « ##### » in the plan's totals."""
+    widest = max((abs(a) for a in amounts if isinstance(a, (Decimal, int, float)) and not isinstance(a, bool)),
+                 default=Decimal(0))
+    return page_layout.arial_width_for(fmt_euros(-Decimal(widest)), FONT_PT, bold=True)
 
 
 class _Formats:
@@ -229,6 +246,14 @@ class _Data:
         self.cout_par_axe = totals.cout_par_axe(conv.actions)
         self.financeurs = self._funder_order()
         self.orphans = sorted((k for k in self.par_action if k not in known), key=_natural)
+        amounts = [self.grand_total, self.t.cout_total, self.t.ecart, *self.par_action.values(),
+                   *self.par_financeur.values(), *(a.cout_total for a in conv.actions),
+                   *(totals.ecart(a, self.lines) for a in conv.actions), *(lf.montant for lf in self.lines)]
+        self.amount_width = amount_width(amounts)
+
+    def width(self, base: float) -> float:
+        """An amount column's width: `base`, or wider when the convention's widest amount needs it."""
+        return max(base, self.amount_width)
 
     def changed_action(self, c) -> FicheAction | None:
         """The action a modification of `T_Actions` was found on, after the avenant: the row of its
@@ -302,8 +327,10 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
         ws.fit_to_pages(1, 0)
     ws.hide_gridlines(2)
     ws.center_horizontally()
-    label = _hf(d.libelle)[:60]
-    acv_id = _hf(d.conv.acv_id or "")
+    label = _hf(_shortened(d.libelle, 60))
+    # bounded as the name: a header or footer past Excel's 255 characters is dropped whole, the draft's
+    # « PROJET — non validé » and the page numbers with it
+    acv_id = _hf(_shortened(d.conv.acv_id or "", 30))
     header = f"&L&8{_hf(d.titre)}"
     if d.brouillon:
         header += f'&C&"-,Bold"&14&KC00000{PROJET_NON_VALIDE}'
@@ -316,6 +343,7 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     # financement : actions × fina »)
     ws.print_last = banner_last if banner_last < last_col else None
     ws.print_width = widths[:banner_last + 1] if ws.print_last is not None else None
+    ws.title_width = widths[:last_col + 1]  # what a title merged across the sheet wraps in (`_title`)
     row = 0
     if d.brouillon:
         if banner_last > 0:
@@ -341,11 +369,18 @@ def _title(ws, row: int, text: str, fmts: _Formats, last_col: int, sub: str | No
             lines = page_layout.text_lines(sub, width_pt / (0.6 * 12), bold=True)
             ws.set_row(row + 1, min(page_layout.MAX_ROW_PT, 16 * lines + 2))
         return row + (3 if sub else 2)
-    merge_text(ws, row, 0, row, last_col, text, fmts.title)  # the convention's name: user text
-    ws.set_row(row, 24)
+    # the convention's name (user text) wraps in rows of its height: unwrapped, a long name ran past
+    # the sheet's last column, and LibreOffice shrank the whole page to fit it in (3 pt type)
+    width_pt = sum(page_layout.column_points(w) for w in getattr(ws, "title_width", None) or ()) or None
+    merge_text(ws, row, 0, row, last_col, text, fmts.title_wrapped if width_pt else fmts.title)
+    lines = page_layout.arial_lines_in(text, width_pt, 16, bold=True) if width_pt else 1
+    ws.set_row(row, 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3))
     row += 1
     if sub:
-        merge_text(ws, row, 0, row, last_col, sub, fmts.subtitle)
+        merge_text(ws, row, 0, row, last_col, sub, fmts.subtitle_wrapped if width_pt else fmts.subtitle)
+        lines = page_layout.arial_lines_in(sub, width_pt, 12, bold=True) if width_pt else 1
+        if lines > 1:
+            ws.set_row(row, min(page_layout.MAX_ROW_PT, 16 * lines + 2))
         row += 1
     return row + 1
 
@@ -384,7 +419,7 @@ def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = 
     lines = 1
     for value, width in zip(values, widths):
         if isinstance(value, str):
-            lines = max(lines, sum(_lines_needed(part, width * (0.85 if bold else 1)) for part in value.split("\n")))
+            lines = max(lines, _lines_needed(value, width, bold))
     _set_lines(ws, row, lines)
 
 
@@ -392,11 +427,9 @@ def _fit_row(ws, row: int, values: list[Any], widths: list[float], bold: bool = 
 def _cover(wb, d: _Data, fmts: _Formats) -> None:
     ws = wb.add_worksheet(AnnexSheet.COVER)
     last = 3
-    ws.set_column(0, 0, 42)
-    ws.set_column(1, 1, 30)
-    ws.set_column(2, 3, 30)
-    row = _setup(ws, d, fmts, last)
-    ws.fit_to_pages(1, 1)  # the cover is one page, whatever a long field or list adds to it
+    for j, w in enumerate(COVER_WIDTHS):
+        ws.set_column(j, j, w)
+    row = _setup(ws, d, fmts, last, COVER_WIDTHS)
     row = _title(ws, row, d.titre, fmts, last, d.libelle)
     conv = d.conv
     nc = layout.NAMED_BY_NAME
@@ -412,7 +445,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
             write_value(ws, row, 1, piece, fmt)
             # a label or value on two lines gets their height (« Coût total des actions (hors actions
             # abandonnées) » printed its second line over the next field)
-            _set_lines(ws, row, max(_lines_needed(text, 42 * 0.85),
+            _set_lines(ws, row, max(_lines_needed(text, 42, bold=True),
                                     _lines_needed(piece, 90) if isinstance(piece, str) else 1))
             row += 1
 
@@ -431,8 +464,10 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     headers = [layout.T_COMMUNES.header(a) for a in ("code_insee", "commune", "role")]
     row = _headers(ws, row, headers, fmts, (42, 30, 30))
     for c in conv.communes:
-        for j, attr in enumerate(("code_insee", "commune", "role")):
-            write_value(ws, row, j, _shown(c, attr), fmts.cell())
+        values = [_shown(c, attr) for attr in ("code_insee", "commune", "role")]
+        for j, value in enumerate(values):
+            write_value(ws, row, j, value, fmts.cell())
+        _fit_row(ws, row, values, list(COVER_WIDTHS))  # a long name wraps: its second line overprinted the next
         row += 1
     if not conv.communes:
         ws.merge_range(row, 0, row, last, "Aucune commune renseignée.", fmts.note)
@@ -467,6 +502,13 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
                                     "d'engagement.", fmt=fmts.red)
     else:
         field("Statut du document", "Annexe générée à partir d'un classeur sans erreur.")
+    # One page while its type stays at 8 pt or more on it, as a fiche: many communes, a long name or
+    # a long field shrank it to one page at 3 pt; it flows onto a second page instead.
+    if _sheet_height_pt(ws, row) * page_layout.MIN_PRINTED_PT / FONT_PT <= _PRINTABLE_HEIGHT_PT:
+        ws.fit_to_pages(1, 1)
+
+
+COVER_WIDTHS = (42, 30, 30, 30)  # the cover's label column, then three merged for the values
 
 
 def _new_sheet(wb, name: str, widths, d: _Data, fmts: _Formats, title: str, subtitle: str,
@@ -530,7 +572,7 @@ def _perimetres(wb, d: _Data, fmts: _Formats) -> None:
 def _actions_list(wb, d: _Data, fmts: _Formats) -> None:
     t = layout.T_ACTIONS
     attrs = ("numero", "intitule", "maitre_ouvrage", "maturite", "date_debut", "date_fin", "cout_total")
-    widths = (10, 52, 30, 16, 13, 13, 18)
+    widths = (10, 52, 30, 16, 13, 13, d.width(18))
     ws, row, last = _new_sheet(wb, AnnexSheet.ACTIONS, widths, d, fmts, "Liste des fiches-actions par axe", d.libelle)
     header_row = row
     row = _headers(ws, row, [t.header(a) for a in attrs], fmts, widths)
@@ -614,7 +656,7 @@ def _matrix_block(ws, row: int, d: _Data, fmts: _Formats, widths: list[float], f
 
 def _plan(wb, d: _Data, fmts: _Formats) -> None:
     nfin = len(d.financeurs)
-    widths = [9, 36] + [16] * (nfin + 1)
+    widths = [9, 36] + [d.width(16)] * (nfin + 1)
     ws, row, last = _new_sheet(wb, AnnexSheet.FINANCEMENT, widths, d, fmts, "Plan de financement : actions × financeurs",
                                f"{d.libelle} — montants en euros, hors financements refusés", last=2 + nfin,
                                key_columns=(0, 1))
@@ -631,7 +673,7 @@ def _plan(wb, d: _Data, fmts: _Formats) -> None:
 
 def _axe_annee(wb, d: _Data, fmts: _Formats) -> None:
     nfin = len(d.financeurs)
-    widths = [48] + [16] * (nfin + 1) + [12]
+    widths = [48] + [d.width(16)] * (nfin + 1) + [12]
     ws, row, last = _new_sheet(wb, AnnexSheet.AXE_ANNEE, widths, d, fmts, "Plan de financement par axe et par année",
                                f"{d.libelle} — montants en euros, hors financements refusés", last=2 + nfin)
     ws.repeat_rows(0, row - 1)
@@ -657,7 +699,7 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
     t = layout.T_ACTIONS
     headers = [t.header("numero"), t.header("intitule"), t.header("maitre_ouvrage"), t.header("type_mo"),
                "Part propre du maître d'ouvrage (€)", "Financements publics (€)", "Part du maître d'ouvrage"]
-    widths = (9, 44, 28, 20, 18, 18, 16)
+    widths = (9, 44, 28, 20, d.width(18), d.width(18), 16)
     ws, row, last = _new_sheet(wb, AnnexSheet.PART_MO, widths, d, fmts, "Part du maître d'ouvrage par action",
                                "Part propre rapportée à la somme part propre + financements publics (article L1111-10 du CGCT)")
     header_row = row
@@ -696,6 +738,7 @@ FICHE_ROWS: tuple[tuple[str, ...], ...] = (
     ("description",),
 )
 ACTION_WIDTHS = (24, 16, 16, 16, 24, 16, 16, 16)  # A..H; a fiche fits one page in most cases
+AMOUNT_COLUMN = 6  # the fiche's amounts: its lines' montants, its totals
 SIGNATURES_PER_ROW = 4
 
 
@@ -703,12 +746,11 @@ LINE_PT = 13  # a line of the annex's 10 pt type, in a row
 MAX_LINES = int(page_layout.MAX_ROW_PT // LINE_PT)  # the most lines one row holds (Excel: 409 pt a row)
 
 
-def _lines_needed(text: str, width: float) -> int:
+def _lines_needed(text: str, width: float, bold: bool = False) -> int:
     """Lines of wrapped text LibreOffice will need (it does not grow rows on opening an xlsx) in a
-    column of `width` (Calibri widths: some 1.2 characters of 10 pt Arial each), each line break
+    column of `width` (Excel's widths), measured in the annex's 10 pt Arial, each line break
     starting a line (a description of ten short paragraphs was given one line, and printed cut)."""
-    per_line = max(int(width * 1.2), 1)
-    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
+    return page_layout.arial_lines(text, width, FONT_PT, bold)
 
 
 def _set_lines(ws, row: int, lines: int) -> None:
@@ -717,26 +759,26 @@ def _set_lines(ws, row: int, lines: int) -> None:
         ws.set_row(row, LINE_PT * min(lines, MAX_LINES))
 
 
-def _chunks(text: str, width: float) -> list[str]:
-    """`text` as pieces of at most `MAX_LINES` lines in a column of `width`, cut at line breaks,
+def _chunks(text: str, width: float, most: int = MAX_LINES) -> list[str]:
+    """`text` as pieces of at most `most` lines (`MAX_LINES`) in a column of `width`, cut at line breaks,
     else between words: a description longer than a row (409 pt, some 4,000 characters across a
     fiche) continues on the next rows, printed whole where one row cut it."""
-    if _lines_needed(text, width) <= MAX_LINES:
+    if _lines_needed(text, width) <= most:
         return [text]
     pieces: list[str] = []
     current: list[str] = []
     used = 0
     for paragraph in text.split("\n"):
         parts = [paragraph]
-        if _lines_needed(paragraph, width) > MAX_LINES:  # one paragraph longer than a row: cut between words
+        if _lines_needed(paragraph, width) > most:  # one paragraph longer than a row: cut between words
             parts = []
-            words = paragraph.split(" ")
+            words = [piece for word in paragraph.split(" ") for piece in _word_pieces(word, width, most)]
             start = 0
             while start < len(words):  # the most words from `start` that fit, by halving
                 fits, over = start + 1, len(words) + 1
                 while over - fits > 1:
                     mid = (fits + over) // 2
-                    if _lines_needed(" ".join(words[start:mid]), width) <= MAX_LINES:
+                    if _lines_needed(" ".join(words[start:mid]), width) <= most:
                         fits = mid
                     else:
                         over = mid
@@ -744,7 +786,7 @@ def _chunks(text: str, width: float) -> list[str]:
                 start = fits
         for part in parts:
             n = _lines_needed(part, width)
-            if current and used + n > MAX_LINES:
+            if current and used + n > most:
                 pieces.append("\n".join(current))
                 current, used = [], 0
             current.append(part)
@@ -753,20 +795,44 @@ def _chunks(text: str, width: float) -> list[str]:
     return pieces
 
 
+def _word_pieces(word: str, width: float, most: int = MAX_LINES) -> list[str]:
+    """`word`, or where it alone is taller than a row (a URL, a reference without spaces), its
+    pieces of the most characters a row holds: one such word was printed cut after 31 lines."""
+    pieces = []
+    while _lines_needed(word, width) > most:
+        fits, over = 1, len(word)  # the most characters that fit, by halving
+        while over - fits > 1:
+            mid = (fits + over) // 2
+            fits, over = (mid, over) if _lines_needed(word[:mid], width) <= most else (fits, mid)
+        pieces.append(word[:fits])
+        word = word[fits:]
+    return pieces + [word]
+
+
 def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> None:
     ws = wb.add_worksheet(name)
     for j, w in enumerate(ACTION_WIDTHS):
-        ws.set_column(j, j, w)
+        ws.set_column(j, j, d.width(w) if j == AMOUNT_COLUMN else w)  # wider only: rows measured on ACTION_WIDTHS
     last = len(ACTION_WIDTHS) - 1
     row = _setup(ws, d, fmts, last)
     title = f"Fiche-action n° {a.numero or '—'} — {_shown(a, 'intitule') or ''}".rstrip(" —")
-    merge_text(ws, row, 0, row, last, title, fmts.title_wrapped)
     # a long intitulé wraps (it was cut mid-word at the page's edge): its lines counted with 16 pt
     # characters of 0.6 em, a little wider than most (a line too many rather than a cut one)
     width_pt = sum(page_layout.column_points(w) for w in ACTION_WIDTHS)
     lines = page_layout.text_lines(title, width_pt / (0.6 * 16), bold=True)
-    ws.set_row(row, 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3))
+    if lines > 5:
+        # the title heads each page of the fiche, so that a page of it says whose it is: past five
+        # lines it took a third of each page, its number alone does (the intitulé is the first field)
+        title = f"Fiche-action n° {a.numero or '—'}"
+        lines = 1
+    merge_text(ws, row, 0, row, last, title, fmts.title_wrapped)
+    title_pt = 24 if lines == 1 else 21 * lines + 3
+    ws.set_row(row, title_pt)
     ws.repeat_rows(0, row)
+    repeated = title_pt + (24 if d.brouillon else 0)  # and the draft banner
+    # a long text's rows as tall as a page holds under what it repeats: rows of 31 lines under a
+    # repeated title of seven lines were taller than the rest of the page, and LibreOffice cut their end
+    most = max(1, min(MAX_LINES, int((_PRINTABLE_HEIGHT_PT - repeated) // LINE_PT) - 2))
     row += 2
 
     # -- the fiche: every field of the table
@@ -793,12 +859,13 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
         for attr, (lc, v0, v1) in zip(attrs, spans):
             value, kind = value_of(attr)
             width = sum(ACTION_WIDTHS[v0:v1 + 1])
-            fields.append((attr, lc, v0, v1, kind, _chunks(value, width) if isinstance(value, str) else [value], width))
+            fields.append((attr, lc, v0, v1, kind, _chunks(value, width, most) if isinstance(value, str) else [value],
+                           width))
         for k in range(max(len(f[5]) for f in fields)):
             height = 1
             for attr, lc, v0, v1, kind, pieces, width in fields:
                 label = t.header(attr) if k == 0 else f"{t.header(attr)} (suite)" if k < len(pieces) else ""
-                height = max(height, _lines_needed(label, ACTION_WIDTHS[lc] * 0.85))
+                height = max(height, _lines_needed(label, ACTION_WIDTHS[lc], bold=True))
                 ws.write_string(row, lc, label, fmts.label)
                 fmt = fmts.cell(kind, left=True)
                 ws.merge_range(row, v0, row, v1, None, fmt)
@@ -871,12 +938,17 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
         row += 1
         span = len(ACTION_WIDTHS) // SIGNATURES_PER_ROW
         for i in range(0, len(codes), SIGNATURES_PER_ROW):
+            lines = 3  # two lines of name, then « Date et signature : »
             for k, code in enumerate(codes[i:i + SIGNATURES_PER_ROW]):
                 c0, c1 = k * span, k * span + span - 1
                 # no « Pour Commune » (a name without its article): the name, then what to write
-                ws.merge_range(row, c0, row, c1, f"{d.funder_name(code)}\nDate et signature :", fmts.sign_label)
+                label = f"{d.funder_name(code)}\nDate et signature :"
+                ws.merge_range(row, c0, row, c1, label, fmts.sign_label)
                 ws.merge_range(row + 1, c0, row + 4, c1, None, fmts.sign_box)
-            ws.set_row(row, 42)  # up to two lines of name, then « Date et signature : »
+                # a longer name (a financeur named in full in `Financeurs`) gets its lines: at two,
+                # its third line and « Date et signature : » were cut
+                lines = max(lines, _lines_needed(label, sum(ACTION_WIDTHS[c0:c1 + 1]), bold=True))
+            ws.set_row(row, 42 if lines <= 3 else min(page_layout.MAX_ROW_PT, LINE_PT * lines + 3))
             row += 6
     # One page per fiche whenever its type stays at 8 pt or more on it (`page_layout`'s standard);
     # longer ones flow onto a second page. Judged on the rows' heights, not their count: a long
@@ -997,7 +1069,10 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     number comes from `checks.comparison` (itself from `totals`)."""
     from acv_xl.checks.comparison import AJOUT, MODIFICATION, SUPPRESSION
 
-    widths = (12, 40, 16, 16, 18, 18, 18, 18)
+    # the amounts before, after and their écart, as wide as the widest of both states needs
+    gaps = [*comp.groups.get("par_financeur", {}).values(), comp.financement_total, comp.cout_total]
+    money = max(18.0, amount_width(v for e in gaps if e is not None for v in (e.avant, e.apres, e.ecart)))
+    widths = (12, 40, 16, 16, money, money, money, money)
     ws, row, last = _new_sheet(wb, AnnexSheet.MODIFICATIONS, widths, d, fmts, MODIFICATIONS_TITLE,
                                f"Par rapport au classeur « {reference} » — montants en euros, hors financements refusés")
     # each list's header on each page it runs onto (`_Pages`); the page header carries the title

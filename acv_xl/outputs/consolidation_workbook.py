@@ -670,6 +670,13 @@ _DXF_ONLY = ("erreur", "avertissement")  # conditional formats' (dxf): no cell s
 XF: dict[str, int] = {name: k for k, name in enumerate((n for n in FORMATS if n not in _DXF_ONLY), start=1)}
 
 
+def _widest_euros(j: int, rows, totals: dict[int, Any] | None) -> float:
+    """The width column `j`'s amounts need: its rows' and its total's (`page_layout.euros_width`)."""
+    total = (totals or {}).get(j)
+    total = total[1] if isinstance(total, tuple) else total
+    return page_layout.euros_width([r[j] for r in rows if j < len(r)] + [total])
+
+
 def lignes_columns() -> list[tuple[str, float, str | None]]:
     """`Lignes`' columns: header, width, format (a `FORMATS` name or None)."""
     tf = layout.T_FINANCEMENTS
@@ -766,6 +773,12 @@ class _Writer:
 
         headers = _unique_headers([c[0] for c in columns])
         columns = [(h, page_layout.fit_width(w, h), f) for h, w, f in columns]
+        if not hasattr(ws, "table_widths"):
+            ws.table_widths = {}
+        # amounts: as wide as the widest (its rows, its total) — fixed at 15, a financeur's
+        # 1 234 567 890,12 € printed « ### » (the rows of `Lignes`, packed, are bounded by its total)
+        columns = [(h, max(w, _widest_euros(j, rows if packed is None else (), totals)), f)
+                   if f in ("euros", "euros_gras") else (h, w, f) for j, (h, w, f) in enumerate(columns)]
         data = rows or [[None] * len(columns)]  # Excel tables need one data row
         long = [(j, c[1]) for j, c in enumerate(columns) if c[2] == "texte_long"]
         # beside a wrapped column, every cell top-aligned: a tall row then reads as one line
@@ -821,6 +834,8 @@ class _Writer:
                     c["total_function"] = formula
                     c["total_value"] = value if isinstance(value, str) else float(value)
             cols.append(c)
+            # never narrower than a table above set it (a matrix's amounts over its totals' shares)
+            width = ws.table_widths[j] = max(width, getattr(ws, "table_widths", {}).get(j, 0))
             ws.set_column(j, j, width)
         ws.add_table(first_row, 0, last, len(columns) - 1, {
             "name": name, "columns": cols, "total_row": totals is not None,

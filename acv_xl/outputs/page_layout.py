@@ -19,6 +19,7 @@ one line too many rather than one too few (a cut word is worse than a blank line
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence
@@ -81,6 +82,100 @@ def one_line_chars(width: float) -> int:
 def _chars(word: str) -> float:
     # wide capitals and « m/w » take more room than the digit Excel's width is measured in
     return sum(1.25 if c in "MWmw@%" else 1.1 if c.isupper() else 1.0 for c in word)
+
+
+# Advance widths of Arial and Arial Bold (and of Liberation Sans, LibreOffice's metric-compatible
+# font), in thousandths of an em, for the characters 32 to 126 — the annex's type. Other characters
+# are measured as their unaccented letter (« é » as « e »), or as a whole em (« — », « œ »): wide.
+_ARIAL = tuple(int(w) for w in (
+    "278 278 355 556 556 889 667 191 333 333 389 584 278 333 278 278 556 556 556 556 556 556 556 556 556 556 "
+    "278 278 584 584 584 556 1015 667 667 722 722 667 611 778 722 278 500 667 556 833 722 778 667 778 722 667 "
+    "611 722 667 944 667 667 611 278 278 278 469 556 333 556 556 500 556 556 278 556 556 222 222 500 222 833 "
+    "556 556 556 556 333 500 278 556 500 722 500 500 500 334 260 334 584").split())
+_ARIAL_BOLD = tuple(int(w) for w in (
+    "278 333 474 556 556 889 722 238 333 333 389 584 278 333 278 278 556 556 556 556 556 556 556 556 556 556 "
+    "333 333 584 584 584 611 975 722 722 722 722 667 611 778 722 278 556 722 611 833 722 778 667 778 722 667 "
+    "611 722 667 944 667 667 611 333 278 333 584 556 333 556 611 556 611 556 333 611 611 278 278 556 278 889 "
+    "611 611 611 611 389 556 333 611 556 778 556 556 500 389 280 389 584").split())
+_ARIAL_OTHER = {"«": 556, "»": 556, "€": 556, "–": 556, "’": 278, "‘": 278, "“": 500, "”": 500, "×": 584, "°": 400,
+                "\u00a0": 278, "\u202f": 278}
+CELL_PADDING_PT = 3.0  # the room a cell leaves on its left and right, together, in LibreOffice and Excel
+
+
+@lru_cache(maxsize=16384)
+def _arial_width(word: str, bold: bool = False) -> float:
+    """The width of `word` in Arial (Bold), in ems."""
+    table = _ARIAL_BOLD if bold else _ARIAL
+    total = 0
+    for c in word:
+        code = ord(c)
+        if 32 <= code < 127:
+            total += table[code - 32]
+        elif c in _ARIAL_OTHER:
+            total += _ARIAL_OTHER[c]
+        else:
+            base = ord(unicodedata.normalize("NFD", c)[0])
+            total += table[base - 32] if 32 <= base < 127 else 1000
+    return total / 1000
+
+
+def arial_lines(text: str, width: float, font_pt: float, bold: bool = False) -> int:
+    """Lines that `text` takes in `font_pt` Arial, wrapped in a column of `width` characters (Excel's
+    widths): a greedy wrap between words, measured with the font's own widths — counted as
+    characters, 43 letters of Arial 10 were « one line » in a column that holds 36, and the second
+    line printed over the next row. A word longer than the column is broken across lines."""
+    return arial_lines_in(text, column_points(width), font_pt, bold)
+
+
+def arial_lines_in(text: str, points: float, font_pt: float, bold: bool = False) -> int:
+    """`arial_lines` in a cell `points` wide (a merged range: the sum of its columns' points)."""
+    room = max(1.0, (points - CELL_PADDING_PT) / font_pt)
+    space = _ARIAL[0] / 1000
+    lines = 0
+    for paragraph in str(text).split("\n"):
+        used, count = 0.0, 1
+        for word in filter(None, paragraph.split(" ")):  # never at a no-break space (« 1 234 € »)
+            size = _arial_width(word, bold)
+            if size > room:  # broken wherever the line is full
+                full = math.ceil(size / room)
+                count += (1 if used else 0) + full - 1
+                used = size - (full - 1) * room
+                continue
+            needed = size if used == 0 else used + space + size
+            if needed <= room:
+                used = needed
+            else:
+                count, used = count + 1, size
+        lines += count
+    return max(1, lines)
+
+
+def arial_width_for(text: str, font_pt: float, bold: bool = False) -> float:
+    """The column width (Excel's characters) that shows `text` on one line in `font_pt` Arial: a
+    number wider than its column prints « ##### »."""
+    points = _arial_width(str(text), bold) * font_pt + CELL_PADDING_PT + 2  # a little room
+    return math.ceil((points / 0.75 - 5) / 7 * 10) / 10
+
+
+# Pixels (at 96 dpi) of the characters of an amount in the workbooks' Calibri 11 as LibreOffice draws
+# it (Carlito, unhinted): a digit and « € » 7.43, a space 3.3, a comma 3.4, a sign 4.5 (« + » 7.43)
+_AMOUNT_PX = {" ": 3.3, ",": 3.4, ".": 3.4, "-": 4.5, "−": 4.5}
+
+
+def euros_width(amounts: Iterable) -> float:
+    """The column width (Excel's characters) that shows each of `amounts` in euros in Calibri 11,
+    or 0 without any: a column narrower prints « ### » (a financeur's 1 234 567 890,12 € over the
+    départements, in a column of 15)."""
+    from decimal import Decimal
+
+    from acv_xl.contract.values import fmt_euros
+
+    numbers = [a for a in amounts if isinstance(a, (Decimal, int, float)) and not isinstance(a, bool)]
+    if not numbers:
+        return 0.0
+    texts = (fmt_euros(max(numbers)), fmt_euros(min(numbers)))  # the widest, positive or negative
+    px = max(sum(_AMOUNT_PX.get(c, 7.43) for c in t) for t in texts)
+    return math.ceil((px + 6 - 5) / 7 * 10) / 10  # a column of w characters is 7 w + 5 pixels
 
 
 def fit_width(width: float, header: str, bold: bool = True) -> float:
@@ -154,11 +249,15 @@ def first_page_points(widths: Sequence[float], p: PrintPlan, margin_in: float = 
 
 
 def apply_width(ws, p: PrintPlan) -> None:
-    """One page wide, or the plan's scale with its key columns repeated on every page."""
+    """One page wide, or the plan's scale with its key columns repeated on every page, printed across
+    then down: the columns that do not fit print on the page right after their rows' first columns
+    (down then across, the spreadsheets' default, put the montants of `Lignes` eight pages after
+    their actions and financeurs, with only the key columns to match them by)."""
     if p.fit_width:
         ws.fit_to_pages(1, 0)
     else:
         ws.set_print_scale(p.scale)
+        ws.print_across()
         if p.repeat_columns:
             ws.repeat_columns(*p.repeat_columns)
 
@@ -190,8 +289,11 @@ def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, i
 
 def footer_text(text: str) -> str:
     """Text for an Excel header/footer: `&` doubled (it starts a code there), length bounded
-    (Excel refuses a header/footer of more than 255 characters)."""
-    return text.replace("&", "&&")[:200]
+    (Excel refuses a header/footer of more than 255 characters) — never cut between the two `&` of
+    one, which left a lone control character (`&` then the next field's text)."""
+    escaped = text.replace("&", "&&")[:200]
+    trailing = len(escaped) - len(escaped.rstrip("&"))
+    return escaped[:-1] if trailing % 2 else escaped
 
 
 def sheet_footer(sheet: str, convention: str | None = None) -> str:
