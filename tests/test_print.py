@@ -378,3 +378,24 @@ def test_the_labels_of_two_consolidations_wrap_in_the_movements(tmp_path):
                     lines = page_layout.text_lines(c.value, widths[c.column])
                     assert c.alignment.wrap_text and lines > 1, (sheet, c.coordinate, c.value)
                     assert (ws.row_dimensions[c.row].height or 15) >= lines * page_layout.LINE_PT, (sheet, c.coordinate)
+
+
+def test_the_width_of_an_amount_column_is_the_one_its_every_cell_needs():
+    """`_widest_euros` looks only at a column's largest and smallest amounts: the same width as every
+    cell looked at, blanks, zeros, negatives, texts and short rows included."""
+    from acv_xl.outputs.consolidation_workbook import _widest_euros
+
+    cases = [
+        [[Decimal("12.50")], [None], [Decimal("0")], [Decimal("-1234567890.12")], [Decimal("99.99")]],
+        [[Decimal("1234567890123.45")], [Decimal("5")], [None]],
+        [[None], [Decimal("0.00")]],
+        [["texte"], [Decimal("123456789012.34")]],  # a text among amounts: each cell looked at
+        [[Decimal("7")], []],  # a shorter row
+        [],
+    ]
+    for rows in cases:
+        for totals in (None, {0: Decimal("98765432109876.54")}, {0: ("=SUM(A:A)", Decimal("-5"))}):
+            total = (totals or {}).get(0)
+            total = total[1] if isinstance(total, tuple) else total
+            every = page_layout.euros_width([r[0] for r in rows if r] + [total])
+            assert _widest_euros(0, rows, totals) == every, (rows, totals)
