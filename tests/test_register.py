@@ -1875,6 +1875,26 @@ def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, 
     assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
 
 
+def test_historique_follows_a_workbook_without_identifier_moved_unchanged(tmp_path, examples):
+    """Followed by its path, a workbook without identifier renamed between two comités (« v2 … »,
+    a commune's new name for the same file), its content unchanged, read « Convention retirée » and
+    « Convention ajoutée » for its whole financing: the same content is the same convention."""
+    folder = _folder(tmp_path, examples)
+    target = folder / examples["paths"][0].name
+    wb = openpyxl.load_workbook(target)
+    ident = next(n for n in layout.NAMED_CELLS if n.name == "acv_id")
+    wb[ident.sheet][ident.cell] = None
+    wb.save(target)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    target.rename(folder / f"v2 {target.name}")
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    assert list(mv["Mouvement"].dropna()) == [], mv
+
+
 def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, examples, capsys):
     """Its analyses deleted with an SQLite tool, their lines left: the next consolidation gave « erreur
     SQLite : UNIQUE constraint failed: lignes.analyse_id, lignes.rang », SQLite's English."""
