@@ -1998,6 +1998,19 @@ def test_an_impossible_comite_date_is_said_as_such(tmp_path, examples, capsys):
     assert "aucune date reconnue" not in err
 
 
+def test_a_comite_label_not_in_utf8_is_refused_in_french(tmp_path, examples, capsys):
+    """A label from a script saved in Latin-1 reaches Python with its « é » as a surrogate, which no
+    writer takes: the consolidation stopped with « erreur interne inattendue (UnicodeEncodeError…) »
+    as it wrote its workbook, and nothing was recorded."""
+    folder = _folder(tmp_path, examples)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", "Comit\udce9 du 12/06/2026",
+                "--registre", tmp_path / "r.sqlite", "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "le libellé du comité (--comite) « Comit\\xe9 du 12/06/2026 » n'est pas du texte UTF-8" in err, err
+    assert "erreur interne" not in err and not (tmp_path / "c.xlsx").exists()
+
+
 def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, capsys):
     """A register's name holding a terminal escape sequence is shown as it is, never acted on
     (as every other command does, `outputs.terminal.literal`)."""
