@@ -289,6 +289,12 @@ def _consolider(args, prefetched) -> int:
         chemin = reference.chemin
     if args.comite:
         from acv_xl.outputs.consolidation_result import date_of_label, impossible_date_in_label
+        from acv_xl.reading.errors import file_text
+
+        if file_text(args.comite) != args.comite:  # bytes not UTF-8 (a script saved in Latin-1): no writer takes them
+            return _fail(f"le libellé du comité (--comite) « {file_text(args.comite)} » n'est pas du texte UTF-8 "
+                         "(un script enregistré dans un autre codage ?) : enregistrez le script en UTF-8, ou "
+                         "tapez le libellé dans le terminal.")
 
         if (typed := impossible_date_in_label(args.comite)) is not None:  # « 31/02/2026 »: a date, but none
             _say(f"acv-xl : la date « {typed} » du libellé du comité « {args.comite} » n'existe pas : la phase "

@@ -81,6 +81,20 @@ def test_nginx_answers_its_own_refusals_in_french_text():
     assert f"au plus {size} Mo par requête" in text
 
 
+def test_the_docs_name_every_front_end_text_the_box_shows_unsealed():
+    """docs/serveur.md listed two texts of the front end that the box shows without a seal, while the
+    page showed a third (429, « Trop de requêtes simultanées… »): what a forged link can show is what
+    an IT person reads there."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    box = re.search(r"la page n'affiche que(.*?)pour tout le reste", doc).group(1)
+    messages = re.findall(r'return \d+ "(.*?)\\n";', text)
+    assert len(messages) == 3
+    for message in messages:
+        assert server_alert.FRONT_END_TEXTS.fullmatch(message)
+        assert f"« {' '.join(message.split()[:3])}" in box, (message, box)
+
+
 def test_nginx_limits_each_client_address_and_says_so_in_french():
     """The server sees every commune come from 127.0.0.1 behind nginx: nginx caps each address
     (`limit_conn`), answered by its French 429 (its own 503 read « momentanément indisponible (arrêt

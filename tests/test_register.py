@@ -1875,6 +1875,26 @@ def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, 
     assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
 
 
+def test_historique_follows_a_workbook_without_identifier_moved_unchanged(tmp_path, examples):
+    """Followed by its path, a workbook without identifier renamed between two comités (« v2 … »,
+    a commune's new name for the same file), its content unchanged, read « Convention retirée » and
+    « Convention ajoutée » for its whole financing: the same content is the same convention."""
+    folder = _folder(tmp_path, examples)
+    target = folder / examples["paths"][0].name
+    wb = openpyxl.load_workbook(target)
+    ident = next(n for n in layout.NAMED_CELLS if n.name == "acv_id")
+    wb[ident.sheet][ident.cell] = None
+    wb.save(target)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    target.rename(folder / f"v2 {target.name}")
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    assert list(mv["Mouvement"].dropna()) == [], mv
+
+
 def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, examples, capsys):
     """Its analyses deleted with an SQLite tool, their lines left: the next consolidation gave « erreur
     SQLite : UNIQUE constraint failed: lignes.analyse_id, lignes.rang », SQLite's English."""
@@ -1976,6 +1996,19 @@ def test_an_impossible_comite_date_is_said_as_such(tmp_path, examples, capsys):
     err = capsys.readouterr().err
     assert "la date « 31/02/2026 » du libellé du comité « Comité du 31/02/2026 » n'existe pas" in err, err
     assert "aucune date reconnue" not in err
+
+
+def test_a_comite_label_not_in_utf8_is_refused_in_french(tmp_path, examples, capsys):
+    """A label from a script saved in Latin-1 reaches Python with its « é » as a surrogate, which no
+    writer takes: the consolidation stopped with « erreur interne inattendue (UnicodeEncodeError…) »
+    as it wrote its workbook, and nothing was recorded."""
+    folder = _folder(tmp_path, examples)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", "Comit\udce9 du 12/06/2026",
+                "--registre", tmp_path / "r.sqlite", "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "le libellé du comité (--comite) « Comit\\xe9 du 12/06/2026 » n'est pas du texte UTF-8" in err, err
+    assert "erreur interne" not in err and not (tmp_path / "c.xlsx").exists()
 
 
 def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, capsys):

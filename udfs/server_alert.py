@@ -39,8 +39,8 @@ FAILURE = ("Error", "ok", "critical", "")  # how the add-in frames a failed call
 ADD_IN_TEXTS = frozenset({"No response received from server", "Unknown server error"})
 UNSEALED = ("Le complément n'a pas pu terminer l'opération dans Excel. Réessayez ; si cela se "
             "reproduit, prévenez la préfecture.")
-# the refusals of the préfecture's front end itself (deploy/nginx-acv-xl.conf: body too large, server
-# stopped), which nginx cannot seal: fixed French texts, shown as they are — the box showed its fixed
+# the refusals of the préfecture's front end itself (deploy/nginx-acv-xl.conf: body too large, too many
+# requests at once, server stopped), which nginx cannot seal: fixed French texts, shown as they are — the box showed its fixed
 # « n'a pas pu terminer l'opération » instead; a forged link can show nothing else (a figure at most)
 FRONT_END_TEXTS = re.compile(
     r"Requête trop volumineuse : au plus \d{1,5}(,\d{1,2})? Mo par requête\. Réduisez le classeur ou demandez "

@@ -290,13 +290,23 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     pairs: list[tuple[int, int, str, tuple, tuple]] = []
     for avant, apres in zip(ids, ids[1:]):
         a, b = state.get(avant, {}), state.get(apres, {})
-        for k in sorted(b.keys() - a.keys()):
+        added, removed = b.keys() - a.keys(), a.keys() - b.keys()
+        # a workbook without identifier moved or renamed, its content unchanged (the same analysis): the
+        # same convention, no movement — followed by its path alone, it read « retirée » and « ajoutée »
+        gone = {}
+        for k in sorted(removed):
+            if k.startswith("\x00") and a[k][1] is not None:
+                gone.setdefault(a[k][1], k)
+        for k in sorted(added):
+            if k.startswith("\x00") and (old := gone.pop(b[k][1], None)) is not None:
+                added, removed = added - {k}, removed - {old}
+        for k in sorted(added):
             acv, _, lib, total, chemin = b[k]
             motif = non_comptes[avant].get(k) or non_comptes[avant].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_DESORMAIS_COMPTEE} (auparavant : {motif.removesuffix(', non compté')})" if motif
                     else CONVENTION_AJOUTEE)
             out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_apres=total))
-        for k in sorted(a.keys() - b.keys()):
+        for k in sorted(removed):
             acv, _, lib, total, chemin = a[k]
             motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_NON_COMPTEE} ({motif.removesuffix(', non compté')})" if motif
