@@ -57,3 +57,16 @@ def test_a_value_no_filter_offers_is_no_group():
     cells = _cells(block, {"Montant (€)": 750000.0})
     assert typed_cells(block, cells) == cells
     assert typed_cells(block, _cells(block, {"Financeur": "ETAT", "Montant (€)": 400.0})) == []  # ETAT's Somme
+
+
+def test_ecartype_and_var_are_the_rows_own_though_computed_last():
+    """Écartype and Var are computed only for a number no other function gives (`_spread`: exact
+    fractions, the costliest results); they still leave the row's own values out of STR-09."""
+    import statistics
+
+    amounts = [100.0, 200.0, 300.0, 450.0]
+    block = _block(amounts)
+    for value in (statistics.stdev(amounts), statistics.variance(amounts)):
+        assert typed_cells(block, _cells(block, {"N° action": "Total", "Montant (€)": value})) == []
+    cells = _cells(block, {"Montant (€)": statistics.stdev(amounts) + 1})
+    assert typed_cells(block, cells) == cells
