@@ -45,6 +45,19 @@ def _number(v: Any) -> float | None:
     return None
 
 
+_LEAP_DAY_1900 = date(1900, 3, 1)
+
+
+def _shown_a_day_later(v: Any) -> bool:
+    """Whether `v` is a date before 01/03/1900, which Excel shows a day later than its serial counts from
+    30/12/1899 (its 29/02/1900 that never was): a Nombre of 16 lines under the date column shows
+    16/01/1900, which the file gives (calamine, as Excel shows it), where the add-in and COM give
+    15/01/1900 — the serial is either, else STR-09 in the command line and « Validé » in the button."""
+    if not isinstance(v, date):
+        return False
+    return (v.date() if isinstance(v, datetime) else v) < _LEAP_DAY_1900
+
+
 def _results(values: list[Any], extremes: bool = True) -> list[float]:
     """Every result a totals function gives on these values (those of one column, one line each) but
     Écartype and Var (`_spread`); without Max and Min unless `extremes` (a line's own value is the Max
@@ -167,7 +180,8 @@ def typed_cells(b: TableBlock, cells: list[tuple[int, int, Any]]) -> list[tuple[
             typed |= col is not None and col.kind in _NUMERIC
         else:
             n = _number(v)
-            if n is not None and results.gives(c - b.first_col, n):
+            if n is not None and (results.gives(c - b.first_col, n)
+                                  or (_shown_a_day_later(v) and results.gives(c - b.first_col, n - 1))):
                 continue
             typed = True  # a number no totals function gives, or a value none gives (TRUE, 10^400)
         left.append((r, c, v))
