@@ -636,6 +636,23 @@ def test_a_row_of_controles_never_holds_more_than_a_cell_does():
     assert scripts._finding_row(short, header_index(header, layout.T_CONTROLES), len(header))[:2] == ["Erreur", "FIN-03"]
 
 
+def test_a_row_of_controles_counts_what_a_cell_holds_as_excel_does():
+    """Excel and Office.js count a cell's 32 767 characters in UTF-16 units, an emoji two: a comment of
+    16 000 emoji (32 000 units, a cell Excel holds) changed since the validation gave a message of
+    32 000 characters but 64 000 units, never cut — Excel refuses the whole write of Contrôles."""
+    from acv_xl.checks.findings import Finding, Gravite
+    from udfs.tables import header_index
+
+    f = Finding(code="", gravite=Gravite.INFORMATION, feuille="Plan de financement", cellule="J4",
+                message="Modifié depuis la validation du 26/11/2026 — « " + "😀" * 16_000 + " » → « " + "😃" * 16_000 + " »",
+                suggestion="")
+    header = list(layout.T_CONTROLES.headers)
+    row = scripts._finding_row(f, header_index(header, layout.T_CONTROLES), len(header))
+    message = row[header.index(layout.T_CONTROLES.header("message"))]
+    assert len(message.encode("utf-16-le")) // 2 <= 32_766 and message.endswith("😃…")  # room for an apostrophe
+    assert "\ufffd" not in message
+
+
 @pytest.mark.parametrize("old_lines", [1, 6], ids=["plus-de-constats", "moins-de-constats"])
 def test_a_totals_row_of_controles_moves_below_the_findings(tmp_path, old_lines):
     """Contrôles with its totals row ticked (a count of the findings): the button wrote the findings over

@@ -57,3 +57,34 @@ def test_a_value_no_filter_offers_is_no_group():
     cells = _cells(block, {"Montant (€)": 750000.0})
     assert typed_cells(block, cells) == cells
     assert typed_cells(block, _cells(block, {"Financeur": "ETAT", "Montant (€)": 400.0})) == []  # ETAT's Somme
+
+
+def test_ecartype_and_var_are_the_rows_own_though_computed_last():
+    """Écartype and Var are computed only for a number no other function gives (`_spread`: exact
+    fractions, the costliest results); they still leave the row's own values out of STR-09."""
+    import statistics
+
+    amounts = [100.0, 200.0, 300.0, 450.0]
+    block = _block(amounts)
+    for value in (statistics.stdev(amounts), statistics.variance(amounts)):
+        assert typed_cells(block, _cells(block, {"N° action": "Total", "Montant (€)": value})) == []
+    cells = _cells(block, {"Montant (€)": statistics.stdev(amounts) + 1})
+    assert typed_cells(block, cells) == cells
+
+
+def test_a_count_under_the_date_column_shown_as_a_date_is_the_rows_own_in_both_readers():
+    """Nombre under « Date de la demande » keeps the column's date format: 16 lines show 16/01/1900. The
+    file gives that date (as Excel shows it, a day after the serial counted from 30/12/1899: Excel's
+    29/02/1900), the add-in and COM give 15/01/1900: STR-09 in the command line for Excel's own Nombre
+    (« à corriger »), « Validé » with the button."""
+    from datetime import date, datetime
+
+    block = _block([100.0 * (i + 1) for i in range(16)])
+    for row in block.rows:
+        row[J["Date de la demande"]] = date(2024, 3, 1)
+    for shown in (date(1900, 1, 16), datetime(1900, 1, 15)):  # the file's, the add-in's / COM's
+        assert typed_cells(block, _cells(block, {"N° action": "Total", "Date de la demande": shown})) == []
+    cells = _cells(block, {"Date de la demande": date(1900, 1, 18)})  # no count of these lines
+    assert typed_cells(block, cells) == cells
+    cells = _cells(block, {"Date de la demande": date(2024, 3, 2)})  # a date typed there
+    assert typed_cells(block, cells) == cells

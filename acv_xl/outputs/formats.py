@@ -26,14 +26,20 @@ FILL_ERREUR = "#FFC8CE"
 FILL_AVERTISSEMENT = "#FFE0B3"
 
 
-CELL_MAX = 32_767  # characters Excel holds in a cell (STR-10 for a workbook's own)
+CELL_MAX = 32_767  # characters Excel holds in a cell (STR-10 for a workbook's own), in UTF-16 units
 
 
 def fit_cell(text: str, room: int = CELL_MAX) -> str:
     """`text` cut to what a cell holds, with « … » (`room`: fewer, for a writer that may prefix it):
     a message quoting a long value twice (a 20 000-character comment changed since the validation) is
-    longer, and Excel repairs a file holding more, or refuses a whole write of the add-in for it."""
-    return text if len(text) <= room else text[:room - 1] + "…"
+    longer, and Excel repairs a file holding more, or refuses a whole write of the add-in for it.
+    Counted as Excel and JavaScript count, in UTF-16 units: a character past U+FFFF (an emoji) is two."""
+    if len(text) <= room // 2:  # nearly always: short enough whatever its characters
+        return text
+    units = text.encode("utf-16-le")
+    if len(units) <= 2 * room:
+        return text
+    return units[: 2 * (room - 1)].decode("utf-16-le", "ignore") + "…"  # "ignore": half an emoji at the cut
 
 
 def write_value(ws, row: int, col: int, value: Any, fmt=None) -> None:
