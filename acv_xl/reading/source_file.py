@@ -98,7 +98,7 @@ from xml.parsers import expat
 
 from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
-from acv_xl.contract.values import ExcelError, NoCachedValue
+from acv_xl.contract.values import ExcelError, NoCachedValue, fmt_number
 from acv_xl.reading import calamine_sheet, zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
@@ -115,6 +115,10 @@ MAX_TOTAL_BYTES = 500 * 1024 * 1024
 MAX_RATIO = 100
 RATIO_MIN_BYTES = 5 * 1024 * 1024
 MAX_GRID_CELLS = 3_000_000
+# cells of one table read up to the sheet's last row (a convention's tables hold a few hundred
+# lines): each line becomes a model and its findings, ≈ 6 KB a line — a plan of 200 000 lines
+# (2 million cells, a 4 MB file) took 1,2 GB and 25 s of calcul; 50 000 lines of 10 columns ≈ 0,3 GB
+MAX_TABLE_CELLS = 500_000
 # characters of shared strings materialised per workbook (calamine copies one into each cell citing it)
 MAX_TEXT_CHARS = 32 * 2**20
 # "1e999" in a crafted file reads as infinity: Excel's own verdict for such a number is #NUM!
@@ -1010,16 +1014,20 @@ class FileSource:
         r1, c1, r2, c2 = parse_range(info.ref)
         header_row = r1 if info.header_rows else r1 - 1
         last_data = max(r2 - info.totals_rows, header_row)
-        if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_GRID_CELLS:
+        if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_TABLE_CELLS:
             # a table stretched down to row 1,048,576: its rows past the sheet's last value are empty
             self._load(sheet)
             last_data = max(min(last_data, sheet.extent[0]), header_row)
-            if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_GRID_CELLS:
+            filled = (last_data - header_row) * max(min(c2, sheet.extent[1]) - c1 + 1, 1)
+            if filled > MAX_TABLE_CELLS:
                 raise _unreadable(
-                    self.path, f"a un tableau « {info.name} » ({info.ref}) trop grand pour être lu "
-                    f"(plus de {MAX_GRID_CELLS // 1_000_000} millions de cellules remplies).",
-                    "Redimensionnez le tableau à ses seules lignes remplies (Création de tableau > "
-                    "Redimensionner le tableau), puis enregistrez.")
+                    self.path, f"a un tableau « {info.name} » ({info.ref}) trop grand pour être lu : "
+                    f"{fmt_number(last_data - header_row)} lignes jusqu'à sa dernière ligne remplie, "
+                    f"{fmt_number(filled)} cellules (au plus "
+                    f"{fmt_number(MAX_TABLE_CELLS)} par tableau ; une convention en compte quelques centaines).",
+                    "Redimensionnez le tableau à ses seules lignes de la convention (Création de tableau > "
+                    "Redimensionner le tableau) et déplacez les autres données dans un autre classeur, "
+                    "puis enregistrez.")
         cells = self._region(sheet, header_row, last_data, c1, c2)
         header = []
         for j, text in enumerate(cells[0] if info.header_rows else [None] * (c2 - c1 + 1)):
