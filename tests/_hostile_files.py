@@ -4,8 +4,8 @@ Each factory takes a good ACV workbook and a folder and returns the path of a ho
 entity expansion (billion laughs), an external entity (XXE), a decompression bomb, zip headers
 that lie (right size and CRC, data that inflate to 2 GiB), a `<dimension>` that understates the
 sheet with a value in XFD1048576, one shared string of 1 MiB referenced by 2,000 cells, 100,000
-zip entries, escape sequences and Rich markup in cells, a text of 32,768 characters, and a plan
-de financement of 200,000 lines.
+zip entries, escape sequences and Rich markup in cells, a text of 32,768 characters, a plan
+de financement of 200,000 lines, and shared strings announcing 10^11 of them.
 
 The big inflated sizes cost nothing to build: a deflate block of zeros ended by a full flush
 resets the compressor, so the same compressed bytes repeated inflate to that many times the data.
@@ -240,5 +240,15 @@ def plan_of_200000_lines(good: Path, d: Path) -> Path:
     return _rewrite(good, d / "plan_200000_lignes.xlsx", {FIN_PART: edit_sheet, table: edit_table})
 
 
+def announced_strings(good: Path, d: Path) -> Path:
+    """The shared strings announce 99,999,999,999 strings (`uniqueCount`) in a 40 KB file: calamine
+    reserved room for them (2,4 TB) before reading one, and the process ended on SIGABRT."""
+    def edit(sst: bytes) -> bytes:
+        assert re.search(rb'uniqueCount="\d+"', sst)
+        return re.sub(rb'uniqueCount="\d+"', b'uniqueCount="99999999999"', sst, count=1)
+    return _rewrite(good, d / "textes_annonces.xlsx", {SST_PART: edit})
+
+
 FACTORIES = [billion_laughs, external_entity, zip_bomb, lying_crc, lying_size, understated_dimension,
-             amplified_strings, custom_property_bomb, many_entries, escape_sequences, long_text, plan_of_200000_lines]
+             amplified_strings, custom_property_bomb, many_entries, escape_sequences, long_text, plan_of_200000_lines,
+             announced_strings]

@@ -764,6 +764,31 @@ def _shared_text_cost(xml: bytes, sst: bytes) -> int:
     return cost
 
 
+_SST_TAG = re.compile(rb"<(?:[\w.-]+:)?sst\b[^>]*>")
+_UNIQUE_COUNT = re.compile(rb"\suniqueCount\s*=\s*[\"'](\d+)[\"']")
+
+
+def _check_unique_count(path: Path, sst: bytes) -> None:
+    """calamine reserves room for the `uniqueCount` the shared strings announce before reading one
+    (24 bytes each): « 99999999999 » in a 40 KB file asked 2,4 TB and ended the process (abort, no
+    message, a batch's worker lost). No writer announces more strings than the part can hold (each
+    `<si/>` takes 5 bytes at least): a count past that is a damaged or crafted file."""
+    pos = 0
+    while True:  # the root's start tag, after the prolog (declaration, comments of any length, a BOM)
+        pos = sst.find(b"<", pos)
+        if pos < 0 or sst[pos + 1: pos + 2] not in (b"?", b"!"):
+            break
+        end = sst.find(b"-->" if sst.startswith(b"<!--", pos) else b">", pos + 2)
+        pos = -1 if end < 0 else end + 1
+        if pos < 0:
+            break
+    tag = _SST_TAG.match(sst, pos) if pos >= 0 else None
+    found = _UNIQUE_COUNT.search(tag.group(0)) if tag else None
+    if found and int(found.group(1)) > len(sst) // 5 + 1:
+        raise _unreadable(path, f"est endommagé : sa liste de textes partagés annonce {fmt_number(int(found.group(1)))} "
+                                "textes, bien plus qu'elle n'en contient.")
+
+
 def _special_cell(attrs: bytes, inner: bytes, full_calc_on_load: bool) -> Any:
     """An error cell or a formula without a usable cached value (calamine reads both as ""), else None."""
     t = _ATTR_T.search(attrs)
@@ -1238,6 +1263,7 @@ class FileSource:
             # the styles are the template's; the shared strings hold each workbook's own text
             data = self._read(target, MAX_PART_BYTES, memo=typ.endswith(_REL_STYLES))
             if typ.endswith(_REL_SHARED_STRINGS):
+                _check_unique_count(self.path, data)
                 self._sst = data
                 self._sst_max, self._sst_exact = _longest_shared_string(data)
 
