@@ -5,7 +5,8 @@ entity expansion (billion laughs), an external entity (XXE), a decompression bom
 that lie (right size and CRC, data that inflate to 2 GiB), a `<dimension>` that understates the
 sheet with a value in XFD1048576, one shared string of 1 MiB referenced by 2,000 cells, 100,000
 zip entries, escape sequences and Rich markup in cells, a text of 32,768 characters, a plan
-de financement of 200,000 lines, and shared strings announcing 10^11 of them.
+de financement of 200,000 lines, shared strings announcing 10^11 of them,
+and a cell past Excel's last column.
 
 The big inflated sizes cost nothing to build: a deflate block of zeros ended by a full flush
 resets the compressor, so the same compressed bytes repeated inflate to that many times the data.
@@ -249,6 +250,14 @@ def announced_strings(good: Path, d: Path) -> Path:
     return _rewrite(good, d / "textes_annonces.xlsx", {SST_PART: edit})
 
 
+def off_grid_reference(good: Path, d: Path) -> Path:
+    """A cell of the plan de financement at « AAAAAAAAAAAAAAAAAAAA40 »: no column of Excel's, and
+    calamine sized its grid from it (56 GB asked: the process ended on SIGABRT)."""
+    def edit(xml: bytes) -> bytes:
+        return xml.replace(b"</sheetData>", b'<row r="40"><c r="AAAAAAAAAAAAAAAAAAAA40"><v>1</v></c></row></sheetData>', 1)
+    return _rewrite(good, d / "hors_grille.xlsx", {FIN_PART: edit})
+
+
 FACTORIES = [billion_laughs, external_entity, zip_bomb, lying_crc, lying_size, understated_dimension,
              amplified_strings, custom_property_bomb, many_entries, escape_sequences, long_text, plan_of_200000_lines,
-             announced_strings]
+             announced_strings, off_grid_reference]

@@ -532,7 +532,7 @@ class _Sheet:
 _NS = rb"(?:[A-Za-z_][\w.\-]*:)?"
 _ROW_OR_CELL = re.compile(rb"<" + _NS + rb"(row|c)\b([^>]*?)(/?)>")
 _CELL_END = re.compile(rb"</" + _NS + rb"c>")
-_ATTR_R = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]{0,3})\$?(\d*)["']""")
+_ATTR_R = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]*)\$?(\d*)["']""")
 _ATTR_T = re.compile(rb"""\bt\s*=\s*["']([^"']*)["']""")
 _HAS_ERROR = re.compile(rb"""\bt\s*=\s*["']e["']""")
 _FORMULA = re.compile(rb"<" + _NS + rb"f\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"f>)", re.S)
@@ -543,7 +543,12 @@ _MERGE = re.compile(rb"<" + _NS + rb"""mergeCell\b[^>]*?\bref\s*=\s*["']([^"']+)
 # `_ROW_OR_CELL` (the same spans: up to the tag's first ">", a "/" before it closing the tag)
 # reading the tag's reference when it is its first attribute, written ` r="…"` (every writer):
 # `_ATTR_R` is searched in the tag only otherwise. Greedy, twice as fast as a lazy `[^>]*?(/?)>`.
-_ROW_OR_CELL_R = re.compile(rb"<" + _NS + rb'(row|c)\b(?:(?= r="\$?([A-Za-z]{0,3})\$?(\d*)")|)([^>]*)>')
+_ROW_OR_CELL_R = re.compile(rb"<" + _NS + rb'(row|c)\b(?:(?= r="\$?([A-Za-z]*)\$?(\d*)")|)([^>]*)>')
+
+
+class _OffGrid(ValueError):
+    """A cell reference with more than three letters (« AAAAAAAAAAAAAAAAAAAA1 »): no column of Excel's
+    grid, and calamine sized its grid from it (56 GB asked: the process ended on SIGABRT)."""
 
 
 def _iter_cells(xml: bytes, with_inner: bool):
@@ -563,6 +568,8 @@ def _iter_cells(xml: bytes, with_inner: bool):
             col = 0
             continue
         if letters:
+            if len(letters) > 3:
+                raise _OffGrid((letters + digits).decode("ascii"))
             col = columns.get(letters) or columns.setdefault(letters, col_index(letters.decode()))
             if digits:
                 row = int(digits)
@@ -1304,11 +1311,16 @@ class FileSource:
             xml = self._read(sheet.part, what=what) if xml is None else self._no_dtd(xml, sheet.part, what)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
-        (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
-        sheet.extent = (last_row, last_col)
-        if self._merged_cells(sheet.part, xml):
-            sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
-        self._check_text(sheet, xml)
+        try:
+            (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
+            sheet.extent = (last_row, last_col)
+            if self._merged_cells(sheet.part, xml):
+                sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
+            self._check_text(sheet, xml)
+        except _OffGrid as exc:
+            ref = str(exc) if len(str(exc)) <= 40 else str(exc)[:40] + "…"
+            raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » a une cellule hors de la "
+                                         f"grille d'Excel (« {ref} » ; la dernière colonne est XFD).") from None
         del xml
         if last_row * last_col > MAX_GRID_CELLS:
             sheet.sparse = True  # calamine would allocate the whole grid: read the regions we need only
