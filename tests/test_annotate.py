@@ -691,3 +691,25 @@ def test_rows_and_cells_are_appended_in_order_without_rescanning_the_sheet(tmp_p
     assert [c.get("r") for c in rows[2].findall(q("c"))] == ["A10", "D10", "G10"]
     assert [c.get("r") for c in rows[-1].findall(q("c"))] == ["A40010", "B40010", "C40010"]
     assert ET.tostring(rows[-1]).count(b"40010-3") == 1
+
+
+def test_a_copy_with_too_many_findings_shows_the_worst_and_says_how_many_are_left(fixture_xlsx, tmp_path):
+    """A plan of 50 000 lines gave 100 000 findings: the copy listed and noted them all, 2,9 GB of
+    XML trees (≈ 25 KB each). It now shows at most `MAX_ANNOTATED` - 1, errors first, and a last
+    row that says how many more the report of `valider` lists."""
+    from acv_xl.outputs.annotate import MAX_ANNOTATED, left_out
+
+    warnings = [_finding("FIN-13", Gravite.AVERTISSEMENT, Sheet.FINANCEMENT, f"I{6 + i % 30}", "1.2",
+                         f"Sans référence {i}.") for i in range(MAX_ANNOTATED + 2_000)]
+    errors = [_finding("FIN-02", Gravite.ERREUR, Sheet.FINANCEMENT, f"B{6 + i}", "1.2", f"Inconnu {i}.")
+              for i in range(3)]
+    report = _report(warnings + errors)
+    out = tmp_path / "annote.xlsx"
+    annotate(fixture_xlsx, out, report, today=TODAY)
+    rows = _controles_rows(out)[1:]
+    assert len(rows) == MAX_ANNOTATED
+    assert [r[1] for r in rows[:3]] == ["FIN-02"] * 3 and rows[3][5] == "Sans référence 0."  # errors first
+    assert rows[-2][5] == f"Sans référence {MAX_ANNOTATED - 5}."
+    left = len(warnings) + len(errors) - (MAX_ANNOTATED - 1)
+    assert left_out(report) == left == 2_004
+    assert rows[-1][0] == "Information" and rows[-1][5].startswith("… et 2 004 autres constats, ni listés ni surlignés")
