@@ -117,8 +117,9 @@ RATIO_MIN_BYTES = 5 * 1024 * 1024
 MAX_GRID_CELLS = 3_000_000
 # cells of one table read up to the sheet's last row (a convention's tables hold a few hundred
 # lines): each line becomes a model and its findings, ≈ 6 KB a line — a plan of 200 000 lines
-# (2 million cells, a 4 MB file) took 1,2 GB and 25 s of calcul; 50 000 lines of 10 columns ≈ 0,3 GB
-MAX_TABLE_CELLS = 500_000
+# (2 million cells, a 4 MB file) took 1,2 GB and 25 s of CPU; 20 000 lines of 10 columns ≈ 0,17 GB,
+# their annotated copy ≈ 0,6 GB
+MAX_TABLE_CELLS = 200_000
 # characters of shared strings materialised per workbook (calamine copies one into each cell citing it)
 MAX_TEXT_CHARS = 32 * 2**20
 # "1e999" in a crafted file reads as infinity: Excel's own verdict for such a number is #NUM!
