@@ -1051,11 +1051,18 @@ class FileSource:
             # a table stretched down to row 1,048,576: its rows past the sheet's last value are empty
             self._load(sheet)
             last_data = max(min(last_data, sheet.extent[0]), header_row)
-            filled = (last_data - header_row) * max(min(c2, sheet.extent[1]) - c1 + 1, 1)
+            width = max(min(c2, sheet.extent[1]) - c1 + 1, 1)
+            filled = (last_data - header_row) * width
+            if filled > MAX_TABLE_CELLS and not sheet.sparse and sheet.grid and not sheet.overrides:
+                # the extent may be a bound (`_NEAR_BOUND`) or a note far below: the lines that hold
+                # something are what the reader turns into models and findings
+                lo, hi = max(c1, 1) - 1, min(c2, sheet.extent[1])
+                filled = width * sum(1 for line in sheet.grid[header_row: last_data]
+                                     if any(v != "" and v is not None for v in line[lo: hi]))
             if filled > MAX_TABLE_CELLS:
                 raise _unreadable(
                     self.path, f"a un tableau « {info.name} » ({info.ref}) trop grand pour être lu : "
-                    f"{fmt_number(last_data - header_row)} lignes jusqu'à sa dernière ligne remplie, "
+                    f"{fmt_number(filled // width)} lignes remplies de {fmt_number(width)} colonnes, "
                     f"{fmt_number(filled)} cellules (au plus "
                     f"{fmt_number(MAX_TABLE_CELLS)} par tableau ; une convention en compte quelques centaines).",
                     "Redimensionnez le tableau à ses seules lignes de la convention (Création de tableau > "
