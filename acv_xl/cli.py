@@ -218,6 +218,12 @@ def cmd_valider(args) -> int:
             listed = annotate(Path(args.fichiers[0]), Path(args.annoter), reports[0])
         except AnnotationError as exc:
             return _fail(str(exc))
+        from acv_xl.contract.values import fmt_number
+        from acv_xl.outputs.annotate import MAX_ANNOTATED, left_out
+
+        if n_left := left_out(reports[0]):  # the copy shows the worst only: said where the user looks
+            _say(f"acv-xl : la copie annotée montre les {fmt_number(MAX_ANNOTATED - 1)} premiers constats, les "
+                 f"erreurs d'abord ; {fmt_number(n_left)} autres n'y sont ni listés ni surlignés.", sys.stderr)
     if args.format == "json":
         import json
 

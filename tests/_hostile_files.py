@@ -4,7 +4,9 @@ Each factory takes a good ACV workbook and a folder and returns the path of a ho
 entity expansion (billion laughs), an external entity (XXE), a decompression bomb, zip headers
 that lie (right size and CRC, data that inflate to 2 GiB), a `<dimension>` that understates the
 sheet with a value in XFD1048576, one shared string of 1 MiB referenced by 2,000 cells, 100,000
-zip entries, escape sequences and Rich markup in cells, and a text of 32,768 characters.
+zip entries, escape sequences and Rich markup in cells, a text of 32,768 characters, a plan
+de financement of 200,000 lines, shared strings announcing 10^11 of them,
+and a cell past Excel's last column.
 
 The big inflated sizes cost nothing to build: a deflate block of zeros ended by a full flush
 resets the compressor, so the same compressed bytes repeated inflate to that many times the data.
@@ -219,5 +221,43 @@ def long_text(good: Path, d: Path) -> Path:
                     {FIN_PART: lambda xml: _set_first_funder(xml, b"x" * LONG_TEXT_LEN)})
 
 
+def plan_of_200000_lines(good: Path, d: Path) -> Path:
+    """The plan de financement's table stretched to 200,000 lines of the same financing (a 4 MB file,
+    2 million cells): read whole, it took 1,2 GB and 25 s."""
+    parts = dict((i.filename, b) for i, b in _parts(good))
+    table = next(n for n, b in parts.items() if n.startswith("xl/tables/")
+                 and f'displayName="{layout.T_FINANCEMENTS.name}"'.encode() in b)
+    top = int(layout.T_FINANCEMENTS.anchor[1:]) + 1
+    first, last = top + 100, top + 100 + 200_000
+    rows = b"".join(f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>1.1</t></is></c><c r="B{r}" t="inlineStr">'
+                    f'<is><t>ANAH</t></is></c><c r="E{r}"><v>2021</v></c><c r="F{r}"><v>1</v></c></row>'.encode()
+                    for r in range(first, last))
+
+    def edit_sheet(xml: bytes) -> bytes:
+        return xml.replace(b"</sheetData>", rows + b"</sheetData>", 1)
+
+    def edit_table(xml: bytes) -> bytes:
+        return re.sub(rb'(ref="[A-Z]+\d+:[A-Z]+)\d+"', lambda m: m.group(1) + str(last).encode() + b'"', xml)
+    return _rewrite(good, d / "plan_200000_lignes.xlsx", {FIN_PART: edit_sheet, table: edit_table})
+
+
+def announced_strings(good: Path, d: Path) -> Path:
+    """The shared strings announce 99,999,999,999 strings (`uniqueCount`) in a 40 KB file: calamine
+    reserved room for them (2,4 TB) before reading one, and the process ended on SIGABRT."""
+    def edit(sst: bytes) -> bytes:
+        assert re.search(rb'uniqueCount="\d+"', sst)
+        return re.sub(rb'uniqueCount="\d+"', b'uniqueCount="99999999999"', sst, count=1)
+    return _rewrite(good, d / "textes_annonces.xlsx", {SST_PART: edit})
+
+
+def off_grid_reference(good: Path, d: Path) -> Path:
+    """A cell of the plan de financement at « AAAAAAAAAAAAAAAAAAAA40 »: no column of Excel's, and
+    calamine sized its grid from it (56 GB asked: the process ended on SIGABRT)."""
+    def edit(xml: bytes) -> bytes:
+        return xml.replace(b"</sheetData>", b'<row r="40"><c r="AAAAAAAAAAAAAAAAAAAA40"><v>1</v></c></row></sheetData>', 1)
+    return _rewrite(good, d / "hors_grille.xlsx", {FIN_PART: edit})
+
+
 FACTORIES = [billion_laughs, external_entity, zip_bomb, lying_crc, lying_size, understated_dimension,
-             amplified_strings, custom_property_bomb, many_entries, escape_sequences, long_text]
+             amplified_strings, custom_property_bomb, many_entries, escape_sequences, long_text, plan_of_200000_lines,
+             announced_strings, off_grid_reference]

@@ -658,3 +658,58 @@ def test_damaged_input_is_a_french_error(tmp_path, content):
     with pytest.raises(AnnotationError, match="n'a pas pu être écrite.*(endommagé|vide|pas un classeur)"):
         annotate(src, tmp_path / "annote.xlsx", _report(FINDINGS))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["abime.xlsx"]
+
+
+def test_rows_and_cells_are_appended_in_order_without_rescanning_the_sheet(tmp_path):
+    """Each new row of the Contrôles list scanned and re-sorted every row of the sheet: a copy of a
+    plan of 50 000 lines (100 000 findings) ran for hours. Appending is now linear; rows and cells
+    created out of order still land in order (Excel repairs a sheet whose rows are not)."""
+    import time as time_module
+    import xml.etree.ElementTree as ET
+
+    from acv_xl.reading.ooxml import Package, Worksheet, q
+
+    path = tmp_path / "m.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("F")
+    ws.write(0, 0, "titre")
+    ws.write(9, 3, "d10")
+    wb.close()
+    pkg = Package.open(path)
+    sheet = Worksheet(pkg, "xl/worksheets/sheet1.xml")
+    start = time_module.process_time()
+    for r in range(11, 40_011):
+        for c in (1, 2, 3):
+            sheet.set_text(r, c, f"{r}-{c}")
+    assert time_module.process_time() - start < 10, "hours before"
+    sheet.set_text(5, 2, "avant")  # between two rows
+    sheet.set_text(10, 1, "gauche")  # before a row's first cell
+    sheet.set_text(10, 7, "droite")
+    rows = sheet.data.findall(q("row"))
+    numbers = [int(r.get("r")) for r in rows]
+    assert numbers == sorted(numbers) and numbers[:4] == [1, 5, 10, 11] and len(numbers) == 40_003
+    assert [c.get("r") for c in rows[2].findall(q("c"))] == ["A10", "D10", "G10"]
+    assert [c.get("r") for c in rows[-1].findall(q("c"))] == ["A40010", "B40010", "C40010"]
+    assert ET.tostring(rows[-1]).count(b"40010-3") == 1
+
+
+def test_a_copy_with_too_many_findings_shows_the_worst_and_says_how_many_are_left(fixture_xlsx, tmp_path):
+    """A plan of 50 000 lines gave 100 000 findings: the copy listed and noted them all, 2,9 GB of
+    XML trees (≈ 25 KB each). It now shows at most `MAX_ANNOTATED` - 1, errors first, and a last
+    row that says how many more the report of `valider` lists."""
+    from acv_xl.outputs.annotate import MAX_ANNOTATED, left_out
+
+    warnings = [_finding("FIN-13", Gravite.AVERTISSEMENT, Sheet.FINANCEMENT, f"I{6 + i % 30}", "1.2",
+                         f"Sans référence {i}.") for i in range(MAX_ANNOTATED + 2_000)]
+    errors = [_finding("FIN-02", Gravite.ERREUR, Sheet.FINANCEMENT, f"B{6 + i}", "1.2", f"Inconnu {i}.")
+              for i in range(3)]
+    report = _report(warnings + errors)
+    out = tmp_path / "annote.xlsx"
+    annotate(fixture_xlsx, out, report, today=TODAY)
+    rows = _controles_rows(out)[1:]
+    assert len(rows) == MAX_ANNOTATED
+    assert [r[1] for r in rows[:3]] == ["FIN-02"] * 3 and rows[3][5] == "Sans référence 0."  # errors first
+    assert rows[-2][5] == f"Sans référence {MAX_ANNOTATED - 5}."
+    left = len(warnings) + len(errors) - (MAX_ANNOTATED - 1)
+    assert left_out(report) == left == 2_004
+    assert rows[-1][0] == "Information" and rows[-1][5].startswith("… et 2 004 autres constats, ni listés ni surlignés")

@@ -422,3 +422,18 @@ def test_amounts_past_excels_largest_number_are_refused_in_french(base, tmp_path
         assert code == 2 and text == "" and "erreur interne" not in err, err
         assert "comparaison impossible : des montants du plan" in " ".join(err.split())
     assert not out.exists()
+
+
+def test_a_year_typed_out_of_range_reads_as_typed_never_as_a_python_float(base, tmp_path, capsys):
+    """A year typed 3021 (FIN-04) is read as the number 3021.0: the changes said « Subvention ·
+    3021.0 », an English decimal in a French report; a year 2021,5 said « 2021.5 »."""
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    after = base.model_copy(update={"financements": [
+        build_row(LigneFinancement, {**lines[0].raw, "annee": 3021.0}),
+        build_row(LigneFinancement, {**lines[1].raw, "annee": 2021.5})] + lines[2:]})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    code, text, _ = _run(capsys, "comparer", a, b)
+    added = [line for line in text.splitlines() if "Ligne ajoutée" in line]
+    assert code == 1 and len(added) == 2, text
+    assert any(" · 3021 (" in line for line in added) and any(" · 2021,5 (" in line for line in added), added
+    assert "3021.0" not in text and "2021.5" not in text

@@ -891,3 +891,26 @@ def test_a_consolidation_reads_each_workbook_from_the_disk_once(tmp_path, monkey
     monkeypatch.setattr(C, "identify_kept", lambda p: (*C._identify(p), None))
     twice = C.summarize(str(path), path.name)
     assert handed[1] is None and vars(once) == vars(twice)
+
+
+def test_a_table_stretched_over_the_whole_sheet_is_read_by_its_filled_lines(tmp_path):
+    """T_Financements stretched to XFD1048576 (the whole sheet formatted as a table): the limit on a
+    table's cells counted every column up to the sheet's bound and refused the file; it counts the
+    lines that hold something, and the plan reads as before. A plan of 20 001 real lines is refused."""
+    good = _good(tmp_path)
+    table = next(i.filename for i, b in _parts(good) if i.filename.startswith("xl/tables/")
+                 and f'displayName="{FIN.name}"'.encode() in b)
+
+    def stretch(xml: bytes) -> bytes:
+        return re.sub(rb'(ref="[A-Z]+\d+:)[A-Z]+\d+"', rb'\1XFD1048576"', xml)
+    wide = _rewrite(good, tmp_path / "etire.xlsx", {table: stretch})
+    assert [(lf.numero, lf.montant) for lf in read_file(wide).financements] == \
+        [(lf.numero, lf.montant) for lf in read_file(good).financements]
+
+    top = int(FIN.anchor[1:]) + 100
+    rows = b"".join(f'<row r="{r}"><c r="A{r}"><v>1</v></c><c r="B{r}"><v>2</v></c></row>'.encode()
+                    for r in range(top, top + 20_001))
+    many = _rewrite(good, tmp_path / "long.xlsx", {table: stretch, FIN_PART: lambda x: x.replace(
+        b"</sheetData>", rows + b"</sheetData>", 1)})
+    with pytest.raises(UnreadableWorkbook, match="lignes remplies"):
+        read_file(many)

@@ -39,6 +39,7 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
+from acv_xl.contract.values import fmt_number
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
@@ -79,6 +80,9 @@ DATE_FORMAT = FMT_DATE
 STATUT_VALIDE = layout.L.STATUT_VALIDATION[1]  # « Validé »
 STATUT_ERREURS = layout.L.STATUT_VALIDATION[2]  # « Erreurs à corriger »
 MAX_CELLS_PER_FINDING = 200  # a finding on a range fills its cells, up to this many
+# findings listed in Contrôles and marked in the sheets, at most (the worst first): each costs ≈ 25 KB
+# of XML tree — a plan of 50 000 lines (100 000 findings) took 2,9 GB — and no one reads further
+MAX_ANNOTATED = 10_000
 
 _EXCEL_EPOCH = date(1899, 12, 30)
 _EXCEL_EPOCH_1904 = date(1904, 1, 1)
@@ -99,6 +103,32 @@ def _since_rows(report) -> list[Finding]:
 
     conv = getattr(report, "convention", None)
     return controle_rows(comp, conv.value("acv_date_validation") if conv is not None else None)
+
+
+def _worst_first(findings: list[Finding]) -> list[Finding]:
+    """The findings as they are when all are annotated, else errors first (the order kept within each)."""
+    return findings if len(findings) <= MAX_ANNOTATED else sorted(findings, key=lambda f: ORDER[f.gravite])
+
+
+def left_out(report) -> int:
+    """How many findings (and changes since the validation) the copy neither lists nor marks."""
+    count = len(report.findings) + len(_since_rows(report))
+    return count - (MAX_ANNOTATED - 1) if count > MAX_ANNOTATED else 0
+
+
+def _within_cap(rows: list[Finding]) -> list[Finding]:
+    """The rows of Contrôles: all of them, or the `MAX_ANNOTATED` - 1 worst and a last row saying how
+    many more there are and where they are listed."""
+    if len(rows) <= MAX_ANNOTATED:
+        return rows
+    kept = _worst_first(rows)[: MAX_ANNOTATED - 1]
+    rest = len(rows) - len(kept)
+    return kept + [Finding(
+        code="", gravite=Gravite.INFORMATION,
+        message=f"… et {fmt_number(rest)} autres constats, ni listés ni surlignés dans cette copie, qui en montre "
+                f"au plus {fmt_number(MAX_ANNOTATED - 1)}, les erreurs d'abord : le rapport de « acv-xl valider » "
+                "les donne tous.",
+        suggestion="Corrigez d'abord les constats listés, puis validez de nouveau.")]
 
 
 def _snapshot_cells(report) -> list[str] | None:
@@ -154,8 +184,8 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         book = _Book(pkg)
         book.clear_highlights()
         rows = report.findings + _since_rows(report)
-        listed = book.list_findings(rows) or not rows
-        book.mark_cells(report.findings)
+        listed = book.list_findings(_within_cap(rows)) or not rows
+        book.mark_cells(_worst_first(report.findings)[:MAX_ANNOTATED])
         book.write_status(report, today or date.today())
         book.write_snapshot(_snapshot_cells(report))
         book.finish()

@@ -60,10 +60,15 @@ def fmt_value(value: Any, kind: Kind = Kind.TEXT) -> str:
     if isinstance(value, (Decimal, float, int)):
         if kind is Kind.AMOUNT:
             return fmt_euros(value)
+        if kind in (Kind.YEAR, Kind.AXE) and (isinstance(value, float) and value.is_integer() or isinstance(
+                value, Decimal) and value.is_finite() and value == value.to_integral_value()):
+            value = int(value)  # read as a float (a year typed out of range, 3021.0): « 3021 »
         if kind is Kind.AXE:
             return f"Axe {value}"
-        if kind is Kind.YEAR or isinstance(value, int):
+        if isinstance(value, int):  # a year too (never « 2 026 »)
             return str(value)
+        if kind is Kind.YEAR:
+            return str(value).replace(".", ",")  # « 2021,5 »: a year's digits never grouped
         # as many decimals as the value has (up to 6): rounded to 2, 0,3541 → 0,3549 read « 0,35 → 0,35 »
         d = Decimal(str(value))
         if not d.is_finite():
@@ -92,7 +97,12 @@ def key_text(change: Change) -> str:
         if v is None:
             continue
         kind = kind_of(change, header)
-        parts.append(f"Axe {v}" if kind is Kind.AXE else fmt_date(v) if isinstance(v, date) else str(v))
+        if kind is Kind.AXE:
+            parts.append(fmt_value(v, kind) if isinstance(v, (float, Decimal)) else f"Axe {v}")
+        elif isinstance(v, (date, float, Decimal)):  # « 3021 », « 2021,5 », never « 3021.0 »
+            parts.append(fmt_value(v, kind))
+        else:
+            parts.append(str(v))
     return " · ".join(parts)
 
 

@@ -112,19 +112,30 @@ def render_text(reports: list[Report], console: Console) -> None:
     from rich.text import Text
 
     plain = not console.is_terminal
+    p = _printer(console, plain)
     for k, report in enumerate(reports):
         if k:
-            console.print()
-        _render_one(report, console, plain)
+            p(Text(""))
+        _render_one(report, console, plain, p)
     if len(reports) > 1:
         n_err = sum(1 for r in reports if r.exit_code == 1)
         n_other = sum(1 for r in reports if _not_a_convention(r))
         n_ill = sum(1 for r in reports if r.exit_code == 2) - n_other
         other = f", {_plural(n_other, 'autre classeur', 'autres classeurs')} (pas une convention)" if n_other else ""
-        console.print()
-        console.print(Text(f"{_plural(len(reports), 'fichier vérifié', 'fichiers vérifiés')} : "
+        p(Text(""))
+        p(Text(f"{_plural(len(reports), 'fichier vérifié', 'fichiers vérifiés')} : "
                            f"{_plural(n_err, 'avec erreurs', 'avec erreurs')}, "
-                           f"{_plural(n_ill, 'illisible', 'illisibles')}{other}.", style="bold"), soft_wrap=plain)
+                           f"{_plural(n_ill, 'illisible', 'illisibles')}{other}.", style="bold"))
+
+
+def _printer(console: Console, plain: bool):
+    """How a line of the report is printed. Plain text (a log, a pipe, a file) is written as it is:
+    Rich spent ≈ 0,3 ms on each line it would print unchanged, 2 minutes for a crafted plan of
+    200 000 lines (400 000 findings); a terminal gets Rich's colours (no hard wraps in logs)."""
+    if plain and not console.record:
+        write = console.file.write
+        return lambda t: write(t.plain + "\n")
+    return lambda t: console.print(t, soft_wrap=plain)
 
 
 def _arrow(console: Console) -> str:
@@ -186,13 +197,12 @@ def _render_since(report: Report, p, safe) -> None:
             p(Text(safe(line)))
 
 
-def _render_one(report: Report, console: Console, plain: bool) -> None:
+def _render_one(report: Report, console: Console, plain: bool, p) -> None:
     from rich.text import Text
 
     conv = report.convention
     arrow = _arrow(console)
     safe = _safe(console)
-    p = lambda t: console.print(t, soft_wrap=plain)  # noqa: E731 — no hard wraps in logs
     title = Text("Fichier : ", style="bold")
     title.append(safe(report.fichier or "(sans nom)"))
     p(title)

@@ -455,7 +455,8 @@ class Worksheet:
                     c.set("r", _a1(r, col))
                 prev_col = col
                 cells[col] = c
-            self.cells[r] = cells
+            self.cells[r] = dict(sorted(cells.items()))
+        self.rows = dict(sorted(self.rows.items()))  # in row order, as `cell` keeps them
 
     def touch(self) -> None:
         self.pkg.touch(self.part)
@@ -472,7 +473,14 @@ class Worksheet:
         if not create:
             return None
         row_el = self.rows.get(row)
-        if row_el is None:
+        last_row = next(reversed(self.rows), 0)  # `rows` is kept in row order
+        if row_el is None and row > last_row and (self.data[-1] is self.rows[last_row] if last_row else not len(self.data)):
+            # a row after the last one (the Contrôles list grows at its end): appended without a scan of
+            # the rows — each new row scanned and re-sorted them all, hours for 100 000 findings
+            row_el = ET.SubElement(self.data, q("row"), {"r": str(row)})
+            self.rows[row] = row_el
+            cells = self.cells[row] = {}
+        elif row_el is None:
             row_el = ET.Element(q("row"), {"r": str(row)})
             pos = sum(1 for r in self.rows if r < row)
             # sheetData may hold other children (extLst is not allowed, but be exact anyway)
@@ -490,16 +498,21 @@ class Worksheet:
         style = row_el.get("s") if row_el.get("customFormat") in ("1", "true") else self.col_style(col)
         if style and style != "0":
             c.set("s", style)
-        before = [k for k in cells if k < col]
-        row_cells = row_el.findall(q("c"))
-        if len(before) < len(row_cells):
-            row_el.insert(list(row_el).index(row_cells[len(before)]), c)
+        last_col = next(reversed(cells), 0)  # `cells` is kept in column order
+        if col > last_col and (row_el[-1] is cells[last_col] if last_col else not len(row_el)):
+            row_el.append(c)  # after the row's last cell, as nearly always
+            cells[col] = c
         else:
-            # after the last cell (a row may end with extLst)
-            idx = list(row_el).index(row_cells[-1]) + 1 if row_cells else 0
-            row_el.insert(idx, c)
-        cells[col] = c
-        self.cells[row] = dict(sorted(cells.items()))
+            before = [k for k in cells if k < col]
+            row_cells = row_el.findall(q("c"))
+            if len(before) < len(row_cells):
+                row_el.insert(list(row_el).index(row_cells[len(before)]), c)
+            else:
+                # after the last cell (a row may end with extLst)
+                idx = list(row_el).index(row_cells[-1]) + 1 if row_cells else 0
+                row_el.insert(idx, c)
+            cells[col] = c
+            self.cells[row] = dict(sorted(cells.items()))
         self._grow_dimension(row, col)
         self.touch()
         return c

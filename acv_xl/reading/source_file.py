@@ -98,7 +98,7 @@ from xml.parsers import expat
 
 from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
-from acv_xl.contract.values import ExcelError, NoCachedValue, officejs_date
+from acv_xl.contract.values import ExcelError, NoCachedValue, fmt_number, officejs_date
 from acv_xl.reading import calamine_sheet, zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
@@ -115,6 +115,11 @@ MAX_TOTAL_BYTES = 500 * 1024 * 1024
 MAX_RATIO = 100
 RATIO_MIN_BYTES = 5 * 1024 * 1024
 MAX_GRID_CELLS = 3_000_000
+# cells of one table read up to the sheet's last row (a convention's tables hold a few hundred
+# lines): each line becomes a model and its findings, ≈ 6 KB a line — a plan of 200 000 lines
+# (2 million cells, a 4 MB file) took 1,2 GB and 25 s of CPU; 20 000 lines of 10 columns ≈ 0,17 GB,
+# their annotated copy ≈ 0,6 GB
+MAX_TABLE_CELLS = 200_000
 # characters of shared strings materialised per workbook (calamine copies one into each cell citing it)
 MAX_TEXT_CHARS = 32 * 2**20
 # "1e999" in a crafted file reads as infinity: Excel's own verdict for such a number is #NUM!
@@ -532,7 +537,7 @@ class _Sheet:
 _NS = rb"(?:[A-Za-z_][\w.\-]*:)?"
 _ROW_OR_CELL = re.compile(rb"<" + _NS + rb"(row|c)\b([^>]*?)(/?)>")
 _CELL_END = re.compile(rb"</" + _NS + rb"c>")
-_ATTR_R = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]{0,3})\$?(\d*)["']""")
+_ATTR_R = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]*)\$?(\d*)["']""")
 _ATTR_T = re.compile(rb"""\bt\s*=\s*["']([^"']*)["']""")
 _HAS_ERROR = re.compile(rb"""\bt\s*=\s*["']e["']""")
 _FORMULA = re.compile(rb"<" + _NS + rb"f\b[^>]*?(?:/>|>(.*?)</" + _NS + rb"f>)", re.S)
@@ -543,7 +548,12 @@ _MERGE = re.compile(rb"<" + _NS + rb"""mergeCell\b[^>]*?\bref\s*=\s*["']([^"']+)
 # `_ROW_OR_CELL` (the same spans: up to the tag's first ">", a "/" before it closing the tag)
 # reading the tag's reference when it is its first attribute, written ` r="…"` (every writer):
 # `_ATTR_R` is searched in the tag only otherwise. Greedy, twice as fast as a lazy `[^>]*?(/?)>`.
-_ROW_OR_CELL_R = re.compile(rb"<" + _NS + rb'(row|c)\b(?:(?= r="\$?([A-Za-z]{0,3})\$?(\d*)")|)([^>]*)>')
+_ROW_OR_CELL_R = re.compile(rb"<" + _NS + rb'(row|c)\b(?:(?= r="\$?([A-Za-z]*)\$?(\d*)")|)([^>]*)>')
+
+
+class _OffGrid(ValueError):
+    """A cell reference with more than three letters (« AAAAAAAAAAAAAAAAAAAA1 »): no column of Excel's
+    grid, and calamine sized its grid from it (56 GB asked: the process ended on SIGABRT)."""
 
 
 def _iter_cells(xml: bytes, with_inner: bool):
@@ -563,6 +573,8 @@ def _iter_cells(xml: bytes, with_inner: bool):
             col = 0
             continue
         if letters:
+            if len(letters) > 3:
+                raise _OffGrid((letters + digits).decode("ascii"))
             col = columns.get(letters) or columns.setdefault(letters, col_index(letters.decode()))
             if digits:
                 row = int(digits)
@@ -762,6 +774,31 @@ def _shared_text_cost(xml: bytes, sst: bytes) -> int:
             i = int(v.group(1))
             cost += lengths[i] if i < len(lengths) else 0
     return cost
+
+
+_SST_TAG = re.compile(rb"<(?:[\w.-]+:)?sst\b[^>]*>")
+_UNIQUE_COUNT = re.compile(rb"\suniqueCount\s*=\s*[\"'](\d+)[\"']")
+
+
+def _check_unique_count(path: Path, sst: bytes) -> None:
+    """calamine reserves room for the `uniqueCount` the shared strings announce before reading one
+    (24 bytes each): « 99999999999 » in a 40 KB file asked 2,4 TB and ended the process (abort, no
+    message, a batch's worker lost). No writer announces more strings than the part can hold (each
+    `<si/>` takes 5 bytes at least): a count past that is a damaged or crafted file."""
+    pos = 0
+    while True:  # the root's start tag, after the prolog (declaration, comments of any length, a BOM)
+        pos = sst.find(b"<", pos)
+        if pos < 0 or sst[pos + 1: pos + 2] not in (b"?", b"!"):
+            break
+        end = sst.find(b"-->" if sst.startswith(b"<!--", pos) else b">", pos + 2)
+        pos = -1 if end < 0 else end + 1
+        if pos < 0:
+            break
+    tag = _SST_TAG.match(sst, pos) if pos >= 0 else None
+    found = _UNIQUE_COUNT.search(tag.group(0)) if tag else None
+    if found and int(found.group(1)) > len(sst) // 5 + 1:
+        raise _unreadable(path, f"est endommagé : sa liste de textes partagés annonce {fmt_number(int(found.group(1)))} "
+                                "textes, bien plus qu'elle n'en contient.")
 
 
 def _special_cell(attrs: bytes, inner: bytes, full_calc_on_load: bool) -> Any:
@@ -1056,16 +1093,27 @@ class FileSource:
         r1, c1, r2, c2 = parse_range(info.ref)
         header_row = r1 if info.header_rows else r1 - 1
         last_data = max(r2 - info.totals_rows, header_row)
-        if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_GRID_CELLS:
+        if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_TABLE_CELLS:
             # a table stretched down to row 1,048,576: its rows past the sheet's last value are empty
             self._load(sheet)
             last_data = max(min(last_data, sheet.extent[0]), header_row)
-            if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_GRID_CELLS:
+            width = max(min(c2, sheet.extent[1]) - c1 + 1, 1)
+            filled = (last_data - header_row) * width
+            if filled > MAX_TABLE_CELLS and not sheet.sparse and sheet.grid and not sheet.overrides:
+                # the extent may be a bound (`_NEAR_BOUND`) or a note far below: the lines that hold
+                # something are what the reader turns into models and findings
+                lo, hi = max(c1, 1) - 1, min(c2, sheet.extent[1])
+                filled = width * sum(1 for line in sheet.grid[header_row: last_data]
+                                     if any(v != "" and v is not None for v in line[lo: hi]))
+            if filled > MAX_TABLE_CELLS:
                 raise _unreadable(
-                    self.path, f"a un tableau « {info.name} » ({info.ref}) trop grand pour être lu "
-                    f"(plus de {MAX_GRID_CELLS // 1_000_000} millions de cellules remplies).",
-                    "Redimensionnez le tableau à ses seules lignes remplies (Création de tableau > "
-                    "Redimensionner le tableau), puis enregistrez.")
+                    self.path, f"a un tableau « {info.name} » ({info.ref}) trop grand pour être lu : "
+                    f"{fmt_number(filled // width)} lignes remplies de {fmt_number(width)} colonnes, "
+                    f"{fmt_number(filled)} cellules (au plus "
+                    f"{fmt_number(MAX_TABLE_CELLS)} par tableau ; une convention en compte quelques centaines).",
+                    "Redimensionnez le tableau à ses seules lignes de la convention (Création de tableau > "
+                    "Redimensionner le tableau) et déplacez les autres données dans un autre classeur, "
+                    "puis enregistrez.")
         cells = self._region(sheet, header_row, last_data, c1, c2)
         header = []
         for j, text in enumerate(cells[0] if info.header_rows else [None] * (c2 - c1 + 1)):
@@ -1276,6 +1324,7 @@ class FileSource:
             # the styles are the template's; the shared strings hold each workbook's own text
             data = self._read(target, MAX_PART_BYTES, memo=typ.endswith(_REL_STYLES))
             if typ.endswith(_REL_SHARED_STRINGS):
+                _check_unique_count(self.path, data)
                 self._sst = data
                 self._sst_max, self._sst_exact = _longest_shared_string(data)
 
@@ -1316,11 +1365,16 @@ class FileSource:
             xml = self._read(sheet.part, what=what) if xml is None else self._no_dtd(xml, sheet.part, what)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
-        (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
-        sheet.extent = (last_row, last_col)
-        if self._merged_cells(sheet.part, xml):
-            sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
-        self._check_text(sheet, xml)
+        try:
+            (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
+            sheet.extent = (last_row, last_col)
+            if self._merged_cells(sheet.part, xml):
+                sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
+            self._check_text(sheet, xml)
+        except _OffGrid as exc:
+            ref = str(exc) if len(str(exc)) <= 40 else str(exc)[:40] + "…"
+            raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » a une cellule hors de la "
+                                         f"grille d'Excel (« {ref} » ; la dernière colonne est XFD).") from None
         sheet.officejs_texts = self._sst_officejs() or _may_hold_officejs_date(xml)
         del xml
         if last_row * last_col > MAX_GRID_CELLS:
