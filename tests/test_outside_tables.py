@@ -342,12 +342,9 @@ def test_the_consolidation_lists_it_in_its_anomalies(base, tmp_path):
     assert found == _stray_findings(validate_file(path)) and len(found) == 1
 
 
-def test_a_line_typed_below_the_plan_after_validation_makes_it_modified(tmp_path):
-    """The fingerprint covers what was typed outside a table, only when there is some: a validated
-    workbook stays « validé » (its fingerprint unchanged), and turns « modifié depuis la validation »
-    as soon as a line is typed below the plan or a value to the right of a table."""
+def _validated(tmp_path):
+    """(convention, workbook) of the clean plan, validated: its status, date and fingerprint set."""
     from acv_xl.checks.fingerprint import fingerprint
-    from acv_xl.checks.validate import ETAT_MODIFIE, ETAT_VALIDE
 
     conv = clean()
     conv.set_value("acv_statut", layout.L.STATUT_VALIDATION[1])
@@ -355,6 +352,17 @@ def test_a_line_typed_below_the_plan_after_validation_makes_it_modified(tmp_path
     conv.set_value("acv_empreinte", fingerprint(conv))
     validated = tmp_path / "valide.xlsx"
     build_workbook(validated, conv)
+    return conv, validated
+
+
+def test_a_line_typed_below_the_plan_after_validation_makes_it_modified(tmp_path):
+    """The fingerprint covers what was typed outside a table, only when there is some: a validated
+    workbook stays « validé » (its fingerprint unchanged), and turns « modifié depuis la validation »
+    as soon as a line is typed below the plan or a value to the right of a table."""
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.checks.validate import ETAT_MODIFIE, ETAT_VALIDE
+
+    conv, validated = _validated(tmp_path)
     assert validate_file(validated).etat == ETAT_VALIDE
     below = validate_file(edited_copy(validated, tmp_path / "dessous.xlsx", _line_below(FIN)))
     assert below.etat == ETAT_MODIFIE and _stray_findings(below)
@@ -381,15 +389,9 @@ def test_a_line_typed_below_the_plan_after_validation_makes_it_modified(tmp_path
 def test_a_montant_typed_into_the_totals_row_after_validation_makes_it_modified(tmp_path):
     """A validated plan, its totals row then shown (« Total », the Somme): still « validé ». A montant then
     typed into that row stayed « validé » too — neither counted nor in the fingerprint."""
-    from acv_xl.checks.fingerprint import fingerprint
     from acv_xl.checks.validate import ETAT_MODIFIE, ETAT_VALIDE
 
-    conv = clean()
-    conv.set_value("acv_statut", layout.L.STATUT_VALIDATION[1])
-    conv.set_value("acv_date_validation", date(2026, 3, 2))
-    conv.set_value("acv_empreinte", fingerprint(conv))
-    validated = tmp_path / "valide.xlsx"
-    build_workbook(validated, conv)
+    conv, validated = _validated(tmp_path)
     total = float(sum(lf.montant for lf in conv.financements))
     montant = list(FIN.headers).index(FIN.header("montant"))
 

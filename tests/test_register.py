@@ -72,6 +72,19 @@ def _folder(tmp_path: Path, examples, name: str = "62") -> Path:
     return folder
 
 
+def _edited_by_hand(tmp_path: Path, examples, sql: str) -> tuple[Path, Path]:
+    """(folder, register) of one consolidation of the examples, then `sql` run on the register as an
+    SQLite tool would."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.execute(sql)
+    con.commit()
+    con.close()
+    return folder, reg
+
+
 def _run(*args: str) -> int:
     return main([str(a) for a in args])
 
@@ -1736,13 +1749,7 @@ def test_historique_reports_a_consolidation_date_typed_by_hand(tmp_path, example
     """A date typed by hand in `consolidations.date` (« 12/06/2026 »): « erreur interne inattendue
     (ValueError : Invalid isoformat string…) », in English; now the register's French refusal naming
     the column, nothing written."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "r.sqlite"
-    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
-    con = sqlite3.connect(reg)
-    con.execute("UPDATE consolidations SET date = '12/06/2026'")
-    con.commit()
-    con.close()
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE consolidations SET date = '12/06/2026'")
     capsys.readouterr()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
     err = capsys.readouterr().err
@@ -1898,13 +1905,7 @@ def test_historique_follows_a_workbook_without_identifier_moved_unchanged(tmp_pa
 def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, examples, capsys):
     """Its analyses deleted with an SQLite tool, their lines left: the next consolidation gave « erreur
     SQLite : UNIQUE constraint failed: lignes.analyse_id, lignes.rang », SQLite's English."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "r.sqlite"
-    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
-    con = sqlite3.connect(reg)
-    con.execute("DELETE FROM analyses")
-    con.commit()
-    con.close()
+    folder, reg = _edited_by_hand(tmp_path, examples, "DELETE FROM analyses")
     before = reg.read_bytes()
     capsys.readouterr()
     assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") == 2
@@ -1917,13 +1918,8 @@ def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, exampl
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "r.sqlite"
-    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
-    con = sqlite3.connect(reg)
-    con.execute("UPDATE lignes SET montant = 9e999 WHERE rowid = (SELECT MIN(rowid) FROM lignes WHERE compte = 1)")
-    con.commit()
-    con.close()
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE lignes SET montant = 9e999 "
+                                                 "WHERE rowid = (SELECT MIN(rowid) FROM lignes WHERE compte = 1)")
     capsys.readouterr()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
     err = capsys.readouterr().err
