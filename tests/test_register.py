@@ -1855,10 +1855,9 @@ def test_a_register_given_for_a_workbook_is_named_a_register_never_a_damaged_fil
     assert reg.read_bytes() == before
 
 
-def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, examples):
-    """A convention whose identifier was erased (counted, with its error): one amount changed between
-    two comités read « Convention ajoutée » (its whole financing) and « Convention retirée » — it was
-    followed by its content. It is followed by its path, as a file not counted is: « Montant modifié »."""
+def _without_identifier_recorded(tmp_path: Path, examples) -> tuple[Path, Path, Path]:
+    """(folder, workbook, register): the examples with one workbook's identifier erased, consolidated
+    once into a new register."""
     folder = _folder(tmp_path, examples)
     target = folder / examples["paths"][0].name
     wb = openpyxl.load_workbook(target)
@@ -1867,6 +1866,14 @@ def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, 
     wb.save(target)
     reg = tmp_path / "r.sqlite"
     _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    return folder, target, reg
+
+
+def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, examples):
+    """A convention whose identifier was erased (counted, with its error): one amount changed between
+    two comités read « Convention ajoutée » (its whole financing) and « Convention retirée » — it was
+    followed by its content. It is followed by its path, as a file not counted is: « Montant modifié »."""
+    folder, target, reg = _without_identifier_recorded(tmp_path, examples)
     wb = openpyxl.load_workbook(target)
     ws = wb[layout.T_FINANCEMENTS.sheet]
     ref = ws.tables[layout.T_FINANCEMENTS.name].ref
@@ -1886,14 +1893,7 @@ def test_historique_follows_a_workbook_without_identifier_moved_unchanged(tmp_pa
     """Followed by its path, a workbook without identifier renamed between two comités (« v2 … »,
     a commune's new name for the same file), its content unchanged, read « Convention retirée » and
     « Convention ajoutée » for its whole financing: the same content is the same convention."""
-    folder = _folder(tmp_path, examples)
-    target = folder / examples["paths"][0].name
-    wb = openpyxl.load_workbook(target)
-    ident = next(n for n in layout.NAMED_CELLS if n.name == "acv_id")
-    wb[ident.sheet][ident.cell] = None
-    wb.save(target)
-    reg = tmp_path / "r.sqlite"
-    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    folder, target, reg = _without_identifier_recorded(tmp_path, examples)
     target.rename(folder / f"v2 {target.name}")
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     evo = tmp_path / "e.xlsx"
