@@ -302,8 +302,8 @@ def test_lookup_all_is_lookup_for_many_contents_past_sqlites_parameter_limit(tmp
     with R.Register.open(tmp_path / "r.sqlite", __version__) as r:
         with r.con:
             for k, sha in enumerate(shas):
-                r._insert_analysis(dataclasses.replace(base, sha256=sha, libelle=f"n° {k}"))
-            r._insert_analysis(dataclasses.replace(base, sha256=shas[700], libelle="recorded again"))
+                r._insert_analysis(dataclasses.replace(base, sha256=sha, libelle=f"n° {k}"), R.block_key())
+            r._insert_analysis(dataclasses.replace(base, sha256=shas[700], libelle="recorded again"), R.block_key())
             r.con.execute("UPDATE analyses SET resume = '{' WHERE sha256 = ?", (shas[3],))
         asked = shas + shas[:50] + ["f" * 64]
         found = r.lookup_all(asked)

@@ -770,11 +770,12 @@ class Register:
         # The files' ids given here (as SQLite would: one more than the largest, in this exclusive
         # transaction), so that each table's rows go in by one `executemany`, not one query per file.
         fid = con.execute("SELECT COALESCE(MAX(id), 0) FROM fichiers").fetchone()[0]
+        key = block_key()  # this user's key (`register_key`), found once: its path is made anew at each call
         fichiers, conventions, constats = [], [], []
         for f, v in zip(r.files, r.verdicts):
             aid = analyses.get(f.sha256) if f.sha256 else None
             if aid is None and f.sha256 and not f.crash:
-                aid = analyses[f.sha256] = self._insert_analysis(f)
+                aid = analyses[f.sha256] = self._insert_analysis(f, key)
             mtime = datetime.fromtimestamp(f.mtime).isoformat(timespec="seconds") if f.mtime else None
             fid += 1
             fichiers.append((fid, cid, f.rel, f.size, mtime, f.sha256 or None, aid, int(f.rel not in r.reused),
@@ -802,7 +803,7 @@ class Register:
         # the blocks this run made (those it took from the register are there already), sealed with
         # this user's key (`register_key`): none kept without one
         by_rel = {f.rel: f for f in r.files}
-        if (key := block_key()) is not None:
+        if key is not None:
             con.executemany(
                 "INSERT OR REPLACE INTO blocs (analyse_id, chemin, feuille, sha256, lignes, longueur, crc32, controle, "
                 "deflate) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -813,13 +814,13 @@ class Register:
                  and (aid := analyses.get(b.sha256)) in self._resume_crc])
         return cid, analyses
 
-    def _insert_analysis(self, f: FileSummary) -> int:
+    def _insert_analysis(self, f: FileSummary, key: bytes | None) -> int:
         con = self.con
         resume = dump_summary(f)
         data = resume.encode("utf-8")
         until = valid_until(f, date.fromisoformat(self.today))
         # sealed with this user's key (none without one: never reused then, `lookup_all`)
-        check = None if (key := block_key()) is None else analysis_seal(key, f.sha256, self.version_regles, until, data)
+        check = None if key is None else analysis_seal(key, f.sha256, self.version_regles, until, data)
         aid = con.execute(
             "INSERT INTO analyses (sha256, version_regles, jour, valable_jusqu_au, acv_id, libelle, etat, resume, "
             "controle) VALUES (?,?,?,?,?,?,?,?,?)",
