@@ -150,16 +150,24 @@ def test_a_value_that_cannot_be_carried_is_reported_at_its_old_cell(base, tmp_pa
     assert _findings(out) == _findings(base)  # everything else carried
 
 
-def test_an_extra_column_of_a_table_is_reported_cell_by_cell(base, tmp_path):
+def _visa_column(rows):
+    """An edit adding a « Visa » column to the right of the plan's table, « ok DDTM » typed in it:
+    `rows(first, last)` of the table gives (its new last row, the row of the visa)."""
     def edit(wb):
+        from openpyxl.worksheet.table import TableColumn
+
         ws, t = table_of(wb, FIN.name)
         c1, r1, c2, r2 = range_boundaries(t.ref)
-        t.ref = f"{a1(r1, c1)}:{a1(r2, c2 + 1)}"
-        from openpyxl.worksheet.table import TableColumn
+        last, visa = rows(r1, r2)
+        t.ref = f"{a1(r1, c1)}:{a1(last, c2 + 1)}"
         t.tableColumns.append(TableColumn(id=c2 - c1 + 2, name="Visa"))
         ws.cell(r1, c2 + 1, "Visa")
-        ws.cell(r1 + 1, c2 + 1, "ok DDTM")
-    path = edited_copy(base, tmp_path / "visa.xlsx", edit)
+        ws.cell(visa, c2 + 1, "ok DDTM")
+    return edit
+
+
+def test_an_extra_column_of_a_table_is_reported_cell_by_cell(base, tmp_path):
+    path = edited_copy(base, tmp_path / "visa.xlsx", _visa_column(lambda r1, r2: (r2, r1 + 1)))
     ws, t = table_of(openpyxl.load_workbook(base), FIN.name)
     c1, r1, c2, r2 = range_boundaries(t.ref)
     mig = migration.migrate(path)
@@ -357,15 +365,7 @@ def test_a_table_stretched_to_the_last_row_is_migrated_without_visiting_each_pos
     is still reported at its cell."""
     import time
 
-    def edit(wb):
-        ws, t = table_of(wb, FIN.name)
-        c1, r1, c2, _r2 = range_boundaries(t.ref)
-        t.ref = f"{a1(r1, c1)}:{a1(1_048_576, c2 + 1)}"
-        from openpyxl.worksheet.table import TableColumn
-        t.tableColumns.append(TableColumn(id=c2 - c1 + 2, name="Visa"))
-        ws.cell(r1, c2 + 1, "Visa")
-        ws.cell(5_000, c2 + 1, "ok DDTM")
-    path = edited_copy(base, tmp_path / "etire.xlsx", edit)
+    path = edited_copy(base, tmp_path / "etire.xlsx", _visa_column(lambda r1, r2: (1_048_576, 5_000)))
     ws, t = table_of(openpyxl.load_workbook(base), FIN.name)
     c1, r1, c2, _r2 = range_boundaries(t.ref)
     start = time.process_time()
