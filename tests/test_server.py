@@ -679,6 +679,10 @@ def test_one_log_line_per_request_without_data(server):
     (["--certificat", "absent.pem"], {}, "--certificat et --cle vont ensemble"),
     ([], {"ACV_XL_CLE_ALERTES": "courte"}, "ACV_XL_CLE_ALERTES : clé trop courte (6 caractères, au moins 32)"),
     (["--url-publique", "http://acv.example.fr"], {}, "adresse HTTPS attendue"),
+    # each went into the manifest's address (« https://acv.example.fr?x=1/manifest »)
+    (["--url-publique", "https://acv.example.fr:99999"], {}, "adresse HTTPS attendue"),
+    (["--url-publique", "https://moi@acv.example.fr"], {}, "adresse HTTPS attendue"),
+    (["--url-publique", "https://acv.example.fr?x=1"], {}, "adresse HTTPS attendue"),
     (["--max-cellules", "0"], {}, "strictement positif"),
 ])
 def test_refusals_to_start_are_french_and_status_2(options, env, expected):

@@ -131,9 +131,10 @@ def test_connections_per_client_address(monkeypatch):
     assert ServerConfig.from_env().per_address in (256, *range(1, 256))
     monkeypatch.setenv("ACV_XL_CONNEXIONS_PAR_ADRESSE", "0")
     assert per_address_limit(4096) == 0 and ServerConfig.from_env().per_address == 0
-    monkeypatch.setenv("ACV_XL_CONNEXIONS_PAR_ADRESSE", "-3")
-    with pytest.raises(ConfigError, match="ACV_XL_CONNEXIONS_PAR_ADRESSE = « -3 » : nombre entier attendu"):
-        ServerConfig.from_env()
+    for wrong in ("-3", "²"):  # « ² »: a digit to str.isdigit, an internal error to int()
+        monkeypatch.setenv("ACV_XL_CONNEXIONS_PAR_ADRESSE", wrong)
+        with pytest.raises(ConfigError, match=f"ACV_XL_CONNEXIONS_PAR_ADRESSE = « {wrong} » : nombre entier attendu"):
+            ServerConfig.from_env()
     assert address_key(("127.0.0.1", 5000)) is None and address_key(("::1", 5000, 0, 0)) is None
     assert address_key(("::ffff:127.0.0.1", 5000, 0, 0)) is None
     assert address_key(("::ffff:192.0.2.7", 5000, 0, 0)) == address_key(("192.0.2.7", 1)) == "192.0.2.7"

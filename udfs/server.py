@@ -180,7 +180,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     if key_refusal():
         return _fail(key_refusal())
 
-    from .server_config import ConfigError, ServerConfig, connection_limit
+    from .server_config import ENV_PUBLIC_URL, ConfigError, ServerConfig, connection_limit, web_origin
     from .server_machine import limits, processes_refusal
 
     try:
@@ -226,7 +226,11 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     public = (options.get("url_publique") or "").rstrip("/")
     if public:
         parts = urlsplit(public)
-        if parts.scheme != "https" or not parts.netloc or parts.path not in ("", "/"):
+        try:  # the origin's own check: a port past 65535, « moi@ », « ?x=1 » went into the manifest's address
+            web_origin(public, ENV_PUBLIC_URL)
+        except ConfigError:
+            parts = None
+        if parts is None or parts.scheme != "https":
             return _fail(f"--url-publique « {public} » : adresse HTTPS attendue, sans chemin "
                          "(ex. https://acv.departement.gouv.fr).")
         # the manifest then names the public address: the environment for the processes uvicorn

@@ -165,7 +165,7 @@ def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict)
     cells = sum(n for n, _ in per_sheet)
     if cells > config.max_cells:
         state["issue"] = "trop_de_cellules"
-        # every sheet but Synthèse travels (a renamed plan is read): a sheet the user pasted an export
+        # every sheet but the button's own annex travels (a renamed plan is read): a sheet the user pasted an export
         # into is the usual culprit, named so that it can be moved to another workbook
         most, name = max(per_sheet)
         return alert_actions(f"Classeur trop grand pour le serveur : {fmt_number(cells)} cellules envoyées, "

@@ -186,7 +186,7 @@ def per_address_limit(connections: int) -> int:
     raw = os.environ.get(ENV_PER_ADDRESS, "").strip()
     if not raw:
         return max(1, min(DEFAULT_PER_ADDRESS, connections // 4))
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # « ² » is a digit to str.isdigit, not to int()
         raise ConfigError(f"{ENV_PER_ADDRESS} = « {raw} » : nombre entier attendu (0 : sans limite).")
     return int(raw)
 
