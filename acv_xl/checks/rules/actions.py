@@ -422,11 +422,9 @@ def _lignes(lines: list) -> str:
 
 
 def _cells(lines: list, attr: str) -> str:
-    """« G31 », « G31, G32 et G35 », « G12 à G4011 »: the `attr` cells of `lines` (one column)."""
-    cells = [lf.cell(attr) for lf in lines]
-    column = cells[0].rstrip("0123456789")
-    if any(c.rstrip("0123456789") != column for c in cells):
-        return _et(cells)
+    """« G31 », « G31, G32 et G35 », « G12 à G4011 »: the `attr` cells of `lines`, all of one table (so of
+    one column; a list of every cell, thousands long, was what `_spans` keeps within a cell)."""
+    column = lines[0].cell(attr).rstrip("0123456789")
     return _spans([lf.row for lf in lines], column)
 
 
