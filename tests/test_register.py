@@ -1617,6 +1617,15 @@ def test_con05_groups_an_unknown_financeur_code():
                 if f.code == "CON-05"]
 
 
+def test_con05_adds_up_the_unknown_codes_to_the_cent_past_10_18():
+    """Two unknown codes of 10^26 € and 0,01 €: the default 28 digits said « …000,00 € »."""
+    big, cent = Decimal(10) ** 26, Decimal("0.01")
+    t = Totaux(financement_total=big + cent, par_financeur={"XYZ": big, "ZZZ": cent})
+    (con05,) = [f for f in judge([FileSummary(path="a", rel="a", etat="validé", acv_id="ACV001", totaux=t)])[0].findings
+                if f.code == "CON-05"]
+    assert "(100 000 000 000 000 000 000 000 000,01 €)" in con05.message
+
+
 def _con05_cells(out_json: Path) -> list[tuple[str, str, str]]:
     data = json.loads(out_json.read_text(encoding="utf-8"))
     return [(c["fichier"], k["feuille"], k["cellule"])

@@ -312,10 +312,7 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
             continue
         first, n = released[0], len(released)
         statuts = ", ".join(q(s) if s else "statut vide" for s in dict.fromkeys(lf.statut for lf in released))
-        who = ("l'action est « Abandonnée »" if len(same) == 1 else
-               f"toutes les fiches-actions de ce numéro ({_lignes(same)} de la feuille {a.sheet}) ont la "
-               "maturité « Abandonnée »")
-        message = (f"{prefix(a)} : {who}, mais {'la' if n == 1 else 'les'} "
+        message = (f"{prefix(a)} : {_who(a, same)}, mais {'la' if n == 1 else 'les'} "
                    f"{_lignes(released)} de la feuille {first.sheet} ({statuts}) "
                    f"{'reste comptée' if n == 1 else 'restent comptées'} dans les financements pour "
                    f"{money(totals.add_up(lf.montant for lf in released))}, alors que le coût de l'action "
@@ -337,6 +334,13 @@ def abandonnee_financee(conv: Convention) -> Iterable[Finding]:
                     f" ; si l'une de ces actions n'est pas abandonnée, donnez-lui un autre numéro, reportez-le "
                     f"sur ses lignes et corrigez sa maturité (cellules {maturites})."),
                  action=numero)
+
+
+def _who(a: FicheAction, same: list[FicheAction]) -> str:
+    """What makes ACT-13's lines an abandoned action's: its maturité, or every fiche of its number's."""
+    return ("l'action est « Abandonnée »" if len(same) == 1 else
+            f"toutes les fiches-actions de ce numéro ({_lignes(same)} de la feuille {a.sheet}) ont la "
+            "maturité « Abandonnée »")
 
 
 def _given(ix, a: FicheAction, paid: list) -> list:
@@ -370,11 +374,8 @@ def _paid_information(a: FicheAction, same: list[FicheAction], paid: list, recei
     """ACT-13's Information: an abandoned action whose remaining lines are all `Versé`. They explain the
     report's écart (financing counted, the cost not), and the référent must know whether what another
     body gave (`received`) is to be recovered. The texts are cited for the subsidies they govern only."""
-    who = ("l'action est « Abandonnée »" if len(same) == 1 else
-           f"toutes les fiches-actions de ce numéro ({_lignes(same)} de la feuille {a.sheet}) ont la "
-           "maturité « Abandonnée »")
     n = len(paid)
-    message = (f"{prefix(a)} : {who}, mais {'la' if n == 1 else 'les'} {_lignes(paid)} de la feuille "
+    message = (f"{prefix(a)} : {_who(a, same)}, mais {'la' if n == 1 else 'les'} {_lignes(paid)} de la feuille "
                f"{paid[0].sheet}, « Versé » ({money(totals.add_up(lf.montant for lf in paid))}), "
                f"{'reste comptée' if n == 1 else 'restent comptées'} dans les financements alors que le coût de "
                "l'action ne l'est plus : cet argent a été payé avant l'abandon.")
@@ -421,11 +422,9 @@ def _lignes(lines: list) -> str:
 
 
 def _cells(lines: list, attr: str) -> str:
-    """« G31 », « G31, G32 et G35 », « G12 à G4011 »: the `attr` cells of `lines` (one column)."""
-    cells = [lf.cell(attr) for lf in lines]
-    column = cells[0].rstrip("0123456789")
-    if any(c.rstrip("0123456789") != column for c in cells):
-        return _et(cells)
+    """« G31 », « G31, G32 et G35 », « G12 à G4011 »: the `attr` cells of `lines`, all of one table (so of
+    one column; a list of every cell, thousands long, was what `_spans` keeps within a cell)."""
+    column = lines[0].cell(attr).rstrip("0123456789")
     return _spans([lf.row for lf in lines], column)
 
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from acv_xl.checks.findings import Finding, Gravite
-from acv_xl.checks.totals import Totaux
+from acv_xl.checks.totals import Totaux, add_up
 from acv_xl.checks.validate import (  # `Report.etat`, defined once
     ETAT_ILLISIBLE,
     ETAT_MODIFIE,
@@ -221,7 +221,7 @@ def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
     if not codes:
         return None
     first = next((ln for ln in f.lines if ln[9] and ln[3] in codes), None)
-    montant = sum((f.totaux.par_financeur[c] for c in codes), Decimal("0.00"))
+    montant = add_up(f.totaux.par_financeur[c] for c in codes)  # exact past 10^18 €, as `combine`
     liste = ", ".join(f"« {c} »" for c in codes)
     pluriel = len(codes) > 1
     return Finding(
