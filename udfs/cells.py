@@ -16,7 +16,7 @@ import datetime as dt
 import importlib
 from typing import Any
 
-from acv_xl.contract.values import DAY_ONE, EXCEL_ERRORS, ExcelError, officejs_date
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, officejs_date, time_alone
 
 # xlwings.pro._xlremote.datetime_pattern: what the remote engine (scripts) reads as a date
 DATETIME_PATTERN = (
@@ -60,15 +60,9 @@ def _new_date(text: str) -> Any:
 
 
 # A time alone (« 12:30 », a serial number below 1) comes dated 30/12/1899 from the add-in and from
-# COM; the file reader reads it as a time: so does the button (`time_alone`), else its findings said
-# « 30/12/1899 » (« saisissez l'année 1899 ») and its fingerprint differed from the command line's
+# COM; the file reader reads it as a time: so does the button (`values.time_alone`), else its findings
+# said « 30/12/1899 » (« saisissez l'année 1899 ») and its fingerprint differed from the command line's
 # for a time in a comment — a workbook validated by the button « modifié depuis la validation »
-TIME_ALONE_BEFORE = dt.datetime.fromordinal(DAY_ONE)
-
-
-def time_alone(value: dt.datetime) -> dt.datetime | dt.time:
-    """`value`, or its time when it is a time alone dated 30/12/1899 (`TIME_ALONE_BEFORE`)."""
-    return value.time() if value.replace(tzinfo=None) < TIME_ALONE_BEFORE else value
 
 
 # COM gives an error cell as its code (CVErr: 0x800A0000 + xlErr…, a signed int; a cell's number is a
