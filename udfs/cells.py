@@ -94,9 +94,22 @@ def remote_rows(rows: list[list[Any]], height: int | None = None, width: int | N
              for v in row[:width]] for row in rows[:height]]
 
 
+def com_rows(rows: list[list[Any]]) -> list[list[Any]]:
+    """A sheet's values as COM gives them on the desktop (`range.options(ndim=2, err_to_str=True)`),
+    typed as the file reader types them: an error text (or the code of one xlwings does not name) its
+    `ExcelError`, a text in the add-in's date form its date, a time alone its time — as `remote_rows`
+    types the add-in's values."""
+    errors, known, when = _ERROR_OF, _DATES, dt.datetime
+    # only a text of 24 characters may be in the add-in's date form
+    return [[((known.get(v) or _new_date(v)) if len(v) == 24 else errors.get(v, v)) if v.__class__ is str
+             else time_alone(v) if v.__class__ is when else com_error(v) if v.__class__ is int else v
+             for v in row] for row in rows]
+
+
 # the texts that are not themselves, in one lookup: « » (an empty cell) and the error texts (their
 # `ExcelError`, immutable text, shared)
-_SIMPLE: dict[str, Any] = {"": None, **{e: ExcelError(e) for e in _ERRORS}}
+_ERROR_OF: dict[str, ExcelError] = {e: ExcelError(e) for e in _ERRORS}
+_SIMPLE: dict[str, Any] = {"": None, **_ERROR_OF}
 
 
 OFFICEJS_SPECIAL = (dict, _JsNull)  # the values officejs_cell changes besides « »

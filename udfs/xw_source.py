@@ -8,25 +8,13 @@ already holds them), then sliced per table and named cell.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.source import TableBlock, a1, parse_range, split_sheet_ref
 from acv_xl.reading.source_file import MAX_GRID_CELLS
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, officejs_date
 
-from .cells import com_error as _com_error, remote_rows, time_alone
-
-
-# Office.js and COM (with err_to_str) give error values as text: typed as the file reader does,
-# so that STR-06 sees them.
-_ERRORS = frozenset(EXCEL_ERRORS)
-
-
-def _dated(text: str) -> Any:
-    value = officejs_date(text)
-    return text if value is None else value
+from .cells import com_rows, remote_rows
 
 
 def _payload_values(sheet) -> list[list[Any]] | None:
@@ -109,13 +97,7 @@ class XwSource:
                     data = remote_rows(payload, last.row, last.column)
                 else:  # desktop (COM): one call for the whole rectangle
                     rng = sh.range((1, 1), (last.row, last.column))
-                    got = rng.options(ndim=2, err_to_str=True).value or []
-                    errors = _ERRORS
-                    # a text in the add-in's date form: its date, as every reader reads it (`officejs_date`)
-                    data = [[(ExcelError(v) if v in errors else _dated(v) if len(v) == 24 else v)
-                             if v.__class__ is str else time_alone(v) if v.__class__ is datetime
-                             else _com_error(v) if v.__class__ is int else v for v in row]
-                            for row in got]
+                    data = com_rows(rng.options(ndim=2, err_to_str=True).value or [])
             self._values[sheet_name] = data
         return self._values[sheet_name]
 
