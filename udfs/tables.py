@@ -235,11 +235,17 @@ def _other_table(header: Sequence[Any], table: Table, found: int) -> Table | Non
     return None
 
 
-def text_arg(value: Any) -> str | None:
-    """A scalar text argument (a cell or a literal): None when empty; 1.0 → "1"."""
+def first_cell(value: Any) -> Any:
+    """A scalar argument as it is, or the first cell of a range passed for one (None when empty)."""
     if isinstance(value, (list, tuple)):
         flat = as_2d(value)
-        value = flat[0][0] if flat and flat[0] else None
+        return flat[0][0] if flat and flat[0] else None
+    return value
+
+
+def text_arg(value: Any) -> str | None:
+    """A scalar text argument (a cell or a literal): None when empty; 1.0 → "1"."""
+    value = first_cell(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):  # as a French Excel shows it, never Python's « True »
