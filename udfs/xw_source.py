@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from acv_xl.contract.values import fmt_number
 from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.source import TableBlock, a1, parse_range, split_sheet_ref
 from acv_xl.reading.source_file import MAX_GRID_CELLS
@@ -161,10 +162,14 @@ class XwSource:
             # for A3:XFD1048576, from a request of 40 kB — cut as the file reader cuts them
             last_data = max(min(last_data, len(data)), r1)
             if (last_data - r1 + 1) * width > MAX_GRID_CELLS:
+                # the cells of its range, filled or not (a table stretched to column XFD over a few
+                # hundred lines was said « plus de 3 millions de cellules remplies »)
+                lines = last_data - r1 + 1
                 raise UnreadableWorkbook(
-                    "STR-01", f"Le tableau « {t.name} » ({ref}) est trop grand pour être lu "
-                    f"(plus de {MAX_GRID_CELLS // 1_000_000} millions de cellules remplies).",
-                    "Redimensionnez le tableau à ses seules lignes remplies (Création de tableau > "
+                    "STR-01", f"Le tableau « {t.name} » ({ref}) est trop grand pour être lu : {fmt_number(lines)} "
+                    f"lignes de {fmt_number(width)} colonnes, {fmt_number(lines * width)} cellules (au plus "
+                    f"{fmt_number(MAX_GRID_CELLS)}).",
+                    "Redimensionnez le tableau à ses seules lignes et colonnes remplies (Création de tableau > "
                     "Redimensionner le tableau), puis relancez.")
 
         # slices of the sheet's rectangle (one comprehension: 5 000 rows), padded past its edge
