@@ -28,9 +28,12 @@ _ERRORS = frozenset(EXCEL_ERRORS)
 try:  # Pyodide ≥ 0.28 (xlwings Lite) hands empty cells of function arguments over as JsNull;
     # by name: Pyodide is the browser's runtime, never a package to install
     _JsNull = importlib.import_module("pyodide.ffi").JsNull
+    JSNULL_ARRIVES = True
 except ImportError:  # CPython (xlwings Server, tests): no such value can arrive
     class _JsNull:  # noqa: N801 — a class no value is ever an instance of
         pass
+    JSNULL_ARRIVES = False
+JsNull = _JsNull
 
 
 # ISO date-time text → its datetime (immutable: shared), for the texts seen before: a plan repeats
