@@ -513,10 +513,11 @@ def test_a_table_too_large_even_cut_to_its_values_is_refused_in_french():
     book = remote_book(payload)
     scripts.valider(book)
     alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
+    # the cells of its range, not « plus de 3 millions de cellules remplies » (some 400 are)
     assert alerts == [f"Validation impossible : le tableau « {layout.T_ACTIONS.name} » (A3:XFD400) est trop "
-                      "grand pour être lu (plus de 3 millions de cellules remplies). Redimensionnez le tableau "
-                      "à ses seules lignes remplies (Création de tableau > Redimensionner le tableau), "
-                      "puis relancez."], alerts
+                      "grand pour être lu : 398 lignes de 16 384 colonnes, 6 520 832 cellules (au plus "
+                      "3 000 000). Redimensionnez le tableau à ses seules lignes et colonnes remplies (Création "
+                      "de tableau > Redimensionner le tableau), puis relancez."], alerts
 
 
 def test_generer_annexe_with_amounts_past_excels_largest_number_says_so_in_french():

@@ -76,6 +76,22 @@ def test_a_totals_row_in_the_argument_is_not_summed_as_a_line(totals):
         assert F.ACV_SYNTHESE(with_totals, par) == F.ACV_SYNTHESE(plan, par)
 
 
+def test_a_totals_row_is_told_alike_when_empty_cells_arrive_as_jsnull(monkeypatch):
+    """xlwings Lite hands an empty cell over as JsNull: counted as filled, a Nombre under a column with an
+    empty cell (« Dispositif » of an autofinancement) was no totals function's, and the totals row was
+    summed as a line (its « Total » an action of 1 750,75 €)."""
+    from udfs import cells, tables
+
+    monkeypatch.setattr(tables, "JSNULL_ARRIVES", True)
+    for empty in (None, cells.JsNull):
+        e = (lambda: None) if empty is None else empty
+        plan = _plan(("1.1", "ETAT", "DSIL", "Subvention", 2024, 1000.5, "Acquis"),
+                     ("1.2", "COMMUNE", e(), "Autofinancement", 2025, 500, "Prévisionnel"),
+                     ("1.3", "REGION", e(), "Prêt", 2026, 250.25, "Engagé"))
+        totals = ["Total", e(), 1, e(), e(), 1750.75, e()]  # a Nombre under « Dispositif », the Somme
+        assert F.ACV_TOTAL_ACTION(plan + [totals], "Total") == 0.0, empty
+
+
 def test_a_line_typed_into_the_totals_row_is_still_a_line_for_the_functions():
     """Nothing but the values tells the totals row from a last line: a line (its texts) stays a line."""
     plan = _plan(*PLAN[1:-1])

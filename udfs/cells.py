@@ -16,7 +16,7 @@ import datetime as dt
 import importlib
 from typing import Any
 
-from acv_xl.contract.values import DAY_ONE, EXCEL_ERRORS, ExcelError, officejs_date
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, officejs_date, time_alone
 
 # xlwings.pro._xlremote.datetime_pattern: what the remote engine (scripts) reads as a date
 DATETIME_PATTERN = (
@@ -28,9 +28,12 @@ _ERRORS = frozenset(EXCEL_ERRORS)
 try:  # Pyodide ≥ 0.28 (xlwings Lite) hands empty cells of function arguments over as JsNull;
     # by name: Pyodide is the browser's runtime, never a package to install
     _JsNull = importlib.import_module("pyodide.ffi").JsNull
+    JSNULL_ARRIVES = True
 except ImportError:  # CPython (xlwings Server, tests): no such value can arrive
     class _JsNull:  # noqa: N801 — a class no value is ever an instance of
         pass
+    JSNULL_ARRIVES = False
+JsNull = _JsNull
 
 
 # ISO date-time text → its datetime (immutable: shared), for the texts seen before: a plan repeats
@@ -60,15 +63,9 @@ def _new_date(text: str) -> Any:
 
 
 # A time alone (« 12:30 », a serial number below 1) comes dated 30/12/1899 from the add-in and from
-# COM; the file reader reads it as a time: so does the button (`time_alone`), else its findings said
-# « 30/12/1899 » (« saisissez l'année 1899 ») and its fingerprint differed from the command line's
+# COM; the file reader reads it as a time: so does the button (`values.time_alone`), else its findings
+# said « 30/12/1899 » (« saisissez l'année 1899 ») and its fingerprint differed from the command line's
 # for a time in a comment — a workbook validated by the button « modifié depuis la validation »
-TIME_ALONE_BEFORE = dt.datetime.fromordinal(DAY_ONE)
-
-
-def time_alone(value: dt.datetime) -> dt.datetime | dt.time:
-    """`value`, or its time when it is a time alone dated 30/12/1899 (`TIME_ALONE_BEFORE`)."""
-    return value.time() if value.replace(tzinfo=None) < TIME_ALONE_BEFORE else value
 
 
 # COM gives an error cell as its code (CVErr: 0x800A0000 + xlErr…, a signed int; a cell's number is a
@@ -100,9 +97,22 @@ def remote_rows(rows: list[list[Any]], height: int | None = None, width: int | N
              for v in row[:width]] for row in rows[:height]]
 
 
+def com_rows(rows: list[list[Any]]) -> list[list[Any]]:
+    """A sheet's values as COM gives them on the desktop (`range.options(ndim=2, err_to_str=True)`),
+    typed as the file reader types them: an error text (or the code of one xlwings does not name) its
+    `ExcelError`, a text in the add-in's date form its date, a time alone its time — as `remote_rows`
+    types the add-in's values."""
+    errors, known, when = _ERROR_OF, _DATES, dt.datetime
+    # only a text of 24 characters may be in the add-in's date form
+    return [[((known.get(v) or _new_date(v)) if len(v) == 24 else errors.get(v, v)) if v.__class__ is str
+             else time_alone(v) if v.__class__ is when else com_error(v) if v.__class__ is int else v
+             for v in row] for row in rows]
+
+
 # the texts that are not themselves, in one lookup: « » (an empty cell) and the error texts (their
 # `ExcelError`, immutable text, shared)
-_SIMPLE: dict[str, Any] = {"": None, **{e: ExcelError(e) for e in _ERRORS}}
+_ERROR_OF: dict[str, ExcelError] = {e: ExcelError(e) for e in _ERRORS}
+_SIMPLE: dict[str, Any] = {"": None, **_ERROR_OF}
 
 
 OFFICEJS_SPECIAL = (dict, _JsNull)  # the values officejs_cell changes besides « »

@@ -24,7 +24,7 @@ from acv_xl.contract.model import Convention, Dispositif, FicheAction, Financeur
 from acv_xl.contract.values import fmt_date
 
 from .cells import OfficeJsTable
-from .tables import PREFIX, UdfError, as_2d, rows, statuts_arg, text_arg, year_arg
+from .tables import PREFIX, UdfError, first_cell, rows, statuts_arg, text_arg, year_arg
 
 __all__ = [
     "ACV_TOTAL_FINANCEUR",
@@ -82,8 +82,7 @@ _TYPE_AS_TEXT = ("Excel a converti le numéro saisi en date (« 1.2 » devient l
 
 
 def _numero(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        value = next(iter(as_2d(value)[0]), None) if as_2d(value) else None
+    value = first_cell(value)
     if isinstance(value, (date, datetime)):
         raise UdfError(f"le numéro d'action reçu est une date ({fmt_date(value)}) : {_TYPE_AS_TEXT}")
     n = text_arg(value)
@@ -95,8 +94,7 @@ def _numero(value: Any) -> str:
 def _date_serial(value: Any) -> bool:
     """Whether an action number argument may be a date's serial number (the web passes a date cell so):
     a whole number from 10 000 on — no action is numbered so."""
-    if isinstance(value, (list, tuple)):
-        value = next(iter(as_2d(value)[0]), None) if as_2d(value) else None
+    value = first_cell(value)
     return value.__class__ in (int, float) and float(value).is_integer() and value >= 10_000
 
 

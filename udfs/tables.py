@@ -21,7 +21,7 @@ from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, fold, is_
 from acv_xl.reading.source import TableBlock
 from acv_xl.reading.totals_row import typed_cells
 
-from .cells import OFFICEJS_SPECIAL, com_error, officejs_cell
+from .cells import JSNULL_ARRIVES, OFFICEJS_SPECIAL, JsNull, com_error, officejs_cell
 
 PREFIX = "#ACV: "
 
@@ -163,7 +163,12 @@ def _ends_with_totals_row(data: list[list[Any]], table: Table) -> bool:
     if not cells:
         return False
     header = ["" if h is None else str(h) for h in data[0]]
-    block = TableBlock(table.name, table.sheet, 1, 1, header, data[1:-1], end_row=last)
+    body = data[1:-1]
+    if JSNULL_ARRIVES:
+        # xlwings Lite's empty cell is empty for the totals functions too: counted by Nombre, it made the
+        # totals row a line wherever a column has an empty cell (the default Nombre under « Statut »)
+        body = [[None if v.__class__ is JsNull else v for v in r] for r in body]
+    block = TableBlock(table.name, table.sheet, 1, 1, header, body, end_row=last)
     return not typed_cells(block, cells)
 
 
@@ -235,11 +240,17 @@ def _other_table(header: Sequence[Any], table: Table, found: int) -> Table | Non
     return None
 
 
-def text_arg(value: Any) -> str | None:
-    """A scalar text argument (a cell or a literal): None when empty; 1.0 → "1"."""
+def first_cell(value: Any) -> Any:
+    """A scalar argument as it is, or the first cell of a range passed for one (None when empty)."""
     if isinstance(value, (list, tuple)):
         flat = as_2d(value)
-        value = flat[0][0] if flat and flat[0] else None
+        return flat[0][0] if flat and flat[0] else None
+    return value
+
+
+def text_arg(value: Any) -> str | None:
+    """A scalar text argument (a cell or a literal): None when empty; 1.0 → "1"."""
+    value = first_cell(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):  # as a French Excel shows it, never Python's « True »

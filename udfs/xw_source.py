@@ -8,25 +8,14 @@ already holds them), then sliced per table and named cell.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from acv_xl.contract.values import fmt_number
 from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.source import TableBlock, a1, parse_range, split_sheet_ref
 from acv_xl.reading.source_file import MAX_GRID_CELLS
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, officejs_date
 
-from .cells import com_error as _com_error, remote_rows, time_alone
-
-
-# Office.js and COM (with err_to_str) give error values as text: typed as the file reader does,
-# so that STR-06 sees them.
-_ERRORS = frozenset(EXCEL_ERRORS)
-
-
-def _dated(text: str) -> Any:
-    value = officejs_date(text)
-    return text if value is None else value
+from .cells import com_rows, remote_rows
 
 
 def _payload_values(sheet) -> list[list[Any]] | None:
@@ -109,13 +98,7 @@ class XwSource:
                     data = remote_rows(payload, last.row, last.column)
                 else:  # desktop (COM): one call for the whole rectangle
                     rng = sh.range((1, 1), (last.row, last.column))
-                    got = rng.options(ndim=2, err_to_str=True).value or []
-                    errors = _ERRORS
-                    # a text in the add-in's date form: its date, as every reader reads it (`officejs_date`)
-                    data = [[(ExcelError(v) if v in errors else _dated(v) if len(v) == 24 else v)
-                             if v.__class__ is str else time_alone(v) if v.__class__ is datetime
-                             else _com_error(v) if v.__class__ is int else v for v in row]
-                            for row in got]
+                    data = com_rows(rng.options(ndim=2, err_to_str=True).value or [])
             self._values[sheet_name] = data
         return self._values[sheet_name]
 
@@ -179,10 +162,14 @@ class XwSource:
             # for A3:XFD1048576, from a request of 40 kB — cut as the file reader cuts them
             last_data = max(min(last_data, len(data)), r1)
             if (last_data - r1 + 1) * width > MAX_GRID_CELLS:
+                # the cells of its range, filled or not (a table stretched to column XFD over a few
+                # hundred lines was said « plus de 3 millions de cellules remplies »)
+                lines = last_data - r1 + 1
                 raise UnreadableWorkbook(
-                    "STR-01", f"Le tableau « {t.name} » ({ref}) est trop grand pour être lu "
-                    f"(plus de {MAX_GRID_CELLS // 1_000_000} millions de cellules remplies).",
-                    "Redimensionnez le tableau à ses seules lignes remplies (Création de tableau > "
+                    "STR-01", f"Le tableau « {t.name} » ({ref}) est trop grand pour être lu : {fmt_number(lines)} "
+                    f"lignes de {fmt_number(width)} colonnes, {fmt_number(lines * width)} cellules (au plus "
+                    f"{fmt_number(MAX_GRID_CELLS)}).",
+                    "Redimensionnez le tableau à ses seules lignes et colonnes remplies (Création de tableau > "
                     "Redimensionner le tableau), puis relancez.")
 
         # slices of the sheet's rectangle (one comprehension: 5 000 rows), padded past its edge

@@ -189,6 +189,12 @@ def officejs_date(text: str) -> datetime | time | None:
         value = datetime.fromisoformat(text[:-1])  # as xlwings: the « Z » cut, Excel has no time zones
     except ValueError:
         return None
+    return time_alone(value)
+
+
+def time_alone(value: datetime) -> datetime | time:
+    """`value`, or its time when it is a time alone (a serial number below 1), which the add-in and COM
+    date 30/12/1899 and the file reader reads as a time: every reader gives that time."""
     return value.time() if value.toordinal() < DAY_ONE else value
 
 
