@@ -713,3 +713,24 @@ def test_a_copy_with_too_many_findings_shows_the_worst_and_says_how_many_are_lef
     left = len(warnings) + len(errors) - (MAX_ANNOTATED - 1)
     assert left_out(report) == left == 2_004
     assert rows[-1][0] == "Information" and rows[-1][5].startswith("… et 2 004 autres constats, ni listés ni surlignés")
+
+
+def test_a_copy_past_the_cap_marks_exactly_the_findings_it_lists(fixture_xlsx, tmp_path, monkeypatch):
+    """Its last row says the findings left out are « ni listés ni surlignés »: the cells marked were
+    the worst `MAX_ANNOTATED` findings, one more than the list's `MAX_ANNOTATED` - 1 — one finding
+    highlighted and noted in its cell, though said to be neither."""
+    from openpyxl import load_workbook
+
+    from acv_xl.outputs import annotate as annotate_module
+
+    monkeypatch.setattr(annotate_module, "MAX_ANNOTATED", 4)
+    findings = [_finding("FIN-13", Gravite.AVERTISSEMENT, Sheet.FINANCEMENT, f"I{6 + i}", "1.2", f"Sans référence {i}.")
+                for i in range(5)]
+    out = tmp_path / "annote.xlsx"
+    annotate(fixture_xlsx, out, _report(findings), today=TODAY)
+    rows = _controles_rows(out)[1:]
+    assert [r[5] for r in rows[:3]] == [f"Sans référence {i}." for i in range(3)]
+    assert rows[-1][5].startswith("… et 2 autres constats, ni listés ni surlignés")
+    fin = load_workbook(out)[Sheet.FINANCEMENT]
+    marked = [f"I{6 + i}" for i in range(5) if fin[f"I{6 + i}"].comment is not None or _fill(fin[f"I{6 + i}"])]
+    assert marked == ["I6", "I7", "I8"]

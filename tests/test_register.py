@@ -484,7 +484,7 @@ def test_among_several_codes_corrected_the_lines_of_equal_amount_are_paired():
     from acv_xl.history.historique import FINANCEUR_MODIFIE, _compare
 
     def line(financeur, montant, numero="1.1"):
-        return (numero, financeur, "Fonds européens", "Investissement", 2026, montant, "Sollicité", "Halle")
+        return (numero, financeur, "Fonds européens", "Investissement", 2026, montant, "Sollicité", "Halle", 1)
 
     old = [line("FEDER", 100.0), line("FSE", 200.0), line("FEDER", 300.0, "2.1")]
     new = [line("UE", 200.0), line("UE", 100.0), line("UE", 350.0, "2.1")]
@@ -502,7 +502,7 @@ def test_a_line_re_dated_is_one_line_changed_never_a_new_commitment(tmp_path, ex
     from acv_xl.history.historique import ANNEE_MODIFIEE, LIGNE_AJOUTEE, _compare
 
     def line(annee, montant, statut="Engagé", numero="2.1"):
-        return (numero, "ETAT", "DSIL", "Subvention", annee, montant, statut, "Grande Rue")
+        return (numero, "ETAT", "DSIL", "Subvention", annee, montant, statut, "Grande Rue", 1)
 
     moves = _compare(1, 2, "ACV034", "Boulogne", [line(2024, 462000.0), line(2025, 100.0, "Sollicité")],
                      [line(2026, 462000.0), line(2027, 100.0, "Acquis"), line(2028, 50.0, numero="3.1")])
@@ -2129,7 +2129,7 @@ def test_a_line_given_to_another_action_is_one_line_changed_never_a_new_commitme
     from acv_xl.history.historique import ACTION_MODIFIEE, LIGNE_AJOUTEE, LIGNE_RETIREE, _compare
 
     def line(numero, montant, statut="Acquis", financeur="CDC", annee=2024):
-        return (numero, financeur, "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}")
+        return (numero, financeur, "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}", 1)
 
     moves = _compare(1, 2, "ACV034", "Boulogne",
                      [line("2.2", 780000.0), line("4.1", 318000.0, "Sollicité"), line("5.1", 10.0)],
@@ -2166,7 +2166,7 @@ def test_a_line_given_to_another_action_at_another_amount_is_no_commitment_obtai
     from acv_xl.history.historique import ACTION_MODIFIEE, LIGNE_AJOUTEE, LIGNE_RETIREE, _compare
 
     def line(numero, montant, statut="Acquis", annee=2024):
-        return (numero, "CDC", "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}")
+        return (numero, "CDC", "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}", 1)
 
     moves = _compare(1, 2, "ACV034", "Boulogne", [line("2.2", 780000.0)], [line("2.3", 700000.0)])
     assert [(m.type, m.numero, m.engagement, m.ecart, m.montant_avant, m.montant_apres) for m in moves] == [
@@ -2195,7 +2195,7 @@ def test_two_tranches_of_one_year_re_sorted_are_no_movement():
     from acv_xl.history.historique import LIGNE_AJOUTEE, MONTANT_MODIFIE, _compare
 
     def line(montant, statut):
-        return ("2.1", "ETAT", "DSIL", "Subvention", 2025, montant, statut, "Grande Rue")
+        return ("2.1", "ETAT", "DSIL", "Subvention", 2025, montant, statut, "Grande Rue", 1)
 
     acquise, sollicitee = line(300000.0, "Acquis"), line(100000.0, "Sollicité")
     assert _compare(1, 2, "ACV034", "Boulogne", [acquise, sollicitee], [sollicitee, acquise]) == []
@@ -2212,7 +2212,7 @@ def test_a_dispositif_corrected_as_fin_21_asks_is_one_line_changed_never_a_new_c
     from acv_xl.history.historique import DISPOSITIF_MODIFIE, NATURE_MODIFIEE, _compare
 
     def line(dispositif, nature="Subvention", montant=100000.0):
-        return ("3.1", "REGION", dispositif, nature, 2026, montant, "Acquis", "Pôle gare")
+        return ("3.1", "REGION", dispositif, nature, 2026, montant, "Acquis", "Pôle gare", 1)
 
     moves = _compare(1, 2, "ACV031", "Béthune", [line("Mobilités"), line("Aménagement du territoire", "Prêt", 5.0)],
                      [line("Aménagement du territoire"), line("Aménagement du territoire", "Avance remboursable", 5.0)])
@@ -2231,9 +2231,10 @@ def test_a_line_refused_or_no_longer_refused_moves_the_totals_by_its_amount():
     from acv_xl.history.historique import (LIGNE_AJOUTEE, LIGNE_RETIREE, MONTANT_MODIFIE, STATUT_MODIFIE,
                                            _compare)
 
-    def line(dispositif, montant, statut, compte=None):
-        ln = ("2.1", "ETAT", dispositif, "Subvention", 2025, montant, statut, "Grande Rue")
-        return ln if compte is None else ln + (compte,)
+    def line(dispositif, montant, statut, compte=None):  # `compte` as the register holds it, unless given
+        if compte is None:
+            compte = int(montant is not None and statut != "Refusé")
+        return ("2.1", "ETAT", dispositif, "Subvention", 2025, montant, statut, "Grande Rue", compte)
 
     old = [line("DSIL", 100.0, "Sollicité"), line("DETR", 40.0, "Refusé"), line("FNADT", 7.0, "Refusé", 0),
            line("Fonds vert", 30.0, "Sollicité"), line("DRAC", None, "Sollicité", 0)]
@@ -2259,7 +2260,7 @@ def test_a_split_action_s_loan_is_never_taken_for_the_former_action_s_new_tranch
     from acv_xl.history.historique import ACTION_MODIFIEE, LIGNE_AJOUTEE, _compare
 
     def line(numero, annee, montant, statut="Acquis"):
-        return (numero, "CDC", "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}")
+        return (numero, "CDC", "PRU ACV", "Prêt", annee, montant, statut, f"Action {numero}", 1)
 
     moves = _compare(1, 2, "ACV034", "Boulogne", [line("2.2", 2024, 780000.0)],
                      [line("2.2", 2025, 100000.0, "Sollicité"), line("2.3", 2024, 780000.0)])
@@ -2295,7 +2296,7 @@ def test_a_tranche_given_to_another_action_is_never_paired_in_order_with_its_sis
     from acv_xl.history.historique import ACTION_MODIFIEE, MONTANT_MODIFIE, STATUT_MODIFIE, _compare
 
     def line(numero, montant, statut):
-        return (numero, "CDC", "PRU ACV", "Prêt", 2021, montant, statut, f"Action {numero}")
+        return (numero, "CDC", "PRU ACV", "Prêt", 2021, montant, statut, f"Action {numero}", 1)
 
     old = [line("2.2", 600000.0, "Acquis"), line("2.2", 420000.0, "Sollicité")]
     moves = _compare(1, 2, "ACV062", "Arras", old, [line("2.1", 600000.0, "Acquis"), line("2.2", 450000.0, "Sollicité")])

@@ -381,7 +381,7 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     def counts(ln) -> bool:
         """Whether the line counts in the totals (the register's `compte`: a refused line, or one whose
         amount did not parse, does not), so that a movement's écart is what it moves in them."""
-        return bool(ln[8]) if len(ln) > 8 else ln[5] is not None and ln[6] != layout.STATUT_REFUSE
+        return bool(ln[8])
 
     def mv(kind, ln, **kw):
         numero, financeur, dispositif, nature, annee = ln[:5]

@@ -1015,11 +1015,8 @@ class _Pages:
 
     def __init__(self, ws, widths: Iterable[float], brouillon: bool):
         self.ws = ws
-        printable_width = page_layout.A4_LONG_PT - 2 * 0.5 * 72  # `_setup`'s margins
-        total = sum(page_layout.column_points(w) for w in widths) or 1.0
-        scale = min(1.0, printable_width / total)  # printed one page wide (`_setup`)
-        height = page_layout.A4_SHORT_PT - 2 * 0.75 * 72
-        self.capacity = height / scale * self.SAFETY
+        scale = page_layout.one_page_scale(widths, margin_in=0.5)  # printed one page wide (`_setup`'s margins)
+        self.capacity = _PRINTABLE_HEIGHT_PT / scale * self.SAFETY
         self.banner = 24 if brouillon else 0  # the draft banner, repeated at the top of each following page
         self.top = 0  # the first row of the current page
         self.breaks: list[int] = []

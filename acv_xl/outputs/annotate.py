@@ -184,8 +184,11 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         book = _Book(pkg)
         book.clear_highlights()
         rows = report.findings + _since_rows(report)
-        listed = book.list_findings(_within_cap(rows)) or not rows
-        book.mark_cells(_worst_first(report.findings)[:MAX_ANNOTATED])
+        kept = _within_cap(rows)
+        listed = book.list_findings(kept) or not rows
+        # the findings listed, and those only: the last row says the others are neither listed nor marked
+        own = {id(f) for f in report.findings}
+        book.mark_cells([f for f in kept if id(f) in own])
         book.write_status(report, today or date.today())
         book.write_snapshot(_snapshot_cells(report))
         book.finish()

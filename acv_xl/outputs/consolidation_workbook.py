@@ -890,8 +890,7 @@ class _Writer:
         paper = page_layout.A4_SHORT_PT if p.landscape else page_layout.A4_LONG_PT
         page = (paper - (page_layout.MARGIN_TOP_IN + page_layout.MARGIN_BOTTOM_IN) * 72) * 0.85
         if p.fit_width:  # scaled by the spreadsheet to the page's width, never above 100 %
-            printable = (page_layout.A4_LONG_PT if p.landscape else page_layout.A4_SHORT_PT) - 2 * page_layout.MARGIN_IN * 72
-            page /= min(1.0, printable / sum(map(page_layout.column_points, ws.print_widths)))
+            page /= page_layout.one_page_scale(ws.print_widths, p.landscape)
         else:
             page /= p.scale / 100
         info, points = ws.row_info, getattr(ws, "row_points", {})

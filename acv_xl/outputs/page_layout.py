@@ -203,13 +203,22 @@ class PrintPlan:
     repeat_columns: tuple[int, int] | None
 
 
+def printable_width(landscape: bool = True, margin_in: float = MARGIN_IN) -> float:
+    """The width (points) an A4 page prints in, between its left and right margins."""
+    return (A4_LONG_PT if landscape else A4_SHORT_PT) - 2 * margin_in * 72
+
+
+def one_page_scale(widths: Sequence[float], landscape: bool = True, margin_in: float = MARGIN_IN) -> float:
+    """The scale (at most 1) at which columns of `widths` print one page wide."""
+    total = sum(column_points(w) for w in widths) or 1.0
+    return min(1.0, printable_width(landscape, margin_in) / total)
+
+
 def plan(widths: Sequence[float], key_columns: tuple[int, int] | None = None, landscape: bool = True,
          margin_in: float = MARGIN_IN, font_pt: float = BASE_FONT_PT) -> PrintPlan:
     """Decide from the columns' widths: one page wide while the type stays ≥ 8 pt, otherwise
     several pages wide at the scale that keeps 8 pt, with the key columns repeated."""
-    printable = (A4_LONG_PT if landscape else A4_SHORT_PT) - 2 * margin_in * 72
-    total = sum(column_points(w) for w in widths) or 1.0
-    needed = min(1.0, printable / total)
+    needed = one_page_scale(widths, landscape, margin_in)
     floor = MIN_PRINTED_PT / font_pt
     if needed >= floor:
         return PrintPlan(landscape, True, 100, None)
@@ -226,8 +235,7 @@ def first_page_columns(widths: Sequence[float], p: PrintPlan, margin_in: float =
     the sheet prints one page wide."""
     if p.fit_width:
         return len(widths)
-    printable = (A4_LONG_PT if p.landscape else A4_SHORT_PT) - 2 * margin_in * 72
-    room = printable / (p.scale / 100) * FIRST_PAGE_SAFETY
+    room = printable_width(p.landscape, margin_in) / (p.scale / 100) * FIRST_PAGE_SAFETY
     used, n = 0.0, 0
     for w in widths:
         used += column_points(w)
@@ -244,7 +252,7 @@ def first_page_points(widths: Sequence[float], p: PrintPlan, margin_in: float = 
     spreadsheet then scales them down to the page)."""
     held = sum(column_points(w) for w in widths[:first_page_columns(widths, p, margin_in)])
     if p.fit_width:
-        return max(held, (A4_LONG_PT if p.landscape else A4_SHORT_PT) - 2 * margin_in * 72)
+        return max(held, printable_width(p.landscape, margin_in))
     return held
 
 
