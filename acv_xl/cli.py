@@ -411,7 +411,7 @@ def _port(text: str) -> int:
 
 def _non_negative_int(text: str) -> int:
     """argparse type: an integer ≥ 0 (0: no limit)."""
-    if not text.strip().isdigit():
+    if not (text.strip().isascii() and text.strip().isdigit()):  # « ² » is a digit to str.isdigit, not to int()
         raise argparse.ArgumentTypeError(f"un nombre entier positif ou nul est attendu, pas « {text} »")
     return int(text)
 

@@ -314,3 +314,17 @@ def test_processes_must_fit_in_the_service_s_memory_and_threads(monkeypatch):
     assert m.processes_refusal(2, 12, body, 512 << 20, None).startswith("--processus 2 : jusqu'à")
     assert m.processes_refusal(16, 12, body, None, None) is None  # no limits: two per core
     assert "au plus 16 sur cette machine (deux par cœur, 8 cœurs ici)" in m.processes_refusal(17, 12, body, None, None)
+
+
+def test_connexions_par_adresse_refuses_a_digit_int_cannot_read_with_its_own_message(capsys):
+    """`--connexions-par-adresse ²`: « ² » is a digit to str.isdigit, and int() then failed — argparse's
+    generic « valeur invalide » instead of the option's own French message."""
+    from acv_xl import cli
+
+    for wrong in ("²", "-1", "trois"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.build_parser().parse_args(["serveur", "--connexions-par-adresse", wrong])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert f"un nombre entier positif ou nul est attendu, pas « {wrong} »" in err, err
+    assert cli.build_parser().parse_args(["serveur", "--connexions-par-adresse", " 12 "]).connexions_par_adresse == 12

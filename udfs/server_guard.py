@@ -190,7 +190,9 @@ class Guard:
                 return 415, (f"Type de contenu refusé (« {shown} ») : le serveur n'accepte "
                              "que application/json."), []
             length = _header(scope, b"content-length")
-            if length is not None and (not length.strip().isdigit() or int(length) > self.config.max_body):
+            # « ² » is a digit to str.isdigit, and int() would raise: the HTTP parser refuses it first
+            digits = length is not None and length.strip().isascii() and length.strip().isdigit()
+            if length is not None and (not digits or int(length) > self.config.max_body):
                 return 413, self.too_large(), []
         return None
 
