@@ -324,7 +324,7 @@ def _consolider(args, prefetched) -> int:
             register = Register.open(Path(args.registre), __version__, liste=reference)
         except RegisterError as exc:
             return _fail(str(exc))
-        options.update(cache=register, record=register.record)
+        options.update(cache=register, record=register)
         from acv_xl.history.register_key import key_problem
 
         if (why := key_problem()) is not None:  # every workbook read again: said, never silently slower

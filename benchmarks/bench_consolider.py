@@ -245,7 +245,7 @@ def build_history(folder: Path, base_register: Path, out: Path, consolidations: 
 
     shutil.copyfile(base_register, out)
     with Register.open(out, __version__) as reg:
-        res = consolidate([folder], out.with_suffix(".xlsx"), jobs=jobs, cache=reg, record=reg.record,
+        res = consolidate([folder], out.with_suffix(".xlsx"), jobs=jobs, cache=reg, record=reg,
                           comite="Comité n° 1")
         files = res.files
         for k in range(2, consolidations + 1):
@@ -360,7 +360,7 @@ def main() -> int:
             print("  étapes à froid (en processus) : " + " ; ".join(f"{k} {v:.2f} s" for k, v in r.phases.items()))
             shutil.copyfile(base, work / "registre_phases.sqlite")
             with Register.open(work / "registre_phases.sqlite", __version__) as rg:
-                r = consolidate([folder], work / "phases.xlsx", jobs=args.jobs, cache=rg, record=rg.record)
+                r = consolidate([folder], work / "phases.xlsx", jobs=args.jobs, cache=rg, record=rg)
             print("  étapes à chaud (en processus) : " + " ; ".join(f"{k} {v:.2f} s" for k, v in r.phases.items()))
             _ = changed
         if args.profile:

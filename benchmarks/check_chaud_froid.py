@@ -42,7 +42,7 @@ def main() -> int:
         expected = [_exactly(f) for f in cold.files]
         fresh = work / "neuf.sqlite"
         with Register.open(fresh, __version__) as r:
-            consolidate([args.dossier], work / "premier.xlsx", jobs=args.jobs, cache=r, record=r.record)
+            consolidate([args.dossier], work / "premier.xlsx", jobs=args.jobs, cache=r, record=r)
         failures = 0
         for reg in [fresh, *args.registres]:
             copy = work / "chaud.sqlite"

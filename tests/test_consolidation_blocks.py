@@ -197,7 +197,7 @@ def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(f
     reg = tmp_path / "registre.sqlite"
     C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
     with R.Register.open(reg, __version__) as r:
-        result = C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r)
     con = sqlite3.connect(reg)
     with_findings = {f.rel for f in result.files if f.findings}
     assert with_findings and sorted(con.execute("SELECT chemin, feuille FROM blocs")) == sorted(
@@ -205,7 +205,7 @@ def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(f
     con.close()
     made = _blocs_made(monkeypatch)
     with R.Register.open(reg, __version__) as r:
-        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r)
     assert made == [] and all(b.kept for b in result.blocs.values())  # every block from the register
     cold = _parts(tmp_path / "froid.xlsx")
     assert _parts(tmp_path / "premier.xlsx") == cold and _parts(tmp_path / "chaud.xlsx") == cold
@@ -228,7 +228,7 @@ def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(f
     con.close()
     made.clear()
     with R.Register.open(reg, __version__) as r:
-        result = C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r)
     assert sorted(made) == sorted([(B.LIGNES, names[0]), (B.ANOMALIES, names[1]), (B.LIGNES, names[2]),
                                    (B.ANOMALIES, names[2])]) and len(result.reused) == len(examples)
     warm2 = _parts(tmp_path / "chaud2.xlsx")
@@ -239,7 +239,7 @@ def test_warm_run_is_the_cold_workbook_byte_for_byte_with_the_registers_blocks(f
     # the blocks made again are recorded: the next warm run makes none
     made.clear()
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "chaud3.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "chaud3.xlsx", jobs=1, cache=r, record=r)
     assert made == [] and _parts(tmp_path / "chaud3.xlsx") == warm2
 
 
@@ -248,10 +248,10 @@ def test_the_same_content_in_two_places_has_a_block_each(example_folder, tmp_pat
     shutil.copy2(examples[0], folder / "copie.xlsx")
     reg = tmp_path / "registre.sqlite"
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r)
     made = _blocs_made(monkeypatch)
     with R.Register.open(reg, __version__) as r:
-        result = C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r)
     assert made == []
     for f in result.counted:
         assert result.blocs[B.LIGNES, f.rel].rel == f.rel
@@ -270,7 +270,7 @@ def test_a_register_of_schema_1_is_migrated_and_gets_its_blocks(example_folder, 
     con.close()
     folder = example_folder
     with R.Register.open(reg, __version__) as r:
-        result = C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r)
     con = sqlite3.connect(reg)
     assert con.execute("PRAGMA user_version").fetchone()[0] == R.SCHEMA_VERSION == 3
     assert con.execute("SELECT COUNT(*) FROM blocs").fetchone()[0] == len(result.blocs) > len(examples)
@@ -286,7 +286,7 @@ def test_a_register_of_schema_1_only_read_by_historique_is_left_as_it_was(exampl
     reg = tmp_path / "ancien.sqlite"
     folder = example_folder
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r)
     con = sqlite3.connect(reg)  # back to schema 1, as the previous acv-xl wrote it
     con.execute("DROP TABLE blocs")
     con.execute("ALTER TABLE analyses DROP COLUMN controle")
@@ -296,7 +296,7 @@ def test_a_register_of_schema_1_only_read_by_historique_is_left_as_it_was(exampl
     assert main(["historique", str(reg), "-o", str(tmp_path / "e.xlsx")]) == 0
     assert reg.read_bytes() == before and (tmp_path / "e.xlsx").exists()
     with R.Register.open(reg, __version__) as r:  # a consolidation migrates it
-        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r)
     con = sqlite3.connect(reg)
     assert con.execute("PRAGMA user_version").fetchone()[0] == R.SCHEMA_VERSION
     assert con.execute("SELECT COUNT(*) FROM blocs").fetchone()[0] > 0
@@ -345,7 +345,7 @@ def test_a_block_forged_in_the_register_is_made_again_never_joined(frozen_clock,
     reg = tmp_path / "registre.sqlite"
     C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r)
     con = sqlite3.connect(reg)
     rel = examples[0].name
     aid, rows = con.execute("SELECT analyse_id, lignes FROM blocs WHERE chemin = ? AND feuille = ?",
@@ -362,7 +362,7 @@ def test_a_block_forged_in_the_register_is_made_again_never_joined(frozen_clock,
         con.commit()
         made = _blocs_made(monkeypatch)
         with R.Register.open(reg, __version__) as r:
-            C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
+            C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r)
         assert (B.LIGNES, rel) in made
         assert _parts(tmp_path / "chaud.xlsx") == _parts(tmp_path / "froid.xlsx")
         assert not any(b"WEBSERVICE" in v for v in _parts(tmp_path / "chaud.xlsx").values())
@@ -372,7 +372,7 @@ def test_a_block_forged_in_the_register_is_made_again_never_joined(frozen_clock,
         assert stored != data
         made.clear()
         with R.Register.open(reg, __version__) as r:
-            C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r.record)
+            C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r)
         assert made == []
     con.close()
 
@@ -389,17 +389,17 @@ def test_another_users_register_has_its_blocks_made_again_and_a_run_without_key_
     cold = _parts(tmp_path / "froid.xlsx")
     monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-a"))
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "a.xlsx", jobs=1, cache=r, record=r)
     kept = sqlite3.connect(reg).execute("SELECT COUNT(*) FROM blocs").fetchone()[0]
     assert kept > 0 and (tmp_path / "cle-a").stat().st_mode & 0o777 == 0o600
     monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-b"))  # another user
     made = _blocs_made(monkeypatch)
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r)
     assert len(made) == kept and _parts(tmp_path / "b.xlsx") == cold
     made.clear()
     with R.Register.open(reg, __version__) as r:  # sealed again with this one's key: reused now
-        C.consolidate([folder], tmp_path / "b2.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "b2.xlsx", jobs=1, cache=r, record=r)
     assert made == [] and _parts(tmp_path / "b2.xlsx") == cold
     # no usable key: a folder of settings that cannot be made (a file stands there)
     (tmp_path / "fichier").write_text("")
@@ -407,7 +407,7 @@ def test_another_users_register_has_its_blocks_made_again_and_a_run_without_key_
     reg2 = tmp_path / "registre2.sqlite"
     for out in ("c.xlsx", "c2.xlsx"):
         with R.Register.open(reg2, __version__) as r:
-            C.consolidate([folder], tmp_path / out, jobs=1, cache=r, record=r.record)
+            C.consolidate([folder], tmp_path / out, jobs=1, cache=r, record=r)
         assert _parts(tmp_path / out) == cold
     assert sqlite3.connect(reg2).execute("SELECT COUNT(*) FROM blocs").fetchone()[0] == 0
 

@@ -143,7 +143,7 @@ def test_warm_run_equals_cold_run_cell_by_cell_and_reads_only_what_changed(tmp_p
     real = C._validate
     monkeypatch.setattr(C, "_validate", lambda p, data=None: calls.append(p) or real(p, data))
     with R.Register.open(reg, __version__) as r:
-        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r)
     assert calls == [] and result.reused == {p.name for p in folder.iterdir()}
     cold, warm = _cells(tmp_path / "froid.xlsx"), _cells(tmp_path / "chaud.xlsx")
     assert warm == cold
@@ -153,7 +153,7 @@ def test_warm_run_equals_cold_run_cell_by_cell_and_reads_only_what_changed(tmp_p
     _write(conv, folder / examples["paths"][0].name)
     calls.clear()
     with R.Register.open(reg, __version__) as r:
-        result = C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "chaud2.xlsx", jobs=1, cache=r, record=r)
     assert [Path(p).name for p in calls] == [examples["paths"][0].name]
     assert examples["paths"][0].name not in result.reused
     monkeypatch.undo()
@@ -231,9 +231,9 @@ def test_the_same_content_in_two_places_keeps_each_its_own_path_when_warm(tmp_pa
     shutil.copy2(examples["paths"][0], folder / "copie" / examples["paths"][0].name)
     reg = tmp_path / "registre.sqlite"
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r)
     with R.Register.open(reg, __version__) as r:
-        warm = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r.record)
+        warm = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r)
     cold = C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
     assert len(warm.reused) == len(cold.files) == len(examples["paths"]) + 1
     where = lambda r: [(f.path, f.rel, f.size, f.mtime) for f in r.files]  # noqa: E731
@@ -1037,7 +1037,7 @@ def _consolider_script(folder: Path, out: Path, reg: Path, kill_after: int | Non
         kill_after = {kill_after!r}
         if kill_after is not None:
             real = R.Register._insert
-            def _insert(self, result):
+            def _insert(self, *args):
                 con = self.con
                 class Killing:
                     n = 0
@@ -1055,7 +1055,7 @@ def _consolider_script(folder: Path, out: Path, reg: Path, kill_after: int | Non
                         return con.executemany(*a)
                 self.con = Killing()
                 try:
-                    return real(self, result)
+                    return real(self, *args)
                 finally:
                     self.con = con
             R.Register._insert = _insert
@@ -1945,7 +1945,7 @@ def test_a_summary_edited_by_hand_is_not_trusted_the_file_is_read_again(tmp_path
     con.commit()
     con.close()
     with R.Register.open(reg, __version__) as r:
-        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=2, cache=r, record=r.record)
+        result = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=2, cache=r, record=r)
     assert len(result.reused) == len(examples["paths"]) - 1
     assert _cells(tmp_path / "chaud.xlsx") == _cells(tmp_path / "froid.xlsx")
 
@@ -2309,3 +2309,68 @@ def test_a_tranche_given_to_another_action_is_never_paired_in_order_with_its_sis
     assert [(m.type, m.numero, m.engagement, m.ecart) for m in moves] == [
         (STATUT_MODIFIE, "2.2", True, None), (MONTANT_MODIFIE, "2.2", False, 30000.0),
         (ACTION_MODIFIEE, "2.2", False, -600000.0), (ACTION_MODIFIEE, "2.1", False, 600000.0)]
+
+
+def test_the_run_is_recorded_while_its_workbook_is_written_and_committed_only_after(tmp_path, examples, monkeypatch):
+    """The register's inserts (≈ 0,3 s for 1 000 files read) run in a thread while the consolidated
+    workbook is written, on the other core; nothing is committed before the workbook is written.
+    Here the writing waits for the inserts: were they made after it, it would wait in vain."""
+    import threading
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    inserted = threading.Event()
+    real_insert, real_write = R.Register._insert, C.write_workbook
+    seen: list[int] = []
+
+    def insert(self, *args):
+        out = real_insert(self, *args)
+        inserted.set()
+        return out
+
+    def write(result, out):
+        assert inserted.wait(60), "les insertions du registre n'ont pas eu lieu pendant l'écriture du classeur"
+        con = sqlite3.connect(reg)  # another connection sees nothing yet: the transaction is not committed
+        seen.append(con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0])
+        con.close()
+        return real_write(result, out)
+
+    monkeypatch.setattr(R.Register, "_insert", insert)
+    monkeypatch.setattr(C, "write_workbook", write)
+    with R.Register.open(reg, __version__) as r:
+        C.consolidate([folder], tmp_path / "c.xlsx", jobs=1, cache=r, record=r)
+    assert seen == [0]
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 1
+    assert con.execute("SELECT COUNT(*) FROM fichiers").fetchone()[0] == len(examples["paths"])
+    con.close()
+
+
+def test_a_workbook_that_cannot_be_written_leaves_the_register_as_it_was_and_unlocked(tmp_path, examples,
+                                                                                       monkeypatch, capsys):
+    """The consolidated workbook refused by the disk while the register's inserts run beside it: the
+    transaction is undone (nothing recorded) and the register is free for the next run."""
+    import errno
+
+    from acv_xl.outputs.atomic import OutputError
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    real_write = C.write_workbook
+
+    def full(result, out):
+        raise OutputError(Path(out), OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(C, "write_workbook", full)
+    capsys.readouterr()
+    status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and "le disque est plein" in err, err
+    assert _integrity(reg) == "ok" and _dump(reg) == before and not (tmp_path / "b.xlsx").exists()
+    monkeypatch.setattr(C, "write_workbook", real_write)
+    assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
+    con.close()

@@ -50,7 +50,7 @@ def _recorded(tmp_path: Path, examples) -> tuple[Path, Path]:
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "registre.sqlite"
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=1, cache=r, record=r)
     return folder, reg
 
 
@@ -147,7 +147,7 @@ def test_a_summary_whose_values_do_not_have_their_types_is_refused(examples):
 def _warm_and_cold(tmp_path, folder, reg, jobs):
     frozen = gc.get_freeze_count()  # Python 3.12 starts with objects of its own there
     with R.Register.open(reg, __version__) as r:
-        warm = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=jobs, cache=r, record=r.record)
+        warm = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=jobs, cache=r, record=r)
     assert gc.get_freeze_count() == frozen  # the collector as it was
     cold = C.consolidate([folder], tmp_path / "froid.xlsx", jobs=jobs)
     return warm, cold
@@ -159,7 +159,7 @@ def test_a_warm_runs_summaries_equal_a_cold_runs_field_by_field(tmp_path, exampl
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "registre.sqlite"
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=2, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / "premier.xlsx", jobs=2, cache=r, record=r)
     changed = sorted(folder.iterdir())[:2]
     convs = example_conventions()
     for p in changed:  # a new version of two conventions
@@ -264,7 +264,7 @@ def test_a_callers_frozen_objects_stay_frozen(tmp_path, examples, jobs):
         assert before > 0
         # (a frozen object may still be freed: the count only stays about the same)
         with R.Register.open(reg, __version__) as r:  # warm: the summaries decoded meanwhile
-            C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=jobs, cache=r, record=r.record)
+            C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=jobs, cache=r, record=r)
         assert before * 0.9 < gc.get_freeze_count() <= before
         C.consolidate([folder], tmp_path / "froid.xlsx", jobs=jobs)  # cold: the workers' summaries received
         assert before * 0.9 < gc.get_freeze_count() <= before

@@ -45,7 +45,7 @@ def _warm(tmp_path: Path, folder: Path, reg: Path, reads: list[str], name: str) 
     """A run with the register: the workbooks it read, and its workbook's cells."""
     reads.clear()
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / name, jobs=1, cache=r, record=r.record)
+        C.consolidate([folder], tmp_path / name, jobs=1, cache=r, record=r)
     return sorted(reads), _cells(tmp_path / name)
 
 
@@ -234,7 +234,7 @@ def test_a_register_of_another_user_is_read_with_its_progress_and_blocks_from_th
     monkeypatch.setattr(B, "lignes_bloc", lambda s, *a, **k: made_when_written.append(s.rel) or real(s, *a, **k))
     monkeypatch.setattr(C, "_summarize_chunk_with_blocs", _with_real_blocks(C._summarize_chunk_with_blocs, real))
     with R.Register.open(reg, __version__) as r:
-        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r.record,
+        C.consolidate([folder], tmp_path / "b.xlsx", jobs=1, cache=r, record=r,
                       progress=lambda done, total: seen.append((done, total)))
     n = len(shipped_examples)
     assert made_when_written == []

@@ -34,6 +34,7 @@ import dataclasses
 import hashlib
 import os
 import sqlite3
+import threading
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -701,31 +702,14 @@ class Register:
     # -- recording a run
     def record(self, result: ConsolidationResult) -> int:
         """Record the run in one transaction; its id. Nothing is written if anything fails."""
-        where = f"« {self.path} »"
-        con = self.con
-        try:
-            con.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if _locked(exc):
-                raise _busy(where, written=True) from None
-            raise damaged_error(where, sqlite_why(exc)) from None
-        try:
-            notice = self._unrelated(result)
-            cid, analyses = self._insert(result)
-            con.execute("COMMIT")
-            self.notice = notice
-            self._known.update(analyses)  # committed: a next record in this process reuses them
-        except BaseException as exc:
-            _roll_back(con)
-            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
-                raise _busy(where, written=True) from None
-            if isinstance(exc, sqlite3.DatabaseError):
-                why = sqlite_why(exc)
-                raise (readonly_error(where, written=True) if why == _READONLY else
-                       full_error(where, written=True) if why == _FULL else
-                       damaged_error(where, why, written=True)) from None
-            raise
-        return cid
+        return self.begin(result).finish()
+
+    def begin(self, result: ConsolidationResult) -> PendingRecord:
+        """The run's recording started in its transaction, in a thread: `consolider` writes the
+        consolidated workbook meanwhile, then `finish` commits — or `abandon` leaves the register as
+        it was, when an output could not be written. SQLite inserts without Python's lock, so that the
+        two share the machine's cores (≈ 0,3 s of inserts for 1 000 files read, ≈ 0,4 s of writing)."""
+        return PendingRecord(self, result)
 
     def _unrelated(self, r: ConsolidationResult) -> str | None:
         """A warning when none of this run's conventions (its readable workbooks, counted or not: a
@@ -757,7 +741,8 @@ class Register:
                 "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
                 "montrera les unes retirées et les autres ajoutées.")
 
-    def _insert(self, r: ConsolidationResult) -> tuple[int, dict[str, int]]:
+    def _insert(self, r: ConsolidationResult, blocs: dict[tuple[str, str], Any]) -> tuple[int, dict[str, int]]:
+        """The run's rows, and those of `blocs` (of `r.blocs`: the blocks made before its workbook was written)."""
         con = self.con
         cur = con.execute(
             "INSERT INTO consolidations (date, comite, departement, version_acv_xl, version_regles, sans_erreurs, "
@@ -800,19 +785,24 @@ class Register:
         con.executemany(
             "INSERT INTO constats_consolidation (consolidation_id, fichier_id, code, gravite, feuille, cellule, "
             "message, suggestion) VALUES (?,?,?,?,?,?,?,?)", constats)
-        # the blocks this run made (those it took from the register are there already), sealed with
-        # this user's key (`register_key`): none kept without one
-        by_rel = {f.rel: f for f in r.files}
-        if key is not None:
-            con.executemany(
-                "INSERT OR REPLACE INTO blocs (analyse_id, chemin, feuille, sha256, lignes, longueur, crc32, controle, "
-                "deflate) VALUES (?,?,?,?,?,?,?,?,?)",
-                [(aid, rel, b.feuille, b.sha256, b.rows, b.length, b.crc,
-                  seal(key, self._resume_crc[aid], b.feuille, b.sha256, rel, b.rows, b.length, b.crc, b.data), b.data)
-                 for (_feuille, rel), b in r.blocs.items()
-                 if not b.kept and (f := by_rel.get(rel)) is not None and f.sha256 == b.sha256
-                 and (aid := analyses.get(b.sha256)) in self._resume_crc])
+        self._insert_blocs(r, analyses, blocs, key)
         return cid, analyses
+
+    def _insert_blocs(self, r: ConsolidationResult, analyses: dict[str, int], blocs: dict[tuple[str, str], Any],
+                      key: bytes | None) -> None:
+        """The blocks of `blocs` this run made (those it took from the register are there already),
+        sealed with this user's key `key` (`register_key`): none kept without one."""
+        if key is None or not blocs:
+            return
+        by_rel = {f.rel: f for f in r.files}
+        self.con.executemany(
+            "INSERT OR REPLACE INTO blocs (analyse_id, chemin, feuille, sha256, lignes, longueur, crc32, controle, "
+            "deflate) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(aid, rel, b.feuille, b.sha256, b.rows, b.length, b.crc,
+              seal(key, self._resume_crc[aid], b.feuille, b.sha256, rel, b.rows, b.length, b.crc, b.data), b.data)
+             for (_feuille, rel), b in blocs.items()
+             if not b.kept and (f := by_rel.get(rel)) is not None and f.sha256 == b.sha256
+             and (aid := analyses.get(b.sha256)) in self._resume_crc])
 
     def _insert_analysis(self, f: FileSummary, key: bytes | None) -> int:
         con = self.con
@@ -837,6 +827,71 @@ class Register:
             "VALUES (?,?,?,?,?,?,?,?,?)",
             [(aid, k, *x) for k, x in enumerate(f.findings)])
         return aid
+
+
+class PendingRecord:
+    """A run being recorded (`Register.begin`): its rows inserted by a thread in a transaction
+    `finish` commits and `abandon` undoes. Until one of them, the register is locked for other runs
+    (`BEGIN IMMEDIATE`) and its connection belongs to the thread."""
+
+    def __init__(self, register: Register, result: ConsolidationResult):
+        self._register, self._result = register, result
+        # the blocks the readers made: the workbook's writing makes those still missing (`finish` records them)
+        self._blocs = dict(result.blocs)
+        self._begun = False
+        self._done: tuple[int, dict[str, int], str | None] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="acv-xl-registre", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        reg, con = self._register, self._register.con
+        try:
+            try:
+                con.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                where = f"« {reg.path} »"
+                raise (_busy(where, written=True) if _locked(exc) else damaged_error(where, sqlite_why(exc))) from None
+            self._begun = True
+            notice = reg._unrelated(self._result)
+            cid, analyses = reg._insert(self._result, self._blocs)
+            self._done = (cid, analyses, notice)
+        except BaseException as exc:  # noqa: BLE001 — raised by `finish`, in the thread that waits for it
+            self._error = exc
+
+    def finish(self) -> int:
+        """The transaction committed once the inserts are done; the consolidation's id. Nothing is
+        kept if anything failed (`RegisterError`, French)."""
+        reg, con = self._register, self._register.con
+        where = f"« {reg.path} »"
+        self._thread.join()
+        try:
+            if self._error is not None:
+                raise self._error
+            assert self._done is not None
+            reg._insert_blocs(self._result, self._done[1], {k: b for k, b in self._result.blocs.items()
+                                                             if self._blocs.get(k) is not b}, block_key())
+            con.execute("COMMIT")
+        except BaseException as exc:
+            if self._begun:
+                _roll_back(con)
+            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
+                raise _busy(where, written=True) from None
+            if isinstance(exc, sqlite3.DatabaseError):
+                why = sqlite_why(exc)
+                raise (readonly_error(where, written=True) if why == _READONLY else
+                       full_error(where, written=True) if why == _FULL else
+                       damaged_error(where, why, written=True)) from None
+            raise
+        cid, analyses, reg.notice = self._done
+        reg._known.update(analyses)  # committed: a next record in this process reuses them
+        return cid
+
+    def abandon(self) -> None:
+        """The inserts awaited, then undone: the register as it was (an output could not be written)."""
+        self._thread.join()
+        if self._begun:
+            _roll_back(self._register.con)
 
 
 def _roll_back(con: sqlite3.Connection) -> None:

@@ -662,6 +662,22 @@ def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: i
     return [results[i] for i in range(n)], {items[i][1] for i in found}
 
 
+class PendingRecord(Protocol):
+    """A run being recorded while its outputs are written (`Recorder.begin`)."""
+
+    def finish(self) -> Any: ...
+
+    def abandon(self) -> None: ...
+
+
+class Recorder(Protocol):
+    """What records a run once its outputs are written (the register of `acv_xl.history`): `begin`
+    starts recording (in a thread, its transaction left open) before the workbook is written, then
+    the run calls `finish` once every output is written, or `abandon` if one could not be."""
+
+    def begin(self, result: ConsolidationResult) -> PendingRecord: ...
+
+
 # ------------------------------------------------------------------ entry points
 def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
     found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
@@ -680,14 +696,15 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                 jobs: int | None = None, progress: Callable[[int, int], None] | None = None,
                 replace: bool = False, cache: SummaryCache | None = None, comite: str | None = None,
                 sans_erreurs: bool = False, par_financeur: Path | None = None,
-                record: Callable[[ConsolidationResult], None] | None = None,
+                record: Recorder | Callable[[ConsolidationResult], Any] | None = None,
                 prefetched: Prefetch | None = None) -> ConsolidationResult:
     """Consolidate the workbooks found under `paths` into `out` (and `json_path`).
 
     `replace`: the user's `--remplacer`; `cache`: summaries of files already read (the register);
     `comite`: the comité's label (its date, if it holds one, is the readiness date); `sans_erreurs`:
     count only the workbooks with no error; `par_financeur`: a folder for one extract per financeur;
-    `record`: called with the result once every output is written (the register records the run);
+    `record`: records the run, committed once every output is written: a `Recorder` (the register:
+    its inserts run while the workbook is written), or a function called with the result then;
     `prefetched`: the files and their SHA-256 found ahead (`consolidation_files.prefetch`).
 
     Raises `UsageError` (French message) for bad arguments, an output the guard refuses
@@ -772,11 +789,12 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
 
         if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace, outputs):
             raise UsageError(problem)
-    write_workbook(result, out)
-    lap("écriture du classeur")
+    pending = record.begin(result) if record is not None and hasattr(record, "begin") else None
     written: list[str] = []
     begun = False  # the extracts: some of them replaced, or not one (the folder keeps the last run's)
     try:
+        write_workbook(result, out)
+        lap("écriture du classeur")
         written.append("le classeur consolidé")
         if json_path is not None:
             data = json.dumps(to_json(result), ensure_ascii=False, indent=2)
@@ -791,10 +809,17 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
                                                                                   result.extracts)
             lap("extraits par financeur")
-    except OutputError as exc:  # a full disk after the workbook: what is written, and what is not, said
-        raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
-                                         record is not None)) from None
-    if record is not None:
+    except BaseException as exc:
+        if pending is not None:  # an output missing: the register as it was
+            pending.abandon()
+        if written and isinstance(exc, OutputError):  # a full disk after the workbook: what is written, and what is not, said
+            raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
+                                             record is not None)) from None
+        raise
+    if pending is not None:
+        pending.finish()
+        lap("registre")
+    elif record is not None:
         record(result)
         lap("registre")
     result.duree = time.perf_counter() - t0
