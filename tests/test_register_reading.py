@@ -214,7 +214,7 @@ def _stored_then_read_again(tmp_path: Path, examples, folder: Path, reg: Path, c
     assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
 
 
-@pytest.mark.parametrize("amount", ["NaN", "-Infinity", "sNaN", "1E+999999999"])
+@pytest.mark.parametrize("amount", ["NaN", "-Infinity", "sNaN", "1E+999999999", "1E-999999999"])
 def test_an_amount_no_workbook_holds_makes_the_summary_unusable(tmp_path, examples, amount):
     """A register may come from a colleague: an amount that is not finite, or past any float a cell
     holds (whose French formatting would write a billion digits), is not a summary: the file is read

@@ -361,23 +361,23 @@ def load_summary(text: str | bytes, path: str = "", rel: str = "") -> FileSummar
 _MAX_DIGITS = 32_767
 
 
-def _amount(d: Decimal) -> Decimal:
-    if not d.is_finite() or abs(d.adjusted()) > _MAX_DIGITS:
-        raise ValueError("montant invalide dans le résumé")
-    return d
+_IS_DECIMAL = Decimal.__instancecheck__  # `isinstance(v, Decimal)`, called from C
 
 
 def _check_amounts(f: FileSummary) -> None:
-    """Every amount of a decoded summary is one a workbook can hold (ValueError otherwise)."""
+    """Every amount of a decoded summary is one a workbook can hold (ValueError otherwise). In C
+    loops (`map`): 990 summaries of a warm run hold ≈ 70 000 amounts."""
     amounts = [f.acquis, *(line[_MONTANT] for line in f.lines), *(a[_COUT] for a in f.actions)]
     if f.totaux is not None:
         t = f.totaux
         amounts += [t.cout_total, t.financement_total]
         for d in (t.par_financeur, t.par_axe, t.par_annee, t.par_statut, t.par_action):
             amounts += d.values()
-    for d in amounts:
-        if isinstance(d, Decimal):
-            _amount(d)
+    amounts = list(filter(_IS_DECIMAL, amounts))
+    if amounts and (not all(map(Decimal.is_finite, amounts))  # (the exponents of finite amounts only, below)
+                    or max(map(Decimal.adjusted, amounts)) > _MAX_DIGITS
+                    or min(map(Decimal.adjusted, amounts)) < -_MAX_DIGITS):
+        raise ValueError("montant invalide dans le résumé")
 
 
 _STATUT = LINE_FIELDS.index("statut")
