@@ -694,14 +694,22 @@ def lignes_columns() -> list[tuple[str, float, str | None]]:
     # Every text wraps, in rows sized to it (`consolidation_blocks`): an intitulé, a libellé longer
     # than its column was cut on paper by the filled cell beside it. The Feuille column fits the
     # template's « Plan de financement » on one line (it is on every row).
+    # The convention, then the line, then where it comes from: `LIGNES_KEYS` columns (convention,
+    # action) frozen and printed on each page across, the first page holding the line's financeur,
+    # montant and statut. The communes and file came before the action: only the identifier could
+    # be repeated, and the montants' page did not say which action they were of.
     long = "texte_long"
     return [
-        (H.ACV_ID, 12, long), (H.LIBELLE, 24, long), (H.COMMUNES, 26, long), (H.FICHIER, 28, long),
+        (H.ACV_ID, 12, long), (H.LIBELLE, 24, long),
         (tf.header("numero"), 10, long), (H.INTITULE, 36, long), (H.AXE, 6, long),
         (tf.header("financeur"), 12, long), (tf.header("dispositif"), 22, long), (tf.header("nature"), 16, long),
         (tf.header("annee"), 8, long), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, long),
         (H.COMPTE, 8, long), (H.MOTIF, 18, long), (H.FEUILLE, 21, long), (H.CELLULE_MONTANT, 10, long),
+        (H.COMMUNES, 26, long), (H.FICHIER, 28, long),
     ]
+
+
+LIGNES_KEYS = 3  # `Lignes`' columns that say whose a line is: identifier, libellé, N° action
 
 
 def anomalies_columns() -> list[tuple[str, float, str | None]]:
@@ -1129,7 +1137,7 @@ class _Writer:
             packed.append((b.length, b.crc, b.data))
             n += len(f.lines)
             total = sum((line[montant_at] for line in f.lines if line[compte_at]), total)
-        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), lignes_total(cols, n, total), freeze_cols=0,
+        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), lignes_total(cols, n, total), freeze_cols=LIGNES_KEYS,
                    packed=packed)
 
     def anomalies(self) -> None:
