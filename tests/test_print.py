@@ -361,6 +361,24 @@ def test_each_page_across_of_a_long_table_says_whose_its_rows_are(printed, evolu
             assert keys <= _header_words(words), (pdf.name, sheet, n, sorted(_header_words(words)))
 
 
+@pytest.mark.libreoffice
+def test_a_page_under_a_table_that_fits_on_the_first_prints_no_header_of_that_table(printed, tmp_path):
+    """Every sheet of the consolidation repeated its table's header row on each page: under the
+    Synthèse of a few conventions, the page of « Préparation » and its chart printed beneath the
+    Synthèse's header (« Identifiant ACV, Libellé, Communes… »), which said nothing of them. The
+    header is repeated only for a table that runs past its first page."""
+    _, pdf = printed["consolidation"]
+    ids = re.compile(r"ACV\d{3}")
+    below = [{w for *_, w in words} for words in _sheet_pages(_pages(pdf), "Synthèse")]
+    below = [words for words in below if "Préparation" in words and not any(ids.fullmatch(w) for w in words)]
+    assert below, "la page de la préparation des conventions"
+    assert all("Identifiant" not in words for words in below), below
+    wb = openpyxl.load_workbook(printed["consolidation"][0])
+    assert wb["Lignes"].print_title_rows == "$3:$3"  # a table over several pages: its header on each
+    long = openpyxl.load_workbook(_a_departement(tmp_path))  # 88 conventions: the Synthèse over pages
+    assert long["Synthèse"].print_title_rows == "$3:$3"
+
+
 def test_amount_columns_of_the_consolidation_are_as_wide_as_their_amounts(tmp_path):
     """Amount columns had fixed widths (15 for a financeur): a financeur's 1 234 567 890,12 € in a
     convention or over the départements printed « ### ». Each is as wide as its widest amount."""
