@@ -17,7 +17,8 @@ import openpyxl
 import pytest
 
 from acv_xl.checks.validate import validate_convention
-from acv_xl.contract.model import Commune, FicheAction, Financeur, LigneFinancement, build_named, build_row
+from acv_xl.contract.model import (Commune, FicheAction, Financeur, LigneFinancement, Perimetre, build_named,
+                                   build_row)
 from acv_xl.outputs import annex, libreoffice, page_layout
 from acv_xl.outputs.annex import AnnexSheet
 from acv_xl.outputs.examples import example_conventions
@@ -115,13 +116,31 @@ def with_huge_amounts():
                                                     for lf in conv.financements]})
 
 
+TALL_INTITULE = LONG_INTITULE * 4  # some 2 300 characters: taller than a row (409 pt) in every list
+MANY_COMMUNES = ";".join(f"62{n:03d}" for n in range(1, 241))  # a périmètre d'étude of 240 communes, no space
+
+
+def with_texts_taller_than_a_row():
+    """Lens - Liévin, its first action's intitulé of some 2 300 characters, its first périmètre's
+    communes 240 INSEE codes: taller than a row in the lists of actions and périmètres, the plan
+    and the maître d'ouvrage's part."""
+    conv = lens()
+    first, perimetre = conv.actions[0].numero, conv.perimetres[0]
+    return conv.model_copy(update={
+        "actions": [build_row(FicheAction, {**a.raw, "intitule": TALL_INTITULE}) if a.numero == first else a
+                    for a in conv.actions],
+        "perimetres": [build_row(Perimetre, {**p.raw, "communes": MANY_COMMUNES}) if p is perimetre else p
+                       for p in conv.perimetres]})
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("annexes")
     return {"lens": _annex_of(lens(), folder, "lens"), "url": _annex_of(with_a_url_for_description(), folder, "url"),
             "cover": _annex_of(with_a_long_cover(), folder, "cover"),
             "huge": _annex_of(with_huge_amounts(), folder, "huge"),
-            "title": _annex_of(with_a_long_intitule_and_a_url(), folder, "title")}
+            "title": _annex_of(with_a_long_intitule_and_a_url(), folder, "title"),
+            "tall": _annex_of(with_texts_taller_than_a_row(), folder, "tall")}
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +182,36 @@ def test_a_word_taller_than_a_row_goes_on_in_the_rows_below_and_prints_whole(bui
     text = "".join(" ".join(w[4] for w in words) for words in printed["url"])
     assert _unbroken(URL) in _unbroken(text).replace(f"{label}(suite)", "")
     for n, words in enumerate(printed["url"], 1):
+        assert not _overprinted(words), (n, _overprinted(words)[:3])
+
+
+@pytest.mark.libreoffice
+def test_a_text_taller_than_a_row_in_a_list_sheet_goes_on_in_the_rows_below(built, printed):
+    """The list sheets gave a row at most 409 pt (Excel's tallest): an intitulé, a périmètre's
+    communes taller than that were printed cut after their 31st line. Each goes on in the rows
+    below, its other cells on the first; every piece holds in its row, and prints whole."""
+    wb = openpyxl.load_workbook(built["tall"])
+    cases = [(AnnexSheet.ACTIONS, TALL_INTITULE), (AnnexSheet.FINANCEMENT, TALL_INTITULE),
+             (AnnexSheet.PART_MO, TALL_INTITULE), (AnnexSheet.PERIMETRES, MANY_COMMUNES)]
+    for sheet, text in cases:
+        ws = wb[sheet]
+        start = next(c for r in ws.iter_rows() for c in r
+                     if isinstance(c.value, str) and len(c.value) > 200 and _unbroken(text).startswith(_unbroken(c.value)))
+        column = start.column
+        cells, held = [], ""
+        for c in ws[openpyxl.utils.get_column_letter(column)][start.row - 1:]:  # the pieces, one under another
+            if not isinstance(c.value, str) or not _unbroken(text).startswith(_unbroken(held + c.value)):
+                break
+            cells.append(c)
+            held += c.value
+        assert len(cells) >= 2, (sheet, len(cells))
+        assert _unbroken("".join(c.value for c in cells)) == _unbroken(text), sheet
+        width = ws.column_dimensions[openpyxl.utils.get_column_letter(column)].width
+        for c in cells:  # each piece within its row, the row as tall as it needs
+            lines = annex._lines_needed(c.value, width - 0.71)  # openpyxl reads XlsxWriter's padded width
+            assert lines <= annex.MAX_LINES and ws.row_dimensions[c.row].height >= annex.LINE_PT * lines - 1, \
+                (sheet, c.coordinate, lines)
+    for n, words in enumerate(printed["tall"], 1):
         assert not _overprinted(words), (n, _overprinted(words)[:3])
 
 

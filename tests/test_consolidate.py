@@ -389,11 +389,11 @@ def test_total_rows_recalculated_by_excel_give_their_cached_totals(tmp_path):
                         (ws.title, c.coordinate, c.value)
                     checked.append((ws.title, c.value))
     end = 3 + len(_sheet(out, Feuille.LIGNES))
-    assert (Feuille.LIGNES, f'=SUMPRODUCT(SUBTOTAL(109,OFFSET(L4,ROW(L4:L{end})-ROW(L4),0)),--(N4:N{end}="Oui"))') \
+    assert (Feuille.LIGNES, f'=SUMPRODUCT(SUBTOTAL(109,OFFSET(J4,ROW(J4:J{end})-ROW(J4),0)),--(L4:L{end}="Oui"))') \
         in checked
     totaux = [v for t, v in checked if t == Feuille.PAR_FINANCEUR]
     assert len(totaux) > 2
-    assert values[Feuille.LIGNES][f"L{4 + len(_sheet(out, Feuille.LIGNES))}"].value == \
+    assert values[Feuille.LIGNES][f"J{4 + len(_sheet(out, Feuille.LIGNES))}"].value == \
         pytest.approx(float(g.financement_total))
 
 
@@ -458,7 +458,7 @@ def test_text_from_workbooks_stays_text(batch):
             if n.startswith("xl/worksheets/sheet"):
                 formulas = re.findall(r"<f>(.*?)</f>", z.read(n).decode("utf-8"))
                 assert all(f.startswith(("SUBTOTAL(109,", "IFERROR(")) or re.fullmatch(
-                    r'SUMPRODUCT\(SUBTOTAL\(109,OFFSET\(L4,ROW\(L4:L(\d+)\)-ROW\(L4\),0\)\),--\(N4:N\1="Oui"\)\)', f)
+                    r'SUMPRODUCT\(SUBTOTAL\(109,OFFSET\(J4,ROW\(J4:J(\d+)\)-ROW\(J4\),0\)\),--\(L4:L\1="Oui"\)\)', f)
                     for f in formulas), (n, formulas[:3])
 
 

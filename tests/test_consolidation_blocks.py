@@ -96,9 +96,9 @@ def _reference_lignes(self) -> None:
     """`Lignes` written row by row through `_Writer.table` (shared strings, `r` attributes), as
     the consolidation wrote it before its blocks: the reference the blocks are compared with."""
     ws = self.sheet(Feuille.LIGNES, "Lignes de financement de toutes les conventions comptées")
-    rows = [(f.acv_id or W.SANS_ID, f.libelle, " ; ".join(f.communes), f.rel) + tuple(line)
+    rows = [(f.acv_id or W.SANS_ID, f.libelle) + tuple(line) + (" ; ".join(f.communes), f.rel)
             for f in self.r.counted for line in f.lines]
-    compte, montant = 4 + LINE_FIELDS.index("compte"), 4 + LINE_FIELDS.index("montant")
+    compte, montant = 2 + LINE_FIELDS.index("compte"), 2 + LINE_FIELDS.index("montant")
     total = sum((row[montant] for row in rows if row[compte]), ZERO)
     self.table(ws, W.TABLES[Feuille.LIGNES], W.lignes_columns(), rows, W.lignes_total(W.lignes_columns(), len(rows), total),
                freeze_cols=0, row_formats=[None if row[compte] else "non" for row in rows])
@@ -163,7 +163,7 @@ def test_blocks_are_the_cells_and_styles_written_row_by_row(frozen_clock, exampl
     from python_calamine import CalamineWorkbook
 
     lignes = CalamineWorkbook.from_path(str(tmp_path / "hostile_blocs.xlsx")).get_sheet_by_name(Feuille.LIGNES)
-    numeros = [row[4] for row in lignes.to_python()[3:3 + len(HOSTILE)]]  # the first of `LINE_FIELDS`
+    numeros = [row[2] for row in lignes.to_python()[3:3 + len(HOSTILE)]]  # the first of `LINE_FIELDS`
     # every text as it was (the non-characters U+FFFE and U+FFFF, escaped, are not read back by calamine)
     assert [n for n, t in zip(numeros, HOSTILE) if "\ufffe" not in t] == \
         [t[:32767] for t in HOSTILE if "\ufffe" not in t]
@@ -545,6 +545,6 @@ def test_lignes_wraps_its_long_texts_in_rows_tall_enough_and_leaves_the_others_o
     assert heights[7] == page_layout.row_height([("deux\nlignes", width)])
     assert heights[8] and heights[8] >= 2 * page_layout.LINE_PT  # the other convention's long libellé
     for r in (5, 6):
-        assert ws.cell(r, 6).value == long and ws.cell(r, 6).alignment.wrap_text
-    assert ws.cell(6, 6).font.i and not ws.cell(5, 6).font.i  # the line not counted: greyed, wrapped
-    assert ws.cell(4, 16).value == "Plan de financement" and ws.cell(4, 16).alignment.wrap_text
+        assert ws.cell(r, 4).value == long and ws.cell(r, 4).alignment.wrap_text
+    assert ws.cell(6, 4).font.i and not ws.cell(5, 4).font.i  # the line not counted: greyed, wrapped
+    assert ws.cell(4, 14).value == "Plan de financement" and ws.cell(4, 14).alignment.wrap_text

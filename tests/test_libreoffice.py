@@ -151,3 +151,37 @@ def test_formulas_are_recalculated_on_loading_whatever_value_the_file_holds(tmp_
     assert words == ["123456", "1000", "124456", "246912"]
     ws = openpyxl.load_workbook(xlsx, data_only=True)["Totaux"]
     assert (ws["A3"].value, ws["A4"].value) == (124456, 246912)
+
+
+def _converting_into(folder: Path) -> list[str]:
+    """The LibreOffice processes still converting into `folder` (other conversions of the machine aside)."""
+    import subprocess
+
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in ps.splitlines() if "soffice" in line and f"--outdir {folder}" in line]
+
+
+def test_a_conversion_that_takes_too_long_is_stopped_whole_with_a_french_message(workbooks, tmp_path):
+    """`soffice` is a script that starts `soffice.bin`: on the time limit only the script was killed,
+    and `soffice.bin` went on converting (on a machine already too slow), writing its PDF after the
+    error had been reported. Every process of the conversion is stopped; the message says what to do."""
+    import time
+
+    _require_soffice()
+    with pytest.raises(libreoffice.ConversionFailed) as exc:
+        libreoffice.convert(workbooks["arras.xlsx"], "pdf", tmp_path, timeout=1.5)
+    time.sleep(3)
+    assert not _converting_into(tmp_path), _converting_into(tmp_path)
+    assert not (tmp_path / "arras.pdf").exists()
+    message = str(exc.value)
+    assert "n'a pas terminé la conversion en 2 s" in message and "enregistrez-le en PDF" in message, message
+
+
+def test_the_time_limit_grows_with_the_files_to_convert(tmp_path):
+    """A fixed 3 minutes gave up on a big annex (hundreds of fiches) on a slow machine."""
+    small, big = tmp_path / "petit.xlsx", tmp_path / "grand.xlsx"
+    small.write_bytes(b"x" * 10_000)
+    big.write_bytes(b"x" * 1_000_000)
+    assert libreoffice.time_limit([small]) >= 180
+    assert libreoffice.time_limit([big]) >= libreoffice.time_limit([small]) + 500
+    assert libreoffice._duration(780) == "13 min" and libreoffice._duration(95) == "95 s"

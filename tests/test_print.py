@@ -319,21 +319,64 @@ def test_a_chart_under_a_table_longer_than_a_page_prints_whole(tmp_path):
 
 @pytest.mark.libreoffice
 def test_a_sheet_several_pages_wide_prints_the_rest_of_its_rows_on_the_next_page(printed):
-    """`Lignes` prints two pages wide with its key column (Identifiant ACV) repeated. Down then
-    across (the spreadsheets' default), the montants of page 1's lines printed eight pages later,
-    among other pages of montants, with only that column to tell whose. Across then down, each
-    page of montants follows the page of the same lines' actions and financeurs, row for row."""
+    """`Lignes` prints two pages wide with its key columns repeated. Down then across (the
+    spreadsheets' default), the rest of page 1's lines printed eight pages later, among other such
+    pages, with only the key columns to tell whose. Across then down, each page of the rest follows
+    the page of the same lines' actions, financeurs and montants, row for row."""
     _, pdf = printed["consolidation"]
     pages = list(_sheet_pages(_pages(pdf), "Lignes"))
     assert len(pages) >= 4
     ids = re.compile(r"ACV\d{3}")
     for first, second in zip(pages[0::2], pages[1::2]):
         words_1, words_2 = {w for *_, w in first}, {w for *_, w in second}
-        assert "Financeur" in words_1 and "Montant" in words_2, (sorted(words_1)[:20], sorted(words_2)[:20])
+        assert {"Financeur", "Montant"} <= words_1 and "Fichier" in words_2, (sorted(words_1)[:20], sorted(words_2)[:20])
 
         def column(words):  # the repeated key column, top to bottom, with each value's height on the page
             return [(round(y1), w) for x1, y1, _, _, w in sorted(words, key=lambda x: x[1]) if ids.fullmatch(w)]
         assert column(first) == column(second)
+
+
+def _header_words(words) -> set[str]:
+    """The words of a page's table header: the line under the page's title block, where the
+    header's first word (« Identifiant ») is."""
+    top = min((y1 for _, y1, _, _, w in words if w == "Identifiant"), default=None)
+    assert top is not None, " ".join(w for *_, w in words[:30])
+    return {w for _, y1, _, _, w in words if top - 2 <= y1 <= top + 12}
+
+
+@pytest.mark.libreoffice
+def test_each_page_across_of_a_long_table_says_whose_its_rows_are(printed, evolution):
+    """`Lignes` (the consolidation's, a financeur's extract's) and `Mouvements` print two pages wide.
+    Their continuation page repeated column A alone — « Identifiant ACV », or « Avant » (the comité)
+    in `Mouvements` —: its montants, statuts and files did not say which convention, action or
+    financeur they were of. The identifying columns come first and print on every page."""
+    (history,) = libreoffice.convert([evolution], "pdf", evolution.parent / "pdf")
+    cases = [(printed["consolidation"][1], "Lignes", {"Identifiant", "Libellé", "N°", "action"}),
+             (printed["extrait"][1], "Lignes", {"Identifiant", "Libellé", "N°", "action"}),
+             (history, "Mouvements", {"Identifiant", "N°", "action", "Financeur"})]
+    for pdf, sheet, keys in cases:
+        pages = list(_sheet_pages(_pages(pdf), sheet))
+        assert len(pages) >= 2, (pdf.name, sheet)
+        for n, words in enumerate(pages, 1):
+            assert keys <= _header_words(words), (pdf.name, sheet, n, sorted(_header_words(words)))
+
+
+@pytest.mark.libreoffice
+def test_a_page_under_a_table_that_fits_on_the_first_prints_no_header_of_that_table(printed, tmp_path):
+    """Every sheet of the consolidation repeated its table's header row on each page: under the
+    Synthèse of a few conventions, the page of « Préparation » and its chart printed beneath the
+    Synthèse's header (« Identifiant ACV, Libellé, Communes… »), which said nothing of them. The
+    header is repeated only for a table that runs past its first page."""
+    _, pdf = printed["consolidation"]
+    ids = re.compile(r"ACV\d{3}")
+    below = [{w for *_, w in words} for words in _sheet_pages(_pages(pdf), "Synthèse")]
+    below = [words for words in below if "Préparation" in words and not any(ids.fullmatch(w) for w in words)]
+    assert below, "la page de la préparation des conventions"
+    assert all("Identifiant" not in words for words in below), below
+    wb = openpyxl.load_workbook(printed["consolidation"][0])
+    assert wb["Lignes"].print_title_rows == "$3:$3"  # a table over several pages: its header on each
+    long = openpyxl.load_workbook(_a_departement(tmp_path))  # 88 conventions: the Synthèse over pages
+    assert long["Synthèse"].print_title_rows == "$3:$3"
 
 
 def test_amount_columns_of_the_consolidation_are_as_wide_as_their_amounts(tmp_path):
@@ -352,10 +395,11 @@ def test_amount_columns_of_the_consolidation_are_as_wide_as_their_amounts(tmp_pa
     assert not narrow, narrow[:5]
 
 
-def test_the_labels_of_two_consolidations_wrap_in_the_movements(tmp_path):
-    """« Consolidation du 06/12/2026 à 23:50 (n° 1) » in the 24 characters of « Avant », beside a
-    filled « Après », printed « Consolidation du 06/12/2026 à »: which comité, lost. The labels (and
-    a change of scope) wrap, in rows as tall as they need, in both sheets of movements."""
+@pytest.fixture(scope="module")
+def evolution(tmp_path_factory) -> Path:
+    """The history of two consolidations of the examples, the second with Arras' first amount raised
+    and a change of scope (« --departement 62 »): movements in both sheets."""
+    tmp_path = tmp_path_factory.mktemp("evolution")
     reg = tmp_path / "registre.sqlite"
     later = tmp_path / "plus_tard"
     later.mkdir()
@@ -366,14 +410,23 @@ def test_the_labels_of_two_consolidations_wrap_in_the_movements(tmp_path):
         assert acv("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--remplacer",
                    *more).returncode in (0, 1)
     assert acv("historique", reg, "-o", tmp_path / "h.xlsx").returncode == 0
-    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    return tmp_path / "h.xlsx"
+
+
+def test_the_labels_of_two_consolidations_wrap_in_the_movements(evolution):
+    """« Consolidation du 06/12/2026 à 23:50 (n° 1) » in the 24 characters of « Avant », beside a
+    filled « Après », printed « Consolidation du 06/12/2026 à »: which comité, lost. The labels (and
+    a change of scope) wrap, in rows as tall as they need, in both sheets of movements."""
+    wb = openpyxl.load_workbook(evolution)
     for sheet in ("Mouvements", "Mouvements par financeur"):
         ws = wb[sheet]
         widths = {j: dim.width for dim in ws.column_dimensions.values() for j in range(dim.min, dim.max + 1)}
-        rows = [r for r in ws.iter_rows(min_row=4) if isinstance(r[0].value, str) and r[0].value.startswith("Consol")]
+        headers = [c.value for c in ws[3]]
+        labels = [headers.index(h) for h in ("Avant", "Après", "Changement de périmètre")]
+        rows = [r for r in ws.iter_rows(min_row=4) if str(r[labels[0]].value or "").startswith("Consol")]
         assert rows, sheet
         for r in rows:
-            for c in r[:3]:
+            for c in (r[j] for j in labels):
                 if c.value:
                     lines = page_layout.text_lines(c.value, widths[c.column])
                     assert c.alignment.wrap_text and lines > 1, (sheet, c.coordinate, c.value)

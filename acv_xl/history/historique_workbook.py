@@ -180,19 +180,21 @@ class _EvolutionWriter(_Writer):
         tf = layout.T_FINANCEMENTS
         # names wrap, in rows sized to them: an intitulé, and the consolidations' labels (« Consolidation
         # du 06/12/2026 à 23:50 (n° 1) » printed « Consolidation du 06/12/2026 à »), were cut at their
-        # column's edge on paper
-        cols = [("Avant", 24, "texte_long"), ("Après", 24, "texte_long"), (PERIMETRE_MODIFIE, 22, "texte_long"),
-                (H.ACV_ID, 12, None),
-                (H.LIBELLE, 24, "texte_long"), ("Mouvement", 18, None), (tf.header("numero"), 9, None),
-                (H.INTITULE, 30, "texte_long"), (tf.header("financeur"), 11, None),
+        # column's edge on paper. The columns that say whose a row is come first, frozen and repeated on
+        # each page the sheet prints across: after « Avant » alone, the montants' page did not say which
+        # convention, action or financeur they were of.
+        cols = [(H.ACV_ID, 12, None), (tf.header("numero"), 9, None), (tf.header("financeur"), 11, None),
+                (H.LIBELLE, 24, "texte_long"), ("Avant", 24, "texte_long"), ("Après", 24, "texte_long"), (PERIMETRE_MODIFIE, 22, "texte_long"),
+                ("Mouvement", 18, None), (H.INTITULE, 30, "texte_long"),
                 (tf.header("dispositif"), 18, "texte_long"), (tf.header("nature"), 14, None),
                 (tf.header("annee"), 8, None), ("Statut avant", 12, None), ("Statut après", 12, None),
                 ("Montant avant (€)", 16, "euros"), ("Montant après (€)", 16, "euros"), ("Écart (€)", 16, "euros"),
                 ("Engagement obtenu", 11, None)]
-        rows = [[labels.get(m.avant), labels.get(m.apres), ev.changement_perimetre(m.avant, m.apres) or None, m.acv_id,
-                 m.libelle, m.type, m.numero, m.intitule, m.financeur, m.dispositif, m.nature, m.annee, m.statut_avant,
-                 m.statut_apres, m.montant_avant, m.montant_apres, m.ecart, m.engagement] for m in ev.mouvements]
-        _, last = self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=0)
+        rows = [[m.acv_id, m.numero, m.financeur, m.libelle, labels.get(m.avant), labels.get(m.apres),
+                 ev.changement_perimetre(m.avant, m.apres) or None, m.type, m.intitule, m.dispositif, m.nature,
+                 m.annee, m.statut_avant, m.statut_apres, m.montant_avant, m.montant_apres, m.ecart, m.engagement]
+                for m in ev.mouvements]
+        _, last = self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=3)
         if not rows:  # an empty table says why, rather than leave the référent wondering
             ws.write_string(last + 2, 0, rien_a_comparer(ev), self.fmt["sous_titre"])
         self.note_perimetre(ws, last + 2 + (not rows))

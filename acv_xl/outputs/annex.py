@@ -15,7 +15,7 @@ import tempfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import xlsxwriter
 
@@ -547,14 +547,13 @@ def _perimetres(wb, d: _Data, fmts: _Formats) -> None:
             if id(p) in seen:
                 continue
             seen.add(id(p))
-            for j, attr in enumerate(attrs):
-                value = _shown(p, attr)
-                kind = _numkind(value, {"superficie": "number", "population": "number"}.get(attr, "text"))
-                fmt = fmts.cell(kind if not isinstance(value, str) else "text", bold=depth == 0,
-                                indent=min(depth * 2, 12) if attr == "nom" else 0)
-                write_value(ws, row, j, value, fmt)
-            _fit_row(ws, row, [_shown(p, x) for x in attrs], [w - 2 * depth if k == 0 else w for k, w in enumerate(widths)])
-            row += 1
+            values = [_shown(p, attr) for attr in attrs]
+            cell_fmts = [fmts.cell(_numkind(value, {"superficie": "number", "population": "number"}.get(attr, "text"))
+                                   if not isinstance(value, str) else "text", bold=depth == 0,
+                                   indent=min(depth * 2, 12) if attr == "nom" else 0)
+                         for attr, value in zip(attrs, values)]
+            row = _list_row(ws, row, values, [w - 2 * depth if k == 0 else w for k, w in enumerate(widths)],
+                            cell_fmts.__getitem__)
             if p.code:
                 walk(p.code, depth + 1)
 
@@ -587,12 +586,10 @@ def _actions_list(wb, d: _Data, fmts: _Formats) -> None:
         for a in (a for a in d.actions if a.axe == axe):
             grey = a.maturite == layout.MATURITE_ABANDONNEE
             abandoned |= grey
-            for j, attr in enumerate(attrs):
-                value = _shown(a, attr)
-                kind = _kind(t.column(attr)) if not isinstance(value, str) else "text"
-                write_value(ws, row, j, value, fmts.cell(kind, grey=grey))
-            _fit_row(ws, row, [_shown(a, x) for x in attrs], list(widths))
-            row += 1
+            values = [_shown(a, attr) for attr in attrs]
+            cell_fmts = [fmts.cell(_kind(t.column(attr)) if not isinstance(value, str) else "text", grey=grey)
+                         for attr, value in zip(attrs, values)]
+            row = _list_row(ws, row, values, widths, cell_fmts.__getitem__)
         ws.merge_range(row, 0, row, last - 1, f"Sous-total {label.split(' —')[0]}", fmts.cell("text", bold=True, fill=True))
         write_value(ws, row, last, d.cout_par_axe.get(str(axe) if axe is not None else "", totals.ZERO),
              fmts.cell("euros", bold=True, fill=True))
@@ -622,16 +619,17 @@ def _matrix_block(ws, row: int, d: _Data, fmts: _Formats, widths: list[float], f
         ["Total des financements"] + list(extra_headers)
     row = _headers(ws, row, headers, fmts, widths)
     for key, first in rows:
-        for j, v in enumerate(first):
-            write_value(ws, row, j, v, fmts.cell("text"))
-        _fit_row(ws, row, first, widths)
+        end = _list_row(ws, row, first, widths[:n_first], lambda _j: fmts.cell("text"))
+        for r in range(row + 1, end):  # a row continued below: its amounts' cells framed, empty
+            for j in range(n_first, n_first + len(fin) + 1 + len(extra_headers)):
+                ws.write_blank(r, j, None, fmts.cell("euros"))
         for k, code in enumerate(fin):
             amount = matrix.get(key, {}).get(code)
             write_value(ws, row, n_first + k, amount, fmts.cell("euros"))
         write_value(ws, row, n_first + len(fin), row_totals.get(key, totals.ZERO), fmts.cell("euros", bold=True))
         for k, (v, kind) in enumerate((extra or {}).get(key, [])):
             write_value(ws, row, n_first + len(fin) + 1 + k, v, fmts.cell(kind))
-        row += 1
+        row = end
     ws.merge_range(row, 0, row, n_first - 1, "Total", fmts.cell("text", bold=True, fill=True)) if n_first > 1 else \
         ws.write_string(row, 0, "Total", fmts.cell("text", bold=True, fill=True))
     for k, code in enumerate(fin):
@@ -707,14 +705,10 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
     ws.repeat_rows(0, header_row)
     for a in d.actions:
         p = totals.part_mo(totals.lines_of(d.lines, a.numero), d.conv.financeurs, a)
-        values = [a.numero, _shown(a, "intitule"), _shown(a, "maitre_ouvrage"), _shown(a, "type_mo")]
-        for j, v in enumerate(values):
-            write_value(ws, row, j, v, fmts.cell("text"))
-        _fit_row(ws, row, values, list(widths))
-        write_value(ws, row, 4, p.propre, fmts.cell("euros"))
-        write_value(ws, row, 5, p.financements_publics, fmts.cell("euros"))
-        write_value(ws, row, 6, ratio_for_cell(p.ratio, SEUILS_MO), fmts.cell("percent", bold=True))
-        row += 1
+        values = [a.numero, _shown(a, "intitule"), _shown(a, "maitre_ouvrage"), _shown(a, "type_mo"),
+                  p.propre, p.financements_publics, ratio_for_cell(p.ratio, SEUILS_MO)]
+        cell_fmts = [fmts.cell("text")] * 4 + [fmts.cell("euros")] * 2 + [fmts.cell("percent", bold=True)]
+        row = _list_row(ws, row, values, widths, cell_fmts.__getitem__)
     ws.merge_range(row + 1, 0, row + 1, last,
                    "Part propre : autofinancement, fonds propres et apports du maître d'ouvrage lui-même, ses "
                    "emprunts et avances remboursables (quel que soit le prêteur) et les recettes de l'opération. "
@@ -1359,11 +1353,26 @@ def _change_rows(ws, row: int, pages: _Pages, fmts: _Formats, head, what: str, v
     return row
 
 
-def _split_rows(values: list[Any], width: float) -> list[list[Any]]:
-    """`values` (a change's « Avant » and « Après », in columns of `width`) as the rows they need: a
-    text taller than a row (409 pt) cut into pieces (`_chunks`), the rows below holding the rest."""
-    pieces = [_chunks(v, width) if isinstance(v, str) else [v] for v in values]
+def _split_rows(values: list[Any], widths: float | Sequence[float]) -> list[list[Any]]:
+    """`values` (in columns of `widths`, or all of one width) as the rows they need: a text taller
+    than a row (409 pt) cut into pieces (`_chunks`), the rows below holding the rest; the other
+    cells on the first row only."""
+    if not isinstance(widths, Sequence):
+        widths = [widths] * len(values)
+    pieces = [_chunks(v, w) if isinstance(v, str) else [v] for v, w in zip(values, widths)]
     return [[p[k] if k < len(p) else None for p in pieces] for k in range(max(map(len, pieces)))]
+
+
+def _list_row(ws, row: int, values: list[Any], widths: Sequence[float], fmt_of) -> int:
+    """One row of a list sheet (its `values` in columns of `widths`, each cell in `fmt_of(j)`), on
+    as many rows as its texts need: an intitulé, a périmètre's communes taller than a row (409 pt)
+    were cut on paper after their 31st line. The next row."""
+    for piece in _split_rows(values, widths):
+        for j, v in enumerate(piece):
+            write_value(ws, row, j, v, fmt_of(j))
+        _fit_row(ws, row, piece, list(widths))
+        row += 1
+    return row
 
 
 # ============================================================================ public API

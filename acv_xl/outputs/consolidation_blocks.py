@@ -23,7 +23,7 @@ import zlib
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from itertools import repeat, zip_longest
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from zlib_ng import zlib_ng
@@ -149,6 +149,7 @@ def _starts(formats: list[str | None], row_format: str | None) -> list[str]:
 
 LIGNES, ANOMALIES = Feuille.LIGNES, Feuille.ANOMALIES  # the sheets made of blocks
 _COMPTE = LINE_FIELDS.index("compte")
+_FIELDS = len(LINE_FIELDS)
 _MEMO_LIMIT = 50_000  # cells remembered per column and style (a long-lived process stays small), none
 # of a text longer than `MEMO_TEXT_MAX` (a pasted text of 32,767 characters, 50,000 times, would not be)
 
@@ -245,11 +246,14 @@ def _builder(feuille: str) -> _Table:
 
 
 def lignes_xml(f: FileSummary) -> str:
-    """The rows of `f`'s financing lines in `Lignes` (the convention's columns, then `LINE_FIELDS`),
-    each as tall as its wrapped texts."""
-    head = (f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.rel)
-    return _builder(LIGNES).xml([head + tuple(line) for line in f.lines], [not line[_COMPTE] for line in f.lines],
-                                _lignes_heights(head, f.lines))
+    """The rows of `f`'s financing lines in `Lignes` (the convention's identifier and libellé, then
+    `LINE_FIELDS`, then its communes and file: `lignes_columns`), each as tall as its wrapped texts."""
+    front, back = (f.acv_id or SANS_ID, f.libelle), (" ; ".join(f.communes), f.rel)
+    lines = f.lines
+    if any(len(line) != _FIELDS for line in lines):  # not expected: each line its fields, no more, no fewer
+        lines = [(tuple(line) + (None,) * _FIELDS)[:_FIELDS] for line in lines]
+    return _builder(LIGNES).xml([front + tuple(line) + back for line in lines], [not line[_COMPTE] for line in lines],
+                                _lignes_heights(front, back, lines))
 
 
 class _Heights(dict):
@@ -288,24 +292,24 @@ def _lignes_long() -> tuple[tuple[int, _Heights], ...]:
     return tuple(out)
 
 
-def _lignes_heights(head: tuple, lines) -> list[float | None] | None:
+def _lignes_heights(front: tuple, back: tuple, lines) -> list[float | None] | None:
     """The heights of a workbook's rows of `Lignes` (None: one line), as `_Writer.table` measures
     them (`page_layout.row_height`: a row is as tall as its tallest cell), or None when every row
-    is one line. `Lignes` is on the consolidation's critical path: each distinct text is measured
-    once per process (`_Heights`), each row's cells looked up in C."""
+    is one line. `front` and `back`: the convention's cells before and after the line's. `Lignes` is
+    on the consolidation's critical path: each distinct text is measured once per process
+    (`_Heights`), each row's cells looked up in C."""
     if not lines:
         return None
-    width = len(head)
+    width = len(front)
     base = 0.0  # the convention's cells, on every row: the row's least height
-    cols = list(zip_longest(*lines))  # (a line shorter than the others: its missing cells blank)
+    cols = list(zip(*lines))
     heights = None
     for j, memo in _lignes_long():
-        if j < width:
-            base = max(base, memo[head[j]])
+        k = j - width
+        if k < 0 or k >= _FIELDS:
+            base = max(base, memo[front[j] if k < 0 else back[k - _FIELDS]])
             continue
-        if j - width >= len(cols):
-            break
-        col = list(map(memo.__getitem__, cols[j - width]))
+        col = list(map(memo.__getitem__, cols[k]))
         if any(col):
             heights = col if heights is None else list(map(max, heights, col))
     if heights is None:

@@ -25,7 +25,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import ConsolidationResult
-from acv_xl.outputs.consolidation_workbook import SANS_ID, H, _financeur_order, _Writer, gc_paused, write_packed
+from acv_xl.outputs.consolidation_workbook import LIGNES_KEYS, SANS_ID, H, _financeur_order, _Writer, gc_paused, write_packed
 from acv_xl.outputs.output_guard import EXTRAIT, Output, check_outputs, mark_xlsxwriter
 
 
@@ -82,11 +82,14 @@ def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
             if groupe is None:
                 groupe = groupes[financeur] = financeur_groupe(financeur)
             out[groupe].append([
-                f.acv_id or SANS_ID, f.libelle, communes, numero, intitule, axe,
+                f.acv_id or SANS_ID, f.libelle, numero, intitule, axe,
                 a[3] if a else None, a[4] if a else None, a[5] if a else None,
-                financeur, dispositif, nature, annee, montant, statut,
+                financeur, dispositif, nature, annee, montant, statut, communes,
             ])
     return out
+
+
+_ANNEE, _MONTANT, _STATUT = 11, 12, 13  # in an extract's row (`extract_lines`)
 
 
 class _ExtractWriter(_Writer):
@@ -114,24 +117,26 @@ class _ExtractWriter(_Writer):
         # the names wrap, in rows sized to them: the document a financeur receives printed them cut
         # at their column's edge (an intitulé, a maître d'ouvrage over the maturité beside it)
         long = "texte_long"
-        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 22, long), (H.COMMUNES, 22, long), (tf.header("numero"), 9, None),
+        # the convention and the action first, frozen and printed on each page across (`LIGNES_KEYS`):
+        # after the identifier alone, the montants' page did not say which action they were of
+        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 22, long), (tf.header("numero"), 9, None),
                 (H.INTITULE, 32, long), (H.AXE, 6, None), (H_MO, 22, long), (H_MATURITE, 13, None),
                 (H_COUT_ACTION, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, long),
                 (tf.header("nature"), 14, None), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
-                (tf.header("statut"), 12, None)]
-        total = sum(map(itemgetter(13), self.rows), ZERO)
-        self.table(ws, TABLE_LIGNES, cols, self.rows, {13: total}, freeze_cols=1)
+                (tf.header("statut"), 12, None), (H.COMMUNES, 22, long)]
+        total = sum(map(itemgetter(_MONTANT), self.rows), ZERO)
+        self.table(ws, TABLE_LIGNES, cols, self.rows, {_MONTANT: total}, freeze_cols=LIGNES_KEYS)
 
     def totaux(self) -> None:
         ws = self.sheet(FEUILLE_TOTAUX, f"Totaux — {self.nom}", landscape=False)
-        total = sum(map(itemgetter(13), self.rows), ZERO)
+        total = sum(map(itemgetter(_MONTANT), self.rows), ZERO)
         par_conv: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
         par_annee: dict[str, Decimal] = defaultdict(lambda: ZERO)
         par_statut: dict[str, Decimal] = defaultdict(lambda: ZERO)
         for r in self.rows:
-            par_conv[(r[0], r[1])] += r[13]
-            par_annee[str(r[12]) if r[12] is not None else "(sans année)"] += r[13]
-            par_statut[r[14] or "(sans statut)"] += r[13]
+            par_conv[(r[0], r[1])] += r[_MONTANT]
+            par_annee[str(r[_ANNEE]) if r[_ANNEE] is not None else "(sans année)"] += r[_MONTANT]
+            par_statut[r[_STATUT] or "(sans statut)"] += r[_MONTANT]
         part = lambda v: (v / total) if total else None  # noqa: E731
         row = 2
         statuts = list(layout.L.STATUT)

@@ -694,14 +694,22 @@ def lignes_columns() -> list[tuple[str, float, str | None]]:
     # Every text wraps, in rows sized to it (`consolidation_blocks`): an intitulé, a libellé longer
     # than its column was cut on paper by the filled cell beside it. The Feuille column fits the
     # template's « Plan de financement » on one line (it is on every row).
+    # The convention, then the line, then where it comes from: `LIGNES_KEYS` columns (convention,
+    # action) frozen and printed on each page across, the first page holding the line's financeur,
+    # montant and statut. The communes and file came before the action: only the identifier could
+    # be repeated, and the montants' page did not say which action they were of.
     long = "texte_long"
     return [
-        (H.ACV_ID, 12, long), (H.LIBELLE, 24, long), (H.COMMUNES, 26, long), (H.FICHIER, 28, long),
+        (H.ACV_ID, 12, long), (H.LIBELLE, 24, long),
         (tf.header("numero"), 10, long), (H.INTITULE, 36, long), (H.AXE, 6, long),
         (tf.header("financeur"), 12, long), (tf.header("dispositif"), 22, long), (tf.header("nature"), 16, long),
         (tf.header("annee"), 8, long), (tf.header("montant"), 16, "euros"), (tf.header("statut"), 13, long),
         (H.COMPTE, 8, long), (H.MOTIF, 18, long), (H.FEUILLE, 21, long), (H.CELLULE_MONTANT, 10, long),
+        (H.COMMUNES, 26, long), (H.FICHIER, 28, long),
     ]
+
+
+LIGNES_KEYS = 3  # `Lignes`' columns that say whose a line is: identifier, libellé, N° action
 
 
 def anomalies_columns() -> list[tuple[str, float, str | None]]:
@@ -857,11 +865,41 @@ class _Writer:
         if not getattr(ws, "print_decided", False):  # the sheet's first table decides how it prints
             ws.print_decided = True
             ws.print_widths = [c[1] for c in columns]
-            ws.print_plan = page_layout.setup(ws, [c[1] for c in columns], footer=self.footer_label(ws),
-                              header_rows=(first_row, first_row) if first_row == 2 else None,
+            plan = page_layout.plan(ws.print_widths, (0, max(0, freeze_cols - 1)), getattr(ws, "landscape", True))
+            # The header row repeated on every page only when the table runs past the first: under a
+            # table that fits on it, a chart or another table pushed to the next page printed beneath
+            # this table's header, which said nothing of them (« Identifiant ACV, Libellé… » over the
+            # Synthèse's « Préparation »). A table of blocks, its rows' heights unknown here, keeps it.
+            repeat = first_row == 2 and (packed is not None or not self.within_first_page(ws, plan, last))
+            ws.print_plan = page_layout.setup(ws, ws.print_widths, footer=self.footer_label(ws),
+                              header_rows=(first_row, first_row) if repeat else None,
                               key_columns=(0, max(0, freeze_cols - 1)),
                               landscape=getattr(ws, "landscape", True), footer_right=self.footer_date())
         return first_row, last
+
+    @staticmethod
+    def page_points(ws, p: page_layout.PrintPlan) -> float:
+        """The height (points of the sheet, before scaling) a printed page surely holds: A4 between
+        its margins, a margin more (LibreOffice's rows of their own height may be taller than
+        Excel's 15 pt), at the plan's scale."""
+        paper = page_layout.A4_SHORT_PT if p.landscape else page_layout.A4_LONG_PT
+        page = (paper - (page_layout.MARGIN_TOP_IN + page_layout.MARGIN_BOTTOM_IN) * 72) * 0.85
+        if p.fit_width:  # scaled by the spreadsheet to the page's width, never above 100 %
+            return page / page_layout.one_page_scale(ws.print_widths, p.landscape)
+        return page / (p.scale / 100)
+
+    @staticmethod
+    def row_height(ws, r: int) -> float:
+        """Row `r`'s height (points) as written so far: measured for its wrapped text, set, or Excel's default."""
+        points = getattr(ws, "row_points", {})
+        if r in points:
+            return points[r]
+        info = ws.row_info
+        return info[r].height * 0.75 if r in info and info[r].height is not None else page_layout.LINE_PT
+
+    def within_first_page(self, ws, p: page_layout.PrintPlan, last: int) -> bool:
+        """Whether the rows down to `last` (0-based) surely print on the sheet's first page."""
+        return sum(self.row_height(ws, r) for r in range(last + 1)) <= self.page_points(ws, p)
 
     def first_page_chart(self, ws, chart, width: int, height: int, beside: tuple[int, int], below: int,
                          keep_from: int | None = None) -> None:
@@ -886,20 +924,8 @@ class _Writer:
         page where it starts (a chart was cut across two pages): the rows' heights added up from the
         last page start known (the top, or a break), with a margin (LibreOffice's rows of its own
         height may be taller than Excel's 15 pt)."""
-        p = ws.print_plan
-        paper = page_layout.A4_SHORT_PT if p.landscape else page_layout.A4_LONG_PT
-        page = (paper - (page_layout.MARGIN_TOP_IN + page_layout.MARGIN_BOTTOM_IN) * 72) * 0.85
-        if p.fit_width:  # scaled by the spreadsheet to the page's width, never above 100 %
-            page /= page_layout.one_page_scale(ws.print_widths, p.landscape)
-        else:
-            page /= p.scale / 100
-        info, points = ws.row_info, getattr(ws, "row_points", {})
-
-        def height(r: int) -> float:
-            if r in points:
-                return points[r]
-            return info[r].height * 0.75 if r in info and info[r].height is not None else page_layout.LINE_PT
-
+        page = self.page_points(ws, ws.print_plan)
+        height = partial(self.row_height, ws)
         # Counted from where a page is known to start (the sheet's top, or a page break set), never from
         # pages guessed further down: each guessed page a little shorter than the spreadsheet's, the guess
         # drifted a page off under a table of a hundred conventions, and a chart « starting a page » by
@@ -1129,7 +1155,7 @@ class _Writer:
             packed.append((b.length, b.crc, b.data))
             n += len(f.lines)
             total = sum((line[montant_at] for line in f.lines if line[compte_at]), total)
-        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), lignes_total(cols, n, total), freeze_cols=0,
+        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), lignes_total(cols, n, total), freeze_cols=LIGNES_KEYS,
                    packed=packed)
 
     def anomalies(self) -> None:

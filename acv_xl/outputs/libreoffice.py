@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -49,8 +50,53 @@ def soffice() -> str | None:
     return None
 
 
-def convert(paths: list[Path] | Path, fmt: str, outdir: Path, timeout: float = 180) -> list[Path]:
-    """Convert files to `fmt` ("pdf", "xlsx"…) into `outdir`; returns the written paths."""
+# How long a conversion may take: LibreOffice prints a few pages a second, a big annex (hundreds of
+# fiches, some hundreds of kB) a few hundred pages; a fixed 3 minutes gave up on it on a slow or busy
+# machine. 3 minutes, and one more for each 100 kB of input.
+BASE_SECONDS = 180.0
+SECONDS_PER_KB = 0.6
+
+
+def time_limit(files: list[Path]) -> float:
+    """The seconds a conversion of `files` is given (`BASE_SECONDS`, more for bigger files)."""
+    size = sum(f.stat().st_size for f in files if f.is_file())
+    return BASE_SECONDS + SECONDS_PER_KB * size / 1000
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
+
+
+def _run(cmd: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """`cmd` run to its end, or stopped with every process it started: `soffice` is a script whose
+    `soffice.bin` survived a timeout (killing the script alone), went on converting for minutes on a
+    machine already too slow, and wrote its PDF after the error was reported."""
+    posix = os.name == "posix"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=posix,
+                            creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if posix:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True)
+        proc.kill()
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def convert(paths: list[Path] | Path, fmt: str, outdir: Path, timeout: float | None = None) -> list[Path]:
+    """Convert files to `fmt` ("pdf", "xlsx"…) into `outdir`; returns the written paths. `timeout`:
+    seconds, `time_limit` of the files by default."""
     exe = soffice()
     if exe is None:
         raise LibreOfficeMissing(INSTALL_HINT)
@@ -58,6 +104,7 @@ def convert(paths: list[Path] | Path, fmt: str, outdir: Path, timeout: float = 1
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     ext = fmt.split(":")[0]
+    timeout = time_limit(files) if timeout is None else timeout
     with tempfile.TemporaryDirectory(prefix="acv-lo-") as profile:
         (Path(profile) / "user").mkdir()
         (Path(profile) / "user" / "registrymodifications.xcu").write_text(_RECALCULATE_ON_LOAD, encoding="utf-8")
@@ -67,9 +114,12 @@ def convert(paths: list[Path] | Path, fmt: str, outdir: Path, timeout: float = 1
         ]
         env = {**os.environ, "HOME": profile}
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+            proc = _run(cmd, env, timeout)
         except subprocess.TimeoutExpired as exc:
-            raise ConversionFailed(f"LibreOffice n'a pas terminé la conversion en {timeout:.0f} s.") from exc
+            raise ConversionFailed(
+                f"LibreOffice n'a pas terminé la conversion en {_duration(timeout)} (limite fixée d'après la taille "
+                "du fichier) et a été arrêté ; l'ordinateur est peut-être trop chargé : relancez plus tard, ou "
+                "ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le en PDF.") from exc
     out = [outdir / (f.stem + "." + ext) for f in files]
     missing = [p for p in out if not p.exists()]
     if proc.returncode != 0 or missing:
