@@ -259,9 +259,35 @@ def test_text_number_suggestion_carries_the_parsed_value():
 
 def test_hors_liste_suggestion_is_the_closest_list_value():
     raw = clean_raw()
-    raw["T_Financements"][1]["statut"] = "acquis"
+    raw["T_Financements"][1]["statut"] = "Aquis"
     f = findings(build(raw), "FIN-04")[0]
     assert "« Acquis »" in f.suggestion
+
+
+@pytest.mark.parametrize("table,index,attr", [
+    ("T_Financements", 1, "statut"), ("T_Financements", 1, "nature"), ("T_Actions", 0, "base"),
+    ("T_Actions", 0, "maturite"), ("T_Actions", 0, "type_mo"), ("T_Gouvernance", 0, "instance"),
+])
+@pytest.mark.parametrize("case", [str.lower, str.swapcase])
+def test_a_list_value_typed_in_another_case_is_the_listed_value(table, index, attr, case):
+    """Excel's list validation ignores case: « acquis » is accepted without a word, so it is « Acquis »
+    for every rule and total — no FIN-04 for a workbook Excel found right."""
+    raw = clean_raw()
+    value = raw[table][index][attr]
+    assert case(value) != value
+    raw[table][index][attr] = case(value)
+    conv = build(raw)
+    ligne = getattr(conv, {"T_Financements": "financements", "T_Actions": "actions",
+                           "T_Gouvernance": "gouvernance"}[table])[index]
+    assert getattr(ligne, attr) == value and attr not in ligne.problems
+    assert run_rules(conv) == run_rules(build(clean_raw()))
+
+
+def test_a_list_value_without_its_accent_is_still_refused():
+    raw = clean_raw()
+    raw["T_Financements"][1]["statut"] = "engage"  # Excel refuses it too: accents are not ignored
+    f = findings(build(raw), "FIN-04")[0]
+    assert "« Engagé »" in f.suggestion
 
 
 def test_kinds_of_named_cells_are_covered():

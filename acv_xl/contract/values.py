@@ -274,6 +274,13 @@ def closest(value: str, choices: tuple[str, ...]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)  # the contract's few lists
+def _by_case(choices: tuple[str, ...]) -> dict[str, str]:
+    """Each list value by its lower case; a lower case two values share (none in the contract) is left out."""
+    lowered = [c.lower() for c in choices]
+    return {low: c for low, c in zip(lowered, choices) if lowered.count(low) == 1}
+
+
 def parse_choice(raw: Any, choices: tuple[str, ...]) -> Parsed:
     if (p := _special(raw)) is not None:
         return Parsed(None, p)
@@ -282,6 +289,12 @@ def parse_choice(raw: Any, choices: tuple[str, ...]) -> Parsed:
     text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
     if not choices or text in choices:
         return Parsed(text)
+    # Excel's (and LibreOffice's) list validation ignores case: « acquis » typed in a Statut cell is
+    # accepted without a word, so it is the list's « Acquis » — for every rule and total (an error here
+    # blocked a workbook Excel found right). Accents are not ignored by Excel: « Engage » stays refused.
+    same = _by_case(choices).get(text.lower())
+    if same is not None:
+        return Parsed(same)
     return Parsed(None, Problem("hors_liste", text, closest(text, choices)))
 
 
