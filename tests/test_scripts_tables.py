@@ -607,6 +607,40 @@ def test_the_file_reader_looks_for_the_add_ins_date_form_only_where_it_may_be():
     assert not may(b"<t>ZZ</t>") and not may(b"")
 
 
+@pytest.mark.parametrize("written", [
+    b"<t><![CDATA[2024-03-01T00:00:00.000Z]]></t>",  # CDATA
+    b"<r><t>2024-03-01T00:00:00.000</t></r><r><rPr><b/></rPr><t>Z</t></r>",  # a rich text, its « Z » in bold
+    b"<t>2024-03-01T00:00:00.000&#90;</t>",  # a character reference
+    b"<t>2024-03-01T00:00:00.000_x005A_</t>",  # Excel's escape
+    b"<t>2024-03-01T00:00:00.000Z<!-- note --></t>",  # a comment
+])
+def test_the_add_ins_date_form_written_otherwise_in_the_xml_reads_as_that_date(base, tmp_path, written):
+    """The same text « 2024-03-01T00:00:00.000Z », as Excel shows it, written by another tool in CDATA, as
+    a rich text, with an escape: the file reader looked for a digit then « Z </ » only, and read it as a
+    text — FIN-17 for the command line, where the button (which receives the text) read the date."""
+    import zipfile
+
+    def typed(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande"))).value = "2024-03-01T00:00:00.000Z"
+
+    plain = edited_copy(base, tmp_path / "texte.xlsx", typed)
+    other = tmp_path / "autrement.xlsx"
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(other, "w", zipfile.ZIP_DEFLATED) as zout:
+        changed = 0
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if b"<t>2024-03-01T00:00:00.000Z</t>" in data:
+                data = data.replace(b"<t>2024-03-01T00:00:00.000Z</t>", written)
+                changed += 1
+            zout.writestr(info, data)
+    assert changed == 1
+    cli = validate_file(other)
+    assert cli.valide and not cli.findings
+    assert cli.empreinte == validate_file(plain).empreinte
+
+
 @pytest.mark.parametrize("text", ["2024-02-30T00:00:00Z", "2024-13-01T10:00:00.000Z"])
 def test_an_iso_text_of_no_real_day_is_fin_17_not_an_internal_failure(base, tmp_path, text):
     """« 2024-02-30T00:00:00Z » pasted in « Date de la demande »: the fingerprint took every ISO text of a

@@ -842,11 +842,18 @@ def _left_out(name: str, folders: tuple[str, ...]) -> bool:
     return low.startswith(folders) and not low.endswith(_CALAMINE_NAMES)
 
 
+# What may put markup or an escape between a text's last digit and its « Z », or write the « Z »
+# otherwise — as Excel and calamine read it, the same text: a comment or CDATA (`<!`), a character
+# reference (`&#90;`), Excel's own escape (`_x005A_`), a rich text whose last run is the « Z » alone
+# (`…000</t></r><r><t>Z</t>`). Any of them, rare, and the part's texts are looked at.
+_HIDDEN_Z = (b"<!", b"&#", b"_x005", b">Z</")
+
+
 def _may_hold_officejs_date(data: bytes) -> bool:
     """Whether a part may hold a text in the form the Office.js add-in gives every date
-    (« 2024-03-01T00:00:00.000Z », `values.officejs_date`): a digit then « Z » ending a text or a value.
-    Nearly no workbook has one: a search for « Z » (memchr: 0,05 ms for 2 MB), and the grid is left as
-    calamine reads it."""
+    (« 2024-03-01T00:00:00.000Z », `values.officejs_date`): a digit then « Z » ending a text or a value,
+    or what may hide one (`_HIDDEN_Z`). Nearly no workbook has one: a search for « Z » (memchr: 0,05 ms
+    for 2 MB) and a few more, and the grid is left as calamine reads it."""
     at, seen = data.find(b"Z"), 0
     while at >= 0:
         if data[at + 1: at + 3] == b"</" and data[at - 1: at].isdigit():
@@ -858,9 +865,9 @@ def _may_hold_officejs_date(data: bytes) -> bool:
                 if data[at - 1: at].isdigit():
                     return True
                 at = data.find(b"Z</", at + 3)
-            return False
+            break
         at = data.find(b"Z", at + 1)
-    return False
+    return any(data.find(hidden) >= 0 for hidden in _HIDDEN_Z)
 
 
 def _officejs_dates(rows: list[list[Any]]) -> list[list[Any]]:
