@@ -595,6 +595,30 @@ def test_a_text_typed_in_the_add_ins_date_form_reads_as_that_date_for_both(base,
     _same(cli, button)
 
 
+@pytest.mark.parametrize("serial", [1, 1.5, 31, 58, 61, 62])
+def test_a_date_before_march_1900_reads_alike_for_both(base, tmp_path, serial):
+    """Excel counts a 29/02/1900 that never was (serial 60): 01/01/1900 is serial 1, which the add-in sends
+    as « 1899-12-31T00:00:00.000Z » (it counts from 30/12/1899). The button read every date up to
+    28/02/1900 a day early, the file reader the date Excel shows: two fingerprints for one workbook (a
+    workbook validated by the button « modifié depuis la validation » for `acv-xl valider`)."""
+    from datetime import datetime, timedelta
+
+    shown = datetime(1899, 12, 31 if serial < 60 else 30) + timedelta(days=serial)  # as Excel shows it
+
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        cell = ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande")))
+        cell.value, cell.number_format = shown, "dd/mm/yyyy hh:mm"
+
+    path = edited_copy(base, tmp_path / "1900.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    from acv_xl.reading.read import read_file
+
+    assert read_file(path).financements[0].date_demande == shown.date()
+
+
 def test_the_file_reader_looks_for_the_add_ins_date_form_only_where_it_may_be():
     """The file reader converts a sheet's texts only when its part or the shared strings may hold one
     (a digit, « Z », then the end of a text or value): inline strings and formula results too, and a
