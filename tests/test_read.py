@@ -166,17 +166,21 @@ def test_text_number_is_kept_raw_with_its_problem(tmp_path):
     assert conv.financements[2].commentaire == "=1+1 reste du texte"
 
 
-def test_excel_error_cells_are_reported_at_their_cell_and_text_lookalikes_stay_text(tmp_path):
-    rows = [dict(FIN_ROWS[0], montant=Err("#REF!")), dict(FIN_ROWS[2], montant="#REF!", annee=Err("#DIV/0!"))]
+def test_excel_error_cells_are_reported_at_their_cell_and_error_texts_are_the_errors(tmp_path):
+    rows = [dict(FIN_ROWS[0], montant=Err("#REF!")), dict(FIN_ROWS[2], montant="#REF!", annee=Err("#DIV/0!")),
+            dict(FIN_ROWS[1], montant="#REF! à revoir")]
     conv = read_file(_fin_workbook(tmp_path, table_from_layout(FIN, rows, anchor="B6")))
     err = conv.financements[0]
     assert isinstance(err.raw["montant"], ExcelError) and err.raw["montant"] == "#REF!"
     assert err.cell("montant") == "G7"
     assert err.problems["montant"].kind == "erreur_excel"
+    # the user typed the text « #REF! »: the add-in sends an error cell as that very text, and the
+    # button takes it for the error — so does the file reader (test_scripts_tables)
     typed_text = conv.financements[1]
-    assert not isinstance(typed_text.raw["montant"], ExcelError)  # the user typed the text "#REF!"
-    assert typed_text.problems["montant"].kind == "pas_nombre"
+    assert isinstance(typed_text.raw["montant"], ExcelError) and typed_text.problems["montant"].kind == "erreur_excel"
     assert typed_text.raw["annee"] == ExcelError("#DIV/0!") and typed_text.cell("annee") == "F8"
+    other_text = conv.financements[2]  # only the error's exact text
+    assert not isinstance(other_text.raw["montant"], ExcelError) and other_text.problems["montant"].kind == "pas_nombre"
 
 
 def test_cells_without_addresses_are_placed_like_excel_does(tmp_path):

@@ -619,6 +619,26 @@ def test_a_date_before_march_1900_reads_alike_for_both(base, tmp_path, serial):
     assert read_file(path).financements[0].date_demande == shown.date()
 
 
+@pytest.mark.parametrize("text", ["#BUSY!", "#N/A", "#REF!"])
+@pytest.mark.parametrize("header", [FIN.header("commentaire"), FIN.header("montant")])
+def test_an_error_typed_as_text_is_the_error_for_both(base, tmp_path, text, header):
+    """« #BUSY! » typed in a comment (Excel takes the newer errors typed for a text), « '#N/A » with its
+    apostrophe: the add-in sends an error cell as its text, so the button cannot tell them from the error
+    and said STR-06, where the command line read a text — « Validé » for one, « à corriger » for the
+    other, and two fingerprints. Every reader now takes that text for the error it shows."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        cell = ws.cell(r1 + 1, c1 + list(FIN.headers).index(header))
+        cell.value = text
+        cell.data_type = "s"  # a text (openpyxl writes « #N/A » as the error), as « '#N/A » typed in Excel
+
+    path = edited_copy(base, tmp_path / "erreur-texte.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["STR-06"] and text in cli.findings[0].message
+    _same(cli, button)
+
+
 def test_the_file_reader_looks_for_the_add_ins_date_form_only_where_it_may_be():
     """The file reader converts a sheet's texts only when its part or the shared strings may hold one
     (a digit, « Z », then the end of a text or value): inline strings and formula results too, and a
