@@ -147,7 +147,7 @@ def test_act11_subsidised_expense_above_ht_cost():
 
 
 def test_act12_value_outside_list_with_closest():
-    out = run(act(0, type_mo="commune"))
+    out = run(act(0, type_mo="Comune"))
     assert only(out) == [("ACT-12", E, "Fiches-actions", "G4", "1.1")] and "« Commune »" in out[0].suggestion
 
 
