@@ -110,6 +110,23 @@ def test_str04_renamed_header_names_expected_header_and_points_at_it():
     assert "« Coût total (€) »" in out[0].message and "« Coût total »" in out[0].suggestion
 
 
+@pytest.mark.parametrize("found", ["Coût\u00a0total (€)", "Coût total\u202f(€)", "Coût  total (€)",
+                                   "Coût total\u200b (€)"])
+def test_str04_a_header_that_only_looks_the_same_says_so(found):
+    """A header holding a non-breaking space (pasted from a web page or a PDF) was told « Renommez
+    l'en-tête « Coût total (€) » en « Coût total (€) » » — two texts the officer sees as one."""
+    conv = clean()
+    for a in conv.actions:
+        a.raw.pop("cout_total")
+        a.cout_total = None
+    conv.structure.missing_headers.append(MissingHeader(
+        table="T_Actions", header="Coût total (€)", sheet=layout.Sheet.ACTIONS, cell="M3", found_as=found))
+    (f,) = run_rules(conv)
+    assert (f.code, f.cellule) == ("STR-04", "M3")
+    assert "espace insécable ou un caractère invisible" in f.message
+    assert f.suggestion.startswith("Effacez l'en-tête et retapez-le") and "« Coût total (€) »" in f.suggestion
+
+
 def test_str04_missing_optional_header_only_skips_rules_reading_it():
     conv = clean()
     for a in conv.actions:
