@@ -302,7 +302,16 @@ def _check_sizes(path: Path, zf: zipfile.ZipFile | zip_guard.Directory) -> int:
     if len(infos) > MAX_PARTS:
         raise _unreadable(path, f"contient {len(infos)} éléments internes, bien plus qu'un classeur (au plus {MAX_PARTS}).")
     total = largest = 0
+    names = set()
     for info in infos:
+        # a part twice (two versions of one sheet: no writer makes that, Excel repairs it): calamine,
+        # zipfile and Excel need not read the same one — refused, as damaged. Part names are compared
+        # without case, as the package format compares them
+        name = info.filename.lower()
+        if name in names:
+            raise _unreadable(path, f"est endommagé : l'élément interne « {info.filename} » y figure deux fois, "
+                                    "et rien ne dit laquelle de ses deux versions lire.")
+        names.add(name)
         size = info.file_size
         total += size
         if size > largest:
