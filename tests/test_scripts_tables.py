@@ -649,6 +649,8 @@ def test_the_file_reader_looks_for_the_add_ins_date_form_only_where_it_may_be():
     assert may(b"<t>2024-03-01T00:00:00.000Z</t>") and may(b'<c t="str"><f>A1</f><v>5Z</v></c>')
     assert not may(column_z) and may(column_z + b"<is><t>2024-03-01T00:00:00.000Z</t></is>")
     assert not may(b"<t>ZZ</t>") and not may(b"")
+    # Excel's escape of a carriage return, in many texts typed on several lines: nothing to look at
+    assert not may(b"<t>ligne 1_x000D_\nligne 2</t>") and may(b"<t>2024-03-01T00:00:00.000_x005A_</t>")
 
 
 @pytest.mark.parametrize("written", [

@@ -853,11 +853,12 @@ def _left_out(name: str, folders: tuple[str, ...]) -> bool:
 
 # What may put markup or an escape between a text's last digit and its « Z », or write the « Z » or
 # the « # » of an error text otherwise — as Excel and calamine read it, the same text: a comment or
-# CDATA (`<!`), a character reference (`&#90;`), Excel's own escape (`_x005A_`), a rich text whose last
-# run is the « Z » alone (`…000</t></r><r><t>Z</t>`). And a text, or a value, that starts with « # »
-# (`>#`: an error cell's value, or a text typed like one). Any of them, rare, and the part's texts are
-# looked at.
-_HIDDEN_Z = (b"<!", b"&#", b"_x00", b">Z</", b">#")
+# CDATA (`<!`), a character reference (`&#90;`), Excel's own escape of a « Z », a « # » or a digit
+# (`_x005A_`; not `_x000D_`, which Excel writes for every carriage return in a text), a rich text whose
+# last run is the « Z » alone (`…000</t></r><r><t>Z</t>`). And a text, or a value, that starts with
+# « # » (`>#`: an error cell's value, or a text typed like one). Any of them, rare, and the part's texts
+# are looked at.
+_HIDDEN_Z = (b"<!", b"&#", b"_x005A_", b"_x005a_", b"_x0023_", b"_x003", b">Z</", b">#")
 
 
 def _may_hold_officejs_date(data: bytes) -> bool:
