@@ -300,6 +300,16 @@ def test_a_list_value_typed_in_another_case_is_the_listed_value(table, index, at
     assert run_rules(conv) == run_rules(build(clean_raw()))
 
 
+def test_a_list_value_that_only_looks_right_says_so():
+    """« En cours » pasted with a non-breaking space: Excel's list refuses it, and so does the reader, but
+    « contient « En cours », qui n'est pas une valeur de la liste » named two texts the officer sees as one."""
+    raw = clean_raw()
+    raw["T_Financements"][1]["statut"] = "Acquis\u200b"
+    f = findings(build(raw), "FIN-04")[0]
+    assert "ne se distingue de la valeur de la liste « Acquis » que par une espace insécable" in f.message
+    assert f.suggestion == "Choisissez « Acquis » dans la liste déroulante."
+
+
 def test_a_list_value_without_its_accent_is_still_refused():
     raw = clean_raw()
     raw["T_Financements"][1]["statut"] = "engage"  # Excel refuses it too: accents are not ignored

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date, datetime
 from itertools import chain
 from operator import attrgetter
@@ -24,6 +23,7 @@ from . import (
     at_named,
     describe_problem,
     index,
+    looks_the_same,
     named_problems,
     prefix,
     q,
@@ -100,7 +100,7 @@ def tableau_absent(conv: Convention) -> Iterable[Finding]:
                       suggestion=f"Nommez le tableau {q(name)} (Création de tableau › Nom du tableau) ou rétablissez-le depuis le modèle vierge.")
     for mh in st.missing_headers:
         msg = f"Dans le tableau {q(mh.table)} de la feuille {q(mh.sheet)}, la colonne {q(mh.header)} est introuvable"
-        if mh.found_as and _looks_the_same(mh.found_as, mh.header):
+        if mh.found_as and looks_the_same(mh.found_as, mh.header):
             # « Renommez « Montant (€) » en « Montant (€) » » told nothing: the difference cannot be seen
             msg += (f" ; l'en-tête {q(mh.found_as)} ne s'en distingue que par une espace insécable ou un "
                     "caractère invisible.")
@@ -124,14 +124,6 @@ def tableau_absent(conv: Convention) -> Iterable[Finding]:
         yield Finding(code="STR-04", gravite=E, feuille=nc.sheet if nc else "", cellule=nc.cell if nc else "",
                       message=f"La cellule nommée {q(name)}{where} est introuvable dans le classeur.",
                       suggestion=f"Redonnez le nom {q(name)} à la cellule (Formules › Gestionnaire de noms). " + _RESTORE)
-
-
-def _looks_the_same(found: str, expected: str) -> bool:
-    """Whether `found` shows as `expected` though it differs: other spaces (non-breaking, narrow, several
-    in a row) or invisible characters (zero-width, a soft hyphen)."""
-    seen = "".join(" " if unicodedata.category(c) == "Zs" else "" if unicodedata.category(c) == "Cf" else c
-                   for c in found)
-    return found != expected and " ".join(seen.split()) == expected
 
 
 def _version_tuple(v: str) -> tuple[int, ...] | None:
