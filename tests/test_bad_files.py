@@ -323,6 +323,28 @@ def test_highly_compressible_part_under_the_size_limit_is_refused(tmp_path):
     _refused_with_bounded_memory(p, "anormalement compressible")
 
 
+@pytest.mark.parametrize("second", ["same", "other case"])
+def test_a_part_held_twice_is_refused_whichever_is_read(tmp_path, second):
+    """Two entries of one sheet's part, the second with other amounts: zipfile reads the last, another
+    reader may read the first — the workbook was read with the second version's amounts, silently.
+    Refused as damaged (STR-01), for every reader (the part names compared without case, as the package
+    format compares them)."""
+    import warnings
+
+    good = _valid(tmp_path / "v.xlsx")
+    p = tmp_path / "double.xlsx"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name
+        for info in zin.infolist():
+            z.writestr(info, zin.read(info.filename))
+        name = SHEET_PART if second == "same" else SHEET_PART.replace("sheet", "Sheet")
+        z.writestr(name, zipfile.ZipFile(good).read(SHEET_PART))
+    for read in (read_file, source_file.read_parts):
+        with pytest.raises(UnreadableWorkbook) as exc:
+            read(p)
+        assert exc.value.code == "STR-01" and "y figure deux fois" in exc.value.message
+
+
 def test_total_size_and_part_count_limits(tmp_path, monkeypatch):
     good = _valid(tmp_path / "v.xlsx")
     total = sum(i.file_size for i in zipfile.ZipFile(good).infolist())

@@ -166,17 +166,21 @@ def test_text_number_is_kept_raw_with_its_problem(tmp_path):
     assert conv.financements[2].commentaire == "=1+1 reste du texte"
 
 
-def test_excel_error_cells_are_reported_at_their_cell_and_text_lookalikes_stay_text(tmp_path):
-    rows = [dict(FIN_ROWS[0], montant=Err("#REF!")), dict(FIN_ROWS[2], montant="#REF!", annee=Err("#DIV/0!"))]
+def test_excel_error_cells_are_reported_at_their_cell_and_error_texts_are_the_errors(tmp_path):
+    rows = [dict(FIN_ROWS[0], montant=Err("#REF!")), dict(FIN_ROWS[2], montant="#REF!", annee=Err("#DIV/0!")),
+            dict(FIN_ROWS[1], montant="#REF! à revoir")]
     conv = read_file(_fin_workbook(tmp_path, table_from_layout(FIN, rows, anchor="B6")))
     err = conv.financements[0]
     assert isinstance(err.raw["montant"], ExcelError) and err.raw["montant"] == "#REF!"
     assert err.cell("montant") == "G7"
     assert err.problems["montant"].kind == "erreur_excel"
+    # the user typed the text « #REF! »: the add-in sends an error cell as that very text, and the
+    # button takes it for the error — so does the file reader (test_scripts_tables)
     typed_text = conv.financements[1]
-    assert not isinstance(typed_text.raw["montant"], ExcelError)  # the user typed the text "#REF!"
-    assert typed_text.problems["montant"].kind == "pas_nombre"
+    assert isinstance(typed_text.raw["montant"], ExcelError) and typed_text.problems["montant"].kind == "erreur_excel"
     assert typed_text.raw["annee"] == ExcelError("#DIV/0!") and typed_text.cell("annee") == "F8"
+    other_text = conv.financements[2]  # only the error's exact text
+    assert not isinstance(other_text.raw["montant"], ExcelError) and other_text.problems["montant"].kind == "pas_nombre"
 
 
 def test_cells_without_addresses_are_placed_like_excel_does(tmp_path):
@@ -868,3 +872,34 @@ def test_a_json_file_is_said_json_never_csv(tmp_path):
             read_file(tmp_path / name)
         assert exc.value.code == "STR-01" and said in exc.value.message, exc.value.message
         assert ("CSV" in exc.value.message) == name.endswith(".csv")
+
+
+def test_a_listed_code_typed_in_another_case_is_the_listed_code(tmp_path):
+    """« etat » typed for « ETAT » in the plan, « ort » for the périmètre « ORT »: Excel's drop-down lists
+    (Financeurs!A, Périmètres!A) accept them without a word, where FIN-02 and ACT-04 refused the
+    workbook and the line's money was a financeur of its own in the totals. Both read as the listed code."""
+    from acceptance_support import edited_copy, table_of
+    from conventions import clean
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.checks.validate import validate_file
+
+    base = tmp_path / "propre.xlsx"
+    template.build_workbook(base, clean())
+
+    def edit(wb):
+        for table, header in ((layout.T_FINANCEMENTS, "financeur"), (layout.T_DISPOSITIFS, "financeur"),
+                              (layout.T_ACTIONS, "perimetre")):
+            ws, t = table_of(wb, table.name)
+            c1, r1, _c2, _r2 = range_boundaries(t.ref)
+            cell = ws.cell(r1 + 1, c1 + list(table.headers).index(table.header(header)))
+            cell.value = cell.value.lower()
+            assert cell.value != cell.value.upper()
+
+    typed = edited_copy(base, tmp_path / "minuscules.xlsx", edit)
+    conv = read_file(typed)
+    assert conv.financements[0].raw["financeur"].islower() and conv.financements[0].financeur.isupper()
+    assert conv.dispositifs[0].financeur.isupper() and conv.actions[0].perimetre.isupper()
+    got, want = validate_file(typed), validate_file(base)
+    assert [f.code for f in got.findings] == [f.code for f in want.findings]
+    assert got.totaux.as_json() == want.totaux.as_json()

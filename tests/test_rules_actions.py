@@ -34,6 +34,46 @@ def test_act01_empty_number():
     assert only(out) == [("ACT-01", E, "Fiches-actions", "A5", "")]
 
 
+def _fiche_210(r):
+    """A fiche « 2.10 » beside « 2.1 », typed as texts, as the template's cells are formatted."""
+    r["T_Actions"].append(dict(r["T_Actions"][1], numero="2.10", intitule="Autre action"))
+
+
+def test_act14_a_number_excel_cut_from_another_number_is_named_at_its_cell():
+    """« 2.10 » typed in a plan line's cell not formatted as text: Excel stores 2.1, read « 2.1 » — the line
+    counted for the action 2.1, silently, when the action 2.10 exists."""
+    def m(r):
+        _fiche_210(r)
+        i = next(i for i, lf in enumerate(r["T_Financements"]) if lf["numero"] == "2.1")
+        r["T_Financements"][i]["numero"] = 2.1
+    out = run(m, "ACT-14")
+    assert [(f.code, f.gravite, f.feuille) for f in out] == [("ACT-14", E, "Plan de financement")]
+    assert "le nombre 2,1, lu « 2.1 »" in out[0].message and "« 2.10 »" in out[0].message
+    assert "tapez '2.10" in out[0].suggestion
+
+
+def test_act14_a_fiche_number_cut_too():
+    def m(r):
+        _fiche_210(r)
+        r["T_Actions"][-1]["numero"] = 2.1  # the fiche typed 2.10 in a cell not formatted as text
+        i = next(i for i, lf in enumerate(r["T_Financements"]) if lf["numero"] == "2.1")
+        r["T_Financements"].append(dict(r["T_Financements"][i], numero="2.10"))
+    out = run(m, "ACT-14")
+    assert only(out) == [("ACT-14", E, "Fiches-actions", "A6", "2.1")]
+    assert "cette fiche porte le numéro 2.1" in out[0].message
+
+
+def test_act14_numbers_alone_of_their_value_read_as_excel_shows_them():
+    """1.1 held as a number everywhere, and no « 1.10 » in the workbook: no doubt, nothing to say."""
+    def m(r):
+        _fiche_210(r)
+        for t in ("T_Actions", "T_Indicateurs", "T_Financements"):
+            for x in r[t]:
+                if x["numero"] == "1.1":
+                    x["numero"] = 1.1
+    assert run(m, "ACT-14") == []
+
+
 def test_act01_numbers_that_look_alike_are_distinct():
     def m(r):
         r["T_Actions"].append(dict(r["T_Actions"][1], numero="2.10"))
@@ -147,7 +187,7 @@ def test_act11_subsidised_expense_above_ht_cost():
 
 
 def test_act12_value_outside_list_with_closest():
-    out = run(act(0, type_mo="commune"))
+    out = run(act(0, type_mo="Comune"))
     assert only(out) == [("ACT-12", E, "Fiches-actions", "G4", "1.1")] and "« Commune »" in out[0].suggestion
 
 

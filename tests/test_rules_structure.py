@@ -110,6 +110,23 @@ def test_str04_renamed_header_names_expected_header_and_points_at_it():
     assert "« Coût total (€) »" in out[0].message and "« Coût total »" in out[0].suggestion
 
 
+@pytest.mark.parametrize("found", ["Coût\u00a0total (€)", "Coût total\u202f(€)", "Coût  total (€)",
+                                   "Coût total\u200b (€)"])
+def test_str04_a_header_that_only_looks_the_same_says_so(found):
+    """A header holding a non-breaking space (pasted from a web page or a PDF) was told « Renommez
+    l'en-tête « Coût total (€) » en « Coût total (€) » » — two texts the officer sees as one."""
+    conv = clean()
+    for a in conv.actions:
+        a.raw.pop("cout_total")
+        a.cout_total = None
+    conv.structure.missing_headers.append(MissingHeader(
+        table="T_Actions", header="Coût total (€)", sheet=layout.Sheet.ACTIONS, cell="M3", found_as=found))
+    (f,) = run_rules(conv)
+    assert (f.code, f.cellule) == ("STR-04", "M3")
+    assert "espace insécable ou un caractère invisible" in f.message
+    assert f.suggestion.startswith("Effacez l'en-tête et retapez-le") and "« Coût total (€) »" in f.suggestion
+
+
 def test_str04_missing_optional_header_only_skips_rules_reading_it():
     conv = clean()
     for a in conv.actions:
@@ -259,9 +276,45 @@ def test_text_number_suggestion_carries_the_parsed_value():
 
 def test_hors_liste_suggestion_is_the_closest_list_value():
     raw = clean_raw()
-    raw["T_Financements"][1]["statut"] = "acquis"
+    raw["T_Financements"][1]["statut"] = "Aquis"
     f = findings(build(raw), "FIN-04")[0]
     assert "« Acquis »" in f.suggestion
+
+
+@pytest.mark.parametrize("table,index,attr", [
+    ("T_Financements", 1, "statut"), ("T_Financements", 1, "nature"), ("T_Actions", 0, "base"),
+    ("T_Actions", 0, "maturite"), ("T_Actions", 0, "type_mo"), ("T_Gouvernance", 0, "instance"),
+])
+@pytest.mark.parametrize("case", [str.lower, str.swapcase])
+def test_a_list_value_typed_in_another_case_is_the_listed_value(table, index, attr, case):
+    """Excel's list validation ignores case: « acquis » is accepted without a word, so it is « Acquis »
+    for every rule and total — no FIN-04 for a workbook Excel found right."""
+    raw = clean_raw()
+    value = raw[table][index][attr]
+    assert case(value) != value
+    raw[table][index][attr] = case(value)
+    conv = build(raw)
+    ligne = getattr(conv, {"T_Financements": "financements", "T_Actions": "actions",
+                           "T_Gouvernance": "gouvernance"}[table])[index]
+    assert getattr(ligne, attr) == value and attr not in ligne.problems
+    assert run_rules(conv) == run_rules(build(clean_raw()))
+
+
+def test_a_list_value_that_only_looks_right_says_so():
+    """« En cours » pasted with a non-breaking space: Excel's list refuses it, and so does the reader, but
+    « contient « En cours », qui n'est pas une valeur de la liste » named two texts the officer sees as one."""
+    raw = clean_raw()
+    raw["T_Financements"][1]["statut"] = "Acquis\u200b"
+    f = findings(build(raw), "FIN-04")[0]
+    assert "ne se distingue de la valeur de la liste « Acquis » que par une espace insécable" in f.message
+    assert f.suggestion == "Choisissez « Acquis » dans la liste déroulante."
+
+
+def test_a_list_value_without_its_accent_is_still_refused():
+    raw = clean_raw()
+    raw["T_Financements"][1]["statut"] = "engage"  # Excel refuses it too: accents are not ignored
+    f = findings(build(raw), "FIN-04")[0]
+    assert "« Engagé »" in f.suggestion
 
 
 def test_kinds_of_named_cells_are_covered():

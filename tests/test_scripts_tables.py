@@ -595,6 +595,50 @@ def test_a_text_typed_in_the_add_ins_date_form_reads_as_that_date_for_both(base,
     _same(cli, button)
 
 
+@pytest.mark.parametrize("serial", [1, 1.5, 31, 58, 61, 62])
+def test_a_date_before_march_1900_reads_alike_for_both(base, tmp_path, serial):
+    """Excel counts a 29/02/1900 that never was (serial 60): 01/01/1900 is serial 1, which the add-in sends
+    as « 1899-12-31T00:00:00.000Z » (it counts from 30/12/1899). The button read every date up to
+    28/02/1900 a day early, the file reader the date Excel shows: two fingerprints for one workbook (a
+    workbook validated by the button « modifié depuis la validation » for `acv-xl valider`)."""
+    from datetime import datetime, timedelta
+
+    shown = datetime(1899, 12, 31 if serial < 60 else 30) + timedelta(days=serial)  # as Excel shows it
+
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        cell = ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande")))
+        cell.value, cell.number_format = shown, "dd/mm/yyyy hh:mm"
+
+    path = edited_copy(base, tmp_path / "1900.xlsx", edit)
+    cli, button = _both(path)
+    _same(cli, button)
+    from acv_xl.reading.read import read_file
+
+    assert read_file(path).financements[0].date_demande == shown.date()
+
+
+@pytest.mark.parametrize("text", ["#BUSY!", "#N/A", "#REF!"])
+@pytest.mark.parametrize("header", [FIN.header("commentaire"), FIN.header("montant")])
+def test_an_error_typed_as_text_is_the_error_for_both(base, tmp_path, text, header):
+    """« #BUSY! » typed in a comment (Excel takes the newer errors typed for a text), « '#N/A » with its
+    apostrophe: the add-in sends an error cell as its text, so the button cannot tell them from the error
+    and said STR-06, where the command line read a text — « Validé » for one, « à corriger » for the
+    other, and two fingerprints. Every reader now takes that text for the error it shows."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        cell = ws.cell(r1 + 1, c1 + list(FIN.headers).index(header))
+        cell.value = text
+        cell.data_type = "s"  # a text (openpyxl writes « #N/A » as the error), as « '#N/A » typed in Excel
+
+    path = edited_copy(base, tmp_path / "erreur-texte.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["STR-06"] and text in cli.findings[0].message
+    _same(cli, button)
+
+
 def test_the_file_reader_looks_for_the_add_ins_date_form_only_where_it_may_be():
     """The file reader converts a sheet's texts only when its part or the shared strings may hold one
     (a digit, « Z », then the end of a text or value): inline strings and formula results too, and a
@@ -605,6 +649,42 @@ def test_the_file_reader_looks_for_the_add_ins_date_form_only_where_it_may_be():
     assert may(b"<t>2024-03-01T00:00:00.000Z</t>") and may(b'<c t="str"><f>A1</f><v>5Z</v></c>')
     assert not may(column_z) and may(column_z + b"<is><t>2024-03-01T00:00:00.000Z</t></is>")
     assert not may(b"<t>ZZ</t>") and not may(b"")
+    # Excel's escape of a carriage return, in many texts typed on several lines: nothing to look at
+    assert not may(b"<t>ligne 1_x000D_\nligne 2</t>") and may(b"<t>2024-03-01T00:00:00.000_x005A_</t>")
+
+
+@pytest.mark.parametrize("written", [
+    b"<t><![CDATA[2024-03-01T00:00:00.000Z]]></t>",  # CDATA
+    b"<r><t>2024-03-01T00:00:00.000</t></r><r><rPr><b/></rPr><t>Z</t></r>",  # a rich text, its « Z » in bold
+    b"<t>2024-03-01T00:00:00.000&#90;</t>",  # a character reference
+    b"<t>2024-03-01T00:00:00.000_x005A_</t>",  # Excel's escape
+    b"<t>2024-03-01T00:00:00.000Z<!-- note --></t>",  # a comment
+])
+def test_the_add_ins_date_form_written_otherwise_in_the_xml_reads_as_that_date(base, tmp_path, written):
+    """The same text « 2024-03-01T00:00:00.000Z », as Excel shows it, written by another tool in CDATA, as
+    a rich text, with an escape: the file reader looked for a digit then « Z </ » only, and read it as a
+    text — FIN-17 for the command line, where the button (which receives the text) read the date."""
+    import zipfile
+
+    def typed(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 1, c1 + list(FIN.headers).index(FIN.header("date_demande"))).value = "2024-03-01T00:00:00.000Z"
+
+    plain = edited_copy(base, tmp_path / "texte.xlsx", typed)
+    other = tmp_path / "autrement.xlsx"
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(other, "w", zipfile.ZIP_DEFLATED) as zout:
+        changed = 0
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if b"<t>2024-03-01T00:00:00.000Z</t>" in data:
+                data = data.replace(b"<t>2024-03-01T00:00:00.000Z</t>", written)
+                changed += 1
+            zout.writestr(info, data)
+    assert changed == 1
+    cli = validate_file(other)
+    assert cli.valide and not cli.findings
+    assert cli.empreinte == validate_file(plain).empreinte
 
 
 @pytest.mark.parametrize("text", ["2024-02-30T00:00:00Z", "2024-13-01T10:00:00.000Z"])

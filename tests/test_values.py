@@ -56,6 +56,32 @@ def test_a_serial_that_is_no_year_stays_a_date(raw, expected):
     assert v.parse(raw, Kind.DATE).value == expected
 
 
+@pytest.mark.parametrize("serial", [1, 1.5, 2, 31, 58, 59, 60, 60.5, 61, 62])
+def test_a_serial_before_march_1900_is_the_date_excel_shows(serial, tmp_path_factory):
+    """Excel counts a 29/02/1900 that never was (serial 60): serial 1 is 01/01/1900. An unformatted 1 in a
+    date column was read 31/12/1899, where the same serial in a date cell reads 01/01/1900 (calamine)."""
+    import openpyxl
+    import python_calamine
+
+    path = tmp_path_factory.mktemp("serials") / "serial.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active["A1"].value, wb.active["A1"].number_format = serial, "dd/mm/yyyy"
+    wb.save(path)
+    cell = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()[0][0]
+    as_cell = cell.date() if isinstance(cell, datetime) else cell
+    assert v.parse(serial, Kind.DATE).value == as_cell
+    assert v.parse(float(serial), Kind.DATE).value == as_cell
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1899-12-31T00:00:00.000Z", datetime(1900, 1, 1)), ("1900-02-27T12:00:00.000Z", datetime(1900, 2, 28, 12)),
+    ("1900-02-28T00:00:00.000Z", datetime(1900, 2, 28)), ("1900-03-01T00:00:00.000Z", datetime(1900, 3, 1)),
+])
+def test_the_add_ins_dates_before_march_1900_are_the_dates_excel_shows(text, expected):
+    """The add-in counts from 30/12/1899, without Excel's 29/02/1900: serial 1 (01/01/1900) comes a day early."""
+    assert v.officejs_date(text) == expected
+
+
 @pytest.mark.parametrize("raw, n", [
     (3, 3), (3.0, 3), ("3", 3), ("Axe 3", 3), ("axe 3", 3),
     ("Développer l'accessibilité, la mobilité et les connexions", 3),

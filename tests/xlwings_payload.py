@@ -11,7 +11,7 @@ values nor tables, as the add-in does for `@script(include=...)` and `@script(ex
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,16 @@ os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
 def _js_value(v: Any) -> Any:
     if v is None:
         return ""
+    if isinstance(v, date) and not isinstance(v, datetime):
+        v = datetime.combine(v, time())
     if isinstance(v, datetime):
+        if datetime(1900, 1, 1) <= v < datetime(1900, 3, 1):
+            # the add-in counts serial numbers from 30/12/1899, without Excel's 29/02/1900 (serial 60):
+            # 01/01/1900 (serial 1) comes as 1899-12-31, up to 28/02/1900 (serial 59) as 1900-02-27
+            # (xlwings' `new Date(Math.round((value - 25569) * 86400 * 1000)).toISOString()`); openpyxl
+            # reads serial 60 as 28/02/1900 too, which this cannot tell from 59
+            v -= timedelta(days=1)
         return v.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    if isinstance(v, date):
-        return datetime.combine(v, time()).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     if isinstance(v, time):  # a serial number below 1 in a time format: dated as Office.js dates it
         return datetime.combine(date(1899, 12, 30), v).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:

@@ -121,8 +121,15 @@ def parse_decimal(raw: Any, cents: bool) -> Parsed:
 YEAR_MIN, YEAR_MAX = 1900, 2100  # a year typed in a cell (`parse_year`), never a date (`parse_date`)
 
 
+# Excel's 1900 date system counts a 29/02/1900 that never was (serial 60, kept from Lotus 1-2-3): its
+# serials 1 to 59 are 01/01/1900 to 28/02/1900, a day later than counting from 30/12/1899 gives — as
+# Excel shows them, and the file reader (calamine, openpyxl) reads a date cell
+LEAP_1900 = 60
+
+
 def excel_serial_to_date(serial: float) -> date:
-    return (datetime(1899, 12, 30) + timedelta(days=float(serial))).date()
+    days = float(serial)
+    return (datetime(1899, 12, 31 if 1 <= days < LEAP_1900 else 30) + timedelta(days=days)).date()
 
 
 _DATE_TEXT = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
@@ -189,7 +196,16 @@ def officejs_date(text: str) -> datetime | time | None:
         value = datetime.fromisoformat(text[:-1])  # as xlwings: the « Z » cut, Excel has no time zones
     except ValueError:
         return None
+    if _OFFICEJS_DAY_ONE <= value < _OFFICEJS_LEAP:
+        # the add-in dates a serial number from 30/12/1899 without Excel's 29/02/1900: a cell showing
+        # 01/01/1900 (serial 1) comes as « 1899-12-31T… », a day early up to 28/02/1900 (serial 59) —
+        # where the file reader reads the date Excel shows (fingerprints and messages differed)
+        value += timedelta(days=1)
     return time_alone(value)
+
+
+_OFFICEJS_DAY_ONE = datetime(1899, 12, 31)  # serial 1 as the add-in dates it
+_OFFICEJS_LEAP = datetime(1899, 12, 30) + timedelta(days=LEAP_1900)  # serial 60: 28/02/1900 for every reader
 
 
 def time_alone(value: datetime) -> datetime | time:
@@ -274,6 +290,13 @@ def closest(value: str, choices: tuple[str, ...]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)  # the contract's few lists
+def _by_case(choices: tuple[str, ...]) -> dict[str, str]:
+    """Each list value by its lower case; a lower case two values share (none in the contract) is left out."""
+    lowered = [c.lower() for c in choices]
+    return {low: c for low, c in zip(lowered, choices) if lowered.count(low) == 1}
+
+
 def parse_choice(raw: Any, choices: tuple[str, ...]) -> Parsed:
     if (p := _special(raw)) is not None:
         return Parsed(None, p)
@@ -282,6 +305,12 @@ def parse_choice(raw: Any, choices: tuple[str, ...]) -> Parsed:
     text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
     if not choices or text in choices:
         return Parsed(text)
+    # Excel's (and LibreOffice's) list validation ignores case: « acquis » typed in a Statut cell is
+    # accepted without a word, so it is the list's « Acquis » — for every rule and total (an error here
+    # blocked a workbook Excel found right). Accents are not ignored by Excel: « Engage » stays refused.
+    same = _by_case(choices).get(text.lower())
+    if same is not None:
+        return Parsed(same)
     return Parsed(None, Problem("hors_liste", text, closest(text, choices)))
 
 

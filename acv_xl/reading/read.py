@@ -408,6 +408,38 @@ def stray_cells(source: Source, blocks: list[TableBlock]) -> list[StrayCell]:
     return out
 
 
+# The columns whose drop-down lists another table's codes (the template's validation lists:
+# `Financeurs!A`, `Périmètres!A`): (the rows' Convention attribute, their column, the listed rows', theirs)
+_LISTED_CODES = (("financements", "financeur", "financeurs", "code"),
+                 ("dispositifs", "financeur", "financeurs", "code"),
+                 ("actions", "perimetre", "perimetres", "code"),
+                 ("perimetres", "parent", "perimetres", "code"))
+
+
+def _codes_as_listed(conv: Convention) -> None:
+    """A code typed in another case than its list's (« etat » for « ETAT »), which Excel's drop-down
+    accepts without a word, read as the listed code: every rule and total then sees « ETAT » (FIN-02
+    and ACT-04 refused a workbook Excel found right, and its line was a financeur of its own). A case
+    two codes of the list share is left as typed. A set lookup per row; nearly always nothing more."""
+    fields = conv.__dict__
+    for rows_attr, attr, listed_attr, code_attr in _LISTED_CODES:
+        lignes, listed = fields.get(rows_attr), fields.get(listed_attr)
+        if not lignes or not listed:
+            continue
+        codes = {x.__dict__[code_attr] for x in listed}
+        odd = [x for x in lignes if (v := x.__dict__[attr]) is not None and v not in codes]
+        if not odd:
+            continue
+        by_case: dict[str, list[str]] = {}
+        for c in codes:
+            if c.__class__ is str:
+                by_case.setdefault(c.lower(), []).append(c)
+        for x in odd:
+            same = by_case.get(x.__dict__[attr].lower())
+            if same is not None and len(same) == 1:
+                x.__dict__[attr] = same[0]
+
+
 def _read_source(source: Source) -> Convention:
     conv = empty(Convention)
     present = set(source.sheet_names())
@@ -423,6 +455,7 @@ def _read_source(source: Source) -> Convention:
         _read_table(table, block, conv)
         block.name = table.name  # the contract's spelling (found case-insensitively)
         blocks.append(block)
+    _codes_as_listed(conv)
     conv.stray_cells = stray_cells(source, blocks)
     for nc in layout.NAMED_CELLS:
         found = source.named(nc.name)

@@ -98,7 +98,7 @@ from xml.parsers import expat
 
 from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
-from acv_xl.contract.values import ExcelError, NoCachedValue, fmt_number, officejs_date
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, NoCachedValue, fmt_number, officejs_date
 from acv_xl.reading import calamine_sheet, zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
@@ -302,7 +302,16 @@ def _check_sizes(path: Path, zf: zipfile.ZipFile | zip_guard.Directory) -> int:
     if len(infos) > MAX_PARTS:
         raise _unreadable(path, f"contient {len(infos)} éléments internes, bien plus qu'un classeur (au plus {MAX_PARTS}).")
     total = largest = 0
+    names = set()
     for info in infos:
+        # a part twice (two versions of one sheet: no writer makes that, Excel repairs it): calamine,
+        # zipfile and Excel need not read the same one — refused, as damaged. Part names are compared
+        # without case, as the package format compares them
+        name = info.filename.lower()
+        if name in names:
+            raise _unreadable(path, f"est endommagé : l'élément interne « {info.filename} » y figure deux fois, "
+                                    "et rien ne dit laquelle de ses deux versions lire.")
+        names.add(name)
         size = info.file_size
         total += size
         if size > largest:
@@ -530,7 +539,7 @@ class _Sheet:
     merged: list[str] = field(default_factory=list)
     sparse: bool = False  # grid too large for calamine: regions are read through openpyxl
     extent: tuple[int, int] = (0, 0)  # last row and column holding something
-    officejs_texts: bool = False  # may hold a text in the add-in's date form (`_officejs_dates`)
+    officejs_texts: bool = False  # may hold a text the add-in cannot tell from a date or an error (`_officejs_dates`)
 
 
 # ----------------------------------------------------------------------- sheet XML scanning
@@ -842,11 +851,21 @@ def _left_out(name: str, folders: tuple[str, ...]) -> bool:
     return low.startswith(folders) and not low.endswith(_CALAMINE_NAMES)
 
 
+# What may put markup or an escape between a text's last digit and its « Z », or write the « Z » or
+# the « # » of an error text otherwise — as Excel and calamine read it, the same text: a comment or
+# CDATA (`<!`), a character reference (`&#90;`), Excel's own escape of a « Z », a « # » or a digit
+# (`_x005A_`; not `_x000D_`, which Excel writes for every carriage return in a text), a rich text whose
+# last run is the « Z » alone (`…000</t></r><r><t>Z</t>`). And a text, or a value, that starts with
+# « # » (`>#`: an error cell's value, or a text typed like one). Any of them, rare, and the part's texts
+# are looked at.
+_HIDDEN_Z = (b"<!", b"&#", b"_x005A_", b"_x005a_", b"_x0023_", b"_x003", b">Z</", b">#")
+
+
 def _may_hold_officejs_date(data: bytes) -> bool:
     """Whether a part may hold a text in the form the Office.js add-in gives every date
-    (« 2024-03-01T00:00:00.000Z », `values.officejs_date`): a digit then « Z » ending a text or a value.
-    Nearly no workbook has one: a search for « Z » (memchr: 0,05 ms for 2 MB), and the grid is left as
-    calamine reads it."""
+    (« 2024-03-01T00:00:00.000Z », `values.officejs_date`): a digit then « Z » ending a text or a value,
+    or what may hide one, or an error's text (`_HIDDEN_Z`). Nearly no workbook has one: a search for « Z » (memchr: 0,05 ms
+    for 2 MB) and a few more, and the grid is left as calamine reads it."""
     at, seen = data.find(b"Z"), 0
     while at >= 0:
         if data[at + 1: at + 3] == b"</" and data[at - 1: at].isdigit():
@@ -858,26 +877,34 @@ def _may_hold_officejs_date(data: bytes) -> bool:
                 if data[at - 1: at].isdigit():
                     return True
                 at = data.find(b"Z</", at + 3)
-            return False
+            break
         at = data.find(b"Z", at + 1)
-    return False
+    return any(data.find(hidden) >= 0 for hidden in _HIDDEN_Z)
 
 
 def _officejs_dates(rows: list[list[Any]]) -> list[list[Any]]:
     """`rows` with each text in the add-in's date form read as that date, as a date cell reads (a date at
-    midnight, else a date-time; a time alone as its time): the button receives a date cell and such a
-    text as the same string, and reads both as the date — so does the file reader, else their verdicts
-    and fingerprints differed (FIN-17 here, « Validé » there)."""
+    midnight, else a date-time; a time alone as its time), and each error's text (« #BUSY! » typed, which
+    Excel keeps as a text; « '#N/A ») as that error: the button receives a date or an error cell and
+    such a text as the same string, and reads both as the date or the error — so does the file reader,
+    else their verdicts and fingerprints differed (FIN-17 or « Validé » here, « Validé » or STR-06 there)."""
     out = []
     for line in rows:
-        if any(v.__class__ is str and len(v) == 24 and officejs_date(v) is not None for v in line):
-            line = [_officejs_cell(v) if v.__class__ is str and len(v) == 24 else v for v in line]
+        if any(v.__class__ is str and (len(v) == 24 and officejs_date(v) is not None or v in _ERROR_OF)
+               for v in line):
+            line = [_officejs_cell(v) if v.__class__ is str else v for v in line]
         out.append(line)
     return out
 
 
+_ERROR_OF = {e: ExcelError(e) for e in EXCEL_ERRORS}
+
+
 def _officejs_cell(text: str) -> Any:
-    value = officejs_date(text)
+    error = _ERROR_OF.get(text)
+    if error is not None:
+        return error
+    value = officejs_date(text) if len(text) == 24 else None
     if value is None:
         return text
     return value.date() if isinstance(value, datetime) and value.time() == time(0) else value

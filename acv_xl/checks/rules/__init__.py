@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
@@ -671,6 +672,14 @@ def show_raw(raw: Any) -> str:
     return str(raw)
 
 
+def looks_the_same(found: str, expected: str) -> bool:
+    """Whether `found` shows as `expected` though it differs: other spaces (non-breaking, narrow, several
+    in a row) or invisible characters (zero-width, a soft hyphen) — a text pasted from a web page or a PDF."""
+    seen = "".join(" " if unicodedata.category(c) == "Zs" else "" if unicodedata.category(c) == "Cf" else c
+                   for c in found)
+    return found != expected and " ".join(seen.split()) == expected
+
+
 def _a_year(raw) -> bool:
     """A number that `parse_date` refuses because it is a year typed alone, not an out-of-range serial."""
     return (isinstance(raw, (int, float)) and not isinstance(raw, bool) and YEAR_MIN <= raw <= YEAR_MAX
@@ -707,6 +716,11 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
             s = "Saisissez une date valide au format jj/mm/aaaa."
         return f"{h} n'est pas une date : {q(show_raw(p.raw))}.", s
     if p.kind == "hors_liste":
+        if p.suggestion and isinstance(p.raw, str) and looks_the_same(p.raw, p.suggestion):
+            # « contient « En cours », qui n'est pas une valeur de la liste » named two texts seen as one
+            return (f"{h} contient {q(p.raw)}, qui ne se distingue de la valeur de la liste {q(p.suggestion)} que par "
+                    "une espace insécable ou un caractère invisible (texte collé).",
+                    f"Choisissez {q(p.suggestion)} dans la liste déroulante.")
         if p.suggestion:
             s = f"Choisissez {q(p.suggestion)} dans la liste déroulante."
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import repeat
 from operator import attrgetter, ne
 
@@ -29,6 +30,7 @@ from . import (
     required_findings,
     rows,
     rule,
+    show_raw,
 )
 from .financement import _governed_by_2018_514
 
@@ -450,3 +452,44 @@ def _spans(rows: list[int], column: str = "") -> str:
     if shown < len(rows):
         return ", ".join(parts) + f" et {fmt_number(len(rows) - shown)} autres"
     return _et(parts)
+
+
+_DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")  # « 2.10 », « 1.2.3 »: a number as the plan writes it
+
+
+@rule("ACT-14", E, "N° d'action devenu un nombre qu'Excel confond avec un autre numéro", SRC_CONTRAT,
+      needs=("T_Actions",))
+def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:
+    """A fiche-action number held as a number (« 2.10 » typed in a cell not formatted as text, or pasted:
+    Excel stores 2.1, the zeros after the point gone), where another number of the workbook is written
+    « 2.10 » as a text: the reader can only read « 2.1 », so this line counts for the action 2.1 (or for
+    none) when it was meant for 2.10 — or the two fiches merge. Each such cell, on the fiches, the
+    indicateurs and the plan, names the text it may have been. A number alone of its value (1.1 typed as
+    a number, with no « 1.10 » anywhere) reads as Excel shows it, and is not reported."""
+    tables = [t for t in (T, layout.T_INDICATEURS, layout.T_FINANCEMENTS) if t.name in conv.structure.table_refs
+              or t is T]
+    lignes = [x for t in tables for x in rows(conv, t)]
+    numbers = [x for x in lignes if x.raw.get("numero").__class__ in (int, float)]
+    if not numbers:  # nearly always: numbers typed as texts, as the template's cells are formatted
+        return
+    texts: dict[float, list[str]] = {}
+    for x in lignes:
+        v = x.raw.get("numero")
+        if v.__class__ is str and _DOTTED.fullmatch(s := v.strip()) and s.count(".") == 1:
+            same = texts.setdefault(float(s), [])
+            if s not in same:
+                same.append(s)
+    for x in numbers:
+        v = x.raw["numero"]
+        others = [s for s in texts.get(float(v), ()) if s != x.numero]
+        if not others:
+            continue
+        meant = others[0]
+        what = (f"cette fiche porte le numéro {x.numero}" if x.TABLE is T
+                else f"cette ligne est rattachée à l'action {x.numero}")
+        yield at(x, "numero", "ACT-14", E,
+                 f"{prefix(x)} : le N° d'action est enregistré comme le nombre {show_raw(v)}, lu « {x.numero} » : "
+                 f"Excel efface les zéros à la fin d'un nombre décimal, et {q(meant)} est aussi un numéro du "
+                 f"classeur ; {what}, peut-être à tort.",
+                 f"Si c'est l'action {meant}, tapez '{meant} (précédé d'une apostrophe) ou mettez la cellule au "
+                 f"format Texte avant de taper {meant} ; sinon tapez '{x.numero} de la même façon.")
