@@ -1911,6 +1911,35 @@ def test_historique_follows_a_workbook_without_identifier_moved_unchanged(tmp_pa
     assert list(mv["Mouvement"].dropna()) == [], mv
 
 
+@pytest.mark.parametrize("filled_in", [True, False])
+def test_historique_follows_a_workbook_whose_identifier_is_filled_in(tmp_path, examples, filled_in):
+    """A commune types its missing identifier between two comités (or erases it), the file where it
+    was, one amount changed: followed by its path at one comité and by its identifier at the next, it
+    read « Convention retirée » and « Convention ajoutée » for its whole financing. The same path is the
+    same convention: only the amount moves."""
+    folder, target, reg = _without_identifier_recorded(tmp_path, examples)
+    spec = next(n for n in layout.NAMED_CELLS if n.name == "acv_id")
+    original = openpyxl.load_workbook(examples["paths"][0])[spec.sheet][spec.cell].value
+    if not filled_in:  # the other way: recorded with its identifier first, then erased
+        shutil.copy2(examples["paths"][0], target)
+        reg.unlink()
+        _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    wb = openpyxl.load_workbook(target)
+    wb[spec.sheet][spec.cell] = original if filled_in else None
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    ref = ws.tables[layout.T_FINANCEMENTS.name].ref
+    header = [c.value for c in ws[ref.split(":")[0][1:]]]
+    cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
+    cell.value += 1000
+    wb.save(target)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
+
+
 def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, examples, capsys):
     """Its analyses deleted with an SQLite tool, their lines left: the next consolidation gave « erreur
     SQLite : UNIQUE constraint failed: lignes.analyse_id, lignes.rang », SQLite's English."""

@@ -300,6 +300,17 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
         for k in sorted(added):
             if k.startswith("\x00") and (old := gone.pop(b[k][1], None)) is not None:
                 added, removed = added - {k}, removed - {old}
+        # a workbook whose identifier was filled in (or erased) under the same path: the same
+        # convention, its lines compared — followed by its identifier on one side and its path on the
+        # other, a commune typing its missing « ACV0xx » read « retirée » and « ajoutée » for its whole
+        # financing
+        by_path = {a[k][4]: k for k in sorted(removed) if a[k][4] is not None}
+        for k in sorted(added):
+            old = by_path.get(b[k][4])
+            if old is not None and old in removed and old.startswith("\x00") != k.startswith("\x00"):
+                added, removed = added - {k}, removed - {old}
+                if a[old][1] != b[k][1]:
+                    pairs.append((avant, apres, k, a[old], b[k]))
         for k in sorted(added):
             acv, _, lib, total, chemin = b[k]
             motif = non_comptes[avant].get(k) or non_comptes[avant].get(f"\x00{chemin}")
