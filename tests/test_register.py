@@ -1454,6 +1454,67 @@ def test_extracts_kept_inside_the_departement_s_folder_are_replaced_at_the_next_
     assert "aussi un fichier lu" in capsys.readouterr().err and user.read_bytes() == before
 
 
+def _extract_comites(dossier: Path) -> set[str]:
+    """The comité each extract of `dossier` says it was written for (its subtitle)."""
+    return {re.search(r"Comité \S+ \S+", openpyxl.load_workbook(p, read_only=True)["Lignes"]["A2"].value).group(0)
+            for p in dossier.glob("financeur_*.xlsx")}
+
+
+def test_two_runs_writing_extracts_in_one_folder_never_mix_them(tmp_path, examples, capsys):
+    """Two consolidations at once (two colleagues, a scheduled task) with one `--par-financeur`
+    folder: each replaced the extracts one file after the other, and the folder was left with some
+    of one comité's extracts and some of the other's. The second waits for the first to finish."""
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    slow = textwrap.dedent(f"""
+        import sys, time
+        from acv_xl.outputs import consolidation_extracts as E
+        real = E.atomic_write
+        def slow(target, write):
+            real(target, write)
+            time.sleep(0.5)  # one extract after the other, as on a slow share
+        E.atomic_write = slow
+        from acv_xl.cli import main
+        sys.exit(main(["consolider", {str(folder)!r}, "-o", {str(tmp_path / "a.xlsx")!r}, "--par-financeur",
+                       {str(dossier)!r}, "--jobs", "1", "--comite", "Comité du 12/06/2026"]))
+    """)
+    first = subprocess.Popen([sys.executable, "-c", slow], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(dossier.glob("financeur_*.xlsx")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(dossier.glob("financeur_*.xlsx")), first.communicate()[1]
+    status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--par-financeur", dossier, "--jobs", "1",
+                  "--comite", "Comité du 19/06/2026")
+    assert status in (0, 1), capsys.readouterr().err
+    assert first.wait(120) in (0, 1), first.communicate()[1]
+    assert _extract_comites(dossier) == {"Comité du 19/06/2026"}
+    assert len(list(dossier.glob("financeur_*.xlsx"))) == 12 and not list(dossier.glob(".*"))
+
+
+def test_a_run_that_cannot_write_its_extracts_for_another_says_so(tmp_path, examples, capsys, monkeypatch):
+    """Past the wait, the run stops with what is written and what is not; the extracts already in
+    the folder are the other run's, whole."""
+    from acv_xl.outputs import consolidation_extracts as E
+
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--par-financeur", dossier, "--jobs", "1",
+                "--comite", "Comité du 12/06/2026") in (0, 1)
+    monkeypatch.setattr(E, "ATTENTE", 1.0)
+    capsys.readouterr()
+    with E.extracts_lock(dossier):  # another run, writing
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--par-financeur", dossier, "--jobs", "1",
+                      "--comite", "Comité du 19/06/2026")
+    err = capsys.readouterr().err
+    assert status == 2 and f"un autre « acv-xl consolider » écrit ses extraits par financeur dans {dossier} depuis " \
+        "plus de 1 s : ceux de cette consolidation ne sont pas écrits, pour que le dossier ne mêle pas les extraits " \
+        "de deux consolidations. Le classeur consolidé est écrit ; les extraits par financeur ne sont pas écrits : " \
+        "corrigez la cause, puis relancez la consolidation." in err, err
+    assert _extract_comites(dossier) == {"Comité du 12/06/2026"} and (tmp_path / "b.xlsx").exists()
+    assert not list(dossier.glob(".*"))
+
+
 def test_an_extract_never_replaces_a_users_file_without_remplacer(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
     dossier = tmp_path / "extraits"

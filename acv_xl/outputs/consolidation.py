@@ -54,6 +54,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
 from acv_xl.contract.values import EXCEL_MAX
 from acv_xl.outputs.atomic import OutputError
+from acv_xl.outputs.consolidation_extracts import ExtractsBusy, extracts_lock, remove_stale_extracts, write_extracts
 from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
     EXTENSIONS,
@@ -784,13 +785,14 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             written.append("son résumé JSON")
             lap("écriture du JSON")
         if par_financeur is not None:
-            from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
-
-            begun = True
-            result.extracts = write_extracts(result, Path(par_financeur))
-            result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
-                                                                                  result.extracts)
+            with extracts_lock(Path(par_financeur)):  # never two runs' extracts mixed in one folder
+                begun = True
+                result.extracts = write_extracts(result, Path(par_financeur))
+                result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
+                                                                                      result.extracts)
             lap("extraits par financeur")
+    except ExtractsBusy as exc:
+        raise UsageError(_written_before(str(exc), written, False, record is not None)) from None
     except OutputError as exc:  # a full disk after the workbook: what is written, and what is not, said
         raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
                                          record is not None)) from None
