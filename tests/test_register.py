@@ -625,6 +625,32 @@ def test_historique_movements_read_comite_after_comite(tmp_path, examples):
                      ("Comité du 18/06/2026", "Comité du 24/09/2026", "Convention retirée")], pairs
 
 
+def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples, capsys):
+    """The comité of 12/06 recorded after that of 19/06 (forgotten, then run): the movements went from
+    19/06 to 12/06 without a word, a référent reading them as the département's course between the two
+    comités. The series stays in recording order (each run read the workbooks as they were that day),
+    and historique says which comité came late — command, Consolidations sheet, JSON; two runs for one
+    comité, or a comité without date, are no disorder."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for comite in ("Comité du 19/06/2026", "Comité du 12 juin 2026", "Comité du 12 juin 2026", "Bilan",
+                   "Comité du 25/09/2026", "Comité du 25/09/2026"):
+        _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite", comite,
+             "--jobs", "1")
+    evo, js = tmp_path / "e.xlsx", tmp_path / "e.json"
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    said = ("comités enregistrés après un comité d'une date postérieure : « Comité du 12 juin 2026 (n° 2) » après "
+            "« Comité du 19/06/2026 » (n° 1) ; « Comité du 12 juin 2026 (n° 3) » après « Comité du 19/06/2026 » "
+            "(n° 1). Les consolidations sont comparées dans l'ordre où elles ont été enregistrées (chacune a lu les "
+            "classeurs tels qu'ils étaient ce jour-là), non dans l'ordre des dates des comités")
+    assert f"Attention : {said} (feuille Consolidations)." in capsys.readouterr().err
+    values = [c.value for row in openpyxl.load_workbook(evo)["Consolidations"].iter_rows() for c in row]
+    assert f"Attention : {said}." in values
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [c["comite_hors_ordre"] for c in data["consolidations"]] == [False, True, True, False, False, False]
+
+
 def test_historique_of_consolidations_without_comite(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"

@@ -161,6 +161,40 @@ class Evolution:
         """The consecutive consolidations whose scopes differ."""
         return [(a, b) for a, b in zip(self.ids, self.ids[1:]) if self.changement_perimetre(a, b)]
 
+    @cached_property
+    def hors_ordre(self) -> dict[int, int]:
+        """consolidation → the one recorded before it whose comité is of a later date (the latest such
+        date): a comité recorded late (« Comité du 12/06/2026 » after « Comité du 19/06/2026 »). Only
+        labels holding a date are placed; the series stays in recording order — each run recorded the
+        workbooks as they were that day, not as they were at its comité."""
+        from acv_xl.outputs.consolidation_result import date_of_label
+
+        out: dict[int, int] = {}
+        latest = None  # (date, consolidation) of the latest comité recorded so far
+        for i, comite in zip(self.ids, self.consolidations["comite"]):
+            d = date_of_label(comite if isinstance(comite, str) else None)
+            if d is None:
+                continue
+            if latest is not None and d < latest[0]:
+                out[i] = latest[1]
+            elif latest is None or d > latest[0]:
+                latest = (d, i)
+        return out
+
+    def hors_ordre_texte(self) -> str:
+        """The comités recorded out of the order of their dates, in French ("" when none)."""
+        if not self.hors_ordre:
+            return ""
+        labels = self.labels()
+        def nomme(i: int) -> str:  # a label already numbered (two runs for one comité) is not numbered twice
+            return f"« {labels[i]} »" + ("" if labels[i].endswith(f"(n° {i})") else f" (n° {i})")
+
+        cas = [f"{nomme(i)} après {nomme(j)}" for i, j in self.hors_ordre.items()]
+        return (f"comité{'s' if len(cas) > 1 else ''} enregistré{'s' if len(cas) > 1 else ''} après un comité "
+                f"d'une date postérieure : {' ; '.join(cas)}. Les consolidations sont comparées dans l'ordre où "
+                "elles ont été enregistrées (chacune a lu les classeurs tels qu'ils étaient ce jour-là), non dans "
+                "l'ordre des dates des comités")
+
     def financeurs(self) -> list[str]:
         """The financeurs present, reference order, then « code inconnu »."""
         present = set(self.par_financeur_statut["financeur"])
@@ -567,7 +601,8 @@ def to_json(ev: Evolution) -> dict:
     return {
         "consolidations": [{"id": int(i), "date": d, "comite": c if isinstance(c, str) else None,
                             "departement": perimetres[int(i)][0], "sans_erreurs": perimetres[int(i)][1],
-                            "perimetre_modifie": modifie.get(int(i), False)}
+                            "perimetre_modifie": modifie.get(int(i), False),
+                            "comite_hors_ordre": int(i) in ev.hors_ordre}
                            for i, d, c in ev.consolidations[["id", "date", "comite"]].itertuples(index=False)],
         "par_financeur": {f: [{"consolidation": c, "total": totaux[f][c], "par_statut": statuts[f][c]}
                               for c in ev.ids] for f in ev.financeurs()},
@@ -644,6 +679,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
               "seulement ») : leurs conventions ajoutées ou retirées peuvent n'être que l'effet de ce changement "
               f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur).",
               file=sys.stderr)
+    if hors_ordre := ev.hors_ordre_texte():
+        print(literal(f"Attention : {hors_ordre} (feuille Consolidations)."), file=sys.stderr)
     duree = f"{time.perf_counter() - t0:.1f}".replace(".", ",")
     print(literal(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
                   f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"

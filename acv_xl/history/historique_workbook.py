@@ -101,7 +101,9 @@ class _EvolutionWriter(_Writer):
                 for i, d, lab, dep, se, n, c, t in self.ev.consolidations[
                     ["id", "date", "libelle", "departement", "sans_erreurs", "fichiers", "conventions_comptees",
                      "financement_total"]].itertuples(index=False)]
-        self.table(ws, TABLES[Feuille.CONSOLIDATIONS], cols, rows, freeze_cols=1)
+        _, last = self.table(ws, TABLES[Feuille.CONSOLIDATIONS], cols, rows, freeze_cols=1)
+        if hors_ordre := self.ev.hors_ordre_texte():
+            ws.write_string(last + 2, 0, f"Attention : {hors_ordre}.", self.fmt["sous_titre"])
 
     def wide(self, titre: str) -> tuple[list[int], str]:
         """The consolidations a sheet with one column each shows, and its title: an Excel sheet has
