@@ -54,7 +54,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
 from acv_xl.contract.values import EXCEL_MAX
 from acv_xl.outputs.atomic import OutputError
-from acv_xl.outputs.consolidation_extracts import ExtractsBusy, extracts_lock, remove_stale_extracts, write_extracts
+from acv_xl.outputs.consolidation_extracts import ExtractsBusy
 from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
     EXTENSIONS,
@@ -785,6 +785,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             written.append("son résumé JSON")
             lap("écriture du JSON")
         if par_financeur is not None:
+            from acv_xl.outputs.consolidation_extracts import extracts_lock, remove_stale_extracts, write_extracts
+
             with extracts_lock(Path(par_financeur)):  # never two runs' extracts mixed in one folder
                 begun = True
                 result.extracts = write_extracts(result, Path(par_financeur))
