@@ -2040,11 +2040,37 @@ def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, exampl
     assert "constraint" not in err and reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("sql", [
+    "UPDATE lignes SET montant = montant + 5000000 WHERE analyse_id = 1 AND rang = 0",
+    "UPDATE lignes SET statut = CASE statut WHEN 'Versé' THEN 'Acquis' ELSE 'Versé' END WHERE analyse_id = 1 AND rang = 0",
+    "UPDATE lignes SET financeur = 'UE' WHERE analyse_id = 1 AND rang = 0",
+    "DELETE FROM lignes WHERE analyse_id = 1 AND rang = 0",
+    "INSERT INTO lignes SELECT analyse_id, 999, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
+    "statut, compte, motif, feuille, cellule FROM lignes WHERE analyse_id = 1 AND rang = 0",
+])
+def test_historique_refuses_lines_edited_by_hand(tmp_path, examples, capsys, sql):
+    """A financing line edited with an SQLite tool (5 000 000 € added to an amount): historique added it
+    up without a word — its financeurs' totals 5 000 000 € above the consolidation's own total, while
+    the consolidated workbooks, made from the sealed summaries, said otherwise. The lines are checked
+    against the summary the consolidation read; an edited register is refused, untouched."""
+    folder, reg = _edited_by_hand(tmp_path, examples, sql)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")  # a warm run
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
+    err = capsys.readouterr().err
+    name = sorted(p.name for p in examples["paths"])[0]
+    assert f"est inutilisable (la table « lignes » ne contient plus les lignes de financement que la consolidation " \
+           f"n° 1 a lues dans « {name} », analyse n° 1 : elle a été modifiée avec un autre outil, l'historique ne " \
+           "peut plus s'y fier) : il n'a été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "e.json").exists() and reg.read_bytes() == before
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""
-    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE lignes SET montant = 9e999 "
-                                                 "WHERE rowid = (SELECT MIN(rowid) FROM lignes WHERE compte = 1)")
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE conventions SET financement_total = 9e999 "
+                                                 "WHERE rowid = (SELECT MIN(rowid) FROM conventions WHERE compte = 1)")
     capsys.readouterr()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
     err = capsys.readouterr().err

@@ -44,10 +44,12 @@ from typing import Any
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
-from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
+from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, line_rows, load_summary,
+                                     sqlite_why)
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
+from acv_xl.outputs.terminal import file_text
 
 # Kinds of movement (the « Mouvement » column).
 CONVENTION_AJOUTEE = "Convention ajoutée"
@@ -261,6 +263,36 @@ def _check_dates(con: sqlite3.Connection, where: str) -> None:
 _KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
 
 
+def _check_lines(con: sqlite3.Connection, where: str) -> None:
+    """The financing lines of every analysis counted, as its summary holds them: the table `lignes`
+    is what historique adds up, the summary (sealed) what `consolider` counted and reuses. A line
+    edited with an SQLite tool (an amount, a statut, a line deleted) changed the évolution's totals
+    without a word — the consolidated workbooks, from the summaries, still said otherwise. A summary
+    of an earlier form, which `consolider` no longer reuses, is not compared."""
+    aids = [a for a, in con.execute(f"SELECT DISTINCT analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT} "
+                                    "AND analyse_id IS NOT NULL ORDER BY analyse_id")]
+    for i in range(0, len(aids), 500):  # SQLite's limit on bound parameters
+        chunk = aids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        expected: dict[int, list[tuple]] = {}
+        for aid, resume in con.execute(f"SELECT id, resume FROM analyses WHERE id IN ({marks})", chunk):
+            try:
+                expected[aid] = line_rows(load_summary(resume))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # no summary to compare with (an earlier form): the lines as they are
+        found: dict[int, list[tuple]] = defaultdict(list)
+        for aid, *row in con.execute(f"SELECT analyse_id, {LIGNES_COLUMNS} FROM lignes WHERE analyse_id IN ({marks}) "
+                                     "ORDER BY analyse_id, rang", chunk):
+            found[aid].append(tuple(row))
+        for aid, rows in expected.items():
+            if found.get(aid, []) != rows:
+                chemin, cid = con.execute(f"SELECT chemin, consolidation_id FROM fichiers WHERE analyse_id = ? AND "
+                                          f"{_KEPT} ORDER BY consolidation_id LIMIT 1", (aid,)).fetchone()
+                raise damaged_error(where, "la table « lignes » ne contient plus les lignes de financement que la "
+                                    f"consolidation n° {cid} a lues dans « {file_text(chemin)} », analyse n° {aid} : "
+                                    "elle a été modifiée avec un autre outil, l'historique ne peut plus s'y fier")
+
+
 def load(reg: Register) -> Evolution:
     """The evolution held by an open register."""
     import pandas as pd
@@ -268,6 +300,7 @@ def load(reg: Register) -> Evolution:
     con = reg.con
     _check_numbers(con, f"« {reg.path} »")
     _check_dates(con, f"« {reg.path} »")
+    _check_lines(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
         "FROM consolidations ORDER BY id", con)

@@ -408,6 +408,17 @@ def _fl(d: Decimal | None) -> float | None:
     return None if d is None else float(d)
 
 
+LIGNES_COLUMNS = "rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, statut, compte, motif, " \
+    "feuille, cellule"
+
+
+def line_rows(f: FileSummary) -> list[tuple]:
+    """The rows of `lignes` (its `LIGNES_COLUMNS`) for a summary's lines, as they are written and as
+    SQLite gives them back: `historique` checks the table against the summary with them."""
+    return [(k, n, i, ax, fi, d, na, an if isinstance(an, int) else None, _fl(m), st, int(c), mo or None, fe, ce)
+            for k, (n, i, ax, fi, d, na, an, m, st, c, mo, fe, ce) in enumerate(f.lines)]
+
+
 class Register:
     """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`),
     `record` once a run's outputs are written."""
@@ -828,10 +839,8 @@ class Register:
              "ignoré" if f.ignore else f.etat, resume, check)).lastrowid
         self._resume_crc[aid] = crc32(data)
         con.executemany(
-            "INSERT INTO lignes (analyse_id, rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
-            "statut, compte, motif, feuille, cellule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(aid, k, n, i, ax, fi, d, na, an if isinstance(an, int) else None, _fl(m), st, int(c), mo or None, fe, ce)
-             for k, (n, i, ax, fi, d, na, an, m, st, c, mo, fe, ce) in enumerate(f.lines)])
+            f"INSERT INTO lignes (analyse_id, {LIGNES_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(aid, *row) for row in line_rows(f)])
         con.executemany(
             "INSERT INTO constats (analyse_id, rang, code, gravite, feuille, cellule, action, message, suggestion) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
