@@ -1932,6 +1932,60 @@ def test_historique_past_the_columns_of_a_sheet_shows_the_latest_comites_and_say
         assert ws.max_row > 4  # the table and its rows are there
 
 
+def test_historique_past_the_rows_of_a_sheet_shows_the_latest_comites_and_says_so(tmp_path, examples,
+                                                                                  monkeypatch, capsys):
+    """A sheet has 1 048 576 rows: past them (a département's movements over years of comités, or its
+    conventions × a scheduled task's consolidations in Par convention) the rows were written beyond
+    the grid — a workbook Excel cannot open, status 0. Each sheet now keeps the rows of the latest
+    consolidations that fit (or the first rows of the latest alone), its title and the command saying
+    how many of how many. Here with sheets of a few rows."""
+    from acv_xl.history import historique_workbook as HW
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    names = sorted(p.name for p in examples["paths"])
+    for k, changed in enumerate(([], names[:2], names[2:5])):
+        for name in changed:
+            wb = openpyxl.load_workbook(folder / name)
+            ws = wb[layout.T_FINANCEMENTS.sheet]
+            rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+            at = [c.value for c in rows[0]].index(layout.T_FINANCEMENTS.header("montant"))
+            rows[1][at].value += 1000
+            wb.save(folder / name)
+        _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--jobs", "1",
+             "--comite", f"Comité du 1{k}/06/2026")
+    evo = tmp_path / "e.xlsx"
+
+    def sheet(name):
+        ws = openpyxl.load_workbook(evo)[name]
+        return ws["A1"].value, pd.read_excel(evo, sheet_name=name, header=2, engine="openpyxl", dtype=object)
+
+    monkeypatch.setattr(HW, "_TALL_MAX", 13)
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", evo) == 0
+    err = capsys.readouterr().err
+    titre, conv = sheet("Par convention")
+    assert titre == ("Chaque convention d'un comité à l'autre (à trier ou filtrer) — les conventions des 2 dernières "
+                     "consolidations : 12 lignes sur 18 (une feuille n'a que 1 048 576 lignes ; toutes figurent dans "
+                     "le registre)")
+    assert sorted(set(conv["N°"].dropna())) == [2, 3] and len(conv["N°"].dropna()) == 12
+    assert ("Attention : la feuille Par convention ne montre que les conventions des 2 dernières consolidations : 12 "
+            "lignes sur 18 (une feuille n'a que 1 048 576 lignes ; toutes figurent dans le registre).") in err, err
+    titre, pf = sheet("Mouvements par financeur")
+    assert set(pf["Après"].dropna()) == {"Comité du 12/06/2026"}
+    assert "les mouvements par financeur de la dernière consolidation : 12 lignes sur 24" in titre, titre
+    titre, mv = sheet("Mouvements")
+    assert titre == "Évolutions d'une consolidation à la suivante" and len(mv["Mouvement"].dropna()) == 5
+    monkeypatch.setattr(HW, "_TALL_MAX", 4)
+    assert _run("historique", reg, "-o", evo, "--remplacer") == 0
+    titre, mv = sheet("Mouvements")
+    assert list(mv["Après"].dropna()) == ["Comité du 12/06/2026"] * 3
+    assert "les mouvements de la dernière consolidation : 3 lignes sur 5" in titre, titre
+    titre, conv = sheet("Par convention")
+    assert list(conv["N°"].dropna()) == [3] * 4
+    assert "les conventions de la dernière consolidation seulement, en partie : 4 lignes sur 18" in titre, titre
+
+
 def test_a_register_given_for_a_workbook_is_named_a_register_never_a_damaged_file(tmp_path, examples, capsys):
     """`comparer registre.sqlite …`, `valider registre.sqlite`, `--depuis registre.sqlite`: « n'est pas un
     classeur Excel : son contenu n'est pas reconnu (fichier endommagé ?) » — a référent reading that of

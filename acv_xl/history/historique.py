@@ -697,7 +697,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     from acv_xl.history.historique_workbook import write_evolution
 
     try:
-        write_evolution(ev, out, registre)
+        coupees = write_evolution(ev, out, registre)
         if json_path is not None:
             data = json.dumps(mark_json(to_json(ev), HISTORIQUE), ensure_ascii=False, indent=2)
             atomic_write(json_path, lambda tmp: tmp.write_text(data, encoding="utf-8"))
@@ -712,6 +712,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
               "seulement ») : leurs conventions ajoutées ou retirées peuvent n'être que l'effet de ce changement "
               f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur).",
               file=sys.stderr)
+    for coupee in coupees:  # past a sheet's last row: never a silent loss
+        print(f"Attention : {coupee}.", file=sys.stderr)
     if hors_ordre := ev.hors_ordre_texte():
         print(literal(f"Attention : {hors_ordre} (feuille Consolidations)."), file=sys.stderr)
     duree = f"{time.perf_counter() - t0:.1f}".replace(".", ",")
