@@ -2019,6 +2019,26 @@ def _without_identifier_recorded(tmp_path: Path, examples) -> tuple[Path, Path, 
     return folder, target, reg
 
 
+def test_historique_of_a_convention_without_identifier_or_libelle_opens(tmp_path, examples):
+    """A convention counted without identifier (and another without libellé), each with its error:
+    the register holds NULL, which pandas reads as NaN — historique wrote « nan » in Par convention's
+    cells (a workbook Excel must repair, openpyxl refuses) and « NaN » as the JSON's key."""
+    folder, _target, reg = _without_identifier_recorded(tmp_path, examples)
+    other = folder / examples["paths"][1].name
+    wb = openpyxl.load_workbook(other)
+    spec = next(n for n in layout.NAMED_CELLS if n.name == "acv_libelle")
+    wb[spec.sheet][spec.cell] = None
+    wb.save(other)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo, js = tmp_path / "e.xlsx", tmp_path / "e.json"
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    conv = _table(evo, "Par convention")
+    assert list(conv[H.ACV_ID]).count("(sans identifiant)") == 2  # at each of the two comités
+    assert conv[H.LIBELLE].isna().sum() == 1  # erased before the second
+    assert "(sans identifiant)" in json.loads(js.read_text(encoding="utf-8"))["par_convention"]
+    assert "NaN" not in js.read_text(encoding="utf-8")
+
+
 def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, examples):
     """A convention whose identifier was erased (counted, with its error): one amount changed between
     two comités read « Convention ajoutée » (its whole financing) and « Convention retirée » — it was

@@ -328,6 +328,11 @@ def load(reg: Register) -> Evolution:
     conv = pd.read_sql_query(
         "SELECT consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations "
         f"FROM conventions WHERE compte = 1 AND {_KEPT} ORDER BY consolidation_id, acv_id", con)
+    # a NULL read by pandas is NaN (pandas 3's text columns keep no None), which is « truthy »: a
+    # convention without identifier or libellé was written NaN — a « nan » cell Excel must repair in
+    # Par convention, a « NaN » key in the JSON
+    for col in ("acv_id", "libelle", "etat"):
+        conv[col] = pd.Series([v if isinstance(v, str) else None for v in conv[col]], index=conv.index, dtype=object)
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
     ev = Evolution(cons, fs, conv)
