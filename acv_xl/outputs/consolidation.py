@@ -52,7 +52,7 @@ from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_MAX
+from acv_xl.contract.values import EXCEL_MAX, fmt_number
 from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.consolidation_extracts import ExtractsBusy
 from acv_xl.outputs.terminal import file_text, literal
@@ -766,7 +766,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused, not_walked=not_walked, blocs=blocs)
     lap("règles CON")
-    if (problem := _beyond_excel(result)) is not None:
+    if (problem := _beyond_excel(result) or _beyond_rows(result)) is not None:
         raise UsageError(problem)
     if par_financeur is not None:  # refused before anything is written, like every other output
         from acv_xl.outputs.consolidation_extracts import extracts_problem
@@ -816,6 +816,26 @@ def _written_before(error: str, written: list[str], extracts: bool | None, recor
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
     suite = f" ; {' et '.join(missing)}" if missing else ""
     return f"{error} {done}{suite} : corrigez la cause, puis relancez la consolidation."
+
+
+EXCEL_ROWS = 1_048_576
+_ROWS_MAX = EXCEL_ROWS - 4  # under the title, the subtitle and the header, above the total row
+
+
+def _beyond_rows(result: ConsolidationResult) -> str | None:
+    """Why the run cannot be written (more lines or findings than a sheet has rows), in French; None
+    when it can. Past 1 048 576 rows the lines were written beyond Excel's grid — a workbook Excel
+    must repair, dropping them — and the run said nothing; a consolidation cut there would no longer
+    add up, so nothing is written."""
+    lignes = sum(len(f.lines) for f in result.counted)
+    anomalies = sum(len(f.findings) for f in result.files) + sum(len(v.findings) for v in result.verdicts)
+    for n, feuille, quoi in ((lignes, Feuille.LIGNES, "lignes de financement"), (anomalies, Feuille.ANOMALIES,
+                                                                                 "constats")):
+        if n > _ROWS_MAX:
+            return (f"les {fmt_number(n)} {quoi} des classeurs dépassent les {fmt_number(EXCEL_ROWS)} lignes d'une "
+                    f"feuille Excel (feuille {feuille}) : rien n'est écrit. Consolidez le dossier en plusieurs fois "
+                    "(par département avec --departement, ou par sous-dossier).")
+    return None
 
 
 def _beyond_excel(result: ConsolidationResult) -> str | None:
