@@ -651,6 +651,27 @@ def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples,
     assert [c["comite_hors_ordre"] for c in data["consolidations"]] == [False, True, True, False, False, False]
 
 
+def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
+    """`--comite "Comité du 12 juin 2026"` run after the comité of 19/06 was recorded (forgotten, or a
+    mistyped date): recorded in silence, historique then compared 19/06 to 12/06. The run says it while
+    the référent can still check the label; recorded all the same."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    said = []
+    for comite in ("Comité du 19/06/2026", "Comité du 12 juin 2026", "Bilan", "Comité du 25/09/2026"):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    comite, "--jobs", "1") in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert [("est antérieur au comité" in s) for s in said] == [False, True, False, False], said
+    assert f"acv-xl : attention, le comité « Comité du 12 juin 2026 » est antérieur au comité « Comité du 19/06/2026 » " \
+           f"(n° 1), déjà enregistré dans le registre « {reg} » : la consolidation y est enregistrée après lui, et " \
+           "« acv-xl historique » les comparera dans cet ordre, celui des consolidations (chacune a lu les classeurs " \
+           "tels qu'ils étaient ce jour-là). Vérifiez la date du libellé --comite." in said[1], said[1]
+    with sqlite3.connect(reg) as con:
+        assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 4
+
+
 def test_historique_of_consolidations_without_comite(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"

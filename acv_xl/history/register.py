@@ -435,8 +435,9 @@ class Register:
         # was made from (`controle`), never reused beside a summary edited since
         self._resume_crc: dict[int, int] = {}
         # what the command says after the run (`record`): a consolidation sharing no convention with
-        # the previous one of its scope (another département's register given by mistake)
-        self.notice: str | None = None
+        # the previous one of its scope (another département's register given by mistake), a comité
+        # dated before one already recorded
+        self.notices: list[str] = []
 
     # -- opening
     @classmethod
@@ -721,10 +722,10 @@ class Register:
                 raise _busy(where, written=True) from None
             raise damaged_error(where, sqlite_why(exc)) from None
         try:
-            notice = self._unrelated(result)
+            notices = [n for n in (self._unrelated(result), self._earlier(result)) if n]
             cid, analyses = self._insert(result)
             con.execute("COMMIT")
-            self.notice = notice
+            self.notices = notices
             self._known.update(analyses)  # committed: a next record in this process reuses them
         except BaseException as exc:
             _roll_back(con)
@@ -767,6 +768,28 @@ class Register:
                 f"registre « {self.path} » (n° {prev[0]}{comite} : {some(before)}). Vérifiez qu'il s'agit du "
                 "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
                 "montrera les unes retirées et les autres ajoutées.")
+
+    def _earlier(self, r: ConsolidationResult) -> str | None:
+        """A warning when this run's comité (the date of its `--comite` label) comes before one already
+        recorded: a comité forgotten then run, or a mistyped date. Recorded all the same (the register
+        keeps the order of the runs, each having read the workbooks as they were that day), but said
+        while the référent can still check the label: `historique` compares in that order."""
+        from acv_xl.outputs.consolidation_result import date_of_label
+
+        d = date_of_label(r.comite)
+        if d is None:
+            return None
+        later = None  # (date, id, label) of the latest comité recorded
+        for cid, comite in self.con.execute("SELECT id, comite FROM consolidations WHERE comite IS NOT NULL"):
+            other = date_of_label(comite) if isinstance(comite, str) else None
+            if other is not None and other > d and (later is None or (other, cid) > later[:2]):
+                later = (other, cid, comite.strip())
+        if later is None:
+            return None
+        return (f"le comité « {r.comite.strip()} » est antérieur au comité « {later[2]} » (n° {later[1]}), déjà "
+                f"enregistré dans le registre « {self.path} » : la consolidation y est enregistrée après lui, et "
+                "« acv-xl historique » les comparera dans cet ordre, celui des consolidations (chacune a lu les "
+                "classeurs tels qu'ils étaient ce jour-là). Vérifiez la date du libellé --comite.")
 
     def _insert(self, r: ConsolidationResult) -> tuple[int, dict[str, int]]:
         con = self.con
