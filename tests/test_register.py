@@ -1562,6 +1562,27 @@ def test_a_run_that_cannot_write_its_extracts_for_another_says_so(tmp_path, exam
     assert not list(dossier.glob(".*"))
 
 
+def test_extracts_on_a_share_without_locks_are_written_unguarded(tmp_path, examples, capsys, monkeypatch):
+    """A network share whose file system has no locks (flock: « No locks available »): the extracts were
+    refused after 30 s as if another run held the folder — never written there. They are written as
+    before the lock, unguarded."""
+    import errno
+    import fcntl
+
+    from acv_xl.outputs import consolidation_extracts as E
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setattr(E, "ATTENTE", 1.0)
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") in (0, 1), \
+        capsys.readouterr().err
+    assert len(list(dossier.glob("financeur_*.xlsx"))) == 12 and not list(dossier.glob(".*"))
+
+
 def test_an_extract_never_replaces_a_users_file_without_remplacer(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
     dossier = tmp_path / "extraits"

@@ -188,6 +188,7 @@ class Evolution:
         if not self.hors_ordre:
             return ""
         labels = self.labels()
+
         def nomme(i: int) -> str:  # a label already numbered (two runs for one comité) is not numbered twice
             return f"« {labels[i]} »" + ("" if labels[i].endswith(f"(n° {i})") else f" (n° {i})")
 

@@ -13,6 +13,7 @@ folder holding it lists it as ignored, never reads it as a convention.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import time
@@ -199,9 +200,14 @@ class ExtractsBusy(Exception):
     """Another run has been writing its extracts in the folder for longer than `ATTENTE`."""
 
 
-def _try_lock(fd: int) -> bool:
+_HELD = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, errno.EDEADLK}  # another process holds the lock
+
+
+def _try_lock(fd: int) -> bool | None:
     """An exclusive lock on the open file `fd`, without waiting; released by the system when the
-    process ends, however it ends (a run killed leaves no lock behind)."""
+    process ends, however it ends (a run killed leaves no lock behind). False when another process
+    holds it; None when the file system has no locks (some network shares): the extracts are then
+    written unguarded, as they were before — never refused for want of a lock."""
     try:
         if os.name == "nt":
             import msvcrt
@@ -211,8 +217,8 @@ def _try_lock(fd: int) -> bool:
             import fcntl
 
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
+    except OSError as exc:
+        return False if exc.errno in _HELD else None
     return True
 
 
@@ -232,7 +238,10 @@ def extracts_lock(folder: Path, wait: float | None = None):
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:  # a folder where one cannot write: said as any output is
             raise OutputError(path, exc) from None
-        if _try_lock(fd):
+        locked = _try_lock(fd)
+        if locked is None:
+            break
+        if locked:
             try:  # the file removed by the run that held it before: lock the one now at that name
                 if os.name == "nt" or os.path.samestat(os.fstat(fd), os.stat(path)):
                     break
