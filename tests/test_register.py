@@ -2182,6 +2182,29 @@ def test_historique_refuses_lines_edited_by_hand(tmp_path, examples, capsys, sql
     assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "e.json").exists() and reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("sql, said", [
+    ("UPDATE conventions SET financement_total = financement_total + 1000000 WHERE acv_id = 'ACV014'",
+     "la table « conventions » donne à « arras.xlsx », consolidation n° 1, un financement total de 21 865 500,50 € "
+     "quand ses lignes comptées en font 20 865 500,50 €"),
+    ("UPDATE consolidations SET financement_total = financement_total + 7",
+     "la table « consolidations » donne à la consolidation n° 1 un financement total de 80 313 507,50 € quand ses "
+     "conventions comptées en font 80 313 500,50 €"),
+])
+def test_historique_refuses_totals_edited_by_hand(tmp_path, examples, capsys, sql, said):
+    """A convention's or a consolidation's financing total « corrected » with an SQLite tool: historique
+    showed it in Par convention or Consolidations without a word, the financeurs' totals beside it
+    adding up to another amount. Checked against the counted lines (conventions) and the counted
+    conventions (consolidations); an edited register is refused, untouched."""
+    _, reg = _edited_by_hand(tmp_path, examples, sql)
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert f"est inutilisable ({said} : elle a été modifiée avec un autre outil, l'historique ne peut plus s'y " \
+           "fier) : il n'a été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""

@@ -44,6 +44,7 @@ from typing import Any
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
+from acv_xl.contract.values import fmt_euros
 from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, line_rows, load_summary,
                                      sqlite_why)
 from acv_xl.outputs.atomic import atomic_write
@@ -294,6 +295,39 @@ def _check_lines(con: sqlite3.Connection, where: str) -> None:
                                     "elle a été modifiée avec un autre outil, l'historique ne peut plus s'y fier")
 
 
+def _near(a: float, b: float) -> bool:
+    """Two totals equal to the cent (a sum of floats against the float of an exact sum: a relative
+    margin for the largest). An infinite one is left to `finite`, which refuses it in its own words."""
+    import math
+
+    return not (math.isfinite(a) and math.isfinite(b)) or abs(a - b) <= max(0.005, 1e-12 * abs(b))
+
+
+def _check_totals(con: sqlite3.Connection, where: str) -> None:
+    """Each counted convention's financing total as its counted lines add up, each consolidation's as
+    its counted conventions do: the two tables `historique` shows beside the lines (Par convention,
+    Consolidations). One edited with an SQLite tool (a total « corrected » by hand) was shown without
+    a word, the financeurs' totals beside it adding up to another amount."""
+    for chemin, cid, total, lignes in con.execute(
+            "SELECT f.chemin, f.consolidation_id, c.financement_total, COALESCE((SELECT SUM(l.montant) FROM lignes l "
+            "WHERE l.analyse_id = f.analyse_id AND l.compte = 1), 0) FROM conventions c JOIN fichiers f "
+            f"ON f.id = c.fichier_id WHERE c.compte = 1 AND f.analyse_id IS NOT NULL AND c.{_KEPT} "
+            "ORDER BY f.consolidation_id, f.id"):
+        if total is not None and not _near(float(lignes), float(total)):
+            raise damaged_error(where, f"la table « conventions » donne à « {file_text(chemin)} », consolidation "
+                                f"n° {cid}, un financement total de {fmt_euros(total)} quand ses lignes comptées en font "
+                                f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
+                                "plus s'y fier")
+    for cid, total, conventions in con.execute(
+            "SELECT k.id, k.financement_total, COALESCE((SELECT SUM(c.financement_total) FROM conventions c "
+            "WHERE c.consolidation_id = k.id AND c.compte = 1), 0) FROM consolidations k ORDER BY k.id"):
+        if total is not None and not _near(float(conventions), float(total)):
+            raise damaged_error(where, f"la table « consolidations » donne à la consolidation n° {cid} un financement "
+                                f"total de {fmt_euros(total)} quand ses conventions comptées en font "
+                                f"{fmt_euros(conventions)} : elle a été modifiée avec un autre outil, l'historique ne "
+                                "peut plus s'y fier")
+
+
 def load(reg: Register) -> Evolution:
     """The evolution held by an open register."""
     import pandas as pd
@@ -302,6 +336,7 @@ def load(reg: Register) -> Evolution:
     _check_numbers(con, f"« {reg.path} »")
     _check_dates(con, f"« {reg.path} »")
     _check_lines(con, f"« {reg.path} »")
+    _check_totals(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
         "FROM consolidations ORDER BY id", con)
