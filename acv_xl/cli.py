@@ -337,8 +337,8 @@ def _consolider(args, prefetched) -> int:
         status = run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
                                 json_path=Path(args.json) if args.json else None, jobs=args.jobs,
                                 replace=args.remplacer, **options)
-        if register is not None and register.notice:  # another département's register, given by mistake?
-            _say(f"acv-xl : attention, {register.notice}", sys.stderr)
+        for notice in register.notices if register is not None else ():  # another département's register?
+            _say(f"acv-xl : attention, {notice}", sys.stderr)
         return status
     finally:
         if before is None:

@@ -1246,3 +1246,28 @@ def test_funders_names_under_the_matrix_wrap(batch):
     assert long  # « Banque des Territoires (Caisse des Dépôts) »
     for r in long:
         assert ws.cell(r, c1 + 1).alignment.wrap_text and ws.row_dimensions[r].height >= 2 * LINE_PT
+
+
+def test_a_consolidation_past_the_rows_of_a_sheet_is_refused_nothing_written(example_folder, tmp_path, capsys,
+                                                                              monkeypatch):
+    """More financing lines (or findings) than a sheet has rows — 1 048 576, a thousand workbooks of
+    plans as long as reading allows: `Lignes` was written past Excel's grid, a workbook Excel must
+    repair by dropping them, and the run said nothing. Refused, nothing written; here with sheets of
+    a few rows."""
+    from acv_xl.cli import main
+
+    out = tmp_path / "c.xlsx"
+    assert main(["consolider", str(example_folder), "-o", str(out), "--jobs", "1"]) in (0, 1)
+    lignes = len(pd.read_excel(out, sheet_name="Lignes", header=2, engine="openpyxl", dtype=object)
+                 .dropna(subset=["Identifiant ACV"]).query("`Identifiant ACV` != 'Total'"))
+    out.unlink()
+    capsys.readouterr()
+    monkeypatch.setattr(C, "_ROWS_MAX", lignes - 1)
+    assert main(["consolider", str(example_folder), "-o", str(out), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"acv-xl : les {C.fmt_number(lignes)} lignes de financement des classeurs dépassent les " \
+           "1 048 576 lignes d'une feuille Excel (feuille Lignes) : rien n'est écrit. Consolidez le dossier en " \
+           "plusieurs fois (par département avec --departement, ou par sous-dossier)." in err, err
+    assert not out.exists()
+    monkeypatch.setattr(C, "_ROWS_MAX", lignes)
+    assert main(["consolider", str(example_folder), "-o", str(out), "--jobs", "1"]) in (0, 1)

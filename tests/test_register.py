@@ -626,6 +626,53 @@ def test_historique_movements_read_comite_after_comite(tmp_path, examples):
                      ("Comité du 18/06/2026", "Comité du 24/09/2026", "Convention retirée")], pairs
 
 
+def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples, capsys):
+    """The comité of 12/06 recorded after that of 19/06 (forgotten, then run): the movements went from
+    19/06 to 12/06 without a word, a référent reading them as the département's course between the two
+    comités. The series stays in recording order (each run read the workbooks as they were that day),
+    and historique says which comité came late — command, Consolidations sheet, JSON; two runs for one
+    comité, or a comité without date, are no disorder."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for comite in ("Comité du 19/06/2026", "Comité du 12 juin 2026", "Comité du 12 juin 2026", "Bilan",
+                   "Comité du 25/09/2026", "Comité du 25/09/2026"):
+        _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite", comite,
+             "--jobs", "1")
+    evo, js = tmp_path / "e.xlsx", tmp_path / "e.json"
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    said = ("comités enregistrés après un comité d'une date postérieure : « Comité du 12 juin 2026 (n° 2) » après "
+            "« Comité du 19/06/2026 » (n° 1) ; « Comité du 12 juin 2026 (n° 3) » après « Comité du 19/06/2026 » "
+            "(n° 1). Les consolidations sont comparées dans l'ordre où elles ont été enregistrées (chacune a lu les "
+            "classeurs tels qu'ils étaient ce jour-là), non dans l'ordre des dates des comités")
+    assert f"Attention : {said} (feuille Consolidations)." in capsys.readouterr().err
+    values = [c.value for row in openpyxl.load_workbook(evo)["Consolidations"].iter_rows() for c in row]
+    assert f"Attention : {said}." in values
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [c["comite_hors_ordre"] for c in data["consolidations"]] == [False, True, True, False, False, False]
+
+
+def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
+    """`--comite "Comité du 12 juin 2026"` run after the comité of 19/06 was recorded (forgotten, or a
+    mistyped date): recorded in silence, historique then compared 19/06 to 12/06. The run says it while
+    the référent can still check the label; recorded all the same."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    said = []
+    for comite in ("Comité du 19/06/2026", "Comité du 12 juin 2026", "Bilan", "Comité du 25/09/2026"):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    comite, "--jobs", "1") in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert [("est antérieur au comité" in s) for s in said] == [False, True, False, False], said
+    assert f"acv-xl : attention, le comité « Comité du 12 juin 2026 » est antérieur au comité « Comité du 19/06/2026 » " \
+           f"(n° 1), déjà enregistré dans le registre « {reg} » : la consolidation y est enregistrée après lui, et " \
+           "« acv-xl historique » les comparera dans cet ordre, celui des consolidations (chacune a lu les classeurs " \
+           "tels qu'ils étaient ce jour-là). Vérifiez la date du libellé --comite." in said[1], said[1]
+    with sqlite3.connect(reg) as con:
+        assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 4
+
+
 def test_historique_of_consolidations_without_comite(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
@@ -1455,6 +1502,88 @@ def test_extracts_kept_inside_the_departement_s_folder_are_replaced_at_the_next_
     assert "aussi un fichier lu" in capsys.readouterr().err and user.read_bytes() == before
 
 
+def _extract_comites(dossier: Path) -> set[str]:
+    """The comité each extract of `dossier` says it was written for (its subtitle)."""
+    return {re.search(r"Comité \S+ \S+", openpyxl.load_workbook(p, read_only=True)["Lignes"]["A2"].value).group(0)
+            for p in dossier.glob("financeur_*.xlsx")}
+
+
+def test_two_runs_writing_extracts_in_one_folder_never_mix_them(tmp_path, examples, capsys):
+    """Two consolidations at once (two colleagues, a scheduled task) with one `--par-financeur`
+    folder: each replaced the extracts one file after the other, and the folder was left with some
+    of one comité's extracts and some of the other's. The second waits for the first to finish."""
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    slow = textwrap.dedent(f"""
+        import sys, time
+        from acv_xl.outputs import consolidation_extracts as E
+        real = E.atomic_write
+        def slow(target, write):
+            real(target, write)
+            time.sleep(0.5)  # one extract after the other, as on a slow share
+        E.atomic_write = slow
+        from acv_xl.cli import main
+        sys.exit(main(["consolider", {str(folder)!r}, "-o", {str(tmp_path / "a.xlsx")!r}, "--par-financeur",
+                       {str(dossier)!r}, "--jobs", "1", "--comite", "Comité du 12/06/2026"]))
+    """)
+    first = subprocess.Popen([sys.executable, "-c", slow], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(dossier.glob("financeur_*.xlsx")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(dossier.glob("financeur_*.xlsx")), first.communicate()[1]
+    status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--par-financeur", dossier, "--jobs", "1",
+                  "--comite", "Comité du 19/06/2026")
+    assert status in (0, 1), capsys.readouterr().err
+    assert first.wait(120) in (0, 1), first.communicate()[1]
+    assert _extract_comites(dossier) == {"Comité du 19/06/2026"}
+    assert len(list(dossier.glob("financeur_*.xlsx"))) == 12 and not list(dossier.glob(".*"))
+
+
+def test_a_run_that_cannot_write_its_extracts_for_another_says_so(tmp_path, examples, capsys, monkeypatch):
+    """Past the wait, the run stops with what is written and what is not; the extracts already in
+    the folder are the other run's, whole."""
+    from acv_xl.outputs import consolidation_extracts as E
+
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--par-financeur", dossier, "--jobs", "1",
+                "--comite", "Comité du 12/06/2026") in (0, 1)
+    monkeypatch.setattr(E, "ATTENTE", 1.0)
+    capsys.readouterr()
+    with E.extracts_lock(dossier):  # another run, writing
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--par-financeur", dossier, "--jobs", "1",
+                      "--comite", "Comité du 19/06/2026")
+    err = capsys.readouterr().err
+    assert status == 2 and f"un autre « acv-xl consolider » écrit ses extraits par financeur dans {dossier} depuis " \
+        "plus de 1 s : ceux de cette consolidation ne sont pas écrits, pour que le dossier ne mêle pas les extraits " \
+        "de deux consolidations. Le classeur consolidé est écrit ; les extraits par financeur ne sont pas écrits : " \
+        "corrigez la cause, puis relancez la consolidation." in err, err
+    assert _extract_comites(dossier) == {"Comité du 12/06/2026"} and (tmp_path / "b.xlsx").exists()
+    assert not list(dossier.glob(".*"))
+
+
+def test_extracts_on_a_share_without_locks_are_written_unguarded(tmp_path, examples, capsys, monkeypatch):
+    """A network share whose file system has no locks (flock: « No locks available »): the extracts were
+    refused after 30 s as if another run held the folder — never written there. They are written as
+    before the lock, unguarded."""
+    import errno
+    import fcntl
+
+    from acv_xl.outputs import consolidation_extracts as E
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setattr(E, "ATTENTE", 1.0)
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", dossier, "--jobs", "1") in (0, 1), \
+        capsys.readouterr().err
+    assert len(list(dossier.glob("financeur_*.xlsx"))) == 12 and not list(dossier.glob(".*"))
+
+
 def test_an_extract_never_replaces_a_users_file_without_remplacer(tmp_path, examples, capsys):
     folder = _folder(tmp_path, examples)
     dossier = tmp_path / "extraits"
@@ -1846,6 +1975,60 @@ def test_historique_past_the_columns_of_a_sheet_shows_the_latest_comites_and_say
         assert ws.max_row > 4  # the table and its rows are there
 
 
+def test_historique_past_the_rows_of_a_sheet_shows_the_latest_comites_and_says_so(tmp_path, examples,
+                                                                                  monkeypatch, capsys):
+    """A sheet has 1 048 576 rows: past them (a département's movements over years of comités, or its
+    conventions × a scheduled task's consolidations in Par convention) the rows were written beyond
+    the grid — a workbook Excel cannot open, status 0. Each sheet now keeps the rows of the latest
+    consolidations that fit (or the first rows of the latest alone), its title and the command saying
+    how many of how many. Here with sheets of a few rows."""
+    from acv_xl.history import historique_workbook as HW
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    names = sorted(p.name for p in examples["paths"])
+    for k, changed in enumerate(([], names[:2], names[2:5])):
+        for name in changed:
+            wb = openpyxl.load_workbook(folder / name)
+            ws = wb[layout.T_FINANCEMENTS.sheet]
+            rows = ws[ws.tables[layout.T_FINANCEMENTS.name].ref]
+            at = [c.value for c in rows[0]].index(layout.T_FINANCEMENTS.header("montant"))
+            rows[1][at].value += 1000
+            wb.save(folder / name)
+        _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--jobs", "1",
+             "--comite", f"Comité du 1{k}/06/2026")
+    evo = tmp_path / "e.xlsx"
+
+    def sheet(name):
+        ws = openpyxl.load_workbook(evo)[name]
+        return ws["A1"].value, pd.read_excel(evo, sheet_name=name, header=2, engine="openpyxl", dtype=object)
+
+    monkeypatch.setattr(HW, "_TALL_MAX", 13)
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", evo) == 0
+    err = capsys.readouterr().err
+    titre, conv = sheet("Par convention")
+    assert titre == ("Chaque convention d'un comité à l'autre (à trier ou filtrer) — les conventions des 2 dernières "
+                     "consolidations : 12 lignes sur 18 (une feuille n'a que 1 048 576 lignes ; toutes figurent dans "
+                     "le registre)")
+    assert sorted(set(conv["N°"].dropna())) == [2, 3] and len(conv["N°"].dropna()) == 12
+    assert ("Attention : la feuille Par convention ne montre que les conventions des 2 dernières consolidations : 12 "
+            "lignes sur 18 (une feuille n'a que 1 048 576 lignes ; toutes figurent dans le registre).") in err, err
+    titre, pf = sheet("Mouvements par financeur")
+    assert set(pf["Après"].dropna()) == {"Comité du 12/06/2026"}
+    assert "les mouvements par financeur de la dernière consolidation : 12 lignes sur 24" in titre, titre
+    titre, mv = sheet("Mouvements")
+    assert titre == "Évolutions d'une consolidation à la suivante" and len(mv["Mouvement"].dropna()) == 5
+    monkeypatch.setattr(HW, "_TALL_MAX", 4)
+    assert _run("historique", reg, "-o", evo, "--remplacer") == 0
+    titre, mv = sheet("Mouvements")
+    assert list(mv["Après"].dropna()) == ["Comité du 12/06/2026"] * 3
+    assert "les mouvements de la dernière consolidation : 3 lignes sur 5" in titre, titre
+    titre, conv = sheet("Par convention")
+    assert list(conv["N°"].dropna()) == [3] * 4
+    assert "les conventions de la dernière consolidation seulement, en partie : 4 lignes sur 18" in titre, titre
+
+
 def test_a_register_given_for_a_workbook_is_named_a_register_never_a_damaged_file(tmp_path, examples, capsys):
     """`comparer registre.sqlite …`, `valider registre.sqlite`, `--depuis registre.sqlite`: « n'est pas un
     classeur Excel : son contenu n'est pas reconnu (fichier endommagé ?) » — a référent reading that of
@@ -1877,6 +2060,26 @@ def _without_identifier_recorded(tmp_path: Path, examples) -> tuple[Path, Path, 
     reg = tmp_path / "r.sqlite"
     _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
     return folder, target, reg
+
+
+def test_historique_of_a_convention_without_identifier_or_libelle_opens(tmp_path, examples):
+    """A convention counted without identifier (and another without libellé), each with its error:
+    the register holds NULL, which pandas reads as NaN — historique wrote « nan » in Par convention's
+    cells (a workbook Excel must repair, openpyxl refuses) and « NaN » as the JSON's key."""
+    folder, _target, reg = _without_identifier_recorded(tmp_path, examples)
+    other = folder / examples["paths"][1].name
+    wb = openpyxl.load_workbook(other)
+    spec = next(n for n in layout.NAMED_CELLS if n.name == "acv_libelle")
+    wb[spec.sheet][spec.cell] = None
+    wb.save(other)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo, js = tmp_path / "e.xlsx", tmp_path / "e.json"
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    conv = _table(evo, "Par convention")
+    assert list(conv[H.ACV_ID]).count("(sans identifiant)") == 2  # at each of the two comités
+    assert conv[H.LIBELLE].isna().sum() == 1  # erased before the second
+    assert "(sans identifiant)" in json.loads(js.read_text(encoding="utf-8"))["par_convention"]
+    assert "NaN" not in js.read_text(encoding="utf-8")
 
 
 def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, examples):
@@ -1912,6 +2115,35 @@ def test_historique_follows_a_workbook_without_identifier_moved_unchanged(tmp_pa
     assert list(mv["Mouvement"].dropna()) == [], mv
 
 
+@pytest.mark.parametrize("filled_in", [True, False])
+def test_historique_follows_a_workbook_whose_identifier_is_filled_in(tmp_path, examples, filled_in):
+    """A commune types its missing identifier between two comités (or erases it), the file where it
+    was, one amount changed: followed by its path at one comité and by its identifier at the next, it
+    read « Convention retirée » and « Convention ajoutée » for its whole financing. The same path is the
+    same convention: only the amount moves."""
+    folder, target, reg = _without_identifier_recorded(tmp_path, examples)
+    spec = next(n for n in layout.NAMED_CELLS if n.name == "acv_id")
+    original = openpyxl.load_workbook(examples["paths"][0])[spec.sheet][spec.cell].value
+    if not filled_in:  # the other way: recorded with its identifier first, then erased
+        shutil.copy2(examples["paths"][0], target)
+        reg.unlink()
+        _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    wb = openpyxl.load_workbook(target)
+    wb[spec.sheet][spec.cell] = original if filled_in else None
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    ref = ws.tables[layout.T_FINANCEMENTS.name].ref
+    header = [c.value for c in ws[ref.split(":")[0][1:]]]
+    cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
+    cell.value += 1000
+    wb.save(target)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
+
+
 def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, examples, capsys):
     """Its analyses deleted with an SQLite tool, their lines left: the next consolidation gave « erreur
     SQLite : UNIQUE constraint failed: lignes.analyse_id, lignes.rang », SQLite's English."""
@@ -1925,11 +2157,60 @@ def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, exampl
     assert "constraint" not in err and reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("sql", [
+    "UPDATE lignes SET montant = montant + 5000000 WHERE analyse_id = 1 AND rang = 0",
+    "UPDATE lignes SET statut = CASE statut WHEN 'Versé' THEN 'Acquis' ELSE 'Versé' END WHERE analyse_id = 1 AND rang = 0",
+    "UPDATE lignes SET financeur = 'UE' WHERE analyse_id = 1 AND rang = 0",
+    "DELETE FROM lignes WHERE analyse_id = 1 AND rang = 0",
+    "INSERT INTO lignes SELECT analyse_id, 999, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
+    "statut, compte, motif, feuille, cellule FROM lignes WHERE analyse_id = 1 AND rang = 0",
+])
+def test_historique_refuses_lines_edited_by_hand(tmp_path, examples, capsys, sql):
+    """A financing line edited with an SQLite tool (5 000 000 € added to an amount): historique added it
+    up without a word — its financeurs' totals 5 000 000 € above the consolidation's own total, while
+    the consolidated workbooks, made from the sealed summaries, said otherwise. The lines are checked
+    against the summary the consolidation read; an edited register is refused, untouched."""
+    folder, reg = _edited_by_hand(tmp_path, examples, sql)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")  # a warm run
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
+    err = capsys.readouterr().err
+    name = sorted(p.name for p in examples["paths"])[0]
+    assert f"est inutilisable (la table « lignes » ne contient plus les lignes de financement que la consolidation " \
+           f"n° 1 a lues dans « {name} », analyse n° 1 : elle a été modifiée avec un autre outil, l'historique ne " \
+           "peut plus s'y fier) : il n'a été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "e.json").exists() and reg.read_bytes() == before
+
+
+@pytest.mark.parametrize("sql, said", [
+    ("UPDATE conventions SET financement_total = financement_total + 1000000 WHERE acv_id = 'ACV014'",
+     "la table « conventions » donne à « arras.xlsx », consolidation n° 1, un financement total de 21 865 500,50 € "
+     "quand ses lignes comptées en font 20 865 500,50 €"),
+    ("UPDATE consolidations SET financement_total = financement_total + 7",
+     "la table « consolidations » donne à la consolidation n° 1 un financement total de 80 313 507,50 € quand ses "
+     "conventions comptées en font 80 313 500,50 €"),
+])
+def test_historique_refuses_totals_edited_by_hand(tmp_path, examples, capsys, sql, said):
+    """A convention's or a consolidation's financing total « corrected » with an SQLite tool: historique
+    showed it in Par convention or Consolidations without a word, the financeurs' totals beside it
+    adding up to another amount. Checked against the counted lines (conventions) and the counted
+    conventions (consolidations); an edited register is refused, untouched."""
+    _, reg = _edited_by_hand(tmp_path, examples, sql)
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert f"est inutilisable ({said} : elle a été modifiée avec un autre outil, l'historique ne peut plus s'y " \
+           "fier) : il n'a été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""
-    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE lignes SET montant = 9e999 "
-                                                 "WHERE rowid = (SELECT MIN(rowid) FROM lignes WHERE compte = 1)")
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE conventions SET financement_total = 9e999 "
+                                                 "WHERE rowid = (SELECT MIN(rowid) FROM conventions WHERE compte = 1)")
     capsys.readouterr()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
     err = capsys.readouterr().err

@@ -44,10 +44,13 @@ from typing import Any
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
-from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
+from acv_xl.contract.values import fmt_euros
+from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, line_rows, load_summary,
+                                     sqlite_why)
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
+from acv_xl.outputs.terminal import file_text
 
 # Kinds of movement (the « Mouvement » column).
 CONVENTION_AJOUTEE = "Convention ajoutée"
@@ -161,6 +164,41 @@ class Evolution:
         """The consecutive consolidations whose scopes differ."""
         return [(a, b) for a, b in zip(self.ids, self.ids[1:]) if self.changement_perimetre(a, b)]
 
+    @cached_property
+    def hors_ordre(self) -> dict[int, int]:
+        """consolidation → the one recorded before it whose comité is of a later date (the latest such
+        date): a comité recorded late (« Comité du 12/06/2026 » after « Comité du 19/06/2026 »). Only
+        labels holding a date are placed; the series stays in recording order — each run recorded the
+        workbooks as they were that day, not as they were at its comité."""
+        from acv_xl.outputs.consolidation_result import date_of_label
+
+        out: dict[int, int] = {}
+        latest = None  # (date, consolidation) of the latest comité recorded so far
+        for i, comite in zip(self.ids, self.consolidations["comite"]):
+            d = date_of_label(comite if isinstance(comite, str) else None)
+            if d is None:
+                continue
+            if latest is not None and d < latest[0]:
+                out[i] = latest[1]
+            elif latest is None or d > latest[0]:
+                latest = (d, i)
+        return out
+
+    def hors_ordre_texte(self) -> str:
+        """The comités recorded out of the order of their dates, in French ("" when none)."""
+        if not self.hors_ordre:
+            return ""
+        labels = self.labels()
+
+        def nomme(i: int) -> str:  # a label already numbered (two runs for one comité) is not numbered twice
+            return f"« {labels[i]} »" + ("" if labels[i].endswith(f"(n° {i})") else f" (n° {i})")
+
+        cas = [f"{nomme(i)} après {nomme(j)}" for i, j in self.hors_ordre.items()]
+        return (f"comité{'s' if len(cas) > 1 else ''} enregistré{'s' if len(cas) > 1 else ''} après un comité "
+                f"d'une date postérieure : {' ; '.join(cas)}. Les consolidations sont comparées dans l'ordre où "
+                "elles ont été enregistrées (chacune a lu les classeurs tels qu'ils étaient ce jour-là), non dans "
+                "l'ordre des dates des comités")
+
     def financeurs(self) -> list[str]:
         """The financeurs present, reference order, then « code inconnu »."""
         present = set(self.par_financeur_statut["financeur"])
@@ -227,6 +265,69 @@ def _check_dates(con: sqlite3.Connection, where: str) -> None:
 _KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
 
 
+def _check_lines(con: sqlite3.Connection, where: str) -> None:
+    """The financing lines of every analysis counted, as its summary holds them: the table `lignes`
+    is what historique adds up, the summary (sealed) what `consolider` counted and reuses. A line
+    edited with an SQLite tool (an amount, a statut, a line deleted) changed the évolution's totals
+    without a word — the consolidated workbooks, from the summaries, still said otherwise. A summary
+    of an earlier form, which `consolider` no longer reuses, is not compared."""
+    aids = [a for a, in con.execute(f"SELECT DISTINCT analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT} "
+                                    "AND analyse_id IS NOT NULL ORDER BY analyse_id")]
+    for i in range(0, len(aids), 500):  # SQLite's limit on bound parameters
+        chunk = aids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        expected: dict[int, list[tuple]] = {}
+        for aid, resume in con.execute(f"SELECT id, resume FROM analyses WHERE id IN ({marks})", chunk):
+            try:
+                expected[aid] = line_rows(load_summary(resume))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # no summary to compare with (an earlier form): the lines as they are
+        found: dict[int, list[tuple]] = defaultdict(list)
+        for aid, *row in con.execute(f"SELECT analyse_id, {LIGNES_COLUMNS} FROM lignes WHERE analyse_id IN ({marks}) "
+                                     "ORDER BY analyse_id, rang", chunk):
+            found[aid].append(tuple(row))
+        for aid, rows in expected.items():
+            if found.get(aid, []) != rows:
+                chemin, cid = con.execute(f"SELECT chemin, consolidation_id FROM fichiers WHERE analyse_id = ? AND "
+                                          f"{_KEPT} ORDER BY consolidation_id LIMIT 1", (aid,)).fetchone()
+                raise damaged_error(where, "la table « lignes » ne contient plus les lignes de financement que la "
+                                    f"consolidation n° {cid} a lues dans « {file_text(chemin)} », analyse n° {aid} : "
+                                    "elle a été modifiée avec un autre outil, l'historique ne peut plus s'y fier")
+
+
+def _near(a: float, b: float) -> bool:
+    """Two totals equal to the cent (a sum of floats against the float of an exact sum: a relative
+    margin for the largest). An infinite one is left to `finite`, which refuses it in its own words."""
+    import math
+
+    return not (math.isfinite(a) and math.isfinite(b)) or abs(a - b) <= max(0.005, 1e-12 * abs(b))
+
+
+def _check_totals(con: sqlite3.Connection, where: str) -> None:
+    """Each counted convention's financing total as its counted lines add up, each consolidation's as
+    its counted conventions do: the two tables `historique` shows beside the lines (Par convention,
+    Consolidations). One edited with an SQLite tool (a total « corrected » by hand) was shown without
+    a word, the financeurs' totals beside it adding up to another amount."""
+    for chemin, cid, total, lignes in con.execute(
+            "SELECT f.chemin, f.consolidation_id, c.financement_total, COALESCE((SELECT SUM(l.montant) FROM lignes l "
+            "WHERE l.analyse_id = f.analyse_id AND l.compte = 1), 0) FROM conventions c JOIN fichiers f "
+            f"ON f.id = c.fichier_id WHERE c.compte = 1 AND f.analyse_id IS NOT NULL AND c.{_KEPT} "
+            "ORDER BY f.consolidation_id, f.id"):
+        if total is not None and not _near(float(lignes), float(total)):
+            raise damaged_error(where, f"la table « conventions » donne à « {file_text(chemin)} », consolidation "
+                                f"n° {cid}, un financement total de {fmt_euros(total)} quand ses lignes comptées en font "
+                                f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
+                                "plus s'y fier")
+    for cid, total, conventions in con.execute(
+            "SELECT k.id, k.financement_total, COALESCE((SELECT SUM(c.financement_total) FROM conventions c "
+            "WHERE c.consolidation_id = k.id AND c.compte = 1), 0) FROM consolidations k ORDER BY k.id"):
+        if total is not None and not _near(float(conventions), float(total)):
+            raise damaged_error(where, f"la table « consolidations » donne à la consolidation n° {cid} un financement "
+                                f"total de {fmt_euros(total)} quand ses conventions comptées en font "
+                                f"{fmt_euros(conventions)} : elle a été modifiée avec un autre outil, l'historique ne "
+                                "peut plus s'y fier")
+
+
 def load(reg: Register) -> Evolution:
     """The evolution held by an open register."""
     import pandas as pd
@@ -234,6 +335,8 @@ def load(reg: Register) -> Evolution:
     con = reg.con
     _check_numbers(con, f"« {reg.path} »")
     _check_dates(con, f"« {reg.path} »")
+    _check_lines(con, f"« {reg.path} »")
+    _check_totals(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
         "FROM consolidations ORDER BY id", con)
@@ -261,6 +364,11 @@ def load(reg: Register) -> Evolution:
     conv = pd.read_sql_query(
         "SELECT consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations "
         f"FROM conventions WHERE compte = 1 AND {_KEPT} ORDER BY consolidation_id, acv_id", con)
+    # a NULL read by pandas is NaN (pandas 3's text columns keep no None), which is « truthy »: a
+    # convention without identifier or libellé was written NaN — a « nan » cell Excel must repair in
+    # Par convention, a « NaN » key in the JSON
+    for col in ("acv_id", "libelle", "etat"):
+        conv[col] = pd.Series([v if isinstance(v, str) else None for v in conv[col]], index=conv.index, dtype=object)
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
     ev = Evolution(cons, fs, conv)
@@ -300,6 +408,17 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
         for k in sorted(added):
             if k.startswith("\x00") and (old := gone.pop(b[k][1], None)) is not None:
                 added, removed = added - {k}, removed - {old}
+        # a workbook whose identifier was filled in (or erased) under the same path: the same
+        # convention, its lines compared — followed by its identifier on one side and its path on the
+        # other, a commune typing its missing « ACV0xx » read « retirée » and « ajoutée » for its whole
+        # financing
+        by_path = {a[k][4]: k for k in sorted(removed) if a[k][4] is not None}
+        for k in sorted(added):
+            old = by_path.get(b[k][4])
+            if old is not None and old in removed and old.startswith("\x00") != k.startswith("\x00"):
+                added, removed = added - {k}, removed - {old}
+                if a[old][1] != b[k][1]:
+                    pairs.append((avant, apres, k, a[old], b[k]))
         for k in sorted(added):
             acv, _, lib, total, chemin = b[k]
             motif = non_comptes[avant].get(k) or non_comptes[avant].get(f"\x00{chemin}")
@@ -556,7 +675,8 @@ def to_json(ev: Evolution) -> dict:
     return {
         "consolidations": [{"id": int(i), "date": d, "comite": c if isinstance(c, str) else None,
                             "departement": perimetres[int(i)][0], "sans_erreurs": perimetres[int(i)][1],
-                            "perimetre_modifie": modifie.get(int(i), False)}
+                            "perimetre_modifie": modifie.get(int(i), False),
+                            "comite_hors_ordre": int(i) in ev.hors_ordre}
                            for i, d, c in ev.consolidations[["id", "date", "comite"]].itertuples(index=False)],
         "par_financeur": {f: [{"consolidation": c, "total": totaux[f][c], "par_statut": statuts[f][c]}
                               for c in ev.ids] for f in ev.financeurs()},
@@ -618,7 +738,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     from acv_xl.history.historique_workbook import write_evolution
 
     try:
-        write_evolution(ev, out, registre)
+        coupees = write_evolution(ev, out, registre)
         if json_path is not None:
             data = json.dumps(mark_json(to_json(ev), HISTORIQUE), ensure_ascii=False, indent=2)
             atomic_write(json_path, lambda tmp: tmp.write_text(data, encoding="utf-8"))
@@ -633,6 +753,10 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
               "seulement ») : leurs conventions ajoutées ou retirées peuvent n'être que l'effet de ce changement "
               f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur).",
               file=sys.stderr)
+    for coupee in coupees:  # past a sheet's last row: never a silent loss
+        print(f"Attention : {coupee}.", file=sys.stderr)
+    if hors_ordre := ev.hors_ordre_texte():
+        print(literal(f"Attention : {hors_ordre} (feuille Consolidations)."), file=sys.stderr)
     duree = f"{time.perf_counter() - t0:.1f}".replace(".", ",")
     print(literal(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
                   f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"

@@ -49,6 +49,8 @@ def _nom(code: str, departements: set[str]) -> str | None:
 
 _EXCEL_COLUMNS = 16_384
 _WIDE_MAX = _EXCEL_COLUMNS - 2  # the columns left beside the financeur's code and name (or statut)
+_EXCEL_ROWS = 1_048_576
+_TALL_MAX = _EXCEL_ROWS - 12  # the rows left under the titles, the header, the totals and the notes
 
 
 class _EvolutionWriter(_Writer):
@@ -57,6 +59,7 @@ class _EvolutionWriter(_Writer):
         self.ev = ev
         self.registre = registre
         self.genere_le = datetime.now()
+        self.coupees: list[str] = []  # the sheets cut at a sheet's last row, said by the command
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
@@ -91,7 +94,6 @@ class _EvolutionWriter(_Writer):
         return f"générée le {self.genere_le.strftime('%d/%m/%Y')}"
 
     def consolidations(self) -> None:
-        ws = self.sheet(Feuille.CONSOLIDATIONS, "Consolidations enregistrées")
         # the scope of each run, so that a series mixing scopes is seen for what it is
         cols = [("N°", 6, "entier"), ("Date", 16, "date_heure"), ("Comité", 34, None), ("Département", 12, None),
                 ("Sans erreurs seulement", 12, None), ("Fichiers", 10, "entier"), ("Conventions comptées", 12, "entier"),
@@ -101,7 +103,12 @@ class _EvolutionWriter(_Writer):
                 for i, d, lab, dep, se, n, c, t in self.ev.consolidations[
                     ["id", "date", "libelle", "departement", "sans_erreurs", "fichiers", "conventions_comptees",
                      "financement_total"]].itertuples(index=False)]
-        self.table(ws, TABLES[Feuille.CONSOLIDATIONS], cols, rows, freeze_cols=1)
+        rows, titre = self.tall(Feuille.CONSOLIDATIONS, "Consolidations enregistrées", rows, lambda r: r[0],
+                                "consolidations")
+        ws = self.sheet(Feuille.CONSOLIDATIONS, titre)
+        _, last = self.table(ws, TABLES[Feuille.CONSOLIDATIONS], cols, rows, freeze_cols=1)
+        if hors_ordre := self.ev.hors_ordre_texte():
+            ws.write_string(last + 2, 0, f"Attention : {hors_ordre}.", self.fmt["sous_titre"])
 
     def wide(self, titre: str) -> tuple[list[int], str]:
         """The consolidations a sheet with one column each shows, and its title: an Excel sheet has
@@ -114,6 +121,36 @@ class _EvolutionWriter(_Writer):
                                   f"{fmt_number(len(ids))} (une feuille n'a que {fmt_number(_EXCEL_COLUMNS)} "
                                   "colonnes ; toutes figurent dans les feuilles Par convention et Mouvements, et dans "
                                   "le JSON)")
+
+    def tall(self, name: str, titre: str, rows: list[list], consolidation, quoi: str) -> tuple[list[list], str]:
+        """The rows a sheet can hold, and its title: an Excel sheet has 1 048 576 rows — past them the
+        workbook was no workbook Excel opens (rows written beyond its grid) —, so the rows of the
+        latest consolidations that fit (`consolidation(row)`: a row's consolidation), the title and
+        the command saying so (every consolidation stays in the JSON's totals and in the register).
+        `quoi`: what a row is, in the plural (« mouvements »)."""
+        if len(rows) <= _TALL_MAX:
+            return rows, titre
+        par: dict[int, int] = {}
+        for r in rows:
+            par[consolidation(r)] = par.get(consolidation(r), 0) + 1
+        kept, room = set(), _TALL_MAX
+        for c in sorted(par, reverse=True):
+            if par[c] > room:
+                break
+            kept.add(c)
+            room -= par[c]
+        if kept:
+            cut = [r for r in rows if consolidation(r) in kept]
+            which = (f"des {fmt_number(len(kept))} dernières consolidations" if len(kept) > 1
+                     else "de la dernière consolidation")
+        else:  # the latest alone past the grid: its first rows
+            latest = max(par)
+            cut = [r for r in rows if consolidation(r) == latest][:_TALL_MAX]
+            which = "de la dernière consolidation seulement, en partie"
+        said = (f"les {quoi} {which} : {fmt_number(len(cut))} lignes sur {fmt_number(len(rows))} (une feuille n'a que "
+                f"{fmt_number(_EXCEL_ROWS)} lignes ; toutes figurent dans le registre)")
+        self.coupees.append(f"la feuille {name} ne montre que {said}")
+        return cut, f"{titre} — {said}"
 
     def par_financeur(self) -> None:
         ev = self.ev
@@ -158,7 +195,6 @@ class _EvolutionWriter(_Writer):
 
     def par_convention(self) -> None:
         ev = self.ev
-        ws = self.sheet(Feuille.PAR_CONVENTION, "Chaque convention d'un comité à l'autre (à trier ou filtrer)")
         labels = ev.labels()
         cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
                 (H.FINANCEMENT, 18, "euros"), (H.STATUT, 26, None), (H.ERREURS, 9, "entier"),
@@ -169,13 +205,15 @@ class _EvolutionWriter(_Writer):
                     ["consolidation_id", "acv_id", "libelle", "financement_total", "etat", "erreurs",
                      "avertissements", "informations"]].itertuples(index=False)]
         rows.sort(key=lambda r: (str(r[0] or ""), r[2]))
+        rows, titre = self.tall(Feuille.PAR_CONVENTION, "Chaque convention d'un comité à l'autre (à trier ou filtrer)",
+                                rows, lambda r: r[2], "conventions")
+        ws = self.sheet(Feuille.PAR_CONVENTION, titre)
         _, last = self.table(ws, TABLES[Feuille.PAR_CONVENTION], cols, rows, freeze_cols=2)
         ws.conditional_format(3, 6, last, 6, {"type": "cell", "criteria": ">", "value": 0,
                                               "format": self.fmt["erreur"]})
 
     def mouvements(self) -> None:
         ev = self.ev
-        ws = self.sheet(Feuille.MOUVEMENTS, "Évolutions d'une consolidation à la suivante")
         labels = ev.labels()
         tf = layout.T_FINANCEMENTS
         # names wrap, in rows sized to them: an intitulé, and the consolidations' labels (« Consolidation
@@ -194,6 +232,10 @@ class _EvolutionWriter(_Writer):
                  ev.changement_perimetre(m.avant, m.apres) or None, m.type, m.intitule, m.dispositif, m.nature,
                  m.annee, m.statut_avant, m.statut_apres, m.montant_avant, m.montant_apres, m.ecart, m.engagement]
                 for m in ev.mouvements]
+        apres = {id(r): m.apres for r, m in zip(rows, ev.mouvements)}
+        rows, titre = self.tall(Feuille.MOUVEMENTS, "Évolutions d'une consolidation à la suivante", rows,
+                                lambda r: apres[id(r)], "mouvements")
+        ws = self.sheet(Feuille.MOUVEMENTS, titre)
         _, last = self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=3)
         if not rows:  # an empty table says why, rather than leave the référent wondering
             ws.write_string(last + 2, 0, rien_a_comparer(ev), self.fmt["sous_titre"])
@@ -210,15 +252,17 @@ class _EvolutionWriter(_Writer):
 
     def mouvements_par_financeur(self) -> None:
         ev = self.ev
-        ws = self.sheet(Feuille.MOUVEMENTS_FINANCEURS, "Évolutions de chaque financeur d'un comité au suivant")
         labels = ev.labels()
         cols = [("Avant", 24, "texte_long"), ("Après", 24, "texte_long"), (PERIMETRE_MODIFIE, 22, "texte_long"),
                 (H.FINANCEUR, 14, None),
                 ("Total avant (€)", 17, "euros"),
                 ("Total après (€)", 17, "euros"), ("Écart (€)", 16, "euros"),
                 ("Engagements obtenus (€)", 17, "euros"), ("Nouvelles lignes", 10, "entier")]
-        rows = [[labels[a], labels[b], ev.changement_perimetre(a, b) or None, *rest]
-                for a, b, *rest in mouvements_par_financeur(ev)]
+        par_paire = mouvements_par_financeur(ev)
+        par_paire, titre = self.tall(Feuille.MOUVEMENTS_FINANCEURS, "Évolutions de chaque financeur d'un comité au "
+                                     "suivant", par_paire, lambda r: r[1], "mouvements par financeur")
+        ws = self.sheet(Feuille.MOUVEMENTS_FINANCEURS, titre)
+        rows = [[labels[a], labels[b], ev.changement_perimetre(a, b) or None, *rest] for a, b, *rest in par_paire]
         self.table(ws, TABLES[Feuille.MOUVEMENTS_FINANCEURS], cols, rows, freeze_cols=4)
         if not rows:
             ws.write_string(len(rows) + 4, 0, rien_a_comparer(ev), self.fmt["sous_titre"])
@@ -238,16 +282,22 @@ class _EvolutionWriter(_Writer):
         mark_xlsxwriter(self.wb, HISTORIQUE)  # a derived report: re-running historique replaces it
 
 
-def write_evolution(ev: Evolution, out: Path, registre: Path) -> None:
+def write_evolution(ev: Evolution, out: Path, registre: Path) -> list[str]:
+    """Writes the workbook; returns what its sheets could not hold, in French (said by the command)."""
     import xlsxwriter
+
+    coupees: list[str] = []
 
     @gc_paused()
     def _write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
                                             "strings_to_numbers": False, "in_memory": True})
         try:
-            _EvolutionWriter(wb, ev, registre).write()
+            writer = _EvolutionWriter(wb, ev, registre)
+            writer.write()
+            coupees[:] = writer.coupees
         finally:
             wb.close()
 
     atomic_write(out, _write)
+    return coupees

@@ -409,6 +409,17 @@ def _fl(d: Decimal | None) -> float | None:
     return None if d is None else float(d)
 
 
+LIGNES_COLUMNS = "rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, statut, compte, motif, " \
+    "feuille, cellule"
+
+
+def line_rows(f: FileSummary) -> list[tuple]:
+    """The rows of `lignes` (its `LIGNES_COLUMNS`) for a summary's lines, as they are written and as
+    SQLite gives them back: `historique` checks the table against the summary with them."""
+    return [(k, n, i, ax, fi, d, na, an if isinstance(an, int) else None, _fl(m), st, int(c), mo or None, fe, ce)
+            for k, (n, i, ax, fi, d, na, an, m, st, c, mo, fe, ce) in enumerate(f.lines)]
+
+
 class Register:
     """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`),
     `record` once a run's outputs are written."""
@@ -425,8 +436,9 @@ class Register:
         # was made from (`controle`), never reused beside a summary edited since
         self._resume_crc: dict[int, int] = {}
         # what the command says after the run (`record`): a consolidation sharing no convention with
-        # the previous one of its scope (another département's register given by mistake)
-        self.notice: str | None = None
+        # the previous one of its scope (another département's register given by mistake), a comité
+        # dated before one already recorded
+        self.notices: list[str] = []
 
     # -- opening
     @classmethod
@@ -741,6 +753,28 @@ class Register:
                 "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
                 "montrera les unes retirées et les autres ajoutées.")
 
+    def _earlier(self, r: ConsolidationResult) -> str | None:
+        """A warning when this run's comité (the date of its `--comite` label) comes before one already
+        recorded: a comité forgotten then run, or a mistyped date. Recorded all the same (the register
+        keeps the order of the runs, each having read the workbooks as they were that day), but said
+        while the référent can still check the label: `historique` compares in that order."""
+        from acv_xl.outputs.consolidation_result import date_of_label
+
+        d = date_of_label(r.comite)
+        if d is None:
+            return None
+        later = None  # (date, id, label) of the latest comité recorded
+        for cid, comite in self.con.execute("SELECT id, comite FROM consolidations WHERE comite IS NOT NULL"):
+            other = date_of_label(comite) if isinstance(comite, str) else None
+            if other is not None and other > d and (later is None or (other, cid) > later[:2]):
+                later = (other, cid, comite.strip())
+        if later is None:
+            return None
+        return (f"le comité « {r.comite.strip()} » est antérieur au comité « {later[2]} » (n° {later[1]}), déjà "
+                f"enregistré dans le registre « {self.path} » : la consolidation y est enregistrée après lui, et "
+                "« acv-xl historique » les comparera dans cet ordre, celui des consolidations (chacune a lu les "
+                "classeurs tels qu'ils étaient ce jour-là). Vérifiez la date du libellé --comite.")
+
     def _insert(self, r: ConsolidationResult, blocs: dict[tuple[str, str], Any]) -> tuple[int, dict[str, int]]:
         """The run's rows, and those of `blocs` (of `r.blocs`: the blocks made before its workbook was written)."""
         con = self.con
@@ -818,10 +852,8 @@ class Register:
              "ignoré" if f.ignore else f.etat, resume, check)).lastrowid
         self._resume_crc[aid] = crc32(data)
         con.executemany(
-            "INSERT INTO lignes (analyse_id, rang, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
-            "statut, compte, motif, feuille, cellule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(aid, k, n, i, ax, fi, d, na, an if isinstance(an, int) else None, _fl(m), st, int(c), mo or None, fe, ce)
-             for k, (n, i, ax, fi, d, na, an, m, st, c, mo, fe, ce) in enumerate(f.lines)])
+            f"INSERT INTO lignes (analyse_id, {LIGNES_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(aid, *row) for row in line_rows(f)])
         con.executemany(
             "INSERT INTO constats (analyse_id, rang, code, gravite, feuille, cellule, action, message, suggestion) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
@@ -839,7 +871,7 @@ class PendingRecord:
         # the blocks the readers made: the workbook's writing makes those still missing (`finish` records them)
         self._blocs = dict(result.blocs)
         self._begun = False
-        self._done: tuple[int, dict[str, int], str | None] | None = None
+        self._done: tuple[int, dict[str, int], list[str]] | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="acv-xl-registre", daemon=True)
         self._thread.start()
@@ -853,9 +885,9 @@ class PendingRecord:
                 where = f"« {reg.path} »"
                 raise (_busy(where, written=True) if _locked(exc) else damaged_error(where, sqlite_why(exc))) from None
             self._begun = True
-            notice = reg._unrelated(self._result)
+            notices = [n for n in (reg._unrelated(self._result), reg._earlier(self._result)) if n]
             cid, analyses = reg._insert(self._result, self._blocs)
-            self._done = (cid, analyses, notice)
+            self._done = (cid, analyses, notices)
         except BaseException as exc:  # noqa: BLE001 — raised by `finish`, in the thread that waits for it
             self._error = exc
 
@@ -883,7 +915,7 @@ class PendingRecord:
                        full_error(where, written=True) if why == _FULL else
                        damaged_error(where, why, written=True)) from None
             raise
-        cid, analyses, reg.notice = self._done
+        cid, analyses, reg.notices = self._done
         reg._known.update(analyses)  # committed: a next record in this process reuses them
         return cid
 

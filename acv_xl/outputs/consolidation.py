@@ -52,8 +52,9 @@ from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_MAX
+from acv_xl.contract.values import EXCEL_MAX, fmt_number
 from acv_xl.outputs.atomic import OutputError
+from acv_xl.outputs.consolidation_extracts import ExtractsBusy
 from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
     EXTENSIONS,
@@ -782,7 +783,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused, not_walked=not_walked, blocs=blocs)
     lap("règles CON")
-    if (problem := _beyond_excel(result)) is not None:
+    if (problem := _beyond_excel(result) or _beyond_rows(result)) is not None:
         raise UsageError(problem)
     if par_financeur is not None:  # refused before anything is written, like every other output
         from acv_xl.outputs.consolidation_extracts import extracts_problem
@@ -802,16 +803,19 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             written.append("son résumé JSON")
             lap("écriture du JSON")
         if par_financeur is not None:
-            from acv_xl.outputs.consolidation_extracts import remove_stale_extracts, write_extracts
+            from acv_xl.outputs.consolidation_extracts import extracts_lock, remove_stale_extracts, write_extracts
 
-            begun = True
-            result.extracts = write_extracts(result, Path(par_financeur))
-            result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
-                                                                                  result.extracts)
+            with extracts_lock(Path(par_financeur)):  # never two runs' extracts mixed in one folder
+                begun = True
+                result.extracts = write_extracts(result, Path(par_financeur))
+                result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
+                                                                                      result.extracts)
             lap("extraits par financeur")
     except BaseException as exc:
         if pending is not None:  # an output missing: the register as it was
             pending.abandon()
+        if isinstance(exc, ExtractsBusy):  # another run's extracts in that folder: this one's not written
+            raise UsageError(_written_before(str(exc), written, False, record is not None)) from None
         if written and isinstance(exc, OutputError):  # a full disk after the workbook: what is written, and what is not, said
             raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
                                              record is not None)) from None
@@ -837,6 +841,26 @@ def _written_before(error: str, written: list[str], extracts: bool | None, recor
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
     suite = f" ; {' et '.join(missing)}" if missing else ""
     return f"{error} {done}{suite} : corrigez la cause, puis relancez la consolidation."
+
+
+EXCEL_ROWS = 1_048_576
+_ROWS_MAX = EXCEL_ROWS - 4  # under the title, the subtitle and the header, above the total row
+
+
+def _beyond_rows(result: ConsolidationResult) -> str | None:
+    """Why the run cannot be written (more lines or findings than a sheet has rows), in French; None
+    when it can. Past 1 048 576 rows the lines were written beyond Excel's grid — a workbook Excel
+    must repair, dropping them — and the run said nothing; a consolidation cut there would no longer
+    add up, so nothing is written."""
+    lignes = sum(len(f.lines) for f in result.counted)
+    anomalies = sum(len(f.findings) for f in result.files) + sum(len(v.findings) for v in result.verdicts)
+    for n, feuille, quoi in ((lignes, Feuille.LIGNES, "lignes de financement"), (anomalies, Feuille.ANOMALIES,
+                                                                                 "constats")):
+        if n > _ROWS_MAX:
+            return (f"les {fmt_number(n)} {quoi} des classeurs dépassent les {fmt_number(EXCEL_ROWS)} lignes d'une "
+                    f"feuille Excel (feuille {feuille}) : rien n'est écrit. Consolidez le dossier en plusieurs fois "
+                    "(par département avec --departement, ou par sous-dossier).")
+    return None
 
 
 def _beyond_excel(result: ConsolidationResult) -> str | None:

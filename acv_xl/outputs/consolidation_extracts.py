@@ -12,7 +12,11 @@ folder holding it lists it as ignored, never reads it as a convention.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import re
+import time
 from collections import defaultdict
 from decimal import Decimal
 from operator import itemgetter
@@ -23,7 +27,7 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
 from acv_xl.checks.totals import ZERO
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.atomic import OutputError, atomic_write
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.consolidation_workbook import LIGNES_KEYS, SANS_ID, H, _financeur_order, _Writer, gc_paused, write_packed
 from acv_xl.outputs.output_guard import EXTRAIT, Output, check_outputs, mark_xlsxwriter
@@ -191,6 +195,79 @@ def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
         atomic_write(target, _write)
         written.append(target)
     return written
+
+
+VERROU = ".acv-xl-extraits.verrou"  # in the extracts' folder while a run writes them (then removed)
+ATTENTE = 30.0  # seconds a run waits for another one to finish writing its extracts
+
+
+class ExtractsBusy(Exception):
+    """Another run has been writing its extracts in the folder for longer than `ATTENTE`."""
+
+
+_HELD = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, errno.EDEADLK}  # another process holds the lock
+
+
+def _try_lock(fd: int) -> bool | None:
+    """An exclusive lock on the open file `fd`, without waiting; released by the system when the
+    process ends, however it ends (a run killed leaves no lock behind). False when another process
+    holds it; None when the file system has no locks (some network shares): the extracts are then
+    written unguarded, as they were before — never refused for want of a lock."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        return False if exc.errno in _HELD else None
+    return True
+
+
+@contextlib.contextmanager
+def extracts_lock(folder: Path, wait: float | None = None):
+    """Held while a run writes its extracts in `folder` and removes the stale ones: two runs at once
+    (two colleagues, a scheduled task) each replaced the extracts one file after the other, and the
+    folder was left with some of one run's extracts and some of the other's — two comités mixed,
+    nothing to tell them apart but each file's subtitle. The second run waits for the first; past
+    `ATTENTE` seconds, `ExtractsBusy`. The lock file is removed after (left only when another run
+    has it open at that moment, to be removed by the last)."""
+    path = folder / VERROU
+    limit = time.monotonic() + (ATTENTE if wait is None else wait)
+    while True:
+        try:
+            folder.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:  # a folder where one cannot write: said as any output is
+            raise OutputError(path, exc) from None
+        locked = _try_lock(fd)
+        if locked is None:
+            break
+        if locked:
+            try:  # the file removed by the run that held it before: lock the one now at that name
+                if os.name == "nt" or os.path.samestat(os.fstat(fd), os.stat(path)):
+                    break
+            except FileNotFoundError:
+                pass
+        os.close(fd)
+        if time.monotonic() >= limit:
+            raise ExtractsBusy(f"un autre « acv-xl consolider » écrit ses extraits par financeur dans {folder} "
+                               f"depuis plus de {ATTENTE:.0f} s : ceux de cette consolidation ne sont pas écrits, pour "
+                               "que le dossier ne mêle pas les extraits de deux consolidations.")
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        if os.name != "nt":  # unlocked by `close`; on Windows, the file can only go once closed
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        os.close(fd)
+        if os.name == "nt":
+            with contextlib.suppress(OSError):  # another run has it open: it removes it
+                os.unlink(path)
 
 
 def _extract_names() -> set[str]:
