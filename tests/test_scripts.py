@@ -16,6 +16,7 @@ import pytest
 import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
 from acv_xl.contract import layout
 from acv_xl.checks.findings import Gravite
+from acv_xl.contract.values import fmt_number
 from acv_xl.reading.source import parse_a1, parse_range
 from acv_xl.checks.validate import validate_file
 from udfs import scripts
@@ -501,23 +502,29 @@ def test_a_table_stretched_to_the_last_row_is_read_without_padding_a_million_row
 
 
 def test_a_table_too_large_even_cut_to_its_values_is_refused_in_french():
+    """Stretched to XFD over 20 000 lines each holding something: refused by the lines that hold something
+    up to the sheet's last column, in the words of the command line (`source.table_too_large`)."""
     from openpyxl.utils import get_column_letter
 
     path = _clean()[0]
     payload = payload_from_xlsx(path, include=scripts.INCLUDE)
     i, _ = _table(payload, layout.T_ACTIONS.name)
     values = payload["sheets"][i]["values"]
-    values += [["x"] for _ in range(400 - len(values))]  # 400 rows of values, 1 column each
-    payload["sheets"][i]["used_range_address"] = f"A1:{get_column_letter(max(map(len, values)))}400"
-    _stretch(payload, layout.T_ACTIONS.name, "XFD400")  # 400 × 16 384 cells > 3 millions
+    width = max(map(len, values))
+    values += [["x"] for _ in range(20_003 - len(values))]  # lines filled, 1 column each
+    lines = sum(1 for r in values[3:] if any(v != "" for v in r))  # under the header, on row 3
+    payload["sheets"][i]["used_range_address"] = f"A1:{get_column_letter(width)}20003"
+    _stretch(payload, layout.T_ACTIONS.name, "XFD20003")
     book = remote_book(payload)
     scripts.valider(book)
     alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
-    # the cells of its range, not « plus de 3 millions de cellules remplies » (some 400 are)
-    assert alerts == [f"Validation impossible : le tableau « {layout.T_ACTIONS.name} » (A3:XFD400) est trop "
-                      "grand pour être lu : 398 lignes de 16 384 colonnes, 6 520 832 cellules (au plus "
-                      "3 000 000). Redimensionnez le tableau à ses seules lignes et colonnes remplies (Création "
-                      "de tableau > Redimensionner le tableau), puis relancez."], alerts
+    assert lines * width > 200_000
+    assert alerts == [f"Validation impossible : le fichier « {path.name} » a un tableau « {layout.T_ACTIONS.name} » "
+                      f"(A3:XFD20003) trop grand pour être lu : {fmt_number(lines)} lignes remplies de {width} colonnes, "
+                      f"{fmt_number(lines * width)} cellules (au plus 200 000 par tableau ; une convention en compte "
+                      "quelques centaines). Redimensionnez le tableau à ses seules lignes de la convention (Création "
+                      "de tableau > Redimensionner le tableau) et déplacez les autres données dans un autre classeur, "
+                      "puis enregistrez le classeur et relancez la validation."], alerts
 
 
 def test_generer_annexe_with_amounts_past_excels_largest_number_says_so_in_french():

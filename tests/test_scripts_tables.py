@@ -469,17 +469,49 @@ def test_a_renamed_projet_sheet_and_its_named_cells(base, tmp_path, names_follow
     _same(cli, button)
 
 
-def test_a_table_too_large_with_its_header_row_off_is_named_by_its_own_range(base):
-    payload = payload_from_xlsx(base, exclude=scripts.EXCLUDE)
-    sheet = next(s for s in payload["sheets"] if s["name"] == layout.T_ACTIONS.sheet)
-    sheet["values"] += [["x"] for _ in range(400 - len(sheet["values"]))]  # 400 rows of values
-    sheet["used_range_address"] = f"A1:{sheet['used_range_address'].split(':')[1].rstrip('0123456789')}400"
-    t = next(t for t in sheet["tables"] if t["name"] == layout.T_ACTIONS.name)
-    t.update(range_address="A4:XFD400", header_row_range_address=None, show_headers=False)
-    book = remote_book(payload)
-    scripts.valider(book)
+# --------------------------------------------------------------------------- a table too large
+def _stretched(last: str, lines: int = 0):
+    """T_Financements resized to end at `last` (« XFD400 ») with a line of two filled cells on that row;
+    or to `lines` more lines of two filled cells typed below the plan, `last` its last column (« J »)."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, r2 = range_boundaries(t.ref)
+        end = f"{last}{r2 + lines}" if lines else last
+        for r in range(r2 + 1, r2 + 1 + lines) if lines else [range_boundaries(last)[1]]:
+            ws.cell(r, c1).value, ws.cell(r, c1 + 1).value = "9.9", "ETAT"
+        t.ref = f"{ws.cell(r1, c1).coordinate}:{end}"
+        t.autoFilter.ref = t.ref
+    return edit
+
+
+def _verdicts(path: Path):
+    """(the command line's STR-01 message or None, the button's message box or None, both reports)."""
+    cli = validate_file(path)
+    book = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    button = scripts._guarded(book, lambda b: scripts.run_valider(b, today=TODAY), "Validation")
     alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
-    assert len(alerts) == 1 and f"« {layout.T_ACTIONS.name} » (A4:XFD400) est trop grand" in alerts[0], alerts
+    refused = cli.findings[0].message + " " + cli.findings[0].suggestion if cli.etat == "illisible" else None
+    return refused, alerts[0] if alerts else None, cli, button
+
+
+def test_a_table_wide_to_column_xfd_is_read_by_the_button_as_by_the_command_line(base, tmp_path):
+    """T_Financements resized to XFD over its 400 rows, a few of them filled: the command line reads it
+    (its lines that hold something, up to the sheet's last column); the button counted every cell of its
+    range, 6,5 million past its own limit of 3 million, and refused it — « Validation impossible »."""
+    path = edited_copy(base, tmp_path / "large.xlsx", _stretched("XFD400"))
+    refused, alert, cli, button = _verdicts(path)
+    assert refused is None and alert is None
+    assert [f.row for f in cli.convention.financements][-1] == 400  # the line on its last row read
+    _same(cli, button)
+
+
+def test_a_table_of_too_many_filled_cells_is_refused_by_both_in_the_same_words(base, tmp_path):
+    """20 001 lines of 10 columns typed into the plan: the command line refuses it (STR-01, more than
+    200 000 cells); the button, whose limit was 3 million cells, read and validated it."""
+    path = edited_copy(base, tmp_path / "long.xlsx", _stretched("J", lines=20_001))
+    refused, alert, _cli, button = _verdicts(path)
+    assert refused is not None and "200 000 par tableau" in refused
+    assert button is None and alert == "Validation impossible : " + refused[:1].lower() + refused[1:]
 
 
 # --------------------------------------------------------------------------- a time in a date column
