@@ -694,6 +694,48 @@ def test_a_totals_row_of_controles_moves_below_the_findings(tmp_path, old_lines)
     assert mine[-1] == ("showTotalsTable", [0, True], None)  # …the totals row below them
 
 
+@pytest.mark.parametrize("totals", [False, True], ids=["sans-total", "avec-total"])
+def test_notes_typed_below_controles_move_down_as_the_findings_grow(tmp_path, totals):
+    """Notes a user typed a row below T_Controles (for the comité): the button wrote its findings over
+    them — rows it never read back, lost. The cells below the table are now moved down first (Excel's
+    own insertion, formats and all), as Excel moves them when a line is added to a table; nothing is
+    moved when nothing is there."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    path = tmp_path / "controles-notes.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    if totals:
+        t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r2 + 1, c2).coordinate}"
+        t.totalsRowCount = 1
+        ws.cell(r2 + 1, c1).value = "Total"
+        r2 += 1
+    ws.cell(r2 + 2, c1).value = "Note du comité : revoir l'action 2.1"
+    ws.cell(r2 + 3, c2).value = "à voir"
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    assert n > 2
+    i = _index(payload, layout.Sheet.CONTROLES)
+    mine = [a for a in actions if a["sheet_position"] == i]
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"], a["args"])
+               for a in mine if a["func"] == "rangeInsert"]
+    grown = r1 + n + (1 if totals else 0) - r2  # the rows the table takes below its old end
+    assert inserts == [(r2 + 1, c1, grown, c2 - c1 + 1, ["down", "format_from_left_or_above"])]
+    first_write = next(k for k, a in enumerate(mine) if a["func"] == "setValues")
+    assert mine.index(next(a for a in mine if a["func"] == "rangeInsert")) < first_write  # moved, then written
+
+    # nothing below: nothing moved
+    wb = openpyxl.load_workbook(path)
+    wb[layout.Sheet.CONTROLES].cell(r2 + 2, c1).value = wb[layout.Sheet.CONTROLES].cell(r2 + 3, c2).value = None
+    wb.save(path)
+    _, _, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    assert not [a for a in actions if a["func"] == "rangeInsert"]
+
+
 def test_the_colours_come_last_so_a_protected_sheet_never_loses_the_findings():
     """A data sheet the user protected refuses the colours (Office.js), and Excel then stops what
     follows in the batch: the button coloured first, so Contrôles, the status and the validated data
