@@ -514,6 +514,35 @@ def test_a_table_of_too_many_filled_cells_is_refused_by_both_in_the_same_words(b
     assert button is None and alert == "Validation impossible : " + refused[:1].lower() + refused[1:]
 
 
+# --------------------------------------------------------------------------- « validé » and an error
+def _validated(base: Path, tmp_path: Path) -> Path:
+    """`base` as « Valider » leaves it without error: « Validé » and the fingerprint of its data."""
+    empreinte = validate_file(base).empreinte
+
+    def edit(wb):
+        for name, value in (("acv_statut", "Validé"), ("acv_empreinte", empreinte)):
+            sheet, cell = next(iter(wb.defined_names[name].destinations))
+            wb[sheet][cell.replace("$", "")].value = value
+    return edited_copy(base, tmp_path / "valide.xlsx", edit)
+
+
+@pytest.mark.parametrize("sheet", [layout.Sheet.SYNTHESE, layout.Sheet.CONTROLES])
+def test_a_validated_workbook_with_an_error_now_is_not_said_validated(base, tmp_path, sheet):
+    """Synthèse (or Contrôles) deleted after « Valider »: the fingerprint covers the data, not them, so the
+    command line said « État : validé » above « 1 erreur bloque la validation » (and the consolidation
+    counted it validated, the annex printed « Validé »), while the button, on the same workbook, writes
+    « Erreurs à corriger » and empties the fingerprint. A workbook with an error is « non validé » for both."""
+    validated = _validated(base, tmp_path)
+    assert validate_file(validated).etat == "validé"
+
+    def edit(wb):
+        del wb[sheet]
+    path = edited_copy(validated, tmp_path / "sans-feuille.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["STR-03"]
+    assert cli.etat == button.etat == "non validé"
+
+
 # --------------------------------------------------------------------------- a time in a date column
 def test_a_time_alone_in_a_date_column_is_no_date_for_either(base, tmp_path):
     """« 12:30 » typed in « Date de la demande »: the file reader reads a time (FIN-17, « n'est pas une
