@@ -469,6 +469,26 @@ def test_a_renamed_projet_sheet_and_its_named_cells(base, tmp_path, names_follow
     _same(cli, button)
 
 
+@pytest.mark.parametrize("name", ["acv_libelle", "acv_statut"])
+def test_a_named_cell_scoped_to_its_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_path, name):
+    """A name whose scope was set to its sheet (Gestionnaire de noms): the command line reads it, as Excel
+    resolves it on that sheet; the button skipped every name « Feuille!nom » and said the cell
+    « introuvable » (STR-04, an error), its value missing from the fingerprint (« modifié depuis la
+    validation »)."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    def edit(wb):
+        dn = wb.defined_names[name]
+        sheet, _ = next(iter(dn.destinations))
+        del wb.defined_names[name]
+        wb[sheet].defined_names[name] = DefinedName(name, attr_text=dn.attr_text)
+
+    path = edited_copy(base, tmp_path / "nom-de-feuille.xlsx", edit)
+    cli, button = _both(path)
+    assert cli.valide and not [f for f in cli.findings if f.code == "STR-04"]
+    _same(cli, button)
+
+
 # --------------------------------------------------------------------------- a table too large
 def _stretched(last: str, lines: int = 0):
     """T_Financements resized to end at `last` (« XFD400 ») with a line of two filled cells on that row;

@@ -226,8 +226,16 @@ class XwSource:
     def named(self, name: str) -> tuple[str, str, Any] | None:
         if self._names is None:  # listed once: each pass over `book.names` rebuilds every name
             self._names = {}
-            for n in self.book.names:  # sheet-scoped names read "Sheet!name": never asked for
-                self._names.setdefault(n.name.lower(), n)
+            own = []
+            for n in self.book.names:
+                if "!" in n.name:  # a sheet's own name, « Projet!acv_libelle » (its scope changed in the Name Manager)
+                    own.append(n)
+                else:
+                    self._names.setdefault(n.name.lower(), n)
+            # after the workbook's, as the file reader takes them: the button said « introuvable » (STR-04) of a
+            # cell the command line read, and its fingerprint differed (« modifié depuis la validation »)
+            for n in own:
+                self._names.setdefault(n.name.rpartition("!")[2].lower(), n)
         n = self._names.get(name.lower())
         if n is not None:
             try:
