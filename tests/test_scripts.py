@@ -566,6 +566,21 @@ def test_valider_shows_a_controles_sheet_the_user_hid(tmp_path, state):
     assert not [a for a in actions if a["func"] == "setSheetVisibility" and a["sheet_position"] == i]
 
 
+def test_valider_shows_the_findings_on_a_renamed_controles_sheet(tmp_path):
+    """Contrôles renamed « Contrôles 2026 »: its table is found and filled, but the button looked for the sheet
+    « Contrôles » to show, found none, and left the user on Accueil — the click seemed to do nothing."""
+    import openpyxl
+
+    path = tmp_path / "controles-renommee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    wb[layout.Sheet.CONTROLES].title = "Contrôles 2026"
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, "Contrôles 2026")
+    assert [f for f in report.findings if f.code == "STR-03"]  # (said, as by the command line)
+    assert [a["args"] for a in actions if a["func"] == "activateSheet"] == [[i]]
+
+
 def test_generer_annexe_shows_its_sheet_when_the_user_hid_it(tmp_path):
     """The web annex sheet hidden by the user, then « Générer l'annexe » clicked again: it was refilled
     and activated while hidden (refused by Excel). It is made visible first."""

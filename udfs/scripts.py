@@ -334,7 +334,10 @@ def _run_valider(book, today: date | None):
     listed = write_controles(book, src, report.findings + since)
     write_status(book, src, report, today)
     write_snapshot(book, src, report)
-    ctrl = _sheet(book, layout.Sheet.CONTROLES)
+    # the sheet the findings went to, whatever its name (a Contrôles renamed « Contrôles 2026 » stayed
+    # hidden behind Accueil: the button seemed to do nothing)
+    block = src.table(layout.T_CONTROLES.name) if listed else None
+    ctrl = _sheet(book, block.sheet if block is not None else layout.Sheet.CONTROLES)
     if ctrl is not None:
         show(ctrl)
     if not listed and (report.findings or since):
