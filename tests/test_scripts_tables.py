@@ -563,6 +563,32 @@ def test_a_validated_workbook_with_an_error_now_is_not_said_validated(base, tmp_
     assert cli.etat == button.etat == "non validé"
 
 
+# --------------------------------------------------------------------------- more findings than listed
+def test_the_button_lists_the_findings_the_annotated_copy_lists(base, tmp_path):
+    """4 000 faulty lines typed into the plan: the button wrote every one of their findings into Contrôles,
+    and as many colours, in one request (past what Excel on the web takes), where `acv-xl valider
+    --annoter` lists the 9 999 worst and says how many more. The button now writes the same rows, the
+    last one saying the rest « ni listés ni surlignés dans ce classeur », and colours only the listed."""
+    from acv_xl.outputs.annotate import MAX_ANNOTATED, within_cap
+
+    path = edited_copy(base, tmp_path / "fautes.xlsx", _stretched("J", lines=4_000))
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    report = scripts.run_valider(book, today=TODAY)
+    assert len(report.findings) > MAX_ANNOTATED
+    actions = book.json()["actions"]
+    i = [s["name"] for s in payload["sheets"]].index(layout.Sheet.CONTROLES)
+    written = [a["values"] for a in actions if a["func"] == "setValues" and a["sheet_position"] == i
+               and len(a["values"]) > 1]
+    expected = within_cap(report.findings)
+    assert len(written) == 1 and len(written[0]) == len(expected) == MAX_ANNOTATED
+    assert [r[1].lstrip("'") for r in written[0][:-1]] == [f.code for f in expected[:-1]]
+    assert written[0][-1][5].startswith("… et ") and "ni listés ni surlignés dans ce classeur" in written[0][-1][5]
+    listed = {(f.feuille, f.cellule) for f in expected if f.gravite.value != "information" and f.cellule}
+    coloured = [a for a in actions if a["func"] == "setRangeColor"]
+    assert 0 < len(coloured) <= len(listed)
+
+
 # --------------------------------------------------------------------------- a time in a date column
 def test_a_time_alone_in_a_date_column_is_no_date_for_either(base, tmp_path):
     """« 12:30 » typed in « Date de la demande »: the file reader reads a time (FIN-17, « n'est pas une

@@ -22,6 +22,7 @@ import xlwings as xw
 from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
+from acv_xl.outputs.annotate import within_cap
 from acv_xl.outputs.formats import CELL_MAX, FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -331,7 +332,11 @@ def _run_valider(book, today: date | None):
     # the colours last: a sheet the user protected refuses them, and on the web Excel then stops the
     # writes that follow in the same batch — Contrôles, the status and the validated data are written
     # (and shown: a change of sheet ends a batch) before, never lost for a colour
-    listed = write_controles(book, src, report.findings + since)
+    # at most the rows the annotated copy lists, the worst first (`annotate.within_cap`): a plan of 20 000
+    # faulty lines wrote its 60 000 findings and as many colours in one request, past what Excel on the web
+    # takes, where `acv-xl valider --annoter` lists 9 999 and says how many more
+    kept = within_cap(report.findings + since, "dans ce classeur")
+    listed = write_controles(book, src, kept)
     write_status(book, src, report, today)
     write_snapshot(book, src, report)
     # the sheet the findings went to, whatever its name (a Contrôles renamed « Contrôles 2026 » stayed
@@ -342,7 +347,8 @@ def _run_valider(book, today: date | None):
         show(ctrl)
     if not listed and (report.findings or since):
         _alert(book, not_listed(report))
-    highlight(book, src, report.findings, before)
+    own = {id(f) for f in report.findings}
+    highlight(book, src, [f for f in kept if id(f) in own], before)  # the findings listed, those only
     return report
 
 
