@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from acv_xl.reading.source import MAX_TABLE_CELLS, TableBlock, a1, filled_lines, parse_range, split_sheet_ref, table_too_large
+from acv_xl.reading.source import (MAX_TABLE_CELLS, TableBlock, a1, filled_lines, parse_range, split_sheet_ref,
+                                   table_too_large)
 
 from .cells import com_rows, remote_rows
 

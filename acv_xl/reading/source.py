@@ -85,7 +85,8 @@ def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int) -
         f"{fmt_number(lines)} lignes remplies de {fmt_number(width)} colonnes, {fmt_number(lines * width)} "
         f"cellules (au plus {fmt_number(MAX_TABLE_CELLS)} par tableau ; une convention en compte quelques centaines).",
         "Redimensionnez le tableau à ses seules lignes de la convention (Création de tableau > Redimensionner "
-        "le tableau) et déplacez les autres données dans un autre classeur, puis enregistrez le classeur et relancez la validation.")
+        "le tableau) et déplacez les autres données dans un autre classeur, puis enregistrez le classeur et "
+        "relancez la validation.")
 
 
 # ----------------------------------------------------------------------- A1 helpers
