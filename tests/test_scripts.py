@@ -16,6 +16,7 @@ import pytest
 import xlwings_payload  # noqa: F401 — first: sets XLWINGS_LICENSE_KEY before xlwings is imported
 from acv_xl.contract import layout
 from acv_xl.checks.findings import Gravite
+from acv_xl.contract.values import fmt_number
 from acv_xl.reading.source import parse_a1, parse_range
 from acv_xl.checks.validate import validate_file
 from udfs import scripts
@@ -501,23 +502,29 @@ def test_a_table_stretched_to_the_last_row_is_read_without_padding_a_million_row
 
 
 def test_a_table_too_large_even_cut_to_its_values_is_refused_in_french():
+    """Stretched to XFD over 20 000 lines each holding something: refused by the lines that hold something
+    up to the sheet's last column, in the words of the command line (`source.table_too_large`)."""
     from openpyxl.utils import get_column_letter
 
     path = _clean()[0]
     payload = payload_from_xlsx(path, include=scripts.INCLUDE)
     i, _ = _table(payload, layout.T_ACTIONS.name)
     values = payload["sheets"][i]["values"]
-    values += [["x"] for _ in range(400 - len(values))]  # 400 rows of values, 1 column each
-    payload["sheets"][i]["used_range_address"] = f"A1:{get_column_letter(max(map(len, values)))}400"
-    _stretch(payload, layout.T_ACTIONS.name, "XFD400")  # 400 × 16 384 cells > 3 millions
+    width = max(map(len, values))
+    values += [["x"] for _ in range(20_003 - len(values))]  # lines filled, 1 column each
+    lines = sum(1 for r in values[3:] if any(v != "" for v in r))  # under the header, on row 3
+    payload["sheets"][i]["used_range_address"] = f"A1:{get_column_letter(width)}20003"
+    _stretch(payload, layout.T_ACTIONS.name, "XFD20003")
     book = remote_book(payload)
     scripts.valider(book)
     alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
-    # the cells of its range, not « plus de 3 millions de cellules remplies » (some 400 are)
-    assert alerts == [f"Validation impossible : le tableau « {layout.T_ACTIONS.name} » (A3:XFD400) est trop "
-                      "grand pour être lu : 398 lignes de 16 384 colonnes, 6 520 832 cellules (au plus "
-                      "3 000 000). Redimensionnez le tableau à ses seules lignes et colonnes remplies (Création "
-                      "de tableau > Redimensionner le tableau), puis relancez."], alerts
+    assert lines * width > 200_000
+    assert alerts == [f"Validation impossible : le fichier « {path.name} » a un tableau « {layout.T_ACTIONS.name} » "
+                      f"(A3:XFD20003) trop grand pour être lu : {fmt_number(lines)} lignes remplies de {width} colonnes, "
+                      f"{fmt_number(lines * width)} cellules (au plus 200 000 par tableau ; une convention en compte "
+                      "quelques centaines). Redimensionnez le tableau à ses seules lignes de la convention (Création "
+                      "de tableau > Redimensionner le tableau) et déplacez les autres données dans un autre classeur, "
+                      "puis enregistrez le classeur et relancez la validation."], alerts
 
 
 def test_generer_annexe_with_amounts_past_excels_largest_number_says_so_in_french():
@@ -557,6 +564,21 @@ def test_valider_shows_a_controles_sheet_the_user_hid(tmp_path, state):
     # a visible Contrôles is only shown
     _payload, _report, actions = _run(_faulty()[0], payload_from_xlsx(_faulty()[0], exclude=scripts.EXCLUDE))
     assert not [a for a in actions if a["func"] == "setSheetVisibility" and a["sheet_position"] == i]
+
+
+def test_valider_shows_the_findings_on_a_renamed_controles_sheet(tmp_path):
+    """Contrôles renamed « Contrôles 2026 »: its table is found and filled, but the button looked for the sheet
+    « Contrôles » to show, found none, and left the user on Accueil — the click seemed to do nothing."""
+    import openpyxl
+
+    path = tmp_path / "controles-renommee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    wb[layout.Sheet.CONTROLES].title = "Contrôles 2026"
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, "Contrôles 2026")
+    assert [f for f in report.findings if f.code == "STR-03"]  # (said, as by the command line)
+    assert [a["args"] for a in actions if a["func"] == "activateSheet"] == [[i]]
 
 
 def test_generer_annexe_shows_its_sheet_when_the_user_hid_it(tmp_path):
@@ -685,6 +707,48 @@ def test_a_totals_row_of_controles_moves_below_the_findings(tmp_path, old_lines)
     assert ("rangeClearContents", [None], totals_row - 1) in mine  # its old row (0-based)
     assert ("resizeTable", [0, f"$A${r1}:$G${r1 + n}"], None) in mine  # the findings only, then…
     assert mine[-1] == ("showTotalsTable", [0, True], None)  # …the totals row below them
+
+
+@pytest.mark.parametrize("totals", [False, True], ids=["sans-total", "avec-total"])
+def test_notes_typed_below_controles_move_down_as_the_findings_grow(tmp_path, totals):
+    """Notes a user typed a row below T_Controles (for the comité): the button wrote its findings over
+    them — rows it never read back, lost. The cells below the table are now moved down first (Excel's
+    own insertion, formats and all), as Excel moves them when a line is added to a table; nothing is
+    moved when nothing is there."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    path = tmp_path / "controles-notes.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    if totals:
+        t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r2 + 1, c2).coordinate}"
+        t.totalsRowCount = 1
+        ws.cell(r2 + 1, c1).value = "Total"
+        r2 += 1
+    ws.cell(r2 + 2, c1).value = "Note du comité : revoir l'action 2.1"
+    ws.cell(r2 + 3, c2).value = "à voir"
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    assert n > 2
+    i = _index(payload, layout.Sheet.CONTROLES)
+    mine = [a for a in actions if a["sheet_position"] == i]
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"], a["args"])
+               for a in mine if a["func"] == "rangeInsert"]
+    grown = r1 + n + (1 if totals else 0) - r2  # the rows the table takes below its old end
+    assert inserts == [(r2 + 1, c1, grown, c2 - c1 + 1, ["down", "format_from_left_or_above"])]
+    first_write = next(k for k, a in enumerate(mine) if a["func"] == "setValues")
+    assert mine.index(next(a for a in mine if a["func"] == "rangeInsert")) < first_write  # moved, then written
+
+    # nothing below: nothing moved
+    wb = openpyxl.load_workbook(path)
+    wb[layout.Sheet.CONTROLES].cell(r2 + 2, c1).value = wb[layout.Sheet.CONTROLES].cell(r2 + 3, c2).value = None
+    wb.save(path)
+    _, _, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    assert not [a for a in actions if a["func"] == "rangeInsert"]
 
 
 def test_the_colours_come_last_so_a_protected_sheet_never_loses_the_findings():

@@ -469,17 +469,124 @@ def test_a_renamed_projet_sheet_and_its_named_cells(base, tmp_path, names_follow
     _same(cli, button)
 
 
-def test_a_table_too_large_with_its_header_row_off_is_named_by_its_own_range(base):
-    payload = payload_from_xlsx(base, exclude=scripts.EXCLUDE)
-    sheet = next(s for s in payload["sheets"] if s["name"] == layout.T_ACTIONS.sheet)
-    sheet["values"] += [["x"] for _ in range(400 - len(sheet["values"]))]  # 400 rows of values
-    sheet["used_range_address"] = f"A1:{sheet['used_range_address'].split(':')[1].rstrip('0123456789')}400"
-    t = next(t for t in sheet["tables"] if t["name"] == layout.T_ACTIONS.name)
-    t.update(range_address="A4:XFD400", header_row_range_address=None, show_headers=False)
-    book = remote_book(payload)
-    scripts.valider(book)
+@pytest.mark.parametrize("name", ["acv_libelle", "acv_statut"])
+def test_a_named_cell_scoped_to_its_sheet_is_read_by_the_button_as_by_the_command_line(base, tmp_path, name):
+    """A name whose scope was set to its sheet (Gestionnaire de noms): the command line reads it, as Excel
+    resolves it on that sheet; the button skipped every name « Feuille!nom » and said the cell
+    « introuvable » (STR-04, an error), its value missing from the fingerprint (« modifié depuis la
+    validation »)."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    def edit(wb):
+        dn = wb.defined_names[name]
+        sheet, _ = next(iter(dn.destinations))
+        del wb.defined_names[name]
+        wb[sheet].defined_names[name] = DefinedName(name, attr_text=dn.attr_text)
+
+    path = edited_copy(base, tmp_path / "nom-de-feuille.xlsx", edit)
+    cli, button = _both(path)
+    assert cli.valide and not [f for f in cli.findings if f.code == "STR-04"]
+    _same(cli, button)
+
+
+# --------------------------------------------------------------------------- a table too large
+def _stretched(last: str, lines: int = 0):
+    """T_Financements resized to end at `last` (« XFD400 ») with a line of two filled cells on that row;
+    or to `lines` more lines of two filled cells typed below the plan, `last` its last column (« J »)."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, r2 = range_boundaries(t.ref)
+        end = f"{last}{r2 + lines}" if lines else last
+        for r in range(r2 + 1, r2 + 1 + lines) if lines else [range_boundaries(last)[1]]:
+            ws.cell(r, c1).value, ws.cell(r, c1 + 1).value = "9.9", "ETAT"
+        t.ref = f"{ws.cell(r1, c1).coordinate}:{end}"
+        t.autoFilter.ref = t.ref
+    return edit
+
+
+def _verdicts(path: Path):
+    """(the command line's STR-01 message or None, the button's message box or None, both reports)."""
+    cli = validate_file(path)
+    book = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    button = scripts._guarded(book, lambda b: scripts.run_valider(b, today=TODAY), "Validation")
     alerts = [a["args"][0] for a in book.json()["actions"] if a["func"] == "alert"]
-    assert len(alerts) == 1 and f"« {layout.T_ACTIONS.name} » (A4:XFD400) est trop grand" in alerts[0], alerts
+    refused = cli.findings[0].message + " " + cli.findings[0].suggestion if cli.etat == "illisible" else None
+    return refused, alerts[0] if alerts else None, cli, button
+
+
+def test_a_table_wide_to_column_xfd_is_read_by_the_button_as_by_the_command_line(base, tmp_path):
+    """T_Financements resized to XFD over its 400 rows, a few of them filled: the command line reads it
+    (its lines that hold something, up to the sheet's last column); the button counted every cell of its
+    range, 6,5 million past its own limit of 3 million, and refused it — « Validation impossible »."""
+    path = edited_copy(base, tmp_path / "large.xlsx", _stretched("XFD400"))
+    refused, alert, cli, button = _verdicts(path)
+    assert refused is None and alert is None
+    assert [f.row for f in cli.convention.financements][-1] == 400  # the line on its last row read
+    _same(cli, button)
+
+
+def test_a_table_of_too_many_filled_cells_is_refused_by_both_in_the_same_words(base, tmp_path):
+    """20 001 lines of 10 columns typed into the plan: the command line refuses it (STR-01, more than
+    200 000 cells); the button, whose limit was 3 million cells, read and validated it."""
+    path = edited_copy(base, tmp_path / "long.xlsx", _stretched("J", lines=20_001))
+    refused, alert, _cli, button = _verdicts(path)
+    assert refused is not None and "200 000 par tableau" in refused
+    assert button is None and alert == "Validation impossible : " + refused[:1].lower() + refused[1:]
+
+
+# --------------------------------------------------------------------------- « validé » and an error
+def _validated(base: Path, tmp_path: Path) -> Path:
+    """`base` as « Valider » leaves it without error: « Validé » and the fingerprint of its data."""
+    empreinte = validate_file(base).empreinte
+
+    def edit(wb):
+        for name, value in (("acv_statut", "Validé"), ("acv_empreinte", empreinte)):
+            sheet, cell = next(iter(wb.defined_names[name].destinations))
+            wb[sheet][cell.replace("$", "")].value = value
+    return edited_copy(base, tmp_path / "valide.xlsx", edit)
+
+
+@pytest.mark.parametrize("sheet", [layout.Sheet.SYNTHESE, layout.Sheet.CONTROLES])
+def test_a_validated_workbook_with_an_error_now_is_not_said_validated(base, tmp_path, sheet):
+    """Synthèse (or Contrôles) deleted after « Valider »: the fingerprint covers the data, not them, so the
+    command line said « État : validé » above « 1 erreur bloque la validation » (and the consolidation
+    counted it validated, the annex printed « Validé »), while the button, on the same workbook, writes
+    « Erreurs à corriger » and empties the fingerprint. A workbook with an error is « non validé » for both."""
+    validated = _validated(base, tmp_path)
+    assert validate_file(validated).etat == "validé"
+
+    def edit(wb):
+        del wb[sheet]
+    path = edited_copy(validated, tmp_path / "sans-feuille.xlsx", edit)
+    cli, button = _both(path)
+    assert [f.code for f in cli.findings] == ["STR-03"]
+    assert cli.etat == button.etat == "non validé"
+
+
+# --------------------------------------------------------------------------- more findings than listed
+def test_the_button_lists_the_findings_the_annotated_copy_lists(base, tmp_path):
+    """4 000 faulty lines typed into the plan: the button wrote every one of their findings into Contrôles,
+    and as many colours, in one request (past what Excel on the web takes), where `acv-xl valider
+    --annoter` lists the 9 999 worst and says how many more. The button now writes the same rows, the
+    last one saying the rest « ni listés ni surlignés dans ce classeur », and colours only the listed."""
+    from acv_xl.outputs.annotate import MAX_ANNOTATED, within_cap
+
+    path = edited_copy(base, tmp_path / "fautes.xlsx", _stretched("J", lines=4_000))
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    report = scripts.run_valider(book, today=TODAY)
+    assert len(report.findings) > MAX_ANNOTATED
+    actions = book.json()["actions"]
+    i = [s["name"] for s in payload["sheets"]].index(layout.Sheet.CONTROLES)
+    written = [a["values"] for a in actions if a["func"] == "setValues" and a["sheet_position"] == i
+               and len(a["values"]) > 1]
+    expected = within_cap(report.findings)
+    assert len(written) == 1 and len(written[0]) == len(expected) == MAX_ANNOTATED
+    assert [r[1].lstrip("'") for r in written[0][:-1]] == [f.code for f in expected[:-1]]
+    assert written[0][-1][5].startswith("… et ") and "ni listés ni surlignés dans ce classeur" in written[0][-1][5]
+    listed = {(f.feuille, f.cellule) for f in expected if f.gravite.value != "information" and f.cellule}
+    coloured = [a for a in actions if a["func"] == "setRangeColor"]
+    assert 0 < len(coloured) <= len(listed)
 
 
 # --------------------------------------------------------------------------- a time in a date column

@@ -279,6 +279,58 @@ def test_udfs_equal_the_cli_totals(path):
     assert cli["par_financeur"], "un exemple sans financement ne prouve rien"
 
 
+@pytest.mark.parametrize("typed", ["MONTANT (€)", "Montant(€)", "montant (€)"])
+def test_a_header_typed_otherwise_is_no_column_for_the_functions_as_for_the_command_line(tmp_path, typed):
+    """« Montant (€) » retyped « MONTANT (€) »: the command line does not read that column (STR-04,
+    « renommez l'en-tête », every total 0,00 €), while ACV_TOTAL_FINANCEUR found it by its folded text
+    and summed 5 021 700,20 € for ETAT — two totals of one workbook. The function now says what Valider
+    says."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    path = tmp_path / "en-tete.xlsx"
+    wb = openpyxl.load_workbook(EXEMPLES[0])
+    ws = next(w for w in wb.worksheets if T.name in w.tables)
+    t = ws.tables[T.name]
+    c1, r1, _c2, _r2 = range_boundaries(t.ref)
+    j = list(T.headers).index(T.header("montant"))
+    ws.cell(r1, c1 + j).value = t.tableColumns[j].name = typed
+    wb.save(path)
+    cli = _cli_json(path)
+    assert [f["code"] for f in cli["constats"]] == ["STR-04"] and not cli["totaux"]["par_financeur"]
+    plan = table_values(path, T.name)
+    expected = (f"#ACV: colonne « Montant (€) » introuvable dans {T.name} ; une colonne « {typed} » lui "
+                f"ressemble : renommez l'en-tête « {typed} » en « Montant (€) ».")
+    assert F.ACV_TOTAL_FINANCEUR(plan, "ETAT") == expected
+    assert F.ACV_SYNTHESE(plan, "financeur") == expected
+
+
+def test_controle_of_a_plan_past_10_18_euros_says_what_valider_says(tmp_path):
+    """An amount of 1E+300 € typed in the plan: « Valider » sums it exactly (`validate_convention` checks
+    again with the digits the sums need) and ACV_CONTROLE summed in the default 28 digits — the same
+    FIN-05, another amount in its message."""
+    import re
+
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.checks.validate import validate_file
+
+    path = tmp_path / "enorme.xlsx"
+    wb = openpyxl.load_workbook(EXEMPLES[0])
+    ws = next(w for w in wb.worksheets if T.name in w.tables)
+    c1, r1, _c2, _r2 = range_boundaries(ws.tables[T.name].ref)
+    ws.cell(r1 + 1, c1 + list(T.headers).index(T.header("montant"))).value = 1e300
+    numero = ws.cell(r1 + 1, c1).value
+    wb.save(path)
+    report = validate_file(path)
+    expected = next(f.message for f in report.findings if f.gravite.value == "erreur" and f.action == numero
+                    and f.code == "FIN-05")
+    args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS)]
+    got = F.ACV_CONTROLE(*args, numero, table_values(path, layout.T_DISPOSITIFS.name))
+    assert re.sub(r"ligne \d+", "ligne N", got) == re.sub(r"ligne \d+", "ligne N", expected)
+
+
 def test_controle_wants_every_required_column():
     got = F.ACV_CONTROLE(ACTIONS, PLAN, FINANCEURS, "1.1")  # ACTIONS lacks « Maître d'ouvrage »…
     assert got.startswith("#ACV: colonne « ") and "introuvable" in got

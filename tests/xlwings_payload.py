@@ -127,12 +127,17 @@ def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active
         })
     titles = [ws.title for ws in wb.worksheets]
     names = []
-    for name, dn in wb.defined_names.items():
+    # the workbook's names, then each sheet's own (Office.js `sheet.names`: its plain name and its sheet)
+    scoped = [(name, dn, None) for name, dn in wb.defined_names.items()]
+    scoped += [(name, dn, i) for i, ws in enumerate(wb.worksheets) if (exclude is None or ws.title not in exclude)
+               for name, dn in ws.defined_names.items()]
+    for name, dn, scope in scoped:
+        where = {"scope_sheet_name": None if scope is None else titles[scope], "scope_sheet_index": scope,
+                 "book_scope": scope is None}
         dests = list(dn.destinations)
         if len(dests) != 1 or dests[0][0] not in titles:
             names.append({"name": name, "refers_to": "=" + (dn.attr_text or ""), "type": "Error",
-                          "sheet_index": None, "address": None, "scope_sheet_name": None,
-                          "scope_sheet_index": None, "book_scope": True})
+                          "sheet_index": None, "address": None, **where})
             continue
         sheet, ref = dests[0]
         names.append({
@@ -141,9 +146,7 @@ def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active
             "type": "Range",
             "sheet_index": titles.index(sheet),
             "address": ref,
-            "scope_sheet_name": None,
-            "scope_sheet_index": None,
-            "book_scope": True,
+            **where,
         })
     return {
         "client": "Office.js",

@@ -11,8 +11,9 @@ On the web the add-in prefixes the namespace: `=ACV.ACV_TOTAL_FINANCEUR(...)` (s
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, Callable
 
 import xlwings as xw
@@ -289,7 +290,12 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
         # tables Excel did not pass (périmètres, indicateurs…) for empty ones
         given = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name, layout.T_FINANCEURS.name,
                  layout.T_DISPOSITIFS.name}
-        for f in run_rules(conv, codes=codes_within(given)):
+        # the digits every sum needs, as « Valider » checks a plan past 10^18 € (`validate_convention`):
+        # in the default 28, « financements 1 000 000 … 000,00 € » where Valider wrote the exact sum
+        context = totals.exact_context(conv) if totals.beyond_default(totals.compute(conv)) else None
+        with localcontext(context) if context is not None else nullcontext():
+            found = run_rules(conv, codes=codes_within(given))
+        for f in found:
             if f.gravite is Gravite.ERREUR and f.action == numero:
                 return f.message
         return "OK"

@@ -22,6 +22,7 @@ import xlwings as xw
 from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
+from acv_xl.outputs.annotate import within_cap
 from acv_xl.outputs.formats import CELL_MAX, FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -150,6 +151,11 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     moves = max(n, 1) != max(old_n, 1)
     table = src.xw_table(layout.T_CONTROLES.name) if moves else None
     totals = table is not None and _shows_totals(table)
+    # what the user typed below the table (notes for the comité…) moves down as the table grows, as
+    # Excel moves it when a line is added to a table: the findings were written over it
+    new_end = r1 + max(n, 1) + (1 if totals else 0)
+    if new_end > block.last_row and src.occupied(block.sheet, block.last_row + 1, new_end, c1, c2):
+        sh.range((block.last_row + 1, c1), (new_end, c2)).insert(shift="down", copy_origin="format_from_left_or_above")
     if totals:
         # a totals row (a user's count of the findings): the findings were written over it and the table
         # resized so that its last finding became the totals row; turned off meanwhile (Excel keeps its
@@ -326,15 +332,23 @@ def _run_valider(book, today: date | None):
     # the colours last: a sheet the user protected refuses them, and on the web Excel then stops the
     # writes that follow in the same batch — Contrôles, the status and the validated data are written
     # (and shown: a change of sheet ends a batch) before, never lost for a colour
-    listed = write_controles(book, src, report.findings + since)
+    # at most the rows the annotated copy lists, the worst first (`annotate.within_cap`): a plan of 20 000
+    # faulty lines wrote its 60 000 findings and as many colours in one request, past what Excel on the web
+    # takes, where `acv-xl valider --annoter` lists 9 999 and says how many more
+    kept = within_cap(report.findings + since, "dans ce classeur")
+    listed = write_controles(book, src, kept)
     write_status(book, src, report, today)
     write_snapshot(book, src, report)
-    ctrl = _sheet(book, layout.Sheet.CONTROLES)
+    # the sheet the findings went to, whatever its name (a Contrôles renamed « Contrôles 2026 » stayed
+    # hidden behind Accueil: the button seemed to do nothing)
+    block = src.table(layout.T_CONTROLES.name) if listed else None
+    ctrl = _sheet(book, block.sheet if block is not None else layout.Sheet.CONTROLES)
     if ctrl is not None:
         show(ctrl)
     if not listed and (report.findings or since):
         _alert(book, not_listed(report))
-    highlight(book, src, report.findings, before)
+    own = {id(f) for f in report.findings}
+    highlight(book, src, [f for f in kept if id(f) in own], before)  # the findings listed, those only
     return report
 
 

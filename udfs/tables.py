@@ -17,7 +17,8 @@ from typing import Any, Sequence
 from acv_xl.contract import layout
 from acv_xl.contract import model
 from acv_xl.contract.layout import Table
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, fold, is_blank, officejs_date
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, is_blank, officejs_date
+from acv_xl.reading.read import renamed_header
 from acv_xl.reading.source import TableBlock
 from acv_xl.reading.totals_row import typed_cells
 
@@ -101,17 +102,16 @@ def _clean(raw: Any) -> Any:
     return raw
 
 
+def _texts(header: Sequence[Any]) -> list[str]:
+    return ["" if h is None else str(h).strip() for h in header]
+
+
 def header_index(header: Sequence[Any], table: Table) -> dict[str, int]:
-    """attr → column position, by exact header text, then ignoring case/accents/spaces."""
-    texts = ["" if h is None else str(h).strip() for h in header]
-    folded = [fold(t) for t in texts]
-    out: dict[str, int] = {}
-    for col in table.columns:
-        if col.header in texts:
-            out[col.attr] = texts.index(col.header)
-        elif fold(col.header) in folded:
-            out[col.attr] = folded.index(fold(col.header))
-    return out
+    """attr → column position, by header text (spaces around it aside), as the command line reads a
+    table: a header typed in another case or without its accents (« MONTANT (€) ») is no column of ours
+    there (STR-04, its amounts not read, « renommez l'en-tête »), and the functions summed it all the same."""
+    texts = _texts(header)
+    return {col.attr: texts.index(col.header) for col in table.columns if col.header in texts}
 
 
 # Parsed tables by content. Excel calls the functions of a sheet one by one, each with the same
@@ -190,6 +190,12 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
                 # hidden header row nor as one column missing
                 raise UdfError(f"la plage reçue est le tableau {other.name}, pas {table.name} : à cette place, "
                                f"la fonction attend {table.name}[#Tout] (vérifiez l'ordre des arguments).")
+            spare = [h for j, h in enumerate(_texts(data[0])) if j not in index.values()]
+            if (renamed := renamed_header(table.header(attr), spare)) is not None:
+                # the command line's STR-04 and its advice, rather than a total of a column it does not read
+                raise UdfError(f"colonne « {table.header(attr)} » introuvable dans {table.name} ; une colonne "
+                               f"« {renamed} » lui ressemble : renommez l'en-tête « {renamed} » en "
+                               f"« {table.header(attr)} ».")
             if not index:
                 # not one column's name on the first row: the table passed without its header row (the
                 # commonest slip: `T_Financements` for `T_Financements[#Tout]`), or a table whose header

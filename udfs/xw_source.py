@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from acv_xl.contract.values import fmt_number
-from acv_xl.reading.errors import UnreadableWorkbook
-from acv_xl.reading.source import TableBlock, a1, parse_range, split_sheet_ref
-from acv_xl.reading.source_file import MAX_GRID_CELLS
+from acv_xl.reading.source import (MAX_TABLE_CELLS, TableBlock, a1, filled_lines, parse_range, split_sheet_ref,
+                                   table_too_large)
 
 from .cells import com_rows, remote_rows
 
@@ -67,6 +65,19 @@ def _hidden_header(table, width: int) -> list[str] | None:
     except Exception:  # noqa: BLE001 — an engine that does not say: its first row is the header
         return None
     return _column_names(table, width)
+
+
+def _last_column(data: list[list[Any]]) -> int:
+    """The last column holding something in a sheet's values (0 for none): the desktop's used range
+    counts formatted cells too."""
+    last = 0
+    for line in data:
+        for k in range(len(line), last, -1):
+            v = line[k - 1]
+            if v is not None and v != "":
+                last = k
+                break
+    return last
 
 
 class XwSource:
@@ -155,22 +166,19 @@ class XwSource:
             r1 -= 1
         last_data = r2 - 1 if has_totals else r2
         data = self.values(sheet_name)
-        width = c2 - c1 + 1
-        if (last_data - r1 + 1) * width > MAX_GRID_CELLS:
+        width = pad = c2 - c1 + 1
+        if (last_data - r1 + 1) * width > MAX_TABLE_CELLS:
             # a table stretched down to row 1,048,576 (or across to XFD): its rows past the sheet's
-            # values are empty, and padding them took 400 MB for A3:J1048576 and all the memory
-            # for A3:XFD1048576, from a request of 40 kB — cut as the file reader cuts them
+            # values are empty (padding them took 400 MB for A3:J1048576 and all the memory for
+            # A3:XFD1048576, from a request of 40 kB), and so are its columns past the sheet's last one;
+            # judged by the lines that hold something, as the file reader judges them (`table_too_large`)
             last_data = max(min(last_data, len(data)), r1)
-            if (last_data - r1 + 1) * width > MAX_GRID_CELLS:
-                # the cells of its range, filled or not (a table stretched to column XFD over a few
-                # hundred lines was said « plus de 3 millions de cellules remplies »)
-                lines = last_data - r1 + 1
-                raise UnreadableWorkbook(
-                    "STR-01", f"Le tableau « {t.name} » ({ref}) est trop grand pour être lu : {fmt_number(lines)} "
-                    f"lignes de {fmt_number(width)} colonnes, {fmt_number(lines * width)} cellules (au plus "
-                    f"{fmt_number(MAX_GRID_CELLS)}).",
-                    "Redimensionnez le tableau à ses seules lignes et colonnes remplies (Création de tableau > "
-                    "Redimensionner le tableau), puis relancez.")
+            used = _last_column(data)
+            filled = filled_lines(data[max(r1, 0):last_data], c1 - 1, c2)
+            problem = table_too_large(self.book.name, t.name, ref, filled, max(min(c2, used) - c1 + 1, 1))
+            if problem is not None:
+                raise problem
+            pad = max(min(width, used - c1 + 1), 1)  # its lines padded up to the sheet's values only
 
         # slices of the sheet's rectangle (one comprehension: 5 000 rows), padded past its edge
         lo, hi = c1 - 1, c2
@@ -179,9 +187,9 @@ class XwSource:
         if r1 < 1:  # a table on row 1 with its header row off: no row above it
             block.insert(0, [])
         block += [[] for _ in range(last - r1 + 1 - len(block))]
-        if min(map(len, block)) < width:  # (in C)
-            block = [r + [None] * (width - len(r)) if len(r) < width else r for r in block]
-        header, body = block[0], block[1:]
+        if min(map(len, block)) < pad:  # (in C)
+            block = [r + [None] * (pad - len(r)) if len(r) < pad else r for r in block]
+        header, body = block[0] + [None] * (width - len(block[0])), block[1:]
         if names is not None:
             header = names
         elif any(h is None or (h.__class__ is str and not h.strip()) for h in header):
@@ -219,8 +227,16 @@ class XwSource:
     def named(self, name: str) -> tuple[str, str, Any] | None:
         if self._names is None:  # listed once: each pass over `book.names` rebuilds every name
             self._names = {}
-            for n in self.book.names:  # sheet-scoped names read "Sheet!name": never asked for
-                self._names.setdefault(n.name.lower(), n)
+            own = []
+            for n in self.book.names:
+                if "!" in n.name:  # a sheet's own name, « Projet!acv_libelle » (its scope changed in the Name Manager)
+                    own.append(n)
+                else:
+                    self._names.setdefault(n.name.lower(), n)
+            # after the workbook's, as the file reader takes them: the button said « introuvable » (STR-04) of a
+            # cell the command line read, and its fingerprint differed (« modifié depuis la validation »)
+            for n in own:
+                self._names.setdefault(n.name.rpartition("!")[2].lower(), n)
         n = self._names.get(name.lower())
         if n is not None:
             try:

@@ -69,7 +69,8 @@ class Report:
 
 def etat_of(conv: Convention, empreinte: str) -> tuple[str, str | None]:
     """(état, stored fingerprint): `validé` only when the stored fingerprint matches the data and
-    the status says `Validé`; `modifié depuis la validation` whenever a stored fingerprint differs."""
+    the status says `Validé`; `modifié depuis la validation` whenever a stored fingerprint differs.
+    (`validate_convention` then takes `validé` back from a workbook that has an error now.)"""
     stored = conv.value("acv_empreinte")
     stored = str(stored).strip() if stored not in (None, "") else None
     if stored is None:
@@ -127,6 +128,11 @@ def _validate(conv: Convention, fichier: str, reference: Reference | None, longe
     except Exception as exc:  # noqa: BLE001
         found.append(_internal_failure("les totaux n'ont pas pu être calculés", exc))
         tot = None
+    if etat == ETAT_VALIDE and fnd.has_errors(found):
+        # the data validated, but the workbook no longer passes (a sheet deleted, which no fingerprint
+        # covers; a date now past): « validé » above « 1 erreur bloque la validation » — « Valider » writes
+        # « Erreurs à corriger » and empties the fingerprint on such a workbook, so it is « non validé »
+        etat = ETAT_JAMAIS
     return Report(
         fichier=fichier or conv.fichier or "",
         convention=conv,

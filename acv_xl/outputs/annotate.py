@@ -116,16 +116,17 @@ def left_out(report) -> int:
     return count - (MAX_ANNOTATED - 1) if count > MAX_ANNOTATED else 0
 
 
-def _within_cap(rows: list[Finding]) -> list[Finding]:
+def within_cap(rows: list[Finding], here: str = "dans cette copie") -> list[Finding]:
     """The rows of Contrôles: all of them, or the `MAX_ANNOTATED` - 1 worst and a last row saying how
-    many more there are and where they are listed."""
+    many more there are and where they are listed. `here`: where they are not (the annotated copy, or
+    the workbook the « Valider » button writes into)."""
     if len(rows) <= MAX_ANNOTATED:
         return rows
     kept = _worst_first(rows)[: MAX_ANNOTATED - 1]
     rest = len(rows) - len(kept)
     return kept + [Finding(
         code="", gravite=Gravite.INFORMATION,
-        message=f"… et {fmt_number(rest)} autres constats, ni listés ni surlignés dans cette copie, qui en montre "
+        message=f"… et {fmt_number(rest)} autres constats, ni listés ni surlignés {here}, qui en montre "
                 f"au plus {fmt_number(MAX_ANNOTATED - 1)}, les erreurs d'abord : le rapport de « acv-xl valider » "
                 "les donne tous.",
         suggestion="Corrigez d'abord les constats listés, puis validez de nouveau.")]
@@ -184,7 +185,7 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         book = _Book(pkg)
         book.clear_highlights()
         rows = report.findings + _since_rows(report)
-        kept = _within_cap(rows)
+        kept = within_cap(rows)
         listed = book.list_findings(kept) or not rows
         # the findings listed, and those only: the last row says the others are neither listed nor marked
         own = {id(f) for f in report.findings}

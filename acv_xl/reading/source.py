@@ -11,7 +11,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol, Sequence
+
+from acv_xl.contract.values import fmt_number
+from acv_xl.reading.errors import UnreadableWorkbook, file_text
+
+# Cells of one table read, its lines that hold something times its columns up to the sheet's last one
+# (a convention's tables hold a few hundred lines): each line becomes a model and its findings, ≈ 6 KB
+# a line — a plan of 200 000 lines (2 million cells, a 4 MB file) took 1,2 GB and 25 s of CPU; 20 000
+# lines of 10 columns ≈ 0,17 GB, their annotated copy ≈ 0,6 GB. One limit for every reader: the button
+# accepted a table the command line refused (3 million cells of its range), and refused one it read.
+MAX_TABLE_CELLS = 200_000
 
 
 @dataclass
@@ -58,6 +68,25 @@ class Source(Protocol):
     def occupied(self, sheet: str, r1: int, r2: int, c1: int, c2: int) -> list[tuple[int, int, Any]]:
         """(row, column, raw value) of the non-empty cells of rows r1..r2 × columns c1..c2 of a
         sheet, row by row: what was typed outside the tables (STR-09)."""
+
+
+def filled_lines(lines: Iterable[Sequence[Any]], lo: int, hi: int) -> int:
+    """How many of `lines` hold something in their cells lo..hi - 1 (0-based, as a slice)."""
+    return sum(1 for line in lines if any(v is not None and v != "" for v in line[lo:hi]))
+
+
+def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int) -> UnreadableWorkbook | None:
+    """The STR-01 refusal of a table of `lines` filled lines of `width` columns (up to the sheet's last
+    one holding something) past `MAX_TABLE_CELLS`, else None — the same words from every reader."""
+    if lines * width <= MAX_TABLE_CELLS:
+        return None
+    return UnreadableWorkbook(
+        "STR-01", f"Le fichier « {file_text(fichier)} » a un tableau « {name} » ({ref}) trop grand pour être lu : "
+        f"{fmt_number(lines)} lignes remplies de {fmt_number(width)} colonnes, {fmt_number(lines * width)} "
+        f"cellules (au plus {fmt_number(MAX_TABLE_CELLS)} par tableau ; une convention en compte quelques centaines).",
+        "Redimensionnez le tableau à ses seules lignes de la convention (Création de tableau > Redimensionner "
+        "le tableau) et déplacez les autres données dans un autre classeur, puis enregistrez le classeur et "
+        "relancez la validation.")
 
 
 # ----------------------------------------------------------------------- A1 helpers

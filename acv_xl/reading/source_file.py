@@ -102,11 +102,14 @@ from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, NoCachedValue, fmt_
 from acv_xl.reading import calamine_sheet, zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
+    MAX_TABLE_CELLS,
     TableBlock,
     a1,
     col_index,
+    filled_lines,
     parse_range,
     split_sheet_ref,
+    table_too_large,
 )
 
 MAX_PARTS = 10_000
@@ -115,11 +118,6 @@ MAX_TOTAL_BYTES = 500 * 1024 * 1024
 MAX_RATIO = 100
 RATIO_MIN_BYTES = 5 * 1024 * 1024
 MAX_GRID_CELLS = 3_000_000
-# cells of one table read up to the sheet's last row (a convention's tables hold a few hundred
-# lines): each line becomes a model and its findings, ≈ 6 KB a line — a plan of 200 000 lines
-# (2 million cells, a 4 MB file) took 1,2 GB and 25 s of CPU; 20 000 lines of 10 columns ≈ 0,17 GB,
-# their annotated copy ≈ 0,6 GB
-MAX_TABLE_CELLS = 200_000
 # characters of shared strings materialised per workbook (calamine copies one into each cell citing it)
 MAX_TEXT_CHARS = 32 * 2**20
 # "1e999" in a crafted file reads as infinity: Excel's own verdict for such a number is #NUM!
@@ -1125,22 +1123,13 @@ class FileSource:
             self._load(sheet)
             last_data = max(min(last_data, sheet.extent[0]), header_row)
             width = max(min(c2, sheet.extent[1]) - c1 + 1, 1)
-            filled = (last_data - header_row) * width
-            if filled > MAX_TABLE_CELLS and not sheet.sparse and sheet.grid and not sheet.overrides:
+            lines = last_data - header_row
+            if lines * width > MAX_TABLE_CELLS and not sheet.sparse and sheet.grid and not sheet.overrides:
                 # the extent may be a bound (`_NEAR_BOUND`) or a note far below: the lines that hold
                 # something are what the reader turns into models and findings
-                lo, hi = max(c1, 1) - 1, min(c2, sheet.extent[1])
-                filled = width * sum(1 for line in sheet.grid[header_row: last_data]
-                                     if any(v != "" and v is not None for v in line[lo: hi]))
-            if filled > MAX_TABLE_CELLS:
-                raise _unreadable(
-                    self.path, f"a un tableau « {info.name} » ({info.ref}) trop grand pour être lu : "
-                    f"{fmt_number(filled // width)} lignes remplies de {fmt_number(width)} colonnes, "
-                    f"{fmt_number(filled)} cellules (au plus "
-                    f"{fmt_number(MAX_TABLE_CELLS)} par tableau ; une convention en compte quelques centaines).",
-                    "Redimensionnez le tableau à ses seules lignes de la convention (Création de tableau > "
-                    "Redimensionner le tableau) et déplacez les autres données dans un autre classeur, "
-                    "puis enregistrez.")
+                lines = filled_lines(sheet.grid[header_row: last_data], max(c1, 1) - 1, min(c2, sheet.extent[1]))
+            if (problem := table_too_large(self.path.name, info.name, info.ref, lines, width)) is not None:
+                raise problem
         cells = self._region(sheet, header_row, last_data, c1, c2)
         header = []
         for j, text in enumerate(cells[0] if info.header_rows else [None] * (c2 - c1 + 1)):
