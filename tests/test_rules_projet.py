@@ -199,3 +199,15 @@ def test_prj05_suggests_the_departement_of_the_communes():
 def test_prj02_insee_with_a_thousands_space_is_given_back_packed():
     (f,) = run(lambda r: r["T_Communes"][0].update(code_insee="62 041"), "PRJ-02")
     assert f.suggestion == "Saisissez « 62041 », sans espace."
+
+
+@pytest.mark.parametrize("code", ["62041", " 62041 "])
+def test_prj02_one_commune_twice_is_an_error_on_the_second_row(code):
+    """Arras typed twice (a binôme's second commune given the first one's code): the table is not the
+    convention's communes; the second row is named, with the row of the first."""
+    def m(r):
+        r["T_Communes"].append({"code_insee": code, "commune": "Arras", "role": "Commune associée"})
+    out = run(m, "PRJ-02")
+    assert only(out) == [("PRJ-02", E, "Projet", "A22")]
+    assert out[0].message == ("Ligne 22 : la commune de code INSEE 62041 figure déjà à la ligne 21 du tableau des "
+                              "communes.")

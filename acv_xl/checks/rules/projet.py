@@ -72,7 +72,8 @@ def _dept_prefix(dept: str) -> str:
 @rule("PRJ-02", E, "Communes de la convention absentes ou mal codées", SRC_GUIDE, needs=("T_Communes",))
 def communes(conv: Convention) -> Iterable[Finding]:
     """No commune, a malformed `Code INSEE` (5 characters, `2A`/`2B` allowed), a code outside
-    `acv_departement` (a binôme spans one département), an empty `Commune` name.
+    `acv_departement` (a binôme spans one département), an empty `Commune` name, a code on two rows
+    (the second one is reported).
     A code typed as a number that lost its leading zero (1053) is suggested back as 01053."""
     lignes = rows(conv, T)
     if not lignes:
@@ -82,6 +83,7 @@ def communes(conv: Convention) -> Iterable[Finding]:
         return
     dept = conv.departement
     dept = str(dept).strip().upper() if dept else None
+    first: dict[str, int] = {}  # each well-formed code → the row it first appears on
     for ligne in lignes:
         if has_structure_problem(ligne, "code_insee"):
             continue
@@ -91,6 +93,15 @@ def communes(conv: Convention) -> Iterable[Finding]:
                      "Saisissez le code INSEE à 5 caractères (ex. 62041 pour Arras).")
             continue
         code = str(code).strip().upper()
+        if is_insee(code) and first.setdefault(code, ligne.row) != ligne.row:
+            # one commune twice: a binôme's second commune typed with the first one's code, or a row
+            # copied; every rule against the national list would take the table for complete
+            yield at(ligne, "code_insee", "PRJ-02", E,
+                     f"{prefix(ligne)} : la commune de code INSEE {code} figure déjà à la ligne {first[code]} du "
+                     "tableau des communes.",
+                     "Supprimez la ligne en double, ou corrigez le code INSEE : chaque commune de la convention "
+                     "a sa ligne et son code.")
+            continue
         if not is_insee(code):
             sugg = ""
             if code.isdigit() and len(code) == 4:
