@@ -211,3 +211,14 @@ def test_prj02_one_commune_twice_is_an_error_on_the_second_row(code):
     assert only(out) == [("PRJ-02", E, "Projet", "A22")]
     assert out[0].message == ("Ligne 22 : la commune de code INSEE 62041 figure déjà à la ligne 21 du tableau des "
                               "communes.")
+
+
+@pytest.mark.parametrize("comite, warned", [(date(2023, 6, 14), True), (date(2023, 6, 15), False), (None, False)])
+def test_prj04_next_comite_before_the_signature_warns(comite, warned):
+    """The convention signed on 15/06/2023: a comité the day before (a year mistyped, mostly) is said; the same day
+    passes. The plan's lapse and progress are judged at that date."""
+    out = run(lambda r: r["names"].update(acv_date_comite=comite), "PRJ-04")
+    assert only(out) == ([("PRJ-04", A, "Projet", "B14")] if warned else [])
+    if warned:
+        assert out[0].message.startswith("Le prochain comité d'engagement (14/06/2023) précède la signature de la "
+                                          "convention-cadre (15/06/2023)")

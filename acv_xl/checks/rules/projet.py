@@ -150,7 +150,8 @@ _DATES = (("acv_date_convention", "la signature de la convention"),
 def dates(conv: Convention) -> Iterable[Finding]:
     """E: a named date cell that is not a date; convention ≤ fin d'initialisation ≤ fin de
     déploiement (equal dates pass; each pair of filled dates is compared, the finding points at the
-    later date of the pair). A: fin de déploiement after the programme's end."""
+    later date of the pair). A: fin de déploiement after the programme's end; the next comité before
+    the convention's signature (a year mistyped, mostly: the plan is judged at that date)."""
     for nc, nv in named_problems(conv):
         p = nv.problem
         if nc.kind is layout.Kind.DATE and nc.user_filled and p.kind not in STRUCTURE_KINDS:
@@ -163,6 +164,15 @@ def dates(conv: Convention) -> Iterable[Finding]:
             yield at_named(conv, n2, "PRJ-04", E,
                            f"Dates dans le désordre : {l2} ({fmt_date(d2)}) précède {l1} ({fmt_date(d1)}).",
                            f"Corrigez l'une des deux dates : {l2} doit être au plus tôt le {fmt_date(d1)}.")
+    signee, comite = conv.value("acv_date_convention"), conv.value("acv_date_comite")
+    if isinstance(signee, date) and isinstance(comite, date) and comite < signee:
+        # a typo in a year, mostly (2016 for 2026); FIN-24 and DIA-04 judge the plan at this date
+        yield at_named(conv, "acv_date_comite", "PRJ-04", A,
+                       f"Le prochain comité d'engagement ({fmt_date(comite)}) précède la signature de la "
+                       f"convention-cadre ({fmt_date(signee)}) ; c'est à sa date que sont jugés la caducité des "
+                       "subventions de l'État et l'avancement du diagnostic.",
+                       "Vérifiez les deux dates : la date du comité est celle du prochain comité qui examinera le "
+                       "classeur.")
     fin = conv.value("acv_date_fin_deploiement")
     prog = conv.programme
     if isinstance(fin, date) and prog in layout.PROGRAMMES:
