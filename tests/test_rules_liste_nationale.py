@@ -123,6 +123,61 @@ def test_prj06_an_id_that_designates_no_convention_is_not_in_the_list_either():
 
 
 # PRJ-07
+# PRJ-10
+@pytest.mark.parametrize("code, typed", [
+    ("62041", "Arras"), ("62041", "ARRAS"), ("62041", "  arras "), ("62041", "Ville d'Arras"),
+    ("62765", "St-Omer"), ("62765", "ST OMER"), ("62765", "Saint Omer"), ("62765", "saint-omer"),
+    ("43157", "Puy-en-Velay (Le)"), ("43157", "Le Puy en Velay"), ("43157", "Puy-en-Velay"),
+    ("72154", "Flèche (La)"), ("72154", "LA FLECHE"), ("62510", "Liévin"), ("62510", "Lievin"),
+    ("62498", "Lens - Liévin"), ("62510", "Lens - Liévin"), ("62510", "Lens – Liévin"),
+])
+def test_prj10_spellings_of_the_list_name_pass(code, typed):
+    c = reference.shipped().par_insee[code]
+    assert reference.same_commune(typed, c)
+
+
+def test_prj10_every_name_of_the_list_is_its_own():
+    ref = reference.shipped()
+    for c in ref.communes:
+        assert reference.same_commune(c.commune, c) and c in ref.par_nom[reference.nom_cle(c.commune)]
+
+
+def test_prj10_another_commune_of_the_list_beside_the_code_is_an_error():
+    """ACV014 / 62041 named « Béthune »: the code or the name is wrong; the message names both communes."""
+    out = findings(_with_name(clean_raw(), 0, "Béthune"), "PRJ-10")
+    assert only(out) == [("PRJ-10", E, "Projet", cell_of("T_Communes", 0, "commune"))]
+    assert out[0].message == ("Ligne 21 : le code INSEE 62041 est celui d'Arras selon la liste nationale ACV (ANCT, "
+                              "avril 2024), pas de Béthune, dont le code est 62119.")
+    assert out[0].suggestion == "Corrigez le nom de la commune (« Arras ») ou son code INSEE (62119 pour Béthune)."
+
+
+def test_prj10_a_binome_with_its_names_swapped_is_an_error_on_both_rows():
+    raw = clean_raw()
+    lens_lievin(raw, (("62498", "Liévin", "Ville centre"), ("62510", "Lens", "Commune associée")))
+    assert [f.gravite for f in findings(raw, "PRJ-10")] == [E, E]
+    raw = clean_raw()
+    lens_lievin(raw, (("62498", "Lens - Liévin", "Ville centre"), ("62510", "LIEVIN", "Commune associée")))
+    assert findings(raw, "PRJ-10") == []
+
+
+def test_prj10_a_name_the_list_does_not_know_is_a_warning_that_names_the_list():
+    out = findings(_with_name(clean_raw(), 0, "Aras"), "PRJ-10")
+    assert only(out) == [("PRJ-10", A, "Projet", cell_of("T_Communes", 0, "commune"))]
+    assert out[0].message == ("Ligne 21 : la commune de code INSEE 62041 s'appelle « Arras » selon la liste "
+                              "nationale ACV (ANCT, avril 2024), pas « Aras ».")
+    assert "depuis avril 2024" in out[0].suggestion
+
+
+def test_prj10_a_renamed_commune_passes_with_a_list_that_knows_its_name():
+    ref = with_list(**{"62041": {"commune": "Arras-en-Artois"}})
+    assert findings(_with_name(clean_raw(), 0, "Arras-en-Artois"), "PRJ-10", ref) == []
+
+
+def _with_name(raw, i, name):
+    raw["T_Communes"][i]["commune"] = name
+    return raw
+
+
 def test_prj07_binome_with_both_communes_passes():
     assert run(lens_lievin) == []
 

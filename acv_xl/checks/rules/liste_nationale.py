@@ -1,4 +1,4 @@
-"""PRJ-06…PRJ-09, FIN-19 — the workbook against the national list of the programme's communes.
+"""PRJ-06…PRJ-10, FIN-19 — the workbook against the national list of the programme's communes.
 
 The list is the one the engine passes in (`index(conv).reference`: the shipped ANCT list of
 April 2024, or a later one given with `--reference` / `ACV_XL_REFERENCE`); these rules never read
@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
-from acv_xl.contract.reference import ConventionRef, Reference
+from acv_xl.contract.reference import ConventionRef, Reference, nom_cle, same_commune
 from acv_xl.contract.values import fmt_number, fold
 
 from . import (
@@ -55,7 +55,10 @@ DETR_POPULATION_MAX_OUTRE_MER = 35_000
 
 
 def _de(nom: str) -> str:
-    """« de Calais », « d'Arras »."""
+    """« de Calais », « d'Arras », « du Port », « des Abymes »."""
+    for article, contracted in (("Le ", "du "), ("Les ", "des ")):
+        if nom.startswith(article):
+            return contracted + nom[len(article):]
     return ("d'" if fold(nom[:1]) in "aeiouy" else "de ") + nom
 
 
@@ -141,6 +144,39 @@ def identifiant_national(conv: Convention) -> Iterable[Finding]:
         yield at(ligne, "code_insee", "PRJ-06", E,
                  f"La commune {code}{nom} ne fait pas partie de la convention {_name(cref)} selon la "
                  f"{ref.libelle}, qui lui rattache : {_list_of(cref)}.", sugg)
+
+
+@rule("PRJ-10", E, "Nom de commune différent de celui de la liste nationale", SRC_LISTE_NATIONALE,
+      needs=("T_Communes",))
+def nom_commune(conv: Convention) -> Iterable[Finding]:
+    """The `Commune` of a row whose well-formed code the national list knows is not that commune's
+    name, compared by `reference.nom_cle` (case, accents, hyphens, « St », an article written after)
+    and allowed to hold it (« Ville d'Arras »; « Lens - Liévin » on either row of the binôme). An
+    error when the name is that of another commune of the list (« Béthune » beside Arras's code: the
+    code or the name is wrong, and the annex would print one for the other); a warning otherwise (a
+    misspelling, or a commune renamed since the list's date)."""
+    ref = _ref(conv)
+    codes, _ = _codes(conv)
+    for ligne, code in codes:
+        c = ref.par_insee.get(code)
+        typed = ligne.commune
+        if c is None or typed is None or not str(typed).strip() or same_commune(str(typed), c):
+            continue
+        typed = str(typed).strip()
+        autres = [o for o in ref.par_nom.get(nom_cle(typed), ()) if o.insee_commune != code]
+        if autres:
+            o = autres[0]
+            yield at(ligne, "commune", "PRJ-10", E,
+                     f"{prefix(ligne)} : le code INSEE {code} est celui {_de(c.commune)} selon la {ref.libelle}, "
+                     f"pas {_de(o.commune)}, dont le code est {o.insee_commune}.",
+                     f"Corrigez le nom de la commune ({q(c.commune)}) ou son code INSEE ({o.insee_commune} pour "
+                     f"{o.commune}).")
+        else:
+            yield at(ligne, "commune", "PRJ-10", A,
+                     f"{prefix(ligne)} : la commune de code INSEE {code} s'appelle {q(c.commune)} selon la "
+                     f"{ref.libelle}, pas {q(typed)}.",
+                     f"Saisissez {q(c.commune)}, ou vérifiez le code INSEE ; si la commune a changé de nom depuis "
+                     f"{ref.depuis}, la liste est à mettre à jour (option --reference).")
 
 
 @rule("PRJ-07", E, "Commune de la convention absente du classeur", SRC_LISTE_NATIONALE, needs=("T_Communes",))
