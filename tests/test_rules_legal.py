@@ -86,6 +86,47 @@ def test_issue_plan_dsil_exceptionnelle_at_83_percent_no_longer_validates():
     assert "83,0 %" in f07.message and "415 000,00 €" in f07.message
 
 
+@pytest.mark.parametrize("financeur, dispositif, etat", [
+    ("ETAT", "Fonds de soutien à l'investissement local", True),  # the DSIL's name of 2016
+    ("DEPT", "Fonds de soutien à l'investissement local", False),  # a Département's own fund
+    ("DEPT", "Dotation départementale de soutien à l'investissement local", False),
+    ("REGION", "Fonds régional d'équipement des territoires ruraux", False),
+    ("DEPT", "DSIL", True), ("REGION", "DSIL part départementale", True),  # the État's, under a wrong financeur
+    ("DEPT", "Dotation de soutien à l'investissement local", True),
+    ("AUTRE", "Fonds de soutien à l'investissement local", True),  # the reference list says not who it is
+])
+def test_fin07_counts_a_dotation_only_when_the_etat_pays_it(financeur, dispositif, etat):
+    """2.1: DETR 100 000 + the line 300 000 on 499 999,99: over 80 % only if the line is the État's
+    dotation. A Département's « fonds de soutien à l'investissement local » is not the DSIL: out of the
+    80 % cap and the 20 % floor, and FIN-21 says so on its line."""
+    def m(r):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=dispositif)
+        r["T_Actions"][1]["depense_subventionnable"] = 499_999.99
+    out = run(m)
+    assert (("FIN-07", E) in codes(out)) is etat
+    assert ("FIN-08", A) not in codes(out)
+    said = [f for f in out if f.code == "FIN-21"]
+    if not etat:
+        assert [f.cellule for f in said] == [fin_cell(DSIL_21, "dispositif")]
+        assert said[0].message.endswith(f"« {dispositif} » n'est pas dans la liste des dispositifs du financeur "
+                                        f"« {financeur} » ; versé par ce financeur, ce n'est pas la "
+                                        f"{dispositifs.famille(dispositif)} de l'État : il ne compte pas dans le "
+                                        "plafond de 80 % des dotations de l'État (CGCT art. R2334-27).")
+        assert said[0].suggestion.startswith("S'il s'agit de la ")
+
+
+def test_fin08_and_fin14_leave_a_departements_fund_of_the_dsils_name_alone():
+    """The Département's fund at 10 % is no DSIL below its floor; requested after the start, it is not
+    under the État's commencement rule either."""
+    def m(r):
+        lines(r)[DSIL_21].update(financeur="DEPT", dispositif="Fonds de soutien à l'investissement local",
+                                 montant=50_000, statut="Sollicité", date_demande=date(2030, 1, 1))
+        lines(r)[AUTO_21]["montant"] += 250_000
+    assert run(m, "FIN-08") == [] and run(m, "FIN-14") == []
+    etat = lambda r: (m(r), lines(r)[DSIL_21].update(financeur="ETAT"))  # noqa: E731
+    assert run(etat, "FIN-08") != [] and run(etat, "FIN-14") != []
+
+
 @pytest.mark.parametrize("fam", ["DPV", "DSID", "DETR 2025", "Dotation d'équipement des territoires ruraux"])
 def test_fin08_floor_covers_every_r2334_dotation(fam):
     """2.1: the dotation at exactly 20 % passes, one cent less warns."""

@@ -355,3 +355,13 @@ def test_the_rules_use_the_list_passed_in_not_a_file(monkeypatch):
         Path("x.csv"), "liste sans Arras", "01/01/2025")
     out = validate_convention(build(clean_raw()), reference=without_arras).findings
     assert [f.code for f in out] == ["PRJ-06"] and "liste sans Arras" in out[0].message
+
+
+def test_fin19_not_for_a_regions_fund_named_like_the_detr():
+    """« Fonds régional d'équipement des territoires ruraux » paid by the Région is no DETR: the État's
+    population threshold is not its own."""
+    def regional(r, financeur):
+        detr_for_arras(r, "Fonds régional d'équipement des territoires ruraux")
+        r["T_Financements"][line_index(r, "1.1", "ETAT")]["financeur"] = financeur
+    assert run(lambda r: regional(r, "REGION"), "FIN-19") == []
+    assert len(run(lambda r: regional(r, "ETAT"), "FIN-19")) == 1

@@ -340,8 +340,9 @@ def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Finan
 
 
 def is_dotation_r2334_27(lf: LigneFinancement, dispositifs_classeur: Iterable[Dispositif]) -> bool:
-    """A DETR, DSIL, DPV or DSID however written (`dispositifs.famille`), or a dispositif the workbook's
-    list marks `Dotation R2334-27` = `Oui`."""
+    """A DETR, DSIL, DPV or DSID however written, paid by the État (`dispositifs.is_r2334_27`: a
+    Département's « fonds de soutien à l'investissement local » is not one), or a dispositif the
+    workbook's list marks `Dotation R2334-27` = `Oui` for the line's financeur."""
     return DotationsR2334(dispositifs_classeur)(lf)
 
 
@@ -370,7 +371,7 @@ class DotationsR2334:
         key = (lf.financeur, lf.dispositif)  # a few pairs, asked for every line of every action
         known = self._known.get(key)
         if known is None:
-            known = _remember(self._known, key, dispositifs.is_r2334_27(lf.dispositif) or self._oui.get(
+            known = _remember(self._known, key, dispositifs.is_r2334_27(lf.dispositif, lf.financeur) or self._oui.get(
                 (lf.financeur, dispositifs.normalise(lf.dispositif or "")), False))
         return known
 

@@ -47,9 +47,32 @@ def famille(nom: str | None) -> str | None:
     return None
 
 
-def is_r2334_27(nom: str | None) -> bool:
-    """A DETR, DSIL, DPV or DSID, however written (CGCT R2334-27)."""
-    return famille(nom) in layout.FAMILLES_R2334_27
+# Who may pay a DETR, DSIL, DPV or DSID: the État, or a financeur the reference list does not describe
+# (added by the user, `AUTRE`): a Département's « fonds de soutien à l'investissement local » is its own.
+_AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ETAT, "AUTRE"}
+# A name only the État's dotation bears: its acronym, or « dotation » without a territory's adjective
+# (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's)
+_SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid)(?![a-z0-9])")
+_DOTATION = re.compile(r"(?<![a-z0-9])dotation(?![a-z0-9])")
+_TERRITOIRE = re.compile(r"(?<![a-z0-9])(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
+
+
+def is_r2334_27(nom: str | None, financeur: str | None = None) -> bool:
+    """A DETR, DSIL, DPV or DSID, however written (CGCT R2334-27), paid by `financeur` (a code; None:
+    whoever pays). The État pays them: under another financeur of the reference list (`DEPT`,
+    `REGION`…), only a name that designates the État's dotation counts — its acronym, or « dotation »
+    without a territory's adjective — so a DSIL filed under the wrong financeur stays in the caps,
+    while a Département's « fonds de soutien à l'investissement local » is not taken for it."""
+    if famille(nom) not in layout.FAMILLES_R2334_27:
+        return False
+    return financeur not in _AUTRES_PAYEURS or names_etat_dotation(nom)
+
+
+@memo_text(4096)
+def names_etat_dotation(nom: str) -> bool:
+    """Whether the name designates the État's dotation whoever is said to pay it (`is_r2334_27`)."""
+    n = normalise(nom)
+    return bool(_SIGLE.search(n)) or (bool(_DOTATION.search(n)) and not _TERRITOIRE.search(n))
 
 
 def is_decret_2018_514(nom: str | None) -> bool:

@@ -439,8 +439,9 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
       needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
 def plafond_80(conv: Convention) -> Iterable[Finding]:
     """Σ of the DETR, DSIL, DPV and DSID lines, recognised by meaning whatever their spelling
-    (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) or marked `Dotation
-    R2334-27` = `Oui` in the workbook's list, > 80 % of `Dépense subventionnable (€ HT)` (exactly 80 %
+    (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) and paid by the État
+    (`dispositifs.is_r2334_27`: not a Département's « fonds de soutien à l'investissement local »), or
+    marked `Dotation R2334-27` = `Oui` in the workbook's list, > 80 % of `Dépense subventionnable (€ HT)` (exactly 80 %
     passes). An action that mobilises such a dotation with an empty dépense subventionnable cannot
     be checked: that is an error too, on the same cell."""
     for j in judged_actions(conv):
@@ -483,8 +484,9 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
         if dep is None or dep <= 0 or a.numero not in with_r2334:  # no such line: no group below
             continue
         groups: dict[str, list[LigneFinancement]] = {}
+        is_dotation = index(conv).dotations  # the État's: not a Département's fund of the same name
         for lf, fam in zip(j.counted, j.familles):
-            if fam in layout.FAMILLES_R2334_27:
+            if fam in layout.FAMILLES_R2334_27 and is_dotation(lf):
                 groups.setdefault(fam, []).append(lf)
         if not groups:
             continue
@@ -660,7 +662,7 @@ def _subvention_etat_encadree(lf: LigneFinancement) -> bool:
 
 def _encadree(dispositif: str | None, financeur: str | None, nature: str | None) -> bool:
     # what `_subvention_etat_encadree` reads of a line (FIN-24 asks it of every line: `_ENCADREES`)
-    return dispositifs.is_r2334_27(dispositif) or _governed(dispositif, financeur, nature)
+    return dispositifs.is_r2334_27(dispositif, financeur) or _governed(dispositif, financeur, nature)
 
 
 _ENCADREES = Memo(_encadree)  # the same few (dispositif, financeur, nature) in every plan
@@ -902,7 +904,9 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     """Added code. A line's dispositif that the workbook's list does not give its financeur, once
     names are compared by meaning (case, accents, punctuation, and the family: « DSIL
     exceptionnelle » is the État's DSIL); the reference list's dispositifs count as listed. The
-    message names the closest listed dispositif, or the financeur whose dispositif it is. Not
+    message names the closest listed dispositif, or the financeur whose dispositif it is; a name of
+    the État's dotations that another financeur pays (a Département's « fonds de soutien à
+    l'investissement local ») is said to be out of the État's caps (`dispositifs.is_r2334_27`). Not
     judged: an empty dispositif, a financeur with no listed dispositif (added by the user), an
     unknown financeur (FIN-02), an FCTVA line (FIN-10), an unrecognised État subsidy (FIN-20)."""
     ix = index(conv)
@@ -950,7 +954,15 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         return None
     fam = index(conv).familles[lf.dispositif]
     autre = owner.get(fam) if fam is not None else None
-    if autre is not None and autre != lf.financeur:
+    if fam in _R2334_27 and not dispositifs.is_r2334_27(lf.dispositif, lf.financeur):
+        # « Fonds de soutien à l'investissement local » of a Département: its own fund, out of the État's
+        # caps — said, since the État's DSIL filed under this financeur would escape them the same way
+        msg = (f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs du financeur {q(lf.financeur)} ; versé "
+               f"par ce financeur, ce n'est pas la {fam} de l'État : il ne compte pas dans le plafond de 80 % des "
+               f"dotations de l'État ({SRC_R2334_27}).")
+        sugg = (f"S'il s'agit de la {fam} de l'État, choisissez le financeur {q(layout.CODE_ETAT)} ; sinon, ajoutez ce "
+                f"dispositif à ceux du financeur {q(lf.financeur)} (feuille Financeurs).")
+    elif autre is not None and autre != lf.financeur:
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
         sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."

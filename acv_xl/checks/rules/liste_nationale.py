@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
+from acv_xl.contract.dispositifs import is_r2334_27
 from acv_xl.contract.model import Convention
 from acv_xl.contract.reference import ConventionRef, Reference, nom_cle, same_commune
 from acv_xl.contract.values import fmt_number, fold
@@ -300,8 +301,8 @@ def detr_population(conv: Convention) -> Iterable[Finding]:
     lines = rows(conv, layout.T_FINANCEMENTS)  # the DETR ones (the run's families), found in C
     detr = map(eq, map(ix.familles.__getitem__, map(attrgetter("dispositif"), lines)), repeat(layout.FAMILLE_DETR))
     for lf in compress(lines, detr):
-        if lf.statut == layout.STATUT_REFUSE:
-            continue
+        if lf.statut == layout.STATUT_REFUSE or not is_r2334_27(lf.dispositif, lf.financeur):
+            continue  # refused, or a body's own fund « d'équipement des territoires ruraux »
         action = ix.action(lf.numero)
         if (action is None or action.type_mo != "Commune" or not action.maitre_ouvrage
                 or action.maturite == layout.MATURITE_ABANDONNEE):  # left the plan: « sollicitez la DSIL » for it?
