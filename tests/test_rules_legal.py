@@ -43,6 +43,10 @@ def codes(out):
     ("Autofinancement", None), ("Subvention", None), ("Détroit", None), ("Vírgula", None),
     ("DETR2024", "DETR"), ("DSIL2021", "DSIL"), ("FNADT2023", "FNADT"),  # a year glued to the name
     ("DSIPL", "DSIL"), ("FSIPL 2017", "DSIL"),  # its name of 2016-2017
+    ("FSIL", "DSIL"), ("F.S.I.L. 2016", "DSIL"), ("D S I L", "DSIL"), ("D-S-I-L exceptionnelle", "DSIL"),
+    ("Dotation Politique Ville", "DPV"), ("Dotation de soutien à l'investissement départemental", "DSID"),
+    ("Direction régionale des affaires culturelles", "DRAC"), ("Crédits DRAC (MH)", "DRAC"),
+    ("DRAAF", None), ("DREAL", None), ("Dracénie", None), ("Plan A B C", None),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -61,7 +65,7 @@ def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():
 
 # --------------------------------------------------------------------------- FIN-07 / FIN-08 by meaning
 VARIANTES = ["DSIL exceptionnelle", "DSIL rénovation énergétique", "Dotation de soutien à l'investissement local",
-             "DSIL 2024", "d.s.i.l.", "DSIL2024"]
+             "DSIL 2024", "d.s.i.l.", "DSIL2024", "FSIL", "D S I L"]
 
 
 @pytest.mark.parametrize("variante", VARIANTES)

@@ -16,17 +16,21 @@ from acv_xl.contract.values import closest, fold, memo_text
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _ACRONYM_DOT = re.compile(r"(?<![a-z0-9])([a-z])\.(?=[a-z](?![a-z0-9]))")  # « d.s.i.l. » is « dsil »
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")  # « detr2024 » is « detr 2024 »
+# « D S I L », « D-S-I-L »: three or more letters standing alone in a row are an acronym spelt out
+_SPELT = re.compile(r"(?<![a-z0-9])[a-z](?: [a-z]){2,}(?![a-z0-9])")
 
 
 @memo_text(4096)
 def normalise(nom: str) -> str:
     """Folded (case, accents), punctuation and spaces reduced to single spaces, a year glued to a word
-    set apart: « DSIL - Exceptionnelle » → « dsil exceptionnelle »; « L'État » → « l etat »;
-    « DETR2024 » → « detr 2024 » (a DETR, counted in the R2334-27 caps)."""
+    set apart, an acronym spelt out letter by letter joined: « DSIL - Exceptionnelle » → « dsil
+    exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
+    R2334-27 caps); « D S I L » → « dsil »."""
     f = fold(nom)
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
-    return _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
+    f = _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
+    return _SPELT.sub(lambda m: m[0].replace(" ", ""), f)
 
 
 _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(

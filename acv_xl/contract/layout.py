@@ -575,18 +575,20 @@ FAMILLE_INTERREG = "Interreg"
 FAMILLE_ANAH_CHEF_PROJET = "Chef de projet ACV (Anah)"
 FAMILLES_DECRET_2018_514 = ("FNADT", "Fonds vert", "Fonds friches", "FRLA", "DRAC", "Fonds mobilités actives")
 FAMILLES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (FAMILLE_DSID, ("dsid", "soutien a l investissement des departements")),
-    # « DSIPL », « FSIPL »: the fonds de soutien à l'investissement public local of 2016, the DSIL since
-    (FAMILLE_DSIL, ("dsil", "dsipl", "fsipl", "soutien a l investissement local",
+    (FAMILLE_DSID, ("dsid", "soutien a l investissement des departements",
+                    "soutien a l investissement departemental")),
+    # « DSIPL », « FSIPL », « FSIL »: the fonds de soutien à l'investissement (public) local of 2016, the
+    # DSIL since
+    (FAMILLE_DSIL, ("dsil", "dsipl", "fsipl", "fsil", "soutien a l investissement local",
                     "soutien a l investissement public local")),
     (FAMILLE_DETR, ("detr", "equipement des territoires ruraux")),
     (FAMILLE_DPV, ("dpv", "dotation politique de la ville", "dotation de la politique de la ville",
-                   "dotation de politique de la ville")),
+                   "dotation de politique de la ville", "dotation politique ville")),
     ("FNADT", ("fnadt", "fonds national d amenagement et de developpement du territoire")),
     ("Fonds friches", ("fonds friches", "fonds friche", "recyclage des friches", "recyclage foncier")),
     ("Fonds vert", ("fonds vert", "fonds d acceleration de la transition ecologique")),
     ("FRLA", ("frla", "restructuration des locaux d activite")),
-    ("DRAC", ("drac", "monuments historiques", "monument historique")),
+    ("DRAC", ("drac", "affaires culturelles", "monuments historiques", "monument historique")),
     ("Fonds mobilités actives", ("mobilites actives", "mobilite active")),
     ("DGD bibliothèques", ("dgd", "bibliotheques publiques")),
     ("PLUS / PLAI", ("plai", "aides a la pierre", "aide a la pierre")),
