@@ -545,3 +545,27 @@ def test_fin21_a_workbook_from_an_older_template_still_knows_the_new_dispositifs
         lines(r)[REGION_11].update(financeur="ETAT", dispositif="Fonds friches")
         r["T_Actions"][0]["cosignataires"] = "ETAT"
     assert run(m) == []
+
+
+@pytest.mark.parametrize("financeur, dispositif, etat", [
+    ("ETAT", "Monuments historiques", True), ("DEPT", "Aide aux monuments historiques", False),
+    ("REGION", "Fonds friches régional", False), ("REGION", "Mobilités actives", False),
+    ("REGION", "Crédits DRAC", True), ("DEPT", "FNADT", True), ("AUTRE", "Fonds vert", True),
+])
+def test_fin14_and_fin09_take_a_bodys_own_fund_for_no_state_subsidy_of_2018_514(financeur, dispositif, etat):
+    """A Département's « aide aux monuments historiques », a Région's « fonds friches » are their own:
+    neither the État's commencement rule (FIN-14) nor décret 2018-514's citation (FIN-09) applies, and
+    FIN-21 says so; the acronym of the État's fund (DRAC, FNADT) keeps it the État's."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif, statut="Sollicité",
+                                   date_demande=date(2030, 1, 1))
+    assert bool(run(m, "FIN-14")) is etat
+    said = run(m, "FIN-21")
+    if not etat:
+        assert said[0].message.endswith(
+            f"« {dispositif} » n'est pas dans la liste des dispositifs du financeur « {financeur} » ; versé par ce "
+            f"financeur, ce n'est pas une subvention de l'État ({dispositifs.famille(dispositif)}) : les règles de "
+            "commencement et de caducité du décret n° 2018-514 ne s'y appliquent pas.")
+        assert said[0].suggestion.startswith(f"S'il s'agit d'une subvention de l'État ({dispositifs.famille(dispositif)}), "
+                                             "choisissez le financeur « ETAT »")
+    assert dispositifs.is_decret_2018_514(dispositif, financeur) is etat

@@ -51,12 +51,13 @@ def famille(nom: str | None) -> str | None:
     return None
 
 
-# Who may pay a DETR, DSIL, DPV or DSID: the État, or a financeur the reference list does not describe
-# (added by the user, `AUTRE`): a Département's « fonds de soutien à l'investissement local » is its own.
+# Who may pay the État's subsidies: the État, or a financeur the reference list does not describe
+# (added by the user, `AUTRE`): a Département's « fonds de soutien à l'investissement local », a
+# Région's « aide aux monuments historiques » are their own.
 _AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ETAT, "AUTRE"}
-# A name only the État's dotation bears: its acronym, or « dotation » without a territory's adjective
+# A name only the État's subsidy bears: its acronym, or « dotation » without a territory's adjective
 # (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's)
-_SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid)(?![a-z0-9])")
+_SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac)(?![a-z0-9])")
 _DOTATION = re.compile(r"(?<![a-z0-9])dotation(?![a-z0-9])")
 _TERRITOIRE = re.compile(r"(?<![a-z0-9])(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
 
@@ -67,21 +68,35 @@ def is_r2334_27(nom: str | None, financeur: str | None = None) -> bool:
     `REGION`…), only a name that designates the État's dotation counts — its acronym, or « dotation »
     without a territory's adjective — so a DSIL filed under the wrong financeur stays in the caps,
     while a Département's « fonds de soutien à l'investissement local » is not taken for it."""
-    if famille(nom) not in layout.FAMILLES_R2334_27:
-        return False
-    return financeur not in _AUTRES_PAYEURS or names_etat_dotation(nom)
+    return famille(nom) in layout.FAMILLES_R2334_27 and (financeur not in _AUTRES_PAYEURS or names_etat_dotation(nom))
 
 
 @memo_text(4096)
 def names_etat_dotation(nom: str) -> bool:
-    """Whether the name designates the État's dotation whoever is said to pay it (`is_r2334_27`)."""
+    """Whether the name designates the État's subsidy whoever is said to pay it (`is_r2334_27`)."""
     n = normalise(nom)
     return bool(_SIGLE.search(n)) or (bool(_DOTATION.search(n)) and not _TERRITOIRE.search(n))
 
 
-def is_decret_2018_514(nom: str | None) -> bool:
-    """A State investment subsidy governed by décret n° 2018-514 (Fonds vert, FNADT, DRAC, FRLA…)."""
-    return famille(nom) in layout.FAMILLES_DECRET_2018_514
+def is_decret_2018_514(nom: str | None, financeur: str | None = None) -> bool:
+    """A State investment subsidy governed by décret n° 2018-514 (Fonds vert, FNADT, DRAC, FRLA…), paid
+    by `financeur` (None: whoever pays): under another financeur of the reference list, only a name
+    bearing the État's acronym (FNADT, FRLA, DRAC) — a Région's « fonds friches » or a Département's
+    « aide aux monuments historiques » is its own (`is_r2334_27`)."""
+    return (famille(nom) in layout.FAMILLES_DECRET_2018_514
+            and (financeur not in _AUTRES_PAYEURS or names_etat_dotation(nom)))
+
+
+def is_etat(nom: str | None, financeur: str | None) -> bool:
+    """Whether a dispositif of the État's families (R2334-27, décret 2018-514) is the État's when
+    `financeur` pays it; True for a name of no such family (nothing to contradict)."""
+    fam = famille(nom)
+    if fam not in _FAMILLES_ETAT:
+        return True
+    return financeur not in _AUTRES_PAYEURS or names_etat_dotation(nom)
+
+
+_FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_2018_514)
 
 
 def same(a: str | None, b: str | None) -> bool:

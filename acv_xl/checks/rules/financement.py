@@ -512,7 +512,7 @@ def _governed_by_2018_514(lf: LigneFinancement) -> bool:
 
 
 def _governed(dispositif: str | None, financeur: str | None, nature: str | None) -> bool:
-    if dispositifs.is_decret_2018_514(dispositif):
+    if dispositifs.is_decret_2018_514(dispositif, financeur):
         return True
     return financeur == layout.CODE_ETAT and nature == layout.NATURE_SUBVENTION and famille(dispositif) is None
 
@@ -954,13 +954,18 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         return None
     fam = index(conv).familles[lf.dispositif]
     autre = owner.get(fam) if fam is not None else None
-    if fam in _R2334_27 and not dispositifs.is_r2334_27(lf.dispositif, lf.financeur):
+    if not dispositifs.is_etat(lf.dispositif, lf.financeur):
         # « Fonds de soutien à l'investissement local » of a Département: its own fund, out of the État's
-        # caps — said, since the État's DSIL filed under this financeur would escape them the same way
+        # rules — said, since the État's DSIL filed under this financeur would escape them the same way
+        if fam in _R2334_27:
+            etat, de_etat = f"la {fam} de l'État", f"de la {fam} de l'État"
+            effet = f"il ne compte pas dans le plafond de 80 % des dotations de l'État ({SRC_R2334_27})"
+        else:
+            etat, de_etat = f"une subvention de l'État ({fam})", f"d'une subvention de l'État ({fam})"
+            effet = "les règles de commencement et de caducité du décret n° 2018-514 ne s'y appliquent pas"
         msg = (f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs du financeur {q(lf.financeur)} ; versé "
-               f"par ce financeur, ce n'est pas la {fam} de l'État : il ne compte pas dans le plafond de 80 % des "
-               f"dotations de l'État ({SRC_R2334_27}).")
-        sugg = (f"S'il s'agit de la {fam} de l'État, choisissez le financeur {q(layout.CODE_ETAT)} ; sinon, ajoutez ce "
+               f"par ce financeur, ce n'est pas {etat} : {effet}.")
+        sugg = (f"S'il s'agit {de_etat}, choisissez le financeur {q(layout.CODE_ETAT)} ; sinon, ajoutez ce "
                 f"dispositif à ceux du financeur {q(lf.financeur)} (feuille Financeurs).")
     elif autre is not None and autre != lf.financeur:
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
