@@ -79,6 +79,22 @@ def test_fin07_counts_every_variant_exactly_80_passes(variante):
     assert codes(out) == [("FIN-07", E)] and out[0].cellule == "N5"
 
 
+@pytest.mark.parametrize("dep", [500_000, 600_000, 10_000_000])
+def test_fin07_a_depense_above_the_cost_makes_no_room_under_the_cap(dep):
+    """2.1 costs 500 000: DETR 100 000 + DSIL 300 001 is over 80 % of it, whatever dépense subventionnable is
+    typed above the cost (ACT-11 only warns of that)."""
+    def m(r):
+        lines(r)[DSIL_21]["montant"] = 300_001
+        lines(r)[AUTO_21]["montant"] = 79_999
+        r["T_Actions"][1]["depense_subventionnable"] = dep
+    (f,) = run(m, "FIN-07")
+    assert f.cellule == "N5" and "80,0002 %" in f.message and "soit 400 000,00 €" in f.message
+    if dep > 500_000:
+        assert "du coût total de l'action (500 000,00 €), que la dépense subventionnable saisie" in f.message
+        assert f.suggestion == ("Réduisez ces dotations de 1,00 € au moins, et ramenez la dépense subventionnable au "
+                                "coût total au plus.")
+
+
 def test_issue_plan_dsil_exceptionnelle_at_83_percent_no_longer_validates():
     def m(r):  # 2.1 funded 83 % by a « DSIL exceptionnelle » alone
         del lines(r)[DETR_21]
@@ -569,3 +585,8 @@ def test_fin14_and_fin09_take_a_bodys_own_fund_for_no_state_subsidy_of_2018_514(
         assert said[0].suggestion.startswith(f"S'il s'agit d'une subvention de l'État ({dispositifs.famille(dispositif)}), "
                                              "choisissez le financeur « ETAT »")
     assert dispositifs.is_decret_2018_514(dispositif, financeur) is etat
+
+
+def test_fin08_a_depense_above_the_cost_is_judged_on_the_cost():
+    """2.1 costs 500 000 and its DETR is exactly 20 % of it: a dépense typed at 600 000 asks no more."""
+    assert run(lambda r: r["T_Actions"][1].update(depense_subventionnable=600_000), "FIN-08") == []

@@ -442,7 +442,8 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
     (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) and paid by the État
     (`dispositifs.is_r2334_27`: not a Département's « fonds de soutien à l'investissement local »), or
     marked `Dotation R2334-27` = `Oui` in the workbook's list, > 80 % of `Dépense subventionnable (€ HT)` (exactly 80 %
-    passes). An action that mobilises such a dotation with an empty dépense subventionnable cannot
+    passes), or of the cost when the dépense exceeds it (ACT-11 only warns of that: a dépense inflated
+    above the cost must not make room under the cap). An action that mobilises such a dotation with an empty dépense subventionnable cannot
     be checked: that is an error too, on the same cell."""
     for j in judged_actions(conv):
         a, dot = j.action, j.dotations
@@ -456,16 +457,21 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
                      f"L'action {a.numero} mobilise {money(dot)} de dotations de l'État (DETR, DSIL, DPV, DSID) "
                      "mais sa dépense subventionnable n'est pas renseignée : le plafond de 80 % ne peut pas être vérifié.",
                      "Saisissez la dépense subventionnable HT de l'action.", action=a.numero)
-        elif dot * 100 > 80 * dep:
-            plafond = dep * Decimal("0.8")
+        elif dot * 100 > 80 * min(dep, a.cout_total):
+            # a dépense above the cost (ACT-11, a warning) is no base: the dotations fund the operation's cost
+            base = min(dep, a.cout_total)
+            plafond = base * Decimal("0.8")
             is_dotation = index(conv).dotations
             names = list(dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
             noms = ("dispositif " if len(names) == 1 else "dispositifs ") + ", ".join(map(q, names))
+            de = _de_la_base(dep, base)
             yield at(a, "depense_subventionnable", "FIN-07", E,
                      f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} ({noms}) atteignent "
-                     f"{money(dot)}, soit {_pct(dot / dep, 80)} de la dépense subventionnable ({money(dep)}) ; le maximum "
-                     f"est de 80 %, soit {money(plafond)} ({SRC_R2334_27}).",
-                     f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins.", action=a.numero)
+                     f"{money(dot)}, soit {_pct(dot / base, 80)} {de} ; le maximum est de 80 %, soit {money(plafond)} "
+                     f"({SRC_R2334_27}).",
+                     f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins"
+                     + ("." if base == dep else ", et ramenez la dépense subventionnable au coût total au plus."),
+                     action=a.numero)
 
 
 @rule("FIN-08", A, "DETR, DSIL, DPV ou DSID inférieure à 20 % de la dépense subventionnable", SRC_R2334_27,
@@ -476,7 +482,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
     is one decision that the plan may spread over several years and spellings: the action's counted
     lines of one dotation are summed, and the finding points at the first of them. Not reported when
     the 80 % cap forces it: when the other dotations leave less than 20 % below the cap, a smaller
-    amount is the only lawful one."""
+    amount is the only lawful one. As FIN-07, of the cost when the dépense typed exceeds it."""
     with_r2334 = _numeros_with(conv, _R2334_27)
     for j in judged_actions(conv):
         a = j.action
@@ -491,18 +497,28 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
         if not groups:
             continue
         dot = j.dotations
+        base = min(dep, a.cout_total)  # as FIN-07: a dépense above the cost is no base
         for fam, group in groups.items():
             montant = totals.total(group)
-            if montant <= 0 or montant * 100 >= 20 * dep:
+            if montant <= 0 or montant * 100 >= 20 * base:
                 continue  # ≤ 0 is FIN-03's
-            if (dot - montant + dep * Decimal("0.2")) * 100 > 80 * dep:
+            if (dot - montant + base * Decimal("0.2")) * 100 > 80 * base:
                 continue  # the cap forces it
             years = f" sur {len(group)} lignes" if len(group) > 1 else ""  # « (286 000,00 € (sur 2 lignes)) » read badly
             yield at(group[0], "montant", "FIN-08", A,
                      f"{prefix(group[0])} : la {fam} de l'action ({money(montant)}{years}) représente "
-                     f"{_pct(montant / dep, 20)} de la dépense subventionnable ({money(dep)}) ; le taux minimal "
-                     f"est de 20 %, soit {money(dep * Decimal('0.2'))} ({SRC_R2334_27}).",
-                     f"Portez la {fam} à {money(_ceil(dep * Decimal('0.2')))} au moins, ou justifiez le taux.")
+                     f"{_pct(montant / base, 20)} {_de_la_base(dep, base)} ; le taux minimal "
+                     f"est de 20 %, soit {money(base * Decimal('0.2'))} ({SRC_R2334_27}).",
+                     f"Portez la {fam} à {money(_ceil(base * Decimal('0.2')))} au moins, ou justifiez le taux.")
+
+
+def _de_la_base(dep: Decimal, base: Decimal) -> str:
+    """How FIN-07 and FIN-08 name the base of their percentages, after « soit 80,1 % »: the dépense
+    subventionnable, or the cost when the dépense typed exceeds it."""
+    if base == dep:
+        return f"de la dépense subventionnable ({money(dep)})"
+    return (f"du coût total de l'action ({money(base)}), que la dépense subventionnable saisie ({money(dep)}) ne peut "
+            "dépasser")
 
 
 def _governed_by_2018_514(lf: LigneFinancement) -> bool:
