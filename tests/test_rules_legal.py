@@ -47,6 +47,8 @@ def codes(out):
     ("Dotation Politique Ville", "DPV"), ("Dotation de soutien à l'investissement départemental", "DSID"),
     ("Direction régionale des affaires culturelles", "DRAC"), ("Crédits DRAC (MH)", "DRAC"),
     ("DRAAF", None), ("DREAL", None), ("Dracénie", None), ("Plan A B C", None),
+    ("Dotation équipement territoires ruraux", "DETR"), ("Dotation soutien investissement local", "DSIL"),
+    ("Fonds concours EPCI", "Fonds de concours"), ("Aide à l'investissement", None),  # small words left out
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -65,7 +67,7 @@ def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():
 
 # --------------------------------------------------------------------------- FIN-07 / FIN-08 by meaning
 VARIANTES = ["DSIL exceptionnelle", "DSIL rénovation énergétique", "Dotation de soutien à l'investissement local",
-             "DSIL 2024", "d.s.i.l.", "DSIL2024", "FSIL", "D S I L"]
+             "DSIL 2024", "d.s.i.l.", "DSIL2024", "FSIL", "D S I L", "Dotation soutien investissement local"]
 
 
 @pytest.mark.parametrize("variante", VARIANTES)

@@ -33,8 +33,18 @@ def normalise(nom: str) -> str:
     return _SPELT.sub(lambda m: m[0].replace(" ", ""), f)
 
 
+# The small words a name in a cell often goes without (« Dotation équipement territoires ruraux »,
+# « Dotation soutien investissement local »): left out of the names and of the families' phrases alike
+_SMALL_WORDS = frozenset(("a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "pour"))
+
+
+def _without_small_words(n: str) -> str:
+    return " ".join(w for w in n.split() if w not in _SMALL_WORDS)
+
+
 _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
-    (famille, re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![a-z0-9])"))
+    (famille, re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(_without_small_words(p)) for p in phrases)
+                         + r")(?![a-z0-9])"))
     for famille, phrases in layout.FAMILLES
 )
 
@@ -44,7 +54,7 @@ def famille(nom: str | None) -> str | None:
     """The family of a dispositif's name (`layout.FAMILLES`), or None when no family's phrase is in it."""
     if not nom:
         return None
-    n = normalise(nom)
+    n = _without_small_words(normalise(nom))
     for fam, pattern in _PATTERNS:
         if pattern.search(n):
             return fam

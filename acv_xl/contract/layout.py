@@ -566,8 +566,9 @@ DISPOSITIFS_DETR_DSIL = ("DETR", "DSIL")
 CODE_ETAT = "ETAT"  # FIN-20: the État's subsidies are all recognised, or reported
 
 # Families of dispositifs, recognised by meaning (`contract.dispositifs.famille`): a name is folded
-# (case, accents, punctuation, spaces) and a family matches when one of its phrases appears in it
-# as whole words. First match wins: the order puts the precise phrases first.
+# (case, accents, punctuation, spaces, small words such as « de », « l' ») and a family matches when
+# one of its phrases, folded alike, appears in it as whole words. First match wins: the order puts
+# the precise phrases first.
 FAMILLE_DETR, FAMILLE_DSIL, FAMILLE_DPV, FAMILLE_DSID = "DETR", "DSIL", "DPV", "DSID"
 FAMILLES_R2334_27 = (FAMILLE_DETR, FAMILLE_DSIL, FAMILLE_DPV, FAMILLE_DSID)  # FIN-07, FIN-08, FIN-14
 FAMILLE_FONDS_CONCOURS = "Fonds de concours"
@@ -583,7 +584,7 @@ FAMILLES: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "soutien a l investissement public local")),
     (FAMILLE_DETR, ("detr", "equipement des territoires ruraux")),
     (FAMILLE_DPV, ("dpv", "dotation politique de la ville", "dotation de la politique de la ville",
-                   "dotation de politique de la ville", "dotation politique ville")),
+                   "dotation de politique de la ville")),
     ("FNADT", ("fnadt", "fonds national d amenagement et de developpement du territoire")),
     ("Fonds friches", ("fonds friches", "fonds friche", "recyclage des friches", "recyclage foncier")),
     ("Fonds vert", ("fonds vert", "fonds d acceleration de la transition ecologique")),
