@@ -80,9 +80,11 @@ def test_prj06_a_commune_of_another_convention():
 
 
 def test_prj06_another_conventions_id_on_these_communes():
-    # ACV031 is Béthune - Bruay: Arras is not one of its communes, and both of its communes are missing
+    # ACV031 is Béthune - Bruay: Arras is not one of its communes, both of its communes are missing, and
+    # the label « Arras » names a commune of another convention
     out = run(lambda r: r["names"].update(acv_id="ACV031"))
-    assert [(f.code, f.gravite) for f in out if f.code != "PRJ-08"] == [("PRJ-06", E), ("PRJ-07", E), ("PRJ-07", E)]
+    assert [(f.code, f.gravite) for f in out if f.code != "PRJ-08"] == [("PRJ-10", A), ("PRJ-06", E), ("PRJ-07", E),
+                                                                        ("PRJ-07", E)]
 
 
 def test_prj06_a_commune_outside_the_programme():
@@ -171,6 +173,30 @@ def test_prj10_a_name_the_list_does_not_know_is_a_warning_that_names_the_list():
 def test_prj10_a_renamed_commune_passes_with_a_list_that_knows_its_name():
     ref = with_list(**{"62041": {"commune": "Arras-en-Artois"}})
     assert findings(_with_name(clean_raw(), 0, "Arras-en-Artois"), "PRJ-10", ref) == []
+
+
+@pytest.mark.parametrize("libelle, warned", [
+    ("Béthune", True), ("Action Cœur de Ville de Béthune", True), ("Arras", False), ("Ville d'Arras", False),
+    ("Cœur de ville", False), ("Arras - Béthune", False), ("Saint-Omer", True),
+])
+def test_prj10_a_label_naming_another_commune_of_the_list_warns(libelle, warned):
+    out = findings(_with_libelle(clean_raw(), libelle), "PRJ-10")
+    assert only(out) == ([("PRJ-10", A, "Projet", "B5")] if warned else [])
+    if libelle == "Béthune":
+        assert out[0].message == ("Le libellé de la convention « Béthune » nomme Béthune, de la convention ACV031 "
+                                  "(Béthune - Bruay-la-Buissière), et aucune commune de la convention ACV014 (Arras) "
+                                  "selon la liste nationale ACV (ANCT, avril 2024).")
+        assert out[0].suggestion == "Saisissez « Arras », ou corrigez l'identifiant de la convention."
+
+
+def test_prj10_names_of_the_list_are_shorter_than_what_a_label_is_searched_for():
+    from acv_xl.checks.rules.liste_nationale import _NAME_WORDS_MAX
+    assert max(len(k.split()) for k in reference.shipped().par_nom) < _NAME_WORDS_MAX
+
+
+def _with_libelle(raw, libelle):
+    raw["names"]["acv_libelle"] = libelle
+    return raw
 
 
 def _with_name(raw, i, name):

@@ -53,7 +53,7 @@ def test_prj02_insee_code_form_and_departement(code, ok):
 
 def test_prj02_corsican_code_in_corsica_passes():
     def m(r):  # Ajaccio, as the national list gives it
-        r["names"].update(acv_departement="2A", acv_id="ACV004", acv_siren_epci="242010056")
+        r["names"].update(acv_departement="2A", acv_id="ACV004", acv_libelle="Ajaccio", acv_siren_epci="242010056")
         r["T_Communes"][0].update(code_insee="2A004", commune="Ajaccio")
     assert run(m) == []
 
@@ -73,7 +73,7 @@ def test_prj02_commune_name_empty():
 
 def test_prj02_binome_two_communes_same_departement():
     def m(r):  # Lens - Liévin, as the national list gives it
-        r["names"].update(acv_id="ACV113", acv_siren_epci="246200364")
+        r["names"].update(acv_id="ACV113", acv_libelle="Lens - Liévin", acv_siren_epci="246200364")
         r["T_Communes"][:] = [{"code_insee": "62498", "commune": "Lens", "role": "Ville centre"},
                               {"code_insee": "62510", "commune": "Liévin", "role": "Commune associée"}]
     assert run(m) == []

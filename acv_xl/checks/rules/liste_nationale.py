@@ -155,7 +155,8 @@ def nom_commune(conv: Convention) -> Iterable[Finding]:
     and allowed to hold it (« Ville d'Arras »; « Lens - Liévin » on either row of the binôme). An
     error when the name is that of another commune of the list (« Béthune » beside Arras's code: the
     code or the name is wrong, and the annex would print one for the other); a warning otherwise (a
-    misspelling, or a commune renamed since the list's date)."""
+    misspelling, or a commune renamed since the list's date). A warning too when `acv_libelle` names
+    another commune of the list and none of the convention's (`_libelle`)."""
     ref = _ref(conv)
     codes, _ = _codes(conv)
     for ligne, code in codes:
@@ -178,6 +179,32 @@ def nom_commune(conv: Convention) -> Iterable[Finding]:
                      f"{ref.libelle}, pas {q(typed)}.",
                      f"Saisissez {q(c.commune)}, ou vérifiez le code INSEE ; si la commune a changé de nom depuis "
                      f"{ref.depuis}, la liste est à mettre à jour (option --reference).")
+    yield from _libelle(conv, ref)
+
+
+def _libelle(conv: Convention, ref: Reference) -> Iterable[Finding]:
+    """PRJ-10 on `acv_libelle` (a warning): it names a commune of the list and none of the convention's
+    (« Béthune » as the title of ACV014, Arras). A label naming no commune of the list (« Cœur de
+    ville ») is the user's to choose."""
+    cref = _convention(conv)
+    libelle = conv.value("acv_libelle")
+    if cref is None or not isinstance(libelle, str) or not libelle.strip():
+        return
+    if any(same_commune(libelle, c) for c in cref.communes):
+        return
+    words = nom_cle(libelle).split()
+    named = [c for i in range(len(words)) for j in range(i + 1, min(len(words), i + _NAME_WORDS_MAX) + 1)
+             for c in ref.par_nom.get(" ".join(words[i:j]), ()) if c.id_acv != cref.id_acv]
+    if named:
+        o = named[0]
+        yield at_named(conv, "acv_libelle", "PRJ-10", A,
+                       f"Le libellé de la convention {q(libelle.strip())} nomme {o.commune}, de la convention "
+                       f"{_name(ref.conventions[o.id_acv])}, et aucune commune de la convention {_name(cref)} selon la "
+                       f"{ref.libelle}.",
+                       f"Saisissez {q(cref.nom)}, ou corrigez l'identifiant de la convention.")
+
+
+_NAME_WORDS_MAX = 6  # more than the longest name of the list, folded (« saint laurent du maroni »: 4 words)
 
 
 @rule("PRJ-07", E, "Commune de la convention absente du classeur", SRC_LISTE_NATIONALE, needs=("T_Communes",))
