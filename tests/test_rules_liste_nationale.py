@@ -131,11 +131,18 @@ def test_prj06_an_id_that_designates_no_convention_is_not_in_the_list_either():
     ("62765", "St-Omer"), ("62765", "ST OMER"), ("62765", "Saint Omer"), ("62765", "saint-omer"),
     ("43157", "Puy-en-Velay (Le)"), ("43157", "Le Puy en Velay"), ("43157", "Puy-en-Velay"),
     ("72154", "Flèche (La)"), ("72154", "LA FLECHE"), ("62510", "Liévin"), ("62510", "Lievin"),
-    ("62498", "Lens - Liévin"), ("62510", "Lens - Liévin"), ("62510", "Lens – Liévin"),
+    ("62498", "Lens - Liévin"), ("62510", "Lens - Liévin"), ("62510", "Lens – Liévin"), ("62510", "Lens/Liévin"),
+    ("62178", "Béthune - Bruay-la-Buissière"), ("62178", "Bruay la Buissière"), ("62041", "Commune d'Arras"),
 ])
 def test_prj10_spellings_of_the_list_name_pass(code, typed):
     c = reference.shipped().par_insee[code]
     assert reference.same_commune(typed, c)
+
+
+@pytest.mark.parametrize("code, typed", [("62041", "Saint-Arras"), ("62041", "Arras-en-Artois"),
+                                         ("62765", "Omer"), ("62178", "Bruay"), ("62498", "Lensois")])
+def test_prj10_a_name_holding_the_list_name_is_not_it(code, typed):
+    assert not reference.same_commune(typed, reference.shipped().par_insee[code])
 
 
 def test_prj10_every_name_of_the_list_is_its_own():

@@ -182,11 +182,18 @@ def nom_cle(nom: str) -> str:
     return " ".join(words)
 
 
+# a binôme's name: « Lens - Liévin », « Lens – Liévin », « Lens / Liévin », « Lens et Liévin » (a hyphen
+# without spaces is a name's own: Bruay-la-Buissière)
+_BINOME = re.compile(r"\s+-\s+|\s*[–—/]\s*|\s+et\s+")
+_VILLE_DE = re.compile(r"^(?:ville|commune|mairie)(?: de| d| du| des)? ")
+
+
 def same_commune(typed: str, c: CommuneRef) -> bool:
-    """Whether a name typed for the commune `c` is its name (`nom_cle`), or holds it whole: « Ville
-    d'Arras », and a binôme's name « Lens - Liévin » on the row of Lens or of Liévin."""
-    t, n = nom_cle(typed), nom_cle(c.commune)
-    return t == n or f" {n} " in f" {t} "
+    """Whether a name typed for the commune `c` is its name (`nom_cle`), preceded or not by « Ville
+    de », or one of the names of a binôme's (« Lens - Liévin » on the row of Lens or of Liévin);
+    « Saint-Arras » is not Arras."""
+    n = nom_cle(c.commune)
+    return any(_VILLE_DE.sub("", nom_cle(part)) == n for part in _BINOME.split(fold(typed)))
 
 
 @dataclass(frozen=True)
