@@ -592,3 +592,14 @@ def test_fin14_and_fin09_take_a_bodys_own_fund_for_no_state_subsidy_of_2018_514(
 def test_fin08_a_depense_above_the_cost_is_judged_on_the_cost():
     """2.1 costs 500 000 and its DETR is exactly 20 % of it: a dépense typed at 600 000 asks no more."""
     assert run(lambda r: r["T_Actions"][1].update(depense_subventionnable=600_000), "FIN-08") == []
+
+
+@pytest.mark.parametrize("nature", ["Prêt", "Recette / cession", "Avance remboursable", "Subvention"])
+def test_fin06_a_state_subsidy_typed_as_a_loan_or_a_revenue_is_no_own_share(nature):
+    """2.1: the EPCI's own 40 000 + the CDC's loan 20 000 = 12 % of 500 000; a DETR of 140 000 typed as a
+    « Prêt » or a « Recette / cession » is still the État's subsidy, not money the MO repays or earns."""
+    def m(r):
+        lines(r)[AUTO_21]["montant"] = 40_000
+        lines(r)[DETR_21].update(montant=140_000, nature=nature)
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "60 000,00 €, soit 12,0 % de 500 000,00 €" in out[0].message

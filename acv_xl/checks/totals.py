@@ -201,8 +201,8 @@ class Categories:
         merged = {code: ref.categorie for code, ref in layout.FINANCEURS_BY_CODE.items()}
         merged.update(first)
         self.get = merged.get  # a dict's own lookup: no Python call per line
-        # `role_l1111_10` by (MO codes, nature, financeur), which decide it with these categories
-        # (`part_mo`: a 5,000-line plan asks once per line, for a few dozen distinct triples)
+        # `role_l1111_10` by (MO codes, nature, financeur, dispositif), which decide it with these
+        # categories (`part_mo`: a 5,000-line plan asks once per line, for a few dozen distinct keys)
         self.roles: dict[tuple, str] = {}
 
     def __call__(self, code: str | None) -> str | None:
@@ -281,8 +281,13 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of)
     are the MO's only when the financeur is the MO — another public body's are a public participation,
     a private one's are outside the base; a subsidy is public or private by its financeur's category.
     When no code identifies the MO (a syndicat mixte not in the list), a financeur added to the
-    workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others."""
+    workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
+    A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
+    nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money."""
     nature = lf.nature
+    if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
+                                               or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
+        return SUBVENTION_PUBLIQUE
     if nature in layout.NATURES_REMBOURSEES or nature in layout.NATURES_RECETTE:
         return PROPRE
     if nature in layout.NATURES_APPORT:
@@ -326,7 +331,7 @@ def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Finan
     mo = codes_du_mo(action, workbook_financeurs) if action is not None else None
     propre = publiques = participations = ZERO
     for lf in (action_lines if counted else _counted(action_lines)):
-        role = roles.get(key := (mo, lf.nature, lf.financeur))
+        role = roles.get(key := (mo, lf.nature, lf.financeur, lf.dispositif))
         if role is None:
             role = _remember(roles, key, role_l1111_10(lf, mo, categorie_of))
         if role == PROPRE:

@@ -1018,7 +1018,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
         mo = mo_of.get(a.numero)
         if mo is None:
             mo = mo_of[a.numero] = mo_codes(a)
-        role = roles.get((mo, lf.nature, lf.financeur)) or totals.role_l1111_10(lf, mo, categorie_of)
+        role = roles.get((mo, lf.nature, lf.financeur, lf.dispositif)) or totals.role_l1111_10(lf, mo, categorie_of)
         if role != totals.PARTICIPATION_PUBLIQUE:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
