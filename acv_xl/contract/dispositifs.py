@@ -3,7 +3,9 @@
 A user types « DSIL exceptionnelle », « DETR 2025 », « Dotation de soutien à l'investissement
 local » or « dsil »: each is a DSIL or a DETR, and the legal caps (R2334-27: 80 % together, 20 % at
 least each) must count it. The rules, the totals and the template all ask `famille(nom)`; the
-phrases of each family are data in `layout.FAMILLES`.
+phrases of each family are data in `layout.FAMILLES`. Whether a line is the État's subsidy also
+depends on who pays it (`is_r2334_27(nom, financeur)`): a Département's « fonds de soutien à
+l'investissement local » is its own.
 """
 
 from __future__ import annotations
@@ -78,14 +80,7 @@ def is_r2334_27(nom: str | None, financeur: str | None = None) -> bool:
     `REGION`…), only a name that designates the État's dotation counts — its acronym, or « dotation »
     without a territory's adjective — so a DSIL filed under the wrong financeur stays in the caps,
     while a Département's « fonds de soutien à l'investissement local » is not taken for it."""
-    return famille(nom) in layout.FAMILLES_R2334_27 and (financeur not in _AUTRES_PAYEURS or names_etat_dotation(nom))
-
-
-@memo_text(4096)
-def names_etat_dotation(nom: str) -> bool:
-    """Whether the name designates the État's subsidy whoever is said to pay it (`is_r2334_27`)."""
-    n = normalise(nom)
-    return bool(_SIGLE.search(n)) or (bool(_DOTATION.search(n)) and not _TERRITOIRE.search(n))
+    return famille(nom) in layout.FAMILLES_R2334_27 and _of_etat(nom, financeur)
 
 
 def is_decret_2018_514(nom: str | None, financeur: str | None = None) -> bool:
@@ -93,20 +88,28 @@ def is_decret_2018_514(nom: str | None, financeur: str | None = None) -> bool:
     by `financeur` (None: whoever pays): under another financeur of the reference list, only a name
     bearing the État's acronym (FNADT, FRLA, DRAC) — a Région's « fonds friches » or a Département's
     « aide aux monuments historiques » is its own (`is_r2334_27`)."""
-    return (famille(nom) in layout.FAMILLES_DECRET_2018_514
-            and (financeur not in _AUTRES_PAYEURS or names_etat_dotation(nom)))
+    return famille(nom) in layout.FAMILLES_DECRET_2018_514 and _of_etat(nom, financeur)
 
 
 def is_etat(nom: str | None, financeur: str | None) -> bool:
     """Whether a dispositif of the État's families (R2334-27, décret 2018-514) is the État's when
     `financeur` pays it; True for a name of no such family (nothing to contradict)."""
-    fam = famille(nom)
-    if fam not in _FAMILLES_ETAT:
-        return True
-    return financeur not in _AUTRES_PAYEURS or names_etat_dotation(nom)
+    return famille(nom) not in _FAMILLES_ETAT or _of_etat(nom, financeur)
 
 
 _FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_2018_514)
+
+
+def _of_etat(nom: str | None, financeur: str | None) -> bool:
+    """A name of the État's families, paid by `financeur`, is the État's subsidy."""
+    return financeur not in _AUTRES_PAYEURS or _names_etat(nom or "")
+
+
+@memo_text(4096)
+def _names_etat(nom: str) -> bool:
+    """Whether the name designates the État's subsidy whoever is said to pay it (`_SIGLE`, `_DOTATION`)."""
+    n = normalise(nom)
+    return bool(_SIGLE.search(n)) or (bool(_DOTATION.search(n)) and not _TERRITOIRE.search(n))
 
 
 def same(a: str | None, b: str | None) -> bool:
