@@ -173,7 +173,7 @@ def nom_cle(nom: str) -> str:
     """A commune's name as compared with the list's: case, accents, hyphens and apostrophes folded,
     « St »/« Ste » written out, the article put back first (« Flèche (La) ») then dropped
     (« Puy-en-Velay » is Le Puy-en-Velay): « ST-LÔ » and « Saint Lô » are « saint lo »."""
-    f = fold(nom)
+    f = fold(nom).replace("œ", "oe").replace("æ", "ae")  # « Cœur de ville »: no accent to fold, a ligature
     if m := _ARTICLE_AFTER.fullmatch(f):
         f = f"{m[2]} {m[1]}"
     words = [_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split()]
@@ -185,15 +185,19 @@ def nom_cle(nom: str) -> str:
 # a binôme's name: « Lens - Liévin », « Lens – Liévin », « Lens / Liévin », « Lens et Liévin » (a hyphen
 # without spaces is a name's own: Bruay-la-Buissière)
 _BINOME = re.compile(r"\s+-\s+|\s*[–—/]\s*|\s+et\s+")
-_VILLE_DE = re.compile(r"^(?:ville|commune|mairie)(?: de| d| du| des)? ")
+_VILLE_DE = re.compile(r"^(?:(?:action )?coeur de ville|acv|ville|commune|mairie)(?: de| d| du| des)? ")
+
+
+def noms_cles(typed: str) -> list[str]:
+    """The names a commune's or a convention's name gives (`nom_cle`), without « Ville de » or « Action
+    Cœur de Ville de » before them: one, or a binôme's two (« Lens - Liévin »)."""
+    return [_VILLE_DE.sub("", nom_cle(part)) for part in _BINOME.split(fold(typed))]
 
 
 def same_commune(typed: str, c: CommuneRef) -> bool:
-    """Whether a name typed for the commune `c` is its name (`nom_cle`), preceded or not by « Ville
-    de », or one of the names of a binôme's (« Lens - Liévin » on the row of Lens or of Liévin);
-    « Saint-Arras » is not Arras."""
-    n = nom_cle(c.commune)
-    return any(_VILLE_DE.sub("", nom_cle(part)) == n for part in _BINOME.split(fold(typed)))
+    """Whether a name typed for the commune `c` is its name (`noms_cles`), or one of the names of a
+    binôme's (« Lens - Liévin » on the row of Lens or of Liévin); « Saint-Arras » is not Arras."""
+    return nom_cle(c.commune) in noms_cles(typed)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.dispositifs import is_r2334_27
 from acv_xl.contract.model import Convention
-from acv_xl.contract.reference import ConventionRef, Reference, nom_cle, same_commune
+from acv_xl.contract.reference import ConventionRef, Reference, nom_cle, noms_cles, same_commune
 from acv_xl.contract.values import fmt_number, fold
 
 from . import (
@@ -183,18 +183,18 @@ def nom_commune(conv: Convention) -> Iterable[Finding]:
 
 
 def _libelle(conv: Convention, ref: Reference) -> Iterable[Finding]:
-    """PRJ-10 on `acv_libelle` (a warning): it names a commune of the list and none of the convention's
-    (« Béthune » as the title of ACV014, Arras). A label naming no commune of the list (« Cœur de
-    ville ») is the user's to choose."""
+    """PRJ-10 on `acv_libelle` (a warning): it is the name of a commune of the list, or of a binôme
+    (`reference.noms_cles`: « Béthune », « Ville de Béthune », « Action Cœur de Ville de Béthune »), and
+    none of the convention's (ACV014 is Arras). Any other label (« Cœur de ville », « Redonner du sens
+    au centre », which does not name Sens) is the user's to choose."""
     cref = _convention(conv)
     libelle = conv.value("acv_libelle")
     if cref is None or not isinstance(libelle, str) or not libelle.strip():
         return
-    if any(same_commune(libelle, c) for c in cref.communes):
+    noms = noms_cles(libelle)
+    if any(nom_cle(c.commune) in noms for c in cref.communes):
         return
-    words = nom_cle(libelle).split()
-    named = [c for i in range(len(words)) for j in range(i + 1, min(len(words), i + _NAME_WORDS_MAX) + 1)
-             for c in ref.par_nom.get(" ".join(words[i:j]), ()) if c.id_acv != cref.id_acv]
+    named = [c for n in noms for c in ref.par_nom.get(n, ()) if c.id_acv != cref.id_acv]
     if named:
         o = named[0]
         yield at_named(conv, "acv_libelle", "PRJ-10", A,
@@ -203,8 +203,6 @@ def _libelle(conv: Convention, ref: Reference) -> Iterable[Finding]:
                        f"{ref.libelle}.",
                        f"Saisissez {q(cref.nom)}, ou corrigez l'identifiant de la convention.")
 
-
-_NAME_WORDS_MAX = 6  # more than the longest name of the list, folded (« saint laurent du maroni »: 4 words)
 
 
 @rule("PRJ-07", E, "Commune de la convention absente du classeur", SRC_LISTE_NATIONALE, needs=("T_Communes",))
