@@ -441,10 +441,11 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
     """Σ of the DETR, DSIL, DPV and DSID lines, recognised by meaning whatever their spelling
     (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) and paid by the État
     (`dispositifs.is_r2334_27`: not a Département's « fonds de soutien à l'investissement local »), or
-    marked `Dotation R2334-27` = `Oui` in the workbook's list, > 80 % of `Dépense subventionnable (€ HT)` (exactly 80 %
-    passes), or of the cost when the dépense exceeds it (ACT-11 only warns of that: a dépense inflated
-    above the cost must not make room under the cap). An action that mobilises such a dotation with an empty dépense subventionnable cannot
-    be checked: that is an error too, on the same cell."""
+    marked `Dotation R2334-27` = `Oui` in the workbook's list, > 80 % of `Dépense subventionnable
+    (€ HT)` (exactly 80 % passes), or of the cost when the dépense exceeds it (ACT-11 only warns of
+    that: a dépense inflated above the cost must not make room under the cap). An action that
+    mobilises such a dotation with an empty dépense subventionnable cannot be checked: that is an
+    error too, on the same cell."""
     for j in judged_actions(conv):
         a, dot = j.action, j.dotations
         if dot == 0 or "depense_subventionnable" in a.problems:
@@ -517,8 +518,8 @@ def _de_la_base(dep: Decimal, base: Decimal) -> str:
     subventionnable, or the cost when the dépense typed exceeds it."""
     if base == dep:
         return f"de la dépense subventionnable ({money(dep)})"
-    return (f"du coût total de l'action ({money(base)}), que la dépense subventionnable saisie ({money(dep)}) ne peut "
-            "dépasser")
+    return (f"du coût total de l'action ({money(base)}), que la dépense subventionnable saisie ({money(dep)}) "
+            "ne peut dépasser")
 
 
 def _governed_by_2018_514(lf: LigneFinancement) -> bool:
