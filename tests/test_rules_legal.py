@@ -603,3 +603,15 @@ def test_fin06_a_state_subsidy_typed_as_a_loan_or_a_revenue_is_no_own_share(natu
         lines(r)[DETR_21].update(montant=140_000, nature=nature)
     out = run(m, "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "60 000,00 €, soit 12,0 % de 500 000,00 €" in out[0].message
+
+
+@pytest.mark.parametrize("nature", ["Subvention", "Autre", "Portage foncier", "Prêt", "Recette / cession"])
+def test_fin06_a_regions_subsidy_typed_as_another_nature_stays_in_the_base(nature):
+    """1.1: the commune's own 150 000, the DSIL 500 000 and the Région's « Redynamisation des
+    centres-villes » 350 000 (a subsidy in the reference list): 15 %. Typed « Autre » or « Portage
+    foncier », it fell outside the base (23 %: passed); typed « Prêt », into the MO's own share."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 150_000
+        lines(r)[REGION_11].update(montant=350_000, nature=nature)
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "150 000,00 €, soit 15,0 % de 1 000 000,00 €" in out[0].message

@@ -270,6 +270,10 @@ PROPRE = "propre"  # the maître d'ouvrage's own share
 SUBVENTION_PUBLIQUE = "subvention publique"
 PARTICIPATION_PUBLIQUE = "participation publique"  # another public body's autofinancement, fonds propres or apport
 HORS_BASE = "hors base"  # private money, portage, other natures: outside the base
+# The reference list's subsidies, by (financeur, normalised dispositif): what another nature typed for
+# them does not change (`role_l1111_10`)
+_SUBVENTIONS_DE_REFERENCE = {(f.code, dispositifs.normalise(d.nom)): True for f in layout.FINANCEURS
+                             for d in f.dispositifs if d.nature == layout.NATURE_SUBVENTION}
 
 
 def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of) -> str:
@@ -283,11 +287,17 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of)
     When no code identifies the MO (a syndicat mixte not in the list), a financeur added to the
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
-    nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money."""
+    nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
+    Nor is another financeur's dispositif that the reference list gives as a subsidy, typed as a loan,
+    a revenue, « Autre » or « Portage foncier » (a Région's « Redynamisation des centres-villes »
+    typed « Autre » was outside the base)."""
     nature = lf.nature
     if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                                                or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
         return SUBVENTION_PUBLIQUE
+    if (nature not in layout.NATURES_APPORT and nature != layout.NATURE_SUBVENTION and not (mo and lf.financeur in mo)
+            and _SUBVENTIONS_DE_REFERENCE.get((lf.financeur, dispositifs.normalise(lf.dispositif or "")))):
+        return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature in layout.NATURES_REMBOURSEES or nature in layout.NATURES_RECETTE:
         return PROPRE
     if nature in layout.NATURES_APPORT:
