@@ -394,3 +394,16 @@ def test_fin19_not_for_a_regions_fund_named_like_the_detr():
         r["T_Financements"][line_index(r, "1.1", "ETAT")]["financeur"] = financeur
     assert run(lambda r: regional(r, "REGION"), "FIN-19") == []
     assert len(run(lambda r: regional(r, "ETAT"), "FIN-19")) == 1
+
+
+@pytest.mark.parametrize("mo", ["Ville de Saint-Quentin", "Ville de St-Quentin", "VILLE DE ST QUENTIN"])
+def test_fin19_the_maitre_d_ouvrage_is_recognised_as_prj10_reads_names(mo):
+    """Saint-Quentin (52 958 inhabitants): « St-Quentin » in the maître d'ouvrage escaped the threshold."""
+    def m(r):
+        r["names"].update(acv_id="ACV186", acv_libelle="Saint-Quentin", acv_departement="02",
+                          acv_siren_epci="200071892")
+        r["T_Communes"][:] = [{"code_insee": "02691", "commune": "Saint-Quentin", "role": "Ville centre"}]
+        r["T_Actions"][0]["maitre_ouvrage"] = mo
+        detr_for_arras(r)
+    out = run(m, "FIN-19")
+    assert len(out) == 1 and "commune de Saint-Quentin, qui compte 52 958 habitants" in out[0].message

@@ -13,7 +13,6 @@ a malformed INSEE code (PRJ-02), département or SIREN (PRJ-05); no « commune m
 
 from __future__ import annotations
 
-import re
 from itertools import compress, repeat
 from operator import attrgetter, eq
 from typing import Any, Iterable
@@ -46,7 +45,6 @@ from . import (
 )
 
 T = layout.T_COMMUNES
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 SRC_ORT = "Instruction du 24 mai 2023 (NOR IOML2312173J) ; CCH art. L303-2"
 SRC_DETR = "CGCT art. L2334-33"
@@ -301,10 +299,10 @@ def _mo_commune(conv: Convention, mo: str, codes: list[tuple[object, str]]):
     when it names none or several of them: a name is not guessed."""
     ref = _ref(conv)
     found = []
-    words = f" {_NOT_WORD.sub(' ', fold(mo))} "
+    words = f" {nom_cle(mo)} "  # « Ville de St-Quentin », « Ville du Puy-en-Velay »: as PRJ-10 compares names
     for _, code in codes:
         c = ref.par_insee.get(code)
-        if c is not None and f" {_NOT_WORD.sub(' ', fold(c.commune))} " in words:
+        if c is not None and f" {nom_cle(c.commune)} " in words:
             found.append(c)
     return found[0] if len(found) == 1 else None
 
