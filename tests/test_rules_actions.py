@@ -405,7 +405,8 @@ def test_act11_leaves_an_abandoned_action_alone():
         _abandon("Refusé", "Refusé", "Refusé", "Refusé")(r)
         r["T_Actions"][1]["cout_total"] = 0
     assert run(m) == []
-    assert [f.code for f in run(act(1, cout_total=1))] == ["ACT-11", "FIN-05"]  # not abandoned: judged
+    # not abandoned: judged, its dotations too on the cost of 1 € the dépense exceeds (FIN-07)
+    assert [f.code for f in run(act(1, cout_total=1))] == ["ACT-11", "FIN-05", "FIN-07"]
 
 
 def test_act13_names_thousands_of_lines_in_runs_and_stays_within_a_cell():

@@ -43,6 +43,12 @@ def codes(out):
     ("Autofinancement", None), ("Subvention", None), ("Détroit", None), ("Vírgula", None),
     ("DETR2024", "DETR"), ("DSIL2021", "DSIL"), ("FNADT2023", "FNADT"),  # a year glued to the name
     ("DSIPL", "DSIL"), ("FSIPL 2017", "DSIL"),  # its name of 2016-2017
+    ("FSIL", "DSIL"), ("F.S.I.L. 2016", "DSIL"), ("D S I L", "DSIL"), ("D-S-I-L exceptionnelle", "DSIL"),
+    ("Dotation Politique Ville", "DPV"), ("Dotation de soutien à l'investissement départemental", "DSID"),
+    ("Direction régionale des affaires culturelles", "DRAC"), ("Crédits DRAC (MH)", "DRAC"),
+    ("DRAAF", None), ("DREAL", None), ("Dracénie", None), ("Plan A B C", None),
+    ("Dotation équipement territoires ruraux", "DETR"), ("Dotation soutien investissement local", "DSIL"),
+    ("Fonds concours EPCI", "Fonds de concours"), ("Aide à l'investissement", None),  # small words left out
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -61,7 +67,7 @@ def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():
 
 # --------------------------------------------------------------------------- FIN-07 / FIN-08 by meaning
 VARIANTES = ["DSIL exceptionnelle", "DSIL rénovation énergétique", "Dotation de soutien à l'investissement local",
-             "DSIL 2024", "d.s.i.l.", "DSIL2024"]
+             "DSIL 2024", "d.s.i.l.", "DSIL2024", "FSIL", "D S I L", "Dotation soutien investissement local"]
 
 
 @pytest.mark.parametrize("variante", VARIANTES)
@@ -75,6 +81,22 @@ def test_fin07_counts_every_variant_exactly_80_passes(variante):
     assert codes(out) == [("FIN-07", E)] and out[0].cellule == "N5"
 
 
+@pytest.mark.parametrize("dep", [500_000, 600_000, 10_000_000])
+def test_fin07_a_depense_above_the_cost_makes_no_room_under_the_cap(dep):
+    """2.1 costs 500 000: DETR 100 000 + DSIL 300 001 is over 80 % of it, whatever dépense subventionnable is
+    typed above the cost (ACT-11 only warns of that)."""
+    def m(r):
+        lines(r)[DSIL_21]["montant"] = 300_001
+        lines(r)[AUTO_21]["montant"] = 79_999
+        r["T_Actions"][1]["depense_subventionnable"] = dep
+    (f,) = run(m, "FIN-07")
+    assert f.cellule == "N5" and "80,0002 %" in f.message and "soit 400 000,00 €" in f.message
+    if dep > 500_000:
+        assert "du coût total de l'action (500 000,00 €), que la dépense subventionnable saisie" in f.message
+        assert f.suggestion == ("Réduisez ces dotations de 1,00 € au moins, et ramenez la dépense subventionnable au "
+                                "coût total au plus.")
+
+
 def test_issue_plan_dsil_exceptionnelle_at_83_percent_no_longer_validates():
     def m(r):  # 2.1 funded 83 % by a « DSIL exceptionnelle » alone
         del lines(r)[DETR_21]
@@ -84,6 +106,47 @@ def test_issue_plan_dsil_exceptionnelle_at_83_percent_no_longer_validates():
     assert ("FIN-07", E) in codes(out)
     f07 = next(f for f in out if f.code == "FIN-07")
     assert "83,0 %" in f07.message and "415 000,00 €" in f07.message
+
+
+@pytest.mark.parametrize("financeur, dispositif, etat", [
+    ("ETAT", "Fonds de soutien à l'investissement local", True),  # the DSIL's name of 2016
+    ("DEPT", "Fonds de soutien à l'investissement local", False),  # a Département's own fund
+    ("DEPT", "Dotation départementale de soutien à l'investissement local", False),
+    ("REGION", "Fonds régional d'équipement des territoires ruraux", False),
+    ("DEPT", "DSIL", True), ("REGION", "DSIL part départementale", True),  # the État's, under a wrong financeur
+    ("DEPT", "Dotation de soutien à l'investissement local", True),
+    ("AUTRE", "Fonds de soutien à l'investissement local", True),  # the reference list says not who it is
+])
+def test_fin07_counts_a_dotation_only_when_the_etat_pays_it(financeur, dispositif, etat):
+    """2.1: DETR 100 000 + the line 300 000 on 499 999,99: over 80 % only if the line is the État's
+    dotation. A Département's « fonds de soutien à l'investissement local » is not the DSIL: out of the
+    80 % cap and the 20 % floor, and FIN-21 says so on its line."""
+    def m(r):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=dispositif)
+        r["T_Actions"][1]["depense_subventionnable"] = 499_999.99
+    out = run(m)
+    assert (("FIN-07", E) in codes(out)) is etat
+    assert ("FIN-08", A) not in codes(out)
+    said = [f for f in out if f.code == "FIN-21"]
+    if not etat:
+        assert [f.cellule for f in said] == [fin_cell(DSIL_21, "dispositif")]
+        assert said[0].message.endswith(f"« {dispositif} » n'est pas dans la liste des dispositifs du financeur "
+                                        f"« {financeur} » ; versé par ce financeur, ce n'est pas la "
+                                        f"{dispositifs.famille(dispositif)} de l'État : il ne compte pas dans le "
+                                        "plafond de 80 % des dotations de l'État (CGCT art. R2334-27).")
+        assert said[0].suggestion.startswith("S'il s'agit de la ")
+
+
+def test_fin08_and_fin14_leave_a_departements_fund_of_the_dsils_name_alone():
+    """The Département's fund at 10 % is no DSIL below its floor; requested after the start, it is not
+    under the État's commencement rule either."""
+    def m(r):
+        lines(r)[DSIL_21].update(financeur="DEPT", dispositif="Fonds de soutien à l'investissement local",
+                                 montant=50_000, statut="Sollicité", date_demande=date(2030, 1, 1))
+        lines(r)[AUTO_21]["montant"] += 250_000
+    assert run(m, "FIN-08") == [] and run(m, "FIN-14") == []
+    etat = lambda r: (m(r), lines(r)[DSIL_21].update(financeur="ETAT"))  # noqa: E731
+    assert run(etat, "FIN-08") != [] and run(etat, "FIN-14") != []
 
 
 @pytest.mark.parametrize("fam", ["DPV", "DSID", "DETR 2025", "Dotation d'équipement des territoires ruraux"])
@@ -500,3 +563,55 @@ def test_fin21_a_workbook_from_an_older_template_still_knows_the_new_dispositifs
         lines(r)[REGION_11].update(financeur="ETAT", dispositif="Fonds friches")
         r["T_Actions"][0]["cosignataires"] = "ETAT"
     assert run(m) == []
+
+
+@pytest.mark.parametrize("financeur, dispositif, etat", [
+    ("ETAT", "Monuments historiques", True), ("DEPT", "Aide aux monuments historiques", False),
+    ("REGION", "Fonds friches régional", False), ("REGION", "Mobilités actives", False),
+    ("REGION", "Crédits DRAC", True), ("DEPT", "FNADT", True), ("AUTRE", "Fonds vert", True),
+])
+def test_fin14_and_fin09_take_a_bodys_own_fund_for_no_state_subsidy_of_2018_514(financeur, dispositif, etat):
+    """A Département's « aide aux monuments historiques », a Région's « fonds friches » are their own:
+    neither the État's commencement rule (FIN-14) nor décret 2018-514's citation (FIN-09) applies, and
+    FIN-21 says so; the acronym of the État's fund (DRAC, FNADT) keeps it the État's."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif, statut="Sollicité",
+                                   date_demande=date(2030, 1, 1))
+    assert bool(run(m, "FIN-14")) is etat
+    said = run(m, "FIN-21")
+    if not etat:
+        assert said[0].message.endswith(
+            f"« {dispositif} » n'est pas dans la liste des dispositifs du financeur « {financeur} » ; versé par ce "
+            f"financeur, ce n'est pas une subvention de l'État ({dispositifs.famille(dispositif)}) : les règles de "
+            "commencement et de caducité du décret n° 2018-514 ne s'y appliquent pas.")
+        assert said[0].suggestion.startswith(f"S'il s'agit d'une subvention de l'État ({dispositifs.famille(dispositif)}), "
+                                             "choisissez le financeur « ETAT »")
+    assert dispositifs.is_decret_2018_514(dispositif, financeur) is etat
+
+
+def test_fin08_a_depense_above_the_cost_is_judged_on_the_cost():
+    """2.1 costs 500 000 and its DETR is exactly 20 % of it: a dépense typed at 600 000 asks no more."""
+    assert run(lambda r: r["T_Actions"][1].update(depense_subventionnable=600_000), "FIN-08") == []
+
+
+@pytest.mark.parametrize("nature", ["Prêt", "Recette / cession", "Avance remboursable", "Subvention"])
+def test_fin06_a_state_subsidy_typed_as_a_loan_or_a_revenue_is_no_own_share(nature):
+    """2.1: the EPCI's own 40 000 + the CDC's loan 20 000 = 12 % of 500 000; a DETR of 140 000 typed as a
+    « Prêt » or a « Recette / cession » is still the État's subsidy, not money the MO repays or earns."""
+    def m(r):
+        lines(r)[AUTO_21]["montant"] = 40_000
+        lines(r)[DETR_21].update(montant=140_000, nature=nature)
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "60 000,00 €, soit 12,0 % de 500 000,00 €" in out[0].message
+
+
+@pytest.mark.parametrize("nature", ["Subvention", "Autre", "Portage foncier", "Prêt", "Recette / cession"])
+def test_fin06_a_regions_subsidy_typed_as_another_nature_stays_in_the_base(nature):
+    """1.1: the commune's own 150 000, the DSIL 500 000 and the Région's « Redynamisation des
+    centres-villes » 350 000 (a subsidy in the reference list): 15 %. Typed « Autre » or « Portage
+    foncier », it fell outside the base (23 %: passed); typed « Prêt », into the MO's own share."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 150_000
+        lines(r)[REGION_11].update(montant=350_000, nature=nature)
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "150 000,00 €, soit 15,0 % de 1 000 000,00 €" in out[0].message

@@ -80,9 +80,11 @@ def test_prj06_a_commune_of_another_convention():
 
 
 def test_prj06_another_conventions_id_on_these_communes():
-    # ACV031 is Béthune - Bruay: Arras is not one of its communes, and both of its communes are missing
+    # ACV031 is Béthune - Bruay: Arras is not one of its communes, both of its communes are missing, and
+    # the label « Arras » names a commune of another convention
     out = run(lambda r: r["names"].update(acv_id="ACV031"))
-    assert [(f.code, f.gravite) for f in out if f.code != "PRJ-08"] == [("PRJ-06", E), ("PRJ-07", E), ("PRJ-07", E)]
+    assert [(f.code, f.gravite) for f in out if f.code != "PRJ-08"] == [("PRJ-10", A), ("PRJ-06", E), ("PRJ-07", E),
+                                                                        ("PRJ-07", E)]
 
 
 def test_prj06_a_commune_outside_the_programme():
@@ -123,6 +125,88 @@ def test_prj06_an_id_that_designates_no_convention_is_not_in_the_list_either():
 
 
 # PRJ-07
+# PRJ-10
+@pytest.mark.parametrize("code, typed", [
+    ("62041", "Arras"), ("62041", "ARRAS"), ("62041", "  arras "), ("62041", "Ville d'Arras"),
+    ("62765", "St-Omer"), ("62765", "ST OMER"), ("62765", "Saint Omer"), ("62765", "saint-omer"),
+    ("43157", "Puy-en-Velay (Le)"), ("43157", "Le Puy en Velay"), ("43157", "Puy-en-Velay"),
+    ("72154", "Flèche (La)"), ("72154", "LA FLECHE"), ("62510", "Liévin"), ("62510", "Lievin"),
+    ("62498", "Lens - Liévin"), ("62510", "Lens - Liévin"), ("62510", "Lens – Liévin"), ("62510", "Lens/Liévin"),
+    ("62178", "Béthune - Bruay-la-Buissière"), ("62178", "Bruay la Buissière"), ("62041", "Commune d'Arras"),
+])
+def test_prj10_spellings_of_the_list_name_pass(code, typed):
+    c = reference.shipped().par_insee[code]
+    assert reference.same_commune(typed, c)
+
+
+@pytest.mark.parametrize("code, typed", [("62041", "Saint-Arras"), ("62041", "Arras-en-Artois"),
+                                         ("62765", "Omer"), ("62178", "Bruay"), ("62498", "Lensois")])
+def test_prj10_a_name_holding_the_list_name_is_not_it(code, typed):
+    assert not reference.same_commune(typed, reference.shipped().par_insee[code])
+
+
+def test_prj10_every_name_of_the_list_is_its_own():
+    ref = reference.shipped()
+    for c in ref.communes:
+        assert reference.same_commune(c.commune, c) and c in ref.par_nom[reference.nom_cle(c.commune)]
+
+
+def test_prj10_another_commune_of_the_list_beside_the_code_is_an_error():
+    """ACV014 / 62041 named « Béthune »: the code or the name is wrong; the message names both communes."""
+    out = findings(_with_name(clean_raw(), 0, "Béthune"), "PRJ-10")
+    assert only(out) == [("PRJ-10", E, "Projet", cell_of("T_Communes", 0, "commune"))]
+    assert out[0].message == ("Ligne 21 : le code INSEE 62041 est celui d'Arras selon la liste nationale ACV (ANCT, "
+                              "avril 2024), pas de Béthune, dont le code est 62119.")
+    assert out[0].suggestion == "Corrigez le nom de la commune (« Arras ») ou son code INSEE (62119 pour Béthune)."
+
+
+def test_prj10_a_binome_with_its_names_swapped_is_an_error_on_both_rows():
+    raw = clean_raw()
+    lens_lievin(raw, (("62498", "Liévin", "Ville centre"), ("62510", "Lens", "Commune associée")))
+    assert [f.gravite for f in findings(raw, "PRJ-10")] == [E, E]
+    raw = clean_raw()
+    lens_lievin(raw, (("62498", "Lens - Liévin", "Ville centre"), ("62510", "LIEVIN", "Commune associée")))
+    assert findings(raw, "PRJ-10") == []
+
+
+def test_prj10_a_name_the_list_does_not_know_is_a_warning_that_names_the_list():
+    out = findings(_with_name(clean_raw(), 0, "Aras"), "PRJ-10")
+    assert only(out) == [("PRJ-10", A, "Projet", cell_of("T_Communes", 0, "commune"))]
+    assert out[0].message == ("Ligne 21 : la commune de code INSEE 62041 s'appelle « Arras » selon la liste "
+                              "nationale ACV (ANCT, avril 2024), pas « Aras ».")
+    assert "depuis avril 2024" in out[0].suggestion
+
+
+def test_prj10_a_renamed_commune_passes_with_a_list_that_knows_its_name():
+    ref = with_list(**{"62041": {"commune": "Arras-en-Artois"}})
+    assert findings(_with_name(clean_raw(), 0, "Arras-en-Artois"), "PRJ-10", ref) == []
+
+
+@pytest.mark.parametrize("libelle, warned", [
+    ("Béthune", True), ("Action Cœur de Ville de Béthune", True), ("Arras", False), ("Ville d'Arras", False),
+    ("Cœur de ville", False), ("Arras - Béthune", False), ("Saint-Omer", True), ("Béthune - Bruay", True),
+    ("Redonner du sens au centre-ville", False), ("Cœur de ville d'Arras", False),
+])
+def test_prj10_a_label_naming_another_commune_of_the_list_warns(libelle, warned):
+    out = findings(_with_libelle(clean_raw(), libelle), "PRJ-10")
+    assert only(out) == ([("PRJ-10", A, "Projet", "B5")] if warned else [])
+    if libelle == "Béthune":
+        assert out[0].message == ("Le libellé de la convention « Béthune » nomme Béthune, de la convention ACV031 "
+                                  "(Béthune - Bruay-la-Buissière), et aucune commune de la convention ACV014 (Arras) "
+                                  "selon la liste nationale ACV (ANCT, avril 2024).")
+        assert out[0].suggestion == "Saisissez « Arras », ou corrigez l'identifiant de la convention."
+
+
+def _with_libelle(raw, libelle):
+    raw["names"]["acv_libelle"] = libelle
+    return raw
+
+
+def _with_name(raw, i, name):
+    raw["T_Communes"][i]["commune"] = name
+    return raw
+
+
 def test_prj07_binome_with_both_communes_passes():
     assert run(lens_lievin) == []
 
@@ -300,3 +384,26 @@ def test_the_rules_use_the_list_passed_in_not_a_file(monkeypatch):
         Path("x.csv"), "liste sans Arras", "01/01/2025")
     out = validate_convention(build(clean_raw()), reference=without_arras).findings
     assert [f.code for f in out] == ["PRJ-06"] and "liste sans Arras" in out[0].message
+
+
+def test_fin19_not_for_a_regions_fund_named_like_the_detr():
+    """« Fonds régional d'équipement des territoires ruraux » paid by the Région is no DETR: the État's
+    population threshold is not its own."""
+    def regional(r, financeur):
+        detr_for_arras(r, "Fonds régional d'équipement des territoires ruraux")
+        r["T_Financements"][line_index(r, "1.1", "ETAT")]["financeur"] = financeur
+    assert run(lambda r: regional(r, "REGION"), "FIN-19") == []
+    assert len(run(lambda r: regional(r, "ETAT"), "FIN-19")) == 1
+
+
+@pytest.mark.parametrize("mo", ["Ville de Saint-Quentin", "Ville de St-Quentin", "VILLE DE ST QUENTIN"])
+def test_fin19_the_maitre_d_ouvrage_is_recognised_as_prj10_reads_names(mo):
+    """Saint-Quentin (52 958 inhabitants): « St-Quentin » in the maître d'ouvrage escaped the threshold."""
+    def m(r):
+        r["names"].update(acv_id="ACV186", acv_libelle="Saint-Quentin", acv_departement="02",
+                          acv_siren_epci="200071892")
+        r["T_Communes"][:] = [{"code_insee": "02691", "commune": "Saint-Quentin", "role": "Ville centre"}]
+        r["T_Actions"][0]["maitre_ouvrage"] = mo
+        detr_for_arras(r)
+    out = run(m, "FIN-19")
+    assert len(out) == 1 and "commune de Saint-Quentin, qui compte 52 958 habitants" in out[0].message

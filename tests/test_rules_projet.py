@@ -53,7 +53,7 @@ def test_prj02_insee_code_form_and_departement(code, ok):
 
 def test_prj02_corsican_code_in_corsica_passes():
     def m(r):  # Ajaccio, as the national list gives it
-        r["names"].update(acv_departement="2A", acv_id="ACV004", acv_siren_epci="242010056")
+        r["names"].update(acv_departement="2A", acv_id="ACV004", acv_libelle="Ajaccio", acv_siren_epci="242010056")
         r["T_Communes"][0].update(code_insee="2A004", commune="Ajaccio")
     assert run(m) == []
 
@@ -73,7 +73,7 @@ def test_prj02_commune_name_empty():
 
 def test_prj02_binome_two_communes_same_departement():
     def m(r):  # Lens - Liévin, as the national list gives it
-        r["names"].update(acv_id="ACV113", acv_siren_epci="246200364")
+        r["names"].update(acv_id="ACV113", acv_libelle="Lens - Liévin", acv_siren_epci="246200364")
         r["T_Communes"][:] = [{"code_insee": "62498", "commune": "Lens", "role": "Ville centre"},
                               {"code_insee": "62510", "commune": "Liévin", "role": "Commune associée"}]
     assert run(m) == []
@@ -199,3 +199,26 @@ def test_prj05_suggests_the_departement_of_the_communes():
 def test_prj02_insee_with_a_thousands_space_is_given_back_packed():
     (f,) = run(lambda r: r["T_Communes"][0].update(code_insee="62 041"), "PRJ-02")
     assert f.suggestion == "Saisissez « 62041 », sans espace."
+
+
+@pytest.mark.parametrize("code", ["62041", " 62041 "])
+def test_prj02_one_commune_twice_is_an_error_on_the_second_row(code):
+    """Arras typed twice (a binôme's second commune given the first one's code): the table is not the
+    convention's communes; the second row is named, with the row of the first."""
+    def m(r):
+        r["T_Communes"].append({"code_insee": code, "commune": "Arras", "role": "Commune associée"})
+    out = run(m, "PRJ-02")
+    assert only(out) == [("PRJ-02", E, "Projet", "A22")]
+    assert out[0].message == ("Ligne 22 : la commune de code INSEE 62041 figure déjà à la ligne 21 du tableau des "
+                              "communes.")
+
+
+@pytest.mark.parametrize("comite, warned", [(date(2023, 6, 14), True), (date(2023, 6, 15), False), (None, False)])
+def test_prj04_next_comite_before_the_signature_warns(comite, warned):
+    """The convention signed on 15/06/2023: a comité the day before (a year mistyped, mostly) is said; the same day
+    passes. The plan's lapse and progress are judged at that date."""
+    out = run(lambda r: r["names"].update(acv_date_comite=comite), "PRJ-04")
+    assert only(out) == ([("PRJ-04", A, "Projet", "B14")] if warned else [])
+    if warned:
+        assert out[0].message.startswith("Le prochain comité d'engagement (14/06/2023) précède la signature de la "
+                                          "convention-cadre (15/06/2023)")

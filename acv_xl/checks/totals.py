@@ -201,8 +201,8 @@ class Categories:
         merged = {code: ref.categorie for code, ref in layout.FINANCEURS_BY_CODE.items()}
         merged.update(first)
         self.get = merged.get  # a dict's own lookup: no Python call per line
-        # `role_l1111_10` by (MO codes, nature, financeur), which decide it with these categories
-        # (`part_mo`: a 5,000-line plan asks once per line, for a few dozen distinct triples)
+        # `role_l1111_10` by (MO codes, nature, financeur, dispositif), which decide it with these
+        # categories (`part_mo`: a 5,000-line plan asks once per line, for a few dozen distinct keys)
         self.roles: dict[tuple, str] = {}
 
     def __call__(self, code: str | None) -> str | None:
@@ -270,6 +270,10 @@ PROPRE = "propre"  # the maître d'ouvrage's own share
 SUBVENTION_PUBLIQUE = "subvention publique"
 PARTICIPATION_PUBLIQUE = "participation publique"  # another public body's autofinancement, fonds propres or apport
 HORS_BASE = "hors base"  # private money, portage, other natures: outside the base
+# The reference list's subsidies, by (financeur, normalised dispositif): what another nature typed for
+# them does not change (`role_l1111_10`)
+_SUBVENTIONS_DE_REFERENCE = {(f.code, dispositifs.normalise(d.nom)): True for f in layout.FINANCEURS
+                             for d in f.dispositifs if d.nature == layout.NATURE_SUBVENTION}
 
 
 def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of) -> str:
@@ -281,8 +285,19 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of)
     are the MO's only when the financeur is the MO — another public body's are a public participation,
     a private one's are outside the base; a subsidy is public or private by its financeur's category.
     When no code identifies the MO (a syndicat mixte not in the list), a financeur added to the
-    workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others."""
+    workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
+    A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
+    nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
+    Nor is another financeur's dispositif that the reference list gives as a subsidy, typed as a loan,
+    a revenue, « Autre » or « Portage foncier » (a Région's « Redynamisation des centres-villes »
+    typed « Autre » was outside the base)."""
     nature = lf.nature
+    if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
+                                               or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
+        return SUBVENTION_PUBLIQUE
+    if (nature not in layout.NATURES_APPORT and nature != layout.NATURE_SUBVENTION and not (mo and lf.financeur in mo)
+            and _SUBVENTIONS_DE_REFERENCE.get((lf.financeur, dispositifs.normalise(lf.dispositif or "")))):
+        return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature in layout.NATURES_REMBOURSEES or nature in layout.NATURES_RECETTE:
         return PROPRE
     if nature in layout.NATURES_APPORT:
@@ -326,7 +341,7 @@ def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Finan
     mo = codes_du_mo(action, workbook_financeurs) if action is not None else None
     propre = publiques = participations = ZERO
     for lf in (action_lines if counted else _counted(action_lines)):
-        role = roles.get(key := (mo, lf.nature, lf.financeur))
+        role = roles.get(key := (mo, lf.nature, lf.financeur, lf.dispositif))
         if role is None:
             role = _remember(roles, key, role_l1111_10(lf, mo, categorie_of))
         if role == PROPRE:
@@ -340,8 +355,9 @@ def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Finan
 
 
 def is_dotation_r2334_27(lf: LigneFinancement, dispositifs_classeur: Iterable[Dispositif]) -> bool:
-    """A DETR, DSIL, DPV or DSID however written (`dispositifs.famille`), or a dispositif the workbook's
-    list marks `Dotation R2334-27` = `Oui`."""
+    """A DETR, DSIL, DPV or DSID however written, paid by the État (`dispositifs.is_r2334_27`: a
+    Département's « fonds de soutien à l'investissement local » is not one), or a dispositif the
+    workbook's list marks `Dotation R2334-27` = `Oui` for the line's financeur."""
     return DotationsR2334(dispositifs_classeur)(lf)
 
 
@@ -370,7 +386,7 @@ class DotationsR2334:
         key = (lf.financeur, lf.dispositif)  # a few pairs, asked for every line of every action
         known = self._known.get(key)
         if known is None:
-            known = _remember(self._known, key, dispositifs.is_r2334_27(lf.dispositif) or self._oui.get(
+            known = _remember(self._known, key, dispositifs.is_r2334_27(lf.dispositif, lf.financeur) or self._oui.get(
                 (lf.financeur, dispositifs.normalise(lf.dispositif or "")), False))
         return known
 

@@ -5,7 +5,7 @@
 - `values`: how one cell's raw value becomes a typed value (or a problem), and French formatting.
 - `model`: the pydantic models of a convention, each value keeping its sheet, cell and raw text.
 - `reference`: the national list of the programme's communes (ANCT), shipped in `data/` or given
-  by the user, checked on load; the rules compare the workbook with it (PRJ-06…PRJ-09, FIN-19).
+  by the user, checked on load; the rules compare the workbook with it (PRJ-06…PRJ-10, FIN-19).
 - `pydantic_plugins`: pydantic without its plugin search (the program's start-up, `cli.main`).
 
 May import: the standard library and pydantic only. Everything else imports this layer.

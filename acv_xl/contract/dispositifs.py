@@ -3,7 +3,9 @@
 A user types « DSIL exceptionnelle », « DETR 2025 », « Dotation de soutien à l'investissement
 local » or « dsil »: each is a DSIL or a DETR, and the legal caps (R2334-27: 80 % together, 20 % at
 least each) must count it. The rules, the totals and the template all ask `famille(nom)`; the
-phrases of each family are data in `layout.FAMILLES`.
+phrases of each family are data in `layout.FAMILLES`. Whether a line is the État's subsidy also
+depends on who pays it (`is_r2334_27(nom, financeur)`): a Département's « fonds de soutien à
+l'investissement local » is its own.
 """
 
 from __future__ import annotations
@@ -16,21 +18,35 @@ from acv_xl.contract.values import closest, fold, memo_text
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _ACRONYM_DOT = re.compile(r"(?<![a-z0-9])([a-z])\.(?=[a-z](?![a-z0-9]))")  # « d.s.i.l. » is « dsil »
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")  # « detr2024 » is « detr 2024 »
+# « D S I L », « D-S-I-L »: three or more letters standing alone in a row are an acronym spelt out
+_SPELT = re.compile(r"(?<![a-z0-9])[a-z](?: [a-z]){2,}(?![a-z0-9])")
 
 
 @memo_text(4096)
 def normalise(nom: str) -> str:
     """Folded (case, accents), punctuation and spaces reduced to single spaces, a year glued to a word
-    set apart: « DSIL - Exceptionnelle » → « dsil exceptionnelle »; « L'État » → « l etat »;
-    « DETR2024 » → « detr 2024 » (a DETR, counted in the R2334-27 caps)."""
+    set apart, an acronym spelt out letter by letter joined: « DSIL - Exceptionnelle » → « dsil
+    exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
+    R2334-27 caps); « D S I L » → « dsil »."""
     f = fold(nom)
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
-    return _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
+    f = _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
+    return _SPELT.sub(lambda m: m[0].replace(" ", ""), f)
+
+
+# The small words a name in a cell often goes without (« Dotation équipement territoires ruraux »,
+# « Dotation soutien investissement local »): left out of the names and of the families' phrases alike
+_SMALL_WORDS = frozenset(("a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "pour"))
+
+
+def _without_small_words(n: str) -> str:
+    return " ".join(w for w in n.split() if w not in _SMALL_WORDS)
 
 
 _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
-    (famille, re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![a-z0-9])"))
+    (famille, re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(_without_small_words(p)) for p in phrases)
+                         + r")(?![a-z0-9])"))
     for famille, phrases in layout.FAMILLES
 )
 
@@ -40,21 +56,60 @@ def famille(nom: str | None) -> str | None:
     """The family of a dispositif's name (`layout.FAMILLES`), or None when no family's phrase is in it."""
     if not nom:
         return None
-    n = normalise(nom)
+    n = _without_small_words(normalise(nom))
     for fam, pattern in _PATTERNS:
         if pattern.search(n):
             return fam
     return None
 
 
-def is_r2334_27(nom: str | None) -> bool:
-    """A DETR, DSIL, DPV or DSID, however written (CGCT R2334-27)."""
-    return famille(nom) in layout.FAMILLES_R2334_27
+# Who may pay the État's subsidies: the État, or a financeur the reference list does not describe
+# (added by the user, `AUTRE`): a Département's « fonds de soutien à l'investissement local », a
+# Région's « aide aux monuments historiques » are their own.
+_AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ETAT, "AUTRE"}
+# A name only the État's subsidy bears: its acronym, or « dotation » without a territory's adjective
+# (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's)
+_SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac)(?![a-z0-9])")
+_DOTATION = re.compile(r"(?<![a-z0-9])dotation(?![a-z0-9])")
+_TERRITOIRE = re.compile(r"(?<![a-z0-9])(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
 
 
-def is_decret_2018_514(nom: str | None) -> bool:
-    """A State investment subsidy governed by décret n° 2018-514 (Fonds vert, FNADT, DRAC, FRLA…)."""
-    return famille(nom) in layout.FAMILLES_DECRET_2018_514
+def is_r2334_27(nom: str | None, financeur: str | None = None) -> bool:
+    """A DETR, DSIL, DPV or DSID, however written (CGCT R2334-27), paid by `financeur` (a code; None:
+    whoever pays). The État pays them: under another financeur of the reference list (`DEPT`,
+    `REGION`…), only a name that designates the État's dotation counts — its acronym, or « dotation »
+    without a territory's adjective — so a DSIL filed under the wrong financeur stays in the caps,
+    while a Département's « fonds de soutien à l'investissement local » is not taken for it."""
+    return famille(nom) in layout.FAMILLES_R2334_27 and _of_etat(nom, financeur)
+
+
+def is_decret_2018_514(nom: str | None, financeur: str | None = None) -> bool:
+    """A State investment subsidy governed by décret n° 2018-514 (Fonds vert, FNADT, DRAC, FRLA…), paid
+    by `financeur` (None: whoever pays): under another financeur of the reference list, only a name
+    bearing the État's acronym (FNADT, FRLA, DRAC) — a Région's « fonds friches » or a Département's
+    « aide aux monuments historiques » is its own (`is_r2334_27`)."""
+    return famille(nom) in layout.FAMILLES_DECRET_2018_514 and _of_etat(nom, financeur)
+
+
+def is_etat(nom: str | None, financeur: str | None) -> bool:
+    """Whether a dispositif of the État's families (R2334-27, décret 2018-514) is the État's when
+    `financeur` pays it; True for a name of no such family (nothing to contradict)."""
+    return famille(nom) not in _FAMILLES_ETAT or _of_etat(nom, financeur)
+
+
+_FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_2018_514)
+
+
+def _of_etat(nom: str | None, financeur: str | None) -> bool:
+    """A name of the État's families, paid by `financeur`, is the État's subsidy."""
+    return financeur not in _AUTRES_PAYEURS or _names_etat(nom or "")
+
+
+@memo_text(4096)
+def _names_etat(nom: str) -> bool:
+    """Whether the name designates the État's subsidy whoever is said to pay it (`_SIGLE`, `_DOTATION`)."""
+    n = normalise(nom)
+    return bool(_SIGLE.search(n)) or (bool(_DOTATION.search(n)) and not _TERRITOIRE.search(n))
 
 
 def same(a: str | None, b: str | None) -> bool:

@@ -566,8 +566,9 @@ DISPOSITIFS_DETR_DSIL = ("DETR", "DSIL")
 CODE_ETAT = "ETAT"  # FIN-20: the État's subsidies are all recognised, or reported
 
 # Families of dispositifs, recognised by meaning (`contract.dispositifs.famille`): a name is folded
-# (case, accents, punctuation, spaces) and a family matches when one of its phrases appears in it
-# as whole words. First match wins: the order puts the precise phrases first.
+# (case, accents, punctuation, spaces, small words such as « de », « l' ») and a family matches when
+# one of its phrases, folded alike, appears in it as whole words. First match wins: the order puts
+# the precise phrases first.
 FAMILLE_DETR, FAMILLE_DSIL, FAMILLE_DPV, FAMILLE_DSID = "DETR", "DSIL", "DPV", "DSID"
 FAMILLES_R2334_27 = (FAMILLE_DETR, FAMILLE_DSIL, FAMILLE_DPV, FAMILLE_DSID)  # FIN-07, FIN-08, FIN-14
 FAMILLE_FONDS_CONCOURS = "Fonds de concours"
@@ -575,9 +576,11 @@ FAMILLE_INTERREG = "Interreg"
 FAMILLE_ANAH_CHEF_PROJET = "Chef de projet ACV (Anah)"
 FAMILLES_DECRET_2018_514 = ("FNADT", "Fonds vert", "Fonds friches", "FRLA", "DRAC", "Fonds mobilités actives")
 FAMILLES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (FAMILLE_DSID, ("dsid", "soutien a l investissement des departements")),
-    # « DSIPL », « FSIPL »: the fonds de soutien à l'investissement public local of 2016, the DSIL since
-    (FAMILLE_DSIL, ("dsil", "dsipl", "fsipl", "soutien a l investissement local",
+    (FAMILLE_DSID, ("dsid", "soutien a l investissement des departements",
+                    "soutien a l investissement departemental")),
+    # « DSIPL », « FSIPL », « FSIL »: the fonds de soutien à l'investissement (public) local of 2016, the
+    # DSIL since
+    (FAMILLE_DSIL, ("dsil", "dsipl", "fsipl", "fsil", "soutien a l investissement local",
                     "soutien a l investissement public local")),
     (FAMILLE_DETR, ("detr", "equipement des territoires ruraux")),
     (FAMILLE_DPV, ("dpv", "dotation politique de la ville", "dotation de la politique de la ville",
@@ -586,7 +589,7 @@ FAMILLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Fonds friches", ("fonds friches", "fonds friche", "recyclage des friches", "recyclage foncier")),
     ("Fonds vert", ("fonds vert", "fonds d acceleration de la transition ecologique")),
     ("FRLA", ("frla", "restructuration des locaux d activite")),
-    ("DRAC", ("drac", "monuments historiques", "monument historique")),
+    ("DRAC", ("drac", "affaires culturelles", "monuments historiques", "monument historique")),
     ("Fonds mobilités actives", ("mobilites actives", "mobilite active")),
     ("DGD bibliothèques", ("dgd", "bibliotheques publiques")),
     ("PLUS / PLAI", ("plai", "aides a la pierre", "aide a la pierre")),

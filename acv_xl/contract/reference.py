@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
+from acv_xl.contract.values import fold
 
 DATA = Path(__file__).with_name("data")
 SHIPPED = DATA / "communes_acv.csv"
@@ -162,6 +163,43 @@ class ConventionRef:
         return tuple(c.insee_commune for c in self.communes)
 
 
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_ARTICLE_AFTER = re.compile(r"(.+?)\s*\((le|la|les|l')\)")  # « Flèche (La) », as the COG once wrote it
+_ARTICLES = frozenset(("le", "la", "les", "l"))
+_ABBREVIATED = {"st": "saint", "ste": "sainte"}
+
+
+def nom_cle(nom: str) -> str:
+    """A commune's name as compared with the list's: case, accents, hyphens and apostrophes folded,
+    « St »/« Ste » written out, the article put back first (« Flèche (La) ») then dropped
+    (« Puy-en-Velay » is Le Puy-en-Velay): « ST-LÔ » and « Saint Lô » are « saint lo »."""
+    f = fold(nom).replace("œ", "oe").replace("æ", "ae")  # « Cœur de ville »: no accent to fold, a ligature
+    if m := _ARTICLE_AFTER.fullmatch(f):
+        f = f"{m[2]} {m[1]}"
+    words = [_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split()]
+    if len(words) > 1 and words[0] in _ARTICLES:
+        del words[0]
+    return " ".join(words)
+
+
+# a binôme's name: « Lens - Liévin », « Lens – Liévin », « Lens / Liévin », « Lens et Liévin » (a hyphen
+# without spaces is a name's own: Bruay-la-Buissière)
+_BINOME = re.compile(r"\s+-\s+|\s*[–—/]\s*|\s+et\s+")
+_VILLE_DE = re.compile(r"^(?:(?:action )?coeur de ville|acv|ville|commune|mairie)(?: de| d| du| des)? ")
+
+
+def noms_cles(typed: str) -> list[str]:
+    """The names a commune's or a convention's name gives (`nom_cle`), without « Ville de » or « Action
+    Cœur de Ville de » before them: one, or a binôme's two (« Lens - Liévin »)."""
+    return [_VILLE_DE.sub("", nom_cle(part)) for part in _BINOME.split(fold(typed))]
+
+
+def same_commune(typed: str, c: CommuneRef) -> bool:
+    """Whether a name typed for the commune `c` is its name (`noms_cles`), or one of the names of a
+    binôme's (« Lens - Liévin » on the row of Lens or of Liévin); « Saint-Arras » is not Arras."""
+    return nom_cle(c.commune) in noms_cles(typed)
+
+
 @dataclass(frozen=True)
 class Reference:
     """The list in use: its rows, looked up by convention id and by INSEE code."""
@@ -184,6 +222,15 @@ class Reference:
     def depuis(self) -> str:
         """« avril 2024 », « le 12/03/2025 »: after « depuis »."""
         return f"le {self.date}" if self.date[:1].isdigit() else self.date
+
+    @cached_property
+    def par_nom(self) -> dict[str, tuple[CommuneRef, ...]]:
+        """The communes of the list by `nom_cle` of their name (two communes may share one), built once."""
+        out: dict[str, tuple[CommuneRef, ...]] = {}
+        for c in self.communes:
+            k = nom_cle(c.commune)
+            out[k] = out.get(k, ()) + (c,)
+        return out
 
     @property
     def livree(self) -> bool:

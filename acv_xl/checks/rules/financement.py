@@ -439,10 +439,13 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
       needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
 def plafond_80(conv: Convention) -> Iterable[Finding]:
     """Σ of the DETR, DSIL, DPV and DSID lines, recognised by meaning whatever their spelling
-    (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) or marked `Dotation
-    R2334-27` = `Oui` in the workbook's list, > 80 % of `Dépense subventionnable (€ HT)` (exactly 80 %
-    passes). An action that mobilises such a dotation with an empty dépense subventionnable cannot
-    be checked: that is an error too, on the same cell."""
+    (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) and paid by the État
+    (`dispositifs.is_r2334_27`: not a Département's « fonds de soutien à l'investissement local »), or
+    marked `Dotation R2334-27` = `Oui` in the workbook's list, > 80 % of `Dépense subventionnable
+    (€ HT)` (exactly 80 % passes), or of the cost when the dépense exceeds it (ACT-11 only warns of
+    that: a dépense inflated above the cost must not make room under the cap). An action that
+    mobilises such a dotation with an empty dépense subventionnable cannot be checked: that is an
+    error too, on the same cell."""
     for j in judged_actions(conv):
         a, dot = j.action, j.dotations
         if dot == 0 or "depense_subventionnable" in a.problems:
@@ -455,16 +458,21 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
                      f"L'action {a.numero} mobilise {money(dot)} de dotations de l'État (DETR, DSIL, DPV, DSID) "
                      "mais sa dépense subventionnable n'est pas renseignée : le plafond de 80 % ne peut pas être vérifié.",
                      "Saisissez la dépense subventionnable HT de l'action.", action=a.numero)
-        elif dot * 100 > 80 * dep:
-            plafond = dep * Decimal("0.8")
+        elif dot * 100 > 80 * min(dep, a.cout_total):
+            # a dépense above the cost (ACT-11, a warning) is no base: the dotations fund the operation's cost
+            base = min(dep, a.cout_total)
+            plafond = base * Decimal("0.8")
             is_dotation = index(conv).dotations
             names = list(dict.fromkeys(lf.dispositif for lf in j.counted if is_dotation(lf)))
             noms = ("dispositif " if len(names) == 1 else "dispositifs ") + ", ".join(map(q, names))
+            de = _de_la_base(dep, base)
             yield at(a, "depense_subventionnable", "FIN-07", E,
                      f"Les dotations de l'État (DETR, DSIL, DPV, DSID) de l'action {a.numero} ({noms}) atteignent "
-                     f"{money(dot)}, soit {_pct(dot / dep, 80)} de la dépense subventionnable ({money(dep)}) ; le maximum "
-                     f"est de 80 %, soit {money(plafond)} ({SRC_R2334_27}).",
-                     f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins.", action=a.numero)
+                     f"{money(dot)}, soit {_pct(dot / base, 80)} {de} ; le maximum est de 80 %, soit {money(plafond)} "
+                     f"({SRC_R2334_27}).",
+                     f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins"
+                     + ("." if base == dep else ", et ramenez la dépense subventionnable au coût total au plus."),
+                     action=a.numero)
 
 
 @rule("FIN-08", A, "DETR, DSIL, DPV ou DSID inférieure à 20 % de la dépense subventionnable", SRC_R2334_27,
@@ -475,7 +483,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
     is one decision that the plan may spread over several years and spellings: the action's counted
     lines of one dotation are summed, and the finding points at the first of them. Not reported when
     the 80 % cap forces it: when the other dotations leave less than 20 % below the cap, a smaller
-    amount is the only lawful one."""
+    amount is the only lawful one. As FIN-07, of the cost when the dépense typed exceeds it."""
     with_r2334 = _numeros_with(conv, _R2334_27)
     for j in judged_actions(conv):
         a = j.action
@@ -483,24 +491,35 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
         if dep is None or dep <= 0 or a.numero not in with_r2334:  # no such line: no group below
             continue
         groups: dict[str, list[LigneFinancement]] = {}
+        is_dotation = index(conv).dotations  # the État's: not a Département's fund of the same name
         for lf, fam in zip(j.counted, j.familles):
-            if fam in layout.FAMILLES_R2334_27:
+            if fam in layout.FAMILLES_R2334_27 and is_dotation(lf):
                 groups.setdefault(fam, []).append(lf)
         if not groups:
             continue
         dot = j.dotations
+        base = min(dep, a.cout_total)  # as FIN-07: a dépense above the cost is no base
         for fam, group in groups.items():
             montant = totals.total(group)
-            if montant <= 0 or montant * 100 >= 20 * dep:
+            if montant <= 0 or montant * 100 >= 20 * base:
                 continue  # ≤ 0 is FIN-03's
-            if (dot - montant + dep * Decimal("0.2")) * 100 > 80 * dep:
+            if (dot - montant + base * Decimal("0.2")) * 100 > 80 * base:
                 continue  # the cap forces it
             years = f" sur {len(group)} lignes" if len(group) > 1 else ""  # « (286 000,00 € (sur 2 lignes)) » read badly
             yield at(group[0], "montant", "FIN-08", A,
                      f"{prefix(group[0])} : la {fam} de l'action ({money(montant)}{years}) représente "
-                     f"{_pct(montant / dep, 20)} de la dépense subventionnable ({money(dep)}) ; le taux minimal "
-                     f"est de 20 %, soit {money(dep * Decimal('0.2'))} ({SRC_R2334_27}).",
-                     f"Portez la {fam} à {money(_ceil(dep * Decimal('0.2')))} au moins, ou justifiez le taux.")
+                     f"{_pct(montant / base, 20)} {_de_la_base(dep, base)} ; le taux minimal "
+                     f"est de 20 %, soit {money(base * Decimal('0.2'))} ({SRC_R2334_27}).",
+                     f"Portez la {fam} à {money(_ceil(base * Decimal('0.2')))} au moins, ou justifiez le taux.")
+
+
+def _de_la_base(dep: Decimal, base: Decimal) -> str:
+    """How FIN-07 and FIN-08 name the base of their percentages, after « soit 80,1 % »: the dépense
+    subventionnable, or the cost when the dépense typed exceeds it."""
+    if base == dep:
+        return f"de la dépense subventionnable ({money(dep)})"
+    return (f"du coût total de l'action ({money(base)}), que la dépense subventionnable saisie ({money(dep)}) "
+            "ne peut dépasser")
 
 
 def _governed_by_2018_514(lf: LigneFinancement) -> bool:
@@ -510,7 +529,7 @@ def _governed_by_2018_514(lf: LigneFinancement) -> bool:
 
 
 def _governed(dispositif: str | None, financeur: str | None, nature: str | None) -> bool:
-    if dispositifs.is_decret_2018_514(dispositif):
+    if dispositifs.is_decret_2018_514(dispositif, financeur):
         return True
     return financeur == layout.CODE_ETAT and nature == layout.NATURE_SUBVENTION and famille(dispositif) is None
 
@@ -660,7 +679,7 @@ def _subvention_etat_encadree(lf: LigneFinancement) -> bool:
 
 def _encadree(dispositif: str | None, financeur: str | None, nature: str | None) -> bool:
     # what `_subvention_etat_encadree` reads of a line (FIN-24 asks it of every line: `_ENCADREES`)
-    return dispositifs.is_r2334_27(dispositif) or _governed(dispositif, financeur, nature)
+    return dispositifs.is_r2334_27(dispositif, financeur) or _governed(dispositif, financeur, nature)
 
 
 _ENCADREES = Memo(_encadree)  # the same few (dispositif, financeur, nature) in every plan
@@ -902,7 +921,9 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     """Added code. A line's dispositif that the workbook's list does not give its financeur, once
     names are compared by meaning (case, accents, punctuation, and the family: « DSIL
     exceptionnelle » is the État's DSIL); the reference list's dispositifs count as listed. The
-    message names the closest listed dispositif, or the financeur whose dispositif it is. Not
+    message names the closest listed dispositif, or the financeur whose dispositif it is; a name of
+    the État's dotations that another financeur pays (a Département's « fonds de soutien à
+    l'investissement local ») is said to be out of the État's caps (`dispositifs.is_r2334_27`). Not
     judged: an empty dispositif, a financeur with no listed dispositif (added by the user), an
     unknown financeur (FIN-02), an FCTVA line (FIN-10), an unrecognised État subsidy (FIN-20)."""
     ix = index(conv)
@@ -950,7 +971,20 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         return None
     fam = index(conv).familles[lf.dispositif]
     autre = owner.get(fam) if fam is not None else None
-    if autre is not None and autre != lf.financeur:
+    if not dispositifs.is_etat(lf.dispositif, lf.financeur):
+        # « Fonds de soutien à l'investissement local » of a Département: its own fund, out of the État's
+        # rules — said, since the État's DSIL filed under this financeur would escape them the same way
+        if fam in _R2334_27:
+            etat, de_etat = f"la {fam} de l'État", f"de la {fam} de l'État"
+            effet = f"il ne compte pas dans le plafond de 80 % des dotations de l'État ({SRC_R2334_27})"
+        else:
+            etat, de_etat = f"une subvention de l'État ({fam})", f"d'une subvention de l'État ({fam})"
+            effet = "les règles de commencement et de caducité du décret n° 2018-514 ne s'y appliquent pas"
+        msg = (f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs du financeur {q(lf.financeur)} ; versé "
+               f"par ce financeur, ce n'est pas {etat} : {effet}.")
+        sugg = (f"S'il s'agit {de_etat}, choisissez le financeur {q(layout.CODE_ETAT)} ; sinon, ajoutez ce "
+                f"dispositif à ceux du financeur {q(lf.financeur)} (feuille Financeurs).")
+    elif autre is not None and autre != lf.financeur:
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
         sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
@@ -985,7 +1019,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
         mo = mo_of.get(a.numero)
         if mo is None:
             mo = mo_of[a.numero] = mo_codes(a)
-        role = roles.get((mo, lf.nature, lf.financeur)) or totals.role_l1111_10(lf, mo, categorie_of)
+        role = roles.get((mo, lf.nature, lf.financeur, lf.dispositif)) or totals.role_l1111_10(lf, mo, categorie_of)
         if role != totals.PARTICIPATION_PUBLIQUE:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)

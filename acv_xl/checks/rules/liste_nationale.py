@@ -1,4 +1,4 @@
-"""PRJ-06…PRJ-09, FIN-19 — the workbook against the national list of the programme's communes.
+"""PRJ-06…PRJ-10, FIN-19 — the workbook against the national list of the programme's communes.
 
 The list is the one the engine passes in (`index(conv).reference`: the shipped ANCT list of
 April 2024, or a later one given with `--reference` / `ACV_XL_REFERENCE`); these rules never read
@@ -13,15 +13,15 @@ a malformed INSEE code (PRJ-02), département or SIREN (PRJ-05); no « commune m
 
 from __future__ import annotations
 
-import re
 from itertools import compress, repeat
 from operator import attrgetter, eq
 from typing import Any, Iterable
 
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
+from acv_xl.contract.dispositifs import is_r2334_27
 from acv_xl.contract.model import Convention
-from acv_xl.contract.reference import ConventionRef, Reference
+from acv_xl.contract.reference import ConventionRef, Reference, nom_cle, noms_cles, same_commune
 from acv_xl.contract.values import fmt_number, fold
 
 from . import (
@@ -45,7 +45,6 @@ from . import (
 )
 
 T = layout.T_COMMUNES
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 SRC_ORT = "Instruction du 24 mai 2023 (NOR IOML2312173J) ; CCH art. L303-2"
 SRC_DETR = "CGCT art. L2334-33"
@@ -55,7 +54,10 @@ DETR_POPULATION_MAX_OUTRE_MER = 35_000
 
 
 def _de(nom: str) -> str:
-    """« de Calais », « d'Arras »."""
+    """« de Calais », « d'Arras », « du Port », « des Abymes »."""
+    for article, contracted in (("Le ", "du "), ("Les ", "des ")):
+        if nom.startswith(article):
+            return contracted + nom[len(article):]
     return ("d'" if fold(nom[:1]) in "aeiouy" else "de ") + nom
 
 
@@ -141,6 +143,65 @@ def identifiant_national(conv: Convention) -> Iterable[Finding]:
         yield at(ligne, "code_insee", "PRJ-06", E,
                  f"La commune {code}{nom} ne fait pas partie de la convention {_name(cref)} selon la "
                  f"{ref.libelle}, qui lui rattache : {_list_of(cref)}.", sugg)
+
+
+@rule("PRJ-10", E, "Nom de commune différent de celui de la liste nationale", SRC_LISTE_NATIONALE,
+      needs=("T_Communes",))
+def nom_commune(conv: Convention) -> Iterable[Finding]:
+    """The `Commune` of a row whose well-formed code the national list knows is not that commune's
+    name, compared by `reference.nom_cle` (case, accents, hyphens, « St », an article written after),
+    after « Ville de » or as one name of the binôme's (« Lens - Liévin » on either row:
+    `reference.same_commune`). An error when the name is that of another commune of the list
+    (« Béthune » beside Arras's code: the code or the name is wrong, and the annex would print one for
+    the other); a warning otherwise (a misspelling, or a commune renamed since the list's date). A
+    warning too when `acv_libelle` names another commune of the list and none of the convention's
+    (`_libelle`)."""
+    ref = _ref(conv)
+    codes, _ = _codes(conv)
+    for ligne, code in codes:
+        c = ref.par_insee.get(code)
+        typed = ligne.commune
+        if c is None or typed is None or not str(typed).strip() or same_commune(str(typed), c):
+            continue
+        typed = str(typed).strip()
+        autres = [o for o in ref.par_nom.get(nom_cle(typed), ()) if o.insee_commune != code]
+        if autres:
+            o = autres[0]
+            yield at(ligne, "commune", "PRJ-10", E,
+                     f"{prefix(ligne)} : le code INSEE {code} est celui {_de(c.commune)} selon la {ref.libelle}, "
+                     f"pas {_de(o.commune)}, dont le code est {o.insee_commune}.",
+                     f"Corrigez le nom de la commune ({q(c.commune)}) ou son code INSEE ({o.insee_commune} pour "
+                     f"{o.commune}).")
+        else:
+            yield at(ligne, "commune", "PRJ-10", A,
+                     f"{prefix(ligne)} : la commune de code INSEE {code} s'appelle {q(c.commune)} selon la "
+                     f"{ref.libelle}, pas {q(typed)}.",
+                     f"Saisissez {q(c.commune)}, ou vérifiez le code INSEE ; si la commune a changé de nom depuis "
+                     f"{ref.depuis}, la liste est à mettre à jour (option --reference).")
+    yield from _libelle(conv, ref)
+
+
+def _libelle(conv: Convention, ref: Reference) -> Iterable[Finding]:
+    """PRJ-10 on `acv_libelle` (a warning): it is the name of a commune of the list, or of a binôme
+    (`reference.noms_cles`: « Béthune », « Ville de Béthune », « Action Cœur de Ville de Béthune »), and
+    none of the convention's (ACV014 is Arras). Any other label (« Cœur de ville », « Redonner du sens
+    au centre », which does not name Sens) is the user's to choose."""
+    cref = _convention(conv)
+    libelle = conv.value("acv_libelle")
+    if cref is None or not isinstance(libelle, str) or not libelle.strip():
+        return
+    noms = noms_cles(libelle)
+    if any(nom_cle(c.commune) in noms for c in cref.communes):
+        return
+    named = [c for n in noms for c in ref.par_nom.get(n, ()) if c.id_acv != cref.id_acv]
+    if named:
+        o = named[0]
+        yield at_named(conv, "acv_libelle", "PRJ-10", A,
+                       f"Le libellé de la convention {q(libelle.strip())} nomme {o.commune}, de la convention "
+                       f"{_name(ref.conventions[o.id_acv])}, et aucune commune de la convention {_name(cref)} selon la "
+                       f"{ref.libelle}.",
+                       f"Saisissez {q(cref.nom)}, ou corrigez l'identifiant de la convention.")
+
 
 
 @rule("PRJ-07", E, "Commune de la convention absente du classeur", SRC_LISTE_NATIONALE, needs=("T_Communes",))
@@ -238,10 +299,10 @@ def _mo_commune(conv: Convention, mo: str, codes: list[tuple[object, str]]):
     when it names none or several of them: a name is not guessed."""
     ref = _ref(conv)
     found = []
-    words = f" {_NOT_WORD.sub(' ', fold(mo))} "
+    words = f" {nom_cle(mo)} "  # « Ville de St-Quentin », « Ville du Puy-en-Velay »: as PRJ-10 compares names
     for _, code in codes:
         c = ref.par_insee.get(code)
-        if c is not None and f" {_NOT_WORD.sub(' ', fold(c.commune))} " in words:
+        if c is not None and f" {nom_cle(c.commune)} " in words:
             found.append(c)
     return found[0] if len(found) == 1 else None
 
@@ -264,8 +325,8 @@ def detr_population(conv: Convention) -> Iterable[Finding]:
     lines = rows(conv, layout.T_FINANCEMENTS)  # the DETR ones (the run's families), found in C
     detr = map(eq, map(ix.familles.__getitem__, map(attrgetter("dispositif"), lines)), repeat(layout.FAMILLE_DETR))
     for lf in compress(lines, detr):
-        if lf.statut == layout.STATUT_REFUSE:
-            continue
+        if lf.statut == layout.STATUT_REFUSE or not is_r2334_27(lf.dispositif, lf.financeur):
+            continue  # refused, or a body's own fund « d'équipement des territoires ruraux »
         action = ix.action(lf.numero)
         if (action is None or action.type_mo != "Commune" or not action.maitre_ouvrage
                 or action.maturite == layout.MATURITE_ABANDONNEE):  # left the plan: « sollicitez la DSIL » for it?

@@ -72,7 +72,8 @@ def _dept_prefix(dept: str) -> str:
 @rule("PRJ-02", E, "Communes de la convention absentes ou mal codées", SRC_GUIDE, needs=("T_Communes",))
 def communes(conv: Convention) -> Iterable[Finding]:
     """No commune, a malformed `Code INSEE` (5 characters, `2A`/`2B` allowed), a code outside
-    `acv_departement` (a binôme spans one département), an empty `Commune` name.
+    `acv_departement` (a binôme spans one département), an empty `Commune` name, a code on two rows
+    (the second one is reported).
     A code typed as a number that lost its leading zero (1053) is suggested back as 01053."""
     lignes = rows(conv, T)
     if not lignes:
@@ -82,6 +83,7 @@ def communes(conv: Convention) -> Iterable[Finding]:
         return
     dept = conv.departement
     dept = str(dept).strip().upper() if dept else None
+    first: dict[str, int] = {}  # each well-formed code → the row it first appears on
     for ligne in lignes:
         if has_structure_problem(ligne, "code_insee"):
             continue
@@ -91,6 +93,15 @@ def communes(conv: Convention) -> Iterable[Finding]:
                      "Saisissez le code INSEE à 5 caractères (ex. 62041 pour Arras).")
             continue
         code = str(code).strip().upper()
+        if is_insee(code) and first.setdefault(code, ligne.row) != ligne.row:
+            # one commune twice: a binôme's second commune typed with the first one's code, or a row
+            # copied; every rule against the national list would take the table for complete
+            yield at(ligne, "code_insee", "PRJ-02", E,
+                     f"{prefix(ligne)} : la commune de code INSEE {code} figure déjà à la ligne {first[code]} du "
+                     "tableau des communes.",
+                     "Supprimez la ligne en double, ou corrigez le code INSEE : chaque commune de la convention "
+                     "a sa ligne et son code.")
+            continue
         if not is_insee(code):
             sugg = ""
             if code.isdigit() and len(code) == 4:
@@ -139,7 +150,8 @@ _DATES = (("acv_date_convention", "la signature de la convention"),
 def dates(conv: Convention) -> Iterable[Finding]:
     """E: a named date cell that is not a date; convention ≤ fin d'initialisation ≤ fin de
     déploiement (equal dates pass; each pair of filled dates is compared, the finding points at the
-    later date of the pair). A: fin de déploiement after the programme's end."""
+    later date of the pair). A: fin de déploiement after the programme's end; the next comité before
+    the convention's signature (a year mistyped, mostly: the plan is judged at that date)."""
     for nc, nv in named_problems(conv):
         p = nv.problem
         if nc.kind is layout.Kind.DATE and nc.user_filled and p.kind not in STRUCTURE_KINDS:
@@ -152,6 +164,15 @@ def dates(conv: Convention) -> Iterable[Finding]:
             yield at_named(conv, n2, "PRJ-04", E,
                            f"Dates dans le désordre : {l2} ({fmt_date(d2)}) précède {l1} ({fmt_date(d1)}).",
                            f"Corrigez l'une des deux dates : {l2} doit être au plus tôt le {fmt_date(d1)}.")
+    signee, comite = conv.value("acv_date_convention"), conv.value("acv_date_comite")
+    if isinstance(signee, date) and isinstance(comite, date) and comite < signee:
+        # a typo in a year, mostly (2016 for 2026); FIN-24 and DIA-04 judge the plan at this date
+        yield at_named(conv, "acv_date_comite", "PRJ-04", A,
+                       f"Le prochain comité d'engagement ({fmt_date(comite)}) précède la signature de la "
+                       f"convention-cadre ({fmt_date(signee)}) ; c'est à sa date que sont jugés la caducité des "
+                       "subventions de l'État et l'avancement du diagnostic.",
+                       "Vérifiez les deux dates : la date du comité est celle du prochain comité qui examinera le "
+                       "classeur.")
     fin = conv.value("acv_date_fin_deploiement")
     prog = conv.programme
     if isinstance(fin, date) and prog in layout.PROGRAMMES:
