@@ -77,6 +77,16 @@ def _error_pages(text: str) -> dict[str, tuple[str, str]]:
     return pages
 
 
+def test_nginx_example_is_understood_by_the_distributions_nginx():
+    """The recipe (docs/serveur.md) copies the example on a Debian, Ubuntu or RHEL server and runs
+    `nginx -t`: with `http2 on;` (a directive of nginx 1.25.1) it failed on Debian 12's nginx 1.22
+    (« unknown directive "http2" »), as on Ubuntu 22.04's 1.18 and 24.04's 1.24. HTTP/2 is asked for
+    on `listen`, which every version takes (1.25.1 and later with a warning)."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*http2\s", text, re.M)
+    assert re.findall(r"^\s*listen (\S+) ssl http2;", text, re.M) == ["443", "[::]:443"]
+
+
 def test_nginx_answers_its_own_refusals_in_french_text():
     """nginx's own 413 (a body over client_max_body_size, checked before the server's) and 502/504
     (the server stopped, restarting for an update) reached the cells and message boxes as its
