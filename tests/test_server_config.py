@@ -328,3 +328,19 @@ def test_connexions_par_adresse_refuses_a_digit_int_cannot_read_with_its_own_mes
         err = capsys.readouterr().err
         assert f"un nombre entier positif ou nul est attendu, pas « {wrong} »" in err, err
     assert cli.build_parser().parse_args(["serveur", "--connexions-par-adresse", " 12 "]).connexions_par_adresse == 12
+
+
+def test_a_limit_that_is_no_finite_number_is_refused_with_the_option_typed(capsys):
+    """`--delai nan`, `--max-corps 1e400`: float() reads « nan » and « inf », which passed the option's
+    check (nan is not <= 0) and were refused at start under a variable the admin never set, with a
+    value never typed (« ACV_XL_MAX_CORPS_MO = « inf » : nombre fini attendu »)."""
+    from acv_xl import cli
+
+    for option in ("--delai", "--max-corps", "--delai-reception"):
+        for wrong in ("nan", "1e400", "inf", "NaN"):
+            with pytest.raises(SystemExit) as exit_:
+                cli.build_parser().parse_args(["serveur", option, wrong])
+            assert exit_.value.code == 2
+            err = capsys.readouterr().err
+            assert f"argument {option} : un nombre strictement positif est attendu, pas « {wrong} »" in err, err
+    assert cli.build_parser().parse_args(["serveur", "--delai", "0,5"]).delai == 0.5
