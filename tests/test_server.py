@@ -101,6 +101,20 @@ def test_startup_message_names_the_manifest_url(server):
     assert "Accès : jeton exigé" in out and "Limites : 8 Mo par requête, 400 000 cellules, 60 s" in out
 
 
+def test_the_supervision_answer_is_the_one_the_docs_give(server):
+    """docs/serveur.md gave `{"status": "ok"}`, the server answers `{"status":"ok"}`: a probe written
+    from the docs (grep, the monitoring's expected text) never matched."""
+    client, _ = server
+    client.headers.pop("Authorization", None)  # without the token, as the docs say
+    try:
+        r = client.get("/")
+    finally:
+        client.headers.update(AUTH)
+    assert r.status_code == 200
+    doc = (ROOT / "docs" / "serveur.md").read_text(encoding="utf-8")
+    assert f"`GET https://acv.departement.gouv.fr/` répond `{r.text}` (sans jeton)" in doc
+
+
 def test_manifest_is_valid_xml_for_our_add_in(server):
     client, _ = server
     r = client.get("/manifest")
