@@ -156,3 +156,18 @@ def test_the_recipe_names_every_file_and_option():
     for env in (server_config.ENV_TOKEN, server_config.ENV_TOKEN_FILE, server_config.ENV_MAX_BODY,
                 server_config.ENV_MAX_CELLS, server_config.ENV_TIMEOUT):
         assert env in doc, env
+
+
+def test_the_recipe_runs_as_written_on_each_distribution_it_names():
+    """docs/serveur.md's recipe is for Debian, Ubuntu or RHEL: `sudo editor …` (a Debian alternative)
+    is « command not found » on RHEL, and `journalctl -u …` without sudo shows an ordinary account
+    nothing of the service's journal; RHEL 9's python3 (3.9) cannot install acv-xl (3.11)."""
+    doc = (ROOT / "docs" / "serveur.md").read_text(encoding="utf-8")
+    commands = [line.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", doc, re.S)
+                for line in block.splitlines()]
+    commands += re.findall(r"`((?:sudo )?journalctl [^`]*)`", doc)
+    assert any(c.startswith("sudoedit /etc/acv-xl/jetons.txt") for c in commands)
+    for command in commands:
+        assert not re.search(r"(^|\s)editor\s", command), command
+        assert "journalctl" not in command or command.startswith("sudo journalctl"), command
+    assert "RHEL 9 livre 3.9" in doc and "Ubuntu 22.04 livre 3.10" in doc
