@@ -698,6 +698,14 @@ def test_one_log_line_per_request_without_data(server):
     (["--url-publique", "https://moi@acv.example.fr"], {}, "adresse HTTPS attendue"),
     (["--url-publique", "https://acv.example.fr?x=1"], {}, "adresse HTTPS attendue"),
     (["--max-cellules", "0"], {}, "strictement positif"),
+    # xlwings Server's own settings (serveur.env): « erreur interne inattendue (ValidationError : 1 validation
+    # error for Settings…) », in English
+    ([], {"XLWINGS_ENVIRONMENT": "production"},
+     "réglage de xlwings Server invalide : XLWINGS_ENVIRONMENT = « production » (valeurs permises : dev, qa, uat, "
+     "staging, prod)"),
+    ([], {"XLWINGS_AUTH_PROVIDERS": "entraid"},
+     'XLWINGS_AUTH_PROVIDERS = « entraid » (une liste JSON attendue, par exemple ["entraid"])'),
+    ([], {"XLWINGS_CUSTOM_HEADERS": "x"}, "XLWINGS_CUSTOM_HEADERS = « x » (valeur JSON attendue)"),
 ])
 def test_refusals_to_start_are_french_and_status_2(options, env, expected):
     done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(_free_port()), *options],
