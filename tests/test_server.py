@@ -583,6 +583,18 @@ def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logge
     assert "Invalid HTTP request" not in text and "X-Long" not in text and "aaaa" not in text
 
 
+def test_a_request_asking_for_http2_in_clear_leaves_only_its_log_line(server):
+    """`Upgrade: h2c` (curl --http2 on http://) is served in HTTP/1.1, and uvicorn wrote its English
+    « WARNING:  Unsupported upgrade request. » in the journal besides the request's own line."""
+    client, log = server
+    r = client.get("/", headers={"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c",
+                                 "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA", "X-Marque": "h2c"})
+    assert r.status_code == 200
+    time.sleep(0.2)
+    text = log.read_text()
+    assert " GET / statut=200 " in text and "Unsupported upgrade" not in text, text
+
+
 def test_too_many_cells_give_an_acv_message(server):
     client, _ = server
     plan = [["N° action"] * 6] + [[0] * 6 for _ in range(70_000)]  # 420 006 cells > 400 000

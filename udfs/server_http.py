@@ -53,10 +53,12 @@ INVALID = "Requête HTTP invalide."
 
 
 class _Refused(logging.Filter):
-    """uvicorn's English « Invalid HTTP request received. »: our own log line says it (`_answer`)."""
+    """uvicorn's English « Invalid HTTP request received. »: our own log line says it (`_answer`); and its
+    « Unsupported upgrade request. », written for any request asking for HTTP/2 in clear (`Upgrade:
+    h2c`, what curl --http2 sends), which is served in HTTP/1.1 and has its own line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != "Invalid HTTP request received."
+        return record.getMessage() not in ("Invalid HTTP request received.", "Unsupported upgrade request.")
 
 
 logging.getLogger("uvicorn.error").addFilter(_Refused())
