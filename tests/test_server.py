@@ -595,6 +595,21 @@ def test_a_request_asking_for_http2_in_clear_leaves_only_its_log_line(server):
     assert " GET / statut=200 " in text and "Unsupported upgrade" not in text, text
 
 
+def test_a_websocket_attempt_is_refused_and_logged(server):
+    """socket.io is off and a WebSocket handshake is refused (403), but it left no line in the log, which
+    the docs describe as one line per request: a probe of the socket went unseen."""
+    client, log = server
+    port = int(str(client.base_url).rsplit(":", 1)[1])
+    got, _ = _exchange(port, b"GET /xlwings/socket.io/?EIO=4&transport=websocket&secret=1 HTTP/1.1\r\n"
+                             b"Host: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                             b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 403")
+    time.sleep(0.2)
+    text = log.read_text()
+    assert re.search(r" GET /xlwings/socket\.io/ issue=websocket_refuse statut=403 duree_ms=0$", text, re.M), text
+    assert "secret" not in text and "Traceback" not in text
+
+
 def test_too_many_cells_give_an_acv_message(server):
     client, _ = server
     plan = [["N° action"] * 6] + [[0] * 6 for _ in range(70_000)]  # 420 006 cells > 400 000
