@@ -8,6 +8,7 @@ command so that a command pays only for what it uses.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -423,7 +424,8 @@ def _positive(kind):
             value = kind(text.replace(",", ".") if kind is float else text)
         except ValueError:
             value = None
-        if value is None or value <= 0:
+        # (float() reads « nan », « inf » and « 1e400 »: refused here, not at start under ACV_XL_… = « inf »)
+        if value is None or not math.isfinite(value) or value <= 0:
             nombre = "un nombre entier" if kind is int else "un nombre"
             raise argparse.ArgumentTypeError(f"{nombre} strictement positif est attendu, pas « {text} »")
         return value

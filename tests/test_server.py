@@ -101,6 +101,20 @@ def test_startup_message_names_the_manifest_url(server):
     assert "Accès : jeton exigé" in out and "Limites : 8 Mo par requête, 400 000 cellules, 60 s" in out
 
 
+def test_the_supervision_answer_is_the_one_the_docs_give(server):
+    """docs/serveur.md gave `{"status": "ok"}`, the server answers `{"status":"ok"}`: a probe written
+    from the docs (grep, the monitoring's expected text) never matched."""
+    client, _ = server
+    client.headers.pop("Authorization", None)  # without the token, as the docs say
+    try:
+        r = client.get("/")
+    finally:
+        client.headers.update(AUTH)
+    assert r.status_code == 200
+    doc = (ROOT / "docs" / "serveur.md").read_text(encoding="utf-8")
+    assert f"`GET https://acv.departement.gouv.fr/` répond `{r.text}` (sans jeton)" in doc
+
+
 def test_manifest_is_valid_xml_for_our_add_in(server):
     client, _ = server
     r = client.get("/manifest")
@@ -569,6 +583,33 @@ def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logge
     assert "Invalid HTTP request" not in text and "X-Long" not in text and "aaaa" not in text
 
 
+def test_a_request_asking_for_http2_in_clear_leaves_only_its_log_line(server):
+    """`Upgrade: h2c` (curl --http2 on http://) is served in HTTP/1.1, and uvicorn wrote its English
+    « WARNING:  Unsupported upgrade request. » in the journal besides the request's own line."""
+    client, log = server
+    r = client.get("/", headers={"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c",
+                                 "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA", "X-Marque": "h2c"})
+    assert r.status_code == 200
+    time.sleep(0.2)
+    text = log.read_text()
+    assert " GET / statut=200 " in text and "Unsupported upgrade" not in text, text
+
+
+def test_a_websocket_attempt_is_refused_and_logged(server):
+    """socket.io is off and a WebSocket handshake is refused (403), but it left no line in the log, which
+    the docs describe as one line per request: a probe of the socket went unseen."""
+    client, log = server
+    port = int(str(client.base_url).rsplit(":", 1)[1])
+    got, _ = _exchange(port, b"GET /xlwings/socket.io/?EIO=4&transport=websocket&secret=1 HTTP/1.1\r\n"
+                             b"Host: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                             b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 403")
+    time.sleep(0.2)
+    text = log.read_text()
+    assert re.search(r" GET /xlwings/socket\.io/ issue=websocket_refuse statut=403 duree_ms=0$", text, re.M), text
+    assert "secret" not in text and "Traceback" not in text
+
+
 def test_too_many_cells_give_an_acv_message(server):
     client, _ = server
     plan = [["N° action"] * 6] + [[0] * 6 for _ in range(70_000)]  # 420 006 cells > 400 000
@@ -684,6 +725,14 @@ def test_one_log_line_per_request_without_data(server):
     (["--url-publique", "https://moi@acv.example.fr"], {}, "adresse HTTPS attendue"),
     (["--url-publique", "https://acv.example.fr?x=1"], {}, "adresse HTTPS attendue"),
     (["--max-cellules", "0"], {}, "strictement positif"),
+    # xlwings Server's own settings (serveur.env): « erreur interne inattendue (ValidationError : 1 validation
+    # error for Settings…) », in English
+    ([], {"XLWINGS_ENVIRONMENT": "production"},
+     "réglage de xlwings Server invalide : XLWINGS_ENVIRONMENT = « production » (valeurs permises : dev, qa, uat, "
+     "staging, prod)"),
+    ([], {"XLWINGS_AUTH_PROVIDERS": "entraid"},
+     'XLWINGS_AUTH_PROVIDERS = « entraid » (une liste JSON attendue, par exemple ["entraid"])'),
+    ([], {"XLWINGS_CUSTOM_HEADERS": "x"}, "XLWINGS_CUSTOM_HEADERS = « x » (valeur JSON attendue)"),
 ])
 def test_refusals_to_start_are_french_and_status_2(options, env, expected):
     done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(_free_port()), *options],
@@ -765,12 +814,17 @@ def test_one_client_address_cannot_take_every_connection(tmp_path):
         assert "3 connexions ouvertes par adresse de client (hors boucle locale)" in log.read_text()
         held = [opened(address, port) for _ in range(3)]
         try:
-            refused = [opened(address, port) for _ in range(2)]
-            assert not any(answered(c) for c in refused)
+            for _ in range(2):  # closed at its accept: its handshake, or its request, fails
+                try:
+                    refused = opened(address, port)
+                except OSError:
+                    continue
+                assert not answered(refused)
+                refused.close()
             local = [opened("127.0.0.1", port) for _ in range(5)]
             assert all(answered(c) for c in local)
             assert all(answered(c) for c in held)
-            for c in refused + local + [held.pop()]:
+            for c in local + [held.pop()]:
                 c.close()
             time.sleep(0.3)
             again = opened(address, port)
@@ -783,6 +837,56 @@ def test_one_client_address_cannot_take_every_connection(tmp_path):
         text = log.read_text()
     assert text.count("issue=connexions_par_adresse") == 1, text
     assert address not in text  # no client data in the log
+
+
+def test_https_connections_are_counted_per_address_before_their_handshake(tmp_path):
+    """In HTTPS served directly, a connection was counted under `--connexions-par-adresse` only once
+    its TLS handshake was done: one client opening TCP connections and never starting a handshake
+    held as many as it liked (each until `--delai-reception`), up to the process's files — and then
+    nobody was accepted. They are now counted as they are accepted."""
+    import ssl
+
+    address = _own_address()
+    if address is None:
+        pytest.skip("no network interface but the loopback: no other client address to connect from")
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+
+    def closed_at_once(conn) -> bool:
+        conn.settimeout(3)
+        try:
+            return conn.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
+
+    with running_server(tmp_path / "serveur.log", "--hote", "0.0.0.0", "--certificat", str(cert), "--cle", str(key),
+                        "--connexions-par-adresse", "3", env=_env(ACV_XL_JETON=TOKEN), https=True) as (_, log, port):
+        silent = [socket.create_connection((address, port), timeout=10) for _ in range(3)]  # no handshake
+        try:
+            more = [socket.create_connection((address, port), timeout=10) for _ in range(3)]
+            assert all(closed_at_once(c) for c in more)
+            for c in more:
+                c.close()
+            local = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+            local.sendall(b"GET / HTTP/1.1\r\nHost: acv\r\n\r\n")
+            assert local.recv(100).startswith(b"HTTP/1.1 200")  # the loopback is not counted
+            local.close()
+            silent.pop().close()
+            time.sleep(0.3)
+            again = context.wrap_socket(socket.create_connection((address, port), timeout=10))
+            again.sendall(b"GET / HTTP/1.1\r\nHost: acv\r\n\r\n")
+            assert again.recv(100).startswith(b"HTTP/1.1 200")  # a place freed is taken again
+            again.close()
+        finally:
+            for c in silent:
+                c.close()
+        time.sleep(0.2)
+        text = log.read_text()
+    assert text.count("issue=connexions_par_adresse") == 1, text
+    assert "Traceback" not in text and address not in text
 
 
 def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
@@ -1036,5 +1140,74 @@ def test_the_loop_is_the_one_uvicorn_would_run_under_windows(monkeypatch):
     loop = server_http.new_loop()  # the handshake's deadline on whichever loop
     try:
         assert isinstance(loop, asyncio.SelectorEventLoop) and isinstance(loop, server_http._HandshakeDeadline)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("loop_of", ["uvloop", "asyncio"])
+def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monkeypatch, tmp_path):
+    """`--connexions-par-adresse` in HTTPS direct counts a connection as soon as it is accepted, on
+    uvloop and on asyncio's own loop (Windows): one that never starts its handshake takes its place,
+    the next is closed at once, and a place is given back when a handshake fails or the client leaves."""
+    import asyncio
+    import ssl
+
+    from udfs import server_http
+
+    if loop_of == "asyncio":
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+    monkeypatch.setattr(server_http, "_OPEN", {})
+    monkeypatch.setattr(server_http, "_TOLD", set())
+    monkeypatch.setattr(server_http, "address_key", lambda peer: "un client")  # the loopback counted
+    cert, key = _self_signed(tmp_path)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(str(cert), str(key))
+    client = ssl.create_default_context()
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+
+    class Http(asyncio.Protocol):  # what the TLS layer hands the connection to (DeadlineProtocol)
+        _per_address, _address = 1, None
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.transport.write(b"ok")
+
+        def connection_lost(self, exc):
+            server_http._release(self._address)
+
+    async def closed_at_once(port) -> bool:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(reader.read(1), 3) == b""
+        except ConnectionResetError:
+            return True
+        finally:
+            writer.close()
+
+    async def scenario():
+        server = await asyncio.get_running_loop().create_server(Http, "127.0.0.1", 0, ssl=served)
+        port = server.sockets[0].getsockname()[1]
+        _, silent = await asyncio.open_connection("127.0.0.1", port)  # no handshake
+        await asyncio.sleep(0.1)
+        assert server_http._OPEN == {"un client": 1}
+        assert await closed_at_once(port)
+        silent.close()
+        await asyncio.sleep(0.2)
+        assert server_http._OPEN == {}  # given back: the handshake never done
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client)
+        writer.write(b"?")
+        assert await asyncio.wait_for(reader.read(2), 3) == b"ok"
+        assert server_http._OPEN == {"un client": 1}
+        writer.close()
+        await asyncio.sleep(0.2)
+        assert server_http._OPEN == {}
+        server.close()
+
+    loop = server_http.new_loop()
+    try:
+        assert loop_of in type(loop).__mro__[2].__module__
+        loop.run_until_complete(scenario())
     finally:
         loop.close()

@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 
 from udfs.server_config import ConfigError, ServerConfig, Tokens
 from udfs.server_guard import Guard
 
+ROOT = Path(__file__).resolve().parents[1]
 GOOD = "a" * 30
 OTHER = "b" * 43
 
@@ -328,3 +330,38 @@ def test_connexions_par_adresse_refuses_a_digit_int_cannot_read_with_its_own_mes
         err = capsys.readouterr().err
         assert f"un nombre entier positif ou nul est attendu, pas « {wrong} »" in err, err
     assert cli.build_parser().parse_args(["serveur", "--connexions-par-adresse", " 12 "]).connexions_par_adresse == 12
+
+
+def test_a_limit_that_is_no_finite_number_is_refused_with_the_option_typed(capsys):
+    """`--delai nan`, `--max-corps 1e400`: float() reads « nan » and « inf », which passed the option's
+    check (nan is not <= 0) and were refused at start under a variable the admin never set, with a
+    value never typed (« ACV_XL_MAX_CORPS_MO = « inf » : nombre fini attendu »)."""
+    from acv_xl import cli
+
+    for option in ("--delai", "--max-corps", "--delai-reception"):
+        for wrong in ("nan", "1e400", "inf", "NaN"):
+            with pytest.raises(SystemExit) as exit_:
+                cli.build_parser().parse_args(["serveur", option, wrong])
+            assert exit_.value.code == 2
+            err = capsys.readouterr().err
+            assert f"argument {option} : un nombre strictement positif est attendu, pas « {wrong} »" in err, err
+    assert cli.build_parser().parse_args(["serveur", "--delai", "0,5"]).delai == 0.5
+
+
+def test_what_revokes_every_token_is_what_the_docs_say(tmp_path):
+    """A token file removed or unreadable keeps the tokens known so far (an editor replaces it for an
+    instant), so removing it revoked nothing — while the docs said only that a bad edit was ignored.
+    Emptying it refuses every call, and the docs say so; their example file had another owner and
+    mode than the recipe's."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"arras {GOOD}\n")
+    tokens = Tokens(path=path)
+    path.unlink()
+    assert tokens.check(f"Bearer {GOOD}") == "arras"  # removed: still accepted
+    path.write_text("# plus aucun jeton\n")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert tokens.check(f"Bearer {GOOD}") is None and tokens.enabled  # emptied: every call refused
+    doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert "supprimer le fichier ne révoque donc aucun jeton" in doc and "videz-le (chaque appel reçoit alors 401)" in doc
+    assert "propriétaire root, groupe acv-xl, droits 640" in doc
+    assert "sudo install -m 640 -o root -g acv-xl /dev/null /etc/acv-xl/jetons.txt" in doc

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -120,6 +121,47 @@ def _readable_by_all(path: Path | None) -> str | None:
     return f"{mode:o}" if mode & 0o004 else None
 
 
+_SETTING_KINDS = {  # what pydantic's error types ask for, in French
+    "list_type": "une liste JSON attendue, par exemple [\"entraid\"]",
+    "bool_parsing": "true ou false attendu",
+    "bool_type": "true ou false attendu",
+    "int_parsing": "nombre entier attendu",
+    "float_parsing": "nombre attendu",
+    "dict_type": "un objet JSON attendu",
+}
+
+
+def settings_refusal(exc: Exception) -> str | None:
+    """Why xlwings Server refused its `XLWINGS_…` settings (/etc/acv-xl/serveur.env, the unit's
+    Environment=), in French, or None for any other error: the start stopped with « erreur interne
+    inattendue (ValidationError : 1 validation error for Settings…) », pydantic's English."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    def env(field) -> str:
+        return f"XLWINGS_{str(field).upper()}"
+
+    if isinstance(exc, ValidationError):
+        parts = []
+        for error in exc.errors():
+            name = env(error["loc"][0]) if error.get("loc") else "XLWINGS_…"
+            raw = os.environ.get(name, str(error.get("input", "")))
+            if error.get("type") == "literal_error":
+                allowed = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
+                kind = f"valeurs permises : {', '.join(allowed)}"
+            else:
+                kind = _SETTING_KINDS.get(error.get("type", ""), "valeur refusée par xlwings Server")
+            parts.append(f"{name} = « {raw} » ({kind})")
+    elif isinstance(exc, SettingsError):
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = env(field.group(1)) if field else "XLWINGS_…"
+        parts = [f"{name} = « {os.environ.get(name, '')} » (valeur JSON attendue)"]
+    else:
+        return None
+    return (f"réglage de xlwings Server invalide : {' ; '.join(parts)}. Corrigez-le dans /etc/acv-xl/serveur.env "
+            "ou l'environnement du service (voir docs/serveur.md et udfs/server_project/pyproject.toml).")
+
+
 def _fail(message: str) -> int:
     print(f"acv-xl : {message}", file=sys.stderr)
     return 2
@@ -170,6 +212,11 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     except ImportError as exc:
         return _fail("xlwings Server n'est pas installé. Installez les dépendances Excel : "
                      f"pip install 'acv-xl[excel]' ({exc}).")
+    except Exception as exc:  # a XLWINGS_… setting pydantic refuses, said in English as an internal error
+        refused = settings_refusal(exc)
+        if refused is None:
+            raise
+        return _fail(refused)
     if not 0 < port < 65536:
         return _fail(f"port invalide : {port} (attendu entre 1 et 65535).")
     _set_env(options)

@@ -40,15 +40,25 @@ ADD_IN_TEXTS = frozenset({"No response received from server", "Unknown server er
 UNSEALED = ("Le complément n'a pas pu terminer l'opération dans Excel. Réessayez ; si cela se "
             "reproduit, prévenez la préfecture.")
 # the refusals of the préfecture's front end itself (deploy/nginx-acv-xl.conf: body too large, too many
-# requests at once, server stopped), which nginx cannot seal: fixed French texts, shown as they are — the box showed its fixed
+# requests at once, server stopped, a request it cannot read, headers too large, an address too long, its
+# own failure), which nginx cannot seal: fixed French texts, shown as they are — the box showed its fixed
 # « n'a pas pu terminer l'opération » instead; a forged link can show nothing else (a figure at most)
-FRONT_END_TEXTS = re.compile(
+FRONT_END_TEXTS = re.compile("|".join((
     r"Requête trop volumineuse : au plus \d{1,5}(,\d{1,2})? Mo par requête\. Réduisez le classeur ou demandez "
-    r"à la préfecture de relever la limite\."
-    r"|Serveur ACV momentanément indisponible \(arrêt ou mise à jour\) : réessayez dans une minute\. Si cela "
-    r"dure, prévenez la préfecture\."
-    r"|Trop de requêtes simultanées depuis votre adresse : réessayez dans un instant\. Si cela se reproduit, "
-    r"prévenez la préfecture\.")
+    r"à la préfecture de relever la limite\.",
+    r"Serveur ACV momentanément indisponible \(arrêt ou mise à jour\) : réessayez dans une minute\. Si cela "
+    r"dure, prévenez la préfecture\.",
+    r"Trop de requêtes simultanées depuis votre adresse : réessayez dans un instant\. Si cela se reproduit, "
+    r"prévenez la préfecture\.",
+    r"Requête illisible pour le frontal de la préfecture : réessayez\. Si cela se reproduit, prévenez la "
+    r"préfecture\.",
+    r"En-têtes de requête trop volumineux pour le frontal de la préfecture \(souvent trop de cookies pour ce "
+    r"site\) : prévenez la préfecture\.",
+    r"Adresse trop longue pour le frontal de la préfecture : réessayez\. Si cela se reproduit, prévenez la "
+    r"préfecture\.",
+    r"Erreur interne du frontal de la préfecture : réessayez dans un instant\. Si cela se reproduit, prévenez "
+    r"la préfecture\.",
+)))
 PARAMS = ("prompt", "title", "buttons", "mode", "callback")
 _SEAL = re.compile(r"\s*\[acv-xl:(\d{1,12})\.([A-Za-z0-9_-]{43})\]\s*$")
 

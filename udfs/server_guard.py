@@ -204,7 +204,9 @@ class Guard:
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket":  # socket.io is off: no channel around the checks above
-            await send({"type": "websocket.close", "code": 1008})
+            await send({"type": "websocket.close", "code": 1008})  # uvicorn answers 403
+            # one line as for every request (none was written: a probe of the socket left no trace)
+            self.log_line(dict(scope, method="GET"), {"issue": "websocket_refuse"}, 403, 0)
             return
         if scope["type"] != "http":
             await self.app(scope, receive, send)

@@ -19,14 +19,15 @@ The body's own deadline is the application's (`server_guard.read_body`), which r
 uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every process.
 
 With HTTPS served directly (`--certificat`), the TLS handshake comes before all this (this class
-only meets a connection once it is done), and asyncio and uvloop give it 60 s: a client that
-opened a connection and sent nothing held it that long, whatever `--delai-reception`. `new_loop`,
-uvicorn's loop (`uvicorn.run(loop=…)`), gives the handshake `--delai-reception` instead.
+only meets a connection once it is done). `new_loop`, uvicorn's loop (`uvicorn.run(loop=…)`), takes
+each connection as it is accepted (`_TlsAccept`): counted there under `--connexions-par-adresse`,
+then given `--delai-reception` for its handshake (asyncio and uvloop give it 60 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import multiprocessing
@@ -52,10 +53,12 @@ INVALID = "Requête HTTP invalide."
 
 
 class _Refused(logging.Filter):
-    """uvicorn's English « Invalid HTTP request received. »: our own log line says it (`_answer`)."""
+    """uvicorn's English « Invalid HTTP request received. »: our own log line says it (`_answer`); and its
+    « Unsupported upgrade request. », written for any request asking for HTTP/2 in clear (`Upgrade:
+    h2c`, what curl --http2 sends), which is served in HTTP/1.1 and has its own line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != "Invalid HTTP request received."
+        return record.getMessage() not in ("Invalid HTTP request received.", "Unsupported upgrade request.")
 
 
 logging.getLogger("uvicorn.error").addFilter(_Refused())
@@ -86,6 +89,29 @@ def address_key(peer) -> str | None:
     if ip.is_loopback:
         return None
     return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
+def _admit(key: str, limit: int) -> bool:
+    """Count one more connection of `key`, or False past `limit` (the refusal logged once while the
+    address keeps connections open): one client opening connection after connection took every one
+    the process accepts (each held until `--delai-reception`), and « Serveur occupé » for every commune."""
+    if _OPEN.get(key, 0) >= limit:
+        if key not in _TOLD:
+            _TOLD.add(key)
+            Guard.log_line({"method": "-", "path": "-"}, {"issue": "connexions_par_adresse"}, 0, 0)
+        return False
+    _OPEN[key] = _OPEN.get(key, 0) + 1
+    return True
+
+
+def _release(key: str | None) -> None:
+    if key is None:
+        return
+    left = _OPEN.pop(key) - 1
+    if left:
+        _OPEN[key] = left
+    else:
+        _TOLD.discard(key)
 
 
 class DeadlineProtocol(_Base):
@@ -197,27 +223,17 @@ class DeadlineProtocol(_Base):
     # ---------------------------------------------------------------- uvicorn's hooks
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
-        if self._per_address and (key := address_key(transport.get_extra_info("peername"))) is not None:
-            if _OPEN.get(key, 0) >= self._per_address:
-                # one client opening connection after connection took every one the process accepts
-                # (each held until `--delai-reception`), and « Serveur occupé » for every commune
-                if key not in _TOLD:
-                    _TOLD.add(key)
-                    Guard.log_line({"method": "-", "path": "-"}, {"issue": "connexions_par_adresse"}, 0, 0)
+        if self._address is None:  # (a TLS connection was counted at its accept: `_TlsAccept`)
+            key = address_key(transport.get_extra_info("peername")) if self._per_address else None
+            if key is not None and not _admit(key, self._per_address):
                 transport.abort()
                 return
-            _OPEN[key] = _OPEN.get(key, 0) + 1
             self._address = key
         self._wait_for_head()
 
     def connection_lost(self, exc) -> None:
-        if self._address is not None:
-            left = _OPEN.pop(self._address) - 1
-            if left:
-                _OPEN[self._address] = left
-            else:
-                _TOLD.discard(self._address)
-            self._address = None
+        _release(self._address)
+        self._address = None
         self._stop_timer()
         self._disconnect_answers()
         if self._stall_timer is not None:
@@ -280,13 +296,61 @@ def _loop_class() -> type:
     return Loop
 
 
+class _TlsAccept(asyncio.Protocol):
+    """A direct HTTPS connection at its accept, before its TLS handshake. With `create_server(ssl=…)`
+    the HTTP protocol met a connection only once its handshake was done, and counted it under
+    `--connexions-par-adresse` only then: a client opening TCP connections without ever finishing a
+    handshake held as many as it liked, each until the handshake's deadline, up to the process's
+    files — and then the server accepted nobody. Counted here, then handed at once (before anything
+    is read) to the loop's own TLS layer, as `create_server(ssl=…)` does."""
+
+    def __init__(self, loop, factory, context, timeout: float):
+        self.loop, self.factory, self.context, self.timeout = loop, factory, context, timeout
+
+    def connection_made(self, transport) -> None:
+        protocol = self.factory()
+        limit = protocol._per_address
+        key = address_key(transport.get_extra_info("peername")) if limit else None
+        if key is not None and not _admit(key, limit):
+            transport.abort()
+            return
+        protocol._address = key  # released by its connection_lost once the handshake is done
+        handshake = self.loop.create_future()
+        handshake.add_done_callback(functools.partial(_handshake_done, protocol, transport))
+        tls = self.loop.tls_protocol(self.loop, protocol, self.context, handshake, server_side=True,
+                                     ssl_handshake_timeout=self.timeout)
+        transport.set_protocol(tls)
+        tls.connection_made(transport)
+
+
+def _handshake_done(protocol, transport, handshake) -> None:
+    """A handshake failed, too slow or cut: the connection closed (as the loop does), uncounted."""
+    failed = handshake.cancelled() or handshake.exception() is not None
+    if failed:
+        transport.abort()
+        _release(protocol._address)
+        protocol._address = None
+
+
 class _HandshakeDeadline:
-    async def create_server(self, *args, **kwargs):
-        if kwargs.get("ssl") is not None and kwargs.get("ssl_handshake_timeout") is None:
-            kwargs["ssl_handshake_timeout"] = receive_timeout()
-        return await super().create_server(*args, **kwargs)
+    """A listening socket with TLS: each connection taken at its accept (`_TlsAccept`); `tls_protocol`,
+    the loop's own TLS layer (uvloop's or asyncio's), set by `new_loop`."""
+
+    async def create_server(self, protocol_factory, *args, **kwargs):
+        context = kwargs.pop("ssl", None)
+        if context is None:
+            return await super().create_server(protocol_factory, *args, **kwargs)
+        timeout = receive_timeout()
+        return await super().create_server(lambda: _TlsAccept(self, protocol_factory, context, timeout),
+                                           *args, **kwargs)
 
 
 def new_loop():
-    """The event loop of each server process: a TLS handshake has `--delai-reception` seconds."""
-    return type("DeadlineLoop", (_HandshakeDeadline, _loop_class()), {})()
+    """The event loop of each server process: a TLS connection counted per address from its accept, and
+    given `--delai-reception` seconds for its handshake."""
+    base = _loop_class()
+    if base.__module__.startswith("uvloop"):
+        from uvloop.loop import SSLProtocol
+    else:
+        from asyncio.sslproto import SSLProtocol
+    return type("DeadlineLoop", (_HandshakeDeadline, base), {"tls_protocol": SSLProtocol})()
