@@ -151,3 +151,19 @@ def test_the_test_extra_covers_what_tests_and_benchmarks_import(project):
                 | _declared(project["optional-dependencies"]["bench"]))
     needed = _third_party(_sources("tests", "benchmarks")) - {"pytest"}
     assert needed <= declared, needed - declared
+
+
+def _numbers_written(value: int) -> list[str]:
+    """`module:line` of every integer literal `value` in the package and `udfs/`."""
+    return [f"{_module_name(p)}:{node.lineno}" for p in _sources("acv_xl", "udfs")
+            for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and type(node.value) is int and node.value == value]
+
+
+def test_excel_limits_are_written_once():
+    """A cell's 32 767 characters is one constant of the contract: STR-10, the writers that cut a text
+    and the register's bound on an amount's digits read it, so none can drift from the others."""
+    from acv_xl.contract.values import EXCEL_CELL_CHARS
+
+    assert EXCEL_CELL_CHARS == 32_767  # Excel's own limit
+    assert [at.split(":")[0] for at in _numbers_written(32_767)] == ["acv_xl.contract.values"]

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from zlib_ng.zlib_ng import crc32  # zlib's CRC-32, a tenth of its time (8 MB of summaries a warm run)
 
-from acv_xl.contract import file_kinds, layout
+from acv_xl.contract import file_kinds, layout, values
 from acv_xl.contract.system_errors import os_error_text, resolved
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.checks.findings import Gravite
@@ -237,7 +237,7 @@ def rules_version(version: str) -> str:
             sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
         first, last = _line_span(code)
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
-    h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, blocks.MAX_TEXT,
+    h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, values.EXCEL_CELL_CHARS,
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
                    page_layout.BASE_FONT_PT, page_layout.LINE_PT, page_layout.MAX_ROW_PT)).encode())
@@ -354,14 +354,12 @@ def load_summary(text: str | bytes, path: str = "", rel: str = "") -> FileSummar
     return summary
 
 
-# No cell holds more characters than this, so no amount read from a workbook has more digits: an
-# amount past it (or not finite: NaN, Infinity) comes from a crafted or damaged register, and would
-# stop the run (a NaN compared) or hang it (« 1E+999999999 » written out in French, digit by digit).
-_MAX_DIGITS = 32_767
-
-
 def _amount(d: Decimal) -> Decimal:
-    if not d.is_finite() or abs(d.adjusted()) > _MAX_DIGITS:
+    # No cell holds more characters than `EXCEL_CELL_CHARS`, so no amount read from a workbook has more
+    # digits: an amount past it (or not finite: NaN, Infinity) comes from a crafted or damaged register,
+    # and would stop the run (a NaN compared) or hang it (« 1E+999999999 » written out in French, digit
+    # by digit).
+    if not d.is_finite() or abs(d.adjusted()) > values.EXCEL_CELL_CHARS:
         raise ValueError("montant invalide dans le résumé")
     return d
 
