@@ -9,7 +9,7 @@ from pathlib import Path
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_number
+from acv_xl.contract.values import EXCEL_COLUMNS, fmt_number
 from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur, rien_a_comparer
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
@@ -47,8 +47,7 @@ def _nom(code: str, departements: set[str]) -> str | None:
     return layout.nom_financeur(code, departements)
 
 
-_EXCEL_COLUMNS = 16_384
-_WIDE_MAX = _EXCEL_COLUMNS - 2  # the columns left beside the financeur's code and name (or statut)
+_WIDE_MAX = EXCEL_COLUMNS - 2  # the columns left beside the financeur's code and name (or statut)
 
 
 class _EvolutionWriter(_Writer):
@@ -111,7 +110,7 @@ class _EvolutionWriter(_Writer):
         if len(ids) <= _WIDE_MAX:
             return ids, titre
         return ids[-_WIDE_MAX:], (f"{titre} — les {fmt_number(_WIDE_MAX)} dernières consolidations sur "
-                                  f"{fmt_number(len(ids))} (une feuille n'a que {fmt_number(_EXCEL_COLUMNS)} "
+                                  f"{fmt_number(len(ids))} (une feuille n'a que {fmt_number(EXCEL_COLUMNS)} "
                                   "colonnes ; toutes figurent dans les feuilles Par convention et Mouvements, et dans "
                                   "le JSON)")
 
