@@ -285,6 +285,33 @@ def test_an_empty_value_is_refused_not_taken_for_no_option(argv, words, capsys):
     assert words in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["valider", "a.xlsx", "--annoter", "a1.xlsx", "--annoter", "a2.xlsx"],
+     "argument --annoter : indiqué deux fois, avec « a1.xlsx » puis « a2.xlsx »"),
+    (["consolider", "d", "-o", "c1.xlsx", "--sortie", "c2.xlsx"],
+     "argument -o/--sortie : indiqué deux fois, avec « c1.xlsx » puis « c2.xlsx »"),
+    (["consolider", "d", "-o", "c.xlsx", "--departement", "62", "--departement", "59"],
+     "argument --departement : indiqué deux fois, avec « 62 » puis « 59 »"),
+    (["comparer", "a.xlsx", "b.xlsx", "--format", "json", "--format", "texte"],
+     "argument --format : indiqué deux fois, avec « json » puis « texte »"),
+])
+def test_an_option_given_twice_with_two_values_is_refused(argv, words, capsys):
+    """`--annoter a1.xlsx --annoter a2.xlsx` wrote a2.xlsx alone, `-o c1.xlsx --sortie c2.xlsx` c2.xlsx
+    alone, `--departement 62 --departement 59` consolidated the 59 — argparse kept the last value
+    without a word. Now status 2 and both values said, before any work."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    assert words + " : une seule valeur est attendue" in capsys.readouterr().err
+
+
+def test_an_option_given_twice_with_one_value_is_that_value():
+    """A script that repeats its default (`--format json … --format json`) is not refused."""
+    args = build_parser().parse_args(["valider", "a.xlsx", "--format", "json", "--format", "json",
+                                      "--annoter", "a1.xlsx", "--annoter", "a1.xlsx"])
+    assert (args.format, args.annoter, args.fichiers) == ("json", "a1.xlsx", ["a.xlsx"])
+
+
 @pytest.mark.parametrize("folder", [".", "/"])
 def test_annexe_of_a_folder_says_so(tmp_path, folder):
     """`acv-xl annexe .` stopped on « erreur interne inattendue (ValueError : PosixPath('.') has an
