@@ -2090,6 +2090,26 @@ def test_historique_of_a_register_without_consolidation_names_it_between_guillem
     assert not (tmp_path / "e.xlsx").exists()
 
 
+@pytest.mark.parametrize("content", ["empty file", "empty database"])
+def test_historique_of_an_empty_file_leaves_it_as_it_was(tmp_path, capsys, content):
+    """`historique` only reads: an empty file (a run killed as it created the register, or one made by
+    hand) became a 69 kB register — the schema written into it — before « aucune consolidation »;
+    an SQLite database with no table (not acv-xl's) was made into a register too. Both are said empty
+    and left byte for byte."""
+    from acv_xl.history.historique import run_historique
+
+    reg = tmp_path / "vide.sqlite"
+    reg.write_bytes(b"")
+    if content == "empty database":
+        sqlite3.connect(reg).execute("VACUUM").connection.close()
+    before = reg.read_bytes()
+    status = run_historique(reg, tmp_path / "e.xlsx")
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » ne contient encore aucune consolidation" in err, err
+    assert reg.read_bytes() == before and not (tmp_path / "e.xlsx").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vide.sqlite"]  # no journal left either
+
+
 def test_a_line_without_action_nor_financeur_is_a_movement_of_non_ventile(tmp_path, examples):
     """A line typed without N° action nor financeur code counts in the consolidation, under « non
     ventilé »; its movement was in the Mouvements sheet but « Mouvements par financeur » skipped it

@@ -44,7 +44,7 @@ from typing import Any
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
-from acv_xl.history.register import Register, RegisterError, damaged_error, sqlite_why
+from acv_xl.history.register import Register, RegisterError, damaged_error, empty_error, sqlite_why
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
@@ -608,8 +608,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
             return fail(str(damaged_error(f"« {registre} »", sqlite_why(cause))))
         raise
     if not ev.ids:
-        return fail(f"le registre « {registre} » ne contient encore aucune consolidation "
-                    "(« acv-xl consolider … --registre » l'alimente).")
+        return fail(str(empty_error(f"« {registre} »")))
     if not finite(ev):
         return fail(f"le registre « {registre} » contient des montants qu'un tableur ne peut pas représenter (infinis, "
                     "ou dont la somme dépasse 10^308 €) : rien n'est écrit. Restaurez une sauvegarde du registre s'il a "

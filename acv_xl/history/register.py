@@ -516,6 +516,8 @@ class Register:
                 f"cette version connaît le schéma {SCHEMA_VERSION}) : mettez acv-xl à jour ; le registre n'a "
                 "pas été modifié.")
         if version == 0 and not tables and app in (0, APPLICATION_ID):
+            if not migrate:  # only read (historique): an empty file stays one, and is said empty
+                raise empty_error(where)
             self._migrate(where)  # a new register (or an empty file)
             return
         if app != APPLICATION_ID:
@@ -900,6 +902,13 @@ def damaged_error(where: str, why: str, written: bool = False) -> RegisterError:
     return RegisterError(f"le registre {where} est inutilisable ({why}) : il n'a été ni modifié ni recréé. "
                          "Vérifiez le chemin, ou restaurez une sauvegarde du registre."
                          + (_NOT_RECORDED if written else ""))
+
+
+def empty_error(where: str) -> RegisterError:
+    """A register that holds no consolidation yet (an empty file, or one created by a run that
+    recorded nothing): nothing to read."""
+    return RegisterError(f"le registre {where} ne contient encore aucune consolidation "
+                         "(« acv-xl consolider … --registre » l'alimente).")
 
 
 def full_error(where: str, written: bool = False) -> RegisterError:
