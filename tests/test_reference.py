@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -140,6 +143,22 @@ def test_an_empty_list_a_folder_and_a_missing_file_are_refused(tmp_path):
         reference.load(tmp_path / "absent.csv")
     with pytest.raises(ReferenceInvalide, match="dossier"):
         reference.load(tmp_path)
+
+
+@pytest.mark.parametrize("device", ["tube", "/dev/zero"])
+def test_a_pipe_or_a_device_given_as_the_list_is_refused_not_read(tmp_path, device):
+    """`--reference tube.csv` (a named pipe) waited forever for a writer, `--reference /dev/zero` (size 0,
+    never an end) read until the memory ran out; both are said, status 2, at once. Run as a process:
+    without the check, the test stops on its timeout instead of hanging the suite."""
+    path = tmp_path / "tube.csv"
+    if device == "tube":
+        os.mkfifo(path)
+    else:
+        path = Path(device)
+    out = subprocess.run([sys.executable, "-m", "acv_xl", "reference", "--reference", str(path)], capture_output=True,
+                         timeout=60, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and f"« {path} » n'est pas un fichier ordinaire (périphérique ou tube nommé)" in err, err
 
 
 def test_the_environment_variable_names_the_list_in_use(tmp_path, monkeypatch):

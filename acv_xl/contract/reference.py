@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -248,7 +249,12 @@ def _read_text(path: Path, named: str | None = None) -> str:
     """The text of the list at `path`; `named`: how messages name it (`_named`)."""
     named = named or _named(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not S_ISREG(st.st_mode) and not S_ISDIR(st.st_mode):
+            # a named pipe waited for a writer forever, /dev/zero filled the memory (its size is 0)
+            raise ReferenceInvalide(f"Le fichier de référence {named} n'est pas un fichier ordinaire (périphérique "
+                                    "ou tube nommé) : indiquez le fichier .csv de la liste des communes.")
+        size = st.st_size
         if size > _MAX_BYTES:
             raise ReferenceInvalide(f"Le fichier de référence {named} est trop volumineux pour une liste de communes "
                                     f"({size // 1_000_000} Mo).")
