@@ -2026,6 +2026,19 @@ def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, cap
     assert status == 2 and "registre introuvable" in err and "\x1b" not in err, err
 
 
+def test_historique_of_a_missing_register_names_it_between_guillemets(tmp_path, capsys):
+    """« registre introuvable : /chemin/mon registre.sqlite. Le registre est créé par « acv-xl consolider
+    DOSSIER -o SORTIE.xlsx --registre /chemin/mon registre.sqlite » »: the only message naming a file
+    without « », and a command that, pasted, passes « registre.sqlite » as a folder to consolidate."""
+    from acv_xl.history.historique import run_historique
+
+    reg = tmp_path / "mon registre.sqlite"
+    status = run_historique(reg, tmp_path / "e.xlsx")
+    err = capsys.readouterr().err
+    assert status == 2 and f"registre introuvable : « {reg} »." in err, err
+    assert "« acv-xl consolider DOSSIER -o SORTIE.xlsx --registre REGISTRE.sqlite »" in err, err
+
+
 def test_the_rules_version_changes_with_what_fill_takes_outside_its_own_lines(monkeypatch):
     """`_fill` builds a summary with `_filled` and the fields named by `_ACTION_ATTRS`/`_LINE_ATTRS`,
     outside its own lines: a change to any of them (two fields swapped, empty rows kept) changes

@@ -589,8 +589,10 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         return 2
 
     if not registre.exists():
-        return fail(f"registre introuvable : {registre}. Le registre est créé par « acv-xl consolider DOSSIER "
-                    f"-o SORTIE.xlsx --registre {registre} », comité après comité.")
+        # the name between « » as in every message (« registre introuvable : mon registre.sqlite. » read
+        # as a sentence), never pasted into the command shown: unquoted, a name with a space split it
+        return fail(f"registre introuvable : « {registre} ». Le registre est créé par « acv-xl consolider DOSSIER "
+                    "-o SORTIE.xlsx --registre REGISTRE.sqlite », comité après comité.")
     from acv_xl.outputs.output_guard import Output, check_outputs
 
     outputs = [Output(out, (".xlsx",), "-o", HISTORIQUE)] + (

@@ -457,7 +457,7 @@ class Register:
             if create and not (os.access(path, os.W_OK) and os.access(resolved(path).parent, os.W_OK)):
                 raise readonly_error(where)
         elif not create:
-            raise RegisterError(f"registre introuvable : {path}")
+            raise RegisterError(f"registre introuvable : {where}.")
         elif path.suffix.lower() in _OTHER_FORMATS:  # `--registre evolution.xlsx`: an SQLite file Excel cannot open
             raise RegisterError(f"le registre {where} aurait l'extension {path.suffix} d'un autre format : donnez-lui "
                                 f"l'extension .sqlite (par exemple « {path.stem}.sqlite »). Rien n'est écrit.")
