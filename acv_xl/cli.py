@@ -204,8 +204,12 @@ def _expanded(names: list[str]) -> list[str]:
     # a Unix shell expands `*.xlsx` itself, lock files included (« ~$arras.xlsx » beside arras.xlsx
     # open in Excel): one named with the workbook it stands for is the pattern's, not the user's choice
     workbooks = {(os.path.dirname(f), os.path.basename(f)) for f in out if not os.path.basename(f).startswith("~$")}
-    return [f for f in out if not os.path.basename(f).startswith("~$")
-            or not any(d == os.path.dirname(f) and b.endswith(os.path.basename(f)[2:]) for d, b in workbooks)]
+    out = [f for f in out if not os.path.basename(f).startswith("~$")
+           or not any(d == os.path.dirname(f) and b.endswith(os.path.basename(f)[2:]) for d, b in workbooks)]
+    # each file once (`*.xlsx arras.xlsx`, `arras.xlsx ./arras.xlsx`): its report was printed twice, the
+    # files counted twice (« 2 fichiers vérifiés »), and `--annoter` refused « un seul fichier »
+    seen: set[str] = set()
+    return [f for f in out if not ((k := os.path.normcase(os.path.abspath(f))) in seen or seen.add(k))]
 
 
 def cmd_valider(args) -> int:

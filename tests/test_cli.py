@@ -227,6 +227,19 @@ def test_a_lock_file_a_unix_shell_expands_beside_its_workbook_is_left_out(tmp_pa
     assert out.returncode != 2 and report["fichier"] == "a.xlsx" and report["etat"] != "illisible"
 
 
+def test_a_workbook_named_twice_is_validated_once(tmp_path):
+    """`valider *.xlsx a.xlsx` or `valider a.xlsx ./a.xlsx`: a.xlsx's report was printed twice and
+    counted twice (« 3 fichiers vérifiés » for two), and `valider a.xlsx ./a.xlsx --annoter c.xlsx`
+    refused « --annoter s'emploie avec un seul fichier ». Each file is now taken once, first place kept."""
+    for name in ("b.xlsx", "a.xlsx"):
+        build_workbook(tmp_path / name)
+    out = acv("valider", "*.xlsx", "a.xlsx", "./b.xlsx", "--format", "json", cwd=tmp_path,
+              env={"PYTHONIOENCODING": "utf-8"})
+    assert [r["fichier"] for r in json.loads(out.stdout)] == ["a.xlsx", "b.xlsx"]
+    out = acv("valider", "a.xlsx", "./a.xlsx", "--annoter", "c.xlsx", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    assert out.returncode != 2 and (tmp_path / "c.xlsx").exists(), out.stderr.decode("utf-8")
+
+
 def test_valider_names_excel_s_lock_file_as_such(tmp_path):
     """`valider ~$a.xlsx` typed on purpose: the file Excel keeps beside an open workbook is said to be
     that, with the workbook to give instead — not « contenu non reconnu (fichier endommagé ?) », which
