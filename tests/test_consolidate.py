@@ -1036,9 +1036,16 @@ def test_par_financeur_naming_a_broken_link_is_refused_before_anything_is_writte
     extracts = tmp_path / "extraits"
     extracts.symlink_to("ailleurs" if link == "absent" else extracts.name)
     out = tmp_path / "o.xlsx"
-    with pytest.raises(C.UsageError, match="--par-financeur attend un dossier"):
+    with pytest.raises(C.UsageError) as refused:
         C.consolidate([folder], out, jobs=1, par_financeur=extracts)
+    # the name between « », as every message names a file (it ran into the sentence: « … : extraits »)
+    assert str(refused.value) == f"--par-financeur attend un dossier : « {extracts} » n'en est pas un. Choisissez " \
+                                 "un autre nom de dossier."
     assert not out.exists() and extracts.is_symlink()
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder], out, jobs=1, par_financeur=tmp_path / "absent" / "extraits")
+    assert str(refused.value) == f"le dossier parent de --par-financeur n'existe pas : « {tmp_path / 'absent'} ». " \
+                                 "Créez-le d'abord, ou choisissez un autre dossier."
 
 
 def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):

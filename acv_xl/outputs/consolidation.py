@@ -707,9 +707,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     # a broken or looping link too (exists() is False): mkdir would fail once the workbook is written
     if par_financeur is not None and (Path(par_financeur).exists() or Path(par_financeur).is_symlink()) \
             and not Path(par_financeur).is_dir():
-        raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
+        raise UsageError(f"--par-financeur attend un dossier : « {par_financeur} » n'en est pas un. Choisissez un autre "
+                         "nom de dossier.")
     if par_financeur is not None and not resolved(par_financeur).parent.is_dir():
-        raise UsageError(f"le dossier parent de --par-financeur n'existe pas : {Path(par_financeur).parent}")
+        raise UsageError(f"le dossier parent de --par-financeur n'existe pas : « {Path(par_financeur).parent} ». Créez-le "
+                         "d'abord, ou choisissez un autre dossier.")
     phases: dict[str, float] = {}
 
     def lap(name: str, since: list[float] = [t0]) -> None:  # noqa: B006 — a local stopwatch
