@@ -164,8 +164,10 @@ def test_a_reference_list_s_problems_are_said_once_each_on_their_own_line(tmp_pa
     named = f"« {bad} »" + (" (variable d'environnement ACV_XL_REFERENCE)" if by_env else "")
     assert lines[0] == f"acv-xl : le fichier de référence {named} est invalide :", lines[0]
     assert [line for line in lines[1:] if "date attendue" in line] == [
-        "  - ligne 2, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ (valeur lue « demain »)",
-        "  - ligne 3, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ (valeur lue « hier »)"]
+        "  - ligne 2, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ ou JJ/MM/AAAA "
+        "(valeur lue « demain »)",
+        "  - ligne 3, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ ou JJ/MM/AAAA "
+        "(valeur lue « hier »)"]
 
 
 @pytest.mark.parametrize("content, words", [
