@@ -40,7 +40,27 @@ def _fr(text: str) -> str:
 argparse._ = _fr  # type: ignore[attr-defined]
 
 
+class _StoreOnce(argparse._StoreAction):
+    """An option of one value given twice with two values (`-o a.xlsx … -o b.xlsx`, `--annoter a1.xlsx
+    --annoter a2.xlsx`, `--departement 62 --departement 59`): argparse kept the last without a word,
+    so a command wrote one file where two were asked for, or worked on another value than the one
+    typed first. Refused instead; the same value twice (a script repeating its default) is one."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_options_given", {})
+        if option_string is not None and self.dest in given and given[self.dest] != values:
+            raise argparse.ArgumentError(self, f"indiqué deux fois, avec « {given[self.dest]} » puis « {values} » : "
+                                               "une seule valeur est attendue")
+        given[self.dest] = values
+        super().__call__(parser, namespace, values, option_string)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+
     def error(self, message: str):  # usage errors: exit status 2, as the spec says
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog} : erreur : {message}\n")
@@ -185,8 +205,12 @@ def _expanded(names: list[str]) -> list[str]:
     # a Unix shell expands `*.xlsx` itself, lock files included (« ~$arras.xlsx » beside arras.xlsx
     # open in Excel): one named with the workbook it stands for is the pattern's, not the user's choice
     workbooks = {(os.path.dirname(f), os.path.basename(f)) for f in out if not os.path.basename(f).startswith("~$")}
-    return [f for f in out if not os.path.basename(f).startswith("~$")
-            or not any(d == os.path.dirname(f) and b.endswith(os.path.basename(f)[2:]) for d, b in workbooks)]
+    out = [f for f in out if not os.path.basename(f).startswith("~$")
+           or not any(d == os.path.dirname(f) and b.endswith(os.path.basename(f)[2:]) for d, b in workbooks)]
+    # each file once (`*.xlsx arras.xlsx`, `arras.xlsx ./arras.xlsx`): its report was printed twice, the
+    # files counted twice (« 2 fichiers vérifiés »), and `--annoter` refused « un seul fichier »
+    seen: set[str] = set()
+    return [f for f in out if not ((k := os.path.normcase(os.path.abspath(f))) in seen or seen.add(k))]
 
 
 def cmd_valider(args) -> int:

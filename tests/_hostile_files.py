@@ -21,10 +21,12 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from _read_workbooks import sheet_part
+
 from acv_xl.contract import layout
 
-FIN_PART = f"xl/worksheets/sheet{layout.SHEETS.index(layout.Sheet.FINANCEMENT) + 1}.xml"
-ACT_PART = f"xl/worksheets/sheet{layout.SHEETS.index(layout.Sheet.ACTIONS) + 1}.xml"
+FIN_PART = sheet_part(layout.Sheet.FINANCEMENT)
+ACT_PART = sheet_part(layout.Sheet.ACTIONS)
 SST_PART = "xl/sharedStrings.xml"
 ESC_TEXT = "ETAT\x1b[2J\x1b[31m[bold red]rouge[/bold red][link=file:///etc/passwd]lien[/link]\x07"
 LONG_TEXT_LEN = 32_768

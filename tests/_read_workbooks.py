@@ -103,6 +103,11 @@ def build(path: Path, tables: list[TableSpec], names: dict[str, tuple[str, str, 
     return path
 
 
+def sheet_part(sheet: str) -> str:
+    """The zip part of a template sheet, as XlsxWriter numbers them (in `layout.SHEETS`' order)."""
+    return f"xl/worksheets/sheet{layout.SHEETS.index(sheet) + 1}.xml"
+
+
 def rewrite_part(path: Path, part: str, edit) -> None:
     """Rewrite one part of a zip in place (the test plays Excel, which drops `fullCalcOnLoad`)."""
     buf = io.BytesIO()

@@ -76,6 +76,23 @@ def test_annex_depuis_another_convention_is_refused(pair, tmp_path, capsys):
     assert "porte sur une autre convention" in capsys.readouterr().err and not out.exists()
 
 
+def test_annex_depuis_the_workbook_itself_is_refused(pair, tmp_path, capsys):
+    """`annexe avenant.xlsx --depuis avenant.xlsx` (the same name typed twice, or a link to it) wrote
+    an avenant's annex with status 0 whose every list read « aucune modification ». Now status 2, said,
+    nothing written; a copy of it (another file) is still compared."""
+    _a, b = pair
+    link = tmp_path / "lien.xlsx"
+    link.symlink_to(b)
+    out = tmp_path / "annexe.xlsx"
+    for depuis in (b, tmp_path / "." / b.name, link):
+        assert main(["annexe", str(b), "--depuis", str(depuis), "-o", str(out), "--brouillon"]) == 2
+        err = capsys.readouterr().err
+        assert "--depuis désigne le classeur lui-même" in err and not out.exists(), err
+    copy = tmp_path / "copie.xlsx"
+    copy.write_bytes(b.read_bytes())
+    assert main(["annexe", str(b), "--depuis", str(copy), "-o", str(out), "--brouillon"]) == 0 and out.exists()
+
+
 def test_an_unusable_depuis_is_said_before_the_avenant_s_errors(tmp_path, capsys):
     """`annexe AVENANT.xlsx --depuis AVANT.xlsx` with an avenant that still has errors and a --depuis
     mistyped (or of another convention): the errors were listed, status 1, and only once all were

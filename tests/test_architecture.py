@@ -151,3 +151,27 @@ def test_the_test_extra_covers_what_tests_and_benchmarks_import(project):
                 | _declared(project["optional-dependencies"]["bench"]))
     needed = _third_party(_sources("tests", "benchmarks")) - {"pytest"}
     assert needed <= declared, needed - declared
+
+
+def _numbers_written(value: int) -> list[str]:
+    """The modules (one per literal) where the integer `value` is written in the package and `udfs/`,
+    a cache's `maxsize=` aside (a size, not a limit of Excel)."""
+    found = []
+    for p in _sources("acv_xl", "udfs"):
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        sizes = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == "maxsize"}
+        found += [_module_name(p) for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                  and type(node.value) is int and node.value == value and id(node) not in sizes]
+    return found
+
+
+def test_excel_limits_are_written_once():
+    """A cell's 32 767 characters and the grid's 1 048 576 rows and 16 384 columns are constants of the
+    contract: STR-10, the writers that cut a text, the register's bound on an amount's digits, the
+    migration's walk, the annotated copy, the server's check of an address and the evolution's
+    widest sheet read them, so none can drift from the others."""
+    from acv_xl.contract.values import EXCEL_CELL_CHARS, EXCEL_COLUMNS, EXCEL_ROWS
+
+    assert (EXCEL_CELL_CHARS, EXCEL_ROWS, EXCEL_COLUMNS) == (32_767, 1_048_576, 16_384)  # Excel's own
+    for limit in (32_767, 1_048_576, 16_384):
+        assert _numbers_written(limit) == ["acv_xl.contract.values"], limit

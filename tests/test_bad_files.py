@@ -17,7 +17,7 @@ from pathlib import Path
 import olefile
 from msoffcrypto.format.ooxml import OOXMLFile
 import pytest
-from _read_workbooks import Err, Formula, build, default_names, rewrite_part, table_from_layout
+from _read_workbooks import Err, Formula, build, default_names, rewrite_part, sheet_part, table_from_layout
 
 from acv_xl.contract import layout
 from acv_xl.reading import source_file
@@ -26,7 +26,7 @@ from acv_xl.reading.read import read_file
 from acv_xl.contract.values import ExcelError, NoCachedValue
 
 FIN = layout.T_FINANCEMENTS
-SHEET_PART = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"  # as XlsxWriter numbers them
+SHEET_PART = sheet_part(FIN.sheet)  # as XlsxWriter numbers them
 
 
 # --------------------------------------------------------------------------- file factories
@@ -178,7 +178,7 @@ def make_xml2003(d: Path) -> Path:
 
 def make_broken_sheet(d: Path) -> Path:
     p = _valid(d / "feuille_cassee.xlsx")
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
     rewrite_part(p, part, lambda x: x[: len(x) // 2])  # the sheet's XML stops mid-element
     return p
 
@@ -391,7 +391,7 @@ def test_a_value_far_away_is_read_without_a_huge_grid(tmp_path):
         assert b.problems["montant"].suggestion == Decimal("12000.00")
         assert b.raw["annee"] == NoCachedValue("=2000+24")
         assert conv.acv_id == "ACV123" and conv.value("acv_date_convention") == date(2023, 6, 15)
-        for part in (SHEET_PART, f"xl/worksheets/sheet{layout.SHEETS.index(layout.Sheet.PROJET) + 1}.xml"):
+        for part in (SHEET_PART, sheet_part(layout.Sheet.PROJET)):
             rewrite_part(p, part, lambda x: re.sub(rb"<dimension[^>]*/>", b"", x))
             assert b"<dimension" not in zipfile.ZipFile(p).read(part)
 

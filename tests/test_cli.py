@@ -91,11 +91,16 @@ def test_bad_number_of_jobs_is_french(tmp_path):
         assert "invalid" not in out.stderr.decode()
 
 
-def test_a_closed_pipe_ends_quietly():
+def test_a_closed_pipe_ends_quietly(tmp_path):
     """`acv-xl valider … | head -1`: no « erreur interne » when the reader goes away."""
     root = Path(__file__).resolve().parents[1]
-    # more output than a pipe buffers (64 KiB), so that writing goes on after the reader left
-    files = sorted(str(p) for p in (root / "workbooks" / "exemples").glob("*.xlsx")) * 30
+    # more output than a pipe buffers (64 KiB), so that writing goes on after the reader left: each
+    # example 30 times, under 30 names (a file named twice is validated once)
+    files = []
+    for i in range(30):
+        for p in sorted((root / "workbooks" / "exemples").glob("*.xlsx")):
+            (link := tmp_path / f"{i}_{p.name}").symlink_to(p)
+            files.append(str(link))
     proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "valider", "--format", "json", *files],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.readline()
@@ -159,8 +164,10 @@ def test_a_reference_list_s_problems_are_said_once_each_on_their_own_line(tmp_pa
     named = f"« {bad} »" + (" (variable d'environnement ACV_XL_REFERENCE)" if by_env else "")
     assert lines[0] == f"acv-xl : le fichier de référence {named} est invalide :", lines[0]
     assert [line for line in lines[1:] if "date attendue" in line] == [
-        "  - ligne 2, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ (valeur lue « demain »)",
-        "  - ligne 3, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ (valeur lue « hier »)"]
+        "  - ligne 2, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ ou JJ/MM/AAAA "
+        "(valeur lue « demain »)",
+        "  - ligne 3, colonne « date_signature_convention » : date attendue au format AAAA-MM-JJ ou JJ/MM/AAAA "
+        "(valeur lue « hier »)"]
 
 
 @pytest.mark.parametrize("content, words", [
@@ -227,6 +234,19 @@ def test_a_lock_file_a_unix_shell_expands_beside_its_workbook_is_left_out(tmp_pa
     assert out.returncode != 2 and report["fichier"] == "a.xlsx" and report["etat"] != "illisible"
 
 
+def test_a_workbook_named_twice_is_validated_once(tmp_path):
+    """`valider *.xlsx a.xlsx` or `valider a.xlsx ./a.xlsx`: a.xlsx's report was printed twice and
+    counted twice (« 3 fichiers vérifiés » for two), and `valider a.xlsx ./a.xlsx --annoter c.xlsx`
+    refused « --annoter s'emploie avec un seul fichier ». Each file is now taken once, first place kept."""
+    for name in ("b.xlsx", "a.xlsx"):
+        build_workbook(tmp_path / name)
+    out = acv("valider", "*.xlsx", "a.xlsx", "./b.xlsx", "--format", "json", cwd=tmp_path,
+              env={"PYTHONIOENCODING": "utf-8"})
+    assert [r["fichier"] for r in json.loads(out.stdout)] == ["a.xlsx", "b.xlsx"]
+    out = acv("valider", "a.xlsx", "./a.xlsx", "--annoter", "c.xlsx", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    assert out.returncode != 2 and (tmp_path / "c.xlsx").exists(), out.stderr.decode("utf-8")
+
+
 def test_valider_names_excel_s_lock_file_as_such(tmp_path):
     """`valider ~$a.xlsx` typed on purpose: the file Excel keeps beside an open workbook is said to be
     that, with the workbook to give instead — not « contenu non reconnu (fichier endommagé ?) », which
@@ -283,6 +303,33 @@ def test_an_empty_value_is_refused_not_taken_for_no_option(argv, words, capsys):
         build_parser().parse_args(argv)
     assert exit_.value.code == 2
     assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["valider", "a.xlsx", "--annoter", "a1.xlsx", "--annoter", "a2.xlsx"],
+     "argument --annoter : indiqué deux fois, avec « a1.xlsx » puis « a2.xlsx »"),
+    (["consolider", "d", "-o", "c1.xlsx", "--sortie", "c2.xlsx"],
+     "argument -o/--sortie : indiqué deux fois, avec « c1.xlsx » puis « c2.xlsx »"),
+    (["consolider", "d", "-o", "c.xlsx", "--departement", "62", "--departement", "59"],
+     "argument --departement : indiqué deux fois, avec « 62 » puis « 59 »"),
+    (["comparer", "a.xlsx", "b.xlsx", "--format", "json", "--format", "texte"],
+     "argument --format : indiqué deux fois, avec « json » puis « texte »"),
+])
+def test_an_option_given_twice_with_two_values_is_refused(argv, words, capsys):
+    """`--annoter a1.xlsx --annoter a2.xlsx` wrote a2.xlsx alone, `-o c1.xlsx --sortie c2.xlsx` c2.xlsx
+    alone, `--departement 62 --departement 59` consolidated the 59 — argparse kept the last value
+    without a word. Now status 2 and both values said, before any work."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    assert words + " : une seule valeur est attendue" in capsys.readouterr().err
+
+
+def test_an_option_given_twice_with_one_value_is_that_value():
+    """A script that repeats its default (`--format json … --format json`) is not refused."""
+    args = build_parser().parse_args(["valider", "a.xlsx", "--format", "json", "--format", "json",
+                                      "--annoter", "a1.xlsx", "--annoter", "a1.xlsx"])
+    assert (args.format, args.annoter, args.fichiers) == ("json", "a1.xlsx", ["a.xlsx"])
 
 
 @pytest.mark.parametrize("folder", [".", "/"])

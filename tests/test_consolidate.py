@@ -945,6 +945,32 @@ def test_an_unreadable_file_counts_one_error_not_two(batch):
     assert int(row[H.ERREURS]) == 1
 
 
+def test_a_named_pipe_in_the_folder_is_listed_unreadable_not_waited_for(tmp_path):
+    """A named pipe « tube.xlsx » in a commune's folder (planted on a share): `consolider` opened it to
+    hash it and waited for a writer forever — with or without a register. It is now listed as
+    `valider` says it (« pas un fichier ordinaire »), not counted, and the others are consolidated.
+    Run as a process: without the check, the test stops on its timeout instead of hanging the suite."""
+    from acv_xl.outputs.examples import example_conventions
+    from acv_xl.outputs.template import build_workbook
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    build_workbook(folder / "arras.xlsx", example_conventions()["arras.xlsx"])
+    os.mkfifo(folder / "tube.xlsx")
+    for extra in ([], ["--registre", str(tmp_path / "r.sqlite")]):
+        out = tmp_path / "c.xlsx"
+        run = subprocess.run([sys.executable, "-m", "acv_xl", "consolider", str(folder), "-o", str(out), "--remplacer",
+                              *extra], capture_output=True, timeout=120, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+        assert run.returncode == 1, run.stderr.decode("utf-8")  # the pipe's error (CON-03)
+        files = _sheet(out, Feuille.FICHIERS)
+        row = files[files[H.CHEMIN] == "tube.xlsx"].iloc[0]
+        assert row[H.COMPTE] == "Non" and int(row[H.ERREURS]) == 1
+        anomalies = _sheet(out, Feuille.ANOMALIES)
+        said = anomalies[anomalies[H.FICHIER] == "tube.xlsx"][H.MESSAGE]
+        assert any("n'est pas un fichier ordinaire (périphérique ou tube nommé)" in m for m in said)
+        assert (files[H.CHEMIN] == "arras.xlsx").any()
+
+
 def test_every_amount_chart_says_refused_lines_are_out(batch):
     """The three charts of amounts carry the same « (hors refusés) » (the axe one once lacked it)."""
     with zipfile.ZipFile(batch["out"]) as z:
@@ -1010,9 +1036,16 @@ def test_par_financeur_naming_a_broken_link_is_refused_before_anything_is_writte
     extracts = tmp_path / "extraits"
     extracts.symlink_to("ailleurs" if link == "absent" else extracts.name)
     out = tmp_path / "o.xlsx"
-    with pytest.raises(C.UsageError, match="--par-financeur attend un dossier"):
+    with pytest.raises(C.UsageError) as refused:
         C.consolidate([folder], out, jobs=1, par_financeur=extracts)
+    # the name between « », as every message names a file (it ran into the sentence: « … : extraits »)
+    assert str(refused.value) == f"--par-financeur attend un dossier : « {extracts} » n'en est pas un. Choisissez " \
+                                 "un autre nom de dossier."
     assert not out.exists() and extracts.is_symlink()
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder], out, jobs=1, par_financeur=tmp_path / "absent" / "extraits")
+    assert str(refused.value) == f"le dossier parent de --par-financeur n'existe pas : « {tmp_path / 'absent'} ». " \
+                                 "Créez-le d'abord, ou choisissez un autre dossier."
 
 
 def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):

@@ -20,6 +20,7 @@ from acv_xl import __version__
 from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary, judge
 from acv_xl.checks.totals import ZERO, Totaux
 from acv_xl.checks.validate import ETAT_VALIDE
+from acv_xl.contract import values as V
 from acv_xl.history import register as R
 from acv_xl.history.register_key import analysis_seal, block_key
 from acv_xl.outputs import consolidation as C
@@ -307,7 +308,7 @@ def test_the_block_builder_and_its_vocabulary_are_in_the_rules_version(monkeypat
     R.rules_version.cache_clear()
     before = R.rules_version("1.0")
     try:
-        for target, name, value in ((B, "OUI", "Vrai"), (B, "SANS_ID", "?"), (B, "MAX_TEXT", 100)):
+        for target, name, value in ((B, "OUI", "Vrai"), (B, "SANS_ID", "?"), (V, "EXCEL_CELL_CHARS", 100)):
             with monkeypatch.context() as m:
                 m.setattr(target, name, value)
                 R.rules_version.cache_clear()

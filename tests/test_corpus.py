@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _read_workbooks import Err, Formula, build, rewrite_part, table_from_layout
+from _read_workbooks import Err, Formula, build, rewrite_part, sheet_part, table_from_layout
 from test_bad_files import CORPUS as UNREADABLE
 
 from acv_xl.contract import layout
@@ -88,7 +88,7 @@ def odd_files(d: Path) -> list[tuple[Path, set[str], int]]:
     # XlsxWriter, like Excel, refuses to merge inside a table; files from other tools have them
     case("cellules_fusionnees", {"STR-08"}, 0, merges=[(FIN.sheet, "Z90:AA90")])
     r = _first_fin_row(base_t)
-    rewrite_part(out[-1][0], f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml",
+    rewrite_part(out[-1][0], sheet_part(FIN.sheet),
                  lambda x: x.replace(b'<mergeCells count="1"><mergeCell ref="Z90:AA90"/>',
                                      f'<mergeCells count="2"><mergeCell ref="I{r}:J{r}"/><mergeCell ref="Z90:AA90"/>'.encode()))
 

@@ -130,6 +130,23 @@ def test_pdf_export(workbooks, tmp_path):
     assert "Synthèse du plan de financement" in text and "Action Cœur de Ville" in text
 
 
+def test_annexe_pdf_into_a_folder_whose_name_libreoffice_reads_as_a_url(tmp_path):
+    """LibreOffice reads --outdir as a URL: `annexe --pdf` into a folder « Comité #3 ; 2026 » (the PDF is
+    printed into a hidden folder beside it) said « PDF non produit … Error: no export filter » with
+    status 2, and into « Dossier %41 » LibreOffice wrote into another folder it created, « Dossier A ».
+    The PDF is now written where asked, and nothing else appears."""
+    _require_soffice()
+    from acv_xl.cli import main
+
+    for name in ("Comité #3 ; 2026 ?", "Dossier %41"):
+        folder = tmp_path / name
+        folder.mkdir()
+        build_workbook(folder / "lens.xlsx", example_conventions()["lens-lievin.xlsx"])
+        assert main(["annexe", str(folder / "lens.xlsx"), "--pdf"]) == 0, name
+        assert sorted(p.name for p in folder.iterdir()) == ["lens.xlsx", "lens_annexe.pdf", "lens_annexe.xlsx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Comité #3 ; 2026 ?", "Dossier %41"]
+
+
 def test_formulas_are_recalculated_on_loading_whatever_value_the_file_holds(tmp_path):
     """A file that says Excel wrote it (XlsxWriter's, openpyxl's) keeps its cached values in
     LibreOffice unless told otherwise: a total without its value printed 0, a stale one its old

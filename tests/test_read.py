@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from _read_workbooks import Err, Formula, TableSpec, build, default_names, rewrite_part, table_from_layout
+from _read_workbooks import Err, Formula, TableSpec, build, default_names, rewrite_part, sheet_part, table_from_layout
 
 from acv_xl.outputs import examples
 from acv_xl.contract import layout
@@ -190,7 +190,7 @@ def test_cells_without_addresses_are_placed_like_excel_does(tmp_path):
     full = {"dispositif": "DSIL", "date_demande": date(2024, 1, 5), "reference_decision": "AR-1", "commentaire": "c"}
     rows = [dict(FIN_ROWS[0], **full, montant=Err("#REF!")), dict(FIN_ROWS[2], **full, annee=Formula("=2000+26", ""))]
     path = _fin_workbook(tmp_path, table_from_layout(FIN, rows))
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
 
     def strip_cell_refs(xml: bytes) -> bytes:
         # rows written from column A without gaps, so that the implied positions are the same
@@ -212,7 +212,7 @@ def test_prefixed_sheet_xml_is_scanned_too(tmp_path):
 
     rows = [dict(FIN_ROWS[0], montant=Err("#N/A"), annee=Formula("=2020+4", ""))]
     path = _fin_workbook(tmp_path, table_from_layout(FIN, rows))
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
 
     def prefix(xml: bytes) -> bytes:
         return re.sub(rb"<(/?)(?![?!])([A-Za-z])", rb"<\1x:\2", xml).replace(b'xmlns="', b'xmlns:x="', 1)
@@ -277,7 +277,7 @@ def test_huge_amounts_and_long_digit_texts_never_crash(tmp_path):
 
 def test_number_out_of_excel_range_is_a_num_error(tmp_path):
     path = _fin_workbook(tmp_path, table_from_layout(FIN, [dict(FIN_ROWS[0], montant=123.0)]))
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
     rewrite_part(path, part, lambda x: x.replace(b"<v>123</v>", b"<v>1e999</v>"))
     (line,) = read_file(path).financements
     assert line.raw["montant"] == ExcelError("#NUM!") and isinstance(line.raw["montant"], ExcelError)
@@ -345,7 +345,7 @@ def test_merged_cells_in_a_table_are_reported(tmp_path):
     spec = table_from_layout(FIN, FIN_ROWS)
     path = _fin_workbook(tmp_path, spec, merges=[(FIN.sheet, "L20:M21")])
     # XlsxWriter (like Excel) refuses to merge inside a table; files from other tools have them
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
     rewrite_part(path, part, lambda x: x.replace(b'<mergeCells count="1"><mergeCell ref="L20:M21"/>',
                                                  b'<mergeCells count="2"><mergeCell ref="B5:C5"/><mergeCell ref="L20:M21"/>'))
     assert b"B5:C5" in zipfile.ZipFile(path).read(part)
@@ -367,7 +367,7 @@ def test_error_cells_without_formula_are_found_with_any_spacing(tmp_path):
 
     rows = [dict(FIN_ROWS[0], montant=Err("#REF!")), dict(FIN_ROWS[2], annee=Err("#DIV/0!"))]
     path = _fin_workbook(tmp_path, table_from_layout(FIN, rows))
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
 
     def constants(xml: bytes) -> bytes:
         out = re.sub(rb"<f>[^<]*</f>", b"", xml)
@@ -433,7 +433,7 @@ def test_a_big_file_is_read_from_the_disk_with_the_same_result(tmp_path, monkeyp
 
 def test_a_part_whose_crc_does_not_match_is_refused(tmp_path):
     path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
     crc = zipfile.ZipFile(path).getinfo(part).CRC
     _edit_central_directory(path, part, crc=crc ^ 1)
     with pytest.raises(UnreadableWorkbook) as exc:
@@ -445,7 +445,7 @@ def test_a_part_longer_than_declared_is_cut_and_refused(tmp_path):
     """A deflate stream inflating past the size the directory declares (what a bomb aimed at
     the size checks does): never inflated beyond that size, and refused, never re-read by zipfile."""
     path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
     size = zipfile.ZipFile(path).getinfo(part).file_size
     _edit_central_directory(path, part, file_size=size // 2)
     with FileSource(path) as src:

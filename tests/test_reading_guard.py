@@ -603,7 +603,7 @@ def test_str10_judges_alike_with_the_readers_bound_on_text_length(tmp_path):
     """`validate_file` hands the rules the reader's bound on every text's length (the largest part
     of the package): below a cell's 32,767 characters STR-10 walks nothing, above it walks as before,
     and the findings are the same either way, at the boundary and on the shipped examples."""
-    from acv_xl.checks.rules.structure import EXCEL_MAX_TEXT
+    from acv_xl.contract.values import EXCEL_CELL_CHARS
     from acv_xl.checks.validate import validate_convention, validate_file
     from acv_xl.reading.read import read_file_bounded
 
@@ -615,7 +615,7 @@ def test_str10_judges_alike_with_the_readers_bound_on_text_length(tmp_path):
         conv, bound = read_file_bounded(p)
         assert max(map(len, _texts(conv)), default=0) <= bound  # a bound indeed
         if p.parent.name == "exemples":
-            assert bound <= EXCEL_MAX_TEXT  # the walk spared
+            assert bound <= EXCEL_CELL_CHARS  # the walk spared
         walked = validate_convention(read_file(p), str(p))  # no bound: every value looked at
         assert validate_file(p).findings == walked.findings
     assert [f.code for f in validate_file(files[1]).findings].count("STR-10") == 1

@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -68,6 +71,29 @@ def test_a_list_saved_by_a_french_excel_semicolons_and_cp1252_is_read(tmp_path):
     assert len(reference.load(p).communes) == 244
 
 
+def test_a_list_resaved_by_a_french_excel_dates_and_leading_zeros_is_the_same_list(tmp_path):
+    """The list opened in a French Excel and saved as CSV, as the messages about a list say to do:
+    Excel writes its dates as the cells show them (28/09/2018) and takes the codes of départements
+    01 to 09 for numbers (01 → 1, 01053 → 1053). Such a list was refused with 470 anomalies; it is
+    now read as the same list. A code mistyped otherwise (6204 in the 62) is still said."""
+    def as_excel(value: str) -> str:
+        if len(value) == 10 and value[4] == "-":
+            return f"{value[8:10]}/{value[5:7]}/{value[:4]}"
+        return value.lstrip("0") if value.isdigit() and value[0] == "0" else value
+
+    rows = _rows()
+    assert any(r["departement"].startswith("0") for r in rows)  # Bourg-en-Bresse, Laon…
+    p = _write(tmp_path / "liste.csv", [{k: as_excel(v) for k, v in r.items()} for r in rows], delimiter=";")
+    p.write_bytes(p.read_text(encoding="utf-8").encode("cp1252"))
+    shipped, excel = reference.shipped(), reference.load(p)
+    assert [c.model_dump() for c in excel.communes] == [c.model_dump() for c in shipped.communes]
+    assert excel.conventions == shipped.conventions
+    arras = next(i for i, r in enumerate(rows) if r["insee_commune"] == "62041")
+    rows[arras] = dict(rows[arras], insee_commune="6204")  # mistyped: no zero to give back
+    with pytest.raises(ReferenceInvalide, match="valeur lue « 6204 »"):
+        reference.load(_write(tmp_path / "l.csv", rows))
+
+
 def test_missing_columns_are_named(tmp_path):
     cols = [c for c in reference.COLUMNS if c not in ("siren_epci", "date_ort")]
     with pytest.raises(ReferenceInvalide) as e:
@@ -80,7 +106,9 @@ def test_missing_columns_are_named(tmp_path):
     ("insee_commune", "6204", "ligne 2, colonne « insee_commune » : code INSEE à 5 caractères attendu, commençant par 2A ou 2B en Corse "
      "(valeur lue « 6204 »)"),
     ("insee_commune", "59350", "ligne 2, colonne « insee_commune » : le code INSEE 59350 n'est pas dans le département"),
-    ("date_ort", "14/05/2019", "ligne 2, colonne « date_ort » : date attendue au format AAAA-MM-JJ (valeur lue « 14/05/2019 »)"),
+    ("date_ort", "14.05.2019", "ligne 2, colonne « date_ort » : date attendue au format AAAA-MM-JJ ou JJ/MM/AAAA "
+     "(valeur lue « 14.05.2019 »)"),
+    ("date_ort", "05/14/2019", "ligne 2, colonne « date_ort » : date invalide (valeur lue « 05/14/2019 »)"),
     ("date_signature_convention", "2018-02-30", "ligne 2, colonne « date_signature_convention »"),
     ("population", "42 600", "ligne 2, colonne « population » : nombre entier d'habitants attendu (valeur lue « 42 600 »)"),
     ("siren_epci", "20003357", "ligne 2, colonne « siren_epci » : SIREN à 9 chiffres attendu (valeur lue « 20003357 »)"),
@@ -115,6 +143,22 @@ def test_an_empty_list_a_folder_and_a_missing_file_are_refused(tmp_path):
         reference.load(tmp_path / "absent.csv")
     with pytest.raises(ReferenceInvalide, match="dossier"):
         reference.load(tmp_path)
+
+
+@pytest.mark.parametrize("device", ["tube", "/dev/zero"])
+def test_a_pipe_or_a_device_given_as_the_list_is_refused_not_read(tmp_path, device):
+    """`--reference tube.csv` (a named pipe) waited forever for a writer, `--reference /dev/zero` (size 0,
+    never an end) read until the memory ran out; both are said, status 2, at once. Run as a process:
+    without the check, the test stops on its timeout instead of hanging the suite."""
+    path = tmp_path / "tube.csv"
+    if device == "tube":
+        os.mkfifo(path)
+    else:
+        path = Path(device)
+    out = subprocess.run([sys.executable, "-m", "acv_xl", "reference", "--reference", str(path)], capture_output=True,
+                         timeout=60, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and f"« {path} » n'est pas un fichier ordinaire (périphérique ou tube nommé)" in err, err
 
 
 def test_the_environment_variable_names_the_list_in_use(tmp_path, monkeypatch):

@@ -2308,6 +2308,19 @@ def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, cap
     assert status == 2 and "registre introuvable" in err and "\x1b" not in err, err
 
 
+def test_historique_of_a_missing_register_names_it_between_guillemets(tmp_path, capsys):
+    """« registre introuvable : /chemin/mon registre.sqlite. Le registre est créé par « acv-xl consolider
+    DOSSIER -o SORTIE.xlsx --registre /chemin/mon registre.sqlite » »: the only message naming a file
+    without « », and a command that, pasted, passes « registre.sqlite » as a folder to consolidate."""
+    from acv_xl.history.historique import run_historique
+
+    reg = tmp_path / "mon registre.sqlite"
+    status = run_historique(reg, tmp_path / "e.xlsx")
+    err = capsys.readouterr().err
+    assert status == 2 and f"registre introuvable : « {reg} »." in err, err
+    assert "« acv-xl consolider DOSSIER -o SORTIE.xlsx --registre REGISTRE.sqlite »" in err, err
+
+
 def test_the_rules_version_changes_with_what_fill_takes_outside_its_own_lines(monkeypatch):
     """`_fill` builds a summary with `_filled` and the fields named by `_ACTION_ATTRS`/`_LINE_ATTRS`,
     outside its own lines: a change to any of them (two fields swapped, empty rows kept) changes
@@ -2370,6 +2383,26 @@ def test_historique_of_a_register_without_consolidation_names_it_between_guillem
     err = capsys.readouterr().err
     assert status == 2 and f"le registre « {reg} » ne contient encore aucune consolidation" in err, err
     assert not (tmp_path / "e.xlsx").exists()
+
+
+@pytest.mark.parametrize("content", ["empty file", "empty database"])
+def test_historique_of_an_empty_file_leaves_it_as_it_was(tmp_path, capsys, content):
+    """`historique` only reads: an empty file (a run killed as it created the register, or one made by
+    hand) became a 69 kB register — the schema written into it — before « aucune consolidation »;
+    an SQLite database with no table (not acv-xl's) was made into a register too. Both are said empty
+    and left byte for byte."""
+    from acv_xl.history.historique import run_historique
+
+    reg = tmp_path / "vide.sqlite"
+    reg.write_bytes(b"")
+    if content == "empty database":
+        sqlite3.connect(reg).execute("VACUUM").connection.close()
+    before = reg.read_bytes()
+    status = run_historique(reg, tmp_path / "e.xlsx")
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » ne contient encore aucune consolidation" in err, err
+    assert reg.read_bytes() == before and not (tmp_path / "e.xlsx").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vide.sqlite"]  # no journal left either
 
 
 def test_a_line_without_action_nor_financeur_is_a_movement_of_non_ventile(tmp_path, examples):

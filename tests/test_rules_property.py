@@ -109,7 +109,8 @@ def test_the_index_keeps_the_rows_a_plain_walk_keeps(table, data):
     """`Index.rows` (the non-empty rows every rule reads, its first cell deciding at once when
     filled) and STR-10 (a quick pass over every raw value first) judge as the plain walks do."""
     from acv_xl.checks.rules import Index
-    from acv_xl.checks.rules.structure import EXCEL_MAX_TEXT, texte_trop_long
+    from acv_xl.checks.rules.structure import texte_trop_long
+    from acv_xl.contract.values import EXCEL_CELL_CHARS
 
     t = layout.TABLES_BY_NAME[table]
     raw = clean_raw()
@@ -128,7 +129,7 @@ def test_the_index_keeps_the_rows_a_plain_walk_keeps(table, data):
         for lf in index.rows(t):
             walk.setdefault(lf.numero, []).append(lf)
         assert list(walk) == list(index._lines_by_action) and all(index.lines_of(k) == v for k, v in walk.items())
-    long_texts = [x.cell(a) for x in lines for a, v in x.raw.items() if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT]
+    long_texts = [x.cell(a) for x in lines for a, v in x.raw.items() if isinstance(v, str) and len(v) > EXCEL_CELL_CHARS]
     assert [f.cellule for f in texte_trop_long(conv)] == long_texts
 
 

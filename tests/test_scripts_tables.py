@@ -858,12 +858,12 @@ def test_a_newer_excel_error_in_a_comment_blocks_the_button_as_the_saved_files_v
     (STR-06). Same verdict and same finding now (the error named as the cell shows it)."""
     import re as _re
 
-    from _read_workbooks import rewrite_part
+    from _read_workbooks import rewrite_part, sheet_part
 
     path = tmp_path / "erreur.xlsx"
     path.write_bytes(base.read_bytes())
     col = openpyxl.utils.get_column_letter(1 + list(FIN.headers).index(FIN.header("commentaire")))
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
     cell = f"{col}4".encode()
     rewrite_part(path, part, lambda x: _re.sub(rb'<c r="' + cell + rb'"[^>]*?(?:/>|>.*?</c>)',
                                                b'<c r="' + cell + b'" t="e"><v>#VALUE!</v></c>', x, count=1))
@@ -887,12 +887,12 @@ def test_an_error_calamine_does_not_know_is_read_as_the_error_not_a_damaged_file
     through openpyxl, the error where it is: the same findings, fingerprint and totals."""
     import re as _re
 
-    from _read_workbooks import rewrite_part
+    from _read_workbooks import rewrite_part, sheet_part
 
     path = tmp_path / "erreur.xlsx"
     path.write_bytes(base.read_bytes())
     col = openpyxl.utils.get_column_letter(1 + list(FIN.headers).index(header))
-    part = f"xl/worksheets/sheet{layout.SHEETS.index(FIN.sheet) + 1}.xml"
+    part = sheet_part(FIN.sheet)
     cell = f"{col}4".encode()
     rewrite_part(path, part, lambda x: _re.sub(rb'<c r="' + cell + rb'"[^>]*?(?:/>|>.*?</c>)',
                                                b'<c r="' + cell + b'" t="e"><v>' + error.encode() + b'</v></c>',

@@ -22,8 +22,9 @@ import xlwings as xw
 from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
+from acv_xl.contract.values import EXCEL_CELL_CHARS
 from acv_xl.outputs.annotate import within_cap
-from acv_xl.outputs.formats import CELL_MAX, FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
+from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
 from .tables import header_index
@@ -132,7 +133,7 @@ def _finding_row(f: Finding, idx: dict[str, int], width: int) -> list[Any]:
 def _fits(text: Any) -> Any:
     """`text` cut to what a cell holds (`fit_cell`), room left for the apostrophe `as_text` may add:
     Excel refuses the whole write of Contrôles for one cell past it — no finding listed at all."""
-    return fit_cell(text, CELL_MAX - 1) if isinstance(text, str) else text
+    return fit_cell(text, EXCEL_CELL_CHARS - 1) if isinstance(text, str) else text
 
 
 # ------------------------------------------------------------------------------- Valider

@@ -16,20 +16,20 @@ from typing import Annotated, Any, Optional, Union
 
 from pydantic import AfterValidator, model_validator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS
 from acv_xl.reading.source import col_index
 
 # one area in A1 style, as Office.js writes it without its sheet (« B1:C24 », « $B$14 », « 1:1 », « A:C »)
 _CELL = r"\$?[A-Za-z]{1,3}\$?[0-9]{1,7}"
 _ADDRESS = rf"^(?:{_CELL}(?::{_CELL})?|\$?[A-Za-z]{{1,3}}:\$?[A-Za-z]{{1,3}}|\$?[0-9]{{1,7}}:\$?[0-9]{{1,7}})$"
 _PART = re.compile(r"([A-Za-z]*)([0-9]*)")
-MAX_ROW, MAX_COLUMN = 1_048_576, 16_384  # Excel's grid (XFD1048576)
 
 
 def _in_grid(address: str | None) -> str | None:
     """An address past Excel's grid (« ZZZ9 ») reached xlwings, whose IndexError was the message."""
     for part in (address or "").replace("$", "").split(":"):
         letters, digits = _PART.fullmatch(part).groups()
-        if col_index(letters) > MAX_COLUMN or (digits and not 1 <= int(digits) <= MAX_ROW):
+        if col_index(letters) > EXCEL_COLUMNS or (digits and not 1 <= int(digits) <= EXCEL_ROWS):
             raise ValueError("grid")
     return address
 

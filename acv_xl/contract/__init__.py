@@ -2,7 +2,8 @@
 
 - `layout`: the only place where a sheet, table, header, list value, named cell or button name is
   written; everything else iterates it.
-- `values`: how one cell's raw value becomes a typed value (or a problem), and French formatting.
+- `values`: how one cell's raw value becomes a typed value (or a problem), French formatting, and
+  Excel's limits (its largest number, the characters a cell holds, its grid).
 - `model`: the pydantic models of a convention, each value keeping its sheet, cell and raw text.
 - `reference`: the national list of the programme's communes (ANCT), shipped in `data/` or given
   by the user, checked on load; the rules compare the workbook with it (PRJ-06…PRJ-10, FIN-19).

@@ -1,8 +1,9 @@
 """The national list of the programme's communes (ANCT), shipped as data, or a later list given by
 the user: `--reference FICHIER.csv`, or the environment variable `ACV_XL_REFERENCE`.
 
-Checked on load (columns, `ACV` + 3 digits ids, INSEE codes in their département, SIREN, ISO dates,
-one name and date per convention): a bad file raises `ReferenceInvalide`, whose message is French
+Checked on load (columns, `ACV` + 3 digits ids, INSEE codes in their département, SIREN, dates — ISO,
+or as a spreadsheet saves them —, one name and date per convention): a bad file raises
+`ReferenceInvalide`, whose message is French
 and whose `anomalies` give each problem's line and column (the command line exits with status 2).
 Loaded once per file and version of it (cached). The rules never read it: the engine passes it in
 (`acv_xl.checks.validate.validate_convention(conv, reference=…)`, the rules' shared index).
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -102,6 +104,10 @@ class Anomalie:
 
 
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+# The list opened in a French Excel (or LibreOffice) and saved as CSV, as the messages suggest: its
+# dates come back as the cells show them, 28/09/2018, and the codes of départements 01 to 09 as
+# numbers, their leading zero gone (01 → 1, 01053 → 1053)
+_FR_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
 
 
 class CommuneRef(BaseModel):
@@ -128,9 +134,22 @@ class CommuneRef(BaseModel):
     def _iso(cls, v):
         if v is None or (isinstance(v, str) and not v.strip()):
             return None
+        if isinstance(v, str) and (m := _FR_DATE.match(v.strip())):
+            return f"{m.group(3)}-{m.group(2)}-{m.group(1)}"
         if not (isinstance(v, str) and re.fullmatch(_ISO_DATE, v.strip())):
-            raise ValueError("date attendue au format AAAA-MM-JJ")
+            raise ValueError("date attendue au format AAAA-MM-JJ ou JJ/MM/AAAA")
         return v.strip()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _leading_zero(cls, row):
+        """A département 1 to 9 and its communes' codes without their leading zero (a spreadsheet took
+        them for numbers): given it back — only together, so a code mistyped elsewhere stays said."""
+        if isinstance(row, dict):
+            d, insee = (str(row.get("departement") or "").strip(), str(row.get("insee_commune") or "").strip())
+            if re.fullmatch(r"0?[1-9]", d) and re.fullmatch(r"\d{4}", insee) and insee[0] == d[-1]:
+                row = {**row, "departement": "0" + d[-1], "insee_commune": "0" + insee}
+        return row
 
     @field_validator("population", mode="before")
     @classmethod
@@ -277,7 +296,12 @@ def _read_text(path: Path, named: str | None = None) -> str:
     """The text of the list at `path`; `named`: how messages name it (`_named`)."""
     named = named or _named(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not S_ISREG(st.st_mode) and not S_ISDIR(st.st_mode):
+            # a named pipe waited for a writer forever, /dev/zero filled the memory (its size is 0)
+            raise ReferenceInvalide(f"Le fichier de référence {named} n'est pas un fichier ordinaire (périphérique "
+                                    "ou tube nommé) : indiquez le fichier .csv de la liste des communes.")
+        size = st.st_size
         if size > _MAX_BYTES:
             raise ReferenceInvalide(f"Le fichier de référence {named} est trop volumineux pour une liste de communes "
                                     f"({size // 1_000_000} Mo).")

@@ -22,6 +22,11 @@ CENT = Decimal("0.01")
 # A spreadsheet's largest number: an amount past it (a crafted workbook, or amounts near it added
 # up) would be « inf » in a written cell (a file Excel must repair) and « Infinity » in a JSON
 EXCEL_MAX = Decimal("9.99999999999999E+307")
+# The most characters a cell holds (Excel counts them in UTF-16 units: an emoji is two): STR-10 for a
+# workbook's own texts, and what every writer cuts a text to (past it, Excel repairs the file, or the
+# add-in's whole write is refused)
+EXCEL_CELL_CHARS = 32_767
+EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # Excel's grid: A1 to XFD1048576
 EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA",
                 # Excel 365's newer errors (linked data types, IMAGE, Python in Excel…): the add-in sends
                 # them as their text, which the button took for a typed text (« Validé » with #BLOCKED!

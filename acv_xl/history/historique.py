@@ -45,8 +45,8 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, no
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_euros
-from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, line_rows, load_summary,
-                                     sqlite_why)
+from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, empty_error, line_rows,
+                                     load_summary, sqlite_why)
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
@@ -709,8 +709,10 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         return 2
 
     if not registre.exists():
-        return fail(f"registre introuvable : {registre}. Le registre est créé par « acv-xl consolider DOSSIER "
-                    f"-o SORTIE.xlsx --registre {registre} », comité après comité.")
+        # the name between « » as in every message (« registre introuvable : mon registre.sqlite. » read
+        # as a sentence), never pasted into the command shown: unquoted, a name with a space split it
+        return fail(f"registre introuvable : « {registre} ». Le registre est créé par « acv-xl consolider DOSSIER "
+                    "-o SORTIE.xlsx --registre REGISTRE.sqlite », comité après comité.")
     from acv_xl.outputs.output_guard import Output, check_outputs
 
     outputs = [Output(out, (".xlsx",), "-o", HISTORIQUE)] + (
@@ -728,8 +730,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
             return fail(str(damaged_error(f"« {registre} »", sqlite_why(cause))))
         raise
     if not ev.ids:
-        return fail(f"le registre « {registre} » ne contient encore aucune consolidation "
-                    "(« acv-xl consolider … --registre » l'alimente).")
+        return fail(str(empty_error(f"« {registre} »")))
     if not finite(ev):
         return fail(f"le registre « {registre} » contient des montants qu'un tableur ne peut pas représenter (infinis, "
                     "ou dont la somme dépasse 10^308 €) : rien n'est écrit. Restaurez une sauvegarde du registre s'il a "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_number
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number
 from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur, rien_a_comparer
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
@@ -47,10 +47,8 @@ def _nom(code: str, departements: set[str]) -> str | None:
     return layout.nom_financeur(code, departements)
 
 
-_EXCEL_COLUMNS = 16_384
-_WIDE_MAX = _EXCEL_COLUMNS - 2  # the columns left beside the financeur's code and name (or statut)
-_EXCEL_ROWS = 1_048_576
-_TALL_MAX = _EXCEL_ROWS - 12  # the rows left under the titles, the header, the totals and the notes
+_WIDE_MAX = EXCEL_COLUMNS - 2  # the columns left beside the financeur's code and name (or statut)
+_TALL_MAX = EXCEL_ROWS - 12  # the rows left under the titles, the header, the totals and the notes
 
 
 class _EvolutionWriter(_Writer):
@@ -118,7 +116,7 @@ class _EvolutionWriter(_Writer):
         if len(ids) <= _WIDE_MAX:
             return ids, titre
         return ids[-_WIDE_MAX:], (f"{titre} — les {fmt_number(_WIDE_MAX)} dernières consolidations sur "
-                                  f"{fmt_number(len(ids))} (une feuille n'a que {fmt_number(_EXCEL_COLUMNS)} "
+                                  f"{fmt_number(len(ids))} (une feuille n'a que {fmt_number(EXCEL_COLUMNS)} "
                                   "colonnes ; toutes figurent dans les feuilles Par convention et Mouvements, et dans "
                                   "le JSON)")
 
@@ -148,7 +146,7 @@ class _EvolutionWriter(_Writer):
             cut = [r for r in rows if consolidation(r) == latest][:_TALL_MAX]
             which = "de la dernière consolidation seulement, en partie"
         said = (f"les {quoi} {which} : {fmt_number(len(cut))} lignes sur {fmt_number(len(rows))} (une feuille n'a que "
-                f"{fmt_number(_EXCEL_ROWS)} lignes ; toutes figurent dans le registre)")
+                f"{fmt_number(EXCEL_ROWS)} lignes ; toutes figurent dans le registre)")
         self.coupees.append(f"la feuille {name} ne montre que {said}")
         return cut, f"{titre} — {said}"
 

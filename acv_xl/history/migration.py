@@ -26,11 +26,11 @@ from typing import Any, Callable
 
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention, build_named, build_row
-from acv_xl.contract.values import fmt_date, fmt_number, fold
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_date, fmt_number, fold
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.template import build_workbook
 from acv_xl.reading.errors import UnreadableWorkbook
-from acv_xl.history.old_workbook import LAST_COL, LAST_ROW, USER_TABLES, MigrationSource, UnusableWorkbook, q
+from acv_xl.history.old_workbook import USER_TABLES, MigrationSource, UnusableWorkbook, q
 from acv_xl.reading.read import column_index, read_source
 from acv_xl.reading.source import a1, parse_a1
 from acv_xl.reading.source_file import FileSource
@@ -90,7 +90,7 @@ def template_texts() -> frozenset[str]:
         build_workbook(tmp)
         with FileSource(tmp) as fs:
             return frozenset(fold(v) for s in fs.sheet_names()
-                             for _r, _c, v in fs.occupied(s, 1, LAST_ROW, 1, LAST_COL) if isinstance(v, str))
+                             for _r, _c, v in fs.occupied(s, 1, EXCEL_ROWS, 1, EXCEL_COLUMNS) if isinstance(v, str))
     finally:
         os.unlink(tmp)
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from acv_xl.contract import layout
-from acv_xl.contract.values import fold
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fold
 from acv_xl.reading.read import column_index, renamed_header
 from acv_xl.reading.source import TableBlock, a1
 from acv_xl.reading.source_file import MAX_GRID_CELLS, FileSource
 
-LAST_ROW, LAST_COL = 1_048_576, 16_384
 # Share of a table's headers a candidate must hold (over the larger of the two header counts): a
 # row of T_Financements holds 3 of the 4 headers of T_Dispositifs, but among 10 cells.
 _MATCH = 0.5
@@ -58,7 +57,7 @@ class MigrationSource:
                     "inutilisées au-delà des données (Ctrl+Fin montre la dernière cellule), enregistrez, puis "
                     "relancez.")
         self.cells: dict[str, dict[tuple[int, int], Any]] = {
-            name: {(r, c): v for r, c, v in fs.occupied(name, 1, LAST_ROW, 1, LAST_COL)}
+            name: {(r, c): v for r, c, v in fs.occupied(name, 1, EXCEL_ROWS, 1, EXCEL_COLUMNS)}
             for name in fs.sheet_names()}
         self.blocks: dict[str, TableBlock] = {}
         self.found_elsewhere: list[str] = []

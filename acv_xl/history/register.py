@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from zlib_ng.zlib_ng import crc32  # zlib's CRC-32, a tenth of its time (8 MB of summaries a warm run)
 
-from acv_xl.contract import file_kinds, layout
+from acv_xl.contract import file_kinds, layout, values
 from acv_xl.contract.system_errors import os_error_text, resolved
 from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSummary
 from acv_xl.checks.findings import Gravite
@@ -238,7 +238,7 @@ def rules_version(version: str) -> str:
             sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
         first, last = _line_span(code)
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
-    h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, blocks.MAX_TEXT,
+    h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, values.EXCEL_CELL_CHARS,
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
                    page_layout.BASE_FONT_PT, page_layout.LINE_PT, page_layout.MAX_ROW_PT)).encode())
@@ -355,12 +355,10 @@ def load_summary(text: str | bytes, path: str = "", rel: str = "") -> FileSummar
     return summary
 
 
-# No cell holds more characters than this, so no amount read from a workbook has more digits: an
-# amount past it (or not finite: NaN, Infinity) comes from a crafted or damaged register, and would
-# stop the run (a NaN compared) or hang it (« 1E+999999999 » written out in French, digit by digit).
-_MAX_DIGITS = 32_767
-
-
+# No cell holds more characters than `EXCEL_CELL_CHARS`, so no amount read from a workbook has more
+# digits: an amount past it (or not finite: NaN, Infinity) comes from a crafted or damaged register,
+# and would stop the run (a NaN compared) or hang it (« 1E+999999999 » written out in French, digit
+# by digit).
 _IS_DECIMAL = Decimal.__instancecheck__  # `isinstance(v, Decimal)`, called from C
 
 
@@ -375,8 +373,8 @@ def _check_amounts(f: FileSummary) -> None:
             amounts += d.values()
     amounts = list(filter(_IS_DECIMAL, amounts))
     if amounts and (not all(map(Decimal.is_finite, amounts))  # (the exponents of finite amounts only, below)
-                    or max(map(Decimal.adjusted, amounts)) > _MAX_DIGITS
-                    or min(map(Decimal.adjusted, amounts)) < -_MAX_DIGITS):
+                    or max(map(Decimal.adjusted, amounts)) > values.EXCEL_CELL_CHARS
+                    or min(map(Decimal.adjusted, amounts)) < -values.EXCEL_CELL_CHARS):
         raise ValueError("montant invalide dans le résumé")
 
 
@@ -472,7 +470,7 @@ class Register:
             if create and not (os.access(path, os.W_OK) and os.access(resolved(path).parent, os.W_OK)):
                 raise readonly_error(where)
         elif not create:
-            raise RegisterError(f"registre introuvable : {path}")
+            raise RegisterError(f"registre introuvable : {where}.")
         elif path.suffix.lower() in _OTHER_FORMATS:  # `--registre evolution.xlsx`: an SQLite file Excel cannot open
             raise RegisterError(f"le registre {where} aurait l'extension {path.suffix} d'un autre format : donnez-lui "
                                 f"l'extension .sqlite (par exemple « {path.stem}.sqlite »). Rien n'est écrit.")
@@ -531,6 +529,8 @@ class Register:
                 f"cette version connaît le schéma {SCHEMA_VERSION}) : mettez acv-xl à jour ; le registre n'a "
                 "pas été modifié.")
         if version == 0 and not tables and app in (0, APPLICATION_ID):
+            if not migrate:  # only read (historique): an empty file stays one, and is said empty
+                raise empty_error(where)
             self._migrate(where)  # a new register (or an empty file)
             return
         if app != APPLICATION_ID:
@@ -989,6 +989,13 @@ def damaged_error(where: str, why: str, written: bool = False) -> RegisterError:
     return RegisterError(f"le registre {where} est inutilisable ({why}) : il n'a été ni modifié ni recréé. "
                          "Vérifiez le chemin, ou restaurez une sauvegarde du registre."
                          + (_NOT_RECORDED if written else ""))
+
+
+def empty_error(where: str) -> RegisterError:
+    """A register that holds no consolidation yet (an empty file, or one created by a run that
+    recorded nothing): nothing to read."""
+    return RegisterError(f"le registre {where} ne contient encore aucune consolidation "
+                         "(« acv-xl consolider … --registre » l'alimente).")
 
 
 def full_error(where: str, written: bool = False) -> RegisterError:

@@ -43,7 +43,7 @@ from acv_xl.outputs.formats import (
     write_text,
     write_value,
 )
-from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs, mark_xlsxwriter, pdf_keywords
+from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs, mark_xlsxwriter, pdf_keywords, same_file
 
 # Without the state before (`--depuis`), nothing says the plan is an avenant's: the convention's annex
 TITRE = "Annexe à la convention Action Cœur de Ville"
@@ -1471,6 +1471,11 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
         refuse(f"Impossible de générer l'annexe : {problem}")
         return 2
 
+    if depuis is not None and same_file(path, depuis):  # an avenant's annex whose every list says « aucune »
+        refuse(f"Impossible de générer l'annexe : --depuis désigne le classeur lui-même (« {Path(depuis).name} ») ; "
+               "indiquez le classeur de la convention avant l'avenant (par exemple la copie validée à la signature "
+               "de la convention ou du dernier avenant).")
+        return 2
     report = validate_file(path)
     if report.convention is None:
         return unusable(report)

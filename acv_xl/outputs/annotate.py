@@ -39,7 +39,7 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import fmt_number
+from acv_xl.contract.values import EXCEL_COLUMNS, fmt_number
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
@@ -474,7 +474,7 @@ class _Book:
                     self.pkg.touch(self.wb.part)
         ws = self.sheet(part)
         for row in list(ws.rows):
-            ws.remove_row_cells(row, 1, 16384)
+            ws.remove_row_cells(row, 1, EXCEL_COLUMNS)
         for i, text in enumerate(cells or [], start=1):
             ws.set_text(i, 1, text)
         ws.touch()

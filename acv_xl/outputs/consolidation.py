@@ -52,7 +52,7 @@ from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_MAX, fmt_number
+from acv_xl.contract.values import EXCEL_MAX, EXCEL_ROWS, fmt_number
 from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.consolidation_extracts import ExtractsBusy
 from acv_xl.outputs.terminal import file_text, literal
@@ -725,9 +725,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     # a broken or looping link too (exists() is False): mkdir would fail once the workbook is written
     if par_financeur is not None and (Path(par_financeur).exists() or Path(par_financeur).is_symlink()) \
             and not Path(par_financeur).is_dir():
-        raise UsageError(f"--par-financeur attend un dossier : {par_financeur}")
+        raise UsageError(f"--par-financeur attend un dossier : « {par_financeur} » n'en est pas un. Choisissez un autre "
+                         "nom de dossier.")
     if par_financeur is not None and not resolved(par_financeur).parent.is_dir():
-        raise UsageError(f"le dossier parent de --par-financeur n'existe pas : {Path(par_financeur).parent}")
+        raise UsageError(f"le dossier parent de --par-financeur n'existe pas : « {Path(par_financeur).parent} ». Créez-le "
+                         "d'abord, ou choisissez un autre dossier.")
     phases: dict[str, float] = {}
 
     def lap(name: str, since: list[float] = [t0]) -> None:  # noqa: B006 — a local stopwatch
@@ -843,7 +845,6 @@ def _written_before(error: str, written: list[str], extracts: bool | None, recor
     return f"{error} {done}{suite} : corrigez la cause, puis relancez la consolidation."
 
 
-EXCEL_ROWS = 1_048_576
 _ROWS_MAX = EXCEL_ROWS - 4  # under the title, the subtitle and the header, above the total row
 
 

@@ -30,7 +30,7 @@ from zlib_ng import zlib_ng
 from zlib_ng.zlib_ng import crc32 as _crc32
 
 from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
-from acv_xl.contract.values import MEMO_TEXT_MAX
+from acv_xl.contract.values import EXCEL_CELL_CHARS, MEMO_TEXT_MAX
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.consolidation_result import Anomalie, own_anomalies
 from acv_xl.outputs.consolidation_workbook import (
@@ -67,13 +67,12 @@ _LITERAL = re.compile("(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
 _PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x").search
 _SPACE = re.compile(r"^\s|\s$").search
-MAX_TEXT = 32767  # characters in a cell (Excel's limit; XlsxWriter truncates as much)
 
 
 def inline_text(text: str) -> str:
-    """`t="inlineStr"` and the cell's `<is>`: the text (truncated to `MAX_TEXT`) as XlsxWriter would
+    """`t="inlineStr"` and the cell's `<is>`: the text (truncated to `EXCEL_CELL_CHARS`, as XlsxWriter truncates) as XlsxWriter would
     write it in its shared strings."""
-    text = text[:MAX_TEXT]
+    text = text[:EXCEL_CELL_CHARS]
     if _PLAIN(text):
         text = _LITERAL.sub(r"_x005F\1", text)
         text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)

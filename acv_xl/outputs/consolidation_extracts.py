@@ -41,7 +41,6 @@ TABLE_PAR_ANNEE = "T_ParAnnee"
 TABLE_PAR_STATUT = "T_ParStatut"
 H_MO = layout.T_ACTIONS.header("maitre_ouvrage")
 H_MATURITE = layout.T_ACTIONS.header("maturite")
-H_COUT_ACTION = layout.T_ACTIONS.header("cout_total")
 
 
 def file_name(groupe: str) -> str:
@@ -125,7 +124,7 @@ class _ExtractWriter(_Writer):
         # after the identifier alone, the montants' page did not say which action they were of
         cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 22, long), (tf.header("numero"), 9, None),
                 (H.INTITULE, 32, long), (H.AXE, 6, None), (H_MO, 22, long), (H_MATURITE, 13, None),
-                (H_COUT_ACTION, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, long),
+                (H.COUT, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, long),
                 (tf.header("nature"), 14, None), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
                 (tf.header("statut"), 12, None), (H.COMMUNES, 22, long)]
         total = sum(map(itemgetter(_MONTANT), self.rows), ZERO)

@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import Iterable, Sequence
 
 from acv_xl.contract.system_errors import os_error_text, resolved
@@ -213,6 +214,10 @@ def identify_kept(path: str) -> tuple[int, float, str, bool, bytes | None]:
 
 def _identity(path: str, keep: bool) -> tuple[int, float, str, bool, bytes | None]:
     st = os.stat(path)
+    # a named pipe « tube.xlsx » in the folder: opening it waited for a writer forever (a device: endless);
+    # the reader says what it is (a folder fails to open at once, its reason said as for any file)
+    if not S_ISREG(st.st_mode) and not S_ISDIR(st.st_mode):
+        return st.st_size, st.st_mtime, "", False, None
     with open(path, "rb") as fh:
         if keep and st.st_size <= _KEPT_MAX:
             data = fh.read()

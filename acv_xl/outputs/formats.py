@@ -7,6 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from acv_xl.contract.values import EXCEL_CELL_CHARS
+
 # [$-40C] is the French locale: the amount shows `1 234 567,89 €` in Excel and LibreOffice
 # whatever the machine's own locale (without it, an English LibreOffice prints 1,234,567.89 €).
 FMT_EUROS = '[$-40C]#,##0.00 "€"'
@@ -26,10 +28,7 @@ FILL_ERREUR = "#FFC8CE"
 FILL_AVERTISSEMENT = "#FFE0B3"
 
 
-CELL_MAX = 32_767  # characters Excel holds in a cell (STR-10 for a workbook's own), in UTF-16 units
-
-
-def fit_cell(text: str, room: int = CELL_MAX) -> str:
+def fit_cell(text: str, room: int = EXCEL_CELL_CHARS) -> str:
     """`text` cut to what a cell holds, with « … » (`room`: fewer, for a writer that may prefix it):
     a message quoting a long value twice (a 20 000-character comment changed since the validation) is
     longer, and Excel repairs a file holding more, or refuses a whole write of the add-in for it.

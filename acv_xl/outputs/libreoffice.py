@@ -105,12 +105,19 @@ def convert(paths: list[Path] | Path, fmt: str, outdir: Path, timeout: float | N
     outdir.mkdir(parents=True, exist_ok=True)
     ext = fmt.split(":")[0]
     timeout = time_limit(files) if timeout is None else timeout
+    out = [outdir / (f.stem + "." + ext) for f in files]
     with tempfile.TemporaryDirectory(prefix="acv-lo-") as profile:
         (Path(profile) / "user").mkdir()
         (Path(profile) / "user" / "registrymodifications.xcu").write_text(_RECALCULATE_ON_LOAD, encoding="utf-8")
+        # LibreOffice reads --outdir as a URL of its own: with « ; », « # » or « ? » in the folder's
+        # name (« Comité #3 ») the conversion failed, and « %41 » made it write into another folder
+        # (« A »). It writes into a folder of the private profile, plainly named, and the files are
+        # moved to `outdir` (the input files' names may hold anything: LibreOffice reads them right)
+        produced = Path(profile) / "sortie"
+        produced.mkdir()
         cmd = [
             exe, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless", "--norestore",
-            "--convert-to", fmt, "--outdir", str(outdir), *map(str, files),
+            "--convert-to", fmt, "--outdir", str(produced), *map(str, files),
         ]
         env = {**os.environ, "HOME": profile}
         try:
@@ -120,7 +127,9 @@ def convert(paths: list[Path] | Path, fmt: str, outdir: Path, timeout: float | N
                 f"LibreOffice n'a pas terminé la conversion en {_duration(timeout)} (limite fixée d'après la taille "
                 "du fichier) et a été arrêté ; l'ordinateur est peut-être trop chargé : relancez plus tard, ou "
                 "ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le en PDF.") from exc
-    out = [outdir / (f.stem + "." + ext) for f in files]
+        for made, target in zip((produced / p.name for p in out), out):
+            if made.exists():
+                shutil.move(made, target)
     missing = [p for p in out if not p.exists()]
     if proc.returncode != 0 or missing:
         raise ConversionFailed(

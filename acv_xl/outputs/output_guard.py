@@ -278,6 +278,13 @@ def _os_inode(path: str | Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """`a` and `b` name one file: the same path (resolved, normalised as `check_outputs` compares an
+    output with an input), or a link to it."""
+    a, b = Path(a), Path(b)
+    return _nfc(_key(a)) == _nfc(_key(b)) or (_inode(a) is not None and _inode(a) == _inode(b))
+
+
 WAY_OUT = f"Choisissez un autre nom de fichier, ou ajoutez {REMPLACER} pour l'écraser."
 
 

@@ -10,7 +10,7 @@ from typing import Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention
-from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number, parse_text
+from acv_xl.contract.values import EXCEL_CELL_CHARS, fmt_date, fmt_euros, fmt_number, parse_text
 from acv_xl.reading.provenance import describe
 
 from . import (
@@ -347,7 +347,6 @@ def hors_tableau(conv: Convention) -> Iterable[Finding]:
                                  "Sinon, séparez-la du tableau par une colonne vide.")
 
 
-EXCEL_MAX_TEXT = 32_767  # characters Excel holds in one cell
 _RAW = attrgetter("raw")
 _IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
 
@@ -360,12 +359,12 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
     def finding(sheet: str, cell: str, action: str, text: str) -> Finding:
         return Finding(code="STR-10", gravite=E, feuille=sheet, cellule=cell, action=action,
                        message=f"La cellule contient un texte de {fmt_number(len(text))} caractères, plus que les "
-                               f"{fmt_number(EXCEL_MAX_TEXT)} qu'une cellule Excel peut contenir "
+                               f"{fmt_number(EXCEL_CELL_CHARS)} qu'une cellule Excel peut contenir "
                                f"(début : {q(text[:40] + '…')}).",
                        suggestion="Raccourcissez ce texte (un long document se joint au dossier à part), "
                                   "puis enregistrez le classeur depuis Excel.")
     bound = index(conv).longest_text
-    if bound is not None and bound <= EXCEL_MAX_TEXT:
+    if bound is not None and bound <= EXCEL_CELL_CHARS:
         return  # no part of the file could hold a longer text (`FileSource.longest_text`): nothing to walk
     lines = chain.from_iterable(map(conv.rows, ROW_MODELS))  # every table's rows, in C
     # one cheap pass first: a long text is rare, and this rule runs on every « Valider » (a 5,000-line
@@ -373,15 +372,15 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
     # asking a number or a date for one would raise and clear an exception each), named cells' and
     # tables' together, with no list of them nor copy of their characters; else each one's length
     texts = filter(_IS_STR, chain(map(_RAW, conv.names.values()), chain.from_iterable(map(dict.values, map(_RAW, lines)))))
-    if max(map(len, texts), default=0) <= EXCEL_MAX_TEXT:
+    if max(map(len, texts), default=0) <= EXCEL_CELL_CHARS:
         return
     for nv in conv.names.values():
-        if isinstance(nv.raw, str) and len(nv.raw) > EXCEL_MAX_TEXT:
+        if isinstance(nv.raw, str) and len(nv.raw) > EXCEL_CELL_CHARS:
             yield finding(nv.sheet, nv.cell, "", nv.raw)
     lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
-    if not any(v.__class__ is str and len(v) > EXCEL_MAX_TEXT for ligne in lines for v in ligne.raw.values()):
+    if not any(v.__class__ is str and len(v) > EXCEL_CELL_CHARS for ligne in lines for v in ligne.raw.values()):
         return  # a long value, but no text itself (an error or formula text): as before
     for ligne in lines:
         for attr, v in ligne.raw.items():
-            if isinstance(v, str) and len(v) > EXCEL_MAX_TEXT:
+            if isinstance(v, str) and len(v) > EXCEL_CELL_CHARS:
                 yield finding(ligne.sheet, ligne.cell(attr), action_of(ligne), v)
