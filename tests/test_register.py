@@ -2656,3 +2656,57 @@ def test_a_workbook_that_cannot_be_written_leaves_the_register_as_it_was_and_unl
     con = sqlite3.connect(reg)
     assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
     con.close()
+
+
+@pytest.mark.parametrize("when", ["pendant l'écriture du classeur", "après l'écriture du classeur"])
+def test_ctrl_c_while_the_register_is_recorded_stops_its_inserts_and_leaves_it_as_it_was(tmp_path, examples, when):
+    """Ctrl-C while the register's thread inserts: the command waited for nothing (after the writing:
+    the interrupted `join` returned, the register's connection was closed under the thread still
+    inserting — a segmentation fault rather than « interrompu. ») or for the inserts to end (during it).
+    The inserts are stopped, undone, and the command says « interrompu. » (status 130), the register
+    as it was. The thread's inserts are made long here by one long SQLite statement."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    script = textwrap.dedent(f"""
+        import json, os, signal, sqlite3, sys, threading
+        from acv_xl.history import register as R
+        from acv_xl.outputs import consolidation as C
+        real_insert, real_write = R.Register._insert, C.write_workbook
+        inserting, seen = threading.Event(), {{}}
+
+        def insert(self, *args):
+            out = real_insert(self, *args)
+            inserting.set()
+            try:  # ≈ 10 s of SQLite, unless stopped
+                self.con.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2e7) "
+                                 "SELECT COUNT(*) FROM c").fetchone()
+            except sqlite3.OperationalError as exc:
+                seen["arret"] = str(exc)
+                raise
+            return out
+
+        def write(result, out):
+            real_write(result, out)
+            inserting.wait(60)
+            if {when == "pendant l'écriture du classeur"!r}:
+                os.kill(os.getpid(), signal.SIGINT)  # here: the workbook's writing interrupted
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # else while awaiting the inserts
+
+        R.Register._insert, C.write_workbook = insert, write
+        from acv_xl.cli import main
+        status = main(["consolider", {str(folder)!r}, "-o", {str(tmp_path / "b.xlsx")!r}, "--registre", {str(reg)!r},
+                       "--jobs", "1"])
+        seen["vivant"] = [t.name for t in threading.enumerate() if t.name == "acv-xl-registre" and t.is_alive()]
+        print(json.dumps({{"status": status, **seen}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"status": 130, "arret": "interrupted", "vivant": []}, (out, proc.stderr)
+    assert "acv-xl : interrompu." in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert _integrity(reg) == "ok" and _dump(reg) == before
+    # free for the next run
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
