@@ -2710,3 +2710,28 @@ def test_ctrl_c_while_the_register_is_recorded_stops_its_inserts_and_leaves_it_a
     assert _integrity(reg) == "ok" and _dump(reg) == before
     # free for the next run
     assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+
+
+def test_par_financeur_is_called_financement_since_it_adds_up_every_statut_but_refuse(tmp_path, examples):
+    """`Par financeur`'s totals are every counted line of each financeur, « Prévisionnel » and
+    « Sollicité » included: its title and chart called them « Engagements » (and `Par statut`, which
+    lists those statuts), promising the référent money committed that was only asked for."""
+    import zipfile
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    lignes = _lignes(tmp_path / "c.xlsx")
+    statut, montant = layout.T_FINANCEMENTS.header("statut"), layout.T_FINANCEMENTS.header("montant")
+    assert not lignes[~lignes[statut].isin(layout.STATUTS_ACQUIS)].empty  # lines only asked for, counted
+    fin = _table(tmp_path / "e.xlsx", "Par financeur")
+    assert round(sum(float(v) for v in fin.iloc[:, 2])) == round(sum(float(v) for v in lignes[montant]))
+    wb = openpyxl.load_workbook(tmp_path / "e.xlsx")
+    assert wb["Par financeur"]["A1"].value == "Financement de chaque financeur d'un comité à l'autre (hors refusés)"
+    assert wb["Par statut"]["A1"].value == "Financement de chaque financeur par statut, d'un comité à l'autre " \
+        "(hors refusés)"
+    with zipfile.ZipFile(tmp_path / "e.xlsx") as z:
+        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
+    assert any("Financement par financeur, d'un comité à l'autre (hors refusés)" in c for c in charts)
+    assert not any("Engagements" in c for c in charts)
