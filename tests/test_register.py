@@ -2165,13 +2165,42 @@ def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, exampl
     "INSERT INTO lignes SELECT analyse_id, 999, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
     "statut, compte, motif, feuille, cellule FROM lignes WHERE analyse_id = 1 AND rang = 0",
 ])
-def test_historique_refuses_lines_edited_by_hand(tmp_path, examples, capsys, sql):
+def test_historique_takes_lines_edited_by_hand_from_the_sealed_summary_and_says_so(tmp_path, examples, capsys, sql):
     """A financing line edited with an SQLite tool (5 000 000 € added to an amount): historique added it
-    up without a word — its financeurs' totals 5 000 000 € above the consolidation's own total, while
-    the consolidated workbooks, made from the sealed summaries, said otherwise. The lines are checked
-    against the summary the consolidation read; an edited register is refused, untouched."""
+    up without a word, then refused the whole register until a backup was restored, while
+    `consolider` went on from the sealed summaries. The lines are checked against the summary the
+    consolidation read; sealed with this user's key, its lines are taken for the évolution — the
+    same as an untouched register's — and the command says which file's were edited; the register
+    stays as it is."""
     folder, reg = _edited_by_hand(tmp_path, examples, sql)
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")  # a warm run
+    clean = tmp_path / "propre.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "p1.xlsx", "--registre", clean, "--jobs", "1")
+    _run("consolider", folder, "-o", tmp_path / "p2.xlsx", "--registre", clean, "--jobs", "1")
+    assert _run("historique", clean, "-o", tmp_path / "p.xlsx", "--json", tmp_path / "p.json") == 0
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 0
+    err = capsys.readouterr().err
+    name = sorted(p.name for p in examples["paths"])[0]
+    assert "Attention : la table « lignes » ne contient plus les lignes de financement que la consolidation n° 1 a " \
+           f"lues dans « {name} », analyse n° 1 : elle a été modifiée avec un autre outil ; l'historique reprend les " \
+           "lignes lues dans le classeur, gardées scellées dans le registre (comme « acv-xl consolider »), sans " \
+           "modifier le registre. Pour changer un montant, corrigez le classeur puis consolidez de nouveau." in err, err
+    edited, untouched = (json.loads((tmp_path / n).read_text(encoding="utf-8")) for n in ("e.json", "p.json"))
+    assert edited["par_financeur"] == untouched["par_financeur"] and edited["par_convention"] == untouched["par_convention"]
+    assert _table(tmp_path / "e.xlsx", "Mouvements").equals(_table(tmp_path / "p.xlsx", "Mouvements"))
+    assert reg.read_bytes() == before
+
+
+def test_historique_refuses_lines_edited_by_hand_in_another_users_register(tmp_path, examples, capsys, monkeypatch):
+    """Under another user's key (a predecessor's register) the summary cannot be told authentic: the
+    register is refused, untouched, as before."""
+    from acv_xl.history import register_key as K
+
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE lignes SET montant = montant + 5000000 "
+                                                 "WHERE analyse_id = 1 AND rang = 0")
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-autre"))
     before = reg.read_bytes()
     capsys.readouterr()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
