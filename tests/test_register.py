@@ -2115,12 +2115,14 @@ def test_historique_follows_a_workbook_without_identifier_moved_unchanged(tmp_pa
     assert list(mv["Mouvement"].dropna()) == [], mv
 
 
+@pytest.mark.parametrize("renamed", [False, True])
 @pytest.mark.parametrize("filled_in", [True, False])
-def test_historique_follows_a_workbook_whose_identifier_is_filled_in(tmp_path, examples, filled_in):
+def test_historique_follows_a_workbook_whose_identifier_is_filled_in(tmp_path, examples, filled_in, renamed):
     """A commune types its missing identifier between two comités (or erases it), the file where it
     was, one amount changed: followed by its path at one comité and by its identifier at the next, it
     read « Convention retirée » and « Convention ajoutée » for its whole financing. The same path is the
-    same convention: only the amount moves."""
+    same convention: only the amount moves. Renamed as well (« v2 … »), nothing but its libellé and
+    communes, found on one workbook only on each side, link the two: the same convention too."""
     folder, target, reg = _without_identifier_recorded(tmp_path, examples)
     spec = next(n for n in layout.NAMED_CELLS if n.name == "acv_id")
     original = openpyxl.load_workbook(examples["paths"][0])[spec.sheet][spec.cell].value
@@ -2136,12 +2138,34 @@ def test_historique_follows_a_workbook_whose_identifier_is_filled_in(tmp_path, e
     cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
     cell.value += 1000
     wb.save(target)
+    if renamed:
+        target.rename(folder / f"v2 {target.name}")
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     evo = tmp_path / "e.xlsx"
     assert _run("historique", reg, "-o", evo) == 0
     mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
     mv = mv[mv["Mouvement"].notna()]
     assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
+
+
+def test_historique_never_links_by_libelle_and_communes_among_several(tmp_path, examples):
+    """Two workbooks without identifier of one libellé and communes (a copy kept beside the original),
+    both gone, and one with an identifier added: nothing says which one it was — « retirée » and
+    « ajoutée », never a guess."""
+    folder, target, reg = _without_identifier_recorded(tmp_path, examples)
+    copy = folder / f"copie {target.name}"
+    shutil.copy2(target, copy)
+    reg.unlink()
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    copy.unlink()
+    target.unlink()
+    shutil.copy2(examples["paths"][0], folder / f"v2 {target.name}")
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    kinds = Counter(mv["Mouvement"].dropna())
+    assert kinds["Convention retirée"] == 2 and kinds["Convention ajoutée"] == 1, mv
 
 
 def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, examples, capsys):

@@ -407,14 +407,14 @@ def load(reg: Register) -> Evolution:
 
 def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     rows = con.execute(
-        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin "
+        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin, c.communes "
         "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
-    # consolidation → norm id → (acv_id, analysis, libellé, total, path)
+    # consolidation → norm id → (acv_id, analysis, libellé, total, path, (libellé, communes) or None)
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
-    for cid, acv_id, aid, lib, total, chemin in rows:
+    for cid, acv_id, aid, lib, total, chemin, communes in rows:
         # a workbook without identifier by its path, as below: by its analysis, one amount changed in it
         # read « Convention retirée » and « Convention ajoutée » for the whole of its financing
-        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin)
+        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin, _signature(lib, communes))
     # the files a consolidation saw but did not count, by convention, with why; by path only when
     # the file has no identifier (an unreadable new version: its path is the previous one's) — a
     # file that now holds another convention says nothing of the one it held before
@@ -448,14 +448,30 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
                 added, removed = added - {k}, removed - {old}
                 if a[old][1] != b[k][1]:
                     pairs.append((avant, apres, k, a[old], b[k]))
+        # and renamed or moved as well: neither its path nor its content (the identifier typed changed
+        # it) links the two sides, its libellé and communes do — when one workbook only on each side has
+        # them, never a guess among several
+        olds, news = defaultdict(list), defaultdict(list)
+        for k in removed:
+            if a[k][5] is not None:
+                olds[a[k][5]].append(k)
+        for k in added:
+            if b[k][5] is not None:
+                news[b[k][5]].append(k)
+        for sig, ks in olds.items():
+            if len(ks) == 1 and len(news.get(sig, ())) == 1 and ks[0].startswith("\x00") != news[sig][0].startswith("\x00"):
+                old, k = ks[0], news[sig][0]
+                added, removed = added - {k}, removed - {old}
+                if a[old][1] != b[k][1]:
+                    pairs.append((avant, apres, k, a[old], b[k]))
         for k in sorted(added):
-            acv, _, lib, total, chemin = b[k]
+            acv, _, lib, total, chemin, _ = b[k]
             motif = non_comptes[avant].get(k) or non_comptes[avant].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_DESORMAIS_COMPTEE} (auparavant : {motif.removesuffix(', non compté')})" if motif
                     else CONVENTION_AJOUTEE)
             out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_apres=total))
         for k in sorted(removed):
-            acv, _, lib, total, chemin = a[k]
+            acv, _, lib, total, chemin, _ = a[k]
             motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_NON_COMPTEE} ({motif.removesuffix(', non compté')})" if motif
                     else CONVENTION_RETIREE)
@@ -472,6 +488,16 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     # added or removed first, then each convention's lines)
     out.sort(key=lambda m: (m.avant, m.apres))
     return out
+
+
+def _signature(libelle: Any, communes: Any) -> tuple[str, frozenset[str]] | None:
+    """What tells a convention apart when neither its identifier nor its path can: its libellé and
+    its communes, as typed apart from case and spaces (None when either is missing)."""
+    if not (isinstance(libelle, str) and isinstance(communes, str)):
+        return None
+    names = frozenset(" ".join(c.split()).casefold() for c in communes.split(";")) - {""}
+    lib = " ".join(libelle.split()).casefold()
+    return (lib, names) if lib and names else None
 
 
 def _lines(con, analyses: set[int]) -> dict[int, list[tuple]]:
