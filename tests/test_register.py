@@ -2788,3 +2788,20 @@ def test_par_financeur_is_called_financement_since_it_adds_up_every_statut_but_r
         charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert any("Financement par financeur, d'un comité à l'autre (hors refusés)" in c for c in charts)
     assert not any("Engagements" in c for c in charts)
+
+
+def test_historique_never_creates_the_users_key(tmp_path, examples, monkeypatch):
+    """historique only reads: on a machine where the user has no key (a colleague's computer, the
+    register on a share), it made one in the user's settings. Without one, a line edited by hand
+    cannot be checked against a seal: the register is refused, as another user's."""
+    from acv_xl.history import register_key as K
+
+    clean = tmp_path / "propre.sqlite"
+    _run("consolider", _folder(tmp_path, examples, "propre"), "-o", tmp_path / "p.xlsx", "--registre", clean,
+         "--jobs", "1")
+    _, edited = _edited_by_hand(tmp_path, examples, "UPDATE lignes SET montant = montant + 5000000 "
+                                                    "WHERE analyse_id = 1 AND rang = 0")
+    key = tmp_path / "aucune" / "cle-registre"
+    monkeypatch.setenv(K.KEY_ENV, str(key))
+    assert _run("historique", clean, "-o", tmp_path / "e1.xlsx") == 0 and not key.exists()
+    assert _run("historique", edited, "-o", tmp_path / "e2.xlsx") == 2 and not key.exists()

@@ -277,9 +277,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     as it is), and said (the French notices returned): one edited row no longer stops the whole
     history until a backup is restored. Not sealed so (another user's register), the register is
     refused. A summary of an earlier form, which `consolider` no longer reuses, is not compared."""
-    from acv_xl.history.register_key import analysis_seal, block_key
+    from acv_xl.history.register_key import analysis_seal, block_key, key_path
 
-    key = block_key()
     restored: dict[int, list[tuple]] = {}
     notices: list[str] = []
     aids = [a for a, in con.execute(f"SELECT DISTINCT analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT} "
@@ -288,15 +287,13 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
         chunk = aids[i:i + 500]
         marks = ",".join("?" * len(chunk))
         expected: dict[int, list[tuple]] = {}
-        sealed: set[int] = set()
+        sealing: dict[int, tuple] = {}  # what its seal covers, checked only for an analysis whose lines differ
         for aid, resume, sha, regles, until, check in con.execute(
                 f"SELECT id, resume, sha256, version_regles, valable_jusqu_au, controle FROM analyses WHERE id IN ({marks})",
                 chunk):
             try:
                 expected[aid] = line_rows(load_summary(resume))
-                if key is not None and type(check) is int and analysis_seal(
-                        key, sha, regles, until, resume.encode("utf-8")) == check:
-                    sealed.add(aid)
+                sealing[aid] = (sha, regles, until, check, resume.encode("utf-8"))
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue  # no summary to compare with (an earlier form): the lines as they are
         found: dict[int, list[tuple]] = defaultdict(list)
@@ -309,7 +306,10 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                                           f"{_KEPT} ORDER BY consolidation_id LIMIT 1", (aid,)).fetchone()
                 said = (f"la table « lignes » ne contient plus les lignes de financement que la consolidation n° {cid} "
                         f"a lues dans « {file_text(chemin)} », analyse n° {aid} : elle a été modifiée avec un autre outil")
-                if aid not in sealed:
+                # the key read only now (never created by historique for a register left untouched)
+                sha, regles, until, check, data = sealing[aid]
+                if not (key_path() is not None and key_path().is_file() and (key := block_key()) is not None
+                        and type(check) is int and analysis_seal(key, sha, regles, until, data) == check):
                     raise damaged_error(where, f"{said}, l'historique ne peut plus s'y fier")
                 restored[aid] = rows
                 notices.append(f"{said} ; l'historique reprend les lignes lues dans le classeur, gardées scellées dans "
