@@ -174,7 +174,8 @@ def _converting_into(folder: Path) -> list[str]:
     """The LibreOffice processes still converting into `folder` (other conversions of the machine aside)."""
     import subprocess
 
-    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    # `-ww`: the arguments whole, never cut at the terminal's width (pytest's COLUMNS), which hid every process
+    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [line for line in ps.splitlines() if "soffice" in line and f"--outdir {folder}" in line]
 
 
@@ -192,6 +193,34 @@ def test_a_conversion_that_takes_too_long_is_stopped_whole_with_a_french_message
     assert not (tmp_path / "arras.pdf").exists()
     message = str(exc.value)
     assert "n'a pas terminé la conversion en 2 s" in message and "enregistrez-le en PDF" in message, message
+
+
+def test_ctrl_c_during_a_conversion_stops_libreoffice_too(workbooks, tmp_path, monkeypatch):
+    """LibreOffice runs in its own session (so that it is stopped whole): a Ctrl-C reached Python
+    alone, and `soffice.bin` went on converting in the background after « interrompu. », writing its
+    PDF later. Every process of the conversion is stopped then too."""
+    import subprocess
+    import time
+
+    _require_soffice()
+    real = subprocess.Popen.communicate
+    started = []
+
+    def interrupted(self, *args, **kwargs):
+        if not started:  # the user's Ctrl-C, once LibreOffice is converting
+            started.append(True)
+            deadline = time.monotonic() + 30
+            while not _converting_into(tmp_path) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "communicate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        libreoffice.convert(workbooks["arras.xlsx"], "pdf", tmp_path, timeout=120)
+    assert not _converting_into(tmp_path), _converting_into(tmp_path)  # at once: not left to end its work
+    time.sleep(3)
+    assert not (tmp_path / "arras.pdf").exists()
 
 
 def test_the_time_limit_grows_with_the_files_to_convert(tmp_path):

@@ -2115,12 +2115,14 @@ def test_historique_follows_a_workbook_without_identifier_moved_unchanged(tmp_pa
     assert list(mv["Mouvement"].dropna()) == [], mv
 
 
+@pytest.mark.parametrize("renamed", [False, True])
 @pytest.mark.parametrize("filled_in", [True, False])
-def test_historique_follows_a_workbook_whose_identifier_is_filled_in(tmp_path, examples, filled_in):
+def test_historique_follows_a_workbook_whose_identifier_is_filled_in(tmp_path, examples, filled_in, renamed):
     """A commune types its missing identifier between two comités (or erases it), the file where it
     was, one amount changed: followed by its path at one comité and by its identifier at the next, it
     read « Convention retirée » and « Convention ajoutée » for its whole financing. The same path is the
-    same convention: only the amount moves."""
+    same convention: only the amount moves. Renamed as well (« v2 … »), nothing but its libellé and
+    communes, found on one workbook only on each side, link the two: the same convention too."""
     folder, target, reg = _without_identifier_recorded(tmp_path, examples)
     spec = next(n for n in layout.NAMED_CELLS if n.name == "acv_id")
     original = openpyxl.load_workbook(examples["paths"][0])[spec.sheet][spec.cell].value
@@ -2136,12 +2138,34 @@ def test_historique_follows_a_workbook_whose_identifier_is_filled_in(tmp_path, e
     cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
     cell.value += 1000
     wb.save(target)
+    if renamed:
+        target.rename(folder / f"v2 {target.name}")
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     evo = tmp_path / "e.xlsx"
     assert _run("historique", reg, "-o", evo) == 0
     mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
     mv = mv[mv["Mouvement"].notna()]
     assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
+
+
+def test_historique_never_links_by_libelle_and_communes_among_several(tmp_path, examples):
+    """Two workbooks without identifier of one libellé and communes (a copy kept beside the original),
+    both gone, and one with an identifier added: nothing says which one it was — « retirée » and
+    « ajoutée », never a guess."""
+    folder, target, reg = _without_identifier_recorded(tmp_path, examples)
+    copy = folder / f"copie {target.name}"
+    shutil.copy2(target, copy)
+    reg.unlink()
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    copy.unlink()
+    target.unlink()
+    shutil.copy2(examples["paths"][0], folder / f"v2 {target.name}")
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    kinds = Counter(mv["Mouvement"].dropna())
+    assert kinds["Convention retirée"] == 2 and kinds["Convention ajoutée"] == 1, mv
 
 
 def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, examples, capsys):
@@ -2165,13 +2189,42 @@ def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, exampl
     "INSERT INTO lignes SELECT analyse_id, 999, numero, intitule, axe, financeur, dispositif, nature, annee, montant, "
     "statut, compte, motif, feuille, cellule FROM lignes WHERE analyse_id = 1 AND rang = 0",
 ])
-def test_historique_refuses_lines_edited_by_hand(tmp_path, examples, capsys, sql):
+def test_historique_takes_lines_edited_by_hand_from_the_sealed_summary_and_says_so(tmp_path, examples, capsys, sql):
     """A financing line edited with an SQLite tool (5 000 000 € added to an amount): historique added it
-    up without a word — its financeurs' totals 5 000 000 € above the consolidation's own total, while
-    the consolidated workbooks, made from the sealed summaries, said otherwise. The lines are checked
-    against the summary the consolidation read; an edited register is refused, untouched."""
+    up without a word, then refused the whole register until a backup was restored, while
+    `consolider` went on from the sealed summaries. The lines are checked against the summary the
+    consolidation read; sealed with this user's key, its lines are taken for the évolution — the
+    same as an untouched register's — and the command says which file's were edited; the register
+    stays as it is."""
     folder, reg = _edited_by_hand(tmp_path, examples, sql)
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")  # a warm run
+    clean = tmp_path / "propre.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "p1.xlsx", "--registre", clean, "--jobs", "1")
+    _run("consolider", folder, "-o", tmp_path / "p2.xlsx", "--registre", clean, "--jobs", "1")
+    assert _run("historique", clean, "-o", tmp_path / "p.xlsx", "--json", tmp_path / "p.json") == 0
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 0
+    err = capsys.readouterr().err
+    name = sorted(p.name for p in examples["paths"])[0]
+    assert "Attention : la table « lignes » ne contient plus les lignes de financement que la consolidation n° 1 a " \
+           f"lues dans « {name} », analyse n° 1 : elle a été modifiée avec un autre outil ; l'historique reprend les " \
+           "lignes lues dans le classeur, gardées scellées dans le registre (comme « acv-xl consolider »), sans " \
+           "modifier le registre. Pour changer un montant, corrigez le classeur puis consolidez de nouveau." in err, err
+    edited, untouched = (json.loads((tmp_path / n).read_text(encoding="utf-8")) for n in ("e.json", "p.json"))
+    assert edited["par_financeur"] == untouched["par_financeur"] and edited["par_convention"] == untouched["par_convention"]
+    assert _table(tmp_path / "e.xlsx", "Mouvements").equals(_table(tmp_path / "p.xlsx", "Mouvements"))
+    assert reg.read_bytes() == before
+
+
+def test_historique_refuses_lines_edited_by_hand_in_another_users_register(tmp_path, examples, capsys, monkeypatch):
+    """Under another user's key (a predecessor's register) the summary cannot be told authentic: the
+    register is refused, untouched, as before."""
+    from acv_xl.history import register_key as K
+
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE lignes SET montant = montant + 5000000 "
+                                                 "WHERE analyse_id = 1 AND rang = 0")
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-autre"))
     before = reg.read_bytes()
     capsys.readouterr()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
@@ -2689,3 +2742,99 @@ def test_a_workbook_that_cannot_be_written_leaves_the_register_as_it_was_and_unl
     con = sqlite3.connect(reg)
     assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
     con.close()
+
+
+@pytest.mark.parametrize("when", ["pendant l'écriture du classeur", "après l'écriture du classeur"])
+def test_ctrl_c_while_the_register_is_recorded_stops_its_inserts_and_leaves_it_as_it_was(tmp_path, examples, when):
+    """Ctrl-C while the register's thread inserts: the command waited for nothing (after the writing:
+    the interrupted `join` returned, the register's connection was closed under the thread still
+    inserting — a segmentation fault rather than « interrompu. ») or for the inserts to end (during it).
+    The inserts are stopped, undone, and the command says « interrompu. » (status 130), the register
+    as it was. The thread's inserts are made long here by one long SQLite statement."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    script = textwrap.dedent(f"""
+        import json, os, signal, sqlite3, sys, threading
+        from acv_xl.history import register as R
+        from acv_xl.outputs import consolidation as C
+        real_insert, real_write = R.Register._insert, C.write_workbook
+        inserting, seen = threading.Event(), {{}}
+
+        def insert(self, *args):
+            out = real_insert(self, *args)
+            inserting.set()
+            try:  # ≈ 10 s of SQLite, unless stopped
+                self.con.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2e7) "
+                                 "SELECT COUNT(*) FROM c").fetchone()
+            except sqlite3.OperationalError as exc:
+                seen["arret"] = str(exc)
+                raise
+            return out
+
+        def write(result, out):
+            real_write(result, out)
+            inserting.wait(60)
+            if {when == "pendant l'écriture du classeur"!r}:
+                os.kill(os.getpid(), signal.SIGINT)  # here: the workbook's writing interrupted
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # else while awaiting the inserts
+
+        R.Register._insert, C.write_workbook = insert, write
+        from acv_xl.cli import main
+        status = main(["consolider", {str(folder)!r}, "-o", {str(tmp_path / "b.xlsx")!r}, "--registre", {str(reg)!r},
+                       "--jobs", "1"])
+        seen["vivant"] = [t.name for t in threading.enumerate() if t.name == "acv-xl-registre" and t.is_alive()]
+        print(json.dumps({{"status": status, **seen}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"status": 130, "arret": "interrupted", "vivant": []}, (out, proc.stderr)
+    assert "acv-xl : interrompu." in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert _integrity(reg) == "ok" and _dump(reg) == before
+    # free for the next run
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+
+
+def test_par_financeur_is_called_financement_since_it_adds_up_every_statut_but_refuse(tmp_path, examples):
+    """`Par financeur`'s totals are every counted line of each financeur, « Prévisionnel » and
+    « Sollicité » included: its title and chart called them « Engagements » (and `Par statut`, which
+    lists those statuts), promising the référent money committed that was only asked for."""
+    import zipfile
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    lignes = _lignes(tmp_path / "c.xlsx")
+    statut, montant = layout.T_FINANCEMENTS.header("statut"), layout.T_FINANCEMENTS.header("montant")
+    assert not lignes[~lignes[statut].isin(layout.STATUTS_ACQUIS)].empty  # lines only asked for, counted
+    fin = _table(tmp_path / "e.xlsx", "Par financeur")
+    assert round(sum(float(v) for v in fin.iloc[:, 2])) == round(sum(float(v) for v in lignes[montant]))
+    wb = openpyxl.load_workbook(tmp_path / "e.xlsx")
+    assert wb["Par financeur"]["A1"].value == "Financement de chaque financeur d'un comité à l'autre (hors refusés)"
+    assert wb["Par statut"]["A1"].value == "Financement de chaque financeur par statut, d'un comité à l'autre " \
+        "(hors refusés)"
+    with zipfile.ZipFile(tmp_path / "e.xlsx") as z:
+        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
+    assert any("Financement par financeur, d'un comité à l'autre (hors refusés)" in c for c in charts)
+    assert not any("Engagements" in c for c in charts)
+
+
+def test_historique_never_creates_the_users_key(tmp_path, examples, monkeypatch):
+    """historique only reads: on a machine where the user has no key (a colleague's computer, the
+    register on a share), it made one in the user's settings. Without one, a line edited by hand
+    cannot be checked against a seal: the register is refused, as another user's."""
+    from acv_xl.history import register_key as K
+
+    clean = tmp_path / "propre.sqlite"
+    _run("consolider", _folder(tmp_path, examples, "propre"), "-o", tmp_path / "p.xlsx", "--registre", clean,
+         "--jobs", "1")
+    _, edited = _edited_by_hand(tmp_path, examples, "UPDATE lignes SET montant = montant + 5000000 "
+                                                    "WHERE analyse_id = 1 AND rang = 0")
+    key = tmp_path / "aucune" / "cle-registre"
+    monkeypatch.setenv(K.KEY_ENV, str(key))
+    assert _run("historique", clean, "-o", tmp_path / "e1.xlsx") == 0 and not key.exists()
+    assert _run("historique", edited, "-o", tmp_path / "e2.xlsx") == 2 and not key.exists()

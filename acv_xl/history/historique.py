@@ -135,6 +135,8 @@ class Evolution:
     par_financeur_statut: Any  # DataFrame: consolidation_id, financeur, statut, total
     par_convention: Any  # DataFrame: consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations
     mouvements: list[Mouvement] = field(default_factory=list)
+    # the analyses whose lines, edited in the register with an SQLite tool, were taken from their sealed summary
+    lignes_reprises: list[str] = field(default_factory=list)
 
     @property
     def ids(self) -> list[int]:
@@ -265,21 +267,33 @@ def _check_dates(con: sqlite3.Connection, where: str) -> None:
 _KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
 
 
-def _check_lines(con: sqlite3.Connection, where: str) -> None:
+def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     """The financing lines of every analysis counted, as its summary holds them: the table `lignes`
-    is what historique adds up, the summary (sealed) what `consolider` counted and reuses. A line
-    edited with an SQLite tool (an amount, a statut, a line deleted) changed the évolution's totals
-    without a word — the consolidated workbooks, from the summaries, still said otherwise. A summary
-    of an earlier form, which `consolider` no longer reuses, is not compared."""
+    is what historique adds up, the summary what `consolider` counted and reuses. A line edited with
+    an SQLite tool (an amount, a statut, a line deleted) changed the évolution's totals without a
+    word — the consolidated workbooks, from the summaries, still said otherwise. When the summary is
+    sealed with this user's key (what a workbook said, as `consolider` reuses it), its lines are
+    taken instead, for this run only (a temporary `lignes` in front of the register's, which stays
+    as it is), and said (the French notices returned): one edited row no longer stops the whole
+    history until a backup is restored. Not sealed so (another user's register), the register is
+    refused. A summary of an earlier form, which `consolider` no longer reuses, is not compared."""
+    from acv_xl.history.register_key import analysis_seal, block_key, key_path
+
+    restored: dict[int, list[tuple]] = {}
+    notices: list[str] = []
     aids = [a for a, in con.execute(f"SELECT DISTINCT analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT} "
                                     "AND analyse_id IS NOT NULL ORDER BY analyse_id")]
     for i in range(0, len(aids), 500):  # SQLite's limit on bound parameters
         chunk = aids[i:i + 500]
         marks = ",".join("?" * len(chunk))
         expected: dict[int, list[tuple]] = {}
-        for aid, resume in con.execute(f"SELECT id, resume FROM analyses WHERE id IN ({marks})", chunk):
+        sealing: dict[int, tuple] = {}  # what its seal covers, checked only for an analysis whose lines differ
+        for aid, resume, sha, regles, until, check in con.execute(
+                f"SELECT id, resume, sha256, version_regles, valable_jusqu_au, controle FROM analyses WHERE id IN ({marks})",
+                chunk):
             try:
                 expected[aid] = line_rows(load_summary(resume))
+                sealing[aid] = (sha, regles, until, check, resume.encode("utf-8"))
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue  # no summary to compare with (an earlier form): the lines as they are
         found: dict[int, list[tuple]] = defaultdict(list)
@@ -290,9 +304,24 @@ def _check_lines(con: sqlite3.Connection, where: str) -> None:
             if found.get(aid, []) != rows:
                 chemin, cid = con.execute(f"SELECT chemin, consolidation_id FROM fichiers WHERE analyse_id = ? AND "
                                           f"{_KEPT} ORDER BY consolidation_id LIMIT 1", (aid,)).fetchone()
-                raise damaged_error(where, "la table « lignes » ne contient plus les lignes de financement que la "
-                                    f"consolidation n° {cid} a lues dans « {file_text(chemin)} », analyse n° {aid} : "
-                                    "elle a été modifiée avec un autre outil, l'historique ne peut plus s'y fier")
+                said = (f"la table « lignes » ne contient plus les lignes de financement que la consolidation n° {cid} "
+                        f"a lues dans « {file_text(chemin)} », analyse n° {aid} : elle a été modifiée avec un autre outil")
+                # the key read only now (never created by historique for a register left untouched)
+                sha, regles, until, check, data = sealing[aid]
+                if not (key_path() is not None and key_path().is_file() and (key := block_key()) is not None
+                        and type(check) is int and analysis_seal(key, sha, regles, until, data) == check):
+                    raise damaged_error(where, f"{said}, l'historique ne peut plus s'y fier")
+                restored[aid] = rows
+                notices.append(f"{said} ; l'historique reprend les lignes lues dans le classeur, gardées scellées dans "
+                               "le registre (comme « acv-xl consolider »), sans modifier le registre. Pour changer un "
+                               "montant, corrigez le classeur puis consolidez de nouveau")
+    if restored:
+        con.execute("CREATE TEMP TABLE lignes AS SELECT * FROM main.lignes WHERE analyse_id NOT IN "
+                    f"({','.join(map(str, restored))})")
+        con.executemany(f"INSERT INTO temp.lignes (analyse_id, {LIGNES_COLUMNS}) VALUES "
+                        f"({','.join('?' * (1 + len(LIGNES_COLUMNS.split(','))))})",
+                        [(aid, *row) for aid, rows in restored.items() for row in rows])
+    return notices
 
 
 def _near(a: float, b: float) -> bool:
@@ -335,7 +364,7 @@ def load(reg: Register) -> Evolution:
     con = reg.con
     _check_numbers(con, f"« {reg.path} »")
     _check_dates(con, f"« {reg.path} »")
-    _check_lines(con, f"« {reg.path} »")
+    reprises = _check_lines(con, f"« {reg.path} »")  # (the table `lignes` read from here on: as the summaries say)
     _check_totals(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
@@ -371,21 +400,21 @@ def load(reg: Register) -> Evolution:
         conv[col] = pd.Series([v if isinstance(v, str) else None for v in conv[col]], index=conv.index, dtype=object)
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
-    ev = Evolution(cons, fs, conv)
+    ev = Evolution(cons, fs, conv, lignes_reprises=reprises)
     ev.mouvements = _mouvements(con, ev)
     return ev
 
 
 def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     rows = con.execute(
-        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin "
+        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin, c.communes "
         "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
-    # consolidation → norm id → (acv_id, analysis, libellé, total, path)
+    # consolidation → norm id → (acv_id, analysis, libellé, total, path, (libellé, communes) or None)
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
-    for cid, acv_id, aid, lib, total, chemin in rows:
+    for cid, acv_id, aid, lib, total, chemin, communes in rows:
         # a workbook without identifier by its path, as below: by its analysis, one amount changed in it
         # read « Convention retirée » and « Convention ajoutée » for the whole of its financing
-        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin)
+        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin, _signature(lib, communes))
     # the files a consolidation saw but did not count, by convention, with why; by path only when
     # the file has no identifier (an unreadable new version: its path is the previous one's) — a
     # file that now holds another convention says nothing of the one it held before
@@ -419,14 +448,30 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
                 added, removed = added - {k}, removed - {old}
                 if a[old][1] != b[k][1]:
                     pairs.append((avant, apres, k, a[old], b[k]))
+        # and renamed or moved as well: neither its path nor its content (the identifier typed changed
+        # it) links the two sides, its libellé and communes do — when one workbook only on each side has
+        # them, never a guess among several
+        olds, news = defaultdict(list), defaultdict(list)
+        for k in removed:
+            if a[k][5] is not None:
+                olds[a[k][5]].append(k)
+        for k in added:
+            if b[k][5] is not None:
+                news[b[k][5]].append(k)
+        for sig, ks in olds.items():
+            if len(ks) == 1 and len(news.get(sig, ())) == 1 and ks[0].startswith("\x00") != news[sig][0].startswith("\x00"):
+                old, k = ks[0], news[sig][0]
+                added, removed = added - {k}, removed - {old}
+                if a[old][1] != b[k][1]:
+                    pairs.append((avant, apres, k, a[old], b[k]))
         for k in sorted(added):
-            acv, _, lib, total, chemin = b[k]
+            acv, _, lib, total, chemin, _ = b[k]
             motif = non_comptes[avant].get(k) or non_comptes[avant].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_DESORMAIS_COMPTEE} (auparavant : {motif.removesuffix(', non compté')})" if motif
                     else CONVENTION_AJOUTEE)
             out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_apres=total))
         for k in sorted(removed):
-            acv, _, lib, total, chemin = a[k]
+            acv, _, lib, total, chemin, _ = a[k]
             motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_NON_COMPTEE} ({motif.removesuffix(', non compté')})" if motif
                     else CONVENTION_RETIREE)
@@ -443,6 +488,16 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     # added or removed first, then each convention's lines)
     out.sort(key=lambda m: (m.avant, m.apres))
     return out
+
+
+def _signature(libelle: Any, communes: Any) -> tuple[str, frozenset[str]] | None:
+    """What tells a convention apart when neither its identifier nor its path can: its libellé and
+    its communes, as typed apart from case and spaces (None when either is missing)."""
+    if not (isinstance(libelle, str) and isinstance(communes, str)):
+        return None
+    names = frozenset(" ".join(c.split()).casefold() for c in communes.split(";")) - {""}
+    lib = " ".join(libelle.split()).casefold()
+    return (lib, names) if lib and names else None
 
 
 def _lines(con, analyses: set[int]) -> dict[int, list[tuple]]:
@@ -754,6 +809,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
               "seulement ») : leurs conventions ajoutées ou retirées peuvent n'être que l'effet de ce changement "
               f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur).",
               file=sys.stderr)
+    for reprise in ev.lignes_reprises:  # a register edited by hand: never in silence
+        print(literal(f"Attention : {reprise}."), file=sys.stderr)
     for coupee in coupees:  # past a sheet's last row: never a silent loss
         print(f"Attention : {coupee}.", file=sys.stderr)
     if hors_ordre := ev.hors_ordre_texte():

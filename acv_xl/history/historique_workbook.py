@@ -152,7 +152,8 @@ class _EvolutionWriter(_Writer):
 
     def par_financeur(self) -> None:
         ev = self.ev
-        ids, titre = self.wide("Engagements de chaque financeur d'un comité à l'autre (hors refusés)")
+        # the counted lines of every statut but « Refusé »: « Prévisionnel », « Sollicité » too, not engagements
+        ids, titre = self.wide("Financement de chaque financeur d'un comité à l'autre (hors refusés)")
         ws = self.sheet(Feuille.PAR_FINANCEUR, titre)
         labels = ev.labels()
         totaux = ev.totaux_financeurs()
@@ -171,14 +172,14 @@ class _EvolutionWriter(_Writer):
                     "values": [Feuille.PAR_FINANCEUR, r, 2, r, 1 + len(ids)],
                     "marker": {"type": "circle"},
                 })
-            chart.set_title({"name": "Engagements par financeur, d'un comité à l'autre"})
+            chart.set_title({"name": "Financement par financeur, d'un comité à l'autre (hors refusés)"})
             chart.set_y_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True}})
             chart.set_legend({"position": "right"})
             self.first_page_chart(ws, chart, 900, 420, beside=(last + 2, 0), below=last + 2)
     def par_statut(self) -> None:
         # its own sheet: printed, each page repeats this table's own header row
         ev = self.ev
-        ids, titre = self.wide("Engagements de chaque financeur par statut, d'un comité à l'autre")
+        ids, titre = self.wide("Financement de chaque financeur par statut, d'un comité à l'autre (hors refusés)")
         ws = self.sheet(Feuille.PAR_STATUT, titre)
         labels = ev.labels()
         statuts = ev.statuts_financeurs()

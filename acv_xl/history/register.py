@@ -35,6 +35,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -873,14 +874,18 @@ class PendingRecord:
         self._begun = False
         self._done: tuple[int, dict[str, int], list[str]] | None = None
         self._error: BaseException | None = None
+        self._stop = threading.Event()  # `abandon`, a Ctrl-C: the inserts stopped at their next step
+        self._ended = threading.Event()  # the thread no longer uses the connection
         self._thread = threading.Thread(target=self._run, name="acv-xl-registre", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         reg, con = self._register, self._register.con
+        # SQLite asks every 10 000 steps of a statement whether to go on: stopped, it fails « interrupted »
+        con.set_progress_handler(self._stop.is_set, 10_000)
         try:
             try:
-                con.execute("BEGIN IMMEDIATE")
+                self._begin_immediate(con)
             except sqlite3.OperationalError as exc:
                 where = f"« {reg.path} »"
                 raise (_busy(where, written=True) if _locked(exc) else damaged_error(where, sqlite_why(exc))) from None
@@ -890,14 +895,49 @@ class PendingRecord:
             self._done = (cid, analyses, notices)
         except BaseException as exc:  # noqa: BLE001 — raised by `finish`, in the thread that waits for it
             self._error = exc
+        finally:
+            con.set_progress_handler(None, 0)
+            self._ended.set()
+
+    def _begin_immediate(self, con: sqlite3.Connection) -> None:
+        """`BEGIN IMMEDIATE`, waiting up to `ATTENTE` for another run recording, by short waits: SQLite's
+        own wait (`busy_timeout`) cannot be stopped, and `abandon` (a full disk, a Ctrl-C) would wait
+        for it, up to 30 s."""
+        limit = time.monotonic() + ATTENTE
+        con.execute("PRAGMA busy_timeout = 100")
+        try:
+            while True:
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _locked(exc) or self._stop.is_set() or time.monotonic() >= limit:
+                        raise
+        finally:
+            con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
+
+    def _wait(self) -> None:
+        """Until the thread has ended: its connection is never used by two threads at once, nor closed
+        under it (SQLite would crash the process). A Ctrl-C meanwhile stops the inserts, and is raised
+        once the thread has ended."""
+        interrupted: BaseException | None = None
+        while True:
+            try:  # (an event, not `join`: Python 3.11 takes a thread whose `join` was interrupted for ended)
+                self._ended.wait()
+                break
+            except BaseException as exc:  # noqa: BLE001 — raised below, once the thread is done
+                interrupted = interrupted or exc
+                self._stop.set()
+        if interrupted is not None:
+            raise interrupted
 
     def finish(self) -> int:
         """The transaction committed once the inserts are done; the consolidation's id. Nothing is
-        kept if anything failed (`RegisterError`, French)."""
+        kept if anything failed (`RegisterError`, French) or was interrupted."""
         reg, con = self._register, self._register.con
         where = f"« {reg.path} »"
-        self._thread.join()
         try:
+            self._wait()
             if self._error is not None:
                 raise self._error
             assert self._done is not None
@@ -920,10 +960,13 @@ class PendingRecord:
         return cid
 
     def abandon(self) -> None:
-        """The inserts awaited, then undone: the register as it was (an output could not be written)."""
-        self._thread.join()
-        if self._begun:
-            _roll_back(self._register.con)
+        """The inserts stopped, then undone: the register as it was (an output could not be written)."""
+        self._stop.set()
+        try:
+            self._wait()
+        finally:
+            if self._begun:
+                _roll_back(self._register.con)
 
 
 def _roll_back(con: sqlite3.Connection) -> None:

@@ -792,10 +792,12 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
 
         if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace, outputs):
             raise UsageError(problem)
-    pending = record.begin(result) if record is not None and hasattr(record, "begin") else None
+    pending = None
     written: list[str] = []
     begun = False  # the extracts: some of them replaced, or not one (the folder keeps the last run's)
     try:
+        if record is not None and hasattr(record, "begin"):  # (in the `try`: never a thread left to itself)
+            pending = record.begin(result)
         write_workbook(result, out)
         lap("écriture du classeur")
         written.append("le classeur consolidé")

@@ -80,7 +80,7 @@ def _run(cmd: list[str], env: dict, timeout: float) -> subprocess.CompletedProce
                             creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP)
     try:
         out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except BaseException:  # the time limit, or a Ctrl-C: in its own session, LibreOffice never got the latter
         if posix:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
