@@ -1118,21 +1118,29 @@ class FileSource:
         r1, c1, r2, c2 = parse_range(info.ref)
         header_row = r1 if info.header_rows else r1 - 1
         last_data = max(r2 - info.totals_rows, header_row)
+        read_to = c2  # the last column read
         if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_TABLE_CELLS:
             # a table stretched down to row 1,048,576: its rows past the sheet's last value are empty
             self._load(sheet)
             last_data = max(min(last_data, sheet.extent[0]), header_row)
-            width = max(min(c2, sheet.extent[1]) - c1 + 1, 1)
+            # its columns past the sheet's last one hold nothing: counted, read and padded up to it only
+            # (A3:XFD1048576 with a line at A60000 padded 60 000 lines to 16 384 cells, a billion, all the
+            # memory); its lines are then shorter than its header, as the button gives them. The extent
+            # may be a bound (ZZ, `_NEAR_BOUND`: 400 lines counted 702 columns each, refused where the
+            # button read them): calamine's grid has the exact width
+            last_col = sheet.extent[1] if sheet.sparse or sheet.overrides else max(map(len, sheet.grid), default=0)
+            read_to = max(min(c2, last_col), c1)
+            width = read_to - c1 + 1
             lines = last_data - header_row
             if lines * width > MAX_TABLE_CELLS and not sheet.sparse and sheet.grid and not sheet.overrides:
                 # the extent may be a bound (`_NEAR_BOUND`) or a note far below: the lines that hold
                 # something are what the reader turns into models and findings
-                lines = filled_lines(sheet.grid[header_row: last_data], max(c1, 1) - 1, min(c2, sheet.extent[1]))
+                lines = filled_lines(sheet.grid[header_row: last_data], max(c1, 1) - 1, read_to)
             if (problem := table_too_large(self.path.name, info.name, info.ref, lines, width)) is not None:
                 raise problem
-        cells = self._region(sheet, header_row, last_data, c1, c2)
+        cells = self._region(sheet, header_row, last_data, c1, read_to)
         header = []
-        for j, text in enumerate(cells[0] if info.header_rows else [None] * (c2 - c1 + 1)):
+        for j, text in enumerate((cells[0] + [None] * (c2 - read_to)) if info.header_rows else [None] * (c2 - c1 + 1)):
             if not isinstance(text, str) or not text.strip():
                 text = info.columns[j] if j < len(info.columns) else ""
             header.append(text)
