@@ -491,6 +491,7 @@ def read_file_bounded(path: str | Path, data: bytes | None = None) -> tuple[Conv
         with FileSource(path, data) as source:
             conv = read_source(source)
             longest = source.longest_text()
+            conv.structure.date1904 = source.date1904
         del source
     conv.fichier = str(path)
     if not conv.structure.table_refs and not conv.names:  # nothing of the template: what is it? (STR-11)

@@ -461,12 +461,12 @@ def _table_entry(data: bytes) -> tuple[str, str, str, int, int, tuple[str, ...]]
 
 
 @_memoized(lambda entries: 1 + len(entries[1]) + len(entries[2]))
-def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool]:
+def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool, bool]:
     """What the reader takes from workbook.xml: the root's local name, the sheets (name, r:id) and
-    the defined names (name, localSheetId, reference) in document order, and whether it is flagged
-    `fullCalcOnLoad`; a malformed part raises `ET.ParseError`."""
+    the defined names (name, localSheetId, reference) in document order, whether it is flagged
+    `fullCalcOnLoad` and whether it counts its dates from 1904; a malformed part raises `ET.ParseError`."""
     root = ET.fromstring(data)
-    sheets, defined, full_calc = [], [], False
+    sheets, defined, full_calc, date1904 = [], [], False, False
     for el in root.iter():
         tag = _local(el.tag)
         if tag == "sheet":
@@ -475,7 +475,9 @@ def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool]:
             defined.append((el.get("name", ""), el.get("localSheetId"), (el.text or "").strip()))
         elif tag == "calcPr":
             full_calc = el.get("fullCalcOnLoad") in ("1", "true")
-    return _local(root.tag), tuple(sheets), tuple(defined), full_calc
+        elif tag == "workbookPr":
+            date1904 = el.get("date1904") in ("1", "true")
+    return _local(root.tag), tuple(sheets), tuple(defined), full_calc, date1904
 
 
 @lru_cache(maxsize=1024)
@@ -1062,7 +1064,8 @@ class FileSource:
         if wb_part is None or self._part(wb_part) is None:
             raise not_a_workbook
         self._wb_part = self._part(wb_part)
-        root_tag, sheets, defined, self.full_calc_on_load = _workbook_entries(
+        # date1904: calamine reads the dates as Excel shows them; said to the user (STR-12), as the add-in does not
+        root_tag, sheets, defined, self.full_calc_on_load, self.date1904 = _workbook_entries(
             self._read(self._wb_part, _SMALL_PART, memo=True))
         if root_tag != "workbook":
             raise not_a_workbook
