@@ -109,6 +109,16 @@ def test_total_financeur_takes_a_code_typed_in_another_case_as_excel_does():
     assert F.ACV_TOTAL_FINANCEUR(PLAN, "Etat") == pytest.approx(1250.75) and F.ACV_TOTAL_FINANCEUR(PLAN, "anru") == 0.0
 
 
+def test_a_statut_argument_typed_in_another_case_is_the_listed_one():
+    """« acquis » as the statuts argument: a Statut cell typed so reads « Acquis » (for Valider and the
+    functions), and SOMME.SI.ENS compares without case, but the argument was refused (« statut
+    « acquis » inconnu »)."""
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "acquis") == F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis") == \
+        pytest.approx(1000.5)
+    assert F.ACV_TOTAL_ACTION(PLAN, "1.1", "prévisionnel;ACQUIS") == pytest.approx(1500.5)
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Engage").startswith("#ACV: statut « Engage » inconnu")
+
+
 def test_total_action_and_ecart():
     assert F.ACV_TOTAL_ACTION(PLAN, "1.1") == pytest.approx(1500.5)
     assert F.ACV_TOTAL_ACTION(PLAN, 1.1) == pytest.approx(1500.5)  # the number typed in a cell
