@@ -1134,12 +1134,15 @@ class FileSource:
             last_col = sheet.extent[1] if sheet.sparse or sheet.overrides else max(map(len, sheet.grid), default=0)
             read_to = max(min(c2, last_col), c1)
             width = read_to - c1 + 1
-            lines = last_data - header_row
-            if lines * width > MAX_TABLE_CELLS and not sheet.sparse and sheet.grid and not sheet.overrides:
+            lines, counted = last_data - header_row, True
+            if lines * width > MAX_TABLE_CELLS:
                 # the extent may be a bound (`_NEAR_BOUND`) or a note far below: the lines that hold
-                # something are what the reader turns into models and findings
-                lines = filled_lines(sheet.grid[header_row: last_data], max(c1, 1) - 1, read_to)
-            if (problem := table_too_large(self.path.name, info.name, info.ref, lines, width)) is not None:
+                # something are what the reader turns into models and findings — counted in the grid,
+                # when there is one of plain values (a sheet read region by region: all its lines)
+                counted = not sheet.sparse and bool(sheet.grid) and not sheet.overrides
+                if counted:
+                    lines = filled_lines(sheet.grid[header_row: last_data], max(c1, 1) - 1, read_to)
+            if (problem := table_too_large(self.path.name, info.name, info.ref, lines, width, counted)) is not None:
                 raise problem
         cells = self._region(sheet, header_row, last_data, c1, read_to)
         header = []
