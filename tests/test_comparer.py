@@ -317,11 +317,11 @@ def test_a_changed_number_never_reads_the_same_before_and_after(base, tmp_path, 
 
 
 def test_each_breakdown_of_the_ecarts_adds_up_to_the_total(base, tmp_path, capsys):
-    """A line the breakdown by statut cannot place (« refusé » typed, not in the list: FIN-04) still
+    """A line the breakdown by statut cannot place (« Refuse » typed, no accent: not in the list, FIN-04) still
     counts in the total: its amount was in no « Totaux qui ont changé » line, so the écarts by statut
     did not add up to the total's. It is now said as « Financements sans statut valide »."""
     lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
-    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "statut": "refusé"})
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "statut": "Refuse"})
     lines[1] = build_row(LigneFinancement, {**lines[1].raw, "financeur": None})
     a = _write(base, tmp_path / "avant.xlsx")
     b = _write(base.model_copy(update={"financements": lines}), tmp_path / "apres.xlsx")
