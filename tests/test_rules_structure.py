@@ -420,3 +420,28 @@ def test_str11_names_a_report_of_acv_xl_by_its_mark_even_with_template_sheet_nam
     conv.structure.derived_report = "annexe"
     out = run_rules(conv)
     assert [f.code for f in out] == ["STR-11"] and "l'annexe d'une convention ou d'un avenant" in out[0].message
+
+
+# --------------------------------------------------------------------------- STR-12
+def test_a_workbook_counting_its_dates_from_1904_is_read_as_excel_shows_it_and_said(tmp_path):
+    """Excel's « Utiliser le calendrier depuis 1904 »: the command line reads the dates Excel shows, but
+    the add-in hands the button each of them 4 years and 1 day early, and nothing in its request says
+    why — the button's date findings and fingerprint differed from the command line's without a word.
+    The command line says it (STR-12, an avertissement); the same workbook counted from 1900 has none."""
+    import openpyxl
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    from acv_xl.checks.validate import validate_file
+
+    source = Path(__file__).resolve().parents[1] / "workbooks" / "exemples" / "arras.xlsx"
+    wb = openpyxl.load_workbook(source)
+    wb.epoch = CALENDAR_MAC_1904  # the same dates, written as serial numbers counted from 1904
+    path = tmp_path / "calendrier-1904.xlsx"
+    wb.save(path)
+    before, after = validate_file(source), validate_file(path)
+    assert [(f.code, f.gravite) for f in after.findings if f.code == "STR-12"] == [("STR-12", Gravite.AVERTISSEMENT)]
+    assert "4 ans et 1 jour plus tôt" in next(f.message for f in after.findings if f.code == "STR-12")
+    assert not [f for f in before.findings if f.code == "STR-12"]
+    assert after.empreinte == before.empreinte  # the dates Excel shows, read alike
+    dated = [a.date_demande for a in after.convention.financements if getattr(a, "date_demande", None)]
+    assert dated and dated == [a.date_demande for a in before.convention.financements if getattr(a, "date_demande", None)]

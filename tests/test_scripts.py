@@ -751,6 +751,46 @@ def test_notes_typed_below_controles_move_down_as_the_findings_grow(tmp_path, to
     assert not [a for a in actions if a["func"] == "rangeInsert"]
 
 
+@pytest.mark.parametrize("totals", [False, True], ids=["sans-total", "avec-total"])
+def test_notes_typed_below_controles_move_down_in_the_annotated_copy_as_the_button_moves_them(tmp_path, totals):
+    """The same notes below T_Controles, `acv-xl valider --annoter`: the copy cleared every row the
+    findings took, the notes with them — gone from the copy, where the button moves them down. They are
+    moved down as far as the button moves them, their merged cells and formats with them."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.checks.validate import validate_file
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    if totals:
+        t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r2 + 1, c2).coordinate}"
+        t.totalsRowCount = 1
+        ws.cell(r2 + 1, c1).value = "Total"
+        r2 += 1
+    ws.cell(r2 + 2, c1).value = "Note du comité : revoir l'action 2.1"
+    ws.merge_cells(start_row=r2 + 2, start_column=c1, end_row=r2 + 2, end_column=c1 + 2)
+    ws.cell(r2 + 3, c2).value = "à voir"
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    n = len(report.findings)
+    grown = r1 + n + (1 if totals else 0) - r2  # as far as the button moves them
+    assert n > 2 and grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert ws.cell(r2 + 2 + grown, c1).value == "Note du comité : revoir l'action 2.1"
+    assert ws.cell(r2 + 3 + grown, c2).value == "à voir"
+    assert f"{ws.cell(r2 + 2 + grown, c1).coordinate}:{ws.cell(r2 + 2 + grown, c1 + 2).coordinate}" in \
+        {str(m) for m in ws.merged_cells.ranges}
+    assert ws.tables[layout.T_CONTROLES.name].ref == \
+        f"{ws.cell(r1, c1).coordinate}:{ws.cell(r1 + n + (1 if totals else 0), c2).coordinate}"
+    assert [ws.cell(r1 + 1 + k, c1 + 1).value for k in range(n)] == [f.code for f in report.findings]
+
+
 def test_the_colours_come_last_so_a_protected_sheet_never_loses_the_findings():
     """A data sheet the user protected refuses the colours (Office.js), and Excel then stops what
     follows in the batch: the button coloured first, so Contrôles, the status and the validated data

@@ -525,6 +525,21 @@ def test_a_table_wide_to_column_xfd_is_read_by_the_button_as_by_the_command_line
     _same(cli, button)
 
 
+def test_a_table_stretched_over_the_whole_sheet_is_read_by_both(base, tmp_path):
+    """T_Financements resized to XFD1048576 and 400 lines of two cells typed below it: the button reads them;
+    the command line counted each line as wide as the bound of its sheet's extent (702 columns, ZZ) and
+    refused the file, « 435 lignes remplies de 702 colonnes, 305 370 cellules » — its lines hold 10."""
+    def edit(wb):
+        _stretched("J", lines=400)(wb)
+        ws, t = table_of(wb, FIN.name)
+        t.ref = t.autoFilter.ref = t.ref.split(":")[0] + ":XFD1048576"
+    path = edited_copy(base, tmp_path / "feuille-entiere.xlsx", edit)
+    refused, alert, cli, button = _verdicts(path)
+    assert refused is None and alert is None
+    assert len(cli.convention.financements) > 400
+    _same(cli, button)
+
+
 def test_a_table_of_too_many_filled_cells_is_refused_by_both_in_the_same_words(base, tmp_path):
     """20 001 lines of 10 columns typed into the plan: the command line refuses it (STR-01, more than
     200 000 cells); the button, whose limit was 3 million cells, read and validated it."""

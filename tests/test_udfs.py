@@ -109,6 +109,16 @@ def test_total_financeur_takes_a_code_typed_in_another_case_as_excel_does():
     assert F.ACV_TOTAL_FINANCEUR(PLAN, "Etat") == pytest.approx(1250.75) and F.ACV_TOTAL_FINANCEUR(PLAN, "anru") == 0.0
 
 
+def test_a_statut_argument_typed_in_another_case_is_the_listed_one():
+    """« acquis » as the statuts argument: a Statut cell typed so reads « Acquis » (for Valider and the
+    functions), and SOMME.SI.ENS compares without case, but the argument was refused (« statut
+    « acquis » inconnu »)."""
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "acquis") == F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis") == \
+        pytest.approx(1000.5)
+    assert F.ACV_TOTAL_ACTION(PLAN, "1.1", "prévisionnel;ACQUIS") == pytest.approx(1500.5)
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Engage").startswith("#ACV: statut « Engage » inconnu")
+
+
 def test_total_action_and_ecart():
     assert F.ACV_TOTAL_ACTION(PLAN, "1.1") == pytest.approx(1500.5)
     assert F.ACV_TOTAL_ACTION(PLAN, 1.1) == pytest.approx(1500.5)  # the number typed in a cell
@@ -329,6 +339,35 @@ def test_controle_of_a_plan_past_10_18_euros_says_what_valider_says(tmp_path):
     args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS)]
     got = F.ACV_CONTROLE(*args, numero, table_values(path, layout.T_DISPOSITIFS.name))
     assert re.sub(r"ligne \d+", "ligne N", got) == re.sub(r"ligne \d+", "ligne N", expected)
+
+
+def test_a_financeur_typed_in_another_case_is_the_listed_one_for_the_functions_as_for_valider(tmp_path):
+    """Half the ETAT lines of a plan typed « etat » (Excel's drop-down accepts it): « Valider » reads them
+    as ETAT (no FIN-02, the État's total whole); ACV_TOTAL_FINANCEUR(plan; "ETAT") summed only the « ETAT »
+    lines and (plan; "Etat") 0,00 €, ACV_CONTROLE said FIN-02 and ACV_PART_MO left them out of the
+    public subsidies. Every function now reads « etat » as Valider does."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    path = tmp_path / "casse.xlsx"
+    wb = openpyxl.load_workbook(EXEMPLES[0])
+    ws = next(w for w in wb.worksheets if T.name in w.tables)
+    c1, r1, _c2, r2 = range_boundaries(ws.tables[T.name].ref)
+    col = c1 + list(T.headers).index(T.header("financeur"))
+    etat = [r for r in range(r1 + 1, r2 + 1) if ws.cell(r, col).value == "ETAT"]
+    assert len(etat) >= 2
+    for r in etat[::2]:
+        ws.cell(r, col).value = "etat"
+    wb.save(path)
+    cli = _cli_json(path)
+    assert cli["totaux"] == _cli_json(EXEMPLES[0])["totaux"] and "FIN-02" not in {f["code"] for f in cli["constats"]}
+    plan = table_values(path, T.name)
+    for code in ("ETAT", "Etat", "etat"):
+        assert F.ACV_TOTAL_FINANCEUR(plan, code) == pytest.approx(cli["totaux"]["par_financeur"]["ETAT"], abs=0.001)
+    test_controle_on_every_action_equals_valider(path)
+    args = [table_values(p, t.name) for p in (path, EXEMPLES[0]) for t in (A, T, layout.T_FINANCEURS)]
+    for numero in {ws.cell(r, c1).value for r in etat}:
+        assert F.ACV_PART_MO(*args[:3], numero) == F.ACV_PART_MO(*args[3:], numero), numero
 
 
 def test_controle_wants_every_required_column():

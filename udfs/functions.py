@@ -23,6 +23,7 @@ from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite
 from acv_xl.contract.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
 from acv_xl.contract.values import fmt_date
+from acv_xl.reading.read import codes_as_listed
 
 from .cells import OfficeJsTable
 from .tables import PREFIX, UdfError, first_cell, rows, statuts_arg, text_arg, year_arg
@@ -113,17 +114,15 @@ def _codes(lines: list[LigneFinancement]) -> frozenset[str]:
     return codes
 
 
-def _code_in(lines: list[LigneFinancement], code: str) -> str:
-    """The plan's spelling of a financeur code typed in another case (« Etat » for ETAT): Excel's own
-    SOMME.SI.ENS matches it, and the exact comparison summed 0,00 € without a word. A code the plan
-    holds as typed, or in two spellings (FIN-02 says which is wrong), is kept as typed. Among the
-    plan's distinct codes, remembered per plan: folding each of 5 000 lines' codes at every call
-    tripled a cached call (0,9 → 2,7 ms)."""
-    codes = _codes(lines)
-    if code in codes:
-        return code
-    spellings = {c for c in codes if c.casefold() == code.casefold()}
-    return spellings.pop() if len(spellings) == 1 else code
+def _spellings(lines: list[LigneFinancement], code: str) -> list[str]:
+    """The plan's spellings of a financeur code, whatever their case (« Etat » for ETAT and etat):
+    Excel's own SOMME.SI.ENS matches them all, and « Valider » reads a code typed in another case
+    than the Financeurs list's as the listed one (`read.codes_as_listed`) — the exact comparison
+    summed 0,00 € without a word, and only the « ETAT » lines of a plan that also held « etat ».
+    Among the plan's distinct codes, remembered per plan: folding each of 5 000 lines' codes at
+    every call tripled a cached call (0,9 → 2,7 ms)."""
+    low = code.lower()
+    return [c for c in _codes(lines) if c.lower() == low] or [code]
 
 
 def _action(actions: list[FicheAction], numero: str, given: Any = None) -> FicheAction:
@@ -151,7 +150,7 @@ def ACV_TOTAL_FINANCEUR(plan, financeur, statuts=None, annee=None):
         year = year_arg(annee)
         needed = _PLAN_TOTAUX + (("annee",) if year is not None else ())
         lines = rows(plan, LigneFinancement, needed, only=needed)
-        return _euros(totals.total_financeur(lines, _code_in(lines, code), st, year))
+        return _euros(sum((totals.total_financeur(lines, c, st, year) for c in _spellings(lines, code)), totals.ZERO))
 
     return _safe(compute)
 
@@ -207,6 +206,9 @@ def ACV_PART_MO(actions, plan, financeurs, n_action):
         action = _action(rows(actions, FicheAction, ("numero",)), numero, n_action)
         lines = rows(plan, LigneFinancement, _PLAN_MO, only=_PLAN_MO)
         fin = rows(financeurs, Financeur, ("code", "categorie"))
+        listed = Convention(financements=lines, financeurs=fin)
+        codes_as_listed(listed, shared=True)  # « etat » is ETAT's, as « Valider » reads it
+        lines = listed.financements
         # the MO known: only its own autofinancement is its own share, as FIN-06 counts it
         part = totals.part_mo(totals.lines_of(lines, numero), fin, action, fin)
         if part.ratio is None:
@@ -286,6 +288,7 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
             dispositifs=rows(dispositifs, Dispositif, _required(Dispositif))
             if dispositifs is not None else reference_dispositifs(),
         )
+        codes_as_listed(conv, shared=True)  # « etat » is ETAT's, as « Valider » reads it (no FIN-02)
         # only the rules that need nothing but these four tables: the others would take the
         # tables Excel did not pass (périmètres, indicateurs…) for empty ones
         given = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name, layout.T_FINANCEURS.name,

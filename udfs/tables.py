@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from acv_xl.contract import layout
 from acv_xl.contract import model
 from acv_xl.contract.layout import Table
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, is_blank, officejs_date
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, is_blank, officejs_date, parse_choice
 from acv_xl.reading.read import renamed_header
 from acv_xl.reading.source import TableBlock
 from acv_xl.reading.totals_row import typed_cells
@@ -278,10 +278,14 @@ def statuts_arg(value: Any) -> list[str] | None:
                 items.extend(s.strip() for s in t.replace(",", ";").split(";") if s.strip())
     if not items:
         return None
+    out = []
     for s in items:
-        if s not in layout.L.STATUT:
+        # in the plan's case (« acquis » is « Acquis », as a Statut cell reads it and SOMME.SI.ENS compares)
+        listed = parse_choice(s, layout.L.STATUT).value
+        if listed is None:
             raise UdfError(f"statut « {s} » inconnu (valeurs possibles : {', '.join(layout.L.STATUT)}).")
-    return items
+        out.append(listed)
+    return out
 
 
 def year_arg(value: Any) -> int | None:

@@ -275,6 +275,8 @@ class Structure(BaseModel):
     # the kind of acv-xl report the file is (« consolidation », « annexe »…), from its content mark;
     # looked for only when nothing of the template was found (STR-11)
     derived_report: str | None = None
+    # the workbook counts its dates from 1904 (an Excel option): known to the file reader only (STR-12)
+    date1904: bool = False
 
 
 class Convention(BaseModel):

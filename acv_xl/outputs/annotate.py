@@ -294,6 +294,12 @@ class _Book:
             cell = ws.cell(first_data, col, create=False)
             style_of[col] = cell.get("s") if cell is not None else ws.col_style(col)
         new_last = first_data + max(len(findings), 1) - 1
+        # what the user typed below the table (notes for the comité…) moves down as the table grows, as the
+        # button moves it (`udfs.scripts.write_controles`) and Excel when a line is added: it was deleted
+        new_end = new_last + totals_rows
+        if new_end > r2 and any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
+                                for col, cell in ws.cells.get(r, {}).items()):
+            ws.move_down(r2 + 1, c1, c2, new_end - r2)
         # a totals row (the template has none, a user may add one) moves under the new last row
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}

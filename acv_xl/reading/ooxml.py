@@ -375,6 +375,12 @@ def parse_ref(ref: str) -> tuple[int, int, int, int]:
     return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
 
 
+def _shifted(ref: str, by: int) -> str:
+    """A cell or range reference `by` rows lower."""
+    r1, c1, r2, c2 = parse_ref(ref)
+    return _a1(r1 + by, c1) if ":" not in ref else f"{_a1(r1 + by, c1)}:{_a1(r2 + by, c2)}"
+
+
 def quote_sheet(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
@@ -631,6 +637,33 @@ class Worksheet:
                 self.touched_formula = True
             row_el.remove(cells.pop(col))
             self.touch()
+
+    def move_down(self, first_row: int, c1: int, c2: int, by: int) -> None:
+        """The cells of columns c1..c2 from `first_row` down moved `by` rows lower, as Excel's « Insérer
+        des cellules, décaler vers le bas » moves them: values, formats, formulas (their text as written),
+        and the merged ranges and hyperlinks that lie wholly among them."""
+        if by <= 0:
+            return
+        for r in sorted((r for r in self.cells if r >= first_row), reverse=True):  # the lowest first: no overlap
+            for col in [k for k in self.cells[r] if c1 <= k <= c2]:
+                old = self.cells[r][col]
+                moved = self.cell(r + by, col)
+                moved.attrib.clear()
+                moved.attrib.update({**old.attrib, "r": _a1(r + by, col)})
+                moved[:] = list(old)
+                f = old.find(q("f"))
+                if f is not None and f.get("ref"):  # a shared or array formula's range goes with it
+                    moved.find(q("f")).set("ref", _shifted(f.get("ref"), by))
+            self.remove_row_cells(r, c1, c2)
+        for tag, item in (("mergeCells", "mergeCell"), ("hyperlinks", "hyperlink")):
+            for el in self.root.iter(q(item)) if self.root.find(q(tag)) is not None else ():
+                try:
+                    r1, k1, _r2, k2 = parse_ref(el.get("ref", ""))
+                except ValueError:
+                    continue
+                if r1 >= first_row and c1 <= k1 and k2 <= c2:
+                    el.set("ref", _shifted(el.get("ref"), by))
+        self.touch()
 
     def child(self, tag: str, create: bool = False) -> ET.Element | None:
         el = self.root.find(q(tag))

@@ -416,27 +416,34 @@ _LISTED_CODES = (("financements", "financeur", "financeurs", "code"),
                  ("perimetres", "parent", "perimetres", "code"))
 
 
-def _codes_as_listed(conv: Convention) -> None:
+def codes_as_listed(conv: Convention, shared: bool = False) -> None:
     """A code typed in another case than its list's (« etat » for « ETAT »), which Excel's drop-down
     accepts without a word, read as the listed code: every rule and total then sees « ETAT » (FIN-02
     and ACT-04 refused a workbook Excel found right, and its line was a financeur of its own). A case
-    two codes of the list share is left as typed. A set lookup per row; nearly always nothing more."""
+    two codes of the list share is left as typed. A set lookup per row; nearly always nothing more.
+    `shared`: the rows are others' too (the Excel functions' parsed tables, kept between calls): a row
+    changed is a copy, in a new list."""
     fields = conv.__dict__
     for rows_attr, attr, listed_attr, code_attr in _LISTED_CODES:
         lignes, listed = fields.get(rows_attr), fields.get(listed_attr)
         if not lignes or not listed:
             continue
         codes = {x.__dict__[code_attr] for x in listed}
-        odd = [x for x in lignes if (v := x.__dict__[attr]) is not None and v not in codes]
+        odd = [i for i, x in enumerate(lignes) if (v := x.__dict__[attr]) is not None and v not in codes]
         if not odd:
             continue
         by_case: dict[str, list[str]] = {}
         for c in codes:
             if c.__class__ is str:
                 by_case.setdefault(c.lower(), []).append(c)
-        for x in odd:
+        if shared:
+            lignes = fields[rows_attr] = list(lignes)
+        for i in odd:
+            x = lignes[i]
             same = by_case.get(x.__dict__[attr].lower())
             if same is not None and len(same) == 1:
+                if shared:
+                    x = lignes[i] = x.model_copy()
                 x.__dict__[attr] = same[0]
 
 
@@ -455,7 +462,7 @@ def _read_source(source: Source) -> Convention:
         _read_table(table, block, conv)
         block.name = table.name  # the contract's spelling (found case-insensitively)
         blocks.append(block)
-    _codes_as_listed(conv)
+    codes_as_listed(conv)
     conv.stray_cells = stray_cells(source, blocks)
     for nc in layout.NAMED_CELLS:
         found = source.named(nc.name)
@@ -484,6 +491,7 @@ def read_file_bounded(path: str | Path, data: bytes | None = None) -> tuple[Conv
         with FileSource(path, data) as source:
             conv = read_source(source)
             longest = source.longest_text()
+            conv.structure.date1904 = source.date1904
         del source
     conv.fichier = str(path)
     if not conv.structure.table_refs and not conv.names:  # nothing of the template: what is it? (STR-11)

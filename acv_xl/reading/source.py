@@ -75,14 +75,17 @@ def filled_lines(lines: Iterable[Sequence[Any]], lo: int, hi: int) -> int:
     return sum(1 for line in lines if any(v is not None and v != "" for v in line[lo:hi]))
 
 
-def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int) -> UnreadableWorkbook | None:
+def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int,
+                    filled: bool = True) -> UnreadableWorkbook | None:
     """The STR-01 refusal of a table of `lines` filled lines of `width` columns (up to the sheet's last
-    one holding something) past `MAX_TABLE_CELLS`, else None — the same words from every reader."""
+    one holding something) past `MAX_TABLE_CELLS`, else None — the same words from every reader.
+    `filled` False: `lines` are all its lines up to the sheet's last (not told apart), said so."""
     if lines * width <= MAX_TABLE_CELLS:
         return None
     return UnreadableWorkbook(
         "STR-01", f"Le fichier « {file_text(fichier)} » a un tableau « {name} » ({ref}) trop grand pour être lu : "
-        f"{fmt_number(lines)} lignes remplies de {fmt_number(width)} colonnes, {fmt_number(lines * width)} "
+        f"{fmt_number(lines)} lignes{' remplies' if filled else ''} de {fmt_number(width)} colonnes, "
+        f"{fmt_number(lines * width)} "
         f"cellules (au plus {fmt_number(MAX_TABLE_CELLS)} par tableau ; une convention en compte quelques centaines).",
         "Redimensionnez le tableau à ses seules lignes de la convention (Création de tableau > Redimensionner "
         "le tableau) et déplacez les autres données dans un autre classeur, puis enregistrez le classeur et "

@@ -461,12 +461,12 @@ def _table_entry(data: bytes) -> tuple[str, str, str, int, int, tuple[str, ...]]
 
 
 @_memoized(lambda entries: 1 + len(entries[1]) + len(entries[2]))
-def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool]:
+def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool, bool]:
     """What the reader takes from workbook.xml: the root's local name, the sheets (name, r:id) and
-    the defined names (name, localSheetId, reference) in document order, and whether it is flagged
-    `fullCalcOnLoad`; a malformed part raises `ET.ParseError`."""
+    the defined names (name, localSheetId, reference) in document order, whether it is flagged
+    `fullCalcOnLoad` and whether it counts its dates from 1904; a malformed part raises `ET.ParseError`."""
     root = ET.fromstring(data)
-    sheets, defined, full_calc = [], [], False
+    sheets, defined, full_calc, date1904 = [], [], False, False
     for el in root.iter():
         tag = _local(el.tag)
         if tag == "sheet":
@@ -475,7 +475,9 @@ def _workbook_entries(data: bytes) -> tuple[str, tuple, tuple, bool]:
             defined.append((el.get("name", ""), el.get("localSheetId"), (el.text or "").strip()))
         elif tag == "calcPr":
             full_calc = el.get("fullCalcOnLoad") in ("1", "true")
-    return _local(root.tag), tuple(sheets), tuple(defined), full_calc
+        elif tag == "workbookPr":
+            date1904 = el.get("date1904") in ("1", "true")
+    return _local(root.tag), tuple(sheets), tuple(defined), full_calc, date1904
 
 
 @lru_cache(maxsize=1024)
@@ -1062,7 +1064,8 @@ class FileSource:
         if wb_part is None or self._part(wb_part) is None:
             raise not_a_workbook
         self._wb_part = self._part(wb_part)
-        root_tag, sheets, defined, self.full_calc_on_load = _workbook_entries(
+        # date1904: calamine reads the dates as Excel shows them; said to the user (STR-12), as the add-in does not
+        root_tag, sheets, defined, self.full_calc_on_load, self.date1904 = _workbook_entries(
             self._read(self._wb_part, _SMALL_PART, memo=True))
         if root_tag != "workbook":
             raise not_a_workbook
@@ -1118,21 +1121,32 @@ class FileSource:
         r1, c1, r2, c2 = parse_range(info.ref)
         header_row = r1 if info.header_rows else r1 - 1
         last_data = max(r2 - info.totals_rows, header_row)
+        read_to = c2  # the last column read
         if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_TABLE_CELLS:
             # a table stretched down to row 1,048,576: its rows past the sheet's last value are empty
             self._load(sheet)
             last_data = max(min(last_data, sheet.extent[0]), header_row)
-            width = max(min(c2, sheet.extent[1]) - c1 + 1, 1)
-            lines = last_data - header_row
-            if lines * width > MAX_TABLE_CELLS and not sheet.sparse and sheet.grid and not sheet.overrides:
+            # its columns past the sheet's last one hold nothing: counted, read and padded up to it only
+            # (A3:XFD1048576 with a line at A60000 padded 60 000 lines to 16 384 cells, a billion, all the
+            # memory); its lines are then shorter than its header, as the button gives them. The extent
+            # may be a bound (ZZ, `_NEAR_BOUND`: 400 lines counted 702 columns each, refused where the
+            # button read them): calamine's grid has the exact width
+            last_col = sheet.extent[1] if sheet.sparse or sheet.overrides else max(map(len, sheet.grid), default=0)
+            read_to = max(min(c2, last_col), c1)
+            width = read_to - c1 + 1
+            lines, counted = last_data - header_row, True
+            if lines * width > MAX_TABLE_CELLS:
                 # the extent may be a bound (`_NEAR_BOUND`) or a note far below: the lines that hold
-                # something are what the reader turns into models and findings
-                lines = filled_lines(sheet.grid[header_row: last_data], max(c1, 1) - 1, min(c2, sheet.extent[1]))
-            if (problem := table_too_large(self.path.name, info.name, info.ref, lines, width)) is not None:
+                # something are what the reader turns into models and findings — counted in the grid,
+                # when there is one of plain values (a sheet read region by region: all its lines)
+                counted = not sheet.sparse and bool(sheet.grid) and not sheet.overrides
+                if counted:
+                    lines = filled_lines(sheet.grid[header_row: last_data], max(c1, 1) - 1, read_to)
+            if (problem := table_too_large(self.path.name, info.name, info.ref, lines, width, counted)) is not None:
                 raise problem
-        cells = self._region(sheet, header_row, last_data, c1, c2)
+        cells = self._region(sheet, header_row, last_data, c1, read_to)
         header = []
-        for j, text in enumerate(cells[0] if info.header_rows else [None] * (c2 - c1 + 1)):
+        for j, text in enumerate((cells[0] + [None] * (c2 - read_to)) if info.header_rows else [None] * (c2 - c1 + 1)):
             if not isinstance(text, str) or not text.strip():
                 text = info.columns[j] if j < len(info.columns) else ""
             header.append(text)

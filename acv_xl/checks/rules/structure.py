@@ -384,3 +384,21 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
         for attr, v in ligne.raw.items():
             if isinstance(v, str) and len(v) > EXCEL_CELL_CHARS:
                 yield finding(ligne.sheet, ligne.cell(attr), action_of(ligne), v)
+
+
+@rule("STR-12", A, "Classeur qui compte ses dates à partir de 1904 : le bouton « Valider » du complément les lit "
+                   "4 ans et 1 jour plus tôt", SRC_CONTRAT)
+def calendrier_1904(conv: Convention) -> Iterable[Finding]:
+    """Added code. Excel's « Utiliser le calendrier depuis 1904 »: the file reader reads the dates Excel
+    shows, but the Office.js add-in hands the button every date as if counted from 1900 — 4 years and 1 day
+    early — and gives no word of the option (nothing in its request says it), so the button cannot set it
+    right: its date findings and its fingerprint differ from the command line's. Said where it can be,
+    here; an avertissement, the data read being right."""
+    if conv.structure.date1904:
+        yield Finding(code="STR-12", gravite=A,
+                      message="Le classeur compte ses dates à partir de 1904 (option d'Excel « Utiliser le calendrier "
+                              "depuis 1904 ») : « acv-xl valider » lit ses dates comme Excel les affiche, mais le bouton "
+                              "« Valider » du complément ACV les lit 4 ans et 1 jour plus tôt ; ses constats sur les dates "
+                              "et son empreinte diffèrent alors (« modifié depuis la validation »).",
+                      suggestion="Faites valider ce classeur par « acv-xl valider », ou reportez ses données dans un "
+                                 "classeur créé à partir du modèle ACV (calendrier depuis 1900), en vérifiant ses dates.")
