@@ -281,6 +281,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
 
     restored: dict[int, list[tuple]] = {}
     notices: list[str] = []
+    # a register of schema 1 or 2, read as it is (never migrated by historique), has no seals
+    sealed = any(col[1] == "controle" for col in con.execute("PRAGMA table_info(analyses)"))
     aids = [a for a, in con.execute(f"SELECT DISTINCT analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT} "
                                     "AND analyse_id IS NOT NULL ORDER BY analyse_id")]
     for i in range(0, len(aids), 500):  # SQLite's limit on bound parameters
@@ -289,7 +291,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
         expected: dict[int, list[tuple]] = {}
         sealing: dict[int, tuple] = {}  # what its seal covers, checked only for an analysis whose lines differ
         for aid, resume, sha, regles, until, check in con.execute(
-                f"SELECT id, resume, sha256, version_regles, valable_jusqu_au, controle FROM analyses WHERE id IN ({marks})",
+                f"SELECT id, resume, sha256, version_regles, valable_jusqu_au, {'controle' if sealed else 'NULL'} "
+                f"FROM analyses WHERE id IN ({marks})",
                 chunk):
             try:
                 expected[aid] = line_rows(load_summary(resume))
