@@ -133,6 +133,8 @@ def test_prj06_an_id_that_designates_no_convention_is_not_in_the_list_either():
     ("72154", "Flèche (La)"), ("72154", "LA FLECHE"), ("62510", "Liévin"), ("62510", "Lievin"),
     ("62498", "Lens - Liévin"), ("62510", "Lens - Liévin"), ("62510", "Lens – Liévin"), ("62510", "Lens/Liévin"),
     ("62178", "Béthune - Bruay-la-Buissière"), ("62178", "Bruay la Buissière"), ("62041", "Commune d'Arras"),
+    ("72154", "Ville de La Flèche"), ("85191", "Commune de La Roche-sur-Yon"), ("97101", "Ville des Abymes"),
+    ("43157", "Ville du Puy-en-Velay"),
 ])
 def test_prj10_spellings_of_the_list_name_pass(code, typed):
     c = reference.shipped().par_insee[code]
