@@ -49,6 +49,9 @@ def codes(out):
     ("DRAAF", None), ("DREAL", None), ("Dracénie", None), ("Plan A B C", None),
     ("Dotation équipement territoires ruraux", "DETR"), ("Dotation soutien investissement local", "DSIL"),
     ("Fonds concours EPCI", "Fonds de concours"), ("Aide à l'investissement", None),  # small words left out
+    ("Fonds de soutien aux investissements locaux", "DSIL"), ("Dotation de soutien aux investissements locaux", "DSIL"),
+    ("Fonds de soutien aux investissements publics locaux", "DSIL"),  # the plural, as often typed
+    ("Dotation de soutien aux investissements des départements", "DSID"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -67,7 +70,8 @@ def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():
 
 # --------------------------------------------------------------------------- FIN-07 / FIN-08 by meaning
 VARIANTES = ["DSIL exceptionnelle", "DSIL rénovation énergétique", "Dotation de soutien à l'investissement local",
-             "DSIL 2024", "d.s.i.l.", "DSIL2024", "FSIL", "D S I L", "Dotation soutien investissement local"]
+             "DSIL 2024", "d.s.i.l.", "DSIL2024", "FSIL", "D S I L", "Dotation soutien investissement local",
+             "Fonds de soutien aux investissements locaux"]
 
 
 @pytest.mark.parametrize("variante", VARIANTES)
