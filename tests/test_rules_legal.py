@@ -119,6 +119,7 @@ def test_issue_plan_dsil_exceptionnelle_at_83_percent_no_longer_validates():
     ("REGION", "Fonds régional d'équipement des territoires ruraux", False),
     ("DEPT", "DSIL", True), ("REGION", "DSIL part départementale", True),  # the État's, under a wrong financeur
     ("DEPT", "Dotation de soutien à l'investissement local", True),
+    ("DEPT", "Dotation de soutien à l'investissement départemental", True),  # the DSID's name, not a Département's
     ("AUTRE", "Fonds de soutien à l'investissement local", True),  # the reference list says not who it is
 ])
 def test_fin07_counts_a_dotation_only_when_the_etat_pays_it(financeur, dispositif, etat):

@@ -68,10 +68,12 @@ def famille(nom: str | None) -> str | None:
 # Région's « aide aux monuments historiques » are their own.
 _AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ETAT, "AUTRE"}
 # A name only the État's subsidy bears: its acronym, or « dotation » without a territory's adjective
-# (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's)
+# (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's),
+# the DSID's own « investissement départemental » being no such adjective
 _SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac)(?![a-z0-9])")
 _DOTATION = re.compile(r"(?<![a-z0-9])dotation(?![a-z0-9])")
-_TERRITOIRE = re.compile(r"(?<![a-z0-9])(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
+_TERRITOIRE = re.compile(r"(?<![a-z0-9])(?<!investissement )"
+                         r"(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
 
 
 def is_r2334_27(nom: str | None, financeur: str | None = None) -> bool:
