@@ -6,6 +6,7 @@ Each boundary is tested on both sides (exactly 20 %, exactly 80 %, the dates).""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -620,3 +621,24 @@ def test_fin06_a_regions_subsidy_typed_as_another_nature_stays_in_the_base(natur
         lines(r)[REGION_11].update(montant=350_000, nature=nature)
     out = run(m, "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "150 000,00 €, soit 15,0 % de 1 000 000,00 €" in out[0].message
+
+
+@pytest.mark.parametrize("nature", ["Autre", "Portage foncier", "Prêt"])
+def test_fin06_a_subsidy_the_workbook_lists_typed_as_another_nature_stays_in_the_base(nature):
+    """As above, the Région's 350 000 under a fund the user added to the list of dispositifs as a
+    « Subvention »: typed « Autre » it fell outside the base (23 %: passed) — the list says what it is,
+    whether the reference list knows it or not. The annex's part of the MO says the same."""
+    def m(r):
+        r["T_Dispositifs"].append({"financeur": "REGION", "dispositif": "Fonds régional centres-bourgs",
+                                   "nature": "Subvention", "dotation_r2334_27": "Non"})
+        lines(r)[AUTO_11]["montant"] = 150_000
+        lines(r)[REGION_11].update(montant=350_000, nature=nature, dispositif="Fonds régional centres-bourgs")
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "150 000,00 €, soit 15,0 % de 1 000 000,00 €" in out[0].message
+    raw = clean_raw()
+    m(raw)
+    conv = build(raw)
+    a = next(a for a in conv.actions if a.numero == "1.1")
+    part = totals.part_mo(totals.lines_of(conv.financements, "1.1"), conv.financeurs, a,
+                          dispositifs_classeur=conv.dispositifs)
+    assert part.ratio == Decimal("0.15")

@@ -402,8 +402,9 @@ class Index:
 
     @lazy
     def categories(self) -> totals.Categories:
-        """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
-        return self.shared("categories", lambda: totals.Categories(self.conv.financeurs))  # code, categorie
+        """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`; the workbook's
+        subsidies (`subventions`) for L1111-10."""
+        return self.shared("categories", lambda: totals.Categories(self.conv.financeurs, self.conv.dispositifs))
 
     @property
     def fctva(self) -> Memo:
