@@ -409,3 +409,23 @@ def test_fin19_the_maitre_d_ouvrage_is_recognised_as_prj10_reads_names(mo):
         detr_for_arras(r)
     out = run(m, "FIN-19")
     assert len(out) == 1 and "commune de Saint-Quentin, qui compte 52 958 habitants" in out[0].message
+
+
+def _mojibake(s: str) -> bool:
+    """UTF-8 read as cp1252 (« Ã‰pernay »): encoded back, it decodes as other UTF-8 text."""
+    try:
+        return s.encode("cp1252").decode("utf-8") != s
+    except UnicodeError:
+        return False
+
+
+def test_the_shipped_list_names_its_conventions_in_readable_french():
+    """« La convention ACV081 (Ã‰pernay) » was printed by PRJ-06, PRJ-07 and PRJ-10: five names were
+    UTF-8 read as cp1252, and ACV115 was « Les Mureaux â€“ Melan-en-Yvelines »."""
+    ref = reference.shipped()
+    assert not [c.convention for c in ref.communes if _mojibake(c.convention) or _mojibake(c.commune)]
+    assert ref.conventions["ACV081"].nom == "Épernay"
+    assert ref.conventions["ACV115"].nom == "Les Mureaux – Meulan-en-Yvelines"
+    assert not findings(_with_libelle(clean_raw(), "Évreux"), "PRJ-06")
+    out = findings(_with_libelle(clean_raw(), "Évreux"), "PRJ-10")
+    assert "de la convention ACV084 (Évreux)" in out[0].message
