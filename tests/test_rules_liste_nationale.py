@@ -162,6 +162,15 @@ def test_prj10_another_commune_of_the_list_beside_the_code_is_an_error():
     assert out[0].suggestion == "Corrigez le nom de la commune (« Arras ») ou son code INSEE (62119 pour Béthune)."
 
 
+@pytest.mark.parametrize("typed", ["Ville de Béthune", "Commune de Béthune", "BETHUNE"])
+def test_prj10_another_commune_of_the_list_after_ville_de_is_an_error_too(typed):
+    """« Ville de Béthune » beside Arras's code was a warning (« s'appelle « Arras », pas « Ville de
+    Béthune » »), « Béthune » an error: the name is read one way, whether it is the row's or another's."""
+    out = findings(_with_name(clean_raw(), 0, typed), "PRJ-10")
+    assert only(out) == [("PRJ-10", E, "Projet", cell_of("T_Communes", 0, "commune"))]
+    assert "pas de Béthune, dont le code est 62119" in out[0].message
+
+
 def test_prj10_a_binome_with_its_names_swapped_is_an_error_on_both_rows():
     raw = clean_raw()
     lens_lievin(raw, (("62498", "Liévin", "Ville centre"), ("62510", "Lens", "Commune associée")))
