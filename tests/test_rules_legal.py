@@ -642,3 +642,15 @@ def test_fin06_a_subsidy_the_workbook_lists_typed_as_another_nature_stays_in_the
     part = totals.part_mo(totals.lines_of(conv.financements, "1.1"), conv.financeurs, a,
                           dispositifs_classeur=conv.dispositifs)
     assert part.ratio == Decimal("0.15")
+
+
+@pytest.mark.parametrize("financeur, dispositif", [("UE", "FEDER 2021-2027"), ("EPCI", "Fonds de concours 2024"),
+                                                   ("ANAH", "Financement chef de projet")])
+def test_fin06_a_listed_subsidy_spelt_otherwise_typed_autre_stays_in_the_base(financeur, dispositif):
+    """1.1 as above, the 350 000 a subsidy the list gives by its family (« FEDER 2021-2027 » is the UE's
+    FEDER, as FIN-21 reads it): typed « Autre », only its exact list name kept it in the base."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 150_000
+        lines(r)[REGION_11].update(montant=350_000, nature="Autre", financeur=financeur, dispositif=dispositif)
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "150 000,00 €, soit 15,0 % de 1 000 000,00 €" in out[0].message

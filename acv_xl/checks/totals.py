@@ -273,22 +273,45 @@ PROPRE = "propre"  # the maître d'ouvrage's own share
 SUBVENTION_PUBLIQUE = "subvention publique"
 PARTICIPATION_PUBLIQUE = "participation publique"  # another public body's autofinancement, fonds propres or apport
 HORS_BASE = "hors base"  # private money, portage, other natures: outside the base
-# The reference list's subsidies, by (financeur, normalised dispositif): what another nature typed for
-# them does not change (`role_l1111_10`)
-_SUBVENTIONS_DE_REFERENCE = frozenset((f.code, dispositifs.normalise(d.nom)) for f in layout.FINANCEURS
-                                      for d in f.dispositifs if d.nature == layout.NATURE_SUBVENTION)
 
 
-def subventions_l1111_10(dispositifs_classeur: Iterable[Dispositif]) -> frozenset[tuple[str | None, str]]:
+@dataclass(frozen=True)
+class Subventions:
+    """The dispositifs a list gives as subsidies of their financeur, by (financeur, normalised name) and
+    (financeur, family): a line's dispositif is one of them when its name is, or its family (« FEDER
+    2021-2027 » is the UE's FEDER), as FIN-21 reads names (`dispositifs.listed`)."""
+    noms: frozenset[tuple[str | None, str]]
+    familles: frozenset[tuple[str | None, str]]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str | None, str]]) -> Subventions:
+        pairs = [(code, nom) for code, nom in pairs if nom]
+        return cls(frozenset((code, dispositifs.normalise(nom)) for code, nom in pairs),
+                   frozenset((code, fam) for code, nom in pairs if (fam := dispositifs.famille(nom)) is not None))
+
+    def __contains__(self, line: tuple[str | None, str | None]) -> bool:
+        financeur, dispositif = line
+        return bool(dispositif) and ((financeur, dispositifs.normalise(dispositif)) in self.noms
+                                     or (financeur, dispositifs.famille(dispositif)) in self.familles)
+
+
+# The reference list's subsidies: what another nature typed for them does not change (`role_l1111_10`)
+_SUBVENTIONS_DE_REFERENCE = Subventions.of((f.code, d.nom) for f in layout.FINANCEURS for d in f.dispositifs
+                                           if d.nature == layout.NATURE_SUBVENTION)
+
+
+def subventions_l1111_10(dispositifs_classeur: Iterable[Dispositif]) -> Subventions:
     """The subsidies of the reference list and of the workbook's (its `T_Dispositifs` rows of nature
-    `Subvention`, a Région's fund the user added), by (financeur, normalised dispositif)."""
-    added = frozenset((d.financeur, dispositifs.normalise(d.dispositif)) for d in dispositifs_classeur
-                      if d.nature == layout.NATURE_SUBVENTION and d.dispositif)
-    return _SUBVENTIONS_DE_REFERENCE | added if added else _SUBVENTIONS_DE_REFERENCE
+    `Subvention`, a Région's fund the user added)."""
+    added = Subventions.of((d.financeur, d.dispositif) for d in dispositifs_classeur
+                           if d.nature == layout.NATURE_SUBVENTION)
+    if not added.noms:
+        return _SUBVENTIONS_DE_REFERENCE
+    return Subventions(_SUBVENTIONS_DE_REFERENCE.noms | added.noms, _SUBVENTIONS_DE_REFERENCE.familles | added.familles)
 
 
 def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
-                  subventions: frozenset[tuple[str | None, str]] = _SUBVENTIONS_DE_REFERENCE) -> str:
+                  subventions: Subventions = _SUBVENTIONS_DE_REFERENCE) -> str:
     """How a line counts for L1111-10 III, the MO being the financeur codes `mo` (None: unknown MO,
     every autofinancement, fonds propres or apport counts as its own, as before the MO was known).
 
@@ -301,14 +324,15 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
     nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
     Nor is another financeur's dispositif that the reference list, or the workbook's (`subventions`:
-    `Categories.subventions`), gives as a subsidy, typed as a loan, a revenue, « Autre » or « Portage
-    foncier » (a Région's « Redynamisation des centres-villes » typed « Autre » was outside the base)."""
+    `Categories.subventions`, by name or family), gives as a subsidy, typed as a loan, a revenue, « Autre »
+    or « Portage foncier » (a Région's « Redynamisation des centres-villes » typed « Autre » was outside
+    the base)."""
     nature = lf.nature
     if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                                                or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
         return SUBVENTION_PUBLIQUE
     if (nature not in layout.NATURES_APPORT and nature != layout.NATURE_SUBVENTION and not (mo and lf.financeur in mo)
-            and (lf.financeur, dispositifs.normalise(lf.dispositif or "")) in subventions):
+            and (lf.financeur, lf.dispositif) in subventions):
         return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature in layout.NATURES_REMBOURSEES or nature in layout.NATURES_RECETTE:
         return PROPRE
