@@ -122,6 +122,8 @@ def test_issue_plan_dsil_exceptionnelle_at_83_percent_no_longer_validates():
     ("DEPT", "Dotation de soutien à l'investissement local", True),
     ("DEPT", "Dotation de soutien à l'investissement départemental", True),  # the DSID's name, not a Département's
     ("AUTRE", "Fonds de soutien à l'investissement local", True),  # the reference list says not who it is
+    ("AUTRE", "Fonds départemental de soutien à l'investissement local", False),  # the name says it
+    ("AUTRE", "DSIL part départementale", True),
 ])
 def test_fin07_counts_a_dotation_only_when_the_etat_pays_it(financeur, dispositif, etat):
     """2.1: DETR 100 000 + the line 300 000 on 499 999,99: over 80 % only if the line is the État's
@@ -654,3 +656,20 @@ def test_fin06_a_listed_subsidy_spelt_otherwise_typed_autre_stays_in_the_base(fi
         lines(r)[REGION_11].update(montant=350_000, nature="Autre", financeur=financeur, dispositif=dispositif)
     out = run(m, "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "150 000,00 €, soit 15,0 % de 1 000 000,00 €" in out[0].message
+
+
+@pytest.mark.parametrize("dispositif, etat", [
+    ("Fonds départemental de soutien aux investissements locaux", False),
+    ("Dotation départementale d'équipement des territoires ruraux", False),
+    ("Dotation de soutien à l'investissement local", True), ("DSIL part départementale", True),
+])
+def test_fin07_a_departements_fund_under_a_code_the_user_added_is_its_own(dispositif, etat):
+    """The Département filed under its own code « CD62 », added to the Financeurs sheet: its « fonds
+    départemental de soutien aux investissements locaux » was counted as the État's DSIL in the 80 %
+    cap (FIN-07 on 2.1); a name of the État's dotation still counts."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "CD62", "nom": "Département du Pas-de-Calais", "categorie": "Public",
+                                  "cibles": None, "modalites": None, "contact": None})
+        lines(r)[DSIL_21].update(financeur="CD62", dispositif=dispositif)
+        r["T_Actions"][1]["depense_subventionnable"] = 499_999.99
+    assert (("FIN-07", E) in codes(run(m))) is etat
