@@ -6,6 +6,7 @@ Each boundary is tested on both sides (exactly 20 %, exactly 80 %, the dates).""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -49,6 +50,9 @@ def codes(out):
     ("DRAAF", None), ("DREAL", None), ("Dracénie", None), ("Plan A B C", None),
     ("Dotation équipement territoires ruraux", "DETR"), ("Dotation soutien investissement local", "DSIL"),
     ("Fonds concours EPCI", "Fonds de concours"), ("Aide à l'investissement", None),  # small words left out
+    ("Fonds de soutien aux investissements locaux", "DSIL"), ("Dotation de soutien aux investissements locaux", "DSIL"),
+    ("Fonds de soutien aux investissements publics locaux", "DSIL"),  # the plural, as often typed
+    ("Dotation de soutien aux investissements des départements", "DSID"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -67,7 +71,8 @@ def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():
 
 # --------------------------------------------------------------------------- FIN-07 / FIN-08 by meaning
 VARIANTES = ["DSIL exceptionnelle", "DSIL rénovation énergétique", "Dotation de soutien à l'investissement local",
-             "DSIL 2024", "d.s.i.l.", "DSIL2024", "FSIL", "D S I L", "Dotation soutien investissement local"]
+             "DSIL 2024", "d.s.i.l.", "DSIL2024", "FSIL", "D S I L", "Dotation soutien investissement local",
+             "Fonds de soutien aux investissements locaux"]
 
 
 @pytest.mark.parametrize("variante", VARIANTES)
@@ -115,7 +120,10 @@ def test_issue_plan_dsil_exceptionnelle_at_83_percent_no_longer_validates():
     ("REGION", "Fonds régional d'équipement des territoires ruraux", False),
     ("DEPT", "DSIL", True), ("REGION", "DSIL part départementale", True),  # the État's, under a wrong financeur
     ("DEPT", "Dotation de soutien à l'investissement local", True),
+    ("DEPT", "Dotation de soutien à l'investissement départemental", True),  # the DSID's name, not a Département's
     ("AUTRE", "Fonds de soutien à l'investissement local", True),  # the reference list says not who it is
+    ("AUTRE", "Fonds départemental de soutien à l'investissement local", False),  # the name says it
+    ("AUTRE", "DSIL part départementale", True),
 ])
 def test_fin07_counts_a_dotation_only_when_the_etat_pays_it(financeur, dispositif, etat):
     """2.1: DETR 100 000 + the line 300 000 on 499 999,99: over 80 % only if the line is the État's
@@ -615,3 +623,53 @@ def test_fin06_a_regions_subsidy_typed_as_another_nature_stays_in_the_base(natur
         lines(r)[REGION_11].update(montant=350_000, nature=nature)
     out = run(m, "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "150 000,00 €, soit 15,0 % de 1 000 000,00 €" in out[0].message
+
+
+@pytest.mark.parametrize("nature", ["Autre", "Portage foncier", "Prêt"])
+def test_fin06_a_subsidy_the_workbook_lists_typed_as_another_nature_stays_in_the_base(nature):
+    """As above, the Région's 350 000 under a fund the user added to the list of dispositifs as a
+    « Subvention »: typed « Autre » it fell outside the base (23 %: passed) — the list says what it is,
+    whether the reference list knows it or not. The annex's part of the MO says the same."""
+    def m(r):
+        r["T_Dispositifs"].append({"financeur": "REGION", "dispositif": "Fonds régional centres-bourgs",
+                                   "nature": "Subvention", "dotation_r2334_27": "Non"})
+        lines(r)[AUTO_11]["montant"] = 150_000
+        lines(r)[REGION_11].update(montant=350_000, nature=nature, dispositif="Fonds régional centres-bourgs")
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "150 000,00 €, soit 15,0 % de 1 000 000,00 €" in out[0].message
+    raw = clean_raw()
+    m(raw)
+    conv = build(raw)
+    a = next(a for a in conv.actions if a.numero == "1.1")
+    part = totals.part_mo(totals.lines_of(conv.financements, "1.1"), conv.financeurs, a,
+                          dispositifs_classeur=conv.dispositifs)
+    assert part.ratio == Decimal("0.15")
+
+
+@pytest.mark.parametrize("financeur, dispositif", [("UE", "FEDER 2021-2027"), ("EPCI", "Fonds de concours 2024"),
+                                                   ("ANAH", "Financement chef de projet")])
+def test_fin06_a_listed_subsidy_spelt_otherwise_typed_autre_stays_in_the_base(financeur, dispositif):
+    """1.1 as above, the 350 000 a subsidy the list gives by its family (« FEDER 2021-2027 » is the UE's
+    FEDER, as FIN-21 reads it): typed « Autre », only its exact list name kept it in the base."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 150_000
+        lines(r)[REGION_11].update(montant=350_000, nature="Autre", financeur=financeur, dispositif=dispositif)
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", E)] and "150 000,00 €, soit 15,0 % de 1 000 000,00 €" in out[0].message
+
+
+@pytest.mark.parametrize("dispositif, etat", [
+    ("Fonds départemental de soutien aux investissements locaux", False),
+    ("Dotation départementale d'équipement des territoires ruraux", False),
+    ("Dotation de soutien à l'investissement local", True), ("DSIL part départementale", True),
+])
+def test_fin07_a_departements_fund_under_a_code_the_user_added_is_its_own(dispositif, etat):
+    """The Département filed under its own code « CD62 », added to the Financeurs sheet: its « fonds
+    départemental de soutien aux investissements locaux » was counted as the État's DSIL in the 80 %
+    cap (FIN-07 on 2.1); a name of the État's dotation still counts."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "CD62", "nom": "Département du Pas-de-Calais", "categorie": "Public",
+                                  "cibles": None, "modalites": None, "contact": None})
+        lines(r)[DSIL_21].update(financeur="CD62", dispositif=dispositif)
+        r["T_Actions"][1]["depense_subventionnable"] = 499_999.99
+    assert (("FIN-07", E) in codes(run(m))) is etat

@@ -133,6 +133,8 @@ def test_prj06_an_id_that_designates_no_convention_is_not_in_the_list_either():
     ("72154", "Flèche (La)"), ("72154", "LA FLECHE"), ("62510", "Liévin"), ("62510", "Lievin"),
     ("62498", "Lens - Liévin"), ("62510", "Lens - Liévin"), ("62510", "Lens – Liévin"), ("62510", "Lens/Liévin"),
     ("62178", "Béthune - Bruay-la-Buissière"), ("62178", "Bruay la Buissière"), ("62041", "Commune d'Arras"),
+    ("72154", "Ville de La Flèche"), ("85191", "Commune de La Roche-sur-Yon"), ("97101", "Ville des Abymes"),
+    ("43157", "Ville du Puy-en-Velay"),
 ])
 def test_prj10_spellings_of_the_list_name_pass(code, typed):
     c = reference.shipped().par_insee[code]
@@ -158,6 +160,15 @@ def test_prj10_another_commune_of_the_list_beside_the_code_is_an_error():
     assert out[0].message == ("Ligne 21 : le code INSEE 62041 est celui d'Arras selon la liste nationale ACV (ANCT, "
                               "avril 2024), pas de Béthune, dont le code est 62119.")
     assert out[0].suggestion == "Corrigez le nom de la commune (« Arras ») ou son code INSEE (62119 pour Béthune)."
+
+
+@pytest.mark.parametrize("typed", ["Ville de Béthune", "Commune de Béthune", "BETHUNE"])
+def test_prj10_another_commune_of_the_list_after_ville_de_is_an_error_too(typed):
+    """« Ville de Béthune » beside Arras's code was a warning (« s'appelle « Arras », pas « Ville de
+    Béthune » »), « Béthune » an error: the name is read one way, whether it is the row's or another's."""
+    out = findings(_with_name(clean_raw(), 0, typed), "PRJ-10")
+    assert only(out) == [("PRJ-10", E, "Projet", cell_of("T_Communes", 0, "commune"))]
+    assert "pas de Béthune, dont le code est 62119" in out[0].message
 
 
 def test_prj10_a_binome_with_its_names_swapped_is_an_error_on_both_rows():
@@ -407,3 +418,23 @@ def test_fin19_the_maitre_d_ouvrage_is_recognised_as_prj10_reads_names(mo):
         detr_for_arras(r)
     out = run(m, "FIN-19")
     assert len(out) == 1 and "commune de Saint-Quentin, qui compte 52 958 habitants" in out[0].message
+
+
+def _mojibake(s: str) -> bool:
+    """UTF-8 read as cp1252 (« Ã‰pernay »): encoded back, it decodes as other UTF-8 text."""
+    try:
+        return s.encode("cp1252").decode("utf-8") != s
+    except UnicodeError:
+        return False
+
+
+def test_the_shipped_list_names_its_conventions_in_readable_french():
+    """« La convention ACV081 (Ã‰pernay) » was printed by PRJ-06, PRJ-07 and PRJ-10: five names were
+    UTF-8 read as cp1252, and ACV115 was « Les Mureaux â€“ Melan-en-Yvelines »."""
+    ref = reference.shipped()
+    assert not [c.convention for c in ref.communes if _mojibake(c.convention) or _mojibake(c.commune)]
+    assert ref.conventions["ACV081"].nom == "Épernay"
+    assert ref.conventions["ACV115"].nom == "Les Mureaux – Meulan-en-Yvelines"
+    assert not findings(_with_libelle(clean_raw(), "Évreux"), "PRJ-06")
+    out = findings(_with_libelle(clean_raw(), "Évreux"), "PRJ-10")
+    assert "de la convention ACV084 (Évreux)" in out[0].message

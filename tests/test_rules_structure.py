@@ -123,7 +123,8 @@ def test_str04_a_header_that_only_looks_the_same_says_so(found):
         table="T_Actions", header="Coût total (€)", sheet=layout.Sheet.ACTIONS, cell="M3", found_as=found))
     (f,) = run_rules(conv)
     assert (f.code, f.cellule) == ("STR-04", "M3")
-    assert "espace insécable ou un caractère invisible" in f.message
+    assert f.message.endswith(" ne s'en distingue que par des espaces en trop." if "  " in found else
+                              " ne s'en distingue que par une espace insécable ou un caractère invisible.")
     assert f.suggestion.startswith("Effacez l'en-tête et retapez-le") and "« Coût total (€) »" in f.suggestion
 
 
@@ -308,6 +309,16 @@ def test_a_list_value_that_only_looks_right_says_so():
     f = findings(build(raw), "FIN-04")[0]
     assert "ne se distingue de la valeur de la liste « Acquis » que par une espace insécable" in f.message
     assert f.suggestion == "Choisissez « Acquis » dans la liste déroulante."
+
+
+def test_a_list_value_with_a_doubled_space_is_not_said_to_hold_an_invisible_one():
+    """« En  cours » (two ordinary spaces) was said to differ « par une espace insécable ou un caractère
+    invisible »: the officer looked for what is not there."""
+    raw = clean_raw()
+    raw["T_Actions"][0]["maturite"] = "En  cours"
+    f = [f for f in run_rules(build(raw)) if "« En  cours »" in f.message][0]
+    assert f.message.endswith("ne se distingue de la valeur de la liste « En cours » que par des espaces en trop "
+                              "(texte collé).")
 
 
 def test_a_list_value_without_its_accent_is_still_refused():

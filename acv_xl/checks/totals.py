@@ -192,9 +192,11 @@ def _remember(answers: dict, key: tuple, value: Any) -> Any:
 class Categories:
     """`categorie(financeurs, code)` for many codes, in O(1) — a 5,000-line plan asks once per line:
     `Categories(financeurs).get(code)`. The workbook's rows over the reference list, the first row
-    of a code deciding, as there (no reference code is empty, so `code or ""` finds none)."""
+    of a code deciding, as there (no reference code is empty, so `code or ""` finds none). With the
+    workbook's `T_Dispositifs` rows, `subventions` holds its subsidies besides the reference list's
+    (`role_l1111_10`)."""
 
-    def __init__(self, financeurs: Iterable[Financeur]):
+    def __init__(self, financeurs: Iterable[Financeur], dispositifs_classeur: Iterable[Dispositif] = ()):
         first: dict[str | None, str | None] = {}
         for f in financeurs:
             first.setdefault(f.code, f.categorie)
@@ -204,6 +206,7 @@ class Categories:
         # `role_l1111_10` by (MO codes, nature, financeur, dispositif), which decide it with these
         # categories (`part_mo`: a 5,000-line plan asks once per line, for a few dozen distinct keys)
         self.roles: dict[tuple, str] = {}
+        self.subventions = subventions_l1111_10(dispositifs_classeur)
 
     def __call__(self, code: str | None) -> str | None:
         return self.get(code)
@@ -270,13 +273,45 @@ PROPRE = "propre"  # the maître d'ouvrage's own share
 SUBVENTION_PUBLIQUE = "subvention publique"
 PARTICIPATION_PUBLIQUE = "participation publique"  # another public body's autofinancement, fonds propres or apport
 HORS_BASE = "hors base"  # private money, portage, other natures: outside the base
-# The reference list's subsidies, by (financeur, normalised dispositif): what another nature typed for
-# them does not change (`role_l1111_10`)
-_SUBVENTIONS_DE_REFERENCE = {(f.code, dispositifs.normalise(d.nom)): True for f in layout.FINANCEURS
-                             for d in f.dispositifs if d.nature == layout.NATURE_SUBVENTION}
 
 
-def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of) -> str:
+@dataclass(frozen=True)
+class Subventions:
+    """The dispositifs a list gives as subsidies of their financeur, by (financeur, normalised name) and
+    (financeur, family): a line's dispositif is one of them when its name is, or its family (« FEDER
+    2021-2027 » is the UE's FEDER), as FIN-21 reads names (`dispositifs.listed`)."""
+    noms: frozenset[tuple[str | None, str]]
+    familles: frozenset[tuple[str | None, str]]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str | None, str]]) -> Subventions:
+        pairs = [(code, nom) for code, nom in pairs if nom]
+        return cls(frozenset((code, dispositifs.normalise(nom)) for code, nom in pairs),
+                   frozenset((code, fam) for code, nom in pairs if (fam := dispositifs.famille(nom)) is not None))
+
+    def __contains__(self, line: tuple[str | None, str | None]) -> bool:
+        financeur, dispositif = line
+        return bool(dispositif) and ((financeur, dispositifs.normalise(dispositif)) in self.noms
+                                     or (financeur, dispositifs.famille(dispositif)) in self.familles)
+
+
+# The reference list's subsidies: what another nature typed for them does not change (`role_l1111_10`)
+_SUBVENTIONS_DE_REFERENCE = Subventions.of((f.code, d.nom) for f in layout.FINANCEURS for d in f.dispositifs
+                                           if d.nature == layout.NATURE_SUBVENTION)
+
+
+def subventions_l1111_10(dispositifs_classeur: Iterable[Dispositif]) -> Subventions:
+    """The subsidies of the reference list and of the workbook's (its `T_Dispositifs` rows of nature
+    `Subvention`, a Région's fund the user added)."""
+    added = Subventions.of((d.financeur, d.dispositif) for d in dispositifs_classeur
+                           if d.nature == layout.NATURE_SUBVENTION)
+    if not added.noms:
+        return _SUBVENTIONS_DE_REFERENCE
+    return Subventions(_SUBVENTIONS_DE_REFERENCE.noms | added.noms, _SUBVENTIONS_DE_REFERENCE.familles | added.familles)
+
+
+def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
+                  subventions: Subventions = _SUBVENTIONS_DE_REFERENCE) -> str:
     """How a line counts for L1111-10 III, the MO being the financeur codes `mo` (None: unknown MO,
     every autofinancement, fonds propres or apport counts as its own, as before the MO was known).
 
@@ -288,15 +323,16 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of)
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
     nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
-    Nor is another financeur's dispositif that the reference list gives as a subsidy, typed as a loan,
-    a revenue, « Autre » or « Portage foncier » (a Région's « Redynamisation des centres-villes »
-    typed « Autre » was outside the base)."""
+    Nor is another financeur's dispositif that the reference list, or the workbook's (`subventions`:
+    `Categories.subventions`, by name or family), gives as a subsidy, typed as a loan, a revenue, « Autre »
+    or « Portage foncier » (a Région's « Redynamisation des centres-villes » typed « Autre » was outside
+    the base)."""
     nature = lf.nature
     if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                                                or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
         return SUBVENTION_PUBLIQUE
     if (nature not in layout.NATURES_APPORT and nature != layout.NATURE_SUBVENTION and not (mo and lf.financeur in mo)
-            and _SUBVENTIONS_DE_REFERENCE.get((lf.financeur, dispositifs.normalise(lf.dispositif or "")))):
+            and (lf.financeur, lf.dispositif) in subventions):
         return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature in layout.NATURES_REMBOURSEES or nature in layout.NATURES_RECETTE:
         return PROPRE
@@ -326,24 +362,25 @@ class PartMO:
 
 def part_mo(action_lines: Iterable[LigneFinancement], financeurs: Iterable[Financeur] | Categories,
             action: FicheAction | None = None, workbook_financeurs: Iterable[Financeur] | MOCodes = (),
-            counted: bool = False) -> PartMO:
+            counted: bool = False, dispositifs_classeur: Iterable[Dispositif] = ()) -> PartMO:
     """CGCT L1111-10 III: own share against own share + public financing (private money is outside).
     With the `action`, only the MO's own autofinancement is its own share (`role_l1111_10`);
     `workbook_financeurs` (the rows of `T_Financeurs`, or their `MOCodes`) let a MO be found by its name.
-    `counted`: the lines given are `counted(...)` already (not filtered again)."""
+    `counted`: the lines given are `counted(...)` already (not filtered again). `dispositifs_classeur`
+    (the rows of `T_Dispositifs`, with `financeurs` given as rows) add the workbook's subsidies."""
     if isinstance(financeurs, Categories):
         categories = financeurs
     else:
         financeurs = list(financeurs)
-        categories = Categories(financeurs)
+        categories = Categories(financeurs, dispositifs_classeur)
         workbook_financeurs = workbook_financeurs or financeurs
-    categorie_of, roles = categories.get, categories.roles
+    categorie_of, roles, subventions = categories.get, categories.roles, categories.subventions
     mo = codes_du_mo(action, workbook_financeurs) if action is not None else None
     propre = publiques = participations = ZERO
     for lf in (action_lines if counted else _counted(action_lines)):
         role = roles.get(key := (mo, lf.nature, lf.financeur, lf.dispositif))
         if role is None:
-            role = _remember(roles, key, role_l1111_10(lf, mo, categorie_of))
+            role = _remember(roles, key, role_l1111_10(lf, mo, categorie_of, subventions))
         if role == PROPRE:
             propre += lf.montant
         elif role == SUBVENTION_PUBLIQUE:

@@ -64,14 +64,16 @@ def famille(nom: str | None) -> str | None:
 
 
 # Who may pay the État's subsidies: the État, or a financeur the reference list does not describe
-# (added by the user, `AUTRE`): a Département's « fonds de soutien à l'investissement local », a
-# Région's « aide aux monuments historiques » are their own.
+# (added by the user, `AUTRE`; `_of_etat`): a Département's « fonds de soutien à l'investissement
+# local », a Région's « aide aux monuments historiques » are their own.
 _AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ETAT, "AUTRE"}
 # A name only the État's subsidy bears: its acronym, or « dotation » without a territory's adjective
-# (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's)
+# (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's),
+# the DSID's own « investissement départemental » being no such adjective
 _SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac)(?![a-z0-9])")
 _DOTATION = re.compile(r"(?<![a-z0-9])dotation(?![a-z0-9])")
-_TERRITOIRE = re.compile(r"(?<![a-z0-9])(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
+_TERRITOIRE = re.compile(r"(?<![a-z0-9])(?<!investissement )"
+                         r"(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
 
 
 def is_r2334_27(nom: str | None, financeur: str | None = None) -> bool:
@@ -101,8 +103,15 @@ _FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_201
 
 
 def _of_etat(nom: str | None, financeur: str | None) -> bool:
-    """A name of the État's families, paid by `financeur`, is the État's subsidy."""
-    return financeur not in _AUTRES_PAYEURS or _names_etat(nom or "")
+    """A name of the État's families, paid by `financeur`, is the État's subsidy. Paid by a financeur the
+    reference list does not describe (a « CD62 » the user added, `AUTRE`), unless the name bears a
+    territory's adjective and no acronym of the État: « Fonds départemental de soutien à
+    l'investissement local » is a Département's whatever code it is filed under."""
+    if financeur is None or financeur == layout.CODE_ETAT:
+        return True
+    if financeur in _AUTRES_PAYEURS:
+        return _names_etat(nom or "")
+    return not _names_collectivite(nom or "")
 
 
 @memo_text(4096)
@@ -110,6 +119,13 @@ def _names_etat(nom: str) -> bool:
     """Whether the name designates the État's subsidy whoever is said to pay it (`_SIGLE`, `_DOTATION`)."""
     n = normalise(nom)
     return bool(_SIGLE.search(n)) or (bool(_DOTATION.search(n)) and not _TERRITOIRE.search(n))
+
+
+@memo_text(4096)
+def _names_collectivite(nom: str) -> bool:
+    """Whether the name says a territory's own fund (`_TERRITOIRE`) and bears no acronym of the État's."""
+    n = normalise(nom)
+    return bool(_TERRITOIRE.search(n)) and not _SIGLE.search(n)
 
 
 def same(a: str | None, b: str | None) -> bool:

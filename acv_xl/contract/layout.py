@@ -576,12 +576,14 @@ FAMILLE_INTERREG = "Interreg"
 FAMILLE_ANAH_CHEF_PROJET = "Chef de projet ACV (Anah)"
 FAMILLES_DECRET_2018_514 = ("FNADT", "Fonds vert", "Fonds friches", "FRLA", "DRAC", "Fonds mobilités actives")
 FAMILLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # the plural (« aux investissements locaux ») as often as the singular of the texts
     (FAMILLE_DSID, ("dsid", "soutien a l investissement des departements",
-                    "soutien a l investissement departemental")),
+                    "soutien a l investissement departemental", "soutien aux investissements des departements")),
     # « DSIPL », « FSIPL », « FSIL »: the fonds de soutien à l'investissement (public) local of 2016, the
     # DSIL since
     (FAMILLE_DSIL, ("dsil", "dsipl", "fsipl", "fsil", "soutien a l investissement local",
-                    "soutien a l investissement public local")),
+                    "soutien a l investissement public local", "soutien aux investissements locaux",
+                    "soutien aux investissements publics locaux")),
     (FAMILLE_DETR, ("detr", "equipement des territoires ruraux")),
     (FAMILLE_DPV, ("dpv", "dotation politique de la ville", "dotation de la politique de la ville",
                    "dotation de politique de la ville")),

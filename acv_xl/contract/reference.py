@@ -195,10 +195,14 @@ def nom_cle(nom: str) -> str:
     f = fold(nom).replace("œ", "oe").replace("æ", "ae")  # « Cœur de ville »: no accent to fold, a ligature
     if m := _ARTICLE_AFTER.fullmatch(f):
         f = f"{m[2]} {m[1]}"
-    words = [_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split()]
-    if len(words) > 1 and words[0] in _ARTICLES:
-        del words[0]
-    return " ".join(words)
+    return _sans_article(" ".join(_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split()))
+
+
+def _sans_article(cle: str) -> str:
+    """A name's key without the article it begins with (« la fleche » is « fleche »), a name of one
+    word kept whole."""
+    article, _, rest = cle.partition(" ")
+    return rest if rest and article in _ARTICLES else cle
 
 
 # a binôme's name: « Lens - Liévin », « Lens – Liévin », « Lens / Liévin », « Lens et Liévin » (a hyphen
@@ -209,8 +213,9 @@ _VILLE_DE = re.compile(r"^(?:(?:action )?coeur de ville|acv|ville|commune|mairie
 
 def noms_cles(typed: str) -> list[str]:
     """The names a commune's or a convention's name gives (`nom_cle`), without « Ville de » or « Action
-    Cœur de Ville de » before them: one, or a binôme's two (« Lens - Liévin »)."""
-    return [_VILLE_DE.sub("", nom_cle(part)) for part in _BINOME.split(fold(typed))]
+    Cœur de Ville de » before them: one, or a binôme's two (« Lens - Liévin »). The article after
+    « Ville de » goes as well: « Ville de La Flèche » is La Flèche."""
+    return [_sans_article(_VILLE_DE.sub("", nom_cle(part))) for part in _BINOME.split(fold(typed))]
 
 
 def same_commune(typed: str, c: CommuneRef) -> bool:

@@ -704,7 +704,8 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
     row = _headers(ws, row, headers, fmts, widths)
     ws.repeat_rows(0, header_row)
     for a in d.actions:
-        p = totals.part_mo(totals.lines_of(d.lines, a.numero), d.conv.financeurs, a)
+        p = totals.part_mo(totals.lines_of(d.lines, a.numero), d.conv.financeurs, a,
+                            dispositifs_classeur=d.conv.dispositifs)
         values = [a.numero, _shown(a, "intitule"), _shown(a, "maitre_ouvrage"), _shown(a, "type_mo"),
                   p.propre, p.financements_publics, ratio_for_cell(p.ratio, SEUILS_MO)]
         cell_fmts = [fmts.cell("text")] * 4 + [fmts.cell("euros")] * 2 + [fmts.cell("percent", bold=True)]
@@ -905,7 +906,7 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     else:
         ws.merge_range(row, 0, row, last, "Aucune ligne de financement pour cette action.", fmts.note)
         row += 1
-    p = totals.part_mo(lines, d.conv.financeurs, a)
+    p = totals.part_mo(lines, d.conv.financeurs, a, dispositifs_classeur=d.conv.dispositifs)
     summary = [
         ("Total des financements (hors refusés)", totals.total_action(d.lines, a.numero) if a.numero else totals.ZERO, "euros"),
         (t.header("cout_total"), a.cout_total, "euros"),

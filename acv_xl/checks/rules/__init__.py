@@ -402,8 +402,9 @@ class Index:
 
     @lazy
     def categories(self) -> totals.Categories:
-        """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`."""
-        return self.shared("categories", lambda: totals.Categories(self.conv.financeurs))  # code, categorie
+        """`totals.categorie(conv.financeurs, code)` in O(1): `index.categories.get(code)`; the workbook's
+        subsidies (`subventions`) for L1111-10."""
+        return self.shared("categories", lambda: totals.Categories(self.conv.financeurs, self.conv.dispositifs))
 
     @property
     def fctva(self) -> Memo:
@@ -672,12 +673,17 @@ def show_raw(raw: Any) -> str:
     return str(raw)
 
 
-def looks_the_same(found: str, expected: str) -> bool:
-    """Whether `found` shows as `expected` though it differs: other spaces (non-breaking, narrow, several
-    in a row) or invisible characters (zero-width, a soft hyphen) — a text pasted from a web page or a PDF."""
+def looks_the_same(found: str, expected: str) -> str | None:
+    """How `found` differs from `expected` when it shows as it — other spaces (non-breaking, narrow,
+    several in a row) or invisible characters (zero-width, a soft hyphen), a text pasted from a web
+    page or a PDF — after « ne s'en distingue que par »; None when it differs otherwise, or not."""
     seen = "".join(" " if unicodedata.category(c) == "Zs" else "" if unicodedata.category(c) == "Cf" else c
                    for c in found)
-    return found != expected and " ".join(seen.split()) == expected
+    if found == expected or " ".join(seen.split()) != expected:
+        return None
+    if not any(c != " " and unicodedata.category(c) in ("Zs", "Cf") for c in found):
+        return "des espaces en trop"  # « En  cours »: nothing invisible, a space doubled
+    return "une espace insécable ou un caractère invisible"
 
 
 def _a_year(raw) -> bool:
@@ -716,10 +722,10 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
             s = "Saisissez une date valide au format jj/mm/aaaa."
         return f"{h} n'est pas une date : {q(show_raw(p.raw))}.", s
     if p.kind == "hors_liste":
-        if p.suggestion and isinstance(p.raw, str) and looks_the_same(p.raw, p.suggestion):
+        if p.suggestion and isinstance(p.raw, str) and (how := looks_the_same(p.raw, p.suggestion)):
             # « contient « En cours », qui n'est pas une valeur de la liste » named two texts seen as one
             return (f"{h} contient {q(p.raw)}, qui ne se distingue de la valeur de la liste {q(p.suggestion)} que par "
-                    "une espace insécable ou un caractère invisible (texte collé).",
+                    f"{how} (texte collé).",
                     f"Choisissez {q(p.suggestion)} dans la liste déroulante.")
         if p.suggestion:
             s = f"Choisissez {q(p.suggestion)} dans la liste déroulante."

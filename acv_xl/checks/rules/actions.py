@@ -352,13 +352,13 @@ def _given(ix, a: FicheAction, paid: list) -> list:
     operation, the Banque des Territoires' in a SEM's foncière: not a grant) or an apport en nature."""
     if not paid:
         return []
-    mo, categorie_of = ix.mo_codes(a), ix.categories.get
+    mo, categorie_of, subventions = ix.mo_codes(a), ix.categories.get, ix.categories.subventions
     subvention, autofinancement = layout.NATURE_SUBVENTION, layout.NATURE_AUTOFINANCEMENT
     out = []
     for lf in paid:
         if lf.nature not in (subvention, autofinancement):
             continue
-        role = totals.role_l1111_10(lf, mo, categorie_of)
+        role = totals.role_l1111_10(lf, mo, categorie_of, subventions)
         if role == totals.PARTICIPATION_PUBLIQUE or (lf.nature == subvention and role != totals.PROPRE):
             out.append(lf)
     return out

@@ -1008,7 +1008,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     action's line: FIN-06 does not judge it, so « comptée dans la participation minimale » was false."""
     ix = index(conv)
     action = ix.action
-    categorie_of, roles = ix.categories.get, ix.categories.roles  # the roles FIN-06 worked out (`part_mo`)
+    categories = ix.categories
+    categorie_of, roles = categories.get, categories.roles  # the roles FIN-06 worked out (`part_mo`)
     mo_codes = ix.mo_codes
     mo_of: dict[str, frozenset[str]] = {}
     counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
@@ -1019,7 +1020,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
         mo = mo_of.get(a.numero)
         if mo is None:
             mo = mo_of[a.numero] = mo_codes(a)
-        role = roles.get((mo, lf.nature, lf.financeur, lf.dispositif)) or totals.role_l1111_10(lf, mo, categorie_of)
+        role = (roles.get((mo, lf.nature, lf.financeur, lf.dispositif))
+                or totals.role_l1111_10(lf, mo, categorie_of, categories.subventions))
         if role != totals.PARTICIPATION_PUBLIQUE:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)

@@ -164,7 +164,8 @@ def nom_commune(conv: Convention) -> Iterable[Finding]:
         if c is None or typed is None or not str(typed).strip() or same_commune(str(typed), c):
             continue
         typed = str(typed).strip()
-        autres = [o for o in ref.par_nom.get(nom_cle(typed), ()) if o.insee_commune != code]
+        # read as the own name is: « Ville de Béthune » names Béthune as « Béthune » does
+        autres = [o for n in noms_cles(typed) for o in ref.par_nom.get(n, ()) if o.insee_commune != code]
         if autres:
             o = autres[0]
             yield at(ligne, "commune", "PRJ-10", E,

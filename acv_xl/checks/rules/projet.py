@@ -95,7 +95,7 @@ def communes(conv: Convention) -> Iterable[Finding]:
         code = str(code).strip().upper()
         if is_insee(code) and first.setdefault(code, ligne.row) != ligne.row:
             # one commune twice: a binôme's second commune typed with the first one's code, or a row
-            # copied; every rule against the national list would take the table for complete
+            # copied (PRJ-07 names the commune then missing, if the list knows the convention)
             yield at(ligne, "code_insee", "PRJ-02", E,
                      f"{prefix(ligne)} : la commune de code INSEE {code} figure déjà à la ligne {first[code]} du "
                      "tableau des communes.",

@@ -100,10 +100,9 @@ def tableau_absent(conv: Convention) -> Iterable[Finding]:
                       suggestion=f"Nommez le tableau {q(name)} (Création de tableau › Nom du tableau) ou rétablissez-le depuis le modèle vierge.")
     for mh in st.missing_headers:
         msg = f"Dans le tableau {q(mh.table)} de la feuille {q(mh.sheet)}, la colonne {q(mh.header)} est introuvable"
-        if mh.found_as and looks_the_same(mh.found_as, mh.header):
+        if mh.found_as and (how := looks_the_same(mh.found_as, mh.header)):
             # « Renommez « Montant (€) » en « Montant (€) » » told nothing: the difference cannot be seen
-            msg += (f" ; l'en-tête {q(mh.found_as)} ne s'en distingue que par une espace insécable ou un "
-                    "caractère invisible.")
+            msg += f" ; l'en-tête {q(mh.found_as)} ne s'en distingue que par {how}."
             sugg = f"Effacez l'en-tête et retapez-le en entier au clavier : {q(mh.header)}, avec des espaces ordinaires."
         elif mh.found_as:
             msg += f" ; une colonne {q(mh.found_as)} lui ressemble : a-t-elle été renommée ?"
