@@ -45,8 +45,8 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, no
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_euros
-from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, empty_error, line_rows,
-                                     load_summary, sqlite_why)
+from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, empty_error, sqlite_why,
+                                     stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
@@ -295,8 +295,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 f"FROM analyses WHERE id IN ({marks})",
                 chunk):
             try:
-                expected[aid] = line_rows(load_summary(resume))
-                sealing[aid] = (sha, regles, until, check, resume.encode("utf-8"))
+                expected[aid] = stored_line_rows(resume)
+                sealing[aid] = (sha, regles, until, check, resume)
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue  # no summary to compare with (an earlier form): the lines as they are
         found: dict[int, list[tuple]] = defaultdict(list)
@@ -310,7 +310,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 said = (f"la table « lignes » ne contient plus les lignes de financement que la consolidation n° {cid} "
                         f"a lues dans « {file_text(chemin)} », analyse n° {aid} : elle a été modifiée avec un autre outil")
                 # the key read only now (never created by historique for a register left untouched)
-                sha, regles, until, check, data = sealing[aid]
+                sha, regles, until, check, resume = sealing[aid]
+                data = resume.encode("utf-8") if isinstance(resume, str) else resume
                 if not (key_path() is not None and key_path().is_file() and (key := block_key()) is not None
                         and type(check) is int and analysis_seal(key, sha, regles, until, data) == check):
                     raise damaged_error(where, f"{said}, l'historique ne peut plus s'y fier")
@@ -340,11 +341,12 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
     its counted conventions do: the two tables `historique` shows beside the lines (Par convention,
     Consolidations). One edited with an SQLite tool (a total « corrected » by hand) was shown without
     a word, the financeurs' totals beside it adding up to another amount."""
+    # each analysis's lines added up once (an analysis is counted at every comité its file is unchanged)
     for chemin, cid, total, lignes in con.execute(
-            "SELECT f.chemin, f.consolidation_id, c.financement_total, COALESCE((SELECT SUM(l.montant) FROM lignes l "
-            "WHERE l.analyse_id = f.analyse_id AND l.compte = 1), 0) FROM conventions c JOIN fichiers f "
-            f"ON f.id = c.fichier_id WHERE c.compte = 1 AND f.analyse_id IS NOT NULL AND c.{_KEPT} "
-            "ORDER BY f.consolidation_id, f.id"):
+            "WITH s AS (SELECT analyse_id, SUM(montant) AS t FROM lignes WHERE compte = 1 GROUP BY analyse_id) "
+            "SELECT f.chemin, f.consolidation_id, c.financement_total, COALESCE(s.t, 0) FROM conventions c JOIN "
+            "fichiers f ON f.id = c.fichier_id LEFT JOIN s ON s.analyse_id = f.analyse_id "
+            f"WHERE c.compte = 1 AND f.analyse_id IS NOT NULL AND c.{_KEPT} ORDER BY f.consolidation_id, f.id"):
         if total is not None and not _near(float(lignes), float(total)):
             raise damaged_error(where, f"la table « conventions » donne à « {file_text(chemin)} », consolidation "
                                 f"n° {cid}, un financement total de {fmt_euros(total)} quand ses lignes comptées en font "
