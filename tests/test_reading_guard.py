@@ -916,18 +916,22 @@ def test_a_table_stretched_over_the_whole_sheet_is_read_by_its_filled_lines(tmp_
         read_file(many)
 
 
+def _stretched_to_xfd(tmp_path, row_xml: str):
+    """A good workbook whose T_Financements is stretched to XFD1048576, `row_xml` added at the end of its sheet."""
+    good = _good(tmp_path)
+    table = next(i.filename for i, b in _parts(good) if i.filename.startswith("xl/tables/")
+                 and f'displayName="{FIN.name}"'.encode() in b)
+    return _rewrite(good, tmp_path / "etire.xlsx", {
+        table: lambda x: re.sub(rb'(ref="[A-Z]+\d+:)[A-Z]+\d+"', rb'\1XFD1048576"', x),
+        FIN_PART: lambda x: x.replace(b"</sheetData>", f"{row_xml}</sheetData>".encode(), 1)})
+
+
 def test_a_table_stretched_to_column_xfd_is_read_without_padding_its_empty_columns(tmp_path, monkeypatch):
     """T_Financements stretched to XFD1048576 and a line typed 400 rows below the plan: accepted by its
     lines that hold something, but each of its lines was padded to 16 384 cells — 6,5 million here, a
     billion (all the memory, « MemoryError ») for a line at A60000. Read up to the sheet's last column."""
-    good = _good(tmp_path)
-    table = next(i.filename for i, b in _parts(good) if i.filename.startswith("xl/tables/")
-                 and f'displayName="{FIN.name}"'.encode() in b)
     far = int(FIN.anchor[1:]) + 400
-    wide = _rewrite(good, tmp_path / "etire.xlsx", {
-        table: lambda x: re.sub(rb'(ref="[A-Z]+\d+:)[A-Z]+\d+"', rb'\1XFD1048576"', x),
-        FIN_PART: lambda x: x.replace(b"</sheetData>", f'<row r="{far}"><c r="A{far}" t="inlineStr"><is><t>9.9'
-                                      f'</t></is></c></row></sheetData>'.encode(), 1)})
+    wide = _stretched_to_xfd(tmp_path, f'<row r="{far}"><c r="A{far}" t="inlineStr"><is><t>9.9</t></is></c></row>')
     read_cells = []
     region = source_file.FileSource._region
 
@@ -946,14 +950,8 @@ def test_a_table_refused_by_all_its_lines_does_not_call_them_filled(tmp_path):
     """T_Financements stretched to XFD1048576 and a value in XFD, 400 rows below: the sheet is read region
     by region (too large a grid for calamine), where the lines that hold something are not told apart —
     refused by all its lines, and the message said « 397 lignes remplies » of a table holding two."""
-    good = _good(tmp_path)
-    table = next(i.filename for i, b in _parts(good) if i.filename.startswith("xl/tables/")
-                 and f'displayName="{FIN.name}"'.encode() in b)
     far = int(FIN.anchor[1:]) + 400
-    wide = _rewrite(good, tmp_path / "etire.xlsx", {
-        table: lambda x: re.sub(rb'(ref="[A-Z]+\d+:)[A-Z]+\d+"', rb'\1XFD1048576"', x),
-        FIN_PART: lambda x: x.replace(b"</sheetData>", f'<row r="{far}"><c r="A{far}"><v>1</v></c><c r="XFD{far}">'
-                                      f'<v>2</v></c></row></sheetData>'.encode(), 1)})
+    wide = _stretched_to_xfd(tmp_path, f'<row r="{far}"><c r="A{far}"><v>1</v></c><c r="XFD{far}"><v>2</v></c></row>')
     with pytest.raises(UnreadableWorkbook) as refused:
         read_file(wide)
     assert "lignes de 16 384 colonnes" in refused.value.message and "remplies" not in refused.value.message

@@ -2081,6 +2081,15 @@ def test_historique_of_a_convention_without_identifier_or_libelle_opens(tmp_path
     assert "(sans identifiant)" in json.loads(js.read_text(encoding="utf-8"))["par_convention"]
     assert "NaN" not in js.read_text(encoding="utf-8")
 
+def _raise_first_amount(wb, by: int) -> None:
+    """The first line of the plan of `wb` (openpyxl) `by` euros higher."""
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    ref = ws.tables[layout.T_FINANCEMENTS.name].ref
+    header = [c.value for c in ws[ref.split(":")[0][1:]]]
+    cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
+    cell.value += by
+
+
 
 def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, examples):
     """A convention whose identifier was erased (counted, with its error): one amount changed between
@@ -2088,17 +2097,10 @@ def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, 
     followed by its content. It is followed by its path, as a file not counted is: « Montant modifié »."""
     folder, target, reg = _without_identifier_recorded(tmp_path, examples)
     wb = openpyxl.load_workbook(target)
-    ws = wb[layout.T_FINANCEMENTS.sheet]
-    ref = ws.tables[layout.T_FINANCEMENTS.name].ref
-    header = [c.value for c in ws[ref.split(":")[0][1:]]]
-    cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
-    cell.value += 1000
+    _raise_first_amount(wb, 1000)
     wb.save(target)
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
-    evo = tmp_path / "e.xlsx"
-    assert _run("historique", reg, "-o", evo) == 0
-    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
-    mv = mv[mv["Mouvement"].notna()]
+    mv = _movements(reg, tmp_path / "e.xlsx")
     assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
 
 
@@ -2132,19 +2134,12 @@ def test_historique_follows_a_workbook_whose_identifier_is_filled_in(tmp_path, e
         _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
     wb = openpyxl.load_workbook(target)
     wb[spec.sheet][spec.cell] = original if filled_in else None
-    ws = wb[layout.T_FINANCEMENTS.sheet]
-    ref = ws.tables[layout.T_FINANCEMENTS.name].ref
-    header = [c.value for c in ws[ref.split(":")[0][1:]]]
-    cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
-    cell.value += 1000
+    _raise_first_amount(wb, 1000)
     wb.save(target)
     if renamed:
         target.rename(folder / f"v2 {target.name}")
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
-    evo = tmp_path / "e.xlsx"
-    assert _run("historique", reg, "-o", evo) == 0
-    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
-    mv = mv[mv["Mouvement"].notna()]
+    mv = _movements(reg, tmp_path / "e.xlsx")
     assert list(zip(mv["Mouvement"], mv["Écart (€)"])) == [("Montant modifié", 1000)], mv
 
 

@@ -709,16 +709,12 @@ def test_a_totals_row_of_controles_moves_below_the_findings(tmp_path, old_lines)
     assert mine[-1] == ("showTotalsTable", [0, True], None)  # …the totals row below them
 
 
-@pytest.mark.parametrize("totals", [False, True], ids=["sans-total", "avec-total"])
-def test_notes_typed_below_controles_move_down_as_the_findings_grow(tmp_path, totals):
-    """Notes a user typed a row below T_Controles (for the comité): the button wrote its findings over
-    them — rows it never read back, lost. The cells below the table are now moved down first (Excel's
-    own insertion, formats and all), as Excel moves them when a line is added to a table; nothing is
-    moved when nothing is there."""
+def _notes_below_controles(path, totals: bool, merged: bool = False) -> tuple[int, int, int, int]:
+    """A faulty workbook saved at `path` with notes typed below T_Controles (with a totals row, the
+    note merged over three cells): the table's bounds (first column, first row, last column, last row)."""
     import openpyxl
     from openpyxl.utils.cell import range_boundaries
 
-    path = tmp_path / "controles-notes.xlsx"
     wb = openpyxl.load_workbook(_faulty()[0])
     ws = wb[layout.Sheet.CONTROLES]
     t = ws.tables[layout.T_CONTROLES.name]
@@ -729,8 +725,23 @@ def test_notes_typed_below_controles_move_down_as_the_findings_grow(tmp_path, to
         ws.cell(r2 + 1, c1).value = "Total"
         r2 += 1
     ws.cell(r2 + 2, c1).value = "Note du comité : revoir l'action 2.1"
+    if merged:
+        ws.merge_cells(start_row=r2 + 2, start_column=c1, end_row=r2 + 2, end_column=c1 + 2)
     ws.cell(r2 + 3, c2).value = "à voir"
     wb.save(path)
+    return c1, r1, c2, r2
+
+
+@pytest.mark.parametrize("totals", [False, True], ids=["sans-total", "avec-total"])
+def test_notes_typed_below_controles_move_down_as_the_findings_grow(tmp_path, totals):
+    """Notes a user typed a row below T_Controles (for the comité): the button wrote its findings over
+    them — rows it never read back, lost. The cells below the table are now moved down first (Excel's
+    own insertion, formats and all), as Excel moves them when a line is added to a table; nothing is
+    moved when nothing is there."""
+    import openpyxl
+
+    path = tmp_path / "controles-notes.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals)
     payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
     n = len(report.findings)
     assert n > 2
@@ -757,25 +768,12 @@ def test_notes_typed_below_controles_move_down_in_the_annotated_copy_as_the_butt
     findings took, the notes with them — gone from the copy, where the button moves them down. They are
     moved down as far as the button moves them, their merged cells and formats with them."""
     import openpyxl
-    from openpyxl.utils.cell import range_boundaries
 
     from acv_xl.checks.validate import validate_file
     from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
-    wb = openpyxl.load_workbook(_faulty()[0])
-    ws = wb[layout.Sheet.CONTROLES]
-    t = ws.tables[layout.T_CONTROLES.name]
-    c1, r1, c2, r2 = range_boundaries(t.ref)
-    if totals:
-        t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r2 + 1, c2).coordinate}"
-        t.totalsRowCount = 1
-        ws.cell(r2 + 1, c1).value = "Total"
-        r2 += 1
-    ws.cell(r2 + 2, c1).value = "Note du comité : revoir l'action 2.1"
-    ws.merge_cells(start_row=r2 + 2, start_column=c1, end_row=r2 + 2, end_column=c1 + 2)
-    ws.cell(r2 + 3, c2).value = "à voir"
-    wb.save(path)
+    c1, r1, c2, r2 = _notes_below_controles(path, totals, merged=True)
     report = validate_file(path)
     annotate(path, out, report, today=TODAY)
     n = len(report.findings)

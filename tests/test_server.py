@@ -784,11 +784,9 @@ def _own_address() -> str | None:
     return None if ipaddress.ip_address(address).is_loopback else address
 
 
-def test_one_client_address_cannot_take_every_connection(tmp_path):
-    """Served directly, one client could open connection after connection (each held until
-    `--delai-reception`) up to the process's cap, and every commune got « Serveur occupé »: an
-    address now holds at most `--connexions-par-adresse`, the next one closed at once (logged once);
-    connections from the loopback (the front end on this machine) are not counted."""
+def _https_from_an_address(tmp_path):
+    """(this machine's address other than the loopback, a self-signed certificate and its key, a client
+    TLS context that trusts it) for the tests of connections counted per client address."""
     import ssl
 
     address = _own_address()
@@ -797,6 +795,15 @@ def test_one_client_address_cannot_take_every_connection(tmp_path):
     cert, key = _self_signed(tmp_path)
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return address, cert, key, context
+
+
+def test_one_client_address_cannot_take_every_connection(tmp_path):
+    """Served directly, one client could open connection after connection (each held until
+    `--delai-reception`) up to the process's cap, and every commune got « Serveur occupé »: an
+    address now holds at most `--connexions-par-adresse`, the next one closed at once (logged once);
+    connections from the loopback (the front end on this machine) are not counted."""
+    address, cert, key, context = _https_from_an_address(tmp_path)
 
     def opened(host: str, port: int):
         raw = socket.create_connection((host, port), timeout=10)
@@ -844,14 +851,7 @@ def test_https_connections_are_counted_per_address_before_their_handshake(tmp_pa
     its TLS handshake was done: one client opening TCP connections and never starting a handshake
     held as many as it liked (each until `--delai-reception`), up to the process's files — and then
     nobody was accepted. They are now counted as they are accepted."""
-    import ssl
-
-    address = _own_address()
-    if address is None:
-        pytest.skip("no network interface but the loopback: no other client address to connect from")
-    cert, key = _self_signed(tmp_path)
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    address, cert, key, context = _https_from_an_address(tmp_path)
 
     def closed_at_once(conn) -> bool:
         conn.settimeout(3)
