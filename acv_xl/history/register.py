@@ -442,8 +442,9 @@ def stored_line_rows(text: str | bytes) -> list[tuple]:
 
 
 class Register:
-    """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`),
-    `record` once a run's outputs are written."""
+    """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`), and
+    `begin` (its `Recorder`: inserts while the workbook is written, committed once every output is) or
+    `record` (the same at once)."""
 
     def __init__(self, path: Path, con: sqlite3.Connection, version: str, liste: Reference | None = None):
         self.path = path
