@@ -1555,10 +1555,11 @@ def test_a_run_that_cannot_write_its_extracts_for_another_says_so(tmp_path, exam
         status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--par-financeur", dossier, "--jobs", "1",
                       "--comite", "Comité du 19/06/2026")
     err = capsys.readouterr().err
-    assert status == 2 and f"un autre « acv-xl consolider » écrit ses extraits par financeur dans {dossier} depuis " \
-        "plus de 1 s : ceux de cette consolidation ne sont pas écrits, pour que le dossier ne mêle pas les extraits " \
-        "de deux consolidations. Le classeur consolidé est écrit ; les extraits par financeur ne sont pas écrits : " \
-        "corrigez la cause, puis relancez la consolidation." in err, err
+    # the way out is to wait for the other run: there is no « cause » to correct
+    assert status == 2 and f"un autre « acv-xl consolider » écrit ses extraits par financeur dans « {dossier} » " \
+        "depuis plus de 1 s : cette consolidation n'y écrit pas les siens, pour que le dossier ne mêle pas les " \
+        "extraits de deux consolidations. Le classeur consolidé est écrit ; les extraits par financeur ne sont pas " \
+        "écrits : attendez la fin de l'autre consolidation, puis relancez celle-ci." in err, err
     assert _extract_comites(dossier) == {"Comité du 12/06/2026"} and (tmp_path / "b.xlsx").exists()
     assert not list(dossier.glob(".*"))
 

@@ -819,7 +819,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         if pending is not None:  # an output missing: the register as it was
             pending.abandon()
         if isinstance(exc, ExtractsBusy):  # another run's extracts in that folder: this one's not written
-            raise UsageError(_written_before(str(exc), written, False, record is not None)) from None
+            raise UsageError(_written_before(str(exc), written, False, record is not None, "attendez la fin de "
+                                             "l'autre consolidation, puis relancez celle-ci")) from None
         if written and isinstance(exc, OutputError):  # a full disk after the workbook: what is written, and what is not, said
             raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
                                              record is not None)) from None
@@ -834,17 +835,19 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     return result
 
 
-def _written_before(error: str, written: list[str], extracts: bool | None, record: bool) -> str:
+def _written_before(error: str, written: list[str], extracts: bool | None, record: bool,
+                    remedy: str = "corrigez la cause, puis relancez la consolidation") -> str:
     """An output that failed after the consolidated workbook was written: the error, then what the
     folder now holds (« rien n'est écrit » would be false) and what is missing. `extracts`: None when
-    none were asked, else whether their writing had begun."""
+    none were asked, else whether their writing had begun. `remedy`: what the user does next (another
+    run holding the extracts' folder has no cause to correct, only an end to wait for)."""
     done = " et ".join(written)
     done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
     missing = ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
                ["les extraits par financeur ne sont pas écrits"]) + \
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
     suite = f" ; {' et '.join(missing)}" if missing else ""
-    return f"{error} {done}{suite} : corrigez la cause, puis relancez la consolidation."
+    return f"{error} {done}{suite} : {remedy}."
 
 
 _ROWS_MAX = EXCEL_ROWS - 4  # under the title, the subtitle and the header, above the total row

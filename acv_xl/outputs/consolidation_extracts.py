@@ -253,9 +253,9 @@ def extracts_lock(folder: Path, wait: float | None = None):
                 pass
         os.close(fd)
         if time.monotonic() >= limit:
-            raise ExtractsBusy(f"un autre « acv-xl consolider » écrit ses extraits par financeur dans {folder} "
-                               f"depuis plus de {ATTENTE:.0f} s : ceux de cette consolidation ne sont pas écrits, pour "
-                               "que le dossier ne mêle pas les extraits de deux consolidations.")
+            raise ExtractsBusy(f"un autre « acv-xl consolider » écrit ses extraits par financeur dans "
+                               f"« {folder} » depuis plus de {ATTENTE:.0f} s : cette consolidation n'y écrit pas les "
+                               "siens, pour que le dossier ne mêle pas les extraits de deux consolidations.")
         time.sleep(0.2)
     try:
         yield
