@@ -1564,6 +1564,29 @@ def test_a_run_that_cannot_write_its_extracts_for_another_says_so(tmp_path, exam
     assert not list(dossier.glob(".*"))
 
 
+def test_an_extracts_folder_that_cannot_be_written_is_named_never_its_lock_file(tmp_path, examples, capsys,
+                                                                               monkeypatch):
+    """A folder of extracts where the run may not write (a new folder under a parent the user cannot
+    write to): the message named acv-xl's internal lock file, « …/.acv-xl-extraits.verrou », which the
+    user never asked for; it names the folder given to --par-financeur."""
+    from acv_xl.outputs import consolidation_extracts as E
+
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    real_open = os.open
+
+    def refused(path, *args, **kwargs):
+        if str(path).endswith(E.VERROU):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(E.os, "open", refused)
+    status = _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--par-financeur", dossier, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and f"permission refusée : impossible d'écrire {dossier} " in err, err
+    assert E.VERROU not in err
+
+
 def test_extracts_on_a_share_without_locks_are_written_unguarded(tmp_path, examples, capsys, monkeypatch):
     """A network share whose file system has no locks (flock: « No locks available »): the extracts were
     refused after 30 s as if another run held the folder — never written there. They are written as

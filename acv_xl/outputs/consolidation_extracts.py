@@ -240,8 +240,8 @@ def extracts_lock(folder: Path, wait: float | None = None):
         try:
             folder.mkdir(exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as exc:  # a folder where one cannot write: said as any output is
-            raise OutputError(path, exc) from None
+        except OSError as exc:  # a folder where one cannot write: said as any output is, of the folder
+            raise OutputError(folder, exc) from None  # given (the lock file is none of the user's business)
         locked = _try_lock(fd)
         if locked is None:
             break
