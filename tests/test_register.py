@@ -1261,7 +1261,7 @@ def test_a_full_disk_after_the_workbook_says_what_is_written_and_what_is_not(tmp
     folder = _folder(tmp_path, examples)
     reg, fin = tmp_path / "r.sqlite", tmp_path / "fin"
 
-    def full(result, where):
+    def full(result, where, groups=None):
         raise OutputError(where / "financeur_ANAH.xlsx", OSError(errno.ENOSPC, "No space left on device"))
 
     monkeypatch.setattr(X, "write_extracts", full)

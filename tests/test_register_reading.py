@@ -231,6 +231,56 @@ def test_an_amount_no_workbook_holds_makes_the_summary_unusable(tmp_path, exampl
     _stored_then_read_again(tmp_path, examples, folder, reg, con, aid, crafted)
 
 
+def test_a_warm_run_decodes_no_line_of_the_summaries_it_takes(tmp_path, examples):
+    """The lines of a summary the register gives stay as stored (`StoredLines`) until used: a warm run
+    counts them, takes the blocks of `Lignes` kept beside them and the grand total; decoding them was
+    half of its lookup. Only the lines CON-05 points into (an unknown financeur code) are decoded."""
+    folder, reg = _recorded(tmp_path, examples)
+    with R.Register.open(reg, __version__) as r:
+        warm = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r)
+    taken = [f for f in warm.files if f.rel in warm.reused and f.lines]
+    pointed = {f.rel for f, v in zip(warm.files, warm.verdicts) if any(x.code == "CON-05" for x in v.findings)}
+    assert len(taken) == len(examples) and 0 < len(pointed) < len(taken)
+    assert all(type(f.lines) is R.StoredLines for f in taken)
+    assert [f.rel for f in taken if f.lines._lines is not None] == sorted(pointed)
+    # as many as stored, the same once decoded (a cold run's)
+    cold = {f.rel: f for f in C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1).files}
+    assert all(len(f.lines) == len(cold[f.rel].lines) and f.lines == cold[f.rel].lines
+               and tuple(f.lines) == cold[f.rel].lines for f in taken)
+
+
+@pytest.mark.parametrize("montant", [{"a": 1}, "NaN", "1E+999999999"])
+def test_a_kept_line_that_does_not_decode_stops_the_extracts_before_anything_is_written(tmp_path, examples, capsys,
+                                                                                          montant):
+    """A line is decoded when first used: the extracts by financeur use them all, and decode them
+    before anything is written. One that does not decode (a summary crafted and sealed with this
+    user's key) is said as a damaged register, in French, exit 2: no workbook, no extract, the
+    register untouched — never a crash midway."""
+    from acv_xl.cli import main
+
+    folder, reg = _recorded(tmp_path, examples)
+    con = sqlite3.connect(reg)
+    aid, text = con.execute("SELECT id, resume FROM analyses WHERE resume LIKE '%\"lines\":[[%' LIMIT 1").fetchone()
+    d = json.loads(text)
+    d["lines"][0][LINE_FIELDS.index("montant")] = montant
+    crafted = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    sha, version, until = con.execute("SELECT sha256, version_regles, valable_jusqu_au FROM analyses WHERE id = ?",
+                                      (aid,)).fetchone()
+    with con:
+        con.execute("UPDATE analyses SET resume = ?, controle = ? WHERE id = ?",
+                    (crafted, analysis_seal(block_key(), sha, version, until, crafted.encode()), aid))
+    con.close()
+    before = reg.read_bytes()
+    out, extraits = tmp_path / "conso.xlsx", tmp_path / "extraits"
+    capsys.readouterr()
+    status = main(["consolider", str(folder), "-o", str(out), "--registre", str(reg), "--par-financeur",
+                   str(extraits), "--jobs", "1"])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert f"le registre « {reg} » est inutilisable (le résumé enregistré d'un classeur ne se relit pas" in err
+    assert not out.exists() and not extraits.exists() and reg.read_bytes() == before
+
+
 @pytest.mark.parametrize("gravite", ["bidon", None])
 def test_a_finding_of_an_unknown_gravity_makes_the_summary_unusable(tmp_path, examples, gravite):
     """A finding whose gravity is none of « erreur », « avertissement », « information » (a crafted

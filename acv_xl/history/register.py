@@ -36,6 +36,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -311,7 +312,7 @@ class _Stored(msgspec.Struct, tag_field="format", tag=2, forbid_unknown_fields=T
     nb_actions: int
     totaux: Totaux | None
     acquis: Decimal
-    lines: tuple[_Line, ...]
+    lines: tuple[msgspec.Raw, ...]  # each line as stored, decoded when first used (`StoredLines`)
     findings: tuple[_Finding, ...]
     cells: dict[str, tuple[str, str]]
     actions: tuple[_Action, ...]
@@ -342,16 +343,26 @@ def dump_summary(f: FileSummary) -> str:
     d = {"format": 2}
     for name in _STORED:
         d[name] = getattr(f, name)
+    if isinstance(f.lines, StoredLines):  # a summary the register gave: its lines as they were stored
+        d["lines"] = f.lines.raw
     return _encoder.encode(d).decode()  # TEXT in SQLite (a BLOB would not be JSON to its tools)
 
 
-def load_summary(text: str | bytes, path: str = "", rel: str = "") -> FileSummary:
+def load_summary(text: str | bytes, path: str = "", rel: str = "", where: str | None = None) -> FileSummary:
     """The summary stored as `text` (or its UTF-8 bytes, msgspec's own input). Raises ValueError or
     TypeError when it cannot be used (edited by hand, damaged, of another form): the file is then
-    read again."""
+    read again.
+
+    `where`: the register's name, for a summary `lookup_all` takes as sealed by this user. Its lines
+    are then decoded only when first used (`StoredLines`): a warm run needs them only to count them
+    (the blocks of `Lignes` are kept beside the summary), and decoding them was half of its lookup.
+    Without it, they are decoded and checked here."""
     if not text.startswith(_FORMAT_2 if isinstance(text, str) else _FORMAT_2_UTF8):
         raise ValueError("résumé d'une autre forme que le format 2")
-    summary = FileSummary(path=path, rel=rel, **msgspec.structs.asdict(_decoder().decode(text)))
+    fields = msgspec.structs.asdict(_decoder().decode(text))
+    lines = StoredLines(fields["lines"], where or "")
+    fields["lines"] = lines if where is not None else lines.decoded()
+    summary = FileSummary(path=path, rel=rel, **fields)
     _check_amounts(summary)
     return summary
 
@@ -364,14 +375,19 @@ _IS_DECIMAL = Decimal.__instancecheck__  # `isinstance(v, Decimal)`, called from
 
 
 def _check_amounts(f: FileSummary) -> None:
-    """Every amount of a decoded summary is one a workbook can hold (ValueError otherwise). In C
-    loops (`map`): 990 summaries of a warm run hold ≈ 70 000 amounts."""
-    amounts = [f.acquis, *(line[_MONTANT] for line in f.lines), *(a[_COUT] for a in f.actions)]
+    """Every amount of a decoded summary is one a workbook can hold (ValueError otherwise), but its
+    lines' (checked as they are decoded: `StoredLines`). In C loops (`map`): 990 summaries of a warm
+    run hold ≈ 40 000 amounts besides their lines."""
+    amounts = [f.acquis, *(a[_COUT] for a in f.actions)]
     if f.totaux is not None:
         t = f.totaux
         amounts += [t.cout_total, t.financement_total]
         for d in (t.par_financeur, t.par_axe, t.par_annee, t.par_statut, t.par_action):
             amounts += d.values()
+    _check_decimals(amounts)
+
+
+def _check_decimals(amounts: list) -> None:
     amounts = list(filter(_IS_DECIMAL, amounts))
     if amounts and (not all(map(Decimal.is_finite, amounts))  # (the exponents of finite amounts only, below)
                     or max(map(Decimal.adjusted, amounts)) > values.EXCEL_CELL_CHARS
@@ -432,6 +448,59 @@ class _StoredLines(msgspec.Struct, tag_field="format", tag=2):
 @cache
 def _lines_decoder() -> msgspec.json.Decoder:
     return msgspec.json.Decoder(_StoredLines)
+
+
+@cache
+def _line_list_decoder() -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(tuple[_Line, ...])
+
+
+class StoredLines(Sequence):
+    """The lines of a summary the register gave (`FileSummary.lines`), as stored: counted at once,
+    decoded and checked (types and amounts, as `load_summary` checks the rest) when first used —
+    `CON-05` on an unknown financeur code, the extracts by financeur. A summary is taken only when
+    sealed by this user (`lookup_all`), so a line that does not decode means a register crafted with
+    this user's key: said as a damaged register (`RegisterError`), never a crash."""
+
+    __slots__ = ("raw", "_where", "_lines")
+
+    def __init__(self, raw: tuple[msgspec.Raw, ...], where: str):
+        self.raw = raw
+        self._where = where
+        self._lines: tuple | None = None
+
+    def decoded(self) -> tuple:
+        if self._lines is None:
+            try:
+                lines = _line_list_decoder().decode(b"[" + b",".join(self.raw) + b"]")
+                _check_decimals([line[_MONTANT] for line in lines])
+            except (ValueError, TypeError) as exc:
+                if not self._where:
+                    raise
+                raise damaged_error(self._where, "le résumé enregistré d'un classeur ne se relit pas : le registre "
+                                                 "a-t-il été modifié avec un autre outil ?") from exc
+            self._lines = lines
+        return self._lines
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, i):
+        return self.decoded()[i]
+
+    def __iter__(self):
+        return iter(self.decoded())
+
+    def __eq__(self, other) -> bool:
+        return self.decoded() == (other.decoded() if isinstance(other, StoredLines) else other)
+
+    __hash__ = None  # as a list's: compared by value
+
+    def __repr__(self) -> str:
+        return repr(self.decoded())
+
+    def __reduce__(self):  # pickled as the tuple it stands for
+        return tuple, (self.decoded(),)
 
 
 def stored_line_rows(text: str | bytes) -> list[tuple]:
@@ -668,6 +737,7 @@ class Register:
                     candidates.setdefault(sha, []).append((i, aid, until, check, value))
         out: dict[str, FileSummary] = {}
         known: dict[str, int] = {}
+        where = f"« {self.path} »"  # named by a summary whose lines would not decode (`StoredLines`)
         unchecked: list[tuple[int, int, bytes]] = []  # (chunk, id, bytes) that msgspec did not decode
         for sha, rows in candidates.items():
             if len(rows) > 1:
@@ -678,7 +748,7 @@ class Register:
                     try:
                         data = value if utf8 else value.encode("utf-8")
                         if analysis_seal(key, sha, self.version_regles, until, data) == check:
-                            out[sha] = load_summary(value)
+                            out[sha] = load_summary(value, where=where)
                             self._resume_crc[aid] = crc32(data)
                             known[sha] = aid
                             continue

@@ -787,10 +787,15 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     lap("règles CON")
     if (problem := _beyond_excel(result) or _beyond_rows(result)) is not None:
         raise UsageError(problem)
+    groups = None
     if par_financeur is not None:  # refused before anything is written, like every other output
-        from acv_xl.outputs.consolidation_extracts import extracts_problem
+        from acv_xl.outputs.consolidation_extracts import extract_lines, extracts_problem
 
-        if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace, outputs):
+        # every counted line, before anything is written: those the register kept are decoded here
+        # (`register.StoredLines`), where one that does not decode stops the run with nothing written
+        groups = extract_lines(result)
+        if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace, outputs,
+                                       groups):
             raise UsageError(problem)
     pending = None
     written: list[str] = []
@@ -811,7 +816,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
 
             with extracts_lock(Path(par_financeur)):  # never two runs' extracts mixed in one folder
                 begun = True
-                result.extracts = write_extracts(result, Path(par_financeur))
+                result.extracts = write_extracts(result, Path(par_financeur), groups)
                 result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
                                                                                       result.extracts)
             lap("extraits par financeur")

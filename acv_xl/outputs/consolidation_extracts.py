@@ -55,16 +55,16 @@ def _targets(groups, folder: Path) -> list[tuple[str, Path]]:
 
 
 def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence[Path], replace: bool,
-                     others: Sequence[Output] = ()) -> str | None:
+                     others: Sequence[Output] = (), groups: dict[str, list[list[Any]]] | None = None) -> str | None:
     """Why the extracts may not be written (French), or None: the rules of every output
     (`output_guard`): never a workbook read, never over a file that is not an acv-xl report unless
     `--remplacer`, never one of the command's `others` outputs (`-o financeur_ETAT.xlsx` in that
     folder: the consolidation, written first, replaced by an extract). A folder that does not exist
-    yet holds nothing to lose: it is created."""
+    yet holds nothing to lose: it is created. `groups`: `extract_lines(result)`, if made already."""
     if not folder.is_dir():
         return None
     outputs = [Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
-               for _, target in _targets(extract_lines(result), folder)]
+               for _, target in _targets(extract_lines(result) if groups is None else groups, folder)]
     return check_outputs(inputs, [*others, *outputs], replace=replace)
 
 
@@ -178,9 +178,12 @@ class _ExtractWriter(_Writer):
         mark_xlsxwriter(self.wb, EXTRAIT)  # a derived report: replaced by the next run, never counted
 
 
-def write_extracts(result: ConsolidationResult, folder: Path) -> list[Path]:
-    """One workbook per financeur present in the counted lines; the paths written."""
-    groups = extract_lines(result)
+def write_extracts(result: ConsolidationResult, folder: Path,
+                   groups: dict[str, list[list[Any]]] | None = None) -> list[Path]:
+    """One workbook per financeur present in the counted lines; the paths written. `groups`:
+    `extract_lines(result)`, if made already."""
+    if groups is None:
+        groups = extract_lines(result)
     targets = _targets(groups, folder)
     folder.mkdir(exist_ok=True)
     written = []

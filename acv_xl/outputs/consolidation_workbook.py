@@ -1144,8 +1144,6 @@ class _Writer:
         r = self.r
         packed = []
         n = 0
-        total = ZERO  # only counted lines add up: the total row is the counted sum (the grand total)
-        montant_at, compte_at = LINE_FIELDS.index("montant"), LINE_FIELDS.index("compte")
         for f in r.counted:
             if not f.lines:
                 continue
@@ -1154,9 +1152,10 @@ class _Writer:
                 b = r.blocs[LIGNES, f.rel] = lignes_bloc(f)
             packed.append((b.length, b.crc, b.data))
             n += len(f.lines)
-            total = sum((line[montant_at] for line in f.lines if line[compte_at]), total)
-        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), lignes_total(cols, n, total), freeze_cols=LIGNES_KEYS,
-                   packed=packed)
+        # only counted lines add up: the total row is the counted sum, the grand total (`totals`'), which
+        # a warm run knows without decoding the lines the register kept (`register.StoredLines`)
+        self.table(ws, TABLES[Feuille.LIGNES], cols, range(n), lignes_total(cols, n, r.totaux.financement_total),
+                   freeze_cols=LIGNES_KEYS, packed=packed)
 
     def anomalies(self) -> None:
         ws = self.sheet(Feuille.ANOMALIES, "Anomalies de tous les fichiers (contrôles du classeur et CON)")
