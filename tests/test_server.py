@@ -1082,6 +1082,33 @@ def test_the_frameworks_own_refusals_are_french(server):
         "Script inconnu de ce serveur.\n[acv-xl:")
 
 
+def test_no_address_climbs_out_of_the_add_in_s_files(server, tmp_path):
+    """xlwings Server's static files look in the project's folder without checking that the file
+    stays inside it: GET /static/%2e%2e/%2e%2e/… (or « ..%2f », which uvicorn decodes too) served,
+    without a token, any file the service may read — the token file, the TLS key. Sent on a socket:
+    an HTTP client removes the « .. » itself before sending (as httpx did in the test above)."""
+    client, log = server
+    secret = tmp_path / "jetons.txt"
+    secret.write_text("arras secret-du-fichier-de-jetons-0123456789\n", encoding="utf-8")
+    static = ROOT / "udfs" / "server_project" / "static"
+    up = len(static.parts) - 1  # from the static folder to the root of the disk
+    target = str(secret).lstrip("/")
+    port = client.base_url.port
+    for path in ("/static/" + "%2e%2e/" * up + target,
+                 "/static/" + "..%2f" * up + target.replace("/", "%2f"),
+                 "/static/" + "../" * up + target,
+                 "/static/%2e%2e/%2e%2e/server_config.py",
+                 "/static/..%5c..%5cserver_config.py",
+                 "/static/./js/../../../server_config.py"):
+        got, _ = _exchange(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode(),
+                           wait=5)
+        assert got.startswith(b"HTTP/1.1 404 "), (path, got[:200])
+        assert b"secret-du-fichier" not in got and b"ServerConfig" not in got
+        assert got.endswith("Adresse inconnue de ce serveur.\n".encode()), got[-200:]
+    assert log.read_text().count("issue=chemin_refuse statut=404") >= 6
+    assert client.get("/static/js/auth.js").status_code == 200  # the add-in's own files still served
+
+
 def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):
     """One thread (`--fils 1`): a recalculation's calls wait for it rather than being refused (a
     pool of 1 let 4 wait, the rest got 503), and a burst past what a process holds gets our French

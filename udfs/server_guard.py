@@ -61,6 +61,12 @@ def _framework_error(body: bytes) -> bool:
     return body.strip() in _FRAMEWORK_BODIES or body.startswith(b'{"detail":[{"type":')
 
 
+def _climbs(path: str) -> bool:
+    """A path (already percent-decoded by uvicorn, « %2e%2e » and « %2f » included) with a « . » or
+    « .. » segment, a backslash (a separator to Windows) or a NUL: never an address of the add-in."""
+    return "\\" in path or "\x00" in path or any(part in (".", "..") for part in path.split("/"))
+
+
 def _header(scope, name: bytes) -> str | None:
     for k, v in scope.get("headers") or ():
         if k == name:
@@ -164,6 +170,13 @@ class Guard:
 
     def refusal(self, scope) -> tuple[int, str, list] | None:
         method = scope["method"]
+        if _climbs(scope.get("path", "")):
+            # xlwings Server's static files (`OverridableStaticFiles`) look in the project's folder
+            # first without Starlette's check that the file stays inside it: GET
+            # /static/%2e%2e/%2e%2e/… served, without a token, any file the service may read — the
+            # token file, the TLS key, serveur.env. No file of the add-in has such a segment.
+            scope.setdefault("acv", {})["issue"] = "chemin_refuse"
+            return 404, FRAMEWORK_ERRORS[404], []
         origin = _header(scope, b"origin")
         # GET/HEAD only read the add-in's public files (Office may fetch them from its own
         # origin); what they return stays unreadable to a foreign page (no CORS header for it)
