@@ -430,6 +430,24 @@ def test_foreign_origin_and_text_plain_are_refused(server):
     assert same.status_code == 200 and same.json()["actions"]
 
 
+def test_a_preflight_from_the_server_s_own_origin_is_answered_in_french_terms(server):
+    """Without --url-publique nor --origine, the server's own origin passes the origin check, but its
+    preflight reached xlwings Server's CORS layer, which knows no origin: 400 « Disallowed CORS
+    origin », in English, for an origin the server accepts. Now answered as an origin of --origine;
+    a method the server never takes is refused in French."""
+    client, _ = server
+    own = str(client.base_url).rstrip("/")
+    ask = {"Origin": own, "Access-Control-Request-Method": "POST",
+           "Access-Control-Request-Headers": "authorization,content-type"}
+    preflight = client.options("/xlwings/custom-functions-call", headers=ask)
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == own
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    put = client.options("/xlwings/custom-functions-call", headers=ask | {"Access-Control-Request-Method": "PUT"})
+    assert (put.status_code, put.text) == (400, "Requête de contrôle préalable (CORS) refusée : ce serveur "
+                                                "n'accepte que des appels POST.\n")
+    assert "access-control-allow-origin" not in put.headers
+
+
 def test_an_origin_allowed_by_origine_can_call_from_a_browser(tmp_path):
     """`--origine URL` promised another allowed web origin, but the browser's preflight got 401 (it
     never carries the token) or « Disallowed CORS origin », and the answers no CORS header: a page

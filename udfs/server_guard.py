@@ -46,6 +46,7 @@ BUSY = "Serveur occupé : réessayez dans un instant."
 # FastAPI's own refusals, {"detail": "Not Found"}… in English, for an address or a method that the
 # add-in never uses (someone trying the server by hand, a scanner): said in French
 FRAMEWORK_ERRORS = {
+    400: "Requête de contrôle préalable (CORS) refusée : ce serveur n'accepte que des appels POST.",
     404: "Adresse inconnue de ce serveur.",
     405: "Méthode non permise pour cette adresse.",
     422: "Requête incomplète ou mal formée pour cette adresse.",
@@ -58,7 +59,11 @@ _FRAMEWORK_BODIES = frozenset({b"Not Found", b"Method Not Allowed", b'{"detail":
 
 def _framework_error(body: bytes) -> bool:
     """FastAPI's or Starlette's own words (ours, « Fonction inconnue… », pass unchanged)."""
-    return body.strip() in _FRAMEWORK_BODIES or body.startswith(b'{"detail":[{"type":')
+    return body.strip() in _FRAMEWORK_BODIES or body.startswith((b'{"detail":[{"type":', b"Disallowed CORS "))
+
+
+# what a browser is told of the calls it may make from an allowed origin (`server_app`, `Guard.preflight`)
+CORS_OPTIONS = {"allow_methods": ["POST"], "allow_headers": ["*"], "allow_credentials": False}
 
 
 def _climbs(path: str) -> bool:
@@ -209,6 +214,24 @@ class Guard:
                 return 413, self.too_large(), []
         return None
 
+    def own_preflight(self, scope) -> bool:
+        """A browser's preflight from the server's own origin, let through by `refusal`: the CORS
+        middleware of `server_app` knows only --origine and --url-publique, and without them
+        xlwings Server's own answered « Disallowed CORS origin », in English."""
+        origin = _header(scope, b"origin")
+        return (scope["method"] == "OPTIONS" and origin is not None
+                and _header(scope, b"access-control-request-method") is not None
+                and origin.rstrip("/") not in self.config.origins)
+
+    @staticmethod
+    async def preflight(scope, send) -> None:
+        """Answered as an origin of --origine is (Starlette's CORS middleware, for this origin alone)."""
+        from fastapi import Request
+        from fastapi.middleware.cors import CORSMiddleware
+
+        cors = CORSMiddleware(None, allow_origins=[_header(scope, b"origin")], **CORS_OPTIONS)
+        await cors.preflight_response(request_headers=Request(scope).headers)(scope, replay(b""), send)
+
     def too_large(self) -> str:
         mo = fmt_number(self.config.max_body / (1024 * 1024), 1).removesuffix(",0")
         return (f"Requête trop volumineuse : au plus {mo} Mo par requête. Réduisez le classeur ou "
@@ -256,6 +279,9 @@ class Guard:
             if refused is not None:
                 code, message, headers = refused
                 await send_text(watched_send, code, message, headers)
+                return
+            if self.own_preflight(scope):
+                await self.preflight(scope, watched_send)
                 return
             if scope["method"] in WRITE_METHODS:
                 try:
