@@ -1127,6 +1127,24 @@ def test_no_address_climbs_out_of_the_add_in_s_files(server, tmp_path):
     assert client.get("/static/js/auth.js").status_code == 200  # the add-in's own files still served
 
 
+def test_head_reads_the_add_in_s_files_as_get_does(server):
+    """`curl -I https://…/manifest`, a supervision's probe or a link checker, got 405 « Méthode non
+    permise » (FastAPI's routes take only GET), though the docs call GET and HEAD the public methods:
+    the manifest looked broken. HEAD now has GET's status and headers, without the body."""
+    client, log = server
+    client.headers.pop("Authorization", None)  # public, as GET
+    try:
+        for path in ("/manifest", "/manifest/download", "/taskpane", "/xlwings/custom-functions-meta", "/"):
+            got, head = client.get(path), client.head(path)
+            assert head.status_code == got.status_code == 200, (path, head.status_code)
+            assert head.content == b"" and head.headers["content-length"] == str(len(got.content)), path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+        assert client.head("/inconnue").status_code == 404
+    finally:
+        client.headers.update(AUTH)
+    assert re.search(r" HEAD /manifest statut=200 ", log.read_text())
+
+
 def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):
     """One thread (`--fils 1`): a recalculation's calls wait for it rather than being refused (a
     pool of 1 let 4 wait, the rest got 503), and a burst past what a process holds gets our French

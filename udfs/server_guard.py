@@ -300,6 +300,12 @@ class Guard:
                     state["issue"] = "client_parti"  # one token of the log line, as the others
                     return
                 receive = replay(body)
+            if scope["method"] == "HEAD":
+                # FastAPI's routes take only GET: `curl -I …/manifest` (a supervision's probe) got 405
+                # « Méthode non permise ». Answered as GET, whose body uvicorn leaves out (it knows
+                # the request was HEAD); the log line keeps HEAD.
+                await self.app(dict(scope, method="GET"), receive, watched_send)
+                return
             await self.app(scope, receive, watched_send)
         finally:
             self.active -= 1
