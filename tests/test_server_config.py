@@ -212,6 +212,31 @@ def test_a_client_gone_before_its_body_leaves_one_token_in_the_log(caplog):
     assert " issue=client_parti statut=- " in line and guard.active == 0
 
 
+def test_a_refused_origin_is_named_in_the_log(caplog):
+    """A front end on another port than 443 with --url-publique naming none: the browser's Origin
+    carries the port, the front end's Host does not, and every call got 403 with nothing in the log
+    but « statut=403 » — the préfecture's IT had no way to see which origin was refused."""
+    import asyncio
+    import logging
+
+    guard = Guard(None, ServerConfig(tokens=Tokens(GOOD), origins=frozenset({"https://acv.exemple.gouv.fr"})))
+    scope = _scope(host="acv.exemple.gouv.fr", origin="https://acv.exemple.gouv.fr:8443",
+                   authorization=f"Bearer {GOOD}", content_type="application/json")
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    with caplog.at_level(logging.INFO, logger="acv_xl.serveur"):
+        asyncio.run(guard(scope, receive, send))
+    assert sent[0]["status"] == 403
+    [line] = [r.getMessage() for r in caplog.records]
+    assert " issue=origine_refusee origine=https://acv.exemple.gouv.fr:8443 statut=403 " in line
+
+
 def _fake_calls(monkeypatch, seconds: float, **config):
     """`server_calls.Calls` whose functions only sleep, recording the bodies computed at once."""
     import threading

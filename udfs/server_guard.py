@@ -33,7 +33,7 @@ from .server_config import ServerConfig
 
 log = logging.getLogger("acv_xl.serveur")
 
-STATE_KEYS = ("cible", "client", "issue")  # what the handlers may add to the log line
+STATE_KEYS = ("cible", "client", "issue", "origine")  # what the handlers may add to the log line
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_METHODS = frozenset({"GET", "HEAD"})
 
@@ -186,6 +186,9 @@ class Guard:
         # GET/HEAD only read the add-in's public files (Office may fetch them from its own
         # origin); what they return stays unreadable to a foreign page (no CORS header for it)
         if origin is not None and method not in PUBLIC_METHODS and not self.origin_allowed(scope, origin):
+            # the origin in the log: a front end on another port than 443 (https://acv…:8443) while
+            # --url-publique has none refused every call with only « statut=403 » to go on
+            scope.setdefault("acv", {}).update(issue="origine_refusee", origine=origin)
             return 403, ("Origine refusée : ce serveur ne répond qu'au complément Excel « Action Cœur de "
                          "Ville » qu'il distribue."), []
         # a browser's preflight (CORS) never carries the token: from an allowed origin (checked
