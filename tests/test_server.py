@@ -50,12 +50,21 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(log: Path, *options: str, env: dict[str, str] | None = None, https: bool = False):
-    """`acv-xl serveur` in a subprocess on a free loopback port; yields (client, log, port)."""
+def running_server(log: Path, *options: str, env: dict[str, str] | None = None, https: bool = False,
+                   files: int | None = None):
+    """`acv-xl serveur` in a subprocess on a free loopback port; yields (client, log, port).
+    `files`: the process's limit on open files (systemd gives a service 1,024)."""
     port = _free_port()
     out = open(log, "w")  # a file, not a pipe: nobody reads a pipe while the server logs
+
+    def limit_files() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (files, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
     proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port), *options],
-                            cwd=ROOT, env=env or _env(), stdout=out, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=env or _env(), stdout=out, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=limit_files if files else None)
     base = f"{'https' if https else 'http'}://127.0.0.1:{port}"
     client = httpx.Client(base_url=base, timeout=60, verify=False)
     try:
@@ -907,6 +916,57 @@ def test_https_connections_are_counted_per_address_before_their_handshake(tmp_pa
     assert "Traceback" not in text and address not in text
 
 
+@pytest.mark.parametrize("https", [True, False], ids=["https", "http"])
+def test_idle_connections_from_many_addresses_cannot_take_every_file(https, tmp_path):
+    """`--connexions-par-adresse` caps one address; a few addresses together (five at the default,
+    under systemd's 1,024 files) opened connections and sent nothing — in HTTPS direct, not even a
+    TLS greeting — until the process had no file left: nobody else was accepted until theirs were
+    closed at `--delai-reception`, and again as soon as they came back. Past the connections a
+    process takes, a new one now closes the one idle longest (its handshake or its request's head
+    not arrived). Here from the loopback, which no address count limits, as many addresses would."""
+    cert, key = _self_signed(tmp_path) if https else (None, None)
+    options = ["--delai-reception", "30"] + (["--certificat", str(cert), "--cle", str(key)] if https else [])
+    context = None
+    if https:
+        import ssl
+
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    # 300 files: uvicorn's cap on connections is then 200 (server_config.connection_limit)
+    with running_server(tmp_path / "serveur.log", *options, env=_env(ACV_XL_JETON=TOKEN), https=https,
+                        files=300) as (_, log, port):
+        idle = []
+        try:
+            for _ in range(400):
+                idle.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            time.sleep(0.5)
+            t = time.monotonic()
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if context is not None:
+                conn = context.wrap_socket(conn)
+            with conn:
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                assert conn.recv(100).startswith(b"HTTP/1.1 200")
+            assert time.monotonic() - t < 5
+            # the oldest were closed to make room, the newest kept (each until its own deadline)
+
+            def closed(c) -> bool:
+                c.settimeout(0.01)
+                try:
+                    return c.recv(1) == b""
+                except ConnectionResetError:
+                    return True
+                except TimeoutError:
+                    return False
+
+            gone = [closed(c) for c in idle]
+            assert all(gone[:150]) and not any(gone[-150:]), gone.count(True)
+        finally:
+            for c in idle:
+                c.close()
+        assert "Traceback" not in log.read_text()
+
+
 def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
     cert, key = _self_signed(tmp_path)
     tokens = tmp_path / "jetons.txt"
@@ -1028,8 +1088,10 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
 
 
 def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
-    """uvicorn's own cap (open connections, idle ones too: within the process's file descriptors)
-    answered « Service Unavailable » in English, into the cell. 200 descriptors: a cap of 100."""
+    """uvicorn's own cap (open connections: within the process's file descriptors) answered « Service
+    Unavailable » in English, into the cell. 200 descriptors: a cap of 100. Idle connections are
+    closed to make room (the test below): here, requests whose content is still awaited (13 threads:
+    the requests a process holds, 13 × 8, and the cap, both 104)."""
     import resource
 
     from udfs.server_guard import BUSY
@@ -1039,8 +1101,8 @@ def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
 
     port = _free_port()
     with open(tmp_path / "serveur.log", "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port)], cwd=ROOT, env=_env(),
-                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=few_files)
+        proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port), "--fils", "13"],
+                                cwd=ROOT, env=_env(), stdout=out, stderr=subprocess.STDOUT, preexec_fn=few_files)
     idle: list[socket.socket] = []
     try:
         deadline = time.monotonic() + 120
@@ -1050,8 +1112,10 @@ def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
                     break
             except httpx.TransportError:
                 time.sleep(0.3)
-        for _ in range(100):
+        for _ in range(103):
             idle.append(socket.create_connection(("127.0.0.1", port)))
+            idle[-1].sendall(b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
         time.sleep(0.5)
         r = httpx.post(f"http://127.0.0.1:{port}/xlwings/custom-functions-call",
                        json=_function_body("ACV_SYNTHESE", _big_plan(2)), timeout=30)
@@ -1221,6 +1285,8 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
         monkeypatch.setitem(sys.modules, "uvloop", None)
     monkeypatch.setattr(server_http, "_OPEN", {})
     monkeypatch.setattr(server_http, "_TOLD", set())
+    monkeypatch.setattr(server_http, "_IDLE", {})
+    monkeypatch.setattr(server_http, "_COUNT", {"open": 0})
     monkeypatch.setattr(server_http, "address_key", lambda peer: "un client")  # the loopback counted
     cert, key = _self_signed(tmp_path)
     served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -1229,7 +1295,7 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
     client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
 
     class Http(asyncio.Protocol):  # what the TLS layer hands the connection to (DeadlineProtocol)
-        _per_address, _address = 1, None
+        _per_address, _address, _limit, _counted = 1, None, 4096, False
 
         def connection_made(self, transport):
             self.transport = transport
