@@ -1340,3 +1340,63 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
         loop.run_until_complete(scenario())
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("loop_of", ["uvloop", "asyncio"])
+def test_a_connection_waiting_for_its_handshake_makes_room_on_either_loop(loop_of, monkeypatch, tmp_path):
+    """Past the connections a process takes, the one waiting longest for its TLS handshake is closed
+    to make room (`server_http._make_room`), on uvloop and on asyncio's own loop (Windows), and
+    uncounted at once; a handshake done is no longer waiting."""
+    import asyncio
+    import ssl
+
+    from udfs import server_http
+
+    if loop_of == "asyncio":
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+    monkeypatch.setattr(server_http, "_IDLE", {})
+    monkeypatch.setattr(server_http, "_COUNT", {"open": 0})
+    cert, key = _self_signed(tmp_path)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(str(cert), str(key))
+    client = ssl.create_default_context()
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+
+    class Http(asyncio.Protocol):  # what the TLS layer hands the connection to (DeadlineProtocol)
+        _per_address, _address, _limit, _counted = 0, None, 3, False
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.transport.write(b"ok")
+
+    async def closed(reader) -> bool:
+        try:
+            return await asyncio.wait_for(reader.read(1), 3) == b""
+        except ConnectionResetError:
+            return True
+
+    async def scenario():
+        server = await asyncio.get_running_loop().create_server(Http, "127.0.0.1", 0, ssl=served)
+        port = server.sockets[0].getsockname()[1]
+        first, first_writer = await asyncio.open_connection("127.0.0.1", port)  # no handshake
+        second, second_writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.1)
+        assert server_http._COUNT == {"open": 2} and len(server_http._IDLE) == 2
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client)  # the third: room made
+        assert await closed(first)
+        writer.write(b"?")
+        assert await asyncio.wait_for(reader.read(2), 3) == b"ok"
+        assert server_http._COUNT == {"open": 2} and len(server_http._IDLE) == 1  # the second still waits
+        assert not second.at_eof()
+        for w in (writer, first_writer, second_writer):
+            w.close()
+        server.close()
+
+    loop = server_http.new_loop()
+    try:
+        assert loop_of in type(loop).__mro__[2].__module__
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
