@@ -1068,7 +1068,9 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
         # a name no Python identifier: xlwings Server's English 400 (« The interactive mode of xlwings… »)
         *[(f"/xlwings/custom-scripts-call/{name}", b"{}", 404, "Script inconnu")
-          for name in ("a-b", "%C3%A9t%C3%A9", "%3Cscript%3E", "a%0D%0AX:y", "__class__")],
+          for name in ("a-b", "%C3%A9t%C3%A9", "%3Cscript%3E", "a%0D%0AX", "__class__")],
+        # a colon, a drive to Windows' paths: refused before any route (server_guard._climbs)
+        ("/xlwings/custom-scripts-call/a%0D%0AX:y", b"{}", 404, "Adresse inconnue"),
         ("/xlwings/custom-scripts-call/..%2F..%2Fetc%2Fpasswd", b"{}", 404, "Adresse inconnue"),
         ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
         # what the add-in always sends, missing: the request's fault, not « Erreur interne »

@@ -68,8 +68,9 @@ CORS_OPTIONS = {"allow_methods": ["POST"], "allow_headers": ["*"], "allow_creden
 
 def _climbs(path: str) -> bool:
     """A path (already percent-decoded by uvicorn, « %2e%2e » and « %2f » included) with a « . » or
-    « .. » segment, a backslash (a separator to Windows) or a NUL: never an address of the add-in."""
-    return "\\" in path or "\x00" in path or any(part in (".", "..") for part in path.split("/"))
+    « .. » segment, a backslash (a separator to Windows), a colon (a drive to Windows: the static
+    files' `user_dir / "C:…"` leaves their folder, as `..` did) or a NUL: never an address of the add-in."""
+    return any(c in path for c in "\\:\x00") or any(part in (".", "..") for part in path.split("/"))
 
 
 def _header(scope, name: bytes) -> str | None:
