@@ -50,12 +50,21 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(log: Path, *options: str, env: dict[str, str] | None = None, https: bool = False):
-    """`acv-xl serveur` in a subprocess on a free loopback port; yields (client, log, port)."""
+def running_server(log: Path, *options: str, env: dict[str, str] | None = None, https: bool = False,
+                   files: int | None = None):
+    """`acv-xl serveur` in a subprocess on a free loopback port; yields (client, log, port).
+    `files`: the process's limit on open files (systemd gives a service 1,024)."""
     port = _free_port()
     out = open(log, "w")  # a file, not a pipe: nobody reads a pipe while the server logs
+
+    def limit_files() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (files, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
     proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port), *options],
-                            cwd=ROOT, env=env or _env(), stdout=out, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=env or _env(), stdout=out, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=limit_files if files else None)
     base = f"{'https' if https else 'http'}://127.0.0.1:{port}"
     client = httpx.Client(base_url=base, timeout=60, verify=False)
     try:
@@ -428,6 +437,24 @@ def test_foreign_origin_and_text_plain_are_refused(server):
     same = client.post(url, content=payload, headers={"Content-Type": "application/json",
                                                       "Origin": str(client.base_url).rstrip("/")})
     assert same.status_code == 200 and same.json()["actions"]
+
+
+def test_a_preflight_from_the_server_s_own_origin_is_answered_in_french_terms(server):
+    """Without --url-publique nor --origine, the server's own origin passes the origin check, but its
+    preflight reached xlwings Server's CORS layer, which knows no origin: 400 « Disallowed CORS
+    origin », in English, for an origin the server accepts. Now answered as an origin of --origine;
+    a method the server never takes is refused in French."""
+    client, _ = server
+    own = str(client.base_url).rstrip("/")
+    ask = {"Origin": own, "Access-Control-Request-Method": "POST",
+           "Access-Control-Request-Headers": "authorization,content-type"}
+    preflight = client.options("/xlwings/custom-functions-call", headers=ask)
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == own
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    put = client.options("/xlwings/custom-functions-call", headers=ask | {"Access-Control-Request-Method": "PUT"})
+    assert (put.status_code, put.text) == (400, "Requête de contrôle préalable (CORS) refusée : ce serveur "
+                                                "n'accepte que des appels POST.\n")
+    assert "access-control-allow-origin" not in put.headers
 
 
 def test_an_origin_allowed_by_origine_can_call_from_a_browser(tmp_path):
@@ -889,6 +916,57 @@ def test_https_connections_are_counted_per_address_before_their_handshake(tmp_pa
     assert "Traceback" not in text and address not in text
 
 
+@pytest.mark.parametrize("https", [True, False], ids=["https", "http"])
+def test_idle_connections_from_many_addresses_cannot_take_every_file(https, tmp_path):
+    """`--connexions-par-adresse` caps one address; a few addresses together (five at the default,
+    under systemd's 1,024 files) opened connections and sent nothing — in HTTPS direct, not even a
+    TLS greeting — until the process had no file left: nobody else was accepted until theirs were
+    closed at `--delai-reception`, and again as soon as they came back. Past the connections a
+    process takes, a new one now closes the one idle longest (its handshake or its request's head
+    not arrived). Here from the loopback, which no address count limits, as many addresses would."""
+    cert, key = _self_signed(tmp_path) if https else (None, None)
+    options = ["--delai-reception", "30"] + (["--certificat", str(cert), "--cle", str(key)] if https else [])
+    context = None
+    if https:
+        import ssl
+
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    # 300 files: uvicorn's cap on connections is then 200 (server_config.connection_limit)
+    with running_server(tmp_path / "serveur.log", *options, env=_env(ACV_XL_JETON=TOKEN), https=https,
+                        files=300) as (_, log, port):
+        idle = []
+        try:
+            for _ in range(400):
+                idle.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            time.sleep(0.5)
+            t = time.monotonic()
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if context is not None:
+                conn = context.wrap_socket(conn)
+            with conn:
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                assert conn.recv(100).startswith(b"HTTP/1.1 200")
+            assert time.monotonic() - t < 5
+            # the oldest were closed to make room, the newest kept (each until its own deadline)
+
+            def closed(c) -> bool:
+                c.settimeout(0.01)
+                try:
+                    return c.recv(1) == b""
+                except ConnectionResetError:
+                    return True
+                except TimeoutError:
+                    return False
+
+            gone = [closed(c) for c in idle]
+            assert all(gone[:150]) and not any(gone[-150:]), gone.count(True)
+        finally:
+            for c in idle:
+                c.close()
+        assert "Traceback" not in log.read_text()
+
+
 def test_https_with_a_token_file_a_time_limit_and_the_url_to_use(tmp_path):
     cert, key = _self_signed(tmp_path)
     tokens = tmp_path / "jetons.txt"
@@ -990,7 +1068,9 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
         # a name no Python identifier: xlwings Server's English 400 (« The interactive mode of xlwings… »)
         *[(f"/xlwings/custom-scripts-call/{name}", b"{}", 404, "Script inconnu")
-          for name in ("a-b", "%C3%A9t%C3%A9", "%3Cscript%3E", "a%0D%0AX:y", "__class__")],
+          for name in ("a-b", "%C3%A9t%C3%A9", "%3Cscript%3E", "a%0D%0AX", "__class__")],
+        # a colon, a drive to Windows' paths: refused before any route (server_guard._climbs)
+        ("/xlwings/custom-scripts-call/a%0D%0AX:y", b"{}", 404, "Adresse inconnue"),
         ("/xlwings/custom-scripts-call/..%2F..%2Fetc%2Fpasswd", b"{}", 404, "Adresse inconnue"),
         ("/xlwings/custom-scripts-call/valider", b'{"book": {}}', 400, "classeur attendu"),
         # what the add-in always sends, missing: the request's fault, not « Erreur interne »
@@ -1010,8 +1090,10 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
 
 
 def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
-    """uvicorn's own cap (open connections, idle ones too: within the process's file descriptors)
-    answered « Service Unavailable » in English, into the cell. 200 descriptors: a cap of 100."""
+    """uvicorn's own cap (open connections: within the process's file descriptors) answered « Service
+    Unavailable » in English, into the cell. 200 descriptors: a cap of 100. Idle connections are
+    closed to make room (the test below): here, requests whose content is still awaited (13 threads:
+    the requests a process holds, 13 × 8, and the cap, both 104)."""
     import resource
 
     from udfs.server_guard import BUSY
@@ -1021,8 +1103,8 @@ def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
 
     port = _free_port()
     with open(tmp_path / "serveur.log", "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port)], cwd=ROOT, env=_env(),
-                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=few_files)
+        proc = subprocess.Popen([sys.executable, "-m", "acv_xl", "serveur", "--port", str(port), "--fils", "13"],
+                                cwd=ROOT, env=_env(), stdout=out, stderr=subprocess.STDOUT, preexec_fn=few_files)
     idle: list[socket.socket] = []
     try:
         deadline = time.monotonic() + 120
@@ -1032,8 +1114,10 @@ def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
                     break
             except httpx.TransportError:
                 time.sleep(0.3)
-        for _ in range(100):
+        for _ in range(103):
             idle.append(socket.create_connection(("127.0.0.1", port)))
+            idle[-1].sendall(b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
         time.sleep(0.5)
         r = httpx.post(f"http://127.0.0.1:{port}/xlwings/custom-functions-call",
                        json=_function_body("ACV_SYNTHESE", _big_plan(2)), timeout=30)
@@ -1080,6 +1164,51 @@ def test_the_frameworks_own_refusals_are_french(server):
     # (sealed for the add-in's message box: server_alert)
     assert client.post("/xlwings/custom-scripts-call/inconnu", json={}).text.startswith(
         "Script inconnu de ce serveur.\n[acv-xl:")
+
+
+def test_no_address_climbs_out_of_the_add_in_s_files(server, tmp_path):
+    """xlwings Server's static files look in the project's folder without checking that the file
+    stays inside it: GET /static/%2e%2e/%2e%2e/… (or « ..%2f », which uvicorn decodes too) served,
+    without a token, any file the service may read — the token file, the TLS key. Sent on a socket:
+    an HTTP client removes the « .. » itself before sending (as httpx did in the test above)."""
+    client, log = server
+    secret = tmp_path / "jetons.txt"
+    secret.write_text("arras secret-du-fichier-de-jetons-0123456789\n", encoding="utf-8")
+    static = ROOT / "udfs" / "server_project" / "static"
+    up = len(static.parts) - 1  # from the static folder to the root of the disk
+    target = str(secret).lstrip("/")
+    port = client.base_url.port
+    for path in ("/static/" + "%2e%2e/" * up + target,
+                 "/static/" + "..%2f" * up + target.replace("/", "%2f"),
+                 "/static/" + "../" * up + target,
+                 "/static/%2e%2e/%2e%2e/server_config.py",
+                 "/static/..%5c..%5cserver_config.py",
+                 "/static/./js/../../../server_config.py"):
+        got, _ = _exchange(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode(),
+                           wait=5)
+        assert got.startswith(b"HTTP/1.1 404 "), (path, got[:200])
+        assert b"secret-du-fichier" not in got and b"ServerConfig" not in got
+        assert got.endswith("Adresse inconnue de ce serveur.\n".encode()), got[-200:]
+    assert log.read_text().count("issue=chemin_refuse statut=404") >= 6
+    assert client.get("/static/js/auth.js").status_code == 200  # the add-in's own files still served
+
+
+def test_head_reads_the_add_in_s_files_as_get_does(server):
+    """`curl -I https://…/manifest`, a supervision's probe or a link checker, got 405 « Méthode non
+    permise » (FastAPI's routes take only GET), though the docs call GET and HEAD the public methods:
+    the manifest looked broken. HEAD now has GET's status and headers, without the body."""
+    client, log = server
+    client.headers.pop("Authorization", None)  # public, as GET
+    try:
+        for path in ("/manifest", "/manifest/download", "/taskpane", "/xlwings/custom-functions-meta", "/"):
+            got, head = client.get(path), client.head(path)
+            assert head.status_code == got.status_code == 200, (path, head.status_code)
+            assert head.content == b"" and head.headers["content-length"] == str(len(got.content)), path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+        assert client.head("/inconnue").status_code == 404
+    finally:
+        client.headers.update(AUTH)
+    assert re.search(r" HEAD /manifest statut=200 ", log.read_text())
 
 
 def test_a_burst_of_calls_waits_its_turn_and_any_refusal_is_french(tmp_path):
@@ -1158,6 +1287,8 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
         monkeypatch.setitem(sys.modules, "uvloop", None)
     monkeypatch.setattr(server_http, "_OPEN", {})
     monkeypatch.setattr(server_http, "_TOLD", set())
+    monkeypatch.setattr(server_http, "_IDLE", {})
+    monkeypatch.setattr(server_http, "_COUNT", {"open": 0})
     monkeypatch.setattr(server_http, "address_key", lambda peer: "un client")  # the loopback counted
     cert, key = _self_signed(tmp_path)
     served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -1166,7 +1297,7 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
     client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
 
     class Http(asyncio.Protocol):  # what the TLS layer hands the connection to (DeadlineProtocol)
-        _per_address, _address = 1, None
+        _per_address, _address, _limit, _counted = 1, None, 4096, False
 
         def connection_made(self, transport):
             self.transport = transport
@@ -1203,6 +1334,66 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
         writer.close()
         await asyncio.sleep(0.2)
         assert server_http._OPEN == {}
+        server.close()
+
+    loop = server_http.new_loop()
+    try:
+        assert loop_of in type(loop).__mro__[2].__module__
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("loop_of", ["uvloop", "asyncio"])
+def test_a_connection_waiting_for_its_handshake_makes_room_on_either_loop(loop_of, monkeypatch, tmp_path):
+    """Past the connections a process takes, the one waiting longest for its TLS handshake is closed
+    to make room (`server_http._make_room`), on uvloop and on asyncio's own loop (Windows), and
+    uncounted at once; a handshake done is no longer waiting."""
+    import asyncio
+    import ssl
+
+    from udfs import server_http
+
+    if loop_of == "asyncio":
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+    monkeypatch.setattr(server_http, "_IDLE", {})
+    monkeypatch.setattr(server_http, "_COUNT", {"open": 0})
+    cert, key = _self_signed(tmp_path)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(str(cert), str(key))
+    client = ssl.create_default_context()
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+
+    class Http(asyncio.Protocol):  # what the TLS layer hands the connection to (DeadlineProtocol)
+        _per_address, _address, _limit, _counted = 0, None, 3, False
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.transport.write(b"ok")
+
+    async def closed(reader) -> bool:
+        try:
+            return await asyncio.wait_for(reader.read(1), 3) == b""
+        except ConnectionResetError:
+            return True
+
+    async def scenario():
+        server = await asyncio.get_running_loop().create_server(Http, "127.0.0.1", 0, ssl=served)
+        port = server.sockets[0].getsockname()[1]
+        first, first_writer = await asyncio.open_connection("127.0.0.1", port)  # no handshake
+        second, second_writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.1)
+        assert server_http._COUNT == {"open": 2} and len(server_http._IDLE) == 2
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client)  # the third: room made
+        assert await closed(first)
+        writer.write(b"?")
+        assert await asyncio.wait_for(reader.read(2), 3) == b"ok"
+        assert server_http._COUNT == {"open": 2} and len(server_http._IDLE) == 1  # the second still waits
+        assert not second.at_eof()
+        for w in (writer, first_writer, second_writer):
+            w.close()
         server.close()
 
     loop = server_http.new_loop()

@@ -212,6 +212,45 @@ def test_a_client_gone_before_its_body_leaves_one_token_in_the_log(caplog):
     assert " issue=client_parti statut=- " in line and guard.active == 0
 
 
+@pytest.mark.parametrize("path", ["/static/C:/Windows/win.ini", "/static/C:Windows/win.ini",
+                                  "/static/js/auth.js::$DATA", "/static/..\\..\\server_config.py"])
+def test_a_windows_path_out_of_the_add_in_s_files_is_refused(path):
+    """Served on a Windows PC (docs/excel.md), xlwings Server's static files join the address to their
+    folder with pathlib: a drive (« C:… ») replaces the folder, as « .. » climbed out of it on Linux
+    (tests/test_server.py sends those on a socket). No address of the add-in has a colon."""
+    guard = Guard(None, ServerConfig())
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [(b"host", b"127.0.0.1:8000")]}
+    assert guard.refusal(scope) == (404, "Adresse inconnue de ce serveur.", [])
+    assert scope["acv"]["issue"] == "chemin_refuse"
+    for served in ("/static/js/auth.js", "/manifest", "/xlwings/custom-scripts-call/valider"):
+        assert guard.refusal(dict(scope, path=served)) is None
+
+
+def test_a_refused_origin_is_named_in_the_log(caplog):
+    """A front end on another port than 443 with --url-publique naming none: the browser's Origin
+    carries the port, the front end's Host does not, and every call got 403 with nothing in the log
+    but « statut=403 » — the préfecture's IT had no way to see which origin was refused."""
+    import asyncio
+    import logging
+
+    guard = Guard(None, ServerConfig(tokens=Tokens(GOOD), origins=frozenset({"https://acv.exemple.gouv.fr"})))
+    scope = _scope(host="acv.exemple.gouv.fr", origin="https://acv.exemple.gouv.fr:8443",
+                   authorization=f"Bearer {GOOD}", content_type="application/json")
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    with caplog.at_level(logging.INFO, logger="acv_xl.serveur"):
+        asyncio.run(guard(scope, receive, send))
+    assert sent[0]["status"] == 403
+    [line] = [r.getMessage() for r in caplog.records]
+    assert " issue=origine_refusee origine=https://acv.exemple.gouv.fr:8443 statut=403 " in line
+
+
 def _fake_calls(monkeypatch, seconds: float, **config):
     """`server_calls.Calls` whose functions only sleep, recording the bodies computed at once."""
     import threading

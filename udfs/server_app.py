@@ -23,7 +23,7 @@ from xlwings_server.main import main_app  # noqa: E402
 from .server_alert import SealedAlerts  # noqa: E402
 from .server_calls import Calls  # noqa: E402
 from .server_config import ServerConfig  # noqa: E402
-from .server_guard import Guard  # noqa: E402
+from .server_guard import CORS_OPTIONS, Guard  # noqa: E402
 
 
 def _access_log() -> None:
@@ -46,8 +46,7 @@ def build_app(config: ServerConfig | None = None):
         # so a page of an allowed origin got « Disallowed CORS origin » (or 401) and could call nothing
         from fastapi.middleware.cors import CORSMiddleware
 
-        app = CORSMiddleware(app=app, allow_origins=sorted(config.origins), allow_methods=["POST"],
-                             allow_headers=["*"], allow_credentials=False)
+        app = CORSMiddleware(app=app, allow_origins=sorted(config.origins), **CORS_OPTIONS)
     # outermost: the refusals of a button's call, Guard's included, sealed for the add-in's box
     return SealedAlerts(Guard(app, config, entraid=entraid), app_path=settings.app_path)
 

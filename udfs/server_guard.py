@@ -33,7 +33,7 @@ from .server_config import ServerConfig
 
 log = logging.getLogger("acv_xl.serveur")
 
-STATE_KEYS = ("cible", "client", "issue")  # what the handlers may add to the log line
+STATE_KEYS = ("cible", "client", "issue", "origine")  # what the handlers may add to the log line
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_METHODS = frozenset({"GET", "HEAD"})
 
@@ -46,6 +46,7 @@ BUSY = "Serveur occupé : réessayez dans un instant."
 # FastAPI's own refusals, {"detail": "Not Found"}… in English, for an address or a method that the
 # add-in never uses (someone trying the server by hand, a scanner): said in French
 FRAMEWORK_ERRORS = {
+    400: "Requête de contrôle préalable (CORS) refusée : ce serveur n'accepte que des appels POST.",
     404: "Adresse inconnue de ce serveur.",
     405: "Méthode non permise pour cette adresse.",
     422: "Requête incomplète ou mal formée pour cette adresse.",
@@ -58,7 +59,18 @@ _FRAMEWORK_BODIES = frozenset({b"Not Found", b"Method Not Allowed", b'{"detail":
 
 def _framework_error(body: bytes) -> bool:
     """FastAPI's or Starlette's own words (ours, « Fonction inconnue… », pass unchanged)."""
-    return body.strip() in _FRAMEWORK_BODIES or body.startswith(b'{"detail":[{"type":')
+    return body.strip() in _FRAMEWORK_BODIES or body.startswith((b'{"detail":[{"type":', b"Disallowed CORS "))
+
+
+# what a browser is told of the calls it may make from an allowed origin (`server_app`, `Guard.preflight`)
+CORS_OPTIONS = {"allow_methods": ["POST"], "allow_headers": ["*"], "allow_credentials": False}
+
+
+def _climbs(path: str) -> bool:
+    """A path (already percent-decoded by uvicorn, « %2e%2e » and « %2f » included) with a « . » or
+    « .. » segment, a backslash (a separator to Windows), a colon (a drive to Windows: the static
+    files' `user_dir / "C:…"` leaves their folder, as `..` did) or a NUL: never an address of the add-in."""
+    return any(c in path for c in "\\:\x00") or any(part in (".", "..") for part in path.split("/"))
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -164,10 +176,20 @@ class Guard:
 
     def refusal(self, scope) -> tuple[int, str, list] | None:
         method = scope["method"]
+        if _climbs(scope.get("path", "")):
+            # xlwings Server's static files (`OverridableStaticFiles`) look in the project's folder
+            # first without Starlette's check that the file stays inside it: GET
+            # /static/%2e%2e/%2e%2e/… served, without a token, any file the service may read — the
+            # token file, the TLS key, serveur.env. No file of the add-in has such a segment.
+            scope.setdefault("acv", {})["issue"] = "chemin_refuse"
+            return 404, FRAMEWORK_ERRORS[404], []
         origin = _header(scope, b"origin")
         # GET/HEAD only read the add-in's public files (Office may fetch them from its own
         # origin); what they return stays unreadable to a foreign page (no CORS header for it)
         if origin is not None and method not in PUBLIC_METHODS and not self.origin_allowed(scope, origin):
+            # the origin in the log: a front end on another port than 443 (https://acv…:8443) while
+            # --url-publique has none refused every call with only « statut=403 » to go on
+            scope.setdefault("acv", {}).update(issue="origine_refusee", origine=origin)
             return 403, ("Origine refusée : ce serveur ne répond qu'au complément Excel « Action Cœur de "
                          "Ville » qu'il distribue."), []
         # a browser's preflight (CORS) never carries the token: from an allowed origin (checked
@@ -195,6 +217,24 @@ class Guard:
             if length is not None and (not digits or int(length) > self.config.max_body):
                 return 413, self.too_large(), []
         return None
+
+    def own_preflight(self, scope) -> bool:
+        """A browser's preflight from the server's own origin, let through by `refusal`: the CORS
+        middleware of `server_app` knows only --origine and --url-publique, and without them
+        xlwings Server's own answered « Disallowed CORS origin », in English."""
+        origin = _header(scope, b"origin")
+        return (scope["method"] == "OPTIONS" and origin is not None
+                and _header(scope, b"access-control-request-method") is not None
+                and origin.rstrip("/") not in self.config.origins)
+
+    @staticmethod
+    async def preflight(scope, send) -> None:
+        """Answered as an origin of --origine is (Starlette's CORS middleware, for this origin alone)."""
+        from fastapi import Request
+        from fastapi.middleware.cors import CORSMiddleware
+
+        cors = CORSMiddleware(None, allow_origins=[_header(scope, b"origin")], **CORS_OPTIONS)
+        await cors.preflight_response(request_headers=Request(scope).headers)(scope, replay(b""), send)
 
     def too_large(self) -> str:
         mo = fmt_number(self.config.max_body / (1024 * 1024), 1).removesuffix(",0")
@@ -244,6 +284,9 @@ class Guard:
                 code, message, headers = refused
                 await send_text(watched_send, code, message, headers)
                 return
+            if self.own_preflight(scope):
+                await self.preflight(scope, watched_send)
+                return
             if scope["method"] in WRITE_METHODS:
                 try:
                     body = await asyncio.wait_for(read_body(receive, self.config.max_body),
@@ -261,6 +304,12 @@ class Guard:
                     state["issue"] = "client_parti"  # one token of the log line, as the others
                     return
                 receive = replay(body)
+            if scope["method"] == "HEAD":
+                # FastAPI's routes take only GET: `curl -I …/manifest` (a supervision's probe) got 405
+                # « Méthode non permise ». Answered as GET, whose body uvicorn leaves out (it knows
+                # the request was HEAD); the log line keeps HEAD.
+                await self.app(dict(scope, method="GET"), receive, watched_send)
+                return
             await self.app(scope, receive, watched_send)
         finally:
             self.active -= 1

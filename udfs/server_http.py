@@ -13,7 +13,10 @@ server's own front door. Here, on each connection:
 - a client that reads nothing of an answer for `--delai-reception` seconds is cut off;
 - past uvicorn's cap on connections, the answer is the French « Serveur occupé »;
 - one client address (an IPv6 /64) holds at most `--connexions-par-adresse` of them, loopback
-  excepted (the front end on this machine): past it, a new connection is closed at once.
+  excepted (the front end on this machine): past it, a new connection is closed at once;
+- past the connections a process takes (uvicorn's cap), a new connection closes the one idle
+  longest — waiting for its TLS handshake or its request's head — rather than let a few addresses
+  together take every file the process may open (`_make_room`).
 
 The body's own deadline is the application's (`server_guard.read_body`), which reads it.
 uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every process.
@@ -32,6 +35,7 @@ import ipaddress
 import logging
 import multiprocessing
 import sys
+from typing import Callable
 
 from .server_alert import seal, sealing, to_the_box
 from .server_config import per_address_limit, receive_timeout
@@ -104,6 +108,28 @@ def _admit(key: str, limit: int) -> bool:
     return True
 
 
+_IDLE: dict[object, Callable[[], None]] = {}  # connections waiting for a handshake or a head, oldest first
+_COUNT = {"open": 0}  # connections of this process, counted from their accept (TLS) or their making
+
+
+def _make_room(limit: int) -> None:
+    """Count one more connection; past `limit` open ones, first close the one idle longest. Each
+    address holding less than `--connexions-par-adresse`, five addresses together (under systemd's
+    1,024 files) opened connections and sent nothing until the process had no file left: nobody
+    was accepted until theirs reached `--delai-reception`, and again as soon as they came back. An
+    idle connection costs its client nothing to reopen, and a commune's own is reopened by its
+    browser; one being answered or computed is never closed here."""
+    if _COUNT["open"] >= limit - 1 and _IDLE:  # (uvicorn's cap counts the connection itself)
+        _IDLE.pop(next(iter(_IDLE)))()
+    _COUNT["open"] += 1
+
+
+def _uncount(protocol) -> None:
+    if protocol._counted:
+        protocol._counted = False
+        _COUNT["open"] -= 1
+
+
 def _release(key: str | None) -> None:
     if key is None:
         return
@@ -130,8 +156,10 @@ class DeadlineProtocol(_Base):
         self._cap = None  # uvicorn's connection cap (`limit_concurrency`), answered here in French
         if hasattr(_Base, "on_headers_complete"):  # httptools (h11 keeps uvicorn's own answer)
             self._cap, self.limit_concurrency = self.limit_concurrency, None
-        self._per_address = per_address_limit(self._cap or self.limit_concurrency or 4096)
+        self._limit = self._cap or self.limit_concurrency or 4096
+        self._per_address = per_address_limit(self._limit)
         self._address = None  # counted in `_OPEN` under this key
+        self._counted = False  # in `_COUNT` (`_make_room`)
 
     # ---------------------------------------------------------------- the wait for a head
     def _waiting(self) -> bool:
@@ -139,10 +167,18 @@ class DeadlineProtocol(_Base):
         return self.cycle is None or self.cycle.response_complete
 
     def _wait_for_head(self) -> None:
+        _IDLE.pop(self, None)
+        if self._cap is not None:  # httptools: `on_headers_complete` takes it out again (h11 would not)
+            _IDLE[self] = self._evicted  # the youngest idle connection
         self._stop_timer()
         self._head_started = False
         self._head_since = self.loop.time()
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
+
+    def _evicted(self) -> None:
+        """Closed to make room (`_make_room`): no request under way, nothing to answer."""
+        _uncount(self)  # now: its `connection_lost` comes later
+        self.transport.abort()
 
     def _stop_timer(self) -> None:
         if self._head_timer is not None:
@@ -229,11 +265,16 @@ class DeadlineProtocol(_Base):
                 transport.abort()
                 return
             self._address = key
+        if not self._counted:  # (a TLS connection was counted at its accept: `_TlsAccept`)
+            _make_room(self._limit)
+            self._counted = True
         self._wait_for_head()
 
     def connection_lost(self, exc) -> None:
         _release(self._address)
         self._address = None
+        _IDLE.pop(self, None)
+        _uncount(self)
         self._stop_timer()
         self._disconnect_answers()
         if self._stall_timer is not None:
@@ -265,11 +306,14 @@ class DeadlineProtocol(_Base):
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
+        _IDLE.pop(self, None)  # a request to answer: never closed to make room
         if not self._waiting() and (self._answering is None or self._answering.response_complete):
             self._answering = self.cycle  # being answered: this request queues behind it (pipelined)
         self._in_head = False
         self._stop_timer()  # the head is in; the body's deadline is the application's
-        if self._cap is not None and (len(self.connections) >= self._cap or len(self.tasks) >= self._cap):
+        # (connections counted here rather than uvicorn's `connections`: those closed to make room leave
+        # it only at their `connection_lost`, after this request's head when both came at once)
+        if self._cap is not None and (_COUNT["open"] >= self._cap or len(self.tasks) >= self._cap):
             # uvicorn's own answer there is « Service Unavailable », in English, into the cell
             app, self.app = self.app, _busy
             try:
@@ -315,6 +359,9 @@ class _TlsAccept(asyncio.Protocol):
             transport.abort()
             return
         protocol._address = key  # released by its connection_lost once the handshake is done
+        _make_room(protocol._limit)  # (and uncounted there, or by `_handshake_done`)
+        protocol._counted = True
+        _IDLE[transport] = functools.partial(_drop_handshake, protocol, transport)  # idle until its handshake is done
         handshake = self.loop.create_future()
         handshake.add_done_callback(functools.partial(_handshake_done, protocol, transport))
         tls = self.loop.tls_protocol(self.loop, protocol, self.context, handshake, server_side=True,
@@ -323,13 +370,21 @@ class _TlsAccept(asyncio.Protocol):
         tls.connection_made(transport)
 
 
+def _drop_handshake(protocol, transport) -> None:
+    """Closed to make room (`_make_room`) before its handshake was done."""
+    _uncount(protocol)
+    transport.abort()
+
+
 def _handshake_done(protocol, transport, handshake) -> None:
     """A handshake failed, too slow or cut: the connection closed (as the loop does), uncounted."""
+    _IDLE.pop(transport, None)  # done: idle now, if at all, as an HTTP connection waiting for its head
     failed = handshake.cancelled() or handshake.exception() is not None
     if failed:
         transport.abort()
         _release(protocol._address)
         protocol._address = None
+        _uncount(protocol)
 
 
 class _HandshakeDeadline:
