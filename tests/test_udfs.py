@@ -519,3 +519,43 @@ def test_two_tables_swapped_are_said_so(call, got, wanted):
     tables = {name: table_values(path, name) for name in ("T_Actions", "T_Financements", "T_Financeurs")}
     assert call(tables) == (f"#ACV: la plage reçue est le tableau {got}, pas {wanted} : à cette place, la fonction "
                             f"attend {wanted}[#Tout] (vérifiez l'ordre des arguments).")
+
+
+def _part_mo_of_valider(path: Path) -> dict[str, float | None]:
+    """Each action's L1111-10 ratio as FIN-06 (and the annex) count it on the file."""
+    from acv_xl.checks import totals
+    from acv_xl.reading.read import read_file
+
+    conv = read_file(path)
+    return {a.numero: (None if (r := totals.part_mo(totals.lines_of(conv.financements, a.numero), conv.financeurs, a,
+                                                     dispositifs_classeur=conv.dispositifs).ratio) is None
+                       else float(round(r, 6)))
+            for a in conv.actions}
+
+
+def _set_natures(path: Path, out: Path, natures: dict[str, str]) -> None:
+    """`path`'s plan with the lines of each dispositif of `natures` retyped so (every cell else kept)."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    wb = openpyxl.load_workbook(path)
+    ws = next(w for w in wb.worksheets if T.name in w.tables)
+    c1, r1, _c2, r2 = range_boundaries(ws.tables[T.name].ref)
+    dispositif, nature = (c1 + list(T.headers).index(T.header(a)) for a in ("dispositif", "nature"))
+    hit = [r for r in range(r1 + 1, r2 + 1) if ws.cell(r, dispositif).value in natures]
+    assert hit, natures
+    for r in hit:
+        ws.cell(r, nature).value = natures[ws.cell(r, dispositif).value]
+    wb.save(out)
+
+
+def test_part_mo_counts_a_dsil_typed_as_a_loan_as_valider_does(tmp_path):
+    """A DSIL typed « Prêt » (or « Recette / cession ») is still the État's subsidy for FIN-06; ACV_PART_MO
+    did not read the Dispositif column, took the line for the MO's own loan and gave 100 % where
+    « Valider » counted the DSIL in the public financing."""
+    path = tmp_path / "dsil-pret.xlsx"
+    _set_natures(CASES[0], path, {"DSIL": "Prêt"})
+    expected = _part_mo_of_valider(path)
+    args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS)]
+    got = {numero: (None if isinstance(r := F.ACV_PART_MO(*args, numero), str) else r) for numero in expected}
+    assert got == pytest.approx(expected)

@@ -42,7 +42,8 @@ _A = layout.T_ACTIONS
 
 # What each function needs from each table: a missing column is named in the error.
 _PLAN_TOTAUX = ("numero", "financeur", "montant", "statut")
-_PLAN_MO = ("numero", "financeur", "nature", "montant", "statut")
+# the dispositif too: a DSIL typed « Prêt » is still a public subsidy for FIN-06 (`role_l1111_10`)
+_PLAN_MO = ("numero", "financeur", "dispositif", "nature", "montant", "statut")
 _ACTIONS_COUT = ("numero", "cout_total")
 
 # `par` of ACV_SYNTHESE → (key of totals.Totaux, header of the first column)
