@@ -559,3 +559,31 @@ def test_part_mo_counts_a_dsil_typed_as_a_loan_as_valider_does(tmp_path):
     args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS)]
     got = {numero: (None if isinstance(r := F.ACV_PART_MO(*args, numero), str) else r) for numero in expected}
     assert got == pytest.approx(expected)
+
+
+def test_part_mo_takes_the_workbooks_own_subsidies_as_valider_does(tmp_path):
+    """A fund the commune adds to T_Dispositifs as a Région's « Subvention », typed « Autre » in the plan:
+    FIN-06 counts it in the public financing; ACV_PART_MO, not given T_Dispositifs, left it out of the
+    base (100 % of own share). Its optional 5th argument is that table; the 4-argument call is unchanged."""
+    import openpyxl
+
+    fund, typed = "Fonds régional des centres anciens", tmp_path / "renomme.xlsx"
+    wb = openpyxl.load_workbook(CASES[0])
+    for ws in wb.worksheets:  # the reference fund renamed in the list and in the plan: the workbook's own
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value == "Redynamisation des centres-villes":
+                    cell.value = fund
+    wb.save(typed)
+    path = tmp_path / "fonds-autre.xlsx"
+    _set_natures(typed, path, {fund: "Autre"})
+    expected = _part_mo_of_valider(path)
+    args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS, layout.T_DISPOSITIFS)]
+
+    def ratio(r):
+        return None if isinstance(r, str) else r
+
+    assert {n: ratio(F.ACV_PART_MO(*args[:3], n, args[3])) for n in expected} == pytest.approx(expected)
+    without = {n: ratio(F.ACV_PART_MO(*args[:3], n)) for n in expected}
+    assert without != pytest.approx(expected)  # the list is what tells the fund a subsidy
+    assert without == {n: ratio(F.ACV_PART_MO(*args[:3], n, None)) for n in expected}

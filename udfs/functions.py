@@ -45,6 +45,7 @@ _PLAN_TOTAUX = ("numero", "financeur", "montant", "statut")
 # the dispositif too: a DSIL typed « Prêt » is still a public subsidy for FIN-06 (`role_l1111_10`)
 _PLAN_MO = ("numero", "financeur", "dispositif", "nature", "montant", "statut")
 _ACTIONS_COUT = ("numero", "cout_total")
+_DISPOSITIFS_MO = ("financeur", "dispositif", "nature")
 
 # `par` of ACV_SYNTHESE → (key of totals.Totaux, header of the first column)
 SYNTHESE_PAR = {
@@ -199,7 +200,8 @@ def ACV_ECART(actions, plan, n_action):
 @xw.arg("plan", **TABLE, doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
 @xw.arg("financeurs", **TABLE, doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
 @xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
-def ACV_PART_MO(actions, plan, financeurs, n_action):
+@xw.arg("dispositifs", **TABLE, doc="Facultatif : T_Dispositifs[#Tout], pour les subventions ajoutées au classeur")
+def ACV_PART_MO(actions, plan, financeurs, n_action, dispositifs=None):
     """Part propre du maître d'ouvrage dans le financement public (ratio de l'article L1111-10 du CGCT)."""
 
     def compute():
@@ -207,11 +209,15 @@ def ACV_PART_MO(actions, plan, financeurs, n_action):
         action = _action(rows(actions, FicheAction, ("numero",)), numero, n_action)
         lines = rows(plan, LigneFinancement, _PLAN_MO, only=_PLAN_MO)
         fin = rows(financeurs, Financeur, ("code", "categorie"))
-        listed = Convention(financements=lines, financeurs=fin)
+        # the workbook's own subsidies (a Région's fund it adds, typed « Autre » in the plan), which FIN-06
+        # counts as public ones; optional, so that the four-argument calls keep working
+        added = rows(dispositifs, Dispositif, _DISPOSITIFS_MO) if dispositifs is not None else []
+        listed = Convention(financements=lines, financeurs=fin, dispositifs=added)
         codes_as_listed(listed, shared=True)  # « etat » is ETAT's, as « Valider » reads it
         lines = listed.financements
         # the MO known: only its own autofinancement is its own share, as FIN-06 counts it
-        part = totals.part_mo(totals.lines_of(lines, numero), fin, action, fin)
+        part = totals.part_mo(totals.lines_of(lines, numero), fin, action, fin,
+                              dispositifs_classeur=listed.dispositifs)
         if part.ratio is None:
             raise UdfError(f"l'action « {numero} » n'a ni part propre ni subvention publique : ratio non défini.")
         return float(round(part.ratio, 6))
