@@ -587,3 +587,19 @@ def test_part_mo_takes_the_workbooks_own_subsidies_as_valider_does(tmp_path):
     without = {n: ratio(F.ACV_PART_MO(*args[:3], n)) for n in expected}
     assert without != pytest.approx(expected)  # the list is what tells the fund a subsidy
     assert without == {n: ratio(F.ACV_PART_MO(*args[:3], n, None)) for n in expected}
+
+
+def test_synthese_by_financeur_shows_one_row_per_code_whatever_its_case():
+    """« ETAT » and « etat » in one plan were two rows of ACV_SYNTHESE (and « etat » alone a row of its
+    own), where « Valider » reads the listed ETAT and the Synthèse sheet's SOMME.SI.ENS sums both: one
+    row per financeur, spelt as the reference list spells it, or as the plan first does."""
+    plan = _plan(("1.1", "Bpi", "Prêt", "Prêt", 2025, 1, "Acquis"),
+                 ("1.1", "etat", "DSIL", "Subvention", 2025, 2, "Acquis"),
+                 ("1.2", "BPI", "Prêt", "Prêt", 2025, 4, "Acquis"),
+                 ("1.2", "ETAT", "DETR", "Subvention", 2025, 8, "Acquis"),
+                 ("1.2", "Région", "", "Subvention", 2025, 16, "Refusé"))
+    assert F.ACV_SYNTHESE(plan) == [[T.header("financeur"), T.header("montant")], ["Bpi", 5.0], ["ETAT", 10.0]]
+    only_lower = _plan(("1.1", "etat", "DSIL", "Subvention", 2025, 2, "Acquis"))
+    assert F.ACV_SYNTHESE(only_lower)[1:] == [["ETAT", 2.0]]
+    # the rows are the function's cache's: the plan read again still holds what was typed
+    assert F.ACV_TOTAL_FINANCEUR(plan, "etat") == 10.0 and F.ACV_SYNTHESE(plan, "statut")[1:] == [["Acquis", 15.0]]

@@ -127,6 +127,28 @@ def _spellings(lines: list[LigneFinancement], code: str) -> list[str]:
     return [c for c in _codes(lines) if c.lower() == low] or [code]
 
 
+def _one_spelling(lines: list[LigneFinancement]) -> list[Financeur] | None:
+    """One spelling per financeur code whatever its case, for ACV_SYNTHESE (which has no Financeurs list):
+    the reference list's (« ETAT ») or else the first the plan holds. « ETAT » and « etat » were two rows,
+    where « Valider » and the Synthèse sheet (SOMME.SI.ENS) count one financeur. None: every code of the
+    plan is spelt so already (nearly always; the lines are then not looked at again)."""
+    codes = _codes(lines)
+    chosen: dict[str, str] = {}
+    for c in codes:
+        if (low := c.lower()) in _REFERENCE_CODES:
+            chosen[low] = _REFERENCE_CODES[low]
+    if len({c.lower() for c in codes}) < len(codes):  # two spellings of one code: the plan's first wins
+        for lf in lines:
+            if lf.financeur:
+                chosen.setdefault(lf.financeur.lower(), lf.financeur)
+    if all(chosen.get(c.lower(), c) == c for c in codes):
+        return None
+    return [Financeur(code=c) for c in chosen.values()]
+
+
+_REFERENCE_CODES = {code.lower(): code for code in layout.FINANCEURS_BY_CODE}
+
+
 def _action(actions: list[FicheAction], numero: str, given: Any = None) -> FicheAction:
     for a in actions:
         if a.numero == numero:
@@ -240,6 +262,9 @@ def ACV_SYNTHESE(plan, par="financeur", actions=None):
         attr, first_header = SYNTHESE_PAR[key]
         needed = _PLAN_TOTAUX + (("annee",) if key == "annee" else ())
         conv = Convention(financements=rows(plan, LigneFinancement, needed, only=_PLAN_TOTAUX + ("annee",)))
+        if key == "financeur" and (spelt := _one_spelling(conv.financements)) is not None:
+            conv.financeurs = spelt
+            codes_as_listed(conv, shared=True)
         if key == "axe":
             if actions is None:
                 raise UdfError(f"la synthèse par axe demande aussi le tableau des actions "
