@@ -510,6 +510,9 @@ def test_a_newer_error_in_a_desktop_argument_is_no_amount():
     (lambda t: F.ACV_PART_MO(t["T_Actions"], t["T_Financeurs"], t["T_Financements"], "1.1"), "T_Financeurs", "T_Financements"),
     (lambda t: F.ACV_ECART(t["T_Financements"], t["T_Actions"], "1.1"), "T_Financements", "T_Actions"),
     (lambda t: F.ACV_TOTAL_FINANCEUR(t["T_Actions"], "ETAT"), "T_Actions", "T_Financements"),
+    # the plan holds the three columns the ratio reads of T_Dispositifs: it was taken for the list
+    (lambda t: F.ACV_PART_MO(t["T_Actions"], t["T_Financements"], t["T_Financeurs"], "1.1", t["T_Financements"]),
+     "T_Financements", "T_Dispositifs"),
 ])
 def test_two_tables_swapped_are_said_so(call, got, wanted):
     """Two table arguments swapped: « la première ligne de la plage ne porte aucun nom de colonne… si la

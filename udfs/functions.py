@@ -45,7 +45,6 @@ _PLAN_TOTAUX = ("numero", "financeur", "montant", "statut")
 # the dispositif too: a DSIL typed « Prêt » is still a public subsidy for FIN-06 (`role_l1111_10`)
 _PLAN_MO = ("numero", "financeur", "dispositif", "nature", "montant", "statut")
 _ACTIONS_COUT = ("numero", "cout_total")
-_DISPOSITIFS_MO = ("financeur", "dispositif", "nature")
 
 # `par` of ACV_SYNTHESE → (key of totals.Totaux, header of the first column)
 SYNTHESE_PAR = {
@@ -233,7 +232,7 @@ def ACV_PART_MO(actions, plan, financeurs, n_action, dispositifs=None):
         fin = rows(financeurs, Financeur, ("code", "categorie"))
         # the workbook's own subsidies (a Région's fund it adds, typed « Autre » in the plan), which FIN-06
         # counts as public ones; optional, so that the four-argument calls keep working
-        added = rows(dispositifs, Dispositif, _DISPOSITIFS_MO) if dispositifs is not None else []
+        added = rows(dispositifs, Dispositif, _required(Dispositif)) if dispositifs is not None else []
         listed = Convention(financements=lines, financeurs=fin, dispositifs=added)
         codes_as_listed(listed, shared=True)  # « etat » is ETAT's, as « Valider » reads it
         lines = listed.financements
