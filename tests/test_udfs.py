@@ -201,6 +201,11 @@ def test_dates_as_iso_strings_serials_or_datetimes_read_the_same():
      "avec sa ligne d'en-tête, T_Financements[#Tout] ; si cette ligne est masquée, affichez-la"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, ""), "#ACV: code du financeur vide"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis;Payé"), "#ACV: statut « Payé » inconnu"),
+    # the ETAT's 700 € refused summed 0,00 € when asked for: « nothing refused », where no total counts them
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "refusé"),
+     "#ACV: les lignes « Refusé » ne comptent dans aucun total, comme pour « Valider » ; leur montant : "
+     "=SOMME.SI.ENS(T_Financements[Montant (€)];T_Financements[Statut];\"Refusé\")"),
+    (lambda: F.ACV_TOTAL_ACTION(PLAN, "1.2", [["Engagé", "Refusé"]]), "#ACV: les lignes « Refusé » ne comptent"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, "vingt"), "#ACV: année « vingt » invalide"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, 2025.5), "#ACV: année « 2025,5 » invalide"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, "2025,5"), "#ACV: année « 2025,5 » invalide"),
