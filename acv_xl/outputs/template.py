@@ -464,7 +464,7 @@ def _write_synthese(ws, fm: _Formats) -> None:
         return f'SUMPRODUCT({per_action}*(({axe}="Axe {n}")+({axe}={n})))'
 
     breakdown(sl.par_axe, "Axe", axe_formula, lambda n: layout.AXES[n],
-              sl.axe_autres, "Axe non reconnu ou action inconnue", sl.axe_total,
+              sl.axe_autres, layout.SYNTHESE_AXE_AUTRES, sl.axe_total,
               key_label=lambda n: layout.AXE_CHOICES[n - 1])
     annee = col_ref(fin, "annee")
     breakdown(sl.par_annee, "Année", lambda y: f"SUMIFS({montant},{annee},{y},{compte})", lambda y: "",
