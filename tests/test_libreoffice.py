@@ -278,3 +278,43 @@ def test_act15_names_the_actions_whose_money_the_synthese_puts_under_no_axe(tmp_
             by_axe[str(act.axe)] -= t.par_action.get(act.numero, Decimal(0))
     for n, cell in sl.par_axe.items():
         assert _cents(syn[cell].value) == by_axe.get(str(n), Decimal("0.00")), n
+
+
+def test_str13_names_the_lines_the_synthese_counts_elsewhere_for_a_space(tmp_path):
+    """« ETAT  » and « Versé  » pasted with a space: the report counts the lines for ETAT and « Versé », the
+    recalculated Synthèse elsewhere (its État total lower by their amount). STR-13 names exactly those
+    lines, the button as the command line."""
+    import xlwings_payload  # noqa: F401 — sets XLWINGS_LICENSE_KEY before xlwings is imported
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.checks.validate import validate_file
+    from udfs import scripts
+    from xlwings_payload import payload_from_xlsx, remote_book
+
+    _require_soffice()
+    src = Path(__file__).resolve().parents[1] / "workbooks" / "exemples" / "arras.xlsx"
+    path = tmp_path / "espaces.xlsx"
+    wb = openpyxl.load_workbook(src)
+    f = layout.T_FINANCEMENTS
+    ws = next(w for w in wb.worksheets if f.name in w.tables)
+    c1, r1, _c2, r2 = range_boundaries(ws.tables[f.name].ref)
+    fin, st, mt = (c1 + list(f.headers).index(f.header(a)) for a in ("financeur", "statut", "montant"))
+    etat = next(r for r in range(r1 + 1, r2 + 1) if ws.cell(r, fin).value == "ETAT")
+    ws.cell(etat, fin).value = "ETAT "
+    ws.cell(r1 + 1, st).value = ws.cell(r1 + 1, st).value + " "
+    wb.save(path)
+    report = validate_file(path)
+    named = [f for f in report.findings if f.code == "STR-13"]
+    assert sorted(x.cellule for x in named) == sorted([ws.cell(etat, fin).coordinate, ws.cell(r1 + 1, st).coordinate])
+    button = scripts.run_valider(remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE)))
+    assert [x.message for x in button.findings if x.code == "STR-13"] == [x.message for x in named]
+
+    done = libreoffice.convert([path], "xlsx", tmp_path / "recalcul")
+    syn = openpyxl.load_workbook(done[0], data_only=True)[layout.Sheet.SYNTHESE]
+    sl = synthese_layout()
+    t = report.totaux
+    amount = lambda r: Decimal(str(ws.cell(r, mt).value)).quantize(Decimal("0.01"))  # noqa: E731
+    assert _cents(syn[sl.par_financeur["ETAT"]].value) == t.par_financeur["ETAT"] - amount(etat)
+    statut = ws.cell(r1 + 1, st).value.strip()
+    assert _cents(syn[sl.par_statut[statut]].value) == t.par_statut[statut] - amount(r1 + 1)
+    assert _cents(syn[sl.financement_total].value) == t.financement_total  # the total, not the breakdowns
