@@ -321,6 +321,36 @@ def test_generer_annexe_keeps_a_title_or_a_name_that_excel_would_read_as_a_formu
     assert not formulas, formulas
 
 
+def test_the_web_annex_of_a_draft_adds_up_as_the_desktop_annex_does():
+    """A draft whose plan has a line of no fiche-action (« 9.9 ») and a line of no financeur: the web annex
+    left the first out of its rows and the second out of its columns — its rows, its columns and its axes no
+    longer added up to its « Total » (901 777 € for the État, 901 000 € in its rows) — and listed « 2.10 »
+    before « 2.2 ». It now has the desktop annex's rows, column and order (`annex.annex_data`)."""
+    from conventions import build, clean_raw
+
+    from acv_xl.checks.validate import validate_convention
+    from acv_xl.outputs.annex import ORPHELINES
+
+    raw = clean_raw()
+    raw["T_Actions"] += [dict(raw["T_Actions"][1], numero=n, intitule=f"Action {n}") for n in ("2.10", "2.2")]
+    raw["T_Financements"] += [dict(raw["T_Financements"][4], numero="2.10", montant=1000),
+                              dict(raw["T_Financements"][4], numero="9.9", montant=777),
+                              dict(raw["T_Financements"][4], financeur=None, montant=5)]
+    report = validate_convention(build(raw))
+    assert not report.valide
+    block = scripts.annex_rows(report, brouillon=True)
+    top = next(i for i, r in enumerate(block) if r[0] == layout.T_ACTIONS.header("numero"))
+    bottom = next(i for i, r in enumerate(block) if r[0] == "Total")
+    body, total = block[top + 1:bottom], block[bottom]
+    assert [r[0] for r in body] == ["'1.1", "'2.1", "'2.2", "'2.10", "'9.9"]
+    assert body[-1][1] == ORPHELINES and block[top][-4] == "Financeur non renseigné"
+    for j in range(2, len(total) - 2):  # each financeur, and the financing total
+        assert sum(r[j] for r in body) == pytest.approx(total[j]), block[top][j]
+    assert total[-3] == float(report.totaux.financement_total)
+    axes = block[bottom + 3: next(i for i in range(bottom + 3, len(block)) if block[i][0] == "")]
+    assert axes[-1][0] == "Axe non renseigné" and sum(r[1] for r in axes) == pytest.approx(total[-3])
+
+
 class _DesktopBook:
     """A remote book seen as a saved desktop workbook (engine `excel`, a path on disk): the
     desktop branch of Générer l'annexe without Windows. Everything else is the remote book."""
