@@ -485,7 +485,8 @@ def test_str13_a_value_with_a_space_the_synthese_does_not_match_is_said_at_its_c
     where = "au début" if typed[0] == " " else "à la fin"
     assert f"contient « {typed} », avec une espace {where} : « Valider » et l'annexe le lisent « {read} »" in message
     assert effect in message
-    assert suggestion == f"Retapez « {read} » sans espace, ou choisissez-le dans la liste déroulante."
+    assert suggestion == f"Retapez « {read} » sans espace" + (
+        " (ou choisissez-le dans la liste déroulante)." if attr != "numero" else ".")  # no list of N°
 
 
 def test_str13_says_nothing_of_what_the_synthese_counts_alike():
@@ -493,4 +494,8 @@ def test_str13_says_nothing_of_what_the_synthese_counts_alike():
     Abandonnée with a space (the Synthèse only excludes Abandonnée): nothing to say."""
     assert _str13("T_Financements", 0, financeur="etat", statut="acquis") == []
     assert _str13("T_Actions", 1, maturite="En préparation ") == []
+    raw = clean_raw()  # a code the Synthèse does not list goes under « Autres codes » with or without a space
+    raw["T_Financeurs"].append(dict(raw["T_Financeurs"][0], code="BPI", nom="Bpifrance"))
+    raw["T_Financements"][0]["financeur"] = "BPI "
+    assert findings(build(raw), "STR-13") == []
     assert findings(clean(), "STR-13") == []

@@ -408,7 +408,7 @@ def calendrier_1904(conv: Convention) -> Iterable[Finding]:
 # space counted): (table, column, what the formulas then do with the line, which values matter — None: all)
 _SYNTHESE_KEYS = (
     (layout.T_FINANCEMENTS, "financeur", f"ses financements vont sur la ligne « {layout.SYNTHESE_FINANCEUR_AUTRES} »",
-     None),
+     tuple(layout.FINANCEURS_BY_CODE)),  # the codes the Synthèse lists: another one goes there anyway
     (layout.T_FINANCEMENTS, "statut", f"ses financements vont sur la ligne « {layout.SYNTHESE_STATUT_AUTRES} »", None),
     (layout.T_FINANCEMENTS, "numero", "ses financements ne sont comptés dans aucun axe", None),
     (layout.T_ACTIONS, "numero", "les financements de l'action ne sont comptés dans aucun axe", None),
@@ -451,4 +451,5 @@ def espaces_hors_synthese(conv: Convention) -> Iterable[Finding]:
                      f"{prefix(x)} : {q(header)} contient {q(v)}, avec une espace {where} : « Valider » et l'annexe "
                      f"le lisent {q(read)}, mais les formules de la feuille Synthèse, qui comparent le texte exact, "
                      f"ne le reconnaissent pas : {what}.",
-                     f"Retapez {q(read)} sans espace, ou choisissez-le dans la liste déroulante.")
+                     f"Retapez {q(read)} sans espace" + (" (ou choisissez-le dans la liste déroulante)."
+                                                          if attr != "numero" else "."))
