@@ -231,3 +231,90 @@ def test_the_time_limit_grows_with_the_files_to_convert(tmp_path):
     assert libreoffice.time_limit([small]) >= 180
     assert libreoffice.time_limit([big]) >= libreoffice.time_limit([small]) + 500
     assert libreoffice._duration(780) == "13 min" and libreoffice._duration(95) == "95 s"
+
+
+def test_act15_names_the_actions_whose_money_the_synthese_puts_under_no_axe(tmp_path):
+    """Axes typed otherwise than the drop-down's « Axe n » (its label, « Axe 1 — <label> », « 1 » as a text):
+    « Valider » read them silently, and the recalculated Synthèse put their money under « Axe non reconnu »
+    (axe 1 at 0,00 € where the report said 5 250 000,00 €). ACT-15 names exactly those actions, and both
+    readers (the command line, the button) name them alike."""
+    import xlwings_payload  # noqa: F401 — sets XLWINGS_LICENSE_KEY before xlwings is imported
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.checks.validate import validate_file
+    from udfs import scripts
+    from xlwings_payload import payload_from_xlsx, remote_book
+
+    _require_soffice()
+    src = Path(__file__).resolve().parents[1] / "workbooks" / "exemples" / "arras.xlsx"
+    path = tmp_path / "axes.xlsx"
+    wb = openpyxl.load_workbook(src)
+    a = layout.T_ACTIONS
+    ws = next(w for w in wb.worksheets if a.name in w.tables)
+    c1, r1, _c2, _r2 = range_boundaries(ws.tables[a.name].ref)
+    col = c1 + list(a.headers).index(a.header("axe"))
+    ws.cell(r1 + 1, col).value = f"Axe 1 — {layout.AXES[1]}"
+    ws.cell(r1 + 2, col).value = layout.AXES[1]
+    ws.cell(r1 + 3, col).value = "axe 2"  # the drop-down's value in another case: Excel's « = » matches it
+    ws.cell(r1 + 4, col).value = "2"
+    wb.save(path)
+    report = validate_file(path)
+    named = {f.action for f in report.findings if f.code == "ACT-15"}
+    assert named == {ws.cell(r1 + k, c1).value for k in (1, 2, 4)}
+    button = scripts.run_valider(remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE)))
+    assert [f.message for f in button.findings if f.code == "ACT-15"] == \
+        [f.message for f in report.findings if f.code == "ACT-15"]
+
+    done = libreoffice.convert([path], "xlsx", tmp_path / "recalcul")
+    syn = openpyxl.load_workbook(done[0], data_only=True)[layout.Sheet.SYNTHESE]
+    sl = synthese_layout()
+    t = totals.compute(report.convention)
+    missed = sum((t.par_action.get(n, Decimal(0)) for n in named), Decimal("0.00"))
+    assert missed > 0
+    assert _cents(syn[sl.axe_autres].value) == missed
+    by_axe = {k: v for k, v in t.par_axe.items()}
+    for act in report.convention.actions:
+        if act.numero in named:
+            by_axe[str(act.axe)] -= t.par_action.get(act.numero, Decimal(0))
+    for n, cell in sl.par_axe.items():
+        assert _cents(syn[cell].value) == by_axe.get(str(n), Decimal("0.00")), n
+
+
+def test_str13_names_the_lines_the_synthese_counts_elsewhere_for_a_space(tmp_path):
+    """« ETAT  » and « Versé  » pasted with a space: the report counts the lines for ETAT and « Versé », the
+    recalculated Synthèse elsewhere (its État total lower by their amount). STR-13 names exactly those
+    lines, the button as the command line."""
+    import xlwings_payload  # noqa: F401 — sets XLWINGS_LICENSE_KEY before xlwings is imported
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.checks.validate import validate_file
+    from udfs import scripts
+    from xlwings_payload import payload_from_xlsx, remote_book
+
+    _require_soffice()
+    src = Path(__file__).resolve().parents[1] / "workbooks" / "exemples" / "arras.xlsx"
+    path = tmp_path / "espaces.xlsx"
+    wb = openpyxl.load_workbook(src)
+    f = layout.T_FINANCEMENTS
+    ws = next(w for w in wb.worksheets if f.name in w.tables)
+    c1, r1, _c2, r2 = range_boundaries(ws.tables[f.name].ref)
+    fin, st, mt = (c1 + list(f.headers).index(f.header(a)) for a in ("financeur", "statut", "montant"))
+    etat = next(r for r in range(r1 + 1, r2 + 1) if ws.cell(r, fin).value == "ETAT")
+    ws.cell(etat, fin).value = "ETAT "
+    ws.cell(r1 + 1, st).value = ws.cell(r1 + 1, st).value + " "
+    wb.save(path)
+    report = validate_file(path)
+    named = [f for f in report.findings if f.code == "STR-13"]
+    assert sorted(x.cellule for x in named) == sorted([ws.cell(etat, fin).coordinate, ws.cell(r1 + 1, st).coordinate])
+    button = scripts.run_valider(remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE)))
+    assert [x.message for x in button.findings if x.code == "STR-13"] == [x.message for x in named]
+
+    done = libreoffice.convert([path], "xlsx", tmp_path / "recalcul")
+    syn = openpyxl.load_workbook(done[0], data_only=True)[layout.Sheet.SYNTHESE]
+    sl = synthese_layout()
+    t = report.totaux
+    amount = lambda r: Decimal(str(ws.cell(r, mt).value)).quantize(Decimal("0.01"))  # noqa: E731
+    assert _cents(syn[sl.par_financeur["ETAT"]].value) == t.par_financeur["ETAT"] - amount(etat)
+    statut = ws.cell(r1 + 1, st).value.strip()
+    assert _cents(syn[sl.par_statut[statut]].value) == t.par_statut[statut] - amount(r1 + 1)
+    assert _cents(syn[sl.financement_total].value) == t.financement_total  # the total, not the breakdowns

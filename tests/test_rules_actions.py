@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from acv_xl.checks.findings import Gravite
+from acv_xl.contract import layout
 
 from conventions import cell_of, run
 
@@ -72,6 +73,24 @@ def test_act14_numbers_alone_of_their_value_read_as_excel_shows_them():
                 if x["numero"] == "1.1":
                     x["numero"] = 1.1
     assert run(m, "ACT-14") == []
+
+
+@pytest.mark.parametrize("typed", ["2", f"Axe 2 — {layout.AXES[2]}", layout.AXES[2], "Axe 2 ", "Axe  2"])
+def test_act15_an_axe_the_synthese_formulas_do_not_recognise_is_said_at_its_cell(typed):
+    """« 2 » typed as a text, « Axe 2 — <label> », the label alone, a space too many: « Valider » reads axe 2 and
+    counts the action's money there; the Synthèse's formulas (« Axe 2 », or the number 2) put it under
+    « Axe non reconnu ou action inconnue » — the workbook, as Excel shows it, had another total by axe."""
+    out = run(act(1, axe=typed), "ACT-15")
+    assert only(out) == [("ACT-15", A, "Fiches-actions", "C5", "2.1")]
+    assert f"contient « {typed} », que « Valider » et l'annexe lisent comme l'axe 2" in out[0].message
+    assert "« Axe non reconnu ou action inconnue »" in out[0].message
+    assert out[0].suggestion == "Choisissez « Axe 2 » dans la liste déroulante."
+    assert run(act(1, axe=typed), "ACT-03") == []  # read as axe 2 all the same: no error
+
+
+@pytest.mark.parametrize("typed", ["Axe 2", "axe 2", "AXE 2", 2, 2.0])
+def test_act15_the_drop_downs_value_or_the_number_is_what_the_synthese_counts(typed):
+    assert run(act(1, axe=typed), "ACT-15") == []
 
 
 def test_act01_numbers_that_look_alike_are_distinct():

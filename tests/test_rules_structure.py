@@ -456,3 +456,46 @@ def test_a_workbook_counting_its_dates_from_1904_is_read_as_excel_shows_it_and_s
     assert after.empreinte == before.empreinte  # the dates Excel shows, read alike
     dated = [a.date_demande for a in after.convention.financements if getattr(a, "date_demande", None)]
     assert dated and dated == [a.date_demande for a in before.convention.financements if getattr(a, "date_demande", None)]
+
+
+def _str13(table: str, i: int, **values):
+    raw = clean_raw()
+    raw[table][i].update(values)
+    return [(f.gravite, f.feuille, f.cellule, f.action, f.message, f.suggestion)
+            for f in findings(build(raw), "STR-13")]
+
+
+@pytest.mark.parametrize("table, attr, typed, read, effect", [
+    ("T_Financements", "financeur", "ETAT ", "ETAT", "ses financements vont sur la ligne « Autres codes ou code non renseigné »"),
+    ("T_Financements", "statut", " Acquis", "Acquis", "ses financements vont sur la ligne « Statut non renseigné ou hors liste »"),
+    ("T_Financements", "statut", "Refusé ", "Refusé", "la Synthèse compte cette ligne refusée dans le financement total"),
+    ("T_Financements", "numero", "1.1 ", "1.1", "ses financements ne sont comptés dans aucun axe"),
+    ("T_Actions", "numero", " 2.1", "2.1", "les financements de l'action ne sont comptés dans aucun axe"),
+    ("T_Actions", "maturite", "Abandonnée ", "Abandonnée", "la Synthèse compte le coût de cette action abandonnée"),
+])
+def test_str13_a_value_with_a_space_the_synthese_does_not_match_is_said_at_its_cell(table, attr, typed, read, effect):
+    """« ETAT  » pasted in the plan: the reader reads ETAT (the report's État total whole), the Synthèse's
+    SOMME.SI.ENS, comparing the exact text, counted the line under « Autres codes » — the État's total the
+    workbook shows lower than the report's, without a word."""
+    i = 1 if table == "T_Actions" else 0
+    got = _str13(table, i, **{attr: typed})
+    assert len(got) == 1, got
+    gravite, feuille, cellule, _action, message, suggestion = got[0]
+    assert gravite is A and cellule == cell_of(table, i, attr)
+    where = "au début" if typed[0] == " " else "à la fin"
+    assert f"contient « {typed} », avec une espace {where} : « Valider » et l'annexe le lisent « {read} »" in message
+    assert effect in message
+    assert suggestion == f"Retapez « {read} » sans espace" + (
+        " (ou choisissez-le dans la liste déroulante)." if attr != "numero" else ".")  # no list of N°
+
+
+def test_str13_says_nothing_of_what_the_synthese_counts_alike():
+    """The same values without spaces, in another case (SOMME.SI.ENS ignores it), a maturité other than
+    Abandonnée with a space (the Synthèse only excludes Abandonnée): nothing to say."""
+    assert _str13("T_Financements", 0, financeur="etat", statut="acquis") == []
+    assert _str13("T_Actions", 1, maturite="En préparation ") == []
+    raw = clean_raw()  # a code the Synthèse does not list goes under « Autres codes » with or without a space
+    raw["T_Financeurs"].append(dict(raw["T_Financeurs"][0], code="BPI", nom="Bpifrance"))
+    raw["T_Financements"][0]["financeur"] = "BPI "
+    assert findings(build(raw), "STR-13") == []
+    assert findings(clean(), "STR-13") == []

@@ -321,6 +321,36 @@ def test_generer_annexe_keeps_a_title_or_a_name_that_excel_would_read_as_a_formu
     assert not formulas, formulas
 
 
+def test_the_web_annex_of_a_draft_adds_up_as_the_desktop_annex_does():
+    """A draft whose plan has a line of no fiche-action (« 9.9 ») and a line of no financeur: the web annex
+    left the first out of its rows and the second out of its columns — its rows, its columns and its axes no
+    longer added up to its « Total » (901 777 € for the État, 901 000 € in its rows) — and listed « 2.10 »
+    before « 2.2 ». It now has the desktop annex's rows, column and order (`annex.annex_data`)."""
+    from conventions import build, clean_raw
+
+    from acv_xl.checks.validate import validate_convention
+    from acv_xl.outputs.annex import ORPHELINES
+
+    raw = clean_raw()
+    raw["T_Actions"] += [dict(raw["T_Actions"][1], numero=n, intitule=f"Action {n}") for n in ("2.10", "2.2")]
+    raw["T_Financements"] += [dict(raw["T_Financements"][4], numero="2.10", montant=1000),
+                              dict(raw["T_Financements"][4], numero="9.9", montant=777),
+                              dict(raw["T_Financements"][4], financeur=None, montant=5)]
+    report = validate_convention(build(raw))
+    assert not report.valide
+    block = scripts.annex_rows(report, brouillon=True)
+    top = next(i for i, r in enumerate(block) if r[0] == layout.T_ACTIONS.header("numero"))
+    bottom = next(i for i, r in enumerate(block) if r[0] == "Total")
+    body, total = block[top + 1:bottom], block[bottom]
+    assert [r[0] for r in body] == ["'1.1", "'2.1", "'2.2", "'2.10", "'9.9"]
+    assert body[-1][1] == ORPHELINES and block[top][-4] == "Financeur non renseigné"
+    for j in range(2, len(total) - 2):  # each financeur, and the financing total
+        assert sum(r[j] for r in body) == pytest.approx(total[j]), block[top][j]
+    assert total[-3] == float(report.totaux.financement_total)
+    axes = block[bottom + 3: next(i for i in range(bottom + 3, len(block)) if block[i][0] == "")]
+    assert axes[-1][0] == "Axe non renseigné" and sum(r[1] for r in axes) == pytest.approx(total[-3])
+
+
 class _DesktopBook:
     """A remote book seen as a saved desktop workbook (engine `excel`, a path on disk): the
     desktop branch of Générer l'annexe without Windows. Everything else is the remote book."""
@@ -827,3 +857,52 @@ def test_a_client_sending_no_sheet_visibility_still_gets_controles_shown():
     scripts.valider(book)
     funcs = [a["func"] for a in book.json()["actions"]]
     assert "activateSheet" in funcs and "alert" not in funcs
+
+
+def test_the_formats_and_lists_of_notes_below_controles_move_with_them_in_the_annotated_copy(tmp_path):
+    """A note below T_Controles with its conditional format (red when it says « revoir ») and a drop-down
+    list: the button moves them down with it (Excel's own insertion); `acv-xl valider --annoter` moved the
+    note but left its format and its list where it was — over the findings' rows of the copy, colouring
+    and constraining them, and its formulas kept their text — pointing at the rows it left. They now move
+    with the note, and every formula of the sheet that names a moved cell follows it, as in Excel; a format
+    reaching outside the moved cells stays, as written."""
+    import openpyxl
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from acv_xl.checks.validate import validate_file
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    note, beside = ws.cell(r2 + 2, c1).coordinate, ws.cell(r2 + 2, c2 + 2).coordinate
+    # the template's own (the Gravité column's list and colours…): the table's, above the moved rows
+    template_formats = {str(cf.sqref): [r.formula for r in cf.rules] for cf in ws.conditional_formatting}
+    template_lists = [str(d.sqref) for d in ws.data_validations.dataValidation]
+    red = PatternFill(start_color="FFFF0000", end_color="FFFF0000", fill_type="solid")
+    ws.conditional_formatting.add(f"{note} {beside}", FormulaRule(formula=[f'ISNUMBER(SEARCH("revoir",{note}))'], fill=red))
+    ws.conditional_formatting.add(note, FormulaRule(formula=["TRUE"], fill=red))
+    dv = DataValidation(type="list", formula1='"à voir,vu"')
+    dv.add(ws.cell(r2 + 3, c2).coordinate)
+    ws.add_data_validation(dv)
+    ws.cell(r2 + 3, c1).value = f'=LEN({note})&" caractères, "&Accueil!{note}'  # a note of the notes
+    ws[beside] = f"=${note[0]}${note[1:]}"  # beside the table, not moved: it still names the note
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    moved = ws.cell(r2 + 2 + grown, c1).coordinate
+    assert ws[moved].value == "Note du comité : revoir l'action 2.1"
+    assert ws.cell(r2 + 3 + grown, c1).value == f'=LEN({moved})&" caractères, "&Accueil!{note}'  # another sheet's: kept
+    assert ws[beside].value == f"=${moved[0]}${moved[1:]}"
+    # the range wholly among the moved cells goes with them; one reaching outside the table's columns stays
+    formats = {str(cf.sqref): [r.formula for r in cf.rules] for cf in ws.conditional_formatting}
+    assert formats == {**template_formats, f"{note} {beside}": [[f'ISNUMBER(SEARCH("revoir",{note}))']],
+                       moved: [["TRUE"]]}
+    assert [str(d.sqref) for d in ws.data_validations.dataValidation] == \
+        [*template_lists, ws.cell(r2 + 3 + grown, c2).coordinate]

@@ -201,6 +201,11 @@ def test_dates_as_iso_strings_serials_or_datetimes_read_the_same():
      "avec sa ligne d'en-tête, T_Financements[#Tout] ; si cette ligne est masquée, affichez-la"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, ""), "#ACV: code du financeur vide"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "Acquis;Payé"), "#ACV: statut « Payé » inconnu"),
+    # the ETAT's 700 € refused summed 0,00 € when asked for: « nothing refused », where no total counts them
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "refusé"),
+     "#ACV: les lignes « Refusé » ne comptent dans aucun total, comme pour « Valider » ; leur montant : "
+     "=SOMME.SI.ENS(T_Financements[Montant (€)];T_Financements[Statut];\"Refusé\")"),
+    (lambda: F.ACV_TOTAL_ACTION(PLAN, "1.2", [["Engagé", "Refusé"]]), "#ACV: les lignes « Refusé » ne comptent"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, "vingt"), "#ACV: année « vingt » invalide"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, 2025.5), "#ACV: année « 2025,5 » invalide"),
     (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, "2025,5"), "#ACV: année « 2025,5 » invalide"),
@@ -510,6 +515,9 @@ def test_a_newer_error_in_a_desktop_argument_is_no_amount():
     (lambda t: F.ACV_PART_MO(t["T_Actions"], t["T_Financeurs"], t["T_Financements"], "1.1"), "T_Financeurs", "T_Financements"),
     (lambda t: F.ACV_ECART(t["T_Financements"], t["T_Actions"], "1.1"), "T_Financements", "T_Actions"),
     (lambda t: F.ACV_TOTAL_FINANCEUR(t["T_Actions"], "ETAT"), "T_Actions", "T_Financements"),
+    # the plan holds the three columns the ratio reads of T_Dispositifs: it was taken for the list
+    (lambda t: F.ACV_PART_MO(t["T_Actions"], t["T_Financements"], t["T_Financeurs"], "1.1", t["T_Financements"]),
+     "T_Financements", "T_Dispositifs"),
 ])
 def test_two_tables_swapped_are_said_so(call, got, wanted):
     """Two table arguments swapped: « la première ligne de la plage ne porte aucun nom de colonne… si la
@@ -519,3 +527,87 @@ def test_two_tables_swapped_are_said_so(call, got, wanted):
     tables = {name: table_values(path, name) for name in ("T_Actions", "T_Financements", "T_Financeurs")}
     assert call(tables) == (f"#ACV: la plage reçue est le tableau {got}, pas {wanted} : à cette place, la fonction "
                             f"attend {wanted}[#Tout] (vérifiez l'ordre des arguments).")
+
+
+def _part_mo_of_valider(path: Path) -> dict[str, float | None]:
+    """Each action's L1111-10 ratio as FIN-06 (and the annex) count it on the file."""
+    from acv_xl.checks import totals
+    from acv_xl.reading.read import read_file
+
+    conv = read_file(path)
+    return {a.numero: (None if (r := totals.part_mo(totals.lines_of(conv.financements, a.numero), conv.financeurs, a,
+                                                     dispositifs_classeur=conv.dispositifs).ratio) is None
+                       else float(round(r, 6)))
+            for a in conv.actions}
+
+
+def _set_natures(path: Path, out: Path, natures: dict[str, str]) -> None:
+    """`path`'s plan with the lines of each dispositif of `natures` retyped so (every cell else kept)."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    wb = openpyxl.load_workbook(path)
+    ws = next(w for w in wb.worksheets if T.name in w.tables)
+    c1, r1, _c2, r2 = range_boundaries(ws.tables[T.name].ref)
+    dispositif, nature = (c1 + list(T.headers).index(T.header(a)) for a in ("dispositif", "nature"))
+    hit = [r for r in range(r1 + 1, r2 + 1) if ws.cell(r, dispositif).value in natures]
+    assert hit, natures
+    for r in hit:
+        ws.cell(r, nature).value = natures[ws.cell(r, dispositif).value]
+    wb.save(out)
+
+
+def test_part_mo_counts_a_dsil_typed_as_a_loan_as_valider_does(tmp_path):
+    """A DSIL typed « Prêt » (or « Recette / cession ») is still the État's subsidy for FIN-06; ACV_PART_MO
+    did not read the Dispositif column, took the line for the MO's own loan and gave 100 % where
+    « Valider » counted the DSIL in the public financing."""
+    path = tmp_path / "dsil-pret.xlsx"
+    _set_natures(CASES[0], path, {"DSIL": "Prêt"})
+    expected = _part_mo_of_valider(path)
+    args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS)]
+    got = {numero: (None if isinstance(r := F.ACV_PART_MO(*args, numero), str) else r) for numero in expected}
+    assert got == pytest.approx(expected)
+
+
+def test_part_mo_takes_the_workbooks_own_subsidies_as_valider_does(tmp_path):
+    """A fund the commune adds to T_Dispositifs as a Région's « Subvention », typed « Autre » in the plan:
+    FIN-06 counts it in the public financing; ACV_PART_MO, not given T_Dispositifs, left it out of the
+    base (100 % of own share). Its optional 5th argument is that table; the 4-argument call is unchanged."""
+    import openpyxl
+
+    fund, typed = "Fonds régional des centres anciens", tmp_path / "renomme.xlsx"
+    wb = openpyxl.load_workbook(CASES[0])
+    for ws in wb.worksheets:  # the reference fund renamed in the list and in the plan: the workbook's own
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value == "Redynamisation des centres-villes":
+                    cell.value = fund
+    wb.save(typed)
+    path = tmp_path / "fonds-autre.xlsx"
+    _set_natures(typed, path, {fund: "Autre"})
+    expected = _part_mo_of_valider(path)
+    args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS, layout.T_DISPOSITIFS)]
+
+    def ratio(r):
+        return None if isinstance(r, str) else r
+
+    assert {n: ratio(F.ACV_PART_MO(*args[:3], n, args[3])) for n in expected} == pytest.approx(expected)
+    without = {n: ratio(F.ACV_PART_MO(*args[:3], n)) for n in expected}
+    assert without != pytest.approx(expected)  # the list is what tells the fund a subsidy
+    assert without == {n: ratio(F.ACV_PART_MO(*args[:3], n, None)) for n in expected}
+
+
+def test_synthese_by_financeur_shows_one_row_per_code_whatever_its_case():
+    """« ETAT » and « etat » in one plan were two rows of ACV_SYNTHESE (and « etat » alone a row of its
+    own), where « Valider » reads the listed ETAT and the Synthèse sheet's SOMME.SI.ENS sums both: one
+    row per financeur, spelt as the reference list spells it, or as the plan first does."""
+    plan = _plan(("1.1", "Bpi", "Prêt", "Prêt", 2025, 1, "Acquis"),
+                 ("1.1", "etat", "DSIL", "Subvention", 2025, 2, "Acquis"),
+                 ("1.2", "BPI", "Prêt", "Prêt", 2025, 4, "Acquis"),
+                 ("1.2", "ETAT", "DETR", "Subvention", 2025, 8, "Acquis"),
+                 ("1.2", "Région", "", "Subvention", 2025, 16, "Refusé"))
+    assert F.ACV_SYNTHESE(plan) == [[T.header("financeur"), T.header("montant")], ["Bpi", 5.0], ["ETAT", 10.0]]
+    only_lower = _plan(("1.1", "etat", "DSIL", "Subvention", 2025, 2, "Acquis"))
+    assert F.ACV_SYNTHESE(only_lower)[1:] == [["ETAT", 2.0]]
+    # the rows are the function's cache's: the plan read again still holds what was typed
+    assert F.ACV_TOTAL_FINANCEUR(plan, "etat") == 10.0 and F.ACV_SYNTHESE(plan, "statut")[1:] == [["Acquis", 15.0]]

@@ -42,7 +42,8 @@ _A = layout.T_ACTIONS
 
 # What each function needs from each table: a missing column is named in the error.
 _PLAN_TOTAUX = ("numero", "financeur", "montant", "statut")
-_PLAN_MO = ("numero", "financeur", "nature", "montant", "statut")
+# the dispositif too: a DSIL typed « Prêt » is still a public subsidy for FIN-06 (`role_l1111_10`)
+_PLAN_MO = ("numero", "financeur", "dispositif", "nature", "montant", "statut")
 _ACTIONS_COUT = ("numero", "cout_total")
 
 # `par` of ACV_SYNTHESE → (key of totals.Totaux, header of the first column)
@@ -125,6 +126,28 @@ def _spellings(lines: list[LigneFinancement], code: str) -> list[str]:
     return [c for c in _codes(lines) if c.lower() == low] or [code]
 
 
+def _one_spelling(lines: list[LigneFinancement]) -> list[Financeur] | None:
+    """One spelling per financeur code whatever its case, for ACV_SYNTHESE (which has no Financeurs list):
+    the reference list's (« ETAT ») or else the first the plan holds. « ETAT » and « etat » were two rows,
+    where « Valider » and the Synthèse sheet (SOMME.SI.ENS) count one financeur. None: every code of the
+    plan is spelt so already (nearly always; the lines are then not looked at again)."""
+    codes = _codes(lines)
+    chosen: dict[str, str] = {}
+    for c in codes:
+        if (low := c.lower()) in _REFERENCE_CODES:
+            chosen[low] = _REFERENCE_CODES[low]
+    if len({c.lower() for c in codes}) < len(codes):  # two spellings of one code: the plan's first wins
+        for lf in lines:
+            if lf.financeur:
+                chosen.setdefault(lf.financeur.lower(), lf.financeur)
+    if all(chosen.get(c.lower(), c) == c for c in codes):
+        return None
+    return [Financeur(code=c) for c in chosen.values()]
+
+
+_REFERENCE_CODES = {code.lower(): code for code in layout.FINANCEURS_BY_CODE}
+
+
 def _action(actions: list[FicheAction], numero: str, given: Any = None) -> FicheAction:
     for a in actions:
         if a.numero == numero:
@@ -198,7 +221,8 @@ def ACV_ECART(actions, plan, n_action):
 @xw.arg("plan", **TABLE, doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
 @xw.arg("financeurs", **TABLE, doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
 @xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
-def ACV_PART_MO(actions, plan, financeurs, n_action):
+@xw.arg("dispositifs", **TABLE, doc="Facultatif : T_Dispositifs[#Tout], pour les subventions ajoutées au classeur")
+def ACV_PART_MO(actions, plan, financeurs, n_action, dispositifs=None):
     """Part propre du maître d'ouvrage dans le financement public (ratio de l'article L1111-10 du CGCT)."""
 
     def compute():
@@ -206,11 +230,15 @@ def ACV_PART_MO(actions, plan, financeurs, n_action):
         action = _action(rows(actions, FicheAction, ("numero",)), numero, n_action)
         lines = rows(plan, LigneFinancement, _PLAN_MO, only=_PLAN_MO)
         fin = rows(financeurs, Financeur, ("code", "categorie"))
-        listed = Convention(financements=lines, financeurs=fin)
+        # the workbook's own subsidies (a Région's fund it adds, typed « Autre » in the plan), which FIN-06
+        # counts as public ones; optional, so that the four-argument calls keep working
+        added = rows(dispositifs, Dispositif, _required(Dispositif)) if dispositifs is not None else []
+        listed = Convention(financements=lines, financeurs=fin, dispositifs=added)
         codes_as_listed(listed, shared=True)  # « etat » is ETAT's, as « Valider » reads it
         lines = listed.financements
         # the MO known: only its own autofinancement is its own share, as FIN-06 counts it
-        part = totals.part_mo(totals.lines_of(lines, numero), fin, action, fin)
+        part = totals.part_mo(totals.lines_of(lines, numero), fin, action, fin,
+                              dispositifs_classeur=listed.dispositifs)
         if part.ratio is None:
             raise UdfError(f"l'action « {numero} » n'a ni part propre ni subvention publique : ratio non défini.")
         return float(round(part.ratio, 6))
@@ -233,6 +261,9 @@ def ACV_SYNTHESE(plan, par="financeur", actions=None):
         attr, first_header = SYNTHESE_PAR[key]
         needed = _PLAN_TOTAUX + (("annee",) if key == "annee" else ())
         conv = Convention(financements=rows(plan, LigneFinancement, needed, only=_PLAN_TOTAUX + ("annee",)))
+        if key == "financeur" and (spelt := _one_spelling(conv.financements)) is not None:
+            conv.financeurs = spelt
+            codes_as_listed(conv, shared=True)
         if key == "axe":
             if actions is None:
                 raise UdfError(f"la synthèse par axe demande aussi le tableau des actions "

@@ -355,21 +355,21 @@ def _run_valider(book, today: date | None):
 
 # ------------------------------------------------------------------------------- annex
 def annex_rows(report, brouillon: bool) -> list[list[Any]]:
-    """The web annex as one block of values: the plan matrix actions × financeurs and its totals."""
-    from acv_xl.outputs.annex import PROJET_NON_VALIDE, TITRE
+    """The web annex as one block of values: the plan matrix actions × financeurs and its totals, by axe
+    and by year — the numbers of the desktop annex (`annex.annex_data`): its order of the actions (1.2
+    before 1.10), and in a draft its rows of lines of no fiche-action and its column of lines of no
+    financeur, without which the rows did not add up to the totals."""
+    from acv_xl.outputs.annex import (ANNEE_NON_RENSEIGNEE, AXE_NON_RENSEIGNE, ORPHELINES, PROJET_NON_VALIDE, TITRE,
+                                      UNKNOWN, annex_data)
 
-    conv = report.convention
-    t = report.totaux if report.totaux is not None else totals.compute(conv)
-    lines = conv.financements
-    m = totals.matrix(lines, lambda lf: lf.numero, lambda lf: lf.financeur)
-    par_action = totals.by_key(lines, lambda lf: lf.numero)
-    order = [f.code for f in conv.financeurs if f.code] + [f.code for f in layout.FINANCEURS]
-    funders = [c for c in dict.fromkeys(order + sorted(t.par_financeur)) if c in t.par_financeur]
+    d = annex_data(report, brouillon)
+    conv, t, funders, zero = d.conv, d.t, d.financeurs, totals.ZERO
 
     def name(code: str) -> str:
-        f = conv.financeur(code)
-        ref = layout.FINANCEURS_BY_CODE.get(code)
-        return as_text((f.nom if f is not None and f.nom else ref.nom if ref else code) + f" ({code})")
+        return as_text(d.funder_name(code) + (f" ({code})" if code != UNKNOWN else ""))
+
+    def amounts(matrix_row: dict) -> list[float]:
+        return [float(matrix_row.get(c, zero)) for c in funders]
 
     A, F = layout.T_ACTIONS, layout.T_FINANCEMENTS
     width = 2 + len(funders) + 3
@@ -383,25 +383,25 @@ def annex_rows(report, brouillon: bool) -> list[list[Any]]:
     out.append(pad([]))
     out.append([A.header("numero"), A.header("intitule")] + [name(c) for c in funders]
                + ["Total des financements", A.header("cout_total"), "Écart (coût − financements)"])
-    for a in sorted(conv.actions, key=lambda a: (a.axe or 99, a.numero or "")):
+    for a in d.actions:
         if not a.numero:
             continue
-        ecart = totals.ecart(a, lines)
-        out.append([as_text(a.numero), as_text(a.intitule or "")]
-                   + [float(m.get(a.numero, {}).get(c, totals.ZERO)) for c in funders]
-                   + [float(par_action.get(a.numero, totals.ZERO)),
+        ecart = totals.ecart(a, d.lines)
+        out.append([as_text(a.numero), as_text(a.intitule or "")] + amounts(d.m_action.get(a.numero, {}))
+                   + [float(d.par_action.get(a.numero, zero)),
                       float(a.cout_total) if a.cout_total is not None else "",
                       float(ecart) if ecart is not None else ""])
-    out.append(["Total", ""] + [float(t.par_financeur[c]) for c in funders]
-               + [float(t.financement_total), float(t.cout_total), float(t.ecart)])
-    out.append(pad([]))
-    out.append(pad([A.header("axe"), F.header("montant")]))
-    for k, v in t.par_axe.items():
-        out.append(pad([layout.axe_label(int(k)), float(v)]))
-    out.append(pad([]))
-    out.append(pad([F.header("annee"), F.header("montant")]))
-    for k, v in t.par_annee.items():
-        out.append(pad([int(k), float(v)]))
+    for k in d.orphans:
+        out.append([as_text(k) if k != UNKNOWN else "", ORPHELINES] + amounts(d.m_action.get(k, {}))
+                   + [float(d.par_action[k]), "", ""])
+    out.append(["Total", ""] + amounts(d.par_financeur) + [float(d.grand_total), float(t.cout_total), float(t.ecart)])
+    for header, by, label, unknown in ((A.header("axe"), d.par_axe, lambda k: layout.axe_label(int(k)), AXE_NON_RENSEIGNE),
+                                       (F.header("annee"), d.par_annee, int, ANNEE_NON_RENSEIGNEE)):
+        out.append(pad([]))
+        out.append(pad([header, F.header("montant")]))
+        out += [pad([label(k), float(by[k])]) for k in sorted(k for k in by if k != UNKNOWN)]
+        if UNKNOWN in by:
+            out.append(pad([unknown, float(by[UNKNOWN])]))
     return out
 
 

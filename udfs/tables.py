@@ -268,6 +268,13 @@ def text_arg(value: Any) -> str | None:
     return str(value).strip()
 
 
+_T = layout.T_FINANCEMENTS
+_REFUSE_NOT_COUNTED = (
+    f"les lignes « {layout.STATUT_REFUSE} » ne comptent dans aucun total, comme pour « Valider » ; leur montant : "
+    f"=SOMME.SI.ENS({_T.name}[{_T.header('montant')}];{_T.name}[{_T.header('statut')}];\"{layout.STATUT_REFUSE}\") "
+    f"(feuille Synthèse, ligne « {layout.STATUT_REFUSE} (non compté) »).")
+
+
 def statuts_arg(value: Any) -> list[str] | None:
     """`"Acquis;Engagé;Versé"` (or a range of statuts) → the list, checked against the contract."""
     items: list[str] = []
@@ -284,6 +291,9 @@ def statuts_arg(value: Any) -> list[str] | None:
         listed = parse_choice(s, layout.L.STATUT).value
         if listed is None:
             raise UdfError(f"statut « {s} » inconnu (valeurs possibles : {', '.join(layout.L.STATUT)}).")
+        if listed == layout.STATUT_REFUSE:
+            # no total counts them: asked for, they summed 0,00 € — « nothing refused », without a word
+            raise UdfError(_REFUSE_NOT_COUNTED)
         out.append(listed)
     return out
 

@@ -173,6 +173,11 @@ AXES_VARIANTES: dict[int, tuple[str, ...]] = {
     5: ("Fournir l'accès aux équipements, aux services publics, à l'offre culturelle et de loisirs",),
 }
 AXE_CHOICES: tuple[str, ...] = tuple(f"Axe {n}" for n in AXES)
+# The Synthèse's line for the lines whose action's axe its formulas do not recognise (they compare the
+# axe with « Axe n » and with the number n, as Excel compares: without case) — ACT-15 names it
+SYNTHESE_AXE_AUTRES = "Axe non reconnu ou action inconnue"
+SYNTHESE_FINANCEUR_AUTRES = "Autres codes ou code non renseigné"
+SYNTHESE_STATUT_AUTRES = "Statut non renseigné ou hors liste"
 
 # Programme periods: (first year, end of deployment)
 PROGRAMMES: dict[str, tuple[int, date]] = {

@@ -71,6 +71,10 @@ NUM_FORMATS = {"euros": FMT_EUROS, "ecart": FMT_EUROS_ECART, "percent": FMT_PERC
                "integer": FMT_INTEGER, "year": FMT_YEAR}
 
 UNKNOWN = "?"  # key of lines without action, axe, année or financeur (only in a draft)
+# and the rows of those lines (the web annex of the button writes them too: `udfs.scripts.annex_rows`)
+ORPHELINES = "Financements sans fiche-action correspondante"
+AXE_NON_RENSEIGNE = "Axe non renseigné"
+ANNEE_NON_RENSEIGNEE = "Année non renseignée"
 
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 
@@ -208,6 +212,12 @@ def _kind(col: layout.Column) -> str:
 
 
 # ============================================================================ the data, prepared once
+def annex_data(report, brouillon: bool = False) -> "_Data":
+    """What the annex shows, prepared: for the one the button writes into the open book on the web, which
+    must add up as this one does (its lines of no fiche-action, of no financeur, in their own row)."""
+    return _Data(report, brouillon)
+
+
 class _Data:
     """What the sheets show, every number from `totals`."""
 
@@ -581,7 +591,7 @@ def _actions_list(wb, d: _Data, fmts: _Formats) -> None:
         [None] if any(a.axe is None for a in d.actions) else [])
     abandoned = False
     for axe in axes:
-        label = layout.axe_label(axe) if axe is not None else "Axe non renseigné"
+        label = layout.axe_label(axe) if axe is not None else AXE_NON_RENSEIGNE
         row = _section(ws, row, label, fmts, last)
         for a in (a for a in d.actions if a.axe == axe):
             grey = a.maturite == layout.MATURITE_ABANDONNEE
@@ -660,7 +670,7 @@ def _plan(wb, d: _Data, fmts: _Formats) -> None:
                                key_columns=(0, 1))
     ws.repeat_rows(0, row)
     rows = [(a.numero, [a.numero, _shown(a, "intitule")]) for a in d.actions if a.numero]
-    rows += [(k, [k if k != UNKNOWN else "", "Financements sans fiche-action correspondante"]) for k in d.orphans]
+    rows += [(k, [k if k != UNKNOWN else "", ORPHELINES]) for k in d.orphans]
     # Cost and gap stay on the fiches and the cover: the matrix is already as wide as a page allows.
     t = layout.T_ACTIONS
     row = _matrix_block(ws, row, d, fmts, widths, [t.header("numero"), t.header("intitule")], rows, d.m_action,
@@ -679,14 +689,14 @@ def _axe_annee(wb, d: _Data, fmts: _Formats) -> None:
     whole = Decimal(1) if d.grand_total else None
     row = _section(ws, row, "Par axe", fmts, last)
     axes = sorted(k for k in d.par_axe if k != UNKNOWN) + ([UNKNOWN] if UNKNOWN in d.par_axe else [])
-    rows = [(k, [layout.axe_label(int(k)) if k != UNKNOWN else "Axe non renseigné"]) for k in axes]
+    rows = [(k, [layout.axe_label(int(k)) if k != UNKNOWN else AXE_NON_RENSEIGNE]) for k in axes]
     share = totals.shares(d.par_axe, d.grand_total)
     row = _matrix_block(ws, row, d, fmts, widths, [layout.T_ACTIONS.header("axe")], rows, d.m_axe, d.par_axe,
                         ["Part du total"], {k: [(share[k], "percent")] for k in axes}, [(whole, "percent")])
     row += 1
     row = _section(ws, row, "Par année", fmts, last)
     annees = sorted(k for k in d.par_annee if k != UNKNOWN) + ([UNKNOWN] if UNKNOWN in d.par_annee else [])
-    rows = [(k, [k if k != UNKNOWN else "Année non renseignée"]) for k in annees]
+    rows = [(k, [k if k != UNKNOWN else ANNEE_NON_RENSEIGNEE]) for k in annees]
     share = totals.shares(d.par_annee, d.grand_total)
     row = _matrix_block(ws, row, d, fmts, widths, [layout.T_FINANCEMENTS.header("annee")], rows, d.m_annee,
                         d.par_annee,

@@ -299,7 +299,8 @@ class _Book:
         new_end = new_last + totals_rows
         if new_end > r2 and any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
                                 for col, cell in ws.cells.get(r, {}).items()):
-            ws.move_down(r2 + 1, c1, c2, new_end - r2)
+            ws.move_down(r2 + 1, c1, c2, new_end - r2,
+                         next((n for n, sp in self.wb.sheets.items() if sp == part), None))
         # a totals row (the template has none, a user may add one) moves under the new last row
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}

@@ -455,7 +455,7 @@ def _write_synthese(ws, fm: _Formats) -> None:
     breakdown(sl.par_financeur, "Financeur",
               lambda code: f'SUMIFS({montant},{fcode},"{code}",{compte})',
               lambda code: layout.FINANCEURS_BY_CODE[code].nom,
-              sl.financeur_autres, "Autres codes ou code non renseigné", sl.financeur_total)
+              sl.financeur_autres, layout.SYNTHESE_FINANCEUR_AUTRES, sl.financeur_total)
 
     def axe_formula(n: int) -> str:
         # the axe is on the action: sum each action's lines, weighted by "its axe is n"
@@ -464,13 +464,13 @@ def _write_synthese(ws, fm: _Formats) -> None:
         return f'SUMPRODUCT({per_action}*(({axe}="Axe {n}")+({axe}={n})))'
 
     breakdown(sl.par_axe, "Axe", axe_formula, lambda n: layout.AXES[n],
-              sl.axe_autres, "Axe non reconnu ou action inconnue", sl.axe_total,
+              sl.axe_autres, layout.SYNTHESE_AXE_AUTRES, sl.axe_total,
               key_label=lambda n: layout.AXE_CHOICES[n - 1])
     annee = col_ref(fin, "annee")
     breakdown(sl.par_annee, "Année", lambda y: f"SUMIFS({montant},{annee},{y},{compte})", lambda y: "",
               sl.annee_autres, "Autres années ou année non renseignée", sl.annee_total)
     breakdown(sl.par_statut, "Statut", lambda s: f'SUMIFS({montant},{statut},"{s}")', lambda s: "",
-              sl.statut_autres, "Statut non renseigné ou hors liste", sl.statut_total)
+              sl.statut_autres, layout.SYNTHESE_STATUT_AUTRES, sl.statut_total)
     label(sl.refuse, f"{layout.STATUT_REFUSE} (non compté)", fm.s_apart_label,
           note="Montant des lignes refusées, exclu de tous les totaux")
     formula(sl.refuse, f'SUMIFS({montant},{statut},"{layout.STATUT_REFUSE}")', fm.s_apart)

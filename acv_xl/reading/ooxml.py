@@ -381,6 +381,63 @@ def _shifted(ref: str, by: int) -> str:
     return _a1(r1 + by, c1) if ":" not in ref else f"{_a1(r1 + by, c1)}:{_a1(r2 + by, c2)}"
 
 
+def _local_tag(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+_REF_PARTS = re.compile(r"^(\$?)([A-Za-z]{1,3})(\$?)(\d+)(?::(\$?)([A-Za-z]{1,3})(\$?)(\d+))?$")
+
+
+class _MovedArea:
+    """Rows `first_row` down of columns c1..c2 of a sheet, moved `by` rows lower (`Worksheet.move_down`):
+    which references lie wholly among them, and a formula's text with those references moved, as Excel
+    rewrites them (absolute or relative: a reference names its cell; the others stay as written)."""
+
+    def __init__(self, first_row: int, c1: int, c2: int, by: int, sheet_name: str | None):
+        self.first_row, self.c1, self.c2, self.by = first_row, c1, c2, by
+        self.sheet = sheet_name.lower() if sheet_name else None
+
+    def holds(self, ref: str) -> bool:
+        try:
+            r1, k1, _r2, k2 = parse_ref(ref.replace("$", ""))
+        except ValueError:
+            return False
+        return r1 >= self.first_row and self.c1 <= k1 and k2 <= self.c2
+
+    def follow(self, formula: str) -> str:
+        if not any(ch.isdigit() for ch in formula):  # no cell reference (TRUE, a list « à voir,vu »)
+            return formula
+        from openpyxl.formula.tokenizer import Tokenizer  # its own parser: texts and names left alone
+
+        try:
+            tokens = Tokenizer(formula if formula.startswith("=") else "=" + formula)
+        except Exception:  # noqa: BLE001 — a formula it cannot parse: left as written, as before
+            return formula
+        changed = False
+        for t in tokens.items:
+            if t.type == "OPERAND" and t.subtype == "RANGE" and (moved := self._moved(t.value)) is not None:
+                t.value, changed = moved, True
+        if not changed:
+            return formula
+        text = "".join(t.value for t in tokens.items)
+        return ("=" + text) if formula.startswith("=") else text
+
+    def _moved(self, operand: str) -> str | None:
+        prefix, bang, ref = operand.rpartition("!")
+        if bang:
+            name = prefix[1:-1].replace("''", "'") if prefix.startswith("'") and prefix.endswith("'") else prefix
+            if self.sheet is None or name.lower() != self.sheet:
+                return None
+        m = _REF_PARTS.match(ref)
+        if m is None or not self.holds(ref):
+            return None
+        d1, col1, d2, row1, d3, col2, d4, row2 = m.groups()
+        out = f"{d1}{col1}{d2}{int(row1) + self.by}"
+        if col2 is not None:
+            out += f":{d3}{col2}{d4}{int(row2) + self.by}"
+        return prefix + bang + out
+
+
 def quote_sheet(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
@@ -638,12 +695,16 @@ class Worksheet:
             row_el.remove(cells.pop(col))
             self.touch()
 
-    def move_down(self, first_row: int, c1: int, c2: int, by: int) -> None:
+    def move_down(self, first_row: int, c1: int, c2: int, by: int, sheet_name: str | None = None) -> None:
         """The cells of columns c1..c2 from `first_row` down moved `by` rows lower, as Excel's « Insérer
-        des cellules, décaler vers le bas » moves them: values, formats, formulas (their text as written),
-        and the merged ranges and hyperlinks that lie wholly among them."""
+        des cellules, décaler vers le bas » moves them: values, formats, formulas, and the merged ranges,
+        hyperlinks, conditional formats and data validations that lie wholly among them. The references
+        of this sheet's formulas, and of those formats' and validations', to the moved cells follow them
+        (`sheet_name`: this sheet's, as other sheets' references to it name it); other sheets' formulas
+        are left as written."""
         if by <= 0:
             return
+        inside = _MovedArea(first_row, c1, c2, by, sheet_name)
         for r in sorted((r for r in self.cells if r >= first_row), reverse=True):  # the lowest first: no overlap
             for col in [k for k in self.cells[r] if c1 <= k <= c2]:
                 old = self.cells[r][col]
@@ -663,6 +724,35 @@ class Worksheet:
                     continue
                 if r1 >= first_row and c1 <= k1 and k2 <= c2:
                     el.set("ref", _shifted(el.get("ref"), by))
+        # a conditional format or a list wholly among the moved cells goes with them (it coloured and
+        # constrained the rows they left: the findings' of the annotated copy); their formulas are written
+        # from their range's first cell, so they follow it too — those reaching outside stay, as written
+        for el in list(self.root.iter()):
+            if _local_tag(el.tag) not in ("conditionalFormatting", "dataValidation"):
+                continue
+            holder = el if el.get("sqref") is not None else next(
+                (x for x in el if _local_tag(x.tag) == "sqref"), None)
+            if holder is None:
+                continue
+            refs = (holder.get("sqref") if holder is el else holder.text or "").split()
+            if not refs or not all(inside.holds(r) for r in refs):
+                continue
+            shifted = " ".join(_shifted(r, by) for r in refs)
+            if holder is el:
+                el.set("sqref", shifted)
+            else:
+                holder.text = shifted
+            for f in el.iter():
+                if f is not el and _local_tag(f.tag) in ("formula", "formula1", "formula2", "f") and f.text:
+                    f.text = inside.follow(f.text)
+        for cells in self.cells.values():  # this sheet's formulas that point at the moved cells
+            for c in cells.values():
+                f = c.find(q("f"))
+                if f is not None and f.text:
+                    followed = inside.follow(f.text)
+                    if followed != f.text:
+                        f.text = followed
+                        self.touched_formula = True
         self.touch()
 
     def child(self, tag: str, create: bool = False) -> ET.Element | None:

@@ -457,6 +457,25 @@ def _spans(rows: list[int], column: str = "") -> str:
 _DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")  # « 2.10 », « 1.2.3 »: a number as the plan writes it
 
 
+@rule("ACT-15", A, "Axe écrit autrement que dans la liste : la feuille Synthèse ne le compte dans aucun axe",
+      SRC_CONTRAT, needs=("T_Actions",))
+def axe_hors_synthese(conv: Convention) -> Iterable[Finding]:
+    """An axe the reader recognises but the Synthèse's formulas do not: they compare it with « Axe n » and
+    with the number n (without case, as Excel compares), where the reader also takes « 3 » typed as a text,
+    « Axe 3 — <its label> », the label alone or an older wording. « Valider », the annex and the
+    consolidation count the action's money in its axe; the Synthèse sheet, calculated by Excel, put it
+    under « Axe non reconnu… », without a word — two totals by axe for one workbook."""
+    for a in actions(conv):
+        n, v = a.axe, a.raw.get("axe")
+        if n is None or v.__class__ in (int, float) or (v.__class__ is str and v.lower() == f"axe {n}"):
+            continue  # the drop-down's value or the number: both read alike (an odd number is ACT-03's)
+        yield at(a, "axe", "ACT-15", A,
+                 f"{prefix(a)} : {q(T.header('axe'))} contient {q(show_raw(v))}, que « Valider » et l'annexe lisent "
+                 f"comme l'axe {n}, mais que les formules de la feuille Synthèse ne reconnaissent pas : elles "
+                 f"comptent ses financements sur la ligne {q(layout.SYNTHESE_AXE_AUTRES)}, pas dans l'axe {n}.",
+                 f"Choisissez {q(layout.AXE_CHOICES[n - 1])} dans la liste déroulante.")
+
+
 @rule("ACT-14", E, "N° d'action devenu un nombre qu'Excel confond avec un autre numéro", SRC_CONTRAT,
       needs=("T_Actions",))
 def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:

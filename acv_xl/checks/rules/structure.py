@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Iterable
 
 from acv_xl.checks.findings import Finding
@@ -28,6 +28,7 @@ from . import (
     prefix,
     q,
     rule,
+    rows,
 )
 
 CODE_ETRANGER = "STR-11"
@@ -401,3 +402,54 @@ def calendrier_1904(conv: Convention) -> Iterable[Finding]:
                               "et son empreinte diffèrent alors (« modifié depuis la validation »).",
                       suggestion="Faites valider ce classeur par « acv-xl valider », ou reportez ses données dans un "
                                  "classeur créé à partir du modèle ACV (calendrier depuis 1900), en vérifiant ses dates.")
+
+
+# The values the Synthèse's formulas look for, compared as Excel compares (without case, but every
+# space counted): (table, column, what the formulas then do with the line, which values matter — None: all)
+_SYNTHESE_KEYS = (
+    (layout.T_FINANCEMENTS, "financeur", f"ses financements vont sur la ligne « {layout.SYNTHESE_FINANCEUR_AUTRES} »",
+     tuple(layout.FINANCEURS_BY_CODE)),  # the codes the Synthèse lists: another one goes there anyway
+    (layout.T_FINANCEMENTS, "statut", f"ses financements vont sur la ligne « {layout.SYNTHESE_STATUT_AUTRES} »", None),
+    (layout.T_FINANCEMENTS, "numero", "ses financements ne sont comptés dans aucun axe", None),
+    (layout.T_ACTIONS, "numero", "les financements de l'action ne sont comptés dans aucun axe", None),
+    (layout.T_ACTIONS, "maturite", "la Synthèse compte le coût de cette action abandonnée dans le coût total",
+     (layout.MATURITE_ABANDONNEE,)),
+)
+
+
+@rule("STR-13", A, "Valeur entourée d'espaces : les formules de la feuille Synthèse ne la comptent pas comme elle",
+      SRC_CONTRAT, needs=("T_Financements", "T_Actions"))
+def espaces_hors_synthese(conv: Convention) -> Iterable[Finding]:
+    """Added code. A code, statut, N° or maturité typed with a space before or after it (a pasted value):
+    the reader reads it without (« ETAT  » is ETAT for « Valider », the annex and the consolidation), but
+    the Synthèse's SOMME.SI.ENS compare the exact text, and count the line elsewhere — the État's total of
+    the workbook as Excel shows it lower than the report's, a refused line « Refusé  » counted in the
+    financing, without a word. The distinct values are looked at (a few dozen, fetched in C); the lines only
+    when one of them has such a space."""
+    raws: dict[str, list] = {}
+    for table, attr, effect, only in _SYNTHESE_KEYS:
+        lignes = rows(conv, table)
+        if table.name not in raws:
+            raws[table.name] = list(map(attrgetter("raw"), lignes))
+        odd = {v for v in set(map(methodcaller("get", attr), raws[table.name]))
+               if v.__class__ is str and v != v.strip() and v.strip()}
+        if not odd:
+            continue
+        header = table.header(attr)
+        for x in lignes:
+            v = x.raw.get(attr)
+            read = getattr(x, attr)
+            if v not in odd or read is None or (only is not None and read not in only):
+                continue
+            if attr == "statut" and read == layout.STATUT_REFUSE:
+                what = ("la Synthèse compte cette ligne refusée dans le financement total, sur la ligne "
+                        f"« {layout.SYNTHESE_STATUT_AUTRES} »")
+            else:
+                what = effect
+            where = " et ".join(w for w, yes in (("au début", v[:1].isspace()), ("à la fin", v[-1:].isspace())) if yes)
+            yield at(x, attr, "STR-13", A,
+                     f"{prefix(x)} : {q(header)} contient {q(v)}, avec une espace {where} : « Valider » et l'annexe "
+                     f"le lisent {q(read)}, mais les formules de la feuille Synthèse, qui comparent le texte exact, "
+                     f"ne le reconnaissent pas : {what}.",
+                     f"Retapez {q(read)} sans espace" + (" (ou choisissez-le dans la liste déroulante)."
+                                                          if attr != "numero" else "."))
