@@ -2817,6 +2817,53 @@ def test_ctrl_c_while_the_register_is_recorded_stops_its_inserts_and_leaves_it_a
     assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
 
 
+def test_a_library_caller_closing_the_register_before_finish_abandons_the_run(tmp_path, examples):
+    """`Register.begin` then `close` (or the end of its `with`) without `finish` nor `abandon`: the
+    connection was closed under the thread still inserting — a segmentation fault. `close` abandons
+    the run first (nothing recorded, the register free for the next); a second `begin` while one is
+    pending is refused in French (two threads would insert on one connection)."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    script = textwrap.dedent(f"""
+        import json, threading
+        from pathlib import Path
+        from acv_xl import __version__
+        from acv_xl.history import register as R
+        from acv_xl.outputs import consolidation as C
+        real_insert = R.Register._insert
+
+        def insert(self, *args):  # ≈ 10 s of SQLite, unless stopped
+            out = real_insert(self, *args)
+            self.con.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2e7) "
+                             "SELECT COUNT(*) FROM c").fetchone()
+            return out
+
+        R.Register._insert = insert
+        with R.Register.open(Path({str(reg)!r}), __version__) as r:
+            result = C.consolidate([Path({str(folder)!r})], Path({str(tmp_path / "c.xlsx")!r}), jobs=1, cache=r)
+            r.begin(result)
+            try:
+                r.begin(result)
+            except R.RegisterError as exc:
+                refused = str(exc)
+        print(json.dumps({{"refus": refused, "vivant": [t.name for t in threading.enumerate()
+                                                      if t.name == "acv-xl-registre" and t.is_alive()]}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"refus": f"le registre « {reg} » enregistre déjà une consolidation : terminez-la (finish) ou "
+                            "abandonnez-la (abandon) avant d'en commencer une autre.", "vivant": []}, out
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
+    con.close()
+    assert _integrity(reg) == "ok"
+    with R.Register.open(reg, __version__) as r:  # free for the next run
+        result = C.consolidate([folder], tmp_path / "d.xlsx", jobs=1, cache=r)
+        assert r.begin(result).finish() == 1
+
+
 def test_par_financeur_is_called_financement_since_it_adds_up_every_statut_but_refuse(tmp_path, examples):
     """`Par financeur`'s totals are every counted line of each financeur, « Prévisionnel » and
     « Sollicité » included: its title and chart called them « Engagements » (and `Par statut`, which
