@@ -2259,6 +2259,10 @@ def test_historique_refuses_lines_edited_by_hand_in_another_users_register(tmp_p
     ("UPDATE conventions SET financement_total = financement_total + 1000000 WHERE acv_id = 'ACV014'",
      "la table « conventions » donne à « arras.xlsx », consolidation n° 1, un financement total de 21 865 500,50 € "
      "quand ses lignes comptées en font 20 865 500,50 €"),
+    # emptied: the consolidation's total, which adds up its conventions', was said edited
+    ("UPDATE conventions SET financement_total = NULL WHERE acv_id = 'ACV014'",
+     "la table « conventions » ne donne plus de financement total à « arras.xlsx », consolidation n° 1, quand ses "
+     "lignes comptées en font 20 865 500,50 €"),
     ("UPDATE consolidations SET financement_total = financement_total + 7",
      "la table « consolidations » donne à la consolidation n° 1 un financement total de 80 313 507,50 € quand ses "
      "conventions comptées en font 80 313 500,50 €"),

@@ -347,7 +347,12 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
             "SELECT f.chemin, f.consolidation_id, c.financement_total, COALESCE(s.t, 0) FROM conventions c JOIN "
             "fichiers f ON f.id = c.fichier_id LEFT JOIN s ON s.analyse_id = f.analyse_id "
             f"WHERE c.compte = 1 AND f.analyse_id IS NOT NULL AND c.{_KEPT} ORDER BY f.consolidation_id, f.id"):
-        if total is not None and not _near(float(lignes), float(total)):
+        if total is None:  # emptied by hand: its consolidation's total then seemed the one edited
+            raise damaged_error(where, f"la table « conventions » ne donne plus de financement total à "
+                                f"« {file_text(chemin)} », consolidation n° {cid}, quand ses lignes comptées en font "
+                                f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
+                                "plus s'y fier")
+        if not _near(float(lignes), float(total)):
             raise damaged_error(where, f"la table « conventions » donne à « {file_text(chemin)} », consolidation "
                                 f"n° {cid}, un financement total de {fmt_euros(total)} quand ses lignes comptées en font "
                                 f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
