@@ -2282,6 +2282,45 @@ def test_historique_refuses_totals_edited_by_hand(tmp_path, examples, capsys, sq
     assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
 
 
+_TOUCHED = "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier"
+_ONE_OR_OTHER = "l'une ou l'autre a été modifiée avec un autre outil, l'historique ne peut plus s'y fier"
+
+
+@pytest.mark.parametrize("sql, said", [
+    ("DELETE FROM analyses WHERE id = (SELECT analyse_id FROM fichiers WHERE acv_id = 'ACV014')",
+     f"la table « analyses » ne contient plus l'analyse n° 1 du fichier « arras.xlsx », compté par la consolidation "
+     f"n° 1 : elle {_TOUCHED}"),
+    ("DELETE FROM fichiers WHERE acv_id = 'ACV014'",
+     f"la table « fichiers » ne contient plus le fichier de la convention ACV014 (« Arras ») que la consolidation n° 1 "
+     f"a comptée : elle {_TOUCHED}"),
+    ("UPDATE fichiers SET analyse_id = NULL WHERE acv_id = 'ACV014'",
+     f"la table « fichiers » ne relie plus le fichier « arras.xlsx », compté par la consolidation n° 1, à l'analyse de "
+     f"son contenu : elle {_TOUCHED}"),
+    ("UPDATE fichiers SET compte = 0 WHERE acv_id = 'ACV014'",
+     f"la table « conventions » compte « arras.xlsx » dans la consolidation n° 1, la table « fichiers » non : "
+     f"{_ONE_OR_OTHER}"),
+    ("DELETE FROM conventions WHERE acv_id = 'ACV014'",
+     f"la table « fichiers » compte « arras.xlsx » dans la consolidation n° 1, la table « conventions » non : "
+     f"{_ONE_OR_OTHER}"),
+    ("UPDATE conventions SET compte = 0 WHERE acv_id = 'ACV014'",
+     f"la table « fichiers » compte « arras.xlsx » dans la consolidation n° 1, la table « conventions » non : "
+     f"{_ONE_OR_OTHER}"),
+])
+def test_historique_refuses_files_conventions_or_analyses_deleted_or_uncounted_by_hand(tmp_path, examples, capsys,
+                                                                                         sql, said):
+    """A row of `analyses`, `fichiers` or `conventions` deleted with an SQLite tool, or a file or a
+    convention no longer counted: historique went on in silence — the financeurs' totals short of the
+    consolidation's, or an analysis's lines with no summary to check them against — or blamed the table
+    `consolidations`, which nobody had touched. Refused, untouched, naming the table and the file."""
+    _, reg = _edited_by_hand(tmp_path, examples, sql)
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert f"est inutilisable ({said}) : il n'a été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
+
+
 def test_historique_refuses_amounts_no_spreadsheet_holds(tmp_path, examples, capsys):
     """An infinite amount in a register (edited by hand, or received): historique wrote « inf » in its
     workbook's cells (Excel then « repairs » the file) and « Infinity » in a JSON no parser accepts."""

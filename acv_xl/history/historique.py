@@ -267,6 +267,46 @@ def _check_dates(con: sqlite3.Connection, where: str) -> None:
 _KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
 
 
+def _check_links(con: sqlite3.Connection, where: str) -> None:
+    """Each counted convention of a consolidation is one of its counted files, whose analysis is in the
+    register — and each counted file one of its counted conventions. acv-xl writes them so together; a
+    row deleted or uncounted by hand in one table (a file, its analysis, a convention) left the
+    financeurs' totals short of the consolidation's without a word, or the lines of an analysis with
+    nothing to check them against."""
+    edited = "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier"
+    row = con.execute(
+        "SELECT c.consolidation_id, c.acv_id, c.libelle, f.id, f.chemin, f.compte, f.consolidation_id, f.analyse_id, "
+        "a.id FROM conventions c LEFT JOIN fichiers f ON f.id = c.fichier_id LEFT JOIN analyses a ON a.id = f.analyse_id "
+        f"WHERE c.compte = 1 AND c.{_KEPT} AND (f.id IS NULL OR f.compte IS NOT 1 OR f.consolidation_id IS NOT "
+        "c.consolidation_id OR f.analyse_id IS NULL OR a.id IS NULL) ORDER BY c.consolidation_id, c.fichier_id "
+        "LIMIT 1").fetchone()
+    if row is not None:
+        cid, acv_id, libelle, fid, chemin, compte, fcid, aid, _found = row
+        if fid is None:
+            acv = file_text(acv_id) if isinstance(acv_id, str) and acv_id.strip() else "sans identifiant"
+            lib = f" (« {file_text(libelle)} »)" if isinstance(libelle, str) and libelle.strip() else ""
+            raise damaged_error(where, f"la table « fichiers » ne contient plus le fichier de la convention {acv}{lib} "
+                                f"que la consolidation n° {cid} a comptée : elle {edited}")
+        name = f"« {file_text(chemin)} »"
+        if compte != 1 or fcid != cid:
+            raise damaged_error(where, f"la table « conventions » compte {name} dans la consolidation n° {cid}, la "
+                                "table « fichiers » non : l'une ou l'autre a été modifiée avec un autre outil, "
+                                "l'historique ne peut plus s'y fier")
+        if aid is None:
+            raise damaged_error(where, f"la table « fichiers » ne relie plus le fichier {name}, compté par la "
+                                f"consolidation n° {cid}, à l'analyse de son contenu : elle {edited}")
+        raise damaged_error(where, f"la table « analyses » ne contient plus l'analyse n° {aid} du fichier {name}, "
+                            f"compté par la consolidation n° {cid} : elle {edited}")
+    # (of the same consolidation: checked above; the list built once, never a search per file)
+    row = con.execute(
+        f"SELECT consolidation_id, chemin FROM fichiers WHERE compte = 1 AND {_KEPT} AND id NOT IN (SELECT "
+        "fichier_id FROM conventions WHERE compte = 1) ORDER BY consolidation_id, id LIMIT 1").fetchone()
+    if row is not None:
+        raise damaged_error(where, f"la table « fichiers » compte « {file_text(row[1])} » dans la consolidation "
+                            f"n° {row[0]}, la table « conventions » non : l'une ou l'autre a été modifiée avec un "
+                            "autre outil, l'historique ne peut plus s'y fier")
+
+
 def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     """The financing lines of every analysis counted, as its summary holds them: the table `lignes`
     is what historique adds up, the summary what `consolider` counted and reuses. A line edited with
@@ -374,6 +414,7 @@ def load(reg: Register) -> Evolution:
     con = reg.con
     _check_numbers(con, f"« {reg.path} »")
     _check_dates(con, f"« {reg.path} »")
+    _check_links(con, f"« {reg.path} »")
     reprises = _check_lines(con, f"« {reg.path} »")  # (the table `lignes` read from here on: as the summaries say)
     _check_totals(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
