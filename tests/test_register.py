@@ -1219,6 +1219,39 @@ def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples,
     assert _dump(reg) == before
 
 
+def test_a_register_busy_while_the_run_writes_its_outputs_is_waited_for_from_their_end(tmp_path, examples,
+                                                                                      monkeypatch, capsys):
+    """Another run holding the register while this one writes its workbook (and extracts, waiting for
+    the other's: a minute for a large département): the wait of `ATTENTE` began with the writing, and
+    this run gave up unrecorded (« occupé … depuis plus de 30 s », status 2) though the register was
+    free by the time its outputs were written. It is counted from their end."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    R.Register.open(reg, __version__).close()
+    monkeypatch.setattr(R, "ATTENTE", 0.5)
+    holder = sqlite3.connect(reg, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another run, recording
+    real_write = C.write_workbook
+
+    def write(result, out):  # this run's writing outlasts ATTENTE; the other run commits meanwhile
+        time.sleep(1.5)
+        holder.execute("ROLLBACK")
+        return real_write(result, out)
+
+    monkeypatch.setattr(C, "write_workbook", write)
+    try:
+        status = _run("consolider", folder, "-o", tmp_path / "o.xlsx", "--registre", reg, "--jobs", "1")
+    finally:
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert status in (0, 1) and "enregistrée dans le registre" in err, err
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 1
+    con.close()
+
+
 def test_a_register_without_room_left_is_said_full_never_damaged(tmp_path, examples, monkeypatch, capsys):
     """No room left to record (the disk, a share's quota): SQLite's « database or disk is full » was
     reported as a damaged register with « restaurez une sauvegarde » — which would lose the comités

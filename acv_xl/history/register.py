@@ -908,6 +908,7 @@ class PendingRecord:
         self._error: BaseException | None = None
         self._stop = threading.Event()  # `abandon`, a Ctrl-C: the inserts stopped at their next step
         self._ended = threading.Event()  # the thread no longer uses the connection
+        self._deadline: float | None = None  # how long to wait for another run recording: set by `finish`
         self._thread = threading.Thread(target=self._run, name="acv-xl-registre", daemon=True)
         self._thread.start()
 
@@ -932,10 +933,12 @@ class PendingRecord:
             self._ended.set()
 
     def _begin_immediate(self, con: sqlite3.Connection) -> None:
-        """`BEGIN IMMEDIATE`, waiting up to `ATTENTE` for another run recording, by short waits: SQLite's
-        own wait (`busy_timeout`) cannot be stopped, and `abandon` (a full disk, a Ctrl-C) would wait
-        for it, up to 30 s."""
-        limit = time.monotonic() + ATTENTE
+        """`BEGIN IMMEDIATE`, waiting for another run recording by short waits: SQLite's own wait
+        (`busy_timeout`) cannot be stopped, and `abandon` (a full disk, a Ctrl-C) would wait for it, up
+        to 30 s. Up to `ATTENTE` once this run's outputs are written (`finish`), never counted from
+        `begin`: the other run may hold the register while this one writes its own workbook and extracts
+        (a minute for a large département), and this run then gave up unrecorded, though the register
+        was free by the time it needed it."""
         con.execute("PRAGMA busy_timeout = 100")
         try:
             while True:
@@ -943,7 +946,9 @@ class PendingRecord:
                     con.execute("BEGIN IMMEDIATE")
                     return
                 except sqlite3.OperationalError as exc:
-                    if not _locked(exc) or self._stop.is_set() or time.monotonic() >= limit:
+                    deadline = self._deadline
+                    if not _locked(exc) or self._stop.is_set() or (deadline is not None
+                                                                    and time.monotonic() >= deadline):
                         raise
         finally:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
@@ -968,6 +973,7 @@ class PendingRecord:
         kept if anything failed (`RegisterError`, French) or was interrupted."""
         reg, con = self._register, self._register.con
         where = f"« {reg.path} »"
+        self._deadline = time.monotonic() + ATTENTE  # the outputs written: from now on, the wait is this run's
         try:
             self._wait()
             if self._error is not None:
