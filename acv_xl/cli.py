@@ -365,6 +365,13 @@ def _consolider(args, prefetched) -> int:
         for notice in register.notices if register is not None else ():  # another département's register?
             _say(f"acv-xl : attention, {notice}", sys.stderr)
         return status
+    except KeyboardInterrupt:
+        if register is None or register.recorded is None:
+            raise
+        # too late to stop it: « interrompu. » alone, the user would run it again, recorded twice
+        return _fail(f"interrompu, mais après la fin de la consolidation : ses sorties sont écrites et elle est "
+                     f"enregistrée dans le registre « {args.registre} » (consolidation n° {register.recorded}) ; "
+                     "ne la relancez pas, elle y serait enregistrée deux fois.", 130)
     finally:
         if before is None:
             del os.environ[ENV_VAR]

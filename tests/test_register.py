@@ -2893,6 +2893,80 @@ def test_ctrl_c_while_the_register_is_recorded_stops_its_inserts_and_leaves_it_a
     assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
 
 
+class _CommitThenCtrlC:
+    """A register's connection on which a Ctrl-C lands as COMMIT returns (between two Python steps)."""
+
+    def __init__(self, con):
+        self._con = con
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def execute(self, sql, *args):
+        cursor = self._con.execute(sql, *args)
+        if sql == "COMMIT":
+            raise KeyboardInterrupt
+        return cursor
+
+
+@pytest.mark.parametrize("when", ["au retour du COMMIT", "après l'enregistrement"])
+def test_ctrl_c_once_the_run_is_recorded_says_it_is_recorded(tmp_path, examples, monkeypatch, capsys, when):
+    """A Ctrl-C landing just as the register's COMMIT returns (or after, while the command ends): the
+    run was recorded and its outputs written, and the command said « interrompu. » alone — the user
+    ran it again, recorded twice. It says it is recorded, with its number, and not to run it again."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    if when == "au retour du COMMIT":
+        real_open = R.Register.open.__func__
+
+        def open_(cls, *args, **kwargs):
+            register = real_open(cls, *args, **kwargs)
+            register.con = _CommitThenCtrlC(register.con)
+            return register
+
+        monkeypatch.setattr(R.Register, "open", classmethod(open_))
+    else:
+        real_consolidate = C.consolidate
+
+        def consolidate(*args, **kwargs):
+            real_consolidate(*args, **kwargs)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(C, "consolidate", consolidate)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130, err
+    assert f"acv-xl : interrompu, mais après la fin de la consolidation : ses sorties sont écrites et elle est " \
+           f"enregistrée dans le registre « {reg} » (consolidation n° 1) ; ne la relancez pas, elle y serait " \
+           "enregistrée deux fois." in err, err
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 1
+    con.close()
+    assert (tmp_path / "c.xlsx").is_file()
+
+
+def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_path, examples, monkeypatch, capsys):
+    """The other side of the line: a Ctrl-C before the COMMIT leaves nothing recorded, « interrompu. »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    real_blocs = R.Register._insert_blocs
+    calls = []
+
+    def blocs(self, *args):  # `finish` records the last blocks, then commits
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_blocs(self, *args)
+
+    monkeypatch.setattr(R.Register, "_insert_blocs", blocs)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
+    con.close()
+
+
 def test_a_library_caller_closing_the_register_before_finish_abandons_the_run(tmp_path, examples):
     """`Register.begin` then `close` (or the end of its `with`) without `finish` nor `abandon`: the
     connection was closed under the thread still inserting — a segmentation fault. `close` abandons

@@ -462,6 +462,9 @@ class Register:
         # dated before one already recorded
         self.notices: list[str] = []
         self._pending: PendingRecord | None = None  # the run `begin` started, until `finish` or `abandon`
+        # the id of the consolidation committed, even when a Ctrl-C came just after: the command then
+        # says it is recorded, never « interrompu » alone (the user would record it twice)
+        self.recorded: int | None = None
 
     # -- opening
     @classmethod
@@ -974,6 +977,7 @@ class PendingRecord:
         reg, con = self._register, self._register.con
         where = f"« {reg.path} »"
         self._deadline = time.monotonic() + ATTENTE  # the outputs written: from now on, the wait is this run's
+        committing = False
         try:
             self._wait()
             if self._error is not None:
@@ -981,8 +985,14 @@ class PendingRecord:
             assert self._done is not None
             reg._insert_blocs(self._result, self._done[1], {k: b for k, b in self._result.blocs.items()
                                                              if self._blocs.get(k) is not b}, block_key())
+            committing = True
             con.execute("COMMIT")
         except BaseException as exc:
+            # a Ctrl-C is raised between two Python steps, never inside SQLite's COMMIT: with no
+            # transaction left after it, the COMMIT went through — recorded, and said so (`recorded`)
+            if committing and not isinstance(exc, sqlite3.Error) and not con.in_transaction:
+                self._committed()
+                raise
             if self._begun:
                 _roll_back(con)
             if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
@@ -995,8 +1005,13 @@ class PendingRecord:
             raise
         finally:
             self._release()
+        return self._committed()
+
+    def _committed(self) -> int:
+        reg = self._register
         cid, analyses, reg.notices = self._done
         reg._known.update(analyses)  # committed: a next record in this process reuses them
+        reg.recorded = cid
         return cid
 
     def abandon(self) -> None:
