@@ -1620,6 +1620,41 @@ def test_an_extracts_folder_that_cannot_be_written_is_named_never_its_lock_file(
     assert E.VERROU not in err
 
 
+@pytest.mark.parametrize("held", [False, True])
+def test_a_lock_file_left_by_another_users_run_is_waited_for_or_taken_never_said_unwritable(
+        tmp_path, examples, capsys, monkeypatch, held):
+    """A colleague's run on a shared folder left its lock file (killed before it could remove it, or
+    still writing): readable by others, not writable (its owner's, 0644). This run said « permission
+    refusée : impossible d'écrire » the folder, where it may write; it opens the file to read — a lock
+    needs no more — and takes the lock that run left, or waits for it while that run holds it."""
+    import fcntl
+    import threading
+
+    from acv_xl.outputs import consolidation_extracts as E
+
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    dossier.mkdir()
+    lock = dossier / E.VERROU
+    lock.write_bytes(b"")
+    real_open = os.open
+
+    def owners_only(path, flags, *args, **kwargs):  # as for a user who is not its owner (the tests run as root)
+        if str(path) == str(lock) and flags & (os.O_RDWR | os.O_WRONLY):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(E.os, "open", owners_only)
+    if held:  # the colleague's run, still writing: it ends a moment later
+        other = real_open(lock, os.O_RDONLY)
+        fcntl.flock(other, fcntl.LOCK_EX)
+        threading.Timer(1.0, os.close, (other,)).start()
+    status = _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--par-financeur", dossier, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status in (0, 1) and "extraits par financeur dans" in err, err
+    assert (dossier / "financeur_ETAT.xlsx").is_file() and not lock.exists()
+
+
 def test_extracts_on_a_share_without_locks_are_written_unguarded(tmp_path, examples, capsys, monkeypatch):
     """A network share whose file system has no locks (flock: « No locks available »): the extracts were
     refused after 30 s as if another run held the folder — never written there. They are written as
