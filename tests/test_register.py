@@ -2004,6 +2004,22 @@ def test_historique_of_a_comite_label_with_a_control_character_opens(tmp_path, e
         assert wb[sheet].cell(3, 3).value == "Comité du 12/06/2026 (relu)", sheet
 
 
+def test_a_new_register_is_said_created_so_that_a_mistyped_or_moved_one_is_noticed(tmp_path, examples, capsys):
+    """A register path that does not exist makes a new register: the référent who mistyped it at the
+    third comité, or copied the register elsewhere and gave its old path, read « enregistrée dans le
+    registre » as for any comité and found the comité missing from the history months later. The
+    first run of a register says it made it; the next ones say nothing of it."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre-62.sqlite"
+    said = f"acv-xl : registre « {reg} » créé : cette consolidation est la première qu'il enregistre. Si le " \
+           "registre du département existe déjà ailleurs (renommé, déplacé, copié d'un autre poste), relancez la " \
+           "consolidation en indiquant son chemin : « acv-xl historique » ne montre que les comités d'un même registre."
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    assert said in capsys.readouterr().err
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    assert "créé" not in capsys.readouterr().err
+
+
 def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, examples, capsys):
     """Two référents keep « registre.sqlite » on one share; one gives the other's: the consolidation was
     recorded there without a word, and historique then showed every convention of the one « retirée »

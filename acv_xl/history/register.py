@@ -465,6 +465,9 @@ class Register:
         # the id of the consolidation committed, even when a Ctrl-C came just after: the command then
         # says it is recorded, never « interrompu » alone (the user would record it twice)
         self.recorded: int | None = None
+        # whether this open made the register (no file there, or an empty one): said after the run, a
+        # path mistyped or a register moved would otherwise start a new history without a word
+        self.created = False
 
     # -- opening
     @classmethod
@@ -559,7 +562,7 @@ class Register:
         if version == 0 and not tables and app in (0, APPLICATION_ID):
             if not migrate:  # only read (historique): an empty file stays one, and is said empty
                 raise empty_error(where)
-            self._migrate(where)  # a new register (or an empty file)
+            self.created = self._migrate(where) == 0  # a new register (or an empty file), unless another run made it
             return
         if app != APPLICATION_ID:
             raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
@@ -579,9 +582,9 @@ class Register:
             raise damaged_error(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
                                   + ", ".join(missing))
 
-    def _migrate(self, where: str) -> None:
+    def _migrate(self, where: str) -> int:
         """Bring the schema to `SCHEMA_VERSION`, in one transaction (a concurrent run waits, then
-        finds it done)."""
+        finds it done); the version found under the lock (0: this run made the register)."""
         con = self.con
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -595,6 +598,7 @@ class Register:
         except BaseException:
             _roll_back(con)
             raise
+        return version
 
     def close(self) -> None:
         """The connection closed; a run begun (`begin`) and neither finished nor abandoned is abandoned
