@@ -1036,6 +1036,25 @@ def test_a_damaged_register_is_reported_never_recreated(tmp_path, examples, caps
     assert reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("version, said", [
+    (-1, "numéro de version du schéma invalide : -1"),
+    (2, "structure inattendue"),  # its migration to 3 finds the column it adds: SQLite's English
+])
+def test_a_register_whose_schema_number_was_changed_by_hand_is_refused_in_french(tmp_path, examples, capsys,
+                                                                                   version, said):
+    """`PRAGMA user_version` set by hand (or in a register made to harm): -1 stopped `consolider` with
+    « erreur interne inattendue (KeyError : 0) », 2 on a register of schema 3 with « erreur SQLite :
+    duplicate column name: controle ». The register is refused in French, untouched."""
+    _, reg = _edited_by_hand(tmp_path, examples, f"PRAGMA user_version = {version}")
+    folder = tmp_path / "62"
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"le registre « {reg} » est inutilisable ({said}) : il n'a été ni modifié ni recréé." in err, err
+    assert reg.read_bytes() == before
+
+
 def test_a_workbook_given_for_the_register_is_named_for_what_it_is(tmp_path, examples, capsys):
     """`historique comite1.xlsx -o …` (the consolidated workbook given for the register): « un
     classeur Excel, pas un registre », the way to the right file, never « inutilisable… restaurez

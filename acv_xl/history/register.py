@@ -554,6 +554,8 @@ class Register:
             trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
         finally:
             con.execute("COMMIT")
+        if version < 0:  # PRAGMA user_version set by hand: no migration leads from there (« erreur interne »)
+            raise damaged_error(where, f"numéro de version du schéma invalide : {version}")
         if version > SCHEMA_VERSION:
             raise RegisterError(
                 f"le registre {where} a été écrit par une version plus récente d'acv-xl (schéma {version}, "
@@ -1080,7 +1082,8 @@ def sqlite_why(exc: sqlite3.Error) -> str:
             return french
     if text.startswith("no such table"):
         return "table absente : " + text.split(":", 1)[-1].strip()
-    if text.startswith(("no such column", "table ")):
+    # (a schema number lowered by hand: the migration finds its tables or columns there already)
+    if text.startswith(("no such column", "table ", "duplicate column name")):
         return "structure inattendue"
     if " constraint failed" in text:  # rows deleted or edited with another tool: SQLite's English, said in French
         kind, _, where = text.partition(" constraint failed")
