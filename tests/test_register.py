@@ -1055,6 +1055,28 @@ def test_a_register_whose_schema_number_was_changed_by_hand_is_refused_in_french
     assert reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("table", ["consolidations", "analyses", "fichiers"])
+def test_a_table_made_again_without_its_key_is_refused_never_numbered_none(tmp_path, examples, capsys, table):
+    """A table made again by another tool (CREATE TABLE … AS SELECT) keeps its rows but not its key,
+    `id INTEGER PRIMARY KEY`: the next consolidation was recorded without a number, and historique
+    refused it « consolidation n° None » (or `consolider` stopped, « erreur interne »). Refused at
+    once, by both commands, untouched."""
+    _, reg = _edited_by_hand(tmp_path, examples, "DROP VIEW lignes_comptees")
+    con = sqlite3.connect(reg)
+    con.executescript(f"CREATE TABLE copie AS SELECT * FROM {table}; DROP TABLE {table}; "
+                      f"ALTER TABLE copie RENAME TO {table};")
+    con.close()
+    before = reg.read_bytes()
+    said = f"est inutilisable (structure inattendue : la table « {table} » a été recréée avec un autre outil, sa " \
+           "colonne « id » n'en est plus la clé) : il n'a été ni modifié ni recréé."
+    capsys.readouterr()
+    assert _run("consolider", tmp_path / "62", "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1") == 2
+    assert said in capsys.readouterr().err
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    assert said in capsys.readouterr().err
+    assert reg.read_bytes() == before and not (tmp_path / "e.xlsx").exists()
+
+
 def test_a_workbook_given_for_the_register_is_named_for_what_it_is(tmp_path, examples, capsys):
     """`historique comite1.xlsx -o …` (the consolidated workbook given for the register): « un
     classeur Excel, pas un registre », the way to the right file, never « inutilisable… restaurez

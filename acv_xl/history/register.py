@@ -178,6 +178,9 @@ TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conve
           "blocs")
 
 
+# the tables whose rows acv-xl numbers by their `id` (SQLite's rowid: INTEGER PRIMARY KEY)
+_NUMBERED = ("consolidations", "analyses", "fichiers")
+
 # the tables added after the first schema, by the version that added them (a register of an earlier
 # schema, only read, has not got them)
 _TABLES_SINCE = {"blocs": 2}
@@ -552,6 +555,8 @@ class Register:
             app = con.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
+            keys = {t: [(c[1], c[2].upper()) for c in con.execute(f"PRAGMA table_info({t})") if c[5]]
+                    for t in _NUMBERED if t in tables}
         finally:
             con.execute("COMMIT")
         if version < 0:  # PRAGMA user_version set by hand: no migration leads from there (« erreur interne »)
@@ -573,6 +578,12 @@ class Register:
         if trigger:
             raise damaged_error(where, "il contient des déclencheurs SQL, qu'acv-xl n'écrit jamais ; "
                                 "par sécurité, il n'est pas utilisé")
+        # a table made again by another tool (CREATE TABLE … AS SELECT) keeps its rows, not its key: the
+        # next run's consolidation was recorded without a number (« n° None »), its files under another
+        renumbered = [t for t, key in keys.items() if key != [("id", "INTEGER")]]
+        if renumbered:
+            raise damaged_error(where, f"structure inattendue : la table « {renumbered[0]} » a été recréée avec un "
+                                "autre outil, sa colonne « id » n'en est plus la clé")
         expected = TABLES
         if version < SCHEMA_VERSION and migrate:
             self._migrate(where)
