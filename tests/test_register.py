@@ -2430,6 +2430,11 @@ _ONE_OR_OTHER = "l'une ou l'autre a été modifiée avec un autre outil, l'histo
     ("UPDATE conventions SET compte = 0 WHERE acv_id = 'ACV014'",
      f"la table « fichiers » compte « arras.xlsx » dans la consolidation n° 1, la table « conventions » non : "
      f"{_ONE_OR_OTHER}"),
+    # linked to another workbook's analysis: the convention's total, which nobody had touched, was said edited
+    ("UPDATE fichiers SET analyse_id = analyse_id + 1 WHERE acv_id = 'ACV014'",
+     "la table « fichiers » relie le fichier « arras.xlsx », compté par la consolidation n° 1, à l'analyse n° 2, "
+     "d'un autre contenu : l'une ou l'autre table a été modifiée avec un autre outil, l'historique ne peut plus s'y "
+     "fier"),
 ])
 def test_historique_refuses_files_conventions_or_analyses_deleted_or_uncounted_by_hand(tmp_path, examples, capsys,
                                                                                          sql, said):

@@ -278,10 +278,10 @@ def _check_links(con: sqlite3.Connection, where: str) -> None:
         "SELECT c.consolidation_id, c.acv_id, c.libelle, f.id, f.chemin, f.compte, f.consolidation_id, f.analyse_id, "
         "a.id FROM conventions c LEFT JOIN fichiers f ON f.id = c.fichier_id LEFT JOIN analyses a ON a.id = f.analyse_id "
         f"WHERE c.compte = 1 AND c.{_KEPT} AND (f.id IS NULL OR f.compte IS NOT 1 OR f.consolidation_id IS NOT "
-        "c.consolidation_id OR f.analyse_id IS NULL OR a.id IS NULL) ORDER BY c.consolidation_id, c.fichier_id "
-        "LIMIT 1").fetchone()
+        "c.consolidation_id OR f.analyse_id IS NULL OR a.id IS NULL OR a.sha256 IS NOT f.sha256) "
+        "ORDER BY c.consolidation_id, c.fichier_id LIMIT 1").fetchone()
     if row is not None:
-        cid, acv_id, libelle, fid, chemin, compte, fcid, aid, _found = row
+        cid, acv_id, libelle, fid, chemin, compte, fcid, aid, found = row
         if fid is None:
             acv = file_text(acv_id) if isinstance(acv_id, str) and acv_id.strip() else "sans identifiant"
             lib = f" (« {file_text(libelle)} »)" if isinstance(libelle, str) and libelle.strip() else ""
@@ -295,8 +295,13 @@ def _check_links(con: sqlite3.Connection, where: str) -> None:
         if aid is None:
             raise damaged_error(where, f"la table « fichiers » ne relie plus le fichier {name}, compté par la "
                                 f"consolidation n° {cid}, à l'analyse de son contenu : elle {edited}")
-        raise damaged_error(where, f"la table « analyses » ne contient plus l'analyse n° {aid} du fichier {name}, "
-                            f"compté par la consolidation n° {cid} : elle {edited}")
+        if found is None:
+            raise damaged_error(where, f"la table « analyses » ne contient plus l'analyse n° {aid} du fichier {name}, "
+                                f"compté par la consolidation n° {cid} : elle {edited}")
+        # (each analysis is of one content: the file's, by its SHA-256)
+        raise damaged_error(where, f"la table « fichiers » relie le fichier {name}, compté par la consolidation "
+                            f"n° {cid}, à l'analyse n° {aid}, d'un autre contenu : l'une ou l'autre table a été "
+                            "modifiée avec un autre outil, l'historique ne peut plus s'y fier")
     # (of the same consolidation: checked above; the list built once, never a search per file)
     row = con.execute(
         f"SELECT consolidation_id, chemin FROM fichiers WHERE compte = 1 AND {_KEPT} AND id NOT IN (SELECT "
