@@ -2049,7 +2049,8 @@ def test_a_new_register_is_said_created_so_that_a_mistyped_or_moved_one_is_notic
     """A register path that does not exist makes a new register: the référent who mistyped it at the
     third comité, or copied the register elsewhere and gave its old path, read « enregistrée dans le
     registre » as for any comité and found the comité missing from the history months later. The
-    first run of a register says it made it; the next ones say nothing of it."""
+    first run of a register says it made it; the next ones say nothing of it. A register left empty by
+    a run that failed (a folder mistyped) has its first consolidation said as well."""
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "registre-62.sqlite"
     said = f"acv-xl : registre « {reg} » créé : cette consolidation est la première qu'il enregistre. Si le " \
@@ -2058,7 +2059,14 @@ def test_a_new_register_is_said_created_so_that_a_mistyped_or_moved_one_is_notic
     _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
     assert said in capsys.readouterr().err
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
-    assert "créé" not in capsys.readouterr().err
+    assert "première" not in capsys.readouterr().err
+    # a register made by a run that then failed (a folder mistyped): its first consolidation is said too
+    other = tmp_path / "autre.sqlite"
+    assert _run("consolider", tmp_path / "63", "-o", tmp_path / "d1.xlsx", "--registre", other, "--jobs", "1") == 2
+    assert other.is_file()
+    capsys.readouterr()
+    _run("consolider", folder, "-o", tmp_path / "d2.xlsx", "--registre", other, "--jobs", "1")
+    assert said.replace(f"« {reg} » créé", f"« {other} »") in capsys.readouterr().err
 
 
 def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, examples, capsys):

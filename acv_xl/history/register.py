@@ -471,6 +471,7 @@ class Register:
         # whether this open made the register (no file there, or an empty one): said after the run, a
         # path mistyped or a register moved would otherwise start a new history without a word
         self.created = False
+        self.first = False  # whether the run recorded is the register's first (made empty by a run that failed)
 
     # -- opening
     @classmethod
@@ -929,6 +930,7 @@ class PendingRecord:
         self._stop = threading.Event()  # `abandon`, a Ctrl-C: the inserts stopped at their next step
         self._ended = threading.Event()  # the thread no longer uses the connection
         self._deadline: float | None = None  # how long to wait for another run recording: set by `finish`
+        self._first = False  # no consolidation in the register before this one
         self._thread = threading.Thread(target=self._run, name="acv-xl-registre", daemon=True)
         self._thread.start()
 
@@ -943,6 +945,7 @@ class PendingRecord:
                 where = f"« {reg.path} »"
                 raise (_busy(where, written=True) if _locked(exc) else damaged_error(where, sqlite_why(exc))) from None
             self._begun = True
+            self._first = con.execute("SELECT NOT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0] == 1
             notices = [n for n in (reg._unrelated(self._result), reg._earlier(self._result)) if n]
             cid, analyses = reg._insert(self._result, self._blocs)
             self._done = (cid, analyses, notices)
@@ -1028,7 +1031,7 @@ class PendingRecord:
         reg = self._register
         cid, analyses, reg.notices = self._done
         reg._known.update(analyses)  # committed: a next record in this process reuses them
-        reg.recorded = cid
+        reg.recorded, reg.first = cid, self._first
         return cid
 
     def abandon(self) -> None:
