@@ -2029,6 +2029,18 @@ def test_historique_reports_a_consolidation_date_typed_by_hand(tmp_path, example
     assert "interne" not in err and not (tmp_path / "e.xlsx").exists()
 
 
+def test_historique_refuses_a_consolidation_date_before_1900_typed_by_hand(tmp_path, examples, capsys):
+    """A consolidation's date corrected by hand with a year mistyped (1026): written as a negative date,
+    a cell Excel shows « ##### ». Refused in French, naming the consolidation and the date."""
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE consolidations SET date = '1026-06-12T10:00:00'")
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert "(la colonne « date » de la table « consolidations » date la consolidation n° 1 du 12/06/1026, avant " \
+           "1900, qu'un tableur ne sait pas représenter)" in err, err
+    assert not (tmp_path / "e.xlsx").exists()
+
+
 def test_historique_of_a_comite_label_with_a_control_character_opens(tmp_path, examples):
     """A comité label pasted with a control character (`--comite` from a script, a register written by
     another tool): it headed a column of the tables `Par financeur` and `Par statut`, whose column

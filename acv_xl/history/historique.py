@@ -255,13 +255,18 @@ def _check_numbers(con: sqlite3.Connection, where: str) -> None:
 
 def _check_dates(con: sqlite3.Connection, where: str) -> None:
     """Each consolidation's date as acv-xl writes it (ISO): one typed by hand in another form (« pas
-    une date », « 12/06/2026 ») stopped historique with « erreur interne »."""
-    for (d,) in con.execute("SELECT date FROM consolidations"):
+    une date », « 12/06/2026 ») stopped historique with « erreur interne », one before 1900 was written
+    as a negative date, which Excel shows « ##### »."""
+    for cid, d in con.execute("SELECT id, date FROM consolidations ORDER BY id"):
         try:
-            datetime.fromisoformat(d)
+            when = datetime.fromisoformat(d)
         except (TypeError, ValueError):
             raise damaged_error(where, "la colonne « date » de la table « consolidations » contient autre chose "
                                 "qu'une date au format ISO (2026-06-12T10:00:00)") from None
+        if when.year < 1900:  # a year mistyped (1026): a cell of « ##### » in Excel, which has no date before 1900
+            raise damaged_error(where, f"la colonne « date » de la table « consolidations » date la consolidation "
+                                f"n° {cid} du {when:%d/%m}/{when.year:04d}, avant 1900, qu'un tableur ne sait pas "
+                                "représenter")
 
 
 _KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
