@@ -367,9 +367,9 @@ def _consolider(args, prefetched) -> int:
         if register is not None and register.first and register.recorded is not None:
             # (a register made empty by a run that failed, a mistyped folder: its first consolidation too)
             _say(f"acv-xl : registre « {args.registre} »{' créé' if register.created else ''} : cette consolidation "
-                 "est la première qu'il enregistre. Si le registre du département existe déjà ailleurs (renommé, déplacé, copié d'un autre poste), "
-                 "relancez la consolidation en indiquant son chemin : « acv-xl historique » ne montre que les "
-                 "comités d'un même registre.", sys.stderr)
+                 "est la première qu'il enregistre. Si le registre du département existe déjà ailleurs (renommé, "
+                 "déplacé, copié d'un autre poste), relancez la consolidation en indiquant son chemin : « acv-xl "
+                 "historique » ne montre que les comités d'un même registre.", sys.stderr)
         return status
     except KeyboardInterrupt:
         if register is None or register.recorded is None:
