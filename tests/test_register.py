@@ -2408,6 +2408,13 @@ def test_historique_refuses_lines_edited_by_hand_in_another_users_register(tmp_p
     ("UPDATE conventions SET financement_total = NULL WHERE acv_id = 'ACV014'",
      "la table « conventions » ne donne plus de financement total à « arras.xlsx », consolidation n° 1, quand ses "
      "lignes comptées en font 20 865 500,50 €"),
+    # the counts shown beside the total in Consolidations
+    ("UPDATE consolidations SET conventions_comptees = 3",
+     "la table « consolidations » dit 3 conventions comptées pour la consolidation n° 1 quand la table « conventions » "
+     "en compte 6"),
+    ("UPDATE consolidations SET fichiers = 7.5",
+     "la table « consolidations » dit 7,50 fichiers vus pour la consolidation n° 1 quand la table « fichiers » en "
+     "compte 6"),
     ("UPDATE consolidations SET financement_total = financement_total + 7",
      "la table « consolidations » donne à la consolidation n° 1 un financement total de 80 313 507,50 € quand ses "
      "conventions comptées en font 80 313 500,50 €"),

@@ -44,7 +44,7 @@ from typing import Any
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_euros
+from acv_xl.contract.values import fmt_euros, fmt_number
 from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, empty_error, sqlite_why,
                                      stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
@@ -407,14 +407,25 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
                                 f"n° {cid}, un financement total de {fmt_euros(total)} quand ses lignes comptées en font "
                                 f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
                                 "plus s'y fier")
-    for cid, total, conventions in con.execute(
-            "SELECT k.id, k.financement_total, COALESCE((SELECT SUM(c.financement_total) FROM conventions c "
-            "WHERE c.consolidation_id = k.id AND c.compte = 1), 0) FROM consolidations k ORDER BY k.id"):
+    # and the counts it shows beside (Consolidations), each table read once
+    for cid, total, conventions, comptees, n_comptees, fichiers, n_fichiers in con.execute(
+            "WITH c AS (SELECT consolidation_id, SUM(financement_total) AS t, COUNT(*) AS n FROM conventions "
+            "WHERE compte = 1 GROUP BY consolidation_id), f AS (SELECT consolidation_id, COUNT(*) AS n FROM fichiers "
+            "GROUP BY consolidation_id) SELECT k.id, k.financement_total, COALESCE(c.t, 0), k.conventions_comptees, "
+            "COALESCE(c.n, 0), k.fichiers, COALESCE(f.n, 0) FROM consolidations k LEFT JOIN c ON c.consolidation_id = "
+            "k.id LEFT JOIN f ON f.consolidation_id = k.id ORDER BY k.id"):
         if total is not None and not _near(float(conventions), float(total)):
             raise damaged_error(where, f"la table « consolidations » donne à la consolidation n° {cid} un financement "
                                 f"total de {fmt_euros(total)} quand ses conventions comptées en font "
                                 f"{fmt_euros(conventions)} : elle a été modifiée avec un autre outil, l'historique ne "
                                 "peut plus s'y fier")
+        for said, stated, table, found in (("conventions comptées", comptees, "conventions", n_comptees),
+                                           ("fichiers vus", fichiers, "fichiers", n_fichiers)):
+            if stated is not None and stated != found:
+                raise damaged_error(where, f"la table « consolidations » dit "
+                                    f"{fmt_number(stated, 0 if float(stated).is_integer() else 2)} {said} pour la "
+                                    f"consolidation n° {cid} quand la table « {table} » en compte {fmt_number(found)} : elle "
+                                    "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier")
 
 
 def load(reg: Register) -> Evolution:
