@@ -658,6 +658,8 @@ def main(argv: list[str] | None = None, program: bool = False) -> int:
 
     pydantic_plugins.disable()
     args = build_parser().parse_args(argv)
+    if program:
+        _ctrl_c_never_swallowed()
     if program and args.func is not cmd_serveur:  # its results left to the end (`_exit_now`)
         from acv_xl.outputs import program_end
 
@@ -671,6 +673,29 @@ def main(argv: list[str] | None = None, program: bool = False) -> int:
 
         program_end.ending_soon(False)
     return status
+
+
+def _ctrl_c_never_swallowed() -> None:
+    """A Ctrl-C landing while a weak reference's callback runs (memory freed along the way) is not
+    raised by Python but printed — « Exception ignored in … Traceback … KeyboardInterrupt » — and lost:
+    the command went on to its end under a traceback. It is raised again in the main thread, where the
+    command stops as at any other moment (« interrompu. »). The program's own hook: a script calling
+    `main()` keeps its own."""
+    import _thread
+    import threading
+
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            # from another thread, a moment later: raised here, in the hook, it would be « ignored » again
+            timer = threading.Timer(0.01, _thread.interrupt_main)
+            timer.daemon = True
+            timer.start()
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def run() -> None:

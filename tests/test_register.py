@@ -3091,6 +3091,41 @@ def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_
     con.close()
 
 
+def test_a_ctrl_c_landing_in_a_finalizer_stops_the_run_never_a_traceback(tmp_path, examples):
+    """A Ctrl-C landing while a weak reference's callback ran (memory freed during the writing): Python
+    printed « Exception ignored in … Traceback … KeyboardInterrupt » and the run went on to its end, the
+    référent's Ctrl-C lost under a traceback (seen once in 90 Ctrl-C at random moments). It stops the
+    run as anywhere else: « interrompu. », status 130, nothing recorded."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from acv_xl.outputs import consolidation as C
+        real_write = C.write_workbook
+
+        class Freed:
+            def __del__(self):
+                raise KeyboardInterrupt  # as a Ctrl-C landing in a finalizer is
+
+        def write(result, out):
+            Freed()
+            time.sleep(1)  # the writing goes on
+            return real_write(result, out)
+
+        C.write_workbook = write
+        from acv_xl.cli import main
+        sys.exit(main(["consolider", {str(folder)!r}, "-o", {str(tmp_path / "c.xlsx")!r}, "--registre",
+                       {str(reg)!r}, "--jobs", "1"], program=True))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130 and "acv-xl : interrompu." in proc.stderr, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
+    con.close()
+
+
 def test_a_library_caller_closing_the_register_before_finish_abandons_the_run(tmp_path, examples):
     """`Register.begin` then `close` (or the end of its `with`) without `finish` nor `abandon`: the
     connection was closed under the thread still inserting — a segmentation fault. `close` abandons
