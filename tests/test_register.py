@@ -2017,6 +2017,51 @@ def test_historique_of_a_register_whose_consolidation_was_deleted_by_hand(tmp_pa
         ("Comité du 10/06/2026", "Comité du 12/06/2026", gone, "Convention retirée")]
 
 
+def test_historique_reads_one_snapshot_while_another_run_commits(tmp_path, examples, monkeypatch, capsys):
+    """A consolidation committed by another run (a colleague's, a scheduled task's) while historique read
+    the register came into some of its reads and not others: « erreur interne inattendue (KeyError : 2) ».
+    historique reads one snapshot; the other run's commit waits for its end."""
+    import threading
+
+    _, reg = _edited_by_hand(tmp_path, examples, "SELECT 1")
+
+    def another_run() -> None:  # a second consolidation of the same files, committed in one transaction
+        con = sqlite3.connect(reg, timeout=30)
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("INSERT INTO consolidations SELECT 2, date, 'Comité du 01/12/2026', departement, version_acv_xl, "
+                    "version_regles, sans_erreurs, sortie, fichiers, conventions_comptees, financement_total "
+                    "FROM consolidations WHERE id = 1")
+        con.execute("INSERT INTO fichiers SELECT id + 1000, 2, chemin, taille, modifie_le, sha256, analyse_id, relu, "
+                    "etat, acv_id, compte, motif FROM fichiers WHERE consolidation_id = 1")
+        con.execute("INSERT INTO conventions SELECT 2, fichier_id + 1000, acv_id, libelle, communes, etat, compte, "
+                    "cout_total, financement_total, ecart, acquis, erreurs, avertissements, informations "
+                    "FROM conventions WHERE consolidation_id = 1")
+        con.commit()
+        con.close()
+
+    real_read = pd.read_sql_query
+    threads = []
+
+    def read(*args, **kwargs):  # the other run commits right after historique's first table
+        out = real_read(*args, **kwargs)
+        if not threads:
+            threads.append(threading.Thread(target=another_run))
+            threads[0].start()
+            threads[0].join(2)
+        return out
+
+    monkeypatch.setattr(pd, "read_sql_query", read)
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 0, \
+        capsys.readouterr().err
+    threads[0].join(30)
+    data = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
+    assert [c["id"] for c in data["consolidations"]] == [1]  # as the register was when historique began
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2  # then committed
+    con.close()
+
+
 def test_historique_reports_a_consolidation_date_typed_by_hand(tmp_path, examples, capsys):
     """A date typed by hand in `consolidations.date` (« 12/06/2026 »): « erreur interne inattendue
     (ValueError : Invalid isoformat string…) », in English; now the register's French refusal naming

@@ -429,7 +429,20 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
 
 
 def load(reg: Register) -> Evolution:
-    """The evolution held by an open register."""
+    """The evolution held by an open register, read in one snapshot: a consolidation committed by
+    another run while historique read (a colleague's, a scheduled task's) came into some of its reads
+    and not others — « erreur interne (KeyError) », or totals checked without it. That run's commit
+    waits for the end of the reading (at most 30 s, `register.ATTENTE`)."""
+    con = reg.con
+    con.execute("BEGIN")
+    try:
+        return _load(reg)
+    finally:
+        if con.in_transaction:
+            con.execute("ROLLBACK")  # only read: nothing to keep (the temporary `lignes` is this connection's)
+
+
+def _load(reg: Register) -> Evolution:
     import pandas as pd
 
     con = reg.con
