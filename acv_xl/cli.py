@@ -338,7 +338,9 @@ def _consolider(args, prefetched) -> int:
     options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs,
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None
-    if args.registre:
+    # a folder mistyped stops the run before anything is read: the register not opened then, a new one
+    # was made for nothing (left empty at the path given, « rien n'est écrit » said all the same)
+    if args.registre and all(os.path.exists(p) for p in args.chemins):
         from acv_xl.contract.system_errors import resolved
         from acv_xl.history.register import Register, RegisterError
 

@@ -2107,7 +2107,8 @@ def test_a_new_register_is_said_created_so_that_a_mistyped_or_moved_one_is_notic
     third comité, or copied the register elsewhere and gave its old path, read « enregistrée dans le
     registre » as for any comité and found the comité missing from the history months later. The
     first run of a register says it made it; the next ones say nothing of it. A register left empty by
-    a run that failed (a folder mistyped) has its first consolidation said as well."""
+    a run that failed (a département without convention) has its first consolidation said as well; a
+    folder mistyped makes none."""
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "registre-62.sqlite"
     said = f"acv-xl : registre « {reg} » créé : cette consolidation est la première qu'il enregistre. Si le " \
@@ -2117,9 +2118,14 @@ def test_a_new_register_is_said_created_so_that_a_mistyped_or_moved_one_is_notic
     assert said in capsys.readouterr().err
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     assert "première" not in capsys.readouterr().err
-    # a register made by a run that then failed (a folder mistyped): its first consolidation is said too
+    # a folder mistyped: no register made for nothing
     other = tmp_path / "autre.sqlite"
     assert _run("consolider", tmp_path / "63", "-o", tmp_path / "d1.xlsx", "--registre", other, "--jobs", "1") == 2
+    assert not other.exists()
+    # a register made by a run that then failed (a département without convention): its first
+    # consolidation is said too
+    assert _run("consolider", folder, "-o", tmp_path / "d1.xlsx", "--registre", other, "--departement", "59",
+                "--jobs", "1") == 2
     assert other.is_file()
     capsys.readouterr()
     _run("consolider", folder, "-o", tmp_path / "d2.xlsx", "--registre", other, "--jobs", "1")
