@@ -338,7 +338,9 @@ def _consolider(args, prefetched) -> int:
     options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs,
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None
-    if args.registre:
+    # a folder mistyped stops the run before anything is read: the register not opened then, a new one
+    # was made for nothing (left empty at the path given, « rien n'est écrit » said all the same)
+    if args.registre and all(os.path.exists(p) for p in args.chemins):
         from acv_xl.contract.system_errors import resolved
         from acv_xl.history.register import Register, RegisterError
 
@@ -364,7 +366,20 @@ def _consolider(args, prefetched) -> int:
                                 replace=args.remplacer, **options)
         for notice in register.notices if register is not None else ():  # another département's register?
             _say(f"acv-xl : attention, {notice}", sys.stderr)
+        if register is not None and register.first and register.recorded is not None:
+            # (a register made empty by a run that failed, a mistyped folder: its first consolidation too)
+            _say(f"acv-xl : registre « {args.registre} »{' créé' if register.created else ''} : cette consolidation "
+                 "est la première qu'il enregistre. Si le registre du département existe déjà ailleurs (renommé, "
+                 "déplacé, copié d'un autre poste), relancez la consolidation en indiquant son chemin : « acv-xl "
+                 "historique » ne montre que les comités d'un même registre.", sys.stderr)
         return status
+    except KeyboardInterrupt:
+        if register is None or register.recorded is None:
+            raise
+        # too late to stop it: « interrompu. » alone, the user would run it again, recorded twice
+        return _fail(f"interrompu, mais après la fin de la consolidation : ses sorties sont écrites et elle est "
+                     f"enregistrée dans le registre « {args.registre} » (consolidation n° {register.recorded}) ; "
+                     "ne la relancez pas, elle y serait enregistrée deux fois.", 130)
     finally:
         if before is None:
             del os.environ[ENV_VAR]
@@ -645,6 +660,8 @@ def main(argv: list[str] | None = None, program: bool = False) -> int:
 
     pydantic_plugins.disable()
     args = build_parser().parse_args(argv)
+    if program:
+        _ctrl_c_never_swallowed()
     if program and args.func is not cmd_serveur:  # its results left to the end (`_exit_now`)
         from acv_xl.outputs import program_end
 
@@ -658,6 +675,29 @@ def main(argv: list[str] | None = None, program: bool = False) -> int:
 
         program_end.ending_soon(False)
     return status
+
+
+def _ctrl_c_never_swallowed() -> None:
+    """A Ctrl-C landing while a weak reference's callback runs (memory freed along the way) is not
+    raised by Python but printed — « Exception ignored in … Traceback … KeyboardInterrupt » — and lost:
+    the command went on to its end under a traceback. It is raised again in the main thread, where the
+    command stops as at any other moment (« interrompu. »). The program's own hook: a script calling
+    `main()` keeps its own."""
+    import _thread
+    import threading
+
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            # from another thread, a moment later: raised here, in the hook, it would be « ignored » again
+            timer = threading.Timer(0.01, _thread.interrupt_main)
+            timer.daemon = True
+            timer.start()
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def run() -> None:

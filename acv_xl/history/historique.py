@@ -44,7 +44,7 @@ from typing import Any
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_euros
+from acv_xl.contract.values import fmt_euros, fmt_number
 from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, empty_error, sqlite_why,
                                      stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
@@ -255,16 +255,66 @@ def _check_numbers(con: sqlite3.Connection, where: str) -> None:
 
 def _check_dates(con: sqlite3.Connection, where: str) -> None:
     """Each consolidation's date as acv-xl writes it (ISO): one typed by hand in another form (« pas
-    une date », « 12/06/2026 ») stopped historique with « erreur interne »."""
-    for (d,) in con.execute("SELECT date FROM consolidations"):
+    une date », « 12/06/2026 ») stopped historique with « erreur interne », one before 1900 was written
+    as a negative date, which Excel shows « ##### »."""
+    for cid, d in con.execute("SELECT id, date FROM consolidations ORDER BY id"):
         try:
-            datetime.fromisoformat(d)
+            when = datetime.fromisoformat(d)
         except (TypeError, ValueError):
             raise damaged_error(where, "la colonne « date » de la table « consolidations » contient autre chose "
                                 "qu'une date au format ISO (2026-06-12T10:00:00)") from None
+        if when.year < 1900:  # a year mistyped (1026): a cell of « ##### » in Excel, which has no date before 1900
+            raise damaged_error(where, f"la colonne « date » de la table « consolidations » date la consolidation "
+                                f"n° {cid} du {when:%d/%m}/{when.year:04d}, avant 1900, qu'un tableur ne sait pas "
+                                "représenter")
 
 
 _KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
+
+
+def _check_links(con: sqlite3.Connection, where: str) -> None:
+    """Each counted convention of a consolidation is one of its counted files, whose analysis is in the
+    register — and each counted file one of its counted conventions. acv-xl writes them so together; a
+    row deleted or uncounted by hand in one table (a file, its analysis, a convention) left the
+    financeurs' totals short of the consolidation's without a word, or the lines of an analysis with
+    nothing to check them against."""
+    edited = "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier"
+    row = con.execute(
+        "SELECT c.consolidation_id, c.acv_id, c.libelle, f.id, f.chemin, f.compte, f.consolidation_id, f.analyse_id, "
+        "a.id FROM conventions c LEFT JOIN fichiers f ON f.id = c.fichier_id LEFT JOIN analyses a ON a.id = f.analyse_id "
+        f"WHERE c.compte = 1 AND c.{_KEPT} AND (f.id IS NULL OR f.compte IS NOT 1 OR f.consolidation_id IS NOT "
+        "c.consolidation_id OR f.analyse_id IS NULL OR a.id IS NULL OR a.sha256 IS NOT f.sha256) "
+        "ORDER BY c.consolidation_id, c.fichier_id LIMIT 1").fetchone()
+    if row is not None:
+        cid, acv_id, libelle, fid, chemin, compte, fcid, aid, found = row
+        if fid is None:
+            acv = file_text(acv_id) if isinstance(acv_id, str) and acv_id.strip() else "sans identifiant"
+            lib = f" (« {file_text(libelle)} »)" if isinstance(libelle, str) and libelle.strip() else ""
+            raise damaged_error(where, f"la table « fichiers » ne contient plus le fichier de la convention {acv}{lib} "
+                                f"que la consolidation n° {cid} a comptée : elle {edited}")
+        name = f"« {file_text(chemin)} »"
+        if compte != 1 or fcid != cid:
+            raise damaged_error(where, f"la table « conventions » compte {name} dans la consolidation n° {cid}, la "
+                                "table « fichiers » non : l'une ou l'autre a été modifiée avec un autre outil, "
+                                "l'historique ne peut plus s'y fier")
+        if aid is None:
+            raise damaged_error(where, f"la table « fichiers » ne relie plus le fichier {name}, compté par la "
+                                f"consolidation n° {cid}, à l'analyse de son contenu : elle {edited}")
+        if found is None:
+            raise damaged_error(where, f"la table « analyses » ne contient plus l'analyse n° {aid} du fichier {name}, "
+                                f"compté par la consolidation n° {cid} : elle {edited}")
+        # (each analysis is of one content: the file's, by its SHA-256)
+        raise damaged_error(where, f"la table « fichiers » relie le fichier {name}, compté par la consolidation "
+                            f"n° {cid}, à l'analyse n° {aid}, d'un autre contenu : l'une ou l'autre table a été "
+                            "modifiée avec un autre outil, l'historique ne peut plus s'y fier")
+    # (of the same consolidation: checked above; the list built once, never a search per file)
+    row = con.execute(
+        f"SELECT consolidation_id, chemin FROM fichiers WHERE compte = 1 AND {_KEPT} AND id NOT IN (SELECT "
+        "fichier_id FROM conventions WHERE compte = 1) ORDER BY consolidation_id, id LIMIT 1").fetchone()
+    if row is not None:
+        raise damaged_error(where, f"la table « fichiers » compte « {file_text(row[1])} » dans la consolidation "
+                            f"n° {row[0]}, la table « conventions » non : l'une ou l'autre a été modifiée avec un "
+                            "autre outil, l'historique ne peut plus s'y fier")
 
 
 def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
@@ -347,28 +397,58 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
             "SELECT f.chemin, f.consolidation_id, c.financement_total, COALESCE(s.t, 0) FROM conventions c JOIN "
             "fichiers f ON f.id = c.fichier_id LEFT JOIN s ON s.analyse_id = f.analyse_id "
             f"WHERE c.compte = 1 AND f.analyse_id IS NOT NULL AND c.{_KEPT} ORDER BY f.consolidation_id, f.id"):
-        if total is not None and not _near(float(lignes), float(total)):
+        if total is None:  # emptied by hand: its consolidation's total then seemed the one edited
+            raise damaged_error(where, f"la table « conventions » ne donne plus de financement total à "
+                                f"« {file_text(chemin)} », consolidation n° {cid}, quand ses lignes comptées en font "
+                                f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
+                                "plus s'y fier")
+        if not _near(float(lignes), float(total)):
             raise damaged_error(where, f"la table « conventions » donne à « {file_text(chemin)} », consolidation "
                                 f"n° {cid}, un financement total de {fmt_euros(total)} quand ses lignes comptées en font "
                                 f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
                                 "plus s'y fier")
-    for cid, total, conventions in con.execute(
-            "SELECT k.id, k.financement_total, COALESCE((SELECT SUM(c.financement_total) FROM conventions c "
-            "WHERE c.consolidation_id = k.id AND c.compte = 1), 0) FROM consolidations k ORDER BY k.id"):
+    # and the counts it shows beside (Consolidations), each table read once
+    for cid, total, conventions, comptees, n_comptees, fichiers, n_fichiers in con.execute(
+            "WITH c AS (SELECT consolidation_id, SUM(financement_total) AS t, COUNT(*) AS n FROM conventions "
+            "WHERE compte = 1 GROUP BY consolidation_id), f AS (SELECT consolidation_id, COUNT(*) AS n FROM fichiers "
+            "GROUP BY consolidation_id) SELECT k.id, k.financement_total, COALESCE(c.t, 0), k.conventions_comptees, "
+            "COALESCE(c.n, 0), k.fichiers, COALESCE(f.n, 0) FROM consolidations k LEFT JOIN c ON c.consolidation_id = "
+            "k.id LEFT JOIN f ON f.consolidation_id = k.id ORDER BY k.id"):
         if total is not None and not _near(float(conventions), float(total)):
             raise damaged_error(where, f"la table « consolidations » donne à la consolidation n° {cid} un financement "
                                 f"total de {fmt_euros(total)} quand ses conventions comptées en font "
                                 f"{fmt_euros(conventions)} : elle a été modifiée avec un autre outil, l'historique ne "
                                 "peut plus s'y fier")
+        for said, stated, table, found in (("conventions comptées", comptees, "conventions", n_comptees),
+                                           ("fichiers vus", fichiers, "fichiers", n_fichiers)):
+            if stated is not None and stated != found:
+                raise damaged_error(where, f"la table « consolidations » dit "
+                                    f"{fmt_number(stated, 0 if float(stated).is_integer() else 2)} {said} pour la "
+                                    f"consolidation n° {cid} quand la table « {table} » en compte {fmt_number(found)} : elle "
+                                    "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier")
 
 
 def load(reg: Register) -> Evolution:
-    """The evolution held by an open register."""
+    """The evolution held by an open register, read in one snapshot: a consolidation committed by
+    another run while historique read (a colleague's, a scheduled task's) came into some of its reads
+    and not others — « erreur interne (KeyError) », or totals checked without it. That run's commit
+    waits for the end of the reading (at most 30 s, `register.ATTENTE`)."""
+    con = reg.con
+    con.execute("BEGIN")
+    try:
+        return _load(reg)
+    finally:
+        if con.in_transaction:
+            con.execute("ROLLBACK")  # only read: nothing to keep (the temporary `lignes` is this connection's)
+
+
+def _load(reg: Register) -> Evolution:
     import pandas as pd
 
     con = reg.con
     _check_numbers(con, f"« {reg.path} »")
     _check_dates(con, f"« {reg.path} »")
+    _check_links(con, f"« {reg.path} »")
     reprises = _check_lines(con, f"« {reg.path} »")  # (the table `lignes` read from here on: as the summaries say)
     _check_totals(con, f"« {reg.path} »")
     cons = pd.read_sql_query(

@@ -179,6 +179,9 @@ TABLES = ("consolidations", "analyses", "lignes", "constats", "fichiers", "conve
           "blocs")
 
 
+# the tables whose rows acv-xl numbers by their `id` (SQLite's rowid: INTEGER PRIMARY KEY)
+_NUMBERED = ("consolidations", "analyses", "fichiers")
+
 # the tables added after the first schema, by the version that added them (a register of an earlier
 # schema, only read, has not got them)
 _TABLES_SINCE = {"blocs": 2}
@@ -530,6 +533,14 @@ class Register:
         # the previous one of its scope (another département's register given by mistake), a comité
         # dated before one already recorded
         self.notices: list[str] = []
+        self._pending: PendingRecord | None = None  # the run `begin` started, until `finish` or `abandon`
+        # the id of the consolidation committed, even when a Ctrl-C came just after: the command then
+        # says it is recorded, never « interrompu » alone (the user would record it twice)
+        self.recorded: int | None = None
+        # whether this open made the register (no file there, or an empty one): said after the run, a
+        # path mistyped or a register moved would otherwise start a new history without a word
+        self.created = False
+        self.first = False  # whether the run recorded is the register's first (made empty by a run that failed)
 
     # -- opening
     @classmethod
@@ -614,8 +625,12 @@ class Register:
             app = con.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
+            keys = {t: [(c[1], c[2].upper()) for c in con.execute(f"PRAGMA table_info({t})") if c[5]]
+                    for t in _NUMBERED if t in tables}
         finally:
             con.execute("COMMIT")
+        if version < 0:  # PRAGMA user_version set by hand: no migration leads from there (« erreur interne »)
+            raise damaged_error(where, f"numéro de version du schéma invalide : {version}")
         if version > SCHEMA_VERSION:
             raise RegisterError(
                 f"le registre {where} a été écrit par une version plus récente d'acv-xl (schéma {version}, "
@@ -624,7 +639,7 @@ class Register:
         if version == 0 and not tables and app in (0, APPLICATION_ID):
             if not migrate:  # only read (historique): an empty file stays one, and is said empty
                 raise empty_error(where)
-            self._migrate(where)  # a new register (or an empty file)
+            self.created = self._migrate(where) == 0  # a new register (or an empty file), unless another run made it
             return
         if app != APPLICATION_ID:
             raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
@@ -633,6 +648,12 @@ class Register:
         if trigger:
             raise damaged_error(where, "il contient des déclencheurs SQL, qu'acv-xl n'écrit jamais ; "
                                 "par sécurité, il n'est pas utilisé")
+        # a table made again by another tool (CREATE TABLE … AS SELECT) keeps its rows, not its key: the
+        # next run's consolidation was recorded without a number (« n° None »), its files under another
+        renumbered = [t for t, key in keys.items() if key != [("id", "INTEGER")]]
+        if renumbered:
+            raise damaged_error(where, f"structure inattendue : la table « {renumbered[0]} » a été recréée avec un "
+                                "autre outil, sa colonne « id » n'en est plus la clé")
         expected = TABLES
         if version < SCHEMA_VERSION and migrate:
             self._migrate(where)
@@ -644,9 +665,9 @@ class Register:
             raise damaged_error(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
                                   + ", ".join(missing))
 
-    def _migrate(self, where: str) -> None:
+    def _migrate(self, where: str) -> int:
         """Bring the schema to `SCHEMA_VERSION`, in one transaction (a concurrent run waits, then
-        finds it done)."""
+        finds it done); the version found under the lock (0: this run made the register)."""
         con = self.con
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -660,8 +681,13 @@ class Register:
         except BaseException:
             _roll_back(con)
             raise
+        return version
 
     def close(self) -> None:
+        """The connection closed; a run begun (`begin`) and neither finished nor abandoned is abandoned
+        first (nothing recorded): closed under its thread still inserting, SQLite crashed the process."""
+        if self._pending is not None:
+            self._pending.abandon()
         self.con.close()
 
     def __enter__(self) -> Register:
@@ -815,7 +841,11 @@ class Register:
         consolidated workbook meanwhile, then `finish` commits — or `abandon` leaves the register as
         it was, when an output could not be written. SQLite inserts without Python's lock, so that the
         two share the machine's cores (≈ 0,3 s of inserts for 1 000 files read, ≈ 0,4 s of writing)."""
-        return PendingRecord(self, result)
+        if self._pending is not None:  # one connection, one transaction: never two threads inserting on it
+            raise RegisterError(f"le registre « {self.path} » enregistre déjà une consolidation : terminez-la "
+                                "(finish) ou abandonnez-la (abandon) avant d'en commencer une autre.")
+        self._pending = PendingRecord(self, result)
+        return self._pending
 
     def _unrelated(self, r: ConsolidationResult) -> str | None:
         """A warning when none of this run's conventions (its readable workbooks, counted or not: a
@@ -969,6 +999,8 @@ class PendingRecord:
         self._error: BaseException | None = None
         self._stop = threading.Event()  # `abandon`, a Ctrl-C: the inserts stopped at their next step
         self._ended = threading.Event()  # the thread no longer uses the connection
+        self._deadline: float | None = None  # how long to wait for another run recording: set by `finish`
+        self._first = False  # no consolidation in the register before this one
         self._thread = threading.Thread(target=self._run, name="acv-xl-registre", daemon=True)
         self._thread.start()
 
@@ -983,6 +1015,7 @@ class PendingRecord:
                 where = f"« {reg.path} »"
                 raise (_busy(where, written=True) if _locked(exc) else damaged_error(where, sqlite_why(exc))) from None
             self._begun = True
+            self._first = con.execute("SELECT NOT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0] == 1
             notices = [n for n in (reg._unrelated(self._result), reg._earlier(self._result)) if n]
             cid, analyses = reg._insert(self._result, self._blocs)
             self._done = (cid, analyses, notices)
@@ -993,10 +1026,12 @@ class PendingRecord:
             self._ended.set()
 
     def _begin_immediate(self, con: sqlite3.Connection) -> None:
-        """`BEGIN IMMEDIATE`, waiting up to `ATTENTE` for another run recording, by short waits: SQLite's
-        own wait (`busy_timeout`) cannot be stopped, and `abandon` (a full disk, a Ctrl-C) would wait
-        for it, up to 30 s."""
-        limit = time.monotonic() + ATTENTE
+        """`BEGIN IMMEDIATE`, waiting for another run recording by short waits: SQLite's own wait
+        (`busy_timeout`) cannot be stopped, and `abandon` (a full disk, a Ctrl-C) would wait for it, up
+        to 30 s. Up to `ATTENTE` once this run's outputs are written (`finish`), never counted from
+        `begin`: the other run may hold the register while this one writes its own workbook and extracts
+        (a minute for a large département), and this run then gave up unrecorded, though the register
+        was free by the time it needed it."""
         con.execute("PRAGMA busy_timeout = 100")
         try:
             while True:
@@ -1004,7 +1039,9 @@ class PendingRecord:
                     con.execute("BEGIN IMMEDIATE")
                     return
                 except sqlite3.OperationalError as exc:
-                    if not _locked(exc) or self._stop.is_set() or time.monotonic() >= limit:
+                    deadline = self._deadline
+                    if not _locked(exc) or self._stop.is_set() or (deadline is not None
+                                                                    and time.monotonic() >= deadline):
                         raise
         finally:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
@@ -1029,6 +1066,8 @@ class PendingRecord:
         kept if anything failed (`RegisterError`, French) or was interrupted."""
         reg, con = self._register, self._register.con
         where = f"« {reg.path} »"
+        self._deadline = time.monotonic() + ATTENTE  # the outputs written: from now on, the wait is this run's
+        committing = False
         try:
             self._wait()
             if self._error is not None:
@@ -1036,8 +1075,14 @@ class PendingRecord:
             assert self._done is not None
             reg._insert_blocs(self._result, self._done[1], {k: b for k, b in self._result.blocs.items()
                                                              if self._blocs.get(k) is not b}, block_key())
+            committing = True
             con.execute("COMMIT")
         except BaseException as exc:
+            # a Ctrl-C is raised between two Python steps, never inside SQLite's COMMIT: with no
+            # transaction left after it, the COMMIT went through — recorded, and said so (`recorded`)
+            if committing and not isinstance(exc, sqlite3.Error) and not con.in_transaction:
+                self._committed()
+                raise
             if self._begun:
                 _roll_back(con)
             if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
@@ -1048,8 +1093,15 @@ class PendingRecord:
                        full_error(where, written=True) if why == _FULL else
                        damaged_error(where, why, written=True)) from None
             raise
+        finally:
+            self._release()
+        return self._committed()
+
+    def _committed(self) -> int:
+        reg = self._register
         cid, analyses, reg.notices = self._done
         reg._known.update(analyses)  # committed: a next record in this process reuses them
+        reg.recorded, reg.first = cid, self._first
         return cid
 
     def abandon(self) -> None:
@@ -1060,6 +1112,12 @@ class PendingRecord:
         finally:
             if self._begun:
                 _roll_back(self._register.con)
+            self._release()
+
+    def _release(self) -> None:
+        """The register free for another `begin`, and closed without abandoning this record (done)."""
+        if self._register._pending is self:
+            self._register._pending = None
 
 
 def _roll_back(con: sqlite3.Connection) -> None:
@@ -1108,7 +1166,8 @@ def sqlite_why(exc: sqlite3.Error) -> str:
             return french
     if text.startswith("no such table"):
         return "table absente : " + text.split(":", 1)[-1].strip()
-    if text.startswith(("no such column", "table ")):
+    # (a schema number lowered by hand: the migration finds its tables or columns there already)
+    if text.startswith(("no such column", "table ", "duplicate column name")):
         return "structure inattendue"
     if " constraint failed" in text:  # rows deleted or edited with another tool: SQLite's English, said in French
         kind, _, where = text.partition(" constraint failed")

@@ -229,6 +229,20 @@ def _try_lock(fd: int) -> bool | None:
     return True
 
 
+def _open_lock(path: Path) -> int:
+    """The lock file, opened to be locked. Another user's (a colleague's run on a shared folder, still
+    writing or killed before it could remove the file) may be readable only: a lock needs no more, and
+    this run then waits for that run or takes the lock it left — it said it could not write the folder."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        try:
+            return os.open(path, os.O_RDONLY)
+        except OSError:
+            pass
+        raise
+
+
 @contextlib.contextmanager
 def extracts_lock(folder: Path, wait: float | None = None):
     """Held while a run writes its extracts in `folder` and removes the stale ones: two runs at once
@@ -242,7 +256,7 @@ def extracts_lock(folder: Path, wait: float | None = None):
     while True:
         try:
             folder.mkdir(exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = _open_lock(path)
         except OSError as exc:  # a folder where one cannot write: said as any output is, of the folder
             raise OutputError(folder, exc) from None  # given (the lock file is none of the user's business)
         locked = _try_lock(fd)
