@@ -266,6 +266,24 @@ def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
     assert f22.cellule == fin_cell(AUTO_11, "financeur") and "participation publique" in f22.message
 
 
+@pytest.mark.parametrize("mo,nom", [
+    ("Commune de Liévin", "Ville de Liévin"), ("Mairie de Liévin", "Liévin"), ("Ville de St-Omer", "Saint-Omer"),
+    ("Ville du Puy-en-Velay", "Commune du Puy-en-Velay"),
+])
+def test_fin06_the_mo_is_the_financeur_named_as_a_commune_is(mo, nom):
+    """A binôme adds a financeur per commune (the code COMMUNE is the maître d'ouvrage): « Commune de Liévin »
+    and its financeur « Ville de Liévin » are one body, its 200 000 its own share — not another public body's
+    participation (a FIN-06 error at 0 %, on a plan at exactly 20 %)."""
+    def m(r, mo=mo):
+        r["T_Actions"][0]["maitre_ouvrage"] = mo
+        r["T_Financeurs"].append({"code": "VILLE2", "nom": nom, "categorie": "Public", "cibles": None,
+                                  "modalites": None, "contact": None})
+        lines(r)[AUTO_11]["financeur"] = "VILLE2"
+    assert [f.code for f in run(m) if f.code.startswith("FIN")] == []
+    # the other commune's money on this one's operation stays a public participation
+    assert sorted(f.code for f in run(lambda r: m(r, "Ville de Lens")) if f.code.startswith("FIN")) == ["FIN-06", "FIN-22"]
+
+
 def test_issue_plan_commune_real_share_11_percent():
     def m(r):  # commune 110 000 of its own, the EPCI « autofinancement » 90 000: 11 %
         lines(r)[AUTO_11]["montant"] = 110_000

@@ -13,7 +13,7 @@ from itertools import chain
 from operator import attrgetter
 from typing import Any, Iterable
 
-from acv_xl.contract import dispositifs, layout
+from acv_xl.contract import dispositifs, layout, reference
 from acv_xl.contract.values import MEMO_TEXT_MAX
 from acv_xl.contract.model import (
     Convention,
@@ -227,18 +227,18 @@ def is_own_share(lf: LigneFinancement) -> bool:
 def codes_du_mo(action: FicheAction, financeurs: Iterable[Financeur] | MOCodes = ()) -> frozenset[str]:
     """The financeur codes that ARE the action's maître d'ouvrage: the code of its type (`COMMUNE` for a
     commune, `EPCI` for an EPCI, `DEPT`, `REGION`) and any financeur of the workbook whose code or name
-    is the MO's name (a syndicat mixte adds itself to the list of financeurs)."""
+    is the MO's name, read as a commune's is (`_cles`: a syndicat mixte adds itself to the list of
+    financeurs; a binôme, its second commune)."""
     if isinstance(financeurs, MOCodes):
         return financeurs(action)
-    codes = set()
-    if action.type_mo in layout.CODE_DU_MO:
-        codes.add(layout.CODE_DU_MO[action.type_mo])
-    if action.maitre_ouvrage:
-        mo = dispositifs.normalise(action.maitre_ouvrage)
-        for f in financeurs:
-            if f.code and (dispositifs.normalise(f.code) == mo or (f.nom and dispositifs.normalise(f.nom) == mo)):
-                codes.add(f.code)
-    return frozenset(codes)
+    return MOCodes(financeurs)(action)
+
+
+def _cles(nom: str) -> set[str]:
+    """The keys a name of a maître d'ouvrage or of a financeur is compared by: normalised (`dispositifs.normalise`)
+    and read as a commune's name is (`reference.nom_collectivite`: « Commune de Liévin » is « Ville de
+    Liévin », « Mairie de St-Omer » the financeur « Saint-Omer »). An empty key (« - ») names nobody."""
+    return {k for k in (dispositifs.normalise(nom), reference.nom_collectivite(nom)) if k}
 
 
 class MOCodes:
@@ -250,9 +250,8 @@ class MOCodes:
         self._by_name: dict[str, set[str]] = {}
         for f in financeurs:
             if f.code:
-                self._by_name.setdefault(dispositifs.normalise(f.code), set()).add(f.code)
-                if f.nom:
-                    self._by_name.setdefault(dispositifs.normalise(f.nom), set()).add(f.code)
+                for cle in _cles(str(f.code)) | (_cles(str(f.nom)) if f.nom else set()):
+                    self._by_name.setdefault(cle, set()).add(f.code)
         self._known: dict[tuple, frozenset[str]] = {}
 
     def __call__(self, action: FicheAction) -> frozenset[str]:
@@ -263,7 +262,8 @@ class MOCodes:
             if action.type_mo in layout.CODE_DU_MO:
                 found.add(layout.CODE_DU_MO[action.type_mo])
             if action.maitre_ouvrage:
-                found.update(self._by_name.get(dispositifs.normalise(action.maitre_ouvrage), ()))
+                for cle in _cles(str(action.maitre_ouvrage)):
+                    found.update(self._by_name.get(cle, ()))
             codes = _remember(self._known, key, frozenset(found))
         return codes
 

@@ -215,7 +215,13 @@ def noms_cles(typed: str) -> list[str]:
     """The names a commune's or a convention's name gives (`nom_cle`), without « Ville de » or « Action
     Cœur de Ville de » before them: one, or a binôme's two (« Lens - Liévin »). The article after
     « Ville de » goes as well: « Ville de La Flèche » is La Flèche."""
-    return [_sans_article(_VILLE_DE.sub("", nom_cle(part))) for part in _BINOME.split(fold(typed))]
+    return [nom_collectivite(part) for part in _BINOME.split(fold(typed))]
+
+
+def nom_collectivite(typed: str) -> str:
+    """One body's name as `noms_cles` reads each of a binôme's, whole: « Commune de Liévin », « Ville de
+    Liévin » and « Mairie de Liévin » are « lievin » (a maître d'ouvrage and the financeur that is it)."""
+    return _sans_article(_VILLE_DE.sub("", nom_cle(typed)))
 
 
 def same_commune(typed: str, c: CommuneRef) -> bool:
