@@ -188,6 +188,27 @@ def test_prj10_a_name_the_list_does_not_know_is_a_warning_that_names_the_list():
     assert "depuis avril 2024" in out[0].suggestion
 
 
+@pytest.mark.parametrize("acv_id, siren, dept, code, typed, mo", [
+    ("ACV085", "200059228", "91", "91228", "Évry", "Ville d'Évry"),
+    ("ACV230", "249740077", "974", "97414", "Saint-Louis-de-la-Réunion", "Ville de Saint-Louis-de-la-Réunion"),
+])
+def test_prj10_fin19_the_name_the_list_gives_the_convention_of_a_commune_alone(acv_id, siren, dept, code, typed, mo):
+    """« Évry » on the row of Évry-Courcouronnes (its name before 2019, and the list's for the convention)
+    was told it is not the commune's name; and « Ville d'Évry » was no commune, so a DETR of its 66 177
+    inhabitants went without FIN-19."""
+    def m(r):
+        r["names"].update(acv_id=acv_id, acv_libelle=typed, acv_departement=dept, acv_siren_epci=siren)
+        r["T_Communes"][:] = [{"code_insee": code, "commune": typed, "role": "Ville centre"}]
+        r["T_Actions"][0]["maitre_ouvrage"] = mo
+        detr_for_arras(r)
+    out = run(m)
+    assert [f.code for f in out if f.code in ("PRJ-10", "FIN-19")] == ["FIN-19"]
+    # the name of another convention's commune beside Arras's code is one of the list's: an error
+    out = findings(_with_name(clean_raw(), 0, "Évry"), "PRJ-10")
+    assert only(out) == [("PRJ-10", E, "Projet", cell_of("T_Communes", 0, "commune"))]
+    assert "pas d'Évry-Courcouronnes, dont le code est 91228" in out[0].message
+
+
 def test_prj10_a_renamed_commune_passes_with_a_list_that_knows_its_name():
     ref = with_list(**{"62041": {"commune": "Arras-en-Artois"}})
     assert findings(_with_name(clean_raw(), 0, "Arras-en-Artois"), "PRJ-10", ref) == []

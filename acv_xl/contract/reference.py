@@ -255,12 +255,35 @@ class Reference:
 
     @cached_property
     def par_nom(self) -> dict[str, tuple[CommuneRef, ...]]:
-        """The communes of the list by `nom_cle` of their name (two communes may share one), built once."""
+        """The communes of the list by `nom_cle` of their name (two communes may share one), and by their
+        usual name (`nom_usuel`), built once."""
         out: dict[str, tuple[CommuneRef, ...]] = {}
         for c in self.communes:
             k = nom_cle(c.commune)
             out[k] = out.get(k, ()) + (c,)
+        for insee, k in self.noms_usuels.items():
+            out[k] = out.get(k, ()) + (self.par_insee[insee],)
         return out
+
+    @cached_property
+    def noms_usuels(self) -> dict[str, str]:
+        """INSEE code → key (`nom_collectivite`) of the name the list gives the convention of that commune
+        alone, when it is not the commune's: « Évry » for Évry-Courcouronnes (its name before the 2019
+        merger), « Saint-Louis-de-la-Réunion » for Saint-Louis — names a user types, and the list's own.
+        Not a binôme's (« Lens - Liévin » names two), nor a name another commune of the list bears."""
+        communes = {nom_cle(c.commune) for c in self.communes}
+        out = {}
+        for cref in self.conventions.values():
+            if len(cref.communes) == 1:
+                k = nom_collectivite(cref.nom)
+                if k and k not in communes:
+                    out[cref.communes[0].insee_commune] = k
+        return out
+
+    def designe(self, typed: str, c: CommuneRef) -> bool:
+        """Whether a name typed for `c` is its name (`same_commune`) or its usual name (`noms_usuels`)."""
+        return same_commune(typed, c) or (
+            (usuel := self.noms_usuels.get(c.insee_commune)) is not None and usuel in noms_cles(typed))
 
     @property
     def livree(self) -> bool:
