@@ -318,6 +318,35 @@ def test_fin06_private_fonds_propres_are_outside_the_base():
     assert run(m) == []
 
 
+@pytest.mark.parametrize("type_mo,mo,code,dispositif", [
+    ("Commune", "Ville d'Arras", "COMMUNE", "DSIL"), ("Commune", "Ville d'Arras", "COMMUNE", "FEDER"),
+    ("Commune", "Ville d'Arras", "COMMUNE", "FNADT"),
+    ("Région", "Région Hauts-de-France", "REGION", "FEDER 2021-2027"),  # the Région manages the FEDER
+    ("Région", "Région Hauts-de-France", "REGION", "Interreg France-Wallonie-Vlaanderen"),
+])
+def test_fin06_the_etat_or_eu_subsidy_filed_under_the_mo_is_not_its_own_share(type_mo, mo, code, dispositif):
+    """1.1: own 100 000, the 500 000 of the DSIL filed as a « Subvention » of the MO's own code: it was « the MO
+    subsidising itself », 60 % of own share, and FIN-06 said nothing; it is the État's (or the EU's) money: 10 %."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo=type_mo, maitre_ouvrage=mo)
+        lines(r)[AUTO_11].update(financeur=code, montant=100_000)
+        lines(r)[DETR_11].update(financeur=code, dispositif=dispositif)
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif="Aide aux projets des territoires", montant=400_000)
+    out = run(m, "FIN-06")
+    assert codes(out) == ([] if "Interreg" in dispositif else [("FIN-06", E)])  # Interreg: exempt (L1111-10 III)
+    assert not out or "10,0 %" in out[0].message
+
+
+def test_fin06_the_mo_subsidising_itself_with_its_own_fund_stays_its_own_share():
+    """A Région's « fonds friches » under REGION for the Région's own operation is its money (not the État's)."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Région", maitre_ouvrage="Région Hauts-de-France")
+        lines(r)[AUTO_11].update(financeur="REGION", montant=100_000)
+        lines(r)[DETR_11].update(financeur="REGION", dispositif="Fonds régional friches", montant=100_000)
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif="Aide aux projets des territoires", montant=800_000)
+    assert run(m, "FIN-06") == []
+
+
 def test_part_mo_knows_the_mo():
     r = clean_raw()
     lines(r)[AUTO_11]["financeur"] = "EPCI"

@@ -323,7 +323,7 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
     nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
-    Nor is another financeur's dispositif that the reference list, or the workbook's (`subventions`:
+    Nor is such a subsidy, or the FEDER, typed as a « Subvention » of the MO's own code. Nor is another financeur's dispositif that the reference list, or the workbook's (`subventions`:
     `Categories.subventions`, by name or family), gives as a subsidy, typed as a loan, a revenue, « Autre »
     or « Portage foncier » (a Région's « Redynamisation des centres-villes » typed « Autre » was outside
     the base)."""
@@ -342,9 +342,17 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
         return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature == layout.NATURE_SUBVENTION:
         if mo and lf.financeur in mo:
-            return PROPRE  # the MO « subsidising » itself is its own money
+            # the MO « subsidising » itself is its own money — but not with the État's or the EU's subsidy
+            # (a DSIL or the FEDER filed under COMMUNE, or under REGION for the Région that manages it)
+            if (dispositifs.famille(lf.dispositif) in _FAMILLES_UE or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
+                    or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
+                return SUBVENTION_PUBLIQUE
+            return PROPRE
         return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     return HORS_BASE
+
+
+_FAMILLES_UE = frozenset(("FEDER", layout.FAMILLE_INTERREG))  # the Union's funds: no maître d'ouvrage's own money
 
 
 @dataclass(frozen=True)
