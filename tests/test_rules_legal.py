@@ -225,6 +225,17 @@ def test_fin21_dispositif_of_another_financeur():
     assert codes(out) == [("FIN-21", A)] and "ETAT" in out[0].message and "« ETAT »" in out[0].suggestion
 
 
+def test_fin21_the_feder_under_the_region_says_why_it_is_the_ue():
+    """The Région pays the FEDER as its managing authority: « c'est un dispositif (FEDER) du financeur UE »
+    read as a mistake of payer to the finance officer, who knows the Région pays it."""
+    (f,) = run(lambda r: lines(r)[REGION_11].update(dispositif="FEDER 2021-2027"), "FIN-21")
+    assert "la Région gère le FEDER comme autorité de gestion, mais c'est un fonds de l'Union européenne" in f.message
+    assert "les totaux par financeur le comptent comme une aide de la Région" in f.message
+    assert f.suggestion == "Choisissez le financeur « UE » et gardez le dispositif."
+    (f,) = run(lambda r: lines(r)[REGION_11].update(financeur="DEPT", dispositif="FEDER"), "FIN-21")
+    assert f.message.endswith("c'est un dispositif (FEDER) du financeur « UE ».")
+
+
 def test_fin21_names_the_financeur_in_french():
     """« n'est pas dans la liste des dispositifs de EPCI » (no elision) — the financeur is quoted as a code."""
     out = run(lambda r: lines(r)[AUTO_21].update(dispositif="Participation"), "FIN-21")

@@ -984,6 +984,13 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                f"par ce financeur, ce n'est pas {etat} : {effet}.")
         sugg = (f"S'il s'agit {de_etat}, choisissez le financeur {q(layout.CODE_ETAT)} ; sinon, ajoutez ce "
                 f"dispositif à ceux du financeur {q(lf.financeur)} (feuille Financeurs).")
+    elif autre is not None and autre != lf.financeur and lf.financeur == "REGION" and fam == "FEDER":
+        # the Région pays the FEDER as its managing authority: not a mistake of payer, a convention of the plan
+        msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} : la Région gère le "
+               "FEDER comme autorité de gestion, mais c'est un fonds de l'Union européenne, que le plan de "
+               f"financement porte au financeur {q(autre)} (sous {q(lf.financeur)}, les totaux par financeur le "
+               "comptent comme une aide de la Région).")
+        sugg = f"Choisissez le financeur {q(autre)} et gardez le dispositif."
     elif autre is not None and autre != lf.financeur:
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
