@@ -216,7 +216,15 @@ def test_fin06_applies_to_every_public_mo_type(type_mo, code):
 
 def test_fin06_derogations():
     low = lambda d: (lambda r: (_own(r, 100_000, 400_000), r["T_Actions"][0].update(derogation=d)))  # 10 %
-    assert run(low("ANRU"), "FIN-06") == []
+    # the ANRU's operation (art. 9 of loi 2003-710): no minimum when the ANRU finances it
+    anru = lambda r: (low("ANRU")(r), lines(r)[REGION_11].update(financeur="ANRU", dispositif="NPNRU"))
+    assert run(anru, "FIN-06") == []
+    # the dropdown alone, the ANRU paying nothing, silenced the error: now a warning to check it
+    out = run(low("ANRU"), "FIN-06")
+    assert only(out) == [("FIN-06", A, "Fiches-actions", "O4", "1.1")]
+    assert "l'ANRU ne finance pas l'action" in out[0].message and "10,0 %" in out[0].message
+    assert "convention de renouvellement urbain (NPNRU)" in out[0].suggestion
+    assert run(lambda r: (_own(r, 200_000, 300_000), r["T_Actions"][0].update(derogation="ANRU")), "FIN-06") == []
     # school energy renovation: 10 % only on the préfet's decision: between 10 % and 20 % a warning asking for it
     out = run(low("Rénovation énergétique scolaire"), "FIN-06")  # exactly 10 %
     assert [f.gravite for f in out] == [A] and "arrêté" in out[0].message and "10 %" in out[0].message

@@ -147,6 +147,12 @@ def _numeros_with(conv: Convention, familles: frozenset[str]) -> set[str | None]
 
 
 _INTERREG = frozenset((layout.FAMILLE_INTERREG,))
+
+
+def _numeros_anru(conv: Convention) -> set[str | None]:
+    """The numbers of the actions the ANRU finances (a counted `ANRU` line): few, once per run."""
+    return index(conv).memo("numeros_anru", lambda: {lf.numero for lf in index(conv).counted_lines
+                                                      if lf.financeur == "ANRU"})
 _FONDS_CONCOURS = frozenset((layout.FAMILLE_FONDS_CONCOURS,))
 _FRLA = frozenset(("FRLA",))
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
@@ -371,13 +377,27 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
         if a.type_mo not in layout.MO_PUBLICS_L1111_10 or "derogation" in a.problems:
             continue
         derog = a.derogation or layout.DEROGATION_AUCUNE
-        if derog == layout.DEROGATION_ANRU or _exempt_l1111_10(conv, j, outre_mer) or not j.categories_known:
+        # the ANRU's operation (art. 9 of loi 2003-710) has no minimum; chosen for a plan where the ANRU
+        # pays nothing, the dropdown alone silenced the error: checked, said as a warning below
+        anru = derog == layout.DEROGATION_ANRU
+        if ((anru and a.numero in _numeros_anru(conv)) or _exempt_l1111_10(conv, j, outre_mer)
+                or not j.categories_known):
             continue
         pm = j.part_mo
         if pm.ratio is None:
             continue
         base = pm.propre + pm.financements_publics
         if pm.propre * 100 >= 20 * base:
+            continue
+        if anru:
+            yield at(a, "derogation", "FIN-06", A,
+                     f"Action {a.numero} : la dérogation {q(derog)} dispense de participation minimale les opérations "
+                     f"du programme de renouvellement urbain (article 9 de la loi n° 2003-710), mais l'ANRU ne finance "
+                     f"pas l'action dans le plan de financement ; sans elle, la part propre du maître d'ouvrage, "
+                     f"{_pct(pm.ratio, 20)} de {money(base)}, est sous le minimum de 20 % ({SRC_L1111_10}).",
+                     "Vérifiez que l'opération figure dans la convention de renouvellement urbain (NPNRU) signée avec "
+                     "l'ANRU et ajoutez sa participation au plan ; sinon choisissez la dérogation « Aucune » ou celle "
+                     "dont relève l'opération.", action=a.numero)
             continue
         corse = derog == layout.DEROGATION_CORSE and dept in layout.DEPARTEMENTS_CORSE
         dix = pm.propre * 100 >= 10 * base
