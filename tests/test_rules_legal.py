@@ -225,6 +225,20 @@ def test_fin21_dispositif_of_another_financeur():
     assert codes(out) == [("FIN-21", A)] and "ETAT" in out[0].message and "« ETAT »" in out[0].suggestion
 
 
+@pytest.mark.parametrize("nom", ["Autofinancement hors DSIL", "Autofinancement (complément DETR)", "Part communale DETR",
+                                 "Reste à charge hors DETR"])
+def test_the_mo_own_money_named_beside_a_dotation_is_not_the_dotation(nom):
+    """The commune's own 200 000 named « Autofinancement hors DSIL » was taken for the État's DSIL filed under
+    COMMUNE: a FIN-06 error at 0 % blocked a plan at exactly 20 %, FIN-19 said « DETR » for Arras, and the
+    line counted in the 80 % cap of the dotations."""
+    out = run(lambda r: lines(r)[AUTO_11].update(dispositif=nom))
+    assert [f.code for f in out] == ["FIN-21"] and "ce n'est pas la D" in out[0].message
+    assert not dispositifs.is_r2334_27(nom, "COMMUNE") and not dispositifs.is_r2334_27(nom, "LIEVIN")
+    # the État's dotation filed under another code stays one (the sigle alone, or a subsidy's words)
+    assert dispositifs.is_r2334_27("DSIL", "COMMUNE") and dispositifs.is_r2334_27("Subvention DETR 2024", "DEPT")
+    assert dispositifs.is_r2334_27(nom, "ETAT")
+
+
 def test_fin21_the_feder_under_the_region_says_why_it_is_the_ue():
     """The Région pays the FEDER as its managing authority: « c'est un dispositif (FEDER) du financeur UE »
     read as a mistake of payer to the finance officer, who knows the Région pays it."""

@@ -102,13 +102,23 @@ def is_etat(nom: str | None, financeur: str | None) -> bool:
 _FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_2018_514)
 
 
+# Words by which a line of another financeur than the État says it is that financeur's own money
+# beside a subsidy it names: « Autofinancement hors DSIL », « Part communale (complément DETR) »
+_PROPRE = re.compile(r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|hors|complement"
+                     r"|reste a charge|part communale|part intercommunale)(?![a-z0-9])")
+
+
 def _of_etat(nom: str | None, financeur: str | None) -> bool:
     """A name of the État's families, paid by `financeur`, is the État's subsidy. Paid by a financeur the
     reference list does not describe (a « CD62 » the user added, `AUTRE`), unless the name bears a
     territory's adjective and no acronym of the État: « Fonds départemental de soutien à
-    l'investissement local » is a Département's whatever code it is filed under."""
+    l'investissement local » is a Département's whatever code it is filed under. Paid by another
+    financeur than the État, never when the name says it is that financeur's own money beside the
+    subsidy (« Autofinancement hors DSIL » of COMMUNE: `_PROPRE`)."""
     if financeur is None or financeur == layout.CODE_ETAT:
         return True
+    if _names_own_money(nom or ""):
+        return False
     if financeur in _AUTRES_PAYEURS:
         return _names_etat(nom or "")
     return not _names_collectivite(nom or "")
@@ -119,6 +129,12 @@ def _names_etat(nom: str) -> bool:
     """Whether the name designates the État's subsidy whoever is said to pay it (`_SIGLE`, `_DOTATION`)."""
     n = normalise(nom)
     return bool(_SIGLE.search(n)) or (bool(_DOTATION.search(n)) and not _TERRITOIRE.search(n))
+
+
+@memo_text(4096)
+def _names_own_money(nom: str) -> bool:
+    """Whether the name says its payer's own money (`_PROPRE`)."""
+    return bool(_PROPRE.search(normalise(nom)))
 
 
 @memo_text(4096)
