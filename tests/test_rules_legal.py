@@ -53,6 +53,9 @@ def codes(out):
     ("Fonds de soutien aux investissements locaux", "DSIL"), ("Dotation de soutien aux investissements locaux", "DSIL"),
     ("Fonds de soutien aux investissements publics locaux", "DSIL"),  # the plural, as often typed
     ("Dotation de soutien aux investissements des départements", "DSID"),
+    # invisible characters a pasted text carries inside a word (soft hyphen, zero-width space, BOM)
+    ("D\u00adSIL", "DSIL"), ("DE\u200bTR", "DETR"), ("\ufeffDPV", "DPV"),
+    ("Dotation de soutien à l'inves\u00adtisse\u00adment local", "DSIL"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam

@@ -20,6 +20,11 @@ _ACRONYM_DOT = re.compile(r"(?<![a-z0-9])([a-z])\.(?=[a-z](?![a-z0-9]))")  # « 
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")  # « detr2024 » is « detr 2024 »
 # « D S I L », « D-S-I-L »: three or more letters standing alone in a row are an acronym spelt out
 _SPELT = re.compile(r"(?<![a-z0-9])[a-z](?: [a-z]){2,}(?![a-z0-9])")
+# The invisible characters a text pasted from a document carries inside a word (a soft hyphen in
+# « Dotation de soutien à l'inves-tissement », a zero-width space in « DE TR »): no letter, and no space
+# either — dropped, not turned into one that splits the word: the format characters (Unicode « Cf »)
+# of Latin-script texts, soft hyphen, zero-width spaces and joiners, direction marks, BOM
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 
 
 @memo_text(4096)
@@ -28,7 +33,7 @@ def normalise(nom: str) -> str:
     set apart, an acronym spelt out letter by letter joined: « DSIL - Exceptionnelle » → « dsil
     exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
     R2334-27 caps); « D S I L » → « dsil »."""
-    f = fold(nom)
+    f = _INVISIBLE.sub("", fold(nom))
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
     f = _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
