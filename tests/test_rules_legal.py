@@ -56,9 +56,18 @@ def codes(out):
     # invisible characters a pasted text carries inside a word (soft hyphen, zero-width space, BOM)
     ("D\u00adSIL", "DSIL"), ("DE\u200bTR", "DETR"), ("\ufeffDPV", "DPV"),
     ("Dotation de soutien à l'inves\u00adtisse\u00adment local", "DSIL"),
+    # the plural of any word of the family's name
+    ("Dotations politique de la ville", "DPV"), ("Fonds verts", "Fonds vert"),
+    ("Fonds européens de développement régional", "FEDER"), ("Dotations d'équipement des territoires ruraux", "DETR"),
+    ("Subventions", None), ("Emprunts", None), ("Pays", None),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
+
+
+def test_the_plural_of_dotation_designates_the_etat_under_another_financeur_too():
+    assert dispositifs.is_r2334_27("Dotations politique de la ville", "DEPT")
+    assert not dispositifs.is_r2334_27("Dotations départementales d'équipement des territoires ruraux", "DEPT")
 
 
 def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():

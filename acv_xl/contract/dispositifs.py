@@ -46,7 +46,15 @@ _SMALL_WORDS = frozenset(("a", "au", "aux", "d", "de", "des", "du", "en", "et", 
 
 
 def _without_small_words(n: str) -> str:
-    return " ".join(w for w in n.split() if w not in _SMALL_WORDS)
+    """Without the small words, each word in the singular (`_singulier`): « Dotations politique de la ville »,
+    « Fonds verts », « Fonds européens de développement régional » are of their family."""
+    return " ".join(_singulier(w) for w in n.split() if w not in _SMALL_WORDS)
+
+
+def _singulier(w: str) -> str:
+    """A word without the « s » of its plural (« dotations », « fonds » → « fond », on both sides of the
+    comparison alike); not a short word (« des », « dpv ») nor a double « s »."""
+    return w[:-1] if len(w) > 3 and w[-1] == "s" and w[-2] != "s" else w
 
 
 _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
@@ -76,7 +84,7 @@ _AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ET
 # (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's),
 # the DSID's own « investissement départemental » being no such adjective
 _SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac)(?![a-z0-9])")
-_DOTATION = re.compile(r"(?<![a-z0-9])dotation(?![a-z0-9])")
+_DOTATION = re.compile(r"(?<![a-z0-9])dotations?(?![a-z0-9])")
 _TERRITOIRE = re.compile(r"(?<![a-z0-9])(?<!investissement )"
                          r"(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
 
