@@ -251,6 +251,21 @@ def test_the_mo_own_money_named_beside_a_dotation_is_not_the_dotation(nom):
     assert dispositifs.is_r2334_27(nom, "ETAT")
 
 
+@pytest.mark.parametrize("type_mo,mo,code", [("Département", "Département du Pas-de-Calais", "DEPT"),
+                                             ("Région", "Région Hauts-de-France", "REGION")])
+def test_fin21_a_departement_or_region_funds_its_own_operation(type_mo, mo, code):
+    """The Département's own operation with its « Autofinancement »: FIN-21 said it is not in DEPT's list and
+    offered « Aide aux projets des territoires » — a subsidy — in its place."""
+    def m(r, financeur=code):
+        r["T_Actions"][0].update(type_mo=type_mo, maitre_ouvrage=mo, cosignataires=f"ETAT;REGION;{financeur}")
+        lines(r)[AUTO_11]["financeur"] = financeur
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif="Emprunt", nature="Prêt", montant=1))
+        lines(r)[AUTO_11]["montant"] = 199_999
+    assert run(m) == []
+    # another body's autofinancement stays said, by FIN-22 (the L1111-10 share), not by FIN-21
+    assert [f.code for f in run(lambda r: m(r, "EPF")) if f.code.startswith("FIN-2")] == ["FIN-22"]
+
+
 def test_fin21_the_feder_under_the_region_says_why_it_is_the_ue():
     """The Région pays the FEDER as its managing authority: « c'est un dispositif (FEDER) du financeur UE »
     read as a mistake of payer to the finance officer, who knows the Région pays it."""

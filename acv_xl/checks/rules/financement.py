@@ -898,6 +898,13 @@ def _listes_owners(conv: Convention) -> tuple[Mapping[str, tuple[str, ...]], Map
     return ix.shared("dispositifs_par_financeur", build)
 
 
+# The reference list's names of a commune's own money (autofinancement, emprunt, recette, apport: not
+# its fonds de concours, a subsidy to its EPCI): any financeur's own money too (FIN-21)
+_ARGENT_PROPRE = tuple(d.nom for d in layout.FINANCEURS_BY_CODE["COMMUNE"].dispositifs
+                       if d.nature != layout.NATURE_SUBVENTION)
+_NOMS_ARGENT_PROPRE = frozenset(map(dispositifs.normalise, _ARGENT_PROPRE))
+
+
 def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
     """An État subsidy that no family recognises and the workbook does not mark `Dotation R2334-27`."""
     if lf.financeur != layout.CODE_ETAT or lf.nature != layout.NATURE_SUBVENTION:
@@ -988,6 +995,10 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         return None
     noms = listes[lf.financeur]
     if dispositifs.listed(lf.dispositif, noms) is not None or _etat_non_reconnue(conv, lf):
+        return None
+    # a body's own money, whichever it is: the Département's own operation funded by its « Autofinancement »
+    # was told to choose « Aide aux projets des territoires », a subsidy (FIN-22 says another body's on its line)
+    if dispositifs.normalise(lf.dispositif) in _NOMS_ARGENT_PROPRE:
         return None
     fam = index(conv).familles[lf.dispositif]
     autre = owner.get(fam) if fam is not None else None
