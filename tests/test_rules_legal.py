@@ -444,6 +444,19 @@ def test_fin06_corse_10_percent_in_corse_only():
     assert codes(out) == [("FIN-06", E)] and "Corse (département 2A ou 2B)" in out[0].message
 
 
+@pytest.mark.parametrize("dept", ["2a", " 2b "])
+def test_fin06_corse_in_lower_case_is_corse(dept):
+    """« 2a », which PRJ-05 and PRJ-08 read as 2A, was not Corse for FIN-06: an error saying the « Corse »
+    dérogation is only for Corse, to a commune of Corse at 15 %."""
+    def m(r):
+        _low(r, 150_000)
+        r["names"]["acv_departement"] = dept
+        r["T_Actions"][0]["derogation"] = layout.DEROGATION_CORSE
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", A)] and "voirie communale" in out[0].message
+    assert run(lambda r: (_low(r), r["names"].update(acv_departement=" 972")), "FIN-06") == []
+
+
 def test_fin06_feder_cooperation_territoriale_is_exempt():
     def m(r, dispositif):
         _low(r)

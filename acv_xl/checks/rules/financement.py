@@ -341,13 +341,19 @@ def desequilibre(conv: Convention) -> Iterable[Finding]:
                  f"financements {money(fin)} ; {gap}.", sugg, action=a.numero)
 
 
+def _departement(conv: Convention) -> str:
+    """The convention's département as PRJ-05 and PRJ-08 read it: « 2a » is Corse's 2A (they pass it),
+    and FIN-06 must not then say the « Corse » dérogation is not Corse's."""
+    return str(conv.value("acv_departement") or "").strip().upper()
+
+
 def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None) -> bool:
     """L1111-10 III does not apply: the collectivités of Guadeloupe, Guyane, La Réunion, Martinique,
     Mayotte, Saint-Barthélemy, Saint-Martin and Saint-Pierre-et-Miquelon (the convention's
     département), or an operation the FEDER finances under a programme of coopération territoriale
     européenne (a counted Interreg line). `outre_mer`: the first, when the caller knows it."""
     if outre_mer is None:
-        outre_mer = str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER
+        outre_mer = _departement(conv) in layout.DEPARTEMENTS_OUTRE_MER
     if outre_mer:
         return True
     # a counted Interreg line (the action's counted lines are those of its number)
@@ -370,7 +376,7 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
     may grant the derogation). Exactly the minimum passes. Reported on the action's `Dérogation
     L1111-10` cell. An unreadable MO type or derogation (ACT-12), or a subsidy of an unknown
     financeur (FIN-02), is not guessed."""
-    dept = str(conv.value("acv_departement") or "").strip()
+    dept = _departement(conv)
     outre_mer = dept in layout.DEPARTEMENTS_OUTRE_MER  # the same for every action
     for j in judged_actions(conv):
         a = j.action
