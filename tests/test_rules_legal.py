@@ -389,6 +389,21 @@ def test_fin06_the_etat_or_eu_subsidy_filed_under_the_mo_is_not_its_own_share(ty
     assert not out or "10,0 %" in out[0].message
 
 
+@pytest.mark.parametrize("code", ["PRIVE", "AL", "SNCF"])
+def test_fin06_fin09_the_etat_subsidy_filed_under_a_private_financeur_stays_public(code):
+    """« PRIVE / DSIL » counted in the 80 % cap as the État's DSIL but outside the L1111-10 base as private
+    money: the commune's 100 000 were 100 % of its base, and the 100 % cap of public aid missed 500 000."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[DETR_11]["financeur"] = code
+        lines(r)[REGION_11]["montant"] = 400_000
+        r["T_Actions"][0]["cosignataires"] = f"ETAT;REGION;{code}"
+    out = [f for f in run(m) if f.code.startswith("FIN-0")]
+    assert [f.code for f in out] == ["FIN-06"] and "10,0 %" in out[0].message
+    out = run(lambda r: (m(r), r["T_Actions"][0].update(depense_subventionnable=800_000)), "FIN-09")
+    assert codes(out) == [("FIN-09", E)] and "(900 000,00 €)" in out[0].message
+
+
 def test_fin06_the_mo_subsidising_itself_with_its_own_fund_stays_its_own_share():
     """A Région's « fonds friches » under REGION for the Région's own operation is its money (not the État's)."""
     def m(r):

@@ -323,7 +323,8 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
     nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
-    Nor is such a subsidy, or the FEDER, typed as a « Subvention » of the MO's own code. Nor is another financeur's dispositif that the reference list, or the workbook's (`subventions`:
+    Nor is such a subsidy, or the FEDER, typed as a « Subvention » of the MO's own code; nor is it outside
+    the base under a private financeur's code (« PRIVE / DSIL »). Nor is another financeur's dispositif that the reference list, or the workbook's (`subventions`:
     `Categories.subventions`, by name or family), gives as a subsidy, typed as a loan, a revenue, « Autre »
     or « Portage foncier » (a Région's « Redynamisation des centres-villes » typed « Autre » was outside
     the base)."""
@@ -341,13 +342,13 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
             return PROPRE
         return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature == layout.NATURE_SUBVENTION:
+        # the État's or the Union's subsidy is public money whoever is typed as paying it: a DSIL or the
+        # FEDER filed under COMMUNE (under REGION for the Région that manages it), or under PRIVE
+        if (dispositifs.famille(lf.dispositif) in _FAMILLES_UE or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
+                or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
+            return SUBVENTION_PUBLIQUE
         if mo and lf.financeur in mo:
-            # the MO « subsidising » itself is its own money — but not with the État's or the EU's subsidy
-            # (a DSIL or the FEDER filed under COMMUNE, or under REGION for the Région that manages it)
-            if (dispositifs.famille(lf.dispositif) in _FAMILLES_UE or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
-                    or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
-                return SUBVENTION_PUBLIQUE
-            return PROPRE
+            return PROPRE  # the MO « subsidising » itself is its own money
         return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     return HORS_BASE
 
