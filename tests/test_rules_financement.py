@@ -397,6 +397,22 @@ def test_fin18_reference_list():
     assert [f.code for f in out] == ["FIN-18"] and "« XYZ »" in out[0].message
 
 
+def test_fin18_a_reference_funder_made_private_stays_public_for_l1111_10():
+    """« REGION » typed « Privé » in the Financeurs sheet took the Région's 350 000 out of the L1111-10 base:
+    the commune's 150 000 (15 %) passed as 23 %, with nothing said."""
+    def m(r, code="REGION", categorie="Privé"):
+        _own(r, 150_000, 350_000)
+        next(f for f in r["T_Financeurs"] if f["code"] == code)["categorie"] = categorie
+    out = run(m)
+    assert [(f.code, f.gravite) for f in out] == [("FIN-06", E), ("FIN-18", A)]
+    assert "15,0 %" in out[0].message
+    assert out[1].message.endswith("la catégorie « Privé » du classeur n'est pas retenue par les contrôles (participation "
+                                   "minimale du maître d'ouvrage, CGCT art. L1111-10 III, et plafond des aides publiques).")
+    assert out[1].suggestion.startswith("Remettez la catégorie « Public » ;")
+    # AUTRE's category is the user's: the funder filed there may be private
+    assert run(lambda r: m(r, "AUTRE"), "FIN-18") == []
+
+
 def test_fin06_and_fin09_not_guessed_with_an_unknown_financeur():
     def m(r):  # 19,99 % if « Region » were public; it is unknown: FIN-02 only
         _own(r, 199_900, 300_100)
@@ -457,6 +473,7 @@ _FIN18_CASES = {
     "nature hors liste": lambda r: r["T_Dispositifs"][0].update(nature="Don"),
     "dotation vide": lambda r: r["T_Dispositifs"][3].update(dotation_r2334_27=""),
     "listes vides": lambda r: (r["T_Financeurs"].clear(), r["T_Dispositifs"].clear()),
+    "catégorie de référence changée": lambda r: r["T_Financeurs"][6].update(categorie="Privé"),
 }
 
 

@@ -165,6 +165,8 @@ def ecart(action: FicheAction, lines: Iterable[LigneFinancement]) -> Decimal | N
 
 # ------------------------------------------------------------------ L1111-10 and R2334-27 bases
 def categorie(financeurs: Iterable[Financeur], code: str | None) -> str | None:
+    if code in layout.CATEGORIES_FIXES:
+        return layout.CATEGORIES_FIXES[code]
     for f in financeurs:
         if f.code == code:
             return f.categorie
@@ -192,7 +194,8 @@ def _remember(answers: dict, key: tuple, value: Any) -> Any:
 class Categories:
     """`categorie(financeurs, code)` for many codes, in O(1) — a 5,000-line plan asks once per line:
     `Categories(financeurs).get(code)`. The workbook's rows over the reference list, the first row
-    of a code deciding, as there (no reference code is empty, so `code or ""` finds none). With the
+    of a code deciding, as there (no reference code is empty, so `code or ""` finds none); a reference
+    code's own category, but AUTRE's, whatever the row says (`layout.CATEGORIES_FIXES`). With the
     workbook's `T_Dispositifs` rows, `subventions` holds its subsidies besides the reference list's
     (`role_l1111_10`)."""
 
@@ -202,6 +205,7 @@ class Categories:
             first.setdefault(f.code, f.categorie)
         merged = {code: ref.categorie for code, ref in layout.FINANCEURS_BY_CODE.items()}
         merged.update(first)
+        merged.update(layout.CATEGORIES_FIXES)  # « REGION » typed « Privé » left the L1111-10 base: FIN-18
         self.get = merged.get  # a dict's own lookup: no Python call per line
         # `role_l1111_10` by (MO codes, nature, financeur, dispositif), which decide it with these
         # categories (`part_mo`: a 5,000-line plan asks once per line, for a few dozen distinct keys)

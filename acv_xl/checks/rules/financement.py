@@ -813,7 +813,8 @@ def _referentiel_sound(conv: Convention) -> bool:
             return True
         if td_ok and not any(map(_PROBLEMS, conv.dispositifs)):
             return True
-    if ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs)):
+    if (ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs))
+            or any(_categorie_changee(*row) for row in map(_TF_REQUIRED, financeurs))):
         return False
     codes = set(map(_CODE, financeurs))
     if len(codes) != len(financeurs):
@@ -831,12 +832,19 @@ def _lists_sound(lists_key: tuple[tuple, tuple]) -> tuple[bool, bool]:
     code twice; and the dispositifs' too, each financeur a listed code)."""
     tf, td = lists_key
     codes = set(map(_FIRST, tf))
-    tf_ok = not _has_none(tf) and len(codes) == len(tf)
+    tf_ok = not _has_none(tf) and len(codes) == len(tf) and not any(_categorie_changee(*row) for row in tf)
     return tf_ok, tf_ok and not _has_none(td) and set(map(_FIRST, td)) <= codes
 
 
 _FIRST = itemgetter(0)
 _PROBLEMS = attrgetter("problems")
+
+
+def _categorie_changee(code: Any, nom: Any = None, categorie: Any = None) -> bool:
+    """A reference funder (but AUTRE) given another valid category than the reference's: the rules keep
+    the reference's (`layout.CATEGORIES_FIXES`), FIN-18 says so."""
+    fixe = layout.CATEGORIES_FIXES.get(code) if code.__class__ is str else None
+    return fixe is not None and categorie in layout.L.CATEGORIE and categorie != fixe
 
 
 def _has_none(values: Iterable[tuple]) -> bool:
@@ -846,7 +854,8 @@ def _has_none(values: Iterable[tuple]) -> bool:
 @rule("FIN-18", E, "Liste des financeurs incomplète ou invalide", SRC_CONTRAT, needs=("T_Financeurs",))
 def referentiel(conv: Convention) -> Iterable[Finding]:
     """Added code: in `T_Financeurs`, `Code`/`Nom`/`Catégorie` empty, `Catégorie` outside its list, a
-    duplicated `Code`; in `T_Dispositifs`, required values empty or outside their lists, a
+    duplicated `Code`; A: a reference code's category changed (« REGION » typed « Privé », which the
+    rules do not follow: `layout.CATEGORIES_FIXES`); in `T_Dispositifs`, required values empty or outside their lists, a
     `Financeur` that is not a code of `T_Financeurs`. The ratios of FIN-06/07/09 rely on this list."""
     TF, TD = layout.T_FINANCEURS, layout.T_DISPOSITIFS
     if _referentiel_sound(conv):
@@ -860,6 +869,13 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
                      "Donnez à chaque financeur un code unique.")
         elif f.code:
             first[f.code] = f.row
+            if _categorie_changee(f.code, f.nom, f.categorie):
+                ref = layout.CATEGORIES_FIXES[f.code]
+                yield at(f, "categorie", "FIN-18", A,
+                         f"Ligne {f.row} : le financeur {q(f.code)} est de catégorie {q(ref)} dans la liste de référence ; "
+                         f"la catégorie {q(f.categorie)} du classeur n'est pas retenue par les contrôles (participation "
+                         f"minimale du maître d'ouvrage, {SRC_L1111_10}, et plafond des aides publiques).",
+                         f"Remettez la catégorie {q(ref)} ; pour un autre financeur, ajoutez-le sous son propre code.")
     if not usable(conv, TD.name):
         return
     yield from problem_findings(conv, TD, ("nature", "dotation_r2334_27"), "FIN-18", E)
