@@ -135,6 +135,7 @@ def test_prj06_an_id_that_designates_no_convention_is_not_in_the_list_either():
     ("62178", "Béthune - Bruay-la-Buissière"), ("62178", "Bruay la Buissière"), ("62041", "Commune d'Arras"),
     ("72154", "Ville de La Flèche"), ("85191", "Commune de La Roche-sur-Yon"), ("97101", "Ville des Abymes"),
     ("43157", "Ville du Puy-en-Velay"),
+    ("62041", "Arras (62)"), ("2A004", "Ajaccio (2A)"), ("62765", "Saint-Omer (62500)"), ("72154", "Flèche (La) (72)"),
 ])
 def test_prj10_spellings_of_the_list_name_pass(code, typed):
     c = reference.shipped().par_insee[code]
@@ -162,7 +163,7 @@ def test_prj10_another_commune_of_the_list_beside_the_code_is_an_error():
     assert out[0].suggestion == "Corrigez le nom de la commune (« Arras ») ou son code INSEE (62119 pour Béthune)."
 
 
-@pytest.mark.parametrize("typed", ["Ville de Béthune", "Commune de Béthune", "BETHUNE"])
+@pytest.mark.parametrize("typed", ["Ville de Béthune", "Commune de Béthune", "BETHUNE", "Béthune (62)"])
 def test_prj10_another_commune_of_the_list_after_ville_de_is_an_error_too(typed):
     """« Ville de Béthune » beside Arras's code was a warning (« s'appelle « Arras », pas « Ville de
     Béthune » »), « Béthune » an error: the name is read one way, whether it is the row's or another's."""

@@ -184,15 +184,19 @@ class ConventionRef:
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _ARTICLE_AFTER = re.compile(r"(.+?)\s*\((le|la|les|l')\)")  # « Flèche (La) », as the COG once wrote it
+# « Arras (62) », « Ajaccio (2A) », « Arras (62000) »: the département or the postal code after the name
+_CODE_AFTER = re.compile(r"\s*\((?:\d{2,5}|2[ab]\d{0,3})\)$")
 _ARTICLES = frozenset(("le", "la", "les", "l"))
 _ABBREVIATED = {"st": "saint", "ste": "sainte"}
 
 
 def nom_cle(nom: str) -> str:
     """A commune's name as compared with the list's: case, accents, hyphens and apostrophes folded,
+    a département or postal code after it dropped (« Arras (62) »),
     « St »/« Ste » written out, the article put back first (« Flèche (La) ») then dropped
     (« Puy-en-Velay » is Le Puy-en-Velay): « ST-LÔ » and « Saint Lô » are « saint lo »."""
     f = fold(nom).replace("œ", "oe").replace("æ", "ae")  # « Cœur de ville »: no accent to fold, a ligature
+    f = _CODE_AFTER.sub("", f)
     if m := _ARTICLE_AFTER.fullmatch(f):
         f = f"{m[2]} {m[1]}"
     return _sans_article(" ".join(_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split()))
