@@ -239,8 +239,8 @@ def codes_du_mo(action: FicheAction, financeurs: Iterable[Financeur] | MOCodes =
 
 
 def _cles(nom: str) -> set[str]:
-    """The keys a name of a maître d'ouvrage or of a financeur is compared by: normalised (`dispositifs.normalise`)
-    and read as a commune's name is (`reference.nom_collectivite`: « Commune de Liévin » is « Ville de
+    """The keys a name of a maître d'ouvrage or of a financeur is compared by: normalised
+    (`dispositifs.normalise`) and read as a commune's name is (`reference.nom_collectivite`: « Commune de Liévin » is « Ville de
     Liévin », « Mairie de St-Omer » the financeur « Saint-Omer »). An empty key (« - ») names nobody."""
     return {k for k in (dispositifs.normalise(nom), reference.nom_collectivite(nom)) if k}
 
@@ -327,10 +327,10 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
     nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
-    Nor is such a subsidy, or the FEDER, typed as a « Subvention » of the MO's own code; nor is it outside
-    the base under a private financeur's code (« PRIVE / DSIL »). Nor is another financeur's dispositif that the reference list, or the workbook's (`subventions`:
-    `Categories.subventions`, by name or family), gives as a subsidy, typed as a loan, a revenue, « Autre »
-    or « Portage foncier » (a Région's « Redynamisation des centres-villes » typed « Autre » was outside
+    Nor is such a subsidy, or the FEDER, typed as a « Subvention » of the MO's own code; nor is it
+    outside the base under a private financeur's code (« PRIVE / DSIL »). Nor is another financeur's
+    dispositif that the reference list, or the workbook's (`subventions`: `Categories.subventions`, by
+    name or family), gives as a subsidy, typed as a loan, a revenue, « Autre » or « Portage foncier » (a Région's « Redynamisation des centres-villes » typed « Autre » was outside
     the base)."""
     nature = lf.nature
     if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)

@@ -147,16 +147,16 @@ def _numeros_with(conv: Convention, familles: frozenset[str]) -> set[str | None]
 
 
 _INTERREG = frozenset((layout.FAMILLE_INTERREG,))
+_FONDS_CONCOURS = frozenset((layout.FAMILLE_FONDS_CONCOURS,))
+_FRLA = frozenset(("FRLA",))
+_R2334_27 = frozenset(layout.FAMILLES_R2334_27)
+_NUMERO, _MONTANT = attrgetter("numero"), attrgetter("montant")
 
 
 def _numeros_anru(conv: Convention) -> set[str | None]:
     """The numbers of the actions the ANRU finances (a counted `ANRU` line): few, once per run."""
     return index(conv).memo("numeros_anru", lambda: {lf.numero for lf in index(conv).counted_lines
                                                       if lf.financeur == "ANRU"})
-_FONDS_CONCOURS = frozenset((layout.FAMILLE_FONDS_CONCOURS,))
-_FRLA = frozenset(("FRLA",))
-_R2334_27 = frozenset(layout.FAMILLES_R2334_27)
-_NUMERO, _MONTANT = attrgetter("numero"), attrgetter("montant")
 
 
 def judged_actions(conv: Convention) -> list[Judged]:
@@ -855,8 +855,8 @@ def _has_none(values: Iterable[tuple]) -> bool:
 def referentiel(conv: Convention) -> Iterable[Finding]:
     """Added code: in `T_Financeurs`, `Code`/`Nom`/`Catégorie` empty, `Catégorie` outside its list, a
     duplicated `Code`; A: a reference code's category changed (« REGION » typed « Privé », which the
-    rules do not follow: `layout.CATEGORIES_FIXES`); in `T_Dispositifs`, required values empty or outside their lists, a
-    `Financeur` that is not a code of `T_Financeurs`. The ratios of FIN-06/07/09 rely on this list."""
+    rules do not follow: `layout.CATEGORIES_FIXES`); in `T_Dispositifs`, required values empty or
+    outside their lists, a `Financeur` that is not a code of `T_Financeurs`. The ratios of FIN-06/07/09 rely on this list."""
     TF, TD = layout.T_FINANCEURS, layout.T_DISPOSITIFS
     if _referentiel_sound(conv):
         return

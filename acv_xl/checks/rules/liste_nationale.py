@@ -151,9 +151,9 @@ def nom_commune(conv: Convention) -> Iterable[Finding]:
     """The `Commune` of a row whose well-formed code the national list knows is not that commune's
     name, compared by `reference.nom_cle` (case, accents, hyphens, « St », an article written after),
     after « Ville de » or as one name of the binôme's (« Lens - Liévin » on either row:
-    `reference.same_commune`), or as the list names the convention of that commune alone (« Évry » for
-    Évry-Courcouronnes: `Reference.noms_usuels`). An error when the name is that of another commune of the list
-    (« Béthune » beside Arras's code: the code or the name is wrong, and the annex would print one for
+    `reference.same_commune`), or as the list names the convention of that commune alone (« Évry »
+    for Évry-Courcouronnes: `Reference.noms_usuels`). An error when the name is that of another
+    commune of the list (« Béthune » beside Arras's code: the code or the name is wrong, and the annex would print one for
     the other); a warning otherwise (a misspelling, or a commune renamed since the list's date). A
     warning too when `acv_libelle` names another commune of the list and none of the convention's
     (`_libelle`)."""
