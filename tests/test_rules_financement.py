@@ -340,6 +340,31 @@ def test_fin10_fctva_line():
     assert run(lambda r: lines(r)[AUTO_11].update(commentaire="Montants hors FCTVA"), "FIN-10") == []
 
 
+@pytest.mark.parametrize("nature,dispositif,effet", [
+    ("Prêt", None, "est comptée comme la part propre du maître d'ouvrage"),
+    ("Recette / cession", "Aide de l'État", "est comptée comme la part propre du maître d'ouvrage"),
+    ("Autre", None, "sort de la base de la participation minimale et du plafond des aides publiques"),
+])
+def test_fin11_the_etat_money_typed_as_a_loan_or_a_recette(nature, dispositif, effet):
+    """1.1: the Région's 300 000 become the État's, typed « Prêt » without a dispositif: counted as the commune's
+    own share (a loan it repays), the plan passed FIN-06 at 50 % of own share with nothing said."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif=dispositif, nature=nature)
+    out = run(m, "FIN-11")
+    assert only(out) == [("FIN-11", A, "Plan de financement", "D6", "1.1")]
+    assert out[0].message == (f"Action 1.1, ligne 6 : aucun dispositif de l'État n'a la nature « {nature} » dans la "
+                              f"feuille Financeurs ; de cette nature, la ligne {effet} (CGCT art. L1111-10 III).")
+    # the État's subsidy typed so is counted as one (FIN-11 says it with its dispositif's nature, or not at all)
+    assert run(lambda r: lines(r)[REGION_11].update(financeur="ETAT", dispositif="DSIL 2024", nature=nature),
+               "FIN-11") == []
+    # a workbook listing a loan of the État: its word
+    def listed(r):
+        m(r)
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "Avance de l'État", "nature": nature,
+                                   "dotation_r2334_27": "Non"})
+    assert run(listed, "FIN-11") == []
+
+
 def test_fin11_nature_differs_from_dispositif():
     out = run(lambda r: lines(r)[CDC_21].update(nature="Subvention"), "FIN-11")
     assert only(out) == [("FIN-11", A, "Plan de financement", "D10", "2.1")] and "« Prêt »" in out[0].suggestion

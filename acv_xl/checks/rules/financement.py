@@ -616,16 +616,37 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     lines = lignes(conv)
     keys, distinct = _triples(conv)
 
+    etat_natures = {d[2] for d in ix.lists_key[1] if d[0] == layout.CODE_ETAT}  # the État's, in the workbook's list
+
     def decide(key: tuple) -> str | None:  # the nature of the triple's dispositif, when they differ
         financeur, nom, nature = key
         d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
+        if (d is None and financeur == layout.CODE_ETAT and nature in _NATURES_HORS_AIDE and nature not in etat_natures
+                and not _encadree(nom, financeur, nature)):  # a DSIL typed « Prêt » is counted a subsidy all the same
+            return _ETAT  # no dispositif of the État says it: the État's money typed as a loan, a recette…
         return d[2] if d is not None and d[2] and nature and d[2] != nature else None
     listed = _decided(ix, "FIN-11", distinct, decide)
     natures = list(map(listed.__getitem__, keys))
     for lf, nature in compress(zip(lines, natures), map(is_not, natures, repeat(None))):
+        if nature is _ETAT:
+            effet = ("est comptée comme la part propre du maître d'ouvrage" if lf.nature in _NATURES_PROPRES
+                     else "sort de la base de la participation minimale et du plafond des aides publiques")
+            yield at(lf, "nature", "FIN-11", A,
+                     f"{prefix(lf)} : aucun dispositif de l'État n'a la nature {q(lf.nature)} dans la feuille "
+                     f"Financeurs ; de cette nature, la ligne {effet} ({SRC_L1111_10}).",
+                     "Choisissez la nature « Subvention » et le dispositif de l'État qui la fonde, ou le code du "
+                     "financeur qui prête ou qui achète.")
+            continue
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
                  f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+
+
+_ETAT = "ETAT"  # FIN-11's answer for the État's line of a nature none of its dispositifs has (a marker)
+# the natures by which a line of the État is counted as no subsidy (L1111-10): the MO's own share (a loan
+# it repays, a recette), or outside the base; its autofinancement or apport is said by FIN-22
+_NATURES_PROPRES = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE
+_NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Autre", "Portage foncier"))
 
 
 def _decided(ix, name: str, distinct: Iterable[tuple], decide) -> dict[tuple, Any]:
