@@ -336,6 +336,34 @@ def test_fin06_the_mo_is_the_financeur_named_as_a_commune_is(mo, nom):
     assert sorted(f.code for f in run(lambda r: m(r, "Ville de Lens")) if f.code.startswith("FIN")) == ["FIN-06", "FIN-22"]
 
 
+def _lens_lievin(r):
+    r["names"].update(acv_id="ACV113", acv_libelle="Lens - Liévin", acv_siren_epci="246200364")
+    r["T_Communes"][:] = [{"code_insee": "62498", "commune": "Lens", "role": "Ville centre"},
+                          {"code_insee": "62510", "commune": "Liévin", "role": "Commune associée"}]
+    r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Lens"
+
+
+@pytest.mark.parametrize("dispositif,commentaire,said", [
+    ("Autofinancement", "Participation de la ville de Liévin", True), ("Autofinancement Liévin", None, True),
+    ("Autofinancement", "Fonds de Lens et de Liévin", False), ("Autofinancement", "Voté le 12/03/2024", False),
+])
+def test_fin22_a_binome_commune_line_naming_the_other_commune(dispositif, commentaire, said):
+    """Lens - Liévin: « COMMUNE » is the maître d'ouvrage of each action, so Liévin's money typed under it on
+    an operation of Lens counted as Lens's own share with nothing said (L1111-10 III: the MO's own)."""
+    def m(r):
+        _lens_lievin(r)
+        lines(r)[AUTO_11].update(dispositif=dispositif, commentaire=commentaire)
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
+    if said:
+        assert "nomme Liévin, l'autre commune de la convention, alors que le maître d'ouvrage est « Ville de Lens »" \
+            in out[0].message
+        assert out[0].suggestion.startswith("Si c'est l'argent de Liévin, ajoutez un financeur à son nom")
+    # a commune alone: nothing to tell apart
+    assert run(lambda r: lines(r)[AUTO_11].update(dispositif=dispositif, commentaire="Participation de Béthune"),
+               "FIN-22") == []
+
+
 def test_issue_plan_commune_real_share_11_percent():
     def m(r):  # commune 110 000 of its own, the EPCI « autofinancement » 90 000: 11 %
         lines(r)[AUTO_11]["montant"] = 110_000

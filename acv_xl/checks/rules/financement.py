@@ -27,10 +27,10 @@ from typing import Any, Iterable, Mapping
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
-from acv_xl.contract import dispositifs, layout
+from acv_xl.contract import dispositifs, layout, reference
 from acv_xl.contract.dispositifs import famille
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement
-from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_number, fmt_percent
+from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_number, fmt_percent, fold
 
 from . import (
     SRC_AIDES_100,
@@ -1103,6 +1103,17 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
             mo = mo_of[a.numero] = mo_codes(a)
         role = (roles.get((mo, lf.nature, lf.financeur, lf.dispositif))
                 or totals.role_l1111_10(lf, mo, categorie_of, categories.subventions))
+        if role == totals.PROPRE and lf.financeur == "COMMUNE" and a.type_mo == "Commune":
+            autre = _autre_commune_du_binome(conv, a, lf)
+            if autre is not None:
+                yield at(lf, "financeur", "FIN-22", A,
+                         f"{prefix(lf)} : la ligne {q(lf.nature)} du financeur « COMMUNE » nomme {autre}, l'autre commune "
+                         f"de la convention, alors que le maître d'ouvrage est {q(a.maitre_ouvrage)} : « COMMUNE » est "
+                         f"compté comme sa part propre, mais la participation {_de_commune(autre)} est, pour la "
+                         f"participation minimale de 20 %, celle d'une autre personne publique ({SRC_L1111_10}).",
+                         f"Si c'est l'argent {_de_commune(autre)}, ajoutez un financeur à son nom (feuille Financeurs, "
+                         "catégorie « Public ») et choisissez-le sur cette ligne.")
+            continue
         if role != totals.PARTICIPATION_PUBLIQUE:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
@@ -1116,6 +1127,36 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                  + (" ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature "
                     "« Subvention »." if _parties_fonds_de_concours(a, lf.financeur) else
                     " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
+
+
+def _autre_commune_du_binome(conv: Convention, a: FicheAction, lf: LigneFinancement) -> str | None:
+    """In a binôme, the other commune of the convention (its name as `T_Communes` gives it) that a
+    `COMMUNE` line of an action of one commune names in its dispositif or comment, without naming the
+    maître d'ouvrage's: « Autofinancement Liévin » on an operation of Lens. None otherwise (most lines:
+    one commune in the workbook, or no comment)."""
+    noms = _communes_du_classeur(conv)
+    if len(noms) < 2 or not a.maitre_ouvrage or not (lf.dispositif or lf.commentaire):
+        return None
+    mo = reference.nom_collectivite(str(a.maitre_ouvrage))
+    if mo not in noms:
+        return None
+    mots = f" {reference.nom_cle(' '.join(str(t) for t in (lf.dispositif, lf.commentaire) if t))} "
+    if f" {mo} " in mots:
+        return None
+    autres = [nom for cle, nom in noms.items() if cle != mo and f" {cle} " in mots]
+    return autres[0] if len(autres) == 1 else None
+
+
+def _communes_du_classeur(conv: Convention) -> dict[str, str]:
+    """The communes of `T_Communes` by `reference.nom_collectivite` of their name → the name, once per run."""
+    return index(conv).memo("communes_par_nom", lambda: {
+        k: c.commune.strip() for c in rows(conv, layout.T_COMMUNES)
+        if isinstance(c.commune, str) and (k := reference.nom_collectivite(c.commune))})
+
+
+def _de_commune(nom: str) -> str:
+    """« de Liévin », « d'Arras »."""
+    return ("d'" if fold(nom[:1]) in "aeiouy" else "de ") + nom
 
 
 def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:
