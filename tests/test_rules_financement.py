@@ -340,29 +340,36 @@ def test_fin10_fctva_line():
     assert run(lambda r: lines(r)[AUTO_11].update(commentaire="Montants hors FCTVA"), "FIN-10") == []
 
 
-@pytest.mark.parametrize("nature,dispositif,effet", [
-    ("Prêt", None, "est comptée comme la part propre du maître d'ouvrage"),
-    ("Recette / cession", "Aide de l'État", "est comptée comme la part propre du maître d'ouvrage"),
-    ("Autre", None, "sort de la base de la participation minimale et du plafond des aides publiques"),
+@pytest.mark.parametrize("financeur,nature,dispositif,effet,reconnu", [
+    ("ETAT", "Prêt", None, "est comptée comme la part propre du maître d'ouvrage", "DSIL 2024"),
+    ("ETAT", "Recette / cession", "Aide de l'État", "est comptée comme la part propre du maître d'ouvrage", "DSIL"),
+    ("ETAT", "Autre", None, "sort de la base de la participation minimale et du plafond des aides publiques", "FNADT"),
+    ("DEPT", "Avance remboursable", None, "est comptée comme la part propre du maître d'ouvrage",
+     "Aide aux projets des territoires"),
+    ("UE", "Prêt", "Fonds européen", "est comptée comme la part propre du maître d'ouvrage", "FEDER 2021-2027"),
 ])
-def test_fin11_the_etat_money_typed_as_a_loan_or_a_recette(nature, dispositif, effet):
+def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nature, dispositif, effet, reconnu):
     """1.1: the Région's 300 000 become the État's, typed « Prêt » without a dispositif: counted as the commune's
     own share (a loan it repays), the plan passed FIN-06 at 50 % of own share with nothing said."""
     def m(r):
-        lines(r)[REGION_11].update(financeur="ETAT", dispositif=dispositif, nature=nature)
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif, nature=nature)
     out = run(m, "FIN-11")
     assert only(out) == [("FIN-11", A, "Plan de financement", "D6", "1.1")]
-    assert out[0].message == (f"Action 1.1, ligne 6 : aucun dispositif de l'État n'a la nature « {nature} » dans la "
-                              f"feuille Financeurs ; de cette nature, la ligne {effet} (CGCT art. L1111-10 III).")
-    # the État's subsidy typed so is counted as one (FIN-11 says it with its dispositif's nature, or not at all)
-    assert run(lambda r: lines(r)[REGION_11].update(financeur="ETAT", dispositif="DSIL 2024", nature=nature),
-               "FIN-11") == []
-    # a workbook listing a loan of the État: its word
+    assert out[0].message == (f"Action 1.1, ligne 6 : aucun dispositif du financeur « {financeur} » n'a la nature "
+                              f"« {nature} » dans la feuille Financeurs ; de cette nature, la ligne {effet} (CGCT art. "
+                              "L1111-10 III).")
+    assert out[0].suggestion.endswith("; si c'est bien un prêt ou le prix d'une vente, la ligne est juste.")
+    # its subsidy typed so is counted as one (FIN-11 says it with its dispositif's nature, or not at all)
+    out = run(lambda r: lines(r)[REGION_11].update(financeur=financeur, dispositif=reconnu, nature=nature), "FIN-11")
+    assert [f.message for f in out if "aucun dispositif" in f.message] == []
+    # a workbook listing a loan of that funder: its word
     def listed(r):
         m(r)
-        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "Avance de l'État", "nature": nature,
+        r["T_Dispositifs"].append({"financeur": financeur, "dispositif": "Avance", "nature": nature,
                                    "dotation_r2334_27": "Non"})
     assert run(listed, "FIN-11") == []
+    # the Région lends (its « Avance remboursable »), the commune repays: not said
+    assert run(lambda r: lines(r)[REGION_11].update(dispositif=None, nature="Prêt"), "FIN-11") == []
 
 
 def test_fin11_nature_differs_from_dispositif():

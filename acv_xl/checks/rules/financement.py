@@ -616,35 +616,51 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     lines = lignes(conv)
     keys, distinct = _triples(conv)
 
-    etat_natures = {d[2] for d in ix.lists_key[1] if d[0] == layout.CODE_ETAT}  # the État's, in the workbook's list
+    aides = _financeurs_d_aides(ix)
 
     def decide(key: tuple) -> str | None:  # the nature of the triple's dispositif, when they differ
         financeur, nom, nature = key
         d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
-        if (d is None and financeur == layout.CODE_ETAT and nature in _NATURES_HORS_AIDE and nature not in etat_natures
-                and not _encadree(nom, financeur, nature)):  # a DSIL typed « Prêt » is counted a subsidy all the same
-            return _ETAT  # no dispositif of the État says it: the État's money typed as a loan, a recette…
+        if (d is None and financeur in aides and nature in _NATURES_HORS_AIDE and not _encadree(nom, financeur, nature)
+                and (financeur, nom) not in ix.categories.subventions  # « DSIL 2024 », « FEDER 2021 » typed « Prêt »
+                and not (nom and dispositifs.normalise(nom) in _NOMS_ARGENT_PROPRE)):  # the Département's own « Emprunt »
+            return _AIDE_SEULEMENT  # counted as subsidies all the same; the others: a loan, a recette of the État…
         return d[2] if d is not None and d[2] and nature and d[2] != nature else None
     listed = _decided(ix, "FIN-11", distinct, decide)
     natures = list(map(listed.__getitem__, keys))
     for lf, nature in compress(zip(lines, natures), map(is_not, natures, repeat(None))):
-        if nature is _ETAT:
+        if nature is _AIDE_SEULEMENT:
             effet = ("est comptée comme la part propre du maître d'ouvrage" if lf.nature in _NATURES_PROPRES
                      else "sort de la base de la participation minimale et du plafond des aides publiques")
             yield at(lf, "nature", "FIN-11", A,
-                     f"{prefix(lf)} : aucun dispositif de l'État n'a la nature {q(lf.nature)} dans la feuille "
-                     f"Financeurs ; de cette nature, la ligne {effet} ({SRC_L1111_10}).",
-                     "Choisissez la nature « Subvention » et le dispositif de l'État qui la fonde, ou le code du "
-                     "financeur qui prête ou qui achète.")
+                     f"{prefix(lf)} : aucun dispositif du financeur {q(lf.financeur)} n'a la nature {q(lf.nature)} dans "
+                     f"la feuille Financeurs ; de cette nature, la ligne {effet} ({SRC_L1111_10}).",
+                     f"Si c'est une aide du financeur {q(lf.financeur)}, choisissez la nature « Subvention » et son "
+                     "dispositif ; si c'est bien un prêt ou le prix d'une vente, la ligne est juste.")
             continue
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
                  f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
 
 
-_ETAT = "ETAT"  # FIN-11's answer for the État's line of a nature none of its dispositifs has (a marker)
-# the natures by which a line of the État is counted as no subsidy (L1111-10): the MO's own share (a loan
-# it repays, a recette), or outside the base; its autofinancement or apport is said by FIN-22
+def _financeurs_d_aides(ix) -> frozenset[str]:
+    """The public funders of the reference list all of whose dispositifs, in the workbook's list and in the
+    reference list, are subsidies (the État, the Département, the Union, the Anah…): once per lists."""
+    def build() -> frozenset[str]:
+        natures: dict[str, set[str]] = {}
+        for f in layout.FINANCEURS:
+            natures[f.code] = {d.nature for d in f.dispositifs}
+        for financeur, _, nature, _ in ix.lists_key[1]:
+            if financeur in natures:
+                natures[financeur].add(nature)
+        return frozenset(code for code, n in natures.items()
+                         if n == {layout.NATURE_SUBVENTION} and layout.CATEGORIES_FIXES.get(code) == "Public")
+    return ix.shared("financeurs_d_aides", build)
+
+
+_AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its financeur's dispositifs has
+# the natures by which such a line is counted as no subsidy (L1111-10): the MO's own share (a loan it
+# repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22
 _NATURES_PROPRES = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE
 _NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Autre", "Portage foncier"))
 
