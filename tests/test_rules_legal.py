@@ -364,6 +364,15 @@ def test_fin22_a_binome_commune_line_naming_the_other_commune(dispositif, commen
                "FIN-22") == []
 
 
+def test_fin22_names_the_other_commune_of_the_binome_in_french():
+    def m(r):
+        _lens_lievin(r)
+        r["T_Communes"][1]["commune"] = "Le Portel"  # a name with its article
+        lines(r)[AUTO_11]["commentaire"] = "Part du Portel"
+    (f,) = run(m, "FIN-22")
+    assert "la participation du Portel est" in f.message and f.suggestion.startswith("Si c'est l'argent du Portel,")
+
+
 def test_issue_plan_commune_real_share_11_percent():
     def m(r):  # commune 110 000 of its own, the EPCI « autofinancement » 90 000: 11 %
         lines(r)[AUTO_11]["montant"] = 110_000

@@ -1171,7 +1171,10 @@ def _communes_du_classeur(conv: Convention) -> dict[str, str]:
 
 
 def _de_commune(nom: str) -> str:
-    """« de Liévin », « d'Arras »."""
+    """« de Liévin », « d'Arras », « du Portel », « des Abymes »."""
+    for article, contracted in (("Le ", "du "), ("Les ", "des ")):
+        if nom.startswith(article):
+            return contracted + nom[len(article):]
     return ("d'" if fold(nom[:1]) in "aeiouy" else "de ") + nom
 
 
