@@ -447,3 +447,25 @@ def test_act13_names_thousands_of_lines_in_runs_and_stays_within_a_cell():
     (f,) = run(lambda r: many(r, 2), "ACT-13")
     assert "mais les lignes 7, 9, 11, " in f.message and ", 65 et 3 970 autres de la feuille" in f.message
     assert len(f.message) < 1_000 and len(f.suggestion) < 1_000
+
+
+@pytest.mark.parametrize("type_mo,mo,attendu", [
+    ("Établissement public", "Ville d'Arras", "Commune"), ("Association", "ARRAS", "Commune"),
+    ("Privé", "Mairie d'Arras", "Commune"), ("EPCI", "Commune d'Arras", "Commune"),
+    ("Syndicat mixte", "Communauté urbaine d'Arras", "EPCI"),
+])
+def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu):
+    """« Ville d'Arras » typed « Établissement public »: FIN-06 judged nothing (a commune's minimum share
+    of L1111-10 III escaped by the dropdown), with nothing said."""
+    out = run(act(0, type_mo=type_mo, maitre_ouvrage=mo), "ACT-16")
+    assert only(out) == [("ACT-16", A, "Fiches-actions", cell_of("T_Actions", 0, "type_mo"), "1.1")]
+    assert out[0].suggestion.startswith(f"Choisissez le type « {attendu} » ;")
+    assert ("sa participation minimale n'est pas vérifiée" in out[0].message) == (type_mo not in ("EPCI", "Syndicat mixte"))
+
+
+@pytest.mark.parametrize("type_mo,mo", [
+    ("Commune", "Ville d'Arras"), ("Établissement public", "CCAS d'Arras"), ("SEM / SPL", "SEM Arras Aménagement"),
+    ("EPCI", "Communauté urbaine d'Arras"), ("Bailleur social", "Pas-de-Calais habitat"),
+])
+def test_act16_silent_for_a_body_named_otherwise(type_mo, mo):
+    assert run(act(0, type_mo=type_mo, maitre_ouvrage=mo), "ACT-16") == []

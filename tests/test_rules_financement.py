@@ -216,7 +216,15 @@ def test_fin06_applies_to_every_public_mo_type(type_mo, code):
 
 def test_fin06_derogations():
     low = lambda d: (lambda r: (_own(r, 100_000, 400_000), r["T_Actions"][0].update(derogation=d)))  # 10 %
-    assert run(low("ANRU"), "FIN-06") == []
+    # the ANRU's operation (art. 9 of loi 2003-710): no minimum when the ANRU finances it
+    anru = lambda r: (low("ANRU")(r), lines(r)[REGION_11].update(financeur="ANRU", dispositif="NPNRU"))
+    assert run(anru, "FIN-06") == []
+    # the dropdown alone, the ANRU paying nothing, silenced the error: now a warning to check it
+    out = run(low("ANRU"), "FIN-06")
+    assert only(out) == [("FIN-06", A, "Fiches-actions", "O4", "1.1")]
+    assert "l'ANRU ne finance pas l'action" in out[0].message and "10,0 %" in out[0].message
+    assert "convention de renouvellement urbain (NPNRU)" in out[0].suggestion
+    assert run(lambda r: (_own(r, 200_000, 300_000), r["T_Actions"][0].update(derogation="ANRU")), "FIN-06") == []
     # school energy renovation: 10 % only on the préfet's decision: between 10 % and 20 % a warning asking for it
     out = run(low("Rénovation énergétique scolaire"), "FIN-06")  # exactly 10 %
     assert [f.gravite for f in out] == [A] and "arrêté" in out[0].message and "10 %" in out[0].message
@@ -332,6 +340,38 @@ def test_fin10_fctva_line():
     assert run(lambda r: lines(r)[AUTO_11].update(commentaire="Montants hors FCTVA"), "FIN-10") == []
 
 
+@pytest.mark.parametrize("financeur,nature,dispositif,effet,reconnu", [
+    ("ETAT", "Prêt", None, "est comptée comme la part propre du maître d'ouvrage", "DSIL 2024"),
+    ("ETAT", "Recette / cession", "Aide de l'État", "est comptée comme la part propre du maître d'ouvrage", "DSIL"),
+    ("ETAT", "Autre", None, "sort de la base de la participation minimale et du plafond des aides publiques", "FNADT"),
+    ("DEPT", "Avance remboursable", None, "est comptée comme la part propre du maître d'ouvrage",
+     "Aide aux projets des territoires"),
+    ("UE", "Prêt", "Fonds européen", "est comptée comme la part propre du maître d'ouvrage", "FEDER 2021-2027"),
+])
+def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nature, dispositif, effet, reconnu):
+    """1.1: the Région's 300 000 become the État's, typed « Prêt » without a dispositif: counted as the commune's
+    own share (a loan it repays), the plan passed FIN-06 at 50 % of own share with nothing said."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif, nature=nature)
+    out = run(m, "FIN-11")
+    assert only(out) == [("FIN-11", A, "Plan de financement", "D6", "1.1")]
+    assert out[0].message == (f"Action 1.1, ligne 6 : aucun dispositif du financeur « {financeur} » n'a la nature "
+                              f"« {nature} » dans la feuille Financeurs ; de cette nature, la ligne {effet} (CGCT art. "
+                              "L1111-10 III).")
+    assert out[0].suggestion.endswith("; si c'est bien un prêt ou le prix d'une vente, la ligne est juste.")
+    # its subsidy typed so is counted as one (FIN-11 says it with its dispositif's nature, or not at all)
+    out = run(lambda r: lines(r)[REGION_11].update(financeur=financeur, dispositif=reconnu, nature=nature), "FIN-11")
+    assert [f.message for f in out if "aucun dispositif" in f.message] == []
+    # a workbook listing a loan of that funder: its word
+    def listed(r):
+        m(r)
+        r["T_Dispositifs"].append({"financeur": financeur, "dispositif": "Avance", "nature": nature,
+                                   "dotation_r2334_27": "Non"})
+    assert run(listed, "FIN-11") == []
+    # the Région lends (its « Avance remboursable »), the commune repays: not said
+    assert run(lambda r: lines(r)[REGION_11].update(dispositif=None, nature="Prêt"), "FIN-11") == []
+
+
 def test_fin11_nature_differs_from_dispositif():
     out = run(lambda r: lines(r)[CDC_21].update(nature="Subvention"), "FIN-11")
     assert only(out) == [("FIN-11", A, "Plan de financement", "D10", "2.1")] and "« Prêt »" in out[0].suggestion
@@ -387,6 +427,22 @@ def test_fin18_reference_list():
     out = run(lambda r: r["T_Dispositifs"].append({"financeur": "XYZ", "dispositif": "Truc", "nature": "Subvention",
                                                    "dotation_r2334_27": "Non"}))
     assert [f.code for f in out] == ["FIN-18"] and "« XYZ »" in out[0].message
+
+
+def test_fin18_a_reference_funder_made_private_stays_public_for_l1111_10():
+    """« REGION » typed « Privé » in the Financeurs sheet took the Région's 350 000 out of the L1111-10 base:
+    the commune's 150 000 (15 %) passed as 23 %, with nothing said."""
+    def m(r, code="REGION", categorie="Privé"):
+        _own(r, 150_000, 350_000)
+        next(f for f in r["T_Financeurs"] if f["code"] == code)["categorie"] = categorie
+    out = run(m)
+    assert [(f.code, f.gravite) for f in out] == [("FIN-06", E), ("FIN-18", A)]
+    assert "15,0 %" in out[0].message
+    assert out[1].message.endswith("la catégorie « Privé » du classeur n'est pas retenue par les contrôles (participation "
+                                   "minimale du maître d'ouvrage, CGCT art. L1111-10 III, et plafond des aides publiques).")
+    assert out[1].suggestion.startswith("Remettez la catégorie « Public » ;")
+    # AUTRE's category is the user's: the funder filed there may be private
+    assert run(lambda r: m(r, "AUTRE"), "FIN-18") == []
 
 
 def test_fin06_and_fin09_not_guessed_with_an_unknown_financeur():
@@ -449,6 +505,7 @@ _FIN18_CASES = {
     "nature hors liste": lambda r: r["T_Dispositifs"][0].update(nature="Don"),
     "dotation vide": lambda r: r["T_Dispositifs"][3].update(dotation_r2334_27=""),
     "listes vides": lambda r: (r["T_Financeurs"].clear(), r["T_Dispositifs"].clear()),
+    "catégorie de référence changée": lambda r: r["T_Financeurs"][6].update(categorie="Privé"),
 }
 
 

@@ -53,9 +53,21 @@ def codes(out):
     ("Fonds de soutien aux investissements locaux", "DSIL"), ("Dotation de soutien aux investissements locaux", "DSIL"),
     ("Fonds de soutien aux investissements publics locaux", "DSIL"),  # the plural, as often typed
     ("Dotation de soutien aux investissements des départements", "DSID"),
+    # invisible characters a pasted text carries inside a word (soft hyphen, zero-width space, BOM)
+    ("D\u00adSIL", "DSIL"), ("DE\u200bTR", "DETR"), ("\ufeffDPV", "DPV"),
+    ("Dotation de soutien à l'inves\u00adtisse\u00adment local", "DSIL"),
+    # the plural of any word of the family's name
+    ("Dotations politique de la ville", "DPV"), ("Fonds verts", "Fonds vert"),
+    ("Fonds européens de développement régional", "FEDER"), ("Dotations d'équipement des territoires ruraux", "DETR"),
+    ("Subventions", None), ("Emprunts", None), ("Pays", None),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
+
+
+def test_the_plural_of_dotation_designates_the_etat_under_another_financeur_too():
+    assert dispositifs.is_r2334_27("Dotations politique de la ville", "DEPT")
+    assert not dispositifs.is_r2334_27("Dotations départementales d'équipement des territoires ruraux", "DEPT")
 
 
 def test_every_reference_dispositif_has_the_family_its_r2334_flag_says():
@@ -225,6 +237,46 @@ def test_fin21_dispositif_of_another_financeur():
     assert codes(out) == [("FIN-21", A)] and "ETAT" in out[0].message and "« ETAT »" in out[0].suggestion
 
 
+@pytest.mark.parametrize("nom", ["Autofinancement hors DSIL", "Autofinancement (complément DETR)", "Part communale DETR",
+                                 "Reste à charge hors DETR"])
+def test_the_mo_own_money_named_beside_a_dotation_is_not_the_dotation(nom):
+    """The commune's own 200 000 named « Autofinancement hors DSIL » was taken for the État's DSIL filed under
+    COMMUNE: a FIN-06 error at 0 % blocked a plan at exactly 20 %, FIN-19 said « DETR » for Arras, and the
+    line counted in the 80 % cap of the dotations."""
+    out = run(lambda r: lines(r)[AUTO_11].update(dispositif=nom))
+    assert [f.code for f in out] == ["FIN-21"] and "ce n'est pas la D" in out[0].message
+    assert not dispositifs.is_r2334_27(nom, "COMMUNE") and not dispositifs.is_r2334_27(nom, "LIEVIN")
+    # the État's dotation filed under another code stays one (the sigle alone, or a subsidy's words)
+    assert dispositifs.is_r2334_27("DSIL", "COMMUNE") and dispositifs.is_r2334_27("Subvention DETR 2024", "DEPT")
+    assert dispositifs.is_r2334_27(nom, "ETAT")
+
+
+@pytest.mark.parametrize("type_mo,mo,code", [("Département", "Département du Pas-de-Calais", "DEPT"),
+                                             ("Région", "Région Hauts-de-France", "REGION")])
+def test_fin21_a_departement_or_region_funds_its_own_operation(type_mo, mo, code):
+    """The Département's own operation with its « Autofinancement »: FIN-21 said it is not in DEPT's list and
+    offered « Aide aux projets des territoires » — a subsidy — in its place."""
+    def m(r, financeur=code):
+        r["T_Actions"][0].update(type_mo=type_mo, maitre_ouvrage=mo, cosignataires=f"ETAT;REGION;{financeur}")
+        lines(r)[AUTO_11]["financeur"] = financeur
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif="Emprunt", nature="Prêt", montant=1))
+        lines(r)[AUTO_11]["montant"] = 199_999
+    assert run(m) == []
+    # another body's autofinancement stays said, by FIN-22 (the L1111-10 share), not by FIN-21
+    assert [f.code for f in run(lambda r: m(r, "EPF")) if f.code.startswith("FIN-2")] == ["FIN-22"]
+
+
+def test_fin21_the_feder_under_the_region_says_why_it_is_the_ue():
+    """The Région pays the FEDER as its managing authority: « c'est un dispositif (FEDER) du financeur UE »
+    read as a mistake of payer to the finance officer, who knows the Région pays it."""
+    (f,) = run(lambda r: lines(r)[REGION_11].update(dispositif="FEDER 2021-2027"), "FIN-21")
+    assert "la Région gère le FEDER comme autorité de gestion, mais c'est un fonds de l'Union européenne" in f.message
+    assert "les totaux par financeur le comptent comme une aide de la Région" in f.message
+    assert f.suggestion == "Choisissez le financeur « UE » et gardez le dispositif."
+    (f,) = run(lambda r: lines(r)[REGION_11].update(financeur="DEPT", dispositif="FEDER"), "FIN-21")
+    assert f.message.endswith("c'est un dispositif (FEDER) du financeur « UE ».")
+
+
 def test_fin21_names_the_financeur_in_french():
     """« n'est pas dans la liste des dispositifs de EPCI » (no elision) — the financeur is quoted as a code."""
     out = run(lambda r: lines(r)[AUTO_21].update(dispositif="Participation"), "FIN-21")
@@ -266,6 +318,61 @@ def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
     assert f22.cellule == fin_cell(AUTO_11, "financeur") and "participation publique" in f22.message
 
 
+@pytest.mark.parametrize("mo,nom", [
+    ("Commune de Liévin", "Ville de Liévin"), ("Mairie de Liévin", "Liévin"), ("Ville de St-Omer", "Saint-Omer"),
+    ("Ville du Puy-en-Velay", "Commune du Puy-en-Velay"),
+])
+def test_fin06_the_mo_is_the_financeur_named_as_a_commune_is(mo, nom):
+    """A binôme adds a financeur per commune (the code COMMUNE is the maître d'ouvrage): « Commune de Liévin »
+    and its financeur « Ville de Liévin » are one body, its 200 000 its own share — not another public body's
+    participation (a FIN-06 error at 0 %, on a plan at exactly 20 %)."""
+    def m(r, mo=mo):
+        r["T_Actions"][0]["maitre_ouvrage"] = mo
+        r["T_Financeurs"].append({"code": "VILLE2", "nom": nom, "categorie": "Public", "cibles": None,
+                                  "modalites": None, "contact": None})
+        lines(r)[AUTO_11]["financeur"] = "VILLE2"
+    assert [f.code for f in run(m) if f.code.startswith("FIN")] == []
+    # the other commune's money on this one's operation stays a public participation
+    assert sorted(f.code for f in run(lambda r: m(r, "Ville de Lens")) if f.code.startswith("FIN")) == ["FIN-06", "FIN-22"]
+
+
+def _lens_lievin(r):
+    r["names"].update(acv_id="ACV113", acv_libelle="Lens - Liévin", acv_siren_epci="246200364")
+    r["T_Communes"][:] = [{"code_insee": "62498", "commune": "Lens", "role": "Ville centre"},
+                          {"code_insee": "62510", "commune": "Liévin", "role": "Commune associée"}]
+    r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Lens"
+
+
+@pytest.mark.parametrize("dispositif,commentaire,said", [
+    ("Autofinancement", "Participation de la ville de Liévin", True), ("Autofinancement Liévin", None, True),
+    ("Autofinancement", "Fonds de Lens et de Liévin", False), ("Autofinancement", "Voté le 12/03/2024", False),
+])
+def test_fin22_a_binome_commune_line_naming_the_other_commune(dispositif, commentaire, said):
+    """Lens - Liévin: « COMMUNE » is the maître d'ouvrage of each action, so Liévin's money typed under it on
+    an operation of Lens counted as Lens's own share with nothing said (L1111-10 III: the MO's own)."""
+    def m(r):
+        _lens_lievin(r)
+        lines(r)[AUTO_11].update(dispositif=dispositif, commentaire=commentaire)
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
+    if said:
+        assert "nomme Liévin, l'autre commune de la convention, alors que le maître d'ouvrage est « Ville de Lens »" \
+            in out[0].message
+        assert out[0].suggestion.startswith("Si c'est l'argent de Liévin, ajoutez un financeur à son nom")
+    # a commune alone: nothing to tell apart
+    assert run(lambda r: lines(r)[AUTO_11].update(dispositif=dispositif, commentaire="Participation de Béthune"),
+               "FIN-22") == []
+
+
+def test_fin22_names_the_other_commune_of_the_binome_in_french():
+    def m(r):
+        _lens_lievin(r)
+        r["T_Communes"][1]["commune"] = "Le Portel"  # a name with its article
+        lines(r)[AUTO_11]["commentaire"] = "Part du Portel"
+    (f,) = run(m, "FIN-22")
+    assert "la participation du Portel est" in f.message and f.suggestion.startswith("Si c'est l'argent du Portel,")
+
+
 def test_issue_plan_commune_real_share_11_percent():
     def m(r):  # commune 110 000 of its own, the EPCI « autofinancement » 90 000: 11 %
         lines(r)[AUTO_11]["montant"] = 110_000
@@ -298,6 +405,50 @@ def test_fin06_private_fonds_propres_are_outside_the_base():
                              montant=100_000))
         r["T_Actions"][0].update(cout_total=1_100_000, cosignataires="ETAT;REGION;PRIVE")
     assert run(m) == []
+
+
+@pytest.mark.parametrize("type_mo,mo,code,dispositif", [
+    ("Commune", "Ville d'Arras", "COMMUNE", "DSIL"), ("Commune", "Ville d'Arras", "COMMUNE", "FEDER"),
+    ("Commune", "Ville d'Arras", "COMMUNE", "FNADT"),
+    ("Région", "Région Hauts-de-France", "REGION", "FEDER 2021-2027"),  # the Région manages the FEDER
+    ("Région", "Région Hauts-de-France", "REGION", "Interreg France-Wallonie-Vlaanderen"),
+])
+def test_fin06_the_etat_or_eu_subsidy_filed_under_the_mo_is_not_its_own_share(type_mo, mo, code, dispositif):
+    """1.1: own 100 000, the 500 000 of the DSIL filed as a « Subvention » of the MO's own code: it was « the MO
+    subsidising itself », 60 % of own share, and FIN-06 said nothing; it is the État's (or the EU's) money: 10 %."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo=type_mo, maitre_ouvrage=mo)
+        lines(r)[AUTO_11].update(financeur=code, montant=100_000)
+        lines(r)[DETR_11].update(financeur=code, dispositif=dispositif)
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif="Aide aux projets des territoires", montant=400_000)
+    out = run(m, "FIN-06")
+    assert codes(out) == ([] if "Interreg" in dispositif else [("FIN-06", E)])  # Interreg: exempt (L1111-10 III)
+    assert not out or "10,0 %" in out[0].message
+
+
+@pytest.mark.parametrize("code", ["PRIVE", "AL", "SNCF"])
+def test_fin06_fin09_the_etat_subsidy_filed_under_a_private_financeur_stays_public(code):
+    """« PRIVE / DSIL » counted in the 80 % cap as the État's DSIL but outside the L1111-10 base as private
+    money: the commune's 100 000 were 100 % of its base, and the 100 % cap of public aid missed 500 000."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[DETR_11]["financeur"] = code
+        lines(r)[REGION_11]["montant"] = 400_000
+        r["T_Actions"][0]["cosignataires"] = f"ETAT;REGION;{code}"
+    out = [f for f in run(m) if f.code.startswith("FIN-0")]
+    assert [f.code for f in out] == ["FIN-06"] and "10,0 %" in out[0].message
+    out = run(lambda r: (m(r), r["T_Actions"][0].update(depense_subventionnable=800_000)), "FIN-09")
+    assert codes(out) == [("FIN-09", E)] and "(900 000,00 €)" in out[0].message
+
+
+def test_fin06_the_mo_subsidising_itself_with_its_own_fund_stays_its_own_share():
+    """A Région's « fonds friches » under REGION for the Région's own operation is its money (not the État's)."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Région", maitre_ouvrage="Région Hauts-de-France")
+        lines(r)[AUTO_11].update(financeur="REGION", montant=100_000)
+        lines(r)[DETR_11].update(financeur="REGION", dispositif="Fonds régional friches", montant=100_000)
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif="Aide aux projets des territoires", montant=800_000)
+    assert run(m, "FIN-06") == []
 
 
 def test_part_mo_knows_the_mo():
@@ -343,6 +494,19 @@ def test_fin06_corse_10_percent_in_corse_only():
                                  "maître d'ouvrage (part propre d'au moins 100 000,00 €).")
     out = run(lambda r: m(r, "62", 100_000), "FIN-06")
     assert codes(out) == [("FIN-06", E)] and "Corse (département 2A ou 2B)" in out[0].message
+
+
+@pytest.mark.parametrize("dept", ["2a", " 2b "])
+def test_fin06_corse_in_lower_case_is_corse(dept):
+    """« 2a », which PRJ-05 and PRJ-08 read as 2A, was not Corse for FIN-06: an error saying the « Corse »
+    dérogation is only for Corse, to a commune of Corse at 15 %."""
+    def m(r):
+        _low(r, 150_000)
+        r["names"]["acv_departement"] = dept
+        r["T_Actions"][0]["derogation"] = layout.DEROGATION_CORSE
+    out = run(m, "FIN-06")
+    assert codes(out) == [("FIN-06", A)] and "voirie communale" in out[0].message
+    assert run(lambda r: (_low(r), r["names"].update(acv_departement=" 972")), "FIN-06") == []
 
 
 def test_fin06_feder_cooperation_territoriale_is_exempt():

@@ -135,6 +135,7 @@ def test_prj06_an_id_that_designates_no_convention_is_not_in_the_list_either():
     ("62178", "Béthune - Bruay-la-Buissière"), ("62178", "Bruay la Buissière"), ("62041", "Commune d'Arras"),
     ("72154", "Ville de La Flèche"), ("85191", "Commune de La Roche-sur-Yon"), ("97101", "Ville des Abymes"),
     ("43157", "Ville du Puy-en-Velay"),
+    ("62041", "Arras (62)"), ("2A004", "Ajaccio (2A)"), ("62765", "Saint-Omer (62500)"), ("72154", "Flèche (La) (72)"),
 ])
 def test_prj10_spellings_of_the_list_name_pass(code, typed):
     c = reference.shipped().par_insee[code]
@@ -162,7 +163,7 @@ def test_prj10_another_commune_of_the_list_beside_the_code_is_an_error():
     assert out[0].suggestion == "Corrigez le nom de la commune (« Arras ») ou son code INSEE (62119 pour Béthune)."
 
 
-@pytest.mark.parametrize("typed", ["Ville de Béthune", "Commune de Béthune", "BETHUNE"])
+@pytest.mark.parametrize("typed", ["Ville de Béthune", "Commune de Béthune", "BETHUNE", "Béthune (62)"])
 def test_prj10_another_commune_of_the_list_after_ville_de_is_an_error_too(typed):
     """« Ville de Béthune » beside Arras's code was a warning (« s'appelle « Arras », pas « Ville de
     Béthune » »), « Béthune » an error: the name is read one way, whether it is the row's or another's."""
@@ -186,6 +187,27 @@ def test_prj10_a_name_the_list_does_not_know_is_a_warning_that_names_the_list():
     assert out[0].message == ("Ligne 21 : la commune de code INSEE 62041 s'appelle « Arras » selon la liste "
                               "nationale ACV (ANCT, avril 2024), pas « Aras ».")
     assert "depuis avril 2024" in out[0].suggestion
+
+
+@pytest.mark.parametrize("acv_id, siren, dept, code, typed, mo", [
+    ("ACV085", "200059228", "91", "91228", "Évry", "Ville d'Évry"),
+    ("ACV230", "249740077", "974", "97414", "Saint-Louis-de-la-Réunion", "Ville de Saint-Louis-de-la-Réunion"),
+])
+def test_prj10_fin19_the_name_the_list_gives_the_convention_of_a_commune_alone(acv_id, siren, dept, code, typed, mo):
+    """« Évry » on the row of Évry-Courcouronnes (its name before 2019, and the list's for the convention)
+    was told it is not the commune's name; and « Ville d'Évry » was no commune, so a DETR of its 66 177
+    inhabitants went without FIN-19."""
+    def m(r):
+        r["names"].update(acv_id=acv_id, acv_libelle=typed, acv_departement=dept, acv_siren_epci=siren)
+        r["T_Communes"][:] = [{"code_insee": code, "commune": typed, "role": "Ville centre"}]
+        r["T_Actions"][0]["maitre_ouvrage"] = mo
+        detr_for_arras(r)
+    out = run(m)
+    assert [f.code for f in out if f.code in ("PRJ-10", "FIN-19")] == ["FIN-19"]
+    # the name of another convention's commune beside Arras's code is one of the list's: an error
+    out = findings(_with_name(clean_raw(), 0, "Évry"), "PRJ-10")
+    assert only(out) == [("PRJ-10", E, "Projet", cell_of("T_Communes", 0, "commune"))]
+    assert "pas d'Évry-Courcouronnes, dont le code est 91228" in out[0].message
 
 
 def test_prj10_a_renamed_commune_passes_with_a_list_that_knows_its_name():

@@ -13,7 +13,7 @@ from itertools import chain
 from operator import attrgetter
 from typing import Any, Iterable
 
-from acv_xl.contract import dispositifs, layout
+from acv_xl.contract import dispositifs, layout, reference
 from acv_xl.contract.values import MEMO_TEXT_MAX
 from acv_xl.contract.model import (
     Convention,
@@ -165,6 +165,8 @@ def ecart(action: FicheAction, lines: Iterable[LigneFinancement]) -> Decimal | N
 
 # ------------------------------------------------------------------ L1111-10 and R2334-27 bases
 def categorie(financeurs: Iterable[Financeur], code: str | None) -> str | None:
+    if code in layout.CATEGORIES_FIXES:
+        return layout.CATEGORIES_FIXES[code]
     for f in financeurs:
         if f.code == code:
             return f.categorie
@@ -192,7 +194,8 @@ def _remember(answers: dict, key: tuple, value: Any) -> Any:
 class Categories:
     """`categorie(financeurs, code)` for many codes, in O(1) — a 5,000-line plan asks once per line:
     `Categories(financeurs).get(code)`. The workbook's rows over the reference list, the first row
-    of a code deciding, as there (no reference code is empty, so `code or ""` finds none). With the
+    of a code deciding, as there (no reference code is empty, so `code or ""` finds none); a reference
+    code's own category, but AUTRE's, whatever the row says (`layout.CATEGORIES_FIXES`). With the
     workbook's `T_Dispositifs` rows, `subventions` holds its subsidies besides the reference list's
     (`role_l1111_10`)."""
 
@@ -202,6 +205,7 @@ class Categories:
             first.setdefault(f.code, f.categorie)
         merged = {code: ref.categorie for code, ref in layout.FINANCEURS_BY_CODE.items()}
         merged.update(first)
+        merged.update(layout.CATEGORIES_FIXES)  # « REGION » typed « Privé » left the L1111-10 base: FIN-18
         self.get = merged.get  # a dict's own lookup: no Python call per line
         # `role_l1111_10` by (MO codes, nature, financeur, dispositif), which decide it with these
         # categories (`part_mo`: a 5,000-line plan asks once per line, for a few dozen distinct keys)
@@ -227,18 +231,18 @@ def is_own_share(lf: LigneFinancement) -> bool:
 def codes_du_mo(action: FicheAction, financeurs: Iterable[Financeur] | MOCodes = ()) -> frozenset[str]:
     """The financeur codes that ARE the action's maître d'ouvrage: the code of its type (`COMMUNE` for a
     commune, `EPCI` for an EPCI, `DEPT`, `REGION`) and any financeur of the workbook whose code or name
-    is the MO's name (a syndicat mixte adds itself to the list of financeurs)."""
+    is the MO's name, read as a commune's is (`_cles`: a syndicat mixte adds itself to the list of
+    financeurs; a binôme, its second commune)."""
     if isinstance(financeurs, MOCodes):
         return financeurs(action)
-    codes = set()
-    if action.type_mo in layout.CODE_DU_MO:
-        codes.add(layout.CODE_DU_MO[action.type_mo])
-    if action.maitre_ouvrage:
-        mo = dispositifs.normalise(action.maitre_ouvrage)
-        for f in financeurs:
-            if f.code and (dispositifs.normalise(f.code) == mo or (f.nom and dispositifs.normalise(f.nom) == mo)):
-                codes.add(f.code)
-    return frozenset(codes)
+    return MOCodes(financeurs)(action)
+
+
+def _cles(nom: str) -> set[str]:
+    """The keys a name of a maître d'ouvrage or of a financeur is compared by: normalised
+    (`dispositifs.normalise`) and read as a commune's name is (`reference.nom_collectivite`: « Commune de Liévin » is « Ville de
+    Liévin », « Mairie de St-Omer » the financeur « Saint-Omer »). An empty key (« - ») names nobody."""
+    return {k for k in (dispositifs.normalise(nom), reference.nom_collectivite(nom)) if k}
 
 
 class MOCodes:
@@ -250,9 +254,8 @@ class MOCodes:
         self._by_name: dict[str, set[str]] = {}
         for f in financeurs:
             if f.code:
-                self._by_name.setdefault(dispositifs.normalise(f.code), set()).add(f.code)
-                if f.nom:
-                    self._by_name.setdefault(dispositifs.normalise(f.nom), set()).add(f.code)
+                for cle in _cles(str(f.code)) | (_cles(str(f.nom)) if f.nom else set()):
+                    self._by_name.setdefault(cle, set()).add(f.code)
         self._known: dict[tuple, frozenset[str]] = {}
 
     def __call__(self, action: FicheAction) -> frozenset[str]:
@@ -263,7 +266,8 @@ class MOCodes:
             if action.type_mo in layout.CODE_DU_MO:
                 found.add(layout.CODE_DU_MO[action.type_mo])
             if action.maitre_ouvrage:
-                found.update(self._by_name.get(dispositifs.normalise(action.maitre_ouvrage), ()))
+                for cle in _cles(str(action.maitre_ouvrage)):
+                    found.update(self._by_name.get(cle, ()))
             codes = _remember(self._known, key, frozenset(found))
         return codes
 
@@ -323,9 +327,10 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
     nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
-    Nor is another financeur's dispositif that the reference list, or the workbook's (`subventions`:
-    `Categories.subventions`, by name or family), gives as a subsidy, typed as a loan, a revenue, « Autre »
-    or « Portage foncier » (a Région's « Redynamisation des centres-villes » typed « Autre » was outside
+    Nor is such a subsidy, or the FEDER, typed as a « Subvention » of the MO's own code; nor is it
+    outside the base under a private financeur's code (« PRIVE / DSIL »). Nor is another financeur's
+    dispositif that the reference list, or the workbook's (`subventions`: `Categories.subventions`, by
+    name or family), gives as a subsidy, typed as a loan, a revenue, « Autre » or « Portage foncier » (a Région's « Redynamisation des centres-villes » typed « Autre » was outside
     the base)."""
     nature = lf.nature
     if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
@@ -341,10 +346,18 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
             return PROPRE
         return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature == layout.NATURE_SUBVENTION:
+        # the État's or the Union's subsidy is public money whoever is typed as paying it: a DSIL or the
+        # FEDER filed under COMMUNE (under REGION for the Région that manages it), or under PRIVE
+        if (dispositifs.famille(lf.dispositif) in _FAMILLES_UE or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
+                or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
+            return SUBVENTION_PUBLIQUE
         if mo and lf.financeur in mo:
             return PROPRE  # the MO « subsidising » itself is its own money
         return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     return HORS_BASE
+
+
+_FAMILLES_UE = frozenset(("FEDER", layout.FAMILLE_INTERREG))  # the Union's funds: no maître d'ouvrage's own money
 
 
 @dataclass(frozen=True)

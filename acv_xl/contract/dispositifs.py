@@ -20,6 +20,11 @@ _ACRONYM_DOT = re.compile(r"(?<![a-z0-9])([a-z])\.(?=[a-z](?![a-z0-9]))")  # « 
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")  # « detr2024 » is « detr 2024 »
 # « D S I L », « D-S-I-L »: three or more letters standing alone in a row are an acronym spelt out
 _SPELT = re.compile(r"(?<![a-z0-9])[a-z](?: [a-z]){2,}(?![a-z0-9])")
+# The invisible characters a text pasted from a document carries inside a word (a soft hyphen in
+# « Dotation de soutien à l'inves-tissement », a zero-width space in « DE TR »): no letter, and no space
+# either — dropped, not turned into one that splits the word: the format characters (Unicode « Cf »)
+# of Latin-script texts, soft hyphen, zero-width spaces and joiners, direction marks, BOM
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 
 
 @memo_text(4096)
@@ -28,7 +33,7 @@ def normalise(nom: str) -> str:
     set apart, an acronym spelt out letter by letter joined: « DSIL - Exceptionnelle » → « dsil
     exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
     R2334-27 caps); « D S I L » → « dsil »."""
-    f = fold(nom)
+    f = _INVISIBLE.sub("", fold(nom))
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
     f = _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
@@ -41,7 +46,15 @@ _SMALL_WORDS = frozenset(("a", "au", "aux", "d", "de", "des", "du", "en", "et", 
 
 
 def _without_small_words(n: str) -> str:
-    return " ".join(w for w in n.split() if w not in _SMALL_WORDS)
+    """Without the small words, each word in the singular (`_singulier`): « Dotations politique de la ville »,
+    « Fonds verts », « Fonds européens de développement régional » are of their family."""
+    return " ".join(_singulier(w) for w in n.split() if w not in _SMALL_WORDS)
+
+
+def _singulier(w: str) -> str:
+    """A word without the « s » of its plural (« dotations », « fonds » → « fond », on both sides of the
+    comparison alike); not a short word (« des », « dpv ») nor a double « s »."""
+    return w[:-1] if len(w) > 3 and w[-1] == "s" and w[-2] != "s" else w
 
 
 _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
@@ -71,7 +84,7 @@ _AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ET
 # (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's),
 # the DSID's own « investissement départemental » being no such adjective
 _SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac)(?![a-z0-9])")
-_DOTATION = re.compile(r"(?<![a-z0-9])dotation(?![a-z0-9])")
+_DOTATION = re.compile(r"(?<![a-z0-9])dotations?(?![a-z0-9])")
 _TERRITOIRE = re.compile(r"(?<![a-z0-9])(?<!investissement )"
                          r"(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
 
@@ -102,13 +115,23 @@ def is_etat(nom: str | None, financeur: str | None) -> bool:
 _FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_2018_514)
 
 
+# Words by which a line of another financeur than the État says it is that financeur's own money
+# beside a subsidy it names: « Autofinancement hors DSIL », « Part communale (complément DETR) »
+_PROPRE = re.compile(r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|hors|complement"
+                     r"|reste a charge|part communale|part intercommunale)(?![a-z0-9])")
+
+
 def _of_etat(nom: str | None, financeur: str | None) -> bool:
     """A name of the État's families, paid by `financeur`, is the État's subsidy. Paid by a financeur the
     reference list does not describe (a « CD62 » the user added, `AUTRE`), unless the name bears a
     territory's adjective and no acronym of the État: « Fonds départemental de soutien à
-    l'investissement local » is a Département's whatever code it is filed under."""
+    l'investissement local » is a Département's whatever code it is filed under. Paid by another
+    financeur than the État, never when the name says it is that financeur's own money beside the
+    subsidy (« Autofinancement hors DSIL » of COMMUNE: `_PROPRE`)."""
     if financeur is None or financeur == layout.CODE_ETAT:
         return True
+    if _names_own_money(nom or ""):
+        return False
     if financeur in _AUTRES_PAYEURS:
         return _names_etat(nom or "")
     return not _names_collectivite(nom or "")
@@ -119,6 +142,12 @@ def _names_etat(nom: str) -> bool:
     """Whether the name designates the État's subsidy whoever is said to pay it (`_SIGLE`, `_DOTATION`)."""
     n = normalise(nom)
     return bool(_SIGLE.search(n)) or (bool(_DOTATION.search(n)) and not _TERRITOIRE.search(n))
+
+
+@memo_text(4096)
+def _names_own_money(nom: str) -> bool:
+    """Whether the name says its payer's own money (`_PROPRE`)."""
+    return bool(_PROPRE.search(normalise(nom)))
 
 
 @memo_text(4096)

@@ -549,6 +549,10 @@ FINANCEURS: tuple[FinanceurRef, ...] = (
     ),
 )
 FINANCEURS_BY_CODE: dict[str, FinanceurRef] = {f.code: f for f in FINANCEURS}
+# The category of each reference funder but AUTRE (whose category the user gives the funder he files
+# there): the État or the Région is public whatever the Financeurs sheet says — the L1111-10 base and the
+# 100 % cap of public aid read it (FIN-18 warns of a changed one)
+CATEGORIES_FIXES: dict[str, str] = {f.code: f.categorie for f in FINANCEURS if f.code != "AUTRE"}
 # The reference list of funders is the Pas-de-Calais's (the template's); outside it, the territorial
 # funders are named without a territory (a département 59 report must not say « Pas-de-Calais »).
 DEPARTEMENT_DE_LA_LISTE = "62"

@@ -184,15 +184,19 @@ class ConventionRef:
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _ARTICLE_AFTER = re.compile(r"(.+?)\s*\((le|la|les|l')\)")  # « Flèche (La) », as the COG once wrote it
+# « Arras (62) », « Ajaccio (2A) », « Arras (62000) »: the département or the postal code after the name
+_CODE_AFTER = re.compile(r"\s*\((?:\d{2,5}|2[ab]\d{0,3})\)$")
 _ARTICLES = frozenset(("le", "la", "les", "l"))
 _ABBREVIATED = {"st": "saint", "ste": "sainte"}
 
 
 def nom_cle(nom: str) -> str:
     """A commune's name as compared with the list's: case, accents, hyphens and apostrophes folded,
+    a département or postal code after it dropped (« Arras (62) »),
     « St »/« Ste » written out, the article put back first (« Flèche (La) ») then dropped
     (« Puy-en-Velay » is Le Puy-en-Velay): « ST-LÔ » and « Saint Lô » are « saint lo »."""
     f = fold(nom).replace("œ", "oe").replace("æ", "ae")  # « Cœur de ville »: no accent to fold, a ligature
+    f = _CODE_AFTER.sub("", f)
     if m := _ARTICLE_AFTER.fullmatch(f):
         f = f"{m[2]} {m[1]}"
     return _sans_article(" ".join(_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split()))
@@ -215,7 +219,13 @@ def noms_cles(typed: str) -> list[str]:
     """The names a commune's or a convention's name gives (`nom_cle`), without « Ville de » or « Action
     Cœur de Ville de » before them: one, or a binôme's two (« Lens - Liévin »). The article after
     « Ville de » goes as well: « Ville de La Flèche » is La Flèche."""
-    return [_sans_article(_VILLE_DE.sub("", nom_cle(part))) for part in _BINOME.split(fold(typed))]
+    return [nom_collectivite(part) for part in _BINOME.split(fold(typed))]
+
+
+def nom_collectivite(typed: str) -> str:
+    """One body's name as `noms_cles` reads each of a binôme's, whole: « Commune de Liévin », « Ville de
+    Liévin » and « Mairie de Liévin » are « lievin » (a maître d'ouvrage and the financeur that is it)."""
+    return _sans_article(_VILLE_DE.sub("", nom_cle(typed)))
 
 
 def same_commune(typed: str, c: CommuneRef) -> bool:
@@ -249,12 +259,35 @@ class Reference:
 
     @cached_property
     def par_nom(self) -> dict[str, tuple[CommuneRef, ...]]:
-        """The communes of the list by `nom_cle` of their name (two communes may share one), built once."""
+        """The communes of the list by `nom_cle` of their name (two communes may share one), and by their
+        usual name (`nom_usuel`), built once."""
         out: dict[str, tuple[CommuneRef, ...]] = {}
         for c in self.communes:
             k = nom_cle(c.commune)
             out[k] = out.get(k, ()) + (c,)
+        for insee, k in self.noms_usuels.items():
+            out[k] = out.get(k, ()) + (self.par_insee[insee],)
         return out
+
+    @cached_property
+    def noms_usuels(self) -> dict[str, str]:
+        """INSEE code → key (`nom_collectivite`) of the name the list gives the convention of that commune
+        alone, when it is not the commune's: « Évry » for Évry-Courcouronnes (its name before the 2019
+        merger), « Saint-Louis-de-la-Réunion » for Saint-Louis — names a user types, and the list's own.
+        Not a binôme's (« Lens - Liévin » names two), nor a name another commune of the list bears."""
+        communes = {nom_cle(c.commune) for c in self.communes}
+        out = {}
+        for cref in self.conventions.values():
+            if len(cref.communes) == 1:
+                k = nom_collectivite(cref.nom)
+                if k and k not in communes:
+                    out[cref.communes[0].insee_commune] = k
+        return out
+
+    def designe(self, typed: str, c: CommuneRef) -> bool:
+        """Whether a name typed for `c` is its name (`same_commune`) or its usual name (`noms_usuels`)."""
+        return same_commune(typed, c) or (
+            (usuel := self.noms_usuels.get(c.insee_commune)) is not None and usuel in noms_cles(typed))
 
     @property
     def livree(self) -> bool:

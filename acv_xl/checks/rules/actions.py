@@ -10,13 +10,14 @@ from typing import Iterable
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
-from acv_xl.contract import dispositifs, layout
+from acv_xl.contract import dispositifs, layout, reference
 from acv_xl.contract.model import Convention, FicheAction, split_codes
 from acv_xl.contract.values import closest, fmt_date, fmt_number, memo_text
 
 from . import (
     SRC_CONTRAT,
     SRC_GUIDE,
+    SRC_L1111_10,
     A,
     E,
     I,
@@ -512,3 +513,52 @@ def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:
                  f"classeur ; {what}, peut-être à tort.",
                  f"Si c'est l'action {meant}, tapez '{meant} (précédé d'une apostrophe) ou mettez la cellule au "
                  f"format Texte avant de taper {meant} ; sinon tapez '{x.numero} de la même façon.")
+
+
+@rule("ACT-16", A, "Type de maître d'ouvrage contraire à son nom", SRC_L1111_10, needs=("T_Actions", "T_Communes"))
+def type_mo_du_nom(conv: Convention) -> Iterable[Finding]:
+    """Added code. The maître d'ouvrage's name is a commune of the workbook (`T_Communes`, read as PRJ-10
+    reads names: « Ville d'Arras » is Arras) or the convention's EPCI (`acv_epci`), and its type is not
+    « Commune » / « EPCI »: typed « Établissement public », « Association » or « Privé », a commune's
+    operation escaped the minimum share of L1111-10 III (FIN-06) and had its own autofinancement read as
+    another body's. A warning: the name is read, not known (a CCAS, « CCAS d'Arras », is not the commune)."""
+    kinds = _mo_kinds(conv)
+    if not kinds:
+        return
+    of: dict[str, str | None] = {}  # a few maîtres d'ouvrage, named again action after action: read once each
+    for a in actions(conv):
+        if a.type_mo is None or "type_mo" in a.problems or a.maturite == ABANDONNEE or not a.maitre_ouvrage:
+            continue
+        mo = str(a.maitre_ouvrage)
+        if mo not in of:
+            of[mo] = kinds.get(reference.nom_collectivite(mo))
+        attendu = of[mo]
+        if attendu is None or attendu == a.type_mo:
+            continue
+        if a.type_mo in layout.MO_PUBLICS_L1111_10:
+            effet = (f"l'autofinancement saisi sous le code {q(layout.CODE_DU_MO[attendu])} est compté comme la "
+                     "participation d'une autre personne publique, pas comme sa part propre")
+        else:
+            effet = "sa participation minimale n'est pas vérifiée"
+        yield at(a, "type_mo", "ACT-16", A,
+                 f"{prefix(a)} : le maître d'ouvrage {q(a.maitre_ouvrage)} est "
+                 f"{_ATTENDU[attendu]} de la convention, mais son type "
+                 f"est {q(a.type_mo)} : de ce type, {effet} ({SRC_L1111_10}).",
+                 f"Choisissez le type {q(attendu)} ; si le maître d'ouvrage est un autre organisme, écrivez son nom.")
+
+
+_ATTENDU = {"Commune": "une commune", "EPCI": "l'EPCI"}
+
+
+def _mo_kinds(conv: Convention) -> dict[str, str]:
+    """The names (`reference.nom_collectivite`) of the workbook's communes → « Commune », and of its EPCI →
+    « EPCI »; a name both would be (a commune named as its EPCI) is neither."""
+    out: dict[str, str] = {}
+    names = [(c.commune, "Commune") for c in rows(conv, layout.T_COMMUNES) if isinstance(c.commune, str)]
+    epci = conv.value("acv_epci")
+    if isinstance(epci, str):
+        names.append((epci, "EPCI"))
+    for nom, kind in names:
+        if (k := reference.nom_collectivite(nom)):
+            out[k] = kind if out.get(k, kind) == kind else ""
+    return {k: v for k, v in out.items() if v}

@@ -27,10 +27,10 @@ from typing import Any, Iterable, Mapping
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
-from acv_xl.contract import dispositifs, layout
+from acv_xl.contract import dispositifs, layout, reference
 from acv_xl.contract.dispositifs import famille
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement
-from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_number, fmt_percent
+from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_number, fmt_percent, fold
 
 from . import (
     SRC_AIDES_100,
@@ -151,6 +151,12 @@ _FONDS_CONCOURS = frozenset((layout.FAMILLE_FONDS_CONCOURS,))
 _FRLA = frozenset(("FRLA",))
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
 _NUMERO, _MONTANT = attrgetter("numero"), attrgetter("montant")
+
+
+def _numeros_anru(conv: Convention) -> set[str | None]:
+    """The numbers of the actions the ANRU finances (a counted `ANRU` line): few, once per run."""
+    return index(conv).memo("numeros_anru", lambda: {lf.numero for lf in index(conv).counted_lines
+                                                      if lf.financeur == "ANRU"})
 
 
 def judged_actions(conv: Convention) -> list[Judged]:
@@ -335,13 +341,19 @@ def desequilibre(conv: Convention) -> Iterable[Finding]:
                  f"financements {money(fin)} ; {gap}.", sugg, action=a.numero)
 
 
+def _departement(conv: Convention) -> str:
+    """The convention's département as PRJ-05 and PRJ-08 read it: « 2a » is Corse's 2A (they pass it),
+    and FIN-06 must not then say the « Corse » dérogation is not Corse's."""
+    return str(conv.value("acv_departement") or "").strip().upper()
+
+
 def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None) -> bool:
     """L1111-10 III does not apply: the collectivités of Guadeloupe, Guyane, La Réunion, Martinique,
     Mayotte, Saint-Barthélemy, Saint-Martin and Saint-Pierre-et-Miquelon (the convention's
     département), or an operation the FEDER finances under a programme of coopération territoriale
     européenne (a counted Interreg line). `outre_mer`: the first, when the caller knows it."""
     if outre_mer is None:
-        outre_mer = str(conv.value("acv_departement") or "").strip() in layout.DEPARTEMENTS_OUTRE_MER
+        outre_mer = _departement(conv) in layout.DEPARTEMENTS_OUTRE_MER
     if outre_mer:
         return True
     # a counted Interreg line (the action's counted lines are those of its number)
@@ -364,20 +376,34 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
     may grant the derogation). Exactly the minimum passes. Reported on the action's `Dérogation
     L1111-10` cell. An unreadable MO type or derogation (ACT-12), or a subsidy of an unknown
     financeur (FIN-02), is not guessed."""
-    dept = str(conv.value("acv_departement") or "").strip()
+    dept = _departement(conv)
     outre_mer = dept in layout.DEPARTEMENTS_OUTRE_MER  # the same for every action
     for j in judged_actions(conv):
         a = j.action
         if a.type_mo not in layout.MO_PUBLICS_L1111_10 or "derogation" in a.problems:
             continue
         derog = a.derogation or layout.DEROGATION_AUCUNE
-        if derog == layout.DEROGATION_ANRU or _exempt_l1111_10(conv, j, outre_mer) or not j.categories_known:
+        # the ANRU's operation (art. 9 of loi 2003-710) has no minimum; chosen for a plan where the ANRU
+        # pays nothing, the dropdown alone silenced the error: checked, said as a warning below
+        anru = derog == layout.DEROGATION_ANRU
+        if ((anru and a.numero in _numeros_anru(conv)) or _exempt_l1111_10(conv, j, outre_mer)
+                or not j.categories_known):
             continue
         pm = j.part_mo
         if pm.ratio is None:
             continue
         base = pm.propre + pm.financements_publics
         if pm.propre * 100 >= 20 * base:
+            continue
+        if anru:
+            yield at(a, "derogation", "FIN-06", A,
+                     f"Action {a.numero} : la dérogation {q(derog)} dispense de participation minimale les opérations "
+                     f"du programme de renouvellement urbain (article 9 de la loi n° 2003-710), mais l'ANRU ne finance "
+                     f"pas l'action dans le plan de financement ; sans elle, la part propre du maître d'ouvrage, "
+                     f"{_pct(pm.ratio, 20)} de {money(base)}, est sous le minimum de 20 % ({SRC_L1111_10}).",
+                     "Vérifiez que l'opération figure dans la convention de renouvellement urbain (NPNRU) signée avec "
+                     "l'ANRU et ajoutez sa participation au plan ; sinon choisissez la dérogation « Aucune » ou celle "
+                     "dont relève l'opération.", action=a.numero)
             continue
         corse = derog == layout.DEROGATION_CORSE and dept in layout.DEPARTEMENTS_CORSE
         dix = pm.propre * 100 >= 10 * base
@@ -590,16 +616,53 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     lines = lignes(conv)
     keys, distinct = _triples(conv)
 
+    aides = _financeurs_d_aides(ix)
+
     def decide(key: tuple) -> str | None:  # the nature of the triple's dispositif, when they differ
         financeur, nom, nature = key
         d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
+        if (d is None and financeur in aides and nature in _NATURES_HORS_AIDE and not _encadree(nom, financeur, nature)
+                and (financeur, nom) not in ix.categories.subventions  # « DSIL 2024 », « FEDER 2021 » typed « Prêt »
+                and not (nom and dispositifs.normalise(nom) in _NOMS_ARGENT_PROPRE)):  # the Département's own « Emprunt »
+            return _AIDE_SEULEMENT  # counted as subsidies all the same; the others: a loan, a recette of the État…
         return d[2] if d is not None and d[2] and nature and d[2] != nature else None
     listed = _decided(ix, "FIN-11", distinct, decide)
     natures = list(map(listed.__getitem__, keys))
     for lf, nature in compress(zip(lines, natures), map(is_not, natures, repeat(None))):
+        if nature is _AIDE_SEULEMENT:
+            effet = ("est comptée comme la part propre du maître d'ouvrage" if lf.nature in _NATURES_PROPRES
+                     else "sort de la base de la participation minimale et du plafond des aides publiques")
+            yield at(lf, "nature", "FIN-11", A,
+                     f"{prefix(lf)} : aucun dispositif du financeur {q(lf.financeur)} n'a la nature {q(lf.nature)} dans "
+                     f"la feuille Financeurs ; de cette nature, la ligne {effet} ({SRC_L1111_10}).",
+                     f"Si c'est une aide du financeur {q(lf.financeur)}, choisissez la nature « Subvention » et son "
+                     "dispositif ; si c'est bien un prêt ou le prix d'une vente, la ligne est juste.")
+            continue
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
                  f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+
+
+def _financeurs_d_aides(ix) -> frozenset[str]:
+    """The public funders of the reference list all of whose dispositifs, in the workbook's list and in the
+    reference list, are subsidies (the État, the Département, the Union, the Anah…): once per lists."""
+    def build() -> frozenset[str]:
+        natures: dict[str, set[str]] = {}
+        for f in layout.FINANCEURS:
+            natures[f.code] = {d.nature for d in f.dispositifs}
+        for financeur, _, nature, _ in ix.lists_key[1]:
+            if financeur in natures:
+                natures[financeur].add(nature)
+        return frozenset(code for code, n in natures.items()
+                         if n == {layout.NATURE_SUBVENTION} and layout.CATEGORIES_FIXES.get(code) == "Public")
+    return ix.shared("financeurs_d_aides", build)
+
+
+_AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its financeur's dispositifs has
+# the natures by which such a line is counted as no subsidy (L1111-10): the MO's own share (a loan it
+# repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22
+_NATURES_PROPRES = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE
+_NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Autre", "Portage foncier"))
 
 
 def _decided(ix, name: str, distinct: Iterable[tuple], decide) -> dict[tuple, Any]:
@@ -787,7 +850,8 @@ def _referentiel_sound(conv: Convention) -> bool:
             return True
         if td_ok and not any(map(_PROBLEMS, conv.dispositifs)):
             return True
-    if ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs)):
+    if (ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs))
+            or any(_categorie_changee(*row) for row in map(_TF_REQUIRED, financeurs))):
         return False
     codes = set(map(_CODE, financeurs))
     if len(codes) != len(financeurs):
@@ -805,12 +869,19 @@ def _lists_sound(lists_key: tuple[tuple, tuple]) -> tuple[bool, bool]:
     code twice; and the dispositifs' too, each financeur a listed code)."""
     tf, td = lists_key
     codes = set(map(_FIRST, tf))
-    tf_ok = not _has_none(tf) and len(codes) == len(tf)
+    tf_ok = not _has_none(tf) and len(codes) == len(tf) and not any(_categorie_changee(*row) for row in tf)
     return tf_ok, tf_ok and not _has_none(td) and set(map(_FIRST, td)) <= codes
 
 
 _FIRST = itemgetter(0)
 _PROBLEMS = attrgetter("problems")
+
+
+def _categorie_changee(code: Any, nom: Any = None, categorie: Any = None) -> bool:
+    """A reference funder (but AUTRE) given another valid category than the reference's: the rules keep
+    the reference's (`layout.CATEGORIES_FIXES`), FIN-18 says so."""
+    fixe = layout.CATEGORIES_FIXES.get(code) if code.__class__ is str else None
+    return fixe is not None and categorie in layout.L.CATEGORIE and categorie != fixe
 
 
 def _has_none(values: Iterable[tuple]) -> bool:
@@ -820,8 +891,9 @@ def _has_none(values: Iterable[tuple]) -> bool:
 @rule("FIN-18", E, "Liste des financeurs incomplète ou invalide", SRC_CONTRAT, needs=("T_Financeurs",))
 def referentiel(conv: Convention) -> Iterable[Finding]:
     """Added code: in `T_Financeurs`, `Code`/`Nom`/`Catégorie` empty, `Catégorie` outside its list, a
-    duplicated `Code`; in `T_Dispositifs`, required values empty or outside their lists, a
-    `Financeur` that is not a code of `T_Financeurs`. The ratios of FIN-06/07/09 rely on this list."""
+    duplicated `Code`; A: a reference code's category changed (« REGION » typed « Privé », which the
+    rules do not follow: `layout.CATEGORIES_FIXES`); in `T_Dispositifs`, required values empty or
+    outside their lists, a `Financeur` that is not a code of `T_Financeurs`. The ratios of FIN-06/07/09 rely on this list."""
     TF, TD = layout.T_FINANCEURS, layout.T_DISPOSITIFS
     if _referentiel_sound(conv):
         return
@@ -834,6 +906,13 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
                      "Donnez à chaque financeur un code unique.")
         elif f.code:
             first[f.code] = f.row
+            if _categorie_changee(f.code, f.nom, f.categorie):
+                ref = layout.CATEGORIES_FIXES[f.code]
+                yield at(f, "categorie", "FIN-18", A,
+                         f"Ligne {f.row} : le financeur {q(f.code)} est de catégorie {q(ref)} dans la liste de référence ; "
+                         f"la catégorie {q(f.categorie)} du classeur n'est pas retenue par les contrôles (participation "
+                         f"minimale du maître d'ouvrage, {SRC_L1111_10}, et plafond des aides publiques).",
+                         f"Remettez la catégorie {q(ref)} ; pour un autre financeur, ajoutez-le sous son propre code.")
     if not usable(conv, TD.name):
         return
     yield from problem_findings(conv, TD, ("nature", "dotation_r2334_27"), "FIN-18", E)
@@ -876,6 +955,13 @@ def _listes_owners(conv: Convention) -> tuple[Mapping[str, tuple[str, ...]], Map
                     owner.setdefault(fam, code)
         return MappingProxyType(listes), MappingProxyType(owner)
     return ix.shared("dispositifs_par_financeur", build)
+
+
+# The reference list's names of a commune's own money (autofinancement, emprunt, recette, apport: not
+# its fonds de concours, a subsidy to its EPCI): any financeur's own money too (FIN-21)
+_ARGENT_PROPRE = tuple(d.nom for d in layout.FINANCEURS_BY_CODE["COMMUNE"].dispositifs
+                       if d.nature != layout.NATURE_SUBVENTION)
+_NOMS_ARGENT_PROPRE = frozenset(map(dispositifs.normalise, _ARGENT_PROPRE))
 
 
 def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
@@ -969,6 +1055,10 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
     noms = listes[lf.financeur]
     if dispositifs.listed(lf.dispositif, noms) is not None or _etat_non_reconnue(conv, lf):
         return None
+    # a body's own money, whichever it is: the Département's own operation funded by its « Autofinancement »
+    # was told to choose « Aide aux projets des territoires », a subsidy (FIN-22 says another body's on its line)
+    if dispositifs.normalise(lf.dispositif) in _NOMS_ARGENT_PROPRE:
+        return None
     fam = index(conv).familles[lf.dispositif]
     autre = owner.get(fam) if fam is not None else None
     if not dispositifs.is_etat(lf.dispositif, lf.financeur):
@@ -984,6 +1074,13 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                f"par ce financeur, ce n'est pas {etat} : {effet}.")
         sugg = (f"S'il s'agit {de_etat}, choisissez le financeur {q(layout.CODE_ETAT)} ; sinon, ajoutez ce "
                 f"dispositif à ceux du financeur {q(lf.financeur)} (feuille Financeurs).")
+    elif autre is not None and autre != lf.financeur and lf.financeur == "REGION" and fam == "FEDER":
+        # the Région pays the FEDER as its managing authority: not a mistake of payer, a convention of the plan
+        msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} : la Région gère le "
+               "FEDER comme autorité de gestion, mais c'est un fonds de l'Union européenne, que le plan de "
+               f"financement porte au financeur {q(autre)} (sous {q(lf.financeur)}, les totaux par financeur le "
+               "comptent comme une aide de la Région).")
+        sugg = f"Choisissez le financeur {q(autre)} et gardez le dispositif."
     elif autre is not None and autre != lf.financeur:
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
@@ -1022,6 +1119,17 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
             mo = mo_of[a.numero] = mo_codes(a)
         role = (roles.get((mo, lf.nature, lf.financeur, lf.dispositif))
                 or totals.role_l1111_10(lf, mo, categorie_of, categories.subventions))
+        if role == totals.PROPRE and lf.financeur == "COMMUNE" and a.type_mo == "Commune":
+            autre = _autre_commune_du_binome(conv, a, lf)
+            if autre is not None:
+                yield at(lf, "financeur", "FIN-22", A,
+                         f"{prefix(lf)} : la ligne {q(lf.nature)} du financeur « COMMUNE » nomme {autre}, l'autre commune "
+                         f"de la convention, alors que le maître d'ouvrage est {q(a.maitre_ouvrage)} : « COMMUNE » est "
+                         f"compté comme sa part propre, mais la participation {_de_commune(autre)} est, pour la "
+                         f"participation minimale de 20 %, celle d'une autre personne publique ({SRC_L1111_10}).",
+                         f"Si c'est l'argent {_de_commune(autre)}, ajoutez un financeur à son nom (feuille Financeurs, "
+                         "catégorie « Public ») et choisissez-le sur cette ligne.")
+            continue
         if role != totals.PARTICIPATION_PUBLIQUE:
             continue
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
@@ -1035,6 +1143,39 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                  + (" ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature "
                     "« Subvention »." if _parties_fonds_de_concours(a, lf.financeur) else
                     " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
+
+
+def _autre_commune_du_binome(conv: Convention, a: FicheAction, lf: LigneFinancement) -> str | None:
+    """In a binôme, the other commune of the convention (its name as `T_Communes` gives it) that a
+    `COMMUNE` line of an action of one commune names in its dispositif or comment, without naming the
+    maître d'ouvrage's: « Autofinancement Liévin » on an operation of Lens. None otherwise (most lines:
+    one commune in the workbook, or no comment)."""
+    noms = _communes_du_classeur(conv)
+    if len(noms) < 2 or not a.maitre_ouvrage or not (lf.dispositif or lf.commentaire):
+        return None
+    mo = reference.nom_collectivite(str(a.maitre_ouvrage))
+    if mo not in noms:
+        return None
+    mots = f" {reference.nom_cle(' '.join(str(t) for t in (lf.dispositif, lf.commentaire) if t))} "
+    if f" {mo} " in mots:
+        return None
+    autres = [nom for cle, nom in noms.items() if cle != mo and f" {cle} " in mots]
+    return autres[0] if len(autres) == 1 else None
+
+
+def _communes_du_classeur(conv: Convention) -> dict[str, str]:
+    """The communes of `T_Communes` by `reference.nom_collectivite` of their name → the name, once per run."""
+    return index(conv).memo("communes_par_nom", lambda: {
+        k: c.commune.strip() for c in rows(conv, layout.T_COMMUNES)
+        if isinstance(c.commune, str) and (k := reference.nom_collectivite(c.commune))})
+
+
+def _de_commune(nom: str) -> str:
+    """« de Liévin », « d'Arras », « du Portel », « des Abymes »."""
+    for article, contracted in (("Le ", "du "), ("Les ", "des ")):
+        if nom.startswith(article):
+            return contracted + nom[len(article):]
+    return ("d'" if fold(nom[:1]) in "aeiouy" else "de ") + nom
 
 
 def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:

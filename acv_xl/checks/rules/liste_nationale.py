@@ -21,7 +21,7 @@ from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.dispositifs import is_r2334_27
 from acv_xl.contract.model import Convention
-from acv_xl.contract.reference import ConventionRef, Reference, nom_cle, noms_cles, same_commune
+from acv_xl.contract.reference import ConventionRef, Reference, nom_cle, noms_cles
 from acv_xl.contract.values import fmt_number, fold
 
 from . import (
@@ -151,8 +151,9 @@ def nom_commune(conv: Convention) -> Iterable[Finding]:
     """The `Commune` of a row whose well-formed code the national list knows is not that commune's
     name, compared by `reference.nom_cle` (case, accents, hyphens, « St », an article written after),
     after « Ville de » or as one name of the binôme's (« Lens - Liévin » on either row:
-    `reference.same_commune`). An error when the name is that of another commune of the list
-    (« Béthune » beside Arras's code: the code or the name is wrong, and the annex would print one for
+    `reference.same_commune`), or as the list names the convention of that commune alone (« Évry »
+    for Évry-Courcouronnes: `Reference.noms_usuels`). An error when the name is that of another
+    commune of the list (« Béthune » beside Arras's code: the code or the name is wrong, and the annex would print one for
     the other); a warning otherwise (a misspelling, or a commune renamed since the list's date). A
     warning too when `acv_libelle` names another commune of the list and none of the convention's
     (`_libelle`)."""
@@ -161,7 +162,7 @@ def nom_commune(conv: Convention) -> Iterable[Finding]:
     for ligne, code in codes:
         c = ref.par_insee.get(code)
         typed = ligne.commune
-        if c is None or typed is None or not str(typed).strip() or same_commune(str(typed), c):
+        if c is None or typed is None or not str(typed).strip() or ref.designe(str(typed), c):
             continue
         typed = str(typed).strip()
         # read as the own name is: « Ville de Béthune » names Béthune as « Béthune » does
@@ -303,7 +304,8 @@ def _mo_commune(conv: Convention, mo: str, codes: list[tuple[object, str]]):
     words = f" {nom_cle(mo)} "  # « Ville de St-Quentin », « Ville du Puy-en-Velay »: as PRJ-10 compares names
     for _, code in codes:
         c = ref.par_insee.get(code)
-        if c is not None and f" {nom_cle(c.commune)} " in words:
+        usuel = ref.noms_usuels.get(code) if c is not None else None  # « Ville d'Évry » is Évry-Courcouronnes
+        if c is not None and (f" {nom_cle(c.commune)} " in words or (usuel is not None and f" {usuel} " in words)):
             found.append(c)
     return found[0] if len(found) == 1 else None
 
