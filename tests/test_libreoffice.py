@@ -231,3 +231,18 @@ def test_the_time_limit_grows_with_the_files_to_convert(tmp_path):
     assert libreoffice.time_limit([small]) >= 180
     assert libreoffice.time_limit([big]) >= libreoffice.time_limit([small]) + 500
     assert libreoffice._duration(780) == "13 min" and libreoffice._duration(95) == "95 s"
+
+
+def test_a_failed_conversion_is_said_in_french_without_libreoffice_s_english(tmp_path):
+    """LibreOffice's own output (« Error: source file could not be loaded », « Warning: failed to
+    launch javaldx… ») was quoted to the finance officer after « PDF non produit : ». The message
+    names the file it could not open and what to do, in French only."""
+    _require_soffice()
+    bad = tmp_path / "annexe abîmée.xlsx"
+    bad.write_bytes(b"pas un classeur")
+    with pytest.raises(libreoffice.ConversionFailed) as exc:
+        libreoffice.convert(bad, "pdf", tmp_path / "pdf")
+    message = str(exc.value)
+    assert message.startswith("LibreOffice n'a pas pu ouvrir « annexe abîmée.xlsx », la conversion a échoué."), message
+    assert "enregistrez-le en PDF" in message
+    assert not any(word in message.lower() for word in ("error", "warning", "source file", "java")), message
