@@ -592,6 +592,23 @@ def test_str10_a_text_longer_than_a_cell_holds(tmp_path):
     assert len(found[0].message) < 300
 
 
+def test_str10_counts_characters_as_excel_does_an_emoji_is_two(tmp_path):
+    """Excel's 32,767 are UTF-16 units: 20,000 emoji are 40,000 to Excel, which cuts or refuses them,
+    yet `len` said 20,000 and `valider` passed them (the consolidation then cut them in `Lignes`).
+    At the boundary as Excel counts: 16,383 emoji and one letter pass, 16,384 emoji do not."""
+    good = _good(tmp_path)
+    cell = f"B{int(FIN.anchor[1:]) + 1}"
+    emoji = "\U0001F600"
+    for n, text in (("ok", emoji * 16_383 + "x"), ("limite", emoji * 16_384), ("long", emoji * 20_000)):
+        p = _rewrite(good, tmp_path / f"{n}.xlsx", {FIN_PART: lambda xml, t=text: _set_first_funder(xml, t.encode())})
+        conv = read_file(p)
+        assert conv.financements[0].raw["financeur"] == text
+        found = [f for f in run_rules(conv, ["STR-10"]) if f.code == "STR-10"]
+        assert [(f.feuille, f.cellule) for f in found] == ([] if n == "ok" else [(FIN.sheet, cell)]), n
+    message = found[0].message.replace("\u202f", " ").replace("\u00a0", " ")
+    assert "texte de 40 000 caractères (Excel compte deux caractères pour un emoji" in message, message
+
+
 def _texts(conv) -> list[str]:
     """Every text a convention holds as read: named cells, table rows, cells outside the tables."""
     values = [nv.raw for nv in conv.names.values()] + [sc.value for sc in conv.stray_cells]
