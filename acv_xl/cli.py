@@ -185,6 +185,14 @@ def _reference(args):
         return None, _fail(after_colon(str(exc)))
 
 
+def _is_pattern(name: str) -> bool:
+    """A wildcard (* or ?) makes a pattern, unless a file bears that name: brackets alone are a name's,
+    « Arras [v2].xlsx » missing validated « Arras 2.xlsx », another convention."""
+    import glob
+
+    return glob.has_magic(name) and any(c in name for c in "*?") and not os.path.lexists(name)
+
+
 def _expanded(names: list[str]) -> list[str]:
     """`*.xlsx` as a Unix shell expands it: Windows's cmd and PowerShell hand it over as typed, and
     each finance officer would read « le fichier « *.xlsx » est introuvable ». A name that exists,
@@ -196,10 +204,7 @@ def _expanded(names: list[str]) -> list[str]:
 
     out: list[str] = []
     for name in names:
-        # a wildcard (* or ?) makes a pattern: brackets alone are a name's, « Arras [v2].xlsx » missing
-        # validated « Arras 2.xlsx », another convention
-        wildcard = glob.has_magic(name) and any(c in name for c in "*?")
-        found = sorted(glob.glob(name)) if wildcard and not os.path.lexists(name) else []
+        found = sorted(glob.glob(name)) if _is_pattern(name) else []
         # never the lock file Excel keeps beside an open workbook (« ~$arras.xlsx »: unreadable, status 2)
         out += [f for f in found if not os.path.basename(f).startswith("~$")] or found or [name]
     # a Unix shell expands `*.xlsx` itself, lock files included (« ~$arras.xlsx » beside arras.xlsx
@@ -217,6 +222,10 @@ def cmd_valider(args) -> int:
     reference, status = _reference(args)
     if reference is None:
         return status
+    # the JSON report's shape follows what was typed, never what a folder holds: a list for several
+    # names or a pattern, though it match one file (a script's `valider "depot/*.xlsx"` got an object
+    # the day the folder held one workbook, and broke); an object for one file named
+    one_named = len(args.fichiers) == 1 and not _is_pattern(args.fichiers[0])
     args.fichiers = _expanded(args.fichiers)
     if args.annoter:
         if len(args.fichiers) != 1:
@@ -255,7 +264,7 @@ def cmd_valider(args) -> int:
         from acv_xl.outputs.report import to_json
 
         data = [to_json(r) for r in reports]
-        print(json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=2))
+        print(json.dumps(data[0] if one_named else data, ensure_ascii=False, indent=2))
         if args.annoter and not listed:  # stdout is the JSON: the note goes to stderr
             _say(f"acv-xl : copie annotée écrite {_not_listed()}.", sys.stderr)
     else:

@@ -204,7 +204,7 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     assert [r["fichier"] for r in json.loads(out.stdout)] == ["a.xlsx", "b.xlsx"]
     out = acv("valider", "*.xlsm", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
     # a pattern matching nothing is said to be one (« le fichier « *.xlsm » est introuvable » named no file)
-    (c,) = json.loads(out.stdout)["constats"]
+    ((c,),) = [r["constats"] for r in json.loads(out.stdout)]  # a pattern: a list (`test_the_json_shape…`)
     assert out.returncode == 2 and c["message"] == "Aucun fichier ne correspond au motif « *.xlsm »."
 
 
@@ -230,8 +230,26 @@ def test_a_lock_file_a_unix_shell_expands_beside_its_workbook_is_left_out(tmp_pa
     build_workbook(tmp_path / "a.xlsx")
     (tmp_path / "~$a.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)
     out = acv("valider", "a.xlsx", "~$a.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
-    report = json.loads(out.stdout)  # one report (an object), not a list of two
+    (report,) = json.loads(out.stdout)  # one report, not two (in a list: two names were given)
     assert out.returncode != 2 and report["fichier"] == "a.xlsx" and report["etat"] != "illisible"
+
+
+def test_the_json_shape_follows_the_command_line_never_the_folder(tmp_path):
+    """`valider "depot/*.xlsx" --format json` gave a list, and an object the day the folder held one
+    workbook: a script reading `.[]` broke on it. The shape follows what was typed: an object for one
+    file named, a list for a pattern (whatever it matches) or several names."""
+    (tmp_path / "un").mkdir()
+    (tmp_path / "deux").mkdir()
+    for path in (tmp_path / "un" / "a.xlsx", tmp_path / "deux" / "a.xlsx", tmp_path / "deux" / "b.xlsx"):
+        build_workbook(path)
+    env = {"PYTHONIOENCODING": "utf-8"}
+    un, deux = os.path.join("un", "a.xlsx"), [os.path.join("deux", n) for n in ("a.xlsx", "b.xlsx")]
+    for args, files in (((os.path.join("un", "*.xlsx"),), [un]), ((os.path.join("deux", "*.xlsx"),), deux),
+                        ((un, un), [un])):
+        out = acv("valider", *args, "--format", "json", cwd=tmp_path, env=env)
+        assert [r["fichier"] for r in json.loads(out.stdout)] == files, args
+    out = acv("valider", un, "--format", "json", cwd=tmp_path, env=env)
+    assert json.loads(out.stdout)["fichier"] == un
 
 
 def test_a_workbook_named_twice_is_validated_once(tmp_path):
@@ -354,7 +372,7 @@ def test_valider_of_a_folder_gives_the_pattern_that_names_its_workbooks(tmp_path
     pattern = c["suggestion"].split("« ")[-1].split(" »")[0]
     assert pattern == os.path.join("Classeurs", "*.xlsx")
     out = acv("valider", pattern, "--format", "json", cwd=tmp_path, env=env)
-    assert json.loads(out.stdout)["fichier"] == os.path.join("Classeurs", "a.xlsx")
+    assert [r["fichier"] for r in json.loads(out.stdout)] == [os.path.join("Classeurs", "a.xlsx")]
 
 
 def test_a_pattern_given_to_a_command_that_takes_one_workbook_is_said_to_be_one(tmp_path):
