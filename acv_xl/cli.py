@@ -92,6 +92,31 @@ class _Parser(argparse.ArgumentParser):
             raise argparse.ArgumentError(action, message)
 
 
+class _CommandParser(_Parser):
+    """A command's own parser. An argument it does not know (`valider a.xlsx --formt json`) went up
+    to the main parser, which printed the usage of `acv-xl` itself and « arguments non reconnus :
+    --formt json »: the command says it, under its own usage, with the option it resembles."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            import difflib
+
+            first = extras[0]
+            if first.startswith("-") and len(first) > 1:
+                name = first.split("=", 1)[0]
+                options = sorted(o for o in self._option_string_actions if o.startswith("--"))
+                message = f"option inconnue : « {name} »"
+                if close := difflib.get_close_matches(name, options, n=1):
+                    message += f" ; vouliez-vous dire « {close[0]} » ?"
+                else:
+                    message += f" (les options de la commande : acv-xl {self.prog.split()[-1]} --help)"
+            else:
+                message = f"argument en trop : « {first} »"
+            self.error(message)
+        return namespace, extras
+
+
 def _positive_int(text: str) -> int:
     try:
         n = int(text)
@@ -505,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
         "validation, annexe de la convention ou de l'avenant, consolidation départementale.",
     )
     p.add_argument("--version", action="version", version=f"acv-xl {__version__}", help="affiche la version et quitte")
-    sub = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_Parser)
+    sub = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_CommandParser)
     sub.required = True
 
     s = sub.add_parser("modele", help="écrit le modèle de classeur vierge", description="Écrit le modèle de classeur ACV vierge (feuilles, tableaux, listes, formules, financeurs de référence).")

@@ -343,6 +343,25 @@ def test_an_option_given_twice_with_two_values_is_refused(argv, words, capsys):
     assert words + " : une seule valeur est attendue" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, usage, words", [
+    (["valider", "a.xlsx", "--formt", "json"], "usage : acv-xl valider",
+     "acv-xl valider : erreur : option inconnue : « --formt » ; vouliez-vous dire « --format » ?"),
+    (["annexe", "a.xlsx", "--brouilon"], "usage : acv-xl annexe",
+     "acv-xl annexe : erreur : option inconnue : « --brouilon » ; vouliez-vous dire « --brouillon » ?"),
+    (["comparer", "a.xlsx", "b.xlsx", "-x"], "usage : acv-xl comparer",
+     "acv-xl comparer : erreur : option inconnue : « -x » (les options de la commande : acv-xl comparer --help)"),
+    (["annexe", "a.xlsx", "b.xlsx"], "usage : acv-xl annexe", "acv-xl annexe : erreur : argument en trop : « b.xlsx »"),
+])
+def test_an_argument_a_command_does_not_know_is_said_by_that_command(argv, usage, words, capsys):
+    """`valider a.xlsx --formt json` printed the usage of `acv-xl` itself (« COMMANDE ... ») and
+    « arguments non reconnus : --formt json »: nothing of valider's options. The command says it, under
+    its own usage, with the option it resembles."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(usage) and err.rstrip().endswith(words), err
+
+
 def test_an_option_given_twice_with_one_value_is_that_value():
     """A script that repeats its default (`--format json … --format json`) is not refused."""
     args = build_parser().parse_args(["valider", "a.xlsx", "--format", "json", "--format", "json",
