@@ -102,7 +102,7 @@ def _reference_lignes(self) -> None:
     compte, montant = 2 + LINE_FIELDS.index("compte"), 2 + LINE_FIELDS.index("montant")
     total = sum((row[montant] for row in rows if row[compte]), ZERO)
     self.table(ws, W.TABLES[Feuille.LIGNES], W.lignes_columns(), rows, W.lignes_total(W.lignes_columns(), len(rows), total),
-               freeze_cols=0, row_formats=[None if row[compte] else "non" for row in rows])
+               freeze_cols=W.LIGNES_KEYS, row_formats=[None if row[compte] else "non" for row in rows])
 
 
 def _reference_anomalies(self) -> None:
