@@ -40,7 +40,7 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, LINE_FIELDS, finance
 from acv_xl.checks.totals import ZERO
 from acv_xl.checks.validate import ETAT_LIBELLE, ETAT_VALIDE
 from acv_xl.contract import layout
-from acv_xl.contract.values import EXCEL_CELL_CHARS, ratio_for_cell
+from acv_xl.contract.values import EXCEL_CELL_HALF, excel_text, ratio_for_cell
 from acv_xl.reading import collector
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import (
@@ -212,8 +212,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9A-Fa-f]{4}_")
 def _xml_text(text: str) -> str:
     """Cell text as XML: markup escaped, control characters as `_xHHHH_` (as XlsxWriter does), and
     a literal `_xHHHH_` protected by `_x005F` so that Excel does not decode it."""
-    if len(text) > EXCEL_CELL_CHARS:
-        text = text[:EXCEL_CELL_CHARS]
+    if len(text) > EXCEL_CELL_HALF:
+        text = excel_text(text)
     if not _SPECIAL.search(text):
         return text  # the usual case: one scan
     text = text.translate(_XML_ESCAPES)
@@ -290,7 +290,7 @@ def _rows_xml_cells(rows: list[list[Any]], first_row: int, styles: list[int], ro
                 if tail is not None:
                     repeats += 1
                 else:
-                    text = v[:EXCEL_CELL_CHARS]  # XlsxWriter truncates as much
+                    text = v if len(v) <= EXCEL_CELL_HALF else excel_text(v)  # what a cell holds
                     if _looks_rich(text):  # rare: not cached, so that the use count stays right
                         tail = f' t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
                     else:
@@ -343,7 +343,7 @@ def _cell_maker(start: str, sst_index: dict[str, int]):
             if at is not None:
                 return f'{start} t="s"><v>{at}</v></c>'
             # rare: rich-text look-alike (`_rows_xml`), inline so that XlsxWriter never takes it for its XML
-            return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(v[:EXCEL_CELL_CHARS])}</t></is></c>'
+            return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(v)}</t></is></c>'
         if t is int:
             return f"{start}><v>{v}</v></c>"  # a year stays 2024
         if t is float or t is Decimal:
@@ -426,7 +426,7 @@ def _rows_xml_parts(rows: list[list[Any]], first_row: int, styles: list[int],
     inline = set()
     for _, _, v in firsts:
         if v not in sst_index and v not in inline:
-            text = v[:EXCEL_CELL_CHARS]
+            text = v if len(v) <= EXCEL_CELL_HALF else excel_text(v)
             if _looks_rich(text):  # written inline, not a use of the table
                 inline.add(v)
             else:
