@@ -92,6 +92,31 @@ class _Parser(argparse.ArgumentParser):
             raise argparse.ArgumentError(action, message)
 
 
+class _CommandParser(_Parser):
+    """A command's own parser. An argument it does not know (`valider a.xlsx --formt json`) went up
+    to the main parser, which printed the usage of `acv-xl` itself and « arguments non reconnus :
+    --formt json »: the command says it, under its own usage, with the option it resembles."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            import difflib
+
+            first = extras[0]
+            if first.startswith("-") and len(first) > 1:
+                name = first.split("=", 1)[0]
+                options = sorted(o for o in self._option_string_actions if o.startswith("--"))
+                message = f"option inconnue : « {name} »"
+                if close := difflib.get_close_matches(name, options, n=1):
+                    message += f" ; vouliez-vous dire « {close[0]} » ?"
+                else:
+                    message += f" (les options de la commande : acv-xl {self.prog.split()[-1]} --help)"
+            else:
+                message = f"argument en trop : « {first} »"
+            self.error(message)
+        return namespace, extras
+
+
 def _positive_int(text: str) -> int:
     try:
         n = int(text)
@@ -185,6 +210,14 @@ def _reference(args):
         return None, _fail(after_colon(str(exc)))
 
 
+def _is_pattern(name: str) -> bool:
+    """A wildcard (* or ?) makes a pattern, unless a file bears that name: brackets alone are a name's,
+    « Arras [v2].xlsx » missing validated « Arras 2.xlsx », another convention."""
+    import glob
+
+    return glob.has_magic(name) and any(c in name for c in "*?") and not os.path.lexists(name)
+
+
 def _expanded(names: list[str]) -> list[str]:
     """`*.xlsx` as a Unix shell expands it: Windows's cmd and PowerShell hand it over as typed, and
     each finance officer would read « le fichier « *.xlsx » est introuvable ». A name that exists,
@@ -196,10 +229,7 @@ def _expanded(names: list[str]) -> list[str]:
 
     out: list[str] = []
     for name in names:
-        # a wildcard (* or ?) makes a pattern: brackets alone are a name's, « Arras [v2].xlsx » missing
-        # validated « Arras 2.xlsx », another convention
-        wildcard = glob.has_magic(name) and any(c in name for c in "*?")
-        found = sorted(glob.glob(name)) if wildcard and not os.path.lexists(name) else []
+        found = sorted(glob.glob(name)) if _is_pattern(name) else []
         # never the lock file Excel keeps beside an open workbook (« ~$arras.xlsx »: unreadable, status 2)
         out += [f for f in found if not os.path.basename(f).startswith("~$")] or found or [name]
     # a Unix shell expands `*.xlsx` itself, lock files included (« ~$arras.xlsx » beside arras.xlsx
@@ -217,6 +247,10 @@ def cmd_valider(args) -> int:
     reference, status = _reference(args)
     if reference is None:
         return status
+    # the JSON report's shape follows what was typed, never what a folder holds: a list for several
+    # names or a pattern, though it match one file (a script's `valider "depot/*.xlsx"` got an object
+    # the day the folder held one workbook, and broke); an object for one file named
+    one_named = len(args.fichiers) == 1 and not _is_pattern(args.fichiers[0])
     args.fichiers = _expanded(args.fichiers)
     if args.annoter:
         if len(args.fichiers) != 1:
@@ -255,7 +289,7 @@ def cmd_valider(args) -> int:
         from acv_xl.outputs.report import to_json
 
         data = [to_json(r) for r in reports]
-        print(json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=2))
+        print(json.dumps(data[0] if one_named else data, ensure_ascii=False, indent=2))
         if args.annoter and not listed:  # stdout is the JSON: the note goes to stderr
             _say(f"acv-xl : copie annotée écrite {_not_listed()}.", sys.stderr)
     else:
@@ -511,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
         "validation, annexe de la convention ou de l'avenant, consolidation départementale.",
     )
     p.add_argument("--version", action="version", version=f"acv-xl {__version__}", help="affiche la version et quitte")
-    sub = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_Parser)
+    sub = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_CommandParser)
     sub.required = True
 
     s = sub.add_parser("modele", help="écrit le modèle de classeur vierge", description="Écrit le modèle de classeur ACV vierge (feuilles, tableaux, listes, formules, financeurs de référence).")

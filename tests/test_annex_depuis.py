@@ -93,6 +93,26 @@ def test_annex_depuis_the_workbook_itself_is_refused(pair, tmp_path, capsys):
     assert main(["annexe", str(b), "--depuis", str(copy), "-o", str(out), "--brouillon"]) == 0 and out.exists()
 
 
+def test_annex_depuis_a_copy_with_the_same_data_warns_the_user(pair, tmp_path, capsys):
+    """`annexe avenant.xlsx --depuis copie.xlsx`, the copy holding the same data (the user picked
+    today's copy, not the one signed): an annex whose every list reads « aucune », status 0, not a
+    word. An avenant may change the convention's text alone, so the annex is written (status 0), but
+    the user is told, on the error output, that it shows no change and what --depuis must name; a
+    real avenant is written without that warning."""
+    a, b = pair
+    copy = tmp_path / "copie avenant.xlsx"
+    copy.write_bytes(b.read_bytes())
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(copy), "-o", str(out), "--brouillon"]) == 0 and out.exists()
+    captured = capsys.readouterr()
+    assert "« copie avenant.xlsx » et « avenant.xlsx » ont les mêmes données" in captured.err, captured
+    assert "aucune modification du classeur" in captured.err and "d'avant l'avenant" in captured.err
+    assert "Annexe écrite" in captured.out and "mêmes données" not in captured.out
+    out.unlink()
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    assert "mêmes données" not in capsys.readouterr().err
+
+
 def test_an_unusable_depuis_is_said_before_the_avenant_s_errors(tmp_path, capsys):
     """`annexe AVENANT.xlsx --depuis AVANT.xlsx` with an avenant that still has errors and a --depuis
     mistyped (or of another convention): the errors were listed, status 1, and only once all were

@@ -204,7 +204,7 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     assert [r["fichier"] for r in json.loads(out.stdout)] == ["a.xlsx", "b.xlsx"]
     out = acv("valider", "*.xlsm", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
     # a pattern matching nothing is said to be one (« le fichier « *.xlsm » est introuvable » named no file)
-    (c,) = json.loads(out.stdout)["constats"]
+    ((c,),) = [r["constats"] for r in json.loads(out.stdout)]  # a pattern: a list (`test_the_json_shape…`)
     assert out.returncode == 2 and c["message"] == "Aucun fichier ne correspond au motif « *.xlsm »."
 
 
@@ -230,8 +230,26 @@ def test_a_lock_file_a_unix_shell_expands_beside_its_workbook_is_left_out(tmp_pa
     build_workbook(tmp_path / "a.xlsx")
     (tmp_path / "~$a.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)
     out = acv("valider", "a.xlsx", "~$a.xlsx", "--format", "json", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
-    report = json.loads(out.stdout)  # one report (an object), not a list of two
+    (report,) = json.loads(out.stdout)  # one report, not two (in a list: two names were given)
     assert out.returncode != 2 and report["fichier"] == "a.xlsx" and report["etat"] != "illisible"
+
+
+def test_the_json_shape_follows_the_command_line_never_the_folder(tmp_path):
+    """`valider "depot/*.xlsx" --format json` gave a list, and an object the day the folder held one
+    workbook: a script reading `.[]` broke on it. The shape follows what was typed: an object for one
+    file named, a list for a pattern (whatever it matches) or several names."""
+    (tmp_path / "un").mkdir()
+    (tmp_path / "deux").mkdir()
+    for path in (tmp_path / "un" / "a.xlsx", tmp_path / "deux" / "a.xlsx", tmp_path / "deux" / "b.xlsx"):
+        build_workbook(path)
+    env = {"PYTHONIOENCODING": "utf-8"}
+    un, deux = os.path.join("un", "a.xlsx"), [os.path.join("deux", n) for n in ("a.xlsx", "b.xlsx")]
+    for args, files in (((os.path.join("un", "*.xlsx"),), [un]), ((os.path.join("deux", "*.xlsx"),), deux),
+                        ((un, un), [un])):
+        out = acv("valider", *args, "--format", "json", cwd=tmp_path, env=env)
+        assert [r["fichier"] for r in json.loads(out.stdout)] == files, args
+    out = acv("valider", un, "--format", "json", cwd=tmp_path, env=env)
+    assert json.loads(out.stdout)["fichier"] == un
 
 
 def test_a_workbook_named_twice_is_validated_once(tmp_path):
@@ -325,6 +343,25 @@ def test_an_option_given_twice_with_two_values_is_refused(argv, words, capsys):
     assert words + " : une seule valeur est attendue" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, usage, words", [
+    (["valider", "a.xlsx", "--formt", "json"], "usage : acv-xl valider",
+     "acv-xl valider : erreur : option inconnue : « --formt » ; vouliez-vous dire « --format » ?"),
+    (["annexe", "a.xlsx", "--brouilon"], "usage : acv-xl annexe",
+     "acv-xl annexe : erreur : option inconnue : « --brouilon » ; vouliez-vous dire « --brouillon » ?"),
+    (["comparer", "a.xlsx", "b.xlsx", "-x"], "usage : acv-xl comparer",
+     "acv-xl comparer : erreur : option inconnue : « -x » (les options de la commande : acv-xl comparer --help)"),
+    (["annexe", "a.xlsx", "b.xlsx"], "usage : acv-xl annexe", "acv-xl annexe : erreur : argument en trop : « b.xlsx »"),
+])
+def test_an_argument_a_command_does_not_know_is_said_by_that_command(argv, usage, words, capsys):
+    """`valider a.xlsx --formt json` printed the usage of `acv-xl` itself (« COMMANDE ... ») and
+    « arguments non reconnus : --formt json »: nothing of valider's options. The command says it, under
+    its own usage, with the option it resembles."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(usage) and err.rstrip().endswith(words), err
+
+
 def test_an_option_given_twice_with_one_value_is_that_value():
     """A script that repeats its default (`--format json … --format json`) is not refused."""
     args = build_parser().parse_args(["valider", "a.xlsx", "--format", "json", "--format", "json",
@@ -354,7 +391,7 @@ def test_valider_of_a_folder_gives_the_pattern_that_names_its_workbooks(tmp_path
     pattern = c["suggestion"].split("« ")[-1].split(" »")[0]
     assert pattern == os.path.join("Classeurs", "*.xlsx")
     out = acv("valider", pattern, "--format", "json", cwd=tmp_path, env=env)
-    assert json.loads(out.stdout)["fichier"] == os.path.join("Classeurs", "a.xlsx")
+    assert [r["fichier"] for r in json.loads(out.stdout)] == [os.path.join("Classeurs", "a.xlsx")]
 
 
 def test_a_pattern_given_to_a_command_that_takes_one_workbook_is_said_to_be_one(tmp_path):

@@ -73,7 +73,9 @@ def _edited(conv):
 def test_a_workbook_and_its_shuffled_copy_have_no_change(base, tmp_path, capsys):
     a = _write(base, tmp_path / "avant.xlsx")
     b = _write(_shuffled(base, 7), tmp_path / "apres.xlsx")
-    code, out, _ = _run(capsys, "comparer", a, a)
+    copy = tmp_path / "copie.xlsx"
+    copy.write_bytes(a.read_bytes())
+    code, out, _ = _run(capsys, "comparer", a, copy)
     assert code == 0 and "Aucun changement" in out
     code, out, _ = _run(capsys, "comparer", a, b, "--format", "json")
     data = json.loads(out)
@@ -174,6 +176,19 @@ def test_workbook_of_ecarts(base, tmp_path, capsys):
     assert code == 2 and "--remplacer" in err and user.read_bytes() == before
 
 
+def test_a_workbook_compared_with_itself_is_a_mistake_said(base, tmp_path, capsys):
+    """`comparer arras.xlsx arras.xlsx` (or ./arras.xlsx, or a link to it) said « Aucun changement :
+    les deux classeurs portent les mêmes données », status 0, of one file: the name typed twice, where
+    the user meant the copy signed. Status 2 and the mistake said, as `annexe --depuis` says it."""
+    a = _write(base, tmp_path / "arras.xlsx")
+    link = tmp_path / "lien.xlsx"
+    link.symlink_to(a)
+    for other in (a, tmp_path / "." / "arras.xlsx", link):
+        code, out, err = _run(capsys, "comparer", a, other)
+        assert code == 2 and out == "", (other, out)
+        assert "AVANT et APRES désignent le même fichier (« arras.xlsx »)" in err, err
+
+
 def test_two_conventions_or_an_unreadable_file_is_status_2(base, tmp_path, capsys):
     convs = example_conventions()
     a = _write(base, tmp_path / "arras.xlsx")
@@ -268,10 +283,13 @@ def test_a_line_typed_below_the_plan_is_never_the_same_data(base, tmp_path, caps
     assert code == 1 and data["changements"] == [] and data["hors_tableaux"]["avant"] == []
     assert {"feuille": "Plan de financement", "tableau": F.name, "valeur": 500_000} .items() <= \
         next(s for s in data["hors_tableaux"]["apres"] if s["valeur"] == 500_000).items()
-    # the same line below the plan on both sides: no change, said without « mêmes données »
-    code, out, _ = _run(capsys, "comparer", b, b)
+    # the same line below the plan on both sides (a copy): no change, said without « mêmes données »
+    b2, a2 = tmp_path / "apres-copie.xlsx", tmp_path / "avant-copie.xlsx"
+    b2.write_bytes(b.read_bytes())
+    a2.write_bytes(a.read_bytes())
+    code, out, _ = _run(capsys, "comparer", b, b2)
     assert code == 0 and "mêmes données" not in out and "sont les mêmes dans les deux classeurs, mais aucun total ne les compte" in out
-    code, out, _ = _run(capsys, "comparer", a, a, "--format", "json")
+    code, out, _ = _run(capsys, "comparer", a, a2, "--format", "json")
     assert code == 0 and json.loads(out)["hors_tableaux"] == {"avant": [], "apres": []}
 
 

@@ -53,6 +53,23 @@ def _s(rel, acv_id="ACV001", etat=ETAT_VALIDE, dep="62", dv=None, mtime=0.0, amo
                        mtime=mtime, totaux=None if etat == ETAT_ILLISIBLE else _t(amount), **kw)
 
 
+def test_con05_quotes_unknown_codes_as_the_rules_quote_a_value():
+    """A plan whose financeur column holds pasted paragraphs (5 000 characters each, a hundred of
+    them): CON-05 quoted every one whole, a message of half a million characters in Anomalies (cut
+    there at a cell's 32 767). It quotes each as the rules do (200 characters and « … ») and names
+    five, the others counted."""
+    from acv_xl.checks.rules import QUOTED_MAX
+    from acv_xl.checks.rules.consolidation import con05_financeur_inconnu
+
+    codes = [f"{i:03d} " + "x" * 5_000 for i in range(100)]
+    t = Totaux(financement_total=Decimal(100), par_financeur={c: Decimal(1) for c in codes})
+    f = FileSummary(path="/d/a.xlsx", rel="a.xlsx", etat=ETAT_VALIDE, acv_id="ACV001", totaux=t)
+    message = con05_financeur_inconnu(f).message
+    assert len(message) < 6 * (QUOTED_MAX + 10) + 200, len(message)
+    assert message.count("…") == 5 and " et 95 autres (100,00" in message.replace("\u202f", " ").replace("\xa0", " ")
+    assert message.startswith("Codes de financeur absents de la liste de référence : « 000 xxx")
+
+
 def test_con01_keeps_the_most_recently_validated():
     files = [_s("a.xlsx", dv=date(2026, 1, 5), mtime=10), _s("b.xlsx", dv=date(2026, 3, 1), mtime=1),
              _s("c.xlsx", acv_id="acv 001", dv=None, etat=ETAT_JAMAIS, mtime=99)]

@@ -102,7 +102,7 @@ def _reference_lignes(self) -> None:
     compte, montant = 2 + LINE_FIELDS.index("compte"), 2 + LINE_FIELDS.index("montant")
     total = sum((row[montant] for row in rows if row[compte]), ZERO)
     self.table(ws, W.TABLES[Feuille.LIGNES], W.lignes_columns(), rows, W.lignes_total(W.lignes_columns(), len(rows), total),
-               freeze_cols=0, row_formats=[None if row[compte] else "non" for row in rows])
+               freeze_cols=W.LIGNES_KEYS, row_formats=[None if row[compte] else "non" for row in rows])
 
 
 def _reference_anomalies(self) -> None:
@@ -549,3 +549,30 @@ def test_lignes_wraps_its_long_texts_in_rows_tall_enough_and_leaves_the_others_o
         assert ws.cell(r, 4).value == long and ws.cell(r, 4).alignment.wrap_text
     assert ws.cell(6, 4).font.i and not ws.cell(5, 4).font.i  # the line not counted: greyed, wrapped
     assert ws.cell(4, 14).value == "Plan de financement" and ws.cell(4, 14).alignment.wrap_text
+
+
+def test_a_text_of_emoji_is_cut_to_what_a_cell_holds_as_excel_counts(tmp_path):
+    """A financeur cell of 20 000 emoji (STR-10: 40 000 characters to Excel, which counts UTF-16
+    units): the writers cut texts at 32 767 Python characters, so `Lignes` and `Anomalies` (CON-05
+    quotes the code) held it whole, 40 000 to Excel, which repairs such a file. Every text of the
+    consolidation now holds at most 32 767 as Excel counts, cut between two emoji, never inside one."""
+    import re
+
+    from _hostile_files import FIN_PART, _rewrite, _set_first_funder
+
+    emoji = "\U0001F600"
+    folder = tmp_path / "dep"
+    folder.mkdir()
+    _rewrite(Path(__file__).parents[1] / "workbooks" / "exemples" / "arras.xlsx", folder / "arras.xlsx",
+             {FIN_PART: lambda xml: _set_first_funder(xml, (emoji * 20_000).encode())})
+    C.consolidate([folder], tmp_path / "c.xlsx", jobs=1)
+    texts = []
+    with zipfile.ZipFile(tmp_path / "c.xlsx") as z:
+        for name in z.namelist():
+            if name.startswith("xl/") and name.endswith(".xml"):
+                texts += re.findall(r"<t[^>]*>([^<]*)</t>", z.read(name).decode("utf-8"))
+    long = [t for t in texts if emoji * 100 in t]
+    assert len(long) >= 2  # the financeur in Lignes, CON-05's message in Anomalies
+    assert all(len(t.encode("utf-16-le")) // 2 <= V.EXCEL_CELL_CHARS for t in long)
+    assert all("\ud83d" not in t for t in long)  # no half of an emoji left at the cut
+    assert max(len(t.encode("utf-16-le")) // 2 for t in long) == V.EXCEL_CELL_CHARS - 1  # cut, not dropped

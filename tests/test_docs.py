@@ -146,3 +146,11 @@ def test_every_command_the_docs_show_is_one_the_cli_takes():
                     parser.parse_args(tokens)
                 except SystemExit:
                     raise AssertionError((where, usage, err.getvalue())) from None
+
+
+def test_no_page_states_a_rule_count_the_registry_does_not_have():
+    """A count of rules written in prose rots as rules are added (the README said « 72 règles »
+    while the registry held 76): any « N règles » the docs state must be the registry's count."""
+    stated = [(path.name, int(m.group(1))) for path in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+              for m in re.finditer(r"(\d+)\s+(?:règles|contrôles)\b", path.read_text(encoding="utf-8"))]
+    assert [s for s in stated if s[1] != len(REGISTRY)] == []

@@ -318,3 +318,18 @@ def test_str13_names_the_lines_the_synthese_counts_elsewhere_for_a_space(tmp_pat
     statut = ws.cell(r1 + 1, st).value.strip()
     assert _cents(syn[sl.par_statut[statut]].value) == t.par_statut[statut] - amount(r1 + 1)
     assert _cents(syn[sl.financement_total].value) == t.financement_total  # the total, not the breakdowns
+
+
+def test_a_failed_conversion_is_said_in_french_without_libreoffice_s_english(tmp_path):
+    """LibreOffice's own output (« Error: source file could not be loaded », « Warning: failed to
+    launch javaldx… ») was quoted to the finance officer after « PDF non produit : ». The message
+    names the file it could not open and what to do, in French only."""
+    _require_soffice()
+    bad = tmp_path / "annexe abîmée.xlsx"
+    bad.write_bytes(b"pas un classeur")
+    with pytest.raises(libreoffice.ConversionFailed) as exc:
+        libreoffice.convert(bad, "pdf", tmp_path / "pdf")
+    message = str(exc.value)
+    assert message.startswith("LibreOffice n'a pas pu ouvrir « annexe abîmée.xlsx », la conversion a échoué."), message
+    assert "enregistrez-le en PDF" in message
+    assert not any(word in message.lower() for word in ("error", "warning", "source file", "java")), message

@@ -86,6 +86,20 @@ def test_modele_over_a_filled_workbook_is_refused_unless_remplacer(folder):
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
 
 
+def test_an_output_named_as_a_folder_is_said_to_be_one(folder, tmp_path):
+    """`acv-xl modele Classeurs` (the template inside that folder, the user meant): « le fichier de
+    sortie (SORTIE) doit avoir l'extension .xlsx : « Classeurs » ». The folder is said, and a file name
+    to give; same for -o of annexe and consolider."""
+    classeurs = tmp_path / "Classeurs été"
+    classeurs.mkdir()
+    for args in (("modele", classeurs), ("annexe", folder / "arras.xlsx", "-o", classeurs),
+                 ("consolider", folder, "-o", classeurs)):
+        text = refused(acv(*args), f"est un dossier : « {classeurs} ». Indiquez le fichier à écrire, par exemple "
+                                   f"« {classeurs / 'nom.xlsx'} ».")
+        assert "extension" not in text, text
+    assert list(classeurs.iterdir()) == []
+
+
 def test_exemples_into_a_folder_of_filled_workbooks_is_refused(folder):
     _filled(folder / "arras.xlsx")
     before = snapshot(folder)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from acceptance_support import EXEMPLES, acv, edited_copy, table_of
 
@@ -221,7 +221,7 @@ def test_the_consolidations_charts_stay_within_the_first_pages_columns_and_on_on
     assert {"Synthèse", "Par financeur", "Par axe", "Par année"} <= set(charts)
     for sheet, found in charts.items():
         ws = wb[sheet]
-        widths = [ws.column_dimensions[ws.cell(1, j).column_letter].width for j in range(1, ws.max_column + 1)]
+        widths = [ws.column_dimensions[get_column_letter(j)].width for j in range(1, ws.max_column + 1)]
         widths = [w - 0.7109375 if w else 8.43 for w in widths]  # XlsxWriter writes width + 0.71
         scale = ws.page_setup.scale
         p = page_layout.PrintPlan(True, scale is None, int(scale or 100), None)
@@ -359,6 +359,32 @@ def test_each_page_across_of_a_long_table_says_whose_its_rows_are(printed, evolu
         assert len(pages) >= 2, (pdf.name, sheet)
         for n, words in enumerate(pages, 1):
             assert keys <= _header_words(words), (pdf.name, sheet, n, sorted(_header_words(words)))
+
+
+@pytest.mark.libreoffice
+def test_the_title_of_a_sheet_several_pages_wide_prints_whole_on_each_page(printed, evolution):
+    """`Lignes` (the consolidation's, an extract's), `Mouvements` and `Par financeur` repeat their key
+    columns on each page across: their title and subtitle, written in A1 and A2 and running past those
+    columns, were cut at their edge on every page but the first (« Lignes de financement de toutes les
+    conventions », « … — tous départements — gén »). Wrapped over the key columns, every word of them
+    prints left of the first other column, on every page."""
+    (history,) = libreoffice.convert([evolution], "pdf", evolution.parent / "pdf" / "titres")
+    cases = [(printed["consolidation"][1], "Lignes", {"Identifiant", "ACV", "Libellé", "N°", "action"}),
+             (printed["consolidation"][1], "Par financeur", {"Identifiant", "ACV", "Libellé"}),
+             (printed["extrait"][1], "Lignes", {"Identifiant", "ACV", "Libellé", "N°", "action"}),
+             (history, "Mouvements", {"Identifiant", "ACV", "N°", "action", "Financeur"})]
+    for pdf, sheet, keys in cases:
+        titled = 0
+        for n, words in enumerate(_sheet_pages(_pages(pdf), sheet), 1):
+            header_top = min((y0 for _, y0, _, _, w in words if w == "Identifiant"), default=None)
+            page_header = min(y0 for _, y0, _, _, _ in words)
+            titles = [(x1, w) for _, y0, x1, _, w in words if header_top and page_header + 4 < y0 < header_top - 2]
+            if not titles:  # a page below the first ones (or a chart's): the title is not repeated there
+                continue
+            titled += 1
+            others = [x0 for x0, y0, _, _, w in words if header_top - 2 <= y0 <= header_top + 12 and w not in keys]
+            assert max(titles)[0] <= min(others) + 1, (pdf.name, sheet, n, max(titles), min(others))
+        assert titled >= 2, (pdf.name, sheet)  # the first page and the one across it
 
 
 @pytest.mark.libreoffice

@@ -592,6 +592,23 @@ def test_str10_a_text_longer_than_a_cell_holds(tmp_path):
     assert len(found[0].message) < 300
 
 
+def test_str10_counts_characters_as_excel_does_an_emoji_is_two(tmp_path):
+    """Excel's 32,767 are UTF-16 units: 20,000 emoji are 40,000 to Excel, which cuts or refuses them,
+    yet `len` said 20,000 and `valider` passed them (the consolidation then cut them in `Lignes`).
+    At the boundary as Excel counts: 16,383 emoji and one letter pass, 16,384 emoji do not."""
+    good = _good(tmp_path)
+    cell = f"B{int(FIN.anchor[1:]) + 1}"
+    emoji = "\U0001F600"
+    for n, text in (("ok", emoji * 16_383 + "x"), ("limite", emoji * 16_384), ("long", emoji * 20_000)):
+        p = _rewrite(good, tmp_path / f"{n}.xlsx", {FIN_PART: lambda xml, t=text: _set_first_funder(xml, t.encode())})
+        conv = read_file(p)
+        assert conv.financements[0].raw["financeur"] == text
+        found = [f for f in run_rules(conv, ["STR-10"]) if f.code == "STR-10"]
+        assert [(f.feuille, f.cellule) for f in found] == ([] if n == "ok" else [(FIN.sheet, cell)]), n
+    message = found[0].message.replace("\u202f", " ").replace("\u00a0", " ")
+    assert "texte de 40 000 caractères (Excel compte deux caractères pour un emoji" in message, message
+
+
 def _texts(conv) -> list[str]:
     """Every text a convention holds as read: named cells, table rows, cells outside the tables."""
     values = [nv.raw for nv in conv.names.values()] + [sc.value for sc in conv.stray_cells]
@@ -916,14 +933,15 @@ def test_a_table_stretched_over_the_whole_sheet_is_read_by_its_filled_lines(tmp_
         read_file(many)
 
 
-def _stretched_to_xfd(tmp_path, row_xml: str):
-    """A good workbook whose T_Financements is stretched to XFD1048576, `row_xml` added at the end of its sheet."""
+def _stretched_to_xfd(tmp_path, row_xml: str, edit=lambda xml: xml):
+    """A good workbook whose T_Financements is stretched to XFD1048576, `row_xml` added at the end of its
+    sheet (`edit`: what else is done to the sheet's XML first)."""
     good = _good(tmp_path)
     table = next(i.filename for i, b in _parts(good) if i.filename.startswith("xl/tables/")
                  and f'displayName="{FIN.name}"'.encode() in b)
     return _rewrite(good, tmp_path / "etire.xlsx", {
         table: lambda x: re.sub(rb'(ref="[A-Z]+\d+:)[A-Z]+\d+"', rb'\1XFD1048576"', x),
-        FIN_PART: lambda x: x.replace(b"</sheetData>", f"{row_xml}</sheetData>".encode(), 1)})
+        FIN_PART: lambda x: edit(x).replace(b"</sheetData>", f"{row_xml}</sheetData>".encode(), 1)})
 
 
 def test_a_table_stretched_to_column_xfd_is_read_without_padding_its_empty_columns(tmp_path, monkeypatch):
@@ -944,6 +962,39 @@ def test_a_table_stretched_to_column_xfd_is_read_without_padding_its_empty_colum
     assert [(lf.row, lf.numero) for lf in conv.financements][-1] == (far, "9.9")
     assert conv.financements[0].montant == 1000 and conv.financements[0].financeur == "ETAT"
     assert max(read_cells) < 100_000
+
+
+def test_a_table_excel_resized_to_xfd_names_its_columns_and_is_read_by_its_data(tmp_path):
+    """Excel resizing T_Financements to XFD1048576 writes a header for each of its 16 384 columns
+    (« Colonne11 »…) in the header row: the sheet's last column was then XFD, every line counted
+    16 384 cells wide, and a plan with a line at A60000 (or a plan of 30 lines and one at A400) was
+    refused (STR-01) by the command line. Its lines are read as wide as their data, its header whole;
+    a value typed in XFD below still makes the table too large."""
+    from acv_xl.reading.source import col_letter
+
+    header_row = int(FIN.anchor[1:])
+
+    def named_columns(xml: bytes) -> bytes:  # as Excel writes a table it resized: every column named
+        cells = "".join(f'<c r="{col_letter(c)}{header_row}" t="inlineStr"><is><t>Colonne{c}</t></is></c>'
+                        for c in range(len(FIN.columns) + 1, 16_385)).encode()
+        row = re.search(rb'<row r="%d"[^>]*>.*?</row>' % header_row, xml, re.S)
+        return xml[:row.start()] + row.group(0)[:-len(b"</row>")] + cells + b"</row>" + xml[row.end():]
+
+    def line(r: int, numero: str) -> str:
+        return (f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{numero}</t></is></c><c r="B{r}" t="inlineStr">'
+                f'<is><t>ETAT</t></is></c><c r="F{r}"><v>10</v></c></row>')
+
+    for far, plan in ((60_000, 0), (400, 30)):
+        rows = "".join(line(r, "1.1") for r in range(header_row + 2, header_row + 2 + plan)) + line(far, "9.9")
+        wide = _stretched_to_xfd(tmp_path, rows, named_columns)
+        conv = read_file(wide)
+        assert [(lf.row, lf.numero, lf.montant) for lf in conv.financements][-1] == (far, "9.9", 10), far
+        assert len(conv.financements) == plan + 2 and conv.financements[0].financeur == "ETAT"
+    far = header_row + 400
+    wide = _stretched_to_xfd(tmp_path, f'<row r="{far}"><c r="A{far}"><v>1</v></c><c r="XFD{far}"><v>2</v></c></row>',
+                             named_columns)
+    with pytest.raises(UnreadableWorkbook, match="lignes de 16 384 colonnes"):
+        read_file(wide)
 
 
 def test_a_table_refused_by_all_its_lines_does_not_call_them_filled(tmp_path):

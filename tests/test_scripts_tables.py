@@ -540,6 +540,24 @@ def test_a_table_stretched_over_the_whole_sheet_is_read_by_both(base, tmp_path):
     _same(cli, button)
 
 
+def test_a_table_excel_resized_to_xfd_naming_its_columns_is_read_by_both(base, tmp_path):
+    """Excel resizing T_Financements to XFD writes a header for each new column (« Colonne11 »… up to
+    XFD): each line was counted 16 384 cells wide, and a plan of 30 lines more was refused by both
+    (STR-01, « 48 lignes remplies de 16 384 colonnes »). Its lines are judged as wide as their data."""
+    def edit(wb):
+        _stretched("J", lines=30)(wb)
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, r2 = range_boundaries(t.ref)
+        for c in range(c2 + 1, 16_385):
+            ws.cell(r1, c).value = f"Colonne{c}"
+        t.ref = t.autoFilter.ref = f"{ws.cell(r1, c1).coordinate}:XFD{r2}"
+    path = edited_copy(base, tmp_path / "colonnes.xlsx", edit)
+    refused, alert, cli, button = _verdicts(path)
+    assert refused is None and alert is None, refused
+    assert [(lf.numero, lf.financeur) for lf in cli.convention.financements][-30:] == [("9.9", "ETAT")] * 30
+    _same(cli, button)
+
+
 def test_a_table_of_too_many_filled_cells_is_refused_by_both_in_the_same_words(base, tmp_path):
     """20 001 lines of 10 columns typed into the plan: the command line refuses it (STR-01, more than
     200 000 cells); the button, whose limit was 3 million cells, read and validated it."""

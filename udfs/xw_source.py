@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from acv_xl.reading.source import (MAX_TABLE_CELLS, TableBlock, a1, filled_lines, parse_range, split_sheet_ref,
+from acv_xl.reading.source import (MAX_TABLE_CELLS, TableBlock, a1, filled_extent, named_width, parse_range, split_sheet_ref,
                                    table_too_large)
 
 from .cells import com_rows, remote_rows
@@ -65,19 +65,6 @@ def _hidden_header(table, width: int) -> list[str] | None:
     except Exception:  # noqa: BLE001 — an engine that does not say: its first row is the header
         return None
     return _column_names(table, width)
-
-
-def _last_column(data: list[list[Any]]) -> int:
-    """The last column holding something in a sheet's values (0 for none): the desktop's used range
-    counts formatted cells too."""
-    last = 0
-    for line in data:
-        for k in range(len(line), last, -1):
-            v = line[k - 1]
-            if v is not None and v != "":
-                last = k
-                break
-    return last
 
 
 class XwSource:
@@ -172,13 +159,16 @@ class XwSource:
             # values are empty (padding them took 400 MB for A3:J1048576 and all the memory for
             # A3:XFD1048576, from a request of 40 kB), and so are its columns past the sheet's last one;
             # judged by the lines that hold something, as the file reader judges them (`table_too_large`)
+            # (the lines as wide as their data or the headers the user gave: a table Excel resized to XFD
+            # names its 16 384 columns in its header row, « Colonne11 »…, which made each line as wide)
             last_data = max(min(last_data, len(data)), r1)
-            used = _last_column(data)
-            filled = filled_lines(data[max(r1, 0):last_data], c1 - 1, c2)
-            problem = table_too_large(self.book.name, t.name, ref, filled, max(min(c2, used) - c1 + 1, 1))
+            filled, end = filled_extent(data[max(r1, 0):last_data], c1 - 1, c2)
+            head = names if names is not None else data[r1 - 1][c1 - 1:c2] if 1 <= r1 <= len(data) else []
+            end = max(end, c1 - 1 + named_width(head))
+            problem = table_too_large(self.book.name, t.name, ref, filled, max(end - c1 + 1, 1))
             if problem is not None:
                 raise problem
-            pad = max(min(width, used - c1 + 1), 1)  # its lines padded up to the sheet's values only
+            pad = max(min(width, end - c1 + 1), 1)  # its lines padded up to their values only
 
         # slices of the sheet's rectangle (one comprehension: 5 000 rows), padded past its edge
         lo, hi = c1 - 1, c2

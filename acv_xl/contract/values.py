@@ -26,6 +26,29 @@ EXCEL_MAX = Decimal("9.99999999999999E+307")
 # workbook's own texts, and what every writer cuts a text to (past it, Excel repairs the file, or the
 # add-in's whole write is refused)
 EXCEL_CELL_CHARS = 32_767
+
+
+EXCEL_CELL_HALF = EXCEL_CELL_CHARS // 2  # no text of at most so many characters is too long, whatever they are
+
+
+def excel_text(text: str) -> str:
+    """`text` cut to what a cell holds, counted as Excel counts (`excel_length`), never between the two
+    halves of an emoji: cut at 32 767 characters, 20 000 emoji (40 000 to Excel) were written whole,
+    and Excel repaired the file. What every writer cuts a text to (without a mark, as XlsxWriter)."""
+    if len(text) <= EXCEL_CELL_HALF:
+        return text
+    units = text.encode("utf-16-le")
+    if len(units) <= 2 * EXCEL_CELL_CHARS:
+        return text
+    return units[:2 * EXCEL_CELL_CHARS].decode("utf-16-le", "ignore")
+
+
+def excel_length(text: str) -> int:
+    """The length of `text` as Excel counts it, in UTF-16 units: a character past U+FFFF (an emoji)
+    is two. `len` counted 20 000 emoji as 20 000, within a cell's 32 767, where Excel sees 40 000."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # Excel's grid: A1 to XFD1048576
 EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA",
                 # Excel 365's newer errors (linked data types, IMAGE, Python in Excel…): the add-in sends

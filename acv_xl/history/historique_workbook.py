@@ -61,11 +61,10 @@ class _EvolutionWriter(_Writer):
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
-        ws.write_string(0, 0, titre, self.fmt["titre"])
         d = self.perimetre()
         nom = file_text(self.registre.name)  # a name in Latin-1 (a copied USB stick) escaped, as files are
-        ws.write_string(1, 0, f"Évolution Action Cœur de Ville — {d} — registre « {nom} » — "
-                              f"générée le {self.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
+        self.titles(ws, titre, f"Évolution Action Cœur de Ville — {d} — registre « {nom} » — "
+                               f"générée le {self.genere_le.strftime('%d/%m/%Y à %H:%M')}")
         ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
         ws.landscape = landscape
         return ws  # the print layout is decided in `table`, from the columns (`page_layout`)

@@ -229,7 +229,7 @@ def rules_version(version: str) -> str:
     from acv_xl.outputs import consolidation_workbook as workbook
     from acv_xl.outputs import page_layout
 
-    for fn in (blocks.inline_text, blocks._cell, blocks._starts, blocks._Cells.__missing__, blocks._ValueCells.__missing__,
+    for fn in (blocks.inline_text, values.excel_text, blocks._cell, blocks._starts, blocks._Cells.__missing__, blocks._ValueCells.__missing__,
                blocks._Table.__init__, blocks._Table.xml, blocks._Table._column, blocks._Table._plain_value,
                blocks._Table._row_by_row, blocks._without_trailing_blanks,
                blocks._builder, blocks.lignes_xml, blocks.anomalies_rows, blocks.anomalies_xml, blocks._long_widths,

@@ -1526,6 +1526,11 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
         return 2
     build_annex(report, out, brouillon=brouillon, depuis=comp, reference=Path(depuis).name if depuis else "")
     say(f"Annexe écrite : {out}")
+    if comp is not None and not comp.changed:  # a wrong --depuis (today's copy), or an avenant on the text alone
+        refuse(f"Attention : « {Path(depuis).name} » et « {path.name} » ont les mêmes données ; l'annexe de "
+               "l'avenant ne présente aucune modification du classeur. Si l'avenant modifie les actions ou leur "
+               "financement, --depuis doit désigner le classeur d'avant l'avenant (par exemple la copie validée à "
+               "la signature de la convention ou du dernier avenant).", "yellow")
     if brouillon:
         say(f"Document de travail : chaque page porte « {PROJET_NON_VALIDE} ».")
     if pdf:

@@ -90,6 +90,11 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
 
     if out is not None and (problem := output_problem(Path(out), [avant, apres], replace)):
         return fail(problem)
+    from acv_xl.outputs.output_guard import same_file
+
+    if same_file(avant, apres):  # « Aucun changement » of a file with itself, status 0: a name typed twice
+        return fail(f"comparaison impossible : AVANT et APRES désignent le même fichier (« {avant.name} ») ; "
+                    "indiquez deux états de la convention, par exemple la copie validée et le classeur modifié.")
     try:
         ca, cb = read_for_comparison(avant), read_for_comparison(apres)
     except Unusable as exc:

@@ -30,7 +30,7 @@ from zlib_ng import zlib_ng
 from zlib_ng.zlib_ng import crc32 as _crc32
 
 from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
-from acv_xl.contract.values import EXCEL_CELL_CHARS, MEMO_TEXT_MAX
+from acv_xl.contract.values import EXCEL_CELL_HALF, MEMO_TEXT_MAX, excel_text
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.consolidation_result import Anomalie, own_anomalies
 from acv_xl.outputs.consolidation_workbook import (
@@ -70,9 +70,10 @@ _SPACE = re.compile(r"^\s|\s$").search
 
 
 def inline_text(text: str) -> str:
-    """`t="inlineStr"` and the cell's `<is>`: the text (truncated to `EXCEL_CELL_CHARS`, as XlsxWriter truncates) as XlsxWriter would
+    """`t="inlineStr"` and the cell's `<is>`: the text (cut to what a cell holds, `excel_text`) as XlsxWriter would
     write it in its shared strings."""
-    text = text[:EXCEL_CELL_CHARS]
+    if len(text) > EXCEL_CELL_HALF:
+        text = excel_text(text)
     if _PLAIN(text):
         text = _LITERAL.sub(r"_x005F\1", text)
         text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)

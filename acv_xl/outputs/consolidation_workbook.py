@@ -40,7 +40,7 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, LINE_FIELDS, finance
 from acv_xl.checks.totals import ZERO
 from acv_xl.checks.validate import ETAT_LIBELLE, ETAT_VALIDE
 from acv_xl.contract import layout
-from acv_xl.contract.values import EXCEL_CELL_CHARS, ratio_for_cell
+from acv_xl.contract.values import EXCEL_CELL_HALF, excel_text, ratio_for_cell
 from acv_xl.reading import collector
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import (
@@ -212,8 +212,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9A-Fa-f]{4}_")
 def _xml_text(text: str) -> str:
     """Cell text as XML: markup escaped, control characters as `_xHHHH_` (as XlsxWriter does), and
     a literal `_xHHHH_` protected by `_x005F` so that Excel does not decode it."""
-    if len(text) > EXCEL_CELL_CHARS:
-        text = text[:EXCEL_CELL_CHARS]
+    if len(text) > EXCEL_CELL_HALF:
+        text = excel_text(text)
     if not _SPECIAL.search(text):
         return text  # the usual case: one scan
     text = text.translate(_XML_ESCAPES)
@@ -290,7 +290,7 @@ def _rows_xml_cells(rows: list[list[Any]], first_row: int, styles: list[int], ro
                 if tail is not None:
                     repeats += 1
                 else:
-                    text = v[:EXCEL_CELL_CHARS]  # XlsxWriter truncates as much
+                    text = v if len(v) <= EXCEL_CELL_HALF else excel_text(v)  # what a cell holds
                     if _looks_rich(text):  # rare: not cached, so that the use count stays right
                         tail = f' t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
                     else:
@@ -343,7 +343,7 @@ def _cell_maker(start: str, sst_index: dict[str, int]):
             if at is not None:
                 return f'{start} t="s"><v>{at}</v></c>'
             # rare: rich-text look-alike (`_rows_xml`), inline so that XlsxWriter never takes it for its XML
-            return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(v[:EXCEL_CELL_CHARS])}</t></is></c>'
+            return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(v)}</t></is></c>'
         if t is int:
             return f"{start}><v>{v}</v></c>"  # a year stays 2024
         if t is float or t is Decimal:
@@ -426,7 +426,7 @@ def _rows_xml_parts(rows: list[list[Any]], first_row: int, styles: list[int],
     inline = set()
     for _, _, v in firsts:
         if v not in sst_index and v not in inline:
-            text = v[:EXCEL_CELL_CHARS]
+            text = v if len(v) <= EXCEL_CELL_HALF else excel_text(v)
             if _looks_rich(text):  # written inline, not a use of the table
                 inline.add(v)
             else:
@@ -740,6 +740,10 @@ def lignes_total(cols: list[tuple[str, float, str | None]], n: int, total: Decim
                 f'--({counted}="{OUI}"))', total)}
 
 
+# Key columns narrower than this (points) would wrap a title a word a line: left running past them
+_KEYS_FOR_TITLES_PT = 150
+
+
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
@@ -753,21 +757,50 @@ class _Writer:
             # one (amounts without their € format) — never such a file
             raise RuntimeError("les styles du classeur consolidé n'ont pas les numéros attendus : la version "
                                "d'XlsxWriter installée n'est pas celle qu'acv-xl connaît")
+        # the title and subtitle wrapped over the key columns of a sheet printed several pages wide
+        # (`titles_over_keys`); after `FORMATS`, whose numbers the blocks use
+        self.fmt_wrapped = {name: wb.add_format({**FORMATS[name], "text_wrap": True, "valign": "top"})
+                            for name in ("titre", "sous_titre")}
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         ws.packer = self.packer
-        ws.write_string(0, 0, titre, self.fmt["titre"])
         d = f"département {self.r.departement}" if self.r.departement else "tous départements"
         if self.r.comite:
             d += f" — {' '.join(self.r.comite.split())}"
         if self.r.sans_erreurs:
             d += " — conventions sans erreur seulement"
-        ws.write_string(1, 0, f"Consolidation Action Cœur de Ville — {d} — générée le "
-                              f"{self.r.genere_le.strftime('%d/%m/%Y à %H:%M')}", self.fmt["sous_titre"])
+        self.titles(ws, titre, f"Consolidation Action Cœur de Ville — {d} — générée le "
+                               f"{self.r.genere_le.strftime('%d/%m/%Y à %H:%M')}")
         ws.set_header(f"&L&\"-,Bold\"{page_layout.footer_text(name)}&RAction Cœur de Ville")
         ws.landscape = landscape  # the print layout is decided in `table`, from the columns
         return ws
+
+    def titles(self, ws, titre: str, sous_titre: str) -> None:
+        """The sheet's title (A1) and subtitle (A2), kept for `titles_over_keys`."""
+        ws.write_string(0, 0, titre, self.fmt["titre"])
+        ws.write_string(1, 0, sous_titre, self.fmt["sous_titre"])
+        ws.titles = (titre, sous_titre)
+
+    def titles_over_keys(self, ws, keys: tuple[int, int] | None) -> None:
+        """A sheet printed several pages wide repeats its key columns on each page, and its title and
+        subtitle, running past them from A1 and A2, were cut at their edge on every page but the first
+        (« Lignes de financement de toutes les conventions », « … — tous départements — gén »): they are
+        wrapped over the key columns, in rows of their height, when these are wide enough to hold a few
+        words a line (the annex does the same, `annex._title`)."""
+        titles = getattr(ws, "titles", None)
+        if keys is None or titles is None:
+            return
+        points = sum(page_layout.column_points(w) for w in ws.print_widths[keys[0]:keys[1] + 1])
+        if points < _KEYS_FOR_TITLES_PT:
+            return
+        for row, (text, name, font_pt, line_pt) in enumerate(zip(titles, ("titre", "sous_titre"), (14, 11), (19, 15))):
+            if keys[1] > keys[0]:
+                ws.merge_range(row, keys[0], row, keys[1], "", self.fmt_wrapped[name])
+            ws.write_string(row, keys[0], text, self.fmt_wrapped[name])
+            lines = page_layout.arial_lines_in(text, points, font_pt, bold=name == "titre")
+            if lines > 1:
+                ws.set_row(row, min(page_layout.MAX_ROW_PT, line_pt * lines + 3))
 
     def footer_label(self, ws) -> str:
         """Left of each printed page's footer: the sheet and what the workbook is."""
@@ -875,6 +908,7 @@ class _Writer:
                               header_rows=(first_row, first_row) if repeat else None,
                               key_columns=(0, max(0, freeze_cols - 1)),
                               landscape=getattr(ws, "landscape", True), footer_right=self.footer_date())
+            self.titles_over_keys(ws, ws.print_plan.repeat_columns)
         return first_row, last
 
     @staticmethod

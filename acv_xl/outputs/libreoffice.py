@@ -132,9 +132,22 @@ def convert(paths: list[Path] | Path, fmt: str, outdir: Path, timeout: float | N
                 shutil.move(made, target)
     missing = [p for p in out if not p.exists()]
     if proc.returncode != 0 or missing:
-        raise ConversionFailed(
-            "La conversion par LibreOffice a échoué"
-            + (f" (fichiers non produits : {', '.join(p.name for p in missing)})" if missing else "")
-            + f". Sortie : {(proc.stderr or proc.stdout).strip()[:500]}"
-        )
+        raise ConversionFailed(_failure(files, out, missing, proc))
     return out
+
+
+def _failure(files: list[Path], out: list[Path], missing: list[Path], proc: subprocess.CompletedProcess) -> str:
+    """What went wrong, in French: LibreOffice's own output is English (« Error: source file could
+    not be loaded ») and was quoted to the user as is. The one failure it names that a user can act
+    on, a file it could not open, is said; otherwise its exit code, for the support."""
+    said = f"{proc.stdout or ''}\n{proc.stderr or ''}".lower()
+    not_made = [f.name for f, o in zip(files, out) if o in missing]
+    cause = (f"LibreOffice n'a pas pu ouvrir {_names(not_made)}" if "could not be loaded" in said and not_made
+             else f"LibreOffice s'est arrêté avec le code {proc.returncode}" if proc.returncode != 0
+             else f"LibreOffice n'a pas produit de fichier pour {_names(not_made)}")
+    return (f"{cause}, la conversion a échoué. Ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le en "
+            "PDF, ou relancez la commande.")
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"« {n} »" for n in names)

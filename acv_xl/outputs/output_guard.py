@@ -302,6 +302,11 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
     """
     outs = [o if isinstance(o, Output) else Output(Path(o)) for o in outputs]
     for o in outs:
+        # a folder first: `acv-xl modele Classeurs` meant the template inside it, and was told of an
+        # extension (« doit avoir l'extension .xlsx : « Classeurs » »)
+        if o.path.suffix.lower() not in o.extensions and o.path.is_dir():
+            return (f"{o.label} est un dossier : « {o.path} ». Indiquez le fichier à écrire, par exemple "
+                    f"« {o.path / ('nom' + o.extensions[0])} ».")
         if o.path.suffix.lower() not in o.extensions:
             wanted = " ou ".join(o.extensions)
             return f"{o.label} doit avoir l'extension {wanted} : « {o.path} »"

@@ -70,9 +70,29 @@ class Source(Protocol):
         sheet, row by row: what was typed outside the tables (STR-09)."""
 
 
-def filled_lines(lines: Iterable[Sequence[Any]], lo: int, hi: int) -> int:
-    """How many of `lines` hold something in their cells lo..hi - 1 (0-based, as a slice)."""
-    return sum(1 for line in lines if any(v is not None and v != "" for v in line[lo:hi]))
+def filled_extent(lines: Iterable[Sequence[Any]], lo: int, hi: int) -> tuple[int, int]:
+    """(how many of `lines` hold something in their cells lo..hi - 1 (0-based, as a slice), the
+    0-based end of the last such cell, lo when none)."""
+    count, end = 0, lo
+    for line in lines:
+        used = [j for j, v in enumerate(line[lo:hi], lo) if v is not None and v != ""]
+        if used:
+            count, end = count + 1, max(end, used[-1] + 1)
+    return count, end
+
+
+# The name Excel gives a column it adds to a table (« Colonne11 », « Column11 » in English), by each of
+# the 16 384 columns of a table resized to XFD: a header that names nothing the user typed
+_EXCEL_COLUMN_NAME = re.compile(r"(?:Colonne|Column) ?\d+", re.I).fullmatch
+
+
+def named_width(header: Sequence[Any]) -> int:
+    """How many of a table's header cells reach its last one that is not blank nor a name Excel gave."""
+    for j in range(len(header), 0, -1):
+        v = header[j - 1]
+        if v is not None and v != "" and not (v.__class__ is str and _EXCEL_COLUMN_NAME(v.strip())):
+            return j
+    return 0
 
 
 def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int,

@@ -106,7 +106,8 @@ from acv_xl.reading.source import (
     TableBlock,
     a1,
     col_index,
-    filled_lines,
+    filled_extent,
+    named_width,
     parse_range,
     split_sheet_ref,
     table_too_large,
@@ -1150,7 +1151,7 @@ class FileSource:
         r1, c1, r2, c2 = parse_range(info.ref)
         header_row = r1 if info.header_rows else r1 - 1
         last_data = max(r2 - info.totals_rows, header_row)
-        read_to = c2  # the last column read
+        read_to = header_to = c2  # the last column read (of the header row)
         if (last_data - header_row + 1) * (c2 - c1 + 1) > MAX_TABLE_CELLS:
             # a table stretched down to row 1,048,576: its rows past the sheet's last value are empty
             self._load(sheet)
@@ -1161,21 +1162,32 @@ class FileSource:
             # may be a bound (ZZ, `_NEAR_BOUND`: 400 lines counted 702 columns each, refused where the
             # button read them): calamine's grid has the exact width
             last_col = sheet.extent[1] if sheet.sparse or sheet.overrides else max(map(len, sheet.grid), default=0)
-            read_to = max(min(c2, last_col), c1)
+            read_to = header_to = max(min(c2, last_col), c1)
             width = read_to - c1 + 1
             lines, counted = last_data - header_row, True
             if lines * width > MAX_TABLE_CELLS:
                 # the extent may be a bound (`_NEAR_BOUND`) or a note far below: the lines that hold
-                # something are what the reader turns into models and findings — counted in the grid,
-                # when there is one of plain values (a sheet read region by region: all its lines)
-                counted = not sheet.sparse and bool(sheet.grid) and not sheet.overrides
-                if counted:
-                    lines = filled_lines(sheet.grid[header_row: last_data], max(c1, 1) - 1, read_to)
+                # something are what the reader turns into models and findings, as wide as their data or
+                # the headers the user gave — a table Excel resized to XFD names each of its columns
+                # (« Colonne11 »…) in its header row, which made every line 16 384 cells wide. Counted
+                # in the grid when there is one of plain values, else in the sheet's XML (read region by
+                # region: the grid would be too large)
+                grid = not sheet.sparse and bool(sheet.grid) and not sheet.overrides
+                filled, end = (filled_extent(sheet.grid[header_row: last_data], max(c1, 1) - 1, read_to) if grid
+                               else self._filled_extent(sheet, header_row + 1, last_data, max(c1, 1), read_to))
+                head = self._region(sheet, header_row, header_row, c1, read_to)[0] if info.header_rows else info.columns
+                read_to = max(min(read_to, max(end, c1 - 1 + named_width(head))), c1)
+                width = read_to - c1 + 1
+                # read region by region, every line down to the last is padded to the width: no more than a grid
+                counted = grid or lines * width <= MAX_GRID_CELLS
+                lines = filled if counted else lines
             if (problem := table_too_large(self.path.name, info.name, info.ref, lines, width, counted)) is not None:
                 raise problem
         cells = self._region(sheet, header_row, last_data, c1, read_to)
+        if header_to > read_to and info.header_rows:  # its lines narrowed to their data, its header kept whole
+            cells[0] = head
         header = []
-        for j, text in enumerate((cells[0] + [None] * (c2 - read_to)) if info.header_rows else [None] * (c2 - c1 + 1)):
+        for j, text in enumerate((cells[0] + [None] * (c2 - header_to)) if info.header_rows else [None] * (c2 - c1 + 1)):
             if not isinstance(text, str) or not text.strip():
                 text = info.columns[j] if j < len(info.columns) else ""
             header.append(text)
@@ -1455,6 +1467,19 @@ class FileSource:
                 self._check_side_parts()
                 return
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
+
+    def _filled_extent(self, sheet: _Sheet, r1: int, r2: int, c1: int, c2: int) -> tuple[int, int]:
+        """`source.filled_extent` of rows r1..r2 × columns c1..c2 (1-based) from the sheet's XML: for a
+        sheet too large for a grid, only when a table would be refused by all its lines. A cell that is
+        not a formatted blank holds something (a value, or an empty text at worst: counted, never more
+        read than the limit allows)."""
+        xml = self._read(sheet.part, what=f"la feuille « {sheet.name} »")
+        rows, end = set(), c1 - 1
+        for row, col, _attrs, closed, _inner in _iter_cells(xml, with_inner=False):
+            if not closed and r1 <= row <= r2 and c1 <= col <= c2:
+                rows.add(row)
+                end = max(end, col)
+        return len(rows), end
 
     def _openpyxl_rows(self, sheet: _Sheet, r1: int, r2: int, c1: int, c2: int) -> list[list[Any]]:
         """Rows r1..r2, columns c1..c2 through openpyxl's streaming reader, which stops after r2 and

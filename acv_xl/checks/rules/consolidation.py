@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from acv_xl.checks.findings import Finding, Gravite
+from acv_xl.checks.rules import q  # the package, loaded anyway as this module's parent
 from acv_xl.checks.totals import Totaux, add_up
 from acv_xl.checks.validate import (  # `Report.etat`, defined once
     ETAT_ILLISIBLE,
@@ -212,6 +213,9 @@ def financeur_groupe(code: str) -> str:
     return code if code in layout.FINANCEURS_BY_CODE else CODE_INCONNU
 
 
+_CODES_SAID = 5  # the unknown financeur codes CON-05 names (the others counted)
+
+
 def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
     """CON-05 A: a counted line's financeur code is not in the reference list of funders: its amount
     is grouped under « code inconnu » in the consolidation (never a column or a bar of its own)."""
@@ -222,7 +226,10 @@ def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
         return None
     first = next((ln for ln in f.lines if ln[9] and ln[3] in codes), None)
     montant = add_up(f.totaux.par_financeur[c] for c in codes)  # exact past 10^18 €, as `combine`
-    liste = ", ".join(f"« {c} »" for c in codes)
+    # each code quoted as the rules quote a value (`q`: a pasted paragraph stays a line), and a few of
+    # them: a plan whose financeur column holds hundreds of texts made a message of all of them
+    liste = ", ".join(map(q, codes[:_CODES_SAID])) + (
+        f" et {len(codes) - _CODES_SAID} autres" if len(codes) > _CODES_SAID else "")
     pluriel = len(codes) > 1
     return Finding(
         code="CON-05", gravite=Gravite.AVERTISSEMENT,

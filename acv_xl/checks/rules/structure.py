@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from itertools import chain
 from operator import attrgetter, methodcaller
-from typing import Iterable
+from typing import Any, Iterable
 
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention
-from acv_xl.contract.values import EXCEL_CELL_CHARS, fmt_date, fmt_euros, fmt_number, parse_text
+from acv_xl.contract.values import EXCEL_CELL_CHARS, excel_length, fmt_date, fmt_euros, fmt_number, parse_text
 from acv_xl.reading.provenance import describe
 
 from . import (
@@ -353,13 +353,16 @@ _IS_STR = str.__instancecheck__  # `isinstance(v, str)`, called from C
 
 @rule("STR-10", E, "Texte plus long que ce qu'une cellule Excel contient (plus de 32 767 caractères)", SRC_CONTRAT)
 def texte_trop_long(conv: Convention) -> Iterable[Finding]:
-    """Added code. A text of more than 32,767 characters in a data cell or a named cell: Excel cuts
+    """Added code. A text of more than 32,767 characters (UTF-16 units, as Excel counts: an emoji is two) in a data cell or a named cell: Excel cuts
     it when it opens the file (or refuses the file), so the workbook was not written by Excel and the
     value read is not the one a user saw. An error: the text is shown only cut in the findings."""
     def finding(sheet: str, cell: str, action: str, text: str) -> Finding:
+        units = excel_length(text)
         return Finding(code="STR-10", gravite=E, feuille=sheet, cellule=cell, action=action,
-                       message=f"La cellule contient un texte de {fmt_number(len(text))} caractères, plus que les "
-                               f"{fmt_number(EXCEL_CELL_CHARS)} qu'une cellule Excel peut contenir "
+                       message=f"La cellule contient un texte de {fmt_number(units)} caractères"
+                               + (" (Excel compte deux caractères pour un emoji ou un signe rare)" if units != len(text)
+                                  else "")
+                               + f", plus que les {fmt_number(EXCEL_CELL_CHARS)} qu'une cellule Excel peut contenir "
                                f"(début : {q(text[:40] + '…')}).",
                        suggestion="Raccourcissez ce texte (un long document se joint au dossier à part), "
                                   "puis enregistrez le classeur depuis Excel.")
@@ -372,18 +375,26 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
     # asking a number or a date for one would raise and clear an exception each), named cells' and
     # tables' together, with no list of them nor copy of their characters; else each one's length
     texts = filter(_IS_STR, chain(map(_RAW, conv.names.values()), chain.from_iterable(map(dict.values, map(_RAW, lines)))))
-    if max(map(len, texts), default=0) <= EXCEL_CELL_CHARS:
+    # Excel counts UTF-16 units (an emoji is two): no text of half as many characters can be too long
+    if max(map(len, texts), default=0) <= _HALF_A_CELL:
         return
     for nv in conv.names.values():
-        if isinstance(nv.raw, str) and len(nv.raw) > EXCEL_CELL_CHARS:
+        if _too_long(nv.raw):
             yield finding(nv.sheet, nv.cell, "", nv.raw)
     lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
-    if not any(v.__class__ is str and len(v) > EXCEL_CELL_CHARS for ligne in lines for v in ligne.raw.values()):
+    if not any(v.__class__ is str and len(v) > _HALF_A_CELL for ligne in lines for v in ligne.raw.values()):
         return  # a long value, but no text itself (an error or formula text): as before
     for ligne in lines:
         for attr, v in ligne.raw.items():
-            if isinstance(v, str) and len(v) > EXCEL_CELL_CHARS:
+            if _too_long(v):
                 yield finding(ligne.sheet, ligne.cell(attr), action_of(ligne), v)
+
+
+_HALF_A_CELL = EXCEL_CELL_CHARS // 2
+
+
+def _too_long(v: Any) -> bool:
+    return isinstance(v, str) and len(v) > _HALF_A_CELL and excel_length(v) > EXCEL_CELL_CHARS
 
 
 @rule("STR-12", A, "Classeur qui compte ses dates à partir de 1904 : le bouton « Valider » du complément les lit "
