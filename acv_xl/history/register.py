@@ -227,8 +227,8 @@ def rules_version(version: str) -> str:
     from acv_xl.outputs import page_layout
 
     for fn in (blocks.inline_text, blocks._cell, blocks._starts, blocks._Cells.__missing__, blocks._ValueCells.__missing__,
-               blocks._Table.__init__, blocks._Table.xml, blocks._Table._column, blocks._Table._plain_value,
-               blocks._Table._row_by_row, blocks._without_trailing_blanks,
+               blocks._Table.__init__, blocks._Table.xml, blocks._Table.xml_of_columns, blocks._Table._column,
+               blocks._Table._plain_value, blocks._Table._row_by_row, blocks._without_trailing_blanks,
                blocks._builder, blocks.lignes_xml, blocks.anomalies_rows, blocks.anomalies_xml, blocks._long_widths,
                blocks._height, blocks._Heights.__missing__, blocks._lignes_long, blocks._lignes_heights, blocks._deflated,
                blocks.lignes_bloc, blocks.anomalies_bloc, result.own_anomalies,

@@ -178,12 +178,18 @@ class _Table:
             return ""
         if len(set(map(len, rows))) != 1 or len(rows[0]) > self.width:
             return self._row_by_row(rows, others, heights)  # not expected: lines of unequal lengths
-        pieces = [self._column(j, col) for j, col in enumerate(zip(*rows))]
+        return self.xml_of_columns(list(zip(*rows)), n, others, heights)
+
+    def xml_of_columns(self, columns: list[tuple], n: int, others: list[bool] | None = None,
+                       heights: list[float | None] | None = None) -> str:
+        """`xml` of the `n` rows whose columns are `columns` (each a tuple of `n` values, at most `width`
+        of them)."""
+        pieces = [self._column(j, col) for j, col in enumerate(columns)]
         if others is not None and any(others):
             at = [i for i, o in enumerate(others) if o]
-            for j, (cells, memo) in enumerate(zip(pieces, self.other)):
+            for cells, memo, col in zip(pieces, self.other, columns):
                 for i in at:
-                    v = rows[i][j]
+                    v = col[i]
                     cells[i] = memo[(type(v), v)]
         heads = [f'<row ht="{h}" customHeight="1">' if h else "<row>" for h in heights] if heights \
             else repeat("<row>", n)
@@ -251,8 +257,15 @@ def lignes_xml(f: FileSummary) -> str:
     lines = f.lines
     if any(len(line) != _FIELDS for line in lines):  # not expected: each line its fields, no more, no fewer
         lines = [(tuple(line) + (None,) * _FIELDS)[:_FIELDS] for line in lines]
-    return _builder(LIGNES).xml([front + tuple(line) + back for line in lines], [not line[_COMPTE] for line in lines],
-                                _lignes_heights(front, back, lines))
+    n = len(lines)
+    if not n:
+        return ""
+    # column by column, the lines' columns transposed once for the heights and the cells (no row of
+    # the sheet made as a tuple): the convention's cells, the same on every row, a column each
+    cols = list(zip(*lines))
+    return _builder(LIGNES).xml_of_columns(
+        [(v,) * n for v in front] + cols + [(v,) * n for v in back], n, [not c for c in cols[_COMPTE]],
+        _lignes_heights(front, back, cols, n))
 
 
 class _Heights(dict):
@@ -291,17 +304,16 @@ def _lignes_long() -> tuple[tuple[int, _Heights], ...]:
     return tuple(out)
 
 
-def _lignes_heights(front: tuple, back: tuple, lines) -> list[float | None] | None:
+def _lignes_heights(front: tuple, back: tuple, cols: list[tuple], n: int) -> list[float | None] | None:
     """The heights of a workbook's rows of `Lignes` (None: one line), as `_Writer.table` measures
     them (`page_layout.row_height`: a row is as tall as its tallest cell), or None when every row
-    is one line. `front` and `back`: the convention's cells before and after the line's. `Lignes` is
-    on the consolidation's critical path: each distinct text is measured once per process
-    (`_Heights`), each row's cells looked up in C."""
-    if not lines:
+    is one line. `front` and `back`: the convention's cells before and after the line's; `cols`: the
+    columns of its `n` lines (`LINE_FIELDS`). `Lignes` is on the consolidation's critical path: each
+    distinct text is measured once per process (`_Heights`), each row's cells looked up in C."""
+    if not n:
         return None
     width = len(front)
     base = 0.0  # the convention's cells, on every row: the row's least height
-    cols = list(zip(*lines))
     heights = None
     for j, memo in _lignes_long():
         k = j - width
@@ -312,7 +324,7 @@ def _lignes_heights(front: tuple, back: tuple, lines) -> list[float | None] | No
         if any(col):
             heights = col if heights is None else list(map(max, heights, col))
     if heights is None:
-        return None if not base else [base] * len(lines)
+        return None if not base else [base] * n
     if base:
         heights = map(max, heights, repeat(base))
     return [h or None for h in heights]
