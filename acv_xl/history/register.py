@@ -229,9 +229,9 @@ def rules_version(version: str) -> str:
     from acv_xl.outputs import consolidation_workbook as workbook
     from acv_xl.outputs import page_layout
 
-    for fn in (blocks.inline_text, values.excel_text, blocks._cell, blocks._starts, blocks._Cells.__missing__, blocks._ValueCells.__missing__,
-               blocks._Table.__init__, blocks._Table.xml, blocks._Table._column, blocks._Table._plain_value,
-               blocks._Table._row_by_row, blocks._without_trailing_blanks,
+    for fn in (blocks.inline_text, values.excel_text, blocks._cell, blocks._starts, blocks._Cells.__missing__,
+               blocks._ValueCells.__missing__, blocks._Table.__init__, blocks._Table.xml, blocks._Table.xml_of_columns,
+               blocks._Table._column, blocks._Table._plain_value, blocks._Table._row_by_row, blocks._without_trailing_blanks,
                blocks._builder, blocks.lignes_xml, blocks.anomalies_rows, blocks.anomalies_xml, blocks._long_widths,
                blocks._height, blocks._Heights.__missing__, blocks._lignes_long, blocks._lignes_heights, blocks._deflated,
                blocks.lignes_bloc, blocks.anomalies_bloc, result.own_anomalies,
@@ -243,7 +243,7 @@ def rules_version(version: str) -> str:
             sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
         first, last = _line_span(code)
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
-    h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPACE.__self__.pattern, values.EXCEL_CELL_CHARS,
+    h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPECIAL.__self__.pattern, values.EXCEL_CELL_CHARS,
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
                    page_layout.BASE_FONT_PT, page_layout.LINE_PT, page_layout.MAX_ROW_PT)).encode())

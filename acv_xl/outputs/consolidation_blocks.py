@@ -65,8 +65,10 @@ class Bloc(NamedTuple):
 # non-characters too, then `&<>`; `xml:space` when the text starts or ends with whitespace.
 _LITERAL = re.compile("(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
-_PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x").search
-_SPACE = re.compile(r"^\s|\s$").search
+# What needs escaping: one of these characters, or a `_x` (found apart: an alternation in one expression
+# was tried at every character, three times the time of a character class; each workbook's messages
+# are new texts, escaped once each)
+_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]").search
 
 
 def inline_text(text: str) -> str:
@@ -74,12 +76,14 @@ def inline_text(text: str) -> str:
     write it in its shared strings."""
     if len(text) > EXCEL_CELL_HALF:
         text = excel_text(text)
-    if _PLAIN(text):
+    if _SPECIAL(text) is not None or "_x" in text:
         text = _LITERAL.sub(r"_x005F\1", text)
         text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
         text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    space = ' xml:space="preserve"' if _SPACE(text) else ""
+    # XlsxWriter's `^\s|\s$`: `\s` is what `str.isspace` says, and a `\s` before a final newline ends
+    # with one; its first and last characters looked at rather than every one
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     return f' t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
@@ -179,12 +183,18 @@ class _Table:
             return ""
         if len(set(map(len, rows))) != 1 or len(rows[0]) > self.width:
             return self._row_by_row(rows, others, heights)  # not expected: lines of unequal lengths
-        pieces = [self._column(j, col) for j, col in enumerate(zip(*rows))]
+        return self.xml_of_columns(list(zip(*rows)), n, others, heights)
+
+    def xml_of_columns(self, columns: list[tuple], n: int, others: list[bool] | None = None,
+                       heights: list[float | None] | None = None) -> str:
+        """`xml` of the `n` rows whose columns are `columns` (each a tuple of `n` values, at most `width`
+        of them)."""
+        pieces = [self._column(j, col) for j, col in enumerate(columns)]
         if others is not None and any(others):
             at = [i for i, o in enumerate(others) if o]
-            for j, (cells, memo) in enumerate(zip(pieces, self.other)):
+            for cells, memo, col in zip(pieces, self.other, columns):
                 for i in at:
-                    v = rows[i][j]
+                    v = col[i]
                     cells[i] = memo[(type(v), v)]
         heads = [f'<row ht="{h}" customHeight="1">' if h else "<row>" for h in heights] if heights \
             else repeat("<row>", n)
@@ -252,8 +262,15 @@ def lignes_xml(f: FileSummary) -> str:
     lines = f.lines
     if any(len(line) != _FIELDS for line in lines):  # not expected: each line its fields, no more, no fewer
         lines = [(tuple(line) + (None,) * _FIELDS)[:_FIELDS] for line in lines]
-    return _builder(LIGNES).xml([front + tuple(line) + back for line in lines], [not line[_COMPTE] for line in lines],
-                                _lignes_heights(front, back, lines))
+    n = len(lines)
+    if not n:
+        return ""
+    # column by column, the lines' columns transposed once for the heights and the cells (no row of
+    # the sheet made as a tuple): the convention's cells, the same on every row, a column each
+    cols = list(zip(*lines))
+    return _builder(LIGNES).xml_of_columns(
+        [(v,) * n for v in front] + cols + [(v,) * n for v in back], n, [not c for c in cols[_COMPTE]],
+        _lignes_heights(front, back, cols, n))
 
 
 class _Heights(dict):
@@ -292,17 +309,16 @@ def _lignes_long() -> tuple[tuple[int, _Heights], ...]:
     return tuple(out)
 
 
-def _lignes_heights(front: tuple, back: tuple, lines) -> list[float | None] | None:
+def _lignes_heights(front: tuple, back: tuple, cols: list[tuple], n: int) -> list[float | None] | None:
     """The heights of a workbook's rows of `Lignes` (None: one line), as `_Writer.table` measures
     them (`page_layout.row_height`: a row is as tall as its tallest cell), or None when every row
-    is one line. `front` and `back`: the convention's cells before and after the line's. `Lignes` is
-    on the consolidation's critical path: each distinct text is measured once per process
-    (`_Heights`), each row's cells looked up in C."""
-    if not lines:
+    is one line. `front` and `back`: the convention's cells before and after the line's; `cols`: the
+    columns of its `n` lines (`LINE_FIELDS`). `Lignes` is on the consolidation's critical path: each
+    distinct text is measured once per process (`_Heights`), each row's cells looked up in C."""
+    if not n:
         return None
     width = len(front)
     base = 0.0  # the convention's cells, on every row: the row's least height
-    cols = list(zip(*lines))
     heights = None
     for j, memo in _lignes_long():
         k = j - width
@@ -313,7 +329,7 @@ def _lignes_heights(front: tuple, back: tuple, lines) -> list[float | None] | No
         if any(col):
             heights = col if heights is None else list(map(max, heights, col))
     if heights is None:
-        return None if not base else [base] * len(lines)
+        return None if not base else [base] * n
     if base:
         heights = map(max, heights, repeat(base))
     return [h or None for h in heights]
