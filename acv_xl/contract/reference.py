@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
-from acv_xl.contract.values import fold
+from acv_xl.contract.values import fold, memo_text
 
 DATA = Path(__file__).with_name("data")
 SHIPPED = DATA / "communes_acv.csv"
@@ -190,6 +190,8 @@ _ARTICLES = frozenset(("le", "la", "les", "l"))
 _ABBREVIATED = {"st": "saint", "ste": "sainte"}
 
 
+# the same names (communes, maîtres d'ouvrage, financeurs) come back in every workbook of a consolidation
+@memo_text(4096)
 def nom_cle(nom: str) -> str:
     """A commune's name as compared with the list's: case, accents, hyphens and apostrophes folded,
     a département or postal code after it dropped (« Arras (62) »),
@@ -222,6 +224,7 @@ def noms_cles(typed: str) -> list[str]:
     return [nom_collectivite(part) for part in _BINOME.split(fold(typed))]
 
 
+@memo_text(4096)
 def nom_collectivite(typed: str) -> str:
     """One body's name as `noms_cles` reads each of a binôme's, whole: « Commune de Liévin », « Ville de
     Liévin » and « Mairie de Liévin » are « lievin » (a maître d'ouvrage and the financeur that is it)."""

@@ -1109,6 +1109,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     categorie_of, roles = categories.get, categories.roles  # the roles FIN-06 worked out (`part_mo`)
     mo_codes = ix.mo_codes
     mo_of: dict[str, frozenset[str]] = {}
+    noms: dict[str, str] | None = None  # the workbook's communes (`_communes_du_classeur`), when first needed
     counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
     for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
@@ -1120,7 +1121,9 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
         role = (roles.get((mo, lf.nature, lf.financeur, lf.dispositif))
                 or totals.role_l1111_10(lf, mo, categorie_of, categories.subventions))
         if role == totals.PROPRE and lf.financeur == "COMMUNE" and a.type_mo == "Commune":
-            autre = _autre_commune_du_binome(conv, a, lf)
+            if noms is None:  # once, at the first such line: most workbooks have one commune, no binôme
+                noms = _communes_du_classeur(conv)
+            autre = _autre_commune_du_binome(noms, a, lf) if len(noms) > 1 else None
             if autre is not None:
                 yield at(lf, "financeur", "FIN-22", A,
                          f"{prefix(lf)} : la ligne {q(lf.nature)} du financeur « COMMUNE » nomme {autre}, l'autre commune "
@@ -1145,12 +1148,11 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                     " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
 
 
-def _autre_commune_du_binome(conv: Convention, a: FicheAction, lf: LigneFinancement) -> str | None:
-    """In a binôme, the other commune of the convention (its name as `T_Communes` gives it) that a
-    `COMMUNE` line of an action of one commune names in its dispositif or comment, without naming the
-    maître d'ouvrage's: « Autofinancement Liévin » on an operation of Lens. None otherwise (most lines:
-    one commune in the workbook, or no comment)."""
-    noms = _communes_du_classeur(conv)
+def _autre_commune_du_binome(noms: dict[str, str], a: FicheAction, lf: LigneFinancement) -> str | None:
+    """In a binôme (`noms`: its communes, `_communes_du_classeur`), the other commune of the convention
+    (its name as `T_Communes` gives it) that a `COMMUNE` line of an action of one commune names in its
+    dispositif or comment, without naming the maître d'ouvrage's: « Autofinancement Liévin » on an
+    operation of Lens. None otherwise (most lines: one commune in the workbook, or no comment)."""
     if len(noms) < 2 or not a.maitre_ouvrage or not (lf.dispositif or lf.commentaire):
         return None
     mo = reference.nom_collectivite(str(a.maitre_ouvrage))
