@@ -637,6 +637,24 @@ def test_a_websocket_attempt_is_refused_and_logged(server):
     assert "secret" not in text and "Traceback" not in text
 
 
+def test_websocket_attempts_leave_no_connection_counted(tmp_path):
+    """A WebSocket handshake hands its connection to uvicorn's WebSocket layer, which refuses it (403)
+    and closes it there: the HTTP layer's own count of open connections never heard of its end. Each
+    attempt counted one connection for ever: after as many as a process takes (200 here, 924 under
+    systemd), every request got « Serveur occupé » and every new connection closed an idle one, until
+    the service was restarted. 300 files: a cap of 200."""
+    upgrade = (b"GET /xlwings/socket.io/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+               b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    with running_server(tmp_path / "serveur.log", env=_env(ACV_XL_JETON=TOKEN), files=300) as (client, log, port):
+        for _ in range(210):
+            got, _ = _exchange(port, upgrade, wait=5)
+            assert got.startswith(b"HTTP/1.1 403"), got[:100]
+        got, _ = _exchange(port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", wait=5)
+        assert got.startswith(b"HTTP/1.1 200"), got[:200]
+        assert "Traceback" not in log.read_text()
+
+
 def test_too_many_cells_give_an_acv_message(server):
     client, _ = server
     plan = [["N° action"] * 6] + [[0] * 6 for _ in range(70_000)]  # 420 006 cells > 400 000

@@ -271,16 +271,35 @@ class DeadlineProtocol(_Base):
         self._wait_for_head()
 
     def connection_lost(self, exc) -> None:
-        _release(self._address)
-        self._address = None
-        _IDLE.pop(self, None)
-        _uncount(self)
+        self._forget()
         self._stop_timer()
         self._disconnect_answers()
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
         super().connection_lost(exc)
+
+    def _forget(self) -> None:
+        """The connection's end: no longer counted for its address, among the process's, nor idle."""
+        _release(self._address)
+        self._address = None
+        _IDLE.pop(self, None)
+        _uncount(self)
+
+    def handle_websocket_upgrade(self, *args) -> None:
+        """The connection handed to uvicorn's WebSocket layer (which refuses it: `server_guard`), and
+        with it the news of its end: this `connection_lost` never came, and each attempt stayed
+        counted — after as many as a process takes, « Serveur occupé » for every commune until the
+        service was restarted. Counted until its end, as any other."""
+        super().handle_websocket_upgrade(*args)
+        websocket = self.transport.get_protocol()
+        lost = websocket.connection_lost
+
+        def connection_lost(exc) -> None:
+            self._forget()
+            lost(exc)
+
+        websocket.connection_lost = connection_lost
 
     def on_response_complete(self) -> None:
         # the next pipelined request is answered now (httptools; followed here, not through uvicorn's
