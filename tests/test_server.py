@@ -1465,6 +1465,9 @@ def test_room_is_made_at_the_expense_of_the_address_waiting_most(loop_of, monkey
         commune, first, *others = [reader for reader, _ in opened]
         assert server_http._COUNT == {"open": 4}
         assert await closed(first) and not await closed(commune)
+        await asyncio.sleep(0.1)
+        # the one closed no longer counted for its address (it stayed counted until a restart)
+        assert server_http._OPEN == {"127.0.0.2": 3, "127.0.0.3": 1}
         assert not any([await closed(reader) for reader in others])
         for _, writer in opened:
             writer.close()

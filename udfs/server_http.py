@@ -427,8 +427,12 @@ class _TlsAccept(asyncio.Protocol):
 
 
 def _drop_handshake(protocol, transport) -> None:
-    """Closed to make room (`_make_room`) before its handshake was done."""
+    """Closed to make room (`_make_room`) before its handshake was done: uncounted here, its address
+    too — the loop ends the handshake of a connection it aborts with no error (`_handshake_done` saw a
+    success), and each one closed stayed counted for its address until the service was restarted."""
     _uncount(protocol)
+    _release(protocol._address)
+    protocol._address = None
     transport.abort()
 
 
