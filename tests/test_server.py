@@ -637,6 +637,24 @@ def test_a_websocket_attempt_is_refused_and_logged(server):
     assert "secret" not in text and "Traceback" not in text
 
 
+def test_websocket_attempts_leave_no_connection_counted(tmp_path):
+    """A WebSocket handshake hands its connection to uvicorn's WebSocket layer, which refuses it (403)
+    and closes it there: the HTTP layer's own count of open connections never heard of its end. Each
+    attempt counted one connection for ever: after as many as a process takes (200 here, 924 under
+    systemd), every request got « Serveur occupé » and every new connection closed an idle one, until
+    the service was restarted. 300 files: a cap of 200."""
+    upgrade = (b"GET /xlwings/socket.io/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+               b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    with running_server(tmp_path / "serveur.log", env=_env(ACV_XL_JETON=TOKEN), files=300) as (client, log, port):
+        for _ in range(210):
+            got, _ = _exchange(port, upgrade, wait=5)
+            assert got.startswith(b"HTTP/1.1 403"), got[:100]
+        got, _ = _exchange(port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", wait=5)
+        assert got.startswith(b"HTTP/1.1 200"), got[:200]
+        assert "Traceback" not in log.read_text()
+
+
 def test_too_many_cells_give_an_acv_message(server):
     client, _ = server
     plan = [["N° action"] * 6] + [[0] * 6 for _ in range(70_000)]  # 420 006 cells > 400 000
@@ -1287,7 +1305,7 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
         monkeypatch.setitem(sys.modules, "uvloop", None)
     monkeypatch.setattr(server_http, "_OPEN", {})
     monkeypatch.setattr(server_http, "_TOLD", set())
-    monkeypatch.setattr(server_http, "_IDLE", {})
+    monkeypatch.setattr(server_http, "_IDLE", server_http._Idle())
     monkeypatch.setattr(server_http, "_COUNT", {"open": 0})
     monkeypatch.setattr(server_http, "address_key", lambda peer: "un client")  # the loopback counted
     cert, key = _self_signed(tmp_path)
@@ -1356,7 +1374,7 @@ def test_a_connection_waiting_for_its_handshake_makes_room_on_either_loop(loop_o
 
     if loop_of == "asyncio":
         monkeypatch.setitem(sys.modules, "uvloop", None)
-    monkeypatch.setattr(server_http, "_IDLE", {})
+    monkeypatch.setattr(server_http, "_IDLE", server_http._Idle())
     monkeypatch.setattr(server_http, "_COUNT", {"open": 0})
     cert, key = _self_signed(tmp_path)
     served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -1399,6 +1417,64 @@ def test_a_connection_waiting_for_its_handshake_makes_room_on_either_loop(loop_o
     loop = server_http.new_loop()
     try:
         assert loop_of in type(loop).__mro__[2].__module__
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("loop_of", ["uvloop", "asyncio"])
+def test_room_is_made_at_the_expense_of_the_address_waiting_most(loop_of, monkeypatch, tmp_path):
+    """Past the connections a process takes, the connection waiting longest was closed whatever its
+    address: a few addresses opening connection after connection (each closed at once, their count
+    under `--connexions-par-adresse` freed) closed every commune's handshake or request still on its
+    way. The one closed is now the oldest of the address with the most connections waiting."""
+    import asyncio
+    import ssl
+
+    from udfs import server_http
+
+    if loop_of == "asyncio":
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+    monkeypatch.setattr(server_http, "_IDLE", type(server_http._IDLE)())
+    monkeypatch.setattr(server_http, "_COUNT", {"open": 0})
+    monkeypatch.setattr(server_http, "_OPEN", {})
+    monkeypatch.setattr(server_http, "_TOLD", set())
+    monkeypatch.setattr(server_http, "address_key", lambda peer: peer[0])  # 127.0.0.x: one address each
+    cert, key = _self_signed(tmp_path)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(str(cert), str(key))
+
+    class Http(asyncio.Protocol):  # what the TLS layer hands the connection to (DeadlineProtocol)
+        _per_address, _address, _limit, _counted = 100, None, 5, False
+
+    async def closed(reader) -> bool:
+        try:
+            return await asyncio.wait_for(reader.read(1), 1) == b""
+        except ConnectionResetError:
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def scenario():
+        server = await asyncio.get_running_loop().create_server(Http, "127.0.0.1", 0, ssl=served)
+        port = server.sockets[0].getsockname()[1]
+        opened = []
+        for source in ["127.0.0.3"] + ["127.0.0.2"] * 4:  # a commune's handshake on its way, then four others
+            opened.append(await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)))
+            await asyncio.sleep(0.05)
+        commune, first, *others = [reader for reader, _ in opened]
+        assert server_http._COUNT == {"open": 4}
+        assert await closed(first) and not await closed(commune)
+        await asyncio.sleep(0.1)
+        # the one closed no longer counted for its address (it stayed counted until a restart)
+        assert server_http._OPEN == {"127.0.0.2": 3, "127.0.0.3": 1}
+        assert not any([await closed(reader) for reader in others])
+        for _, writer in opened:
+            writer.close()
+        server.close()
+
+    loop = server_http.new_loop()
+    try:
         loop.run_until_complete(scenario())
     finally:
         loop.close()

@@ -14,9 +14,9 @@ server's own front door. Here, on each connection:
 - past uvicorn's cap on connections, the answer is the French « Serveur occupé »;
 - one client address (an IPv6 /64) holds at most `--connexions-par-adresse` of them, loopback
   excepted (the front end on this machine): past it, a new connection is closed at once;
-- past the connections a process takes (uvicorn's cap), a new connection closes the one idle
-  longest — waiting for its TLS handshake or its request's head — rather than let a few addresses
-  together take every file the process may open (`_make_room`).
+- past the connections a process takes (uvicorn's cap), a new connection closes one that is idle —
+  waiting for its TLS handshake or its request's head: the oldest of the address with the most
+  waiting — rather than let a few addresses together take every file the process may open (`_make_room`).
 
 The body's own deadline is the application's (`server_guard.read_body`), which reads it.
 uvicorn runs this class by its import path (`uvicorn.run(http=…)`), in every process.
@@ -108,19 +108,57 @@ def _admit(key: str, limit: int) -> bool:
     return True
 
 
-_IDLE: dict[object, Callable[[], None]] = {}  # connections waiting for a handshake or a head, oldest first
+class _Idle:
+    """The connections waiting for a TLS handshake or a request's head, per client address (its key
+    under `--connexions-par-adresse`, None when not counted), oldest first."""
+
+    def __init__(self):
+        self.by_address: dict[str | None, dict[object, Callable[[], None]]] = {}
+        self.address_of: dict[object, str | None] = {}
+
+    def __len__(self) -> int:
+        return len(self.address_of)
+
+    def add(self, who, address: str | None, close: Callable[[], None]) -> None:
+        """`who` waiting from now (the youngest of its address); `close()` closes it to make room."""
+        self.remove(who)
+        self.by_address.setdefault(address, {})[who] = close
+        self.address_of[who] = address
+
+    def remove(self, who) -> None:
+        if who not in self.address_of:
+            return
+        address = self.address_of.pop(who)
+        waiting = self.by_address[address]
+        del waiting[who]
+        if not waiting:
+            del self.by_address[address]
+
+    def close_one(self) -> None:
+        """Close the oldest connection of the address with the most waiting: one attacker's, not the
+        handshake of a commune that has one or two on their way."""
+        address = max(self.by_address, key=lambda a: len(self.by_address[a]))
+        who = next(iter(self.by_address[address]))
+        close = self.by_address[address][who]
+        self.remove(who)
+        close()
+
+
+_IDLE = _Idle()
 _COUNT = {"open": 0}  # connections of this process, counted from their accept (TLS) or their making
 
 
 def _make_room(limit: int) -> None:
-    """Count one more connection; past `limit` open ones, first close the one idle longest. Each
-    address holding less than `--connexions-par-adresse`, five addresses together (under systemd's
-    1,024 files) opened connections and sent nothing until the process had no file left: nobody
-    was accepted until theirs reached `--delai-reception`, and again as soon as they came back. An
-    idle connection costs its client nothing to reopen, and a commune's own is reopened by its
-    browser; one being answered or computed is never closed here."""
+    """Count one more connection; past `limit` open ones, first close one of those waiting (`_Idle`).
+    Each address holding less than `--connexions-par-adresse`, five addresses together (under
+    systemd's 1,024 files) opened connections and sent nothing until the process had no file left:
+    nobody was accepted until theirs reached `--delai-reception`, and again as soon as they came
+    back. An idle connection costs its client nothing to reopen, and a commune's own is reopened by
+    its browser; one being answered or computed is never closed here. The oldest of all was closed
+    at first: a few addresses opening connection after connection then closed every commune's
+    handshake on its way; the address with the most waiting loses one of its own."""
     if _COUNT["open"] >= limit - 1 and _IDLE:  # (uvicorn's cap counts the connection itself)
-        _IDLE.pop(next(iter(_IDLE)))()
+        _IDLE.close_one()
     _COUNT["open"] += 1
 
 
@@ -167,9 +205,8 @@ class DeadlineProtocol(_Base):
         return self.cycle is None or self.cycle.response_complete
 
     def _wait_for_head(self) -> None:
-        _IDLE.pop(self, None)
         if self._cap is not None:  # httptools: `on_headers_complete` takes it out again (h11 would not)
-            _IDLE[self] = self._evicted  # the youngest idle connection
+            _IDLE.add(self, self._address, self._evicted)  # the youngest idle connection of its address
         self._stop_timer()
         self._head_started = False
         self._head_since = self.loop.time()
@@ -271,16 +308,35 @@ class DeadlineProtocol(_Base):
         self._wait_for_head()
 
     def connection_lost(self, exc) -> None:
-        _release(self._address)
-        self._address = None
-        _IDLE.pop(self, None)
-        _uncount(self)
+        self._forget()
         self._stop_timer()
         self._disconnect_answers()
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
         super().connection_lost(exc)
+
+    def _forget(self) -> None:
+        """The connection's end: no longer counted for its address, among the process's, nor idle."""
+        _IDLE.remove(self)
+        _release(self._address)
+        self._address = None
+        _uncount(self)
+
+    def handle_websocket_upgrade(self, *args) -> None:
+        """The connection handed to uvicorn's WebSocket layer (which refuses it: `server_guard`), and
+        with it the news of its end: this `connection_lost` never came, and each attempt stayed
+        counted — after as many as a process takes, « Serveur occupé » for every commune until the
+        service was restarted. Counted until its end, as any other."""
+        super().handle_websocket_upgrade(*args)
+        websocket = self.transport.get_protocol()
+        lost = websocket.connection_lost
+
+        def connection_lost(exc) -> None:
+            self._forget()
+            lost(exc)
+
+        websocket.connection_lost = connection_lost
 
     def on_response_complete(self) -> None:
         # the next pipelined request is answered now (httptools; followed here, not through uvicorn's
@@ -306,7 +362,7 @@ class DeadlineProtocol(_Base):
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
-        _IDLE.pop(self, None)  # a request to answer: never closed to make room
+        _IDLE.remove(self)  # a request to answer: never closed to make room
         if not self._waiting() and (self._answering is None or self._answering.response_complete):
             self._answering = self.cycle  # being answered: this request queues behind it (pipelined)
         self._in_head = False
@@ -361,7 +417,7 @@ class _TlsAccept(asyncio.Protocol):
         protocol._address = key  # released by its connection_lost once the handshake is done
         _make_room(protocol._limit)  # (and uncounted there, or by `_handshake_done`)
         protocol._counted = True
-        _IDLE[transport] = functools.partial(_drop_handshake, protocol, transport)  # idle until its handshake is done
+        _IDLE.add(transport, key, functools.partial(_drop_handshake, protocol, transport))  # until its handshake
         handshake = self.loop.create_future()
         handshake.add_done_callback(functools.partial(_handshake_done, protocol, transport))
         tls = self.loop.tls_protocol(self.loop, protocol, self.context, handshake, server_side=True,
@@ -371,14 +427,18 @@ class _TlsAccept(asyncio.Protocol):
 
 
 def _drop_handshake(protocol, transport) -> None:
-    """Closed to make room (`_make_room`) before its handshake was done."""
+    """Closed to make room (`_make_room`) before its handshake was done: uncounted here, its address
+    too — the loop ends the handshake of a connection it aborts with no error (`_handshake_done` saw a
+    success), and each one closed stayed counted for its address until the service was restarted."""
     _uncount(protocol)
+    _release(protocol._address)
+    protocol._address = None
     transport.abort()
 
 
 def _handshake_done(protocol, transport, handshake) -> None:
     """A handshake failed, too slow or cut: the connection closed (as the loop does), uncounted."""
-    _IDLE.pop(transport, None)  # done: idle now, if at all, as an HTTP connection waiting for its head
+    _IDLE.remove(transport)  # done: idle now, if at all, as an HTTP connection waiting for its head
     failed = handshake.cancelled() or handshake.exception() is not None
     if failed:
         transport.abort()
