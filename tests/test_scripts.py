@@ -906,3 +906,38 @@ def test_the_formats_and_lists_of_notes_below_controles_move_with_them_in_the_an
                        moved: [["TRUE"]]}
     assert [str(d.sqref) for d in ws.data_validations.dataValidation] == \
         [*template_lists, ws.cell(r2 + 3 + grown, c2).coordinate]
+
+
+def test_a_list_and_a_formula_down_to_the_last_row_under_controles_still_end_there_in_the_annotated_copy(tmp_path):
+    """A drop-down list put on a note's column down to the grid's end (Ctrl+Maj+Bas, then « Validation des
+    données ») and a formula counting it: moved below the grown T_Controles, they ended at row 1 048 579 —
+    past Excel's 1 048 576 rows, a copy Excel « répare » by dropping them. As in Excel, they now start
+    lower and still end at the last row."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from acv_xl.contract.values import EXCEL_ROWS
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    col = ws.cell(1, c2).column_letter
+    dv = DataValidation(type="list", formula1='"à voir,vu"')
+    dv.add(f"{col}{r2 + 2}:{col}{EXCEL_ROWS}")
+    ws.add_data_validation(dv)
+    ws.cell(r2 + 3, c1).value = f"=COUNTA({col}{r2 + 2}:{col}{EXCEL_ROWS})"
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    moved = f"{col}{r2 + 2 + grown}:{col}{EXCEL_ROWS}"
+    assert ws.cell(r2 + 3 + grown, c1).value == f"=COUNTA({moved})"
+    assert moved in [str(d.sqref) for d in ws.data_validations.dataValidation]
+    with zipfile.ZipFile(out) as z:  # no reference past the grid anywhere in the copy
+        assert not any(str(EXCEL_ROWS + grown).encode() in z.read(n) for n in z.namelist())

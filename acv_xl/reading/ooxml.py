@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
+from acv_xl.contract.values import EXCEL_ROWS
 from acv_xl.reading import zip_guard
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -376,9 +377,17 @@ def parse_ref(ref: str) -> tuple[int, int, int, int]:
 
 
 def _shifted(ref: str, by: int) -> str:
-    """A cell or range reference `by` rows lower."""
+    """A cell or range reference `by` rows lower; a range reaching the grid's last row still ends there
+    (`_last_row`)."""
     r1, c1, r2, c2 = parse_ref(ref)
-    return _a1(r1 + by, c1) if ":" not in ref else f"{_a1(r1 + by, c1)}:{_a1(r2 + by, c2)}"
+    return _a1(r1 + by, c1) if ":" not in ref else f"{_a1(r1 + by, c1)}:{_a1(_last_row(r2, by), c2)}"
+
+
+def _last_row(row: int, by: int) -> int:
+    """The last row of a range moved `by` rows lower, as Excel moves it: never past the grid's last row
+    (a list or a formula on « G8:G1048576 », a selection Ctrl+Maj+Bas makes, became « G8:G1048578 », a
+    reference Excel cannot read: it repaired the copy, dropping them)."""
+    return min(row + by, EXCEL_ROWS)
 
 
 def _local_tag(tag: str) -> str:
@@ -434,7 +443,7 @@ class _MovedArea:
         d1, col1, d2, row1, d3, col2, d4, row2 = m.groups()
         out = f"{d1}{col1}{d2}{int(row1) + self.by}"
         if col2 is not None:
-            out += f":{d3}{col2}{d4}{int(row2) + self.by}"
+            out += f":{d3}{col2}{d4}{_last_row(int(row2), self.by)}"
         return prefix + bang + out
 
 
