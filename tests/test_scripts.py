@@ -941,3 +941,34 @@ def test_a_list_and_a_formula_down_to_the_last_row_under_controles_still_end_the
     assert moved in [str(d.sqref) for d in ws.data_validations.dataValidation]
     with zipfile.ZipFile(out) as z:  # no reference past the grid anywhere in the copy
         assert not any(str(EXCEL_ROWS + grown).encode() in z.read(n) for n in z.namelist())
+
+
+def test_a_list_beside_controles_whose_choices_are_typed_below_it_still_offers_them_in_the_annotated_copy(tmp_path):
+    """Choices typed below T_Controles (« à voir », « vu ») as the source of a drop-down list in a column
+    beside the table: the choices move down with the notes, the list stays (it is not among the moved
+    cells) — its source kept its text, and the list of the annotated copy offered the findings' texts
+    written where the choices were. As in Excel, the source now follows the choices."""
+    import openpyxl
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    col = ws.cell(1, c1).column_letter
+    ws.cell(r2 + 4, c1).value, ws.cell(r2 + 5, c1).value = "à voir", "vu"
+    dv = DataValidation(type="list", formula1=f"${col}${r2 + 4}:${col}${r2 + 5}")
+    beside = ws.cell(r1 + 1, c2 + 2).coordinate
+    dv.add(beside)
+    ws.add_data_validation(dv)
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws.cell(r2 + 4 + grown, c1).value, ws.cell(r2 + 5 + grown, c1).value] == ["à voir", "vu"]
+    lists = {str(d.sqref): d.formula1 for d in ws.data_validations.dataValidation}
+    assert lists[beside] == f"${col}${r2 + 4 + grown}:${col}${r2 + 5 + grown}"

@@ -413,6 +413,14 @@ class _MovedArea:
             return False
         return r1 >= self.first_row and self.c1 <= k1 and k2 <= self.c2
 
+    def meets(self, ref: str) -> bool:
+        """Whether `ref` holds one moved cell at least (an unreadable one is said to: left as written)."""
+        try:
+            _r1, k1, r2, k2 = parse_ref(ref.replace("$", ""))
+        except ValueError:
+            return True
+        return r2 >= self.first_row and k1 <= self.c2 and k2 >= self.c1
+
     def follow(self, formula: str) -> str:
         if not any(ch.isdigit() for ch in formula):  # no cell reference (TRUE, a list « à voir,vu »)
             return formula
@@ -734,23 +742,24 @@ class Worksheet:
                 if r1 >= first_row and c1 <= k1 and k2 <= c2:
                     el.set("ref", _shifted(el.get("ref"), by))
         # a conditional format or a list wholly among the moved cells goes with them (it coloured and
-        # constrained the rows they left: the findings' of the annotated copy); their formulas are written
-        # from their range's first cell, so they follow it too — those reaching outside stay, as written
+        # constrained the rows they left: the findings' of the annotated copy), one wholly outside them
+        # stays: the references of their formulas to the moved cells follow them, as Excel rewrites them (a
+        # list beside the table whose choices are typed below it offered the findings' texts). One partly
+        # among them stays as written: Excel would split it, each part's formulas read from another cell
         for el in list(self.root.iter()):
             if _local_tag(el.tag) not in ("conditionalFormatting", "dataValidation"):
                 continue
             holder = el if el.get("sqref") is not None else next(
                 (x for x in el if _local_tag(x.tag) == "sqref"), None)
-            if holder is None:
+            refs = [] if holder is None else (holder.get("sqref") if holder is el else holder.text or "").split()
+            if refs and all(inside.holds(r) for r in refs):
+                shifted = " ".join(_shifted(r, by) for r in refs)
+                if holder is el:
+                    el.set("sqref", shifted)
+                else:
+                    holder.text = shifted
+            elif any(inside.meets(r) for r in refs):
                 continue
-            refs = (holder.get("sqref") if holder is el else holder.text or "").split()
-            if not refs or not all(inside.holds(r) for r in refs):
-                continue
-            shifted = " ".join(_shifted(r, by) for r in refs)
-            if holder is el:
-                el.set("sqref", shifted)
-            else:
-                holder.text = shifted
             for f in el.iter():
                 if f is not el and _local_tag(f.tag) in ("formula", "formula1", "formula2", "f") and f.text:
                     f.text = inside.follow(f.text)
