@@ -2463,6 +2463,9 @@ def test_historique_refuses_lines_edited_by_hand_in_another_users_register(tmp_p
     ("UPDATE consolidations SET conventions_comptees = 3",
      "la table « consolidations » dit 3 conventions comptées pour la consolidation n° 1 quand la table « conventions » "
      "en compte 6"),
+    ("UPDATE consolidations SET conventions_comptees = 1",  # one: « 1 conventions comptées » was said
+     "la table « consolidations » dit 1 convention comptée pour la consolidation n° 1 quand la table « conventions » "
+     "en compte 6"),
     ("UPDATE consolidations SET fichiers = 7.5",
      "la table « consolidations » dit 7,50 fichiers vus pour la consolidation n° 1 quand la table « fichiers » en "
      "compte 6"),
