@@ -972,3 +972,36 @@ def test_a_list_beside_controles_whose_choices_are_typed_below_it_still_offers_t
     assert [ws.cell(r2 + 4 + grown, c1).value, ws.cell(r2 + 5 + grown, c1).value] == ["à voir", "vu"]
     lists = {str(d.sqref): d.formula1 for d in ws.data_validations.dataValidation}
     assert lists[beside] == f"${col}${r2 + 4 + grown}:${col}${r2 + 5 + grown}"
+
+
+def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(tmp_path):
+    """A table of the user's below T_Controles (« T_Notes »: a subject, an opinion): the button's insertion
+    moves it down as T_Controles grows; `acv-xl valider --annoter` moved its cells but left its definition on
+    the rows they left — over the findings, its header row no longer its columns' names: a table Excel
+    « répare » by deleting it. Its range now goes with its cells."""
+    import openpyxl
+    from openpyxl.worksheet.table import Table
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    top = r2 + 4
+    for r, values in enumerate((("Sujet", "Avis"), ("Action 2.1", "à revoir"), ("Action 3.1", "vu")), start=top):
+        for k, v in enumerate(values):
+            ws.cell(r, c1 + k).value = v
+    ref = f"{ws.cell(top, c1).coordinate}:{ws.cell(top + 2, c1 + 1).coordinate}"
+    ws.add_table(Table(displayName="T_Notes", ref=ref))
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    moved = f"{ws.cell(top + grown, c1).coordinate}:{ws.cell(top + 2 + grown, c1 + 1).coordinate}"
+    assert ws.tables["T_Notes"].ref == moved
+    assert ws.tables["T_Notes"].autoFilter is None or ws.tables["T_Notes"].autoFilter.ref in (None, moved)
+    assert [[ws.cell(r, c1 + k).value for k in range(2)] for r in range(top + grown, top + 3 + grown)] == \
+        [["Sujet", "Avis"], ["Action 2.1", "à revoir"], ["Action 3.1", "vu"]]

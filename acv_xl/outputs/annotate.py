@@ -65,6 +65,7 @@ from acv_xl.reading.ooxml import (
     parse_ref,
     q,
     quote_sheet,
+    shifted,
     xml_text,
 )
 from acv_xl.reading.source import a1 as _a1
@@ -301,6 +302,7 @@ class _Book:
                                 for col, cell in ws.cells.get(r, {}).items()):
             ws.move_down(r2 + 1, c1, c2, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
+            self._move_tables(part, table_part, r2 + 1, c1, c2, new_end - r2)
         # a totals row (the template has none, a user may add one) moves under the new last row
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
@@ -360,6 +362,26 @@ class _Book:
         self.pkg.touch(table_part)
         ws.touch()
         return True
+
+    def _move_tables(self, part: str, controles: str, first_row: int, c1: int, c2: int, by: int) -> None:
+        """The user's tables wholly among the cells `Worksheet.move_down` moved (a table of notes below
+        T_Controles) go with them, as Excel's insertion moves them (the button's): their definition named
+        the rows the cells left — over the findings, a header row no longer its columns' names, a table
+        Excel « répare » by deleting it when the annotated copy is opened."""
+        for _rid, ty, target in self.pkg.relationships(part):
+            if ty != REL_TABLE or target == controles or not self.pkg.has(target):
+                continue
+            t = self.pkg.xml(target)
+            try:
+                tr1, tc1, _tr2, tc2 = parse_ref(t.root.get("ref", ""))
+            except ValueError:
+                continue
+            if tr1 < first_row or tc1 < c1 or tc2 > c2:
+                continue
+            for el in (t.root, t.root.find(q("autoFilter"))):
+                if el is not None and el.get("ref"):
+                    el.set("ref", shifted(el.get("ref"), by))
+            self.pkg.touch(target)
 
     @staticmethod
     def _remove_hyperlinks(ws: Worksheet, r1: int, c1: int, r2: int, c2: int) -> None:

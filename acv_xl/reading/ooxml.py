@@ -376,7 +376,7 @@ def parse_ref(ref: str) -> tuple[int, int, int, int]:
     return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
 
 
-def _shifted(ref: str, by: int) -> str:
+def shifted(ref: str, by: int) -> str:
     """A cell or range reference `by` rows lower; a range reaching the grid's last row still ends there
     (`_last_row`)."""
     r1, c1, r2, c2 = parse_ref(ref)
@@ -731,7 +731,7 @@ class Worksheet:
                 moved[:] = list(old)
                 f = old.find(q("f"))
                 if f is not None and f.get("ref"):  # a shared or array formula's range goes with it
-                    moved.find(q("f")).set("ref", _shifted(f.get("ref"), by))
+                    moved.find(q("f")).set("ref", shifted(f.get("ref"), by))
             self.remove_row_cells(r, c1, c2)
         for tag, item in (("mergeCells", "mergeCell"), ("hyperlinks", "hyperlink")):
             for el in self.root.iter(q(item)) if self.root.find(q(tag)) is not None else ():
@@ -740,7 +740,7 @@ class Worksheet:
                 except ValueError:
                     continue
                 if r1 >= first_row and c1 <= k1 and k2 <= c2:
-                    el.set("ref", _shifted(el.get("ref"), by))
+                    el.set("ref", shifted(el.get("ref"), by))
         # a conditional format or a list wholly among the moved cells goes with them (it coloured and
         # constrained the rows they left: the findings' of the annotated copy), one wholly outside them
         # stays: the references of their formulas to the moved cells follow them, as Excel rewrites them (a
@@ -753,11 +753,11 @@ class Worksheet:
                 (x for x in el if _local_tag(x.tag) == "sqref"), None)
             refs = [] if holder is None else (holder.get("sqref") if holder is el else holder.text or "").split()
             if refs and all(inside.holds(r) for r in refs):
-                shifted = " ".join(_shifted(r, by) for r in refs)
+                lower = " ".join(shifted(r, by) for r in refs)
                 if holder is el:
-                    el.set("sqref", shifted)
+                    el.set("sqref", lower)
                 else:
-                    holder.text = shifted
+                    holder.text = lower
             elif any(inside.meets(r) for r in refs):
                 continue
             for f in el.iter():
