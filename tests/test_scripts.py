@@ -1005,3 +1005,52 @@ def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(
     assert ws.tables["T_Notes"].autoFilter is None or ws.tables["T_Notes"].autoFilter.ref in (None, moved)
     assert [[ws.cell(r, c1 + k).value for k in range(2)] for r in range(top + grown, top + 3 + grown)] == \
         [["Sujet", "Avis"], ["Action 2.1", "à revoir"], ["Action 3.1", "vu"]]
+
+
+def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
+    """An Excel note (« à voir avec le maire ») on a line typed below T_Controles: the button's insertion
+    moves it with its cell; `acv-xl valider --annoter` moved the line but left the note on its old cell —
+    a finding's now, the note shown over it. The note and its drawing's anchor now go with the line."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    r = r2 + 2
+    assert ws.cell(r, c1).value == "Note du comité : revoir l'action 2.1"
+    ws.cell(r, c1).comment = Comment("à voir avec le maire", "Moi")
+    wb.save(path)
+    # the drawing as Excel writes it (openpyxl's prefixes ns0…, no anchor): its usual prefixes, an anchor
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    for n in [n for n in parts if n.endswith(".vml")]:
+        text = parts[n].decode()
+        for ns, prefix in (("ns0", "o"), ("ns1", "v"), ("ns2", "x")):
+            text = text.replace(f"xmlns:{ns}=", f"xmlns:{prefix}=").replace(f"{ns}:", f"{prefix}:")
+        parts[n] = text.replace("<x:SizeWithCells />", f"<x:SizeWithCells /><x:Anchor>\n {c1}, 15, {r - 2}, 10, "
+                                f"{c1 + 2}, 15, {r + 3}, 4</x:Anchor>").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    noted = [(x.row, x.column, x.value) for row in ws.iter_rows() for x in row
+             if x.comment is not None and x.comment.text == "à voir avec le maire"]
+    assert noted == [(r + grown, c1, "Note du comité : revoir l'action 2.1")]
+    with zipfile.ZipFile(out) as z:  # the drawing Excel shows the note with: on the moved cell too
+        vml = [z.read(n).decode() for n in z.namelist() if n.endswith(".vml")]
+    ours = [v for v in vml if "<x:Column>" + str(c1 - 1) + "<" in v and f"{c1 + 2}, 15, " in v]
+    assert len(ours) == 1
+    assert re.findall(r"<x:Row>(\d+)</x:Row>", ours[0]) == [str(r - 1 + grown)]
+    assert re.findall(r"<x:Anchor>([^<]*)</x:Anchor>", ours[0]) == \
+        [f"{c1}, 15, {r - 2 + grown}, 10, {c1 + 2}, 15, {r + 3 + grown}, 4"]

@@ -303,6 +303,7 @@ class _Book:
             ws.move_down(r2 + 1, c1, c2, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
             self._move_tables(part, table_part, r2 + 1, c1, c2, new_end - r2)
+            _SheetNotes(self.pkg, ws, []).move_down(r2 + 1, c1, c2, new_end - r2)
         # a totals row (the template has none, a user may add one) moves under the new last row
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
@@ -569,6 +570,7 @@ _VML_SHAPE = re.compile(r"<v:shape\b(?:(?!<v:shape\b).)*?</v:shape>", re.S)
 _VML_NOTE = re.compile(r'ObjectType\s*=\s*"Note"')
 _VML_ROW = re.compile(r"<x:Row>\s*(\d+)\s*</x:Row>")
 _VML_COL = re.compile(r"<x:Column>\s*(\d+)\s*</x:Column>")
+_VML_ANCHOR = re.compile(r"<x:Anchor>([^<]*)</x:Anchor>")
 _VML_SHAPETYPE_202 = re.compile(r'<v:shapetype\b[^>]*\bid="_x0000_t202"')
 
 _VML_HEAD = """<xml xmlns:v="urn:schemas-microsoft-com:vml"
@@ -705,6 +707,50 @@ class _SheetNotes:
             pkg.remove(name)
             ws.remove_child("legacyDrawing")
         ws.touch()
+
+    def move_down(self, first_row: int, c1: int, c2: int, by: int) -> None:
+        """The notes of the cells `Worksheet.move_down` moved go with them, as Excel's insertion (the
+        button's) moves them: a note on a line typed below T_Controles stayed on its old cell — now a
+        finding's, the note shown over it — its line moved away without it."""
+        def among(r: int, c: int) -> bool:
+            return r >= first_row and c1 <= c <= c2
+
+        if self.comments_rel:
+            comments = self.pkg.xml(self.comments_rel[1])
+            moved = 0
+            for cm in comments.root.iter(q("comment")):
+                try:
+                    r, c = parse_cell(cm.get("ref", ""))
+                except ValueError:
+                    continue
+                if among(r, c):
+                    cm.set("ref", _a1(r + by, c))
+                    moved += 1
+            if moved:
+                self.pkg.touch(self.comments_rel[1])
+        text = self._vml_text()
+        if text is None:
+            return
+
+        def lower(m: re.Match) -> str:
+            shape = m.group(0)
+            r, c = _VML_ROW.search(shape), _VML_COL.search(shape)
+            if not (_VML_NOTE.search(shape) and r and c and among(int(r.group(1)) + 1, int(c.group(1)) + 1)):
+                return shape
+            shape = _VML_ROW.sub(f"<x:Row>{int(r.group(1)) + by}</x:Row>", shape, count=1)
+
+            def anchor(a: re.Match) -> str:  # left col, offset, top row, offset, right col, offset, bottom row, offset
+                v = [x.strip() for x in a.group(1).split(",")]
+                if len(v) != 8 or not all(x.isdigit() for x in v):
+                    return a.group(0)
+                v[2], v[6] = str(int(v[2]) + by), str(int(v[6]) + by)
+                return f"<x:Anchor>{', '.join(v)}</x:Anchor>"
+
+            return _VML_ANCHOR.sub(anchor, shape, count=1)
+
+        lowered = _VML_SHAPE.sub(lower, text)
+        if lowered != text:
+            self.pkg.write_bytes(self.vml_rel[1], lowered.encode(self._vml_encoding, errors="surrogateescape"))
 
     _vml_encoding = "utf-8"
 
