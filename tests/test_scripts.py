@@ -1054,3 +1054,52 @@ def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_c
     assert re.findall(r"<x:Row>(\d+)</x:Row>", ours[0]) == [str(r - 1 + grown)]
     assert re.findall(r"<x:Anchor>([^<]*)</x:Anchor>", ours[0]) == \
         [f"{c1}, 15, {r - 2 + grown}, 10, {c1 + 2}, 15, {r + 3 + grown}, 4"]
+
+
+def test_a_threaded_comment_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
+    """A comment of Excel 365 (« Nouveau commentaire »: a threaded comment, with its legacy note for older
+    versions) on a line typed below T_Controles moves with the line, both parts of it: one moved without
+    the other named two cells, for one comment."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    r = r2 + 2
+    cell = ws.cell(r, c1).coordinate
+    ws[cell].comment = Comment("[Threaded comment] à voir avec le maire", "tc={1}")
+    wb.save(path)
+    threaded = "xl/threadedComments/threadedComment1.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    rels = next(n for n, data in parts.items() if n.endswith(".rels") and b"comment1.xml" in data)
+    parts[rels] = parts[rels].replace(b"</Relationships>", b'<Relationship Id="rIdTC1" Type="http://schemas.microsoft'
+                                      b'.com/office/2017/10/relationships/threadedComment" Target="/' + threaded.encode()
+                                      + b'"/></Relationships>')
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", b'<Override PartName="/' + threaded.encode() + b'" ContentType="application/vnd.ms-excel.'
+        b'threadedcomments+xml"/></Types>')
+    parts[threaded] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<ThreadedComments xmlns="http://schemas.microsoft.com/'
+        'office/spreadsheetml/2018/threadedcomments" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<threadedComment ref="{cell}" dT="2026-11-20T10:00:00.00" personId="{{1}}" id="{{2}}">'
+        "<text>à voir avec le maire</text></threadedComment></ThreadedComments>").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    moved = ws.cell(r + grown, c1).coordinate
+    with zipfile.ZipFile(out) as z:
+        assert f'ref="{moved}"'.encode() in z.read(threaded) and f'ref="{cell}"'.encode() not in z.read(threaded)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [x.coordinate for row in ws.iter_rows() for x in row
+            if x.comment is not None and "à voir avec le maire" in x.comment.text] == [moved]

@@ -571,6 +571,7 @@ _VML_NOTE = re.compile(r'ObjectType\s*=\s*"Note"')
 _VML_ROW = re.compile(r"<x:Row>\s*(\d+)\s*</x:Row>")
 _VML_COL = re.compile(r"<x:Column>\s*(\d+)\s*</x:Column>")
 _VML_ANCHOR = re.compile(r"<x:Anchor>([^<]*)</x:Anchor>")
+REL_THREADED_COMMENT = "http://schemas.microsoft.com/office/2017/10/relationships/threadedComment"
 _VML_SHAPETYPE_202 = re.compile(r'<v:shapetype\b[^>]*\bid="_x0000_t202"')
 
 _VML_HEAD = """<xml xmlns:v="urn:schemas-microsoft-com:vml"
@@ -715,10 +716,14 @@ class _SheetNotes:
         def among(r: int, c: int) -> bool:
             return r >= first_row and c1 <= c <= c2
 
-        if self.comments_rel:
-            comments = self.pkg.xml(self.comments_rel[1])
+        # the legacy notes, and the threaded comments of Excel 365 (each with its legacy note: both move)
+        parts = [t for _i, ty, t in self.pkg.relationships(self.ws.part)
+                 if ty in (REL_COMMENTS, REL_THREADED_COMMENT) and self.pkg.has(t)]
+        for name in parts:
             moved = 0
-            for cm in comments.root.iter(q("comment")):
+            for cm in self.pkg.xml(name).root.iter():
+                if cm.tag.rpartition("}")[2] not in ("comment", "threadedComment"):
+                    continue
                 try:
                     r, c = parse_cell(cm.get("ref", ""))
                 except ValueError:
@@ -727,7 +732,7 @@ class _SheetNotes:
                     cm.set("ref", _a1(r + by, c))
                     moved += 1
             if moved:
-                self.pkg.touch(self.comments_rel[1])
+                self.pkg.touch(name)
         text = self._vml_text()
         if text is None:
             return
