@@ -980,6 +980,7 @@ def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(
     the rows they left — over the findings, its header row no longer its columns' names: a table Excel
     « répare » by deleting it. Its range now goes with its cells."""
     import openpyxl
+    from openpyxl.worksheet.filters import AutoFilter, SortCondition, SortState
     from openpyxl.worksheet.table import Table
 
     from acv_xl.outputs.annotate import annotate
@@ -993,7 +994,13 @@ def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(
         for k, v in enumerate(values):
             ws.cell(r, c1 + k).value = v
     ref = f"{ws.cell(top, c1).coordinate}:{ws.cell(top + 2, c1 + 1).coordinate}"
-    ws.add_table(Table(displayName="T_Notes", ref=ref))
+    notes = Table(displayName="T_Notes", ref=ref)
+    notes._initialise_columns()
+    notes.autoFilter = AutoFilter(ref=ref)
+    notes.autoFilter.sortState = SortState(ref=ref.replace(ws.cell(top, c1).coordinate, ws.cell(top + 1, c1).coordinate),
+                                           sortCondition=[SortCondition(ref=f"{ws.cell(top + 1, c1 + 1).coordinate}:"
+                                                                            f"{ws.cell(top + 2, c1 + 1).coordinate}")])
+    ws.add_table(notes)
     wb.save(path)
     report = validate_file(path)
     annotate(path, out, report, today=TODAY)
@@ -1001,8 +1008,12 @@ def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(
     assert grown > 0
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     moved = f"{ws.cell(top + grown, c1).coordinate}:{ws.cell(top + 2 + grown, c1 + 1).coordinate}"
-    assert ws.tables["T_Notes"].ref == moved
-    assert ws.tables["T_Notes"].autoFilter is None or ws.tables["T_Notes"].autoFilter.ref in (None, moved)
+    notes = ws.tables["T_Notes"]
+    assert notes.ref == notes.autoFilter.ref == moved
+    assert notes.autoFilter.sortState.ref == f"{ws.cell(top + 1 + grown, c1).coordinate}:" \
+                                             f"{ws.cell(top + 2 + grown, c1 + 1).coordinate}"
+    assert [c.ref for c in notes.autoFilter.sortState.sortCondition] == \
+        [f"{ws.cell(top + 1 + grown, c1 + 1).coordinate}:{ws.cell(top + 2 + grown, c1 + 1).coordinate}"]
     assert [[ws.cell(r, c1 + k).value for k in range(2)] for r in range(top + grown, top + 3 + grown)] == \
         [["Sujet", "Avis"], ["Action 2.1", "à revoir"], ["Action 3.1", "vu"]]
 

@@ -379,8 +379,8 @@ class _Book:
                 continue
             if tr1 < first_row or tc1 < c1 or tc2 > c2:
                 continue
-            for el in (t.root, t.root.find(q("autoFilter"))):
-                if el is not None and el.get("ref"):
+            for el in t.root.iter():  # the table's range, its filter's, its sort's and their conditions'
+                if el.get("ref"):
                     el.set("ref", shifted(el.get("ref"), by))
             self.pkg.touch(target)
 
