@@ -3087,7 +3087,7 @@ class _CommitThenCtrlC:
         return cursor
 
 
-@pytest.mark.parametrize("when", ["au retour du COMMIT", "après l'enregistrement"])
+@pytest.mark.parametrize("when", ["au retour du COMMIT", "en libérant le registre", "après l'enregistrement"])
 def test_ctrl_c_once_the_run_is_recorded_says_it_is_recorded(tmp_path, examples, monkeypatch, capsys, when):
     """A Ctrl-C landing just as the register's COMMIT returns (or after, while the command ends): the
     run was recorded and its outputs written, and the command said « interrompu. » alone — the user
@@ -3103,6 +3103,15 @@ def test_ctrl_c_once_the_run_is_recorded_says_it_is_recorded(tmp_path, examples,
             return register
 
         monkeypatch.setattr(R.Register, "open", classmethod(open_))
+    elif when == "en libérant le registre":  # the COMMIT gone through, before `finish` has returned
+        real_release = R.PendingRecord._release
+
+        def release(self):
+            real_release(self)
+            if self._done is not None and not self._register.con.in_transaction:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(R.PendingRecord, "_release", release)
     else:
         real_consolidate = C.consolidate
 
