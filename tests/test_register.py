@@ -2463,6 +2463,9 @@ def test_historique_refuses_lines_edited_by_hand_in_another_users_register(tmp_p
     ("UPDATE consolidations SET conventions_comptees = 3",
      "la table « consolidations » dit 3 conventions comptées pour la consolidation n° 1 quand la table « conventions » "
      "en compte 6"),
+    ("UPDATE consolidations SET conventions_comptees = 1",  # one: « 1 conventions comptées » was said
+     "la table « consolidations » dit 1 convention comptée pour la consolidation n° 1 quand la table « conventions » "
+     "en compte 6"),
     ("UPDATE consolidations SET fichiers = 7.5",
      "la table « consolidations » dit 7,50 fichiers vus pour la consolidation n° 1 quand la table « fichiers » en "
      "compte 6"),
@@ -3084,7 +3087,7 @@ class _CommitThenCtrlC:
         return cursor
 
 
-@pytest.mark.parametrize("when", ["au retour du COMMIT", "après l'enregistrement"])
+@pytest.mark.parametrize("when", ["au retour du COMMIT", "en libérant le registre", "après l'enregistrement"])
 def test_ctrl_c_once_the_run_is_recorded_says_it_is_recorded(tmp_path, examples, monkeypatch, capsys, when):
     """A Ctrl-C landing just as the register's COMMIT returns (or after, while the command ends): the
     run was recorded and its outputs written, and the command said « interrompu. » alone — the user
@@ -3100,6 +3103,15 @@ def test_ctrl_c_once_the_run_is_recorded_says_it_is_recorded(tmp_path, examples,
             return register
 
         monkeypatch.setattr(R.Register, "open", classmethod(open_))
+    elif when == "en libérant le registre":  # the COMMIT gone through, before `finish` has returned
+        real_release = R.PendingRecord._release
+
+        def release(self):
+            real_release(self)
+            if self._done is not None and not self._register.con.in_transaction:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(R.PendingRecord, "_release", release)
     else:
         real_consolidate = C.consolidate
 

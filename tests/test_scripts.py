@@ -906,3 +906,211 @@ def test_the_formats_and_lists_of_notes_below_controles_move_with_them_in_the_an
                        moved: [["TRUE"]]}
     assert [str(d.sqref) for d in ws.data_validations.dataValidation] == \
         [*template_lists, ws.cell(r2 + 3 + grown, c2).coordinate]
+
+
+def test_a_list_and_a_formula_down_to_the_last_row_under_controles_still_end_there_in_the_annotated_copy(tmp_path):
+    """A drop-down list put on a note's column down to the grid's end (Ctrl+Maj+Bas, then « Validation des
+    données ») and a formula counting it: moved below the grown T_Controles, they ended at row 1 048 579 —
+    past Excel's 1 048 576 rows, a copy Excel « répare » by dropping them. As in Excel, they now start
+    lower and still end at the last row."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from acv_xl.contract.values import EXCEL_ROWS
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    col = ws.cell(1, c2).column_letter
+    dv = DataValidation(type="list", formula1='"à voir,vu"')
+    dv.add(f"{col}{r2 + 2}:{col}{EXCEL_ROWS}")
+    ws.add_data_validation(dv)
+    ws.cell(r2 + 3, c1).value = f"=COUNTA({col}{r2 + 2}:{col}{EXCEL_ROWS})"
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    moved = f"{col}{r2 + 2 + grown}:{col}{EXCEL_ROWS}"
+    assert ws.cell(r2 + 3 + grown, c1).value == f"=COUNTA({moved})"
+    assert moved in [str(d.sqref) for d in ws.data_validations.dataValidation]
+    with zipfile.ZipFile(out) as z:  # no reference past the grid anywhere in the copy
+        assert not any(str(EXCEL_ROWS + grown).encode() in z.read(n) for n in z.namelist())
+
+
+def test_a_list_beside_controles_whose_choices_are_typed_below_it_still_offers_them_in_the_annotated_copy(tmp_path):
+    """Choices typed below T_Controles (« à voir », « vu ») as the source of a drop-down list in a column
+    beside the table: the choices move down with the notes, the list stays (it is not among the moved
+    cells) — its source kept its text, and the list of the annotated copy offered the findings' texts
+    written where the choices were. As in Excel, the source now follows the choices."""
+    import openpyxl
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    col = ws.cell(1, c1).column_letter
+    ws.cell(r2 + 4, c1).value, ws.cell(r2 + 5, c1).value = "à voir", "vu"
+    dv = DataValidation(type="list", formula1=f"${col}${r2 + 4}:${col}${r2 + 5}")
+    beside = ws.cell(r1 + 1, c2 + 2).coordinate
+    dv.add(beside)
+    ws.add_data_validation(dv)
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws.cell(r2 + 4 + grown, c1).value, ws.cell(r2 + 5 + grown, c1).value] == ["à voir", "vu"]
+    lists = {str(d.sqref): d.formula1 for d in ws.data_validations.dataValidation}
+    assert lists[beside] == f"${col}${r2 + 4 + grown}:${col}${r2 + 5 + grown}"
+
+
+def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(tmp_path):
+    """A table of the user's below T_Controles (« T_Notes »: a subject, an opinion): the button's insertion
+    moves it down as T_Controles grows; `acv-xl valider --annoter` moved its cells but left its definition on
+    the rows they left — over the findings, its header row no longer its columns' names: a table Excel
+    « répare » by deleting it. Its range now goes with its cells."""
+    import openpyxl
+    from openpyxl.worksheet.filters import AutoFilter, SortCondition, SortState
+    from openpyxl.worksheet.table import Table
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    top = r2 + 4
+    for r, values in enumerate((("Sujet", "Avis"), ("Action 2.1", "à revoir"), ("Action 3.1", "vu")), start=top):
+        for k, v in enumerate(values):
+            ws.cell(r, c1 + k).value = v
+    ref = f"{ws.cell(top, c1).coordinate}:{ws.cell(top + 2, c1 + 1).coordinate}"
+    notes = Table(displayName="T_Notes", ref=ref)
+    notes._initialise_columns()
+    notes.autoFilter = AutoFilter(ref=ref)
+    notes.autoFilter.sortState = SortState(ref=ref.replace(ws.cell(top, c1).coordinate, ws.cell(top + 1, c1).coordinate),
+                                           sortCondition=[SortCondition(ref=f"{ws.cell(top + 1, c1 + 1).coordinate}:"
+                                                                            f"{ws.cell(top + 2, c1 + 1).coordinate}")])
+    ws.add_table(notes)
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    moved = f"{ws.cell(top + grown, c1).coordinate}:{ws.cell(top + 2 + grown, c1 + 1).coordinate}"
+    notes = ws.tables["T_Notes"]
+    assert notes.ref == notes.autoFilter.ref == moved
+    assert notes.autoFilter.sortState.ref == f"{ws.cell(top + 1 + grown, c1).coordinate}:" \
+                                             f"{ws.cell(top + 2 + grown, c1 + 1).coordinate}"
+    assert [c.ref for c in notes.autoFilter.sortState.sortCondition] == \
+        [f"{ws.cell(top + 1 + grown, c1 + 1).coordinate}:{ws.cell(top + 2 + grown, c1 + 1).coordinate}"]
+    assert [[ws.cell(r, c1 + k).value for k in range(2)] for r in range(top + grown, top + 3 + grown)] == \
+        [["Sujet", "Avis"], ["Action 2.1", "à revoir"], ["Action 3.1", "vu"]]
+
+
+def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
+    """An Excel note (« à voir avec le maire ») on a line typed below T_Controles: the button's insertion
+    moves it with its cell; `acv-xl valider --annoter` moved the line but left the note on its old cell —
+    a finding's now, the note shown over it. The note and its drawing's anchor now go with the line."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    r = r2 + 2
+    assert ws.cell(r, c1).value == "Note du comité : revoir l'action 2.1"
+    ws.cell(r, c1).comment = Comment("à voir avec le maire", "Moi")
+    wb.save(path)
+    # the drawing as Excel writes it (openpyxl's prefixes ns0…, no anchor): its usual prefixes, an anchor
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    for n in [n for n in parts if n.endswith(".vml")]:
+        text = parts[n].decode()
+        for ns, prefix in (("ns0", "o"), ("ns1", "v"), ("ns2", "x")):
+            text = text.replace(f"xmlns:{ns}=", f"xmlns:{prefix}=").replace(f"{ns}:", f"{prefix}:")
+        parts[n] = text.replace("<x:SizeWithCells />", f"<x:SizeWithCells /><x:Anchor>\n {c1}, 15, {r - 2}, 10, "
+                                f"{c1 + 2}, 15, {r + 3}, 4</x:Anchor>").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    noted = [(x.row, x.column, x.value) for row in ws.iter_rows() for x in row
+             if x.comment is not None and x.comment.text == "à voir avec le maire"]
+    assert noted == [(r + grown, c1, "Note du comité : revoir l'action 2.1")]
+    with zipfile.ZipFile(out) as z:  # the drawing Excel shows the note with: on the moved cell too
+        vml = [z.read(n).decode() for n in z.namelist() if n.endswith(".vml")]
+    ours = [v for v in vml if "<x:Column>" + str(c1 - 1) + "<" in v and f"{c1 + 2}, 15, " in v]
+    assert len(ours) == 1
+    assert re.findall(r"<x:Row>(\d+)</x:Row>", ours[0]) == [str(r - 1 + grown)]
+    assert re.findall(r"<x:Anchor>([^<]*)</x:Anchor>", ours[0]) == \
+        [f"{c1}, 15, {r - 2 + grown}, 10, {c1 + 2}, 15, {r + 3 + grown}, 4"]
+
+
+def test_a_threaded_comment_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
+    """A comment of Excel 365 (« Nouveau commentaire »: a threaded comment, with its legacy note for older
+    versions) on a line typed below T_Controles moves with the line, both parts of it: one moved without
+    the other named two cells, for one comment."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    r = r2 + 2
+    cell = ws.cell(r, c1).coordinate
+    ws[cell].comment = Comment("[Threaded comment] à voir avec le maire", "tc={1}")
+    wb.save(path)
+    threaded = "xl/threadedComments/threadedComment1.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    rels = next(n for n, data in parts.items() if n.endswith(".rels") and b"comment1.xml" in data)
+    parts[rels] = parts[rels].replace(b"</Relationships>", b'<Relationship Id="rIdTC1" Type="http://schemas.microsoft'
+                                      b'.com/office/2017/10/relationships/threadedComment" Target="/' + threaded.encode()
+                                      + b'"/></Relationships>')
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", b'<Override PartName="/' + threaded.encode() + b'" ContentType="application/vnd.ms-excel.'
+        b'threadedcomments+xml"/></Types>')
+    parts[threaded] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<ThreadedComments xmlns="http://schemas.microsoft.com/'
+        'office/spreadsheetml/2018/threadedcomments" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<threadedComment ref="{cell}" dT="2026-11-20T10:00:00.00" personId="{{1}}" id="{{2}}">'
+        "<text>à voir avec le maire</text></threadedComment></ThreadedComments>").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    moved = ws.cell(r + grown, c1).coordinate
+    with zipfile.ZipFile(out) as z:
+        assert f'ref="{moved}"'.encode() in z.read(threaded) and f'ref="{cell}"'.encode() not in z.read(threaded)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [x.coordinate for row in ws.iter_rows() for x in row
+            if x.comment is not None and "à voir avec le maire" in x.comment.text] == [moved]

@@ -419,9 +419,11 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
                                 f"total de {fmt_euros(total)} quand ses conventions comptées en font "
                                 f"{fmt_euros(conventions)} : elle a été modifiée avec un autre outil, l'historique ne "
                                 "peut plus s'y fier")
-        for said, stated, table, found in (("conventions comptées", comptees, "conventions", n_comptees),
-                                           ("fichiers vus", fichiers, "fichiers", n_fichiers)):
+        for one, many, stated, table, found in (
+                ("convention comptée", "conventions comptées", comptees, "conventions", n_comptees),
+                ("fichier vu", "fichiers vus", fichiers, "fichiers", n_fichiers)):
             if stated is not None and stated != found:
+                said = one if abs(stated) < 2 else many  # « 1 convention comptée » (typed by hand: any number)
                 raise damaged_error(where, f"la table « consolidations » dit "
                                     f"{fmt_number(stated, 0 if float(stated).is_integer() else 2)} {said} pour la "
                                     f"consolidation n° {cid} quand la table « {table} » en compte {fmt_number(found)} : elle "

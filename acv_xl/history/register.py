@@ -1077,6 +1077,7 @@ class PendingRecord:
                                                              if self._blocs.get(k) is not b}, block_key())
             committing = True
             con.execute("COMMIT")
+            return self._committed()  # said at once: a Ctrl-C from here on finds it recorded
         except BaseException as exc:
             # a Ctrl-C is raised between two Python steps, never inside SQLite's COMMIT: with no
             # transaction left after it, the COMMIT went through — recorded, and said so (`recorded`)
@@ -1095,7 +1096,6 @@ class PendingRecord:
             raise
         finally:
             self._release()
-        return self._committed()
 
     def _committed(self) -> int:
         reg = self._register

@@ -65,6 +65,7 @@ from acv_xl.reading.ooxml import (
     parse_ref,
     q,
     quote_sheet,
+    shifted,
     xml_text,
 )
 from acv_xl.reading.source import a1 as _a1
@@ -301,6 +302,8 @@ class _Book:
                                 for col, cell in ws.cells.get(r, {}).items()):
             ws.move_down(r2 + 1, c1, c2, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
+            self._move_tables(part, table_part, r2 + 1, c1, c2, new_end - r2)
+            _SheetNotes(self.pkg, ws, []).move_down(r2 + 1, c1, c2, new_end - r2)
         # a totals row (the template has none, a user may add one) moves under the new last row
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
@@ -360,6 +363,26 @@ class _Book:
         self.pkg.touch(table_part)
         ws.touch()
         return True
+
+    def _move_tables(self, part: str, controles: str, first_row: int, c1: int, c2: int, by: int) -> None:
+        """The user's tables wholly among the cells `Worksheet.move_down` moved (a table of notes below
+        T_Controles) go with them, as Excel's insertion moves them (the button's): their definition named
+        the rows the cells left — over the findings, a header row no longer its columns' names, a table
+        Excel « répare » by deleting it when the annotated copy is opened."""
+        for _rid, ty, target in self.pkg.relationships(part):
+            if ty != REL_TABLE or target == controles or not self.pkg.has(target):
+                continue
+            t = self.pkg.xml(target)
+            try:
+                tr1, tc1, _tr2, tc2 = parse_ref(t.root.get("ref", ""))
+            except ValueError:
+                continue
+            if tr1 < first_row or tc1 < c1 or tc2 > c2:
+                continue
+            for el in t.root.iter():  # the table's range, its filter's, its sort's and their conditions'
+                if el.get("ref"):
+                    el.set("ref", shifted(el.get("ref"), by))
+            self.pkg.touch(target)
 
     @staticmethod
     def _remove_hyperlinks(ws: Worksheet, r1: int, c1: int, r2: int, c2: int) -> None:
@@ -547,6 +570,8 @@ _VML_SHAPE = re.compile(r"<v:shape\b(?:(?!<v:shape\b).)*?</v:shape>", re.S)
 _VML_NOTE = re.compile(r'ObjectType\s*=\s*"Note"')
 _VML_ROW = re.compile(r"<x:Row>\s*(\d+)\s*</x:Row>")
 _VML_COL = re.compile(r"<x:Column>\s*(\d+)\s*</x:Column>")
+_VML_ANCHOR = re.compile(r"<x:Anchor>([^<]*)</x:Anchor>")
+REL_THREADED_COMMENT = "http://schemas.microsoft.com/office/2017/10/relationships/threadedComment"
 _VML_SHAPETYPE_202 = re.compile(r'<v:shapetype\b[^>]*\bid="_x0000_t202"')
 
 _VML_HEAD = """<xml xmlns:v="urn:schemas-microsoft-com:vml"
@@ -683,6 +708,54 @@ class _SheetNotes:
             pkg.remove(name)
             ws.remove_child("legacyDrawing")
         ws.touch()
+
+    def move_down(self, first_row: int, c1: int, c2: int, by: int) -> None:
+        """The notes of the cells `Worksheet.move_down` moved go with them, as Excel's insertion (the
+        button's) moves them: a note on a line typed below T_Controles stayed on its old cell — now a
+        finding's, the note shown over it — its line moved away without it."""
+        def among(r: int, c: int) -> bool:
+            return r >= first_row and c1 <= c <= c2
+
+        # the legacy notes, and the threaded comments of Excel 365 (each with its legacy note: both move)
+        parts = [t for _i, ty, t in self.pkg.relationships(self.ws.part)
+                 if ty in (REL_COMMENTS, REL_THREADED_COMMENT) and self.pkg.has(t)]
+        for name in parts:
+            moved = 0
+            for cm in self.pkg.xml(name).root.iter():
+                if cm.tag.rpartition("}")[2] not in ("comment", "threadedComment"):
+                    continue
+                try:
+                    r, c = parse_cell(cm.get("ref", ""))
+                except ValueError:
+                    continue
+                if among(r, c):
+                    cm.set("ref", _a1(r + by, c))
+                    moved += 1
+            if moved:
+                self.pkg.touch(name)
+        text = self._vml_text()
+        if text is None:
+            return
+
+        def lower(m: re.Match) -> str:
+            shape = m.group(0)
+            r, c = _VML_ROW.search(shape), _VML_COL.search(shape)
+            if not (_VML_NOTE.search(shape) and r and c and among(int(r.group(1)) + 1, int(c.group(1)) + 1)):
+                return shape
+            shape = _VML_ROW.sub(f"<x:Row>{int(r.group(1)) + by}</x:Row>", shape, count=1)
+
+            def anchor(a: re.Match) -> str:  # left col, offset, top row, offset, right col, offset, bottom row, offset
+                v = [x.strip() for x in a.group(1).split(",")]
+                if len(v) != 8 or not all(x.isdigit() for x in v):
+                    return a.group(0)
+                v[2], v[6] = str(int(v[2]) + by), str(int(v[6]) + by)
+                return f"<x:Anchor>{', '.join(v)}</x:Anchor>"
+
+            return _VML_ANCHOR.sub(anchor, shape, count=1)
+
+        lowered = _VML_SHAPE.sub(lower, text)
+        if lowered != text:
+            self.pkg.write_bytes(self.vml_rel[1], lowered.encode(self._vml_encoding, errors="surrogateescape"))
 
     _vml_encoding = "utf-8"
 

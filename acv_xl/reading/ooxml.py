@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
+from acv_xl.contract.values import EXCEL_ROWS
 from acv_xl.reading import zip_guard
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -375,10 +376,18 @@ def parse_ref(ref: str) -> tuple[int, int, int, int]:
     return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
 
 
-def _shifted(ref: str, by: int) -> str:
-    """A cell or range reference `by` rows lower."""
+def shifted(ref: str, by: int) -> str:
+    """A cell or range reference `by` rows lower; a range reaching the grid's last row still ends there
+    (`_last_row`)."""
     r1, c1, r2, c2 = parse_ref(ref)
-    return _a1(r1 + by, c1) if ":" not in ref else f"{_a1(r1 + by, c1)}:{_a1(r2 + by, c2)}"
+    return _a1(r1 + by, c1) if ":" not in ref else f"{_a1(r1 + by, c1)}:{_a1(_last_row(r2, by), c2)}"
+
+
+def _last_row(row: int, by: int) -> int:
+    """The last row of a range moved `by` rows lower, as Excel moves it: never past the grid's last row
+    (a list or a formula on « G8:G1048576 », a selection Ctrl+Maj+Bas makes, became « G8:G1048578 », a
+    reference Excel cannot read: it repaired the copy, dropping them)."""
+    return min(row + by, EXCEL_ROWS)
 
 
 def _local_tag(tag: str) -> str:
@@ -403,6 +412,14 @@ class _MovedArea:
         except ValueError:
             return False
         return r1 >= self.first_row and self.c1 <= k1 and k2 <= self.c2
+
+    def meets(self, ref: str) -> bool:
+        """Whether `ref` holds one moved cell at least (an unreadable one is said to: left as written)."""
+        try:
+            _r1, k1, r2, k2 = parse_ref(ref.replace("$", ""))
+        except ValueError:
+            return True
+        return r2 >= self.first_row and k1 <= self.c2 and k2 >= self.c1
 
     def follow(self, formula: str) -> str:
         if not any(ch.isdigit() for ch in formula):  # no cell reference (TRUE, a list « à voir,vu »)
@@ -434,7 +451,7 @@ class _MovedArea:
         d1, col1, d2, row1, d3, col2, d4, row2 = m.groups()
         out = f"{d1}{col1}{d2}{int(row1) + self.by}"
         if col2 is not None:
-            out += f":{d3}{col2}{d4}{int(row2) + self.by}"
+            out += f":{d3}{col2}{d4}{_last_row(int(row2), self.by)}"
         return prefix + bang + out
 
 
@@ -714,7 +731,7 @@ class Worksheet:
                 moved[:] = list(old)
                 f = old.find(q("f"))
                 if f is not None and f.get("ref"):  # a shared or array formula's range goes with it
-                    moved.find(q("f")).set("ref", _shifted(f.get("ref"), by))
+                    moved.find(q("f")).set("ref", shifted(f.get("ref"), by))
             self.remove_row_cells(r, c1, c2)
         for tag, item in (("mergeCells", "mergeCell"), ("hyperlinks", "hyperlink")):
             for el in self.root.iter(q(item)) if self.root.find(q(tag)) is not None else ():
@@ -723,25 +740,26 @@ class Worksheet:
                 except ValueError:
                     continue
                 if r1 >= first_row and c1 <= k1 and k2 <= c2:
-                    el.set("ref", _shifted(el.get("ref"), by))
+                    el.set("ref", shifted(el.get("ref"), by))
         # a conditional format or a list wholly among the moved cells goes with them (it coloured and
-        # constrained the rows they left: the findings' of the annotated copy); their formulas are written
-        # from their range's first cell, so they follow it too — those reaching outside stay, as written
+        # constrained the rows they left: the findings' of the annotated copy), one wholly outside them
+        # stays: the references of their formulas to the moved cells follow them, as Excel rewrites them (a
+        # list beside the table whose choices are typed below it offered the findings' texts). One partly
+        # among them stays as written: Excel would split it, each part's formulas read from another cell
         for el in list(self.root.iter()):
             if _local_tag(el.tag) not in ("conditionalFormatting", "dataValidation"):
                 continue
             holder = el if el.get("sqref") is not None else next(
                 (x for x in el if _local_tag(x.tag) == "sqref"), None)
-            if holder is None:
+            refs = [] if holder is None else (holder.get("sqref") if holder is el else holder.text or "").split()
+            if refs and all(inside.holds(r) for r in refs):
+                lower = " ".join(shifted(r, by) for r in refs)
+                if holder is el:
+                    el.set("sqref", lower)
+                else:
+                    holder.text = lower
+            elif any(inside.meets(r) for r in refs):
                 continue
-            refs = (holder.get("sqref") if holder is el else holder.text or "").split()
-            if not refs or not all(inside.holds(r) for r in refs):
-                continue
-            shifted = " ".join(_shifted(r, by) for r in refs)
-            if holder is el:
-                el.set("sqref", shifted)
-            else:
-                holder.text = shifted
             for f in el.iter():
                 if f is not el and _local_tag(f.tag) in ("formula", "formula1", "formula2", "f") and f.text:
                     f.text = inside.follow(f.text)
