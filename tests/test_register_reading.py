@@ -110,6 +110,25 @@ def test_the_stored_form_declares_every_field_of_a_summary_and_of_its_tuples():
     assert typing.get_type_hints(LigneFinancement)["annee"] == int | None
 
 
+def test_the_stored_types_are_in_the_rules_version(monkeypatch):
+    """A summary's lines are decoded only once in use (`StoredLines`), where one that does not decode
+    stops the run: a change to the types they are stored with must make every summary recorded before
+    it unused (read again), never taken and then refused."""
+    R.rules_version.cache_clear()
+    before = R.rules_version("1.0")
+    try:
+        montant = LINE_FIELDS.index("montant")
+        other = typing.get_args(R._Line)[:montant] + (str | None,) + typing.get_args(R._Line)[montant + 1:]
+        for name, value in (("_Line", tuple[other]), ("_Action", tuple[str, ...]), ("_Finding", tuple[str, ...])):
+            with monkeypatch.context() as m:
+                m.setattr(R, name, value)
+                R.rules_version.cache_clear()
+                assert R.rules_version("1.0") != before, name
+    finally:
+        R.rules_version.cache_clear()
+    assert R.rules_version("1.0") == before
+
+
 def test_a_summary_of_an_earlier_form_is_refused(examples):
     """The tagged form acv-xl wrote before format 2 is recorded under another rules version, which no
     lookup matches: met all the same (a register edited by hand), it is not used."""

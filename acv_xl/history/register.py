@@ -222,6 +222,9 @@ def rules_version(version: str) -> str:
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
     # and the fields `_fill` takes of each action and line, named outside it (their order is the summary's)
     h.update(repr((batch._ACTION_ATTRS, batch._LINE_ATTRS)).encode())
+    # and the types a stored summary is decoded with: a summary stored under other ones is never taken
+    # (its lines, decoded only once in use — `StoredLines` —, would stop the run rather than be read again)
+    h.update(repr((_Stored.__annotations__, _Line, _Finding, _Action)).encode())
     # the blocks of `Lignes` and `Anomalies` kept beside each analysis: what builds them, and the
     # vocabulary, styles and row heights they hold (a change there must not reuse stale blocks)
     from acv_xl.outputs import consolidation_blocks as blocks
