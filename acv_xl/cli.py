@@ -99,11 +99,22 @@ class _CommandParser(_Parser):
 
     def parse_known_args(self, args=None, namespace=None):
         namespace, extras = super().parse_known_args(args, namespace)
+        # argparse gives a command's list of names (`FICHIER [FICHIER ...]`) those before its first
+        # option only: `valider a.xlsx --format json b.xlsx` and `consolider Arras -o c.xlsx Calais`
+        # were refused, the second name said « en trop ». The names after an option join the list
+        # (an unknown option among them is still said first: its value would be taken for a name)
+        many = next((a for a in self._get_positional_actions() if a.nargs == "+"), None)
+        if extras and many is not None and not any(map(_looks_like_option, extras)):
+            try:
+                getattr(namespace, many.dest).extend(self._get_values(many, extras))
+            except argparse.ArgumentError as exc:  # an empty name (`_get_value`), said as argparse says it
+                self.error(str(exc))
+            extras = []
         if extras:
             import difflib
 
-            first = extras[0]
-            if first.startswith("-") and len(first) > 1:
+            first = next(filter(_looks_like_option, extras), extras[0])
+            if _looks_like_option(first):
                 name = first.split("=", 1)[0]
                 options = sorted(o for o in self._option_string_actions if o.startswith("--"))
                 message = f"option inconnue : « {name} »"
@@ -115,6 +126,10 @@ class _CommandParser(_Parser):
                 message = f"argument en trop : « {first} »"
             self.error(message)
         return namespace, extras
+
+
+def _looks_like_option(arg: str) -> bool:
+    return arg.startswith("-") and len(arg) > 1
 
 
 def _positive_int(text: str) -> int:

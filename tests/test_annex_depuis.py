@@ -113,6 +113,19 @@ def test_annex_depuis_a_copy_with_the_same_data_warns_the_user(pair, tmp_path, c
     assert "mêmes données" not in capsys.readouterr().err
 
 
+def test_a_copy_with_the_same_data_and_name_is_told_apart_in_the_warning(pair, tmp_path, capsys):
+    """The copy signed kept under the same name in another folder (`annexe avenant.xlsx --depuis
+    signee/avenant.xlsx`), holding the same data: the warning read « « avenant.xlsx » et
+    « avenant.xlsx » ont les mêmes données », two names for one. Named as given, they are two."""
+    _, b = pair
+    (tmp_path / "signee").mkdir()
+    copy = tmp_path / "signee" / b.name
+    copy.write_bytes(b.read_bytes())
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(copy), "-o", str(out), "--brouillon"]) == 0
+    assert f"« {copy} » et « {b} » ont les mêmes données" in capsys.readouterr().err
+
+
 def test_an_unusable_depuis_is_said_before_the_avenant_s_errors(tmp_path, capsys):
     """`annexe AVENANT.xlsx --depuis AVANT.xlsx` with an avenant that still has errors and a --depuis
     mistyped (or of another convention): the errors were listed, status 1, and only once all were

@@ -362,6 +362,24 @@ def test_an_argument_a_command_does_not_know_is_said_by_that_command(argv, usage
     assert exit_.value.code == 2 and err.startswith(usage) and err.rstrip().endswith(words), err
 
 
+def test_names_given_after_an_option_join_the_command_s_list_of_names(capsys):
+    """argparse gives `FICHIER [FICHIER ...]` the names before the first option only: `valider a.xlsx
+    --format json b.xlsx` and `consolider Arras -o c.xlsx Calais` were refused, status 2, with
+    « argument en trop : « b.xlsx » » — of a command that takes several. The names join the list;
+    a command of one name still refuses a second, and an unknown option is said before a name."""
+    args = build_parser().parse_args(["valider", "a.xlsx", "--format", "json", "b.xlsx", "--remplacer", "c.xlsx"])
+    assert (args.fichiers, args.format, args.remplacer) == (["a.xlsx", "b.xlsx", "c.xlsx"], "json", True)
+    args = build_parser().parse_args(["consolider", "Arras", "-o", "c.xlsx", "Calais"])
+    assert (args.chemins, args.sortie) == (["Arras", "Calais"], "c.xlsx")
+    for argv, words in ((["annexe", "a.xlsx", "-o", "x.xlsx", "b.xlsx"], "argument en trop : « b.xlsx »"),
+                        (["valider", "a.xlsx", "--format", "json", "b.xlsx", "--formt"], "option inconnue : « --formt »"),
+                        (["valider", "a.xlsx", "--format", "json", ""], "argument FICHIER : le nom du fichier est vide")):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.startswith(f"usage : acv-xl {argv[0]}") and words in err, err
+
+
 def test_an_option_given_twice_with_one_value_is_that_value():
     """A script that repeats its default (`--format json … --format json`) is not refused."""
     args = build_parser().parse_args(["valider", "a.xlsx", "--format", "json", "--format", "json",

@@ -70,6 +70,18 @@ def test_con05_quotes_unknown_codes_as_the_rules_quote_a_value():
     assert message.startswith("Codes de financeur absents de la liste de référence : « 000 xxx")
 
 
+@pytest.mark.parametrize("n, rest", [(6, " et 1 autre ("), (1_005, " et 1 000 autres (")])
+def test_con05_counts_the_codes_it_does_not_name_in_french(n, rest):
+    """Six unknown codes made « « 000 », …, « 004 » et 1 autres » and 1 005 « et 1000 autres »: one
+    other is singular, and the count is written as every number of the messages is (`fmt_number`)."""
+    from acv_xl.checks.rules.consolidation import con05_financeur_inconnu
+
+    t = Totaux(financement_total=Decimal(n), par_financeur={f"{i:03d}": Decimal(1) for i in range(n)})
+    f = FileSummary(path="/d/a.xlsx", rel="a.xlsx", etat=ETAT_VALIDE, acv_id="ACV001", totaux=t)
+    message = con05_financeur_inconnu(f).message.replace("\u202f", " ").replace("\xa0", " ")
+    assert "« 003 », « 004 »" + rest in message and "« 005 »" not in message, message
+
+
 def test_con01_keeps_the_most_recently_validated():
     files = [_s("a.xlsx", dv=date(2026, 1, 5), mtime=10), _s("b.xlsx", dv=date(2026, 3, 1), mtime=1),
              _s("c.xlsx", acv_id="acv 001", dv=None, etat=ETAT_JAMAIS, mtime=99)]

@@ -89,11 +89,12 @@ def test_modele_over_a_filled_workbook_is_refused_unless_remplacer(folder):
 def test_an_output_named_as_a_folder_is_said_to_be_one(folder, tmp_path):
     """`acv-xl modele Classeurs` (the template inside that folder, the user meant): « le fichier de
     sortie (SORTIE) doit avoir l'extension .xlsx : « Classeurs » ». The folder is said, and a file name
-    to give; same for -o of annexe and consolider."""
+    to give; same for -o of annexe and consolider, and for `valider --annoter Classeurs`, which checks
+    its copy on its own (it still said « la copie annotée doit avoir l'extension .xlsx »)."""
     classeurs = tmp_path / "Classeurs été"
     classeurs.mkdir()
     for args in (("modele", classeurs), ("annexe", folder / "arras.xlsx", "-o", classeurs),
-                 ("consolider", folder, "-o", classeurs)):
+                 ("consolider", folder, "-o", classeurs), ("valider", folder / "arras.xlsx", "--annoter", classeurs)):
         text = refused(acv(*args), f"est un dossier : « {classeurs} ». Indiquez le fichier à écrire, par exemple "
                                    f"« {classeurs / 'nom.xlsx'} ».")
         assert "extension" not in text, text

@@ -405,6 +405,28 @@ def test_a_page_under_a_table_that_fits_on_the_first_prints_no_header_of_that_ta
     assert long["Synthèse"].print_title_rows == "$3:$3"
 
 
+@pytest.mark.parametrize("n", [32, 34])
+def test_a_table_said_to_fit_on_its_first_page_fits_there_under_its_wrapped_titles(tmp_path, n):
+    """Whether a table's header row is repeated on each page is decided by whether it fits on the first:
+    the title and subtitle of a sheet several pages wide, wrapped over its key columns afterwards, made
+    their rows three times as tall, and the `Par financeur` of 32 or 34 conventions, said to fit, no
+    longer surely did (its rest would print header-less). Said to fit, it fits with its titles."""
+    from acv_xl.outputs import consolidation_workbook as W
+
+    wb = openpyxl.load_workbook(_a_departement(tmp_path, n))
+    for ws in wb:
+        if ws.print_title_cols is None or ws.print_title_rows is not None:
+            continue  # one page wide (titles not wrapped), or its header repeated anyway
+        widths = [ws.column_dimensions[get_column_letter(j)].width for j in range(1, ws.max_column + 1)]
+        widths = [w - 0.7109375 if w else 8.43 for w in widths]  # XlsxWriter writes width + 0.71
+        scale = ws.page_setup.scale
+        p = page_layout.PrintPlan(True, scale is None, int(scale or 100), None)
+        page = W._Writer.page_points(type("Sheet", (), {"print_widths": widths}), p)
+        (table,) = [t for t in ws.tables.values() if range_boundaries(t.ref)[1] == 3]
+        last = range_boundaries(table.ref)[3]
+        assert sum(ws.row_dimensions[r].height or page_layout.LINE_PT for r in range(1, last + 1)) <= page, ws.title
+
+
 def test_amount_columns_of_the_consolidation_are_as_wide_as_their_amounts(tmp_path):
     """Amount columns had fixed widths (15 for a financeur): a financeur's 1 234 567 890,12 € in a
     convention or over the départements printed « ### ». Each is as wide as its widest amount."""

@@ -609,6 +609,21 @@ def test_str10_counts_characters_as_excel_does_an_emoji_is_two(tmp_path):
     assert "texte de 40 000 caractères (Excel compte deux caractères pour un emoji" in message, message
 
 
+def test_str10_counts_half_an_emoji_as_excel_does_one_unit(tmp_path):
+    """The button reads what Excel holds, and Excel, cutting a pasted text at 32,767 units, may cut an
+    emoji in two: 16,383 emoji and the first half of one (Office.js and COM give it as a lone
+    surrogate). STR-10 counted it by encoding the text in UTF-16, which refuses a lone surrogate:
+    « erreur interne » in place of a validation. Counted as Excel counts, one unit: within a cell."""
+    conv = read_file(_good(tmp_path))
+    emoji = "\U0001F600"
+    for text, too_long in ((emoji * 16_383 + "\ud83d", False), (emoji * 16_383 + "\ud83d" + "x", True)):
+        conv.financements[0].raw["financeur"] = text
+        found = [f for f in run_rules(conv, ["STR-10"]) if f.code in ("STR-10", "STR-00")]  # STR-00: the rule failed
+        assert [(f.code, f.cellule) for f in found] == ([("STR-10", f"B{int(FIN.anchor[1:]) + 1}")] if too_long else []), \
+            [f.message[:120] for f in found]
+    assert "texte de 32 768 caractères" in found[0].message.replace("\u202f", " ").replace("\u00a0", " ")
+
+
 def _texts(conv) -> list[str]:
     """Every text a convention holds as read: named cells, table rows, cells outside the tables."""
     values = [nv.raw for nv in conv.names.values()] + [sc.value for sc in conv.stray_cells]

@@ -45,10 +45,14 @@ def excel_text(text: str) -> str:
 
 def excel_length(text: str) -> int:
     """The length of `text` as Excel counts it, in UTF-16 units: a character past U+FFFF (an emoji)
-    is two. `len` counted 20 000 emoji as 20 000, within a cell's 32 767, where Excel sees 40 000."""
+    is two. `len` counted 20 000 emoji as 20 000, within a cell's 32 767, where Excel sees 40 000.
+    Half an emoji (a lone surrogate: Excel cut a pasted text between the two, and the button reads it
+    so) is one unit, as Excel counts it; the strict UTF-16 codec refused it, and the rule failed."""
     if text.isascii():
         return len(text)
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # Excel's grid: A1 to XFD1048576
 EXCEL_ERRORS = ("#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA",
                 # Excel 365's newer errors (linked data types, IMAGE, Python in Excel…): the add-in sends

@@ -1527,7 +1527,10 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     build_annex(report, out, brouillon=brouillon, depuis=comp, reference=Path(depuis).name if depuis else "")
     say(f"Annexe écrite : {out}")
     if comp is not None and not comp.changed:  # a wrong --depuis (today's copy), or an avenant on the text alone
-        refuse(f"Attention : « {Path(depuis).name} » et « {path.name} » ont les mêmes données ; l'annexe de "
+        # by their names, or as given when these are one (« arras.xlsx » et « arras.xlsx »: today's copy
+        # kept under its name in another folder, picked for the signed one)
+        avant, apres = (Path(depuis).name, path.name) if Path(depuis).name != path.name else (depuis, path)
+        refuse(f"Attention : « {avant} » et « {apres} » ont les mêmes données ; l'annexe de "
                "l'avenant ne présente aucune modification du classeur. Si l'avenant modifie les actions ou leur "
                "financement, --depuis doit désigner le classeur d'avant l'avenant (par exemple la copie validée à "
                "la signature de la convention ou du dernier avenant).", "yellow")

@@ -43,7 +43,7 @@ from acv_xl.contract.values import EXCEL_COLUMNS, fmt_number
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
-from acv_xl.outputs.output_guard import folder_missing
+from acv_xl.outputs.output_guard import folder_missing, folder_named
 from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.ooxml import (
     CT_COMMENTS,
@@ -158,6 +158,8 @@ def check_output(src: Path, out: Path) -> str | None:
         return (f"la copie annotée ne peut pas remplacer le classeur d'origine ({src.name}) : "
                 "indiquez un autre nom de fichier après --annoter.")
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
+        if out.is_dir():
+            return folder_named("la copie annotée", out, ".xlsx")
         return f"la copie annotée doit avoir l'extension .xlsx (ou .xlsm pour un classeur à macros) : « {out.name} »"
     if not out.parent.is_dir():
         return folder_missing(out)

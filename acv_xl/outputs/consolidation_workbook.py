@@ -899,6 +899,9 @@ class _Writer:
             ws.print_decided = True
             ws.print_widths = [c[1] for c in columns]
             plan = page_layout.plan(ws.print_widths, (0, max(0, freeze_cols - 1)), getattr(ws, "landscape", True))
+            # the titles first: wrapped over the key columns, their rows are taller, and the first page
+            # holds fewer of the table's (a table decided to fit on it ran onto the next, header-less)
+            self.titles_over_keys(ws, plan.repeat_columns)
             # The header row repeated on every page only when the table runs past the first: under a
             # table that fits on it, a chart or another table pushed to the next page printed beneath
             # this table's header, which said nothing of them (« Identifiant ACV, Libellé… » over the
@@ -908,7 +911,6 @@ class _Writer:
                               header_rows=(first_row, first_row) if repeat else None,
                               key_columns=(0, max(0, freeze_cols - 1)),
                               landscape=getattr(ws, "landscape", True), footer_right=self.footer_date())
-            self.titles_over_keys(ws, ws.print_plan.repeat_columns)
         return first_row, last
 
     @staticmethod

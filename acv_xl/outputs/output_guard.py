@@ -218,6 +218,13 @@ def folder_missing(out: str | Path) -> str:
             "Créez-le d'abord, ou choisissez un autre dossier.")
 
 
+def folder_named(label: str, path: Path, extension: str) -> str:
+    """The one message for an output named as an existing folder (`acv-xl modele Classeurs`, the file
+    inside it meant), which was told of an extension: the folder, and a file name to give."""
+    return (f"{label} est un dossier : « {path} ». Indiquez le fichier à écrire, par exemple "
+            f"« {path / ('nom' + extension)} ».")
+
+
 # Windows's device names (`ntpath.isreserved` of Python 3.13): « CON.xlsx » is the console, not a file
 _WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
                              | {f"{d}{n}" for d in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3"})
@@ -305,8 +312,7 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
         # a folder first: `acv-xl modele Classeurs` meant the template inside it, and was told of an
         # extension (« doit avoir l'extension .xlsx : « Classeurs » »)
         if o.path.suffix.lower() not in o.extensions and o.path.is_dir():
-            return (f"{o.label} est un dossier : « {o.path} ». Indiquez le fichier à écrire, par exemple "
-                    f"« {o.path / ('nom' + o.extensions[0])} ».")
+            return folder_named(o.label, o.path, o.extensions[0])
         if o.path.suffix.lower() not in o.extensions:
             wanted = " ou ".join(o.extensions)
             return f"{o.label} doit avoir l'extension {wanted} : « {o.path} »"

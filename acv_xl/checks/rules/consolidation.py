@@ -31,7 +31,7 @@ from acv_xl.checks.validate import (  # `Report.etat`, defined once
     ETAT_VALIDE,
 )
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_date, fmt_euros
+from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number
 from acv_xl.reading.source import col_letter, parse_a1
 
 # Fields of one financing line in `FileSummary.lines` (tuples keep the worker → parent traffic small).
@@ -228,8 +228,9 @@ def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
     montant = add_up(f.totaux.par_financeur[c] for c in codes)  # exact past 10^18 €, as `combine`
     # each code quoted as the rules quote a value (`q`: a pasted paragraph stays a line), and a few of
     # them: a plan whose financeur column holds hundreds of texts made a message of all of them
+    autres = len(codes) - _CODES_SAID
     liste = ", ".join(map(q, codes[:_CODES_SAID])) + (
-        f" et {len(codes) - _CODES_SAID} autres" if len(codes) > _CODES_SAID else "")
+        f" et {fmt_number(autres)} autre{'s' if autres > 1 else ''}" if autres > 0 else "")
     pluriel = len(codes) > 1
     return Finding(
         code="CON-05", gravite=Gravite.AVERTISSEMENT,
