@@ -111,8 +111,11 @@ def test_consolider_outputs_are_whole_and_the_register_committed(tmp_path, examp
     """, "consolider", str(examples[0].parent), "-o", str(out), "--json", str(data),
                     "--registre", str(register), "--jobs", "2")
     assert proc.returncode == 1, proc.stderr.decode("utf-8")
-    # one line, whole; the teardown skipped (no thread of the batch was left running)
-    assert proc.stderr.decode("utf-8").startswith("Consolidation : ") and proc.stderr.decode("utf-8").count("\n") == 1
+    # whole lines: the summary, then the register said created (its first consolidation); the teardown
+    # skipped (no thread of the batch was left running)
+    lines = proc.stderr.decode("utf-8").split("\n")
+    assert len(lines) == 3 and lines[0].startswith("Consolidation : ") and lines[2] == ""
+    assert lines[1].startswith(f"acv-xl : registre « {register} » créé : cette consolidation ")
     with zipfile.ZipFile(out) as z:
         assert z.testzip() is None and "xl/worksheets/sheet1.xml" in z.namelist()
     assert json.loads(data.read_text(encoding="utf-8"))
