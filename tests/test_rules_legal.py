@@ -373,6 +373,29 @@ def test_fin22_names_the_other_commune_of_the_binome_in_french():
     assert "la participation du Portel est" in f.message and f.suggestion.startswith("Si c'est l'argent du Portel,")
 
 
+def _la_fleche_sable(r):
+    r["names"].update(acv_id="ACV104", acv_libelle="La Flèche - Sablé-sur-Sarthe")
+    r["T_Communes"][:] = [{"code_insee": "72264", "commune": "Sablé-sur-Sarthe", "role": "Ville centre"},
+                          {"code_insee": "72154", "commune": "La Flèche", "role": "Commune associée"}]
+    r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Sablé-sur-Sarthe"
+
+
+@pytest.mark.parametrize("commentaire,said", [
+    ("Autofinancement fléché sur la tranche 2", False), ("Montant fléché", False),
+    ("Part de La Flèche", True), ("Participation de la ville de la Flèche", True),
+])
+def test_fin22_a_commune_named_with_its_article_is_named_with_it(commentaire, said):
+    """La Flèche - Sablé-sur-Sarthe: « fléché », a word of every plan, named La Flèche (« fleche » once its
+    article dropped) — a warning that Sablé's own autofinancement was La Flèche's money."""
+    def m(r):
+        _la_fleche_sable(r)
+        lines(r)[AUTO_11]["commentaire"] = commentaire
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
+    if said:
+        assert "nomme La Flèche, l'autre commune de la convention" in out[0].message
+
+
 def test_issue_plan_commune_real_share_11_percent():
     def m(r):  # commune 110 000 of its own, the EPCI « autofinancement » 90 000: 11 %
         lines(r)[AUTO_11]["montant"] = 110_000

@@ -195,11 +195,17 @@ def nom_cle(nom: str) -> str:
     a département or postal code after it dropped (« Arras (62) »),
     « St »/« Ste » written out, the article put back first (« Flèche (La) ») then dropped
     (« Puy-en-Velay » is Le Puy-en-Velay): « ST-LÔ » and « Saint Lô » are « saint lo »."""
+    return _sans_article(mots(nom))
+
+
+def mots(nom: str) -> str:
+    """`nom_cle` keeping the article the name begins with (« La Flèche » → « la fleche »): a text's words
+    in which a commune's name is looked for, article and all (`article`)."""
     f = fold(nom).replace("œ", "oe").replace("æ", "ae")  # « Cœur de ville »: no accent to fold, a ligature
     f = _CODE_AFTER.sub("", f)
     if m := _ARTICLE_AFTER.fullmatch(f):
         f = f"{m[2]} {m[1]}"
-    return _sans_article(" ".join(_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split()))
+    return " ".join(_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split())
 
 
 def _sans_article(cle: str) -> str:
@@ -226,6 +232,13 @@ def nom_collectivite(typed: str) -> str:
     """One body's name as `noms_cles` reads each of a binôme's, whole: « Commune de Liévin », « Ville de
     Liévin » and « Mairie de Liévin » are « lievin » (a maître d'ouvrage and the financeur that is it)."""
     return _sans_article(_VILLE_DE.sub("", nom_cle(typed)))
+
+
+def article(nom: str) -> str | None:
+    """The article a commune's name begins with, which `nom_cle` drops: « le » for « Le Portel », « la »
+    for « Flèche (La) », « l » for « L'Isle-Adam »; None for « Arras »."""
+    article, _, rest = mots(nom).partition(" ")
+    return article if rest and article in _ARTICLES else None
 
 
 def same_commune(typed: str, c: CommuneRef) -> bool:

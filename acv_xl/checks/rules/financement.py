@@ -1156,18 +1156,30 @@ def _autre_commune_du_binome(conv: Convention, a: FicheAction, lf: LigneFinancem
     mo = reference.nom_collectivite(str(a.maitre_ouvrage))
     if mo not in noms:
         return None
-    mots = f" {reference.nom_cle(' '.join(str(t) for t in (lf.dispositif, lf.commentaire) if t))} "
-    if f" {mo} " in mots:
+    mots = f" {reference.mots(' '.join(str(t) for t in (lf.dispositif, lf.commentaire) if t))} "
+    if any(m in mots for m in noms[mo][1]):
         return None
-    autres = [nom for cle, nom in noms.items() if cle != mo and f" {cle} " in mots]
+    autres = [nom for cle, (nom, mentions) in noms.items() if cle != mo and any(m in mots for m in mentions)]
     return autres[0] if len(autres) == 1 else None
 
 
-def _communes_du_classeur(conv: Convention) -> dict[str, str]:
-    """The communes of `T_Communes` by `reference.nom_collectivite` of their name → the name, once per run."""
+def _communes_du_classeur(conv: Convention) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The communes of `T_Communes` by `reference.nom_collectivite` of their name → (the name, the words
+    that name it in a text: `_mentions`), once per run."""
     return index(conv).memo("communes_par_nom", lambda: {
-        k: c.commune.strip() for c in rows(conv, layout.T_COMMUNES)
+        k: (c.commune.strip(), _mentions(c.commune)) for c in rows(conv, layout.T_COMMUNES)
         if isinstance(c.commune, str) and (k := reference.nom_collectivite(c.commune))})
+
+
+# How a text names a commune whose name begins with an article: with it, or its contraction (« du Portel »,
+# « au Portel », « de La Flèche »); without it, « Autofinancement fléché » would name La Flèche
+_FORMES_ARTICLE = {"le": ("le", "du", "au"), "la": ("la",), "les": ("les", "des", "aux"), "l": ("l",)}
+
+
+def _mentions(nom: str) -> tuple[str, ...]:
+    """The words, space-bound, by which a text (`reference.mots`) names the commune `nom`."""
+    cle, article = reference.nom_collectivite(nom), reference.article(nom)
+    return tuple(f" {a} {cle} " for a in _FORMES_ARTICLE[article]) if article else (f" {cle} ",)
 
 
 def _de_commune(nom: str) -> str:
