@@ -396,6 +396,22 @@ def test_fin22_a_commune_named_with_its_article_is_named_with_it(commentaire, sa
         assert "nomme La Flèche, l'autre commune de la convention" in out[0].message
 
 
+def test_fin22_reads_a_binome_line_s_names_once_per_text(monkeypatch):
+    """A binôme's plan says « Autofinancement » of COMMUNE on most of its lines: each line read the maître
+    d'ouvrage's name and its own texts again (two `reference.mots`, ≈ 10 µs), the rules of a 5,000-line plan
+    half as long again as a single commune's."""
+    from acv_xl.contract import reference
+    calls = []
+    mots = reference.mots
+    monkeypatch.setattr(reference, "mots", lambda t: calls.append(t) or mots(t))
+
+    def m(r):
+        _lens_lievin(r)
+        lines(r).extend(dict(lines(r)[AUTO_11], montant=1, annee=2000 + i % 30) for i in range(300))
+    run(m, "FIN-22")
+    assert calls.count("Autofinancement") == 1 and len(calls) < 100  # the lists' names besides
+
+
 def test_issue_plan_commune_real_share_11_percent():
     def m(r):  # commune 110 000 of its own, the EPCI « autofinancement » 90 000: 11 %
         lines(r)[AUTO_11]["montant"] = 110_000

@@ -1149,14 +1149,25 @@ def _autre_commune_du_binome(conv: Convention, a: FicheAction, lf: LigneFinancem
     """In a binôme, the other commune of the convention (its name as `T_Communes` gives it) that a
     `COMMUNE` line of an action of one commune names in its dispositif or comment, without naming the
     maître d'ouvrage's: « Autofinancement Liévin » on an operation of Lens. None otherwise (most lines:
-    one commune in the workbook, or no comment)."""
+    one commune in the workbook, or no comment). Read once per (maître d'ouvrage, dispositif, comment)
+    of the run: « Autofinancement » comes back on most lines of a binôme's plan."""
     noms = _communes_du_classeur(conv)
     if len(noms) < 2 or not a.maitre_ouvrage or not (lf.dispositif or lf.commentaire):
         return None
-    mo = reference.nom_collectivite(str(a.maitre_ouvrage))
+    known = index(conv).memo("autre_commune_du_binome", dict)
+    key = (a.maitre_ouvrage, lf.dispositif, lf.commentaire)
+    if key not in known:
+        known[key] = _autre_commune_nommee(noms, *key)
+    return known[key]
+
+
+def _autre_commune_nommee(noms: dict[str, tuple[str, tuple[str, ...]]], maitre_ouvrage: object,
+                          *textes: object) -> str | None:
+    """`_autre_commune_du_binome` of a maître d'ouvrage and of a line's texts."""
+    mo = reference.nom_collectivite(str(maitre_ouvrage))
     if mo not in noms:
         return None
-    mots = f" {reference.mots(' '.join(str(t) for t in (lf.dispositif, lf.commentaire) if t))} "
+    mots = f" {reference.mots(' '.join(str(t) for t in textes if t))} "
     if any(m in mots for m in noms[mo][1]):
         return None
     autres = [nom for cle, (nom, mentions) in noms.items() if cle != mo and any(m in mots for m in mentions)]
