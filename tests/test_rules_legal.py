@@ -238,7 +238,7 @@ def test_fin21_dispositif_of_another_financeur():
 
 
 @pytest.mark.parametrize("nom", ["Autofinancement hors DSIL", "Autofinancement (complément DETR)", "Part communale DETR",
-                                 "Reste à charge hors DETR"])
+                                 "Reste à charge hors DETR", "Contrepartie DSIL", "Contrepartie communale DETR"])
 def test_the_mo_own_money_named_beside_a_dotation_is_not_the_dotation(nom):
     """The commune's own 200 000 named « Autofinancement hors DSIL » was taken for the État's DSIL filed under
     COMMUNE: a FIN-06 error at 0 % blocked a plan at exactly 20 %, FIN-19 said « DETR » for Arras, and the
