@@ -412,6 +412,29 @@ def test_fin22_reads_a_binome_line_s_names_once_per_text(monkeypatch):
     assert calls.count("Autofinancement") == 1 and len(calls) < 100  # the lists' names besides
 
 
+def test_the_names_of_communes_and_maitres_d_ouvrage_are_read_once_for_run_after_run(monkeypatch):
+    """ACT-16, FIN-22 and PRJ-10 read the communes' and the maîtres d'ouvrage's names (`reference.mots`,
+    `reference.nom_collectivite`: folding and five regular expressions each) in every workbook, ≈ 25 times
+    a run, though a département's workbooks name the same ones: the rules of a binôme's workbook grew by a
+    fifth. The second workbook that names them reads none again."""
+    from acv_xl.contract import reference
+    calls = []
+
+    class Counted:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def sub(self, *args):
+            calls.append(args)
+            return self.pattern.sub(*args)
+
+    run(_lens_lievin)  # a first workbook that names them
+    monkeypatch.setattr(reference, "_CODE_AFTER", Counted(reference._CODE_AFTER))  # in `mots` alone
+    monkeypatch.setattr(reference, "_VILLE_DE", Counted(reference._VILLE_DE))  # in `nom_collectivite` alone
+    run(_lens_lievin)
+    assert calls == []
+
+
 def test_issue_plan_commune_real_share_11_percent():
     def m(r):  # commune 110 000 of its own, the EPCI « autofinancement » 90 000: 11 %
         lines(r)[AUTO_11]["montant"] = 110_000

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
-from acv_xl.contract.values import fold
+from acv_xl.contract.values import fold, memo_text
 
 DATA = Path(__file__).with_name("data")
 SHIPPED = DATA / "communes_acv.csv"
@@ -198,6 +198,7 @@ def nom_cle(nom: str) -> str:
     return _sans_article(mots(nom))
 
 
+@memo_text(4096)  # the communes', the maîtres d'ouvrage's names: the same in run after run (ACT-16, FIN-22, PRJ-10)
 def mots(nom: str) -> str:
     """`nom_cle` keeping the article the name begins with (« La Flèche » → « la fleche »): a text's words
     in which a commune's name is looked for, article and all (`article`)."""
@@ -228,6 +229,7 @@ def noms_cles(typed: str) -> list[str]:
     return [nom_collectivite(part) for part in _BINOME.split(fold(typed))]
 
 
+@memo_text(4096)
 def nom_collectivite(typed: str) -> str:
     """One body's name as `noms_cles` reads each of a binôme's, whole: « Commune de Liévin », « Ville de
     Liévin » and « Mairie de Liévin » are « lievin » (a maître d'ouvrage and the financeur that is it)."""
