@@ -503,6 +503,16 @@ def test_str13_a_numero_typed_alike_on_the_action_and_its_lines_is_counted_in_it
     assert [f.cellule for f in findings(build(raw), "STR-13")] == [cell_of("T_Actions", 0, "numero")]
 
 
+@pytest.mark.parametrize("statut", ["Refusé", "refusé"])
+def test_str13_says_nothing_of_a_refused_line_the_synthese_counts_nowhere(statut):
+    """« ETAT  », « 1.1  » on a refused line: every total of the Synthèse leaves it out (« <>Refusé », without
+    case), so its code or N° changes none — STR-13 said its money went under « Autres codes » or no axe."""
+    assert _str13("T_Financements", 0, statut=statut, financeur="ETAT ", numero="1.1 ") == []
+    # « Refusé  » with a space is counted, its code and N° with it
+    got = _str13("T_Financements", 0, statut="Refusé ", financeur="ETAT ", numero="1.1 ")
+    assert [c for _g, _f, c, *_ in got] == [cell_of("T_Financements", 0, a) for a in ("numero", "financeur", "statut")]
+
+
 def test_str13_says_nothing_of_what_the_synthese_counts_alike():
     """The same values without spaces, in another case (SOMME.SI.ENS ignores it), a maturité other than
     Abandonnée with a space (the Synthèse only excludes Abandonnée): nothing to say."""

@@ -449,6 +449,8 @@ def espaces_hors_synthese(conv: Convention) -> Iterable[Finding]:
                 continue
             if other is not None and ((v in other.get(read, ())) if plan else not (other.get(read, set()) - {v})):
                 continue
+            if plan and attr != "statut" and _refusee(x):
+                continue  # in none of the Synthèse's totals, whatever its code or N°
             if attr == "statut" and read == layout.STATUT_REFUSE:
                 what = ("la Synthèse compte cette ligne refusée dans le financement total, sur la ligne "
                         f"« {layout.SYNTHESE_STATUT_AUTRES} »")
@@ -464,8 +466,20 @@ def espaces_hors_synthese(conv: Convention) -> Iterable[Finding]:
 
 
 def _numeros_tapes(conv: Convention, table) -> dict[object, set[object]]:
-    """The N° of `table`'s rows as typed, by the N° read: asked only when a N° is typed with a space."""
+    """The N° of `table`'s rows as typed, by the N° read (but a refused line's, which the Synthèse counts
+    nowhere): asked only when a N° is typed with a space."""
     out: dict[object, set[object]] = {}
     for x in rows(conv, table):
-        out.setdefault(x.numero, set()).add(x.raw.get("numero"))
+        if not (table is layout.T_FINANCEMENTS and _refusee(x)):
+            out.setdefault(x.numero, set()).add(x.raw.get("numero"))
     return out
+
+
+_REFUSE = layout.STATUT_REFUSE.lower()
+
+
+def _refusee(lf) -> bool:
+    """A line the Synthèse's « <>Refusé » leaves out of all its totals: « Refusé » typed in any case, as
+    Excel compares, but not with a space (STR-13 says that one)."""
+    v = lf.raw.get("statut")
+    return v.__class__ is str and v.lower() == _REFUSE
