@@ -636,7 +636,7 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
                      f"{prefix(lf)} : aucun dispositif du financeur {q(lf.financeur)} n'a la nature {q(lf.nature)} dans "
                      f"la feuille Financeurs ; de cette nature, la ligne {effet} ({SRC_L1111_10}).",
                      f"Si c'est une aide du financeur {q(lf.financeur)}, choisissez la nature « Subvention » et son "
-                     "dispositif ; si c'est bien un prêt ou le prix d'une vente, la ligne est juste.")
+                     f"dispositif ; {_SI_JUSTE.get(lf.nature, 'sinon')}, la ligne est juste.")
             continue
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
@@ -663,6 +663,10 @@ _AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its
 # repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22
 _NATURES_PROPRES = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE
 _NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Autre", "Portage foncier"))
+# what such a line is when its nature is right (« Autre », « Portage foncier »: whatever is not an aid)
+_SI_JUSTE = {"Prêt": "si c'est bien un prêt, que le maître d'ouvrage rembourse",
+             "Avance remboursable": "si c'est bien une avance, que le maître d'ouvrage rembourse",
+             "Recette / cession": "si c'est bien une recette de l'opération (le prix d'une vente)"}
 
 
 def _decided(ix, name: str, distinct: Iterable[tuple], decide) -> dict[tuple, Any]:
