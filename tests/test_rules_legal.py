@@ -396,6 +396,23 @@ def test_fin22_a_commune_named_with_its_article_is_named_with_it(commentaire, sa
         assert "nomme La Flèche, l'autre commune de la convention" in out[0].message
 
 
+@pytest.mark.parametrize("commentaire,said", [
+    ("Autofinancement - réhabilitations lourdes", False), ("Charges lourdes d'investissement", False),
+    ("Part de LOURDES", True), ("Participation de la ville de Lourdes", True),
+])
+def test_fin22_a_commune_named_as_a_word_is_named_with_its_capital(commentaire, said):
+    """Lourdes - Tarbes: « lourdes », a word of plans (« réhabilitations lourdes »), named Lourdes on an
+    operation of Tarbes — a warning that Tarbes's own autofinancement was Lourdes's money."""
+    def m(r):
+        r["names"].update(acv_id="ACV123", acv_libelle="Lourdes - Tarbes", acv_departement="65")
+        r["T_Communes"][:] = [{"code_insee": "65440", "commune": "Tarbes", "role": "Ville centre"},
+                              {"code_insee": "65286", "commune": "Lourdes", "role": "Commune associée"}]
+        r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Tarbes"
+        lines(r)[AUTO_11]["commentaire"] = commentaire
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
+
+
 def test_fin22_reads_a_binome_line_s_names_once_per_text(monkeypatch):
     """A binôme's plan says « Autofinancement » of COMMUNE on most of its lines: each line read the maître
     d'ouvrage's name and its own texts again (two `reference.mots`, ≈ 10 µs), the rules of a 5,000-line plan

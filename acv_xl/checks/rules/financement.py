@@ -16,6 +16,7 @@ concours, a subsidy of décret 2018-514… The maître d'ouvrage's own share is 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 from functools import lru_cache
@@ -1171,11 +1172,22 @@ def _autre_commune_nommee(noms: dict[str, tuple[str, tuple[str, ...]]], maitre_o
     mo = reference.nom_collectivite(str(maitre_ouvrage))
     if mo not in noms:
         return None
-    mots = f" {reference.mots(' '.join(str(t) for t in textes if t))} "
+    texte = " ".join(str(t) for t in textes if t)
+    mots = f" {reference.mots(texte)} "
     if any(m in mots for m in noms[mo][1]):
         return None
-    autres = [nom for cle, (nom, mentions) in noms.items() if cle != mo and any(m in mots for m in mentions)]
-    return autres[0] if len(autres) == 1 else None
+    autres = [(cle, nom) for cle, (nom, mentions) in noms.items() if cle != mo and any(m in mots for m in mentions)]
+    return autres[0][1] if len(autres) == 1 and _ecrit_comme_un_nom(texte, autres[0][0]) else None
+
+
+_MOT = re.compile(r"[^\W_]+")
+
+
+def _ecrit_comme_un_nom(texte: str, cle: str) -> bool:
+    """Whether `texte` writes the commune of key `cle` as a name, with a capital (« Lourdes », « LOURDES »,
+    « St-Omer »), not as the word its name also is (« réhabilitations lourdes » on an operation of Tarbes)."""
+    premier = cle.split(" ", 1)[0]
+    return any(not w.islower() and reference.nom_cle(w) == premier for w in _MOT.findall(texte))
 
 
 def _communes_du_classeur(conv: Convention) -> dict[str, tuple[str, tuple[str, ...]]]:
