@@ -346,6 +346,9 @@ def _lens_lievin(r):
 @pytest.mark.parametrize("dispositif,commentaire,said", [
     ("Autofinancement", "Participation de la ville de Liévin", True), ("Autofinancement Liévin", None, True),
     ("Autofinancement", "Fonds de Lens et de Liévin", False), ("Autofinancement", "Voté le 12/03/2024", False),
+    # a street of Lens named after Liévin is no money of Liévin's; Liévin's money on a street of Lens is
+    ("Autofinancement", "Tranche 2 : rue de Liévin", False), ("Autofinancement", "Travaux avenue de Liévin", False),
+    ("Autofinancement", "Part de Liévin (rue de Lens)", True),
 ])
 def test_fin22_a_binome_commune_line_naming_the_other_commune(dispositif, commentaire, said):
     """Lens - Liévin: « COMMUNE » is the maître d'ouvrage of each action, so Liévin's money typed under it on

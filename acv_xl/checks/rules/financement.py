@@ -1174,10 +1174,27 @@ def _autre_commune_nommee(noms: dict[str, tuple[str, tuple[str, ...]]], maitre_o
         return None
     texte = " ".join(str(t) for t in textes if t)
     mots = f" {reference.mots(texte)} "
-    if any(m in mots for m in noms[mo][1]):
+    if _nomme(mots, noms[mo][1]):
         return None
-    autres = [(cle, nom) for cle, (nom, mentions) in noms.items() if cle != mo and any(m in mots for m in mentions)]
+    autres = [(cle, nom) for cle, (nom, mentions) in noms.items() if cle != mo and _nomme(mots, mentions)]
     return autres[0][1] if len(autres) == 1 and _ecrit_comme_un_nom(texte, autres[0][0]) else None
+
+
+# A street named after a commune (« rue de Lens » in Liévin, « route du Portel »): a place, not the commune
+_VOIE = re.compile(r"(?<![a-z0-9])(?:rue|avenue|av|route|rte|boulevard|bd|chemin|place|quai|allee|impasse|faubourg)"
+                   r"(?: de| d| du| des)?$")
+
+
+def _nomme(mots: str, mentions: tuple[str, ...]) -> bool:
+    """Whether `mots` (`reference.mots` of a text, space-bound) names a commune by one of its `mentions`
+    (`_mentions`) other than as a street's name."""
+    for m in mentions:
+        i = mots.find(m)
+        while i >= 0:
+            if not _VOIE.search(mots, max(0, i - 16), i):
+                return True
+            i = mots.find(m, i + 1)
+    return False
 
 
 _MOT = re.compile(r"[^\W_]+")
