@@ -333,3 +333,46 @@ def test_a_failed_conversion_is_said_in_french_without_libreoffice_s_english(tmp
     assert message.startswith("LibreOffice n'a pas pu ouvrir « annexe abîmée.xlsx », la conversion a échoué."), message
     assert "enregistrez-le en PDF" in message
     assert not any(word in message.lower() for word in ("error", "warning", "source file", "java")), message
+
+
+def test_str13_says_nothing_of_a_numero_the_synthese_finds_typed_alike(tmp_path):
+    """« 2.1  » pasted on the action and on each of its lines, and « ETAT  » on a refused line: the recalculated
+    Synthèse counts the action's lines in axe 2 (it looks the N° up as typed) and leaves the refused line out
+    of every total — nothing to say, where STR-13 said of each that it was counted elsewhere."""
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.checks.validate import validate_file
+
+    _require_soffice()
+    src = Path(__file__).resolve().parents[1] / "workbooks" / "exemples" / "arras.xlsx"
+    path = tmp_path / "numeros.xlsx"
+    wb = openpyxl.load_workbook(src)
+
+    def table(t, *attrs):
+        ws = next(w for w in wb.worksheets if t.name in w.tables)
+        c1, r1, _c2, r2 = range_boundaries(ws.tables[t.name].ref)
+        return ws, range(r1 + 1, r2 + 1), [c1 + list(t.headers).index(t.header(a)) for a in attrs]
+
+    ws, lignes, (numero,) = table(layout.T_ACTIONS, "numero")
+    for r in lignes:
+        if ws.cell(r, numero).value == "2.1":
+            ws.cell(r, numero).value = "2.1 "
+    ws, lignes, (numero, financeur, statut) = table(layout.T_FINANCEMENTS, "numero", "financeur", "statut")
+    typed = [r for r in lignes if ws.cell(r, numero).value == "2.1"]
+    for r in typed:
+        ws.cell(r, numero).value = "2.1 "
+    refused = next(r for r in lignes if ws.cell(r, financeur).value == "ETAT" and r not in typed)
+    ws.cell(refused, financeur).value = "ETAT "
+    ws.cell(refused, statut).value = layout.STATUT_REFUSE
+    wb.save(path)
+    assert len(typed) > 1
+    report = validate_file(path)
+    assert [f for f in report.findings if f.code == "STR-13"] == []
+
+    done = libreoffice.convert([path], "xlsx", tmp_path / "recalcul")
+    syn = openpyxl.load_workbook(done[0], data_only=True)[layout.Sheet.SYNTHESE]
+    sl = synthese_layout()
+    t = report.totaux
+    assert _cents(syn[sl.axe_autres].value) == 0 and _cents(syn[sl.financeur_autres].value) == 0
+    assert _cents(syn[sl.par_axe[2]].value) == t.par_axe["2"]
+    assert _cents(syn[sl.par_financeur["ETAT"]].value) == t.par_financeur["ETAT"]

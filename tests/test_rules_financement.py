@@ -340,15 +340,20 @@ def test_fin10_fctva_line():
     assert run(lambda r: lines(r)[AUTO_11].update(commentaire="Montants hors FCTVA"), "FIN-10") == []
 
 
-@pytest.mark.parametrize("financeur,nature,dispositif,effet,reconnu", [
-    ("ETAT", "Prêt", None, "est comptée comme la part propre du maître d'ouvrage", "DSIL 2024"),
-    ("ETAT", "Recette / cession", "Aide de l'État", "est comptée comme la part propre du maître d'ouvrage", "DSIL"),
-    ("ETAT", "Autre", None, "sort de la base de la participation minimale et du plafond des aides publiques", "FNADT"),
+_PRET = "si c'est bien un prêt, que le maître d'ouvrage rembourse"
+
+
+@pytest.mark.parametrize("financeur,nature,dispositif,effet,reconnu,juste", [
+    ("ETAT", "Prêt", None, "est comptée comme la part propre du maître d'ouvrage", "DSIL 2024", _PRET),
+    ("ETAT", "Recette / cession", "Aide de l'État", "est comptée comme la part propre du maître d'ouvrage", "DSIL",
+     "si c'est bien une recette de l'opération (le prix d'une vente)"),
+    ("ETAT", "Autre", None, "sort de la base de la participation minimale et du plafond des aides publiques", "FNADT",
+     "sinon"),  # neither a loan nor a sale: « si c'est bien un prêt ou le prix d'une vente » said it wrong
     ("DEPT", "Avance remboursable", None, "est comptée comme la part propre du maître d'ouvrage",
-     "Aide aux projets des territoires"),
-    ("UE", "Prêt", "Fonds européen", "est comptée comme la part propre du maître d'ouvrage", "FEDER 2021-2027"),
+     "Aide aux projets des territoires", "si c'est bien une avance, que le maître d'ouvrage rembourse"),
+    ("UE", "Prêt", "Fonds européen", "est comptée comme la part propre du maître d'ouvrage", "FEDER 2021-2027", _PRET),
 ])
-def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nature, dispositif, effet, reconnu):
+def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nature, dispositif, effet, reconnu, juste):
     """1.1: the Région's 300 000 become the État's, typed « Prêt » without a dispositif: counted as the commune's
     own share (a loan it repays), the plan passed FIN-06 at 50 % of own share with nothing said."""
     def m(r):
@@ -358,7 +363,7 @@ def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nat
     assert out[0].message == (f"Action 1.1, ligne 6 : aucun dispositif du financeur « {financeur} » n'a la nature "
                               f"« {nature} » dans la feuille Financeurs ; de cette nature, la ligne {effet} (CGCT art. "
                               "L1111-10 III).")
-    assert out[0].suggestion.endswith("; si c'est bien un prêt ou le prix d'une vente, la ligne est juste.")
+    assert out[0].suggestion.endswith(f"dispositif ; {juste}, la ligne est juste.")
     # its subsidy typed so is counted as one (FIN-11 says it with its dispositif's nature, or not at all)
     out = run(lambda r: lines(r)[REGION_11].update(financeur=financeur, dispositif=reconnu, nature=nature), "FIN-11")
     assert [f.message for f in out if "aucun dispositif" in f.message] == []

@@ -238,7 +238,7 @@ def test_fin21_dispositif_of_another_financeur():
 
 
 @pytest.mark.parametrize("nom", ["Autofinancement hors DSIL", "Autofinancement (complément DETR)", "Part communale DETR",
-                                 "Reste à charge hors DETR"])
+                                 "Reste à charge hors DETR", "Contrepartie DSIL", "Contrepartie communale DETR"])
 def test_the_mo_own_money_named_beside_a_dotation_is_not_the_dotation(nom):
     """The commune's own 200 000 named « Autofinancement hors DSIL » was taken for the État's DSIL filed under
     COMMUNE: a FIN-06 error at 0 % blocked a plan at exactly 20 %, FIN-19 said « DETR » for Arras, and the
@@ -346,6 +346,9 @@ def _lens_lievin(r):
 @pytest.mark.parametrize("dispositif,commentaire,said", [
     ("Autofinancement", "Participation de la ville de Liévin", True), ("Autofinancement Liévin", None, True),
     ("Autofinancement", "Fonds de Lens et de Liévin", False), ("Autofinancement", "Voté le 12/03/2024", False),
+    # a street of Lens named after Liévin is no money of Liévin's; Liévin's money on a street of Lens is
+    ("Autofinancement", "Tranche 2 : rue de Liévin", False), ("Autofinancement", "Travaux avenue de Liévin", False),
+    ("Autofinancement", "Part de Liévin (rue de Lens)", True),
 ])
 def test_fin22_a_binome_commune_line_naming_the_other_commune(dispositif, commentaire, said):
     """Lens - Liévin: « COMMUNE » is the maître d'ouvrage of each action, so Liévin's money typed under it on
@@ -371,6 +374,85 @@ def test_fin22_names_the_other_commune_of_the_binome_in_french():
         lines(r)[AUTO_11]["commentaire"] = "Part du Portel"
     (f,) = run(m, "FIN-22")
     assert "la participation du Portel est" in f.message and f.suggestion.startswith("Si c'est l'argent du Portel,")
+
+
+def _la_fleche_sable(r):
+    r["names"].update(acv_id="ACV104", acv_libelle="La Flèche - Sablé-sur-Sarthe")
+    r["T_Communes"][:] = [{"code_insee": "72264", "commune": "Sablé-sur-Sarthe", "role": "Ville centre"},
+                          {"code_insee": "72154", "commune": "La Flèche", "role": "Commune associée"}]
+    r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Sablé-sur-Sarthe"
+
+
+@pytest.mark.parametrize("commentaire,said", [
+    ("Autofinancement fléché sur la tranche 2", False), ("Montant fléché", False),
+    ("Part de La Flèche", True), ("Participation de la ville de la Flèche", True),
+])
+def test_fin22_a_commune_named_with_its_article_is_named_with_it(commentaire, said):
+    """La Flèche - Sablé-sur-Sarthe: « fléché », a word of every plan, named La Flèche (« fleche » once its
+    article dropped) — a warning that Sablé's own autofinancement was La Flèche's money."""
+    def m(r):
+        _la_fleche_sable(r)
+        lines(r)[AUTO_11]["commentaire"] = commentaire
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
+    if said:
+        assert "nomme La Flèche, l'autre commune de la convention" in out[0].message
+
+
+@pytest.mark.parametrize("commentaire,said", [
+    ("Autofinancement - réhabilitations lourdes", False), ("Charges lourdes d'investissement", False),
+    ("Part de LOURDES", True), ("Participation de la ville de Lourdes", True),
+])
+def test_fin22_a_commune_named_as_a_word_is_named_with_its_capital(commentaire, said):
+    """Lourdes - Tarbes: « lourdes », a word of plans (« réhabilitations lourdes »), named Lourdes on an
+    operation of Tarbes — a warning that Tarbes's own autofinancement was Lourdes's money."""
+    def m(r):
+        r["names"].update(acv_id="ACV123", acv_libelle="Lourdes - Tarbes", acv_departement="65")
+        r["T_Communes"][:] = [{"code_insee": "65440", "commune": "Tarbes", "role": "Ville centre"},
+                              {"code_insee": "65286", "commune": "Lourdes", "role": "Commune associée"}]
+        r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Tarbes"
+        lines(r)[AUTO_11]["commentaire"] = commentaire
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
+
+
+def test_fin22_reads_a_binome_line_s_names_once_per_text(monkeypatch):
+    """A binôme's plan says « Autofinancement » of COMMUNE on most of its lines: each line read the maître
+    d'ouvrage's name and its own texts again (two `reference.mots`, ≈ 10 µs), the rules of a 5,000-line plan
+    half as long again as a single commune's."""
+    from acv_xl.contract import reference
+    calls = []
+    mots = reference.mots
+    monkeypatch.setattr(reference, "mots", lambda t: calls.append(t) or mots(t))
+
+    def m(r):
+        _lens_lievin(r)
+        lines(r).extend(dict(lines(r)[AUTO_11], montant=1, annee=2000 + i % 30) for i in range(300))
+    run(m, "FIN-22")
+    assert calls.count("Autofinancement") == 1 and len(calls) < 100  # the lists' names besides
+
+
+def test_the_names_of_communes_and_maitres_d_ouvrage_are_read_once_for_run_after_run(monkeypatch):
+    """ACT-16, FIN-22 and PRJ-10 read the communes' and the maîtres d'ouvrage's names (`reference.mots`,
+    `reference.nom_collectivite`: folding and five regular expressions each) in every workbook, ≈ 25 times
+    a run, though a département's workbooks name the same ones: the rules of a binôme's workbook grew by a
+    fifth. The second workbook that names them reads none again."""
+    from acv_xl.contract import reference
+    calls = []
+
+    class Counted:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def sub(self, *args):
+            calls.append(args)
+            return self.pattern.sub(*args)
+
+    run(_lens_lievin)  # a first workbook that names them
+    monkeypatch.setattr(reference, "_CODE_AFTER", Counted(reference._CODE_AFTER))  # in `mots` alone
+    monkeypatch.setattr(reference, "_VILLE_DE", Counted(reference._VILLE_DE))  # in `nom_collectivite` alone
+    run(_lens_lievin)
+    assert calls == []
 
 
 def test_issue_plan_commune_real_share_11_percent():

@@ -489,6 +489,30 @@ def test_str13_a_value_with_a_space_the_synthese_does_not_match_is_said_at_its_c
         " (ou choisissez-le dans la liste déroulante)." if attr != "numero" else ".")  # no list of N°
 
 
+def test_str13_a_numero_typed_alike_on_the_action_and_its_lines_is_counted_in_its_axe():
+    """« 1.1  » pasted on the action and on each of its lines: the Synthèse looks the action's N° up in the
+    plan as typed, finds its lines and counts them in axe 1 (LibreOffice recalculates it so) — STR-13 said of
+    each that its money was counted in no axe."""
+    raw = clean_raw()
+    raw["T_Actions"][0]["numero"] = "1.1 "
+    for lf in raw["T_Financements"]:
+        if lf["numero"] == "1.1":
+            lf["numero"] = "1.1 "
+    assert findings(build(raw), "STR-13") == []
+    raw["T_Financements"][0]["numero"] = "1.1"  # one line typed otherwise: the action's N° does not find it
+    assert [f.cellule for f in findings(build(raw), "STR-13")] == [cell_of("T_Actions", 0, "numero")]
+
+
+@pytest.mark.parametrize("statut", ["Refusé", "refusé"])
+def test_str13_says_nothing_of_a_refused_line_the_synthese_counts_nowhere(statut):
+    """« ETAT  », « 1.1  » on a refused line: every total of the Synthèse leaves it out (« <>Refusé », without
+    case), so its code or N° changes none — STR-13 said its money went under « Autres codes » or no axe."""
+    assert _str13("T_Financements", 0, statut=statut, financeur="ETAT ", numero="1.1 ") == []
+    # « Refusé  » with a space is counted, its code and N° with it
+    got = _str13("T_Financements", 0, statut="Refusé ", financeur="ETAT ", numero="1.1 ")
+    assert [c for _g, _f, c, *_ in got] == [cell_of("T_Financements", 0, a) for a in ("numero", "financeur", "statut")]
+
+
 def test_str13_says_nothing_of_what_the_synthese_counts_alike():
     """The same values without spaces, in another case (SOMME.SI.ENS ignores it), a maturité other than
     Abandonnée with a space (the Synthèse only excludes Abandonnée): nothing to say."""

@@ -116,8 +116,9 @@ _FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_201
 
 
 # Words by which a line of another financeur than the État says it is that financeur's own money
-# beside a subsidy it names: « Autofinancement hors DSIL », « Part communale (complément DETR) »
-_PROPRE = re.compile(r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|hors|complement"
+# beside a subsidy it names: « Autofinancement hors DSIL », « Part communale (complément DETR) », « Contrepartie
+# DSIL » (the co-financing the subsidy asks of the maître d'ouvrage)
+_PROPRE = re.compile(r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|hors|complement|contrepartie"
                      r"|reste a charge|part communale|part intercommunale)(?![a-z0-9])")
 
 

@@ -190,18 +190,23 @@ _ARTICLES = frozenset(("le", "la", "les", "l"))
 _ABBREVIATED = {"st": "saint", "ste": "sainte"}
 
 
-# the same names (communes, maîtres d'ouvrage, financeurs) come back in every workbook of a consolidation
-@memo_text(4096)
 def nom_cle(nom: str) -> str:
     """A commune's name as compared with the list's: case, accents, hyphens and apostrophes folded,
     a département or postal code after it dropped (« Arras (62) »),
     « St »/« Ste » written out, the article put back first (« Flèche (La) ») then dropped
     (« Puy-en-Velay » is Le Puy-en-Velay): « ST-LÔ » and « Saint Lô » are « saint lo »."""
+    return _sans_article(mots(nom))
+
+
+@memo_text(4096)  # the communes', the maîtres d'ouvrage's names: the same in run after run (ACT-16, FIN-22, PRJ-10)
+def mots(nom: str) -> str:
+    """`nom_cle` keeping the article the name begins with (« La Flèche » → « la fleche »): a text's words
+    in which a commune's name is looked for, article and all (`article`)."""
     f = fold(nom).replace("œ", "oe").replace("æ", "ae")  # « Cœur de ville »: no accent to fold, a ligature
     f = _CODE_AFTER.sub("", f)
     if m := _ARTICLE_AFTER.fullmatch(f):
         f = f"{m[2]} {m[1]}"
-    return _sans_article(" ".join(_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split()))
+    return " ".join(_ABBREVIATED.get(w, w) for w in _NOT_WORD.sub(" ", f).split())
 
 
 def _sans_article(cle: str) -> str:
@@ -224,11 +229,18 @@ def noms_cles(typed: str) -> list[str]:
     return [nom_collectivite(part) for part in _BINOME.split(fold(typed))]
 
 
-@memo_text(4096)
+@memo_text(4096)  # as `mots`: the same names in every workbook of a consolidation
 def nom_collectivite(typed: str) -> str:
     """One body's name as `noms_cles` reads each of a binôme's, whole: « Commune de Liévin », « Ville de
     Liévin » and « Mairie de Liévin » are « lievin » (a maître d'ouvrage and the financeur that is it)."""
     return _sans_article(_VILLE_DE.sub("", nom_cle(typed)))
+
+
+def article(nom: str) -> str | None:
+    """The article a commune's name begins with, which `nom_cle` drops: « le » for « Le Portel », « la »
+    for « Flèche (La) », « l » for « L'Isle-Adam »; None for « Arras »."""
+    article, _, rest = mots(nom).partition(" ")
+    return article if rest and article in _ARTICLES else None
 
 
 def same_commune(typed: str, c: CommuneRef) -> bool:

@@ -16,6 +16,7 @@ concours, a subsidy of décret 2018-514… The maître d'ouvrage's own share is 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 from functools import lru_cache
@@ -636,7 +637,7 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
                      f"{prefix(lf)} : aucun dispositif du financeur {q(lf.financeur)} n'a la nature {q(lf.nature)} dans "
                      f"la feuille Financeurs ; de cette nature, la ligne {effet} ({SRC_L1111_10}).",
                      f"Si c'est une aide du financeur {q(lf.financeur)}, choisissez la nature « Subvention » et son "
-                     "dispositif ; si c'est bien un prêt ou le prix d'une vente, la ligne est juste.")
+                     f"dispositif ; {_SI_JUSTE.get(lf.nature, 'sinon')}, la ligne est juste.")
             continue
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
@@ -663,6 +664,10 @@ _AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its
 # repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22
 _NATURES_PROPRES = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE
 _NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Autre", "Portage foncier"))
+# what such a line is when its nature is right (« Autre », « Portage foncier »: whatever is not an aid)
+_SI_JUSTE = {"Prêt": "si c'est bien un prêt, que le maître d'ouvrage rembourse",
+             "Avance remboursable": "si c'est bien une avance, que le maître d'ouvrage rembourse",
+             "Recette / cession": "si c'est bien une recette de l'opération (le prix d'une vente)"}
 
 
 def _decided(ix, name: str, distinct: Iterable[tuple], decide) -> dict[tuple, Any]:
@@ -1109,7 +1114,6 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     categorie_of, roles = categories.get, categories.roles  # the roles FIN-06 worked out (`part_mo`)
     mo_codes = ix.mo_codes
     mo_of: dict[str, frozenset[str]] = {}
-    noms: dict[str, str] | None = None  # the workbook's communes (`_communes_du_classeur`), when first needed
     counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
     for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
@@ -1121,9 +1125,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
         role = (roles.get((mo, lf.nature, lf.financeur, lf.dispositif))
                 or totals.role_l1111_10(lf, mo, categorie_of, categories.subventions))
         if role == totals.PROPRE and lf.financeur == "COMMUNE" and a.type_mo == "Commune":
-            if noms is None:  # once, at the first such line: most workbooks have one commune, no binôme
-                noms = _communes_du_classeur(conv)
-            autre = _autre_commune_du_binome(noms, a, lf) if len(noms) > 1 else None
+            autre = _autre_commune_du_binome(conv, a, lf)
             if autre is not None:
                 yield at(lf, "financeur", "FIN-22", A,
                          f"{prefix(lf)} : la ligne {q(lf.nature)} du financeur « COMMUNE » nomme {autre}, l'autre commune "
@@ -1148,28 +1150,80 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                     " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
 
 
-def _autre_commune_du_binome(noms: dict[str, str], a: FicheAction, lf: LigneFinancement) -> str | None:
-    """In a binôme (`noms`: its communes, `_communes_du_classeur`), the other commune of the convention
-    (its name as `T_Communes` gives it) that a `COMMUNE` line of an action of one commune names in its
-    dispositif or comment, without naming the maître d'ouvrage's: « Autofinancement Liévin » on an
-    operation of Lens. None otherwise (most lines: one commune in the workbook, or no comment)."""
+def _autre_commune_du_binome(conv: Convention, a: FicheAction, lf: LigneFinancement) -> str | None:
+    """In a binôme, the other commune of the convention (its name as `T_Communes` gives it) that a
+    `COMMUNE` line of an action of one commune names in its dispositif or comment, without naming the
+    maître d'ouvrage's: « Autofinancement Liévin » on an operation of Lens. None otherwise (most lines:
+    one commune in the workbook, or no comment). Read once per (maître d'ouvrage, dispositif, comment)
+    of the run: « Autofinancement » comes back on most lines of a binôme's plan."""
+    noms = _communes_du_classeur(conv)
     if len(noms) < 2 or not a.maitre_ouvrage or not (lf.dispositif or lf.commentaire):
         return None
-    mo = reference.nom_collectivite(str(a.maitre_ouvrage))
+    known = index(conv).memo("autre_commune_du_binome", dict)
+    key = (a.maitre_ouvrage, lf.dispositif, lf.commentaire)
+    if key not in known:
+        known[key] = _autre_commune_nommee(noms, *key)
+    return known[key]
+
+
+def _autre_commune_nommee(noms: dict[str, tuple[str, tuple[str, ...]]], maitre_ouvrage: object,
+                          *textes: object) -> str | None:
+    """`_autre_commune_du_binome` of a maître d'ouvrage and of a line's texts."""
+    mo = reference.nom_collectivite(str(maitre_ouvrage))
     if mo not in noms:
         return None
-    mots = f" {reference.nom_cle(' '.join(str(t) for t in (lf.dispositif, lf.commentaire) if t))} "
-    if f" {mo} " in mots:
+    texte = " ".join(str(t) for t in textes if t)
+    mots = f" {reference.mots(texte)} "
+    if _nomme(mots, noms[mo][1]):
         return None
-    autres = [nom for cle, nom in noms.items() if cle != mo and f" {cle} " in mots]
-    return autres[0] if len(autres) == 1 else None
+    autres = [(cle, nom) for cle, (nom, mentions) in noms.items() if cle != mo and _nomme(mots, mentions)]
+    return autres[0][1] if len(autres) == 1 and _ecrit_comme_un_nom(texte, autres[0][0]) else None
 
 
-def _communes_du_classeur(conv: Convention) -> dict[str, str]:
-    """The communes of `T_Communes` by `reference.nom_collectivite` of their name → the name, once per run."""
+# A street named after a commune (« rue de Lens » in Liévin, « route du Portel »): a place, not the commune
+_VOIE = re.compile(r"(?<![a-z0-9])(?:rue|avenue|av|route|rte|boulevard|bd|chemin|place|quai|allee|impasse|faubourg)"
+                   r"(?: de| d| du| des)?$")
+
+
+def _nomme(mots: str, mentions: tuple[str, ...]) -> bool:
+    """Whether `mots` (`reference.mots` of a text, space-bound) names a commune by one of its `mentions`
+    (`_mentions`) other than as a street's name."""
+    for m in mentions:
+        i = mots.find(m)
+        while i >= 0:
+            if not _VOIE.search(mots, max(0, i - 16), i):
+                return True
+            i = mots.find(m, i + 1)
+    return False
+
+
+_MOT = re.compile(r"[^\W_]+")
+
+
+def _ecrit_comme_un_nom(texte: str, cle: str) -> bool:
+    """Whether `texte` writes the commune of key `cle` as a name, with a capital (« Lourdes », « LOURDES »,
+    « St-Omer »), not as the word its name also is (« réhabilitations lourdes » on an operation of Tarbes)."""
+    premier = cle.split(" ", 1)[0]
+    return any(not w.islower() and reference.nom_cle(w) == premier for w in _MOT.findall(texte))
+
+
+def _communes_du_classeur(conv: Convention) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The communes of `T_Communes` by `reference.nom_collectivite` of their name → (the name, the words
+    that name it in a text: `_mentions`), once per run."""
     return index(conv).memo("communes_par_nom", lambda: {
-        k: c.commune.strip() for c in rows(conv, layout.T_COMMUNES)
+        k: (c.commune.strip(), _mentions(c.commune)) for c in rows(conv, layout.T_COMMUNES)
         if isinstance(c.commune, str) and (k := reference.nom_collectivite(c.commune))})
+
+
+# How a text names a commune whose name begins with an article: with it, or its contraction (« du Portel »,
+# « au Portel », « de La Flèche »); without it, « Autofinancement fléché » would name La Flèche
+_FORMES_ARTICLE = {"le": ("le", "du", "au"), "la": ("la",), "les": ("les", "des", "aux"), "l": ("l",)}
+
+
+def _mentions(nom: str) -> tuple[str, ...]:
+    """The words, space-bound, by which a text (`reference.mots`) names the commune `nom`."""
+    cle, article = reference.nom_collectivite(nom), reference.article(nom)
+    return tuple(f" {a} {cle} " for a in _FORMES_ARTICLE[article]) if article else (f" {cle} ",)
 
 
 def _de_commune(nom: str) -> str:

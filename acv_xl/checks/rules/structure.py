@@ -435,8 +435,9 @@ def espaces_hors_synthese(conv: Convention) -> Iterable[Finding]:
     the reader reads it without (« ETAT  » is ETAT for « Valider », the annex and the consolidation), but
     the Synthèse's SOMME.SI.ENS compare the exact text, and count the line elsewhere — the État's total of
     the workbook as Excel shows it lower than the report's, a refused line « Refusé  » counted in the
-    financing, without a word. The distinct values are looked at (a few dozen, fetched in C); the lines only
-    when one of them has such a space."""
+    financing, without a word. A N° typed alike on an action and on its lines (« 2.1  » on both) is found
+    and counted in its axe: not said. The distinct values are looked at (a few dozen, fetched in C); the
+    lines only when one of them has such a space."""
     raws: dict[str, list] = {}
     for table, attr, effect, only in _SYNTHESE_KEYS:
         lignes = rows(conv, table)
@@ -447,11 +448,20 @@ def espaces_hors_synthese(conv: Convention) -> Iterable[Finding]:
         if not odd:
             continue
         header = table.header(attr)
+        # the Synthèse looks each action's N° up in the plan's as typed: « 2.1  » on the action and on its
+        # lines alike is counted in its axe; a line typed otherwise than its action, or an action than its lines, not
+        plan = table is layout.T_FINANCEMENTS
+        other = (_numeros_tapes(conv, layout.T_ACTIONS if plan else layout.T_FINANCEMENTS) if attr == "numero"
+                 else None)
         for x in lignes:
             v = x.raw.get(attr)
             read = getattr(x, attr)
             if v not in odd or read is None or (only is not None and read not in only):
                 continue
+            if other is not None and ((v in other.get(read, ())) if plan else not (other.get(read, set()) - {v})):
+                continue
+            if plan and attr != "statut" and _refusee(x):
+                continue  # in none of the Synthèse's totals, whatever its code or N°
             if attr == "statut" and read == layout.STATUT_REFUSE:
                 what = ("la Synthèse compte cette ligne refusée dans le financement total, sur la ligne "
                         f"« {layout.SYNTHESE_STATUT_AUTRES} »")
@@ -464,3 +474,23 @@ def espaces_hors_synthese(conv: Convention) -> Iterable[Finding]:
                      f"ne le reconnaissent pas : {what}.",
                      f"Retapez {q(read)} sans espace" + (" (ou choisissez-le dans la liste déroulante)."
                                                           if attr != "numero" else "."))
+
+
+def _numeros_tapes(conv: Convention, table) -> dict[object, set[object]]:
+    """The N° of `table`'s rows as typed, by the N° read (but a refused line's, which the Synthèse counts
+    nowhere): asked only when a N° is typed with a space."""
+    out: dict[object, set[object]] = {}
+    for x in rows(conv, table):
+        if not (table is layout.T_FINANCEMENTS and _refusee(x)):
+            out.setdefault(x.numero, set()).add(x.raw.get("numero"))
+    return out
+
+
+_REFUSE = layout.STATUT_REFUSE.lower()
+
+
+def _refusee(lf) -> bool:
+    """A line the Synthèse's « <>Refusé » leaves out of all its totals: « Refusé » typed in any case, as
+    Excel compares, but not with a space (STR-13 says that one)."""
+    v = lf.raw.get("statut")
+    return v.__class__ is str and v.lower() == _REFUSE
