@@ -1114,6 +1114,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     categorie_of, roles = categories.get, categories.roles  # the roles FIN-06 worked out (`part_mo`)
     mo_codes = ix.mo_codes
     mo_of: dict[str, frozenset[str]] = {}
+    binome: bool | None = None  # two communes in `T_Communes` (`_communes_du_classeur`), when first needed
     counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
     for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
@@ -1125,7 +1126,9 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
         role = (roles.get((mo, lf.nature, lf.financeur, lf.dispositif))
                 or totals.role_l1111_10(lf, mo, categorie_of, categories.subventions))
         if role == totals.PROPRE and lf.financeur == "COMMUNE" and a.type_mo == "Commune":
-            autre = _autre_commune_du_binome(conv, a, lf)
+            if binome is None:  # asked once, at the first such line: most conventions have one commune
+                binome = len(_communes_du_classeur(conv)) > 1
+            autre = _autre_commune_du_binome(conv, a, lf) if binome else None
             if autre is not None:
                 yield at(lf, "financeur", "FIN-22", A,
                          f"{prefix(lf)} : la ligne {q(lf.nature)} du financeur « COMMUNE » nomme {autre}, l'autre commune "
