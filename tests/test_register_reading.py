@@ -218,15 +218,20 @@ def test_a_register_holding_the_earlier_form_gives_the_cold_summaries(tmp_path, 
 # ------------------------------------------------------------------ workers
 
 
-def _stored_then_read_again(tmp_path: Path, examples, folder: Path, reg: Path, con, aid: int, crafted: str) -> None:
+def _sealed_as_this_users(con, aid: int, crafted: str) -> None:
     """`crafted` stored as analysis `aid`'s summary, sealed with this user's key (so that what is tested
-    is the decoding, not the seal: a register whose key leaked, say): the warm run reads that file
-    again and gives the cold run's summaries."""
+    is the decoding, not the seal: a register whose key leaked, say)."""
     sha, version, until = con.execute("SELECT sha256, version_regles, valable_jusqu_au FROM analyses WHERE id = ?",
                                       (aid,)).fetchone()
     with con:
         con.execute("UPDATE analyses SET resume = ?, controle = ? WHERE id = ?",
                     (crafted, analysis_seal(block_key(), sha, version, until, crafted.encode()), aid))
+
+
+def _stored_then_read_again(tmp_path: Path, examples, folder: Path, reg: Path, con, aid: int, crafted: str) -> None:
+    """`crafted` stored as analysis `aid`'s summary, sealed with this user's key: the warm run reads that
+    file again and gives the cold run's summaries."""
+    _sealed_as_this_users(con, aid, crafted)
     con.close()
     warm, cold = _warm_and_cold(tmp_path, folder, reg, jobs=1)
     assert len(warm.reused) == len(examples) - 1  # the crafted one read again
@@ -283,11 +288,7 @@ def test_a_kept_line_that_does_not_decode_stops_the_extracts_before_anything_is_
     d = json.loads(text)
     d["lines"][0][LINE_FIELDS.index("montant")] = montant
     crafted = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
-    sha, version, until = con.execute("SELECT sha256, version_regles, valable_jusqu_au FROM analyses WHERE id = ?",
-                                      (aid,)).fetchone()
-    with con:
-        con.execute("UPDATE analyses SET resume = ?, controle = ? WHERE id = ?",
-                    (crafted, analysis_seal(block_key(), sha, version, until, crafted.encode()), aid))
+    _sealed_as_this_users(con, aid, crafted)
     con.close()
     before = reg.read_bytes()
     out, extraits = tmp_path / "conso.xlsx", tmp_path / "extraits"
