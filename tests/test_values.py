@@ -237,3 +237,16 @@ def test_a_number_that_is_not_finite_is_never_printed(x):
     for fmt in (v.fmt_euros, v.fmt_number, v.fmt_percent):
         with pytest.raises(ValueError):
             fmt(x)
+
+
+def test_a_long_text_holding_half_an_emoji_is_cut_never_an_error():
+    """Half an emoji (a lone surrogate: Excel cut a pasted text between the two, and the button reads it
+    so) in a text past half a cell: the strict UTF-16 codec of `fit_cell` (the button's Contrôles, the
+    annotated copy) and of the consolidation's cut raised UnicodeEncodeError. Both cut it as Excel counts."""
+    from acv_xl.contract.values import EXCEL_CELL_CHARS, excel_length, excel_text
+    from acv_xl.outputs.formats import fit_cell
+
+    text = "a" * 20_000 + "\ud83d" + "😀" * 10_000
+    for cut, mark in ((fit_cell(text), "…"), (excel_text(text), "😀")):
+        assert excel_length(cut) <= EXCEL_CELL_CHARS and cut.endswith(mark) and cut.startswith("a" * 20_000)
+    assert fit_cell("abc") == excel_text("abc") == "abc"

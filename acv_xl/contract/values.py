@@ -31,16 +31,18 @@ EXCEL_CELL_CHARS = 32_767
 EXCEL_CELL_HALF = EXCEL_CELL_CHARS // 2  # no text of at most so many characters is too long, whatever they are
 
 
-def excel_text(text: str) -> str:
-    """`text` cut to what a cell holds, counted as Excel counts (`excel_length`), never between the two
-    halves of an emoji: cut at 32 767 characters, 20 000 emoji (40 000 to Excel) were written whole,
-    and Excel repaired the file. What every writer cuts a text to (without a mark, as XlsxWriter)."""
-    if len(text) <= EXCEL_CELL_HALF:
+def excel_text(text: str, room: int = EXCEL_CELL_CHARS, mark: str = "") -> str:
+    """`text` cut to `room` characters as Excel counts them (`excel_length`), never between the two halves
+    of an emoji, ending with `mark` when cut (« … » for a message; none, as XlsxWriter cuts, for a
+    value): cut at 32 767 characters, 20 000 emoji (40 000 to Excel) were written whole, and Excel
+    repaired the file. What every writer cuts a text to. Half an emoji already there (Excel cut a
+    pasted text between the two, and the button reads it so) is kept as one unit, never an error."""
+    if len(text) <= room // 2:  # nearly always: short enough whatever its characters
         return text
-    units = text.encode("utf-16-le")
-    if len(units) <= 2 * EXCEL_CELL_CHARS:
+    units = text.encode("utf-16-le", "surrogatepass")
+    if len(units) <= 2 * room:
         return text
-    return units[:2 * EXCEL_CELL_CHARS].decode("utf-16-le", "ignore")
+    return units[:2 * (room - len(mark))].decode("utf-16-le", "ignore") + mark
 
 
 def excel_length(text: str) -> int:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from acv_xl.contract.values import EXCEL_CELL_CHARS
+from acv_xl.contract.values import EXCEL_CELL_CHARS, excel_text
 
 # [$-40C] is the French locale: the amount shows `1 234 567,89 €` in Excel and LibreOffice
 # whatever the machine's own locale (without it, an English LibreOffice prints 1,234,567.89 €).
@@ -32,13 +32,8 @@ def fit_cell(text: str, room: int = EXCEL_CELL_CHARS) -> str:
     """`text` cut to what a cell holds, with « … » (`room`: fewer, for a writer that may prefix it):
     a message quoting a long value twice (a 20 000-character comment changed since the validation) is
     longer, and Excel repairs a file holding more, or refuses a whole write of the add-in for it.
-    Counted as Excel and JavaScript count, in UTF-16 units: a character past U+FFFF (an emoji) is two."""
-    if len(text) <= room // 2:  # nearly always: short enough whatever its characters
-        return text
-    units = text.encode("utf-16-le")
-    if len(units) <= 2 * room:
-        return text
-    return units[: 2 * (room - 1)].decode("utf-16-le", "ignore") + "…"  # "ignore": half an emoji at the cut
+    Counted as Excel and JavaScript count, in UTF-16 units (`values.excel_text`)."""
+    return excel_text(text, room, "…")
 
 
 def write_value(ws, row: int, col: int, value: Any, fmt=None) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention
-from acv_xl.contract.values import EXCEL_CELL_CHARS, excel_length, fmt_date, fmt_euros, fmt_number, parse_text
+from acv_xl.contract.values import EXCEL_CELL_CHARS, EXCEL_CELL_HALF, excel_length, fmt_date, fmt_euros, fmt_number, parse_text
 from acv_xl.reading.provenance import describe
 
 from . import (
@@ -376,13 +376,13 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
     # tables' together, with no list of them nor copy of their characters; else each one's length
     texts = filter(_IS_STR, chain(map(_RAW, conv.names.values()), chain.from_iterable(map(dict.values, map(_RAW, lines)))))
     # Excel counts UTF-16 units (an emoji is two): no text of half as many characters can be too long
-    if max(map(len, texts), default=0) <= _HALF_A_CELL:
+    if max(map(len, texts), default=0) <= EXCEL_CELL_HALF:
         return
     for nv in conv.names.values():
         if _too_long(nv.raw):
             yield finding(nv.sheet, nv.cell, "", nv.raw)
     lines = [ligne for table_name in ROW_MODELS for ligne in conv.rows(table_name)]
-    if not any(v.__class__ is str and len(v) > _HALF_A_CELL for ligne in lines for v in ligne.raw.values()):
+    if not any(v.__class__ is str and len(v) > EXCEL_CELL_HALF for ligne in lines for v in ligne.raw.values()):
         return  # a long value, but no text itself (an error or formula text): as before
     for ligne in lines:
         for attr, v in ligne.raw.items():
@@ -390,11 +390,9 @@ def texte_trop_long(conv: Convention) -> Iterable[Finding]:
                 yield finding(ligne.sheet, ligne.cell(attr), action_of(ligne), v)
 
 
-_HALF_A_CELL = EXCEL_CELL_CHARS // 2
-
 
 def _too_long(v: Any) -> bool:
-    return isinstance(v, str) and len(v) > _HALF_A_CELL and excel_length(v) > EXCEL_CELL_CHARS
+    return isinstance(v, str) and len(v) > EXCEL_CELL_HALF and excel_length(v) > EXCEL_CELL_CHARS
 
 
 @rule("STR-12", A, "Classeur qui compte ses dates à partir de 1904 : le bouton « Valider » du complément les lit "
