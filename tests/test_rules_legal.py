@@ -251,6 +251,15 @@ def test_the_mo_own_money_named_beside_a_dotation_is_not_the_dotation(nom):
     assert dispositifs.is_r2334_27(nom, "ETAT")
 
 
+@pytest.mark.parametrize("nom", ["DSIL hors taxes", "DETR (hors frais d'études)", "DSID hors voirie"])
+def test_hors_said_of_something_else_than_a_subsidy_leaves_the_dotation_in_the_caps(nom):
+    """« hors » made any name its payer's own money: « DSIL hors taxes » filed under COMMUNE left the 80 %
+    cap of the État's dotations through its wording. Only « hors » before a subsidy's name says it."""
+    assert dispositifs.is_r2334_27(nom, "COMMUNE") and dispositifs.is_r2334_27(nom, "ETAT")
+    assert not dispositifs.is_r2334_27("Autofinancement hors DSIL", "COMMUNE")
+    assert not dispositifs.is_r2334_27("Financement communal hors subvention DSIL", "COMMUNE")
+
+
 @pytest.mark.parametrize("type_mo,mo,code", [("Département", "Département du Pas-de-Calais", "DEPT"),
                                              ("Région", "Région Hauts-de-France", "REGION")])
 def test_fin21_a_departement_or_region_funds_its_own_operation(type_mo, mo, code):
