@@ -380,3 +380,18 @@ def test_the_messages_about_a_list_name_it_as_given_quoted_one_colon_a_sentence(
         assert str(tmp_path) not in err
         for sentence in err.removeprefix("acv-xl : ").split(". "):
             assert sentence.count(" : ") <= 1, sentence
+
+
+def test_the_shipped_list_under_a_symbolic_link_is_still_the_shipped_list(tmp_path, monkeypatch):
+    # a package installed through a linked folder: the list found there is the national list,
+    # with its own label, not « liste de référence « communes_acv.csv » » of a user's file
+    link = tmp_path / "lien"
+    link.symlink_to(reference.SHIPPED.parent, target_is_directory=True)
+    monkeypatch.setattr(reference, "SHIPPED", link / reference.SHIPPED.name)
+    reference._load.cache_clear()
+    try:
+        ref = reference.shipped()
+    finally:
+        reference._load.cache_clear()
+    assert ref.libelle == reference.SHIPPED_LIBELLE
+    assert len(ref.communes) == len(reference.load(link / reference.SHIPPED.name).communes)

@@ -250,3 +250,23 @@ def test_a_long_text_holding_half_an_emoji_is_cut_never_an_error():
     for cut, mark in ((fit_cell(text), "…"), (excel_text(text), "😀")):
         assert excel_length(cut) <= EXCEL_CELL_CHARS and cut.endswith(mark) and cut.startswith("a" * 20_000)
     assert fit_cell("abc") == excel_text("abc") == "abc"
+
+
+def test_a_percent_cell_never_shows_its_ratio_across_a_threshold_near_or_far():
+    # every ratio from 0,4 % below to 0,4 % above each threshold, by steps of 0,0001 %, and a float
+    # of each: what the cell's four places show is on the ratio's side of every threshold
+    from decimal import ROUND_HALF_UP
+
+    seuils = (Decimal("0.5"), Decimal("0.25"))
+    side = lambda a, b: (a > b) - (a < b)  # noqa: E731
+    for s in seuils:
+        for k in range(-4000, 4001):
+            for ratio in (s + Decimal(k) / 1_000_000, float(s + Decimal(k) / 1_000_000)):
+                cell = v.ratio_for_cell(ratio, seuils)
+                shown = Decimal(str(cell)).quantize(v.PERCENT_CELL_PLACES, ROUND_HALF_UP)
+                exact = Decimal(str(ratio))
+                assert all(side(shown, t) == side(exact, t) for t in seuils), (ratio, cell)
+                if all(abs(exact - t) > Decimal("0.0001") for t in seuils):
+                    assert cell == ratio  # far from them: the ratio itself
+    with pytest.raises(ValueError):
+        v.ratio_for_cell(float("nan"), seuils)  # a bug to say, never a figure

@@ -523,6 +523,7 @@ def fmt_percent(ratio: Decimal | float | None, seuils: tuple = ()) -> str:
 
 
 PERCENT_CELL_PLACES = Decimal("0.0001")  # what `FMT_PERCENT` (`0.0# %`) shows of a ratio
+_FAR_FROM_THRESHOLD = 0.0001  # twice what rounding to those places moves a ratio at most
 
 
 def ratio_for_cell(ratio: Decimal | float | None, seuils: tuple = ()) -> Decimal | float | None:
@@ -532,6 +533,11 @@ def ratio_for_cell(ratio: Decimal | float | None, seuils: tuple = ()) -> Decimal
     (0.4999: « 49,99 % »)."""
     if ratio is None:
         return None
+    # far from every threshold (nearly always), the shown places cannot cross one: the ratio as it
+    # is, without the Decimal rounding below (a Synthèse of 1 000 conventions asks 2 000 times)
+    x = float(ratio)
+    if abs(x) < 1e15 and all(abs(x - float(s)) > _FAR_FROM_THRESHOLD for s in seuils):
+        return ratio
     d = _finite(ratio)
     shown = d.quantize(PERCENT_CELL_PLACES, ROUND_HALF_UP, _digits_for(d, 4))
     for s in seuils:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,9 @@ def impossible_date_in_label(text: str | None) -> str | None:
     return None
 
 
+_MATURITE = itemgetter(4)  # an action's maturité (`ACTION_FIELDS`)
+
+
 def preparation(f: FileSummary, ref: date) -> Preparation:
     """Phase at `ref` from the convention's dates, shares of actions engaged and financing acquired, class."""
     if f.date_fin_initialisation and ref <= f.date_fin_initialisation:
@@ -116,9 +120,10 @@ def preparation(f: FileSummary, ref: date) -> Preparation:
         phase = PHASE_TERMINEE
     else:
         phase = PHASE_INCONNUE
-    vivantes = [a for a in f.actions if a[4] != layout.MATURITE_ABANDONNEE]
-    engagees = sum(1 for a in vivantes if a[4] in layout.MATURITES_SIGNEES)
-    part_actions = Decimal(engagees) / Decimal(len(vivantes)) if vivantes else None
+    maturites = list(map(_MATURITE, f.actions))  # counted in C: a Synthèse asks for every convention
+    vivantes = len(maturites) - maturites.count(layout.MATURITE_ABANDONNEE)
+    engagees = sum(map(maturites.count, layout.MATURITES_SIGNEES))
+    part_actions = Decimal(engagees) / Decimal(vivantes) if vivantes else None
     fin = f.totaux.financement_total if f.totaux is not None else ZERO
     part_acquise = f.acquis / fin if fin else None
     pa, pq = part_actions or ZERO, part_acquise or ZERO
@@ -166,7 +171,11 @@ class ConsolidationResult:
 
     def date_reference(self, f: FileSummary) -> date:
         """The readiness date: the comité's (from `--comite`), else the convention's next comité, else today."""
-        return date_of_label(self.comite) or f.date_comite or self.genere_le.date()
+        return self._date_comite or f.date_comite or self.genere_le.date()
+
+    @cached_property
+    def _date_comite(self) -> date | None:
+        return date_of_label(self.comite)  # once, not once per convention
 
     def preparation(self, f: FileSummary) -> Preparation:
         return preparation(f, self.date_reference(f))
