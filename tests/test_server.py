@@ -778,6 +778,9 @@ def test_one_log_line_per_request_without_data(server):
     ([], {"XLWINGS_AUTH_PROVIDERS": "entraid"},
      'XLWINGS_AUTH_PROVIDERS = « entraid » (une liste JSON attendue, par exemple ["entraid"])'),
     ([], {"XLWINGS_CUSTOM_HEADERS": "x"}, "XLWINGS_CUSTOM_HEADERS = « x » (valeur JSON attendue)"),
+    # Wasm: every button and function run in the browser without acv_xl, and GET /custom_scripts/__init__.py,
+    # /wasm/wasm_runtime.py… served the server's Python files without a token
+    ([], {"XLWINGS_ENABLE_WASM": "1"}, "XLWINGS_ENABLE_WASM = « 1 » : le mode Wasm de xlwings"),
 ])
 def test_refusals_to_start_are_french_and_status_2(options, env, expected):
     done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(_free_port()), *options],
