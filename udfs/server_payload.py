@@ -36,6 +36,27 @@ def _in_grid(address: str | None) -> str | None:
 
 Address = Annotated[StrictStr, Field(pattern=_ADDRESS), AfterValidator(_in_grid)]
 
+_NOT_IN_SHEET_NAMES = re.compile(r"[:\\/?*\[\]]")
+
+
+def _sheet_name(name: str) -> str:
+    """A name Excel gives a sheet (1 to 31 characters, none of : \\ / ? * [ ], no apostrophe at either end):
+    a sheet's name is quoted in a sealed message (« Classeur trop grand … de la feuille « … » »), and a forged
+    name of any length (« Votre mot de passe a expiré : https://… ») was shown in the box at the
+    préfecture's address, to whomever its link was sent."""
+    if not 1 <= len(name) <= 31 or _NOT_IN_SHEET_NAMES.search(name) or name[0] == "'" or name[-1] == "'":
+        raise ValueError("sheet_name")
+    return name
+
+
+def _book_name(name: str) -> str:
+    """A file's name as Excel gives it, quoted too (« Le fichier « … » a un tableau … trop grand »): at most
+    255 characters, no « : », which Windows, macOS, OneDrive and SharePoint refuse in a file's name (so no
+    web address)."""
+    if len(name) > 255 or ":" in name:
+        raise ValueError("book_name")
+    return name
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
@@ -58,7 +79,7 @@ class Table(_Open):
 
 
 class Sheet(_Open):
-    name: StrictStr
+    name: Annotated[StrictStr, AfterValidator(_sheet_name)]
     values: list[list[Cell]]
     tables: list[Table] = []
     used_range_address: Optional[Address] = None
@@ -83,7 +104,7 @@ class Name(_Open):
 
 
 class BookInfo(_Open):
-    name: StrictStr
+    name: Annotated[StrictStr, AfterValidator(_book_name)]
     active_sheet_index: StrictInt = Field(ge=0)
     selection: Optional[StrictStr] = None
 
@@ -110,6 +131,8 @@ _WHAT = {
     "greater_than_equal": "nombre positif ou nul attendu",
     "too_short": "au moins un élément attendu",
     "scope_sheet": "feuille du nom attendue (« scope_sheet_name ») pour un nom propre à une feuille",
+    "sheet_name": "nom de feuille impossible dans Excel (1 à 31 caractères, sans : \\ / ? * [ ])",
+    "book_name": "nom de fichier impossible (au plus 255 caractères, sans « : »)",
 }
 
 
@@ -139,7 +162,9 @@ def _first_error(exc: ValidationError) -> str:
                    and e["type"] in ("less_than_equal", "greater_than_equal") for e in errors):
                 return f"{where} : nombre hors des limites d'Excel"
             return f"{where} : une cellule doit être un texte, un nombre, un booléen ou vide"
-    kind = "scope_sheet" if first["type"] == "value_error" and first["msg"].endswith("scope_sheet") else first["type"]
+    kind = first["type"]
+    if kind == "value_error":  # ours (« Value error, sheet_name »), or the grid's
+        kind = next((k for k in ("scope_sheet", "sheet_name", "book_name") if first["msg"].endswith(k)), kind)
     return f"{where} : {_WHAT.get(kind, 'valeur invalide')}"
 
 
