@@ -1068,6 +1068,13 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
     cases = [
         ("/xlwings/custom-functions-call", b"{pas du json", 400, "JSON invalide"),
         ("/xlwings/custom-functions-call", b"[1, 2]", 400, "objet JSON est attendu"),
+        # NaN and infinities, which JSON lacks and Excel never sends: the amount's line was dropped silently
+        *[("/xlwings/custom-functions-call",
+           json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(3), [["ETAT"]])).replace("1000.0,", f"{v},", 1)
+           .encode(), 400, f"Requête illisible : JSON invalide (« {v} » n'est pas un nombre JSON).")
+          for v in ("NaN", "Infinity", "-Infinity")],
+        ("/xlwings/custom-scripts-call/valider", b'{"sheets": [{"name": "x", "values": [[NaN]]}]}', 400,
+         "« NaN » n'est pas un nombre JSON"),
         ("/xlwings/custom-functions-call", b'{"args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
          "JSON trop imbriqué"),
         ("/xlwings/custom-functions-call", json.dumps({"func_name": "os.system", "args": []}).encode(), 404,

@@ -57,9 +57,22 @@ def alert_actions(message: str) -> dict[str, Any]:
                          "row_count": None, "column_count": None}]}
 
 
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    """« NaN », « Infinity », « -Infinity »: Python's json takes them, JSON has none and Excel never
+    sends one (a cell's error is its text); a forged amount of NaN made the functions drop its line
+    silently (ACV_TOTAL_FINANCEUR 0 instead of the others' sum)."""
+    raise _NotJson(name)
+
+
 def _loads(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant)
+    except _NotJson as exc:
+        raise Refused(400, f"Requête illisible : JSON invalide (« {exc} » n'est pas un nombre JSON).") from None
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "Requête illisible : JSON invalide.") from None
     except RecursionError:  # thousands of nested lists: no workbook sends that
