@@ -1221,6 +1221,24 @@ def test_no_address_climbs_out_of_the_add_in_s_files(server, tmp_path):
     assert client.get("/static/js/auth.js").status_code == 200  # the add-in's own files still served
 
 
+def test_no_address_windows_would_rewrite_reaches_the_add_in_s_files():
+    """Windows trims a segment's trailing dots and spaces and opens a device for « NUL », « com1.js »
+    in any folder: « /static/..%20/… » or « /static/... » passed the guard (only « . » and « .. »
+    exactly were refused), and the project's static folder is read without Starlette's check that the
+    file stays inside it. Every file the add-in is served still passes."""
+    from udfs.server_guard import _climbs
+    import xlwings_server
+
+    for path in ("/static/.. /.. /server_config.py", "/static/.../x", "/static/js/auth.js.", "/static/js/auth.js ",
+                 "/static/NUL", "/static/js/com1.js", "/static/CON .txt", "/static/conout$", "/static/LPT¹"):
+        assert _climbs(path), path
+    for folder in (ROOT / "udfs" / "server_project" / "static", Path(xlwings_server.__file__).parent / "static"):
+        for f in folder.rglob("*"):
+            assert not _climbs("/static/" + f.relative_to(folder).as_posix()), f
+    for path in ("/manifest", "/xlwings/custom-scripts-call/valider", "/static/console.js", "/"):
+        assert not _climbs(path), path
+
+
 def test_head_reads_the_add_in_s_files_as_get_does(server):
     """`curl -I https://…/manifest`, a supervision's probe or a link checker, got 405 « Méthode non
     permise » (FastAPI's routes take only GET), though the docs call GET and HEAD the public methods:
