@@ -58,6 +58,17 @@ def test_nginx_example_matches_the_server_limits():
     assert "$uri" in text and "$request_uri\"" not in text and "$args" not in text  # no query in logs
 
 
+def test_nginx_never_tells_its_version():
+    """`Server: nginx/1.22.1` on every answer, and « nginx/1.22.1 » at the foot of its own pages (the
+    redirection of port 80, a TRACE refused): the exact version, for anyone on the internet to look
+    up its known flaws. Each server block of the example says none."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    blocks = re.split(r"^server \{", text, flags=re.M)[1:]
+    assert len(blocks) == 2
+    for block in blocks:
+        assert re.search(r"^\s*server_tokens off;", block, re.M), block[:200]
+
+
 # every answer nginx writes itself before or instead of the server's: 494 is its « Request Header Or
 # Cookie Too Large » (sent as 400)
 NGINX_OWN = {"400", "413", "414", "429", "494", "500", "502", "503", "504"}
