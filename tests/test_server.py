@@ -229,6 +229,9 @@ def test_task_pane_is_french_and_makes_acv_workbooks_load_the_add_in(server):
     assert pane.status_code == 200
     assert 'xw-click="valider"' in pane.text and 'xw-click="generer_annexe"' in pane.text
     assert "Générer l'annexe" in pane.text and "acv-demarrage.js" in pane.text
+    # xlwings' page was titled « Task pane »; the rest of its head kept (its scripts, ours after them)
+    assert re.findall(r"<title>(.*?)</title>", pane.text) == ["Action Cœur de Ville"]
+    assert pane.text.index("/static/js/config.js") < pane.text.index("acv-demarrage.js")
     js = client.get("/static/js/acv-demarrage.js")
     assert js.status_code == 200
     named = [n for n in layout.NAMED_BY_NAME if f'"{n}"' in js.text]
@@ -267,6 +270,8 @@ def test_the_message_box_is_french_even_for_the_add_ins_own_failures(server, mon
     # xlwings' page under ours (« The add-in didn't load properly », Reload, Cancel), made French
     # in the box and the task pane by acv-textes.js
     assert "dialog.js" in page and "acv-textes.js" in page and "acv-textes.js" in client.get("/taskpane.html").text
+    # Excel for Windows titles the box « Action Cœur de Ville - <the page's title> »: it said « - Task pane »
+    assert re.findall(r"<title>(.*?)</title>", page) == [""]
     js = client.get("/static/js/acv-textes.js").text
     assert "xlwings-office-ready-error" in js and "Le complément ne s'est pas chargé correctement." in js
 
