@@ -1078,6 +1078,11 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
            json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(3), [["ETAT"]])).replace("1000.0,", f"{v},", 1)
            .encode(), 400, f"Requête illisible : JSON invalide (« {v} » n'est pas un nombre JSON).")
           for v in ("NaN", "Infinity", "-Infinity")],
+        # a number past any double, which json reads as infinity: the same line dropped
+        *[("/xlwings/custom-functions-call",
+           json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(3), [["ETAT"]])).replace("1000.0,", f"{v},", 1)
+           .encode(), 400, f"Requête illisible : nombre hors des limites d'Excel (« {shown} »).")
+          for v, shown in (("1e309", "1e309"), ("-1e309", "-1e309"), ("1" + "0" * 400 + ".0", "1" + "0" * 18 + "…"))],
         ("/xlwings/custom-scripts-call/valider", b'{"sheets": [{"name": "x", "values": [[NaN]]}]}', 400,
          "« NaN » n'est pas un nombre JSON"),
         ("/xlwings/custom-functions-call", b'{"args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,

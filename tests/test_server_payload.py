@@ -133,3 +133,15 @@ def test_any_name_excel_gives_a_sheet_or_a_file_passes():
     p["sheets"][0]["name"] = "Plan d'été 2024 (copie) — n°2 ✓"[:31]
     p["book"]["name"] = "Convention ACV d'Arras — version #3 (été 2026) [final].xlsx"
     assert check_book(p) is None
+
+
+def test_a_number_past_any_double_is_refused_not_read_as_infinity():
+    """« 1e309 » in a cell, which Python's json reads as infinity (Excel never sends it): the line of that
+    amount was dropped without a word."""
+    p, _ = _payload()
+    p["sheets"][0]["values"][0][1] = 1.5
+    text = json.dumps(p)
+    assert text.count("1.5") >= 1
+    for big in ("1e309", "-1e309", "1" + "0" * 400 + ".0"):
+        forged = json.loads(text.replace("1.5", big, 1))
+        assert check_book(forged) == "sheets[0].values[0][1] : nombre hors des limites d'Excel", big

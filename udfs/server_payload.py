@@ -65,7 +65,9 @@ class _Open(BaseModel):
 # an integer as JSON allows it, past any float (a 400-digit one): « OverflowError : int too large to
 # convert to float » was the button's message; Excel sends numbers as doubles (at most ≈ 1.8e308)
 _MAX_INT = 10 ** 308
-Cell = Union[StrictStr, StrictBool, Annotated[StrictInt, Field(ge=-_MAX_INT, le=_MAX_INT)], StrictFloat, None]
+# and a float past any double (« 1e309 »), which json reads as infinity: its line was dropped silently
+Cell = Union[StrictStr, StrictBool, Annotated[StrictInt, Field(ge=-_MAX_INT, le=_MAX_INT)],
+             Annotated[StrictFloat, Field(allow_inf_nan=False)], None]
 
 
 class Table(_Open):
@@ -159,7 +161,7 @@ def _first_error(exc: ValidationError) -> str:
         after = loc[loc.index("values") + 1:]
         if len(after) >= 2 and isinstance(after[0], int) and isinstance(after[1], int):
             if any(e["loc"][:len(loc) - len(after) + 2] == loc[:len(loc) - len(after) + 2]
-                   and e["type"] in ("less_than_equal", "greater_than_equal") for e in errors):
+                   and e["type"] in ("less_than_equal", "greater_than_equal", "finite_number") for e in errors):
                 return f"{where} : nombre hors des limites d'Excel"
             return f"{where} : une cellule doit être un texte, un nombre, un booléen ou vide"
     kind = first["type"]
