@@ -786,6 +786,9 @@ def test_one_log_line_per_request_without_data(server):
     # Wasm: every button and function run in the browser without acv_xl, and GET /custom_scripts/__init__.py,
     # /wasm/wasm_runtime.py… served the server's Python files without a token
     ([], {"XLWINGS_ENABLE_WASM": "1"}, "XLWINGS_ENABLE_WASM = « 1 » : le mode Wasm de xlwings"),
+    # socket.io turned back on: GET /socket.io/?EIO=4&transport=polling opened a session without a token, and
+    # with one a client connected and could call functions outside the pool, its limits and the log
+    ([], {"XLWINGS_ENABLE_SOCKETIO": "true"}, "XLWINGS_ENABLE_SOCKETIO = « true » : socket.io"),
 ])
 def test_refusals_to_start_are_french_and_status_2(options, env, expected):
     done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(_free_port()), *options],
