@@ -62,8 +62,11 @@ def _forged() -> list[tuple[str, dict]]:
     forge("sheets[0].used_range_address : texte attendu", lambda d: d["sheets"][0].update(used_range_address=3))
     # names quoted in sealed messages (« … de la feuille « … » », « Le fichier « … » … »): a token holder made the
     # box at the préfecture's address show a sentence and a link of their choosing
-    sheet = r"sheets[0].name : nom de feuille impossible dans Excel (1 à 31 caractères, sans : \ / ? * [ ])"
-    for name in ("Votre mot de passe a expiré : https://acv.example/connexion", "x" * 32, "", "a/b", "'Projet'"):
+    sheet = (r"sheets[0].name : nom de feuille impossible dans Excel (1 à 31 caractères, sans : \ / ? * [ ] ni "
+             "apostrophe au début ou à la fin)")
+    # (« 'Projet' » was told « 1 à 31 caractères, sans : \ / ? * [ ] », which it is: its fault left unsaid)
+    for name in ("Votre mot de passe a expiré : https://acv.example/connexion", "x" * 32, "", "a/b", "'Projet'",
+                 "Projet'"):
         forge(sheet, lambda d, name=name: d["sheets"][0].update(name=name))
     forge("book.name : nom de fichier impossible (au plus 255 caractères, sans « : »)",
           lambda d: d["book"].update(name="Mot de passe expiré : https://acv.example.xlsx"))
