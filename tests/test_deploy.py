@@ -62,6 +62,18 @@ def test_nginx_example_matches_the_server_limits():
     assert "$uri" in text and "$request_uri\"" not in text and "$args" not in text  # no query in logs
 
 
+def test_the_docs_say_the_front_end_passes_the_body_on_as_it_arrives():
+    """The example streams a request's body to the server (`proxy_request_buffering off`), so the server's
+    --delai-reception times a commune's upload: docs/serveur.md still said nginx « reçoit la requête entière
+    avant de la transmettre », the reason an IT person would leave that delay alone behind nginx."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert re.search(r"^\s*proxy_request_buffering off;", text, re.M)
+    assert "requête entière" not in doc
+    delays = re.search(r"Le délai de réception et la taille des en-têtes protègent(.*?)\*\*Connexions", doc).group(1)
+    assert "transmet le contenu à mesure qu'il arrive" in delays and "--delai-reception" in delays
+
+
 def test_nginx_never_tells_its_version():
     """`Server: nginx/1.22.1` on every answer, and « nginx/1.22.1 » at the foot of its own pages (the
     redirection of port 80, a TRACE refused): the exact version, for anyone on the internet to look
