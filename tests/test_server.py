@@ -271,7 +271,7 @@ def test_the_message_box_is_french_even_for_the_add_ins_own_failures(server, mon
     # in the box and the task pane by acv-textes.js
     assert "dialog.js" in page and "acv-textes.js" in page and "acv-textes.js" in client.get("/taskpane.html").text
     # Excel for Windows titles the box « Action Cœur de Ville - <the page's title> »: it said « - Task pane »
-    assert re.findall(r"<title>(.*?)</title>", page) == [""]
+    assert re.findall(r"<title>(.*?)</title>", page) == ["Message"]
     js = client.get("/static/js/acv-textes.js").text
     assert "xlwings-office-ready-error" in js and "Le complément ne s'est pas chargé correctement." in js
 
