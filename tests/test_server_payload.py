@@ -68,9 +68,9 @@ def _forged() -> list[tuple[str, dict]]:
     for name in ("Votre mot de passe a expiré : https://acv.example/connexion", "x" * 32, "", "a/b", "'Projet'",
                  "Projet'"):
         forge(sheet, lambda d, name=name: d["sheets"][0].update(name=name))
-    forge("book.name : nom de fichier impossible (au plus 255 caractères, sans « : »)",
+    forge("book.name : nom de fichier impossible (au plus 255 caractères, sans « // »)",
           lambda d: d["book"].update(name="Mot de passe expiré : https://acv.example.xlsx"))
-    forge("book.name : nom de fichier impossible (au plus 255 caractères, sans « : »)",
+    forge("book.name : nom de fichier impossible (au plus 255 caractères, sans « // »)",
           lambda d: d["book"].update(name="x" * 256))
     return out
 
@@ -135,6 +135,8 @@ def test_any_name_excel_gives_a_sheet_or_a_file_passes():
     p, _ = _payload()
     p["sheets"][0]["name"] = "Plan d'été 2024 (copie) — n°2 ✓"[:31]
     p["book"]["name"] = "Convention ACV d'Arras — version #3 (été 2026) [final].xlsx"
+    assert check_book(p) is None
+    p["book"]["name"] = "Plan 2024:2026.xlsx"  # « 2024/2026 » in a Mac's Finder, as the file system holds it
     assert check_book(p) is None
 
 

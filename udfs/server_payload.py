@@ -51,9 +51,10 @@ def _sheet_name(name: str) -> str:
 
 def _book_name(name: str) -> str:
     """A file's name as Excel gives it, quoted too (« Le fichier « … » a un tableau … trop grand »): at most
-    255 characters, no « : », which Windows, macOS, OneDrive and SharePoint refuse in a file's name (so no
-    « https://… » link; a bare domain still fits, as it does in any name a user types)."""
-    if len(name) > 255 or ":" in name:
+    255 characters, no « // » (so no « https://… » link; a bare domain still fits, as it does in any name a
+    user types). Not « : » itself: Windows refuses it in a file's name, but a Mac file named « 2024/2026 » in
+    the Finder is « 2024:2026 » underneath, and which form Excel for Mac gives is unverified."""
+    if len(name) > 255 or "//" in name:
         raise ValueError("book_name")
     return name
 
@@ -135,7 +136,7 @@ _WHAT = {
     "scope_sheet": "feuille du nom attendue (« scope_sheet_name ») pour un nom propre à une feuille",
     "sheet_name": "nom de feuille impossible dans Excel (1 à 31 caractères, sans : \\ / ? * [ ] ni apostrophe au "
                   "début ou à la fin)",
-    "book_name": "nom de fichier impossible (au plus 255 caractères, sans « : »)",
+    "book_name": "nom de fichier impossible (au plus 255 caractères, sans « // »)",
 }
 
 
