@@ -55,7 +55,34 @@ def test_nginx_example_matches_the_server_limits():
     read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", text).group(1))
     assert read_timeout > server_config.DEFAULT_TIMEOUT_S  # the server answers « délai dépassé » first
     assert "proxy_set_header Host $host;" in text  # the origin check compares with Host
+    # a body over client_body_buffer_size was written to a temporary file of nginx before being passed on, and
+    # before any token was checked: a commune's data on the front end's disk, 20 Mo a request for anyone to
+    # make it write (tried with nginx 1.22: « a client request body is buffered to a temporary file »)
+    assert re.search(r"^\s*proxy_request_buffering off;", text, re.M)
     assert "$uri" in text and "$request_uri\"" not in text and "$args" not in text  # no query in logs
+
+
+def test_the_docs_say_the_front_end_passes_the_body_on_as_it_arrives():
+    """The example streams a request's body to the server (`proxy_request_buffering off`), so the server's
+    --delai-reception times a commune's upload: docs/serveur.md still said nginx « reçoit la requête entière
+    avant de la transmettre », the reason an IT person would leave that delay alone behind nginx."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert re.search(r"^\s*proxy_request_buffering off;", text, re.M)
+    assert "requête entière" not in doc
+    delays = re.search(r"Le délai de réception et la taille des en-têtes protègent(.*?)\*\*Connexions", doc).group(1)
+    assert "transmet le contenu à mesure qu'il arrive" in delays and "--delai-reception" in delays
+
+
+def test_nginx_never_tells_its_version():
+    """`Server: nginx/1.22.1` on every answer, and « nginx/1.22.1 » at the foot of its own pages (the
+    redirection of port 80, a TRACE refused): the exact version, for anyone on the internet to look
+    up its known flaws. Each server block of the example says none."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    blocks = re.split(r"^server \{", text, flags=re.M)[1:]
+    assert len(blocks) == 2
+    for block in blocks:
+        assert re.search(r"^\s*server_tokens off;", block, re.M), block[:200]
 
 
 # every answer nginx writes itself before or instead of the server's: 494 is its « Request Header Or

@@ -229,6 +229,9 @@ def test_task_pane_is_french_and_makes_acv_workbooks_load_the_add_in(server):
     assert pane.status_code == 200
     assert 'xw-click="valider"' in pane.text and 'xw-click="generer_annexe"' in pane.text
     assert "Générer l'annexe" in pane.text and "acv-demarrage.js" in pane.text
+    # xlwings' page was titled « Task pane »; the rest of its head kept (its scripts, ours after them)
+    assert re.findall(r"<title>(.*?)</title>", pane.text) == ["Action Cœur de Ville"]
+    assert pane.text.index("/static/js/config.js") < pane.text.index("acv-demarrage.js")
     js = client.get("/static/js/acv-demarrage.js")
     assert js.status_code == 200
     named = [n for n in layout.NAMED_BY_NAME if f'"{n}"' in js.text]
@@ -267,6 +270,8 @@ def test_the_message_box_is_french_even_for_the_add_ins_own_failures(server, mon
     # xlwings' page under ours (« The add-in didn't load properly », Reload, Cancel), made French
     # in the box and the task pane by acv-textes.js
     assert "dialog.js" in page and "acv-textes.js" in page and "acv-textes.js" in client.get("/taskpane.html").text
+    # Excel for Windows titles the box « Action Cœur de Ville - <the page's title> »: it said « - Task pane »
+    assert re.findall(r"<title>(.*?)</title>", page) == ["Message"]
     js = client.get("/static/js/acv-textes.js").text
     assert "xlwings-office-ready-error" in js and "Le complément ne s'est pas chargé correctement." in js
 
@@ -778,6 +783,12 @@ def test_one_log_line_per_request_without_data(server):
     ([], {"XLWINGS_AUTH_PROVIDERS": "entraid"},
      'XLWINGS_AUTH_PROVIDERS = « entraid » (une liste JSON attendue, par exemple ["entraid"])'),
     ([], {"XLWINGS_CUSTOM_HEADERS": "x"}, "XLWINGS_CUSTOM_HEADERS = « x » (valeur JSON attendue)"),
+    # Wasm: every button and function run in the browser without acv_xl, and GET /custom_scripts/__init__.py,
+    # /wasm/wasm_runtime.py… served the server's Python files without a token
+    ([], {"XLWINGS_ENABLE_WASM": "1"}, "XLWINGS_ENABLE_WASM = « 1 » : le mode Wasm de xlwings"),
+    # socket.io turned back on: GET /socket.io/?EIO=4&transport=polling opened a session without a token, and
+    # with one a client connected and could call functions outside the pool, its limits and the log
+    ([], {"XLWINGS_ENABLE_SOCKETIO": "true"}, "XLWINGS_ENABLE_SOCKETIO = « true » : socket.io"),
 ])
 def test_refusals_to_start_are_french_and_status_2(options, env, expected):
     done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(_free_port()), *options],
@@ -1065,6 +1076,18 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
     cases = [
         ("/xlwings/custom-functions-call", b"{pas du json", 400, "JSON invalide"),
         ("/xlwings/custom-functions-call", b"[1, 2]", 400, "objet JSON est attendu"),
+        # NaN and infinities, which JSON lacks and Excel never sends: the amount's line was dropped silently
+        *[("/xlwings/custom-functions-call",
+           json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(3), [["ETAT"]])).replace("1000.0,", f"{v},", 1)
+           .encode(), 400, f"Requête illisible : JSON invalide (« {v} » n'est pas un nombre JSON).")
+          for v in ("NaN", "Infinity", "-Infinity")],
+        # a number past any double, which json reads as infinity: the same line dropped
+        *[("/xlwings/custom-functions-call",
+           json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(3), [["ETAT"]])).replace("1000.0,", f"{v},", 1)
+           .encode(), 400, f"Requête illisible : nombre hors des limites d'Excel (« {shown} »).")
+          for v, shown in (("1e309", "1e309"), ("-1e309", "-1e309"), ("1" + "0" * 400 + ".0", "1" + "0" * 18 + "…"))],
+        ("/xlwings/custom-scripts-call/valider", b'{"sheets": [{"name": "x", "values": [[NaN]]}]}', 400,
+         "« NaN » n'est pas un nombre JSON"),
         ("/xlwings/custom-functions-call", b'{"args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
          "JSON trop imbriqué"),
         ("/xlwings/custom-functions-call", json.dumps({"func_name": "os.system", "args": []}).encode(), 404,
@@ -1209,6 +1232,24 @@ def test_no_address_climbs_out_of_the_add_in_s_files(server, tmp_path):
         assert got.endswith("Adresse inconnue de ce serveur.\n".encode()), got[-200:]
     assert log.read_text().count("issue=chemin_refuse statut=404") >= 6
     assert client.get("/static/js/auth.js").status_code == 200  # the add-in's own files still served
+
+
+def test_no_address_windows_would_rewrite_reaches_the_add_in_s_files():
+    """Windows trims a segment's trailing dots and spaces and opens a device for « NUL », « com1.js »
+    in any folder: « /static/..%20/… » or « /static/... » passed the guard (only « . » and « .. »
+    exactly were refused), and the project's static folder is read without Starlette's check that the
+    file stays inside it. Every file the add-in is served still passes."""
+    from udfs.server_guard import _climbs
+    import xlwings_server
+
+    for path in ("/static/.. /.. /server_config.py", "/static/.../x", "/static/js/auth.js.", "/static/js/auth.js ",
+                 "/static/NUL", "/static/js/com1.js", "/static/CON .txt", "/static/conout$", "/static/LPT¹"):
+        assert _climbs(path), path
+    for folder in (ROOT / "udfs" / "server_project" / "static", Path(xlwings_server.__file__).parent / "static"):
+        for f in folder.rglob("*"):
+            assert not _climbs("/static/" + f.relative_to(folder).as_posix()), f
+    for path in ("/manifest", "/xlwings/custom-scripts-call/valider", "/static/console.js", "/"):
+        assert not _climbs(path), path
 
 
 def test_head_reads_the_add_in_s_files_as_get_does(server):

@@ -60,6 +60,18 @@ def _forged() -> list[tuple[str, dict]]:
     forge(f"sheets[{ti}].tables[0].range_address : adresse hors de la grille d'Excel (au plus XFD1048576)",
           lambda d: d["sheets"][ti]["tables"][0].update(range_address="ZZZ1:ZZZ9"))
     forge("sheets[0].used_range_address : texte attendu", lambda d: d["sheets"][0].update(used_range_address=3))
+    # names quoted in sealed messages (« … de la feuille « … » », « Le fichier « … » … »): a token holder made the
+    # box at the préfecture's address show a sentence and a link of their choosing
+    sheet = (r"sheets[0].name : nom de feuille impossible dans Excel (1 à 31 caractères, sans : \ / ? * [ ] ni "
+             "apostrophe au début ou à la fin)")
+    # (« 'Projet' » was told « 1 à 31 caractères, sans : \ / ? * [ ] », which it is: its fault left unsaid)
+    for name in ("Votre mot de passe a expiré : https://acv.example/connexion", "x" * 32, "", "a/b", "'Projet'",
+                 "Projet'"):
+        forge(sheet, lambda d, name=name: d["sheets"][0].update(name=name))
+    forge("book.name : nom de fichier impossible (au plus 255 caractères, sans « // »)",
+          lambda d: d["book"].update(name="Mot de passe expiré : https://acv.example.xlsx"))
+    forge("book.name : nom de fichier impossible (au plus 255 caractères, sans « // »)",
+          lambda d: d["book"].update(name="x" * 256))
     return out
 
 
@@ -117,3 +129,24 @@ def test_vba_s_payload_passes():
         for t in sheet.get("tables") or ():
             t["range_address"] = "$" + t["range_address"].replace(":", ":$").replace("$$", "$")
     assert check_book(p) is None
+
+
+def test_any_name_excel_gives_a_sheet_or_a_file_passes():
+    p, _ = _payload()
+    p["sheets"][0]["name"] = "Plan d'été 2024 (copie) — n°2 ✓"[:31]
+    p["book"]["name"] = "Convention ACV d'Arras — version #3 (été 2026) [final].xlsx"
+    assert check_book(p) is None
+    p["book"]["name"] = "Plan 2024:2026.xlsx"  # « 2024/2026 » in a Mac's Finder, as the file system holds it
+    assert check_book(p) is None
+
+
+def test_a_number_past_any_double_is_refused_not_read_as_infinity():
+    """« 1e309 » in a cell, which Python's json reads as infinity (Excel never sends it): the line of that
+    amount was dropped without a word."""
+    p, _ = _payload()
+    p["sheets"][0]["values"][0][1] = 1.5
+    text = json.dumps(p)
+    assert text.count("1.5") >= 1
+    for big in ("1e309", "-1e309", "1" + "0" * 400 + ".0"):
+        forged = json.loads(text.replace("1.5", big, 1))
+        assert check_book(forged) == "sheets[0].values[0][1] : nombre hors des limites d'Excel", big

@@ -217,6 +217,23 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         if refused is None:
             raise
         return _fail(refused)
+    if settings.enable_wasm:
+        # xlwings' Wasm mode runs the functions in the browser (Pyodide, without acv_xl: every button
+        # and function of the add-in failed) and publishes the server's Python files, the add-in's and
+        # xlwings Server's, without a token (/custom_functions/…, /custom_scripts/…, /wasm/…)
+        return _fail(f"XLWINGS_ENABLE_WASM = « {os.environ.get('XLWINGS_ENABLE_WASM', 'true')} » : le mode Wasm "
+                     "de xlwings (Python exécuté dans le navigateur) ne convient pas au complément ACV, dont les "
+                     "contrôles s'exécutent sur ce serveur ; il publierait en outre, sans jeton, les fichiers "
+                     "Python du serveur. Retirez ce réglage de /etc/acv-xl/serveur.env ou de l'environnement du "
+                     "service (voir docs/serveur.md).")
+    if settings.enable_socketio:
+        # left on by the administrator (configure_environment turns it off only when unset): its long
+        # polling answers without a token and, with one, connects any « Authorization » xlwings accepts and
+        # runs functions outside the ACV pool, its cell cap, its time limit and its log lines
+        return _fail(f"XLWINGS_ENABLE_SOCKETIO = « {os.environ.get('XLWINGS_ENABLE_SOCKETIO', 'true')} » : "
+                     "socket.io, le canal des fonctions « en flux » de xlwings, contournerait les contrôles du "
+                     "serveur ACV (limites, délai, journal), et aucune fonction ACV n'en a besoin. Retirez ce "
+                     "réglage de /etc/acv-xl/serveur.env ou de l'environnement du service (voir docs/serveur.md).")
     if not 0 < port < 65536:
         return _fail(f"port invalide : {port} (attendu entre 1 et 65535).")
     _set_env(options)

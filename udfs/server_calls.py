@@ -57,9 +57,38 @@ def alert_actions(message: str) -> dict[str, Any]:
                          "row_count": None, "column_count": None}]}
 
 
-def _loads(body: bytes) -> dict[str, Any]:
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    """« NaN », « Infinity », « -Infinity »: Python's json takes them, JSON has none and Excel never
+    sends one (a cell's error is its text); a forged amount of NaN made the functions drop its line
+    silently (ACV_TOTAL_FINANCEUR 0 instead of the others' sum)."""
+    raise _NotJson(name)
+
+
+class _TooLarge(ValueError):
+    pass
+
+
+def _finite(text: str) -> float:
+    """A JSON number past any double (« 1e309 », 400 digits and a decimal point) is read as infinity,
+    dropped as silently as NaN: refused. Only for a function's arguments, a few ranges (a button's
+    workbook is checked cell by cell by `check_book`, at no extra cost)."""
+    value = float(text)
+    if value - value != 0:  # inf - inf is nan
+        raise _TooLarge(text if len(text) <= 20 else text[:19] + "…")
+    return value
+
+
+def _loads(body: bytes, finite: bool = False) -> dict[str, Any]:
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite if finite else None)
+    except _NotJson as exc:
+        raise Refused(400, f"Requête illisible : JSON invalide (« {exc} » n'est pas un nombre JSON).") from None
+    except _TooLarge as exc:
+        raise Refused(400, f"Requête illisible : nombre hors des limites d'Excel (« {exc} »).") from None
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "Requête illisible : JSON invalide.") from None
     except RecursionError:  # thousands of nested lists: no workbook sends that
@@ -90,7 +119,7 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
     import xlwings.server
     from xlwings_server.models import CurrentUser
 
-    data = _loads(body)
+    data = _loads(body, finite=True)
     name = data.get("func_name")
     functions, _ = _modules()
     if not isinstance(name, str) or not hasattr(getattr(functions, name, None), "__xlfunc__"):

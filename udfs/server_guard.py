@@ -66,11 +66,24 @@ def _framework_error(body: bytes) -> bool:
 CORS_OPTIONS = {"allow_methods": ["POST"], "allow_headers": ["*"], "allow_credentials": False}
 
 
+# names Windows gives a device in every folder (« NUL », « com1.js », « CON .txt »): never a file of the add-in
+_DEVICES = frozenset({"con", "prn", "aux", "nul", "conin$", "conout$", "clock$"}
+                     | {f"{kind}{n}" for kind in ("com", "lpt") for n in "0123456789¹²³"})
+
+
 def _climbs(path: str) -> bool:
     """A path (already percent-decoded by uvicorn, « %2e%2e » and « %2f » included) with a « . » or
     « .. » segment, a backslash (a separator to Windows), a colon (a drive to Windows: the static
-    files' `user_dir / "C:…"` leaves their folder, as `..` did) or a NUL: never an address of the add-in."""
-    return any(c in path for c in "\\:\x00") or any(part in (".", "..") for part in path.split("/"))
+    files' `user_dir / "C:…"` leaves their folder, as `..` did) or a NUL: never an address of the add-in.
+    Nor a segment Windows rewrites before opening it: one ending in dots or spaces, which it trims
+    (« .. » written « .. » plus a space or « ... »), or a device's name — the project's static
+    folder is read without Starlette's check that the file stays inside it."""
+    if any(c in path for c in "\\:\x00"):
+        return True
+    for part in path.split("/"):
+        if part and (part[-1] in ". " or part.split(".", 1)[0].rstrip(" ").lower() in _DEVICES):
+            return True
+    return False
 
 
 def _header(scope, name: bytes) -> str | None:

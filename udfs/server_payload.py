@@ -36,6 +36,28 @@ def _in_grid(address: str | None) -> str | None:
 
 Address = Annotated[StrictStr, Field(pattern=_ADDRESS), AfterValidator(_in_grid)]
 
+_NOT_IN_SHEET_NAMES = re.compile(r"[:\\/?*\[\]]")
+
+
+def _sheet_name(name: str) -> str:
+    """A name Excel gives a sheet (1 to 31 characters, none of : \\ / ? * [ ], no apostrophe at either end):
+    a sheet's name is quoted in a sealed message (« Classeur trop grand … de la feuille « … » »), and a forged
+    name of any length (« Votre mot de passe a expiré : https://… ») was shown in the box at the
+    préfecture's address, to whomever its link was sent."""
+    if not 1 <= len(name) <= 31 or _NOT_IN_SHEET_NAMES.search(name) or name[0] == "'" or name[-1] == "'":
+        raise ValueError("sheet_name")
+    return name
+
+
+def _book_name(name: str) -> str:
+    """A file's name as Excel gives it, quoted too (« Le fichier « … » a un tableau … trop grand »): at most
+    255 characters, no « // » (so no « https://… » link; a bare domain still fits, as it does in any name a
+    user types). Not « : » itself: Windows refuses it in a file's name, but a Mac file named « 2024/2026 » in
+    the Finder is « 2024:2026 » underneath, and which form Excel for Mac gives is unverified."""
+    if len(name) > 255 or "//" in name:
+        raise ValueError("book_name")
+    return name
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
@@ -44,7 +66,9 @@ class _Open(BaseModel):
 # an integer as JSON allows it, past any float (a 400-digit one): « OverflowError : int too large to
 # convert to float » was the button's message; Excel sends numbers as doubles (at most ≈ 1.8e308)
 _MAX_INT = 10 ** 308
-Cell = Union[StrictStr, StrictBool, Annotated[StrictInt, Field(ge=-_MAX_INT, le=_MAX_INT)], StrictFloat, None]
+# and a float past any double (« 1e309 »), which json reads as infinity: its line was dropped silently
+Cell = Union[StrictStr, StrictBool, Annotated[StrictInt, Field(ge=-_MAX_INT, le=_MAX_INT)],
+             Annotated[StrictFloat, Field(allow_inf_nan=False)], None]
 
 
 class Table(_Open):
@@ -58,7 +82,7 @@ class Table(_Open):
 
 
 class Sheet(_Open):
-    name: StrictStr
+    name: Annotated[StrictStr, AfterValidator(_sheet_name)]
     values: list[list[Cell]]
     tables: list[Table] = []
     used_range_address: Optional[Address] = None
@@ -83,7 +107,7 @@ class Name(_Open):
 
 
 class BookInfo(_Open):
-    name: StrictStr
+    name: Annotated[StrictStr, AfterValidator(_book_name)]
     active_sheet_index: StrictInt = Field(ge=0)
     selection: Optional[StrictStr] = None
 
@@ -110,6 +134,9 @@ _WHAT = {
     "greater_than_equal": "nombre positif ou nul attendu",
     "too_short": "au moins un élément attendu",
     "scope_sheet": "feuille du nom attendue (« scope_sheet_name ») pour un nom propre à une feuille",
+    "sheet_name": "nom de feuille impossible dans Excel (1 à 31 caractères, sans : \\ / ? * [ ] ni apostrophe au "
+                  "début ou à la fin)",
+    "book_name": "nom de fichier impossible (au plus 255 caractères, sans « // »)",
 }
 
 
@@ -136,10 +163,12 @@ def _first_error(exc: ValidationError) -> str:
         after = loc[loc.index("values") + 1:]
         if len(after) >= 2 and isinstance(after[0], int) and isinstance(after[1], int):
             if any(e["loc"][:len(loc) - len(after) + 2] == loc[:len(loc) - len(after) + 2]
-                   and e["type"] in ("less_than_equal", "greater_than_equal") for e in errors):
+                   and e["type"] in ("less_than_equal", "greater_than_equal", "finite_number") for e in errors):
                 return f"{where} : nombre hors des limites d'Excel"
             return f"{where} : une cellule doit être un texte, un nombre, un booléen ou vide"
-    kind = "scope_sheet" if first["type"] == "value_error" and first["msg"].endswith("scope_sheet") else first["type"]
+    kind = first["type"]
+    if kind == "value_error":  # ours (« Value error, sheet_name »), or the grid's
+        kind = next((k for k in ("scope_sheet", "sheet_name", "book_name") if first["msg"].endswith(k)), kind)
     return f"{where} : {_WHAT.get(kind, 'valeur invalide')}"
 
 
