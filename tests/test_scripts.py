@@ -792,6 +792,39 @@ def test_notes_typed_below_controles_move_down_as_the_findings_grow(tmp_path, to
     assert not [a for a in actions if a["func"] == "rangeInsert"]
 
 
+@pytest.mark.parametrize("far", [False, True], ids=["sous-le-tableau", "plus-bas"])
+def test_a_formula_showing_nothing_below_controles_is_moved_down_never_written_over(tmp_path, far):
+    """A formula typed below T_Controles that shows nothing yet (`=SI(A1="";"";…)`): the add-in sends
+    values only, "" as for an empty cell, and the button wrote its findings over it — the formula lost.
+    The sheet's used range reaches it (Excel counts a formula cell there): what is below the table now
+    moves down as the table grows, also when a visible note lies further down than the findings reach
+    (the formula may be among the rows they take)."""
+    import openpyxl
+
+    path = tmp_path / "controles-formule.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    from openpyxl.utils.cell import range_boundaries
+
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    ws.cell(r2 + 1, c1).value = '=IF(A1="","",A1)'
+    if far:
+        ws.cell(r2 + 500, c2).value = "Note du comité"
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE, formula_cells=True))
+    n = len(report.findings)
+    assert r1 + n > r2 + 1  # the findings reach the formula's row
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert payload["sheets"][i]["values"][r2][c1 - 1] == ""  # what the add-in sends of it
+    mine = [a for a in actions if a["sheet_position"] == i]
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
+               for a in mine if a["func"] == "rangeInsert"]
+    assert inserts == [(r2 + 1, c1, r1 + n - r2, c2 - c1 + 1)]
+    first_write = next(k for k, a in enumerate(mine) if a["func"] == "setValues")
+    assert mine.index(next(a for a in mine if a["func"] == "rangeInsert")) < first_write
+
+
 @pytest.mark.parametrize("totals", [False, True], ids=["sans-total", "avec-total"])
 def test_notes_typed_below_controles_move_down_in_the_annotated_copy_as_the_button_moves_them(tmp_path, totals):
     """The same notes below T_Controles, `acv-xl valider --annoter`: the copy cleared every row the

@@ -153,9 +153,11 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     table = src.xw_table(layout.T_CONTROLES.name) if moves else None
     totals = table is not None and _shows_totals(table)
     # what the user typed below the table (notes for the comité…) moves down as the table grows, as
-    # Excel moves it when a line is added to a table: the findings were written over it
+    # Excel moves it when a line is added to a table: the findings were written over it. Also when the
+    # rows look empty but the sheet is used below the table: a formula showing nothing (="") comes as ""
+    # from the add-in, and was written over
     new_end = r1 + max(n, 1) + (1 if totals else 0)
-    if new_end > block.last_row and src.occupied(block.sheet, block.last_row + 1, new_end, c1, c2):
+    if new_end > block.last_row and src.may_be_occupied(block.sheet, block.last_row + 1, new_end, c1, c2):
         sh.range((block.last_row + 1, c1), (new_end, c2)).insert(shift="down", copy_origin="format_from_left_or_above")
     if totals:
         # a totals row (a user's count of the findings): the findings were written over it and the table

@@ -214,6 +214,31 @@ class XwSource:
                     out.append((r, c, v))
         return out
 
+    def may_be_occupied(self, sheet_name: str, r1: int, r2: int, c1: int, c2: int) -> bool:
+        """Whether rows r1..r2 of columns c1..c2 may hold something a write would destroy: a value the
+        sheet shows (`occupied`), or a formula that shows nothing (`=""`, `=SI(A1="";"";…)`), whose value
+        is "" as an empty cell's. The add-in sends values only (formulas are read on demand in xlwings
+        Lite alone): such a formula is told from an empty cell only by the sheet's used range, whose
+        values Excel sends up to its last cell holding a value or a formula — so any used row from r1
+        down may be one. On the desktop (COM) the formulas themselves are read."""
+        if self.occupied(sheet_name, r1, r2, c1, c2):
+            return True
+        if self._sent:
+            return len(self.values(sheet_name)) >= r1
+        sh = self.sheet(sheet_name)
+        try:
+            formulas = sh.range((r1, c1), (r2, c2)).formula
+        except Exception:  # noqa: BLE001 — an engine that cannot say: a formula may be there
+            return True
+        stack = [formulas]
+        while stack:
+            f = stack.pop()
+            if isinstance(f, (list, tuple)):
+                stack.extend(f)
+            elif isinstance(f, str) and f.startswith("="):
+                return True
+        return False
+
     def named(self, name: str) -> tuple[str, str, Any] | None:
         if self._names is None:  # listed once: each pass over `book.names` rebuilds every name
             self._names = {}
