@@ -976,6 +976,34 @@ def test_a_list_and_a_formula_down_to_the_last_row_under_controles_still_end_the
         assert not any(str(EXCEL_ROWS + grown).encode() in z.read(n) for n in z.namelist())
 
 
+def test_a_range_from_controles_down_to_the_notes_grows_with_them_in_the_annotated_copy(tmp_path):
+    """A count typed below T_Controles over the findings and the rows under them (`=NB.SI(A4:A40;"Erreur")`,
+    in a note and beside the table): the button's insertion (Excel's) grows such a range, its last cell
+    moved with the notes; `--annoter` left it as written — it counted rows the copy had shifted, and
+    missed the notes moved out of it. It now grows too; a range reaching other columns stays, as in Excel."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    col, wide_end = ws.cell(1, c1).column_letter, ws.cell(1, c2 + 1).column_letter
+    span = f"{col}{r1 + 1}:${col}${r2 + 40}"
+    ws.cell(r2 + 4, c1).value = f'=COUNTIF({span},"Erreur")'
+    ws.cell(r2 + 4, c2 + 2).value = f'=COUNTIF({span},"Erreur")+COUNTA(A{r1 + 1}:{wide_end}{r2 + 40})'
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    longer = f"{col}{r1 + 1}:${col}${r2 + 40 + grown}"
+    assert ws.cell(r2 + 4 + grown, c1).value == f'=COUNTIF({longer},"Erreur")'
+    assert ws.cell(r2 + 4, c2 + 2).value == f'=COUNTIF({longer},"Erreur")+COUNTA(A{r1 + 1}:{wide_end}{r2 + 40})'
+
+
 def test_a_list_beside_controles_whose_choices_are_typed_below_it_still_offers_them_in_the_annotated_copy(tmp_path):
     """Choices typed below T_Controles (« à voir », « vu ») as the source of a drop-down list in a column
     beside the table: the choices move down with the notes, the list stays (it is not among the moved

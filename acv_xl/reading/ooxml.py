@@ -446,13 +446,24 @@ class _MovedArea:
             if self.sheet is None or name.lower() != self.sheet:
                 return None
         m = _REF_PARTS.match(ref)
-        if m is None or not self.holds(ref):
+        if m is None:
             return None
         d1, col1, d2, row1, d3, col2, d4, row2 = m.groups()
-        out = f"{d1}{col1}{d2}{int(row1) + self.by}"
+        if self.holds(ref):
+            out = f"{d1}{col1}{d2}{int(row1) + self.by}"
+        elif col2 is not None and self._ends_among(ref):
+            out = f"{d1}{col1}{d2}{row1}"  # its first cell stays, its last moves: it grows, as in Excel
+        else:
+            return None
         if col2 is not None:
             out += f":{d3}{col2}{d4}{_last_row(int(row2), self.by)}"
         return prefix + bang + out
+
+    def _ends_among(self, ref: str) -> bool:
+        """Whether a range starts above the moved rows and ends among them, in their columns
+        (`=NB.SI(A4:A100;…)` over the table and the notes below it): Excel's insertion grows it."""
+        r1, k1, r2, k2 = parse_ref(ref.replace("$", ""))
+        return r1 < self.first_row <= r2 and self.c1 <= k1 and k2 <= self.c2
 
 
 def quote_sheet(name: str) -> str:
