@@ -1079,6 +1079,69 @@ def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(
         [["Sujet", "Avis"], ["Action 2.1", "à revoir"], ["Action 3.1", "vu"]]
 
 
+def _wide_notes_below_controles(path) -> tuple[int, int, int, int, int]:
+    """Notes below T_Controles (`_notes_below_controles`) and a table of the user's under them wider than
+    T_Controles (from its last column to two beyond), a merged title over its last column and the next:
+    the table's bounds and the first row of the wide table."""
+    import openpyxl
+    from openpyxl.worksheet.table import Table
+
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    top = r2 + 5
+    ws.cell(top - 1, c2).value = "Suivi"
+    ws.merge_cells(start_row=top - 1, start_column=c2, end_row=top - 1, end_column=c2 + 1)
+    for r, values in enumerate((("Sujet", "Avis", "Qui"), ("Action 2.1", "à revoir", "DGS")), start=top):
+        for k, v in enumerate(values):
+            ws.cell(r, c2 + k).value = v
+    notes = Table(displayName="T_Suivi", ref=f"{ws.cell(top, c2).coordinate}:{ws.cell(top + 1, c2 + 2).coordinate}")
+    notes._initialise_columns()
+    ws.add_table(notes)
+    wb.save(path)
+    return c1, r1, c2, r2, top
+
+
+def test_a_table_wider_than_controles_below_it_moves_whole_in_the_annotated_copy(tmp_path):
+    """A table of the user's below T_Controles reaching past its last column (T_Suivi over G:I), under a
+    title merged over G:H: `--annoter` moved the cells of T_Controles' columns only — the table cut in two,
+    its definition left where its header row now held findings (a table Excel « répare » by deleting
+    it), the title's merge over a finding. The cells move down over the columns of every table and merged
+    range they would cut, the table and the merge with them, as one insertion over those columns would."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2, top = _wide_notes_below_controles(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert ws.tables["T_Suivi"].ref == f"{ws.cell(top + grown, c2).coordinate}:{ws.cell(top + 1 + grown, c2 + 2).coordinate}"
+    assert [[ws.cell(r, c2 + k).value for k in range(3)] for r in (top + grown, top + 1 + grown)] == \
+        [["Sujet", "Avis", "Qui"], ["Action 2.1", "à revoir", "DGS"]]
+    assert ws.cell(top - 1 + grown, c2).value == "Suivi"
+    assert f"{ws.cell(top - 1 + grown, c2).coordinate}:{ws.cell(top - 1 + grown, c2 + 1).coordinate}" in \
+        {str(m) for m in ws.merged_cells.ranges}
+    assert [ws.cell(r1 + 1 + k, c1 + 1).value for k in range(len(report.findings))] == [f.code for f in report.findings]
+
+
+def test_the_button_inserts_over_the_columns_of_a_table_wider_than_controles_below_it(tmp_path):
+    """The same table below T_Controles reaching past its last column: the button inserted cells over
+    T_Controles' columns only, through the table — which Excel refuses (« cette opération tente de
+    décaler des cellules d'un tableau »), the whole Valider stopped there. The insertion now spans the
+    table's columns too, as the annotated copy moves them."""
+    path = tmp_path / "controles-notes.xlsx"
+    c1, r1, c2, r2, top = _wide_notes_below_controles(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
+               for a in actions if a["sheet_position"] == i and a["func"] == "rangeInsert"]
+    assert inserts == [(r2 + 1, c1, r1 + len(report.findings) - r2, c2 + 2 - c1 + 1)]
+
+
 def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
     """An Excel note (« à voir avec le maire ») on a line typed below T_Controles: the button's insertion
     moves it with its cell; `acv-xl valider --annoter` moved the line but left the note on its old cell —

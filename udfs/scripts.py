@@ -23,7 +23,7 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
-from acv_xl.outputs.annotate import within_cap
+from acv_xl.outputs.annotate import moved_columns, within_cap
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -158,7 +158,10 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     # from the add-in, and was written over
     new_end = r1 + max(n, 1) + (1 if totals else 0)
     if new_end > block.last_row and src.may_be_occupied(block.sheet, block.last_row + 1, new_end, c1, c2):
-        sh.range((block.last_row + 1, c1), (new_end, c2)).insert(shift="down", copy_origin="format_from_left_or_above")
+        # over the columns of a table below that reaches past T_Controles' (`moved_columns`): Excel refuses
+        # to insert cells through a table, and the whole Valider stopped there
+        lo, hi = moved_columns(block.last_row + 1, c1, c2, src.table_boxes(block.sheet, block.name))
+        sh.range((block.last_row + 1, lo), (new_end, hi)).insert(shift="down", copy_origin="format_from_left_or_above")
     if totals:
         # a totals row (a user's count of the findings): the findings were written over it and the table
         # resized so that its last finding became the totals row; turned off meanwhile (Excel keeps its

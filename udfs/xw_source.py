@@ -214,6 +214,22 @@ class XwSource:
                     out.append((r, c, v))
         return out
 
+    def table_boxes(self, sheet_name: str, but: str) -> list[tuple[int, int, int, int]]:
+        """(first row, first column, last row, last column) of the sheet's tables other than `but`."""
+        sh = self.sheet(sheet_name)
+        out: list[tuple[int, int, int, int]] = []
+        try:
+            tables = list(sh.tables) if sh is not None else []
+        except Exception:  # noqa: BLE001 — a sheet the client did not send: none known
+            return out
+        for t in tables:
+            try:
+                if t.name.lower() != but.lower() and t.range is not None:
+                    out.append(parse_range(t.range.address))
+            except Exception:  # noqa: BLE001 — a table the engine cannot place: left aside
+                continue
+        return out
+
     def may_be_occupied(self, sheet_name: str, r1: int, r2: int, c1: int, c2: int) -> bool:
         """Whether rows r1..r2 of columns c1..c2 may hold something a write would destroy: a value the
         sheet shows (`occupied`), or a formula that shows nothing (`=""`, `=SI(A1="";"";…)`), whose value

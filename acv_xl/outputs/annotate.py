@@ -302,10 +302,11 @@ class _Book:
         new_end = new_last + totals_rows
         if new_end > r2 and any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
                                 for col, cell in ws.cells.get(r, {}).items()):
-            ws.move_down(r2 + 1, c1, c2, new_end - r2,
+            lo, hi = moved_columns(r2 + 1, c1, c2, self._blocks_below(ws, part, table_part, r2 + 1))
+            ws.move_down(r2 + 1, lo, hi, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
-            self._move_tables(part, table_part, r2 + 1, c1, c2, new_end - r2)
-            _SheetNotes(self.pkg, ws, []).move_down(r2 + 1, c1, c2, new_end - r2)
+            self._move_tables(part, table_part, r2 + 1, lo, hi, new_end - r2)
+            _SheetNotes(self.pkg, ws, []).move_down(r2 + 1, lo, hi, new_end - r2)
         # a totals row (the template has none, a user may add one) moves under the new last row
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
@@ -365,6 +366,22 @@ class _Book:
         self.pkg.touch(table_part)
         ws.touch()
         return True
+
+    def _blocks_below(self, ws: Worksheet, part: str, controles: str, first_row: int) -> list[tuple[int, int, int, int]]:
+        """The user's tables and merged ranges of the sheet from `first_row` down (`moved_columns`)."""
+        refs = [t.root.get("ref", "") for _rid, ty, target in self.pkg.relationships(part)
+                if ty == REL_TABLE and target != controles and self.pkg.has(target)
+                for t in (self.pkg.xml(target),)]
+        refs += [m.get("ref", "") for m in ws.root.iter(q("mergeCell"))]
+        out = []
+        for ref in refs:
+            try:
+                box = parse_ref(ref)
+            except ValueError:
+                continue
+            if box[2] >= first_row:
+                out.append(box)
+        return out
 
     def _move_tables(self, part: str, controles: str, first_row: int, c1: int, c2: int, by: int) -> None:
         """The user's tables wholly among the cells `Worksheet.move_down` moved (a table of notes below
@@ -548,6 +565,22 @@ class _Book:
             if name.endswith(".vml"):
                 ids += [int(x) for x in re.findall(rb"_x0000_s(\d+)", data)]
         return ids
+
+
+def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int, int, int]]) -> tuple[int, int]:
+    """The columns to move down from `first_row` so that the cells of T_Controles' columns c1..c2 move
+    without cutting through a table or a merged range (r1, c1, r2, c2) below the table: a table of notes
+    wider than T_Controles was split, its cells beside left where they were (its header row then held
+    findings: a table Excel « répare »), and Excel refuses to insert cells through one (the button's
+    insertion, and the whole Valider with it). Widened to every such block, and to those it then meets."""
+    lo, hi = c1, c2
+    grown = True
+    while grown:
+        grown = False
+        for r1, k1, r2, k2 in blocks:
+            if r2 >= first_row and k1 <= hi and k2 >= lo and (k1 < lo or k2 > hi):
+                lo, hi, grown = min(lo, k1), max(hi, k2), True
+    return lo, hi
 
 
 def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
