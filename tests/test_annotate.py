@@ -734,3 +734,21 @@ def test_a_copy_past_the_cap_marks_exactly_the_findings_it_lists(fixture_xlsx, t
     fin = load_workbook(out)[Sheet.FINANCEMENT]
     marked = [f"I{6 + i}" for i in range(5) if fin[f"I{6 + i}"].comment is not None or _fill(fin[f"I{6 + i}"])]
     assert marked == ["I6", "I7", "I8"]
+
+
+def test_an_object_anchored_among_the_moved_cells_goes_down_in_excels_own_drawing_form():
+    """Excel writes its drawings with the « xdr: » prefix (openpyxl, in the chart test of
+    test_scripts, without): an anchor whose top-left cell is among the moved cells goes down, both its
+    ends; one fixed on the page (editAs="absolute") or anchored beside stays."""
+    from acv_xl.outputs.annotate import _ANCHOR, _lower_anchor
+
+    def anchor(edit: str, col: int, row: int) -> bytes:
+        return (f'<xdr:twoCellAnchor editAs="{edit}"><xdr:from><xdr:col>{col}</xdr:col><xdr:colOff>0</xdr:colOff>'
+                f'<xdr:row>{row}</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from><xdr:to><xdr:col>{col + 4}</xdr:col>'
+                f'<xdr:colOff>0</xdr:colOff><xdr:row>{row + 10}</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to>'
+                '<xdr:pic/><xdr:clientData/></xdr:twoCellAnchor>').encode()
+
+    drawing = b"<xdr:wsDr>" + anchor("oneCell", 1, 9) + anchor("absolute", 1, 9) + anchor("twoCell", 8, 9) + b"</xdr:wsDr>"
+    lowered = _ANCHOR.sub(lambda m: _lower_anchor(m, 5, 1, 7, 3), drawing)  # rows 5 down of A:G, 3 lower
+    assert lowered == b"<xdr:wsDr>" + anchor("oneCell", 1, 12) + anchor("absolute", 1, 9) + anchor("twoCell", 8, 9) \
+        + b"</xdr:wsDr>"

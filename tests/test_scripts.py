@@ -1142,6 +1142,46 @@ def test_the_button_inserts_over_the_columns_of_a_table_wider_than_controles_bel
     assert inserts == [(r2 + 1, c1, r1 + len(report.findings) - r2, c2 + 2 - c1 + 1)]
 
 
+def test_a_chart_below_controles_moves_down_with_the_notes_in_the_annotated_copy(tmp_path):
+    """A chart the user put below T_Controles, among the notes: `--annoter` moved the notes down and left
+    the chart where it was — over the findings written there, hiding them. It now goes down with the
+    cells it is anchored on, as an inserted row moves it in Excel; one anchored beside the table's columns
+    stays, and the drawing part is otherwise copied as it was."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    for place in (ws.cell(r2 + 4, c1).coordinate, ws.cell(r2 + 2, c2 + 3).coordinate):
+        chart = BarChart()
+        chart.add_data(Reference(ws, min_col=c1, min_row=r1, max_row=r2))
+        ws.add_chart(chart, place)
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+
+    def anchors(book):
+        with zipfile.ZipFile(book) as z:
+            xml = b"".join(z.read(n) for n in z.namelist() if n.startswith("xl/drawings/drawing"))
+        return [[int(x) for x in re.findall(rb"<(?:xdr:)?row>(\d+)</", a)] + [int(re.search(rb"<(?:xdr:)?col>(\d+)</", a)[1])]
+                for a in re.findall(rb"<(?:xdr:)?(?:one|two)CellAnchor.*?</(?:xdr:)?(?:one|two)CellAnchor>", xml, re.S)]
+
+    before, after = anchors(path), anchors(out)
+    assert sorted(before) != sorted(after) and len(after) == 2
+    for (*rows, col), (*moved, same_col) in zip(before, after):
+        assert col == same_col
+        assert moved == ([r + grown for r in rows] if col == c1 - 1 else rows)
+
+
 def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
     """An Excel note (« à voir avec le maire ») on a line typed below T_Controles: the button's insertion
     moves it with its cell; `acv-xl valider --annoter` moved the line but left the note on its old cell —

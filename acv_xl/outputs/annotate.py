@@ -39,7 +39,7 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_COLUMNS, fmt_number
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
@@ -307,6 +307,7 @@ class _Book:
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
             self._move_tables(part, table_part, r2 + 1, lo, hi, new_end - r2)
             _SheetNotes(self.pkg, ws, []).move_down(r2 + 1, lo, hi, new_end - r2)
+            self._move_drawings(part, r2 + 1, lo, hi, new_end - r2)
         # a totals row (the template has none, a user may add one) moves under the new last row
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
@@ -366,6 +367,18 @@ class _Book:
         self.pkg.touch(table_part)
         ws.touch()
         return True
+
+    def _move_drawings(self, part: str, first_row: int, c1: int, c2: int, by: int) -> None:
+        """The pictures, charts and shapes anchored on the moved cells go down with them, as an inserted row
+        moves an object that moves with its cells: left where they were, they covered the findings written
+        there. Edited as text, as the notes' VML: the drawing part is otherwise copied byte for byte."""
+        for _rid, ty, target in self.pkg.relationships(part):
+            if ty != REL_DRAWING or not self.pkg.has(target):
+                continue
+            data = self.pkg.parts[target]
+            lowered = _ANCHOR.sub(lambda m: _lower_anchor(m, first_row, c1, c2, by), data)
+            if lowered != data:
+                self.pkg.write_bytes(target, lowered)
 
     def _blocks_below(self, ws: Worksheet, part: str, controles: str, first_row: int) -> list[tuple[int, int, int, int]]:
         """The user's tables and merged ranges of the sheet from `first_row` down (`moved_columns`)."""
@@ -565,6 +578,27 @@ class _Book:
             if name.endswith(".vml"):
                 ids += [int(x) for x in re.findall(rb"_x0000_s(\d+)", data)]
         return ids
+
+
+REL_DRAWING = NS_R + "/drawing"
+# a DrawingML anchor: (prefix, kind, attributes, body); objects are never nested in one another's anchor
+_ANCHOR = re.compile(rb"<([\w.-]+:)?(twoCellAnchor|oneCellAnchor)\b([^>]*)>(.*?)</\1?\2\s*>", re.S)
+
+
+def _lower_anchor(m: re.Match, first_row: int, c1: int, c2: int, by: int) -> bytes:
+    """One anchor `by` rows lower when its top-left cell is among the moved ones (rows are 0-based there),
+    unless the object is fixed on the page (editAs="absolute": Excel moves it with no cell)."""
+    prefix, body = re.escape(m.group(1) or b""), m.group(4)
+    start = re.search(rb"<%sfrom>(.*?)</%sfrom>" % (prefix, prefix), body, re.S)
+    if start is None or re.search(rb'\beditAs\s*=\s*["\']absolute', m.group(3)):
+        return m.group(0)
+    col = re.search(rb"<%scol>\s*(\d+)\s*</%scol>" % (prefix, prefix), start.group(1))
+    row = re.search(rb"<%srow>\s*(\d+)\s*</%srow>" % (prefix, prefix), start.group(1))
+    if not (col and row and int(row.group(1)) + 1 >= first_row and c1 <= int(col.group(1)) + 1 <= c2):
+        return m.group(0)
+    lower = re.compile(rb"(<%s(from|to)>.*?<%srow>)\s*(\d+)\s*(</%srow>)" % (prefix, prefix, prefix), re.S)
+    body = lower.sub(lambda r: r.group(1) + str(min(int(r.group(3)) + by, EXCEL_ROWS - 1)).encode() + r.group(4), body)
+    return m.group(0)[:m.start(4) - m.start(0)] + body + m.group(0)[m.end(4) - m.start(0):]
 
 
 def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int, int, int]]) -> tuple[int, int]:
