@@ -1004,6 +1004,54 @@ def test_a_range_from_controles_down_to_the_notes_grows_with_them_in_the_annotat
     assert ws.cell(r2 + 4, c2 + 2).value == f'=COUNTIF({longer},"Erreur")+COUNTA(A{r1 + 1}:{wide_end}{r2 + 40})'
 
 
+def test_a_column_filled_down_beside_controles_into_the_notes_follows_them_in_the_annotated_copy(tmp_path):
+    """A helper column beside T_Controles filled down from its first finding into the rows below
+    (`=SI(A4="Erreur";1;0)` … : Excel keeps one shared formula, its text on the first cell only):
+    `--annoter` followed that text alone, which names no moved cell, and every other cell, derived from it,
+    still named the rows the copy had shifted — the notes' cells read as findings. Each cell now names what
+    Excel's insertion would: those below the table the moved cells, those beside the findings their own."""
+    import re
+    import shutil
+    import zipfile
+
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    col, last = ws.cell(1, c2 + 2).column_letter, r2 + 10
+    for r in range(r1 + 1, last + 1):
+        ws[f"{col}{r}"] = f'=IF(A{r}="Erreur",1,0)'
+    wb.save(path)
+    # as Excel saves a column filled down: one shared formula
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    part = next(n for n, data in parts.items() if n.startswith("xl/worksheets/") and b'="Erreur",1,0)</f>' in data)
+
+    def share(m: re.Match) -> bytes:
+        r = int(m[1])
+        if r == r1 + 1:
+            return f'<c r="{col}{r}"><f t="shared" ref="{col}{r1 + 1}:{col}{last}" si="0">IF(A{r}="Erreur",1,0)</f>'.encode()
+        return f'<c r="{col}{r}"><f t="shared" si="0"/>'.encode()
+
+    parts[part] = re.sub(rf'<c r="{col}(\d+)"><f>IF\(A\d+="Erreur",1,0\)</f>'.encode(), share, parts[part])
+    assert parts[part].count(b't="shared"') == last - r1
+    shutil.move(path, tmp_path / "avant.xlsx")
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws[f"{col}{r}"].value for r in range(r1 + 1, last + 1)] == \
+        [f'=IF(A{r if r <= r2 else r + grown}="Erreur",1,0)' for r in range(r1 + 1, last + 1)]
+
+
 def test_a_list_beside_controles_whose_choices_are_typed_below_it_still_offers_them_in_the_annotated_copy(tmp_path):
     """Choices typed below T_Controles (« à voir », « vu ») as the source of a drop-down list in a column
     beside the table: the choices move down with the notes, the list stays (it is not among the moved

@@ -774,15 +774,55 @@ class Worksheet:
             for f in el.iter():
                 if f is not el and _local_tag(f.tag) in ("formula", "formula1", "formula2", "f") and f.text:
                     f.text = inside.follow(f.text)
+        done = self._unshare_crossing(inside)
         for cells in self.cells.values():  # this sheet's formulas that point at the moved cells
             for c in cells.values():
                 f = c.find(q("f"))
-                if f is not None and f.text:
+                if f is not None and f.text and f not in done:
                     followed = inside.follow(f.text)
                     if followed != f.text:
                         f.text = followed
                         self.touched_formula = True
         self.touch()
+
+    def _unshare_crossing(self, inside: _MovedArea) -> set[ET.Element]:
+        """Shared formulas (a column filled down: the text on its first cell only, the others derived from
+        it) whose cells would follow the moved cells unevenly — filled from the findings' rows down into the
+        notes', a cell naming a moved cell and another not — each get their own text, followed: the first
+        cell's text alone follows, and the others named the cells the move had shifted. Their elements."""
+        from openpyxl.formula.translate import Translator
+
+        groups: dict[str, list[tuple[str, ET.Element]]] = {}
+        for r, cells in self.cells.items():
+            for col, c in cells.items():
+                f = c.find(q("f"))
+                if f is not None and f.get("t") == "shared" and f.get("si") is not None:
+                    groups.setdefault(f.get("si"), []).append((_a1(r, col), f))
+        done: set[ET.Element] = set()
+        for members in groups.values():
+            master = next(((at, f) for at, f in members if f.text and f.get("ref")), None)
+            if master is None or len(members) < 2:
+                continue
+            at, mf = master
+
+            def own(text: str, where: str) -> str:
+                return text if where == at else Translator("=" + text, at).translate_formula(where)[1:]
+
+            try:
+                texts = {where: inside.follow(own(mf.text, where)) for where, _f in members}
+                lead = inside.follow(mf.text)
+                even = all(texts[where] == own(lead, where) for where, _f in members)
+            except Exception:  # noqa: BLE001 — a formula the translator cannot read: left as written
+                continue
+            if even:
+                continue
+            for where, f in members:
+                f.text = texts[where]
+                for attr in ("t", "si", "ref"):
+                    f.attrib.pop(attr, None)
+                done.add(f)
+            self.touched_formula = True
+        return done
 
     def child(self, tag: str, create: bool = False) -> ET.Element | None:
         el = self.root.find(q(tag))
