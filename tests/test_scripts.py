@@ -1230,6 +1230,59 @@ def test_a_chart_below_controles_moves_down_with_the_notes_in_the_annotated_copy
         assert moved == ([r + grown for r in rows] if col == c1 - 1 else rows)
 
 
+def _controles_at_the_grid_end(path, header_row: int):
+    """A faulty workbook whose T_Controles was cut and pasted down to `header_row` (one line)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    from openpyxl.utils.cell import range_boundaries
+
+    c1, r1, c2, _r2 = range_boundaries(t.ref)
+    for c in range(c1, c2 + 1):
+        ws.cell(header_row, c).value, ws.cell(r1, c).value = ws.cell(r1, c).value, None
+    t.ref = t.autoFilter.ref = f"{ws.cell(header_row, c1).coordinate}:{ws.cell(header_row + 1, c2).coordinate}"
+    wb.save(path)
+
+
+def test_controles_too_near_the_grids_end_for_its_findings_is_said_never_written_past_it(tmp_path):
+    """T_Controles pasted near the last row of the sheet (header on row 1 048 574): the annotated copy
+    listed its findings down to row 1 048 577 — a table past Excel's grid, a copy Excel « répare »; the
+    button resized the table there, which Excel refuses (Validation stopped with an English error). Both
+    now say why, and where to move it; no copy is written, nothing written into the workbook."""
+    from acv_xl.contract.values import EXCEL_ROWS
+    from acv_xl.outputs.annotate import AnnotationError, annotate
+
+    path, out = tmp_path / "controles-en-bas.xlsx", tmp_path / "annotee.xlsx"
+    _controles_at_the_grid_end(path, EXCEL_ROWS - 2)
+    report = validate_file(path)
+    assert len(report.findings) > 2
+    with pytest.raises(AnnotationError, match=r"trop près de la dernière ligne de la feuille « Contrôles » "
+                                              r"\(ligne 1 048 576\) pour y lister \d+ constats : déplacez-le plus haut"):
+        annotate(path, out, report, today=TODAY)
+    assert not out.exists()
+
+    # the button, on the same table (the add-in's payload of a sheet used down to its last row is too
+    # large to build here): refused before anything is written, said in a message box
+    from types import SimpleNamespace
+
+    from acv_xl.reading.source import TableBlock
+
+    block = TableBlock(layout.T_CONTROLES.name, layout.Sheet.CONTROLES, EXCEL_ROWS - 2, 1,
+                       list(layout.T_CONTROLES.headers), [[None] * len(layout.T_CONTROLES.headers)])
+    src = SimpleNamespace(table=lambda _name: block, last_used_row=lambda _s, after, _c1, _c2: after)
+    said: list[str] = []
+    book = SimpleNamespace(sheets=[], app=SimpleNamespace(alert=lambda message, title: said.append(message)))
+    scripts._guarded(book, lambda b: scripts.write_controles(b, src, report.findings), "Validation")
+    assert said and said[0].startswith("Validation impossible : le tableau « T_Controles » est trop près de la "
+                                       "dernière ligne de la feuille « Contrôles »")
+
+    _controles_at_the_grid_end(path, EXCEL_ROWS - len(report.findings))  # room for them all: written
+    annotate(path, out, validate_file(path), today=TODAY)
+    assert out.exists()
+
+
 def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
     """An Excel note (« à voir avec le maire ») on a line typed below T_Controles: the button's insertion
     moves it with its cell; `acv-xl valider --annoter` moved the line but left the note on its old cell —

@@ -23,7 +23,7 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
-from acv_xl.outputs.annotate import moved_columns, within_cap
+from acv_xl.outputs.annotate import moved_columns, past_the_grid, within_cap
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -149,6 +149,11 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     ncols = len(block.header)
     c2 = c1 + ncols - 1
     n, old_n = len(findings), len(block.rows)
+    totals_rows = block.last_row - (r1 + len(block.rows))
+    if problem := past_the_grid(block.sheet, r1 + 1, totals_rows, block.last_row,
+                                src.last_used_row(block.sheet, block.last_row, c1, c2), n):
+        # the table resized past Excel's last row, or what is below pushed off it: refused by Excel
+        raise ValidationImpossible(problem)
     moves = max(n, 1) != max(old_n, 1)
     table = src.xw_table(layout.T_CONTROLES.name) if moves else None
     totals = table is not None and _shows_totals(table)
@@ -455,6 +460,10 @@ class AnnexeImpossible(Exception):
     pass
 
 
+class ValidationImpossible(Exception):
+    """Valider cannot write its findings; the message is French, for the user."""
+
+
 # ------------------------------------------------------------------------------- entry points
 def _alert(book, message: str) -> None:
     try:
@@ -470,7 +479,7 @@ def _guarded(book, job, what: str):
 
     try:
         return job(book)
-    except (AnnexeImpossible, OutputError) as exc:  # OutputError: « permission refusée : … » with the file's name
+    except (AnnexeImpossible, ValidationImpossible, OutputError) as exc:  # OutputError: « permission refusée : … » with the file's name
         _alert(book, f"{what} impossible : {exc}")
     except UnreadableWorkbook as exc:  # what the file reader would refuse too (a table too large)
         _alert(book, f"{what} impossible : {exc.message[:1].lower()}{exc.message[1:]} {exc.suggestion}".rstrip())

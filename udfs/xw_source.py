@@ -230,6 +230,14 @@ class XwSource:
                 continue
         return out
 
+    def last_used_row(self, sheet_name: str, after: int, c1: int, c2: int) -> int:
+        """The last row below `after` that may hold something in columns c1..c2 (`may_be_occupied`: on
+        the add-in's values, the used range's last row), else `after`."""
+        data = self.values(sheet_name)
+        if self._sent:
+            return max(len(data), after)
+        return max((r for r, _c, _v in self.occupied(sheet_name, after + 1, len(data), c1, c2)), default=after)
+
     def may_be_occupied(self, sheet_name: str, r1: int, r2: int, c1: int, c2: int) -> bool:
         """Whether rows r1..r2 of columns c1..c2 may hold something a write would destroy: a value the
         sheet shows (`occupied`), or a formula that shows nothing (`=""`, `=SI(A1="";"";…)`), whose value

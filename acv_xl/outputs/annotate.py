@@ -296,6 +296,10 @@ class _Book:
         for col in range(c1, c2 + 1):
             cell = ws.cell(first_data, col, create=False)
             style_of[col] = cell.get("s") if cell is not None else ws.col_style(col)
+        last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
+            c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
+        if problem := past_the_grid(self.wb.sheet_name(part), first_data, totals_rows, r2, last_used, len(findings)):
+            raise AnnotationError(f"la copie annotée n'a pas pu être écrite : {problem}")
         new_last = first_data + max(len(findings), 1) - 1
         # what the user typed below the table (notes for the comité…) moves down as the table grows, as the
         # button moves it (`udfs.scripts.write_controles`) and Excel when a line is added: it was deleted
@@ -599,6 +603,19 @@ def _lower_anchor(m: re.Match, first_row: int, c1: int, c2: int, by: int) -> byt
     lower = re.compile(rb"(<%s(from|to)>.*?<%srow>)\s*(\d+)\s*(</%srow>)" % (prefix, prefix, prefix), re.S)
     body = lower.sub(lambda r: r.group(1) + str(min(int(r.group(3)) + by, EXCEL_ROWS - 1)).encode() + r.group(4), body)
     return m.group(0)[:m.start(4) - m.start(0)] + body + m.group(0)[m.end(4) - m.start(0):]
+
+
+def past_the_grid(sheet: str, first_data: int, totals_rows: int, end_row: int, last_used: int, count: int) -> str | None:
+    """Why T_Controles cannot list `count` findings (French), or None: its rows from `first_data` (and
+    its totals row, and what lies below it down to `last_used`, pushed down as it grows) would pass
+    Excel's last row — a table Excel « répare » in the copy, a resize it refuses in the button."""
+    below = max(last_used - end_row, 0)
+    if first_data + max(count, 1) - 1 + totals_rows + below <= EXCEL_ROWS:
+        return None
+    pushed = " et décaler ce qui est saisi dessous" if below else ""
+    return (f"le tableau « {layout.T_CONTROLES.name} » est trop près de la dernière ligne de la feuille "
+            f"« {sheet} » (ligne {fmt_number(EXCEL_ROWS)}) pour y lister {fmt_number(count)} constat"
+            f"{'s' if count > 1 else ''}{pushed} : déplacez-le plus haut (couper, coller), puis relancez.")
 
 
 def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int, int, int]]) -> tuple[int, int]:
