@@ -237,6 +237,9 @@ class _Book:
             raise AnnotationError("le classeur n'a pas de feuille de styles : impossible d'en faire une copie annotée.")
         self.styles = Styles(pkg, self.wb.styles_part)
         self._sheets: dict[str, Worksheet] = {}
+        # the parts of worksheets: a chart sheet (or a macro sheet) has no cells to write — a status, a
+        # fill or the validated data written into one made a part Excel « répare »
+        self.worksheets = {t for _i, ty, t in pkg.relationships(self.wb.part) if ty == REL_WORKSHEET}
         self.fill_ids: dict[Gravite, int] = {}  # created when first needed
         self.notes_to_add: dict[str, dict[tuple[int, int], str]] = defaultdict(dict)  # part → cell → text
 
@@ -253,6 +256,8 @@ class _Book:
         if not ours:
             return
         for part in self.wb.sheets.values():
+            if part not in self.worksheets:
+                continue
             styles_used = {int(s) for s in re.findall(rb'\bs="(\d+)"', self.pkg.parts[part])}
             if not styles_used & ours:
                 continue  # leave the part untouched (not even re-serialised)
@@ -449,7 +454,7 @@ class _Book:
             if not f.feuille or not f.cellule or f.feuille == layout.Sheet.CONTROLES:
                 continue
             part = self.wb.sheet_part(f.feuille)
-            if part is None:
+            if part is None or part not in self.worksheets:
                 continue
             try:
                 r1, c1, r2, c2 = parse_ref(f.cellule)
@@ -500,7 +505,7 @@ class _Book:
         if sheet.startswith("'") and sheet.endswith("'"):
             sheet = sheet[1:-1].replace("''", "'")
         part = self.wb.sheet_part(sheet)
-        if part is None:
+        if part is None or part not in self.worksheets:
             return None
         try:
             r, c, _r2, _c2 = parse_ref(addr.replace("$", ""))
@@ -529,6 +534,8 @@ class _Book:
     def write_snapshot(self, cells: list[str] | None) -> None:
         """Keep the validated data in the hidden sheet, or empty it when nothing was validated."""
         part = self.wb.sheet_part(layout.SNAPSHOT_SHEET)
+        if part is not None and part not in self.worksheets:
+            return  # a chart sheet of that name: nowhere to keep them (another sheet of its name is refused)
         if part is None:
             if not cells:
                 return
@@ -562,6 +569,7 @@ class _Book:
                                            "state": "hidden", q("id", NS_R): rid})
         self.pkg.touch(self.wb.part)
         self.wb.sheets[name] = part
+        self.worksheets.add(part)
         return part
 
     # -- notes and the end
