@@ -825,6 +825,25 @@ def test_a_formula_showing_nothing_below_controles_is_moved_down_never_written_o
     assert mine.index(next(a for a in mine if a["func"] == "rangeInsert")) < first_write
 
 
+def test_on_the_desktop_the_formulas_below_controles_are_read_to_tell_one_showing_nothing():
+    """On the desktop (COM) the button reads the formulas of the rows the findings will take: a formula
+    showing nothing is something there, an empty cell nothing — no move for a sheet merely used further
+    down, as the add-in's values cannot tell."""
+    from types import SimpleNamespace
+
+    from udfs.xw_source import XwSource
+
+    def source(formulas):
+        src = XwSource(None)
+        src._values = {"Contrôles": [[None] * 7 for _ in range(40)]}  # used down to row 40, all showing nothing
+        src.sheet = lambda _name: SimpleNamespace(range=lambda _a, _b: SimpleNamespace(formula=formulas))
+        return src
+
+    assert source((("", "", ""), ("", '=IF(A1="","",A1)', ""))).may_be_occupied("Contrôles", 5, 6, 1, 3)
+    assert not source((("", "", ""), ("", "", ""))).may_be_occupied("Contrôles", 5, 6, 1, 3)
+    assert not source('').may_be_occupied("Contrôles", 5, 5, 1, 1)  # one cell: its formula alone
+
+
 @pytest.mark.parametrize("totals", [False, True], ids=["sans-total", "avec-total"])
 def test_notes_typed_below_controles_move_down_in_the_annotated_copy_as_the_button_moves_them(tmp_path, totals):
     """The same notes below T_Controles, `acv-xl valider --annoter`: the copy cleared every row the
