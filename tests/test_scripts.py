@@ -1195,6 +1195,32 @@ def test_a_table_wider_than_controles_below_it_moves_whole_in_the_annotated_copy
     assert [ws.cell(r1 + 1 + k, c1 + 1).value for k in range(len(report.findings))] == [f.code for f in report.findings]
 
 
+def test_an_empty_merged_range_below_controles_moves_down_never_over_the_findings_in_the_annotated_copy(tmp_path):
+    """Cells merged below T_Controles into a box for the comité's remarks, nothing typed yet: nothing
+    there to move, the annotated copy wrote its findings under the merge — each finding's row shown as one
+    merged cell, its code, sheet and cell hidden. The merge now goes down as the table grows, as a note
+    does."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-cadre.xlsx", tmp_path / "annotee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, c2, r2 = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    ws.merge_cells(start_row=r2 + 1, start_column=c1, end_row=r2 + 3, end_column=c2)
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert {str(m) for m in ws.merged_cells.ranges} == \
+        {f"{ws.cell(r2 + 1 + grown, c1).coordinate}:{ws.cell(r2 + 3 + grown, c2).coordinate}"}
+    assert [ws.cell(r1 + 1 + k, c1 + 1).value for k in range(len(report.findings))] == [f.code for f in report.findings]
+
+
 def test_the_button_inserts_over_the_columns_of_a_table_wider_than_controles_below_it(tmp_path):
     """The same table below T_Controles reaching past its last column: the button inserted cells over
     T_Controles' columns only, through the table — which Excel refuses (« cette opération tente de

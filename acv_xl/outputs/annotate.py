@@ -309,9 +309,12 @@ class _Book:
         # what the user typed below the table (notes for the comité…) moves down as the table grows, as the
         # button moves it (`udfs.scripts.write_controles`) and Excel when a line is added: it was deleted
         new_end = new_last + totals_rows
-        if new_end > r2 and any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
-                                for col, cell in ws.cells.get(r, {}).items()):
-            lo, hi = moved_columns(r2 + 1, c1, c2, self._blocks_below(ws, part, table_part, r2 + 1))
+        # (a merged range there too, even empty: the findings were written under it, half of each hidden)
+        blocks = self._blocks_below(ws, part, table_part, r2 + 1) if new_end > r2 else []
+        if new_end > r2 and (any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
+                                 for col, cell in ws.cells.get(r, {}).items())
+                             or any(br1 <= new_end and bc1 <= c2 and bc2 >= c1 for br1, bc1, _br2, bc2 in blocks)):
+            lo, hi = moved_columns(r2 + 1, c1, c2, blocks)
             ws.move_down(r2 + 1, lo, hi, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
             self._move_tables(part, table_part, r2 + 1, lo, hi, new_end - r2)
