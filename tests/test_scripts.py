@@ -844,6 +844,23 @@ def test_on_the_desktop_the_formulas_below_controles_are_read_to_tell_one_showin
     assert not source('').may_be_occupied("Contrôles", 5, 5, 1, 1)  # one cell: its formula alone
 
 
+def test_what_the_button_pushes_down_is_what_lies_in_the_columns_of_controles():
+    """How far the button's insertion pushes what is below T_Controles (checked against Excel's last row):
+    the last row showing something in its columns. The add-in's used range ends lower for anything
+    anywhere on the sheet (a value typed far right on the last row), which refused every validation that
+    added a finding — the insertion does not move those cells."""
+    from udfs.xw_source import XwSource
+
+    src = XwSource(None)
+    src._sent = True
+    rows = [[None] * 10 for _ in range(40)]
+    rows[39][9] = "hors du tableau"
+    src._values = {"Contrôles": rows}
+    assert src.last_used_row("Contrôles", 4, 1, 7) == 4
+    rows[29][1] = "Note du comité"
+    assert src.last_used_row("Contrôles", 4, 1, 7) == 30
+
+
 @pytest.mark.parametrize("totals", [False, True], ids=["sans-total", "avec-total"])
 def test_notes_typed_below_controles_move_down_in_the_annotated_copy_as_the_button_moves_them(tmp_path, totals):
     """The same notes below T_Controles, `acv-xl valider --annoter`: the copy cleared every row the

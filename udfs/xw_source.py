@@ -231,11 +231,9 @@ class XwSource:
         return out
 
     def last_used_row(self, sheet_name: str, after: int, c1: int, c2: int) -> int:
-        """The last row below `after` that may hold something in columns c1..c2 (`may_be_occupied`: on
-        the add-in's values, the used range's last row), else `after`."""
+        """The last row below `after` showing something in columns c1..c2, else `after` (what an insertion
+        there pushes down; a formula showing nothing on the sheet's last rows is not seen)."""
         data = self.values(sheet_name)
-        if self._sent:
-            return max(len(data), after)
         return max((r for r, _c, _v in self.occupied(sheet_name, after + 1, len(data), c1, c2)), default=after)
 
     def may_be_occupied(self, sheet_name: str, r1: int, r2: int, c1: int, c2: int) -> bool:
