@@ -479,7 +479,8 @@ def _guarded(book, job, what: str):
 
     try:
         return job(book)
-    except (AnnexeImpossible, ValidationImpossible, OutputError) as exc:  # OutputError: « permission refusée : … » with the file's name
+    except (AnnexeImpossible, ValidationImpossible, OutputError) as exc:
+        # (OutputError: « permission refusée : … » with the file's name)
         _alert(book, f"{what} impossible : {exc}")
     except UnreadableWorkbook as exc:  # what the file reader would refuse too (a table too large)
         _alert(book, f"{what} impossible : {exc.message[:1].lower()}{exc.message[1:]} {exc.suggestion}".rstrip())
