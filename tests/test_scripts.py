@@ -1040,16 +1040,45 @@ def test_a_range_from_controles_down_to_the_notes_grows_with_them_in_the_annotat
     assert ws.cell(r2 + 4, c2 + 2).value == f'=COUNTIF({longer},"Erreur")+COUNTA(A{r1 + 1}:{wide_end}{r2 + 40})'
 
 
+def _as_filled(path, ref: str) -> None:
+    """The formulas typed cell by cell over `ref` of Contrôles (openpyxl writes each its own) saved as Excel
+    saves a range filled down or right: one shared formula, its text on its first cell only."""
+    import re
+    import shutil
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    part = f"xl/worksheets/sheet{openpyxl.load_workbook(path).sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    k1, r1, k2, r2 = range_boundaries(ref)
+    cells = {f"{get_column_letter(k)}{r}" for r in range(r1, r2 + 1) for k in range(k1, k2 + 1)}
+    first = f"{get_column_letter(k1)}{r1}"
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+
+    def share(m: re.Match) -> bytes:
+        at = m[1].decode()
+        if at not in cells:
+            return m[0]
+        if at == first:
+            return f'<c r="{at}"><f t="shared" ref="{ref}" si="0">'.encode() + m[2] + b"</f>"
+        return f'<c r="{at}"><f t="shared" si="0"/>'.encode()
+
+    parts[part] = re.sub(rb'<c r="([A-Z]+\d+)"><f>(.*?)</f>', share, parts[part])
+    assert parts[part].count(b't="shared"') == len(cells)
+    shutil.move(path, path.with_name("avant.xlsx"))
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+
+
 def test_a_column_filled_down_beside_controles_into_the_notes_follows_them_in_the_annotated_copy(tmp_path):
     """A helper column beside T_Controles filled down from its first finding into the rows below
     (`=SI(A4="Erreur";1;0)` … : Excel keeps one shared formula, its text on the first cell only):
     `--annoter` followed that text alone, which names no moved cell, and every other cell, derived from it,
     still named the rows the copy had shifted — the notes' cells read as findings. Each cell now names what
     Excel's insertion would: those below the table the moved cells, those beside the findings their own."""
-    import re
-    import shutil
-    import zipfile
-
     import openpyxl
 
     from acv_xl.outputs.annotate import annotate
@@ -1062,23 +1091,7 @@ def test_a_column_filled_down_beside_controles_into_the_notes_follows_them_in_th
     for r in range(r1 + 1, last + 1):
         ws[f"{col}{r}"] = f'=IF(A{r}="Erreur",1,0)'
     wb.save(path)
-    # as Excel saves a column filled down: one shared formula
-    with zipfile.ZipFile(path) as z:
-        parts = {n: z.read(n) for n in z.namelist()}
-    part = next(n for n, data in parts.items() if n.startswith("xl/worksheets/") and b'="Erreur",1,0)</f>' in data)
-
-    def share(m: re.Match) -> bytes:
-        r = int(m[1])
-        if r == r1 + 1:
-            return f'<c r="{col}{r}"><f t="shared" ref="{col}{r1 + 1}:{col}{last}" si="0">IF(A{r}="Erreur",1,0)</f>'.encode()
-        return f'<c r="{col}{r}"><f t="shared" si="0"/>'.encode()
-
-    parts[part] = re.sub(rf'<c r="{col}(\d+)"><f>IF\(A\d+="Erreur",1,0\)</f>'.encode(), share, parts[part])
-    assert parts[part].count(b't="shared"') == last - r1
-    shutil.move(path, tmp_path / "avant.xlsx")
-    with zipfile.ZipFile(path, "w") as z:
-        for n, data in parts.items():
-            z.writestr(n, data)
+    _as_filled(path, f"{col}{r1 + 1}:{col}{last}")
     report = validate_file(path)
     annotate(path, out, report, today=TODAY)
     grown = r1 + len(report.findings) - r2
@@ -1086,6 +1099,36 @@ def test_a_column_filled_down_beside_controles_into_the_notes_follows_them_in_th
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     assert [ws[f"{col}{r}"].value for r in range(r1 + 1, last + 1)] == \
         [f'=IF(A{r if r <= r2 else r + grown}="Erreur",1,0)' for r in range(r1 + 1, last + 1)]
+
+
+def test_a_row_filled_right_across_the_last_column_of_controles_below_it_keeps_its_references(tmp_path):
+    """A row of formulas below T_Controles filled right from its columns into the next (`=F7*2` … `=J7*2`
+    over the amounts of the row under it: one shared formula): `--annoter` moved its cells in the table's
+    columns and derived the texts of those it left from the first cell's new place — `=H5*2` two rows too
+    high, over a cell the move had not touched. Each cell now names what Excel's insertion leaves it: the
+    moved ones the moved row, the others their own."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    row, cols = r2 + 5, [ws.cell(1, k).column_letter for k in range(c2 - 1, c2 + 4)]
+    for k, col in enumerate(cols):
+        ws[f"{col}{row}"], ws[f"{col}{row + 1}"] = f"={col}{row + 1}*2", k + 1
+    wb.save(path)
+    _as_filled(path, f"{cols[0]}{row}:{cols[-1]}{row}")
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    moved = {col: c1 <= k <= c2 for k, col in enumerate(cols, start=c2 - 1)}
+    assert [ws[f"{col}{row + grown if moved[col] else row}"].value for col in cols] == \
+        [f"={col}{row + 1 + grown if moved[col] else row + 1}*2" for col in cols]
+    assert [ws[f"{col}{row + 1 + grown if moved[col] else row + 1}"].value for col in cols] == [1, 2, 3, 4, 5]
 
 
 def test_a_list_beside_controles_whose_choices_are_typed_below_it_still_offers_them_in_the_annotated_copy(tmp_path):

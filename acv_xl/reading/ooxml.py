@@ -788,36 +788,43 @@ class Worksheet:
     def _unshare_crossing(self, inside: _MovedArea) -> set[ET.Element]:
         """Shared formulas (a column filled down: the text on its first cell only, the others derived from
         it) whose cells would follow the moved cells unevenly — filled from the findings' rows down into the
-        notes', a cell naming a moved cell and another not — each get their own text, followed: the first
-        cell's text alone follows, and the others named the cells the move had shifted. Their elements."""
+        notes', a cell naming a moved cell and another not, or the group itself cut by the move (a row filled
+        right across the table's last column) — each get their own text, followed: the first cell's text
+        alone follows, and the others named the cells the move had shifted. Their elements."""
         from openpyxl.formula.translate import Translator
 
-        groups: dict[str, list[tuple[str, ET.Element]]] = {}
+        # called once the cells have moved: where each was (what its text, derived from the first cell's
+        # where it was, names); every cell of the moved columns that low is a moved one
+        def before(r: int, col: int) -> int:
+            return r - inside.by if inside.c1 <= col <= inside.c2 and r >= inside.first_row + inside.by else r
+
+        groups: dict[str, list[tuple[str, str, ET.Element]]] = {}
         for r, cells in self.cells.items():
             for col, c in cells.items():
                 f = c.find(q("f"))
                 if f is not None and f.get("t") == "shared" and f.get("si") is not None:
-                    groups.setdefault(f.get("si"), []).append((_a1(r, col), f))
+                    groups.setdefault(f.get("si"), []).append((_a1(before(r, col), col), _a1(r, col), f))
         done: set[ET.Element] = set()
         for members in groups.values():
-            master = next(((at, f) for at, f in members if f.text and f.get("ref")), None)
+            master = next(((was, at, f) for was, at, f in members if f.text and f.get("ref")), None)
             if master is None or len(members) < 2:
                 continue
-            at, mf = master
+            was, at, mf = master
 
-            def own(text: str, where: str) -> str:
-                return text if where == at else Translator("=" + text, at).translate_formula(where)[1:]
+            def own(text: str, origin: str, where: str) -> str:
+                return text if where == origin else Translator("=" + text, origin).translate_formula(where)[1:]
 
             try:
-                texts = {where: inside.follow(own(mf.text, where)) for where, _f in members}
+                texts = {id(f): inside.follow(own(mf.text, was, w)) for w, _at, f in members}
                 lead = inside.follow(mf.text)
-                even = all(texts[where] == own(lead, where) for where, _f in members)
+                cut = len({(w == a) for w, a, _f in members}) > 1  # some cells moved, others not
+                even = not cut and all(texts[id(f)] == own(lead, at, a) for _w, a, f in members)
             except Exception:  # noqa: BLE001 — a formula the translator cannot read: left as written
                 continue
             if even:
                 continue
-            for where, f in members:
-                f.text = texts[where]
+            for _w, _a, f in members:
+                f.text = texts[id(f)]
                 for attr in ("t", "si", "ref"):
                     f.attrib.pop(attr, None)
                 done.add(f)
