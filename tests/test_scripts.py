@@ -1376,7 +1376,8 @@ def test_controles_too_near_the_grids_end_for_its_findings_is_said_never_written
 
     block = TableBlock(layout.T_CONTROLES.name, layout.Sheet.CONTROLES, EXCEL_ROWS - 2, 1,
                        list(layout.T_CONTROLES.headers), [[None] * len(layout.T_CONTROLES.headers)])
-    src = SimpleNamespace(table=lambda _name: block, last_used_row=lambda _s, after, _c1, _c2: after)
+    src = SimpleNamespace(table=lambda _name: block, xw_table=lambda _name: None,
+                          last_used_row=lambda _s, after, _c1, _c2: after)
     said: list[str] = []
     book = SimpleNamespace(sheets=[], app=SimpleNamespace(alert=lambda message, title: said.append(message)))
     scripts._guarded(book, lambda b: scripts.write_controles(b, src, report.findings), "Validation")
@@ -1386,6 +1387,22 @@ def test_controles_too_near_the_grids_end_for_its_findings_is_said_never_written
     _controles_at_the_grid_end(path, EXCEL_ROWS - len(report.findings))  # room for them all: written
     annotate(path, out, validate_file(path), today=TODAY)
     assert out.exists()
+
+
+def test_controles_stretched_down_to_the_grids_end_still_lists_its_findings():
+    """T_Controles stretched down to row 1 048 576 (its columns selected whole, « Redimensionner le tableau »):
+    read up to its values, the rows under them were counted as its totals row, and every validation that
+    added a finding was refused as « trop près de la dernière ligne de la feuille » — the table starting
+    on row 3. The findings are listed and the table resized to them, as before that check."""
+    path = _faulty()[0]
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    _i, ref = _table(payload, layout.T_CONTROLES.name)
+    _stretch(payload, layout.T_CONTROLES.name, "G1048576")
+    payload, report, actions = _run(path, payload)
+    r1, n = parse_range(ref)[0], len(report.findings)
+    assert n > 2
+    assert not [a for a in actions if a["func"] == "alert"]
+    assert [a["args"] for a in actions if a["func"] == "resizeTable"] == [[0, f"$A${r1}:$G${r1 + n}"]]
 
 
 def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):

@@ -149,14 +149,18 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     ncols = len(block.header)
     c2 = c1 + ncols - 1
     n, old_n = len(findings), len(block.rows)
-    totals_rows = block.last_row - (r1 + len(block.rows))
-    if problem := past_the_grid(block.sheet, r1 + 1, totals_rows, block.last_row,
+    table = src.xw_table(layout.T_CONTROLES.name)
+    # (its totals row said by the table: a table stretched down to the sheet's last row is read up to its
+    # values, the rows below them in no way a totals row — every validation that added a finding refused)
+    shows_totals = table is not None and _shows_totals(table)
+    if problem := past_the_grid(block.sheet, r1 + 1, 1 if shows_totals else 0, block.last_row,
                                 src.last_used_row(block.sheet, block.last_row, c1, c2), n):
         # the table resized past Excel's last row, or what is below pushed off it: refused by Excel
         raise ValidationImpossible(problem)
     moves = max(n, 1) != max(old_n, 1)
-    table = src.xw_table(layout.T_CONTROLES.name) if moves else None
-    totals = table is not None and _shows_totals(table)
+    if not moves:
+        table = None
+    totals = moves and shows_totals
     # what the user typed below the table (notes for the comité…) moves down as the table grows, as
     # Excel moves it when a line is added to a table: the findings were written over it. Also when the
     # rows look empty but the sheet is used below the table: a formula showing nothing (="") comes as ""
