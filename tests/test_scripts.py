@@ -1501,3 +1501,24 @@ def test_a_threaded_comment_on_a_line_below_controles_moves_with_it_in_the_annot
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     assert [x.coordinate for row in ws.iter_rows() for x in row
             if x.comment is not None and "à voir avec le maire" in x.comment.text] == [moved]
+
+
+def test_a_helper_column_beside_controles_is_not_pushed_under_by_the_button(tmp_path):
+    """A column beside T_Controles that counts its findings (`=SI(A4="Erreur";1;0)` filled down, 0 or
+    1 shown down to row 33): the sheet's used range ends on what it shows, not on something invisible
+    in the table's columns. The button pushed the table's columns down under it at each growth, its
+    formulas then pointing below the findings; what `--annoter` never did."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    path = tmp_path / "controles-aide.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, c2, r2 = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    for r in range(r1 + 1, 34):
+        ws.cell(r, c2 + 2).value = 0  # what the helper shows
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    assert r1 + len(report.findings) > r2  # the table grows
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert not [a for a in actions if a["sheet_position"] == i and a["func"] == "rangeInsert"]

@@ -67,6 +67,11 @@ def _hidden_header(table, width: int) -> list[str] | None:
     return _column_names(table, width)
 
 
+def _shows(v: Any) -> bool:
+    """Whether a cell's value shows something (`XwSource.occupied`'s test: blanks and spaces do not)."""
+    return v is not None and not (isinstance(v, str) and not v.strip())
+
+
 class XwSource:
     def __init__(self, book):
         self.book = book
@@ -210,7 +215,7 @@ class XwSource:
             line = data[r - 1]
             for c in range(max(c1, 1), min(c2, len(line)) + 1):
                 v = line[c - 1]
-                if v is not None and not (isinstance(v, str) and not v.strip()):
+                if _shows(v):
                     out.append((r, c, v))
         return out
 
@@ -241,12 +246,21 @@ class XwSource:
         sheet shows (`occupied`), or a formula that shows nothing (`=""`, `=SI(A1="";"";…)`), whose value
         is "" as an empty cell's. The add-in sends values only (formulas are read on demand in xlwings
         Lite alone): such a formula is told from an empty cell only by the sheet's used range, whose
-        values Excel sends up to its last cell holding a value or a formula — so any used row from r1
-        down may be one. On the desktop (COM) the formulas themselves are read."""
+        values Excel sends up to its last cell holding a value or a formula. So rows from r1 down may
+        hold one when the used range ends past the last row showing anything (an invisible cell ends
+        it), or when these columns show something further down (notes below the table, which move
+        with it). Not when the used range ends on what other columns show: a helper column beside the
+        table (`=SI(A4="Erreur";1;0)`, 0 or 1 down to row 33) had the table's columns pushed down under
+        it at each growth, its formulas then pointing below the findings. On the desktop (COM) the
+        formulas themselves are read."""
         if self.occupied(sheet_name, r1, r2, c1, c2):
             return True
         if self._sent:
-            return len(self.values(sheet_name)) >= r1
+            rows = self.values(sheet_name)
+            if len(rows) < r1:
+                return False
+            last_shown = next((i for i in range(len(rows), 0, -1) if any(map(_shows, rows[i - 1]))), 0)
+            return last_shown < len(rows) or any(_shows(v) for row in rows[r1 - 1:] for v in row[c1 - 1:c2])
         sh = self.sheet(sheet_name)
         try:
             formulas = sh.range((r1, c1), (r2, c2)).formula
