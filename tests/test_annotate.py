@@ -734,3 +734,51 @@ def test_a_copy_past_the_cap_marks_exactly_the_findings_it_lists(fixture_xlsx, t
     fin = load_workbook(out)[Sheet.FINANCEMENT]
     marked = [f"I{6 + i}" for i in range(5) if fin[f"I{6 + i}"].comment is not None or _fill(fin[f"I{6 + i}"])]
     assert marked == ["I6", "I7", "I8"]
+
+
+def test_an_object_anchored_among_the_moved_cells_goes_down_in_excels_own_drawing_form():
+    """Excel writes its drawings with the « xdr: » prefix (openpyxl, in the chart test of
+    test_scripts, without): an anchor whose top-left cell is among the moved cells goes down, both its
+    ends; one fixed on the page (editAs="absolute") or anchored beside stays."""
+    from acv_xl.outputs.annotate import _ANCHOR, _lower_anchor
+
+    def anchor(edit: str, col: int, row: int) -> bytes:
+        return (f'<xdr:twoCellAnchor editAs="{edit}"><xdr:from><xdr:col>{col}</xdr:col><xdr:colOff>0</xdr:colOff>'
+                f'<xdr:row>{row}</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from><xdr:to><xdr:col>{col + 4}</xdr:col>'
+                f'<xdr:colOff>0</xdr:colOff><xdr:row>{row + 10}</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to>'
+                '<xdr:pic/><xdr:clientData/></xdr:twoCellAnchor>').encode()
+
+    drawing = b"<xdr:wsDr>" + anchor("oneCell", 1, 9) + anchor("absolute", 1, 9) + anchor("twoCell", 8, 9) + b"</xdr:wsDr>"
+    lowered = _ANCHOR.sub(lambda m: _lower_anchor(m, 5, 1, 7, 3), drawing)  # rows 5 down of A:G, 3 lower
+    assert lowered == b"<xdr:wsDr>" + anchor("oneCell", 1, 12) + anchor("absolute", 1, 9) + anchor("twoCell", 8, 9) \
+        + b"</xdr:wsDr>"
+
+
+def test_a_chart_sheet_holding_the_name_of_the_validated_data_or_of_a_status_cell_is_never_written_into(tmp_path):
+    """A chart sheet (« Insérer une feuille graphique ») named « Données validées », and `acv_statut`
+    pointed at a chart sheet: the annotated copy wrote the validated data and the status as cells into
+    the chart sheet's part — a part Excel « répare ». Only worksheets get cells: the chart sheets are
+    copied as they were, the other sheets annotated as usual."""
+    from openpyxl.chart import BarChart, Reference
+
+    from acv_xl.checks.validate import validate_file
+
+    src = Path(__file__).resolve().parents[1] / "workbooks" / "exemples" / "arras.xlsx"
+    path, out = tmp_path / "graphiques.xlsx", tmp_path / "annotee.xlsx"
+    wb = openpyxl.load_workbook(src)
+    plan = wb[Sheet.FINANCEMENT]
+    for title in (layout.SNAPSHOT_SHEET, "Graphique"):
+        chart = BarChart()
+        chart.add_data(Reference(plan, min_col=6, min_row=5, max_row=12))
+        wb.create_chartsheet(title).add_chart(chart)
+    wb.defined_names["acv_statut"].attr_text = "Graphique!$A$1"
+    wb.save(path)
+    report = validate_file(path)
+    assert report.valide  # the data are kept… had the sheet been a worksheet
+    annotate(path, out, report, today=date(2026, 11, 26))
+    with zipfile.ZipFile(path) as before, zipfile.ZipFile(out) as after:
+        charts = [n for n in before.namelist() if n.startswith("xl/chartsheets/sheet")]
+        assert len(charts) == 2
+        assert all(after.read(n) == before.read(n) for n in charts)
+        assert b"<sheetData" not in b"".join(after.read(n) for n in charts)
+    assert openpyxl.load_workbook(out)[Sheet.CONTROLES].tables[layout.T_CONTROLES.name] is not None

@@ -792,6 +792,75 @@ def test_notes_typed_below_controles_move_down_as_the_findings_grow(tmp_path, to
     assert not [a for a in actions if a["func"] == "rangeInsert"]
 
 
+@pytest.mark.parametrize("far", [False, True], ids=["sous-le-tableau", "plus-bas"])
+def test_a_formula_showing_nothing_below_controles_is_moved_down_never_written_over(tmp_path, far):
+    """A formula typed below T_Controles that shows nothing yet (`=SI(A1="";"";…)`): the add-in sends
+    values only, "" as for an empty cell, and the button wrote its findings over it — the formula lost.
+    The sheet's used range reaches it (Excel counts a formula cell there): what is below the table now
+    moves down as the table grows, also when a visible note lies further down than the findings reach
+    (the formula may be among the rows they take)."""
+    import openpyxl
+
+    path = tmp_path / "controles-formule.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    from openpyxl.utils.cell import range_boundaries
+
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    ws.cell(r2 + 1, c1).value = '=IF(A1="","",A1)'
+    if far:
+        ws.cell(r2 + 500, c2).value = "Note du comité"
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE, formula_cells=True))
+    n = len(report.findings)
+    assert r1 + n > r2 + 1  # the findings reach the formula's row
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert payload["sheets"][i]["values"][r2][c1 - 1] == ""  # what the add-in sends of it
+    mine = [a for a in actions if a["sheet_position"] == i]
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
+               for a in mine if a["func"] == "rangeInsert"]
+    assert inserts == [(r2 + 1, c1, r1 + n - r2, c2 - c1 + 1)]
+    first_write = next(k for k, a in enumerate(mine) if a["func"] == "setValues")
+    assert mine.index(next(a for a in mine if a["func"] == "rangeInsert")) < first_write
+
+
+def test_on_the_desktop_the_formulas_below_controles_are_read_to_tell_one_showing_nothing():
+    """On the desktop (COM) the button reads the formulas of the rows the findings will take: a formula
+    showing nothing is something there, an empty cell nothing — no move for a sheet merely used further
+    down, as the add-in's values cannot tell."""
+    from types import SimpleNamespace
+
+    from udfs.xw_source import XwSource
+
+    def source(formulas):
+        src = XwSource(None)
+        src._values = {"Contrôles": [[None] * 7 for _ in range(40)]}  # used down to row 40, all showing nothing
+        src.sheet = lambda _name: SimpleNamespace(range=lambda _a, _b: SimpleNamespace(formula=formulas))
+        return src
+
+    assert source((("", "", ""), ("", '=IF(A1="","",A1)', ""))).may_be_occupied("Contrôles", 5, 6, 1, 3)
+    assert not source((("", "", ""), ("", "", ""))).may_be_occupied("Contrôles", 5, 6, 1, 3)
+    assert not source('').may_be_occupied("Contrôles", 5, 5, 1, 1)  # one cell: its formula alone
+
+
+def test_what_the_button_pushes_down_is_what_lies_in_the_columns_of_controles():
+    """How far the button's insertion pushes what is below T_Controles (checked against Excel's last row):
+    the last row showing something in its columns. The add-in's used range ends lower for anything
+    anywhere on the sheet (a value typed far right on the last row), which refused every validation that
+    added a finding — the insertion does not move those cells."""
+    from udfs.xw_source import XwSource
+
+    src = XwSource(None)
+    src._sent = True
+    rows = [[None] * 10 for _ in range(40)]
+    rows[39][9] = "hors du tableau"
+    src._values = {"Contrôles": rows}
+    assert src.last_used_row("Contrôles", 4, 1, 7) == 4
+    rows[29][1] = "Note du comité"
+    assert src.last_used_row("Contrôles", 4, 1, 7) == 30
+
+
 @pytest.mark.parametrize("totals", [False, True], ids=["sans-total", "avec-total"])
 def test_notes_typed_below_controles_move_down_in_the_annotated_copy_as_the_button_moves_them(tmp_path, totals):
     """The same notes below T_Controles, `acv-xl valider --annoter`: the copy cleared every row the
@@ -943,6 +1012,125 @@ def test_a_list_and_a_formula_down_to_the_last_row_under_controles_still_end_the
         assert not any(str(EXCEL_ROWS + grown).encode() in z.read(n) for n in z.namelist())
 
 
+def test_a_range_from_controles_down_to_the_notes_grows_with_them_in_the_annotated_copy(tmp_path):
+    """A count typed below T_Controles over the findings and the rows under them (`=NB.SI(A4:A40;"Erreur")`,
+    in a note and beside the table): the button's insertion (Excel's) grows such a range, its last cell
+    moved with the notes; `--annoter` left it as written — it counted rows the copy had shifted, and
+    missed the notes moved out of it. It now grows too; a range reaching other columns stays, as in Excel."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    col, wide_end = ws.cell(1, c1).column_letter, ws.cell(1, c2 + 1).column_letter
+    span = f"{col}{r1 + 1}:${col}${r2 + 40}"
+    ws.cell(r2 + 4, c1).value = f'=COUNTIF({span},"Erreur")'
+    ws.cell(r2 + 4, c2 + 2).value = f'=COUNTIF({span},"Erreur")+COUNTA(A{r1 + 1}:{wide_end}{r2 + 40})'
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    longer = f"{col}{r1 + 1}:${col}${r2 + 40 + grown}"
+    assert ws.cell(r2 + 4 + grown, c1).value == f'=COUNTIF({longer},"Erreur")'
+    assert ws.cell(r2 + 4, c2 + 2).value == f'=COUNTIF({longer},"Erreur")+COUNTA(A{r1 + 1}:{wide_end}{r2 + 40})'
+
+
+def _as_filled(path, ref: str) -> None:
+    """The formulas typed cell by cell over `ref` of Contrôles (openpyxl writes each its own) saved as Excel
+    saves a range filled down or right: one shared formula, its text on its first cell only."""
+    import re
+    import shutil
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    part = f"xl/worksheets/sheet{openpyxl.load_workbook(path).sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    k1, r1, k2, r2 = range_boundaries(ref)
+    cells = {f"{get_column_letter(k)}{r}" for r in range(r1, r2 + 1) for k in range(k1, k2 + 1)}
+    first = f"{get_column_letter(k1)}{r1}"
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+
+    def share(m: re.Match) -> bytes:
+        at = m[1].decode()
+        if at not in cells:
+            return m[0]
+        if at == first:
+            return f'<c r="{at}"><f t="shared" ref="{ref}" si="0">'.encode() + m[2] + b"</f>"
+        return f'<c r="{at}"><f t="shared" si="0"/>'.encode()
+
+    parts[part] = re.sub(rb'<c r="([A-Z]+\d+)"><f>(.*?)</f>', share, parts[part])
+    assert parts[part].count(b't="shared"') == len(cells)
+    shutil.move(path, path.with_name("avant.xlsx"))
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+
+
+def test_a_column_filled_down_beside_controles_into_the_notes_follows_them_in_the_annotated_copy(tmp_path):
+    """A helper column beside T_Controles filled down from its first finding into the rows below
+    (`=SI(A4="Erreur";1;0)` … : Excel keeps one shared formula, its text on the first cell only):
+    `--annoter` followed that text alone, which names no moved cell, and every other cell, derived from it,
+    still named the rows the copy had shifted — the notes' cells read as findings. Each cell now names what
+    Excel's insertion would: those below the table the moved cells, those beside the findings their own."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    col, last = ws.cell(1, c2 + 2).column_letter, r2 + 10
+    for r in range(r1 + 1, last + 1):
+        ws[f"{col}{r}"] = f'=IF(A{r}="Erreur",1,0)'
+    wb.save(path)
+    _as_filled(path, f"{col}{r1 + 1}:{col}{last}")
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws[f"{col}{r}"].value for r in range(r1 + 1, last + 1)] == \
+        [f'=IF(A{r if r <= r2 else r + grown}="Erreur",1,0)' for r in range(r1 + 1, last + 1)]
+
+
+def test_a_row_filled_right_across_the_last_column_of_controles_below_it_keeps_its_references(tmp_path):
+    """A row of formulas below T_Controles filled right from its columns into the next (`=F7*2` … `=J7*2`
+    over the amounts of the row under it: one shared formula): `--annoter` moved its cells in the table's
+    columns and derived the texts of those it left from the first cell's new place — `=H5*2` two rows too
+    high, over a cell the move had not touched. Each cell now names what Excel's insertion leaves it: the
+    moved ones the moved row, the others their own."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    row, cols = r2 + 5, [ws.cell(1, k).column_letter for k in range(c2 - 1, c2 + 4)]
+    for k, col in enumerate(cols):
+        ws[f"{col}{row}"], ws[f"{col}{row + 1}"] = f"={col}{row + 1}*2", k + 1
+    wb.save(path)
+    _as_filled(path, f"{cols[0]}{row}:{cols[-1]}{row}")
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    moved = {col: c1 <= k <= c2 for k, col in enumerate(cols, start=c2 - 1)}
+    assert [ws[f"{col}{row + grown if moved[col] else row}"].value for col in cols] == \
+        [f"={col}{row + 1 + grown if moved[col] else row + 1}*2" for col in cols]
+    assert [ws[f"{col}{row + 1 + grown if moved[col] else row + 1}"].value for col in cols] == [1, 2, 3, 4, 5]
+
+
 def test_a_list_beside_controles_whose_choices_are_typed_below_it_still_offers_them_in_the_annotated_copy(tmp_path):
     """Choices typed below T_Controles (« à voir », « vu ») as the source of a drop-down list in a column
     beside the table: the choices move down with the notes, the list stays (it is not among the moved
@@ -1016,6 +1204,205 @@ def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(
         [f"{ws.cell(top + 1 + grown, c1 + 1).coordinate}:{ws.cell(top + 2 + grown, c1 + 1).coordinate}"]
     assert [[ws.cell(r, c1 + k).value for k in range(2)] for r in range(top + grown, top + 3 + grown)] == \
         [["Sujet", "Avis"], ["Action 2.1", "à revoir"], ["Action 3.1", "vu"]]
+
+
+def _wide_notes_below_controles(path) -> tuple[int, int, int, int, int]:
+    """Notes below T_Controles (`_notes_below_controles`) and a table of the user's under them wider than
+    T_Controles (from its last column to two beyond), a merged title over its last column and the next:
+    the table's bounds and the first row of the wide table."""
+    import openpyxl
+    from openpyxl.worksheet.table import Table
+
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    top = r2 + 5
+    ws.cell(top - 1, c2).value = "Suivi"
+    ws.merge_cells(start_row=top - 1, start_column=c2, end_row=top - 1, end_column=c2 + 1)
+    for r, values in enumerate((("Sujet", "Avis", "Qui"), ("Action 2.1", "à revoir", "DGS")), start=top):
+        for k, v in enumerate(values):
+            ws.cell(r, c2 + k).value = v
+    notes = Table(displayName="T_Suivi", ref=f"{ws.cell(top, c2).coordinate}:{ws.cell(top + 1, c2 + 2).coordinate}")
+    notes._initialise_columns()
+    ws.add_table(notes)
+    wb.save(path)
+    return c1, r1, c2, r2, top
+
+
+def test_a_table_wider_than_controles_below_it_moves_whole_in_the_annotated_copy(tmp_path):
+    """A table of the user's below T_Controles reaching past its last column (T_Suivi over G:I), under a
+    title merged over G:H: `--annoter` moved the cells of T_Controles' columns only — the table cut in two,
+    its definition left where its header row now held findings (a table Excel « répare » by deleting
+    it), the title's merge over a finding. The cells move down over the columns of every table and merged
+    range they would cut, the table and the merge with them, as one insertion over those columns would."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2, top = _wide_notes_below_controles(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert ws.tables["T_Suivi"].ref == f"{ws.cell(top + grown, c2).coordinate}:{ws.cell(top + 1 + grown, c2 + 2).coordinate}"
+    assert [[ws.cell(r, c2 + k).value for k in range(3)] for r in (top + grown, top + 1 + grown)] == \
+        [["Sujet", "Avis", "Qui"], ["Action 2.1", "à revoir", "DGS"]]
+    assert ws.cell(top - 1 + grown, c2).value == "Suivi"
+    assert f"{ws.cell(top - 1 + grown, c2).coordinate}:{ws.cell(top - 1 + grown, c2 + 1).coordinate}" in \
+        {str(m) for m in ws.merged_cells.ranges}
+    assert [ws.cell(r1 + 1 + k, c1 + 1).value for k in range(len(report.findings))] == [f.code for f in report.findings]
+
+
+def test_an_empty_merged_range_below_controles_moves_down_never_over_the_findings_in_the_annotated_copy(tmp_path):
+    """Cells merged below T_Controles into a box for the comité's remarks, nothing typed yet: nothing
+    there to move, the annotated copy wrote its findings under the merge — each finding's row shown as one
+    merged cell, its code, sheet and cell hidden. The merge now goes down as the table grows, as a note
+    does."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-cadre.xlsx", tmp_path / "annotee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, c2, r2 = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    ws.merge_cells(start_row=r2 + 1, start_column=c1, end_row=r2 + 3, end_column=c2)
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert {str(m) for m in ws.merged_cells.ranges} == \
+        {f"{ws.cell(r2 + 1 + grown, c1).coordinate}:{ws.cell(r2 + 3 + grown, c2).coordinate}"}
+    assert [ws.cell(r1 + 1 + k, c1 + 1).value for k in range(len(report.findings))] == [f.code for f in report.findings]
+
+
+def test_the_button_inserts_over_the_columns_of_a_table_wider_than_controles_below_it(tmp_path):
+    """The same table below T_Controles reaching past its last column: the button inserted cells over
+    T_Controles' columns only, through the table — which Excel refuses (« cette opération tente de
+    décaler des cellules d'un tableau »), the whole Valider stopped there. The insertion now spans the
+    table's columns too, as the annotated copy moves them."""
+    path = tmp_path / "controles-notes.xlsx"
+    c1, r1, c2, r2, top = _wide_notes_below_controles(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
+               for a in actions if a["sheet_position"] == i and a["func"] == "rangeInsert"]
+    assert inserts == [(r2 + 1, c1, r1 + len(report.findings) - r2, c2 + 2 - c1 + 1)]
+
+
+def test_a_chart_below_controles_moves_down_with_the_notes_in_the_annotated_copy(tmp_path):
+    """A chart the user put below T_Controles, among the notes: `--annoter` moved the notes down and left
+    the chart where it was — over the findings written there, hiding them. It now goes down with the
+    cells it is anchored on, as an inserted row moves it in Excel; one anchored beside the table's columns
+    stays, and the drawing part is otherwise copied as it was."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
+    c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    for place in (ws.cell(r2 + 4, c1).coordinate, ws.cell(r2 + 2, c2 + 3).coordinate):
+        chart = BarChart()
+        chart.add_data(Reference(ws, min_col=c1, min_row=r1, max_row=r2))
+        ws.add_chart(chart, place)
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+
+    def anchors(book):
+        with zipfile.ZipFile(book) as z:
+            xml = b"".join(z.read(n) for n in z.namelist() if n.startswith("xl/drawings/drawing"))
+        return [[int(x) for x in re.findall(rb"<(?:xdr:)?row>(\d+)</", a)] + [int(re.search(rb"<(?:xdr:)?col>(\d+)</", a)[1])]
+                for a in re.findall(rb"<(?:xdr:)?(?:one|two)CellAnchor.*?</(?:xdr:)?(?:one|two)CellAnchor>", xml, re.S)]
+
+    before, after = anchors(path), anchors(out)
+    assert sorted(before) != sorted(after) and len(after) == 2
+    for (*rows, col), (*moved, same_col) in zip(before, after):
+        assert col == same_col
+        assert moved == ([r + grown for r in rows] if col == c1 - 1 else rows)
+
+
+def _controles_at_the_grid_end(path, header_row: int):
+    """A faulty workbook whose T_Controles was cut and pasted down to `header_row` (one line)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    from openpyxl.utils.cell import range_boundaries
+
+    c1, r1, c2, _r2 = range_boundaries(t.ref)
+    for c in range(c1, c2 + 1):
+        ws.cell(header_row, c).value, ws.cell(r1, c).value = ws.cell(r1, c).value, None
+    t.ref = t.autoFilter.ref = f"{ws.cell(header_row, c1).coordinate}:{ws.cell(header_row + 1, c2).coordinate}"
+    wb.save(path)
+
+
+def test_controles_too_near_the_grids_end_for_its_findings_is_said_never_written_past_it(tmp_path):
+    """T_Controles pasted near the last row of the sheet (header on row 1 048 574): the annotated copy
+    listed its findings down to row 1 048 577 — a table past Excel's grid, a copy Excel « répare »; the
+    button resized the table there, which Excel refuses (Validation stopped with an English error). Both
+    now say why, and where to move it; no copy is written, nothing written into the workbook."""
+    from acv_xl.contract.values import EXCEL_ROWS
+    from acv_xl.outputs.annotate import AnnotationError, annotate
+
+    path, out = tmp_path / "controles-en-bas.xlsx", tmp_path / "annotee.xlsx"
+    _controles_at_the_grid_end(path, EXCEL_ROWS - 2)
+    report = validate_file(path)
+    assert len(report.findings) > 2
+    with pytest.raises(AnnotationError, match=r"trop près de la dernière ligne de la feuille « Contrôles » "
+                                              r"\(ligne 1 048 576\) pour y lister \d+ constats : déplacez-le plus haut"):
+        annotate(path, out, report, today=TODAY)
+    assert not out.exists()
+
+    # the button, on the same table (the add-in's payload of a sheet used down to its last row is too
+    # large to build here): refused before anything is written, said in a message box
+    from types import SimpleNamespace
+
+    from acv_xl.reading.source import TableBlock
+
+    block = TableBlock(layout.T_CONTROLES.name, layout.Sheet.CONTROLES, EXCEL_ROWS - 2, 1,
+                       list(layout.T_CONTROLES.headers), [[None] * len(layout.T_CONTROLES.headers)])
+    src = SimpleNamespace(table=lambda _name: block, xw_table=lambda _name: None,
+                          last_used_row=lambda _s, after, _c1, _c2: after)
+    said: list[str] = []
+    book = SimpleNamespace(sheets=[], app=SimpleNamespace(alert=lambda message, title: said.append(message)))
+    scripts._guarded(book, lambda b: scripts.write_controles(b, src, report.findings), "Validation")
+    assert said and said[0].startswith("Validation impossible : le tableau « T_Controles » est trop près de la "
+                                       "dernière ligne de la feuille « Contrôles »")
+
+    _controles_at_the_grid_end(path, EXCEL_ROWS - len(report.findings))  # room for them all: written
+    annotate(path, out, validate_file(path), today=TODAY)
+    assert out.exists()
+
+
+def test_controles_stretched_down_to_the_grids_end_still_lists_its_findings():
+    """T_Controles stretched down to row 1 048 576 (its columns selected whole, « Redimensionner le tableau »):
+    read up to its values, the rows under them were counted as its totals row, and every validation that
+    added a finding was refused as « trop près de la dernière ligne de la feuille » — the table starting
+    on row 3. The findings are listed and the table resized to them, as before that check."""
+    path = _faulty()[0]
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    _i, ref = _table(payload, layout.T_CONTROLES.name)
+    _stretch(payload, layout.T_CONTROLES.name, "G1048576")
+    payload, report, actions = _run(path, payload)
+    r1, n = parse_range(ref)[0], len(report.findings)
+    assert n > 2
+    assert not [a for a in actions if a["func"] == "alert"]
+    assert [a["args"] for a in actions if a["func"] == "resizeTable"] == [[0, f"$A${r1}:$G${r1 + n}"]]
 
 
 def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
@@ -1114,3 +1501,24 @@ def test_a_threaded_comment_on_a_line_below_controles_moves_with_it_in_the_annot
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     assert [x.coordinate for row in ws.iter_rows() for x in row
             if x.comment is not None and "à voir avec le maire" in x.comment.text] == [moved]
+
+
+def test_a_helper_column_beside_controles_is_not_pushed_under_by_the_button(tmp_path):
+    """A column beside T_Controles that counts its findings (`=SI(A4="Erreur";1;0)` filled down, 0 or
+    1 shown down to row 33): the sheet's used range ends on what it shows, not on something invisible
+    in the table's columns. The button pushed the table's columns down under it at each growth, its
+    formulas then pointing below the findings; what `--annoter` never did."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    path = tmp_path / "controles-aide.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, c2, r2 = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    for r in range(r1 + 1, 34):
+        ws.cell(r, c2 + 2).value = 0  # what the helper shows
+    wb.save(path)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    assert r1 + len(report.findings) > r2  # the table grows
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert not [a for a in actions if a["sheet_position"] == i and a["func"] == "rangeInsert"]

@@ -56,6 +56,20 @@ def test_total_financeur_excludes_refused_and_text_amounts():
     assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", "", 2025.0) == pytest.approx(250.25)
 
 
+def test_a_range_of_several_codes_for_one_is_refused_never_summed_as_its_first():
+    """`ACV_TOTAL_FINANCEUR(T_Financements[#Tout]; A2:A3)` over « ETAT » and « REGION », as the web passes a
+    range (a row, a column) or the desktop a 2-D list: the État's total came back alone, as if it were the
+    total of both; an action number or a year likewise. Said now; a range of one filled cell (the others
+    empty) is that cell."""
+    for codes in (["ETAT", "REGION"], [["ETAT"], ["REGION"]], (("ETAT", "REGION"),)):
+        said = F.ACV_TOTAL_FINANCEUR(PLAN, codes)
+        assert isinstance(said, str) and said.startswith("#ACV: une plage de 2 cellules remplies est passée là où")
+    assert F.ACV_TOTAL_ACTION(PLAN, [["1.1"], ["1.2"]]).startswith("#ACV: une plage de 2 cellules")
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, [[2024, 2025]]).startswith("#ACV: une plage de 2 cellules")
+    assert F.ACV_TOTAL_FINANCEUR(PLAN, [["", "ETAT", None]]) == pytest.approx(1250.75)
+    assert F.ACV_TOTAL_ACTION(PLAN, [["1.2"], [""]]) == F.ACV_TOTAL_ACTION(PLAN, "1.2")
+
+
 @pytest.mark.parametrize("totals", [
     ("Total", "", "", "", "", 2450.75, ""),  # « Total » and the Somme of the amounts
     ("Total", 4, 4, 4, 2025, 2450.75, 4),  # and a Nombre under each text column, the Max of the years

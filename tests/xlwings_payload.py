@@ -45,12 +45,20 @@ def _js_value(v: Any) -> Any:
 _VISIBILITY = {"visible": "Visible", "hidden": "Hidden", "veryHidden": "VeryHidden"}
 
 
-def _used_box(ws) -> tuple[int, int, int, int] | None:
-    """(min_row, min_col, max_row, max_col) of the non-empty cells (the values-only used range)."""
+def _used_box(ws, formulas=None) -> tuple[int, int, int, int] | None:
+    """(min_row, min_col, max_row, max_col) of the non-empty cells (the values-only used range); with
+    `formulas` (the same sheet read with its formulas), a formula cell is used even where it shows
+    nothing (its cached value "", which openpyxl does not keep), as Excel's values-only used range
+    counts it."""
     rows, cols = [], []
     for row in ws.iter_rows():
         for c in row:
             if c.value is not None and c.value != "":
+                rows.append(c.row)
+                cols.append(c.column)
+    for row in formulas.iter_rows() if formulas is not None else ():
+        for c in row:
+            if c.data_type == "f":
                 rows.append(c.row)
                 cols.append(c.column)
     if not rows:
@@ -69,14 +77,17 @@ def _quote(sheet: str) -> str:
 
 
 def payload_from_xlsx(path: str | Path, include: list[str] | None = None, active: int = 0,
-                      exclude: list[str] | None = None) -> dict:
+                      exclude: list[str] | None = None, formula_cells: bool = False) -> dict:
+    """`formula_cells`: a formula cell with no cached value (openpyxl writes none) sent as a formula
+    showing nothing, "" within the used range (else taken for an empty cell, outside it)."""
     import xlwings as xw
 
     wb = openpyxl.load_workbook(path, data_only=True)
+    with_formulas = openpyxl.load_workbook(path) if formula_cells else None
     sheets = []
     for ws in wb.worksheets:
         sent = (include is None or ws.title in include) and ws.title not in (exclude or ())
-        box = _used_box(ws)
+        box = _used_box(ws, with_formulas[ws.title] if with_formulas is not None else None)
         if sent:
             last_r, last_c = (box[2], box[3]) if box else (1, 1)
             values = [[_js_value(ws.cell(r, c).value) for c in range(1, last_c + 1)]

@@ -23,7 +23,7 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
-from acv_xl.outputs.annotate import within_cap
+from acv_xl.outputs.annotate import moved_columns, past_the_grid, within_cap
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -149,14 +149,28 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     ncols = len(block.header)
     c2 = c1 + ncols - 1
     n, old_n = len(findings), len(block.rows)
+    table = src.xw_table(layout.T_CONTROLES.name)
+    # (its totals row said by the table: a table stretched down to the sheet's last row is read up to its
+    # values, the rows below them in no way a totals row — every validation that added a finding refused)
+    shows_totals = table is not None and _shows_totals(table)
+    if problem := past_the_grid(block.sheet, r1 + 1, 1 if shows_totals else 0, block.last_row,
+                                src.last_used_row(block.sheet, block.last_row, c1, c2), n):
+        # the table resized past Excel's last row, or what is below pushed off it: refused by Excel
+        raise ValidationImpossible(problem)
     moves = max(n, 1) != max(old_n, 1)
-    table = src.xw_table(layout.T_CONTROLES.name) if moves else None
-    totals = table is not None and _shows_totals(table)
+    if not moves:
+        table = None
+    totals = moves and shows_totals
     # what the user typed below the table (notes for the comité…) moves down as the table grows, as
-    # Excel moves it when a line is added to a table: the findings were written over it
+    # Excel moves it when a line is added to a table: the findings were written over it. Also when the
+    # rows look empty but the sheet is used below the table: a formula showing nothing (="") comes as ""
+    # from the add-in, and was written over
     new_end = r1 + max(n, 1) + (1 if totals else 0)
-    if new_end > block.last_row and src.occupied(block.sheet, block.last_row + 1, new_end, c1, c2):
-        sh.range((block.last_row + 1, c1), (new_end, c2)).insert(shift="down", copy_origin="format_from_left_or_above")
+    if new_end > block.last_row and src.may_be_occupied(block.sheet, block.last_row + 1, new_end, c1, c2):
+        # over the columns of a table below that reaches past T_Controles' (`moved_columns`): Excel refuses
+        # to insert cells through a table, and the whole Valider stopped there
+        lo, hi = moved_columns(block.last_row + 1, c1, c2, src.table_boxes(block.sheet, block.name))
+        sh.range((block.last_row + 1, lo), (new_end, hi)).insert(shift="down", copy_origin="format_from_left_or_above")
     if totals:
         # a totals row (a user's count of the findings): the findings were written over it and the table
         # resized so that its last finding became the totals row; turned off meanwhile (Excel keeps its
@@ -450,6 +464,10 @@ class AnnexeImpossible(Exception):
     pass
 
 
+class ValidationImpossible(Exception):
+    """Valider cannot write its findings; the message is French, for the user."""
+
+
 # ------------------------------------------------------------------------------- entry points
 def _alert(book, message: str) -> None:
     try:
@@ -465,7 +483,8 @@ def _guarded(book, job, what: str):
 
     try:
         return job(book)
-    except (AnnexeImpossible, OutputError) as exc:  # OutputError: « permission refusée : … » with the file's name
+    except (AnnexeImpossible, ValidationImpossible, OutputError) as exc:
+        # (OutputError: « permission refusée : … » with the file's name)
         _alert(book, f"{what} impossible : {exc}")
     except UnreadableWorkbook as exc:  # what the file reader would refuse too (a table too large)
         _alert(book, f"{what} impossible : {exc.message[:1].lower()}{exc.message[1:]} {exc.suggestion}".rstrip())

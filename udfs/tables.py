@@ -247,10 +247,17 @@ def _other_table(header: Sequence[Any], table: Table, found: int) -> Table | Non
 
 
 def first_cell(value: Any) -> Any:
-    """A scalar argument as it is, or the first cell of a range passed for one (None when empty)."""
+    """A scalar argument as it is, or the one cell of a range passed for one (None when empty); a range
+    of several filled cells is refused: its first alone was taken (a code, an action number, a year),
+    `ACV_TOTAL_FINANCEUR(…; A2:A3)` over « ETAT » and « FEDER » the État's total, said as both."""
     if isinstance(value, (list, tuple)):
-        flat = as_2d(value)
-        return flat[0][0] if flat and flat[0] else None
+        filled = [v for r in as_2d(value) for v in (r if isinstance(r, (list, tuple)) else [r])
+                  if not is_blank(officejs_cell(v) if v.__class__ in OFFICEJS_SPECIAL else v)]
+        if len(filled) > 1:
+            raise UdfError(f"une plage de {len(filled)} cellules remplies est passée là où la fonction attend une "
+                           "seule valeur (un code de financeur, un numéro d'action, une année…) : passez une seule "
+                           "cellule ; pour plusieurs, additionnez un appel de la fonction par valeur.")
+        return filled[0] if filled else None
     return value
 
 

@@ -67,6 +67,11 @@ def _hidden_header(table, width: int) -> list[str] | None:
     return _column_names(table, width)
 
 
+def _shows(v: Any) -> bool:
+    """Whether a cell's value shows something (`XwSource.occupied`'s test: blanks and spaces do not)."""
+    return v is not None and not (isinstance(v, str) and not v.strip())
+
+
 class XwSource:
     def __init__(self, book):
         self.book = book
@@ -210,9 +215,65 @@ class XwSource:
             line = data[r - 1]
             for c in range(max(c1, 1), min(c2, len(line)) + 1):
                 v = line[c - 1]
-                if v is not None and not (isinstance(v, str) and not v.strip()):
+                if _shows(v):
                     out.append((r, c, v))
         return out
+
+    def table_boxes(self, sheet_name: str, but: str) -> list[tuple[int, int, int, int]]:
+        """(first row, first column, last row, last column) of the sheet's tables other than `but`."""
+        sh = self.sheet(sheet_name)
+        out: list[tuple[int, int, int, int]] = []
+        try:
+            tables = list(sh.tables) if sh is not None else []
+        except Exception:  # noqa: BLE001 — a sheet the client did not send: none known
+            return out
+        for t in tables:
+            try:
+                if t.name.lower() != but.lower() and t.range is not None:
+                    out.append(parse_range(t.range.address))
+            except Exception:  # noqa: BLE001 — a table the engine cannot place: left aside
+                continue
+        return out
+
+    def last_used_row(self, sheet_name: str, after: int, c1: int, c2: int) -> int:
+        """The last row below `after` showing something in columns c1..c2, else `after` (what an insertion
+        there pushes down; a formula showing nothing on the sheet's last rows is not seen)."""
+        data = self.values(sheet_name)
+        return max((r for r, _c, _v in self.occupied(sheet_name, after + 1, len(data), c1, c2)), default=after)
+
+    def may_be_occupied(self, sheet_name: str, r1: int, r2: int, c1: int, c2: int) -> bool:
+        """Whether rows r1..r2 of columns c1..c2 may hold something a write would destroy: a value the
+        sheet shows (`occupied`), or a formula that shows nothing (`=""`, `=SI(A1="";"";…)`), whose value
+        is "" as an empty cell's. The add-in sends values only (formulas are read on demand in xlwings
+        Lite alone): such a formula is told from an empty cell only by the sheet's used range, whose
+        values Excel sends up to its last cell holding a value or a formula. So rows from r1 down may
+        hold one when the used range ends past the last row showing anything (an invisible cell ends
+        it), or when these columns show something further down (notes below the table, which move
+        with it). Not when the used range ends on what other columns show: a helper column beside the
+        table (`=SI(A4="Erreur";1;0)`, 0 or 1 down to row 33) had the table's columns pushed down under
+        it at each growth, its formulas then pointing below the findings. On the desktop (COM) the
+        formulas themselves are read."""
+        if self.occupied(sheet_name, r1, r2, c1, c2):
+            return True
+        if self._sent:
+            rows = self.values(sheet_name)
+            if len(rows) < r1:
+                return False
+            last_shown = next((i for i in range(len(rows), 0, -1) if any(map(_shows, rows[i - 1]))), 0)
+            return last_shown < len(rows) or any(_shows(v) for row in rows[r1 - 1:] for v in row[c1 - 1:c2])
+        sh = self.sheet(sheet_name)
+        try:
+            formulas = sh.range((r1, c1), (r2, c2)).formula
+        except Exception:  # noqa: BLE001 — an engine that cannot say: a formula may be there
+            return True
+        stack = [formulas]
+        while stack:
+            f = stack.pop()
+            if isinstance(f, (list, tuple)):
+                stack.extend(f)
+            elif isinstance(f, str) and f.startswith("="):
+                return True
+        return False
 
     def named(self, name: str) -> tuple[str, str, Any] | None:
         if self._names is None:  # listed once: each pass over `book.names` rebuilds every name

@@ -39,7 +39,7 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_COLUMNS, fmt_number
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
@@ -237,6 +237,9 @@ class _Book:
             raise AnnotationError("le classeur n'a pas de feuille de styles : impossible d'en faire une copie annotée.")
         self.styles = Styles(pkg, self.wb.styles_part)
         self._sheets: dict[str, Worksheet] = {}
+        # the parts of worksheets: a chart sheet (or a macro sheet) has no cells to write — a status, a
+        # fill or the validated data written into one made a part Excel « répare »
+        self.worksheets = {t for _i, ty, t in pkg.relationships(self.wb.part) if ty == REL_WORKSHEET}
         self.fill_ids: dict[Gravite, int] = {}  # created when first needed
         self.notes_to_add: dict[str, dict[tuple[int, int], str]] = defaultdict(dict)  # part → cell → text
 
@@ -253,6 +256,8 @@ class _Book:
         if not ours:
             return
         for part in self.wb.sheets.values():
+            if part not in self.worksheets:
+                continue
             styles_used = {int(s) for s in re.findall(rb'\bs="(\d+)"', self.pkg.parts[part])}
             if not styles_used & ours:
                 continue  # leave the part untouched (not even re-serialised)
@@ -296,16 +301,25 @@ class _Book:
         for col in range(c1, c2 + 1):
             cell = ws.cell(first_data, col, create=False)
             style_of[col] = cell.get("s") if cell is not None else ws.col_style(col)
+        last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
+            c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
+        if problem := past_the_grid(self.wb.sheet_name(part), first_data, totals_rows, r2, last_used, len(findings)):
+            raise AnnotationError(f"la copie annotée n'a pas pu être écrite : {problem}")
         new_last = first_data + max(len(findings), 1) - 1
         # what the user typed below the table (notes for the comité…) moves down as the table grows, as the
         # button moves it (`udfs.scripts.write_controles`) and Excel when a line is added: it was deleted
         new_end = new_last + totals_rows
-        if new_end > r2 and any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
-                                for col, cell in ws.cells.get(r, {}).items()):
-            ws.move_down(r2 + 1, c1, c2, new_end - r2,
+        # (a merged range there too, even empty: the findings were written under it, half of each hidden)
+        blocks = self._blocks_below(ws, part, table_part, r2 + 1) if new_end > r2 else []
+        if new_end > r2 and (any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
+                                 for col, cell in ws.cells.get(r, {}).items())
+                             or any(br1 <= new_end and bc1 <= c2 and bc2 >= c1 for br1, bc1, _br2, bc2 in blocks)):
+            lo, hi = moved_columns(r2 + 1, c1, c2, blocks)
+            ws.move_down(r2 + 1, lo, hi, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
-            self._move_tables(part, table_part, r2 + 1, c1, c2, new_end - r2)
-            _SheetNotes(self.pkg, ws, []).move_down(r2 + 1, c1, c2, new_end - r2)
+            self._move_tables(part, table_part, r2 + 1, lo, hi, new_end - r2)
+            _SheetNotes(self.pkg, ws, []).move_down(r2 + 1, lo, hi, new_end - r2)
+            self._move_drawings(part, r2 + 1, lo, hi, new_end - r2)
         # a totals row (the template has none, a user may add one) moves under the new last row
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
@@ -366,6 +380,34 @@ class _Book:
         ws.touch()
         return True
 
+    def _move_drawings(self, part: str, first_row: int, c1: int, c2: int, by: int) -> None:
+        """The pictures, charts and shapes anchored on the moved cells go down with them, as an inserted row
+        moves an object that moves with its cells: left where they were, they covered the findings written
+        there. Edited as text, as the notes' VML: the drawing part is otherwise copied byte for byte."""
+        for _rid, ty, target in self.pkg.relationships(part):
+            if ty != REL_DRAWING or not self.pkg.has(target):
+                continue
+            data = self.pkg.parts[target]
+            lowered = _ANCHOR.sub(lambda m: _lower_anchor(m, first_row, c1, c2, by), data)
+            if lowered != data:
+                self.pkg.write_bytes(target, lowered)
+
+    def _blocks_below(self, ws: Worksheet, part: str, controles: str, first_row: int) -> list[tuple[int, int, int, int]]:
+        """The user's tables and merged ranges of the sheet from `first_row` down (`moved_columns`)."""
+        refs = [t.root.get("ref", "") for _rid, ty, target in self.pkg.relationships(part)
+                if ty == REL_TABLE and target != controles and self.pkg.has(target)
+                for t in (self.pkg.xml(target),)]
+        refs += [m.get("ref", "") for m in ws.root.iter(q("mergeCell"))]
+        out = []
+        for ref in refs:
+            try:
+                box = parse_ref(ref)
+            except ValueError:
+                continue
+            if box[2] >= first_row:
+                out.append(box)
+        return out
+
     def _move_tables(self, part: str, controles: str, first_row: int, c1: int, c2: int, by: int) -> None:
         """The user's tables wholly among the cells `Worksheet.move_down` moved (a table of notes below
         T_Controles) go with them, as Excel's insertion moves them (the button's): their definition named
@@ -415,7 +457,7 @@ class _Book:
             if not f.feuille or not f.cellule or f.feuille == layout.Sheet.CONTROLES:
                 continue
             part = self.wb.sheet_part(f.feuille)
-            if part is None:
+            if part is None or part not in self.worksheets:
                 continue
             try:
                 r1, c1, r2, c2 = parse_ref(f.cellule)
@@ -466,7 +508,7 @@ class _Book:
         if sheet.startswith("'") and sheet.endswith("'"):
             sheet = sheet[1:-1].replace("''", "'")
         part = self.wb.sheet_part(sheet)
-        if part is None:
+        if part is None or part not in self.worksheets:
             return None
         try:
             r, c, _r2, _c2 = parse_ref(addr.replace("$", ""))
@@ -495,6 +537,8 @@ class _Book:
     def write_snapshot(self, cells: list[str] | None) -> None:
         """Keep the validated data in the hidden sheet, or empty it when nothing was validated."""
         part = self.wb.sheet_part(layout.SNAPSHOT_SHEET)
+        if part is not None and part not in self.worksheets:
+            return  # a chart sheet of that name: nowhere to keep them (another sheet of its name is refused)
         if part is None:
             if not cells:
                 return
@@ -528,6 +572,7 @@ class _Book:
                                            "state": "hidden", q("id", NS_R): rid})
         self.pkg.touch(self.wb.part)
         self.wb.sheets[name] = part
+        self.worksheets.add(part)
         return part
 
     # -- notes and the end
@@ -548,6 +593,56 @@ class _Book:
             if name.endswith(".vml"):
                 ids += [int(x) for x in re.findall(rb"_x0000_s(\d+)", data)]
         return ids
+
+
+REL_DRAWING = NS_R + "/drawing"
+# a DrawingML anchor: (prefix, kind, attributes, body); objects are never nested in one another's anchor
+_ANCHOR = re.compile(rb"<([\w.-]+:)?(twoCellAnchor|oneCellAnchor)\b([^>]*)>(.*?)</\1?\2\s*>", re.S)
+
+
+def _lower_anchor(m: re.Match, first_row: int, c1: int, c2: int, by: int) -> bytes:
+    """One anchor `by` rows lower when its top-left cell is among the moved ones (rows are 0-based there),
+    unless the object is fixed on the page (editAs="absolute": Excel moves it with no cell)."""
+    prefix, body = re.escape(m.group(1) or b""), m.group(4)
+    start = re.search(rb"<%sfrom>(.*?)</%sfrom>" % (prefix, prefix), body, re.S)
+    if start is None or re.search(rb'\beditAs\s*=\s*["\']absolute', m.group(3)):
+        return m.group(0)
+    col = re.search(rb"<%scol>\s*(\d+)\s*</%scol>" % (prefix, prefix), start.group(1))
+    row = re.search(rb"<%srow>\s*(\d+)\s*</%srow>" % (prefix, prefix), start.group(1))
+    if not (col and row and int(row.group(1)) + 1 >= first_row and c1 <= int(col.group(1)) + 1 <= c2):
+        return m.group(0)
+    lower = re.compile(rb"(<%s(from|to)>.*?<%srow>)\s*(\d+)\s*(</%srow>)" % (prefix, prefix, prefix), re.S)
+    body = lower.sub(lambda r: r.group(1) + str(min(int(r.group(3)) + by, EXCEL_ROWS - 1)).encode() + r.group(4), body)
+    return m.group(0)[:m.start(4) - m.start(0)] + body + m.group(0)[m.end(4) - m.start(0):]
+
+
+def past_the_grid(sheet: str, first_data: int, totals_rows: int, end_row: int, last_used: int, count: int) -> str | None:
+    """Why T_Controles cannot list `count` findings (French), or None: its rows from `first_data` (and
+    its totals row, and what lies below it down to `last_used`, pushed down as it grows) would pass
+    Excel's last row — a table Excel « répare » in the copy, a resize it refuses in the button."""
+    below = max(last_used - end_row, 0)
+    if first_data + max(count, 1) - 1 + totals_rows + below <= EXCEL_ROWS:
+        return None
+    pushed = " et décaler ce qui est saisi dessous" if below else ""
+    return (f"le tableau « {layout.T_CONTROLES.name} » est trop près de la dernière ligne de la feuille "
+            f"« {sheet} » (ligne {fmt_number(EXCEL_ROWS)}) pour y lister {fmt_number(count)} constat"
+            f"{'s' if count > 1 else ''}{pushed} : déplacez-le plus haut (couper, coller), puis relancez.")
+
+
+def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int, int, int]]) -> tuple[int, int]:
+    """The columns to move down from `first_row` so that the cells of T_Controles' columns c1..c2 move
+    without cutting through a table or a merged range (r1, c1, r2, c2) below the table: a table of notes
+    wider than T_Controles was split, its cells beside left where they were (its header row then held
+    findings: a table Excel « répare »), and Excel refuses to insert cells through one (the button's
+    insertion, and the whole Valider with it). Widened to every such block, and to those it then meets."""
+    lo, hi = c1, c2
+    grown = True
+    while grown:
+        grown = False
+        for r1, k1, r2, k2 in blocks:
+            if r2 >= first_row and k1 <= hi and k2 >= lo and (k1 < lo or k2 > hi):
+                lo, hi, grown = min(lo, k1), max(hi, k2), True
+    return lo, hi
 
 
 def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:

@@ -446,13 +446,24 @@ class _MovedArea:
             if self.sheet is None or name.lower() != self.sheet:
                 return None
         m = _REF_PARTS.match(ref)
-        if m is None or not self.holds(ref):
+        if m is None:
             return None
         d1, col1, d2, row1, d3, col2, d4, row2 = m.groups()
-        out = f"{d1}{col1}{d2}{int(row1) + self.by}"
+        if self.holds(ref):
+            out = f"{d1}{col1}{d2}{int(row1) + self.by}"
+        elif col2 is not None and self._ends_among(ref):
+            out = f"{d1}{col1}{d2}{row1}"  # its first cell stays, its last moves: it grows, as in Excel
+        else:
+            return None
         if col2 is not None:
             out += f":{d3}{col2}{d4}{_last_row(int(row2), self.by)}"
         return prefix + bang + out
+
+    def _ends_among(self, ref: str) -> bool:
+        """Whether a range starts above the moved rows and ends among them, in their columns
+        (`=NB.SI(A4:A100;…)` over the table and the notes below it): Excel's insertion grows it."""
+        r1, k1, r2, k2 = parse_ref(ref.replace("$", ""))
+        return r1 < self.first_row <= r2 and self.c1 <= k1 and k2 <= self.c2
 
 
 def quote_sheet(name: str) -> str:
@@ -763,15 +774,62 @@ class Worksheet:
             for f in el.iter():
                 if f is not el and _local_tag(f.tag) in ("formula", "formula1", "formula2", "f") and f.text:
                     f.text = inside.follow(f.text)
+        done = self._unshare_crossing(inside)
         for cells in self.cells.values():  # this sheet's formulas that point at the moved cells
             for c in cells.values():
                 f = c.find(q("f"))
-                if f is not None and f.text:
+                if f is not None and f.text and f not in done:
                     followed = inside.follow(f.text)
                     if followed != f.text:
                         f.text = followed
                         self.touched_formula = True
         self.touch()
+
+    def _unshare_crossing(self, inside: _MovedArea) -> set[ET.Element]:
+        """Shared formulas (a column filled down: the text on its first cell only, the others derived from
+        it) whose cells would follow the moved cells unevenly — filled from the findings' rows down into the
+        notes', a cell naming a moved cell and another not, or the group itself cut by the move (a row filled
+        right across the table's last column) — each get their own text, followed: the first cell's text
+        alone follows, and the others named the cells the move had shifted. Their elements."""
+        from openpyxl.formula.translate import Translator
+
+        # called once the cells have moved: where each was (what its text, derived from the first cell's
+        # where it was, names); every cell of the moved columns that low is a moved one
+        def before(r: int, col: int) -> int:
+            return r - inside.by if inside.c1 <= col <= inside.c2 and r >= inside.first_row + inside.by else r
+
+        groups: dict[str, list[tuple[str, str, ET.Element]]] = {}
+        for r, cells in self.cells.items():
+            for col, c in cells.items():
+                f = c.find(q("f"))
+                if f is not None and f.get("t") == "shared" and f.get("si") is not None:
+                    groups.setdefault(f.get("si"), []).append((_a1(before(r, col), col), _a1(r, col), f))
+        done: set[ET.Element] = set()
+        for members in groups.values():
+            master = next(((was, at, f) for was, at, f in members if f.text and f.get("ref")), None)
+            if master is None or len(members) < 2:
+                continue
+            was, at, mf = master
+
+            def own(text: str, origin: str, where: str) -> str:
+                return text if where == origin else Translator("=" + text, origin).translate_formula(where)[1:]
+
+            try:
+                texts = {id(f): inside.follow(own(mf.text, was, w)) for w, _at, f in members}
+                lead = inside.follow(mf.text)
+                cut = len({(w == a) for w, a, _f in members}) > 1  # some cells moved, others not
+                even = not cut and all(texts[id(f)] == own(lead, at, a) for _w, a, f in members)
+            except Exception:  # noqa: BLE001 — a formula the translator cannot read: left as written
+                continue
+            if even:
+                continue
+            for _w, _a, f in members:
+                f.text = texts[id(f)]
+                for attr in ("t", "si", "ref"):
+                    f.attrib.pop(attr, None)
+                done.add(f)
+            self.touched_formula = True
+        return done
 
     def child(self, tag: str, create: bool = False) -> ET.Element | None:
         el = self.root.find(q(tag))
