@@ -558,6 +558,22 @@ def test_a_table_excel_resized_to_xfd_naming_its_columns_is_read_by_both(base, t
     _same(cli, button)
 
 
+def test_a_table_stretched_to_xfd_with_a_value_typed_far_in_column_xfd_is_refused_by_both(base, tmp_path):
+    """T_Financements resized to XFD1048576 and « oups » typed in XFD, 400 rows below the plan: the command
+    line, which cannot tell that sheet's filled lines apart (read region by region), refused it — « 400
+    lignes de 16 384 colonnes » —, the button counted its 9 filled lines, read it and said nothing of the
+    value. Both refuse it now in the same words: resizing the table, as told, leaves « oups » outside it."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 400, 16_384).value = "oups"
+        t.ref = t.autoFilter.ref = f"{ws.cell(r1, c1).coordinate}:XFD1048576"
+    path = edited_copy(base, tmp_path / "xfd.xlsx", edit)
+    refused, alert, _cli, button = _verdicts(path)
+    assert refused is not None and "400 lignes de 16 384 colonnes" in refused, refused
+    assert button is None and alert == "Validation impossible : " + refused[:1].lower() + refused[1:]
+
+
 def test_a_table_of_too_many_filled_cells_is_refused_by_both_in_the_same_words(base, tmp_path):
     """20 001 lines of 10 columns typed into the plan: the command line refuses it (STR-01, more than
     200 000 cells); the button, whose limit was 3 million cells, read and validated it."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from acv_xl.reading.source import (MAX_TABLE_CELLS, TableBlock, a1, filled_extent, named_width, parse_range, split_sheet_ref,
-                                   table_too_large)
+                                   table_lines, table_too_large)
 
 from .cells import com_rows, remote_rows
 
@@ -165,7 +165,9 @@ class XwSource:
             filled, end = filled_extent(data[max(r1, 0):last_data], c1 - 1, c2)
             head = names if names is not None else data[r1 - 1][c1 - 1:c2] if 1 <= r1 <= len(data) else []
             end = max(end, c1 - 1 + named_width(head))
-            problem = table_too_large(self.book.name, t.name, ref, filled, max(end - c1 + 1, 1))
+            lines, counted = table_lines(len(data) * max(map(len, data), default=0), last_data - r1, filled,
+                                         max(end - c1 + 1, 1))
+            problem = table_too_large(self.book.name, t.name, ref, lines, max(end - c1 + 1, 1), counted)
             if problem is not None:
                 raise problem
             pad = max(min(width, end - c1 + 1), 1)  # its lines padded up to their values only

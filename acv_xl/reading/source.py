@@ -22,6 +22,10 @@ from acv_xl.reading.errors import UnreadableWorkbook, file_text
 # lines of 10 columns ≈ 0,17 GB, their annotated copy ≈ 0,6 GB. One limit for every reader: the button
 # accepted a table the command line refused (3 million cells of its range), and refused one it read.
 MAX_TABLE_CELLS = 200_000
+# Cells of a sheet's grid (from A1 to its last value) read at once; a sheet past it is read region by region
+# (`source_file`), where the lines of a table that hold something are not told apart: such a table is judged
+# by all its lines down to the sheet's last value (`table_lines`)
+MAX_GRID_CELLS = 3_000_000
 
 
 @dataclass
@@ -93,6 +97,18 @@ def named_width(header: Sequence[Any]) -> int:
         if v is not None and v != "" and not (v.__class__ is str and _EXCEL_COLUMN_NAME(v.strip())):
             return j
     return 0
+
+
+def table_lines(sheet_cells: int, lines: int, filled: int, width: int) -> tuple[int, bool]:
+    """(the lines a table too large by its range is judged by, whether they are its filled ones only) for a
+    table of `lines` lines down to its sheet's last value, `filled` of them holding something, `width`
+    columns, on a sheet of `sheet_cells` cells from A1 to its last value. Past `MAX_GRID_CELLS` on both,
+    all its lines: the command line cannot read its filled lines alone, and reading them all would pad
+    each to the width (6,5 million cells for a value typed in XFD 400 rows below the plan, a billion
+    60 000 rows below) — one verdict from every reader, the button read what the command line refused."""
+    if sheet_cells > MAX_GRID_CELLS and lines * width > MAX_GRID_CELLS:
+        return lines, False
+    return filled, True
 
 
 def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int,

@@ -102,6 +102,7 @@ from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, NoCachedValue, fmt_
 from acv_xl.reading import calamine_sheet, zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
+    MAX_GRID_CELLS,
     MAX_TABLE_CELLS,
     TableBlock,
     a1,
@@ -110,6 +111,7 @@ from acv_xl.reading.source import (
     named_width,
     parse_range,
     split_sheet_ref,
+    table_lines,
     table_too_large,
 )
 
@@ -118,7 +120,6 @@ MAX_PART_BYTES = 200 * 1024 * 1024
 MAX_TOTAL_BYTES = 500 * 1024 * 1024
 MAX_RATIO = 100
 RATIO_MIN_BYTES = 5 * 1024 * 1024
-MAX_GRID_CELLS = 3_000_000
 # characters of shared strings materialised per workbook (calamine copies one into each cell citing it)
 MAX_TEXT_CHARS = 32 * 2**20
 # "1e999" in a crafted file reads as infinity: Excel's own verdict for such a number is #NUM!
@@ -1178,9 +1179,7 @@ class FileSource:
                 head = self._region(sheet, header_row, header_row, c1, read_to)[0] if info.header_rows else info.columns
                 read_to = max(min(read_to, max(end, c1 - 1 + named_width(head))), c1)
                 width = read_to - c1 + 1
-                # read region by region, every line down to the last is padded to the width: no more than a grid
-                counted = grid or lines * width <= MAX_GRID_CELLS
-                lines = filled if counted else lines
+                lines, counted = table_lines(sheet.extent[0] * sheet.extent[1], lines, filled, width)
             if (problem := table_too_large(self.path.name, info.name, info.ref, lines, width, counted)) is not None:
                 raise problem
         cells = self._region(sheet, header_row, last_data, c1, read_to)
