@@ -192,7 +192,7 @@ def cmd_modele(args) -> int:
 
 def cmd_exemples(args) -> int:
     from acv_xl.outputs.examples import example_conventions, write_examples
-    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs, folder_missing
+    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs, folder_like_a_file, folder_missing
 
     if not args.dossier.strip():  # Path("") is « . »: six workbooks written where the command ran
         return _fail("le nom du dossier est vide : indiquez le dossier où écrire les exemples.")
@@ -201,6 +201,8 @@ def cmd_exemples(args) -> int:
         return _fail(f"« {folder} » est un fichier, pas un dossier : indiquez le dossier où écrire les exemples.")
     if not folder.exists() and not folder.absolute().parent.is_dir():  # the folder named is created, never its parents
         return _fail(folder_missing(folder))  # as typed, like every other output: not the machine's path
+    if problem := folder_like_a_file("le dossier des exemples", folder):
+        return _fail(problem)
     conventions = example_conventions()
     if folder.is_dir():
         outputs = [Output(folder / name, (".xlsx",), "DOSSIER", CONVENTION_WORKBOOK) for name in conventions]
@@ -357,7 +359,7 @@ def cmd_consolider(args) -> int:
 
 def _consolider(args, prefetched) -> int:
     from acv_xl.contract.reference import ENV_VAR, SHIPPED
-    from acv_xl.outputs.consolidation import run_consolider
+    from acv_xl.outputs.consolidation import extracts_folder_problem, run_consolider
 
     # a list given by the user is checked here, before any file is read; the shipped one (trusted,
     # validated whole by a test) is read by the workers alone: this process never uses its rows
@@ -387,6 +389,8 @@ def _consolider(args, prefetched) -> int:
     options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs,
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None
+    if args.par_financeur and (problem := extracts_folder_problem(args.par_financeur)):
+        return _fail(problem)  # before the register is opened: a new one was created for nothing
     # a folder mistyped stops the run before anything is read: the register not opened then, a new one
     # was made for nothing (left empty at the path given, « rien n'est écrit » said all the same)
     if args.registre and all(os.path.exists(p) for p in args.chemins):

@@ -194,6 +194,30 @@ def test_exemples_into_an_empty_name_writes_nothing(tmp_path):
     assert "le nom du dossier est vide" in out.stderr.decode("utf-8")
 
 
+@pytest.mark.parametrize("args, what", [
+    (["exemples", "Exemples.xlsx"], "le dossier des exemples"),
+    (["consolider", "in", "-o", "c.xlsx", "--par-financeur", "Extraits.xlsx", "--registre", "r.sqlite"],
+     "le dossier de --par-financeur"),
+], ids=["exemples", "par-financeur"])
+def test_a_file_name_given_for_a_folder_is_refused_and_nothing_is_created(tmp_path, monkeypatch, capsys, args, what):
+    """A workbook's name typed where a folder is expected (`acv-xl exemples Exemples.xlsx`, `--par-financeur
+    Extraits.xlsx`) created a folder of that name, the workbooks inside it, and a new register: refused with
+    status 2, nothing created. A folder of that name the user made is his own: taken."""
+    from acv_xl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    assert main(args) == 2
+    folder = args[-1] if args[0] == "exemples" else args[args.index("--par-financeur") + 1]
+    assert capsys.readouterr().err == (
+        f"acv-xl : « {folder} » porte l'extension d'un fichier (.xlsx) là où {what} est attendu : indiquez un nom de "
+        f"dossier, par exemple « {folder[:-5]} » (ou créez d'abord ce dossier, s'il doit porter ce nom).\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["in"]
+    if args[0] == "exemples":
+        (tmp_path / folder).mkdir()
+        assert main(args) == 0 and len(list((tmp_path / folder).glob("*.xlsx"))) == len(example_conventions())
+
+
 def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     """`acv-xl valider *.xlsx` typed in cmd or PowerShell arrives as typed: each workbook is validated,
     not « le fichier « *.xlsx » est introuvable »."""
