@@ -489,6 +489,35 @@ def test_a_named_cell_scoped_to_its_sheet_is_read_by_the_button_as_by_the_comman
     _same(cli, button)
 
 
+@pytest.mark.parametrize("copy_first", [True, False], ids=["copie-avant", "copie-apres"])
+def test_a_named_cell_scoped_to_projet_and_to_its_copy_is_read_on_projet_by_both(base, tmp_path, copy_first):
+    """« Projet » copied (Déplacer ou copier > Créer une copie) and acv_id then scoped to each sheet, the
+    workbook-level name gone: Excel has no single value for it. Both readers took the first in the file's
+    order — the copy's « ACV999 » when the copy stands before « Projet » — and the button wrote « Validé »
+    and its fingerprint to the copy the same way. The sheet the template puts the cell on is the
+    convention's: read there by both, wherever the copy stands."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    def edit(wb):
+        projet = wb[layout.Sheet.PROJET]
+        copy = wb.copy_worksheet(projet)
+        copy.title = "Projet (2)"
+        copy["B4"].value = "ACV999"
+        if copy_first:
+            wb.move_sheet(copy, wb.index(projet) - wb.index(copy))
+        dn = wb.defined_names["acv_id"]
+        del wb.defined_names["acv_id"]
+        for ws in (wb[copy.title], projet) if copy_first else (projet, wb[copy.title]):
+            ws.defined_names["acv_id"] = DefinedName("acv_id", attr_text=dn.attr_text.replace(
+                f"'{layout.Sheet.PROJET}'!", f"'{ws.title}'!").replace(f"{layout.Sheet.PROJET}!", f"'{ws.title}'!"))
+
+    path = edited_copy(base, tmp_path / "projet-copie.xlsx", edit)
+    cli, button = _both(path)
+    nv = cli.convention.names["acv_id"]
+    assert (nv.sheet, nv.value) == (layout.Sheet.PROJET, validate_file(base).convention.names["acv_id"].value)
+    _same(cli, button)
+
+
 # --------------------------------------------------------------------------- a table too large
 def _stretched(last: str, lines: int = 0):
     """T_Financements resized to end at `last` (« XFD400 ») with a line of two filled cells on that row;

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from acv_xl.reading.source import (MAX_TABLE_CELLS, TableBlock, a1, filled_extent, named_width, parse_range, split_sheet_ref,
-                                   table_lines, table_too_large)
+                                   table_lines, table_too_large, takes_over)
 
 from .cells import com_rows, remote_rows
 
@@ -227,8 +227,12 @@ class XwSource:
                     self._names.setdefault(n.name.lower(), n)
             # after the workbook's, as the file reader takes them: the button said « introuvable » (STR-04) of a
             # cell the command line read, and its fingerprint differed (« modifié depuis la validation »)
+            workbook_level = set(self._names)
             for n in own:
-                self._names.setdefault(n.name.rpartition("!")[2].lower(), n)
+                key = n.name.rpartition("!")[2].lower()
+                kept = self._names.setdefault(key, n)
+                if kept is not n and key not in workbook_level and takes_over(key, kept.refers_to or "", n.refers_to or ""):
+                    self._names[key] = n  # on two sheets: the template's sheet's, as the file reader takes it
         n = self._names.get(name.lower())
         if n is not None:
             try:

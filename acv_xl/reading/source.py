@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Protocol, Sequence
 
+from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_number
 from acv_xl.reading.errors import UnreadableWorkbook, file_text
 
@@ -126,6 +127,19 @@ def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int,
         "Redimensionnez le tableau à ses seules lignes de la convention (Création de tableau > Redimensionner "
         "le tableau) et déplacez les autres données dans un autre classeur, puis enregistrez le classeur et "
         "relancez la validation.")
+
+
+def takes_over(name: str, kept_ref: str, other_ref: str) -> bool:
+    """Whether a sheet-level name refering to `other_ref` is read instead of the one kept, to `kept_ref`,
+    both of that `name` with no workbook-level one (« Projet » copied, each copy's cell named on its own
+    sheet): Excel has no single value for it, and the one on the sheet the template puts the cell on is
+    the convention's, wherever the copy stands — the first in the file's order was read, the copy's
+    when it stood first, and the button wrote « Validé » there."""
+    expected = layout.NAMED_BY_NAME.get(name.lower())
+    if expected is None:
+        return False
+    sheet = expected.sheet.lower()
+    return split_sheet_ref(other_ref)[0].lower() == sheet != split_sheet_ref(kept_ref)[0].lower()
 
 
 # ----------------------------------------------------------------------- A1 helpers

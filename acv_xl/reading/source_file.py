@@ -113,6 +113,7 @@ from acv_xl.reading.source import (
     split_sheet_ref,
     table_lines,
     table_too_large,
+    takes_over,
 )
 
 MAX_PARTS = 10_000
@@ -1116,8 +1117,15 @@ class FileSource:
             self._by_lower_name.setdefault(sheet.name.lower(), sheet)
         # workbook-level names first; a sheet-level one only when no workbook-level one exists
         self._defined: dict[str, str] = {}
+        workbook_level = set()
         for name, local, ref in sorted(defined, key=lambda d: d[1] is not None):
-            self._defined.setdefault(name.lower(), ref)
+            key = name.lower()
+            if key not in self._defined:
+                self._defined[key] = ref
+                if local is None:
+                    workbook_level.add(key)
+            elif local is not None and key not in workbook_level and takes_over(key, self._defined[key], ref):
+                self._defined[key] = ref  # on two sheets: the template's sheet's
         self._side_targets = [(typ, target) for typ, target in rels.values()
                               if typ.endswith((_REL_SHARED_STRINGS, _REL_STYLES))]
 
