@@ -1021,3 +1021,18 @@ def test_a_table_refused_by_all_its_lines_does_not_call_them_filled(tmp_path):
     with pytest.raises(UnreadableWorkbook) as refused:
         read_file(wide)
     assert "lignes de 16 384 colonnes" in refused.value.message and "remplies" not in refused.value.message
+
+
+def test_a_text_escaped_by_excel_reads_alike_on_a_sheet_too_large_for_a_grid(tmp_path):
+    """Excel writes a carriage return in a text as `_x000D_` (a text pasted with Windows line ends) and a
+    typed « _x0041_ » as `_x005F_x0041_`. A sheet too large for a grid (a value in XFD1048576) is read
+    through openpyxl, which left both escapes as written: the financeur « ETAT_x000D_ » instead of
+    « ETAT\\r », another text than calamine's and the button's for the same cell (another fingerprint:
+    « modifié depuis la validation »)."""
+    text = b"ETAT_x000D_\n_x005F_x0041_"
+    plain = _rewrite(_good(tmp_path), tmp_path / "echappe.xlsx",
+                     {FIN_PART: lambda xml: _set_first_funder(xml, text)})
+    far = _rewrite(plain, tmp_path / "echappe-xfd.xlsx", {FIN_PART: lambda xml: xml.replace(
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>', 1)})
+    assert read_file(plain).financements[0].financeur == "ETAT\r\n_x0041_"
+    assert read_file(far).financements[0].financeur == "ETAT\r\n_x0041_"

@@ -1505,6 +1505,10 @@ class FileSource:
             for j, v in enumerate(line):
                 if isinstance(v, datetime) and v.time() == time(0):
                     line[j] = v.date()  # calamine gives a date for a date cell: same raw value either way
+                elif v.__class__ is str and "_x" in v:
+                    # openpyxl leaves Excel's escapes as written (« _x000D_ » for a carriage return):
+                    # calamine and Excel decode them
+                    line[j] = _ooxml_unescape(v)
         return _officejs_dates(rows) if sheet.officejs_texts else rows
 
     def _sst_officejs(self) -> bool:
