@@ -345,7 +345,12 @@ def cmd_comparer(args) -> int:
 
 def cmd_consolider(args) -> int:
     from acv_xl.outputs.consolidation_files import prefetch
+    from acv_xl.reading.errors import file_text
 
+    # `consolider *.xlsx` typed in cmd or PowerShell arrives as typed, as for `valider`: « introuvable »
+    args.chemins = _expanded(args.chemins)
+    if unmatched := [name for name in args.chemins if _is_pattern(name)]:  # kept as typed: it matched nothing
+        return _fail(f"aucun dossier ni fichier ne correspond au motif « {file_text(unmatched[0])} ». Vérifiez le chemin.")
     # the files found by another process while this one imports the rest, and hashed there when
     # a register may know them
     prefetched = prefetch([Path(p) for p in args.chemins],

@@ -232,6 +232,26 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     assert out.returncode == 2 and c["message"] == "Aucun fichier ne correspond au motif « *.xlsm »."
 
 
+def test_consolider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
+    """`acv-xl consolider *.xlsx -o recap.xlsx` typed in cmd or PowerShell arrives as typed: refused,
+    « « *.xlsx » est introuvable (ni dossier ni fichier de ce nom) », where `valider *.xlsx` expands it.
+    Each workbook is consolidated — run again, the previous recap the pattern now matches is ours,
+    replaced and never read —, and a pattern matching nothing is said to be one."""
+    for name in ("b.xlsx", "a.xlsx"):
+        build_workbook(tmp_path / name)
+    env = {"PYTHONIOENCODING": "utf-8"}
+    for extra in ((), ("--remplacer",)):
+        out = acv("consolider", "*.xlsx", "-o", "recap.xlsx", "--json", "recap.json", "--jobs", "1", *extra,
+                  cwd=tmp_path, env=env)
+        assert out.returncode in (0, 1), out.stderr.decode("utf-8")
+        shown = [c["fichier"] for c in json.loads((tmp_path / "recap.json").read_text(encoding="utf-8"))["conventions"]]
+        assert sorted(shown) == ["a.xlsx", "b.xlsx"], shown
+    out = acv("consolider", "*.xlsm", "-o", "autre.xlsx", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and not (tmp_path / "autre.xlsx").exists()
+    assert out.stderr.decode("utf-8") == ("acv-xl : aucun dossier ni fichier ne correspond au motif « *.xlsm ». "
+                                          "Vérifiez le chemin.\n")
+
+
 def test_a_pattern_matching_only_lock_files_names_them_and_the_workbooks_to_give(tmp_path):
     """`valider *.xlsx` typed in cmd where only Excel's lock files match (the workbooks were moved
     while open, or Excel crashed): each lock file is said to be one, with its workbook's name, as
