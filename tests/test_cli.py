@@ -232,6 +232,17 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     assert out.returncode == 2 and c["message"] == "Aucun fichier ne correspond au motif « *.xlsm »."
 
 
+def test_valider_json_names_a_file_not_in_utf8_with_its_byte_escaped(tmp_path):
+    """« caf\\xe9.xlsx » and « caf\\xe8.xlsx » in Latin-1 (a share mounted so, a zip made on Windows): `valider
+    --format json` named both « caf?.xlsx », the undecodable byte replaced when printed — two reports a
+    script could not tell apart, where `comparer` and `consolider` write « caf\\xe9.xlsx » in their JSON."""
+    for byte in (b"\xe9", b"\xe8"):
+        build_workbook(tmp_path / os.fsdecode(b"caf" + byte + b".xlsx"))
+    out = acv("valider", "*.xlsx", "--format", "json", cwd=tmp_path)
+    assert out.returncode in (0, 1), out.stderr  # an empty template has errors
+    assert [r["fichier"] for r in json.loads(out.stdout.decode("utf-8"))] == ["caf\\xe8.xlsx", "caf\\xe9.xlsx"]
+
+
 def test_consolider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     """`acv-xl consolider *.xlsx -o recap.xlsx` typed in cmd or PowerShell arrives as typed: refused,
     « « *.xlsx » est introuvable (ni dossier ni fichier de ce nom) », where `valider *.xlsx` expands it.
