@@ -130,7 +130,7 @@ def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int,
 
 
 def takes_over(name: str, kept_ref: str, other_ref: str) -> bool:
-    """Whether a sheet-level name refering to `other_ref` is read instead of the one kept, to `kept_ref`,
+    """Whether a sheet-level name referring to `other_ref` is read instead of the one kept, to `kept_ref`,
     both of that `name` with no workbook-level one (« Projet » copied, each copy's cell named on its own
     sheet): Excel has no single value for it, and the one on the sheet the template puts the cell on is
     the convention's, wherever the copy stands — the first in the file's order was read, the copy's
