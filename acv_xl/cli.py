@@ -197,8 +197,11 @@ def cmd_exemples(args) -> int:
     if not args.dossier.strip():  # Path("") is « . »: six workbooks written where the command ran
         return _fail("le nom du dossier est vide : indiquez le dossier où écrire les exemples.")
     folder = Path(args.dossier)
-    if folder.exists() and not folder.is_dir():
-        return _fail(f"« {folder} » est un fichier, pas un dossier : indiquez le dossier où écrire les exemples.")
+    # a broken or looping link too (exists() is False): « fichier inaccessible : lien (le fichier existe déjà) »
+    # was said once the folder could not be made, as --par-financeur's check says it first
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        kind = "un fichier" if folder.exists() else "un lien vers un dossier absent"
+        return _fail(f"« {folder} » est {kind}, pas un dossier : indiquez le dossier où écrire les exemples.")
     if not folder.exists() and not folder.absolute().parent.is_dir():  # the folder named is created, never its parents
         return _fail(folder_missing(folder))  # as typed, like every other output: not the machine's path
     if problem := folder_like_a_file("le dossier des exemples", folder):

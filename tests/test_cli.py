@@ -218,6 +218,21 @@ def test_a_file_name_given_for_a_folder_is_refused_and_nothing_is_created(tmp_pa
         assert main(args) == 0 and len(list((tmp_path / folder).glob("*.xlsx"))) == len(example_conventions())
 
 
+@pytest.mark.parametrize("target", ["ailleurs", "exemples"], ids=["lien-casse", "lien-en-boucle"])
+def test_exemples_into_a_broken_link_says_so_before_anything(tmp_path, monkeypatch, capsys, target):
+    """`acv-xl exemples exemples` where « exemples » is a link to nothing (a folder moved, a looping link):
+    « fichier inaccessible : exemples (le fichier existe déjà) », said once the folder could not be made.
+    It is refused first, the link named as such, as `--par-financeur` refuses it."""
+    from acv_xl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exemples").symlink_to(target)
+    assert main(["exemples", "exemples"]) == 2
+    assert capsys.readouterr().err == ("acv-xl : « exemples » est un lien vers un dossier absent, pas un dossier : "
+                                       "indiquez le dossier où écrire les exemples.\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["exemples"] and (tmp_path / "exemples").is_symlink()
+
+
 def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     """`acv-xl valider *.xlsx` typed in cmd or PowerShell arrives as typed: each workbook is validated,
     not « le fichier « *.xlsx » est introuvable »."""
