@@ -238,7 +238,7 @@ def _is_pattern(name: str) -> bool:
     return glob.has_magic(name) and any(c in name for c in "*?") and not os.path.lexists(name)
 
 
-def _expanded(names: list[str]) -> list[str]:
+def _expanded(names: list[str], leave_out: str | None = None) -> list[str]:
     """`*.xlsx` as a Unix shell expands it: Windows's cmd and PowerShell hand it over as typed, and
     each finance officer would read « le fichier « *.xlsx » est introuvable ». A name that exists,
     or a pattern matching nothing, is kept as typed (said introuvable); dot files are left out, as
@@ -248,8 +248,13 @@ def _expanded(names: list[str]) -> list[str]:
     import glob
 
     out: list[str] = []
+    # the file the command is about to write (`--annoter`), matched by a pattern: its previous copy, never
+    # an input (run again, `valider *.xlsx --annoter annote.xlsx` was « --annoter s'emploie avec un seul fichier »)
+    written = os.path.normcase(os.path.abspath(leave_out)) if leave_out else None
     for name in names:
         found = sorted(glob.glob(name)) if _is_pattern(name) else []
+        if written is not None:
+            found = [f for f in found if os.path.normcase(os.path.abspath(f)) != written]
         # never the lock file Excel keeps beside an open workbook (« ~$arras.xlsx »: unreadable, status 2)
         out += [f for f in found if not os.path.basename(f).startswith("~$")] or found or [name]
     # a Unix shell expands `*.xlsx` itself, lock files included (« ~$arras.xlsx » beside arras.xlsx
@@ -271,7 +276,7 @@ def cmd_valider(args) -> int:
     # names or a pattern, though it match one file (a script's `valider "depot/*.xlsx"` got an object
     # the day the folder held one workbook, and broke); an object for one file named
     one_named = len(args.fichiers) == 1 and not _is_pattern(args.fichiers[0])
-    args.fichiers = _expanded(args.fichiers)
+    args.fichiers = _expanded(args.fichiers, leave_out=args.annoter)
     if args.annoter:
         if len(args.fichiers) != 1:
             return _fail("--annoter s'emploie avec un seul fichier.")

@@ -278,6 +278,21 @@ def test_consolider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
                                           "Vérifiez le chemin.\n")
 
 
+def test_valider_a_pattern_with_annoter_run_again_leaves_the_previous_copy_out(tmp_path):
+    """`acv-xl valider *.xlsx --annoter annote.xlsx` typed in cmd, then again with --remplacer: the pattern
+    now matched the previous annotated copy too, and the command refused, « --annoter s'emploie avec un
+    seul fichier ». The file about to be written is never an input: left out of the pattern."""
+    build_workbook(tmp_path / "arras.xlsx")
+    env = {"PYTHONIOENCODING": "utf-8"}
+    for extra in ((), ("--remplacer",)):
+        out = acv("valider", "*.xlsx", "--annoter", "annote.xlsx", *extra, cwd=tmp_path, env=env)
+        assert out.returncode in (0, 1) and "Copie annotée écrite : annote.xlsx" in out.stdout.decode("utf-8"), \
+            out.stderr.decode("utf-8")
+        assert "Fichier : arras.xlsx" in out.stdout.decode("utf-8")
+    out = acv("valider", "arras.xlsx", "annote.xlsx", "--annoter", "annote.xlsx", "--remplacer", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and "un seul fichier" in out.stderr.decode("utf-8")  # named by the user: his
+
+
 def test_a_pattern_matching_only_lock_files_names_them_and_the_workbooks_to_give(tmp_path):
     """`valider *.xlsx` typed in cmd where only Excel's lock files match (the workbooks were moved
     while open, or Excel crashed): each lock file is said to be one, with its workbook's name, as
