@@ -238,7 +238,7 @@ def _is_pattern(name: str) -> bool:
     return glob.has_magic(name) and any(c in name for c in "*?") and not os.path.lexists(name)
 
 
-def _expanded(names: list[str], leave_out: str | None = None) -> list[str]:
+def _expanded(names: list[str]) -> list[str]:
     """`*.xlsx` as a Unix shell expands it: Windows's cmd and PowerShell hand it over as typed, and
     each finance officer would read « le fichier « *.xlsx » est introuvable ». A name that exists,
     or a pattern matching nothing, is kept as typed (said introuvable); dot files are left out, as
@@ -248,13 +248,8 @@ def _expanded(names: list[str], leave_out: str | None = None) -> list[str]:
     import glob
 
     out: list[str] = []
-    # the file the command is about to write (`--annoter`), matched by a pattern: its previous copy, never
-    # an input (run again, `valider *.xlsx --annoter annote.xlsx` was « --annoter s'emploie avec un seul fichier »)
-    written = os.path.normcase(os.path.abspath(leave_out)) if leave_out else None
     for name in names:
         found = sorted(glob.glob(name)) if _is_pattern(name) else []
-        if written is not None:
-            found = [f for f in found if os.path.normcase(os.path.abspath(f)) != written]
         # never the lock file Excel keeps beside an open workbook (« ~$arras.xlsx »: unreadable, status 2)
         out += [f for f in found if not os.path.basename(f).startswith("~$")] or found or [name]
     # a Unix shell expands `*.xlsx` itself, lock files included (« ~$arras.xlsx » beside arras.xlsx
@@ -268,6 +263,30 @@ def _expanded(names: list[str], leave_out: str | None = None) -> list[str]:
     return [f for f in out if not ((k := os.path.normcase(os.path.abspath(f))) in seen or seen.add(k))]
 
 
+def _copy_matched(typed: list[str], files: list[str], copy: str) -> str:
+    """The end of the refusal of `--annoter` given several files, when a pattern matched the copy to write
+    (« . » else). Left out of the pattern, that file — the previous copy, or a commune's workbook named by
+    mistake — was replaced under `--remplacer` (« valider *.xlsx --annoter arras.xlsx --remplacer » wrote
+    calais.xlsx's copy over arras.xlsx): the pattern's files are read, as a consolidated folder's, and an
+    output is never one of them."""
+    import glob
+
+    from acv_xl.reading.errors import file_text
+
+    def key(f: str) -> str:
+        return os.path.normcase(os.path.abspath(f))
+
+    if key(copy) in map(key, typed):
+        return "."  # named by the user: his input
+    pattern = next((n for n in typed if _is_pattern(n) and key(copy) in map(key, glob.glob(n))), None)
+    if pattern is None:
+        return "."
+    others = [f for f in files if key(f) != key(copy)]
+    which = f" (« {file_text(others[0])} »)" if len(others) == 1 else ""
+    return (f" : le motif « {file_text(pattern)} » désigne aussi « {file_text(copy)} », où la copie serait écrite "
+            f"(celle d'une validation précédente ?). Nommez le classeur à annoter{which} au lieu du motif.")
+
+
 def cmd_valider(args) -> int:
     reference, status = _reference(args)
     if reference is None:
@@ -276,10 +295,10 @@ def cmd_valider(args) -> int:
     # names or a pattern, though it match one file (a script's `valider "depot/*.xlsx"` got an object
     # the day the folder held one workbook, and broke); an object for one file named
     one_named = len(args.fichiers) == 1 and not _is_pattern(args.fichiers[0])
-    args.fichiers = _expanded(args.fichiers, leave_out=args.annoter)
+    typed, args.fichiers = args.fichiers, _expanded(args.fichiers)
     if args.annoter:
         if len(args.fichiers) != 1:
-            return _fail("--annoter s'emploie avec un seul fichier.")
+            return _fail("--annoter s'emploie avec un seul fichier" + _copy_matched(typed, args.fichiers, args.annoter))
         from acv_xl.outputs.annotate import check_output
         from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs
 

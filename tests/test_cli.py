@@ -278,19 +278,31 @@ def test_consolider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
                                           "Vérifiez le chemin.\n")
 
 
-def test_valider_a_pattern_with_annoter_run_again_leaves_the_previous_copy_out(tmp_path):
-    """`acv-xl valider *.xlsx --annoter annote.xlsx` typed in cmd, then again with --remplacer: the pattern
-    now matched the previous annotated copy too, and the command refused, « --annoter s'emploie avec un
-    seul fichier ». The file about to be written is never an input: left out of the pattern."""
-    build_workbook(tmp_path / "arras.xlsx")
+def test_valider_a_pattern_matching_the_annotated_copy_replaces_nothing(tmp_path):
+    """`acv-xl valider *.xlsx --annoter arras.xlsx --remplacer` typed in cmd, beside calais.xlsx: left out of
+    the pattern as « the copy about to be written », the commune's own arras.xlsx was replaced by
+    calais.xlsx's annotated copy — a file the pattern matched, as a Unix shell would have handed it over
+    (« --annoter s'emploie avec un seul fichier »). Refused, nothing replaced, the pattern and the copy
+    named; run again beside a previous copy, the same words name the workbook to give instead."""
+    for name in ("arras.xlsx", "calais.xlsx"):
+        build_workbook(tmp_path / name)
+    before = (tmp_path / "arras.xlsx").read_bytes()
     env = {"PYTHONIOENCODING": "utf-8"}
-    for extra in ((), ("--remplacer",)):
-        out = acv("valider", "*.xlsx", "--annoter", "annote.xlsx", *extra, cwd=tmp_path, env=env)
-        assert out.returncode in (0, 1) and "Copie annotée écrite : annote.xlsx" in out.stdout.decode("utf-8"), \
-            out.stderr.decode("utf-8")
-        assert "Fichier : arras.xlsx" in out.stdout.decode("utf-8")
+    out = acv("valider", "*.xlsx", "--annoter", "arras.xlsx", "--remplacer", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and (tmp_path / "arras.xlsx").read_bytes() == before, out.stdout.decode("utf-8")
+    assert out.stderr.decode("utf-8") == (
+        "acv-xl : --annoter s'emploie avec un seul fichier : le motif « *.xlsx » désigne aussi « arras.xlsx », où "
+        "la copie serait écrite (celle d'une validation précédente ?). Nommez le classeur à annoter "
+        "(« calais.xlsx ») au lieu du motif.\n")
+    (tmp_path / "calais.xlsx").unlink()
+    out = acv("valider", "arras.xlsx", "--annoter", "annote.xlsx", cwd=tmp_path, env=env)
+    assert out.returncode in (0, 1) and (tmp_path / "annote.xlsx").exists(), out.stderr.decode("utf-8")
+    before = (tmp_path / "annote.xlsx").read_bytes()
+    out = acv("valider", "*.xlsx", "--annoter", "annote.xlsx", "--remplacer", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and "Nommez le classeur à annoter (« arras.xlsx »)" in out.stderr.decode("utf-8")
+    assert (tmp_path / "annote.xlsx").read_bytes() == before
     out = acv("valider", "arras.xlsx", "annote.xlsx", "--annoter", "annote.xlsx", "--remplacer", cwd=tmp_path, env=env)
-    assert out.returncode == 2 and "un seul fichier" in out.stderr.decode("utf-8")  # named by the user: his
+    assert out.returncode == 2 and out.stderr.decode("utf-8") == "acv-xl : --annoter s'emploie avec un seul fichier.\n"
 
 
 def test_a_pattern_matching_only_lock_files_names_them_and_the_workbooks_to_give(tmp_path):
