@@ -516,6 +516,22 @@ def _resolve(folder: str, target: str) -> str:
 _XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
+def _raw_shared_strings(sst: bytes) -> list[str]:
+    """The shared strings as openpyxl reads them (`reader.strings.read_string_table`), escapes left as
+    written: without its `replace('x005F_', '')`, which loses the escaped underscore."""
+    from openpyxl.cell.text import Text
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    tag = f"{{{SHEET_MAIN_NS}}}si"
+    out = []
+    for _, node in iterparse(io.BytesIO(sst)):
+        if node.tag == tag:
+            out.append(Text.from_tree(node).content)
+            node.clear()
+    return out
+
+
 def _ooxml_unescape(s: str) -> str:
     """`_x000a_` → newline, as Excel escapes control characters in names and strings."""
     if "_x" not in s:
@@ -1497,6 +1513,11 @@ class FileSource:
 
                 self._opx_file = self.path.open("rb")  # a file object: openpyxl does not judge the extension
                 self._opx = openpyxl.load_workbook(self._opx_file, read_only=True, data_only=True)
+                if self._sst and b"x005F_" in self._sst:  # nearly never: no second parse
+                    # openpyxl drops « x005F_ » from a shared string (Excel's « _x005F_x0041_ » for a typed
+                    # « _x0041_ »), which the decoding below would turn into « A »: its strings as written,
+                    # decoded once, as calamine does (one list, shared by every sheet of the workbook)
+                    self._opx[sheet.name]._shared_strings[:] = _raw_shared_strings(self._sst)
             ws = self._opx[sheet.name]
             rows = [list(r) for r in ws.iter_rows(min_row=r1, max_row=r2, min_col=c1, max_col=c2, values_only=True)]
         except Exception:  # noqa: BLE001 - openpyxl raises many types; the message is ours
