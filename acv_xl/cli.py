@@ -378,6 +378,10 @@ def cmd_consolider(args) -> int:
     args.chemins = _expanded(args.chemins)
     if unmatched := [name for name in args.chemins if _is_pattern(name)]:  # kept as typed: it matched nothing
         return _fail(f"aucun dossier ni fichier ne correspond au motif « {file_text(unmatched[0])} ». Vérifiez le chemin.")
+    if args.registre:  # ours, never a workbook: `consolider * --registre registre.sqlite` (or a Unix shell's
+        # `*`) read it, « illisible », counted among the files and recorded in itself
+        register = os.path.normcase(os.path.abspath(args.registre))
+        args.chemins = [p for p in args.chemins if os.path.normcase(os.path.abspath(p)) != register] or args.chemins
     # the files found by another process while this one imports the rest, and hashed there when
     # a register may know them
     prefetched = prefetch([Path(p) for p in args.chemins],

@@ -278,6 +278,22 @@ def test_consolider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
                                           "Vérifiez le chemin.\n")
 
 
+def test_consolider_a_pattern_matching_the_register_leaves_it_out(tmp_path):
+    """`acv-xl consolider * --registre registre.sqlite` with the register beside the workbooks (or `*`
+    expanded by a Unix shell): the register, named by the pattern, was read as a workbook — « 1 fichier
+    non compté (illisible : 1) », one more error in the comité's report, recorded in the register itself.
+    It is acv-xl's, never an input, as a folder walked never takes it."""
+    for name in ("b.xlsx", "a.xlsx"):
+        build_workbook(tmp_path / name)
+    env = {"PYTHONIOENCODING": "utf-8"}
+    for extra in ((), ("--remplacer",)):
+        out = acv("consolider", "*", "-o", "recap.xlsx", "--json", "recap.json", "--registre", "registre.sqlite",
+                  "--jobs", "1", *extra, cwd=tmp_path, env=env)
+        assert out.returncode in (0, 1) and (tmp_path / "registre.sqlite").exists(), out.stderr.decode("utf-8")
+        assert "illisible" not in out.stdout.decode("utf-8"), out.stdout.decode("utf-8")
+        assert json.loads((tmp_path / "recap.json").read_text(encoding="utf-8"))["fichiers"] == 2
+
+
 def test_valider_a_pattern_matching_the_annotated_copy_replaces_nothing(tmp_path):
     """`acv-xl valider *.xlsx --annoter arras.xlsx --remplacer` typed in cmd, beside calais.xlsx: left out of
     the pattern as « the copy about to be written », the commune's own arras.xlsx was replaced by
