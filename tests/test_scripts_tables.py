@@ -603,6 +603,39 @@ def test_a_table_stretched_to_xfd_with_a_value_typed_far_in_column_xfd_is_refuse
     assert button is None and alert == "Validation impossible : " + refused[:1].lower() + refused[1:]
 
 
+def test_a_table_stretched_down_past_a_formatted_cell_far_below_is_read_by_both(base, tmp_path, monkeypatch):
+    """T_Financements resized to J1048576 and a number format left on J400000, empty. The command line reads
+    the plan (the sheet's cells holding something end with it); Excel's used range, which the button reads,
+    reaches the formatted cell: 4 million cells past the grid limit, and the button judged the table by its
+    400 000 lines, « Validation impossible », where it read its filled lines before. The sheet's extent is
+    its values', for both readers."""
+    from udfs import xw_source
+
+    far = 400_000
+
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, _r2 = range_boundaries(t.ref)
+        t.ref = t.autoFilter.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(1_048_576, c2).coordinate}"
+
+    path = edited_copy(base, tmp_path / "format-loin.xlsx", edit)
+    values = xw_source.XwSource.values
+
+    # the formatted cell, a closed `<c r="J400000" s="…"/>`, is skipped by the file reader (a test of its
+    # own); Excel's used range — the add-in's and COM's — reaches it
+    def used_range(self, sheet_name):
+        data = values(self, sheet_name)
+        if sheet_name == FIN.sheet and len(data) < far:
+            width = max(map(len, data))
+            data += [[None] * width for _ in range(far - len(data))]
+        return data
+
+    monkeypatch.setattr(xw_source.XwSource, "values", used_range)
+    refused, alert, cli, button = _verdicts(path)
+    assert refused is None and alert is None, alert
+    _same(cli, button)
+
+
 def test_a_table_of_too_many_filled_cells_is_refused_by_both_in_the_same_words(base, tmp_path):
     """20 001 lines of 10 columns typed into the plan: the command line refuses it (STR-01, more than
     200 000 cells); the button, whose limit was 3 million cells, read and validated it."""
