@@ -200,7 +200,8 @@ def cmd_exemples(args) -> int:
     # a broken or looping link too (exists() is False): « fichier inaccessible : lien (le fichier existe déjà) »
     # was said once the folder could not be made, as --par-financeur's check says it first
     if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
-        kind = "un fichier" if folder.exists() else "un lien vers un dossier absent"
+        # (a looping link leads to nothing either: not « vers un dossier absent »; the words of `consolider`)
+        kind = "un fichier" if folder.exists() else "un lien symbolique dont la cible est introuvable"
         return _fail(f"« {folder} » est {kind}, pas un dossier : indiquez le dossier où écrire les exemples.")
     if not folder.exists() and not folder.absolute().parent.is_dir():  # the folder named is created, never its parents
         return _fail(folder_missing(folder))  # as typed, like every other output: not the machine's path

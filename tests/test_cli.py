@@ -228,8 +228,8 @@ def test_exemples_into_a_broken_link_says_so_before_anything(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     (tmp_path / "exemples").symlink_to(target)
     assert main(["exemples", "exemples"]) == 2
-    assert capsys.readouterr().err == ("acv-xl : « exemples » est un lien vers un dossier absent, pas un dossier : "
-                                       "indiquez le dossier où écrire les exemples.\n")
+    assert capsys.readouterr().err == ("acv-xl : « exemples » est un lien symbolique dont la cible est introuvable, "
+                                       "pas un dossier : indiquez le dossier où écrire les exemples.\n")
     assert [p.name for p in tmp_path.iterdir()] == ["exemples"] and (tmp_path / "exemples").is_symlink()
 
 
