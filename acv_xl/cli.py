@@ -192,15 +192,21 @@ def cmd_modele(args) -> int:
 
 def cmd_exemples(args) -> int:
     from acv_xl.outputs.examples import example_conventions, write_examples
-    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs, folder_missing
+    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs, folder_like_a_file, folder_missing
 
     if not args.dossier.strip():  # Path("") is « . »: six workbooks written where the command ran
         return _fail("le nom du dossier est vide : indiquez le dossier où écrire les exemples.")
     folder = Path(args.dossier)
-    if folder.exists() and not folder.is_dir():
-        return _fail(f"« {folder} » est un fichier, pas un dossier : indiquez le dossier où écrire les exemples.")
+    # a broken or looping link too (exists() is False): « fichier inaccessible : lien (le fichier existe déjà) »
+    # was said once the folder could not be made, as --par-financeur's check says it first
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        # (a looping link leads to nothing either: not « vers un dossier absent »; the words of `consolider`)
+        kind = "un fichier" if folder.exists() else "un lien symbolique dont la cible est introuvable"
+        return _fail(f"« {folder} » est {kind}, pas un dossier : indiquez le dossier où écrire les exemples.")
     if not folder.exists() and not folder.absolute().parent.is_dir():  # the folder named is created, never its parents
         return _fail(folder_missing(folder))  # as typed, like every other output: not the machine's path
+    if problem := folder_like_a_file("le dossier des exemples", folder):
+        return _fail(problem)
     conventions = example_conventions()
     if folder.is_dir():
         outputs = [Output(folder / name, (".xlsx",), "DOSSIER", CONVENTION_WORKBOOK) for name in conventions]
@@ -258,6 +264,30 @@ def _expanded(names: list[str]) -> list[str]:
     return [f for f in out if not ((k := os.path.normcase(os.path.abspath(f))) in seen or seen.add(k))]
 
 
+def _copy_matched(typed: list[str], files: list[str], copy: str) -> str:
+    """The end of the refusal of `--annoter` given several files, when a pattern matched the copy to write
+    (« . » else). Left out of the pattern, that file — the previous copy, or a commune's workbook named by
+    mistake — was replaced under `--remplacer` (« valider *.xlsx --annoter arras.xlsx --remplacer » wrote
+    calais.xlsx's copy over arras.xlsx): the pattern's files are read, as a consolidated folder's, and an
+    output is never one of them."""
+    import glob
+
+    from acv_xl.reading.errors import file_text
+
+    def key(f: str) -> str:
+        return os.path.normcase(os.path.abspath(f))
+
+    if key(copy) in map(key, typed):
+        return "."  # named by the user: his input
+    pattern = next((n for n in typed if _is_pattern(n) and key(copy) in map(key, glob.glob(n))), None)
+    if pattern is None:
+        return "."
+    others = [f for f in files if key(f) != key(copy)]
+    which = f" (« {file_text(others[0])} »)" if len(others) == 1 else ""
+    return (f" : le motif « {file_text(pattern)} » désigne aussi « {file_text(copy)} », où la copie serait écrite "
+            f"(celle d'une validation précédente ?). Nommez le classeur à annoter{which} au lieu du motif.")
+
+
 def cmd_valider(args) -> int:
     reference, status = _reference(args)
     if reference is None:
@@ -266,10 +296,10 @@ def cmd_valider(args) -> int:
     # names or a pattern, though it match one file (a script's `valider "depot/*.xlsx"` got an object
     # the day the folder held one workbook, and broke); an object for one file named
     one_named = len(args.fichiers) == 1 and not _is_pattern(args.fichiers[0])
-    args.fichiers = _expanded(args.fichiers)
+    typed, args.fichiers = args.fichiers, _expanded(args.fichiers)
     if args.annoter:
         if len(args.fichiers) != 1:
-            return _fail("--annoter s'emploie avec un seul fichier.")
+            return _fail("--annoter s'emploie avec un seul fichier" + _copy_matched(typed, args.fichiers, args.annoter))
         from acv_xl.outputs.annotate import check_output
         from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs
 
@@ -343,7 +373,16 @@ def cmd_comparer(args) -> int:
 
 def cmd_consolider(args) -> int:
     from acv_xl.outputs.consolidation_files import prefetch
+    from acv_xl.reading.errors import file_text
 
+    # `consolider *.xlsx` typed in cmd or PowerShell arrives as typed, as for `valider`: « introuvable »
+    args.chemins = _expanded(args.chemins)
+    if unmatched := [name for name in args.chemins if _is_pattern(name)]:  # kept as typed: it matched nothing
+        return _fail(f"aucun dossier ni fichier ne correspond au motif « {file_text(unmatched[0])} ». Vérifiez le chemin.")
+    if args.registre:  # ours, never a workbook: `consolider * --registre registre.sqlite` (or a Unix shell's
+        # `*`) read it, « illisible », counted among the files and recorded in itself
+        register = os.path.normcase(os.path.abspath(args.registre))
+        args.chemins = [p for p in args.chemins if os.path.normcase(os.path.abspath(p)) != register] or args.chemins
     # the files found by another process while this one imports the rest, and hashed there when
     # a register may know them
     prefetched = prefetch([Path(p) for p in args.chemins],
@@ -357,7 +396,7 @@ def cmd_consolider(args) -> int:
 
 def _consolider(args, prefetched) -> int:
     from acv_xl.contract.reference import ENV_VAR, SHIPPED
-    from acv_xl.outputs.consolidation import run_consolider
+    from acv_xl.outputs.consolidation import extracts_folder_problem, run_consolider
 
     # a list given by the user is checked here, before any file is read; the shipped one (trusted,
     # validated whole by a test) is read by the workers alone: this process never uses its rows
@@ -387,6 +426,8 @@ def _consolider(args, prefetched) -> int:
     options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs,
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None
+    if args.par_financeur and (problem := extracts_folder_problem(args.par_financeur)):
+        return _fail(problem)  # before the register is opened: a new one was created for nothing
     # a folder mistyped stops the run before anything is read: the register not opened then, a new one
     # was made for nothing (left empty at the path given, « rien n'est écrit » said all the same)
     if args.registre and all(os.path.exists(p) for p in args.chemins):

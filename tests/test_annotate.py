@@ -782,3 +782,40 @@ def test_a_chart_sheet_holding_the_name_of_the_validated_data_or_of_a_status_cel
         assert all(after.read(n) == before.read(n) for n in charts)
         assert b"<sheetData" not in b"".join(after.read(n) for n in charts)
     assert openpyxl.load_workbook(out)[Sheet.CONTROLES].tables[layout.T_CONTROLES.name] is not None
+
+
+def test_status_names_scoped_to_their_sheet_and_its_copy_are_written_where_the_reader_reads_them(tmp_path):
+    """The status cells named on « Accueil » only (their scope changed in the Name Manager), on that sheet
+    and on a copy standing before it: the readers take the template's sheet's (`source.takes_over`) and
+    the button writes « Validé » there, but the annotated copy looked for workbook-level names only and
+    wrote nothing — « Non validé » and no fingerprint in the copy of a valid workbook."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from acv_xl.checks.validate import validate_file
+    from acv_xl.outputs.template import build_workbook
+    from conventions import clean
+
+    src = tmp_path / "portees.xlsx"
+    build_workbook(src, clean())
+    wb = openpyxl.load_workbook(src)
+    acc = wb[Sheet.ACCUEIL]
+    copy = wb.copy_worksheet(acc)
+    copy.title = "Accueil (2)"
+    wb.move_sheet(copy, wb.index(acc) - wb.index(copy))
+    names = ("acv_statut", "acv_date_validation", "acv_empreinte")
+    for name in names:
+        dn = wb.defined_names[name]
+        del wb.defined_names[name]
+        for ws in (copy, acc):
+            ws.defined_names[name] = DefinedName(name, attr_text=f"'{ws.title}'!${layout.NAMED_BY_NAME[name].cell[0]}"
+                                                 f"${layout.NAMED_BY_NAME[name].cell[1:]}")
+    wb.save(src)
+    report = validate_file(src)
+    assert report.valide and report.convention.names["acv_statut"].sheet == Sheet.ACCUEIL, report.findings
+    out = tmp_path / "annote.xlsx"
+    annotate(src, out, report, today=TODAY)
+    written = openpyxl.load_workbook(out)
+    cell = lambda ws, name: ws[layout.NAMED_BY_NAME[name].cell].value  # noqa: E731
+    assert cell(written[Sheet.ACCUEIL], "acv_statut") == STATUT_VALIDE
+    assert cell(written[Sheet.ACCUEIL], "acv_empreinte") == report.empreinte
+    assert cell(written["Accueil (2)"], "acv_statut") != STATUT_VALIDE  # the user's copy, left alone

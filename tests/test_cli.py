@@ -194,6 +194,45 @@ def test_exemples_into_an_empty_name_writes_nothing(tmp_path):
     assert "le nom du dossier est vide" in out.stderr.decode("utf-8")
 
 
+@pytest.mark.parametrize("args, what", [
+    (["exemples", "Exemples.xlsx"], "le dossier des exemples"),
+    (["consolider", "in", "-o", "c.xlsx", "--par-financeur", "Extraits.xlsx", "--registre", "r.sqlite"],
+     "le dossier de --par-financeur"),
+], ids=["exemples", "par-financeur"])
+def test_a_file_name_given_for_a_folder_is_refused_and_nothing_is_created(tmp_path, monkeypatch, capsys, args, what):
+    """A workbook's name typed where a folder is expected (`acv-xl exemples Exemples.xlsx`, `--par-financeur
+    Extraits.xlsx`) created a folder of that name, the workbooks inside it, and a new register: refused with
+    status 2, nothing created. A folder of that name the user made is his own: taken."""
+    from acv_xl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    assert main(args) == 2
+    folder = args[-1] if args[0] == "exemples" else args[args.index("--par-financeur") + 1]
+    assert capsys.readouterr().err == (
+        f"acv-xl : « {folder} » porte l'extension d'un fichier (.xlsx) là où {what} est attendu : indiquez un nom de "
+        f"dossier, par exemple « {folder[:-5]} » (ou créez d'abord ce dossier, s'il doit porter ce nom).\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["in"]
+    if args[0] == "exemples":
+        (tmp_path / folder).mkdir()
+        assert main(args) == 0 and len(list((tmp_path / folder).glob("*.xlsx"))) == len(example_conventions())
+
+
+@pytest.mark.parametrize("target", ["ailleurs", "exemples"], ids=["lien-casse", "lien-en-boucle"])
+def test_exemples_into_a_broken_link_says_so_before_anything(tmp_path, monkeypatch, capsys, target):
+    """`acv-xl exemples exemples` where « exemples » is a link to nothing (a folder moved, a looping link):
+    « fichier inaccessible : exemples (le fichier existe déjà) », said once the folder could not be made.
+    It is refused first, the link named as such, as `--par-financeur` refuses it."""
+    from acv_xl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exemples").symlink_to(target)
+    assert main(["exemples", "exemples"]) == 2
+    assert capsys.readouterr().err == ("acv-xl : « exemples » est un lien symbolique dont la cible est introuvable, "
+                                       "pas un dossier : indiquez le dossier où écrire les exemples.\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["exemples"] and (tmp_path / "exemples").is_symlink()
+
+
 def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     """`acv-xl valider *.xlsx` typed in cmd or PowerShell arrives as typed: each workbook is validated,
     not « le fichier « *.xlsx » est introuvable »."""
@@ -206,6 +245,80 @@ def test_valider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
     # a pattern matching nothing is said to be one (« le fichier « *.xlsm » est introuvable » named no file)
     ((c,),) = [r["constats"] for r in json.loads(out.stdout)]  # a pattern: a list (`test_the_json_shape…`)
     assert out.returncode == 2 and c["message"] == "Aucun fichier ne correspond au motif « *.xlsm »."
+
+
+def test_valider_json_names_a_file_not_in_utf8_with_its_byte_escaped(tmp_path):
+    """« caf\\xe9.xlsx » and « caf\\xe8.xlsx » in Latin-1 (a share mounted so, a zip made on Windows): `valider
+    --format json` named both « caf?.xlsx », the undecodable byte replaced when printed — two reports a
+    script could not tell apart, where `comparer` and `consolider` write « caf\\xe9.xlsx » in their JSON."""
+    for byte in (b"\xe9", b"\xe8"):
+        build_workbook(tmp_path / os.fsdecode(b"caf" + byte + b".xlsx"))
+    out = acv("valider", "*.xlsx", "--format", "json", cwd=tmp_path)
+    assert out.returncode in (0, 1), out.stderr  # an empty template has errors
+    assert [r["fichier"] for r in json.loads(out.stdout.decode("utf-8"))] == ["caf\\xe8.xlsx", "caf\\xe9.xlsx"]
+
+
+def test_consolider_expands_a_pattern_as_windows_shells_do_not(tmp_path):
+    """`acv-xl consolider *.xlsx -o recap.xlsx` typed in cmd or PowerShell arrives as typed: refused,
+    « « *.xlsx » est introuvable (ni dossier ni fichier de ce nom) », where `valider *.xlsx` expands it.
+    Each workbook is consolidated — run again, the previous recap the pattern now matches is ours,
+    replaced and never read —, and a pattern matching nothing is said to be one."""
+    for name in ("b.xlsx", "a.xlsx"):
+        build_workbook(tmp_path / name)
+    env = {"PYTHONIOENCODING": "utf-8"}
+    for extra in ((), ("--remplacer",)):
+        out = acv("consolider", "*.xlsx", "-o", "recap.xlsx", "--json", "recap.json", "--jobs", "1", *extra,
+                  cwd=tmp_path, env=env)
+        assert out.returncode in (0, 1), out.stderr.decode("utf-8")
+        shown = [c["fichier"] for c in json.loads((tmp_path / "recap.json").read_text(encoding="utf-8"))["conventions"]]
+        assert sorted(shown) == ["a.xlsx", "b.xlsx"], shown
+    out = acv("consolider", "*.xlsm", "-o", "autre.xlsx", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and not (tmp_path / "autre.xlsx").exists()
+    assert out.stderr.decode("utf-8") == ("acv-xl : aucun dossier ni fichier ne correspond au motif « *.xlsm ». "
+                                          "Vérifiez le chemin.\n")
+
+
+def test_consolider_a_pattern_matching_the_register_leaves_it_out(tmp_path):
+    """`acv-xl consolider * --registre registre.sqlite` with the register beside the workbooks (or `*`
+    expanded by a Unix shell): the register, named by the pattern, was read as a workbook — « 1 fichier
+    non compté (illisible : 1) », one more error in the comité's report, recorded in the register itself.
+    It is acv-xl's, never an input, as a folder walked never takes it."""
+    for name in ("b.xlsx", "a.xlsx"):
+        build_workbook(tmp_path / name)
+    env = {"PYTHONIOENCODING": "utf-8"}
+    for extra in ((), ("--remplacer",)):
+        out = acv("consolider", "*", "-o", "recap.xlsx", "--json", "recap.json", "--registre", "registre.sqlite",
+                  "--jobs", "1", *extra, cwd=tmp_path, env=env)
+        assert out.returncode in (0, 1) and (tmp_path / "registre.sqlite").exists(), out.stderr.decode("utf-8")
+        assert "illisible" not in out.stdout.decode("utf-8"), out.stdout.decode("utf-8")
+        assert json.loads((tmp_path / "recap.json").read_text(encoding="utf-8"))["fichiers"] == 2
+
+
+def test_valider_a_pattern_matching_the_annotated_copy_replaces_nothing(tmp_path):
+    """`acv-xl valider *.xlsx --annoter arras.xlsx --remplacer` typed in cmd, beside calais.xlsx: left out of
+    the pattern as « the copy about to be written », the commune's own arras.xlsx was replaced by
+    calais.xlsx's annotated copy — a file the pattern matched, as a Unix shell would have handed it over
+    (« --annoter s'emploie avec un seul fichier »). Refused, nothing replaced, the pattern and the copy
+    named; run again beside a previous copy, the same words name the workbook to give instead."""
+    for name in ("arras.xlsx", "calais.xlsx"):
+        build_workbook(tmp_path / name)
+    before = (tmp_path / "arras.xlsx").read_bytes()
+    env = {"PYTHONIOENCODING": "utf-8"}
+    out = acv("valider", "*.xlsx", "--annoter", "arras.xlsx", "--remplacer", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and (tmp_path / "arras.xlsx").read_bytes() == before, out.stdout.decode("utf-8")
+    assert out.stderr.decode("utf-8") == (
+        "acv-xl : --annoter s'emploie avec un seul fichier : le motif « *.xlsx » désigne aussi « arras.xlsx », où "
+        "la copie serait écrite (celle d'une validation précédente ?). Nommez le classeur à annoter "
+        "(« calais.xlsx ») au lieu du motif.\n")
+    (tmp_path / "calais.xlsx").unlink()
+    out = acv("valider", "arras.xlsx", "--annoter", "annote.xlsx", cwd=tmp_path, env=env)
+    assert out.returncode in (0, 1) and (tmp_path / "annote.xlsx").exists(), out.stderr.decode("utf-8")
+    before = (tmp_path / "annote.xlsx").read_bytes()
+    out = acv("valider", "*.xlsx", "--annoter", "annote.xlsx", "--remplacer", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and "Nommez le classeur à annoter (« arras.xlsx »)" in out.stderr.decode("utf-8")
+    assert (tmp_path / "annote.xlsx").read_bytes() == before
+    out = acv("valider", "arras.xlsx", "annote.xlsx", "--annoter", "annote.xlsx", "--remplacer", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and out.stderr.decode("utf-8") == "acv-xl : --annoter s'emploie avec un seul fichier.\n"
 
 
 def test_a_pattern_matching_only_lock_files_names_them_and_the_workbooks_to_give(tmp_path):

@@ -1021,3 +1021,34 @@ def test_a_table_refused_by_all_its_lines_does_not_call_them_filled(tmp_path):
     with pytest.raises(UnreadableWorkbook) as refused:
         read_file(wide)
     assert "lignes de 16 384 colonnes" in refused.value.message and "remplies" not in refused.value.message
+
+
+def _as_shared_string(good: Path, out: Path, text: bytes) -> Path:
+    """`good` with the first financeur a shared string of `text` (as Excel writes every text)."""
+    sst = dict((i.filename, b) for i, b in _parts(good))[SST_PART]
+    index = len(re.findall(rb"<si>", sst))
+    sst = re.sub(rb'uniqueCount="\d+"', f'uniqueCount="{index + 1}"'.encode(), sst)
+    sst = sst.replace(b"</sst>", b'<si><t xml:space="preserve">' + text + b"</t></si></sst>", 1)
+
+    def shared(xml: bytes) -> bytes:
+        marked = _set_first_funder(xml, b"\x00MARK\x00")
+        return re.sub(rb't="inlineStr"><is><t xml:space="preserve">\x00MARK\x00</t></is>',
+                      f't="s"><v>{index}</v>'.encode(), marked, count=1)
+    return _rewrite(good, out, {SST_PART: sst, FIN_PART: shared})
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["texte-en-ligne", "chaine-partagee"])
+def test_a_text_escaped_by_excel_reads_alike_on_a_sheet_too_large_for_a_grid(tmp_path, shared):
+    """Excel writes a carriage return in a text as `_x000D_` (a text pasted with Windows line ends) and a
+    typed « _x0041_ » as `_x005F_x0041_`. A sheet too large for a grid (a value in XFD1048576) is read
+    through openpyxl, which left both escapes as written: the financeur « ETAT_x000D_ » instead of
+    « ETAT\\r », another text than calamine's and the button's for the same cell (another fingerprint:
+    « modifié depuis la validation »). In a shared string — where Excel puts every text — openpyxl drops
+    « x005F_ » itself: decoded again, the typed « _x0041_ » read « A »."""
+    text = b"ETAT_x000D_\n_x005F_x0041_"
+    plain = (_as_shared_string(_good(tmp_path), tmp_path / "echappe.xlsx", text) if shared else
+             _rewrite(_good(tmp_path), tmp_path / "echappe.xlsx", {FIN_PART: lambda xml: _set_first_funder(xml, text)}))
+    far = _rewrite(plain, tmp_path / "echappe-xfd.xlsx", {FIN_PART: lambda xml: xml.replace(
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>', 1)})
+    assert read_file(plain).financements[0].financeur == "ETAT\r\n_x0041_"
+    assert read_file(far).financements[0].financeur == "ETAT\r\n_x0041_"

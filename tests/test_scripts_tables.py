@@ -489,6 +489,35 @@ def test_a_named_cell_scoped_to_its_sheet_is_read_by_the_button_as_by_the_comman
     _same(cli, button)
 
 
+@pytest.mark.parametrize("copy_first", [True, False], ids=["copie-avant", "copie-apres"])
+def test_a_named_cell_scoped_to_projet_and_to_its_copy_is_read_on_projet_by_both(base, tmp_path, copy_first):
+    """« Projet » copied (Déplacer ou copier > Créer une copie) and acv_id then scoped to each sheet, the
+    workbook-level name gone: Excel has no single value for it. Both readers took the first in the file's
+    order — the copy's « ACV999 » when the copy stands before « Projet » — and the button wrote « Validé »
+    and its fingerprint to the copy the same way. The sheet the template puts the cell on is the
+    convention's: read there by both, wherever the copy stands."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    def edit(wb):
+        projet = wb[layout.Sheet.PROJET]
+        copy = wb.copy_worksheet(projet)
+        copy.title = "Projet (2)"
+        copy["B4"].value = "ACV999"
+        if copy_first:
+            wb.move_sheet(copy, wb.index(projet) - wb.index(copy))
+        dn = wb.defined_names["acv_id"]
+        del wb.defined_names["acv_id"]
+        for ws in (wb[copy.title], projet) if copy_first else (projet, wb[copy.title]):
+            ws.defined_names["acv_id"] = DefinedName("acv_id", attr_text=dn.attr_text.replace(
+                f"'{layout.Sheet.PROJET}'!", f"'{ws.title}'!").replace(f"{layout.Sheet.PROJET}!", f"'{ws.title}'!"))
+
+    path = edited_copy(base, tmp_path / "projet-copie.xlsx", edit)
+    cli, button = _both(path)
+    nv = cli.convention.names["acv_id"]
+    assert (nv.sheet, nv.value) == (layout.Sheet.PROJET, validate_file(base).convention.names["acv_id"].value)
+    _same(cli, button)
+
+
 # --------------------------------------------------------------------------- a table too large
 def _stretched(last: str, lines: int = 0):
     """T_Financements resized to end at `last` (« XFD400 ») with a line of two filled cells on that row;
@@ -555,6 +584,55 @@ def test_a_table_excel_resized_to_xfd_naming_its_columns_is_read_by_both(base, t
     refused, alert, cli, button = _verdicts(path)
     assert refused is None and alert is None, refused
     assert [(lf.numero, lf.financeur) for lf in cli.convention.financements][-30:] == [("9.9", "ETAT")] * 30
+    _same(cli, button)
+
+
+def test_a_table_stretched_to_xfd_with_a_value_typed_far_in_column_xfd_is_refused_by_both(base, tmp_path):
+    """T_Financements resized to XFD1048576 and « oups » typed in XFD, 400 rows below the plan: the command
+    line, which cannot tell that sheet's filled lines apart (read region by region), refused it — « 400
+    lignes de 16 384 colonnes » —, the button counted its 9 filled lines, read it and said nothing of the
+    value. Both refuse it now in the same words: resizing the table, as told, leaves « oups » outside it."""
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, _c2, _r2 = range_boundaries(t.ref)
+        ws.cell(r1 + 400, 16_384).value = "oups"
+        t.ref = t.autoFilter.ref = f"{ws.cell(r1, c1).coordinate}:XFD1048576"
+    path = edited_copy(base, tmp_path / "xfd.xlsx", edit)
+    refused, alert, _cli, button = _verdicts(path)
+    assert refused is not None and "400 lignes de 16 384 colonnes" in refused, refused
+    assert button is None and alert == "Validation impossible : " + refused[:1].lower() + refused[1:]
+
+
+def test_a_table_stretched_down_past_a_formatted_cell_far_below_is_read_by_both(base, tmp_path, monkeypatch):
+    """T_Financements resized to J1048576 and a number format left on J400000, empty. The command line reads
+    the plan (the sheet's cells holding something end with it); Excel's used range, which the button reads,
+    reaches the formatted cell: 4 million cells past the grid limit, and the button judged the table by its
+    400 000 lines, « Validation impossible », where it read its filled lines before. The sheet's extent is
+    its values', for both readers."""
+    from udfs import xw_source
+
+    far = 400_000
+
+    def edit(wb):
+        ws, t = table_of(wb, FIN.name)
+        c1, r1, c2, _r2 = range_boundaries(t.ref)
+        t.ref = t.autoFilter.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(1_048_576, c2).coordinate}"
+
+    path = edited_copy(base, tmp_path / "format-loin.xlsx", edit)
+    values = xw_source.XwSource.values
+
+    # the formatted cell, a closed `<c r="J400000" s="…"/>`, is skipped by the file reader (a test of its
+    # own); Excel's used range — the add-in's and COM's — reaches it
+    def used_range(self, sheet_name):
+        data = values(self, sheet_name)
+        if sheet_name == FIN.sheet and len(data) < far:
+            width = max(map(len, data))
+            data += [[None] * width for _ in range(far - len(data))]
+        return data
+
+    monkeypatch.setattr(xw_source.XwSource, "values", used_range)
+    refused, alert, cli, button = _verdicts(path)
+    assert refused is None and alert is None, alert
     _same(cli, button)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from acv_xl.reading.source import (MAX_TABLE_CELLS, TableBlock, a1, filled_extent, named_width, parse_range, split_sheet_ref,
-                                   table_too_large)
+from acv_xl.reading.source import (MAX_GRID_CELLS, MAX_TABLE_CELLS, TableBlock, a1, filled_extent, named_width,
+                                   parse_range, split_sheet_ref, table_lines, table_too_large, takes_over)
 
 from .cells import com_rows, remote_rows
 
@@ -111,6 +111,17 @@ class XwSource:
             return data[row - 1][col - 1]
         return None
 
+    def _extent(self, sheet_name: str) -> tuple[int, int]:
+        """(last row, last column) of the sheet's cells holding a value: the file reader's extent, which
+        skips a formatted blank (`source_file._scan_sheet`). One pass over every cell: only for a table too
+        large by its range on a sheet past the grid limit."""
+        rows = cols = 0
+        for i, line in enumerate(self.values(sheet_name), 1):
+            used = [j for j, v in enumerate(line) if v is not None and v != ""]
+            if used:
+                rows, cols = i, max(cols, used[-1] + 1)
+        return rows, cols
+
     def column_values(self, sheet_name: str, col: int, max_rows: int = 1000) -> list[Any]:
         """Raw values of one column of a sheet (the hidden snapshot sheet: `snapshot.read_cells`)."""
         return [row[col - 1] if col - 1 < len(row) else None for row in self.values(sheet_name)[:max_rows]]
@@ -170,7 +181,13 @@ class XwSource:
             filled, end = filled_extent(data[max(r1, 0):last_data], c1 - 1, c2)
             head = names if names is not None else data[r1 - 1][c1 - 1:c2] if 1 <= r1 <= len(data) else []
             end = max(end, c1 - 1 + named_width(head))
-            problem = table_too_large(self.book.name, t.name, ref, filled, max(end - c1 + 1, 1))
+            # the sheet as the file reader measures it, from A1 to its last value: Excel's used range reaches a
+            # formatted blank too (a format left far below), and judged 400 000 empty lines the command line reads
+            rows, cols = len(data), max(map(len, data), default=0)
+            if rows * cols > MAX_GRID_CELLS:  # else the filled lines, whatever the extent: no pass over the sheet
+                rows, cols = self._extent(sheet_name)
+            lines, counted = table_lines(rows * cols, max(min(last_data, rows), r1) - r1, filled, max(end - c1 + 1, 1))
+            problem = table_too_large(self.book.name, t.name, ref, lines, max(end - c1 + 1, 1), counted)
             if problem is not None:
                 raise problem
             pad = max(min(width, end - c1 + 1), 1)  # its lines padded up to their values only
@@ -286,8 +303,12 @@ class XwSource:
                     self._names.setdefault(n.name.lower(), n)
             # after the workbook's, as the file reader takes them: the button said « introuvable » (STR-04) of a
             # cell the command line read, and its fingerprint differed (« modifié depuis la validation »)
+            workbook_level = set(self._names)
             for n in own:
-                self._names.setdefault(n.name.rpartition("!")[2].lower(), n)
+                key = n.name.rpartition("!")[2].lower()
+                kept = self._names.setdefault(key, n)
+                if kept is not n and key not in workbook_level and takes_over(key, kept.refers_to or "", n.refers_to or ""):
+                    self._names[key] = n  # on two sheets: the template's sheet's, as the file reader takes it
         n = self._names.get(name.lower())
         if n is not None:
             try:

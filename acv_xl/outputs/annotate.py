@@ -500,13 +500,20 @@ class _Book:
             self.notes_to_add[part][t.note_cell] = f"{existing}\n{text}" if existing else text
 
     # -- status cells
-    def _named_cell(self, name: str) -> tuple[Worksheet, int, int] | None:
-        formula = self.wb.defined_name(name)
-        if not formula or "!" not in formula:
-            return None
-        sheet, _, addr = formula.lstrip("=").rpartition("!")
-        if sheet.startswith("'") and sheet.endswith("'"):
-            sheet = sheet[1:-1].replace("''", "'")
+    def _named_cell(self, name: str, report: _ReportLike | None = None) -> tuple[Worksheet, int, int] | None:
+        # where the reader found it (`report.convention`): a name scoped to its sheet, or to Projet and to
+        # its copy (`source.takes_over`), as the button writes it — the workbook-level name alone left
+        # « Non validé » and no fingerprint in the copy of a validated workbook
+        named = getattr(getattr(report, "convention", None), "names", {}).get(name)
+        if named is not None and named.sheet and named.cell:
+            sheet, addr = named.sheet, named.cell
+        else:
+            formula = self.wb.defined_name(name)
+            if not formula or "!" not in formula:
+                return None
+            sheet, _, addr = formula.lstrip("=").rpartition("!")
+            if sheet.startswith("'") and sheet.endswith("'"):
+                sheet = sheet[1:-1].replace("''", "'")
         part = self.wb.sheet_part(sheet)
         if part is None or part not in self.worksheets:
             return None
@@ -518,10 +525,10 @@ class _Book:
 
     def write_status(self, report: _ReportLike, today: date) -> None:
         errors = has_errors(report.findings)
-        if (loc := self._named_cell("acv_statut")) is not None:
+        if (loc := self._named_cell("acv_statut", report)) is not None:
             ws, r, c = loc
             ws.set_text(r, c, STATUT_ERREURS if errors else STATUT_VALIDE)
-        if (loc := self._named_cell("acv_date_validation")) is not None:
+        if (loc := self._named_cell("acv_date_validation", report)) is not None:
             ws, r, c = loc
             epoch = _EXCEL_EPOCH_1904 if self.wb.date1904 else _EXCEL_EPOCH
             cell = ws.set_number(r, c, (today - epoch).days)
@@ -529,7 +536,7 @@ class _Book:
             if not self.styles.is_date_format(_int(xf.get("numFmtId"))):
                 fmt = self.styles.num_fmt(DATE_FORMAT)
                 cell.set("s", str(self.styles.derive(_int(cell.get("s")), numFmtId=str(fmt), applyNumberFormat="1")))
-        if (loc := self._named_cell("acv_empreinte")) is not None:
+        if (loc := self._named_cell("acv_empreinte", report)) is not None:
             ws, r, c = loc
             ws.set_text(r, c, "" if errors else (report.empreinte or ""))
 

@@ -86,7 +86,7 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     write_workbook,
 )
 from acv_xl.outputs import program_end
-from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, derived_kind, is_derived_report
+from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, derived_kind, folder_like_a_file, is_derived_report
 from acv_xl.reading import collector
 
 
@@ -722,14 +722,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(f"code de département invalide : « {str(typed).strip()} » (attendu : 62, 2A, 974…).")
     if departement is not None:  # « 062 » is 62 everywhere: titles, financeur names, the register
         departement = norm_departement(departement)
-    # a broken or looping link too (exists() is False): mkdir would fail once the workbook is written
-    if par_financeur is not None and (Path(par_financeur).exists() or Path(par_financeur).is_symlink()) \
-            and not Path(par_financeur).is_dir():
-        raise UsageError(f"--par-financeur attend un dossier : « {par_financeur} » n'en est pas un. Choisissez un autre "
-                         "nom de dossier.")
-    if par_financeur is not None and not resolved(par_financeur).parent.is_dir():
-        raise UsageError(f"le dossier parent de --par-financeur n'existe pas : « {Path(par_financeur).parent} ». Créez-le "
-                         "d'abord, ou choisissez un autre dossier.")
+    if par_financeur is not None and (problem := extracts_folder_problem(par_financeur)):
+        raise UsageError(problem)
     phases: dict[str, float] = {}
 
     def lap(name: str, since: list[float] = [t0]) -> None:  # noqa: B006 — a local stopwatch
@@ -942,6 +936,18 @@ def _left(paths: list[Path]) -> str:
                 f"être supprimés (ouverts dans Excel ?) : {', '.join(p.name for p in paths)} ; supprimez-les")
     return (f"un extrait d'une consolidation précédente (financeur absent de celle-ci) n'a pas pu être supprimé "
             f"(ouvert dans Excel ?) : {paths[0].name} ; supprimez-le")
+
+
+def extracts_folder_problem(par_financeur: str | Path) -> str | None:
+    """Why `--par-financeur` cannot be the folder of the extracts (a French sentence), or None."""
+    folder = Path(par_financeur)
+    # a broken or looping link too (exists() is False): mkdir would fail once the workbook is written
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        return f"--par-financeur attend un dossier : « {folder} » n'en est pas un. Choisissez un autre nom de dossier."
+    if not resolved(folder).parent.is_dir():
+        return (f"le dossier parent de --par-financeur n'existe pas : « {folder.parent} ». Créez-le d'abord, ou "
+                "choisissez un autre dossier.")
+    return folder_like_a_file("le dossier de --par-financeur", folder)
 
 
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,

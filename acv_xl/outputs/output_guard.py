@@ -218,6 +218,25 @@ def folder_missing(out: str | Path) -> str:
             "Créez-le d'abord, ou choisissez un autre dossier.")
 
 
+# The extensions of the files acv-xl reads or writes and of the documents kept beside them: an output folder
+# to be created under such a name is a file's name typed where a folder is expected
+_FILE_EXTENSIONS = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".xltx", ".xltm", ".ods", ".csv", ".json",
+                              ".sqlite", ".pdf", ".txt"})
+
+
+def folder_like_a_file(what: str, folder: str | Path) -> str | None:
+    """Why an output folder that acv-xl would create is refused — its name ends as a file's (« x.xlsx »:
+    the folder made was named like a workbook) — or None. `what`: « le dossier des exemples »… A folder
+    of that name that exists is the user's own: taken."""
+    folder = Path(folder)
+    suffix = folder.suffix
+    if suffix.lower() not in _FILE_EXTENSIONS or folder.exists() or folder.is_symlink():
+        return None
+    return (f"« {folder} » porte l'extension d'un fichier ({suffix}) là où {what} est attendu : indiquez un nom "
+            f"de dossier, par exemple « {folder.with_suffix('')} » (ou créez d'abord ce dossier, s'il doit porter "
+            "ce nom).")
+
+
 def folder_named(label: str, path: Path, extension: str) -> str:
     """The one message for an output named as an existing folder (`acv-xl modele Classeurs`, the file
     inside it meant), which was told of an extension: the folder, and a file name to give."""

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # rich is imported only to print text: `--format json` starts
 from acv_xl.checks.findings import Finding, Gravite
 from acv_xl.checks.validate import Report
 from acv_xl.contract import layout
-from acv_xl.outputs.terminal import literal
+from acv_xl.outputs.terminal import file_text, literal
 
 _ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
 
@@ -25,7 +25,7 @@ def to_json(report: Report) -> dict:
     `financement_total`, `ecart` and `par_action`. An unreadable file has `totaux` null."""
     conv = report.convention
     return {
-        "fichier": report.fichier,
+        "fichier": file_text(report.fichier),  # a name not in UTF-8 escaped, as comparer's and consolider's JSON
         "acv_id": conv.acv_id if conv else None,
         "version_modele": _text(conv.value("acv_version_modele")) if conv else None,
         "valide": report.valide,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Protocol, Sequence
 
+from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_number
 from acv_xl.reading.errors import UnreadableWorkbook, file_text
 
@@ -22,6 +23,10 @@ from acv_xl.reading.errors import UnreadableWorkbook, file_text
 # lines of 10 columns ≈ 0,17 GB, their annotated copy ≈ 0,6 GB. One limit for every reader: the button
 # accepted a table the command line refused (3 million cells of its range), and refused one it read.
 MAX_TABLE_CELLS = 200_000
+# Cells of a sheet's grid (from A1 to its last value) read at once; a sheet past it is read region by region
+# (`source_file`), where the lines of a table that hold something are not told apart: such a table is judged
+# by all its lines down to the sheet's last value (`table_lines`)
+MAX_GRID_CELLS = 3_000_000
 
 
 @dataclass
@@ -95,6 +100,18 @@ def named_width(header: Sequence[Any]) -> int:
     return 0
 
 
+def table_lines(sheet_cells: int, lines: int, filled: int, width: int) -> tuple[int, bool]:
+    """(the lines a table too large by its range is judged by, whether they are its filled ones only) for a
+    table of `lines` lines down to its sheet's last value, `filled` of them holding something, `width`
+    columns, on a sheet of `sheet_cells` cells from A1 to its last value. Past `MAX_GRID_CELLS` on both,
+    all its lines: the command line cannot read its filled lines alone, and reading them all would pad
+    each to the width (6,5 million cells for a value typed in XFD 400 rows below the plan, a billion
+    60 000 rows below) — one verdict from every reader, the button read what the command line refused."""
+    if sheet_cells > MAX_GRID_CELLS and lines * width > MAX_GRID_CELLS:
+        return lines, False
+    return filled, True
+
+
 def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int,
                     filled: bool = True) -> UnreadableWorkbook | None:
     """The STR-01 refusal of a table of `lines` filled lines of `width` columns (up to the sheet's last
@@ -110,6 +127,19 @@ def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int,
         "Redimensionnez le tableau à ses seules lignes de la convention (Création de tableau > Redimensionner "
         "le tableau) et déplacez les autres données dans un autre classeur, puis enregistrez le classeur et "
         "relancez la validation.")
+
+
+def takes_over(name: str, kept_ref: str, other_ref: str) -> bool:
+    """Whether a sheet-level name referring to `other_ref` is read instead of the one kept, to `kept_ref`,
+    both of that `name` with no workbook-level one (« Projet » copied, each copy's cell named on its own
+    sheet): Excel has no single value for it, and the one on the sheet the template puts the cell on is
+    the convention's, wherever the copy stands — the first in the file's order was read, the copy's
+    when it stood first, and the button wrote « Validé » there."""
+    expected = layout.NAMED_BY_NAME.get(name.lower())
+    if expected is None:
+        return False
+    sheet = expected.sheet.lower()
+    return split_sheet_ref(other_ref)[0].lower() == sheet != split_sheet_ref(kept_ref)[0].lower()
 
 
 # ----------------------------------------------------------------------- A1 helpers

@@ -102,6 +102,7 @@ from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, NoCachedValue, fmt_
 from acv_xl.reading import calamine_sheet, zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
+    MAX_GRID_CELLS,
     MAX_TABLE_CELLS,
     TableBlock,
     a1,
@@ -110,7 +111,9 @@ from acv_xl.reading.source import (
     named_width,
     parse_range,
     split_sheet_ref,
+    table_lines,
     table_too_large,
+    takes_over,
 )
 
 MAX_PARTS = 10_000
@@ -118,7 +121,6 @@ MAX_PART_BYTES = 200 * 1024 * 1024
 MAX_TOTAL_BYTES = 500 * 1024 * 1024
 MAX_RATIO = 100
 RATIO_MIN_BYTES = 5 * 1024 * 1024
-MAX_GRID_CELLS = 3_000_000
 # characters of shared strings materialised per workbook (calamine copies one into each cell citing it)
 MAX_TEXT_CHARS = 32 * 2**20
 # "1e999" in a crafted file reads as infinity: Excel's own verdict for such a number is #NUM!
@@ -512,6 +514,22 @@ def _resolve(folder: str, target: str) -> str:
 
 
 _XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _raw_shared_strings(sst: bytes) -> list[str]:
+    """The shared strings as openpyxl reads them (`reader.strings.read_string_table`), escapes left as
+    written: without its `replace('x005F_', '')`, which loses the escaped underscore."""
+    from openpyxl.cell.text import Text
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    tag = f"{{{SHEET_MAIN_NS}}}si"
+    out = []
+    for _, node in iterparse(io.BytesIO(sst)):
+        if node.tag == tag:
+            out.append(Text.from_tree(node).content)
+            node.clear()
+    return out
 
 
 def _ooxml_unescape(s: str) -> str:
@@ -1115,8 +1133,15 @@ class FileSource:
             self._by_lower_name.setdefault(sheet.name.lower(), sheet)
         # workbook-level names first; a sheet-level one only when no workbook-level one exists
         self._defined: dict[str, str] = {}
+        workbook_level = set()
         for name, local, ref in sorted(defined, key=lambda d: d[1] is not None):
-            self._defined.setdefault(name.lower(), ref)
+            key = name.lower()
+            if key not in self._defined:
+                self._defined[key] = ref
+                if local is None:
+                    workbook_level.add(key)
+            elif local is not None and key not in workbook_level and takes_over(key, self._defined[key], ref):
+                self._defined[key] = ref  # on two sheets: the template's sheet's
         self._side_targets = [(typ, target) for typ, target in rels.values()
                               if typ.endswith((_REL_SHARED_STRINGS, _REL_STYLES))]
 
@@ -1178,9 +1203,7 @@ class FileSource:
                 head = self._region(sheet, header_row, header_row, c1, read_to)[0] if info.header_rows else info.columns
                 read_to = max(min(read_to, max(end, c1 - 1 + named_width(head))), c1)
                 width = read_to - c1 + 1
-                # read region by region, every line down to the last is padded to the width: no more than a grid
-                counted = grid or lines * width <= MAX_GRID_CELLS
-                lines = filled if counted else lines
+                lines, counted = table_lines(sheet.extent[0] * sheet.extent[1], lines, filled, width)
             if (problem := table_too_large(self.path.name, info.name, info.ref, lines, width, counted)) is not None:
                 raise problem
         cells = self._region(sheet, header_row, last_data, c1, read_to)
@@ -1490,6 +1513,11 @@ class FileSource:
 
                 self._opx_file = self.path.open("rb")  # a file object: openpyxl does not judge the extension
                 self._opx = openpyxl.load_workbook(self._opx_file, read_only=True, data_only=True)
+                if self._sst and b"x005F_" in self._sst:  # nearly never: no second parse
+                    # openpyxl drops « x005F_ » from a shared string (Excel's « _x005F_x0041_ » for a typed
+                    # « _x0041_ »), which the decoding below would turn into « A »: its strings as written,
+                    # decoded once, as calamine does (one list, shared by every sheet of the workbook)
+                    self._opx[sheet.name]._shared_strings[:] = _raw_shared_strings(self._sst)
             ws = self._opx[sheet.name]
             rows = [list(r) for r in ws.iter_rows(min_row=r1, max_row=r2, min_col=c1, max_col=c2, values_only=True)]
         except Exception:  # noqa: BLE001 - openpyxl raises many types; the message is ours
@@ -1498,6 +1526,10 @@ class FileSource:
             for j, v in enumerate(line):
                 if isinstance(v, datetime) and v.time() == time(0):
                     line[j] = v.date()  # calamine gives a date for a date cell: same raw value either way
+                elif v.__class__ is str and "_x" in v:
+                    # openpyxl leaves Excel's escapes as written (« _x000D_ » for a carriage return):
+                    # calamine and Excel decode them
+                    line[j] = _ooxml_unescape(v)
         return _officejs_dates(rows) if sheet.officejs_texts else rows
 
     def _sst_officejs(self) -> bool:
