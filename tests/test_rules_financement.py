@@ -377,6 +377,26 @@ def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nat
     assert run(lambda r: lines(r)[REGION_11].update(dispositif=None, nature="Prêt"), "FIN-11") == []
 
 
+@pytest.mark.parametrize("dispositif", ["Avance remboursable", "Avance", "Prêt à taux zéro"])
+def test_fin11_alone_on_a_subsidy_only_funder_s_loan_named_by_no_family(dispositif):
+    """« DEPT / Avance remboursable »: FIN-11 said no dispositif of the Département has this nature and asked
+    for its subsidy's dispositif, and FIN-21 said again, on the next cell, that « Avance remboursable » was
+    not in its list — two findings for one thing. A name of another's fund keeps FIN-21's word (whose it is)."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif=dispositif, nature="Avance remboursable")
+    out = [f for f in run(m) if f.code in ("FIN-11", "FIN-21")]
+    assert only(out) == [("FIN-11", A, "Plan de financement", "D6", "1.1")]
+    # a dispositif no longer a subsidy only funder's loan: FIN-21 as before
+    out = run(lambda r: lines(r)[REGION_11].update(financeur="DEPT", dispositif=dispositif, nature="Subvention"),
+              "FIN-21")
+    assert only(out) == [("FIN-21", A, "Plan de financement", "C6", "1.1")]
+    # the FEDER under DEPT, typed so: FIN-21 names the Union's fund, FIN-11 the nature
+    out = [f for f in run(lambda r: lines(r)[REGION_11].update(financeur="DEPT", dispositif="FEDER",
+                                                              nature="Avance remboursable"))
+           if f.code in ("FIN-11", "FIN-21")]
+    assert [f.code for f in out] == ["FIN-11", "FIN-21"] and "du financeur « UE »" in out[1].message
+
+
 def test_fin11_nature_differs_from_dispositif():
     out = run(lambda r: lines(r)[CDC_21].update(nature="Subvention"), "FIN-11")
     assert only(out) == [("FIN-11", A, "Plan de financement", "D10", "2.1")] and "« Prêt »" in out[0].suggestion

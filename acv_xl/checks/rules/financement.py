@@ -611,23 +611,9 @@ def fctva(conv: Convention) -> Iterable[Finding]:
 
 @rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
-    ix = index(conv)
-    # what is said of a line depends on its (financeur, dispositif, nature) and on the lists: decided
-    # once per distinct triple for the runs that meet the same lists, then the lines concerned found in C
     lines = lignes(conv)
-    keys, distinct = _triples(conv)
-
-    aides = _financeurs_d_aides(ix)
-
-    def decide(key: tuple) -> str | None:  # the nature of the triple's dispositif, when they differ
-        financeur, nom, nature = key
-        d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
-        if (d is None and financeur in aides and nature in _NATURES_HORS_AIDE and not _encadree(nom, financeur, nature)
-                and (financeur, nom) not in ix.categories.subventions  # « DSIL 2024 », « FEDER 2021 » typed « Prêt »
-                and not (nom and dispositifs.normalise(nom) in _NOMS_ARGENT_PROPRE)):  # the Département's own « Emprunt »
-            return _AIDE_SEULEMENT  # counted as subsidies all the same; the others: a loan, a recette of the État…
-        return d[2] if d is not None and d[2] and nature and d[2] != nature else None
-    listed = _decided(ix, "FIN-11", distinct, decide)
+    keys = _triples(conv)[0]
+    listed = _natures_dites(conv)
     natures = list(map(listed.__getitem__, keys))
     for lf, nature in compress(zip(lines, natures), map(is_not, natures, repeat(None))):
         if nature is _AIDE_SEULEMENT:
@@ -642,6 +628,26 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
                  f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+
+
+def _natures_dites(conv: Convention) -> dict[tuple, Any]:
+    """FIN-11's answer for each distinct (financeur, dispositif, nature) of the plan: the nature of the
+    triple's dispositif when they differ, `_AIDE_SEULEMENT`, or None. What is said of a line depends on
+    these and on the lists only: decided once per distinct triple for the runs that meet the same lists
+    (FIN-21 asks it too, to say a line once)."""
+    ix = index(conv)
+    distinct = _triples(conv)[1]
+    aides = _financeurs_d_aides(ix)
+
+    def decide(key: tuple) -> Any:
+        financeur, nom, nature = key
+        d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
+        if (d is None and financeur in aides and nature in _NATURES_HORS_AIDE and not _encadree(nom, financeur, nature)
+                and (financeur, nom) not in ix.categories.subventions  # « DSIL 2024 », « FEDER 2021 » typed « Prêt »
+                and not (nom and dispositifs.normalise(nom) in _NOMS_ARGENT_PROPRE)):  # the Département's own « Emprunt »
+            return _AIDE_SEULEMENT  # counted as subsidies all the same; the others: a loan, a recette of the État…
+        return d[2] if d is not None and d[2] and nature and d[2] != nature else None
+    return _decided(ix, "FIN-11", distinct, decide)
 
 
 def _financeurs_d_aides(ix) -> frozenset[str]:
@@ -1025,10 +1031,19 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     lines = lignes(conv)
     keys, distinct = _triples(conv)
 
+    natures = _natures_dites(conv)
+
     def decide(key: tuple) -> tuple[str, str] | None:
         financeur, dispositif, _ = key
-        return (None if not dispositif or not financeur or financeur not in listes
-                else _hors_liste(conv, distinct[key], listes, owner))
+        if not dispositif or not financeur or financeur not in listes:
+            return None
+        said = _hors_liste(conv, distinct[key], listes, owner)
+        # « DEPT / Avance remboursable »: FIN-11 says already that no dispositif of the financeur has this
+        # nature and asks for its subsidy's dispositif — one finding for one thing. Not a name of a family
+        # (« FEDER » under « DEPT »): whose fund it is, FIN-21 alone says it
+        if said is not None and natures[key] is _AIDE_SEULEMENT and index(conv).familles[dispositif] is None:
+            return None
+        return said
     decided = _decided(ix, "FIN-21", distinct, decide)
     saids = list(map(decided.__getitem__, keys))
     for lf, said in compress(zip(lines, saids), saids):
