@@ -365,6 +365,26 @@ def test_act13_information_explains_the_ecart_when_nothing_is_to_be_recovered():
     assert f.suggestion.startswith("Cette ligne n'est pas une subvention à reverser (") and "elle explique" in f.suggestion
 
 
+@pytest.mark.parametrize("type_mo", ["Association", "Privé", "EPCI"])
+def test_act13_reads_the_mo_s_type_from_its_name_when_they_contradict(type_mo):
+    """The commune's abandoned operation, its type typed « Association » (ACT-16's case, which an abandoned
+    action is not told): the commune's own « Autofinancement » « Versé » was named among the money « données
+    par d'autres que le maître d'ouvrage », and the référent told to ask COMMUNE whether it wants it back."""
+    def m(r):
+        r["T_Actions"][0].update(maturite="Abandonnée", type_mo=type_mo)
+        for lf in r["T_Financements"][:3]:
+            lf["statut"] = "Versé"
+    (f,) = run(m, "ACT-13")
+    assert f.cellule == "G5" and "Les lignes 5 et 6 (ETAT, REGION : 800 000,00 €) ont été données" in f.message
+    assert f.suggestion.startswith("Demandez à ses financeurs (ETAT et REGION) s'ils")
+    # the name of no body of the convention: its type is its word (another body's autofinancement, asked)
+    def autre(r):
+        m(r)
+        r["T_Actions"][0].update(maitre_ouvrage="CCAS d'Arras")
+    (f,) = run(autre, "ACT-13")
+    assert "Les lignes 4 à 6 (COMMUNE, ETAT, REGION : 1 000 000,00 €) ont été données" in f.message
+
+
 def test_act13_silent_when_released_or_not_abandoned():
     assert run(_abandon("Refusé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []
     assert run(lambda r: None, "ACT-13") == []  # « En préparation »: its lines are its plan

@@ -354,6 +354,11 @@ def _given(ix, a: FicheAction, paid: list) -> list:
     if not paid:
         return []
     mo, categorie_of, subventions = ix.mo_codes(a), ix.categories.get, ix.categories.subventions
+    # a commune's operation typed « Association » (ACT-16's case, not said on an abandoned action): the
+    # commune's own autofinancement is no gift to ask back — the type its name says is the MO's
+    if a.maitre_ouvrage and (kind := _mo_kinds(ix.conv).get(reference.nom_collectivite(str(a.maitre_ouvrage)))) \
+            and kind != a.type_mo:
+        mo = (mo - {layout.CODE_DU_MO.get(a.type_mo)}) | {layout.CODE_DU_MO[kind]}
     subvention, autofinancement = layout.NATURE_SUBVENTION, layout.NATURE_AUTOFINANCEMENT
     out = []
     for lf in paid:
