@@ -64,6 +64,20 @@ def test_act14_a_fiche_number_cut_too():
     assert "cette fiche porte le numéro 2.1" in out[0].message
 
 
+def test_act14_a_fiche_held_as_a_number_beside_the_other_fiche_is_its_own_number():
+    """Fiches 2.1 (held as the number 2.1) and « 2.10 »: two fiches, the 2.1 is no other — it was told « cette
+    fiche porte le numéro 2.1, peut-être à tort », an error blocking the validation of a right fiche. The
+    plan's lines held as 2.1, which may be either action's, are still said, each."""
+    def m(r):
+        _fiche_210(r)
+        for t in ("T_Actions", "T_Financements"):
+            for x in r[t]:
+                if x["numero"] == "2.1":
+                    x["numero"] = 2.1
+    out = run(m, "ACT-14")
+    assert only(out) == [("ACT-14", E, "Plan de financement", f"A{row}", "2.1") for row in (7, 8, 9, 10)]
+
+
 def test_act14_numbers_alone_of_their_value_read_as_excel_shows_them():
     """1.1 held as a number everywhere, and no « 1.10 » in the workbook: no doubt, nothing to say."""
     def m(r):

@@ -490,7 +490,9 @@ def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:
     « 2.10 » as a text: the reader can only read « 2.1 », so this line counts for the action 2.1 (or for
     none) when it was meant for 2.10 — or the two fiches merge. Each such cell, on the fiches, the
     indicateurs and the plan, names the text it may have been. A number alone of its value (1.1 typed as
-    a number, with no « 1.10 » anywhere) reads as Excel shows it, and is not reported."""
+    a number, with no « 1.10 » anywhere) reads as Excel shows it, and is not reported; nor a fiche held as
+    2.1 beside a fiche « 2.10 »: two fiches, the 2.1 and the 2.10 (the lines of the plan and the indicators
+    held as 2.1, which may be either's, are reported)."""
     tables = [t for t in (T, layout.T_INDICATEURS, layout.T_FINANCEMENTS) if t.name in conv.structure.table_refs
               or t is T]
     lignes = [x for t in tables for x in rows(conv, t)]
@@ -504,9 +506,12 @@ def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:
             same = texts.setdefault(float(s), [])
             if s not in same:
                 same.append(s)
+    # a fiche is its own number: a fiche held as 2.1 beside a fiche « 2.10 » is the fiche 2.1 (else two fiches
+    # 2.10, ACT-01's), only the lines that name one of the two are in doubt
+    fiches = {v.strip() for a in lignes if a.TABLE is T and (v := a.raw.get("numero")).__class__ is str}
     for x in numbers:
         v = x.raw["numero"]
-        others = [s for s in texts.get(float(v), ()) if s != x.numero]
+        others = [s for s in texts.get(float(v), ()) if s != x.numero and not (x.TABLE is T and s in fiches)]
         if not others:
             continue
         meant = others[0]
