@@ -425,6 +425,40 @@ def test_fin22_a_commune_named_as_a_word_is_named_with_its_capital(commentaire, 
     assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
 
 
+def _bethune_bruay(r):
+    r["names"].update(acv_id="ACV031", acv_libelle="Béthune - Bruay-la-Buissière", acv_siren_epci="200072460")
+    r["T_Communes"][:] = [{"code_insee": "62119", "commune": "Béthune", "role": "Ville centre"},
+                          {"code_insee": "62178", "commune": "Bruay-la-Buissière", "role": "Commune associée"}]
+    r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Béthune"
+
+
+@pytest.mark.parametrize("binome,commentaire,said", [
+    # designated as « ville de … », by its short name or typed all in lower case
+    (_bethune_bruay, "Participation ville de Bruay", "Bruay-la-Buissière"),
+    (_bethune_bruay, "part de la commune de bruay", "Bruay-la-Buissière"),
+    (_lens_lievin, "participation de la ville de liévin", "Liévin"), (_lens_lievin, "mairie de lievin", "Liévin"),
+    (_la_fleche_sable, "participation de la ville de la flèche", "La Flèche"),
+    # the maître d'ouvrage designated so: its own money
+    (_bethune_bruay, "ville de Béthune et ville de Bruay", None), (_lens_lievin, "ville de lens", None),
+    # no designation: a word, a place, a street, « fléché »
+    (_lens_lievin, "centre-ville de liévin", None), (_lens_lievin, "cœur de ville de liévin", None),
+    (_lens_lievin, "rue de liévin, place de la mairie", None), (_la_fleche_sable, "montant fléché par la ville", None),
+    (_bethune_bruay, "bruay", None), (_lens_lievin, "liévin", None),
+])
+def test_fin22_a_commune_designated_as_ville_de_in_any_case_or_by_its_short_name(binome, commentaire, said):
+    """« Participation ville de Bruay » on an operation of Béthune, « participation de la ville de liévin » on
+    one of Lens: the other commune's money under COMMUNE, counted as the MO's own share, passed unsaid — the
+    short name is not the name, and a name in lower case was taken for a word (« lourdes »). After « ville
+    de », « commune de », « mairie de », it is the commune, in any case and by its usual short name."""
+    def m(r):
+        binome(r)
+        lines(r)[AUTO_11]["commentaire"] = commentaire
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
+    if said:
+        assert f"nomme {said}, l'autre commune de la convention" in out[0].message
+
+
 def test_fin22_reads_a_binome_line_s_names_once_per_text(monkeypatch):
     """A binôme's plan says « Autofinancement » of COMMUNE on most of its lines: each line read the maître
     d'ouvrage's name and its own texts again (two `reference.mots`, ≈ 10 µs), the rules of a 5,000-line plan

@@ -1192,10 +1192,14 @@ def _autre_commune_nommee(noms: dict[str, tuple[str, tuple[str, ...]]], maitre_o
         return None
     texte = " ".join(str(t) for t in textes if t)
     mots = f" {reference.mots(texte)} "
-    if _nomme(mots, noms[mo][1]):
+    ville = " ville " in mots or " commune " in mots or " mairie " in mots  # most texts: no designation to look for
+    if _nomme(mots, noms[mo][1]) or (ville and _designe(mots, noms[mo][2])):
         return None
-    autres = [(cle, nom) for cle, (nom, mentions) in noms.items() if cle != mo and _nomme(mots, mentions)]
-    return autres[0][1] if len(autres) == 1 and _ecrit_comme_un_nom(texte, autres[0][0]) else None
+    # « Ville de liévin », « commune de Bruay »: designated, in any case and by its short name; named alone,
+    # with its capital (« lourdes » is a word)
+    autres = [nom for cle, (nom, mentions, designations) in noms.items() if cle != mo
+              and ((ville and _designe(mots, designations)) or (_nomme(mots, mentions) and _ecrit_comme_un_nom(texte, cle)))]
+    return autres[0] if len(autres) == 1 else None
 
 
 # A street named after a commune (« rue de Lens » in Liévin, « route du Portel »): a place, not the commune
@@ -1215,6 +1219,22 @@ def _nomme(mots: str, mentions: tuple[str, ...]) -> bool:
     return False
 
 
+# « centre-ville de Liévin », « cœur de ville de Liévin »: a place (or the programme), not the commune designated
+_LIEU_DE_VILLE = re.compile(r"(?<![a-z0-9])(?:centre|coeur de)$")
+
+
+def _designe(mots: str, designations: tuple[str, ...]) -> bool:
+    """Whether `mots` (space-bound) designates a commune as « ville de … », « commune de … », « mairie de … »
+    (`_designations`), but as a place (« centre-ville de … ») or a street (« rue de la mairie de … »)."""
+    for d in designations:
+        i = mots.find(d)
+        while i >= 0:
+            if not (_LIEU_DE_VILLE.search(mots, max(0, i - 10), i) or _VOIE.search(mots, max(0, i - 16), i)):
+                return True
+            i = mots.find(d, i + 1)
+    return False
+
+
 _MOT = re.compile(r"[^\W_]+")
 
 
@@ -1225,11 +1245,11 @@ def _ecrit_comme_un_nom(texte: str, cle: str) -> bool:
     return any(not w.islower() and reference.nom_cle(w) == premier for w in _MOT.findall(texte))
 
 
-def _communes_du_classeur(conv: Convention) -> dict[str, tuple[str, tuple[str, ...]]]:
+def _communes_du_classeur(conv: Convention) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
     """The communes of `T_Communes` by `reference.nom_collectivite` of their name → (the name, the words
-    that name it in a text: `_mentions`), once per run."""
+    that name it in a text: `_mentions`, those that designate it: `_designations`), once per run."""
     return index(conv).memo("communes_par_nom", lambda: {
-        k: (c.commune.strip(), _mentions(c.commune)) for c in rows(conv, layout.T_COMMUNES)
+        k: (c.commune.strip(), _mentions(c.commune), _designations(c.commune)) for c in rows(conv, layout.T_COMMUNES)
         if isinstance(c.commune, str) and (k := reference.nom_collectivite(c.commune))})
 
 
@@ -1242,6 +1262,23 @@ def _mentions(nom: str) -> tuple[str, ...]:
     """The words, space-bound, by which a text (`reference.mots`) names the commune `nom`."""
     cle, article = reference.nom_collectivite(nom), reference.article(nom)
     return tuple(f" {a} {cle} " for a in _FORMES_ARTICLE[article]) if article else (f" {cle} ",)
+
+
+# The words after which a compound name's first words are its usual short name: « Bruay » for
+# Bruay-la-Buissière, « Boulogne » for Boulogne-sur-Mer, « Saint-Amand » for Saint-Amand-les-Eaux
+_LIAISONS = frozenset(("sur", "sous", "en", "les", "lez", "la", "le", "l", "de", "du", "des", "d", "aux", "au", "et"))
+
+
+def _designations(nom: str) -> tuple[str, ...]:
+    """The words, space-bound, by which a text designates the commune `nom` as « ville de … » (« commune »,
+    « mairie »): by its mentions (`_mentions`), or by its short name (`_LIAISONS`) when it has one."""
+    formes = [m.strip() for m in _mentions(nom)]
+    mots = reference.nom_collectivite(nom).split()
+    court = next((mots[:i] for i in range(1, len(mots) - 1) if mots[i] in _LIAISONS), None)
+    if court and court != ["saint"] and court != ["sainte"] and len(" ".join(court)) >= 3:
+        formes.append(" ".join(court))
+    return tuple(f" {v} {d}{f} " for v in ("ville", "commune", "mairie") for f in formes
+                 for d in (("",) if f.split(" ", 1)[0] in ("du", "des", "au", "aux") else ("de ", "d ", "")))
 
 
 def _de_commune(nom: str) -> str:
