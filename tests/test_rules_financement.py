@@ -214,6 +214,31 @@ def test_fin06_applies_to_every_public_mo_type(type_mo, code):
     assert len(run(lambda r: m(r, 199_999.99), "FIN-06")) == 1
 
 
+@pytest.mark.parametrize("financeur,dispositif,nom,said", [
+    ("AUTRE", "NPNRU", None, False), ("ETAT", "Subvention ANRU", None, False), ("ETAT", "NPNRU", None, False),
+    ("AGENCE", "Convention du quartier", "Agence nationale pour la rénovation urbaine", False),
+    ("AGENCE", "Aide au quartier", "Agence d'urbanisme", True),
+    # what a collectivité or another body of the list pays is not the ANRU's, whatever its name
+    ("REGION", "NPNRU", None, True), ("EPCI", "Participation NPNRU", None, True),
+    ("AUTRE", "Fonds régional de rénovation urbaine", None, True), ("AUTRE", "Autre", None, True),
+])
+def test_fin06_the_anru_derogation_judged_by_what_pays_the_anru_s_money(financeur, dispositif, nom, said):
+    """The ANRU's 400 000 filed under « AUTRE » with the dispositif « NPNRU » (or under the État, or a financeur
+    the user added at the agency's name): FIN-06 said « l'ANRU ne finance pas l'action dans le plan de
+    financement » — it did, under another code. Its money is read by what names it; a collectivité's line
+    never is it."""
+    def m(r):
+        _own(r, 100_000, 400_000)
+        r["T_Actions"][0].update(derogation="ANRU")
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif)
+        if nom:
+            r["T_Financeurs"].append(dict(_SYNDICAT, code=financeur, nom=nom))
+    out = run(m, "FIN-06")
+    assert [(f.code, f.gravite) for f in out] == ([("FIN-06", A)] if said else [])
+    if said:
+        assert "l'ANRU ne finance pas l'action" in out[0].message
+
+
 def test_fin06_derogations():
     low = lambda d: (lambda r: (_own(r, 100_000, 400_000), r["T_Actions"][0].update(derogation=d)))  # 10 %
     # the ANRU's operation (art. 9 of loi 2003-710): no minimum when the ANRU finances it

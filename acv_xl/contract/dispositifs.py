@@ -140,6 +140,27 @@ def _of_etat(nom: str | None, financeur: str | None) -> bool:
     return not _names_collectivite(nom or "")
 
 
+# The ANRU or its programme (art. 9 of loi n° 2003-710), by the words a plan names it with
+_ANRU = re.compile(r"(?<![a-z0-9])(?:anru|npnru|pnru|renovation urbaine)(?![a-z0-9])")
+
+
+def is_anru(nom: str | None, financeur: str | None, nom_financeur: str | None = None) -> bool:
+    """Whether a line pays the ANRU's money: filed under `ANRU`, or named so (its dispositif, or the name
+    of the financeur the user added) under the État, `AUTRE` or a financeur the reference list does not
+    describe — not under a collectivité or another body of the list (a Région's « rénovation urbaine »
+    is its own), nor a name of its payer's own money (« Contrepartie NPNRU ») or of a territory's fund."""
+    if financeur == "ANRU":
+        return True
+    if financeur in _AUTRES_PAYEURS:
+        return False
+    return any(_names_anru(n) for n in (nom, nom_financeur) if n)
+
+
+@memo_text(4096)
+def _names_anru(nom: str) -> bool:
+    return bool(_ANRU.search(normalise(nom))) and not _names_own_money(nom) and not _TERRITOIRE.search(normalise(nom))
+
+
 @memo_text(4096)
 def _names_etat(nom: str) -> bool:
     """Whether the name designates the État's subsidy whoever is said to pay it (`_SIGLE`, `_DOTATION`)."""

@@ -155,9 +155,14 @@ _NUMERO, _MONTANT = attrgetter("numero"), attrgetter("montant")
 
 
 def _numeros_anru(conv: Convention) -> set[str | None]:
-    """The numbers of the actions the ANRU finances (a counted `ANRU` line): few, once per run."""
-    return index(conv).memo("numeros_anru", lambda: {lf.numero for lf in index(conv).counted_lines
-                                                      if lf.financeur == "ANRU"})
+    """The numbers of the actions the ANRU finances (a counted line that pays its money,
+    `dispositifs.is_anru`: « NPNRU » filed under `AUTRE` too): few, once per run, asked only when an
+    action has the dérogation « ANRU »."""
+    def build() -> set[str | None]:
+        noms = {f.code: f.nom for f in conv.financeurs if f.code and f.nom and f.code not in layout.FINANCEURS_BY_CODE}
+        return {lf.numero for lf in index(conv).counted_lines
+                if dispositifs.is_anru(lf.dispositif, lf.financeur, noms.get(lf.financeur))}
+    return index(conv).memo("numeros_anru", build)
 
 
 def judged_actions(conv: Convention) -> list[Judged]:
