@@ -372,8 +372,8 @@ _PRET = "si c'est bien un prêt, que le maître d'ouvrage rembourse"
     ("ETAT", "Prêt", None, "est comptée comme la part propre du maître d'ouvrage", "DSIL 2024", _PRET),
     ("ETAT", "Recette / cession", "Aide de l'État", "est comptée comme la part propre du maître d'ouvrage", "DSIL",
      "si c'est bien une recette de l'opération (le prix d'une vente)"),
-    ("ETAT", "Autre", None, "sort de la base de la participation minimale et du plafond des aides publiques", "FNADT",
-     "sinon"),  # neither a loan nor a sale: « si c'est bien un prêt ou le prix d'une vente » said it wrong
+    ("ETAT", "Portage foncier", None, "sort de la base de la participation minimale et du plafond des aides publiques",
+     "FNADT", "sinon"),  # neither a loan nor a sale: « si c'est bien un prêt ou le prix d'une vente » said it wrong
     ("DEPT", "Avance remboursable", None, "est comptée comme la part propre du maître d'ouvrage",
      "Aide aux projets des territoires", "si c'est bien une avance, que le maître d'ouvrage rembourse"),
     ("UE", "Prêt", "Fonds européen", "est comptée comme la part propre du maître d'ouvrage", "FEDER 2021-2027", _PRET),
@@ -420,6 +420,29 @@ def test_fin11_alone_on_a_subsidy_only_funder_s_loan_named_by_no_family(disposit
                                                               nature="Avance remboursable"))
            if f.code in ("FIN-11", "FIN-21")]
     assert [f.code for f in out] == ["FIN-11", "FIN-21"] and "du financeur « UE »" in out[1].message
+
+
+@pytest.mark.parametrize("financeur,categorie,own", [
+    ("ETAT", None, False), ("REGION", None, False), ("AUTRE", "Public", False), ("AUTRE", "Privé", None),
+    ("COMMUNE", None, True),
+])
+def test_l1111_10_a_public_body_s_autre_is_a_financing_it_brings(financeur, categorie, own):
+    """L1111-10 III: the minimum is 20 % of « financements apportés par des personnes publiques ». The Région's
+    300 000 typed « Autre » (or the État's, or the public « AUTRE » financeur's own line, whose reference
+    dispositif « Autre » has that nature) left the base: the commune's 150 000 beside the DSIL's 500 000 and
+    these 350 000 passed at 23,1 % of a base of 650 000, not 15,0 % of 1 000 000. Another body's is a public
+    participation, the MO's its own, a private body's outside the base; FIN-11 no longer says « Autre »
+    leaves the base."""
+    def m(r):
+        _own(r, 150_000, 350_000)
+        lines(r)[REGION_11].update(financeur=financeur, dispositif="Autre", nature="Autre")
+        if categorie:
+            next(f for f in r["T_Financeurs"] if f["code"] == "AUTRE")["categorie"] = categorie
+    out = [f for f in run(m) if f.code in ("FIN-06", "FIN-11")]
+    if own is False:
+        assert [(f.code, f.gravite) for f in out] == [("FIN-06", E)] and "15,0 %" in out[0].message
+    else:  # the MO's own (500 000 of 1 000 000), or outside the base (150 000 of 650 000)
+        assert out == []
 
 
 def test_fin11_nature_differs_from_dispositif():

@@ -322,7 +322,8 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     Loans and avances remboursables are the MO's (it repays them, whoever lends); a recette or cession
     is the operation's revenue, kept by the MO; autofinancement, fonds propres and apports en nature
     are the MO's only when the financeur is the MO — another public body's are a public participation,
-    a private one's are outside the base; a subsidy is public or private by its financeur's category.
+    a private one's are outside the base; « Autre » alike (L1111-10 III counts every financing public
+    persons bring); a subsidy is public or private by its financeur's category.
     When no code identifies the MO (a syndicat mixte not in the list), a financeur added to the
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
@@ -343,6 +344,12 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
         return PROPRE
     if nature in layout.NATURES_APPORT:
         if mo is None or lf.financeur in mo or (not mo and lf.financeur not in layout.FINANCEURS_BY_CODE):
+            return PROPRE
+        return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
+    if nature == layout.NATURE_AUTRE:
+        # « financements apportés par des personnes publiques » (L1111-10 III): a public body's money of
+        # another kind is one (a loan, an advance, a sale or a portage have their own natures); the MO's, its own
+        if mo and lf.financeur in mo:
             return PROPRE
         return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature == layout.NATURE_SUBVENTION:

@@ -128,6 +128,7 @@ STATUTS_ACQUIS = ("Acquis", "Engagé", "Versé")
 MO_PUBLICS_L1111_10 = ("Commune", "EPCI", "Département", "Région", "Syndicat mixte")
 NATURE_SUBVENTION = "Subvention"
 NATURE_AUTOFINANCEMENT = "Autofinancement"
+NATURE_AUTRE = "Autre"
 NATURES_PART_PROPRE = ("Autofinancement", "Prêt", "Fonds propres")  # before the MO's code decides: see below
 # How each nature counts for CGCT L1111-10 (`totals.part_mo`; docs/regles.md gives the table):
 # repaid by the maître d'ouvrage, whoever lends: its own share

@@ -672,10 +672,11 @@ def _financeurs_d_aides(ix) -> frozenset[str]:
 
 _AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its financeur's dispositifs has
 # the natures by which such a line is counted as no subsidy (L1111-10): the MO's own share (a loan it
-# repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22
+# repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22, and
+# a public body's « Autre » is in the base as its participation (`totals.role_l1111_10`): nothing escapes
 _NATURES_PROPRES = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE
-_NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Autre", "Portage foncier"))
-# what such a line is when its nature is right (« Autre », « Portage foncier »: whatever is not an aid)
+_NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Portage foncier",))
+# what such a line is when its nature is right (« Portage foncier »: whatever is not an aid)
 _SI_JUSTE = {"Prêt": "si c'est bien un prêt, que le maître d'ouvrage rembourse",
              "Avance remboursable": "si c'est bien une avance, que le maître d'ouvrage rembourse",
              "Recette / cession": "si c'est bien une recette de l'opération (le prix d'une vente)"}
