@@ -60,9 +60,26 @@ def codes(out):
     ("Dotations politique de la ville", "DPV"), ("Fonds verts", "Fonds vert"),
     ("Fonds européens de développement régional", "FEDER"), ("Dotations d'équipement des territoires ruraux", "DETR"),
     ("Subventions", None), ("Emprunts", None), ("Pays", None),
+    # abbreviated in a narrow cell
+    ("Dot. soutien invest. local", "DSIL"), ("Dotation soutien inv. local", "DSIL"), ("Dot. équip. terr. rur.", "DETR"),
+    ("Dot. pol. ville", "DPV"), ("Dot. sout. invest. dépt", "DSID"), ("Fds vert", "Fonds vert"), ("Crédits MH", "DRAC"),
+    ("Fds nat. d'aménag. et de dév. du territoire", "FNADT"), ("Aide au dév. local", None), ("Dév. économique", None),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
+
+
+def test_an_abbreviated_dsil_stays_in_the_80_percent_cap():
+    """Action 2.1 at exactly 80 %: its DSIL raised to 350 000 (90 %), typed « Dot. soutien invest. local » in a
+    narrow cell, escaped FIN-07 — only FIN-20 warned that it was an unrecognised subsidy, outside the cap."""
+    def m(r, nom, financeur="ETAT"):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000  # the EPCI's own share: the plan stays balanced
+    for nom in ("Dot. soutien invest. local", "Dotation soutien inv. local", "Dot. sout. invest. loc."):
+        assert codes(run(lambda r: m(r, nom), "FIN-07")) == [("FIN-07", E)], nom
+        assert run(lambda r: m(r, nom), "FIN-20") == []
+    # under the Département too: « Dot. » is the État's « dotation », as the word written out
+    assert codes(run(lambda r: m(r, "Dot. soutien invest. local", "DEPT"), "FIN-07")) == [("FIN-07", E)]
 
 
 def test_the_plural_of_dotation_designates_the_etat_under_another_financeur_too():

@@ -45,10 +45,25 @@ def normalise(nom: str) -> str:
 _SMALL_WORDS = frozenset(("a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "pour"))
 
 
+# The abbreviations a narrow cell writes the families' words with (« Dot. soutien invest. local », « Dot. équip.
+# terr. rur. », « Fds vert », « Crédits MH »): written out, or a DSIL so abbreviated escaped the 80 % cap
+# (FIN-20 only warned). Words of no other meaning in a dispositif's name (not « dep », « act », « f »)
+_ABREGES = {
+    "dot": "dotation", "inv": "investissement", "invest": "investissement", "investis": "investissement",
+    "invt": "investissement", "sout": "soutien", "loc": "local", "publ": "public", "equip": "equipement",
+    "equipt": "equipement", "eqpt": "equipement", "terr": "territoires", "territ": "territoires", "rur": "ruraux",
+    "pol": "politique", "polit": "politique", "dept": "departements", "dpt": "departements",
+    "fds": "fonds", "nat": "national", "amenag": "amenagement", "amgt": "amenagement", "dev": "developpement",
+    "devt": "developpement", "devpt": "developpement", "mh": "monuments historiques",
+}
+
+
 def _without_small_words(n: str) -> str:
-    """Without the small words, each word in the singular (`_singulier`): « Dotations politique de la ville »,
-    « Fonds verts », « Fonds européens de développement régional » are of their family."""
-    return " ".join(_singulier(w) for w in n.split() if w not in _SMALL_WORDS)
+    """Without the small words, abbreviations written out (`_ABREGES`), each word in the singular
+    (`_singulier`): « Dotations politique de la ville », « Fonds verts », « Fonds européens de développement
+    régional », « Dot. soutien invest. local » are of their family."""
+    return " ".join(_singulier(w) for w in " ".join(_ABREGES.get(w, w) for w in n.split()).split()
+                    if w not in _SMALL_WORDS)
 
 
 def _singulier(w: str) -> str:
@@ -84,7 +99,7 @@ _AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ET
 # (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's),
 # the DSID's own « investissement départemental » being no such adjective
 _SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac)(?![a-z0-9])")
-_DOTATION = re.compile(r"(?<![a-z0-9])dotations?(?![a-z0-9])")
+_DOTATION = re.compile(r"(?<![a-z0-9])dot(?:ations?)?(?![a-z0-9])")  # « Dot. soutien invest. local » too
 _TERRITOIRE = re.compile(r"(?<![a-z0-9])(?<!investissement )"
                          r"(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
 
