@@ -82,6 +82,32 @@ def test_an_abbreviated_dsil_stays_in_the_80_percent_cap():
     assert codes(run(lambda r: m(r, "Dot. soutien invest. local", "DEPT"), "FIN-07")) == [("FIN-07", E)]
 
 
+@pytest.mark.parametrize("financeur,dispositif,said", [
+    ("PRIVE", "Redynamisation des centres-villes", True), ("PRIVE", "Fonds vert", True), ("SNCF", "Fonds friches", True),
+    ("PRIVE", "Aménagement du territoire", True),
+    # a private body's own: its list's name, a name of no public body's list, a generic word
+    ("PRIVE", "Mécénat", False), ("PRIVE", "Aide régionale", False), ("PRIVE", "Ingénierie", False),
+])
+def test_a_public_body_s_subsidy_filed_under_a_private_code_stays_in_the_l1111_10_base(financeur, dispositif, said):
+    """The Région's 300 000 « Redynamisation des centres-villes » (or the État's « Fonds vert ») filed under
+    « PRIVE »: out of the base, the commune's 150 000 passed at 23,1 % of 650 000 instead of failing at 15,0 %
+    of 1 000 000 — with FIN-21's warning only, which lets the workbook validate."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif, montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+    out = run(m, "FIN-06")
+    assert codes(out) == ([("FIN-06", E)] if said else [])
+    if said:
+        assert "15,0 %" in out[0].message
+    # the private financeur's own list naming it: its word
+    def listed(r):
+        m(r)
+        r["T_Dispositifs"].append({"financeur": financeur, "dispositif": dispositif, "nature": "Subvention",
+                                   "dotation_r2334_27": "Non"})
+    if said:
+        assert run(listed, "FIN-06") == []
+
+
 def test_the_plural_of_dotation_designates_the_etat_under_another_financeur_too():
     assert dispositifs.is_r2334_27("Dotations politique de la ville", "DEPT")
     assert not dispositifs.is_r2334_27("Dotations départementales d'équipement des territoires ruraux", "DEPT")

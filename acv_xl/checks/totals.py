@@ -304,6 +304,13 @@ _SUBVENTIONS_DE_REFERENCE = Subventions.of((f.code, d.nom) for f in layout.FINAN
                                            if d.nature == layout.NATURE_SUBVENTION)
 
 
+# The subsidies of the reference list's public bodies, whoever they are filed under (the code None for all);
+# not « Ingénierie » (the Banque des Territoires'), a word any private body's plan may use
+_SUBVENTIONS_PUBLIQUES = Subventions.of((None, d.nom) for f in layout.FINANCEURS for d in f.dispositifs
+                                        if d.nature == layout.NATURE_SUBVENTION and d.nom != "Ingénierie"
+                                        and layout.CATEGORIES_FIXES.get(f.code) == "Public")
+
+
 def subventions_l1111_10(dispositifs_classeur: Iterable[Dispositif]) -> Subventions:
     """The subsidies of the reference list and of the workbook's (its `T_Dispositifs` rows of nature
     `Subvention`, a Région's fund the user added)."""
@@ -360,7 +367,14 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
             return SUBVENTION_PUBLIQUE
         if mo and lf.financeur in mo:
             return PROPRE  # the MO « subsidising » itself is its own money
-        return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
+        if categorie_of(lf.financeur) == "Public":
+            return SUBVENTION_PUBLIQUE
+        # a public body's subsidy of the reference list filed under a private code (« PRIVE / Redynamisation des
+        # centres-villes », « PRIVE / Fonds vert ») left the base and the 100 % cap, with FIN-21's warning
+        # only; not a name the private financeur's own list gives it
+        if (lf.financeur, lf.dispositif) not in subventions and (None, lf.dispositif) in _SUBVENTIONS_PUBLIQUES:
+            return SUBVENTION_PUBLIQUE
+        return HORS_BASE
     return HORS_BASE
 
 
