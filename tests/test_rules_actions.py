@@ -487,6 +487,9 @@ def test_act13_names_thousands_of_lines_in_runs_and_stays_within_a_cell():
     ("Établissement public", "Ville d'Arras", "Commune"), ("Association", "ARRAS", "Commune"),
     ("Privé", "Mairie d'Arras", "Commune"), ("EPCI", "Commune d'Arras", "Commune"),
     ("Syndicat mixte", "Communauté urbaine d'Arras", "EPCI"),
+    # one of the commune's services is the commune: « Association » escaped FIN-06 and ACT-16 alike
+    ("Association", "Ville d'Arras - Direction de l'urbanisme", "Commune"),
+    ("Privé", "Mairie d'Arras / Services techniques", "Commune"), ("Association", "Ville d'Arras (pôle aménagement)", "Commune"),
 ])
 def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu):
     """« Ville d'Arras » typed « Établissement public »: FIN-06 judged nothing (a commune's minimum share
@@ -500,6 +503,9 @@ def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu)
 @pytest.mark.parametrize("type_mo,mo", [
     ("Commune", "Ville d'Arras"), ("Établissement public", "CCAS d'Arras"), ("SEM / SPL", "SEM Arras Aménagement"),
     ("EPCI", "Communauté urbaine d'Arras"), ("Bailleur social", "Pas-de-Calais habitat"),
+    # another body beside the commune's name, or a service of another body
+    ("Établissement public", "Ville d'Arras - CCAS"), ("Établissement public", "CCAS d'Arras - service social"),
+    ("Association", "Arras - services techniques"), ("Commune", "Ville d'Arras - Direction de l'urbanisme"),
 ])
 def test_act16_silent_for_a_body_named_otherwise(type_mo, mo):
     assert run(act(0, type_mo=type_mo, maitre_ouvrage=mo), "ACT-16") == []

@@ -356,8 +356,7 @@ def _given(ix, a: FicheAction, paid: list) -> list:
     mo, categorie_of, subventions = ix.mo_codes(a), ix.categories.get, ix.categories.subventions
     # a commune's operation typed « Association » (ACT-16's case, not said on an abandoned action): the
     # commune's own autofinancement is no gift to ask back — the type its name says is the MO's
-    if a.maitre_ouvrage and (kind := _mo_kinds(ix.conv).get(reference.nom_collectivite(str(a.maitre_ouvrage)))) \
-            and kind != a.type_mo:
+    if a.maitre_ouvrage and (kind := _kind_of(_mo_kinds(ix.conv), str(a.maitre_ouvrage))) and kind != a.type_mo:
         mo = (mo - {layout.CODE_DU_MO.get(a.type_mo)}) | {layout.CODE_DU_MO[kind]}
     subvention, autofinancement = layout.NATURE_SUBVENTION, layout.NATURE_AUTOFINANCEMENT
     out = []
@@ -541,7 +540,7 @@ def type_mo_du_nom(conv: Convention) -> Iterable[Finding]:
             continue
         mo = str(a.maitre_ouvrage)
         if mo not in of:
-            of[mo] = kinds.get(reference.nom_collectivite(mo))
+            of[mo] = _kind_of(kinds, mo)
         attendu = of[mo]
         if attendu is None or attendu == a.type_mo:
             continue
@@ -558,6 +557,21 @@ def type_mo_du_nom(conv: Convention) -> Iterable[Finding]:
 
 
 _ATTENDU = {"Commune": "une commune", "EPCI": "l'EPCI"}
+
+
+# « Ville d'Arras - Direction de l'urbanisme », « Mairie d'Arras / services techniques », « Ville d'Arras (service
+# urbanisme) »: a service of the commune is the commune; « Ville d'Arras - CCAS » is another body (not said)
+_SERVICE = re.compile(r"^((?:ville|commune|mairie)\b.*?)\s*(?:\s[-–—/]\s*|/|\()\s*(?:les\s+)?"
+                      r"(?:services?|direction|dgs|dst|pole|pôle|mission)\b", re.IGNORECASE)
+
+
+def _kind_of(kinds: dict[str, str], mo: str) -> str | None:
+    """The kind (`_mo_kinds`) of the body a maître d'ouvrage's name designates: its name, or the commune one
+    of whose services it names (`_SERVICE`)."""
+    kind = kinds.get(reference.nom_collectivite(mo))
+    if kind is None and (m := _SERVICE.match(mo.strip())):
+        kind = kinds.get(reference.nom_collectivite(m[1]))
+    return kind
 
 
 def _mo_kinds(conv: Convention) -> dict[str, str]:
