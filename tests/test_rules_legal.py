@@ -64,6 +64,7 @@ def codes(out):
     ("Dot. soutien invest. local", "DSIL"), ("Dotation soutien inv. local", "DSIL"), ("Dot. équip. terr. rur.", "DETR"),
     ("Dot. pol. ville", "DPV"), ("Dot. sout. invest. dépt", "DSID"), ("Fds vert", "Fonds vert"), ("Crédits MH", "DRAC"),
     ("Fds nat. d'aménag. et de dév. du territoire", "FNADT"), ("Aide au dév. local", None), ("Dév. économique", None),
+    ("FDC", "Fonds de concours"), ("F.D.C. 2024", "Fonds de concours"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -701,6 +702,19 @@ def test_fin23_fonds_de_concours_at_most_the_beneficiary_own_share():
     out = run(m, "FIN-23")
     assert codes(out) == [("FIN-23", E)] and "0,01 €" in out[0].suggestion
     assert out[0].cellule == fin_cell(7, "montant")
+
+
+@pytest.mark.parametrize("nom", ["FDC", "F.D.C.", "FDC 2024"])
+def test_fin23_a_fonds_de_concours_by_its_acronym_stays_capped(nom):
+    """« FDC », the plans' usual acronym: the EPCI's 200 000,01 € fonds de concours, above the commune's own
+    200 000, escaped FIN-23's cap (FIN-21 only warned that « FDC » was not in the EPCI's list)."""
+    def m(r):
+        _fdc(r, 200_000.01)
+        lines(r)[7]["dispositif"] = nom
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and out[0].cellule == fin_cell(7, "montant")
+    assert run(lambda r: (m(r), lines(r)[7].update(montant=200_000), lines(r)[REGION_11].update(montant=100_000)),
+               "FIN-23") == []
 
 
 def test_fin23_only_between_an_epci_and_its_communes():

@@ -55,6 +55,7 @@ _ABREGES = {
     "pol": "politique", "polit": "politique", "dept": "departements", "dpt": "departements",
     "fds": "fonds", "nat": "national", "amenag": "amenagement", "amgt": "amenagement", "dev": "developpement",
     "devt": "developpement", "devpt": "developpement", "mh": "monuments historiques",
+    "fdc": "fonds de concours",  # « FDC », the plans' usual acronym: FIN-23's cap escaped with it
 }
 
 
