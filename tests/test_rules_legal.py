@@ -65,6 +65,8 @@ def codes(out):
     ("Dot. pol. ville", "DPV"), ("Dot. sout. invest. dépt", "DSID"), ("Fds vert", "Fonds vert"), ("Crédits MH", "DRAC"),
     ("Fds nat. d'aménag. et de dév. du territoire", "FNADT"), ("Aide au dév. local", None), ("Dév. économique", None),
     ("FDC", "Fonds de concours"), ("F.D.C. 2024", "Fonds de concours"),
+    # a Cyrillic or Greek letter drawn as a Latin one
+    ("D\u0405IL", "DSIL"), ("D\u0415TR", "DETR"), ("\u0044\u0420V", "DPV"), ("F\u039fNDS VERT", "Fonds vert"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -107,6 +109,16 @@ def test_a_public_body_s_subsidy_filed_under_a_private_code_stays_in_the_l1111_1
                                    "dotation_r2334_27": "Non"})
     if said:
         assert run(listed, "FIN-06") == []
+
+
+def test_a_dsil_written_with_a_cyrillic_letter_stays_in_the_80_percent_cap():
+    """« DЅIL » (a Cyrillic Ѕ), copied from a crafted text, at 90 % of action 2.1's expense: no family, so
+    FIN-07 stayed silent and only FIN-20 warned."""
+    def m(r):
+        lines(r)[DSIL_21].update(dispositif="D\u0405IL", montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+    assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
+    assert run(m, "FIN-20") == []
 
 
 def test_the_plural_of_dotation_designates_the_etat_under_another_financeur_too():

@@ -27,13 +27,23 @@ _SPELT = re.compile(r"(?<![a-z0-9])[a-z](?: [a-z]){2,}(?![a-z0-9])")
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 
 
+# Cyrillic and Greek letters drawn as Latin ones (« DЅIL » with a Cyrillic Ѕ, « DЕTR » with a Cyrillic Е):
+# read as those, or a name copied from a crafted text was recognised by no family and left the caps
+_CONFUSABLES = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+    "α": "a", "β": "b", "ε": "e", "ζ": "z", "η": "h", "ι": "i", "κ": "k", "μ": "m", "ν": "n", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "y", "χ": "x",
+})
+
+
 @memo_text(4096)
 def normalise(nom: str) -> str:
     """Folded (case, accents), punctuation and spaces reduced to single spaces, a year glued to a word
     set apart, an acronym spelt out letter by letter joined: « DSIL - Exceptionnelle » → « dsil
     exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
-    R2334-27 caps); « D S I L » → « dsil »."""
-    f = _INVISIBLE.sub("", fold(nom))
+    R2334-27 caps); « D S I L » → « dsil »; a Cyrillic or Greek letter drawn as a Latin one read as it."""
+    f = _INVISIBLE.sub("", fold(nom)).translate(_CONFUSABLES)
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
     f = _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
