@@ -399,6 +399,21 @@ def test_act13_reads_the_mo_s_type_from_its_name_when_they_contradict(type_mo):
     assert "Les lignes 4 à 6 (COMMUNE, ETAT, REGION : 1 000 000,00 €) ont été données" in f.message
 
 
+def test_act13_another_body_s_autre_paid_is_money_given():
+    """The Région's 300 000 « Versé » of nature « Autre » on an abandoned action: the Information said « Cette
+    ligne n'est pas une subvention à reverser (argent du maître d'ouvrage, prêt, fonds propres ou apport) » —
+    none of these. Another body's money, it is named with whom to ask; the MO's own « Autre » is not."""
+    def m(r, financeur="REGION"):
+        r["T_Actions"][0]["maturite"] = "Abandonnée"
+        r["T_Financements"][0]["statut"] = r["T_Financements"][1]["statut"] = "Refusé"
+        r["T_Financements"][2].update(financeur=financeur, nature="Autre", dispositif="Autre", statut="Versé")
+    (f,) = run(m, "ACT-13")
+    assert "La ligne 6 (REGION : 300 000,00 €) a été donnée par d'autres que le maître d'ouvrage" in f.message
+    assert f.suggestion.startswith("Demandez à son financeur (REGION) s'il en exige le reversement")
+    (f,) = run(lambda r: m(r, "COMMUNE"), "ACT-13")
+    assert f.suggestion.startswith("Cette ligne n'est pas une subvention à reverser")
+
+
 def test_act13_silent_when_released_or_not_abandoned():
     assert run(_abandon("Refusé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []
     assert run(lambda r: None, "ACT-13") == []  # « En préparation »: its lines are its plan

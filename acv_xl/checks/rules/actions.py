@@ -347,8 +347,8 @@ def _who(a: FicheAction, same: list[FicheAction]) -> str:
 
 
 def _given(ix, a: FicheAction, paid: list) -> list:
-    """The `paid` lines another body gave the MO, which it may ask back: a subsidy not the MO's own, or
-    another public body's « autofinancement » (a participation, L1111-10). Not the MO's own money, nor a
+    """The `paid` lines another body gave the MO, which it may ask back: a subsidy or an « Autre » not the
+    MO's own, or another public body's « autofinancement » (a participation, L1111-10). Not the MO's own money, nor a
     loan (repaid under its contract anyway), a recette, a portage, fonds propres (an investment in the
     operation, the Banque des Territoires' in a SEM's foncière: not a grant) or an apport en nature."""
     if not paid:
@@ -358,13 +358,16 @@ def _given(ix, a: FicheAction, paid: list) -> list:
     # commune's own autofinancement is no gift to ask back — the type its name says is the MO's
     if a.maitre_ouvrage and (kind := _kind_of(_mo_kinds(ix.conv), str(a.maitre_ouvrage))) and kind != a.type_mo:
         mo = (mo - {layout.CODE_DU_MO.get(a.type_mo)}) | {layout.CODE_DU_MO[kind]}
-    subvention, autofinancement = layout.NATURE_SUBVENTION, layout.NATURE_AUTOFINANCEMENT
+    autofinancement = layout.NATURE_AUTOFINANCEMENT
+    # a subsidy, or another body's money of another kind (« Autre »: the Région's 300 000 so typed was told
+    # « argent du maître d'ouvrage, prêt, fonds propres ou apport »)
+    donnees = (layout.NATURE_SUBVENTION, layout.NATURE_AUTRE)
     out = []
     for lf in paid:
-        if lf.nature not in (subvention, autofinancement):
+        if lf.nature != autofinancement and lf.nature not in donnees:
             continue
         role = totals.role_l1111_10(lf, mo, categorie_of, subventions)
-        if role == totals.PARTICIPATION_PUBLIQUE or (lf.nature == subvention and role != totals.PROPRE):
+        if role == totals.PARTICIPATION_PUBLIQUE or (lf.nature in donnees and role != totals.PROPRE):
             out.append(lf)
     return out
 
