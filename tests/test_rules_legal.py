@@ -85,6 +85,31 @@ def test_an_abbreviated_dsil_stays_in_the_80_percent_cap():
     assert codes(run(lambda r: m(r, "Dot. soutien invest. local", "DEPT"), "FIN-07")) == [("FIN-07", E)]
 
 
+@pytest.mark.parametrize("nom,financeur", [
+    ("Dot. dép. soutien invest. local", "DEPT"), ("Dot. dépt soutien invest. local", "DEPT"),
+    ("Dot. rég. équip. terr. rur.", "REGION"), ("Fonds dépt. soutien invest. local", "CD62"),
+    ("Fds interco soutien invest. local", "CA"),
+])
+def test_an_abbreviated_territory_s_own_fund_stays_out_of_the_80_percent_cap(nom, financeur):
+    """« Dot. dép. soutien invest. local », the Département's « dotation départementale de soutien à
+    l'investissement local » in a narrow cell, filed under DEPT at 90 % of action 2.1: read as the État's
+    DSIL (« Dot. » and « invest. » written out, « dép. » not read as the adjective it abbreviates), it drew
+    FIN-07's error, which the same fund written out does not draw. The DSID's « invest. dépt » (« des
+    départements ») stays the État's."""
+    def m(r, nom):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+        if financeur not in layout.FINANCEURS_BY_CODE:
+            r["T_Financeurs"].append({"code": financeur, "nom": "Conseil départemental", "categorie": "Public",
+                                      "cibles": None, "modalites": None, "contact": None})
+    assert not dispositifs.is_r2334_27(nom, financeur)
+    assert run(lambda r: m(r, nom), "FIN-07") == []
+    written_out = "Dotation départementale de soutien à l'investissement local"
+    assert run(lambda r: m(r, written_out), "FIN-07") == []
+    assert dispositifs.is_r2334_27("Dot. soutien invest. dépt", "DEPT")
+    assert dispositifs.is_r2334_27("Dot. soutien invest. local", financeur)
+
+
 @pytest.mark.parametrize("financeur,dispositif,said", [
     ("PRIVE", "Redynamisation des centres-villes", True), ("PRIVE", "Fonds vert", True), ("SNCF", "Fonds friches", True),
     ("PRIVE", "Aménagement du territoire", True),

@@ -111,8 +111,12 @@ _AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ET
 # the DSID's own « investissement départemental » being no such adjective
 _SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac)(?![a-z0-9])")
 _DOTATION = re.compile(r"(?<![a-z0-9])dot(?:ations?)?(?![a-z0-9])")  # « Dot. soutien invest. local » too
+# Abbreviated in a narrow cell too (« Dot. dép. soutien invest. local », a Département's), as « Dot. » and « invest. »
+# are (`_ABREGES`): not the DSID's « investissement des départements » (« invest. dépt », « des dép. »)
 _TERRITOIRE = re.compile(r"(?<![a-z0-9])(?<!investissement )"
-                         r"(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
+                         r"(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai"
+                         r"|(?<!invest )(?<!inv )(?<!invt )(?<!investis )(?<!des )(?:dep|dept|dpt|depart|reg|interco)"
+                         r"(?![a-z0-9]))")
 
 
 def is_r2334_27(nom: str | None, financeur: str | None = None) -> bool:
