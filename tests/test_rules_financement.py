@@ -422,6 +422,20 @@ def test_fin11_alone_on_a_subsidy_only_funder_s_loan_named_by_no_family(disposit
     assert [f.code for f in out] == ["FIN-11", "FIN-21"] and "du financeur « UE »" in out[1].message
 
 
+@pytest.mark.parametrize("nature", ["Autre", "Autofinancement"])
+def test_fin06_says_what_another_public_body_s_participation_is(nature):
+    """The Région's 350 000 typed « Autre », now in the L1111-10 base as a public participation: FIN-06 said
+    « dont 350 000,00 € d'autofinancement, de fonds propres ou d'apports d'autres personnes publiques » — the
+    line is none of these. It names every nature so counted."""
+    def m(r):
+        _own(r, 150_000, 350_000)
+        lines(r)[REGION_11].update(financeur="REGION", dispositif="Participation", nature=nature)
+    out = run(m, "FIN-06")
+    assert [(f.code, f.gravite) for f in out] == [("FIN-06", E)]
+    assert ("dont 350 000,00 € apportés par d'autres personnes publiques autrement qu'en subvention "
+            "(autofinancement, fonds propres, apport en nature ou nature « Autre »)") in out[0].message
+
+
 @pytest.mark.parametrize("financeur,categorie,own", [
     ("ETAT", None, False), ("REGION", None, False), ("AUTRE", "Public", False), ("AUTRE", "Privé", None),
     ("COMMUNE", None, True),

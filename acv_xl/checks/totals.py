@@ -275,7 +275,7 @@ class MOCodes:
 # The roles of a line in CGCT L1111-10 III (`role_l1111_10`)
 PROPRE = "propre"  # the maître d'ouvrage's own share
 SUBVENTION_PUBLIQUE = "subvention publique"
-PARTICIPATION_PUBLIQUE = "participation publique"  # another public body's autofinancement, fonds propres or apport
+PARTICIPATION_PUBLIQUE = "participation publique"  # another public body's autofinancement, fonds propres, apport, « Autre »
 HORS_BASE = "hors base"  # private money, portage, other natures: outside the base
 
 

@@ -430,8 +430,10 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
         cadre = f" (dérogation {q(derog)})" if derog != layout.DEROGATION_AUCUNE else ""
         autres = ""
         if pm.participations_publiques:
-            autres = (f", dont {money(pm.participations_publiques)} d'autofinancement, de fonds propres ou d'apports "
-                      "d'autres personnes publiques, qui ne sont pas la part du maître d'ouvrage")
+            # what `totals.role_l1111_10` counts so: another public body's money of any nature but a subsidy
+            autres = (f", dont {money(pm.participations_publiques)} apportés par d'autres personnes publiques "
+                      "autrement qu'en subvention (autofinancement, fonds propres, apport en nature ou nature "
+                      "« Autre »), qui ne sont pas la part du maître d'ouvrage")
         msg = (f"Participation minimale du maître d'ouvrage non atteinte pour l'action {a.numero}{cadre} : sa part "
                "propre (son autofinancement, ses fonds propres et apports, ses emprunts et avances remboursables, "
                f"les recettes de l'opération) est de {money(pm.propre)}, soit "
@@ -570,7 +572,7 @@ def _governed(dispositif: str | None, financeur: str | None, nature: str | None)
       needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Financeurs"))
 def plafond_100(conv: Convention) -> Iterable[Finding]:
     """Public aid (Public financeur, nature Subvention, not refused; for a public MO, other public
-    bodies' autofinancement, fonds propres and apports too) > the dépense subventionnable (exactly
+    bodies' autofinancement, fonds propres, apports and « Autre » too) > the dépense subventionnable (exactly
     100 % passes). The message cites décret n° 2018-514 art. 10 only when the plan holds a subsidy
     that décret governs (Fonds vert, FNADT, DRAC, FRLA…, `_governed_by_2018_514`); otherwise it is
     the general rule that public aid never exceeds the expense it funds. Not judged when the
