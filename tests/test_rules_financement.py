@@ -422,6 +422,23 @@ def test_fin11_alone_on_a_subsidy_only_funder_s_loan_named_by_no_family(disposit
     assert [f.code for f in out] == ["FIN-11", "FIN-21"] and "du financeur « UE »" in out[1].message
 
 
+@pytest.mark.parametrize("nature", ["Autofinancement", "Autre"])
+def test_l1111_10_a_syndicat_s_own_autre_under_its_added_code_is_its_own(nature):
+    """A syndicat mixte whose name matches no financeur (« Syndicat mixte du Pays d'Artois », its code SMA
+    named « SM Artois »): its 50 000 typed « Autofinancement » under SMA were its own share, but typed
+    « Autre », another public body's participation — 150 000 of 1 000 000, FIN-06's error at 15,0 %, where
+    its 200 000 are exactly 20 %. An « Autre » is the MO's when an autofinancement would be."""
+    def m(r):
+        r["T_Financeurs"].append(dict(_SYNDICAT, nom="SM Artois"))
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="Syndicat mixte du Pays d'Artois")
+        lines(r)[AUTO_11].update(financeur="SMA", montant=150_000)
+        lines(r)[REGION_11].update(financeur="SMA", dispositif="Participation du syndicat", nature=nature,
+                                   montant=50_000)
+        lines(r).append(dict(lines(r)[REGION_11], financeur="REGION", dispositif="Redynamisation des centres-villes",
+                             nature="Subvention", montant=300_000))
+    assert run(m, "FIN-06") == []
+
+
 @pytest.mark.parametrize("nature", ["Autre", "Autofinancement"])
 def test_fin06_says_what_another_public_body_s_participation_is(nature):
     """The Région's 350 000 typed « Autre », now in the L1111-10 base as a public participation: FIN-06 said

@@ -350,13 +350,13 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     if nature in layout.NATURES_REMBOURSEES or nature in layout.NATURES_RECETTE:
         return PROPRE
     if nature in layout.NATURES_APPORT:
-        if mo is None or lf.financeur in mo or (not mo and lf.financeur not in layout.FINANCEURS_BY_CODE):
+        if mo is None or _is_mo(lf.financeur, mo):
             return PROPRE
         return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature == layout.NATURE_AUTRE:
         # « financements apportés par des personnes publiques » (L1111-10 III): a public body's money of
         # another kind is one (a loan, an advance, a sale or a portage have their own natures); the MO's, its own
-        if mo and lf.financeur in mo:
+        if mo is not None and _is_mo(lf.financeur, mo):
             return PROPRE
         return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature == layout.NATURE_SUBVENTION:
@@ -376,6 +376,12 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
             return SUBVENTION_PUBLIQUE
         return HORS_BASE
     return HORS_BASE
+
+
+def _is_mo(financeur: str | None, mo: frozenset[str]) -> bool:
+    """Whether the financeur is the MO: one of its codes, or, when no code identifies it (a syndicat mixte
+    not in the list), a financeur added to the workbook's list (`role_l1111_10`)."""
+    return financeur in mo or (not mo and financeur not in layout.FINANCEURS_BY_CODE)
 
 
 _FAMILLES_UE = frozenset(("FEDER", layout.FAMILLE_INTERREG))  # the Union's funds: no maître d'ouvrage's own money
