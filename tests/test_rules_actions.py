@@ -505,6 +505,7 @@ def test_act13_names_thousands_of_lines_in_runs_and_stays_within_a_cell():
     # one of the commune's services is the commune: « Association » escaped FIN-06 and ACT-16 alike
     ("Association", "Ville d'Arras - Direction de l'urbanisme", "Commune"),
     ("Privé", "Mairie d'Arras / Services techniques", "Commune"), ("Association", "Ville d'Arras (pôle aménagement)", "Commune"),
+    ("Association", "Ville d'Arras - Mission Cœur de ville", "Commune"),
 ])
 def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu):
     """« Ville d'Arras » typed « Établissement public »: FIN-06 judged nothing (a commune's minimum share
@@ -521,6 +522,11 @@ def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu)
     # another body beside the commune's name, or a service of another body
     ("Établissement public", "Ville d'Arras - CCAS"), ("Établissement public", "CCAS d'Arras - service social"),
     ("Association", "Arras - services techniques"), ("Commune", "Ville d'Arras - Direction de l'urbanisme"),
+    # another body named as if it were a service: a mission locale (an association), a pôle métropolitain or
+    # d'équilibre territorial (a syndicat mixte), Pôle emploi — « Choisissez le type « Commune » » was wrong
+    ("Association", "Ville d'Arras - Mission locale"), ("Syndicat mixte", "Ville d'Arras / Pôle métropolitain de l'Artois"),
+    ("Syndicat mixte", "Commune d'Arras - Pôle d'équilibre territorial et rural"),
+    ("Établissement public", "Ville d'Arras (Pôle emploi)"),
 ])
 def test_act16_silent_for_a_body_named_otherwise(type_mo, mo):
     assert run(act(0, type_mo=type_mo, maitre_ouvrage=mo), "ACT-16") == []

@@ -563,9 +563,11 @@ _ATTENDU = {"Commune": "une commune", "EPCI": "l'EPCI"}
 
 
 # « Ville d'Arras - Direction de l'urbanisme », « Mairie d'Arras / services techniques », « Ville d'Arras (service
-# urbanisme) »: a service of the commune is the commune; « Ville d'Arras - CCAS » is another body (not said)
+# urbanisme) »: a service of the commune is the commune; « Ville d'Arras - CCAS » is another body (not said), and so
+# are the mission locale (an association), the pôle métropolitain or d'équilibre (a syndicat mixte), Pôle emploi
 _SERVICE = re.compile(r"^((?:ville|commune|mairie)\b.*?)\s*(?:\s[-–—/]\s*|/|\()\s*(?:les\s+)?"
-                      r"(?:services?|direction|dgs|dst|pole|pôle|mission)\b", re.IGNORECASE)
+                      r"(?:services?|direction|dgs|dst|p[oô]le(?!\s+(?:emploi|m[eé]tropolitain|d['’\s]*[eé]quilibre))"
+                      r"|mission(?!\s+locale))\b", re.IGNORECASE)
 
 
 def _kind_of(kinds: dict[str, str], mo: str) -> str | None:
