@@ -115,6 +115,10 @@ def test_an_abbreviated_territory_s_own_fund_stays_out_of_the_80_percent_cap(nom
     ("PRIVE", "Aménagement du territoire", True),
     # a private body's own: its list's name, a name of no public body's list, a generic word
     ("PRIVE", "Mécénat", False), ("PRIVE", "Aide régionale", False), ("PRIVE", "Ingénierie", False),
+    # a private body's money named after what it funds, of a public subsidy's family but not its name: a
+    # sponsor's for a monument historique, Action Logement's for a PLAI (FIN-06's error on a legitimate plan)
+    ("PRIVE", "Mécénat monuments historiques", False), ("PRIVE", "Mécénat MH", False),
+    ("AL", "Subvention PLAI", False), ("PRIVE", "Souscription chef de projet", False),
 ])
 def test_a_public_body_s_subsidy_filed_under_a_private_code_stays_in_the_l1111_10_base(financeur, dispositif, said):
     """The Région's 300 000 « Redynamisation des centres-villes » (or the État's « Fonds vert ») filed under

@@ -304,9 +304,11 @@ _SUBVENTIONS_DE_REFERENCE = Subventions.of((f.code, d.nom) for f in layout.FINAN
                                            if d.nature == layout.NATURE_SUBVENTION)
 
 
-# The subsidies of the reference list's public bodies, whoever they are filed under (the code None for all);
-# not « Ingénierie » (the Banque des Territoires'), a word any private body's plan may use
-_SUBVENTIONS_PUBLIQUES = Subventions.of((None, d.nom) for f in layout.FINANCEURS for d in f.dispositifs
+# The names (normalised) of the reference list's public bodies' subsidies, whoever they are filed under; not
+# « Ingénierie » (the Banque des Territoires'), a word any private body's plan may use. The names, not their
+# families: a private sponsor's « Mécénat monuments historiques » is of the DRAC's family, Action Logement's
+# « Subvention PLAI » of the aides à la pierre's, and neither is public money
+_NOMS_SUBVENTIONS_PUBLIQUES = frozenset(dispositifs.normalise(d.nom) for f in layout.FINANCEURS for d in f.dispositifs
                                         if d.nature == layout.NATURE_SUBVENTION and d.nom != "Ingénierie"
                                         and layout.CATEGORIES_FIXES.get(f.code) == "Public")
 
@@ -372,7 +374,8 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
         # a public body's subsidy of the reference list filed under a private code (« PRIVE / Redynamisation des
         # centres-villes », « PRIVE / Fonds vert ») left the base and the 100 % cap, with FIN-21's warning
         # only; not a name the private financeur's own list gives it
-        if (lf.financeur, lf.dispositif) not in subventions and (None, lf.dispositif) in _SUBVENTIONS_PUBLIQUES:
+        if (lf.dispositif and (lf.financeur, lf.dispositif) not in subventions
+                and dispositifs.normalise(lf.dispositif) in _NOMS_SUBVENTIONS_PUBLIQUES):
             return SUBVENTION_PUBLIQUE
         return HORS_BASE
     return HORS_BASE
