@@ -140,6 +140,22 @@ def test_a_public_body_s_subsidy_filed_under_a_private_code_stays_in_the_l1111_1
         assert run(listed, "FIN-06") == []
 
 
+@pytest.mark.parametrize("dispositif", ["Mécénat MH", "Mécénat monuments historiques", "Souscription MH"])
+def test_a_sponsor_s_gift_for_a_monument_is_no_drac(dispositif):
+    """The Fondation du patrimoine the commune adds to its list (catégorie « Privé ») gives 350 000 named
+    « Mécénat MH »: read as the État's DRAC (a décret 2018-514 subsidy, public whoever pays it, « MH » written
+    out this session), it entered the L1111-10 base — 150 000 of 1 000 000, FIN-06's error on a right plan.
+    A gift names its payer's own money; the État's « Crédits MH » under that code stay the DRAC."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "FDP", "nom": "Fondation du patrimoine", "categorie": "Privé",
+                                  "cibles": None, "modalites": None, "contact": None})
+        lines(r)[REGION_11].update(financeur="FDP", dispositif=dispositif, montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+    assert run(m, "FIN-06") == []
+    assert not dispositifs.is_decret_2018_514(dispositif, "FDP")
+    assert dispositifs.is_decret_2018_514("Crédits MH", "FDP") and dispositifs.is_decret_2018_514(dispositif, "ETAT")
+
+
 def test_a_dsil_written_with_a_cyrillic_letter_stays_in_the_80_percent_cap():
     """« DЅIL » (a Cyrillic Ѕ), copied from a crafted text, at 90 % of action 2.1's expense: no family, so
     FIN-07 stayed silent and only FIN-20 warned."""

@@ -148,8 +148,11 @@ _FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_201
 # Words by which a line of another financeur than the État says it is that financeur's own money
 # beside a subsidy it names: « Autofinancement hors DSIL », « Part communale (complément DETR) », « Contrepartie
 # DSIL » (the co-financing the subsidy asks of the maître d'ouvrage). « hors » only before a subsidy's
-# name: « DSIL hors taxes » filed under COMMUNE is the État's DSIL, in the caps, not the commune's money
+# name: « DSIL hors taxes » filed under COMMUNE is the État's DSIL, in the caps, not the commune's money.
+# A sponsor's gift or a public subscription named after what it funds (« Mécénat MH », « Souscription
+# monuments historiques » of the Fondation du patrimoine the user added) is its own money, no DRAC
 _PROPRE = re.compile(r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|complement|contrepartie"
+                     r"|mecenat|souscription"
                      r"|reste a charge|part communale|part intercommunale"
                      r"|hors (?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac|dotations?|subventions?))(?![a-z0-9])")
 
