@@ -221,6 +221,8 @@ def test_fin06_applies_to_every_public_mo_type(type_mo, code):
     # what a collectivité or another body of the list pays is not the ANRU's, whatever its name
     ("REGION", "NPNRU", None, True), ("EPCI", "Participation NPNRU", None, True),
     ("AUTRE", "Fonds régional de rénovation urbaine", None, True), ("AUTRE", "Autre", None, True),
+    # another fund for the urban renewal: the État's DSIL, the Union's FEDER, not the ANRU's money
+    ("ETAT", "DSIL rénovation urbaine", None, True), ("AUTRE", "FEDER NPNRU", None, True),
 ])
 def test_fin06_the_anru_derogation_judged_by_what_pays_the_anru_s_money(financeur, dispositif, nom, said):
     """The ANRU's 400 000 filed under « AUTRE » with the dispositif « NPNRU » (or under the État, or a financeur

@@ -181,7 +181,8 @@ def is_anru(nom: str | None, financeur: str | None, nom_financeur: str | None = 
     """Whether a line pays the ANRU's money: filed under `ANRU`, or named so (its dispositif, or the name
     of the financeur the user added) under the État, `AUTRE` or a financeur the reference list does not
     describe — not under a collectivité or another body of the list (a Région's « rénovation urbaine »
-    is its own), nor a name of its payer's own money (« Contrepartie NPNRU ») or of a territory's fund."""
+    is its own), nor a name of its payer's own money (« Contrepartie NPNRU »), of a territory's fund or of
+    another fund's family (« DSIL rénovation urbaine », « FEDER NPNRU »: the État's, the Union's money)."""
     if financeur == "ANRU":
         return True
     if financeur in _AUTRES_PAYEURS:
@@ -191,7 +192,8 @@ def is_anru(nom: str | None, financeur: str | None, nom_financeur: str | None = 
 
 @memo_text(4096)
 def _names_anru(nom: str) -> bool:
-    return bool(_ANRU.search(normalise(nom))) and not _names_own_money(nom) and not _TERRITOIRE.search(normalise(nom))
+    return (bool(_ANRU.search(normalise(nom))) and not _names_own_money(nom) and not _TERRITOIRE.search(normalise(nom))
+            and famille(nom) is None)
 
 
 @memo_text(4096)
