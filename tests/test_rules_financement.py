@@ -179,8 +179,8 @@ def test_fin06_loans_carried_by_the_mo_are_own_share():
     assert only(out) == [("FIN-06", E, "Fiches-actions", "O5", "2.1")]
     # the message names every kind of own share `role_l1111_10` counts (it named three of six: a
     # finance officer with an avance or a recette read it left out)
-    assert ("sa part propre (son autofinancement, ses fonds propres et apports, ses emprunts et avances "
-            "remboursables, les recettes de l'opération) est de") in out[0].message
+    assert ("sa part propre (son autofinancement, ses fonds propres et apports, ses lignes de nature « Autre », "
+            "ses emprunts et avances remboursables, les recettes de l'opération) est de") in out[0].message
 
 
 def test_fin06_refused_subsidy_not_counted():
@@ -422,6 +422,21 @@ def test_fin11_alone_on_a_subsidy_only_funder_s_loan_named_by_no_family(disposit
                                                               nature="Avance remboursable"))
            if f.code in ("FIN-11", "FIN-21")]
     assert [f.code for f in out] == ["FIN-11", "FIN-21"] and "du financeur « UE »" in out[1].message
+
+
+def test_fin06_names_the_mo_s_own_autre_in_its_share():
+    """The commune's 50 000 typed « Autre » under COMMUNE are its own share now: FIN-06 counted them in
+    « sa part propre (son autofinancement, ses fonds propres et apports, ses emprunts et avances
+    remboursables, les recettes de l'opération) est de 150 000,00 € » — a list without them, where the
+    finance officer found 100 000 of autofinancement only."""
+    def m(r):
+        _own(r, 100_000, 350_000)
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif="Participation", nature="Autre", montant=50_000))
+        lines(r)[REGION_11]["montant"] = 300_000
+    out = run(m, "FIN-06")
+    assert [(f.code, f.gravite) for f in out] == [("FIN-06", E)]
+    assert ("sa part propre (son autofinancement, ses fonds propres et apports, ses lignes de nature « Autre », "
+            "ses emprunts et avances remboursables, les recettes de l'opération) est de 150 000,00 €") in out[0].message
 
 
 @pytest.mark.parametrize("nature", ["Autofinancement", "Autre"])

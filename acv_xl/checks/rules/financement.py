@@ -435,8 +435,8 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
                       "autrement qu'en subvention (autofinancement, fonds propres, apport en nature ou nature "
                       "« Autre »), qui ne sont pas la part du maître d'ouvrage")
         msg = (f"Participation minimale du maître d'ouvrage non atteinte pour l'action {a.numero}{cadre} : sa part "
-               "propre (son autofinancement, ses fonds propres et apports, ses emprunts et avances remboursables, "
-               f"les recettes de l'opération) est de {money(pm.propre)}, soit "
+               "propre (son autofinancement, ses fonds propres et apports, ses lignes de nature « Autre », ses emprunts "
+               f"et avances remboursables, les recettes de l'opération) est de {money(pm.propre)}, soit "
                f"{_pct(pm.ratio, seuil)} de {money(base)} (part propre + financements publics{autres}) ; le minimum "
                f"est de {seuil} % ({SRC_L1111_10}).")
         if scolaire_possible:
