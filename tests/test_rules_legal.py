@@ -545,6 +545,9 @@ def _bethune_bruay(r):
     (_lens_lievin, "centre-ville de liévin", None), (_lens_lievin, "cœur de ville de liévin", None),
     (_lens_lievin, "rue de liévin, place de la mairie", None), (_la_fleche_sable, "montant fléché par la ville", None),
     (_bethune_bruay, "bruay", None), (_lens_lievin, "liévin", None),
+    # a street, a square or a building of the other commune (the docstring promised « rue de la mairie de … »)
+    (_bethune_bruay, "rue de la mairie de Bruay", None), (_lens_lievin, "parvis de l'hôtel de ville de liévin", None),
+    (_bethune_bruay, "travaux place de la mairie de bruay", None),
 ])
 def test_fin22_a_commune_designated_as_ville_de_in_any_case_or_by_its_short_name(binome, commentaire, said):
     """« Participation ville de Bruay » on an operation of Béthune, « participation de la ville de liévin » on

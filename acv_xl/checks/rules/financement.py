@@ -1227,17 +1227,21 @@ def _nomme(mots: str, mentions: tuple[str, ...]) -> bool:
     return False
 
 
-# « centre-ville de Liévin », « cœur de ville de Liévin »: a place (or the programme), not the commune designated
-_LIEU_DE_VILLE = re.compile(r"(?<![a-z0-9])(?:centre|coeur de)$")
+# « centre-ville de Liévin », « cœur de ville de Liévin », « hôtel de ville de Liévin », « rue de la mairie de
+# Liévin », « parvis de l'hôtel de ville »: a place or a building (or the programme), not the commune designated
+_LIEU_DE_VILLE = re.compile(r"(?<![a-z0-9])(?:centre|coeur de|hotel de|(?:rue|avenue|av|route|rte|boulevard|bd|chemin"
+                            r"|place|quai|allee|impasse|faubourg|parvis|square|esplanade|jardin)(?: de| d| du| des)?"
+                            r"(?: la| l)?)$")
 
 
 def _designe(mots: str, designations: tuple[str, ...]) -> bool:
     """Whether `mots` (space-bound) designates a commune as « ville de … », « commune de … », « mairie de … »
-    (`_designations`), but as a place (« centre-ville de … ») or a street (« rue de la mairie de … »)."""
+    (`_designations`), not as a place (« centre-ville de … », « hôtel de ville de … ») or a street (« rue de la
+    mairie de … »: `_LIEU_DE_VILLE`)."""
     for d in designations:
         i = mots.find(d)
         while i >= 0:
-            if not (_LIEU_DE_VILLE.search(mots, max(0, i - 10), i) or _VOIE.search(mots, max(0, i - 16), i)):
+            if not _LIEU_DE_VILLE.search(mots, max(0, i - 20), i):
                 return True
             i = mots.find(d, i + 1)
     return False
