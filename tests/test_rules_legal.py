@@ -563,6 +563,21 @@ def test_fin22_a_commune_designated_as_ville_de_in_any_case_or_by_its_short_name
         assert f"nomme {said}, l'autre commune de la convention" in out[0].message
 
 
+def test_fin22_a_binome_s_autre_line_naming_the_other_commune():
+    """« COMMUNE / Autre » with « Participation de la ville de Liévin » on an operation of Lens: « Autre » of
+    the MO's code is its own share since this session, so Liévin's 300 000 counted as Lens's own and let
+    FIN-06 pass, unsaid, where FIN-22 said the same line typed « Autofinancement ». Another body's « Autre »
+    (the Région's) is no money one takes for the MO's own: not said."""
+    def m(r, commentaire="Participation de la ville de Liévin"):
+        _lens_lievin(r)
+        lines(r)[AUTO_11].update(nature="Autre", dispositif="Participation", commentaire=commentaire)
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == [fin_cell(AUTO_11, "financeur")]
+    assert "la ligne « Autre » du financeur « COMMUNE » nomme Liévin" in out[0].message
+    assert run(lambda r: m(r, "Participation de la ville de Lens"), "FIN-22") == []
+    assert run(lambda r: lines(r)[REGION_11].update(nature="Autre", dispositif="Autre"), "FIN-22") == []
+
+
 def test_fin22_reads_a_binome_line_s_names_once_per_text(monkeypatch):
     """A binôme's plan says « Autofinancement » of COMMUNE on most of its lines: each line read the maître
     d'ouvrage's name and its own texts again (two `reference.mots`, ≈ 10 µs), the rules of a 5,000-line plan

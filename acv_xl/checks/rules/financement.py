@@ -1123,13 +1123,19 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
     return msg, sugg
 
 
+# FIN-22's lines: another body's autofinancement, fonds propres or apport; and, on a binôme's « COMMUNE »
+# line naming the other commune, an « Autre » too (the MO's own share since « Autre » is, L1111-10)
+_NATURES_FIN22 = frozenset(layout.NATURES_APPORT + (layout.NATURE_AUTRE,))
+
+
 @rule("FIN-22", A, "Autofinancement d'une autre personne publique que le maître d'ouvrage", SRC_L1111_10,
       needs=("T_Financements", "T_Actions", "T_Financeurs"))
 def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     """Added code. On an action whose MO is a public one of L1111-10, a counted line of nature
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
     the MO (`totals.role_l1111_10`): it is not the MO's own share but a public participation, and
-    FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not. Not on an `Abandonnée`
+    FIN-06 counts it so; or a binôme's `COMMUNE` line (« Autre » too) naming the other commune, counted as
+    the MO's own share. Said on the line, whether FIN-06 then fails or not. Not on an `Abandonnée`
     action's line: FIN-06 does not judge it, so « comptée dans la participation minimale » was false."""
     ix = index(conv)
     action = ix.action
@@ -1138,8 +1144,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     mo_codes = ix.mo_codes
     mo_of: dict[str, frozenset[str]] = {}
     binome: bool | None = None  # two communes in `T_Communes` (`_communes_du_classeur`), when first needed
-    counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
-    for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
+    counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport, « Autre »: in C
+    for lf in compress(counted, map(_NATURES_FIN22.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
         if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10 or a.maturite == layout.MATURITE_ABANDONNEE:
             continue
@@ -1161,8 +1167,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                          f"Si c'est l'argent {_de_commune(autre)}, ajoutez un financeur à son nom (feuille Financeurs, "
                          "catégorie « Public ») et choisissez-le sur cette ligne.")
             continue
-        if role != totals.PARTICIPATION_PUBLIQUE:
-            continue
+        if role != totals.PARTICIPATION_PUBLIQUE or lf.nature == layout.NATURE_AUTRE:
+            continue  # another body's « Autre » is no money one takes for the MO's own
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
         yield at(lf, "financeur", "FIN-22", A,
                  f"{prefix(lf)} : une ligne {q(lf.nature)} apportée par le financeur {q(lf.financeur)}, alors que le maître d'ouvrage est "
