@@ -311,6 +311,11 @@ def test_prj11_a_convention_dated_before_the_list_s_signature():
     raw["names"]["acv_date_convention"] = date(2018, 6, 12)
     assert findings(raw, "PRJ-11") == []
     assert findings(clean_raw(), "PRJ-11") == []
+    # the parties sign on different days: the first signature, weeks before the list's (the last), passes
+    raw["names"]["acv_date_convention"] = date(2018, 4, 20)
+    assert findings(raw, "PRJ-11") == []
+    raw["names"]["acv_date_convention"] = date(2018, 4, 10)
+    assert len(findings(raw, "PRJ-11")) == 1
     # a list without the date, an id the list does not know: nothing to compare
     raw["names"]["acv_date_convention"] = date(2017, 6, 12)
     assert findings(raw, "PRJ-11", with_list(**{"62041": {"date_signature_convention": ""}})) == []

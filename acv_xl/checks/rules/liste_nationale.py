@@ -13,7 +13,7 @@ a malformed INSEE code (PRJ-02), département or SIREN (PRJ-05); no « commune m
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from itertools import compress, repeat
 from operator import attrgetter, eq
 from typing import Any, Iterable
@@ -261,15 +261,21 @@ def departement_epci(conv: Convention) -> Iterable[Finding]:
                        "date), donnez une liste à jour (option --reference).")
 
 
+SIGNATURE_WINDOW = timedelta(days=62)  # the parties' signatures of one convention, at most (PRJ-11)
+
+
 @rule("PRJ-11", A, "Convention signée avant la date que donne la liste nationale", SRC_LISTE_NATIONALE)
 def date_convention(conv: Convention) -> Iterable[Finding]:
     """Added code. `acv_date_convention` (a date) precedes the signature the list gives the convention.
     The list gives the first convention-cadre's date; a workbook may carry a later one (an avenant's, the
     ACV 2 extension's), so only an earlier date is said — no convention, nor its avenant, is signed
-    before the convention itself: a year mistyped, mostly, by which ACT-07 and FIN-24 judge the plan."""
+    before the convention itself: a year mistyped, mostly, by which ACT-07 and FIN-24 judge the plan. Not
+    within `SIGNATURE_WINDOW` before it: the parties sign on different days, and a workbook may carry the
+    first signature where the list gives the last."""
     cref = _convention(conv)
     signee = conv.value("acv_date_convention")
-    if cref is None or cref.date_signature is None or signee.__class__ is not date or signee >= cref.date_signature:
+    if cref is None or cref.date_signature is None or signee.__class__ is not date \
+            or signee >= cref.date_signature - SIGNATURE_WINDOW:
         return
     ref = _ref(conv)
     yield at_named(conv, "acv_date_convention", "PRJ-11", A,
