@@ -154,3 +154,16 @@ def test_no_page_states_a_rule_count_the_registry_does_not_have():
     stated = [(path.name, int(m.group(1))) for path in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
               for m in re.finditer(r"(\d+)\s+(?:règles|contrôles)\b", path.read_text(encoding="utf-8"))]
     assert [s for s in stated if s[1] != len(REGISTRY)] == []
+
+
+def test_the_national_list_section_names_every_rule_that_compares_with_it():
+    """« `PRJ-06` à `PRJ-10` et `FIN-19` comparent le classeur à la liste nationale » stayed as PRJ-11 joined
+    them: each rule of `liste_nationale.py` is named there, alone or within a range « `PRJ-06` à `PRJ-11` »."""
+    text = (ROOT / "docs" / "regles.md").read_text(encoding="utf-8")
+    section = text.split("## Liste nationale des communes", 1)[1].split("\n## ", 1)[0]
+    first = section.strip().split("\n\n", 1)[0]
+    named = set(re.findall(r"`([A-Z]{3}-\d\d)`", first))
+    for prefix, lo, hi in re.findall(r"`([A-Z]{3})-(\d\d)` à `[A-Z]{3}-(\d\d)`", first):
+        named |= {f"{prefix}-{n:02d}" for n in range(int(lo), int(hi) + 1)}
+    compared = {code for code, rule in REGISTRY.items() if rule.func.__module__.endswith(".liste_nationale")}
+    assert compared and compared <= named, sorted(compared - named)

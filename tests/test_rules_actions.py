@@ -64,6 +64,20 @@ def test_act14_a_fiche_number_cut_too():
     assert "cette fiche porte le numéro 2.1" in out[0].message
 
 
+def test_act14_a_fiche_held_as_a_number_beside_the_other_fiche_is_its_own_number():
+    """Fiches 2.1 (held as the number 2.1) and « 2.10 »: two fiches, the 2.1 is no other — it was told « cette
+    fiche porte le numéro 2.1, peut-être à tort », an error blocking the validation of a right fiche. The
+    plan's lines held as 2.1, which may be either action's, are still said, each."""
+    def m(r):
+        _fiche_210(r)
+        for t in ("T_Actions", "T_Financements"):
+            for x in r[t]:
+                if x["numero"] == "2.1":
+                    x["numero"] = 2.1
+    out = run(m, "ACT-14")
+    assert only(out) == [("ACT-14", E, "Plan de financement", f"A{row}", "2.1") for row in (7, 8, 9, 10)]
+
+
 def test_act14_numbers_alone_of_their_value_read_as_excel_shows_them():
     """1.1 held as a number everywhere, and no « 1.10 » in the workbook: no doubt, nothing to say."""
     def m(r):
@@ -365,6 +379,41 @@ def test_act13_information_explains_the_ecart_when_nothing_is_to_be_recovered():
     assert f.suggestion.startswith("Cette ligne n'est pas une subvention à reverser (") and "elle explique" in f.suggestion
 
 
+@pytest.mark.parametrize("type_mo", ["Association", "Privé", "EPCI"])
+def test_act13_reads_the_mo_s_type_from_its_name_when_they_contradict(type_mo):
+    """The commune's abandoned operation, its type typed « Association » (ACT-16's case, which an abandoned
+    action is not told): the commune's own « Autofinancement » « Versé » was named among the money « données
+    par d'autres que le maître d'ouvrage », and the référent told to ask COMMUNE whether it wants it back."""
+    def m(r):
+        r["T_Actions"][0].update(maturite="Abandonnée", type_mo=type_mo)
+        for lf in r["T_Financements"][:3]:
+            lf["statut"] = "Versé"
+    (f,) = run(m, "ACT-13")
+    assert f.cellule == "G5" and "Les lignes 5 et 6 (ETAT, REGION : 800 000,00 €) ont été données" in f.message
+    assert f.suggestion.startswith("Demandez à ses financeurs (ETAT et REGION) s'ils")
+    # the name of no body of the convention: its type is its word (another body's autofinancement, asked)
+    def autre(r):
+        m(r)
+        r["T_Actions"][0].update(maitre_ouvrage="CCAS d'Arras")
+    (f,) = run(autre, "ACT-13")
+    assert "Les lignes 4 à 6 (COMMUNE, ETAT, REGION : 1 000 000,00 €) ont été données" in f.message
+
+
+def test_act13_another_body_s_autre_paid_is_money_given():
+    """The Région's 300 000 « Versé » of nature « Autre » on an abandoned action: the Information said « Cette
+    ligne n'est pas une subvention à reverser (argent du maître d'ouvrage, prêt, fonds propres ou apport) » —
+    none of these. Another body's money, it is named with whom to ask; the MO's own « Autre » is not."""
+    def m(r, financeur="REGION"):
+        r["T_Actions"][0]["maturite"] = "Abandonnée"
+        r["T_Financements"][0]["statut"] = r["T_Financements"][1]["statut"] = "Refusé"
+        r["T_Financements"][2].update(financeur=financeur, nature="Autre", dispositif="Autre", statut="Versé")
+    (f,) = run(m, "ACT-13")
+    assert "La ligne 6 (REGION : 300 000,00 €) a été donnée par d'autres que le maître d'ouvrage" in f.message
+    assert f.suggestion.startswith("Demandez à son financeur (REGION) s'il en exige le reversement")
+    (f,) = run(lambda r: m(r, "COMMUNE"), "ACT-13")
+    assert f.suggestion.startswith("Cette ligne n'est pas une subvention à reverser")
+
+
 def test_act13_silent_when_released_or_not_abandoned():
     assert run(_abandon("Refusé", "Refusé", "Refusé", "Refusé"), "ACT-13") == []
     assert run(lambda r: None, "ACT-13") == []  # « En préparation »: its lines are its plan
@@ -453,6 +502,10 @@ def test_act13_names_thousands_of_lines_in_runs_and_stays_within_a_cell():
     ("Établissement public", "Ville d'Arras", "Commune"), ("Association", "ARRAS", "Commune"),
     ("Privé", "Mairie d'Arras", "Commune"), ("EPCI", "Commune d'Arras", "Commune"),
     ("Syndicat mixte", "Communauté urbaine d'Arras", "EPCI"),
+    # one of the commune's services is the commune: « Association » escaped FIN-06 and ACT-16 alike
+    ("Association", "Ville d'Arras - Direction de l'urbanisme", "Commune"),
+    ("Privé", "Mairie d'Arras / Services techniques", "Commune"), ("Association", "Ville d'Arras (pôle aménagement)", "Commune"),
+    ("Association", "Ville d'Arras - Mission Cœur de ville", "Commune"),
 ])
 def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu):
     """« Ville d'Arras » typed « Établissement public »: FIN-06 judged nothing (a commune's minimum share
@@ -466,6 +519,14 @@ def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu)
 @pytest.mark.parametrize("type_mo,mo", [
     ("Commune", "Ville d'Arras"), ("Établissement public", "CCAS d'Arras"), ("SEM / SPL", "SEM Arras Aménagement"),
     ("EPCI", "Communauté urbaine d'Arras"), ("Bailleur social", "Pas-de-Calais habitat"),
+    # another body beside the commune's name, or a service of another body
+    ("Établissement public", "Ville d'Arras - CCAS"), ("Établissement public", "CCAS d'Arras - service social"),
+    ("Association", "Arras - services techniques"), ("Commune", "Ville d'Arras - Direction de l'urbanisme"),
+    # another body named as if it were a service: a mission locale (an association), a pôle métropolitain or
+    # d'équilibre territorial (a syndicat mixte), Pôle emploi — « Choisissez le type « Commune » » was wrong
+    ("Association", "Ville d'Arras - Mission locale"), ("Syndicat mixte", "Ville d'Arras / Pôle métropolitain de l'Artois"),
+    ("Syndicat mixte", "Commune d'Arras - Pôle d'équilibre territorial et rural"),
+    ("Établissement public", "Ville d'Arras (Pôle emploi)"),
 ])
 def test_act16_silent_for_a_body_named_otherwise(type_mo, mo):
     assert run(act(0, type_mo=type_mo, maitre_ouvrage=mo), "ACT-16") == []

@@ -179,8 +179,8 @@ def test_fin06_loans_carried_by_the_mo_are_own_share():
     assert only(out) == [("FIN-06", E, "Fiches-actions", "O5", "2.1")]
     # the message names every kind of own share `role_l1111_10` counts (it named three of six: a
     # finance officer with an avance or a recette read it left out)
-    assert ("sa part propre (son autofinancement, ses fonds propres et apports, ses emprunts et avances "
-            "remboursables, les recettes de l'opération) est de") in out[0].message
+    assert ("sa part propre (son autofinancement, ses fonds propres et apports, ses lignes de nature « Autre », "
+            "ses emprunts et avances remboursables, les recettes de l'opération) est de") in out[0].message
 
 
 def test_fin06_refused_subsidy_not_counted():
@@ -212,6 +212,33 @@ def test_fin06_applies_to_every_public_mo_type(type_mo, code):
         lines(r)[REGION_11].update(financeur="UE", dispositif="FEDER")
     assert run(lambda r: m(r, 200_000), "FIN-06") == []
     assert len(run(lambda r: m(r, 199_999.99), "FIN-06")) == 1
+
+
+@pytest.mark.parametrize("financeur,dispositif,nom,said", [
+    ("AUTRE", "NPNRU", None, False), ("ETAT", "Subvention ANRU", None, False), ("ETAT", "NPNRU", None, False),
+    ("AGENCE", "Convention du quartier", "Agence nationale pour la rénovation urbaine", False),
+    ("AGENCE", "Aide au quartier", "Agence d'urbanisme", True),
+    # what a collectivité or another body of the list pays is not the ANRU's, whatever its name
+    ("REGION", "NPNRU", None, True), ("EPCI", "Participation NPNRU", None, True),
+    ("AUTRE", "Fonds régional de rénovation urbaine", None, True), ("AUTRE", "Autre", None, True),
+    # another fund for the urban renewal: the État's DSIL, the Union's FEDER, not the ANRU's money
+    ("ETAT", "DSIL rénovation urbaine", None, True), ("AUTRE", "FEDER NPNRU", None, True),
+])
+def test_fin06_the_anru_derogation_judged_by_what_pays_the_anru_s_money(financeur, dispositif, nom, said):
+    """The ANRU's 400 000 filed under « AUTRE » with the dispositif « NPNRU » (or under the État, or a financeur
+    the user added at the agency's name): FIN-06 said « l'ANRU ne finance pas l'action dans le plan de
+    financement » — it did, under another code. Its money is read by what names it; a collectivité's line
+    never is it."""
+    def m(r):
+        _own(r, 100_000, 400_000)
+        r["T_Actions"][0].update(derogation="ANRU")
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif)
+        if nom:
+            r["T_Financeurs"].append(dict(_SYNDICAT, code=financeur, nom=nom))
+    out = run(m, "FIN-06")
+    assert [(f.code, f.gravite) for f in out] == ([("FIN-06", A)] if said else [])
+    if said:
+        assert "l'ANRU ne finance pas l'action" in out[0].message
 
 
 def test_fin06_derogations():
@@ -347,8 +374,8 @@ _PRET = "si c'est bien un prêt, que le maître d'ouvrage rembourse"
     ("ETAT", "Prêt", None, "est comptée comme la part propre du maître d'ouvrage", "DSIL 2024", _PRET),
     ("ETAT", "Recette / cession", "Aide de l'État", "est comptée comme la part propre du maître d'ouvrage", "DSIL",
      "si c'est bien une recette de l'opération (le prix d'une vente)"),
-    ("ETAT", "Autre", None, "sort de la base de la participation minimale et du plafond des aides publiques", "FNADT",
-     "sinon"),  # neither a loan nor a sale: « si c'est bien un prêt ou le prix d'une vente » said it wrong
+    ("ETAT", "Portage foncier", None, "sort de la base de la participation minimale et du plafond des aides publiques",
+     "FNADT", "sinon"),  # neither a loan nor a sale: « si c'est bien un prêt ou le prix d'une vente » said it wrong
     ("DEPT", "Avance remboursable", None, "est comptée comme la part propre du maître d'ouvrage",
      "Aide aux projets des territoires", "si c'est bien une avance, que le maître d'ouvrage rembourse"),
     ("UE", "Prêt", "Fonds européen", "est comptée comme la part propre du maître d'ouvrage", "FEDER 2021-2027", _PRET),
@@ -375,6 +402,95 @@ def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nat
     assert run(listed, "FIN-11") == []
     # the Région lends (its « Avance remboursable »), the commune repays: not said
     assert run(lambda r: lines(r)[REGION_11].update(dispositif=None, nature="Prêt"), "FIN-11") == []
+
+
+@pytest.mark.parametrize("dispositif", ["Avance remboursable", "Avance", "Prêt à taux zéro"])
+def test_fin11_alone_on_a_subsidy_only_funder_s_loan_named_by_no_family(dispositif):
+    """« DEPT / Avance remboursable »: FIN-11 said no dispositif of the Département has this nature and asked
+    for its subsidy's dispositif, and FIN-21 said again, on the next cell, that « Avance remboursable » was
+    not in its list — two findings for one thing. A name of another's fund keeps FIN-21's word (whose it is)."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif=dispositif, nature="Avance remboursable")
+    out = [f for f in run(m) if f.code in ("FIN-11", "FIN-21")]
+    assert only(out) == [("FIN-11", A, "Plan de financement", "D6", "1.1")]
+    # a dispositif no longer a subsidy only funder's loan: FIN-21 as before
+    out = run(lambda r: lines(r)[REGION_11].update(financeur="DEPT", dispositif=dispositif, nature="Subvention"),
+              "FIN-21")
+    assert only(out) == [("FIN-21", A, "Plan de financement", "C6", "1.1")]
+    # the FEDER under DEPT, typed so: FIN-21 names the Union's fund, FIN-11 the nature
+    out = [f for f in run(lambda r: lines(r)[REGION_11].update(financeur="DEPT", dispositif="FEDER",
+                                                              nature="Avance remboursable"))
+           if f.code in ("FIN-11", "FIN-21")]
+    assert [f.code for f in out] == ["FIN-11", "FIN-21"] and "du financeur « UE »" in out[1].message
+
+
+def test_fin06_names_the_mo_s_own_autre_in_its_share():
+    """The commune's 50 000 typed « Autre » under COMMUNE are its own share now: FIN-06 counted them in
+    « sa part propre (son autofinancement, ses fonds propres et apports, ses emprunts et avances
+    remboursables, les recettes de l'opération) est de 150 000,00 € » — a list without them, where the
+    finance officer found 100 000 of autofinancement only."""
+    def m(r):
+        _own(r, 100_000, 350_000)
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif="Participation", nature="Autre", montant=50_000))
+        lines(r)[REGION_11]["montant"] = 300_000
+    out = run(m, "FIN-06")
+    assert [(f.code, f.gravite) for f in out] == [("FIN-06", E)]
+    assert ("sa part propre (son autofinancement, ses fonds propres et apports, ses lignes de nature « Autre », "
+            "ses emprunts et avances remboursables, les recettes de l'opération) est de 150 000,00 €") in out[0].message
+
+
+@pytest.mark.parametrize("nature", ["Autofinancement", "Autre"])
+def test_l1111_10_a_syndicat_s_own_autre_under_its_added_code_is_its_own(nature):
+    """A syndicat mixte whose name matches no financeur (« Syndicat mixte du Pays d'Artois », its code SMA
+    named « SM Artois »): its 50 000 typed « Autofinancement » under SMA were its own share, but typed
+    « Autre », another public body's participation — 150 000 of 1 000 000, FIN-06's error at 15,0 %, where
+    its 200 000 are exactly 20 %. An « Autre » is the MO's when an autofinancement would be."""
+    def m(r):
+        r["T_Financeurs"].append(dict(_SYNDICAT, nom="SM Artois"))
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="Syndicat mixte du Pays d'Artois")
+        lines(r)[AUTO_11].update(financeur="SMA", montant=150_000)
+        lines(r)[REGION_11].update(financeur="SMA", dispositif="Participation du syndicat", nature=nature,
+                                   montant=50_000)
+        lines(r).append(dict(lines(r)[REGION_11], financeur="REGION", dispositif="Redynamisation des centres-villes",
+                             nature="Subvention", montant=300_000))
+    assert run(m, "FIN-06") == []
+
+
+@pytest.mark.parametrize("nature", ["Autre", "Autofinancement"])
+def test_fin06_says_what_another_public_body_s_participation_is(nature):
+    """The Région's 350 000 typed « Autre », now in the L1111-10 base as a public participation: FIN-06 said
+    « dont 350 000,00 € d'autofinancement, de fonds propres ou d'apports d'autres personnes publiques » — the
+    line is none of these. It names every nature so counted."""
+    def m(r):
+        _own(r, 150_000, 350_000)
+        lines(r)[REGION_11].update(financeur="REGION", dispositif="Participation", nature=nature)
+    out = run(m, "FIN-06")
+    assert [(f.code, f.gravite) for f in out] == [("FIN-06", E)]
+    assert ("dont 350 000,00 € apportés par d'autres personnes publiques autrement qu'en subvention "
+            "(autofinancement, fonds propres, apport en nature ou nature « Autre »)") in out[0].message
+
+
+@pytest.mark.parametrize("financeur,categorie,own", [
+    ("ETAT", None, False), ("REGION", None, False), ("AUTRE", "Public", False), ("AUTRE", "Privé", None),
+    ("COMMUNE", None, True),
+])
+def test_l1111_10_a_public_body_s_autre_is_a_financing_it_brings(financeur, categorie, own):
+    """L1111-10 III: the minimum is 20 % of « financements apportés par des personnes publiques ». The Région's
+    300 000 typed « Autre » (or the État's, or the public « AUTRE » financeur's own line, whose reference
+    dispositif « Autre » has that nature) left the base: the commune's 150 000 beside the DSIL's 500 000 and
+    these 350 000 passed at 23,1 % of a base of 650 000, not 15,0 % of 1 000 000. Another body's is a public
+    participation, the MO's its own, a private body's outside the base; FIN-11 no longer says « Autre »
+    leaves the base."""
+    def m(r):
+        _own(r, 150_000, 350_000)
+        lines(r)[REGION_11].update(financeur=financeur, dispositif="Autre", nature="Autre")
+        if categorie:
+            next(f for f in r["T_Financeurs"] if f["code"] == "AUTRE")["categorie"] = categorie
+    out = [f for f in run(m) if f.code in ("FIN-06", "FIN-11")]
+    if own is False:
+        assert [(f.code, f.gravite) for f in out] == [("FIN-06", E)] and "15,0 %" in out[0].message
+    else:  # the MO's own (500 000 of 1 000 000), or outside the base (150 000 of 650 000)
+        assert out == []
 
 
 def test_fin11_nature_differs_from_dispositif():

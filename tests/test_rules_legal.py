@@ -60,9 +60,110 @@ def codes(out):
     ("Dotations politique de la ville", "DPV"), ("Fonds verts", "Fonds vert"),
     ("Fonds européens de développement régional", "FEDER"), ("Dotations d'équipement des territoires ruraux", "DETR"),
     ("Subventions", None), ("Emprunts", None), ("Pays", None),
+    # abbreviated in a narrow cell
+    ("Dot. soutien invest. local", "DSIL"), ("Dotation soutien inv. local", "DSIL"), ("Dot. équip. terr. rur.", "DETR"),
+    ("Dot. pol. ville", "DPV"), ("Dot. sout. invest. dépt", "DSID"), ("Fds vert", "Fonds vert"), ("Crédits MH", "DRAC"),
+    ("Fds nat. d'aménag. et de dév. du territoire", "FNADT"), ("Aide au dév. local", None), ("Dév. économique", None),
+    ("FDC", "Fonds de concours"), ("F.D.C. 2024", "Fonds de concours"),
+    # a Cyrillic or Greek letter drawn as a Latin one
+    ("D\u0405IL", "DSIL"), ("D\u0415TR", "DETR"), ("\u0044\u0420V", "DPV"), ("F\u039fNDS VERT", "Fonds vert"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
+
+
+def test_an_abbreviated_dsil_stays_in_the_80_percent_cap():
+    """Action 2.1 at exactly 80 %: its DSIL raised to 350 000 (90 %), typed « Dot. soutien invest. local » in a
+    narrow cell, escaped FIN-07 — only FIN-20 warned that it was an unrecognised subsidy, outside the cap."""
+    def m(r, nom, financeur="ETAT"):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000  # the EPCI's own share: the plan stays balanced
+    for nom in ("Dot. soutien invest. local", "Dotation soutien inv. local", "Dot. sout. invest. loc."):
+        assert codes(run(lambda r: m(r, nom), "FIN-07")) == [("FIN-07", E)], nom
+        assert run(lambda r: m(r, nom), "FIN-20") == []
+    # under the Département too: « Dot. » is the État's « dotation », as the word written out
+    assert codes(run(lambda r: m(r, "Dot. soutien invest. local", "DEPT"), "FIN-07")) == [("FIN-07", E)]
+
+
+@pytest.mark.parametrize("nom,financeur", [
+    ("Dot. dép. soutien invest. local", "DEPT"), ("Dot. dépt soutien invest. local", "DEPT"),
+    ("Dot. rég. équip. terr. rur.", "REGION"), ("Fonds dépt. soutien invest. local", "CD62"),
+    ("Fds interco soutien invest. local", "CA"),
+])
+def test_an_abbreviated_territory_s_own_fund_stays_out_of_the_80_percent_cap(nom, financeur):
+    """« Dot. dép. soutien invest. local », the Département's « dotation départementale de soutien à
+    l'investissement local » in a narrow cell, filed under DEPT at 90 % of action 2.1: read as the État's
+    DSIL (« Dot. » and « invest. » written out, « dép. » not read as the adjective it abbreviates), it drew
+    FIN-07's error, which the same fund written out does not draw. The DSID's « invest. dépt » (« des
+    départements ») stays the État's."""
+    def m(r, nom):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+        if financeur not in layout.FINANCEURS_BY_CODE:
+            r["T_Financeurs"].append({"code": financeur, "nom": "Conseil départemental", "categorie": "Public",
+                                      "cibles": None, "modalites": None, "contact": None})
+    assert not dispositifs.is_r2334_27(nom, financeur)
+    assert run(lambda r: m(r, nom), "FIN-07") == []
+    written_out = "Dotation départementale de soutien à l'investissement local"
+    assert run(lambda r: m(r, written_out), "FIN-07") == []
+    assert dispositifs.is_r2334_27("Dot. soutien invest. dépt", "DEPT")
+    assert dispositifs.is_r2334_27("Dot. soutien invest. local", financeur)
+
+
+@pytest.mark.parametrize("financeur,dispositif,said", [
+    ("PRIVE", "Redynamisation des centres-villes", True), ("PRIVE", "Fonds vert", True), ("SNCF", "Fonds friches", True),
+    ("PRIVE", "Aménagement du territoire", True),
+    # a private body's own: its list's name, a name of no public body's list, a generic word
+    ("PRIVE", "Mécénat", False), ("PRIVE", "Aide régionale", False), ("PRIVE", "Ingénierie", False),
+    # a private body's money named after what it funds, of a public subsidy's family but not its name: a
+    # sponsor's for a monument historique, Action Logement's for a PLAI (FIN-06's error on a legitimate plan)
+    ("PRIVE", "Mécénat monuments historiques", False), ("PRIVE", "Mécénat MH", False),
+    ("AL", "Subvention PLAI", False), ("PRIVE", "Souscription chef de projet", False),
+])
+def test_a_public_body_s_subsidy_filed_under_a_private_code_stays_in_the_l1111_10_base(financeur, dispositif, said):
+    """The Région's 300 000 « Redynamisation des centres-villes » (or the État's « Fonds vert ») filed under
+    « PRIVE »: out of the base, the commune's 150 000 passed at 23,1 % of 650 000 instead of failing at 15,0 %
+    of 1 000 000 — with FIN-21's warning only, which lets the workbook validate."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif, montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+    out = run(m, "FIN-06")
+    assert codes(out) == ([("FIN-06", E)] if said else [])
+    if said:
+        assert "15,0 %" in out[0].message
+    # the private financeur's own list naming it: its word
+    def listed(r):
+        m(r)
+        r["T_Dispositifs"].append({"financeur": financeur, "dispositif": dispositif, "nature": "Subvention",
+                                   "dotation_r2334_27": "Non"})
+    if said:
+        assert run(listed, "FIN-06") == []
+
+
+@pytest.mark.parametrize("dispositif", ["Mécénat MH", "Mécénat monuments historiques", "Souscription MH"])
+def test_a_sponsor_s_gift_for_a_monument_is_no_drac(dispositif):
+    """The Fondation du patrimoine the commune adds to its list (catégorie « Privé ») gives 350 000 named
+    « Mécénat MH »: read as the État's DRAC (a décret 2018-514 subsidy, public whoever pays it, « MH » written
+    out this session), it entered the L1111-10 base — 150 000 of 1 000 000, FIN-06's error on a right plan.
+    A gift names its payer's own money; the État's « Crédits MH » under that code stay the DRAC."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "FDP", "nom": "Fondation du patrimoine", "categorie": "Privé",
+                                  "cibles": None, "modalites": None, "contact": None})
+        lines(r)[REGION_11].update(financeur="FDP", dispositif=dispositif, montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+    assert run(m, "FIN-06") == []
+    assert not dispositifs.is_decret_2018_514(dispositif, "FDP")
+    assert dispositifs.is_decret_2018_514("Crédits MH", "FDP") and dispositifs.is_decret_2018_514(dispositif, "ETAT")
+
+
+def test_a_dsil_written_with_a_cyrillic_letter_stays_in_the_80_percent_cap():
+    """« DЅIL » (a Cyrillic Ѕ), copied from a crafted text, at 90 % of action 2.1's expense: no family, so
+    FIN-07 stayed silent and only FIN-20 warned."""
+    def m(r):
+        lines(r)[DSIL_21].update(dispositif="D\u0405IL", montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+    assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
+    assert run(m, "FIN-20") == []
 
 
 def test_the_plural_of_dotation_designates_the_etat_under_another_financeur_too():
@@ -425,6 +526,58 @@ def test_fin22_a_commune_named_as_a_word_is_named_with_its_capital(commentaire, 
     assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
 
 
+def _bethune_bruay(r):
+    r["names"].update(acv_id="ACV031", acv_libelle="Béthune - Bruay-la-Buissière", acv_siren_epci="200072460")
+    r["T_Communes"][:] = [{"code_insee": "62119", "commune": "Béthune", "role": "Ville centre"},
+                          {"code_insee": "62178", "commune": "Bruay-la-Buissière", "role": "Commune associée"}]
+    r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Béthune"
+
+
+@pytest.mark.parametrize("binome,commentaire,said", [
+    # designated as « ville de … », by its short name or typed all in lower case
+    (_bethune_bruay, "Participation ville de Bruay", "Bruay-la-Buissière"),
+    (_bethune_bruay, "part de la commune de bruay", "Bruay-la-Buissière"),
+    (_lens_lievin, "participation de la ville de liévin", "Liévin"), (_lens_lievin, "mairie de lievin", "Liévin"),
+    (_la_fleche_sable, "participation de la ville de la flèche", "La Flèche"),
+    # the maître d'ouvrage designated so: its own money
+    (_bethune_bruay, "ville de Béthune et ville de Bruay", None), (_lens_lievin, "ville de lens", None),
+    # no designation: a word, a place, a street, « fléché »
+    (_lens_lievin, "centre-ville de liévin", None), (_lens_lievin, "cœur de ville de liévin", None),
+    (_lens_lievin, "rue de liévin, place de la mairie", None), (_la_fleche_sable, "montant fléché par la ville", None),
+    (_bethune_bruay, "bruay", None), (_lens_lievin, "liévin", None),
+    # a street, a square or a building of the other commune (the docstring promised « rue de la mairie de … »)
+    (_bethune_bruay, "rue de la mairie de Bruay", None), (_lens_lievin, "parvis de l'hôtel de ville de liévin", None),
+    (_bethune_bruay, "travaux place de la mairie de bruay", None),
+])
+def test_fin22_a_commune_designated_as_ville_de_in_any_case_or_by_its_short_name(binome, commentaire, said):
+    """« Participation ville de Bruay » on an operation of Béthune, « participation de la ville de liévin » on
+    one of Lens: the other commune's money under COMMUNE, counted as the MO's own share, passed unsaid — the
+    short name is not the name, and a name in lower case was taken for a word (« lourdes »). After « ville
+    de », « commune de », « mairie de », it is the commune, in any case and by its usual short name."""
+    def m(r):
+        binome(r)
+        lines(r)[AUTO_11]["commentaire"] = commentaire
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
+    if said:
+        assert f"nomme {said}, l'autre commune de la convention" in out[0].message
+
+
+def test_fin22_a_binome_s_autre_line_naming_the_other_commune():
+    """« COMMUNE / Autre » with « Participation de la ville de Liévin » on an operation of Lens: « Autre » of
+    the MO's code is its own share since this session, so Liévin's 300 000 counted as Lens's own and let
+    FIN-06 pass, unsaid, where FIN-22 said the same line typed « Autofinancement ». Another body's « Autre »
+    (the Région's) is no money one takes for the MO's own: not said."""
+    def m(r, commentaire="Participation de la ville de Liévin"):
+        _lens_lievin(r)
+        lines(r)[AUTO_11].update(nature="Autre", dispositif="Participation", commentaire=commentaire)
+    out = run(m, "FIN-22")
+    assert [f.cellule for f in out] == [fin_cell(AUTO_11, "financeur")]
+    assert "la ligne « Autre » du financeur « COMMUNE » nomme Liévin" in out[0].message
+    assert run(lambda r: m(r, "Participation de la ville de Lens"), "FIN-22") == []
+    assert run(lambda r: lines(r)[REGION_11].update(nature="Autre", dispositif="Autre"), "FIN-22") == []
+
+
 def test_fin22_reads_a_binome_line_s_names_once_per_text(monkeypatch):
     """A binôme's plan says « Autofinancement » of COMMUNE on most of its lines: each line read the maître
     d'ouvrage's name and its own texts again (two `reference.mots`, ≈ 10 µs), the rules of a 5,000-line plan
@@ -624,6 +777,19 @@ def test_fin23_fonds_de_concours_at_most_the_beneficiary_own_share():
     out = run(m, "FIN-23")
     assert codes(out) == [("FIN-23", E)] and "0,01 €" in out[0].suggestion
     assert out[0].cellule == fin_cell(7, "montant")
+
+
+@pytest.mark.parametrize("nom", ["FDC", "F.D.C.", "FDC 2024"])
+def test_fin23_a_fonds_de_concours_by_its_acronym_stays_capped(nom):
+    """« FDC », the plans' usual acronym: the EPCI's 200 000,01 € fonds de concours, above the commune's own
+    200 000, escaped FIN-23's cap (FIN-21 only warned that « FDC » was not in the EPCI's list)."""
+    def m(r):
+        _fdc(r, 200_000.01)
+        lines(r)[7]["dispositif"] = nom
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and out[0].cellule == fin_cell(7, "montant")
+    assert run(lambda r: (m(r), lines(r)[7].update(montant=200_000), lines(r)[REGION_11].update(montant=100_000)),
+               "FIN-23") == []
 
 
 def test_fin23_only_between_an_epci_and_its_communes():

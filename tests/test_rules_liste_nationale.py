@@ -1,4 +1,4 @@
-"""PRJ-06…PRJ-09 and FIN-19: the workbook against the national list of the programme's communes.
+"""PRJ-06…PRJ-11 and FIN-19: the workbook against the national list of the programme's communes.
 
 The clean convention of `conventions.py` is Arras (ACV014) as the list gives it. The list is passed
 to the rules (`run_rules(conv, reference=…)`): a test list with one value changed puts a rule on
@@ -8,6 +8,7 @@ its boundary (20 000 inhabitants exactly) without touching a file.
 from __future__ import annotations
 
 import csv
+from datetime import date
 import io
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from acv_xl.checks.findings import Gravite
 from acv_xl.checks.rules import run_rules
-from acv_xl.checks.validate import validate_convention
+from acv_xl.checks.validate import validate_convention, validate_file
 from acv_xl.contract import reference
 from acv_xl.contract.reference import Reference
 
@@ -294,6 +295,37 @@ def creusot(r):
     r["T_Communes"][:] = [{"code_insee": "71153", "commune": "Le Creusot", "role": "Ville centre"}]
     for p in r["T_Perimetres"]:
         p["communes"] = "71153"
+
+
+def test_prj11_a_convention_dated_before_the_list_s_signature():
+    """Arras's convention-cadre typed 12/06/2017 (the list: 12/06/2018): a year mistyped, by which ACT-07
+    and FIN-24 judge the plan, passed unsaid — no date of the workbook was compared with the list's."""
+    raw = clean_raw()
+    raw["names"]["acv_date_convention"] = date(2017, 6, 12)
+    out = findings(raw, "PRJ-11")
+    assert only(out) == [("PRJ-11", A, "Projet", "B11")]
+    assert out[0].message == ("La convention-cadre est datée du 12/06/2017, mais la liste nationale ACV (ANCT, avril "
+                              "2024) donne la convention ACV014 (Arras) signée le 12/06/2018 : ni elle ni un avenant ne "
+                              "sont signés avant cette date.")
+    # the list's own date passes; a later one too: an avenant's (the ACV 2 extension), as the clean one's 2023
+    raw["names"]["acv_date_convention"] = date(2018, 6, 12)
+    assert findings(raw, "PRJ-11") == []
+    assert findings(clean_raw(), "PRJ-11") == []
+    # the parties sign on different days: the first signature, weeks before the list's (the last), passes
+    raw["names"]["acv_date_convention"] = date(2018, 4, 20)
+    assert findings(raw, "PRJ-11") == []
+    raw["names"]["acv_date_convention"] = date(2018, 4, 10)
+    assert len(findings(raw, "PRJ-11")) == 1
+    # a list without the date, an id the list does not know: nothing to compare
+    raw["names"]["acv_date_convention"] = date(2017, 6, 12)
+    assert findings(raw, "PRJ-11", with_list(**{"62041": {"date_signature_convention": ""}})) == []
+    raw["names"]["acv_id"] = "ACV999"
+    assert findings(raw, "PRJ-11") == []
+
+
+def test_prj11_the_shipped_examples_are_dated_as_the_list_or_after():
+    for f in sorted(Path(__file__).resolve().parents[1].joinpath("workbooks", "exemples").glob("*.xlsx")):
+        assert [x for x in validate_file(f).findings if x.code == "PRJ-11"] == [], f.name
 
 
 def test_prj09_acv2_without_a_signed_ort():

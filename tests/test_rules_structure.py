@@ -513,6 +513,20 @@ def test_str13_says_nothing_of_a_refused_line_the_synthese_counts_nowhere(statut
     assert [c for _g, _f, c, *_ in got] == [cell_of("T_Financements", 0, a) for a in ("numero", "financeur", "statut")]
 
 
+@pytest.mark.parametrize("code", ["ADEME", "EAU", "SNCF"])
+def test_str13_reads_the_synthese_of_the_workbook_s_version(code):
+    """« ADEME  » on a 2026.1 workbook: its Synthèse has no ADEME row (2026.2 added the three funders), and
+    counts « ADEME » under « Autres codes » with or without a space — STR-13 asked to retype it, as if it
+    would then be counted on a row the workbook has not. A 2026.2 workbook's Synthèse has one: said."""
+    raw = clean_raw()
+    raw["T_Financements"][0]["financeur"] = f"{code} "
+    assert [f.code for f in findings(build(raw), "STR-13")] == ["STR-13"]
+    raw["names"]["acv_version_modele"] = "2026.1"
+    assert findings(build(raw), "STR-13") == []
+    raw["T_Financements"][0]["financeur"] = "ETAT "  # the État has its row in both
+    assert [f.code for f in findings(build(raw), "STR-13")] == ["STR-13"]
+
+
 def test_str13_says_nothing_of_what_the_synthese_counts_alike():
     """The same values without spaces, in another case (SOMME.SI.ENS ignores it), a maturité other than
     Abandonnée with a space (the Synthèse only excludes Abandonnée): nothing to say."""

@@ -584,7 +584,8 @@ def test_part_mo_counts_a_dsil_typed_as_a_loan_as_valider_does(tmp_path):
 
 
 def test_part_mo_takes_the_workbooks_own_subsidies_as_valider_does(tmp_path):
-    """A fund the commune adds to T_Dispositifs as a Région's « Subvention », typed « Autre » in the plan:
+    """A fund the commune adds to T_Dispositifs as a Région's « Subvention », typed « Portage foncier » in the
+    plan (« Autre », a public body's financing, is in the base whatever its dispositif):
     FIN-06 counts it in the public financing; ACV_PART_MO, not given T_Dispositifs, left it out of the
     base (100 % of own share). Its optional 5th argument is that table; the 4-argument call is unchanged."""
     import openpyxl
@@ -598,7 +599,7 @@ def test_part_mo_takes_the_workbooks_own_subsidies_as_valider_does(tmp_path):
                     cell.value = fund
     wb.save(typed)
     path = tmp_path / "fonds-autre.xlsx"
-    _set_natures(typed, path, {fund: "Autre"})
+    _set_natures(typed, path, {fund: "Portage foncier"})
     expected = _part_mo_of_valider(path)
     args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS, layout.T_DISPOSITIFS)]
 

@@ -275,7 +275,7 @@ class MOCodes:
 # The roles of a line in CGCT L1111-10 III (`role_l1111_10`)
 PROPRE = "propre"  # the maître d'ouvrage's own share
 SUBVENTION_PUBLIQUE = "subvention publique"
-PARTICIPATION_PUBLIQUE = "participation publique"  # another public body's autofinancement, fonds propres or apport
+PARTICIPATION_PUBLIQUE = "participation publique"  # another public body's autofinancement, fonds propres, apport, « Autre »
 HORS_BASE = "hors base"  # private money, portage, other natures: outside the base
 
 
@@ -304,6 +304,15 @@ _SUBVENTIONS_DE_REFERENCE = Subventions.of((f.code, d.nom) for f in layout.FINAN
                                            if d.nature == layout.NATURE_SUBVENTION)
 
 
+# The names (normalised) of the reference list's public bodies' subsidies, whoever they are filed under; not
+# « Ingénierie » (the Banque des Territoires'), a word any private body's plan may use. The names, not their
+# families: a private sponsor's « Mécénat monuments historiques » is of the DRAC's family, Action Logement's
+# « Subvention PLAI » of the aides à la pierre's, and neither is public money
+_NOMS_SUBVENTIONS_PUBLIQUES = frozenset(dispositifs.normalise(d.nom) for f in layout.FINANCEURS for d in f.dispositifs
+                                        if d.nature == layout.NATURE_SUBVENTION and d.nom != "Ingénierie"
+                                        and layout.CATEGORIES_FIXES.get(f.code) == "Public")
+
+
 def subventions_l1111_10(dispositifs_classeur: Iterable[Dispositif]) -> Subventions:
     """The subsidies of the reference list and of the workbook's (its `T_Dispositifs` rows of nature
     `Subvention`, a Région's fund the user added)."""
@@ -322,7 +331,8 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     Loans and avances remboursables are the MO's (it repays them, whoever lends); a recette or cession
     is the operation's revenue, kept by the MO; autofinancement, fonds propres and apports en nature
     are the MO's only when the financeur is the MO — another public body's are a public participation,
-    a private one's are outside the base; a subsidy is public or private by its financeur's category.
+    a private one's are outside the base; « Autre » alike (L1111-10 III counts every financing public
+    persons bring); a subsidy is public or private by its financeur's category.
     When no code identifies the MO (a syndicat mixte not in the list), a financeur added to the
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
@@ -342,7 +352,13 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     if nature in layout.NATURES_REMBOURSEES or nature in layout.NATURES_RECETTE:
         return PROPRE
     if nature in layout.NATURES_APPORT:
-        if mo is None or lf.financeur in mo or (not mo and lf.financeur not in layout.FINANCEURS_BY_CODE):
+        if mo is None or _is_mo(lf.financeur, mo):
+            return PROPRE
+        return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
+    if nature == layout.NATURE_AUTRE:
+        # « financements apportés par des personnes publiques » (L1111-10 III): a public body's money of
+        # another kind is one (a loan, an advance, a sale or a portage have their own natures); the MO's, its own
+        if mo is not None and _is_mo(lf.financeur, mo):
             return PROPRE
         return PARTICIPATION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
     if nature == layout.NATURE_SUBVENTION:
@@ -353,8 +369,22 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
             return SUBVENTION_PUBLIQUE
         if mo and lf.financeur in mo:
             return PROPRE  # the MO « subsidising » itself is its own money
-        return SUBVENTION_PUBLIQUE if categorie_of(lf.financeur) == "Public" else HORS_BASE
+        if categorie_of(lf.financeur) == "Public":
+            return SUBVENTION_PUBLIQUE
+        # a public body's subsidy of the reference list filed under a private code (« PRIVE / Redynamisation des
+        # centres-villes », « PRIVE / Fonds vert ») left the base and the 100 % cap, with FIN-21's warning
+        # only; not a name the private financeur's own list gives it
+        if (lf.dispositif and (lf.financeur, lf.dispositif) not in subventions
+                and dispositifs.normalise(lf.dispositif) in _NOMS_SUBVENTIONS_PUBLIQUES):
+            return SUBVENTION_PUBLIQUE
+        return HORS_BASE
     return HORS_BASE
+
+
+def _is_mo(financeur: str | None, mo: frozenset[str]) -> bool:
+    """Whether the financeur is the MO: one of its codes, or, when no code identifies it (a syndicat mixte
+    not in the list), a financeur added to the workbook's list (`role_l1111_10`)."""
+    return financeur in mo or (not mo and financeur not in layout.FINANCEURS_BY_CODE)
 
 
 _FAMILLES_UE = frozenset(("FEDER", layout.FAMILLE_INTERREG))  # the Union's funds: no maître d'ouvrage's own money

@@ -6,7 +6,7 @@
   Excel's limits (its largest number, the characters a cell holds, its grid).
 - `model`: the pydantic models of a convention, each value keeping its sheet, cell and raw text.
 - `reference`: the national list of the programme's communes (ANCT), shipped in `data/` or given
-  by the user, checked on load; the rules compare the workbook with it (PRJ-06…PRJ-10, FIN-19).
+  by the user, checked on load; the rules compare the workbook with it (PRJ-06…PRJ-11, FIN-19).
 - `pydantic_plugins`: pydantic without its plugin search (the program's start-up, `cli.main`).
 
 May import: the standard library and pydantic only. Everything else imports this layer.

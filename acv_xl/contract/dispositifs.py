@@ -27,13 +27,23 @@ _SPELT = re.compile(r"(?<![a-z0-9])[a-z](?: [a-z]){2,}(?![a-z0-9])")
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 
 
+# Cyrillic and Greek letters drawn as Latin ones (« DЅIL » with a Cyrillic Ѕ, « DЕTR » with a Cyrillic Е):
+# read as those, or a name copied from a crafted text was recognised by no family and left the caps
+_CONFUSABLES = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+    "α": "a", "β": "b", "ε": "e", "ζ": "z", "η": "h", "ι": "i", "κ": "k", "μ": "m", "ν": "n", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "y", "χ": "x",
+})
+
+
 @memo_text(4096)
 def normalise(nom: str) -> str:
     """Folded (case, accents), punctuation and spaces reduced to single spaces, a year glued to a word
     set apart, an acronym spelt out letter by letter joined: « DSIL - Exceptionnelle » → « dsil
     exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
-    R2334-27 caps); « D S I L » → « dsil »."""
-    f = _INVISIBLE.sub("", fold(nom))
+    R2334-27 caps); « D S I L » → « dsil »; a Cyrillic or Greek letter drawn as a Latin one read as it."""
+    f = _INVISIBLE.sub("", fold(nom)).translate(_CONFUSABLES)
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
     f = _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
@@ -45,10 +55,26 @@ def normalise(nom: str) -> str:
 _SMALL_WORDS = frozenset(("a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "pour"))
 
 
+# The abbreviations a narrow cell writes the families' words with (« Dot. soutien invest. local », « Dot. équip.
+# terr. rur. », « Fds vert », « Crédits MH »): written out, or a DSIL so abbreviated escaped the 80 % cap
+# (FIN-20 only warned). Words of no other meaning in a dispositif's name (not « dep », « act », « f »)
+_ABREGES = {
+    "dot": "dotation", "inv": "investissement", "invest": "investissement", "investis": "investissement",
+    "invt": "investissement", "sout": "soutien", "loc": "local", "publ": "public", "equip": "equipement",
+    "equipt": "equipement", "eqpt": "equipement", "terr": "territoires", "territ": "territoires", "rur": "ruraux",
+    "pol": "politique", "polit": "politique", "dept": "departements", "dpt": "departements",
+    "fds": "fonds", "nat": "national", "amenag": "amenagement", "amgt": "amenagement", "dev": "developpement",
+    "devt": "developpement", "devpt": "developpement", "mh": "monuments historiques",
+    "fdc": "fonds de concours",  # « FDC », the plans' usual acronym: FIN-23's cap escaped with it
+}
+
+
 def _without_small_words(n: str) -> str:
-    """Without the small words, each word in the singular (`_singulier`): « Dotations politique de la ville »,
-    « Fonds verts », « Fonds européens de développement régional » are of their family."""
-    return " ".join(_singulier(w) for w in n.split() if w not in _SMALL_WORDS)
+    """Without the small words, abbreviations written out (`_ABREGES`), each word in the singular
+    (`_singulier`): « Dotations politique de la ville », « Fonds verts », « Fonds européens de développement
+    régional », « Dot. soutien invest. local » are of their family."""
+    return " ".join(_singulier(w) for w in " ".join(_ABREGES.get(w, w) for w in n.split()).split()
+                    if w not in _SMALL_WORDS)
 
 
 def _singulier(w: str) -> str:
@@ -84,9 +110,13 @@ _AUTRES_PAYEURS = frozenset(f.code for f in layout.FINANCEURS) - {layout.CODE_ET
 # (« DSIL part départementale » is the État's; « dotation départementale d'équipement… », a Département's),
 # the DSID's own « investissement départemental » being no such adjective
 _SIGLE = re.compile(r"(?<![a-z0-9])(?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac)(?![a-z0-9])")
-_DOTATION = re.compile(r"(?<![a-z0-9])dotations?(?![a-z0-9])")
+_DOTATION = re.compile(r"(?<![a-z0-9])dot(?:ations?)?(?![a-z0-9])")  # « Dot. soutien invest. local » too
+# Abbreviated in a narrow cell too (« Dot. dép. soutien invest. local », a Département's), as « Dot. » and « invest. »
+# are (`_ABREGES`): not the DSID's « investissement des départements » (« invest. dépt », « des dép. »)
 _TERRITOIRE = re.compile(r"(?<![a-z0-9])(?<!investissement )"
-                         r"(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai)")
+                         r"(?:departementa|regiona|communa|intercommuna|communautaire|metropolitai"
+                         r"|(?<!invest )(?<!inv )(?<!invt )(?<!investis )(?<!des )(?:dep|dept|dpt|depart|reg|interco)"
+                         r"(?![a-z0-9]))")
 
 
 def is_r2334_27(nom: str | None, financeur: str | None = None) -> bool:
@@ -118,8 +148,11 @@ _FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_201
 # Words by which a line of another financeur than the État says it is that financeur's own money
 # beside a subsidy it names: « Autofinancement hors DSIL », « Part communale (complément DETR) », « Contrepartie
 # DSIL » (the co-financing the subsidy asks of the maître d'ouvrage). « hors » only before a subsidy's
-# name: « DSIL hors taxes » filed under COMMUNE is the État's DSIL, in the caps, not the commune's money
+# name: « DSIL hors taxes » filed under COMMUNE is the État's DSIL, in the caps, not the commune's money.
+# A sponsor's gift or a public subscription named after what it funds (« Mécénat MH », « Souscription
+# monuments historiques » of the Fondation du patrimoine the user added) is its own money, no DRAC
 _PROPRE = re.compile(r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|complement|contrepartie"
+                     r"|mecenat|souscription"
                      r"|reste a charge|part communale|part intercommunale"
                      r"|hors (?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac|dotations?|subventions?))(?![a-z0-9])")
 
@@ -138,6 +171,29 @@ def _of_etat(nom: str | None, financeur: str | None) -> bool:
     if financeur in _AUTRES_PAYEURS:
         return _names_etat(nom or "")
     return not _names_collectivite(nom or "")
+
+
+# The ANRU or its programme (art. 9 of loi n° 2003-710), by the words a plan names it with
+_ANRU = re.compile(r"(?<![a-z0-9])(?:anru|npnru|pnru|renovation urbaine)(?![a-z0-9])")
+
+
+def is_anru(nom: str | None, financeur: str | None, nom_financeur: str | None = None) -> bool:
+    """Whether a line pays the ANRU's money: filed under `ANRU`, or named so (its dispositif, or the name
+    of the financeur the user added) under the État, `AUTRE` or a financeur the reference list does not
+    describe — not under a collectivité or another body of the list (a Région's « rénovation urbaine »
+    is its own), nor a name of its payer's own money (« Contrepartie NPNRU »), of a territory's fund or of
+    another fund's family (« DSIL rénovation urbaine », « FEDER NPNRU »: the État's, the Union's money)."""
+    if financeur == "ANRU":
+        return True
+    if financeur in _AUTRES_PAYEURS:
+        return False
+    return any(_names_anru(n) for n in (nom, nom_financeur) if n)
+
+
+@memo_text(4096)
+def _names_anru(nom: str) -> bool:
+    return (bool(_ANRU.search(normalise(nom))) and not _names_own_money(nom) and not _TERRITOIRE.search(normalise(nom))
+            and famille(nom) is None)
 
 
 @memo_text(4096)

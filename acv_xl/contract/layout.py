@@ -128,6 +128,7 @@ STATUTS_ACQUIS = ("Acquis", "Engagé", "Versé")
 MO_PUBLICS_L1111_10 = ("Commune", "EPCI", "Département", "Région", "Syndicat mixte")
 NATURE_SUBVENTION = "Subvention"
 NATURE_AUTOFINANCEMENT = "Autofinancement"
+NATURE_AUTRE = "Autre"
 NATURES_PART_PROPRE = ("Autofinancement", "Prêt", "Fonds propres")  # before the MO's code decides: see below
 # How each nature counts for CGCT L1111-10 (`totals.part_mo`; docs/regles.md gives the table):
 # repaid by the maître d'ouvrage, whoever lends: its own share
@@ -549,6 +550,19 @@ FINANCEURS: tuple[FinanceurRef, ...] = (
     ),
 )
 FINANCEURS_BY_CODE: dict[str, FinanceurRef] = {f.code: f for f in FINANCEURS}
+# The reference funders a version of the template added (`TEMPLATE_VERSIONS`): the Synthèse of a workbook
+# of an older version has no row for them, and counts them on its « Autres codes… » line
+FINANCEURS_AJOUTES: dict[str, tuple[str, ...]] = {"2026.2": ("ADEME", "EAU", "SNCF")}
+
+
+def synthese_financeurs(version: object) -> tuple[str, ...]:
+    """The codes the Synthèse of a workbook of `version` has a row for: the current template's when the
+    version is not one of `KNOWN_VERSIONS` (STR-05 says so)."""
+    if version not in KNOWN_VERSIONS:
+        return tuple(FINANCEURS_BY_CODE)
+    later = {c for v, codes in FINANCEURS_AJOUTES.items() if KNOWN_VERSIONS.index(v) > KNOWN_VERSIONS.index(version)
+             for c in codes}
+    return tuple(c for c in FINANCEURS_BY_CODE if c not in later)
 # The category of each reference funder but AUTRE (whose category the user gives the funder he files
 # there): the État or the Région is public whatever the Financeurs sheet says — the L1111-10 base and the
 # 100 % cap of public aid read it (FIN-18 warns of a changed one)

@@ -38,7 +38,7 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   an EPCI and its communes, or above the beneficiary's own share; FIN-24 A State subsidy exposed to
   lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit; ACT-13 E an
   abandoned action's lines still counted (I when only « Versé » lines are left: the écart they make,
-  and whether what another body gave is to be recovered). PRJ-06…PRJ-10 and FIN-19 compare the workbook with the national
+  and whether what another body gave is to be recovered). PRJ-06…PRJ-11 and FIN-19 compare the workbook with the national
   list of the programme's communes (`liste_nationale.py`; the list is `Index.reference`, passed
   in by the engine). A missing defined name is reported as STR-04 (structure, like a header).
 - Dispositifs are recognised by meaning (`acv_xl.contract.dispositifs.famille`), the one place

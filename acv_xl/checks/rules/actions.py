@@ -347,20 +347,27 @@ def _who(a: FicheAction, same: list[FicheAction]) -> str:
 
 
 def _given(ix, a: FicheAction, paid: list) -> list:
-    """The `paid` lines another body gave the MO, which it may ask back: a subsidy not the MO's own, or
-    another public body's « autofinancement » (a participation, L1111-10). Not the MO's own money, nor a
+    """The `paid` lines another body gave the MO, which it may ask back: a subsidy or an « Autre » not the
+    MO's own, or another public body's « autofinancement » (a participation, L1111-10). Not the MO's own money, nor a
     loan (repaid under its contract anyway), a recette, a portage, fonds propres (an investment in the
     operation, the Banque des Territoires' in a SEM's foncière: not a grant) or an apport en nature."""
     if not paid:
         return []
     mo, categorie_of, subventions = ix.mo_codes(a), ix.categories.get, ix.categories.subventions
-    subvention, autofinancement = layout.NATURE_SUBVENTION, layout.NATURE_AUTOFINANCEMENT
+    # a commune's operation typed « Association » (ACT-16's case, not said on an abandoned action): the
+    # commune's own autofinancement is no gift to ask back — the type its name says is the MO's
+    if a.maitre_ouvrage and (kind := _kind_of(_mo_kinds(ix.conv), str(a.maitre_ouvrage))) and kind != a.type_mo:
+        mo = (mo - {layout.CODE_DU_MO.get(a.type_mo)}) | {layout.CODE_DU_MO[kind]}
+    autofinancement = layout.NATURE_AUTOFINANCEMENT
+    # a subsidy, or another body's money of another kind (« Autre »: the Région's 300 000 so typed was told
+    # « argent du maître d'ouvrage, prêt, fonds propres ou apport »)
+    donnees = (layout.NATURE_SUBVENTION, layout.NATURE_AUTRE)
     out = []
     for lf in paid:
-        if lf.nature not in (subvention, autofinancement):
+        if lf.nature != autofinancement and lf.nature not in donnees:
             continue
         role = totals.role_l1111_10(lf, mo, categorie_of, subventions)
-        if role == totals.PARTICIPATION_PUBLIQUE or (lf.nature == subvention and role != totals.PROPRE):
+        if role == totals.PARTICIPATION_PUBLIQUE or (lf.nature in donnees and role != totals.PROPRE):
             out.append(lf)
     return out
 
@@ -485,7 +492,9 @@ def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:
     « 2.10 » as a text: the reader can only read « 2.1 », so this line counts for the action 2.1 (or for
     none) when it was meant for 2.10 — or the two fiches merge. Each such cell, on the fiches, the
     indicateurs and the plan, names the text it may have been. A number alone of its value (1.1 typed as
-    a number, with no « 1.10 » anywhere) reads as Excel shows it, and is not reported."""
+    a number, with no « 1.10 » anywhere) reads as Excel shows it, and is not reported; nor a fiche held as
+    2.1 beside a fiche « 2.10 »: two fiches, the 2.1 and the 2.10 (the lines of the plan and the indicators
+    held as 2.1, which may be either's, are reported)."""
     tables = [t for t in (T, layout.T_INDICATEURS, layout.T_FINANCEMENTS) if t.name in conv.structure.table_refs
               or t is T]
     lignes = [x for t in tables for x in rows(conv, t)]
@@ -499,9 +508,12 @@ def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:
             same = texts.setdefault(float(s), [])
             if s not in same:
                 same.append(s)
+    # a fiche is its own number: a fiche held as 2.1 beside a fiche « 2.10 » is the fiche 2.1 (else two fiches
+    # 2.10, ACT-01's), only the lines that name one of the two are in doubt
+    fiches = {v.strip() for a in lignes if a.TABLE is T and (v := a.raw.get("numero")).__class__ is str}
     for x in numbers:
         v = x.raw["numero"]
-        others = [s for s in texts.get(float(v), ()) if s != x.numero]
+        others = [s for s in texts.get(float(v), ()) if s != x.numero and not (x.TABLE is T and s in fiches)]
         if not others:
             continue
         meant = others[0]
@@ -531,7 +543,7 @@ def type_mo_du_nom(conv: Convention) -> Iterable[Finding]:
             continue
         mo = str(a.maitre_ouvrage)
         if mo not in of:
-            of[mo] = kinds.get(reference.nom_collectivite(mo))
+            of[mo] = _kind_of(kinds, mo)
         attendu = of[mo]
         if attendu is None or attendu == a.type_mo:
             continue
@@ -548,6 +560,23 @@ def type_mo_du_nom(conv: Convention) -> Iterable[Finding]:
 
 
 _ATTENDU = {"Commune": "une commune", "EPCI": "l'EPCI"}
+
+
+# « Ville d'Arras - Direction de l'urbanisme », « Mairie d'Arras / services techniques », « Ville d'Arras (service
+# urbanisme) »: a service of the commune is the commune; « Ville d'Arras - CCAS » is another body (not said), and so
+# are the mission locale (an association), the pôle métropolitain or d'équilibre (a syndicat mixte), Pôle emploi
+_SERVICE = re.compile(r"^((?:ville|commune|mairie)\b.*?)\s*(?:\s[-–—/]\s*|/|\()\s*(?:les\s+)?"
+                      r"(?:services?|direction|dgs|dst|p[oô]le(?!\s+(?:emploi|m[eé]tropolitain|d['’\s]*[eé]quilibre))"
+                      r"|mission(?!\s+locale))\b", re.IGNORECASE)
+
+
+def _kind_of(kinds: dict[str, str], mo: str) -> str | None:
+    """The kind (`_mo_kinds`) of the body a maître d'ouvrage's name designates: its name, or the commune one
+    of whose services it names (`_SERVICE`)."""
+    kind = kinds.get(reference.nom_collectivite(mo))
+    if kind is None and (m := _SERVICE.match(mo.strip())):
+        kind = kinds.get(reference.nom_collectivite(m[1]))
+    return kind
 
 
 def _mo_kinds(conv: Convention) -> dict[str, str]:

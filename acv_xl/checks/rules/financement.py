@@ -155,9 +155,14 @@ _NUMERO, _MONTANT = attrgetter("numero"), attrgetter("montant")
 
 
 def _numeros_anru(conv: Convention) -> set[str | None]:
-    """The numbers of the actions the ANRU finances (a counted `ANRU` line): few, once per run."""
-    return index(conv).memo("numeros_anru", lambda: {lf.numero for lf in index(conv).counted_lines
-                                                      if lf.financeur == "ANRU"})
+    """The numbers of the actions the ANRU finances (a counted line that pays its money,
+    `dispositifs.is_anru`: « NPNRU » filed under `AUTRE` too): few, once per run, asked only when an
+    action has the dérogation « ANRU »."""
+    def build() -> set[str | None]:
+        noms = {f.code: f.nom for f in conv.financeurs if f.code and f.nom and f.code not in layout.FINANCEURS_BY_CODE}
+        return {lf.numero for lf in index(conv).counted_lines
+                if dispositifs.is_anru(lf.dispositif, lf.financeur, noms.get(lf.financeur))}
+    return index(conv).memo("numeros_anru", build)
 
 
 def judged_actions(conv: Convention) -> list[Judged]:
@@ -425,11 +430,13 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
         cadre = f" (dérogation {q(derog)})" if derog != layout.DEROGATION_AUCUNE else ""
         autres = ""
         if pm.participations_publiques:
-            autres = (f", dont {money(pm.participations_publiques)} d'autofinancement, de fonds propres ou d'apports "
-                      "d'autres personnes publiques, qui ne sont pas la part du maître d'ouvrage")
+            # what `totals.role_l1111_10` counts so: another public body's money of any nature but a subsidy
+            autres = (f", dont {money(pm.participations_publiques)} apportés par d'autres personnes publiques "
+                      "autrement qu'en subvention (autofinancement, fonds propres, apport en nature ou nature "
+                      "« Autre »), qui ne sont pas la part du maître d'ouvrage")
         msg = (f"Participation minimale du maître d'ouvrage non atteinte pour l'action {a.numero}{cadre} : sa part "
-               "propre (son autofinancement, ses fonds propres et apports, ses emprunts et avances remboursables, "
-               f"les recettes de l'opération) est de {money(pm.propre)}, soit "
+               "propre (son autofinancement, ses fonds propres et apports, ses lignes de nature « Autre », ses emprunts "
+               f"et avances remboursables, les recettes de l'opération) est de {money(pm.propre)}, soit "
                f"{_pct(pm.ratio, seuil)} de {money(base)} (part propre + financements publics{autres}) ; le minimum "
                f"est de {seuil} % ({SRC_L1111_10}).")
         if scolaire_possible:
@@ -565,7 +572,7 @@ def _governed(dispositif: str | None, financeur: str | None, nature: str | None)
       needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Financeurs"))
 def plafond_100(conv: Convention) -> Iterable[Finding]:
     """Public aid (Public financeur, nature Subvention, not refused; for a public MO, other public
-    bodies' autofinancement, fonds propres and apports too) > the dépense subventionnable (exactly
+    bodies' autofinancement, fonds propres, apports and « Autre » too) > the dépense subventionnable (exactly
     100 % passes). The message cites décret n° 2018-514 art. 10 only when the plan holds a subsidy
     that décret governs (Fonds vert, FNADT, DRAC, FRLA…, `_governed_by_2018_514`); otherwise it is
     the general rule that public aid never exceeds the expense it funds. Not judged when the
@@ -611,23 +618,9 @@ def fctva(conv: Convention) -> Iterable[Finding]:
 
 @rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
-    ix = index(conv)
-    # what is said of a line depends on its (financeur, dispositif, nature) and on the lists: decided
-    # once per distinct triple for the runs that meet the same lists, then the lines concerned found in C
     lines = lignes(conv)
-    keys, distinct = _triples(conv)
-
-    aides = _financeurs_d_aides(ix)
-
-    def decide(key: tuple) -> str | None:  # the nature of the triple's dispositif, when they differ
-        financeur, nom, nature = key
-        d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
-        if (d is None and financeur in aides and nature in _NATURES_HORS_AIDE and not _encadree(nom, financeur, nature)
-                and (financeur, nom) not in ix.categories.subventions  # « DSIL 2024 », « FEDER 2021 » typed « Prêt »
-                and not (nom and dispositifs.normalise(nom) in _NOMS_ARGENT_PROPRE)):  # the Département's own « Emprunt »
-            return _AIDE_SEULEMENT  # counted as subsidies all the same; the others: a loan, a recette of the État…
-        return d[2] if d is not None and d[2] and nature and d[2] != nature else None
-    listed = _decided(ix, "FIN-11", distinct, decide)
+    keys = _triples(conv)[0]
+    listed = _natures_dites(conv)
     natures = list(map(listed.__getitem__, keys))
     for lf, nature in compress(zip(lines, natures), map(is_not, natures, repeat(None))):
         if nature is _AIDE_SEULEMENT:
@@ -642,6 +635,26 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
                  f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+
+
+def _natures_dites(conv: Convention) -> dict[tuple, Any]:
+    """FIN-11's answer for each distinct (financeur, dispositif, nature) of the plan: the nature of the
+    triple's dispositif when they differ, `_AIDE_SEULEMENT`, or None. What is said of a line depends on
+    these and on the lists only: decided once per distinct triple for the runs that meet the same lists
+    (FIN-21 asks it too, to say a line once)."""
+    ix = index(conv)
+    distinct = _triples(conv)[1]
+    aides = _financeurs_d_aides(ix)
+
+    def decide(key: tuple) -> Any:
+        financeur, nom, nature = key
+        d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
+        if (d is None and financeur in aides and nature in _NATURES_HORS_AIDE and not _encadree(nom, financeur, nature)
+                and (financeur, nom) not in ix.categories.subventions  # « DSIL 2024 », « FEDER 2021 » typed « Prêt »
+                and not (nom and dispositifs.normalise(nom) in _NOMS_ARGENT_PROPRE)):  # the Département's own « Emprunt »
+            return _AIDE_SEULEMENT  # counted as subsidies all the same; the others: a loan, a recette of the État…
+        return d[2] if d is not None and d[2] and nature and d[2] != nature else None
+    return _decided(ix, "FIN-11", distinct, decide)
 
 
 def _financeurs_d_aides(ix) -> frozenset[str]:
@@ -661,10 +674,11 @@ def _financeurs_d_aides(ix) -> frozenset[str]:
 
 _AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its financeur's dispositifs has
 # the natures by which such a line is counted as no subsidy (L1111-10): the MO's own share (a loan it
-# repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22
+# repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22, and
+# a public body's « Autre » is in the base as its participation (`totals.role_l1111_10`): nothing escapes
 _NATURES_PROPRES = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE
-_NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Autre", "Portage foncier"))
-# what such a line is when its nature is right (« Autre », « Portage foncier »: whatever is not an aid)
+_NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Portage foncier",))
+# what such a line is when its nature is right (« Portage foncier »: whatever is not an aid)
 _SI_JUSTE = {"Prêt": "si c'est bien un prêt, que le maître d'ouvrage rembourse",
              "Avance remboursable": "si c'est bien une avance, que le maître d'ouvrage rembourse",
              "Recette / cession": "si c'est bien une recette de l'opération (le prix d'une vente)"}
@@ -1025,10 +1039,19 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     lines = lignes(conv)
     keys, distinct = _triples(conv)
 
+    natures = _natures_dites(conv)
+
     def decide(key: tuple) -> tuple[str, str] | None:
         financeur, dispositif, _ = key
-        return (None if not dispositif or not financeur or financeur not in listes
-                else _hors_liste(conv, distinct[key], listes, owner))
+        if not dispositif or not financeur or financeur not in listes:
+            return None
+        said = _hors_liste(conv, distinct[key], listes, owner)
+        # « DEPT / Avance remboursable »: FIN-11 says already that no dispositif of the financeur has this
+        # nature and asks for its subsidy's dispositif — one finding for one thing. Not a name of a family
+        # (« FEDER » under « DEPT »): whose fund it is, FIN-21 alone says it
+        if said is not None and natures[key] is _AIDE_SEULEMENT and index(conv).familles[dispositif] is None:
+            return None
+        return said
     decided = _decided(ix, "FIN-21", distinct, decide)
     saids = list(map(decided.__getitem__, keys))
     for lf, said in compress(zip(lines, saids), saids):
@@ -1100,13 +1123,19 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
     return msg, sugg
 
 
+# FIN-22's lines: another body's autofinancement, fonds propres or apport; and, on a binôme's « COMMUNE »
+# line naming the other commune, an « Autre » too (the MO's own share since « Autre » is, L1111-10)
+_NATURES_FIN22 = frozenset(layout.NATURES_APPORT + (layout.NATURE_AUTRE,))
+
+
 @rule("FIN-22", A, "Autofinancement d'une autre personne publique que le maître d'ouvrage", SRC_L1111_10,
       needs=("T_Financements", "T_Actions", "T_Financeurs"))
 def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     """Added code. On an action whose MO is a public one of L1111-10, a counted line of nature
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
     the MO (`totals.role_l1111_10`): it is not the MO's own share but a public participation, and
-    FIN-06 counts it so. Said on the line, whether FIN-06 then fails or not. Not on an `Abandonnée`
+    FIN-06 counts it so; or a binôme's `COMMUNE` line (« Autre » too) naming the other commune, counted as
+    the MO's own share. Said on the line, whether FIN-06 then fails or not. Not on an `Abandonnée`
     action's line: FIN-06 does not judge it, so « comptée dans la participation minimale » was false."""
     ix = index(conv)
     action = ix.action
@@ -1115,8 +1144,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     mo_codes = ix.mo_codes
     mo_of: dict[str, frozenset[str]] = {}
     binome: bool | None = None  # two communes in `T_Communes` (`_communes_du_classeur`), when first needed
-    counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport: in C
-    for lf in compress(counted, map(layout.NATURES_APPORT.__contains__, map(_NATURE, counted))):
+    counted = ix.counted_lines  # those of nature autofinancement, fonds propres, apport, « Autre »: in C
+    for lf in compress(counted, map(_NATURES_FIN22.__contains__, map(_NATURE, counted))):
         a = action(lf.numero)
         if a is None or a.type_mo not in layout.MO_PUBLICS_L1111_10 or a.maturite == layout.MATURITE_ABANDONNEE:
             continue
@@ -1138,8 +1167,8 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                          f"Si c'est l'argent {_de_commune(autre)}, ajoutez un financeur à son nom (feuille Financeurs, "
                          "catégorie « Public ») et choisissez-le sur cette ligne.")
             continue
-        if role != totals.PARTICIPATION_PUBLIQUE:
-            continue
+        if role != totals.PARTICIPATION_PUBLIQUE or lf.nature == layout.NATURE_AUTRE:
+            continue  # another body's « Autre » is no money one takes for the MO's own
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
         yield at(lf, "financeur", "FIN-22", A,
                  f"{prefix(lf)} : une ligne {q(lf.nature)} apportée par le financeur {q(lf.financeur)}, alors que le maître d'ouvrage est "
@@ -1177,10 +1206,14 @@ def _autre_commune_nommee(noms: dict[str, tuple[str, tuple[str, ...]]], maitre_o
         return None
     texte = " ".join(str(t) for t in textes if t)
     mots = f" {reference.mots(texte)} "
-    if _nomme(mots, noms[mo][1]):
+    ville = " ville " in mots or " commune " in mots or " mairie " in mots  # most texts: no designation to look for
+    if _nomme(mots, noms[mo][1]) or (ville and _designe(mots, noms[mo][2])):
         return None
-    autres = [(cle, nom) for cle, (nom, mentions) in noms.items() if cle != mo and _nomme(mots, mentions)]
-    return autres[0][1] if len(autres) == 1 and _ecrit_comme_un_nom(texte, autres[0][0]) else None
+    # « Ville de liévin », « commune de Bruay »: designated, in any case and by its short name; named alone,
+    # with its capital (« lourdes » is a word)
+    autres = [nom for cle, (nom, mentions, designations) in noms.items() if cle != mo
+              and ((ville and _designe(mots, designations)) or (_nomme(mots, mentions) and _ecrit_comme_un_nom(texte, cle)))]
+    return autres[0] if len(autres) == 1 else None
 
 
 # A street named after a commune (« rue de Lens » in Liévin, « route du Portel »): a place, not the commune
@@ -1200,6 +1233,26 @@ def _nomme(mots: str, mentions: tuple[str, ...]) -> bool:
     return False
 
 
+# « centre-ville de Liévin », « cœur de ville de Liévin », « hôtel de ville de Liévin », « rue de la mairie de
+# Liévin », « parvis de l'hôtel de ville »: a place or a building (or the programme), not the commune designated
+_LIEU_DE_VILLE = re.compile(r"(?<![a-z0-9])(?:centre|coeur de|hotel de|(?:rue|avenue|av|route|rte|boulevard|bd|chemin"
+                            r"|place|quai|allee|impasse|faubourg|parvis|square|esplanade|jardin)(?: de| d| du| des)?"
+                            r"(?: la| l)?)$")
+
+
+def _designe(mots: str, designations: tuple[str, ...]) -> bool:
+    """Whether `mots` (space-bound) designates a commune as « ville de … », « commune de … », « mairie de … »
+    (`_designations`), not as a place (« centre-ville de … », « hôtel de ville de … ») or a street (« rue de la
+    mairie de … »: `_LIEU_DE_VILLE`)."""
+    for d in designations:
+        i = mots.find(d)
+        while i >= 0:
+            if not _LIEU_DE_VILLE.search(mots, max(0, i - 20), i):
+                return True
+            i = mots.find(d, i + 1)
+    return False
+
+
 _MOT = re.compile(r"[^\W_]+")
 
 
@@ -1210,11 +1263,11 @@ def _ecrit_comme_un_nom(texte: str, cle: str) -> bool:
     return any(not w.islower() and reference.nom_cle(w) == premier for w in _MOT.findall(texte))
 
 
-def _communes_du_classeur(conv: Convention) -> dict[str, tuple[str, tuple[str, ...]]]:
+def _communes_du_classeur(conv: Convention) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
     """The communes of `T_Communes` by `reference.nom_collectivite` of their name → (the name, the words
-    that name it in a text: `_mentions`), once per run."""
+    that name it in a text: `_mentions`, those that designate it: `_designations`), once per run."""
     return index(conv).memo("communes_par_nom", lambda: {
-        k: (c.commune.strip(), _mentions(c.commune)) for c in rows(conv, layout.T_COMMUNES)
+        k: (c.commune.strip(), _mentions(c.commune), _designations(c.commune)) for c in rows(conv, layout.T_COMMUNES)
         if isinstance(c.commune, str) and (k := reference.nom_collectivite(c.commune))})
 
 
@@ -1227,6 +1280,23 @@ def _mentions(nom: str) -> tuple[str, ...]:
     """The words, space-bound, by which a text (`reference.mots`) names the commune `nom`."""
     cle, article = reference.nom_collectivite(nom), reference.article(nom)
     return tuple(f" {a} {cle} " for a in _FORMES_ARTICLE[article]) if article else (f" {cle} ",)
+
+
+# The words after which a compound name's first words are its usual short name: « Bruay » for
+# Bruay-la-Buissière, « Boulogne » for Boulogne-sur-Mer, « Saint-Amand » for Saint-Amand-les-Eaux
+_LIAISONS = frozenset(("sur", "sous", "en", "les", "lez", "la", "le", "l", "de", "du", "des", "d", "aux", "au", "et"))
+
+
+def _designations(nom: str) -> tuple[str, ...]:
+    """The words, space-bound, by which a text designates the commune `nom` as « ville de … » (« commune »,
+    « mairie »): by its mentions (`_mentions`), or by its short name (`_LIAISONS`) when it has one."""
+    formes = [m.strip() for m in _mentions(nom)]
+    mots = reference.nom_collectivite(nom).split()
+    court = next((mots[:i] for i in range(1, len(mots) - 1) if mots[i] in _LIAISONS), None)
+    if court and court != ["saint"] and court != ["sainte"] and len(" ".join(court)) >= 3:
+        formes.append(" ".join(court))
+    return tuple(f" {v} {d}{f} " for v in ("ville", "commune", "mairie") for f in formes
+                 for d in (("",) if f.split(" ", 1)[0] in ("du", "des", "au", "aux") else ("de ", "d ", "")))
 
 
 def _de_commune(nom: str) -> str:

@@ -1,4 +1,4 @@
-"""PRJ-06…PRJ-10, FIN-19 — the workbook against the national list of the programme's communes.
+"""PRJ-06…PRJ-11, FIN-19 — the workbook against the national list of the programme's communes.
 
 The list is the one the engine passes in (`index(conv).reference`: the shipped ANCT list of
 April 2024, or a later one given with `--reference` / `ACV_XL_REFERENCE`); these rules never read
@@ -13,6 +13,7 @@ a malformed INSEE code (PRJ-02), département or SIREN (PRJ-05); no « commune m
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from itertools import compress, repeat
 from operator import attrgetter, eq
 from typing import Any, Iterable
@@ -22,7 +23,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.dispositifs import is_r2334_27
 from acv_xl.contract.model import Convention
 from acv_xl.contract.reference import ConventionRef, Reference, nom_cle, noms_cles
-from acv_xl.contract.values import fmt_number, fold
+from acv_xl.contract.values import fmt_date, fmt_number, fold
 
 from . import (
     RE_DEPARTEMENT,
@@ -258,6 +259,32 @@ def departement_epci(conv: Convention) -> Iterable[Finding]:
                        "Vérifiez le SIREN actuel de l'EPCI (annuaire des entreprises, BANATIC) : s'il diffère de celui "
                        "du classeur, corrigez le classeur ; si c'est la liste qui a vieilli (fusion postérieure à sa "
                        "date), donnez une liste à jour (option --reference).")
+
+
+SIGNATURE_WINDOW = timedelta(days=62)  # the parties' signatures of one convention, at most (PRJ-11)
+
+
+@rule("PRJ-11", A, "Convention signée avant la date que donne la liste nationale", SRC_LISTE_NATIONALE)
+def date_convention(conv: Convention) -> Iterable[Finding]:
+    """Added code. `acv_date_convention` (a date) precedes the signature the list gives the convention.
+    The list gives the first convention-cadre's date; a workbook may carry a later one (an avenant's, the
+    ACV 2 extension's), so only an earlier date is said — no convention, nor its avenant, is signed
+    before the convention itself: a year mistyped, mostly, by which ACT-07 and FIN-24 judge the plan. Not
+    within `SIGNATURE_WINDOW` before it: the parties sign on different days, and a workbook may carry the
+    first signature where the list gives the last."""
+    cref = _convention(conv)
+    signee = conv.value("acv_date_convention")
+    if cref is None or cref.date_signature is None or signee.__class__ is not date \
+            or signee >= cref.date_signature - SIGNATURE_WINDOW:
+        return
+    ref = _ref(conv)
+    yield at_named(conv, "acv_date_convention", "PRJ-11", A,
+                   f"La convention-cadre est datée du {fmt_date(signee)}, mais la {ref.libelle} donne la "
+                   f"convention {_name(cref)} signée le {fmt_date(cref.date_signature)} : ni elle ni un avenant "
+                   "ne sont signés avant cette date.",
+                   f"Corrigez la date (une année mal saisie, le plus souvent) : la date de la liste "
+                   f"({fmt_date(cref.date_signature)}) ou celle, postérieure, d'un avenant ; si la liste se trompe, "
+                   "donnez une liste à jour (option --reference).")
 
 
 @rule("PRJ-09", A, "Convention ACV 2 sans ORT signée selon la liste nationale", SRC_ORT)

@@ -416,8 +416,9 @@ def calendrier_1904(conv: Convention) -> Iterable[Finding]:
 # The values the Synthèse's formulas look for, compared as Excel compares (without case, but every
 # space counted): (table, column, what the formulas then do with the line, which values matter — None: all)
 _SYNTHESE_KEYS = (
+    # the codes the Synthèse of the workbook's version lists: another one goes there anyway
     (layout.T_FINANCEMENTS, "financeur", f"ses financements vont sur la ligne « {layout.SYNTHESE_FINANCEUR_AUTRES} »",
-     tuple(layout.FINANCEURS_BY_CODE)),  # the codes the Synthèse lists: another one goes there anyway
+     "version"),
     (layout.T_FINANCEMENTS, "statut", f"ses financements vont sur la ligne « {layout.SYNTHESE_STATUT_AUTRES} »", None),
     (layout.T_FINANCEMENTS, "numero", "ses financements ne sont comptés dans aucun axe", None),
     (layout.T_ACTIONS, "numero", "les financements de l'action ne sont comptés dans aucun axe", None),
@@ -446,6 +447,8 @@ def espaces_hors_synthese(conv: Convention) -> Iterable[Finding]:
         if not odd:
             continue
         header = table.header(attr)
+        if only == "version":  # ADEME, EAU, SNCF have no row in a 2026.1 Synthèse: « ADEME » goes there too
+            only = layout.synthese_financeurs(conv.value("acv_version_modele"))
         # the Synthèse looks each action's N° up in the plan's as typed: « 2.1  » on the action and on its
         # lines alike is counted in its axe; a line typed otherwise than its action, or an action than its lines, not
         plan = table is layout.T_FINANCEMENTS
