@@ -204,20 +204,34 @@ def _unique_headers(headers: list[str]) -> list[str]:
     return out
 
 
-_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9A-Fa-f]{4}_")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9A-Fa-f]{4}_")
+# The one escaping of a cell's text written inline, by the blocks of `Lignes` and `Anomalies`
+# (`consolidation_blocks`) and by this writer for a rich-text look-alike: a second one here wrote
+# U+FFFE raw (no longer XML: Excel repaired the file) and lost a carriage return.
+# XlsxWriter's escaping of a shared string (`SharedStrings._write_si`, XlsxWriter 3.2–3.3), which a
+# test compares with it: a literal `_xHHHH_` protected, control characters as `_xHHHH_`, the two
+# non-characters too, then `&<>`; `xml:space` when the text starts or ends with whitespace.
+_LITERAL = re.compile("(_x[0-9a-fA-F]{4}_)")
+_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
+# What needs escaping: one of these characters, or a `_x` (found apart: an alternation in one expression
+# was tried at every character, three times the time of a character class; each workbook's messages
+# are new texts, escaped once each)
+_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]").search
 
 
-def _xml_text(text: str) -> str:
-    """Cell text as XML: markup escaped, control characters as `_xHHHH_` (as XlsxWriter does), and
-    a literal `_xHHHH_` protected by `_x005F` so that Excel does not decode it."""
+def inline_text(text: str) -> str:
+    """`t="inlineStr"` and the cell's `<is>`: the text (cut to what a cell holds, `excel_text`) as XlsxWriter would
+    write it in its shared strings."""
     if len(text) > EXCEL_CELL_HALF:
         text = excel_text(text)
-    if not _SPECIAL.search(text):
-        return text  # the usual case: one scan
-    text = text.translate(_XML_ESCAPES)
-    return _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_" if len(m.group()) == 1 else "_x005F" + m.group(), text)
+    if _SPECIAL(text) is not None or "_x" in text:
+        text = _LITERAL.sub(r"_x005F\1", text)
+        text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
+        text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # XlsxWriter's `^\s|\s$`: `\s` is what `str.isspace` says, and a `\s` before a final newline ends
+    # with one; its first and last characters looked at rather than every one
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f' t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 def _excel_serial(value: date) -> float:
@@ -292,7 +306,7 @@ def _rows_xml_cells(rows: list[list[Any]], first_row: int, styles: list[int], ro
                 else:
                     text = v if len(v) <= EXCEL_CELL_HALF else excel_text(v)  # what a cell holds
                     if _looks_rich(text):  # rare: not cached, so that the use count stays right
-                        tail = f' t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
+                        tail = inline_text(text)
                     else:
                         tail = tails[v] = f' t="s"><v>{index(text)}</v></c>'
                 cells.append(f"{starts[j]}{r}{md[j]}{tail}")
@@ -303,8 +317,7 @@ def _rows_xml_cells(rows: list[list[Any]], first_row: int, styles: list[int], ro
             elif isinstance(v, date):
                 cells.append(f"{starts[j]}{r}{md[j]}><v>{_excel_serial(v)!r}</v></c>")
             else:  # not expected: shown as text rather than lost
-                cells.append(f'{starts[j]}{r}{md[j]} t="inlineStr"><is><t xml:space="preserve">'
-                             f"{_xml_text(str(v))}</t></is></c>")
+                cells.append(f"{starts[j]}{r}{md[j]}{inline_text(str(v))}")
         cells.append("</row>")
         out.append("".join(cells))
     sst.count += repeats  # XlsxWriter counts every use of a shared string
@@ -343,7 +356,7 @@ def _cell_maker(start: str, sst_index: dict[str, int]):
             if at is not None:
                 return f'{start} t="s"><v>{at}</v></c>'
             # rare: rich-text look-alike (`_rows_xml`), inline so that XlsxWriter never takes it for its XML
-            return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(v)}</t></is></c>'
+            return start + inline_text(v)
         if t is int:
             return f"{start}><v>{v}</v></c>"  # a year stays 2024
         if t is float or t is Decimal:
@@ -1377,8 +1390,9 @@ class _Packer:
 
 # What makes XlsxWriter write a shared string otherwise than `<si><t>text</t></si>`: a control
 # character or a literal `_xHHHH_` (escaped), a non-character, markup (escaped, or its rich-text
-# XML), leading or trailing whitespace (`xml:space`). Tested here more cheaply, never less often.
-_SST_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]").search
+# XML), leading or trailing whitespace (`xml:space`). Tested here more cheaply, never less often:
+# the characters `inline_text` escapes, as XlsxWriter does.
+_SST_CHARS = _SPECIAL
 
 
 def _sst_plain(texts: list[str]) -> list[bool]:
