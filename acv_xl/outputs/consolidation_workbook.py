@@ -518,6 +518,22 @@ def _sheet_class():
             self.table_cells = _NoCells()
             self.table_ranges: list[tuple[int, int, int, int]] = []
             self.packer: _Packer | None = None  # set by `write_workbook`: rows compressed ahead
+            # `_Writer.titles_in_header`: the print area from this row (0-based) down to the last row
+            # written, of a table or of a chart (`chart_bottom`), known when the workbook is closed
+            self.print_from: int | None = None
+            self.chart_bottom = 0
+
+        @property
+        def print_area_range(self):  # read by XlsxWriter when it closes the workbook
+            if self.print_from is None:
+                return self.set_print_area
+            last_row = max(self.dim_rowmax or 0, self.chart_bottom, *(r2 for _r1, _c1, r2, _c2 in self.table_ranges))
+            last_col = max(self.dim_colmax or 0, *(c2 for _r1, _c1, _r2, c2 in self.table_ranges))
+            return self._convert_name_area(self.print_from, 0, last_row, last_col)
+
+        @print_area_range.setter
+        def print_area_range(self, area) -> None:
+            self.set_print_area = area
 
         def _prepare_formula(self, formula, expand_future_functions=False):
             # XlsxWriter runs some 30 regular expressions over each formula (compiling them in each
@@ -753,10 +769,6 @@ def lignes_total(cols: list[tuple[str, float, str | None]], n: int, total: Decim
                 f'--({counted}="{OUI}"))', total)}
 
 
-# Key columns narrower than this (points) would wrap a title a word a line: left running past them
-_KEYS_FOR_TITLES_PT = 150
-
-
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
@@ -770,10 +782,6 @@ class _Writer:
             # one (amounts without their € format) — never such a file
             raise RuntimeError("les styles du classeur consolidé n'ont pas les numéros attendus : la version "
                                "d'XlsxWriter installée n'est pas celle qu'acv-xl connaît")
-        # the title and subtitle wrapped over the key columns of a sheet printed several pages wide
-        # (`titles_over_keys`); after `FORMATS`, whose numbers the blocks use
-        self.fmt_wrapped = {name: wb.add_format({**FORMATS[name], "text_wrap": True, "valign": "top"})
-                            for name in ("titre", "sous_titre")}
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
@@ -790,30 +798,27 @@ class _Writer:
         return ws
 
     def titles(self, ws, titre: str, sous_titre: str) -> None:
-        """The sheet's title (A1) and subtitle (A2), kept for `titles_over_keys`."""
+        """The sheet's title (A1) and subtitle (A2), kept for `titles_in_header`."""
         ws.write_string(0, 0, titre, self.fmt["titre"])
         ws.write_string(1, 0, sous_titre, self.fmt["sous_titre"])
         ws.titles = (titre, sous_titre)
 
-    def titles_over_keys(self, ws, keys: tuple[int, int] | None) -> None:
+    def titles_in_header(self, ws, keys: tuple[int, int] | None) -> None:
         """A sheet printed several pages wide repeats its key columns on each page, and its title and
         subtitle, running past them from A1 and A2, were cut at their edge on every page but the first
-        (« Lignes de financement de toutes les conventions », « … — tous départements — gén »): they are
-        wrapped over the key columns, in rows of their height, when these are wide enough to hold a few
-        words a line (the annex does the same, `annex._title`)."""
+        (« Lignes de financement de toutes les conventions », « … — tous départements — gén »); wrapped
+        over the key columns, they made a band of five lines above the frozen table on screen, and pages
+        more. They print in the page header of every page (`page_layout.titles_header`), and the print
+        area starts at the table's header row: on screen rows 1 and 2 stay one line each."""
         titles = getattr(ws, "titles", None)
         if keys is None or titles is None:
             return
-        points = sum(page_layout.column_points(w) for w in ws.print_widths[keys[0]:keys[1] + 1])
-        if points < _KEYS_FOR_TITLES_PT:
-            return
-        for row, (text, name, font_pt, line_pt) in enumerate(zip(titles, ("titre", "sous_titre"), (14, 11), (19, 15))):
-            if keys[1] > keys[0]:
-                ws.merge_range(row, keys[0], row, keys[1], "", self.fmt_wrapped[name])
-            ws.write_string(row, keys[0], text, self.fmt_wrapped[name])
-            lines = page_layout.arial_lines_in(text, points, font_pt, bold=name == "titre")
-            if lines > 1:
-                ws.set_row(row, min(page_layout.MAX_ROW_PT, line_pt * lines + 3))
+        # never scaled down with the sheet (its subtitle would print at 6 pt), and a top margin that
+        # holds its two lines: at the usual one, the subtitle printed over the table's header row
+        ws.set_header(page_layout.titles_header(*titles), {"scale_with_doc": False, "margin": page_layout.TITLES_HEADER_IN})
+        ws.set_margins(left=page_layout.MARGIN_IN, right=page_layout.MARGIN_IN, top=page_layout.TITLES_TOP_IN,
+                       bottom=page_layout.MARGIN_BOTTOM_IN)
+        ws.print_from = 2  # the print area: from the table's header row down (`_sheet_class`)
 
     def footer_label(self, ws) -> str:
         """Left of each printed page's footer: the sheet and what the workbook is."""
@@ -912,9 +917,6 @@ class _Writer:
             ws.print_decided = True
             ws.print_widths = [c[1] for c in columns]
             plan = page_layout.plan(ws.print_widths, (0, max(0, freeze_cols - 1)), getattr(ws, "landscape", True))
-            # the titles first: wrapped over the key columns, their rows are taller, and the first page
-            # holds fewer of the table's (a table decided to fit on it ran onto the next, header-less)
-            self.titles_over_keys(ws, plan.repeat_columns)
             # The header row repeated on every page only when the table runs past the first: under a
             # table that fits on it, a chart or another table pushed to the next page printed beneath
             # this table's header, which said nothing of them (« Identifiant ACV, Libellé… » over the
@@ -924,6 +926,7 @@ class _Writer:
                               header_rows=(first_row, first_row) if repeat else None,
                               key_columns=(0, max(0, freeze_cols - 1)),
                               landscape=getattr(ws, "landscape", True), footer_right=self.footer_date())
+            self.titles_in_header(ws, plan.repeat_columns)  # after `setup`: its own margins
         return first_row, last
 
     @staticmethod
@@ -965,6 +968,11 @@ class _Writer:
         # a little below its row's top: at a page break, a chart starting on the row's very edge was
         # drawn (clipped) at the foot of the page before as well
         ws.insert_chart(row, col, chart, {"y_offset": 4})
+        bottom, covered = row, 0.0  # its last row, for the print area (`_sheet_class`)
+        while covered < 3 + height * 0.75:
+            covered += self.row_height(ws, bottom)
+            bottom += 1
+        ws.chart_bottom = max(ws.chart_bottom, bottom)
         start = row if keep_from is None else keep_from
         self.keep_together(ws, start, (row - start) * page_layout.LINE_PT + height * 0.75)
 
