@@ -385,7 +385,9 @@ def test_each_page_across_of_a_long_table_says_whose_its_rows_are(printed, evolu
     (history,) = libreoffice.convert([evolution], "pdf", evolution.parent / "pdf")
     cases = [(printed["consolidation"][1], "Lignes", {"Identifiant", "Libellé", "N°", "action"}),
              (printed["extrait"][1], "Lignes", {"Identifiant", "Libellé", "N°", "action"}),
-             (history, "Mouvements", {"Identifiant", "N°", "action", "Financeur"})]
+             (history, "Mouvements", {"Identifiant", "N°", "action", "Financeur"}),
+             # its page of suggestions said only the file, not which of its findings each suggestion was of
+             (printed["consolidation"][1], "Anomalies", {"Fichier", "Identifiant", "Gravité", "Code"})]
     for pdf, sheet, keys in cases:
         pages = list(_sheet_pages(_pages(pdf), sheet))
         assert len(pages) >= 2, (pdf.name, sheet)

@@ -1240,7 +1240,9 @@ class _Writer:
                     b = r.blocs[ANOMALIES, f.rel] = anomalies_bloc(f)
                 packed.append((b.length, b.crc, b.data))
                 n += len(f.findings)
-        _, last = self.table(ws, TABLES[Feuille.ANOMALIES], anomalies_columns(), range(n), freeze_cols=0, packed=packed)
+        # the finding's file, convention, gravité and code frozen and printed on each page across: after the
+        # file alone, the page of the suggestions did not say which of its findings each was of
+        _, last = self.table(ws, TABLES[Feuille.ANOMALIES], anomalies_columns(), range(n), freeze_cols=4, packed=packed)
         for lib, fmt in (("Erreur", "erreur"), ("Avertissement", "avertissement")):
             ws.conditional_format(3, 2, last, 2, {"type": "cell", "criteria": "==", "value": f'"{lib}"',
                                                   "format": self.fmt[fmt]})
