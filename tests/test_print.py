@@ -220,6 +220,23 @@ def test_the_synthese_notes_print_whole_on_a_page(printed):
         assert any(want == words[i:i + len(want)] for words in pages for i in range(len(words))), note
 
 
+@pytest.mark.libreoffice
+def test_the_historique_notes_print_whole(evolution):
+    """Under `Mouvements` and `Mouvements par financeur`, the notes (a change of scope between two
+    consolidations, what « engagements obtenus » counts) were written in column A, one line each: they
+    ran past the page's edge and were cut there (« … et leurs écarts peuvent n'être »). Each is wrapped
+    across the first page's columns, as the Synthèse's: every word printed, in order."""
+    (pdf,) = libreoffice.convert([evolution], "pdf", evolution.parent / "pdf" / "notes")
+    wb = openpyxl.load_workbook(evolution)
+    for sheet in ("Mouvements", "Mouvements par financeur"):
+        notes = [c.value for c in wb[sheet]["A"] if isinstance(c.value, str) and len(c.value) > 120]
+        assert notes, sheet
+        pages = [[w for *_, w in words] for words in _sheet_pages(_pages(pdf), sheet)]
+        for note in notes:
+            want = note.split()
+            assert any(want == words[i:i + len(want)] for words in pages for i in range(len(words))), (sheet, note)
+
+
 def _charts(xlsx: Path) -> dict[str, list[tuple[int, int, int, float]]]:
     """Sheet → its charts as (first column, first row, last column, pixels into the last column), from
     the drawings' anchors (XlsxWriter anchors a chart to two cells; its size is not written)."""
