@@ -995,14 +995,19 @@ class _Writer:
 
     def first_page_notes(self, ws, row: int, notes: list[str]) -> int:
         """Notes under a table, each wrapped across the columns of the first printed page, in a row tall
-        enough: written in column A alone, they ran past the page's edge and were cut. The next free row."""
+        enough: written in column A alone, they ran past the page's edge and were cut. Past the key columns
+        of a sheet that repeats them on each page across: over them, each page across printed the notes'
+        first words again, cut at their edge (« Phase au comité : initialisation, déploiement ou termi »).
+        The next free row."""
         n = page_layout.first_page_columns(ws.print_widths, ws.print_plan)
-        width = sum(ws.print_widths[:n])
+        keys = ws.print_plan.repeat_columns
+        first = keys[1] + 1 if keys and keys[1] + 1 < n else 0
+        width = sum(ws.print_widths[first:n])
         fmt = self.fmt["note"]
         for k, text in enumerate(notes):
-            if n > 1:
-                ws.merge_range(row + k, 0, row + k, n - 1, "", fmt)
-            ws.write_string(row + k, 0, text, fmt)
+            if n - first > 1:
+                ws.merge_range(row + k, first, row + k, n - 1, "", fmt)
+            ws.write_string(row + k, first, text, fmt)
             ws.set_row(row + k, page_layout.row_height([(text, width)]))
         return row + len(notes)
 
