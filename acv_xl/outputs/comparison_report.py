@@ -55,6 +55,7 @@ def kind_of(change: Change, champ: str | None = None) -> Kind:
 TERMINAL_VALUE_CHARS = 200
 CUT_NOTE = ("Les valeurs longues sont abrégées (« … ») ; « --format json » et le classeur des écarts "
             "(« -o ») les donnent entières.")
+SINCE_CUT_NOTE = "Les valeurs longues sont abrégées (« … ») ; « --format json » les donne entières."
 
 
 def fmt_value(value: Any, kind: Kind = Kind.TEXT, room: int | None = None) -> str:
