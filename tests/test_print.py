@@ -578,3 +578,49 @@ def test_the_width_of_an_amount_column_is_the_one_its_every_cell_needs():
             total = total[1] if isinstance(total, tuple) else total
             every = page_layout.euros_width([r[0] for r in rows if r] + [total])
             assert _widest_euros(0, rows, totals) == every, (rows, totals)
+
+
+def test_no_chart_lies_over_the_key_columns_repeated_on_each_page_across(tmp_path):
+    """A sheet several pages wide repeats its key columns on each page across; a chart drawn over them
+    (anchored at column A) was printed by LibreOffice on the page across too, its left part cut at their
+    edge. Every chart starts past them, as the notes do."""
+    out = _a_departement(tmp_path)
+    wb = openpyxl.load_workbook(out)
+    wide = 0
+    for sheet, found in _charts(out).items():
+        keys = wb[sheet].print_title_cols
+        if not keys:
+            continue
+        wide += 1
+        last_key = range_boundaries(keys.replace("$", "").split(":")[1] + "1")[0] - 1  # 0-based
+        assert all(col > last_key for col, *_ in found), (sheet, keys, found)
+    assert wide, "aucune feuille à graphique sur plusieurs pages de large"
+
+
+@pytest.mark.libreoffice
+def test_the_chart_under_a_wide_history_prints_nothing_over_its_key_columns(tmp_path):
+    """The history of eleven comités prints `Par financeur` two pages wide, its financeurs repeated on
+    the page across; its chart, under the table and drawn from column A, was printed on that page across
+    as well, its left part cut at the key columns' edge. No word of it lies over the key columns, on any
+    page (LibreOffice clips what lies past them on the page across)."""
+    from acv_xl.cli import main
+
+    reg = tmp_path / "registre.sqlite"
+    for k in range(11):
+        assert main(["consolider", str(EXEMPLES / "arras.xlsx"), "-o", str(tmp_path / "c.xlsx"), "--registre", str(reg),
+                     "--jobs", "1", "--remplacer", "--comite", f"Comité n° {k + 1}"]) in (0, 1)
+    assert main(["historique", str(reg), "-o", str(tmp_path / "h.xlsx")]) == 0
+    assert openpyxl.load_workbook(tmp_path / "h.xlsx")["Par financeur"].print_title_cols  # two pages wide
+    (pdf,) = libreoffice.convert([tmp_path / "h.xlsx"], "pdf", tmp_path / "pdf")
+    pages = list(_sheet_pages(_pages(pdf), "Par financeur"))
+    assert len(pages) == 2
+    charted = 0
+    for words in pages:
+        header = min(y0 for _, y0, _, _, w in words if w == "Financeur")  # the table's header row
+        keys_end = min(x0 for x0, y0, _, _, w in words if w == "Comité" and abs(y0 - header) < 3)  # past the keys
+        table_end = max(y1 for _, _, _, y1, w in words if w == "Total")
+        footer = max(y0 for _, y0, _, _, _ in words)
+        chart = [(x0, w) for x0, y0, _, _, w in words if table_end + 2 < y0 < footer - 3]
+        charted += bool(chart)
+        assert all(x0 >= keys_end - 3 for x0, _ in chart), (keys_end, sorted(chart)[:5])
+    assert charted

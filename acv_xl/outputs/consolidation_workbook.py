@@ -956,15 +956,19 @@ class _Writer:
     def first_page_chart(self, ws, chart, width: int, height: int, beside: tuple[int, int], below: int,
                          keep_from: int | None = None) -> None:
         """`chart` at `beside` (row, column) when it ends there within the sheet's first printed page,
-        else at column A of row `below`, as wide as that page allows: placed past the page's edge, a
+        else at row `below`, as wide as that page allows: placed past the page's edge, a
         chart was cut there and went on, in pieces, on the next pages. Never cut across two pages
-        either: with the rows from `keep_from` (the table it shows), on one page (`keep_together`)."""
+        either: with the rows from `keep_from` (the table it shows), on one page (`keep_together`). Never
+        over the key columns a sheet repeats on each page across (`past_keys`): LibreOffice drew its left
+        part again, cut at their edge, on the page across."""
         room = page_layout.first_page_points(ws.print_widths, ws.print_plan) / 0.75  # pixels
-        row, col = beside
+        first = self.past_keys(ws)
+        row, col = beside[0], max(beside[1], first)
         before = sum(page_layout.column_points(w) for w in ws.print_widths[:col]) / 0.75
         if before + width > room:
-            row, col = below, 0
-        chart.set_size({"width": int(min(width, room)), "height": height})
+            row, col = below, first
+            before = sum(page_layout.column_points(w) for w in ws.print_widths[:col]) / 0.75
+        chart.set_size({"width": int(min(width, room - before)), "height": height})
         # a little below its row's top: at a page break, a chart starting on the row's very edge was
         # drawn (clipped) at the foot of the page before as well
         ws.insert_chart(row, col, chart, {"y_offset": 4})
@@ -993,15 +997,22 @@ class _Writer:
         if used + height_pt > page and row > start:
             ws.set_h_pagebreaks(sorted({*ws.hbreaks, row}))
 
+    @staticmethod
+    def past_keys(ws) -> int:
+        """The first column of the first printed page past the key columns the sheet repeats on each page
+        across (0 when it repeats none, or they fill that page): what lies over them prints again, cut at
+        their edge, on each page across — a note's first words (« Phase au comité : initialisation,
+        déploiement ou termi »), the left of a chart (LibreOffice)."""
+        keys = ws.print_plan.repeat_columns
+        n = page_layout.first_page_columns(ws.print_widths, ws.print_plan)
+        return keys[1] + 1 if keys and keys[1] + 1 < n else 0
+
     def first_page_notes(self, ws, row: int, notes: list[str]) -> int:
         """Notes under a table, each wrapped across the columns of the first printed page, in a row tall
         enough: written in column A alone, they ran past the page's edge and were cut. Past the key columns
-        of a sheet that repeats them on each page across: over them, each page across printed the notes'
-        first words again, cut at their edge (« Phase au comité : initialisation, déploiement ou termi »).
-        The next free row."""
+        of a sheet that repeats them on each page across (`past_keys`). The next free row."""
         n = page_layout.first_page_columns(ws.print_widths, ws.print_plan)
-        keys = ws.print_plan.repeat_columns
-        first = keys[1] + 1 if keys and keys[1] + 1 < n else 0
+        first = self.past_keys(ws)
         width = sum(ws.print_widths[first:n])
         fmt = self.fmt["note"]
         for k, text in enumerate(notes):
