@@ -624,3 +624,31 @@ def test_the_chart_under_a_wide_history_prints_nothing_over_its_key_columns(tmp_
         charted += bool(chart)
         assert all(x0 >= keys_end - 3 for x0, _ in chart), (keys_end, sorted(chart)[:5])
     assert charted
+
+
+@pytest.mark.libreoffice
+def test_the_comites_and_libelles_of_the_history_print_whole(tmp_path):
+    """`Par convention` wrote the comité (« Consolidation du 06/12/2026 à 23:50 (n° 1) », or a label
+    given with --comite) in a column of 30 characters beside the amounts: printed « Consolidation du
+    06/12/2026 à 23:50 ( », which comité lost; a longer label was cut in `Consolidations` too. They wrap,
+    as in the movements: every word of them prints."""
+    from collections import Counter
+
+    from acv_xl.cli import main
+
+    reg = tmp_path / "registre.sqlite"
+    for comite in ("Comité régional d'engagement du 12 juin 2026 (Hauts-de-France)", "Comité du 12/06/2026",
+                   "Comité du 12/06/2026"):  # the same label twice: each numbered, « (n° 2) »
+        assert main(["consolider", str(EXEMPLES / "arras.xlsx"), "-o", str(tmp_path / "c.xlsx"), "--registre", str(reg),
+                     "--jobs", "1", "--remplacer", "--comite", comite]) in (0, 1)
+    assert main(["historique", str(reg), "-o", str(tmp_path / "h.xlsx")]) == 0
+    (pdf,) = libreoffice.convert([tmp_path / "h.xlsx"], "pdf", tmp_path / "pdf")
+    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    for sheet, headers in (("Consolidations", ("Comité",)), ("Par convention", ("Libellé", "Comité"))):
+        ws = wb[sheet]
+        columns = [[c.value for c in ws[3]].index(h) for h in headers]
+        texts = [str(r[j].value) for r in ws.iter_rows(min_row=4) for j in columns if r[j].value]
+        assert any("(n° 3)" in t for t in texts) and any("Hauts-de-France" in t for t in texts), texts
+        printed = Counter(w for page in _sheet_pages(_pages(pdf), sheet) for *_, w in page)
+        missing = Counter(w for t in texts for w in t.split()) - printed
+        assert not missing, (sheet, missing)

@@ -91,8 +91,9 @@ class _EvolutionWriter(_Writer):
         return f"générée le {self.genere_le.strftime('%d/%m/%Y')}"
 
     def consolidations(self) -> None:
-        # the scope of each run, so that a series mixing scopes is seen for what it is
-        cols = [("N°", 6, "entier"), ("Date", 16, "date_heure"), ("Comité", 34, None), ("Département", 12, None),
+        # the scope of each run, so that a series mixing scopes is seen for what it is; the comité wraps (a
+        # --comite label longer than its column was cut at its edge on paper)
+        cols = [("N°", 6, "entier"), ("Date", 16, "date_heure"), ("Comité", 34, "texte_long"), ("Département", 12, None),
                 ("Sans erreurs seulement", 12, None), ("Fichiers", 10, "entier"), ("Conventions comptées", 12, "entier"),
                 ("Financement total (€)", 20, "euros")]
         rows = [[int(i), datetime.fromisoformat(d), lab, dep if isinstance(dep, str) else "tous",
@@ -194,7 +195,9 @@ class _EvolutionWriter(_Writer):
     def par_convention(self) -> None:
         ev = self.ev
         labels = ev.labels()
-        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
+        # the libellé and the comité wrap, as in the movements: « Consolidation du 06/12/2026 à 23:50 (n° 1) »
+        # printed « Consolidation du 06/12/2026 à 23:50 ( », cut at its column's edge, which comité lost
+        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 30, "texte_long"), ("N°", 6, "entier"), ("Comité", 30, "texte_long"),
                 (H.FINANCEMENT, 18, "euros"), (H.STATUT, 26, None), (H.ERREURS, 9, "entier"),
                 (H.AVERTISSEMENTS, 15, "entier"), ("Informations", 12, "entier")]
         rows = [[acv or SANS_ID, lib, int(c), labels.get(int(c)), float(t), STATUT_LIBELLE.get(e, e), int(er), int(av),
