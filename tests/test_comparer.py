@@ -455,3 +455,25 @@ def test_a_year_typed_out_of_range_reads_as_typed_never_as_a_python_float(base, 
     assert code == 1 and len(added) == 2, text
     assert any(" · 3021 (" in line for line in added) and any(" · 2021,5 (" in line for line in added), added
     assert "3021.0" not in text and "2021.5" not in text
+
+
+def test_a_long_value_changed_is_cut_in_the_text_never_in_the_json(base, tmp_path, capsys):
+    """A title of 16 000 emoji changed was quoted whole, before and after, in one terminal line of
+    128 kB; it is cut with « … » (never between an emoji's two halves), a note says where to read it
+    whole, and the JSON keeps it whole."""
+    long_before, long_after = "🏛" * 16_000, "🏛" * 15_999 + "🌳"  # 32 000 units: a full cell
+    acts = list(base.actions)
+    before = base.model_copy(update={"actions": [build_row(FicheAction, {**acts[0].raw, "intitule": long_before})]
+                                     + acts[1:]})
+    after = base.model_copy(update={"actions": [build_row(FicheAction, {**acts[0].raw, "intitule": long_after})]
+                                    + acts[1:]})
+    a, b = _write(before, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    code, text, err = _run(capsys, "comparer", a, b)
+    assert code == 1, err
+    line = next(t for t in text.splitlines() if "Intitulé" in t)
+    assert len(line) < 600, len(line)
+    assert "🏛" * 50 + "…" in line and "\ufffd" not in line
+    assert "entières" in text and len(text) < 5_000, len(text)
+    code, out, err = _run(capsys, "comparer", a, b, "--format", "json")
+    changed = [c for c in json.loads(out)["changements"] if c.get("champ") == "Intitulé"]
+    assert [(c["avant"], c["apres"]) for c in changed] == [(long_before, long_after)]

@@ -954,6 +954,26 @@ def test_lignes_texts_round_trip_exactly(tmp_path):
     assert ws.cell(row=4, column=col + 1).font.i is False and ws.cell(row=5, column=col + 1).font.i is True
 
 
+def test_a_rich_text_look_alike_with_a_non_character_is_written_as_xml(tmp_path):
+    """The writer escaped a rich-text look-alike (`<r>…</r>`, written inline) its own way, apart from
+    the blocks' `inline_text`: U+FFFE went into the sheet raw, which is not XML (Excel repaired the
+    workbook, openpyxl refused it), and a carriage return came back as a line feed. One escaping now."""
+    from python_calamine import CalamineWorkbook
+
+    libelle = "<r>Arras\ufffe retour\r\nchariot</r>"
+    t = Totaux(financement_total=Decimal("1.00"), par_financeur={"X": Decimal("1.00")})
+    line = ("1.1", "ETAT", 1, "DSIL", "Subvention", "x", 2025, Decimal("1.00"), "Acquis", True, "",
+            "Plan de financement", "F4")
+    f = FileSummary(path="/x", rel="x.xlsx", etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, lines=(line,),
+                    libelle=libelle, date_validation=date(2026, 3, 2), mtime=datetime(2026, 3, 4).timestamp())
+    out = tmp_path / "w.xlsx"
+    C.write_workbook(C.ConsolidationResult([f], judge([f])), out)
+    synth = openpyxl.load_workbook(out)[Feuille.SYNTHESE]
+    assert synth.cell(row=4, column=2).data_type == "s"
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name(Feuille.SYNTHESE).to_python()
+    assert rows[3][1] in (libelle, libelle.replace("\ufffe", "_xFFFE_"))  # calamine leaves XlsxWriter's `_xHHHH_`
+
+
 def test_territorial_funders_are_named_without_the_pas_de_calais_outside_it():
     """The template's reference list is the Pas-de-Calais's: a report on another département (or
     on several) names the Région, the Département and the EPF without a territory."""

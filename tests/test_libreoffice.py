@@ -376,3 +376,24 @@ def test_str13_says_nothing_of_a_numero_the_synthese_finds_typed_alike(tmp_path)
     assert _cents(syn[sl.axe_autres].value) == 0 and _cents(syn[sl.financeur_autres].value) == 0
     assert _cents(syn[sl.par_axe[2]].value) == t.par_axe["2"]
     assert _cents(syn[sl.par_financeur["ETAT"]].value) == t.par_financeur["ETAT"]
+
+
+def test_a_failed_conversion_gives_libreoffice_s_last_words_for_the_support(tmp_path, monkeypatch):
+    """A conversion that stopped with a code (a full disk, a broken installation) said « LibreOffice
+    s'est arrêté avec le code 1 » and nothing else: what LibreOffice wrote was kept nowhere, and no one
+    could tell why. Its last three lines are quoted, its usual noise left out, each line cut."""
+    fake = tmp_path / "soffice"
+    lines = ["Warning: failed to launch javaldx - java may not function correctly", "premiere ligne",
+             "Error: a", "Error: b", "Error: " + "x" * 1000]
+    fake.write_text("#!/bin/sh\n" + "".join(f"echo '{ln}' >&2\n" for ln in lines) + "exit 77\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(libreoffice, "soffice", lambda: str(fake))
+    src = tmp_path / "annexe.xlsx"
+    src.write_bytes(b"x")
+    with pytest.raises(libreoffice.ConversionFailed) as exc:
+        libreoffice.convert(src, "pdf", tmp_path / "pdf")
+    message = str(exc.value)
+    assert message.startswith("LibreOffice s'est arrêté avec le code 77, la conversion a échoué."), message
+    assert message.endswith(f"Message de LibreOffice, pour l'assistance : « Error: a / Error: b / Error: "
+                            f"{'x' * (libreoffice.OWN_LINE_CHARS - 8)}… »."), message
+    assert "javaldx" not in message and "premiere" not in message

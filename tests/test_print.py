@@ -167,9 +167,41 @@ def test_a_narrow_sheet_fits_one_page_wide_and_a_wide_one_keeps_8_pt():
 
 def test_the_footer_escapes_ampersands():
     assert page_layout.footer_text("Lens & Liévin") == "Lens && Liévin"
-    # bounded, never between the two `&` of one: a lone `&` is a control character there
-    assert page_layout.footer_text("x" * 199 + "& Liévin") == "x" * 199
-    assert page_layout.footer_text("x" * 198 + "& Liévin") == "x" * 198 + "&&"
+    # bounded, with « … », never between the two `&` of one: a lone `&` is a control character there
+    assert page_layout.footer_text("x" * 199 + "& Liévin") == "x" * 199 + "…"
+    assert page_layout.footer_text("x" * 198 + "& Liévin") == "x" * 198 + "…"
+    assert page_layout.footer_text("x" * 197 + "& Liévin") == "x" * 197 + "&&…"
+
+
+def test_a_page_header_of_titles_stays_within_excels_255_characters(tmp_path):
+    """The titles of a sheet several pages wide print in its page header, which Excel limits to 255
+    characters (XlsxWriter writes none past them, silently): a long comité label in the subtitle is cut
+    with « … » (the title kept whole), never inside an emoji nor between the two `&` of one; « &G » or
+    « &[ » in a name (read by XlsxWriter as an image) leaves the header written."""
+    import warnings
+
+    import xlsxwriter
+
+    from acv_xl.contract.values import excel_length
+
+    title = "Lignes de financement de toutes les conventions comptées"
+    subtitle = "Consolidation Action Cœur de Ville — département 62 — " + "R&G 🏛 " * 60
+    header = page_layout.titles_header(title, subtitle)
+    assert excel_length(header) <= page_layout.HEADER_MAX
+    assert title in header and header.endswith("…" + page_layout.HEADER_RIGHT)
+    body = header[header.index("\n"):-len(page_layout.HEADER_RIGHT)]
+    body.encode("utf-16-le")  # strict: half an emoji (a lone surrogate) would raise
+    assert all(len(run) % 2 == 0 for run in re.findall("&+", body.split("&8", 1)[1])), body
+    long_title = page_layout.titles_header("T" * 400, "sous-titre")
+    assert excel_length(long_title) <= page_layout.HEADER_MAX and "sous-titre" in long_title
+    wb = xlsxwriter.Workbook(tmp_path / "t.xlsx")
+    ws = wb.add_worksheet()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ws.set_header(header)
+        ws.set_header(page_layout.titles_header("Comité R&G &[Picture]", subtitle))
+    assert ws.header and "R&&\u2060G" in ws.header
+    wb.close()
 
 
 # ------------------------------------------------------------------ notes and charts of the consolidation
@@ -180,12 +212,50 @@ def test_the_synthese_notes_print_whole_on_a_page(printed):
     next pages. Each is wrapped across the first page's columns: every word printed, in order."""
     xlsx, pdf = printed["consolidation"]
     ws = openpyxl.load_workbook(xlsx)["Synthèse"]
-    notes = [c.value for c in ws["A"] if isinstance(c.value, str) and len(c.value) > 120]
+    notes = [c.value for row in ws.iter_rows(min_row=3) for c in row if isinstance(c.value, str) and len(c.value) > 120]
     assert len(notes) >= 3
     pages = [[w for *_, w in words] for words in _sheet_pages(_pages(pdf), "Synthèse")]
     for note in notes:
         want = note.split()
         assert any(want == words[i:i + len(want)] for words in pages for i in range(len(words))), note
+
+
+@pytest.mark.libreoffice
+def test_the_historique_notes_print_whole(evolution):
+    """Under `Mouvements` and `Mouvements par financeur`, the notes (a change of scope between two
+    consolidations, what « engagements obtenus » counts) were written in column A, one line each: they
+    ran past the page's edge and were cut there (« … et leurs écarts peuvent n'être »). Each is wrapped
+    across the first page's columns, as the Synthèse's: every word printed, in order."""
+    (pdf,) = libreoffice.convert([evolution], "pdf", evolution.parent / "pdf" / "notes")
+    wb = openpyxl.load_workbook(evolution)
+    for sheet in ("Mouvements", "Mouvements par financeur"):
+        notes = [c.value for row in wb[sheet].iter_rows(min_row=3) for c in row
+                 if isinstance(c.value, str) and len(c.value) > 120]
+        assert notes, sheet
+        pages = [[w for *_, w in words] for words in _sheet_pages(_pages(pdf), sheet)]
+        for note in notes:
+            want = note.split()
+            assert any(want == words[i:i + len(want)] for words in pages for i in range(len(words))), (sheet, note)
+
+
+@pytest.mark.libreoffice
+def test_the_notes_leave_the_key_columns_to_the_pages_across(printed, evolution):
+    """The notes under the Synthèse and Mouvements, merged from column A across the first page, lay
+    partly in the key columns the sheet repeats on each page across: every such page printed their first
+    words again, cut at the key columns' edge (« Phase au comité : initialisation, déploiement ou
+    termi »). They start past the key columns: a page across prints none of them."""
+    (history,) = libreoffice.convert([evolution], "pdf", evolution.parent / "pdf" / "notes_cles")
+    for (xlsx, pdf), sheet, first_other in (((printed["consolidation"]), "Synthèse", "Communes"),
+                                            ((evolution, history), "Mouvements", "Libellé")):
+        ws = openpyxl.load_workbook(xlsx)[sheet]
+        notes = [c.value for row in ws.iter_rows(min_row=3) for c in row
+                 if isinstance(c.value, str) and len(c.value) > 120]
+        assert notes, sheet
+        across = [" ".join(w for *_, w in words) for words in _sheet_pages(_pages(pdf), sheet)
+                  if any(w == "Identifiant" for *_, w in words) and first_other not in _header_words(words)]
+        assert across, sheet
+        for text in across:
+            assert not any(" ".join(note.split()[:6]) in text for note in notes), (sheet, text[-300:])
 
 
 def _charts(xlsx: Path) -> dict[str, list[tuple[int, int, int, float]]]:
@@ -353,7 +423,9 @@ def test_each_page_across_of_a_long_table_says_whose_its_rows_are(printed, evolu
     (history,) = libreoffice.convert([evolution], "pdf", evolution.parent / "pdf")
     cases = [(printed["consolidation"][1], "Lignes", {"Identifiant", "Libellé", "N°", "action"}),
              (printed["extrait"][1], "Lignes", {"Identifiant", "Libellé", "N°", "action"}),
-             (history, "Mouvements", {"Identifiant", "N°", "action", "Financeur"})]
+             (history, "Mouvements", {"Identifiant", "N°", "action", "Financeur"}),
+             # its page of suggestions said only the file, not which of its findings each suggestion was of
+             (printed["consolidation"][1], "Anomalies", {"Fichier", "Identifiant", "Gravité", "Code"})]
     for pdf, sheet, keys in cases:
         pages = list(_sheet_pages(_pages(pdf), sheet))
         assert len(pages) >= 2, (pdf.name, sheet)
@@ -363,28 +435,33 @@ def test_each_page_across_of_a_long_table_says_whose_its_rows_are(printed, evolu
 
 @pytest.mark.libreoffice
 def test_the_title_of_a_sheet_several_pages_wide_prints_whole_on_each_page(printed, evolution):
-    """`Lignes` (the consolidation's, an extract's), `Mouvements` and `Par financeur` repeat their key
-    columns on each page across: their title and subtitle, written in A1 and A2 and running past those
-    columns, were cut at their edge on every page but the first (« Lignes de financement de toutes les
-    conventions », « … — tous départements — gén »). Wrapped over the key columns, every word of them
-    prints left of the first other column, on every page."""
+    """`Lignes` (the consolidation's, an extract's), `Anomalies`, `Mouvements` and `Par financeur` repeat
+    their key columns on each page across: their title and subtitle, written in A1 and A2 and running
+    past those columns, were cut at their edge on every page but the first (« Lignes de financement de
+    toutes les conventions », « … — tous départements — gén »); then wrapped over the key columns, they
+    stood in a band of up to ten lines above the frozen table on screen, and the examples' consolidation
+    printed 33 pages. They print whole in the page header of every page, above the table's header row,
+    and rows 1 and 2 stay one line each on screen, out of the print area."""
     (history,) = libreoffice.convert([evolution], "pdf", evolution.parent / "pdf" / "titres")
-    cases = [(printed["consolidation"][1], "Lignes", {"Identifiant", "ACV", "Libellé", "N°", "action"}),
-             (printed["consolidation"][1], "Par financeur", {"Identifiant", "ACV", "Libellé"}),
-             (printed["extrait"][1], "Lignes", {"Identifiant", "ACV", "Libellé", "N°", "action"}),
-             (history, "Mouvements", {"Identifiant", "ACV", "N°", "action", "Financeur"})]
-    for pdf, sheet, keys in cases:
-        titled = 0
-        for n, words in enumerate(_sheet_pages(_pages(pdf), sheet), 1):
+    cases = [(printed["consolidation"], "Lignes"), (printed["consolidation"], "Par financeur"),
+             (printed["consolidation"], "Anomalies"), (printed["extrait"], "Lignes"),
+             ((evolution, history), "Mouvements")]
+    for (xlsx, pdf), sheet in cases:
+        ws = openpyxl.load_workbook(xlsx)[sheet]
+        titre, sous_titre = ws["A1"].value, ws["A2"].value
+        first, last = range_boundaries(ws.print_area.split("!")[1])[1::2]
+        assert first == 3 and last >= ws.max_row, (sheet, ws.print_area)  # from the table's header down
+        assert not any(r.min_row <= 2 for r in ws.merged_cells.ranges), sheet  # one line each on screen
+        assert all(ws.row_dimensions[r].height is None for r in (1, 2)), sheet
+        pages = list(_sheet_pages(_pages(pdf), sheet))
+        assert len(pages) >= 2, (pdf.name, sheet)
+        for n, words in enumerate(pages, 1):
             header_top = min((y0 for _, y0, _, _, w in words if w == "Identifiant"), default=None)
-            page_header = min(y0 for _, y0, _, _, _ in words)
-            titles = [(x1, w) for _, y0, x1, _, w in words if header_top and page_header + 4 < y0 < header_top - 2]
-            if not titles:  # a page below the first ones (or a chart's): the title is not repeated there
-                continue
-            titled += 1
-            others = [x0 for x0, y0, _, _, w in words if header_top - 2 <= y0 <= header_top + 12 and w not in keys]
-            assert max(titles)[0] <= min(others) + 1, (pdf.name, sheet, n, max(titles), min(others))
-        assert titled >= 2, (pdf.name, sheet)  # the first page and the one across it
+            if header_top is None:  # a page of a chart or of a table below: the title is there too
+                header_top = max(y0 for _, y0, _, _, _ in words)
+            above = " ".join(w for _, y0, _, _, w in sorted(words, key=lambda x: (round(x[1]), x[0]))
+                             if y0 < header_top - 2)
+            assert titre in above and sous_titre in above, (pdf.name, sheet, n, above)
 
 
 @pytest.mark.libreoffice
@@ -406,11 +483,12 @@ def test_a_page_under_a_table_that_fits_on_the_first_prints_no_header_of_that_ta
 
 
 @pytest.mark.parametrize("n", [32, 34])
-def test_a_table_said_to_fit_on_its_first_page_fits_there_under_its_wrapped_titles(tmp_path, n):
+def test_a_table_said_to_fit_on_its_first_page_fits_there_under_its_titles(tmp_path, n):
     """Whether a table's header row is repeated on each page is decided by whether it fits on the first:
     the title and subtitle of a sheet several pages wide, wrapped over its key columns afterwards, made
     their rows three times as tall, and the `Par financeur` of 32 or 34 conventions, said to fit, no
-    longer surely did (its rest would print header-less). Said to fit, it fits with its titles."""
+    longer surely did (its rest would print header-less). Said to fit, it fits with its titles (now in
+    the page header, their rows still counted)."""
     from acv_xl.outputs import consolidation_workbook as W
 
     wb = openpyxl.load_workbook(_a_departement(tmp_path, n))
@@ -500,3 +578,77 @@ def test_the_width_of_an_amount_column_is_the_one_its_every_cell_needs():
             total = total[1] if isinstance(total, tuple) else total
             every = page_layout.euros_width([r[0] for r in rows if r] + [total])
             assert _widest_euros(0, rows, totals) == every, (rows, totals)
+
+
+def test_no_chart_lies_over_the_key_columns_repeated_on_each_page_across(tmp_path):
+    """A sheet several pages wide repeats its key columns on each page across; a chart drawn over them
+    (anchored at column A) was printed by LibreOffice on the page across too, its left part cut at their
+    edge. Every chart starts past them, as the notes do."""
+    out = _a_departement(tmp_path)
+    wb = openpyxl.load_workbook(out)
+    wide = 0
+    for sheet, found in _charts(out).items():
+        keys = wb[sheet].print_title_cols
+        if not keys:
+            continue
+        wide += 1
+        last_key = range_boundaries(keys.replace("$", "").split(":")[1] + "1")[0] - 1  # 0-based
+        assert all(col > last_key for col, *_ in found), (sheet, keys, found)
+    assert wide, "aucune feuille à graphique sur plusieurs pages de large"
+
+
+@pytest.mark.libreoffice
+def test_the_chart_under_a_wide_history_prints_nothing_over_its_key_columns(tmp_path):
+    """The history of eleven comités prints `Par financeur` two pages wide, its financeurs repeated on
+    the page across; its chart, under the table and drawn from column A, was printed on that page across
+    as well, its left part cut at the key columns' edge. No word of it lies over the key columns, on any
+    page (LibreOffice clips what lies past them on the page across)."""
+    from acv_xl.cli import main
+
+    reg = tmp_path / "registre.sqlite"
+    for k in range(11):
+        assert main(["consolider", str(EXEMPLES / "arras.xlsx"), "-o", str(tmp_path / "c.xlsx"), "--registre", str(reg),
+                     "--jobs", "1", "--remplacer", "--comite", f"Comité n° {k + 1}"]) in (0, 1)
+    assert main(["historique", str(reg), "-o", str(tmp_path / "h.xlsx")]) == 0
+    assert openpyxl.load_workbook(tmp_path / "h.xlsx")["Par financeur"].print_title_cols  # two pages wide
+    (pdf,) = libreoffice.convert([tmp_path / "h.xlsx"], "pdf", tmp_path / "pdf")
+    pages = list(_sheet_pages(_pages(pdf), "Par financeur"))
+    assert len(pages) == 2
+    charted = 0
+    for words in pages:
+        header = min(y0 for _, y0, _, _, w in words if w == "Financeur")  # the table's header row
+        keys_end = min(x0 for x0, y0, _, _, w in words if w == "Comité" and abs(y0 - header) < 3)  # past the keys
+        table_end = max(y1 for _, _, _, y1, w in words if w == "Total")
+        footer = max(y0 for _, y0, _, _, _ in words)
+        chart = [(x0, w) for x0, y0, _, _, w in words if table_end + 2 < y0 < footer - 3]
+        charted += bool(chart)
+        assert all(x0 >= keys_end - 3 for x0, _ in chart), (keys_end, sorted(chart)[:5])
+    assert charted
+
+
+@pytest.mark.libreoffice
+def test_the_comites_and_libelles_of_the_history_print_whole(tmp_path):
+    """`Par convention` wrote the comité (« Consolidation du 06/12/2026 à 23:50 (n° 1) », or a label
+    given with --comite) in a column of 30 characters beside the amounts: printed « Consolidation du
+    06/12/2026 à 23:50 ( », which comité lost; a longer label was cut in `Consolidations` too. They wrap,
+    as in the movements: every word of them prints."""
+    from collections import Counter
+
+    from acv_xl.cli import main
+
+    reg = tmp_path / "registre.sqlite"
+    for comite in ("Comité régional d'engagement du 12 juin 2026 (Hauts-de-France)", "Comité du 12/06/2026",
+                   "Comité du 12/06/2026"):  # the same label twice: each numbered, « (n° 2) »
+        assert main(["consolider", str(EXEMPLES / "arras.xlsx"), "-o", str(tmp_path / "c.xlsx"), "--registre", str(reg),
+                     "--jobs", "1", "--remplacer", "--comite", comite]) in (0, 1)
+    assert main(["historique", str(reg), "-o", str(tmp_path / "h.xlsx")]) == 0
+    (pdf,) = libreoffice.convert([tmp_path / "h.xlsx"], "pdf", tmp_path / "pdf")
+    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    for sheet, headers in (("Consolidations", ("Comité",)), ("Par convention", ("Libellé", "Comité"))):
+        ws = wb[sheet]
+        columns = [[c.value for c in ws[3]].index(h) for h in headers]
+        texts = [str(r[j].value) for r in ws.iter_rows(min_row=4) for j in columns if r[j].value]
+        assert any("(n° 3)" in t for t in texts) and any("Hauts-de-France" in t for t in texts), texts
+        printed = Counter(w for page in _sheet_pages(_pages(pdf), sheet) for *_, w in page)
+        missing = Counter(w for t in texts for w in t.split()) - printed
+        assert not missing, (sheet, missing)

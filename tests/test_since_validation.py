@@ -157,6 +157,26 @@ def test_valider_lists_what_changed_since_the_validation(tmp_path, capsys):
                for r in rows), [r[5] for r in rows]
 
 
+def test_a_long_label_changed_since_the_validation_is_cut_in_the_text_never_in_the_json(tmp_path, capsys):
+    """`comparer` cuts a long text changed to 200 characters in the terminal; `valider`, listing the same
+    changes since the validation, quoted a libellé of 20 000 characters whole, in the « Convention »
+    line and twice more in one line of its change. Cut alike, a note says where to read it whole."""
+    validated = _validated(tmp_path)
+    edited = tmp_path / "modifie.xlsx"
+    wb = openpyxl.load_workbook(validated)
+    long_label = "Arras " + "🏛" * 10_000
+    wb[layout.Sheet.PROJET]["B5"].value = long_label
+    wb.save(edited)
+    capsys.readouterr()
+    main(["valider", str(edited)])
+    text = capsys.readouterr().out
+    assert "Modifié depuis la validation" in text and "« Arras » → « Arras " + "🏛" * 50 in text, text[:2000]
+    assert max(map(len, text.splitlines())) < 600 and "\ufffd" not in text
+    assert "🏛…" in text and "« --format json » les donne entières" in text
+    _code, data = _json(capsys, "valider", edited)
+    assert [c["apres"] for c in data["depuis_validation"]] == [long_label]
+
+
 def test_without_kept_data_the_reason_is_given_and_errors_empty_the_snapshot(tmp_path, capsys):
     validated = _validated(tmp_path)
     # an older validation: a fingerprint stored, no hidden sheet

@@ -91,8 +91,9 @@ class _EvolutionWriter(_Writer):
         return f"générée le {self.genere_le.strftime('%d/%m/%Y')}"
 
     def consolidations(self) -> None:
-        # the scope of each run, so that a series mixing scopes is seen for what it is
-        cols = [("N°", 6, "entier"), ("Date", 16, "date_heure"), ("Comité", 34, None), ("Département", 12, None),
+        # the scope of each run, so that a series mixing scopes is seen for what it is; the comité wraps (a
+        # --comite label longer than its column was cut at its edge on paper)
+        cols = [("N°", 6, "entier"), ("Date", 16, "date_heure"), ("Comité", 34, "texte_long"), ("Département", 12, None),
                 ("Sans erreurs seulement", 12, None), ("Fichiers", 10, "entier"), ("Conventions comptées", 12, "entier"),
                 ("Financement total (€)", 20, "euros")]
         rows = [[int(i), datetime.fromisoformat(d), lab, dep if isinstance(dep, str) else "tous",
@@ -105,7 +106,7 @@ class _EvolutionWriter(_Writer):
         ws = self.sheet(Feuille.CONSOLIDATIONS, titre)
         _, last = self.table(ws, TABLES[Feuille.CONSOLIDATIONS], cols, rows, freeze_cols=1)
         if hors_ordre := self.ev.hors_ordre_texte():
-            ws.write_string(last + 2, 0, f"Attention : {hors_ordre}.", self.fmt["sous_titre"])
+            self.first_page_notes(ws, last + 2, [f"Attention : {hors_ordre}."])
 
     def wide(self, titre: str) -> tuple[list[int], str]:
         """The consolidations a sheet with one column each shows, and its title: an Excel sheet has
@@ -194,7 +195,9 @@ class _EvolutionWriter(_Writer):
     def par_convention(self) -> None:
         ev = self.ev
         labels = ev.labels()
-        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 30, None), ("N°", 6, "entier"), ("Comité", 30, None),
+        # the libellé and the comité wrap, as in the movements: « Consolidation du 06/12/2026 à 23:50 (n° 1) »
+        # printed « Consolidation du 06/12/2026 à 23:50 ( », cut at its column's edge, which comité lost
+        cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 30, "texte_long"), ("N°", 6, "entier"), ("Comité", 30, "texte_long"),
                 (H.FINANCEMENT, 18, "euros"), (H.STATUT, 26, None), (H.ERREURS, 9, "entier"),
                 (H.AVERTISSEMENTS, 15, "entier"), ("Informations", 12, "entier")]
         rows = [[acv or SANS_ID, lib, int(c), labels.get(int(c)), float(t), STATUT_LIBELLE.get(e, e), int(er), int(av),
@@ -236,17 +239,19 @@ class _EvolutionWriter(_Writer):
         ws = self.sheet(Feuille.MOUVEMENTS, titre)
         _, last = self.table(ws, TABLES[Feuille.MOUVEMENTS], cols, rows, freeze_cols=3)
         if not rows:  # an empty table says why, rather than leave the référent wondering
-            ws.write_string(last + 2, 0, rien_a_comparer(ev), self.fmt["sous_titre"])
+            self.first_page_notes(ws, last + 2, [rien_a_comparer(ev)])
         self.note_perimetre(ws, last + 2 + (not rows))
 
     def note_perimetre(self, ws, row: int) -> None:
-        """Under a table of movements, when two consecutive consolidations differ in scope."""
+        """Under a table of movements, when two consecutive consolidations differ in scope. Each note of
+        this workbook is wrapped across the first printed page (`first_page_notes`): written in column A,
+        this one ran past the page's edge and was cut there (« … et leurs écarts peuvent n'être »)."""
         if self.ev.paires_hors_perimetre():
-            ws.write_string(row, 0, f"{PERIMETRE_MODIFIE} : les deux consolidations ne portent pas sur le même "
-                                    "périmètre (département, « sans erreurs seulement », voir la feuille "
-                                    f"{Feuille.CONSOLIDATIONS}) ; leurs conventions ajoutées ou retirées et leurs "
-                                    "écarts peuvent n'être que l'effet de ce changement, non des conventions entrées "
-                                    "dans le programme ou sorties.", self.fmt["sous_titre"])
+            self.first_page_notes(ws, row, [f"{PERIMETRE_MODIFIE} : les deux consolidations ne portent pas sur le "
+                                            "même périmètre (département, « sans erreurs seulement », voir la feuille "
+                                            f"{Feuille.CONSOLIDATIONS}) ; leurs conventions ajoutées ou retirées et "
+                                            "leurs écarts peuvent n'être que l'effet de ce changement, non des "
+                                            "conventions entrées dans le programme ou sorties."])
 
     def mouvements_par_financeur(self) -> None:
         ev = self.ev
@@ -263,11 +268,11 @@ class _EvolutionWriter(_Writer):
         rows = [[labels[a], labels[b], ev.changement_perimetre(a, b) or None, *rest] for a, b, *rest in par_paire]
         self.table(ws, TABLES[Feuille.MOUVEMENTS_FINANCEURS], cols, rows, freeze_cols=4)
         if not rows:
-            ws.write_string(len(rows) + 4, 0, rien_a_comparer(ev), self.fmt["sous_titre"])
+            self.first_page_notes(ws, len(rows) + 4, [rien_a_comparer(ev)])
         self.note_perimetre(ws, len(rows) + 6)
-        ws.write_string(len(rows) + 5, 0, "Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » ou "
-                                          "« Versé », et lignes passées à l'un de ces statuts (détail : feuille "
-                                          f"{Feuille.MOUVEMENTS}).", self.fmt["sous_titre"])
+        self.first_page_notes(ws, len(rows) + 5, ["Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » "
+                                                  "ou « Versé », et lignes passées à l'un de ces statuts (détail : "
+                                                  f"feuille {Feuille.MOUVEMENTS})."])
 
     def write(self) -> None:
         self.consolidations()

@@ -246,7 +246,7 @@ def rules_version(version: str) -> str:
             sources[code.co_filename] = Path(code.co_filename).read_bytes().splitlines(keepends=True)
         first, last = _line_span(code)
         h.update(b"".join(sources[code.co_filename][first - 1:last]))
-    h.update(repr((blocks._LITERAL.pattern, blocks._CONTROL.pattern, blocks._SPECIAL.__self__.pattern, values.EXCEL_CELL_CHARS,
+    h.update(repr((workbook._LITERAL.pattern, workbook._CONTROL.pattern, workbook._SPECIAL.__self__.pattern, values.EXCEL_CELL_CHARS,
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
                    page_layout.BASE_FONT_PT, page_layout.LINE_PT, page_layout.MAX_ROW_PT)).encode())

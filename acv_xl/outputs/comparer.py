@@ -16,6 +16,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
 from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import comparison_report as cr
+from acv_xl.outputs.formats import fit_cell
 from acv_xl.outputs.terminal import file_text, literal
 
 
@@ -181,7 +182,8 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention,
     def p(text: str, style: str = "") -> None:  # workbook text shown as typed: never a terminal control
         console.print(Text(literal(text), style=style if not plain else ""), soft_wrap=plain)
 
-    ident = " — ".join(str(x) for x in (conv.acv_id, conv.libelle) if x)
+    room = cr.TERMINAL_VALUE_CHARS
+    ident = " — ".join(fit_cell(str(x), room) for x in (conv.acv_id, conv.libelle) if x)
     p(f"Comparaison de la convention {ident}", "bold")
     for label, info in (("Avant", ia), ("Après", ib)):
         etat = info["etat"]
@@ -204,10 +206,14 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention,
             p("Aucun changement : les deux classeurs portent les mêmes données.", "bold green")
         return
     p(cr.counts_text(comp.changes) + ".")
-    for style, line in cr.change_lines(comp.changes):
+    lines = cr.change_lines(comp.changes, room=room)
+    for style, line in lines:
         if style == "bold underline":
             p("")
         p(line, style)
+    if lines != cr.change_lines(comp.changes):  # a value was cut: where to read it whole
+        p("")
+        p(cr.CUT_NOTE)
     moved = cr.totals_lines(comp, "  ", cr.financeur_names(conv))
     p("")
     if moved:

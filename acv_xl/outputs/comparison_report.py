@@ -15,6 +15,7 @@ from acv_xl.checks.comparison import AJOUT, MODIFICATION, SUPPRESSION, Change, C
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Kind
 from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number, to_cents
+from acv_xl.outputs.formats import fit_cell
 
 _SHEET_ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
 TYPE_LABELS = {AJOUT: "Ajout", SUPPRESSION: "Suppression", MODIFICATION: "Modification"}
@@ -49,8 +50,17 @@ def kind_of(change: Change, champ: str | None = None) -> Kind:
     return Kind.TEXT
 
 
-def fmt_value(value: Any, kind: Kind = Kind.TEXT) -> str:
-    """A value of a change in French: amounts in euros, dates dd/mm/yyyy, « (vide) » for nothing."""
+# How much of a text value the terminal shows (`fmt_value`'s `room`): a comment of 20 000 emoji
+# changed was quoted whole, twice, 80 kB in one line; JSON and the workbook of écarts keep it whole.
+TERMINAL_VALUE_CHARS = 200
+CUT_NOTE = ("Les valeurs longues sont abrégées (« … ») ; « --format json » et le classeur des écarts "
+            "(« -o ») les donnent entières.")
+SINCE_CUT_NOTE = "Les valeurs longues sont abrégées (« … ») ; « --format json » les donne entières."
+
+
+def fmt_value(value: Any, kind: Kind = Kind.TEXT, room: int | None = None) -> str:
+    """A value of a change in French: amounts in euros, dates dd/mm/yyyy, « (vide) » for nothing; a text
+    cut to `room` characters with « … » (`fit_cell`) when given."""
     if value is None or value == "":
         return EMPTY
     if isinstance(value, bool):
@@ -78,7 +88,8 @@ def fmt_value(value: Any, kind: Kind = Kind.TEXT) -> str:
         ctx = Context(prec=max(28, d.adjusted() + 8))
         d = d.quantize(Decimal("0.000001"), ROUND_HALF_UP, ctx).normalize(ctx)
         return fmt_number(d, max(0, -d.as_tuple().exponent))
-    return f"« {value} »" if kind in (Kind.TEXT, Kind.CHOICE) else str(value)
+    text = str(value) if room is None else fit_cell(str(value), room)
+    return f"« {text} »" if kind in (Kind.TEXT, Kind.CHOICE) else text
 
 
 def fmt_ecart(value: Decimal) -> str:
@@ -86,8 +97,9 @@ def fmt_ecart(value: Decimal) -> str:
     return ("+" if to_cents(value) > 0 else "") + fmt_euros(value)
 
 
-def key_text(change: Change) -> str:
-    """The key of a changed row, e.g. « ETAT · DSIL · Subvention · 2024 » (the action is said apart)."""
+def key_text(change: Change, room: int | None = None) -> str:
+    """The key of a changed row, e.g. « ETAT · DSIL · Subvention · 2024 » (the action is said apart);
+    each part cut to `room` (`fmt_value`)."""
     if change.table is None:
         return ""
     parts = []
@@ -102,11 +114,11 @@ def key_text(change: Change) -> str:
         elif isinstance(v, (date, float, Decimal)):  # « 3021 », « 2021,5 », never « 3021.0 »
             parts.append(fmt_value(v, kind))
         else:
-            parts.append(str(v))
+            parts.append(str(v) if room is None else fit_cell(str(v), room))
     return " · ".join(parts)
 
 
-def _row_summary(change: Change, row: dict[str, Any]) -> str:
+def _row_summary(change: Change, row: dict[str, Any], room: int | None = None) -> str:
     """What an added or removed row holds, briefly: the amounts and the status, or its title."""
     shown = []
     for header, v in row.items():
@@ -115,26 +127,27 @@ def _row_summary(change: Change, row: dict[str, Any]) -> str:
         kind = kind_of(change, header)
         if kind is Kind.AMOUNT or header in (layout.T_FINANCEMENTS.header("statut"),
                                              layout.T_ACTIONS.header("intitule")):
-            shown.append(f"{header} : {fmt_value(v, kind)}")
+            shown.append(f"{header} : {fmt_value(v, kind, room)}")
     return ", ".join(shown)
 
 
-def describe(change: Change) -> str:
-    """One change in one line (without its action, said by the group above it)."""
+def describe(change: Change, room: int | None = None) -> str:
+    """One change in one line (without its action, said by the group above it); its texts cut to `room`
+    (`fmt_value`), for a terminal."""
     if change.table is None:
         return (f"{change.champ} ({change.cellule_apres or change.cellule_avant}) : "
-                f"{fmt_value(change.avant, kind_of(change))} → {fmt_value(change.apres, kind_of(change))}")
-    key = key_text(change)
+                f"{fmt_value(change.avant, kind_of(change), room)} → {fmt_value(change.apres, kind_of(change), room)}")
+    key = key_text(change, room)
     if change.type == MODIFICATION:
         where = change.cellule_avant if change.cellule_avant == change.cellule_apres else \
             f"{change.cellule_avant} → {change.cellule_apres}"
         what = f"{key} — " if key else ""
         kind = kind_of(change)
-        return f"Modification {where} : {what}{change.champ} : {fmt_value(change.avant, kind)} → " \
-               f"{fmt_value(change.apres, kind)}"
+        return f"Modification {where} : {what}{change.champ} : {fmt_value(change.avant, kind, room)} → " \
+               f"{fmt_value(change.apres, kind, room)}"
     row = change.apres if change.type == AJOUT else change.avant
     cell = change.cellule_apres if change.type == AJOUT else change.cellule_avant
-    summary = _row_summary(change, row or {})
+    summary = _row_summary(change, row or {}, room)
     # a removed row's cells are those it had before (in the workbook before, at the validation): there,
     # the workbook now holds another row
     where = cell if change.type == AJOUT else f"(auparavant {cell})" if cell else ""
@@ -157,8 +170,9 @@ def reading_order(changes: Iterable[Change]) -> list[Change]:
     return sorted(changes, key=lambda c: (_sheet_key(c), _action_key(c)))
 
 
-def change_lines(changes: Iterable[Change], indent: str = "") -> list[tuple[str, str]]:
-    """(style, text) lines: grouped by sheet (workbook order), then by action."""
+def change_lines(changes: Iterable[Change], indent: str = "", room: int | None = None) -> list[tuple[str, str]]:
+    """(style, text) lines: grouped by sheet (workbook order), then by action; texts cut to `room`
+    (`describe`)."""
     out: list[tuple[str, str]] = []
     ordered = sorted(changes, key=_sheet_key)  # stable: keeps the comparison's order inside a sheet
     for (_, sheet), group in groupby(ordered, key=_sheet_key):
@@ -166,10 +180,10 @@ def change_lines(changes: Iterable[Change], indent: str = "") -> list[tuple[str,
         for action, items in groupby(sorted(group, key=_action_key), key=lambda c: c.action):
             sub = indent + "  "
             if action:
-                out.append(("bold", f"{sub}Action {action}"))
+                out.append(("bold", f"{sub}Action {action if room is None else fit_cell(action, room)}"))
                 sub += "  "
             for c in items:
-                out.append(("", f"{sub}{describe(c)}"))
+                out.append(("", f"{sub}{describe(c, room)}"))
     return out
 
 

@@ -18,7 +18,6 @@ rows of `Anomalies` keep their height (`ht`, `customHeight`) in the block.
 
 from __future__ import annotations
 
-import re
 import zlib
 from datetime import date
 from decimal import Decimal
@@ -42,6 +41,7 @@ from acv_xl.outputs.consolidation_workbook import (
     _compressor,
     _excel_serial,
     anomalies_columns,
+    inline_text,
     lignes_columns,
 )
 
@@ -58,33 +58,6 @@ class Bloc(NamedTuple):
     crc: int
     data: bytes
     kept: bool = False  # taken from the register (which need not store it again)
-
-
-# XlsxWriter's escaping of a shared string (`SharedStrings._write_si`, XlsxWriter 3.2–3.3), which a
-# test compares with it: a literal `_xHHHH_` protected, control characters as `_xHHHH_`, the two
-# non-characters too, then `&<>`; `xml:space` when the text starts or ends with whitespace.
-_LITERAL = re.compile("(_x[0-9a-fA-F]{4}_)")
-_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
-# What needs escaping: one of these characters, or a `_x` (found apart: an alternation in one expression
-# was tried at every character, three times the time of a character class; each workbook's messages
-# are new texts, escaped once each)
-_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]").search
-
-
-def inline_text(text: str) -> str:
-    """`t="inlineStr"` and the cell's `<is>`: the text (cut to what a cell holds, `excel_text`) as XlsxWriter would
-    write it in its shared strings."""
-    if len(text) > EXCEL_CELL_HALF:
-        text = excel_text(text)
-    if _SPECIAL(text) is not None or "_x" in text:
-        text = _LITERAL.sub(r"_x005F\1", text)
-        text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
-        text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    # XlsxWriter's `^\s|\s$`: `\s` is what `str.isspace` says, and a `\s` before a final newline ends
-    # with one; its first and last characters looked at rather than every one
-    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
-    return f' t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 def _cell(v: Any, start: str) -> str:

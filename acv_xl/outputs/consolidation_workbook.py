@@ -204,20 +204,34 @@ def _unique_headers(headers: list[str]) -> list[str]:
     return out
 
 
-_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9A-Fa-f]{4}_")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9A-Fa-f]{4}_")
+# The one escaping of a cell's text written inline, by the blocks of `Lignes` and `Anomalies`
+# (`consolidation_blocks`) and by this writer for a rich-text look-alike: a second one here wrote
+# U+FFFE raw (no longer XML: Excel repaired the file) and lost a carriage return.
+# XlsxWriter's escaping of a shared string (`SharedStrings._write_si`, XlsxWriter 3.2–3.3), which a
+# test compares with it: a literal `_xHHHH_` protected, control characters as `_xHHHH_`, the two
+# non-characters too, then `&<>`; `xml:space` when the text starts or ends with whitespace.
+_LITERAL = re.compile("(_x[0-9a-fA-F]{4}_)")
+_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
+# What needs escaping: one of these characters, or a `_x` (found apart: an alternation in one expression
+# was tried at every character, three times the time of a character class; each workbook's messages
+# are new texts, escaped once each)
+_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]").search
 
 
-def _xml_text(text: str) -> str:
-    """Cell text as XML: markup escaped, control characters as `_xHHHH_` (as XlsxWriter does), and
-    a literal `_xHHHH_` protected by `_x005F` so that Excel does not decode it."""
+def inline_text(text: str) -> str:
+    """`t="inlineStr"` and the cell's `<is>`: the text (cut to what a cell holds, `excel_text`) as XlsxWriter would
+    write it in its shared strings."""
     if len(text) > EXCEL_CELL_HALF:
         text = excel_text(text)
-    if not _SPECIAL.search(text):
-        return text  # the usual case: one scan
-    text = text.translate(_XML_ESCAPES)
-    return _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_" if len(m.group()) == 1 else "_x005F" + m.group(), text)
+    if _SPECIAL(text) is not None or "_x" in text:
+        text = _LITERAL.sub(r"_x005F\1", text)
+        text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
+        text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # XlsxWriter's `^\s|\s$`: `\s` is what `str.isspace` says, and a `\s` before a final newline ends
+    # with one; its first and last characters looked at rather than every one
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f' t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 def _excel_serial(value: date) -> float:
@@ -292,7 +306,7 @@ def _rows_xml_cells(rows: list[list[Any]], first_row: int, styles: list[int], ro
                 else:
                     text = v if len(v) <= EXCEL_CELL_HALF else excel_text(v)  # what a cell holds
                     if _looks_rich(text):  # rare: not cached, so that the use count stays right
-                        tail = f' t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
+                        tail = inline_text(text)
                     else:
                         tail = tails[v] = f' t="s"><v>{index(text)}</v></c>'
                 cells.append(f"{starts[j]}{r}{md[j]}{tail}")
@@ -303,8 +317,7 @@ def _rows_xml_cells(rows: list[list[Any]], first_row: int, styles: list[int], ro
             elif isinstance(v, date):
                 cells.append(f"{starts[j]}{r}{md[j]}><v>{_excel_serial(v)!r}</v></c>")
             else:  # not expected: shown as text rather than lost
-                cells.append(f'{starts[j]}{r}{md[j]} t="inlineStr"><is><t xml:space="preserve">'
-                             f"{_xml_text(str(v))}</t></is></c>")
+                cells.append(f"{starts[j]}{r}{md[j]}{inline_text(str(v))}")
         cells.append("</row>")
         out.append("".join(cells))
     sst.count += repeats  # XlsxWriter counts every use of a shared string
@@ -343,7 +356,7 @@ def _cell_maker(start: str, sst_index: dict[str, int]):
             if at is not None:
                 return f'{start} t="s"><v>{at}</v></c>'
             # rare: rich-text look-alike (`_rows_xml`), inline so that XlsxWriter never takes it for its XML
-            return f'{start} t="inlineStr"><is><t xml:space="preserve">{_xml_text(v)}</t></is></c>'
+            return start + inline_text(v)
         if t is int:
             return f"{start}><v>{v}</v></c>"  # a year stays 2024
         if t is float or t is Decimal:
@@ -505,6 +518,22 @@ def _sheet_class():
             self.table_cells = _NoCells()
             self.table_ranges: list[tuple[int, int, int, int]] = []
             self.packer: _Packer | None = None  # set by `write_workbook`: rows compressed ahead
+            # `_Writer.titles_in_header`: the print area from this row (0-based) down to the last row
+            # written, of a table or of a chart (`chart_bottom`), known when the workbook is closed
+            self.print_from: int | None = None
+            self.chart_bottom = 0
+
+        @property
+        def print_area_range(self):  # read by XlsxWriter when it closes the workbook
+            if self.print_from is None:
+                return self.set_print_area
+            last_row = max(self.dim_rowmax or 0, self.chart_bottom, *(r2 for _r1, _c1, r2, _c2 in self.table_ranges))
+            last_col = max(self.dim_colmax or 0, *(c2 for _r1, _c1, _r2, c2 in self.table_ranges))
+            return self._convert_name_area(self.print_from, 0, last_row, last_col)
+
+        @print_area_range.setter
+        def print_area_range(self, area) -> None:
+            self.set_print_area = area
 
         def _prepare_formula(self, formula, expand_future_functions=False):
             # XlsxWriter runs some 30 regular expressions over each formula (compiling them in each
@@ -740,10 +769,6 @@ def lignes_total(cols: list[tuple[str, float, str | None]], n: int, total: Decim
                 f'--({counted}="{OUI}"))', total)}
 
 
-# Key columns narrower than this (points) would wrap a title a word a line: left running past them
-_KEYS_FOR_TITLES_PT = 150
-
-
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
@@ -757,10 +782,6 @@ class _Writer:
             # one (amounts without their € format) — never such a file
             raise RuntimeError("les styles du classeur consolidé n'ont pas les numéros attendus : la version "
                                "d'XlsxWriter installée n'est pas celle qu'acv-xl connaît")
-        # the title and subtitle wrapped over the key columns of a sheet printed several pages wide
-        # (`titles_over_keys`); after `FORMATS`, whose numbers the blocks use
-        self.fmt_wrapped = {name: wb.add_format({**FORMATS[name], "text_wrap": True, "valign": "top"})
-                            for name in ("titre", "sous_titre")}
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
@@ -777,30 +798,27 @@ class _Writer:
         return ws
 
     def titles(self, ws, titre: str, sous_titre: str) -> None:
-        """The sheet's title (A1) and subtitle (A2), kept for `titles_over_keys`."""
+        """The sheet's title (A1) and subtitle (A2), kept for `titles_in_header`."""
         ws.write_string(0, 0, titre, self.fmt["titre"])
         ws.write_string(1, 0, sous_titre, self.fmt["sous_titre"])
         ws.titles = (titre, sous_titre)
 
-    def titles_over_keys(self, ws, keys: tuple[int, int] | None) -> None:
+    def titles_in_header(self, ws, keys: tuple[int, int] | None) -> None:
         """A sheet printed several pages wide repeats its key columns on each page, and its title and
         subtitle, running past them from A1 and A2, were cut at their edge on every page but the first
-        (« Lignes de financement de toutes les conventions », « … — tous départements — gén »): they are
-        wrapped over the key columns, in rows of their height, when these are wide enough to hold a few
-        words a line (the annex does the same, `annex._title`)."""
+        (« Lignes de financement de toutes les conventions », « … — tous départements — gén »); wrapped
+        over the key columns, they made a band of five lines above the frozen table on screen, and pages
+        more. They print in the page header of every page (`page_layout.titles_header`), and the print
+        area starts at the table's header row: on screen rows 1 and 2 stay one line each."""
         titles = getattr(ws, "titles", None)
         if keys is None or titles is None:
             return
-        points = sum(page_layout.column_points(w) for w in ws.print_widths[keys[0]:keys[1] + 1])
-        if points < _KEYS_FOR_TITLES_PT:
-            return
-        for row, (text, name, font_pt, line_pt) in enumerate(zip(titles, ("titre", "sous_titre"), (14, 11), (19, 15))):
-            if keys[1] > keys[0]:
-                ws.merge_range(row, keys[0], row, keys[1], "", self.fmt_wrapped[name])
-            ws.write_string(row, keys[0], text, self.fmt_wrapped[name])
-            lines = page_layout.arial_lines_in(text, points, font_pt, bold=name == "titre")
-            if lines > 1:
-                ws.set_row(row, min(page_layout.MAX_ROW_PT, line_pt * lines + 3))
+        # never scaled down with the sheet (its subtitle would print at 6 pt), and a top margin that
+        # holds its two lines: at the usual one, the subtitle printed over the table's header row
+        ws.set_header(page_layout.titles_header(*titles), {"scale_with_doc": False, "margin": page_layout.TITLES_HEADER_IN})
+        ws.set_margins(left=page_layout.MARGIN_IN, right=page_layout.MARGIN_IN, top=page_layout.TITLES_TOP_IN,
+                       bottom=page_layout.MARGIN_BOTTOM_IN)
+        ws.print_from = 2  # the print area: from the table's header row down (`_sheet_class`)
 
     def footer_label(self, ws) -> str:
         """Left of each printed page's footer: the sheet and what the workbook is."""
@@ -899,9 +917,6 @@ class _Writer:
             ws.print_decided = True
             ws.print_widths = [c[1] for c in columns]
             plan = page_layout.plan(ws.print_widths, (0, max(0, freeze_cols - 1)), getattr(ws, "landscape", True))
-            # the titles first: wrapped over the key columns, their rows are taller, and the first page
-            # holds fewer of the table's (a table decided to fit on it ran onto the next, header-less)
-            self.titles_over_keys(ws, plan.repeat_columns)
             # The header row repeated on every page only when the table runs past the first: under a
             # table that fits on it, a chart or another table pushed to the next page printed beneath
             # this table's header, which said nothing of them (« Identifiant ACV, Libellé… » over the
@@ -911,6 +926,7 @@ class _Writer:
                               header_rows=(first_row, first_row) if repeat else None,
                               key_columns=(0, max(0, freeze_cols - 1)),
                               landscape=getattr(ws, "landscape", True), footer_right=self.footer_date())
+            self.titles_in_header(ws, plan.repeat_columns)  # after `setup`: its own margins
         return first_row, last
 
     @staticmethod
@@ -940,18 +956,27 @@ class _Writer:
     def first_page_chart(self, ws, chart, width: int, height: int, beside: tuple[int, int], below: int,
                          keep_from: int | None = None) -> None:
         """`chart` at `beside` (row, column) when it ends there within the sheet's first printed page,
-        else at column A of row `below`, as wide as that page allows: placed past the page's edge, a
+        else at row `below`, as wide as that page allows: placed past the page's edge, a
         chart was cut there and went on, in pieces, on the next pages. Never cut across two pages
-        either: with the rows from `keep_from` (the table it shows), on one page (`keep_together`)."""
+        either: with the rows from `keep_from` (the table it shows), on one page (`keep_together`). Never
+        over the key columns a sheet repeats on each page across (`past_keys`): LibreOffice drew its left
+        part again, cut at their edge, on the page across."""
         room = page_layout.first_page_points(ws.print_widths, ws.print_plan) / 0.75  # pixels
-        row, col = beside
+        first = self.past_keys(ws)
+        row, col = beside[0], max(beside[1], first)
         before = sum(page_layout.column_points(w) for w in ws.print_widths[:col]) / 0.75
         if before + width > room:
-            row, col = below, 0
-        chart.set_size({"width": int(min(width, room)), "height": height})
+            row, col = below, first
+            before = sum(page_layout.column_points(w) for w in ws.print_widths[:col]) / 0.75
+        chart.set_size({"width": int(min(width, room - before)), "height": height})
         # a little below its row's top: at a page break, a chart starting on the row's very edge was
         # drawn (clipped) at the foot of the page before as well
         ws.insert_chart(row, col, chart, {"y_offset": 4})
+        bottom, covered = row, 0.0  # its last row, for the print area (`_sheet_class`)
+        while covered < 3 + height * 0.75:
+            covered += self.row_height(ws, bottom)
+            bottom += 1
+        ws.chart_bottom = max(ws.chart_bottom, bottom)
         start = row if keep_from is None else keep_from
         self.keep_together(ws, start, (row - start) * page_layout.LINE_PT + height * 0.75)
 
@@ -972,16 +997,28 @@ class _Writer:
         if used + height_pt > page and row > start:
             ws.set_h_pagebreaks(sorted({*ws.hbreaks, row}))
 
+    @staticmethod
+    def past_keys(ws) -> int:
+        """The first column of the first printed page past the key columns the sheet repeats on each page
+        across (0 when it repeats none, or they fill that page): what lies over them prints again, cut at
+        their edge, on each page across — a note's first words (« Phase au comité : initialisation,
+        déploiement ou termi »), the left of a chart (LibreOffice)."""
+        keys = ws.print_plan.repeat_columns
+        n = page_layout.first_page_columns(ws.print_widths, ws.print_plan)
+        return keys[1] + 1 if keys and keys[1] + 1 < n else 0
+
     def first_page_notes(self, ws, row: int, notes: list[str]) -> int:
         """Notes under a table, each wrapped across the columns of the first printed page, in a row tall
-        enough: written in column A alone, they ran past the page's edge and were cut. The next free row."""
+        enough: written in column A alone, they ran past the page's edge and were cut. Past the key columns
+        of a sheet that repeats them on each page across (`past_keys`). The next free row."""
         n = page_layout.first_page_columns(ws.print_widths, ws.print_plan)
-        width = sum(ws.print_widths[:n])
+        first = self.past_keys(ws)
+        width = sum(ws.print_widths[first:n])
         fmt = self.fmt["note"]
         for k, text in enumerate(notes):
-            if n > 1:
-                ws.merge_range(row + k, 0, row + k, n - 1, "", fmt)
-            ws.write_string(row + k, 0, text, fmt)
+            if n - first > 1:
+                ws.merge_range(row + k, first, row + k, n - 1, "", fmt)
+            ws.write_string(row + k, first, text, fmt)
             ws.set_row(row + k, page_layout.row_height([(text, width)]))
         return row + len(notes)
 
@@ -1219,7 +1256,9 @@ class _Writer:
                     b = r.blocs[ANOMALIES, f.rel] = anomalies_bloc(f)
                 packed.append((b.length, b.crc, b.data))
                 n += len(f.findings)
-        _, last = self.table(ws, TABLES[Feuille.ANOMALIES], anomalies_columns(), range(n), freeze_cols=0, packed=packed)
+        # the finding's file, convention, gravité and code frozen and printed on each page across: after the
+        # file alone, the page of the suggestions did not say which of its findings each was of
+        _, last = self.table(ws, TABLES[Feuille.ANOMALIES], anomalies_columns(), range(n), freeze_cols=4, packed=packed)
         for lib, fmt in (("Erreur", "erreur"), ("Avertissement", "avertissement")):
             ws.conditional_format(3, 2, last, 2, {"type": "cell", "criteria": "==", "value": f'"{lib}"',
                                                   "format": self.fmt[fmt]})
@@ -1377,8 +1416,9 @@ class _Packer:
 
 # What makes XlsxWriter write a shared string otherwise than `<si><t>text</t></si>`: a control
 # character or a literal `_xHHHH_` (escaped), a non-character, markup (escaped, or its rich-text
-# XML), leading or trailing whitespace (`xml:space`). Tested here more cheaply, never less often.
-_SST_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]").search
+# XML), leading or trailing whitespace (`xml:space`). Tested here more cheaply, never less often:
+# the characters `inline_text` escapes, as XlsxWriter does.
+_SST_CHARS = _SPECIAL
 
 
 def _sst_plain(texts: list[str]) -> list[bool]:

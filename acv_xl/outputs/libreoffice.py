@@ -139,14 +139,31 @@ def convert(paths: list[Path] | Path, fmt: str, outdir: Path, timeout: float | N
 def _failure(files: list[Path], out: list[Path], missing: list[Path], proc: subprocess.CompletedProcess) -> str:
     """What went wrong, in French: LibreOffice's own output is English (« Error: source file could
     not be loaded ») and was quoted to the user as is. The one failure it names that a user can act
-    on, a file it could not open, is said; otherwise its exit code, for the support."""
+    on, a file it could not open, is said in French alone; otherwise its exit code, and its own last
+    words (`_own_words`): without them, nobody could tell why (a full disk, a broken installation)."""
     said = f"{proc.stdout or ''}\n{proc.stderr or ''}".lower()
     not_made = [f.name for f, o in zip(files, out) if o in missing]
-    cause = (f"LibreOffice n'a pas pu ouvrir {_names(not_made)}" if "could not be loaded" in said and not_made
+    unopened = "could not be loaded" in said and not_made
+    cause = (f"LibreOffice n'a pas pu ouvrir {_names(not_made)}" if unopened
              else f"LibreOffice s'est arrêté avec le code {proc.returncode}" if proc.returncode != 0
              else f"LibreOffice n'a pas produit de fichier pour {_names(not_made)}")
+    words = "" if unopened else _own_words(proc.stderr or "")
     return (f"{cause}, la conversion a échoué. Ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le en "
-            "PDF, ou relancez la commande.")
+            "PDF, ou relancez la commande." + (f" Message de LibreOffice, pour l'assistance : « {words} »." if words
+                                               else ""))
+
+
+# What LibreOffice writes on every run without Java, failed or not: never the reason of a failure
+_NOISE = ("warning: failed to launch javaldx", "javaldx failed!")
+OWN_LINES, OWN_LINE_CHARS = 3, 300
+
+
+def _own_words(stderr: str) -> str:
+    """LibreOffice's last `OWN_LINES` lines of error output (its noise left out), each cut to
+    `OWN_LINE_CHARS` with « … », joined by « / »; "" when it wrote nothing else."""
+    lines = [ln.strip() for ln in stderr.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.lower().startswith(_NOISE)][-OWN_LINES:]
+    return " / ".join(ln if len(ln) <= OWN_LINE_CHARS else ln[:OWN_LINE_CHARS - 1] + "…" for ln in lines)
 
 
 def _names(names: list[str]) -> str:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+from acv_xl.contract.values import excel_length, excel_text
+
 BASE_FONT_PT = 11.0  # the workbooks' default font (Calibri 11, Carlito in LibreOffice)
 MIN_PRINTED_PT = 8.0  # the smallest type a comité should have to read
 LINE_PT = 15.0  # one line of 11 pt text in a row (Excel's default row height)
@@ -31,6 +33,9 @@ MAX_ROW_PT = 409.0  # Excel's tallest row: a taller one is refused by Excel, cla
 A4_LONG_PT, A4_SHORT_PT = 841.9, 595.3
 MARGIN_IN = 0.4  # left and right; top and bottom leave room for the footer
 MARGIN_TOP_IN, MARGIN_BOTTOM_IN = 0.5, 0.6
+# the top margin under a page header of two lines (`titles_header`: 10 pt and 8 pt), Excel's header
+# starting 0.3 in from the top
+TITLES_TOP_IN, TITLES_HEADER_IN = 0.6, 0.2
 
 
 def column_points(width: float) -> float:
@@ -296,13 +301,40 @@ def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, i
 
 
 def footer_text(text: str) -> str:
-    """Text for an Excel header/footer: `&` doubled (it starts a code there), length bounded
-    (Excel refuses a header/footer of more than 255 characters) — never cut between the two `&` of
-    one, which left a lone control character (`&` then the next field's text)."""
-    escaped = text.replace("&", "&&")[:200]
-    trailing = len(escaped) - len(escaped.rstrip("&"))
-    return escaped[:-1] if trailing % 2 else escaped
+    """Text for an Excel header/footer (`header_text`), within 200 characters: the footer's three
+    parts stay within Excel's 255."""
+    return header_text(text, 200)
 
 
 def sheet_footer(sheet: str, convention: str | None = None) -> str:
     return f"{sheet} — {convention}" if convention else sheet
+
+
+# Excel refuses a page header of more than 255 characters (UTF-16 units; XlsxWriter then writes none)
+HEADER_MAX = 255
+_TITLE_CODES, _SUBTITLE_CODES = '&L&"-,Bold"&10', '\n&"-,Regular"&8'
+HEADER_RIGHT = "&R&8Action Cœur de Ville"
+
+
+def header_text(text: str, room: int) -> str:
+    """`text` for a page header or footer within `room` characters once its `&` are doubled (one `&`
+    starts a code there), cut with « … » (`values.excel_text`, never inside an emoji nor between the
+    two `&` of one). A doubled `&` before `G` or `[` gets a word joiner: XlsxWriter reads « &G » and
+    « &[Picture] » as an image wherever they are, and drops a header whose images it does not find."""
+    keep = room
+    while True:
+        cut = excel_text(text, keep, "…") if keep > 0 else ""
+        out = cut.replace("&", "&&").replace("&&G", "&&\u2060G").replace("&&[", "&&\u2060[")
+        if excel_length(out) <= room:
+            return out
+        keep -= excel_length(out) - room
+
+
+def titles_header(title: str, subtitle: str) -> str:
+    """A page header holding a sheet's title (bold) over its subtitle (small), on the left, and
+    « Action Cœur de Ville » on the right, within Excel's 255 characters: the subtitle is cut first
+    (« … »), then the title, their whole text staying in the sheet's first two rows."""
+    room = HEADER_MAX - len(_TITLE_CODES) - len(_SUBTITLE_CODES) - excel_length(HEADER_RIGHT)
+    title = header_text(title, room - min(len(subtitle), 60))  # the subtitle keeps 60 at least
+    subtitle = header_text(subtitle, room - excel_length(title))
+    return f"{_TITLE_CODES}{title}{_SUBTITLE_CODES if subtitle else ''}{subtitle}{HEADER_RIGHT}"

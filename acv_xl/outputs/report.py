@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # rich is imported only to print text: `--format json` starts
 from acv_xl.checks.findings import Finding, Gravite
 from acv_xl.checks.validate import Report
 from acv_xl.contract import layout
+from acv_xl.outputs.formats import fit_cell
 from acv_xl.outputs.terminal import file_text, literal
 
 _ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
@@ -188,8 +189,12 @@ def _render_since(report: Report, p, safe) -> None:
         return
     # a dash, not a colon: the count already has its own (« 3 changements : 0 ajout, … »)
     p(Text(safe(f"{title} — {cr.counts_text(comp.changes)}."), style="bold"))
-    for style, line in cr.change_lines(comp.changes, "  "):
+    # texts cut as `comparer` cuts them: a libellé of 20 000 characters changed was quoted whole, in one line
+    lines = cr.change_lines(comp.changes, "  ", room=cr.TERMINAL_VALUE_CHARS)
+    for style, line in lines:
         p(Text(safe(line), style=style))
+    if lines != cr.change_lines(comp.changes, "  "):  # a value was cut: where to read it whole
+        p(Text(f"  {cr.SINCE_CUT_NOTE}"))
     moved = cr.totals_lines(comp, "    ", cr.financeur_names(report.convention))
     if moved:
         p(Text("  Totaux qui ont changé depuis la validation", style="bold"))
@@ -207,7 +212,10 @@ def _render_one(report: Report, console: Console, plain: bool, p) -> None:
     title.append(safe(report.fichier or "(sans nom)"))
     p(title)
     if conv is not None:
-        ident = " — ".join(str(x) for x in (conv.acv_id, conv.libelle) if x) or "(identifiant non renseigné)"
+        from acv_xl.outputs.comparison_report import TERMINAL_VALUE_CHARS  # cut as `comparer` cuts it
+
+        ident = " — ".join(fit_cell(str(x), TERMINAL_VALUE_CHARS) for x in (conv.acv_id, conv.libelle) if x) or \
+            "(identifiant non renseigné)"
         p(Text(safe(f"Convention : {ident}")))
     # the JSON keeps « illisible » (its vocabulary is fixed); the text says what the file is
     p(Text(f"État : {'pas un classeur de convention' if _not_a_convention(report) else report.etat}"))
