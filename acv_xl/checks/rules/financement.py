@@ -1221,16 +1221,22 @@ _VOIE = re.compile(r"(?<![a-z0-9])(?:rue|avenue|av|route|rte|boulevard|bd|chemin
                    r"(?: de| d| du| des)?$")
 
 
-def _nomme(mots: str, mentions: tuple[str, ...]) -> bool:
-    """Whether `mots` (`reference.mots` of a text, space-bound) names a commune by one of its `mentions`
-    (`_mentions`) other than as a street's name."""
-    for m in mentions:
+def _found_but_after(mots: str, needles: tuple[str, ...], before: re.Pattern, reach: int) -> bool:
+    """Whether one of `needles` occurs in `mots` other than just after what `before` finds (in the
+    `reach` characters before it)."""
+    for m in needles:
         i = mots.find(m)
         while i >= 0:
-            if not _VOIE.search(mots, max(0, i - 16), i):
+            if not before.search(mots, max(0, i - reach), i):
                 return True
             i = mots.find(m, i + 1)
     return False
+
+
+def _nomme(mots: str, mentions: tuple[str, ...]) -> bool:
+    """Whether `mots` (`reference.mots` of a text, space-bound) names a commune by one of its `mentions`
+    (`_mentions`) other than as a street's name."""
+    return _found_but_after(mots, mentions, _VOIE, 16)
 
 
 # « centre-ville de Liévin », « cœur de ville de Liévin », « hôtel de ville de Liévin », « rue de la mairie de
@@ -1244,13 +1250,7 @@ def _designe(mots: str, designations: tuple[str, ...]) -> bool:
     """Whether `mots` (space-bound) designates a commune as « ville de … », « commune de … », « mairie de … »
     (`_designations`), not as a place (« centre-ville de … », « hôtel de ville de … ») or a street (« rue de la
     mairie de … »: `_LIEU_DE_VILLE`)."""
-    for d in designations:
-        i = mots.find(d)
-        while i >= 0:
-            if not _LIEU_DE_VILLE.search(mots, max(0, i - 20), i):
-                return True
-            i = mots.find(d, i + 1)
-    return False
+    return _found_but_after(mots, designations, _LIEU_DE_VILLE, 20)
 
 
 _MOT = re.compile(r"[^\W_]+")
