@@ -646,3 +646,16 @@ def test_fin18_says_nothing_only_when_row_by_row_it_would_say_nothing(case, monk
     assert [f.model_dump() for f in fast] == [f.model_dump() for f in slow]
     # silent on a sound list, an empty one, and an Excel error (STR-06's); else the rule speaks
     assert (case in ("modèle", "listes vides", "catégorie erreur Excel")) == (not slow)
+
+
+def test_fin09_a_public_body_s_autre_to_a_private_mo_is_public_aid():
+    """A SEM's operation: the Région's money typed « Autre » (in the L1111-10 base since this session,
+    FIN-11 no longer warning it) and the commune's own money were left out of the 100 % cap of public
+    aid, counted for a public MO only — 1 000 000 € of public money over 999 999,99 € of expense, with
+    only the DETR counted, passed unsaid."""
+    def m(r, dep):
+        r["T_Actions"][0].update(type_mo="SEM / SPL", maitre_ouvrage="SEM Territoires", depense_subventionnable=dep)
+        lines(r)[REGION_11].update(nature="Autre", dispositif="Participation")
+    out = run(lambda r: m(r, 999_999.99), "FIN-09")
+    assert [f.cellule for f in out] == ["N4"] and "(1 000 000,00 €)" in out[0].message
+    assert run(lambda r: m(r, 1_000_000), "FIN-09") == []

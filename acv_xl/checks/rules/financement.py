@@ -571,9 +571,9 @@ def _governed(dispositif: str | None, financeur: str | None, nature: str | None)
 @rule("FIN-09", E, "Aides publiques au-delà de 100 % de la dépense subventionnable", SRC_AIDES_100,
       needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Financeurs"))
 def plafond_100(conv: Convention) -> Iterable[Finding]:
-    """Public aid (Public financeur, nature Subvention, not refused; for a public MO, other public
-    bodies' autofinancement, fonds propres, apports and « Autre » too) > the dépense subventionnable (exactly
-    100 % passes). The message cites décret n° 2018-514 art. 10 only when the plan holds a subsidy
+    """Public aid (Public financeur, nature Subvention, not refused; other public bodies' autofinancement,
+    fonds propres, apports and « Autre » too, whoever the MO: a Région's « Autre » to a SEM's operation is
+    public money for it as much as its subsidy) > the dépense subventionnable (exactly 100 % passes). The message cites décret n° 2018-514 art. 10 only when the plan holds a subsidy
     that décret governs (Fonds vert, FNADT, DRAC, FRLA…, `_governed_by_2018_514`); otherwise it is
     the general rule that public aid never exceeds the expense it funds. Not judged when the
     dépense is empty (not required unless a State dotation is mobilised, FIN-07) or a subsidy's
@@ -585,8 +585,7 @@ def plafond_100(conv: Convention) -> Iterable[Finding]:
             continue  # not required / ACT-05
         if not j.categories_known:
             continue
-        pm = j.part_mo
-        aides = pm.financements_publics if a.type_mo in layout.MO_PUBLICS_L1111_10 else pm.subventions_publiques
+        aides = j.part_mo.financements_publics
         if aides <= dep:
             continue
         if any(_governed_by_2018_514(lf) for lf in j.counted):
