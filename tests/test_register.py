@@ -1346,9 +1346,7 @@ def test_a_full_disk_after_the_workbook_says_what_is_written_and_what_is_not(tmp
     assert "Le classeur consolidé et son résumé JSON sont écrits ; les extraits par financeur sont incomplets et la " \
         "consolidation n'est pas enregistrée dans le registre" in err
     assert (tmp_path / "c.xlsx").is_file() and (tmp_path / "c.json").is_file()
-    con = sqlite3.connect(reg)
-    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
-    con.close()
+    assert not reg.exists()  # the new register this run made, recording nothing, is not left behind
 
 
 def test_a_full_disk_at_the_json_says_the_extracts_are_not_written(tmp_path, examples, monkeypatch, capsys):
@@ -2106,9 +2104,10 @@ def test_a_new_register_is_said_created_so_that_a_mistyped_or_moved_one_is_notic
     """A register path that does not exist makes a new register: the référent who mistyped it at the
     third comité, or copied the register elsewhere and gave its old path, read « enregistrée dans le
     registre » as for any comité and found the comité missing from the history months later. The
-    first run of a register says it made it; the next ones say nothing of it. A register left empty by
-    a run that failed (a département without convention) has its first consolidation said as well; a
-    folder mistyped makes none."""
+    first run of a register says it made it; the next ones say nothing of it. A folder mistyped makes
+    none; a run that fails after making it (a département without convention, « rien n'est écrit ») left
+    an empty register behind: it is removed, and the next run says it made it. An empty file there
+    before is left as it was."""
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "registre-62.sqlite"
     said = f"acv-xl : registre « {reg} » créé : cette consolidation est la première qu'il enregistre. Si le " \
@@ -2122,14 +2121,22 @@ def test_a_new_register_is_said_created_so_that_a_mistyped_or_moved_one_is_notic
     other = tmp_path / "autre.sqlite"
     assert _run("consolider", tmp_path / "63", "-o", tmp_path / "d1.xlsx", "--registre", other, "--jobs", "1") == 2
     assert not other.exists()
-    # a register made by a run that then failed (a département without convention): its first
-    # consolidation is said too
+    # a run that then fails (a département without convention): nothing written, no register either
     assert _run("consolider", folder, "-o", tmp_path / "d1.xlsx", "--registre", other, "--departement", "59",
                 "--jobs", "1") == 2
-    assert other.is_file()
-    capsys.readouterr()
+    assert "aucune convention du département 59" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("autre")) == []
     _run("consolider", folder, "-o", tmp_path / "d2.xlsx", "--registre", other, "--jobs", "1")
-    assert said.replace(f"« {reg} » créé", f"« {other} »") in capsys.readouterr().err
+    assert said.replace(str(reg), str(other)) in capsys.readouterr().err
+    # an empty file given (a run killed as it created the register): not removed, its first consolidation said
+    empty = tmp_path / "vide.sqlite"
+    empty.write_bytes(b"")
+    assert _run("consolider", folder, "-o", tmp_path / "d3.xlsx", "--registre", empty, "--departement", "59",
+                "--jobs", "1") == 2
+    assert empty.is_file()
+    capsys.readouterr()
+    _run("consolider", folder, "-o", tmp_path / "d4.xlsx", "--registre", empty, "--jobs", "1")
+    assert said.replace(f"« {reg} » créé", f"« {empty} »") in capsys.readouterr().err
 
 
 def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, examples, capsys):
@@ -3149,9 +3156,7 @@ def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_
     status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
     err = capsys.readouterr().err
     assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
-    con = sqlite3.connect(reg)
-    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
-    con.close()
+    assert not reg.exists()  # the new register this run made, recording nothing, is not left behind
 
 
 def test_a_ctrl_c_landing_in_a_finalizer_stops_the_run_never_a_traceback(tmp_path, examples):
@@ -3185,9 +3190,7 @@ def test_a_ctrl_c_landing_in_a_finalizer_stops_the_run_never_a_traceback(tmp_pat
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 130 and "acv-xl : interrompu." in proc.stderr, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
-    con = sqlite3.connect(reg)
-    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
-    con.close()
+    assert not reg.exists()  # nothing recorded: the new register this run made is not left behind
 
 
 def test_a_library_caller_closing_the_register_before_finish_abandons_the_run(tmp_path, examples):

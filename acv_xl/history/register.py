@@ -543,6 +543,7 @@ class Register:
         # whether this open made the register (no file there, or an empty one): said after the run, a
         # path mistyped or a register moved would otherwise start a new history without a word
         self.created = False
+        self._new_file = False  # whether the file did not exist before this open: removed by `close` if nothing was recorded
         self.first = False  # whether the run recorded is the register's first (made empty by a run that failed)
 
     # -- opening
@@ -586,6 +587,7 @@ class Register:
         elif not os.access(resolved(path).parent, os.W_OK | os.X_OK):
             raise RegisterError(f"impossible de créer le registre {where} : vous ne pouvez pas écrire dans le dossier "
                                 f"{path.parent}. Choisissez un dossier où vous pouvez écrire.")
+        new_file = not path.exists()
         try:
             con = sqlite3.connect(str(path), timeout=ATTENTE, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:  # SQLite's words, in French
@@ -599,6 +601,7 @@ class Register:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
             reg = cls(path, con, version, liste)
             reg._check_or_create(where, migrate=create)
+            reg._new_file = new_file and reg.created
         except RegisterError:
             con.close()
             raise
@@ -686,12 +689,34 @@ class Register:
             raise
         return version
 
-    def close(self) -> None:
+    def close(self, remove_unused: bool = False) -> None:
         """The connection closed; a run begun (`begin`) and neither finished nor abandoned is abandoned
-        first (nothing recorded): closed under its thread still inserting, SQLite crashed the process."""
+        first (nothing recorded): closed under its thread still inserting, SQLite crashed the process.
+
+        `remove_unused`: a register this open made (no file there before) and that holds no
+        consolidation is removed (`consolider` that recorded nothing: « rien n'est écrit » is true)."""
         if self._pending is not None:
             self._pending.abandon()
+        unused = remove_unused and self._new_file and self.recorded is None and self._holds_nothing()
         self.con.close()
+        if unused:  # made by this open for a run that recorded nothing (no convention of the département…)
+            try:
+                self.path.unlink()
+            except OSError:  # (opened meanwhile by another program, on Windows): an empty register stays
+                pass
+
+    def _holds_nothing(self) -> bool:
+        """No consolidation in the register, seen under the lock: another run that opened it since
+        this one made it may have recorded one."""
+        try:
+            self.con.execute("PRAGMA busy_timeout = 0")  # another run holding it is recording: kept at once
+            self.con.execute("BEGIN IMMEDIATE")
+            try:
+                return self.con.execute("SELECT NOT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0] == 1
+            finally:
+                self.con.execute("ROLLBACK")
+        except sqlite3.Error:  # busy, damaged since: kept as it is
+            return False
 
     def __enter__(self) -> Register:
         return self
