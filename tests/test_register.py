@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter, defaultdict
 from datetime import date
@@ -3238,6 +3239,35 @@ def test_a_library_caller_closing_the_register_before_finish_abandons_the_run(tm
     with R.Register.open(reg, __version__) as r:  # free for the next run
         result = C.consolidate([folder], tmp_path / "d.xlsx", jobs=1, cache=r)
         assert r.begin(result).finish() == 1
+
+
+def test_a_register_used_after_close_says_so_in_french_never_hangs(tmp_path, examples):
+    """`record` after `close` (a library caller's `with` ended too soon): its thread died on SQLite's
+    « Cannot operate on a closed database » before saying it had ended, and `record` waited for ever;
+    a lookup said the register « inutilisable », to be restored from a backup. Both say it is closed."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "c.xlsx", jobs=1, cache=r)
+    said = f"le registre « {reg} » est fermé (close) : ouvrez-le de nouveau (Register.open) pour le lire ou y " \
+        "enregistrer une consolidation."
+    outcome: list[str] = []
+
+    def record():
+        try:
+            r.record(result)
+        except R.RegisterError as exc:
+            outcome.append(str(exc))
+
+    worker = threading.Thread(target=record, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive() and outcome == [said]
+    with pytest.raises(R.RegisterError) as exc:
+        r.known(["0" * 64])
+    assert str(exc.value) == said
+    r.close()  # closed twice: nothing to do
+    assert _integrity(reg) == "ok"
 
 
 def test_par_financeur_is_called_financement_since_it_adds_up_every_statut_but_refuse(tmp_path, examples):

@@ -537,6 +537,7 @@ class Register:
         # dated before one already recorded
         self.notices: list[str] = []
         self._pending: PendingRecord | None = None  # the run `begin` started, until `finish` or `abandon`
+        self._closed = False
         # the id of the consolidation committed, even when a Ctrl-C came just after: the command then
         # says it is recorded, never « interrompu » alone (the user would record it twice)
         self.recorded: int | None = None
@@ -697,8 +698,11 @@ class Register:
         consolidation is removed (`consolider` that recorded nothing: « rien n'est écrit » is true)."""
         if self._pending is not None:
             self._pending.abandon()
+        if self._closed:
+            return
         unused = remove_unused and self._new_file and self.recorded is None and self._holds_nothing()
         self.con.close()
+        self._closed = True
         if unused:  # made by this open for a run that recorded nothing (no convention of the département…)
             try:
                 self.path.unlink()
@@ -725,9 +729,17 @@ class Register:
         self.close()
 
     # -- the cache
+    def _check_open(self) -> None:
+        """A register used after `close`: said in French (SQLite's « Cannot operate on a closed
+        database » read as a damaged register, and a record begun then waited for ever)."""
+        if self._closed:
+            raise RegisterError(f"le registre « {self.path} » est fermé (close) : ouvrez-le de nouveau "
+                                "(Register.open) pour le lire ou y enregistrer une consolidation.")
+
     @contextmanager
     def _reading(self):
         """SQLite's errors while reading, as the register's French messages."""
+        self._check_open()
         try:
             yield
         except sqlite3.OperationalError as exc:
@@ -869,6 +881,7 @@ class Register:
         consolidated workbook meanwhile, then `finish` commits — or `abandon` leaves the register as
         it was, when an output could not be written. SQLite inserts without Python's lock, so that the
         two share the machine's cores (≈ 0,3 s of inserts for 1 000 files read, ≈ 0,4 s of writing)."""
+        self._check_open()
         if self._pending is not None:  # one connection, one transaction: never two threads inserting on it
             raise RegisterError(f"le registre « {self.path} » enregistre déjà une consolidation : terminez-la "
                                 "(finish) ou abandonnez-la (abandon) avant d'en commencer une autre.")
@@ -1034,9 +1047,9 @@ class PendingRecord:
 
     def _run(self) -> None:
         reg, con = self._register, self._register.con
-        # SQLite asks every 10 000 steps of a statement whether to go on: stopped, it fails « interrupted »
-        con.set_progress_handler(self._stop.is_set, 10_000)
         try:
+            # SQLite asks every 10 000 steps of a statement whether to go on: stopped, it fails « interrupted »
+            con.set_progress_handler(self._stop.is_set, 10_000)
             try:
                 self._begin_immediate(con)
             except sqlite3.OperationalError as exc:
@@ -1050,7 +1063,10 @@ class PendingRecord:
         except BaseException as exc:  # noqa: BLE001 — raised by `finish`, in the thread that waits for it
             self._error = exc
         finally:
-            con.set_progress_handler(None, 0)
+            try:
+                con.set_progress_handler(None, 0)
+            except sqlite3.Error:  # (closed under it: `finish` says why; the thread ends all the same)
+                pass
             self._ended.set()
 
     def _begin_immediate(self, con: sqlite3.Connection) -> None:
