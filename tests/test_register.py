@@ -1261,6 +1261,55 @@ def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples,
     assert _dump(reg) == before
 
 
+@pytest.mark.parametrize("where", ["commit", "open", "historique"])
+def test_ctrl_c_stops_the_wait_for_another_run_at_once(tmp_path, examples, where):
+    """Another run holding the register — historique's snapshot while this run commits, a run committing
+    while this one opens it or historique reads it: SQLite's own wait sleeps in C, and a Ctrl-C
+    meanwhile was raised only once it ended, up to 30 s later. It now stops the wait at once:
+    « interrompu. », status 130, the register as it was."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    command = ["historique", str(reg), "-o", str(tmp_path / "e.xlsx")] if where == "historique" else \
+        ["consolider", str(folder), "-o", str(tmp_path / "b.xlsx"), "--registre", str(reg), "--jobs", "1"]
+    script = textwrap.dedent(f"""
+        import os, signal, sqlite3, sys, threading, time
+        from acv_xl.history import register as R
+        holder = sqlite3.connect({str(reg)!r}, isolation_level=None)
+
+        def ctrl_c():
+            with open({str(tmp_path / "ctrl-c")!r}, "w") as fh:
+                fh.write(repr(time.time()))
+            os.kill(os.getpid(), signal.SIGINT)
+
+        def hold(sql):  # another run's lock, then the référent's Ctrl-C a second later
+            holder.execute(sql)
+            holder.execute("SELECT COUNT(*) FROM consolidations").fetchone()
+            threading.Timer(1.0, ctrl_c).start()
+
+        if {where!r} == "commit":  # historique reading while this run commits
+            real = R.PendingRecord.finish
+
+            def finish(self):
+                hold("BEGIN")
+                return real(self)
+
+            R.PendingRecord.finish = finish
+        else:  # a run committing (its exclusive lock) as this one opens the register
+            hold("BEGIN EXCLUSIVE")
+        from acv_xl.cli import main
+        sys.exit(main({command!r}, program=True))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    after = time.time() - float((tmp_path / "ctrl-c").read_text())
+    assert proc.returncode == 130 and "acv-xl : interrompu." in proc.stderr, (proc.returncode, proc.stderr)
+    assert after < 10, proc.stderr  # (SQLite's wait: 30 s)
+    assert _dump(reg) == before
+    assert (tmp_path / "b.xlsx").exists() == (where == "commit")  # stopped before anything was read otherwise
+
+
 def test_a_register_busy_while_the_run_writes_its_outputs_is_waited_for_from_their_end(tmp_path, examples,
                                                                                       monkeypatch, capsys):
     """Another run holding the register while this one writes its workbook (and extracts, waiting for

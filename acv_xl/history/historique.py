@@ -436,7 +436,7 @@ def load(reg: Register) -> Evolution:
     and not others — « erreur interne (KeyError) », or totals checked without it. That run's commit
     waits for the end of the reading (at most 30 s, `register.ATTENTE`)."""
     con = reg.con
-    con.execute("BEGIN")
+    reg.begin_snapshot()
     try:
         return _load(reg)
     finally:

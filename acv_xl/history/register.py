@@ -626,16 +626,21 @@ class Register:
         con = self.con
         # one snapshot: another run creating the register meanwhile is seen whole or not at all (read
         # one statement at a time, its tables could come without its id: « pas un registre acv-xl »)
-        con.execute("BEGIN")
-        try:
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            app = con.execute("PRAGMA application_id").fetchone()[0]
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
-            keys = {t: [(c[1], c[2].upper()) for c in con.execute(f"PRAGMA table_info({t})") if c[5]]
-                    for t in _NUMBERED if t in tables}
-        finally:
-            con.execute("COMMIT")
+        def snapshot():
+            con.execute("BEGIN")
+            try:
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                app = con.execute("PRAGMA application_id").fetchone()[0]
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
+                keys = {t: [(c[1], c[2].upper()) for c in con.execute(f"PRAGMA table_info({t})") if c[5]]
+                        for t in _NUMBERED if t in tables}
+            finally:
+                if con.in_transaction:  # (only read: a COMMIT that never waits)
+                    con.execute("COMMIT")
+            return version, app, tables, trigger, keys
+
+        version, app, tables, trigger, keys = patiently(con, snapshot)
         if version < 0:  # PRAGMA user_version set by hand: no migration leads from there (« erreur interne »)
             raise damaged_error(where, f"numéro de version du schéma invalide : {version}")
         if version > SCHEMA_VERSION:
@@ -676,7 +681,7 @@ class Register:
         """Bring the schema to `SCHEMA_VERSION`, in one transaction (a concurrent run waits, then
         finds it done); the version found under the lock (0: this run made the register)."""
         con = self.con
-        con.execute("BEGIN IMMEDIATE")
+        patiently(con, lambda: con.execute("BEGIN IMMEDIATE"))
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
             for v in range(version + 1, SCHEMA_VERSION + 1):
@@ -736,11 +741,28 @@ class Register:
             raise RegisterError(f"le registre « {self.path} » est fermé (close) : ouvrez-le de nouveau "
                                 "(Register.open) pour le lire ou y enregistrer une consolidation.")
 
-    @contextmanager
-    def _reading(self):
-        """SQLite's errors while reading, as the register's French messages."""
+    def begin_snapshot(self) -> None:
+        """A read transaction begun on the register (`historique`): its lock taken by short waits, so
+        that a Ctrl-C stops the wait for a consolidation committing; busy past `ATTENTE`: `RegisterError`."""
         self._check_open()
         try:
+            patiently(self.con, lambda: read_snapshot(self.con))
+        except sqlite3.OperationalError as exc:
+            if _locked(exc):
+                raise _busy(f"« {self.path} »") from None
+            raise
+
+    @contextmanager
+    def _reading(self):
+        """SQLite's errors while reading, as the register's French messages. The reads in one snapshot,
+        its lock taken by short waits (`patiently`: a Ctrl-C stops the wait for another run committing)."""
+        self._check_open()
+        con = self.con
+        own = False
+        try:
+            if not con.in_transaction:  # (a lookup never runs beside a record's thread: its transaction is its own)
+                patiently(con, lambda: read_snapshot(con))
+                own = True
             yield
         except sqlite3.OperationalError as exc:
             if _locked(exc):
@@ -748,6 +770,12 @@ class Register:
             raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
+        finally:
+            if own and con.in_transaction:
+                try:
+                    con.execute("COMMIT")  # only read: a COMMIT that never waits
+                except sqlite3.Error:
+                    pass
 
     @property
     def empty(self) -> bool:
@@ -1120,7 +1148,7 @@ class PendingRecord:
             reg._insert_blocs(self._result, self._done[1], {k: b for k, b in self._result.blocs.items()
                                                              if self._blocs.get(k) is not b}, block_key())
             committing = True
-            con.execute("COMMIT")
+            patiently(con, lambda: con.execute("COMMIT"))  # (refused while others read: tried again, as a whole)
             return self._committed()  # said at once: a Ctrl-C from here on finds it recorded
         except BaseException as exc:
             # a Ctrl-C is raised between two Python steps, never inside SQLite's COMMIT: with no
@@ -1178,6 +1206,35 @@ def _roll_back(con: sqlite3.Connection) -> None:
 
 def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
+
+
+def read_snapshot(con: sqlite3.Connection) -> None:
+    """A read transaction begun, its lock held: none left when another run's commit refuses it
+    (`patiently` tries again)."""
+    con.execute("BEGIN")
+    try:
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def patiently(con: sqlite3.Connection, step, deadline: float | None = None):
+    """`step()` (statements that take a lock, and leave none held when they fail), retried by short
+    waits while another run holds the register, until `deadline` (`ATTENTE` from now by default).
+    SQLite's own wait (`busy_timeout`) sleeps in C: a Ctrl-C meanwhile was raised only once it ended,
+    up to 30 s later; between two short waits it is raised at once."""
+    end = time.monotonic() + ATTENTE if deadline is None else deadline
+    con.execute("PRAGMA busy_timeout = 100")
+    try:
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc) or time.monotonic() >= end:
+                    raise
+    finally:
+        con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
 
 
 def _busy(where: str, written: bool = False) -> RegisterError:
