@@ -1261,6 +1261,34 @@ def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples,
     assert _dump(reg) == before
 
 
+def test_a_register_read_too_long_while_recording_says_it_is_read_not_busy_with_another_run(tmp_path, examples,
+                                                                                           monkeypatch, capsys):
+    """historique on a large register (or an SQLite tool left on a query) reading while this run
+    commits: « occupé par une autre consolidation » sent the référent looking for a colleague's run.
+    The lock refused says it is a reader: said so, with what to close."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    monkeypatch.setattr(R, "ATTENTE", 0.3)
+    reader = sqlite3.connect(reg, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM consolidations").fetchone()  # historique's snapshot
+    capsys.readouterr()
+    try:
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » est lu par un autre programme depuis plus de 0 s (« acv-xl " \
+        "historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : la consolidation " \
+        "ne peut pas y être enregistrée pendant cette lecture. Le classeur consolidé est écrit, mais cette " \
+        "consolidation n'est pas enregistrée : relancez-la quand cette lecture sera terminée (fermez l'outil " \
+        "SQLite)." in err, err
+    assert "autre consolidation" not in err and _dump(reg) == before
+
+
 @pytest.mark.parametrize("where", ["commit", "open", "historique"])
 def test_ctrl_c_stops_the_wait_for_another_run_at_once(tmp_path, examples, where):
     """Another run holding the register — historique's snapshot while this run commits, a run committing

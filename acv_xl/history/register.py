@@ -1158,8 +1158,8 @@ class PendingRecord:
                 raise
             if self._begun:
                 _roll_back(con)
-            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
-                raise _busy(where, written=True) from None
+            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):  # (its own lock held: others read)
+                raise _busy(where, written=True, read=self._begun) from None
             if isinstance(exc, sqlite3.DatabaseError):
                 why = sqlite_why(exc)
                 raise (readonly_error(where, written=True) if why == _READONLY else
@@ -1237,7 +1237,16 @@ def patiently(con: sqlite3.Connection, step, deadline: float | None = None):
         con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
 
 
-def _busy(where: str, written: bool = False) -> RegisterError:
+def _busy(where: str, written: bool = False, read: bool = False) -> RegisterError:
+    """`read`: this run holds the register to record, and others reading it refuse its commit — not
+    another consolidation (SQLite names no one, but the lock refused says which kind of program)."""
+    if read:
+        return RegisterError(
+            f"le registre {where} est lu par un autre programme depuis plus de {int(ATTENTE)} s (« acv-xl "
+            "historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : la "
+            "consolidation ne peut pas y être enregistrée pendant cette lecture. Le classeur consolidé est écrit, "
+            "mais cette consolidation n'est pas enregistrée : relancez-la quand cette lecture sera terminée (fermez "
+            "l'outil SQLite).")
     suite = (" Le classeur consolidé est écrit, mais cette consolidation n'est pas enregistrée : relancez-la "
              "quand l'autre sera terminée.") if written else " Relancez quand elle sera terminée."
     return RegisterError(f"le registre {where} est occupé par une autre consolidation depuis plus de "
