@@ -2517,6 +2517,40 @@ def test_historique_takes_lines_edited_by_hand_from_the_sealed_summary_and_says_
     assert reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("sql", [
+    "UPDATE analyses SET resume = 'x' WHERE id = 1",
+    "UPDATE analyses SET resume = '{\"format\":2,' || substr(resume, 13, 200) WHERE id = 1",
+])
+@pytest.mark.parametrize("lines_too", [False, True])
+def test_historique_says_a_summary_edited_by_hand_whose_lines_it_cannot_check(tmp_path, examples, capsys, sql,
+                                                                              lines_too):
+    """A summary made unreadable with an SQLite tool: historique took the table `lignes` as it was,
+    without a word — an amount edited there too then passed unchecked into the évolution. It still
+    shows the lines (the summary is gone: nothing else to take), and says which analysis it could
+    not check and why; the register stays as it is."""
+    # (the totals beside edited alike: the lines are then all that could tell)
+    edit = sql + (";\nUPDATE lignes SET montant = montant + 5000000 WHERE analyse_id = 1 AND rang = 0;\n"
+                  "UPDATE conventions SET financement_total = financement_total + 5000000 WHERE fichier_id IN "
+                  "(SELECT id FROM fichiers WHERE analyse_id = 1);\n"
+                  "UPDATE consolidations SET financement_total = financement_total + 5000000" if lines_too else "")
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.executescript(edit)
+    con.close()
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    err = capsys.readouterr().err
+    name = sorted(p.name for p in examples["paths"])[0]
+    assert "Attention : la table « analyses » ne contient plus le résumé que la consolidation n° 1 a lu dans " \
+           f"« {name} », analyse n° 1 : elle a été modifiée avec un autre outil ; l'historique reprend les lignes de " \
+           "financement de la table « lignes » sans pouvoir les vérifier. Restaurez une sauvegarde du registre si " \
+           "elles ont pu être modifiées aussi." in err, err
+    assert reg.read_bytes() == before
+
+
 def test_historique_refuses_lines_edited_by_hand_in_another_users_register(tmp_path, examples, capsys, monkeypatch):
     """Under another user's key (a predecessor's register) the summary cannot be told authentic: the
     register is refused, untouched, as before."""
