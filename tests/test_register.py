@@ -1772,6 +1772,56 @@ def test_a_lock_file_left_by_another_users_run_is_waited_for_or_taken_never_said
     assert (dossier / "financeur_ETAT.xlsx").is_file() and not lock.exists()
 
 
+class _Msvcrt:
+    """Windows' `msvcrt.locking` as its documentation says it behaves: a byte locked by one open file
+    is refused to any other (EACCES), and a lock left at `close` is freed « in a time that depends on
+    the system » — here, never: only LK_UNLCK frees it at once."""
+
+    LK_UNLCK, LK_NBLCK = 0, 2
+
+    def __init__(self):
+        self.held: dict[tuple[int, int], int] = {}  # (device, inode) → the descriptor holding it
+
+    def locking(self, fd, mode, nbytes):
+        import errno
+
+        assert nbytes == 1 and os.lseek(fd, 0, os.SEEK_CUR) == 0  # the first byte: the one every run locks
+        st = os.fstat(fd)
+        key = (st.st_dev, st.st_ino)
+        if mode == self.LK_NBLCK:
+            if key in self.held:
+                raise OSError(errno.EACCES, "Permission denied")
+            self.held[key] = fd
+        elif mode == self.LK_UNLCK:
+            if self.held.get(key) != fd:
+                raise OSError(errno.EACCES, "Permission denied")
+            del self.held[key]
+
+
+def test_the_extracts_lock_on_windows_is_taken_refused_and_freed_as_msvcrt_says(tmp_path, monkeypatch):
+    """The Windows branch of the extracts' lock (`msvcrt`), run on Linux with `msvcrt` as documented:
+    a second run waits, then gives up (ExtractsBusy); the lock is freed for the next run as soon as the
+    first one is done — it was left to `close`, which Windows frees « in a time that depends on the
+    system », and the next run could wait for it or give up."""
+    import types
+
+    from acv_xl.outputs import consolidation_extracts as E
+
+    fake = _Msvcrt()
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.setattr(E, "os", types.SimpleNamespace(**{**vars(os), "name": "nt"}))
+    dossier = tmp_path / "extraits"
+    with E.extracts_lock(dossier):
+        assert len(fake.held) == 1
+        with pytest.raises(E.ExtractsBusy):  # another run, while this one writes
+            with E.extracts_lock(dossier, wait=0.5):
+                pass
+    assert fake.held == {} and not (dossier / E.VERROU).exists()
+    with E.extracts_lock(dossier, wait=0):  # the next run: at once
+        pass
+    assert fake.held == {} and not list(dossier.iterdir())
+
+
 def test_extracts_on_a_share_without_locks_are_written_unguarded(tmp_path, examples, capsys, monkeypatch):
     """A network share whose file system has no locks (flock: « No locks available »): the extracts were
     refused after 30 s as if another run held the folder — never written there. They are written as
