@@ -1516,6 +1516,26 @@ def test_a_register_that_cannot_be_created_or_opened_is_said_in_french(tmp_path,
     assert not (tmp_path / "a.xlsx").exists() and reg.read_bytes() == b""
 
 
+@pytest.mark.parametrize("why", ["database or disk is full", "attempt to write a readonly database"])
+def test_a_new_register_that_cannot_be_created_leaves_no_empty_file(tmp_path, examples, monkeypatch, capsys, why):
+    """A new register on a full disk (or a medium refusing writes) as it is created: « le registre n'a
+    pas été modifié » was said, and the empty file SQLite makes at its connection stayed at the path —
+    the next run took it for a register. Nothing is left; an empty file that was there stays."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+
+    def full(self, where):
+        raise sqlite3.OperationalError(why)
+
+    monkeypatch.setattr(R.Register, "_migrate", full)
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    assert ("plus de place" if "full" in why else "lecture seule") in capsys.readouterr().err
+    assert not reg.exists()
+    reg.write_bytes(b"")  # an empty file given: the user's
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    assert reg.is_file()
+
+
 def test_the_register_is_documented(tmp_path):
     doc = (ROOT / "docs" / "registre.md").read_text(encoding="utf-8")
     reg = tmp_path / "r.sqlite"

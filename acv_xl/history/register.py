@@ -610,6 +610,8 @@ class Register:
             con.close()
             if _locked(exc):
                 raise _busy(where) from None
+            if new_file and sqlite_why(exc) in (_READONLY, _FULL):  # the empty file SQLite made to create it
+                _remove_if_empty(path)
             if sqlite_why(exc) == _READONLY:  # creating or migrating it on a medium that refuses writes
                 raise readonly_error(where) from None
             if sqlite_why(exc) == _FULL:
@@ -1190,6 +1192,16 @@ class PendingRecord:
         """The register free for another `begin`, and closed without abandoning this record (done)."""
         if self._register._pending is self:
             self._register._pending = None
+
+
+def _remove_if_empty(path: Path) -> None:
+    """The file removed if it holds nothing (SQLite makes it empty, and writes it only at its first
+    commit): a register this run could not create is not left behind as an empty file."""
+    try:
+        if path.stat().st_size == 0:
+            path.unlink()
+    except OSError:
+        pass
 
 
 def _roll_back(con: sqlite3.Connection) -> None:
