@@ -1536,6 +1536,25 @@ def test_a_new_register_that_cannot_be_created_leaves_no_empty_file(tmp_path, ex
     assert reg.is_file()
 
 
+def test_a_register_left_in_wal_mode_by_another_tool_is_put_back_in_the_rollback_journal(tmp_path, examples):
+    """A register switched to WAL by an SQLite tool (kept in the file): acv-xl went on in WAL — not safe on
+    a network share, the last consolidations in a « -wal » file a copy can miss, and on a read-only
+    medium historique said it « inutilisable ». The next consolidation puts it back in the journal the
+    documentation promises."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    con.close()
+    assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
+    con.close()
+    assert not Path(f"{reg}-wal").exists()
+
+
 def test_the_register_is_documented(tmp_path):
     doc = (ROOT / "docs" / "registre.md").read_text(encoding="utf-8")
     reg = tmp_path / "r.sqlite"

@@ -637,12 +637,13 @@ class Register:
                 trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
                 keys = {t: [(c[1], c[2].upper()) for c in con.execute(f"PRAGMA table_info({t})") if c[5]]
                         for t in _NUMBERED if t in tables}
+                journal = con.execute("PRAGMA journal_mode").fetchone()[0]
             finally:
                 if con.in_transaction:  # (only read: a COMMIT that never waits)
                     con.execute("COMMIT")
-            return version, app, tables, trigger, keys
+            return version, app, tables, trigger, keys, journal
 
-        version, app, tables, trigger, keys = patiently(con, snapshot)
+        version, app, tables, trigger, keys, journal = patiently(con, snapshot)
         if version < 0:  # PRAGMA user_version set by hand: no migration leads from there (« erreur interne »)
             raise damaged_error(where, f"numéro de version du schéma invalide : {version}")
         if version > SCHEMA_VERSION:
@@ -678,6 +679,23 @@ class Register:
         if missing:
             raise damaged_error(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
                                   + ", ".join(missing))
+        if migrate and journal == "wal":
+            self._rollback_journal()
+
+    def _rollback_journal(self) -> None:
+        """The register back in SQLite's rollback journal when another tool left it in WAL mode (kept in
+        the file): WAL is not safe on a network share, a copy without its « -wal » file loses the last
+        consolidations, and on a read-only medium SQLite cannot open it at all (`historique`). Switched
+        only when no other program has it open (SQLite refuses otherwise: it stays so for this run)."""
+        con = self.con
+        con.execute("PRAGMA busy_timeout = 0")  # never waited for: SQLite's wait cannot be interrupted
+        try:
+            con.execute("PRAGMA journal_mode = DELETE").fetchone()
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc):
+                raise
+        finally:
+            con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
 
     def _migrate(self, where: str) -> int:
         """Bring the schema to `SCHEMA_VERSION`, in one transaction (a concurrent run waits, then
