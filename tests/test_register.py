@@ -3511,3 +3511,51 @@ def test_historique_never_creates_the_users_key(tmp_path, examples, monkeypatch)
     monkeypatch.setenv(K.KEY_ENV, str(key))
     assert _run("historique", clean, "-o", tmp_path / "e1.xlsx") == 0 and not key.exists()
     assert _run("historique", edited, "-o", tmp_path / "e2.xlsx") == 2 and not key.exists()
+
+
+class _RecordAsItCloses:
+    """A register's connection on which another run records as this one, having found the register
+    empty under its lock, lets it go (between its ROLLBACK and the removal of the file)."""
+
+    def __init__(self, con, record):
+        self._con, self._record = con, record
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def execute(self, sql, *args):
+        cursor = self._con.execute(sql, *args)
+        if sql == "ROLLBACK" and self._record is not None:
+            record, self._record = self._record, None
+            record()
+        return cursor
+
+
+def test_a_new_register_another_run_records_into_is_never_removed_as_unused(tmp_path, examples):
+    """Two consolidations on a new register: the one that made it records nothing (a Ctrl-C, an output
+    unwritable) while the other records — between the check that it was empty and the removal, the
+    other's commit went into the file then removed: « enregistrée » said, the comité lost. The file is
+    removed under the lock that found it empty; the other run, holding it open, is refused, in words
+    that say why (not « en lecture seule »), and nothing said recorded is lost."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    made = R.Register.open(reg, __version__)
+    other = R.Register.open(reg, __version__)
+    assert made.created and not other.created
+    result = C.consolidate([folder], tmp_path / "c.xlsx", jobs=1, cache=other)
+    outcome: list[str] = []
+
+    def record():
+        try:
+            outcome.append(f"n° {other.record(result)}")
+        except R.RegisterError as exc:
+            outcome.append(str(exc))
+
+    made.con = _RecordAsItCloses(made.con, record)
+    made.close(remove_unused=True)
+    other.close(remove_unused=True)
+    assert outcome == [f"le registre « {reg} » a été supprimé ou déplacé pendant la consolidation (par la "
+                       "consolidation qui l'avait créé, lancée en même temps et qui n'a rien enregistré, ou par un "
+                       "autre programme). Le classeur consolidé est écrit, mais cette consolidation n'est pas "
+                       "enregistrée : relancez-la."], outcome
+    assert not reg.exists() and not Path(f"{reg}-journal").exists()

@@ -725,26 +725,33 @@ class Register:
             self._pending.abandon()
         if self._closed:
             return
-        unused = remove_unused and self._new_file and self.recorded is None and self._holds_nothing()
+        unused = remove_unused and self._new_file and self.recorded is None and self._remove_if_unused()
         self.con.close()
         self._closed = True
-        if unused:  # made by this open for a run that recorded nothing (no convention of the département…)
+        if unused and os.name == "nt":  # (an open file cannot be removed there: now, unless another program has it)
             try:
                 self.path.unlink()
-            except OSError:  # (opened meanwhile by another program, on Windows): an empty register stays
+            except OSError:  # opened meanwhile by another run: an empty register stays
                 pass
 
-    def _holds_nothing(self) -> bool:
-        """No consolidation in the register, seen under the lock: another run that opened it since
-        this one made it may have recorded one."""
+    def _remove_if_unused(self) -> bool:
+        """Whether the register holds no consolidation, seen under the lock: another run that opened it
+        since this one made it may have recorded one. Removed under that lock (on Windows, where an open
+        file cannot be removed, by `close`): once the lock let go, the other run's commit could land in
+        it just before its removal, « enregistrée » said and lost; one holding it open is refused by
+        SQLite when it records (`moved_error`)."""
         try:
             self.con.execute("PRAGMA busy_timeout = 0")  # another run holding it is recording: kept at once
             self.con.execute("BEGIN IMMEDIATE")
             try:
-                return self.con.execute("SELECT NOT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0] == 1
+                if self.con.execute("SELECT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0]:
+                    return False
+                if os.name != "nt":
+                    self.path.unlink()
+                return True
             finally:
                 self.con.execute("ROLLBACK")
-        except sqlite3.Error:  # busy, damaged since: kept as it is
+        except (sqlite3.Error, OSError):  # busy, damaged since, not removable: kept as it is
             return False
 
     def __enter__(self) -> Register:
@@ -1180,6 +1187,8 @@ class PendingRecord:
                 _roll_back(con)
             if isinstance(exc, sqlite3.OperationalError) and _locked(exc):  # (its own lock held: others read)
                 raise _busy(where, written=True, read=self._begun) from None
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY_DBMOVED:
+                raise moved_error(where) from None
             if isinstance(exc, sqlite3.DatabaseError):
                 why = sqlite_why(exc)
                 raise (readonly_error(where, written=True) if why == _READONLY else
@@ -1340,6 +1349,16 @@ def full_error(where: str, written: bool = False) -> RegisterError:
                          "enregistrée et le registre n'a pas été modifié. Libérez de la place (ou copiez le registre "
                          "sur un disque qui en a), puis relancez la consolidation."
                          + (" Le classeur consolidé est écrit." if written else ""))
+
+
+def moved_error(where: str) -> RegisterError:
+    """The register removed, renamed or moved while this run had it open (SQLite then refuses to write
+    it): not read-only — the consolidation that made it, run at the same time, recorded nothing and
+    removed it (`Register.close`), or another program moved it."""
+    return RegisterError(f"le registre {where} a été supprimé ou déplacé pendant la consolidation (par la "
+                         "consolidation qui l'avait créé, lancée en même temps et qui n'a rien enregistré, ou par un "
+                         "autre programme). Le classeur consolidé est écrit, mais cette consolidation n'est pas "
+                         "enregistrée : relancez-la.")
 
 
 def readonly_error(where: str, written: bool = False) -> RegisterError:
