@@ -3559,3 +3559,23 @@ def test_a_new_register_another_run_records_into_is_never_removed_as_unused(tmp_
                        "autre programme). Le classeur consolidé est écrit, mais cette consolidation n'est pas "
                        "enregistrée : relancez-la."], outcome
     assert not reg.exists() and not Path(f"{reg}-journal").exists()
+
+
+def test_a_register_path_that_is_a_link_keeps_its_link_when_nothing_is_recorded(tmp_path, examples, monkeypatch):
+    """`--registre` naming a symbolic link to a register yet to be made (a folder on a share, linked):
+    SQLite made the register where the link points, and a run recording nothing removed the link — the
+    user's — leaving the register it made. The file it made goes; the link stays, as the user made it."""
+    folder = _folder(tmp_path, examples)
+    (tmp_path / "partage").mkdir()
+    link = tmp_path / "registre.sqlite"
+    link.symlink_to(tmp_path / "partage" / "registre-62.sqlite")
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", link, "--departement", "59",
+                "--jobs", "1") == 2
+    assert link.is_symlink() and list((tmp_path / "partage").iterdir()) == []
+
+    def full(self, where):  # the register cannot be created: the empty file SQLite made goes too
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(R.Register, "_migrate", full)
+    assert _run("consolider", folder, "-o", tmp_path / "d.xlsx", "--registre", link, "--jobs", "1") == 2
+    assert link.is_symlink() and list((tmp_path / "partage").iterdir()) == []

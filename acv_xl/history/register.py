@@ -730,7 +730,7 @@ class Register:
         self._closed = True
         if unused and os.name == "nt":  # (an open file cannot be removed there: now, unless another program has it)
             try:
-                self.path.unlink()
+                resolved(self.path).unlink()
             except OSError:  # opened meanwhile by another run: an empty register stays
                 pass
 
@@ -746,8 +746,8 @@ class Register:
             try:
                 if self.con.execute("SELECT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0]:
                     return False
-                if os.name != "nt":
-                    self.path.unlink()
+                if os.name != "nt":  # (the file SQLite made: a link given as the path is the user's)
+                    resolved(self.path).unlink()
                 return True
             finally:
                 self.con.execute("ROLLBACK")
@@ -1226,7 +1226,7 @@ def _remove_if_empty(path: Path) -> None:
     commit): a register this run could not create is not left behind as an empty file."""
     try:
         if path.stat().st_size == 0:
-            path.unlink()
+            resolved(path).unlink()  # (the file SQLite made, where a link given as the path points)
     except OSError:
         pass
 
