@@ -3579,3 +3579,42 @@ def test_a_register_path_that_is_a_link_keeps_its_link_when_nothing_is_recorded(
     monkeypatch.setattr(R.Register, "_migrate", full)
     assert _run("consolider", folder, "-o", tmp_path / "d.xlsx", "--registre", link, "--jobs", "1") == 2
     assert link.is_symlink() and list((tmp_path / "partage").iterdir()) == []
+
+
+def test_a_reader_holding_the_register_never_stalls_the_inserts_only_the_commit_waits(tmp_path, examples,
+                                                                                     monkeypatch, capsys):
+    """A run recording while historique (or an SQLite tool left on a query) reads: each time SQLite's
+    page cache filled with the run's rows, it waited for the reader to write them out — up to 30 s,
+    then again at the next page (a cold run of a département inserts thousands: hours before the
+    message said the register read), a Ctrl-C meanwhile landing only at the end of each wait. The
+    inserts now never wait (the pages kept in memory); the commit waits, by short tries, `ATTENTE` at
+    most, and says the register read."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    monkeypatch.setattr(R, "ATTENTE", 1.0)
+    real_open = R.Register.open.__func__
+
+    def small_cache(cls, *args, **kwargs):  # a département's inserts overflowing the cache, at the examples' size
+        reg = real_open(cls, *args, **kwargs)
+        reg.con.execute("PRAGMA cache_size = 2")
+        return reg
+
+    monkeypatch.setattr(R.Register, "open", classmethod(small_cache))
+    monkeypatch.setattr(R, "block_key", lambda: None)  # every workbook read again: a cold run's inserts
+    reader = sqlite3.connect(reg, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM consolidations").fetchone()  # historique's snapshot
+    capsys.readouterr()
+    t0 = time.monotonic()
+    try:
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    took = time.monotonic() - t0
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » est lu par un autre programme depuis plus de 1 s" in err, err
+    assert took < 30, took  # (a wait of 1 s at each page overflowing the cache: minutes)
+    assert _dump(reg) == before

@@ -1111,6 +1111,10 @@ class PendingRecord:
                 where = f"« {reg.path} »"
                 raise (_busy(where, written=True) if _locked(exc) else damaged_error(where, sqlite_why(exc))) from None
             self._begun = True
+            # the inserts never wait: a reader holding the register (historique, an SQLite tool) made SQLite
+            # wait for it at each page overflowing its cache, up to `ATTENTE` each time, a Ctrl-C landing only
+            # at the end of it; the pages stay in memory, and the commit alone waits (`finish`, by short tries)
+            con.execute("PRAGMA busy_timeout = 0")
             self._first = con.execute("SELECT NOT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0] == 1
             notices = [n for n in (reg._unrelated(self._result), reg._earlier(self._result)) if n]
             cid, analyses = reg._insert(self._result, self._blocs)
@@ -1219,6 +1223,10 @@ class PendingRecord:
         """The register free for another `begin`, and closed without abandoning this record (done)."""
         if self._register._pending is self:
             self._register._pending = None
+            try:  # (the inserts' wait of none: `_run`)
+                self._register.con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
+            except sqlite3.Error:
+                pass
 
 
 def _remove_if_empty(path: Path) -> None:
