@@ -1289,15 +1289,20 @@ def test_a_register_read_too_long_while_recording_says_it_is_read_not_busy_with_
     assert "autre consolidation" not in err and _dump(reg) == before
 
 
-@pytest.mark.parametrize("where", ["commit", "open", "historique"])
+@pytest.mark.parametrize("where", ["commit", "open", "historique", "migration"])
 def test_ctrl_c_stops_the_wait_for_another_run_at_once(tmp_path, examples, where):
-    """Another run holding the register — historique's snapshot while this run commits, a run committing
-    while this one opens it or historique reads it: SQLite's own wait sleeps in C, and a Ctrl-C
-    meanwhile was raised only once it ended, up to 30 s later. It now stops the wait at once:
-    « interrompu. », status 130, the register as it was."""
+    """Another run holding the register — historique's snapshot while this run commits or migrates a
+    register of an earlier schema, a run committing while this one opens it or historique reads it:
+    SQLite's own wait sleeps in C, and a Ctrl-C meanwhile was raised only once it ended, up to 30 s
+    later. It now stops the wait at once: « interrompu. », status 130, the register as it was."""
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    if where == "migration":  # as acv-xl wrote it before the seals (schema 2)
+        con = sqlite3.connect(reg)
+        con.execute("ALTER TABLE analyses DROP COLUMN controle")
+        con.execute("PRAGMA user_version = 2")
+        con.close()
     before = _dump(reg)
     command = ["historique", str(reg), "-o", str(tmp_path / "e.xlsx")] if where == "historique" else \
         ["consolider", str(folder), "-o", str(tmp_path / "b.xlsx"), "--registre", str(reg), "--jobs", "1"]
@@ -1316,7 +1321,9 @@ def test_ctrl_c_stops_the_wait_for_another_run_at_once(tmp_path, examples, where
             holder.execute("SELECT COUNT(*) FROM consolidations").fetchone()
             threading.Timer(1.0, ctrl_c).start()
 
-        if {where!r} == "commit":  # historique reading while this run commits
+        if {where!r} == "migration":  # historique reading while this run brings the register to schema 3
+            hold("BEGIN")
+        elif {where!r} == "commit":  # historique reading while this run commits
             real = R.PendingRecord.finish
 
             def finish(self):

@@ -709,7 +709,7 @@ class Register:
                     con.execute(statement)
             con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            con.execute("COMMIT")
+            patiently(con, lambda: con.execute("COMMIT"))  # (refused while historique reads: tried again, as a whole)
         except BaseException:
             _roll_back(con)
             raise
