@@ -3625,3 +3625,23 @@ def test_a_reader_holding_the_register_never_stalls_the_inserts_only_the_commit_
     assert status == 2 and f"le registre « {reg} » est lu par un autre programme depuis plus de 1 s" in err, err
     assert took < 30, took  # (a wait of 1 s at each page overflowing the cache: minutes)
     assert _dump(reg) == before
+
+
+def test_a_record_finished_after_its_register_was_closed_says_it_closed_not_damaged(tmp_path, examples):
+    """`begin`, then `close` (which abandons the run), then `finish`: the register was said
+    « inutilisable (erreur SQLite : Cannot operate on a closed database.) », to be restored from a
+    backup, though nothing in it had changed. It is said closed, as `record` after `close` is."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    r = R.Register.open(reg, __version__)
+    result = C.consolidate([folder], tmp_path / "c.xlsx", jobs=1, cache=r)
+    pending = r.begin(result)
+    r.close()
+    with pytest.raises(R.RegisterError) as exc:
+        pending.finish()
+    assert str(exc.value) == f"le registre « {reg} » est fermé (close) : ouvrez-le de nouveau (Register.open) pour " \
+        "le lire ou y enregistrer une consolidation."
+    assert _integrity(reg) == "ok"
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
+    con.close()

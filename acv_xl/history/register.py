@@ -1168,6 +1168,7 @@ class PendingRecord:
         """The transaction committed once the inserts are done; the consolidation's id. Nothing is
         kept if anything failed (`RegisterError`, French) or was interrupted."""
         reg, con = self._register, self._register.con
+        reg._check_open()  # closed since `begin` (the run abandoned by `close`): said so, never a damaged register
         where = f"« {reg.path} »"
         self._deadline = time.monotonic() + ATTENTE  # the outputs written: from now on, the wait is this run's
         committing = False
