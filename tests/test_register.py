@@ -3645,3 +3645,34 @@ def test_a_record_finished_after_its_register_was_closed_says_it_closed_not_dama
     con = sqlite3.connect(reg)
     assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
     con.close()
+
+
+def test_a_register_read_too_long_while_it_is_migrated_says_it_is_read(tmp_path, examples, monkeypatch, capsys):
+    """The first consolidation after an update of acv-xl brings the register to the new schema, and
+    historique (or an SQLite tool on a query) reading it then refuses that commit: « occupé par une
+    autre consolidation » sent the référent looking for a colleague's run. Said a reading, as the
+    record's commit refused so is; nothing read yet, so nothing said written; the register as it was."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)  # as acv-xl wrote it before the seals (schema 2)
+    con.execute("ALTER TABLE analyses DROP COLUMN controle")
+    con.execute("PRAGMA user_version = 2")
+    con.close()
+    before = _dump(reg)
+    monkeypatch.setattr(R, "ATTENTE", 0.3)
+    reader = sqlite3.connect(reg, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM consolidations").fetchone()  # historique's snapshot
+    capsys.readouterr()
+    try:
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » est lu par un autre programme depuis plus de 0 s (« acv-xl " \
+        "historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : il ne peut pas " \
+        "être mis à jour pour cette version d'acv-xl pendant cette lecture. Relancez la consolidation quand cette " \
+        "lecture sera terminée (fermez l'outil SQLite)." in err, err
+    assert "autre consolidation" not in err and not (tmp_path / "b.xlsx").exists() and _dump(reg) == before

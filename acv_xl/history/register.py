@@ -709,7 +709,12 @@ class Register:
                     con.execute(statement)
             con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            patiently(con, lambda: con.execute("COMMIT"))  # (refused while historique reads: tried again, as a whole)
+            try:  # (refused while historique reads: tried again, as a whole)
+                patiently(con, lambda: con.execute("COMMIT"))
+            except sqlite3.OperationalError as exc:
+                if _locked(exc):  # (its own lock held: others read)
+                    raise _busy(where, read=True) from None
+                raise
         except BaseException:
             _roll_back(con)
             raise
@@ -1286,15 +1291,17 @@ def patiently(con: sqlite3.Connection, step, deadline: float | None = None):
 
 
 def _busy(where: str, written: bool = False, read: bool = False) -> RegisterError:
-    """`read`: this run holds the register to record, and others reading it refuse its commit — not
-    another consolidation (SQLite names no one, but the lock refused says which kind of program)."""
-    if read:
+    """`read`: this run holds the register to record (or to migrate it), and others reading it refuse its
+    commit — not another consolidation (SQLite names no one, but the lock refused says which kind of program)."""
+    if read:  # (not `written`: the commit refused is the migration's, when the register is opened)
+        said = ("la consolidation ne peut pas y être enregistrée pendant cette lecture. Le classeur consolidé est "
+                "écrit, mais cette consolidation n'est pas enregistrée : relancez-la") if written else \
+            ("il ne peut pas être mis à jour pour cette version d'acv-xl pendant cette lecture. Relancez la "
+             "consolidation")
         return RegisterError(
             f"le registre {where} est lu par un autre programme depuis plus de {int(ATTENTE)} s (« acv-xl "
-            "historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : la "
-            "consolidation ne peut pas y être enregistrée pendant cette lecture. Le classeur consolidé est écrit, "
-            "mais cette consolidation n'est pas enregistrée : relancez-la quand cette lecture sera terminée (fermez "
-            "l'outil SQLite).")
+            f"historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : {said} "
+            "quand cette lecture sera terminée (fermez l'outil SQLite).")
     suite = (" Le classeur consolidé est écrit, mais cette consolidation n'est pas enregistrée : relancez-la "
              "quand l'autre sera terminée.") if written else " Relancez quand elle sera terminée."
     return RegisterError(f"le registre {where} est occupé par une autre consolidation depuis plus de "
