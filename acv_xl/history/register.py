@@ -1293,7 +1293,7 @@ def patiently(con: sqlite3.Connection, step, deadline: float | None = None):
 def _busy(where: str, written: bool = False, read: bool = False) -> RegisterError:
     """`read`: this run holds the register to record (or to migrate it), and others reading it refuse its
     commit — not another consolidation (SQLite names no one, but the lock refused says which kind of program)."""
-    if read:  # (not `written`: the commit refused is the migration's, when the register is opened)
+    if read:  # (`written` False: the commit refused is the migration's, as the register is opened)
         said = ("la consolidation ne peut pas y être enregistrée pendant cette lecture. Le classeur consolidé est "
                 "écrit, mais cette consolidation n'est pas enregistrée : relancez-la") if written else \
             ("il ne peut pas être mis à jour pour cette version d'acv-xl pendant cette lecture. Relancez la "
