@@ -476,7 +476,7 @@ def _consolider(args, prefetched) -> int:
         else:
             os.environ[ENV_VAR] = before
         if register is not None:
-            register.close()
+            register.close(remove_unused=True)
 
 
 def cmd_historique(args) -> int:

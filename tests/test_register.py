@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter, defaultdict
 from datetime import date
@@ -1260,6 +1261,90 @@ def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples,
     assert _dump(reg) == before
 
 
+def test_a_register_read_too_long_while_recording_says_it_is_read_not_busy_with_another_run(tmp_path, examples,
+                                                                                           monkeypatch, capsys):
+    """historique on a large register (or an SQLite tool left on a query) reading while this run
+    commits: « occupé par une autre consolidation » sent the référent looking for a colleague's run.
+    The lock refused says it is a reader: said so, with what to close."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    monkeypatch.setattr(R, "ATTENTE", 0.3)
+    reader = sqlite3.connect(reg, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM consolidations").fetchone()  # historique's snapshot
+    capsys.readouterr()
+    try:
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » est lu par un autre programme depuis plus de 0 s (« acv-xl " \
+        "historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : la consolidation " \
+        "ne peut pas y être enregistrée pendant cette lecture. Le classeur consolidé est écrit, mais cette " \
+        "consolidation n'est pas enregistrée : relancez-la quand cette lecture sera terminée (fermez l'outil " \
+        "SQLite)." in err, err
+    assert "autre consolidation" not in err and _dump(reg) == before
+
+
+@pytest.mark.parametrize("where", ["commit", "open", "historique", "migration"])
+def test_ctrl_c_stops_the_wait_for_another_run_at_once(tmp_path, examples, where):
+    """Another run holding the register — historique's snapshot while this run commits or migrates a
+    register of an earlier schema, a run committing while this one opens it or historique reads it:
+    SQLite's own wait sleeps in C, and a Ctrl-C meanwhile was raised only once it ended, up to 30 s
+    later. It now stops the wait at once: « interrompu. », status 130, the register as it was."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    if where == "migration":  # as acv-xl wrote it before the seals (schema 2)
+        con = sqlite3.connect(reg)
+        con.execute("ALTER TABLE analyses DROP COLUMN controle")
+        con.execute("PRAGMA user_version = 2")
+        con.close()
+    before = _dump(reg)
+    command = ["historique", str(reg), "-o", str(tmp_path / "e.xlsx")] if where == "historique" else \
+        ["consolider", str(folder), "-o", str(tmp_path / "b.xlsx"), "--registre", str(reg), "--jobs", "1"]
+    script = textwrap.dedent(f"""
+        import os, signal, sqlite3, sys, threading, time
+        from acv_xl.history import register as R
+        holder = sqlite3.connect({str(reg)!r}, isolation_level=None)
+
+        def ctrl_c():
+            with open({str(tmp_path / "ctrl-c")!r}, "w") as fh:
+                fh.write(repr(time.time()))
+            os.kill(os.getpid(), signal.SIGINT)
+
+        def hold(sql):  # another run's lock, then the référent's Ctrl-C a second later
+            holder.execute(sql)
+            holder.execute("SELECT COUNT(*) FROM consolidations").fetchone()
+            threading.Timer(1.0, ctrl_c).start()
+
+        if {where!r} == "migration":  # historique reading while this run brings the register to schema 3
+            hold("BEGIN")
+        elif {where!r} == "commit":  # historique reading while this run commits
+            real = R.PendingRecord.finish
+
+            def finish(self):
+                hold("BEGIN")
+                return real(self)
+
+            R.PendingRecord.finish = finish
+        else:  # a run committing (its exclusive lock) as this one opens the register
+            hold("BEGIN EXCLUSIVE")
+        from acv_xl.cli import main
+        sys.exit(main({command!r}, program=True))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    after = time.time() - float((tmp_path / "ctrl-c").read_text())
+    assert proc.returncode == 130 and "acv-xl : interrompu." in proc.stderr, (proc.returncode, proc.stderr)
+    assert after < 10, proc.stderr  # (SQLite's wait: 30 s)
+    assert _dump(reg) == before
+    assert (tmp_path / "b.xlsx").exists() == (where == "commit")  # stopped before anything was read otherwise
+
+
 def test_a_register_busy_while_the_run_writes_its_outputs_is_waited_for_from_their_end(tmp_path, examples,
                                                                                       monkeypatch, capsys):
     """Another run holding the register while this one writes its workbook (and extracts, waiting for
@@ -1346,9 +1431,7 @@ def test_a_full_disk_after_the_workbook_says_what_is_written_and_what_is_not(tmp
     assert "Le classeur consolidé et son résumé JSON sont écrits ; les extraits par financeur sont incomplets et la " \
         "consolidation n'est pas enregistrée dans le registre" in err
     assert (tmp_path / "c.xlsx").is_file() and (tmp_path / "c.json").is_file()
-    con = sqlite3.connect(reg)
-    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
-    con.close()
+    assert not reg.exists()  # the new register this run made, recording nothing, is not left behind
 
 
 def test_a_full_disk_at_the_json_says_the_extracts_are_not_written(tmp_path, examples, monkeypatch, capsys):
@@ -1438,6 +1521,45 @@ def test_a_register_that_cannot_be_created_or_opened_is_said_in_french(tmp_path,
     err = capsys.readouterr().err
     assert "est en lecture seule" in err and "sauvegarde" not in err, err
     assert not (tmp_path / "a.xlsx").exists() and reg.read_bytes() == b""
+
+
+@pytest.mark.parametrize("why", ["database or disk is full", "attempt to write a readonly database"])
+def test_a_new_register_that_cannot_be_created_leaves_no_empty_file(tmp_path, examples, monkeypatch, capsys, why):
+    """A new register on a full disk (or a medium refusing writes) as it is created: « le registre n'a
+    pas été modifié » was said, and the empty file SQLite makes at its connection stayed at the path —
+    the next run took it for a register. Nothing is left; an empty file that was there stays."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+
+    def full(self, where):
+        raise sqlite3.OperationalError(why)
+
+    monkeypatch.setattr(R.Register, "_migrate", full)
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    assert ("plus de place" if "full" in why else "lecture seule") in capsys.readouterr().err
+    assert not reg.exists()
+    reg.write_bytes(b"")  # an empty file given: the user's
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") == 2
+    assert reg.is_file()
+
+
+def test_a_register_left_in_wal_mode_by_another_tool_is_put_back_in_the_rollback_journal(tmp_path, examples):
+    """A register switched to WAL by an SQLite tool (kept in the file): acv-xl went on in WAL — not safe on
+    a network share, the last consolidations in a « -wal » file a copy can miss, and on a read-only
+    medium historique said it « inutilisable ». The next consolidation puts it back in the journal the
+    documentation promises."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    con.close()
+    assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
+    con.close()
+    assert not Path(f"{reg}-wal").exists()
 
 
 def test_the_register_is_documented(tmp_path):
@@ -1694,6 +1816,56 @@ def test_a_lock_file_left_by_another_users_run_is_waited_for_or_taken_never_said
     err = capsys.readouterr().err
     assert status in (0, 1) and "extraits par financeur dans" in err, err
     assert (dossier / "financeur_ETAT.xlsx").is_file() and not lock.exists()
+
+
+class _Msvcrt:
+    """Windows' `msvcrt.locking` as its documentation says it behaves: a byte locked by one open file
+    is refused to any other (EACCES), and a lock left at `close` is freed « in a time that depends on
+    the system » — here, never: only LK_UNLCK frees it at once."""
+
+    LK_UNLCK, LK_NBLCK = 0, 2
+
+    def __init__(self):
+        self.held: dict[tuple[int, int], int] = {}  # (device, inode) → the descriptor holding it
+
+    def locking(self, fd, mode, nbytes):
+        import errno
+
+        assert nbytes == 1 and os.lseek(fd, 0, os.SEEK_CUR) == 0  # the first byte: the one every run locks
+        st = os.fstat(fd)
+        key = (st.st_dev, st.st_ino)
+        if mode == self.LK_NBLCK:
+            if key in self.held:
+                raise OSError(errno.EACCES, "Permission denied")
+            self.held[key] = fd
+        elif mode == self.LK_UNLCK:
+            if self.held.get(key) != fd:
+                raise OSError(errno.EACCES, "Permission denied")
+            del self.held[key]
+
+
+def test_the_extracts_lock_on_windows_is_taken_refused_and_freed_as_msvcrt_says(tmp_path, monkeypatch):
+    """The Windows branch of the extracts' lock (`msvcrt`), run on Linux with `msvcrt` as documented:
+    a second run waits, then gives up (ExtractsBusy); the lock is freed for the next run as soon as the
+    first one is done — it was left to `close`, which Windows frees « in a time that depends on the
+    system », and the next run could wait for it or give up."""
+    import types
+
+    from acv_xl.outputs import consolidation_extracts as E
+
+    fake = _Msvcrt()
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.setattr(E, "os", types.SimpleNamespace(**{**vars(os), "name": "nt"}))
+    dossier = tmp_path / "extraits"
+    with E.extracts_lock(dossier):
+        assert len(fake.held) == 1
+        with pytest.raises(E.ExtractsBusy):  # another run, while this one writes
+            with E.extracts_lock(dossier, wait=0.5):
+                pass
+    assert fake.held == {} and not (dossier / E.VERROU).exists()
+    with E.extracts_lock(dossier, wait=0):  # the next run: at once
+        pass
+    assert fake.held == {} and not list(dossier.iterdir())
 
 
 def test_extracts_on_a_share_without_locks_are_written_unguarded(tmp_path, examples, capsys, monkeypatch):
@@ -2106,9 +2278,10 @@ def test_a_new_register_is_said_created_so_that_a_mistyped_or_moved_one_is_notic
     """A register path that does not exist makes a new register: the référent who mistyped it at the
     third comité, or copied the register elsewhere and gave its old path, read « enregistrée dans le
     registre » as for any comité and found the comité missing from the history months later. The
-    first run of a register says it made it; the next ones say nothing of it. A register left empty by
-    a run that failed (a département without convention) has its first consolidation said as well; a
-    folder mistyped makes none."""
+    first run of a register says it made it; the next ones say nothing of it. A folder mistyped makes
+    none; a run that fails after making it (a département without convention, « rien n'est écrit ») left
+    an empty register behind: it is removed, and the next run says it made it. An empty file there
+    before is left as it was."""
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "registre-62.sqlite"
     said = f"acv-xl : registre « {reg} » créé : cette consolidation est la première qu'il enregistre. Si le " \
@@ -2122,14 +2295,22 @@ def test_a_new_register_is_said_created_so_that_a_mistyped_or_moved_one_is_notic
     other = tmp_path / "autre.sqlite"
     assert _run("consolider", tmp_path / "63", "-o", tmp_path / "d1.xlsx", "--registre", other, "--jobs", "1") == 2
     assert not other.exists()
-    # a register made by a run that then failed (a département without convention): its first
-    # consolidation is said too
+    # a run that then fails (a département without convention): nothing written, no register either
     assert _run("consolider", folder, "-o", tmp_path / "d1.xlsx", "--registre", other, "--departement", "59",
                 "--jobs", "1") == 2
-    assert other.is_file()
-    capsys.readouterr()
+    assert "aucune convention du département 59" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("autre")) == []
     _run("consolider", folder, "-o", tmp_path / "d2.xlsx", "--registre", other, "--jobs", "1")
-    assert said.replace(f"« {reg} » créé", f"« {other} »") in capsys.readouterr().err
+    assert said.replace(str(reg), str(other)) in capsys.readouterr().err
+    # an empty file given (a run killed as it created the register): not removed, its first consolidation said
+    empty = tmp_path / "vide.sqlite"
+    empty.write_bytes(b"")
+    assert _run("consolider", folder, "-o", tmp_path / "d3.xlsx", "--registre", empty, "--departement", "59",
+                "--jobs", "1") == 2
+    assert empty.is_file()
+    capsys.readouterr()
+    _run("consolider", folder, "-o", tmp_path / "d4.xlsx", "--registre", empty, "--jobs", "1")
+    assert said.replace(f"« {reg} » créé", f"« {empty} »") in capsys.readouterr().err
 
 
 def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, examples, capsys):
@@ -2429,6 +2610,40 @@ def test_historique_takes_lines_edited_by_hand_from_the_sealed_summary_and_says_
     edited, untouched = (json.loads((tmp_path / n).read_text(encoding="utf-8")) for n in ("e.json", "p.json"))
     assert edited["par_financeur"] == untouched["par_financeur"] and edited["par_convention"] == untouched["par_convention"]
     assert _table(tmp_path / "e.xlsx", "Mouvements").equals(_table(tmp_path / "p.xlsx", "Mouvements"))
+    assert reg.read_bytes() == before
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE analyses SET resume = 'x' WHERE id = 1",
+    "UPDATE analyses SET resume = '{\"format\":2,' || substr(resume, 13, 200) WHERE id = 1",
+])
+@pytest.mark.parametrize("lines_too", [False, True])
+def test_historique_says_a_summary_edited_by_hand_whose_lines_it_cannot_check(tmp_path, examples, capsys, sql,
+                                                                              lines_too):
+    """A summary made unreadable with an SQLite tool: historique took the table `lignes` as it was,
+    without a word — an amount edited there too then passed unchecked into the évolution. It still
+    shows the lines (the summary is gone: nothing else to take), and says which analysis it could
+    not check and why; the register stays as it is."""
+    # (the totals beside edited alike: the lines are then all that could tell)
+    edit = sql + (";\nUPDATE lignes SET montant = montant + 5000000 WHERE analyse_id = 1 AND rang = 0;\n"
+                  "UPDATE conventions SET financement_total = financement_total + 5000000 WHERE fichier_id IN "
+                  "(SELECT id FROM fichiers WHERE analyse_id = 1);\n"
+                  "UPDATE consolidations SET financement_total = financement_total + 5000000" if lines_too else "")
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    con.executescript(edit)
+    con.close()
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    err = capsys.readouterr().err
+    name = sorted(p.name for p in examples["paths"])[0]
+    assert "Attention : la table « analyses » ne contient plus le résumé que la consolidation n° 1 a lu dans " \
+           f"« {name} », analyse n° 1 : elle a été modifiée avec un autre outil ; l'historique reprend les lignes de " \
+           "financement de la table « lignes » sans pouvoir les vérifier. Restaurez une sauvegarde du registre si " \
+           "elles ont pu être modifiées aussi." in err, err
     assert reg.read_bytes() == before
 
 
@@ -3072,7 +3287,8 @@ def test_ctrl_c_while_the_register_is_recorded_stops_its_inserts_and_leaves_it_a
 
 
 class _CommitThenCtrlC:
-    """A register's connection on which a Ctrl-C lands as COMMIT returns (between two Python steps)."""
+    """A register's connection on which a Ctrl-C lands as the record's COMMIT returns (between two
+    Python steps; the lookups' read transactions commit nothing)."""
 
     def __init__(self, con):
         self._con = con
@@ -3082,7 +3298,7 @@ class _CommitThenCtrlC:
 
     def execute(self, sql, *args):
         cursor = self._con.execute(sql, *args)
-        if sql == "COMMIT":
+        if sql == "COMMIT" and self._con.total_changes:
             raise KeyboardInterrupt
         return cursor
 
@@ -3149,9 +3365,7 @@ def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_
     status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
     err = capsys.readouterr().err
     assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
-    con = sqlite3.connect(reg)
-    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
-    con.close()
+    assert not reg.exists()  # the new register this run made, recording nothing, is not left behind
 
 
 def test_a_ctrl_c_landing_in_a_finalizer_stops_the_run_never_a_traceback(tmp_path, examples):
@@ -3185,9 +3399,7 @@ def test_a_ctrl_c_landing_in_a_finalizer_stops_the_run_never_a_traceback(tmp_pat
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 130 and "acv-xl : interrompu." in proc.stderr, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
-    con = sqlite3.connect(reg)
-    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
-    con.close()
+    assert not reg.exists()  # nothing recorded: the new register this run made is not left behind
 
 
 def test_a_library_caller_closing_the_register_before_finish_abandons_the_run(tmp_path, examples):
@@ -3237,6 +3449,35 @@ def test_a_library_caller_closing_the_register_before_finish_abandons_the_run(tm
         assert r.begin(result).finish() == 1
 
 
+def test_a_register_used_after_close_says_so_in_french_never_hangs(tmp_path, examples):
+    """`record` after `close` (a library caller's `with` ended too soon): its thread died on SQLite's
+    « Cannot operate on a closed database » before saying it had ended, and `record` waited for ever;
+    a lookup said the register « inutilisable », to be restored from a backup. Both say it is closed."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    with R.Register.open(reg, __version__) as r:
+        result = C.consolidate([folder], tmp_path / "c.xlsx", jobs=1, cache=r)
+    said = f"le registre « {reg} » est fermé (close) : ouvrez-le de nouveau (Register.open) pour le lire ou y " \
+        "enregistrer une consolidation."
+    outcome: list[str] = []
+
+    def record():
+        try:
+            r.record(result)
+        except R.RegisterError as exc:
+            outcome.append(str(exc))
+
+    worker = threading.Thread(target=record, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive() and outcome == [said]
+    with pytest.raises(R.RegisterError) as exc:
+        r.known(["0" * 64])
+    assert str(exc.value) == said
+    r.close()  # closed twice: nothing to do
+    assert _integrity(reg) == "ok"
+
+
 def test_par_financeur_is_called_financement_since_it_adds_up_every_statut_but_refuse(tmp_path, examples):
     """`Par financeur`'s totals are every counted line of each financeur, « Prévisionnel » and
     « Sollicité » included: its title and chart called them « Engagements » (and `Par statut`, which
@@ -3277,3 +3518,161 @@ def test_historique_never_creates_the_users_key(tmp_path, examples, monkeypatch)
     monkeypatch.setenv(K.KEY_ENV, str(key))
     assert _run("historique", clean, "-o", tmp_path / "e1.xlsx") == 0 and not key.exists()
     assert _run("historique", edited, "-o", tmp_path / "e2.xlsx") == 2 and not key.exists()
+
+
+class _RecordAsItCloses:
+    """A register's connection on which another run records as this one, having found the register
+    empty under its lock, lets it go (between its ROLLBACK and the removal of the file)."""
+
+    def __init__(self, con, record):
+        self._con, self._record = con, record
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def execute(self, sql, *args):
+        cursor = self._con.execute(sql, *args)
+        if sql == "ROLLBACK" and self._record is not None:
+            record, self._record = self._record, None
+            record()
+        return cursor
+
+
+def test_a_new_register_another_run_records_into_is_never_removed_as_unused(tmp_path, examples):
+    """Two consolidations on a new register: the one that made it records nothing (a Ctrl-C, an output
+    unwritable) while the other records — between the check that it was empty and the removal, the
+    other's commit went into the file then removed: « enregistrée » said, the comité lost. The file is
+    removed under the lock that found it empty; the other run, holding it open, is refused, in words
+    that say why (not « en lecture seule »), and nothing said recorded is lost."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    made = R.Register.open(reg, __version__)
+    other = R.Register.open(reg, __version__)
+    assert made.created and not other.created
+    result = C.consolidate([folder], tmp_path / "c.xlsx", jobs=1, cache=other)
+    outcome: list[str] = []
+
+    def record():
+        try:
+            outcome.append(f"n° {other.record(result)}")
+        except R.RegisterError as exc:
+            outcome.append(str(exc))
+
+    made.con = _RecordAsItCloses(made.con, record)
+    made.close(remove_unused=True)
+    other.close(remove_unused=True)
+    assert outcome == [f"le registre « {reg} » a été supprimé ou déplacé pendant la consolidation (par la "
+                       "consolidation qui l'avait créé, lancée en même temps et qui n'a rien enregistré, ou par un "
+                       "autre programme). Le classeur consolidé est écrit, mais cette consolidation n'est pas "
+                       "enregistrée : relancez-la."], outcome
+    assert not reg.exists() and not Path(f"{reg}-journal").exists()
+
+
+def test_a_register_path_that_is_a_link_keeps_its_link_when_nothing_is_recorded(tmp_path, examples, monkeypatch):
+    """`--registre` naming a symbolic link to a register yet to be made (a folder on a share, linked):
+    SQLite made the register where the link points, and a run recording nothing removed the link — the
+    user's — leaving the register it made. The file it made goes; the link stays, as the user made it."""
+    folder = _folder(tmp_path, examples)
+    (tmp_path / "partage").mkdir()
+    link = tmp_path / "registre.sqlite"
+    link.symlink_to(tmp_path / "partage" / "registre-62.sqlite")
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", link, "--departement", "59",
+                "--jobs", "1") == 2
+    assert link.is_symlink() and list((tmp_path / "partage").iterdir()) == []
+
+    def full(self, where):  # the register cannot be created: the empty file SQLite made goes too
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(R.Register, "_migrate", full)
+    assert _run("consolider", folder, "-o", tmp_path / "d.xlsx", "--registre", link, "--jobs", "1") == 2
+    assert link.is_symlink() and list((tmp_path / "partage").iterdir()) == []
+
+
+def test_a_reader_holding_the_register_never_stalls_the_inserts_only_the_commit_waits(tmp_path, examples,
+                                                                                     monkeypatch, capsys):
+    """A run recording while historique (or an SQLite tool left on a query) reads: each time SQLite's
+    page cache filled with the run's rows, it waited for the reader to write them out — up to 30 s,
+    then again at the next page (a cold run of a département inserts thousands: hours before the
+    message said the register read), a Ctrl-C meanwhile landing only at the end of each wait. The
+    inserts now never wait (the pages kept in memory); the commit waits, by short tries, `ATTENTE` at
+    most, and says the register read."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    monkeypatch.setattr(R, "ATTENTE", 1.0)
+    real_open = R.Register.open.__func__
+
+    def small_cache(cls, *args, **kwargs):  # a département's inserts overflowing the cache, at the examples' size
+        reg = real_open(cls, *args, **kwargs)
+        reg.con.execute("PRAGMA cache_size = 2")
+        return reg
+
+    monkeypatch.setattr(R.Register, "open", classmethod(small_cache))
+    monkeypatch.setattr(R, "block_key", lambda: None)  # every workbook read again: a cold run's inserts
+    reader = sqlite3.connect(reg, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM consolidations").fetchone()  # historique's snapshot
+    capsys.readouterr()
+    t0 = time.monotonic()
+    try:
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    took = time.monotonic() - t0
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » est lu par un autre programme depuis plus de 1 s" in err, err
+    assert took < 30, took  # (a wait of 1 s at each page overflowing the cache: minutes)
+    assert _dump(reg) == before
+
+
+def test_a_record_finished_after_its_register_was_closed_says_it_closed_not_damaged(tmp_path, examples):
+    """`begin`, then `close` (which abandons the run), then `finish`: the register was said
+    « inutilisable (erreur SQLite : Cannot operate on a closed database.) », to be restored from a
+    backup, though nothing in it had changed. It is said closed, as `record` after `close` is."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    r = R.Register.open(reg, __version__)
+    result = C.consolidate([folder], tmp_path / "c.xlsx", jobs=1, cache=r)
+    pending = r.begin(result)
+    r.close()
+    with pytest.raises(R.RegisterError) as exc:
+        pending.finish()
+    assert str(exc.value) == f"le registre « {reg} » est fermé (close) : ouvrez-le de nouveau (Register.open) pour " \
+        "le lire ou y enregistrer une consolidation."
+    assert _integrity(reg) == "ok"
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
+    con.close()
+
+
+def test_a_register_read_too_long_while_it_is_migrated_says_it_is_read(tmp_path, examples, monkeypatch, capsys):
+    """The first consolidation after an update of acv-xl brings the register to the new schema, and
+    historique (or an SQLite tool on a query) reading it then refuses that commit: « occupé par une
+    autre consolidation » sent the référent looking for a colleague's run. Said a reading, as the
+    record's commit refused so is; nothing read yet, so nothing said written; the register as it was."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)  # as acv-xl wrote it before the seals (schema 2)
+    con.execute("ALTER TABLE analyses DROP COLUMN controle")
+    con.execute("PRAGMA user_version = 2")
+    con.close()
+    before = _dump(reg)
+    monkeypatch.setattr(R, "ATTENTE", 0.3)
+    reader = sqlite3.connect(reg, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM consolidations").fetchone()  # historique's snapshot
+    capsys.readouterr()
+    try:
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » est lu par un autre programme depuis plus de 0 s (« acv-xl " \
+        "historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : il ne peut pas " \
+        "être mis à jour pour cette version d'acv-xl pendant cette lecture. Relancez la consolidation quand cette " \
+        "lecture sera terminée (fermez l'outil SQLite)." in err, err
+    assert "autre consolidation" not in err and not (tmp_path / "b.xlsx").exists() and _dump(reg) == before

@@ -348,15 +348,25 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 expected[aid] = stored_line_rows(resume)
                 sealing[aid] = (sha, regles, until, check, resume)
             except (ValueError, TypeError, KeyError, AttributeError):
-                continue  # no summary to compare with (an earlier form): the lines as they are
+                # no summary to compare with, the lines as they are: an earlier form (a JSON object, never
+                # sealed: the seals came after format 2) — or one edited by hand, said (lines edited with it
+                # passed unchecked, without a word; `consolider` reads the file again, and so ignores it)
+                if not (check is None and isinstance(resume, str) and resume.startswith("{")
+                        and not resume.startswith('{"format":2,')):
+                    chemin, cid = _first_file(con, aid)
+                    notices.append(f"la table « analyses » ne contient plus le résumé que la consolidation n° {cid} a "
+                                   f"lu dans « {file_text(chemin)} », analyse n° {aid} : elle a été modifiée avec un "
+                                   "autre outil ; l'historique reprend les lignes de financement de la table « lignes » "
+                                   "sans pouvoir les vérifier. Restaurez une sauvegarde du registre si elles ont pu "
+                                   "être modifiées aussi")
+                continue
         found: dict[int, list[tuple]] = defaultdict(list)
         for aid, *row in con.execute(f"SELECT analyse_id, {LIGNES_COLUMNS} FROM lignes WHERE analyse_id IN ({marks}) "
                                      "ORDER BY analyse_id, rang", chunk):
             found[aid].append(tuple(row))
         for aid, rows in expected.items():
             if found.get(aid, []) != rows:
-                chemin, cid = con.execute(f"SELECT chemin, consolidation_id FROM fichiers WHERE analyse_id = ? AND "
-                                          f"{_KEPT} ORDER BY consolidation_id LIMIT 1", (aid,)).fetchone()
+                chemin, cid = _first_file(con, aid)
                 said = (f"la table « lignes » ne contient plus les lignes de financement que la consolidation n° {cid} "
                         f"a lues dans « {file_text(chemin)} », analyse n° {aid} : elle a été modifiée avec un autre outil")
                 # the key read only now (never created by historique for a register left untouched)
@@ -376,6 +386,12 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                         f"({','.join('?' * (1 + len(LIGNES_COLUMNS.split(','))))})",
                         [(aid, *row) for aid, rows in restored.items() for row in rows])
     return notices
+
+
+def _first_file(con: sqlite3.Connection, aid: int) -> tuple[str, int]:
+    """(path, consolidation) of the first counted file of analysis `aid`: the one a message names."""
+    return con.execute(f"SELECT chemin, consolidation_id FROM fichiers WHERE analyse_id = ? AND {_KEPT} "
+                       "ORDER BY consolidation_id LIMIT 1", (aid,)).fetchone()
 
 
 def _near(a: float, b: float) -> bool:
@@ -436,7 +452,7 @@ def load(reg: Register) -> Evolution:
     and not others — « erreur interne (KeyError) », or totals checked without it. That run's commit
     waits for the end of the reading (at most 30 s, `register.ATTENTE`)."""
     con = reg.con
-    con.execute("BEGIN")
+    reg.begin_snapshot()
     try:
         return _load(reg)
     finally:

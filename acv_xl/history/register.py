@@ -537,12 +537,14 @@ class Register:
         # dated before one already recorded
         self.notices: list[str] = []
         self._pending: PendingRecord | None = None  # the run `begin` started, until `finish` or `abandon`
+        self._closed = False
         # the id of the consolidation committed, even when a Ctrl-C came just after: the command then
         # says it is recorded, never « interrompu » alone (the user would record it twice)
         self.recorded: int | None = None
         # whether this open made the register (no file there, or an empty one): said after the run, a
         # path mistyped or a register moved would otherwise start a new history without a word
         self.created = False
+        self._new_file = False  # whether the file did not exist before this open: removed by `close` if nothing was recorded
         self.first = False  # whether the run recorded is the register's first (made empty by a run that failed)
 
     # -- opening
@@ -586,6 +588,7 @@ class Register:
         elif not os.access(resolved(path).parent, os.W_OK | os.X_OK):
             raise RegisterError(f"impossible de créer le registre {where} : vous ne pouvez pas écrire dans le dossier "
                                 f"{path.parent}. Choisissez un dossier où vous pouvez écrire.")
+        new_file = not path.exists()
         try:
             con = sqlite3.connect(str(path), timeout=ATTENTE, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:  # SQLite's words, in French
@@ -599,6 +602,7 @@ class Register:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
             reg = cls(path, con, version, liste)
             reg._check_or_create(where, migrate=create)
+            reg._new_file = new_file and reg.created
         except RegisterError:
             con.close()
             raise
@@ -606,6 +610,8 @@ class Register:
             con.close()
             if _locked(exc):
                 raise _busy(where) from None
+            if new_file and sqlite_why(exc) in (_READONLY, _FULL):  # the empty file SQLite made to create it
+                _remove_if_empty(path)
             if sqlite_why(exc) == _READONLY:  # creating or migrating it on a medium that refuses writes
                 raise readonly_error(where) from None
             if sqlite_why(exc) == _FULL:
@@ -622,16 +628,22 @@ class Register:
         con = self.con
         # one snapshot: another run creating the register meanwhile is seen whole or not at all (read
         # one statement at a time, its tables could come without its id: « pas un registre acv-xl »)
-        con.execute("BEGIN")
-        try:
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            app = con.execute("PRAGMA application_id").fetchone()[0]
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
-            keys = {t: [(c[1], c[2].upper()) for c in con.execute(f"PRAGMA table_info({t})") if c[5]]
-                    for t in _NUMBERED if t in tables}
-        finally:
-            con.execute("COMMIT")
+        def snapshot():
+            con.execute("BEGIN")
+            try:
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                app = con.execute("PRAGMA application_id").fetchone()[0]
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                trigger = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1").fetchone()
+                keys = {t: [(c[1], c[2].upper()) for c in con.execute(f"PRAGMA table_info({t})") if c[5]]
+                        for t in _NUMBERED if t in tables}
+                journal = con.execute("PRAGMA journal_mode").fetchone()[0]
+            finally:
+                if con.in_transaction:  # (only read: a COMMIT that never waits)
+                    con.execute("COMMIT")
+            return version, app, tables, trigger, keys, journal
+
+        version, app, tables, trigger, keys, journal = patiently(con, snapshot)
         if version < 0:  # PRAGMA user_version set by hand: no migration leads from there (« erreur interne »)
             raise damaged_error(where, f"numéro de version du schéma invalide : {version}")
         if version > SCHEMA_VERSION:
@@ -667,12 +679,29 @@ class Register:
         if missing:
             raise damaged_error(where, f"table{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
                                   + ", ".join(missing))
+        if migrate and journal == "wal":
+            self._rollback_journal()
+
+    def _rollback_journal(self) -> None:
+        """The register back in SQLite's rollback journal when another tool left it in WAL mode (kept in
+        the file): WAL is not safe on a network share, a copy without its « -wal » file loses the last
+        consolidations, and on a read-only medium SQLite cannot open it at all (`historique`). Switched
+        only when no other program has it open (SQLite refuses otherwise: it stays so for this run)."""
+        con = self.con
+        con.execute("PRAGMA busy_timeout = 0")  # never waited for: SQLite's wait cannot be interrupted
+        try:
+            con.execute("PRAGMA journal_mode = DELETE").fetchone()
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc):
+                raise
+        finally:
+            con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
 
     def _migrate(self, where: str) -> int:
         """Bring the schema to `SCHEMA_VERSION`, in one transaction (a concurrent run waits, then
         finds it done); the version found under the lock (0: this run made the register)."""
         con = self.con
-        con.execute("BEGIN IMMEDIATE")
+        patiently(con, lambda: con.execute("BEGIN IMMEDIATE"))
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
             for v in range(version + 1, SCHEMA_VERSION + 1):
@@ -680,18 +709,55 @@ class Register:
                     con.execute(statement)
             con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            con.execute("COMMIT")
+            try:  # (refused while historique reads: tried again, as a whole)
+                patiently(con, lambda: con.execute("COMMIT"))
+            except sqlite3.OperationalError as exc:
+                if _locked(exc):  # (its own lock held: others read)
+                    raise _busy(where, read=True) from None
+                raise
         except BaseException:
             _roll_back(con)
             raise
         return version
 
-    def close(self) -> None:
+    def close(self, remove_unused: bool = False) -> None:
         """The connection closed; a run begun (`begin`) and neither finished nor abandoned is abandoned
-        first (nothing recorded): closed under its thread still inserting, SQLite crashed the process."""
+        first (nothing recorded): closed under its thread still inserting, SQLite crashed the process.
+
+        `remove_unused`: a register this open made (no file there before) and that holds no
+        consolidation is removed (`consolider` that recorded nothing: « rien n'est écrit » is true)."""
         if self._pending is not None:
             self._pending.abandon()
+        if self._closed:
+            return
+        unused = remove_unused and self._new_file and self.recorded is None and self._remove_if_unused()
         self.con.close()
+        self._closed = True
+        if unused and os.name == "nt":  # (an open file cannot be removed there: now, unless another program has it)
+            try:
+                resolved(self.path).unlink()
+            except OSError:  # opened meanwhile by another run: an empty register stays
+                pass
+
+    def _remove_if_unused(self) -> bool:
+        """Whether the register holds no consolidation, seen under the lock: another run that opened it
+        since this one made it may have recorded one. Removed under that lock (on Windows, where an open
+        file cannot be removed, by `close`): once the lock let go, the other run's commit could land in
+        it just before its removal, « enregistrée » said and lost; one holding it open is refused by
+        SQLite when it records (`moved_error`)."""
+        try:
+            self.con.execute("PRAGMA busy_timeout = 0")  # another run holding it is recording: kept at once
+            self.con.execute("BEGIN IMMEDIATE")
+            try:
+                if self.con.execute("SELECT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0]:
+                    return False
+                if os.name != "nt":  # (the file SQLite made: a link given as the path is the user's)
+                    resolved(self.path).unlink()
+                return True
+            finally:
+                self.con.execute("ROLLBACK")
+        except (sqlite3.Error, OSError):  # busy, damaged since, not removable: kept as it is
+            return False
 
     def __enter__(self) -> Register:
         return self
@@ -700,10 +766,35 @@ class Register:
         self.close()
 
     # -- the cache
+    def _check_open(self) -> None:
+        """A register used after `close`: said in French (SQLite's « Cannot operate on a closed
+        database » read as a damaged register, and a record begun then waited for ever)."""
+        if self._closed:
+            raise RegisterError(f"le registre « {self.path} » est fermé (close) : ouvrez-le de nouveau "
+                                "(Register.open) pour le lire ou y enregistrer une consolidation.")
+
+    def begin_snapshot(self) -> None:
+        """A read transaction begun on the register (`historique`): its lock taken by short waits, so
+        that a Ctrl-C stops the wait for a consolidation committing; busy past `ATTENTE`: `RegisterError`."""
+        self._check_open()
+        try:
+            patiently(self.con, lambda: read_snapshot(self.con))
+        except sqlite3.OperationalError as exc:
+            if _locked(exc):
+                raise _busy(f"« {self.path} »") from None
+            raise
+
     @contextmanager
     def _reading(self):
-        """SQLite's errors while reading, as the register's French messages."""
+        """SQLite's errors while reading, as the register's French messages. The reads in one snapshot,
+        its lock taken by short waits (`patiently`: a Ctrl-C stops the wait for another run committing)."""
+        self._check_open()
+        con = self.con
+        own = False
         try:
+            if not con.in_transaction:  # (a lookup never runs beside a record's thread: its transaction is its own)
+                patiently(con, lambda: read_snapshot(con))
+                own = True
             yield
         except sqlite3.OperationalError as exc:
             if _locked(exc):
@@ -711,6 +802,12 @@ class Register:
             raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise damaged_error(f"« {self.path} »", sqlite_why(exc)) from None
+        finally:
+            if own and con.in_transaction:
+                try:
+                    con.execute("COMMIT")  # only read: a COMMIT that never waits
+                except sqlite3.Error:
+                    pass
 
     @property
     def empty(self) -> bool:
@@ -844,6 +941,7 @@ class Register:
         consolidated workbook meanwhile, then `finish` commits — or `abandon` leaves the register as
         it was, when an output could not be written. SQLite inserts without Python's lock, so that the
         two share the machine's cores (≈ 0,3 s of inserts for 1 000 files read, ≈ 0,4 s of writing)."""
+        self._check_open()
         if self._pending is not None:  # one connection, one transaction: never two threads inserting on it
             raise RegisterError(f"le registre « {self.path} » enregistre déjà une consolidation : terminez-la "
                                 "(finish) ou abandonnez-la (abandon) avant d'en commencer une autre.")
@@ -1009,15 +1107,19 @@ class PendingRecord:
 
     def _run(self) -> None:
         reg, con = self._register, self._register.con
-        # SQLite asks every 10 000 steps of a statement whether to go on: stopped, it fails « interrupted »
-        con.set_progress_handler(self._stop.is_set, 10_000)
         try:
+            # SQLite asks every 10 000 steps of a statement whether to go on: stopped, it fails « interrupted »
+            con.set_progress_handler(self._stop.is_set, 10_000)
             try:
                 self._begin_immediate(con)
             except sqlite3.OperationalError as exc:
                 where = f"« {reg.path} »"
                 raise (_busy(where, written=True) if _locked(exc) else damaged_error(where, sqlite_why(exc))) from None
             self._begun = True
+            # the inserts never wait: a reader holding the register (historique, an SQLite tool) made SQLite
+            # wait for it at each page overflowing its cache, up to `ATTENTE` each time, a Ctrl-C landing only
+            # at the end of it; the pages stay in memory, and the commit alone waits (`finish`, by short tries)
+            con.execute("PRAGMA busy_timeout = 0")
             self._first = con.execute("SELECT NOT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0] == 1
             notices = [n for n in (reg._unrelated(self._result), reg._earlier(self._result)) if n]
             cid, analyses = reg._insert(self._result, self._blocs)
@@ -1025,7 +1127,10 @@ class PendingRecord:
         except BaseException as exc:  # noqa: BLE001 — raised by `finish`, in the thread that waits for it
             self._error = exc
         finally:
-            con.set_progress_handler(None, 0)
+            try:
+                con.set_progress_handler(None, 0)
+            except sqlite3.Error:  # (closed under it: `finish` says why; the thread ends all the same)
+                pass
             self._ended.set()
 
     def _begin_immediate(self, con: sqlite3.Connection) -> None:
@@ -1068,6 +1173,7 @@ class PendingRecord:
         """The transaction committed once the inserts are done; the consolidation's id. Nothing is
         kept if anything failed (`RegisterError`, French) or was interrupted."""
         reg, con = self._register, self._register.con
+        reg._check_open()  # closed since `begin` (the run abandoned by `close`): said so, never a damaged register
         where = f"« {reg.path} »"
         self._deadline = time.monotonic() + ATTENTE  # the outputs written: from now on, the wait is this run's
         committing = False
@@ -1079,7 +1185,7 @@ class PendingRecord:
             reg._insert_blocs(self._result, self._done[1], {k: b for k, b in self._result.blocs.items()
                                                              if self._blocs.get(k) is not b}, block_key())
             committing = True
-            con.execute("COMMIT")
+            patiently(con, lambda: con.execute("COMMIT"))  # (refused while others read: tried again, as a whole)
             return self._committed()  # said at once: a Ctrl-C from here on finds it recorded
         except BaseException as exc:
             # a Ctrl-C is raised between two Python steps, never inside SQLite's COMMIT: with no
@@ -1089,8 +1195,10 @@ class PendingRecord:
                 raise
             if self._begun:
                 _roll_back(con)
-            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
-                raise _busy(where, written=True) from None
+            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):  # (its own lock held: others read)
+                raise _busy(where, written=True, read=self._begun) from None
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY_DBMOVED:
+                raise moved_error(where) from None
             if isinstance(exc, sqlite3.DatabaseError):
                 why = sqlite_why(exc)
                 raise (readonly_error(where, written=True) if why == _READONLY else
@@ -1121,6 +1229,20 @@ class PendingRecord:
         """The register free for another `begin`, and closed without abandoning this record (done)."""
         if self._register._pending is self:
             self._register._pending = None
+            try:  # (the inserts' wait of none: `_run`)
+                self._register.con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
+            except sqlite3.Error:
+                pass
+
+
+def _remove_if_empty(path: Path) -> None:
+    """The file removed if it holds nothing (SQLite makes it empty, and writes it only at its first
+    commit): a register this run could not create is not left behind as an empty file."""
+    try:
+        if path.stat().st_size == 0:
+            resolved(path).unlink()  # (the file SQLite made, where a link given as the path points)
+    except OSError:
+        pass
 
 
 def _roll_back(con: sqlite3.Connection) -> None:
@@ -1139,7 +1261,47 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-def _busy(where: str, written: bool = False) -> RegisterError:
+def read_snapshot(con: sqlite3.Connection) -> None:
+    """A read transaction begun, its lock held: none left when another run's commit refuses it
+    (`patiently` tries again)."""
+    con.execute("BEGIN")
+    try:
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def patiently(con: sqlite3.Connection, step, deadline: float | None = None):
+    """`step()` (statements that take a lock, and leave none held when they fail), retried by short
+    waits while another run holds the register, until `deadline` (`ATTENTE` from now by default).
+    SQLite's own wait (`busy_timeout`) sleeps in C: a Ctrl-C meanwhile was raised only once it ended,
+    up to 30 s later; between two short waits it is raised at once."""
+    end = time.monotonic() + ATTENTE if deadline is None else deadline
+    con.execute("PRAGMA busy_timeout = 100")
+    try:
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc) or time.monotonic() >= end:
+                    raise
+    finally:
+        con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
+
+
+def _busy(where: str, written: bool = False, read: bool = False) -> RegisterError:
+    """`read`: this run holds the register to record (or to migrate it), and others reading it refuse its
+    commit — not another consolidation (SQLite names no one, but the lock refused says which kind of program)."""
+    if read:  # (`written` False: the commit refused is the migration's, as the register is opened)
+        said = ("la consolidation ne peut pas y être enregistrée pendant cette lecture. Le classeur consolidé est "
+                "écrit, mais cette consolidation n'est pas enregistrée : relancez-la") if written else \
+            ("il ne peut pas être mis à jour pour cette version d'acv-xl pendant cette lecture. Relancez la "
+             "consolidation")
+        return RegisterError(
+            f"le registre {where} est lu par un autre programme depuis plus de {int(ATTENTE)} s (« acv-xl "
+            f"historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : {said} "
+            "quand cette lecture sera terminée (fermez l'outil SQLite).")
     suite = (" Le classeur consolidé est écrit, mais cette consolidation n'est pas enregistrée : relancez-la "
              "quand l'autre sera terminée.") if written else " Relancez quand elle sera terminée."
     return RegisterError(f"le registre {where} est occupé par une autre consolidation depuis plus de "
@@ -1203,6 +1365,16 @@ def full_error(where: str, written: bool = False) -> RegisterError:
                          "enregistrée et le registre n'a pas été modifié. Libérez de la place (ou copiez le registre "
                          "sur un disque qui en a), puis relancez la consolidation."
                          + (" Le classeur consolidé est écrit." if written else ""))
+
+
+def moved_error(where: str) -> RegisterError:
+    """The register removed, renamed or moved while this run had it open (SQLite then refuses to write
+    it): not read-only — the consolidation that made it, run at the same time, recorded nothing and
+    removed it (`Register.close`), or another program moved it."""
+    return RegisterError(f"le registre {where} a été supprimé ou déplacé pendant la consolidation (par la "
+                         "consolidation qui l'avait créé, lancée en même temps et qui n'a rien enregistré, ou par un "
+                         "autre programme). Le classeur consolidé est écrit, mais cette consolidation n'est pas "
+                         "enregistrée : relancez-la.")
 
 
 def readonly_error(where: str, written: bool = False) -> RegisterError:

@@ -280,6 +280,11 @@ def extracts_lock(folder: Path, wait: float | None = None):
         if os.name != "nt":  # unlocked by `close`; on Windows, the file can only go once closed
             with contextlib.suppress(OSError):
                 os.unlink(path)
+        elif locked:  # Windows frees a lock left at `close` « in a time that depends on the system »: now
+            import msvcrt
+
+            with contextlib.suppress(OSError):
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
         os.close(fd)
         if os.name == "nt":
             with contextlib.suppress(OSError):  # another run has it open: it removes it
