@@ -739,6 +739,20 @@ def test_a_totals_row_of_controles_moves_below_the_findings(tmp_path, old_lines)
     assert mine[-1] == ("showTotalsTable", [0, True], None)  # …the totals row below them
 
 
+def _annotated(path, out, r1: int, r2: int):
+    """`path` validated and annotated into `out` (`--annoter`): its report, the rows T_Controles (rows
+    r1..r2) grew by — some, or the test shows nothing — and the copy's Contrôles sheet."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert grown > 0
+    return report, grown, openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+
+
 def _notes_below_controles(path, totals: bool, merged: bool = False) -> tuple[int, int, int, int]:
     """A faulty workbook saved at `path` with notes typed below T_Controles (with a totals row, the
     note merged over three cells): the table's bounds (first column, first row, last column, last row)."""
@@ -940,9 +954,6 @@ def test_the_formats_and_lists_of_notes_below_controles_move_with_them_in_the_an
     from openpyxl.styles import PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from acv_xl.checks.validate import validate_file
-    from acv_xl.outputs.annotate import annotate
-
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
     c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
     wb = openpyxl.load_workbook(path)
@@ -960,11 +971,7 @@ def test_the_formats_and_lists_of_notes_below_controles_move_with_them_in_the_an
     ws.cell(r2 + 3, c1).value = f'=LEN({note})&" caractères, "&Accueil!{note}'  # a note of the notes
     ws[beside] = f"=${note[0]}${note[1:]}"  # beside the table, not moved: it still names the note
     wb.save(path)
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     moved = ws.cell(r2 + 2 + grown, c1).coordinate
     assert ws[moved].value == "Note du comité : revoir l'action 2.1"
     assert ws.cell(r2 + 3 + grown, c1).value == f'=LEN({moved})&" caractères, "&Accueil!{note}'  # another sheet's: kept
@@ -988,7 +995,6 @@ def test_a_list_and_a_formula_down_to_the_last_row_under_controles_still_end_the
     from openpyxl.worksheet.datavalidation import DataValidation
 
     from acv_xl.contract.values import EXCEL_ROWS
-    from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
     c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
@@ -1000,11 +1006,7 @@ def test_a_list_and_a_formula_down_to_the_last_row_under_controles_still_end_the
     ws.add_data_validation(dv)
     ws.cell(r2 + 3, c1).value = f"=COUNTA({col}{r2 + 2}:{col}{EXCEL_ROWS})"
     wb.save(path)
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     moved = f"{col}{r2 + 2 + grown}:{col}{EXCEL_ROWS}"
     assert ws.cell(r2 + 3 + grown, c1).value == f"=COUNTA({moved})"
     assert moved in [str(d.sqref) for d in ws.data_validations.dataValidation]
@@ -1019,8 +1021,6 @@ def test_a_range_from_controles_down_to_the_notes_grows_with_them_in_the_annotat
     missed the notes moved out of it. It now grows too; a range reaching other columns stays, as in Excel."""
     import openpyxl
 
-    from acv_xl.outputs.annotate import annotate
-
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
     c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
     wb = openpyxl.load_workbook(path)
@@ -1030,11 +1030,7 @@ def test_a_range_from_controles_down_to_the_notes_grows_with_them_in_the_annotat
     ws.cell(r2 + 4, c1).value = f'=COUNTIF({span},"Erreur")'
     ws.cell(r2 + 4, c2 + 2).value = f'=COUNTIF({span},"Erreur")+COUNTA(A{r1 + 1}:{wide_end}{r2 + 40})'
     wb.save(path)
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     longer = f"{col}{r1 + 1}:${col}${r2 + 40 + grown}"
     assert ws.cell(r2 + 4 + grown, c1).value == f'=COUNTIF({longer},"Erreur")'
     assert ws.cell(r2 + 4, c2 + 2).value == f'=COUNTIF({longer},"Erreur")+COUNTA(A{r1 + 1}:{wide_end}{r2 + 40})'
@@ -1081,8 +1077,6 @@ def test_a_column_filled_down_beside_controles_into_the_notes_follows_them_in_th
     Excel's insertion would: those below the table the moved cells, those beside the findings their own."""
     import openpyxl
 
-    from acv_xl.outputs.annotate import annotate
-
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
     c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
     wb = openpyxl.load_workbook(path)
@@ -1092,11 +1086,7 @@ def test_a_column_filled_down_beside_controles_into_the_notes_follows_them_in_th
         ws[f"{col}{r}"] = f'=IF(A{r}="Erreur",1,0)'
     wb.save(path)
     _as_filled(path, f"{col}{r1 + 1}:{col}{last}")
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     assert [ws[f"{col}{r}"].value for r in range(r1 + 1, last + 1)] == \
         [f'=IF(A{r if r <= r2 else r + grown}="Erreur",1,0)' for r in range(r1 + 1, last + 1)]
 
@@ -1109,8 +1099,6 @@ def test_a_row_filled_right_across_the_last_column_of_controles_below_it_keeps_i
     moved ones the moved row, the others their own."""
     import openpyxl
 
-    from acv_xl.outputs.annotate import annotate
-
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
     c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
     wb = openpyxl.load_workbook(path)
@@ -1120,11 +1108,7 @@ def test_a_row_filled_right_across_the_last_column_of_controles_below_it_keeps_i
         ws[f"{col}{row}"], ws[f"{col}{row + 1}"] = f"={col}{row + 1}*2", k + 1
     wb.save(path)
     _as_filled(path, f"{cols[0]}{row}:{cols[-1]}{row}")
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     moved = {col: c1 <= k <= c2 for k, col in enumerate(cols, start=c2 - 1)}
     assert [ws[f"{col}{row + grown if moved[col] else row}"].value for col in cols] == \
         [f"={col}{row + 1 + grown if moved[col] else row + 1}*2" for col in cols]
@@ -1139,7 +1123,6 @@ def test_a_list_beside_controles_whose_choices_are_typed_below_it_still_offers_t
     import openpyxl
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
     c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
@@ -1152,11 +1135,7 @@ def test_a_list_beside_controles_whose_choices_are_typed_below_it_still_offers_t
     dv.add(beside)
     ws.add_data_validation(dv)
     wb.save(path)
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     assert [ws.cell(r2 + 4 + grown, c1).value, ws.cell(r2 + 5 + grown, c1).value] == ["à voir", "vu"]
     lists = {str(d.sqref): d.formula1 for d in ws.data_validations.dataValidation}
     assert lists[beside] == f"${col}${r2 + 4 + grown}:${col}${r2 + 5 + grown}"
@@ -1171,7 +1150,6 @@ def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(
     from openpyxl.worksheet.filters import AutoFilter, SortCondition, SortState
     from openpyxl.worksheet.table import Table
 
-    from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
     c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
@@ -1190,11 +1168,7 @@ def test_a_table_of_notes_below_controles_moves_with_them_in_the_annotated_copy(
                                                                             f"{ws.cell(top + 2, c1 + 1).coordinate}")])
     ws.add_table(notes)
     wb.save(path)
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     moved = f"{ws.cell(top + grown, c1).coordinate}:{ws.cell(top + 2 + grown, c1 + 1).coordinate}"
     notes = ws.tables["T_Notes"]
     assert notes.ref == notes.autoFilter.ref == moved
@@ -1235,17 +1209,11 @@ def test_a_table_wider_than_controles_below_it_moves_whole_in_the_annotated_copy
     its definition left where its header row now held findings (a table Excel « répare » by deleting
     it), the title's merge over a finding. The cells move down over the columns of every table and merged
     range they would cut, the table and the merge with them, as one insertion over those columns would."""
-    import openpyxl
 
-    from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
     c1, r1, c2, r2, top = _wide_notes_below_controles(path)
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     assert ws.tables["T_Suivi"].ref == f"{ws.cell(top + grown, c2).coordinate}:{ws.cell(top + 1 + grown, c2 + 2).coordinate}"
     assert [[ws.cell(r, c2 + k).value for k in range(3)] for r in (top + grown, top + 1 + grown)] == \
         [["Sujet", "Avis", "Qui"], ["Action 2.1", "à revoir", "DGS"]]
@@ -1263,7 +1231,6 @@ def test_an_empty_merged_range_below_controles_moves_down_never_over_the_finding
     import openpyxl
     from openpyxl.utils.cell import range_boundaries
 
-    from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-cadre.xlsx", tmp_path / "annotee.xlsx"
     wb = openpyxl.load_workbook(_faulty()[0])
@@ -1271,11 +1238,7 @@ def test_an_empty_merged_range_below_controles_moves_down_never_over_the_finding
     c1, r1, c2, r2 = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
     ws.merge_cells(start_row=r2 + 1, start_column=c1, end_row=r2 + 3, end_column=c2)
     wb.save(path)
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     assert {str(m) for m in ws.merged_cells.ranges} == \
         {f"{ws.cell(r2 + 1 + grown, c1).coordinate}:{ws.cell(r2 + 3 + grown, c2).coordinate}"}
     assert [ws.cell(r1 + 1 + k, c1 + 1).value for k in range(len(report.findings))] == [f.code for f in report.findings]
@@ -1415,7 +1378,6 @@ def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_c
     import openpyxl
     from openpyxl.comments import Comment
 
-    from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-notes.xlsx", tmp_path / "annotee.xlsx"
     c1, r1, c2, r2 = _notes_below_controles(path, totals=False)
@@ -1437,11 +1399,7 @@ def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_c
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for n, data in parts.items():
             z.writestr(n, data)
-    report = validate_file(path)
-    annotate(path, out, report, today=TODAY)
-    grown = r1 + len(report.findings) - r2
-    assert grown > 0
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    report, grown, ws = _annotated(path, out, r1, r2)
     noted = [(x.row, x.column, x.value) for row in ws.iter_rows() for x in row
              if x.comment is not None and x.comment.text == "à voir avec le maire"]
     assert noted == [(r + grown, c1, "Note du comité : revoir l'action 2.1")]
