@@ -807,6 +807,41 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def _tls_contexts(tmp: Path):
+    """A server's TLS context on a self-signed certificate, and a client's that takes it."""
+    import ssl
+
+    cert, key = _self_signed(tmp)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(str(cert), str(key))
+    client = ssl.create_default_context()
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    return served, client
+
+
+def _stand_in(per_address: int, limit: int, release: bool = False):
+    """What the TLS layer hands a connection to (`server_http.DeadlineProtocol`'s counting attributes),
+    answering « ok » to anything; `release`: its address given back when the connection ends."""
+    import asyncio
+
+    from udfs import server_http
+
+    class Http(asyncio.Protocol):
+        _per_address, _address, _limit, _counted = per_address, None, limit, False
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.transport.write(b"ok")
+
+        if release:
+            def connection_lost(self, exc):
+                server_http._release(self._address)
+
+    return Http
+
+
 def test_https_a_connection_that_never_finishes_its_handshake_is_closed_within_the_receive_delay(tmp_path):
     """Served in HTTPS directly, a client that opened a connection and sent nothing, or half a
     TLS greeting, held it 60 s (asyncio's and uvloop's own handshake limit), not --delai-reception:
@@ -1338,7 +1373,6 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
     uvloop and on asyncio's own loop (Windows): one that never starts its handshake takes its place,
     the next is closed at once, and a place is given back when a handshake fails or the client leaves."""
     import asyncio
-    import ssl
 
     from udfs import server_http
 
@@ -1349,23 +1383,9 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
     monkeypatch.setattr(server_http, "_IDLE", server_http._Idle())
     monkeypatch.setattr(server_http, "_COUNT", {"open": 0})
     monkeypatch.setattr(server_http, "address_key", lambda peer: "un client")  # the loopback counted
-    cert, key = _self_signed(tmp_path)
-    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    served.load_cert_chain(str(cert), str(key))
-    client = ssl.create_default_context()
-    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    served, client = _tls_contexts(tmp_path)
 
-    class Http(asyncio.Protocol):  # what the TLS layer hands the connection to (DeadlineProtocol)
-        _per_address, _address, _limit, _counted = 1, None, 4096, False
-
-        def connection_made(self, transport):
-            self.transport = transport
-
-        def data_received(self, data):
-            self.transport.write(b"ok")
-
-        def connection_lost(self, exc):
-            server_http._release(self._address)
+    Http = _stand_in(per_address=1, limit=4096, release=True)
 
     async def closed_at_once(port) -> bool:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -1409,7 +1429,6 @@ def test_a_connection_waiting_for_its_handshake_makes_room_on_either_loop(loop_o
     to make room (`server_http._make_room`), on uvloop and on asyncio's own loop (Windows), and
     uncounted at once; a handshake done is no longer waiting."""
     import asyncio
-    import ssl
 
     from udfs import server_http
 
@@ -1417,20 +1436,9 @@ def test_a_connection_waiting_for_its_handshake_makes_room_on_either_loop(loop_o
         monkeypatch.setitem(sys.modules, "uvloop", None)
     monkeypatch.setattr(server_http, "_IDLE", server_http._Idle())
     monkeypatch.setattr(server_http, "_COUNT", {"open": 0})
-    cert, key = _self_signed(tmp_path)
-    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    served.load_cert_chain(str(cert), str(key))
-    client = ssl.create_default_context()
-    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    served, client = _tls_contexts(tmp_path)
 
-    class Http(asyncio.Protocol):  # what the TLS layer hands the connection to (DeadlineProtocol)
-        _per_address, _address, _limit, _counted = 0, None, 3, False
-
-        def connection_made(self, transport):
-            self.transport = transport
-
-        def data_received(self, data):
-            self.transport.write(b"ok")
+    Http = _stand_in(per_address=0, limit=3)
 
     async def closed(reader) -> bool:
         try:
@@ -1470,7 +1478,6 @@ def test_room_is_made_at_the_expense_of_the_address_waiting_most(loop_of, monkey
     under `--connexions-par-adresse` freed) closed every commune's handshake or request still on its
     way. The one closed is now the oldest of the address with the most connections waiting."""
     import asyncio
-    import ssl
 
     from udfs import server_http
 
@@ -1481,12 +1488,8 @@ def test_room_is_made_at_the_expense_of_the_address_waiting_most(loop_of, monkey
     monkeypatch.setattr(server_http, "_OPEN", {})
     monkeypatch.setattr(server_http, "_TOLD", set())
     monkeypatch.setattr(server_http, "address_key", lambda peer: peer[0])  # 127.0.0.x: one address each
-    cert, key = _self_signed(tmp_path)
-    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    served.load_cert_chain(str(cert), str(key))
-
-    class Http(asyncio.Protocol):  # what the TLS layer hands the connection to (DeadlineProtocol)
-        _per_address, _address, _limit, _counted = 100, None, 5, False
+    served, _client = _tls_contexts(tmp_path)
+    Http = _stand_in(per_address=100, limit=5)
 
     async def closed(reader) -> bool:
         try:
