@@ -1261,6 +1261,22 @@ def test_a_register_busy_too_long_stops_with_a_clear_message(tmp_path, examples,
     assert _dump(reg) == before
 
 
+def _consolidated_while_read(folder, out, reg, monkeypatch, capsys) -> tuple[int, str]:
+    """`consolider folder -o out --registre reg` while another program holds a read snapshot of the
+    register (historique's), the wait cut to 0,3 s: its status and what it said on stderr."""
+    monkeypatch.setattr(R, "ATTENTE", 0.3)
+    reader = sqlite3.connect(reg, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM consolidations").fetchone()  # historique's snapshot
+    capsys.readouterr()
+    try:
+        status = _run("consolider", folder, "-o", out, "--registre", reg, "--jobs", "1")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    return status, capsys.readouterr().err
+
+
 def test_a_register_read_too_long_while_recording_says_it_is_read_not_busy_with_another_run(tmp_path, examples,
                                                                                            monkeypatch, capsys):
     """historique on a large register (or an SQLite tool left on a query) reading while this run
@@ -1270,17 +1286,7 @@ def test_a_register_read_too_long_while_recording_says_it_is_read_not_busy_with_
     reg = tmp_path / "r.sqlite"
     assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
     before = _dump(reg)
-    monkeypatch.setattr(R, "ATTENTE", 0.3)
-    reader = sqlite3.connect(reg, isolation_level=None)
-    reader.execute("BEGIN")
-    reader.execute("SELECT COUNT(*) FROM consolidations").fetchone()  # historique's snapshot
-    capsys.readouterr()
-    try:
-        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
-    finally:
-        reader.execute("ROLLBACK")
-        reader.close()
-    err = capsys.readouterr().err
+    status, err = _consolidated_while_read(folder, tmp_path / "b.xlsx", reg, monkeypatch, capsys)
     assert status == 2 and f"le registre « {reg} » est lu par un autre programme depuis plus de 0 s (« acv-xl " \
         "historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : la consolidation " \
         "ne peut pas y être enregistrée pendant cette lecture. Le classeur consolidé est écrit, mais cette " \
@@ -3660,17 +3666,7 @@ def test_a_register_read_too_long_while_it_is_migrated_says_it_is_read(tmp_path,
     con.execute("PRAGMA user_version = 2")
     con.close()
     before = _dump(reg)
-    monkeypatch.setattr(R, "ATTENTE", 0.3)
-    reader = sqlite3.connect(reg, isolation_level=None)
-    reader.execute("BEGIN")
-    reader.execute("SELECT COUNT(*) FROM consolidations").fetchone()  # historique's snapshot
-    capsys.readouterr()
-    try:
-        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
-    finally:
-        reader.execute("ROLLBACK")
-        reader.close()
-    err = capsys.readouterr().err
+    status, err = _consolidated_while_read(folder, tmp_path / "b.xlsx", reg, monkeypatch, capsys)
     assert status == 2 and f"le registre « {reg} » est lu par un autre programme depuis plus de 0 s (« acv-xl " \
         "historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : il ne peut pas " \
         "être mis à jour pour cette version d'acv-xl pendant cette lecture. Relancez la consolidation quand cette " \
