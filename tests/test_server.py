@@ -819,6 +819,19 @@ def _tls_contexts(tmp: Path):
     return served, client
 
 
+def _run_on(loop_of: str, scenario) -> None:
+    """The coroutine `scenario()` run on the server's own loop, which must be `loop_of`'s (uvloop, or
+    asyncio's when uvloop is made unimportable, as on Windows)."""
+    from udfs import server_http
+
+    loop = server_http.new_loop()
+    try:
+        assert loop_of in type(loop).__mro__[2].__module__
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+
+
 def _stand_in(per_address: int, limit: int, release: bool = False):
     """What the TLS layer hands a connection to (`server_http.DeadlineProtocol`'s counting attributes),
     answering « ok » to anything; `release`: its address given back when the connection ends."""
@@ -1415,12 +1428,7 @@ def test_a_tls_connection_is_counted_at_its_accept_on_either_loop(loop_of, monke
         assert server_http._OPEN == {}
         server.close()
 
-    loop = server_http.new_loop()
-    try:
-        assert loop_of in type(loop).__mro__[2].__module__
-        loop.run_until_complete(scenario())
-    finally:
-        loop.close()
+    _run_on(loop_of, scenario)
 
 
 @pytest.mark.parametrize("loop_of", ["uvloop", "asyncio"])
@@ -1463,12 +1471,7 @@ def test_a_connection_waiting_for_its_handshake_makes_room_on_either_loop(loop_o
             w.close()
         server.close()
 
-    loop = server_http.new_loop()
-    try:
-        assert loop_of in type(loop).__mro__[2].__module__
-        loop.run_until_complete(scenario())
-    finally:
-        loop.close()
+    _run_on(loop_of, scenario)
 
 
 @pytest.mark.parametrize("loop_of", ["uvloop", "asyncio"])
@@ -1517,8 +1520,4 @@ def test_room_is_made_at_the_expense_of_the_address_waiting_most(loop_of, monkey
             writer.close()
         server.close()
 
-    loop = server_http.new_loop()
-    try:
-        loop.run_until_complete(scenario())
-    finally:
-        loop.close()
+    _run_on(loop_of, scenario)
