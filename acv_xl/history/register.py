@@ -187,8 +187,6 @@ _NUMBERED = ("consolidations", "analyses", "fichiers")
 _TABLES_SINCE = {"blocs": 2}
 # (and a column: `analyses.controle`, 3 — read only by a consolidation, which migrates the register first)
 
-# extensions a new register may not take: another program would try to open it
-_OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".json", ".pdf", ".txt")
 
 
 class RegisterError(UsageError):
@@ -580,7 +578,7 @@ class Register:
                 raise readonly_error(where)
         elif not create:
             raise RegisterError(f"registre introuvable : {where}.")
-        elif path.suffix.lower() in _OTHER_FORMATS:  # `--registre evolution.xlsx`: an SQLite file Excel cannot open
+        elif path.suffix.lower() in output_guard.DOCUMENT_EXTENSIONS:  # `--registre evolution.xlsx`: an SQLite file Excel cannot open
             raise RegisterError(f"le registre {where} aurait l'extension {path.suffix} d'un autre format : donnez-lui "
                                 f"l'extension .sqlite (par exemple « {path.stem}.sqlite »). Rien n'est écrit.")
         elif not resolved(path).parent.is_dir():

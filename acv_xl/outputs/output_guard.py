@@ -218,10 +218,12 @@ def folder_missing(out: str | Path) -> str:
             "Créez-le d'abord, ou choisissez un autre dossier.")
 
 
-# The extensions of the files acv-xl reads or writes and of the documents kept beside them: an output folder
-# to be created under such a name is a file's name typed where a folder is expected
-_FILE_EXTENSIONS = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".xltx", ".xltm", ".ods", ".csv", ".json",
-                              ".sqlite", ".pdf", ".txt"})
+# The extensions of the documents acv-xl reads or writes and of those kept beside them, another program's
+# files: a register may not take one (that program would try to open it), and an output folder to be
+# created under one of them, or a register's, is a file's name typed where a folder is expected
+DOCUMENT_EXTENSIONS = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".xltx", ".xltm", ".ods", ".csv", ".json",
+                                 ".pdf", ".txt"})
+_FILE_EXTENSIONS = DOCUMENT_EXTENSIONS | {".sqlite"}
 
 
 def folder_like_a_file(what: str, folder: str | Path) -> str | None:
