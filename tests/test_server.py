@@ -799,6 +799,34 @@ def test_refusals_to_start_are_french_and_status_2(options, env, expected):
         assert "ACV_XL_JETON" in done.stderr and "--jeton-fichier" in done.stderr
 
 
+@pytest.mark.parametrize("line", ["XLWINGS_ENABLE_WASM=true", "xlwings_enable_wasm=1"])
+def test_wasm_set_in_the_projects_dotenv_is_said_there(tmp_path, line):
+    """xlwings Server also reads a .env file of the project (or DOTENV_PATH): the refusal said « Retirez ce
+    réglage de /etc/acv-xl/serveur.env », where it was not."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(line + "\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(_free_port())],
+                          cwd=ROOT, env=_env(DOTENV_PATH=str(dotenv)), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    value = line.split("=")[1]
+    assert f"XLWINGS_ENABLE_WASM = « {value} » : le mode Wasm" in done.stderr
+    assert f"Retirez ce réglage du fichier {dotenv} (voir docs/serveur.md)" in done.stderr
+    assert "serveur.env" not in done.stderr
+
+
+def test_a_setting_of_the_projects_pyproject_is_said_there(tmp_path, monkeypatch):
+    from udfs import server
+
+    (tmp_path / "pyproject.toml").write_text("[tool.xlwings_server]\nENABLE_WASM = true\n", encoding="utf-8")
+    monkeypatch.setattr(server, "PROJECT_DIR", tmp_path)
+    monkeypatch.delenv("XLWINGS_ENABLE_WASM", raising=False)
+    monkeypatch.delenv("DOTENV_PATH", raising=False)
+    assert server.setting_source("XLWINGS_ENABLE_WASM") == ("true", f"du fichier {tmp_path / 'pyproject.toml'}")
+    monkeypatch.setenv("XLWINGS_ENABLE_WASM", "yes")  # the environment comes first, as for xlwings Server
+    assert server.setting_source("XLWINGS_ENABLE_WASM") == (
+        "yes", "de /etc/acv-xl/serveur.env ou de l'environnement du service")
+
+
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
     cert, key = tmp / "cert.pem", tmp / "cle.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",

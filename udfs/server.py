@@ -131,6 +131,35 @@ _SETTING_KINDS = {  # what pydantic's error types ask for, in French
 }
 
 
+def setting_source(name: str) -> tuple[str, str]:
+    """A `XLWINGS_…` setting as xlwings Server read it, and where from (« de … », for « Retirez ce réglage »), in
+    its own order: the environment (serveur.env, the unit's Environment=), its .env file, the project's
+    pyproject.toml. Set in one of the project's own files, the refusal sent the administrator to serveur.env,
+    where there was nothing to remove."""
+    for key, value in os.environ.items():  # names in any case, as pydantic-settings reads them
+        if key.upper() == name:
+            return value, "de /etc/acv-xl/serveur.env ou de l'environnement du service"
+    dotenv = Path(os.environ.get("DOTENV_PATH") or PROJECT_DIR / ".env")
+    if dotenv.is_file():
+        from dotenv import dotenv_values
+
+        for key, value in dotenv_values(dotenv).items():
+            if key.upper() == name:
+                return value or "", f"du fichier {dotenv}"
+    import tomllib
+
+    pyproject = PROJECT_DIR / "pyproject.toml"
+    try:
+        table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("xlwings_server", {})
+    except (OSError, ValueError):
+        table = {}
+    short = name.removeprefix("XLWINGS_").lower()
+    for key, value in table.items():
+        if key.lower() in (short, name.lower()):
+            return (str(value).lower() if isinstance(value, bool) else str(value)), f"du fichier {pyproject}"
+    return "true", "de la configuration de xlwings Server"
+
+
 def settings_refusal(exc: Exception) -> str | None:
     """Why xlwings Server refused its `XLWINGS_…` settings (/etc/acv-xl/serveur.env, the unit's
     Environment=), in French, or None for any other error: the start stopped with « erreur interne
@@ -221,19 +250,20 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         # xlwings' Wasm mode runs the functions in the browser (Pyodide, without acv_xl: every button
         # and function of the add-in failed) and publishes the server's Python files, the add-in's and
         # xlwings Server's, without a token (/custom_functions/…, /custom_scripts/…, /wasm/…)
-        return _fail(f"XLWINGS_ENABLE_WASM = « {os.environ.get('XLWINGS_ENABLE_WASM', 'true')} » : le mode Wasm "
+        value, place = setting_source("XLWINGS_ENABLE_WASM")
+        return _fail(f"XLWINGS_ENABLE_WASM = « {value} » : le mode Wasm "
                      "de xlwings (Python exécuté dans le navigateur) ne convient pas au complément ACV, dont les "
                      "contrôles s'exécutent sur ce serveur ; il publierait en outre, sans jeton, les fichiers "
-                     "Python du serveur. Retirez ce réglage de /etc/acv-xl/serveur.env ou de l'environnement du "
-                     "service (voir docs/serveur.md).")
+                     f"Python du serveur. Retirez ce réglage {place} (voir docs/serveur.md).")
     if settings.enable_socketio:
         # left on by the administrator (configure_environment turns it off only when unset): its long
         # polling answers without a token and, with one, connects any « Authorization » xlwings accepts and
         # runs functions outside the ACV pool, its cell cap, its time limit and its log lines
-        return _fail(f"XLWINGS_ENABLE_SOCKETIO = « {os.environ.get('XLWINGS_ENABLE_SOCKETIO', 'true')} » : "
+        value, place = setting_source("XLWINGS_ENABLE_SOCKETIO")
+        return _fail(f"XLWINGS_ENABLE_SOCKETIO = « {value} » : "
                      "socket.io, le canal des fonctions « en flux » de xlwings, contournerait les contrôles du "
                      "serveur ACV (limites, délai, journal), et aucune fonction ACV n'en a besoin. Retirez ce "
-                     "réglage de /etc/acv-xl/serveur.env ou de l'environnement du service (voir docs/serveur.md).")
+                     f"réglage {place} (voir docs/serveur.md).")
     if not 0 < port < 65536:
         return _fail(f"port invalide : {port} (attendu entre 1 et 65535).")
     _set_env(options)
