@@ -46,9 +46,41 @@ def test_a_token_file_has_labels_comments_and_is_read_again_when_it_changes(tmp_
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later change, whatever the clock
     assert tokens.check(f"Bearer {third}") == "calais"
     assert tokens.check(f"Bearer {GOOD}") is None  # revoked without a restart
-    path.write_text("arras court\n")  # a bad edit: the previous tokens stay, nobody is locked out
+    path.write_text("calais court\n")  # a bad edit of a line: its label keeps its token, nobody is locked out
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
     assert tokens.check(f"Bearer {third}") == "calais"
+
+
+def test_a_token_removed_in_an_edit_with_a_bad_line_is_revoked_and_the_bad_line_is_said(tmp_path):
+    """A leaked token's line removed while, in the same save, another commune's new token was pasted short: the
+    whole edit was ignored without a word, and the leaked token stayed valid — the docs' « retirez la ligne tout
+    de suite » revoked nothing. Now the bad line alone is left out (its label keeps the token it had), said in the
+    journal, and the removal applies."""
+    import logging
+
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"arras-2026 {GOOD}\nboulogne {OTHER}\n")
+    tokens = Tokens(path=path)
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("acv_xl.serveur")
+    logger.addHandler(handler)
+    try:
+        # arras-2026 leaked: removed; arras-2027 pasted cut; boulogne's token mistyped short
+        path.write_text(f"arras-2027 {'n' * 12}\nboulogne {OTHER[:8]}\n")
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        assert tokens.check(f"Bearer {GOOD}") is None  # revoked
+        assert tokens.check(f"Bearer {OTHER}") == "boulogne"  # locked out by no typo
+        assert tokens.check(f"Bearer {'n' * 12}") is None
+    finally:
+        logger.removeHandler(handler)
+    assert lines == [
+        f"{path}, ligne 1 : jeton trop court (12 caractères, au moins 20) : ligne ignorée, « arras-2027 » n'avait "
+        "pas de jeton ; les autres lignes du fichier sont appliquées.",
+        f"{path}, ligne 2 : jeton trop court (8 caractères, au moins 20) : ligne ignorée, « boulogne » garde son "
+        "jeton précédent ; les autres lignes du fichier sont appliquées."]
+    assert not any(OTHER[:8] in line for line in lines)  # no token, even cut, in the journal
 
 
 def test_a_token_file_written_on_windows_is_read(tmp_path):
