@@ -141,9 +141,9 @@ def setting_source(name: str) -> tuple[str, str]:
             return value, "de /etc/acv-xl/serveur.env ou de l'environnement du service"
     dotenv = Path(os.environ.get("DOTENV_PATH") or PROJECT_DIR / ".env")
     if dotenv.is_file():
-        from dotenv import dotenv_values
+        from pydantic_settings.sources import read_env_file  # the reader xlwings Server's settings use
 
-        for key, value in dotenv_values(dotenv).items():
+        for key, value in read_env_file(dotenv).items():
             if key.upper() == name:
                 return value or "", f"du fichier {dotenv}"
     import tomllib
