@@ -88,11 +88,12 @@ _SHAPE = bytes(48 if 48 <= b <= 57 else 101 if b in b"eE" else 43 if b == 43 els
 
 
 def _may_overflow(body: bytes) -> bool:
-    """Whether a JSON number of `body` may be past any double: a run of 22 digits or an exponent of 3 digits
-    (no finite double written by Excel has either: at most 21 digits, « 1e+21 » then). A number past 1.8e308
-    has one or the other: with an exponent of at most 2 digits (99), 210 digits before its point. Checking
-    every float through `_finite` (a Python call each: ≈ 1 ms for a 5 000-line plan, a third of the call)
-    only when this is true costs a pass in C over the bytes; a text of the body may say true, never false."""
+    """Whether a JSON number of `body` may be past any double: a run of 22 digits or an exponent of 3 digits.
+    A number past 1.8e308 has one or the other (with an exponent of at most 2 digits, 99, it has 210 digits
+    before its point); a plan's amounts have neither (JavaScript writes at most 21 digits before « 1e+21 »,
+    and 3 exponent digits only past 1e100). Checking every float through `_finite` (a Python call each:
+    ≈ 1 ms for a 5 000-line plan, a third of the call) only when this is true costs a pass in C over the
+    bytes; a text of the body (an IBAN) may make it true, which only costs that check."""
     shape = body.translate(_SHAPE)
     return b"0" * 22 in shape or b"e000" in shape or b"e+000" in shape
 
