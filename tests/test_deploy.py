@@ -64,6 +64,20 @@ def test_nginx_example_matches_the_server_limits():
     assert "$args" not in logged and "$query_string" not in logged and "access_log off" not in text  # no query
 
 
+def test_the_docs_say_which_log_of_nginx_holds_the_query_string():
+    """docs/serveur.md said nginx's log held no query string (the box's messages travel in it), true of the
+    access log's format only: nginx's error log, whose format cannot be set, quotes the whole request line
+    whenever it cannot pass a request on (tried with nginx 1.22: « request: "GET /xlwings/alert?prompt=… " »,
+    the server stopped), and the example left it in nginx's shared log. It has a file of its own, named by
+    the docs with what it holds."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    logged = re.search(r"^\s*error_log (\S+?)(?: \w+)?;", text, re.M)
+    assert logged and logged.group(1) == "/var/log/nginx/acv-xl.error.log"
+    doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert (f"Son journal d'erreurs (`{logged.group(1)}`), dont nginx ne permet pas de choisir le format, cite en "
+            "revanche la ligne de requête complète, chaîne de requête comprise") in doc
+
+
 def test_the_docs_say_the_front_end_passes_the_body_on_as_it_arrives():
     """The example streams a request's body to the server (`proxy_request_buffering off`), so the server's
     --delai-reception times a commune's upload: docs/serveur.md still said nginx « reçoit la requête entière
