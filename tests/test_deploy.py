@@ -48,6 +48,20 @@ def test_the_container_file_copies_what_exists_and_runs_the_server_safely():
     assert re.search(r"^\s*TZ=Europe/Paris\b", text, re.M) and "install -y --no-install-recommends tzdata" in text
 
 
+def test_the_container_runs_as_the_hosts_service_account_which_alone_reads_its_files():
+    """The recipe makes /etc/acv-xl readable by the host's acv-xl group only (750, files 640); the image's own
+    acv-xl account has other numbers, and the container, run as the Dockerfile and the docs said, could
+    read neither the tokens nor the key: « fichier de jetons illisible », the server restarted for ever."""
+    user = '--user "$(id -u acv-xl):$(id -g acv-xl)"'
+    run = re.search(r"^#\s+docker run .*?acv-xl-serveur$", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"),
+                    re.M | re.S).group(0)
+    assert user in run and "-v /etc/acv-xl:/etc/acv-xl:ro" in run
+    doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert 'Lancez le conteneur sous le compte de service de l\'hôte (étape 1 ci-dessus) : `--user "$(id -u ' \
+           'acv-xl):$(id -g acv-xl)"`' in doc
+    assert "sudo install -d -m 750 -o root -g acv-xl /etc/acv-xl" in doc  # the modes it speaks of
+
+
 def test_nginx_example_matches_the_server_limits():
     text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
     size = int(re.search(r"client_max_body_size (\d+)m;", text).group(1))
