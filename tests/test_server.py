@@ -288,6 +288,20 @@ def test_a_busy_port_gives_a_french_message_and_status_2():
     assert "Traceback" not in done.stderr + done.stdout
 
 
+def test_an_ipv6_address_in_brackets_is_the_address_itself():
+    """`--hote [::1]`, as an address bar writes IPv6, was refused at start: « impossible d'écouter sur [::1] : nom
+    d'hôte inconnu », the system wanting the address without its brackets."""
+    with socket.socket(socket.AF_INET6) as busy:
+        busy.bind(("::1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--hote", "[::1]", "--port", str(port)],
+                              cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"impossible d'écouter sur ::1:{port} : port déjà utilisé" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
 def _start_refused(*options: str, wrap: tuple[str, ...] = ()) -> str:
     """`acv-xl serveur` refusing to start: status 2, no traceback, its French reason (stderr)."""
     done = subprocess.run([*wrap, sys.executable, "-m", "acv_xl", "serveur", *options], cwd=ROOT,

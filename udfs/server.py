@@ -231,6 +231,10 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     delai (s), delai_reception (s), fils, processus, origines (list), connexions_par_adresse — the
     `acv-xl serveur` options.
     """
+    if host.startswith("[") and host.endswith("]"):
+        # an IPv6 address as an address bar writes it (« [::1] »): taken for the loopback (is_loopback), then
+        # refused by the system, which wants it bare: « nom d'hôte inconnu », and the server did not start
+        host = host[1:-1]
     if "xlwings" in sys.modules and os.environ.get("XLWINGS_ON_SERVER") != "true":
         return _fail("xlwings a déjà été chargé hors mode serveur ; lancez « acv-xl serveur » "
                      "dans un processus à part.")
