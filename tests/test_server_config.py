@@ -464,12 +464,31 @@ def test_a_function_calls_floats_are_parsed_by_json_itself_unless_one_may_be_pas
             server_calls._loads(b'{"args": [[[1.5, ' + big.encode() + b"]]]}", finite=True)
 
 
-@given(st.from_regex(r"\A-?(0|[1-9][0-9]{0,320})(\.[0-9]{1,30})?([eE][-+]?[0-9]{1,4})?\Z"))
-def test_every_json_number_past_any_double_is_seen_by_the_shape_of_the_body(text):
+# every encoding json.loads reads a body in (json.detect_encoding)
+JSON_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+
+
+@given(st.from_regex(r"\A-?(0|[1-9][0-9]{0,320})(\.[0-9]{1,30})?([eE][-+]?[0-9]{1,4})?\Z"),
+       st.sampled_from(JSON_ENCODINGS))
+def test_every_json_number_past_any_double_is_seen_by_the_shape_of_the_body(text, encoding):
     """`_may_overflow` may say true for nothing, never false for a number that json reads as infinity."""
     import math
 
     from udfs import server_calls
 
     if math.isinf(float(text)):
-        assert server_calls._may_overflow(b'{"a": [' + text.encode() + b"]}")
+        assert server_calls._may_overflow(('{"a": [' + text + "]}").encode(encoding))
+
+
+@pytest.mark.parametrize("encoding", JSON_ENCODINGS)
+def test_a_number_past_any_double_is_refused_in_a_body_of_any_encoding_json_reads(encoding):
+    """json reads a body in UTF-16 or UTF-32 too, where a zero byte stands beside each character of « 1e400 »: the
+    shape of the body saw no 3-digit exponent, the number was read as infinity and its line left out of the total
+    without a word (ACV_TOTAL_FINANCEUR 12,5 instead of a refusal)."""
+    import json
+
+    from udfs import server_calls
+
+    body = json.dumps({"func_name": "ACV_TOTAL_FINANCEUR", "args": [[["Montant"], [1e300], [12.5]], [["ETAT"]]]})
+    with pytest.raises(server_calls.Refused, match="nombre hors des limites d'Excel \\(« 1e400 »\\)"):
+        server_calls._loads(body.replace("1e+300", "1e400").encode(encoding), finite=True)
