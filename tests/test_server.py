@@ -302,6 +302,17 @@ def test_an_ipv6_address_in_brackets_is_the_address_itself():
     assert "Traceback" not in done.stderr + done.stdout
 
 
+@pytest.mark.parametrize("host, local", [("127.1", True), ("0x7f.1", True), ("127.0.0.1", True), ("localhost", True),
+                                         ("::1", True), ("[::1]", True), ("10.1", False), ("0.0.0.0", False),
+                                         ("127.0.0.1 x", False), ("acv.departement.gouv.fr", False), ("", False)])
+def test_the_loopback_is_the_address_the_system_listens_on(host, local):
+    """`--hote 127.1`, the loopback to the system that listens there, was taken for an address « hors de cette
+    machine » (ipaddress does not read it): the server asked for a token and HTTPS."""
+    from udfs.server import is_loopback
+
+    assert is_loopback(host) is local
+
+
 def _start_refused(*options: str, wrap: tuple[str, ...] = ()) -> str:
     """`acv-xl serveur` refusing to start: status 2, no traceback, its French reason (stderr)."""
     done = subprocess.run([*wrap, sys.executable, "-m", "acv_xl", "serveur", *options], cwd=ROOT,

@@ -105,9 +105,13 @@ def is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
+        # the address as the system reads it to listen there (no name looked up): « 127.1 », « 0x7f.1 » are
+        # 127.0.0.1 to it, where ipaddress refused them and the server asked for a token and HTTPS « hors de
+        # cette machine »
+        found = {info[4][0] for info in socket.getaddrinfo(host.strip("[]"), None, flags=socket.AI_NUMERICHOST)}
+    except (OSError, UnicodeError, ValueError):
         return False  # a name: it may resolve to any interface
+    return bool(found) and all(ipaddress.ip_address(address.partition("%")[0]).is_loopback for address in found)
 
 
 def _readable_by_all(path: Path | None) -> str | None:
