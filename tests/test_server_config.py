@@ -83,6 +83,20 @@ def test_a_token_removed_in_an_edit_with_a_bad_line_is_revoked_and_the_bad_line_
     assert not any(OTHER[:8] in line for line in lines)  # no token, even cut, in the journal
 
 
+def test_a_line_without_a_label_pasted_short_keeps_no_token_of_the_line_it_replaces(tmp_path):
+    """A line without a label is named by its place (« jeton ligne 1 »): the leaked token of the first line removed
+    and, in the same save, another commune's new token pasted short on that first line, the bad line « kept its
+    previous token » — the leaked one, still valid while the docs say a token removed is refused at once."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"{GOOD}\n{OTHER}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {GOOD}") == "jeton ligne 1"
+    path.write_text(f"{'n' * 12}\n{OTHER}\n")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert tokens.check(f"Bearer {GOOD}") is None  # revoked
+    assert tokens.check(f"Bearer {OTHER}") == "jeton ligne 2"
+
+
 def test_a_token_file_written_on_windows_is_read(tmp_path):
     """Notepad's UTF-8 mark before a comment made the server refuse to start (« ligne 1 : jeton trop
     court »), a label in Windows-1252 stopped it with an internal error."""

@@ -53,9 +53,9 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def parse_token_lines(text: str, source: str, refused: list[tuple[str, str]] | None = None) -> list[tuple[str, bytes]]:
+def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, str]] | None = None) -> list[tuple[str, bytes]]:
     """(label, digest) of each token line; a too short token is refused (guessable): a `ConfigError`, or,
-    given `refused`, its line left out and (label, where and why, in French) added there."""
+    given `refused`, its line left out and (label written on it or None, where and why, in French) added there."""
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -65,7 +65,7 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str, str]] | N
         token, label = parts[-1], " ".join(parts[:-1]) or f"jeton ligne {n}"
         short = _too_short(token, f"{source}, ligne {n}")
         if short and refused is not None:
-            refused.append((label, short))
+            refused.append((label if len(parts) > 1 else None, short))
             continue
         out.append((label, _digest(_long_enough(token, f"{source}, ligne {n}"))))
     return out
@@ -112,7 +112,7 @@ class Tokens:
             stamp = (st.st_mtime_ns, st.st_size)
             if stamp == self._stamp:
                 return
-            refused: list[tuple[str, str]] | None = None if initial else []
+            refused: list[tuple[str | None, str]] | None = None if initial else []
             entries = parse_token_lines(_text(self.path.read_bytes()), str(self.path), refused)
         except OSError as exc:
             if initial:
@@ -125,15 +125,21 @@ class Tokens:
         if initial and not entries:
             raise ConfigError(f"le fichier de jetons {self.path} ne contient aucun jeton.")
 
-    def _kept(self, refused: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
+    def _kept(self, refused: list[tuple[str | None, str]]) -> list[tuple[str, bytes]]:
         """A bad line of an edit (a token pasted short) is left out, said in the journal, and its label keeps
         the token it had: nobody is locked out by a typo. The edit's other lines apply — a bad edit used to
-        be ignored whole and silently, so the line of a leaked token removed in the same save stayed valid."""
-        labels = {label for label, _ in refused}
+        be ignored whole and silently, so the line of a leaked token removed in the same save stayed valid.
+        A line without a label keeps nothing: its name, « jeton ligne N », is only its place, which the token
+        of another line may have held (a leaked first line removed, a new token pasted short there: kept)."""
+        labels = {label for label, _ in refused if label is not None}
         kept = [(label, digest) for label, digest in self._from_file if label in labels]
         for label, why in refused:
-            still = "garde son jeton précédent" if any(k == label for k, _ in kept) else "n'avait pas de jeton"
-            log.error("%s : ligne ignorée, « %s » %s ; les autres lignes du fichier sont appliquées.", why, label, still)
+            if label is None:
+                still = "sans libellé, aucun jeton ne lui est gardé"
+            else:
+                still = f"« {label} » " + ("garde son jeton précédent" if any(k == label for k, _ in kept)
+                                           else "n'avait pas de jeton")
+            log.error("%s : ligne ignorée, %s ; les autres lignes du fichier sont appliquées.", why, still)
         return kept
 
     @property
