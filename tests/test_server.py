@@ -839,17 +839,48 @@ def test_wasm_set_in_the_projects_dotenv_is_said_there(tmp_path, line):
     assert "serveur.env" not in done.stderr
 
 
+def _settings_like_xlwings_servers(dotenv: Path) -> type:
+    """A settings class read as xlwings Server's (its prefix, its .env file), without importing xlwings_server
+    in the tests' process (it sets XLWINGS_ON_SERVER)."""
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class Settings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="XLWINGS_", env_file=dotenv, extra="ignore")
+        enable_wasm: bool = False
+
+    return Settings
+
+
 def test_a_setting_of_the_projects_pyproject_is_said_there(tmp_path, monkeypatch):
     from udfs import server
 
     (tmp_path / "pyproject.toml").write_text("[tool.xlwings_server]\nENABLE_WASM = true\n", encoding="utf-8")
     monkeypatch.setattr(server, "PROJECT_DIR", tmp_path)
     monkeypatch.delenv("XLWINGS_ENABLE_WASM", raising=False)
-    monkeypatch.delenv("DOTENV_PATH", raising=False)
-    assert server.setting_source("XLWINGS_ENABLE_WASM") == ("true", f"du fichier {tmp_path / 'pyproject.toml'}")
+    settings = _settings_like_xlwings_servers(tmp_path / ".env")
+    assert server.setting_source("XLWINGS_ENABLE_WASM", settings) == (
+        "true", f"du fichier {tmp_path / 'pyproject.toml'}")
     monkeypatch.setenv("XLWINGS_ENABLE_WASM", "yes")  # the environment comes first, as for xlwings Server
-    assert server.setting_source("XLWINGS_ENABLE_WASM") == (
+    assert server.setting_source("XLWINGS_ENABLE_WASM", settings) == (
         "yes", "de /etc/acv-xl/serveur.env ou de l'environnement du service")
+
+
+def test_a_setting_of_the_projects_dotenv_is_read_by_the_settings_own_source(tmp_path, monkeypatch):
+    """The .env file was read with pydantic-settings' read_env_file, which warns « will be removed in the next
+    version » (2.16), where `pydantic-settings>=2` has no upper bound: with that version the refusal would be an
+    « erreur interne inattendue ». The settings class's own .env source reads it, and the file its model names."""
+    import warnings
+
+    from udfs import server
+
+    dotenv = tmp_path / "serveur.env.local"
+    dotenv.write_text("xlwings_enable_wasm=1\n", encoding="utf-8")
+    monkeypatch.delenv("XLWINGS_ENABLE_WASM", raising=False)
+    monkeypatch.delenv("DOTENV_PATH", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert server.setting_source("XLWINGS_ENABLE_WASM", _settings_like_xlwings_servers(dotenv)) == (
+            "1", f"du fichier {dotenv}")
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:

@@ -135,21 +135,21 @@ _SETTING_KINDS = {  # what pydantic's error types ask for, in French
 }
 
 
-def setting_source(name: str) -> tuple[str, str]:
+def setting_source(name: str, settings_cls: type) -> tuple[str, str]:
     """A `XLWINGS_…` setting as xlwings Server read it, and where from (« de … », for « Retirez ce réglage »), in
     its own order: the environment (serveur.env, the unit's Environment=), its .env file, the project's
     pyproject.toml. Set in one of the project's own files, the refusal sent the administrator to serveur.env,
-    where there was nothing to remove."""
+    where there was nothing to remove. `settings_cls`: xlwings Server's `Settings`, whose own .env source
+    reads its file (the one of its model_config, DOTENV_PATH's or the project's)."""
     for key, value in os.environ.items():  # names in any case, as pydantic-settings reads them
         if key.upper() == name:
             return value, "de /etc/acv-xl/serveur.env ou de l'environnement du service"
-    dotenv = Path(os.environ.get("DOTENV_PATH") or PROJECT_DIR / ".env")
-    if dotenv.is_file():
-        from pydantic_settings.sources import read_env_file  # the reader xlwings Server's settings use
+    from pydantic_settings import DotEnvSettingsSource
 
-        for key, value in read_env_file(dotenv).items():
-            if key.upper() == name:
-                return value or "", f"du fichier {dotenv}"
+    dotenv = DotEnvSettingsSource(settings_cls)
+    for key, value in dotenv.env_vars.items():
+        if key.upper() == name:
+            return value or "", f"du fichier {dotenv.env_file}"
     import tomllib
 
     pyproject = PROJECT_DIR / "pyproject.toml"
@@ -258,7 +258,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         # xlwings' Wasm mode runs the functions in the browser (Pyodide, without acv_xl: every button
         # and function of the add-in failed) and publishes the server's Python files, the add-in's and
         # xlwings Server's, without a token (/custom_functions/…, /custom_scripts/…, /wasm/…)
-        value, place = setting_source("XLWINGS_ENABLE_WASM")
+        value, place = setting_source("XLWINGS_ENABLE_WASM", type(settings))
         return _fail(f"XLWINGS_ENABLE_WASM = « {value} » : le mode Wasm "
                      "de xlwings (Python exécuté dans le navigateur) ne convient pas au complément ACV, dont les "
                      "contrôles s'exécutent sur ce serveur ; il publierait en outre, sans jeton, les fichiers "
@@ -267,7 +267,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         # left on by the administrator (configure_environment turns it off only when unset): its long
         # polling answers without a token and, with one, connects any « Authorization » xlwings accepts and
         # runs functions outside the ACV pool, its cell cap, its time limit and its log lines
-        value, place = setting_source("XLWINGS_ENABLE_SOCKETIO")
+        value, place = setting_source("XLWINGS_ENABLE_SOCKETIO", type(settings))
         return _fail(f"XLWINGS_ENABLE_SOCKETIO = « {value} » : "
                      "socket.io, le canal des fonctions « en flux » de xlwings, contournerait les contrôles du "
                      "serveur ACV (limites, délai, journal), et aucune fonction ACV n'en a besoin. Retirez ce "
