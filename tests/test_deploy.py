@@ -48,6 +48,20 @@ def test_the_container_file_copies_what_exists_and_runs_the_server_safely():
     assert re.search(r"^\s*TZ=Europe/Paris\b", text, re.M) and "install -y --no-install-recommends tzdata" in text
 
 
+def test_the_container_runs_as_the_hosts_service_account_which_alone_reads_its_files():
+    """The recipe makes /etc/acv-xl readable by the host's acv-xl group only (750, files 640); the image's own
+    acv-xl account has other numbers, and the container, run as the Dockerfile and the docs said, could
+    read neither the tokens nor the key: « fichier de jetons illisible », the server restarted for ever."""
+    user = '--user "$(id -u acv-xl):$(id -g acv-xl)"'
+    run = re.search(r"^#\s+docker run .*?acv-xl-serveur$", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"),
+                    re.M | re.S).group(0)
+    assert user in run and "-v /etc/acv-xl:/etc/acv-xl:ro" in run
+    doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert 'Lancez le conteneur sous le compte de service de l\'hôte (étape 1 ci-dessus) : `--user "$(id -u ' \
+           'acv-xl):$(id -g acv-xl)"`' in doc
+    assert "sudo install -d -m 750 -o root -g acv-xl /etc/acv-xl" in doc  # the modes it speaks of
+
+
 def test_nginx_example_matches_the_server_limits():
     text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
     size = int(re.search(r"client_max_body_size (\d+)m;", text).group(1))
@@ -59,7 +73,23 @@ def test_nginx_example_matches_the_server_limits():
     # before any token was checked: a commune's data on the front end's disk, 20 Mo a request for anyone to
     # make it write (tried with nginx 1.22: « a client request body is buffered to a temporary file »)
     assert re.search(r"^\s*proxy_request_buffering off;", text, re.M)
-    assert "$uri" in text and "$request_uri\"" not in text and "$args" not in text  # no query in logs
+    logged = re.search(r"^log_format .*$", text, re.M).group(0)
+    assert "$uri" in logged and "$request" not in logged.replace("$request_", "") and "$request_uri" not in logged
+    assert "$args" not in logged and "$query_string" not in logged and "access_log off" not in text  # no query
+
+
+def test_the_docs_say_which_log_of_nginx_holds_the_query_string():
+    """docs/serveur.md said nginx's log held no query string (the box's messages travel in it), true of the
+    access log's format only: nginx's error log, whose format cannot be set, quotes the whole request line
+    whenever it cannot pass a request on (tried with nginx 1.22: « request: "GET /xlwings/alert?prompt=… " »,
+    the server stopped), and the example left it in nginx's shared log. It has a file of its own, named by
+    the docs with what it holds."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    logged = re.search(r"^\s*error_log (\S+?)(?: \w+)?;", text, re.M)
+    assert logged and logged.group(1) == "/var/log/nginx/acv-xl.error.log"
+    doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert (f"Son journal d'erreurs (`{logged.group(1)}`), dont nginx ne permet pas de choisir le format, cite en "
+            "revanche la ligne de requête complète, chaîne de requête comprise") in doc
 
 
 def test_the_docs_say_the_front_end_passes_the_body_on_as_it_arrives():
@@ -80,20 +110,26 @@ def test_nginx_never_tells_its_version():
     up its known flaws. Each server block of the example says none."""
     text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
     blocks = re.split(r"^server \{", text, flags=re.M)[1:]
-    assert len(blocks) == 2
+    assert len(blocks) == 1  # HTTP and HTTPS in one block (test_nginx_sends_http_to_https_in_french)
     for block in blocks:
         assert re.search(r"^\s*server_tokens off;", block, re.M), block[:200]
 
 
 # every answer nginx writes itself before or instead of the server's: 494 is its « Request Header Or
-# Cookie Too Large » (sent as 400)
-NGINX_OWN = {"400", "413", "414", "429", "494", "500", "502", "503", "504"}
+# Cookie Too Large » (sent as 400); 404 only for its own pages' addresses, asked for directly
+NGINX_OWN = {"400", "404", "405", "413", "414", "429", "494", "500", "501", "502", "503", "504", "505"}
+# those the add-in never meets: it sends GET and POST, in HTTP/1.1 or 2, to the server's addresses
+NEVER_TO_THE_ADD_IN = {"404", "405", "501", "505"}
+# HTTP (418 relays port 80's requests) and HTTP sent to the HTTPS port: sent on to HTTPS
+TO_HTTPS = {"418", "497"}
 
 
 def _error_pages(text: str) -> dict[str, tuple[str, str]]:
-    """Each code of an `error_page` → (the status its page returns, its message)."""
+    """Each code of an `error_page` (but those sent to HTTPS) → (the status its page returns, its message)."""
     pages = {}
     for codes, target in re.findall(r"^\s*error_page ([\d ]+?) (?:= )?(\S+);", text, re.M):
+        if set(codes.split()) == TO_HTTPS:
+            continue
         where = re.escape(target) if target.startswith("@") else "= " + re.escape(target)
         body = re.search(r"location %s \{(.*?)\}" % where, text, re.S).group(1)
         assert 'default_type "text/plain; charset=utf-8";' in body
@@ -128,17 +164,42 @@ def test_nginx_answers_its_own_refusals_in_french_text():
     assert "proxy_intercept_errors" not in text
     pages = _error_pages(text)
     assert set(pages) == NGINX_OWN, pages
-    assert re.search(r"^\s*error_page 414 /", text, re.M)
+    # refused before their address is read: nginx's English 500 from a named location (« empty URI in redirect
+    # to named location », a CONNECT or an unreadable request line for 400)
+    for code in ("400", "405", "414", "501", "505"):
+        assert re.search(rf"^\s*error_page [\d ]*\b{code}\b[\d ]* /", text, re.M), code
     for code, (status, message) in pages.items():
-        expected = {"502": "503", "504": "503", "494": "400"}.get(code, code)  # 503: Excel retries a function
-        assert status == expected, (code, status)
-        assert not re.search(r"\b(the|error|server|request|too|large|bad|gateway|uri|header|cookie)\b", message,
-                             re.I), message
+        expected = {"502": "503", "504": "503", "494": "400", "501": "405", "505": "405"}.get(code, code)
+        assert status == expected, (code, status)  # 503: Excel retries a function
+        assert not re.search(r"\b(the|error|server|request|too|large|bad|gateway|uri|header|cookie|not|found)\b",
+                             message, re.I), message
+        if code in NEVER_TO_THE_ADD_IN:
+            continue
         # and the add-in's box shows it (nginx cannot seal it): it showed its fixed « n'a pas pu terminer »
         params = dict(zip(server_alert.PARAMS, (message + "\n", *server_alert.FAILURE)))
         assert server_alert.checked(params)["prompt"] == message
     size = re.search(r"client_max_body_size (\d+)m;", text).group(1)
     assert f"au plus {size} Mo par requête" in text
+
+
+def test_nginx_sends_http_to_https_in_french():
+    """Port 80 had a block of its own, answered by nginx's English pages: « 301 Moved Permanently » for a
+    redirection, « 400 Bad Request » for a request it could not read; and a plain-HTTP request to the HTTPS port
+    got « 400 The plain HTTP request was sent to HTTPS port » (code 497, which error_page 400 does not take).
+    HTTP is now in the HTTPS block, so every page nginx writes is one of its French ones, and both are sent on to
+    the same address in HTTPS with a French text (`return 301` writes nginx's page whatever error_page says).
+    Tried with nginx 1.22: HTTP/1.1 on both ports, HTTP/2."""
+    text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
+    assert re.findall(r"^\s*listen (\S+?)(?: ssl http2)?;", text, re.M) == ["443", "[::]:443", "80", "[::]:80"]
+    assert not re.search(r"^\s*return 30\d", text, re.M)
+    root = re.search(r"location / \{(.*?)\n    \}", text, re.S).group(1)
+    assert re.match(r"\s*if \(\$scheme = http\) \{\s*return 418;\s*\}", root), root
+    assert re.search(r"^\s*error_page 418 497 =301 @acv_https;", text, re.M)
+    body = re.search(r"location @acv_https \{(.*?)\}", text, re.S).group(1)
+    assert 'add_header Location "https://$host$request_uri" always;' in body
+    assert 'default_type "text/plain; charset=utf-8";' in body
+    message = re.search(r'return 200 "(.*?)\\n";', body).group(1)
+    assert message == "Le serveur ACV de la préfecture ne répond qu'en HTTPS : utilisez son adresse en https://."
 
 
 def test_the_docs_name_every_front_end_text_the_box_shows_unsealed():
@@ -148,7 +209,7 @@ def test_the_docs_name_every_front_end_text_the_box_shows_unsealed():
     text = (DEPLOY / "nginx-acv-xl.conf").read_text(encoding="utf-8")
     doc = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
     box = re.search(r"la page n'affiche que(.*?)pour tout le reste", doc).group(1)
-    messages = {message for _, message in _error_pages(text).values()}
+    messages = {message for code, (_, message) in _error_pages(text).items() if code not in NEVER_TO_THE_ADD_IN}
     assert len(messages) == 7
     for message in messages:
         assert server_alert.FRONT_END_TEXTS.fullmatch(message)

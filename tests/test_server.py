@@ -288,6 +288,31 @@ def test_a_busy_port_gives_a_french_message_and_status_2():
     assert "Traceback" not in done.stderr + done.stdout
 
 
+def test_an_ipv6_address_in_brackets_is_the_address_itself():
+    """`--hote [::1]`, as an address bar writes IPv6, was refused at start: « impossible d'écouter sur [::1] : nom
+    d'hôte inconnu », the system wanting the address without its brackets."""
+    with socket.socket(socket.AF_INET6) as busy:
+        busy.bind(("::1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--hote", "[::1]", "--port", str(port)],
+                              cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"impossible d'écouter sur ::1:{port} : port déjà utilisé" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("host, local", [("127.1", True), ("0x7f.1", True), ("127.0.0.1", True), ("localhost", True),
+                                         ("::1", True), ("[::1]", True), ("10.1", False), ("0.0.0.0", False),
+                                         ("127.0.0.1 x", False), ("acv.departement.gouv.fr", False), ("", False)])
+def test_the_loopback_is_the_address_the_system_listens_on(host, local):
+    """`--hote 127.1`, the loopback to the system that listens there, was taken for an address « hors de cette
+    machine » (ipaddress does not read it): the server asked for a token and HTTPS."""
+    from udfs.server import is_loopback
+
+    assert is_loopback(host) is local
+
+
 def _start_refused(*options: str, wrap: tuple[str, ...] = ()) -> str:
     """`acv-xl serveur` refusing to start: status 2, no traceback, its French reason (stderr)."""
     done = subprocess.run([*wrap, sys.executable, "-m", "acv_xl", "serveur", *options], cwd=ROOT,
@@ -797,6 +822,65 @@ def test_refusals_to_start_are_french_and_status_2(options, env, expected):
     assert expected in done.stderr and "Traceback" not in done.stderr + done.stdout
     if expected == "demande un jeton d'accès":  # and how to set one
         assert "ACV_XL_JETON" in done.stderr and "--jeton-fichier" in done.stderr
+
+
+@pytest.mark.parametrize("line", ["XLWINGS_ENABLE_WASM=true", "xlwings_enable_wasm=1"])
+def test_wasm_set_in_the_projects_dotenv_is_said_there(tmp_path, line):
+    """xlwings Server also reads a .env file of the project (or DOTENV_PATH): the refusal said « Retirez ce
+    réglage de /etc/acv-xl/serveur.env », where it was not."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(line + "\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(_free_port())],
+                          cwd=ROOT, env=_env(DOTENV_PATH=str(dotenv)), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    value = line.split("=")[1]
+    assert f"XLWINGS_ENABLE_WASM = « {value} » : le mode Wasm" in done.stderr
+    assert f"Retirez ce réglage du fichier {dotenv} (voir docs/serveur.md)" in done.stderr
+    assert "serveur.env" not in done.stderr
+
+
+def _settings_like_xlwings_servers(dotenv: Path) -> type:
+    """A settings class read as xlwings Server's (its prefix, its .env file), without importing xlwings_server
+    in the tests' process (it sets XLWINGS_ON_SERVER)."""
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class Settings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="XLWINGS_", env_file=dotenv, extra="ignore")
+        enable_wasm: bool = False
+
+    return Settings
+
+
+def test_a_setting_of_the_projects_pyproject_is_said_there(tmp_path, monkeypatch):
+    from udfs import server
+
+    (tmp_path / "pyproject.toml").write_text("[tool.xlwings_server]\nENABLE_WASM = true\n", encoding="utf-8")
+    monkeypatch.setattr(server, "PROJECT_DIR", tmp_path)
+    monkeypatch.delenv("XLWINGS_ENABLE_WASM", raising=False)
+    settings = _settings_like_xlwings_servers(tmp_path / ".env")
+    assert server.setting_source("XLWINGS_ENABLE_WASM", settings) == (
+        "true", f"du fichier {tmp_path / 'pyproject.toml'}")
+    monkeypatch.setenv("XLWINGS_ENABLE_WASM", "yes")  # the environment comes first, as for xlwings Server
+    assert server.setting_source("XLWINGS_ENABLE_WASM", settings) == (
+        "yes", "de /etc/acv-xl/serveur.env ou de l'environnement du service")
+
+
+def test_a_setting_of_the_projects_dotenv_is_read_by_the_settings_own_source(tmp_path, monkeypatch):
+    """The .env file was read with pydantic-settings' read_env_file, which warns « will be removed in the next
+    version » (2.16), where `pydantic-settings>=2` has no upper bound: with that version the refusal would be an
+    « erreur interne inattendue ». The settings class's own .env source reads it, and the file its model names."""
+    import warnings
+
+    from udfs import server
+
+    dotenv = tmp_path / "serveur.env.local"
+    dotenv.write_text("xlwings_enable_wasm=1\n", encoding="utf-8")
+    monkeypatch.delenv("XLWINGS_ENABLE_WASM", raising=False)
+    monkeypatch.delenv("DOTENV_PATH", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert server.setting_source("XLWINGS_ENABLE_WASM", _settings_like_xlwings_servers(dotenv)) == (
+            "1", f"du fichier {dotenv}")
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:

@@ -105,9 +105,13 @@ def is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
+        # the address as the system reads it to listen there (no name looked up): « 127.1 », « 0x7f.1 » are
+        # 127.0.0.1 to it, where ipaddress refused them and the server asked for a token and HTTPS « hors de
+        # cette machine »
+        found = {info[4][0] for info in socket.getaddrinfo(host.strip("[]"), None, flags=socket.AI_NUMERICHOST)}
+    except (OSError, UnicodeError, ValueError):
         return False  # a name: it may resolve to any interface
+    return bool(found) and all(ipaddress.ip_address(address.partition("%")[0]).is_loopback for address in found)
 
 
 def _readable_by_all(path: Path | None) -> str | None:
@@ -129,6 +133,35 @@ _SETTING_KINDS = {  # what pydantic's error types ask for, in French
     "float_parsing": "nombre attendu",
     "dict_type": "un objet JSON attendu",
 }
+
+
+def setting_source(name: str, settings_cls: type) -> tuple[str, str]:
+    """A `XLWINGS_…` setting as xlwings Server read it, and where from (« de … », for « Retirez ce réglage »), in
+    its own order: the environment (serveur.env, the unit's Environment=), its .env file, the project's
+    pyproject.toml. Set in one of the project's own files, the refusal sent the administrator to serveur.env,
+    where there was nothing to remove. `settings_cls`: xlwings Server's `Settings`, whose own .env source
+    reads its file (the one of its model_config, DOTENV_PATH's or the project's)."""
+    for key, value in os.environ.items():  # names in any case, as pydantic-settings reads them
+        if key.upper() == name:
+            return value, "de /etc/acv-xl/serveur.env ou de l'environnement du service"
+    from pydantic_settings import DotEnvSettingsSource
+
+    dotenv = DotEnvSettingsSource(settings_cls)
+    for key, value in dotenv.env_vars.items():
+        if key.upper() == name:
+            return value or "", f"du fichier {dotenv.env_file}"
+    import tomllib
+
+    pyproject = PROJECT_DIR / "pyproject.toml"
+    try:
+        table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("xlwings_server", {})
+    except (OSError, ValueError):
+        table = {}
+    short = name.removeprefix("XLWINGS_").lower()
+    for key, value in table.items():
+        if key.lower() in (short, name.lower()):
+            return (str(value).lower() if isinstance(value, bool) else str(value)), f"du fichier {pyproject}"
+    return "true", "de la configuration de xlwings Server"
 
 
 def settings_refusal(exc: Exception) -> str | None:
@@ -202,6 +235,10 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     delai (s), delai_reception (s), fils, processus, origines (list), connexions_par_adresse — the
     `acv-xl serveur` options.
     """
+    if host.startswith("[") and host.endswith("]"):
+        # an IPv6 address as an address bar writes it (« [::1] »): taken for the loopback (is_loopback), then
+        # refused by the system, which wants it bare: « nom d'hôte inconnu », and the server did not start
+        host = host[1:-1]
     if "xlwings" in sys.modules and os.environ.get("XLWINGS_ON_SERVER") != "true":
         return _fail("xlwings a déjà été chargé hors mode serveur ; lancez « acv-xl serveur » "
                      "dans un processus à part.")
@@ -221,19 +258,20 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         # xlwings' Wasm mode runs the functions in the browser (Pyodide, without acv_xl: every button
         # and function of the add-in failed) and publishes the server's Python files, the add-in's and
         # xlwings Server's, without a token (/custom_functions/…, /custom_scripts/…, /wasm/…)
-        return _fail(f"XLWINGS_ENABLE_WASM = « {os.environ.get('XLWINGS_ENABLE_WASM', 'true')} » : le mode Wasm "
+        value, place = setting_source("XLWINGS_ENABLE_WASM", type(settings))
+        return _fail(f"XLWINGS_ENABLE_WASM = « {value} » : le mode Wasm "
                      "de xlwings (Python exécuté dans le navigateur) ne convient pas au complément ACV, dont les "
                      "contrôles s'exécutent sur ce serveur ; il publierait en outre, sans jeton, les fichiers "
-                     "Python du serveur. Retirez ce réglage de /etc/acv-xl/serveur.env ou de l'environnement du "
-                     "service (voir docs/serveur.md).")
+                     f"Python du serveur. Retirez ce réglage {place} (voir docs/serveur.md).")
     if settings.enable_socketio:
         # left on by the administrator (configure_environment turns it off only when unset): its long
         # polling answers without a token and, with one, connects any « Authorization » xlwings accepts and
         # runs functions outside the ACV pool, its cell cap, its time limit and its log lines
-        return _fail(f"XLWINGS_ENABLE_SOCKETIO = « {os.environ.get('XLWINGS_ENABLE_SOCKETIO', 'true')} » : "
+        value, place = setting_source("XLWINGS_ENABLE_SOCKETIO", type(settings))
+        return _fail(f"XLWINGS_ENABLE_SOCKETIO = « {value} » : "
                      "socket.io, le canal des fonctions « en flux » de xlwings, contournerait les contrôles du "
                      "serveur ACV (limites, délai, journal), et aucune fonction ACV n'en a besoin. Retirez ce "
-                     "réglage de /etc/acv-xl/serveur.env ou de l'environnement du service (voir docs/serveur.md).")
+                     f"réglage {place} (voir docs/serveur.md).")
     if not 0 < port < 65536:
         return _fail(f"port invalide : {port} (attendu entre 1 et 65535).")
     _set_env(options)

@@ -82,9 +82,28 @@ def _finite(text: str) -> float:
     return value
 
 
+# each byte of a body as the shape of a number: a digit « 0 », an exponent's letter « e », its « + »,
+# anything else a space (`_may_overflow`)
+_SHAPE = bytes(48 if 48 <= b <= 57 else 101 if b in b"eE" else 43 if b == 43 else 32 for b in range(256))
+
+
+def _may_overflow(body: bytes) -> bool:
+    """Whether a JSON number of `body` may be past any double: a run of 22 digits or an exponent of 3 digits.
+    A number past 1.8e308 has one or the other (with an exponent of at most 2 digits, 99, it has 210 digits
+    before its point); a plan's amounts have neither (JavaScript writes at most 21 digits before « 1e+21 »,
+    and 3 exponent digits only past 1e100). Checking every float through `_finite` (a Python call each:
+    ≈ 1 ms for a 5 000-line plan, a third of the call) only when this is true costs a pass in C over the
+    bytes; a text of the body (an IBAN) may make it true, which only costs that check. The zero bytes are left
+    out: json also reads a body in UTF-16 or UTF-32, where each of a number's characters has zero bytes beside
+    it (« 1e400 » slipped through as infinity, its line dropped from the total)."""
+    shape = body.translate(_SHAPE, b"\0")
+    return b"0" * 22 in shape or b"e000" in shape or b"e+000" in shape
+
+
 def _loads(body: bytes, finite: bool = False) -> dict[str, Any]:
     try:
-        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite if finite else None)
+        data = json.loads(body, parse_constant=_no_constant,
+                          parse_float=_finite if finite and _may_overflow(body) else None)
     except _NotJson as exc:
         raise Refused(400, f"Requête illisible : JSON invalide (« {exc} » n'est pas un nombre JSON).") from None
     except _TooLarge as exc:

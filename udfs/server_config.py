@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import os
 import threading
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acv_xl.contract.system_errors import os_error_text
+
+log = logging.getLogger("acv_xl.serveur")
 
 MIN_TOKEN = 20  # characters: `python -c "import secrets; print(secrets.token_urlsafe(32))"` gives 43
 DEFAULT_MAX_BODY_MB = 20
@@ -50,8 +53,9 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def parse_token_lines(text: str, source: str) -> list[tuple[str, bytes]]:
-    """(label, digest) of each token line; a too short token is refused (guessable)."""
+def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, str]] | None = None) -> list[tuple[str, bytes]]:
+    """(label, digest) of each token line; a too short token is refused (guessable): a `ConfigError`, or,
+    given `refused`, its line left out and (label written on it or None, where and why, in French) added there."""
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -59,14 +63,24 @@ def parse_token_lines(text: str, source: str) -> list[tuple[str, bytes]]:
             continue
         parts = line.split()
         token, label = parts[-1], " ".join(parts[:-1]) or f"jeton ligne {n}"
+        short = _too_short(token, f"{source}, ligne {n}")
+        if short and refused is not None:
+            refused.append((label if len(parts) > 1 else None, short))
+            continue
         out.append((label, _digest(_long_enough(token, f"{source}, ligne {n}"))))
     return out
 
 
-def _long_enough(token: str, where: str) -> str:
+def _too_short(token: str, where: str) -> str | None:
     if len(token) < MIN_TOKEN:
-        raise ConfigError(f"{where} : jeton trop court ({len(token)} caractères, au moins {MIN_TOKEN}). "
-                          "Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+        return f"{where} : jeton trop court ({len(token)} caractères, au moins {MIN_TOKEN})"
+    return None
+
+
+def _long_enough(token: str, where: str) -> str:
+    short = _too_short(token, where)
+    if short:
+        raise ConfigError(f"{short}. Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
     return token
 
 
@@ -98,19 +112,35 @@ class Tokens:
             stamp = (st.st_mtime_ns, st.st_size)
             if stamp == self._stamp:
                 return
-            entries = parse_token_lines(_text(self.path.read_bytes()), str(self.path))
+            refused: list[tuple[str | None, str]] | None = None if initial else []
+            entries = parse_token_lines(_text(self.path.read_bytes()), str(self.path), refused)
         except OSError as exc:
             if initial:
                 raise ConfigError(f"fichier de jetons illisible : {self.path} ({os_error_text(exc)}).") from None
             return  # being rewritten: keep the tokens known so far
-        except ConfigError:
-            if initial:
-                raise
-            return  # a bad edit: keep the previous tokens rather than lock every commune out
+        if refused:
+            entries += self._kept(refused)
         with self._lock:
             self._from_file, self._stamp = entries, stamp
         if initial and not entries:
             raise ConfigError(f"le fichier de jetons {self.path} ne contient aucun jeton.")
+
+    def _kept(self, refused: list[tuple[str | None, str]]) -> list[tuple[str, bytes]]:
+        """A bad line of an edit (a token pasted short) is left out, said in the journal, and its label keeps
+        the token it had: nobody is locked out by a typo. The edit's other lines apply — a bad edit used to
+        be ignored whole and silently, so the line of a leaked token removed in the same save stayed valid.
+        A line without a label keeps nothing: its name, « jeton ligne N », is only its place, which the token
+        of another line may have held (a leaked first line removed, a new token pasted short there: kept)."""
+        labels = {label for label, _ in refused if label is not None}
+        kept = [(label, digest) for label, digest in self._from_file if label in labels]
+        for label, why in refused:
+            if label is None:
+                still = "sans libellé, aucun jeton ne lui est gardé"
+            else:
+                still = f"« {label} » " + ("garde son jeton précédent" if any(k == label for k, _ in kept)
+                                           else "n'avait pas de jeton")
+            log.error("%s : ligne ignorée, %s ; les autres lignes du fichier sont appliquées.", why, still)
+        return kept
 
     @property
     def enabled(self) -> bool:
