@@ -46,16 +46,17 @@ def test_a_token_file_has_labels_comments_and_is_read_again_when_it_changes(tmp_
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later change, whatever the clock
     assert tokens.check(f"Bearer {third}") == "calais"
     assert tokens.check(f"Bearer {GOOD}") is None  # revoked without a restart
-    path.write_text("calais court\n")  # a bad edit of a line: its label keeps its token, nobody is locked out
+    path.write_text("calais court\n")  # a bad edit of a line: the token it replaced is no longer in the file
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
-    assert tokens.check(f"Bearer {third}") == "calais"
+    assert tokens.check(f"Bearer {third}") is None
 
 
 def test_a_token_removed_in_an_edit_with_a_bad_line_is_revoked_and_the_bad_line_is_said(tmp_path):
     """A leaked token's line removed while, in the same save, another commune's new token was pasted short: the
     whole edit was ignored without a word, and the leaked token stayed valid — the docs' « retirez la ligne tout
-    de suite » revoked nothing. Now the bad line alone is left out (its label keeps the token it had), said in the
-    journal, and the removal applies."""
+    de suite » revoked nothing. Now the bad line alone is left out, said in the journal, and the removal applies.
+    A bad line keeps no token, not even its label's previous one: a leaked token replaced by « arras REVOQUE »,
+    or by the new token pasted short, stayed valid."""
     import logging
 
     path = tmp_path / "jetons.txt"
@@ -71,30 +72,30 @@ def test_a_token_removed_in_an_edit_with_a_bad_line_is_revoked_and_the_bad_line_
         path.write_text(f"arras-2027 {'n' * 12}\nboulogne {OTHER[:8]}\n")
         os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
         assert tokens.check(f"Bearer {GOOD}") is None  # revoked
-        assert tokens.check(f"Bearer {OTHER}") == "boulogne"  # locked out by no typo
+        assert tokens.check(f"Bearer {OTHER}") is None  # no longer in the file: refused until corrected
         assert tokens.check(f"Bearer {'n' * 12}") is None
     finally:
         logger.removeHandler(handler)
     assert lines == [
-        f"{path}, ligne 1 : jeton trop court (12 caractères, au moins 20) : ligne ignorée, « arras-2027 » n'avait "
-        "pas de jeton ; les autres lignes du fichier sont appliquées.",
-        f"{path}, ligne 2 : jeton trop court (8 caractères, au moins 20) : ligne ignorée, « boulogne » garde son "
-        "jeton précédent ; les autres lignes du fichier sont appliquées."]
+        f"{path}, ligne 1 : jeton trop court (12 caractères, au moins 20) : ligne ignorée : « arras-2027 » n'a plus "
+        "de jeton valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées.",
+        f"{path}, ligne 2 : jeton trop court (8 caractères, au moins 20) : ligne ignorée : « boulogne » n'a plus de "
+        "jeton valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."]
     assert not any(OTHER[:8] in line for line in lines)  # no token, even cut, in the journal
 
 
-def test_a_line_without_a_label_pasted_short_keeps_no_token_of_the_line_it_replaces(tmp_path):
-    """A line without a label is named by its place (« jeton ligne 1 »): the leaked token of the first line removed
-    and, in the same save, another commune's new token pasted short on that first line, the bad line « kept its
-    previous token » — the leaked one, still valid while the docs say a token removed is refused at once."""
+@pytest.mark.parametrize("line", ["arras REVOQUE", "arras {short}", "{short}"])
+def test_a_leaked_token_replaced_by_a_bad_line_is_revoked(tmp_path, line):
+    """« arras REVOQUE » typed over a leaked token, or the new token pasted short over it (with or without its
+    label), kept the leaked one valid: a bad line kept its label's previous token."""
     path = tmp_path / "jetons.txt"
-    path.write_text(f"{GOOD}\n{OTHER}\n")
+    path.write_text(f"arras {GOOD}\nboulogne {OTHER}\n")
     tokens = Tokens(path=path)
-    assert tokens.check(f"Bearer {GOOD}") == "jeton ligne 1"
-    path.write_text(f"{'n' * 12}\n{OTHER}\n")
+    assert tokens.check(f"Bearer {GOOD}") == "arras"
+    path.write_text(line.format(short="n" * 12) + f"\nboulogne {OTHER}\n")
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
-    assert tokens.check(f"Bearer {GOOD}") is None  # revoked
-    assert tokens.check(f"Bearer {OTHER}") == "jeton ligne 2"
+    assert tokens.check(f"Bearer {GOOD}") is None
+    assert tokens.check(f"Bearer {OTHER}") == "boulogne"
 
 
 def test_a_token_file_written_on_windows_is_read(tmp_path):

@@ -119,28 +119,24 @@ class Tokens:
                 raise ConfigError(f"fichier de jetons illisible : {self.path} ({os_error_text(exc)}).") from None
             return  # being rewritten: keep the tokens known so far
         if refused:
-            entries += self._kept(refused)
+            self._say_ignored(refused)
         with self._lock:
             self._from_file, self._stamp = entries, stamp
         if initial and not entries:
             raise ConfigError(f"le fichier de jetons {self.path} ne contient aucun jeton.")
 
-    def _kept(self, refused: list[tuple[str | None, str]]) -> list[tuple[str, bytes]]:
-        """A bad line of an edit (a token pasted short) is left out, said in the journal, and its label keeps
-        the token it had: nobody is locked out by a typo. The edit's other lines apply — a bad edit used to
-        be ignored whole and silently, so the line of a leaked token removed in the same save stayed valid.
-        A line without a label keeps nothing: its name, « jeton ligne N », is only its place, which the token
-        of another line may have held (a leaked first line removed, a new token pasted short there: kept)."""
-        labels = {label for label, _ in refused if label is not None}
-        kept = [(label, digest) for label, digest in self._from_file if label in labels]
+    @staticmethod
+    def _say_ignored(refused: list[tuple[str | None, str]]) -> None:
+        """A bad line of an edit (a token pasted short, « arras REVOQUE ») is left out and said in the
+        journal; the edit's other lines apply — a bad edit used to be ignored whole and silently, so the
+        line of a leaked token removed in the same save stayed valid. The bad line keeps no token, not
+        even its label's previous one: a token the file no longer holds is never accepted (a leaked
+        token replaced by a note, or by a new one pasted short, would stay valid). Its commune is
+        refused until the line is corrected, which the journal says."""
         for label, why in refused:
-            if label is None:
-                still = "sans libellé, aucun jeton ne lui est gardé"
-            else:
-                still = f"« {label} » " + ("garde son jeton précédent" if any(k == label for k, _ in kept)
-                                           else "n'avait pas de jeton")
-            log.error("%s : ligne ignorée, %s ; les autres lignes du fichier sont appliquées.", why, still)
-        return kept
+            who = "" if label is None else f" : « {label} » n'a plus de jeton valable"
+            log.error("%s : ligne ignorée%s tant qu'elle n'est pas corrigée ; les autres lignes du fichier "
+                      "sont appliquées.", why, who)
 
     @property
     def enabled(self) -> bool:
