@@ -140,6 +140,30 @@ def test_a_public_body_s_subsidy_filed_under_a_private_code_stays_in_the_l1111_1
         assert run(listed, "FIN-06") == []
 
 
+@pytest.mark.parametrize("financeur,dispositif,publique", [
+    ("PRIVE", "Fonds vert", True), ("PRIVE", "Fonds friches", True), ("DEPT", "Fonds vert", False),
+    ("PRIVE", "Mécénat monuments historiques", False),
+])
+def test_fin21_says_a_private_code_s_public_subsidy_is_counted_as_public_aid(financeur, dispositif, publique):
+    """« PRIVE / Fonds vert »: FIN-06 counted it as public aid (15,0 % of 1 000 000, an error) while FIN-21, on the
+    same line, said « versé par ce financeur, ce n'est pas une subvention de l'État » — which the finance officer
+    read as « not public money », the opposite of the error beside it. FIN-21 now says how it is counted."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif, montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+    out = run(m)
+    said = [f for f in out if f.code == "FIN-21"]
+    counted_public = [f.code for f in out if f.code == "FIN-06"] == ["FIN-06"]
+    assert counted_public is (publique or financeur == "DEPT")
+    (f,) = said  # a sponsor's own gift too: not the État's DRAC, out of the base, as said
+    mention = ("la ligne est comptée comme une aide publique dans la participation minimale du maître d'ouvrage "
+               "(CGCT art. L1111-10 III) et dans le plafond des aides publiques")
+    assert (mention in f.message) is publique
+    if publique:
+        assert "de catégorie « Privé »" in f.message and "ce n'est pas une subvention de l'État" in f.message
+        assert f.suggestion.endswith("la ligne ne sera plus comptée comme une aide publique.")
+
+
 @pytest.mark.parametrize("dispositif", ["Mécénat MH", "Mécénat monuments historiques", "Souscription MH"])
 def test_a_sponsor_s_gift_for_a_monument_is_no_drac(dispositif):
     """The Fondation du patrimoine the commune adds to its list (catégorie « Privé ») gives 350 000 named

@@ -1101,6 +1101,16 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                f"par ce financeur, ce n'est pas {etat} : {effet}.")
         sugg = (f"S'il s'agit {de_etat}, choisissez le financeur {q(layout.CODE_ETAT)} ; sinon, ajoutez ce "
                 f"dispositif à ceux du financeur {q(lf.financeur)} (feuille Financeurs).")
+        if _publique_par_son_nom(conv, lf):
+            # « PRIVE / Fonds vert »: FIN-06 and FIN-09 count it as public aid (`totals.role_l1111_10`); « ce n'est
+            # pas une subvention de l'État » alone read as « not public », against FIN-06's error on the same plan
+            msg = (f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs du financeur {q(lf.financeur)}, "
+                   "de catégorie « Privé » ; son nom est celui d'une subvention publique : la ligne est comptée comme une "
+                   f"aide publique dans la participation minimale du maître d'ouvrage ({SRC_L1111_10}) et dans le "
+                   f"plafond des aides publiques ; mais, versée par ce financeur, ce n'est pas {etat} : {effet}.")
+            sugg = (f"S'il s'agit {de_etat}, choisissez le financeur {q(layout.CODE_ETAT)} ; si c'est l'argent propre "
+                    f"de ce financeur privé, ajoutez ce dispositif à ceux du financeur {q(lf.financeur)} (feuille "
+                    "Financeurs) : la ligne ne sera plus comptée comme une aide publique.")
     elif autre is not None and autre != lf.financeur and lf.financeur == "REGION" and fam == "FEDER":
         # the Région pays the FEDER as its managing authority: not a mistake of payer, a convention of the plan
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} : la Région gère le "
@@ -1120,6 +1130,14 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                 f"Choisissez un dispositif du financeur {q(lf.financeur)} ({', '.join(noms)}), ou ajoutez-le à "
                 "la feuille Financeurs.")
     return msg, sugg
+
+
+def _publique_par_son_nom(conv: Convention, lf: LigneFinancement) -> bool:
+    """A line of a private financeur counted as public aid for its name alone (`totals.role_l1111_10`: a
+    public body's subsidy of the reference list filed under a private code). Read of the lists only."""
+    categories = index(conv).categories
+    return (categories.get(lf.financeur) == "Privé"
+            and totals.role_l1111_10(lf, None, categories.get, categories.subventions) == totals.SUBVENTION_PUBLIQUE)
 
 
 # FIN-22's lines: another body's autofinancement, fonds propres or apport; and, on a binôme's « COMMUNE »
