@@ -404,6 +404,21 @@ def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nat
     assert run(lambda r: lines(r)[REGION_11].update(dispositif=None, nature="Prêt"), "FIN-11") == []
 
 
+def test_fin11_names_the_nearest_subsidy_fin21_no_longer_names():
+    """« DEPT / Aide aux projet des territoire » typed « Prêt »: FIN-11 alone speaks (FIN-21 is silent, one finding
+    for one thing), and asked for « son dispositif » without the name FIN-21 gave — the Département's « Aide aux
+    projets des territoires », one letter away. It names it now; a name close to none adds nothing."""
+    def m(r, dispositif):
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif=dispositif, nature="Prêt")
+    out = [f for f in run(lambda r: m(r, "Aide aux projet des territoire")) if f.code in ("FIN-11", "FIN-21")]
+    assert only(out) == [("FIN-11", A, "Plan de financement", "D6", "1.1")]
+    assert out[0].suggestion == ("Si c'est une aide du financeur « DEPT », choisissez la nature « Subvention » et son "
+                                 "dispositif (le plus proche du nom saisi : « Aide aux projets des territoires ») ; si "
+                                 "c'est bien un prêt, que le maître d'ouvrage rembourse, la ligne est juste.")
+    (f,) = run(lambda r: m(r, "Prêt à taux zéro"), "FIN-11")
+    assert "le plus proche" not in f.suggestion
+
+
 @pytest.mark.parametrize("dispositif", ["Avance remboursable", "Avance", "Prêt à taux zéro"])
 def test_fin11_alone_on_a_subsidy_only_funder_s_loan_named_by_no_family(dispositif):
     """« DEPT / Avance remboursable »: FIN-11 said no dispositif of the Département has this nature and asked

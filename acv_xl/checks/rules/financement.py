@@ -625,15 +625,27 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
         if nature is _AIDE_SEULEMENT:
             effet = ("est comptée comme la part propre du maître d'ouvrage" if lf.nature in _NATURES_PROPRES
                      else "sort de la base de la participation minimale et du plafond des aides publiques")
+            # FIN-21 is silent on this line (one finding for one thing): its nearest listed name is said here
+            proche = _proche(conv, lf)
             yield at(lf, "nature", "FIN-11", A,
                      f"{prefix(lf)} : aucun dispositif du financeur {q(lf.financeur)} n'a la nature {q(lf.nature)} dans "
                      f"la feuille Financeurs ; de cette nature, la ligne {effet} ({SRC_L1111_10}).",
                      f"Si c'est une aide du financeur {q(lf.financeur)}, choisissez la nature « Subvention » et son "
-                     f"dispositif ; {_SI_JUSTE.get(lf.nature, 'sinon')}, la ligne est juste.")
+                     "dispositif" + (f" (le plus proche du nom saisi : {q(proche)})" if proche else "")
+                     + f" ; {_SI_JUSTE.get(lf.nature, 'sinon')}, la ligne est juste.")
             continue
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
                  f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+
+
+def _proche(conv: Convention, lf: LigneFinancement) -> str | None:
+    """The listed dispositif of the line's financeur nearest in spelling to its unlisted one (« Aide aux projet
+    des territoire » typed « Prêt » under DEPT), as FIN-21 would have named it; None for an empty one."""
+    noms = _listes(conv).get(lf.financeur, ())
+    if not lf.dispositif or not noms or dispositifs.listed(lf.dispositif, noms) is not None:
+        return None
+    return dispositifs.nearest(lf.dispositif, noms)
 
 
 def _natures_dites(conv: Convention) -> dict[tuple, Any]:
