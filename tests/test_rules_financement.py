@@ -404,6 +404,14 @@ def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nat
     assert run(lambda r: lines(r)[REGION_11].update(dispositif=None, nature="Prêt"), "FIN-11") == []
 
 
+def test_fin11_names_the_financeur_in_french():
+    """« … du dispositif « Autre » de AUTRE (« Autre ») », « de EPCI », « de ETAT »: no French (FIN-21 said
+    « du financeur « EPF » » already)."""
+    (f,) = run(lambda r: lines(r)[REGION_11].update(financeur="AUTRE", dispositif="Autre"), "FIN-11")
+    assert f.message == ("Action 1.1, ligne 6 : la nature « Subvention » diffère de celle du dispositif « Autre » du "
+                         "financeur « AUTRE » (« Autre ») dans la feuille Financeurs.")
+
+
 def test_fin11_names_the_nearest_subsidy_fin21_no_longer_names():
     """« DEPT / Aide aux projet des territoire » typed « Prêt »: FIN-11 alone speaks (FIN-21 is silent, one finding
     for one thing), and asked for « son dispositif » without the name FIN-21 gave — the Département's « Aide aux

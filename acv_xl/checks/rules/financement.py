@@ -635,8 +635,8 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
                      + f" ; {_SI_JUSTE.get(lf.nature, 'sinon')}, la ligne est juste.")
             continue
         yield at(lf, "nature", "FIN-11", A,
-                 f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
-                 f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+                 f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} "
+                 f"du financeur {q(lf.financeur)} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
 
 
 def _proche(conv: Convention, lf: LigneFinancement) -> str | None:
