@@ -667,6 +667,28 @@ def test_fin06_how_each_nature_of_another_body_counts(nature, dispositif, own):
     assert [f.code for f in out if f.code == "FIN-06"] == ([] if own else ["FIN-06"]), nature
 
 
+@pytest.mark.parametrize("nature,dispositif,said", [
+    ("Subvention", "Autre", True), ("Autre", "Autre", True), ("Subvention", "Mécénat", True),
+    ("Subvention", "DSIL", False),  # the État's dotation: public whoever is typed as paying it
+])
+def test_fin06_says_what_autre_brings_into_the_base_by_its_category(nature, dispositif, said):
+    """1.1: the commune's 150 000 against the 350 000 of « AUTRE », a sponsor: AUTRE's category is the user's, and
+    the template gives it « Public » (on purpose: unknown money is not taken out of the base). FIN-06 failed the
+    plan at 15,0 % saying « financements publics » only, and the finance officer could not see that a private
+    sponsor was counted public because of a category on another sheet; the message now says so."""
+    def m(r, categorie="Public"):
+        lines(r)[REGION_11].update(financeur="AUTRE", dispositif=dispositif, nature=nature, montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+        next(f for f in r["T_Financeurs"] if f["code"] == "AUTRE")["categorie"] = categorie
+    (f,) = run(m, "FIN-06")
+    sentence = ("Les financements publics comptent 350 000,00 € du financeur « AUTRE », public d'après sa catégorie "
+                "dans la feuille Financeurs : s'il est une personne privée (un mécène, une entreprise), indiquez la "
+                "catégorie « Privé ».")
+    assert (sentence in f.message) is said
+    # « Privé »: outside the base (150 000 of 650 000, 23,1 %), or the DSIL still public
+    assert codes(run(lambda r: m(r, "Privé"), "FIN-06")) == ([] if said else [("FIN-06", E)])
+
+
 def test_fin06_private_fonds_propres_are_outside_the_base():
     def m(r):  # commune 200 000 + private fonds propres 100 000 outside; 800 000 public: exactly 20 %
         lines(r).append(dict(lines(r)[AUTO_11], financeur="PRIVE", dispositif="Apport privé", nature="Fonds propres",

@@ -434,11 +434,17 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
             autres = (f", dont {money(pm.participations_publiques)} apportés par d'autres personnes publiques "
                       "autrement qu'en subvention (autofinancement, fonds propres, apport en nature ou nature "
                       "« Autre »), qui ne sont pas la part du maître d'ouvrage")
+        autre = _public_par_sa_categorie(conv, j)
         msg = (f"Participation minimale du maître d'ouvrage non atteinte pour l'action {a.numero}{cadre} : sa part "
                "propre (son autofinancement, ses fonds propres et apports, ses lignes de nature « Autre », ses emprunts "
                f"et avances remboursables, les recettes de l'opération) est de {money(pm.propre)}, soit "
                f"{_pct(pm.ratio, seuil)} de {money(base)} (part propre + financements publics{autres}) ; le minimum "
                f"est de {seuil} % ({SRC_L1111_10}).")
+        if autre:
+            # AUTRE's category is the user's, « Public » in the template: say what it brings into the base
+            msg += (f" Les financements publics comptent {money(autre)} du financeur « AUTRE », public d'après sa "
+                    "catégorie dans la feuille Financeurs : s'il est une personne privée (un mécène, une entreprise), "
+                    "indiquez la catégorie « Privé ».")
         if scolaire_possible:
             msg += (" Pour la rénovation énergétique des bâtiments scolaires, le préfet peut fixer ce minimum à 10 % : "
                     "indiquez la référence de son arrêté (colonne Commentaire du plan de financement).")
@@ -467,6 +473,24 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
         else:
             sugg = f"R{remplacez[1:]}."
         yield at(a, "derogation", "FIN-06", grav, msg, sugg, action=a.numero)
+
+
+def _public_par_sa_categorie(conv: Convention, j: Judged) -> Decimal:
+    """What the action's `AUTRE` lines bring into the L1111-10 base because `AUTRE`'s category, the user's own
+    (« Public » in the template), is « Public »: the lines counted there that a « Privé » category would leave
+    outside (not its « DSIL », public whoever pays it). Asked only of a plan FIN-06 fails."""
+    categories = index(conv).categories
+    if categories.get(_AUTRE) != "Public":
+        return totals.ZERO
+    mo = index(conv).mo_codes(j.action)
+    prive = {_AUTRE: "Privé"}.get
+    dans_la_base = (totals.SUBVENTION_PUBLIQUE, totals.PARTICIPATION_PUBLIQUE)
+    return totals.total([lf for lf in j.counted if lf.financeur == _AUTRE
+                         and totals.role_l1111_10(lf, mo, categories.get, categories.subventions) in dans_la_base
+                         and totals.role_l1111_10(lf, mo, prive, categories.subventions) == totals.HORS_BASE])
+
+
+_AUTRE = "AUTRE"
 
 
 @rule("FIN-07", E, "Dotations de l'État au-delà de 80 % de la dépense subventionnable", SRC_R2334_27,
