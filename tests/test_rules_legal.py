@@ -859,6 +859,24 @@ def test_fin23_only_between_an_epci_and_its_communes():
     assert run(commune_to_epci, "FIN-23") == []
 
 
+@pytest.mark.parametrize("financeur,gravite", [("COMMUNE", A), ("EPCI", A), ("REGION", E), ("DEPT", E)])
+def test_fin23_a_syndicat_d_energie_and_its_members_may_exchange_fonds_de_concours(financeur, gravite):
+    """The syndicat d'énergie renovates the centre-ville's public lighting, the commune pays part of it as a fonds de
+    concours: lawful (CGCT art. L5212-26, applied to syndicats mixtes by L5711-1), but FIN-23 said « un fonds de
+    concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes membres » — an error blocking
+    « Valider » on a right plan. The domain and membership are not in the workbook: a warning says what to check.
+    A Région or a Département is no member of a syndicat paying it so: still an error."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="Fédération départementale d'énergie")
+        _fdc(r, 50_000)
+        lines(r)[7]["financeur"] = financeur
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", gravite)] and out[0].cellule == fin_cell(7, "financeur")
+    if gravite is A:
+        assert "syndicat d'énergie" in out[0].message and "CGCT art. L5212-26 et L5711-1" in out[0].message
+        assert "trois quarts du coût hors taxes" in out[0].message
+
+
 # --------------------------------------------------------------------------- FIN-14 commencement
 @pytest.mark.parametrize("financeur,dispositif", [("ETAT", "DETR"), ("ETAT", "DPV"), ("ETAT", "DSID"),
                                                   ("ETAT", "Fonds vert"), ("ETAT", "FNADT")])

@@ -40,6 +40,7 @@ from . import (
     SRC_CONTRAT,
     SRC_DECRET_2018_514,
     SRC_FONDS_CONCOURS,
+    SRC_FONDS_CONCOURS_SYNDICAT,
     SRC_FRLA,
     SRC_GUIDE,
     SRC_L1111_10,
@@ -1372,6 +1373,10 @@ def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:
     return False
 
 
+_SYNDICAT_MIXTE = "Syndicat mixte"
+_MEMBRES_D_UN_SYNDICAT = frozenset(("COMMUNE", "EPCI"))
+
+
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
       needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
 def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
@@ -1380,13 +1385,30 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     and all the fonds de concours of an operation are at most the share its beneficiary finances
     itself, hors subventions (the MO's own share, `totals.part_mo`; equal passes): CGCT L5214-16 V
     (communautés de communes), L5215-26 (communautés urbaines), L5216-5 VI (communautés
-    d'agglomération). The parties are judged on every counted line; the amount on judged plans."""
+    d'agglomération). The parties are judged on every counted line; the amount on judged plans.
+    A: `COMMUNE` or `EPCI` to a MO `Syndicat mixte` — lawful between a syndicat d'énergie and its members,
+    for energy equipment, up to three quarters of the HT cost (L5212-26, L5711-1): the domain and the
+    membership are not in the workbook, so what to check is said, not an error."""
     ix = index(conv)
     action = ix.action
     # the counted fonds de concours (few lines, mostly none), found in C from the run's families
     for lf in compress(ix.counted_lines, map(eq, ix.counted_familles, repeat(layout.FAMILLE_FONDS_CONCOURS))):
         a = action(lf.numero)
         if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur):
+            continue
+        if a.type_mo == _SYNDICAT_MIXTE and lf.financeur in _MEMBRES_D_UN_SYNDICAT:
+            # L5212-26 (syndicats mixtes: L5711-1) lets a syndicat d'énergie and its members exchange fonds de
+            # concours — the SDE's public lighting of a centre-ville, paid in part by the commune: lawful, and
+            # the domain is not in the workbook, so what to check rather than an error blocking « Valider »
+            yield at(lf, "financeur", "FIN-23", A,
+                     f"{prefix(lf)} : le financeur {q(lf.financeur)} verse un fonds de concours à "
+                     f"{q(a.maitre_ouvrage or a.type_mo)}, maître d'ouvrage de type « Syndicat mixte » ; la loi ne le "
+                     "permet, hors d'un EPCI à fiscalité propre et de ses communes, qu'entre un syndicat d'énergie et ses "
+                     "communes ou EPCI membres, pour un équipement de distribution d'électricité, de production "
+                     "d'énergie renouvelable, de maîtrise de la consommation d'énergie ou de réduction des émissions "
+                     f"({SRC_FONDS_CONCOURS_SYNDICAT}), et au plus pour les trois quarts du coût hors taxes de l'opération.",
+                     "Vérifiez que le syndicat est un syndicat d'énergie dont le financeur est membre et que l'opération "
+                     "relève de ce domaine ; sinon, choisissez le dispositif qui fonde la participation.")
             continue
         yield at(lf, "financeur", "FIN-23", E,
                  f"{prefix(lf)} : un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes "
