@@ -589,6 +589,35 @@ def test_fin18_a_reference_funder_made_private_stays_public_for_l1111_10():
     assert run(lambda r: m(r, "AUTRE"), "FIN-18") == []
 
 
+@pytest.mark.parametrize("code,nom,said", [
+    ("CD62", "Département du Pas-de-Calais", True), ("CALL", "Communauté d'agglomération de Lens-Liévin", True),
+    ("CR", "Conseil régional Hauts-de-France", True), ("AUTRE", "Ville de Lens", True), ("PREF", "État", True),
+    # private bodies, whatever their name holds
+    ("FDP", "Fondation du patrimoine", False), ("MH", "Métropole Habitat", False), ("CA", "Crédit Agricole", False),
+    ("CLM", "Commune libre de Montmartre", False), ("EMM", "Communauté Emmaüs", False),
+])
+def test_fin18_a_public_body_added_as_private(code, nom, said):
+    """« CD62 / Département du Pas-de-Calais » added to the list with the category « Privé »: its 350 000 left the
+    L1111-10 base, and the commune's 150 000 (15,0 % of the public money) passed FIN-06 as 30,0 %, with nothing
+    said — the category of an added funder is the user's alone. Its name says a public person: FIN-18 warns."""
+    def m(r, categorie="Privé"):
+        if code == "AUTRE":
+            next(f for f in r["T_Financeurs"] if f["code"] == "AUTRE").update(nom=nom, categorie=categorie)
+        else:
+            r["T_Financeurs"].append({"code": code, "nom": nom, "categorie": categorie, "cibles": None,
+                                      "modalites": None, "contact": None})
+        lines(r)[REGION_11].update(financeur=code, dispositif="Aide", montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+    out = run(m, "FIN-18")
+    assert [(f.code, f.gravite, f.feuille) for f in out] == ([("FIN-18", A, "Financeurs")] if said else [])
+    if said:
+        assert out[0].message.endswith(f"le financeur « {code} » (« {nom} ») est de catégorie « Privé », mais son nom "
+                                       "est celui d'une personne publique : de cette catégorie, ses subventions et "
+                                       "participations ne sont comptées ni dans la participation minimale du maître "
+                                       "d'ouvrage (CGCT art. L1111-10 III) ni dans le plafond des aides publiques.")
+    assert run(lambda r: m(r, "Public"), "FIN-18") == []
+
+
 def test_fin06_and_fin09_not_guessed_with_an_unknown_financeur():
     def m(r):  # 19,99 % if « Region » were public; it is unknown: FIN-02 only
         _own(r, 199_900, 300_100)
@@ -650,6 +679,9 @@ _FIN18_CASES = {
     "dotation vide": lambda r: r["T_Dispositifs"][3].update(dotation_r2334_27=""),
     "listes vides": lambda r: (r["T_Financeurs"].clear(), r["T_Dispositifs"].clear()),
     "catégorie de référence changée": lambda r: r["T_Financeurs"][6].update(categorie="Privé"),
+    "personne publique dite privée": lambda r: r["T_Financeurs"].append(
+        {"code": "CD62", "nom": "Département du Pas-de-Calais", "categorie": "Privé", "cibles": None,
+         "modalites": None, "contact": None}),
 }
 
 

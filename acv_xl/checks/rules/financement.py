@@ -906,7 +906,7 @@ def _referentiel_sound(conv: Convention) -> bool:
         if td_ok and not any(map(_PROBLEMS, conv.dispositifs)):
             return True
     if (ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs))
-            or any(_categorie_changee(*row) for row in map(_TF_REQUIRED, financeurs))):
+            or any(_categorie_a_dire(*row) for row in map(_TF_REQUIRED, financeurs))):
         return False
     codes = set(map(_CODE, financeurs))
     if len(codes) != len(financeurs):
@@ -924,7 +924,7 @@ def _lists_sound(lists_key: tuple[tuple, tuple]) -> tuple[bool, bool]:
     code twice; and the dispositifs' too, each financeur a listed code)."""
     tf, td = lists_key
     codes = set(map(_FIRST, tf))
-    tf_ok = not _has_none(tf) and len(codes) == len(tf) and not any(_categorie_changee(*row) for row in tf)
+    tf_ok = not _has_none(tf) and len(codes) == len(tf) and not any(_categorie_a_dire(*row) for row in tf)
     return tf_ok, tf_ok and not _has_none(td) and set(map(_FIRST, td)) <= codes
 
 
@@ -939,6 +939,27 @@ def _categorie_changee(code: Any, nom: Any = None, categorie: Any = None) -> boo
     return fixe is not None and categorie in layout.L.CATEGORIE and categorie != fixe
 
 
+# The names a public person's (L1111-10 III: « personnes publiques ») begin with, as `reference.mots` writes them
+_PERSONNE_PUBLIQUE = re.compile(
+    r"^(?:(?:le|la|l) )?(?:departement|conseil (?:departemental|general|regional)|region|collectivite (?:europeenne|"
+    r"territoriale)|communaute (?:de communes|d agglomeration|urbaine)|metropole (?:de|du|d|des|europeenne)|"
+    r"(?:ville|commune|mairie) (?:de|d|du|des)|prefecture|etat|ministere|syndicat (?:mixte|intercommunal)|"
+    r"agence de l eau|etablissement public)(?: |$)")
+
+
+def _public_dit_prive(code: Any, nom: Any = None, categorie: Any = None) -> bool:
+    """A funder the user describes (AUTRE, an added code) typed « Privé » whose name is a public person's
+    (« Département du Pas-de-Calais », « Communauté d'agglomération… »): its subsidies would leave the L1111-10
+    base and the 100 % cap of public aid, which only its category decides. FIN-18 says so."""
+    return (categorie == "Privé" and nom.__class__ is str and code not in layout.CATEGORIES_FIXES
+            and _PERSONNE_PUBLIQUE.match(reference.mots(nom)) is not None)
+
+
+def _categorie_a_dire(code: Any, nom: Any = None, categorie: Any = None) -> bool:
+    """What FIN-18 says of a row's category besides its values (`_categorie_changee`, `_public_dit_prive`)."""
+    return _categorie_changee(code, nom, categorie) or _public_dit_prive(code, nom, categorie)
+
+
 def _has_none(values: Iterable[tuple]) -> bool:
     return any(map(is_, chain.from_iterable(values), repeat(None)))
 
@@ -947,7 +968,8 @@ def _has_none(values: Iterable[tuple]) -> bool:
 def referentiel(conv: Convention) -> Iterable[Finding]:
     """Added code: in `T_Financeurs`, `Code`/`Nom`/`Catégorie` empty, `Catégorie` outside its list, a
     duplicated `Code`; A: a reference code's category changed (« REGION » typed « Privé », which the
-    rules do not follow: `layout.CATEGORIES_FIXES`); in `T_Dispositifs`, required values empty or
+    rules do not follow: `layout.CATEGORIES_FIXES`), or a funder the user describes typed « Privé » under a
+    public person's name (`_public_dit_prive`, which the rules do follow: said, not overridden); in `T_Dispositifs`, required values empty or
     outside their lists, a `Financeur` that is not a code of `T_Financeurs`. The ratios of FIN-06/07/09 rely on this list."""
     TF, TD = layout.T_FINANCEURS, layout.T_DISPOSITIFS
     if _referentiel_sound(conv):
@@ -968,6 +990,14 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
                          f"la catégorie {q(f.categorie)} du classeur n'est pas retenue par les contrôles (participation "
                          f"minimale du maître d'ouvrage, {SRC_L1111_10}, et plafond des aides publiques).",
                          f"Remettez la catégorie {q(ref)} ; pour un autre financeur, ajoutez-le sous son propre code.")
+            elif _public_dit_prive(f.code, f.nom, f.categorie):
+                yield at(f, "categorie", "FIN-18", A,
+                         f"Ligne {f.row} : le financeur {q(f.code)} ({q(f.nom)}) est de catégorie « Privé », mais son nom "
+                         "est celui d'une personne publique : de cette catégorie, ses subventions et participations ne sont "
+                         f"comptées ni dans la participation minimale du maître d'ouvrage ({SRC_L1111_10}) ni dans le "
+                         "plafond des aides publiques.",
+                         "Si c'est une personne publique, choisissez la catégorie « Public » ; sinon écrivez son nom "
+                         "exact.")
     if not usable(conv, TD.name):
         return
     yield from problem_findings(conv, TD, ("nature", "dotation_r2334_27"), "FIN-18", E)
