@@ -808,6 +808,27 @@ def test_fin06_feder_cooperation_territoriale_is_exempt():
     assert codes(run(lambda r: m(r, "FEDER"), "FIN-06")) == [("FIN-06", E)]
 
 
+@pytest.mark.parametrize("financeur,dispositif,nature,exempt", [
+    ("UE", "Interreg V France-Wallonie", "Subvention", True), ("UE", "Interreg", "Autre", True),
+    ("REGION", "Interreg Grande Région", "Subvention", True),  # a Région managing the programme
+    # the commune's own money named after the programme: no Interreg money in the plan
+    ("COMMUNE", "Contrepartie Interreg", "Autofinancement", False),
+    ("COMMUNE", "Autofinancement (hors Interreg)", "Autofinancement", False),
+    ("COMMUNE", "Interreg", "Autofinancement", False), ("UE", "Contrepartie Interreg", "Subvention", False),
+])
+def test_fin06_only_interreg_money_exempts_the_plan(financeur, dispositif, nature, exempt):
+    """1.1: the commune's 100 000 (10 % of the public money) named « Contrepartie Interreg » on its own
+    « COMMUNE » line: any counted line of the Interreg family exempted the action from L1111-10 III, so the
+    commune's own money, named after a programme that pays nothing here, silenced FIN-06's error. Only the
+    Union's money given to the operation (a subsidy or « Autre », not named as its payer's own) exempts it."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[REGION_11]["montant"] = 400_000
+        lines(r).append(dict(lines(r)[AUTO_11], financeur=financeur, dispositif=dispositif, nature=nature, montant=1))
+        lines(r)[DETR_11]["montant"] = 499_999
+    assert codes(run(m, "FIN-06")) == ([] if exempt else [("FIN-06", E)])
+
+
 # --------------------------------------------------------------------------- FIN-23 fonds de concours
 def _fdc(r, montant, own=None):
     """1.1 (commune): the Région's subsidy becomes partly an EPCI fonds de concours."""

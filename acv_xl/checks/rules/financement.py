@@ -148,7 +148,6 @@ def _numeros_with(conv: Convention, familles: frozenset[str]) -> set[str | None]
     return index(conv).memo(("numeros", familles), build)
 
 
-_INTERREG = frozenset((layout.FAMILLE_INTERREG,))
 _FONDS_CONCOURS = frozenset((layout.FAMILLE_FONDS_CONCOURS,))
 _FRLA = frozenset(("FRLA",))
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
@@ -358,13 +357,25 @@ def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None)
     """L1111-10 III does not apply: the collectivités of Guadeloupe, Guyane, La Réunion, Martinique,
     Mayotte, Saint-Barthélemy, Saint-Martin and Saint-Pierre-et-Miquelon (the convention's
     département), or an operation the FEDER finances under a programme of coopération territoriale
-    européenne (a counted Interreg line). `outre_mer`: the first, when the caller knows it."""
+    européenne (`_numeros_interreg`). `outre_mer`: the first, when the caller knows it."""
     if outre_mer is None:
         outre_mer = _departement(conv) in layout.DEPARTEMENTS_OUTRE_MER
     if outre_mer:
         return True
-    # a counted Interreg line (the action's counted lines are those of its number)
-    return j.action.numero in _numeros_with(conv, _INTERREG)
+    return j.action.numero in _numeros_interreg(conv)
+
+
+def _numeros_interreg(conv: Convention) -> set[str | None]:
+    """The numbers of the actions the Union's Interreg money finances (L1111-10 III exempts them): a counted
+    line of the family, given (nature `Subvention` or `Autre`), not named as its payer's own money. The
+    commune's « Contrepartie Interreg » or « Autofinancement (hors Interreg) » exempted its own plan, with no
+    Interreg money in it. Few lines, once per run."""
+    def build() -> set[str | None]:
+        donnees = (layout.NATURE_SUBVENTION, layout.NATURE_AUTRE)
+        return {lf.numero for lf in compress(index(conv).counted_lines,
+                                             map(eq, index(conv).counted_familles, repeat(layout.FAMILLE_INTERREG)))
+                if lf.nature in donnees and not dispositifs.names_own_money(lf.dispositif)}
+    return index(conv).memo("numeros_interreg", build)
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
