@@ -479,6 +479,24 @@ def test_l1111_10_a_syndicat_s_own_autre_under_its_added_code_is_its_own(nature)
     assert run(m, "FIN-06") == []
 
 
+@pytest.mark.parametrize("nom,own", [
+    ("SM Artois", True), ("Syndicat mixte de l'Artois (SMA)", True),
+    ("Département du Pas-de-Calais", False), ("Conseil régional Hauts-de-France", False),
+    ("Ville de Liévin", False), ("Communauté d'agglomération de Lens-Liévin", False),
+])
+def test_l1111_10_a_collectivite_added_to_the_list_is_not_the_syndicat(nom, own):
+    """A syndicat mixte whose name matches no financeur: every financeur added to the list was taken for it, so
+    the Département added as « CD62 » with its 200 000 typed « Autofinancement » became the syndicat's own share
+    — 20 % of 1 000 000 where the syndicat brings nothing, FIN-06 and FIN-22 silent. An added financeur named as
+    a collectivité (or the État) is another public person: its money is a public participation."""
+    def m(r):
+        r["T_Financeurs"].append(dict(_SYNDICAT, code="X", nom=nom))
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="Syndicat mixte du Pays d'Artois")
+        lines(r)[AUTO_11].update(financeur="X", dispositif="Participation")
+    out = [f.code for f in run(m) if f.code in ("FIN-06", "FIN-22")]
+    assert out == ([] if own else ["FIN-06", "FIN-22"])
+
+
 @pytest.mark.parametrize("nature", ["Autre", "Autofinancement"])
 def test_fin06_says_what_another_public_body_s_participation_is(nature):
     """The Région's 350 000 typed « Autre », now in the L1111-10 base as a public participation: FIN-06 said

@@ -950,20 +950,12 @@ def _categorie_changee(code: Any, nom: Any = None, categorie: Any = None) -> boo
     return fixe is not None and categorie in layout.L.CATEGORIE and categorie != fixe
 
 
-# The names a public person's (L1111-10 III: « personnes publiques ») begin with, as `reference.mots` writes them
-_PERSONNE_PUBLIQUE = re.compile(
-    r"^(?:(?:le|la|l) )?(?:departement|conseil (?:departemental|general|regional)|region|collectivite (?:europeenne|"
-    r"territoriale)|communaute (?:de communes|d agglomeration|urbaine)|metropole (?:de|du|d|des|europeenne)|"
-    r"(?:ville|commune|mairie) (?:de|d|du|des)|prefecture|etat|ministere|syndicat (?:mixte|intercommunal)|"
-    r"agence de l eau|etablissement public)(?: |$)")
-
-
 def _public_dit_prive(code: Any, nom: Any = None, categorie: Any = None) -> bool:
     """A funder the user describes (AUTRE, an added code) typed « Privé » whose name is a public person's
     (« Département du Pas-de-Calais », « Communauté d'agglomération… »): its subsidies would leave the L1111-10
     base and the 100 % cap of public aid, which only its category decides. FIN-18 says so."""
     return (categorie == "Privé" and nom.__class__ is str and code not in layout.CATEGORIES_FIXES
-            and _PERSONNE_PUBLIQUE.match(reference.mots(nom)) is not None)
+            and totals.PERSONNE_PUBLIQUE.match(reference.mots(nom)) is not None)
 
 
 def _categorie_a_dire(code: Any, nom: Any = None, categorie: Any = None) -> bool:
