@@ -898,6 +898,28 @@ def test_fin23_a_syndicat_d_energie_and_its_members_may_exchange_fonds_de_concou
         assert "trois quarts du coût hors taxes" in out[0].message
 
 
+@pytest.mark.parametrize("montant,base,said", [
+    (750_000, "HT", False), (750_000.01, "HT", True),
+    (900_000, "TTC", False),  # three quarters of a TTC cost is not the law's base: not judged
+])
+def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_cost(montant, base, said):
+    """Typed « Syndicat mixte », the commune's fonds de concours only drew a warning whatever its amount: 900 000 of
+    a 1 000 000 € HT operation passed « Valider ». Above three quarters of the HT cost it is unlawful whether the
+    syndicat is one d'énergie (CGCT art. L5212-26's cap) or not (no fonds de concours at all): an error."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "SM", "nom": "FDE 62", "categorie": "Public", "cibles": None,
+                                  "modalites": None, "contact": None})
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="FDE 62", base=base)
+        lines(r)[AUTO_11].update(financeur="SM", montant=1_000_000 - montant)
+        lines(r)[DETR_11].update(financeur="COMMUNE", dispositif="Fonds de concours", montant=montant)
+        del lines(r)[REGION_11]
+    out = [f for f in run(m, "FIN-23") if f.gravite is E]
+    assert [f.cellule for f in out] == ([fin_cell(DETR_11, "montant")] if said else [])
+    if said:
+        assert "dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in out[0].message
+        assert out[0].suggestion == "Réduisez les fonds de concours de 0,01 € au moins."
+
+
 # --------------------------------------------------------------------------- FIN-14 commencement
 @pytest.mark.parametrize("financeur,dispositif", [("ETAT", "DETR"), ("ETAT", "DPV"), ("ETAT", "DSID"),
                                                   ("ETAT", "Fonds vert"), ("ETAT", "FNADT")])

@@ -22,7 +22,7 @@ from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, repeat
 from operator import and_, attrgetter, eq, is_, is_not, itemgetter
-from decimal import ROUND_CEILING, Context, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -1421,7 +1421,8 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     d'agglomération). The parties are judged on every counted line; the amount on judged plans.
     A: `COMMUNE` or `EPCI` to a MO `Syndicat mixte` — lawful between a syndicat d'énergie and its members,
     for energy equipment, up to three quarters of the HT cost (L5212-26, L5711-1): the domain and the
-    membership are not in the workbook, so what to check is said, not an error."""
+    membership are not in the workbook, so what to check is said, not an error. Above three quarters of
+    an HT cost (equal passes), E: unlawful either way (`_trois_quarts`)."""
     ix = index(conv)
     action = ix.action
     # the counted fonds de concours (few lines, mostly none), found in C from the run's families
@@ -1453,6 +1454,9 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     for j in judged_actions(conv):
         if j.action.numero not in with_fdc:
             continue  # no counted fonds de concours
+        if j.action.type_mo == _SYNDICAT_MIXTE:
+            yield from _trois_quarts(j)
+            continue
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
         if not fdc:
@@ -1464,6 +1468,25 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                      f"maître d'ouvrage finance lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS}).",
                      f"Réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du "
                      "maître d'ouvrage d'autant.")
+
+
+def _trois_quarts(j: Judged) -> Iterable[Finding]:
+    """FIN-23 on a syndicat mixte's judged plan: its members' fonds de concours above three quarters of the
+    HT cost (L5212-26) are unlawful whether the syndicat is one d'énergie (its cap) or not (no fonds de concours
+    at all). Judged on an HT cost only: three quarters of a TTC cost would let more pass than the law."""
+    a = j.action
+    fdc = [lf for lf, fam in zip(j.counted, j.familles)
+           if fam == layout.FAMILLE_FONDS_CONCOURS and lf.financeur in _MEMBRES_D_UN_SYNDICAT]
+    if not fdc or a.base != "HT":
+        return
+    # to the cent below: the most the law lets pass (1 000 000,01 € of cost: 750 000,00 €, not 750 000,01 €)
+    montant, plafond = totals.total(fdc), (a.cout_total * 3 / 4).quantize(CENT, rounding=ROUND_FLOOR)
+    if montant > plafond:
+        yield at(fdc[0], "montant", "FIN-23", E,
+                 f"{prefix(fdc[0])} : les fonds de concours versés au syndicat mixte {q(a.maitre_ouvrage or a.type_mo)} "
+                 f"({money(montant)}) dépassent les trois quarts du coût hors taxes de l'opération, soit "
+                 f"{money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT}).",
+                 f"Réduisez les fonds de concours de {money(montant - plafond)} au moins.")
 
 
 def _nom(lf: LigneFinancement) -> str:
