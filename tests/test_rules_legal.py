@@ -920,6 +920,19 @@ def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_c
         assert out[0].suggestion == "Réduisez les fonds de concours de 0,01 € au moins."
 
 
+def test_fin23_three_quarters_of_a_crafted_huge_cost_is_no_internal_failure():
+    """A cost of 1E+30 € (a crafted file): three quarters of it rounded to the cent in the default 28 digits raised
+    InvalidOperation, and the whole of FIN-23 became STR-00's « contrôle interne en échec »."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="FDE 62", base="HT", cout_total=1e30,
+                                 depense_subventionnable=None)
+        lines(r)[AUTO_11].update(financeur="COMMUNE", dispositif="Fonds de concours", montant=1e30)
+        del lines(r)[DETR_11:REGION_11 + 1]
+    out = run(m)
+    assert "STR-00" not in [f.code for f in out]
+    assert [f.gravite for f in out if f.code == "FIN-23"] == [A, E]
+
+
 # --------------------------------------------------------------------------- FIN-14 commencement
 @pytest.mark.parametrize("financeur,dispositif", [("ETAT", "DETR"), ("ETAT", "DPV"), ("ETAT", "DSID"),
                                                   ("ETAT", "Fonds vert"), ("ETAT", "FNADT")])

@@ -210,6 +210,11 @@ def _ceil(d: Decimal) -> Decimal:
     return d.quantize(CENT, rounding=ROUND_CEILING, context=Context(prec=max(28, d.adjusted() + 4)))
 
 
+def _floor(d: Decimal) -> Decimal:
+    # as `_ceil`, to the cent below
+    return d.quantize(CENT, rounding=ROUND_FLOOR, context=Context(prec=max(28, d.adjusted() + 4)))
+
+
 # ----------------------------------------------------------------------------- line checks
 @rule("FIN-01", E, "N° d'action du financement inconnu", SRC_GUIDE, needs=("T_Financements", "T_Actions"))
 def action_inconnue(conv: Convention) -> Iterable[Finding]:
@@ -972,7 +977,8 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
     """Added code: in `T_Financeurs`, `Code`/`Nom`/`Catégorie` empty, `Catégorie` outside its list, a
     duplicated `Code`; A: a reference code's category changed (« REGION » typed « Privé », which the
     rules do not follow: `layout.CATEGORIES_FIXES`), or a funder the user describes typed « Privé » under a
-    public person's name (`_public_dit_prive`, which the rules do follow: said, not overridden); in `T_Dispositifs`, required values empty or
+    public person's name (`_public_dit_prive`, which the rules do follow: said, not overridden); in
+    `T_Dispositifs`, required values empty or
     outside their lists, a `Financeur` that is not a code of `T_Financeurs`. The ratios of FIN-06/07/09 rely on this list."""
     TF, TD = layout.T_FINANCEURS, layout.T_DISPOSITIFS
     if _referentiel_sound(conv):
@@ -1480,7 +1486,7 @@ def _trois_quarts(j: Judged) -> Iterable[Finding]:
     if not fdc or a.base != "HT":
         return
     # to the cent below: the most the law lets pass (1 000 000,01 € of cost: 750 000,00 €, not 750 000,01 €)
-    montant, plafond = totals.total(fdc), (a.cout_total * 3 / 4).quantize(CENT, rounding=ROUND_FLOOR)
+    montant, plafond = totals.total(fdc), _floor(a.cout_total * 3 / 4)
     if montant > plafond:
         yield at(fdc[0], "montant", "FIN-23", E,
                  f"{prefix(fdc[0])} : les fonds de concours versés au syndicat mixte {q(a.maitre_ouvrage or a.type_mo)} "
