@@ -898,6 +898,27 @@ def test_fin23_a_syndicat_d_energie_and_its_members_may_exchange_fonds_de_concou
         assert "trois quarts du coût hors taxes" in out[0].message
 
 
+def test_fin23_a_binome_s_other_commune_pays_the_syndicat_as_the_commune_does():
+    """Lens-Liévin: the syndicat d'énergie lights both centres, Lens pays its part under « COMMUNE », Liévin under
+    the financeur its binôme adds for it (« LIEVIN », « Ville de Liévin »), as the rules ask. FIN-23 warned on
+    Lens's line and erred on Liévin's (« un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et
+    ses communes membres »), blocking « Valider » on the same lawful payment; and the three quarters of the HT cost
+    summed Lens's 400 000 alone, 800 000 of 1 000 000 passing. Liévin's line is a member's, as Lens's is."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "LIEVIN", "nom": "Ville de Liévin", "categorie": "Public", "cibles": None,
+                                  "modalites": None, "contact": None})
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="FDE 62")
+        lines(r)[AUTO_11].update(financeur="COMMUNE", dispositif="Fonds de concours", montant=400_000)
+        lines(r)[DETR_11].update(financeur="LIEVIN", dispositif="Fonds de concours", montant=400_000)
+        lines(r)[REGION_11].update(montant=200_000)
+    out = run(m, "FIN-23")
+    assert sorted((f.cellule, f.gravite.value) for f in out) == sorted([
+        (fin_cell(AUTO_11, "financeur"), A.value), (fin_cell(DETR_11, "financeur"), A.value),
+        (fin_cell(AUTO_11, "montant"), E.value)])
+    (cap,) = (f for f in out if f.gravite is E)
+    assert "(800 000,00 €) dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in cap.message
+
+
 @pytest.mark.parametrize("montant,base,said", [
     (750_000, "HT", False), (750_000.01, "HT", True),
     (900_000, "TTC", False),  # three quarters of a TTC cost is not the law's base: not judged

@@ -1416,6 +1416,13 @@ _SYNDICAT_MIXTE = "Syndicat mixte"
 _MEMBRES_D_UN_SYNDICAT = frozenset(("COMMUNE", "EPCI"))
 
 
+def _membre_possible(financeur: str | None) -> bool:
+    """Whether the financeur may be a commune or an EPCI member of a syndicat (L5212-26): `COMMUNE`, `EPCI`, or
+    a financeur the user added — a binôme's other commune (« LIEVIN », « Ville de Liévin »), as
+    `_parties_fonds_de_concours` does not contradict one either."""
+    return financeur in _MEMBRES_D_UN_SYNDICAT or financeur not in layout.FINANCEURS_BY_CODE
+
+
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
       needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
 def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
@@ -1425,10 +1432,10 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     itself, hors subventions (the MO's own share, `totals.part_mo`; equal passes): CGCT L5214-16 V
     (communautés de communes), L5215-26 (communautés urbaines), L5216-5 VI (communautés
     d'agglomération). The parties are judged on every counted line; the amount on judged plans.
-    A: `COMMUNE` or `EPCI` to a MO `Syndicat mixte` — lawful between a syndicat d'énergie and its members,
-    for energy equipment, up to three quarters of the HT cost (L5212-26, L5711-1): the domain and the
-    membership are not in the workbook, so what to check is said, not an error. Above three quarters of
-    an HT cost (equal passes), E: unlawful either way (`_trois_quarts`)."""
+    A: `COMMUNE`, `EPCI` or an added financeur (`_membre_possible`) to a MO `Syndicat mixte` — lawful between
+    a syndicat d'énergie and its members, for energy equipment, up to three quarters of the HT cost (L5212-26,
+    L5711-1): the domain and the membership are not in the workbook, so what to check is said, not an error.
+    Above three quarters of an HT cost (equal passes), E: unlawful either way (`_trois_quarts`)."""
     ix = index(conv)
     action = ix.action
     # the counted fonds de concours (few lines, mostly none), found in C from the run's families
@@ -1436,7 +1443,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
         a = action(lf.numero)
         if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur):
             continue
-        if a.type_mo == _SYNDICAT_MIXTE and lf.financeur in _MEMBRES_D_UN_SYNDICAT:
+        if a.type_mo == _SYNDICAT_MIXTE and _membre_possible(lf.financeur):
             # L5212-26 (syndicats mixtes: L5711-1) lets a syndicat d'énergie and its members exchange fonds de
             # concours — the SDE's public lighting of a centre-ville, paid in part by the commune: lawful, and
             # the domain is not in the workbook, so what to check rather than an error blocking « Valider »
@@ -1482,7 +1489,7 @@ def _trois_quarts(j: Judged) -> Iterable[Finding]:
     at all). Judged on an HT cost only: three quarters of a TTC cost would let more pass than the law."""
     a = j.action
     fdc = [lf for lf, fam in zip(j.counted, j.familles)
-           if fam == layout.FAMILLE_FONDS_CONCOURS and lf.financeur in _MEMBRES_D_UN_SYNDICAT]
+           if fam == layout.FAMILLE_FONDS_CONCOURS and _membre_possible(lf.financeur)]
     if not fdc or a.base != "HT":
         return
     # to the cent below: the most the law lets pass (1 000 000,01 € of cost: 750 000,00 €, not 750 000,01 €)
