@@ -506,6 +506,13 @@ def test_act13_names_thousands_of_lines_in_runs_and_stays_within_a_cell():
     ("Association", "Ville d'Arras - Direction de l'urbanisme", "Commune"),
     ("Privé", "Mairie d'Arras / Services techniques", "Commune"), ("Association", "Ville d'Arras (pôle aménagement)", "Commune"),
     ("Association", "Ville d'Arras - Mission Cœur de ville", "Commune"),
+    # the commune written as every finance officer writes it: « Ville », « La commune », « Arras (ville) »
+    ("Association", "Ville", "Commune"), ("Privé", "La commune", "Commune"), ("Établissement public", "Mairie", "Commune"),
+    ("Association", "Arras (ville)", "Commune"), ("Privé", "Arras - Mairie", "Commune"),
+    ("Association", "Ville - services techniques", "Commune"),
+    # the convention's EPCI (« Communauté urbaine d'Arras ») by its usual short names
+    ("Association", "CU d'Arras", "EPCI"), ("Établissement public", "CU Arras", "EPCI"),
+    ("Privé", "cu d'arras", "EPCI"),
 ])
 def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu):
     """« Ville d'Arras » typed « Établissement public »: FIN-06 judged nothing (a commune's minimum share
@@ -527,6 +534,11 @@ def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu)
     ("Association", "Ville d'Arras - Mission locale"), ("Syndicat mixte", "Ville d'Arras / Pôle métropolitain de l'Artois"),
     ("Syndicat mixte", "Commune d'Arras - Pôle d'équilibre territorial et rural"),
     ("Établissement public", "Ville d'Arras (Pôle emploi)"),
+    # other bodies whose name holds the word
+    ("Association", "Maison de la ville"), ("Association", "Villes et pays d'art et d'histoire"),
+    ("Commune", "Ville"), ("Établissement public", "Ville - CCAS"),
+    # not the convention's EPCI: a communauté d'agglomération's short name, a bank
+    ("Association", "CA d'Arras"), ("Privé", "Crédit Agricole d'Arras"), ("EPCI", "CU d'Arras"),
 ])
 def test_act16_silent_for_a_body_named_otherwise(type_mo, mo):
     assert run(act(0, type_mo=type_mo, maitre_ouvrage=mo), "ACT-16") == []

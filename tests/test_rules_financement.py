@@ -404,6 +404,29 @@ def test_fin11_a_subsidy_only_funder_typed_as_a_loan_or_a_recette(financeur, nat
     assert run(lambda r: lines(r)[REGION_11].update(dispositif=None, nature="Prêt"), "FIN-11") == []
 
 
+def test_fin11_names_the_financeur_in_french():
+    """« … du dispositif « Autre » de AUTRE (« Autre ») », « de EPCI », « de ETAT »: no French (FIN-21 said
+    « du financeur « EPF » » already)."""
+    (f,) = run(lambda r: lines(r)[REGION_11].update(financeur="AUTRE", dispositif="Autre"), "FIN-11")
+    assert f.message == ("Action 1.1, ligne 6 : la nature « Subvention » diffère de celle du dispositif « Autre » du "
+                         "financeur « AUTRE » (« Autre ») dans la feuille Financeurs.")
+
+
+def test_fin11_names_the_nearest_subsidy_fin21_no_longer_names():
+    """« DEPT / Aide aux projet des territoire » typed « Prêt »: FIN-11 alone speaks (FIN-21 is silent, one finding
+    for one thing), and asked for « son dispositif » without the name FIN-21 gave — the Département's « Aide aux
+    projets des territoires », one letter away. It names it now; a name close to none adds nothing."""
+    def m(r, dispositif):
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif=dispositif, nature="Prêt")
+    out = [f for f in run(lambda r: m(r, "Aide aux projet des territoire")) if f.code in ("FIN-11", "FIN-21")]
+    assert only(out) == [("FIN-11", A, "Plan de financement", "D6", "1.1")]
+    assert out[0].suggestion == ("Si c'est une aide du financeur « DEPT », choisissez la nature « Subvention » et son "
+                                 "dispositif (le plus proche du nom saisi : « Aide aux projets des territoires ») ; si "
+                                 "c'est bien un prêt, que le maître d'ouvrage rembourse, la ligne est juste.")
+    (f,) = run(lambda r: m(r, "Prêt à taux zéro"), "FIN-11")
+    assert "le plus proche" not in f.suggestion
+
+
 @pytest.mark.parametrize("dispositif", ["Avance remboursable", "Avance", "Prêt à taux zéro"])
 def test_fin11_alone_on_a_subsidy_only_funder_s_loan_named_by_no_family(dispositif):
     """« DEPT / Avance remboursable »: FIN-11 said no dispositif of the Département has this nature and asked
@@ -454,6 +477,24 @@ def test_l1111_10_a_syndicat_s_own_autre_under_its_added_code_is_its_own(nature)
         lines(r).append(dict(lines(r)[REGION_11], financeur="REGION", dispositif="Redynamisation des centres-villes",
                              nature="Subvention", montant=300_000))
     assert run(m, "FIN-06") == []
+
+
+@pytest.mark.parametrize("nom,own", [
+    ("SM Artois", True), ("Syndicat mixte de l'Artois (SMA)", True),
+    ("Département du Pas-de-Calais", False), ("Conseil régional Hauts-de-France", False),
+    ("Ville de Liévin", False), ("Communauté d'agglomération de Lens-Liévin", False),
+])
+def test_l1111_10_a_collectivite_added_to_the_list_is_not_the_syndicat(nom, own):
+    """A syndicat mixte whose name matches no financeur: every financeur added to the list was taken for it, so
+    the Département added as « CD62 » with its 200 000 typed « Autofinancement » became the syndicat's own share
+    — 20 % of 1 000 000 where the syndicat brings nothing, FIN-06 and FIN-22 silent. An added financeur named as
+    a collectivité (or the État) is another public person: its money is a public participation."""
+    def m(r):
+        r["T_Financeurs"].append(dict(_SYNDICAT, code="X", nom=nom))
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="Syndicat mixte du Pays d'Artois")
+        lines(r)[AUTO_11].update(financeur="X", dispositif="Participation")
+    out = [f.code for f in run(m) if f.code in ("FIN-06", "FIN-22")]
+    assert out == ([] if own else ["FIN-06", "FIN-22"])
 
 
 @pytest.mark.parametrize("nature", ["Autre", "Autofinancement"])
@@ -566,6 +607,35 @@ def test_fin18_a_reference_funder_made_private_stays_public_for_l1111_10():
     assert run(lambda r: m(r, "AUTRE"), "FIN-18") == []
 
 
+@pytest.mark.parametrize("code,nom,said", [
+    ("CD62", "Département du Pas-de-Calais", True), ("CALL", "Communauté d'agglomération de Lens-Liévin", True),
+    ("CR", "Conseil régional Hauts-de-France", True), ("AUTRE", "Ville de Lens", True), ("PREF", "État", True),
+    # private bodies, whatever their name holds
+    ("FDP", "Fondation du patrimoine", False), ("MH", "Métropole Habitat", False), ("CA", "Crédit Agricole", False),
+    ("CLM", "Commune libre de Montmartre", False), ("EMM", "Communauté Emmaüs", False),
+])
+def test_fin18_a_public_body_added_as_private(code, nom, said):
+    """« CD62 / Département du Pas-de-Calais » added to the list with the category « Privé »: its 350 000 left the
+    L1111-10 base, and the commune's 150 000 (15,0 % of the public money) passed FIN-06 as 30,0 %, with nothing
+    said — the category of an added funder is the user's alone. Its name says a public person: FIN-18 warns."""
+    def m(r, categorie="Privé"):
+        if code == "AUTRE":
+            next(f for f in r["T_Financeurs"] if f["code"] == "AUTRE").update(nom=nom, categorie=categorie)
+        else:
+            r["T_Financeurs"].append({"code": code, "nom": nom, "categorie": categorie, "cibles": None,
+                                      "modalites": None, "contact": None})
+        lines(r)[REGION_11].update(financeur=code, dispositif="Aide", montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+    out = run(m, "FIN-18")
+    assert [(f.code, f.gravite, f.feuille) for f in out] == ([("FIN-18", A, "Financeurs")] if said else [])
+    if said:
+        assert out[0].message.endswith(f"le financeur « {code} » (« {nom} ») est de catégorie « Privé », mais son nom "
+                                       "est celui d'une personne publique : de cette catégorie, ses subventions et "
+                                       "participations ne sont comptées ni dans la participation minimale du maître "
+                                       "d'ouvrage (CGCT art. L1111-10 III) ni dans le plafond des aides publiques.")
+    assert run(lambda r: m(r, "Public"), "FIN-18") == []
+
+
 def test_fin06_and_fin09_not_guessed_with_an_unknown_financeur():
     def m(r):  # 19,99 % if « Region » were public; it is unknown: FIN-02 only
         _own(r, 199_900, 300_100)
@@ -627,6 +697,9 @@ _FIN18_CASES = {
     "dotation vide": lambda r: r["T_Dispositifs"][3].update(dotation_r2334_27=""),
     "listes vides": lambda r: (r["T_Financeurs"].clear(), r["T_Dispositifs"].clear()),
     "catégorie de référence changée": lambda r: r["T_Financeurs"][6].update(categorie="Privé"),
+    "personne publique dite privée": lambda r: r["T_Financeurs"].append(
+        {"code": "CD62", "nom": "Département du Pas-de-Calais", "categorie": "Privé", "cibles": None,
+         "modalites": None, "contact": None}),
 }
 
 

@@ -140,6 +140,30 @@ def test_a_public_body_s_subsidy_filed_under_a_private_code_stays_in_the_l1111_1
         assert run(listed, "FIN-06") == []
 
 
+@pytest.mark.parametrize("financeur,dispositif,publique", [
+    ("PRIVE", "Fonds vert", True), ("PRIVE", "Fonds friches", True), ("DEPT", "Fonds vert", False),
+    ("PRIVE", "Mécénat monuments historiques", False),
+])
+def test_fin21_says_a_private_code_s_public_subsidy_is_counted_as_public_aid(financeur, dispositif, publique):
+    """« PRIVE / Fonds vert »: FIN-06 counted it as public aid (15,0 % of 1 000 000, an error) while FIN-21, on the
+    same line, said « versé par ce financeur, ce n'est pas une subvention de l'État » — which the finance officer
+    read as « not public money », the opposite of the error beside it. FIN-21 now says how it is counted."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif=dispositif, montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+    out = run(m)
+    said = [f for f in out if f.code == "FIN-21"]
+    counted_public = [f.code for f in out if f.code == "FIN-06"] == ["FIN-06"]
+    assert counted_public is (publique or financeur == "DEPT")
+    (f,) = said  # a sponsor's own gift too: not the État's DRAC, out of the base, as said
+    mention = ("la ligne est comptée comme une aide publique dans la participation minimale du maître d'ouvrage "
+               "(CGCT art. L1111-10 III) et dans le plafond des aides publiques")
+    assert (mention in f.message) is publique
+    if publique:
+        assert "de catégorie « Privé »" in f.message and "ce n'est pas une subvention de l'État" in f.message
+        assert f.suggestion.endswith("la ligne ne sera plus comptée comme une aide publique.")
+
+
 @pytest.mark.parametrize("dispositif", ["Mécénat MH", "Mécénat monuments historiques", "Souscription MH"])
 def test_a_sponsor_s_gift_for_a_monument_is_no_drac(dispositif):
     """The Fondation du patrimoine the commune adds to its list (catégorie « Privé ») gives 350 000 named
@@ -643,6 +667,28 @@ def test_fin06_how_each_nature_of_another_body_counts(nature, dispositif, own):
     assert [f.code for f in out if f.code == "FIN-06"] == ([] if own else ["FIN-06"]), nature
 
 
+@pytest.mark.parametrize("nature,dispositif,said", [
+    ("Subvention", "Autre", True), ("Autre", "Autre", True), ("Subvention", "Mécénat", True),
+    ("Subvention", "DSIL", False),  # the État's dotation: public whoever is typed as paying it
+])
+def test_fin06_says_what_autre_brings_into_the_base_by_its_category(nature, dispositif, said):
+    """1.1: the commune's 150 000 against the 350 000 of « AUTRE », a sponsor: AUTRE's category is the user's, and
+    the template gives it « Public » (on purpose: unknown money is not taken out of the base). FIN-06 failed the
+    plan at 15,0 % saying « financements publics » only, and the finance officer could not see that a private
+    sponsor was counted public because of a category on another sheet; the message now says so."""
+    def m(r, categorie="Public"):
+        lines(r)[REGION_11].update(financeur="AUTRE", dispositif=dispositif, nature=nature, montant=350_000)
+        lines(r)[AUTO_11]["montant"] = 150_000
+        next(f for f in r["T_Financeurs"] if f["code"] == "AUTRE")["categorie"] = categorie
+    (f,) = run(m, "FIN-06")
+    sentence = ("Les financements publics comptent 350 000,00 € du financeur « AUTRE », public d'après sa catégorie "
+                "dans la feuille Financeurs : s'il est une personne privée (un mécène, une entreprise), indiquez la "
+                "catégorie « Privé ».")
+    assert (sentence in f.message) is said
+    # « Privé »: outside the base (150 000 of 650 000, 23,1 %), or the DSIL still public
+    assert codes(run(lambda r: m(r, "Privé"), "FIN-06")) == ([] if said else [("FIN-06", E)])
+
+
 def test_fin06_private_fonds_propres_are_outside_the_base():
     def m(r):  # commune 200 000 + private fonds propres 100 000 outside; 800 000 public: exactly 20 %
         lines(r).append(dict(lines(r)[AUTO_11], financeur="PRIVE", dispositif="Apport privé", nature="Fonds propres",
@@ -762,6 +808,27 @@ def test_fin06_feder_cooperation_territoriale_is_exempt():
     assert codes(run(lambda r: m(r, "FEDER"), "FIN-06")) == [("FIN-06", E)]
 
 
+@pytest.mark.parametrize("financeur,dispositif,nature,exempt", [
+    ("UE", "Interreg V France-Wallonie", "Subvention", True), ("UE", "Interreg", "Autre", True),
+    ("REGION", "Interreg Grande Région", "Subvention", True),  # a Région managing the programme
+    # the commune's own money named after the programme: no Interreg money in the plan
+    ("COMMUNE", "Contrepartie Interreg", "Autofinancement", False),
+    ("COMMUNE", "Autofinancement (hors Interreg)", "Autofinancement", False),
+    ("COMMUNE", "Interreg", "Autofinancement", False), ("UE", "Contrepartie Interreg", "Subvention", False),
+])
+def test_fin06_only_interreg_money_exempts_the_plan(financeur, dispositif, nature, exempt):
+    """1.1: the commune's 100 000 (10 % of the public money) named « Contrepartie Interreg » on its own
+    « COMMUNE » line: any counted line of the Interreg family exempted the action from L1111-10 III, so the
+    commune's own money, named after a programme that pays nothing here, silenced FIN-06's error. Only the
+    Union's money given to the operation (a subsidy or « Autre », not named as its payer's own) exempts it."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[REGION_11]["montant"] = 400_000
+        lines(r).append(dict(lines(r)[AUTO_11], financeur=financeur, dispositif=dispositif, nature=nature, montant=1))
+        lines(r)[DETR_11]["montant"] = 499_999
+    assert codes(run(m, "FIN-06")) == ([] if exempt else [("FIN-06", E)])
+
+
 # --------------------------------------------------------------------------- FIN-23 fonds de concours
 def _fdc(r, montant, own=None):
     """1.1 (commune): the Région's subsidy becomes partly an EPCI fonds de concours."""
@@ -811,6 +878,80 @@ def test_fin23_only_between_an_epci_and_its_communes():
         lines(r)[AUTO_21]["montant"] = 40_000
         r["T_Actions"][1]["cosignataires"] = "ETAT;CDC;COMMUNE"
     assert run(commune_to_epci, "FIN-23") == []
+
+
+@pytest.mark.parametrize("financeur,gravite", [("COMMUNE", A), ("EPCI", A), ("REGION", E), ("DEPT", E)])
+def test_fin23_a_syndicat_d_energie_and_its_members_may_exchange_fonds_de_concours(financeur, gravite):
+    """The syndicat d'énergie renovates the centre-ville's public lighting, the commune pays part of it as a fonds de
+    concours: lawful (CGCT art. L5212-26, applied to syndicats mixtes by L5711-1), but FIN-23 said « un fonds de
+    concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes membres » — an error blocking
+    « Valider » on a right plan. The domain and membership are not in the workbook: a warning says what to check.
+    A Région or a Département is no member of a syndicat paying it so: still an error."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="Fédération départementale d'énergie")
+        _fdc(r, 50_000)
+        lines(r)[7]["financeur"] = financeur
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", gravite)] and out[0].cellule == fin_cell(7, "financeur")
+    if gravite is A:
+        assert "syndicat d'énergie" in out[0].message and "CGCT art. L5212-26 et L5711-1" in out[0].message
+        assert "trois quarts du coût hors taxes" in out[0].message
+
+
+def test_fin23_a_binome_s_other_commune_pays_the_syndicat_as_the_commune_does():
+    """Lens-Liévin: the syndicat d'énergie lights both centres, Lens pays its part under « COMMUNE », Liévin under
+    the financeur its binôme adds for it (« LIEVIN », « Ville de Liévin »), as the rules ask. FIN-23 warned on
+    Lens's line and erred on Liévin's (« un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et
+    ses communes membres »), blocking « Valider » on the same lawful payment; and the three quarters of the HT cost
+    summed Lens's 400 000 alone, 800 000 of 1 000 000 passing. Liévin's line is a member's, as Lens's is."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "LIEVIN", "nom": "Ville de Liévin", "categorie": "Public", "cibles": None,
+                                  "modalites": None, "contact": None})
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="FDE 62")
+        lines(r)[AUTO_11].update(financeur="COMMUNE", dispositif="Fonds de concours", montant=400_000)
+        lines(r)[DETR_11].update(financeur="LIEVIN", dispositif="Fonds de concours", montant=400_000)
+        lines(r)[REGION_11].update(montant=200_000)
+    out = run(m, "FIN-23")
+    assert sorted((f.cellule, f.gravite.value) for f in out) == sorted([
+        (fin_cell(AUTO_11, "financeur"), A.value), (fin_cell(DETR_11, "financeur"), A.value),
+        (fin_cell(AUTO_11, "montant"), E.value)])
+    (cap,) = (f for f in out if f.gravite is E)
+    assert "(800 000,00 €) dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in cap.message
+
+
+@pytest.mark.parametrize("montant,base,said", [
+    (750_000, "HT", False), (750_000.01, "HT", True),
+    (900_000, "TTC", False),  # three quarters of a TTC cost is not the law's base: not judged
+])
+def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_cost(montant, base, said):
+    """Typed « Syndicat mixte », the commune's fonds de concours only drew a warning whatever its amount: 900 000 of
+    a 1 000 000 € HT operation passed « Valider ». Above three quarters of the HT cost it is unlawful whether the
+    syndicat is one d'énergie (CGCT art. L5212-26's cap) or not (no fonds de concours at all): an error."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "SM", "nom": "FDE 62", "categorie": "Public", "cibles": None,
+                                  "modalites": None, "contact": None})
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="FDE 62", base=base)
+        lines(r)[AUTO_11].update(financeur="SM", montant=1_000_000 - montant)
+        lines(r)[DETR_11].update(financeur="COMMUNE", dispositif="Fonds de concours", montant=montant)
+        del lines(r)[REGION_11]
+    out = [f for f in run(m, "FIN-23") if f.gravite is E]
+    assert [f.cellule for f in out] == ([fin_cell(DETR_11, "montant")] if said else [])
+    if said:
+        assert "dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in out[0].message
+        assert out[0].suggestion == "Réduisez les fonds de concours de 0,01 € au moins."
+
+
+def test_fin23_three_quarters_of_a_crafted_huge_cost_is_no_internal_failure():
+    """A cost of 1E+30 € (a crafted file): three quarters of it rounded to the cent in the default 28 digits raised
+    InvalidOperation, and the whole of FIN-23 became STR-00's « contrôle interne en échec »."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="FDE 62", base="HT", cout_total=1e30,
+                                 depense_subventionnable=None)
+        lines(r)[AUTO_11].update(financeur="COMMUNE", dispositif="Fonds de concours", montant=1e30)
+        del lines(r)[DETR_11:REGION_11 + 1]
+    out = run(m)
+    assert "STR-00" not in [f.code for f in out]
+    assert [f.gravite for f in out if f.code == "FIN-23"] == [A, E]
 
 
 # --------------------------------------------------------------------------- FIN-14 commencement

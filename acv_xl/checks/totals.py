@@ -6,6 +6,7 @@ total; lines whose amount did not parse count nowhere (the rules report them).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, localcontext
@@ -245,6 +246,24 @@ def _cles(nom: str) -> set[str]:
     return {k for k in (dispositifs.normalise(nom), reference.nom_collectivite(nom)) if k}
 
 
+# The names (`reference.mots`) of the public persons (L1111-10 III: « personnes publiques ») a maître d'ouvrage
+# without a code of its own (a syndicat mixte, an établissement public) surely is not: a collectivité, the État;
+# `PERSONNE_PUBLIQUE` is these, and the syndicats and établissements publics it may be (FIN-18)
+_COLLECTIVITE = (r"^(?:(?:le|la|l) )?(?:departement|conseil (?:departemental|general|regional)|region|collectivite "
+                 r"(?:europeenne|territoriale)|communaute (?:de communes|d agglomeration|urbaine)|metropole (?:de|du|d|des|"
+                 r"europeenne)|(?:ville|commune|mairie) (?:de|d|du|des)|prefecture|etat|ministere|agence de l eau")
+COLLECTIVITE = re.compile(_COLLECTIVITE + r")(?: |$)")
+PERSONNE_PUBLIQUE = re.compile(_COLLECTIVITE + r"|syndicat (?:mixte|intercommunal)|etablissement public)(?: |$)")
+
+
+class SansCode(frozenset):
+    """`codes_du_mo` of a maître d'ouvrage no code identifies (a syndicat mixte not in the list): empty, every
+    financeur added to the workbook's list taken for it (`_is_mo`) but those of `autres`, which name another
+    public person (« CD62 », « Département du Pas-de-Calais »: its « Autofinancement » was the syndicat's own)."""
+
+    autres: frozenset[str] = frozenset()
+
+
 class MOCodes:
     """`codes_du_mo(action, financeurs)` for many actions (500 actions × 20 financeurs, two names
     normalised each, per rule that asks): the financeurs' codes by normalised code and name, worked
@@ -252,10 +271,15 @@ class MOCodes:
 
     def __init__(self, financeurs: Iterable[Financeur]):
         self._by_name: dict[str, set[str]] = {}
+        autres = set()
         for f in financeurs:
             if f.code:
                 for cle in _cles(str(f.code)) | (_cles(str(f.nom)) if f.nom else set()):
                     self._by_name.setdefault(cle, set()).add(f.code)
+                if f.nom and f.code not in layout.FINANCEURS_BY_CODE and COLLECTIVITE.match(reference.mots(str(f.nom))):
+                    autres.add(f.code)
+        self._sans_code = SansCode()
+        self._sans_code.autres = frozenset(autres)
         self._known: dict[tuple, frozenset[str]] = {}
 
     def __call__(self, action: FicheAction) -> frozenset[str]:
@@ -268,7 +292,7 @@ class MOCodes:
             if action.maitre_ouvrage:
                 for cle in _cles(str(action.maitre_ouvrage)):
                     found.update(self._by_name.get(cle, ()))
-            codes = _remember(self._known, key, frozenset(found))
+            codes = _remember(self._known, key, frozenset(found) if found else self._sans_code)
         return codes
 
 
@@ -383,8 +407,10 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
 
 def _is_mo(financeur: str | None, mo: frozenset[str]) -> bool:
     """Whether the financeur is the MO: one of its codes, or, when no code identifies it (a syndicat mixte
-    not in the list), a financeur added to the workbook's list (`role_l1111_10`)."""
-    return financeur in mo or (not mo and financeur not in layout.FINANCEURS_BY_CODE)
+    not in the list), a financeur added to the workbook's list (`role_l1111_10`) not named as another public
+    person (`SansCode.autres`)."""
+    return financeur in mo or (not mo and financeur not in layout.FINANCEURS_BY_CODE
+                               and financeur not in getattr(mo, "autres", ()))
 
 
 _FAMILLES_UE = frozenset(("FEDER", layout.FAMILLE_INTERREG))  # the Union's funds: no maître d'ouvrage's own money

@@ -209,6 +209,12 @@ def _names_own_money(nom: str) -> bool:
     return bool(_PROPRE.search(normalise(nom)))
 
 
+def names_own_money(nom: str | None) -> bool:
+    """Whether a dispositif's name says its payer's own money beside a fund it names (« Contrepartie
+    Interreg », « Autofinancement hors DSIL »: `_PROPRE`)."""
+    return bool(nom) and _names_own_money(nom)
+
+
 @memo_text(4096)
 def _names_collectivite(nom: str) -> bool:
     """Whether the name says a territory's own fund (`_TERRITOIRE`) and bears no acronym of the État's."""

@@ -90,6 +90,7 @@ SRC_AIDES_100 = "décret n° 2018-514 art. 10 (subventions de l'État qu'il rég
 SRC_COMMENCEMENT = "CGCT art. R2334-24 ; décret n° 2018-514"
 SRC_CADUCITE = "CGCT art. R2334-28 ; décret n° 2018-514"
 SRC_FONDS_CONCOURS = "CGCT art. L5214-16 V, L5215-26, L5216-5 VI"
+SRC_FONDS_CONCOURS_SYNDICAT = "CGCT art. L5212-26 et L5711-1"
 SRC_FRLA = "Fonds de restructuration des locaux d'activité (ANCT), règlement du fonds"
 SRC_INSTRUCTION_2023 = "Instruction du 24 mai 2023 (NOR IOML2312173J)"
 SRC_LISTE_NATIONALE = "Liste nationale des communes ACV (ANCT)"

@@ -530,7 +530,8 @@ def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:
 @rule("ACT-16", A, "Type de maître d'ouvrage contraire à son nom", SRC_L1111_10, needs=("T_Actions", "T_Communes"))
 def type_mo_du_nom(conv: Convention) -> Iterable[Finding]:
     """Added code. The maître d'ouvrage's name is a commune of the workbook (`T_Communes`, read as PRJ-10
-    reads names: « Ville d'Arras » is Arras) or the convention's EPCI (`acv_epci`), and its type is not
+    reads names: « Ville d'Arras » and « Arras (ville) » are Arras, « Ville » or « La commune » alone the
+    convention's commune) or the convention's EPCI (`acv_epci`, or its short name: « CU d'Arras »), and its type is not
     « Commune » / « EPCI »: typed « Établissement public », « Association » or « Privé », a commune's
     operation escaped the minimum share of L1111-10 III (FIN-06) and had its own autofinancement read as
     another body's. A warning: the name is read, not known (a CCAS, « CCAS d'Arras », is not the commune)."""
@@ -590,4 +591,25 @@ def _mo_kinds(conv: Convention) -> dict[str, str]:
     for nom, kind in names:
         if (k := reference.nom_collectivite(nom)):
             out[k] = kind if out.get(k, kind) == kind else ""
+            if kind == "Commune":  # « Arras (ville) », « Arras - Mairie »: the commune designated after its name
+                for mot in _DESIGNATIONS:
+                    out.setdefault(f"{k} {mot}", kind)
+            elif (m := _EPCI.match(k)):  # « CU d'Arras », « Agglo de Lens-Liévin »: its usual short names
+                for forme in _FORMES_EPCI[m[1]]:
+                    for lien in ("", "de ", "du ", "des ", "d "):
+                        out.setdefault(f"{forme} {lien}{m[2]}", kind)
+    if any(kind == "Commune" for _, kind in names):
+        # « Ville », « La commune », « Mairie » alone: the commune of the convention, which every finance officer
+        # writes so — typed « Association », its minimum share escaped FIN-06 with nothing said
+        for mot in _DESIGNATIONS:
+            out.setdefault(mot, "Commune")
     return {k: v for k, v in out.items() if v}
+
+
+_DESIGNATIONS = ("ville", "commune", "mairie")
+# An EPCI's name (`reference.nom_collectivite`): its kind, then its own name; and how a plan shortens the kind
+_EPCI = re.compile(r"^(communaute d agglomeration|communaute urbaine|communaute de communes)(?: (?:de|du|des|d))? (.+)$")
+_FORMES_EPCI = {"communaute d agglomeration": ("communaute d agglomeration", "ca", "agglo", "agglomeration",
+                                               "communaute d agglo"),
+                "communaute urbaine": ("communaute urbaine", "cu"),
+                "communaute de communes": ("communaute de communes", "cc", "com com", "comcom")}

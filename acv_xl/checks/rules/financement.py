@@ -22,7 +22,7 @@ from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, repeat
 from operator import and_, attrgetter, eq, is_, is_not, itemgetter
-from decimal import ROUND_CEILING, Context, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -40,6 +40,7 @@ from . import (
     SRC_CONTRAT,
     SRC_DECRET_2018_514,
     SRC_FONDS_CONCOURS,
+    SRC_FONDS_CONCOURS_SYNDICAT,
     SRC_FRLA,
     SRC_GUIDE,
     SRC_L1111_10,
@@ -147,7 +148,6 @@ def _numeros_with(conv: Convention, familles: frozenset[str]) -> set[str | None]
     return index(conv).memo(("numeros", familles), build)
 
 
-_INTERREG = frozenset((layout.FAMILLE_INTERREG,))
 _FONDS_CONCOURS = frozenset((layout.FAMILLE_FONDS_CONCOURS,))
 _FRLA = frozenset(("FRLA",))
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
@@ -208,6 +208,11 @@ def _pct(ratio: Decimal, seuil: int) -> str:
 def _ceil(d: Decimal) -> Decimal:
     # the digits any magnitude needs (`values.to_cents`): 28 made a crafted 1E+30 amount a crash (STR-00)
     return d.quantize(CENT, rounding=ROUND_CEILING, context=Context(prec=max(28, d.adjusted() + 4)))
+
+
+def _floor(d: Decimal) -> Decimal:
+    # as `_ceil`, to the cent below
+    return d.quantize(CENT, rounding=ROUND_FLOOR, context=Context(prec=max(28, d.adjusted() + 4)))
 
 
 # ----------------------------------------------------------------------------- line checks
@@ -357,13 +362,25 @@ def _exempt_l1111_10(conv: Convention, j: Judged, outre_mer: bool | None = None)
     """L1111-10 III does not apply: the collectivités of Guadeloupe, Guyane, La Réunion, Martinique,
     Mayotte, Saint-Barthélemy, Saint-Martin and Saint-Pierre-et-Miquelon (the convention's
     département), or an operation the FEDER finances under a programme of coopération territoriale
-    européenne (a counted Interreg line). `outre_mer`: the first, when the caller knows it."""
+    européenne (`_numeros_interreg`). `outre_mer`: the first, when the caller knows it."""
     if outre_mer is None:
         outre_mer = _departement(conv) in layout.DEPARTEMENTS_OUTRE_MER
     if outre_mer:
         return True
-    # a counted Interreg line (the action's counted lines are those of its number)
-    return j.action.numero in _numeros_with(conv, _INTERREG)
+    return j.action.numero in _numeros_interreg(conv)
+
+
+def _numeros_interreg(conv: Convention) -> set[str | None]:
+    """The numbers of the actions the Union's Interreg money finances (L1111-10 III exempts them): a counted
+    line of the family, given (nature `Subvention` or `Autre`), not named as its payer's own money. The
+    commune's « Contrepartie Interreg » or « Autofinancement (hors Interreg) » exempted its own plan, with no
+    Interreg money in it. Few lines, once per run."""
+    def build() -> set[str | None]:
+        donnees = (layout.NATURE_SUBVENTION, layout.NATURE_AUTRE)
+        return {lf.numero for lf in compress(index(conv).counted_lines,
+                                             map(eq, index(conv).counted_familles, repeat(layout.FAMILLE_INTERREG)))
+                if lf.nature in donnees and not dispositifs.names_own_money(lf.dispositif)}
+    return index(conv).memo("numeros_interreg", build)
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
@@ -434,11 +451,17 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
             autres = (f", dont {money(pm.participations_publiques)} apportés par d'autres personnes publiques "
                       "autrement qu'en subvention (autofinancement, fonds propres, apport en nature ou nature "
                       "« Autre »), qui ne sont pas la part du maître d'ouvrage")
+        autre = _public_par_sa_categorie(conv, j)
         msg = (f"Participation minimale du maître d'ouvrage non atteinte pour l'action {a.numero}{cadre} : sa part "
                "propre (son autofinancement, ses fonds propres et apports, ses lignes de nature « Autre », ses emprunts "
                f"et avances remboursables, les recettes de l'opération) est de {money(pm.propre)}, soit "
                f"{_pct(pm.ratio, seuil)} de {money(base)} (part propre + financements publics{autres}) ; le minimum "
                f"est de {seuil} % ({SRC_L1111_10}).")
+        if autre:
+            # AUTRE's category is the user's, « Public » in the template: say what it brings into the base
+            msg += (f" Les financements publics comptent {money(autre)} du financeur « AUTRE », public d'après sa "
+                    "catégorie dans la feuille Financeurs : s'il est une personne privée (un mécène, une entreprise), "
+                    "indiquez la catégorie « Privé ».")
         if scolaire_possible:
             msg += (" Pour la rénovation énergétique des bâtiments scolaires, le préfet peut fixer ce minimum à 10 % : "
                     "indiquez la référence de son arrêté (colonne Commentaire du plan de financement).")
@@ -467,6 +490,24 @@ def participation_mo(conv: Convention) -> Iterable[Finding]:
         else:
             sugg = f"R{remplacez[1:]}."
         yield at(a, "derogation", "FIN-06", grav, msg, sugg, action=a.numero)
+
+
+def _public_par_sa_categorie(conv: Convention, j: Judged) -> Decimal:
+    """What the action's `AUTRE` lines bring into the L1111-10 base because `AUTRE`'s category, the user's own
+    (« Public » in the template), is « Public »: the lines counted there that a « Privé » category would leave
+    outside (not its « DSIL », public whoever pays it). Asked only of a plan FIN-06 fails."""
+    categories = index(conv).categories
+    if categories.get(_AUTRE) != "Public":
+        return totals.ZERO
+    mo = index(conv).mo_codes(j.action)
+    prive = {_AUTRE: "Privé"}.get
+    dans_la_base = (totals.SUBVENTION_PUBLIQUE, totals.PARTICIPATION_PUBLIQUE)
+    return totals.total([lf for lf in j.counted if lf.financeur == _AUTRE
+                         and totals.role_l1111_10(lf, mo, categories.get, categories.subventions) in dans_la_base
+                         and totals.role_l1111_10(lf, mo, prive, categories.subventions) == totals.HORS_BASE])
+
+
+_AUTRE = "AUTRE"
 
 
 @rule("FIN-07", E, "Dotations de l'État au-delà de 80 % de la dépense subventionnable", SRC_R2334_27,
@@ -625,15 +666,27 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
         if nature is _AIDE_SEULEMENT:
             effet = ("est comptée comme la part propre du maître d'ouvrage" if lf.nature in _NATURES_PROPRES
                      else "sort de la base de la participation minimale et du plafond des aides publiques")
+            # FIN-21 is silent on this line (one finding for one thing): its nearest listed name is said here
+            proche = _proche(conv, lf)
             yield at(lf, "nature", "FIN-11", A,
                      f"{prefix(lf)} : aucun dispositif du financeur {q(lf.financeur)} n'a la nature {q(lf.nature)} dans "
                      f"la feuille Financeurs ; de cette nature, la ligne {effet} ({SRC_L1111_10}).",
                      f"Si c'est une aide du financeur {q(lf.financeur)}, choisissez la nature « Subvention » et son "
-                     f"dispositif ; {_SI_JUSTE.get(lf.nature, 'sinon')}, la ligne est juste.")
+                     "dispositif" + (f" (le plus proche du nom saisi : {q(proche)})" if proche else "")
+                     + f" ; {_SI_JUSTE.get(lf.nature, 'sinon')}, la ligne est juste.")
             continue
         yield at(lf, "nature", "FIN-11", A,
-                 f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} de "
-                 f"{lf.financeur} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+                 f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} "
+                 f"du financeur {q(lf.financeur)} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+
+
+def _proche(conv: Convention, lf: LigneFinancement) -> str | None:
+    """The listed dispositif of the line's financeur nearest in spelling to its unlisted one (« Aide aux projet
+    des territoire » typed « Prêt » under DEPT), as FIN-21 would have named it; None for an empty one."""
+    noms = _listes(conv).get(lf.financeur, ())
+    if not lf.dispositif or not noms or dispositifs.listed(lf.dispositif, noms) is not None:
+        return None
+    return dispositifs.nearest(lf.dispositif, noms)
 
 
 def _natures_dites(conv: Convention) -> dict[tuple, Any]:
@@ -869,7 +922,7 @@ def _referentiel_sound(conv: Convention) -> bool:
         if td_ok and not any(map(_PROBLEMS, conv.dispositifs)):
             return True
     if (ix.with_problems(layout.T_FINANCEURS) or _has_none(map(_TF_REQUIRED, financeurs))
-            or any(_categorie_changee(*row) for row in map(_TF_REQUIRED, financeurs))):
+            or any(_categorie_a_dire(*row) for row in map(_TF_REQUIRED, financeurs))):
         return False
     codes = set(map(_CODE, financeurs))
     if len(codes) != len(financeurs):
@@ -887,7 +940,7 @@ def _lists_sound(lists_key: tuple[tuple, tuple]) -> tuple[bool, bool]:
     code twice; and the dispositifs' too, each financeur a listed code)."""
     tf, td = lists_key
     codes = set(map(_FIRST, tf))
-    tf_ok = not _has_none(tf) and len(codes) == len(tf) and not any(_categorie_changee(*row) for row in tf)
+    tf_ok = not _has_none(tf) and len(codes) == len(tf) and not any(_categorie_a_dire(*row) for row in tf)
     return tf_ok, tf_ok and not _has_none(td) and set(map(_FIRST, td)) <= codes
 
 
@@ -902,6 +955,19 @@ def _categorie_changee(code: Any, nom: Any = None, categorie: Any = None) -> boo
     return fixe is not None and categorie in layout.L.CATEGORIE and categorie != fixe
 
 
+def _public_dit_prive(code: Any, nom: Any = None, categorie: Any = None) -> bool:
+    """A funder the user describes (AUTRE, an added code) typed « Privé » whose name is a public person's
+    (« Département du Pas-de-Calais », « Communauté d'agglomération… »): its subsidies would leave the L1111-10
+    base and the 100 % cap of public aid, which only its category decides. FIN-18 says so."""
+    return (categorie == "Privé" and nom.__class__ is str and code not in layout.CATEGORIES_FIXES
+            and totals.PERSONNE_PUBLIQUE.match(reference.mots(nom)) is not None)
+
+
+def _categorie_a_dire(code: Any, nom: Any = None, categorie: Any = None) -> bool:
+    """What FIN-18 says of a row's category besides its values (`_categorie_changee`, `_public_dit_prive`)."""
+    return _categorie_changee(code, nom, categorie) or _public_dit_prive(code, nom, categorie)
+
+
 def _has_none(values: Iterable[tuple]) -> bool:
     return any(map(is_, chain.from_iterable(values), repeat(None)))
 
@@ -910,7 +976,9 @@ def _has_none(values: Iterable[tuple]) -> bool:
 def referentiel(conv: Convention) -> Iterable[Finding]:
     """Added code: in `T_Financeurs`, `Code`/`Nom`/`Catégorie` empty, `Catégorie` outside its list, a
     duplicated `Code`; A: a reference code's category changed (« REGION » typed « Privé », which the
-    rules do not follow: `layout.CATEGORIES_FIXES`); in `T_Dispositifs`, required values empty or
+    rules do not follow: `layout.CATEGORIES_FIXES`), or a funder the user describes typed « Privé » under a
+    public person's name (`_public_dit_prive`, which the rules do follow: said, not overridden); in
+    `T_Dispositifs`, required values empty or
     outside their lists, a `Financeur` that is not a code of `T_Financeurs`. The ratios of FIN-06/07/09 rely on this list."""
     TF, TD = layout.T_FINANCEURS, layout.T_DISPOSITIFS
     if _referentiel_sound(conv):
@@ -931,6 +999,14 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
                          f"la catégorie {q(f.categorie)} du classeur n'est pas retenue par les contrôles (participation "
                          f"minimale du maître d'ouvrage, {SRC_L1111_10}, et plafond des aides publiques).",
                          f"Remettez la catégorie {q(ref)} ; pour un autre financeur, ajoutez-le sous son propre code.")
+            elif _public_dit_prive(f.code, f.nom, f.categorie):
+                yield at(f, "categorie", "FIN-18", A,
+                         f"Ligne {f.row} : le financeur {q(f.code)} ({q(f.nom)}) est de catégorie « Privé », mais son nom "
+                         "est celui d'une personne publique : de cette catégorie, ses subventions et participations ne sont "
+                         f"comptées ni dans la participation minimale du maître d'ouvrage ({SRC_L1111_10}) ni dans le "
+                         "plafond des aides publiques.",
+                         "Si c'est une personne publique, choisissez la catégorie « Public » ; sinon écrivez son nom "
+                         "exact.")
     if not usable(conv, TD.name):
         return
     yield from problem_findings(conv, TD, ("nature", "dotation_r2334_27"), "FIN-18", E)
@@ -1101,6 +1177,16 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                f"par ce financeur, ce n'est pas {etat} : {effet}.")
         sugg = (f"S'il s'agit {de_etat}, choisissez le financeur {q(layout.CODE_ETAT)} ; sinon, ajoutez ce "
                 f"dispositif à ceux du financeur {q(lf.financeur)} (feuille Financeurs).")
+        if _publique_par_son_nom(conv, lf):
+            # « PRIVE / Fonds vert »: FIN-06 and FIN-09 count it as public aid (`totals.role_l1111_10`); « ce n'est
+            # pas une subvention de l'État » alone read as « not public », against FIN-06's error on the same plan
+            msg = (f"{q(lf.dispositif)} n'est pas dans la liste des dispositifs du financeur {q(lf.financeur)}, "
+                   "de catégorie « Privé » ; son nom est celui d'une subvention publique : la ligne est comptée comme une "
+                   f"aide publique dans la participation minimale du maître d'ouvrage ({SRC_L1111_10}) et dans le "
+                   f"plafond des aides publiques ; mais, versée par ce financeur, ce n'est pas {etat} : {effet}.")
+            sugg = (f"S'il s'agit {de_etat}, choisissez le financeur {q(layout.CODE_ETAT)} ; si c'est l'argent propre "
+                    f"de ce financeur privé, ajoutez ce dispositif à ceux du financeur {q(lf.financeur)} (feuille "
+                    "Financeurs) : la ligne ne sera plus comptée comme une aide publique.")
     elif autre is not None and autre != lf.financeur and lf.financeur == "REGION" and fam == "FEDER":
         # the Région pays the FEDER as its managing authority: not a mistake of payer, a convention of the plan
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} : la Région gère le "
@@ -1120,6 +1206,14 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                 f"Choisissez un dispositif du financeur {q(lf.financeur)} ({', '.join(noms)}), ou ajoutez-le à "
                 "la feuille Financeurs.")
     return msg, sugg
+
+
+def _publique_par_son_nom(conv: Convention, lf: LigneFinancement) -> bool:
+    """A line of a private financeur counted as public aid for its name alone (`totals.role_l1111_10`: a
+    public body's subsidy of the reference list filed under a private code). Read of the lists only."""
+    categories = index(conv).categories
+    return (categories.get(lf.financeur) == "Privé"
+            and totals.role_l1111_10(lf, None, categories.get, categories.subventions) == totals.SUBVENTION_PUBLIQUE)
 
 
 # FIN-22's lines: another body's autofinancement, fonds propres or apport; and, on a binôme's « COMMUNE »
@@ -1318,6 +1412,17 @@ def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:
     return False
 
 
+_SYNDICAT_MIXTE = "Syndicat mixte"
+_MEMBRES_D_UN_SYNDICAT = frozenset(("COMMUNE", "EPCI"))
+
+
+def _membre_possible(financeur: str | None) -> bool:
+    """Whether the financeur may be a commune or an EPCI member of a syndicat (L5212-26): `COMMUNE`, `EPCI`, or
+    a financeur the user added — a binôme's other commune (« LIEVIN », « Ville de Liévin »), as
+    `_parties_fonds_de_concours` does not contradict one either."""
+    return financeur in _MEMBRES_D_UN_SYNDICAT or financeur not in layout.FINANCEURS_BY_CODE
+
+
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
       needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
 def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
@@ -1326,13 +1431,31 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     and all the fonds de concours of an operation are at most the share its beneficiary finances
     itself, hors subventions (the MO's own share, `totals.part_mo`; equal passes): CGCT L5214-16 V
     (communautés de communes), L5215-26 (communautés urbaines), L5216-5 VI (communautés
-    d'agglomération). The parties are judged on every counted line; the amount on judged plans."""
+    d'agglomération). The parties are judged on every counted line; the amount on judged plans.
+    A: `COMMUNE`, `EPCI` or an added financeur (`_membre_possible`) to a MO `Syndicat mixte` — lawful between
+    a syndicat d'énergie and its members, for energy equipment, up to three quarters of the HT cost (L5212-26,
+    L5711-1): the domain and the membership are not in the workbook, so what to check is said, not an error.
+    Above three quarters of an HT cost (equal passes), E: unlawful either way (`_trois_quarts`)."""
     ix = index(conv)
     action = ix.action
     # the counted fonds de concours (few lines, mostly none), found in C from the run's families
     for lf in compress(ix.counted_lines, map(eq, ix.counted_familles, repeat(layout.FAMILLE_FONDS_CONCOURS))):
         a = action(lf.numero)
         if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur):
+            continue
+        if a.type_mo == _SYNDICAT_MIXTE and _membre_possible(lf.financeur):
+            # L5212-26 (syndicats mixtes: L5711-1) lets a syndicat d'énergie and its members exchange fonds de
+            # concours — the SDE's public lighting of a centre-ville, paid in part by the commune: lawful, and
+            # the domain is not in the workbook, so what to check rather than an error blocking « Valider »
+            yield at(lf, "financeur", "FIN-23", A,
+                     f"{prefix(lf)} : le financeur {q(lf.financeur)} verse un fonds de concours à "
+                     f"{q(a.maitre_ouvrage or a.type_mo)}, maître d'ouvrage de type « Syndicat mixte » ; la loi ne le "
+                     "permet, hors d'un EPCI à fiscalité propre et de ses communes, qu'entre un syndicat d'énergie et ses "
+                     "communes ou EPCI membres, pour un équipement de distribution d'électricité, de production "
+                     "d'énergie renouvelable, de maîtrise de la consommation d'énergie ou de réduction des émissions "
+                     f"({SRC_FONDS_CONCOURS_SYNDICAT}), et au plus pour les trois quarts du coût hors taxes de l'opération.",
+                     "Vérifiez que le syndicat est un syndicat d'énergie dont le financeur est membre et que l'opération "
+                     "relève de ce domaine ; sinon, choisissez le dispositif qui fonde la participation.")
             continue
         yield at(lf, "financeur", "FIN-23", E,
                  f"{prefix(lf)} : un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes "
@@ -1344,6 +1467,9 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     for j in judged_actions(conv):
         if j.action.numero not in with_fdc:
             continue  # no counted fonds de concours
+        if j.action.type_mo == _SYNDICAT_MIXTE:
+            yield from _trois_quarts(j)
+            continue
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
         if not fdc:
@@ -1355,6 +1481,25 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                      f"maître d'ouvrage finance lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS}).",
                      f"Réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du "
                      "maître d'ouvrage d'autant.")
+
+
+def _trois_quarts(j: Judged) -> Iterable[Finding]:
+    """FIN-23 on a syndicat mixte's judged plan: its members' fonds de concours above three quarters of the
+    HT cost (L5212-26) are unlawful whether the syndicat is one d'énergie (its cap) or not (no fonds de concours
+    at all). Judged on an HT cost only: three quarters of a TTC cost would let more pass than the law."""
+    a = j.action
+    fdc = [lf for lf, fam in zip(j.counted, j.familles)
+           if fam == layout.FAMILLE_FONDS_CONCOURS and _membre_possible(lf.financeur)]
+    if not fdc or a.base != "HT":
+        return
+    # to the cent below: the most the law lets pass (1 000 000,01 € of cost: 750 000,00 €, not 750 000,01 €)
+    montant, plafond = totals.total(fdc), _floor(a.cout_total * 3 / 4)
+    if montant > plafond:
+        yield at(fdc[0], "montant", "FIN-23", E,
+                 f"{prefix(fdc[0])} : les fonds de concours versés au syndicat mixte {q(a.maitre_ouvrage or a.type_mo)} "
+                 f"({money(montant)}) dépassent les trois quarts du coût hors taxes de l'opération, soit "
+                 f"{money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT}).",
+                 f"Réduisez les fonds de concours de {money(montant - plafond)} au moins.")
 
 
 def _nom(lf: LigneFinancement) -> str:
