@@ -3374,6 +3374,47 @@ def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_
     assert not reg.exists()  # the new register this run made, recording nothing, is not left behind
 
 
+@pytest.mark.parametrize("when", ["en créant son schéma", "une fois son schéma créé", "une fois ouvert"])
+def test_ctrl_c_as_a_new_register_is_made_leaves_none_behind(tmp_path, examples, monkeypatch, capsys, when):
+    """A Ctrl-C while `consolider` made a new register (its schema being written, or committed and the
+    command not yet consolidating) left a register with its tables and no consolidation — « rien n'est
+    écrit » was not true, and the next run did not say it created it. Nothing is left at the path."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    if when == "en créant son schéma":  # the last statement of the schema, before its COMMIT
+        monkeypatch.setitem(R.MIGRATIONS, R.SCHEMA_VERSION, (*R.MIGRATIONS[R.SCHEMA_VERSION], "interrompu"))
+        real_execute = sqlite3.Connection.execute
+
+        class Con(sqlite3.Connection):
+            def execute(self, sql, *args):
+                if sql == "interrompu":
+                    raise KeyboardInterrupt
+                return real_execute(self, sql, *args)
+
+        real_connect = sqlite3.connect
+        monkeypatch.setattr(R.sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Con, **k))
+    elif when == "une fois son schéma créé":
+        real_check = R.Register._check_or_create
+
+        def check(self, *args, **kwargs):
+            real_check(self, *args, **kwargs)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(R.Register, "_check_or_create", check)
+    else:  # between its opening and the consolidation (the user's key looked for)
+        from acv_xl.history import register_key
+
+        def key_problem():
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(register_key, "key_problem", key_problem)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
+    assert not reg.exists() and not (tmp_path / "c.xlsx").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["62"]  # no journal either
+
+
 def test_a_ctrl_c_landing_in_a_finalizer_stops_the_run_never_a_traceback(tmp_path, examples):
     """A Ctrl-C landing while a weak reference's callback ran (memory freed during the writing): Python
     printed « Exception ignored in … Traceback … KeyboardInterrupt » and the run went on to its end, the

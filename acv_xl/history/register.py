@@ -596,11 +596,21 @@ class Register:
                                     "dossier.") from None
             raise RegisterError(f"impossible d'ouvrir le registre {where} ({sqlite_why(exc)}) : vérifiez que vous "
                                 "pouvez le lire et l'écrire.") from None
+        reg = None
         try:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
             reg = cls(path, con, version, liste)
             reg._check_or_create(where, migrate=create)
             reg._new_file = new_file and reg.created
+        except (KeyboardInterrupt, SystemExit):  # a Ctrl-C as the register is made: no schema alone left behind
+            if new_file and reg is not None and not reg._closed:
+                reg._new_file = True
+                reg.close(remove_unused=True)  # (under its lock: another run may have recorded into it since)
+            else:
+                con.close()
+            if new_file:
+                _remove_if_empty(path)  # (interrupted before its first commit: the empty file SQLite made)
+            raise
         except RegisterError:
             con.close()
             raise
