@@ -1568,6 +1568,42 @@ def test_a_register_left_in_wal_mode_by_another_tool_is_put_back_in_the_rollback
     assert not Path(f"{reg}-wal").exists()
 
 
+def test_a_register_in_wal_mode_that_cannot_be_switched_back_is_used_as_it_is(tmp_path, examples, monkeypatch,
+                                                                               capsys):
+    """The switch back to the rollback journal refused for another cause than a program holding the
+    register (a disk I/O error on the share): the run stopped at once, the register said « inutilisable »,
+    « restaurez une sauvegarde » — which loses the comités recorded since, for a register that was fine.
+    It stays in WAL for this run, which is recorded; the next one switches it."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    con.close()
+    real_execute = sqlite3.Connection.execute
+
+    class Con(sqlite3.Connection):
+        def execute(self, sql, *args):
+            if sql == "PRAGMA journal_mode = DELETE":
+                raise sqlite3.OperationalError("disk I/O error")
+            return real_execute(self, sql, *args)
+
+    real_connect = sqlite3.connect
+    with monkeypatch.context() as m:
+        m.setattr(R.sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Con, **k))
+        capsys.readouterr()
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status in (0, 1) and "inutilisable" not in err, err
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
+    con.close()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    con.close()
+
+
 def test_the_register_is_documented(tmp_path):
     doc = (ROOT / "docs" / "registre.md").read_text(encoding="utf-8")
     reg = tmp_path / "r.sqlite"

@@ -694,14 +694,16 @@ class Register:
         """The register back in SQLite's rollback journal when another tool left it in WAL mode (kept in
         the file): WAL is not safe on a network share, a copy without its « -wal » file loses the last
         consolidations, and on a read-only medium SQLite cannot open it at all (`historique`). Switched
-        only when no other program has it open (SQLite refuses otherwise: it stays so for this run)."""
+        only when no other program has it open (SQLite refuses otherwise: it stays so for this run).
+        Refused for any other cause (a disk I/O error on the share), it stays so too: the switch is a care,
+        never a reason to stop the run — said « inutilisable », « restaurez une sauvegarde », the user lost
+        the comités recorded since; a register really unusable is said by the reads and writes that follow."""
         con = self.con
         con.execute("PRAGMA busy_timeout = 0")  # never waited for: SQLite's wait cannot be interrupted
         try:
             con.execute("PRAGMA journal_mode = DELETE").fetchone()
-        except sqlite3.OperationalError as exc:
-            if not _locked(exc):
-                raise
+        except sqlite3.OperationalError:
+            pass
         finally:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
 
