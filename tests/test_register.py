@@ -2745,6 +2745,34 @@ def test_historique_refuses_totals_edited_by_hand(tmp_path, examples, capsys, sq
     assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("sql, said", [
+    ("UPDATE conventions SET erreurs = 0 WHERE acv_id = 'ACV034'", "0 erreur quand les tables « constats » et "
+     "« constats_consolidation » lui en comptent 2"),
+    ("UPDATE conventions SET avertissements = 7 WHERE acv_id = 'ACV034'", "7 avertissements quand les tables "
+     "« constats » et « constats_consolidation » lui en comptent 2"),
+    ("UPDATE conventions SET informations = 1.5 WHERE acv_id = 'ACV034'", "1,50 information quand les tables "
+     "« constats » et « constats_consolidation » lui en comptent 1"),
+    # the other side: a finding of the workbook deleted, the count left as it was
+    ("DELETE FROM constats WHERE gravite = 'erreur' AND analyse_id = (SELECT analyse_id FROM fichiers "
+     "WHERE acv_id = 'ACV034') AND rang = (SELECT MIN(rang) FROM constats k WHERE k.gravite = 'erreur' AND "
+     "k.analyse_id = constats.analyse_id)",
+     "2 erreurs quand les tables « constats » et « constats_consolidation » lui en comptent 1"),
+])
+def test_historique_refuses_finding_counts_edited_by_hand(tmp_path, examples, capsys, sql, said):
+    """A convention's count of errors « corrected » with an SQLite tool (2 errors made 0): historique
+    showed it in Par convention without a word, a workbook the comité must not pass shown clean. Checked
+    against its findings, the workbook's and the consolidation's; an edited register is refused, untouched."""
+    _, reg = _edited_by_hand(tmp_path, examples, sql)
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert f"est inutilisable (la table « conventions » donne à « boulogne-sur-mer.xlsx », consolidation n° 1, " \
+           f"{said} : l'une d'elles a été modifiée avec un autre outil, l'historique ne peut plus s'y fier) : il n'a " \
+           "été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
+
+
 _TOUCHED = "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier"
 _ONE_OR_OTHER = "l'une ou l'autre a été modifiée avec un autre outil, l'historique ne peut plus s'y fier"
 

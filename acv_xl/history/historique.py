@@ -423,6 +423,7 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
                                 f"n° {cid}, un financement total de {fmt_euros(total)} quand ses lignes comptées en font "
                                 f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
                                 "plus s'y fier")
+    _check_finding_counts(con, where)
     # and the counts it shows beside (Consolidations), each table read once
     for cid, total, conventions, comptees, n_comptees, fichiers, n_fichiers in con.execute(
             "WITH c AS (SELECT consolidation_id, SUM(financement_total) AS t, COUNT(*) AS n FROM conventions "
@@ -444,6 +445,38 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
                                     f"{fmt_number(stated, 0 if float(stated).is_integer() else 2)} {said} pour la "
                                     f"consolidation n° {cid} quand la table « {table} » en compte {fmt_number(found)} : elle "
                                     "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier")
+
+
+_GRAVITES = (("erreurs", "erreur", "erreurs"), ("avertissements", "avertissement", "avertissements"),
+             ("informations", "information", "informations"))
+
+
+def _check_finding_counts(con: sqlite3.Connection, where: str) -> None:
+    """Each counted convention's errors, warnings and informations as its findings count them: its
+    workbook's (`constats`, of its analysis) and the consolidation's about it (`constats_consolidation`),
+    as `consolider` counted them (a readable workbook has no CON-03 repeating its own). A count edited
+    with an SQLite tool (« 0 » errors typed over 2) was shown in Par convention without a word."""
+    sums = ", ".join(f"SUM(gravite = '{g}') AS {col}" for col, g, _ in _GRAVITES)
+    # (stated, found) of each gravity, compared in SQLite: the first that differs, no row made in Python
+    pairs = [(f"c.{col}", f"COALESCE(k.{col}, 0) + COALESCE(x.{col}, 0)") for col, _, _ in _GRAVITES]
+    row = con.execute(
+        f"WITH k AS (SELECT analyse_id, {sums} FROM constats GROUP BY analyse_id), "
+        f"x AS (SELECT fichier_id, {sums} FROM constats_consolidation GROUP BY fichier_id) "
+        f"SELECT f.chemin, f.consolidation_id, {', '.join(f'{a}, {b}' for a, b in pairs)} "
+        "FROM conventions c JOIN fichiers f ON f.id = c.fichier_id LEFT JOIN k ON k.analyse_id = f.analyse_id "
+        f"LEFT JOIN x ON x.fichier_id = f.id WHERE c.compte = 1 AND c.{_KEPT} AND "
+        f"({' OR '.join(f'{a} IS NOT {b}' for a, b in pairs)}) ORDER BY f.consolidation_id, f.id LIMIT 1").fetchone()
+    if row is None:
+        return
+    chemin, cid, *counts = row
+    for (_, one, many), stated, n in zip(_GRAVITES, counts[::2], counts[1::2]):
+        if stated != n:  # (a number: `_check_numbers`, never empty: NOT NULL)
+            said = one if abs(stated) < 2 else many  # « 0 erreur », « 1,50 erreur » (typed by hand: any number)
+            raise damaged_error(where, f"la table « conventions » donne à « {file_text(chemin)} », consolidation "
+                                f"n° {cid}, {fmt_number(stated, 0 if float(stated).is_integer() else 2)} {said} "
+                                "quand les tables « constats » et « constats_consolidation » lui en comptent "
+                                f"{fmt_number(n)} : l'une d'elles a été modifiée avec un autre outil, "
+                                "l'historique ne peut plus s'y fier")
 
 
 def load(reg: Register) -> Evolution:
