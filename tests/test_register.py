@@ -1078,6 +1078,23 @@ def test_a_table_made_again_without_its_key_is_refused_never_numbered_none(tmp_p
     assert reg.read_bytes() == before and not (tmp_path / "e.xlsx").exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_a_named_pipe_given_for_the_register_is_refused_never_waited_on(tmp_path, examples):
+    """`--registre` naming a named pipe (or a device): reading its first bytes to tell a register waited
+    for ever, `historique` and `consolider` hung. Refused at once, nothing written. Run as processes: without
+    the check the test stops on its timeout instead of hanging the suite."""
+    folder = _folder(tmp_path, examples)
+    os.mkfifo(tube := tmp_path / "r.sqlite")
+    for args in (["historique", str(tube), "-o", str(tmp_path / "e.xlsx")],
+                 ["consolider", str(folder), "-o", str(tmp_path / "c.xlsx"), "--registre", str(tube), "--jobs", "1"]):
+        run = subprocess.run([sys.executable, "-m", "acv_xl", *args], capture_output=True, timeout=60,
+                             env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+        assert run.returncode == 2
+        assert run.stderr.decode("utf-8") == f"acv-xl : le registre « {tube} » n'est pas un fichier ordinaire (un tube " \
+                                             "nommé, un périphérique) : indiquez le fichier .sqlite du registre.\n"
+    assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "c.xlsx").exists()
+
+
 def test_a_workbook_given_for_the_register_is_named_for_what_it_is(tmp_path, examples, capsys):
     """`historique comite1.xlsx -o …` (the consolidated workbook given for the register): « un
     classeur Excel, pas un registre », the way to the right file, never « inutilisable… restaurez

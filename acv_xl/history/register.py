@@ -554,6 +554,9 @@ class Register:
             raise RegisterError(f"le registre ne peut pas être ouvert : {why} Choisissez un autre nom de fichier.")
         if path.is_dir():
             raise RegisterError(f"le registre {where} est un dossier : indiquez un fichier .sqlite.")
+        if path.exists() and not path.is_file():  # a named pipe: reading its first bytes waited for ever
+            raise RegisterError(f"le registre {where} n'est pas un fichier ordinaire (un tube nommé, un périphérique) : "
+                                "indiquez le fichier .sqlite du registre.")
         if path.exists():
             try:
                 with open(path, "rb") as fh:
