@@ -1078,6 +1078,29 @@ def test_a_table_made_again_without_its_key_is_refused_never_numbered_none(tmp_p
     assert reg.read_bytes() == before and not (tmp_path / "e.xlsx").exists()
 
 
+def test_a_register_whose_files_are_numbered_up_to_the_largest_id_is_said_edited(tmp_path, examples, capsys):
+    """A register whose `fichiers` were renumbered with another tool up to SQLite's largest integer: the
+    next files' numbers, given by acv-xl, did not fit, and `consolider` stopped on « erreur interne
+    inattendue (OverflowError) » once its workbook was written. Said as an edited register, nothing
+    recorded, the register as it was."""
+    big = 2**63 - 1
+    folder, reg = _edited_by_hand(tmp_path, examples, f"UPDATE fichiers SET id = {big} WHERE id = 6")
+    con = sqlite3.connect(reg)
+    for table in ("conventions", "constats_consolidation"):
+        con.execute(f"UPDATE {table} SET fichier_id = {big} WHERE fichier_id = 6")
+    con.commit()
+    con.close()
+    before = _dump(reg)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"acv-xl : le registre « {reg} » est inutilisable (la table « fichiers » numérote déjà ses lignes jusqu'au " \
+           "plus grand numéro possible : elle a été modifiée avec un autre outil) : il n'a été ni modifié ni recréé. " \
+           "Vérifiez le chemin, ou restaurez une sauvegarde du registre. Le classeur consolidé est écrit, mais cette " \
+           "consolidation n'est pas enregistrée." in err, err
+    assert _dump(reg) == before and (tmp_path / "c2.xlsx").is_file()
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
 def test_a_named_pipe_given_for_the_register_is_refused_never_waited_on(tmp_path, examples):
     """`--registre` naming a named pipe (or a device): reading its first bytes to tell a register waited

@@ -65,6 +65,7 @@ SCHEMA_VERSION = 3
 APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
 ATTENTE = 30.0  # seconds a run waits for another one to finish recording
 _SQLITE_HEADER = b"SQLite format 3\x00"
+_MAX_ID = 2**63 - 1  # SQLite's largest integer, and so rowid
 
 # Schema, by version: the statements that bring a register from version n-1 to n.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -1027,6 +1028,9 @@ class Register:
         # The files' ids given here (as SQLite would: one more than the largest, in this exclusive
         # transaction), so that each table's rows go in by one `executemany`, not one query per file.
         fid = con.execute("SELECT COALESCE(MAX(id), 0) FROM fichiers").fetchone()[0]
+        if fid > _MAX_ID - len(r.files):  # (renumbered by another tool: Python's OverflowError, « erreur interne »)
+            raise damaged_error(f"« {self.path} »", "la table « fichiers » numérote déjà ses lignes jusqu'au plus grand "
+                                "numéro possible : elle a été modifiée avec un autre outil", written=True)
         key = block_key()  # this user's key (`register_key`), found once: its path is made anew at each call
         fichiers, conventions, constats = [], [], []
         for f, v in zip(r.files, r.verdicts):
