@@ -2729,6 +2729,33 @@ def test_historique_says_a_summary_edited_by_hand_whose_lines_it_cannot_check(tm
     assert reg.read_bytes() == before
 
 
+_SIX = ("6 analyses (« arras.xlsx », consolidation n° 1, analyse n° 1 ; « bethune-bruay.xlsx », consolidation n° 1, "
+        "analyse n° 2 ; « boulogne-sur-mer.xlsx », consolidation n° 1, analyse n° 3 ; et 3 autres)")
+
+
+@pytest.mark.parametrize("sql, said", [
+    ("UPDATE lignes SET montant = montant + 1",
+     f"la table « lignes » ne contient plus les lignes de financement que les consolidations ont lues pour {_SIX} : "
+     "elle a été modifiée avec un autre outil ; l'historique reprend les lignes lues dans les classeurs, gardées "
+     "scellées dans le registre (comme « acv-xl consolider »), sans modifier le registre."),
+    ("UPDATE analyses SET resume = 'x'",
+     f"la table « analyses » ne contient plus les résumés que les consolidations ont lus pour {_SIX} : elle a été "
+     "modifiée avec un autre outil ; l'historique reprend les lignes de financement de la table « lignes » sans "
+     "pouvoir les vérifier."),
+])
+def test_historique_says_a_table_edited_for_many_analyses_once(tmp_path, examples, capsys, sql, said):
+    """A whole table edited by one UPDATE (every amount « rounded », every summary cleared): historique
+    printed one paragraph per analysis edited — hundreds for a département, the same words each time.
+    One notice, naming the first files and counting the others."""
+    _, reg = _edited_by_hand(tmp_path, examples, sql)
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("Attention : la table")] == \
+           [line for line in err.splitlines() if said in line], err
+    assert err.count("Attention : la table") == 1, err
+
+
 def test_historique_refuses_lines_edited_by_hand_in_another_users_register(tmp_path, examples, capsys, monkeypatch):
     """Under another user's key (a predecessor's register) the summary cannot be told authentic: the
     register is refused, untouched, as before."""

@@ -330,7 +330,7 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     from acv_xl.history.register_key import analysis_seal, block_key, key_path
 
     restored: dict[int, list[tuple]] = {}
-    notices: list[str] = []
+    unchecked: list[int] = []  # the analyses whose summary no longer reads: their lines taken unchecked
     # a register of schema 1 or 2, read as it is (never migrated by historique), has no seals
     sealed = any(col[1] == "controle" for col in con.execute("PRAGMA table_info(analyses)"))
     aids = [a for a, in con.execute(f"SELECT DISTINCT analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT} "
@@ -353,12 +353,7 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 # passed unchecked, without a word; `consolider` reads the file again, and so ignores it)
                 if not (check is None and isinstance(resume, str) and resume.startswith("{")
                         and not resume.startswith('{"format":2,')):
-                    chemin, cid = _first_file(con, aid)
-                    notices.append(f"la table « analyses » ne contient plus le résumé que la consolidation n° {cid} a "
-                                   f"lu dans « {file_text(chemin)} », analyse n° {aid} : elle a été modifiée avec un "
-                                   "autre outil ; l'historique reprend les lignes de financement de la table « lignes » "
-                                   "sans pouvoir les vérifier. Restaurez une sauvegarde du registre si elles ont pu "
-                                   "être modifiées aussi")
+                    unchecked.append(aid)
                 continue
         found: dict[int, list[tuple]] = defaultdict(list)
         for aid, *row in con.execute(f"SELECT analyse_id, {LIGNES_COLUMNS} FROM lignes WHERE analyse_id IN ({marks}) "
@@ -366,19 +361,25 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
             found[aid].append(tuple(row))
         for aid, rows in expected.items():
             if found.get(aid, []) != rows:
-                chemin, cid = _first_file(con, aid)
-                said = (f"la table « lignes » ne contient plus les lignes de financement que la consolidation n° {cid} "
-                        f"a lues dans « {file_text(chemin)} », analyse n° {aid} : elle a été modifiée avec un autre outil")
                 # the key read only now (never created by historique for a register left untouched)
                 sha, regles, until, check, resume = sealing[aid]
                 data = resume.encode("utf-8") if isinstance(resume, str) else resume
                 if not (key_path() is not None and key_path().is_file() and (key := block_key()) is not None
                         and type(check) is int and analysis_seal(key, sha, regles, until, data) == check):
-                    raise damaged_error(where, f"{said}, l'historique ne peut plus s'y fier")
+                    raise damaged_error(where, f"{_lignes_said(con, [aid])}, l'historique ne peut plus s'y fier")
                 restored[aid] = rows
-                notices.append(f"{said} ; l'historique reprend les lignes lues dans le classeur, gardées scellées dans "
-                               "le registre (comme « acv-xl consolider »), sans modifier le registre. Pour changer un "
-                               "montant, corrigez le classeur puis consolidez de nouveau")
+    # one notice for each kind, however many analyses (a whole table edited by one UPDATE: one a file, a
+    # paragraph each, hundreds of them)
+    notices = []
+    if unchecked:
+        notices.append(f"{_resumes_said(con, unchecked)} ; l'historique reprend les lignes de financement de la table "
+                       "« lignes » sans pouvoir les vérifier. Restaurez une sauvegarde du registre si elles ont pu être "
+                       "modifiées aussi")
+    if restored:
+        notices.append(f"{_lignes_said(con, list(restored))} ; l'historique reprend les lignes lues dans "
+                       f"{'le classeur' if len(restored) == 1 else 'les classeurs'}, gardées scellées dans le registre "
+                       "(comme « acv-xl consolider »), sans modifier le registre. Pour changer un montant, corrigez le "
+                       "classeur puis consolidez de nouveau")
     if restored:
         con.execute("CREATE TEMP TABLE lignes AS SELECT * FROM main.lignes WHERE analyse_id NOT IN "
                     f"({','.join(map(str, restored))})")
@@ -386,6 +387,39 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                         f"({','.join('?' * (1 + len(LIGNES_COLUMNS.split(','))))})",
                         [(aid, *row) for aid, rows in restored.items() for row in rows])
     return notices
+
+
+_NAMED = 3  # analyses named in a notice; the others counted
+
+
+def _lignes_said(con: sqlite3.Connection, aids: list[int]) -> str:
+    """The table `lignes` edited for these analyses, naming the files of the first ones."""
+    if len(aids) == 1:
+        chemin, cid = _first_file(con, aids[0])
+        return (f"la table « lignes » ne contient plus les lignes de financement que la consolidation n° {cid} a lues "
+                f"dans « {file_text(chemin)} », analyse n° {aids[0]} : elle a été modifiée avec un autre outil")
+    return (f"la table « lignes » ne contient plus les lignes de financement que les consolidations ont lues pour "
+            f"{len(aids)} analyses ({_some(con, aids)}) : elle a été modifiée avec un autre outil")
+
+
+def _resumes_said(con: sqlite3.Connection, aids: list[int]) -> str:
+    """The summaries of these analyses made unreadable in `analyses`, naming the files of the first ones."""
+    if len(aids) == 1:
+        chemin, cid = _first_file(con, aids[0])
+        return (f"la table « analyses » ne contient plus le résumé que la consolidation n° {cid} a lu dans "
+                f"« {file_text(chemin)} », analyse n° {aids[0]} : elle a été modifiée avec un autre outil")
+    return (f"la table « analyses » ne contient plus les résumés que les consolidations ont lus pour {len(aids)} "
+            f"analyses ({_some(con, aids)}) : elle a été modifiée avec un autre outil")
+
+
+def _some(con: sqlite3.Connection, aids: list[int]) -> str:
+    """« a.xlsx », consolidation n° 1, analyse n° 1 ; … ; et N autres."""
+    named = []
+    for aid in aids[:_NAMED]:
+        chemin, cid = _first_file(con, aid)
+        named.append(f"« {file_text(chemin)} », consolidation n° {cid}, analyse n° {aid}")
+    rest = len(aids) - len(named)
+    return " ; ".join(named) + (f" ; et {fmt_number(rest)} autre{'s' if rest > 1 else ''}" if rest else "")
 
 
 def _first_file(con: sqlite3.Connection, aid: int) -> tuple[str, int]:
