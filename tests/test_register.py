@@ -2729,6 +2729,26 @@ def test_historique_says_a_summary_edited_by_hand_whose_lines_it_cannot_check(tm
     assert reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("column", ["statut", "financeur"])
+def test_historique_refuses_lines_holding_bytes_where_text_belongs(tmp_path, examples, capsys, column):
+    """Lines taken as the table holds them (their summary made unreadable, so nothing to compare them
+    with) whose statut or financeur a tool wrote as bytes (a BLOB): historique stopped on « erreur
+    interne (TypeError) » writing its JSON, or showed « b'ANAH' » in Mouvements. Said as the numbers
+    are, the register untouched, nothing written."""
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE analyses SET resume = 'x'")
+    con = sqlite3.connect(reg)
+    con.execute(f"UPDATE lignes SET {column} = CAST({column} AS BLOB) WHERE analyse_id = 1 AND rang = 0")
+    con.commit()
+    con.close()
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
+    err = capsys.readouterr().err
+    assert f"est inutilisable (la colonne « {column} » de la table « lignes » contient autre chose qu'un texte) : il " \
+           "n'a été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "e.json").exists() and reg.read_bytes() == before
+
+
 _SIX = ("6 analyses (« arras.xlsx », consolidation n° 1, analyse n° 1 ; « bethune-bruay.xlsx », consolidation n° 1, "
         "analyse n° 2 ; « boulogne-sur-mer.xlsx », consolidation n° 1, analyse n° 3 ; et 3 autres)")
 

@@ -331,6 +331,7 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
 
     restored: dict[int, list[tuple]] = {}
     unchecked: list[int] = []  # the analyses whose summary no longer reads: their lines taken unchecked
+    uncompared: list[int] = []  # and those of a summary of an earlier form: their lines taken as they are too
     # a register of schema 1 or 2, read as it is (never migrated by historique), has no seals
     sealed = any(col[1] == "controle" for col in con.execute("PRAGMA table_info(analyses)"))
     aids = [a for a, in con.execute(f"SELECT DISTINCT analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT} "
@@ -354,6 +355,7 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 if not (check is None and isinstance(resume, str) and resume.startswith("{")
                         and not resume.startswith('{"format":2,')):
                     unchecked.append(aid)
+                uncompared.append(aid)
                 continue
         found: dict[int, list[tuple]] = defaultdict(list)
         for aid, *row in con.execute(f"SELECT analyse_id, {LIGNES_COLUMNS} FROM lignes WHERE analyse_id IN ({marks}) "
@@ -368,6 +370,7 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                         and type(check) is int and analysis_seal(key, sha, regles, until, data) == check):
                     raise damaged_error(where, f"{_lignes_said(con, [aid])}, l'historique ne peut plus s'y fier")
                 restored[aid] = rows
+    _check_texts(con, where, uncompared)
     # one notice for each kind, however many analyses (a whole table edited by one UPDATE: one a file, a
     # paragraph each, hundreds of them)
     notices = []
@@ -387,6 +390,25 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                         f"({','.join('?' * (1 + len(LIGNES_COLUMNS.split(','))))})",
                         [(aid, *row) for aid, rows in restored.items() for row in rows])
     return notices
+
+
+# The text columns of `lignes` historique shows or groups by (a line's key, its statut): SQLite keeps
+# whatever a tool writes there, a BLOB too — shown « b'ANAH' » in Mouvements, and a statut so stopped
+# the JSON with « erreur interne ». Checked only in the lines taken as they are: the others equal their
+# summary's, all text.
+_TEXTS = ("numero", "intitule", "financeur", "dispositif", "nature", "statut")
+
+
+def _check_texts(con: sqlite3.Connection, where: str, aids: list[int]) -> None:
+    for i in range(0, len(aids), 500):  # SQLite's limit on bound parameters
+        chunk = aids[i:i + 500]
+        row = con.execute(f"SELECT {', '.join(f'typeof({c})' for c in _TEXTS)} FROM lignes WHERE analyse_id IN "
+                          f"({','.join('?' * len(chunk))}) AND ("
+                          + " OR ".join(f"typeof({c}) NOT IN ('text', 'null')" for c in _TEXTS) + ") LIMIT 1",
+                          chunk).fetchone()
+        if row is not None:
+            col = next(c for c, kind in zip(_TEXTS, row) if kind not in ("text", "null"))
+            raise damaged_error(where, f"la colonne « {col} » de la table « lignes » contient autre chose qu'un texte")
 
 
 _NAMED = 3  # analyses named in a notice; the others counted
