@@ -2749,6 +2749,26 @@ def test_historique_refuses_lines_holding_bytes_where_text_belongs(tmp_path, exa
     assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "e.json").exists() and reg.read_bytes() == before
 
 
+def test_historique_reads_a_file_identifier_written_as_bytes_as_none(tmp_path, examples, capsys):
+    """A file's identifier in `fichiers` written as bytes by a tool (a BLOB): historique stopped on
+    « erreur interne inattendue (TypeError) ». Read as no identifier, as `Par convention` reads the
+    convention's: the file followed by its path, the same movements as the untouched register's."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for n in (1, 2):
+        _run("consolider", folder, "-o", tmp_path / f"c{n}.xlsx", "--registre", reg, "--jobs", "1")
+    clean = tmp_path / "propre.sqlite"
+    shutil.copy(reg, clean)
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE fichiers SET acv_id = CAST(acv_id AS BLOB) WHERE consolidation_id = 2")
+    con.commit()
+    con.close()
+    assert _run("historique", clean, "-o", tmp_path / "p.xlsx") == 0
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0, capsys.readouterr().err
+    assert _table(tmp_path / "e.xlsx", "Mouvements").equals(_table(tmp_path / "p.xlsx", "Mouvements"))
+
+
 _SIX = ("6 analyses (« arras.xlsx », consolidation n° 1, analyse n° 1 ; « bethune-bruay.xlsx », consolidation n° 1, "
         "analyse n° 2 ; « boulogne-sur-mer.xlsx », consolidation n° 1, analyse n° 3 ; et 3 autres)")
 

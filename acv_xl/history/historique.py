@@ -597,9 +597,14 @@ def _load(reg: Register) -> Evolution:
     return ev
 
 
+# a file's identifier as acv-xl writes it, text, or none: bytes written there by a tool (a BLOB) stopped
+# historique on « erreur interne (TypeError) »; read as none, as `Par convention` reads the convention's
+_ACV_ID = "CASE WHEN typeof(f.acv_id) = 'text' THEN f.acv_id END"
+
+
 def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     rows = con.execute(
-        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin, c.communes "
+        f"SELECT f.consolidation_id, {_ACV_ID}, f.analyse_id, c.libelle, c.financement_total, f.chemin, c.communes "
         "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
     # consolidation → norm id → (acv_id, analysis, libellé, total, path, (libellé, communes) or None)
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
@@ -612,7 +617,7 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     # file that now holds another convention says nothing of the one it held before
     non_comptes: dict[int, dict[str, str]] = defaultdict(dict)
     for cid, acv_id, chemin, motif in con.execute(
-            "SELECT consolidation_id, acv_id, chemin, motif FROM fichiers WHERE compte = 0 AND motif IS NOT NULL"):
+            f"SELECT consolidation_id, {_ACV_ID}, chemin, motif FROM fichiers f WHERE compte = 0 AND motif IS NOT NULL"):
         non_comptes[cid].setdefault(norm_id(acv_id) or f"\x00{chemin}", motif)
     out: list[Mouvement] = []
     ids = ev.ids
