@@ -3586,6 +3586,41 @@ def test_ctrl_c_as_a_new_register_is_made_leaves_none_behind(tmp_path, examples,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["62"]  # no journal either
 
 
+def test_ctrl_c_as_a_register_made_meanwhile_by_another_run_is_checked_leaves_it(tmp_path, examples, monkeypatch,
+                                                                                 capsys):
+    """No register at the path when this run looked, another run's made there the instant after (it
+    reads its workbooks, nothing recorded yet), then a Ctrl-C as this run checks it: the register was
+    removed as if this run had made it — the other run's, its consolidation refused at the end. Only the
+    register this run made is removed."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    real_connect, real_check = sqlite3.connect, R.Register._check_or_create
+    other = []  # the other run, opening the register with SQLite's own functions
+
+    def connect(*args, **kwargs):  # the other run makes its register between this one's look and its opening
+        if not reg.exists() and not other:
+            other.append(True)
+            R.Register.open(reg, __version__).close()
+        return real_connect(*args, **kwargs)
+
+    def check(self, *args, **kwargs):
+        real_check(self, *args, **kwargs)
+        if not self.created:  # (this run's, not the other's, which made it)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(R.sqlite3, "connect", connect)
+    monkeypatch.setattr(R.Register, "_check_or_create", check)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
+    assert reg.is_file()
+    con = real_connect(reg)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0  # the other run's, whole
+    finally:
+        con.close()
+
+
 def test_a_ctrl_c_landing_in_a_finalizer_stops_the_run_never_a_traceback(tmp_path, examples):
     """A Ctrl-C landing while a weak reference's callback ran (memory freed during the writing): Python
     printed « Exception ignored in … Traceback … KeyboardInterrupt » and the run went on to its end, the

@@ -607,12 +607,15 @@ class Register:
             reg._check_or_create(where, migrate=create)
             reg._new_file = new_file and reg.created
         except (KeyboardInterrupt, SystemExit):  # a Ctrl-C as the register is made: no schema alone left behind
-            if new_file and reg is not None and not reg._closed:
-                reg._new_file = True
+            # only the register this run made (`created`, known under the lock): another run may have made
+            # it between this one's look and its opening, and be reading its workbooks
+            ours = new_file and (reg is None or reg.created)
+            if reg is not None and not reg._closed:
+                reg._new_file = ours
                 reg.close(remove_unused=True)  # (under its lock: another run may have recorded into it since)
             else:
                 con.close()
-            if new_file:
+            if ours:
                 _remove_if_empty(path)  # (interrupted before its first commit: the empty file SQLite made)
             raise
         except RegisterError:
@@ -666,7 +669,7 @@ class Register:
         if version == 0 and not tables and app in (0, APPLICATION_ID):
             if not migrate:  # only read (historique): an empty file stays one, and is said empty
                 raise empty_error(where)
-            self.created = self._migrate(where) == 0  # a new register (or an empty file), unless another run made it
+            self._migrate(where)  # (`created`: a new register, or an empty file, unless another run made it)
             return
         if app != APPLICATION_ID:
             raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
@@ -718,6 +721,9 @@ class Register:
         patiently(con, lambda: con.execute("BEGIN IMMEDIATE"))
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
+            # this run makes it: known before the commit, so that a Ctrl-C landing just after it still
+            # removes the register made for nothing (`open`)
+            self.created = version == 0
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[v]:
                     con.execute(statement)
