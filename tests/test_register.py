@@ -2880,6 +2880,32 @@ def test_historique_refuses_finding_counts_edited_by_hand(tmp_path, examples, ca
     assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("sql, said", [
+    # a table made again by a tool (CREATE TABLE … AS keeps no NOT NULL), a count emptied there
+    ("CREATE TABLE c2 AS SELECT * FROM conventions; DROP TABLE conventions; ALTER TABLE c2 RENAME TO conventions; "
+     "UPDATE conventions SET erreurs = NULL WHERE acv_id = 'ACV034';",
+     "ne donne plus de nombre d'erreurs à « boulogne-sur-mer.xlsx », consolidation n° 1, quand"),
+    ("UPDATE conventions SET avertissements = 9e999 WHERE acv_id = 'ACV034';",
+     "donne à « boulogne-sur-mer.xlsx », consolidation n° 1, un nombre d'avertissements infini quand"),
+])
+def test_historique_refuses_a_finding_count_emptied_or_infinite(tmp_path, examples, capsys, sql, said):
+    """A convention's count of findings emptied (in a table made again by a tool) or made infinite: the
+    check of the counts stopped historique on « erreur interne inattendue » (TypeError, ValueError)
+    where it meant to refuse the register in French."""
+    _, reg = _edited_by_hand(tmp_path, examples, "SELECT 1")
+    con = sqlite3.connect(reg)
+    con.executescript(sql)
+    con.close()
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert f"est inutilisable (la table « conventions » {said} les tables « constats » et « constats_consolidation » " \
+           "lui en comptent 2 : l'une d'elles a été modifiée avec un autre outil, l'historique ne peut plus s'y " \
+           "fier) : il n'a été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
+
+
 _TOUCHED = "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier"
 _ONE_OR_OTHER = "l'une ou l'autre a été modifiée avec un autre outil, l'historique ne peut plus s'y fier"
 

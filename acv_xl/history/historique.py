@@ -31,6 +31,7 @@ Choices:
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import sys
 import time
@@ -526,13 +527,19 @@ def _check_finding_counts(con: sqlite3.Connection, where: str) -> None:
         return
     chemin, cid, *counts = row
     for (_, one, many), stated, n in zip(_GRAVITES, counts[::2], counts[1::2]):
-        if stated != n:  # (a number: `_check_numbers`, never empty: NOT NULL)
-            said = one if abs(stated) < 2 else many  # « 0 erreur », « 1,50 erreur » (typed by hand: any number)
-            raise damaged_error(where, f"la table « conventions » donne à « {file_text(chemin)} », consolidation "
-                                f"n° {cid}, {fmt_number(stated, 0 if float(stated).is_integer() else 2)} {said} "
-                                "quand les tables « constats » et « constats_consolidation » lui en comptent "
-                                f"{fmt_number(n)} : l'une d'elles a été modifiée avec un autre outil, "
-                                "l'historique ne peut plus s'y fier")
+        if stated == n:
+            continue
+        # (a number or nothing, `_check_numbers`: empty in a table made again by a tool, CREATE TABLE … AS
+        # keeping no NOT NULL; infinite typed as 9e999)
+        if stated is None:
+            said = f"ne donne plus de nombre d'{many} à « {file_text(chemin)} », consolidation n° {cid},"
+        else:
+            shown = (f"un nombre d'{many} infini" if math.isinf(stated) else  # « 0 erreur », « 1,50 erreur »
+                     f"{fmt_number(stated, 0 if float(stated).is_integer() else 2)} {one if abs(stated) < 2 else many}")
+            said = f"donne à « {file_text(chemin)} », consolidation n° {cid}, {shown}"
+        raise damaged_error(where, f"la table « conventions » {said} quand les tables « constats » et "
+                            f"« constats_consolidation » lui en comptent {fmt_number(n)} : l'une d'elles a été "
+                            "modifiée avec un autre outil, l'historique ne peut plus s'y fier")
 
 
 def load(reg: Register) -> Evolution:
