@@ -1644,6 +1644,42 @@ def test_a_register_in_wal_mode_that_cannot_be_switched_back_is_used_as_it_is(tm
     con.close()
 
 
+@pytest.mark.parametrize("why, said", [
+    ("database or disk is full", "plus de place sur le disque du registre"),
+    ("attempt to write a readonly database", "est en lecture seule : la consolidation ne peut pas y être enregistrée"),
+])
+def test_a_register_in_wal_mode_on_a_full_or_read_only_disk_is_said_at_once(tmp_path, examples, monkeypatch, capsys,
+                                                                             why, said):
+    """The switch back to the rollback journal refused for want of room, or by a medium refusing writes:
+    said at once, as before the switch's other refusals were let go — not after the whole folder was
+    read, to find then that the consolidation cannot be recorded."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    con.close()
+    real_execute = sqlite3.Connection.execute
+
+    class Con(sqlite3.Connection):
+        def execute(self, sql, *args):
+            if sql == "PRAGMA journal_mode = DELETE":
+                raise sqlite3.OperationalError(why)
+            return real_execute(self, sql, *args)
+
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(R.sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Con, **k))
+    capsys.readouterr()
+    status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and said in err and "inutilisable" not in err, err
+    assert not (tmp_path / "b.xlsx").exists()
+    monkeypatch.undo()
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 1
+    con.close()
+
+
 def test_the_register_is_documented(tmp_path):
     doc = (ROOT / "docs" / "registre.md").read_text(encoding="utf-8")
     reg = tmp_path / "r.sqlite"

@@ -704,13 +704,16 @@ class Register:
         only when no other program has it open (SQLite refuses otherwise: it stays so for this run).
         Refused for any other cause (a disk I/O error on the share), it stays so too: the switch is a care,
         never a reason to stop the run — said « inutilisable », « restaurez une sauvegarde », the user lost
-        the comités recorded since; a register really unusable is said by the reads and writes that follow."""
+        the comités recorded since; a register really unusable is said by the reads and writes that follow.
+        A full disk or a medium refusing writes is said at once (`open`), as it was: no consolidation can be
+        recorded there, and the whole folder would be read for nothing."""
         con = self.con
         con.execute("PRAGMA busy_timeout = 0")  # never waited for: SQLite's wait cannot be interrupted
         try:
             con.execute("PRAGMA journal_mode = DELETE").fetchone()
-        except sqlite3.OperationalError:
-            pass
+        except sqlite3.OperationalError as exc:
+            if sqlite_why(exc) in (_READONLY, _FULL):
+                raise
         finally:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
 
