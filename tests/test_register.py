@@ -1113,8 +1113,8 @@ def test_a_named_pipe_given_for_the_register_is_refused_never_waited_on(tmp_path
         run = subprocess.run([sys.executable, "-m", "acv_xl", *args], capture_output=True, timeout=60,
                              env={**os.environ, "PYTHONIOENCODING": "utf-8"})
         assert run.returncode == 2
-        assert run.stderr.decode("utf-8") == f"acv-xl : le registre « {tube} » n'est pas un fichier ordinaire (un tube " \
-                                             "nommé, un périphérique) : indiquez le fichier .sqlite du registre.\n"
+        assert run.stderr.decode("utf-8") == f"acv-xl : le registre « {tube} » n'est pas un fichier ordinaire " \
+                                             "(périphérique ou tube nommé) : indiquez le fichier .sqlite du registre.\n"
     assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "c.xlsx").exists()
 
 

@@ -556,7 +556,7 @@ class Register:
         if path.is_dir():
             raise RegisterError(f"le registre {where} est un dossier : indiquez un fichier .sqlite.")
         if path.exists() and not path.is_file():  # a named pipe: reading its first bytes waited for ever
-            raise RegisterError(f"le registre {where} n'est pas un fichier ordinaire (un tube nommé, un périphérique) : "
+            raise RegisterError(f"le registre {where} n'est pas un fichier ordinaire (périphérique ou tube nommé) : "
                                 "indiquez le fichier .sqlite du registre.")
         if path.exists():
             try:
