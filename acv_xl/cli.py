@@ -428,29 +428,29 @@ def _consolider(args, prefetched) -> int:
     register = None
     if args.par_financeur and (problem := extracts_folder_problem(args.par_financeur)):
         return _fail(problem)  # before the register is opened: a new one was created for nothing
-    # a folder mistyped stops the run before anything is read: the register not opened then, a new one
-    # was made for nothing (left empty at the path given, « rien n'est écrit » said all the same)
-    if args.registre and all(os.path.exists(p) for p in args.chemins):
-        from acv_xl.contract.system_errors import resolved
-        from acv_xl.history.register import Register, RegisterError
-
-        outputs = [args.sortie] + ([args.json] if args.json else [])
-        if any(resolved(o) == resolved(args.registre) for o in outputs):
-            return _fail(f"le registre ne peut pas être aussi un fichier de sortie : {args.registre}")
-        try:
-            register = Register.open(Path(args.registre), __version__, liste=reference)
-        except RegisterError as exc:
-            return _fail(str(exc))
-        options.update(cache=register, record=register)
-        from acv_xl.history.register_key import key_problem
-
-        if (why := key_problem()) is not None:  # every workbook read again: said, never silently slower
-            _say(f"acv-xl : {why}", sys.stderr)
     # The worker processes validate with the list the environment names, whatever their start
     # method (fork or spawn): the checked file is named there for the time of the command.
     before = os.environ.get(ENV_VAR)
     os.environ[ENV_VAR] = str(chemin)
-    try:
+    try:  # (the register opened in it: a Ctrl-C once it is made still leaves no new one unused behind)
+        # a folder mistyped stops the run before anything is read: the register not opened then, a new one
+        # was made for nothing (left empty at the path given, « rien n'est écrit » said all the same)
+        if args.registre and all(os.path.exists(p) for p in args.chemins):
+            from acv_xl.contract.system_errors import resolved
+            from acv_xl.history.register import Register, RegisterError
+
+            outputs = [args.sortie] + ([args.json] if args.json else [])
+            if any(resolved(o) == resolved(args.registre) for o in outputs):
+                return _fail(f"le registre ne peut pas être aussi un fichier de sortie : {args.registre}")
+            try:
+                register = Register.open(Path(args.registre), __version__, liste=reference)
+            except RegisterError as exc:
+                return _fail(str(exc))
+            options.update(cache=register, record=register)
+            from acv_xl.history.register_key import key_problem
+
+            if (why := key_problem()) is not None:  # every workbook read again: said, never silently slower
+                _say(f"acv-xl : {why}", sys.stderr)
         status = run_consolider([Path(p) for p in args.chemins], Path(args.sortie), departement=args.departement,
                                 json_path=Path(args.json) if args.json else None, jobs=args.jobs,
                                 replace=args.remplacer, **options)

@@ -1078,6 +1078,46 @@ def test_a_table_made_again_without_its_key_is_refused_never_numbered_none(tmp_p
     assert reg.read_bytes() == before and not (tmp_path / "e.xlsx").exists()
 
 
+def test_a_register_whose_files_are_numbered_up_to_the_largest_id_is_said_edited(tmp_path, examples, capsys):
+    """A register whose `fichiers` were renumbered with another tool up to SQLite's largest integer: the
+    next files' numbers, given by acv-xl, did not fit, and `consolider` stopped on « erreur interne
+    inattendue (OverflowError) » once its workbook was written. Said as an edited register, nothing
+    recorded, the register as it was."""
+    big = 2**63 - 1
+    folder, reg = _edited_by_hand(tmp_path, examples, f"UPDATE fichiers SET id = {big} WHERE id = 6")
+    con = sqlite3.connect(reg)
+    for table in ("conventions", "constats_consolidation"):
+        con.execute(f"UPDATE {table} SET fichier_id = {big} WHERE fichier_id = 6")
+    con.commit()
+    con.close()
+    before = _dump(reg)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"acv-xl : le registre « {reg} » est inutilisable (la table « fichiers » numérote déjà ses lignes jusqu'au " \
+           "plus grand numéro possible : elle a été modifiée avec un autre outil) : il n'a été ni modifié ni recréé. " \
+           "Vérifiez le chemin, ou restaurez une sauvegarde du registre. Le classeur consolidé est écrit, mais cette " \
+           "consolidation n'est pas enregistrée." in err, err
+    assert _dump(reg) == before and (tmp_path / "c2.xlsx").is_file()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_a_named_pipe_given_for_the_register_is_refused_never_waited_on(tmp_path, examples):
+    """`--registre` naming a named pipe (or a device): reading its first bytes to tell a register waited
+    for ever, `historique` and `consolider` hung. Refused at once, nothing written. Run as processes: without
+    the check the test stops on its timeout instead of hanging the suite."""
+    folder = _folder(tmp_path, examples)
+    os.mkfifo(tube := tmp_path / "r.sqlite")
+    for args in (["historique", str(tube), "-o", str(tmp_path / "e.xlsx")],
+                 ["consolider", str(folder), "-o", str(tmp_path / "c.xlsx"), "--registre", str(tube), "--jobs", "1"]):
+        run = subprocess.run([sys.executable, "-m", "acv_xl", *args], capture_output=True, timeout=60,
+                             env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+        assert run.returncode == 2
+        assert run.stderr.decode("utf-8") == f"acv-xl : le registre « {tube} » n'est pas un fichier ordinaire " \
+                                             "(périphérique ou tube nommé) : indiquez le fichier .sqlite du registre.\n"
+    assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "c.xlsx").exists()
+
+
 def test_a_workbook_given_for_the_register_is_named_for_what_it_is(tmp_path, examples, capsys):
     """`historique comite1.xlsx -o …` (the consolidated workbook given for the register): « un
     classeur Excel, pas un registre », the way to the right file, never « inutilisable… restaurez
@@ -1566,6 +1606,78 @@ def test_a_register_left_in_wal_mode_by_another_tool_is_put_back_in_the_rollback
     assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
     con.close()
     assert not Path(f"{reg}-wal").exists()
+
+
+def test_a_register_in_wal_mode_that_cannot_be_switched_back_is_used_as_it_is(tmp_path, examples, monkeypatch,
+                                                                               capsys):
+    """The switch back to the rollback journal refused for another cause than a program holding the
+    register (a disk I/O error on the share): the run stopped at once, the register said « inutilisable »,
+    « restaurez une sauvegarde » — which loses the comités recorded since, for a register that was fine.
+    It stays in WAL for this run, which is recorded; the next one switches it."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    con.close()
+    real_execute = sqlite3.Connection.execute
+
+    class Con(sqlite3.Connection):
+        def execute(self, sql, *args):
+            if sql == "PRAGMA journal_mode = DELETE":
+                raise sqlite3.OperationalError("disk I/O error")
+            return real_execute(self, sql, *args)
+
+    real_connect = sqlite3.connect
+    with monkeypatch.context() as m:
+        m.setattr(R.sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Con, **k))
+        capsys.readouterr()
+        status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status in (0, 1) and "inutilisable" not in err, err
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 2
+    con.close()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    con.close()
+
+
+@pytest.mark.parametrize("why, said", [
+    ("database or disk is full", "plus de place sur le disque du registre"),
+    ("attempt to write a readonly database", "est en lecture seule : la consolidation ne peut pas y être enregistrée"),
+])
+def test_a_register_in_wal_mode_on_a_full_or_read_only_disk_is_said_at_once(tmp_path, examples, monkeypatch, capsys,
+                                                                             why, said):
+    """The switch back to the rollback journal refused for want of room, or by a medium refusing writes:
+    said at once, as before the switch's other refusals were let go — not after the whole folder was
+    read, to find then that the consolidation cannot be recorded."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(reg)
+    assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    con.close()
+    real_execute = sqlite3.Connection.execute
+
+    class Con(sqlite3.Connection):
+        def execute(self, sql, *args):
+            if sql == "PRAGMA journal_mode = DELETE":
+                raise sqlite3.OperationalError(why)
+            return real_execute(self, sql, *args)
+
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(R.sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Con, **k))
+    capsys.readouterr()
+    status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and said in err and "inutilisable" not in err, err
+    assert not (tmp_path / "b.xlsx").exists()
+    monkeypatch.undo()
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 1
+    con.close()
 
 
 def test_the_register_is_documented(tmp_path):
@@ -2653,6 +2765,73 @@ def test_historique_says_a_summary_edited_by_hand_whose_lines_it_cannot_check(tm
     assert reg.read_bytes() == before
 
 
+@pytest.mark.parametrize("column", ["statut", "financeur"])
+def test_historique_refuses_lines_holding_bytes_where_text_belongs(tmp_path, examples, capsys, column):
+    """Lines taken as the table holds them (their summary made unreadable, so nothing to compare them
+    with) whose statut or financeur a tool wrote as bytes (a BLOB): historique stopped on « erreur
+    interne (TypeError) » writing its JSON, or showed « b'ANAH' » in Mouvements. Said as the numbers
+    are, the register untouched, nothing written."""
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE analyses SET resume = 'x'")
+    con = sqlite3.connect(reg)
+    con.execute(f"UPDATE lignes SET {column} = CAST({column} AS BLOB) WHERE analyse_id = 1 AND rang = 0")
+    con.commit()
+    con.close()
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", tmp_path / "e.json") == 2
+    err = capsys.readouterr().err
+    assert f"est inutilisable (la colonne « {column} » de la table « lignes » contient autre chose qu'un texte) : il " \
+           "n'a été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and not (tmp_path / "e.json").exists() and reg.read_bytes() == before
+
+
+def test_historique_reads_a_file_identifier_written_as_bytes_as_none(tmp_path, examples, capsys):
+    """A file's identifier in `fichiers` written as bytes by a tool (a BLOB): historique stopped on
+    « erreur interne inattendue (TypeError) ». Read as no identifier, as `Par convention` reads the
+    convention's: the file followed by its path, the same movements as the untouched register's."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for n in (1, 2):
+        _run("consolider", folder, "-o", tmp_path / f"c{n}.xlsx", "--registre", reg, "--jobs", "1")
+    clean = tmp_path / "propre.sqlite"
+    shutil.copy(reg, clean)
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE fichiers SET acv_id = CAST(acv_id AS BLOB) WHERE consolidation_id = 2")
+    con.commit()
+    con.close()
+    assert _run("historique", clean, "-o", tmp_path / "p.xlsx") == 0
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0, capsys.readouterr().err
+    assert _table(tmp_path / "e.xlsx", "Mouvements").equals(_table(tmp_path / "p.xlsx", "Mouvements"))
+
+
+_SIX = ("6 analyses (« arras.xlsx », consolidation n° 1, analyse n° 1 ; « bethune-bruay.xlsx », consolidation n° 1, "
+        "analyse n° 2 ; « boulogne-sur-mer.xlsx », consolidation n° 1, analyse n° 3 ; et 3 autres)")
+
+
+@pytest.mark.parametrize("sql, said", [
+    ("UPDATE lignes SET montant = montant + 1",
+     f"la table « lignes » ne contient plus les lignes de financement que les consolidations ont lues pour {_SIX} : "
+     "elle a été modifiée avec un autre outil ; l'historique reprend les lignes lues dans les classeurs, gardées "
+     "scellées dans le registre (comme « acv-xl consolider »), sans modifier le registre."),
+    ("UPDATE analyses SET resume = 'x'",
+     f"la table « analyses » ne contient plus les résumés que les consolidations ont lus pour {_SIX} : elle a été "
+     "modifiée avec un autre outil ; l'historique reprend les lignes de financement de la table « lignes » sans "
+     "pouvoir les vérifier."),
+])
+def test_historique_says_a_table_edited_for_many_analyses_once(tmp_path, examples, capsys, sql, said):
+    """A whole table edited by one UPDATE (every amount « rounded », every summary cleared): historique
+    printed one paragraph per analysis edited — hundreds for a département, the same words each time.
+    One notice, naming the first files and counting the others."""
+    _, reg = _edited_by_hand(tmp_path, examples, sql)
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("Attention : la table")] == \
+           [line for line in err.splitlines() if said in line], err
+    assert err.count("Attention : la table") == 1, err
+
+
 def test_historique_refuses_lines_edited_by_hand_in_another_users_register(tmp_path, examples, capsys, monkeypatch):
     """Under another user's key (a predecessor's register) the summary cannot be told authentic: the
     register is refused, untouched, as before."""
@@ -2705,6 +2884,60 @@ def test_historique_refuses_totals_edited_by_hand(tmp_path, examples, capsys, sq
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
     err = capsys.readouterr().err
     assert f"est inutilisable ({said} : elle a été modifiée avec un autre outil, l'historique ne peut plus s'y " \
+           "fier) : il n'a été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
+
+
+@pytest.mark.parametrize("sql, said", [
+    ("UPDATE conventions SET erreurs = 0 WHERE acv_id = 'ACV034'", "0 erreur quand les tables « constats » et "
+     "« constats_consolidation » lui en comptent 2"),
+    ("UPDATE conventions SET avertissements = 7 WHERE acv_id = 'ACV034'", "7 avertissements quand les tables "
+     "« constats » et « constats_consolidation » lui en comptent 2"),
+    ("UPDATE conventions SET informations = 1.5 WHERE acv_id = 'ACV034'", "1,50 information quand les tables "
+     "« constats » et « constats_consolidation » lui en comptent 1"),
+    # the other side: a finding of the workbook deleted, the count left as it was
+    ("DELETE FROM constats WHERE gravite = 'erreur' AND analyse_id = (SELECT analyse_id FROM fichiers "
+     "WHERE acv_id = 'ACV034') AND rang = (SELECT MIN(rang) FROM constats k WHERE k.gravite = 'erreur' AND "
+     "k.analyse_id = constats.analyse_id)",
+     "2 erreurs quand les tables « constats » et « constats_consolidation » lui en comptent 1"),
+])
+def test_historique_refuses_finding_counts_edited_by_hand(tmp_path, examples, capsys, sql, said):
+    """A convention's count of errors « corrected » with an SQLite tool (2 errors made 0): historique
+    showed it in Par convention without a word, a workbook the comité must not pass shown clean. Checked
+    against its findings, the workbook's and the consolidation's; an edited register is refused, untouched."""
+    _, reg = _edited_by_hand(tmp_path, examples, sql)
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert f"est inutilisable (la table « conventions » donne à « boulogne-sur-mer.xlsx », consolidation n° 1, " \
+           f"{said} : l'une d'elles a été modifiée avec un autre outil, l'historique ne peut plus s'y fier) : il n'a " \
+           "été ni modifié ni recréé." in err, err
+    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
+
+
+@pytest.mark.parametrize("sql, said", [
+    # a table made again by a tool (CREATE TABLE … AS keeps no NOT NULL), a count emptied there
+    ("CREATE TABLE c2 AS SELECT * FROM conventions; DROP TABLE conventions; ALTER TABLE c2 RENAME TO conventions; "
+     "UPDATE conventions SET erreurs = NULL WHERE acv_id = 'ACV034';",
+     "ne donne plus de nombre d'erreurs à « boulogne-sur-mer.xlsx », consolidation n° 1, quand"),
+    ("UPDATE conventions SET avertissements = 9e999 WHERE acv_id = 'ACV034';",
+     "donne à « boulogne-sur-mer.xlsx », consolidation n° 1, un nombre d'avertissements infini quand"),
+])
+def test_historique_refuses_a_finding_count_emptied_or_infinite(tmp_path, examples, capsys, sql, said):
+    """A convention's count of findings emptied (in a table made again by a tool) or made infinite: the
+    check of the counts stopped historique on « erreur interne inattendue » (TypeError, ValueError)
+    where it meant to refuse the register in French."""
+    _, reg = _edited_by_hand(tmp_path, examples, "SELECT 1")
+    con = sqlite3.connect(reg)
+    con.executescript(sql)
+    con.close()
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert f"est inutilisable (la table « conventions » {said} les tables « constats » et « constats_consolidation » " \
+           "lui en comptent 2 : l'une d'elles a été modifiée avec un autre outil, l'historique ne peut plus s'y " \
            "fier) : il n'a été ni modifié ni recréé." in err, err
     assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
 
@@ -3372,6 +3605,82 @@ def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_
     err = capsys.readouterr().err
     assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
     assert not reg.exists()  # the new register this run made, recording nothing, is not left behind
+
+
+@pytest.mark.parametrize("when", ["en créant son schéma", "une fois son schéma créé", "une fois ouvert"])
+def test_ctrl_c_as_a_new_register_is_made_leaves_none_behind(tmp_path, examples, monkeypatch, capsys, when):
+    """A Ctrl-C while `consolider` made a new register (its schema being written, or committed and the
+    command not yet consolidating) left a register with its tables and no consolidation — « rien n'est
+    écrit » was not true, and the next run did not say it created it. Nothing is left at the path."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    if when == "en créant son schéma":  # the last statement of the schema, before its COMMIT
+        monkeypatch.setitem(R.MIGRATIONS, R.SCHEMA_VERSION, (*R.MIGRATIONS[R.SCHEMA_VERSION], "interrompu"))
+        real_execute = sqlite3.Connection.execute
+
+        class Con(sqlite3.Connection):
+            def execute(self, sql, *args):
+                if sql == "interrompu":
+                    raise KeyboardInterrupt
+                return real_execute(self, sql, *args)
+
+        real_connect = sqlite3.connect
+        monkeypatch.setattr(R.sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Con, **k))
+    elif when == "une fois son schéma créé":
+        real_check = R.Register._check_or_create
+
+        def check(self, *args, **kwargs):
+            real_check(self, *args, **kwargs)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(R.Register, "_check_or_create", check)
+    else:  # between its opening and the consolidation (the user's key looked for)
+        from acv_xl.history import register_key
+
+        def key_problem():
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(register_key, "key_problem", key_problem)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
+    assert not reg.exists() and not (tmp_path / "c.xlsx").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["62"]  # no journal either
+
+
+def test_ctrl_c_as_a_register_made_meanwhile_by_another_run_is_checked_leaves_it(tmp_path, examples, monkeypatch,
+                                                                                 capsys):
+    """No register at the path when this run looked, another run's made there the instant after (it
+    reads its workbooks, nothing recorded yet), then a Ctrl-C as this run checks it: the register was
+    removed as if this run had made it — the other run's, its consolidation refused at the end. Only the
+    register this run made is removed."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    real_connect, real_check = sqlite3.connect, R.Register._check_or_create
+    other = []  # the other run, opening the register with SQLite's own functions
+
+    def connect(*args, **kwargs):  # the other run makes its register between this one's look and its opening
+        if not reg.exists() and not other:
+            other.append(True)
+            R.Register.open(reg, __version__).close()
+        return real_connect(*args, **kwargs)
+
+    def check(self, *args, **kwargs):
+        real_check(self, *args, **kwargs)
+        if not self.created:  # (this run's, not the other's, which made it)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(R.sqlite3, "connect", connect)
+    monkeypatch.setattr(R.Register, "_check_or_create", check)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
+    assert reg.is_file()
+    con = real_connect(reg)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0  # the other run's, whole
+    finally:
+        con.close()
 
 
 def test_a_ctrl_c_landing_in_a_finalizer_stops_the_run_never_a_traceback(tmp_path, examples):

@@ -7,7 +7,10 @@ reused — its workbook is read again and the consolidated workbook is a cold ru
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -253,6 +256,22 @@ def _with_real_blocks(chunk_reader, real_lignes_bloc):
         finally:
             B.lignes_bloc = observed
     return read
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_a_key_file_that_is_a_named_pipe_is_said_unusable_never_waited_on(tmp_path, shipped_examples):
+    """`ACV_XL_CLE_REGISTRE` naming a named pipe: reading the key waited for ever, `consolider --registre`
+    hung before reading a workbook. The key is unusable, said as a damaged one, and the run goes on (every
+    workbook read). Run as a process: without the fix the test stops on its timeout, never the suite."""
+    folder = _folder(tmp_path, shipped_examples)
+    os.mkfifo(tube := tmp_path / "cle")
+    run = subprocess.run([sys.executable, "-m", "acv_xl", "consolider", str(folder), "-o", str(tmp_path / "c.xlsx"),
+                          "--registre", str(tmp_path / "r.sqlite"), "--jobs", "1"], capture_output=True, timeout=120,
+                         env={**os.environ, K.KEY_ENV: str(tube), "PYTHONIOENCODING": "utf-8"})
+    err = run.stderr.decode("utf-8")
+    assert run.returncode in (0, 1), err
+    assert f"la clé du registre « {tube} » est illisible ou abîmée (laissée telle quelle)" in err, err
+    assert (tmp_path / "c.xlsx").is_file()
 
 
 def test_consolider_says_why_every_workbook_is_read_without_a_usable_key(tmp_path, shipped_examples, monkeypatch,

@@ -31,6 +31,7 @@ Choices:
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import sys
 import time
@@ -330,7 +331,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     from acv_xl.history.register_key import analysis_seal, block_key, key_path
 
     restored: dict[int, list[tuple]] = {}
-    notices: list[str] = []
+    unchecked: list[int] = []  # the analyses whose summary no longer reads: their lines taken unchecked
+    uncompared: list[int] = []  # and those of a summary of an earlier form: their lines taken as they are too
     # a register of schema 1 or 2, read as it is (never migrated by historique), has no seals
     sealed = any(col[1] == "controle" for col in con.execute("PRAGMA table_info(analyses)"))
     aids = [a for a, in con.execute(f"SELECT DISTINCT analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT} "
@@ -353,12 +355,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 # passed unchecked, without a word; `consolider` reads the file again, and so ignores it)
                 if not (check is None and isinstance(resume, str) and resume.startswith("{")
                         and not resume.startswith('{"format":2,')):
-                    chemin, cid = _first_file(con, aid)
-                    notices.append(f"la table « analyses » ne contient plus le résumé que la consolidation n° {cid} a "
-                                   f"lu dans « {file_text(chemin)} », analyse n° {aid} : elle a été modifiée avec un "
-                                   "autre outil ; l'historique reprend les lignes de financement de la table « lignes » "
-                                   "sans pouvoir les vérifier. Restaurez une sauvegarde du registre si elles ont pu "
-                                   "être modifiées aussi")
+                    unchecked.append(aid)
+                uncompared.append(aid)
                 continue
         found: dict[int, list[tuple]] = defaultdict(list)
         for aid, *row in con.execute(f"SELECT analyse_id, {LIGNES_COLUMNS} FROM lignes WHERE analyse_id IN ({marks}) "
@@ -366,19 +364,26 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
             found[aid].append(tuple(row))
         for aid, rows in expected.items():
             if found.get(aid, []) != rows:
-                chemin, cid = _first_file(con, aid)
-                said = (f"la table « lignes » ne contient plus les lignes de financement que la consolidation n° {cid} "
-                        f"a lues dans « {file_text(chemin)} », analyse n° {aid} : elle a été modifiée avec un autre outil")
                 # the key read only now (never created by historique for a register left untouched)
                 sha, regles, until, check, resume = sealing[aid]
                 data = resume.encode("utf-8") if isinstance(resume, str) else resume
                 if not (key_path() is not None and key_path().is_file() and (key := block_key()) is not None
                         and type(check) is int and analysis_seal(key, sha, regles, until, data) == check):
-                    raise damaged_error(where, f"{said}, l'historique ne peut plus s'y fier")
+                    raise damaged_error(where, f"{_lignes_said(con, [aid])}, l'historique ne peut plus s'y fier")
                 restored[aid] = rows
-                notices.append(f"{said} ; l'historique reprend les lignes lues dans le classeur, gardées scellées dans "
-                               "le registre (comme « acv-xl consolider »), sans modifier le registre. Pour changer un "
-                               "montant, corrigez le classeur puis consolidez de nouveau")
+    _check_texts(con, where, uncompared)
+    # one notice for each kind, however many analyses (a whole table edited by one UPDATE: one a file, a
+    # paragraph each, hundreds of them)
+    notices = []
+    if unchecked:
+        notices.append(f"{_resumes_said(con, unchecked)} ; l'historique reprend les lignes de financement de la table "
+                       "« lignes » sans pouvoir les vérifier. Restaurez une sauvegarde du registre si elles ont pu être "
+                       "modifiées aussi")
+    if restored:
+        notices.append(f"{_lignes_said(con, list(restored))} ; l'historique reprend les lignes lues dans "
+                       f"{'le classeur' if len(restored) == 1 else 'les classeurs'}, gardées scellées dans le registre "
+                       "(comme « acv-xl consolider »), sans modifier le registre. Pour changer un montant, corrigez le "
+                       "classeur puis consolidez de nouveau")
     if restored:
         con.execute("CREATE TEMP TABLE lignes AS SELECT * FROM main.lignes WHERE analyse_id NOT IN "
                     f"({','.join(map(str, restored))})")
@@ -386,6 +391,58 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                         f"({','.join('?' * (1 + len(LIGNES_COLUMNS.split(','))))})",
                         [(aid, *row) for aid, rows in restored.items() for row in rows])
     return notices
+
+
+# The text columns of `lignes` historique shows or groups by (a line's key, its statut): SQLite keeps
+# whatever a tool writes there, a BLOB too — shown « b'ANAH' » in Mouvements, and a statut so stopped
+# the JSON with « erreur interne ». Checked only in the lines taken as they are: the others equal their
+# summary's, all text.
+_TEXTS = ("numero", "intitule", "financeur", "dispositif", "nature", "statut")
+
+
+def _check_texts(con: sqlite3.Connection, where: str, aids: list[int]) -> None:
+    for i in range(0, len(aids), 500):  # SQLite's limit on bound parameters
+        chunk = aids[i:i + 500]
+        row = con.execute(f"SELECT {', '.join(f'typeof({c})' for c in _TEXTS)} FROM lignes WHERE analyse_id IN "
+                          f"({','.join('?' * len(chunk))}) AND ("
+                          + " OR ".join(f"typeof({c}) NOT IN ('text', 'null')" for c in _TEXTS) + ") LIMIT 1",
+                          chunk).fetchone()
+        if row is not None:
+            col = next(c for c, kind in zip(_TEXTS, row) if kind not in ("text", "null"))
+            raise damaged_error(where, f"la colonne « {col} » de la table « lignes » contient autre chose qu'un texte")
+
+
+_NAMED = 3  # analyses named in a notice; the others counted
+
+
+def _lignes_said(con: sqlite3.Connection, aids: list[int]) -> str:
+    """The table `lignes` edited for these analyses, naming the files of the first ones."""
+    if len(aids) == 1:
+        chemin, cid = _first_file(con, aids[0])
+        return (f"la table « lignes » ne contient plus les lignes de financement que la consolidation n° {cid} a lues "
+                f"dans « {file_text(chemin)} », analyse n° {aids[0]} : elle a été modifiée avec un autre outil")
+    return (f"la table « lignes » ne contient plus les lignes de financement que les consolidations ont lues pour "
+            f"{len(aids)} analyses ({_some(con, aids)}) : elle a été modifiée avec un autre outil")
+
+
+def _resumes_said(con: sqlite3.Connection, aids: list[int]) -> str:
+    """The summaries of these analyses made unreadable in `analyses`, naming the files of the first ones."""
+    if len(aids) == 1:
+        chemin, cid = _first_file(con, aids[0])
+        return (f"la table « analyses » ne contient plus le résumé que la consolidation n° {cid} a lu dans "
+                f"« {file_text(chemin)} », analyse n° {aids[0]} : elle a été modifiée avec un autre outil")
+    return (f"la table « analyses » ne contient plus les résumés que les consolidations ont lus pour {len(aids)} "
+            f"analyses ({_some(con, aids)}) : elle a été modifiée avec un autre outil")
+
+
+def _some(con: sqlite3.Connection, aids: list[int]) -> str:
+    """« a.xlsx », consolidation n° 1, analyse n° 1 ; … ; et N autres."""
+    named = []
+    for aid in aids[:_NAMED]:
+        chemin, cid = _first_file(con, aid)
+        named.append(f"« {file_text(chemin)} », consolidation n° {cid}, analyse n° {aid}")
+    rest = len(aids) - len(named)
+    return " ; ".join(named) + (f" ; et {fmt_number(rest)} autre{'s' if rest > 1 else ''}" if rest else "")
 
 
 def _first_file(con: sqlite3.Connection, aid: int) -> tuple[str, int]:
@@ -423,6 +480,7 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
                                 f"n° {cid}, un financement total de {fmt_euros(total)} quand ses lignes comptées en font "
                                 f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
                                 "plus s'y fier")
+    _check_finding_counts(con, where)
     # and the counts it shows beside (Consolidations), each table read once
     for cid, total, conventions, comptees, n_comptees, fichiers, n_fichiers in con.execute(
             "WITH c AS (SELECT consolidation_id, SUM(financement_total) AS t, COUNT(*) AS n FROM conventions "
@@ -444,6 +502,44 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
                                     f"{fmt_number(stated, 0 if float(stated).is_integer() else 2)} {said} pour la "
                                     f"consolidation n° {cid} quand la table « {table} » en compte {fmt_number(found)} : elle "
                                     "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier")
+
+
+_GRAVITES = (("erreurs", "erreur", "erreurs"), ("avertissements", "avertissement", "avertissements"),
+             ("informations", "information", "informations"))
+
+
+def _check_finding_counts(con: sqlite3.Connection, where: str) -> None:
+    """Each counted convention's errors, warnings and informations as its findings count them: its
+    workbook's (`constats`, of its analysis) and the consolidation's about it (`constats_consolidation`),
+    as `consolider` counted them (a readable workbook has no CON-03 repeating its own). A count edited
+    with an SQLite tool (« 0 » errors typed over 2) was shown in Par convention without a word."""
+    sums = ", ".join(f"SUM(gravite = '{g}') AS {col}" for col, g, _ in _GRAVITES)
+    # (stated, found) of each gravity, compared in SQLite: the first that differs, no row made in Python
+    pairs = [(f"c.{col}", f"COALESCE(k.{col}, 0) + COALESCE(x.{col}, 0)") for col, _, _ in _GRAVITES]
+    row = con.execute(
+        f"WITH k AS (SELECT analyse_id, {sums} FROM constats GROUP BY analyse_id), "
+        f"x AS (SELECT fichier_id, {sums} FROM constats_consolidation GROUP BY fichier_id) "
+        f"SELECT f.chemin, f.consolidation_id, {', '.join(f'{a}, {b}' for a, b in pairs)} "
+        "FROM conventions c JOIN fichiers f ON f.id = c.fichier_id LEFT JOIN k ON k.analyse_id = f.analyse_id "
+        f"LEFT JOIN x ON x.fichier_id = f.id WHERE c.compte = 1 AND c.{_KEPT} AND "
+        f"({' OR '.join(f'{a} IS NOT {b}' for a, b in pairs)}) ORDER BY f.consolidation_id, f.id LIMIT 1").fetchone()
+    if row is None:
+        return
+    chemin, cid, *counts = row
+    for (_, one, many), stated, n in zip(_GRAVITES, counts[::2], counts[1::2]):
+        if stated == n:
+            continue
+        # (a number or nothing, `_check_numbers`: empty in a table made again by a tool, CREATE TABLE … AS
+        # keeping no NOT NULL; infinite typed as 9e999)
+        if stated is None:
+            said = f"ne donne plus de nombre d'{many} à « {file_text(chemin)} », consolidation n° {cid},"
+        else:
+            shown = (f"un nombre d'{many} infini" if math.isinf(stated) else  # « 0 erreur », « 1,50 erreur »
+                     f"{fmt_number(stated, 0 if float(stated).is_integer() else 2)} {one if abs(stated) < 2 else many}")
+            said = f"donne à « {file_text(chemin)} », consolidation n° {cid}, {shown}"
+        raise damaged_error(where, f"la table « conventions » {said} quand les tables « constats » et "
+                            f"« constats_consolidation » lui en comptent {fmt_number(n)} : l'une d'elles a été "
+                            "modifiée avec un autre outil, l'historique ne peut plus s'y fier")
 
 
 def load(reg: Register) -> Evolution:
@@ -508,9 +604,14 @@ def _load(reg: Register) -> Evolution:
     return ev
 
 
+# a file's identifier as acv-xl writes it, text, or none: bytes written there by a tool (a BLOB) stopped
+# historique on « erreur interne (TypeError) »; read as none, as `Par convention` reads the convention's
+_ACV_ID = "CASE WHEN typeof(f.acv_id) = 'text' THEN f.acv_id END"
+
+
 def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     rows = con.execute(
-        "SELECT f.consolidation_id, f.acv_id, f.analyse_id, c.libelle, c.financement_total, f.chemin, c.communes "
+        f"SELECT f.consolidation_id, {_ACV_ID}, f.analyse_id, c.libelle, c.financement_total, f.chemin, c.communes "
         "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
     # consolidation → norm id → (acv_id, analysis, libellé, total, path, (libellé, communes) or None)
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
@@ -523,7 +624,7 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     # file that now holds another convention says nothing of the one it held before
     non_comptes: dict[int, dict[str, str]] = defaultdict(dict)
     for cid, acv_id, chemin, motif in con.execute(
-            "SELECT consolidation_id, acv_id, chemin, motif FROM fichiers WHERE compte = 0 AND motif IS NOT NULL"):
+            f"SELECT consolidation_id, {_ACV_ID}, chemin, motif FROM fichiers f WHERE compte = 0 AND motif IS NOT NULL"):
         non_comptes[cid].setdefault(norm_id(acv_id) or f"\x00{chemin}", motif)
     out: list[Mouvement] = []
     ids = ev.ids

@@ -65,6 +65,7 @@ SCHEMA_VERSION = 3
 APPLICATION_ID = 0x41435658  # « ACVX »: `PRAGMA application_id`, what tells our register from another SQLite file
 ATTENTE = 30.0  # seconds a run waits for another one to finish recording
 _SQLITE_HEADER = b"SQLite format 3\x00"
+_MAX_ID = 2**63 - 1  # SQLite's largest integer, and so rowid
 
 # Schema, by version: the statements that bring a register from version n-1 to n.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -554,6 +555,9 @@ class Register:
             raise RegisterError(f"le registre ne peut pas être ouvert : {why} Choisissez un autre nom de fichier.")
         if path.is_dir():
             raise RegisterError(f"le registre {where} est un dossier : indiquez un fichier .sqlite.")
+        if path.exists() and not path.is_file():  # a named pipe: reading its first bytes waited for ever
+            raise RegisterError(f"le registre {where} n'est pas un fichier ordinaire (périphérique ou tube nommé) : "
+                                "indiquez le fichier .sqlite du registre.")
         if path.exists():
             try:
                 with open(path, "rb") as fh:
@@ -596,11 +600,24 @@ class Register:
                                     "dossier.") from None
             raise RegisterError(f"impossible d'ouvrir le registre {where} ({sqlite_why(exc)}) : vérifiez que vous "
                                 "pouvez le lire et l'écrire.") from None
+        reg = None
         try:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
             reg = cls(path, con, version, liste)
             reg._check_or_create(where, migrate=create)
             reg._new_file = new_file and reg.created
+        except (KeyboardInterrupt, SystemExit):  # a Ctrl-C as the register is made: no schema alone left behind
+            # only the register this run made (`created`, known under the lock): another run may have made
+            # it between this one's look and its opening, and be reading its workbooks
+            ours = new_file and (reg is None or reg.created)
+            if reg is not None and not reg._closed:
+                reg._new_file = ours
+                reg.close(remove_unused=True)  # (under its lock: another run may have recorded into it since)
+            else:
+                con.close()
+            if ours:
+                _remove_if_empty(path)  # (interrupted before its first commit: the empty file SQLite made)
+            raise
         except RegisterError:
             con.close()
             raise
@@ -652,7 +669,7 @@ class Register:
         if version == 0 and not tables and app in (0, APPLICATION_ID):
             if not migrate:  # only read (historique): an empty file stays one, and is said empty
                 raise empty_error(where)
-            self.created = self._migrate(where) == 0  # a new register (or an empty file), unless another run made it
+            self._migrate(where)  # (`created`: a new register, or an empty file, unless another run made it)
             return
         if app != APPLICATION_ID:
             raise damaged_error(where, "c'est une base SQLite qui n'est pas un registre acv-xl")
@@ -684,13 +701,18 @@ class Register:
         """The register back in SQLite's rollback journal when another tool left it in WAL mode (kept in
         the file): WAL is not safe on a network share, a copy without its « -wal » file loses the last
         consolidations, and on a read-only medium SQLite cannot open it at all (`historique`). Switched
-        only when no other program has it open (SQLite refuses otherwise: it stays so for this run)."""
+        only when no other program has it open (SQLite refuses otherwise: it stays so for this run).
+        Refused for any other cause (a disk I/O error on the share), it stays so too: the switch is a care,
+        never a reason to stop the run — said « inutilisable », « restaurez une sauvegarde », the user lost
+        the comités recorded since; a register really unusable is said by the reads and writes that follow.
+        A full disk or a medium refusing writes is said at once (`open`), as it was: no consolidation can be
+        recorded there, and the whole folder would be read for nothing."""
         con = self.con
         con.execute("PRAGMA busy_timeout = 0")  # never waited for: SQLite's wait cannot be interrupted
         try:
             con.execute("PRAGMA journal_mode = DELETE").fetchone()
         except sqlite3.OperationalError as exc:
-            if not _locked(exc):
+            if sqlite_why(exc) in (_READONLY, _FULL):
                 raise
         finally:
             con.execute(f"PRAGMA busy_timeout = {int(ATTENTE * 1000)}")
@@ -702,6 +724,9 @@ class Register:
         patiently(con, lambda: con.execute("BEGIN IMMEDIATE"))
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
+            # this run makes it: known before the commit, so that a Ctrl-C landing just after it still
+            # removes the register made for nothing (`open`)
+            self.created = version == 0
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[v]:
                     con.execute(statement)
@@ -1012,6 +1037,9 @@ class Register:
         # The files' ids given here (as SQLite would: one more than the largest, in this exclusive
         # transaction), so that each table's rows go in by one `executemany`, not one query per file.
         fid = con.execute("SELECT COALESCE(MAX(id), 0) FROM fichiers").fetchone()[0]
+        if fid > _MAX_ID - len(r.files):  # (renumbered by another tool: Python's OverflowError, « erreur interne »)
+            raise damaged_error(f"« {self.path} »", "la table « fichiers » numérote déjà ses lignes jusqu'au plus grand "
+                                "numéro possible : elle a été modifiée avec un autre outil", written=True)
         key = block_key()  # this user's key (`register_key`), found once: its path is made anew at each call
         fichiers, conventions, constats = [], [], []
         for f, v in zip(r.files, r.verdicts):

@@ -82,8 +82,15 @@ def key_problem() -> str | None:
 
 
 def _read(path: Path) -> bytes | None:
+    """The key of a key file, None if there is none to read. Only a regular file, and only its first
+    bytes: `ACV_XL_CLE_REGISTRE` naming a named pipe waited for ever, and one naming the register itself
+    (a variable mistaken for `--registre`) read it whole to find no key."""
     try:
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        if not path.is_file():
+            return None
+        with open(path, "rb") as fh:
+            text = fh.read(4 * _KEY_BYTES).decode("ascii")  # (the key in hex, a newline: a bit more than twice)
+        key = bytes.fromhex(text.strip())
     except (OSError, ValueError, UnicodeDecodeError):
         return None
     return key if len(key) == _KEY_BYTES else None
