@@ -80,7 +80,7 @@ def _edited_by_hand(tmp_path: Path, examples, sql: str) -> tuple[Path, Path]:
     reg = tmp_path / "r.sqlite"
     _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
     con = sqlite3.connect(reg)
-    con.execute(sql)
+    con.executescript(sql)
     con.commit()
     con.close()
     return folder, reg
@@ -2818,6 +2818,11 @@ _SIX = ("6 analyses (« arras.xlsx », consolidation n° 1, analyse n° 1 ; « b
      f"la table « analyses » ne contient plus les résumés que les consolidations ont lus pour {_SIX} : elle a été "
      "modifiée avec un autre outil ; l'historique reprend les lignes de financement de la table « lignes » sans "
      "pouvoir les vérifier."),
+    # the paths rewritten as bytes by the same tool: named as they were, not « b'arras.xlsx' »
+    ("UPDATE lignes SET montant = montant + 1; UPDATE fichiers SET chemin = CAST(chemin AS BLOB)",
+     f"la table « lignes » ne contient plus les lignes de financement que les consolidations ont lues pour {_SIX} : "
+     "elle a été modifiée avec un autre outil ; l'historique reprend les lignes lues dans les classeurs, gardées "
+     "scellées dans le registre (comme « acv-xl consolider »), sans modifier le registre."),
 ])
 def test_historique_says_a_table_edited_for_many_analyses_once(tmp_path, examples, capsys, sql, said):
     """A whole table edited by one UPDATE (every amount « rounded », every summary cleared): historique

@@ -22,5 +22,8 @@ def file_text(name: object) -> str:
     """A file name or path as text any output can hold (a sheet, JSON, SQLite, a terminal). A
     name that is not UTF-8 (a zip made on Windows, a share mounted in Latin-1) reaches Python with
     its undecodable bytes as surrogates, which no encoder writes: they are shown escaped
-    (`caf\\xe9.xlsx`), so two such names stay apart."""
+    (`caf\\xe9.xlsx`), so two such names stay apart. A name stored as bytes (a register's path
+    rewritten by an SQLite tool) is shown as its text, never as « b'arras.xlsx' »."""
+    if isinstance(name, (bytes, bytearray)):
+        return bytes(name).decode("utf-8", "backslashreplace")
     return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
