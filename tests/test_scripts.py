@@ -1480,3 +1480,69 @@ def test_a_helper_column_beside_controles_is_not_pushed_under_by_the_button(tmp_
     assert r1 + len(report.findings) > r2  # the table grows
     i = _index(payload, layout.Sheet.CONTROLES)
     assert not [a for a in actions if a["sheet_position"] == i and a["func"] == "rangeInsert"]
+
+
+def _controles_headers(path, out, headers: dict[str, str]):
+    """The faulty example saved at `out` with T_Controles' headers retyped (`headers`: old → new)."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    for c in range(c1, c2 + 1):
+        if (new := headers.get(ws.cell(r1, c).value)) is not None:
+            ws.cell(r1, c).value = t.tableColumns[c - c1].name = new
+    wb.save(out)
+    return c1, r1
+
+
+def test_a_header_of_controles_retyped_or_renamed_is_found_or_said_by_the_button_and_the_command(tmp_path, capsys):
+    """A header of T_Controles typed otherwise (« gravite ») is its column, as for the data tables; one
+    renamed past recognition (« Message » → « Constat ») is said, the findings listed without it. Both
+    columns were left empty in every finding without a word — every header renamed, empty rows only."""
+    import openpyxl
+
+    from acv_xl.cli import main
+
+    path = tmp_path / "controles-entetes.xlsx"
+    c1, r1 = _controles_headers(_faulty()[0], path, {"Gravité": "gravite", "Message": "Constat"})
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    written = _written(actions, (i, r1, c1 - 1))
+    first = report.findings[0]
+    assert written[0][0] == first.gravite.libelle and written[0][5] == ""  # « Constat »: not ours, not written
+    alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
+    assert alerts == ["Validation faite ; le tableau « T_Controles » de la feuille « Contrôles » n'a plus de colonne "
+                      "« Message », dont l'en-tête a été renommé ou la colonne supprimée : les constats y sont listés "
+                      "sans elle ; rétablissez-la, avec son en-tête exact, puis relancez."]
+
+    out = tmp_path / "annotee.xlsx"
+    main(["valider", str(path), "--annoter", str(out)])
+    said = capsys.readouterr().out
+    assert "n'a plus de colonne « Message », dont l'en-tête a été renommé" in said
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert ws.cell(r1 + 1, c1).value == first.gravite.libelle and ws.cell(r1 + 1, c1 + 5).value is None
+
+
+def test_a_controles_with_none_of_its_headers_lists_nothing_and_says_why(tmp_path, capsys):
+    """Every header of T_Controles renamed: the button wrote rows of empty cells, `--annoter` too, and
+    neither said a word — the user saw an empty list beside « Erreurs à corriger »."""
+    from acv_xl.cli import main
+
+    path = tmp_path / "controles-sans-entetes.xlsx"
+    _controles_headers(_faulty()[0], path, {c.header: f"Colonne {k}" for k, c in enumerate(layout.T_CONTROLES.columns)})
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert not [a for a in actions if a["sheet_position"] == i and a["func"] in ("setValues", "resizeTable", "rangeInsert")]
+    alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
+    assert len(alerts) == 1 and alerts[0].startswith(
+        "Validation faite, sans la liste des constats : le tableau « T_Controles » de la feuille « Contrôles » n'a "
+        "plus aucune de ses colonnes (« Gravité », « Code », ")
+    assert "erreurs bloquent la validation" in alerts[0]
+
+    out = tmp_path / "annotee.xlsx"
+    main(["valider", str(path), "--annoter", str(out)])
+    assert "(sans la liste des constats : le tableau « T_Controles » de la feuille « Contrôles » n'a plus aucune" \
+        in capsys.readouterr().out

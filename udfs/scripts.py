@@ -23,11 +23,10 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
-from acv_xl.outputs.annotate import moved_columns, past_the_grid, within_cap
+from acv_xl.outputs.annotate import controles_columns, controles_missing, moved_columns, past_the_grid, within_cap
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
-from .tables import header_index
 from .xw_source import XwSource
 
 __all__ = ["valider", "generer_annexe", "valider_desktop", "generer_annexe_desktop",
@@ -102,7 +101,7 @@ def _previous_cells(block: TableBlock | None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if block is None:
         return out
-    idx = header_index(block.header, layout.T_CONTROLES)
+    idx = controles_columns(block.header)[0]
     if not {"gravite", "feuille", "cellule"} <= set(idx):
         return out
     filled = {g.libelle for g in FILLS}
@@ -144,6 +143,9 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     block = src.table(layout.T_CONTROLES.name)
     if block is None:
         return False
+    idx = controles_columns(block.header)[0]
+    if not idx:  # not one of its columns: rows of empty cells, the findings nowhere (the caller says why)
+        return False
     sh = _sheet(book, block.sheet)
     r1, c1 = block.first_row, block.first_col
     ncols = len(block.header)
@@ -179,7 +181,6 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         table.show_totals = False
         sh.range((block.end_row, c1), (block.end_row, c2)).clear_contents()
     if n:
-        idx = header_index(block.header, layout.T_CONTROLES)
         sh.range((r1 + 1, c1), (r1 + n, c2)).value = [_finding_row(f, idx, ncols) for f in findings]
     if old_n > n or n == 0:
         first_stale = r1 + 1 + n
@@ -201,11 +202,16 @@ def _shows_totals(table) -> bool:
         return False
 
 
-def not_listed(report) -> str:
+def not_listed(report, block: TableBlock | None = None) -> str:
     """The message box of a validation whose findings had nowhere to go: the verdict at least, and
-    where to read them — « Erreurs à corriger » on Accueil with an empty Contrôles says nothing."""
+    where to read them — « Erreurs à corriger » on Accueil with an empty Contrôles says nothing. `block`:
+    T_Controles when it was found, but none of its columns."""
     from acv_xl.outputs.report import verdict
 
+    if block is not None:
+        gap = controles_missing(controles_columns(block.header)[1])
+        return (f"Validation faite, {gap}. Verdict : {verdict(report)[0]} Pour lire les constats, lancez "
+                "« acv-xl valider » sur le fichier.")
     return (f"Le tableau « {layout.T_CONTROLES.name} » de la feuille « {layout.Sheet.CONTROLES} » est introuvable "
             "(feuille supprimée, tableau renommé ou converti en plage ordinaire) : les constats de la validation "
             f"n'ont pas pu y être listés. Verdict : {verdict(report)[0]} Pour les lire, lancez « acv-xl valider » "
@@ -343,7 +349,8 @@ def _run_valider(book, today: date | None):
         _alert(book, other)
         return report
     since = since_rows(src, report)
-    before = _previous_cells(src.table(layout.T_CONTROLES.name))  # before Contrôles is rewritten
+    controles = src.table(layout.T_CONTROLES.name)
+    before = _previous_cells(controles)  # before Contrôles is rewritten
     # the colours last: a sheet the user protected refuses them, and on the web Excel then stops the
     # writes that follow in the same batch — Contrôles, the status and the validated data are written
     # (and shown: a change of sheet ends a batch) before, never lost for a colour
@@ -361,7 +368,10 @@ def _run_valider(book, today: date | None):
     if ctrl is not None:
         show(ctrl)
     if not listed and (report.findings or since):
-        _alert(book, not_listed(report))
+        _alert(book, not_listed(report, controles))
+    elif listed and kept and (missing := controles_columns(controles.header)[1]):
+        # a column renamed or deleted: the findings listed without it, said rather than left out in silence
+        _alert(book, f"Validation faite ; {controles_missing(missing)}.")
     own = {id(f) for f in report.findings}
     highlight(book, src, [f for f in kept if id(f) in own], before)  # the findings listed, those only
     return report

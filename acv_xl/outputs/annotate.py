@@ -68,6 +68,7 @@ from acv_xl.reading.ooxml import (
     shifted,
     xml_text,
 )
+from acv_xl.reading.read import renamed_header
 from acv_xl.reading.source import a1 as _a1
 
 COMMENT_AUTHOR = "acv-xl"
@@ -171,10 +172,10 @@ def check_output(src: Path, out: Path) -> str | None:
     return None
 
 
-def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = None) -> bool:
+def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = None) -> str | None:
     """Write the annotated copy of `src` to `out` (see the module doc); `src` is never modified.
-    False when its findings could not be listed, T_Controles missing (the caller says so: no finding
-    does, T_Controles is not read as data)."""
+    None when its findings are listed; else what their listing lacks, in French, for the caller to say
+    (no finding does, T_Controles is not read as data): T_Controles missing, or columns of it."""
     src, out = Path(src), Path(out)
     problem = check_output(src, out)
     if problem:
@@ -189,7 +190,7 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         book.clear_highlights()
         rows = report.findings + _since_rows(report)
         kept = within_cap(rows)
-        listed = book.list_findings(kept) or not rows
+        listed = book.list_findings(kept)
         # the findings listed, and those only: the last row says the others are neither listed nor marked
         own = {id(f) for f in report.findings}
         book.mark_cells([f for f in kept if id(f) in own])
@@ -203,7 +204,12 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         raise AnnotationError(f"la copie annotée n'a pas pu être écrite : une partie du classeur {src.name} "
                               f"est illisible ou endommagée ({type(exc).__name__}).") from exc
     _write_atomically(pkg, src, out)
-    return listed
+    if not rows:
+        return None
+    if not listed and book.controles_missing is None:
+        return (f"sans la liste des constats : le tableau « {layout.T_CONTROLES.name} » de la feuille "
+                f"« {layout.Sheet.CONTROLES} » est introuvable")
+    return controles_missing(book.controles_missing) if book.controles_missing else None
 
 
 def _write_atomically(pkg: Package, src: Path, out: Path) -> None:
@@ -228,6 +234,7 @@ class _Target:
 class _Book:
     def __init__(self, pkg: Package):
         self.pkg = pkg
+        self.controles_missing: list[str] | None = None  # T_Controles' headers not found (None: no table)
         self.wb = Workbook(pkg)
         if not self.wb.xml.root.tag.startswith("{" + NS_MAIN + "}"):
             # Strict Open XML: other namespaces everywhere; not worth a second code path
@@ -293,8 +300,10 @@ class _Book:
         first_data = r1 + header_rows
         old_last = r2 - totals_rows
         names = [tc.get("name", "") for tc in table.root.iter(q("tableColumn"))]
-        col_of = {col.attr: c1 + names.index(col.header)
-                  for col in layout.T_CONTROLES.columns if col.header in names}
+        found, self.controles_missing = controles_columns(names)
+        if not found:
+            return False  # rows of nothing but empty cells: the copy lists none, and the caller says why
+        col_of = {attr: c1 + j for attr, j in found.items()}
 
         # formats of the first data row, reused on every row written (the template's wrap, widths…)
         style_of = {}
@@ -650,6 +659,37 @@ def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int,
             if r2 >= first_row and k1 <= hi and k2 >= lo and (k1 < lo or k2 > hi):
                 lo, hi, grown = min(lo, k1), max(hi, k2), True
     return lo, hi
+
+
+def controles_columns(header: list) -> tuple[dict[str, int], list[str]]:
+    """attr → position in T_Controles' header row of each of its columns, by its text (spaces around it
+    aside) or else by the header the user made of it (« gravite », « Messages » : `renamed_header`, as
+    the reader finds a data table's renamed column), no header taken twice; and the headers found
+    nowhere. A column not found was left empty in every finding, without a word: « Message » renamed
+    « Constat » listed the findings without their message, and every header renamed listed empty rows."""
+    texts = ["" if h is None else str(h).strip() for h in header]
+    found = {col.attr: texts.index(col.header) for col in layout.T_CONTROLES.columns if col.header in texts}
+    for col in layout.T_CONTROLES.columns:
+        if col.attr not in found:
+            spare = [h for j, h in enumerate(texts) if j not in found.values()]
+            if (renamed := renamed_header(col.header, spare)) is not None:
+                found[col.attr] = next(j for j, h in enumerate(texts) if h == renamed and j not in found.values())
+    return found, [col.header for col in layout.T_CONTROLES.columns if col.attr not in found]
+
+
+def controles_missing(missing: list[str]) -> str:
+    """What the listing of the findings lacks (French, no capital, no full stop): `missing`, the headers of
+    T_Controles that `controles_columns` found nowhere."""
+    table = f"le tableau « {layout.T_CONTROLES.name} » de la feuille « {layout.Sheet.CONTROLES} »"
+    names = ", ".join(f"« {h} »" for h in missing)
+    if len(missing) == len(layout.T_CONTROLES.columns):
+        return (f"sans la liste des constats : {table} n'a plus aucune de ses colonnes ({names}), leurs en-têtes "
+                "renommés ou effacés ; rétablissez-les, puis relancez")
+    if len(missing) == 1:
+        return (f"{table} n'a plus de colonne {names}, dont l'en-tête a été renommé ou la colonne supprimée : les "
+                "constats y sont listés sans elle ; rétablissez-la, avec son en-tête exact, puis relancez")
+    return (f"{table} n'a plus de colonnes {names}, dont les en-têtes ont été renommés ou les colonnes supprimées : "
+            "les constats y sont listés sans elles ; rétablissez-les, avec leurs en-têtes exacts, puis relancez")
 
 
 def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
