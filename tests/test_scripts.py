@@ -8,7 +8,8 @@ to Excel. The findings must be the command line's: same codes, same sheets, same
 from __future__ import annotations
 
 import copy
-from datetime import date
+import json
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -1546,3 +1547,64 @@ def test_a_controles_with_none_of_its_headers_lists_nothing_and_says_why(tmp_pat
     main(["valider", str(path), "--annoter", str(out)])
     assert "(sans la liste des constats : le tableau « T_Controles » de la feuille « Contrôles » n'a plus aucune" \
         in capsys.readouterr().out
+
+
+def _controles_with_notes(path, out):
+    """The faulty example saved at `out` as after a previous run whose findings came in another order,
+    one since fixed, and a column « Suite donnée » the user added to T_Controles with a note beside
+    each: (the findings of `path`, the notes by finding, the table's first column and header row)."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+    from openpyxl.worksheet.table import TableColumn
+
+    findings = validate_file(path).findings
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    fixed = ["Erreur", "FIN-05", "Fiches-actions", "M99", "9.9", "Corrigé depuis.", ""]
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in reversed(findings)] + [fixed]
+    notes = {f.cellule: f"Vu avec le maire le {k + 1}/12 ({f.code})" for k, f in enumerate(findings)}
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+        ws.cell(i, c2 + 1).value = notes.get(row[3], "Plus rien à faire")
+    # a note may be a date or a time (« rappeler à 12:30 »), which Excel keeps as numbers
+    ws.cell(r1 + 1, c2 + 1).value = notes[rows[0][3]] = datetime(2026, 3, 12)
+    ws.cell(r1 + 2, c2 + 1).value = notes[rows[1][3]] = time(12, 30)
+    ws.cell(r1 + 2, c2 + 1).number_format = "hh:mm"
+    ws.cell(r1, c2 + 1).value = "Suite donnée"
+    t.tableColumns.append(TableColumn(id=c2 - c1 + 2, name="Suite donnée"))
+    t.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2 + 1)}{r1 + len(rows)}"
+    t.autoFilter.ref = t.ref
+    wb.save(out)
+    return findings, notes, c1, r1, c2 + 1
+
+
+def test_a_users_own_column_of_controles_keeps_each_note_beside_its_finding(tmp_path):
+    """A column the user added to T_Controles (« Suite donnée ») was emptied at each run, by the button and
+    by `--annoter`: what they noted beside a finding now follows it to its new row; the note of a finding
+    gone goes with it."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-suite.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    assert len(findings) > 1  # their order changes
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    written = _written(actions, (i, r1, c1 - 1))
+    json.dumps(actions)  # what the server answers the add-in (a `time` in it failed the whole response)
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings]
+    cleared = [a for a in actions if a["sheet_position"] == i and a["func"] == "rangeClearContents"]
+    assert [(a["start_row"] + 1, a["column_count"]) for a in cleared] == [(r1 + len(findings) + 1, mine - c1 + 1)]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 2)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
-from acv_xl.outputs.annotate import controles_columns, controles_missing, moved_columns, past_the_grid, within_cap
+from acv_xl.outputs.annotate import (controles_columns, controles_missing, kept_beside, moved_columns, past_the_grid,
+                                     within_cap)
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -129,6 +130,17 @@ def _finding_row(f: Finding, idx: dict[str, int], width: int) -> list[Any]:
     return row
 
 
+def _carried(value: Any) -> Any:
+    """A cell of the user's own column of T_Controles, to be written back elsewhere as it was: a time alone
+    (« 12:30 », read as a `time`) as Excel holds it, a fraction of a day its cell's format shows — xlwings
+    cannot send a `time`, and the whole response failed."""
+    if value is None:
+        return ""
+    if isinstance(value, time):
+        return (value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6) / 86400
+    return as_text(_fits(value))
+
+
 def _fits(text: Any) -> Any:
     """`text` cut to what a cell holds (`fit_cell`), room left for the apostrophe `as_text` may add:
     Excel refuses the whole write of Contrôles for one cell past it — no finding listed at all."""
@@ -181,7 +193,16 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         table.show_totals = False
         sh.range((block.end_row, c1), (block.end_row, c2)).clear_contents()
     if n:
-        sh.range((r1 + 1, c1), (r1 + n, c2)).value = [_finding_row(f, idx, ncols) for f in findings]
+        rows = [_finding_row(f, idx, ncols) for f in findings]
+        # the user's own columns (« Suite donnée »…): what they wrote beside a finding follows it
+        theirs = [j for j in range(ncols) if j not in idx.values()]
+        if theirs:
+            width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
+            previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs]) for row in map(width, block.rows)]
+            for row, kept in zip(rows, kept_beside(previous, findings)):
+                for j, v in zip(theirs, kept or ()):
+                    row[j] = _carried(v)
+        sh.range((r1 + 1, c1), (r1 + n, c2)).value = rows
     if old_n > n or n == 0:
         first_stale = r1 + 1 + n
         sh.range((first_stale, c1), (r1 + max(old_n, 1), c2)).clear_contents()

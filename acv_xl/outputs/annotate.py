@@ -29,11 +29,11 @@ import itertools
 import os
 import re
 import zipfile
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from xml.etree import ElementTree as ET
 
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
@@ -65,6 +65,7 @@ from acv_xl.reading.ooxml import (
     parse_ref,
     q,
     quote_sheet,
+    shared_strings,
     shifted,
     xml_text,
 )
@@ -333,6 +334,17 @@ class _Book:
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
+        # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
+        # a formula left behind (its references would point elsewhere once moved)
+        theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
+        carried: list[dict[int, ET.Element] | None] = []
+        if theirs:
+            shared = shared_strings(self.pkg, self.wb)
+            carried = kept_beside([({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
+                                    {col: _copy_el(cell) for col in theirs
+                                     if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
+                                     and cell.find(q("f")) is None})
+                                   for row in range(first_data, old_last + 1)], findings)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
@@ -364,6 +376,13 @@ class _Book:
                     font = self.styles.link_font(_int(xf.get("fontId")))
                     link_style[base] = str(self.styles.derive(_int(base), fontId=str(font), applyFont="1"))
                 ws.cell(row, col).set("s", link_style[base])
+
+        for i, saved in enumerate(carried):
+            for col, el in (saved or {}).items():
+                cell = ws.cell(first_data + i, col)
+                cell.attrib.clear()
+                cell.attrib.update({**el.attrib, "r": _a1(first_data + i, col)})
+                cell[:] = list(el)
 
         # rows tall enough for their wrapped message and suggestion (a default height cuts them)
         widths = {col: ws.col_width(col) for col in col_of.values()}
@@ -675,6 +694,32 @@ def controles_columns(header: list) -> tuple[dict[str, int], list[str]]:
             if (renamed := renamed_header(col.header, spare)) is not None:
                 found[col.attr] = next(j for j, h in enumerate(texts) if h == renamed and j not in found.values())
     return found, [col.header for col in layout.T_CONTROLES.columns if col.attr not in found]
+
+
+_T = TypeVar("_T")
+_KEY = ("code", "feuille", "cellule", "action")  # what makes a finding the same from one run to the next
+
+
+def _key_text(v: Any) -> str:
+    """A cell of T_Controles as text, as written (« 3.1 »), whatever Excel made of it (a number 12.0)."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return "" if v is None else str(v).strip()
+
+
+def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Finding]) -> list[_T | None]:
+    """What the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding,
+    carried from the row the same finding held (same code, sheet, cell and action; two alike in their
+    order); None for a finding new since. `previous`: each old row's cells of ours (attr → value) and
+    what the user's columns held. Both writers rewrote the whole row: the notes were lost at each run."""
+    waiting: dict[tuple, deque] = defaultdict(deque)
+    for ours, theirs in previous:
+        waiting[tuple(_key_text(ours.get(a)) for a in _KEY)].append(theirs)
+    out: list[_T | None] = []
+    for f in findings:
+        queue = waiting.get(tuple(_key_text(getattr(f, a)) for a in _KEY))
+        out.append(queue.popleft() if queue else None)
+    return out
 
 
 def controles_missing(missing: list[str]) -> str:
