@@ -1608,3 +1608,39 @@ def test_a_users_own_column_of_controles_keeps_each_note_beside_its_finding(tmp_
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 2)] \
         == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]
+
+
+@pytest.mark.parametrize("below", [2, 400], ids=["sous-le-tableau", "plus-bas"])
+def test_a_chart_alone_below_controles_moves_down_in_the_annotated_copy(tmp_path, below):
+    """A chart put just below T_Controles over empty cells (the findings counted by gravité): nothing typed
+    there, so `--annoter` moved nothing and wrote the findings under the chart, hidden. It now moves down as
+    when notes lie there; one lower than the findings reach moves nothing."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.chart import PieChart, Reference
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-graphique.xlsx", tmp_path / "annotee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, c2, r2 = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    chart = PieChart()
+    chart.add_data(Reference(ws, min_col=c1, min_row=r1, max_row=r2))
+    ws.add_chart(chart, ws.cell(r2 + below, c1).coordinate)
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert 2 <= grown < 400  # the findings reach the row just below the table, not 400 rows below
+
+    def top(book):
+        with zipfile.ZipFile(book) as z:
+            xml = b"".join(z.read(n) for n in z.namelist() if n.startswith("xl/drawings/drawing"))
+        return int(re.search(rb"<(?:xdr:)?from>.*?<(?:xdr:)?row>(\d+)</", xml, re.S)[1]) + 1
+
+    assert top(path) == r2 + below
+    assert top(out) == r2 + below + (grown if below <= grown else 0)

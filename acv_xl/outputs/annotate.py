@@ -321,9 +321,11 @@ class _Book:
         new_end = new_last + totals_rows
         # (a merged range there too, even empty: the findings were written under it, half of each hidden)
         blocks = self._blocks_below(ws, part, table_part, r2 + 1) if new_end > r2 else []
+        # (a chart put under the table too, on empty cells: the findings were written under it, hidden)
         if new_end > r2 and (any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
                                  for col, cell in ws.cells.get(r, {}).items())
-                             or any(br1 <= new_end and bc1 <= c2 and bc2 >= c1 for br1, bc1, _br2, bc2 in blocks)):
+                             or any(br1 <= new_end and bc1 <= c2 and bc2 >= c1 for br1, bc1, _br2, bc2 in blocks)
+                             or self._drawn_on(part, r2 + 1, new_end, c1, c2)):
             lo, hi = moved_columns(r2 + 1, c1, c2, blocks)
             ws.move_down(r2 + 1, lo, hi, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
@@ -419,6 +421,16 @@ class _Book:
             lowered = _ANCHOR.sub(lambda m: _lower_anchor(m, first_row, c1, c2, by), data)
             if lowered != data:
                 self.pkg.write_bytes(target, lowered)
+
+    def _drawn_on(self, part: str, r1: int, r2: int, c1: int, c2: int) -> bool:
+        """Whether a picture, chart or shape of the sheet is anchored on a cell of rows r1..r2, columns c1..c2
+        (one `_move_drawings` moves down with them)."""
+        for _rid, ty, target in self.pkg.relationships(part):
+            if ty == REL_DRAWING and self.pkg.has(target):
+                for m in _ANCHOR.finditer(self.pkg.parts[target]):
+                    if (at := _anchor_cell(m)) is not None and r1 <= at[0] <= r2 and c1 <= at[1] <= c2:
+                        return True
+        return False
 
     def _blocks_below(self, ws: Worksheet, part: str, controles: str, first_row: int) -> list[tuple[int, int, int, int]]:
         """The user's tables and merged ranges of the sheet from `first_row` down (`moved_columns`)."""
@@ -635,17 +647,24 @@ REL_DRAWING = NS_R + "/drawing"
 _ANCHOR = re.compile(rb"<([\w.-]+:)?(twoCellAnchor|oneCellAnchor)\b([^>]*)>(.*?)</\1?\2\s*>", re.S)
 
 
-def _lower_anchor(m: re.Match, first_row: int, c1: int, c2: int, by: int) -> bytes:
-    """One anchor `by` rows lower when its top-left cell is among the moved ones (rows are 0-based there),
-    unless the object is fixed on the page (editAs="absolute": Excel moves it with no cell)."""
+def _anchor_cell(m: re.Match) -> tuple[int, int] | None:
+    """(row, column) of an anchor's top-left cell, 1-based (0-based in the drawing), or None for an object
+    fixed on the page (editAs="absolute": Excel moves it with no cell)."""
     prefix, body = re.escape(m.group(1) or b""), m.group(4)
     start = re.search(rb"<%sfrom>(.*?)</%sfrom>" % (prefix, prefix), body, re.S)
     if start is None or re.search(rb'\beditAs\s*=\s*["\']absolute', m.group(3)):
-        return m.group(0)
+        return None
     col = re.search(rb"<%scol>\s*(\d+)\s*</%scol>" % (prefix, prefix), start.group(1))
     row = re.search(rb"<%srow>\s*(\d+)\s*</%srow>" % (prefix, prefix), start.group(1))
-    if not (col and row and int(row.group(1)) + 1 >= first_row and c1 <= int(col.group(1)) + 1 <= c2):
+    return (int(row.group(1)) + 1, int(col.group(1)) + 1) if col and row else None
+
+
+def _lower_anchor(m: re.Match, first_row: int, c1: int, c2: int, by: int) -> bytes:
+    """One anchor `by` rows lower when its top-left cell is among the moved ones."""
+    at = _anchor_cell(m)
+    if at is None or not (at[0] >= first_row and c1 <= at[1] <= c2):
         return m.group(0)
+    prefix, body = re.escape(m.group(1) or b""), m.group(4)
     lower = re.compile(rb"(<%s(from|to)>.*?<%srow>)\s*(\d+)\s*(</%srow>)" % (prefix, prefix, prefix), re.S)
     body = lower.sub(lambda r: r.group(1) + str(min(int(r.group(3)) + by, EXCEL_ROWS - 1)).encode() + r.group(4), body)
     return m.group(0)[:m.start(4) - m.start(0)] + body + m.group(0)[m.end(4) - m.start(0):]
