@@ -1644,3 +1644,24 @@ def test_a_chart_alone_below_controles_moves_down_in_the_annotated_copy(tmp_path
 
     assert top(path) == r2 + below
     assert top(out) == r2 + below + (grown if below <= grown else 0)
+
+
+def test_the_button_moves_down_a_merged_range_below_controles_that_the_desktop_reports(tmp_path):
+    """An empty merged range just below T_Controles reaching past its last column (a title merged for notes
+    to come), as the desktop reads it (`XwSource.merged_boxes`): the button wrote its findings into it, half
+    of each hidden, and with a note typed there inserted cells through it, which Excel refuses (« Validation
+    impossible : erreur inattendue », nothing listed). It now inserts cells over the merged range's columns
+    too, as the annotated copy moves it."""
+    from openpyxl.utils.cell import range_boundaries
+
+    payload = payload_from_xlsx(_faulty()[0], exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    src, report = scripts._read(book)
+    c1, r1, c2, r2 = range_boundaries(_table(payload, layout.T_CONTROLES.name)[1])
+    assert r1 + len(report.findings) > r2 + 1  # the findings reach the merged range's row
+    src.merged_boxes = lambda _sheet, first, lo, hi: [(r2 + 2, c2 - 1, r2 + 2, c2 + 2)] if first == r2 + 1 else []
+    scripts.write_controles(book, src, report.findings)
+    i = _index(payload, layout.Sheet.CONTROLES)
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
+               for a in book.json()["actions"] if a["sheet_position"] == i and a["func"] == "rangeInsert"]
+    assert inserts == [(r2 + 1, c1, r1 + len(report.findings) - r2, c2 + 2 - c1 + 1)]

@@ -180,10 +180,15 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     # rows look empty but the sheet is used below the table: a formula showing nothing (="") comes as ""
     # from the add-in, and was written over
     new_end = r1 + max(n, 1) + (1 if totals else 0)
-    if new_end > block.last_row and src.may_be_occupied(block.sheet, block.last_row + 1, new_end, c1, c2):
-        # over the columns of a table below that reaches past T_Controles' (`moved_columns`): Excel refuses
-        # to insert cells through a table, and the whole Valider stopped there
-        lo, hi = moved_columns(block.last_row + 1, c1, c2, src.table_boxes(block.sheet, block.name))
+    # merged cells below (known on the desktop only): the findings were written into them, half of each
+    # hidden, and Excel refuses to insert cells through one wider than the table (« Validation impossible :
+    # erreur inattendue », nothing listed); moved down even empty, as the annotated copy moves them
+    merged = src.merged_boxes(block.sheet, block.last_row + 1, c1, c2) if new_end > block.last_row else []
+    if new_end > block.last_row and (any(m[0] <= new_end for m in merged)
+                                     or src.may_be_occupied(block.sheet, block.last_row + 1, new_end, c1, c2)):
+        # over the columns of a table or merged range below that reaches past T_Controles' (`moved_columns`):
+        # Excel refuses to insert cells through either, and the whole Valider stopped there
+        lo, hi = moved_columns(block.last_row + 1, c1, c2, src.table_boxes(block.sheet, block.name) + merged)
         sh.range((block.last_row + 1, lo), (new_end, hi)).insert(shift="down", copy_origin="format_from_left_or_above")
     if totals:
         # a totals row (a user's count of the findings): the findings were written over it and the table
