@@ -1536,7 +1536,8 @@ def test_a_controles_with_none_of_its_headers_lists_nothing_and_says_why(tmp_pat
     _controles_headers(_faulty()[0], path, {c.header: f"Colonne {k}" for k, c in enumerate(layout.T_CONTROLES.columns)})
     payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
     i = _index(payload, layout.Sheet.CONTROLES)
-    assert not [a for a in actions if a["sheet_position"] == i and a["func"] in ("setValues", "resizeTable", "rangeInsert")]
+    assert not [a for a in actions
+                if a["sheet_position"] == i and a["func"] in ("setValues", "resizeTable", "rangeInsert")]
     alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
     assert len(alerts) == 1 and alerts[0].startswith(
         "Validation faite, sans la liste des constats : le tableau « T_Controles » de la feuille « Contrôles » n'a "

@@ -203,7 +203,8 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         theirs = [j for j in range(ncols) if j not in idx.values()]
         if theirs:
             width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
-            previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs]) for row in map(width, block.rows)]
+            previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs])
+                        for row in map(width, block.rows)]
             for row, kept in zip(rows, kept_beside(previous, findings)):
                 for j, v in zip(theirs, kept or ()):
                     row[j] = _carried(v)
