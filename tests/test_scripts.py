@@ -1666,3 +1666,47 @@ def test_the_button_moves_down_a_merged_range_below_controles_that_the_desktop_r
     inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
                for a in book.json()["actions"] if a["sheet_position"] == i and a["func"] == "rangeInsert"]
     assert inserts == [(r2 + 1, c1, r1 + len(report.findings) - r2, c2 + 2 - c1 + 1)]
+
+
+def _controles_without(path, out, header: str) -> None:
+    """The workbook `path` saved at `out` with the column `header` of T_Controles deleted (cells and table)."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    k = [tc.name for tc in t.tableColumns].index(header)
+    ws.delete_cols(c1 + k)
+    del t.tableColumns[k]
+    for j, tc in enumerate(t.tableColumns, 1):
+        tc.id = j
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2 - 1)}{r2}"
+    wb.save(out)
+
+
+def test_the_notes_of_controles_follow_their_findings_with_a_column_of_the_key_deleted(tmp_path):
+    """The user deleted the « N° action » column of T_Controles (said, the findings listed without it) and
+    keeps notes in a column of their own: a finding was recognised by its N° action too, which the old rows
+    no longer had — every note beside a finding of an action emptied, by the button and by `--annoter`."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    noted, path = tmp_path / "controles-suite.xlsx", tmp_path / "controles-sans-action.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], noted)
+    _controles_without(noted, path, "N° action")
+    mine -= 1
+    assert any(f.action for f in findings)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 1)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings]

@@ -730,13 +730,16 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     """What the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding,
     carried from the row the same finding held (same code, sheet, cell and action; two alike in their
     order); None for a finding new since. `previous`: each old row's cells of ours (attr → value) and
-    what the user's columns held. Both writers rewrote the whole row: the notes were lost at each run."""
+    what the user's columns held. Both writers rewrote the whole row: the notes were lost at each run.
+    A column of the key the table no longer has is left out of it: its old rows, empty there, matched no
+    finding (« N° action » deleted: every note beside an action's finding was emptied)."""
+    key = [a for a in _KEY if previous and a in previous[0][0]]  # the columns found, the same on every row
     waiting: dict[tuple, deque] = defaultdict(deque)
     for ours, theirs in previous:
-        waiting[tuple(_key_text(ours.get(a)) for a in _KEY)].append(theirs)
+        waiting[tuple(_key_text(ours.get(a)) for a in key)].append(theirs)
     out: list[_T | None] = []
     for f in findings:
-        queue = waiting.get(tuple(_key_text(getattr(f, a)) for a in _KEY))
+        queue = waiting.get(tuple(_key_text(getattr(f, a)) for a in key))
         out.append(queue.popleft() if queue else None)
     return out
 
