@@ -1710,3 +1710,58 @@ def test_the_notes_of_controles_follow_their_findings_with_a_column_of_the_key_d
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 1)] \
         == [(f.cellule, notes[f.cellule]) for f in report.findings]
+
+
+def test_a_note_stays_beside_its_finding_among_findings_on_the_same_cell(tmp_path):
+    """Two columns of T_Financements deleted: two STR-04 on its first cell, the same code, sheet, cell and
+    action, a note of the user's beside each in Contrôles. One column put back, the note of the finding
+    gone was carried beside the other (the first alike in the old order): now the one of its message."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+    from openpyxl.worksheet.table import TableColumn
+
+    from acv_xl.outputs.annotate import annotate
+
+    both, path = tmp_path / "sans-deux-colonnes.xlsx", tmp_path / "sans-nature.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = next(ws for ws in wb.worksheets if layout.T_FINANCEMENTS.name in ws.tables)
+    t = ws.tables[layout.T_FINANCEMENTS.name]
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    for name in ("Nature", "Dispositif"):
+        k = [tc.name for tc in t.tableColumns].index(name)
+        ws.delete_cols(c1 + k)
+        del t.tableColumns[k]
+        for j, tc in enumerate(t.tableColumns, 1):
+            tc.id = j
+        c2 -= 1
+        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"
+        wb.save(path if name == "Nature" else both)
+    previous = validate_file(both).findings
+    same = [f for f in previous if f.code == "STR-04"]
+    assert [f.message for f in same] and len({(f.feuille, f.cellule, f.action) for f in same}) == 1 < len(same)
+    notes = {f.message: f"Note {k}" for k, f in enumerate(previous)}
+
+    wb = openpyxl.load_workbook(path)  # as a run on `both` left it, a note beside each finding
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    for i, f in enumerate(previous, start=r1 + 1):
+        for j, v in enumerate([f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]):
+            ws.cell(i, c1 + j).value = v
+        ws.cell(i, c2 + 1).value = notes[f.message]
+    ws.cell(r1, c2 + 1).value = "Suite donnée"
+    t.tableColumns.append(TableColumn(id=c2 - c1 + 2, name="Suite donnée"))
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2 + 1)}{r1 + len(previous)}"
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    assert [f.code for f in report.findings].count("STR-04") == len(same) - 1
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert [(row[5], row[-1]) for row in written] == [(f.message, notes.get(f.message, "")) for f in report.findings]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    rows = range(r1 + 1, r1 + len(report.findings) + 1)
+    assert [(ws.cell(r, c1 + 5).value, ws.cell(r, c2 + 1).value) for r in rows] \
+        == [(f.message, notes.get(f.message)) for f in report.findings]

@@ -728,20 +728,35 @@ def _key_text(v: Any) -> str:
 
 def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Finding]) -> list[_T | None]:
     """What the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding,
-    carried from the row the same finding held (same code, sheet, cell and action; two alike in their
-    order); None for a finding new since. `previous`: each old row's cells of ours (attr → value) and
-    what the user's columns held. Both writers rewrote the whole row: the notes were lost at each run.
-    A column of the key the table no longer has is left out of it: its old rows, empty there, matched no
-    finding (« N° action » deleted: every note beside an action's finding was emptied)."""
-    key = [a for a in _KEY if previous and a in previous[0][0]]  # the columns found, the same on every row
-    waiting: dict[tuple, deque] = defaultdict(deque)
-    for ours, theirs in previous:
-        waiting[tuple(_key_text(ours.get(a)) for a in key)].append(theirs)
-    out: list[_T | None] = []
-    for f in findings:
-        queue = waiting.get(tuple(_key_text(getattr(f, a)) for a in key))
-        out.append(queue.popleft() if queue else None)
-    return out
+    carried from the row the same finding held: same code, sheet, cell and action, and the same message
+    first — two findings may share the rest (two columns of a table deleted: two STR-04 on its first
+    cell), and the note of the one gone went beside the other; then one whose message changed (an
+    amount in it), in their order. None for a finding new since. `previous`: each old row's cells of
+    ours (attr → value) and what the user's columns held. Both writers rewrote the whole row: the notes
+    were lost at each run. A column of the key the table no longer has is left out of it: its old rows,
+    empty there, matched no finding (« N° action » deleted: every note beside an action's finding was
+    emptied); with none of them, only the message tells a finding."""
+    found = previous[0][0] if previous else {}  # the columns found, the same on every row
+    key = [a for a in _KEY if a in found]
+    said = key + ["message"] * ("message" in found)
+    same: dict[tuple, deque[int]] = defaultdict(deque)
+    alike: dict[tuple, deque[int]] = defaultdict(deque)
+    for n, (ours, _theirs) in enumerate(previous):
+        same[tuple(_key_text(ours.get(a)) for a in said)].append(n)
+        alike[tuple(_key_text(ours.get(a)) for a in key)].append(n)
+    row: list[int | None] = [None] * len(findings)
+    taken: set[int] = set()
+    for i, f in enumerate(findings):
+        if said and (queue := same.get(tuple(_key_text(getattr(f, a)) for a in said))):
+            row[i] = n = queue.popleft()
+            taken.add(n)
+    for i, f in enumerate(findings):
+        if row[i] is None and key and (queue := alike.get(tuple(_key_text(getattr(f, a)) for a in key))):
+            while queue and queue[0] in taken:
+                queue.popleft()
+            if queue:
+                row[i] = queue.popleft()
+    return [None if n is None else previous[n][1] for n in row]
 
 
 def controles_missing(missing: list[str]) -> str:
