@@ -1765,3 +1765,24 @@ def test_a_note_stays_beside_its_finding_among_findings_on_the_same_cell(tmp_pat
     rows = range(r1 + 1, r1 + len(report.findings) + 1)
     assert [(ws.cell(r, c1 + 5).value, ws.cell(r, c2 + 1).value) for r in rows] \
         == [(f.message, notes.get(f.message)) for f in report.findings]
+
+
+def test_a_column_of_controles_missing_on_a_renamed_sheet_is_said_on_that_sheet(tmp_path, capsys):
+    """Contrôles renamed « Contrôles 2026 », a header of T_Controles renamed past recognition: the button and
+    the command line said the column missing from « la feuille « Contrôles » », a sheet the workbook has not."""
+    import openpyxl
+
+    from acv_xl.cli import main
+
+    path = tmp_path / "controles-2026.xlsx"
+    _controles_headers(_faulty()[0], path, {"Message": "Constat"})
+    wb = openpyxl.load_workbook(path)
+    wb[layout.Sheet.CONTROLES].title = "Contrôles 2026"
+    wb.save(path)
+    said = "le tableau « T_Controles » de la feuille « Contrôles 2026 » n'a plus de colonne « Message »"
+    _payload, _report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
+    assert len(alerts) == 1 and said in alerts[0]
+
+    main(["valider", str(path), "--annoter", str(tmp_path / "annotee.xlsx")])
+    assert said in capsys.readouterr().out

@@ -236,7 +236,7 @@ def not_listed(report, block: TableBlock | None = None) -> str:
     from acv_xl.outputs.report import verdict
 
     if block is not None:
-        gap = controles_missing(controles_columns(block.header)[1])
+        gap = controles_missing(controles_columns(block.header)[1], block.sheet)
         return (f"Validation faite, {gap}. Verdict : {verdict(report)[0]} Pour lire les constats, lancez "
                 "« acv-xl valider » sur le fichier.")
     return (f"Le tableau « {layout.T_CONTROLES.name} » de la feuille « {layout.Sheet.CONTROLES} » est introuvable "
@@ -398,7 +398,7 @@ def _run_valider(book, today: date | None):
         _alert(book, not_listed(report, controles))
     elif listed and kept and (missing := controles_columns(controles.header)[1]):
         # a column renamed or deleted: the findings listed without it, said rather than left out in silence
-        _alert(book, f"Validation faite ; {controles_missing(missing)}.")
+        _alert(book, f"Validation faite ; {controles_missing(missing, controles.sheet)}.")
     own = {id(f) for f in report.findings}
     highlight(book, src, [f for f in kept if id(f) in own], before)  # the findings listed, those only
     return report

@@ -210,7 +210,7 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
     if not listed and book.controles_missing is None:
         return (f"sans la liste des constats : le tableau « {layout.T_CONTROLES.name} » de la feuille "
                 f"« {layout.Sheet.CONTROLES} » est introuvable")
-    return controles_missing(book.controles_missing) if book.controles_missing else None
+    return controles_missing(book.controles_missing, book.controles_sheet) if book.controles_missing else None
 
 
 def _write_atomically(pkg: Package, src: Path, out: Path) -> None:
@@ -236,6 +236,7 @@ class _Book:
     def __init__(self, pkg: Package):
         self.pkg = pkg
         self.controles_missing: list[str] | None = None  # T_Controles' headers not found (None: no table)
+        self.controles_sheet = layout.Sheet.CONTROLES  # the sheet T_Controles was found on, whatever its name
         self.wb = Workbook(pkg)
         if not self.wb.xml.root.tag.startswith("{" + NS_MAIN + "}"):
             # Strict Open XML: other namespaces everywhere; not worth a second code path
@@ -302,6 +303,7 @@ class _Book:
         old_last = r2 - totals_rows
         names = [tc.get("name", "") for tc in table.root.iter(q("tableColumn"))]
         found, self.controles_missing = controles_columns(names)
+        self.controles_sheet = self.wb.sheet_name(part)
         if not found:
             return False  # rows of nothing but empty cells: the copy lists none, and the caller says why
         col_of = {attr: c1 + j for attr, j in found.items()}
@@ -759,10 +761,11 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     return [None if n is None else previous[n][1] for n in row]
 
 
-def controles_missing(missing: list[str]) -> str:
+def controles_missing(missing: list[str], sheet: str) -> str:
     """What the listing of the findings lacks (French, no capital, no full stop): `missing`, the headers of
-    T_Controles that `controles_columns` found nowhere."""
-    table = f"le tableau « {layout.T_CONTROLES.name} » de la feuille « {layout.Sheet.CONTROLES} »"
+    T_Controles that `controles_columns` found nowhere, on `sheet` (a Contrôles renamed « Contrôles 2026 »
+    was called « Contrôles », a sheet the workbook has not)."""
+    table = f"le tableau « {layout.T_CONTROLES.name} » de la feuille « {sheet} »"
     names = ", ".join(f"« {h} »" for h in missing)
     if len(missing) == len(layout.T_CONTROLES.columns):
         return (f"sans la liste des constats : {table} n'a plus aucune de ses colonnes ({names}), leurs en-têtes "
