@@ -1786,3 +1786,25 @@ def test_a_column_of_controles_missing_on_a_renamed_sheet_is_said_on_that_sheet(
 
     main(["valider", str(path), "--annoter", str(tmp_path / "annotee.xlsx")])
     assert said in capsys.readouterr().out
+
+
+def test_the_button_moves_down_merged_ranges_met_through_one_another_below_controles(tmp_path):
+    """Below T_Controles, on the desktop, a merged range reaching past its last column, and lower a second one
+    that meets the first's columns but none of T_Controles': the button inserted cells over the first's
+    columns only, through the second — which Excel refuses (« Validation impossible : erreur inattendue »,
+    nothing listed). Each merged range met is now asked for in turn, as the annotated copy widens the move."""
+    from openpyxl.utils.cell import range_boundaries
+
+    payload = payload_from_xlsx(_faulty()[0], exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    src, report = scripts._read(book)
+    c1, r1, c2, r2 = range_boundaries(_table(payload, layout.T_CONTROLES.name)[1])
+    assert r1 + len(report.findings) > r2 + 1  # the findings reach the first merged range's row
+    areas = [(r2 + 2, c2 - 1, r2 + 2, c2 + 2), (r2 + 5, c2 + 2, r2 + 6, c2 + 4)]
+    # what Excel says of a range: the merged areas meeting its columns
+    src.merged_boxes = lambda _sheet, first, lo, hi: [a for a in areas if a[0] >= first and a[1] <= hi and a[3] >= lo]
+    scripts.write_controles(book, src, report.findings)
+    i = _index(payload, layout.Sheet.CONTROLES)
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
+               for a in book.json()["actions"] if a["sheet_position"] == i and a["func"] == "rangeInsert"]
+    assert inserts == [(r2 + 1, c1, r1 + len(report.findings) - r2, c2 + 4 - c1 + 1)]

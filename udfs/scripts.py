@@ -187,8 +187,12 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     if new_end > block.last_row and (any(m[0] <= new_end for m in merged)
                                      or src.may_be_occupied(block.sheet, block.last_row + 1, new_end, c1, c2)):
         # over the columns of a table or merged range below that reaches past T_Controles' (`moved_columns`):
-        # Excel refuses to insert cells through either, and the whole Valider stopped there
-        lo, hi = moved_columns(block.last_row + 1, c1, c2, src.table_boxes(block.sheet, block.name) + merged)
+        # Excel refuses to insert cells through either, and the whole Valider stopped there; the merged
+        # ranges of the columns so added asked for in turn (one lower may meet them only, not T_Controles')
+        tables, lo, hi = src.table_boxes(block.sheet, block.name), c1, c2
+        while (wider := moved_columns(block.last_row + 1, c1, c2, tables + merged)) != (lo, hi):
+            lo, hi = wider
+            merged += src.merged_boxes(block.sheet, block.last_row + 1, lo, hi)  # those known kept: it only widens
         sh.range((block.last_row + 1, lo), (new_end, hi)).insert(shift="down", copy_origin="format_from_left_or_above")
     if totals:
         # a totals row (a user's count of the findings): the findings were written over it and the table
