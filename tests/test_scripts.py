@@ -1808,3 +1808,33 @@ def test_the_button_moves_down_merged_ranges_met_through_one_another_below_contr
     inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
                for a in book.json()["actions"] if a["sheet_position"] == i and a["func"] == "rangeInsert"]
     assert inserts == [(r2 + 1, c1, r1 + len(report.findings) - r2, c2 + 4 - c1 + 1)]
+
+
+def test_the_notes_of_controles_follow_their_findings_once_a_deleted_column_is_put_back(tmp_path):
+    """« N° action » deleted from T_Controles then put back, empty, as the message of the button and of
+    `--annoter` advises: the old rows' empty actions matched no finding of an action, and every note beside
+    one was emptied at the run the user was told to make."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-action-remise.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    j = [c.header for c in layout.T_CONTROLES.columns].index("N° action")
+    for r in range(r1 + 1, ws.max_row + 1):
+        ws.cell(r, c1 + j).value = None
+    wb.save(path)
+    assert any(f.action for f in findings)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 1)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings]

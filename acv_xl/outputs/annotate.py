@@ -735,11 +735,12 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     cell), and the note of the one gone went beside the other; then one whose message changed (an
     amount in it), in their order. None for a finding new since. `previous`: each old row's cells of
     ours (attr → value) and what the user's columns held. Both writers rewrote the whole row: the notes
-    were lost at each run. A column of the key the table no longer has is left out of it: its old rows,
-    empty there, matched no finding (« N° action » deleted: every note beside an action's finding was
-    emptied); with none of them, only the message tells a finding."""
+    were lost at each run. A column of the key the table no longer has, or empty on every old row (put
+    back as the message of a column missing advises), is left out of it: its old rows, empty there,
+    matched no finding (« N° action » deleted: every note beside an action's finding was emptied); with
+    none of them, only the message tells a finding."""
     found = previous[0][0] if previous else {}  # the columns found, the same on every row
-    key = [a for a in _KEY if a in found]
+    key = [a for a in _KEY if a in found and any(_key_text(ours.get(a)) for ours, _theirs in previous)]
     said = key + ["message"] * ("message" in found)
     same: dict[tuple, deque[int]] = defaultdict(deque)
     alike: dict[tuple, deque[int]] = defaultdict(deque)
