@@ -319,7 +319,7 @@ def cmd_valider(args) -> int:
         from acv_xl.outputs.annotate import AnnotationError, annotate
 
         try:
-            listed = annotate(Path(args.fichiers[0]), Path(args.annoter), reports[0])
+            gap = annotate(Path(args.fichiers[0]), Path(args.annoter), reports[0])
         except AnnotationError as exc:
             return _fail(str(exc))
         from acv_xl.contract.values import fmt_number
@@ -335,24 +335,15 @@ def cmd_valider(args) -> int:
 
         data = [to_json(r) for r in reports]
         print(json.dumps(data[0] if one_named else data, ensure_ascii=False, indent=2))
-        if args.annoter and not listed:  # stdout is the JSON: the note goes to stderr
-            _say(f"acv-xl : copie annotée écrite {_not_listed()}.", sys.stderr)
+        if args.annoter and gap:  # stdout is the JSON: the note goes to stderr
+            _say(f"acv-xl : copie annotée écrite ({gap}).", sys.stderr)
     else:
         from acv_xl.outputs.report import render_text
 
         render_text(reports, _console())
         if args.annoter:
-            _say(f"Copie annotée écrite : {args.annoter}" + ("" if listed else f" ({_not_listed()} ; ils sont listés "
-                                                                                 "ci-dessus)"))
+            _say(f"Copie annotée écrite : {args.annoter}" + (f" ({gap} ; ils sont listés ci-dessus)" if gap else ""))
     return max(r.exit_code for r in reports)
-
-
-def _not_listed() -> str:
-    """An annotated copy whose T_Controles is missing: its findings had nowhere to go."""
-    from acv_xl.contract import layout
-
-    return (f"sans la liste des constats : le tableau « {layout.T_CONTROLES.name} » de la feuille "
-            f"« {layout.Sheet.CONTROLES} » est introuvable")
 
 
 def cmd_annexe(args) -> int:

@@ -8,7 +8,8 @@ to Excel. The findings must be the command line's: same codes, same sheets, same
 from __future__ import annotations
 
 import copy
-from datetime import date
+import json
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -1480,3 +1481,360 @@ def test_a_helper_column_beside_controles_is_not_pushed_under_by_the_button(tmp_
     assert r1 + len(report.findings) > r2  # the table grows
     i = _index(payload, layout.Sheet.CONTROLES)
     assert not [a for a in actions if a["sheet_position"] == i and a["func"] == "rangeInsert"]
+
+
+def _controles_headers(path, out, headers: dict[str, str]):
+    """The faulty example saved at `out` with T_Controles' headers retyped (`headers`: old → new)."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    for c in range(c1, c2 + 1):
+        if (new := headers.get(ws.cell(r1, c).value)) is not None:
+            ws.cell(r1, c).value = t.tableColumns[c - c1].name = new
+    wb.save(out)
+    return c1, r1
+
+
+def test_a_header_of_controles_retyped_or_renamed_is_found_or_said_by_the_button_and_the_command(tmp_path, capsys):
+    """A header of T_Controles typed otherwise (« gravite ») is its column, as for the data tables; one
+    renamed past recognition (« Message » → « Constat ») is said, the findings listed without it. Both
+    columns were left empty in every finding without a word — every header renamed, empty rows only."""
+    import openpyxl
+
+    from acv_xl.cli import main
+
+    path = tmp_path / "controles-entetes.xlsx"
+    c1, r1 = _controles_headers(_faulty()[0], path, {"Gravité": "gravite", "Message": "Constat"})
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    written = _written(actions, (i, r1, c1 - 1))
+    first = report.findings[0]
+    assert written[0][0] == first.gravite.libelle and written[0][5] == ""  # « Constat »: not ours, not written
+    alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
+    assert alerts == ["Validation faite ; le tableau « T_Controles » de la feuille « Contrôles » n'a plus de colonne "
+                      "« Message », dont l'en-tête a été renommé ou la colonne supprimée : les constats y sont listés "
+                      "sans elle ; rétablissez-la, avec son en-tête exact, puis relancez."]
+
+    out = tmp_path / "annotee.xlsx"
+    main(["valider", str(path), "--annoter", str(out)])
+    said = capsys.readouterr().out
+    assert "n'a plus de colonne « Message », dont l'en-tête a été renommé" in said
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert ws.cell(r1 + 1, c1).value == first.gravite.libelle and ws.cell(r1 + 1, c1 + 5).value is None
+
+
+def test_a_controles_with_none_of_its_headers_lists_nothing_and_says_why(tmp_path, capsys):
+    """Every header of T_Controles renamed: the button wrote rows of empty cells, `--annoter` too, and
+    neither said a word — the user saw an empty list beside « Erreurs à corriger »."""
+    from acv_xl.cli import main
+
+    path = tmp_path / "controles-sans-entetes.xlsx"
+    _controles_headers(_faulty()[0], path, {c.header: f"Colonne {k}" for k, c in enumerate(layout.T_CONTROLES.columns)})
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert not [a for a in actions
+                if a["sheet_position"] == i and a["func"] in ("setValues", "resizeTable", "rangeInsert")]
+    alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
+    assert len(alerts) == 1 and alerts[0].startswith(
+        "Validation faite, sans la liste des constats : le tableau « T_Controles » de la feuille « Contrôles » n'a "
+        "plus aucune de ses colonnes (« Gravité », « Code », ")
+    assert "erreurs bloquent la validation" in alerts[0]
+
+    out = tmp_path / "annotee.xlsx"
+    main(["valider", str(path), "--annoter", str(out)])
+    assert "(sans la liste des constats : le tableau « T_Controles » de la feuille « Contrôles » n'a plus aucune" \
+        in capsys.readouterr().out
+
+
+def _controles_with_notes(path, out):
+    """The faulty example saved at `out` as after a previous run whose findings came in another order,
+    one since fixed, and a column « Suite donnée » the user added to T_Controles with a note beside
+    each: (the findings of `path`, the notes by finding, the table's first column and header row)."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+    from openpyxl.worksheet.table import TableColumn
+
+    findings = validate_file(path).findings
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    fixed = ["Erreur", "FIN-05", "Fiches-actions", "M99", "9.9", "Corrigé depuis.", ""]
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in reversed(findings)] + [fixed]
+    notes = {f.cellule: f"Vu avec le maire le {k + 1}/12 ({f.code})" for k, f in enumerate(findings)}
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+        ws.cell(i, c2 + 1).value = notes.get(row[3], "Plus rien à faire")
+    # a note may be a date or a time (« rappeler à 12:30 »), which Excel keeps as numbers
+    ws.cell(r1 + 1, c2 + 1).value = notes[rows[0][3]] = datetime(2026, 3, 12)
+    ws.cell(r1 + 2, c2 + 1).value = notes[rows[1][3]] = time(12, 30)
+    ws.cell(r1 + 2, c2 + 1).number_format = "hh:mm"
+    ws.cell(r1, c2 + 1).value = "Suite donnée"
+    t.tableColumns.append(TableColumn(id=c2 - c1 + 2, name="Suite donnée"))
+    t.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2 + 1)}{r1 + len(rows)}"
+    t.autoFilter.ref = t.ref
+    wb.save(out)
+    return findings, notes, c1, r1, c2 + 1
+
+
+def test_a_users_own_column_of_controles_keeps_each_note_beside_its_finding(tmp_path):
+    """A column the user added to T_Controles (« Suite donnée ») was emptied at each run, by the button and
+    by `--annoter`: what they noted beside a finding now follows it to its new row; the note of a finding
+    gone goes with it."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-suite.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    assert len(findings) > 1  # their order changes
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    written = _written(actions, (i, r1, c1 - 1))
+    json.dumps(actions)  # what the server answers the add-in (a `time` in it failed the whole response)
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings]
+    cleared = [a for a in actions if a["sheet_position"] == i and a["func"] == "rangeClearContents"]
+    assert [(a["start_row"] + 1, a["column_count"]) for a in cleared] == [(r1 + len(findings) + 1, mine - c1 + 1)]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 2)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]
+
+
+@pytest.mark.parametrize("below", [2, 400], ids=["sous-le-tableau", "plus-bas"])
+def test_a_chart_alone_below_controles_moves_down_in_the_annotated_copy(tmp_path, below):
+    """A chart put just below T_Controles over empty cells (the findings counted by gravité): nothing typed
+    there, so `--annoter` moved nothing and wrote the findings under the chart, hidden. It now moves down as
+    when notes lie there; one lower than the findings reach moves nothing."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.chart import PieChart, Reference
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-graphique.xlsx", tmp_path / "annotee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, c2, r2 = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    chart = PieChart()
+    chart.add_data(Reference(ws, min_col=c1, min_row=r1, max_row=r2))
+    ws.add_chart(chart, ws.cell(r2 + below, c1).coordinate)
+    wb.save(path)
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    grown = r1 + len(report.findings) - r2
+    assert 2 <= grown < 400  # the findings reach the row just below the table, not 400 rows below
+
+    def top(book):
+        with zipfile.ZipFile(book) as z:
+            xml = b"".join(z.read(n) for n in z.namelist() if n.startswith("xl/drawings/drawing"))
+        return int(re.search(rb"<(?:xdr:)?from>.*?<(?:xdr:)?row>(\d+)</", xml, re.S)[1]) + 1
+
+    assert top(path) == r2 + below
+    assert top(out) == r2 + below + (grown if below <= grown else 0)
+
+
+def test_the_button_moves_down_a_merged_range_below_controles_that_the_desktop_reports(tmp_path):
+    """An empty merged range just below T_Controles reaching past its last column (a title merged for notes
+    to come), as the desktop reads it (`XwSource.merged_boxes`): the button wrote its findings into it, half
+    of each hidden, and with a note typed there inserted cells through it, which Excel refuses (« Validation
+    impossible : erreur inattendue », nothing listed). It now inserts cells over the merged range's columns
+    too, as the annotated copy moves it."""
+    from openpyxl.utils.cell import range_boundaries
+
+    payload = payload_from_xlsx(_faulty()[0], exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    src, report = scripts._read(book)
+    c1, r1, c2, r2 = range_boundaries(_table(payload, layout.T_CONTROLES.name)[1])
+    assert r1 + len(report.findings) > r2 + 1  # the findings reach the merged range's row
+    src.merged_boxes = lambda _sheet, first, lo, hi: [(r2 + 2, c2 - 1, r2 + 2, c2 + 2)] if first == r2 + 1 else []
+    scripts.write_controles(book, src, report.findings)
+    i = _index(payload, layout.Sheet.CONTROLES)
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
+               for a in book.json()["actions"] if a["sheet_position"] == i and a["func"] == "rangeInsert"]
+    assert inserts == [(r2 + 1, c1, r1 + len(report.findings) - r2, c2 + 2 - c1 + 1)]
+
+
+def _controles_without(path, out, header: str) -> None:
+    """The workbook `path` saved at `out` with the column `header` of T_Controles deleted (cells and table)."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    k = [tc.name for tc in t.tableColumns].index(header)
+    ws.delete_cols(c1 + k)
+    del t.tableColumns[k]
+    for j, tc in enumerate(t.tableColumns, 1):
+        tc.id = j
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2 - 1)}{r2}"
+    wb.save(out)
+
+
+def test_the_notes_of_controles_follow_their_findings_with_a_column_of_the_key_deleted(tmp_path):
+    """The user deleted the « N° action » column of T_Controles (said, the findings listed without it) and
+    keeps notes in a column of their own: a finding was recognised by its N° action too, which the old rows
+    no longer had — every note beside a finding of an action emptied, by the button and by `--annoter`."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    noted, path = tmp_path / "controles-suite.xlsx", tmp_path / "controles-sans-action.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], noted)
+    _controles_without(noted, path, "N° action")
+    mine -= 1
+    assert any(f.action for f in findings)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 1)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings]
+
+
+def test_a_note_stays_beside_its_finding_among_findings_on_the_same_cell(tmp_path):
+    """Two columns of T_Financements deleted: two STR-04 on its first cell, the same code, sheet, cell and
+    action, a note of the user's beside each in Contrôles. One column put back, the note of the finding
+    gone was carried beside the other (the first alike in the old order): now the one of its message."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+    from openpyxl.worksheet.table import TableColumn
+
+    from acv_xl.outputs.annotate import annotate
+
+    both, path = tmp_path / "sans-deux-colonnes.xlsx", tmp_path / "sans-nature.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = next(ws for ws in wb.worksheets if layout.T_FINANCEMENTS.name in ws.tables)
+    t = ws.tables[layout.T_FINANCEMENTS.name]
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    for name in ("Nature", "Dispositif"):
+        k = [tc.name for tc in t.tableColumns].index(name)
+        ws.delete_cols(c1 + k)
+        del t.tableColumns[k]
+        for j, tc in enumerate(t.tableColumns, 1):
+            tc.id = j
+        c2 -= 1
+        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"
+        wb.save(path if name == "Nature" else both)
+    previous = validate_file(both).findings
+    same = [f for f in previous if f.code == "STR-04"]
+    assert [f.message for f in same] and len({(f.feuille, f.cellule, f.action) for f in same}) == 1 < len(same)
+    notes = {f.message: f"Note {k}" for k, f in enumerate(previous)}
+
+    wb = openpyxl.load_workbook(path)  # as a run on `both` left it, a note beside each finding
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    for i, f in enumerate(previous, start=r1 + 1):
+        for j, v in enumerate([f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]):
+            ws.cell(i, c1 + j).value = v
+        ws.cell(i, c2 + 1).value = notes[f.message]
+    ws.cell(r1, c2 + 1).value = "Suite donnée"
+    t.tableColumns.append(TableColumn(id=c2 - c1 + 2, name="Suite donnée"))
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2 + 1)}{r1 + len(previous)}"
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    assert [f.code for f in report.findings].count("STR-04") == len(same) - 1
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert [(row[5], row[-1]) for row in written] == [(f.message, notes.get(f.message, "")) for f in report.findings]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    rows = range(r1 + 1, r1 + len(report.findings) + 1)
+    assert [(ws.cell(r, c1 + 5).value, ws.cell(r, c2 + 1).value) for r in rows] \
+        == [(f.message, notes.get(f.message)) for f in report.findings]
+
+
+def test_a_column_of_controles_missing_on_a_renamed_sheet_is_said_on_that_sheet(tmp_path, capsys):
+    """Contrôles renamed « Contrôles 2026 », a header of T_Controles renamed past recognition: the button and
+    the command line said the column missing from « la feuille « Contrôles » », a sheet the workbook has not."""
+    import openpyxl
+
+    from acv_xl.cli import main
+
+    path = tmp_path / "controles-2026.xlsx"
+    _controles_headers(_faulty()[0], path, {"Message": "Constat"})
+    wb = openpyxl.load_workbook(path)
+    wb[layout.Sheet.CONTROLES].title = "Contrôles 2026"
+    wb.save(path)
+    said = "le tableau « T_Controles » de la feuille « Contrôles 2026 » n'a plus de colonne « Message »"
+    _payload, _report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
+    assert len(alerts) == 1 and said in alerts[0]
+
+    main(["valider", str(path), "--annoter", str(tmp_path / "annotee.xlsx")])
+    assert said in capsys.readouterr().out
+
+
+def test_the_button_moves_down_merged_ranges_met_through_one_another_below_controles(tmp_path):
+    """Below T_Controles, on the desktop, a merged range reaching past its last column, and lower a second one
+    that meets the first's columns but none of T_Controles': the button inserted cells over the first's
+    columns only, through the second — which Excel refuses (« Validation impossible : erreur inattendue »,
+    nothing listed). Each merged range met is now asked for in turn, as the annotated copy widens the move."""
+    from openpyxl.utils.cell import range_boundaries
+
+    payload = payload_from_xlsx(_faulty()[0], exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    src, report = scripts._read(book)
+    c1, r1, c2, r2 = range_boundaries(_table(payload, layout.T_CONTROLES.name)[1])
+    assert r1 + len(report.findings) > r2 + 1  # the findings reach the first merged range's row
+    areas = [(r2 + 2, c2 - 1, r2 + 2, c2 + 2), (r2 + 5, c2 + 2, r2 + 6, c2 + 4)]
+    # what Excel says of a range: the merged areas meeting its columns
+    src.merged_boxes = lambda _sheet, first, lo, hi: [a for a in areas if a[0] >= first and a[1] <= hi and a[3] >= lo]
+    scripts.write_controles(book, src, report.findings)
+    i = _index(payload, layout.Sheet.CONTROLES)
+    inserts = [(a["start_row"] + 1, a["start_column"] + 1, a["row_count"], a["column_count"])
+               for a in book.json()["actions"] if a["sheet_position"] == i and a["func"] == "rangeInsert"]
+    assert inserts == [(r2 + 1, c1, r1 + len(report.findings) - r2, c2 + 4 - c1 + 1)]
+
+
+def test_the_notes_of_controles_follow_their_findings_once_a_deleted_column_is_put_back(tmp_path):
+    """« N° action » deleted from T_Controles then put back, empty, as the message of the button and of
+    `--annoter` advises: the old rows' empty actions matched no finding of an action, and every note beside
+    one was emptied at the run the user was told to make."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-action-remise.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    j = [c.header for c in layout.T_CONTROLES.columns].index("N° action")
+    for r in range(r1 + 1, ws.max_row + 1):
+        ws.cell(r, c1 + j).value = None
+    wb.save(path)
+    assert any(f.action for f in findings)
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 1)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings]

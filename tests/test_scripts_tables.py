@@ -1012,3 +1012,27 @@ def test_an_error_calamine_does_not_know_is_read_as_the_error_not_a_damaged_file
     assert [f.code for f in cli.findings if f.code.startswith("STR")] == ["STR-06"]
     assert f"contient l'erreur Excel {error}." in cli.findings[[f.code for f in cli.findings].index("STR-06")].message
     _same(cli, button)
+
+
+def test_merged_cells_below_controles_are_found_on_the_desktop_none_from_the_add_in():
+    """What the button must move down below T_Controles (`XwSource.merged_boxes`): on the desktop the merged
+    ranges meeting its columns, read from Excel (one call when there is none), whole even where they reach
+    past them; from the add-in, none (its payload says nothing of merges)."""
+    from types import SimpleNamespace
+
+    from udfs.xw_source import XwSource
+
+    calls: list = []
+
+    def source(areas, sent=False):
+        src = XwSource(None)
+        src._values = {"Contrôles": [[None] * 12 for _ in range(40)]}
+        src._sent = sent
+        src.sheet = lambda _name: SimpleNamespace(range=lambda a, b: _ComRange(areas, *a, *b, calls))
+        return src
+
+    assert source([]).merged_boxes("Contrôles", 6, 1, 7) == [] and len(calls) == 1
+    areas = [(9, 6, 9, 10), (30, 1, 31, 1), (3, 1, 3, 7), (12, 9, 12, 11)]  # one above, one beside only
+    assert source(areas).merged_boxes("Contrôles", 6, 1, 7) == [(9, 6, 9, 10), (30, 1, 31, 1)]
+    assert source(areas, sent=True).merged_boxes("Contrôles", 6, 1, 7) == []
+    assert source(areas).merged_boxes("Contrôles", 41, 1, 7) == []  # below the sheet's last used row

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,11 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
-from acv_xl.outputs.annotate import moved_columns, past_the_grid, within_cap
+from acv_xl.outputs.annotate import (controles_columns, controles_missing, kept_beside, moved_columns, past_the_grid,
+                                     within_cap)
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
 from acv_xl.reading.source import TableBlock
 
-from .tables import header_index
 from .xw_source import XwSource
 
 __all__ = ["valider", "generer_annexe", "valider_desktop", "generer_annexe_desktop",
@@ -102,7 +102,7 @@ def _previous_cells(block: TableBlock | None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if block is None:
         return out
-    idx = header_index(block.header, layout.T_CONTROLES)
+    idx = controles_columns(block.header)[0]
     if not {"gravite", "feuille", "cellule"} <= set(idx):
         return out
     filled = {g.libelle for g in FILLS}
@@ -130,6 +130,17 @@ def _finding_row(f: Finding, idx: dict[str, int], width: int) -> list[Any]:
     return row
 
 
+def _carried(value: Any) -> Any:
+    """A cell of the user's own column of T_Controles, to be written back elsewhere as it was: a time alone
+    (« 12:30 », read as a `time`) as Excel holds it, a fraction of a day its cell's format shows — xlwings
+    cannot send a `time`, and the whole response failed."""
+    if value is None:
+        return ""
+    if isinstance(value, time):
+        return (value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6) / 86400
+    return as_text(_fits(value))
+
+
 def _fits(text: Any) -> Any:
     """`text` cut to what a cell holds (`fit_cell`), room left for the apostrophe `as_text` may add:
     Excel refuses the whole write of Contrôles for one cell past it — no finding listed at all."""
@@ -143,6 +154,9 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     nowhere to write them, and no finding says so (T_Controles is not read as data)."""
     block = src.table(layout.T_CONTROLES.name)
     if block is None:
+        return False
+    idx = controles_columns(block.header)[0]
+    if not idx:  # not one of its columns: rows of empty cells, the findings nowhere (the caller says why)
         return False
     sh = _sheet(book, block.sheet)
     r1, c1 = block.first_row, block.first_col
@@ -166,10 +180,19 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     # rows look empty but the sheet is used below the table: a formula showing nothing (="") comes as ""
     # from the add-in, and was written over
     new_end = r1 + max(n, 1) + (1 if totals else 0)
-    if new_end > block.last_row and src.may_be_occupied(block.sheet, block.last_row + 1, new_end, c1, c2):
-        # over the columns of a table below that reaches past T_Controles' (`moved_columns`): Excel refuses
-        # to insert cells through a table, and the whole Valider stopped there
-        lo, hi = moved_columns(block.last_row + 1, c1, c2, src.table_boxes(block.sheet, block.name))
+    # merged cells below (known on the desktop only): the findings were written into them, half of each
+    # hidden, and Excel refuses to insert cells through one wider than the table (« Validation impossible :
+    # erreur inattendue », nothing listed); moved down even empty, as the annotated copy moves them
+    merged = src.merged_boxes(block.sheet, block.last_row + 1, c1, c2) if new_end > block.last_row else []
+    if new_end > block.last_row and (any(m[0] <= new_end for m in merged)
+                                     or src.may_be_occupied(block.sheet, block.last_row + 1, new_end, c1, c2)):
+        # over the columns of a table or merged range below that reaches past T_Controles' (`moved_columns`):
+        # Excel refuses to insert cells through either, and the whole Valider stopped there; the merged
+        # ranges of the columns so added asked for in turn (one lower may meet them only, not T_Controles')
+        tables, lo, hi = src.table_boxes(block.sheet, block.name), c1, c2
+        while (wider := moved_columns(block.last_row + 1, c1, c2, tables + merged)) != (lo, hi):
+            lo, hi = wider
+            merged += src.merged_boxes(block.sheet, block.last_row + 1, lo, hi)  # those known kept: it only widens
         sh.range((block.last_row + 1, lo), (new_end, hi)).insert(shift="down", copy_origin="format_from_left_or_above")
     if totals:
         # a totals row (a user's count of the findings): the findings were written over it and the table
@@ -179,8 +202,17 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         table.show_totals = False
         sh.range((block.end_row, c1), (block.end_row, c2)).clear_contents()
     if n:
-        idx = header_index(block.header, layout.T_CONTROLES)
-        sh.range((r1 + 1, c1), (r1 + n, c2)).value = [_finding_row(f, idx, ncols) for f in findings]
+        rows = [_finding_row(f, idx, ncols) for f in findings]
+        # the user's own columns (« Suite donnée »…): what they wrote beside a finding follows it
+        theirs = [j for j in range(ncols) if j not in idx.values()]
+        if theirs:
+            width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
+            previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs])
+                        for row in map(width, block.rows)]
+            for row, kept in zip(rows, kept_beside(previous, findings)):
+                for j, v in zip(theirs, kept or ()):
+                    row[j] = _carried(v)
+        sh.range((r1 + 1, c1), (r1 + n, c2)).value = rows
     if old_n > n or n == 0:
         first_stale = r1 + 1 + n
         sh.range((first_stale, c1), (r1 + max(old_n, 1), c2)).clear_contents()
@@ -201,11 +233,16 @@ def _shows_totals(table) -> bool:
         return False
 
 
-def not_listed(report) -> str:
+def not_listed(report, block: TableBlock | None = None) -> str:
     """The message box of a validation whose findings had nowhere to go: the verdict at least, and
-    where to read them — « Erreurs à corriger » on Accueil with an empty Contrôles says nothing."""
+    where to read them — « Erreurs à corriger » on Accueil with an empty Contrôles says nothing. `block`:
+    T_Controles when it was found, but none of its columns."""
     from acv_xl.outputs.report import verdict
 
+    if block is not None:
+        gap = controles_missing(controles_columns(block.header)[1], block.sheet)
+        return (f"Validation faite, {gap}. Verdict : {verdict(report)[0]} Pour lire les constats, lancez "
+                "« acv-xl valider » sur le fichier.")
     return (f"Le tableau « {layout.T_CONTROLES.name} » de la feuille « {layout.Sheet.CONTROLES} » est introuvable "
             "(feuille supprimée, tableau renommé ou converti en plage ordinaire) : les constats de la validation "
             f"n'ont pas pu y être listés. Verdict : {verdict(report)[0]} Pour les lire, lancez « acv-xl valider » "
@@ -343,7 +380,8 @@ def _run_valider(book, today: date | None):
         _alert(book, other)
         return report
     since = since_rows(src, report)
-    before = _previous_cells(src.table(layout.T_CONTROLES.name))  # before Contrôles is rewritten
+    controles = src.table(layout.T_CONTROLES.name)
+    before = _previous_cells(controles)  # before Contrôles is rewritten
     # the colours last: a sheet the user protected refuses them, and on the web Excel then stops the
     # writes that follow in the same batch — Contrôles, the status and the validated data are written
     # (and shown: a change of sheet ends a batch) before, never lost for a colour
@@ -361,7 +399,10 @@ def _run_valider(book, today: date | None):
     if ctrl is not None:
         show(ctrl)
     if not listed and (report.findings or since):
-        _alert(book, not_listed(report))
+        _alert(book, not_listed(report, controles))
+    elif listed and kept and (missing := controles_columns(controles.header)[1]):
+        # a column renamed or deleted: the findings listed without it, said rather than left out in silence
+        _alert(book, f"Validation faite ; {controles_missing(missing, controles.sheet)}.")
     own = {id(f) for f in report.findings}
     highlight(book, src, [f for f in kept if id(f) in own], before)  # the findings listed, those only
     return report

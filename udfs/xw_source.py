@@ -252,6 +252,20 @@ class XwSource:
                 continue
         return out
 
+    def merged_boxes(self, sheet_name: str, first_row: int, c1: int, c2: int) -> list[tuple[int, int, int, int]]:
+        """(first row, first column, last row, last column) of the merged ranges meeting columns c1..c2 from
+        `first_row` down to the sheet's last used row, on the desktop (COM, `_merged_areas`: one call when
+        there is none); none from the add-in, whose payload says nothing of merges."""
+        last = len(self.values(sheet_name))
+        sh = self.sheet(sheet_name)
+        if self._sent or sh is None or last < first_row:
+            return []
+        try:
+            rng = sh.range((first_row, c1), (last, c2))
+        except Exception:  # noqa: BLE001 — an engine that cannot say: none known, as from the add-in
+            return []
+        return [parse_range(area) for area in _merged_areas(rng)]
+
     def last_used_row(self, sheet_name: str, after: int, c1: int, c2: int) -> int:
         """The last row below `after` showing something in columns c1..c2, else `after` (what an insertion
         there pushes down; a formula showing nothing on the sheet's last rows is not seen)."""

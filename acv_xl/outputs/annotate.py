@@ -29,11 +29,11 @@ import itertools
 import os
 import re
 import zipfile
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from xml.etree import ElementTree as ET
 
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
@@ -65,9 +65,11 @@ from acv_xl.reading.ooxml import (
     parse_ref,
     q,
     quote_sheet,
+    shared_strings,
     shifted,
     xml_text,
 )
+from acv_xl.reading.read import renamed_header
 from acv_xl.reading.source import a1 as _a1
 
 COMMENT_AUTHOR = "acv-xl"
@@ -171,10 +173,10 @@ def check_output(src: Path, out: Path) -> str | None:
     return None
 
 
-def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = None) -> bool:
+def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = None) -> str | None:
     """Write the annotated copy of `src` to `out` (see the module doc); `src` is never modified.
-    False when its findings could not be listed, T_Controles missing (the caller says so: no finding
-    does, T_Controles is not read as data)."""
+    None when its findings are listed; else what their listing lacks, in French, for the caller to say
+    (no finding does, T_Controles is not read as data): T_Controles missing, or columns of it."""
     src, out = Path(src), Path(out)
     problem = check_output(src, out)
     if problem:
@@ -189,7 +191,7 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         book.clear_highlights()
         rows = report.findings + _since_rows(report)
         kept = within_cap(rows)
-        listed = book.list_findings(kept) or not rows
+        listed = book.list_findings(kept)
         # the findings listed, and those only: the last row says the others are neither listed nor marked
         own = {id(f) for f in report.findings}
         book.mark_cells([f for f in kept if id(f) in own])
@@ -203,7 +205,12 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         raise AnnotationError(f"la copie annotée n'a pas pu être écrite : une partie du classeur {src.name} "
                               f"est illisible ou endommagée ({type(exc).__name__}).") from exc
     _write_atomically(pkg, src, out)
-    return listed
+    if not rows:
+        return None
+    if not listed and book.controles_missing is None:
+        return (f"sans la liste des constats : le tableau « {layout.T_CONTROLES.name} » de la feuille "
+                f"« {layout.Sheet.CONTROLES} » est introuvable")
+    return controles_missing(book.controles_missing, book.controles_sheet) if book.controles_missing else None
 
 
 def _write_atomically(pkg: Package, src: Path, out: Path) -> None:
@@ -228,6 +235,8 @@ class _Target:
 class _Book:
     def __init__(self, pkg: Package):
         self.pkg = pkg
+        self.controles_missing: list[str] | None = None  # T_Controles' headers not found (None: no table)
+        self.controles_sheet = layout.Sheet.CONTROLES  # the sheet T_Controles was found on, whatever its name
         self.wb = Workbook(pkg)
         if not self.wb.xml.root.tag.startswith("{" + NS_MAIN + "}"):
             # Strict Open XML: other namespaces everywhere; not worth a second code path
@@ -293,8 +302,11 @@ class _Book:
         first_data = r1 + header_rows
         old_last = r2 - totals_rows
         names = [tc.get("name", "") for tc in table.root.iter(q("tableColumn"))]
-        col_of = {col.attr: c1 + names.index(col.header)
-                  for col in layout.T_CONTROLES.columns if col.header in names}
+        found, self.controles_missing = controles_columns(names)
+        self.controles_sheet = self.wb.sheet_name(part)
+        if not found:
+            return False  # rows of nothing but empty cells: the copy lists none, and the caller says why
+        col_of = {attr: c1 + j for attr, j in found.items()}
 
         # formats of the first data row, reused on every row written (the template's wrap, widths…)
         style_of = {}
@@ -311,9 +323,11 @@ class _Book:
         new_end = new_last + totals_rows
         # (a merged range there too, even empty: the findings were written under it, half of each hidden)
         blocks = self._blocks_below(ws, part, table_part, r2 + 1) if new_end > r2 else []
+        # (a chart put under the table too, on empty cells: the findings were written under it, hidden)
         if new_end > r2 and (any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
                                  for col, cell in ws.cells.get(r, {}).items())
-                             or any(br1 <= new_end and bc1 <= c2 and bc2 >= c1 for br1, bc1, _br2, bc2 in blocks)):
+                             or any(br1 <= new_end and bc1 <= c2 and bc2 >= c1 for br1, bc1, _br2, bc2 in blocks)
+                             or self._drawn_on(part, r2 + 1, new_end, c1, c2)):
             lo, hi = moved_columns(r2 + 1, c1, c2, blocks)
             ws.move_down(r2 + 1, lo, hi, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
@@ -324,6 +338,17 @@ class _Book:
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
+        # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
+        # a formula left behind (its references would point elsewhere once moved)
+        theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
+        carried: list[dict[int, ET.Element] | None] = []
+        if theirs:
+            shared = shared_strings(self.pkg, self.wb)
+            carried = kept_beside([({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
+                                    {col: _copy_el(cell) for col in theirs
+                                     if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
+                                     and cell.find(q("f")) is None})
+                                   for row in range(first_data, old_last + 1)], findings)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
@@ -355,6 +380,13 @@ class _Book:
                     font = self.styles.link_font(_int(xf.get("fontId")))
                     link_style[base] = str(self.styles.derive(_int(base), fontId=str(font), applyFont="1"))
                 ws.cell(row, col).set("s", link_style[base])
+
+        for i, saved in enumerate(carried):
+            for col, el in (saved or {}).items():
+                cell = ws.cell(first_data + i, col)
+                cell.attrib.clear()
+                cell.attrib.update({**el.attrib, "r": _a1(first_data + i, col)})
+                cell[:] = list(el)
 
         # rows tall enough for their wrapped message and suggestion (a default height cuts them)
         widths = {col: ws.col_width(col) for col in col_of.values()}
@@ -391,6 +423,16 @@ class _Book:
             lowered = _ANCHOR.sub(lambda m: _lower_anchor(m, first_row, c1, c2, by), data)
             if lowered != data:
                 self.pkg.write_bytes(target, lowered)
+
+    def _drawn_on(self, part: str, r1: int, r2: int, c1: int, c2: int) -> bool:
+        """Whether a picture, chart or shape of the sheet is anchored on a cell of rows r1..r2, columns c1..c2
+        (one `_move_drawings` moves down with them)."""
+        for _rid, ty, target in self.pkg.relationships(part):
+            if ty == REL_DRAWING and self.pkg.has(target):
+                for m in _ANCHOR.finditer(self.pkg.parts[target]):
+                    if (at := _anchor_cell(m)) is not None and r1 <= at[0] <= r2 and c1 <= at[1] <= c2:
+                        return True
+        return False
 
     def _blocks_below(self, ws: Worksheet, part: str, controles: str, first_row: int) -> list[tuple[int, int, int, int]]:
         """The user's tables and merged ranges of the sheet from `first_row` down (`moved_columns`)."""
@@ -607,17 +649,24 @@ REL_DRAWING = NS_R + "/drawing"
 _ANCHOR = re.compile(rb"<([\w.-]+:)?(twoCellAnchor|oneCellAnchor)\b([^>]*)>(.*?)</\1?\2\s*>", re.S)
 
 
-def _lower_anchor(m: re.Match, first_row: int, c1: int, c2: int, by: int) -> bytes:
-    """One anchor `by` rows lower when its top-left cell is among the moved ones (rows are 0-based there),
-    unless the object is fixed on the page (editAs="absolute": Excel moves it with no cell)."""
+def _anchor_cell(m: re.Match) -> tuple[int, int] | None:
+    """(row, column) of an anchor's top-left cell, 1-based (0-based in the drawing), or None for an object
+    fixed on the page (editAs="absolute": Excel moves it with no cell)."""
     prefix, body = re.escape(m.group(1) or b""), m.group(4)
     start = re.search(rb"<%sfrom>(.*?)</%sfrom>" % (prefix, prefix), body, re.S)
     if start is None or re.search(rb'\beditAs\s*=\s*["\']absolute', m.group(3)):
-        return m.group(0)
+        return None
     col = re.search(rb"<%scol>\s*(\d+)\s*</%scol>" % (prefix, prefix), start.group(1))
     row = re.search(rb"<%srow>\s*(\d+)\s*</%srow>" % (prefix, prefix), start.group(1))
-    if not (col and row and int(row.group(1)) + 1 >= first_row and c1 <= int(col.group(1)) + 1 <= c2):
+    return (int(row.group(1)) + 1, int(col.group(1)) + 1) if col and row else None
+
+
+def _lower_anchor(m: re.Match, first_row: int, c1: int, c2: int, by: int) -> bytes:
+    """One anchor `by` rows lower when its top-left cell is among the moved ones."""
+    at = _anchor_cell(m)
+    if at is None or not (at[0] >= first_row and c1 <= at[1] <= c2):
         return m.group(0)
+    prefix, body = re.escape(m.group(1) or b""), m.group(4)
     lower = re.compile(rb"(<%s(from|to)>.*?<%srow>)\s*(\d+)\s*(</%srow>)" % (prefix, prefix, prefix), re.S)
     body = lower.sub(lambda r: r.group(1) + str(min(int(r.group(3)) + by, EXCEL_ROWS - 1)).encode() + r.group(4), body)
     return m.group(0)[:m.start(4) - m.start(0)] + body + m.group(0)[m.end(4) - m.start(0):]
@@ -650,6 +699,83 @@ def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int,
             if r2 >= first_row and k1 <= hi and k2 >= lo and (k1 < lo or k2 > hi):
                 lo, hi, grown = min(lo, k1), max(hi, k2), True
     return lo, hi
+
+
+def controles_columns(header: list) -> tuple[dict[str, int], list[str]]:
+    """attr → position in T_Controles' header row of each of its columns, by its text (spaces around it
+    aside) or else by the header the user made of it (« gravite », « Messages » : `renamed_header`, as
+    the reader finds a data table's renamed column), no header taken twice; and the headers found
+    nowhere. A column not found was left empty in every finding, without a word: « Message » renamed
+    « Constat » listed the findings without their message, and every header renamed listed empty rows."""
+    texts = ["" if h is None else str(h).strip() for h in header]
+    found = {col.attr: texts.index(col.header) for col in layout.T_CONTROLES.columns if col.header in texts}
+    for col in layout.T_CONTROLES.columns:
+        if col.attr not in found:
+            spare = [h for j, h in enumerate(texts) if j not in found.values()]
+            if (renamed := renamed_header(col.header, spare)) is not None:
+                found[col.attr] = next(j for j, h in enumerate(texts) if h == renamed and j not in found.values())
+    return found, [col.header for col in layout.T_CONTROLES.columns if col.attr not in found]
+
+
+_T = TypeVar("_T")
+_KEY = ("code", "feuille", "cellule", "action")  # what makes a finding the same from one run to the next
+
+
+def _key_text(v: Any) -> str:
+    """A cell of T_Controles as text, as written (« 3.1 »), whatever Excel made of it (a number 12.0)."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return "" if v is None else str(v).strip()
+
+
+def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Finding]) -> list[_T | None]:
+    """What the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding,
+    carried from the row the same finding held: same code, sheet, cell and action, and the same message
+    first — two findings may share the rest (two columns of a table deleted: two STR-04 on its first
+    cell), and the note of the one gone went beside the other; then one whose message changed (an
+    amount in it), in their order. None for a finding new since. `previous`: each old row's cells of
+    ours (attr → value) and what the user's columns held. Both writers rewrote the whole row: the notes
+    were lost at each run. A column of the key the table no longer has, or empty on every old row (put
+    back as the message of a column missing advises), is left out of it: its old rows, empty there,
+    matched no finding (« N° action » deleted: every note beside an action's finding was emptied); with
+    none of them, only the message tells a finding."""
+    found = previous[0][0] if previous else {}  # the columns found, the same on every row
+    key = [a for a in _KEY if a in found and any(_key_text(ours.get(a)) for ours, _theirs in previous)]
+    said = key + ["message"] * ("message" in found)
+    same: dict[tuple, deque[int]] = defaultdict(deque)
+    alike: dict[tuple, deque[int]] = defaultdict(deque)
+    for n, (ours, _theirs) in enumerate(previous):
+        same[tuple(_key_text(ours.get(a)) for a in said)].append(n)
+        alike[tuple(_key_text(ours.get(a)) for a in key)].append(n)
+    row: list[int | None] = [None] * len(findings)
+    taken: set[int] = set()
+    for i, f in enumerate(findings):
+        if said and (queue := same.get(tuple(_key_text(getattr(f, a)) for a in said))):
+            row[i] = n = queue.popleft()
+            taken.add(n)
+    for i, f in enumerate(findings):
+        if row[i] is None and key and (queue := alike.get(tuple(_key_text(getattr(f, a)) for a in key))):
+            while queue and queue[0] in taken:
+                queue.popleft()
+            if queue:
+                row[i] = queue.popleft()
+    return [None if n is None else previous[n][1] for n in row]
+
+
+def controles_missing(missing: list[str], sheet: str) -> str:
+    """What the listing of the findings lacks (French, no capital, no full stop): `missing`, the headers of
+    T_Controles that `controles_columns` found nowhere, on `sheet` (a Contrôles renamed « Contrôles 2026 »
+    was called « Contrôles », a sheet the workbook has not)."""
+    table = f"le tableau « {layout.T_CONTROLES.name} » de la feuille « {sheet} »"
+    names = ", ".join(f"« {h} »" for h in missing)
+    if len(missing) == len(layout.T_CONTROLES.columns):
+        return (f"sans la liste des constats : {table} n'a plus aucune de ses colonnes ({names}), leurs en-têtes "
+                "renommés ou effacés ; rétablissez-les, puis relancez")
+    if len(missing) == 1:
+        return (f"{table} n'a plus de colonne {names}, dont l'en-tête a été renommé ou la colonne supprimée : les "
+                "constats y sont listés sans elle ; rétablissez-la, avec son en-tête exact, puis relancez")
+    return (f"{table} n'a plus de colonnes {names}, dont les en-têtes ont été renommés ou les colonnes supprimées : "
+            "les constats y sont listés sans elles ; rétablissez-les, avec leurs en-têtes exacts, puis relancez")
 
 
 def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
