@@ -1527,6 +1527,39 @@ def test_a_header_of_controles_retyped_or_renamed_is_found_or_said_by_the_button
     assert ws.cell(r1 + 1, c1).value == first.gravite.libelle and ws.cell(r1 + 1, c1 + 5).value is None
 
 
+def test_a_users_column_close_to_a_deleted_header_of_controles_is_never_written_over(tmp_path):
+    """« N° action » deleted, the user's own column « Action » (their notes): the nearest-header match took
+    it for « N° action », and the button and `--annoter` wrote action numbers over what the user typed.
+    A header is now ours only when it has our header's letters (« n° ACTION »); « Action » stays theirs,
+    its notes beside their findings, and « N° action » is said missing."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, before = tmp_path / "controles-action.xlsx", tmp_path / "controles-avant.xlsx"
+    _controles_with_notes(_faulty()[0], before)  # a previous run's findings
+    c1, r1 = _controles_headers(before, path, {"N° action": "Action"})
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    _, _, _, r2 = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    for r in range(r1 + 1, r2 + 1):
+        ws.cell(r, c1 + 4).value = f"à voir {r}"
+    wb.save(path)
+    typed = {f"à voir {r}" for r in range(r1 + 1, r2 + 1)}
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert written and all(row[4] in typed | {"", None} for row in written)
+    assert any(row[4] in typed for row in written)
+    assert any("n'a plus de colonne « N° action »" in a["args"][0] for a in actions if a["func"] == "alert")
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    kept = [ws.cell(r, c1 + 4).value for r in range(r1 + 1, r1 + len(report.findings) + 1)]
+    assert all(v in typed | {None} for v in kept) and any(v in typed for v in kept)
+
+
 def test_a_controles_with_none_of_its_headers_lists_nothing_and_says_why(tmp_path, capsys):
     """Every header of T_Controles renamed: the button wrote rows of empty cells, `--annoter` too, and
     neither said a word — the user saw an empty list beside « Erreurs à corriger »."""

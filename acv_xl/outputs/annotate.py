@@ -39,7 +39,7 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number, fold
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
@@ -69,7 +69,6 @@ from acv_xl.reading.ooxml import (
     shifted,
     xml_text,
 )
-from acv_xl.reading.read import renamed_header
 from acv_xl.reading.source import a1 as _a1
 
 COMMENT_AUTHOR = "acv-xl"
@@ -702,18 +701,22 @@ def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int,
 
 
 def controles_columns(header: list) -> tuple[dict[str, int], list[str]]:
-    """attr → position in T_Controles' header row of each of its columns, by its text (spaces around it
-    aside) or else by the header the user made of it (« gravite », « Messages » : `renamed_header`, as
-    the reader finds a data table's renamed column), no header taken twice; and the headers found
-    nowhere. A column not found was left empty in every finding, without a word: « Message » renamed
-    « Constat » listed the findings without their message, and every header renamed listed empty rows."""
+    """attr → position in T_Controles' header row of each of its columns, by its text, or typed otherwise
+    (« gravite », « N° ACTION » : the same letters, case, accents and spaces aside), no header taken
+    twice; and the headers found nowhere. A column not found was left empty in every finding, without a
+    word: « Message » renamed « Constat » listed the findings without their message, and every header
+    renamed listed empty rows. A header merely close to ours (« Action », « Messages ») is not taken for
+    it, as the reader's nearest-header match would: it may be the user's own column, whose notes follow
+    their findings (`kept_beside`), and writing ours there would replace what they typed."""
     texts = ["" if h is None else str(h).strip() for h in header]
     found = {col.attr: texts.index(col.header) for col in layout.T_CONTROLES.columns if col.header in texts}
+    folded = [fold(h) for h in texts]
     for col in layout.T_CONTROLES.columns:
         if col.attr not in found:
-            spare = [h for j, h in enumerate(texts) if j not in found.values()]
-            if (renamed := renamed_header(col.header, spare)) is not None:
-                found[col.attr] = next(j for j, h in enumerate(texts) if h == renamed and j not in found.values())
+            target = fold(col.header)
+            at = next((j for j, h in enumerate(folded) if h == target and j not in found.values()), None)
+            if at is not None:
+                found[col.attr] = at
     return found, [col.header for col in layout.T_CONTROLES.columns if col.attr not in found]
 
 
