@@ -652,3 +652,39 @@ def test_the_comites_and_libelles_of_the_history_print_whole(tmp_path):
         printed = Counter(w for page in _sheet_pages(_pages(pdf), sheet) for *_, w in page)
         missing = Counter(w for t in texts for w in t.split()) - printed
         assert not missing, (sheet, missing)
+
+
+@pytest.mark.libreoffice
+def test_a_value_taller_than_a_row_prints_whole_in_the_ecarts(tmp_path):
+    """A description of some 30 000 characters changed: `comparer -o` wrote it in one cell of the
+    « Après » column, a row of 409 points at most, and printed its first 29 lines — the rest of the text
+    was on no page. It goes on in the rows below, « Description (suite) », each naming its action:
+    every word prints, in order."""
+    from acv_xl.cli import main
+
+    words = ("aménagement", "de", "la", "place", "centrale", "rénovation", "commerce", "logement", "quartier")
+    text = " ".join(words[(k * 7) % len(words)] + ("." if k % 13 == 12 else "") for k in range(3700))
+    assert len(text) > 28_000
+
+    def long_description(wb):
+        ws, table = table_of(wb, "T_Actions")
+        c1, r1, c2, _ = range_boundaries(table.ref)
+        col = [ws.cell(r1, c).value for c in range(c1, c2 + 1)].index("Description")
+        ws.cell(r1 + 1, c1 + col).value = text
+
+    later = edited_copy(EXEMPLES / "arras.xlsx", tmp_path / "apres.xlsx", long_description)
+    assert main(["comparer", str(EXEMPLES / "arras.xlsx"), str(later), "-o", str(tmp_path / "e.xlsx")]) == 1
+    ws = openpyxl.load_workbook(tmp_path / "e.xlsx")["Changements"]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=5, max_col=9) if r[4].value]
+    assert rows[0][4] == "Description" and len(rows) > 1
+    assert all(r[:3] == rows[0][:3] and r[4] == "Description (suite)" and r[7:] == rows[0][7:] for r in rows[1:])
+    (pdf,) = libreoffice.convert([tmp_path / "e.xlsx"], "pdf", tmp_path / "pdf")
+    printed = []
+    for page in _sheet_pages(_pages(pdf), "Changements"):
+        header = min(y0 for _, y0, _, _, w in page if w == "Après")
+        left = min(x0 for x0, y0, _, _, w in page if w == "Après" and abs(y0 - header) < 3)
+        right = min(x0 for x0, y0, _, _, w in page if w == "Cellule" and abs(y0 - header) < 3)
+        footer = max(y0 for _, y0, _, _, _ in page)
+        printed += [w for _, _, w in sorted((y0, x0, w) for x0, y0, _, _, w in page
+                                            if left - 3 <= x0 < right - 3 and header + 3 < y0 < footer - 3)]
+    assert printed == text.split(), (len(printed), len(text.split()))

@@ -765,53 +765,10 @@ def _set_lines(ws, row: int, lines: int) -> None:
 
 
 def _chunks(text: str, width: float, most: int = MAX_LINES) -> list[str]:
-    """`text` as pieces of at most `most` lines (`MAX_LINES`) in a column of `width`, cut at line breaks,
-    else between words: a description longer than a row (409 pt, some 4,000 characters across a
+    """`text` as pieces of at most `most` lines (`MAX_LINES`) in a column of `width`
+    (`page_layout.chunks`): a description longer than a row (409 pt, some 4,000 characters across a
     fiche) continues on the next rows, printed whole where one row cut it."""
-    if _lines_needed(text, width) <= most:
-        return [text]
-    pieces: list[str] = []
-    current: list[str] = []
-    used = 0
-    for paragraph in text.split("\n"):
-        parts = [paragraph]
-        if _lines_needed(paragraph, width) > most:  # one paragraph longer than a row: cut between words
-            parts = []
-            words = [piece for word in paragraph.split(" ") for piece in _word_pieces(word, width, most)]
-            start = 0
-            while start < len(words):  # the most words from `start` that fit, by halving
-                fits, over = start + 1, len(words) + 1
-                while over - fits > 1:
-                    mid = (fits + over) // 2
-                    if _lines_needed(" ".join(words[start:mid]), width) <= most:
-                        fits = mid
-                    else:
-                        over = mid
-                parts.append(" ".join(words[start:fits]))
-                start = fits
-        for part in parts:
-            n = _lines_needed(part, width)
-            if current and used + n > most:
-                pieces.append("\n".join(current))
-                current, used = [], 0
-            current.append(part)
-            used += n
-    pieces.append("\n".join(current))
-    return pieces
-
-
-def _word_pieces(word: str, width: float, most: int = MAX_LINES) -> list[str]:
-    """`word`, or where it alone is taller than a row (a URL, a reference without spaces), its
-    pieces of the most characters a row holds: one such word was printed cut after 31 lines."""
-    pieces = []
-    while _lines_needed(word, width) > most:
-        fits, over = 1, len(word)  # the most characters that fit, by halving
-        while over - fits > 1:
-            mid = (fits + over) // 2
-            fits, over = (mid, over) if _lines_needed(word[:mid], width) <= most else (fits, mid)
-        pieces.append(word[:fits])
-        word = word[fits:]
-    return pieces + [word]
+    return page_layout.chunks(text, lambda t: _lines_needed(t, width), most)
 
 
 def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> None:
@@ -1370,8 +1327,7 @@ def _split_rows(values: list[Any], widths: float | Sequence[float]) -> list[list
     cells on the first row only."""
     if not isinstance(widths, Sequence):
         widths = [widths] * len(values)
-    pieces = [_chunks(v, w) if isinstance(v, str) else [v] for v, w in zip(values, widths)]
-    return [[p[k] if k < len(p) else None for p in pieces] for k in range(max(map(len, pieces)))]
+    return page_layout.split_rows(values, lambda t, j: _lines_needed(t, widths[j]), MAX_LINES)
 
 
 def _list_row(ws, row: int, values: list[Any], widths: Sequence[float], fmt_of) -> int:

@@ -73,6 +73,27 @@ def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
     return value, "text"
 
 
+# the most lines of 10 pt text a row holds (`page_layout.row_height`: 409 pt at most)
+MAX_LINES = page_layout.max_lines(FONT_PT)
+
+
+def _rows_of(cells: list[tuple[Any, str]], champ: str | None) -> list[list[Any]]:
+    """The values of one change's rows: one, or where a text is taller than a row (a description of
+    30 000 characters, printed cut after its 29th line) its pieces on the rows below, each saying
+    whose it is (type, sheet, action, key when it fits one row, cells) and « Champ (suite) »."""
+    rows = page_layout.split_rows([v if k == "text" else None for v, k in cells],
+                                  lambda t, j: page_layout.text_lines(t, CHANGE_WIDTHS[j]), MAX_LINES)
+    for j, (v, k) in enumerate(cells):
+        if k != "text":  # an amount, a date: on the first row
+            rows[0][j] = v
+    key_whole = all(r[3] is None for r in rows[1:])
+    for r in rows[1:]:
+        for j in (0, 1, 2, 7, 8) + ((3,) if key_whole else ()):
+            r[j] = cells[j][0]
+        r[4] = f"{champ} (suite)" if champ else "(suite)"
+    return rows
+
+
 def _room_for_labels(values: list) -> dict:
     """The value axis' bounds with room beyond the longest bars for their labels: a negative bar's
     label, outside its end, was printed over the financeurs' names (« Commune » under « -1 313 568 € »)."""
@@ -163,14 +184,16 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                      (key_text(c) or (c.cle.get("nom") if c.table is None else ""), "text"), (c.champ, "text")]
             cells += [_cell_value(c.avant, kind, row_text), _cell_value(c.apres, kind, row_text)]
             cells += [(c.cellule_avant, "text"), (c.cellule_apres, "text")]
-            for j, (v, k) in enumerate(cells):
-                write_value(ws, row, j, v, f(k, fill))
-            # wrapped text gets the height it needs (LibreOffice keeps the stored height)
-            height = page_layout.row_height(((v, CHANGE_WIDTHS[j]) for j, (v, k) in enumerate(cells)
-                                             if k == "text" and isinstance(v, str) and v), font_pt=FONT_PT)
-            if height > page_layout.LINE_PT + 2:
-                ws.set_row(row, height)
-            row += 1
+            kinds = [k for _v, k in cells]
+            for values in _rows_of(cells, c.champ):
+                for j, (v, k) in enumerate(zip(values, kinds)):
+                    write_value(ws, row, j, v, f(k, fill))
+                # wrapped text gets the height it needs (LibreOffice keeps the stored height)
+                height = page_layout.row_height(((v, CHANGE_WIDTHS[j]) for j, (v, k) in enumerate(zip(values, kinds))
+                                                 if k == "text" and isinstance(v, str) and v), font_pt=FONT_PT)
+                if height > page_layout.LINE_PT + 2:
+                    ws.set_row(row, height)
+                row += 1
         if not comp.changes:
             nothing = ("Aucun changement dans les tableaux ni les cellules nommées." if warnings
                        else "Aucun changement entre les deux classeurs.")

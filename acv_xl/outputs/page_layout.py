@@ -22,7 +22,7 @@ import math
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from acv_xl.contract.values import excel_length, excel_text
 
@@ -197,6 +197,11 @@ def row_height(cells: Iterable[tuple[str, float]], bold: bool = False, font_pt: 
     return min(MAX_ROW_PT, round(lines * LINE_PT * font_pt / BASE_FONT_PT + 2, 1))
 
 
+def max_lines(font_pt: float = BASE_FONT_PT) -> int:
+    """The most lines of `font_pt` text a row holds within `MAX_ROW_PT` (`row_height`)."""
+    return int((MAX_ROW_PT - 2) // (LINE_PT * font_pt / BASE_FONT_PT))
+
+
 @dataclass(frozen=True)
 class PrintPlan:
     """How a sheet prints: `fit_width` (one page wide, scaled by the spreadsheet), or `scale` (%)
@@ -338,3 +343,62 @@ def titles_header(title: str, subtitle: str) -> str:
     title = header_text(title, room - min(len(subtitle), 60))  # the subtitle keeps 60 at least
     subtitle = header_text(subtitle, room - excel_length(title))
     return f"{_TITLE_CODES}{title}{_SUBTITLE_CODES if subtitle else ''}{subtitle}{HEADER_RIGHT}"
+
+
+def chunks(text: str, lines_of: Callable[[str], int], most: int) -> list[str]:
+    """`text` as pieces of at most `most` lines each (`lines_of(piece)`: the lines a piece takes in
+    its cell), cut at line breaks, else between words, else inside a word longer than a row (a URL):
+    a text taller than a row (409 pt) continues on the rows below, printed whole where one row cut it."""
+    if lines_of(text) <= most:
+        return [text]
+    pieces: list[str] = []
+    current: list[str] = []
+    used = 0
+    for paragraph in text.split("\n"):
+        parts = [paragraph]
+        if lines_of(paragraph) > most:  # one paragraph longer than a row: cut between words
+            parts = []
+            words = [piece for word in paragraph.split(" ") for piece in _word_pieces(word, lines_of, most)]
+            start = 0
+            while start < len(words):  # the most words from `start` that fit, by halving
+                fits, over = start + 1, len(words) + 1
+                while over - fits > 1:
+                    mid = (fits + over) // 2
+                    if lines_of(" ".join(words[start:mid])) <= most:
+                        fits = mid
+                    else:
+                        over = mid
+                parts.append(" ".join(words[start:fits]))
+                start = fits
+        for part in parts:
+            n = lines_of(part)
+            if current and used + n > most:
+                pieces.append("\n".join(current))
+                current, used = [], 0
+            current.append(part)
+            used += n
+    pieces.append("\n".join(current))
+    return pieces
+
+
+def _word_pieces(word: str, lines_of: Callable[[str], int], most: int) -> list[str]:
+    """`word`, or where it alone is taller than a row (a URL, a reference without spaces), its
+    pieces of the most characters a row holds: one such word was printed cut after 31 lines."""
+    pieces = []
+    while lines_of(word) > most:
+        fits, over = 1, len(word)  # the most characters that fit, by halving
+        while over - fits > 1:
+            mid = (fits + over) // 2
+            fits, over = (mid, over) if lines_of(word[:mid]) <= most else (fits, mid)
+        pieces.append(word[:fits])
+        word = word[fits:]
+    return pieces + [word]
+
+
+def split_rows(values: Sequence[Any], lines_of: Callable[[str, int], int], most: int) -> list[list[Any]]:
+    """`values` (one row's cells) as the rows they need: each text taller than a row cut into pieces
+    (`chunks`; `lines_of(text, j)`: its lines in column j), the rows below holding the rest, the
+    other cells on the first row only (None below)."""
+    pieces = [chunks(v, lambda t, j=j: lines_of(t, j), most) if isinstance(v, str) else [v]
+              for j, v in enumerate(values)]
+    return [[p[k] if k < len(p) else None for p in pieces] for k in range(max(map(len, pieces)))]
