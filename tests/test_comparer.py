@@ -396,6 +396,21 @@ def test_the_ecarts_chart_prints_whole_with_room_for_its_labels(base, tmp_path, 
     assert min(ecarts) < 0 and low <= min(ecarts) - 0.4 * span
 
 
+def test_no_chart_of_ecarts_when_no_financeur_changed(base, tmp_path, capsys):
+    """Only an action's intitulé changed: every financeur's écart is 0 €, and the Totaux sheet printed a
+    page of its own holding a chart of no bar over an axis « 0 € 1 € 1 € ». No chart, no page break:
+    the écarts of 0,00 € are in the table."""
+    actions = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    actions[0] = build_row(FicheAction, {**actions[0].raw, "intitule": "Requalification de la place des Héros"})
+    after = base.model_copy(update={"actions": actions})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    wt = openpyxl.load_workbook(out)[Feuille.TOTAUX]
+    assert any(str(r[0].value).startswith("Financeur ETAT") and r[3].value == 0 for r in wt.iter_rows())
+    assert not wt._charts and not wt.row_breaks.brk
+
+
 def test_a_huge_number_changed_is_said_not_an_internal_error(base, tmp_path, capsys):
     """The number's six decimals were computed with 28 digits: a crafted target of 1E+25 (31 digits
     with them) stopped comparer with « erreur interne inattendue (InvalidOperation) »."""

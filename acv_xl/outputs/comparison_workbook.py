@@ -247,7 +247,8 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                 row += 1
         # no row repeated: each breakdown has its own header, and a repeated one printed over the chart
         _print_setup(wt, None, (52, 18, 18, 18), apres.get("acv_id"))
-        if fin_rows:
+        # a chart of bars of 0 € (only texts or dates changed) printed a page of an empty axis « 0 € 1 € 1 € »
+        if fin_rows and any(e.ecart for e in comp.groups.get("par_financeur", {}).values()):
             chart = wb.add_chart({"type": "bar"})
             chart.add_series({
                 "name": "Écart (après − avant)",
