@@ -404,9 +404,13 @@ def _over_keys(ws, row: int, text: str, fmt) -> None:
 
 
 def _note(ws, row: int, text: str, fmts: _Formats, last_col: int) -> None:
-    """A note under a table: over the key columns, wrapped, when the sheet is several pages wide (`_title`)."""
+    """A note under a table, wrapped in a row of its height: across the sheet, or over the key columns
+    when the sheet is several pages wide (`_title`). At the default height, the definition under
+    « Part du maître d'ouvrage » printed two of its three lines: « …n'entrent pas dans le calcul. » lost."""
     if getattr(ws, "print_last", None) is None:
         ws.merge_range(row, 0, row, last_col, text, fmts.note)
+        points = sum(page_layout.column_points(w) for w in ws.title_width[:last_col + 1])
+        _set_lines(ws, row, page_layout.arial_lines_in(text, points, FONT_PT))
         return
     _over_keys(ws, row, text, fmts.note)
     _set_lines(ws, row, _lines_needed(text, sum(ws.print_width)))
@@ -720,13 +724,12 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
                   p.propre, p.financements_publics, ratio_for_cell(p.ratio, SEUILS_MO)]
         cell_fmts = [fmts.cell("text")] * 4 + [fmts.cell("euros")] * 2 + [fmts.cell("percent", bold=True)]
         row = _list_row(ws, row, values, widths, cell_fmts.__getitem__)
-    ws.merge_range(row + 1, 0, row + 1, last,
-                   "Part propre : autofinancement, fonds propres et apports du maître d'ouvrage lui-même, ses "
-                   "emprunts et avances remboursables (quel que soit le prêteur) et les recettes de l'opération. "
-                   "Financements publics : subventions des financeurs publics et autofinancement d'autres personnes "
-                   "publiques. Les autres lignes (subventions privées, portage foncier…) et les lignes refusées "
-                   "n'entrent pas dans le calcul.",
-                   fmts.note)
+    _note(ws, row + 1,
+          "Part propre : autofinancement, fonds propres et apports du maître d'ouvrage lui-même, ses "
+          "emprunts et avances remboursables (quel que soit le prêteur) et les recettes de l'opération. "
+          "Financements publics : subventions des financeurs publics et autofinancement d'autres personnes "
+          "publiques. Les autres lignes (subventions privées, portage foncier…) et les lignes refusées "
+          "n'entrent pas dans le calcul.", fmts, last)
 
 
 # The fiche in two columns of label/value pairs (landscape page); long texts take the full width.
