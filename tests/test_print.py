@@ -688,3 +688,33 @@ def test_a_value_taller_than_a_row_prints_whole_in_the_ecarts(tmp_path):
         printed += [w for _, _, w in sorted((y0, x0, w) for x0, y0, _, _, w in page
                                             if left - 3 <= x0 < right - 3 and header + 3 < y0 < footer - 3)]
     assert printed == text.split(), (len(printed), len(text.split()))
+
+
+@pytest.mark.libreoffice
+def test_every_choice_of_a_list_prints_whole_in_its_column(tmp_path):
+    """A list cell is not wrapped: « Avance remboursable » (Nature, 16 wide) printed « Avance
+    remboursabl », « Rénovation énergétique scolaire » (Dérogation L1111-10, 22 wide) lost « scolaire »,
+    in the template's own list of dispositifs as in a référent's plan. Each list column is as wide as
+    its longest choices: written side by side in every table, each of their words prints."""
+    from collections import Counter
+
+    from acv_xl.cli import main
+    from acv_xl.contract import layout
+
+    assert main(["modele", str(tmp_path / "modele.xlsx")]) == 0
+    written = Counter()
+
+    def fill(wb):
+        for t in layout.TABLES:
+            ws, table = table_of(wb, t.name)
+            c1, r1, _, _ = range_boundaries(table.ref)
+            for k, col in enumerate(t.columns):
+                longest = sorted(col.choices, key=len, reverse=True)[:3] or ["x"]
+                for i, value in enumerate(longest):
+                    ws.cell(r1 + 1 + i, c1 + k).value = value
+                    written.update(value.split() if col.choices else ())
+
+    edited_copy(tmp_path / "modele.xlsx", tmp_path / "listes.xlsx", fill)
+    (pdf,) = libreoffice.convert([tmp_path / "listes.xlsx"], "pdf", tmp_path / "pdf")
+    printed = Counter(w for page in _pages(pdf) for *_, w in page)
+    assert written and not written - printed, written - printed
