@@ -718,3 +718,29 @@ def test_every_choice_of_a_list_prints_whole_in_its_column(tmp_path):
     (pdf,) = libreoffice.convert([tmp_path / "listes.xlsx"], "pdf", tmp_path / "pdf")
     printed = Counter(w for page in _pages(pdf) for *_, w in page)
     assert written and not written - printed, written - printed
+
+
+@pytest.mark.libreoffice
+def test_a_nature_of_two_words_prints_whole_in_a_financeurs_extract(tmp_path):
+    """The extract's Nature column (14 wide) was not wrapped: « Avance remboursable » printed
+    « Avance remboursab », the financeur unable to tell an advance from a subsidy. It wraps, in a row
+    of its height."""
+    from acv_xl.cli import main
+
+    def advance(wb):
+        ws, table = table_of(wb, "T_Financements")
+        c1, r1, c2, _ = range_boundaries(table.ref)
+        col = [ws.cell(r1, c).value for c in range(c1, c2 + 1)].index("Nature")
+        ws.cell(r1 + 1, c1 + col).value = "Avance remboursable"
+
+    (tmp_path / "in").mkdir()
+    edited_copy(EXEMPLES / "arras.xlsx", tmp_path / "in" / "arras.xlsx", advance)
+    assert main(["consolider", str(tmp_path / "in"), "-o", str(tmp_path / "c.xlsx"), "--jobs", "1",
+                 "--par-financeur", str(tmp_path / "ex")]) in (0, 1)
+    books = sorted((tmp_path / "ex").glob("*.xlsx"))
+    holding = [b for b in books if any(r[10] == "Avance remboursable" for r in
+                                       openpyxl.load_workbook(b)["Lignes"].iter_rows(values_only=True))]
+    assert len(holding) == 1
+    (pdf,) = libreoffice.convert(holding, "pdf", tmp_path / "pdf")
+    words = [w for page in _sheet_pages(_pages(pdf), "Lignes") for *_, w in page]
+    assert "remboursable" in words, [w for w in words if w.startswith("rembours")]

@@ -125,7 +125,7 @@ class _ExtractWriter(_Writer):
         cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 22, long), (tf.header("numero"), 9, None),
                 (H.INTITULE, 32, long), (H.AXE, 6, None), (H_MO, 22, long), (H_MATURITE, 13, None),
                 (H.COUT, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, long),
-                (tf.header("nature"), 14, None), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
+                (tf.header("nature"), 14, long), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
                 (tf.header("statut"), 12, None), (H.COMMUNES, 22, long)]
         total = sum(map(itemgetter(_MONTANT), self.rows), ZERO)
         self.table(ws, TABLE_LIGNES, cols, self.rows, {_MONTANT: total}, freeze_cols=LIGNES_KEYS)
