@@ -744,3 +744,21 @@ def test_a_nature_of_two_words_prints_whole_in_a_financeurs_extract(tmp_path):
     (pdf,) = libreoffice.convert(holding, "pdf", tmp_path / "pdf")
     words = [w for page in _sheet_pages(_pages(pdf), "Lignes") for *_, w in page]
     assert "remboursable" in words, [w for w in words if w.startswith("rembours")]
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", ["modele", "exemple"])
+def test_the_dispositifs_print_beside_their_own_financeurs(printed, name):
+    """`Financeurs` holds two tables side by side and prints two pages wide, its first column repeated
+    on each page: the dispositifs printed beside the financeurs' codes of the same rows, « CDC » left of
+    « DETR », « AL » left of « DPV », their own Financeur column left behind on the page before. The
+    dispositifs start a page, with their Financeur column, and no other table's column beside them."""
+    _, pdf = printed[name]
+    pages = list(_sheet_pages(_pages(pdf), "Financeurs"))
+    dispositifs = [p for p in pages if "Dispositif" in {w for *_, w in p}]
+    assert dispositifs
+    for words in dispositifs:
+        header = min(y0 for _, y0, _, _, w in words if w == "Dispositif")
+        row = sorted((x0, w) for x0, y0, _, _, w in words if abs(y0 - header) < 3)
+        assert [w for _, w in row][:2] == ["Financeur", "Dispositif"], row
+        assert "Code" not in {w for *_, w in words}, row
