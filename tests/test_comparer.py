@@ -411,6 +411,26 @@ def test_no_chart_of_ecarts_when_no_financeur_changed(base, tmp_path, capsys):
     assert not wt._charts and not wt.row_breaks.brk
 
 
+def test_an_ecart_of_cents_is_not_rounded_away_in_the_chart(base, tmp_path, capsys):
+    """A line raised by 0,40 €: the chart's label and axis were in whole euros, the bar labelled « 0 € »
+    over an axis « 0 € 0 € 1 € 1 € ». Below 10 €, the chart says the cents, as the table beside it."""
+    import re
+    import zipfile
+
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 0.4})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(base.model_copy(update={"financements": lines}),
+                                                         tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    with zipfile.ZipFile(out) as z:
+        chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+    labels = re.search(r"<c:dLbls>.*?</c:dLbls>", chart, re.S).group(0)
+    axis = re.search(r"<c:valAx>.*?</c:valAx>", chart, re.S).group(0)
+    for part in (labels, axis):
+        assert "#,##0.00" in re.search(r'<c:numFmt formatCode="([^"]+)"', part).group(1), part
+
+
 def test_a_huge_number_changed_is_said_not_an_internal_error(base, tmp_path, capsys):
     """The number's six decimals were computed with 28 digits: a crafted target of 1E+25 (31 digits
     with them) stopped comparer with « erreur interne inattendue (InvalidOperation) »."""

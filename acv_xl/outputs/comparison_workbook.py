@@ -248,20 +248,23 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
         # no row repeated: each breakdown has its own header, and a repeated one printed over the chart
         _print_setup(wt, None, (52, 18, 18, 18), apres.get("acv_id"))
         # a chart of bars of 0 € (only texts or dates changed) printed a page of an empty axis « 0 € 1 € 1 € »
-        if fin_rows and any(e.ecart for e in comp.groups.get("par_financeur", {}).values()):
+        ecarts = [e.ecart for e in comp.groups.get("par_financeur", {}).values()]
+        if fin_rows and any(ecarts):
+            # whole euros read well for écarts of thousands; below 10 € they round the écart away: a
+            # line raised by 0,40 € was a bar labelled « 0 € » over an axis « 0 € 0 € 1 € 1 € »
+            amounts = FMT_EUROS if max(abs(e) for e in ecarts) < 10 else FMT_EUROS_ENTIERS
             chart = wb.add_chart({"type": "bar"})
             chart.add_series({
                 "name": "Écart (après − avant)",
                 "categories": [Feuille.TOTAUX, fin_rows[0], 0, fin_rows[1], 0],
                 "values": [Feuille.TOTAUX, fin_rows[0], 3, fin_rows[1], 3],
-                "data_labels": {"value": True, "num_format": FMT_EUROS_ENTIERS},
+                "data_labels": {"value": True, "num_format": amounts},
                 "fill": {"color": "#1F4E79"},
                 "invert_if_negative": False,
             })
             chart.set_title({"name": "Écart des financements par financeur"})
             chart.set_legend({"none": True})
-            chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True},
-                              **_room_for_labels([e.ecart for e in comp.groups.get("par_financeur", {}).values()])})
+            chart.set_x_axis({"num_format": amounts, "major_gridlines": {"visible": True}, **_room_for_labels(ecarts)})
             chart.set_y_axis({"reverse": True, "label_position": "low"})  # names left of negative bars
             n = fin_rows[1] - fin_rows[0] + 1
             # under the tables, as wide as they are: beside them, it made the sheet print a quarter
