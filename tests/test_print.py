@@ -762,3 +762,23 @@ def test_the_dispositifs_print_beside_their_own_financeurs(printed, name):
         row = sorted((x0, w) for x0, y0, _, _, w in words if abs(y0 - header) < 3)
         assert [w for _, w in row][:2] == ["Financeur", "Dispositif"], row
         assert "Code" not in {w for *_, w in words}, row
+
+
+@pytest.mark.libreoffice
+def test_the_cosignataires_of_the_examples_print_whole(tmp_path):
+    """The examples wrote « ETAT;REGION;DEPT;COMMUNE »: no space to wrap at, LibreOffice printed
+    « ETAT;REGION;DEPT;COMMU » in the 24-wide column (and the annotated copy of the example with it).
+    Written « ETAT ; REGION ; DEPT ; COMMUNE », as ACT-09 suggests, the list wraps: each code prints."""
+    from collections import Counter
+
+    book = tmp_path / "lens-lievin.xlsx"
+    book.write_bytes((EXEMPLES / "lens-lievin.xlsx").read_bytes())
+    ws, table = table_of(openpyxl.load_workbook(book), "T_Actions")
+    c1, r1, c2, r2 = range_boundaries(table.ref)
+    col = c1 + [ws.cell(r1, c).value for c in range(c1, c2 + 1)].index("Cosignataires")
+    lists = [ws.cell(r, col).value for r in range(r1 + 1, r2 + 1) if ws.cell(r, col).value]
+    assert any(len(v) > 20 for v in lists), lists  # some longer than the column
+    (pdf,) = libreoffice.convert([book], "pdf", tmp_path / "pdf")
+    printed = Counter(w for page in _sheet_pages(_pages(pdf), "Fiches-actions") for *_, w in page)
+    missing = Counter(w for v in lists for w in v.split()) - printed
+    assert not missing, missing
