@@ -512,3 +512,20 @@ def test_a_long_value_changed_is_cut_in_the_text_never_in_the_json(base, tmp_pat
     code, out, err = _run(capsys, "comparer", a, b, "--format", "json")
     changed = [c for c in json.loads(out)["changements"] if c.get("champ") == "Intitulé"]
     assert [(c["avant"], c["apres"]) for c in changed] == [(long_before, long_after)]
+
+
+def test_the_ecarts_say_when_they_were_made_in_their_footer(base, tmp_path, capsys):
+    """Every other output prints its date right of its footer; a printed comparison said nothing of
+    when it was made (two printouts of the écarts, before and after a correction, read alike)."""
+    from datetime import date
+
+    from acv_xl.contract.values import fmt_date
+
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 1000})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(base.model_copy(update={"financements": lines}),
+                                                         tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    for ws in openpyxl.load_workbook(out).worksheets:
+        assert ws.oddFooter.right.text == f"Générée le {fmt_date(date.today())}", ws.title

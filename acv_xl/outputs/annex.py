@@ -25,7 +25,7 @@ from acv_xl.checks.validate import ETAT_LIBELLE
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Sheet
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
-from acv_xl.contract.values import fmt_date, fmt_euros, ratio_for_cell
+from acv_xl.contract.values import fmt_euros, ratio_for_cell
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
@@ -347,7 +347,7 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     header += f"&R&8Convention {acv_id}"
     ws.set_header(header)
     ws.set_footer(f"&L&8Convention {label}{' (' + acv_id + ')' if acv_id else ''}&C&8Page &P / &N"
-                  f"&R&8Générée le {fmt_date(d.generated)}")
+                  f"&R&8{page_layout.generated_on(d.generated)}")
     # several pages wide: the title, subtitle and notes over the key columns, wrapped there — across
     # the whole width they were cut at the key columns' edge on every page but the first (« Plan de
     # financement : actions × fina »)

@@ -112,12 +112,13 @@ def _room_for_labels(values: list) -> dict:
     return out
 
 
-def _print_setup(ws, header_row: int | None, widths, acv_id: str | None) -> None:
+def _print_setup(ws, header_row: int | None, widths, acv_id: str | None, generated: date) -> None:
     """The product's print layout (`page_layout`): A4 landscape, ≥ 8 pt, the header row on every
-    page (None: each table has its own), the sheet and convention in the footer."""
+    page (None: each table has its own), the sheet and convention in the footer, and its date (a
+    printed comparison told neither when it was made, as every other output does)."""
     page_layout.setup(ws, widths, footer=page_layout.sheet_footer(ws.name, f"convention {acv_id}" if acv_id else None),
                       header_rows=(header_row, header_row) if header_row is not None else None, key_columns=(0, 0),
-                      font_pt=FONT_PT)
+                      font_pt=FONT_PT, footer_right=page_layout.generated_on(generated))
 
 
 def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str, str] | None = None,
@@ -125,6 +126,8 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
     """Write the comparison workbook to `out` (atomically); returns `out`. `names`: the financeurs'
     names by code (`comparison_report.financeur_names`); `warnings`: what was not compared (values
     typed outside the tables), above the changes."""
+
+    today = date.today()
 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
@@ -201,7 +204,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
         else:
             ws.autofilter(hr, 0, row - 1, len(CHANGE_HEADERS) - 1)
         ws.freeze_panes(hr + 1, 0)
-        _print_setup(ws, hr, CHANGE_WIDTHS, apres.get("acv_id"))
+        _print_setup(ws, hr, CHANGE_WIDTHS, apres.get("acv_id"), today)
         legend = row + 1
         for k, (t, colour) in enumerate(COLOURS.items()):
             ws.write_string(legend + k, 0, TYPE_LABELS[t], f("text", colour))
@@ -246,7 +249,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                     write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", fill))
                 row += 1
         # no row repeated: each breakdown has its own header, and a repeated one printed over the chart
-        _print_setup(wt, None, (52, 18, 18, 18), apres.get("acv_id"))
+        _print_setup(wt, None, (52, 18, 18, 18), apres.get("acv_id"), today)
         # a chart of bars of 0 € (only texts or dates changed) printed a page of an empty axis « 0 € 1 € 1 € »
         ecarts = [e.ecart for e in comp.groups.get("par_financeur", {}).values()]
         if fin_rows and any(ecarts):

@@ -832,7 +832,7 @@ class _Writer:
         return f"{ws.name} — consolidation, {d}"
 
     def footer_date(self) -> str:
-        return f"générée le {self.r.genere_le.strftime('%d/%m/%Y')}"
+        return page_layout.generated_on(self.r.genere_le)  # la consolidation
 
     def table(self, ws, name: str, columns: list[tuple[str, float, str | None]], rows: list[list[Any]],
               totals: dict[int, Any] | None = None, first_row: int = 2, freeze_cols: int = 0,

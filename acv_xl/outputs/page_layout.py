@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Sequence
 
-from acv_xl.contract.values import excel_length, excel_text
+from acv_xl.contract.values import excel_length, excel_text, fmt_date
 
 BASE_FONT_PT = 11.0  # the workbooks' default font (Calibri 11, Carlito in LibreOffice)
 MIN_PRINTED_PT = 8.0  # the smallest type a comité should have to read
@@ -287,7 +287,7 @@ def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, i
 
     `font_pt`: the size of the sheet's type, so that it prints at 8 pt or more.
     `footer` names the sheet and the convention (left of the footer); page « n / N » is centred;
-    `footer_right` (e.g. « générée le 06/12/2026 ») is written out, never Excel's &D field, which
+    `footer_right` (`generated_on`: « Générée le 06/12/2026 ») is written out, never Excel's &D field, which
     LibreOffice prints in its own locale (12/06 for 6 December).
     """
     p = plan(widths, key_columns, landscape, font_pt=font_pt)
@@ -313,6 +313,13 @@ def footer_text(text: str) -> str:
 
 def sheet_footer(sheet: str, convention: str | None = None) -> str:
     return f"{sheet} — {convention}" if convention else sheet
+
+
+def generated_on(when, masculine: bool = False) -> str:
+    """The right of an output's footer (`setup`'s `footer_right`): « Générée le 07/12/2026 » (the annex,
+    the consolidation, the écarts' comparaison, the évolution) or « Généré le » (an extract), one
+    wording in every output — it read « Générée le », « générée le », « généré le », or nothing."""
+    return f"Généré{'' if masculine else 'e'} le {fmt_date(when)}"
 
 
 # Excel refuses a page header of more than 255 characters (UTF-16 units; XlsxWriter then writes none)
