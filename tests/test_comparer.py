@@ -529,3 +529,25 @@ def test_the_ecarts_say_when_they_were_made_in_their_footer(base, tmp_path, caps
     assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
     for ws in openpyxl.load_workbook(out).worksheets:
         assert ws.oddFooter.right.text == f"Générée le {fmt_date(date.today())}", ws.title
+
+
+def test_an_ecart_of_cents_beside_one_of_thousands_keeps_its_cents(base, tmp_path, capsys):
+    """A line raised by 0,40 € and another financeur's by 1 000 €: the labels were in whole euros (the
+    largest écart is over 10 €), the 0,40 € bar labelled « 0 € », no change, where the table beside it
+    says 0,40 €. A bar under 10 € has its cents; the axis, spanning 1 000 €, stays in whole euros."""
+    import re
+    import zipfile
+
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    other = next(k for k, lf in enumerate(lines) if lf.financeur != lines[0].financeur)
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 0.4})
+    lines[other] = build_row(LigneFinancement, {**lines[other].raw, "montant": float(lines[other].montant) + 1000})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(base.model_copy(update={"financements": lines}),
+                                                         tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    with zipfile.ZipFile(out) as z:
+        chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+    fmt = lambda part: re.search(r'<c:numFmt formatCode="([^"]+)"', part).group(1)  # noqa: E731
+    assert "#,##0.00" in fmt(re.search(r"<c:dLbls>.*?</c:dLbls>", chart, re.S).group(0))
+    assert "#,##0.00" not in fmt(re.search(r"<c:valAx>.*?</c:valAx>", chart, re.S).group(0))

@@ -254,20 +254,23 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
         ecarts = [e.ecart for e in comp.groups.get("par_financeur", {}).values()]
         if fin_rows and any(ecarts):
             # whole euros read well for écarts of thousands; below 10 € they round the écart away: a
-            # line raised by 0,40 € was a bar labelled « 0 € » over an axis « 0 € 0 € 1 € 1 € »
-            amounts = FMT_EUROS if max(abs(e) for e in ecarts) < 10 else FMT_EUROS_ENTIERS
+            # line raised by 0,40 € was a bar labelled « 0 € » over an axis « 0 € 0 € 1 € 1 € ». The
+            # labels say the cents when one bar is under 10 € (beside a bar of 1 000 €, its « 0 € » read
+            # as no change), the axis when all are
+            sizes = [abs(e) for e in ecarts if e]
+            labels, axis = (FMT_EUROS if size < 10 else FMT_EUROS_ENTIERS for size in (min(sizes), max(sizes)))
             chart = wb.add_chart({"type": "bar"})
             chart.add_series({
                 "name": "Écart (après − avant)",
                 "categories": [Feuille.TOTAUX, fin_rows[0], 0, fin_rows[1], 0],
                 "values": [Feuille.TOTAUX, fin_rows[0], 3, fin_rows[1], 3],
-                "data_labels": {"value": True, "num_format": amounts},
+                "data_labels": {"value": True, "num_format": labels},
                 "fill": {"color": "#1F4E79"},
                 "invert_if_negative": False,
             })
             chart.set_title({"name": "Écart des financements par financeur"})
             chart.set_legend({"none": True})
-            chart.set_x_axis({"num_format": amounts, "major_gridlines": {"visible": True}, **_room_for_labels(ecarts)})
+            chart.set_x_axis({"num_format": axis, "major_gridlines": {"visible": True}, **_room_for_labels(ecarts)})
             chart.set_y_axis({"reverse": True, "label_position": "low"})  # names left of negative bars
             n = fin_rows[1] - fin_rows[0] + 1
             # under the tables, as wide as they are: beside them, it made the sheet print a quarter
