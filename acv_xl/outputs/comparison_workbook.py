@@ -78,8 +78,9 @@ MAX_LINES = page_layout.max_lines(FONT_PT)
 
 
 def _rows_of(cells: list[tuple[Any, str]], champ: str | None) -> list[list[Any]]:
-    """The values of one change's rows: one, or where a text is taller than a row (a description of
-    30 000 characters, printed cut after its 29th line) its pieces on the rows below, each saying
+    """The values of one change's rows: one, or where a text is taller than a row (in the 26-wide
+    Avant or Après, a description of some 650 characters, printed cut after its 29th line) its
+    pieces on the rows below, each saying
     whose it is (type, sheet, action, key when it fits one row, cells) and « Champ (suite) »."""
     rows = page_layout.split_rows([v if k == "text" else None for v, k in cells],
                                   lambda t, j: page_layout.text_lines(t, CHANGE_WIDTHS[j]), MAX_LINES)
