@@ -345,3 +345,16 @@ def totals_of(conv):
     from acv_xl.checks import totals
 
     return totals.total(conv.financements)
+
+
+@pytest.mark.libreoffice
+def test_every_note_under_a_table_prints_whole(built, printed):
+    """A note merged across a sheet kept the default height of one line: the definition under « Part du
+    maître d'ouvrage » (three lines) printed without « n'entrent pas dans le calcul. », which lines
+    the share leaves out. Each note (the italic texts) has the lines it needs: every word prints."""
+    wb = openpyxl.load_workbook(built["lens"])
+    notes = {c.value for ws in wb.worksheets for r in ws.iter_rows() for c in r
+             if isinstance(c.value, str) and c.font.i}
+    assert any("n'entrent pas dans le calcul." in n for n in notes), notes
+    text = _unbroken(" ".join(" ".join(w[4] for w in words) for words in printed["lens"]))
+    assert not [n for n in notes if _unbroken(n) not in text]

@@ -396,6 +396,41 @@ def test_the_ecarts_chart_prints_whole_with_room_for_its_labels(base, tmp_path, 
     assert min(ecarts) < 0 and low <= min(ecarts) - 0.4 * span
 
 
+def test_no_chart_of_ecarts_when_no_financeur_changed(base, tmp_path, capsys):
+    """Only an action's intitulé changed: every financeur's écart is 0 €, and the Totaux sheet printed a
+    page of its own holding a chart of no bar over an axis « 0 € 1 € 1 € ». No chart, no page break:
+    the écarts of 0,00 € are in the table."""
+    actions = [build_row(FicheAction, dict(a.raw)) for a in base.actions]
+    actions[0] = build_row(FicheAction, {**actions[0].raw, "intitule": "Requalification de la place des Héros"})
+    after = base.model_copy(update={"actions": actions})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(after, tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    wt = openpyxl.load_workbook(out)[Feuille.TOTAUX]
+    assert any(str(r[0].value).startswith("Financeur ETAT") and r[3].value == 0 for r in wt.iter_rows())
+    assert not wt._charts and not wt.row_breaks.brk
+
+
+def test_an_ecart_of_cents_is_not_rounded_away_in_the_chart(base, tmp_path, capsys):
+    """A line raised by 0,40 €: the chart's label and axis were in whole euros, the bar labelled « 0 € »
+    over an axis « 0 € 0 € 1 € 1 € ». Below 10 €, the chart says the cents, as the table beside it."""
+    import re
+    import zipfile
+
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 0.4})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(base.model_copy(update={"financements": lines}),
+                                                         tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    with zipfile.ZipFile(out) as z:
+        chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+    labels = re.search(r"<c:dLbls>.*?</c:dLbls>", chart, re.S).group(0)
+    axis = re.search(r"<c:valAx>.*?</c:valAx>", chart, re.S).group(0)
+    for part in (labels, axis):
+        assert "#,##0.00" in re.search(r'<c:numFmt formatCode="([^"]+)"', part).group(1), part
+
+
 def test_a_huge_number_changed_is_said_not_an_internal_error(base, tmp_path, capsys):
     """The number's six decimals were computed with 28 digits: a crafted target of 1E+25 (31 digits
     with them) stopped comparer with « erreur interne inattendue (InvalidOperation) »."""
@@ -477,3 +512,42 @@ def test_a_long_value_changed_is_cut_in_the_text_never_in_the_json(base, tmp_pat
     code, out, err = _run(capsys, "comparer", a, b, "--format", "json")
     changed = [c for c in json.loads(out)["changements"] if c.get("champ") == "Intitulé"]
     assert [(c["avant"], c["apres"]) for c in changed] == [(long_before, long_after)]
+
+
+def test_the_ecarts_say_when_they_were_made_in_their_footer(base, tmp_path, capsys):
+    """Every other output prints its date right of its footer; a printed comparison said nothing of
+    when it was made (two printouts of the écarts, before and after a correction, read alike)."""
+    from datetime import date
+
+    from acv_xl.contract.values import fmt_date
+
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 1000})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(base.model_copy(update={"financements": lines}),
+                                                         tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    for ws in openpyxl.load_workbook(out).worksheets:
+        assert ws.oddFooter.right.text == f"Générée le {fmt_date(date.today())}", ws.title
+
+
+def test_an_ecart_of_cents_beside_one_of_thousands_keeps_its_cents(base, tmp_path, capsys):
+    """A line raised by 0,40 € and another financeur's by 1 000 €: the labels were in whole euros (the
+    largest écart is over 10 €), the 0,40 € bar labelled « 0 € », no change, where the table beside it
+    says 0,40 €. A bar under 10 € has its cents; the axis, spanning 1 000 €, stays in whole euros."""
+    import re
+    import zipfile
+
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
+    other = next(k for k, lf in enumerate(lines) if lf.financeur != lines[0].financeur)
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 0.4})
+    lines[other] = build_row(LigneFinancement, {**lines[other].raw, "montant": float(lines[other].montant) + 1000})
+    a, b = _write(base, tmp_path / "avant.xlsx"), _write(base.model_copy(update={"financements": lines}),
+                                                         tmp_path / "apres.xlsx")
+    out = tmp_path / "ecarts.xlsx"
+    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    with zipfile.ZipFile(out) as z:
+        chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+    fmt = lambda part: re.search(r'<c:numFmt formatCode="([^"]+)"', part).group(1)  # noqa: E731
+    assert "#,##0.00" in fmt(re.search(r"<c:dLbls>.*?</c:dLbls>", chart, re.S).group(0))
+    assert "#,##0.00" not in fmt(re.search(r"<c:valAx>.*?</c:valAx>", chart, re.S).group(0))

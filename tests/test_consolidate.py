@@ -1353,3 +1353,39 @@ def test_a_consolidation_past_the_rows_of_a_sheet_is_refused_nothing_written(exa
     assert not out.exists()
     monkeypatch.setattr(C, "_ROWS_MAX", lignes)
     assert main(["consolider", str(example_folder), "-o", str(out), "--jobs", "1"]) in (0, 1)
+
+
+def test_no_chart_of_nothing_when_no_convention_is_counted(tmp_path):
+    """A folder whose one workbook is unreadable: no convention counted, every total 0 €. The Synthèse
+    and Par axe sheets still drew their charts — three bars of 0, five of 0 € over an axis « 1 € 1 € »,
+    a frame printed on a page of its own. No chart is written without a value to show; with one, the
+    four are (the shipped examples)."""
+    from acv_xl.cli import main
+
+    exemples = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "faux.xlsx").write_bytes(b"PK\x03\x04 ceci n'est pas un classeur")
+    assert main(["consolider", str(tmp_path / "in"), "-o", str(tmp_path / "vide.xlsx"), "--jobs", "1"]) == 1
+    assert main(["consolider", str(exemples), "-o", str(tmp_path / "c.xlsx"), "--jobs", "1"]) in (0, 1)
+    for name, count in (("vide.xlsx", 0), ("c.xlsx", 4)):
+        with zipfile.ZipFile(tmp_path / name) as z:
+            assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) == count, name
+
+
+def test_every_output_dates_its_footer_in_one_wording(tmp_path):
+    """The footers read « Générée le » (annexe), « générée le » (consolidation, évolution), « généré le »
+    (extrait): one wording, capitalised as « Page » beside it, agreeing with what each output is."""
+    from acv_xl.cli import main
+    from acv_xl.contract.values import fmt_date
+
+    exemples = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+    reg = tmp_path / "registre.sqlite"
+    assert main(["consolider", str(exemples), "-o", str(tmp_path / "c.xlsx"), "--jobs", "1", "--registre", str(reg),
+                 "--par-financeur", str(tmp_path / "ex")]) in (0, 1)
+    assert main(["historique", str(reg), "-o", str(tmp_path / "h.xlsx")]) == 0
+    assert main(["annexe", str(exemples / "arras.xlsx"), "-o", str(tmp_path / "a.xlsx")]) == 0
+    today = fmt_date(date.today())
+    books = {"c.xlsx": "Générée", "h.xlsx": "Générée", "a.xlsx": "Générée", "ex/financeur_ETAT.xlsx": "Généré"}
+    for name, word in books.items():
+        for ws in openpyxl.load_workbook(tmp_path / name).worksheets:
+            assert (ws.oddFooter.right.text or "").endswith(f"{word} le {today}"), (name, ws.title, ws.oddFooter.right.text)

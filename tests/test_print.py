@@ -652,3 +652,133 @@ def test_the_comites_and_libelles_of_the_history_print_whole(tmp_path):
         printed = Counter(w for page in _sheet_pages(_pages(pdf), sheet) for *_, w in page)
         missing = Counter(w for t in texts for w in t.split()) - printed
         assert not missing, (sheet, missing)
+
+
+@pytest.mark.libreoffice
+def test_a_value_taller_than_a_row_prints_whole_in_the_ecarts(tmp_path):
+    """A description of some 30 000 characters changed: `comparer -o` wrote it in one cell of the
+    « Après » column, a row of 409 points at most, and printed its first 29 lines — the rest of the text
+    was on no page. It goes on in the rows below, « Description (suite) », each naming its action:
+    every word prints, in order."""
+    from acv_xl.cli import main
+
+    words = ("aménagement", "de", "la", "place", "centrale", "rénovation", "commerce", "logement", "quartier")
+    text = " ".join(words[(k * 7) % len(words)] + ("." if k % 13 == 12 else "") for k in range(3700))
+    assert len(text) > 28_000
+
+    def long_description(wb):
+        ws, table = table_of(wb, "T_Actions")
+        c1, r1, c2, _ = range_boundaries(table.ref)
+        col = [ws.cell(r1, c).value for c in range(c1, c2 + 1)].index("Description")
+        ws.cell(r1 + 1, c1 + col).value = text
+
+    later = edited_copy(EXEMPLES / "arras.xlsx", tmp_path / "apres.xlsx", long_description)
+    assert main(["comparer", str(EXEMPLES / "arras.xlsx"), str(later), "-o", str(tmp_path / "e.xlsx")]) == 1
+    ws = openpyxl.load_workbook(tmp_path / "e.xlsx")["Changements"]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=5, max_col=9) if r[4].value]
+    assert rows[0][4] == "Description" and len(rows) > 1
+    assert all(r[:3] == rows[0][:3] and r[4] == "Description (suite)" and r[7:] == rows[0][7:] for r in rows[1:])
+    (pdf,) = libreoffice.convert([tmp_path / "e.xlsx"], "pdf", tmp_path / "pdf")
+    printed = []
+    for page in _sheet_pages(_pages(pdf), "Changements"):
+        header = min(y0 for _, y0, _, _, w in page if w == "Après")
+        left = min(x0 for x0, y0, _, _, w in page if w == "Après" and abs(y0 - header) < 3)
+        right = min(x0 for x0, y0, _, _, w in page if w == "Cellule" and abs(y0 - header) < 3)
+        footer = max(y0 for _, y0, _, _, _ in page)
+        printed += [w for _, _, w in sorted((y0, x0, w) for x0, y0, _, _, w in page
+                                            if left - 3 <= x0 < right - 3 and header + 3 < y0 < footer - 3)]
+    assert printed == text.split(), (len(printed), len(text.split()))
+
+
+@pytest.mark.libreoffice
+def test_every_choice_of_a_list_prints_whole_in_its_column(tmp_path):
+    """A list cell is not wrapped: « Avance remboursable » (Nature, 16 wide) printed « Avance
+    remboursabl », « Rénovation énergétique scolaire » (Dérogation L1111-10, 22 wide) lost « scolaire »,
+    in the template's own list of dispositifs as in a référent's plan. Each list column is as wide as
+    its longest choices: written side by side in every table, each of their words prints."""
+    from collections import Counter
+
+    from acv_xl.cli import main
+    from acv_xl.contract import layout
+
+    assert main(["modele", str(tmp_path / "modele.xlsx")]) == 0
+    written = Counter()
+
+    def fill(wb):
+        for t in layout.TABLES:
+            ws, table = table_of(wb, t.name)
+            c1, r1, _, _ = range_boundaries(table.ref)
+            for k, col in enumerate(t.columns):
+                longest = sorted(col.choices, key=len, reverse=True)[:3] or ["x"]
+                for i, value in enumerate(longest):
+                    ws.cell(r1 + 1 + i, c1 + k).value = value
+                    written.update(value.split() if col.choices else ())
+
+    edited_copy(tmp_path / "modele.xlsx", tmp_path / "listes.xlsx", fill)
+    (pdf,) = libreoffice.convert([tmp_path / "listes.xlsx"], "pdf", tmp_path / "pdf")
+    printed = Counter(w for page in _pages(pdf) for *_, w in page)
+    assert written and not written - printed, written - printed
+
+
+@pytest.mark.libreoffice
+def test_a_nature_of_two_words_prints_whole_in_a_financeurs_extract(tmp_path):
+    """The extract's Nature column (14 wide) was not wrapped: « Avance remboursable » printed
+    « Avance remboursab », the financeur unable to tell an advance from a subsidy. It wraps, in a row
+    of its height."""
+    from acv_xl.cli import main
+
+    def advance(wb):
+        ws, table = table_of(wb, "T_Financements")
+        c1, r1, c2, _ = range_boundaries(table.ref)
+        col = [ws.cell(r1, c).value for c in range(c1, c2 + 1)].index("Nature")
+        ws.cell(r1 + 1, c1 + col).value = "Avance remboursable"
+
+    (tmp_path / "in").mkdir()
+    edited_copy(EXEMPLES / "arras.xlsx", tmp_path / "in" / "arras.xlsx", advance)
+    assert main(["consolider", str(tmp_path / "in"), "-o", str(tmp_path / "c.xlsx"), "--jobs", "1",
+                 "--par-financeur", str(tmp_path / "ex")]) in (0, 1)
+    books = sorted((tmp_path / "ex").glob("*.xlsx"))
+    holding = [b for b in books if any(r[10] == "Avance remboursable" for r in
+                                       openpyxl.load_workbook(b)["Lignes"].iter_rows(values_only=True))]
+    assert len(holding) == 1
+    (pdf,) = libreoffice.convert(holding, "pdf", tmp_path / "pdf")
+    words = [w for page in _sheet_pages(_pages(pdf), "Lignes") for *_, w in page]
+    assert "remboursable" in words, [w for w in words if w.startswith("rembours")]
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", ["modele", "exemple"])
+def test_the_dispositifs_print_beside_their_own_financeurs(printed, name):
+    """`Financeurs` holds two tables side by side and prints two pages wide, its first column repeated
+    on each page: the dispositifs printed beside the financeurs' codes of the same rows, « CDC » left of
+    « DETR », « AL » left of « DPV », their own Financeur column left behind on the page before. The
+    dispositifs start a page, with their Financeur column, and no other table's column beside them."""
+    _, pdf = printed[name]
+    pages = list(_sheet_pages(_pages(pdf), "Financeurs"))
+    dispositifs = [p for p in pages if "Dispositif" in {w for *_, w in p}]
+    assert dispositifs
+    for words in dispositifs:
+        header = min(y0 for _, y0, _, _, w in words if w == "Dispositif")
+        row = sorted((x0, w) for x0, y0, _, _, w in words if abs(y0 - header) < 3)
+        assert [w for _, w in row][:2] == ["Financeur", "Dispositif"], row
+        assert "Code" not in {w for *_, w in words}, row
+
+
+@pytest.mark.libreoffice
+def test_the_cosignataires_of_the_examples_print_whole(tmp_path):
+    """The examples wrote « ETAT;REGION;DEPT;COMMUNE »: no space to wrap at, LibreOffice printed
+    « ETAT;REGION;DEPT;COMMU » in the 24-wide column (and the annotated copy of the example with it).
+    Written « ETAT ; REGION ; DEPT ; COMMUNE », as ACT-09 suggests, the list wraps: each code prints."""
+    from collections import Counter
+
+    book = tmp_path / "lens-lievin.xlsx"
+    book.write_bytes((EXEMPLES / "lens-lievin.xlsx").read_bytes())
+    ws, table = table_of(openpyxl.load_workbook(book), "T_Actions")
+    c1, r1, c2, r2 = range_boundaries(table.ref)
+    col = c1 + [ws.cell(r1, c).value for c in range(c1, c2 + 1)].index("Cosignataires")
+    lists = [ws.cell(r, col).value for r in range(r1 + 1, r2 + 1) if ws.cell(r, col).value]
+    assert any(len(v) > 20 for v in lists), lists  # some longer than the column
+    (pdf,) = libreoffice.convert([book], "pdf", tmp_path / "pdf")
+    printed = Counter(w for page in _sheet_pages(_pages(pdf), "Fiches-actions") for *_, w in page)
+    missing = Counter(w for v in lists for w in v.split()) - printed
+    assert not missing, missing

@@ -191,7 +191,9 @@ def test_act08_refused_lines_only_and_abandoned_actions():
 def test_act09_financeur_not_cosignatory_with_completed_list():
     out = run(act(0, cosignataires="ETAT"))
     assert only(out) == [("ACT-09", A, "Fiches-actions", "P4", "1.1")]
-    assert "REGION" in out[0].message and out[0].suggestion.endswith("ETAT;REGION")
+    # spaced, the list wraps in its cell (« ETAT;REGION;DEPT;COMMUNE » printed cut), and typed as suggested it is read
+    assert "REGION" in out[0].message and out[0].suggestion.endswith(" : ETAT ; REGION")
+    assert run(act(0, cosignataires=out[0].suggestion.split(" : ")[-1]), "ACT-09") == []
 
 
 def test_act09_autofinancement_and_refused_lines_need_no_cosignature():

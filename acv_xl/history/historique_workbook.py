@@ -13,6 +13,7 @@ from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number
 from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur, rien_a_comparer
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
 from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs import page_layout
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_xlsxwriter
 from acv_xl.outputs.terminal import file_text
@@ -88,7 +89,7 @@ class _EvolutionWriter(_Writer):
         return f"{ws.name} — évolution du département"
 
     def footer_date(self) -> str:
-        return f"générée le {self.genere_le.strftime('%d/%m/%Y')}"
+        return page_layout.generated_on(self.genere_le)  # l'évolution
 
     def consolidations(self) -> None:
         # the scope of each run, so that a series mixing scopes is seen for what it is; the comité wraps (a

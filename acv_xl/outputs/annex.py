@@ -25,7 +25,7 @@ from acv_xl.checks.validate import ETAT_LIBELLE
 from acv_xl.contract import layout
 from acv_xl.contract.layout import Sheet
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
-from acv_xl.contract.values import fmt_date, fmt_euros, ratio_for_cell
+from acv_xl.contract.values import fmt_euros, ratio_for_cell
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
@@ -347,7 +347,7 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     header += f"&R&8Convention {acv_id}"
     ws.set_header(header)
     ws.set_footer(f"&L&8Convention {label}{' (' + acv_id + ')' if acv_id else ''}&C&8Page &P / &N"
-                  f"&R&8Générée le {fmt_date(d.generated)}")
+                  f"&R&8{page_layout.generated_on(d.generated)}")
     # several pages wide: the title, subtitle and notes over the key columns, wrapped there — across
     # the whole width they were cut at the key columns' edge on every page but the first (« Plan de
     # financement : actions × fina »)
@@ -404,9 +404,13 @@ def _over_keys(ws, row: int, text: str, fmt) -> None:
 
 
 def _note(ws, row: int, text: str, fmts: _Formats, last_col: int) -> None:
-    """A note under a table: over the key columns, wrapped, when the sheet is several pages wide (`_title`)."""
+    """A note under a table, wrapped in a row of its height: across the sheet, or over the key columns
+    when the sheet is several pages wide (`_title`). At the default height, the definition under
+    « Part du maître d'ouvrage » printed two of its three lines: « …n'entrent pas dans le calcul. » lost."""
     if getattr(ws, "print_last", None) is None:
         ws.merge_range(row, 0, row, last_col, text, fmts.note)
+        points = sum(page_layout.column_points(w) for w in ws.title_width[:last_col + 1])
+        _set_lines(ws, row, page_layout.arial_lines_in(text, points, FONT_PT))
         return
     _over_keys(ws, row, text, fmts.note)
     _set_lines(ws, row, _lines_needed(text, sum(ws.print_width)))
@@ -720,13 +724,12 @@ def _part_mo(wb, d: _Data, fmts: _Formats) -> None:
                   p.propre, p.financements_publics, ratio_for_cell(p.ratio, SEUILS_MO)]
         cell_fmts = [fmts.cell("text")] * 4 + [fmts.cell("euros")] * 2 + [fmts.cell("percent", bold=True)]
         row = _list_row(ws, row, values, widths, cell_fmts.__getitem__)
-    ws.merge_range(row + 1, 0, row + 1, last,
-                   "Part propre : autofinancement, fonds propres et apports du maître d'ouvrage lui-même, ses "
-                   "emprunts et avances remboursables (quel que soit le prêteur) et les recettes de l'opération. "
-                   "Financements publics : subventions des financeurs publics et autofinancement d'autres personnes "
-                   "publiques. Les autres lignes (subventions privées, portage foncier…) et les lignes refusées "
-                   "n'entrent pas dans le calcul.",
-                   fmts.note)
+    _note(ws, row + 1,
+          "Part propre : autofinancement, fonds propres et apports du maître d'ouvrage lui-même, ses "
+          "emprunts et avances remboursables (quel que soit le prêteur) et les recettes de l'opération. "
+          "Financements publics : subventions des financeurs publics et autofinancement d'autres personnes "
+          "publiques. Les autres lignes (subventions privées, portage foncier…) et les lignes refusées "
+          "n'entrent pas dans le calcul.", fmts, last)
 
 
 # The fiche in two columns of label/value pairs (landscape page); long texts take the full width.
@@ -765,53 +768,10 @@ def _set_lines(ws, row: int, lines: int) -> None:
 
 
 def _chunks(text: str, width: float, most: int = MAX_LINES) -> list[str]:
-    """`text` as pieces of at most `most` lines (`MAX_LINES`) in a column of `width`, cut at line breaks,
-    else between words: a description longer than a row (409 pt, some 4,000 characters across a
+    """`text` as pieces of at most `most` lines (`MAX_LINES`) in a column of `width`
+    (`page_layout.chunks`): a description longer than a row (409 pt, some 4,000 characters across a
     fiche) continues on the next rows, printed whole where one row cut it."""
-    if _lines_needed(text, width) <= most:
-        return [text]
-    pieces: list[str] = []
-    current: list[str] = []
-    used = 0
-    for paragraph in text.split("\n"):
-        parts = [paragraph]
-        if _lines_needed(paragraph, width) > most:  # one paragraph longer than a row: cut between words
-            parts = []
-            words = [piece for word in paragraph.split(" ") for piece in _word_pieces(word, width, most)]
-            start = 0
-            while start < len(words):  # the most words from `start` that fit, by halving
-                fits, over = start + 1, len(words) + 1
-                while over - fits > 1:
-                    mid = (fits + over) // 2
-                    if _lines_needed(" ".join(words[start:mid]), width) <= most:
-                        fits = mid
-                    else:
-                        over = mid
-                parts.append(" ".join(words[start:fits]))
-                start = fits
-        for part in parts:
-            n = _lines_needed(part, width)
-            if current and used + n > most:
-                pieces.append("\n".join(current))
-                current, used = [], 0
-            current.append(part)
-            used += n
-    pieces.append("\n".join(current))
-    return pieces
-
-
-def _word_pieces(word: str, width: float, most: int = MAX_LINES) -> list[str]:
-    """`word`, or where it alone is taller than a row (a URL, a reference without spaces), its
-    pieces of the most characters a row holds: one such word was printed cut after 31 lines."""
-    pieces = []
-    while _lines_needed(word, width) > most:
-        fits, over = 1, len(word)  # the most characters that fit, by halving
-        while over - fits > 1:
-            mid = (fits + over) // 2
-            fits, over = (mid, over) if _lines_needed(word[:mid], width) <= most else (fits, mid)
-        pieces.append(word[:fits])
-        word = word[fits:]
-    return pieces + [word]
+    return page_layout.chunks(text, lambda t: _lines_needed(t, width), most)
 
 
 def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> None:
@@ -1370,8 +1330,7 @@ def _split_rows(values: list[Any], widths: float | Sequence[float]) -> list[list
     cells on the first row only."""
     if not isinstance(widths, Sequence):
         widths = [widths] * len(values)
-    pieces = [_chunks(v, w) if isinstance(v, str) else [v] for v, w in zip(values, widths)]
-    return [[p[k] if k < len(p) else None for p in pieces] for k in range(max(map(len, pieces)))]
+    return page_layout.split_rows(values, lambda t, j: _lines_needed(t, widths[j]), MAX_LINES)
 
 
 def _list_row(ws, row: int, values: list[Any], widths: Sequence[float], fmt_of) -> int:

@@ -73,6 +73,28 @@ def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
     return value, "text"
 
 
+# the most lines of 10 pt text a row holds (`page_layout.row_height`: 409 pt at most)
+MAX_LINES = page_layout.max_lines(FONT_PT)
+
+
+def _rows_of(cells: list[tuple[Any, str]], champ: str | None) -> list[list[Any]]:
+    """The values of one change's rows: one, or where a text is taller than a row (in the 26-wide
+    Avant or Après, a description of some 650 characters, printed cut after its 29th line) its
+    pieces on the rows below, each saying
+    whose it is (type, sheet, action, key when it fits one row, cells) and « Champ (suite) »."""
+    rows = page_layout.split_rows([v if k == "text" else None for v, k in cells],
+                                  lambda t, j: page_layout.text_lines(t, CHANGE_WIDTHS[j]), MAX_LINES)
+    for j, (v, k) in enumerate(cells):
+        if k != "text":  # an amount, a date: on the first row
+            rows[0][j] = v
+    key_whole = all(r[3] is None for r in rows[1:])
+    for r in rows[1:]:
+        for j in (0, 1, 2, 7, 8) + ((3,) if key_whole else ()):
+            r[j] = cells[j][0]
+        r[4] = f"{champ} (suite)" if champ else "(suite)"
+    return rows
+
+
 def _room_for_labels(values: list) -> dict:
     """The value axis' bounds with room beyond the longest bars for their labels: a negative bar's
     label, outside its end, was printed over the financeurs' names (« Commune » under « -1 313 568 € »)."""
@@ -91,12 +113,13 @@ def _room_for_labels(values: list) -> dict:
     return out
 
 
-def _print_setup(ws, header_row: int | None, widths, acv_id: str | None) -> None:
+def _print_setup(ws, header_row: int | None, widths, acv_id: str | None, generated: date) -> None:
     """The product's print layout (`page_layout`): A4 landscape, ≥ 8 pt, the header row on every
-    page (None: each table has its own), the sheet and convention in the footer."""
+    page (None: each table has its own), the sheet and convention in the footer, and its date (a
+    printed comparison told neither when it was made, as every other output does)."""
     page_layout.setup(ws, widths, footer=page_layout.sheet_footer(ws.name, f"convention {acv_id}" if acv_id else None),
                       header_rows=(header_row, header_row) if header_row is not None else None, key_columns=(0, 0),
-                      font_pt=FONT_PT)
+                      font_pt=FONT_PT, footer_right=page_layout.generated_on(generated))
 
 
 def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str, str] | None = None,
@@ -104,6 +127,8 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
     """Write the comparison workbook to `out` (atomically); returns `out`. `names`: the financeurs'
     names by code (`comparison_report.financeur_names`); `warnings`: what was not compared (values
     typed outside the tables), above the changes."""
+
+    today = date.today()
 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
@@ -163,14 +188,16 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                      (key_text(c) or (c.cle.get("nom") if c.table is None else ""), "text"), (c.champ, "text")]
             cells += [_cell_value(c.avant, kind, row_text), _cell_value(c.apres, kind, row_text)]
             cells += [(c.cellule_avant, "text"), (c.cellule_apres, "text")]
-            for j, (v, k) in enumerate(cells):
-                write_value(ws, row, j, v, f(k, fill))
-            # wrapped text gets the height it needs (LibreOffice keeps the stored height)
-            height = page_layout.row_height(((v, CHANGE_WIDTHS[j]) for j, (v, k) in enumerate(cells)
-                                             if k == "text" and isinstance(v, str) and v), font_pt=FONT_PT)
-            if height > page_layout.LINE_PT + 2:
-                ws.set_row(row, height)
-            row += 1
+            kinds = [k for _v, k in cells]
+            for values in _rows_of(cells, c.champ):
+                for j, (v, k) in enumerate(zip(values, kinds)):
+                    write_value(ws, row, j, v, f(k, fill))
+                # wrapped text gets the height it needs (LibreOffice keeps the stored height)
+                height = page_layout.row_height(((v, CHANGE_WIDTHS[j]) for j, (v, k) in enumerate(zip(values, kinds))
+                                                 if k == "text" and isinstance(v, str) and v), font_pt=FONT_PT)
+                if height > page_layout.LINE_PT + 2:
+                    ws.set_row(row, height)
+                row += 1
         if not comp.changes:
             nothing = ("Aucun changement dans les tableaux ni les cellules nommées." if warnings
                        else "Aucun changement entre les deux classeurs.")
@@ -178,7 +205,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
         else:
             ws.autofilter(hr, 0, row - 1, len(CHANGE_HEADERS) - 1)
         ws.freeze_panes(hr + 1, 0)
-        _print_setup(ws, hr, CHANGE_WIDTHS, apres.get("acv_id"))
+        _print_setup(ws, hr, CHANGE_WIDTHS, apres.get("acv_id"), today)
         legend = row + 1
         for k, (t, colour) in enumerate(COLOURS.items()):
             ws.write_string(legend + k, 0, TYPE_LABELS[t], f("text", colour))
@@ -223,21 +250,28 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                     write_value(wt, row, j, v, f("ecart" if j == 3 else "euros", fill))
                 row += 1
         # no row repeated: each breakdown has its own header, and a repeated one printed over the chart
-        _print_setup(wt, None, (52, 18, 18, 18), apres.get("acv_id"))
-        if fin_rows:
+        _print_setup(wt, None, (52, 18, 18, 18), apres.get("acv_id"), today)
+        # a chart of bars of 0 € (only texts or dates changed) printed a page of an empty axis « 0 € 1 € 1 € »
+        ecarts = [e.ecart for e in comp.groups.get("par_financeur", {}).values()]
+        if fin_rows and any(ecarts):
+            # whole euros read well for écarts of thousands; below 10 € they round the écart away: a
+            # line raised by 0,40 € was a bar labelled « 0 € » over an axis « 0 € 0 € 1 € 1 € ». The
+            # labels say the cents when one bar is under 10 € (beside a bar of 1 000 €, its « 0 € » read
+            # as no change), the axis when all are
+            sizes = [abs(e) for e in ecarts if e]
+            labels, axis = (FMT_EUROS if size < 10 else FMT_EUROS_ENTIERS for size in (min(sizes), max(sizes)))
             chart = wb.add_chart({"type": "bar"})
             chart.add_series({
                 "name": "Écart (après − avant)",
                 "categories": [Feuille.TOTAUX, fin_rows[0], 0, fin_rows[1], 0],
                 "values": [Feuille.TOTAUX, fin_rows[0], 3, fin_rows[1], 3],
-                "data_labels": {"value": True, "num_format": FMT_EUROS_ENTIERS},
+                "data_labels": {"value": True, "num_format": labels},
                 "fill": {"color": "#1F4E79"},
                 "invert_if_negative": False,
             })
             chart.set_title({"name": "Écart des financements par financeur"})
             chart.set_legend({"none": True})
-            chart.set_x_axis({"num_format": FMT_EUROS_ENTIERS, "major_gridlines": {"visible": True},
-                              **_room_for_labels([e.ecart for e in comp.groups.get("par_financeur", {}).values()])})
+            chart.set_x_axis({"num_format": axis, "major_gridlines": {"visible": True}, **_room_for_labels(ecarts)})
             chart.set_y_axis({"reverse": True, "label_position": "low"})  # names left of negative bars
             n = fin_rows[1] - fin_rows[0] + 1
             # under the tables, as wide as they are: beside them, it made the sheet print a quarter

@@ -27,6 +27,7 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
 from acv_xl.checks.totals import ZERO
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
+from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import OutputError, atomic_write
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.consolidation_workbook import LIGNES_KEYS, SANS_ID, H, _financeur_order, _Writer, gc_paused, write_packed
@@ -112,7 +113,7 @@ class _ExtractWriter(_Writer):
         return f"{ws.name} — extrait {self.groupe}"
 
     def footer_date(self) -> str:
-        return f"généré le {self.r.genere_le.strftime('%d/%m/%Y')}"  # l'extrait
+        return page_layout.generated_on(self.r.genere_le, masculine=True)  # l'extrait
 
     def lignes(self) -> None:
         ws = self.sheet(FEUILLE_LIGNES, f"Lignes de financement — {self.nom}")
@@ -125,7 +126,7 @@ class _ExtractWriter(_Writer):
         cols = [(H.ACV_ID, 12, None), (H.LIBELLE, 22, long), (tf.header("numero"), 9, None),
                 (H.INTITULE, 32, long), (H.AXE, 6, None), (H_MO, 22, long), (H_MATURITE, 13, None),
                 (H.COUT, 16, "euros"), (tf.header("financeur"), 11, None), (tf.header("dispositif"), 20, long),
-                (tf.header("nature"), 14, None), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
+                (tf.header("nature"), 14, long), (tf.header("annee"), 8, None), (tf.header("montant"), 16, "euros"),
                 (tf.header("statut"), 12, None), (H.COMMUNES, 22, long)]
         total = sum(map(itemgetter(_MONTANT), self.rows), ZERO)
         self.table(ws, TABLE_LIGNES, cols, self.rows, {_MONTANT: total}, freeze_cols=LIGNES_KEYS)

@@ -485,6 +485,12 @@ _PLAIN_FUNCTIONS = frozenset({"SUBTOTAL", "IFERROR"})
 _CALLS = re.compile(r"[A-Za-z_][\w.]*(?=\()")  # every name written before a parenthesis
 
 
+def _worth_a_chart(values) -> bool:
+    """Whether a chart of `values` shows anything: of values all 0 (no convention counted, no
+    financing), it printed an empty frame over an axis « 1 € 1 € » on a page of its own."""
+    return any(values)
+
+
 class _NoCells(dict):
     """XlsxWriter's per-cell map of table cells, kept empty (see `_sheet_class`)."""
 
@@ -826,7 +832,7 @@ class _Writer:
         return f"{ws.name} — consolidation, {d}"
 
     def footer_date(self) -> str:
-        return f"générée le {self.r.genere_le.strftime('%d/%m/%Y')}"
+        return page_layout.generated_on(self.r.genere_le)  # la consolidation
 
     def table(self, ws, name: str, columns: list[tuple[str, float, str | None]], rows: list[list[Any]],
               totals: dict[int, Any] | None = None, first_row: int = 2, freeze_cols: int = 0,
@@ -1096,6 +1102,8 @@ class _Writer:
             ws.write_string(start + k, 0, c)
             ws.write_number(start + k, 1, n, self.fmt["entier"])
         t0 = start
+        if not _worth_a_chart(classes.values()):  # no convention counted
+            return
         chart = self.wb.add_chart({"type": "column"})
         chart.add_series({"name": "Conventions",
                           "categories": [Feuille.SYNTHESE, start + 1, 0, start + 3, 0],
@@ -1161,7 +1169,7 @@ class _Writer:
         start, end = self.table(ws, TABLE_TOTAUX_FINANCEURS, [(h, max(w, 15) if j >= 2 else w, f)
                                                                for j, (h, w, f) in enumerate(cols)],
                                 rows, {2: g.financement_total}, first_row=top)
-        if rows:
+        if _worth_a_chart(row[2] for row in rows):
             chart = self.wb.add_chart({"type": "bar"})
             n = len(rows)
             chart.add_series({
@@ -1182,15 +1190,16 @@ class _Writer:
         ws, first, last = self._matrix(Feuille.PAR_AXE, "Financement par axe et par convention", keys,
                                        [f"Axe {k}" for k in keys], lambda f: f.totaux.par_axe, lambda t: t.par_axe,
                                        True)
-        self._total_row_chart(ws, Feuille.PAR_AXE, first, last, len(keys), "column",
-                              "Financement par axe (hors refusés)")
+        if _worth_a_chart(self.r.totaux.par_axe.get(k) for k in keys):
+            self._total_row_chart(ws, Feuille.PAR_AXE, first, last, len(keys), "column",
+                                  "Financement par axe (hors refusés)")
 
     def par_annee(self) -> None:
         g = self.r.totaux
         keys = sorted(g.par_annee)
         ws, first, last = self._matrix(Feuille.PAR_ANNEE, "Financement par année et par convention", keys, keys,
                                        lambda f: f.totaux.par_annee, lambda t: t.par_annee, True)
-        if keys:
+        if _worth_a_chart(g.par_annee.get(k) for k in keys):
             self._total_row_chart(ws, Feuille.PAR_ANNEE, first, last, len(keys), "line",
                                   "Financement par année (hors refusés)")
 

@@ -284,7 +284,8 @@ def _build(v: Ville) -> Convention:
             "perimetre": a.perimetre, "maitre_ouvrage": a.mo, "type_mo": a.type_mo, "description": a.description,
             "maturite": a.maturite, "date_debut": a.debut, "date_fin": a.fin, "base": a.base,
             "cout_total": _num(cout), "depense_subventionnable": _num(dep), "derogation": a.derogation,
-            "cosignataires": ";".join(codes),
+            # spaced as a user types them: LibreOffice wraps at a space, never at « ; » (« ETAT;REGION;DEPT;COMMU »)
+            "cosignataires": " ; ".join(codes),
             "date_signature": max(v.convention, a.debut - timedelta(days=30)) if signee else None,
         })
         for ind, unite, init, cible in a.indicateurs:

@@ -22,9 +22,9 @@ import math
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from acv_xl.contract.values import excel_length, excel_text
+from acv_xl.contract.values import excel_length, excel_text, fmt_date
 
 BASE_FONT_PT = 11.0  # the workbooks' default font (Calibri 11, Carlito in LibreOffice)
 MIN_PRINTED_PT = 8.0  # the smallest type a comité should have to read
@@ -197,6 +197,11 @@ def row_height(cells: Iterable[tuple[str, float]], bold: bool = False, font_pt: 
     return min(MAX_ROW_PT, round(lines * LINE_PT * font_pt / BASE_FONT_PT + 2, 1))
 
 
+def max_lines(font_pt: float = BASE_FONT_PT) -> int:
+    """The most lines of `font_pt` text a row holds within `MAX_ROW_PT` (`row_height`)."""
+    return int((MAX_ROW_PT - 2) // (LINE_PT * font_pt / BASE_FONT_PT))
+
+
 @dataclass(frozen=True)
 class PrintPlan:
     """How a sheet prints: `fit_width` (one page wide, scaled by the spreadsheet), or `scale` (%)
@@ -282,7 +287,7 @@ def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, i
 
     `font_pt`: the size of the sheet's type, so that it prints at 8 pt or more.
     `footer` names the sheet and the convention (left of the footer); page « n / N » is centred;
-    `footer_right` (e.g. « générée le 06/12/2026 ») is written out, never Excel's &D field, which
+    `footer_right` (`generated_on`: « Générée le 06/12/2026 ») is written out, never Excel's &D field, which
     LibreOffice prints in its own locale (12/06 for 6 December).
     """
     p = plan(widths, key_columns, landscape, font_pt=font_pt)
@@ -308,6 +313,13 @@ def footer_text(text: str) -> str:
 
 def sheet_footer(sheet: str, convention: str | None = None) -> str:
     return f"{sheet} — {convention}" if convention else sheet
+
+
+def generated_on(when, masculine: bool = False) -> str:
+    """The right of an output's footer (`setup`'s `footer_right`): « Générée le 07/12/2026 » (the annex,
+    the consolidation, the écarts' comparaison, the évolution) or « Généré le » (an extract), one
+    wording in every output — it read « Générée le », « générée le », « généré le », or nothing."""
+    return f"Généré{'' if masculine else 'e'} le {fmt_date(when)}"
 
 
 # Excel refuses a page header of more than 255 characters (UTF-16 units; XlsxWriter then writes none)
@@ -338,3 +350,62 @@ def titles_header(title: str, subtitle: str) -> str:
     title = header_text(title, room - min(len(subtitle), 60))  # the subtitle keeps 60 at least
     subtitle = header_text(subtitle, room - excel_length(title))
     return f"{_TITLE_CODES}{title}{_SUBTITLE_CODES if subtitle else ''}{subtitle}{HEADER_RIGHT}"
+
+
+def chunks(text: str, lines_of: Callable[[str], int], most: int) -> list[str]:
+    """`text` as pieces of at most `most` lines each (`lines_of(piece)`: the lines a piece takes in
+    its cell), cut at line breaks, else between words, else inside a word longer than a row (a URL):
+    a text taller than a row (409 pt) continues on the rows below, printed whole where one row cut it."""
+    if lines_of(text) <= most:
+        return [text]
+    pieces: list[str] = []
+    current: list[str] = []
+    used = 0
+    for paragraph in text.split("\n"):
+        parts = [paragraph]
+        if lines_of(paragraph) > most:  # one paragraph longer than a row: cut between words
+            parts = []
+            words = [piece for word in paragraph.split(" ") for piece in _word_pieces(word, lines_of, most)]
+            start = 0
+            while start < len(words):  # the most words from `start` that fit, by halving
+                fits, over = start + 1, len(words) + 1
+                while over - fits > 1:
+                    mid = (fits + over) // 2
+                    if lines_of(" ".join(words[start:mid])) <= most:
+                        fits = mid
+                    else:
+                        over = mid
+                parts.append(" ".join(words[start:fits]))
+                start = fits
+        for part in parts:
+            n = lines_of(part)
+            if current and used + n > most:
+                pieces.append("\n".join(current))
+                current, used = [], 0
+            current.append(part)
+            used += n
+    pieces.append("\n".join(current))
+    return pieces
+
+
+def _word_pieces(word: str, lines_of: Callable[[str], int], most: int) -> list[str]:
+    """`word`, or where it alone is taller than a row (a URL, a reference without spaces), its
+    pieces of the most characters a row holds: one such word was printed cut after 31 lines."""
+    pieces = []
+    while lines_of(word) > most:
+        fits, over = 1, len(word)  # the most characters that fit, by halving
+        while over - fits > 1:
+            mid = (fits + over) // 2
+            fits, over = (mid, over) if lines_of(word[:mid]) <= most else (fits, mid)
+        pieces.append(word[:fits])
+        word = word[fits:]
+    return pieces + [word]
+
+
+def split_rows(values: Sequence[Any], lines_of: Callable[[str, int], int], most: int) -> list[list[Any]]:
+    """`values` (one row's cells) as the rows they need: each text taller than a row cut into pieces
+    (`chunks`; `lines_of(text, j)`: its lines in column j), the rows below holding the rest, the
+    other cells on the first row only (None below)."""
+    pieces = [chunks(v, lambda t, j=j: lines_of(t, j), most) if isinstance(v, str) else [v]
+              for j, v in enumerate(values)]
+    return [[p[k] if k < len(p) else None for p in pieces] for k in range(max(map(len, pieces)))]

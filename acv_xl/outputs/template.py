@@ -531,6 +531,10 @@ def build_workbook(path: Path | str, conv: Convention | None = None, mention: st
         widths: dict[int, float] = {}
         header_row = None
         keys = None
+        # a table beside another (the dispositifs right of the financeurs): where the sheet prints
+        # several pages wide, it starts a page, and no column is repeated — the financeurs' codes,
+        # repeated at its left, read as the financeurs of the dispositifs on their rows (« CDC » « DETR »)
+        beside = [parse_a1(t.anchor)[1] - 1 for t in tables_by_sheet.get(name, []) if parse_a1(t.anchor)[1] > 1]
         for t in tables_by_sheet.get(name, []):
             hr, hc = parse_a1(t.anchor)
             for j, c in enumerate(t.columns):
@@ -557,10 +561,12 @@ def build_workbook(path: Path | str, conv: Convention | None = None, mention: st
             widths.update({0: 46, 1: 20, 2: 90})
         elif header_row is not None:
             ws.freeze_panes(header_row, (keys[1] + 1) if keys and name == Sheet.ACTIONS else 0)
-        page_layout.setup(ws, _sheet_widths(widths, max(widths, default=0)),
-                          footer=page_layout.sheet_footer(name, convention),
-                          header_rows=None if header_row is None else (header_row - 1, header_row - 1),
-                          key_columns=keys)
+        p = page_layout.setup(ws, _sheet_widths(widths, max(widths, default=0)),
+                              footer=page_layout.sheet_footer(name, convention),
+                              header_rows=None if header_row is None else (header_row - 1, header_row - 1),
+                              key_columns=None if beside else keys)
+        if beside and not p.fit_width:
+            ws.set_v_pagebreaks(beside)
     _write_named_cells(wb, sheets, fm, conv)
     if snapshot:  # the validated data of a migrated workbook, in its hidden sheet (`reading.snapshot`)
         hidden = wb.add_worksheet(layout.SNAPSHOT_SHEET)

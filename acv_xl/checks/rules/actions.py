@@ -201,7 +201,8 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
         else:
             needed = ()
         if needed:
-            full = ";".join(list(codes[0]) + needed)
+            # spaced: a list copied as suggested wraps in its cell (« ETAT;REGION;DEPT;COMMUNE » printed cut)
+            full = " ; ".join(list(codes[0]) + needed)
             yield at(a, "cosignataires", "ACT-09", A,
                      f"{prefix(a)} : {_et(needed)} finance{'nt' if len(needed) > 1 else ''} l'action mais "
                      f"n'{'en sont' if len(needed) > 1 else 'en est'} pas cosignataire{'s' if len(needed) > 1 else ''}.",
