@@ -1004,8 +1004,9 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
                          f"Ligne {f.row} : le financeur {q(f.code)} ({q(f.nom)}) est de catégorie « Privé », mais son nom "
                          "est celui d'une personne publique : de cette catégorie, ses subventions et participations ne sont "
                          f"comptées ni dans la participation minimale du maître d'ouvrage ({SRC_L1111_10}) ni dans le "
-                         "plafond des aides publiques.",
-                         "Si c'est une personne publique, choisissez la catégorie « Public » ; sinon écrivez son nom "
+                         "plafond des aides publiques, hormis celles qui portent le nom d'une subvention publique de la "
+                         "liste de référence (« Fonds vert », « DSIL », « FEDER »…), comptées comme aides publiques.",
+                         "Si c'est une personne publique, choisissez la catégorie « Public » ; sinon, écrivez son nom "
                          "exact.")
     if not usable(conv, TD.name):
         return
