@@ -439,6 +439,20 @@ def test_fin22_offers_a_fonds_de_concours_only_between_an_epci_and_its_communes(
     assert "si c'est un fonds de concours ou une subvention" in f.suggestion
 
 
+@pytest.mark.parametrize("financeur,offered", [("COMMUNE", True), ("EPCI", True), ("DEPT", False)])
+def test_fin22_offers_a_fonds_de_concours_from_a_member_to_a_syndicat_mixte(financeur, offered):
+    """The commune's « Autofinancement » on the syndicat d'énergie's operation was told « si c'est une subvention »
+    only, though FIN-23 lets a member pay its syndicat a fonds de concours (L5212-26, with a warning); and the
+    Département, no member of it, is still not offered one."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="FDE 62")
+        lines(r)[REGION_11].update(financeur=financeur, dispositif="Autofinancement", nature="Autofinancement")
+    f = next(f for f in run(m, "FIN-22") if f.cellule == fin_cell(REGION_11, "financeur"))
+    assert ("si c'est un fonds de concours ou une subvention" in f.suggestion) is offered
+    assert f.suggestion.endswith("; si c'est une subvention, choisissez son dispositif et la nature "
+                                 "« Subvention ».") is not offered
+
+
 def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
     """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing."""
     def m(r):

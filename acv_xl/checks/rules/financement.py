@@ -1270,9 +1270,10 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                  f"publique, comptée comme telle dans la participation minimale de 20 % ({SRC_L1111_10}).",
                  "Si c'est l'argent du maître d'ouvrage, indiquez son code"
                  + (f" ({q(code_mo)})" if code_mo else "")
-                 # a fonds de concours only between an EPCI and its communes (FIN-23): not offered from an EPF
+                 # a fonds de concours only between an EPCI and its communes, or a syndicat mixte and its members
+                 # (FIN-23, which warns of the latter): not offered from an EPF
                  + (" ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature "
-                    "« Subvention »." if _parties_fonds_de_concours(a, lf.financeur) else
+                    "« Subvention »." if _fonds_de_concours_possible(a, lf.financeur) else
                     " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
 
 
@@ -1422,6 +1423,12 @@ def _membre_possible(financeur: str | None) -> bool:
     a financeur the user added — a binôme's other commune (« LIEVIN », « Ville de Liévin »), as
     `_parties_fonds_de_concours` does not contradict one either."""
     return financeur in _MEMBRES_D_UN_SYNDICAT or financeur not in layout.FINANCEURS_BY_CODE
+
+
+def _fonds_de_concours_possible(a: FicheAction, financeur: str | None) -> bool:
+    """Whether FIN-23 lets the financeur pay the action's MO a fonds de concours, with or without a warning: an
+    EPCI and its communes (`_parties_fonds_de_concours`), a member to a syndicat mixte (`_membre_possible`)."""
+    return _parties_fonds_de_concours(a, financeur) or (a.type_mo == _SYNDICAT_MIXTE and _membre_possible(financeur))
 
 
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
