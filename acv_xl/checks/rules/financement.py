@@ -1442,8 +1442,9 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     d'agglomération). The parties are judged on every counted line; the amount on judged plans.
     A: `COMMUNE`, `EPCI` or an added financeur (`_membre_possible`) to a MO `Syndicat mixte` — lawful between
     a syndicat d'énergie and its members, for energy equipment, up to three quarters of the HT cost (L5212-26,
-    L5711-1): the domain and the membership are not in the workbook, so what to check is said, not an error.
-    Above three quarters of an HT cost (equal passes), E: unlawful either way (`_trois_quarts`)."""
+    L5711-1): the domain and the membership are not in the workbook, so what to check is said, not an error;
+    and the other way, an added financeur's (« FDE62 ») to a commune or an EPCI beyond its own share, within three
+    quarters of the HT cost (`_au_dela_de_la_part_propre`). Above three quarters of an HT cost (equal passes), E: unlawful either way (`_trois_quarts`)."""
     ix = index(conv)
     action = ix.action
     # the counted fonds de concours (few lines, mostly none), found in C from the run's families
@@ -1484,11 +1485,40 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         montant, propre = totals.total(fdc), j.part_mo.propre
         if montant > propre:
-            yield at(fdc[0], "montant", "FIN-23", E,
-                     f"{prefix(fdc[0])} : les fonds de concours de l'action ({money(montant)}) dépassent la part que son "
-                     f"maître d'ouvrage finance lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS}).",
-                     f"Réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du "
-                     "maître d'ouvrage d'autant.")
+            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites)
+
+
+def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
+                               collectivites: frozenset[str]) -> Finding:
+    """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
+    but those of a financeur added to the list, not named as a collectivité (« FDE62 »), may be a syndicat
+    d'énergie's, which L5212-26 caps at three quarters of the HT cost instead — a warning, when the EPCI's alone
+    stay within the own share and those within three quarters of an HT cost (a TTC one: not judged, as
+    `_trois_quarts`). The syndicat and its domain are not in the workbook: what to check is said."""
+    a = j.action
+    ajoutes = [lf for lf in fdc if lf.financeur not in layout.FINANCEURS_BY_CODE and lf.financeur not in collectivites]
+    syndicat = totals.total(ajoutes)
+    plafond = _floor(a.cout_total * 3 / 4) if a.base == "HT" and a.cout_total is not None else None
+    message = (f"les fonds de concours de l'action ({money(montant)}) dépassent la part que son maître d'ouvrage finance "
+               f"lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS})")
+    reduire = (f"réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du maître "
+               "d'ouvrage d'autant.")
+    if ajoutes and montant - syndicat <= propre:
+        noms = list(dict.fromkeys(str(lf.financeur) for lf in ajoutes))
+        codes = " et ".join(map(q, noms))
+        est = "sont des syndicats d'énergie" if len(noms) > 1 else "est un syndicat d'énergie"
+        if plafond is None or syndicat <= plafond:
+            return at(ajoutes[0], "montant", "FIN-23", A,
+                      f"{prefix(ajoutes[0])} : {message} ; c'est permis si {codes} {est} dont le maître "
+                      f"d'ouvrage {q(a.maitre_ouvrage or a.type_mo)} est membre, pour un équipement de distribution "
+                      "d'électricité, de production d'énergie renouvelable, de maîtrise de la consommation d'énergie ou "
+                      "de réduction des émissions, au plus pour les trois quarts du coût hors taxes de l'opération "
+                      f"({SRC_FONDS_CONCOURS_SYNDICAT}).",
+                      f"Vérifiez que {codes} {est} dont le maître d'ouvrage est membre et que "
+                      f"l'opération relève de ce domaine ; sinon, {reduire}")
+        message += (f" ; versés par un syndicat d'énergie, ceux de {codes} ({money(syndicat)}) dépasseraient aussi les "
+                    f"trois quarts du coût hors taxes de l'opération, soit {money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT})")
+    return at(fdc[0], "montant", "FIN-23", E, f"{prefix(fdc[0])} : {message}.", reduire[0].upper() + reduire[1:])
 
 
 def _trois_quarts(j: Judged) -> Iterable[Finding]:
