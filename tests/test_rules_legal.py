@@ -1005,7 +1005,52 @@ def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_c
     assert [f.cellule for f in out] == ([fin_cell(DETR_11, "montant")] if said else [])
     if said:
         assert "dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in out[0].message
-        assert out[0].suggestion == "Réduisez les fonds de concours de 0,01 € au moins."
+        assert out[0].message.endswith(
+            "; seul un syndicat mixte ouvert qui aménage, entretient ou exploite un port peut en recevoir davantage de "
+            "ses membres (CGCT art. L5722-10).")
+        assert out[0].suggestion == (
+            "Réduisez les fonds de concours de 0,01 € au moins ; si le maître d'ouvrage est un syndicat mixte ouvert "
+            "qui aménage, entretient ou exploite un port (CGCT art. L5722-10), écrivez son nom complet dans « Maître "
+            "d'ouvrage » (« Syndicat mixte du port de … »).")
+
+
+@pytest.mark.parametrize("nom,port", [
+    ("Syndicat mixte des ports de Boulogne-sur-Mer et Calais", True), ("SM portuaire de l'Opale", True),
+    ("Syndicat mixte du Port de Sète", True), ("FDE 62", False), ("Syndicat mixte des transports du Boulonnais", False),
+])
+def test_fin23_a_port_s_syndicat_mixte_ouvert_may_receive_its_members_fonds_de_concours(nom, port):
+    """CGCT L5722-10 lets a syndicat mixte ouvert that runs a port receive its members' fonds de concours — a
+    Région's too — up to what its autofinancement and the subsidies leave it, not three quarters: the Région's
+    900 000 of 1 000 000 € HT was an error blocking « Valider », « illégal dans tous les cas ». The workbook tells
+    such a syndicat by its name only: named after a port, a warning saying what to check; otherwise the error
+    stays, and says how to tell the port's syndicat."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage=nom, cosignataires="ETAT;REGION")
+        lines(r)[AUTO_11].update(financeur="REGION", dispositif="Fonds de concours", nature="Subvention",
+                                 montant=900_000)
+        lines(r)[DETR_11]["montant"] = 100_000
+        del lines(r)[REGION_11]
+    out = run(m, "FIN-23")
+    if port:
+        assert codes(out) == [("FIN-23", A)] and out[0].cellule == fin_cell(AUTO_11, "financeur")
+        assert out[0].message.endswith(
+            "la loi le permet d'un membre à un syndicat mixte ouvert qui aménage, entretient ou exploite un port, pour "
+            "ses investissements, au plus pour ce qui reste à sa charge après son autofinancement et les subventions "
+            "(CGCT art. L5722-10).")
+        # the commune's 900 000, a member's: no three quarters either
+        out = run(lambda r: (m(r), lines(r)[AUTO_11].update(financeur="COMMUNE")), "FIN-23")
+        assert codes(out) == [("FIN-23", A)] and "(CGCT art. L5722-10)" in out[0].message
+    else:
+        assert codes(out) == [("FIN-23", E)]
+        assert "syndicat mixte ouvert portuaire, CGCT art. L5722-10" in out[0].message
+        assert out[0].suggestion.endswith("écrivez son nom complet dans « Maître d'ouvrage » (« Syndicat mixte du "
+                                          "port de … »).")
+    # FIN-22 offers the Région's « Autofinancement » to be a fonds de concours to the port's syndicat alone
+    def auto(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage=nom)
+        lines(r)[REGION_11].update(dispositif="Autofinancement", nature="Autofinancement")
+    f = next(f for f in run(auto, "FIN-22") if f.cellule == fin_cell(REGION_11, "financeur"))
+    assert ("si c'est un fonds de concours ou une subvention" in f.suggestion) is port
 
 
 def test_fin23_three_quarters_of_a_crafted_huge_cost_is_no_internal_failure():
