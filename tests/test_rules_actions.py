@@ -544,3 +544,27 @@ def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu)
 ])
 def test_act16_silent_for_a_body_named_otherwise(type_mo, mo):
     assert run(act(0, type_mo=type_mo, maitre_ouvrage=mo), "ACT-16") == []
+
+
+def test_act13_reads_the_names_of_the_maitres_d_ouvrage_once_per_run(monkeypatch):
+    """Two abandoned actions with paid lines, and ACT-16: the communes' and EPCI's names are read once a
+    run, not again for each abandoned action (`_mo_kinds` is memoised on the run's index)."""
+    from acv_xl.checks.rules import actions as module
+    read = []
+    real = module.rows
+
+    def counting(conv, table):
+        if table == layout.T_COMMUNES:
+            read.append(table)
+        return real(conv, table)
+
+    monkeypatch.setattr(module, "rows", counting)
+
+    def both(r):
+        for a in r["T_Actions"]:
+            a["maturite"] = "Abandonnée"
+        for lf in r["T_Financements"]:
+            lf["statut"] = "Versé"
+    out = run(both)
+    assert [f.action for f in out if f.code == "ACT-13"] == ["1.1", "2.1"]
+    assert len(read) == 1

@@ -632,8 +632,25 @@ def test_fin18_a_public_body_added_as_private(code, nom, said):
         assert out[0].message.endswith(f"le financeur « {code} » (« {nom} ») est de catégorie « Privé », mais son nom "
                                        "est celui d'une personne publique : de cette catégorie, ses subventions et "
                                        "participations ne sont comptées ni dans la participation minimale du maître "
-                                       "d'ouvrage (CGCT art. L1111-10 III) ni dans le plafond des aides publiques.")
+                                       "d'ouvrage (CGCT art. L1111-10 III) ni dans le plafond des aides publiques, "
+                                       "hormis celles qui portent le nom d'une subvention publique de la liste de "
+                                       "référence (« Fonds vert », « DSIL », « FEDER »…), comptées comme aides "
+                                       "publiques.")
+        assert out[0].suggestion == ("Si c'est une personne publique, choisissez la catégorie « Public » ; sinon, "
+                                     "écrivez son nom exact.")
     assert run(lambda r: m(r, "Public"), "FIN-18") == []
+
+
+def test_fin18_what_it_says_of_a_public_body_added_as_private_is_what_fin06_counts():
+    """The exception FIN-18 names is real: under « CD62 » typed « Privé », its « Aide » leaves the L1111-10 base,
+    its « Fonds vert » stays in it, as a public subsidy."""
+    from acv_xl.checks import totals
+    from acv_xl.contract.model import LigneFinancement
+    categorie = {"CD62": "Privé"}.get
+    for dispositif, role in (("Aide", totals.HORS_BASE), ("Fonds vert", totals.SUBVENTION_PUBLIQUE),
+                             ("DSIL", totals.SUBVENTION_PUBLIQUE)):
+        lf = LigneFinancement(financeur="CD62", dispositif=dispositif, nature="Subvention")
+        assert totals.role_l1111_10(lf, frozenset({"COMMUNE"}), categorie) == role, dispositif
 
 
 def test_fin06_and_fin09_not_guessed_with_an_unknown_financeur():

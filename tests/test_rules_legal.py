@@ -439,6 +439,20 @@ def test_fin22_offers_a_fonds_de_concours_only_between_an_epci_and_its_communes(
     assert "si c'est un fonds de concours ou une subvention" in f.suggestion
 
 
+@pytest.mark.parametrize("financeur,offered", [("COMMUNE", True), ("EPCI", True), ("DEPT", False)])
+def test_fin22_offers_a_fonds_de_concours_from_a_member_to_a_syndicat_mixte(financeur, offered):
+    """The commune's « Autofinancement » on the syndicat d'énergie's operation was told « si c'est une subvention »
+    only, though FIN-23 lets a member pay its syndicat a fonds de concours (L5212-26, with a warning); and the
+    Département, no member of it, is still not offered one."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage="FDE 62")
+        lines(r)[REGION_11].update(financeur=financeur, dispositif="Autofinancement", nature="Autofinancement")
+    f = next(f for f in run(m, "FIN-22") if f.cellule == fin_cell(REGION_11, "financeur"))
+    assert ("si c'est un fonds de concours ou une subvention" in f.suggestion) is offered
+    assert f.suggestion.endswith("; si c'est une subvention, choisissez son dispositif et la nature "
+                                 "« Subvention ».") is not offered
+
+
 def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
     """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing."""
     def m(r):
@@ -919,6 +933,59 @@ def test_fin23_a_binome_s_other_commune_pays_the_syndicat_as_the_commune_does():
     assert "(800 000,00 €) dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in cap.message
 
 
+def _fde62(r, montant, nom="Fédération départementale d'énergie du Pas-de-Calais", base="HT"):
+    """1.1 (commune, 1 000 000 € HT, its own 200 000): the Région's subsidy becomes the FDE62's fonds de concours."""
+    r["T_Financeurs"].append({"code": "FDE62", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                              "contact": None})
+    r["T_Actions"][0].update(cosignataires="ETAT;REGION;FDE62", base=base)
+    lines(r)[REGION_11]["montant"] = 300_000 - montant
+    lines(r).append(dict(lines(r)[REGION_11], financeur="FDE62", dispositif="Fonds de concours", montant=montant))
+
+
+def test_fin23_a_syndicat_d_energie_may_pay_its_member_commune_up_to_three_quarters_of_the_ht_cost():
+    """« FDE62 / Fonds de concours », 30 % of the commune's operation, its own money 20 %: FIN-23 applied the EPCI's
+    cap (no more than the commune's own share) and blocked « Valider », though CGCT L5212-26 lets a syndicat
+    d'énergie and its members exchange fonds de concours up to three quarters of the HT cost, either way. As for a
+    commune paying its syndicat: a warning saying what to check."""
+    out = run(lambda r: _fde62(r, 300_000), "FIN-23")
+    assert codes(out) == [("FIN-23", A)] and out[0].cellule == fin_cell(7, "montant")
+    assert out[0].message == (
+        "Action 1.1, ligne 11 : les fonds de concours de l'action (300 000,00 €) dépassent la part que son maître "
+        "d'ouvrage finance lui-même, hors subventions, soit 200 000,00 € (CGCT art. L5214-16 V, L5215-26, L5216-5 VI) ; "
+        "c'est permis si « FDE62 » est un syndicat d'énergie dont le maître d'ouvrage « Ville d'Arras » est membre, "
+        "pour un équipement de distribution d'électricité, de production d'énergie renouvelable, de maîtrise de la "
+        "consommation d'énergie ou de réduction des émissions, au plus pour les trois quarts du coût hors taxes de "
+        "l'opération (CGCT art. L5212-26 et L5711-1).")
+    assert out[0].suggestion.startswith("Vérifiez que « FDE62 » est un syndicat d'énergie dont le maître d'ouvrage est "
+                                        "membre et que l'opération relève de ce domaine ; sinon, réduisez les fonds de "
+                                        "concours de 100 000,00 €")
+    assert run(lambda r: _fde62(r, 300_000, base="TTC"), "FIN-23")[0].gravite is A  # three quarters not judged
+
+
+@pytest.mark.parametrize("how", ["above three quarters", "named as an EPCI", "the EPCI's own above the share"])
+def test_fin23_what_no_syndicat_d_energie_makes_lawful_stays_an_error(how):
+    """Above three quarters of the HT cost, no syndicat may pay so much; a financeur named as a communauté is no
+    syndicat; and the EPCI's fonds de concours alone above the commune's share are unlawful whoever else pays."""
+    def m(r):
+        if how == "above three quarters":
+            _fde62(r, 300_000)
+            lines(r)[DETR_11]["montant"] = 50_000  # 750 000,01 € of fonds de concours: the commune's own 199 999,99 €
+            lines(r)[AUTO_11]["montant"] = 199_999.99
+            lines(r)[7]["montant"] = 750_000.01
+            lines(r)[REGION_11]["montant"] = 0
+        elif how == "named as an EPCI":
+            _fde62(r, 300_000, nom="Communauté urbaine d'Arras")
+        else:
+            _fde62(r, 50_000)
+            lines(r)[REGION_11].update(financeur="EPCI", dispositif="Fonds de concours", montant=250_000)
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)]
+    if how == "above three quarters":
+        assert out[0].message.endswith(
+            "; versés par un syndicat d'énergie, ceux de « FDE62 » (750 000,01 €) dépasseraient aussi les trois quarts "
+            "du coût hors taxes de l'opération, soit 750 000,00 € (CGCT art. L5212-26 et L5711-1).")
+
+
 @pytest.mark.parametrize("montant,base,said", [
     (750_000, "HT", False), (750_000.01, "HT", True),
     (900_000, "TTC", False),  # three quarters of a TTC cost is not the law's base: not judged
@@ -938,7 +1005,52 @@ def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_c
     assert [f.cellule for f in out] == ([fin_cell(DETR_11, "montant")] if said else [])
     if said:
         assert "dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in out[0].message
-        assert out[0].suggestion == "Réduisez les fonds de concours de 0,01 € au moins."
+        assert out[0].message.endswith(
+            "; seul un syndicat mixte ouvert qui aménage, entretient ou exploite un port peut en recevoir davantage de "
+            "ses membres (CGCT art. L5722-10).")
+        assert out[0].suggestion == (
+            "Réduisez les fonds de concours de 0,01 € au moins ; si le maître d'ouvrage est un syndicat mixte ouvert "
+            "qui aménage, entretient ou exploite un port (CGCT art. L5722-10), écrivez son nom complet dans « Maître "
+            "d'ouvrage » (« Syndicat mixte du port de … »).")
+
+
+@pytest.mark.parametrize("nom,port", [
+    ("Syndicat mixte des ports de Boulogne-sur-Mer et Calais", True), ("SM portuaire de l'Opale", True),
+    ("Syndicat mixte du Port de Sète", True), ("FDE 62", False), ("Syndicat mixte des transports du Boulonnais", False),
+])
+def test_fin23_a_port_s_syndicat_mixte_ouvert_may_receive_its_members_fonds_de_concours(nom, port):
+    """CGCT L5722-10 lets a syndicat mixte ouvert that runs a port receive its members' fonds de concours — a
+    Région's too — up to what its autofinancement and the subsidies leave it, not three quarters: the Région's
+    900 000 of 1 000 000 € HT was an error blocking « Valider », « illégal dans tous les cas ». The workbook tells
+    such a syndicat by its name only: named after a port, a warning saying what to check; otherwise the error
+    stays, and says how to tell the port's syndicat."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage=nom, cosignataires="ETAT;REGION")
+        lines(r)[AUTO_11].update(financeur="REGION", dispositif="Fonds de concours", nature="Subvention",
+                                 montant=900_000)
+        lines(r)[DETR_11]["montant"] = 100_000
+        del lines(r)[REGION_11]
+    out = run(m, "FIN-23")
+    if port:
+        assert codes(out) == [("FIN-23", A)] and out[0].cellule == fin_cell(AUTO_11, "financeur")
+        assert out[0].message.endswith(
+            "la loi le permet d'un membre à un syndicat mixte ouvert qui aménage, entretient ou exploite un port, pour "
+            "ses investissements, au plus pour ce qui reste à sa charge après son autofinancement et les subventions "
+            "(CGCT art. L5722-10).")
+        # the commune's 900 000, a member's: no three quarters either
+        out = run(lambda r: (m(r), lines(r)[AUTO_11].update(financeur="COMMUNE")), "FIN-23")
+        assert codes(out) == [("FIN-23", A)] and "(CGCT art. L5722-10)" in out[0].message
+    else:
+        assert codes(out) == [("FIN-23", E)]
+        assert "syndicat mixte ouvert portuaire, CGCT art. L5722-10" in out[0].message
+        assert out[0].suggestion.endswith("écrivez son nom complet dans « Maître d'ouvrage » (« Syndicat mixte du "
+                                          "port de … »).")
+    # FIN-22 offers the Région's « Autofinancement » to be a fonds de concours to the port's syndicat alone
+    def auto(r):
+        r["T_Actions"][0].update(type_mo="Syndicat mixte", maitre_ouvrage=nom)
+        lines(r)[REGION_11].update(dispositif="Autofinancement", nature="Autofinancement")
+    f = next(f for f in run(auto, "FIN-22") if f.cellule == fin_cell(REGION_11, "financeur"))
+    assert ("si c'est un fonds de concours ou une subvention" in f.suggestion) is port
 
 
 def test_fin23_three_quarters_of_a_crafted_huge_cost_is_no_internal_failure():

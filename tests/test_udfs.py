@@ -626,3 +626,22 @@ def test_synthese_by_financeur_shows_one_row_per_code_whatever_its_case():
     assert F.ACV_SYNTHESE(only_lower)[1:] == [["ETAT", 2.0]]
     # the rows are the function's cache's: the plan read again still holds what was typed
     assert F.ACV_TOTAL_FINANCEUR(plan, "etat") == 10.0 and F.ACV_SYNTHESE(plan, "statut")[1:] == [["Acquis", 15.0]]
+
+
+def test_controle_lets_a_syndicat_d_energie_s_fonds_de_concours_to_its_commune_pass_as_valider_does():
+    """« FDE62 / Fonds de concours », 30 % of the commune's operation, its own money 20 %: « Valider » warns
+    (CGCT L5212-26), and the cell says « OK » as it does, where both said FIN-23's error; the EPCI's, which the
+    commune's own share caps, still is the error the command line reports."""
+    actions = [[c.header for c in A.columns],
+               ["1.1", "Éclairage public", "Axe 1", "", "", "Ville", "Commune", "", "Mature",
+                "2024-01-01T00:00:00.000Z", "2025-12-31T00:00:00.000Z", "HT", 1000, 1000, "Aucune",
+                "ETAT;FDE62", ""]]
+    plan = _plan(("1.1", "COMMUNE", "Autofinancement", "Autofinancement", 2024, 200, "Acquis"),
+                 ("1.1", "ETAT", "DSIL", "Subvention", 2024, 500, "Acquis"),
+                 ("1.1", "FDE62", "Fonds de concours", "Subvention", 2024, 300, "Acquis"))
+    financeurs = FINANCEURS + [["FDE62", "Fédération départementale d'énergie du Pas-de-Calais", "Public"],
+                               ["EPCI", "EPCI", "Public"]]
+    assert F.ACV_CONTROLE(actions, plan, financeurs, "1.1") == "OK"
+    plan[3][1] = "EPCI"
+    got = F.ACV_CONTROLE(actions, plan, financeurs, "1.1")
+    assert got.startswith("Action 1.1, ligne 3 : les fonds de concours de l'action (300,00 €) dépassent la part")

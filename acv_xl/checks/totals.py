@@ -267,7 +267,8 @@ class SansCode(frozenset):
 class MOCodes:
     """`codes_du_mo(action, financeurs)` for many actions (500 actions × 20 financeurs, two names
     normalised each, per rule that asks): the financeurs' codes by normalised code and name, worked
-    out once, and the answer kept per (type, name) of maître d'ouvrage."""
+    out once, and the answer kept per (type, name) of maître d'ouvrage. `collectivites`: the codes added
+    to the list whose name is a collectivité's or the État's (`COLLECTIVITE`), surely no syndicat (FIN-23)."""
 
     def __init__(self, financeurs: Iterable[Financeur]):
         self._by_name: dict[str, set[str]] = {}
@@ -279,7 +280,7 @@ class MOCodes:
                 if f.nom and f.code not in layout.FINANCEURS_BY_CODE and COLLECTIVITE.match(reference.mots(str(f.nom))):
                     autres.add(f.code)
         self._sans_code = SansCode()
-        self._sans_code.autres = frozenset(autres)
+        self._sans_code.autres = self.collectivites = frozenset(autres)
         self._known: dict[tuple, frozenset[str]] = {}
 
     def __call__(self, action: FicheAction) -> frozenset[str]:

@@ -35,7 +35,8 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   `T_Gouvernance`; FIN-20 A État subsidy of no recognised dispositif (outside the R2334-27 caps);
   FIN-21 A dispositif not listed for its financeur; FIN-22 A another public body's autofinancement
   on a public MO's action (a public participation, L1111-10); FIN-23 E fonds de concours outside
-  an EPCI and its communes, or above the beneficiary's own share; FIN-24 A State subsidy exposed to
+  an EPCI and its communes, or above the beneficiary's own share (A: a syndicat d'énergie and its members,
+  a port's syndicat mixte and its members, L5212-26, L5722-10); FIN-24 A State subsidy exposed to
   lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit; ACT-13 E an
   abandoned action's lines still counted (I when only « Versé » lines are left: the écart they make,
   and whether what another body gave is to be recovered). PRJ-06…PRJ-11 and FIN-19 compare the workbook with the national
@@ -91,6 +92,7 @@ SRC_COMMENCEMENT = "CGCT art. R2334-24 ; décret n° 2018-514"
 SRC_CADUCITE = "CGCT art. R2334-28 ; décret n° 2018-514"
 SRC_FONDS_CONCOURS = "CGCT art. L5214-16 V, L5215-26, L5216-5 VI"
 SRC_FONDS_CONCOURS_SYNDICAT = "CGCT art. L5212-26 et L5711-1"
+SRC_FONDS_CONCOURS_PORT = "CGCT art. L5722-10"
 SRC_FRLA = "Fonds de restructuration des locaux d'activité (ANCT), règlement du fonds"
 SRC_INSTRUCTION_2023 = "Instruction du 24 mai 2023 (NOR IOML2312173J)"
 SRC_LISTE_NATIONALE = "Liste nationale des communes ACV (ANCT)"

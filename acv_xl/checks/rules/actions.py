@@ -583,7 +583,12 @@ def _kind_of(kinds: dict[str, str], mo: str) -> str | None:
 
 def _mo_kinds(conv: Convention) -> dict[str, str]:
     """The names (`reference.nom_collectivite`) of the workbook's communes → « Commune », and of its EPCI →
-    « EPCI »; a name both would be (a commune named as its EPCI) is neither."""
+    « EPCI »; a name both would be (a commune named as its EPCI) is neither. Once per run: ACT-13 asks for
+    each abandoned action with paid lines, ACT-16 once."""
+    return index(conv).memo("mo_kinds", lambda: _build_mo_kinds(conv))
+
+
+def _build_mo_kinds(conv: Convention) -> dict[str, str]:
     out: dict[str, str] = {}
     names = [(c.commune, "Commune") for c in rows(conv, layout.T_COMMUNES) if isinstance(c.commune, str)]
     epci = conv.value("acv_epci")

@@ -40,6 +40,7 @@ from . import (
     SRC_CONTRAT,
     SRC_DECRET_2018_514,
     SRC_FONDS_CONCOURS,
+    SRC_FONDS_CONCOURS_PORT,
     SRC_FONDS_CONCOURS_SYNDICAT,
     SRC_FRLA,
     SRC_GUIDE,
@@ -1004,8 +1005,9 @@ def referentiel(conv: Convention) -> Iterable[Finding]:
                          f"Ligne {f.row} : le financeur {q(f.code)} ({q(f.nom)}) est de catégorie « Privé », mais son nom "
                          "est celui d'une personne publique : de cette catégorie, ses subventions et participations ne sont "
                          f"comptées ni dans la participation minimale du maître d'ouvrage ({SRC_L1111_10}) ni dans le "
-                         "plafond des aides publiques.",
-                         "Si c'est une personne publique, choisissez la catégorie « Public » ; sinon écrivez son nom "
+                         "plafond des aides publiques, hormis celles qui portent le nom d'une subvention publique de la "
+                         "liste de référence (« Fonds vert », « DSIL », « FEDER »…), comptées comme aides publiques.",
+                         "Si c'est une personne publique, choisissez la catégorie « Public » ; sinon, écrivez son nom "
                          "exact.")
     if not usable(conv, TD.name):
         return
@@ -1269,9 +1271,10 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                  f"publique, comptée comme telle dans la participation minimale de 20 % ({SRC_L1111_10}).",
                  "Si c'est l'argent du maître d'ouvrage, indiquez son code"
                  + (f" ({q(code_mo)})" if code_mo else "")
-                 # a fonds de concours only between an EPCI and its communes (FIN-23): not offered from an EPF
+                 # a fonds de concours only between an EPCI and its communes, or a syndicat mixte and its members
+                 # (FIN-23, which warns of the latter): not offered from an EPF
                  + (" ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature "
-                    "« Subvention »." if _parties_fonds_de_concours(a, lf.financeur) else
+                    "« Subvention »." if _fonds_de_concours_possible(a, lf.financeur) else
                     " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
 
 
@@ -1423,6 +1426,33 @@ def _membre_possible(financeur: str | None) -> bool:
     return financeur in _MEMBRES_D_UN_SYNDICAT or financeur not in layout.FINANCEURS_BY_CODE
 
 
+# A syndicat mixte named after a port (« Syndicat mixte des ports de Boulogne et Calais », « SM portuaire »): maybe
+# a syndicat mixte ouvert that runs one, which L5722-10 lets receive its members' fonds de concours (a Région's, a
+# Département's too) for its investments, up to what remains its own after its autofinancement and the subsidies —
+# no three quarters. Its kind is not in the workbook: its name is what tells it
+_PORT = re.compile(r"(?<![a-z0-9])(?:port|ports|portuaire|portuaires)(?![a-z0-9])")
+_MEMBRES_D_UN_SYNDICAT_OUVERT = frozenset(("DEPT", "REGION"))
+
+
+def _syndicat_portuaire(a: FicheAction) -> bool:
+    """Whether the action's MO is a syndicat mixte whose name says a port (`_PORT`)."""
+    return (a.type_mo == _SYNDICAT_MIXTE and isinstance(a.maitre_ouvrage, str)
+            and _PORT.search(reference.mots(a.maitre_ouvrage)) is not None)
+
+
+_SI_PORTUAIRE = ("si le maître d'ouvrage est un syndicat mixte ouvert qui aménage, entretient ou exploite un port "
+                 f"({SRC_FONDS_CONCOURS_PORT}), écrivez son nom complet dans « Maître d'ouvrage » (« Syndicat mixte du "
+                 "port de … »)")
+
+
+def _fonds_de_concours_possible(a: FicheAction, financeur: str | None) -> bool:
+    """Whether FIN-23 lets the financeur pay the action's MO a fonds de concours, with or without a warning: an
+    EPCI and its communes (`_parties_fonds_de_concours`), a member to a syndicat mixte (`_membre_possible`; a
+    Région or a Département too to one named after a port, `_syndicat_portuaire`)."""
+    return _parties_fonds_de_concours(a, financeur) or (a.type_mo == _SYNDICAT_MIXTE and (
+        _membre_possible(financeur) or (financeur in _MEMBRES_D_UN_SYNDICAT_OUVERT and _syndicat_portuaire(a))))
+
+
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
       needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
 def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
@@ -1434,14 +1464,29 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     d'agglomération). The parties are judged on every counted line; the amount on judged plans.
     A: `COMMUNE`, `EPCI` or an added financeur (`_membre_possible`) to a MO `Syndicat mixte` — lawful between
     a syndicat d'énergie and its members, for energy equipment, up to three quarters of the HT cost (L5212-26,
-    L5711-1): the domain and the membership are not in the workbook, so what to check is said, not an error.
-    Above three quarters of an HT cost (equal passes), E: unlawful either way (`_trois_quarts`)."""
+    L5711-1): the domain and the membership are not in the workbook, so what to check is said, not an error;
+    and the other way, an added financeur's (« FDE62 ») to a commune or an EPCI beyond its own share, within three
+    quarters of the HT cost (`_au_dela_de_la_part_propre`). A: a member's, a Région's or a Département's to a
+    syndicat mixte named after a port (`_syndicat_portuaire`), which L5722-10 lets a port's syndicat mixte ouvert
+    receive, no three quarters judged. Above three quarters of an HT cost (equal passes), E: unlawful whether the
+    syndicat is one d'énergie or none of the law's, the message saying that only a port's may receive more
+    (`_trois_quarts`)."""
     ix = index(conv)
     action = ix.action
     # the counted fonds de concours (few lines, mostly none), found in C from the run's families
     for lf in compress(ix.counted_lines, map(eq, ix.counted_familles, repeat(layout.FAMILLE_FONDS_CONCOURS))):
         a = action(lf.numero)
         if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur):
+            continue
+        if _fonds_de_concours_possible(a, lf.financeur) and _syndicat_portuaire(a):
+            yield at(lf, "financeur", "FIN-23", A,
+                     f"{prefix(lf)} : le financeur {q(lf.financeur)} verse un fonds de concours à "
+                     f"{q(a.maitre_ouvrage)}, maître d'ouvrage de type « Syndicat mixte » ; la loi le permet d'un membre "
+                     "à un syndicat mixte ouvert qui aménage, entretient ou exploite un port, pour ses investissements, "
+                     "au plus pour ce qui reste à sa charge après son autofinancement et les subventions "
+                     f"({SRC_FONDS_CONCOURS_PORT}).",
+                     "Vérifiez que le syndicat est un syndicat mixte ouvert portuaire dont le financeur est membre ; "
+                     "sinon, choisissez le dispositif qui fonde la participation.")
             continue
         if a.type_mo == _SYNDICAT_MIXTE and _membre_possible(lf.financeur):
             # L5212-26 (syndicats mixtes: L5711-1) lets a syndicat d'énergie and its members exchange fonds de
@@ -1453,22 +1498,28 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                      "permet, hors d'un EPCI à fiscalité propre et de ses communes, qu'entre un syndicat d'énergie et ses "
                      "communes ou EPCI membres, pour un équipement de distribution d'électricité, de production "
                      "d'énergie renouvelable, de maîtrise de la consommation d'énergie ou de réduction des émissions "
-                     f"({SRC_FONDS_CONCOURS_SYNDICAT}), et au plus pour les trois quarts du coût hors taxes de l'opération.",
+                     f"({SRC_FONDS_CONCOURS_SYNDICAT}), au plus pour les trois quarts du coût hors taxes de l'opération, "
+                     "ou d'un membre à un syndicat mixte ouvert qui aménage, entretient ou exploite un port "
+                     f"({SRC_FONDS_CONCOURS_PORT}).",
                      "Vérifiez que le syndicat est un syndicat d'énergie dont le financeur est membre et que l'opération "
-                     "relève de ce domaine ; sinon, choisissez le dispositif qui fonde la participation.")
+                     f"relève de ce domaine ; {_SI_PORTUAIRE} ; sinon, choisissez le dispositif qui fonde la "
+                     "participation.")
             continue
         yield at(lf, "financeur", "FIN-23", E,
                  f"{prefix(lf)} : un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes "
-                 f"membres ({SRC_FONDS_CONCOURS}) ; ici le financeur {q(lf.financeur)} le verse à "
+                 f"membres ({SRC_FONDS_CONCOURS}), ou entre un syndicat et ses membres dans les cas que la loi prévoit "
+                 f"(syndicat d'énergie, {SRC_FONDS_CONCOURS_SYNDICAT} ; syndicat mixte ouvert portuaire, "
+                 f"{SRC_FONDS_CONCOURS_PORT}) ; ici le financeur {q(lf.financeur)} le verse à "
                  f"{q(a.maitre_ouvrage or a.type_mo)}, maître d'ouvrage de type {q(a.type_mo)}.",
-                 "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon corrigez le financeur "
-                 "ou le maître d'ouvrage.")
+                 "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon, corrigez le financeur "
+                 "ou le maître d'ouvrage" + (f" ; {_SI_PORTUAIRE}." if a.type_mo == _SYNDICAT_MIXTE else "."))
     with_fdc = _numeros_with(conv, _FONDS_CONCOURS)
     for j in judged_actions(conv):
         if j.action.numero not in with_fdc:
             continue  # no counted fonds de concours
         if j.action.type_mo == _SYNDICAT_MIXTE:
-            yield from _trois_quarts(j)
+            if not _syndicat_portuaire(j.action):  # L5722-10: what a balanced plan leaves it (FIN-05), no 3/4
+                yield from _trois_quarts(j)
             continue
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
@@ -1476,17 +1527,48 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         montant, propre = totals.total(fdc), j.part_mo.propre
         if montant > propre:
-            yield at(fdc[0], "montant", "FIN-23", E,
-                     f"{prefix(fdc[0])} : les fonds de concours de l'action ({money(montant)}) dépassent la part que son "
-                     f"maître d'ouvrage finance lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS}).",
-                     f"Réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du "
-                     "maître d'ouvrage d'autant.")
+            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites)
+
+
+def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
+                               collectivites: frozenset[str]) -> Finding:
+    """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
+    but those of a financeur added to the list, not named as a collectivité (« FDE62 »), may be a syndicat
+    d'énergie's, which L5212-26 caps at three quarters of the HT cost instead — a warning, when the EPCI's alone
+    stay within the own share and those within three quarters of an HT cost (a TTC one: not judged, as
+    `_trois_quarts`). The syndicat and its domain are not in the workbook: what to check is said."""
+    a = j.action
+    ajoutes = [lf for lf in fdc if lf.financeur not in layout.FINANCEURS_BY_CODE and lf.financeur not in collectivites]
+    syndicat = totals.total(ajoutes)
+    plafond = _floor(a.cout_total * 3 / 4) if a.base == "HT" and a.cout_total is not None else None
+    message = (f"les fonds de concours de l'action ({money(montant)}) dépassent la part que son maître d'ouvrage finance "
+               f"lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS})")
+    reduire = (f"réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du maître "
+               "d'ouvrage d'autant.")
+    if ajoutes and montant - syndicat <= propre:
+        noms = list(dict.fromkeys(str(lf.financeur) for lf in ajoutes))
+        codes = " et ".join(map(q, noms))
+        est = "sont des syndicats d'énergie" if len(noms) > 1 else "est un syndicat d'énergie"
+        if plafond is None or syndicat <= plafond:
+            return at(ajoutes[0], "montant", "FIN-23", A,
+                      f"{prefix(ajoutes[0])} : {message} ; c'est permis si {codes} {est} dont le maître "
+                      f"d'ouvrage {q(a.maitre_ouvrage or a.type_mo)} est membre, pour un équipement de distribution "
+                      "d'électricité, de production d'énergie renouvelable, de maîtrise de la consommation d'énergie ou "
+                      "de réduction des émissions, au plus pour les trois quarts du coût hors taxes de l'opération "
+                      f"({SRC_FONDS_CONCOURS_SYNDICAT}).",
+                      f"Vérifiez que {codes} {est} dont le maître d'ouvrage est membre et que "
+                      f"l'opération relève de ce domaine ; sinon, {reduire}")
+        message += (f" ; versés par un syndicat d'énergie, ceux de {codes} ({money(syndicat)}) dépasseraient aussi les "
+                    f"trois quarts du coût hors taxes de l'opération, soit {money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT})")
+    return at(fdc[0], "montant", "FIN-23", E, f"{prefix(fdc[0])} : {message}.", reduire[0].upper() + reduire[1:])
 
 
 def _trois_quarts(j: Judged) -> Iterable[Finding]:
-    """FIN-23 on a syndicat mixte's judged plan: its members' fonds de concours above three quarters of the
-    HT cost (L5212-26) are unlawful whether the syndicat is one d'énergie (its cap) or not (no fonds de concours
-    at all). Judged on an HT cost only: three quarters of a TTC cost would let more pass than the law."""
+    """FIN-23 on a syndicat mixte's judged plan, its name no port's (`_syndicat_portuaire`): its members' fonds de
+    concours above three quarters of the HT cost (L5212-26) are unlawful whether the syndicat is one d'énergie (its
+    cap) or not (no fonds de concours at all), unless it is a port's syndicat mixte ouvert (L5722-10) named
+    otherwise: the suggestion says how to tell it. Judged on an HT cost only: three quarters of a TTC cost would
+    let more pass than the law."""
     a = j.action
     fdc = [lf for lf, fam in zip(j.counted, j.familles)
            if fam == layout.FAMILLE_FONDS_CONCOURS and _membre_possible(lf.financeur)]
@@ -1498,8 +1580,9 @@ def _trois_quarts(j: Judged) -> Iterable[Finding]:
         yield at(fdc[0], "montant", "FIN-23", E,
                  f"{prefix(fdc[0])} : les fonds de concours versés au syndicat mixte {q(a.maitre_ouvrage or a.type_mo)} "
                  f"({money(montant)}) dépassent les trois quarts du coût hors taxes de l'opération, soit "
-                 f"{money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT}).",
-                 f"Réduisez les fonds de concours de {money(montant - plafond)} au moins.")
+                 f"{money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT}) ; seul un syndicat mixte ouvert qui aménage, "
+                 f"entretient ou exploite un port peut en recevoir davantage de ses membres ({SRC_FONDS_CONCOURS_PORT}).",
+                 f"Réduisez les fonds de concours de {money(montant - plafond)} au moins ; {_SI_PORTUAIRE}.")
 
 
 def _nom(lf: LigneFinancement) -> str:
