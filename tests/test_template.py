@@ -163,6 +163,8 @@ def test_every_list_is_a_drop_down(wb):
                     assert _list_values(dv) == hand
             if col.note:
                 assert dv is not None and dv.prompt == col.note, (t.name, col.header)
+            if "séparés par" in col.note:  # typed « ETAT;REGION;DEPT;COMMUNE », a list printed cut: shown spaced
+                assert re.search(r"ex\. \w+ ; \w+", dv.prompt), (t.name, col.header, dv.prompt)
     assert checked >= len(CONTRACT_LISTS)
     for (table, header), values in CONTRACT_LISTS.items():  # every contract list is offered somewhere
         sheet, ref = found[table]

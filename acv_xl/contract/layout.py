@@ -266,7 +266,7 @@ T_PERIMETRES = Table(
         _c("Nom", "nom", required=True, width=32),
         _c("Périmètre parent", "parent", width=16, note="Code du périmètre qui le contient"),
         _c("Échelle", "echelle", Kind.CHOICE, False, L.ECHELLE, 16),
-        _c("Communes (INSEE)", "communes", width=20, note="Codes INSEE séparés par ;"),
+        _c("Communes (INSEE)", "communes", width=20, note="Codes INSEE séparés par « ; », ex. 62041 ; 62498"),
         _c("Superficie (ha)", "superficie", Kind.NUMBER, width=14),
         _c("Population", "population", Kind.NUMBER, width=12),
         _c("Date de validation", "date_validation", Kind.DATE, width=14),
@@ -292,7 +292,8 @@ T_ACTIONS = Table(
         _c("Coût total (€)", "cout_total", Kind.AMOUNT, True, width=18),
         _c("Dépense subventionnable (€ HT)", "depense_subventionnable", Kind.AMOUNT, width=20),
         _c("Dérogation L1111-10", "derogation", Kind.CHOICE, False, L.DEROGATION, 30),
-        _c("Cosignataires", "cosignataires", width=24, note="Codes des financeurs séparés par ;"),
+        _c("Cosignataires", "cosignataires", width=24,
+           note="Codes des financeurs séparés par « ; », ex. ETAT ; REGION"),
         _c("Date de signature", "date_signature", Kind.DATE, width=14),
     ),
 )
