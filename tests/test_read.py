@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 import zipfile
@@ -483,6 +484,20 @@ def test_a_malformed_table_part_is_refused_with_a_french_message(tmp_path):
     with pytest.raises(UnreadableWorkbook) as exc:
         read_file(path)
     assert exc.value.code == "STR-01" and "description de ses tableaux est illisible" in exc.value.message
+
+
+@pytest.mark.parametrize("ref", ["A0:J9", "A3:J0", "A3:XFE9", "A3:J1048577"])
+def test_a_table_or_name_off_excel_grid_is_missing_not_read_from_row_1(tmp_path, ref):
+    """A table whose range leaves Excel's grid (row 0, past row 1,048,576 or column XFD), which Excel
+    drops when it repairs the file, was read: « A0:J9 » took the sheet's title rows as its header and
+    lines. It is missing (STR-04), as a range that does not parse; so is a named cell at row 0."""
+    path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
+    k = [t.name for t in layout.TABLES].index(FIN.name) + 1
+    rewrite_part(path, f"xl/tables/table{k}.xml", lambda x: re.sub(rb' ref="[^"]*"', f' ref="{ref}"'.encode(), x))
+    rewrite_part(path, "xl/workbook.xml", lambda x: re.sub(rb"(>'?Projet'?!\$B\$)4<", rb"\g<1>0<", x))
+    conv = read_file(path)
+    assert FIN.name in conv.structure.missing_tables and conv.financements == []
+    assert "acv_id" in conv.structure.missing_names
 
 
 # --------------------------------------------------------------------------- round trip with the template
