@@ -294,6 +294,32 @@ def test_consolider_a_pattern_matching_the_register_leaves_it_out(tmp_path):
         assert json.loads((tmp_path / "recap.json").read_text(encoding="utf-8"))["fichiers"] == 2
 
 
+def test_consolider_a_pattern_takes_what_the_folder_walk_takes(tmp_path):
+    """`acv-xl consolider * -o recap.xlsx` typed in cmd beside the workbooks read every file `*` matched: a
+    note, a PDF, a Word letter (a copy of a workbook: « doublon »), each counted « non compté » in the
+    comité's report, where `consolider .` leaves them out; a pattern matching Excel's lock file only gave
+    a recap of no convention, status 1, where `valider` names the lock file. The pattern's matches are now
+    taken as a folder walk takes its entries, and a pattern matching no workbook is refused, naming
+    what it matched."""
+    for name in ("b.xlsx", "a.xlsx"):
+        build_workbook(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("à relire", encoding="utf-8")
+    (tmp_path / "convention.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "lettre.docx").write_bytes((tmp_path / "a.xlsx").read_bytes())
+    env = {"PYTHONIOENCODING": "utf-8"}
+    out = acv("consolider", "*", "-o", "recap.xlsx", "--json", "recap.json", "--jobs", "1", cwd=tmp_path, env=env)
+    assert out.returncode in (0, 1), out.stderr.decode("utf-8")
+    assert json.loads((tmp_path / "recap.json").read_text(encoding="utf-8"))["fichiers"] == 2
+    (tmp_path / "verrou").mkdir()
+    (tmp_path / "verrou" / "~$a.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)
+    out = acv("consolider", os.path.join("verrou", "*"), "-o", "autre.xlsx", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and not (tmp_path / "autre.xlsx").exists()
+    assert out.stderr.decode("utf-8") == (
+        f"acv-xl : aucun classeur .xlsx ou .xlsm ne correspond au motif « {os.path.join('verrou', '*')} », qui ne "
+        "désigne que « ~$a.xlsx » (le fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert). "
+        "Indiquez les classeurs ou leur dossier.\n")
+
+
 def test_valider_a_pattern_matching_the_annotated_copy_replaces_nothing(tmp_path):
     """`acv-xl valider *.xlsx --annoter arras.xlsx --remplacer` typed in cmd, beside calais.xlsx: left out of
     the pattern as « the copy about to be written », the commune's own arras.xlsx was replaced by
