@@ -551,6 +551,20 @@ def test_valider_of_a_folder_gives_the_pattern_that_names_its_workbooks(tmp_path
     assert [r["fichier"] for r in json.loads(out.stdout)] == [os.path.join("Classeurs", "a.xlsx")]
 
 
+@pytest.mark.parametrize("command", [("annexe",), ("migrer", "-o", "nouveau.xlsx")])
+def test_a_command_taking_one_workbook_given_a_folder_offers_no_pattern_it_refuses(tmp_path, command):
+    """`acv-xl annexe Classeurs` (or `migrer`) answered « pour tous les classeurs d'un dossier, un motif :
+    « Classeurs/*.xlsx » », valider's way — and given that pattern, the command refused it (« est un motif,
+    pas le nom d'un fichier »). The pattern is offered as valider's, the command that takes one."""
+    (tmp_path / "Classeurs").mkdir()
+    build_workbook(tmp_path / "Classeurs" / "a.xlsx")
+    out = acv(*command, "Classeurs", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and "« Classeurs » est un dossier, pas un fichier." in err, err
+    assert ("pour vérifier tous les classeurs d'un dossier, « acv-xl valider » accepte un motif : "
+            f"« {os.path.join('Classeurs', '*.xlsx')} »") in err, err
+
+
 def test_a_pattern_given_to_a_command_that_takes_one_workbook_is_said_to_be_one(tmp_path):
     """`acv-xl annexe *.xlsx` in cmd or PowerShell: « le fichier « *.xlsx » est introuvable » beside
     the workbook it matches; annexe takes one workbook and says which to name."""

@@ -263,10 +263,11 @@ def _open_zip(path: Path, light: bool = False, data: bytes | None = None) -> tup
             raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est introuvable.", SUGG_CHECK_PATH) from None
         if S_ISDIR(st.st_mode):
             # `valider Classeurs` typed for the workbooks in it: say how to name them (a pattern, which
-            # valider expands itself) rather than « vérifiez le chemin », which is right
+            # valider expands itself) rather than « vérifiez le chemin », which is right. Said of valider:
+            # `annexe` and `migrer`, which take one workbook, refuse the pattern
             raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un dossier, pas un fichier.",
-                                     "Indiquez un classeur (.xlsx ou .xlsm) ; pour tous les classeurs d'un dossier, un "
-                                     f"motif : « {file_text(path / '*.xlsx')} ».")
+                                     "Indiquez un classeur (.xlsx ou .xlsm) ; pour vérifier tous les classeurs d'un "
+                                     f"dossier, « acv-xl valider » accepte un motif : « {file_text(path / '*.xlsx')} ».")
         if not S_ISREG(st.st_mode):  # a pipe or a device: never opened (a pipe would wait), and not « vide »
             raise _unreadable(path, "n'est pas un fichier ordinaire (périphérique ou tube nommé) : ce n'est pas "
                               "un classeur.", SUGG_CHECK_PATH)
