@@ -313,6 +313,40 @@ def test_named_cells_are_read_with_their_cells(tmp_path):
     assert conv.value("acv_date_validation") is None and "acv_date_validation" in conv.names
 
 
+@pytest.mark.parametrize("typed, read, formulas", [("-1E+308", -1e308, 0), ("-2E+11", -2e11, 0),
+                                                  ("-1e400", ExcelError("#NUM!"), 0), ("-1E+308", -1e308, 70)])
+def test_a_far_negative_number_in_a_date_cell_is_read_as_that_number(tmp_path, typed, read, formulas):
+    """« -1E+308 » typed in a date cell (Excel shows ####): calamine, turning it into a date, panicked
+    (« TimeDelta::milliseconds out of bounds »), a `PanicException` no `except Exception` caught — a
+    traceback for `valider`, and `consolider` stopped on « erreur interne » for the whole département.
+    The sheet is read through openpyxl, the cell given its number (#NUM! past Excel's), as the button
+    reads it; the other cells as before — after a formula of many « - » too (`formulas`: the values
+    are then searched, not each « - »)."""
+    names = default_names()
+    path = build(tmp_path / "c.xlsx", _all_tables(), names)
+    minus = f'<c r="Z1" t="str"><f>{"-".join("1" * (formulas + 1))}</f><v>0</v></c></row>'.encode()
+    rewrite_part(path, sheet_part(layout.Sheet.PROJET),
+                 lambda x: re.sub(rb'(<c r="B11"[^>]*>)<v>[^<]*</v>', rb"\g<1><v>" + typed.encode() + rb"</v>",
+                                  x.replace(b"</row>", minus, 1) if formulas else x))
+    conv = read_file(path)
+    assert conv.names["acv_date_convention"].raw == read
+    assert conv.value("acv_date_fin_deploiement") == date(2026, 12, 31) and conv.acv_id == "ACV123"
+
+
+def test_a_panic_of_calamine_not_foreseen_is_a_sheet_it_cannot_read(tmp_path, monkeypatch):
+    """A panic of calamine's is a `PanicException`, a BaseException: one not foreseen reached the user as a
+    traceback, or stopped a batch's worker. It is said as any sheet calamine cannot read (STR-01)."""
+    import acv_xl.reading.source_file as source_file
+
+    path = build(tmp_path / "c.xlsx", _all_tables(), default_names())
+    rewrite_part(path, sheet_part(layout.Sheet.PROJET),
+                 lambda x: re.sub(rb'(<c r="B11"[^>]*>)<v>[^<]*</v>', rb"\g<1><v>-1E+308</v>", x))
+    monkeypatch.setattr(source_file, "_far_negatives", lambda xml: {})  # calamine then panics on it
+    with pytest.raises(UnreadableWorkbook) as exc:
+        read_file(path)
+    assert exc.value.code == "STR-01" and "la feuille « Projet » est illisible" in exc.value.message
+
+
 # --------------------------------------------------------------------------- structure
 def test_missing_sheet_table_header_and_name_are_reported(tmp_path):
     names = default_names()

@@ -72,7 +72,11 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
   searches, the strings measured when it is not enough (`_longest_shared_string`: the gaps between
   two `</si>`, never between two "si>", which a text may hold; a part where a `</si>` may not end a
   string for calamine — CDATA, a comment, a `<` in an attribute value — is parsed, `_plain_sst`) —
-  counted exactly only when that bound is exceeded).
+  counted exactly only when that bound is exceeded);
+- a number in a date-formatted cell at -1.07e11 or below makes calamine panic (a `PanicException`, which
+  `except Exception` lets through): a sheet holding one is read through openpyxl, the cell given its
+  number (`_far_negatives`: a memchr on « - » a sheet); a panic not foreseen is said as a sheet calamine
+  cannot read (`_panicked`).
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ import math
 import posixpath
 import re
 import struct
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -697,6 +702,48 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
     return (last_row, last_col), found
 
 
+# calamine turns a number in a date-formatted cell into a date, and panics (chrono: « TimeDelta::milliseconds
+# out of bounds ») on one past what a 64-bit count of milliseconds holds, -1.07e11 days and below: a
+# `PanicException`, which no `except Exception` catches — one such number typed in a date cell (« -1E+308 »)
+# ended `valider` on a traceback and a whole `consolider` (« erreur interne », no report). Such a sheet is
+# read through openpyxl, those cells given their number, as the button reads them.
+_FAR_NEGATIVE = -1e11
+_NEGATIVE_VALUE = re.compile(rb"<" + _NS + rb"v>(\s*-[^<]*)<")
+
+
+def _far_negatives(xml: bytes) -> dict[tuple[int, int], Any]:
+    """The number cells of a sheet below `_FAR_NEGATIVE` (#NUM! for -inf, as `_clean`), by position. A
+    value's « - » follows a « > » (or a space): nearly every sheet has none in its cells, found by memchr
+    on « - » (a regex or a search for « <v>- » walks every byte, ten times slower); the cells are visited
+    only when a value is that low."""
+    lo, hi = _sheet_data_span(xml)
+    at, seen = xml.find(b"-", lo, hi), 0
+    while at >= 0 and xml[at - 1] not in b"> \t\r\n":
+        seen += 1
+        if seen > 64:  # many « - » (formulas): the values searched
+            break
+        at = xml.find(b"-", at + 1, hi)
+    if at < 0 or not any(_below(m.group(1)) for m in _NEGATIVE_VALUE.finditer(xml, lo, hi)):
+        return {}
+    found: dict[tuple[int, int], Any] = {}
+    for row, col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
+        if closed or not inner or b"-" not in inner:
+            continue
+        t = _ATTR_T.search(attrs)
+        v = _VALUE.search(inner) if t is None or t.group(1) == b"n" else None  # a number (a text is no date)
+        if v and v.group(1) and _below(v.group(1)):
+            number = float(v.group(1))
+            found[(row, col)] = number if math.isfinite(number) else _NUM_ERROR
+    return found
+
+
+def _below(text: bytes) -> bool:
+    try:
+        return float(text) <= _FAR_NEGATIVE
+    except ValueError:
+        return False
+
+
 _SI_WINDOW = 1024
 _STRING_END = b"</si>"
 
@@ -957,6 +1004,13 @@ def _officejs_cell(text: str) -> Any:
     if value is None:
         return text
     return value.date() if isinstance(value, datetime) and value.time() == time(0) else value
+
+
+def _panicked(exc: BaseException) -> bool:
+    """Whether calamine panicked: pyo3 raises a `PanicException`, a BaseException (not importable) that an
+    `except Exception` lets through — up to the user as a traceback, or out of a batch's worker, which it
+    stopped. One not foreseen (`_far_negatives`) is then said as any sheet calamine cannot read."""
+    return exc.__class__.__name__ == "PanicException"
 
 
 def _clean(v: Any) -> Any:
@@ -1471,9 +1525,13 @@ class FileSource:
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » a une cellule hors de la "
                                          f"grille d'Excel (« {ref} » ; la dernière colonne est XFD).") from None
         sheet.officejs_texts = self._sst_officejs() or _may_hold_officejs_date(xml)
+        far = _far_negatives(xml)
         del xml
-        if last_row * last_col > MAX_GRID_CELLS:
-            sheet.sparse = True  # calamine would allocate the whole grid: read the regions we need only
+        if last_row * last_col > MAX_GRID_CELLS or far:
+            # calamine would allocate the whole grid, or panic on a number: read the regions we need only
+            for cell, number in far.items():
+                sheet.overrides.setdefault(cell, number)
+            sheet.sparse = True
             self._check_side_parts()  # openpyxl parses the shared strings itself: guarded first
             return
         try:
@@ -1482,7 +1540,9 @@ class FileSource:
                 sheet.grid = _officejs_dates(sheet.grid)
         except UnreadableWorkbook:
             raise
-        except Exception:  # noqa: BLE001 - see _calamine
+        except BaseException as exc:  # noqa: BLE001 - see _calamine; a panic of calamine's (`_panicked`) too
+            if not isinstance(exc, Exception) and not _panicked(exc):
+                raise
             if any(v.__class__ is ExcelError for v in sheet.overrides.values()):
                 # an error calamine does not know (#SPILL!, #CALC!, #BLOCKED!… written as such): the whole
                 # file was « endommagé », where the button reads the error (STR-06); read through openpyxl,
@@ -1520,7 +1580,9 @@ class FileSource:
                     # decoded once, as calamine does (one list, shared by every sheet of the workbook)
                     self._opx[sheet.name]._shared_strings[:] = _raw_shared_strings(self._sst)
             ws = self._opx[sheet.name]
-            rows = [list(r) for r in ws.iter_rows(min_row=r1, max_row=r2, min_col=c1, max_col=c2, values_only=True)]
+            with warnings.catch_warnings():  # « Cell B11 is marked as a date but… »: a number `_far_negatives` gives
+                warnings.simplefilter("ignore")
+                rows = [list(r) for r in ws.iter_rows(min_row=r1, max_row=r2, min_col=c1, max_col=c2, values_only=True)]
         except Exception:  # noqa: BLE001 - openpyxl raises many types; the message is ours
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
         for line in rows:
