@@ -671,12 +671,14 @@ def _plain_extent(xml: bytes, lo: int, hi: int) -> tuple[int, int] | None:
             max((col_index(c.decode()) for c in columns), default=0))
 
 
-def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], dict[tuple[int, int], Any]]:
+def _scan_sheet(xml: bytes, full_calc_on_load: bool,
+                span: tuple[int, int] | None = None) -> tuple[tuple[int, int], dict[tuple[int, int], Any]]:
     """(extent, special cells) of a sheet's XML: (last row, last column) of the cells holding
     something, or a bound above them — the size of calamine's grid, taken from the cells, never
     from the `<dimension>` a file states (a crafted one understates it, and calamine aborts the
-    process building 17 billion cells) — and its error cells and formulas without a value (`_special_cell`)."""
-    lo, hi = _sheet_data_span(xml)
+    process building 17 billion cells) — and its error cells and formulas without a value (`_special_cell`).
+    `span`: `_sheet_data_span(xml)`, when known."""
+    lo, hi = span or _sheet_data_span(xml)
     # an error type needs an "e" quoted: fast searches first, as most sheets have none (and no
     # apostrophe at all, found by memchr: the search for 'e' is then spared); `rfind` for the
     # quoted "e", absent from nearly every sheet: a third faster than `find`
@@ -711,12 +713,12 @@ _FAR_NEGATIVE = -1e11
 _NEGATIVE_VALUE = re.compile(rb"<" + _NS + rb"v>(\s*-[^<]*)<")
 
 
-def _far_negatives(xml: bytes) -> dict[tuple[int, int], Any]:
+def _far_negatives(xml: bytes, span: tuple[int, int] | None = None) -> dict[tuple[int, int], Any]:
     """The number cells of a sheet below `_FAR_NEGATIVE` (#NUM! for -inf, as `_clean`), by position. A
     value's « - » follows a « > » (or a space): nearly every sheet has none in its cells, found by memchr
     on « - » (a regex or a search for « <v>- » walks every byte, ten times slower); the cells are visited
-    only when a value is that low."""
-    lo, hi = _sheet_data_span(xml)
+    only when a value is that low. `span`: `_sheet_data_span(xml)`, when known."""
+    lo, hi = span or _sheet_data_span(xml)
     at, seen = xml.find(b"-", lo, hi), 0
     while at >= 0 and xml[at - 1] not in b"> \t\r\n":
         seen += 1
@@ -1515,7 +1517,10 @@ class FileSource:
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
         try:
-            (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
+            # the span of `<sheetData>` searched once (its `rfind` walks the parts after the cells): most
+            # of what `_far_negatives` would cost a sheet
+            span = _sheet_data_span(xml)
+            (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load, span)
             sheet.extent = (last_row, last_col)
             if self._merged_cells(sheet.part, xml):
                 sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
@@ -1525,7 +1530,7 @@ class FileSource:
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » a une cellule hors de la "
                                          f"grille d'Excel (« {ref} » ; la dernière colonne est XFD).") from None
         sheet.officejs_texts = self._sst_officejs() or _may_hold_officejs_date(xml)
-        far = _far_negatives(xml)
+        far = _far_negatives(xml, span)
         del xml
         if last_row * last_col > MAX_GRID_CELLS or far:
             # calamine would allocate the whole grid, or panic on a number: read the regions we need only
