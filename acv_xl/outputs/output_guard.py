@@ -212,8 +212,15 @@ def _what(path: Path) -> str:
 
 # ----------------------------------------------------------------------------- the check
 def folder_missing(out: str | Path) -> str:
-    """The one message for an output whose folder does not exist (acv-xl never creates it)."""
+    """The one message for an output whose folder does not exist (acv-xl never creates it) — or is no
+    folder: `-o Classeurs/arras.xlsx/recap.xlsx` was told « le dossier de sortie n'existe pas : «
+    Classeurs/arras.xlsx » », of a workbook the user sees there. The nearest existing path above the
+    output says which (a broken link leads to nothing: « n'existe pas »)."""
     out = Path(out)
+    above = next((p for p in (out.parent, *out.parent.parents) if os.path.lexists(p)), None)
+    if above is not None and above.exists() and not above.is_dir():
+        return (f"« {above} » est un fichier, pas un dossier (pour « {out.relative_to(above)} »). "
+                "Choisissez un autre dossier.")
     return (f"le dossier de sortie n'existe pas : « {out.parent} » (pour « {out.name} »). "
             "Créez-le d'abord, ou choisissez un autre dossier.")
 
