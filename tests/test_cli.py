@@ -594,3 +594,22 @@ def test_valider_never_expands_a_missing_name_with_brackets_into_another_workboo
     report = json.loads(out.stdout)
     assert out.returncode == 2 and report["fichier"] == "Arras [v2].xlsx"
     assert [c["message"] for c in report["constats"]] == ["Le fichier « Arras [v2].xlsx » est introuvable."]
+
+
+def test_bidirectional_controls_reach_no_terminal_raw(tmp_path, capsys):
+    """A U+202E (right-to-left override) in a file's name or a cell turned the rest of the line round on
+    a terminal that reorders text (« rapport », U+202E, « xslx.fdp » shown « rapportpdf.xlsx »). They are
+    written out, as the control characters are."""
+    import shutil
+
+    from acv_xl.cli import main
+    from acv_xl.outputs.terminal import literal
+
+    book = tmp_path / "arras\u202exslx.xlsx"
+    shutil.copyfile(Path(__file__).parents[1] / "workbooks" / "exemples" / "arras.xlsx", book)
+    main(["valider", str(book)])
+    out = capsys.readouterr().out
+    assert "arras\\u202exslx.xlsx\n" in out and "\u202e" not in out, out
+    assert literal("a\u202ab\u202bc\u202cd\u202de\u202ef\u2066g\u2067h\u2068i\u2069j\u200ek\u200fl\u061cm") == (
+        "a\\u202ab\\u202bc\\u202cd\\u202de\\u202ef\\u2066g\\u2067h\\u2068i\\u2069j\\u200ek\\u200fl\\u061cm")
+    assert literal("Région « Hauts-de-France »") == "Région « Hauts-de-France »"
