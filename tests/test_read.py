@@ -363,6 +363,44 @@ def test_the_cells_of_a_sheet_are_delimited_once_a_sheet(monkeypatch):
             loaded += sheet.part is not None
     assert loaded > 5 and len(calls) == loaded
 
+
+@pytest.mark.parametrize("fmt", ["[h]:mm", "[MM]:ss", "[h]:mm:ss"])  # the last one Excel's built-in 46
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_date_in_a_duration_formatted_cell_is_read_as_a_date(tmp_path, fmt, sparse):
+    """A date typed in a cell formatted « [h]:mm » came as a timedelta (calamine, openpyxl): PRJ-04 « n'est
+    pas une date : « 43263 days, 0:00:00 » », in English, where the button gets the date-time Excel gives
+    a time-formatted cell. Read as a date-formatted cell reads; through openpyxl too (`sparse`: a sheet
+    calamine is not asked, here for a far negative number in it)."""
+    from datetime import time as time_of_day
+
+    path = build(tmp_path / "c.xlsx", _all_tables(), default_names())
+    typed = read_file(path).names["acv_date_convention"].raw
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.PROJET]
+    ws["B11"].number_format = fmt
+    ws["B12"].number_format, ws["B12"].value = fmt, 0.5  # a time alone, as a time cell reads
+    if sparse:
+        ws["Z1"].number_format, ws["Z1"].value = "dd/mm/yyyy", -1e300
+    wb.save(path)
+    if fmt == "[h]:mm:ss":
+        with zipfile.ZipFile(path) as z:
+            assert b'numFmtId="46"' in z.read("xl/styles.xml") and b"[h]" not in z.read("xl/styles.xml")
+    conv = read_file(path)
+    assert isinstance(typed, date) and conv.names["acv_date_convention"].raw == typed
+    assert conv.names["acv_date_fin_initialisation"].raw == time_of_day(12, 0)
+
+
+def test_a_duration_is_read_as_a_date_formatted_cell_reads():
+    from datetime import time as time_of_day, timedelta
+
+    from acv_xl.reading.source_file import _duration_cell
+
+    assert _duration_cell(timedelta(days=43263)) == date(2018, 6, 12)
+    assert _duration_cell(timedelta(days=43263, hours=12)) == datetime(2018, 6, 12, 12)
+    assert _duration_cell(timedelta(days=1)) == date(1900, 1, 1)  # Excel's serial 1, as a date cell reads
+    assert _duration_cell(timedelta(hours=6)) == time_of_day(6, 0)
+    assert _duration_cell(timedelta(days=-2)) == -2.0 and _duration_cell(timedelta(days=3e6)) == 3e6
+
 # --------------------------------------------------------------------------- structure
 def test_missing_sheet_table_header_and_name_are_reported(tmp_path):
     names = default_names()

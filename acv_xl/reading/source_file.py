@@ -31,7 +31,9 @@ How a file is read
   parts are inflated and their CRC computed by zlib-ng (the same verdicts as zlib, twice as fast).
 - Each worksheet holding one of our tables or named cells is read once: its XML is inflated and
   scanned, then python-calamine gives the cell values (numbers, text, booleans, dates as
-  `date`/`datetime`). calamine builds the whole grid from A1 to the last value: one value typed
+  `date`/`datetime`; a cell of a duration format, « [h]:mm », as a date-formatted one reads, not the
+  `timedelta` calamine and openpyxl give: `_durations_read`, only for a workbook whose styles hold
+  one). calamine builds the whole grid from A1 to the last value: one value typed
   in XFD1048576 would make it allocate 17 billion cells (it needed 4 GB for A1 + ZZ200000). So a
   sheet whose grid would exceed `MAX_GRID_CELLS` (3 million) cells — its extent taken from its
   cells, never from its `<dimension>` — is read through openpyxl's streaming reader instead, only
@@ -90,7 +92,7 @@ import struct
 import warnings
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from html import unescape
 from itertools import compress
@@ -103,7 +105,7 @@ from xml.parsers import expat
 
 from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, NoCachedValue, fmt_number, officejs_date
+from acv_xl.contract.values import EXCEL_ERRORS, LEAP_1900, ExcelError, NoCachedValue, fmt_number, officejs_date
 from acv_xl.reading import calamine_sheet, zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
@@ -998,6 +1000,38 @@ def _officejs_dates(rows: list[list[Any]]) -> list[list[Any]]:
 _ERROR_OF = {e: ExcelError(e) for e in EXCEL_ERRORS}
 
 
+# A duration format (« [h]:mm », built-in 46 « [h]:mm:ss »): calamine and openpyxl read its cell as a
+# timedelta, which no rule reads — a date typed in such a cell was « n'est pas une date : « 43263 days,
+# 0:00:00 » », in English, where the button gets the date-time Excel gives any time-formatted cell. The
+# styles are searched once a workbook (« [ » found by memchr: 2 µs; the template's hold no « [h] »), the
+# grids visited only when one is there.
+_DURATION_FORMAT = re.compile(rb"\[[hHmMsS]+\]")
+
+
+def _holds_duration_format(styles: bytes) -> bool:
+    return _DURATION_FORMAT.search(styles) is not None or styles.find(b'numFmtId="46"') >= 0
+_DAY = timedelta(days=1)
+
+
+def _duration_cell(value: timedelta) -> Any:
+    """A duration cell's value as a date-formatted cell reads: a date (at midnight), a date-time, a time
+    alone below one day (`values.time_alone`), a negative one or one past 31/12/9999 its serial number."""
+    serial = value / _DAY
+    if serial < 1:
+        return (datetime.min + value).time() if serial >= 0 else serial
+    try:  # serials 1 to 59 a day later, as Excel counts them (`values.excel_serial_to_date`)
+        when = datetime(1899, 12, 31 if serial < LEAP_1900 else 30) + value
+    except OverflowError:
+        return serial
+    return when.date() if when.time() == time(0) else when
+
+
+def _durations_read(rows: list[list[Any]]) -> list[list[Any]]:
+    """`rows`, each duration (timedelta) as `_duration_cell` reads it."""
+    return [[_duration_cell(v) if v.__class__ is timedelta else v for v in line]
+            if any(v.__class__ is timedelta for v in line) else line for line in rows]
+
+
 def _officejs_cell(text: str) -> Any:
     error = _ERROR_OF.get(text)
     if error is not None:
@@ -1040,6 +1074,7 @@ class FileSource:
         self._tables: dict[str, _TableInfo] | None = None
         self._sst: bytes | None = None
         self._sst_iso: bool | None = None  # whether they may hold a text in the add-in's date form
+        self._durations = False  # whether the styles hold a duration format (`_DURATION_FORMAT`)
         self._sst_max: int | None = None  # bytes of the longest shared string (None: not read yet)
         self._sst_exact = True  # whether `_sst_max` is the exact length, not a bound (`_longest_shared_string`)
         self._bound_cells = 0  # cells counted at `_sst_max` each while it is a bound
@@ -1474,7 +1509,9 @@ class FileSource:
                 continue
             # the styles are the template's; the shared strings hold each workbook's own text
             data = self._read(target, MAX_PART_BYTES, memo=typ.endswith(_REL_STYLES))
-            if typ.endswith(_REL_SHARED_STRINGS):
+            if typ.endswith(_REL_STYLES):
+                self._durations = _holds_duration_format(data)
+            elif typ.endswith(_REL_SHARED_STRINGS):
                 _check_unique_count(self.path, data)
                 self._sst = data
                 self._sst_max, self._sst_exact = _longest_shared_string(data)
@@ -1543,6 +1580,8 @@ class FileSource:
             sheet.grid = self._calamine().get_sheet_by_name(sheet.name).to_python(skip_empty_area=False)
             if sheet.officejs_texts:
                 sheet.grid = _officejs_dates(sheet.grid)
+            if self._durations:
+                sheet.grid = _durations_read(sheet.grid)
         except UnreadableWorkbook:
             raise
         except BaseException as exc:  # noqa: BLE001 - see _calamine; a panic of calamine's (`_panicked`) too
@@ -1594,6 +1633,8 @@ class FileSource:
             for j, v in enumerate(line):
                 if isinstance(v, datetime) and v.time() == time(0):
                     line[j] = v.date()  # calamine gives a date for a date cell: same raw value either way
+                elif v.__class__ is timedelta:
+                    line[j] = _duration_cell(v)  # as calamine's grid (`_durations_read`)
                 elif v.__class__ is str and "_x" in v:
                     # openpyxl leaves Excel's escapes as written (« _x000D_ » for a carriage return):
                     # calamine and Excel decode them
