@@ -390,6 +390,27 @@ def test_a_date_in_a_duration_formatted_cell_is_read_as_a_date(tmp_path, fmt, sp
     assert conv.names["acv_date_fin_initialisation"].raw == time_of_day(12, 0)
 
 
+@pytest.mark.parametrize("fmt", ["[h]:mm", "dd/mm/yyyy"])
+@pytest.mark.parametrize("far", [False, True])
+def test_a_number_past_every_date_in_a_date_cell_is_read_as_that_number(tmp_path, fmt, far):
+    """« 1E+10 » typed in a « [h]:mm » cell: python-calamine could not make it a timedelta (OverflowError),
+    and the whole workbook was « endommagé : la feuille « Projet » est illisible » (STR-01, not counted by
+    consolider). Read through openpyxl, which gave « #VALUE! » for it — as for any date cell past
+    31/12/9999 on a sheet it reads (`far`: one with a far negative number) — where calamine and the button
+    give the number: the number, as PRJ-04 shows it."""
+    path = build(tmp_path / "c.xlsx", _all_tables(), default_names())
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.PROJET]
+    ws["B11"].number_format, ws["B11"].value = fmt, 1e10
+    ws["B13"].number_format, ws["B13"].value = fmt, 1e300
+    if far:
+        ws["Z1"].number_format, ws["Z1"].value = "dd/mm/yyyy", -1e300
+    wb.save(path)
+    conv = read_file(path)
+    assert conv.names["acv_date_convention"].raw == 1e10 and conv.names["acv_date_fin_deploiement"].raw == 1e300
+    assert conv.acv_id == "ACV123"
+
+
 def test_a_duration_is_read_as_a_date_formatted_cell_reads():
     from datetime import time as time_of_day, timedelta
 

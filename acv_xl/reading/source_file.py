@@ -78,7 +78,9 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
 - a number in a date-formatted cell at -1.07e11 or below makes calamine panic (a `PanicException`, which
   `except Exception` lets through): a sheet holding one is read through openpyxl, the cell given its
   number (`_far_negatives`: a memchr on « - » a sheet); a panic not foreseen is said as a sheet calamine
-  cannot read (`_panicked`).
+  cannot read (`_panicked`). A duration past 999 999 999 days (python-calamine's OverflowError) sends its
+  sheet there too; on that path a number past what a date holds keeps its number, not openpyxl's
+  « #VALUE! » (`_undatable_numbers`).
 """
 
 from __future__ import annotations
@@ -716,10 +718,11 @@ _NEGATIVE_VALUE = re.compile(rb"<" + _NS + rb"v>(\s*-[^<]*)<")
 
 
 def _far_negatives(xml: bytes, span: tuple[int, int] | None = None) -> dict[tuple[int, int], Any]:
-    """The number cells of a sheet below `_FAR_NEGATIVE` (#NUM! for -inf, as `_clean`), by position. A
-    value's « - » follows a « > » (or a space): nearly every sheet has none in its cells, found by memchr
-    on « - » (a regex or a search for « <v>- » walks every byte, ten times slower); the cells are visited
-    only when a value is that low. `span`: `_sheet_data_span(xml)`, when known."""
+    """When a number cell of a sheet is below `_FAR_NEGATIVE`, its numbers openpyxl would not give
+    (`_undatable_numbers`, those cells among them), else none. A value's « - » follows a « > » (or a
+    space): nearly every sheet has none in its cells, found by memchr on « - » (a regex or a search for
+    « <v>- » walks every byte, ten times slower); the cells are visited only when a value is that low.
+    `span`: `_sheet_data_span(xml)`, when known."""
     lo, hi = span or _sheet_data_span(xml)
     at, seen = xml.find(b"-", lo, hi), 0
     while at >= 0 and xml[at - 1] not in b"> \t\r\n":
@@ -729,15 +732,33 @@ def _far_negatives(xml: bytes, span: tuple[int, int] | None = None) -> dict[tupl
         at = xml.find(b"-", at + 1, hi)
     if at < 0 or not any(_below(m.group(1)) for m in _NEGATIVE_VALUE.finditer(xml, lo, hi)):
         return {}
+    return _undatable_numbers(xml)
+
+
+# The serial numbers a date holds for openpyxl (01/01/0001 to 31/12/9999): it reads a number past them in
+# a date cell (« 1E+10 » typed in a date or « [h]:mm » cell) as the text « #VALUE! », where calamine and
+# the button give the number
+_DATE_SERIALS = (-693593, 2958466)
+
+
+def _undatable_numbers(xml: bytes) -> dict[tuple[int, int], Any]:
+    """The number cells of a sheet outside `_DATE_SERIALS` (#NUM! for a non-finite one, as `_clean`), by
+    position: for a sheet read through openpyxl after calamine could not (`_far_negatives`, a duration
+    past what python-calamine holds), those cells given their number. Every cell visited: never on the
+    path of a sheet calamine reads."""
     found: dict[tuple[int, int], Any] = {}
     for row, col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
-        if closed or not inner or b"-" not in inner:
+        if closed or not inner:
             continue
         t = _ATTR_T.search(attrs)
         v = _VALUE.search(inner) if t is None or t.group(1) == b"n" else None  # a number (a text is no date)
-        if v and v.group(1) and _below(v.group(1)):
-            number = float(v.group(1))
-            found[(row, col)] = number if math.isfinite(number) else _NUM_ERROR
+        if v and v.group(1):
+            try:
+                number = float(v.group(1))
+            except ValueError:
+                continue
+            if not _DATE_SERIALS[0] <= number < _DATE_SERIALS[1]:  # NaN too
+                found[(row, col)] = number if math.isfinite(number) else _NUM_ERROR
     return found
 
 
@@ -1587,10 +1608,15 @@ class FileSource:
         except BaseException as exc:  # noqa: BLE001 - see _calamine; a panic of calamine's (`_panicked`) too
             if not isinstance(exc, Exception) and not _panicked(exc):
                 raise
-            if any(v.__class__ is ExcelError for v in sheet.overrides.values()):
+            if isinstance(exc, OverflowError) or any(v.__class__ is ExcelError for v in sheet.overrides.values()):
                 # an error calamine does not know (#SPILL!, #CALC!, #BLOCKED!… written as such): the whole
                 # file was « endommagé », where the button reads the error (STR-06); read through openpyxl,
-                # the error cells as `_scan_sheet` found them
+                # the error cells as `_scan_sheet` found them. So is a number past 999 999 999 days in a
+                # duration cell (« [h]:mm »), which python-calamine cannot make a timedelta: its number
+                # kept (`_undatable_numbers`), not openpyxl's « #VALUE! »
+                if isinstance(exc, OverflowError):
+                    for cell, number in _undatable_numbers(self._read(sheet.part, what=what)).items():
+                        sheet.overrides.setdefault(cell, number)
                 sheet.grid, sheet.sparse = [], True
                 self._check_side_parts()
                 return
