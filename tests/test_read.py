@@ -333,6 +333,30 @@ def test_a_far_negative_number_in_a_date_cell_is_read_as_that_number(tmp_path, t
     assert conv.value("acv_date_fin_deploiement") == date(2026, 12, 31) and conv.acv_id == "ACV123"
 
 
+def test_an_ordinary_negative_number_costs_no_search_of_the_values(tmp_path, monkeypatch):
+    """A sheet holding one negative number (« -5 », a formula « =F4-G4 ») had all its values searched
+    for a far negative one (`_NEGATIVE_VALUE`): more than `_scan_sheet` costs the sheet, for most of a
+    département's workbooks. Only the text of a far negative number starts that search."""
+    import acv_xl.reading.source_file as source_file
+
+    searched = []
+    values = source_file._NEGATIVE_VALUE
+
+    class Counted:
+        def finditer(self, *args):
+            searched.append(1)
+            return values.finditer(*args)
+
+    monkeypatch.setattr(source_file, "_NEGATIVE_VALUE", Counted())
+    path = build(tmp_path / "c.xlsx", _all_tables(), default_names())
+    for typed, search in (("-5", False), ("-12345678901.5", False), ("-200000000000", True), ("-1E+11", True)):
+        rewrite_part(path, sheet_part(layout.Sheet.PROJET),
+                     lambda x: re.sub(rb'(<c r="B11"[^>]*>)<v>[^<]*</v>', rb"\g<1><v>" + typed.encode() + rb"</v>", x))
+        searched.clear()
+        assert read_file(path).names["acv_date_convention"].raw is not None
+        assert bool(searched) == search, typed
+
+
 def test_a_panic_of_calamine_not_foreseen_is_a_sheet_it_cannot_read(tmp_path, monkeypatch):
     """A panic of calamine's is a `PanicException`, a BaseException: one not foreseen reached the user as a
     traceback, or stopped a batch's worker. It is said as any sheet calamine cannot read (STR-01)."""

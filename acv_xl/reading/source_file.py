@@ -715,22 +715,23 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool,
 # read through openpyxl, those cells given their number, as the button reads them.
 _FAR_NEGATIVE = -1e11
 _NEGATIVE_VALUE = re.compile(rb"<" + _NS + rb"v>(\s*-[^<]*)<")
+# what follows the « - » of a number at `_FAR_NEGATIVE` or below, as any writer spells it: twelve digits at
+# least, or an exponent, or an infinity (« -200000000000 », « -1E+308 », « -inf »). An ordinary negative
+# number (« -5 », « -1234,5 ») or a subtraction in a formula (« F4-G4 ») is none
+_FAR_NEGATIVE_TEXT = re.compile(rb"-(?:[0-9]{12}|[0-9.]*[eEiI])")
 
 
 def _far_negatives(xml: bytes, span: tuple[int, int] | None = None) -> dict[tuple[int, int], Any]:
     """When a number cell of a sheet is below `_FAR_NEGATIVE`, its numbers openpyxl would not give
-    (`_undatable_numbers`, those cells among them), else none. A value's « - » follows a « > » (or a
-    space): nearly every sheet has none in its cells, found by memchr on « - » (a regex or a search for
-    « <v>- » walks every byte, ten times slower); the cells are visited only when a value is that low.
+    (`_undatable_numbers`, those cells among them), else none. Nearly every sheet has no « - » in its
+    cells, found by memchr; from the first one, the text of such a number is searched (`_FAR_NEGATIVE_TEXT`,
+    a few µs a sheet), the values only when it is found — a search of every « <v>- » cost a sheet holding
+    one negative number more than `_scan_sheet` — and the cells visited only when a value is that low.
     `span`: `_sheet_data_span(xml)`, when known."""
     lo, hi = span or _sheet_data_span(xml)
-    at, seen = xml.find(b"-", lo, hi), 0
-    while at >= 0 and xml[at - 1] not in b"> \t\r\n":
-        seen += 1
-        if seen > 64:  # many « - » (formulas): the values searched
-            break
-        at = xml.find(b"-", at + 1, hi)
-    if at < 0 or not any(_below(m.group(1)) for m in _NEGATIVE_VALUE.finditer(xml, lo, hi)):
+    at = xml.find(b"-", lo, hi)
+    if at < 0 or _FAR_NEGATIVE_TEXT.search(xml, at, hi) is None \
+            or not any(_below(m.group(1)) for m in _NEGATIVE_VALUE.finditer(xml, lo, hi)):
         return {}
     return _undatable_numbers(xml)
 
