@@ -1025,12 +1025,26 @@ _ERROR_OF = {e: ExcelError(e) for e in EXCEL_ERRORS}
 # A duration format (« [h]:mm », built-in 46 « [h]:mm:ss »): calamine and openpyxl read its cell as a
 # timedelta, which no rule reads — a date typed in such a cell was « n'est pas une date : « 43263 days,
 # 0:00:00 » », in English, where the button gets the date-time Excel gives any time-formatted cell. The
-# styles are searched once a workbook (« [ » found by memchr: 2 µs; the template's hold no « [h] »), the
-# grids visited only when one is there.
+# styles are searched once a workbook (the template's hold no « [h] »), the grids visited only when one is
+# there. The verdict is kept by the styles' bytes: the template's, the same bytes object given again for
+# most workbooks (`zip_guard.inflate(…, memo=True)`, its hash kept with it), are searched once a process
+# (the searches cost 46 000 instructions, a tenth of a per cent of reading a workbook)
 _DURATION_FORMAT = re.compile(rb"\[[hHmMsS]+\]")
+_DURATION_VERDICTS: dict[bytes, bool] = {}
 
 
 def _holds_duration_format(styles: bytes) -> bool:
+    if len(styles) > zip_guard._MEMO_INFLATED:  # a part zip_guard does not keep either: searched each time
+        return _searched_durations(styles)
+    found = _DURATION_VERDICTS.get(styles)
+    if found is None:
+        if len(_DURATION_VERDICTS) >= 64:  # bounded, as zip_guard's memos
+            _DURATION_VERDICTS.clear()
+        found = _DURATION_VERDICTS[styles] = _searched_durations(styles)
+    return found
+
+
+def _searched_durations(styles: bytes) -> bool:
     return _DURATION_FORMAT.search(styles) is not None or styles.find(b'numFmtId="46"') >= 0
 _DAY = timedelta(days=1)
 
