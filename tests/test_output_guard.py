@@ -211,6 +211,21 @@ def test_an_output_folder_that_is_a_file_is_said_to_be_one(folder, tmp_path):
         assert "n'existe pas" not in text, text
     assert snapshot(folder) == before
 
+
+def test_a_register_or_an_extracts_folder_under_a_file_is_said_so(folder, tmp_path):
+    """`--registre Classeurs/arras.xlsx/r.sqlite`, `--par-financeur Classeurs/arras.xlsx/extraits`: « le dossier
+    du registre n'existe pas », « le dossier parent de --par-financeur n'existe pas », of a workbook."""
+    src = folder / "arras.xlsx"
+    before = snapshot(folder)
+    out = tmp_path / "c.xlsx"
+    text = refused(acv("consolider", folder, "-o", out, "--registre", src / "r.sqlite"),
+                   f"« {src} » est un fichier, pas un dossier (pour le registre « {src / 'r.sqlite'} »)")
+    assert "n'existe pas" not in text, text
+    text = refused(acv("consolider", folder, "-o", out, "--par-financeur", src / "extraits"),
+                   f"« {src} » est un fichier, pas un dossier (pour --par-financeur « {src / 'extraits'} »)")
+    assert "n'existe pas" not in text, text
+    assert snapshot(folder) == before and not out.exists()
+
 # =========================================================================== our own reports
 def test_rerunning_consolider_and_annexe_over_their_own_output_needs_no_remplacer(folder):
     out, js = folder / "consolidation.xlsx", folder / "consolidation.json"
