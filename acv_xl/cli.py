@@ -264,6 +264,33 @@ def _expanded(names: list[str]) -> list[str]:
     return [f for f in out if not ((k := os.path.normcase(os.path.abspath(f))) in seen or seen.add(k))]
 
 
+def _walked_matches(names: list[str]) -> tuple[list[str], str | None]:
+    """`consolider`'s names, each pattern's matches taken as a folder walk takes a folder's entries
+    (`consolidation_files.walked_takes`): folders, and workbooks' names neither hidden nor Excel's lock
+    files. `consolider *` typed in cmd read notes.txt, a PDF, a Word letter beside the workbooks, each
+    « illisible » among the comité's files, where `consolider .` leaves them out; a pattern matching a
+    lock file only gave a recap of no convention, where `valider` names it. A pattern matching nothing
+    is kept as typed (said so after); one matching files, none taken: (names, the refusal naming them)."""
+    import glob
+
+    from acv_xl.outputs.consolidation_files import walked_takes
+    from acv_xl.reading.errors import file_text
+
+    out: list[str] = []
+    for name in names:
+        found = sorted(glob.glob(name)) if _is_pattern(name) else []
+        kept = [f for f in found if walked_takes(f)]
+        if found and not kept:
+            shown = [f"« {file_text(os.path.basename(f))} »" + (
+                " (le fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert)"
+                if os.path.basename(f).startswith("~$") else "") for f in found[:3]]
+            more = f" et {len(found) - 3} autre{'s' if len(found) > 4 else ''}" if len(found) > 3 else ""
+            return names, (f"aucun classeur .xlsx ou .xlsm ne correspond au motif « {file_text(name)} », qui ne "
+                           f"désigne que {', '.join(shown)}{more}. Indiquez les classeurs ou leur dossier.")
+        out += kept or [name]
+    return out, None
+
+
 def _copy_matched(typed: list[str], files: list[str], copy: str) -> str:
     """The end of the refusal of `--annoter` given several files, when a pattern matched the copy to write
     (« . » else). Left out of the pattern, that file — the previous copy, or a commune's workbook named by
@@ -367,6 +394,9 @@ def cmd_consolider(args) -> int:
     from acv_xl.reading.errors import file_text
 
     # `consolider *.xlsx` typed in cmd or PowerShell arrives as typed, as for `valider`: « introuvable »
+    args.chemins, problem = _walked_matches(args.chemins)
+    if problem:
+        return _fail(problem)
     args.chemins = _expanded(args.chemins)
     if unmatched := [name for name in args.chemins if _is_pattern(name)]:  # kept as typed: it matched nothing
         return _fail(f"aucun dossier ni fichier ne correspond au motif « {file_text(unmatched[0])} ». Vérifiez le chemin.")

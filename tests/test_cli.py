@@ -294,6 +294,32 @@ def test_consolider_a_pattern_matching_the_register_leaves_it_out(tmp_path):
         assert json.loads((tmp_path / "recap.json").read_text(encoding="utf-8"))["fichiers"] == 2
 
 
+def test_consolider_a_pattern_takes_what_the_folder_walk_takes(tmp_path):
+    """`acv-xl consolider * -o recap.xlsx` typed in cmd beside the workbooks read every file `*` matched: a
+    note, a PDF, a Word letter (a copy of a workbook: « doublon »), each counted « non compté » in the
+    comité's report, where `consolider .` leaves them out; a pattern matching Excel's lock file only gave
+    a recap of no convention, status 1, where `valider` names the lock file. The pattern's matches are now
+    taken as a folder walk takes its entries, and a pattern matching no workbook is refused, naming
+    what it matched."""
+    for name in ("b.xlsx", "a.xlsx"):
+        build_workbook(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("à relire", encoding="utf-8")
+    (tmp_path / "convention.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "lettre.docx").write_bytes((tmp_path / "a.xlsx").read_bytes())
+    env = {"PYTHONIOENCODING": "utf-8"}
+    out = acv("consolider", "*", "-o", "recap.xlsx", "--json", "recap.json", "--jobs", "1", cwd=tmp_path, env=env)
+    assert out.returncode in (0, 1), out.stderr.decode("utf-8")
+    assert json.loads((tmp_path / "recap.json").read_text(encoding="utf-8"))["fichiers"] == 2
+    (tmp_path / "verrou").mkdir()
+    (tmp_path / "verrou" / "~$a.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)
+    out = acv("consolider", os.path.join("verrou", "*"), "-o", "autre.xlsx", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and not (tmp_path / "autre.xlsx").exists()
+    assert out.stderr.decode("utf-8") == (
+        f"acv-xl : aucun classeur .xlsx ou .xlsm ne correspond au motif « {os.path.join('verrou', '*')} », qui ne "
+        "désigne que « ~$a.xlsx » (le fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert). "
+        "Indiquez les classeurs ou leur dossier.\n")
+
+
 def test_valider_a_pattern_matching_the_annotated_copy_replaces_nothing(tmp_path):
     """`acv-xl valider *.xlsx --annoter arras.xlsx --remplacer` typed in cmd, beside calais.xlsx: left out of
     the pattern as « the copy about to be written », the commune's own arras.xlsx was replaced by
@@ -525,6 +551,20 @@ def test_valider_of_a_folder_gives_the_pattern_that_names_its_workbooks(tmp_path
     assert [r["fichier"] for r in json.loads(out.stdout)] == [os.path.join("Classeurs", "a.xlsx")]
 
 
+@pytest.mark.parametrize("command", [("annexe",), ("migrer", "-o", "nouveau.xlsx")])
+def test_a_command_taking_one_workbook_given_a_folder_offers_no_pattern_it_refuses(tmp_path, command):
+    """`acv-xl annexe Classeurs` (or `migrer`) answered « pour tous les classeurs d'un dossier, un motif :
+    « Classeurs/*.xlsx » », valider's way — and given that pattern, the command refused it (« est un motif,
+    pas le nom d'un fichier »). The pattern is offered as valider's, the command that takes one."""
+    (tmp_path / "Classeurs").mkdir()
+    build_workbook(tmp_path / "Classeurs" / "a.xlsx")
+    out = acv(*command, "Classeurs", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and "« Classeurs » est un dossier, pas un fichier." in err, err
+    assert ("pour vérifier tous les classeurs d'un dossier, « acv-xl valider » accepte un motif : "
+            f"« {os.path.join('Classeurs', '*.xlsx')} »") in err, err
+
+
 def test_a_pattern_given_to_a_command_that_takes_one_workbook_is_said_to_be_one(tmp_path):
     """`acv-xl annexe *.xlsx` in cmd or PowerShell: « le fichier « *.xlsx » est introuvable » beside
     the workbook it matches; annexe takes one workbook and says which to name."""
@@ -554,3 +594,22 @@ def test_valider_never_expands_a_missing_name_with_brackets_into_another_workboo
     report = json.loads(out.stdout)
     assert out.returncode == 2 and report["fichier"] == "Arras [v2].xlsx"
     assert [c["message"] for c in report["constats"]] == ["Le fichier « Arras [v2].xlsx » est introuvable."]
+
+
+def test_bidirectional_controls_reach_no_terminal_raw(tmp_path, capsys):
+    """A U+202E (right-to-left override) in a file's name or a cell turned the rest of the line round on
+    a terminal that reorders text (« rapport », U+202E, « xslx.fdp » shown « rapportpdf.xlsx »). They are
+    written out, as the control characters are."""
+    import shutil
+
+    from acv_xl.cli import main
+    from acv_xl.outputs.terminal import literal
+
+    book = tmp_path / "arras\u202exslx.xlsx"
+    shutil.copyfile(Path(__file__).parents[1] / "workbooks" / "exemples" / "arras.xlsx", book)
+    main(["valider", str(book)])
+    out = capsys.readouterr().out
+    assert "arras\\u202exslx.xlsx\n" in out and "\u202e" not in out, out
+    assert literal("a\u202ab\u202bc\u202cd\u202de\u202ef\u2066g\u2067h\u2068i\u2069j\u200ek\u200fl\u061cm") == (
+        "a\\u202ab\\u202bc\\u202cd\\u202de\\u202ef\\u2066g\\u2067h\\u2068i\\u2069j\\u200ek\\u200fl\\u061cm")
+    assert literal("Région « Hauts-de-France »") == "Région « Hauts-de-France »"

@@ -194,6 +194,38 @@ def test_missing_output_folder_one_message_for_every_command(folder, tmp_path):
         assert not absent.exists() and not (tmp_path / "c.xlsx").exists()
 
 
+
+def test_an_output_folder_that_is_a_file_is_said_to_be_one(folder, tmp_path):
+    """`-o Classeurs/arras.xlsx/recap.xlsx` (a file's name typed where a folder is meant) was told « le dossier
+    de sortie n'existe pas : « Classeurs/arras.xlsx » », of a workbook the user sees in the folder."""
+    src = folder / "arras.xlsx"
+    before = snapshot(folder)
+    for args, written in (
+        (("consolider", folder, "-o", src / "c.xlsx"), "c.xlsx"),
+        (("consolider", folder, "-o", src / "sous" / "c.xlsx"), "sous/c.xlsx"),
+        (("annexe", src, "-o", src / "a.xlsx"), "a.xlsx"),
+        (("valider", src, "--annoter", src / "a.xlsx"), "a.xlsx"),
+        (("modele", src / "m.xlsx"), "m.xlsx"),
+    ):
+        text = refused(acv(*args), f"« {src} » est un fichier, pas un dossier (pour « {written} »)")
+        assert "n'existe pas" not in text, text
+    assert snapshot(folder) == before
+
+
+def test_a_register_or_an_extracts_folder_under_a_file_is_said_so(folder, tmp_path):
+    """`--registre Classeurs/arras.xlsx/r.sqlite`, `--par-financeur Classeurs/arras.xlsx/extraits`: « le dossier
+    du registre n'existe pas », « le dossier parent de --par-financeur n'existe pas », of a workbook."""
+    src = folder / "arras.xlsx"
+    before = snapshot(folder)
+    out = tmp_path / "c.xlsx"
+    text = refused(acv("consolider", folder, "-o", out, "--registre", src / "r.sqlite"),
+                   f"« {src} » est un fichier, pas un dossier (pour le registre « {src / 'r.sqlite'} »)")
+    assert "n'existe pas" not in text, text
+    text = refused(acv("consolider", folder, "-o", out, "--par-financeur", src / "extraits"),
+                   f"« {src} » est un fichier, pas un dossier (pour --par-financeur « {src / 'extraits'} »)")
+    assert "n'existe pas" not in text, text
+    assert snapshot(folder) == before and not out.exists()
+
 # =========================================================================== our own reports
 def test_rerunning_consolider_and_annexe_over_their_own_output_needs_no_remplacer(folder):
     out, js = folder / "consolidation.xlsx", folder / "consolidation.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 import zipfile
@@ -312,6 +313,153 @@ def test_named_cells_are_read_with_their_cells(tmp_path):
     assert conv.value("acv_date_validation") is None and "acv_date_validation" in conv.names
 
 
+@pytest.mark.parametrize("typed, read, formulas", [("-1E+308", -1e308, 0), ("-2E+11", -2e11, 0),
+                                                  ("-1e400", ExcelError("#NUM!"), 0), ("-1E+308", -1e308, 70)])
+def test_a_far_negative_number_in_a_date_cell_is_read_as_that_number(tmp_path, typed, read, formulas):
+    """« -1E+308 » typed in a date cell (Excel shows ####): calamine, turning it into a date, panicked
+    (« TimeDelta::milliseconds out of bounds »), a `PanicException` no `except Exception` caught — a
+    traceback for `valider`, and `consolider` stopped on « erreur interne » for the whole département.
+    The sheet is read through openpyxl, the cell given its number (#NUM! past Excel's), as the button
+    reads it; the other cells as before — after a formula of many « - » too (`formulas`: the values
+    are then searched, not each « - »)."""
+    names = default_names()
+    path = build(tmp_path / "c.xlsx", _all_tables(), names)
+    minus = f'<c r="Z1" t="str"><f>{"-".join("1" * (formulas + 1))}</f><v>0</v></c></row>'.encode()
+    rewrite_part(path, sheet_part(layout.Sheet.PROJET),
+                 lambda x: re.sub(rb'(<c r="B11"[^>]*>)<v>[^<]*</v>', rb"\g<1><v>" + typed.encode() + rb"</v>",
+                                  x.replace(b"</row>", minus, 1) if formulas else x))
+    conv = read_file(path)
+    assert conv.names["acv_date_convention"].raw == read
+    assert conv.value("acv_date_fin_deploiement") == date(2026, 12, 31) and conv.acv_id == "ACV123"
+
+
+def test_an_ordinary_negative_number_costs_no_search_of_the_values(tmp_path, monkeypatch):
+    """A sheet holding one negative number (« -5 », a formula « =F4-G4 ») had all its values searched
+    for a far negative one (`_NEGATIVE_VALUE`): more than `_scan_sheet` costs the sheet, for most of a
+    département's workbooks. Only the text of a far negative number starts that search."""
+    import acv_xl.reading.source_file as source_file
+
+    searched = []
+    values = source_file._NEGATIVE_VALUE
+
+    class Counted:
+        def finditer(self, *args):
+            searched.append(1)
+            return values.finditer(*args)
+
+    monkeypatch.setattr(source_file, "_NEGATIVE_VALUE", Counted())
+    path = build(tmp_path / "c.xlsx", _all_tables(), default_names())
+    for typed, search in (("-5", False), ("-12345678901.5", False), ("-200000000000", True), ("-1E+11", True)):
+        rewrite_part(path, sheet_part(layout.Sheet.PROJET),
+                     lambda x: re.sub(rb'(<c r="B11"[^>]*>)<v>[^<]*</v>', rb"\g<1><v>" + typed.encode() + rb"</v>", x))
+        searched.clear()
+        assert read_file(path).names["acv_date_convention"].raw is not None
+        assert bool(searched) == search, typed
+
+
+def test_a_panic_of_calamine_not_foreseen_is_a_sheet_it_cannot_read(tmp_path, monkeypatch):
+    """A panic of calamine's is a `PanicException`, a BaseException: one not foreseen reached the user as a
+    traceback, or stopped a batch's worker. It is said as any sheet calamine cannot read (STR-01)."""
+    import acv_xl.reading.source_file as source_file
+
+    path = build(tmp_path / "c.xlsx", _all_tables(), default_names())
+    rewrite_part(path, sheet_part(layout.Sheet.PROJET),
+                 lambda x: re.sub(rb'(<c r="B11"[^>]*>)<v>[^<]*</v>', rb"\g<1><v>-1E+308</v>", x))
+    monkeypatch.setattr(source_file, "_far_negatives", lambda xml, span=None: {})  # calamine then panics on it
+    with pytest.raises(UnreadableWorkbook) as exc:
+        read_file(path)
+    assert exc.value.code == "STR-01" and "la feuille « Projet » est illisible" in exc.value.message
+
+
+
+def test_the_cells_of_a_sheet_are_delimited_once_a_sheet(monkeypatch):
+    """`_far_negatives` searched again for the span of `<sheetData>` (an `rfind` over the parts after the
+    cells) `_scan_sheet` had just found: two thirds of what the check costs each sheet of `consolider`."""
+    import acv_xl.reading.source_file as source_file
+
+    calls = []
+    span = source_file._sheet_data_span
+    monkeypatch.setattr(source_file, "_sheet_data_span", lambda xml: calls.append(1) or span(xml))
+    with FileSource(Path(__file__).parents[1] / "workbooks" / "exemples" / "arras.xlsx") as src:
+        loaded = 0
+        for sheet in src._sheets:
+            src._load(sheet)
+            loaded += sheet.part is not None
+    assert loaded > 5 and len(calls) == loaded
+
+
+@pytest.mark.parametrize("fmt", ["[h]:mm", "[MM]:ss", "[h]:mm:ss"])  # the last one Excel's built-in 46
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_date_in_a_duration_formatted_cell_is_read_as_a_date(tmp_path, fmt, sparse):
+    """A date typed in a cell formatted « [h]:mm » came as a timedelta (calamine, openpyxl): PRJ-04 « n'est
+    pas une date : « 43263 days, 0:00:00 » », in English, where the button gets the date-time Excel gives
+    a time-formatted cell. Read as a date-formatted cell reads; through openpyxl too (`sparse`: a sheet
+    calamine is not asked, here for a far negative number in it)."""
+    from datetime import time as time_of_day
+
+    path = build(tmp_path / "c.xlsx", _all_tables(), default_names())
+    typed = read_file(path).names["acv_date_convention"].raw
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.PROJET]
+    ws["B11"].number_format = fmt
+    ws["B12"].number_format, ws["B12"].value = fmt, 0.5  # a time alone, as a time cell reads
+    if sparse:
+        ws["Z1"].number_format, ws["Z1"].value = "dd/mm/yyyy", -1e300
+    wb.save(path)
+    if fmt == "[h]:mm:ss":
+        with zipfile.ZipFile(path) as z:
+            assert b'numFmtId="46"' in z.read("xl/styles.xml") and b"[h]" not in z.read("xl/styles.xml")
+    conv = read_file(path)
+    assert isinstance(typed, date) and conv.names["acv_date_convention"].raw == typed
+    assert conv.names["acv_date_fin_initialisation"].raw == time_of_day(12, 0)
+
+
+@pytest.mark.parametrize("fmt", ["[h]:mm", "dd/mm/yyyy"])
+@pytest.mark.parametrize("far", [False, True])
+def test_a_number_past_every_date_in_a_date_cell_is_read_as_that_number(tmp_path, fmt, far):
+    """« 1E+10 » typed in a « [h]:mm » cell: python-calamine could not make it a timedelta (OverflowError),
+    and the whole workbook was « endommagé : la feuille « Projet » est illisible » (STR-01, not counted by
+    consolider). Read through openpyxl, which gave « #VALUE! » for it — as for any date cell past
+    31/12/9999 on a sheet it reads (`far`: one with a far negative number) — where calamine and the button
+    give the number: the number, as PRJ-04 shows it."""
+    path = build(tmp_path / "c.xlsx", _all_tables(), default_names())
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.PROJET]
+    ws["B11"].number_format, ws["B11"].value = fmt, 1e10
+    ws["B13"].number_format, ws["B13"].value = fmt, 1e300
+    if far:
+        ws["Z1"].number_format, ws["Z1"].value = "dd/mm/yyyy", -1e300
+    wb.save(path)
+    conv = read_file(path)
+    assert conv.names["acv_date_convention"].raw == 1e10 and conv.names["acv_date_fin_deploiement"].raw == 1e300
+    assert conv.acv_id == "ACV123"
+
+
+def test_the_styles_of_the_template_are_searched_for_durations_once(monkeypatch):
+    """The search of the styles for a duration format cost 46 000 instructions a workbook, a tenth of a per
+    cent of `consolider`: the template's styles, the same for most workbooks, are searched once."""
+    import acv_xl.reading.source_file as source_file
+
+    searched = []
+    search = source_file._searched_durations
+    monkeypatch.setattr(source_file, "_searched_durations", lambda styles: searched.append(1) or search(styles))
+    monkeypatch.setattr(source_file, "_DURATION_VERDICTS", {})
+    for name in ("arras.xlsx", "calais.xlsx", "arras.xlsx"):
+        read_file(Path(__file__).parents[1] / "workbooks" / "exemples" / name)
+    assert len(searched) == 1
+
+
+def test_a_duration_is_read_as_a_date_formatted_cell_reads():
+    from datetime import time as time_of_day, timedelta
+
+    from acv_xl.reading.source_file import _duration_cell
+
+    assert _duration_cell(timedelta(days=43263)) == date(2018, 6, 12)
+    assert _duration_cell(timedelta(days=43263, hours=12)) == datetime(2018, 6, 12, 12)
+    assert _duration_cell(timedelta(days=1)) == date(1900, 1, 1)  # Excel's serial 1, as a date cell reads
+    assert _duration_cell(timedelta(hours=6)) == time_of_day(6, 0)
+    assert _duration_cell(timedelta(days=-2)) == -2.0 and _duration_cell(timedelta(days=3e6)) == 3e6
+
 # --------------------------------------------------------------------------- structure
 def test_missing_sheet_table_header_and_name_are_reported(tmp_path):
     names = default_names()
@@ -483,6 +631,20 @@ def test_a_malformed_table_part_is_refused_with_a_french_message(tmp_path):
     with pytest.raises(UnreadableWorkbook) as exc:
         read_file(path)
     assert exc.value.code == "STR-01" and "description de ses tableaux est illisible" in exc.value.message
+
+
+@pytest.mark.parametrize("ref", ["A0:J9", "A3:J0", "A3:XFE9", "A3:J1048577"])
+def test_a_table_or_name_off_excel_grid_is_missing_not_read_from_row_1(tmp_path, ref):
+    """A table whose range leaves Excel's grid (row 0, past row 1,048,576 or column XFD), which Excel
+    drops when it repairs the file, was read: « A0:J9 » took the sheet's title rows as its header and
+    lines. It is missing (STR-04), as a range that does not parse; so is a named cell at row 0."""
+    path = _fin_workbook(tmp_path, table_from_layout(FIN, FIN_ROWS))
+    k = [t.name for t in layout.TABLES].index(FIN.name) + 1
+    rewrite_part(path, f"xl/tables/table{k}.xml", lambda x: re.sub(rb' ref="[^"]*"', f' ref="{ref}"'.encode(), x))
+    rewrite_part(path, "xl/workbook.xml", lambda x: re.sub(rb"(>'?Projet'?!\$B\$)4<", rb"\g<1>0<", x))
+    conv = read_file(path)
+    assert FIN.name in conv.structure.missing_tables and conv.financements == []
+    assert "acv_id" in conv.structure.missing_names
 
 
 # --------------------------------------------------------------------------- round trip with the template

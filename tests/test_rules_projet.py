@@ -109,6 +109,16 @@ def test_prj04_a_year_typed_as_the_convention_date_is_not_a_date():
     assert out[0].suggestion == "Une année seule n'est pas une date : saisissez la date complète au format jj/mm/aaaa."
 
 
+@pytest.mark.parametrize("typed, shown", [(-1e308, "-1E+308"), (1.5e20, "1,5E+20"), (2e11, "200000000000")])
+def test_prj04_a_huge_number_is_shown_as_excel_shows_it(typed, shown):
+    """« -1E+308 » typed in a date cell (Excel shows ####, its formula bar -1E+308) was said « n'est pas une
+    date : « -1000000000000000010979063629… » », three hundred digits the user never typed; past the 15
+    digits Excel keeps, the number is shown as Excel shows it."""
+    out = run(lambda r: r["names"].update(acv_date_convention=typed))
+    assert only(out) == [("PRJ-04", E, "Projet", "B11")]
+    assert f"n'est pas une date : « {shown} »" in out[0].message, out[0].message
+
+
 def test_prj04_a_number_out_of_the_dates_is_not_called_a_year():
     """-3 or 3 000 000 in a date cell is no date, but no year either: the suggestion must not say so."""
     for raw in (-3.0, 0.0, 3_000_000.0):

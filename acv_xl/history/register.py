@@ -586,6 +586,9 @@ class Register:
             raise RegisterError(f"le registre {where} aurait l'extension {path.suffix} d'un autre format : donnez-lui "
                                 f"l'extension .sqlite (par exemple « {path.stem}.sqlite »). Rien n'est écrit.")
         elif not resolved(path).parent.is_dir():
+            if (above := output_guard.file_above(path)) is not None:
+                raise RegisterError(f"« {above} » est un fichier, pas un dossier (pour le registre {where}). "
+                                    "Choisissez un autre dossier.")
             raise RegisterError(f"le dossier du registre n'existe pas : {path.parent}")
         elif not os.access(resolved(path).parent, os.W_OK | os.X_OK):
             raise RegisterError(f"impossible de créer le registre {where} : vous ne pouvez pas écrire dans le dossier "

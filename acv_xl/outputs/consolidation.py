@@ -86,7 +86,8 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     write_workbook,
 )
 from acv_xl.outputs import program_end
-from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, derived_kind, folder_like_a_file, is_derived_report
+from acv_xl.outputs.output_guard import (CONSOLIDATION, Output, check_outputs, derived_kind, file_above, folder_like_a_file,
+                                         is_derived_report)
 from acv_xl.reading import collector
 
 
@@ -945,6 +946,9 @@ def extracts_folder_problem(par_financeur: str | Path) -> str | None:
     if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
         return f"--par-financeur attend un dossier : « {folder} » n'en est pas un. Choisissez un autre nom de dossier."
     if not resolved(folder).parent.is_dir():
+        if (above := file_above(folder)) is not None:
+            return (f"« {above} » est un fichier, pas un dossier (pour --par-financeur « {folder} »). "
+                    "Choisissez un autre dossier.")
         return (f"le dossier parent de --par-financeur n'existe pas : « {folder.parent} ». Créez-le d'abord, ou "
                 "choisissez un autre dossier.")
     return folder_like_a_file("le dossier de --par-financeur", folder)

@@ -47,6 +47,13 @@ def _hidden(name: str, path: str | None = None) -> bool:
     return False
 
 
+def walked_takes(path: str) -> bool:
+    """Whether a folder walk (`discover`) takes this entry: a folder, or a file with a workbook's name
+    (`EXTENSIONS`, `EXTENSIONS_REFUSEES`), neither hidden nor Excel's lock file."""
+    name = os.path.basename(path.rstrip("/" + os.sep))
+    return not _hidden(name, path) and (os.path.isdir(path) or name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES))
+
+
 def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
              shown: dict[Path, Path] | None = None,
              skipped: list[tuple[Path, str]] | None = None) -> tuple[list[Path], Path]:

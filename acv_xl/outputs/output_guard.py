@@ -212,10 +212,24 @@ def _what(path: Path) -> str:
 
 # ----------------------------------------------------------------------------- the check
 def folder_missing(out: str | Path) -> str:
-    """The one message for an output whose folder does not exist (acv-xl never creates it)."""
+    """The one message for an output whose folder does not exist (acv-xl never creates it) — or is no
+    folder: `-o Classeurs/arras.xlsx/recap.xlsx` was told « le dossier de sortie n'existe pas : «
+    Classeurs/arras.xlsx » », of a workbook the user sees there. The nearest existing path above the
+    output says which (a broken link leads to nothing: « n'existe pas »)."""
     out = Path(out)
+    if (above := file_above(out)) is not None:
+        return (f"« {above} » est un fichier, pas un dossier (pour « {out.relative_to(above)} »). "
+                "Choisissez un autre dossier.")
     return (f"le dossier de sortie n'existe pas : « {out.parent} » (pour « {out.name} »). "
             "Créez-le d'abord, ou choisissez un autre dossier.")
+
+
+def file_above(path: str | Path) -> Path | None:
+    """The nearest existing path above `path` when it is no folder (a workbook, a device): why `path`'s
+    folder cannot be, said by name rather than « n'existe pas »; else None."""
+    path = Path(path)
+    above = next((p for p in (path.parent, *path.parent.parents) if os.path.lexists(p)), None)
+    return above if above is not None and above.exists() and not above.is_dir() else None
 
 
 # The extensions of the documents acv-xl reads or writes and of those kept beside them, another program's

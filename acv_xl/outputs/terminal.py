@@ -13,8 +13,11 @@ import re
 
 from acv_xl.reading.errors import file_text  # noqa: F401 — defined there: the reader's messages name files too
 
-# C0 controls, DEL and C1 controls: none may reach a terminal raw
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0 controls, DEL and C1 controls: none may reach a terminal raw. Nor Unicode's bidirectional
+# controls (marks, embeddings, overrides, isolates): a U+202E typed in a cell turned the rest of the
+# message round on a terminal that reorders (« Ville », U+202E, « elbat » shown « Villetable »): a name
+# disguised
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _visible(m: re.Match) -> str:
@@ -23,7 +26,9 @@ def _visible(m: re.Match) -> str:
         return chr(0x2400 + c)  # ␛ for ESC, ␊ for a line feed, ␇ for the bell…
     if c == 0x7F:
         return "\u2421"  # ␡
-    return f"\\x{c:02x}"  # C1 controls have no symbol: their code, written out
+    if c <= 0x9F:
+        return f"\\x{c:02x}"  # C1 controls have no symbol: their code, written out
+    return f"\\u{c:04x}"  # nor the bidirectional ones
 
 
 def literal(text: object) -> str:

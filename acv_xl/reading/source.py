@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Protocol, Sequence
 
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_number
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number
 from acv_xl.reading.errors import UnreadableWorkbook, file_text
 
 # Cells of one table read, its lines that hold something times its columns up to the sheet's last one
@@ -170,11 +170,15 @@ _A1 = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 @lru_cache(maxsize=8192)
 def parse_a1(ref: str) -> tuple[int, int]:
-    """'$B$12' → (12, 2)."""
+    """'$B$12' → (12, 2); a reference off Excel's grid (row 0, past XFD1048576), which Excel drops from
+    a file it repairs, is none: a table or a name of a crafted file « A0:J9 » read the rows above it."""
     m = _A1.match(ref.strip())
     if not m:
         raise ValueError(ref)
-    return int(m.group(2)), col_index(m.group(1))
+    row, col = int(m.group(2)), col_index(m.group(1))
+    if not (1 <= row <= EXCEL_ROWS and col <= EXCEL_COLUMNS):
+        raise ValueError(ref)
+    return row, col
 
 
 @lru_cache(maxsize=8192)

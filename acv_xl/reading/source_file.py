@@ -31,7 +31,9 @@ How a file is read
   parts are inflated and their CRC computed by zlib-ng (the same verdicts as zlib, twice as fast).
 - Each worksheet holding one of our tables or named cells is read once: its XML is inflated and
   scanned, then python-calamine gives the cell values (numbers, text, booleans, dates as
-  `date`/`datetime`). calamine builds the whole grid from A1 to the last value: one value typed
+  `date`/`datetime`; a cell of a duration format, « [h]:mm », as a date-formatted one reads, not the
+  `timedelta` calamine and openpyxl give: `_durations_read`, only for a workbook whose styles hold
+  one). calamine builds the whole grid from A1 to the last value: one value typed
   in XFD1048576 would make it allocate 17 billion cells (it needed 4 GB for A1 + ZZ200000). So a
   sheet whose grid would exceed `MAX_GRID_CELLS` (3 million) cells — its extent taken from its
   cells, never from its `<dimension>` — is read through openpyxl's streaming reader instead, only
@@ -72,7 +74,13 @@ Hostile files (every limit checked before the work it protects; `tests/test_host
   searches, the strings measured when it is not enough (`_longest_shared_string`: the gaps between
   two `</si>`, never between two "si>", which a text may hold; a part where a `</si>` may not end a
   string for calamine — CDATA, a comment, a `<` in an attribute value — is parsed, `_plain_sst`) —
-  counted exactly only when that bound is exceeded).
+  counted exactly only when that bound is exceeded);
+- a number in a date-formatted cell at -1.07e11 or below makes calamine panic (a `PanicException`, which
+  `except Exception` lets through): a sheet holding one is read through openpyxl, the cell given its
+  number (`_far_negatives`: a memchr on « - » a sheet); a panic not foreseen is said as a sheet calamine
+  cannot read (`_panicked`). A duration past 999 999 999 days (python-calamine's OverflowError) sends its
+  sheet there too; on that path a number past what a date holds keeps its number, not openpyxl's
+  « #VALUE! » (`_undatable_numbers`).
 """
 
 from __future__ import annotations
@@ -83,9 +91,10 @@ import math
 import posixpath
 import re
 import struct
+import warnings
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from html import unescape
 from itertools import compress
@@ -98,7 +107,7 @@ from xml.parsers import expat
 
 from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, NoCachedValue, fmt_number, officejs_date
+from acv_xl.contract.values import EXCEL_ERRORS, LEAP_1900, ExcelError, NoCachedValue, fmt_number, officejs_date
 from acv_xl.reading import calamine_sheet, zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
@@ -263,10 +272,11 @@ def _open_zip(path: Path, light: bool = False, data: bytes | None = None) -> tup
             raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est introuvable.", SUGG_CHECK_PATH) from None
         if S_ISDIR(st.st_mode):
             # `valider Classeurs` typed for the workbooks in it: say how to name them (a pattern, which
-            # valider expands itself) rather than « vérifiez le chemin », which is right
+            # valider expands itself) rather than « vérifiez le chemin », which is right. Said of valider:
+            # `annexe` and `migrer`, which take one workbook, refuse the pattern
             raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un dossier, pas un fichier.",
-                                     "Indiquez un classeur (.xlsx ou .xlsm) ; pour tous les classeurs d'un dossier, un "
-                                     f"motif : « {file_text(path / '*.xlsx')} ».")
+                                     "Indiquez un classeur (.xlsx ou .xlsm) ; pour vérifier tous les classeurs d'un "
+                                     f"dossier, « acv-xl valider » accepte un motif : « {file_text(path / '*.xlsx')} ».")
         if not S_ISREG(st.st_mode):  # a pipe or a device: never opened (a pipe would wait), and not « vide »
             raise _unreadable(path, "n'est pas un fichier ordinaire (périphérique ou tube nommé) : ce n'est pas "
                               "un classeur.", SUGG_CHECK_PATH)
@@ -665,12 +675,14 @@ def _plain_extent(xml: bytes, lo: int, hi: int) -> tuple[int, int] | None:
             max((col_index(c.decode()) for c in columns), default=0))
 
 
-def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], dict[tuple[int, int], Any]]:
+def _scan_sheet(xml: bytes, full_calc_on_load: bool,
+                span: tuple[int, int] | None = None) -> tuple[tuple[int, int], dict[tuple[int, int], Any]]:
     """(extent, special cells) of a sheet's XML: (last row, last column) of the cells holding
     something, or a bound above them — the size of calamine's grid, taken from the cells, never
     from the `<dimension>` a file states (a crafted one understates it, and calamine aborts the
-    process building 17 billion cells) — and its error cells and formulas without a value (`_special_cell`)."""
-    lo, hi = _sheet_data_span(xml)
+    process building 17 billion cells) — and its error cells and formulas without a value (`_special_cell`).
+    `span`: `_sheet_data_span(xml)`, when known."""
+    lo, hi = span or _sheet_data_span(xml)
     # an error type needs an "e" quoted: fast searches first, as most sheets have none (and no
     # apostrophe at all, found by memchr: the search for 'e' is then spared); `rfind` for the
     # quoted "e", absent from nearly every sheet: a third faster than `find`
@@ -694,6 +706,68 @@ def _scan_sheet(xml: bytes, full_calc_on_load: bool) -> tuple[tuple[int, int], d
             if special is not None:
                 found[(row, col)] = special
     return (last_row, last_col), found
+
+
+# calamine turns a number in a date-formatted cell into a date, and panics (chrono: « TimeDelta::milliseconds
+# out of bounds ») on one past what a 64-bit count of milliseconds holds, -1.07e11 days and below: a
+# `PanicException`, which no `except Exception` catches — one such number typed in a date cell (« -1E+308 »)
+# ended `valider` on a traceback and a whole `consolider` (« erreur interne », no report). Such a sheet is
+# read through openpyxl, those cells given their number, as the button reads them.
+_FAR_NEGATIVE = -1e11
+_NEGATIVE_VALUE = re.compile(rb"<" + _NS + rb"v>(\s*-[^<]*)<")
+# what follows the « - » of a number at `_FAR_NEGATIVE` or below, as any writer spells it: twelve digits at
+# least, or an exponent, or an infinity (« -200000000000 », « -1E+308 », « -inf »). An ordinary negative
+# number (« -5 », « -1234,5 ») or a subtraction in a formula (« F4-G4 ») is none
+_FAR_NEGATIVE_TEXT = re.compile(rb"-(?:[0-9]{12}|[0-9.]*[eEiI])")
+
+
+def _far_negatives(xml: bytes, span: tuple[int, int] | None = None) -> dict[tuple[int, int], Any]:
+    """When a number cell of a sheet is below `_FAR_NEGATIVE`, its numbers openpyxl would not give
+    (`_undatable_numbers`, those cells among them), else none. Nearly every sheet has no « - » in its
+    cells, found by memchr; from the first one, the text of such a number is searched (`_FAR_NEGATIVE_TEXT`,
+    a few µs a sheet), the values only when it is found — a search of every « <v>- » cost a sheet holding
+    one negative number more than `_scan_sheet` — and the cells visited only when a value is that low.
+    `span`: `_sheet_data_span(xml)`, when known."""
+    lo, hi = span or _sheet_data_span(xml)
+    at = xml.find(b"-", lo, hi)
+    if at < 0 or _FAR_NEGATIVE_TEXT.search(xml, at, hi) is None \
+            or not any(_below(m.group(1)) for m in _NEGATIVE_VALUE.finditer(xml, lo, hi)):
+        return {}
+    return _undatable_numbers(xml)
+
+
+# The serial numbers a date holds for openpyxl (01/01/0001 to 31/12/9999): it reads a number past them in
+# a date cell (« 1E+10 » typed in a date or « [h]:mm » cell) as the text « #VALUE! », where calamine and
+# the button give the number
+_DATE_SERIALS = (-693593, 2958466)
+
+
+def _undatable_numbers(xml: bytes) -> dict[tuple[int, int], Any]:
+    """The number cells of a sheet outside `_DATE_SERIALS` (#NUM! for a non-finite one, as `_clean`), by
+    position: for a sheet read through openpyxl after calamine could not (`_far_negatives`, a duration
+    past what python-calamine holds), those cells given their number. Every cell visited: never on the
+    path of a sheet calamine reads."""
+    found: dict[tuple[int, int], Any] = {}
+    for row, col, attrs, closed, inner in _iter_cells(xml, with_inner=True):
+        if closed or not inner:
+            continue
+        t = _ATTR_T.search(attrs)
+        v = _VALUE.search(inner) if t is None or t.group(1) == b"n" else None  # a number (a text is no date)
+        if v and v.group(1):
+            try:
+                number = float(v.group(1))
+            except ValueError:
+                continue
+            if not _DATE_SERIALS[0] <= number < _DATE_SERIALS[1]:  # NaN too
+                found[(row, col)] = number if math.isfinite(number) else _NUM_ERROR
+    return found
+
+
+def _below(text: bytes) -> bool:
+    try:
+        return float(text) <= _FAR_NEGATIVE
+    except ValueError:
+        return False
 
 
 _SI_WINDOW = 1024
@@ -948,6 +1022,52 @@ def _officejs_dates(rows: list[list[Any]]) -> list[list[Any]]:
 _ERROR_OF = {e: ExcelError(e) for e in EXCEL_ERRORS}
 
 
+# A duration format (« [h]:mm », built-in 46 « [h]:mm:ss »): calamine and openpyxl read its cell as a
+# timedelta, which no rule reads — a date typed in such a cell was « n'est pas une date : « 43263 days,
+# 0:00:00 » », in English, where the button gets the date-time Excel gives any time-formatted cell. The
+# styles are searched once a workbook (the template's hold no « [h] »), the grids visited only when one is
+# there. The verdict is kept by the styles' bytes: the template's, the same bytes object given again for
+# most workbooks (`zip_guard.inflate(…, memo=True)`, its hash kept with it), are searched once a process
+# (the searches cost 46 000 instructions, a tenth of a per cent of reading a workbook)
+_DURATION_FORMAT = re.compile(rb"\[[hHmMsS]+\]")
+_DURATION_VERDICTS: dict[bytes, bool] = {}
+
+
+def _holds_duration_format(styles: bytes) -> bool:
+    if len(styles) > zip_guard._MEMO_INFLATED:  # a part zip_guard does not keep either: searched each time
+        return _searched_durations(styles)
+    found = _DURATION_VERDICTS.get(styles)
+    if found is None:
+        if len(_DURATION_VERDICTS) >= 64:  # bounded, as zip_guard's memos
+            _DURATION_VERDICTS.clear()
+        found = _DURATION_VERDICTS[styles] = _searched_durations(styles)
+    return found
+
+
+def _searched_durations(styles: bytes) -> bool:
+    return _DURATION_FORMAT.search(styles) is not None or styles.find(b'numFmtId="46"') >= 0
+_DAY = timedelta(days=1)
+
+
+def _duration_cell(value: timedelta) -> Any:
+    """A duration cell's value as a date-formatted cell reads: a date (at midnight), a date-time, a time
+    alone below one day (`values.time_alone`), a negative one or one past 31/12/9999 its serial number."""
+    serial = value / _DAY
+    if serial < 1:
+        return (datetime.min + value).time() if serial >= 0 else serial
+    try:  # serials 1 to 59 a day later, as Excel counts them (`values.excel_serial_to_date`)
+        when = datetime(1899, 12, 31 if serial < LEAP_1900 else 30) + value
+    except OverflowError:
+        return serial
+    return when.date() if when.time() == time(0) else when
+
+
+def _durations_read(rows: list[list[Any]]) -> list[list[Any]]:
+    """`rows`, each duration (timedelta) as `_duration_cell` reads it."""
+    return [[_duration_cell(v) if v.__class__ is timedelta else v for v in line]
+            if any(v.__class__ is timedelta for v in line) else line for line in rows]
+
+
 def _officejs_cell(text: str) -> Any:
     error = _ERROR_OF.get(text)
     if error is not None:
@@ -956,6 +1076,13 @@ def _officejs_cell(text: str) -> Any:
     if value is None:
         return text
     return value.date() if isinstance(value, datetime) and value.time() == time(0) else value
+
+
+def _panicked(exc: BaseException) -> bool:
+    """Whether calamine panicked: pyo3 raises a `PanicException`, a BaseException (not importable) that an
+    `except Exception` lets through — up to the user as a traceback, or out of a batch's worker, which it
+    stopped. One not foreseen (`_far_negatives`) is then said as any sheet calamine cannot read."""
+    return exc.__class__.__name__ == "PanicException"
 
 
 def _clean(v: Any) -> Any:
@@ -983,6 +1110,7 @@ class FileSource:
         self._tables: dict[str, _TableInfo] | None = None
         self._sst: bytes | None = None
         self._sst_iso: bool | None = None  # whether they may hold a text in the add-in's date form
+        self._durations = False  # whether the styles hold a duration format (`_DURATION_FORMAT`)
         self._sst_max: int | None = None  # bytes of the longest shared string (None: not read yet)
         self._sst_exact = True  # whether `_sst_max` is the exact length, not a bound (`_longest_shared_string`)
         self._bound_cells = 0  # cells counted at `_sst_max` each while it is a bound
@@ -1417,7 +1545,9 @@ class FileSource:
                 continue
             # the styles are the template's; the shared strings hold each workbook's own text
             data = self._read(target, MAX_PART_BYTES, memo=typ.endswith(_REL_STYLES))
-            if typ.endswith(_REL_SHARED_STRINGS):
+            if typ.endswith(_REL_STYLES):
+                self._durations = _holds_duration_format(data)
+            elif typ.endswith(_REL_SHARED_STRINGS):
                 _check_unique_count(self.path, data)
                 self._sst = data
                 self._sst_max, self._sst_exact = _longest_shared_string(data)
@@ -1460,7 +1590,10 @@ class FileSource:
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError):
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
         try:
-            (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load)
+            # the span of `<sheetData>` searched once (its `rfind` walks the parts after the cells): most
+            # of what `_far_negatives` would cost a sheet
+            span = _sheet_data_span(xml)
+            (last_row, last_col), sheet.overrides = _scan_sheet(xml, self.full_calc_on_load, span)
             sheet.extent = (last_row, last_col)
             if self._merged_cells(sheet.part, xml):
                 sheet.merged = [m.group(1).decode("ascii", "replace") for m in _MERGE.finditer(xml)]
@@ -1470,22 +1603,35 @@ class FileSource:
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » a une cellule hors de la "
                                          f"grille d'Excel (« {ref} » ; la dernière colonne est XFD).") from None
         sheet.officejs_texts = self._sst_officejs() or _may_hold_officejs_date(xml)
+        far = _far_negatives(xml, span)
         del xml
-        if last_row * last_col > MAX_GRID_CELLS:
-            sheet.sparse = True  # calamine would allocate the whole grid: read the regions we need only
+        if last_row * last_col > MAX_GRID_CELLS or far:
+            # calamine would allocate the whole grid, or panic on a number: read the regions we need only
+            for cell, number in far.items():
+                sheet.overrides.setdefault(cell, number)
+            sheet.sparse = True
             self._check_side_parts()  # openpyxl parses the shared strings itself: guarded first
             return
         try:
             sheet.grid = self._calamine().get_sheet_by_name(sheet.name).to_python(skip_empty_area=False)
             if sheet.officejs_texts:
                 sheet.grid = _officejs_dates(sheet.grid)
+            if self._durations:
+                sheet.grid = _durations_read(sheet.grid)
         except UnreadableWorkbook:
             raise
-        except Exception:  # noqa: BLE001 - see _calamine
-            if any(v.__class__ is ExcelError for v in sheet.overrides.values()):
+        except BaseException as exc:  # noqa: BLE001 - see _calamine; a panic of calamine's (`_panicked`) too
+            if not isinstance(exc, Exception) and not _panicked(exc):
+                raise
+            if isinstance(exc, OverflowError) or any(v.__class__ is ExcelError for v in sheet.overrides.values()):
                 # an error calamine does not know (#SPILL!, #CALC!, #BLOCKED!… written as such): the whole
                 # file was « endommagé », where the button reads the error (STR-06); read through openpyxl,
-                # the error cells as `_scan_sheet` found them
+                # the error cells as `_scan_sheet` found them. So is a number past 999 999 999 days in a
+                # duration cell (« [h]:mm »), which python-calamine cannot make a timedelta: its number
+                # kept (`_undatable_numbers`), not openpyxl's « #VALUE! »
+                if isinstance(exc, OverflowError):
+                    for cell, number in _undatable_numbers(self._read(sheet.part, what=what)).items():
+                        sheet.overrides.setdefault(cell, number)
                 sheet.grid, sheet.sparse = [], True
                 self._check_side_parts()
                 return
@@ -1519,13 +1665,17 @@ class FileSource:
                     # decoded once, as calamine does (one list, shared by every sheet of the workbook)
                     self._opx[sheet.name]._shared_strings[:] = _raw_shared_strings(self._sst)
             ws = self._opx[sheet.name]
-            rows = [list(r) for r in ws.iter_rows(min_row=r1, max_row=r2, min_col=c1, max_col=c2, values_only=True)]
+            with warnings.catch_warnings():  # « Cell B11 is marked as a date but… »: a number `_far_negatives` gives
+                warnings.simplefilter("ignore")
+                rows = [list(r) for r in ws.iter_rows(min_row=r1, max_row=r2, min_col=c1, max_col=c2, values_only=True)]
         except Exception:  # noqa: BLE001 - openpyxl raises many types; the message is ours
             raise _unreadable(self.path, f"est endommagé : la feuille « {sheet.name} » est illisible.") from None
         for line in rows:
             for j, v in enumerate(line):
                 if isinstance(v, datetime) and v.time() == time(0):
                     line[j] = v.date()  # calamine gives a date for a date cell: same raw value either way
+                elif v.__class__ is timedelta:
+                    line[j] = _duration_cell(v)  # as calamine's grid (`_durations_read`)
                 elif v.__class__ is str and "_x" in v:
                     # openpyxl leaves Excel's escapes as written (« _x000D_ » for a carriage return):
                     # calamine and Excel decode them

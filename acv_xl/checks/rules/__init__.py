@@ -672,6 +672,10 @@ def show_raw(raw: Any) -> str:
     if isinstance(raw, bool):
         return "VRAI" if raw else "FAUX"
     if isinstance(raw, float) and math.isfinite(raw):
+        if abs(raw) >= 1e15:
+            # past the 15 digits Excel keeps, as it shows it (« -1E+308 »): all the digits of the float
+            # were 300 the user never typed (« -1000000000000000010979063629… »)
+            return f"{raw:.15G}".replace(".", ",")
         return str(int(raw)) if raw.is_integer() else repr(raw).replace(".", ",")
     return str(raw)
 
