@@ -281,6 +281,8 @@ def _walked_matches(names: list[str]) -> tuple[list[str], str | None]:
         found = sorted(glob.glob(name)) if _is_pattern(name) else []
         kept = [f for f in found if walked_takes(f)]
         if found and not kept:
+            # a lock file named first: the one match whose presence needs explaining, never among « et N autres »
+            found.sort(key=lambda f: not os.path.basename(f).startswith("~$"))
             shown = [f"« {file_text(os.path.basename(f))} »" + (
                 " (le fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert)"
                 if os.path.basename(f).startswith("~$") else "") for f in found[:3]]

@@ -318,6 +318,12 @@ def test_consolider_a_pattern_takes_what_the_folder_walk_takes(tmp_path):
         f"acv-xl : aucun classeur .xlsx ou .xlsm ne correspond au motif « {os.path.join('verrou', '*')} », qui ne "
         "désigne que « ~$a.xlsx » (le fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert). "
         "Indiquez les classeurs ou leur dossier.\n")
+    # beside other files sorted before it, the lock file is still the one explained
+    for name in ("a.pdf", "b.docx", "c.csv", "notes.txt"):
+        (tmp_path / "verrou" / name).write_bytes(b"x")
+    out = acv("consolider", os.path.join("verrou", "*"), "-o", "autre.xlsx", cwd=tmp_path, env=env)
+    assert out.returncode == 2 and "« ~$a.xlsx » (le fichier de verrouillage qu'Excel garde à côté d'un classeur " \
+        "ouvert), « a.pdf », « b.docx » et 2 autres." in out.stderr.decode("utf-8"), out.stderr.decode("utf-8")
 
 
 def test_valider_a_pattern_matching_the_annotated_copy_replaces_nothing(tmp_path):

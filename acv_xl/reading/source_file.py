@@ -1046,6 +1046,8 @@ def _holds_duration_format(styles: bytes) -> bool:
 
 def _searched_durations(styles: bytes) -> bool:
     return _DURATION_FORMAT.search(styles) is not None or styles.find(b'numFmtId="46"') >= 0
+
+
 _DAY = timedelta(days=1)
 
 
