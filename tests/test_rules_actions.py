@@ -541,6 +541,10 @@ def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu)
     ("Commune", "Ville"), ("Établissement public", "Ville - CCAS"),
     # not the convention's EPCI: a communauté d'agglomération's short name, a bank
     ("Association", "CA d'Arras"), ("Privé", "Crédit Agricole d'Arras"), ("EPCI", "CU d'Arras"),
+    # a body of its own (an établissement public) named as a service of the commune: the CCAS, the caisse des écoles
+    ("Établissement public", "Ville d'Arras (service CCAS)"), ("Établissement public", "Mairie (service CCAS)"),
+    ("Établissement public", "Ville d'Arras - service du centre communal d'action sociale"),
+    ("Établissement public", "Commune d'Arras / service de la caisse des écoles"),
 ])
 def test_act16_silent_for_a_body_named_otherwise(type_mo, mo):
     assert run(act(0, type_mo=type_mo, maitre_ouvrage=mo), "ACT-16") == []

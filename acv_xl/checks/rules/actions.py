@@ -572,11 +572,17 @@ _SERVICE = re.compile(r"^((?:ville|commune|mairie)\b.*?)\s*(?:\s[-–—/]\s*|/|
                       r"|mission(?!\s+locale))\b", re.IGNORECASE)
 
 
+# bodies of their own a commune's services are often named after (établissements publics: the CCAS, the caisse
+# des écoles): « Ville d'Arras (service CCAS) » typed « Établissement public » was told to choose « Commune »
+_OWN_BODY = re.compile(r"\b(?:c[ci]as|centre\s+(?:inter)?communal\s+d['’\s]*action\s+sociale"
+                       r"|caisse\s+des\s+[eé]coles)\b", re.IGNORECASE)
+
+
 def _kind_of(kinds: dict[str, str], mo: str) -> str | None:
     """The kind (`_mo_kinds`) of the body a maître d'ouvrage's name designates: its name, or the commune one
-    of whose services it names (`_SERVICE`)."""
+    of whose services it names (`_SERVICE`), unless that service is a body of its own (`_OWN_BODY`)."""
     kind = kinds.get(reference.nom_collectivite(mo))
-    if kind is None and (m := _SERVICE.match(mo.strip())):
+    if kind is None and (m := _SERVICE.match(mo.strip())) and _OWN_BODY.search(mo) is None:
         kind = kinds.get(reference.nom_collectivite(m[1]))
     return kind
 
