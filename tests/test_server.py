@@ -839,6 +839,19 @@ def test_wasm_set_in_the_projects_dotenv_is_said_there(tmp_path, line):
     assert "serveur.env" not in done.stderr
 
 
+def test_a_bad_setting_in_the_projects_dotenv_is_said_there(tmp_path):
+    """A value xlwings Server refuses, set in the project's .env (DOTENV_PATH): the refusal sent the
+    administrator to /etc/acv-xl/serveur.env, where it was not."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("XLWINGS_ENVIRONMENT=production\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(_free_port())],
+                          cwd=ROOT, env=_env(DOTENV_PATH=str(dotenv)), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "XLWINGS_ENVIRONMENT = « production » (valeurs permises" in done.stderr
+    assert f"xlwings Server lit le fichier {dotenv} (DOTENV_PATH)" in done.stderr
+    assert "serveur.env" not in done.stderr and "Traceback" not in done.stderr
+
+
 def _settings_like_xlwings_servers(dotenv: Path) -> type:
     """A settings class read as xlwings Server's (its prefix, its .env file), without importing xlwings_server
     in the tests' process (it sets XLWINGS_ON_SERVER)."""

@@ -174,10 +174,15 @@ def settings_refusal(exc: Exception) -> str | None:
     def env(field) -> str:
         return f"XLWINGS_{str(field).upper()}"
 
+    def in_environment(name: str) -> bool:  # names in any case, as pydantic-settings reads them
+        return any(key.upper() == name for key in os.environ)
+
+    names = []
     if isinstance(exc, ValidationError):
         parts = []
         for error in exc.errors():
             name = env(error["loc"][0]) if error.get("loc") else "XLWINGS_…"
+            names.append(name)
             raw = os.environ.get(name, str(error.get("input", "")))
             if error.get("type") == "literal_error":
                 allowed = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
@@ -188,11 +193,18 @@ def settings_refusal(exc: Exception) -> str | None:
     elif isinstance(exc, SettingsError):
         field = re.search(r'field "(\w+)"', str(exc))
         name = env(field.group(1)) if field else "XLWINGS_…"
+        names.append(name)
         parts = [f"{name} = « {os.environ.get(name, '')} » (valeur JSON attendue)"]
     else:
         return None
-    return (f"réglage de xlwings Server invalide : {' ; '.join(parts)}. Corrigez-le dans /etc/acv-xl/serveur.env "
-            "ou l'environnement du service (voir docs/serveur.md et udfs/server_project/pyproject.toml).")
+    if all(map(in_environment, names)):
+        where = "dans /etc/acv-xl/serveur.env ou l'environnement du service"
+    else:  # not in the environment: in one of the project's own files, which xlwings Server reads after it
+        dotenv = os.environ.get("DOTENV_PATH", "").strip()
+        where = ("là où il est réglé : hors de l'environnement du service, xlwings Server lit "
+                 + (f"le fichier {dotenv} (DOTENV_PATH)" if dotenv else "le fichier .env du projet")
+                 + f" puis la table [tool.xlwings_server] de {PROJECT_DIR / 'pyproject.toml'}")
+    return f"réglage de xlwings Server invalide : {' ; '.join(parts)}. Corrigez-le {where} (voir docs/serveur.md)."
 
 
 def _fail(message: str) -> int:
