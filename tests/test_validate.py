@@ -109,7 +109,7 @@ def test_validate_file_reads_and_validates(fake_reader, tmp_path):
 
 def test_a_large_convention_validates_quickly():
     """500 actions and 5 000 financing lines: the rules index what they look up (no quadratic scan).
-    A loose bound, for a shared machine: the quadratic version took tens of seconds."""
+    A loose bound, for a shared machine: the quadratic version took tens of seconds of CPU."""
     import time
 
     raw = clean_raw()
@@ -128,9 +128,10 @@ def test_a_large_convention_validates_quickly():
         a["depense_subventionnable"] *= 3
     raw.update(T_Actions=actions, T_Financements=lines, T_Indicateurs=inds)
     conv = build(raw)
-    t = time.perf_counter()
+    # CPU time, not wall time: ≈ 0,25 s here, and once 4 s of wall time in a whole suite on the shared machine
+    t = time.process_time()
     r = validate_convention(conv)
-    assert time.perf_counter() - t < 3.0
+    assert time.process_time() - t < 3.0
     assert r.findings == [] and len(conv.financements) == 5250
 
 
