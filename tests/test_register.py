@@ -1589,17 +1589,37 @@ def test_a_new_register_that_cannot_be_created_leaves_no_empty_file(tmp_path, ex
     assert reg.is_file()
 
 
-def test_a_register_left_in_wal_mode_by_another_tool_is_put_back_in_the_rollback_journal(tmp_path, examples):
-    """A register switched to WAL by an SQLite tool (kept in the file): acv-xl went on in WAL — not safe on
-    a network share, the last consolidations in a « -wal » file a copy can miss, and on a read-only
-    medium historique said it « inutilisable ». The next consolidation puts it back in the journal the
-    documentation promises."""
+def _left_in_wal(tmp_path: Path, examples) -> tuple[Path, Path]:
+    """(folder, register) of one consolidation of the examples, the register then switched to WAL by an
+    SQLite tool (kept in the file)."""
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
     con = sqlite3.connect(reg)
     assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
     con.close()
+    return folder, reg
+
+
+def _switch_back_refused(monkeypatch, why: str) -> None:
+    """The register's switch back to the rollback journal refused by SQLite with `why`."""
+    real_execute, real_connect = sqlite3.Connection.execute, sqlite3.connect
+
+    class Con(sqlite3.Connection):
+        def execute(self, sql, *args):
+            if sql == "PRAGMA journal_mode = DELETE":
+                raise sqlite3.OperationalError(why)
+            return real_execute(self, sql, *args)
+
+    monkeypatch.setattr(R.sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Con, **k))
+
+
+def test_a_register_left_in_wal_mode_by_another_tool_is_put_back_in_the_rollback_journal(tmp_path, examples):
+    """A register switched to WAL by an SQLite tool (kept in the file): acv-xl went on in WAL — not safe on
+    a network share, the last consolidations in a « -wal » file a copy can miss, and on a read-only
+    medium historique said it « inutilisable ». The next consolidation puts it back in the journal the
+    documentation promises."""
+    folder, reg = _left_in_wal(tmp_path, examples)
     assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
     con = sqlite3.connect(reg)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
@@ -1614,23 +1634,9 @@ def test_a_register_in_wal_mode_that_cannot_be_switched_back_is_used_as_it_is(tm
     register (a disk I/O error on the share): the run stopped at once, the register said « inutilisable »,
     « restaurez une sauvegarde » — which loses the comités recorded since, for a register that was fine.
     It stays in WAL for this run, which is recorded; the next one switches it."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "r.sqlite"
-    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
-    con = sqlite3.connect(reg)
-    assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
-    con.close()
-    real_execute = sqlite3.Connection.execute
-
-    class Con(sqlite3.Connection):
-        def execute(self, sql, *args):
-            if sql == "PRAGMA journal_mode = DELETE":
-                raise sqlite3.OperationalError("disk I/O error")
-            return real_execute(self, sql, *args)
-
-    real_connect = sqlite3.connect
+    folder, reg = _left_in_wal(tmp_path, examples)
     with monkeypatch.context() as m:
-        m.setattr(R.sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Con, **k))
+        _switch_back_refused(m, "disk I/O error")
         capsys.readouterr()
         status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
     err = capsys.readouterr().err
@@ -1653,22 +1659,8 @@ def test_a_register_in_wal_mode_on_a_full_or_read_only_disk_is_said_at_once(tmp_
     """The switch back to the rollback journal refused for want of room, or by a medium refusing writes:
     said at once, as before the switch's other refusals were let go — not after the whole folder was
     read, to find then that the consolidation cannot be recorded."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "r.sqlite"
-    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
-    con = sqlite3.connect(reg)
-    assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
-    con.close()
-    real_execute = sqlite3.Connection.execute
-
-    class Con(sqlite3.Connection):
-        def execute(self, sql, *args):
-            if sql == "PRAGMA journal_mode = DELETE":
-                raise sqlite3.OperationalError(why)
-            return real_execute(self, sql, *args)
-
-    real_connect = sqlite3.connect
-    monkeypatch.setattr(R.sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Con, **k))
+    folder, reg = _left_in_wal(tmp_path, examples)
+    _switch_back_refused(monkeypatch, why)
     capsys.readouterr()
     status = _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1")
     err = capsys.readouterr().err
