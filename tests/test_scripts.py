@@ -1616,6 +1616,24 @@ def _controles_with_notes(path, out):
     return findings, notes, c1, r1, c2 + 1
 
 
+def _notes_follow_their_findings(path: Path, out: Path, notes: dict, c1: int, r1: int, mine: int) -> None:
+    """The button, then `--annoter` into `out`, write each note of the user's column `mine` beside its
+    finding (`notes`: by the finding's cell), as xlwings sends a date and a time."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings]
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(report.findings) + 1)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings]
+
+
 def test_a_users_own_column_of_controles_keeps_each_note_beside_its_finding(tmp_path):
     """A column the user added to T_Controles (« Suite donnée ») was emptied at each run, by the button and
     by `--annoter`: what they noted beside a finding now follows it to its new row; the note of a finding
@@ -1723,26 +1741,12 @@ def test_the_notes_of_controles_follow_their_findings_with_a_column_of_the_key_d
     """The user deleted the « N° action » column of T_Controles (said, the findings listed without it) and
     keeps notes in a column of their own: a finding was recognised by its N° action too, which the old rows
     no longer had — every note beside a finding of an action emptied, by the button and by `--annoter`."""
-    import openpyxl
-
-    from acv_xl.outputs.annotate import annotate
-
     noted, path = tmp_path / "controles-suite.xlsx", tmp_path / "controles-sans-action.xlsx"
     findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], noted)
     _controles_without(noted, path, "N° action")
     mine -= 1
     assert any(f.action for f in findings)
-    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
-    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
-    assert [(row[3], row[mine - c1]) for row in written] \
-        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings]
-
-    out = tmp_path / "annotee.xlsx"
-    annotate(path, out, validate_file(path), today=TODAY)
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 1)] \
-        == [(f.cellule, notes[f.cellule]) for f in report.findings]
+    _notes_follow_their_findings(path, tmp_path / "annotee.xlsx", notes, c1, r1, mine)
 
 
 def test_a_note_stays_beside_its_finding_among_findings_on_the_same_cell(tmp_path):
@@ -1849,8 +1853,6 @@ def test_the_notes_of_controles_follow_their_findings_once_a_deleted_column_is_p
     one was emptied at the run the user was told to make."""
     import openpyxl
 
-    from acv_xl.outputs.annotate import annotate
-
     path = tmp_path / "controles-action-remise.xlsx"
     findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
     wb = openpyxl.load_workbook(path)
@@ -1860,14 +1862,4 @@ def test_the_notes_of_controles_follow_their_findings_once_a_deleted_column_is_p
         ws.cell(r, c1 + j).value = None
     wb.save(path)
     assert any(f.action for f in findings)
-    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
-    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
-    assert [(row[3], row[mine - c1]) for row in written] \
-        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings]
-
-    out = tmp_path / "annotee.xlsx"
-    annotate(path, out, validate_file(path), today=TODAY)
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 1)] \
-        == [(f.cellule, notes[f.cellule]) for f in report.findings]
+    _notes_follow_their_findings(path, tmp_path / "annotee.xlsx", notes, c1, r1, mine)
