@@ -415,24 +415,31 @@ def _check_texts(con: sqlite3.Connection, where: str, aids: list[int]) -> None:
 _NAMED = 3  # analyses named in a notice; the others counted
 
 
-def _lignes_said(con: sqlite3.Connection, aids: list[int]) -> str:
-    """The table `lignes` edited for these analyses, naming the files of the first ones."""
+def _edited_said(con: sqlite3.Connection, aids: list[int], table: str, one: tuple[str, str],
+                 many: tuple[str, str]) -> str:
+    """`table` edited for these analyses, naming the files of the first ones; `one`, `many`: what it no longer
+    holds and the participle that agrees with it, for one analysis and for several (« le résumé », « lu »)."""
     if len(aids) == 1:
         chemin, cid = _first_file(con, aids[0])
-        return (f"la table « lignes » ne contient plus les lignes de financement que la consolidation n° {cid} a lues "
-                f"dans « {file_text(chemin)} », analyse n° {aids[0]} : elle a été modifiée avec un autre outil")
-    return (f"la table « lignes » ne contient plus les lignes de financement que les consolidations ont lues pour "
-            f"{len(aids)} analyses ({_some(con, aids)}) : elle a été modifiée avec un autre outil")
+        what, read = one
+        return (f"la table « {table} » ne contient plus {what} que la consolidation n° {cid} a {read} dans "
+                f"« {file_text(chemin)} », analyse n° {aids[0]} : elle a été modifiée avec un autre outil")
+    what, read = many
+    return (f"la table « {table} » ne contient plus {what} que les consolidations ont {read} pour {len(aids)} "
+            f"analyses ({_some(con, aids)}) : elle a été modifiée avec un autre outil")
+
+
+_LIGNES = ("les lignes de financement", "lues")
+
+
+def _lignes_said(con: sqlite3.Connection, aids: list[int]) -> str:
+    """The table `lignes` edited for these analyses."""
+    return _edited_said(con, aids, "lignes", _LIGNES, _LIGNES)
 
 
 def _resumes_said(con: sqlite3.Connection, aids: list[int]) -> str:
-    """The summaries of these analyses made unreadable in `analyses`, naming the files of the first ones."""
-    if len(aids) == 1:
-        chemin, cid = _first_file(con, aids[0])
-        return (f"la table « analyses » ne contient plus le résumé que la consolidation n° {cid} a lu dans "
-                f"« {file_text(chemin)} », analyse n° {aids[0]} : elle a été modifiée avec un autre outil")
-    return (f"la table « analyses » ne contient plus les résumés que les consolidations ont lus pour {len(aids)} "
-            f"analyses ({_some(con, aids)}) : elle a été modifiée avec un autre outil")
+    """The summaries of these analyses made unreadable in `analyses`."""
+    return _edited_said(con, aids, "analyses", ("le résumé", "lu"), ("les résumés", "lus"))
 
 
 def _some(con: sqlite3.Connection, aids: list[int]) -> str:
