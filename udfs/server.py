@@ -164,6 +164,22 @@ def setting_source(name: str, settings_cls: type) -> tuple[str, str]:
     return "true", "de la configuration de xlwings Server"
 
 
+# xlwings Server settings the ACV server refuses to start with, and why (said before « Retirez ce réglage »)
+_REFUSED_SETTINGS = (
+    # xlwings' Wasm mode runs the functions in the browser (Pyodide, without acv_xl: every button and
+    # function of the add-in failed) and publishes the server's Python files, the add-in's and xlwings
+    # Server's, without a token (/custom_functions/…, /custom_scripts/…, /wasm/…)
+    ("enable_wasm", "le mode Wasm de xlwings (Python exécuté dans le navigateur) ne convient pas au complément ACV, "
+                    "dont les contrôles s'exécutent sur ce serveur ; il publierait en outre, sans jeton, les fichiers "
+                    "Python du serveur."),
+    # left on by the administrator (configure_environment turns it off only when unset): its long polling
+    # answers without a token and, with one, connects any « Authorization » xlwings accepts and runs
+    # functions outside the ACV pool, its cell cap, its time limit and its log lines
+    ("enable_socketio", "socket.io, le canal des fonctions « en flux » de xlwings, contournerait les contrôles du "
+                        "serveur ACV (limites, délai, journal), et aucune fonction ACV n'en a besoin."),
+)
+
+
 def settings_refusal(exc: Exception) -> str | None:
     """Why xlwings Server refused its `XLWINGS_…` settings (/etc/acv-xl/serveur.env, the unit's
     Environment=), in French, or None for any other error: the start stopped with « erreur interne
@@ -266,24 +282,11 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         if refused is None:
             raise
         return _fail(refused)
-    if settings.enable_wasm:
-        # xlwings' Wasm mode runs the functions in the browser (Pyodide, without acv_xl: every button
-        # and function of the add-in failed) and publishes the server's Python files, the add-in's and
-        # xlwings Server's, without a token (/custom_functions/…, /custom_scripts/…, /wasm/…)
-        value, place = setting_source("XLWINGS_ENABLE_WASM", type(settings))
-        return _fail(f"XLWINGS_ENABLE_WASM = « {value} » : le mode Wasm "
-                     "de xlwings (Python exécuté dans le navigateur) ne convient pas au complément ACV, dont les "
-                     "contrôles s'exécutent sur ce serveur ; il publierait en outre, sans jeton, les fichiers "
-                     f"Python du serveur. Retirez ce réglage {place} (voir docs/serveur.md).")
-    if settings.enable_socketio:
-        # left on by the administrator (configure_environment turns it off only when unset): its long
-        # polling answers without a token and, with one, connects any « Authorization » xlwings accepts and
-        # runs functions outside the ACV pool, its cell cap, its time limit and its log lines
-        value, place = setting_source("XLWINGS_ENABLE_SOCKETIO", type(settings))
-        return _fail(f"XLWINGS_ENABLE_SOCKETIO = « {value} » : "
-                     "socket.io, le canal des fonctions « en flux » de xlwings, contournerait les contrôles du "
-                     "serveur ACV (limites, délai, journal), et aucune fonction ACV n'en a besoin. Retirez ce "
-                     f"réglage {place} (voir docs/serveur.md).")
+    for attr, why in _REFUSED_SETTINGS:
+        if getattr(settings, attr):
+            name = f"XLWINGS_{attr.upper()}"
+            value, place = setting_source(name, type(settings))
+            return _fail(f"{name} = « {value} » : {why} Retirez ce réglage {place} (voir docs/serveur.md).")
     if not 0 < port < 65536:
         return _fail(f"port invalide : {port} (attendu entre 1 et 65535).")
     _set_env(options)
