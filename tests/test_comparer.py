@@ -411,20 +411,32 @@ def test_no_chart_of_ecarts_when_no_financeur_changed(base, tmp_path, capsys):
     assert not wt._charts and not wt.row_breaks.brk
 
 
-def test_an_ecart_of_cents_is_not_rounded_away_in_the_chart(base, tmp_path, capsys):
-    """A line raised by 0,40 €: the chart's label and axis were in whole euros, the bar labelled « 0 € »
-    over an axis « 0 € 0 € 1 € 1 € ». Below 10 €, the chart says the cents, as the table beside it."""
-    import re
-    import zipfile
-
+def _ecarts_raised(base, tmp_path, capsys, raised: dict[int, float]) -> Path:
+    """`comparer -o` of the base and of a copy whose lines `raised` (index → euros) are raised: the écarts'
+    workbook."""
     lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
-    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 0.4})
+    for k, euros in raised.items():
+        lines[k] = build_row(LigneFinancement, {**lines[k].raw, "montant": float(lines[k].montant) + euros})
     a, b = _write(base, tmp_path / "avant.xlsx"), _write(base.model_copy(update={"financements": lines}),
                                                          tmp_path / "apres.xlsx")
     out = tmp_path / "ecarts.xlsx"
     assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    return out
+
+
+def _chart_xml(out: Path) -> str:
+    import zipfile
+
     with zipfile.ZipFile(out) as z:
-        chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+        return next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+
+
+def test_an_ecart_of_cents_is_not_rounded_away_in_the_chart(base, tmp_path, capsys):
+    """A line raised by 0,40 €: the chart's label and axis were in whole euros, the bar labelled « 0 € »
+    over an axis « 0 € 0 € 1 € 1 € ». Below 10 €, the chart says the cents, as the table beside it."""
+    import re
+
+    chart = _chart_xml(_ecarts_raised(base, tmp_path, capsys, {0: 0.4}))
     labels = re.search(r"<c:dLbls>.*?</c:dLbls>", chart, re.S).group(0)
     axis = re.search(r"<c:valAx>.*?</c:valAx>", chart, re.S).group(0)
     for part in (labels, axis):
@@ -521,12 +533,7 @@ def test_the_ecarts_say_when_they_were_made_in_their_footer(base, tmp_path, caps
 
     from acv_xl.contract.values import fmt_date
 
-    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
-    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 1000})
-    a, b = _write(base, tmp_path / "avant.xlsx"), _write(base.model_copy(update={"financements": lines}),
-                                                         tmp_path / "apres.xlsx")
-    out = tmp_path / "ecarts.xlsx"
-    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
+    out = _ecarts_raised(base, tmp_path, capsys, {0: 1000})
     for ws in openpyxl.load_workbook(out).worksheets:
         assert ws.oddFooter.right.text == f"Générée le {fmt_date(date.today())}", ws.title
 
@@ -536,18 +543,10 @@ def test_an_ecart_of_cents_beside_one_of_thousands_keeps_its_cents(base, tmp_pat
     largest écart is over 10 €), the 0,40 € bar labelled « 0 € », no change, where the table beside it
     says 0,40 €. A bar under 10 € has its cents; the axis, spanning 1 000 €, stays in whole euros."""
     import re
-    import zipfile
 
-    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in base.financements]
-    other = next(k for k, lf in enumerate(lines) if lf.financeur != lines[0].financeur)
-    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": float(lines[0].montant) + 0.4})
-    lines[other] = build_row(LigneFinancement, {**lines[other].raw, "montant": float(lines[other].montant) + 1000})
-    a, b = _write(base, tmp_path / "avant.xlsx"), _write(base.model_copy(update={"financements": lines}),
-                                                         tmp_path / "apres.xlsx")
-    out = tmp_path / "ecarts.xlsx"
-    assert _run(capsys, "comparer", a, b, "-o", out)[0] == 1
-    with zipfile.ZipFile(out) as z:
-        chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart"))
+    fin = base.financements
+    other = next(k for k, lf in enumerate(fin) if lf.financeur != fin[0].financeur)
+    chart = _chart_xml(_ecarts_raised(base, tmp_path, capsys, {0: 0.4, other: 1000}))
     fmt = lambda part: re.search(r'<c:numFmt formatCode="([^"]+)"', part).group(1)  # noqa: E731
     assert "#,##0.00" in fmt(re.search(r"<c:dLbls>.*?</c:dLbls>", chart, re.S).group(0))
     assert "#,##0.00" not in fmt(re.search(r"<c:valAx>.*?</c:valAx>", chart, re.S).group(0))
