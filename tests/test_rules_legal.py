@@ -484,11 +484,18 @@ def test_fin06_the_mo_is_the_financeur_named_as_a_commune_is(mo, nom):
     assert sorted(f.code for f in run(lambda r: m(r, "Ville de Lens")) if f.code.startswith("FIN")) == ["FIN-06", "FIN-22"]
 
 
-def _lens_lievin(r):
-    r["names"].update(acv_id="ACV113", acv_libelle="Lens - Liévin", acv_siren_epci="246200364")
-    r["T_Communes"][:] = [{"code_insee": "62498", "commune": "Lens", "role": "Ville centre"},
-                          {"code_insee": "62510", "commune": "Liévin", "role": "Commune associée"}]
-    r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Lens"
+def _binome(acv_id: str, libelle: str, centre: tuple[str, str], associee: tuple[str, str], siren: str | None = None):
+    """A change making the plan a binôme's (`centre`, `associee`: INSEE code and name), its maître d'ouvrage
+    the ville centre."""
+    def change(r):
+        r["names"].update(acv_id=acv_id, acv_libelle=libelle, **({"acv_siren_epci": siren} if siren else {}))
+        r["T_Communes"][:] = [{"code_insee": centre[0], "commune": centre[1], "role": "Ville centre"},
+                              {"code_insee": associee[0], "commune": associee[1], "role": "Commune associée"}]
+        r["T_Actions"][0]["maitre_ouvrage"] = f"Ville de {centre[1]}"
+    return change
+
+
+_lens_lievin = _binome("ACV113", "Lens - Liévin", ("62498", "Lens"), ("62510", "Liévin"), "246200364")
 
 
 @pytest.mark.parametrize("dispositif,commentaire,said", [
@@ -524,11 +531,8 @@ def test_fin22_names_the_other_commune_of_the_binome_in_french():
     assert "la participation du Portel est" in f.message and f.suggestion.startswith("Si c'est l'argent du Portel,")
 
 
-def _la_fleche_sable(r):
-    r["names"].update(acv_id="ACV104", acv_libelle="La Flèche - Sablé-sur-Sarthe")
-    r["T_Communes"][:] = [{"code_insee": "72264", "commune": "Sablé-sur-Sarthe", "role": "Ville centre"},
-                          {"code_insee": "72154", "commune": "La Flèche", "role": "Commune associée"}]
-    r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Sablé-sur-Sarthe"
+_la_fleche_sable = _binome("ACV104", "La Flèche - Sablé-sur-Sarthe", ("72264", "Sablé-sur-Sarthe"),
+                          ("72154", "La Flèche"))
 
 
 @pytest.mark.parametrize("commentaire,said", [
@@ -564,11 +568,8 @@ def test_fin22_a_commune_named_as_a_word_is_named_with_its_capital(commentaire, 
     assert [f.cellule for f in out] == ([fin_cell(AUTO_11, "financeur")] if said else [])
 
 
-def _bethune_bruay(r):
-    r["names"].update(acv_id="ACV031", acv_libelle="Béthune - Bruay-la-Buissière", acv_siren_epci="200072460")
-    r["T_Communes"][:] = [{"code_insee": "62119", "commune": "Béthune", "role": "Ville centre"},
-                          {"code_insee": "62178", "commune": "Bruay-la-Buissière", "role": "Commune associée"}]
-    r["T_Actions"][0]["maitre_ouvrage"] = "Ville de Béthune"
+_bethune_bruay = _binome("ACV031", "Béthune - Bruay-la-Buissière", ("62119", "Béthune"),
+                         ("62178", "Bruay-la-Buissière"), "200072460")
 
 
 @pytest.mark.parametrize("binome,commentaire,said", [
