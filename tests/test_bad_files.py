@@ -239,10 +239,10 @@ CORPUS = [
 def test_bad_file_is_refused_with_a_typed_french_error(tmp_path, factory, code, words):
     path = factory(tmp_path)
     before = path.read_bytes() if path.is_file() else None
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     with pytest.raises(UnreadableWorkbook) as exc:
         read_file(path)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.thread_time() - t0
     err = exc.value
     assert err.code == code
     assert words in err.message
@@ -295,7 +295,7 @@ def bomb(tmp_path_factory) -> Path:
 
 def _refused_with_bounded_memory(path: Path, words: str) -> None:
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     try:
         with pytest.raises(UnreadableWorkbook) as exc:
             read_file(path)
@@ -305,7 +305,7 @@ def _refused_with_bounded_memory(path: Path, words: str) -> None:
     assert exc.value.code == "STR-01"
     assert words in exc.value.message
     assert peak < 20 * 2**20, f"{peak / 2**20:.0f} Mo alloués"
-    assert time.perf_counter() - t0 < 2.0
+    assert time.thread_time() - t0 < 2.0
 
 
 def test_decompression_bomb_is_refused_without_inflating(bomb):
@@ -361,15 +361,17 @@ def test_total_size_and_part_count_limits(tmp_path, monkeypatch):
 
 
 def _read_with_bounded_memory(path: Path):
+    """Read with Python's memory traced (≈ 1 s of CPU here); the time bound catches what Rust
+    allocates unseen (calamine's grid of 17 billion cells: minutes, or the machine's memory)."""
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     try:
         conv = read_file(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 50 * 2**20, f"{peak / 2**20:.0f} Mo alloués"
-    assert time.perf_counter() - t0 < 3.0
+    assert time.thread_time() - t0 < 10
     return conv
 
 

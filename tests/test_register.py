@@ -40,6 +40,7 @@ from acv_xl.history import register as R
 from acv_xl.outputs import consolidation as C
 from acv_xl.outputs.consolidation_result import AVANCEE, EN_COURS, MOINS_PRETE, preparation
 from acv_xl.outputs.consolidation_workbook import Feuille, H
+from cpu_time import growth
 
 ROOT = Path(__file__).resolve().parents[1]
 ACV_XL = [sys.executable, "-m", "acv_xl"]
@@ -3367,13 +3368,16 @@ def test_thousands_of_tranches_of_one_key_are_paired_in_linear_time():
     in historique); now each line is found in a dict. The pairs are the ones in order."""
     from acv_xl.history.historique import FINANCEUR_MODIFIE, STATUT_MODIFIE, _compare
 
-    n = 6000
-    old = [("1.1", "XXX", "DSIL", "Investissement", 2025, float(i), "Acquis", "Action 1.1", 1) for i in range(n)]
-    new = [("1.1", "XXX", "DSIL", "Investissement", 2025, i + 0.5, "Sollicité", "Action 1.1", 1) for i in range(n)]
-    started = time.process_time()
-    moves = _compare(1, 2, "ACV062", "Arras", old, new)
-    fixed = _compare(1, 2, "ACV062", "Arras", old, [("1.1", "ETAT") + ln[2:] for ln in old])
-    assert time.process_time() - started < 5
+    def paired(n: int):
+        old = [("1.1", "XXX", "DSIL", "Investissement", 2025, float(i), "Acquis", "Action 1.1", 1) for i in range(n)]
+        new = [("1.1", "XXX", "DSIL", "Investissement", 2025, i + 0.5, "Sollicité", "Action 1.1", 1) for i in range(n)]
+        return (_compare(1, 2, "ACV062", "Arras", old, new),
+                _compare(1, 2, "ACV062", "Arras", old, [("1.1", "ETAT") + ln[2:] for ln in old]))
+
+    n, done = 6000, []
+    ratio = growth(lambda: paired(n // 5), lambda: done.append(paired(n)))
+    assert ratio < 12, f"5 fois les tranches : {ratio:.1f} fois le temps"  # (quadratic: 25)
+    moves, fixed = done[0]
     assert [(m.montant_avant, m.montant_apres) for m in moves if m.type == STATUT_MODIFIE] == \
         [(float(i), i + 0.5) for i in range(n)]
     assert len(fixed) == 2 * n and {m.type for m in fixed} == {FINANCEUR_MODIFIE}
