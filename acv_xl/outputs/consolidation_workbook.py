@@ -1490,17 +1490,16 @@ class _Stitched:
 _ENTRY_STATE = ("_compressor", "_crc", "_file_size", "_compress_size", "_fileobj")  # zipfile's, Python 3.6–3.13
 
 
-def _write_deflated(dest, length: int, crc: int, deflated: bytes) -> None:
+def _write_deflated(dest, length: int, crc: int, deflated: bytes, crc32_combine) -> None:
     """A part of a table's rows already deflated (`_pack`) into the zip entry `dest` (zipfile's entry
-    writer, its compressor a `_Stitched`): its CRC-32 combined with the entry's, its sizes added."""
-    from zlib_ng import zlib_ng
-
+    writer, its compressor a `_Stitched`): its CRC-32 combined with the entry's (`crc32_combine`:
+    zlib-ng's, looked up once per entry rather than imported for each of its ≈ 3 000 parts), its sizes added."""
     head = dest._compressor.cut()
     dest._fileobj.write(head)
     dest._fileobj.write(deflated)
     dest._compress_size += len(head) + len(deflated)
     dest._file_size += length
-    dest._crc = zlib_ng.crc32_combine(dest._crc, crc, length)
+    dest._crc = crc32_combine(dest._crc, crc, length)
 
 
 class _PackedZip(ZipFile):
@@ -1524,6 +1523,8 @@ class _PackedZip(ZipFile):
         zinfo = zinfo_or_arcname
         # zipfile decides from it whether Zip64 is needed
         zinfo.file_size = sum(len(p) if k % 2 == 0 else sum(part[0] for part in p) for k, p in enumerate(pieces))
+        from zlib_ng import zlib_ng
+
         with self.open(zinfo, "w") as dest:
             stitched = all(hasattr(dest, a) for a in _ENTRY_STATE)
             if stitched:
@@ -1533,7 +1534,7 @@ class _PackedZip(ZipFile):
                     dest.write(piece)
                 elif stitched:
                     for part in piece:
-                        _write_deflated(dest, *part)
+                        _write_deflated(dest, *part, zlib_ng.crc32_combine)
                 else:  # another zipfile: the block inflated and compressed by it, the same bytes
                     inflate = zlib.decompressobj(-15)
                     for part in piece:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Sequence
 
 from acv_xl.checks.findings import Finding, Gravite
@@ -47,6 +48,12 @@ ACTION_FIELDS = ("numero", "intitule", "axe", "maitre_ouvrage", "maturite", "cou
 # The Financeur column's letters where the template puts it (`FileSummary.financeur_col` otherwise).
 TEMPLATE_FINANCEUR_COL = col_letter(parse_a1(layout.T_FINANCEMENTS.anchor)[1]
                                     + layout.T_FINANCEMENTS.position("financeur"))
+
+
+# A finding's gravity in `FileSummary.findings` (its enum's value), counted in C: the Synthèse, its
+# total row and the register ask each file's counts (a generator and two enum lookups per finding)
+_GRAVITE_OF = itemgetter(1)
+_ERREUR, _AVERTISSEMENT = Gravite.ERREUR.value, Gravite.AVERTISSEMENT.value
 
 
 @dataclass
@@ -96,11 +103,11 @@ class FileSummary:
 
     @property
     def nb_erreurs(self) -> int:
-        return sum(f[1] == Gravite.ERREUR.value for f in self.findings)
+        return list(map(_GRAVITE_OF, self.findings)).count(_ERREUR)
 
     @property
     def nb_avertissements(self) -> int:
-        return sum(f[1] == Gravite.AVERTISSEMENT.value for f in self.findings)
+        return list(map(_GRAVITE_OF, self.findings)).count(_AVERTISSEMENT)
 
     def cell(self, name: str) -> tuple[str, str]:
         if name in self.cells:
