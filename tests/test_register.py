@@ -118,6 +118,15 @@ def _cells(path: Path) -> dict:
     return out
 
 
+def _interruptible(script: str) -> subprocess.CompletedProcess:
+    """`python -c script` whose Ctrl-C (a SIGINT it sends itself) stops it as at a terminal. A program
+    started in the background by a non-interactive shell (`cmd &`, a CI runner's) inherits SIGINT
+    ignored, and Python keeps it so: the Ctrl-C, never delivered, let the run wait its 30 s out."""
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
 def _dump(path: Path) -> list[str]:
     con = sqlite3.connect(path)
     try:
@@ -1383,8 +1392,7 @@ def test_ctrl_c_stops_the_wait_for_another_run_at_once(tmp_path, examples, where
         from acv_xl.cli import main
         sys.exit(main({command!r}, program=True))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=120)
+    proc = _interruptible(script)
     after = time.time() - float((tmp_path / "ctrl-c").read_text())
     assert proc.returncode == 130 and "acv-xl : interrompu." in proc.stderr, (proc.returncode, proc.stderr)
     assert after < 10, proc.stderr  # (SQLite's wait: 30 s)
@@ -3515,8 +3523,7 @@ def test_ctrl_c_while_the_register_is_recorded_stops_its_inserts_and_leaves_it_a
         seen["vivant"] = [t.name for t in threading.enumerate() if t.name == "acv-xl-registre" and t.is_alive()]
         print(json.dumps({{"status": status, **seen}}))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=120)
+    proc = _interruptible(script)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"status": 130, "arret": "interrupted", "vivant": []}, (out, proc.stderr)
@@ -3711,8 +3718,7 @@ def test_a_ctrl_c_landing_in_a_finalizer_stops_the_run_never_a_traceback(tmp_pat
         sys.exit(main(["consolider", {str(folder)!r}, "-o", {str(tmp_path / "c.xlsx")!r}, "--registre",
                        {str(reg)!r}, "--jobs", "1"], program=True))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=120)
+    proc = _interruptible(script)
     assert proc.returncode == 130 and "acv-xl : interrompu." in proc.stderr, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
     assert not reg.exists()  # nothing recorded: the new register this run made is not left behind
@@ -3750,8 +3756,7 @@ def test_a_library_caller_closing_the_register_before_finish_abandons_the_run(tm
         print(json.dumps({{"refus": refused, "vivant": [t.name for t in threading.enumerate()
                                                       if t.name == "acv-xl-registre" and t.is_alive()]}}))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=120)
+    proc = _interruptible(script)
     assert proc.returncode == 0, (proc.returncode, proc.stderr)
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"refus": f"le registre « {reg} » enregistre déjà une consolidation : terminez-la (finish) ou "
