@@ -748,14 +748,17 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     # and by what it is: on a disk that ignores case (macOS, a Windows share mounted) `-o consolidation.xlsx`
     # is the « Consolidation.xlsx » found, whose path `resolve` does not respell (refused as a file read)
     ids = {(st.st_dev, st.st_ino) for o in outputs if (st := _stat(o.path)) is not None}
+    input_ids = None  # each file's (device, inode), looked up once: here and by `check_outputs`
     if ids:
-        written |= {f for f in files if (st := _stat(f)) is not None and (st.st_dev, st.st_ino) in ids}
+        input_ids = {f: (st.st_dev, st.st_ino) if (st := _stat(f)) is not None else None for f in files}
+        written |= {f for f, i in input_ids.items() if i in ids}
     if par_financeur is not None:  # the previous run's extracts in that folder: replaced, never read
         from acv_xl.outputs.consolidation_extracts import own_extracts
 
         written |= own_extracts(Path(par_financeur), files)
     mine = {f for f in files if f in written and is_derived_report(f)}
-    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True):
+    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True,
+                                input_ids=input_ids):
         raise UsageError(problem)
     files = [f for f in files if f not in written]
     if not files:
