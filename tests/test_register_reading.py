@@ -258,7 +258,8 @@ def test_an_amount_no_workbook_holds_makes_the_summary_unusable(tmp_path, exampl
 def test_a_warm_run_decodes_no_line_of_the_summaries_it_takes(tmp_path, examples):
     """The lines of a summary the register gives stay as stored (`StoredLines`) until used: a warm run
     counts them, takes the blocks of `Lignes` kept beside them and the grand total; decoding them was
-    half of its lookup. Only the lines CON-05 points into (an unknown financeur code) are decoded."""
+    half of its lookup. CON-05 (an unknown financeur code) decodes only the lines holding the code it
+    looks for, never all of them (half of the CON rules of a warm run), and points at the same line."""
     folder, reg = _recorded(tmp_path, examples)
     with R.Register.open(reg, __version__) as r:
         warm = C.consolidate([folder], tmp_path / "chaud.xlsx", jobs=1, cache=r, record=r)
@@ -266,9 +267,14 @@ def test_a_warm_run_decodes_no_line_of_the_summaries_it_takes(tmp_path, examples
     pointed = {f.rel for f, v in zip(warm.files, warm.verdicts) if any(x.code == "CON-05" for x in v.findings)}
     assert len(taken) == len(examples) and 0 < len(pointed) < len(taken)
     assert all(type(f.lines) is R.StoredLines for f in taken)
-    assert [f.rel for f in taken if f.lines._lines is not None] == sorted(pointed)
+    assert [f.rel for f in taken if f.lines._lines is not None] == []
+    # CON-05 the cold run's, at the same line
+    cold_run = C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1)
+    con05 = lambda run: sorted((f.rel, x.model_dump_json()) for f, v in zip(run.files, run.verdicts)  # noqa: E731
+                               for x in v.findings if x.code == "CON-05")
+    assert con05(warm) == con05(cold_run) and {rel for rel, _ in con05(warm)} == pointed
     # as many as stored, the same once decoded (a cold run's)
-    cold = {f.rel: f for f in C.consolidate([folder], tmp_path / "froid.xlsx", jobs=1).files}
+    cold = {f.rel: f for f in cold_run.files}
     assert all(len(f.lines) == len(cold[f.rel].lines) and f.lines == cold[f.rel].lines
                and tuple(f.lines) == cold[f.rel].lines for f in taken)
 
