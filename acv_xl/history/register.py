@@ -465,6 +465,13 @@ def _line_decoder() -> msgspec.json.Decoder:
     return msgspec.json.Decoder(_Line)
 
 
+# The texts `StoredLines.first` looks for in the lines as stored, at most: each line is searched for
+# each of them in Python, and past a few that costs more than decoding every line (in C, once) — a
+# plan whose financeur column holds thousands of texts took lines × texts searches (0.8 s of CPU for
+# 2,000 codes on 4,000 lines, which decode in 6 ms).
+_SEARCHED_AS_STORED = 8
+
+
 class StoredLines(Sequence):
     """The lines of a summary the register gave (`FileSummary.lines`), as stored: counted at once,
     decoded and checked (types and amounts, as `load_summary` checks the rest) when first used —
@@ -495,9 +502,11 @@ class StoredLines(Sequence):
         """`next(line for line in self if line[counted] and line[column] in values)`, the text `values` looked
         for in the lines as stored and only the lines holding one decoded (and checked): CON-05 names the
         first counted line of an unknown financeur code, and decoding every line of its summaries was half
-        of the CON rules of a warm run (167 summaries of the 1,000 of issue #14)."""
-        if self._lines is None and all(isinstance(v, str) for v in values):
-            marks = [_encoder.encode(v) for v in values]  # as a stored line holds them (`dump_summary`)
+        of the CON rules of a warm run (167 summaries of the 1,000 of issue #14). More than a few texts
+        (`_SEARCHED_AS_STORED`): every line decoded, as before."""
+        wanted = set(values)  # a line's text looked up, not compared with each of thousands
+        if self._lines is None and len(wanted) <= _SEARCHED_AS_STORED and all(isinstance(v, str) for v in wanted):
+            marks = [_encoder.encode(v) for v in wanted]  # as a stored line holds them (`dump_summary`)
             decode = _line_decoder().decode
             for raw in self.raw:
                 text = bytes(raw)
@@ -510,10 +519,10 @@ class StoredLines(Sequence):
                     if not self._where:
                         raise
                     raise self._damaged() from exc
-                if line[counted] and line[column] in values:
+                if line[counted] and line[column] in wanted:
                     return line
-        # decoded already, or none found as stored (another writing of the text?): every line, as before
-        return next((line for line in self.decoded() if line[counted] and line[column] in values), None)
+        # decoded already, many texts, or none found as stored (another writing of the text?): every line
+        return next((line for line in self.decoded() if line[counted] and line[column] in wanted), None)
 
     def _damaged(self) -> RegisterError:
         return damaged_error(self._where, "le résumé enregistré d'un classeur ne se relit pas : le registre "
