@@ -309,6 +309,27 @@ def test_con05_on_a_summary_of_thousands_of_unknown_codes_costs_what_decoding_it
     assert spent < 20 * decoding, (spent, decoding)
 
 
+@pytest.mark.parametrize("codes", [1, R._SEARCHED_AS_STORED + 1])
+def test_a_stored_line_con05_decodes_and_cannot_read_is_a_damaged_register(examples, codes):
+    """CON-05 of a warm run decodes the stored lines where an unknown code appears (every line past a
+    few codes): one of them whose amount is no amount (a register crafted with this user's key) is said
+    as a damaged register, in French, never a crash nor a line named anyway."""
+    s = _richest(examples)
+    fin, counted, montant = (LINE_FIELDS.index(c) for c in ("financeur", "compte", "montant"))
+    unknown = [f"Financeur libre « {k} »" for k in range(codes)]
+    line = list(s.lines[0])
+    lines = []
+    for code in ["ETAT", *unknown, "ETAT"]:
+        line[fin], line[counted] = code, True
+        lines.append(tuple(line))
+    d = json.loads(R.dump_summary(dataclasses.replace(s, lines=tuple(lines))))
+    d["lines"][1][montant] = "NaN"  # the line CON-05 names
+    stored = R.load_summary(json.dumps(d, ensure_ascii=False, separators=(",", ":")), where="« registre.sqlite »").lines
+    with pytest.raises(R.RegisterError, match="^le registre « registre.sqlite » est inutilisable \\(le résumé "
+                                              "enregistré d'un classeur ne se relit pas"):
+        stored.first(fin, unknown, counted)
+
+
 @pytest.mark.parametrize("montant", [{"a": 1}, "NaN", "1E+999999999"])
 def test_a_kept_line_that_does_not_decode_stops_the_extracts_before_anything_is_written(tmp_path, examples, capsys,
                                                                                           montant):
