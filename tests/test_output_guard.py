@@ -155,6 +155,41 @@ def test_consolider_onto_a_workbook_of_the_folder_is_refused_even_with_remplacer
     assert snapshot(folder) == before and sorted(p.name for p in other.iterdir()) == ["lien.xlsx", "raccourci"]
 
 
+def test_consolider_looks_up_each_file_found_once_when_an_output_exists(folder, tmp_path, monkeypatch):
+    """An output already there (the previous run's consolidation, in every run after the first): the
+    files found were each `stat`ed twice before any was read — for the output under another name, then
+    again by the guard (≈ 4 ms of 1,000 files, on the path of every run). Once now, still refused when
+    one is the output (a hard link)."""
+    from acv_xl.outputs import consolidation as C
+
+    out = tmp_path / "c.xlsx"
+    C.consolidate([folder], out, jobs=1)  # the previous run's output
+    found = {str(p) for p in folder.rglob("*.xlsx")}
+    seen: list[str] = []
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if os.fspath(path) in found:
+            seen.append(os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    class Guarded(Exception):
+        pass
+
+    def stop(*args, **kwargs):  # the guard passed: nothing read, nothing written
+        raise Guarded
+
+    monkeypatch.setattr(C, "_summaries", stop)
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.raises(Guarded):
+        C.consolidate([folder], out, jobs=1)
+    assert seen and max(seen.count(f) for f in found) == 1, sorted(seen)
+    monkeypatch.setattr(os, "stat", real_stat)
+    os.link(folder / "calais.xlsx", tmp_path / "lien.xlsx")
+    with pytest.raises(C.UsageError, match="aussi un fichier lu"):
+        C.consolidate([folder], tmp_path / "lien.xlsx", replace=True, jobs=1)
+
+
 def test_consolider_json_onto_a_workbook_or_onto_the_workbook_output_is_refused(folder, tmp_path):
     before = snapshot(folder)
     refused(acv("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", folder / "calais.xlsx"),

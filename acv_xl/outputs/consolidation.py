@@ -419,15 +419,17 @@ def _prepare_workers(workers: int) -> None:
     """What every worker would otherwise do on its first file, done once here before the fork and
     inherited: the schema of `Finding` (≈ 7 ms with pydantic's plugin loader; this process needs it
     too for the CON findings) and, for several workers, the reading modules (≈ 10 ms each) and the
-    national list (≈ 4 ms). A single worker imports and reads them itself: this process, decoding
-    the register meanwhile, would otherwise make it wait for them."""
-    from acv_xl.checks import fingerprint  # noqa: F401
+    national list (≈ 4 ms). A single worker (the few files a register did not know) imports and reads
+    them itself, `read` and `fingerprint` included: this process, decoding the register meanwhile,
+    never uses them, and importing them before the fork (≈ 4 ms) delayed it by as much without
+    sparing the worker anything (forked that much later)."""
     from acv_xl.checks.findings import Finding
-    from acv_xl.reading import read  # noqa: F401
 
     Finding.model_rebuild()  # a no-op once built
     if workers > 1:
+        from acv_xl.checks import fingerprint  # noqa: F401
         from acv_xl.contract.reference import current
+        from acv_xl.reading import read  # noqa: F401
         from acv_xl.reading import source_file  # noqa: F401
 
         try:
@@ -748,14 +750,17 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     # and by what it is: on a disk that ignores case (macOS, a Windows share mounted) `-o consolidation.xlsx`
     # is the « Consolidation.xlsx » found, whose path `resolve` does not respell (refused as a file read)
     ids = {(st.st_dev, st.st_ino) for o in outputs if (st := _stat(o.path)) is not None}
+    input_ids = None  # each file's (device, inode), looked up once: here and by `check_outputs`
     if ids:
-        written |= {f for f in files if (st := _stat(f)) is not None and (st.st_dev, st.st_ino) in ids}
+        input_ids = {f: (st.st_dev, st.st_ino) if (st := _stat(f)) is not None else None for f in files}
+        written |= {f for f, i in input_ids.items() if i in ids}
     if par_financeur is not None:  # the previous run's extracts in that folder: replaced, never read
         from acv_xl.outputs.consolidation_extracts import own_extracts
 
         written |= own_extracts(Path(par_financeur), files)
     mine = {f for f in files if f in written and is_derived_report(f)}
-    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True):
+    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True,
+                                input_ids=input_ids):
         raise UsageError(problem)
     files = [f for f in files if f not in written]
     if not files:

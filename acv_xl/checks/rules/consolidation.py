@@ -231,7 +231,10 @@ def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
     codes = [c for c in f.totaux.par_financeur if c not in layout.FINANCEURS_BY_CODE]
     if not codes:
         return None
-    first = next((ln for ln in f.lines if ln[9] and ln[3] in codes), None)
+    # the first counted line of one of them; a summary the register gave keeps its lines as stored
+    # (`history.register.StoredLines`), whose `first` decodes only the lines that may be it
+    find = getattr(f.lines, "first", None)
+    first = find(3, codes, 9) if find is not None else next((ln for ln in f.lines if ln[9] and ln[3] in codes), None)
     montant = add_up(f.totaux.par_financeur[c] for c in codes)  # exact past 10^18 €, as `combine`
     # each code quoted as the rules quote a value (`q`: a pasted paragraph stays a line), and a few of
     # them: a plan whose financeur column holds hundreds of texts made a message of all of them
