@@ -234,7 +234,8 @@ def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
     # the first counted line of one of them; a summary the register gave keeps its lines as stored
     # (`history.register.StoredLines`), whose `first` decodes only the lines that may be it
     find = getattr(f.lines, "first", None)
-    first = find(3, codes, 9) if find is not None else next((ln for ln in f.lines if ln[9] and ln[3] in codes), None)
+    unknown = set(codes)  # (a pasted column: thousands of codes, each line looked up, never compared with each)
+    first = find(3, codes, 9) if find is not None else next((ln for ln in f.lines if ln[9] and ln[3] in unknown), None)
     montant = add_up(f.totaux.par_financeur[c] for c in codes)  # exact past 10^18 €, as `combine`
     # each code quoted as the rules quote a value (`q`: a pasted paragraph stays a line), and a few of
     # them: a plan whose financeur column holds hundreds of texts made a message of all of them
