@@ -1662,6 +1662,38 @@ def test_a_users_own_column_of_controles_keeps_each_note_beside_its_finding(tmp_
         == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]
 
 
+def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(tmp_path):
+    """A time noted beside a finding (« 12:30 », formatted hh:mm) moved by the button to the row of its
+    finding kept its value, not its cell's format: « 0,520833333 » — and the next run read that number. The
+    button now formats the cell it lands in as a time (a date as a date), as `--annoter` moves the cell
+    whole."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-heure.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the time on the first row, beside the finding the run lists last: it moves down, onto a cell of no format
+    (first, second), last = (ws.cell(r1 + k, mine) for k in (1, 2)), r1 + len(findings)
+    first.value, second.value = second.value, first.value
+    first.number_format, second.number_format = "hh:mm", "dd/mm/yyyy"
+    assert ws.cell(last, mine).number_format == "General"
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert [row[mine - c1] for row in _written(actions, (i, r1, c1 - 1))][-1] == 0.5 + 0.5 / 24
+    formats = {(a["start_row"] + 1, a["start_column"] + 1): a["args"][0] for a in actions
+               if a["sheet_position"] == i and a["func"] == "setNumberFormat"}
+    assert formats == {(last, mine): "hh:mm", (r1 + 2, mine): "dd/mm/yyyy"}
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert (ws.cell(last, mine).value, ws.cell(last, mine).number_format) == (time(12, 30), "hh:mm")
+
 @pytest.mark.parametrize("below", [2, 400], ids=["sous-le-tableau", "plus-bas"])
 def test_a_chart_alone_below_controles_moves_down_in_the_annotated_copy(tmp_path, below):
     """A chart put just below T_Controles over empty cells (the findings counted by gravité): nothing typed
