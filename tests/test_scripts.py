@@ -1694,6 +1694,55 @@ def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     assert (ws.cell(last, mine).value, ws.cell(last, mine).number_format) == (time(12, 30), "hh:mm")
 
+def test_a_formula_noted_beside_a_finding_moves_as_its_value_with_the_button_and_in_the_annotated_copy(tmp_path):
+    """A note of the user's column of T_Controles that is a formula (« ="Relancé le "&… ») moved with its finding
+    as the value it showed on the button (which receives values only), and was left empty by `--annoter`: the
+    note lost in the copy. Both now carry its value, a text as a number."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, formulas = tmp_path / "controles-formule.xlsx", tmp_path / "formules.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], formulas)
+    wb = openpyxl.load_workbook(formulas)
+    ws = wb[layout.Sheet.CONTROLES]
+    first, second = ws.cell(r1 + 1, mine), ws.cell(r1 + 2, mine)  # beside the last finding and the one before
+    first.value, second.value = '="Relancé le "&"3/12"', "=1+2"
+    first.number_format = second.number_format = "General"
+    wb.save(formulas)
+    # the values Excel saves with its formulas (openpyxl writes none)
+    cached = {first.coordinate: (' t="str"', "Relancé le 3/12"), second.coordinate: ("", "3")}
+
+    def saved(m):
+        kind, value = cached[m[1].decode()]
+        return b'<c r="%s"%s%s><f>%s</f><v>%s</v>' % (m[1], m[2], kind.encode(), m[3], value.encode())
+
+    with zipfile.ZipFile(formulas) as z, zipfile.ZipFile(path, "w") as out:
+        part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+        for name in z.namelist():
+            data = z.read(name)
+            if name == part:
+                data, n = re.subn(rb'<c r="(%s|%s)"([^>]*)><f>(.*?)</f><v\s*/?>(?:</v>)?'
+                                  % (first.coordinate.encode(), second.coordinate.encode()), saved, data)
+                assert n == 2
+            out.writestr(name, data)
+    notes[findings[-1].cellule], notes[findings[-2].cellule] = "Relancé le 3/12", 3
+    landed = {f.cellule: r for r, f in enumerate(findings, start=r1 + 1)}
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    assert [f.cellule for f in report.findings] == [f.cellule for f in findings]
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert [row[mine - c1] for row in written] == [notes[f.cellule] for f in findings]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert {c: ws.cell(r, mine).value for c, r in landed.items()} == {f.cellule: notes[f.cellule] for f in findings}
+
+
 @pytest.mark.parametrize("below", [2, 400], ids=["sous-le-tableau", "plus-bas"])
 def test_a_chart_alone_below_controles_moves_down_in_the_annotated_copy(tmp_path, below):
     """A chart put just below T_Controles over empty cells (the findings counted by gravité): nothing typed

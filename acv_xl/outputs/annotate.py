@@ -338,15 +338,15 @@ class _Book:
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
         # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
-        # a formula left behind (its references would point elsewhere once moved)
+        # a formula as the value it shows (`_as_value`), as the button writes it
         theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
         carried: list[dict[int, ET.Element] | None] = []
         if theirs:
             shared = shared_strings(self.pkg, self.wb)
             carried = kept_beside([({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
-                                    {col: _copy_el(cell) for col in theirs
+                                    {col: kept for col in theirs
                                      if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
-                                     and cell.find(q("f")) is None})
+                                     and (kept := _as_value(cell)) is not None})
                                    for row in range(first_data, old_last + 1)], findings)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
@@ -789,6 +789,33 @@ def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
 
 def _copy_el(el: ET.Element) -> ET.Element:
     return ET.fromstring(ET.tostring(el))
+
+
+def _as_value(cell: ET.Element) -> ET.Element | None:
+    """A copy of a note's cell of T_Controles to carry to another row: a formula as the value it showed (its
+    references would point elsewhere once moved), as the « Valider » button, which receives values only,
+    writes it — it was left empty, the note lost; None for a formula of no value saved."""
+    el = _copy_el(cell)
+    f = el.find(q("f"))
+    if f is None:
+        return el
+    el.remove(f)
+    for attr in ("cm", "vm"):  # a dynamic array's metadata, of the formula gone
+        el.attrib.pop(attr, None)
+    v = el.find(q("v"))
+    if v is None:
+        return None
+    if el.get("t") == "str":  # a formula's text: an inline string once no formula holds it
+        at = list(el).index(v)
+        el.remove(v)
+        el.set("t", "inlineStr")
+        is_ = ET.Element(q("is"))
+        el.insert(at, is_)
+        t = ET.SubElement(is_, q("t"))
+        t.text = v.text or ""
+        if t.text != t.text.strip() or "\n" in t.text:
+            t.set(q("space", NS_XML), "preserve")
+    return el
 
 
 def _int(value: str | None) -> int:
