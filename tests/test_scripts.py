@@ -1662,6 +1662,39 @@ def test_a_users_own_column_of_controles_keeps_each_note_beside_its_finding(tmp_
         == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]
 
 
+def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
+    """A row inserted in the plan above two faulty lines: their findings are the same, on B20 and F24 where the
+    previous run listed them on B19 and F23 (« ligne 19 » now « ligne 20 »), and the notes beside them were
+    dropped by the button and by `--annoter`. They now follow them; one of another column stays behind."""
+    import re
+
+    import openpyxl
+
+    source = next(p for p in _faulty() if {"B19", "F23"} <= {f.cellule for f in validate_file(p).findings})
+    path = tmp_path / "controles-ligne-inseree.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(source, path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    for r in range(r1 + 1, r1 + len(findings) + 1):  # as listed before the row was inserted: a row higher
+        cell, message = ws.cell(r, c1 + 3), ws.cell(r, c1 + 5)
+        if m := re.fullmatch(r"([A-Z]+)(\d+)", cell.value or ""):
+            if cell.value in ("B19", "F23"):
+                before = int(m[2]) - 1
+                cell.value, message.value = f"{m[1]}{before}", message.value.replace(f"ligne {m[2]}", f"ligne {before}")
+                assert str(before + 1) not in message.value
+    wb.save(path)
+    _notes_follow_their_findings(path, tmp_path / "annotee.xlsx", notes, c1, r1, mine)
+
+    # the same finding on a cell of another column, or whose message changed elsewhere too: not taken for it
+    from acv_xl.outputs.annotate import kept_beside
+
+    f = next(f for f in findings if f.cellule == "B19")
+    old = {"code": f.code, "feuille": f.feuille, "action": f.action}
+    assert kept_beside([({**old, "cellule": "C18", "message": f.message.replace("19", "18")}, "note")], [f]) == [None]
+    assert kept_beside([({**old, "cellule": "B18", "message": f.message.replace("19", "18") + "!"}, "note")], [f]) \
+        == [None]
+    assert kept_beside([({**old, "cellule": "B18", "message": f.message.replace("19", "18")}, "note")], [f]) == ["note"]
+
 def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(tmp_path):
     """A time noted beside a finding (« 12:30 », formatted hh:mm) moved by the button to the row of its
     finding kept its value, not its cell's format: « 0,520833333 » — and the next run read that number. The

@@ -736,7 +736,8 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     carried from the row the same finding held: same code, sheet, cell and action, and the same message
     first — two findings may share the rest (two columns of a table deleted: two STR-04 on its first
     cell), and the note of the one gone went beside the other; then one whose message changed (an
-    amount in it), in their order. None for a finding new since. `previous`: each old row's cells of
+    amount in it), in their order; then one whose cell moved with its row (`_row_moved`). None for a
+    finding new since. `previous`: each old row's cells of
     ours (attr → value) and what the user's columns held. Both writers rewrote the whole row: the notes
     were lost at each run. A column of the key the table no longer has, or empty on every old row (put
     back as the message of a column missing advises), is left out of it: its old rows, empty there,
@@ -761,8 +762,37 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
             while queue and queue[0] in taken:
                 queue.popleft()
             if queue:
-                row[i] = queue.popleft()
+                row[i] = n = queue.popleft()
+                taken.add(n)
+    if "cellule" in key and "message" in found:
+        # a finding whose cell moved with its row (a row inserted above it: B19 became B20, « ligne 19 » in its
+        # message « ligne 20 »): the same in every other way, its note was dropped
+        rest = [a for a in key if a != "cellule"]
+        moved: dict[tuple, list[int]] = defaultdict(list)
+        for n, (ours, _theirs) in enumerate(previous):
+            if n not in taken:
+                moved[tuple(_key_text(ours.get(a)) for a in rest)].append(n)
+        for i, f in enumerate(findings):
+            if row[i] is None and (left := moved.get(tuple(_key_text(getattr(f, a)) for a in rest))):
+                n = next((n for n in left if n not in taken and _row_moved(previous[n][0], f)), None)
+                if n is not None:
+                    row[i] = n
+                    taken.add(n)
     return [None if n is None else previous[n][1] for n in row]
+
+
+_CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
+
+
+def _row_moved(ours: dict[str, Any], f: Finding) -> bool:
+    """Whether an old row of T_Controles (`ours`) said finding `f` before its row moved: a cell of the same
+    column on another row, and the same message but for that row's number where it said it."""
+    old, new = _CELL.match(_key_text(ours.get("cellule"))), _CELL.match(f.cellule or "")
+    if old is None or new is None or old[1].upper() != new[1].upper() or old[2] == new[2]:
+        return False
+    said, says = re.split(r"(\d+)", _key_text(ours.get("message"))), re.split(r"(\d+)", (f.message or "").strip())
+    return len(said) == len(says) and all(a == b or (k % 2 and (a, b) == (old[2], new[2]))
+                                          for k, (a, b) in enumerate(zip(said, says)))
 
 
 def controles_missing(missing: list[str], sheet: str) -> str:
