@@ -1369,6 +1369,26 @@ def test_controles_stretched_down_to_the_grids_end_still_lists_its_findings():
     assert [a["args"] for a in actions if a["func"] == "resizeTable"] == [[0, f"$A${r1}:$G${r1 + n}"]]
 
 
+def _drawn_as_excel_draws(path: Path, anchor) -> None:
+    """The drawing of the notes of `path` as Excel writes it: openpyxl's prefixes (ns0…) made Excel's (o, v, x),
+    and an anchor to each note, `anchor(row, column)` (0-based, as the drawing counts)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    for n in [n for n in parts if n.endswith(".vml")]:
+        text = parts[n].decode()
+        for ns, prefix in (("ns0", "o"), ("ns1", "v"), ("ns2", "x")):
+            text = text.replace(f"xmlns:{ns}=", f"xmlns:{prefix}=").replace(f"{ns}:", f"{prefix}:")
+        parts[n] = re.sub(r"<x:SizeWithCells />(.*?<x:Row>(\d+)</x:Row><x:Column>(\d+)</x:Column>)",
+                          lambda m: f"<x:SizeWithCells /><x:Anchor>\n {anchor(int(m[2]), int(m[3]))}</x:Anchor>{m[1]}",
+                          text, flags=re.S).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+
+
 def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
     """An Excel note (« à voir avec le maire ») on a line typed below T_Controles: the button's insertion
     moves it with its cell; `acv-xl valider --annoter` moved the line but left the note on its old cell —
@@ -1388,18 +1408,7 @@ def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_c
     assert ws.cell(r, c1).value == "Note du comité : revoir l'action 2.1"
     ws.cell(r, c1).comment = Comment("à voir avec le maire", "Moi")
     wb.save(path)
-    # the drawing as Excel writes it (openpyxl's prefixes ns0…, no anchor): its usual prefixes, an anchor
-    with zipfile.ZipFile(path) as z:
-        parts = {n: z.read(n) for n in z.namelist()}
-    for n in [n for n in parts if n.endswith(".vml")]:
-        text = parts[n].decode()
-        for ns, prefix in (("ns0", "o"), ("ns1", "v"), ("ns2", "x")):
-            text = text.replace(f"xmlns:{ns}=", f"xmlns:{prefix}=").replace(f"{ns}:", f"{prefix}:")
-        parts[n] = text.replace("<x:SizeWithCells />", f"<x:SizeWithCells /><x:Anchor>\n {c1}, 15, {r - 2}, 10, "
-                                f"{c1 + 2}, 15, {r + 3}, 4</x:Anchor>").encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for n, data in parts.items():
-            z.writestr(n, data)
+    _drawn_as_excel_draws(path, lambda _row, _col: f"{c1}, 15, {r - 2}, 10, {c1 + 2}, 15, {r + 3}, 4")
     report, grown, ws = _annotated(path, out, r1, r2)
     noted = [(x.row, x.column, x.value) for row in ws.iter_rows() for x in row
              if x.comment is not None and x.comment.text == "à voir avec le maire"]
@@ -1695,6 +1704,44 @@ def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
         == [None]
     assert kept_beside([({**old, "cellule": "B18", "message": f.message.replace("19", "18")}, "note")], [f]) == ["note"]
 
+
+def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_path):
+    """A note of the user's column of T_Controles with a hyperlink (to the file of the case) and an Excel comment
+    on it: `--annoter` moved the note to its finding's new row, deleted the link and left the comment on the old
+    row, shown beside another finding. Both now go with the note; those of a note whose finding is gone go too."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-liens.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    last, gone = ws.cell(r1 + len(findings), mine), ws.cell(r1 + len(findings) + 1, mine)  # the first finding's note
+    assert (ws.cell(last.row, c1 + 3).value, gone.value) == (findings[0].cellule, "Plus rien à faire")
+    last.hyperlink, last.comment = "https://example.org/dossier-1", Comment("Pièce demandée au porteur", "Agent")
+    gone.hyperlink, gone.comment = "https://example.org/dossier-2", Comment("Classé", "Agent")
+    wb.save(path)
+    box = lambda row, col: f"{col + 1}, 15, {row - 1}, 10, {col + 3}, 15, {row + 4}, 4"  # noqa: E731
+    _drawn_as_excel_draws(path, box)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    rows = range(r1 + 1, r1 + len(findings) + 2)
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).hyperlink and ws.cell(r, mine).hyperlink.target,
+             ws.cell(r, mine).comment and ws.cell(r, mine).comment.text) for r in rows] \
+        == [(findings[0].cellule, "https://example.org/dossier-1", "Pièce demandée au porteur")] \
+        + [(f.cellule, None, None) for f in findings[1:]] + [(None, None, None)]
+    with zipfile.ZipFile(out) as z:  # the note Excel shows (its drawing) is on the new row too (other sheets' aside)
+        vml = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".vml"))
+    shown = re.findall(r"<x:Anchor>([^<]*)</x:Anchor>.*?<x:Row>(\d+)</x:Row>\s*<x:Column>(\d+)</x:Column>", vml, re.S)
+    assert [(a.strip(), int(r) + 1) for a, r, c in shown if int(c) + 1 == mine] == [(box(r1, mine - 1), r1 + 1)]
+
+
 def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(tmp_path):
     """A time noted beside a finding (« 12:30 », formatted hh:mm) moved by the button to the row of its
     finding kept its value, not its cell's format: « 0,520833333 » — and the next run read that number. The
@@ -1726,6 +1773,7 @@ def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(
     annotate(path, out, validate_file(path), today=TODAY)
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     assert (ws.cell(last, mine).value, ws.cell(last, mine).number_format) == (time(12, 30), "hh:mm")
+
 
 def test_a_formula_noted_beside_a_finding_moves_as_its_value_with_the_button_and_in_the_annotated_copy(tmp_path):
     """A note of the user's column of T_Controles that is a formula (« ="Relancé le "&… ») moved with its finding

@@ -33,7 +33,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 from xml.etree import ElementTree as ET
 
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
@@ -340,17 +340,32 @@ class _Book:
         # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
         # a formula as the value it shows (`_as_value`), as the button writes it
         theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
-        carried: list[dict[int, ET.Element] | None] = []
+        carried: list[tuple[int, dict[int, ET.Element]] | None] = []  # (its old row, its cells)
         if theirs:
             shared = shared_strings(self.pkg, self.wb)
             carried = kept_beside([({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
-                                    {col: kept for col in theirs
-                                     if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
-                                     and (kept := _as_value(cell)) is not None})
+                                    (row, {col: kept for col in theirs
+                                           if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
+                                           and (kept := _as_value(cell)) is not None}))
                                    for row in range(first_data, old_last + 1)], findings)
+            # and their hyperlinks and notes (comments): a link deleted, a note left on its old row, shown
+            # beside another finding — or beside none, its finding gone
+            went = {saved[0]: first_data + i for i, saved in enumerate(carried) if saved}  # old row → new
+            links = [(h, went[r]) for h, (r, c) in self._cell_links(ws)
+                     if first_data <= r <= old_last and c in theirs and r in went]
+            _SheetNotes(self.pkg, ws, []).relocate(
+                lambda r, c: (r, c) if not (first_data <= r <= old_last and c in theirs)
+                else (went[r], c) if r in went else None)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
+        if theirs and links:
+            kept_links = ws.child("hyperlinks", create=True)
+            for h, row in links:
+                moved = _copy_el(h)
+                moved.set("ref", _a1(row, parse_cell(h.get("ref"))[1]))
+                kept_links.append(moved)
+            ws.touch()
 
         link_style: dict[str | None, str] = {}
         for i, f in enumerate(findings):
@@ -381,7 +396,7 @@ class _Book:
                 ws.cell(row, col).set("s", link_style[base])
 
         for i, saved in enumerate(carried):
-            for col, el in (saved or {}).items():
+            for col, el in (saved[1] if saved else {}).items():
                 cell = ws.cell(first_data + i, col)
                 cell.attrib.clear()
                 cell.attrib.update({**el.attrib, "r": _a1(first_data + i, col)})
@@ -484,6 +499,20 @@ class _Book:
         if len(links) == 0:
             ws.remove_child("hyperlinks")
         ws.touch()
+
+    @staticmethod
+    def _cell_links(ws: Worksheet) -> list[tuple[ET.Element, tuple[int, int]]]:
+        """The sheet's hyperlinks on one cell each, with that cell."""
+        links = ws.child("hyperlinks")
+        out = []
+        for h in links if links is not None else ():
+            try:
+                r1, c1, r2, c2 = parse_ref(h.get("ref", ""))
+            except ValueError:
+                continue
+            if (r1, c1) == (r2, c2):
+                out.append((h, (r1, c1)))
+        return out
 
     @staticmethod
     def _add_hyperlink(ws: Worksheet, row: int, col: int, location: str, display: str) -> None:
@@ -1003,49 +1032,63 @@ class _SheetNotes:
         """The notes of the cells `Worksheet.move_down` moved go with them, as Excel's insertion (the
         button's) moves them: a note on a line typed below T_Controles stayed on its old cell — now a
         finding's, the note shown over it — its line moved away without it."""
-        def among(r: int, c: int) -> bool:
-            return r >= first_row and c1 <= c <= c2
+        self.relocate(lambda r, c: (r + by, c) if r >= first_row and c1 <= c <= c2 else (r, c))
 
-        # the legacy notes, and the threaded comments of Excel 365 (each with its legacy note: both move)
+    def relocate(self, to: Callable[[int, int], tuple[int, int] | None]) -> None:
+        """Each note (legacy, and the threaded comment of Excel 365 with its legacy note) moved to the cell
+        `to` gives for its own, or deleted where it gives None."""
         parts = [t for _i, ty, t in self.pkg.relationships(self.ws.part)
                  if ty in (REL_COMMENTS, REL_THREADED_COMMENT) and self.pkg.has(t)]
         for name in parts:
-            moved = 0
-            for cm in self.pkg.xml(name).root.iter():
-                if cm.tag.rpartition("}")[2] not in ("comment", "threadedComment"):
-                    continue
-                try:
-                    r, c = parse_cell(cm.get("ref", ""))
-                except ValueError:
-                    continue
-                if among(r, c):
-                    cm.set("ref", _a1(r + by, c))
-                    moved += 1
-            if moved:
+            changed = False
+            for parent in list(self.pkg.xml(name).root.iter()):
+                for cm in list(parent):
+                    if cm.tag.rpartition("}")[2] not in ("comment", "threadedComment"):
+                        continue
+                    try:
+                        here = parse_cell(cm.get("ref", ""))
+                    except ValueError:
+                        continue
+                    there = to(*here)
+                    if there is None:
+                        parent.remove(cm)
+                    elif there != here:
+                        cm.set("ref", _a1(*there))
+                    changed = changed or there != here
+            if changed:
                 self.pkg.touch(name)
         text = self._vml_text()
         if text is None:
             return
 
-        def lower(m: re.Match) -> str:
+        def move(m: re.Match) -> str:
             shape = m.group(0)
             r, c = _VML_ROW.search(shape), _VML_COL.search(shape)
-            if not (_VML_NOTE.search(shape) and r and c and among(int(r.group(1)) + 1, int(c.group(1)) + 1)):
+            if not (_VML_NOTE.search(shape) and r and c):
                 return shape
-            shape = _VML_ROW.sub(f"<x:Row>{int(r.group(1)) + by}</x:Row>", shape, count=1)
+            here = (int(r.group(1)) + 1, int(c.group(1)) + 1)
+            there = to(*here)
+            if there is None:
+                return ""
+            if there == here:
+                return shape
+            dr, dc = there[0] - here[0], there[1] - here[1]
+            shape = _VML_ROW.sub(f"<x:Row>{there[0] - 1}</x:Row>", shape, count=1)
+            shape = _VML_COL.sub(f"<x:Column>{there[1] - 1}</x:Column>", shape, count=1)
 
             def anchor(a: re.Match) -> str:  # left col, offset, top row, offset, right col, offset, bottom row, offset
                 v = [x.strip() for x in a.group(1).split(",")]
                 if len(v) != 8 or not all(x.isdigit() for x in v):
                     return a.group(0)
-                v[2], v[6] = str(int(v[2]) + by), str(int(v[6]) + by)
+                for k, d in ((0, dc), (2, dr), (4, dc), (6, dr)):
+                    v[k] = str(max(int(v[k]) + d, 0))
                 return f"<x:Anchor>{', '.join(v)}</x:Anchor>"
 
             return _VML_ANCHOR.sub(anchor, shape, count=1)
 
-        lowered = _VML_SHAPE.sub(lower, text)
-        if lowered != text:
-            self.pkg.write_bytes(self.vml_rel[1], lowered.encode(self._vml_encoding, errors="surrogateescape"))
+        moved = _VML_SHAPE.sub(move, text)
+        if moved != text:
+            self.pkg.write_bytes(self.vml_rel[1], moved.encode(self._vml_encoding, errors="surrogateescape"))
 
     _vml_encoding = "utf-8"
 
