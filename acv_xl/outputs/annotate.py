@@ -69,6 +69,7 @@ from acv_xl.reading.ooxml import (
     shifted,
     xml_text,
 )
+from acv_xl.reading.read import exact_columns, header_texts
 from acv_xl.reading.source import a1 as _a1
 
 COMMENT_AUTHOR = "acv-xl"
@@ -737,8 +738,8 @@ def controles_columns(header: list) -> tuple[dict[str, int], list[str]]:
     renamed listed empty rows. A header merely close to ours (« Action », « Messages ») is not taken for
     it, as the reader's nearest-header match would: it may be the user's own column, whose notes follow
     their findings (`kept_beside`), and writing ours there would replace what they typed."""
-    texts = ["" if h is None else str(h).strip() for h in header]
-    found = {col.attr: texts.index(col.header) for col in layout.T_CONTROLES.columns if col.header in texts}
+    texts = header_texts(header)
+    found = exact_columns(texts, layout.T_CONTROLES)  # as the reader finds a table's columns, then folded
     folded = [fold(h) for h in texts]
     for col in layout.T_CONTROLES.columns:
         if col.attr not in found:
