@@ -854,7 +854,7 @@ def _copy_el(el: ET.Element) -> ET.Element:
 def _as_value(cell: ET.Element) -> ET.Element | None:
     """A copy of a note's cell of T_Controles to carry to another row: a formula as the value it showed (its
     references would point elsewhere once moved), as the « Valider » button, which receives values only,
-    writes it — it was left empty, the note lost; None for a formula of no value saved."""
+    writes it — it was left empty, the note lost; None for a formula of no value saved, or showing nothing."""
     el = _copy_el(cell)
     f = el.find(q("f"))
     if f is None:
@@ -863,7 +863,7 @@ def _as_value(cell: ET.Element) -> ET.Element | None:
     for attr in ("cm", "vm"):  # a dynamic array's metadata, of the formula gone
         el.attrib.pop(attr, None)
     v = el.find(q("v"))
-    if v is None:
+    if v is None or not v.text:  # (an empty <v/>: a program that saves no values writes one)
         return None
     if el.get("t") == "str":  # a formula's text: an inline string once no formula holds it
         at = list(el).index(v)
