@@ -1742,6 +1742,40 @@ def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_
     assert [(a.strip(), int(r) + 1) for a, r, c in shown if int(c) + 1 == mine] == [(box(r1, mine - 1), r1 + 1)]
 
 
+def test_a_note_column_filled_down_past_controles_keeps_its_formulas_below_in_the_annotated_copy(tmp_path):
+    """The user's column of T_Controles filled down past the table (`=SI(A4="Erreur";"à traiter";"")` … :
+    Excel keeps one shared formula, its text on its first cell only): `--annoter` cleared the table's rows,
+    that first cell with them, and the cells below still derived their formula from it — a file Excel
+    repairs. They now hold their own formula."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-colonne-recopiee.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    end = r1 + len(findings) + 1  # the table's last row (a finding since fixed), then five rows below it
+    for r in range(r1 + 1, end + 6):
+        ws.cell(r, mine).value, ws.cell(r, mine).number_format = f'=IF(A{r}="Erreur","à traiter","")', "General"
+    wb.save(path)
+    column = get_column_letter(mine)
+    _as_filled(path, f"{column}{r1 + 1}:{column}{end + 5}")
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    wb = openpyxl.load_workbook(out)
+    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    with zipfile.ZipFile(out) as z:
+        xml = z.read(part).decode()
+    assert not re.search(r'<f t="shared"', xml)
+    ws = wb[layout.Sheet.CONTROLES]
+    assert [ws.cell(r, mine).value for r in range(end + 1, end + 6)] \
+        == [f'=IF(A{r}="Erreur","à traiter","")' for r in range(end + 1, end + 6)]
+
 def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(tmp_path):
     """A time noted beside a finding (« 12:30 », formatted hh:mm) moved by the button to the row of its
     finding kept its value, not its cell's format: « 0,520833333 » — and the next run read that number. The

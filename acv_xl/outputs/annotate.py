@@ -357,6 +357,7 @@ class _Book:
             _SheetNotes(self.pkg, ws, []).relocate(
                 lambda r, c: (r, c) if not (first_data <= r <= old_last and c in theirs)
                 else (went[r], c) if r in went else None)
+        ws.unshare_leaving(first_data, c1, max(old_last, new_last) + totals_rows, c2)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
