@@ -1703,6 +1703,10 @@ def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
     assert kept_beside([({**old, "cellule": "B18", "message": f.message.replace("19", "18") + "!"}, "note")], [f]) \
         == [None]
     assert kept_beside([({**old, "cellule": "B18", "message": f.message.replace("19", "18")}, "note")], [f]) == ["note"]
+    # lines faulty alike, all a row lower: told apart by their cells alone, the note of one goes to no other
+    alike = [f.model_copy(update={"cellule": f"B{r}", "message": f"Ligne {r} : montant vide."}) for r in range(5, 9)]
+    previous = [({**old, "cellule": g.cellule, "message": g.message}, g.cellule) for g in alike[:3]]
+    assert kept_beside(previous, alike[1:]) == ["B6", "B7", None]
 
 
 def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_path):

@@ -797,33 +797,42 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
                 taken.add(n)
     if "cellule" in key and "message" in found:
         # a finding whose cell moved with its row (a row inserted above it: B19 became B20, « ligne 19 » in its
-        # message « ligne 20 »): the same in every other way, its note was dropped
+        # message « ligne 20 »): the same in every other way, its note was dropped. Only where its message, that
+        # row number aside, tells it from every other finding and old row: lines faulty alike (« Montant (€) »
+        # vide, ligne 5, 6, 7…) are told apart by their cells alone, and the note of one would go to another
         rest = [a for a in key if a != "cellule"]
-        moved: dict[tuple, list[int]] = defaultdict(list)
-        for n, (ours, _theirs) in enumerate(previous):
-            if n not in taken:
-                moved[tuple(_key_text(ours.get(a)) for a in rest)].append(n)
-        for i, f in enumerate(findings):
-            if row[i] is None and (left := moved.get(tuple(_key_text(getattr(f, a)) for a in rest))):
-                n = next((n for n in left if n not in taken and _row_moved(previous[n][0], f)), None)
-                if n is not None:
-                    row[i] = n
-                    taken.add(n)
+        was = [(tuple(_key_text(ours.get(a)) for a in rest), _moved_key(ours.get("cellule"), ours.get("message")))
+               for ours, _theirs in previous]
+        now = [(tuple(_key_text(getattr(f, a)) for a in rest), _moved_key(f.cellule, f.message)) for f in findings]
+        once_was, once_now = _once(was), _once(now)
+        by_key = {k: n for n, k in enumerate(was) if n not in taken and k in once_was}
+        for i, k in enumerate(now):
+            if row[i] is None and k in once_now and (n := by_key.get(k)) is not None:
+                row[i] = n
+                taken.add(n)
     return [None if n is None else previous[n][1] for n in row]
 
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 
-def _row_moved(ours: dict[str, Any], f: Finding) -> bool:
-    """Whether an old row of T_Controles (`ours`) said finding `f` before its row moved: a cell of the same
-    column on another row, and the same message but for that row's number where it said it."""
-    old, new = _CELL.match(_key_text(ours.get("cellule"))), _CELL.match(f.cellule or "")
-    if old is None or new is None or old[1].upper() != new[1].upper() or old[2] == new[2]:
-        return False
-    said, says = re.split(r"(\d+)", _key_text(ours.get("message"))), re.split(r"(\d+)", (f.message or "").strip())
-    return len(said) == len(says) and all(a == b or (k % 2 and (a, b) == (old[2], new[2]))
-                                          for k, (a, b) in enumerate(zip(said, says)))
+def _moved_key(cell: Any, message: Any) -> tuple[str, ...] | None:
+    """A finding as it stays when its row moves: its cell's column, and its message with that row's number
+    blanked wherever it says it (None for no single cell)."""
+    m = _CELL.match(_key_text(cell))
+    if m is None:
+        return None
+    parts = re.split(r"(\d+)", _key_text(message))
+    return (m[1].upper(), *("" if k % 2 and p == m[2] else p for k, p in enumerate(parts)))
+
+
+def _once(keys: list[tuple]) -> set[tuple]:
+    """The keys that occur once in `keys`, None-free."""
+    seen: dict[tuple, int] = defaultdict(int)
+    for k in keys:
+        if k[1] is not None:
+            seen[k] += 1
+    return {k for k, count in seen.items() if count == 1}
 
 
 def controles_missing(missing: list[str], sheet: str) -> str:
