@@ -1805,7 +1805,7 @@ def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(
     assert [row[mine - c1] for row in _written(actions, (i, r1, c1 - 1))][-1] == 0.5 + 0.5 / 24
     formats = {(a["start_row"] + 1, a["start_column"] + 1): a["args"][0] for a in actions
                if a["sheet_position"] == i and a["func"] == "setNumberFormat"}
-    assert formats == {(last, mine): "hh:mm", (r1 + 2, mine): "dd/mm/yyyy"}
+    assert formats == {(last, mine): "hh:mm"}  # the date, beside the same finding, keeps its format
 
     out = tmp_path / "annotee.xlsx"
     annotate(path, out, validate_file(path), today=TODAY)

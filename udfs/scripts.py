@@ -145,7 +145,9 @@ def _shown_as(value: Any) -> str | None:
     """The number format a note of the user's column needs where it moves to, for a time or a date (a
     number for Excel, shown by its cell's format), else None: its format stays in the cell it left — a
     time « 12:30 » showed « 0,520833333 » beside its finding, and the next run read that number (the
-    annotated copy moves the cell, its format with it)."""
+    annotated copy moves the cell, its format with it). Set only where the cell held no note of that
+    kind: one there (a date staying beside its finding, a column of dates) keeps the user's format
+    (« 12 mars 2026 »)."""
     if isinstance(value, time):
         return "hh:mm:ss" if value.second or value.microsecond else "hh:mm"
     if isinstance(value, datetime) and value.time() != time():
@@ -231,13 +233,15 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         theirs = [j for j in range(ncols) if j not in idx.values()]
         if theirs:
             width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
-            previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs])
-                        for row in map(width, block.rows)]
+            padded = [width(row) for row in block.rows]
+            previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs]) for row in padded]
             shown: dict[int, list[str | None]] = {j: [None] * n for j in theirs}  # column → format of each row
             for i, (row, kept) in enumerate(zip(rows, kept_beside(previous, findings))):
                 for j, v in zip(theirs, kept or ()):
                     row[j] = _carried(v)
-                    shown[j][i] = _shown_as(v)
+                    # (not where a note of its kind was: that cell's format shows it, maybe the user's own)
+                    if (fmt := _shown_as(v)) != (_shown_as(padded[i][j]) if i < old_n else None):
+                        shown[j][i] = fmt
         sh.range((r1 + 1, c1), (r1 + n, c2)).value = rows
         if theirs:
             _format_carried(sh, r1 + 1, c1, shown)
