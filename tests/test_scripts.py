@@ -1709,6 +1709,40 @@ def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
     assert kept_beside(previous, alike[1:]) == ["B6", "B7", None]
 
 
+def test_the_note_of_a_finding_fixed_goes_to_no_new_one_of_its_kind_on_another_line():
+    """« FEDER » corrected on line 18 of the plan and typed again on a new line 19 of the same action: the previous
+    run listed its finding on B18, this one on B19, the same message but for the row, and F23, below them, stayed
+    on F23 — no row was inserted. The note of the line fixed (« Vu, accepté ») went beside the new line's error,
+    taken for the same finding moved a row lower (on the button and in `--annoter`, which share this pairing).
+    It now goes with the finding gone; when F23 moved too (F22 before), the row did move, and both notes follow."""
+    from acv_xl.outputs.annotate import kept_beside
+
+    source = next(p for p in _faulty() if {"B19", "F23"} <= {f.cellule for f in validate_file(p).findings})
+    findings = validate_file(source).findings
+    f, g = (next(x for x in findings if x.cellule == c) for c in ("B19", "F23"))
+    assert "ligne 19" in f.message and "ligne 23" in g.message
+
+    def listed(x, row: int) -> dict:
+        column, was = x.cellule.rstrip("0123456789"), x.cellule[len(x.cellule.rstrip("0123456789")):]
+        return {"code": x.code, "feuille": x.feuille, "action": x.action, "cellule": f"{column}{row}",
+                "message": x.message.replace(f"ligne {was}", f"ligne {row}")}
+
+    others = [(({"code": x.code, "feuille": x.feuille, "action": x.action, "cellule": x.cellule, "message": x.message}),
+               x.cellule) for x in findings if x not in (f, g)]
+    fixed = [(listed(f, 18), "Vu, accepté"), (listed(g, 23), "Relancé le 3/12"), *others]
+    assert kept_beside(fixed, [f, g]) == [None, "Relancé le 3/12"]
+    moved = [(listed(f, 18), "Vu, accepté"), (listed(g, 22), "Relancé le 3/12"), *others]
+    assert kept_beside(moved, [f, g]) == ["Vu, accepté", "Relancé le 3/12"]
+    # a finding that stayed above it, or lines faulty alike that stayed below (told apart by their cells alone,
+    # they say nothing of a row moved), keep the note from following no more than before
+    above = [(listed(f, 18), "Vu, accepté"), (listed(g, 16), "Relancé le 3/12")]
+    assert kept_beside(above, [f, g.model_copy(update=listed(g, 16))]) == ["Vu, accepté", "Relancé le 3/12"]
+    alike = [g.model_copy(update=listed(g, r)) for r in (30, 31)]
+    assert kept_beside([(listed(f, 18), "Vu, accepté"), *((listed(a, a_row), a_row) for a, a_row in
+                                                          zip(alike, (30, 31)))], [f, *alike]) \
+        == ["Vu, accepté", 30, 31]
+
+
 def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_path):
     """A note of the user's column of T_Controles with a hyperlink (to the file of the case) and an Excel comment
     on it: `--annoter` moved the note to its finding's new row, deleted the link and left the comment on the old

@@ -767,7 +767,7 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     carried from the row the same finding held: same code, sheet, cell and action, and the same message
     first — two findings may share the rest (two columns of a table deleted: two STR-04 on its first
     cell), and the note of the one gone went beside the other; then one whose message changed (an
-    amount in it), in their order; then one whose cell moved with its row (`_row_moved`). None for a
+    amount in it), in their order; then one whose cell moved with its row (`_moved_key`). None for a
     finding new since. `previous`: each old row's cells of
     ours (attr → value) and what the user's columns held. Both writers rewrote the whole row: the notes
     were lost at each run. A column of the key the table no longer has, or empty on every old row (put
@@ -805,9 +805,20 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
                for ours, _theirs in previous]
         now = [(tuple(_key_text(getattr(f, a)) for a in rest), _moved_key(f.cellule, f.message)) for f in findings]
         once_was, once_now = _once(was), _once(now)
+        # and only below the last row of its sheet where such a finding, told from every other, stayed on its
+        # cell: no row was inserted or deleted above that one, so none above this finding either — « FEDER »
+        # corrected on line 19 and typed again on a new line 20, F23 unchanged below: two lines, and the note
+        # of the one fixed (« vu, accepté ») went beside the other's error
+        still: dict[str, int] = defaultdict(int)  # sheet → that row
+        for i, n in enumerate(row):
+            if n is not None and was[n] == now[i] and now[i] in once_now and now[i] in once_was:
+                sheet = _key_text(previous[n][0].get("feuille"))
+                still[sheet] = max(still[sheet], _row_of(findings[i].cellule))
         by_key = {k: n for n, k in enumerate(was) if n not in taken and k in once_was}
         for i, k in enumerate(now):
-            if row[i] is None and k in once_now and (n := by_key.get(k)) is not None:
+            if row[i] is None and k in once_now and (n := by_key.get(k)) is not None \
+                    and min(_row_of(previous[n][0].get("cellule")), _row_of(findings[i].cellule)) \
+                    > still[_key_text(previous[n][0].get("feuille"))]:
                 row[i] = n
                 taken.add(n)
     return [None if n is None else previous[n][1] for n in row]
@@ -824,6 +835,11 @@ def _moved_key(cell: Any, message: Any) -> tuple[str, ...] | None:
         return None
     parts = re.split(r"(\d+)", _key_text(message))
     return (m[1].upper(), *("" if k % 2 and p == m[2] else p for k, p in enumerate(parts)))
+
+
+def _row_of(cell: Any) -> int:
+    """The row of a single cell (`_moved_key` found one)."""
+    return int(_CELL.match(_key_text(cell))[2])
 
 
 def _once(keys: list[tuple]) -> set[tuple]:
