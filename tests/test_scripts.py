@@ -1847,6 +1847,39 @@ def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(
     assert (ws.cell(last, mine).value, ws.cell(last, mine).number_format) == (time(12, 30), "hh:mm")
 
 
+def test_a_number_noted_beside_a_finding_is_not_shown_as_a_date_where_one_stood(tmp_path):
+    """A number noted beside a finding (« 3 » relances) moved by the button onto the row where a date stood kept
+    that row's date format: « 03/01/1900 » — and the next run read it as that date, carried on as one, the
+    user's 3 gone for good. The button now shows it as a number there, as `--annoter`, which moves the cell
+    whole, keeps it."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-nombre.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the date on the first row, beside the last finding; the number beside the first, which lands there
+    last = r1 + len(findings)
+    assert ws.cell(r1 + 1, mine).is_date and ws.cell(last, mine).number_format == "General"
+    ws.cell(last, mine).value = 3
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert [f.cellule for f in report.findings] == [f.cellule for f in findings]
+    assert [row[mine - c1] for row in _written(actions, (i, r1, c1 - 1))][0] == 3
+    formats = {(a["start_row"] + 1, a["start_column"] + 1): a["args"][0] for a in actions
+               if a["sheet_position"] == i and a["func"] == "setNumberFormat"}
+    assert formats == {(r1 + 1, mine): "General", (last, mine): "dd/mm/yyyy"}  # the time stays on its row
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert (ws.cell(r1 + 1, mine).value, ws.cell(r1 + 1, mine).is_date) == (3, False)
+
+
 def test_a_formula_noted_beside_a_finding_moves_as_its_value_with_the_button_and_in_the_annotated_copy(tmp_path):
     """A note of the user's column of T_Controles that is a formula (« ="Relancé le "&… ») moved with its finding
     as the value it showed on the button (which receives values only), and was left empty by `--annoter`: the

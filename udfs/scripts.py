@@ -155,8 +155,21 @@ def _shown_as(value: Any) -> str | None:
     return FMT_DATE if isinstance(value, date) else None
 
 
+def _format_moved(value: Any, before: Any) -> str | None:
+    """The number format to set where the note `value` lands, on a cell that held `before` (None: a row new to
+    the table): `_shown_as`, set only where that cell held no note of its kind; « General » for a number where a
+    date or a time stood — the format left there showed a 3 as « 03/01/1900 », and the next run read it as that
+    date; else None, the cell's format kept."""
+    fmt, had = _shown_as(value), _shown_as(before)
+    if fmt == had:
+        return None
+    if fmt is None and had is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "General"
+    return fmt
+
+
 def _format_carried(sh, first_row: int, c1: int, shown: dict[int, list[str | None]]) -> None:
-    """The formats of `_shown_as` set on the notes moved (`shown`: column offset → format of each row from
+    """The formats of `_format_moved` set on the notes moved (`shown`: column offset → format of each row from
     `first_row`), one write per run of rows of the same format."""
     for j, formats in shown.items():
         start = 0
@@ -239,9 +252,7 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
             for i, (row, kept) in enumerate(zip(rows, kept_beside(previous, findings))):
                 for j, v in zip(theirs, kept or ()):
                     row[j] = _carried(v)
-                    # (not where a note of its kind was: that cell's format shows it, maybe the user's own)
-                    if (fmt := _shown_as(v)) != (_shown_as(padded[i][j]) if i < old_n else None):
-                        shown[j][i] = fmt
+                    shown[j][i] = _format_moved(v, padded[i][j] if i < old_n else None)
         sh.range((r1 + 1, c1), (r1 + n, c2)).value = rows
         if theirs:
             _format_carried(sh, r1 + 1, c1, shown)
