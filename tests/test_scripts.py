@@ -1780,6 +1780,47 @@ def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_
     assert [(a.strip(), int(r) + 1) for a, r, c in shown if int(c) + 1 == mine] == [(box(r1, mine - 1), r1 + 1)]
 
 
+def test_an_excel_comment_on_an_empty_cell_below_controles_moves_down_as_the_table_grows(tmp_path):
+    """An Excel comment on an empty cell just below T_Controles, in the user's column: the table grown by
+    `--annoter` over that row left it there, shown beside a finding — and when the note of another finding, its
+    own comment with it, came to that row, the cell held two comments: a file Excel repairs, deleting them. It now
+    moves down with the cells below, as a chart there does and Excel's insertion moves it."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-commentaire-dessous.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the previous run listed two findings, the last one first: its note, commented, goes to the third row
+    kept = [[ws.cell(r, c).value for c in range(c1, mine + 1)] for r in (r1 + 1, r1 + 2)]
+    assert kept[0][3] == findings[-1].cellule and len(findings) == 3
+    for r in range(r1 + 1, r1 + len(findings) + 2):
+        for c in range(c1, mine + 1):
+            ws.cell(r, c).value = kept[r - r1 - 1][c - c1] if r <= r1 + 2 else None
+    ws.cell(r1 + 1, mine).comment = Comment("Pièce demandée au porteur", "Agent")
+    ws.cell(r1 + 3, mine).comment = Comment("À revoir au comité", "Agent")
+    t = ws.tables[layout.T_CONTROLES.name]
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + 2}"
+    wb.save(path)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws.cell(r, c1 + 3).value for r in range(r1 + 1, r1 + 4)] == [f.cellule for f in findings]
+    assert {(r, ws.cell(r, mine).comment.text) for r in range(r1 + 1, r1 + 6) if ws.cell(r, mine).comment} \
+        == {(r1 + 3, "Pièce demandée au porteur"), (r1 + 4, "À revoir au comité")}
+    with zipfile.ZipFile(out) as z:
+        refs = [re.findall(r'<comment ref="([A-Z]+[0-9]+)"', z.read(n).decode()) for n in z.namelist()
+                if re.fullmatch(r"xl/comments/?\w*\.xml", n)]
+    assert all(len(set(r)) == len(r) for r in refs)  # one comment a cell
+
+
 def test_a_note_column_filled_down_past_controles_keeps_its_formulas_below_in_the_annotated_copy(tmp_path):
     """The user's column of T_Controles filled down past the table (`=SI(A4="Erreur";"à traiter";"")` … :
     Excel keeps one shared formula, its text on its first cell only): `--annoter` cleared the table's rows,

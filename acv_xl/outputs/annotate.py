@@ -33,7 +33,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, Iterator, Protocol, TypeVar
 from xml.etree import ElementTree as ET
 
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
@@ -323,11 +323,14 @@ class _Book:
         new_end = new_last + totals_rows
         # (a merged range there too, even empty: the findings were written under it, half of each hidden)
         blocks = self._blocks_below(ws, part, table_part, r2 + 1) if new_end > r2 else []
-        # (a chart put under the table too, on empty cells: the findings were written under it, hidden)
+        # (a chart put under the table too, on empty cells: the findings were written under it, hidden; and an
+        # Excel comment on an empty cell, shown beside a finding — two on one cell once a note's came there)
         if new_end > r2 and (any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
                                  for col, cell in ws.cells.get(r, {}).items())
                              or any(br1 <= new_end and bc1 <= c2 and bc2 >= c1 for br1, bc1, _br2, bc2 in blocks)
-                             or self._drawn_on(part, r2 + 1, new_end, c1, c2)):
+                             or self._drawn_on(part, r2 + 1, new_end, c1, c2)
+                             or any(r2 < r <= new_end and c1 <= c <= c2
+                                    for r, c in _SheetNotes(self.pkg, ws, []).cells())):
             lo, hi = moved_columns(r2 + 1, c1, c2, blocks)
             ws.move_down(r2 + 1, lo, hi, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
@@ -1061,29 +1064,36 @@ class _SheetNotes:
         finding's, the note shown over it — its line moved away without it."""
         self.relocate(lambda r, c: (r + by, c) if r >= first_row and c1 <= c <= c2 else (r, c))
 
+    def cells(self) -> set[tuple[int, int]]:
+        """The cells holding a note."""
+        return {here for *_found, here in self._notes()}
+
+    def _notes(self) -> Iterator[tuple[str, ET.Element, ET.Element, tuple[int, int]]]:
+        """(its part, its parent, its element, its cell) of each note, legacy or threaded."""
+        for name in [t for _i, ty, t in self.pkg.relationships(self.ws.part)
+                     if ty in (REL_COMMENTS, REL_THREADED_COMMENT) and self.pkg.has(t)]:
+            for parent in list(self.pkg.xml(name).root.iter()):
+                for cm in list(parent):
+                    if cm.tag.rpartition("}")[2] in ("comment", "threadedComment"):
+                        try:
+                            yield name, parent, cm, parse_cell(cm.get("ref", ""))
+                        except ValueError:
+                            continue
+
     def relocate(self, to: Callable[[int, int], tuple[int, int] | None]) -> None:
         """Each note (legacy, and the threaded comment of Excel 365 with its legacy note) moved to the cell
         `to` gives for its own, or deleted where it gives None."""
-        parts = [t for _i, ty, t in self.pkg.relationships(self.ws.part)
-                 if ty in (REL_COMMENTS, REL_THREADED_COMMENT) and self.pkg.has(t)]
-        for name in parts:
-            changed = False
-            for parent in list(self.pkg.xml(name).root.iter()):
-                for cm in list(parent):
-                    if cm.tag.rpartition("}")[2] not in ("comment", "threadedComment"):
-                        continue
-                    try:
-                        here = parse_cell(cm.get("ref", ""))
-                    except ValueError:
-                        continue
-                    there = to(*here)
-                    if there is None:
-                        parent.remove(cm)
-                    elif there != here:
-                        cm.set("ref", _a1(*there))
-                    changed = changed or there != here
-            if changed:
-                self.pkg.touch(name)
+        changed: set[str] = set()
+        for name, parent, cm, here in self._notes():
+            there = to(*here)
+            if there is None:
+                parent.remove(cm)
+            elif there != here:
+                cm.set("ref", _a1(*there))
+            if there != here:
+                changed.add(name)
+        for name in changed:
+            self.pkg.touch(name)
         text = self._vml_text()
         if text is None:
             return
