@@ -1821,6 +1821,52 @@ def test_an_excel_comment_on_an_empty_cell_below_controles_moves_down_as_the_tab
     assert all(len(set(r)) == len(r) for r in refs)  # one comment a cell
 
 
+def test_the_comment_and_the_link_of_controles_totals_row_go_with_it_in_the_annotated_copy(tmp_path):
+    """A totals row the user added to T_Controles, a comment and a link on its cell of their column: `--annoter`
+    moved the totals row under the findings, but left its comment on the old row — beside a finding, and when
+    the note of another finding came there with its own comment, two on one cell, a file Excel repairs — and
+    deleted its link. Both now go with the row."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-total.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the previous run listed two findings, the last one first: its note, commented, goes to the third row
+    kept = [[ws.cell(r, c).value for c in range(c1, mine + 1)] for r in (r1 + 1, r1 + 2)]
+    assert kept[0][3] == findings[-1].cellule and len(findings) == 3
+    for r in range(r1 + 1, r1 + len(findings) + 2):
+        for c in range(c1, mine + 1):
+            ws.cell(r, c).value = kept[r - r1 - 1][c - c1] if r <= r1 + 2 else None
+    ws.cell(r1 + 1, mine).comment = Comment("Pièce demandée au porteur", "Agent")
+    total = ws.cell(r1 + 3, mine)
+    ws.cell(r1 + 3, c1).value, total.value = "Total", 2
+    total.comment, total.hyperlink = Comment("Compte des suites", "Agent"), "https://example.org/suivi"
+    t = ws.tables[layout.T_CONTROLES.name]
+    t.ref, t.totalsRowCount = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + 3}", 1
+    t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + 2}"
+    wb.save(path)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws.cell(r, c1 + 3).value for r in range(r1 + 1, r1 + 4)] == [f.cellule for f in findings]
+    assert (ws.cell(r1 + 4, c1).value, ws.cell(r1 + 4, mine).value) == ("Total", 2)
+    assert {(r, ws.cell(r, mine).comment.text) for r in range(r1 + 1, r1 + 6) if ws.cell(r, mine).comment} \
+        == {(r1 + 3, "Pièce demandée au porteur"), (r1 + 4, "Compte des suites")}
+    assert [r for r in range(r1 + 1, r1 + 6) if ws.cell(r, mine).hyperlink] == [r1 + 4]
+    with zipfile.ZipFile(out) as z:
+        refs = [re.findall(r'<comment ref="([A-Z]+[0-9]+)"', z.read(n).decode()) for n in z.namelist()
+                if re.fullmatch(r"xl/comments/?\w*\.xml", n)]
+    assert all(len(set(r)) == len(r) for r in refs)  # one comment a cell
+
+
 def test_a_note_column_filled_down_past_controles_keeps_its_formulas_below_in_the_annotated_copy(tmp_path):
     """The user's column of T_Controles filled down past the table (`=SI(A4="Erreur";"à traiter";"")` … :
     Excel keeps one shared formula, its text on its first cell only): `--annoter` cleared the table's rows,

@@ -345,6 +345,8 @@ class _Book:
         # a formula as the value it shows (`_as_value`), as the button writes it
         theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
         carried: list[tuple[int, dict[int, ET.Element]] | None] = []  # (its old row, its cells)
+        # old row → new: of the totals row (its cells moved under the findings below), and of each note kept
+        went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
         if theirs:
             shared = shared_strings(self.pkg, self.wb)
             carried = kept_beside([({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
@@ -352,19 +354,24 @@ class _Book:
                                            if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
                                            and (kept := _as_value(cell)) is not None}))
                                    for row in range(first_data, old_last + 1)], findings)
-            # and their hyperlinks and notes (comments): a link deleted, a note left on its old row, shown
-            # beside another finding — or beside none, its finding gone
-            went = {saved[0]: first_data + i for i, saved in enumerate(carried) if saved}  # old row → new
-            links = [(h, went[r]) for h, (r, c) in self._cell_links(ws)
-                     if first_data <= r <= old_last and c in theirs and r in went]
+            went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
+
+        def follows(r: int, c: int) -> bool:  # a cell of the totals row, or a note of the user's columns
+            return (c1 <= c <= c2 and old_last < r <= old_last + totals_rows) or (first_data <= r <= old_last
+                                                                                   and c in theirs)
+
+        # their hyperlinks and notes (comments) go too: a link deleted, a note left on its old row, shown beside
+        # another finding (or, a note's coming there, two on one cell, which Excel repairs) — or beside none, its
+        # finding gone
+        links = [(h, went[r]) for h, (r, c) in self._cell_links(ws) if follows(r, c) and r in went]
+        if theirs or totals_rows:
             _SheetNotes(self.pkg, ws, []).relocate(
-                lambda r, c: (r, c) if not (first_data <= r <= old_last and c in theirs)
-                else (went[r], c) if r in went else None)
+                lambda r, c: (r, c) if not follows(r, c) else (went[r], c) if r in went else None)
         ws.unshare_leaving(first_data, c1, max(old_last, new_last) + totals_rows, c2)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
-        if theirs and links:
+        if links:
             kept_links = ws.child("hyperlinks", create=True)
             for h, row in links:
                 moved = _copy_el(h)
