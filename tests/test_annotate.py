@@ -824,3 +824,28 @@ def test_status_names_scoped_to_their_sheet_and_its_copy_are_written_where_the_r
     assert cell(written[Sheet.ACCUEIL], "acv_statut") == STATUT_VALIDE
     assert cell(written[Sheet.ACCUEIL], "acv_empreinte") == report.empreinte
     assert cell(written["Accueil (2)"], "acv_statut") != STATUT_VALIDE  # the user's copy, left alone
+
+
+@pytest.mark.parametrize("saved, carried", [
+    ("<f>2*3</f><v/>", None),  # no value saved (a program that computes none writes an empty one)
+    ('<f>""</f><v></v>', None),
+    ("<f>2*3</f><v>6</v>", "<v>6</v>"),
+    ('<f>"a"&amp;"b"</f><v>ab</v>', '<is><t>ab</t></is>'),
+], ids=["vide", "vide-texte", "nombre", "texte"])
+def test_a_formula_note_of_controles_is_carried_as_the_value_it_shows_or_not_at_all(saved, carried):
+    """A formula of the user's column of T_Controles goes to its finding's new row as the value it shows; one
+    that shows nothing, or whose file saved no value, carries nothing: it was copied with an empty <v/>, no
+    number, into a cell of no type (a number's)."""
+    from xml.etree import ElementTree as ET
+
+    from acv_xl.outputs.annotate import _as_value
+    from acv_xl.reading.ooxml import NS_MAIN
+
+    kind = ' t="str"' if "&amp;" in saved or '""' in saved else ""
+    cell = ET.fromstring(f'<c xmlns="{NS_MAIN}" r="H4" s="3"{kind}>{saved}</c>')
+    out = _as_value(cell)
+    if carried is None:
+        assert out is None
+    else:
+        text = re.sub(r"(</?)\w+:", r"\1", re.sub(r' xmlns:\w+="[^"]*"', "", ET.tostring(out).decode()))
+        assert "<f>" not in text and text.endswith(f">{carried}</c>") and 's="3"' in text

@@ -1369,6 +1369,26 @@ def test_controles_stretched_down_to_the_grids_end_still_lists_its_findings():
     assert [a["args"] for a in actions if a["func"] == "resizeTable"] == [[0, f"$A${r1}:$G${r1 + n}"]]
 
 
+def _drawn_as_excel_draws(path: Path, anchor) -> None:
+    """The drawing of the notes of `path` as Excel writes it: openpyxl's prefixes (ns0…) made Excel's (o, v, x),
+    and an anchor to each note, `anchor(row, column)` (0-based, as the drawing counts)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    for n in [n for n in parts if n.endswith(".vml")]:
+        text = parts[n].decode()
+        for ns, prefix in (("ns0", "o"), ("ns1", "v"), ("ns2", "x")):
+            text = text.replace(f"xmlns:{ns}=", f"xmlns:{prefix}=").replace(f"{ns}:", f"{prefix}:")
+        parts[n] = re.sub(r"<x:SizeWithCells />(.*?<x:Row>(\d+)</x:Row><x:Column>(\d+)</x:Column>)",
+                          lambda m: f"<x:SizeWithCells /><x:Anchor>\n {anchor(int(m[2]), int(m[3]))}</x:Anchor>{m[1]}",
+                          text, flags=re.S).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+
+
 def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_copy(tmp_path):
     """An Excel note (« à voir avec le maire ») on a line typed below T_Controles: the button's insertion
     moves it with its cell; `acv-xl valider --annoter` moved the line but left the note on its old cell —
@@ -1388,18 +1408,7 @@ def test_a_users_note_on_a_line_below_controles_moves_with_it_in_the_annotated_c
     assert ws.cell(r, c1).value == "Note du comité : revoir l'action 2.1"
     ws.cell(r, c1).comment = Comment("à voir avec le maire", "Moi")
     wb.save(path)
-    # the drawing as Excel writes it (openpyxl's prefixes ns0…, no anchor): its usual prefixes, an anchor
-    with zipfile.ZipFile(path) as z:
-        parts = {n: z.read(n) for n in z.namelist()}
-    for n in [n for n in parts if n.endswith(".vml")]:
-        text = parts[n].decode()
-        for ns, prefix in (("ns0", "o"), ("ns1", "v"), ("ns2", "x")):
-            text = text.replace(f"xmlns:{ns}=", f"xmlns:{prefix}=").replace(f"{ns}:", f"{prefix}:")
-        parts[n] = text.replace("<x:SizeWithCells />", f"<x:SizeWithCells /><x:Anchor>\n {c1}, 15, {r - 2}, 10, "
-                                f"{c1 + 2}, 15, {r + 3}, 4</x:Anchor>").encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for n, data in parts.items():
-            z.writestr(n, data)
+    _drawn_as_excel_draws(path, lambda _row, _col: f"{c1}, 15, {r - 2}, 10, {c1 + 2}, 15, {r + 3}, 4")
     report, grown, ws = _annotated(path, out, r1, r2)
     noted = [(x.row, x.column, x.value) for row in ws.iter_rows() for x in row
              if x.comment is not None and x.comment.text == "à voir avec le maire"]
@@ -1660,6 +1669,351 @@ def test_a_users_own_column_of_controles_keeps_each_note_beside_its_finding(tmp_
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + len(findings) + 2)] \
         == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]
+
+
+def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
+    """A row inserted in the plan above two faulty lines: their findings are the same, on B20 and F24 where the
+    previous run listed them on B19 and F23 (« ligne 19 » now « ligne 20 »), and the notes beside them were
+    dropped by the button and by `--annoter`. They now follow them; one of another column stays behind."""
+    import re
+
+    import openpyxl
+
+    source = next(p for p in _faulty() if {"B19", "F23"} <= {f.cellule for f in validate_file(p).findings})
+    path = tmp_path / "controles-ligne-inseree.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(source, path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    for r in range(r1 + 1, r1 + len(findings) + 1):  # as listed before the row was inserted: a row higher
+        cell, message = ws.cell(r, c1 + 3), ws.cell(r, c1 + 5)
+        if m := re.fullmatch(r"([A-Z]+)(\d+)", cell.value or ""):
+            if cell.value in ("B19", "F23"):
+                before = int(m[2]) - 1
+                cell.value, message.value = f"{m[1]}{before}", message.value.replace(f"ligne {m[2]}", f"ligne {before}")
+                assert str(before + 1) not in message.value
+    wb.save(path)
+    _notes_follow_their_findings(path, tmp_path / "annotee.xlsx", notes, c1, r1, mine)
+
+    # the same finding on a cell of another column, or whose message changed elsewhere too: not taken for it
+    from acv_xl.outputs.annotate import kept_beside
+
+    f = next(f for f in findings if f.cellule == "B19")
+    old = {"code": f.code, "feuille": f.feuille, "action": f.action}
+    assert kept_beside([({**old, "cellule": "C18", "message": f.message.replace("19", "18")}, "note")], [f]) == [None]
+    assert kept_beside([({**old, "cellule": "B18", "message": f.message.replace("19", "18") + "!"}, "note")], [f]) \
+        == [None]
+    assert kept_beside([({**old, "cellule": "B18", "message": f.message.replace("19", "18")}, "note")], [f]) == ["note"]
+    # lines faulty alike, all a row lower: told apart by their cells alone, the note of one goes to no other
+    alike = [f.model_copy(update={"cellule": f"B{r}", "message": f"Ligne {r} : montant vide."}) for r in range(5, 9)]
+    previous = [({**old, "cellule": g.cellule, "message": g.message}, g.cellule) for g in alike[:3]]
+    assert kept_beside(previous, alike[1:]) == ["B6", "B7", None]
+
+
+def test_the_note_of_a_finding_fixed_goes_to_no_new_one_of_its_kind_on_another_line():
+    """« FEDER » corrected on line 18 of the plan and typed again on a new line 19 of the same action: the previous
+    run listed its finding on B18, this one on B19, the same message but for the row, and F23, below them, stayed
+    on F23 — no row was inserted. The note of the line fixed (« Vu, accepté ») went beside the new line's error,
+    taken for the same finding moved a row lower (on the button and in `--annoter`, which share this pairing).
+    It now goes with the finding gone; when F23 moved too (F22 before), the row did move, and both notes follow."""
+    from acv_xl.outputs.annotate import kept_beside
+
+    source = next(p for p in _faulty() if {"B19", "F23"} <= {f.cellule for f in validate_file(p).findings})
+    findings = validate_file(source).findings
+    f, g = (next(x for x in findings if x.cellule == c) for c in ("B19", "F23"))
+    assert "ligne 19" in f.message and "ligne 23" in g.message
+
+    def listed(x, row: int) -> dict:
+        column, was = x.cellule.rstrip("0123456789"), x.cellule[len(x.cellule.rstrip("0123456789")):]
+        return {"code": x.code, "feuille": x.feuille, "action": x.action, "cellule": f"{column}{row}",
+                "message": x.message.replace(f"ligne {was}", f"ligne {row}")}
+
+    others = [(({"code": x.code, "feuille": x.feuille, "action": x.action, "cellule": x.cellule, "message": x.message}),
+               x.cellule) for x in findings if x not in (f, g)]
+    fixed = [(listed(f, 18), "Vu, accepté"), (listed(g, 23), "Relancé le 3/12"), *others]
+    assert kept_beside(fixed, [f, g]) == [None, "Relancé le 3/12"]
+    moved = [(listed(f, 18), "Vu, accepté"), (listed(g, 22), "Relancé le 3/12"), *others]
+    assert kept_beside(moved, [f, g]) == ["Vu, accepté", "Relancé le 3/12"]
+    # a finding that stayed above it, or lines faulty alike that stayed below (told apart by their cells alone,
+    # they say nothing of a row moved), keep the note from following no more than before
+    above = [(listed(f, 18), "Vu, accepté"), (listed(g, 16), "Relancé le 3/12")]
+    assert kept_beside(above, [f, g.model_copy(update=listed(g, 16))]) == ["Vu, accepté", "Relancé le 3/12"]
+    alike = [g.model_copy(update=listed(g, r)) for r in (30, 31)]
+    assert kept_beside([(listed(f, 18), "Vu, accepté"), *((listed(a, a_row), a_row) for a, a_row in
+                                                          zip(alike, (30, 31)))], [f, *alike]) \
+        == ["Vu, accepté", 30, 31]
+
+
+def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_path):
+    """A note of the user's column of T_Controles with a hyperlink (to the file of the case) and an Excel comment
+    on it: `--annoter` moved the note to its finding's new row, deleted the link and left the comment on the old
+    row, shown beside another finding. Both now go with the note; those of a note whose finding is gone go too."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-liens.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    last, gone = ws.cell(r1 + len(findings), mine), ws.cell(r1 + len(findings) + 1, mine)  # the first finding's note
+    assert (ws.cell(last.row, c1 + 3).value, gone.value) == (findings[0].cellule, "Plus rien à faire")
+    last.hyperlink, last.comment = "https://example.org/dossier-1", Comment("Pièce demandée au porteur", "Agent")
+    gone.hyperlink, gone.comment = "https://example.org/dossier-2", Comment("Classé", "Agent")
+    wb.save(path)
+    box = lambda row, col: f"{col + 1}, 15, {row - 1}, 10, {col + 3}, 15, {row + 4}, 4"  # noqa: E731
+    _drawn_as_excel_draws(path, box)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    rows = range(r1 + 1, r1 + len(findings) + 2)
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).hyperlink and ws.cell(r, mine).hyperlink.target,
+             ws.cell(r, mine).comment and ws.cell(r, mine).comment.text) for r in rows] \
+        == [(findings[0].cellule, "https://example.org/dossier-1", "Pièce demandée au porteur")] \
+        + [(f.cellule, None, None) for f in findings[1:]] + [(None, None, None)]
+    with zipfile.ZipFile(out) as z:  # the note Excel shows (its drawing) is on the new row too (other sheets' aside)
+        vml = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".vml"))
+    shown = re.findall(r"<x:Anchor>([^<]*)</x:Anchor>.*?<x:Row>(\d+)</x:Row>\s*<x:Column>(\d+)</x:Column>", vml, re.S)
+    assert [(a.strip(), int(r) + 1) for a, r, c in shown if int(c) + 1 == mine] == [(box(r1, mine - 1), r1 + 1)]
+
+
+def test_an_excel_comment_on_an_empty_cell_below_controles_moves_down_as_the_table_grows(tmp_path):
+    """An Excel comment on an empty cell just below T_Controles, in the user's column: the table grown by
+    `--annoter` over that row left it there, shown beside a finding — and when the note of another finding, its
+    own comment with it, came to that row, the cell held two comments: a file Excel repairs, deleting them. It now
+    moves down with the cells below, as a chart there does and Excel's insertion moves it."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-commentaire-dessous.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the previous run listed two findings, the last one first: its note, commented, goes to the third row
+    kept = [[ws.cell(r, c).value for c in range(c1, mine + 1)] for r in (r1 + 1, r1 + 2)]
+    assert kept[0][3] == findings[-1].cellule and len(findings) == 3
+    for r in range(r1 + 1, r1 + len(findings) + 2):
+        for c in range(c1, mine + 1):
+            ws.cell(r, c).value = kept[r - r1 - 1][c - c1] if r <= r1 + 2 else None
+    ws.cell(r1 + 1, mine).comment = Comment("Pièce demandée au porteur", "Agent")
+    ws.cell(r1 + 3, mine).comment = Comment("À revoir au comité", "Agent")
+    t = ws.tables[layout.T_CONTROLES.name]
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + 2}"
+    wb.save(path)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws.cell(r, c1 + 3).value for r in range(r1 + 1, r1 + 4)] == [f.cellule for f in findings]
+    assert {(r, ws.cell(r, mine).comment.text) for r in range(r1 + 1, r1 + 6) if ws.cell(r, mine).comment} \
+        == {(r1 + 3, "Pièce demandée au porteur"), (r1 + 4, "À revoir au comité")}
+    with zipfile.ZipFile(out) as z:
+        refs = [re.findall(r'<comment ref="([A-Z]+[0-9]+)"', z.read(n).decode()) for n in z.namelist()
+                if re.fullmatch(r"xl/comments/?\w*\.xml", n)]
+    assert all(len(set(r)) == len(r) for r in refs)  # one comment a cell
+
+
+def test_the_comment_and_the_link_of_controles_totals_row_go_with_it_in_the_annotated_copy(tmp_path):
+    """A totals row the user added to T_Controles, a comment and a link on its cell of their column: `--annoter`
+    moved the totals row under the findings, but left its comment on the old row — beside a finding, and when
+    the note of another finding came there with its own comment, two on one cell, a file Excel repairs — and
+    deleted its link. Both now go with the row."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-total.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the previous run listed two findings, the last one first: its note, commented, goes to the third row
+    kept = [[ws.cell(r, c).value for c in range(c1, mine + 1)] for r in (r1 + 1, r1 + 2)]
+    assert kept[0][3] == findings[-1].cellule and len(findings) == 3
+    for r in range(r1 + 1, r1 + len(findings) + 2):
+        for c in range(c1, mine + 1):
+            ws.cell(r, c).value = kept[r - r1 - 1][c - c1] if r <= r1 + 2 else None
+    ws.cell(r1 + 1, mine).comment = Comment("Pièce demandée au porteur", "Agent")
+    total = ws.cell(r1 + 3, mine)
+    ws.cell(r1 + 3, c1).value, total.value = "Total", 2
+    total.comment, total.hyperlink = Comment("Compte des suites", "Agent"), "https://example.org/suivi"
+    t = ws.tables[layout.T_CONTROLES.name]
+    t.ref, t.totalsRowCount = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + 3}", 1
+    t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + 2}"
+    wb.save(path)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws.cell(r, c1 + 3).value for r in range(r1 + 1, r1 + 4)] == [f.cellule for f in findings]
+    assert (ws.cell(r1 + 4, c1).value, ws.cell(r1 + 4, mine).value) == ("Total", 2)
+    assert {(r, ws.cell(r, mine).comment.text) for r in range(r1 + 1, r1 + 6) if ws.cell(r, mine).comment} \
+        == {(r1 + 3, "Pièce demandée au porteur"), (r1 + 4, "Compte des suites")}
+    assert [r for r in range(r1 + 1, r1 + 6) if ws.cell(r, mine).hyperlink] == [r1 + 4]
+    with zipfile.ZipFile(out) as z:
+        refs = [re.findall(r'<comment ref="([A-Z]+[0-9]+)"', z.read(n).decode()) for n in z.namelist()
+                if re.fullmatch(r"xl/comments/?\w*\.xml", n)]
+    assert all(len(set(r)) == len(r) for r in refs)  # one comment a cell
+
+
+def test_a_note_column_filled_down_past_controles_keeps_its_formulas_below_in_the_annotated_copy(tmp_path):
+    """The user's column of T_Controles filled down past the table (`=SI(A4="Erreur";"à traiter";"")` … :
+    Excel keeps one shared formula, its text on its first cell only): `--annoter` cleared the table's rows,
+    that first cell with them, and the cells below still derived their formula from it — a file Excel
+    repairs. They now hold their own formula."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-colonne-recopiee.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    end = r1 + len(findings) + 1  # the table's last row (a finding since fixed), then five rows below it
+    for r in range(r1 + 1, end + 6):
+        ws.cell(r, mine).value, ws.cell(r, mine).number_format = f'=IF(A{r}="Erreur","à traiter","")', "General"
+    wb.save(path)
+    column = get_column_letter(mine)
+    _as_filled(path, f"{column}{r1 + 1}:{column}{end + 5}")
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    wb = openpyxl.load_workbook(out)
+    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    with zipfile.ZipFile(out) as z:
+        xml = z.read(part).decode()
+    assert not re.search(r'<f t="shared"', xml)
+    ws = wb[layout.Sheet.CONTROLES]
+    assert [ws.cell(r, mine).value for r in range(end + 1, end + 6)] \
+        == [f'=IF(A{r}="Erreur","à traiter","")' for r in range(end + 1, end + 6)]
+
+def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(tmp_path):
+    """A time noted beside a finding (« 12:30 », formatted hh:mm) moved by the button to the row of its
+    finding kept its value, not its cell's format: « 0,520833333 » — and the next run read that number. The
+    button now formats the cell it lands in as a time (a date as a date), as `--annoter` moves the cell
+    whole."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-heure.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the time on the first row, beside the finding the run lists last: it moves down, onto a cell of no format
+    (first, second), last = (ws.cell(r1 + k, mine) for k in (1, 2)), r1 + len(findings)
+    first.value, second.value = second.value, first.value
+    first.number_format, second.number_format = "hh:mm", "dd/mm/yyyy"
+    assert ws.cell(last, mine).number_format == "General"
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert [row[mine - c1] for row in _written(actions, (i, r1, c1 - 1))][-1] == 0.5 + 0.5 / 24
+    formats = {(a["start_row"] + 1, a["start_column"] + 1): a["args"][0] for a in actions
+               if a["sheet_position"] == i and a["func"] == "setNumberFormat"}
+    assert formats == {(last, mine): "hh:mm"}  # the date, beside the same finding, keeps its format
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert (ws.cell(last, mine).value, ws.cell(last, mine).number_format) == (time(12, 30), "hh:mm")
+
+
+def test_a_number_noted_beside_a_finding_is_not_shown_as_a_date_where_one_stood(tmp_path):
+    """A number noted beside a finding (« 3 » relances) moved by the button onto the row where a date stood kept
+    that row's date format: « 03/01/1900 » — and the next run read it as that date, carried on as one, the
+    user's 3 gone for good. The button now shows it as a number there, as `--annoter`, which moves the cell
+    whole, keeps it."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-nombre.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the date on the first row, beside the last finding; the number beside the first, which lands there
+    last = r1 + len(findings)
+    assert ws.cell(r1 + 1, mine).is_date and ws.cell(last, mine).number_format == "General"
+    ws.cell(last, mine).value = 3
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    i = _index(payload, layout.Sheet.CONTROLES)
+    assert [f.cellule for f in report.findings] == [f.cellule for f in findings]
+    assert [row[mine - c1] for row in _written(actions, (i, r1, c1 - 1))][0] == 3
+    formats = {(a["start_row"] + 1, a["start_column"] + 1): a["args"][0] for a in actions
+               if a["sheet_position"] == i and a["func"] == "setNumberFormat"}
+    assert formats == {(r1 + 1, mine): "General", (last, mine): "dd/mm/yyyy"}  # the time stays on its row
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert (ws.cell(r1 + 1, mine).value, ws.cell(r1 + 1, mine).is_date) == (3, False)
+
+
+def test_a_formula_noted_beside_a_finding_moves_as_its_value_with_the_button_and_in_the_annotated_copy(tmp_path):
+    """A note of the user's column of T_Controles that is a formula (« ="Relancé le "&… ») moved with its finding
+    as the value it showed on the button (which receives values only), and was left empty by `--annoter`: the
+    note lost in the copy. Both now carry its value, a text as a number."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, formulas = tmp_path / "controles-formule.xlsx", tmp_path / "formules.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], formulas)
+    wb = openpyxl.load_workbook(formulas)
+    ws = wb[layout.Sheet.CONTROLES]
+    first, second = ws.cell(r1 + 1, mine), ws.cell(r1 + 2, mine)  # beside the last finding and the one before
+    first.value, second.value = '="Relancé le "&"3/12"', "=1+2"
+    first.number_format = second.number_format = "General"
+    wb.save(formulas)
+    # the values Excel saves with its formulas (openpyxl writes none)
+    cached = {first.coordinate: (' t="str"', "Relancé le 3/12"), second.coordinate: ("", "3")}
+
+    def saved(m):
+        kind, value = cached[m[1].decode()]
+        return b'<c r="%s"%s%s><f>%s</f><v>%s</v>' % (m[1], m[2], kind.encode(), m[3], value.encode())
+
+    with zipfile.ZipFile(formulas) as z, zipfile.ZipFile(path, "w") as out:
+        part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+        for name in z.namelist():
+            data = z.read(name)
+            if name == part:
+                data, n = re.subn(rb'<c r="(%s|%s)"([^>]*)><f>(.*?)</f><v\s*/?>(?:</v>)?'
+                                  % (first.coordinate.encode(), second.coordinate.encode()), saved, data)
+                assert n == 2
+            out.writestr(name, data)
+    notes[findings[-1].cellule], notes[findings[-2].cellule] = "Relancé le 3/12", 3
+    landed = {f.cellule: r for r, f in enumerate(findings, start=r1 + 1)}
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    assert [f.cellule for f in report.findings] == [f.cellule for f in findings]
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert [row[mine - c1] for row in written] == [notes[f.cellule] for f in findings]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert {c: ws.cell(r, mine).value for c, r in landed.items()} == {f.cellule: notes[f.cellule] for f in findings}
 
 
 @pytest.mark.parametrize("below", [2, 400], ids=["sous-le-tableau", "plus-bas"])

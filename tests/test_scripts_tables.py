@@ -416,8 +416,14 @@ class _ComRange:
     def merge_cells(self):
         self.calls.append(self.box)
         r1, c1, r2, c2 = self.box
-        inside = [self._area(r, c) is not None for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
-        return True if all(inside) else False if not any(inside) else None
+        # the cells of merged areas within the range (areas never overlap), counted without a pass over them
+        inside = sum(max(0, min(r2, a[2]) - max(r1, a[0]) + 1) * max(0, min(c2, a[3]) - max(c1, a[1]) + 1)
+                     for a in self.areas)
+        return True if inside == (r2 - r1 + 1) * (c2 - c1 + 1) else False if not inside else None
+
+    @property
+    def sheet(self):
+        return _ComSheet(self.areas, self.calls)
 
     @property
     def columns(self):
@@ -430,6 +436,7 @@ class _ComRange:
 
     @property
     def merge_area(self):
+        self.calls.append(self.box)
         return _ComRange(self.areas, *self._area(*self.box[:2]), self.calls)
 
     @property
@@ -438,6 +445,16 @@ class _ComRange:
 
         r1, c1, r2, c2 = self.box
         return f"${col(c1)}${r1}:${col(c2)}${r2}"
+
+
+class _ComSheet:
+    """The sheet of `_ComRange`s: `range((r1, c1), (r2, c2))` as xlwings' `Sheet.range`."""
+
+    def __init__(self, areas, calls):
+        self.areas, self.calls = areas, calls
+
+    def range(self, first, last=None):
+        return _ComRange(self.areas, *first, *(last or first), self.calls)
 
 
 def test_merged_cells_of_a_table_are_found_on_the_desktop_as_from_the_file():
@@ -451,6 +468,18 @@ def test_merged_cells_of_a_table_are_found_on_the_desktop_as_from_the_file():
     assert _merged_areas(table) == ["A4:A6", "B8:C8"]  # (the findings are sorted by cell, whichever reader)
 
 
+
+
+def test_merged_cells_of_a_long_column_are_found_in_a_few_calls_to_excel():
+    """A merge in a column below T_Controles (or in a table) had every cell of that column asked over COM,
+    twice, down to the sheet's last used row: 200 000 calls for one merge on a sheet of 100 000 rows, at
+    each Valider. The column is now asked by halves, a merged cell giving its whole range."""
+    from udfs.xw_source import _merged_areas
+
+    calls: list = []
+    areas = [(50_000, 2, 50_002, 3), (99_999, 2, 100_000, 2), (7, 5, 7, 7)]
+    assert _merged_areas(_ComRange(areas, 3, 1, 100_000, 7, calls)) == ["E7:G7", "B50000:C50002", "B99999:B100000"]
+    assert len(calls) <= 1_000  # (283: some 34 a merge and column it meets; 200 000 and more before)
 
 @pytest.mark.parametrize("names_follow", [True, False], ids=["noms-suivis", "noms-orphelins"])
 def test_a_renamed_projet_sheet_and_its_named_cells(base, tmp_path, names_follow):
@@ -1018,8 +1047,6 @@ def test_merged_cells_below_controles_are_found_on_the_desktop_none_from_the_add
     """What the button must move down below T_Controles (`XwSource.merged_boxes`): on the desktop the merged
     ranges meeting its columns, read from Excel (one call when there is none), whole even where they reach
     past them; from the add-in, none (its payload says nothing of merges)."""
-    from types import SimpleNamespace
-
     from udfs.xw_source import XwSource
 
     calls: list = []
@@ -1028,7 +1055,7 @@ def test_merged_cells_below_controles_are_found_on_the_desktop_none_from_the_add
         src = XwSource(None)
         src._values = {"Contrôles": [[None] * 12 for _ in range(40)]}
         src._sent = sent
-        src.sheet = lambda _name: SimpleNamespace(range=lambda a, b: _ComRange(areas, *a, *b, calls))
+        src.sheet = lambda _name: _ComSheet(areas, calls)
         return src
 
     assert source([]).merged_boxes("Contrôles", 6, 1, 7) == [] and len(calls) == 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
 from acv_xl.outputs.annotate import (controles_columns, controles_missing, kept_beside, moved_columns, past_the_grid,
                                      within_cap)
-from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, fit_cell
+from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
 from acv_xl.reading.source import TableBlock
 
 from .xw_source import XwSource
@@ -141,6 +141,45 @@ def _carried(value: Any) -> Any:
     return as_text(_fits(value))
 
 
+def _shown_as(value: Any) -> str | None:
+    """The number format a note of the user's column needs where it moves to, for a time or a date (a
+    number for Excel, shown by its cell's format), else None: its format stays in the cell it left — a
+    time « 12:30 » showed « 0,520833333 » beside its finding, and the next run read that number (the
+    annotated copy moves the cell, its format with it). Set only where the cell held no note of that
+    kind: one there (a date staying beside its finding, a column of dates) keeps the user's format
+    (« 12 mars 2026 »)."""
+    if isinstance(value, time):
+        return "hh:mm:ss" if value.second or value.microsecond else "hh:mm"
+    if isinstance(value, datetime) and value.time() != time():
+        return FMT_DATE + " hh:mm"
+    return FMT_DATE if isinstance(value, date) else None
+
+
+def _format_moved(value: Any, before: Any) -> str | None:
+    """The number format to set where the note `value` lands, on a cell that held `before` (None: a row new to
+    the table): `_shown_as`, set only where that cell held no note of its kind; « General » for a number where a
+    date or a time stood — the format left there showed a 3 as « 03/01/1900 », and the next run read it as that
+    date; else None, the cell's format kept."""
+    fmt, had = _shown_as(value), _shown_as(before)
+    if fmt == had:
+        return None
+    if fmt is None and had is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "General"
+    return fmt
+
+
+def _format_carried(sh, first_row: int, c1: int, shown: dict[int, list[str | None]]) -> None:
+    """The formats of `_format_moved` set on the notes moved (`shown`: column offset → format of each row from
+    `first_row`), one write per run of rows of the same format."""
+    for j, formats in shown.items():
+        start = 0
+        for i in range(1, len(formats) + 1):
+            if i == len(formats) or formats[i] != formats[start]:
+                if formats[start] is not None:
+                    sh.range((first_row + start, c1 + j), (first_row + i - 1, c1 + j)).number_format = formats[start]
+                start = i
+
+
 def _fits(text: Any) -> Any:
     """`text` cut to what a cell holds (`fit_cell`), room left for the apostrophe `as_text` may add:
     Excel refuses the whole write of Contrôles for one cell past it — no finding listed at all."""
@@ -207,12 +246,16 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         theirs = [j for j in range(ncols) if j not in idx.values()]
         if theirs:
             width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
-            previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs])
-                        for row in map(width, block.rows)]
-            for row, kept in zip(rows, kept_beside(previous, findings)):
+            padded = [width(row) for row in block.rows]
+            previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs]) for row in padded]
+            shown: dict[int, list[str | None]] = {j: [None] * n for j in theirs}  # column → format of each row
+            for i, (row, kept) in enumerate(zip(rows, kept_beside(previous, findings))):
                 for j, v in zip(theirs, kept or ()):
                     row[j] = _carried(v)
+                    shown[j][i] = _format_moved(v, padded[i][j] if i < old_n else None)
         sh.range((r1 + 1, c1), (r1 + n, c2)).value = rows
+        if theirs:
+            _format_carried(sh, r1 + 1, c1, shown)
     if old_n > n or n == 0:
         first_stale = r1 + 1 + n
         sh.range((first_stale, c1), (r1 + max(old_n, 1), c2)).clear_contents()

@@ -18,7 +18,7 @@ from acv_xl.contract import layout
 from acv_xl.contract import model
 from acv_xl.contract.layout import Table
 from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, is_blank, officejs_date, parse_choice
-from acv_xl.reading.read import renamed_header
+from acv_xl.reading.read import exact_columns, header_texts, renamed_header
 from acv_xl.reading.source import TableBlock
 from acv_xl.reading.totals_row import typed_cells
 
@@ -102,16 +102,11 @@ def _clean(raw: Any) -> Any:
     return raw
 
 
-def _texts(header: Sequence[Any]) -> list[str]:
-    return ["" if h is None else str(h).strip() for h in header]
-
-
 def header_index(header: Sequence[Any], table: Table) -> dict[str, int]:
     """attr → column position, by header text (spaces around it aside), as the command line reads a
     table: a header typed in another case or without its accents (« MONTANT (€) ») is no column of ours
     there (STR-04, its amounts not read, « renommez l'en-tête »), and the functions summed it all the same."""
-    texts = _texts(header)
-    return {col.attr: texts.index(col.header) for col in table.columns if col.header in texts}
+    return exact_columns(header_texts(header), table)
 
 
 # Parsed tables by content. Excel calls the functions of a sheet one by one, each with the same
@@ -190,7 +185,7 @@ def rows(value: Any, cls: type[model.Ligne], needed: Sequence[str] = (),
                 # hidden header row nor as one column missing
                 raise UdfError(f"la plage reçue est le tableau {other.name}, pas {table.name} : à cette place, "
                                f"la fonction attend {table.name}[#Tout] (vérifiez l'ordre des arguments).")
-            spare = [h for j, h in enumerate(_texts(data[0])) if j not in index.values()]
+            spare = [h for j, h in enumerate(header_texts(data[0])) if j not in index.values()]
             if (renamed := renamed_header(table.header(attr), spare)) is not None:
                 # the command line's STR-04 and its advice, rather than a total of a column it does not read
                 raise UdfError(f"colonne « {table.header(attr)} » introuvable dans {table.name} ; une colonne "

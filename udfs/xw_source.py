@@ -28,24 +28,42 @@ def _payload_values(sheet) -> list[list[Any]] | None:
 
 
 def _merged_areas(rng) -> list[str]:
-    """The merged ranges of a table's range (« B5:B7 »), on the desktop (COM):
-    one call when there is none, the common case (Excel refuses to merge cells in a table; a file
+    """The merged ranges of a range (« B5:B7 »: a table's, or the cells below T_Controles), on the desktop
+    (COM): one call when there is none, the common case (Excel refuses to merge cells in a table; a file
     written by another program may hold some: STR-08, as the file reader finds them). The add-in's
     payload says nothing of merges: on the server, none is found."""
     try:
         if rng.merge_cells is False:
             return []
+        r1, c1, r2, c2 = parse_range(rng.address.replace("$", ""))
         found: dict[str, tuple[int, int]] = {}
-        for column in rng.columns:
-            if column.merge_cells is False:
-                continue
-            for cell in column:
-                if cell.merge_cells:
-                    area = cell.merge_area.address.replace("$", "")
-                    found.setdefault(area, parse_range(area)[:2])
+        for col in range(c1, c2 + 1):
+            _merged_in_column(rng.sheet, col, r1, r2, found)
     except Exception:  # noqa: BLE001 — an engine that cannot tell: as the payload, none
         return []
     return sorted(found, key=found.__getitem__)
+
+
+def _merged_in_column(sheet, col: int, top: int, bottom: int, found: dict[str, tuple[int, int]]) -> None:
+    """Adds to `found` the merged ranges meeting rows top..bottom of column `col`, asked of Excel by halves:
+    a part holding none is one call (MergeCells False), a merged cell gives its whole range at once. Each
+    cell of a column holding a merge was asked in turn — two COM calls a cell down to the sheet's last used
+    row, some 200 000 for one merge on a sheet of 100 000 rows; now a few dozen a merge."""
+    todo = [(top, bottom)]
+    while todo:
+        a, b = todo.pop()
+        merged = sheet.range((a, col), (b, col)).merge_cells
+        if merged is False:
+            continue
+        if merged is True or a == b:  # its first cell merged: its whole range, then the rows below it
+            area = sheet.range((a, col), (a, col)).merge_area.address.replace("$", "")
+            box = parse_range(area)
+            found.setdefault(area, box[:2])
+            if max(box[2], a) < b:
+                todo.append((max(box[2], a) + 1, b))
+            continue
+        mid = (a + b) // 2  # a mix (MergeCells None): each half asked
+        todo += [(mid + 1, b), (a, mid)]
 
 
 def _column_names(table, width: int) -> list[str]:

@@ -33,7 +33,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Callable, Iterator, Protocol, TypeVar
 from xml.etree import ElementTree as ET
 
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
@@ -69,6 +69,7 @@ from acv_xl.reading.ooxml import (
     shifted,
     xml_text,
 )
+from acv_xl.reading.read import exact_columns, header_texts
 from acv_xl.reading.source import a1 as _a1
 
 COMMENT_AUTHOR = "acv-xl"
@@ -322,11 +323,14 @@ class _Book:
         new_end = new_last + totals_rows
         # (a merged range there too, even empty: the findings were written under it, half of each hidden)
         blocks = self._blocks_below(ws, part, table_part, r2 + 1) if new_end > r2 else []
-        # (a chart put under the table too, on empty cells: the findings were written under it, hidden)
+        # (a chart put under the table too, on empty cells: the findings were written under it, hidden; and an
+        # Excel comment on an empty cell, shown beside a finding — two on one cell once a note's came there)
         if new_end > r2 and (any(c1 <= col <= c2 and len(cell) for r in range(r2 + 1, new_end + 1)
                                  for col, cell in ws.cells.get(r, {}).items())
                              or any(br1 <= new_end and bc1 <= c2 and bc2 >= c1 for br1, bc1, _br2, bc2 in blocks)
-                             or self._drawn_on(part, r2 + 1, new_end, c1, c2)):
+                             or self._drawn_on(part, r2 + 1, new_end, c1, c2)
+                             or any(r2 < r <= new_end and c1 <= c <= c2
+                                    for r, c in _SheetNotes(self.pkg, ws, []).cells())):
             lo, hi = moved_columns(r2 + 1, c1, c2, blocks)
             ws.move_down(r2 + 1, lo, hi, new_end - r2,
                          next((n for n, sp in self.wb.sheets.items() if sp == part), None))
@@ -338,19 +342,42 @@ class _Book:
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
         # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
-        # a formula left behind (its references would point elsewhere once moved)
+        # a formula as the value it shows (`_as_value`), as the button writes it
         theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
-        carried: list[dict[int, ET.Element] | None] = []
+        carried: list[tuple[int, dict[int, ET.Element]] | None] = []  # (its old row, its cells)
+        # old row → new: of the totals row (its cells moved under the findings below), and of each note kept
+        went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
         if theirs:
             shared = shared_strings(self.pkg, self.wb)
             carried = kept_beside([({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
-                                    {col: _copy_el(cell) for col in theirs
-                                     if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
-                                     and cell.find(q("f")) is None})
+                                    (row, {col: kept for col in theirs
+                                           if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
+                                           and (kept := _as_value(cell)) is not None}))
                                    for row in range(first_data, old_last + 1)], findings)
+            went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
+
+        def follows(r: int, c: int) -> bool:  # a cell of the totals row, or a note of the user's columns
+            return (c1 <= c <= c2 and old_last < r <= old_last + totals_rows) or (first_data <= r <= old_last
+                                                                                   and c in theirs)
+
+        # their hyperlinks and notes (comments) go too: a link deleted, a note left on its old row, shown beside
+        # another finding (or, a note's coming there, two on one cell, which Excel repairs) — or beside none, its
+        # finding gone
+        links = [(h, went[r]) for h, (r, c) in self._cell_links(ws) if follows(r, c) and r in went]
+        if theirs or totals_rows:
+            _SheetNotes(self.pkg, ws, []).relocate(
+                lambda r, c: (r, c) if not follows(r, c) else (went[r], c) if r in went else None)
+        ws.unshare_leaving(first_data, c1, max(old_last, new_last) + totals_rows, c2)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
+        if links:
+            kept_links = ws.child("hyperlinks", create=True)
+            for h, row in links:
+                moved = _copy_el(h)
+                moved.set("ref", _a1(row, parse_cell(h.get("ref"))[1]))
+                kept_links.append(moved)
+            ws.touch()
 
         link_style: dict[str | None, str] = {}
         for i, f in enumerate(findings):
@@ -381,7 +408,7 @@ class _Book:
                 ws.cell(row, col).set("s", link_style[base])
 
         for i, saved in enumerate(carried):
-            for col, el in (saved or {}).items():
+            for col, el in (saved[1] if saved else {}).items():
                 cell = ws.cell(first_data + i, col)
                 cell.attrib.clear()
                 cell.attrib.update({**el.attrib, "r": _a1(first_data + i, col)})
@@ -484,6 +511,20 @@ class _Book:
         if len(links) == 0:
             ws.remove_child("hyperlinks")
         ws.touch()
+
+    @staticmethod
+    def _cell_links(ws: Worksheet) -> list[tuple[ET.Element, tuple[int, int]]]:
+        """The sheet's hyperlinks on one cell each, with that cell."""
+        links = ws.child("hyperlinks")
+        out = []
+        for h in links if links is not None else ():
+            try:
+                r1, c1, r2, c2 = parse_ref(h.get("ref", ""))
+            except ValueError:
+                continue
+            if (r1, c1) == (r2, c2):
+                out.append((h, (r1, c1)))
+        return out
 
     @staticmethod
     def _add_hyperlink(ws: Worksheet, row: int, col: int, location: str, display: str) -> None:
@@ -708,8 +749,8 @@ def controles_columns(header: list) -> tuple[dict[str, int], list[str]]:
     renamed listed empty rows. A header merely close to ours (« Action », « Messages ») is not taken for
     it, as the reader's nearest-header match would: it may be the user's own column, whose notes follow
     their findings (`kept_beside`), and writing ours there would replace what they typed."""
-    texts = ["" if h is None else str(h).strip() for h in header]
-    found = {col.attr: texts.index(col.header) for col in layout.T_CONTROLES.columns if col.header in texts}
+    texts = header_texts(header)
+    found = exact_columns(texts, layout.T_CONTROLES)  # as the reader finds a table's columns, then folded
     folded = [fold(h) for h in texts]
     for col in layout.T_CONTROLES.columns:
         if col.attr not in found:
@@ -736,7 +777,8 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     carried from the row the same finding held: same code, sheet, cell and action, and the same message
     first — two findings may share the rest (two columns of a table deleted: two STR-04 on its first
     cell), and the note of the one gone went beside the other; then one whose message changed (an
-    amount in it), in their order. None for a finding new since. `previous`: each old row's cells of
+    amount in it), in their order; then one whose cell moved with its row (`_moved_key`). None for a
+    finding new since. `previous`: each old row's cells of
     ours (attr → value) and what the user's columns held. Both writers rewrote the whole row: the notes
     were lost at each run. A column of the key the table no longer has, or empty on every old row (put
     back as the message of a column missing advises), is left out of it: its old rows, empty there,
@@ -761,8 +803,62 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
             while queue and queue[0] in taken:
                 queue.popleft()
             if queue:
-                row[i] = queue.popleft()
+                row[i] = n = queue.popleft()
+                taken.add(n)
+    if "cellule" in key and "message" in found:
+        # a finding whose cell moved with its row (a row inserted above it: B19 became B20, « ligne 19 » in its
+        # message « ligne 20 »): the same in every other way, its note was dropped. Only where its message, that
+        # row number aside, tells it from every other finding and old row: lines faulty alike (« Montant (€) »
+        # vide, ligne 5, 6, 7…) are told apart by their cells alone, and the note of one would go to another
+        rest = [a for a in key if a != "cellule"]
+        was = [(tuple(_key_text(ours.get(a)) for a in rest), _moved_key(ours.get("cellule"), ours.get("message")))
+               for ours, _theirs in previous]
+        now = [(tuple(_key_text(getattr(f, a)) for a in rest), _moved_key(f.cellule, f.message)) for f in findings]
+        once_was, once_now = _once(was), _once(now)
+        # and only below the last row of its sheet where such a finding, told from every other, stayed on its
+        # cell: no row was inserted or deleted above that one, so none above this finding either — « FEDER »
+        # corrected on line 19 and typed again on a new line 20, F23 unchanged below: two lines, and the note
+        # of the one fixed (« vu, accepté ») went beside the other's error
+        still: dict[str, int] = defaultdict(int)  # sheet → that row
+        for i, n in enumerate(row):
+            if n is not None and was[n] == now[i] and now[i] in once_now and now[i] in once_was:
+                sheet = _key_text(previous[n][0].get("feuille"))
+                still[sheet] = max(still[sheet], _row_of(findings[i].cellule))
+        by_key = {k: n for n, k in enumerate(was) if n not in taken and k in once_was}
+        for i, k in enumerate(now):
+            if row[i] is None and k in once_now and (n := by_key.get(k)) is not None \
+                    and min(_row_of(previous[n][0].get("cellule")), _row_of(findings[i].cellule)) \
+                    > still[_key_text(previous[n][0].get("feuille"))]:
+                row[i] = n
+                taken.add(n)
     return [None if n is None else previous[n][1] for n in row]
+
+
+_CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
+
+
+def _moved_key(cell: Any, message: Any) -> tuple[str, ...] | None:
+    """A finding as it stays when its row moves: its cell's column, and its message with that row's number
+    blanked wherever it says it (None for no single cell)."""
+    m = _CELL.match(_key_text(cell))
+    if m is None:
+        return None
+    parts = re.split(r"(\d+)", _key_text(message))
+    return (m[1].upper(), *("" if k % 2 and p == m[2] else p for k, p in enumerate(parts)))
+
+
+def _row_of(cell: Any) -> int:
+    """The row of a single cell (`_moved_key` found one)."""
+    return int(_CELL.match(_key_text(cell))[2])
+
+
+def _once(keys: list[tuple]) -> set[tuple]:
+    """The keys that occur once in `keys`, None-free."""
+    seen: dict[tuple, int] = defaultdict(int)
+    for k in keys:
+        if k[1] is not None:
+            seen[k] += 1
+    return {k for k, count in seen.items() if count == 1}
 
 
 def controles_missing(missing: list[str], sheet: str) -> str:
@@ -789,6 +885,33 @@ def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
 
 def _copy_el(el: ET.Element) -> ET.Element:
     return ET.fromstring(ET.tostring(el))
+
+
+def _as_value(cell: ET.Element) -> ET.Element | None:
+    """A copy of a note's cell of T_Controles to carry to another row: a formula as the value it showed (its
+    references would point elsewhere once moved), as the « Valider » button, which receives values only,
+    writes it — it was left empty, the note lost; None for a formula of no value saved, or showing nothing."""
+    el = _copy_el(cell)
+    f = el.find(q("f"))
+    if f is None:
+        return el
+    el.remove(f)
+    for attr in ("cm", "vm"):  # a dynamic array's metadata, of the formula gone
+        el.attrib.pop(attr, None)
+    v = el.find(q("v"))
+    if v is None or not v.text:  # (an empty <v/>: a program that saves no values writes one)
+        return None
+    if el.get("t") == "str":  # a formula's text: an inline string once no formula holds it
+        at = list(el).index(v)
+        el.remove(v)
+        el.set("t", "inlineStr")
+        is_ = ET.Element(q("is"))
+        el.insert(at, is_)
+        t = ET.SubElement(is_, q("t"))
+        t.text = v.text or ""
+        if t.text != t.text.strip() or "\n" in t.text:
+            t.set(q("space", NS_XML), "preserve")
+    return el
 
 
 def _int(value: str | None) -> int:
@@ -946,49 +1069,70 @@ class _SheetNotes:
         """The notes of the cells `Worksheet.move_down` moved go with them, as Excel's insertion (the
         button's) moves them: a note on a line typed below T_Controles stayed on its old cell — now a
         finding's, the note shown over it — its line moved away without it."""
-        def among(r: int, c: int) -> bool:
-            return r >= first_row and c1 <= c <= c2
+        self.relocate(lambda r, c: (r + by, c) if r >= first_row and c1 <= c <= c2 else (r, c))
 
-        # the legacy notes, and the threaded comments of Excel 365 (each with its legacy note: both move)
-        parts = [t for _i, ty, t in self.pkg.relationships(self.ws.part)
-                 if ty in (REL_COMMENTS, REL_THREADED_COMMENT) and self.pkg.has(t)]
-        for name in parts:
-            moved = 0
-            for cm in self.pkg.xml(name).root.iter():
-                if cm.tag.rpartition("}")[2] not in ("comment", "threadedComment"):
-                    continue
-                try:
-                    r, c = parse_cell(cm.get("ref", ""))
-                except ValueError:
-                    continue
-                if among(r, c):
-                    cm.set("ref", _a1(r + by, c))
-                    moved += 1
-            if moved:
-                self.pkg.touch(name)
+    def cells(self) -> set[tuple[int, int]]:
+        """The cells holding a note."""
+        return {here for *_found, here in self._notes()}
+
+    def _notes(self) -> Iterator[tuple[str, ET.Element, ET.Element, tuple[int, int]]]:
+        """(its part, its parent, its element, its cell) of each note, legacy or threaded."""
+        for name in [t for _i, ty, t in self.pkg.relationships(self.ws.part)
+                     if ty in (REL_COMMENTS, REL_THREADED_COMMENT) and self.pkg.has(t)]:
+            for parent in list(self.pkg.xml(name).root.iter()):
+                for cm in list(parent):
+                    if cm.tag.rpartition("}")[2] in ("comment", "threadedComment"):
+                        try:
+                            yield name, parent, cm, parse_cell(cm.get("ref", ""))
+                        except ValueError:
+                            continue
+
+    def relocate(self, to: Callable[[int, int], tuple[int, int] | None]) -> None:
+        """Each note (legacy, and the threaded comment of Excel 365 with its legacy note) moved to the cell
+        `to` gives for its own, or deleted where it gives None."""
+        changed: set[str] = set()
+        for name, parent, cm, here in self._notes():
+            there = to(*here)
+            if there is None:
+                parent.remove(cm)
+            elif there != here:
+                cm.set("ref", _a1(*there))
+            if there != here:
+                changed.add(name)
+        for name in changed:
+            self.pkg.touch(name)
         text = self._vml_text()
         if text is None:
             return
 
-        def lower(m: re.Match) -> str:
+        def move(m: re.Match) -> str:
             shape = m.group(0)
             r, c = _VML_ROW.search(shape), _VML_COL.search(shape)
-            if not (_VML_NOTE.search(shape) and r and c and among(int(r.group(1)) + 1, int(c.group(1)) + 1)):
+            if not (_VML_NOTE.search(shape) and r and c):
                 return shape
-            shape = _VML_ROW.sub(f"<x:Row>{int(r.group(1)) + by}</x:Row>", shape, count=1)
+            here = (int(r.group(1)) + 1, int(c.group(1)) + 1)
+            there = to(*here)
+            if there is None:
+                return ""
+            if there == here:
+                return shape
+            dr, dc = there[0] - here[0], there[1] - here[1]
+            shape = _VML_ROW.sub(f"<x:Row>{there[0] - 1}</x:Row>", shape, count=1)
+            shape = _VML_COL.sub(f"<x:Column>{there[1] - 1}</x:Column>", shape, count=1)
 
             def anchor(a: re.Match) -> str:  # left col, offset, top row, offset, right col, offset, bottom row, offset
                 v = [x.strip() for x in a.group(1).split(",")]
                 if len(v) != 8 or not all(x.isdigit() for x in v):
                     return a.group(0)
-                v[2], v[6] = str(int(v[2]) + by), str(int(v[6]) + by)
+                for k, d in ((0, dc), (2, dr), (4, dc), (6, dr)):
+                    v[k] = str(max(int(v[k]) + d, 0))
                 return f"<x:Anchor>{', '.join(v)}</x:Anchor>"
 
             return _VML_ANCHOR.sub(anchor, shape, count=1)
 
-        lowered = _VML_SHAPE.sub(lower, text)
-        if lowered != text:
-            self.pkg.write_bytes(self.vml_rel[1], lowered.encode(self._vml_encoding, errors="surrogateescape"))
+        moved = _VML_SHAPE.sub(move, text)
+        if moved != text:
+            self.pkg.write_bytes(self.vml_rel[1], moved.encode(self._vml_encoding, errors="surrogateescape"))
 
     _vml_encoding = "utf-8"
 

@@ -723,6 +723,34 @@ class Worksheet:
             row_el.remove(cells.pop(col))
             self.touch()
 
+    def unshare_leaving(self, r1: int, c1: int, r2: int, c2: int) -> None:
+        """Before the cells of rows r1..r2, columns c1..c2 are removed: a shared formula whose first cell (the
+        one holding its text) is among them and others not — a note column of T_Controles filled down past the
+        table — has each of its other cells given its own text; they derived it from a cell gone, and Excel
+        repaired the file."""
+        firsts: dict[str, tuple[str, str]] = {}  # si → (its text, its cell)
+        for r in range(r1, r2 + 1):
+            for col, c in self.cells.get(r, {}).items():
+                f = c.find(q("f"))
+                if c1 <= col <= c2 and f is not None and f.get("t") == "shared" and f.text and f.get("ref"):
+                    firsts[f.get("si")] = (f.text, _a1(r, col))
+        if not firsts:
+            return
+        for r, cells in self.cells.items():
+            for col, c in cells.items():
+                f = c.find(q("f"))
+                if f is None or f.get("t") != "shared" or f.get("si") not in firsts or (r1 <= r <= r2 and c1 <= col <= c2):
+                    continue
+                text, origin = firsts[f.get("si")]
+                try:
+                    f.text = _shared_text(text, origin, _a1(r, col))
+                except Exception:  # noqa: BLE001 — a formula the translator cannot read: left as written
+                    continue
+                for attr in ("t", "si", "ref"):
+                    f.attrib.pop(attr, None)
+                self.touched_formula = True
+        self.touch()
+
     def move_down(self, first_row: int, c1: int, c2: int, by: int, sheet_name: str | None = None) -> None:
         """The cells of columns c1..c2 from `first_row` down moved `by` rows lower, as Excel's « Insérer
         des cellules, décaler vers le bas » moves them: values, formats, formulas, and the merged ranges,
@@ -791,8 +819,6 @@ class Worksheet:
         notes', a cell naming a moved cell and another not, or the group itself cut by the move (a row filled
         right across the table's last column) — each get their own text, followed: the first cell's text
         alone follows, and the others named the cells the move had shifted. Their elements."""
-        from openpyxl.formula.translate import Translator
-
         # called once the cells have moved: where each was (what its text, derived from the first cell's
         # where it was, names); every cell of the moved columns that low is a moved one
         def before(r: int, col: int) -> int:
@@ -810,10 +836,7 @@ class Worksheet:
             if master is None or len(members) < 2:
                 continue
             was, at, mf = master
-
-            def own(text: str, origin: str, where: str) -> str:
-                return text if where == origin else Translator("=" + text, origin).translate_formula(where)[1:]
-
+            own = _shared_text
             try:
                 texts = {id(f): inside.follow(own(mf.text, was, w)) for w, _at, f in members}
                 lead = inside.follow(mf.text)
@@ -843,6 +866,13 @@ class Worksheet:
         if el is not None:
             self.root.remove(el)
             self.touch()
+
+
+def _shared_text(text: str, origin: str, where: str) -> str:
+    """The text of the cell `where` of a shared formula whose first cell `origin` holds `text`."""
+    from openpyxl.formula.translate import Translator
+
+    return text if where == origin else Translator("=" + text, origin).translate_formula(where)[1:]
 
 
 def shared_strings(pkg: Package, wb: Workbook) -> list[str]:

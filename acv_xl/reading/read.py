@@ -32,6 +32,17 @@ from acv_xl.reading import collector, totals_row
 from acv_xl.reading.source import Source, TableBlock, a1, col_letter
 
 
+def header_texts(header) -> list[str]:
+    """A header row's cells as texts, the spaces around them aside ("" for an empty cell)."""
+    return [h.strip() if isinstance(h, str) else "" if h is None else str(h) for h in header]
+
+
+def exact_columns(texts: list[str], table: layout.Table) -> dict[str, int]:
+    """attr → position in `texts` (`header_texts`) of each column of `table` headed there exactly as the template
+    heads it: how the reader, the functions and both writers of T_Controles first find a table's columns."""
+    return {col.attr: texts.index(col.header) for col in table.columns if col.header in texts}
+
+
 def renamed_header(expected: str, candidates: list[str]) -> str | None:
     """The header the user most likely renamed `expected` into (accents, case, spaces, a typo)."""
     target = fold(expected)
@@ -67,11 +78,8 @@ def _map_columns(table: layout.Table, block: TableBlock, conv: Convention) -> di
     known = _COMPLETE_HEADERS.get(key)
     if known is not None and known[0] is table.columns:
         return dict(known[1])  # the caller's own copy
-    found = [h.strip() if isinstance(h, str) else ("" if h is None else str(h)) for h in block.header]
-    index: dict[str, int] = {}
-    for col in table.columns:
-        if col.header in found:
-            index[col.attr] = found.index(col.header)
+    found = header_texts(block.header)
+    index = exact_columns(found, table)
     if len(index) == len(table.columns):  # nothing missing, nothing to record
         if not _header_kept(header):
             return index
