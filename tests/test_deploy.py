@@ -196,7 +196,10 @@ def test_nginx_sends_http_to_https_in_french():
     assert re.match(r"\s*if \(\$scheme = http\) \{\s*return 418;\s*\}", root), root
     assert re.search(r"^\s*error_page 418 497 =301 @acv_https;", text, re.M)
     body = re.search(r"location @acv_https \{(.*?)\}", text, re.S).group(1)
-    assert 'add_header Location "https://$host$request_uri" always;' in body
+    # to the certificate's name, never the request's Host (tried with nginx 1.22: « Host: exemple.fr » was sent
+    # to https://exemple.fr/…, a visit by the IP address to https://192.0.2.1/…, which no certificate covers)
+    assert 'add_header Location "https://$server_name$request_uri" always;' in body
+    assert re.search(r"^\s*server_name [a-z0-9.-]+;", text, re.M)  # one name: $server_name is the first
     assert 'default_type "text/plain; charset=utf-8";' in body
     message = re.search(r'return 200 "(.*?)\\n";', body).group(1)
     assert message == "Le serveur ACV de la préfecture ne répond qu'en HTTPS : utilisez son adresse en https://."
