@@ -507,3 +507,57 @@ def test_a_number_past_any_double_is_refused_in_a_body_of_any_encoding_json_read
     body = json.dumps({"func_name": "ACV_TOTAL_FINANCEUR", "args": [[["Montant"], [1e300], [12.5]], [["ETAT"]]]})
     with pytest.raises(server_calls.Refused, match="nombre hors des limites d'Excel \\(« 1e400 »\\)"):
         server_calls._loads(body.replace("1e+300", "1e400").encode(encoding), finite=True)
+
+
+def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_token(caplog):
+    """The add-in's public files need no token, and a client reading nothing of their answers keeps each
+    request for `--delai-reception` (served directly: the kernel's buffers hold a fraction of office.js, 1.6 Mo):
+    64 of them, from one address allowed 256 connections, took every place of a process — « Serveur occupé »
+    for each commune's « Valider » and functions, renewed every 30 s. Public reads now take half the places at
+    most; past it, a read is told « Serveur occupé », and the calls bearing a token keep the other half."""
+    import asyncio
+    import logging
+
+    from udfs.server_guard import BUSY
+
+    config = ServerConfig(tokens=Tokens(GOOD))
+    answered = []
+
+    async def app(scope, receive, send):  # a public file's answer never read; a call answered at once
+        if scope["method"] == "GET":
+            await app.stalled.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    guard = Guard(app, config)
+
+    def request(method: str):
+        scope = dict(_scope(method, host="h", authorization=f"Bearer {GOOD}", content_type="application/json"),
+                     path="/static/vendor/office-js/excel-web-16.00.js" if method == "GET" else
+                     "/xlwings/custom-functions-call")
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        answered.append(sent)
+        return guard(scope, receive, send)
+
+    async def main():
+        app.stalled = asyncio.Event()
+        readers = [asyncio.ensure_future(request("GET")) for _ in range(config.max_requests)]
+        await asyncio.sleep(0)
+        await request("POST")  # a commune's call, while the reads stall
+        app.stalled.set()
+        await asyncio.gather(*readers)
+
+    with caplog.at_level(logging.INFO, logger="acv_xl.serveur"):
+        asyncio.run(main())
+    statuses = [sent[0]["status"] for sent in answered]
+    assert statuses[-1] == 200  # the call: served
+    assert statuses[:-1].count(503) == config.max_requests - config.max_requests // 2  # the reads past half
+    assert all(sent[1]["body"].decode().strip() == BUSY for sent in answered[:-1] if sent[0]["status"] == 503)
+    assert guard.active == 0

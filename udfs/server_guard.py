@@ -171,6 +171,15 @@ class Guard:
         self.config = config
         self.entraid = entraid  # xlwings Server checks the Entra ID token itself (server_calls)
         self.active = 0  # requests being handled (one event loop per process: no lock)
+        self.public = 0  # of which reads of the add-in's public files (`public_limit`)
+
+    @property
+    def public_limit(self) -> int:
+        """Reads of the public files (GET, HEAD: no token) a process serves at once: half its places. A client
+        reading nothing of its answers holds each for `--delai-reception` (served directly, the kernel's buffers
+        take a fraction of office.js); 64 such reads, from one address, took every place — « Serveur occupé »
+        for every call bearing a token. The add-in's own reads end in milliseconds."""
+        return self.config.max_requests // 2
 
     # ------------------------------------------------------------------ decisions
     def origin_allowed(self, scope, origin: str) -> bool:
@@ -282,7 +291,8 @@ class Guard:
 
         watched_send = holding(send, framework_error, in_french)
 
-        if self.active >= self.config.max_requests:
+        public = scope["method"] in PUBLIC_METHODS
+        if self.active >= self.config.max_requests or (public and self.public >= self.public_limit):
             # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
             state["issue"] = "serveur_occupe"
             try:
@@ -291,6 +301,7 @@ class Guard:
                 self.log_line(scope, state, status["code"], time.perf_counter() - started)
             return
         self.active += 1
+        self.public += public
         try:
             refused = self.refusal(scope)
             if refused is not None:
@@ -326,6 +337,7 @@ class Guard:
             await self.app(scope, receive, watched_send)
         finally:
             self.active -= 1
+            self.public -= public
             self.log_line(scope, state, status["code"], time.perf_counter() - started)
 
     @staticmethod
