@@ -1217,16 +1217,19 @@ def test_valider_keeps_no_sheet_of_a_workbook_once_answered():
 
 
 def test_cells_of_excels_data_types_pass_the_check_of_cells(server):
-    """The values of Office data types (a number formatted by xlwings, a text, an error), which Excel sends as
-    objects: the check that refuses a forged object in a cell lets them through, read as xlwings reads them."""
+    """The values of Office data types (a number formatted by xlwings, a text, an error, an entity), which Excel
+    sends as objects: the check that refuses a forged object in a cell lets them through, read as xlwings reads
+    them — an entity without a basic value by its text, where xlwings' KeyError was « erreur inattendue »."""
     client, _ = server
     plan = _big_plan(3)
     plan[1][4] = {"type": "FormattedNumber", "basicValue": 1000, "numberFormat": "# ##0"}
     plan[2][1] = {"type": "String", "basicValue": "ETAT"}
     plan[3][3] = {"type": "Error", "basicValue": "#DIV/0!", "errorType": "Div0"}
+    # an entity (a commune turned into a Geography data type) may come with its text alone: read as shown
+    plan[3][1] = {"type": "Entity", "text": "ETAT", "properties": {"Population": {"type": "Double", "basicValue": 1}}}
     r = client.post("/xlwings/custom-functions-call",
                     json=_function_body("ACV_TOTAL_FINANCEUR", plan, [[{"type": "String", "basicValue": "ETAT"}]]))
-    assert r.status_code == 200 and r.json() == {"result": [[2001.0]]}, r.text
+    assert r.status_code == 200 and r.json() == {"result": [[3003.0]]}, r.text
 
 
 def test_malformed_calls_get_a_french_status_never_a_traceback(server):
@@ -1272,7 +1275,7 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
           for args, where in (
               (([row if i != 2 else row[:1] + [{}] + row[2:] for i, row in enumerate(_big_plan(3))], [["ETAT"]]),
                "argument 1, ligne 3, colonne 2"),
-              ((_big_plan(2), [[{"type": "String"}]]), "argument 2, ligne 1, colonne 1"),
+              ((_big_plan(2), [[{"type": 1, "basicValue": "ETAT"}]]), "argument 2, ligne 1, colonne 1"),
               ((_big_plan(2), [[{"type": "String", "basicValue": ["ETAT"]}]]), "argument 2, ligne 1, colonne 1"),
               ((_big_plan(2), {}), "argument 2"))],
         # a name no Python identifier: xlwings Server's English 400 (« The interactive mode of xlwings… »)

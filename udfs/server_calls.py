@@ -199,14 +199,13 @@ _SCALARS = (str, int, float, bool, type(None))
 
 def _cell_refusal(cell: Any) -> bool:
     """Whether `cell` is none of what Excel sends in a function's argument: a text, a number, a boolean,
-    empty, or the value of an Office data type (`{"type": …, "basicValue": …}`, an error's without it)."""
+    empty, or the value of an Office data type (`{"type": …, "basicValue": …}`; an entity's may come with
+    its `text` alone, read as such by `cells.officejs_cell`)."""
     if isinstance(cell, _SCALARS):
         return False
     if cell.__class__ is not dict or not isinstance(cell.get("type"), str):
         return True
-    if cell["type"] == "Error":  # xlwings reads an error as empty, its value unread
-        return False
-    return "basicValue" not in cell or not isinstance(cell["basicValue"], _SCALARS)
+    return not isinstance(cell.get("basicValue"), _SCALARS)
 
 
 def _check_cells(args: list, state: dict) -> None:
