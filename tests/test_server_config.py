@@ -513,8 +513,8 @@ def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_toke
     """The add-in's public files need no token, and a client reading nothing of their answers keeps each
     request for `--delai-reception` (served directly: the kernel's buffers hold a fraction of office.js, 1.6 Mo):
     64 of them, from one address allowed 256 connections, took every place of a process — « Serveur occupé »
-    for each commune's « Valider » and functions, renewed every 30 s. Public reads now take half the places at
-    most; past it, a read is told « Serveur occupé », and the calls bearing a token keep the other half."""
+    for each commune's « Valider » and functions, renewed every 30 s. Public reads are now counted apart: past
+    their own 64, a read is told « Serveur occupé », and the calls keep all of theirs."""
     import asyncio
     import logging
 
@@ -548,7 +548,7 @@ def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_toke
 
     async def main():
         app.stalled = asyncio.Event()
-        readers = [asyncio.ensure_future(request("GET")) for _ in range(config.max_requests)]
+        readers = [asyncio.ensure_future(request("GET")) for _ in range(config.max_requests + 3)]
         await asyncio.sleep(0)
         await request("POST")  # a commune's call, while the reads stall
         app.stalled.set()
@@ -558,6 +558,6 @@ def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_toke
         asyncio.run(main())
     statuses = [sent[0]["status"] for sent in answered]
     assert statuses[-1] == 200  # the call: served
-    assert statuses[:-1].count(503) == config.max_requests - config.max_requests // 2  # the reads past half
+    assert statuses[:-1].count(503) == 3  # the reads past their own places
     assert all(sent[1]["body"].decode().strip() == BUSY for sent in answered[:-1] if sent[0]["status"] == 503)
     assert guard.active == 0

@@ -171,15 +171,17 @@ class Guard:
         self.config = config
         self.entraid = entraid  # xlwings Server checks the Entra ID token itself (server_calls)
         self.active = 0  # requests being handled (one event loop per process: no lock)
-        self.public = 0  # of which reads of the add-in's public files (`public_limit`)
+        self.public = 0  # of which reads of the add-in's public files, counted apart (`busy`)
 
-    @property
-    def public_limit(self) -> int:
-        """Reads of the public files (GET, HEAD: no token) a process serves at once: half its places. A client
-        reading nothing of its answers holds each for `--delai-reception` (served directly, the kernel's buffers
-        take a fraction of office.js); 64 such reads, from one address, took every place — « Serveur occupé »
-        for every call bearing a token. The add-in's own reads end in milliseconds."""
-        return self.config.max_requests // 2
+    def busy(self, public: bool) -> bool:
+        """Whether a process holds as many requests of this kind as it takes (`max_requests`): reads of the
+        public files (GET, HEAD: no token) and the other requests, each their own count. A client reading
+        nothing of its answers holds each read for `--delai-reception` (served directly, the kernel's buffers
+        take a fraction of office.js, 1.6 Mo); counted with the calls, 64 such reads from one address took
+        every place — « Serveur occupé » for every call bearing a token. Apart, they can only hold up the
+        reads, and the calls keep their places (their bodies, in memory, are what the count bounds)."""
+        held = self.public if public else self.active - self.public
+        return held >= self.config.max_requests
 
     # ------------------------------------------------------------------ decisions
     def origin_allowed(self, scope, origin: str) -> bool:
@@ -292,7 +294,7 @@ class Guard:
         watched_send = holding(send, framework_error, in_french)
 
         public = scope["method"] in PUBLIC_METHODS
-        if self.active >= self.config.max_requests or (public and self.public >= self.public_limit):
+        if self.busy(public):
             # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
             state["issue"] = "serveur_occupe"
             try:
