@@ -209,10 +209,11 @@ def _cell_refusal(cell: Any) -> bool:
 
 
 def _check_cells(args: list, state: dict) -> None:
-    """A forged cell — `{}`, a data type without its value, a list in a cell — failed in xlwings' conversion
-    or in the functions' (KeyError): « #ACV: erreur inattendue (KeyError) » in the cell, or a call said
-    « incomplet ». Walked only when the body holds an object besides the request's own (`call_function`): a
-    pass over the 30 000 cells of a 5 000-line plan would cost a third of a call."""
+    """A forged cell — `{}`, an object without a type, a data type whose value is a list — failed in xlwings'
+    conversion or in the functions' (KeyError): « #ACV: erreur inattendue (KeyError) » in the cell, or a call
+    said « incomplet ». Walked only when the body holds an object besides the request's own (`call_function`):
+    a pass over the 30 000 cells of a 5 000-line plan would cost a third of a call. (A list in a cell, in a
+    body with no object, is not looked for: it fails nowhere, and only its sender's answer is wrong.)"""
     for i, arg in enumerate(args, 1):
         if arg.__class__ is not list:
             rows = [[arg]]
