@@ -1232,6 +1232,25 @@ def test_cells_of_excels_data_types_pass_the_check_of_cells(server):
     assert r.status_code == 200 and r.json() == {"result": [[3003.0]]}, r.text
 
 
+def test_a_data_type_without_its_basic_value_is_read_by_its_text_in_every_argument(server):
+    """Read by its text in a table (the test above), such a cell was « Requête illisible : appel de fonction
+    incomplet » (400) as a function's other argument — financeur, statuts, année, `par` —, which xlwings converts
+    itself and whose `basicValue` it looked up (KeyError)."""
+    client, _ = server
+
+    def entity(text: str) -> dict:
+        return {"type": "Entity", "text": text, "properties": {}}
+
+    for args, expected in (
+            ((_big_plan(3), [[entity("ETAT")]], [[entity("Acquis")]], [[{"type": "Double"}]]), [[1000.0]]),
+            ((_big_plan(3), entity("ETAT")), [[1000.0]])):
+        r = client.post("/xlwings/custom-functions-call", json=_function_body("ACV_TOTAL_FINANCEUR", *args))
+        assert r.status_code == 200 and r.json() == {"result": expected}, r.text
+    r = client.post("/xlwings/custom-functions-call",
+                    json=_function_body("ACV_SYNTHESE", _big_plan(3), [[entity("statut")]]))
+    assert r.status_code == 200 and r.json()["result"][0][0] == "Statut", r.text
+
+
 def test_malformed_calls_get_a_french_status_never_a_traceback(server):
     client, log = server
     cases = [

@@ -26,7 +26,7 @@ from typing import Any
 
 from acv_xl.contract.values import fmt_number
 
-from .cells import count_cells
+from .cells import count_cells, officejs_cell
 from .server_alert import for_the_box, seal_actions
 from .server_config import ServerConfig
 from .server_payload import check_book
@@ -213,7 +213,10 @@ def _check_cells(args: list, state: dict) -> None:
     conversion or in the functions' (KeyError): « #ACV: erreur inattendue (KeyError) » in the cell, or a call
     said « incomplet ». Walked only when the body holds an object besides the request's own (`call_function`):
     a pass over the 30 000 cells of a 5 000-line plan would cost a third of a call. (A list in a cell, in a
-    body with no object, is not looked for: it fails nowhere, and only its sender's answer is wrong.)"""
+    body with no object, is not looked for: it fails nowhere, and only its sender's answer is wrong.)
+    A data type sent without its basic value is given the one `cells.officejs_cell` reads (its text): xlwings
+    converts the arguments that are no table itself, and its KeyError on one (a financeur, an année) was
+    « appel de fonction incomplet » where a table's cell was read by its text."""
     for i, arg in enumerate(args, 1):
         if arg.__class__ is not list:
             rows = [[arg]]
@@ -226,6 +229,8 @@ def _check_cells(args: list, state: dict) -> None:
                     where = f"argument {i}" if arg.__class__ is not list else f"argument {i}, ligne {r}, colonne {c}"
                     raise Refused(400, f"Requête illisible : {where} : une cellule doit être un texte, un nombre, "
                                        "un booléen, vide ou la valeur d'un type de données d'Excel.")
+                if cell.__class__ is dict and "basicValue" not in cell:
+                    cell["basicValue"] = officejs_cell(cell)
 
 
 def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict) -> dict[str, Any]:
