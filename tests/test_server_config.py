@@ -479,6 +479,20 @@ def test_a_function_calls_floats_are_parsed_by_json_itself_unless_one_may_be_pas
             server_calls._loads(b'{"args": [[[1.5, ' + big.encode() + b"]]]}", finite=True)
 
 
+def test_an_integer_past_any_double_is_refused_in_a_functions_call():
+    """A number with neither point nor exponent is an int to json, never seen by `_finite`: « 1 » and 400 zeros
+    reached the functions — as ACV_TOTAL_FINANCEUR's année, « #ACV: erreur inattendue (OverflowError) » —, where a
+    button's workbook refuses it (`server_payload`) and Excel sends only doubles."""
+    from udfs import server_calls
+
+    for big in ("1" + "0" * 400, "-" + "9" * 309):
+        with pytest.raises(server_calls.Refused, match="nombre hors des limites d'Excel \\(« -?[0-9]{18,19}… »\\)"):
+            server_calls._loads(b'{"args": [[[1.5, ' + big.encode() + b"]], [[2025]]]}", finite=True)
+    # up to the largest double, an integer is read as itself
+    body = b'{"args": [[[' + str(10 ** 308).encode() + b", 12345678901234567890123]]]}"
+    assert server_calls._loads(body, finite=True)["args"] == [[[10 ** 308, 12345678901234567890123]]]
+
+
 # every encoding json.loads reads a body in (json.detect_encoding)
 JSON_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
 

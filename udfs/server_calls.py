@@ -78,8 +78,23 @@ def _finite(text: str) -> float:
     workbook is checked cell by cell by `check_book`, at no extra cost)."""
     value = float(text)
     if value - value != 0:  # inf - inf is nan
-        raise _TooLarge(text if len(text) <= 20 else text[:19] + "…")
+        raise _TooLarge(_quoted(text))
     return value
+
+
+def _finite_int(text: str) -> int:
+    """The same for a number with neither point nor exponent, an int to json (« 1 » and 400 zeros): it reached
+    the functions, where a year's comparison with a float said « erreur inattendue (OverflowError) »."""
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise _TooLarge(_quoted(text)) from None
+    return value
+
+
+def _quoted(text: str) -> str:
+    return text if len(text) <= 20 else text[:19] + "…"
 
 
 # each byte of a body as the shape of a number: a digit « 0 », an exponent's letter « e », its « + »,
@@ -101,9 +116,10 @@ def _may_overflow(body: bytes) -> bool:
 
 
 def _loads(body: bytes, finite: bool = False) -> dict[str, Any]:
+    checked = finite and _may_overflow(body)
     try:
-        data = json.loads(body, parse_constant=_no_constant,
-                          parse_float=_finite if finite and _may_overflow(body) else None)
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite if checked else None,
+                          parse_int=_finite_int if checked else None)
     except _NotJson as exc:
         raise Refused(400, f"Requête illisible : JSON invalide (« {exc} » n'est pas un nombre JSON).") from None
     except _TooLarge as exc:
