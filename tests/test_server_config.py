@@ -493,6 +493,21 @@ def test_an_integer_past_any_double_is_refused_in_a_functions_call():
     assert server_calls._loads(body, finite=True)["args"] == [[[10 ** 308, 12345678901234567890123]]]
 
 
+def test_the_docs_say_which_forged_cells_are_refused():
+    """docs/serveur.md said every cell that is neither a text, a number, a boolean, empty nor a data type's value
+    is refused (400): a list in a cell is refused only in a body that also holds an object, the only one whose
+    cells are walked (`call_function`: no pass over a plan's 30 000 cells for what Excel sends); elsewhere it
+    was answered 200, its sender's total wrong."""
+    from udfs import server_calls
+
+    assert server_calls._cell_refusal(["ETAT"]) and server_calls._cell_refusal({})
+    assert not server_calls._cell_refusal({"type": "Entity", "text": "ETAT"})
+    docs = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert ("une liste dans une cellule, qu'Excel n'envoie pas davantage, n'est refusée que dans une requête "
+            "qui porte aussi un objet") in docs
+    assert "ni la valeur d'un type de données d'Excel (`{}` forgé)" not in docs
+
+
 # every encoding json.loads reads a body in (json.detect_encoding)
 JSON_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
 
