@@ -196,7 +196,18 @@ def test_nginx_sends_http_to_https_in_french():
     assert re.match(r"\s*if \(\$scheme = http\) \{\s*return 418;\s*\}", root), root
     assert re.search(r"^\s*error_page 418 497 =301 @acv_https;", text, re.M)
     body = re.search(r"location @acv_https \{(.*?)\}", text, re.S).group(1)
-    assert 'add_header Location "https://$host$request_uri" always;' in body
+    # to the certificate's name, never the request's Host (tried with nginx 1.22: « Host: exemple.fr » was sent
+    # to https://exemple.fr/…, a visit by the IP address to https://192.0.2.1/…, which no certificate covers)
+    assert 'add_header Location "https://$server_name$request_uri" always;' in body
+    assert re.search(r"^\s*server_name [a-z0-9.-]+;", text, re.M)  # one name: $server_name is the first
+    # and a préfecture that edits it is told so: « server_name _; », nginx's usual catch-all (which $host
+    # bore), sent every HTTP visit to https://_/… (tried with nginx 1.22), several names to the first
+    said = re.search(r"((?:^ *#.*\n)+) *server_name ", text, re.M).group(1)
+    assert "le premier s'il y en a plusieurs" in said and "« _ » renverrait vers https://_/" in said, said
+    docs = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert ("sous le nom du certificat (le premier nom de `server_name`, celui de `--url-publique`, quel que soit "
+            "le nom ou l'adresse IP par lesquels on est venu : jamais `server_name _;`, qui renverrait vers "
+            "`https://_/…`)") in docs
     assert 'default_type "text/plain; charset=utf-8";' in body
     message = re.search(r'return 200 "(.*?)\\n";', body).group(1)
     assert message == "Le serveur ACV de la préfecture ne répond qu'en HTTPS : utilisez son adresse en https://."

@@ -144,6 +144,20 @@ def test_every_header_prints_whole_above_the_first_data_row(printed, name):
 
 
 # ------------------------------------------------------------------ the layout decisions themselves
+@pytest.mark.parametrize("name", ["modele", "annote", "annexe", "consolidation", "ecarts", "extrait", "historique"])
+def test_page_headers_and_footers_keep_their_size_on_a_sheet_fitted_to_its_page(printed, name):
+    """Excel scales a page's header and footer with a sheet fitted to its page unless told not to
+    (`scaleWithDoc`, true by default): the annex's footers — convention, page numbers, date — printed at
+    6 to 7 pt where the sheet was fitted to 77 to 93 %. LibreOffice scales them whatever the file says
+    (so the PDFs above cannot show it): the file is read here."""
+    xlsx, _ = printed[name]
+    wb = openpyxl.load_workbook(xlsx)
+    for ws in wb.worksheets:
+        hf = ws.HeaderFooter
+        if any(part.text for item in (hf.oddHeader, hf.oddFooter) for part in (item.left, item.center, item.right)):
+            assert hf.scaleWithDoc is False, (name, ws.title)
+
+
 def test_wrapped_text_lines():
     assert page_layout.text_lines("Date de la demande", 12) == 2
     assert page_layout.text_lines("Montant (€)", 14) == 1

@@ -1216,6 +1216,41 @@ def test_valider_keeps_no_sheet_of_a_workbook_once_answered():
     assert json.loads(out) == {"kept": 0, "written": True}
 
 
+def test_cells_of_excels_data_types_pass_the_check_of_cells(server):
+    """The values of Office data types (a number formatted by xlwings, a text, an error, an entity), which Excel
+    sends as objects: the check that refuses a forged object in a cell lets them through, read as xlwings reads
+    them — an entity without a basic value by its text, where xlwings' KeyError was « erreur inattendue »."""
+    client, _ = server
+    plan = _big_plan(3)
+    plan[1][4] = {"type": "FormattedNumber", "basicValue": 1000, "numberFormat": "# ##0"}
+    plan[2][1] = {"type": "String", "basicValue": "ETAT"}
+    plan[3][3] = {"type": "Error", "basicValue": "#DIV/0!", "errorType": "Div0"}
+    # an entity (a commune turned into a Geography data type) may come with its text alone: read as shown
+    plan[3][1] = {"type": "Entity", "text": "ETAT", "properties": {"Population": {"type": "Double", "basicValue": 1}}}
+    r = client.post("/xlwings/custom-functions-call",
+                    json=_function_body("ACV_TOTAL_FINANCEUR", plan, [[{"type": "String", "basicValue": "ETAT"}]]))
+    assert r.status_code == 200 and r.json() == {"result": [[3003.0]]}, r.text
+
+
+def test_a_data_type_without_its_basic_value_is_read_by_its_text_in_every_argument(server):
+    """Read by its text in a table (the test above), such a cell was « Requête illisible : appel de fonction
+    incomplet » (400) as a function's other argument — financeur, statuts, année, `par` —, which xlwings converts
+    itself and whose `basicValue` it looked up (KeyError)."""
+    client, _ = server
+
+    def entity(text: str) -> dict:
+        return {"type": "Entity", "text": text, "properties": {}}
+
+    for args, expected in (
+            ((_big_plan(3), [[entity("ETAT")]], [[entity("Acquis")]], [[{"type": "Double"}]]), [[1000.0]]),
+            ((_big_plan(3), entity("ETAT")), [[1000.0]])):
+        r = client.post("/xlwings/custom-functions-call", json=_function_body("ACV_TOTAL_FINANCEUR", *args))
+        assert r.status_code == 200 and r.json() == {"result": expected}, r.text
+    r = client.post("/xlwings/custom-functions-call",
+                    json=_function_body("ACV_SYNTHESE", _big_plan(3), [[entity("statut")]]))
+    assert r.status_code == 200 and r.json()["result"][0][0] == "Statut", r.text
+
+
 def test_malformed_calls_get_a_french_status_never_a_traceback(server):
     client, log = server
     cases = [
@@ -1251,7 +1286,17 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         # an empty range, which Excel never sends: xlwings' IndexError was « Erreur interne »
         *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2), empty)).encode(),
            400, "Requête illisible : argument 2 : plage vide ou mal formée") for empty in ([], [[]], [["ETAT"], []])],
-        ("/xlwings/custom-scripts-call/inconnu", b"{}", 404, "Script inconnu"),
+        # a cell no Excel sends (an object that is no data type's value): « #ACV: erreur inattendue (KeyError) »
+        # in the cell, or, outside a table, « appel de fonction incomplet »
+        *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", *args)).encode(), 400,
+           f"Requête illisible : {where} : une cellule doit être un texte, un nombre, un booléen, vide ou la valeur "
+           "d'un type de données d'Excel.")
+          for args, where in (
+              (([row if i != 2 else row[:1] + [{}] + row[2:] for i, row in enumerate(_big_plan(3))], [["ETAT"]]),
+               "argument 1, ligne 3, colonne 2"),
+              ((_big_plan(2), [[{"type": 1, "basicValue": "ETAT"}]]), "argument 2, ligne 1, colonne 1"),
+              ((_big_plan(2), [[{"type": "String", "basicValue": ["ETAT"]}]]), "argument 2, ligne 1, colonne 1"),
+              ((_big_plan(2), {}), "argument 2"))],
         # a name no Python identifier: xlwings Server's English 400 (« The interactive mode of xlwings… »)
         *[(f"/xlwings/custom-scripts-call/{name}", b"{}", 404, "Script inconnu")
           for name in ("a-b", "%C3%A9t%C3%A9", "%3Cscript%3E", "a%0D%0AX", "__class__")],

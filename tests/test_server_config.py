@@ -479,6 +479,35 @@ def test_a_function_calls_floats_are_parsed_by_json_itself_unless_one_may_be_pas
             server_calls._loads(b'{"args": [[[1.5, ' + big.encode() + b"]]]}", finite=True)
 
 
+def test_an_integer_past_any_double_is_refused_in_a_functions_call():
+    """A number with neither point nor exponent is an int to json, never seen by `_finite`: « 1 » and 400 zeros
+    reached the functions — as ACV_TOTAL_FINANCEUR's année, « #ACV: erreur inattendue (OverflowError) » —, where a
+    button's workbook refuses it (`server_payload`) and Excel sends only doubles."""
+    from udfs import server_calls
+
+    for big in ("1" + "0" * 400, "-" + "9" * 309):
+        with pytest.raises(server_calls.Refused, match="nombre hors des limites d'Excel \\(« -?[0-9]{18,19}… »\\)"):
+            server_calls._loads(b'{"args": [[[1.5, ' + big.encode() + b"]], [[2025]]]}", finite=True)
+    # up to the largest double, an integer is read as itself
+    body = b'{"args": [[[' + str(10 ** 308).encode() + b", 12345678901234567890123]]]}"
+    assert server_calls._loads(body, finite=True)["args"] == [[[10 ** 308, 12345678901234567890123]]]
+
+
+def test_the_docs_say_which_forged_cells_are_refused():
+    """docs/serveur.md said every cell that is neither a text, a number, a boolean, empty nor a data type's value
+    is refused (400): a list in a cell is refused only in a body that also holds an object, the only one whose
+    cells are walked (`call_function`: no pass over a plan's 30 000 cells for what Excel sends); elsewhere it
+    was answered 200, its sender's total wrong."""
+    from udfs import server_calls
+
+    assert server_calls._cell_refusal(["ETAT"]) and server_calls._cell_refusal({})
+    assert not server_calls._cell_refusal({"type": "Entity", "text": "ETAT"})
+    docs = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
+    assert ("une liste dans une cellule, qu'Excel n'envoie pas davantage, n'est refusée que dans une requête "
+            "qui porte aussi un objet") in docs
+    assert "ni la valeur d'un type de données d'Excel (`{}` forgé)" not in docs
+
+
 # every encoding json.loads reads a body in (json.detect_encoding)
 JSON_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
 
@@ -507,3 +536,57 @@ def test_a_number_past_any_double_is_refused_in_a_body_of_any_encoding_json_read
     body = json.dumps({"func_name": "ACV_TOTAL_FINANCEUR", "args": [[["Montant"], [1e300], [12.5]], [["ETAT"]]]})
     with pytest.raises(server_calls.Refused, match="nombre hors des limites d'Excel \\(« 1e400 »\\)"):
         server_calls._loads(body.replace("1e+300", "1e400").encode(encoding), finite=True)
+
+
+def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_token(caplog):
+    """The add-in's public files need no token, and a client reading nothing of their answers keeps each
+    request for `--delai-reception` (served directly: the kernel's buffers hold a fraction of office.js, 1.6 Mo):
+    64 of them, from one address allowed 256 connections, took every place of a process — « Serveur occupé »
+    for each commune's « Valider » and functions, renewed every 30 s. Public reads are now counted apart: past
+    their own 64, a read is told « Serveur occupé », and the calls keep all of theirs."""
+    import asyncio
+    import logging
+
+    from udfs.server_guard import BUSY
+
+    config = ServerConfig(tokens=Tokens(GOOD))
+    answered = []
+
+    async def app(scope, receive, send):  # a public file's answer never read; a call answered at once
+        if scope["method"] == "GET":
+            await app.stalled.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    guard = Guard(app, config)
+
+    def request(method: str):
+        scope = dict(_scope(method, host="h", authorization=f"Bearer {GOOD}", content_type="application/json"),
+                     path="/static/vendor/office-js/excel-web-16.00.js" if method == "GET" else
+                     "/xlwings/custom-functions-call")
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        answered.append(sent)
+        return guard(scope, receive, send)
+
+    async def main():
+        app.stalled = asyncio.Event()
+        readers = [asyncio.ensure_future(request("GET")) for _ in range(config.max_requests + 3)]
+        await asyncio.sleep(0)
+        await request("POST")  # a commune's call, while the reads stall
+        app.stalled.set()
+        await asyncio.gather(*readers)
+
+    with caplog.at_level(logging.INFO, logger="acv_xl.serveur"):
+        asyncio.run(main())
+    statuses = [sent[0]["status"] for sent in answered]
+    assert statuses[-1] == 200  # the call: served
+    assert statuses[:-1].count(503) == 3  # the reads past their own places
+    assert all(sent[1]["body"].decode().strip() == BUSY for sent in answered[:-1] if sent[0]["status"] == 503)
+    assert guard.active == 0

@@ -121,11 +121,18 @@ OFFICEJS_SPECIAL = (dict, _JsNull)  # the values officejs_cell changes besides �
 def officejs_cell(value: Any) -> Any:
     """One cell of a custom function's argument as xlwings' officejs engine cleans it with the
     default options: JsNull or « » → None, an error → None (err_to_str is off), an Office data
-    type → its basic value, anything else unchanged."""
+    type → its basic value (its text without one), anything else unchanged."""
     if value.__class__ is _JsNull:
         return None
     if value.__class__ is dict:
-        return None if value["type"] == "Error" else value["basicValue"]
+        if value.get("type") == "Error":
+            return None
+        if "basicValue" in value:
+            return value["basicValue"]
+        # none (an entity may come with its text alone, which is what the cell shows, COM and the file give;
+        # xlwings' KeyError was « #ACV: erreur inattendue »)
+        text = value.get("text")
+        return text if text.__class__ is str else None
     return None if value == "" else value
 
 

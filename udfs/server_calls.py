@@ -26,7 +26,7 @@ from typing import Any
 
 from acv_xl.contract.values import fmt_number
 
-from .cells import count_cells
+from .cells import count_cells, officejs_cell
 from .server_alert import for_the_box, seal_actions
 from .server_config import ServerConfig
 from .server_payload import check_book
@@ -78,8 +78,23 @@ def _finite(text: str) -> float:
     workbook is checked cell by cell by `check_book`, at no extra cost)."""
     value = float(text)
     if value - value != 0:  # inf - inf is nan
-        raise _TooLarge(text if len(text) <= 20 else text[:19] + "…")
+        raise _TooLarge(_quoted(text))
     return value
+
+
+def _finite_int(text: str) -> int:
+    """The same for a number with neither point nor exponent, an int to json (« 1 » and 400 zeros): it reached
+    the functions, where a year's comparison with a float said « erreur inattendue (OverflowError) »."""
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise _TooLarge(_quoted(text)) from None
+    return value
+
+
+def _quoted(text: str) -> str:
+    return text if len(text) <= 20 else text[:19] + "…"
 
 
 # each byte of a body as the shape of a number: a digit « 0 », an exponent's letter « e », its « + »,
@@ -101,9 +116,10 @@ def _may_overflow(body: bytes) -> bool:
 
 
 def _loads(body: bytes, finite: bool = False) -> dict[str, Any]:
+    checked = finite and _may_overflow(body)
     try:
-        data = json.loads(body, parse_constant=_no_constant,
-                          parse_float=_finite if finite and _may_overflow(body) else None)
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite if checked else None,
+                          parse_int=_finite_int if checked else None)
     except _NotJson as exc:
         raise Refused(400, f"Requête illisible : JSON invalide (« {exc} » n'est pas un nombre JSON).") from None
     except _TooLarge as exc:
@@ -149,6 +165,8 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
         raise Refused(400, "Requête illisible : « args » doit être une liste.")
     _check_arity(name, getattr(functions, name), args, state)
     _check_ranges(args, state)
+    if body.find(b"{", body.find(b"{") + 1) != -1:  # an object besides the request's own: a data type's cell
+        _check_cells(args, state)
     cells = count_cells(args)
     if cells > config.max_cells:
         state["issue"] = "trop_de_cellules"
@@ -190,6 +208,45 @@ def _check_ranges(args: list, state: dict) -> None:
             state["issue"] = "arguments"
             raise Refused(400, f"Requête illisible : argument {i} : plage vide ou mal formée (des lignes de "
                                "cellules sont attendues).")
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _cell_refusal(cell: Any) -> bool:
+    """Whether `cell` is none of what Excel sends in a function's argument: a text, a number, a boolean,
+    empty, or the value of an Office data type (`{"type": …, "basicValue": …}`; an entity's may come with
+    its `text` alone, read as such by `cells.officejs_cell`)."""
+    if isinstance(cell, _SCALARS):
+        return False
+    if cell.__class__ is not dict or not isinstance(cell.get("type"), str):
+        return True
+    return not isinstance(cell.get("basicValue"), _SCALARS)
+
+
+def _check_cells(args: list, state: dict) -> None:
+    """A forged cell — `{}`, an object without a type, a data type whose value is a list — failed in xlwings'
+    conversion or in the functions' (KeyError): « #ACV: erreur inattendue (KeyError) » in the cell, or a call
+    said « incomplet ». Walked only when the body holds an object besides the request's own (`call_function`):
+    a pass over the 30 000 cells of a 5 000-line plan would cost a third of a call. (A list in a cell, in a
+    body with no object, is not looked for: it fails nowhere, and only its sender's answer is wrong.)
+    A data type sent without its basic value is given the one `cells.officejs_cell` reads (its text): xlwings
+    converts the arguments that are no table itself, and its KeyError on one (a financeur, an année) was
+    « appel de fonction incomplet » where a table's cell was read by its text."""
+    for i, arg in enumerate(args, 1):
+        if arg.__class__ is not list:
+            rows = [[arg]]
+        else:  # a flat list is one row (xlwings' ensure_2d), and a list in it a cell
+            rows = arg if all(row.__class__ is list for row in arg) else [arg]
+        for r, row in enumerate(rows, 1):
+            for c, cell in enumerate(row, 1):
+                if _cell_refusal(cell):
+                    state["issue"] = "arguments"
+                    where = f"argument {i}" if arg.__class__ is not list else f"argument {i}, ligne {r}, colonne {c}"
+                    raise Refused(400, f"Requête illisible : {where} : une cellule doit être un texte, un nombre, "
+                                       "un booléen, vide ou la valeur d'un type de données d'Excel.")
+                if cell.__class__ is dict and "basicValue" not in cell:
+                    cell["basicValue"] = officejs_cell(cell)
 
 
 def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict) -> dict[str, Any]:

@@ -171,6 +171,17 @@ class Guard:
         self.config = config
         self.entraid = entraid  # xlwings Server checks the Entra ID token itself (server_calls)
         self.active = 0  # requests being handled (one event loop per process: no lock)
+        self.public = 0  # of which reads of the add-in's public files, counted apart (`busy`)
+
+    def busy(self, public: bool) -> bool:
+        """Whether a process holds as many requests of this kind as it takes (`max_requests`): reads of the
+        public files (GET, HEAD: no token) and the other requests, each their own count. A client reading
+        nothing of its answers holds each read for `--delai-reception` (served directly, the kernel's buffers
+        take a fraction of office.js, 1.6 Mo); counted with the calls, 64 such reads from one address took
+        every place — « Serveur occupé » for every call bearing a token. Apart, they can only hold up the
+        reads, and the calls keep their places (their bodies, in memory, are what the count bounds)."""
+        held = self.public if public else self.active - self.public
+        return held >= self.config.max_requests
 
     # ------------------------------------------------------------------ decisions
     def origin_allowed(self, scope, origin: str) -> bool:
@@ -282,7 +293,8 @@ class Guard:
 
         watched_send = holding(send, framework_error, in_french)
 
-        if self.active >= self.config.max_requests:
+        public = scope["method"] in PUBLIC_METHODS
+        if self.busy(public):
             # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
             state["issue"] = "serveur_occupe"
             try:
@@ -291,6 +303,7 @@ class Guard:
                 self.log_line(scope, state, status["code"], time.perf_counter() - started)
             return
         self.active += 1
+        self.public += public
         try:
             refused = self.refusal(scope)
             if refused is not None:
@@ -326,6 +339,7 @@ class Guard:
             await self.app(scope, receive, watched_send)
         finally:
             self.active -= 1
+            self.public -= public
             self.log_line(scope, state, status["code"], time.perf_counter() - started)
 
     @staticmethod

@@ -347,7 +347,7 @@ def _setup(ws, d: _Data, fmts: _Formats, last_col: int, widths: Iterable[float] 
     header += f"&R&8Convention {acv_id}"
     ws.set_header(header)
     ws.set_footer(f"&L&8Convention {label}{' (' + acv_id + ')' if acv_id else ''}&C&8Page &P / &N"
-                  f"&R&8{page_layout.generated_on(d.generated)}")
+                  f"&R&8{page_layout.generated_on(d.generated)}", page_layout.UNSCALED)
     # several pages wide: the title, subtitle and notes over the key columns, wrapped there — across
     # the whole width they were cut at the key columns' edge on every page but the first (« Plan de
     # financement : actions × fina »)

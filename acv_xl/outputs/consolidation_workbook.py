@@ -821,7 +821,7 @@ class _Writer:
             return
         # never scaled down with the sheet (its subtitle would print at 6 pt), and a top margin that
         # holds its two lines: at the usual one, the subtitle printed over the table's header row
-        ws.set_header(page_layout.titles_header(*titles), {"scale_with_doc": False, "margin": page_layout.TITLES_HEADER_IN})
+        ws.set_header(page_layout.titles_header(*titles), {**page_layout.UNSCALED, "margin": page_layout.TITLES_HEADER_IN})
         ws.set_margins(left=page_layout.MARGIN_IN, right=page_layout.MARGIN_IN, top=page_layout.TITLES_TOP_IN,
                        bottom=page_layout.MARGIN_BOTTOM_IN)
         ws.print_from = 2  # the print area: from the table's header row down (`_sheet_class`)

@@ -33,6 +33,10 @@ MAX_ROW_PT = 409.0  # Excel's tallest row: a taller one is refused by Excel, cla
 A4_LONG_PT, A4_SHORT_PT = 841.9, 595.3
 MARGIN_IN = 0.4  # left and right; top and bottom leave room for the footer
 MARGIN_TOP_IN, MARGIN_BOTTOM_IN = 0.5, 0.6
+# the page header and footer at their own 8 pt, never scaled with a sheet fitted to its page: Excel scales them
+# by default (« Mettre à l'échelle avec le document ») and printed the convention, the page numbers and the date
+# of a sheet fitted to 77 % at 6 pt. LibreOffice scales them whatever the file says (measured)
+UNSCALED = {"scale_with_doc": False}
 # the top margin under a page header of two lines (`titles_header`: 10 pt and 8 pt), Excel's header
 # starting 0.3 in from the top
 TITLES_TOP_IN, TITLES_HEADER_IN = 0.6, 0.2
@@ -301,7 +305,7 @@ def setup(ws, widths: Sequence[float], *, footer: str, header_rows: tuple[int, i
     if header_rows is not None:
         ws.repeat_rows(*header_rows)
     right = f"&R&8{footer_text(footer_right)}" if footer_right else ""
-    ws.set_footer(f"&L&8{footer_text(footer)}&C&8Page &P / &N{right}")
+    ws.set_footer(f"&L&8{footer_text(footer)}&C&8Page &P / &N{right}", UNSCALED)
     return p
 
 
