@@ -731,6 +731,38 @@ def test_fin06_the_etat_or_eu_subsidy_filed_under_the_mo_is_not_its_own_share(ty
     assert not out or "10,0 %" in out[0].message
 
 
+@pytest.mark.parametrize("dispositif,own", [
+    ("Redynamisation des centres-villes", False), ("Aide aux projets des territoires", False),
+    ("redynamisation des centres villes", False),
+    ("OPAH-RU", True),  # the Anah's name is also the operation a commune funds itself
+    ("Autofinancement", True),
+])
+def test_fin06_another_body_s_programme_filed_under_the_mo_is_not_its_own_share(dispositif, own):
+    """1.1: own 100 000, the Région's 400 000 « Redynamisation des centres-villes » filed under « COMMUNE » (the wrong
+    row of the list): counted as the commune « subsidising » itself, its share read 50 %, and only FIN-21 said « not
+    in the list of COMMUNE ». It is the Région's money: 10 %, and FIN-21 says whose programme it is and how it counts."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[REGION_11].update(financeur="COMMUNE", dispositif=dispositif, montant=400_000)
+    out = run(m, "FIN-06")
+    assert codes(out) == ([] if own else [("FIN-06", E)]) and (own or "10,0 %" in out[0].message)
+    fin21 = run(m, "FIN-21")
+    if not own:
+        assert fin21[0].message.endswith(
+            "n'est pas un dispositif du financeur « COMMUNE » ; c'est un dispositif du financeur "
+            f"« {'REGION' if 'centres' in dispositif else 'DEPT'} » : de nature « Subvention », la ligne est comptée "
+            "comme une aide publique, jamais comme la part propre du maître d'ouvrage (CGCT art. L1111-10 III).")
+
+
+def test_fin06_a_body_s_own_programme_on_its_own_operation_stays_its_own_share():
+    """The Région's « Redynamisation des centres-villes » on the Région's own operation is its own money."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Région", maitre_ouvrage="Région Hauts-de-France")
+        lines(r)[AUTO_11].update(financeur="REGION", montant=100_000)
+        lines(r)[REGION_11].update(montant=400_000)
+    assert run(m, "FIN-06") == []
+
+
 @pytest.mark.parametrize("code", ["PRIVE", "AL", "SNCF"])
 def test_fin06_fin09_the_etat_subsidy_filed_under_a_private_financeur_stays_public(code):
     """« PRIVE / DSIL » counted in the 80 % cap as the État's DSIL but outside the L1111-10 base as private

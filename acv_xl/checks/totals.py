@@ -338,6 +338,23 @@ _NOMS_SUBVENTIONS_PUBLIQUES = frozenset(dispositifs.normalise(d.nom) for f in la
                                         and layout.CATEGORIES_FIXES.get(f.code) == "Public")
 
 
+def _programmes_d_un_autre() -> dict[str, str]:
+    """Of those, the names of a programme of one body, to that body's code (the Région's « Redynamisation des
+    centres-villes », the Département's « Aide aux projets des territoires »): filed as a « Subvention » under
+    the maître d'ouvrage's own code, its money is still that body's (`role_l1111_10`). Not the Anah's
+    (« OPAH-RU », « Chef de projet ACV »: operations a commune funds with its own money too, under those names),
+    nor a name two bodies give (« Fonds de concours »)."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for f in layout.FINANCEURS:
+        for d in f.dispositifs:
+            if (nom := dispositifs.normalise(d.nom)) in _NOMS_SUBVENTIONS_PUBLIQUES and f.code != "ANAH":
+                owners[nom].add(f.code)
+    return {nom: code for nom, (code, *autres) in owners.items() if not autres}
+
+
+PROGRAMMES_D_UN_AUTRE = _programmes_d_un_autre()
+
+
 def subventions_l1111_10(dispositifs_classeur: Iterable[Dispositif]) -> Subventions:
     """The subsidies of the reference list and of the workbook's (its `T_Dispositifs` rows of nature
     `Subvention`, a Région's fund the user added)."""
@@ -393,7 +410,12 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
                 or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
             return SUBVENTION_PUBLIQUE
         if mo and lf.financeur in mo:
-            return PROPRE  # the MO « subsidising » itself is its own money
+            # the MO « subsidising » itself is its own money; not another body's programme its list does not give
+            # it (« COMMUNE / Redynamisation des centres-villes »: the Région's subsidy under the wrong code)
+            if (lf.dispositif and (lf.financeur, lf.dispositif) not in subventions
+                    and dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE):
+                return SUBVENTION_PUBLIQUE
+            return PROPRE
         if categorie_of(lf.financeur) == "Public":
             return SUBVENTION_PUBLIQUE
         # a public body's subsidy of the reference list filed under a private code (« PRIVE / Redynamisation des

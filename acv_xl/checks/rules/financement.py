@@ -1200,6 +1200,15 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
         sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
+    elif (proprietaire := totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif))) not in (None, lf.financeur):
+        # « COMMUNE / Redynamisation des centres-villes »: the Région's programme; a « Subvention » of it is counted
+        # as that body's money, in the maître d'ouvrage's own code too (`totals.role_l1111_10`): said, as FIN-06 may fail
+        msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; c'est un dispositif du "
+               f"financeur {q(proprietaire)}" + (
+                   " : de nature « Subvention », la ligne est comptée comme une aide publique, jamais comme la part "
+                   f"propre du maître d'ouvrage ({SRC_L1111_10})." if lf.nature == layout.NATURE_SUBVENTION else "."))
+        sugg = (f"Choisissez le financeur {q(proprietaire)} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
+                "choisissez le dispositif « Autofinancement ».")
     else:
         proche = dispositifs.nearest(lf.dispositif, noms)
         # « du financeur « EPF » », as above: « de EPF », « de EPCI » were no French
