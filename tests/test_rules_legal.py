@@ -906,6 +906,45 @@ def test_fin23_a_fonds_de_concours_by_its_acronym_stays_capped(nom):
                "FIN-23") == []
 
 
+@pytest.mark.parametrize("nom", ["Participation CA", "Subvention EPCI", "Aide communautaire", "F. de concours", None])
+def test_fin23_the_epci_s_subsidy_to_its_commune_under_another_name_is_capped_as_a_fonds_de_concours(nom):
+    """« EPCI / Participation CA / Subvention », 200 000,01 € on the commune's operation whose own share is 200 000:
+    an EPCI may not subsidise its member communes but by a fonds de concours, capped at their own share; under
+    another name than « Fonds de concours » the line escaped FIN-23 (FIN-21 only warned of the name)."""
+    def m(r, montant=200_000.01):
+        _fdc(r, montant)
+        lines(r)[7]["dispositif"] = nom
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and out[0].cellule == fin_cell(7, "montant")
+    assert out[0].message.endswith(
+        f"; y est comptée la subvention « {nom or 'Subvention'} » du financeur « EPCI » (200 000,01 €) : un EPCI à "
+        "fiscalité propre ne subventionne ses communes membres que par un fonds de concours.")
+    assert "0,01 €" in out[0].suggestion
+    assert run(lambda r: m(r, 200_000), "FIN-23") == []  # exactly the commune's own share
+
+
+@pytest.mark.parametrize("nom", ["DSC", "Dotation de solidarité communautaire", "Attribution de compensation"])
+def test_fin23_leaves_what_the_epci_owes_its_communes_outside_any_operation(nom):
+    """The dotation de solidarité communautaire and the attribution de compensation (CGI art. 1609 nonies C) are the
+    commune's resources, no fonds de concours: not capped."""
+    def m(r):
+        _fdc(r, 250_000)
+        lines(r)[7]["dispositif"] = nom
+    assert run(m, "FIN-23") == []
+
+
+def test_fin23_the_commune_s_subsidy_to_its_epci_under_another_name_is_capped_as_a_fonds_de_concours():
+    """2.1 (EPCI MO, own 80 000): the commune's « Participation ville » of 80 000,01 € is a fonds de concours."""
+    def m(r, montant=80_000.01):
+        lines(r)[6].update(financeur="COMMUNE", dispositif="Participation ville", nature="Subvention", montant=montant)
+        r["T_Actions"][1]["cosignataires"] = "ETAT;COMMUNE"
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and out[0].cellule == fin_cell(6, "montant")
+    assert "une commune ne subventionne l'EPCI à fiscalité propre dont elle est membre que par un fonds de concours" \
+        in out[0].message
+    assert run(lambda r: m(r, 80_000), "FIN-23") == []
+
+
 def test_fin23_only_between_an_epci_and_its_communes():
     def to_sem(r):
         _fdc(r, 50_000)

@@ -1462,6 +1462,37 @@ def _fonds_de_concours_possible(a: FicheAction, financeur: str | None) -> bool:
         _membre_possible(financeur) or (financeur in _MEMBRES_D_UN_SYNDICAT_OUVERT and _syndicat_portuaire(a))))
 
 
+# An EPCI à fiscalité propre may not subsidise its member communes, nor they it, but by a fonds de concours (the
+# principle of spécialité: RM AN n° 39431, JO 29/12/2000; RM Sénat n° 11096, JO 10/11/2005): its « Subvention » to a
+# commune's operation under another name (« Participation CA », « Subvention EPCI ») is one, and capped as one
+_VERSEUR_AU_MEMBRE = MappingProxyType({"Commune": "EPCI", "EPCI": "COMMUNE"})
+_SUBVENTIONS_ENTRE_MEMBRES = frozenset((code, layout.NATURE_SUBVENTION) for code in _VERSEUR_AU_MEMBRE.values())
+# what an EPCI pays its communes outside any operation (CGI art. 1609 nonies C), a resource of theirs, no fonds de concours
+_DOTATION_COMMUNAUTAIRE = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de solidarite|attribution(?:s)?(?: de)? "
+                                     r"compensation)(?![a-z0-9])")
+
+
+def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
+    """The numbers of the actions holding a counted « Subvention » of `EPCI` or `COMMUNE` of no known family
+    (few, mostly none): one pass in C over the run's counted lines, once per run."""
+    def build() -> set[str | None]:
+        ix = index(conv)
+        counted = ix.counted_lines
+        hits = map(and_, map(_SUBVENTIONS_ENTRE_MEMBRES.__contains__, map(_FINANCEUR_NATURE, counted)),
+                   map(is_, ix.counted_familles, repeat(None)))
+        return set(map(_NUMERO, compress(counted, hits)))
+    return index(conv).memo("numeros_subventions_entre_membres", build)
+
+
+def _fonds_de_concours_deguises(j: Judged) -> list[LigneFinancement]:
+    """The counted « Subvention » lines of the EPCI to a commune's operation, or of the commune to the EPCI's, of
+    no known family and not a dotation communautaire: fonds de concours under another name."""
+    verseur = _VERSEUR_AU_MEMBRE.get(j.action.type_mo)
+    return [lf for lf, fam in zip(j.counted, j.familles)
+            if fam is None and lf.financeur == verseur and lf.nature == layout.NATURE_SUBVENTION
+            and not _DOTATION_COMMUNAUTAIRE.search(reference.mots(str(lf.dispositif or "")))]
+
+
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
       needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
 def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
@@ -1523,24 +1554,26 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                  "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon, corrigez le financeur "
                  "ou le maître d'ouvrage" + (f" ; {_SI_PORTUAIRE}." if a.type_mo == _SYNDICAT_MIXTE else "."))
     with_fdc = _numeros_with(conv, _FONDS_CONCOURS)
+    with_subventions = _numeros_subventions_entre_membres(conv)
     for j in judged_actions(conv):
-        if j.action.numero not in with_fdc:
-            continue  # no counted fonds de concours
+        if j.action.numero not in with_fdc and j.action.numero not in with_subventions:
+            continue  # no counted fonds de concours, under its name or another
         if j.action.type_mo == _SYNDICAT_MIXTE:
             if not _syndicat_portuaire(j.action):  # L5722-10: what a balanced plan leaves it (FIN-05), no 3/4
                 yield from _trois_quarts(j)
             continue
-        fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
-               and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
+        deguises = _fonds_de_concours_deguises(j) if j.action.numero in with_subventions else []
+        fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
+               and _parties_fonds_de_concours(j.action, lf.financeur)) or lf in deguises]  # the others: above
         if not fdc:
             continue
         montant, propre = totals.total(fdc), j.part_mo.propre
         if montant > propre:
-            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites)
+            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises)
 
 
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
-                               collectivites: frozenset[str]) -> Finding:
+                               collectivites: frozenset[str], deguises: list[LigneFinancement]) -> Finding:
     """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
     but those of a financeur added to the list, not named as a collectivité (« FDE62 »), may be a syndicat
     d'énergie's, which L5212-26 caps at three quarters of the HT cost instead — a warning, when the EPCI's alone
@@ -1554,6 +1587,13 @@ def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: 
                f"lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS})")
     reduire = (f"réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du maître "
                "d'ouvrage d'autant.")
+    if deguises:
+        noms = " et ".join(dict.fromkeys(q(lf.dispositif or "Subvention") for lf in deguises))
+        entre = ("un EPCI à fiscalité propre ne subventionne ses communes membres" if a.type_mo == "Commune"
+                 else "une commune ne subventionne l'EPCI à fiscalité propre dont elle est membre")
+        message += (f" ; y est comptée la subvention {noms} du financeur {q(deguises[0].financeur)} "
+                    f"({money(totals.total(deguises))}) : {entre} que par un fonds de concours")
+        reduire = reduire[:-1] + f" ; si la ligne {noms} n'est pas versée par ce financeur, corrigez son financeur."
     if ajoutes and montant - syndicat <= propre:
         noms = list(dict.fromkeys(str(lf.financeur) for lf in ajoutes))
         codes = " et ".join(map(q, noms))
