@@ -966,6 +966,39 @@ def test_fin23_only_between_an_epci_and_its_communes():
     assert run(commune_to_epci, "FIN-23") == []
 
 
+@pytest.mark.parametrize("nom,binome,gravite", [
+    ("Ville de Liévin", False, E), ("Commune de Liévin", False, E), ("Liévin", True, E),  # two communes
+    ("Département du Pas-de-Calais", False, E),  # not the EPCI either
+    ("Communauté urbaine d'Arras", False, None), ("Liévin", False, None),  # the EPCI; a name that says nothing
+])
+def test_fin23_no_fonds_de_concours_between_two_communes(nom, binome, gravite):
+    """« LIEVIN / Fonds de concours » of « Ville de Liévin » on an operation of Arras, within Arras's own share: the
+    added financeur was taken for the EPCI and the line passed, though the law knows no fonds de concours between two
+    communes (L5214-16 V, L5215-26 and L5216-5 VI: an EPCI and its member communes), in a binôme or not."""
+    def m(r):
+        if binome:
+            _lens_lievin(r)
+        r["T_Financeurs"].append({"code": "LIEVIN", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+        _fdc(r, 100_000)
+        lines(r)[7]["financeur"] = "LIEVIN"
+    out = run(m, "FIN-23")
+    assert codes(out) == ([("FIN-23", gravite)] if gravite else [])
+    if gravite:
+        assert out[0].cellule == fin_cell(7, "financeur")
+        assert "ici le financeur « LIEVIN » le verse à « Ville d" in out[0].message
+
+
+@pytest.mark.parametrize("nom,gravite", [("Communauté d'agglomération de Lens-Liévin", E), ("Ville d'Arras", None)])
+def test_fin23_an_epci_receives_fonds_de_concours_from_its_communes_only(nom, gravite):
+    """2.1 (EPCI MO): another communauté's fonds de concours is no member's; the commune's, added by its name, is."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "AJOUTE", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+        lines(r)[6].update(financeur="AJOUTE", dispositif="Fonds de concours", nature="Subvention", montant=20_000)
+    assert codes(run(m, "FIN-23")) == ([("FIN-23", gravite)] if gravite else [])
+
+
 @pytest.mark.parametrize("financeur,gravite", [("COMMUNE", A), ("EPCI", A), ("REGION", E), ("DEPT", E)])
 def test_fin23_a_syndicat_d_energie_and_its_members_may_exchange_fonds_de_concours(financeur, gravite):
     """The syndicat d'énergie renovates the centre-ville's public lighting, the commune pays part of it as a fonds de

@@ -1283,7 +1283,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                  # a fonds de concours only between an EPCI and its communes, or a syndicat mixte and its members
                  # (FIN-23, which warns of the latter): not offered from an EPF
                  + (" ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature "
-                    "« Subvention »." if _fonds_de_concours_possible(a, lf.financeur) else
+                    "« Subvention »." if _fonds_de_concours_possible(a, lf.financeur, _genres_des_ajoutes(conv)) else
                     " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
 
 
@@ -1412,16 +1412,46 @@ def _de_commune(nom: str) -> str:
     return ("d'" if fold(nom[:1]) in "aeiouy" else "de ") + nom
 
 
-def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:
+def _parties_fonds_de_concours(a: FicheAction, financeur: str | None,
+                               genres: Mapping[str, str] = MappingProxyType({})) -> bool:
     """An EPCI à fiscalité propre and one of its member communes, either way. A financeur added by the
-    user (not a reference code) may be the EPCI or the commune: not contradicted."""
+    user (not a reference code) may be the EPCI or the commune: not contradicted, unless its name says it is
+    another body (`genres`, `_genres_des_ajoutes`): « Ville de Liévin » pays no fonds de concours to a commune,
+    the law knowing none between two communes."""
     if financeur is None:
         return True
     if a.type_mo == "Commune":
-        return financeur == "EPCI" or financeur not in layout.FINANCEURS_BY_CODE
+        return financeur == "EPCI" or (financeur not in layout.FINANCEURS_BY_CODE
+                                       and genres.get(financeur, _EPCI) == _EPCI)
     if a.type_mo == "EPCI":
-        return financeur == "COMMUNE" or financeur not in layout.FINANCEURS_BY_CODE
+        return financeur == "COMMUNE" or (financeur not in layout.FINANCEURS_BY_CODE
+                                          and genres.get(financeur, _COMMUNE) == _COMMUNE)
     return False
+
+
+_EPCI, _COMMUNE, _AUTRE_COLLECTIVITE = "EPCI", "Commune", "autre"
+_NOM_D_EPCI = re.compile(r"(?:(?:le|la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole)(?: |$)")
+_NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie) (?:de|d|du|des) ")
+
+
+def _genres_des_ajoutes(conv: Convention) -> Mapping[str, str]:
+    """The financeurs added to the list whose name says which body they are (`totals.COLLECTIVITE`), or that name a
+    commune of the workbook (« Liévin »): code → `_EPCI`, `_COMMUNE` or `_AUTRE_COLLECTIVITE` (a Département, the
+    État…); the others (« FDE62 ») are not in it. Once per run."""
+    def build() -> Mapping[str, str]:
+        communes = _communes_du_classeur(conv)
+        genres = {}
+        for f in conv.financeurs:
+            if not f.code or f.code in layout.FINANCEURS_BY_CODE or not isinstance(f.nom, str):
+                continue
+            mots = reference.mots(f.nom)
+            if totals.COLLECTIVITE.match(mots):
+                genres[f.code] = (_EPCI if _NOM_D_EPCI.match(mots) else _COMMUNE if _NOM_DE_COMMUNE.match(mots)
+                                  else _AUTRE_COLLECTIVITE)
+            elif reference.nom_collectivite(f.nom) in communes:
+                genres[f.code] = _COMMUNE
+        return MappingProxyType(genres)
+    return index(conv).memo("genres_des_ajoutes", build)
 
 
 _SYNDICAT_MIXTE = "Syndicat mixte"
@@ -1454,11 +1484,11 @@ _SI_PORTUAIRE = ("si le maître d'ouvrage est un syndicat mixte ouvert qui amén
                  "port de … »)")
 
 
-def _fonds_de_concours_possible(a: FicheAction, financeur: str | None) -> bool:
+def _fonds_de_concours_possible(a: FicheAction, financeur: str | None, genres: Mapping[str, str]) -> bool:
     """Whether FIN-23 lets the financeur pay the action's MO a fonds de concours, with or without a warning: an
     EPCI and its communes (`_parties_fonds_de_concours`), a member to a syndicat mixte (`_membre_possible`; a
     Région or a Département too to one named after a port, `_syndicat_portuaire`)."""
-    return _parties_fonds_de_concours(a, financeur) or (a.type_mo == _SYNDICAT_MIXTE and (
+    return _parties_fonds_de_concours(a, financeur, genres) or (a.type_mo == _SYNDICAT_MIXTE and (
         _membre_possible(financeur) or (financeur in _MEMBRES_D_UN_SYNDICAT_OUVERT and _syndicat_portuaire(a))))
 
 
@@ -1513,12 +1543,14 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     (`_trois_quarts`)."""
     ix = index(conv)
     action = ix.action
+    genres = _genres_des_ajoutes(conv)  # what the added financeurs' names say they are
     # the counted fonds de concours (few lines, mostly none), found in C from the run's families
     for lf in compress(ix.counted_lines, map(eq, ix.counted_familles, repeat(layout.FAMILLE_FONDS_CONCOURS))):
         a = action(lf.numero)
-        if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur):
+        if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur,
+                                                                                                  genres):
             continue
-        if _fonds_de_concours_possible(a, lf.financeur) and _syndicat_portuaire(a):
+        if _fonds_de_concours_possible(a, lf.financeur, genres) and _syndicat_portuaire(a):
             yield at(lf, "financeur", "FIN-23", A,
                      f"{prefix(lf)} : le financeur {q(lf.financeur)} verse un fonds de concours à "
                      f"{q(a.maitre_ouvrage)}, maître d'ouvrage de type « Syndicat mixte » ; la loi le permet d'un membre "
@@ -1564,7 +1596,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         deguises = _fonds_de_concours_deguises(j) if j.action.numero in with_subventions else []
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
-               and _parties_fonds_de_concours(j.action, lf.financeur)) or lf in deguises]  # the others: above
+               and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
         if not fdc:
             continue
         montant, propre = totals.total(fdc), j.part_mo.propre
