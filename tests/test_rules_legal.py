@@ -1122,6 +1122,9 @@ def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_c
 @pytest.mark.parametrize("nom,port", [
     ("Syndicat mixte des ports de Boulogne-sur-Mer et Calais", True), ("SM portuaire de l'Opale", True),
     ("Syndicat mixte du Port de Sète", True), ("FDE 62", False), ("Syndicat mixte des transports du Boulonnais", False),
+    # a commune whose name begins with « Port- » is no port: its syndicat mixte got the warning, not the error
+    ("Syndicat mixte de Port-Louis", False), ("SIVOM de Port\u2011Vendres", False),
+    ("Syndicat mixte du port de Port-Louis", True),
 ])
 def test_fin23_a_port_s_syndicat_mixte_ouvert_may_receive_its_members_fonds_de_concours(nom, port):
     """CGCT L5722-10 lets a syndicat mixte ouvert that runs a port receive its members' fonds de concours — a

@@ -1468,15 +1468,16 @@ def _membre_possible(financeur: str | None) -> bool:
 # A syndicat mixte named after a port (« Syndicat mixte des ports de Boulogne et Calais », « SM portuaire »): maybe
 # a syndicat mixte ouvert that runs one, which L5722-10 lets receive its members' fonds de concours (a Région's, a
 # Département's too) for its investments, up to what remains its own after its autofinancement and the subsidies —
-# no three quarters. Its kind is not in the workbook: its name is what tells it
-_PORT = re.compile(r"(?<![a-z0-9])(?:port|ports|portuaire|portuaires)(?![a-z0-9])")
+# no three quarters. Its kind is not in the workbook: its name is what tells it. Not « Port » joined by a hyphen to
+# the next word: a commune's name (« Syndicat mixte de Port-Louis », « SIVOM de Port-Vendres »), no port's syndicat
+_PORT = re.compile(r"(?<![a-z0-9])(?:port|ports|portuaire|portuaires)(?![a-z0-9])(?!\s*[-\u2010-\u2015]\s*[a-z])")
 _MEMBRES_D_UN_SYNDICAT_OUVERT = frozenset(("DEPT", "REGION"))
 
 
 def _syndicat_portuaire(a: FicheAction) -> bool:
     """Whether the action's MO is a syndicat mixte whose name says a port (`_PORT`)."""
     return (a.type_mo == _SYNDICAT_MIXTE and isinstance(a.maitre_ouvrage, str)
-            and _PORT.search(reference.mots(a.maitre_ouvrage)) is not None)
+            and _PORT.search(fold(a.maitre_ouvrage)) is not None)
 
 
 _SI_PORTUAIRE = ("si le maître d'ouvrage est un syndicat mixte ouvert qui aménage, entretient ou exploite un port "
