@@ -754,6 +754,43 @@ def test_fin06_another_body_s_programme_filed_under_the_mo_is_not_its_own_share(
             "comme une aide publique, jamais comme la part propre du maître d'ouvrage (CGCT art. L1111-10 III).")
 
 
+@pytest.mark.parametrize("dispositif,payeur", [
+    ("Subvention Région HDF", "REGION"), ("Subv. CD62", "DEPT"), ("Participation du Conseil départemental", "DEPT"),
+    ("Aide de l'État", "ETAT"), ("Fonds européens", "UE"),
+    ("Contrepartie Région", None), ("Autofinancement hors subvention régionale", None),  # the commune's own
+    ("Dotation de l'État (DGF)", None), ("Place de l'Europe", None),  # its own resource; a place
+])
+def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_share(dispositif, payeur):
+    """« COMMUNE / Subvention Région HDF / Subvention », 400 000 € on the commune's operation (own 100 000): the
+    Région's money on the wrong row was the commune « subsidising » itself, its share 50 %, and FIN-06 passed. The
+    name says who pays: 10 %, and FIN-21 says so; not when it says the commune's own money, resource or a place."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[REGION_11].update(financeur="COMMUNE", dispositif=dispositif, montant=400_000)
+    assert codes(run(m, "FIN-06")) == ([("FIN-06", E)] if payeur else [])
+    fin21 = run(m, "FIN-21")
+    if payeur:
+        assert fin21[0].message.endswith(
+            f"« COMMUNE » ; son nom dit qu'il est versé par le financeur « {payeur} » : de nature « Subvention », la "
+            "ligne est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage (CGCT art. "
+            "L1111-10 III).")
+
+
+def test_fin21_a_private_subsidy_named_after_the_region_is_not_said_to_be_public_aid():
+    """Under a private code, « Subvention Région » stays out of the base (no reference name): FIN-21 names the
+    payer its name says, without saying it counts as public aid."""
+    out = run(lambda r: lines(r)[REGION_11].update(financeur="PRIVE", dispositif="Subvention Région"), "FIN-21")
+    assert out[0].message.endswith("son nom dit qu'il est versé par le financeur « REGION ».")
+
+
+def test_fin23_the_epci_line_named_after_another_payer_is_no_fonds_de_concours():
+    """« EPCI / Subvention Région »: the Région's money on the wrong row (FIN-21 says it), not the EPCI's."""
+    def m(r):
+        _fdc(r, 250_000)
+        lines(r)[7]["dispositif"] = "Subvention Région"
+    assert run(m, "FIN-23") == []
+
+
 def test_fin06_a_body_s_own_programme_on_its_own_operation_stays_its_own_share():
     """The Région's « Redynamisation des centres-villes » on the Région's own operation is its own money."""
     def m(r):

@@ -412,8 +412,9 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
         if mo and lf.financeur in mo:
             # the MO « subsidising » itself is its own money; not another body's programme its list does not give
             # it (« COMMUNE / Redynamisation des centres-villes »: the Région's subsidy under the wrong code)
-            if (lf.dispositif and (lf.financeur, lf.dispositif) not in subventions
-                    and dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE):
+            if lf.dispositif and (lf.financeur, lf.dispositif) not in subventions and (
+                    dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE
+                    or dispositifs.names_another_payer(lf.dispositif, lf.financeur)):  # « Subvention Région »
                 return SUBVENTION_PUBLIQUE
             return PROPRE
         if categorie_of(lf.financeur) == "Public":

@@ -1200,13 +1200,19 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
         sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
-    elif (proprietaire := totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif))) not in (None, lf.financeur):
+    elif (proprietaire := totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif))
+          or dispositifs.payer_named(lf.dispositif, lf.financeur)) not in (None, lf.financeur):
         # « COMMUNE / Redynamisation des centres-villes »: the Région's programme; a « Subvention » of it is counted
         # as that body's money, in the maître d'ouvrage's own code too (`totals.role_l1111_10`): said, as FIN-06 may fail
-        msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; c'est un dispositif du "
-               f"financeur {q(proprietaire)}" + (
+        programme = dispositifs.normalise(lf.dispositif) in totals.PROGRAMMES_D_UN_AUTRE
+        # public aid whoever the MO: a public financeur's subsidy; a private one's only by a programme's name
+        publique = lf.nature == layout.NATURE_SUBVENTION and (
+            programme or index(conv).categories.get(lf.financeur) == "Public")
+        msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
+               + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
+                  f"son nom dit qu'il est versé par le financeur {q(proprietaire)}") + (
                    " : de nature « Subvention », la ligne est comptée comme une aide publique, jamais comme la part "
-                   f"propre du maître d'ouvrage ({SRC_L1111_10})." if lf.nature == layout.NATURE_SUBVENTION else "."))
+                   f"propre du maître d'ouvrage ({SRC_L1111_10})." if publique else "."))
         sugg = (f"Choisissez le financeur {q(proprietaire)} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
                 "choisissez le dispositif « Autofinancement ».")
     else:
@@ -1521,7 +1527,15 @@ def _fonds_de_concours_deguises(j: Judged) -> list[LigneFinancement]:
     verseur = _VERSEUR_AU_MEMBRE.get(j.action.type_mo)
     return [lf for lf, fam in zip(j.counted, j.familles)
             if fam is None and lf.financeur == verseur and lf.nature == layout.NATURE_SUBVENTION
-            and not _DOTATION_COMMUNAUTAIRE.search(reference.mots(str(lf.dispositif or "")))]
+            and not _DOTATION_COMMUNAUTAIRE.search(reference.mots(str(lf.dispositif or "")))
+            and not _d_un_autre_payeur(lf)]
+
+
+def _d_un_autre_payeur(lf: LigneFinancement) -> bool:
+    """Whether the line's dispositif is another body's programme or says another payer (« EPCI / Subvention
+    Région »: the Région's money filed under the wrong code, which FIN-21 says; no fonds de concours)."""
+    return (totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif or "")) not in (None, lf.financeur)
+            or dispositifs.names_another_payer(lf.dispositif, lf.financeur))
 
 
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
