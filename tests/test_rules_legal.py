@@ -1005,6 +1005,7 @@ def test_fin23_only_between_an_epci_and_its_communes():
 
 @pytest.mark.parametrize("nom,binome,gravite", [
     ("Ville de Liévin", False, E), ("Commune de Liévin", False, E), ("Liévin", True, E),  # two communes
+    ("Cne de Liévin", False, E),
     ("Département du Pas-de-Calais", False, E),  # not the EPCI either
     ("Communauté urbaine d'Arras", False, None), ("Liévin", False, None),  # the EPCI; a name that says nothing
 ])

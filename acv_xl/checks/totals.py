@@ -251,7 +251,7 @@ def _cles(nom: str) -> set[str]:
 # `PERSONNE_PUBLIQUE` is these, and the syndicats and établissements publics it may be (FIN-18)
 _COLLECTIVITE = (r"^(?:(?:le|la|l) )?(?:departement|conseil (?:departemental|general|regional)|region|collectivite "
                  r"(?:europeenne|territoriale)|communaute (?:de communes|d agglomeration|urbaine)|metropole (?:de|du|d|des|"
-                 r"europeenne)|(?:ville|commune|mairie) (?:de|d|du|des)|prefecture|etat|ministere|agence de l eau")
+                 r"europeenne)|(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des)|prefecture|etat|ministere|agence de l eau")
 COLLECTIVITE = re.compile(_COLLECTIVITE + r")(?: |$)")
 PERSONNE_PUBLIQUE = re.compile(_COLLECTIVITE + r"|syndicat (?:mixte|intercommunal)|etablissement public)(?: |$)")
 

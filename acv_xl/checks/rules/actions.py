@@ -377,7 +377,7 @@ def _given(ix, a: FicheAction, paid: list) -> list:
 
 # A name that says its kind itself: what `_given` goes by when the workbook's communes and EPCI are not known
 # (ACV_CONTROLE is given four tables), so that the cell says what « Valider » says of « Ville d'Arras »
-_NOMME_COMMUNE = re.compile(r"(?:ville|commune|mairie) (?:de|d|du|des) ")
+_NOMME_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des) ")
 _NOMME_EPCI = re.compile(r"(?:(?:la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole) ")
 
 

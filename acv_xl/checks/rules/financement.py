@@ -1437,7 +1437,7 @@ def _parties_fonds_de_concours(a: FicheAction, financeur: str | None,
 
 _EPCI, _COMMUNE, _AUTRE_COLLECTIVITE = "EPCI", "Commune", "autre"
 _NOM_D_EPCI = re.compile(r"(?:(?:le|la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole)(?: |$)")
-_NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie) (?:de|d|du|des) ")
+_NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des) ")
 
 
 def _genres_des_ajoutes(conv: Convention) -> Mapping[str, str]:
