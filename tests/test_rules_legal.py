@@ -960,6 +960,21 @@ def test_fin23_the_epci_s_subsidy_to_its_commune_under_another_name_is_capped_as
     assert run(lambda r: m(r, 200_000), "FIN-23") == []  # exactly the commune's own share
 
 
+@pytest.mark.parametrize("nom,capped", [("Communauté urbaine d'Arras", True), ("FDE62", False)])
+def test_fin23_an_epci_added_under_its_name_is_capped_as_the_epci_code_is(nom, capped):
+    """« CUA » added as « Communauté urbaine d'Arras », its « Participation CUA » of 200 000,01 € on the commune's
+    operation (own 200 000): the same EPCI's subsidy as under « EPCI », capped alike; a name that says no EPCI
+    (« FDE62 ») is not taken for one."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "CUA", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+        _fdc(r, 200_000.01)
+        lines(r)[7].update(financeur="CUA", dispositif="Participation CUA")
+    out = run(m, "FIN-23")
+    assert codes(out) == ([("FIN-23", E)] if capped else [])
+    assert not capped or "y est comptée la subvention « Participation CUA » du financeur « CUA »" in out[0].message
+
+
 @pytest.mark.parametrize("nom", ["DSC", "Dotation de solidarité communautaire", "Attribution de compensation"])
 def test_fin23_leaves_what_the_epci_owes_its_communes_outside_any_operation(nom):
     """The dotation de solidarité communautaire and the attribution de compensation (CGI art. 1609 nonies C) are the

@@ -1502,31 +1502,38 @@ def _fonds_de_concours_possible(a: FicheAction, financeur: str | None, genres: M
 # An EPCI à fiscalité propre may not subsidise its member communes, nor they it, but by a fonds de concours (the
 # principle of spécialité: RM AN n° 39431, JO 29/12/2000; RM Sénat n° 11096, JO 10/11/2005): its « Subvention » to a
 # commune's operation under another name (« Participation CA », « Subvention EPCI ») is one, and capped as one
-_VERSEUR_AU_MEMBRE = MappingProxyType({"Commune": "EPCI", "EPCI": "COMMUNE"})
-_SUBVENTIONS_ENTRE_MEMBRES = frozenset((code, layout.NATURE_SUBVENTION) for code in _VERSEUR_AU_MEMBRE.values())
+_VERSEUR_AU_MEMBRE = MappingProxyType({"Commune": ("EPCI", _EPCI), "EPCI": ("COMMUNE", _COMMUNE)})
 # what an EPCI pays its communes outside any operation (CGI art. 1609 nonies C), a resource of theirs, no fonds de concours
 _DOTATION_COMMUNAUTAIRE = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de solidarite|attribution(?:s)?(?: de)? "
                                      r"compensation)(?![a-z0-9])")
 
 
 def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
-    """The numbers of the actions holding a counted « Subvention » of `EPCI` or `COMMUNE` of no known family
+    """The numbers of the actions holding a counted « Subvention » of no known family from `EPCI`, `COMMUNE` or a
+    financeur added under an EPCI's or a commune's name (« Communauté urbaine d'Arras »: `_genres_des_ajoutes`)
     (few, mostly none): one pass in C over the run's counted lines, once per run."""
     def build() -> set[str | None]:
         ix = index(conv)
         counted = ix.counted_lines
-        hits = map(and_, map(_SUBVENTIONS_ENTRE_MEMBRES.__contains__, map(_FINANCEUR_NATURE, counted)),
+        verseurs = {code for code, genre in _VERSEUR_AU_MEMBRE.values()}
+        verseurs.update(code for code, genre in _genres_des_ajoutes(conv).items() if genre in (_EPCI, _COMMUNE))
+        paires = frozenset((code, layout.NATURE_SUBVENTION) for code in verseurs)
+        hits = map(and_, map(paires.__contains__, map(_FINANCEUR_NATURE, counted)),
                    map(is_, ix.counted_familles, repeat(None)))
         return set(map(_NUMERO, compress(counted, hits)))
     return index(conv).memo("numeros_subventions_entre_membres", build)
 
 
-def _fonds_de_concours_deguises(j: Judged) -> list[LigneFinancement]:
-    """The counted « Subvention » lines of the EPCI to a commune's operation, or of the commune to the EPCI's, of
-    no known family and not a dotation communautaire: fonds de concours under another name."""
-    verseur = _VERSEUR_AU_MEMBRE.get(j.action.type_mo)
+def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str]) -> list[LigneFinancement]:
+    """The counted « Subvention » lines of the EPCI to a commune's operation, or of the commune to the EPCI's (their
+    codes, or a financeur added under their name), of no known family and not a dotation communautaire nor
+    another payer's (`_d_un_autre_payeur`): fonds de concours under another name."""
+    if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
+        return []
+    code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
     return [lf for lf, fam in zip(j.counted, j.familles)
-            if fam is None and lf.financeur == verseur and lf.nature == layout.NATURE_SUBVENTION
+            if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
+            and lf.nature == layout.NATURE_SUBVENTION
             and not _DOTATION_COMMUNAUTAIRE.search(reference.mots(str(lf.dispositif or "")))
             and not _d_un_autre_payeur(lf)]
 
@@ -1609,7 +1616,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             if not _syndicat_portuaire(j.action):  # L5722-10: what a balanced plan leaves it (FIN-05), no 3/4
                 yield from _trois_quarts(j)
             continue
-        deguises = _fonds_de_concours_deguises(j) if j.action.numero in with_subventions else []
+        deguises = _fonds_de_concours_deguises(j, genres) if j.action.numero in with_subventions else []
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
         if not fdc:
