@@ -1144,9 +1144,30 @@ def test_fin23_what_no_syndicat_d_energie_makes_lawful_stays_an_error(how):
             "du coût hors taxes de l'opération, soit 750 000,00 € (CGCT art. L5212-26 et L5711-1).")
 
 
+@pytest.mark.parametrize("montant,gravite", [(750_000, A), (750_000.01, E)])
+def test_fin23_a_syndicat_d_energie_s_fonds_de_concours_above_three_quarters_of_a_ttc_cost_is_an_error(montant, gravite):
+    """« FDE62 / Fonds de concours » of 800 000 € on a commune's 1 000 000 € TTC operation: the three quarters were
+    not judged on a TTC base, and the warning let it pass. Above three quarters of the TTC cost, it is above those
+    of the HT cost, smaller: an error; within, the HT cost is unknown: still the warning."""
+    def m(r):
+        _fde62(r, 300_000, base="TTC")
+        lines(r)[DETR_11]["montant"] = 50_000
+        lines(r)[AUTO_11]["montant"] = 1_000_000 - 50_000 - montant
+        lines(r)[7]["montant"] = montant
+        lines(r)[REGION_11]["montant"] = 0
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", gravite)]
+    if gravite is E:
+        assert out[0].message.endswith(
+            "dépasseraient aussi les trois quarts du coût de l'opération toutes taxes comprises, soit 750 000,00 €, et "
+            "donc ceux de son coût hors taxes, moindre (CGCT art. L5212-26 et L5711-1).")
+
+
 @pytest.mark.parametrize("montant,base,said", [
     (750_000, "HT", False), (750_000.01, "HT", True),
-    (900_000, "TTC", False),  # three quarters of a TTC cost is not the law's base: not judged
+    # three quarters of a TTC cost is not the law's base: within it, not judged; above it, above the law's for sure
+    # (the HT cost is at most the TTC one) — « TTC » chosen, 100 % of the cost passed with a warning
+    (750_000, "TTC", False), (750_000.01, "TTC", True), (1_000_000, "TTC", True),
 ])
 def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_cost(montant, base, said):
     """Typed « Syndicat mixte », the commune's fonds de concours only drew a warning whatever its amount: 900 000 of
@@ -1161,7 +1182,10 @@ def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_c
         del lines(r)[REGION_11]
     out = [f for f in run(m, "FIN-23") if f.gravite is E]
     assert [f.cellule for f in out] == ([fin_cell(DETR_11, "montant")] if said else [])
-    if said:
+    if said and base == "TTC":
+        assert ("dépassent les trois quarts du coût de l'opération toutes taxes comprises, soit 750 000,00 €, et donc "
+                "ceux de son coût hors taxes, moindre (CGCT art. L5212-26 et L5711-1)") in out[0].message
+    elif said:
         assert "dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in out[0].message
         assert out[0].message.endswith(
             "; seul un syndicat mixte ouvert qui aménage, entretient ou exploite un port peut en recevoir davantage de "

@@ -1631,12 +1631,12 @@ def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: 
     """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
     but those of a financeur added to the list, not named as a collectivité (« FDE62 »), may be a syndicat
     d'énergie's, which L5212-26 caps at three quarters of the HT cost instead — a warning, when the EPCI's alone
-    stay within the own share and those within three quarters of an HT cost (a TTC one: not judged, as
-    `_trois_quarts`). The syndicat and its domain are not in the workbook: what to check is said."""
+    stay within the own share and those within three quarters of the cost (`_trois_quarts_du_cout`: of a TTC cost,
+    only a sum above them is judged). The syndicat and its domain are not in the workbook: what to check is said."""
     a = j.action
     ajoutes = [lf for lf in fdc if lf.financeur not in layout.FINANCEURS_BY_CODE and lf.financeur not in collectivites]
     syndicat = totals.total(ajoutes)
-    plafond = _floor(a.cout_total * 3 / 4) if a.base == "HT" and a.cout_total is not None else None
+    plafond, depasse = _trois_quarts_du_cout(a) or (None, "")
     message = (f"les fonds de concours de l'action ({money(montant)}) dépassent la part que son maître d'ouvrage finance "
                f"lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS})")
     reduire = (f"réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du maître "
@@ -1661,29 +1661,41 @@ def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: 
                       f"({SRC_FONDS_CONCOURS_SYNDICAT}).",
                       f"Vérifiez que {codes} {est} dont le maître d'ouvrage est membre et que "
                       f"l'opération relève de ce domaine ; sinon, {reduire}")
-        message += (f" ; versés par un syndicat d'énergie, ceux de {codes} ({money(syndicat)}) dépasseraient aussi les "
-                    f"trois quarts du coût hors taxes de l'opération, soit {money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT})")
+        message += (f" ; versés par un syndicat d'énergie, ceux de {codes} ({money(syndicat)}) dépasseraient aussi "
+                    f"{depasse} ({SRC_FONDS_CONCOURS_SYNDICAT})")
     return at(fdc[0], "montant", "FIN-23", E, f"{prefix(fdc[0])} : {message}.", reduire[0].upper() + reduire[1:])
+
+
+def _trois_quarts_du_cout(a: FicheAction) -> tuple[Decimal, str] | None:
+    """L5212-26's cap on the action (three quarters of its HT cost, to the cent below) and how a message says it
+    exceeded; of a TTC cost, three quarters of it (its HT cost is at most its TTC one): a sum above it is above the
+    law's for sure, a sum below it is not judged. None without a readable cost or base."""
+    if a.cout_total is None or a.base not in ("HT", "TTC"):
+        return None
+    plafond = _floor(a.cout_total * 3 / 4)
+    if a.base == "HT":
+        return plafond, f"les trois quarts du coût hors taxes de l'opération, soit {money(plafond)}"
+    return plafond, (f"les trois quarts du coût de l'opération toutes taxes comprises, soit {money(plafond)}, et donc "
+                     "ceux de son coût hors taxes, moindre")
 
 
 def _trois_quarts(j: Judged) -> Iterable[Finding]:
     """FIN-23 on a syndicat mixte's judged plan, its name no port's (`_syndicat_portuaire`): its members' fonds de
     concours above three quarters of the HT cost (L5212-26) are unlawful whether the syndicat is one d'énergie (its
     cap) or not (no fonds de concours at all), unless it is a port's syndicat mixte ouvert (L5722-10) named
-    otherwise: the suggestion says how to tell it. Judged on an HT cost only: three quarters of a TTC cost would
-    let more pass than the law."""
+    otherwise: the suggestion says how to tell it. Three quarters of a TTC cost would let more pass than the law:
+    there only a sum above them is said, unlawful for sure (`_trois_quarts_du_cout`)."""
     a = j.action
     fdc = [lf for lf, fam in zip(j.counted, j.familles)
            if fam == layout.FAMILLE_FONDS_CONCOURS and _membre_possible(lf.financeur)]
-    if not fdc or a.base != "HT":
+    if not fdc or (cap := _trois_quarts_du_cout(a)) is None:
         return
     # to the cent below: the most the law lets pass (1 000 000,01 € of cost: 750 000,00 €, not 750 000,01 €)
-    montant, plafond = totals.total(fdc), _floor(a.cout_total * 3 / 4)
+    (plafond, depasse), montant = cap, totals.total(fdc)
     if montant > plafond:
         yield at(fdc[0], "montant", "FIN-23", E,
                  f"{prefix(fdc[0])} : les fonds de concours versés au syndicat mixte {q(a.maitre_ouvrage or a.type_mo)} "
-                 f"({money(montant)}) dépassent les trois quarts du coût hors taxes de l'opération, soit "
-                 f"{money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT}) ; seul un syndicat mixte ouvert qui aménage, "
+                 f"({money(montant)}) dépassent {depasse} ({SRC_FONDS_CONCOURS_SYNDICAT}) ; seul un syndicat mixte ouvert qui aménage, "
                  f"entretient ou exploite un port peut en recevoir davantage de ses membres ({SRC_FONDS_CONCOURS_PORT}).",
                  f"Réduisez les fonds de concours de {money(montant - plafond)} au moins ; {_SI_PORTUAIRE}.")
 
