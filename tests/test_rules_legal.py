@@ -756,7 +756,7 @@ def test_fin06_another_body_s_programme_filed_under_the_mo_is_not_its_own_share(
 
 @pytest.mark.parametrize("dispositif,payeur", [
     ("Subvention Région HDF", "REGION"), ("Subv. CD62", "DEPT"), ("Participation du Conseil départemental", "DEPT"),
-    ("Aide de l'État", "ETAT"), ("Fonds européens", "UE"),
+    ("Aide de l'État", "ETAT"), ("Fonds européens", "UE"), ("Région Hauts-de-France", "REGION"),
     ("Contrepartie Région", None), ("Autofinancement hors subvention régionale", None),  # the commune's own
     ("Dotation de l'État (DGF)", None), ("Place de l'Europe", None),  # its own resource; a place
 ])
@@ -774,6 +774,24 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
             f"« COMMUNE » ; son nom dit qu'il est versé par le financeur « {payeur} » : de nature « Subvention », la "
             "ligne est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage (CGCT art. "
             "L1111-10 III).")
+
+
+@pytest.mark.parametrize("dispositif", [
+    "Quartier de la Région", "Parc de l'Europe", "Îlot Préfecture",  # a place named after a body
+    "Budget principal (remise en état)", "Travaux en régie (état des lieux)",  # « état », no État
+    "Participation communale (après aide Région)", "Financement communal hors aide de l'État",  # beside another's aid
+    "Part ville (contrat Région)", "Subvention d'équilibre (Pôle Europe)",
+])
+def test_fin06_the_mo_s_own_subsidy_merely_naming_a_body_stays_its_own_share(dispositif):
+    """« COMMUNE / Quartier de la Région / Subvention », 100 000 € beside its 100 000 € of autofinancement: any
+    « Région », « Europe », « état » in the name made it the Région's, the Union's, the État's money, the commune's
+    share fell to 10 % and FIN-06 blocked « validé » on a lawful plan. Only a body named as the payer (« Subvention
+    Région », « Aide de l'État ») says another's money."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif=dispositif, nature="Subvention", montant=100_000))
+    assert run(m, "FIN-06") == []
+    assert not any("son nom dit" in f.message for f in run(m, "FIN-21"))
 
 
 def test_fin21_a_private_subsidy_named_after_the_region_is_not_said_to_be_public_aid():
