@@ -1003,6 +1003,19 @@ def test_fin23_leaves_what_the_epci_owes_its_communes_outside_any_operation(nom)
     assert run(m, "FIN-23") == []
 
 
+@pytest.mark.parametrize("nom", ["Participation co-maîtrise d'ouvrage", "Convention de maîtrise d'ouvrage unique",
+                                 "Reversement FPIC", "Fonds de péréquation intercommunal"])
+def test_fin23_leaves_a_co_maitre_d_ouvrage_s_share_and_the_fpic(nom):
+    """« EPCI / Participation co-maîtrise d'ouvrage / Subvention », 250 000 € on the commune's operation (own 200 000):
+    the EPCI paying its share of a work of both, the commune designated to lead it (code de la commande publique, art.
+    L2422-12), was capped as a fonds de concours and FIN-23 blocked « validé »; its share is its own spending, the
+    FPIC a resource of the commune's (CGCT art. L2336-5): no fonds de concours."""
+    def m(r):
+        _fdc(r, 250_000)
+        lines(r)[7]["dispositif"] = nom
+    assert run(m, "FIN-23") == []
+
+
 def test_fin23_the_commune_s_subsidy_to_its_epci_under_another_name_is_capped_as_a_fonds_de_concours():
     """2.1 (EPCI MO, own 80 000): the commune's « Participation ville » of 80 000,01 € is a fonds de concours."""
     def m(r, montant=80_000.01):

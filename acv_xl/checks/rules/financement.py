@@ -1503,9 +1503,12 @@ def _fonds_de_concours_possible(a: FicheAction, financeur: str | None, genres: M
 # principle of spécialité: RM AN n° 39431, JO 29/12/2000; RM Sénat n° 11096, JO 10/11/2005): its « Subvention » to a
 # commune's operation under another name (« Participation CA », « Subvention EPCI ») is one, and capped as one
 _VERSEUR_AU_MEMBRE = MappingProxyType({"Commune": ("EPCI", _EPCI), "EPCI": ("COMMUNE", _COMMUNE)})
-# what an EPCI pays its communes outside any operation (CGI art. 1609 nonies C), a resource of theirs, no fonds de concours
+# what an EPCI pays its communes outside any operation (CGI art. 1609 nonies C; the FPIC it shares out, CGCT art.
+# L2336-3 and L2336-5), a resource of theirs; and the share of a co-maître d'ouvrage that designated the other to lead the operation (code de
+# la commande publique, art. L2422-12), its own spending on its own competence: no fonds de concours
 _DOTATION_COMMUNAUTAIRE = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de solidarite|attribution(?:s)?(?: de)? "
-                                     r"compensation)(?![a-z0-9])")
+                                     r"compensation|fpic|perequation|co ?maitrise|maitrise d ouvrage (?:unique|partagee"
+                                     r"|conjointe))(?![a-z0-9])")
 
 
 def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
@@ -1526,8 +1529,8 @@ def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
 
 def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str]) -> list[LigneFinancement]:
     """The counted « Subvention » lines of the EPCI to a commune's operation, or of the commune to the EPCI's (their
-    codes, or a financeur added under their name), of no known family and not a dotation communautaire nor
-    another payer's (`_d_un_autre_payeur`): fonds de concours under another name."""
+    codes, or a financeur added under their name), of no known family and not a dotation communautaire, a
+    co-maître d'ouvrage's share (`_DOTATION_COMMUNAUTAIRE`) nor another payer's (`_d_un_autre_payeur`): fonds de concours under another name."""
     if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
         return []
     code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
