@@ -254,6 +254,10 @@ _COLLECTIVITE = (r"^(?:(?:le|la|l) )?(?:departement|conseil (?:departemental|gen
                  r"europeenne)|(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des)|prefecture|etat|ministere|agence de l eau")
 COLLECTIVITE = re.compile(_COLLECTIVITE + r")(?: |$)")
 PERSONNE_PUBLIQUE = re.compile(_COLLECTIVITE + r"|syndicat (?:mixte|intercommunal)|etablissement public)(?: |$)")
+# Of those, the names (`reference.mots`) that say a commune (« Ville de … », « Cne de … », « Municipalité de … ») or an
+# EPCI (« Communauté urbaine d'Arras », « Métropole européenne de Lille »): FIN-23 and ACT-13 go by them
+NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des) ")
+NOM_D_EPCI = re.compile(r"(?:(?:le|la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole)(?: |$)")
 
 
 class SansCode(frozenset):

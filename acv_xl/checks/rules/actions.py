@@ -377,16 +377,14 @@ def _given(ix, a: FicheAction, paid: list) -> list:
 
 # A name that says its kind itself: what `_given` goes by when the workbook's communes and EPCI are not known
 # (ACV_CONTROLE is given four tables), so that the cell says what « Valider » says of « Ville d'Arras »
-_NOMME_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des) ")
-_NOMME_EPCI = re.compile(r"(?:(?:la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole) ")
 
 
 def _kind_named(mo: str) -> str | None:
     """« Commune » for « Ville de … » (not its CCAS, `_OWN_BODY`), « EPCI » for « Communauté … », else None."""
     mots = reference.mots(mo)
-    if _NOMME_COMMUNE.match(mots):
+    if totals.NOM_DE_COMMUNE.match(mots):
         return None if _OWN_BODY.search(mo) else "Commune"
-    return "EPCI" if _NOMME_EPCI.match(mots) else None
+    return "EPCI" if totals.NOM_D_EPCI.match(mots) else None
 
 
 def _financeurs(lines: list) -> tuple[str, bool]:

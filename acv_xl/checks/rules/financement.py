@@ -1436,8 +1436,6 @@ def _parties_fonds_de_concours(a: FicheAction, financeur: str | None,
 
 
 _EPCI, _COMMUNE, _AUTRE_COLLECTIVITE = "EPCI", "Commune", "autre"
-_NOM_D_EPCI = re.compile(r"(?:(?:le|la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole)(?: |$)")
-_NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des) ")
 
 
 def _genres_des_ajoutes(conv: Convention) -> Mapping[str, str]:
@@ -1452,8 +1450,8 @@ def _genres_des_ajoutes(conv: Convention) -> Mapping[str, str]:
                 continue
             mots = reference.mots(f.nom)
             if totals.COLLECTIVITE.match(mots):
-                genres[f.code] = (_EPCI if _NOM_D_EPCI.match(mots) else _COMMUNE if _NOM_DE_COMMUNE.match(mots)
-                                  else _AUTRE_COLLECTIVITE)
+                genres[f.code] = (_EPCI if totals.NOM_D_EPCI.match(mots) else
+                                  _COMMUNE if totals.NOM_DE_COMMUNE.match(mots) else _AUTRE_COLLECTIVITE)
             elif reference.nom_collectivite(f.nom) in communes:
                 genres[f.code] = _COMMUNE
         return MappingProxyType(genres)
