@@ -1498,8 +1498,8 @@ def _fonds_de_concours_possible(a: FicheAction, financeur: str | None, genres: M
 
 
 # An EPCI à fiscalité propre may not subsidise its member communes, nor they it, but by a fonds de concours (the
-# principle of spécialité: RM AN n° 39431, JO 29/12/2000; RM Sénat n° 11096, JO 10/11/2005): its « Subvention » to a
-# commune's operation under another name (« Participation CA », « Subvention EPCI ») is one, and capped as one
+# principle of spécialité: answers to the AN's written questions n° 39431, 11th term, and n° 18933, 12th): its
+# « Subvention » to a commune's operation under another name (« Participation CA », « Subvention EPCI ») is one, and capped as one
 _VERSEUR_AU_MEMBRE = MappingProxyType({"Commune": ("EPCI", _EPCI), "EPCI": ("COMMUNE", _COMMUNE)})
 # what an EPCI pays its communes outside any operation (CGI art. 1609 nonies C; the FPIC it shares out, CGCT art.
 # L2336-3 and L2336-5), a resource of theirs; and the share of a co-maître d'ouvrage that designated the other to lead the operation (code de
