@@ -1233,6 +1233,8 @@ def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_c
     # a commune whose name begins with « Port- » is no port: its syndicat mixte got the warning, not the error
     ("Syndicat mixte de Port-Louis", False), ("SIVOM de Port\u2011Vendres", False),
     ("Syndicat mixte du port de Port-Louis", True),
+    # a spaced dash parts the name's words, no commune's: still the port's
+    ("Syndicat mixte portuaire - Calais", True), ("Syndicat mixte des ports – Boulogne-sur-Mer et Calais", True),
 ])
 def test_fin23_a_port_s_syndicat_mixte_ouvert_may_receive_its_members_fonds_de_concours(nom, port):
     """CGCT L5722-10 lets a syndicat mixte ouvert that runs a port receive its members' fonds de concours — a

@@ -1473,8 +1473,9 @@ def _membre_possible(financeur: str | None) -> bool:
 # a syndicat mixte ouvert that runs one, which L5722-10 lets receive its members' fonds de concours (a Région's, a
 # Département's too) for its investments, up to what remains its own after its autofinancement and the subsidies —
 # no three quarters. Its kind is not in the workbook: its name is what tells it. Not « Port » joined by a hyphen to
-# the next word: a commune's name (« Syndicat mixte de Port-Louis », « SIVOM de Port-Vendres »), no port's syndicat
-_PORT = re.compile(r"(?<![a-z0-9])(?:port|ports|portuaire|portuaires)(?![a-z0-9])(?!\s*[-\u2010-\u2015]\s*[a-z])")
+# the next word: a commune's name (« Syndicat mixte de Port-Louis », « SIVOM de Port-Vendres »), no port's syndicat;
+# a spaced dash is a separator (« Syndicat mixte portuaire - Calais »), never inside a commune's name
+_PORT = re.compile(r"(?<![a-z0-9])(?:port|ports|portuaire|portuaires)(?![a-z0-9])(?![-\u2010-\u2015][a-z])")
 _MEMBRES_D_UN_SYNDICAT_OUVERT = frozenset(("DEPT", "REGION"))
 
 
