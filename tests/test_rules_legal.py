@@ -978,6 +978,23 @@ def test_fin23_the_epci_s_subsidy_to_its_commune_under_another_name_is_capped_as
     assert run(lambda r: m(r, 200_000), "FIN-23") == []  # exactly the commune's own share
 
 
+def test_fin23_two_subsidies_of_the_epci_counted_as_fonds_de_concours_are_said_in_the_plural():
+    """« Participation CA » and « Aide communautaire » of the EPCI on the commune's operation, above its own share: the
+    message said « y est comptée la subvention « Participation CA » et « Aide communautaire » », the suggestion « si la
+    ligne « … » et « … » n'est pas versée »."""
+    def m(r):
+        _fdc(r, 150_000)
+        lines(r)[7]["dispositif"] = "Participation CA"
+        lines(r).append(dict(lines(r)[7], dispositif="Aide communautaire", montant=100_000))
+        lines(r)[REGION_11]["montant"] = 50_000
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)]
+    assert ("; y sont comptées les subventions « Participation CA » et « Aide communautaire » du financeur « EPCI » "
+            "(250 000,00 €) : un EPCI à fiscalité propre ne subventionne") in out[0].message
+    assert out[0].suggestion.endswith("; si les lignes « Participation CA » et « Aide communautaire » ne sont pas "
+                                      "versées par ce financeur, corrigez leur financeur.")
+
+
 @pytest.mark.parametrize("nom,capped", [("Communauté urbaine d'Arras", True), ("FDE62", False)])
 def test_fin23_an_epci_added_under_its_name_is_capped_as_the_epci_code_is(nom, capped):
     """« CUA » added as « Communauté urbaine d'Arras », its « Participation CUA » of 200 000,01 € on the commune's

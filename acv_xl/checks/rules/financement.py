@@ -1644,12 +1644,21 @@ def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: 
     reduire = (f"réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du maître "
                "d'ouvrage d'autant.")
     if deguises:
-        noms = " et ".join(dict.fromkeys(q(lf.dispositif or "Subvention") for lf in deguises))
+        noms = list(dict.fromkeys(q(lf.dispositif or "Subvention") for lf in deguises))
+        payeurs = list(dict.fromkeys(q(str(lf.financeur)) for lf in deguises))
+        dites, de = " et ".join(noms), " et ".join(payeurs)
         entre = ("un EPCI à fiscalité propre ne subventionne ses communes membres" if a.type_mo == "Commune"
                  else "une commune ne subventionne l'EPCI à fiscalité propre dont elle est membre")
-        message += (f" ; y est comptée la subvention {noms} du financeur {q(deguises[0].financeur)} "
-                    f"({money(totals.total(deguises))}) : {entre} que par un fonds de concours")
-        reduire = reduire[:-1] + f" ; si la ligne {noms} n'est pas versée par ce financeur, corrigez son financeur."
+        # two names, two lines, two payers: each said in the plural (« y sont comptées les subventions « A » et « B » »)
+        message += ((f" ; y est comptée la subvention {dites}" if len(noms) == 1 else
+                     f" ; y sont comptées les subventions {dites}")
+                    + (f" du financeur {de}" if len(payeurs) == 1 else f" des financeurs {de}")
+                    + f" ({money(totals.total(deguises))}) : {entre} que par un fonds de concours")
+        reduire = reduire[:-1] + (
+            (f" ; si la ligne {dites} n'est pas versée" if len(deguises) == 1 else
+             f" ; si les lignes {dites} ne sont pas versées")
+            + (" par ce financeur" if len(payeurs) == 1 else " par ces financeurs")
+            + (", corrigez son financeur." if len(deguises) == 1 else ", corrigez leur financeur."))
     if ajoutes and montant - syndicat <= propre:
         noms = list(dict.fromkeys(str(lf.financeur) for lf in ajoutes))
         codes = " et ".join(map(q, noms))
