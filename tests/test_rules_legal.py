@@ -757,6 +757,7 @@ def test_fin06_another_body_s_programme_filed_under_the_mo_is_not_its_own_share(
 @pytest.mark.parametrize("dispositif,payeur", [
     ("Subvention Région HDF", "REGION"), ("Subv. CD62", "DEPT"), ("Participation du Conseil départemental", "DEPT"),
     ("Aide de l'État", "ETAT"), ("Fonds européens", "UE"), ("Région Hauts-de-France", "REGION"),
+    ("Subvention Région (hors TVA)", "REGION"), ("Subvention régionale sans TVA", "REGION"),  # taxes, no aid beside
     ("Contrepartie Région", None), ("Autofinancement hors subvention régionale", None),  # the commune's own
     ("Dotation de l'État (DGF)", None), ("Place de l'Europe", None),  # its own resource; a place
 ])

@@ -242,12 +242,15 @@ _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TE
                                     r"(?![a-z0-9])") for code, mots in _PERSONNES.items()}
 # what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
 # de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
-# payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »)
+# payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;
+# not « Subvention Région hors TVA », the Région's all the same)
 _RESSOURCE_OU_LIEU = re.compile(r"(?<![a-z0-9])(?:dgf|dotations? globales?|dotations? forfaitaires?|dsu|dsr|dnp"
                                 r"|dotations? de solidarite|perequation|fctva|attributions? de compensation"
                                 r"|(?:rue|avenue|place|parvis|square|quai|boulevard|cite|hotel) (?:de |du |des )?(?:la |l )?"
                                 r"(?:region|departement|europe|prefecture|etat)"
-                                r"|apres|hors|sans|deduction|deduits?|deduites?)(?![a-z0-9])")
+                                r"|(?:apres|hors|deduction|deduits?|deduites?) (?:(?:faite|de|des|du|d|la|le|l|les) )*"
+                                r"(?:subventions?|subv|aides?|participations?|financements?|cofinancements?|fonds"
+                                r"|region|regional|regionale|departement|departementale|etat|europe|europeens?))(?![a-z0-9])")
 
 
 @memo_text(4096)
