@@ -775,6 +775,9 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
             f"« COMMUNE » ; son nom dit qu'il est versé par le financeur « {payeur} » : de nature « Subvention », la "
             "ligne est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage (CGCT art. "
             "L1111-10 III).")
+        # the dispositif alone, its nature left « Subvention », drew FIN-11: both are said
+        assert fin21[0].suggestion == (f"Choisissez le financeur « {payeur} » ; si c'est l'argent propre du financeur "
+                                       "« COMMUNE », choisissez le dispositif et la nature « Autofinancement ».")
 
 
 @pytest.mark.parametrize("dispositif", [

@@ -1214,7 +1214,7 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                    " : de nature « Subvention », la ligne est comptée comme une aide publique, jamais comme la part "
                    f"propre du maître d'ouvrage ({SRC_L1111_10})." if publique else "."))
         sugg = (f"Choisissez le financeur {q(proprietaire)} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
-                "choisissez le dispositif « Autofinancement ».")
+                "choisissez le dispositif et la nature « Autofinancement ».")  # the dispositif alone: FIN-11
     else:
         proche = dispositifs.nearest(lf.dispositif, noms)
         # « du financeur « EPF » », as above: « de EPF », « de EPCI » were no French
