@@ -1500,14 +1500,16 @@ def _fonds_de_concours_possible(a: FicheAction, financeur: str | None, genres: M
 
 # An EPCI à fiscalité propre may not subsidise its member communes, nor they it, but by a fonds de concours (the
 # principle of spécialité: answers to the AN's written questions n° 39431, 11th term, and n° 18933, 12th): its
-# « Subvention » to a commune's operation under another name (« Participation CA », « Subvention EPCI ») is one, and capped as one
+# « Subvention » to a commune's operation under another name (« Participation CA », « Subvention EPCI ») is one,
+# and capped as one
 _VERSEUR_AU_MEMBRE = MappingProxyType({"Commune": ("EPCI", _EPCI), "EPCI": ("COMMUNE", _COMMUNE)})
 # what an EPCI pays its communes outside any operation (CGI art. 1609 nonies C; the FPIC it shares out, CGCT art.
-# L2336-3 and L2336-5), a resource of theirs; and the share of a co-maître d'ouvrage that designated the other to lead the operation (code de
-# la commande publique, art. L2422-12), its own spending on its own competence: no fonds de concours
-_DOTATION_COMMUNAUTAIRE = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de solidarite|attribution(?:s)?(?: de)? "
-                                     r"compensation|fpic|perequation|co ?maitrise|maitrise d ouvrage (?:unique|partagee"
-                                     r"|conjointe))(?![a-z0-9])")
+# L2336-3 and L2336-5), a resource of theirs; and the share of a co-maître d'ouvrage that designated the other to
+# lead the operation (code de la commande publique, art. L2422-12), its own spending on its own competence: no
+# fonds de concours
+_PAS_UN_FONDS_DE_CONCOURS = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de solidarite|attribution(?:s)?(?: de)? "
+                                       r"compensation|fpic|perequation|co ?maitrise"
+                                       r"|maitrise d ouvrage (?:unique|partagee|conjointe))(?![a-z0-9])")
 
 
 def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
@@ -1528,15 +1530,16 @@ def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
 
 def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str]) -> list[LigneFinancement]:
     """The counted « Subvention » lines of the EPCI to a commune's operation, or of the commune to the EPCI's (their
-    codes, or a financeur added under their name), of no known family and not a dotation communautaire, a
-    co-maître d'ouvrage's share (`_DOTATION_COMMUNAUTAIRE`) nor another payer's (`_d_un_autre_payeur`): fonds de concours under another name."""
+    codes, or a financeur added under their name), of no known family and not a dotation communautaire, the FPIC,
+    a co-maître d'ouvrage's share (`_PAS_UN_FONDS_DE_CONCOURS`) nor another payer's (`_d_un_autre_payeur`): fonds
+    de concours under another name."""
     if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
         return []
     code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
     return [lf for lf, fam in zip(j.counted, j.familles)
             if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
             and lf.nature == layout.NATURE_SUBVENTION
-            and not _DOTATION_COMMUNAUTAIRE.search(reference.mots(str(lf.dispositif or "")))
+            and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
             and not _d_un_autre_payeur(lf)]
 
 
