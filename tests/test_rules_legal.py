@@ -1014,6 +1014,18 @@ def test_fin23_an_epci_added_under_its_name_is_capped_as_the_epci_code_is(nom, c
     assert not capped or "y est comptée la subvention « Participation CUA » du financeur « CUA »" in out[0].message
 
 
+@pytest.mark.parametrize("nom", ["LEADER", "Programme LEADER (GAL)", "FEADER"])
+def test_fin23_the_union_s_fund_paid_out_by_the_epci_is_no_fonds_de_concours(nom):
+    """« EPCI / LEADER / Subvention », 250 000 € on the commune's operation (own 200 000): the Union's FEADER the EPCI
+    pays out as the GAL's carrier was capped as the EPCI's subsidy, a fonds de concours, and FIN-23 blocked
+    « validé »; FIN-21 says whose money it is, and it counts as the public aid it is."""
+    def m(r):
+        _fdc(r, 250_000)
+        lines(r)[7]["dispositif"] = nom
+    assert run(m, "FIN-23") == []
+    assert "son nom dit qu'il est versé par le financeur « UE »" in run(m, "FIN-21")[0].message
+
+
 @pytest.mark.parametrize("nom", ["DSC", "Dotation de solidarité communautaire", "Attribution de compensation"])
 def test_fin23_leaves_what_the_epci_owes_its_communes_outside_any_operation(nom):
     """The dotation de solidarité communautaire and the attribution de compensation (CGI art. 1609 nonies C) are the

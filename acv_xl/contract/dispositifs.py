@@ -238,8 +238,13 @@ _VERSE = (r"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|financement
           r"(?: (?:de la|de l|du|des|de|d|par la|par le|par l))? ")
 _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil departemental|conseil general|cd \d{2,3}" \
            r"|union europeenne|prefecture)(?![a-z0-9])"
+# ... or a fund of the body's own, anywhere in the name: the Union's LEADER (FEADER) and FSE, which a GAL or an EPCI
+# carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
+_FONDS_DE = {"UE": r"feader|leader|fse"}
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
-                                    r"(?![a-z0-9])") for code, mots in _PERSONNES.items()}
+                                    r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
+                                                       if code in _FONDS_DE else ""))
+                   for code, mots in _PERSONNES.items()}
 # what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
 # de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
 # payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;
