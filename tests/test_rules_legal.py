@@ -798,6 +798,20 @@ def test_fin06_the_mo_s_own_subsidy_merely_naming_a_body_stays_its_own_share(dis
     assert not any("son nom dit" in f.message for f in run(m, "FIN-21"))
 
 
+@pytest.mark.parametrize("dispositif,own", [
+    ("Contrepartie FEDER", True), ("Autofinancement hors FEDER", True), ("Part communale (hors Interreg)", True),
+    ("FEDER", False),  # the Union's money on the wrong row stays public aid
+])
+def test_fin06_the_mo_s_own_money_beside_the_feder_stays_its_own_share(dispositif, own):
+    """« COMMUNE / Contrepartie FEDER / Subvention », 100 000 € beside its 100 000 € of autofinancement: the FEDER's
+    name made it the Union's money, the commune's share fell to 10 % and FIN-06 blocked « validé »; its own money
+    beside the FEDER, as « Autofinancement hors DSIL » is beside the DSIL."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif=dispositif, nature="Subvention", montant=100_000))
+    assert codes(run(m, "FIN-06")) == ([] if own else [("FIN-06", E)])
+
+
 def test_fin21_a_private_subsidy_named_after_the_region_is_not_said_to_be_public_aid():
     """Under a private code, « Subvention Région » stays out of the base (no reference name): FIN-21 names the
     payer its name says, without saying it counts as public aid."""

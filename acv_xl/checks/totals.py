@@ -410,7 +410,9 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     if nature == layout.NATURE_SUBVENTION:
         # the État's or the Union's subsidy is public money whoever is typed as paying it: a DSIL or the
         # FEDER filed under COMMUNE (under REGION for the Région that manages it), or under PRIVE
-        if (dispositifs.famille(lf.dispositif) in _FAMILLES_UE or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
+        # — not the payer's own money beside it (« Contrepartie FEDER », « Autofinancement hors FEDER »), as a DSIL's
+        if ((dispositifs.famille(lf.dispositif) in _FAMILLES_UE and not dispositifs.names_own_money(lf.dispositif))
+                or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                 or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
             return SUBVENTION_PUBLIQUE
         if mo and lf.financeur in mo:
