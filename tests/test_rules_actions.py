@@ -515,6 +515,9 @@ def test_act13_names_thousands_of_lines_in_runs_and_stays_within_a_cell():
     # the convention's EPCI (« Communauté urbaine d'Arras ») by its usual short names
     ("Association", "CU d'Arras", "EPCI"), ("Établissement public", "CU Arras", "EPCI"),
     ("Privé", "cu d'arras", "EPCI"),
+    # the administration's abbreviation of « commune », and « municipalité »: typed « SEM / SPL », FIN-06 escaped
+    ("SEM / SPL", "Cne d'Arras", "Commune"), ("Association", "CNE D'ARRAS", "Commune"),
+    ("Privé", "Municipalité d'Arras", "Commune"),
 ])
 def test_act16_a_commune_or_the_epci_typed_as_another_body(type_mo, mo, attendu):
     """« Ville d'Arras » typed « Établissement public »: FIN-06 judged nothing (a commune's minimum share

@@ -731,6 +731,111 @@ def test_fin06_the_etat_or_eu_subsidy_filed_under_the_mo_is_not_its_own_share(ty
     assert not out or "10,0 %" in out[0].message
 
 
+@pytest.mark.parametrize("dispositif,own", [
+    ("Redynamisation des centres-villes", False), ("Aide aux projets des territoires", False),
+    ("redynamisation des centres villes", False),
+    ("OPAH-RU", True),  # the Anah's name is also the operation a commune funds itself
+    ("Autofinancement", True),
+])
+def test_fin06_another_body_s_programme_filed_under_the_mo_is_not_its_own_share(dispositif, own):
+    """1.1: own 100 000, the Région's 400 000 « Redynamisation des centres-villes » filed under « COMMUNE » (the wrong
+    row of the list): counted as the commune « subsidising » itself, its share read 50 %, and only FIN-21 said « not
+    in the list of COMMUNE ». It is the Région's money: 10 %, and FIN-21 says whose programme it is and how it counts."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[REGION_11].update(financeur="COMMUNE", dispositif=dispositif, montant=400_000)
+    out = run(m, "FIN-06")
+    assert codes(out) == ([] if own else [("FIN-06", E)]) and (own or "10,0 %" in out[0].message)
+    fin21 = run(m, "FIN-21")
+    if not own:
+        assert fin21[0].message.endswith(
+            "n'est pas un dispositif du financeur « COMMUNE » ; c'est un dispositif du financeur "
+            f"« {'REGION' if 'centres' in dispositif else 'DEPT'} » : de nature « Subvention », la ligne est comptée "
+            "comme une aide publique, jamais comme la part propre du maître d'ouvrage (CGCT art. L1111-10 III).")
+
+
+@pytest.mark.parametrize("dispositif,payeur", [
+    ("Subvention Région HDF", "REGION"), ("Subv. CD62", "DEPT"), ("Participation du Conseil départemental", "DEPT"),
+    ("Aide de l'État", "ETAT"), ("Fonds européens", "UE"), ("Région Hauts-de-France", "REGION"),
+    ("Subvention Région (hors TVA)", "REGION"), ("Subvention régionale sans TVA", "REGION"),  # taxes, no aid beside
+    ("Contrepartie Région", None), ("Autofinancement hors subvention régionale", None),  # the commune's own
+    ("Dotation de l'État (DGF)", None), ("Place de l'Europe", None),  # its own resource; a place
+])
+def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_share(dispositif, payeur):
+    """« COMMUNE / Subvention Région HDF / Subvention », 400 000 € on the commune's operation (own 100 000): the
+    Région's money on the wrong row was the commune « subsidising » itself, its share 50 %, and FIN-06 passed. The
+    name says who pays: 10 %, and FIN-21 says so; not when it says the commune's own money, resource or a place."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[REGION_11].update(financeur="COMMUNE", dispositif=dispositif, montant=400_000)
+    assert codes(run(m, "FIN-06")) == ([("FIN-06", E)] if payeur else [])
+    fin21 = run(m, "FIN-21")
+    if payeur:
+        assert fin21[0].message.endswith(
+            f"« COMMUNE » ; son nom dit qu'il est versé par le financeur « {payeur} » : de nature « Subvention », la "
+            "ligne est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage (CGCT art. "
+            "L1111-10 III).")
+        # the dispositif alone, its nature left « Subvention », drew FIN-11: both are said
+        assert fin21[0].suggestion == (f"Choisissez le financeur « {payeur} » ; si c'est l'argent propre du financeur "
+                                       "« COMMUNE », choisissez le dispositif et la nature « Autofinancement ».")
+
+
+@pytest.mark.parametrize("dispositif", [
+    "Quartier de la Région", "Parc de l'Europe", "Îlot Préfecture",  # a place named after a body
+    "Budget principal (remise en état)", "Travaux en régie (état des lieux)",  # « état », no État
+    "Participation communale (après aide Région)", "Financement communal hors aide de l'État",  # beside another's aid
+    "Part ville (contrat Région)", "Subvention d'équilibre (Pôle Europe)",
+])
+def test_fin06_the_mo_s_own_subsidy_merely_naming_a_body_stays_its_own_share(dispositif):
+    """« COMMUNE / Quartier de la Région / Subvention », 100 000 € beside its 100 000 € of autofinancement: any
+    « Région », « Europe », « état » in the name made it the Région's, the Union's, the État's money, the commune's
+    share fell to 10 % and FIN-06 blocked « validé » on a lawful plan. Only a body named as the payer (« Subvention
+    Région », « Aide de l'État ») says another's money."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif=dispositif, nature="Subvention", montant=100_000))
+    assert run(m, "FIN-06") == []
+    assert not any("son nom dit" in f.message for f in run(m, "FIN-21"))
+
+
+@pytest.mark.parametrize("dispositif,own", [
+    ("Contrepartie FEDER", True), ("Autofinancement hors FEDER", True), ("Part communale (hors Interreg)", True),
+    ("FEDER", False),  # the Union's money on the wrong row stays public aid
+])
+def test_fin06_the_mo_s_own_money_beside_the_feder_stays_its_own_share(dispositif, own):
+    """« COMMUNE / Contrepartie FEDER / Subvention », 100 000 € beside its 100 000 € of autofinancement: the FEDER's
+    name made it the Union's money, the commune's share fell to 10 % and FIN-06 blocked « validé »; its own money
+    beside the FEDER, as « Autofinancement hors DSIL » is beside the DSIL."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif=dispositif, nature="Subvention", montant=100_000))
+    assert codes(run(m, "FIN-06")) == ([] if own else [("FIN-06", E)])
+
+
+def test_fin21_a_private_subsidy_named_after_the_region_is_not_said_to_be_public_aid():
+    """Under a private code, « Subvention Région » stays out of the base (no reference name): FIN-21 names the
+    payer its name says, without saying it counts as public aid."""
+    out = run(lambda r: lines(r)[REGION_11].update(financeur="PRIVE", dispositif="Subvention Région"), "FIN-21")
+    assert out[0].message.endswith("son nom dit qu'il est versé par le financeur « REGION ».")
+
+
+def test_fin23_the_epci_line_named_after_another_payer_is_no_fonds_de_concours():
+    """« EPCI / Subvention Région »: the Région's money on the wrong row (FIN-21 says it), not the EPCI's."""
+    def m(r):
+        _fdc(r, 250_000)
+        lines(r)[7]["dispositif"] = "Subvention Région"
+    assert run(m, "FIN-23") == []
+
+
+def test_fin06_a_body_s_own_programme_on_its_own_operation_stays_its_own_share():
+    """The Région's « Redynamisation des centres-villes » on the Région's own operation is its own money."""
+    def m(r):
+        r["T_Actions"][0].update(type_mo="Région", maitre_ouvrage="Région Hauts-de-France")
+        lines(r)[AUTO_11].update(financeur="REGION", montant=100_000)
+        lines(r)[REGION_11].update(montant=400_000)
+    assert run(m, "FIN-06") == []
+
+
 @pytest.mark.parametrize("code", ["PRIVE", "AL", "SNCF"])
 def test_fin06_fin09_the_etat_subsidy_filed_under_a_private_financeur_stays_public(code):
     """« PRIVE / DSIL » counted in the 80 % cap as the État's DSIL but outside the L1111-10 base as private
@@ -874,6 +979,102 @@ def test_fin23_a_fonds_de_concours_by_its_acronym_stays_capped(nom):
                "FIN-23") == []
 
 
+@pytest.mark.parametrize("nom", ["Participation CA", "Subvention EPCI", "Aide communautaire", "F. de concours", None])
+def test_fin23_the_epci_s_subsidy_to_its_commune_under_another_name_is_capped_as_a_fonds_de_concours(nom):
+    """« EPCI / Participation CA / Subvention », 200 000,01 € on the commune's operation whose own share is 200 000:
+    an EPCI may not subsidise its member communes but by a fonds de concours, capped at their own share; under
+    another name than « Fonds de concours » the line escaped FIN-23 (FIN-21 only warned of the name)."""
+    def m(r, montant=200_000.01):
+        _fdc(r, montant)
+        lines(r)[7]["dispositif"] = nom
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and out[0].cellule == fin_cell(7, "montant")
+    assert out[0].message.endswith(
+        f"; y est comptée la subvention « {nom or 'Subvention'} » du financeur « EPCI » (200 000,01 €) : un EPCI à "
+        "fiscalité propre ne subventionne ses communes membres que par un fonds de concours.")
+    assert "0,01 €" in out[0].suggestion
+    assert run(lambda r: m(r, 200_000), "FIN-23") == []  # exactly the commune's own share
+
+
+def test_fin23_two_subsidies_of_the_epci_counted_as_fonds_de_concours_are_said_in_the_plural():
+    """« Participation CA » and « Aide communautaire » of the EPCI on the commune's operation, above its own share: the
+    message said « y est comptée la subvention « Participation CA » et « Aide communautaire » », the suggestion « si la
+    ligne « … » et « … » n'est pas versée »."""
+    def m(r):
+        _fdc(r, 150_000)
+        lines(r)[7]["dispositif"] = "Participation CA"
+        lines(r).append(dict(lines(r)[7], dispositif="Aide communautaire", montant=100_000))
+        lines(r)[REGION_11]["montant"] = 50_000
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)]
+    assert ("; y sont comptées les subventions « Participation CA » et « Aide communautaire » du financeur « EPCI » "
+            "(250 000,00 €) : un EPCI à fiscalité propre ne subventionne") in out[0].message
+    assert out[0].suggestion.endswith("; si les lignes « Participation CA » et « Aide communautaire » ne sont pas "
+                                      "versées par ce financeur, corrigez leur financeur.")
+
+
+@pytest.mark.parametrize("nom,capped", [("Communauté urbaine d'Arras", True), ("FDE62", False)])
+def test_fin23_an_epci_added_under_its_name_is_capped_as_the_epci_code_is(nom, capped):
+    """« CUA » added as « Communauté urbaine d'Arras », its « Participation CUA » of 200 000,01 € on the commune's
+    operation (own 200 000): the same EPCI's subsidy as under « EPCI », capped alike; a name that says no EPCI
+    (« FDE62 ») is not taken for one."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "CUA", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+        _fdc(r, 200_000.01)
+        lines(r)[7].update(financeur="CUA", dispositif="Participation CUA")
+    out = run(m, "FIN-23")
+    assert codes(out) == ([("FIN-23", E)] if capped else [])
+    assert not capped or "y est comptée la subvention « Participation CUA » du financeur « CUA »" in out[0].message
+
+
+@pytest.mark.parametrize("nom", ["LEADER", "Programme LEADER (GAL)", "FEADER"])
+def test_fin23_the_union_s_fund_paid_out_by_the_epci_is_no_fonds_de_concours(nom):
+    """« EPCI / LEADER / Subvention », 250 000 € on the commune's operation (own 200 000): the Union's FEADER the EPCI
+    pays out as the GAL's carrier was capped as the EPCI's subsidy, a fonds de concours, and FIN-23 blocked
+    « validé »; FIN-21 says whose money it is, and it counts as the public aid it is."""
+    def m(r):
+        _fdc(r, 250_000)
+        lines(r)[7]["dispositif"] = nom
+    assert run(m, "FIN-23") == []
+    assert "son nom dit qu'il est versé par le financeur « UE »" in run(m, "FIN-21")[0].message
+
+
+@pytest.mark.parametrize("nom", ["DSC", "Dotation de solidarité communautaire", "Attribution de compensation"])
+def test_fin23_leaves_what_the_epci_owes_its_communes_outside_any_operation(nom):
+    """The dotation de solidarité communautaire and the attribution de compensation (CGI art. 1609 nonies C) are the
+    commune's resources, no fonds de concours: not capped."""
+    def m(r):
+        _fdc(r, 250_000)
+        lines(r)[7]["dispositif"] = nom
+    assert run(m, "FIN-23") == []
+
+
+@pytest.mark.parametrize("nom", ["Participation co-maîtrise d'ouvrage", "Convention de maîtrise d'ouvrage unique",
+                                 "Reversement FPIC", "Fonds de péréquation intercommunal"])
+def test_fin23_leaves_a_co_maitre_d_ouvrage_s_share_and_the_fpic(nom):
+    """« EPCI / Participation co-maîtrise d'ouvrage / Subvention », 250 000 € on the commune's operation (own 200 000):
+    the EPCI paying its share of a work of both, the commune designated to lead it (code de la commande publique, art.
+    L2422-12), was capped as a fonds de concours and FIN-23 blocked « validé »; its share is its own spending, the
+    FPIC a resource of the commune's (CGCT art. L2336-5): no fonds de concours."""
+    def m(r):
+        _fdc(r, 250_000)
+        lines(r)[7]["dispositif"] = nom
+    assert run(m, "FIN-23") == []
+
+
+def test_fin23_the_commune_s_subsidy_to_its_epci_under_another_name_is_capped_as_a_fonds_de_concours():
+    """2.1 (EPCI MO, own 80 000): the commune's « Participation ville » of 80 000,01 € is a fonds de concours."""
+    def m(r, montant=80_000.01):
+        lines(r)[6].update(financeur="COMMUNE", dispositif="Participation ville", nature="Subvention", montant=montant)
+        r["T_Actions"][1]["cosignataires"] = "ETAT;COMMUNE"
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and out[0].cellule == fin_cell(6, "montant")
+    assert "une commune ne subventionne l'EPCI à fiscalité propre dont elle est membre que par un fonds de concours" \
+        in out[0].message
+    assert run(lambda r: m(r, 80_000), "FIN-23") == []
+
+
 def test_fin23_only_between_an_epci_and_its_communes():
     def to_sem(r):
         _fdc(r, 50_000)
@@ -893,6 +1094,40 @@ def test_fin23_only_between_an_epci_and_its_communes():
         lines(r)[AUTO_21]["montant"] = 40_000
         r["T_Actions"][1]["cosignataires"] = "ETAT;CDC;COMMUNE"
     assert run(commune_to_epci, "FIN-23") == []
+
+
+@pytest.mark.parametrize("nom,binome,gravite", [
+    ("Ville de Liévin", False, E), ("Commune de Liévin", False, E), ("Liévin", True, E),  # two communes
+    ("Cne de Liévin", False, E),
+    ("Département du Pas-de-Calais", False, E),  # not the EPCI either
+    ("Communauté urbaine d'Arras", False, None), ("Liévin", False, None),  # the EPCI; a name that says nothing
+])
+def test_fin23_no_fonds_de_concours_between_two_communes(nom, binome, gravite):
+    """« LIEVIN / Fonds de concours » of « Ville de Liévin » on an operation of Arras, within Arras's own share: the
+    added financeur was taken for the EPCI and the line passed, though the law knows no fonds de concours between two
+    communes (L5214-16 V, L5215-26 and L5216-5 VI: an EPCI and its member communes), in a binôme or not."""
+    def m(r):
+        if binome:
+            _lens_lievin(r)
+        r["T_Financeurs"].append({"code": "LIEVIN", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+        _fdc(r, 100_000)
+        lines(r)[7]["financeur"] = "LIEVIN"
+    out = run(m, "FIN-23")
+    assert codes(out) == ([("FIN-23", gravite)] if gravite else [])
+    if gravite:
+        assert out[0].cellule == fin_cell(7, "financeur")
+        assert "ici le financeur « LIEVIN » le verse à « Ville d" in out[0].message
+
+
+@pytest.mark.parametrize("nom,gravite", [("Communauté d'agglomération de Lens-Liévin", E), ("Ville d'Arras", None)])
+def test_fin23_an_epci_receives_fonds_de_concours_from_its_communes_only(nom, gravite):
+    """2.1 (EPCI MO): another communauté's fonds de concours is no member's; the commune's, added by its name, is."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "AJOUTE", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+        lines(r)[6].update(financeur="AJOUTE", dispositif="Fonds de concours", nature="Subvention", montant=20_000)
+    assert codes(run(m, "FIN-23")) == ([("FIN-23", gravite)] if gravite else [])
 
 
 @pytest.mark.parametrize("financeur,gravite", [("COMMUNE", A), ("EPCI", A), ("REGION", E), ("DEPT", E)])
@@ -987,9 +1222,30 @@ def test_fin23_what_no_syndicat_d_energie_makes_lawful_stays_an_error(how):
             "du coût hors taxes de l'opération, soit 750 000,00 € (CGCT art. L5212-26 et L5711-1).")
 
 
+@pytest.mark.parametrize("montant,gravite", [(750_000, A), (750_000.01, E)])
+def test_fin23_a_syndicat_d_energie_s_fonds_de_concours_above_three_quarters_of_a_ttc_cost_is_an_error(montant, gravite):
+    """« FDE62 / Fonds de concours » of 800 000 € on a commune's 1 000 000 € TTC operation: the three quarters were
+    not judged on a TTC base, and the warning let it pass. Above three quarters of the TTC cost, it is above those
+    of the HT cost, smaller: an error; within, the HT cost is unknown: still the warning."""
+    def m(r):
+        _fde62(r, 300_000, base="TTC")
+        lines(r)[DETR_11]["montant"] = 50_000
+        lines(r)[AUTO_11]["montant"] = 1_000_000 - 50_000 - montant
+        lines(r)[7]["montant"] = montant
+        lines(r)[REGION_11]["montant"] = 0
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", gravite)]
+    if gravite is E:
+        assert out[0].message.endswith(
+            "dépasseraient aussi les trois quarts du coût de l'opération toutes taxes comprises, soit 750 000,00 €, et "
+            "donc ceux de son coût hors taxes, moindre (CGCT art. L5212-26 et L5711-1).")
+
+
 @pytest.mark.parametrize("montant,base,said", [
     (750_000, "HT", False), (750_000.01, "HT", True),
-    (900_000, "TTC", False),  # three quarters of a TTC cost is not the law's base: not judged
+    # three quarters of a TTC cost is not the law's base: within it, not judged; above it, above the law's for sure
+    # (the HT cost is at most the TTC one) — « TTC » chosen, 100 % of the cost passed with a warning
+    (750_000, "TTC", False), (750_000.01, "TTC", True), (1_000_000, "TTC", True),
 ])
 def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_cost(montant, base, said):
     """Typed « Syndicat mixte », the commune's fonds de concours only drew a warning whatever its amount: 900 000 of
@@ -1004,7 +1260,10 @@ def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_c
         del lines(r)[REGION_11]
     out = [f for f in run(m, "FIN-23") if f.gravite is E]
     assert [f.cellule for f in out] == ([fin_cell(DETR_11, "montant")] if said else [])
-    if said:
+    if said and base == "TTC":
+        assert ("dépassent les trois quarts du coût de l'opération toutes taxes comprises, soit 750 000,00 €, et donc "
+                "ceux de son coût hors taxes, moindre (CGCT art. L5212-26 et L5711-1)") in out[0].message
+    elif said:
         assert "dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in out[0].message
         assert out[0].message.endswith(
             "; seul un syndicat mixte ouvert qui aménage, entretient ou exploite un port peut en recevoir davantage de "
@@ -1018,6 +1277,11 @@ def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_c
 @pytest.mark.parametrize("nom,port", [
     ("Syndicat mixte des ports de Boulogne-sur-Mer et Calais", True), ("SM portuaire de l'Opale", True),
     ("Syndicat mixte du Port de Sète", True), ("FDE 62", False), ("Syndicat mixte des transports du Boulonnais", False),
+    # a commune whose name begins with « Port- » is no port: its syndicat mixte got the warning, not the error
+    ("Syndicat mixte de Port-Louis", False), ("SIVOM de Port\u2011Vendres", False),
+    ("Syndicat mixte du port de Port-Louis", True),
+    # a spaced dash parts the name's words, no commune's: still the port's
+    ("Syndicat mixte portuaire - Calais", True), ("Syndicat mixte des ports – Boulogne-sur-Mer et Calais", True),
 ])
 def test_fin23_a_port_s_syndicat_mixte_ouvert_may_receive_its_members_fonds_de_concours(nom, port):
     """CGCT L5722-10 lets a syndicat mixte ouvert that runs a port receive its members' fonds de concours — a

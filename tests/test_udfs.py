@@ -645,3 +645,25 @@ def test_controle_lets_a_syndicat_d_energie_s_fonds_de_concours_to_its_commune_p
     plan[3][1] = "EPCI"
     got = F.ACV_CONTROLE(actions, plan, financeurs, "1.1")
     assert got.startswith("Action 1.1, ligne 3 : les fonds de concours de l'action (300,00 €) dépassent la part")
+
+
+def test_controle_says_what_valider_says_of_an_abandoned_action_of_a_mistyped_commune():
+    """« Ville d'Arras » typed « Association », abandoned, its own 200 000 € « Versé »: « Valider » knows the commune
+    from T_Communes and says the money was paid; ACV_CONTROLE, given four tables, took it for another body's and
+    added « demandez à son financeur (COMMUNE) s'il doit être reversé ». The name says the commune alike."""
+    from conventions import build, clean_raw
+    from xlwings_payload import _js_value
+    from acv_xl.checks.rules import run_rules
+
+    raw = clean_raw()
+    raw["T_Actions"][0].update(maturite="Abandonnée", type_mo="Association")
+    raw["T_Financements"][0]["statut"] = "Versé"
+    raw["T_Financements"][1]["statut"] = "Prévisionnel"
+    valider = next(f.message for f in run_rules(build(raw)) if f.code == "ACT-13")
+
+    def table(t):
+        return [[c.header for c in t.columns]] + [[_js_value(r.get(c.attr)) for c in t.columns] for r in raw[t.name]]
+    got = F.ACV_CONTROLE(table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    # the rows are numbered from the table given (the header's row is 1): the rest is Valider's to the letter
+    tail = "(200 000,00 €) reste comptée : cet argent a déjà été payé."
+    assert valider.endswith(tail) and got.endswith(tail)

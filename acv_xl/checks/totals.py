@@ -251,9 +251,13 @@ def _cles(nom: str) -> set[str]:
 # `PERSONNE_PUBLIQUE` is these, and the syndicats and établissements publics it may be (FIN-18)
 _COLLECTIVITE = (r"^(?:(?:le|la|l) )?(?:departement|conseil (?:departemental|general|regional)|region|collectivite "
                  r"(?:europeenne|territoriale)|communaute (?:de communes|d agglomeration|urbaine)|metropole (?:de|du|d|des|"
-                 r"europeenne)|(?:ville|commune|mairie) (?:de|d|du|des)|prefecture|etat|ministere|agence de l eau")
+                 r"europeenne)|(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des)|prefecture|etat|ministere|agence de l eau")
 COLLECTIVITE = re.compile(_COLLECTIVITE + r")(?: |$)")
 PERSONNE_PUBLIQUE = re.compile(_COLLECTIVITE + r"|syndicat (?:mixte|intercommunal)|etablissement public)(?: |$)")
+# Of those, the names (`reference.mots`) that say a commune (« Ville de … », « Cne de … », « Municipalité de … ») or an
+# EPCI (« Communauté urbaine d'Arras », « Métropole européenne de Lille »): FIN-23 and ACT-13 go by them
+NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des) ")
+NOM_D_EPCI = re.compile(r"(?:(?:le|la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole)(?: |$)")
 
 
 class SansCode(frozenset):
@@ -338,6 +342,23 @@ _NOMS_SUBVENTIONS_PUBLIQUES = frozenset(dispositifs.normalise(d.nom) for f in la
                                         and layout.CATEGORIES_FIXES.get(f.code) == "Public")
 
 
+def _programmes_d_un_autre() -> dict[str, str]:
+    """Of those, the names of a programme of one body, to that body's code (the Région's « Redynamisation des
+    centres-villes », the Département's « Aide aux projets des territoires »): filed as a « Subvention » under
+    the maître d'ouvrage's own code, its money is still that body's (`role_l1111_10`). Not the Anah's
+    (« OPAH-RU », « Chef de projet ACV »: operations a commune funds with its own money too, under those names),
+    nor a name two bodies give (« Fonds de concours »)."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for f in layout.FINANCEURS:
+        for d in f.dispositifs:
+            if (nom := dispositifs.normalise(d.nom)) in _NOMS_SUBVENTIONS_PUBLIQUES and f.code != "ANAH":
+                owners[nom].add(f.code)
+    return {nom: code for nom, (code, *autres) in owners.items() if not autres}
+
+
+PROGRAMMES_D_UN_AUTRE = _programmes_d_un_autre()
+
+
 def subventions_l1111_10(dispositifs_classeur: Iterable[Dispositif]) -> Subventions:
     """The subsidies of the reference list and of the workbook's (its `T_Dispositifs` rows of nature
     `Subvention`, a Région's fund the user added)."""
@@ -389,11 +410,19 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     if nature == layout.NATURE_SUBVENTION:
         # the État's or the Union's subsidy is public money whoever is typed as paying it: a DSIL or the
         # FEDER filed under COMMUNE (under REGION for the Région that manages it), or under PRIVE
-        if (dispositifs.famille(lf.dispositif) in _FAMILLES_UE or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
+        # — not the payer's own money beside it (« Contrepartie FEDER », « Autofinancement hors FEDER »), as a DSIL's
+        if ((dispositifs.famille(lf.dispositif) in _FAMILLES_UE and not dispositifs.names_own_money(lf.dispositif))
+                or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                 or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
             return SUBVENTION_PUBLIQUE
         if mo and lf.financeur in mo:
-            return PROPRE  # the MO « subsidising » itself is its own money
+            # the MO « subsidising » itself is its own money; not another body's programme its list does not give
+            # it (« COMMUNE / Redynamisation des centres-villes »: the Région's subsidy under the wrong code)
+            if lf.dispositif and (lf.financeur, lf.dispositif) not in subventions and (
+                    dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE
+                    or dispositifs.names_another_payer(lf.dispositif, lf.financeur)):  # « Subvention Région »
+                return SUBVENTION_PUBLIQUE
+            return PROPRE
         if categorie_of(lf.financeur) == "Public":
             return SUBVENTION_PUBLIQUE
         # a public body's subsidy of the reference list filed under a private code (« PRIVE / Redynamisation des

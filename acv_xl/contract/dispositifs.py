@@ -222,6 +222,65 @@ def _names_collectivite(nom: str) -> bool:
     return bool(_TERRITOIRE.search(n)) and not _SIGLE.search(n)
 
 
+# The words by which a dispositif names a public body, by that body's code
+_PERSONNES = {
+    "REGION": r"region|regional|regionale|regionaux|conseil regional",
+    "DEPT": r"departement|departemental|departementale|departementaux|conseil departemental|conseil general|cd \d{2,3}",
+    "ETAT": r"etat|prefecture|prefet",
+    "UE": r"europe|europeen|europeenne|europeens|europeennes|union europeenne",
+}
+# ... said as the payer: right after a word of money given (« Subvention Région », « Participation du Conseil
+# départemental », « Subv. CD62 », « Aide de l'État », « Fonds européens »), or beginning the name (« Région HDF »,
+# « CD62 »). Not a body merely named in it: a place (« Quartier de la Région », « Parc de l'Europe »), « remise en
+# état », « Part ville (contrat Région) » are the commune's own money, counted so before
+_VERSE = (r"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|financements?|cofinancements?|contributions?"
+          r"|fonds|credits?)(?: (?:exceptionnelles?|complementaires?|specifiques?|d investissement))?"
+          r"(?: (?:de la|de l|du|des|de|d|par la|par le|par l))? ")
+_EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil departemental|conseil general|cd \d{2,3}" \
+           r"|union europeenne|prefecture)(?![a-z0-9])"
+# ... or a fund of the body's own, anywhere in the name: the Union's LEADER (FEADER) and FSE, which a GAL or an EPCI
+# carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
+_FONDS_DE = {"UE": r"feader|leader|fse"}
+_NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
+                                    r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
+                                                       if code in _FONDS_DE else ""))
+                   for code, mots in _PERSONNES.items()}
+# what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
+# de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
+# payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;
+# not « Subvention Région hors TVA », the Région's all the same)
+_RESSOURCE_OU_LIEU = re.compile(r"(?<![a-z0-9])(?:dgf|dotations? globales?|dotations? forfaitaires?|dsu|dsr|dnp"
+                                r"|dotations? de solidarite|perequation|fctva|attributions? de compensation"
+                                r"|(?:rue|avenue|place|parvis|square|quai|boulevard|cite|hotel) (?:de |du |des )?(?:la |l )?"
+                                r"(?:region|departement|europe|prefecture|etat)"
+                                r"|(?:apres|hors|deduction|deduits?|deduites?) (?:(?:faite|de|des|du|d|la|le|l|les) )*"
+                                r"(?:subventions?|subv|aides?|participations?|financements?|cofinancements?|fonds"
+                                r"|region|regional|regionale|departement|departementale|etat|europe|europeens?))(?![a-z0-9])")
+
+
+@memo_text(4096)
+def _payeurs_nommes(nom: str) -> frozenset[str]:
+    """The codes of the public bodies a dispositif's name says pay it (`_NOMME_PAR_CODE`), none when it says its
+    payer's own money (`_PROPRE`), a resource of the collectivité's own or a place (`_RESSOURCE_OU_LIEU`)."""
+    n = normalise(nom)
+    if _names_own_money(nom) or _RESSOURCE_OU_LIEU.search(n):
+        return frozenset()
+    return frozenset(code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n))
+
+
+def payer_named(nom: str | None, financeur: str | None) -> str | None:
+    """The code of the one other public body a dispositif's name says pays it (`names_another_payer`), or None."""
+    autres = _payeurs_nommes(nom) - {financeur} if nom else ()
+    return next(iter(autres)) if len(autres) == 1 else None
+
+
+def names_another_payer(nom: str | None, financeur: str | None) -> bool:
+    """Whether a dispositif's name says that another public body than `financeur` pays it (`_payeurs_nommes`: the
+    Région, the Département, the État, the Union), and not its payer's own money beside it (« Contrepartie
+    Région », « Autofinancement hors subvention régionale »), nor a resource of the collectivité's own or a place."""
+    return bool(nom) and bool(_payeurs_nommes(nom) - {financeur})
+
+
 def same(a: str | None, b: str | None) -> bool:
     """Two names of one dispositif: equal once normalised, or of the same family."""
     if not a or not b:

@@ -219,7 +219,9 @@ def _sans_article(cle: str) -> str:
 # a binôme's name: « Lens - Liévin », « Lens – Liévin », « Lens / Liévin », « Lens et Liévin » (a hyphen
 # without spaces is a name's own: Bruay-la-Buissière)
 _BINOME = re.compile(r"\s+-\s+|\s*[–—/]\s*|\s+et\s+")
-_VILLE_DE = re.compile(r"^(?:(?:action )?coeur de ville|acv|ville|commune|mairie)(?: de| d| du| des)? ")
+# « Cne d'Arras », « Municipalité d'Arras »: the commune too, by the abbreviation of its administration's letters
+_VILLE_DE = re.compile(r"^(?:(?:(?:action )?coeur de ville|acv|ville|commune|mairie)(?: de| d| du| des)?"
+                       r"|(?:cne|municipalite)(?: de| d| du| des)) ")
 
 
 def noms_cles(typed: str) -> list[str]:

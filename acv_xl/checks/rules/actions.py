@@ -357,7 +357,9 @@ def _given(ix, a: FicheAction, paid: list) -> list:
     mo, categorie_of, subventions = ix.mo_codes(a), ix.categories.get, ix.categories.subventions
     # a commune's operation typed « Association » (ACT-16's case, not said on an abandoned action): the
     # commune's own autofinancement is no gift to ask back — the type its name says is the MO's
-    if a.maitre_ouvrage and (kind := _kind_of(_mo_kinds(ix.conv), str(a.maitre_ouvrage))) and kind != a.type_mo:
+    kinds = _mo_kinds(ix.conv)
+    if a.maitre_ouvrage and (kind := _kind_of(kinds, str(a.maitre_ouvrage)) if kinds else _kind_named(
+            str(a.maitre_ouvrage))) and kind != a.type_mo:
         mo = (mo - {layout.CODE_DU_MO.get(a.type_mo)}) | {layout.CODE_DU_MO[kind]}
     autofinancement = layout.NATURE_AUTOFINANCEMENT
     # a subsidy, or another body's money of another kind (« Autre »: the Région's 300 000 so typed was told
@@ -371,6 +373,18 @@ def _given(ix, a: FicheAction, paid: list) -> list:
         if role == totals.PARTICIPATION_PUBLIQUE or (lf.nature in donnees and role != totals.PROPRE):
             out.append(lf)
     return out
+
+
+# A name that says its kind itself: what `_given` goes by when the workbook's communes and EPCI are not known
+# (ACV_CONTROLE is given four tables), so that the cell says what « Valider » says of « Ville d'Arras »
+
+
+def _kind_named(mo: str) -> str | None:
+    """« Commune » for « Ville de … » (not its CCAS, `_OWN_BODY`), « EPCI » for « Communauté … », else None."""
+    mots = reference.mots(mo)
+    if totals.NOM_DE_COMMUNE.match(mots):
+        return None if _OWN_BODY.search(mo) else "Commune"
+    return "EPCI" if totals.NOM_D_EPCI.match(mots) else None
 
 
 def _financeurs(lines: list) -> tuple[str, bool]:

@@ -1200,6 +1200,21 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
         sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
+    elif (proprietaire := totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif))
+          or dispositifs.payer_named(lf.dispositif, lf.financeur)) not in (None, lf.financeur):
+        # « COMMUNE / Redynamisation des centres-villes »: the Région's programme; a « Subvention » of it is counted
+        # as that body's money, in the maître d'ouvrage's own code too (`totals.role_l1111_10`): said, as FIN-06 may fail
+        programme = dispositifs.normalise(lf.dispositif) in totals.PROGRAMMES_D_UN_AUTRE
+        # public aid whoever the MO: a public financeur's subsidy; a private one's only by a programme's name
+        publique = lf.nature == layout.NATURE_SUBVENTION and (
+            programme or index(conv).categories.get(lf.financeur) == "Public")
+        msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
+               + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
+                  f"son nom dit qu'il est versé par le financeur {q(proprietaire)}") + (
+                   " : de nature « Subvention », la ligne est comptée comme une aide publique, jamais comme la part "
+                   f"propre du maître d'ouvrage ({SRC_L1111_10})." if publique else "."))
+        sugg = (f"Choisissez le financeur {q(proprietaire)} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
+                "choisissez le dispositif et la nature « Autofinancement ».")  # the dispositif alone: FIN-11
     else:
         proche = dispositifs.nearest(lf.dispositif, noms)
         # « du financeur « EPF » », as above: « de EPF », « de EPCI » were no French
@@ -1274,7 +1289,7 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
                  # a fonds de concours only between an EPCI and its communes, or a syndicat mixte and its members
                  # (FIN-23, which warns of the latter): not offered from an EPF
                  + (" ; si c'est un fonds de concours ou une subvention, choisissez ce dispositif et la nature "
-                    "« Subvention »." if _fonds_de_concours_possible(a, lf.financeur) else
+                    "« Subvention »." if _fonds_de_concours_possible(a, lf.financeur, _genres_des_ajoutes(conv)) else
                     " ; si c'est une subvention, choisissez son dispositif et la nature « Subvention »."))
 
 
@@ -1403,16 +1418,44 @@ def _de_commune(nom: str) -> str:
     return ("d'" if fold(nom[:1]) in "aeiouy" else "de ") + nom
 
 
-def _parties_fonds_de_concours(a: FicheAction, financeur: str | None) -> bool:
+def _parties_fonds_de_concours(a: FicheAction, financeur: str | None,
+                               genres: Mapping[str, str] = MappingProxyType({})) -> bool:
     """An EPCI à fiscalité propre and one of its member communes, either way. A financeur added by the
-    user (not a reference code) may be the EPCI or the commune: not contradicted."""
+    user (not a reference code) may be the EPCI or the commune: not contradicted, unless its name says it is
+    another body (`genres`, `_genres_des_ajoutes`): « Ville de Liévin » pays no fonds de concours to a commune,
+    the law knowing none between two communes."""
     if financeur is None:
         return True
     if a.type_mo == "Commune":
-        return financeur == "EPCI" or financeur not in layout.FINANCEURS_BY_CODE
+        return financeur == "EPCI" or (financeur not in layout.FINANCEURS_BY_CODE
+                                       and genres.get(financeur, _EPCI) == _EPCI)
     if a.type_mo == "EPCI":
-        return financeur == "COMMUNE" or financeur not in layout.FINANCEURS_BY_CODE
+        return financeur == "COMMUNE" or (financeur not in layout.FINANCEURS_BY_CODE
+                                          and genres.get(financeur, _COMMUNE) == _COMMUNE)
     return False
+
+
+_EPCI, _COMMUNE, _AUTRE_COLLECTIVITE = "EPCI", "Commune", "autre"
+
+
+def _genres_des_ajoutes(conv: Convention) -> Mapping[str, str]:
+    """The financeurs added to the list whose name says which body they are (`totals.COLLECTIVITE`), or that name a
+    commune of the workbook (« Liévin »): code → `_EPCI`, `_COMMUNE` or `_AUTRE_COLLECTIVITE` (a Département, the
+    État…); the others (« FDE62 ») are not in it. Once per run."""
+    def build() -> Mapping[str, str]:
+        communes = _communes_du_classeur(conv)
+        genres = {}
+        for f in conv.financeurs:
+            if not f.code or f.code in layout.FINANCEURS_BY_CODE or not isinstance(f.nom, str):
+                continue
+            mots = reference.mots(f.nom)
+            if totals.COLLECTIVITE.match(mots):
+                genres[f.code] = (_EPCI if totals.NOM_D_EPCI.match(mots) else
+                                  _COMMUNE if totals.NOM_DE_COMMUNE.match(mots) else _AUTRE_COLLECTIVITE)
+            elif reference.nom_collectivite(f.nom) in communes:
+                genres[f.code] = _COMMUNE
+        return MappingProxyType(genres)
+    return index(conv).memo("genres_des_ajoutes", build)
 
 
 _SYNDICAT_MIXTE = "Syndicat mixte"
@@ -1429,15 +1472,17 @@ def _membre_possible(financeur: str | None) -> bool:
 # A syndicat mixte named after a port (« Syndicat mixte des ports de Boulogne et Calais », « SM portuaire »): maybe
 # a syndicat mixte ouvert that runs one, which L5722-10 lets receive its members' fonds de concours (a Région's, a
 # Département's too) for its investments, up to what remains its own after its autofinancement and the subsidies —
-# no three quarters. Its kind is not in the workbook: its name is what tells it
-_PORT = re.compile(r"(?<![a-z0-9])(?:port|ports|portuaire|portuaires)(?![a-z0-9])")
+# no three quarters. Its kind is not in the workbook: its name is what tells it. Not « Port » joined by a hyphen to
+# the next word: a commune's name (« Syndicat mixte de Port-Louis », « SIVOM de Port-Vendres »), no port's syndicat;
+# a spaced dash is a separator (« Syndicat mixte portuaire - Calais »), never inside a commune's name
+_PORT = re.compile(r"(?<![a-z0-9])(?:port|ports|portuaire|portuaires)(?![a-z0-9])(?![-\u2010-\u2015][a-z])")
 _MEMBRES_D_UN_SYNDICAT_OUVERT = frozenset(("DEPT", "REGION"))
 
 
 def _syndicat_portuaire(a: FicheAction) -> bool:
     """Whether the action's MO is a syndicat mixte whose name says a port (`_PORT`)."""
     return (a.type_mo == _SYNDICAT_MIXTE and isinstance(a.maitre_ouvrage, str)
-            and _PORT.search(reference.mots(a.maitre_ouvrage)) is not None)
+            and _PORT.search(fold(a.maitre_ouvrage)) is not None)
 
 
 _SI_PORTUAIRE = ("si le maître d'ouvrage est un syndicat mixte ouvert qui aménage, entretient ou exploite un port "
@@ -1445,12 +1490,64 @@ _SI_PORTUAIRE = ("si le maître d'ouvrage est un syndicat mixte ouvert qui amén
                  "port de … »)")
 
 
-def _fonds_de_concours_possible(a: FicheAction, financeur: str | None) -> bool:
+def _fonds_de_concours_possible(a: FicheAction, financeur: str | None, genres: Mapping[str, str]) -> bool:
     """Whether FIN-23 lets the financeur pay the action's MO a fonds de concours, with or without a warning: an
     EPCI and its communes (`_parties_fonds_de_concours`), a member to a syndicat mixte (`_membre_possible`; a
     Région or a Département too to one named after a port, `_syndicat_portuaire`)."""
-    return _parties_fonds_de_concours(a, financeur) or (a.type_mo == _SYNDICAT_MIXTE and (
+    return _parties_fonds_de_concours(a, financeur, genres) or (a.type_mo == _SYNDICAT_MIXTE and (
         _membre_possible(financeur) or (financeur in _MEMBRES_D_UN_SYNDICAT_OUVERT and _syndicat_portuaire(a))))
+
+
+# An EPCI à fiscalité propre may not subsidise its member communes, nor they it, but by a fonds de concours (the
+# principle of spécialité: answers to the AN's written questions n° 39431, 11th term, and n° 18933, 12th): its
+# « Subvention » to a commune's operation under another name (« Participation CA », « Subvention EPCI ») is one,
+# and capped as one
+_VERSEUR_AU_MEMBRE = MappingProxyType({"Commune": ("EPCI", _EPCI), "EPCI": ("COMMUNE", _COMMUNE)})
+# what an EPCI pays its communes outside any operation (CGI art. 1609 nonies C; the FPIC it shares out, CGCT art.
+# L2336-3 and L2336-5), a resource of theirs; and the share of a co-maître d'ouvrage that designated the other to
+# lead the operation (code de la commande publique, art. L2422-12), its own spending on its own competence: no
+# fonds de concours
+_PAS_UN_FONDS_DE_CONCOURS = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de solidarite|attribution(?:s)?(?: de)? "
+                                       r"compensation|fpic|perequation|co ?maitrise"
+                                       r"|maitrise d ouvrage (?:unique|partagee|conjointe))(?![a-z0-9])")
+
+
+def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
+    """The numbers of the actions holding a counted « Subvention » of no known family from `EPCI`, `COMMUNE` or a
+    financeur added under an EPCI's or a commune's name (« Communauté urbaine d'Arras »: `_genres_des_ajoutes`)
+    (few, mostly none): one pass in C over the run's counted lines, once per run."""
+    def build() -> set[str | None]:
+        ix = index(conv)
+        counted = ix.counted_lines
+        verseurs = {code for code, genre in _VERSEUR_AU_MEMBRE.values()}
+        verseurs.update(code for code, genre in _genres_des_ajoutes(conv).items() if genre in (_EPCI, _COMMUNE))
+        paires = frozenset((code, layout.NATURE_SUBVENTION) for code in verseurs)
+        hits = map(and_, map(paires.__contains__, map(_FINANCEUR_NATURE, counted)),
+                   map(is_, ix.counted_familles, repeat(None)))
+        return set(map(_NUMERO, compress(counted, hits)))
+    return index(conv).memo("numeros_subventions_entre_membres", build)
+
+
+def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str]) -> list[LigneFinancement]:
+    """The counted « Subvention » lines of the EPCI to a commune's operation, or of the commune to the EPCI's (their
+    codes, or a financeur added under their name), of no known family and not a dotation communautaire, the FPIC,
+    a co-maître d'ouvrage's share (`_PAS_UN_FONDS_DE_CONCOURS`) nor another payer's (`_d_un_autre_payeur`): fonds
+    de concours under another name."""
+    if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
+        return []
+    code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
+    return [lf for lf, fam in zip(j.counted, j.familles)
+            if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
+            and lf.nature == layout.NATURE_SUBVENTION
+            and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
+            and not _d_un_autre_payeur(lf)]
+
+
+def _d_un_autre_payeur(lf: LigneFinancement) -> bool:
+    """Whether the line's dispositif is another body's programme or says another payer (« EPCI / Subvention
+    Région »: the Région's money filed under the wrong code, which FIN-21 says; no fonds de concours)."""
+    return (totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif or "")) not in (None, lf.financeur)
+            or dispositifs.names_another_payer(lf.dispositif, lf.financeur))
 
 
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
@@ -1473,12 +1570,14 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     (`_trois_quarts`)."""
     ix = index(conv)
     action = ix.action
+    genres = _genres_des_ajoutes(conv)  # what the added financeurs' names say they are
     # the counted fonds de concours (few lines, mostly none), found in C from the run's families
     for lf in compress(ix.counted_lines, map(eq, ix.counted_familles, repeat(layout.FAMILLE_FONDS_CONCOURS))):
         a = action(lf.numero)
-        if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur):
+        if a is None or "type_mo" in a.problems or a.type_mo is None or _parties_fonds_de_concours(a, lf.financeur,
+                                                                                                  genres):
             continue
-        if _fonds_de_concours_possible(a, lf.financeur) and _syndicat_portuaire(a):
+        if _fonds_de_concours_possible(a, lf.financeur, genres) and _syndicat_portuaire(a):
             yield at(lf, "financeur", "FIN-23", A,
                      f"{prefix(lf)} : le financeur {q(lf.financeur)} verse un fonds de concours à "
                      f"{q(a.maitre_ouvrage)}, maître d'ouvrage de type « Syndicat mixte » ; la loi le permet d'un membre "
@@ -1514,37 +1613,55 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                  "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon, corrigez le financeur "
                  "ou le maître d'ouvrage" + (f" ; {_SI_PORTUAIRE}." if a.type_mo == _SYNDICAT_MIXTE else "."))
     with_fdc = _numeros_with(conv, _FONDS_CONCOURS)
+    with_subventions = _numeros_subventions_entre_membres(conv)
     for j in judged_actions(conv):
-        if j.action.numero not in with_fdc:
-            continue  # no counted fonds de concours
+        if j.action.numero not in with_fdc and j.action.numero not in with_subventions:
+            continue  # no counted fonds de concours, under its name or another
         if j.action.type_mo == _SYNDICAT_MIXTE:
             if not _syndicat_portuaire(j.action):  # L5722-10: what a balanced plan leaves it (FIN-05), no 3/4
                 yield from _trois_quarts(j)
             continue
-        fdc = [lf for lf, fam in zip(j.counted, j.familles) if fam == layout.FAMILLE_FONDS_CONCOURS
-               and _parties_fonds_de_concours(j.action, lf.financeur)]  # the others are reported above
+        deguises = _fonds_de_concours_deguises(j, genres) if j.action.numero in with_subventions else []
+        fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
+               and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
         if not fdc:
             continue
         montant, propre = totals.total(fdc), j.part_mo.propre
         if montant > propre:
-            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites)
+            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises)
 
 
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
-                               collectivites: frozenset[str]) -> Finding:
+                               collectivites: frozenset[str], deguises: list[LigneFinancement]) -> Finding:
     """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
     but those of a financeur added to the list, not named as a collectivité (« FDE62 »), may be a syndicat
     d'énergie's, which L5212-26 caps at three quarters of the HT cost instead — a warning, when the EPCI's alone
-    stay within the own share and those within three quarters of an HT cost (a TTC one: not judged, as
-    `_trois_quarts`). The syndicat and its domain are not in the workbook: what to check is said."""
+    stay within the own share and those within three quarters of the cost (`_trois_quarts_du_cout`: of a TTC cost,
+    only a sum above them is judged). The syndicat and its domain are not in the workbook: what to check is said."""
     a = j.action
     ajoutes = [lf for lf in fdc if lf.financeur not in layout.FINANCEURS_BY_CODE and lf.financeur not in collectivites]
     syndicat = totals.total(ajoutes)
-    plafond = _floor(a.cout_total * 3 / 4) if a.base == "HT" and a.cout_total is not None else None
+    plafond, depasse = _trois_quarts_du_cout(a) or (None, "")
     message = (f"les fonds de concours de l'action ({money(montant)}) dépassent la part que son maître d'ouvrage finance "
                f"lui-même, hors subventions, soit {money(propre)} ({SRC_FONDS_CONCOURS})")
     reduire = (f"réduisez les fonds de concours de {money(montant - propre)}, ou augmentez l'autofinancement du maître "
                "d'ouvrage d'autant.")
+    if deguises:
+        noms = list(dict.fromkeys(q(lf.dispositif or "Subvention") for lf in deguises))
+        payeurs = list(dict.fromkeys(q(str(lf.financeur)) for lf in deguises))
+        dites, de = " et ".join(noms), " et ".join(payeurs)
+        entre = ("un EPCI à fiscalité propre ne subventionne ses communes membres" if a.type_mo == "Commune"
+                 else "une commune ne subventionne l'EPCI à fiscalité propre dont elle est membre")
+        # two names, two lines, two payers: each said in the plural (« y sont comptées les subventions « A » et « B » »)
+        message += ((f" ; y est comptée la subvention {dites}" if len(noms) == 1 else
+                     f" ; y sont comptées les subventions {dites}")
+                    + (f" du financeur {de}" if len(payeurs) == 1 else f" des financeurs {de}")
+                    + f" ({money(totals.total(deguises))}) : {entre} que par un fonds de concours")
+        reduire = reduire[:-1] + (
+            (f" ; si la ligne {dites} n'est pas versée" if len(deguises) == 1 else
+             f" ; si les lignes {dites} ne sont pas versées")
+            + (" par ce financeur" if len(payeurs) == 1 else " par ces financeurs")
+            + (", corrigez son financeur." if len(deguises) == 1 else ", corrigez leur financeur."))
     if ajoutes and montant - syndicat <= propre:
         noms = list(dict.fromkeys(str(lf.financeur) for lf in ajoutes))
         codes = " et ".join(map(q, noms))
@@ -1558,29 +1675,41 @@ def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: 
                       f"({SRC_FONDS_CONCOURS_SYNDICAT}).",
                       f"Vérifiez que {codes} {est} dont le maître d'ouvrage est membre et que "
                       f"l'opération relève de ce domaine ; sinon, {reduire}")
-        message += (f" ; versés par un syndicat d'énergie, ceux de {codes} ({money(syndicat)}) dépasseraient aussi les "
-                    f"trois quarts du coût hors taxes de l'opération, soit {money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT})")
+        message += (f" ; versés par un syndicat d'énergie, ceux de {codes} ({money(syndicat)}) dépasseraient aussi "
+                    f"{depasse} ({SRC_FONDS_CONCOURS_SYNDICAT})")
     return at(fdc[0], "montant", "FIN-23", E, f"{prefix(fdc[0])} : {message}.", reduire[0].upper() + reduire[1:])
+
+
+def _trois_quarts_du_cout(a: FicheAction) -> tuple[Decimal, str] | None:
+    """L5212-26's cap on the action (three quarters of its HT cost, to the cent below) and how a message says it
+    exceeded; of a TTC cost, three quarters of it (its HT cost is at most its TTC one): a sum above it is above the
+    law's for sure, a sum below it is not judged. None without a readable cost or base."""
+    if a.cout_total is None or a.base not in ("HT", "TTC"):
+        return None
+    plafond = _floor(a.cout_total * 3 / 4)
+    if a.base == "HT":
+        return plafond, f"les trois quarts du coût hors taxes de l'opération, soit {money(plafond)}"
+    return plafond, (f"les trois quarts du coût de l'opération toutes taxes comprises, soit {money(plafond)}, et donc "
+                     "ceux de son coût hors taxes, moindre")
 
 
 def _trois_quarts(j: Judged) -> Iterable[Finding]:
     """FIN-23 on a syndicat mixte's judged plan, its name no port's (`_syndicat_portuaire`): its members' fonds de
     concours above three quarters of the HT cost (L5212-26) are unlawful whether the syndicat is one d'énergie (its
     cap) or not (no fonds de concours at all), unless it is a port's syndicat mixte ouvert (L5722-10) named
-    otherwise: the suggestion says how to tell it. Judged on an HT cost only: three quarters of a TTC cost would
-    let more pass than the law."""
+    otherwise: the suggestion says how to tell it. Three quarters of a TTC cost would let more pass than the law:
+    there only a sum above them is said, unlawful for sure (`_trois_quarts_du_cout`)."""
     a = j.action
     fdc = [lf for lf, fam in zip(j.counted, j.familles)
            if fam == layout.FAMILLE_FONDS_CONCOURS and _membre_possible(lf.financeur)]
-    if not fdc or a.base != "HT":
+    if not fdc or (cap := _trois_quarts_du_cout(a)) is None:
         return
     # to the cent below: the most the law lets pass (1 000 000,01 € of cost: 750 000,00 €, not 750 000,01 €)
-    montant, plafond = totals.total(fdc), _floor(a.cout_total * 3 / 4)
+    (plafond, depasse), montant = cap, totals.total(fdc)
     if montant > plafond:
         yield at(fdc[0], "montant", "FIN-23", E,
                  f"{prefix(fdc[0])} : les fonds de concours versés au syndicat mixte {q(a.maitre_ouvrage or a.type_mo)} "
-                 f"({money(montant)}) dépassent les trois quarts du coût hors taxes de l'opération, soit "
-                 f"{money(plafond)} ({SRC_FONDS_CONCOURS_SYNDICAT}) ; seul un syndicat mixte ouvert qui aménage, "
+                 f"({money(montant)}) dépassent {depasse} ({SRC_FONDS_CONCOURS_SYNDICAT}) ; seul un syndicat mixte ouvert qui aménage, "
                  f"entretient ou exploite un port peut en recevoir davantage de ses membres ({SRC_FONDS_CONCOURS_PORT}).",
                  f"Réduisez les fonds de concours de {money(montant - plafond)} au moins ; {_SI_PORTUAIRE}.")
 
