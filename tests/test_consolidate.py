@@ -1102,7 +1102,7 @@ def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):
     folder) listed the JSON summary of a previous run, and the PDF of an annex, as « illisible »
     (CON-03, an error counted against the département): they are reports of acv-xl, listed
     « produit par acv-xl, non compté » like a previous consolidation workbook, with no finding.
-    The other files that are no workbook keep a precise message (CSV, OpenDocument)."""
+    A workbook of another format keeps its precise message (OpenDocument)."""
     from acv_xl.cli import main
     from acv_xl.outputs.output_guard import ANNEXE, pdf_keywords
 
@@ -1124,8 +1124,6 @@ def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):
     by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
     for name in ("resume.json", "annexe.pdf"):
         assert by[name]["motif"] == C.MOTIF_CONSOLIDATION and by[name]["constats_consolidation"] == [], by[name]
-    (csv_msg,) = [f["message"] for f in by["communes.csv"]["constats_consolidation"]]
-    assert "« communes.csv » est un fichier texte (CSV)" in csv_msg
     (ods_msg,) = [f["message"] for f in by["calais.ods"]["constats_consolidation"]]
     assert "« calais.ods » est un classeur OpenDocument (.ods, LibreOffice)" in ods_msg
     # a JSON that is not ours is still a file that is no workbook
@@ -1133,6 +1131,37 @@ def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):
     other.write_text('{"commune": "Arras"}', encoding="utf-8")
     s = C.summarize(str(other), "autre.json")
     assert not s.ignore and s.etat == ETAT_ILLISIBLE
+
+
+def test_files_that_are_no_workbook_among_a_shells_star_are_listed_not_unreadable(tmp_path, batch):
+    """`consolider *` under a Unix shell (macOS, Linux, Git Bash) names every file of the folder: the
+    référent's notes.txt, a PDF, a Word letter were each « illisible » (CON-03, an error of the
+    département, status 1), where `consolider .` and the same `*` typed in cmd leave them out. Among
+    several files, one neither named nor read as a workbook is listed « pas un classeur Excel, non
+    compté », with no finding; a workbook's name that does not read stays « illisible », and a file
+    named alone keeps its refusal, which says what it is."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    (folder / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
+    (folder / "convention.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    with zipfile.ZipFile(folder / "lettre.docx", "w") as z:
+        z.writestr("word/document.xml", "<w:document/>")
+    (folder / "abime.xlsx").write_bytes(b"PK\x03\x04 tronque")
+    walked = main(["consolider", str(folder), "-o", str(tmp_path / "a.xlsx"), "--json", str(tmp_path / "a.json")])
+    star = sorted(str(p) for p in folder.iterdir())  # what the shell hands over
+    js = tmp_path / "b.json"
+    assert main(["consolider", *star, "-o", str(tmp_path / "b.xlsx"), "--json", str(js)]) == walked
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    for name in ("notes.txt", "convention.pdf", "lettre.docx"):
+        assert (by[name]["etat"], by[name]["motif"], by[name]["constats_consolidation"]) == \
+            ("ignoré", "pas un classeur Excel, non compté", []), by[name]
+    assert by["abime.xlsx"]["motif"] == "illisible"
+    assert [f["code"] for f in by["abime.xlsx"]["constats_consolidation"]] == ["CON-03"]
+    alone = tmp_path / "c.json"
+    main(["consolider", str(folder / "notes.txt"), "-o", str(tmp_path / "c.xlsx"), "--json", str(alone)])
+    (notes,) = json.loads(alone.read_text(encoding="utf-8"))["conventions"]
+    assert notes["motif"] == "illisible" and "est un fichier texte" in notes["constats_consolidation"][0]["message"]
 
 
 def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_path, batch, monkeypatch, capsys):

@@ -19,7 +19,8 @@ Choices:
   content and listed as « produit par acv-xl, non compté » — as a file of ours, not refused: the
   other files are consolidated, as for any file that is no convention —, never read as a
   convention; a workbook with nothing of the template (STR-11) as « pas un classeur ACV, non
-  compté ». Neither adds a finding: they are not conventions.
+  compté », and among several files one with neither a workbook's name nor content (`_not_workbooks`)
+  as « pas un classeur Excel, non compté ». None adds a finding: they are not conventions.
 - What may be written is decided by `output_guard.check_outputs` before anything is read: never
   one of the workbooks found, never a file that is not a report of ours without `--remplacer`.
 - `--departement` matching no convention, or a folder holding no convention at all (only reports
@@ -73,6 +74,7 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     MARQUE,
     MOTIF_CONSOLIDATION,
     MOTIF_ETRANGER,
+    MOTIF_PAS_CLASSEUR,
     NON,
     OUI,
     SANS_ID,
@@ -606,6 +608,24 @@ class SummaryCache(Protocol):
     def lookup_all(self, sha256s: Iterable[str]) -> dict[str, FileSummary]: ...
 
 
+def _not_workbooks(summaries: list[FileSummary]) -> None:
+    """Among several files, one that neither bears a workbook's name nor reads as a workbook is listed
+    « pas un classeur Excel, non compté », as `consolider .` and `consolider *` typed in cmd leave it out
+    of the walk: a Unix shell hands `*` over as every name of the folder, and notes.txt, a PDF, a Word
+    letter beside the workbooks were each an unreadable convention (CON-03, an error of the département,
+    status 1) — the same command giving another consolidation under macOS. Named alone, a file is the
+    user's choice: it keeps its refusal, which says what it is (« un fichier texte (CSV) »…). A workbook
+    under another name (« arras.docx ») is read as one, and a workbook's name that does not read stays
+    « illisible »: a commune's convention."""
+    if len(summaries) < 2:
+        return
+    workbook_names = EXTENSIONS + EXTENSIONS_REFUSEES
+    for s in summaries:
+        if s.etat == ETAT_ILLISIBLE and not s.ignore and not s.crash and len(s.findings) == 1 \
+                and s.findings[0][0] == "STR-01" and not s.path.lower().endswith(workbook_names):
+            s.ignore, s.findings = MOTIF_PAS_CLASSEUR, ()
+
+
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
                progress: Callable[[int, int], None] | None,
                identities: dict[str, tuple | None] | None = None,
@@ -767,6 +787,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     lap("recherche")
     blocs: dict[tuple[str, str], Any] = {}
     summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None, blocs)
+    _not_workbooks(summaries)
     lap("lecture et contrôle")
     verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)
     if departement is not None and not any(v.compte for v in verdicts):
@@ -774,7 +795,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     if all(s.ignore for s in summaries):  # only reports of ours and other workbooks: nothing to consolidate
         n = len(summaries)
         raise UsageError(f"aucun classeur de convention ACV parmi les {n} fichier{'s' if n > 1 else ''} trouvé"
-                         f"{'s' if n > 1 else ''} (rapports d'acv-xl ou autres classeurs) : rien n'est écrit. "
+                         f"{'s' if n > 1 else ''} (rapports d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. "
                          "Vérifiez le dossier indiqué.")
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
