@@ -701,17 +701,32 @@ class Recorder(Protocol):
 
 
 # ------------------------------------------------------------------ entry points
+_GIVE_CONVENTIONS = "Indiquez les classeurs des conventions ou leur dossier."
+
+
+def _not_a_convention(s: FileSummary) -> str:
+    """What a file left out of the count (`s.ignore`) is, said of the one file found."""
+    return ("est un rapport produit par acv-xl, pas" if s.ignore == MOTIF_CONSOLIDATION else "n'est pas") \
+        + " un classeur de convention ACV"
+
+
 def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
     found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
     unreadable = sum(1 for s in summaries if not s.ignore and not s.lisible)
     detail = [f"départements trouvés : {', '.join(found)}" if found else "aucun département renseigné"]
     if unreadable:
         detail.append(f"{unreadable} fichier{'s' if unreadable > 1 else ''} illisible{'s' if unreadable > 1 else ''}")
-    n = len(summaries)
+    if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file
+        (only,) = summaries
+        verify = "Vérifiez le code donné à --departement et le fichier."
+        what, then = ((_not_a_convention(only), _GIVE_CONVENTIONS) if only.ignore
+                      else ("est illisible", "« acv-xl valider » appliqué à ce fichier dit pourquoi.") if not only.lisible
+                      else (f"est une convention du département {found[0]}, pas du {departement}", verify) if found
+                      else ("n'a pas de département renseigné", verify))
+        return f"le seul fichier trouvé, « {only.rel} », {what} : rien n'est écrit. {then}"
     # « trouvés »: with the register, most were not read again
-    return (f"aucune convention du département {departement} parmi les {n} fichier{'s' if n > 1 else ''} trouvé"
-            f"{'s' if n > 1 else ''} ({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à "
-            "--departement et le dossier.")
+    return (f"aucune convention du département {departement} parmi les {len(summaries)} fichiers trouvés "
+            f"({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à --departement et le dossier.")
 
 
 def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
@@ -793,10 +808,12 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     if departement is not None and not any(v.compte for v in verdicts):
         raise UsageError(_no_convention_of(departement, summaries))
     if all(s.ignore for s in summaries):  # only reports of ours and other workbooks: nothing to consolidate
-        n = len(summaries)
-        raise UsageError(f"aucun classeur de convention ACV parmi les {n} fichier{'s' if n > 1 else ''} trouvé"
-                         f"{'s' if n > 1 else ''} (rapports d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. "
-                         "Vérifiez le dossier indiqué.")
+        if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file, with what it is
+            (only,) = summaries
+            raise UsageError(f"le seul fichier trouvé, « {only.rel} », {_not_a_convention(only)} : rien n'est "
+                             f"écrit. {_GIVE_CONVENTIONS}")
+        raise UsageError(f"aucun classeur de convention ACV parmi les {len(summaries)} fichiers trouvés (rapports "
+                         "d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. Vérifiez le dossier indiqué.")
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused, not_walked=not_walked, blocs=blocs)
