@@ -1164,6 +1164,33 @@ def test_files_that_are_no_workbook_among_a_shells_star_are_listed_not_unreadabl
     assert notes["motif"] == "illisible" and "est un fichier texte" in notes["constats_consolidation"][0]["message"]
 
 
+def test_a_file_left_out_for_its_name_is_not_kept_so_in_the_register(tmp_path, batch):
+    """The register keeps a file's summary by its content: notes.txt left out among a shell's `*`
+    (« pas un classeur Excel ») was kept so, and given again when named alone — « ignoré », where the
+    same bytes read afresh are « illisible » with what they are — or under a workbook's name. That
+    verdict is the run's, not the content's: never kept, the file is read again."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    notes = folder / "notes.txt"
+    notes.write_text("relancer Calais\n", encoding="utf-8")
+    registre = str(tmp_path / "registre.sqlite")
+
+    def run(*names: Path) -> dict:
+        js = tmp_path / "c.json"
+        main(["consolider", *map(str, names), "-o", str(tmp_path / "c.xlsx"), "--json", str(js),
+              "--registre", registre, "--remplacer"])
+        return {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+
+    for _ in range(2):  # the second time with the workbooks' summaries kept
+        assert run(*sorted(folder.iterdir()))["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
+    alone = run(notes)["notes.txt"]
+    assert alone["motif"] == "illisible" and "est un fichier texte" in alone["constats_consolidation"][0]["message"]
+    assert run(*sorted(folder.iterdir()))["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
+    shutil.copy(notes, folder / "convention.xlsx")  # the same bytes under a workbook's name
+    assert run(*sorted(folder.iterdir()))["convention.xlsx"]["motif"] == "illisible"
+
+
 def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_path, batch, monkeypatch, capsys):
     """Discovery did not follow a symbolic link to a folder (to avoid loops): a référent whose
     communes' folders are links into the département's saw their workbooks missing with no word.
