@@ -805,7 +805,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     _not_workbooks(summaries)
     lap("lecture et contrôle")
     verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)
-    if departement is not None and not any(v.compte for v in verdicts):
+    # none of the département's: a mistyped code. Some, none counted (each with errors under --sans-erreurs):
+    # consolidated as without --departement, never « aucune convention du département 62 (trouvés : 62) »
+    if departement is not None and not any(v.compte for v in verdicts) \
+            and not any(s.lisible and norm_departement(s.departement) == norm_departement(departement)
+                        for s in summaries):
         raise UsageError(_no_convention_of(departement, summaries))
     if all(s.ignore for s in summaries):  # only reports of ours and other workbooks: nothing to consolidate
         if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file, with what it is
