@@ -1164,6 +1164,30 @@ def test_files_that_are_no_workbook_among_a_shells_star_are_listed_not_unreadabl
     assert notes["motif"] == "illisible" and "est un fichier texte" in notes["constats_consolidation"][0]["message"]
 
 
+def test_a_damaged_workbook_under_another_name_among_others_stays_unreadable(tmp_path, batch):
+    """Among a shell's `*`, a file was left out « pas un classeur Excel » for its name alone: a
+    convention half downloaded (« calais.xlsx.part », a truncated zip) or one sent without its
+    extension whose sheet is damaged (« arras ») went uncounted with no finding — the département's
+    verdict without its error, a convention missing unsaid. Its content may be a workbook's: it
+    stays « illisible » (CON-03), as a workbook's name that does not read; a text is still left out."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    whole = sorted(folder.iterdir())[0].read_bytes()
+    (folder / "calais.xlsx.part").write_bytes(whole[:3000])
+    with zipfile.ZipFile(folder / "arras", "w") as z:  # the parts of a workbook, its workbook part damaged
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook><sheets")
+    (folder / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
+    js = tmp_path / "c.json"
+    main(["consolider", *map(str, sorted(folder.iterdir())), "-o", str(tmp_path / "c.xlsx"), "--json", str(js)])
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    for name in ("calais.xlsx.part", "arras"):
+        assert (by[name]["etat"], by[name]["motif"]) == ("illisible", "illisible"), by[name]
+        assert [f["code"] for f in by[name]["constats_consolidation"]] == ["CON-03"], by[name]
+    assert by["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
+
+
 def test_a_file_left_out_for_its_name_is_not_kept_so_in_the_register(tmp_path, batch):
     """The register keeps a file's summary by its content: notes.txt left out among a shell's `*`
     (« pas un classeur Excel ») was kept so, and given again when named alone — « ignoré », where the

@@ -51,7 +51,7 @@ from acv_xl.checks.rules.consolidation import (
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
-from acv_xl.contract import layout
+from acv_xl.contract import file_kinds, layout
 from acv_xl.contract.system_errors import resolved
 from acv_xl.contract.values import EXCEL_MAX, EXCEL_ROWS, fmt_number
 from acv_xl.outputs.atomic import OutputError
@@ -608,6 +608,12 @@ class SummaryCache(Protocol):
     def lookup_all(self, sha256s: Iterable[str]) -> dict[str, FileSummary]: ...
 
 
+# What a file's content may be when it is a workbook that cannot be read: a zip holding a workbook's parts,
+# a damaged zip or old Office file (a convention half downloaded), or a format refused as such
+_MAYBE_WORKBOOK = frozenset({file_kinds.XLSX, file_kinds.XLSB, file_kinds.XLS, file_kinds.PROTECTED, file_kinds.ODS,
+                             file_kinds.XML_2003, file_kinds.ZIP_DAMAGED, file_kinds.OLD_OFFICE_DAMAGED})
+
+
 def _not_workbooks(summaries: list[FileSummary]) -> None:
     """Among several files, one that neither bears a workbook's name nor reads as a workbook is listed
     « pas un classeur Excel, non compté », as `consolider .` and `consolider *` typed in cmd leave it out
@@ -616,14 +622,24 @@ def _not_workbooks(summaries: list[FileSummary]) -> None:
     status 1) — the same command giving another consolidation under macOS. Named alone, a file is the
     user's choice: it keeps its refusal, which says what it is (« un fichier texte (CSV) »…). A workbook
     under another name (« arras.docx ») is read as one, and a workbook's name that does not read stays
-    « illisible »: a commune's convention."""
+    « illisible »: a commune's convention. So does a file whose content may be a workbook's (`_MAYBE_WORKBOOK`:
+    « calais.xlsx.part » half downloaded, « arras » sent without its extension and damaged): its name alone
+    left it out, uncounted and unsaid. Its content is looked at only then: a few files, their first bytes."""
     if len(summaries) < 2:
         return
     workbook_names = EXTENSIONS + EXTENSIONS_REFUSEES
     for s in summaries:
         if s.etat == ETAT_ILLISIBLE and not s.ignore and not s.crash and len(s.findings) == 1 \
-                and s.findings[0][0] == "STR-01" and not s.path.lower().endswith(workbook_names):
+                and s.findings[0][0] == "STR-01" and not s.path.lower().endswith(workbook_names) \
+                and not _maybe_workbook(s.path):
             s.ignore, s.findings = MOTIF_PAS_CLASSEUR, ()
+
+
+def _maybe_workbook(path: str) -> bool:
+    try:
+        return file_kinds.kind_of_file(path) in _MAYBE_WORKBOOK
+    except OSError:  # gone, or refused now: nothing says it is no workbook
+        return True
 
 
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
