@@ -1188,6 +1188,23 @@ def test_a_damaged_workbook_under_another_name_among_others_stays_unreadable(tmp
     assert by["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
 
 
+def test_files_none_a_convention_with_a_departement_are_said_so_not_a_mistyped_code(tmp_path, capsys):
+    """`consolider * --departement 62` in a folder holding no workbook (notes, a PDF: each « pas un
+    classeur Excel ») read « aucune convention du département 62 parmi les 2 fichiers trouvés (aucun
+    département renseigné) … Vérifiez le code donné à --departement »: conventions without a
+    département, a code to check, where there is no convention at all — as said without --departement."""
+    from acv_xl.cli import main
+
+    (tmp_path / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
+    (tmp_path / "convention.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    names = [str(tmp_path / "notes.txt"), str(tmp_path / "convention.pdf")]
+    for extra in ([], ["--departement", "62"]):
+        assert main(["consolider", *names, "-o", str(tmp_path / "c.xlsx"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "aucun classeur de convention ACV parmi les 2 fichiers trouvés" in err, err
+        assert "--departement" not in err and not (tmp_path / "c.xlsx").exists()
+
+
 def test_a_file_left_out_for_its_name_is_not_kept_so_in_the_register(tmp_path, batch):
     """The register keeps a file's summary by its content: notes.txt left out among a shell's `*`
     (« pas un classeur Excel ») was kept so, and given again when named alone — « ignoré », where the

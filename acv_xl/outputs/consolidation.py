@@ -735,8 +735,7 @@ def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
     if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file
         (only,) = summaries
         verify = "Vérifiez le code donné à --departement et le fichier."
-        what, then = ((_not_a_convention(only), _GIVE_CONVENTIONS) if only.ignore
-                      else ("est illisible", "« acv-xl valider » appliqué à ce fichier dit pourquoi.") if not only.lisible
+        what, then = (("est illisible", "« acv-xl valider » appliqué à ce fichier dit pourquoi.") if not only.lisible
                       else (f"est une convention du département {found[0]}, pas du {departement}", verify) if found
                       else ("n'a pas de département renseigné", verify))
         return f"le seul fichier trouvé, « {only.rel} », {what} : rien n'est écrit. {then}"
@@ -821,19 +820,20 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     _not_workbooks(summaries)
     lap("lecture et contrôle")
     verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)
-    # none of the département's: a mistyped code. Some, none counted (each with errors under --sans-erreurs):
-    # consolidated as without --departement, never « aucune convention du département 62 (trouvés : 62) »
-    if departement is not None and not any(v.compte for v in verdicts) \
-            and not any(s.lisible and norm_departement(s.departement) == norm_departement(departement)
-                        for s in summaries):
-        raise UsageError(_no_convention_of(departement, summaries))
-    if all(s.ignore for s in summaries):  # only reports of ours and other workbooks: nothing to consolidate
+    if all(s.ignore for s in summaries):  # only reports of ours, other workbooks and files: nothing to consolidate,
+        # whatever the --departement (never « aucun département renseigné », a code to check)
         if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file, with what it is
             (only,) = summaries
             raise UsageError(f"le seul fichier trouvé, « {only.rel} », {_not_a_convention(only)} : rien n'est "
                              f"écrit. {_GIVE_CONVENTIONS}")
         raise UsageError(f"aucun classeur de convention ACV parmi les {len(summaries)} fichiers trouvés (rapports "
                          "d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. Vérifiez le dossier indiqué.")
+    # none of the département's: a mistyped code. Some, none counted (each with errors under --sans-erreurs):
+    # consolidated as without --departement, never « aucune convention du département 62 (trouvés : 62) »
+    if departement is not None and not any(v.compte for v in verdicts) \
+            and not any(s.lisible and norm_departement(s.departement) == norm_departement(departement)
+                        for s in summaries):
+        raise UsageError(_no_convention_of(departement, summaries))
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused, not_walked=not_walked, blocs=blocs)
