@@ -1232,6 +1232,29 @@ def test_a_file_left_out_for_its_name_is_not_kept_so_in_the_register(tmp_path, b
     assert run(*sorted(folder.iterdir()))["convention.xlsx"]["motif"] == "illisible"
 
 
+def test_a_file_left_out_among_others_has_no_analysis_in_its_register_row(tmp_path, batch):
+    """docs/registre.md: `analyse_id` is empty for a file « pas un classeur Excel » among others. It was
+    so only while its bytes had never been analysed: named alone once (or under a workbook's name), its
+    row of a later `*` pointed at that analysis, « illisible », beside its own état « ignoré » — a join
+    of `fichiers` and `analyses` said it unreadable, and the same run's row differed with the past."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    notes = folder / "notes.txt"
+    notes.write_text("relancer Calais\n", encoding="utf-8")
+    registre = tmp_path / "registre.sqlite"
+    for names in ([notes], sorted(folder.iterdir())):
+        main(["consolider", *map(str, names), "-o", str(tmp_path / "c.xlsx"), "--registre", str(registre),
+              "--remplacer"])
+    con = sqlite3.connect(registre)
+    try:
+        rows = con.execute("SELECT f.etat, f.analyse_id IS NULL, a.etat FROM fichiers f LEFT JOIN analyses a "
+                           "ON a.id = f.analyse_id WHERE f.chemin = 'notes.txt' ORDER BY f.id").fetchall()
+    finally:
+        con.close()
+    assert rows == [("illisible", 0, "illisible"), ("ignoré", 1, None)], rows
+
+
 def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_path, batch, monkeypatch, capsys):
     """Discovery did not follow a symbolic link to a folder (to avoid loops): a référent whose
     communes' folders are links into the département's saw their workbooks missing with no word.

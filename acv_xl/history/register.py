@@ -1046,11 +1046,13 @@ class Register:
         key = block_key()  # this user's key (`register_key`), found once: its path is made anew at each call
         fichiers, conventions, constats = [], [], []
         for f, v in zip(r.files, r.verdicts):
-            aid = analyses.get(f.sha256) if f.sha256 else None
-            # a file left out for its name among others (`consolidation._not_workbooks`) is so for this run,
-            # not for its content: kept, its bytes named alone, or as « x.xlsx », would be « ignoré » for
-            # good, where they are « illisible ». Never kept, it is read again: its first bytes say it
-            if aid is None and f.sha256 and not f.crash and f.ignore != MOTIF_PAS_CLASSEUR:
+            # a file left out among others (`consolidation._not_workbooks`) is so for this run, not for its
+            # content: kept, its bytes named alone, or as « x.xlsx », would be « ignoré » for good, where they
+            # are « illisible ». Never kept, it is read again; nor does its row point at an analysis of those
+            # bytes made another time, « illisible » beside its état « ignoré »
+            if f.ignore == MOTIF_PAS_CLASSEUR:
+                aid = None
+            elif (aid := analyses.get(f.sha256) if f.sha256 else None) is None and f.sha256 and not f.crash:
                 aid = analyses[f.sha256] = self._insert_analysis(f, key)
             mtime = datetime.fromtimestamp(f.mtime).isoformat(timespec="seconds") if f.mtime else None
             fid += 1
