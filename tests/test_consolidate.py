@@ -1188,6 +1188,30 @@ def test_a_damaged_workbook_under_another_name_among_others_stays_unreadable(tmp
     assert by["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
 
 
+def test_a_zip_of_workbooks_among_others_stays_unreadable_and_says_to_extract_them(tmp_path, batch):
+    """A commune's convention sent zipped (or a platform's export of the conventions), saved in the
+    folder without being extracted: among a shell's `*` it was left out « pas un classeur Excel, non
+    compté », status 0, the conventions in it uncounted with no word — and named, it was « une archive
+    zip qui ne contient pas de classeur Excel », which it does. It is « illisible » (CON-03), saying it
+    holds workbooks to extract; a zip of other files is still left out."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    with zipfile.ZipFile(folder / "conventions.zip", "w") as z:
+        z.write(sorted(folder.iterdir())[0], "envoi/calais.XLSX")
+    with zipfile.ZipFile(folder / "photos.zip", "w") as z:
+        z.writestr("visite.txt", "façade")
+    js = tmp_path / "c.json"
+    assert main(["consolider", *map(str, sorted(folder.iterdir())), "-o", str(tmp_path / "c.xlsx"),
+                 "--json", str(js)]) == 1
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    assert by["photos.zip"]["motif"] == "pas un classeur Excel, non compté"
+    (con03,) = by["conventions.zip"]["constats_consolidation"]
+    assert con03["code"] == "CON-03" and "« conventions.zip » est une archive zip de classeurs Excel, à extraire" \
+        in con03["message"] and "ne contient pas" not in con03["message"], con03
+    assert "Extrayez" in con03["suggestion"], con03
+
+
 def test_files_none_a_convention_with_a_departement_are_said_so_not_a_mistyped_code(tmp_path, capsys):
     """`consolider * --departement 62` in a folder holding no workbook (notes, a PDF: each « pas un
     classeur Excel ») read « aucune convention du département 62 parmi les 2 fichiers trouvés (aucun

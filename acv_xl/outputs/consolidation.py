@@ -609,9 +609,11 @@ class SummaryCache(Protocol):
 
 
 # What a file's content may be when it is a workbook that cannot be read: a zip holding a workbook's parts,
-# a damaged zip or old Office file (a convention half downloaded), or a format refused as such
+# a damaged zip or old Office file (a convention half downloaded), or a format refused as such; or when it
+# holds workbooks (a convention sent zipped, never extracted)
 _MAYBE_WORKBOOK = frozenset({file_kinds.XLSX, file_kinds.XLSB, file_kinds.XLS, file_kinds.PROTECTED, file_kinds.ODS,
-                             file_kinds.XML_2003, file_kinds.ZIP_DAMAGED, file_kinds.OLD_OFFICE_DAMAGED})
+                             file_kinds.XML_2003, file_kinds.ZIP_DAMAGED, file_kinds.OLD_OFFICE_DAMAGED,
+                             file_kinds.ZIP_OF_WORKBOOKS})
 
 
 def _not_workbooks(summaries: list[FileSummary]) -> None:
