@@ -1020,6 +1020,25 @@ def test_a_named_pipe_in_the_folder_is_listed_unreadable_not_waited_for(tmp_path
         assert (files[H.CHEMIN] == "arras.xlsx").any()
 
 
+def test_a_named_pipe_among_the_files_named_is_not_waited_for(tmp_path):
+    """Among a shell's `*`, a named pipe « tube » (no workbook's name): the reader refuses it without
+    opening it, but what its content is was then read to tell a damaged workbook from notes — and the
+    consolidation waited for a writer forever. It is listed « pas un classeur Excel », never opened.
+    Run as a process: without the check, the test stops on its timeout instead of hanging the suite."""
+    from acv_xl.outputs.examples import example_conventions
+    from acv_xl.outputs.template import build_workbook
+
+    build_workbook(tmp_path / "arras.xlsx", example_conventions()["arras.xlsx"])
+    os.mkfifo(tmp_path / "tube")
+    js = tmp_path / "c.json"
+    run = subprocess.run([*ACV_XL, "consolider", str(tmp_path / "arras.xlsx"), str(tmp_path / "tube"), "-o",
+                          str(tmp_path / "c.xlsx"), "--json", str(js)], capture_output=True, timeout=120,
+                         env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert run.returncode == 0, run.stderr.decode("utf-8")
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    assert by["tube"]["motif"] == "pas un classeur Excel, non compté" and by["arras.xlsx"]["compte"], by
+
+
 def test_every_amount_chart_says_refused_lines_are_out(batch):
     """The three charts of amounts carry the same « (hors refusés) » (the axe one once lacked it)."""
     with zipfile.ZipFile(batch["out"]) as z:

@@ -43,6 +43,7 @@ from itertools import chain, repeat
 from operator import attrgetter, is_, itemgetter
 from datetime import date, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from acv_xl.checks.rules.consolidation import (
@@ -639,6 +640,8 @@ def _not_workbooks(summaries: list[FileSummary]) -> None:
 
 def _maybe_workbook(path: str) -> bool:
     try:
+        if not S_ISREG(os.stat(path).st_mode):  # a pipe or a device, refused unopened: opened, a pipe would wait
+            return False
         return file_kinds.kind_of_file(path) in _MAYBE_WORKBOOK
     except OSError:  # gone, or refused now: nothing says it is no workbook
         return True
