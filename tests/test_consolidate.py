@@ -1212,7 +1212,7 @@ def test_a_zip_of_workbooks_among_others_stays_unreadable_and_says_to_extract_th
     folder without being extracted: among a shell's `*` it was left out « pas un classeur Excel, non
     compté », status 0, the conventions in it uncounted with no word — and named, it was « une archive
     zip qui ne contient pas de classeur Excel », which it does. It is « illisible » (CON-03), saying it
-    holds workbooks to extract; a zip of other files is still left out."""
+    holds workbooks, to be extracted; a zip of other files is still left out."""
     from acv_xl.cli import main
 
     folder = _small_folder(tmp_path, batch, n=2)
@@ -1226,8 +1226,8 @@ def test_a_zip_of_workbooks_among_others_stays_unreadable_and_says_to_extract_th
     by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
     assert by["photos.zip"]["motif"] == "pas un classeur Excel, non compté"
     (con03,) = by["conventions.zip"]["constats_consolidation"]
-    assert con03["code"] == "CON-03" and "« conventions.zip » est une archive zip de classeurs Excel, à extraire" \
-        in con03["message"] and "ne contient pas" not in con03["message"], con03
+    said = "« conventions.zip » est une archive zip qui contient des classeurs Excel, pas un classeur"
+    assert con03["code"] == "CON-03" and said in con03["message"] and "ne contient pas" not in con03["message"], con03
     assert "Extrayez" in con03["suggestion"], con03
 
 

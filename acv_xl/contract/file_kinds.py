@@ -32,7 +32,7 @@ DOCX = "un document Word"
 PPTX = "une présentation PowerPoint"
 ZIP = "une archive zip qui ne contient pas de classeur Excel"
 # a commune's convention sent zipped, a platform's export of the conventions: the workbooks are in it
-ZIP_OF_WORKBOOKS = "une archive zip de classeurs Excel, à extraire"
+ZIP_OF_WORKBOOKS = "une archive zip qui contient des classeurs Excel"
 ZIP_DAMAGED = "une archive zip endommagée ou incomplète"
 PDF = "un document PDF"
 XML_2003 = "un classeur au format « Feuille de calcul XML 2003 »"

@@ -1208,7 +1208,7 @@ class FileSource:
     def _not_a_workbook(self) -> UnreadableWorkbook:
         """A zip that is no workbook: workbooks zipped (a convention sent so) are said to be in it."""
         if file_kinds.holds_workbooks(list(self._names_map.values())):
-            return _unreadable(self.path, f"est {file_kinds.ZIP_OF_WORKBOOKS} : ce n'est pas un classeur.",
+            return _unreadable(self.path, f"est {file_kinds.ZIP_OF_WORKBOOKS}, pas un classeur.",
                                "Extrayez les classeurs de l'archive (clic droit › Extraire tout…), puis indiquez-les, "
                                "ou le dossier où ils sont extraits.")
         return _unreadable(self.path, f"est {file_kinds.ZIP}.", "Utilisez le classeur ACV, au format .xlsx.")
