@@ -1207,6 +1207,24 @@ def test_a_damaged_workbook_under_another_name_among_others_stays_unreadable(tmp
     assert by["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
 
 
+def test_a_stale_excel_lock_file_among_a_shells_star_is_left_out_as_by_the_walk(tmp_path, batch):
+    """Excel's lock file « ~$vieux.xlsx » left behind (Excel stopped, the workbook since renamed): a
+    Unix shell's `*` names it with no workbook it stands for, and it was « illisible » (CON-03, an error
+    of the département, status 1) where `consolider .` and `*` typed in cmd skip it (status 0). Among
+    other files it is « pas un classeur Excel, non compté », the status the folder's."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    (folder / "~$vieux.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)
+    walked = main(["consolider", str(folder), "-o", str(tmp_path / "a.xlsx")])
+    js = tmp_path / "b.json"
+    assert main(["consolider", *map(str, sorted(folder.iterdir())), "-o", str(tmp_path / "b.xlsx"),
+                 "--json", str(js)]) == walked == 0
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    assert (by["~$vieux.xlsx"]["motif"], by["~$vieux.xlsx"]["constats_consolidation"]) == \
+        ("pas un classeur Excel, non compté", [])
+
+
 def test_a_zip_of_workbooks_among_others_stays_unreadable_and_says_to_extract_them(tmp_path, batch):
     """A commune's convention sent zipped (or a platform's export of the conventions), saved in the
     folder without being extracted: among a shell's `*` it was left out « pas un classeur Excel, non

@@ -627,13 +627,15 @@ def _not_workbooks(summaries: list[FileSummary]) -> None:
     under another name (« arras.docx ») is read as one, and a workbook's name that does not read stays
     « illisible »: a commune's convention. So does a file whose content may be a workbook's (`_MAYBE_WORKBOOK`:
     « calais.xlsx.part » half downloaded, « arras » sent without its extension and damaged): its name alone
-    left it out, uncounted and unsaid. Its content is looked at only then: a few files, their first bytes."""
+    left it out, uncounted and unsaid. Its content is looked at only then: a few files, their first bytes.
+    Excel's lock file (« ~$vieux.xlsx », left behind) bears no workbook's name, as for the walk."""
     if len(summaries) < 2:
         return
     workbook_names = EXTENSIONS + EXTENSIONS_REFUSEES
     for s in summaries:
         if s.etat == ETAT_ILLISIBLE and not s.ignore and not s.crash and len(s.findings) == 1 \
-                and s.findings[0][0] == "STR-01" and not s.path.lower().endswith(workbook_names) \
+                and s.findings[0][0] == "STR-01" \
+                and (not s.path.lower().endswith(workbook_names) or os.path.basename(s.path).startswith("~$")) \
                 and not _maybe_workbook(s.path):
             s.ignore, s.findings = MOTIF_PAS_CLASSEUR, ()
 
