@@ -1020,6 +1020,25 @@ def test_a_named_pipe_in_the_folder_is_listed_unreadable_not_waited_for(tmp_path
         assert (files[H.CHEMIN] == "arras.xlsx").any()
 
 
+def test_a_named_pipe_among_the_files_named_is_not_waited_for(tmp_path):
+    """Among a shell's `*`, a named pipe « tube » (no workbook's name): the reader refuses it without
+    opening it, but what its content is was then read to tell a damaged workbook from notes — and the
+    consolidation waited for a writer forever. It is listed « pas un classeur Excel », never opened.
+    Run as a process: without the check, the test stops on its timeout instead of hanging the suite."""
+    from acv_xl.outputs.examples import example_conventions
+    from acv_xl.outputs.template import build_workbook
+
+    build_workbook(tmp_path / "arras.xlsx", example_conventions()["arras.xlsx"])
+    os.mkfifo(tmp_path / "tube")
+    js = tmp_path / "c.json"
+    run = subprocess.run([*ACV_XL, "consolider", str(tmp_path / "arras.xlsx"), str(tmp_path / "tube"), "-o",
+                          str(tmp_path / "c.xlsx"), "--json", str(js)], capture_output=True, timeout=120,
+                         env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert run.returncode == 0, run.stderr.decode("utf-8")
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    assert by["tube"]["motif"] == "pas un classeur Excel, non compté" and by["arras.xlsx"]["compte"], by
+
+
 def test_every_amount_chart_says_refused_lines_are_out(batch):
     """The three charts of amounts carry the same « (hors refusés) » (the axe one once lacked it)."""
     with zipfile.ZipFile(batch["out"]) as z:
@@ -1102,7 +1121,7 @@ def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):
     folder) listed the JSON summary of a previous run, and the PDF of an annex, as « illisible »
     (CON-03, an error counted against the département): they are reports of acv-xl, listed
     « produit par acv-xl, non compté » like a previous consolidation workbook, with no finding.
-    The other files that are no workbook keep a precise message (CSV, OpenDocument)."""
+    A workbook of another format keeps its precise message (OpenDocument)."""
     from acv_xl.cli import main
     from acv_xl.outputs.output_guard import ANNEXE, pdf_keywords
 
@@ -1124,8 +1143,6 @@ def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):
     by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
     for name in ("resume.json", "annexe.pdf"):
         assert by[name]["motif"] == C.MOTIF_CONSOLIDATION and by[name]["constats_consolidation"] == [], by[name]
-    (csv_msg,) = [f["message"] for f in by["communes.csv"]["constats_consolidation"]]
-    assert "« communes.csv » est un fichier texte (CSV)" in csv_msg
     (ods_msg,) = [f["message"] for f in by["calais.ods"]["constats_consolidation"]]
     assert "« calais.ods » est un classeur OpenDocument (.ods, LibreOffice)" in ods_msg
     # a JSON that is not ours is still a file that is no workbook
@@ -1133,6 +1150,170 @@ def test_reports_of_ours_named_as_inputs_are_listed_not_read(tmp_path, batch):
     other.write_text('{"commune": "Arras"}', encoding="utf-8")
     s = C.summarize(str(other), "autre.json")
     assert not s.ignore and s.etat == ETAT_ILLISIBLE
+
+
+def test_files_that_are_no_workbook_among_a_shells_star_are_listed_not_unreadable(tmp_path, batch):
+    """`consolider *` under a Unix shell (macOS, Linux, Git Bash) names every file of the folder: the
+    référent's notes.txt, a PDF, a Word letter were each « illisible » (CON-03, an error of the
+    département, status 1), where `consolider .` and the same `*` typed in cmd leave them out. Among
+    several files, one neither named nor read as a workbook is listed « pas un classeur Excel, non
+    compté », with no finding; a workbook's name that does not read stays « illisible », and a file
+    named alone keeps its refusal, which says what it is."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    (folder / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
+    (folder / "convention.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    with zipfile.ZipFile(folder / "lettre.docx", "w") as z:
+        z.writestr("word/document.xml", "<w:document/>")
+    (folder / "abime.xlsx").write_bytes(b"PK\x03\x04 tronque")
+    walked = main(["consolider", str(folder), "-o", str(tmp_path / "a.xlsx"), "--json", str(tmp_path / "a.json")])
+    star = sorted(str(p) for p in folder.iterdir())  # what the shell hands over
+    js = tmp_path / "b.json"
+    assert main(["consolider", *star, "-o", str(tmp_path / "b.xlsx"), "--json", str(js)]) == walked
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    for name in ("notes.txt", "convention.pdf", "lettre.docx"):
+        assert (by[name]["etat"], by[name]["motif"], by[name]["constats_consolidation"]) == \
+            ("ignoré", "pas un classeur Excel, non compté", []), by[name]
+    assert by["abime.xlsx"]["motif"] == "illisible"
+    assert [f["code"] for f in by["abime.xlsx"]["constats_consolidation"]] == ["CON-03"]
+    alone = tmp_path / "c.json"
+    main(["consolider", str(folder / "notes.txt"), "-o", str(tmp_path / "c.xlsx"), "--json", str(alone)])
+    (notes,) = json.loads(alone.read_text(encoding="utf-8"))["conventions"]
+    assert notes["motif"] == "illisible" and "est un fichier texte" in notes["constats_consolidation"][0]["message"]
+
+
+def test_a_damaged_workbook_under_another_name_among_others_stays_unreadable(tmp_path, batch):
+    """Among a shell's `*`, a file was left out « pas un classeur Excel » for its name alone: a
+    convention half downloaded (« calais.xlsx.part », a truncated zip) or one sent without its
+    extension whose sheet is damaged (« arras ») went uncounted with no finding — the département's
+    verdict without its error, a convention missing unsaid. Its content may be a workbook's: it
+    stays « illisible » (CON-03), as a workbook's name that does not read; a text is still left out."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    whole = sorted(folder.iterdir())[0].read_bytes()
+    (folder / "calais.xlsx.part").write_bytes(whole[:3000])
+    with zipfile.ZipFile(folder / "arras", "w") as z:  # the parts of a workbook, its workbook part damaged
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook><sheets")
+    (folder / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
+    js = tmp_path / "c.json"
+    main(["consolider", *map(str, sorted(folder.iterdir())), "-o", str(tmp_path / "c.xlsx"), "--json", str(js)])
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    for name in ("calais.xlsx.part", "arras"):
+        assert (by[name]["etat"], by[name]["motif"]) == ("illisible", "illisible"), by[name]
+        assert [f["code"] for f in by[name]["constats_consolidation"]] == ["CON-03"], by[name]
+    assert by["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
+
+
+def test_a_stale_excel_lock_file_among_a_shells_star_is_left_out_as_by_the_walk(tmp_path, batch):
+    """Excel's lock file « ~$vieux.xlsx » left behind (Excel stopped, the workbook since renamed): a
+    Unix shell's `*` names it with no workbook it stands for, and it was « illisible » (CON-03, an error
+    of the département, status 1) where `consolider .` and `*` typed in cmd skip it (status 0). Among
+    other files it is « pas un classeur Excel, non compté », the status the folder's."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    (folder / "~$vieux.xlsx").write_bytes(b"\x05Jean " + b"\x00" * 160)
+    walked = main(["consolider", str(folder), "-o", str(tmp_path / "a.xlsx")])
+    js = tmp_path / "b.json"
+    assert main(["consolider", *map(str, sorted(folder.iterdir())), "-o", str(tmp_path / "b.xlsx"),
+                 "--json", str(js)]) == walked == 0
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    assert (by["~$vieux.xlsx"]["motif"], by["~$vieux.xlsx"]["constats_consolidation"]) == \
+        ("pas un classeur Excel, non compté", [])
+
+
+def test_a_zip_of_workbooks_among_others_stays_unreadable_and_says_to_extract_them(tmp_path, batch):
+    """A commune's convention sent zipped (or a platform's export of the conventions), saved in the
+    folder without being extracted: among a shell's `*` it was left out « pas un classeur Excel, non
+    compté », status 0, the conventions in it uncounted with no word — and named, it was « une archive
+    zip qui ne contient pas de classeur Excel », which it does. It is « illisible » (CON-03), saying it
+    holds workbooks, to be extracted; a zip of other files is still left out."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    with zipfile.ZipFile(folder / "conventions.zip", "w") as z:
+        z.write(sorted(folder.iterdir())[0], "envoi/calais.XLSX")
+    with zipfile.ZipFile(folder / "photos.zip", "w") as z:
+        z.writestr("visite.txt", "façade")
+    js = tmp_path / "c.json"
+    assert main(["consolider", *map(str, sorted(folder.iterdir())), "-o", str(tmp_path / "c.xlsx"),
+                 "--json", str(js)]) == 1
+    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+    assert by["photos.zip"]["motif"] == "pas un classeur Excel, non compté"
+    (con03,) = by["conventions.zip"]["constats_consolidation"]
+    said = "« conventions.zip » est une archive zip qui contient des classeurs Excel, pas un classeur"
+    assert con03["code"] == "CON-03" and said in con03["message"] and "ne contient pas" not in con03["message"], con03
+    assert "Extrayez" in con03["suggestion"], con03
+
+
+def test_files_none_a_convention_with_a_departement_are_said_so_not_a_mistyped_code(tmp_path, capsys):
+    """`consolider * --departement 62` in a folder holding no workbook (notes, a PDF: each « pas un
+    classeur Excel ») read « aucune convention du département 62 parmi les 2 fichiers trouvés (aucun
+    département renseigné) … Vérifiez le code donné à --departement »: conventions without a
+    département, a code to check, where there is no convention at all — as said without --departement."""
+    from acv_xl.cli import main
+
+    (tmp_path / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
+    (tmp_path / "convention.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    names = [str(tmp_path / "notes.txt"), str(tmp_path / "convention.pdf")]
+    for extra in ([], ["--departement", "62"]):
+        assert main(["consolider", *names, "-o", str(tmp_path / "c.xlsx"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "aucun classeur de convention ACV parmi les 2 fichiers trouvés" in err, err
+        assert "--departement" not in err and not (tmp_path / "c.xlsx").exists()
+
+
+def test_a_file_left_out_for_its_name_is_not_kept_so_in_the_register(tmp_path, batch):
+    """The register keeps a file's summary by its content: notes.txt left out among a shell's `*`
+    (« pas un classeur Excel ») was kept so, and given again when named alone — « ignoré », where the
+    same bytes read afresh are « illisible » with what they are — or under a workbook's name. That
+    verdict is the run's, not the content's: never kept, the file is read again."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    notes = folder / "notes.txt"
+    notes.write_text("relancer Calais\n", encoding="utf-8")
+    registre = str(tmp_path / "registre.sqlite")
+
+    def run(*names: Path) -> dict:
+        js = tmp_path / "c.json"
+        main(["consolider", *map(str, names), "-o", str(tmp_path / "c.xlsx"), "--json", str(js),
+              "--registre", registre, "--remplacer"])
+        return {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
+
+    for _ in range(2):  # the second time with the workbooks' summaries kept
+        assert run(*sorted(folder.iterdir()))["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
+    alone = run(notes)["notes.txt"]
+    assert alone["motif"] == "illisible" and "est un fichier texte" in alone["constats_consolidation"][0]["message"]
+    assert run(*sorted(folder.iterdir()))["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
+    shutil.copy(notes, folder / "convention.xlsx")  # the same bytes under a workbook's name
+    assert run(*sorted(folder.iterdir()))["convention.xlsx"]["motif"] == "illisible"
+
+
+def test_a_file_left_out_among_others_has_no_analysis_in_its_register_row(tmp_path, batch):
+    """docs/registre.md: `analyse_id` is empty for a file « pas un classeur Excel » among others. It was
+    so only while its bytes had never been analysed: named alone once (or under a workbook's name), its
+    row of a later `*` pointed at that analysis, « illisible », beside its own état « ignoré » — a join
+    of `fichiers` and `analyses` said it unreadable, and the same run's row differed with the past."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    notes = folder / "notes.txt"
+    notes.write_text("relancer Calais\n", encoding="utf-8")
+    registre = tmp_path / "registre.sqlite"
+    for names in ([notes], sorted(folder.iterdir())):
+        main(["consolider", *map(str, names), "-o", str(tmp_path / "c.xlsx"), "--registre", str(registre),
+              "--remplacer"])
+    con = sqlite3.connect(registre)
+    try:
+        rows = con.execute("SELECT f.etat, f.analyse_id IS NULL, a.etat FROM fichiers f LEFT JOIN analyses a "
+                           "ON a.id = f.analyse_id WHERE f.chemin = 'notes.txt' ORDER BY f.id").fetchall()
+    finally:
+        con.close()
+    assert rows == [("illisible", 0, "illisible"), ("ignoré", 1, None)], rows
 
 
 def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_path, batch, monkeypatch, capsys):

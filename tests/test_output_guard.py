@@ -580,6 +580,27 @@ def test_consolider_lists_reports_and_foreign_workbooks_without_counting_them(fo
     assert not (tmp_path / "vide.xlsx").exists()
 
 
+def test_one_file_that_is_no_convention_is_said_in_correct_french(folder, tmp_path):
+    """`consolider rapport.xlsx` (the previous consolidation named by mistake) or a folder holding one
+    workbook that is no convention read « aucun classeur de convention ACV parmi les 1 fichier trouvé »,
+    and `consolider arras.xlsx --departement 59` « aucune convention du département 59 parmi les 1 fichier
+    trouvé »: the one file is named, with what it is."""
+    text = refused(acv("consolider", folder / "arras.xlsx", "-o", tmp_path / "x.xlsx", "--departement", "59"))
+    assert "le seul fichier trouvé, « arras.xlsx », est une convention du département 62, pas du 59 : rien n'est " \
+           "écrit. Vérifiez le code donné à --departement et le fichier." in text, text
+    ok(acv("consolider", folder, "-o", tmp_path / "semaine_1.xlsx"))
+    text = refused(acv("consolider", tmp_path / "semaine_1.xlsx", "-o", tmp_path / "semaine_2.xlsx"))
+    assert "le seul fichier trouvé, « semaine_1.xlsx », est un rapport produit par acv-xl, pas un classeur de " \
+           "convention ACV : rien n'est écrit." in text and "parmi les 1" not in text, text
+    sub = tmp_path / "autre"
+    sub.mkdir()
+    _plain_sheet(sub / "notes.xlsx")
+    text = refused(acv("consolider", sub, "-o", tmp_path / "vide.xlsx"))
+    assert "le seul fichier trouvé, « notes.xlsx », n'est pas un classeur de convention ACV : rien n'est écrit." \
+        in text, text
+    assert not any((tmp_path / name).exists() for name in ("x.xlsx", "semaine_2.xlsx", "vide.xlsx"))
+
+
 def test_departement_matching_no_convention_is_status_2_and_nothing_written(folder, tmp_path):
     out, js = tmp_path / "c.xlsx", tmp_path / "c.json"
     refused(acv("consolider", folder, "-o", out, "--json", js, "--departement", "59"),

@@ -2248,6 +2248,29 @@ def test_sans_erreurs_counts_only_the_workbooks_without_error(tmp_path, examples
     assert _run("consolider", folder, "-o", out, "--sans-erreurs", "--jobs", "1") == 1
 
 
+def test_sans_erreurs_with_the_departement_of_workbooks_all_with_errors_consolidates_them(tmp_path, examples, capsys):
+    """`--departement 62 --sans-erreurs` over workbooks of the 62 each with an error was refused « aucune
+    convention du département 62 (départements trouvés : 62) », a mistyped code said where none is —
+    `consolider calais.xlsx --departement 62 --sans-erreurs` « …est une convention du département 62, pas
+    du 62 ». Consolidated as without --departement: none counted, each « classeur avec erreurs »; a code
+    matching none of them is still refused."""
+    folder = tmp_path / "erreurs"
+    folder.mkdir()
+    for p in examples["paths"]:
+        if not validate_file(p).valide:
+            shutil.copy(p, folder / p.name)
+    assert len(list(folder.iterdir())) >= 2
+    js = tmp_path / "c.json"
+    for names in ([folder], sorted(folder.iterdir())[:1]):
+        assert _run("consolider", *names, "-o", tmp_path / "c.xlsx", "--json", js, "--departement", "62",
+                    "--sans-erreurs", "--remplacer") == 0, capsys.readouterr().err
+        data = json.loads(js.read_text(encoding="utf-8"))
+        assert data["conventions_comptees"] == 0 and data["departement"] == "62"
+        assert {c["motif"] for c in data["conventions"]} == {"classeur avec erreurs"}
+    assert _run("consolider", folder, "-o", tmp_path / "d.xlsx", "--departement", "59", "--sans-erreurs") == 2
+    assert "aucune convention du département 59" in capsys.readouterr().err and not (tmp_path / "d.xlsx").exists()
+
+
 def test_json_summary_carries_readiness_and_the_gap_split(tmp_path, examples):
     folder = _folder(tmp_path, examples)
     js = tmp_path / "r.json"

@@ -31,6 +31,8 @@ ODF = "un document OpenDocument qui n'est pas un classeur (texte, présentation�
 DOCX = "un document Word"
 PPTX = "une présentation PowerPoint"
 ZIP = "une archive zip qui ne contient pas de classeur Excel"
+# a commune's convention sent zipped, a platform's export of the conventions: the workbooks are in it
+ZIP_OF_WORKBOOKS = "une archive zip qui contient des classeurs Excel"
 ZIP_DAMAGED = "une archive zip endommagée ou incomplète"
 PDF = "un document PDF"
 XML_2003 = "un classeur au format « Feuille de calcul XML 2003 »"
@@ -129,7 +131,12 @@ def zip_kind(names: list[str], mimetype: bytes | None) -> str:
         return DOCX
     if any(n.startswith("ppt/") for n in lower):
         return PPTX
-    return ZIP
+    return ZIP_OF_WORKBOOKS if holds_workbooks(names) else ZIP
+
+
+def holds_workbooks(names: list[str]) -> bool:
+    """Whether a zip that is no workbook itself holds workbooks (its part names, `zip_kind`)."""
+    return any(n.lower().endswith((".xlsx", ".xlsm")) for n in names)
 
 
 def kind_of(data: bytes) -> str | None:

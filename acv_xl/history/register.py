@@ -53,7 +53,7 @@ from acv_xl.checks.rules.consolidation import ACTION_FIELDS, LINE_FIELDS, FileSu
 from acv_xl.checks.findings import Gravite
 from acv_xl.checks.totals import Totaux
 from acv_xl.outputs import output_guard
-from acv_xl.outputs.consolidation import UsageError
+from acv_xl.outputs.consolidation import MOTIF_PAS_CLASSEUR, UsageError
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.terminal import file_text
 from acv_xl.history.register_key import analysis_seal, block_key, seal
@@ -1075,8 +1075,13 @@ class Register:
         key = block_key()  # this user's key (`register_key`), found once: its path is made anew at each call
         fichiers, conventions, constats = [], [], []
         for f, v in zip(r.files, r.verdicts):
-            aid = analyses.get(f.sha256) if f.sha256 else None
-            if aid is None and f.sha256 and not f.crash:
+            # a file left out among others (`consolidation._not_workbooks`) is so for this run, not for its
+            # content: kept, its bytes named alone, or as « x.xlsx », would be « ignoré » for good, where they
+            # are « illisible ». Never kept, it is read again; nor does its row point at an analysis of those
+            # bytes made another time, « illisible » beside its état « ignoré »
+            if f.ignore == MOTIF_PAS_CLASSEUR:
+                aid = None
+            elif (aid := analyses.get(f.sha256) if f.sha256 else None) is None and f.sha256 and not f.crash:
                 aid = analyses[f.sha256] = self._insert_analysis(f, key)
             mtime = datetime.fromtimestamp(f.mtime).isoformat(timespec="seconds") if f.mtime else None
             fid += 1

@@ -19,7 +19,8 @@ Choices:
   content and listed as « produit par acv-xl, non compté » — as a file of ours, not refused: the
   other files are consolidated, as for any file that is no convention —, never read as a
   convention; a workbook with nothing of the template (STR-11) as « pas un classeur ACV, non
-  compté ». Neither adds a finding: they are not conventions.
+  compté », and among several files one with neither a workbook's name nor content (`_not_workbooks`)
+  as « pas un classeur Excel, non compté ». None adds a finding: they are not conventions.
 - What may be written is decided by `output_guard.check_outputs` before anything is read: never
   one of the workbooks found, never a file that is not a report of ours without `--remplacer`.
 - `--departement` matching no convention, or a folder holding no convention at all (only reports
@@ -42,6 +43,7 @@ from itertools import chain, repeat
 from operator import attrgetter, is_, itemgetter
 from datetime import date, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from acv_xl.checks.rules.consolidation import (
@@ -50,7 +52,7 @@ from acv_xl.checks.rules.consolidation import (
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
-from acv_xl.contract import layout
+from acv_xl.contract import file_kinds, layout
 from acv_xl.contract.system_errors import resolved
 from acv_xl.contract.values import EXCEL_MAX, EXCEL_ROWS, fmt_number
 from acv_xl.outputs.atomic import OutputError
@@ -73,6 +75,7 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     MARQUE,
     MOTIF_CONSOLIDATION,
     MOTIF_ETRANGER,
+    MOTIF_PAS_CLASSEUR,
     NON,
     OUI,
     SANS_ID,
@@ -608,6 +611,46 @@ class SummaryCache(Protocol):
     def lookup_all(self, sha256s: Iterable[str]) -> dict[str, FileSummary]: ...
 
 
+# What a file's content may be when it is a workbook that cannot be read: a zip holding a workbook's parts,
+# a damaged zip or old Office file (a convention half downloaded), or a format refused as such; or when it
+# holds workbooks (a convention sent zipped, never extracted)
+_MAYBE_WORKBOOK = frozenset({file_kinds.XLSX, file_kinds.XLSB, file_kinds.XLS, file_kinds.PROTECTED, file_kinds.ODS,
+                             file_kinds.XML_2003, file_kinds.ZIP_DAMAGED, file_kinds.OLD_OFFICE_DAMAGED,
+                             file_kinds.ZIP_OF_WORKBOOKS})
+
+
+def _not_workbooks(summaries: list[FileSummary]) -> None:
+    """Among several files, one that neither bears a workbook's name nor reads as a workbook is listed
+    « pas un classeur Excel, non compté », as `consolider .` and `consolider *` typed in cmd leave it out
+    of the walk: a Unix shell hands `*` over as every name of the folder, and notes.txt, a PDF, a Word
+    letter beside the workbooks were each an unreadable convention (CON-03, an error of the département,
+    status 1) — the same command giving another consolidation under macOS. Named alone, a file is the
+    user's choice: it keeps its refusal, which says what it is (« un fichier texte (CSV) »…). A workbook
+    under another name (« arras.docx ») is read as one, and a workbook's name that does not read stays
+    « illisible »: a commune's convention. So does a file whose content may be a workbook's (`_MAYBE_WORKBOOK`:
+    « calais.xlsx.part » half downloaded, « arras » sent without its extension and damaged): its name alone
+    left it out, uncounted and unsaid. Its content is looked at only then: a few files, their first bytes.
+    Excel's lock file (« ~$vieux.xlsx », left behind) bears no workbook's name, as for the walk."""
+    if len(summaries) < 2:
+        return
+    workbook_names = EXTENSIONS + EXTENSIONS_REFUSEES
+    for s in summaries:
+        if s.etat == ETAT_ILLISIBLE and not s.ignore and not s.crash and len(s.findings) == 1 \
+                and s.findings[0][0] == "STR-01" \
+                and (not s.path.lower().endswith(workbook_names) or os.path.basename(s.path).startswith("~$")) \
+                and not _maybe_workbook(s.path):
+            s.ignore, s.findings = MOTIF_PAS_CLASSEUR, ()
+
+
+def _maybe_workbook(path: str) -> bool:
+    try:
+        if not S_ISREG(os.stat(path).st_mode):  # a pipe or a device, refused unopened: opened, a pipe would wait
+            return False
+        return file_kinds.kind_of_file(path) in _MAYBE_WORKBOOK
+    except OSError:  # gone, or refused now: nothing says it is no workbook
+        return True
+
+
 def _summaries(items: list[tuple[str, str]], cache: SummaryCache | None, jobs: int | None,
                progress: Callable[[int, int], None] | None,
                identities: dict[str, tuple | None] | None = None,
@@ -683,17 +726,31 @@ class Recorder(Protocol):
 
 
 # ------------------------------------------------------------------ entry points
+_GIVE_CONVENTIONS = "Indiquez les classeurs des conventions ou leur dossier."
+
+
+def _not_a_convention(s: FileSummary) -> str:
+    """What a file left out of the count (`s.ignore`) is, said of the one file found."""
+    return ("est un rapport produit par acv-xl, pas" if s.ignore == MOTIF_CONSOLIDATION else "n'est pas") \
+        + " un classeur de convention ACV"
+
+
 def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
     found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
     unreadable = sum(1 for s in summaries if not s.ignore and not s.lisible)
     detail = [f"départements trouvés : {', '.join(found)}" if found else "aucun département renseigné"]
     if unreadable:
         detail.append(f"{unreadable} fichier{'s' if unreadable > 1 else ''} illisible{'s' if unreadable > 1 else ''}")
-    n = len(summaries)
+    if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file
+        (only,) = summaries
+        verify = "Vérifiez le code donné à --departement et le fichier."
+        what, then = (("est illisible", "« acv-xl valider » appliqué à ce fichier dit pourquoi.") if not only.lisible
+                      else (f"est une convention du département {found[0]}, pas du {departement}", verify) if found
+                      else ("n'a pas de département renseigné", verify))
+        return f"le seul fichier trouvé, « {only.rel} », {what} : rien n'est écrit. {then}"
     # « trouvés »: with the register, most were not read again
-    return (f"aucune convention du département {departement} parmi les {n} fichier{'s' if n > 1 else ''} trouvé"
-            f"{'s' if n > 1 else ''} ({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à "
-            "--departement et le dossier.")
+    return (f"aucune convention du département {departement} parmi les {len(summaries)} fichiers trouvés "
+            f"({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à --departement et le dossier.")
 
 
 def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
@@ -772,15 +829,23 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     lap("recherche")
     blocs: dict[tuple[str, str], Any] = {}
     summaries, reused = _summaries(items, cache, jobs, progress, ahead[2] if ahead is not None else None, blocs)
+    _not_workbooks(summaries)
     lap("lecture et contrôle")
     verdicts = judge(summaries, departement, sans_erreurs=sans_erreurs)
-    if departement is not None and not any(v.compte for v in verdicts):
+    if all(s.ignore for s in summaries):  # only reports of ours, other workbooks and files: nothing to consolidate,
+        # whatever the --departement (never « aucun département renseigné », a code to check)
+        if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file, with what it is
+            (only,) = summaries
+            raise UsageError(f"le seul fichier trouvé, « {only.rel} », {_not_a_convention(only)} : rien n'est "
+                             f"écrit. {_GIVE_CONVENTIONS}")
+        raise UsageError(f"aucun classeur de convention ACV parmi les {len(summaries)} fichiers trouvés (rapports "
+                         "d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. Vérifiez le dossier indiqué.")
+    # none of the département's: a mistyped code. Some, none counted (each with errors under --sans-erreurs):
+    # consolidated as without --departement, never « aucune convention du département 62 (trouvés : 62) »
+    if departement is not None and not any(v.compte for v in verdicts) \
+            and not any(s.lisible and norm_departement(s.departement) == norm_departement(departement)
+                        for s in summaries):
         raise UsageError(_no_convention_of(departement, summaries))
-    if all(s.ignore for s in summaries):  # only reports of ours and other workbooks: nothing to consolidate
-        n = len(summaries)
-        raise UsageError(f"aucun classeur de convention ACV parmi les {n} fichier{'s' if n > 1 else ''} trouvé"
-                         f"{'s' if n > 1 else ''} (rapports d'acv-xl ou autres classeurs) : rien n'est écrit. "
-                         "Vérifiez le dossier indiqué.")
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused, not_walked=not_walked, blocs=blocs)

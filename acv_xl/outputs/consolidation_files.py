@@ -60,7 +60,8 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     """The workbooks to consolidate (sorted, each once) and the base folder their paths are shown from.
 
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
-    A file named explicitly is taken whatever its extension (the validator says why it is refused).
+    A file named explicitly is taken whatever its extension (the validator says why it is refused;
+    among others, one that is no workbook is listed apart: `consolidation._not_workbooks`).
     A symbolic link to a folder (communes' folders kept elsewhere and linked into the département's)
     is followed once its real folders are walked, unless what it leads to is walked already (its
     workbooks are found then) or holds the link itself (a loop). `shown`, when given, receives

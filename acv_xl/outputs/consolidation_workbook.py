@@ -147,6 +147,7 @@ OUI, NON = "Oui", "Non"
 MARQUE = mark(CONSOLIDATION)  # value of the custom property `acv_xl` of the consolidated workbook
 MOTIF_CONSOLIDATION = "produit par acv-xl, non compté"  # any report of acv-xl left in the folder
 MOTIF_ETRANGER = "pas un classeur ACV, non compté"  # a workbook with nothing of the template (STR-11)
+MOTIF_PAS_CLASSEUR = "pas un classeur Excel, non compté"  # notes.txt among the files a Unix shell's `*` names
 SANS_ID = "(sans identifiant)"
 NON_VENTILE = "non ventilé"  # the row of « Totaux par financeur » for the lines without a financeur code
 

@@ -1205,6 +1205,14 @@ class FileSource:
             what = what or f"son élément interne « {info.filename} »"
             raise _unreadable(self.path, f"est endommagé : {what} {exc}.") from None
 
+    def _not_a_workbook(self) -> UnreadableWorkbook:
+        """A zip that is no workbook: workbooks zipped (a convention sent so) are said to be in it."""
+        if file_kinds.holds_workbooks(list(self._names_map.values())):
+            return _unreadable(self.path, f"est {file_kinds.ZIP_OF_WORKBOOKS}, pas un classeur.",
+                               "Extrayez les classeurs de l'archive (clic droit › Extraire tout…), puis indiquez-les, "
+                               "ou le dossier où ils sont extraits.")
+        return _unreadable(self.path, f"est {file_kinds.ZIP}.", "Utilisez le classeur ACV, au format .xlsx.")
+
     def _rels(self, part: str) -> list[tuple[str, str, str]]:
         """(Id, Type, resolved target) of a part's relationships ([] when it has none)."""
         folder, rels_name = _rels_name(part)
@@ -1238,15 +1246,14 @@ class FileSource:
         if wb_part and wb_part.lower().startswith(("word/", "ppt/")):
             what = file_kinds.DOCX if wb_part.lower().startswith("word/") else file_kinds.PPTX
             raise _unreadable(path, f"est {what}, pas un classeur Excel.", "Utilisez le classeur ACV, au format .xlsx.")
-        not_a_workbook = _unreadable(path, f"est {file_kinds.ZIP}.", "Utilisez le classeur ACV, au format .xlsx.")
         if wb_part is None or self._part(wb_part) is None:
-            raise not_a_workbook
+            raise self._not_a_workbook()
         self._wb_part = self._part(wb_part)
         # date1904: calamine reads the dates as Excel shows them; said to the user (STR-12), as the add-in does not
         root_tag, sheets, defined, self.full_calc_on_load, self.date1904 = _workbook_entries(
             self._read(self._wb_part, _SMALL_PART, memo=True))
         if root_tag != "workbook":
-            raise not_a_workbook
+            raise self._not_a_workbook()
         rels = {rid: (typ, target) for rid, typ, target in self._rels(self._wb_part)}
         self._sheets: list[_Sheet] = []
         for name, rid in sheets:
