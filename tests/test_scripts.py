@@ -1780,14 +1780,39 @@ def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_
     assert [(a.strip(), int(r) + 1) for a, r, c in shown if int(c) + 1 == mine] == [(box(r1, mine - 1), r1 + 1)]
 
 
+def _two_listed_the_last_first(path, findings, c1, r1, mine):
+    """T_Controles of `path` as a previous run left it: two findings listed, the last one first, the
+    first row's note commented « Pièce demandée au porteur » (it goes to the third row); (wb, sheet)."""
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    kept = [[ws.cell(r, c).value for c in range(c1, mine + 1)] for r in (r1 + 1, r1 + 2)]
+    assert kept[0][3] == findings[-1].cellule and len(findings) == 3
+    for r in range(r1 + 1, r1 + len(findings) + 2):
+        for c in range(c1, mine + 1):
+            ws.cell(r, c).value = kept[r - r1 - 1][c - c1] if r <= r1 + 2 else None
+    ws.cell(r1 + 1, mine).comment = Comment("Pièce demandée au porteur", "Agent")
+    return wb, ws
+
+
+def _one_comment_a_cell(path) -> None:
+    """No cell of `path` holds two comments (a file Excel repairs, deleting them)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        refs = [re.findall(r'<comment ref="([A-Z]+[0-9]+)"', z.read(n).decode()) for n in z.namelist()
+                if re.fullmatch(r"xl/comments/?\w*\.xml", n)]
+    assert all(len(set(r)) == len(r) for r in refs)
+
+
 def test_an_excel_comment_on_an_empty_cell_below_controles_moves_down_as_the_table_grows(tmp_path):
     """An Excel comment on an empty cell just below T_Controles, in the user's column: the table grown by
     `--annoter` over that row left it there, shown beside a finding — and when the note of another finding, its
     own comment with it, came to that row, the cell held two comments: a file Excel repairs, deleting them. It now
     moves down with the cells below, as a chart there does and Excel's insertion moves it."""
-    import re
-    import zipfile
-
     import openpyxl
     from openpyxl.comments import Comment
     from openpyxl.utils.cell import get_column_letter
@@ -1796,15 +1821,7 @@ def test_an_excel_comment_on_an_empty_cell_below_controles_moves_down_as_the_tab
 
     path, out = tmp_path / "controles-commentaire-dessous.xlsx", tmp_path / "annotee.xlsx"
     findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-    wb = openpyxl.load_workbook(path)
-    ws = wb[layout.Sheet.CONTROLES]
-    # the previous run listed two findings, the last one first: its note, commented, goes to the third row
-    kept = [[ws.cell(r, c).value for c in range(c1, mine + 1)] for r in (r1 + 1, r1 + 2)]
-    assert kept[0][3] == findings[-1].cellule and len(findings) == 3
-    for r in range(r1 + 1, r1 + len(findings) + 2):
-        for c in range(c1, mine + 1):
-            ws.cell(r, c).value = kept[r - r1 - 1][c - c1] if r <= r1 + 2 else None
-    ws.cell(r1 + 1, mine).comment = Comment("Pièce demandée au porteur", "Agent")
+    wb, ws = _two_listed_the_last_first(path, findings, c1, r1, mine)
     ws.cell(r1 + 3, mine).comment = Comment("À revoir au comité", "Agent")
     t = ws.tables[layout.T_CONTROLES.name]
     t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + 2}"
@@ -1815,10 +1832,7 @@ def test_an_excel_comment_on_an_empty_cell_below_controles_moves_down_as_the_tab
     assert [ws.cell(r, c1 + 3).value for r in range(r1 + 1, r1 + 4)] == [f.cellule for f in findings]
     assert {(r, ws.cell(r, mine).comment.text) for r in range(r1 + 1, r1 + 6) if ws.cell(r, mine).comment} \
         == {(r1 + 3, "Pièce demandée au porteur"), (r1 + 4, "À revoir au comité")}
-    with zipfile.ZipFile(out) as z:
-        refs = [re.findall(r'<comment ref="([A-Z]+[0-9]+)"', z.read(n).decode()) for n in z.namelist()
-                if re.fullmatch(r"xl/comments/?\w*\.xml", n)]
-    assert all(len(set(r)) == len(r) for r in refs)  # one comment a cell
+    _one_comment_a_cell(out)
 
 
 def test_the_comment_and_the_link_of_controles_totals_row_go_with_it_in_the_annotated_copy(tmp_path):
@@ -1826,9 +1840,6 @@ def test_the_comment_and_the_link_of_controles_totals_row_go_with_it_in_the_anno
     moved the totals row under the findings, but left its comment on the old row — beside a finding, and when
     the note of another finding came there with its own comment, two on one cell, a file Excel repairs — and
     deleted its link. Both now go with the row."""
-    import re
-    import zipfile
-
     import openpyxl
     from openpyxl.comments import Comment
     from openpyxl.utils.cell import get_column_letter
@@ -1837,15 +1848,7 @@ def test_the_comment_and_the_link_of_controles_totals_row_go_with_it_in_the_anno
 
     path, out = tmp_path / "controles-total.xlsx", tmp_path / "annotee.xlsx"
     findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-    wb = openpyxl.load_workbook(path)
-    ws = wb[layout.Sheet.CONTROLES]
-    # the previous run listed two findings, the last one first: its note, commented, goes to the third row
-    kept = [[ws.cell(r, c).value for c in range(c1, mine + 1)] for r in (r1 + 1, r1 + 2)]
-    assert kept[0][3] == findings[-1].cellule and len(findings) == 3
-    for r in range(r1 + 1, r1 + len(findings) + 2):
-        for c in range(c1, mine + 1):
-            ws.cell(r, c).value = kept[r - r1 - 1][c - c1] if r <= r1 + 2 else None
-    ws.cell(r1 + 1, mine).comment = Comment("Pièce demandée au porteur", "Agent")
+    wb, ws = _two_listed_the_last_first(path, findings, c1, r1, mine)
     total = ws.cell(r1 + 3, mine)
     ws.cell(r1 + 3, c1).value, total.value = "Total", 2
     total.comment, total.hyperlink = Comment("Compte des suites", "Agent"), "https://example.org/suivi"
@@ -1861,10 +1864,7 @@ def test_the_comment_and_the_link_of_controles_totals_row_go_with_it_in_the_anno
     assert {(r, ws.cell(r, mine).comment.text) for r in range(r1 + 1, r1 + 6) if ws.cell(r, mine).comment} \
         == {(r1 + 3, "Pièce demandée au porteur"), (r1 + 4, "Compte des suites")}
     assert [r for r in range(r1 + 1, r1 + 6) if ws.cell(r, mine).hyperlink] == [r1 + 4]
-    with zipfile.ZipFile(out) as z:
-        refs = [re.findall(r'<comment ref="([A-Z]+[0-9]+)"', z.read(n).decode()) for n in z.namelist()
-                if re.fullmatch(r"xl/comments/?\w*\.xml", n)]
-    assert all(len(set(r)) == len(r) for r in refs)  # one comment a cell
+    _one_comment_a_cell(out)
 
 
 def test_a_note_column_filled_down_past_controles_keeps_its_formulas_below_in_the_annotated_copy(tmp_path):
