@@ -240,6 +240,30 @@ def test_json_report_has_every_key_of_the_spec_with_its_type(reports):
             by_sev.count("E"), by_sev.count("A"), by_sev.count("I")), name
 
 
+def test_the_spec_s_json_example_is_what_its_command_gives(reports):
+    """The example of interfaces.md is the report of the shipped example it names, abridged (« … »
+    ends a text cut short; a total's sub-object lists some of its keys): it once named arras.xlsx,
+    an example without errors, with two errors and another convention's cell."""
+    model = _spec_json_example()
+    real = reports[Path(model["fichier"]).name]
+
+    def same(m, r, where):
+        if isinstance(m, dict):
+            for k, v in m.items():
+                same(v, r[k], f"{where}.{k}")
+        elif isinstance(m, list):
+            for i, v in enumerate(m):
+                same(v, r[i], f"{where}[{i}]")
+        elif isinstance(m, str) and isinstance(r, str):
+            assert r.startswith(m), (where, m, r)  # « 569d0235… », « …l'action 3.1 : … » read up to the cut
+        else:
+            assert m == r, (where, m, r)
+
+    same({k: v for k, v in model.items() if k != "fichier"}, real, "racine")
+    text = section(spec("interfaces.md"), "Rapport JSON (`acv-xl valider --format json`)")
+    assert f"`acv-xl valider {model['fichier']} --format json`" in text
+
+
 def test_findings_name_a_cell_of_their_sheet(reports):
     sheets_cache = {}
     for name, report in reports.items():
