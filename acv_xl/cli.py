@@ -521,6 +521,10 @@ def cmd_reference(args) -> int:
         cref = ref.conventions.get(key)
         if cref is None and key in ref.par_insee:
             cref = ref.conventions[ref.par_insee[key].id_acv]
+        if cref is None:  # « acv 14 », « ACV-014 »: the identifier PRJ-03 reads there (imported only then)
+            from acv_xl.checks.rules import meant_acv_id
+
+            cref = ref.conventions.get(meant_acv_id(key) or "")
         if cref is None:
             return _fail(f"« {args.cle} » n'est ni l'identifiant d'une convention ni le code INSEE d'une commune de la {ref.libelle}.")
         print(f"{cref.id_acv} — {cref.nom} (convention signée le {fmt_date(cref.date_signature)})"
