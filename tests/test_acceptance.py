@@ -77,6 +77,25 @@ def test_every_command_of_the_spec_has_a_french_help_with_its_options():
                 assert value in text, (name, value)
 
 
+def test_a_help_that_states_the_exit_statuses_gives_2_its_whole_meaning(tmp_path):
+    """`valider --help` said « 2 fichier inutilisable », `comparer` and `migrer` likewise; each also gives 2
+    for a misuse, an output refused for one (here an existing workbook, not replaced without
+    --remplacer) — as the README's « Statut de sortie » says."""
+    stated = {}
+    for name in _commands_of_spec():
+        text = " ".join(acv(name, "--help").stdout.split())
+        if "Statut de sortie" in text:
+            stated[name] = text.split("Statut de sortie", 1)[1].split(" 2 ", 1)[1].split(".")[0]
+    assert set(stated) >= {"valider", "comparer", "migrer"}
+    for name, meaning in stated.items():
+        assert "mauvais usage" in meaning and "sortie refusée" in meaning, (name, meaning)
+    existing = tmp_path / "copie.xlsx"
+    existing.write_bytes(CLEAN[0].read_bytes())
+    assert acv("valider", CLEAN[0], "--annoter", existing).returncode == 2
+    assert acv("migrer", CLEAN[0], "-o", existing).returncode == 2
+    assert acv("comparer", CLEAN[0], CLEAN[0]).returncode == 2  # the same file named twice
+
+
 def test_the_top_level_help_lists_every_command_in_french():
     out = acv("--help")
     assert out.returncode == 0
