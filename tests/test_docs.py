@@ -205,3 +205,35 @@ def test_the_catalogue_lists_only_what_the_code_emits_with_the_gravities_it_give
     varying = {code for code, rule in REGISTRY.items() if in_code.get(code, set()) - {rule.gravite.name}}
     assert varying and varying <= listed, sorted(varying - listed)
     assert listed <= varying, sorted(listed - varying)  # a rule listed there whose gravity never varies
+
+
+def _keys(value, where="") -> set[str]:
+    """The keys of a JSON value, level by level (`consolidations[].id`…); a mapping whose keys are data
+    (funder codes, conventions, statuses) counts as one key `*`."""
+    data_keyed = ("par_financeur", "par_convention", "par_statut")
+    if isinstance(value, dict):
+        if where.rsplit(".", 1)[-1].rstrip("[]") in data_keyed:
+            return {f"{where}.*"} | set().union(*(_keys(v, f"{where}.*") for v in value.values()))
+        return {f"{where}.{k}" for k in value} | set().union(*(_keys(v, f"{where}.{k}") for k, v in value.items()))
+    if isinstance(value, list):
+        return set().union(*(_keys(v, f"{where}[]") for v in value))
+    return set()
+
+
+def test_the_history_json_example_has_the_keys_historique_writes(tmp_path, example_folder):
+    """docs/evolution.md's example of `historique --json` has the keys of the real file, no more, no less
+    (it lacked the mark `acv_xl` that comes first)."""
+    import json
+
+    from acv_xl.cli import main
+
+    text = (ROOT / "docs" / "evolution.md").read_text(encoding="utf-8")
+    example = json.loads(next(b for b in re.findall(r"```json\n(.*?)```", text, flags=re.S) if '"consolidations"' in b))
+    registre = tmp_path / "registre.sqlite"
+    for comite in ("Comité du 12/06/2026", "Comité du 19/06/2026"):
+        assert main(["consolider", str(example_folder), "-o", str(tmp_path / "c.xlsx"), "--remplacer",
+                     "--departement", "62", "--registre", str(registre), "--comite", comite]) in (0, 1)
+    assert main(["historique", str(registre), "-o", str(tmp_path / "h.xlsx"), "--json", str(tmp_path / "h.json")]) == 0
+    real = json.loads((tmp_path / "h.json").read_text(encoding="utf-8"))
+    assert list(real)[0] == list(example)[0] == "acv_xl" and real["acv_xl"] == example["acv_xl"]
+    assert _keys(example) == _keys(real)
