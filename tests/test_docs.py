@@ -237,3 +237,8 @@ def test_the_history_json_example_has_the_keys_historique_writes(tmp_path, examp
     real = json.loads((tmp_path / "h.json").read_text(encoding="utf-8"))
     assert list(real)[0] == list(example)[0] == "acv_xl" and real["acv_xl"] == example["acv_xl"]
     assert _keys(example) == _keys(real)
+    # its figures are those of the shipped examples at the first comité
+    assert real["par_financeur"]["ETAT"][0] == example["par_financeur"]["ETAT"][0]
+    assert real["par_convention"]["ACV113"][0] == example["par_convention"]["ACV113"][0]
+    assert {k: v for k, v in real["consolidations"][0].items() if k != "date"} == \
+        {k: v for k, v in example["consolidations"][0].items() if k != "date"}
