@@ -65,7 +65,13 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
         token, label = parts[-1], " ".join(parts[:-1]) or f"jeton ligne {n}"
         short = _too_short(token, f"{source}, ligne {n}")
         if short and refused is not None:
-            refused.append((label if len(parts) > 1 else None, short))
+            # the label is said in the journal, so not one holding a word as long as a token: the token
+            # written before its label (« 3q7… arras ») would be printed there, in clear
+            words = parts[:-1]
+            if any(len(w) >= MIN_TOKEN for w in words):
+                refused.append((None, f"{short} ; le jeton s'écrit en dernier sur sa ligne, après son libellé"))
+            else:
+                refused.append((" ".join(words) or None, short))
             continue
         out.append((label, _digest(_long_enough(token, f"{source}, ligne {n}"))))
     return out
