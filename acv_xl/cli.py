@@ -521,6 +521,10 @@ def cmd_reference(args) -> int:
         cref = ref.conventions.get(key)
         if cref is None and key in ref.par_insee:
             cref = ref.conventions[ref.par_insee[key].id_acv]
+        if cref is None:  # « acv 14 », « ACV-014 »: the identifier PRJ-03 reads there (imported only then)
+            from acv_xl.checks.rules import meant_acv_id
+
+            cref = ref.conventions.get(meant_acv_id(key) or "")
         if cref is None:
             return _fail(f"« {args.cle} » n'est ni l'identifiant d'une convention ni le code INSEE d'une commune de la {ref.libelle}.")
         print(f"{cref.id_acv} — {cref.nom} (convention signée le {fmt_date(cref.date_signature)})"
@@ -637,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     _replace_option(s, convention=True)
     s.set_defaults(func=cmd_exemples)
 
-    s = sub.add_parser("valider", help="valide un ou plusieurs classeurs", description="Valide les classeurs et affiche un rapport. Statut de sortie : 0 sans erreur, 1 au moins une erreur, 2 fichier inutilisable.")
+    s = sub.add_parser("valider", help="valide un ou plusieurs classeurs", description="Valide les classeurs et affiche un rapport. Statut de sortie : 0 aucune erreur (avertissements permis), 1 au moins une erreur, 2 fichier inutilisable ou mauvais usage (dont une sortie refusée).")
     s.add_argument("fichiers", nargs="+", metavar="FICHIER", help="classeur(s) .xlsx ou .xlsm")
     s.add_argument("--format", choices=("texte", "json"), default="texte", help="format du rapport (défaut : texte)")
     s.add_argument("--annoter", metavar="SORTIE.xlsx", help="écrit une copie annotée (feuille Contrôles remplie, cellules fautives surlignées) sans toucher au fichier d'origine")
@@ -654,7 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     _replace_option(s)
     s.set_defaults(func=cmd_annexe)
 
-    s = sub.add_parser("comparer", help="liste ce qui change entre deux états d'une convention", description="Compare deux classeurs de la même convention (par exemple avant et après un avenant) : lignes ajoutées, supprimées ou modifiées, et écarts des totaux. Statut de sortie : 0 aucun changement, 1 des changements, 2 fichier inutilisable ou conventions différentes.")
+    s = sub.add_parser("comparer", help="liste ce qui change entre deux états d'une convention", description="Compare deux classeurs de la même convention (par exemple avant et après un avenant) : lignes ajoutées, supprimées ou modifiées, et écarts des totaux. Statut de sortie : 0 aucun changement, 1 des changements, 2 fichier inutilisable, conventions différentes, un même fichier nommé deux fois ou mauvais usage (dont une sortie refusée).")
     s.add_argument("avant", metavar="AVANT.xlsx", help="classeur de référence (par exemple la convention validée)")
     s.add_argument("apres", metavar="APRES.xlsx", help="classeur modifié (par exemple le projet d'avenant)")
     s.add_argument("--format", choices=("texte", "json"), default="texte", help="format du rapport (défaut : texte)")
@@ -683,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     _replace_option(s)
     s.set_defaults(func=cmd_historique)
 
-    s = sub.add_parser("migrer", help="recopie un classeur ancien ou endommagé dans le modèle actuel", description="Écrit le modèle actuel (boutons, listes, formules) rempli de toutes les valeurs d'un classeur d'une version antérieure du modèle ou endommagé (lignes saisies sous un tableau, feuilles ou tableaux renommés, listes perdues). Statut de sortie : 0 tout est repris, 1 des valeurs n'ont pas pu être reprises (listées avec leur feuille et leur cellule), 2 fichier inutilisable.")
+    s = sub.add_parser("migrer", help="recopie un classeur ancien ou endommagé dans le modèle actuel", description="Écrit le modèle actuel (boutons, listes, formules) rempli de toutes les valeurs d'un classeur d'une version antérieure du modèle ou endommagé (lignes saisies sous un tableau, feuilles ou tableaux renommés, listes perdues). Statut de sortie : 0 tout est repris, 1 des valeurs n'ont pas pu être reprises (listées avec leur feuille et leur cellule), 2 fichier inutilisable ou mauvais usage (dont une sortie refusée).")
     s.add_argument("ancien", metavar="ANCIEN.xlsx", help="classeur à migrer (il n'est jamais modifié)")
     s.add_argument("-o", "--sortie", required=True, metavar="NOUVEAU.xlsx", help="classeur à écrire")
     s.add_argument("--remplacer", action="store_true", help="remplace NOUVEAU.xlsx s'il existe déjà (jamais le classeur d'origine)")

@@ -77,6 +77,25 @@ def test_every_command_of_the_spec_has_a_french_help_with_its_options():
                 assert value in text, (name, value)
 
 
+def test_a_help_that_states_the_exit_statuses_gives_2_its_whole_meaning(tmp_path):
+    """`valider --help` said « 2 fichier inutilisable », `comparer` and `migrer` likewise; each also gives 2
+    for a misuse, an output refused for one (here an existing workbook, not replaced without
+    --remplacer) — as the README's « Statut de sortie » says."""
+    stated = {}
+    for name in _commands_of_spec():
+        text = " ".join(acv(name, "--help").stdout.split())
+        if "Statut de sortie" in text:
+            stated[name] = text.split("Statut de sortie", 1)[1].split(" 2 ", 1)[1].split(".")[0]
+    assert set(stated) >= {"valider", "comparer", "migrer"}
+    for name, meaning in stated.items():
+        assert "mauvais usage" in meaning and "sortie refusée" in meaning, (name, meaning)
+    existing = tmp_path / "copie.xlsx"
+    existing.write_bytes(CLEAN[0].read_bytes())
+    assert acv("valider", CLEAN[0], "--annoter", existing).returncode == 2
+    assert acv("migrer", CLEAN[0], "-o", existing).returncode == 2
+    assert acv("comparer", CLEAN[0], CLEAN[0]).returncode == 2  # the same file named twice
+
+
 def test_the_top_level_help_lists_every_command_in_french():
     out = acv("--help")
     assert out.returncode == 0
@@ -238,6 +257,30 @@ def test_json_report_has_every_key_of_the_spec_with_its_type(reports):
         by_sev = [GRAVITE_LETTRE[c["gravite"]] for c in report["constats"]]
         assert (r["erreurs"], r["avertissements"], r["informations"]) == (
             by_sev.count("E"), by_sev.count("A"), by_sev.count("I")), name
+
+
+def test_the_spec_s_json_example_is_what_its_command_gives(reports):
+    """The example of interfaces.md is the report of the shipped example it names, abridged (« … »
+    ends a text cut short; a total's sub-object lists some of its keys): it once named arras.xlsx,
+    an example without errors, with two errors and another convention's cell."""
+    model = _spec_json_example()
+    real = reports[Path(model["fichier"]).name]
+
+    def same(m, r, where):
+        if isinstance(m, dict):
+            for k, v in m.items():
+                same(v, r[k], f"{where}.{k}")
+        elif isinstance(m, list):
+            for i, v in enumerate(m):
+                same(v, r[i], f"{where}[{i}]")
+        elif isinstance(m, str) and isinstance(r, str):
+            assert r.startswith(m), (where, m, r)  # « 569d0235… », « …l'action 3.1 : … » read up to the cut
+        else:
+            assert m == r, (where, m, r)
+
+    same({k: v for k, v in model.items() if k != "fichier"}, real, "racine")
+    text = section(spec("interfaces.md"), "Rapport JSON (`acv-xl valider --format json`)")
+    assert f"`acv-xl valider {model['fichier']} --format json`" in text
 
 
 def test_findings_name_a_cell_of_their_sheet(reports):

@@ -167,3 +167,78 @@ def test_the_national_list_section_names_every_rule_that_compares_with_it():
         named |= {f"{prefix}-{n:02d}" for n in range(int(lo), int(hi) + 1)}
     compared = {code for code, rule in REGISTRY.items() if rule.func.__module__.endswith(".liste_nationale")}
     assert compared and compared <= named, sorted(compared - named)
+
+
+def _gravities_in_code() -> dict[str, set[str]]:
+    """Each rule code → the gravities the source of `acv_xl` gives it where it builds a finding
+    (`Finding(code="CON-03", gravite=Gravite.ERREUR…`, `at_table(conv, T, "GOU-01", A, …`)."""
+    names = {"E": "ERREUR", "A": "AVERTISSEMENT", "I": "INFORMATION"}
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / "acv_xl").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for code, g in re.findall(r'"([A-Z]{3}-\d\d)"\s*,\s*(?:gravite=)?(E|A|I|Gravite\.[A-Z]+)\b', text):
+            found.setdefault(code, set()).add(names.get(g, g.removeprefix("Gravite.")))
+        # an unreadable file: `validate.unreadable` makes its one finding an error (checked below)
+        for code in re.findall(r'(?:unreadable|UnreadableWorkbook|_unreadable)\(\s*[^()"]*?"([A-Z]{3}-\d\d)"', text):
+            found.setdefault(code, set()).add("ERREUR")
+    return found
+
+
+def test_the_catalogue_lists_only_what_the_code_emits_with_the_gravities_it_gives():
+    """The other direction of the test above: each code of the catalogue's tables is a registered
+    rule or one the code emits itself (STR-00 to STR-02, CON-01 to CON-05), with the gravity the
+    catalogue gives it; a rule that also emits another gravity is named under « Gravités variables »."""
+    from acv_xl.checks.validate import unreadable
+    text = (ROOT / "docs" / "regles.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in
+            re.finditer(r"^\| `([A-Z]{3}-\d\d)`(?: ✚)? \| (\w+) \|", text, flags=re.M)}
+    in_code = _gravities_in_code()
+    by_label = {label: g.name for g, label in LABEL.items()}
+    for code, label in rows.items():
+        if code in REGISTRY:
+            continue
+        assert code in in_code, f"{code} : dans le catalogue, émis nulle part"
+        assert in_code[code] == {by_label[label]}, (code, label, in_code[code])
+    assert unreadable("x.xlsx", "STR-02", "…").findings[0].gravite == Gravite.ERREUR
+    variable = text.split("## Gravités variables", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^- `([A-Z]{3}-\d\d)`", variable, flags=re.M))
+    varying = {code for code, rule in REGISTRY.items() if in_code.get(code, set()) - {rule.gravite.name}}
+    assert varying and varying <= listed, sorted(varying - listed)
+    assert listed <= varying, sorted(listed - varying)  # a rule listed there whose gravity never varies
+
+
+def _keys(value, where="") -> set[str]:
+    """The keys of a JSON value, level by level (`consolidations[].id`…); a mapping whose keys are data
+    (funder codes, conventions, statuses) counts as one key `*`."""
+    data_keyed = ("par_financeur", "par_convention", "par_statut")
+    if isinstance(value, dict):
+        if where.rsplit(".", 1)[-1].rstrip("[]") in data_keyed:
+            return {f"{where}.*"} | set().union(*(_keys(v, f"{where}.*") for v in value.values()))
+        return {f"{where}.{k}" for k in value} | set().union(*(_keys(v, f"{where}.{k}") for k, v in value.items()))
+    if isinstance(value, list):
+        return set().union(*(_keys(v, f"{where}[]") for v in value))
+    return set()
+
+
+def test_the_history_json_example_has_the_keys_historique_writes(tmp_path, example_folder):
+    """docs/evolution.md's example of `historique --json` has the keys of the real file, no more, no less
+    (it lacked the mark `acv_xl` that comes first)."""
+    import json
+
+    from acv_xl.cli import main
+
+    text = (ROOT / "docs" / "evolution.md").read_text(encoding="utf-8")
+    example = json.loads(next(b for b in re.findall(r"```json\n(.*?)```", text, flags=re.S) if '"consolidations"' in b))
+    registre = tmp_path / "registre.sqlite"
+    for comite in ("Comité du 12/06/2026", "Comité du 19/06/2026"):
+        assert main(["consolider", str(example_folder), "-o", str(tmp_path / "c.xlsx"), "--remplacer",
+                     "--departement", "62", "--registre", str(registre), "--comite", comite]) in (0, 1)
+    assert main(["historique", str(registre), "-o", str(tmp_path / "h.xlsx"), "--json", str(tmp_path / "h.json")]) == 0
+    real = json.loads((tmp_path / "h.json").read_text(encoding="utf-8"))
+    assert list(real)[0] == list(example)[0] == "acv_xl" and real["acv_xl"] == example["acv_xl"]
+    assert _keys(example) == _keys(real)
+    # its figures are those of the shipped examples at the first comité
+    assert real["par_financeur"]["ETAT"][0] == example["par_financeur"]["ETAT"][0]
+    assert real["par_convention"]["ACV113"][0] == example["par_convention"]["ACV113"][0]
+    assert {k: v for k, v in real["consolidations"][0].items() if k != "date"} == \
+        {k: v for k, v in example["consolidations"][0].items() if k != "date"}

@@ -254,6 +254,16 @@ def test_reference_command_shows_the_list_its_sources_and_a_convention(capsys):
     assert "ACV999" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("typed", ["acv 14", "ACV-014", "ACV14", "acv_014"])
+def test_reference_reads_an_identifier_as_the_rules_do(capsys, typed):
+    """« acv 14 » is ACV014 for PRJ-03, PRJ-06 (compared with the list as the identifier it designates) and
+    CON-01; `acv-xl reference "acv 14"`, typed from such a workbook, answered that it named no convention."""
+    assert main(["reference", typed]) == 0
+    assert capsys.readouterr().out.startswith("ACV014 — Arras")
+    assert main(["reference", "acv 999"]) == 2  # well read, and not in the list
+    assert "« acv 999 »" in capsys.readouterr().err
+
+
 def test_annexe_with_a_bad_environment_variable_is_a_misuse_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(reference.ENV_VAR, str(tmp_path / "absent.csv"))
     assert main(["annexe", str(EXEMPLES / "arras.xlsx"), "-o", str(tmp_path / "a.xlsx")]) == 2

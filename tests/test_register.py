@@ -1169,6 +1169,18 @@ def test_a_new_register_named_like_a_workbook_is_refused_before_anything_is_writ
                 "--jobs", "1") in (0, 1)  # no extension at all: a name of the user's own
 
 
+def test_a_register_in_a_missing_folder_is_said_as_a_missing_output_folder(tmp_path, examples, capsys):
+    """« le dossier du registre n'existe pas : manque » — the folder bare, unquoted, and no way out —
+    where `-o` and `--json` say « n'existe pas : « manque » (pour « c.xlsx »). Créez-le d'abord… »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "manque" / "registre.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert (f"le dossier du registre n'existe pas : « {reg.parent} » (pour « registre.sqlite »). Créez-le d'abord, "
+            "ou choisissez un autre dossier.") in err, err
+    assert not reg.parent.exists() and not (tmp_path / "c.xlsx").exists()
+
+
 def _consolider_script(folder: Path, out: Path, reg: Path, kill_after: int | None) -> str:
     """A run in a subprocess; `kill_after`: SIGKILL itself at that SQL statement of the recording."""
     return textwrap.dedent(f"""

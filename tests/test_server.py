@@ -405,6 +405,23 @@ def test_a_token_file_every_account_may_read_is_pointed_out(tmp_path):
             assert ("chmod 640" in done.stderr) is warned
 
 
+def test_a_revoked_line_of_the_token_file_is_said_at_start_and_does_not_stop_it(tmp_path):
+    """« arras REVOQUE » over a leaked token (docs/serveur.md): the server refused to start on it after an
+    update or a reboot. Now the start goes on (here to the busy port) and says the line it leaves out."""
+    tokens = tmp_path / "jetons.txt"
+    tokens.write_text(f"boulogne {TOKEN}\narras REVOQUE\n")
+    tokens.chmod(0o640)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        done = subprocess.run([sys.executable, "-m", "acv_xl", "serveur", "--port", str(busy.getsockname()[1]),
+                               "--jeton-fichier", str(tokens)], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                              timeout=120)
+    assert done.returncode == 2 and "impossible d'écouter" in done.stderr, done.stderr  # past the tokens
+    assert (f"acv-xl : attention : {tokens}, ligne 2 : jeton trop court (7 caractères, au moins 20) : ligne "
+            "ignorée : « arras » n'a plus de jeton valable") in done.stderr, done.stderr
+
+
 # --------------------------------------------------------------------------- issue 16: in service
 def _function_body(name: str, *args) -> dict:
     return {"func_name": name, "args": list(args), "version": "0.0.0", "client": "Office.js",

@@ -98,6 +98,53 @@ def test_a_leaked_token_replaced_by_a_bad_line_is_revoked(tmp_path, line):
     assert tokens.check(f"Bearer {OTHER}") == "boulogne"
 
 
+def test_a_file_with_a_revoked_line_starts_the_server_again(tmp_path):
+    """« arras REVOQUE » over a leaked token, as the docs show: the running server left the line out, but
+    at its next start (an update, a reboot) the same file stopped it — « ligne 2 : jeton trop court » —
+    and the whole département lost the add-in. At start too the line is left out; `acv-xl serveur`
+    says it; the other communes' tokens apply, the revoked one never."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"# communes\nboulogne {OTHER}\narras REVOQUE\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {OTHER}") == "boulogne"
+    assert tokens.check("Bearer REVOQUE") is None
+    assert tokens.ignored == [
+        f"{path}, ligne 3 : jeton trop court (7 caractères, au moins 20) : ligne ignorée : « arras » n'a plus de "
+        "jeton valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."]
+    assert Tokens(path=tmp_path / "jetons.txt").ignored and not Tokens(GOOD).ignored
+
+
+def test_a_token_written_before_its_label_is_never_said(tmp_path):
+    """« 3q7… arras », the token before its label: the line is left out (« arras » is too short to be a
+    token), and what is said of it named its « label » — the token itself, in clear, on the error output
+    at start and in the journal on a reload. It is now said without it, with how to write the line."""
+    import logging
+
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"boulogne {GOOD}\n{OTHER} arras\n")
+    tokens = Tokens(path=path)
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("acv_xl.serveur")
+    logger.addHandler(handler)
+    try:
+        path.write_text(f"{OTHER} arras\nboulogne {GOOD}\n")
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        assert tokens.check(f"Bearer {OTHER}") is None and tokens.check(f"Bearer {GOOD}") == "boulogne"
+    finally:
+        logger.removeHandler(handler)
+    said = tokens.ignored + lines
+    assert len(said) == 2 and not any(OTHER in line for line in said), said
+    assert said[0] == (f"{path}, ligne 2 : jeton trop court (5 caractères, au moins 20) ; le jeton s'écrit en dernier "
+                       "sur sa ligne, après son libellé : ligne ignorée tant qu'elle n'est pas corrigée ; les autres "
+                       "lignes du fichier sont appliquées.")
+    path.write_text(f"{OTHER} arras\n")
+    with pytest.raises(ConfigError) as refused:
+        Tokens(path=path)
+    assert OTHER not in str(refused.value) and "en dernier sur sa ligne" in str(refused.value)
+
+
 def test_a_token_file_written_on_windows_is_read(tmp_path):
     """Notepad's UTF-8 mark before a comment made the server refuse to start (« ligne 1 : jeton trop
     court »), a label in Windows-1252 stopped it with an internal error."""

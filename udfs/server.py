@@ -309,6 +309,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     refused = processes_refusal(workers, config.threads, config.max_body, *limits())
     if refused:
         return _fail(refused)
+    for line in config.tokens.ignored:
+        print(f"acv-xl : attention : {line}", file=sys.stderr)
     shared = _readable_by_all(config.tokens.path)
     if shared:
         print(f"acv-xl : attention : le fichier de jetons {config.tokens.path} est lisible par tous les comptes "

@@ -65,7 +65,13 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
         token, label = parts[-1], " ".join(parts[:-1]) or f"jeton ligne {n}"
         short = _too_short(token, f"{source}, ligne {n}")
         if short and refused is not None:
-            refused.append((label if len(parts) > 1 else None, short))
+            # the label is said in the journal, so not one holding a word as long as a token: the token
+            # written before its label (« 3q7… arras ») would be printed there, in clear
+            words = parts[:-1]
+            if any(len(w) >= MIN_TOKEN for w in words):
+                refused.append((None, f"{short} ; le jeton s'écrit en dernier sur sa ligne, après son libellé"))
+            else:
+                refused.append((" ".join(words) or None, short))
             continue
         out.append((label, _digest(_long_enough(token, f"{source}, ligne {n}"))))
     return out
@@ -77,11 +83,21 @@ def _too_short(token: str, where: str) -> str | None:
     return None
 
 
+def _short_refusal(short: str) -> ConfigError:
+    return ConfigError(f"{short}. Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+
+
 def _long_enough(token: str, where: str) -> str:
     short = _too_short(token, where)
     if short:
-        raise ConfigError(f"{short}. Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+        raise _short_refusal(short)
     return token
+
+
+def _ignored(label: str | None, why: str) -> str:
+    """What is said of a bad line left out of the token file, in French."""
+    who = "" if label is None else f" : « {label} » n'a plus de jeton valable"
+    return f"{why} : ligne ignorée{who} tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."
 
 
 def _text(data: bytes) -> str:
@@ -103,6 +119,7 @@ class Tokens:
         self._from_file: list[tuple[str, bytes]] = []
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
+        self.ignored: list[str] = []  # the bad lines of the file read at start, for `acv-xl serveur` to say
         if path is not None:
             self._reload(initial=True)
 
@@ -112,18 +129,24 @@ class Tokens:
             stamp = (st.st_mtime_ns, st.st_size)
             if stamp == self._stamp:
                 return
-            refused: list[tuple[str | None, str]] | None = None if initial else []
+            refused: list[tuple[str | None, str]] = []
             entries = parse_token_lines(_text(self.path.read_bytes()), str(self.path), refused)
         except OSError as exc:
             if initial:
                 raise ConfigError(f"fichier de jetons illisible : {self.path} ({os_error_text(exc)}).") from None
             return  # being rewritten: keep the tokens known so far
-        if refused:
+        if initial and not entries:
+            if refused:  # only bad lines: the first one says why, as a short ACV_XL_JETON does
+                raise _short_refusal(refused[0][1])
+            raise ConfigError(f"le fichier de jetons {self.path} ne contient aucun jeton.")
+        # a bad line is left out at start as on a reload: the file a running server accepted (« arras
+        # REVOQUE » over a leaked token) stopped it from starting again after an update or a reboot
+        if initial:
+            self.ignored = [_ignored(label, why) for label, why in refused]
+        elif refused:
             self._say_ignored(refused)
         with self._lock:
             self._from_file, self._stamp = entries, stamp
-        if initial and not entries:
-            raise ConfigError(f"le fichier de jetons {self.path} ne contient aucun jeton.")
 
     @staticmethod
     def _say_ignored(refused: list[tuple[str | None, str]]) -> None:
@@ -134,9 +157,7 @@ class Tokens:
         token replaced by a note, or by a new one pasted short, would stay valid). Its commune is
         refused until the line is corrected, which the journal says."""
         for label, why in refused:
-            who = "" if label is None else f" : « {label} » n'a plus de jeton valable"
-            log.error("%s : ligne ignorée%s tant qu'elle n'est pas corrigée ; les autres lignes du fichier "
-                      "sont appliquées.", why, who)
+            log.error("%s", _ignored(label, why))
 
     @property
     def enabled(self) -> bool:

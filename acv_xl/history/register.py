@@ -618,7 +618,8 @@ class Register:
             if (above := output_guard.file_above(path)) is not None:
                 raise RegisterError(f"« {above} » est un fichier, pas un dossier (pour le registre {where}). "
                                     "Choisissez un autre dossier.")
-            raise RegisterError(f"le dossier du registre n'existe pas : {path.parent}")
+            raise RegisterError(f"le dossier du registre n'existe pas : « {path.parent} » (pour « {path.name} »). "
+                                "Créez-le d'abord, ou choisissez un autre dossier.")  # as `-o` and `--json` say it
         elif not os.access(resolved(path).parent, os.W_OK | os.X_OK):
             raise RegisterError(f"impossible de créer le registre {where} : vous ne pouvez pas écrire dans le dossier "
                                 f"{path.parent}. Choisissez un dossier où vous pouvez écrire.")
