@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,30 @@ from hypothesis import strategies as st
 from udfs.server_config import ConfigError, ServerConfig, Tokens
 from udfs.server_guard import Guard
 
+
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = "a" * 30
 OTHER = "b" * 43
+
+
+@contextmanager
+def _journal():
+    """The messages the server's journal (« acv_xl.serveur ») gets meanwhile."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("acv_xl.serveur")
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+
+
+def _rewritten(path: Path, text: str) -> None:
+    """`path` rewritten, dated a second later whatever the clock: the next check reads it again."""
+    path.write_text(text)
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
 
 
 def test_a_token_from_the_environment_needs_bearer():
@@ -57,25 +80,15 @@ def test_a_token_removed_in_an_edit_with_a_bad_line_is_revoked_and_the_bad_line_
     de suite » revoked nothing. Now the bad line alone is left out, said in the journal, and the removal applies.
     A bad line keeps no token, not even its label's previous one: a leaked token replaced by « arras REVOQUE »,
     or by the new token pasted short, stayed valid."""
-    import logging
-
     path = tmp_path / "jetons.txt"
     path.write_text(f"arras-2026 {GOOD}\nboulogne {OTHER}\n")
     tokens = Tokens(path=path)
-    lines = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    logger = logging.getLogger("acv_xl.serveur")
-    logger.addHandler(handler)
-    try:
+    with _journal() as lines:
         # arras-2026 leaked: removed; arras-2027 pasted cut; boulogne's token mistyped short
-        path.write_text(f"arras-2027 {'n' * 12}\nboulogne {OTHER[:8]}\n")
-        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        _rewritten(path, f"arras-2027 {'n' * 12}\nboulogne {OTHER[:8]}\n")
         assert tokens.check(f"Bearer {GOOD}") is None  # revoked
         assert tokens.check(f"Bearer {OTHER}") is None  # no longer in the file: refused until corrected
         assert tokens.check(f"Bearer {'n' * 12}") is None
-    finally:
-        logger.removeHandler(handler)
     assert lines == [
         f"{path}, ligne 1 : jeton trop court (12 caractères, au moins 20) : ligne ignorée : « arras-2027 » n'a plus "
         "de jeton valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées.",
@@ -118,22 +131,12 @@ def test_a_token_written_before_its_label_is_never_said(tmp_path):
     """« 3q7… arras », the token before its label: the line is left out (« arras » is too short to be a
     token), and what is said of it named its « label » — the token itself, in clear, on the error output
     at start and in the journal on a reload. It is now said without it, with how to write the line."""
-    import logging
-
     path = tmp_path / "jetons.txt"
     path.write_text(f"boulogne {GOOD}\n{OTHER} arras\n")
     tokens = Tokens(path=path)
-    lines = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    logger = logging.getLogger("acv_xl.serveur")
-    logger.addHandler(handler)
-    try:
-        path.write_text(f"{OTHER} arras\nboulogne {GOOD}\n")
-        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    with _journal() as lines:
+        _rewritten(path, f"{OTHER} arras\nboulogne {GOOD}\n")
         assert tokens.check(f"Bearer {OTHER}") is None and tokens.check(f"Bearer {GOOD}") == "boulogne"
-    finally:
-        logger.removeHandler(handler)
     said = tokens.ignored + lines
     assert len(said) == 2 and not any(OTHER in line for line in said), said
     assert said[0] == (f"{path}, ligne 2 : jeton trop court (5 caractères, au moins 20) ; le jeton s'écrit en dernier "
