@@ -53,9 +53,9 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, str]] | None = None) -> list[tuple[str, bytes]]:
-    """(label, digest) of each token line; a too short token is refused (guessable): a `ConfigError`, or,
-    given `refused`, its line left out and (label written on it or None, where and why, in French) added there."""
+def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, str]]) -> list[tuple[str, bytes]]:
+    """(label, digest) of each token line; a too short token (guessable) leaves its line out, and (label
+    written on it or None, where and why, in French) is added to `refused`."""
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -63,8 +63,7 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
             continue
         parts = line.split()
         token, label = parts[-1], " ".join(parts[:-1]) or f"jeton ligne {n}"
-        short = _too_short(token, f"{source}, ligne {n}")
-        if short and refused is not None:
+        if short := _too_short(token, f"{source}, ligne {n}"):
             # the label is said in the journal, so not one holding a word as long as a token: the token
             # written before its label (« 3q7… arras ») would be printed there, in clear
             words = parts[:-1]
@@ -73,7 +72,7 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
             else:
                 refused.append((" ".join(words) or None, short))
             continue
-        out.append((label, _digest(_long_enough(token, f"{source}, ligne {n}"))))
+        out.append((label, _digest(token)))
     return out
 
 
