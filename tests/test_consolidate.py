@@ -1570,3 +1570,31 @@ def test_every_output_dates_its_footer_in_one_wording(tmp_path):
     for name, word in books.items():
         for ws in openpyxl.load_workbook(tmp_path / name).worksheets:
             assert (ws.oddFooter.right.text or "").endswith(f"{word} le {today}"), (name, ws.title, ws.oddFooter.right.text)
+
+
+def test_files_named_are_what_a_refusal_asks_to_check_not_a_folder(tmp_path, capsys):
+    """`consolider notes.txt convention.pdf` (files, no folder) was refused with « Vérifiez le dossier
+    indiqué », and two conventions of the 62 named with `--departement 59` with « Vérifiez le code donné
+    à --departement et le dossier »: no folder was given; the files are what to check."""
+    from acv_xl.cli import main
+
+    exemples = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+    (tmp_path / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
+    (tmp_path / "convention.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    out = str(tmp_path / "c.xlsx")
+    assert main(["consolider", str(tmp_path / "notes.txt"), str(tmp_path / "convention.pdf"), "-o", out]) == 2
+    err = capsys.readouterr().err
+    assert "rien n'est écrit. Vérifiez les fichiers indiqués." in err and "dossier" not in err, err
+    folder = tmp_path / "autres"
+    folder.mkdir()
+    for name in ("notes.xlsx", "budget.xlsx"):  # workbooks, none a convention
+        openpyxl.Workbook().save(folder / name)
+    assert main(["consolider", str(folder), "-o", out]) == 2
+    assert "rien n'est écrit. Vérifiez le dossier indiqué." in capsys.readouterr().err
+    both = [str(exemples / "arras.xlsx"), str(exemples / "calais.xlsx")]
+    assert main(["consolider", *both, "-o", out, "--departement", "59"]) == 2
+    err = capsys.readouterr().err
+    assert "Vérifiez le code donné à --departement et les fichiers." in err and "dossier" not in err, err
+    assert main(["consolider", *both, str(folder), "-o", out, "--departement", "59"]) == 2
+    assert "Vérifiez le code donné à --departement et les fichiers et dossiers." in capsys.readouterr().err
+    assert not (tmp_path / "c.xlsx").exists()

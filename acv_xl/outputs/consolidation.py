@@ -735,7 +735,18 @@ def _not_a_convention(s: FileSummary) -> str:
         + " un classeur de convention ACV"
 
 
-def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
+def _named(paths: Sequence[Path]) -> tuple[str, str]:
+    """What the user named, to check (« le dossier », « les fichiers »…), and its participle's ending:
+    `consolider *.xlsx` names files, never « le dossier »."""
+    folders = sum(1 for p in paths if Path(p).is_dir())
+    if folders == len(paths):
+        return ("le dossier", "") if folders == 1 else ("les dossiers", "s")
+    if not folders:
+        return ("le fichier", "") if len(paths) == 1 else ("les fichiers", "s")
+    return "les fichiers et dossiers", "s"
+
+
+def _no_convention_of(departement: str, summaries: list[FileSummary], paths: Sequence[Path]) -> str:
     found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
     unreadable = sum(1 for s in summaries if not s.ignore and not s.lisible)
     detail = [f"départements trouvés : {', '.join(found)}" if found else "aucun département renseigné"]
@@ -750,7 +761,8 @@ def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
         return f"le seul fichier trouvé, « {only.rel} », {what} : rien n'est écrit. {then}"
     # « trouvés »: with the register, most were not read again
     return (f"aucune convention du département {departement} parmi les {len(summaries)} fichiers trouvés "
-            f"({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à --departement et le dossier.")
+            f"({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à --departement et "
+            f"{_named(paths)[0]}.")
 
 
 def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
@@ -838,14 +850,16 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             (only,) = summaries
             raise UsageError(f"le seul fichier trouvé, « {only.rel} », {_not_a_convention(only)} : rien n'est "
                              f"écrit. {_GIVE_CONVENTIONS}")
+        named, ending = _named(paths)
         raise UsageError(f"aucun classeur de convention ACV parmi les {len(summaries)} fichiers trouvés (rapports "
-                         "d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. Vérifiez le dossier indiqué.")
+                         f"d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. Vérifiez {named} "
+                         f"indiqué{ending}.")
     # none of the département's: a mistyped code. Some, none counted (each with errors under --sans-erreurs):
     # consolidated as without --departement, never « aucune convention du département 62 (trouvés : 62) »
     if departement is not None and not any(v.compte for v in verdicts) \
             and not any(s.lisible and norm_departement(s.departement) == norm_departement(departement)
                         for s in summaries):
-        raise UsageError(_no_convention_of(departement, summaries))
+        raise UsageError(_no_convention_of(departement, summaries, paths))
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused, not_walked=not_walked, blocs=blocs)
