@@ -1598,3 +1598,30 @@ def test_files_named_are_what_a_refusal_asks_to_check_not_a_folder(tmp_path, cap
     assert main(["consolider", *both, str(folder), "-o", out, "--departement", "59"]) == 2
     assert "Vérifiez le code donné à --departement et les fichiers et dossiers." in capsys.readouterr().err
     assert not (tmp_path / "c.xlsx").exists()
+
+
+def test_one_file_refused_for_a_departement_says_what_to_do_with_it(tmp_path, capsys):
+    """`consolider sans_departement.xlsx --departement 59` asked to check the code given and the file,
+    where the workbook's département is what to fill in; `consolider casse.xlsx --departement 59` sent
+    the user to « acv-xl valider » for a reason already known (the reader's STR-01), which `consolider`
+    without --departement gives (CON-03): both now say it."""
+    from acv_xl.cli import main
+
+    exemples = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+    wb = openpyxl.load_workbook(exemples / "arras.xlsx")
+    sheet, cell = layout.NAMED_BY_NAME["acv_departement"].sheet, layout.NAMED_BY_NAME["acv_departement"].cell
+    wb[sheet][cell].value = None
+    wb.save(tmp_path / "sans_departement.xlsx")
+    out = str(tmp_path / "c.xlsx")
+    assert main(["consolider", str(tmp_path / "sans_departement.xlsx"), "-o", out, "--departement", "59"]) == 2
+    err = capsys.readouterr().err
+    assert "« sans_departement.xlsx », n'a pas de département renseigné : rien n'est écrit. Renseignez le " \
+           f"département du classeur (cellule « Département (code) », en {cell} de la feuille « {sheet} »), " \
+           "puis relancez." in err and "--departement" not in err, err
+    (tmp_path / "casse.xlsx").write_bytes(b"PK\x03\x04tronque")
+    assert main(["consolider", str(tmp_path / "casse.xlsx"), "-o", out, "--departement", "59"]) == 2
+    err = capsys.readouterr().err
+    assert "le seul fichier trouvé, « casse.xlsx », est illisible (STR-01) : le fichier « casse.xlsx » est " \
+           "endommagé ou incomplet (archive tronquée ou corrompue). Rien n'est écrit. Ouvrez le fichier dans " \
+           "Excel" in err and "acv-xl valider" not in err, err
+    assert not (tmp_path / "c.xlsx").exists()

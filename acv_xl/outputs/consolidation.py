@@ -47,7 +47,7 @@ from stat import S_ISREG
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from acv_xl.checks.rules.consolidation import (
-    ACTION_FIELDS, LINE_FIELDS, TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement,
+    ACTION_FIELDS, LINE_FIELDS, TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement, reader_reason,
 )
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.rules.structure import CODE_ETRANGER
@@ -746,6 +746,20 @@ def _named(paths: Sequence[Path]) -> tuple[str, str]:
     return "les fichiers et dossiers", "s"
 
 
+def _one_unreadable(only: FileSummary) -> str:
+    """The one file found, unreadable: why, in the reader's words (as CON-03 says it without --departement)."""
+    if only.crash:
+        return (f"la lecture du seul fichier trouvé, « {only.rel} », a échoué sur une erreur interne ({only.crash}) : "
+                "rien n'est écrit. Signalez cette erreur à l'équipe acv-xl en joignant le fichier.")
+    detail = reader_reason(only)
+    if detail is None:
+        return (f"le seul fichier trouvé, « {only.rel} », est illisible : rien n'est écrit. « acv-xl valider » "
+                "appliqué à ce fichier dit pourquoi.")
+    said = detail[5].rstrip(".")
+    return (f"le seul fichier trouvé, « {only.rel} », est illisible ({detail[0]}) : {said[:1].lower()}{said[1:]}. "
+            f"Rien n'est écrit. {detail[6] or 'Demandez à la commune un classeur .xlsx lisible.'}")
+
+
 def _no_convention_of(departement: str, summaries: list[FileSummary], paths: Sequence[Path]) -> str:
     found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
     unreadable = sum(1 for s in summaries if not s.ignore and not s.lisible)
@@ -754,11 +768,15 @@ def _no_convention_of(departement: str, summaries: list[FileSummary], paths: Seq
         detail.append(f"{unreadable} fichier{'s' if unreadable > 1 else ''} illisible{'s' if unreadable > 1 else ''}")
     if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file
         (only,) = summaries
-        verify = "Vérifiez le code donné à --departement et le fichier."
-        what, then = (("est illisible", "« acv-xl valider » appliqué à ce fichier dit pourquoi.") if not only.lisible
-                      else (f"est une convention du département {found[0]}, pas du {departement}", verify) if found
-                      else ("n'a pas de département renseigné", verify))
-        return f"le seul fichier trouvé, « {only.rel} », {what} : rien n'est écrit. {then}"
+        if not only.lisible:
+            return _one_unreadable(only)
+        if not found:  # the code may be right: the workbook is what to complete
+            sheet, cell = only.cell("acv_departement")
+            return (f"le seul fichier trouvé, « {only.rel} », n'a pas de département renseigné : rien n'est écrit. "
+                    f"Renseignez le département du classeur (cellule « {layout.NAMED_BY_NAME['acv_departement'].label} »,"
+                    f" en {cell} de la feuille « {sheet} »), puis relancez.")
+        return (f"le seul fichier trouvé, « {only.rel} », est une convention du département {found[0]}, pas du "
+                f"{departement} : rien n'est écrit. Vérifiez le code donné à --departement et le fichier.")
     # « trouvés »: with the register, most were not read again
     return (f"aucune convention du département {departement} parmi les {len(summaries)} fichiers trouvés "
             f"({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à --departement et "
