@@ -479,6 +479,15 @@ def _grouped(ent: str) -> str:
     return THOUSANDS.join(groups)
 
 
+def fmt_typed(raw: float) -> str:
+    """A number from a cell as a French Excel shows it, not as Python prints a float: 19 (not « 19.0 »),
+    2019,5, and past the 15 digits Excel keeps « -1E+308 » — all the digits of the float are 300 the
+    user never typed (« -1000000000000000010979063629… »)."""
+    if abs(raw) >= 1e15:
+        return f"{raw:.15G}".replace(".", ",")
+    return str(int(raw)) if raw.is_integer() else repr(raw).replace(".", ",")
+
+
 def fmt_number(value: Decimal | float | int | None, decimals: int = 0) -> str:
     """`12 345,6`: rounded half up (as amounts are), no sign when the shown figure is zero."""
     if value is None:
