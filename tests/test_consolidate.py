@@ -1625,3 +1625,35 @@ def test_one_file_refused_for_a_departement_says_what_to_do_with_it(tmp_path, ca
            "endommagé ou incomplet (archive tronquée ou corrompue). Rien n'est écrit. Ouvrez le fichier dans " \
            "Excel" in err and "acv-xl valider" not in err, err
     assert not (tmp_path / "c.xlsx").exists()
+
+
+def test_files_refused_for_a_departement_say_what_to_do_with_them(tmp_path, capsys):
+    """Conventions none of which has a département, run with `--departement 59`, were refused with « aucun
+    département renseigné … Vérifiez le code donné à --departement »: the départements are what to fill in.
+    Files none of which could be read were said « aucun département renseigné » too, of what nobody read."""
+    from acv_xl.cli import main
+
+    exemples = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+    nc = layout.NAMED_BY_NAME["acv_departement"]
+    for name in ("arras.xlsx", "calais.xlsx"):
+        wb = openpyxl.load_workbook(exemples / name)
+        wb[nc.sheet][nc.cell].value = None
+        wb.save(tmp_path / name)
+    for name in ("casse.xlsx", "vide.xlsx"):
+        (tmp_path / name).write_bytes(b"PK\x03\x04tronque")
+    out = str(tmp_path / "c.xlsx")
+
+    def refusal(*names):
+        assert main(["consolider", *(str(tmp_path / n) for n in names), "-o", out, "--departement", "59"]) == 2
+        return capsys.readouterr().err
+
+    err = refusal("arras.xlsx", "calais.xlsx")
+    assert "(aucun département renseigné) : rien n'est écrit. Renseignez le département des classeurs (cellule " \
+           f"« Département (code) » de la feuille « {nc.sheet} »), puis relancez." in err and "Vérifiez" not in err, err
+    err = refusal("arras.xlsx", "casse.xlsx")
+    assert "(aucun département renseigné ; 1 fichier illisible) : rien n'est écrit. Renseignez le département du " \
+           "classeur « arras.xlsx »" in err, err
+    err = refusal("casse.xlsx", "vide.xlsx")
+    assert "parmi les 2 fichiers trouvés (2 fichiers illisibles) : rien n'est écrit. Consolidez sans --departement : " \
+           "le classeur consolidé dit pourquoi les fichiers illisibles ne peuvent être lus." in err, err
+    assert "département renseigné" not in err and not (tmp_path / "c.xlsx").exists()

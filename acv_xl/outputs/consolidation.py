@@ -763,7 +763,10 @@ def _one_unreadable(only: FileSummary) -> str:
 def _no_convention_of(departement: str, summaries: list[FileSummary], paths: Sequence[Path]) -> str:
     found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
     unreadable = sum(1 for s in summaries if not s.ignore and not s.lisible)
-    detail = [f"départements trouvés : {', '.join(found)}" if found else "aucun département renseigné"]
+    readable = [s for s in summaries if s.lisible and not s.ignore]
+    # « aucun département renseigné » only of conventions read: of files none could read, nothing is known
+    detail = [f"départements trouvés : {', '.join(found)}"] if found else ["aucun département renseigné"] if readable \
+        else []
     if unreadable:
         detail.append(f"{unreadable} fichier{'s' if unreadable > 1 else ''} illisible{'s' if unreadable > 1 else ''}")
     if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file
@@ -777,10 +780,19 @@ def _no_convention_of(departement: str, summaries: list[FileSummary], paths: Seq
                     f" en {cell} de la feuille « {sheet} »), puis relancez.")
         return (f"le seul fichier trouvé, « {only.rel} », est une convention du département {found[0]}, pas du "
                 f"{departement} : rien n'est écrit. Vérifiez le code donné à --departement et le fichier.")
+    if found:
+        then = f"Vérifiez le code donné à --departement et {_named(paths)[0]}."
+    elif readable:  # the code may be right: the workbooks are what to complete
+        whose = f"du classeur « {readable[0].rel} »" if len(readable) == 1 else "des classeurs"
+        then = (f"Renseignez le département {whose} (cellule « {layout.NAMED_BY_NAME['acv_departement'].label} » "
+                f"de la feuille « {layout.NAMED_BY_NAME['acv_departement'].sheet} »), puis relancez.")
+    else:  # none read: without --departement, the consolidation says why of each (CON-03)
+        then = ("Consolidez sans --departement : le classeur consolidé dit pourquoi "
+                + ("le fichier illisible ne peut être lu." if unreadable == 1 else
+                   "les fichiers illisibles ne peuvent être lus."))
     # « trouvés »: with the register, most were not read again
     return (f"aucune convention du département {departement} parmi les {len(summaries)} fichiers trouvés "
-            f"({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à --departement et "
-            f"{_named(paths)[0]}.")
+            f"({' ; '.join(detail)}) : rien n'est écrit. {then}")
 
 
 def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
