@@ -1025,7 +1025,9 @@ def test_fin23_an_epci_added_under_its_name_is_capped_as_the_epci_code_is(nom, c
         lines(r)[7].update(financeur="CUA", dispositif="Participation CUA")
     out = run(m, "FIN-23")
     assert codes(out) == ([("FIN-23", E)] if capped else [])
-    assert not capped or "y est comptée la subvention « Participation CUA » du financeur « CUA »" in out[0].message
+    # its name, which made it the EPCI's subsidy, said with its code
+    assert not capped or ("y est comptée la subvention « Participation CUA » du financeur « CUA » (« Communauté "
+                          "urbaine d'Arras ») (200 000,01 €)") in out[0].message, out[0].message
 
 
 @pytest.mark.parametrize("nom", ["LEADER", "Programme LEADER (GAL)", "FEADER"])

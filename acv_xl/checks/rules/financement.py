@@ -1551,12 +1551,16 @@ def _d_un_autre_payeur(lf: LigneFinancement) -> bool:
             or dispositifs.names_another_payer(lf.dispositif, lf.financeur))
 
 
-def _le_financeur(ix: Index, code: str | None) -> str:
-    """« le financeur « AJ » (« Ville de Liévin ») »: an added financeur with the name FIN-23 judged it by
-    (`_genres_des_ajoutes`), or the user cannot see why it was not taken for the EPCI."""
+def _dit(ix: Index, code: str | None) -> str:
+    """« « AJ » (« Ville de Liévin ») »: an added financeur with the name FIN-23 judged it by
+    (`_genres_des_ajoutes`), or the user cannot see why it was (not) taken for the EPCI."""
     f = ix.financeur(code) if code not in layout.FINANCEURS_BY_CODE else None
     nom = f.nom.strip() if f is not None and isinstance(f.nom, str) else ""
-    return f"le financeur {q(code)}" + (f" ({q(nom)})" if nom else "")
+    return q(code) + (f" ({q(nom)})" if nom else "")
+
+
+def _le_financeur(ix: Index, code: str | None) -> str:
+    return f"le financeur {_dit(ix, code)}"
 
 
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
@@ -1637,11 +1641,11 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         montant, propre = totals.total(fdc), j.part_mo.propre
         if montant > propre:
-            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises)
+            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises, ix)
 
 
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
-                               collectivites: frozenset[str], deguises: list[LigneFinancement]) -> Finding:
+                               collectivites: frozenset[str], deguises: list[LigneFinancement], ix: Index) -> Finding:
     """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
     but those of a financeur added to the list, not named as a collectivité (« FDE62 »), may be a syndicat
     d'énergie's, which L5212-26 caps at three quarters of the HT cost instead — a warning, when the EPCI's alone
@@ -1657,7 +1661,7 @@ def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: 
                "d'ouvrage d'autant.")
     if deguises:
         noms = list(dict.fromkeys(q(lf.dispositif or "Subvention") for lf in deguises))
-        payeurs = list(dict.fromkeys(q(str(lf.financeur)) for lf in deguises))
+        payeurs = list(dict.fromkeys(_dit(ix, str(lf.financeur)) for lf in deguises))
         dites, de = " et ".join(noms), " et ".join(payeurs)
         entre = ("un EPCI à fiscalité propre ne subventionne ses communes membres" if a.type_mo == "Commune"
                  else "une commune ne subventionne l'EPCI à fiscalité propre dont elle est membre")
