@@ -525,6 +525,17 @@ def test_a_number_given_for_a_text_is_quoted_as_excel_shows_it(call, expected):
     assert isinstance(got, str) and got.startswith(expected) and "00000" not in got, got
 
 
+def test_a_number_past_excel_s_last_date_is_not_said_to_be_one():
+    """An action number 1E+308 (or 2 958 466, past 31/12/9999) read « si la cellule du numéro affiche une date,
+    Excel a converti le numéro saisi en date »: no cell shows such a number as a date."""
+    assert F.ACV_ECART(ACTIONS, PLAN, 2958465.0).startswith(  # 31/12/9999: may be a date cell
+        "#ACV: action « 2958465 » introuvable dans T_Actions ; si la cellule du numéro affiche une date")
+    for n in (2958466.0, 1e308):
+        got = F.ACV_ECART(ACTIONS, PLAN, n)
+        assert got == f"#ACV: action « {'2958466' if n < 1e15 else '1E+308'} » introuvable dans T_Actions.", got
+        assert F.ACV_TOTAL_ACTION(PLAN, n) == 0.0  # as SOMME.SI, an action without lines sums 0
+
+
 def test_a_whole_number_that_is_an_action_of_the_plan_is_still_summed():
     plan = _plan(("10000", "ETAT", "DSIL", "Subvention", 2024, 1000, "Acquis"))
     assert F.ACV_TOTAL_ACTION(plan, 10000) == 1000.0

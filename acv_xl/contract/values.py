@@ -159,6 +159,8 @@ YEAR_MIN, YEAR_MAX = 1900, 2100  # a year typed in a cell (`parse_year`), never 
 # serials 1 to 59 are 01/01/1900 to 28/02/1900, a day later than counting from 30/12/1899 gives — as
 # Excel shows them, and the file reader (calamine, openpyxl) reads a date cell
 LEAP_1900 = 60
+# Excel's last date, 31/12/9999: no number above it is shown as a date
+LAST_DATE_SERIAL = 2958465
 
 
 def excel_serial_to_date(serial: float) -> date:
