@@ -1556,7 +1556,7 @@ def _dit(ix: Index, code: str | None) -> str:
     (`_genres_des_ajoutes`), or the user cannot see why it was (not) taken for the EPCI."""
     f = ix.financeur(code) if code not in layout.FINANCEURS_BY_CODE else None
     nom = f.nom.strip() if f is not None and isinstance(f.nom, str) else ""
-    return q(code) + (f" ({q(nom)})" if nom else "")
+    return q(code) + (f" ({q(nom)})" if nom and fold(nom) != fold(str(code)) else "")  # never « « X » (« X ») »
 
 
 def _le_financeur(ix: Index, code: str | None) -> str:
