@@ -333,12 +333,18 @@ def _by_case(choices: tuple[str, ...]) -> dict[str, str]:
     return {low: c for low, c in zip(lowered, choices) if lowered.count(low) == 1}
 
 
+def _whole(raw: float) -> str:
+    """A whole number typed in a text cell, as the user sees it: 62 (not « 62.0 »); past Excel's 15 digits
+    « 1E+300 », never the float's 301 digits (an action or a département « 100000000000000005250… »)."""
+    return str(int(raw)) if abs(raw) < 1e15 else fmt_typed(raw)
+
+
 def parse_choice(raw: Any, choices: tuple[str, ...]) -> Parsed:
     if (p := _special(raw)) is not None:
         return Parsed(None, p)
     if is_blank(raw):
         return Parsed(None)
-    text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
+    text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else _whole(raw)
     if not choices or text in choices:
         return Parsed(text)
     # Excel's (and LibreOffice's) list validation ignores case: « acquis » typed in a Statut cell is
@@ -395,7 +401,7 @@ def parse_text(raw: Any) -> Parsed:
     if is_blank(raw):
         return Parsed(None)
     if isinstance(raw, float) and raw.is_integer():
-        return Parsed(str(int(raw)))
+        return Parsed(_whole(raw))
     if isinstance(raw, datetime):
         return Parsed(raw.date().isoformat())
     if isinstance(raw, date):
