@@ -1570,3 +1570,90 @@ def test_every_output_dates_its_footer_in_one_wording(tmp_path):
     for name, word in books.items():
         for ws in openpyxl.load_workbook(tmp_path / name).worksheets:
             assert (ws.oddFooter.right.text or "").endswith(f"{word} le {today}"), (name, ws.title, ws.oddFooter.right.text)
+
+
+def test_files_named_are_what_a_refusal_asks_to_check_not_a_folder(tmp_path, capsys):
+    """`consolider notes.txt convention.pdf` (files, no folder) was refused with « Vérifiez le dossier
+    indiqué », and two conventions of the 62 named with `--departement 59` with « Vérifiez le code donné
+    à --departement et le dossier »: no folder was given; the files are what to check."""
+    from acv_xl.cli import main
+
+    exemples = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+    (tmp_path / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
+    (tmp_path / "convention.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    out = str(tmp_path / "c.xlsx")
+    assert main(["consolider", str(tmp_path / "notes.txt"), str(tmp_path / "convention.pdf"), "-o", out]) == 2
+    err = capsys.readouterr().err
+    assert "rien n'est écrit. Vérifiez les fichiers indiqués." in err and "dossier" not in err, err
+    folder = tmp_path / "autres"
+    folder.mkdir()
+    for name in ("notes.xlsx", "budget.xlsx"):  # workbooks, none a convention
+        openpyxl.Workbook().save(folder / name)
+    assert main(["consolider", str(folder), "-o", out]) == 2
+    assert "rien n'est écrit. Vérifiez le dossier indiqué." in capsys.readouterr().err
+    both = [str(exemples / "arras.xlsx"), str(exemples / "calais.xlsx")]
+    assert main(["consolider", *both, "-o", out, "--departement", "59"]) == 2
+    err = capsys.readouterr().err
+    assert "Vérifiez le code donné à --departement et les fichiers." in err and "dossier" not in err, err
+    assert main(["consolider", *both, str(folder), "-o", out, "--departement", "59"]) == 2
+    assert "Vérifiez le code donné à --departement et les fichiers et dossiers." in capsys.readouterr().err
+    assert not (tmp_path / "c.xlsx").exists()
+
+
+def test_one_file_refused_for_a_departement_says_what_to_do_with_it(tmp_path, capsys):
+    """`consolider sans_departement.xlsx --departement 59` asked to check the code given and the file,
+    where the workbook's département is what to fill in; `consolider casse.xlsx --departement 59` sent
+    the user to « acv-xl valider » for a reason already known (the reader's STR-01), which `consolider`
+    without --departement gives (CON-03): both now say it."""
+    from acv_xl.cli import main
+
+    exemples = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+    wb = openpyxl.load_workbook(exemples / "arras.xlsx")
+    sheet, cell = layout.NAMED_BY_NAME["acv_departement"].sheet, layout.NAMED_BY_NAME["acv_departement"].cell
+    wb[sheet][cell].value = None
+    wb.save(tmp_path / "sans_departement.xlsx")
+    out = str(tmp_path / "c.xlsx")
+    assert main(["consolider", str(tmp_path / "sans_departement.xlsx"), "-o", out, "--departement", "59"]) == 2
+    err = capsys.readouterr().err
+    assert "« sans_departement.xlsx », n'a pas de département renseigné : rien n'est écrit. Renseignez le " \
+           f"département du classeur (cellule « Département (code) », en {cell} de la feuille « {sheet} »), " \
+           "puis relancez." in err and "--departement" not in err, err
+    (tmp_path / "casse.xlsx").write_bytes(b"PK\x03\x04tronque")
+    assert main(["consolider", str(tmp_path / "casse.xlsx"), "-o", out, "--departement", "59"]) == 2
+    err = capsys.readouterr().err
+    assert "le seul fichier trouvé, « casse.xlsx », est illisible (STR-01) : le fichier « casse.xlsx » est " \
+           "endommagé ou incomplet (archive tronquée ou corrompue). Rien n'est écrit. Ouvrez le fichier dans " \
+           "Excel" in err and "acv-xl valider" not in err, err
+    assert not (tmp_path / "c.xlsx").exists()
+
+
+def test_files_refused_for_a_departement_say_what_to_do_with_them(tmp_path, capsys):
+    """Conventions none of which has a département, run with `--departement 59`, were refused with « aucun
+    département renseigné … Vérifiez le code donné à --departement »: the départements are what to fill in.
+    Files none of which could be read were said « aucun département renseigné » too, of what nobody read."""
+    from acv_xl.cli import main
+
+    exemples = Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+    nc = layout.NAMED_BY_NAME["acv_departement"]
+    for name in ("arras.xlsx", "calais.xlsx"):
+        wb = openpyxl.load_workbook(exemples / name)
+        wb[nc.sheet][nc.cell].value = None
+        wb.save(tmp_path / name)
+    for name in ("casse.xlsx", "vide.xlsx"):
+        (tmp_path / name).write_bytes(b"PK\x03\x04tronque")
+    out = str(tmp_path / "c.xlsx")
+
+    def refusal(*names):
+        assert main(["consolider", *(str(tmp_path / n) for n in names), "-o", out, "--departement", "59"]) == 2
+        return capsys.readouterr().err
+
+    err = refusal("arras.xlsx", "calais.xlsx")
+    assert "(aucun département renseigné) : rien n'est écrit. Renseignez le département des classeurs (cellule " \
+           f"« Département (code) » de la feuille « {nc.sheet} »), puis relancez." in err and "Vérifiez" not in err, err
+    err = refusal("arras.xlsx", "casse.xlsx")
+    assert "(aucun département renseigné ; 1 fichier illisible) : rien n'est écrit. Renseignez le département du " \
+           "classeur « arras.xlsx »" in err, err
+    err = refusal("casse.xlsx", "vide.xlsx")
+    assert "parmi les 2 fichiers trouvés (2 fichiers illisibles) : rien n'est écrit. Consolidez sans --departement : " \
+           "le classeur consolidé dit pourquoi les fichiers illisibles ne peuvent être lus." in err, err
+    assert "département renseigné" not in err and not (tmp_path / "c.xlsx").exists()

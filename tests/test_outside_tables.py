@@ -129,6 +129,22 @@ def test_a_financing_line_below_the_table_is_counted_in_no_total(base, tmp_path)
     assert "Montant (€) : 125 000,00 €" in f.message  # an amount read as the user reads amounts
 
 
+def test_a_huge_number_outside_a_table_is_quoted_as_excel_shows_it(base, tmp_path):
+    """1E+300 typed as a montant below the plan, or right of the actions, was quoted in its 301 digits (grouped:
+    « 1 000 000 … 000,00 € »; as a code, the float's digits « 10000000000000000525047… »): as Excel shows it."""
+    def edit(wb):
+        ws, _r1, c1, r2, _c2 = _box(wb, FIN)
+        ws.cell(r2 + 1, c1, "1.1")
+        ws.cell(r2 + 1, c1 + FIN.columns.index(next(c for c in FIN.columns if c.attr == "montant")), 1e300)
+        ws, r1, _c1, _r2, c2 = _box(wb, layout.T_ACTIONS)
+        ws.cell(r1 + 1, c2 + 1, -1e20)
+    path = edited_copy(base, tmp_path / "enorme.xlsx", edit)
+    messages = [f.message for f in validate_file(path).findings if f.code == "STR-09"]
+    assert any(f"{FIN.header('montant')} : 1E+300" in m for m in messages), messages
+    assert any("Une valeur (« -1E+20 ») est saisie" in m for m in messages), messages
+    assert not any("000 000" in m or "00000" in m for m in messages), messages
+
+
 def test_a_code_typed_as_a_number_below_a_table_reads_as_typed(base, tmp_path):
     table = layout.T_COMMUNES
     def edit(wb):

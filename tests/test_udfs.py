@@ -509,6 +509,33 @@ def test_an_argument_excel_turned_into_a_date_or_a_boolean_is_said_in_french(cal
     assert isinstance(got, str) and got.startswith(expected), got
 
 
+@pytest.mark.parametrize("call, expected", [
+    # 1E+308 was quoted in its float's 309 digits (« 1000000000000000010979… »), 2.5 with Python's point,
+    # and 1234567890123456 cut at its decimal comma into a statut « 1 »: as Excel shows them
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", 1e308), "#ACV: statut « 1E+308 » inconnu (valeurs possibles"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", [["Acquis", -1e20]]), "#ACV: statut « -1E+20 » inconnu"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", 2.5), "#ACV: statut « 2,5 » inconnu"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", 1234567890123456.0),
+     "#ACV: statut « 1,23456789012346E+15 » inconnu"),
+    (lambda: F.ACV_TOTAL_FINANCEUR(PLAN, "ETAT", None, 1e308), "#ACV: année « 1E+308 » invalide"),
+    (lambda: F.ACV_SYNTHESE(PLAN, 1e308), "#ACV: regroupement « 1E+308 » inconnu"),
+])
+def test_a_number_given_for_a_text_is_quoted_as_excel_shows_it(call, expected):
+    got = call()
+    assert isinstance(got, str) and got.startswith(expected) and "00000" not in got, got
+
+
+def test_a_number_past_excel_s_last_date_is_not_said_to_be_one():
+    """An action number 1E+308 (or 2 958 466, past 31/12/9999) read « si la cellule du numéro affiche une date,
+    Excel a converti le numéro saisi en date »: no cell shows such a number as a date."""
+    assert F.ACV_ECART(ACTIONS, PLAN, 2958465.0).startswith(  # 31/12/9999: may be a date cell
+        "#ACV: action « 2958465 » introuvable dans T_Actions ; si la cellule du numéro affiche une date")
+    for n in (2958466.0, 1e308):
+        got = F.ACV_ECART(ACTIONS, PLAN, n)
+        assert got == f"#ACV: action « {'2958466' if n < 1e15 else '1E+308'} » introuvable dans T_Actions.", got
+        assert F.ACV_TOTAL_ACTION(PLAN, n) == 0.0  # as SOMME.SI, an action without lines sums 0
+
+
 def test_a_whole_number_that_is_an_action_of_the_plan_is_still_summed():
     plan = _plan(("10000", "ETAT", "DSIL", "Subvention", 2024, 1000, "Acquis"))
     assert F.ACV_TOTAL_ACTION(plan, 10000) == 1000.0

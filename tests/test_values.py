@@ -270,3 +270,33 @@ def test_a_percent_cell_never_shows_its_ratio_across_a_threshold_near_or_far():
                     assert cell == ratio  # far from them: the ratio itself
     with pytest.raises(ValueError):
         v.ratio_for_cell(float("nan"), seuils)  # a bug to say, never a figure
+
+
+@pytest.mark.parametrize("raw, text", [(62.0, "62"), (1e300, "1E+300"), (-1e20, "-1E+20"), (999999999999999.0, "999999999999999")])
+def test_a_whole_number_in_a_text_or_choice_cell_reads_as_excel_shows_it(raw, text):
+    """1E+300 in a Statut, a N° action or the département cell read as the float's 301 digits, which every
+    message then quoted (« l'action « 10000000000000000525047… » n'existe pas »): Excel shows « 1E+300 »."""
+    assert v.parse_text(raw).value == text
+    assert v.parse_choice(raw, ("Acquis",)).problem.raw == text  # quoted so by « n'est pas une valeur de la liste »
+
+
+def test_a_huge_number_in_identity_and_plan_cells_is_quoted_as_excel_shows_it(tmp_path):
+    """The same, as `valider` says it: the département cell, a N° action and a Statut holding 1E+300."""
+    import openpyxl
+
+    from acv_xl.checks.validate import validate_file
+    from acv_xl.contract import layout
+
+    exemples = __import__("pathlib").Path(__file__).resolve().parents[1] / "workbooks" / "exemples"
+    wb = openpyxl.load_workbook(exemples / "arras.xlsx")
+    nc = layout.NAMED_BY_NAME["acv_departement"]
+    wb[nc.sheet][nc.cell] = 1e300
+    ws = wb[layout.T_FINANCEMENTS.sheet]
+    ws["A5"], ws["G7"] = 1e300, 1e300  # N° action, Statut
+    wb.save(tmp_path / "enorme.xlsx")
+    messages = [f.message for f in validate_file(tmp_path / "enorme.xlsx").findings]
+    said = [m for m in messages if "1E+300" in m]
+    assert any(m.startswith("Le code du département « 1E+300 » est mal formé") for m in said), messages
+    assert any("l'action « 1E+300 » n'existe pas" in m for m in said), messages
+    assert any("« Statut » contient « 1E+300 »" in m for m in said), messages
+    assert not any("00000" in m for m in messages), [m for m in messages if "00000" in m]

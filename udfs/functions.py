@@ -22,7 +22,7 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite
 from acv_xl.contract.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
-from acv_xl.contract.values import fmt_date
+from acv_xl.contract.values import LAST_DATE_SERIAL, fmt_date
 from acv_xl.reading.read import codes_as_listed
 
 from .cells import OfficeJsTable
@@ -96,9 +96,9 @@ def _numero(value: Any) -> str:
 
 def _date_serial(value: Any) -> bool:
     """Whether an action number argument may be a date's serial number (the web passes a date cell so):
-    a whole number from 10 000 on — no action is numbered so."""
+    a whole number from 10 000 on — no action is numbered so — up to Excel's last date (1E+308 is none)."""
     value = first_cell(value)
-    return value.__class__ in (int, float) and float(value).is_integer() and value >= 10_000
+    return value.__class__ in (int, float) and float(value).is_integer() and 10_000 <= value <= LAST_DATE_SERIAL
 
 
 # the last plan's lines (`tables.rows` hands the same list while the plan is unchanged) and their

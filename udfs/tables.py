@@ -9,6 +9,7 @@ same parsing as the file reader (`values.parse`), and columns are found by heade
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from datetime import date, datetime
@@ -17,7 +18,7 @@ from typing import Any, Sequence
 from acv_xl.contract import layout
 from acv_xl.contract import model
 from acv_xl.contract.layout import Table
-from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, is_blank, officejs_date, parse_choice
+from acv_xl.contract.values import EXCEL_ERRORS, ExcelError, fmt_date, fmt_typed, is_blank, officejs_date, parse_choice
 from acv_xl.reading.read import exact_columns, header_texts, renamed_header
 from acv_xl.reading.source import TableBlock
 from acv_xl.reading.totals_row import typed_cells
@@ -265,8 +266,8 @@ def text_arg(value: Any) -> str | None:
         return "VRAI" if value else "FAUX"
     if isinstance(value, (date, datetime)):  # a date cell on the desktop: as Excel shows it, not « 2025-01-01 00:00:00 »
         return fmt_date(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float) and value.is_integer():  # 1E+308 quoted as Excel shows it, not in 309 digits
+        return fmt_typed(value)
     return str(value).strip()
 
 
@@ -282,8 +283,10 @@ def statuts_arg(value: Any) -> list[str] | None:
     items: list[str] = []
     for r in as_2d(value):
         for v in r:
-            t = text_arg(v)
-            if t:
+            if isinstance(n := first_cell(v), float) and math.isfinite(n):
+                # one number, quoted as Excel shows it (« 2,5 », « 1E+308 »), never cut at its decimal comma
+                items.append(fmt_typed(n))
+            elif t := text_arg(v):
                 items.extend(s.strip() for s in t.replace(",", ";").split(";") if s.strip())
     if not items:
         return None

@@ -651,7 +651,8 @@ def build_named(name: str, raw: Any, sheet: str = "", cell: str = "") -> NamedVa
     # `parse(raw, nc.kind, nc.choices)`, the common cases decided inline as for a table's cells
     # (`_cell`: the same decisions in the same order); an empty cell is no value and no problem
     value, problem = _cell(raw, nc.kind, nc.choices, _NAMED_ALLOWED[name]) if raw is not None else (None, None)
-    if name == "acv_departement" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+    # (past Excel's 15 digits, the text cell's reading: « 1E+300 », as Excel shows it, not its 301 digits)
+    if name == "acv_departement" and isinstance(raw, (int, float)) and not isinstance(raw, bool) and abs(raw) < 1e15:
         value = f"{int(raw):02d}"  # 62 typed as a number is still the département "62"
         problem = None
     # built without pydantic's validation, as the rows are: every field is typed above already, and

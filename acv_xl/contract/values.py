@@ -159,6 +159,8 @@ YEAR_MIN, YEAR_MAX = 1900, 2100  # a year typed in a cell (`parse_year`), never 
 # serials 1 to 59 are 01/01/1900 to 28/02/1900, a day later than counting from 30/12/1899 gives — as
 # Excel shows them, and the file reader (calamine, openpyxl) reads a date cell
 LEAP_1900 = 60
+# Excel's last date, 31/12/9999: no number above it is shown as a date
+LAST_DATE_SERIAL = 2958465
 
 
 def excel_serial_to_date(serial: float) -> date:
@@ -331,12 +333,18 @@ def _by_case(choices: tuple[str, ...]) -> dict[str, str]:
     return {low: c for low, c in zip(lowered, choices) if lowered.count(low) == 1}
 
 
+def _whole(raw: float) -> str:
+    """A whole number typed in a text cell, as the user sees it: 62 (not « 62.0 »); past Excel's 15 digits
+    « 1E+300 », never the float's 301 digits (an action or a département « 100000000000000005250… »)."""
+    return str(int(raw)) if abs(raw) < 1e15 else fmt_typed(raw)
+
+
 def parse_choice(raw: Any, choices: tuple[str, ...]) -> Parsed:
     if (p := _special(raw)) is not None:
         return Parsed(None, p)
     if is_blank(raw):
         return Parsed(None)
-    text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
+    text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else _whole(raw)
     if not choices or text in choices:
         return Parsed(text)
     # Excel's (and LibreOffice's) list validation ignores case: « acquis » typed in a Statut cell is
@@ -393,7 +401,7 @@ def parse_text(raw: Any) -> Parsed:
     if is_blank(raw):
         return Parsed(None)
     if isinstance(raw, float) and raw.is_integer():
-        return Parsed(str(int(raw)))
+        return Parsed(_whole(raw))
     if isinstance(raw, datetime):
         return Parsed(raw.date().isoformat())
     if isinstance(raw, date):
@@ -477,6 +485,15 @@ def _grouped(ent: str) -> str:
         ent = ent[:-3]
     groups.insert(0, ent)
     return THOUSANDS.join(groups)
+
+
+def fmt_typed(raw: float) -> str:
+    """A number from a cell as a French Excel shows it, not as Python prints a float: 19 (not « 19.0 »),
+    2019,5, and past the 15 digits Excel keeps « -1E+308 » — all the digits of the float are 300 the
+    user never typed (« -1000000000000000010979063629… »)."""
+    if abs(raw) >= 1e15:
+        return f"{raw:.15G}".replace(".", ",")
+    return str(int(raw)) if raw.is_integer() else repr(raw).replace(".", ",")
 
 
 def fmt_number(value: Decimal | float | int | None, decimals: int = 0) -> str:

@@ -47,7 +47,7 @@ from stat import S_ISREG
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from acv_xl.checks.rules.consolidation import (
-    ACTION_FIELDS, LINE_FIELDS, TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement,
+    ACTION_FIELDS, LINE_FIELDS, TEMPLATE_FINANCEUR_COL, FileSummary, judge, norm_departement, reader_reason,
 )
 from acv_xl.checks.totals import ZERO, Totaux, combine  # noqa: F401 — combine re-exported for callers
 from acv_xl.checks.rules.structure import CODE_ETRANGER
@@ -735,22 +735,64 @@ def _not_a_convention(s: FileSummary) -> str:
         + " un classeur de convention ACV"
 
 
-def _no_convention_of(departement: str, summaries: list[FileSummary]) -> str:
+def _named(paths: Sequence[Path]) -> tuple[str, str]:
+    """What the user named, to check (« le dossier », « les fichiers »…), and its participle's ending:
+    `consolider *.xlsx` names files, never « le dossier »."""
+    folders = sum(1 for p in paths if Path(p).is_dir())
+    if folders == len(paths):
+        return ("le dossier", "") if folders == 1 else ("les dossiers", "s")
+    if not folders:
+        return ("le fichier", "") if len(paths) == 1 else ("les fichiers", "s")
+    return "les fichiers et dossiers", "s"
+
+
+def _one_unreadable(only: FileSummary) -> str:
+    """The one file found, unreadable: why, in the reader's words (as CON-03 says it without --departement)."""
+    if only.crash:
+        return (f"la lecture du seul fichier trouvé, « {only.rel} », a échoué sur une erreur interne ({only.crash}) : "
+                "rien n'est écrit. Signalez cette erreur à l'équipe acv-xl en joignant le fichier.")
+    detail = reader_reason(only)
+    if detail is None:
+        return (f"le seul fichier trouvé, « {only.rel} », est illisible : rien n'est écrit. « acv-xl valider » "
+                "appliqué à ce fichier dit pourquoi.")
+    said = detail[5].rstrip(".")
+    return (f"le seul fichier trouvé, « {only.rel} », est illisible ({detail[0]}) : {said[:1].lower()}{said[1:]}. "
+            f"Rien n'est écrit. {detail[6] or 'Demandez à la commune un classeur .xlsx lisible.'}")
+
+
+def _no_convention_of(departement: str, summaries: list[FileSummary], paths: Sequence[Path]) -> str:
     found = sorted({norm_departement(s.departement) for s in summaries if s.lisible and s.departement})
     unreadable = sum(1 for s in summaries if not s.ignore and not s.lisible)
-    detail = [f"départements trouvés : {', '.join(found)}" if found else "aucun département renseigné"]
+    readable = [s for s in summaries if s.lisible and not s.ignore]
+    # « aucun département renseigné » only of conventions read: of files none could read, nothing is known
+    detail = [f"départements trouvés : {', '.join(found)}"] if found else ["aucun département renseigné"] if readable \
+        else []
     if unreadable:
         detail.append(f"{unreadable} fichier{'s' if unreadable > 1 else ''} illisible{'s' if unreadable > 1 else ''}")
     if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file
         (only,) = summaries
-        verify = "Vérifiez le code donné à --departement et le fichier."
-        what, then = (("est illisible", "« acv-xl valider » appliqué à ce fichier dit pourquoi.") if not only.lisible
-                      else (f"est une convention du département {found[0]}, pas du {departement}", verify) if found
-                      else ("n'a pas de département renseigné", verify))
-        return f"le seul fichier trouvé, « {only.rel} », {what} : rien n'est écrit. {then}"
+        if not only.lisible:
+            return _one_unreadable(only)
+        if not found:  # the code may be right: the workbook is what to complete
+            sheet, cell = only.cell("acv_departement")
+            return (f"le seul fichier trouvé, « {only.rel} », n'a pas de département renseigné : rien n'est écrit. "
+                    f"Renseignez le département du classeur (cellule « {layout.NAMED_BY_NAME['acv_departement'].label} »,"
+                    f" en {cell} de la feuille « {sheet} »), puis relancez.")
+        return (f"le seul fichier trouvé, « {only.rel} », est une convention du département {found[0]}, pas du "
+                f"{departement} : rien n'est écrit. Vérifiez le code donné à --departement et le fichier.")
+    if found:
+        then = f"Vérifiez le code donné à --departement et {_named(paths)[0]}."
+    elif readable:  # the code may be right: the workbooks are what to complete
+        whose = f"du classeur « {readable[0].rel} »" if len(readable) == 1 else "des classeurs"
+        then = (f"Renseignez le département {whose} (cellule « {layout.NAMED_BY_NAME['acv_departement'].label} » "
+                f"de la feuille « {layout.NAMED_BY_NAME['acv_departement'].sheet} »), puis relancez.")
+    else:  # none read: without --departement, the consolidation says why of each (CON-03)
+        then = ("Consolidez sans --departement : le classeur consolidé dit pourquoi "
+                + ("le fichier illisible ne peut être lu." if unreadable == 1 else
+                   "les fichiers illisibles ne peuvent être lus."))
     # « trouvés »: with the register, most were not read again
     return (f"aucune convention du département {departement} parmi les {len(summaries)} fichiers trouvés "
-            f"({' ; '.join(detail)}) : rien n'est écrit. Vérifiez le code donné à --departement et le dossier.")
+            f"({' ; '.join(detail)}) : rien n'est écrit. {then}")
 
 
 def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
@@ -838,14 +880,16 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             (only,) = summaries
             raise UsageError(f"le seul fichier trouvé, « {only.rel} », {_not_a_convention(only)} : rien n'est "
                              f"écrit. {_GIVE_CONVENTIONS}")
+        named, ending = _named(paths)
         raise UsageError(f"aucun classeur de convention ACV parmi les {len(summaries)} fichiers trouvés (rapports "
-                         "d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. Vérifiez le dossier indiqué.")
+                         f"d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. Vérifiez {named} "
+                         f"indiqué{ending}.")
     # none of the département's: a mistyped code. Some, none counted (each with errors under --sans-erreurs):
     # consolidated as without --departement, never « aucune convention du département 62 (trouvés : 62) »
     if departement is not None and not any(v.compte for v in verdicts) \
             and not any(s.lisible and norm_departement(s.departement) == norm_departement(departement)
                         for s in summaries):
-        raise UsageError(_no_convention_of(departement, summaries))
+        raise UsageError(_no_convention_of(departement, summaries, paths))
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
                                  reused=reused, not_walked=not_walked, blocs=blocs)

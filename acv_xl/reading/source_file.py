@@ -107,7 +107,7 @@ from xml.parsers import expat
 
 from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
-from acv_xl.contract.values import EXCEL_ERRORS, LEAP_1900, ExcelError, NoCachedValue, fmt_number, officejs_date
+from acv_xl.contract.values import EXCEL_ERRORS, LAST_DATE_SERIAL, LEAP_1900, ExcelError, NoCachedValue, fmt_number, officejs_date
 from acv_xl.reading import calamine_sheet, zip_guard
 from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
 from acv_xl.reading.source import (
@@ -739,7 +739,7 @@ def _far_negatives(xml: bytes, span: tuple[int, int] | None = None) -> dict[tupl
 # The serial numbers a date holds for openpyxl (01/01/0001 to 31/12/9999): it reads a number past them in
 # a date cell (« 1E+10 » typed in a date or « [h]:mm » cell) as the text « #VALUE! », where calamine and
 # the button give the number
-_DATE_SERIALS = (-693593, 2958466)
+_DATE_SERIALS = (-693593, LAST_DATE_SERIAL + 1)
 
 
 def _undatable_numbers(xml: bytes) -> dict[tuple[int, int], Any]:

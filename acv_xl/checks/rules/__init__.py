@@ -73,7 +73,7 @@ from acv_xl.contract import reference as reference_list
 from acv_xl.contract.layout import Kind, Table
 from acv_xl.contract.model import ROW_MODELS, Convention, Ligne
 from acv_xl.contract.reference import Reference
-from acv_xl.contract.values import (MEMO_TEXT_MAX, YEAR_MAX, YEAR_MIN, Problem, exact, fmt_date, fmt_euros, fmt_number, is_blank,
+from acv_xl.contract.values import (MEMO_TEXT_MAX, YEAR_MAX, YEAR_MIN, Problem, exact, fmt_date, fmt_euros, fmt_number, fmt_typed, is_blank,
                                     memo_text, places)
 from acv_xl.reading.source import a1, parse_a1, parse_range
 
@@ -672,11 +672,7 @@ def show_raw(raw: Any) -> str:
     if isinstance(raw, bool):
         return "VRAI" if raw else "FAUX"
     if isinstance(raw, float) and math.isfinite(raw):
-        if abs(raw) >= 1e15:
-            # past the 15 digits Excel keeps, as it shows it (« -1E+308 »): all the digits of the float
-            # were 300 the user never typed (« -1000000000000000010979063629… »)
-            return f"{raw:.15G}".replace(".", ",")
-        return str(int(raw)) if raw.is_integer() else repr(raw).replace(".", ",")
+        return fmt_typed(raw)
     return str(raw)
 
 

@@ -175,6 +175,11 @@ def con02_validation(f: FileSummary) -> Finding | None:
     )
 
 
+def reader_reason(f: FileSummary) -> tuple[str, ...] | None:
+    """The reader's own finding (STR-01/02, FINDING_FIELDS) saying why `f` could not be read, if any."""
+    return next((fd for fd in f.findings if fd[0] in ("STR-01", "STR-02")), None)
+
+
 def con03_illisible(f: FileSummary) -> Finding | None:
     """CON-03 E: the file could not be read (STR-01/02), or its reading/checking crashed."""
     if f.lisible:
@@ -186,7 +191,7 @@ def con03_illisible(f: FileSummary) -> Finding | None:
                     "il n'est pas compté ; les autres fichiers sont consolidés.",
             suggestion="Signalez cette erreur à l'équipe acv-xl en joignant le fichier.",
         )
-    detail = next((fd for fd in f.findings if fd[0] in ("STR-01", "STR-02")), None)
+    detail = reader_reason(f)
     message = "Fichier illisible : il n'est pas compté ; les autres fichiers sont consolidés."
     if detail:  # the reader's own sentence, then what it means for the batch (no nested brackets)
         said = detail[5].rstrip(".")

@@ -49,6 +49,7 @@ from . import (
     A,
     E,
     I,
+    Index,
     Memo,
     action_reference,
     at,
@@ -1550,6 +1551,18 @@ def _d_un_autre_payeur(lf: LigneFinancement) -> bool:
             or dispositifs.names_another_payer(lf.dispositif, lf.financeur))
 
 
+def _dit(ix: Index, code: str | None) -> str:
+    """« « AJ » (« Ville de Liévin ») »: an added financeur with the name FIN-23 judged it by
+    (`_genres_des_ajoutes`), or the user cannot see why it was (not) taken for the EPCI."""
+    f = ix.financeur(code) if code not in layout.FINANCEURS_BY_CODE else None
+    nom = f.nom.strip() if f is not None and isinstance(f.nom, str) else ""
+    return q(code) + (f" ({q(nom)})" if nom and fold(nom) != fold(str(code)) else "")  # never « « X » (« X ») »
+
+
+def _le_financeur(ix: Index, code: str | None) -> str:
+    return f"le financeur {_dit(ix, code)}"
+
+
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
       needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
 def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
@@ -1579,7 +1592,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         if _fonds_de_concours_possible(a, lf.financeur, genres) and _syndicat_portuaire(a):
             yield at(lf, "financeur", "FIN-23", A,
-                     f"{prefix(lf)} : le financeur {q(lf.financeur)} verse un fonds de concours à "
+                     f"{prefix(lf)} : {_le_financeur(ix, lf.financeur)} verse un fonds de concours à "
                      f"{q(a.maitre_ouvrage)}, maître d'ouvrage de type « Syndicat mixte » ; la loi le permet d'un membre "
                      "à un syndicat mixte ouvert qui aménage, entretient ou exploite un port, pour ses investissements, "
                      "au plus pour ce qui reste à sa charge après son autofinancement et les subventions "
@@ -1592,7 +1605,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             # concours — the SDE's public lighting of a centre-ville, paid in part by the commune: lawful, and
             # the domain is not in the workbook, so what to check rather than an error blocking « Valider »
             yield at(lf, "financeur", "FIN-23", A,
-                     f"{prefix(lf)} : le financeur {q(lf.financeur)} verse un fonds de concours à "
+                     f"{prefix(lf)} : {_le_financeur(ix, lf.financeur)} verse un fonds de concours à "
                      f"{q(a.maitre_ouvrage or a.type_mo)}, maître d'ouvrage de type « Syndicat mixte » ; la loi ne le "
                      "permet, hors d'un EPCI à fiscalité propre et de ses communes, qu'entre un syndicat d'énergie et ses "
                      "communes ou EPCI membres, pour un équipement de distribution d'électricité, de production "
@@ -1608,7 +1621,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                  f"{prefix(lf)} : un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes "
                  f"membres ({SRC_FONDS_CONCOURS}), ou entre un syndicat et ses membres dans les cas que la loi prévoit "
                  f"(syndicat d'énergie, {SRC_FONDS_CONCOURS_SYNDICAT} ; syndicat mixte ouvert portuaire, "
-                 f"{SRC_FONDS_CONCOURS_PORT}) ; ici le financeur {q(lf.financeur)} le verse à "
+                 f"{SRC_FONDS_CONCOURS_PORT}) ; ici {_le_financeur(ix, lf.financeur)} le verse à "
                  f"{q(a.maitre_ouvrage or a.type_mo)}, maître d'ouvrage de type {q(a.type_mo)}.",
                  "S'il s'agit d'une subvention, choisissez le dispositif qui la fonde ; sinon, corrigez le financeur "
                  "ou le maître d'ouvrage" + (f" ; {_SI_PORTUAIRE}." if a.type_mo == _SYNDICAT_MIXTE else "."))
@@ -1628,11 +1641,11 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         montant, propre = totals.total(fdc), j.part_mo.propre
         if montant > propre:
-            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises)
+            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises, ix)
 
 
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
-                               collectivites: frozenset[str], deguises: list[LigneFinancement]) -> Finding:
+                               collectivites: frozenset[str], deguises: list[LigneFinancement], ix: Index) -> Finding:
     """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
     but those of a financeur added to the list, not named as a collectivité (« FDE62 »), may be a syndicat
     d'énergie's, which L5212-26 caps at three quarters of the HT cost instead — a warning, when the EPCI's alone
@@ -1648,7 +1661,7 @@ def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: 
                "d'ouvrage d'autant.")
     if deguises:
         noms = list(dict.fromkeys(q(lf.dispositif or "Subvention") for lf in deguises))
-        payeurs = list(dict.fromkeys(q(str(lf.financeur)) for lf in deguises))
+        payeurs = list(dict.fromkeys(_dit(ix, str(lf.financeur)) for lf in deguises))
         dites, de = " et ".join(noms), " et ".join(payeurs)
         entre = ("un EPCI à fiscalité propre ne subventionne ses communes membres" if a.type_mo == "Commune"
                  else "une commune ne subventionne l'EPCI à fiscalité propre dont elle est membre")

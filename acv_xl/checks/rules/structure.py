@@ -10,7 +10,8 @@ from typing import Any, Iterable
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention
-from acv_xl.contract.values import EXCEL_CELL_CHARS, EXCEL_CELL_HALF, excel_length, fmt_date, fmt_euros, fmt_number, parse_text
+from acv_xl.contract.values import (EXCEL_CELL_CHARS, EXCEL_CELL_HALF, excel_length, fmt_date, fmt_euros, fmt_number,
+                                    fmt_typed, parse_text)
 from acv_xl.reading.provenance import describe
 
 from . import (
@@ -254,6 +255,8 @@ def _shown(value, kind: layout.Kind | None = None) -> str:
     """A stray value as the user would recognise it: an amount in euros, a code or a year as typed
     (« 62041 », not « 62 041 »), other numbers grouped."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if abs(value) >= 1e15:  # past Excel's 15 digits, as it shows it (« 1E+300 »), never in 300 digits
+            return fmt_typed(float(value))
         if kind is layout.Kind.AMOUNT:
             return fmt_euros(value)
         if kind not in (None, layout.Kind.NUMBER) and float(value).is_integer():
