@@ -87,6 +87,17 @@ def _edited_by_hand(tmp_path: Path, examples, sql: str) -> tuple[Path, Path]:
     return folder, reg
 
 
+def _refused_by_historique(tmp_path: Path, examples, capsys, sql: str) -> str:
+    """What `historique` says (stderr) of a register edited by `sql`: refused (status 2), no workbook
+    written, the register as it was."""
+    _, reg = _edited_by_hand(tmp_path, examples, sql)
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
+    return capsys.readouterr().err
+
+
 def _run(*args: str) -> int:
     return main([str(a) for a in args])
 
@@ -2783,12 +2794,7 @@ def test_historique_says_a_summary_edited_by_hand_whose_lines_it_cannot_check(tm
                   "UPDATE conventions SET financement_total = financement_total + 5000000 WHERE fichier_id IN "
                   "(SELECT id FROM fichiers WHERE analyse_id = 1);\n"
                   "UPDATE consolidations SET financement_total = financement_total + 5000000" if lines_too else "")
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "r.sqlite"
-    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
-    con = sqlite3.connect(reg)
-    con.executescript(edit)
-    con.close()
+    _, reg = _edited_by_hand(tmp_path, examples, edit)
     before = reg.read_bytes()
     capsys.readouterr()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
@@ -2919,14 +2925,9 @@ def test_historique_refuses_totals_edited_by_hand(tmp_path, examples, capsys, sq
     showed it in Par convention or Consolidations without a word, the financeurs' totals beside it
     adding up to another amount. Checked against the counted lines (conventions) and the counted
     conventions (consolidations); an edited register is refused, untouched."""
-    _, reg = _edited_by_hand(tmp_path, examples, sql)
-    before = reg.read_bytes()
-    capsys.readouterr()
-    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
-    err = capsys.readouterr().err
+    err = _refused_by_historique(tmp_path, examples, capsys, sql)
     assert f"est inutilisable ({said} : elle a été modifiée avec un autre outil, l'historique ne peut plus s'y " \
            "fier) : il n'a été ni modifié ni recréé." in err, err
-    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
 
 
 @pytest.mark.parametrize("sql, said", [
@@ -2946,15 +2947,10 @@ def test_historique_refuses_finding_counts_edited_by_hand(tmp_path, examples, ca
     """A convention's count of errors « corrected » with an SQLite tool (2 errors made 0): historique
     showed it in Par convention without a word, a workbook the comité must not pass shown clean. Checked
     against its findings, the workbook's and the consolidation's; an edited register is refused, untouched."""
-    _, reg = _edited_by_hand(tmp_path, examples, sql)
-    before = reg.read_bytes()
-    capsys.readouterr()
-    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
-    err = capsys.readouterr().err
+    err = _refused_by_historique(tmp_path, examples, capsys, sql)
     assert f"est inutilisable (la table « conventions » donne à « boulogne-sur-mer.xlsx », consolidation n° 1, " \
            f"{said} : l'une d'elles a été modifiée avec un autre outil, l'historique ne peut plus s'y fier) : il n'a " \
            "été ni modifié ni recréé." in err, err
-    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
 
 
 @pytest.mark.parametrize("sql, said", [
@@ -2969,18 +2965,10 @@ def test_historique_refuses_a_finding_count_emptied_or_infinite(tmp_path, exampl
     """A convention's count of findings emptied (in a table made again by a tool) or made infinite: the
     check of the counts stopped historique on « erreur interne inattendue » (TypeError, ValueError)
     where it meant to refuse the register in French."""
-    _, reg = _edited_by_hand(tmp_path, examples, "SELECT 1")
-    con = sqlite3.connect(reg)
-    con.executescript(sql)
-    con.close()
-    before = reg.read_bytes()
-    capsys.readouterr()
-    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
-    err = capsys.readouterr().err
+    err = _refused_by_historique(tmp_path, examples, capsys, sql)
     assert f"est inutilisable (la table « conventions » {said} les tables « constats » et « constats_consolidation » " \
            "lui en comptent 2 : l'une d'elles a été modifiée avec un autre outil, l'historique ne peut plus s'y " \
            "fier) : il n'a été ni modifié ni recréé." in err, err
-    assert not (tmp_path / "e.xlsx").exists() and reg.read_bytes() == before
 
 
 _TOUCHED = "a été modifiée avec un autre outil, l'historique ne peut plus s'y fier"
