@@ -160,10 +160,11 @@ def test_a_token_file_written_on_windows_is_read(tmp_path):
 
 
 def test_a_bad_token_file_prevents_starting(tmp_path):
-    empty = tmp_path / "vide.txt"
+    empty = tmp_path / "jetons de la préfecture.txt"  # a path with spaces, quoted in the sentence
     empty.write_text("# rien\n")
-    with pytest.raises(ConfigError, match="ne contient aucun jeton"):
+    with pytest.raises(ConfigError) as nothing:
         Tokens(path=empty)
+    assert str(nothing.value) == f"le fichier de jetons « {empty} » ne contient aucun jeton."
     with pytest.raises(ConfigError, match="fichier de jetons illisible"):
         Tokens(path=tmp_path / "absent.txt")
     short = tmp_path / "court.txt"

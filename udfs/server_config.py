@@ -137,7 +137,8 @@ class Tokens:
         if initial and not entries:
             if refused:  # only bad lines: the first one says why, as a short ACV_XL_JETON does
                 raise _short_refusal(refused[0][1])
-            raise ConfigError(f"le fichier de jetons {self.path} ne contient aucun jeton.")
+            # (the path quoted: « /etc/acv xl/jetons.txt ne contient » read as a sentence)
+            raise ConfigError(f"le fichier de jetons « {self.path} » ne contient aucun jeton.")
         # a bad line is left out at start as on a reload: the file a running server accepted (« arras
         # REVOQUE » over a leaked token) stopped it from starting again after an update or a reboot
         if initial:
