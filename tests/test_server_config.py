@@ -641,3 +641,46 @@ def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_toke
     assert statuses[:-1].count(503) == 3  # the reads past their own places
     assert all(sent[1]["body"].decode().strip() == BUSY for sent in answered[:-1] if sent[0]["status"] == 503)
     assert guard.active == 0
+
+
+@pytest.mark.parametrize("line, why", [
+    (f"// arras {GOOD}", "« // » ne commence pas un commentaire, seul « # » le fait"),
+    (f";arras {GOOD}", "« ; » ne commence pas un commentaire, seul « # » le fait"),
+    (f"-- arras {GOOD}", "« -- » ne commence pas un commentaire, seul « # » le fait"),
+    (f"REM arras {GOOD}", "« REM » ne commence pas un commentaire, seul « # » le fait"),
+    ("Jetons du serveur https://acv.pas-de-calais.gouv.fr",
+     "jeton invalide (caractère « : » : un jeton ne s'écrit qu'avec des lettres sans accent, des chiffres et les "
+     "signes - . _ ~ + / =, ce dernier seulement à la fin)"),
+    ("Jetons ACV : ne-pas-diffuser-à-l-extérieur", "jeton invalide (caractère « à » : "),
+    (f"arras {GOOD[:10]}={GOOD[10:]}", "jeton invalide (caractère « = » : "),
+    (f"arras {GOOD}\u200b", "jeton invalide (caractère U+200B : "),
+])
+def test_a_line_the_administrator_did_not_mean_as_a_token_grants_nothing(tmp_path, line, why):
+    """Only « # » begins a comment, as the docs say: « // arras <jeton> », meant to set a leaked token
+    aside, left it valid (under the label « // arras »), and a title typed without « # » whose last word
+    was long enough (an address) was a token anyone reading the docs' example could guess. A token is
+    now written as a Bearer token is (RFC 6750), the alphabet of every generator, and such lines are
+    left out and said."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"boulogne {OTHER}\n{line}\n", encoding="utf-8")
+    tokens = Tokens(path=path)
+    last = line.split()[-1]
+    assert tokens.check(f"Bearer {last}") is None
+    assert tokens.check(f"Bearer {OTHER}") == "boulogne"
+    assert len(tokens.ignored) == 1 and tokens.ignored[0].startswith(f"{path}, ligne 2 : {why}"), tokens.ignored
+
+
+@pytest.mark.parametrize("token", [
+    "3q7XZt0p-_aB9cD8eF7gH6iJ5kL4mN3oP2qR1sT0uVw",  # secrets.token_urlsafe(32)
+    "--q7XZt0p-_aB9cD8eF7gH6iJ5kL4mN3oP2qR1sT0uVw",  # the same, beginning with « -- » alone on its line
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",  # openssl rand -hex 20
+    "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",  # openssl rand -base64 32
+    "//bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCg==",
+    "1b4e28ba-2fa1-11d2-883f-0016d3cca427",  # uuidgen
+])
+def test_every_generator_s_token_is_still_a_token(tmp_path, token):
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"{token}\narras x{token}\n")
+    tokens = Tokens(path=path)
+    assert not tokens.ignored
+    assert tokens.check(f"Bearer {token}") == "jeton ligne 1" and tokens.check(f"Bearer x{token}") == "arras"

@@ -5,7 +5,8 @@ server process reads here (uvicorn starts its workers by import, without our com
 service unit may also set them directly. A bad value is a `ConfigError` in French.
 
 Tokens: `ACV_XL_JETON` (one token), or a file (`ACV_XL_JETON_FICHIER`, `--jeton-fichier`) with one
-token per line, optionally preceded by a label (`arras  3q7…`), `#` for comments. The file is
+token per line, optionally preceded by a label (`arras  3q7…`), `#` for comments (and only it), a
+token being a Bearer token (RFC 6750's alphabet). The file is
 read again whenever it changes: a token is added or revoked without a restart. Only SHA-256
 digests are kept, compared in constant time.
 """
@@ -17,6 +18,7 @@ import hmac
 import logging
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +65,12 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
             continue
         parts = line.split()
         token, label = parts[-1], " ".join(parts[:-1]) or f"jeton ligne {n}"
-        if short := _too_short(token, f"{source}, ligne {n}"):
+        if len(parts) > 1 and (mark := _foreign_comment(parts[0])):  # (a lone token may begin with « -- »)
+            # « // arras 3q7… » meant as a comment: its token stayed valid, and « // arras » in the journal
+            refused.append((None, f"{source}, ligne {n} : « {mark} » ne commence pas un commentaire, seul « # » "
+                                  "le fait"))
+            continue
+        if short := _too_short(token, f"{source}, ligne {n}") or _not_bearer(token, f"{source}, ligne {n}"):
             # the label is said in the journal, so not one holding a word as long as a token: the token
             # written before its label (« 3q7… arras ») would be printed there, in clear
             words = parts[:-1]
@@ -80,6 +87,27 @@ def _too_short(token: str, where: str) -> str | None:
     if len(token) < MIN_TOKEN:
         return f"{where} : jeton trop court ({len(token)} caractères, au moins {MIN_TOKEN})"
     return None
+
+
+# RFC 6750's b64token, a Bearer token's syntax: every generator's alphabet (secrets.token_urlsafe, hex,
+# base64, uuid) and nothing of a title line typed without « # » (« … https://acv.departement.gouv.fr »)
+_BEARER = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+_FOREIGN_COMMENTS = ("//", ";", "--")  # comment marks of other files; « # » only is one here
+
+
+def _foreign_comment(first_word: str) -> str | None:
+    if first_word.lower() == "rem":
+        return first_word
+    return next((m for m in _FOREIGN_COMMENTS if first_word.startswith(m)), None)
+
+
+def _not_bearer(token: str, where: str) -> str | None:
+    if _BEARER.fullmatch(token):
+        return None
+    bad = next((c for c in token if c != "=" and not _BEARER.fullmatch(c)), "=")  # else an « = » not at the end
+    shown = f"« {bad} »" if bad.isprintable() else f"U+{ord(bad):04X}"
+    return (f"{where} : jeton invalide (caractère {shown} : un jeton ne s'écrit qu'avec des lettres sans accent, "
+            "des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)")
 
 
 def _short_refusal(short: str) -> ConfigError:
