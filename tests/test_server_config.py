@@ -684,3 +684,22 @@ def test_every_generator_s_token_is_still_a_token(tmp_path, token):
     tokens = Tokens(path=path)
     assert not tokens.ignored
     assert tokens.check(f"Bearer {token}") == "jeton ligne 1" and tokens.check(f"Bearer x{token}") == "arras"
+
+
+@pytest.mark.parametrize("line", [
+    "arras 3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2q R1sT0",  # token_urlsafe(32) broken by two spaces
+    "boulogne sur mer 1b4e28ba-2fa1-11d2- 883f-0016d3cca427",  # uuidgen broken by one
+])
+def test_a_token_broken_by_spaces_is_not_said_in_part_as_its_label(tmp_path, line):
+    """Everything before a line's last word was quoted as its label: a token broken by spaces, refused for
+    its short last piece, had its other pieces printed in the journal (« arras 3q7XZt0p-_aB9cD8
+    eF7gH6iJ5kL4mN3oP2q » n'a plus de jeton valable), most of the token the commune keeps using."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {OTHER}\n{line}\n")
+    tokens = Tokens(path=path)
+    words = line.split()
+    assert len(tokens.ignored) == 1
+    said = tokens.ignored[0]
+    assert not any(w in said for w in words[1:]), said
+    assert said.endswith(f"un jeton ne contient pas d'espace : ligne ignorée : « {words[0]} … » n'a plus de jeton "
+                         "valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées.")

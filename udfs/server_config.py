@@ -72,12 +72,15 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
             continue
         if short := _too_short(token, f"{source}, ligne {n}") or _not_bearer(token, f"{source}, ligne {n}"):
             # the label is said in the journal, so not one holding a word as long as a token: the token
-            # written before its label (« 3q7… arras ») would be printed there, in clear
+            # written before its label (« 3q7… arras ») would be printed there, in clear; nor past its first
+            # word: a token broken by spaces (« arras 3q7X… Zt0p… k9 ») left the pieces before its last in it
             words = parts[:-1]
             if any(len(w) >= MIN_TOKEN for w in words):
                 refused.append((None, f"{short} ; le jeton s'écrit en dernier sur sa ligne, après son libellé"))
+            elif len(words) > 1:
+                refused.append((f"{words[0]} …", f"{short} ; un jeton ne contient pas d'espace"))
             else:
-                refused.append((" ".join(words) or None, short))
+                refused.append((words[0] if words else None, short))
             continue
         out.append((label, _digest(token)))
     return out
