@@ -703,3 +703,47 @@ def test_a_token_broken_by_spaces_is_not_said_in_part_as_its_label(tmp_path, lin
     assert not any(w in said for w in words[1:]), said
     assert said.endswith(f"un jeton ne contient pas d'espace : ligne ignorée : « {words[0]} … » n'a plus de jeton "
                          "valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées.")
+
+
+def test_public_reads_whose_answers_one_client_never_reads_leave_room_for_the_task_pane():
+    """A client reading nothing of the add-in's files keeps each read until its answer is sent, which it
+    stalls for `--delai-reception` (served directly): 64 of them, from one address (allowed 256
+    connections), held every place of the public reads — « Serveur occupé » for the task pane, the
+    manifest and the functions' metadata of every commune, renewed every 30 s. A read leaves its place
+    as its answer starts; only the sending is left, bounded by its address's connections."""
+    import asyncio
+
+    config = ServerConfig(tokens=Tokens(GOOD))
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>"})
+
+    guard = Guard(app, config)
+    statuses = []
+
+    def read(stalled: asyncio.Event | None):
+        scope = dict(_scope("GET", host="h"), path="/taskpane")
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+            elif stalled is not None:  # the client reads nothing: its socket's buffers are full
+                await stalled.wait()
+
+        return guard(scope, receive, send)
+
+    async def main():
+        stalled = asyncio.Event()
+        readers = [asyncio.ensure_future(read(stalled)) for _ in range(config.max_requests + 3)]
+        await asyncio.sleep(0)
+        await read(None)  # a commune's task pane, while the attacker's answers stall
+        assert statuses == [200] * (config.max_requests + 4)
+        stalled.set()
+        await asyncio.gather(*readers)
+
+    asyncio.run(main())
+    assert guard.active == 0 and guard.public == 0

@@ -179,7 +179,9 @@ class Guard:
         nothing of its answers holds each read for `--delai-reception` (served directly, the kernel's buffers
         take a fraction of office.js, 1.6 Mo); counted with the calls, 64 such reads from one address took
         every place — « Serveur occupé » for every call bearing a token. Apart, they can only hold up the
-        reads, and the calls keep their places (their bodies, in memory, are what the count bounds)."""
+        reads, and the calls keep their places (their bodies, in memory, are what the count bounds). A read
+        leaves its place as its answer starts (`__call__`): its sending is bounded by the connections of
+        its address and `--delai-reception`, not by these places."""
         held = self.public if public else self.active - self.public
         return held >= self.config.max_requests
 
@@ -291,9 +293,25 @@ class Guard:
             await send(start)
             await send({"type": "http.response.body", "body": body})
 
-        watched_send = holding(send, framework_error, in_french)
-
         public = scope["method"] in PUBLIC_METHODS
+        held = {"place": False}
+
+        def leave() -> None:
+            if held["place"]:
+                held["place"] = False
+                self.active -= 1
+                self.public -= public
+
+        async def answering(message) -> None:
+            # a public file's place is left as its answer starts: what is left to do is only to send it,
+            # which a client reading nothing stalls (until `--delai-reception`, server_http): 64 such
+            # clients, one address's, held every place of the reads, and the task pane loaded nowhere
+            if public and message["type"] == "http.response.start":
+                leave()
+            await send(message)
+
+        watched_send = holding(answering, framework_error, in_french)
+
         if self.busy(public):
             # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
             state["issue"] = "serveur_occupe"
@@ -304,6 +322,7 @@ class Guard:
             return
         self.active += 1
         self.public += public
+        held["place"] = True
         try:
             refused = self.refusal(scope)
             if refused is not None:
@@ -338,8 +357,7 @@ class Guard:
                 return
             await self.app(scope, receive, watched_send)
         finally:
-            self.active -= 1
-            self.public -= public
+            leave()
             self.log_line(scope, state, status["code"], time.perf_counter() - started)
 
     @staticmethod
