@@ -171,6 +171,14 @@ def test_a_bad_token_file_prevents_starting(tmp_path):
     short.write_text("arras abc\n")
     with pytest.raises(ConfigError, match="court.txt, ligne 1 : jeton trop court"):
         Tokens(path=short)
+    # only lines that are no token: the first says why, then what to do — of a token, not of a comment
+    # (« « // » ne commence pas un commentaire, seul « # » le fait. Créez-en un avec : … »)
+    short.write_text(f"// arras {GOOD}\n")
+    with pytest.raises(ConfigError) as refused:
+        Tokens(path=short)
+    assert str(refused.value) == (
+        f"{short}, ligne 1 : « // » ne commence pas un commentaire, seul « # » le fait ; le fichier ne contient "
+        "aucun jeton valable. Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
 
 
 def test_limits_from_the_environment(monkeypatch):

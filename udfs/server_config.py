@@ -113,8 +113,11 @@ def _not_bearer(token: str, where: str) -> str | None:
             "des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)")
 
 
+_CREATE = "Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+
+
 def _short_refusal(short: str) -> ConfigError:
-    return ConfigError(f"{short}. Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+    return ConfigError(f"{short}. {_CREATE}")
 
 
 def _long_enough(token: str, where: str) -> str:
@@ -166,8 +169,9 @@ class Tokens:
                 raise ConfigError(f"fichier de jetons illisible : {self.path} ({os_error_text(exc)}).") from None
             return  # being rewritten: keep the tokens known so far
         if initial and not entries:
-            if refused:  # only bad lines: the first one says why, as a short ACV_XL_JETON does
-                raise _short_refusal(refused[0][1])
+            if refused:  # only bad lines: the first one says why, then that no line holds a token
+                # (« « // » ne commence pas un commentaire. Créez-en un » said to create a comment)
+                raise ConfigError(f"{refused[0][1]} ; le fichier ne contient aucun jeton valable. {_CREATE}")
             # (the path quoted: « /etc/acv xl/jetons.txt ne contient » read as a sentence)
             raise ConfigError(f"le fichier de jetons « {self.path} » ne contient aucun jeton.")
         # a bad line is left out at start as on a reload: the file a running server accepted (« arras
