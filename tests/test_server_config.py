@@ -755,3 +755,17 @@ def test_public_reads_whose_answers_one_client_never_reads_leave_room_for_the_ta
 
     asyncio.run(main())
     assert guard.active == 0 and guard.public == 0
+
+
+def test_a_comment_after_a_token_leaves_it_valid(tmp_path):
+    """The docs say « # » begins a comment: « arras 3q7…  # mairie, service finances » refused the line
+    (« jeton trop court (8 caractères) ; le jeton s'écrit en dernier sur sa ligne »), and the commune lost
+    its access for a note. A « # » after a space begins a comment, as at the start of a line."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"arras {GOOD}   # mairie, service finances\nboulogne {OTHER}\t# jeton 2027\n"
+                    f"calais # {'c' * 25}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {GOOD}") == "arras" and tokens.check(f"Bearer {OTHER}") == "boulogne"
+    assert tokens.check(f"Bearer {'c' * 25}") is None  # commented out after its label
+    assert tokens.ignored == [f"{path}, ligne 3 : jeton trop court (6 caractères, au moins 20) : ligne ignorée tant "
+                              "qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."]

@@ -5,8 +5,8 @@ server process reads here (uvicorn starts its workers by import, without our com
 service unit may also set them directly. A bad value is a `ConfigError` in French.
 
 Tokens: `ACV_XL_JETON` (one token), or a file (`ACV_XL_JETON_FICHIER`, `--jeton-fichier`) with one
-token per line, optionally preceded by a label (`arras  3q7…`), `#` for comments (and only it), a
-token being a Bearer token (RFC 6750's alphabet). The file is
+token per line, optionally preceded by a label (`arras  3q7…`), `#` for comments (and only it: at the
+start of a line or after a space), a token being a Bearer token (RFC 6750's alphabet). The file is
 read again whenever it changes: a token is added or revoked without a restart. Only SHA-256
 digests are kept, compared in constant time.
 """
@@ -60,7 +60,9 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
     written on it or None, where and why, in French) is added to `refused`."""
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
+        # « # » begins a comment at the start of a line or after a space, as in a shell: « arras 3q7…  #
+        # mairie » refused the line, its last word taken for its token (no generator writes a « # »)
+        line = _INLINE_COMMENT.split(line, 1)[0].strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split()
@@ -95,6 +97,7 @@ def _too_short(token: str, where: str) -> str | None:
 # RFC 6750's b64token, a Bearer token's syntax: every generator's alphabet (secrets.token_urlsafe, hex,
 # base64, uuid) and nothing of a title line typed without « # » (« … https://acv.departement.gouv.fr »)
 _BEARER = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+_INLINE_COMMENT = re.compile(r"\s#")
 _FOREIGN_COMMENTS = ("//", ";", "--")  # comment marks of other files; « # » only is one here
 
 
