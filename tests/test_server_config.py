@@ -713,48 +713,68 @@ def test_a_token_broken_by_spaces_is_not_said_in_part_as_its_label(tmp_path, lin
                          "valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées.")
 
 
-def test_public_reads_whose_answers_one_client_never_reads_leave_room_for_the_task_pane():
+def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_nor_the_connections():
     """A client reading nothing of the add-in's files keeps each read until its answer is sent, which it
     stalls for `--delai-reception` (served directly): 64 of them, from one address (allowed 256
-    connections), held every place of the public reads — « Serveur occupé » for the task pane, the
-    manifest and the functions' metadata of every commune, renewed every 30 s. A read leaves its place
-    as its answer starts; only the sending is left, bounded by its address's connections."""
+    connections), held every place of the public reads — « Serveur occupé » for the task pane of every
+    commune. A read then left its place as its answer started: nothing but the connections bounded the
+    reads never read, a few addresses held every connection of a process (none closable to make room,
+    each with the file it sent open besides) — « Serveur occupé » for every call, and past the process's
+    files, no connection accepted. Reads keep their places until sent, one address a quarter of them."""
     import asyncio
 
     config = ServerConfig(tokens=Tokens(GOOD))
+    share = config.max_public_per_address
+    assert share == config.max_requests // 4
 
     async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"<html>"})
 
     guard = Guard(app, config)
-    statuses = []
+    statuses: dict[str, list[int]] = {}
+    sending = {"now": 0, "most": 0}  # answers started and not sent: each holds its connection and its file
 
-    def read(stalled: asyncio.Event | None):
-        scope = dict(_scope("GET", host="h"), path="/taskpane")
+    def read(address: str, stalled: asyncio.Event | None):
+        scope = dict(_scope("GET", host="h"), path="/taskpane", client=(address, 50000))
 
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}
 
         async def send(message):
             if message["type"] == "http.response.start":
-                statuses.append(message["status"])
-            elif stalled is not None:  # the client reads nothing: its socket's buffers are full
-                await stalled.wait()
+                statuses.setdefault(address, []).append(message["status"])
+                if message["status"] == 200:
+                    sending["now"] += 1
+                    sending["most"] = max(sending["most"], sending["now"])
+            elif statuses[address][-1] == 200:
+                if stalled is not None:  # the client reads nothing: its socket's buffers are full
+                    await stalled.wait()
+                sending["now"] -= 1
 
         return guard(scope, receive, send)
 
     async def main():
         stalled = asyncio.Event()
-        readers = [asyncio.ensure_future(read(stalled)) for _ in range(config.max_requests + 3)]
+        # one address, then five more together, reading nothing
+        readers = [asyncio.ensure_future(read("203.0.113.1", stalled)) for _ in range(config.max_requests + 3)]
         await asyncio.sleep(0)
-        await read(None)  # a commune's task pane, while the attacker's answers stall
-        assert statuses == [200] * (config.max_requests + 4)
+        await read("198.51.100.7", None)  # a commune's task pane, while one address's answers stall
+        readers += [asyncio.ensure_future(read(f"203.0.113.{n}", stalled)) for n in range(2, 7)
+                    for _ in range(config.max_requests)]
+        await asyncio.sleep(0)
         stalled.set()
         await asyncio.gather(*readers)
 
     asyncio.run(main())
-    assert guard.active == 0 and guard.public == 0
+    assert statuses["198.51.100.7"] == [200]
+    assert statuses["203.0.113.1"] == [200] * share + [503] * (config.max_requests + 3 - share)
+    assert sending["most"] == config.max_requests  # never more than the reads' places, whatever the addresses
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of
+    # `--connexions-par-adresse 0`: a front end elsewhere relays every commune from its one address
+    config.per_address, statuses, sending["most"] = 0, {}, 0
+    asyncio.run(main())
+    assert statuses["203.0.113.1"] == [200] * config.max_requests + [503] * 3
 
 
 def test_a_comment_after_a_token_leaves_it_valid(tmp_path):

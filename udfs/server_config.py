@@ -316,6 +316,13 @@ class ServerConfig:
         connections (`connection_limit`) is only a backstop: its 503 is English."""
         return max(64, self.threads * 8)
 
+    @property
+    def max_public_per_address(self) -> int:
+        """Reads of the add-in's public files one client address holds at once (`server_guard`): a
+        quarter of their places, as a quarter of the connections (`per_address_limit`); not counted
+        with `--connexions-par-adresse 0` (`per_address`: a front end elsewhere, every commune's address)."""
+        return max(1, self.max_requests // 4)
+
     @classmethod
     def from_env(cls) -> "ServerConfig":
         path = os.environ.get(ENV_TOKEN_FILE, "").strip()
