@@ -678,6 +678,21 @@ def test_a_line_the_administrator_did_not_mean_as_a_token_grants_nothing(tmp_pat
     assert len(tokens.ignored) == 1 and tokens.ignored[0].startswith(f"{path}, ligne 2 : {why}"), tokens.ignored
 
 
+@pytest.mark.parametrize("line", ["-" * 40, "/" * 30, "_" * 24, "~" * 20, "." * 60, "-._~+/" * 5])
+def test_a_separator_line_grants_nothing(tmp_path, line):
+    """A line of dashes under a title, typed without « # » (« Communes du Pas-de-Calais », then « ------… »),
+    was a token of its 40 dashes — anyone could guess it: every character is one of a Bearer token's. No
+    generator writes a token without a letter or a digit."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"Communes du Pas-de-Calais\n{line}\narras {GOOD}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {line}") is None
+    assert tokens.check(f"Bearer {GOOD}") == "arras"
+    assert tokens.ignored[1] == (f"{path}, ligne 2 : jeton invalide (ni lettre ni chiffre : une ligne de séparation "
+                                 "commence par « # ») : ligne ignorée tant qu'elle n'est pas corrigée ; les autres "
+                                 "lignes du fichier sont appliquées.")
+
+
 @pytest.mark.parametrize("token", [
     "3q7XZt0p-_aB9cD8eF7gH6iJ5kL4mN3oP2qR1sT0uVw",  # secrets.token_urlsafe(32)
     "--q7XZt0p-_aB9cD8eF7gH6iJ5kL4mN3oP2qR1sT0uVw",  # the same, beginning with « -- » alone on its line

@@ -109,7 +109,11 @@ def _foreign_comment(first_word: str) -> str | None:
 
 def _not_bearer(token: str, where: str) -> str | None:
     if _BEARER.fullmatch(token):
-        return None
+        # a line of dashes under a title typed without « # » is one too, and anyone guesses it: every
+        # generator's token holds letters or digits
+        if any(c.isalnum() for c in token):
+            return None
+        return f"{where} : jeton invalide (ni lettre ni chiffre : une ligne de séparation commence par « # »)"
     bad = next((c for c in token if c != "=" and not _BEARER.fullmatch(c)), "=")  # else an « = » not at the end
     shown = f"« {bad} »" if bad.isprintable() else f"U+{ord(bad):04X}"
     return (f"{where} : jeton invalide (caractère {shown} : un jeton ne s'écrit qu'avec des lettres sans accent, "
