@@ -802,5 +802,24 @@ def test_a_comment_after_a_token_leaves_it_valid(tmp_path):
     tokens = Tokens(path=path)
     assert tokens.check(f"Bearer {GOOD}") == "arras" and tokens.check(f"Bearer {OTHER}") == "boulogne"
     assert tokens.check(f"Bearer {'c' * 25}") is None  # commented out after its label
-    assert tokens.ignored == [f"{path}, ligne 3 : jeton trop court (6 caractères, au moins 20) : ligne ignorée tant "
+    assert tokens.ignored == [f"{path}, ligne 3 : jeton écrit après « # », qui commence un commentaire en début de "
+                              "ligne ou après une espace : ligne ignorée : « calais » n'a plus de jeton valable tant "
                               "qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."]
+
+
+@pytest.mark.parametrize("line, label", [
+    (f"lens #2 {GOOD}", "lens"),
+    (f"saint-omer # 2 {GOOD}   # mairie", "saint-omer"),
+    (f"boulogne sur mer #2027 {GOOD}", "boulogne …"),
+])
+def test_a_token_after_a_hash_in_its_label_is_said_to_be_in_a_comment(tmp_path, line, label):
+    """A label written with « # » after a space (« lens #2 <jeton> », accepted before « # » began a comment
+    there too) leaves its token in the comment: the line was refused as « jeton trop court (4 caractères, au
+    moins 20) », its label taken for the token, and the administrator looked for a token cut short."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {OTHER}\n{line}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {GOOD}") is None  # the decision: what follows « # » is a comment
+    assert tokens.ignored == [f"{path}, ligne 2 : jeton écrit après « # », qui commence un commentaire en début de "
+                              f"ligne ou après une espace : ligne ignorée : « {label} » n'a plus de jeton valable "
+                              "tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."]

@@ -62,7 +62,8 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
     for n, line in enumerate(text.splitlines(), start=1):
         # « # » begins a comment at the start of a line or after a space, as in a shell: « arras 3q7…  #
         # mairie » refused the line, its last word taken for its token (no generator writes a « # »)
-        line = _INLINE_COMMENT.split(line, 1)[0].strip()
+        line, *comment = _INLINE_COMMENT.split(line, 1)
+        line = line.strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split()
@@ -73,6 +74,13 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
                                   "le fait"))
             continue
         if short := _too_short(token, f"{source}, ligne {n}") or _not_bearer(token, f"{source}, ligne {n}"):
+            if comment and any(not _too_short(w, "") and not _not_bearer(w, "") for w in comment[0].split()):
+                # « lens #2 3q7… », a label written with « # », or « calais # 3q7… », a token set aside: what
+                # is left of the line was said a token too short (« 4 caractères »), the label taken for it
+                label = None if any(len(w) >= MIN_TOKEN for w in parts) else parts[0] + " …" * (len(parts) > 1)
+                refused.append((label, f"{source}, ligne {n} : jeton écrit après « # », qui commence un commentaire "
+                                       "en début de ligne ou après une espace"))
+                continue
             # the label is said in the journal, so not one holding a word as long as a token: the token
             # written before its label (« 3q7… arras ») would be printed there, in clear; nor past its first
             # word: a token broken by spaces (« arras 3q7X… Zt0p… k9 ») left the pieces before its last in it
