@@ -190,6 +190,46 @@ def test_consolider_looks_up_each_file_found_once_when_an_output_exists(folder, 
         C.consolidate([folder], tmp_path / "lien.xlsx", replace=True, jobs=1)
 
 
+def test_consolider_par_financeur_looks_up_no_file_found_again_for_its_extracts(folder, tmp_path, monkeypatch):
+    """The previous run's consolidation and extracts there (every run after the first): the files found,
+    looked up once for the consolidation's output, were resolved and looked up again, one by one, for the
+    extracts (≈ 4 ms of 1,000 files). Not now; an extract that is a file read (a hard link) still refused."""
+    from acv_xl.outputs import consolidation as C
+    from acv_xl.outputs import consolidation_extracts as E
+
+    out, extraits = tmp_path / "c.xlsx", tmp_path / "extraits"
+    C.consolidate([folder], out, jobs=1, par_financeur=extraits)  # the previous run's outputs
+    assert sorted(extraits.glob("financeur_*.xlsx"))
+    found = {str(p) for p in folder.rglob("*.xlsx")}
+    seen: list[str] = []
+    real_check, real_stat, real_lstat = E.check_outputs, os.stat, os.lstat
+
+    def counted(real):
+        def look(path, *args, **kwargs):
+            if os.fspath(path) in found:
+                seen.append(os.fspath(path))
+            return real(path, *args, **kwargs)
+        return look
+
+    def check(*args, **kwargs):  # the extracts' check: what it looks up of the files found
+        monkeypatch.setattr(os, "stat", counted(real_stat))
+        monkeypatch.setattr(os, "lstat", counted(real_lstat))
+        try:
+            return real_check(*args, **kwargs)
+        finally:
+            monkeypatch.setattr(os, "stat", real_stat)
+            monkeypatch.setattr(os, "lstat", real_lstat)
+
+    monkeypatch.setattr(E, "check_outputs", check)
+    C.consolidate([folder], out, jobs=1, par_financeur=extraits)
+    assert not seen, sorted(seen)
+    etat = extraits / "financeur_ETAT.xlsx"
+    etat.unlink()
+    os.link(folder / "calais.xlsx", etat)
+    with pytest.raises(C.UsageError, match="aussi un fichier lu"):
+        C.consolidate([folder], out, replace=True, jobs=1, par_financeur=extraits)
+
+
 def test_consolider_json_onto_a_workbook_or_onto_the_workbook_output_is_refused(folder, tmp_path):
     before = snapshot(folder)
     refused(acv("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", folder / "calais.xlsx"),

@@ -160,16 +160,25 @@ def test_a_token_file_written_on_windows_is_read(tmp_path):
 
 
 def test_a_bad_token_file_prevents_starting(tmp_path):
-    empty = tmp_path / "vide.txt"
+    empty = tmp_path / "jetons de la préfecture.txt"  # a path with spaces, quoted in the sentence
     empty.write_text("# rien\n")
-    with pytest.raises(ConfigError, match="ne contient aucun jeton"):
+    with pytest.raises(ConfigError) as nothing:
         Tokens(path=empty)
+    assert str(nothing.value) == f"le fichier de jetons « {empty} » ne contient aucun jeton."
     with pytest.raises(ConfigError, match="fichier de jetons illisible"):
         Tokens(path=tmp_path / "absent.txt")
     short = tmp_path / "court.txt"
     short.write_text("arras abc\n")
     with pytest.raises(ConfigError, match="court.txt, ligne 1 : jeton trop court"):
         Tokens(path=short)
+    # only lines that are no token: the first says why, then what to do — of a token, not of a comment
+    # (« « // » ne commence pas un commentaire, seul « # » le fait. Créez-en un avec : … »)
+    short.write_text(f"// arras {GOOD}\n")
+    with pytest.raises(ConfigError) as refused:
+        Tokens(path=short)
+    assert str(refused.value) == (
+        f"{short}, ligne 1 : « // » ne commence pas un commentaire, seul « # » le fait ; le fichier ne contient "
+        "aucun jeton valable. Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
 
 
 def test_limits_from_the_environment(monkeypatch):
@@ -640,3 +649,177 @@ def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_toke
     assert statuses[:-1].count(503) == 3  # the reads past their own places
     assert all(sent[1]["body"].decode().strip() == BUSY for sent in answered[:-1] if sent[0]["status"] == 503)
     assert guard.active == 0
+
+
+@pytest.mark.parametrize("line, why", [
+    (f"// arras {GOOD}", "« // » ne commence pas un commentaire, seul « # » le fait"),
+    (f";arras {GOOD}", "« ; » ne commence pas un commentaire, seul « # » le fait"),
+    (f"-- arras {GOOD}", "« -- » ne commence pas un commentaire, seul « # » le fait"),
+    (f"REM arras {GOOD}", "« REM » ne commence pas un commentaire, seul « # » le fait"),
+    ("Jetons du serveur https://acv.pas-de-calais.gouv.fr",
+     "jeton invalide (caractère « : » : un jeton ne s'écrit qu'avec des lettres sans accent, des chiffres et les "
+     "signes - . _ ~ + / =, ce dernier seulement à la fin)"),
+    ("Jetons ACV : ne-pas-diffuser-à-l-extérieur", "jeton invalide (caractère « à » : "),
+    (f"arras {GOOD[:10]}={GOOD[10:]}", "jeton invalide (caractère « = » : "),
+    (f"arras {GOOD}\u200b", "jeton invalide (caractère U+200B : "),
+])
+def test_a_line_the_administrator_did_not_mean_as_a_token_grants_nothing(tmp_path, line, why):
+    """Only « # » begins a comment, as the docs say: « // arras <jeton> », meant to set a leaked token
+    aside, left it valid (under the label « // arras »), and a title typed without « # » whose last word
+    was long enough (an address) was a token anyone reading the docs' example could guess. A token is
+    now written as a Bearer token is (RFC 6750), the alphabet of every generator, and such lines are
+    left out and said."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"boulogne {OTHER}\n{line}\n", encoding="utf-8")
+    tokens = Tokens(path=path)
+    last = line.split()[-1]
+    assert tokens.check(f"Bearer {last}") is None
+    assert tokens.check(f"Bearer {OTHER}") == "boulogne"
+    assert len(tokens.ignored) == 1 and tokens.ignored[0].startswith(f"{path}, ligne 2 : {why}"), tokens.ignored
+
+
+@pytest.mark.parametrize("line", ["-" * 40, "/" * 30, "_" * 24, "~" * 20, "." * 60, "-._~+/" * 5])
+def test_a_separator_line_grants_nothing(tmp_path, line):
+    """A line of dashes under a title, typed without « # » (« Communes du Pas-de-Calais », then « ------… »),
+    was a token of its 40 dashes — anyone could guess it: every character is one of a Bearer token's. No
+    generator writes a token without a letter or a digit."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"Communes du Pas-de-Calais\n{line}\narras {GOOD}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {line}") is None
+    assert tokens.check(f"Bearer {GOOD}") == "arras"
+    assert tokens.ignored[1] == (f"{path}, ligne 2 : jeton invalide (ni lettre ni chiffre : une ligne de séparation "
+                                 "commence par « # ») : ligne ignorée tant qu'elle n'est pas corrigée ; les autres "
+                                 "lignes du fichier sont appliquées.")
+
+
+@pytest.mark.parametrize("token", [
+    "3q7XZt0p-_aB9cD8eF7gH6iJ5kL4mN3oP2qR1sT0uVw",  # secrets.token_urlsafe(32)
+    "--q7XZt0p-_aB9cD8eF7gH6iJ5kL4mN3oP2qR1sT0uVw",  # the same, beginning with « -- » alone on its line
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",  # openssl rand -hex 20
+    "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",  # openssl rand -base64 32
+    "//bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCg==",
+    "1b4e28ba-2fa1-11d2-883f-0016d3cca427",  # uuidgen
+])
+def test_every_generator_s_token_is_still_a_token(tmp_path, token):
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"{token}\narras x{token}\n")
+    tokens = Tokens(path=path)
+    assert not tokens.ignored
+    assert tokens.check(f"Bearer {token}") == "jeton ligne 1" and tokens.check(f"Bearer x{token}") == "arras"
+
+
+@pytest.mark.parametrize("line", [
+    "arras 3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2q R1sT0",  # token_urlsafe(32) broken by two spaces
+    "boulogne sur mer 1b4e28ba-2fa1-11d2- 883f-0016d3cca427",  # uuidgen broken by one
+])
+def test_a_token_broken_by_spaces_is_not_said_in_part_as_its_label(tmp_path, line):
+    """Everything before a line's last word was quoted as its label: a token broken by spaces, refused for
+    its short last piece, had its other pieces printed in the journal (« arras 3q7XZt0p-_aB9cD8
+    eF7gH6iJ5kL4mN3oP2q » n'a plus de jeton valable), most of the token the commune keeps using."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {OTHER}\n{line}\n")
+    tokens = Tokens(path=path)
+    words = line.split()
+    assert len(tokens.ignored) == 1
+    said = tokens.ignored[0]
+    assert not any(w in said for w in words[1:]), said
+    assert said.endswith(f"un jeton ne contient pas d'espace : ligne ignorée : « {words[0]} … » n'a plus de jeton "
+                         "valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées.")
+
+
+def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_nor_the_connections():
+    """A client reading nothing of the add-in's files keeps each read until its answer is sent, which it
+    stalls for `--delai-reception` (served directly): 64 of them, from one address (allowed 256
+    connections), held every place of the public reads — « Serveur occupé » for the task pane of every
+    commune. A read then left its place as its answer started: nothing but the connections bounded the
+    reads never read, a few addresses held every connection of a process (none closable to make room,
+    each with the file it sent open besides) — « Serveur occupé » for every call, and past the process's
+    files, no connection accepted. Reads keep their places until sent, one address a quarter of them."""
+    import asyncio
+
+    config = ServerConfig(tokens=Tokens(GOOD))
+    share = config.max_public_per_address
+    assert share == config.max_requests // 4
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>"})
+
+    guard = Guard(app, config)
+    statuses: dict[str, list[int]] = {}
+    sending = {"now": 0, "most": 0}  # answers started and not sent: each holds its connection and its file
+
+    def read(address: str, stalled: asyncio.Event | None):
+        scope = dict(_scope("GET", host="h"), path="/taskpane", client=(address, 50000))
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.setdefault(address, []).append(message["status"])
+                if message["status"] == 200:
+                    sending["now"] += 1
+                    sending["most"] = max(sending["most"], sending["now"])
+            elif statuses[address][-1] == 200:
+                if stalled is not None:  # the client reads nothing: its socket's buffers are full
+                    await stalled.wait()
+                sending["now"] -= 1
+
+        return guard(scope, receive, send)
+
+    async def main():
+        stalled = asyncio.Event()
+        # one address, then five more together, reading nothing
+        readers = [asyncio.ensure_future(read("203.0.113.1", stalled)) for _ in range(config.max_requests + 3)]
+        await asyncio.sleep(0)
+        await read("198.51.100.7", None)  # a commune's task pane, while one address's answers stall
+        readers += [asyncio.ensure_future(read(f"203.0.113.{n}", stalled)) for n in range(2, 7)
+                    for _ in range(config.max_requests)]
+        await asyncio.sleep(0)
+        stalled.set()
+        await asyncio.gather(*readers)
+
+    asyncio.run(main())
+    assert statuses["198.51.100.7"] == [200]
+    assert statuses["203.0.113.1"] == [200] * share + [503] * (config.max_requests + 3 - share)
+    assert sending["most"] == config.max_requests  # never more than the reads' places, whatever the addresses
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of
+    # `--connexions-par-adresse 0`: a front end elsewhere relays every commune from its one address
+    config.per_address, statuses, sending["most"] = 0, {}, 0
+    asyncio.run(main())
+    assert statuses["203.0.113.1"] == [200] * config.max_requests + [503] * 3
+
+
+def test_a_comment_after_a_token_leaves_it_valid(tmp_path):
+    """The docs say « # » begins a comment: « arras 3q7…  # mairie, service finances » refused the line
+    (« jeton trop court (8 caractères) ; le jeton s'écrit en dernier sur sa ligne »), and the commune lost
+    its access for a note. A « # » after a space begins a comment, as at the start of a line."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"arras {GOOD}   # mairie, service finances\nboulogne {OTHER}\t# jeton 2027\n"
+                    f"calais # {'c' * 25}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {GOOD}") == "arras" and tokens.check(f"Bearer {OTHER}") == "boulogne"
+    assert tokens.check(f"Bearer {'c' * 25}") is None  # commented out after its label
+    assert tokens.ignored == [f"{path}, ligne 3 : jeton écrit après « # », qui commence un commentaire en début de "
+                              "ligne ou après une espace : ligne ignorée : « calais » n'a plus de jeton valable tant "
+                              "qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."]
+
+
+@pytest.mark.parametrize("line, label", [
+    (f"lens #2 {GOOD}", "lens"),
+    (f"saint-omer # 2 {GOOD}   # mairie", "saint-omer"),
+    (f"boulogne sur mer #2027 {GOOD}", "boulogne …"),
+])
+def test_a_token_after_a_hash_in_its_label_is_said_to_be_in_a_comment(tmp_path, line, label):
+    """A label written with « # » after a space (« lens #2 <jeton> », accepted before « # » began a comment
+    there too) leaves its token in the comment: the line was refused as « jeton trop court (4 caractères, au
+    moins 20) », its label taken for the token, and the administrator looked for a token cut short."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {OTHER}\n{line}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {GOOD}") is None  # the decision: what follows « # » is a comment
+    assert tokens.ignored == [f"{path}, ligne 2 : jeton écrit après « # », qui commence un commentaire en début de "
+                              f"ligne ou après une espace : ligne ignorée : « {label} » n'a plus de jeton valable "
+                              "tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."]

@@ -5,7 +5,8 @@ server process reads here (uvicorn starts its workers by import, without our com
 service unit may also set them directly. A bad value is a `ConfigError` in French.
 
 Tokens: `ACV_XL_JETON` (one token), or a file (`ACV_XL_JETON_FICHIER`, `--jeton-fichier`) with one
-token per line, optionally preceded by a label (`arras  3q7…`), `#` for comments. The file is
+token per line, optionally preceded by a label (`arras  3q7…`), `#` for comments (and only it: at the
+start of a line or after a space), a token being a Bearer token (RFC 6750's alphabet). The file is
 read again whenever it changes: a token is added or revoked without a restart. Only SHA-256
 digests are kept, compared in constant time.
 """
@@ -17,6 +18,7 @@ import hmac
 import logging
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,19 +60,37 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
     written on it or None, where and why, in French) is added to `refused`."""
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
+        # « # » begins a comment at the start of a line or after a space, as in a shell: « arras 3q7…  #
+        # mairie » refused the line, its last word taken for its token (no generator writes a « # »)
+        line, *comment = _INLINE_COMMENT.split(line, 1)
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split()
         token, label = parts[-1], " ".join(parts[:-1]) or f"jeton ligne {n}"
-        if short := _too_short(token, f"{source}, ligne {n}"):
+        if len(parts) > 1 and (mark := _foreign_comment(parts[0])):  # (a lone token may begin with « -- »)
+            # « // arras 3q7… » meant as a comment: its token stayed valid, and « // arras » in the journal
+            refused.append((None, f"{source}, ligne {n} : « {mark} » ne commence pas un commentaire, seul « # » "
+                                  "le fait"))
+            continue
+        if short := _too_short(token, f"{source}, ligne {n}") or _not_bearer(token, f"{source}, ligne {n}"):
+            if comment and any(not _too_short(w, "") and not _not_bearer(w, "") for w in comment[0].split()):
+                # « lens #2 3q7… », a label written with « # », or « calais # 3q7… », a token set aside: what
+                # is left of the line was said a token too short (« 4 caractères »), the label taken for it
+                label = None if any(len(w) >= MIN_TOKEN for w in parts) else parts[0] + " …" * (len(parts) > 1)
+                refused.append((label, f"{source}, ligne {n} : jeton écrit après « # », qui commence un commentaire "
+                                       "en début de ligne ou après une espace"))
+                continue
             # the label is said in the journal, so not one holding a word as long as a token: the token
-            # written before its label (« 3q7… arras ») would be printed there, in clear
+            # written before its label (« 3q7… arras ») would be printed there, in clear; nor past its first
+            # word: a token broken by spaces (« arras 3q7X… Zt0p… k9 ») left the pieces before its last in it
             words = parts[:-1]
             if any(len(w) >= MIN_TOKEN for w in words):
                 refused.append((None, f"{short} ; le jeton s'écrit en dernier sur sa ligne, après son libellé"))
+            elif len(words) > 1:
+                refused.append((f"{words[0]} …", f"{short} ; un jeton ne contient pas d'espace"))
             else:
-                refused.append((" ".join(words) or None, short))
+                refused.append((words[0] if words else None, short))
             continue
         out.append((label, _digest(token)))
     return out
@@ -82,8 +102,37 @@ def _too_short(token: str, where: str) -> str | None:
     return None
 
 
+# RFC 6750's b64token, a Bearer token's syntax: every generator's alphabet (secrets.token_urlsafe, hex,
+# base64, uuid) and nothing of a title line typed without « # » (« … https://acv.departement.gouv.fr »)
+_BEARER = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+_INLINE_COMMENT = re.compile(r"\s#")
+_FOREIGN_COMMENTS = ("//", ";", "--")  # comment marks of other files; « # » only is one here
+
+
+def _foreign_comment(first_word: str) -> str | None:
+    if first_word.lower() == "rem":
+        return first_word
+    return next((m for m in _FOREIGN_COMMENTS if first_word.startswith(m)), None)
+
+
+def _not_bearer(token: str, where: str) -> str | None:
+    if _BEARER.fullmatch(token):
+        # a line of dashes under a title typed without « # » is one too, and anyone guesses it: every
+        # generator's token holds letters or digits
+        if any(c.isalnum() for c in token):
+            return None
+        return f"{where} : jeton invalide (ni lettre ni chiffre : une ligne de séparation commence par « # »)"
+    bad = next((c for c in token if c != "=" and not _BEARER.fullmatch(c)), "=")  # else an « = » not at the end
+    shown = f"« {bad} »" if bad.isprintable() else f"U+{ord(bad):04X}"
+    return (f"{where} : jeton invalide (caractère {shown} : un jeton ne s'écrit qu'avec des lettres sans accent, "
+            "des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)")
+
+
+_CREATE = "Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+
+
 def _short_refusal(short: str) -> ConfigError:
-    return ConfigError(f"{short}. Créez-en un avec : python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+    return ConfigError(f"{short}. {_CREATE}")
 
 
 def _long_enough(token: str, where: str) -> str:
@@ -135,9 +184,11 @@ class Tokens:
                 raise ConfigError(f"fichier de jetons illisible : {self.path} ({os_error_text(exc)}).") from None
             return  # being rewritten: keep the tokens known so far
         if initial and not entries:
-            if refused:  # only bad lines: the first one says why, as a short ACV_XL_JETON does
-                raise _short_refusal(refused[0][1])
-            raise ConfigError(f"le fichier de jetons {self.path} ne contient aucun jeton.")
+            if refused:  # only bad lines: the first one says why, then that no line holds a token
+                # (« « // » ne commence pas un commentaire. Créez-en un » said to create a comment)
+                raise ConfigError(f"{refused[0][1]} ; le fichier ne contient aucun jeton valable. {_CREATE}")
+            # (the path quoted: « /etc/acv xl/jetons.txt ne contient » read as a sentence)
+            raise ConfigError(f"le fichier de jetons « {self.path} » ne contient aucun jeton.")
         # a bad line is left out at start as on a reload: the file a running server accepted (« arras
         # REVOQUE » over a leaked token) stopped it from starting again after an update or a reboot
         if initial:
@@ -276,6 +327,13 @@ class ServerConfig:
         one more is answered « Serveur occupé » by `server_guard`, in French. uvicorn's own cap on
         connections (`connection_limit`) is only a backstop: its 503 is English."""
         return max(64, self.threads * 8)
+
+    @property
+    def max_public_per_address(self) -> int:
+        """Reads of the add-in's public files one client address holds at once (`server_guard`): a
+        quarter of their places, as a quarter of the connections (`per_address_limit`); not counted
+        with `--connexions-par-adresse 0` (`per_address`: a front end elsewhere, every commune's address)."""
+        return max(1, self.max_requests // 4)
 
     @classmethod
     def from_env(cls) -> "ServerConfig":

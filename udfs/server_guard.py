@@ -20,6 +20,7 @@ function), client label, status, duration — never a cell value.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import re
 import time
@@ -165,6 +166,23 @@ def holding(send, hold, finish):
     return wrapped
 
 
+def address_key(peer) -> str | None:
+    """Who a connection counts for under `--connexions-par-adresse` (`server_http`), and a public read
+    among its address's (`Guard.busy`): its IPv4 address, or its IPv6 /64 (one subscriber's whole
+    network); None for the loopback — the front end on this machine (nginx relays every commune from
+    127.0.0.1) — and for what has no IP address."""
+    host = peer[0] if isinstance(peer, (tuple, list)) and peer else None
+    try:
+        ip = ipaddress.ip_address(str(host).split("%", 1)[0])
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return None
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
 class Guard:
     def __init__(self, app, config: ServerConfig, entraid: bool = False):
         self.app = app
@@ -172,14 +190,23 @@ class Guard:
         self.entraid = entraid  # xlwings Server checks the Entra ID token itself (server_calls)
         self.active = 0  # requests being handled (one event loop per process: no lock)
         self.public = 0  # of which reads of the add-in's public files, counted apart (`busy`)
+        self.public_of: dict[str, int] = {}  # those reads per client address (`address_key`)
 
-    def busy(self, public: bool) -> bool:
+    def busy(self, public: bool, address: str | None = None) -> bool:
         """Whether a process holds as many requests of this kind as it takes (`max_requests`): reads of the
         public files (GET, HEAD: no token) and the other requests, each their own count. A client reading
         nothing of its answers holds each read for `--delai-reception` (served directly, the kernel's buffers
         take a fraction of office.js, 1.6 Mo); counted with the calls, 64 such reads from one address took
         every place — « Serveur occupé » for every call bearing a token. Apart, they can only hold up the
-        reads, and the calls keep their places (their bodies, in memory, are what the count bounds)."""
+        reads, and the calls keep their places (their bodies, in memory, are what the count bounds). One
+        client address holds at most a quarter of the reads' places (`max_public_per_address`), so that
+        it alone cannot keep the task pane from loading. A read keeps its place until its answer is sent:
+        left as the answer started, reads never read were bounded by nothing but the connections — a few
+        addresses held every connection of a process, none closable to make room (`server_http`), and
+        each held the file it sent open besides its connection: « Serveur occupé » for every call, and
+        past the process's files, no connection accepted."""
+        if public and self.public_of.get(address, 0) >= self.config.max_public_per_address:
+            return True
         held = self.public if public else self.active - self.public
         return held >= self.config.max_requests
 
@@ -294,7 +321,9 @@ class Guard:
         watched_send = holding(send, framework_error, in_french)
 
         public = scope["method"] in PUBLIC_METHODS
-        if self.busy(public):
+        # (`--connexions-par-adresse 0`: every commune arrives from a front end's one address)
+        address = address_key(scope.get("client")) if public and self.config.per_address else None
+        if self.busy(public, address):
             # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
             state["issue"] = "serveur_occupe"
             try:
@@ -304,6 +333,8 @@ class Guard:
             return
         self.active += 1
         self.public += public
+        if address is not None:
+            self.public_of[address] = self.public_of.get(address, 0) + 1
         try:
             refused = self.refusal(scope)
             if refused is not None:
@@ -340,6 +371,11 @@ class Guard:
         finally:
             self.active -= 1
             self.public -= public
+            if address is not None:
+                if self.public_of[address] == 1:
+                    del self.public_of[address]
+                else:
+                    self.public_of[address] -= 1
             self.log_line(scope, state, status["code"], time.perf_counter() - started)
 
     @staticmethod

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import logging
 import multiprocessing
 import sys
@@ -39,7 +38,7 @@ from typing import Callable
 
 from .server_alert import seal, sealing, to_the_box
 from .server_config import per_address_limit, receive_timeout
-from .server_guard import BUSY, Guard, send_text, too_slow
+from .server_guard import BUSY, Guard, address_key, send_text, too_slow
 
 try:  # as uvicorn's « auto »: httptools when installed, else h11 (which caps a head at 16 KiB itself,
     # and calls none of the parser callbacks below)
@@ -77,22 +76,6 @@ async def _busy(scope, receive, send) -> None:
 
 _OPEN: dict[str, int] = {}  # connections open per client address, in this process (one loop: no lock)
 _TOLD: set[str] = set()  # addresses whose refusal is in the log since they last had none open
-
-
-def address_key(peer) -> str | None:
-    """Who a connection counts for under `--connexions-par-adresse`: its IPv4 address, or its IPv6
-    /64 (one subscriber's whole network); None for the loopback — the front end on this machine
-    (nginx relays every commune from 127.0.0.1) — and for what has no IP address."""
-    host = peer[0] if isinstance(peer, (tuple, list)) and peer else None
-    try:
-        ip = ipaddress.ip_address(str(host).split("%", 1)[0])
-    except ValueError:
-        return None
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return None
-    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
 
 
 def _admit(key: str, limit: int) -> bool:

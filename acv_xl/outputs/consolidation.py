@@ -903,8 +903,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         # every counted line, before anything is written: those the register kept are decoded here
         # (`register.StoredLines`), where one that does not decode stops the run with nothing written
         groups = extract_lines(result)
-        if problem := extracts_problem(result, Path(par_financeur), [Path(p) for p, _ in items], replace, outputs,
-                                       groups):
+        # the files found (resolved) and their (device, inode) if looked up already: not looked up again
+        if problem := extracts_problem(result, Path(par_financeur), files, replace, outputs, groups,
+                                       input_ids=input_ids):
             raise UsageError(problem)
     pending = None
     written: list[str] = []

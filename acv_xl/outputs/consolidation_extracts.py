@@ -56,17 +56,20 @@ def _targets(groups, folder: Path) -> list[tuple[str, Path]]:
 
 
 def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence[Path], replace: bool,
-                     others: Sequence[Output] = (), groups: dict[str, list[list[Any]]] | None = None) -> str | None:
+                     others: Sequence[Output] = (), groups: dict[str, list[list[Any]]] | None = None,
+                     input_ids: dict[Any, tuple[int, int] | None] | None = None) -> str | None:
     """Why the extracts may not be written (French), or None: the rules of every output
     (`output_guard`): never a workbook read, never over a file that is not an acv-xl report unless
     `--remplacer`, never one of the command's `others` outputs (`-o financeur_ETAT.xlsx` in that
     folder: the consolidation, written first, replaced by an extract). A folder that does not exist
-    yet holds nothing to lose: it is created. `groups`: `extract_lines(result)`, if made already."""
+    yet holds nothing to lose: it is created. `groups`: `extract_lines(result)`, if made already.
+    `inputs`: the files found, resolved (`consolider`'s walk); `input_ids`: their (device, inode) if
+    looked up already (`output_guard.check_outputs`): each was resolved and looked up a second time."""
     if not folder.is_dir():
         return None
     outputs = [Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
                for _, target in _targets(extract_lines(result) if groups is None else groups, folder)]
-    return check_outputs(inputs, [*others, *outputs], replace=replace)
+    return check_outputs(inputs, [*others, *outputs], replace=replace, resolved=True, input_ids=input_ids)
 
 
 def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
