@@ -155,3 +155,26 @@ def test_no_formula_of_a_consolidation_goes_through_xlsxwriters_expressions(exam
     monkeypatch.setattr(Worksheet, "_prepare_formula", spy)
     consolidate([example_folder], tmp_path / "consolidation.xlsx", jobs=1)
     assert sent == []
+
+
+def test_the_packers_thread_deflates_each_part_in_order_hands_back_its_error_and_ends(monkeypatch):
+    """`_Packer.add`: each part deflated by the packer's own thread (its length, CRC-32, and a stream that
+    joins the next part's), an error raised where the part is joined, the thread ended by `close`."""
+    import zlib
+
+    packer = W._Packer()
+    texts = ['<row r="1"><c/></row>' * 50, '<row r="51"><c/></row>']
+    parts = packer.blocks[packer.add(iter(texts)).encode()]
+    done = [p.result() for p in parts]
+    assert [(n, crc) for n, crc, _ in done] == [(len(t), zlib.crc32(t.encode())) for t in texts]
+    assert zlib.decompressobj(-15).decompress(b"".join(d for _, _, d in done)) == "".join(texts).encode()
+
+    def broken(data, c=None):
+        raise MemoryError("plus de mémoire")
+
+    monkeypatch.setattr(W, "_pack", broken)
+    (failed,) = packer.blocks[packer.add(["<row/>"]).encode()]
+    with pytest.raises(MemoryError):
+        failed.result()
+    packer.close()
+    assert not packer._thread.is_alive()
