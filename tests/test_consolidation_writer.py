@@ -153,8 +153,11 @@ def test_no_formula_of_a_consolidation_goes_through_xlsxwriters_expressions(exam
         return original(self, formula, expand_future_functions)
 
     monkeypatch.setattr(Worksheet, "_prepare_formula", spy)
-    consolidate([example_folder], tmp_path / "consolidation.xlsx", jobs=1)
+    # the memo emptied: a formula another test of the process prepared would not reach the spy
+    monkeypatch.setattr(W, "_FORMULAS", {})
+    consolidate([example_folder], tmp_path / "consolidation.xlsx", jobs=1, par_financeur=tmp_path / "extraits")
     assert sent == []
+    assert len(list((tmp_path / "extraits").glob("*.xlsx"))) > 1  # the extracts' total rows too
 
 
 def test_the_packers_thread_deflates_each_part_in_order_hands_back_its_error_and_ends(monkeypatch):
