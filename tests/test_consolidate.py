@@ -546,12 +546,14 @@ def test_result_exit_code_and_summary(batch):
 def test_findings_counted_as_anomalies_lists_them_without_making_its_rows(batch):
     """`count` (the summary line, the workbook's properties) counts the findings `Anomalies` lists — a
     STR-01/02 that its file's CON-03 repeats once —, of every file or of the counted ones, without
-    making those rows (an object per finding: ≈ 8 ms of a consolidation of 1 000 workbooks)."""
+    making those rows (an object per finding: ≈ 8 ms of a consolidation of 1 000 workbooks); and they
+    are the numbers the workbook shows: the sums of `Fichiers`' columns, of every file."""
     from acv_xl.outputs.consolidation_result import ConsolidationResult, _echoed
 
     r = batch["result"]
     fresh = ConsolidationResult(r.files, r.verdicts)
-    counts = {(g, only): fresh.count(g, only) for g in Gravite for only in (False, True)}
+    shown = (Gravite.ERREUR, Gravite.AVERTISSEMENT)  # the summary line's
+    counts = {(g, only): fresh.count(g, only) for g in shown for only in (False, True)}
     assert "anomalies" not in fresh.__dict__  # (a cached property: computed, it would be there)
     echoed = {f.rel: _echoed(f, v) for f, v in zip(fresh.files, fresh.verdicts)}
     counted = {f.rel for f in fresh.counted}
@@ -560,6 +562,8 @@ def test_findings_counted_as_anomalies_lists_them_without_making_its_rows(batch)
         assert n == sum(a.gravite is g and a.code not in echoed[a.rel] for a in fresh.anomalies
                         if not only or a.rel in counted), (g, only)
     assert counts[Gravite.ERREUR, False] > counts[Gravite.ERREUR, True] > 0
+    fichiers = _sheet(batch["out"], Feuille.FICHIERS)
+    assert [counts[g, False] for g in shown] == [fichiers[H.ERREURS].sum(), fichiers[H.AVERTISSEMENTS].sum()]
 
 
 def test_the_workbook_properties_never_carry_the_path_it_was_written_to(batch):

@@ -40,7 +40,7 @@ class Anomalie:
 
 _GRAVITE = {g.value: g for g in Gravite}
 _UNREADABLE = ("STR-01", "STR-02")
-_GRAVITE_OF = itemgetter(1)  # a file's finding: (code, gravité, feuille, cellule, action, message, suggestion)
+_COUNTED = (Gravite.ERREUR, Gravite.AVERTISSEMENT)  # the order of `counts`
 
 
 def _echoed(f: FileSummary, v: Verdict) -> tuple[str, ...]:
@@ -227,33 +227,11 @@ class ConsolidationResult:
         return {f.rel: v for f, v in zip(self.files, self.verdicts)}
 
     def count(self, gravite: Gravite, counted_only: bool = False) -> int:
-        """Findings of that gravity; a STR-01/02 that its file's CON-03 repeats counts once (as CON-03).
-        Counted in each file's findings, as `anomalies` lists them: making those rows (an object per
-        finding, sorted file by file) only to count them cost ≈ 8 ms of a consolidation of
-        1 000 workbooks, and nothing else asks for them."""
-        n = self._finding_counts.get((gravite, counted_only))
-        if n is None:  # the workbook's properties, then the terminal's line ask again
-            keep = {f.rel for f in self.counted} if counted_only else None
-            value, n = gravite.value, 0
-            for f, v in zip(self.files, self.verdicts):
-                if keep is not None and f.rel not in keep:
-                    continue
-                said = _echoed(f, v)
-                n += sum(x.gravite is gravite and x.code not in said for x in v.findings)
-                n += (list(map(_GRAVITE_OF, f.findings)).count(value) if not said else
-                      sum(fd[1] == value and fd[0] not in said for fd in f.findings))
-            self._finding_counts[gravite, counted_only] = n
-        return n
-
-    @cached_property
-    def _finding_counts(self) -> dict[tuple[Gravite, bool], int]:
-        return {}
-
-    def anomalies_of(self, counted_only: bool) -> list[Anomalie]:
-        if not counted_only:
-            return self.anomalies
-        keep = {f.rel for f in self.counted}
-        return [a for a in self.anomalies if a.rel in keep]
+        """Errors or warnings of every file (of the counted ones: `counted_only`), as `counts` gives
+        them to `Fichiers` and the Synthèse — a STR-01/02 that its file's CON-03 repeats counts once
+        (as CON-03): one rule, and each file's counts made once for all of them."""
+        i = _COUNTED.index(gravite)
+        return sum(self.counts(f)[i] for f in (self.counted if counted_only else self.files))
 
     @property
     def exit_code(self) -> int:
