@@ -543,6 +543,29 @@ def test_result_exit_code_and_summary(batch):
     assert line.endswith(f" → {batch['out']}")
 
 
+def test_findings_counted_as_anomalies_lists_them_without_making_its_rows(batch):
+    """`count` (the summary line, the workbook's properties) counts the findings `Anomalies` lists — a
+    STR-01/02 that its file's CON-03 repeats once —, of every file or of the counted ones, without
+    making those rows (an object per finding: ≈ 8 ms of a consolidation of 1 000 workbooks); and they
+    are the numbers the workbook shows: the sums of `Fichiers`' columns, of every file."""
+    from acv_xl.outputs.consolidation_result import ConsolidationResult, _echoed
+
+    r = batch["result"]
+    fresh = ConsolidationResult(r.files, r.verdicts)
+    shown = (Gravite.ERREUR, Gravite.AVERTISSEMENT)  # the summary line's
+    counts = {(g, only): fresh.count(g, only) for g in shown for only in (False, True)}
+    assert "anomalies" not in fresh.__dict__  # (a cached property: computed, it would be there)
+    echoed = {f.rel: _echoed(f, v) for f, v in zip(fresh.files, fresh.verdicts)}
+    counted = {f.rel for f in fresh.counted}
+    assert any(echoed.values()) and counted != {f.rel for f in fresh.files}  # both cases are in the batch
+    for (g, only), n in counts.items():
+        assert n == sum(a.gravite is g and a.code not in echoed[a.rel] for a in fresh.anomalies
+                        if not only or a.rel in counted), (g, only)
+    assert counts[Gravite.ERREUR, False] > counts[Gravite.ERREUR, True] > 0
+    fichiers = _sheet(batch["out"], Feuille.FICHIERS)
+    assert [counts[g, False] for g in shown] == [fichiers[H.ERREURS].sum(), fichiers[H.AVERTISSEMENTS].sum()]
+
+
 def test_the_workbook_properties_never_carry_the_path_it_was_written_to(batch):
     """The summary in the file's properties says what was consolidated, not where the user keeps it
     (a folder often named after a person): the path is for the terminal only."""

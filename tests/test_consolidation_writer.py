@@ -123,6 +123,8 @@ def test_shared_strings_are_xlsxwriters_own_part(texts):
     "=SUBTOTAL(109,L4:L36003)", '=IFERROR(N1004/J1004,"")', "{=SUBTOTAL(109,A4:A5)}", "SUBTOTAL(9,B2:B3)",
     "=SORT(A1:A3)", "=SUBTOTAL(109,FILTER(A1:A3,B1:B3))", "=XSUBTOTAL(1)", "=A.SORT(B1)", "=1SORT(A1)",
     '=IFERROR(UNIQUE(A1:A9),"")', "=ZINGLE(A1)", "=_xlfn.XLOOKUP(A1,B1:B2,C1:C2)", "=A1+B1",
+    '=SUMPRODUCT(SUBTOTAL(109,OFFSET(J4,ROW(J4:J9)-ROW(J4),0)),--(L4:L9="Oui"))', "=ROWS(A1:A3)",
+    "=SUMPRODUCT(SORT(A1:A3))",
 ])
 @pytest.mark.parametrize("future", [False, True])
 def test_formulas_prepared_as_xlsxwriter_prepares_them(formula, future):
@@ -133,3 +135,49 @@ def test_formulas_prepared_as_xlsxwriter_prepares_them(formula, future):
     for expand in (False, True):
         assert sheet._prepare_formula(formula, expand) == Worksheet._prepare_formula(sheet, formula, expand)
         assert sheet._prepare_formula(formula, expand) == Worksheet._prepare_formula(sheet, formula, expand)  # memo
+
+
+def test_no_formula_of_a_consolidation_goes_through_xlsxwriters_expressions(example_folder, tmp_path, monkeypatch):
+    """Every formula of the consolidated workbook calls only functions XlsxWriter never prefixes
+    (`_PLAIN_FUNCTIONS`): none pays its 150 regular expressions, compiled in each process (≈ 5 ms).
+    `test_formulas_prepared_as_xlsxwriter_prepares_them` checks that these give its own result."""
+    from xlsxwriter.worksheet import Worksheet
+
+    from acv_xl.outputs.consolidation import consolidate
+
+    sent: list[str] = []
+    original = Worksheet._prepare_formula
+
+    def spy(self, formula, expand_future_functions=False):
+        sent.append(formula)
+        return original(self, formula, expand_future_functions)
+
+    monkeypatch.setattr(Worksheet, "_prepare_formula", spy)
+    # the memo emptied: a formula another test of the process prepared would not reach the spy
+    monkeypatch.setattr(W, "_FORMULAS", {})
+    consolidate([example_folder], tmp_path / "consolidation.xlsx", jobs=1, par_financeur=tmp_path / "extraits")
+    assert sent == []
+    assert len(list((tmp_path / "extraits").glob("*.xlsx"))) > 1  # the extracts' total rows too
+
+
+def test_the_packers_thread_deflates_each_part_in_order_hands_back_its_error_and_ends(monkeypatch):
+    """`_Packer.add`: each part deflated by the packer's own thread (its length, CRC-32, and a stream that
+    joins the next part's), an error raised where the part is joined, the thread ended by `close`."""
+    import zlib
+
+    packer = W._Packer()
+    texts = ['<row r="1"><c/></row>' * 50, '<row r="51"><c/></row>']
+    parts = packer.blocks[packer.add(iter(texts)).encode()]
+    done = [p.result() for p in parts]
+    assert [(n, crc) for n, crc, _ in done] == [(len(t), zlib.crc32(t.encode())) for t in texts]
+    assert zlib.decompressobj(-15).decompress(b"".join(d for _, _, d in done)) == "".join(texts).encode()
+
+    def broken(data, c=None):
+        raise MemoryError("plus de mémoire")
+
+    monkeypatch.setattr(W, "_pack", broken)
+    (failed,) = packer.blocks[packer.add(["<row/>"]).encode()]
+    with pytest.raises(MemoryError):
+        failed.result()
+    packer.close()
+    assert not packer._thread.is_alive()

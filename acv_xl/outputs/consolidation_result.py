@@ -40,6 +40,7 @@ class Anomalie:
 
 _GRAVITE = {g.value: g for g in Gravite}
 _UNREADABLE = ("STR-01", "STR-02")
+_COUNTED = (Gravite.ERREUR, Gravite.AVERTISSEMENT)  # the order of `counts`
 
 
 def _echoed(f: FileSummary, v: Verdict) -> tuple[str, ...]:
@@ -226,23 +227,11 @@ class ConsolidationResult:
         return {f.rel: v for f, v in zip(self.files, self.verdicts)}
 
     def count(self, gravite: Gravite, counted_only: bool = False) -> int:
-        """Findings of that gravity; a STR-01/02 that its file's CON-03 repeats counts once (as CON-03)."""
-        n = self._finding_counts.get((gravite, counted_only))
-        if n is None:  # the workbook's properties, then the terminal's line ask again
-            echoed = {f.rel: e for f, v in zip(self.files, self.verdicts) if (e := _echoed(f, v))}
-            n = self._finding_counts[gravite, counted_only] = sum(
-                a.gravite is gravite and a.code not in echoed.get(a.rel, ()) for a in self.anomalies_of(counted_only))
-        return n
-
-    @cached_property
-    def _finding_counts(self) -> dict[tuple[Gravite, bool], int]:
-        return {}
-
-    def anomalies_of(self, counted_only: bool) -> list[Anomalie]:
-        if not counted_only:
-            return self.anomalies
-        keep = {f.rel for f in self.counted}
-        return [a for a in self.anomalies if a.rel in keep]
+        """Errors or warnings of every file (of the counted ones: `counted_only`), as `counts` gives
+        them to `Fichiers` and the Synthèse — a STR-01/02 that its file's CON-03 repeats counts once
+        (as CON-03): one rule, and each file's counts made once for all of them."""
+        i = _COUNTED.index(gravite)
+        return sum(self.counts(f)[i] for f in (self.counted if counted_only else self.files))
 
     @property
     def exit_code(self) -> int:

@@ -481,8 +481,9 @@ _ROW_START = re.compile(r'<row r="(\d+)"')
 
 _FORMULAS: dict[tuple[str, bool, bool], str] = {}  # XlsxWriter's `_prepare_formula`, a pure function
 # Excel 2007's functions, the only ones our total rows call: XlsxWriter never gives them a prefix,
-# not even as « future functions »
-_PLAIN_FUNCTIONS = frozenset({"SUBTOTAL", "IFERROR"})
+# not even as « future functions » (`Lignes`' total of the counted lines, a SUMPRODUCT, went through
+# its 150 expressions, compiled for it alone: ≈ 5 ms of each consolidation)
+_PLAIN_FUNCTIONS = frozenset({"SUBTOTAL", "IFERROR", "SUMPRODUCT", "OFFSET", "ROW"})
 _CALLS = re.compile(r"[A-Za-z_][\w.]*(?=\()")  # every name written before a parenthesis
 
 
@@ -1357,6 +1358,36 @@ def _pack(data: bytes, c=None) -> tuple[int, int, bytes]:
     return len(data), zlib_ng.crc32(data), _deflate(data, c)
 
 
+class _Deflating:
+    """A part of a table's rows queued for the packer's thread (`_pack` there); `result()` waits for it,
+    and raises what it raised."""
+
+    __slots__ = ("_done", "_value", "_error")
+
+    def __init__(self) -> None:
+        self._done = threading.Lock()
+        self._done.acquire()  # released once the thread has deflated it (or skipped it)
+        self._value: tuple[int, int, bytes] | None = None
+        self._error: BaseException | None = None
+
+    def run(self, data: bytes, c, skip: bool = False) -> None:
+        try:
+            if skip:
+                raise RuntimeError("partie abandonnée : le classeur n'a pas été écrit")
+            self._value = _pack(data, c)
+        except BaseException as exc:  # noqa: BLE001 — handed to the thread that waits for it
+            self._error = exc
+        finally:
+            self._done.release()
+
+    def result(self) -> tuple[int, int, bytes]:
+        with self._done:
+            pass
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 class _Packer:
     """The tables' data rows of one workbook, deflated in a thread part by part as they are built
     (zlib and zlib-ng work without the GIL) and joined to their sheet's zip entry when XlsxWriter closes the
@@ -1367,21 +1398,36 @@ class _Packer:
     compression time of the default level, a file a little larger, the same bytes once unzipped."""
 
     def __init__(self) -> None:
-        self.blocks: dict[bytes, list[Any]] = {}  # marker → its parts' (length, CRC-32, deflate), or futures of them
+        self.blocks: dict[bytes, list[Any]] = {}  # marker → its parts' (length, CRC-32, deflate), or `_Deflating`s
         self.joined = 0  # blocks put in their sheet's entry: all of them, or the file is not written
-        self._pool = None
+        self._tasks: Any = None  # (part, its bytes, its stream's compressor), in order; None: the end
+        self._thread: threading.Thread | None = None
+        self._closing = False
 
     def add(self, parts: Iterable[str]) -> str:
         """A table's rows, given as parts of its XML (each compressed as soon as it comes: the
         next one is made meanwhile), and the marker that stands for them in their sheet's XML."""
-        from concurrent.futures import ThreadPoolExecutor
+        if self._thread is None:
+            # one thread and a queue rather than a `ThreadPoolExecutor`, whose import (`concurrent.futures`,
+            # `logging`, `traceback`…) cost each consolidation ≈ 5 ms for one worker thread
+            from queue import SimpleQueue
 
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="acv-xl-zlib")
+            self._tasks = SimpleQueue()
+            self._thread = threading.Thread(target=self._deflate_all, name="acv-xl-zlib", daemon=True)
+            self._thread.start()
         marker = _MARK.format(len(self.blocks))
         c = _compressor()  # one stream for the block: its parts are deflated in order, by one thread
-        self.blocks[marker.encode()] = [self._pool.submit(_pack, xml.encode("utf-8"), c) for xml in parts]
+        parts_of = self.blocks[marker.encode()] = []
+        for xml in parts:
+            part = _Deflating()
+            self._tasks.put((part, xml.encode("utf-8"), c))
+            parts_of.append(part)
         return marker
+
+    def _deflate_all(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            part, data, c = task
+            part.run(data, c, skip=self._closing)
 
     def add_packed(self, parts: Iterable[Any]) -> str:
         """Rows already deflated (`_pack`: length, CRC-32, a stream ended on a byte boundary; the blocks,
@@ -1392,8 +1438,12 @@ class _Packer:
         return marker
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        """The thread ended: the parts still queued (the workbook failed before they were joined) are
+        skipped, not deflated."""
+        if self._thread is not None:
+            self._closing = True
+            self._tasks.put(None)
+            self._thread.join()
 
     @contextmanager
     def closing(self, path: str):
