@@ -3406,8 +3406,9 @@ def test_thousands_of_tranches_of_one_key_are_paired_in_linear_time():
                 _compare(1, 2, "ACV062", "Arras", old, [("1.1", "ETAT") + ln[2:] for ln in old]))
 
     n, done = 6000, []
-    ratio = growth(lambda: paired(n // 5), lambda: done.append(paired(n)))
-    assert ratio < 12, f"5 fois les tranches : {ratio:.1f} fois le temps"  # (quadratic: 25)
+    # ten times the tranches: ≈ 11 × the time, where a quadratic pairing gives ≈ 100 ×
+    ratio = growth(lambda: paired(n // 10), lambda: done.append(paired(n)))
+    assert ratio < 40, f"10 fois les tranches : {ratio:.1f} fois le temps"
     moves, fixed = done[0]
     assert [(m.montant_avant, m.montant_apres) for m in moves if m.type == STATUT_MODIFIE] == \
         [(float(i), i + 0.5) for i in range(n)]
