@@ -1743,6 +1743,36 @@ def test_the_note_of_a_finding_fixed_goes_to_no_new_one_of_its_kind_on_another_l
         == ["Vu, accepté", 30, 31]
 
 
+def test_a_line_of_another_value_inserted_above_takes_not_the_note_of_the_finding_it_moved_down():
+    """A line of action 3.1 with another code outside the list (« FSE ») inserted in the plan above B19 (« FEDER »):
+    its finding is on B19, same code and action, and took the note of B19's previous finding (« Vu avec le
+    porteur ») as the same finding whose message changed, though that one, moved with its row, is now on B20
+    (on the button and in `--annoter`, which share this pairing). The note now follows « FEDER » to B20; when
+    F23, below, stayed on F23 (no row inserted: the code on B19 corrected into another, still outside the list,
+    and « FEDER » typed again on a new line), it stays on B19."""
+    from acv_xl.outputs.annotate import kept_beside
+
+    source = next(p for p in _faulty() if {"B19", "F23"} <= {f.cellule for f in validate_file(p).findings})
+    findings = validate_file(source).findings
+    f, g = (next(x for x in findings if x.cellule == c) for c in ("B19", "F23"))
+    assert "« FEDER »" in f.message and f.code == "FIN-02"
+
+    def at(x, row: int, **update):
+        column, was = x.cellule.rstrip("0123456789"), x.cellule[len(x.cellule.rstrip("0123456789")):]
+        return x.model_copy(update={"cellule": f"{column}{row}",
+                                    "message": x.message.replace(f"ligne {was}", f"ligne {row}"), **update})
+
+    def listed(x) -> dict:
+        return {a: getattr(x, a) for a in ("code", "feuille", "action", "cellule", "message")}
+
+    fse = f.model_copy(update={"message": f.message.replace("FEDER", "FSE")})
+    previous = [(listed(f), "Vu avec le porteur"), (listed(at(g, 22)), "Relancé le 3/12")]
+    assert kept_beside(previous, [fse, at(f, 20), g]) == [None, "Vu avec le porteur", "Relancé le 3/12"]
+    assert kept_beside(previous[:1], [fse, at(f, 20)]) == [None, "Vu avec le porteur"]  # nothing else on the sheet
+    previous[1] = (listed(g), "Relancé le 3/12")
+    assert kept_beside(previous, [fse, at(f, 20), g]) == ["Vu avec le porteur", None, "Relancé le 3/12"]
+
+
 def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_path):
     """A note of the user's column of T_Controles with a hyperlink (to the file of the case) and an Excel comment
     on it: `--annoter` moved the note to its finding's new row, deleted the link and left the comment on the old

@@ -776,8 +776,8 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     """What the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding,
     carried from the row the same finding held: same code, sheet, cell and action, and the same message
     first — two findings may share the rest (two columns of a table deleted: two STR-04 on its first
-    cell), and the note of the one gone went beside the other; then one whose message changed (an
-    amount in it), in their order; then one whose cell moved with its row (`_moved_key`). None for a
+    cell), and the note of the one gone went beside the other; then one whose cell moved with its row
+    (`_moved_key`); then one whose message changed (an amount in it), in their order. None for a
     finding new since. `previous`: each old row's cells of
     ours (attr → value) and what the user's columns held. Both writers rewrote the whole row: the notes
     were lost at each run. A column of the key the table no longer has, or empty on every old row (put
@@ -798,13 +798,6 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
         if said and (queue := same.get(tuple(_key_text(getattr(f, a)) for a in said))):
             row[i] = n = queue.popleft()
             taken.add(n)
-    for i, f in enumerate(findings):
-        if row[i] is None and key and (queue := alike.get(tuple(_key_text(getattr(f, a)) for a in key))):
-            while queue and queue[0] in taken:
-                queue.popleft()
-            if queue:
-                row[i] = n = queue.popleft()
-                taken.add(n)
     if "cellule" in key and "message" in found:
         # a finding whose cell moved with its row (a row inserted above it: B19 became B20, « ligne 19 » in its
         # message « ligne 20 »): the same in every other way, its note was dropped. Only where its message, that
@@ -830,6 +823,15 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
                     and min(_row_of(previous[n][0].get("cellule")), _row_of(findings[i].cellule)) \
                     > still[_key_text(previous[n][0].get("feuille"))]:
                 row[i] = n
+                taken.add(n)
+    # last, a message changed on the same cell: a line of the same code and action but another value, inserted
+    # above B19, is found on B19 too, and took the note of B19's finding, moved with its row to B20
+    for i, f in enumerate(findings):
+        if row[i] is None and key and (queue := alike.get(tuple(_key_text(getattr(f, a)) for a in key))):
+            while queue and queue[0] in taken:
+                queue.popleft()
+            if queue:
+                row[i] = n = queue.popleft()
                 taken.add(n)
     return [None if n is None else previous[n][1] for n in row]
 
