@@ -1773,6 +1773,54 @@ def test_a_line_of_another_value_inserted_above_takes_not_the_note_of_the_findin
     assert kept_beside(previous, [fse, at(f, 20), g]) == ["Vu avec le porteur", None, "Relancé le 3/12"]
 
 
+def test_a_comment_on_a_finding_of_controles_follows_it_in_the_annotated_copy(tmp_path):
+    """An Excel comment the user put on a finding's own cells of T_Controles (its message: « à voir avec la DDT »),
+    with no column of their own: `--annoter` rewrote the rows in their new order and left the comment on its old
+    row, shown beside another finding; that of a finding gone stayed too. The comment now goes with its finding,
+    the drawing Excel shows with it; the other goes with the finding gone."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-commentaires.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    assert len(findings) > 2
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, _c2, _ = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in reversed(findings)] + [["Erreur", "FIN-05", "Fiches-actions", "M99", "9.9", "Corrigé depuis.", ""]]
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    ws.tables[layout.T_CONTROLES.name].ref = ws.tables[layout.T_CONTROLES.name].autoFilter.ref \
+        = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r1 + len(rows), c1 + 6).coordinate}"
+    message = c1 + 5
+    ws.cell(r1 + len(findings), message).comment = Comment("À voir avec la DDT", "Agent")  # findings[0]'s
+    ws.cell(r1 + len(rows), c1 + 1).comment = Comment("Classé", "Agent")  # the finding gone
+    wb.save(path)
+    box = lambda row, col: f"{col + 1}, 15, {row - 1}, 10, {col + 3}, 15, {row + 4}, 4"  # noqa: E731
+    _drawn_as_excel_draws(path, box)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    commented = [(r, c, ws.cell(r, c).comment.text) for r in range(r1 + 1, r1 + len(rows) + 1)
+                 for c in range(c1, c1 + 7) if ws.cell(r, c).comment]
+    assert ws.cell(r1 + 1, c1 + 3).value == findings[0].cellule
+    assert commented == [(r1 + 1, message, "À voir avec la DDT")]
+    with zipfile.ZipFile(out) as z:  # the note Excel shows (its drawing) is on the new row too
+        vml = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".vml"))
+    shown = re.findall(r"<x:Anchor>([^<]*)</x:Anchor>.*?<x:Row>(\d+)</x:Row>\s*<x:Column>(\d+)</x:Column>", vml, re.S)
+    drawn = {box(r - 1, c - 1): (r, c) for r in range(r1 + 1, r1 + len(rows) + 1) for c in range(c1, c1 + 7)}
+    assert [(drawn[a.strip()], (int(r) + 1, int(c) + 1)) for a, r, c in shown if a.strip() in drawn] \
+        == [((r1 + 1, message), (r1 + 1, message))]
+
+
 def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_path):
     """A note of the user's column of T_Controles with a hyperlink (to the file of the case) and an Excel comment
     on it: `--annoter` moved the note to its finding's new row, deleted the link and left the comment on the old

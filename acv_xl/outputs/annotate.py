@@ -347,7 +347,10 @@ class _Book:
         carried: list[tuple[int, dict[int, ET.Element]] | None] = []  # (its old row, its cells)
         # old row → new: of the totals row (its cells moved under the findings below), and of each note kept
         went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
-        if theirs:
+        # the rows are paired even with no column of the user's: an Excel comment on a finding's own cells
+        # (« à voir avec la DDT » on its message) follows it too
+        commented = any(first_data <= r <= old_last and c1 <= c <= c2 for r, c in _SheetNotes(self.pkg, ws, []).cells())
+        if theirs or commented:
             shared = shared_strings(self.pkg, self.wb)
             carried = kept_beside([({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
                                     (row, {col: kept for col in theirs
@@ -364,9 +367,10 @@ class _Book:
         # another finding (or, a note's coming there, two on one cell, which Excel repairs) — or beside none, its
         # finding gone
         links = [(h, went[r]) for h, (r, c) in self._cell_links(ws) if follows(r, c) and r in went]
-        if theirs or totals_rows:
+        if commented or totals_rows:  # (not our hyperlinks on Cellule: they are written anew)
             _SheetNotes(self.pkg, ws, []).relocate(
-                lambda r, c: (r, c) if not follows(r, c) else (went[r], c) if r in went else None)
+                lambda r, c: (r, c) if not (follows(r, c) or (first_data <= r <= old_last and c1 <= c <= c2))
+                else (went[r], c) if r in went else None)
         ws.unshare_leaving(first_data, c1, max(old_last, new_last) + totals_rows, c2)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
