@@ -1979,6 +1979,47 @@ def test_a_note_column_filled_down_past_controles_keeps_its_formulas_below_in_th
     assert [ws.cell(r, mine).value for r in range(end + 1, end + 6)] \
         == [f'=IF(A{r}="Erreur","à traiter","")' for r in range(end + 1, end + 6)]
 
+def test_a_note_column_filled_down_into_controles_totals_row_keeps_its_formula_there_in_the_annotated_copy(tmp_path):
+    """The user's column of T_Controles filled down through its totals row (Excel keeps one shared formula, its
+    text on its first cell only, a finding's): `--annoter` moved the totals row under the findings as it was,
+    its cell still deriving its formula from that first cell, cleared — a file Excel repairs. It now holds its
+    own formula, as the cells below the table do."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-total-recopie.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    total = r1 + len(findings) + 2  # below the last row (a finding since fixed)
+    t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(total, mine).coordinate}"
+    t.totalsRowCount = 1
+    ws.cell(total, c1).value = "Total"
+    for r in range(r1 + 1, total + 3):
+        ws.cell(r, mine).value, ws.cell(r, mine).number_format = f'=IF(A{r}="Erreur","à traiter","")', "General"
+    wb.save(path)
+    column = get_column_letter(mine)
+    _as_filled(path, f"{column}{r1 + 1}:{column}{total + 2}")
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    wb = openpyxl.load_workbook(out)
+    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    with zipfile.ZipFile(out) as z:
+        xml = z.read(part).decode()
+    assert not re.search(r'<f t="shared"', xml)
+    ws = wb[layout.Sheet.CONTROLES]
+    now = r1 + len(findings) + 1
+    assert (ws.cell(now, c1).value, ws.cell(now, mine).value) == ("Total", f'=IF(A{total}="Erreur","à traiter","")')
+    assert [ws.cell(r, mine).value for r in (total + 1, total + 2)] \
+        == [f'=IF(A{r}="Erreur","à traiter","")' for r in (total + 1, total + 2)]
+
+
 def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(tmp_path):
     """A time noted beside a finding (« 12:30 », formatted hh:mm) moved by the button to the row of its
     finding kept its value, not its cell's format: « 0,520833333 » — and the next run read that number. The

@@ -337,7 +337,10 @@ class _Book:
             self._move_tables(part, table_part, r2 + 1, lo, hi, new_end - r2)
             _SheetNotes(self.pkg, ws, []).move_down(r2 + 1, lo, hi, new_end - r2)
             self._move_drawings(part, r2 + 1, lo, hi, new_end - r2)
-        # a totals row (the template has none, a user may add one) moves under the new last row
+        # a totals row (the template has none, a user may add one) moves under the new last row; a formula it
+        # shares with the rows cleared (a note column filled down through it) given its own text first
+        ws.unshare_leaving(first_data, c1, max(old_last, new_last) + totals_rows, c2,
+                           kept=range(old_last + 1, old_last + 1 + totals_rows))
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
@@ -371,7 +374,6 @@ class _Book:
             _SheetNotes(self.pkg, ws, []).relocate(
                 lambda r, c: (r, c) if not (follows(r, c) or (first_data <= r <= old_last and c1 <= c <= c2))
                 else (went[r], c) if r in went else None)
-        ws.unshare_leaving(first_data, c1, max(old_last, new_last) + totals_rows, c2)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
