@@ -1671,6 +1671,45 @@ def test_a_users_own_column_of_controles_keeps_each_note_beside_its_finding(tmp_
         == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]
 
 
+def test_a_note_typed_on_a_row_of_its_own_in_controles_is_kept_under_the_findings(tmp_path):
+    """A note typed in the user's column just under the last finding (« Réunion du 12/12 : tout revu ») — Excel
+    adds that row to T_Controles, its other cells empty: the button and `--annoter` rewrote the table's rows
+    with the findings and cleared the rest, the note with them, without a word. A row of the table that
+    was no finding's keeps what the user wrote there, under the findings, in the table."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-note-seule.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    alone = r1 + len(findings) + 2  # under the last row (a finding since fixed)
+    ws.cell(alone, mine).value = "Réunion du 12/12 : tout revu"
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{alone}"
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings] \
+        + [("", "Réunion du 12/12 : tout revu")]
+    resized = [a["args"] for a in actions if a["func"] == "resizeTable"]
+    assert resized == [[0, f"$A${r1}:${get_column_letter(mine)}${r1 + n + 1}"]]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + n + 3)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, "Réunion du 12/12 : tout revu"),
+                                                                       (None, None)]
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n + 1}"
+
+
 def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
     """A row inserted in the plan above two faulty lines: their findings are the same, on B20 and F24 where the
     previous run listed them on B19 and F23 (« ligne 19 » now « ligne 20 »), and the notes beside them were

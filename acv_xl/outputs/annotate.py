@@ -313,11 +313,27 @@ class _Book:
         for col in range(c1, c2 + 1):
             cell = ws.cell(first_data, col, create=False)
             style_of[col] = cell.get("s") if cell is not None else ws.col_style(col)
+        # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
+        # a formula as the value it shows (`_as_value`), as the button writes it. The rows are paired even with
+        # no column of the user's: an Excel comment on a finding's own cells (« à voir avec la DDT » on its
+        # message) follows it too
+        theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
+        commented = any(first_data <= r <= old_last and c1 <= c <= c2 for r, c in _SheetNotes(self.pkg, ws, []).cells())
+        previous: list[tuple[dict[str, Any], tuple[int, dict[int, ET.Element]]]] = []  # (its old row, its cells)
+        if theirs or commented:
+            shared = shared_strings(self.pkg, self.wb)
+            previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
+                         (row, {col: kept for col in theirs
+                                if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
+                                and (kept := _as_value(cell)) is not None}))
+                        for row in range(first_data, old_last + 1)]
+        alone = notes_alone(previous, lambda saved: bool(saved[1]))  # written under the findings
+        count = len(findings) + len(alone)
         last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
             c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
-        if problem := past_the_grid(self.wb.sheet_name(part), first_data, totals_rows, r2, last_used, len(findings)):
+        if problem := past_the_grid(self.wb.sheet_name(part), first_data, totals_rows, r2, last_used, count):
             raise AnnotationError(f"la copie annotée n'a pas pu être écrite : {problem}")
-        new_last = first_data + max(len(findings), 1) - 1
+        new_last = first_data + max(count, 1) - 1
         # what the user typed below the table (notes for the comité…) moves down as the table grows, as the
         # button moves it (`udfs.scripts.write_controles`) and Excel when a line is added: it was deleted
         new_end = new_last + totals_rows
@@ -344,23 +360,10 @@ class _Book:
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
-        # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
-        # a formula as the value it shows (`_as_value`), as the button writes it
-        theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
-        carried: list[tuple[int, dict[int, ET.Element]] | None] = []  # (its old row, its cells)
+        carried = kept_beside(previous, findings) + alone if previous else []
         # old row → new: of the totals row (its cells moved under the findings below), and of each note kept
         went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
-        # the rows are paired even with no column of the user's: an Excel comment on a finding's own cells
-        # (« à voir avec la DDT » on its message) follows it too
-        commented = any(first_data <= r <= old_last and c1 <= c <= c2 for r, c in _SheetNotes(self.pkg, ws, []).cells())
-        if theirs or commented:
-            shared = shared_strings(self.pkg, self.wb)
-            carried = kept_beside([({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
-                                    (row, {col: kept for col in theirs
-                                           if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
-                                           and (kept := _as_value(cell)) is not None}))
-                                   for row in range(first_data, old_last + 1)], findings)
-            went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
+        went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
 
         def follows(r: int, c: int) -> bool:  # a cell of the totals row, or a note of the user's columns
             return (c1 <= c <= c2 and old_last < r <= old_last + totals_rows) or (first_data <= r <= old_last
@@ -413,6 +416,10 @@ class _Book:
                     link_style[base] = str(self.styles.derive(_int(base), fontId=str(font), applyFont="1"))
                 ws.cell(row, col).set("s", link_style[base])
 
+        for row in range(first_data + len(findings), first_data + count):  # a note alone: its row banded too
+            for col in range(c1, c2 + 1):
+                if style_of.get(col):
+                    ws.cell(row, col).set("s", style_of[col])
         for i, saved in enumerate(carried):
             for col, el in (saved[1] if saved else {}).items():
                 cell = ws.cell(first_data + i, col)
@@ -796,6 +803,8 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     same: dict[tuple, deque[int]] = defaultdict(deque)
     alike: dict[tuple, deque[int]] = defaultdict(deque)
     for n, (ours, _theirs) in enumerate(previous):
+        if _no_finding(ours):  # a note alone (`notes_alone`): beside no finding, not even one of no key
+            continue
         same[tuple(_key_text(ours.get(a)) for a in said)].append(n)
         alike[tuple(_key_text(ours.get(a)) for a in key)].append(n)
     row: list[int | None] = [None] * len(findings)
@@ -840,6 +849,20 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
                 row[i] = n = queue.popleft()
                 taken.add(n)
     return [None if n is None else previous[n][1] for n in row]
+
+
+def _no_finding(ours: dict[str, Any]) -> bool:
+    """An old row of T_Controles that listed no finding: every cell of ours empty."""
+    return not any(_key_text(v) for v in ours.values())
+
+
+def notes_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], bool]) -> list[_T]:
+    """What the user wrote on rows of T_Controles that were no finding's (`previous` as for `kept_beside`;
+    `holds`: whether a row's cells of theirs hold anything), in their order: a note typed in their column
+    just under the last finding (« Réunion du 12/12 : tout revu »), which Excel adds to the table. Both
+    writers rewrote the table's rows with the findings and cleared the rest, that note with them; it is now
+    written under the findings, still in the table."""
+    return [theirs for ours, theirs in previous if _no_finding(ours) and holds(theirs)]
 
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
