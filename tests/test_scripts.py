@@ -1710,6 +1710,47 @@ def test_a_note_typed_on_a_row_of_its_own_in_controles_is_kept_under_the_finding
     assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n + 1}"
 
 
+def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_there(tmp_path):
+    """No column of their own: the user typed « Note du comité : revoir l'action 2.1 » in the first column just
+    under the last finding, Excel adding the row to T_Controles. The button and `--annoter` wrote the findings
+    over it or cleared it. A row with no gravité nor code of ours was no finding's: it is kept whole under the
+    findings; the findings' rows and the template's empty row are not."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-note-du-comite.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion] for f in findings[1:]]
+    typed = ["Note du comité : revoir l'action 2.1", None, None, None, None, "Le 12/12", None]
+    for i, row in enumerate([*rows, typed], start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows) + 1}"
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert [row[:2] for row in written] == [[f.gravite.libelle, f.code] for f in report.findings] + [[typed[0], ""]]
+    assert written[-1][5] == typed[5]
+    assert [a["args"] for a in actions if a["func"] == "resizeTable"] \
+        == [[0, f"$A${r1}:${get_column_letter(c2)}${r1 + n + 1}"]]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1).value, ws.cell(r, c1 + 1).value, ws.cell(r, c1 + 5).value)
+            for r in range(r1 + 1, r1 + n + 3)] \
+        == [(f.gravite.libelle, f.code, f.message) for f in report.findings] + [(typed[0], None, typed[5]),
+                                                                               (None, None, None)]
+
+
 def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
     """A row inserted in the plan above two faulty lines: their findings are the same, on B20 and F24 where the
     previous run listed them on B19 and F23 (« ligne 19 » now « ligne 20 »), and the notes beside them were

@@ -23,8 +23,8 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
-from acv_xl.outputs.annotate import (controles_columns, controles_missing, kept_beside, moved_columns, notes_alone,
-                                     past_the_grid, within_cap)
+from acv_xl.outputs.annotate import (controles_columns, controles_missing, kept_beside, moved_columns, past_the_grid,
+                                     rows_alone, within_cap)
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -202,13 +202,13 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     ncols = len(block.header)
     c2 = c1 + ncols - 1
     old_n = len(block.rows)
-    # the user's own columns (« Suite donnée »…): what they wrote beside a finding follows it, and what they
-    # wrote on a row of no finding (`notes_alone`) goes under the findings
+    # the user's own columns (« Suite donnée »…): what they wrote beside a finding follows it; a row they typed
+    # in the table, of no finding (`rows_alone`), goes whole under the findings
     theirs = [j for j in range(ncols) if j not in idx.values()]
     width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
-    padded = [width(row) for row in block.rows] if theirs else []
+    padded = [width(row) for row in block.rows]
     previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs]) for row in padded]
-    alone = notes_alone(previous, lambda kept: any(v not in (None, "") for v in kept))
+    alone = rows_alone(previous, lambda kept: any(v not in (None, "") for v in kept))
     n = len(findings) + len(alone)  # the rows written
     table = src.xw_table(layout.T_CONTROLES.name)
     # (its totals row said by the table: a table stretched down to the sheet's last row is read up to its
@@ -249,10 +249,11 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         table.show_totals = False
         sh.range((block.end_row, c1), (block.end_row, c2)).clear_contents()
     if n:
-        rows = [_finding_row(f, idx, ncols) for f in findings] + [[""] * ncols for _kept in alone]
+        rows = [_finding_row(f, idx, ncols) for f in findings] + [[_carried(v) for v in padded[k]] for k in alone]
         if theirs:
             shown: dict[int, list[str | None]] = {j: [None] * n for j in theirs}  # column → format of each row
-            for i, (row, kept) in enumerate(zip(rows, kept_beside(previous, findings) + alone)):
+            beside = kept_beside(previous, findings) + [previous[k][1] for k in alone]
+            for i, (row, kept) in enumerate(zip(rows, beside)):
                 for j, v in zip(theirs, kept or ()):
                     row[j] = _carried(v)
                     shown[j][i] = _format_moved(v, padded[i][j] if i < old_n else None)

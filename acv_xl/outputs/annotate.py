@@ -33,7 +33,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 from xml.etree import ElementTree as ET
 
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
@@ -316,18 +316,19 @@ class _Book:
         # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
         # a formula as the value it shows (`_as_value`), as the button writes it. The rows are paired even with
         # no column of the user's: an Excel comment on a finding's own cells (« à voir avec la DDT » on its
-        # message) follows it too
+        # message) follows it too, and a row the user typed in the table (`rows_alone`) goes under them
         theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
         commented = any(first_data <= r <= old_last and c1 <= c <= c2 for r, c in _SheetNotes(self.pkg, ws, []).cells())
-        previous: list[tuple[dict[str, Any], tuple[int, dict[int, ET.Element]]]] = []  # (its old row, its cells)
-        if theirs or commented:
-            shared = shared_strings(self.pkg, self.wb)
-            previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
-                         (row, {col: kept for col in theirs
-                                if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
-                                and (kept := _as_value(cell)) is not None}))
-                        for row in range(first_data, old_last + 1)]
-        alone = notes_alone(previous, lambda saved: bool(saved[1]))  # written under the findings
+        shared = shared_strings(self.pkg, self.wb)
+
+        def cells_of(row: int, cols: Iterable[int]) -> dict[int, ET.Element]:
+            return {col: kept for col in cols if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
+                    and (kept := _as_value(cell)) is not None}
+
+        previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()}, (row, cells_of(row, theirs)))
+                    for row in range(first_data, old_last + 1)]
+        alone = [(first_data + k, cells_of(first_data + k, range(c1, c2 + 1)))
+                 for k in rows_alone(previous, lambda saved: bool(saved[1]))]  # written whole under the findings
         count = len(findings) + len(alone)
         last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
             c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
@@ -360,7 +361,7 @@ class _Book:
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
-        carried = kept_beside(previous, findings) + alone if previous else []
+        carried = (kept_beside(previous, findings) if theirs or commented else [None] * len(findings)) + alone
         # old row → new: of the totals row (its cells moved under the findings below), and of each note kept
         went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
         went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
@@ -851,18 +852,26 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     return [None if n is None else previous[n][1] for n in row]
 
 
+_GRAVITES = {g.libelle for g in Gravite}
+
+
 def _no_finding(ours: dict[str, Any]) -> bool:
-    """An old row of T_Controles that listed no finding: every cell of ours empty."""
+    """An old row of T_Controles that listed no finding: no gravité of ours and no code (a row the user typed
+    in the table: « Note du comité » in its first column), or, without a column « Gravité », nothing in
+    any of ours."""
+    if "gravite" in ours:
+        return _key_text(ours["gravite"]) not in _GRAVITES and not _key_text(ours.get("code"))
     return not any(_key_text(v) for v in ours.values())
 
 
-def notes_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], bool]) -> list[_T]:
-    """What the user wrote on rows of T_Controles that were no finding's (`previous` as for `kept_beside`;
-    `holds`: whether a row's cells of theirs hold anything), in their order: a note typed in their column
-    just under the last finding (« Réunion du 12/12 : tout revu »), which Excel adds to the table. Both
-    writers rewrote the table's rows with the findings and cleared the rest, that note with them; it is now
-    written under the findings, still in the table."""
-    return [theirs for ours, theirs in previous if _no_finding(ours) and holds(theirs)]
+def rows_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], bool]) -> list[int]:
+    """The old rows of T_Controles that were no finding's but hold something the user wrote (`previous` as for
+    `kept_beside`; `holds`: whether a row's cells of theirs hold anything), in their order: a note typed just
+    under the last finding, in their own column or in one of ours (« Note du comité : revoir l'action 2.1 »),
+    which Excel adds to the table. Both writers rewrote the table's rows with the findings and cleared the
+    rest, that note with them; such a row is now written whole under the findings, still in the table."""
+    return [n for n, (ours, theirs) in enumerate(previous)
+            if _no_finding(ours) and (any(_key_text(v) for v in ours.values()) or holds(theirs))]
 
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
