@@ -1732,6 +1732,7 @@ def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_the
         for j, v in enumerate(row):
             ws.cell(i, c1 + j).value = v
     t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows) + 1}"
+    ws.cell(r1 + len(rows) + 1, c1).hyperlink = "https://example.org/comite-12-12"  # the minutes, in the copy
     wb.save(path)
 
     payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
@@ -1749,6 +1750,8 @@ def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_the
             for r in range(r1 + 1, r1 + n + 3)] \
         == [(f.gravite.libelle, f.code, f.message) for f in report.findings] + [(typed[0], None, typed[5]),
                                                                                (None, None, None)]
+    assert [(c.row, c.hyperlink.target) for row in ws.iter_rows(min_col=c1, max_col=c1) for c in row if c.hyperlink] \
+        == [(r1 + n + 1, "https://example.org/comite-12-12")]
 
 
 def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):

@@ -366,9 +366,11 @@ class _Book:
         went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
         went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
 
-        def follows(r: int, c: int) -> bool:  # a cell of the totals row, or a note of the user's columns
-            return (c1 <= c <= c2 and old_last < r <= old_last + totals_rows) or (first_data <= r <= old_last
-                                                                                   and c in theirs)
+        typed = {row for row, _cells in alone}
+
+        def follows(r: int, c: int) -> bool:  # a cell of the totals row, a note of the user's columns, a row typed
+            return (c1 <= c <= c2 and (old_last < r <= old_last + totals_rows or r in typed)) \
+                or (first_data <= r <= old_last and c in theirs)
 
         # their hyperlinks and notes (comments) go too: a link deleted, a note left on its old row, shown beside
         # another finding (or, a note's coming there, two on one cell, which Excel repairs) — or beside none, its
