@@ -1719,6 +1719,7 @@ def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_the
     from openpyxl.utils.cell import get_column_letter, range_boundaries
 
     from acv_xl.outputs.annotate import annotate
+    from acv_xl.outputs.formats import FMT_DATE
 
     path = tmp_path / "controles-note-du-comite.xlsx"
     findings = validate_file(_faulty()[0]).findings
@@ -1727,7 +1728,7 @@ def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_the
     t = ws.tables[layout.T_CONTROLES.name]
     c1, r1, c2, _ = range_boundaries(t.ref)
     rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion] for f in findings[1:]]
-    typed = ["Note du comité : revoir l'action 2.1", None, None, None, None, "Le 12/12", None]
+    typed = ["Note du comité : revoir l'action 2.1", None, None, None, datetime(2026, 12, 12), "Le 12/12", None]
     for i, row in enumerate([*rows, typed], start=r1 + 1):
         for j, v in enumerate(row):
             ws.cell(i, c1 + j).value = v
@@ -1740,6 +1741,9 @@ def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_the
     written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
     assert [row[:2] for row in written] == [[f.gravite.libelle, f.code] for f in report.findings] + [[typed[0], ""]]
     assert written[-1][5] == typed[5]
+    formats = {(a["start_row"] + 1, a["start_column"] + 1): a["args"][0] for a in actions
+               if a["sheet_position"] == _index(payload, layout.Sheet.CONTROLES) and a["func"] == "setNumberFormat"}
+    assert formats == {(r1 + n + 1, c1 + 4): FMT_DATE}  # the date typed in « N° action », shown as one
     assert [a["args"] for a in actions if a["func"] == "resizeTable"] \
         == [[0, f"$A${r1}:${get_column_letter(c2)}${r1 + n + 1}"]]
 

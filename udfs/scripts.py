@@ -250,15 +250,19 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         sh.range((block.end_row, c1), (block.end_row, c2)).clear_contents()
     if n:
         rows = [_finding_row(f, idx, ncols) for f in findings] + [[_carried(v) for v in padded[k]] for k in alone]
+        # column → format of each row: of the user's columns, and of every column of a row they typed (a date
+        # typed in « Gravité » showed « 46368 » where it moved)
+        shown: dict[int, list[str | None]] = {j: [None] * n for j in (range(ncols) if alone else theirs)}
         if theirs:
-            shown: dict[int, list[str | None]] = {j: [None] * n for j in theirs}  # column → format of each row
-            beside = kept_beside(previous, findings) + [previous[k][1] for k in alone]
-            for i, (row, kept) in enumerate(zip(rows, beside)):
+            for i, (row, kept) in enumerate(zip(rows, kept_beside(previous, findings))):
                 for j, v in zip(theirs, kept or ()):
                     row[j] = _carried(v)
                     shown[j][i] = _format_moved(v, padded[i][j] if i < old_n else None)
+        for i, k in enumerate(alone, start=len(findings)):
+            for j, v in enumerate(padded[k]):
+                shown[j][i] = _format_moved(v, padded[i][j] if i < old_n else None)
         sh.range((r1 + 1, c1), (r1 + n, c2)).value = rows
-        if theirs:
+        if shown:
             _format_carried(sh, r1 + 1, c1, shown)
     if old_n > n or n == 0:
         first_stale = r1 + 1 + n
