@@ -2423,3 +2423,54 @@ def test_the_notes_of_controles_follow_their_findings_once_a_deleted_column_is_p
     wb.save(path)
     assert any(f.action for f in findings)
     _notes_follow_their_findings(path, tmp_path / "annotee.xlsx", notes, c1, r1, mine)
+
+
+def test_a_row_typed_in_controles_decides_nothing_of_how_the_notes_find_their_findings(tmp_path):
+    """« N° action » put back empty in T_Controles, and a row the user typed under the findings with a date in
+    that column (« Le 12/12 »): that row, of no finding, made « N° action » part of what tells a finding from
+    another, and no old row, empty there, matched a finding of an action — every note beside one was emptied,
+    on the button and in `--annoter`. Only the rows that listed a finding now decide it."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-action-remise-note.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    j = [c.header for c in layout.T_CONTROLES.columns].index("N° action")
+    typed = r1 + len(findings) + 2  # under the last row (a finding since fixed)
+    for r in range(r1 + 1, typed):
+        ws.cell(r, c1 + j).value = None
+    ws.cell(typed, c1 + j).value, ws.cell(typed, c1 + 5).value = datetime(2026, 12, 12), "Le 12/12"
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{typed}"
+    wb.save(path)
+    assert any(f.action for f in findings)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings] + [("", "")]
+    assert written[n][5] == "Le 12/12"
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + n + 2)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]
+    assert ws.cell(r1 + n + 1, c1 + 5).value == "Le 12/12"
+
+    # nor is such a row taken for a finding moved with its row: a line « Modifié depuis la validation » whose
+    # gravité the user cleared, kept whole under the findings, gave its note to that line's finding too
+    from acv_xl.checks.findings import Finding
+    from acv_xl.outputs.annotate import kept_beside
+
+    said = "Modifié depuis la validation du 01/12/2026 — Plan de financement, ligne {} : « Montant (€) » modifié"
+    moved = Finding(code="", gravite=Gravite.INFORMATION, feuille=layout.Sheet.FINANCEMENT, cellule="F24",
+                    action="4.1", message=said.format(24))
+    cleared = {"gravite": None, "code": None, "feuille": layout.Sheet.FINANCEMENT, "cellule": "F23", "action": "4.1",
+               "message": said.format(23), "suggestion": None}
+    assert kept_beside([(cleared, "Vu")], [moved]) == [None]

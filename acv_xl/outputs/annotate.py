@@ -796,17 +796,21 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     (`_moved_key`); then one whose message changed (an amount in it), in their order. None for a
     finding new since. `previous`: each old row's cells of
     ours (attr → value) and what the user's columns held. Both writers rewrote the whole row: the notes
-    were lost at each run. A column of the key the table no longer has, or empty on every old row (put
-    back as the message of a column missing advises), is left out of it: its old rows, empty there,
-    matched no finding (« N° action » deleted: every note beside an action's finding was emptied); with
-    none of them, only the message tells a finding."""
+    were lost at each run. A column of the key the table no longer has, or empty on every old row of a
+    finding (put back as the message of a column missing advises), is left out of it: its old rows, empty
+    there, matched no finding (« N° action » deleted: every note beside an action's finding was emptied);
+    with none of them, only the message tells a finding."""
     found = previous[0][0] if previous else {}  # the columns found, the same on every row
-    key = [a for a in _KEY if a in found and any(_key_text(ours.get(a)) for ours, _theirs in previous)]
+    # a row the user typed (`rows_alone`) is beside no finding, not even one of no key, and decides nothing of
+    # the key: a date typed in « N° action » put back empty made it part of the key, and every note was lost
+    listing = [not _no_finding(ours) for ours, _theirs in previous]
+    key = [a for a in _KEY if a in found
+           and any(_key_text(ours.get(a)) for (ours, _theirs), listed in zip(previous, listing) if listed)]
     said = key + ["message"] * ("message" in found)
     same: dict[tuple, deque[int]] = defaultdict(deque)
     alike: dict[tuple, deque[int]] = defaultdict(deque)
     for n, (ours, _theirs) in enumerate(previous):
-        if _no_finding(ours):  # a note alone (`notes_alone`): beside no finding, not even one of no key
+        if not listing[n]:
             continue
         same[tuple(_key_text(ours.get(a)) for a in said)].append(n)
         alike[tuple(_key_text(ours.get(a)) for a in key)].append(n)
@@ -822,8 +826,9 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
         # row number aside, tells it from every other finding and old row: lines faulty alike (« Montant (€) »
         # vide, ligne 5, 6, 7…) are told apart by their cells alone, and the note of one would go to another
         rest = [a for a in key if a != "cellule"]
-        was = [(tuple(_key_text(ours.get(a)) for a in rest), _moved_key(ours.get("cellule"), ours.get("message")))
-               for ours, _theirs in previous]
+        was = [(tuple(_key_text(ours.get(a)) for a in rest),
+                _moved_key(ours.get("cellule"), ours.get("message")) if listed else None)
+               for (ours, _theirs), listed in zip(previous, listing)]
         now = [(tuple(_key_text(getattr(f, a)) for a in rest), _moved_key(f.cellule, f.message)) for f in findings]
         once_was, once_now = _once(was), _once(now)
         # and only below the last row of its sheet where such a finding, told from every other, stayed on its
