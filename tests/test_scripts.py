@@ -1353,6 +1353,42 @@ def test_controles_too_near_the_grids_end_for_its_findings_is_said_never_written
     assert out.exists()
 
 
+def test_controles_too_near_the_grids_end_counts_apart_the_rows_typed_in_it(tmp_path):
+    """T_Controles near the last row of the sheet, a note typed on its one line (kept under the findings): the
+    message counted that line among the findings, « pour y lister 4 constats » for 3, on the button and in
+    `--annoter`. It now says the findings and the line kept apart."""
+    import openpyxl
+    from types import SimpleNamespace
+
+    from acv_xl.contract.values import EXCEL_ROWS
+    from acv_xl.outputs.annotate import AnnotationError, annotate
+    from acv_xl.reading.source import TableBlock
+
+    path, out = tmp_path / "controles-en-bas-note.xlsx", tmp_path / "annotee.xlsx"
+    _controles_at_the_grid_end(path, EXCEL_ROWS - 3)
+    wb = openpyxl.load_workbook(path)
+    message = 1 + [c.header for c in layout.T_CONTROLES.columns].index("Message")
+    wb[layout.Sheet.CONTROLES].cell(EXCEL_ROWS - 2, message).value = "Note du comité : revoir l'action 2.1"
+    wb.save(path)
+    report = validate_file(path)
+    n = len(report.findings)
+    assert n == 3  # room for two rows only
+    said = (r"trop près de la dernière ligne de la feuille « Contrôles » \(ligne 1 048 576\) pour y lister 3 constats "
+            r"et y garder la ligne que vous y avez saisie : déplacez-le plus haut")
+    with pytest.raises(AnnotationError, match=said):
+        annotate(path, out, report, today=TODAY)
+    assert not out.exists()
+
+    typed = [None] * len(layout.T_CONTROLES.headers)
+    typed[message - 1] = "Note du comité : revoir l'action 2.1"
+    block = TableBlock(layout.T_CONTROLES.name, layout.Sheet.CONTROLES, EXCEL_ROWS - 3, 1,
+                       list(layout.T_CONTROLES.headers), [typed])
+    src = SimpleNamespace(table=lambda _name: block, xw_table=lambda _name: None,
+                          last_used_row=lambda _s, after, _c1, _c2: after)
+    with pytest.raises(scripts.ValidationImpossible, match=said):
+        scripts.write_controles(SimpleNamespace(sheets=[]), src, report.findings)
+
+
 def test_controles_stretched_down_to_the_grids_end_still_lists_its_findings():
     """T_Controles stretched down to row 1 048 576 (its columns selected whole, « Redimensionner le tableau »):
     read up to its values, the rows under them were counted as its totals row, and every validation that

@@ -215,7 +215,7 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     # values, the rows below them in no way a totals row — every validation that added a finding refused)
     shows_totals = table is not None and _shows_totals(table)
     if problem := past_the_grid(block.sheet, r1 + 1, 1 if shows_totals else 0, block.last_row,
-                                src.last_used_row(block.sheet, block.last_row, c1, c2), n):
+                                src.last_used_row(block.sheet, block.last_row, c1, c2), len(findings), len(alone)):
         # the table resized past Excel's last row, or what is below pushed off it: refused by Excel
         raise ValidationImpossible(problem)
     moves = max(n, 1) != max(old_n, 1)

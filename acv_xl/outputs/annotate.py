@@ -332,7 +332,8 @@ class _Book:
         count = len(findings) + len(alone)
         last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
             c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
-        if problem := past_the_grid(self.wb.sheet_name(part), first_data, totals_rows, r2, last_used, count):
+        if problem := past_the_grid(self.wb.sheet_name(part), first_data, totals_rows, r2, last_used, len(findings),
+                                    len(alone)):
             raise AnnotationError(f"la copie annotée n'a pas pu être écrite : {problem}")
         new_last = first_data + max(count, 1) - 1
         # what the user typed below the table (notes for the comité…) moves down as the table grows, as the
@@ -728,17 +729,22 @@ def _lower_anchor(m: re.Match, first_row: int, c1: int, c2: int, by: int) -> byt
     return m.group(0)[:m.start(4) - m.start(0)] + body + m.group(0)[m.end(4) - m.start(0):]
 
 
-def past_the_grid(sheet: str, first_data: int, totals_rows: int, end_row: int, last_used: int, count: int) -> str | None:
-    """Why T_Controles cannot list `count` findings (French), or None: its rows from `first_data` (and
-    its totals row, and what lies below it down to `last_used`, pushed down as it grows) would pass
-    Excel's last row — a table Excel « répare » in the copy, a resize it refuses in the button."""
+def past_the_grid(sheet: str, first_data: int, totals_rows: int, end_row: int, last_used: int, count: int,
+                  typed: int = 0) -> str | None:
+    """Why T_Controles cannot list `count` findings and keep the `typed` rows the user typed in it
+    (`rows_alone`) under them (French), or None: its rows from `first_data` (and its totals row, and what
+    lies below it down to `last_used`, pushed down as it grows) would pass Excel's last row — a table Excel
+    « répare » in the copy, a resize it refuses in the button."""
     below = max(last_used - end_row, 0)
-    if first_data + max(count, 1) - 1 + totals_rows + below <= EXCEL_ROWS:
+    if first_data + max(count + typed, 1) - 1 + totals_rows + below <= EXCEL_ROWS:
         return None
+    # (those rows said apart: counted among the findings, 3 findings and 2 notes were « 5 constats »)
+    kept = "" if not typed else (" et y garder la ligne que vous y avez saisie" if typed == 1 else
+                                 f" et y garder les {fmt_number(typed)} lignes que vous y avez saisies")
     pushed = " et décaler ce qui est saisi dessous" if below else ""
     return (f"le tableau « {layout.T_CONTROLES.name} » est trop près de la dernière ligne de la feuille "
             f"« {sheet} » (ligne {fmt_number(EXCEL_ROWS)}) pour y lister {fmt_number(count)} constat"
-            f"{'s' if count > 1 else ''}{pushed} : déplacez-le plus haut (couper, coller), puis relancez.")
+            f"{'s' if count > 1 else ''}{kept}{pushed} : déplacez-le plus haut (couper, coller), puis relancez.")
 
 
 def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int, int, int]]) -> tuple[int, int]:
