@@ -358,7 +358,7 @@ class _Book:
         # a totals row (the template has none, a user may add one) moves under the new last row; a formula it
         # shares with the rows cleared (a note column filled down through it) given its own text first
         ws.unshare_leaving(first_data, c1, max(old_last, new_last) + totals_rows, c2,
-                           kept=range(old_last + 1, old_last + 1 + totals_rows))
+                           kept=range(old_last + 1, old_last + 1 + totals_rows), by=new_last - old_last)
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
