@@ -1374,7 +1374,7 @@ def test_controles_too_near_the_grids_end_counts_apart_the_rows_typed_in_it(tmp_
     n = len(report.findings)
     assert n == 3  # room for two rows only
     said = (r"trop près de la dernière ligne de la feuille « Contrôles » \(ligne 1 048 576\) pour y lister 3 constats "
-            r"et y garder la ligne que vous y avez saisie : déplacez-le plus haut")
+            r"et garder la ligne que vous y avez saisie : déplacez-le plus haut")
     with pytest.raises(AnnotationError, match=said):
         annotate(path, out, report, today=TODAY)
     assert not out.exists()
@@ -1387,6 +1387,12 @@ def test_controles_too_near_the_grids_end_counts_apart_the_rows_typed_in_it(tmp_
                           last_used_row=lambda _s, after, _c1, _c2: after)
     with pytest.raises(scripts.ValidationImpossible, match=said):
         scripts.write_controles(SimpleNamespace(sheets=[]), src, report.findings)
+    # with what is typed under the table too, the three said in one sentence
+    below = SimpleNamespace(table=lambda _name: block, xw_table=lambda _name: None,
+                            last_used_row=lambda _s, after, _c1, _c2: after + 1)
+    with pytest.raises(scripts.ValidationImpossible, match="pour y lister 3 constats, garder la ligne que vous y avez "
+                                                           "saisie et décaler ce qui est saisi dessous : déplacez-le"):
+        scripts.write_controles(SimpleNamespace(sheets=[]), below, report.findings)
 
 
 def test_controles_stretched_down_to_the_grids_end_still_lists_its_findings():

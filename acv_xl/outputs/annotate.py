@@ -739,12 +739,16 @@ def past_the_grid(sheet: str, first_data: int, totals_rows: int, end_row: int, l
     if first_data + max(count + typed, 1) - 1 + totals_rows + below <= EXCEL_ROWS:
         return None
     # (those rows said apart: counted among the findings, 3 findings and 2 notes were « 5 constats »)
-    kept = "" if not typed else (" et y garder la ligne que vous y avez saisie" if typed == 1 else
-                                 f" et y garder les {fmt_number(typed)} lignes que vous y avez saisies")
-    pushed = " et décaler ce qui est saisi dessous" if below else ""
+    todo = [f"lister {fmt_number(count)} constat{'s' if count > 1 else ''}"]
+    if typed:
+        todo.append("garder la ligne que vous y avez saisie" if typed == 1 else
+                    f"garder les {fmt_number(typed)} lignes que vous y avez saisies")
+    if below:
+        todo.append("décaler ce qui est saisi dessous")
+    said = todo[0] if len(todo) == 1 else f"{', '.join(todo[:-1])} et {todo[-1]}"
     return (f"le tableau « {layout.T_CONTROLES.name} » est trop près de la dernière ligne de la feuille "
-            f"« {sheet} » (ligne {fmt_number(EXCEL_ROWS)}) pour y lister {fmt_number(count)} constat"
-            f"{'s' if count > 1 else ''}{kept}{pushed} : déplacez-le plus haut (couper, coller), puis relancez.")
+            f"« {sheet} » (ligne {fmt_number(EXCEL_ROWS)}) pour y {said} : déplacez-le plus haut (couper, coller), "
+            "puis relancez.")
 
 
 def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int, int, int]]) -> tuple[int, int]:
