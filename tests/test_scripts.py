@@ -1411,6 +1411,36 @@ def test_controles_stretched_down_to_the_grids_end_still_lists_its_findings():
     assert [a["args"] for a in actions if a["func"] == "resizeTable"] == [[0, f"$A${r1}:$G${r1 + n}"]]
 
 
+def test_controles_stretched_down_to_the_grids_end_is_read_by_its_rows_held_in_the_annotated_copy(tmp_path, monkeypatch):
+    """T_Controles stretched down to row 1 048 576: `--annoter` read every one of its rows, a million empty ones,
+    to pair the notes and find the rows typed in it — 500 MB and ten times the time of the whole copy. Only the
+    rows the sheet holds are read (a count of cells read, not a time: the same on any machine)."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+    from acv_xl.reading.ooxml import Worksheet
+
+    path, out = tmp_path / "controles-etire.xlsx", tmp_path / "annotee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    t = wb[layout.Sheet.CONTROLES].tables[layout.T_CONTROLES.name]
+    t.ref = t.autoFilter.ref = f"{t.ref.split(':')[0]}:G1048576"
+    wb.save(path)
+    report = validate_file(path)
+    read = [0]
+    text_of = Worksheet.text_of
+
+    def counted(self, row, col, shared):
+        read[0] += 1
+        return text_of(self, row, col, shared)
+
+    monkeypatch.setattr(Worksheet, "text_of", counted)
+    annotate(path, out, report, today=TODAY)
+    assert read[0] < 10_000
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    r1 = int(t.ref.split(":")[0][1:])
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"A{r1}:G{r1 + len(report.findings)}"
+
+
 def _drawn_as_excel_draws(path: Path, anchor) -> None:
     """The drawing of the notes of `path` as Excel writes it: openpyxl's prefixes (ns0…) made Excel's (o, v, x),
     and an anchor to each note, `anchor(row, column)` (0-based, as the drawing counts)."""
