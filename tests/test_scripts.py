@@ -1353,6 +1353,48 @@ def test_controles_too_near_the_grids_end_for_its_findings_is_said_never_written
     assert out.exists()
 
 
+def test_controles_too_near_the_grids_end_counts_apart_the_rows_typed_in_it(tmp_path):
+    """T_Controles near the last row of the sheet, a note typed on its one line (kept under the findings): the
+    message counted that line among the findings, « pour y lister 4 constats » for 3, on the button and in
+    `--annoter`. It now says the findings and the line kept apart."""
+    import openpyxl
+    from types import SimpleNamespace
+
+    from acv_xl.contract.values import EXCEL_ROWS
+    from acv_xl.outputs.annotate import AnnotationError, annotate
+    from acv_xl.reading.source import TableBlock
+
+    path, out = tmp_path / "controles-en-bas-note.xlsx", tmp_path / "annotee.xlsx"
+    _controles_at_the_grid_end(path, EXCEL_ROWS - 3)
+    wb = openpyxl.load_workbook(path)
+    message = 1 + [c.header for c in layout.T_CONTROLES.columns].index("Message")
+    wb[layout.Sheet.CONTROLES].cell(EXCEL_ROWS - 2, message).value = "Note du comité : revoir l'action 2.1"
+    wb.save(path)
+    report = validate_file(path)
+    n = len(report.findings)
+    assert n == 3  # room for two rows only
+    said = (r"trop près de la dernière ligne de la feuille « Contrôles » \(ligne 1 048 576\) pour y lister 3 constats "
+            r"et garder la ligne que vous y avez saisie : déplacez-le plus haut")
+    with pytest.raises(AnnotationError, match=said):
+        annotate(path, out, report, today=TODAY)
+    assert not out.exists()
+
+    typed = [None] * len(layout.T_CONTROLES.headers)
+    typed[message - 1] = "Note du comité : revoir l'action 2.1"
+    block = TableBlock(layout.T_CONTROLES.name, layout.Sheet.CONTROLES, EXCEL_ROWS - 3, 1,
+                       list(layout.T_CONTROLES.headers), [typed])
+    src = SimpleNamespace(table=lambda _name: block, xw_table=lambda _name: None,
+                          last_used_row=lambda _s, after, _c1, _c2: after)
+    with pytest.raises(scripts.ValidationImpossible, match=said):
+        scripts.write_controles(SimpleNamespace(sheets=[]), src, report.findings)
+    # with what is typed under the table too, the three said in one sentence
+    below = SimpleNamespace(table=lambda _name: block, xw_table=lambda _name: None,
+                            last_used_row=lambda _s, after, _c1, _c2: after + 1)
+    with pytest.raises(scripts.ValidationImpossible, match="pour y lister 3 constats, garder la ligne que vous y avez "
+                                                           "saisie et décaler ce qui est saisi dessous : déplacez-le"):
+        scripts.write_controles(SimpleNamespace(sheets=[]), below, report.findings)
+
+
 def test_controles_stretched_down_to_the_grids_end_still_lists_its_findings():
     """T_Controles stretched down to row 1 048 576 (its columns selected whole, « Redimensionner le tableau »):
     read up to its values, the rows under them were counted as its totals row, and every validation that
@@ -1367,6 +1409,36 @@ def test_controles_stretched_down_to_the_grids_end_still_lists_its_findings():
     assert n > 2
     assert not [a for a in actions if a["func"] == "alert"]
     assert [a["args"] for a in actions if a["func"] == "resizeTable"] == [[0, f"$A${r1}:$G${r1 + n}"]]
+
+
+def test_controles_stretched_down_to_the_grids_end_is_read_by_its_rows_held_in_the_annotated_copy(tmp_path, monkeypatch):
+    """T_Controles stretched down to row 1 048 576: `--annoter` read every one of its rows, a million empty ones,
+    to pair the notes and find the rows typed in it — 500 MB and ten times the time of the whole copy. Only the
+    rows the sheet holds are read (a count of cells read, not a time: the same on any machine)."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+    from acv_xl.reading.ooxml import Worksheet
+
+    path, out = tmp_path / "controles-etire.xlsx", tmp_path / "annotee.xlsx"
+    wb = openpyxl.load_workbook(_faulty()[0])
+    t = wb[layout.Sheet.CONTROLES].tables[layout.T_CONTROLES.name]
+    t.ref = t.autoFilter.ref = f"{t.ref.split(':')[0]}:G1048576"
+    wb.save(path)
+    report = validate_file(path)
+    read = [0]
+    text_of = Worksheet.text_of
+
+    def counted(self, row, col, shared):
+        read[0] += 1
+        return text_of(self, row, col, shared)
+
+    monkeypatch.setattr(Worksheet, "text_of", counted)
+    annotate(path, out, report, today=TODAY)
+    assert read[0] < 10_000
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    r1 = int(t.ref.split(":")[0][1:])
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"A{r1}:G{r1 + len(report.findings)}"
 
 
 def _drawn_as_excel_draws(path: Path, anchor) -> None:
@@ -1671,6 +1743,93 @@ def test_a_users_own_column_of_controles_keeps_each_note_beside_its_finding(tmp_
         == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]
 
 
+def test_a_note_typed_on_a_row_of_its_own_in_controles_is_kept_under_the_findings(tmp_path):
+    """A note typed in the user's column just under the last finding (« Réunion du 12/12 : tout revu ») — Excel
+    adds that row to T_Controles, its other cells empty: the button and `--annoter` rewrote the table's rows
+    with the findings and cleared the rest, the note with them, without a word. A row of the table that
+    was no finding's keeps what the user wrote there, under the findings, in the table."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-note-seule.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    alone = r1 + len(findings) + 2  # under the last row (a finding since fixed)
+    ws.cell(alone, mine).value = "Réunion du 12/12 : tout revu"
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{alone}"
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings] \
+        + [("", "Réunion du 12/12 : tout revu")]
+    resized = [a["args"] for a in actions if a["func"] == "resizeTable"]
+    assert resized == [[0, f"$A${r1}:${get_column_letter(mine)}${r1 + n + 1}"]]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + n + 3)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, "Réunion du 12/12 : tout revu"),
+                                                                       (None, None)]
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n + 1}"
+
+
+def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_there(tmp_path):
+    """No column of their own: the user typed « Note du comité : revoir l'action 2.1 » in the first column just
+    under the last finding, Excel adding the row to T_Controles. The button and `--annoter` wrote the findings
+    over it or cleared it. A row with no gravité nor code of ours was no finding's: it is kept whole under the
+    findings; the findings' rows and the template's empty row are not."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+    from acv_xl.outputs.formats import FMT_DATE
+
+    path = tmp_path / "controles-note-du-comite.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion] for f in findings[1:]]
+    typed = ["Note du comité : revoir l'action 2.1", None, None, None, datetime(2026, 12, 12), "Le 12/12", None]
+    for i, row in enumerate([*rows, typed], start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows) + 1}"
+    ws.cell(r1 + len(rows) + 1, c1).hyperlink = "https://example.org/comite-12-12"  # the minutes, in the copy
+    wb.save(path)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert [row[:2] for row in written] == [[f.gravite.libelle, f.code] for f in report.findings] + [[typed[0], ""]]
+    assert written[-1][5] == typed[5]
+    formats = {(a["start_row"] + 1, a["start_column"] + 1): a["args"][0] for a in actions
+               if a["sheet_position"] == _index(payload, layout.Sheet.CONTROLES) and a["func"] == "setNumberFormat"}
+    assert formats == {(r1 + n + 1, c1 + 4): FMT_DATE}  # the date typed in « N° action », shown as one
+    assert [a["args"] for a in actions if a["func"] == "resizeTable"] \
+        == [[0, f"$A${r1}:${get_column_letter(c2)}${r1 + n + 1}"]]
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1).value, ws.cell(r, c1 + 1).value, ws.cell(r, c1 + 5).value)
+            for r in range(r1 + 1, r1 + n + 3)] \
+        == [(f.gravite.libelle, f.code, f.message) for f in report.findings] + [(typed[0], None, typed[5]),
+                                                                               (None, None, None)]
+    assert [(c.row, c.hyperlink.target) for row in ws.iter_rows(min_col=c1, max_col=c1) for c in row if c.hyperlink] \
+        == [(r1 + n + 1, "https://example.org/comite-12-12")]
+
+
 def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
     """A row inserted in the plan above two faulty lines: their findings are the same, on B20 and F24 where the
     previous run listed them on B19 and F23 (« ligne 19 » now « ligne 20 »), and the notes beside them were
@@ -1741,6 +1900,84 @@ def test_the_note_of_a_finding_fixed_goes_to_no_new_one_of_its_kind_on_another_l
     assert kept_beside([(listed(f, 18), "Vu, accepté"), *((listed(a, a_row), a_row) for a, a_row in
                                                           zip(alike, (30, 31)))], [f, *alike]) \
         == ["Vu, accepté", 30, 31]
+
+
+def test_a_line_of_another_value_inserted_above_takes_not_the_note_of_the_finding_it_moved_down():
+    """A line of action 3.1 with another code outside the list (« FSE ») inserted in the plan above B19 (« FEDER »):
+    its finding is on B19, same code and action, and took the note of B19's previous finding (« Vu avec le
+    porteur ») as the same finding whose message changed, though that one, moved with its row, is now on B20
+    (on the button and in `--annoter`, which share this pairing). The note now follows « FEDER » to B20; when
+    F23, below, stayed on F23 (no row inserted: the code on B19 corrected into another, still outside the list,
+    and « FEDER » typed again on a new line), it stays on B19."""
+    from acv_xl.outputs.annotate import kept_beside
+
+    source = next(p for p in _faulty() if {"B19", "F23"} <= {f.cellule for f in validate_file(p).findings})
+    findings = validate_file(source).findings
+    f, g = (next(x for x in findings if x.cellule == c) for c in ("B19", "F23"))
+    assert "« FEDER »" in f.message and f.code == "FIN-02"
+
+    def at(x, row: int, **update):
+        column, was = x.cellule.rstrip("0123456789"), x.cellule[len(x.cellule.rstrip("0123456789")):]
+        return x.model_copy(update={"cellule": f"{column}{row}",
+                                    "message": x.message.replace(f"ligne {was}", f"ligne {row}"), **update})
+
+    def listed(x) -> dict:
+        return {a: getattr(x, a) for a in ("code", "feuille", "action", "cellule", "message")}
+
+    fse = f.model_copy(update={"message": f.message.replace("FEDER", "FSE")})
+    previous = [(listed(f), "Vu avec le porteur"), (listed(at(g, 22)), "Relancé le 3/12")]
+    assert kept_beside(previous, [fse, at(f, 20), g]) == [None, "Vu avec le porteur", "Relancé le 3/12"]
+    assert kept_beside(previous[:1], [fse, at(f, 20)]) == [None, "Vu avec le porteur"]  # nothing else on the sheet
+    previous[1] = (listed(g), "Relancé le 3/12")
+    assert kept_beside(previous, [fse, at(f, 20), g]) == ["Vu avec le porteur", None, "Relancé le 3/12"]
+
+
+def test_a_comment_on_a_finding_of_controles_follows_it_in_the_annotated_copy(tmp_path):
+    """An Excel comment the user put on a finding's own cells of T_Controles (its message: « à voir avec la DDT »),
+    with no column of their own: `--annoter` rewrote the rows in their new order and left the comment on its old
+    row, shown beside another finding; that of a finding gone stayed too. The comment now goes with its finding,
+    the drawing Excel shows with it; the other goes with the finding gone."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-commentaires.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    assert len(findings) > 2
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, _c2, _ = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in reversed(findings)] + [["Erreur", "FIN-05", "Fiches-actions", "M99", "9.9", "Corrigé depuis.", ""]]
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    ws.tables[layout.T_CONTROLES.name].ref = ws.tables[layout.T_CONTROLES.name].autoFilter.ref \
+        = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r1 + len(rows), c1 + 6).coordinate}"
+    message = c1 + 5
+    ws.cell(r1 + len(findings), message).comment = Comment("À voir avec la DDT", "Agent")  # findings[0]'s
+    ws.cell(r1 + len(rows), c1 + 1).comment = Comment("Classé", "Agent")  # the finding gone
+    wb.save(path)
+    box = lambda row, col: f"{col + 1}, 15, {row - 1}, 10, {col + 3}, 15, {row + 4}, 4"  # noqa: E731
+    _drawn_as_excel_draws(path, box)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    commented = [(r, c, ws.cell(r, c).comment.text) for r in range(r1 + 1, r1 + len(rows) + 1)
+                 for c in range(c1, c1 + 7) if ws.cell(r, c).comment]
+    assert ws.cell(r1 + 1, c1 + 3).value == findings[0].cellule
+    assert commented == [(r1 + 1, message, "À voir avec la DDT")]
+    with zipfile.ZipFile(out) as z:  # the note Excel shows (its drawing) is on the new row too
+        vml = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".vml"))
+    shown = re.findall(r"<x:Anchor>([^<]*)</x:Anchor>.*?<x:Row>(\d+)</x:Row>\s*<x:Column>(\d+)</x:Column>", vml, re.S)
+    drawn = {box(r - 1, c - 1): (r, c) for r in range(r1 + 1, r1 + len(rows) + 1) for c in range(c1, c1 + 7)}
+    assert [(drawn[a.strip()], (int(r) + 1, int(c) + 1)) for a, r, c in shown if a.strip() in drawn] \
+        == [((r1 + 1, message), (r1 + 1, message))]
 
 
 def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_path):
@@ -1900,6 +2137,48 @@ def test_a_note_column_filled_down_past_controles_keeps_its_formulas_below_in_th
     ws = wb[layout.Sheet.CONTROLES]
     assert [ws.cell(r, mine).value for r in range(end + 1, end + 6)] \
         == [f'=IF(A{r}="Erreur","à traiter","")' for r in range(end + 1, end + 6)]
+
+def test_a_note_column_filled_down_into_controles_totals_row_keeps_its_formula_there_in_the_annotated_copy(tmp_path):
+    """The user's column of T_Controles filled down through its totals row (Excel keeps one shared formula, its
+    text on its first cell only, a finding's): `--annoter` moved the totals row under the findings as it was,
+    its cell still deriving its formula from that first cell, cleared — a file Excel repairs. It now holds its
+    own formula, as the cells below the table do."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-total-recopie.xlsx", tmp_path / "annotee.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    total = r1 + len(findings) + 2  # below the last row (a finding since fixed)
+    t.ref = f"{ws.cell(r1, c1).coordinate}:{ws.cell(total, mine).coordinate}"
+    t.totalsRowCount = 1
+    ws.cell(total, c1).value = "Total"
+    for r in range(r1 + 1, total + 3):
+        ws.cell(r, mine).value, ws.cell(r, mine).number_format = f'=IF(A{r}="Erreur","à traiter","")', "General"
+    wb.save(path)
+    column = get_column_letter(mine)
+    _as_filled(path, f"{column}{r1 + 1}:{column}{total + 2}")
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    wb = openpyxl.load_workbook(out)
+    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    with zipfile.ZipFile(out) as z:
+        xml = z.read(part).decode()
+    assert not re.search(r'<f t="shared"', xml)
+    ws = wb[layout.Sheet.CONTROLES]
+    now = r1 + len(findings) + 1
+    # the formula filled down there, as Excel moves the row: on its old row's cell it read the row below the table
+    assert (ws.cell(now, c1).value, ws.cell(now, mine).value) == ("Total", f'=IF(A{now}="Erreur","à traiter","")')
+    assert [ws.cell(r, mine).value for r in (total + 1, total + 2)] \
+        == [f'=IF(A{r}="Erreur","à traiter","")' for r in (total + 1, total + 2)]
+
 
 def test_a_time_or_a_date_noted_beside_a_finding_is_shown_as_one_where_it_moves(tmp_path):
     """A time noted beside a finding (« 12:30 », formatted hh:mm) moved by the button to the row of its
@@ -2217,3 +2496,54 @@ def test_the_notes_of_controles_follow_their_findings_once_a_deleted_column_is_p
     wb.save(path)
     assert any(f.action for f in findings)
     _notes_follow_their_findings(path, tmp_path / "annotee.xlsx", notes, c1, r1, mine)
+
+
+def test_a_row_typed_in_controles_decides_nothing_of_how_the_notes_find_their_findings(tmp_path):
+    """« N° action » put back empty in T_Controles, and a row the user typed under the findings with a date in
+    that column (« Le 12/12 »): that row, of no finding, made « N° action » part of what tells a finding from
+    another, and no old row, empty there, matched a finding of an action — every note beside one was emptied,
+    on the button and in `--annoter`. Only the rows that listed a finding now decide it."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-action-remise-note.xlsx"
+    findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    j = [c.header for c in layout.T_CONTROLES.columns].index("N° action")
+    typed = r1 + len(findings) + 2  # under the last row (a finding since fixed)
+    for r in range(r1 + 1, typed):
+        ws.cell(r, c1 + j).value = None
+    ws.cell(typed, c1 + j).value, ws.cell(typed, c1 + 5).value = datetime(2026, 12, 12), "Le 12/12"
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{typed}"
+    wb.save(path)
+    assert any(f.action for f in findings)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    sent = {datetime(2026, 3, 12): "2026-03-12", time(12, 30): 0.5 + 0.5 / 24}  # as xlwings sends them
+    assert [(row[3], row[mine - c1]) for row in written] \
+        == [(f.cellule, sent.get(notes[f.cellule], notes[f.cellule])) for f in report.findings] + [("", "")]
+    assert written[n][5] == "Le 12/12"
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, mine).value) for r in range(r1 + 1, r1 + n + 2)] \
+        == [(f.cellule, notes[f.cellule]) for f in report.findings] + [(None, None)]
+    assert ws.cell(r1 + n + 1, c1 + 5).value == "Le 12/12"
+
+    # nor is such a row taken for a finding moved with its row: a line « Modifié depuis la validation » whose
+    # gravité the user cleared, kept whole under the findings, gave its note to that line's finding too
+    from acv_xl.checks.findings import Finding
+    from acv_xl.outputs.annotate import kept_beside
+
+    said = "Modifié depuis la validation du 01/12/2026 — Plan de financement, ligne {} : « Montant (€) » modifié"
+    moved = Finding(code="", gravite=Gravite.INFORMATION, feuille=layout.Sheet.FINANCEMENT, cellule="F24",
+                    action="4.1", message=said.format(24))
+    cleared = {"gravite": None, "code": None, "feuille": layout.Sheet.FINANCEMENT, "cellule": "F23", "action": "4.1",
+               "message": said.format(23), "suggestion": None}
+    assert kept_beside([(cleared, "Vu")], [moved]) == [None]

@@ -24,7 +24,7 @@ from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
 from acv_xl.outputs.annotate import (controles_columns, controles_missing, kept_beside, moved_columns, past_the_grid,
-                                     within_cap)
+                                     rows_alone, within_cap)
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -201,13 +201,21 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     r1, c1 = block.first_row, block.first_col
     ncols = len(block.header)
     c2 = c1 + ncols - 1
-    n, old_n = len(findings), len(block.rows)
+    old_n = len(block.rows)
+    # the user's own columns (« Suite donnée »…): what they wrote beside a finding follows it; a row they typed
+    # in the table, of no finding (`rows_alone`), goes whole under the findings
+    theirs = [j for j in range(ncols) if j not in idx.values()]
+    width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
+    padded = [width(row) for row in block.rows]
+    previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs]) for row in padded]
+    alone = rows_alone(previous, lambda kept: any(v not in (None, "") for v in kept))
+    n = len(findings) + len(alone)  # the rows written
     table = src.xw_table(layout.T_CONTROLES.name)
     # (its totals row said by the table: a table stretched down to the sheet's last row is read up to its
     # values, the rows below them in no way a totals row — every validation that added a finding refused)
     shows_totals = table is not None and _shows_totals(table)
     if problem := past_the_grid(block.sheet, r1 + 1, 1 if shows_totals else 0, block.last_row,
-                                src.last_used_row(block.sheet, block.last_row, c1, c2), n):
+                                src.last_used_row(block.sheet, block.last_row, c1, c2), len(findings), len(alone)):
         # the table resized past Excel's last row, or what is below pushed off it: refused by Excel
         raise ValidationImpossible(problem)
     moves = max(n, 1) != max(old_n, 1)
@@ -241,20 +249,20 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         table.show_totals = False
         sh.range((block.end_row, c1), (block.end_row, c2)).clear_contents()
     if n:
-        rows = [_finding_row(f, idx, ncols) for f in findings]
-        # the user's own columns (« Suite donnée »…): what they wrote beside a finding follows it
-        theirs = [j for j in range(ncols) if j not in idx.values()]
+        rows = [_finding_row(f, idx, ncols) for f in findings] + [[_carried(v) for v in padded[k]] for k in alone]
+        # column → format of each row: of the user's columns, and of every column of a row they typed (a date
+        # typed in « Gravité » showed « 46368 » where it moved)
+        shown: dict[int, list[str | None]] = {j: [None] * n for j in (range(ncols) if alone else theirs)}
         if theirs:
-            width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
-            padded = [width(row) for row in block.rows]
-            previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs]) for row in padded]
-            shown: dict[int, list[str | None]] = {j: [None] * n for j in theirs}  # column → format of each row
             for i, (row, kept) in enumerate(zip(rows, kept_beside(previous, findings))):
                 for j, v in zip(theirs, kept or ()):
                     row[j] = _carried(v)
                     shown[j][i] = _format_moved(v, padded[i][j] if i < old_n else None)
+        for i, k in enumerate(alone, start=len(findings)):
+            for j, v in enumerate(padded[k]):
+                shown[j][i] = _format_moved(v, padded[i][j] if i < old_n else None)
         sh.range((r1 + 1, c1), (r1 + n, c2)).value = rows
-        if theirs:
+        if shown:
             _format_carried(sh, r1 + 1, c1, shown)
     if old_n > n or n == 0:
         first_stale = r1 + 1 + n

@@ -33,7 +33,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 from xml.etree import ElementTree as ET
 
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
@@ -313,11 +313,33 @@ class _Book:
         for col in range(c1, c2 + 1):
             cell = ws.cell(first_data, col, create=False)
             style_of[col] = cell.get("s") if cell is not None else ws.col_style(col)
+        # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
+        # a formula as the value it shows (`_as_value`), as the button writes it. The rows are paired even with
+        # no column of the user's: an Excel comment on a finding's own cells (« à voir avec la DDT » on its
+        # message) follows it too, and a row the user typed in the table (`rows_alone`) goes under them
+        theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
+        commented = any(first_data <= r <= old_last and c1 <= c <= c2 for r, c in _SheetNotes(self.pkg, ws, []).cells())
+        shared = shared_strings(self.pkg, self.wb)
+
+        def cells_of(row: int, cols: Iterable[int]) -> dict[int, ET.Element]:
+            return {col: kept for col in cols if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
+                    and (kept := _as_value(cell)) is not None}
+
+        # (the rows the sheet holds only: a table stretched down to row 1 048 576 read a million empty rows here,
+        # 500 MB — none of them a finding's nor a row typed)
+        held = sorted(r for r, cells in ws.cells.items() if first_data <= r <= old_last
+                      and any(c1 <= col <= c2 for col in cells))
+        previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()}, (row, cells_of(row, theirs)))
+                    for row in held]
+        alone = [(held[k], cells_of(held[k], range(c1, c2 + 1)))
+                 for k in rows_alone(previous, lambda saved: bool(saved[1]))]  # written whole under the findings
+        count = len(findings) + len(alone)
         last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
             c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
-        if problem := past_the_grid(self.wb.sheet_name(part), first_data, totals_rows, r2, last_used, len(findings)):
+        if problem := past_the_grid(self.wb.sheet_name(part), first_data, totals_rows, r2, last_used, len(findings),
+                                    len(alone)):
             raise AnnotationError(f"la copie annotée n'a pas pu être écrite : {problem}")
-        new_last = first_data + max(len(findings), 1) - 1
+        new_last = first_data + max(count, 1) - 1
         # what the user typed below the table (notes for the comité…) moves down as the table grows, as the
         # button moves it (`udfs.scripts.write_controles`) and Excel when a line is added: it was deleted
         new_end = new_last + totals_rows
@@ -337,37 +359,32 @@ class _Book:
             self._move_tables(part, table_part, r2 + 1, lo, hi, new_end - r2)
             _SheetNotes(self.pkg, ws, []).move_down(r2 + 1, lo, hi, new_end - r2)
             self._move_drawings(part, r2 + 1, lo, hi, new_end - r2)
-        # a totals row (the template has none, a user may add one) moves under the new last row
+        # a totals row (the template has none, a user may add one) moves under the new last row; a formula it
+        # shares with the rows cleared (a note column filled down through it) given its own text first
+        ws.unshare_leaving(first_data, c1, max(old_last, new_last) + totals_rows, c2,
+                           kept=range(old_last + 1, old_last + 1 + totals_rows), by=new_last - old_last)
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
-        # the user's own columns (« Suite donnée »…), their cells carried with the finding they stood beside;
-        # a formula as the value it shows (`_as_value`), as the button writes it
-        theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
-        carried: list[tuple[int, dict[int, ET.Element]] | None] = []  # (its old row, its cells)
+        carried = (kept_beside(previous, findings) if theirs or commented else [None] * len(findings)) + alone
         # old row → new: of the totals row (its cells moved under the findings below), and of each note kept
         went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
-        if theirs:
-            shared = shared_strings(self.pkg, self.wb)
-            carried = kept_beside([({a: ws.text_of(row, col, shared) for a, col in col_of.items()},
-                                    (row, {col: kept for col in theirs
-                                           if (cell := ws.cell(row, col, create=False)) is not None and len(cell)
-                                           and (kept := _as_value(cell)) is not None}))
-                                   for row in range(first_data, old_last + 1)], findings)
-            went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
+        went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
 
-        def follows(r: int, c: int) -> bool:  # a cell of the totals row, or a note of the user's columns
-            return (c1 <= c <= c2 and old_last < r <= old_last + totals_rows) or (first_data <= r <= old_last
-                                                                                   and c in theirs)
+        typed = {row for row, _cells in alone}
+
+        def follows(r: int, c: int) -> bool:  # a cell of the totals row, a note of the user's columns, a row typed
+            return (c1 <= c <= c2 and (old_last < r <= old_last + totals_rows or r in typed)) \
+                or (first_data <= r <= old_last and c in theirs)
 
         # their hyperlinks and notes (comments) go too: a link deleted, a note left on its old row, shown beside
         # another finding (or, a note's coming there, two on one cell, which Excel repairs) — or beside none, its
         # finding gone
         links = [(h, went[r]) for h, (r, c) in self._cell_links(ws) if follows(r, c) and r in went]
-        if theirs or totals_rows:
+        if commented or totals_rows:  # (not our hyperlinks on Cellule: they are written anew)
             _SheetNotes(self.pkg, ws, []).relocate(
-                lambda r, c: (r, c) if not follows(r, c) else (went[r], c) if r in went else None)
-        ws.unshare_leaving(first_data, c1, max(old_last, new_last) + totals_rows, c2)
+                lambda r, c: (r, c) if not (follows(r, c) or (first_data <= r <= old_last and c1 <= c <= c2))
+                else (went[r], c) if r in went else None)
         for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
@@ -407,6 +424,10 @@ class _Book:
                     link_style[base] = str(self.styles.derive(_int(base), fontId=str(font), applyFont="1"))
                 ws.cell(row, col).set("s", link_style[base])
 
+        for row in range(first_data + len(findings), first_data + count):  # a note alone: its row banded too
+            for col in range(c1, c2 + 1):
+                if style_of.get(col):
+                    ws.cell(row, col).set("s", style_of[col])
         for i, saved in enumerate(carried):
             for col, el in (saved[1] if saved else {}).items():
                 cell = ws.cell(first_data + i, col)
@@ -712,17 +733,26 @@ def _lower_anchor(m: re.Match, first_row: int, c1: int, c2: int, by: int) -> byt
     return m.group(0)[:m.start(4) - m.start(0)] + body + m.group(0)[m.end(4) - m.start(0):]
 
 
-def past_the_grid(sheet: str, first_data: int, totals_rows: int, end_row: int, last_used: int, count: int) -> str | None:
-    """Why T_Controles cannot list `count` findings (French), or None: its rows from `first_data` (and
-    its totals row, and what lies below it down to `last_used`, pushed down as it grows) would pass
-    Excel's last row — a table Excel « répare » in the copy, a resize it refuses in the button."""
+def past_the_grid(sheet: str, first_data: int, totals_rows: int, end_row: int, last_used: int, count: int,
+                  typed: int = 0) -> str | None:
+    """Why T_Controles cannot list `count` findings and keep the `typed` rows the user typed in it
+    (`rows_alone`) under them (French), or None: its rows from `first_data` (and its totals row, and what
+    lies below it down to `last_used`, pushed down as it grows) would pass Excel's last row — a table Excel
+    « répare » in the copy, a resize it refuses in the button."""
     below = max(last_used - end_row, 0)
-    if first_data + max(count, 1) - 1 + totals_rows + below <= EXCEL_ROWS:
+    if first_data + max(count + typed, 1) - 1 + totals_rows + below <= EXCEL_ROWS:
         return None
-    pushed = " et décaler ce qui est saisi dessous" if below else ""
+    # (those rows said apart: counted among the findings, 3 findings and 2 notes were « 5 constats »)
+    todo = [f"lister {fmt_number(count)} constat{'s' if count > 1 else ''}"]
+    if typed:
+        todo.append("garder la ligne que vous y avez saisie" if typed == 1 else
+                    f"garder les {fmt_number(typed)} lignes que vous y avez saisies")
+    if below:
+        todo.append("décaler ce qui est saisi dessous")
+    said = todo[0] if len(todo) == 1 else f"{', '.join(todo[:-1])} et {todo[-1]}"
     return (f"le tableau « {layout.T_CONTROLES.name} » est trop près de la dernière ligne de la feuille "
-            f"« {sheet} » (ligne {fmt_number(EXCEL_ROWS)}) pour y lister {fmt_number(count)} constat"
-            f"{'s' if count > 1 else ''}{pushed} : déplacez-le plus haut (couper, coller), puis relancez.")
+            f"« {sheet} » (ligne {fmt_number(EXCEL_ROWS)}) pour y {said} : déplacez-le plus haut (couper, coller), "
+            "puis relancez.")
 
 
 def moved_columns(first_row: int, c1: int, c2: int, blocks: list[tuple[int, int, int, int]]) -> tuple[int, int]:
@@ -776,20 +806,26 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
     """What the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding,
     carried from the row the same finding held: same code, sheet, cell and action, and the same message
     first — two findings may share the rest (two columns of a table deleted: two STR-04 on its first
-    cell), and the note of the one gone went beside the other; then one whose message changed (an
-    amount in it), in their order; then one whose cell moved with its row (`_moved_key`). None for a
+    cell), and the note of the one gone went beside the other; then one whose cell moved with its row
+    (`_moved_key`); then one whose message changed (an amount in it), in their order. None for a
     finding new since. `previous`: each old row's cells of
     ours (attr → value) and what the user's columns held. Both writers rewrote the whole row: the notes
-    were lost at each run. A column of the key the table no longer has, or empty on every old row (put
-    back as the message of a column missing advises), is left out of it: its old rows, empty there,
-    matched no finding (« N° action » deleted: every note beside an action's finding was emptied); with
-    none of them, only the message tells a finding."""
+    were lost at each run. A column of the key the table no longer has, or empty on every old row of a
+    finding (put back as the message of a column missing advises), is left out of it: its old rows, empty
+    there, matched no finding (« N° action » deleted: every note beside an action's finding was emptied);
+    with none of them, only the message tells a finding."""
     found = previous[0][0] if previous else {}  # the columns found, the same on every row
-    key = [a for a in _KEY if a in found and any(_key_text(ours.get(a)) for ours, _theirs in previous)]
+    # a row the user typed (`rows_alone`) is beside no finding, not even one of no key, and decides nothing of
+    # the key: a date typed in « N° action » put back empty made it part of the key, and every note was lost
+    listing = [not _no_finding(ours) for ours, _theirs in previous]
+    key = [a for a in _KEY if a in found
+           and any(_key_text(ours.get(a)) for (ours, _theirs), listed in zip(previous, listing) if listed)]
     said = key + ["message"] * ("message" in found)
     same: dict[tuple, deque[int]] = defaultdict(deque)
     alike: dict[tuple, deque[int]] = defaultdict(deque)
     for n, (ours, _theirs) in enumerate(previous):
+        if not listing[n]:
+            continue
         same[tuple(_key_text(ours.get(a)) for a in said)].append(n)
         alike[tuple(_key_text(ours.get(a)) for a in key)].append(n)
     row: list[int | None] = [None] * len(findings)
@@ -798,21 +834,15 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
         if said and (queue := same.get(tuple(_key_text(getattr(f, a)) for a in said))):
             row[i] = n = queue.popleft()
             taken.add(n)
-    for i, f in enumerate(findings):
-        if row[i] is None and key and (queue := alike.get(tuple(_key_text(getattr(f, a)) for a in key))):
-            while queue and queue[0] in taken:
-                queue.popleft()
-            if queue:
-                row[i] = n = queue.popleft()
-                taken.add(n)
     if "cellule" in key and "message" in found:
         # a finding whose cell moved with its row (a row inserted above it: B19 became B20, « ligne 19 » in its
         # message « ligne 20 »): the same in every other way, its note was dropped. Only where its message, that
         # row number aside, tells it from every other finding and old row: lines faulty alike (« Montant (€) »
         # vide, ligne 5, 6, 7…) are told apart by their cells alone, and the note of one would go to another
         rest = [a for a in key if a != "cellule"]
-        was = [(tuple(_key_text(ours.get(a)) for a in rest), _moved_key(ours.get("cellule"), ours.get("message")))
-               for ours, _theirs in previous]
+        was = [(tuple(_key_text(ours.get(a)) for a in rest),
+                _moved_key(ours.get("cellule"), ours.get("message")) if listed else None)
+               for (ours, _theirs), listed in zip(previous, listing)]
         now = [(tuple(_key_text(getattr(f, a)) for a in rest), _moved_key(f.cellule, f.message)) for f in findings]
         once_was, once_now = _once(was), _once(now)
         # and only below the last row of its sheet where such a finding, told from every other, stayed on its
@@ -831,7 +861,38 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
                     > still[_key_text(previous[n][0].get("feuille"))]:
                 row[i] = n
                 taken.add(n)
+    # last, a message changed on the same cell: a line of the same code and action but another value, inserted
+    # above B19, is found on B19 too, and took the note of B19's finding, moved with its row to B20
+    for i, f in enumerate(findings):
+        if row[i] is None and key and (queue := alike.get(tuple(_key_text(getattr(f, a)) for a in key))):
+            while queue and queue[0] in taken:
+                queue.popleft()
+            if queue:
+                row[i] = n = queue.popleft()
+                taken.add(n)
     return [None if n is None else previous[n][1] for n in row]
+
+
+_GRAVITES = {g.libelle for g in Gravite}
+
+
+def _no_finding(ours: dict[str, Any]) -> bool:
+    """An old row of T_Controles that listed no finding: no gravité of ours and no code (a row the user typed
+    in the table: « Note du comité » in its first column), or, without a column « Gravité », nothing in
+    any of ours."""
+    if "gravite" in ours:
+        return _key_text(ours["gravite"]) not in _GRAVITES and not _key_text(ours.get("code"))
+    return not any(_key_text(v) for v in ours.values())
+
+
+def rows_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], bool]) -> list[int]:
+    """The old rows of T_Controles that were no finding's but hold something the user wrote (`previous` as for
+    `kept_beside`; `holds`: whether a row's cells of theirs hold anything), in their order: a note typed just
+    under the last finding, in their own column or in one of ours (« Note du comité : revoir l'action 2.1 »),
+    which Excel adds to the table. Both writers rewrote the table's rows with the findings and cleared the
+    rest, that note with them; such a row is now written whole under the findings, still in the table."""
+    return [n for n, (ours, theirs) in enumerate(previous)
+            if _no_finding(ours) and (any(_key_text(v) for v in ours.values()) or holds(theirs))]
 
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")

@@ -723,11 +723,13 @@ class Worksheet:
             row_el.remove(cells.pop(col))
             self.touch()
 
-    def unshare_leaving(self, r1: int, c1: int, r2: int, c2: int) -> None:
+    def unshare_leaving(self, r1: int, c1: int, r2: int, c2: int, kept: range = range(0), by: int = 0) -> None:
         """Before the cells of rows r1..r2, columns c1..c2 are removed: a shared formula whose first cell (the
         one holding its text) is among them and others not — a note column of T_Controles filled down past the
         table — has each of its other cells given its own text; they derived it from a cell gone, and Excel
-        repaired the file."""
+        repaired the file. `kept`: rows among them whose cells are carried `by` rows lower (T_Controles' totals
+        row, moved under the findings), whose cells of such a formula, its first one too, get the text the
+        formula filled down there gives — that of their old row named a cell of the row they left."""
         firsts: dict[str, tuple[str, str]] = {}  # si → (its text, its cell)
         for r in range(r1, r2 + 1):
             for col, c in self.cells.get(r, {}).items():
@@ -739,11 +741,12 @@ class Worksheet:
         for r, cells in self.cells.items():
             for col, c in cells.items():
                 f = c.find(q("f"))
-                if f is None or f.get("t") != "shared" or f.get("si") not in firsts or (r1 <= r <= r2 and c1 <= col <= c2):
+                if f is None or f.get("t") != "shared" or f.get("si") not in firsts \
+                        or (r1 <= r <= r2 and c1 <= col <= c2 and r not in kept):
                     continue
                 text, origin = firsts[f.get("si")]
                 try:
-                    f.text = _shared_text(text, origin, _a1(r, col))
+                    f.text = _shared_text(text, origin, _a1(r + by if r in kept else r, col))
                 except Exception:  # noqa: BLE001 — a formula the translator cannot read: left as written
                     continue
                 for attr in ("t", "si", "ref"):
