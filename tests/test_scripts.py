@@ -2547,3 +2547,38 @@ def test_a_row_typed_in_controles_decides_nothing_of_how_the_notes_find_their_fi
     cleared = {"gravite": None, "code": None, "feuille": layout.Sheet.FINANCEMENT, "cellule": "F23", "action": "4.1",
                "message": said.format(23), "suggestion": None}
     assert kept_beside([(cleared, "Vu")], [moved]) == [None]
+
+
+def test_a_column_of_unchecked_boxes_in_controles_keeps_no_empty_row_under_the_findings(tmp_path):
+    """A column of checkboxes « Traité » added to T_Controles: Excel gives every row FALSE, the template's
+    empty row under the findings too. Both writers took that row for one the user typed, and kept it under
+    the findings run after run. An unchecked box says nothing; a checked one on such a row is kept."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    for box, kept in ((False, []), (True, [True])):
+        path = tmp_path / f"controles-cases-{box}.xlsx"
+        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+        wb = openpyxl.load_workbook(path)
+        ws = wb[layout.Sheet.CONTROLES]
+        t = ws.tables[layout.T_CONTROLES.name]
+        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+        for r in range(r1 + 1, empty):
+            ws.cell(r, mine).value = False
+        ws.cell(empty, mine).value = box
+        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+        wb.save(path)
+
+        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+        n = len(report.findings)
+        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+        assert [row[mine - c1] for row in written][n:] == kept
+
+        out = tmp_path / f"annotee-{box}.xlsx"
+        annotate(path, out, validate_file(path), today=TODAY)
+        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+        last = r1 + n + len(kept)
+        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{max(last, r1 + 1)}"
+        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, r1 + n + 1 + len(kept))] == kept

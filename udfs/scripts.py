@@ -23,8 +23,8 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
-from acv_xl.outputs.annotate import (controles_columns, controles_missing, kept_beside, moved_columns, past_the_grid,
-                                     rows_alone, within_cap)
+from acv_xl.outputs.annotate import (controles_columns, controles_missing, kept_beside, left_empty, moved_columns,
+                                     past_the_grid, rows_alone, within_cap)
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -208,7 +208,7 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
     padded = [width(row) for row in block.rows]
     previous = [({a: row[j] for a, j in idx.items()}, [row[j] for j in theirs]) for row in padded]
-    alone = rows_alone(previous, lambda kept: any(v not in (None, "") for v in kept))
+    alone = rows_alone(previous, lambda kept: not all(map(left_empty, kept)))
     n = len(findings) + len(alone)  # the rows written
     table = src.xw_table(layout.T_CONTROLES.name)
     # (its totals row said by the table: a table stretched down to the sheet's last row is read up to its

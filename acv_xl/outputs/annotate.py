@@ -331,8 +331,8 @@ class _Book:
                       and any(c1 <= col <= c2 for col in cells))
         previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()}, (row, cells_of(row, theirs)))
                     for row in held]
-        alone = [(held[k], cells_of(held[k], range(c1, c2 + 1)))
-                 for k in rows_alone(previous, lambda saved: bool(saved[1]))]  # written whole under the findings
+        alone = [(held[k], cells_of(held[k], range(c1, c2 + 1)))  # written whole under the findings
+                 for k in rows_alone(previous, lambda saved: not all(map(_unchecked, saved[1].values())))]
         count = len(findings) + len(alone)
         last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
             c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
@@ -885,6 +885,13 @@ def _no_finding(ours: dict[str, Any]) -> bool:
     return not any(_key_text(v) for v in ours.values())
 
 
+def left_empty(value: Any) -> bool:
+    """A user's cell of T_Controles that says nothing: empty, or an unchecked box (FALSE, the state Excel
+    gives every new row of a column of checkboxes: the template's empty row kept under the findings, run
+    after run, as if typed)."""
+    return value is None or value == "" or value is False
+
+
 def rows_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], bool]) -> list[int]:
     """The old rows of T_Controles that were no finding's but hold something the user wrote (`previous` as for
     `kept_beside`; `holds`: whether a row's cells of theirs hold anything), in their order: a note typed just
@@ -946,6 +953,12 @@ def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
 
 def _copy_el(el: ET.Element) -> ET.Element:
     return ET.fromstring(ET.tostring(el))
+
+
+def _unchecked(cell: ET.Element) -> bool:
+    """A cell holding FALSE (`left_empty`: an unchecked box)."""
+    v = cell.find(q("v"))
+    return cell.get("t") == "b" and v is not None and (v.text or "").strip() == "0"
 
 
 def _as_value(cell: ET.Element) -> ET.Element | None:
