@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import pickle
 from datetime import date, datetime
+from typing import ClassVar
 
 import pytest
 from pydantic import BaseModel
@@ -126,6 +127,25 @@ def test_a_row_is_a_plain_object_read_without_a_getattr_hook(cls):
     assert pickle.loads(pickle.dumps(b)) == b == copy.deepcopy(b)
     assert b.model_dump() == {**vars(b), "cells": {}, "raw": {}, "problems": {}}
     assert b.model_dump(exclude={"cells", "raw"}) == {k: v for k, v in vars(b).items() if k not in ("cells", "raw")}
+
+
+def test_a_row_class_s_class_variables_are_not_fields():
+    """A row's fields are its class's annotations but its class variables, however `ClassVar` is
+    written: as a text (this module's annotations), qualified or not, or as the object (a class made
+    without `from __future__ import annotations`). Counted as fields, every row would hold them."""
+    import typing
+
+    from acv_xl.contract.model import Ligne
+
+    class Texts(Ligne):
+        a: str | None = None
+        K: ClassVar[int] = 1
+        Q: typing.ClassVar[int] = 2
+
+    Objects = type("Objects", (Ligne,), {"__annotations__": {"a": str | None, "K": typing.ClassVar[int],
+                                                             "B": typing.ClassVar}, "a": None, "K": 1, "B": 2})
+    for cls in (Texts, Objects):
+        assert list(cls.FIELDS) == [*Ligne.FIELDS, "a"] and list(vars(cls())) == list(cls.FIELDS), cls.__name__
 
 
 # --------------------------------------------------------------------------- rows

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cached_property, partial
 from itertools import repeat
 from operator import attrgetter, itemgetter, setitem
-from typing import Any, Callable, ClassVar, get_type_hints
+from typing import Any, Callable, ClassVar, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -142,9 +142,17 @@ def _declared_fields(cls: type) -> dict[str, Any]:
     """Field → default of a row class: its bases' fields, then the ones it annotates (not a ClassVar)."""
     fields = dict(getattr(super(cls, cls), "FIELDS", {}))
     for name, annotation in cls.__dict__.get("__annotations__", {}).items():
-        if not str(annotation).startswith("ClassVar"):
+        if not _is_class_var(annotation):
             fields[name] = getattr(cls, name)
     return fields
+
+
+def _is_class_var(annotation: Any) -> bool:
+    """`ClassVar[…]` however written: a text (`from __future__ import annotations`: « ClassVar[…] » or
+    « typing.ClassVar[…] ») or the object itself (a class declared without that import)."""
+    if isinstance(annotation, str):
+        return annotation.partition("[")[0].strip().rpartition(".")[2] == "ClassVar"
+    return annotation is ClassVar or get_origin(annotation) is ClassVar
 
 
 Ligne.FIELDS = _declared_fields(Ligne)
