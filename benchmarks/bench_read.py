@@ -57,7 +57,7 @@ def sample_convention(n_actions: int) -> Convention:
 
 
 def source_only(path: Path) -> None:
-    """The reading part of read_file, without building the model (pydantic) rows."""
+    """The reading part of read_file, without building the model's rows."""
     from acv_xl.reading.source_file import FileSource
 
     with FileSource(path) as src:

@@ -187,7 +187,7 @@ def main() -> int:
     rows = [
         (f"run_valider, 1er clic (processus neuf ; CPU {first_cpu_ms:.0f} ms)", first_ms, 100.0, cli_ms),
         ("run_valider, clics suivants (même processus)", valider_ms, None, cli_ms),
-        ("  dont lecture XwSource + read_source (modèle pydantic)", read_ms, None, None),
+        ("  dont lecture XwSource + read_source (modèle)", read_ms, None, None),
         ("  dont validate_convention (empreinte, règles, totaux)", core_ms, None, None),
         ("  dont écriture des actions (Contrôles, couleurs, statut)", write_ms, None, None),
         ("  + création du classeur xw.Book(json=…) par le serveur", book_ms, None, None),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import pickle
 from datetime import date, datetime
+from typing import ClassVar
 
 import pytest
 from pydantic import BaseModel
@@ -105,6 +106,48 @@ def test_cells_of_a_read_row_are_the_dict_of_its_addresses():
         assert twin == coded and twin.cells == want
 
 
+@pytest.mark.parametrize("cls", [cls for cls, _ in ROW_MODELS.values()], ids=lambda c: c.__name__)
+def test_a_row_is_a_plain_object_read_without_a_getattr_hook(cls):
+    """A row's attributes are read as any object's: no `__getattr__` in its class (pydantic's
+    `BaseModel` has one, which sends every attribute read through Python's slow path — thousands per
+    workbook in the rules). Built in code, every field is at its default, each row its own mutable
+    parts; an unknown field is refused; copied, dumped, compared and pickled as a model was."""
+    assert not hasattr(cls, "__getattr__") and cls.__getattribute__ is object.__getattribute__
+    a, b = cls(), cls(sheet="S", row=4)
+    assert list(vars(a)) == list(cls.FIELDS) and a.sheet == "" and a.row == 0 and a.cells == a.raw == a.problems == {}
+    assert a.raw is not b.raw and a.cells is not b.cells and a.problems is not b.problems
+    assert a != b and a == cls() and a != object() and repr(b).startswith(f"{cls.__name__}(sheet='S', row=4, cells={{}}")
+    with pytest.raises(TypeError):
+        cls(pas_un_champ=1)
+    with pytest.raises(TypeError):
+        hash(a)
+    c = b.model_copy(update={"row": 5})
+    assert c.row == 5 and b.row == 4 and vars(c) is not vars(b) and c.raw is b.raw
+    assert b.model_copy(deep=True).raw is not b.raw and b.model_copy(deep=True) == b
+    assert pickle.loads(pickle.dumps(b)) == b == copy.deepcopy(b)
+    assert b.model_dump() == {**vars(b), "cells": {}, "raw": {}, "problems": {}}
+    assert b.model_dump(exclude={"cells", "raw"}) == {k: v for k, v in vars(b).items() if k not in ("cells", "raw")}
+
+
+def test_a_row_class_s_class_variables_are_not_fields():
+    """A row's fields are its class's annotations but its class variables, however `ClassVar` is
+    written: as a text (this module's annotations), qualified or not, or as the object (a class made
+    without `from __future__ import annotations`). Counted as fields, every row would hold them."""
+    import typing
+
+    from acv_xl.contract.model import Ligne
+
+    class Texts(Ligne):
+        a: str | None = None
+        K: ClassVar[int] = 1
+        Q: typing.ClassVar[int] = 2
+
+    Objects = type("Objects", (Ligne,), {"__annotations__": {"a": str | None, "K": typing.ClassVar[int],
+                                                             "B": typing.ClassVar}, "a": None, "K": 1, "B": 2})
+    for cls in (Texts, Objects):
+        assert list(cls.FIELDS) == [*Ligne.FIELDS, "a"] and list(vars(cls())) == list(cls.FIELDS), cls.__name__
+
+
 # --------------------------------------------------------------------------- rows
 _COLUMNS = [(ROW_MODELS[t.name][0], c) for t in layout.TABLES if t.name in ROW_MODELS for c in t.columns]
 _CHOICES = sorted({v for _, c in _COLUMNS for v in c.choices})
@@ -135,7 +178,7 @@ def _check_row_against_parse(cls, col, raw):
     else:
         assert got == want.value and type(got) is type(want.value), (col.kind, raw)
     assert _problem(line.problems.get(col.attr)) == _problem(want.problem)
-    assert line.raw == {col.attr: raw} and col.attr in line.model_fields_set
+    assert line.raw == {col.attr: raw} and list(vars(line)) == list(type(line).FIELDS)
 
 
 _NAN = object()
@@ -164,8 +207,7 @@ def test_a_row_types_any_value_as_values_parse_does(column, raw):
 
 def _same_rows(got, want):
     for g, w in zip(got, want, strict=True):
-        assert type(g) is type(w) and g.model_fields_set == w.model_fields_set
-        assert g.__pydantic_extra__ is None and g.__pydantic_private__ is None
+        assert type(g) is type(w)
         gd, wd = vars(g), vars(w)
         assert list(gd) == list(wd)  # same fields, same order
         for k in wd:
@@ -188,8 +230,8 @@ def _read_at_once(table, attrs, raws):
     want = [build_row(cls, r, cells=Cells(letters, n), sheet="S", row=n) for r, n in zip(raws, numbers)]
     got = rows_builder(cls, tuple(attrs))([dict(r) for r in raws], [Cells(letters, n) for n in numbers], "S", numbers)
     _same_rows(got, want)
-    # each row its own mutable parts (pydantic adds to a row's fields set when a field is assigned)
-    assert len({id(g.model_fields_set) for g in got} | {id(g.problems) for g in got}) == 2 * len(got)
+    # each row its own mutable parts
+    assert len({id(vars(g)) for g in got} | {id(g.raw) for g in got} | {id(g.problems) for g in got}) == 3 * len(got)
 
 
 _ROW_TABLES = [t for t in layout.TABLES if t.name in ROW_MODELS]
@@ -329,7 +371,7 @@ def test_a_named_value_types_any_value_as_values_parse_does(nc, raw):
 @pytest.mark.parametrize("table", _ROW_TABLES, ids=lambda t: t.name)
 def test_copied_rows_are_the_rows_each_with_its_own_mutable_parts(table):
     """`copy_rows` (the reader's copies of a list met again): the same rows, value for value, and
-    each copy's `__dict__`, `raw`, `problems` and fields set its own."""
+    each copy's `__dict__`, `raw` and `problems` its own."""
     from acv_xl.contract.model import copy_rows
 
     cls = ROW_MODELS[table.name][0]
@@ -342,7 +384,6 @@ def test_copied_rows_are_the_rows_each_with_its_own_mutable_parts(table):
     _same_rows(copies, built)
     for c, b in zip(copies, built):
         assert c is not b and vars(c) is not vars(b) and c.raw is not b.raw and c.problems is not b.problems
-        assert c.model_fields_set is not b.model_fields_set
     copies[0].raw[attrs[0]] = "changé"
     copies[0].problems["x"] = None
     assert built[0].raw[attrs[0]] != "changé" and "x" not in built[0].problems

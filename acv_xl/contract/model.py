@@ -9,15 +9,17 @@ report the problems with their cells.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from copy import deepcopy
+from dataclasses import asdict
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cached_property, partial
 from itertools import repeat
 from operator import attrgetter, itemgetter, setitem
-from typing import Annotated, Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, get_origin, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from acv_xl.contract import layout
 from acv_xl.contract.layout import AXES, Kind, Table
@@ -55,17 +57,74 @@ class Cells(Mapping):
         return repr(dict(self))
 
 
-class Ligne(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
+class _New:
+    """A mutable field's default: a new one for each row (`factory()`)."""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, factory: Callable[[], Any]):
+        self.factory = factory
+
+
+class Ligne:
+    """One row of a table. A plain class, not a pydantic model: every value comes typed from the
+    reader (`row_maker`, `build_row`, which parse them) and pydantic never validated a row, but its
+    `BaseModel.__getattr__` sent each attribute read of a row — ≈ 5,400 per workbook in the rules,
+    totals and summary — through Python's slow path (`slot_tp_getattr_hook`), which also kept Python
+    from specialising those reads. The fields are the class's annotations (`FIELDS`, base first, in
+    declaration order; field → default); every row holds each of them in its `__dict__`, in that
+    order. `model_copy`, `model_dump`, equality and `repr` behave as pydantic's did; a Convention's
+    `model_dump` keeps its rows as they are (equal when their fields are)."""
+
+    FIELDS: ClassVar[dict[str, Any]] = {}  # field → its default (`_New`: a new one per row)
+    TABLE: ClassVar[Table | None] = None  # set on subclasses
 
     sheet: str = ""
     row: int = 0  # Excel row number of the line (1-based)
     # attr → A1 address: a dict for a row built in code, `Cells` for a row read from a table
-    cells: Annotated[Mapping[str, str], PlainSerializer(dict)] = Field(default_factory=dict)
-    raw: dict[str, Any] = Field(default_factory=dict)  # attr → value as read
-    problems: dict[str, Problem] = Field(default_factory=dict)  # attr → why it did not parse
+    cells: Mapping[str, str] = _New(dict)
+    raw: dict[str, Any] = _New(dict)  # attr → value as read
+    problems: dict[str, Problem] = _New(dict)  # attr → why it did not parse
 
-    TABLE: ClassVar[Table | None] = None  # set on subclasses
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        cls.FIELDS = _declared_fields(cls)
+
+    def __init__(self, **values: Any):
+        """A row built in code: the fields given, the others at their default (not validated)."""
+        unknown = values.keys() - self.FIELDS.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
+        self.__dict__.update({name: values[name] if name in values else
+                              default.factory() if default.__class__ is _New else default
+                              for name, default in self.FIELDS.items()})
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a pydantic model
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
+
+    def model_copy(self, update: dict[str, Any] | None = None, deep: bool = False) -> Ligne:
+        """A copy (its `__dict__` copied, deeply when `deep`), with the fields of `update` replaced."""
+        fields = deepcopy(self.__dict__) if deep else self.__dict__.copy()
+        if update:
+            fields.update(update)
+        m = _new(self.__class__)
+        _SET_ROW_DICT(m, fields)
+        return m
+
+    def model_dump(self, exclude: Collection[str] = ()) -> dict[str, Any]:
+        """The fields but `exclude` as a dict, as pydantic dumped a row: its cells a dict, its problems dicts."""
+        out = {**self.__dict__, "cells": dict(self.cells), "raw": dict(self.raw),
+               "problems": {k: asdict(p) for k, p in self.problems.items()}}
+        for name in exclude:
+            out.pop(name, None)
+        return out
 
     def cell(self, attr: str) -> str:
         """A1 address of a column of this line ("" when unknown, e.g. a model built in code)."""
@@ -77,6 +136,27 @@ class Ligne(BaseModel):
             if v is not None and not (isinstance(v, str) and not v.strip()):
                 return False
         return True
+
+
+def _declared_fields(cls: type) -> dict[str, Any]:
+    """Field → default of a row class: its bases' fields, then the ones it annotates (not a ClassVar)."""
+    fields = dict(getattr(super(cls, cls), "FIELDS", {}))
+    for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+        if not _is_class_var(annotation):
+            fields[name] = getattr(cls, name)
+    return fields
+
+
+def _is_class_var(annotation: Any) -> bool:
+    """`ClassVar[…]` however written: a text (`from __future__ import annotations`: « ClassVar[…] » or
+    « typing.ClassVar[…] ») or the object itself (a class declared without that import)."""
+    if isinstance(annotation, str):
+        return annotation.partition("[")[0].strip().rpartition(".")[2] == "ClassVar"
+    return annotation is ClassVar or get_origin(annotation) is ClassVar
+
+
+Ligne.FIELDS = _declared_fields(Ligne)
+_SET_ROW_DICT = Ligne.__dict__["__dict__"].__set__  # a row's `__dict__` set without the attribute lookup
 
 
 class Commune(Ligne):
@@ -376,12 +456,13 @@ _KIND_TYPES: dict[Kind, type] = {
 def _plan(cls: type[Ligne]) -> tuple[tuple[str, Kind, tuple[str, ...], frozenset[str]], ...]:
     plan = _PLANS.get(cls)
     if plan is None:
+        hints = get_type_hints(cls)
         for c in cls.TABLE.columns:  # the contract between `values.parse` and the field types
             expected = _KIND_TYPES[c.kind] | None
-            if cls.model_fields[c.attr].annotation != expected:
-                raise TypeError(f"{cls.__name__}.{c.attr}: {cls.model_fields[c.attr].annotation} ≠ {expected}")
+            if hints[c.attr] != expected:
+                raise TypeError(f"{cls.__name__}.{c.attr}: {hints[c.attr]} ≠ {expected}")
         # its blank first: a thread finding the plan (the server's) finds the blank too
-        _BLANKS[cls] = dict.fromkeys(cls.model_fields)  # every field, in declaration order
+        _BLANKS[cls] = dict.fromkeys(cls.FIELDS)  # every field, in declaration order
         plan = _PLANS[cls] = tuple((c.attr, c.kind, c.choices, frozenset(c.choices)) for c in cls.TABLE.columns)
     return plan
 
@@ -391,10 +472,9 @@ _TEXT, _CHOICE, _AXE, _AMOUNT, _NUMBER, _YEAR, _DATE = (
     Kind.TEXT, Kind.CHOICE, Kind.AXE, Kind.AMOUNT, Kind.NUMBER, Kind.YEAR, Kind.DATE)
 _PLANS: dict[type, tuple] = {}
 _BLANKS: dict[type, dict[str, Any]] = {}
-_BASE_SET = frozenset(("sheet", "row", "cells", "raw", "problems"))
 _new = object.__new__
 _set = object.__setattr__
-# BaseModel's slots, set without the attribute lookup (`rows_of`, thousands of rows)
+# BaseModel's slots, set without the attribute lookup (`build_named`)
 _SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (BaseModel.__dict__[name].__set__ for name in (
     "__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
 _drain = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
@@ -417,8 +497,7 @@ def build_row(cls: type[Ligne], raw: dict[str, Any], cells: dict[str, str] | Non
     """Parse the raw values of one table row (attr → raw) into its model, keeping the problems."""
     plan = _PLANS.get(cls) or _plan(cls)
     present = tuple(p for p in plan if p[0] in raw)
-    return _build_row(cls, present, _BASE_SET.union(p[0] for p in present),
-                      dict(raw), dict(cells) if cells else {}, sheet, row)
+    return _build_row(cls, present, dict(raw), dict(cells) if cells else {}, sheet, row)
 
 
 def row_builder(cls: type[Ligne], attrs) -> Callable[[dict[str, Any], dict[str, str], str, int], Ligne]:
@@ -426,11 +505,10 @@ def row_builder(cls: type[Ligne], attrs) -> Callable[[dict[str, Any], dict[str, 
     the per-row bookkeeping done once; the returned function takes ownership of `raw` and `cells`."""
     plan = _PLANS.get(cls) or _plan(cls)
     present = tuple(p for p in plan if p[0] in attrs)
-    return partial(_build_row, cls, present, _BASE_SET.union(p[0] for p in present))
+    return partial(_build_row, cls, present)
 
 
-def _build_row(cls: type[Ligne], plan: tuple, given: frozenset[str],
-               raw: dict[str, Any], cells: dict[str, str], sheet: str, row: int) -> Ligne:
+def _build_row(cls: type[Ligne], plan: tuple, raw: dict[str, Any], cells: dict[str, str], sheet: str, row: int) -> Ligne:
     """The row of `cls` from `raw`, whose columns are exactly those of `plan`.
 
     The common cases (text, a listed value, a number in an amount, number, year or axe column, a date
@@ -438,9 +516,8 @@ def _build_row(cls: type[Ligne], plan: tuple, given: frozenset[str],
     Everything else goes through `values.parse`, which gives the same results.
 
     Every typed value comes out of this parsing with exactly its field's type (`_KIND_TYPES`,
-    checked once per class), so the instance is filled as `BaseModel.model_construct` does —
-    same `__dict__`, same `model_fields_set` as `cls(**fields)` — without pydantic revalidating
-    60,000 values it would only pass through (a third of the reading time of a big plan).
+    checked once per class): the instance is filled with its `__dict__` (the same as `cls(**fields)`
+    gives), its fields in declaration order.
     """
     typed = _BLANKS[cls].copy()
     problems: dict[str, Problem] = {}
@@ -486,10 +563,7 @@ def _build_row(cls: type[Ligne], plan: tuple, given: frozenset[str],
     typed["raw"] = raw
     typed["problems"] = problems
     m = _new(cls)
-    _set(m, "__dict__", typed)
-    _set(m, "__pydantic_fields_set__", set(given))  # pydantic adds to it on assignment: one per row
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
+    _SET_ROW_DICT(m, typed)
     return m
 
 
@@ -605,9 +679,7 @@ def _row_maker(cls: type[Ligne], attrs: tuple[str, ...]) -> Callable[[tuple, int
     body.append("    raw = {" + ", ".join(f"{a!r}: v{i}" for a, i in position.items()) + "}")
     body.append("    return {" + ", ".join(f"{f!r}: {values.get(f, 'None')}" for f in _BLANKS[cls]) + "}")
     exec("\n".join(body), ns)  # noqa: S102 — source made here, of the models' field names (repr) and fixed cases
-    make = ns["make"]
-    make.given = _BASE_SET.union(p[0] for p in present)  # the rows' fields set
-    return make
+    return ns["make"]
 
 
 def rows_of(cls: type[Ligne], make, values: list[tuple], rows: list[int], cells: list[Mapping[str, str]],
@@ -615,34 +687,24 @@ def rows_of(cls: type[Ligne], make, values: list[tuple], rows: list[int], cells:
     """The instances of a table's rows, each `__dict__` made by `make` (`row_maker`), slot by slot in C
     loops (no Python call per row)."""
     dicts = list(map(make, values, rows, cells, repeat(sheet or cls.TABLE.sheet)))
-    n = len(dicts)
-    out = list(map(_new, repeat(cls, n)))
-    _drain(map(_SET_DICT, out, dicts))
-    _drain(map(_SET_FIELDS_SET, out, map(set, repeat(make.given, n))))
-    nones = repeat(None)
-    _drain(map(_SET_EXTRA, out, nones))
-    _drain(map(_SET_PRIVATE, out, nones))
+    out = list(map(_new, repeat(cls, len(dicts))))
+    _drain(map(_SET_ROW_DICT, out, dicts))
     return out
 
 
-_DICT, _FIELDS_SET = attrgetter("__dict__"), attrgetter("__pydantic_fields_set__")
+_DICT = attrgetter("__dict__")
 _GET_RAW, _GET_PROBLEMS = itemgetter("raw"), itemgetter("problems")
 
 
 def copy_rows(cls: type[Ligne], lignes: list[Ligne]) -> list[Ligne]:
     """New rows of `cls` equal to `lignes` (rows as `rows_of` makes them), each with its own
-    `__dict__`, `raw`, `problems` and fields set — what a caller may change on a row — and the
+    `__dict__`, `raw` and `problems` — what a caller may change on a row — and the
     read-only rest shared (typed values, the `Cells`). In C loops: no Python step per row."""
     dicts = list(map(dict.copy, map(_DICT, lignes)))
     _drain(map(setitem, dicts, repeat("raw"), map(dict.copy, map(_GET_RAW, dicts))))
     _drain(map(setitem, dicts, repeat("problems"), map(dict.copy, map(_GET_PROBLEMS, dicts))))
-    n = len(dicts)
-    out = list(map(_new, repeat(cls, n)))
-    _drain(map(_SET_DICT, out, dicts))
-    _drain(map(_SET_FIELDS_SET, out, map(set, map(_FIELDS_SET, lignes))))
-    nones = repeat(None)
-    _drain(map(_SET_EXTRA, out, nones))
-    _drain(map(_SET_PRIVATE, out, nones))
+    out = list(map(_new, repeat(cls, len(dicts))))
+    _drain(map(_SET_ROW_DICT, out, dicts))
     return out
 
 
