@@ -67,6 +67,10 @@ def codes(out):
     ("FDC", "Fonds de concours"), ("F.D.C. 2024", "Fonds de concours"),
     # a Cyrillic or Greek letter drawn as a Latin one
     ("D\u0405IL", "DSIL"), ("D\u0415TR", "DETR"), ("\u0044\u0420V", "DPV"), ("F\u039fNDS VERT", "Fonds vert"),
+    # a lowercase l for a capital I, or the reverse, drawn alike by Excel's fonts
+    ("DSlL", "DSIL"), ("DSlD", "DSID"), ("FSlL 2016", "DSIL"), ("Dotation poIitique de Ia viIIe", "DPV"),
+    ("Dotation de soutien à I'investissement local", "DSIL"), ("Dotation de soutien à I\u2019investissement local", "DSIL"),
+    ("Il", None), ("Isère", None), ("Fonds IA", None), ("Ville de Lille", None),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -188,6 +192,19 @@ def test_a_dsil_written_with_a_cyrillic_letter_stays_in_the_80_percent_cap():
         lines(r)[3]["montant"] = 30_000
     assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
     assert run(m, "FIN-20") == []
+
+
+def test_a_dsil_written_with_a_lowercase_l_for_its_i_stays_in_the_80_percent_cap():
+    """« DSlL » (a lowercase l where the I is), which Calibri draws as « DSIL », at 90 % of action 2.1's
+    expense: no family, so FIN-07 stayed silent and only FIN-20 warned; filed under the Département too,
+    where only the État's acronym designates its dotation."""
+    def m(r, financeur="ETAT", nom="DSlL"):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+    assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
+    assert run(m, "FIN-20") == []
+    assert codes(run(lambda r: m(r, "DEPT"), "FIN-07")) == [("FIN-07", E)]
+    assert codes(run(lambda r: m(r, nom="Dotation poIitique de Ia viIIe"), "FIN-07")) == [("FIN-07", E)]
 
 
 def test_the_plural_of_dotation_designates_the_etat_under_another_financeur_too():

@@ -37,13 +37,33 @@ _CONFUSABLES = str.maketrans({
 })
 
 
+# The capital I and the lowercase l, which Excel's sans-serif fonts (Calibri, Arial) draw alike: « DSlL » looks
+# like « DSIL » in its cell, « Dotation poIitique de Ia viIIe » like the DPV's name, and each escaped the
+# R2334-27 caps (FIN-20 only warned). Read as the word around them says: an l in a word otherwise in capitals
+# is an I, an I after a lowercase letter of a word otherwise in lowercase an l, and so is the I of « I' »
+# (« à I'investissement ») and of « Ia », « Ie », « Ies », which are no French words
+_WORD = re.compile(r"[^\W\d_]+")
+_I_ELIDED = re.compile(r"(?<![^\W\d_])I(?=['\u2019][^\W\d_])|(?<![^\W\d_])I(?=(?:a|e|es)(?![^\W\d_]))")
+
+
+def _i_or_l(word: re.Match) -> str:
+    w = word[0]
+    if "l" in w and len(rest := w.replace("l", "")) >= 2 and rest.isupper():
+        return w.replace("l", "I")
+    if "I" in w[1:] and w.replace("I", "").islower():
+        return w[0] + w[1:].replace("I", "l")
+    return w
+
+
 @memo_text(4096)
 def normalise(nom: str) -> str:
     """Folded (case, accents), punctuation and spaces reduced to single spaces, a year glued to a word
     set apart, an acronym spelt out letter by letter joined: « DSIL - Exceptionnelle » → « dsil
     exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
-    R2334-27 caps); « D S I L » → « dsil »; a Cyrillic or Greek letter drawn as a Latin one read as it."""
-    f = _INVISIBLE.sub("", fold(nom)).translate(_CONFUSABLES)
+    R2334-27 caps); « D S I L » → « dsil »; a Cyrillic or Greek letter drawn as a Latin one read as it, and
+    an I or an l as the word around it says (`_i_or_l`: « DSlL » → « dsil »)."""
+    nom = _INVISIBLE.sub("", nom)
+    f = fold(_I_ELIDED.sub("l", _WORD.sub(_i_or_l, nom))).translate(_CONFUSABLES)
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
     f = _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
