@@ -1634,3 +1634,37 @@ def test_fin07_a_departements_fund_under_a_code_the_user_added_is_its_own(dispos
         lines(r)[DSIL_21].update(financeur="CD62", dispositif=dispositif)
         r["T_Actions"][1]["depense_subventionnable"] = 499_999.99
     assert (("FIN-07", E) in codes(run(m))) is etat
+
+
+def test_fin23_warns_of_an_epci_s_money_typed_autre_that_would_escape_the_fonds_de_concours_cap():
+    """« EPCI / Participation travaux / Autre », 250 000 € on the commune's operation (own 200 000): typed
+    « Subvention », it is capped as a fonds de concours (an error); typed « Autre » — the nature a co-maître
+    d'ouvrage's share is typed with too — the cap was escaped in silence. A warning now, at 200 000,01 €, not at
+    200 000; and none for a co-maître d'ouvrage's share so named."""
+    def m(r, montant=250_000, nom="Participation travaux"):
+        _fdc(r, montant)
+        lines(r)[7].update(dispositif=nom, nature="Autre")
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", A)] and out[0].cellule == fin_cell(7, "montant")
+    assert "« Participation travaux » de nature « Autre » du financeur « EPCI » (250 000,00 €)" in out[0].message
+    assert "L2422-12" in out[0].message and "50 000,00 €" in out[0].suggestion
+    assert codes(run(lambda r: m(r, 200_000.01), "FIN-23")) == [("FIN-23", A)]
+    assert run(lambda r: m(r, 200_000), "FIN-23") == []
+    assert run(lambda r: m(r, nom="Participation co-maîtrise d'ouvrage"), "FIN-23") == []
+
+    def with_fdc(r):  # 100 000 of fonds de concours within the cap, and 150 000 « Autre »: together beyond it
+        m(r, 150_000)
+        lines(r).append(dict(lines(r)[7], dispositif="Fonds de concours", nature="Subvention", montant=100_000))
+        lines(r)[REGION_11]["montant"] -= 100_000
+    out = run(with_fdc, "FIN-23")
+    assert codes(out) == [("FIN-23", A)] and "avec les fonds de concours de l'action (100 000,00 €)" in out[0].message
+
+
+def test_fin23_warns_of_a_commune_s_money_typed_autre_beyond_its_epci_s_own_share():
+    """2.1 (EPCI MO, own 80 000): the commune's « Participation ville » typed « Autre », 80 000,01 €."""
+    def m(r, montant=80_000.01):
+        lines(r)[6].update(financeur="COMMUNE", dispositif="Participation ville", nature="Autre", montant=montant)
+        r["T_Actions"][1]["cosignataires"] = "ETAT;COMMUNE"
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", A)] and "une commune ne finance l'opération de l'EPCI" in out[0].message
+    assert run(lambda r: m(r, 80_000), "FIN-23") == []

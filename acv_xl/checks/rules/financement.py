@@ -1514,32 +1514,39 @@ _PAS_UN_FONDS_DE_CONCOURS = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de s
 
 
 def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
-    """The numbers of the actions holding a counted « Subvention » of no known family from `EPCI`, `COMMUNE` or a
-    financeur added under an EPCI's or a commune's name (« Communauté urbaine d'Arras »: `_genres_des_ajoutes`)
-    (few, mostly none): one pass in C over the run's counted lines, once per run."""
+    """The numbers of the actions holding a counted « Subvention » or « Autre » of no known family from `EPCI`,
+    `COMMUNE` or a financeur added under an EPCI's or a commune's name (« Communauté urbaine d'Arras »:
+    `_genres_des_ajoutes`) (few, mostly none): one pass in C over the run's counted lines, once per run."""
     def build() -> set[str | None]:
         ix = index(conv)
         counted = ix.counted_lines
         verseurs = {code for code, genre in _VERSEUR_AU_MEMBRE.values()}
         verseurs.update(code for code, genre in _genres_des_ajoutes(conv).items() if genre in (_EPCI, _COMMUNE))
-        paires = frozenset((code, layout.NATURE_SUBVENTION) for code in verseurs)
+        paires = frozenset((code, nature) for code in verseurs for nature in _NATURES_ENTRE_MEMBRES)
         hits = map(and_, map(paires.__contains__, map(_FINANCEUR_NATURE, counted)),
                    map(is_, ix.counted_familles, repeat(None)))
         return set(map(_NUMERO, compress(counted, hits)))
     return index(conv).memo("numeros_subventions_entre_membres", build)
 
 
-def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str]) -> list[LigneFinancement]:
-    """The counted « Subvention » lines of the EPCI to a commune's operation, or of the commune to the EPCI's (their
+# The natures by which an EPCI's money reaches a member commune's operation (or a commune's its EPCI's) outside a
+# fonds de concours of that name: a « Subvention », capped as one; an « Autre », which the share of a co-maître
+# d'ouvrage is typed with too, only said when it would take the fonds de concours beyond the cap
+_NATURES_ENTRE_MEMBRES = (layout.NATURE_SUBVENTION, layout.NATURE_AUTRE)
+
+
+def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str],
+                                nature: str = layout.NATURE_SUBVENTION) -> list[LigneFinancement]:
+    """The counted lines of `nature` of the EPCI to a commune's operation, or of the commune to the EPCI's (their
     codes, or a financeur added under their name), of no known family and not a dotation communautaire, the FPIC,
-    a co-maître d'ouvrage's share (`_PAS_UN_FONDS_DE_CONCOURS`) nor another payer's (`_d_un_autre_payeur`): fonds
-    de concours under another name."""
+    a co-maître d'ouvrage's share (`_PAS_UN_FONDS_DE_CONCOURS`) nor another payer's (`_d_un_autre_payeur`): of
+    nature « Subvention », fonds de concours under another name; of nature « Autre », maybe one."""
     if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
         return []
     code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
     return [lf for lf, fam in zip(j.counted, j.familles)
             if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
-            and lf.nature == layout.NATURE_SUBVENTION
+            and lf.nature == nature
             and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
             and not _d_un_autre_payeur(lf)]
 
@@ -1580,7 +1587,8 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     syndicat mixte named after a port (`_syndicat_portuaire`), which L5722-10 lets a port's syndicat mixte ouvert
     receive, no three quarters judged. Above three quarters of an HT cost (equal passes), E: unlawful whether the
     syndicat is one d'énergie or none of the law's, the message saying that only a port's may receive more
-    (`_trois_quarts`)."""
+    (`_trois_quarts`). A: the EPCI's « Autre » to a member commune's operation (or the commune's to its EPCI's)
+    that would take the fonds de concours beyond the own share (`_autre_au_dela_de_la_part_propre`)."""
     ix = index(conv)
     action = ix.action
     genres = _genres_des_ajoutes(conv)  # what the added financeurs' names say they are
@@ -1634,14 +1642,43 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             if not _syndicat_portuaire(j.action):  # L5722-10: what a balanced plan leaves it (FIN-05), no 3/4
                 yield from _trois_quarts(j)
             continue
-        deguises = _fonds_de_concours_deguises(j, genres) if j.action.numero in with_subventions else []
+        entre_membres = j.action.numero in with_subventions
+        deguises = _fonds_de_concours_deguises(j, genres) if entre_membres else []
+        autres = _fonds_de_concours_deguises(j, genres, layout.NATURE_AUTRE) if entre_membres else []
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
-        if not fdc:
-            continue
         montant, propre = totals.total(fdc), j.part_mo.propre
-        if montant > propre:
+        if fdc and montant > propre:
             yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises, ix)
+        elif autres and montant + (en_autre := totals.total(autres)) > propre:
+            yield _autre_au_dela_de_la_part_propre(j, autres, montant, en_autre, propre, ix)
+
+
+def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], montant: Decimal, en_autre: Decimal,
+                                     propre: Decimal, ix: Index) -> Finding:
+    """FIN-23, a warning, on the « Autre » lines of the EPCI to a member commune's operation (or of the commune to
+    its EPCI's) that would take the fonds de concours beyond the beneficiary's own share: the law lets an EPCI pay
+    a member's operation only by a fonds de concours, capped so, or as a co-maître d'ouvrage paying its share of a
+    work of both for its own competence (code de la commande publique, art. L2422-12), which « Autre » is typed for
+    too and the workbook does not tell apart. Typed « Subvention », the same line is counted in the cap (an
+    error); typed « Autre », the cap was escaped in silence."""
+    a = j.action
+    noms = " et ".join(dict.fromkeys(q(lf.dispositif or layout.NATURE_AUTRE) for lf in autres))
+    payeurs = list(dict.fromkeys(_dit(ix, str(lf.financeur)) for lf in autres))
+    de = (f"du financeur {payeurs[0]}" if len(payeurs) == 1 else f"des financeurs {' et '.join(payeurs)}")
+    les_lignes = f"la ligne {noms}" if len(autres) == 1 else f"les lignes {noms}"
+    verseur = ("un EPCI à fiscalité propre ne finance l'opération d'une commune membre" if a.type_mo == "Commune"
+               else "une commune ne finance l'opération de l'EPCI à fiscalité propre dont elle est membre")
+    deja = f", avec les fonds de concours de l'action ({money(montant)})," if montant else ""
+    return at(autres[0], "montant", "FIN-23", A,
+              f"{prefix(autres[0])} : {les_lignes} de nature « Autre » {de} ({money(en_autre)}) dépasse{'nt' if len(autres) > 1 else ''}{deja} la part que le maître d'ouvrage "
+              f"finance lui-même, hors subventions, soit {money(propre)} ; {verseur} que par un fonds de concours, qui "
+              f"ne dépasse pas cette part ({SRC_FONDS_CONCOURS}), ou comme co-maître d'ouvrage, pour sa part d'un "
+              "ouvrage relevant de leurs deux compétences (code de la commande publique, art. L2422-12).",
+              "S'il s'agit d'un fonds de concours, choisissez le dispositif « Fonds de concours », et réduisez les "
+              f"fonds de concours de l'action de {money(montant + en_autre - propre)} au moins ou augmentez "
+              "l'autofinancement du maître d'ouvrage d'autant ; s'il s'agit de la part d'un co-maître d'ouvrage, écrivez-le dans « Dispositif » "
+              "(« Participation co-maîtrise d'ouvrage »).")
 
 
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
