@@ -207,6 +207,24 @@ def test_a_dsil_written_with_a_lowercase_l_for_its_i_stays_in_the_80_percent_cap
     assert codes(run(lambda r: m(r, nom="Dotation poIitique de Ia viIIe"), "FIN-07")) == [("FIN-07", E)]
 
 
+@pytest.mark.parametrize("code,nom", [("PREF62", "Préfecture du Pas-de-Calais"), ("SGAR", "État - SGAR Hauts-de-France"),
+                                      ("MC", "Ministère de la Culture")])
+def test_fin20_warns_of_an_unrecognised_subsidy_of_a_financeur_added_under_the_etat_s_name(code, nom):
+    """Action 2.1's DSIL at 90 %, renamed « Subvention d'investissement »: under ETAT, FIN-20 warns that it is out of
+    the R2334-27 caps; filed under a financeur added as « Préfecture du Pas-de-Calais », the same money drew no
+    word at all. A financeur added under another name (« Fondation du patrimoine ») is not the État: nothing."""
+    def m(r, code=code, nom=nom):
+        lines(r)[DSIL_21].update(financeur=code, dispositif="Subvention d'investissement", montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+        r["T_Financeurs"].append({"code": code, "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+    out = run(m, "FIN-20")
+    assert codes(out) == [("FIN-20", A)] and out[0].cellule == fin_cell(DSIL_21, "dispositif")
+    assert f"versée par le financeur « {code} » (« {nom} »), nommé comme l'État" in out[0].message
+    assert "Choisissez le financeur « ETAT »" in out[0].suggestion
+    assert run(lambda r: m(r, "FDP", "Fondation du patrimoine"), "FIN-20") == []
+
+
 def test_the_plural_of_dotation_designates_the_etat_under_another_financeur_too():
     assert dispositifs.is_r2334_27("Dotations politique de la ville", "DEPT")
     assert not dispositifs.is_r2334_27("Dotations départementales d'équipement des territoires ruraux", "DEPT")

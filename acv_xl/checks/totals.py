@@ -258,6 +258,8 @@ PERSONNE_PUBLIQUE = re.compile(_COLLECTIVITE + r"|syndicat (?:mixte|intercommuna
 # EPCI (« Communauté urbaine d'Arras », « Métropole européenne de Lille »): FIN-23 and ACT-13 go by them
 NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des) ")
 NOM_D_EPCI = re.compile(r"(?:(?:le|la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole)(?: |$)")
+# ... or the État (« Préfecture du Pas-de-Calais », « État - SGAR Hauts-de-France », « Ministère de la Culture »): FIN-20
+NOM_DE_L_ETAT = re.compile(r"(?:(?:le|la|l) )?(?:etat|prefecture|sous prefecture|prefet|ministere|sgar)(?: |$)")
 
 
 class SansCode(frozenset):

@@ -1061,9 +1061,21 @@ _ARGENT_PROPRE = tuple(d.nom for d in layout.FINANCEURS_BY_CODE["COMMUNE"].dispo
 _NOMS_ARGENT_PROPRE = frozenset(map(dispositifs.normalise, _ARGENT_PROPRE))
 
 
+def _financeurs_etat(conv: Convention) -> frozenset[str | None]:
+    """`ETAT`, and the financeurs added to the list under the État's name (« Préfecture du Pas-de-Calais »:
+    `totals.NOM_DE_L_ETAT`), whose unrecognised subsidy escaped FIN-20's warning that `ETAT`'s draws. Once per run."""
+    def build() -> frozenset[str | None]:
+        return frozenset([layout.CODE_ETAT] + [
+            f.code for f in conv.financeurs
+            if f.code and f.code not in layout.FINANCEURS_BY_CODE and isinstance(f.nom, str)
+            and totals.NOM_DE_L_ETAT.match(reference.mots(f.nom))])
+    return index(conv).memo("financeurs_etat", build)
+
+
 def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
-    """An État subsidy that no family recognises and the workbook does not mark `Dotation R2334-27`."""
-    if lf.financeur != layout.CODE_ETAT or lf.nature != layout.NATURE_SUBVENTION:
+    """An État subsidy (of `ETAT` or of a financeur named as the État, `_financeurs_etat`) that no family
+    recognises and the workbook does not mark `Dotation R2334-27`."""
+    if lf.nature != layout.NATURE_SUBVENTION or lf.financeur not in _financeurs_etat(conv):
         return False
     if index(conv).familles[lf.dispositif] is not None:
         return False
@@ -1080,22 +1092,28 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     it, so it must not pass silently; the message says so and names the closest listed dispositif.
     It still counts in the 100 % cap of public aid (FIN-09)."""
     noms = _listes(conv).get(layout.CODE_ETAT, ())
-    counted = index(conv).counted_lines
+    ix = index(conv)
+    counted = ix.counted_lines
     # `_etat_non_reconnue`'s first test, in C: most lines are no État subsidy
-    etat_subvention = (layout.CODE_ETAT, layout.NATURE_SUBVENTION).__eq__
-    fctva = index(conv).fctva
+    etat_subvention = frozenset((code, layout.NATURE_SUBVENTION) for code in _financeurs_etat(conv)).__contains__
+    fctva = ix.fctva
     for lf in compress(counted, map(etat_subvention, map(_FINANCEUR_NATURE, counted))):
         if not _etat_non_reconnue(conv, lf) or fctva[lf.financeur, lf.dispositif]:
             continue
         proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
         nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
+        if lf.financeur != layout.CODE_ETAT:  # added under the État's name: say why it is the État's
+            nom += f" (versée par {_le_financeur(ix, lf.financeur)}, nommé comme l'État)"
         yield at(lf, "dispositif", "FIN-20", A,
                  f"{prefix(lf)} : la subvention de l'État {nom} n'est pas un dispositif reconnu ; elle n'est pas "
                  f"comptée dans le plafond de 80 % des dotations DETR, DSIL, DPV et DSID ni dans leur plancher de "
                  f"20 % ({SRC_R2334_27}), seulement dans le plafond de 100 % des aides publiques.",
                  (f"S'il s'agit de {q(proche)}, choisissez ce dispositif. " if proche else "")
-                 + "Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
-                   "dispositifs en indiquant s'il est une dotation R2334-27.")
+                 + ("Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
+                    "dispositifs en indiquant s'il est une dotation R2334-27." if lf.financeur == layout.CODE_ETAT else
+                    f"Choisissez le financeur « {layout.CODE_ETAT} » et l'un de ses dispositifs de la feuille Financeurs, "
+                    f"ou ajoutez ce dispositif à la liste du financeur {_dit(ix, lf.financeur)} en indiquant s'il est une "
+                    "dotation R2334-27."))
 
 
 @rule("FIN-21", A, "Dispositif absent de la liste de son financeur", SRC_GUIDE,
