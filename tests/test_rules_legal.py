@@ -71,6 +71,8 @@ def codes(out):
     ("DSlL", "DSIL"), ("DSlD", "DSID"), ("FSlL 2016", "DSIL"), ("Dotation poIitique de Ia viIIe", "DPV"),
     ("Dotation de soutien à I'investissement local", "DSIL"), ("Dotation de soutien à I\u2019investissement local", "DSIL"),
     ("Il", None), ("Isère", None), ("Fonds IA", None), ("Ville de Lille", None),
+    # the dotless ı and the Latin small capitals, which no decomposition brings back to a letter
+    ("DSıL", "DSIL"), ("\u1d05\ua731\u026a\u029f", "DSIL"), ("\u1d05\u1d07\u1d1b\u0280 2024", "DETR"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
