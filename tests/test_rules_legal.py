@@ -1688,3 +1688,24 @@ def test_fin23_warns_of_a_commune_s_money_typed_autre_beyond_its_epci_s_own_shar
     out = run(m, "FIN-23")
     assert codes(out) == [("FIN-23", A)] and "une commune ne finance l'opération de l'EPCI" in out[0].message
     assert run(lambda r: m(r, 80_000), "FIN-23") == []
+
+
+@pytest.mark.parametrize("nom,nature", [("Subvention Région", "Autofinancement"), ("Redynamisation des centres-villes", "Autre"),
+                                        ("FEDER", "Fonds propres"), ("Fonds vert", "Apport en nature"),
+                                        ("Aide de la Région", "Prêt")])
+def test_another_body_s_subsidy_under_the_mo_s_code_is_never_its_own_share_whatever_the_nature(nom, nature):
+    """1.1 (commune): its autofinancement cut to 100 000, the DSIL raised to 600 000, and the Région's 300 000 filed
+    under COMMUNE as « Subvention Région » typed « Autofinancement »: counted as the commune's own share (40 %),
+    FIN-06 passed; typed « Subvention », it was the Région's (10 %: FIN-06). The name wins whatever the nature,
+    and FIN-21 says how the line counts. The commune's own money named beside an aid stays its own."""
+    def m(r, nom=nom, nature=nature):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[DETR_11]["montant"] = 600_000
+        lines(r)[REGION_11].update(financeur="COMMUNE", dispositif=nom, nature=nature)
+    assert codes(run(m, "FIN-06")) == [("FIN-06", E)]
+    fin21 = [f for f in run(m, "FIN-21") if f.cellule == fin_cell(REGION_11, "dispositif")]
+    if dispositifs.famille(nom) is None:  # a fund of a family: FIN-21 names its financeur, as for a DSIL
+        assert codes(fin21) == [("FIN-21", A)]
+        assert f"de nature « {nature} », la ligne est comptée comme une aide publique" in fin21[0].message
+    for propre in ("Contrepartie FEDER", "Participation communale après aide Région", "Autofinancement"):
+        assert run(lambda r: m(r, propre, "Autofinancement"), "FIN-06") == [], propre

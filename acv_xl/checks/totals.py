@@ -383,6 +383,8 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     persons bring); a subsidy is public or private by its financeur's category.
     When no code identifies the MO (a syndicat mixte not in the list), a financeur added to the
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
+    Another body's subsidy under the MO's own code (its programme, a name saying it, the FEDER) is a public
+    subsidy whatever nature is typed (`_d_un_autre`, `_de_l_union`).
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
     nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
     Nor is such a subsidy, or the FEDER, typed as a « Subvention » of the MO's own code; nor is it
@@ -393,6 +395,11 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     nature = lf.nature
     if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                                                or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
+        return SUBVENTION_PUBLIQUE
+    if mo and lf.financeur in mo and (_de_l_union(lf) or _d_un_autre(lf, subventions)):
+        # another body's subsidy under the MO's own code is that body's money whatever nature is typed: « COMMUNE /
+        # Subvention Région » or « COMMUNE / FEDER » typed « Autofinancement » made the Région's or the Union's money
+        # the commune's own share, and FIN-06 passed on it (typed « Subvention », it did not)
         return SUBVENTION_PUBLIQUE
     if (nature not in layout.NATURES_APPORT and nature != layout.NATURE_SUBVENTION and not (mo and lf.financeur in mo)
             and (lf.financeur, lf.dispositif) in subventions):
@@ -413,17 +420,13 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
         # the État's or the Union's subsidy is public money whoever is typed as paying it: a DSIL or the
         # FEDER filed under COMMUNE (under REGION for the Région that manages it), or under PRIVE
         # — not the payer's own money beside it (« Contrepartie FEDER », « Autofinancement hors FEDER »), as a DSIL's
-        if ((dispositifs.famille(lf.dispositif) in _FAMILLES_UE and not dispositifs.names_own_money(lf.dispositif))
-                or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
+        if (_de_l_union(lf) or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                 or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
             return SUBVENTION_PUBLIQUE
         if mo and lf.financeur in mo:
             # the MO « subsidising » itself is its own money; not another body's programme its list does not give
-            # it (« COMMUNE / Redynamisation des centres-villes »: the Région's subsidy under the wrong code)
-            if lf.dispositif and (lf.financeur, lf.dispositif) not in subventions and (
-                    dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE
-                    or dispositifs.names_another_payer(lf.dispositif, lf.financeur)):  # « Subvention Région »
-                return SUBVENTION_PUBLIQUE
+            # it (« COMMUNE / Redynamisation des centres-villes »: the Région's subsidy under the wrong code), which
+            # the test above the natures' returned
             return PROPRE
         if categorie_of(lf.financeur) == "Public":
             return SUBVENTION_PUBLIQUE
@@ -435,6 +438,20 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
             return SUBVENTION_PUBLIQUE
         return HORS_BASE
     return HORS_BASE
+
+
+def _de_l_union(lf: LigneFinancement) -> bool:
+    """Whether the line is the Union's fund (FEDER, Interreg), not its payer's own money beside it (« Contrepartie
+    FEDER »)."""
+    return dispositifs.famille(lf.dispositif) in _FAMILLES_UE and not dispositifs.names_own_money(lf.dispositif)
+
+
+def _d_un_autre(lf: LigneFinancement, subventions: Subventions) -> bool:
+    """Whether the line's dispositif is another public body's programme its financeur's list does not give it
+    (« Redynamisation des centres-villes », the Région's) or names another payer (« Subvention Région »)."""
+    return bool(lf.dispositif) and (lf.financeur, lf.dispositif) not in subventions and (
+        dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE
+        or dispositifs.names_another_payer(lf.dispositif, lf.financeur))
 
 
 def _is_mo(financeur: str | None, mo: frozenset[str]) -> bool:

@@ -1224,14 +1224,19 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         # « COMMUNE / Redynamisation des centres-villes »: the Région's programme; a « Subvention » of it is counted
         # as that body's money, in the maître d'ouvrage's own code too (`totals.role_l1111_10`): said, as FIN-06 may fail
         programme = dispositifs.normalise(lf.dispositif) in totals.PROGRAMMES_D_UN_AUTRE
-        # public aid whoever the MO: a public financeur's subsidy; a private one's only by a programme's name
-        publique = lf.nature == layout.NATURE_SUBVENTION and (
-            programme or index(conv).categories.get(lf.financeur) == "Public")
+        # public aid whoever the MO: a public financeur's subsidy; a private one's only by a programme's name; of
+        # another nature, under the MO's own code (`totals.role_l1111_10`: « Autofinancement » was its own share)
+        ix = index(conv)
+        publique = (lf.nature == layout.NATURE_SUBVENTION and (
+            programme or ix.categories.get(lf.financeur) == "Public")) or (
+            lf.nature != layout.NATURE_SUBVENTION and (a := ix.action(lf.numero)) is not None
+            and lf.financeur in ix.mo_codes(a))
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
                   f"son nom dit qu'il est versé par le financeur {q(proprietaire)}") + (
-                   " : de nature « Subvention », la ligne est comptée comme une aide publique, jamais comme la part "
-                   f"propre du maître d'ouvrage ({SRC_L1111_10})." if publique else "."))
+                   (f" : de nature {q(lf.nature)}, la ligne" if lf.nature else " : la ligne")
+                   + " est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage "
+                   f"({SRC_L1111_10})." if publique else "."))
         sugg = (f"Choisissez le financeur {q(proprietaire)} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
                 "choisissez le dispositif et la nature « Autofinancement ».")  # the dispositif alone: FIN-11
     else:
