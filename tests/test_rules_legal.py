@@ -1709,3 +1709,19 @@ def test_another_body_s_subsidy_under_the_mo_s_code_is_never_its_own_share_whate
         assert f"de nature « {nature} », la ligne est comptée comme une aide publique" in fin21[0].message
     for propre in ("Contrepartie FEDER", "Participation communale après aide Région", "Autofinancement"):
         assert run(lambda r: m(r, propre, "Autofinancement"), "FIN-06") == [], propre
+
+
+@pytest.mark.parametrize("code,nom", [("CUA", "CU d'Arras"), ("CAPSO", "CA du Pays de Saint-Omer"), ("CCT", "CC du Ternois"),
+                                      ("AGGLO", "Agglo du Boulonnais"), ("CUA", "Arras Agglomération")])
+def test_fin23_an_epci_added_under_its_short_name_subsidises_a_commune_only_by_a_capped_fonds_de_concours(code, nom):
+    """1.1 (commune, own 200 000): the Région's 300 000 become the « Participation » of a financeur added as « CU
+    d'Arras », typed « Subvention ». Added as « Communauté urbaine d'Arras », it drew FIN-23's error (an EPCI
+    subsidises its communes only by a fonds de concours, capped at their own share); under its short name, nothing.
+    The same financeur of category « Privé » (« CA du … » may be a Crédit Agricole bank) is not read so."""
+    def m(r, categorie="Public"):
+        lines(r)[REGION_11].update(financeur=code, dispositif="Participation", nature="Subvention")
+        r["T_Financeurs"].append({"code": code, "nom": nom, "categorie": categorie, "cibles": None, "modalites": None,
+                                  "contact": None})
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and f"« {code} » (« {nom} »)" in out[0].message
+    assert run(lambda r: m(r, "Privé"), "FIN-23") == []

@@ -258,6 +258,19 @@ PERSONNE_PUBLIQUE = re.compile(_COLLECTIVITE + r"|syndicat (?:mixte|intercommuna
 # EPCI (« Communauté urbaine d'Arras », « Métropole européenne de Lille »): FIN-23 and ACT-13 go by them
 NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des) ")
 NOM_D_EPCI = re.compile(r"(?:(?:le|la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole)(?: |$)")
+# ... and an EPCI by the short names a plan writes it with (« CU d'Arras », « CA du Pays de Saint-Omer », « CC du Ternois »,
+# « Agglo du Boulonnais », « Arras Agglomération »), which FIN-23 reads too (a « CA de … » may be a Crédit Agricole bank:
+# FIN-23 asks the financeur not to be « Privé »)
+NOM_COURT_D_EPCI = re.compile(r"^(?:(?:la|le|l) )?(?:(?:cu|ca|cc|cda|cdc|comcom|com com|communaute d agglo) (?:de|du|des|d) "
+                              r"|agglo )|(?:^| )(?:agglo|agglomeration)$")
+
+
+def nomme_comme_un_epci(f: Financeur, mots: str) -> bool:
+    """Whether a financeur added to the list, not « Privé », bears an EPCI's short name (`NOM_COURT_D_EPCI`; `mots`:
+    its name's `reference.mots`)."""
+    return f.categorie != "Privé" and NOM_COURT_D_EPCI.search(mots) is not None
+
+
 # ... or the État (« Préfecture du Pas-de-Calais », « État - SGAR Hauts-de-France », « Ministère de la Culture »): FIN-20
 NOM_DE_L_ETAT = re.compile(r"(?:(?:le|la|l) )?(?:etat|prefecture|sous prefecture|prefet|ministere|sgar)(?: |$)")
 
@@ -283,7 +296,8 @@ class MOCodes:
             if f.code:
                 for cle in _cles(str(f.code)) | (_cles(str(f.nom)) if f.nom else set()):
                     self._by_name.setdefault(cle, set()).add(f.code)
-                if f.nom and f.code not in layout.FINANCEURS_BY_CODE and COLLECTIVITE.match(reference.mots(str(f.nom))):
+                if f.nom and f.code not in layout.FINANCEURS_BY_CODE and (
+                        COLLECTIVITE.match(mots := reference.mots(str(f.nom))) or nomme_comme_un_epci(f, mots)):
                     autres.add(f.code)
         self._sans_code = SansCode()
         self._sans_code.autres = self.collectivites = frozenset(autres)

@@ -1476,6 +1476,10 @@ def _genres_des_ajoutes(conv: Convention) -> Mapping[str, str]:
             if totals.COLLECTIVITE.match(mots):
                 genres[f.code] = (_EPCI if totals.NOM_D_EPCI.match(mots) else
                                   _COMMUNE if totals.NOM_DE_COMMUNE.match(mots) else _AUTRE_COLLECTIVITE)
+            elif totals.nomme_comme_un_epci(f, mots):
+                # « CU d'Arras »: its « Participation » to a commune's operation escaped FIN-23's cap, which
+                # « Communauté urbaine d'Arras » drew
+                genres[f.code] = _EPCI
             elif reference.nom_collectivite(f.nom) in communes:
                 genres[f.code] = _COMMUNE
         return MappingProxyType(genres)
