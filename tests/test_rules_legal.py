@@ -1386,6 +1386,24 @@ def test_fin14_covers_dotations_and_2018_514(financeur, dispositif):
     assert "études" in out[0].suggestion and "acquisitions foncières" in out[0].suggestion
 
 
+def test_fin14_warns_of_a_requested_state_subsidy_without_its_request_date_on_a_begun_action():
+    """1.1's DSIL « Sollicité » without « Date de la demande », the action begun on 15/01/2024 (before the comité of
+    01/03/2024): requested on 16/01/2024 it drew FIN-14, and leaving the date out silenced it. Not on an action that
+    begins after the comité (its request, already made, precedes it), nor an abandoned one, nor an invalid date
+    (FIN-17's)."""
+    def m(r, debut=date(2024, 1, 15), maturite="En préparation", d=None):
+        lines(r)[DETR_11].update(statut="Sollicité", date_demande=d, reference_decision=None)
+        r["T_Actions"][0].update(date_debut=debut, maturite=maturite)
+    out = run(m, "FIN-14")
+    assert codes(out) == [("FIN-14", A)] and out[0].cellule == fin_cell(DETR_11, "date_demande")
+    assert "« DSIL », sollicitée, n'a pas de date de demande alors que l'action a commencé (début le 15/01/2024)" \
+        in out[0].message
+    assert run(lambda r: m(r, date(2024, 3, 2)), "FIN-14") == []
+    assert codes(run(lambda r: m(r, date(2024, 3, 2), "En cours"), "FIN-14")) == [("FIN-14", A)]
+    assert run(lambda r: m(r, maturite="Abandonnée"), "FIN-14") == []
+    assert run(lambda r: m(r, d="inconnue"), "FIN-14") == []
+
+
 def test_fin14_and_fin22_leave_an_abandoned_action_alone():
     """An abandoned action (ACT-13 asks to release its lines): FIN-14 judged whether it could still receive the
     DETR, and FIN-22 said its EPCI « autofinancement » was « comptée dans la participation minimale de 20 % »,

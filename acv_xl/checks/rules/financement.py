@@ -830,13 +830,26 @@ def commencement(conv: Convention) -> Iterable[Finding]:
     « Commencement » is the first legal act (a works order, a signed contract): studies and land
     purchases are not one, so the message asks to check what the start date is. An `Abandonnée`
     action is not judged: it has left the plan (ACT-13 asks to release its lines), and whether it could
-    have received the subsidy no longer matters."""
+    have received the subsidy no longer matters. Without a request date (an invalid one is FIN-17's), the rule
+    cannot be checked: said when the action has begun (`En cours`, `Terminée`, or a start on or before the date
+    of the next comité, else today), or leaving the date out silenced it."""
     action = index(conv).action
     lines = lignes(conv)  # the `Sollicité` ones (a few), found in C
     for lf in compress(lines, map(eq, map(_STATUT, lines), repeat("Sollicité"))):
-        if lf.date_demande is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):
+        if not _encadree(lf.dispositif, lf.financeur, lf.nature):
             continue
         a = action(lf.numero)
+        if lf.date_demande is None:
+            if "date_demande" not in lf.problems and a is not None and _commencee(conv, a):
+                nom = lf.dispositif or "subvention de l'État"
+                debut = f" (début le {fmt_date(a.date_debut)})" if a.date_debut is not None else ""
+                yield at(lf, "date_demande", "FIN-14", A,
+                         f"{prefix(lf)} : la subvention {q(nom)}, sollicitée, n'a pas de date de demande alors que "
+                         f"l'action a commencé{debut} : rien ne montre qu'elle a été demandée avant le commencement "
+                         f"d'exécution, sans quoi l'opération n'est en principe pas éligible ({SRC_COMMENCEMENT}).",
+                         "Saisissez la date de la demande (celle de son accusé de réception) ; si l'action a commencé "
+                         "avant, joignez l'autorisation de commencement anticipé.")
+            continue
         if (a is not None and a.date_debut is not None and a.date_debut < lf.date_demande
                 and a.maturite != layout.MATURITE_ABANDONNEE):
             nom = lf.dispositif or "subvention de l'État"
@@ -847,6 +860,13 @@ def commencement(conv: Convention) -> Iterable[Finding]:
                      "Le commencement est le premier acte juridique (ordre de service, marché ou bon de commande de "
                      "travaux) ; les études et les acquisitions foncières n'en sont pas. Vérifiez ce que date le début "
                      "de l'action, ou joignez l'autorisation de commencement anticipé.")
+
+
+def _commencee(conv: Convention, a: FicheAction) -> bool:
+    """Whether the action, not abandoned, has begun by the date of the next comité (else today), as FIN-24 asks."""
+    if a.maturite == layout.MATURITE_ABANDONNEE:
+        return False
+    return a.maturite in ("En cours", "Terminée") or (a.date_debut is not None and a.date_debut <= reference_date(conv))
 
 
 _FIN15_FINANCEURS = frozenset(("AL", "ANAH", "ANRU"))
@@ -1835,7 +1855,7 @@ def caducite(conv: Convention) -> Iterable[Finding]:
             continue
         seen.add(key)
         limite = date(lf.annee + 2, 12, 31)
-        commencee = a.maturite in ("En cours", "Terminée") or (a.date_debut is not None and a.date_debut <= ref)
+        commencee = _commencee(conv, a)
         msg = sugg = None
         if a.date_debut is not None and a.date_debut > limite:
             msg = (f"le début de l'action est prévu le {fmt_date(a.date_debut)}, plus de deux ans après l'attribution de "
