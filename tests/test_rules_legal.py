@@ -1743,3 +1743,19 @@ def test_fin23_an_epci_added_under_its_short_name_subsidises_a_commune_only_by_a
     out = run(m, "FIN-23")
     assert codes(out) == [("FIN-23", E)] and f"« {code} » (« {nom} »)" in out[0].message
     assert run(lambda r: m(r, "Privé"), "FIN-23") == []
+
+
+@pytest.mark.parametrize("financeur,nature", [("REGION", "Recette / cession"), ("EPCI", "Recette / cession"),
+                                              ("REGION", "Portage foncier")])
+def test_fin11_a_public_funder_s_line_of_a_nature_none_of_its_dispositifs_has(financeur, nature):
+    """1.1: the Région's 300 000 typed « Recette / cession » as « Participation exceptionnelle »: counted as the
+    commune's own share (FIN-06 passed at 50 %), with only FIN-21's « not in the Région's list ». The Région has no dispositif of
+    that nature (only subsidies and an advance): FIN-11 says how the line counts, as it did for the Département.
+    The Région's « Prêt » stays unsaid (it lends by its « Avance remboursable »)."""
+    def m(r, nature=nature):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif="Participation exceptionnelle", nature=nature)
+    out = run(m, "FIN-11")
+    assert codes(out) == [("FIN-11", A)] and out[0].cellule == fin_cell(REGION_11, "nature")
+    assert f"aucun dispositif du financeur « {financeur} » n'a la nature « {nature} »" in out[0].message
+    assert [f for f in run(m, "FIN-21") if f.cellule == fin_cell(REGION_11, "dispositif")] == []
+    assert run(lambda r: m(r, "Prêt") if financeur == "REGION" else None, "FIN-11") == []

@@ -698,12 +698,13 @@ def _natures_dites(conv: Convention) -> dict[tuple, Any]:
     (FIN-21 asks it too, to say a line once)."""
     ix = index(conv)
     distinct = _triples(conv)[1]
-    aides = _financeurs_d_aides(ix)
+    natures_publiques = _natures_des_financeurs_publics(ix)
 
     def decide(key: tuple) -> Any:
         financeur, nom, nature = key
         d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
-        if (d is None and financeur in aides and nature in _NATURES_HORS_AIDE and not _encadree(nom, financeur, nature)
+        if (d is None and nature in _NATURES_HORS_AIDE and nature not in natures_publiques.get(financeur, (nature,))
+                and not _encadree(nom, financeur, nature)
                 and (financeur, nom) not in ix.categories.subventions  # « DSIL 2024 », « FEDER 2021 » typed « Prêt »
                 and not (nom and dispositifs.normalise(nom) in _NOMS_ARGENT_PROPRE)):  # the Département's own « Emprunt »
             return _AIDE_SEULEMENT  # counted as subsidies all the same; the others: a loan, a recette of the État…
@@ -711,19 +712,24 @@ def _natures_dites(conv: Convention) -> dict[tuple, Any]:
     return _decided(ix, "FIN-11", distinct, decide)
 
 
-def _financeurs_d_aides(ix) -> frozenset[str]:
-    """The public funders of the reference list all of whose dispositifs, in the workbook's list and in the
-    reference list, are subsidies (the État, the Département, the Union, the Anah…): once per lists."""
-    def build() -> frozenset[str]:
+def _natures_des_financeurs_publics(ix) -> Mapping[str, frozenset[str]]:
+    """The natures of the dispositifs, in the workbook's list and in the reference list, of each public funder of
+    the reference list (the État's, the Département's, the Union's: subsidies only; the Région's: subsidies and an
+    advance; the EPCI's: no « Recette / cession »): once per lists. A line of a nature none of them has is no
+    money that funder gives so (« REGION / Participation Région » typed « Recette / cession » was the maître
+    d'ouvrage's own share with FIN-21's word only)."""
+    def build() -> Mapping[str, frozenset[str]]:
         natures: dict[str, set[str]] = {}
         for f in layout.FINANCEURS:
             natures[f.code] = {d.nature for d in f.dispositifs}
         for financeur, _, nature, _ in ix.lists_key[1]:
             if financeur in natures:
                 natures[financeur].add(nature)
-        return frozenset(code for code, n in natures.items()
-                         if n == {layout.NATURE_SUBVENTION} and layout.CATEGORIES_FIXES.get(code) == "Public")
-    return ix.shared("financeurs_d_aides", build)
+        # a funder that lends one way lends the other (the Région's « Avance remboursable »: a « Prêt » of it is one)
+        prets = frozenset(layout.NATURES_REMBOURSEES)
+        return MappingProxyType({code: frozenset(n | prets if n & prets else n) for code, n in natures.items()
+                                 if layout.CATEGORIES_FIXES.get(code) == "Public"})
+    return ix.shared("natures_des_financeurs_publics", build)
 
 
 _AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its financeur's dispositifs has
