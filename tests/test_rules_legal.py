@@ -1710,7 +1710,7 @@ def test_fin23_warns_of_a_commune_s_money_typed_autre_beyond_its_epci_s_own_shar
 
 @pytest.mark.parametrize("nom,nature", [("Subvention Région", "Autofinancement"), ("Redynamisation des centres-villes", "Autre"),
                                         ("FEDER", "Fonds propres"), ("Fonds vert", "Apport en nature"),
-                                        ("Aide de la Région", "Prêt")])
+                                        ("Aide de la Région", "Autre"), ("Redynamisation des centres-villes", "Prêt")])
 def test_another_body_s_subsidy_under_the_mo_s_code_is_never_its_own_share_whatever_the_nature(nom, nature):
     """1.1 (commune): its autofinancement cut to 100 000, the DSIL raised to 600 000, and the Région's 300 000 filed
     under COMMUNE as « Subvention Région » typed « Autofinancement »: counted as the commune's own share (40 %),
@@ -1727,6 +1727,22 @@ def test_another_body_s_subsidy_under_the_mo_s_code_is_never_its_own_share_whate
         assert f"de nature « {nature} », la ligne est comptée comme une aide publique" in fin21[0].message
     for propre in ("Contrepartie FEDER", "Participation communale après aide Région", "Autofinancement"):
         assert run(lambda r: m(r, propre, "Autofinancement"), "FIN-06") == [], propre
+
+
+@pytest.mark.parametrize("nom,nature", [("Région Hauts-de-France - avance remboursable", "Avance remboursable"),
+                                        ("Aide de la Région", "Prêt"), ("Subvention Région", "Recette / cession")])
+def test_a_loan_named_after_another_payer_under_the_mo_s_code_stays_its_own_share(nom, nature):
+    """1.1 (commune, exactly 20 %) and 100 000 more of cost, lent by the Région: « Région Hauts-de-France - avance
+    remboursable » typed « Avance remboursable ». Under REGION, a loan the commune repays, its own share (FIN-06
+    silent); filed under COMMUNE, its name made it the Région's subsidy whatever the nature, and FIN-06 said 18,18 %
+    on a correct plan. The name decides a subsidy's payer, not a loan's."""
+    def m(r, financeur="COMMUNE"):
+        r["T_Actions"][0].update(cout_total=1_100_000, depense_subventionnable=1_100_000)
+        lines(r).append(dict(lines(r)[AUTO_11], financeur=financeur, dispositif=nom, nature=nature, montant=100_000))
+    assert run(lambda r: m(r, "REGION"), "FIN-06") == []
+    assert run(m, "FIN-06") == []
+    fin21 = [f for f in run(m, "FIN-21") if f.cellule == fin_cell(7, "dispositif")]
+    assert codes(fin21) == [("FIN-21", A)] and "aide publique" not in fin21[0].message
 
 
 @pytest.mark.parametrize("code,nom", [("CUA", "CU d'Arras"), ("CAPSO", "CA du Pays de Saint-Omer"), ("CCT", "CC du Ternois"),

@@ -397,8 +397,9 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     persons bring); a subsidy is public or private by its financeur's category.
     When no code identifies the MO (a syndicat mixte not in the list), a financeur added to the
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
-    Another body's subsidy under the MO's own code (its programme, a name saying it, the FEDER) is a public
-    subsidy whatever nature is typed (`_d_un_autre`, `_de_l_union`).
+    Another body's subsidy under the MO's own code (its programme, the FEDER) is a public subsidy whatever
+    nature is typed, and so is a name saying another payer unless typed a loan, a recette or a portage, which are
+    what they are whoever lends (`_d_un_autre`, `_de_l_union`).
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
     nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
     Nor is such a subsidy, or the FEDER, typed as a « Subvention » of the MO's own code; nor is it
@@ -460,12 +461,18 @@ def _de_l_union(lf: LigneFinancement) -> bool:
     return dispositifs.famille(lf.dispositif) in _FAMILLES_UE and not dispositifs.names_own_money(lf.dispositif)
 
 
+# The natures that make a line the MO's own share, or put it out of the base, whoever its name says lends, buys or
+# carries: « Région - avance remboursable » is the Région's loan, which the MO repays, under REGION as under its own code
+NATURES_WHOEVER_PAYS = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE + ("Portage foncier",)
+
+
 def _d_un_autre(lf: LigneFinancement, subventions: Subventions) -> bool:
     """Whether the line's dispositif is another public body's programme its financeur's list does not give it
-    (« Redynamisation des centres-villes », the Région's) or names another payer (« Subvention Région »)."""
+    (« Redynamisation des centres-villes », the Région's), or names another payer (« Subvention Région ») and is
+    of a nature that name decides (not a loan, a recette or a portage: `NATURES_WHOEVER_PAYS`)."""
     return bool(lf.dispositif) and (lf.financeur, lf.dispositif) not in subventions and (
         dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE
-        or dispositifs.names_another_payer(lf.dispositif, lf.financeur))
+        or (lf.nature not in NATURES_WHOEVER_PAYS and dispositifs.names_another_payer(lf.dispositif, lf.financeur)))
 
 
 def _is_mo(financeur: str | None, mo: frozenset[str]) -> bool:

@@ -737,7 +737,7 @@ _AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its
 # repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22, and
 # a public body's « Autre » is in the base as its participation (`totals.role_l1111_10`): nothing escapes
 _NATURES_PROPRES = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE
-_NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Portage foncier",))
+_NATURES_HORS_AIDE = frozenset(totals.NATURES_WHOEVER_PAYS)
 # what such a line is when its nature is right (« Portage foncier »: whatever is not an aid)
 _SI_JUSTE = {"Prêt": "si c'est bien un prêt, que le maître d'ouvrage rembourse",
              "Avance remboursable": "si c'est bien une avance, que le maître d'ouvrage rembourse",
@@ -1251,12 +1251,13 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         # as that body's money, in the maître d'ouvrage's own code too (`totals.role_l1111_10`): said, as FIN-06 may fail
         programme = dispositifs.normalise(lf.dispositif) in totals.PROGRAMMES_D_UN_AUTRE
         # public aid whoever the MO: a public financeur's subsidy; a private one's only by a programme's name; of
-        # another nature, under the MO's own code (`totals.role_l1111_10`: « Autofinancement » was its own share)
+        # another nature, under the MO's own code (`totals.role_l1111_10`: « Autofinancement » was its own share),
+        # but a loan, a recette or a portage named after another payer, which stays what it is
         ix = index(conv)
         publique = (lf.nature == layout.NATURE_SUBVENTION and (
             programme or ix.categories.get(lf.financeur) == "Public")) or (
-            lf.nature != layout.NATURE_SUBVENTION and (a := ix.action(lf.numero)) is not None
-            and lf.financeur in ix.mo_codes(a))
+            lf.nature != layout.NATURE_SUBVENTION and (programme or lf.nature not in totals.NATURES_WHOEVER_PAYS)
+            and (a := ix.action(lf.numero)) is not None and lf.financeur in ix.mo_codes(a))
         msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
                   f"son nom dit qu'il est versé par le financeur {q(proprietaire)}") + (
