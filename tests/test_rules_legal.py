@@ -1775,3 +1775,22 @@ def test_fin11_a_public_funder_s_line_of_a_nature_none_of_its_dispositifs_has(fi
     assert f"aucun dispositif du financeur « {financeur} » n'a la nature « {nature} »" in out[0].message
     assert [f for f in run(m, "FIN-21") if f.cellule == fin_cell(REGION_11, "dispositif")] == []
     assert run(lambda r: m(r, "Prêt") if financeur == "REGION" else None, "FIN-11") == []
+
+
+@pytest.mark.parametrize("dispositif", ["Cession de lots", None])
+def test_fin11_leaves_the_maitre_d_ouvrage_s_own_recette_alone(dispositif):
+    """2.1 (the EPCI's halle): 20 000 of its autofinancement become the sale of lots, « EPCI / Cession de lots »
+    typed « Recette / cession », its own share by law. FIN-11 said that no dispositif of the EPCI has that nature
+    and asked for a subsidy's: a false alarm on a correct plan (it is about another body's aid typed so). FIN-21
+    says the name is not in the list, as before. The same line on the commune's operation (1.1), the EPCI's money
+    counted as the commune's own share, still draws FIN-11."""
+    def m(r, numero="2.1"):
+        lines(r)[AUTO_21]["montant"] = 60_000
+        lines(r).append(dict(lines(r)[AUTO_21], numero=numero, dispositif=dispositif, nature="Recette / cession",
+                             montant=20_000))
+    assert run(m, "FIN-11") == []
+    fin21 = [f for f in run(m, "FIN-21") if f.cellule == fin_cell(7, "dispositif")]
+    assert codes(fin21) == ([("FIN-21", A)] if dispositif else [])
+    out = run(lambda r: m(r, "1.1"), "FIN-11")
+    assert codes(out) == [("FIN-11", A)] and out[0].cellule == fin_cell(7, "nature")
+    assert [f for f in run(lambda r: m(r, "1.1"), "FIN-21") if f.cellule == fin_cell(7, "dispositif")] == []

@@ -666,6 +666,8 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     natures = list(map(listed.__getitem__, keys))
     for lf, nature in compress(zip(lines, natures), map(is_not, natures, repeat(None))):
         if nature is _AIDE_SEULEMENT:
+            if _du_maitre_d_ouvrage(conv, lf):
+                continue  # its own « Recette / cession », its own loan: its own share, no aid typed so (FIN-21 speaks)
             effet = ("est comptée comme la part propre du maître d'ouvrage" if lf.nature in _NATURES_PROPRES
                      else "sort de la base de la participation minimale et du plafond des aides publiques")
             # FIN-21 is silent on this line (one finding for one thing): its nearest listed name is said here
@@ -680,6 +682,14 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} "
                  f"du financeur {q(lf.financeur)} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+
+
+def _du_maitre_d_ouvrage(conv: Convention, lf: LigneFinancement) -> bool:
+    """Whether the line is filed under a code of its action's maître d'ouvrage (« EPCI / Cession de lots » on the
+    EPCI's operation): none of FIN-11's « no dispositif of this nature », which is about another body's aid."""
+    ix = index(conv)
+    a = ix.action(lf.numero)
+    return a is not None and lf.financeur in ix.mo_codes(a)
 
 
 def _proche(conv: Convention, lf: LigneFinancement) -> str | None:
@@ -1163,20 +1173,23 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 
     natures = _natures_dites(conv)
 
-    def decide(key: tuple) -> tuple[str, str] | None:
+    def decide(key: tuple) -> tuple[str, str, bool] | None:
         financeur, dispositif, _ = key
         if not dispositif or not financeur or financeur not in listes:
             return None
         said = _hors_liste(conv, distinct[key], listes, owner)
         # « DEPT / Avance remboursable »: FIN-11 says already that no dispositif of the financeur has this
-        # nature and asks for its subsidy's dispositif — one finding for one thing. Not a name of a family
-        # (« FEDER » under « DEPT »): whose fund it is, FIN-21 alone says it
-        if said is not None and natures[key] is _AIDE_SEULEMENT and index(conv).familles[dispositif] is None:
-            return None
-        return said
+        # nature and asks for its subsidy's dispositif — one finding for one thing (the third value; FIN-11 is
+        # silent on the maître d'ouvrage's own line, so whether it spoke is known per line). Not a name of a
+        # family (« FEDER » under « DEPT »): whose fund it is, FIN-21 alone says it
+        if said is not None:
+            return said + (natures[key] is _AIDE_SEULEMENT and index(conv).familles[dispositif] is None,)
+        return None
     decided = _decided(ix, "FIN-21", distinct, decide)
     saids = list(map(decided.__getitem__, keys))
     for lf, said in compress(zip(lines, saids), saids):
+        if said[2] and not _du_maitre_d_ouvrage(conv, lf):
+            continue
         yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])
 
 
