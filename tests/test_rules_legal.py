@@ -1794,3 +1794,19 @@ def test_fin11_leaves_the_maitre_d_ouvrage_s_own_recette_alone(dispositif):
     out = run(lambda r: m(r, "1.1"), "FIN-11")
     assert codes(out) == [("FIN-11", A)] and out[0].cellule == fin_cell(7, "nature")
     assert [f for f in run(lambda r: m(r, "1.1"), "FIN-21") if f.cellule == fin_cell(7, "dispositif")] == []
+
+
+@pytest.mark.parametrize("nom", ["Office de tourisme de l'agglomération", "SPL de l'Agglo", "Régie Arras Agglo",
+                                 "Syndicat mixte des transports de l'agglomération"])
+def test_fin23_a_body_of_the_agglomeration_is_not_the_epci(nom):
+    """1.1 (commune, own 200 000): the Région's 300 000 become the « Participation » of a financeur added as « Office
+    de tourisme de l'agglomération », typed « Subvention ». Its name ends with « agglomération », so it was read as
+    the EPCI's short name and FIN-23 said an error (a fonds de concours beyond the commune's own share): it is
+    another body, of the agglomeration or of the EPCI, whose subsidy is no fonds de concours. « Arras
+    Agglomération » stays the EPCI."""
+    def m(r, nom=nom):
+        lines(r)[REGION_11].update(financeur="XX", dispositif="Participation", nature="Subvention")
+        r["T_Financeurs"].append({"code": "XX", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+    assert run(m, "FIN-23") == []
+    assert codes(run(lambda r: m(r, "Arras Agglomération"), "FIN-23")) == [("FIN-23", E)]

@@ -260,9 +260,11 @@ NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|
 NOM_D_EPCI = re.compile(r"(?:(?:le|la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole)(?: |$)")
 # ... and an EPCI by the short names a plan writes it with (« CU d'Arras », « CA du Pays de Saint-Omer », « CC du Ternois »,
 # « Agglo du Boulonnais », « Arras Agglomération »), which FIN-23 reads too (a « CA de … » may be a Crédit Agricole bank:
-# FIN-23 asks the financeur not to be « Privé »)
+# FIN-23 asks the financeur not to be « Privé »). Not a body of the agglomeration or of the EPCI (« Office de tourisme
+# de l'agglomération », « SPL de l'Agglo », « Régie Arras Agglo »), whose money is no fonds de concours
 NOM_COURT_D_EPCI = re.compile(r"^(?:(?:la|le|l) )?(?:(?:cu|ca|cc|cda|cdc|comcom|com com|communaute d agglo) (?:de|du|des|d) "
-                              r"|agglo )|(?:^| )(?:agglo|agglomeration)$")
+                              r"|agglo )|^(?!(?:office|syndicat|regie|spl|spla|sem|agence|association|societe|mission|"
+                              r"maison|etablissement|epic|sivom|sivu)(?: |$))(?:.*(?<!\bde l)(?<!\bd) )?(?:agglo|agglomeration)$")
 
 
 def nomme_comme_un_epci(f: Financeur, mots: str) -> bool:
