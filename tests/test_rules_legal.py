@@ -1810,3 +1810,17 @@ def test_fin23_a_body_of_the_agglomeration_is_not_the_epci(nom):
                                   "contact": None})
     assert run(m, "FIN-23") == []
     assert codes(run(lambda r: m(r, "Arras Agglomération"), "FIN-23")) == [("FIN-23", E)]
+
+
+def test_fin21_says_how_a_line_counts_by_its_own_action_s_maitre_d_ouvrage():
+    """The Région's « Redynamisation des centres-villes » typed « Prêt » under COMMUNE twice: on 1.1 (the commune's
+    operation) it is counted as the Région's subsidy, on 2.1 (the EPCI's) as a loan, the EPCI's own share. FIN-21's
+    message is decided once per (financeur, dispositif, nature), and by the runs that meet the same lists: it said
+    « comptée comme une aide publique » on 2.1's line too, as the first line of the two was 1.1's."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur="COMMUNE", dispositif="Redynamisation des centres-villes", nature="Prêt")
+        lines(r)[CDC_21].update(financeur="COMMUNE", dispositif="Redynamisation des centres-villes", nature="Prêt")
+    out = {f.cellule: f.message for f in run(m, "FIN-21")}
+    assert "de nature « Prêt », la ligne est comptée comme une aide publique" in out[fin_cell(REGION_11, "dispositif")]
+    assert "aide publique" not in out[fin_cell(CDC_21, "dispositif")]
+    assert out[fin_cell(CDC_21, "dispositif")].endswith("c'est un dispositif du financeur « REGION ».")

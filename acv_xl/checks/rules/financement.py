@@ -1173,7 +1173,7 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 
     natures = _natures_dites(conv)
 
-    def decide(key: tuple) -> tuple[str, str, bool] | None:
+    def decide(key: tuple) -> tuple[str, str, bool, str | None] | None:
         financeur, dispositif, _ = key
         if not dispositif or not financeur or financeur not in listes:
             return None
@@ -1183,14 +1183,15 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
         # silent on the maître d'ouvrage's own line, so whether it spoke is known per line). Not a name of a
         # family (« FEDER » under « DEPT »): whose fund it is, FIN-21 alone says it
         if said is not None:
-            return said + (natures[key] is _AIDE_SEULEMENT and index(conv).familles[dispositif] is None,)
+            return said[:2] + (natures[key] is _AIDE_SEULEMENT and index(conv).familles[dispositif] is None, said[2])
         return None
     decided = _decided(ix, "FIN-21", distinct, decide)
     saids = list(map(decided.__getitem__, keys))
     for lf, said in compress(zip(lines, saids), saids):
-        if said[2] and not _du_maitre_d_ouvrage(conv, lf):
+        du_mo = (said[2] or said[3] is not None) and _du_maitre_d_ouvrage(conv, lf)
+        if said[2] and not du_mo:
             continue
-        yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])
+        yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[3] if du_mo and said[3] else said[0]}", said[1])
 
 
 _FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
@@ -1210,9 +1211,11 @@ def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancemen
 
 
 def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tuple[str, ...]],
-                owner: Mapping[str, str]) -> tuple[str, str] | None:
+                owner: Mapping[str, str]) -> tuple[str, str, str | None] | None:
     """FIN-21 on a line whose dispositif and financeur are filled, the financeur listed: (message
-    after the line's prefix, suggestion), or None when nothing is to be said."""
+    after the line's prefix, suggestion, the message for a line filed under its action's maître d'ouvrage's
+    code when it differs), or None when nothing is to be said. Read of the triple and the lists only."""
+    du_mo = None
     if index(conv).fctva[lf.financeur, lf.dispositif]:
         return None
     noms = listes[lf.financeur]
@@ -1264,19 +1267,21 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         # as that body's money, in the maître d'ouvrage's own code too (`totals.role_l1111_10`): said, as FIN-06 may fail
         programme = dispositifs.normalise(lf.dispositif) in totals.PROGRAMMES_D_UN_AUTRE
         # public aid whoever the MO: a public financeur's subsidy; a private one's only by a programme's name; of
-        # another nature, under the MO's own code (`totals.role_l1111_10`: « Autofinancement » was its own share),
-        # but a loan, a recette or a portage named after another payer, which stays what it is
-        ix = index(conv)
-        publique = (lf.nature == layout.NATURE_SUBVENTION and (
-            programme or ix.categories.get(lf.financeur) == "Public")) or (
-            lf.nature != layout.NATURE_SUBVENTION and (programme or lf.nature not in totals.NATURES_WHOEVER_PAYS)
-            and (a := ix.action(lf.numero)) is not None and lf.financeur in ix.mo_codes(a))
-        msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
-               + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
-                  f"son nom dit qu'il est versé par le financeur {q(proprietaire)}") + (
-                   (f" : de nature {q(lf.nature)}, la ligne" if lf.nature else " : la ligne")
-                   + " est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage "
-                   f"({SRC_L1111_10})." if publique else "."))
+        # another nature, only on an action of which the financeur is the MO (`totals.role_l1111_10`: « Autofinancement »
+        # was its own share), which is known per line (this message is shared by the lines of the triple, and by the
+        # runs that meet the same lists): the other message, `du_mo`; not a loan, a recette or a portage named after
+        # another payer, which stays what it is
+        publique = lf.nature == layout.NATURE_SUBVENTION and (
+            programme or index(conv).categories.get(lf.financeur) == "Public")
+        sous_le_mo = lf.nature != layout.NATURE_SUBVENTION and (
+            programme or lf.nature not in totals.NATURES_WHOEVER_PAYS)
+        debut = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
+                 + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
+                    f"son nom dit qu'il est versé par le financeur {q(proprietaire)}"))
+        comptee = ((f" : de nature {q(lf.nature)}, la ligne" if lf.nature else " : la ligne")
+                   + f" est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage ({SRC_L1111_10}).")
+        msg = debut + (comptee if publique else ".")
+        du_mo = debut + comptee if sous_le_mo else None
         sugg = (f"Choisissez le financeur {q(proprietaire)} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
                 "choisissez le dispositif et la nature « Autofinancement ».")  # the dispositif alone: FIN-11
     else:
@@ -1286,7 +1291,7 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         sugg = (f"Choisissez {q(proche)}, ou ajoutez ce dispositif à la feuille Financeurs." if proche else
                 f"Choisissez un dispositif du financeur {q(lf.financeur)} ({', '.join(noms)}), ou ajoutez-le à "
                 "la feuille Financeurs.")
-    return msg, sugg
+    return msg, sugg, du_mo
 
 
 def _publique_par_son_nom(conv: Convention, lf: LigneFinancement) -> bool:
