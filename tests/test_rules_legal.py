@@ -222,7 +222,8 @@ def test_fin20_warns_of_an_unrecognised_subsidy_of_a_financeur_added_under_the_e
                                   "contact": None})
     out = run(m, "FIN-20")
     assert codes(out) == [("FIN-20", A)] and out[0].cellule == fin_cell(DSIL_21, "dispositif")
-    assert f"versée par le financeur « {code} » (« {nom} »), nommé comme l'État" in out[0].message
+    assert (f"la subvention de l'État « Subvention d'investissement », versée par le financeur « {code} » (« {nom} »), "
+            "dont le nom désigne l'État, n'est pas un dispositif reconnu ;") in out[0].message
     assert "Choisissez le financeur « ETAT »" in out[0].suggestion
     assert run(lambda r: m(r, "FDP", "Fondation du patrimoine"), "FIN-20") == []
 

@@ -1139,7 +1139,7 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
         proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
         nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
         if lf.financeur != layout.CODE_ETAT:  # added under the État's name: say why it is the État's
-            nom += f" (versée par {_le_financeur(ix, lf.financeur)}, nommé comme l'État)"
+            nom += f", versée par {_le_financeur(ix, lf.financeur)}, dont le nom désigne l'État,"
         yield at(lf, "dispositif", "FIN-20", A,
                  f"{prefix(lf)} : la subvention de l'État {nom} n'est pas un dispositif reconnu ; elle n'est pas "
                  f"comptée dans le plafond de 80 % des dotations DETR, DSIL, DPV et DSID ni dans leur plancher de "
