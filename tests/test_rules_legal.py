@@ -1825,3 +1825,17 @@ def test_fin21_says_how_a_line_counts_by_its_own_action_s_maitre_d_ouvrage():
     assert "de nature « Prêt », la ligne est comptée comme une aide publique" in out[fin_cell(REGION_11, "dispositif")]
     assert "aide publique" not in out[fin_cell(CDC_21, "dispositif")]
     assert out[fin_cell(CDC_21, "dispositif")].endswith("c'est un dispositif du financeur « REGION ».")
+
+
+@pytest.mark.parametrize("nom", ["Participation communale complémentaire à l'aide régionale",
+                                 "Part ville subvention Région déduite", "Solde à charge de la commune (après FEDER)",
+                                 "Apport de la commune - subvention Région"])
+def test_the_commune_s_share_named_beside_the_aid_it_completes_is_its_own(nom):
+    """1.1 (commune, exactly 20 %): its autofinancement renamed « Participation communale complémentaire à l'aide
+    régionale », typed « Autofinancement » under COMMUNE. Its name says the Région's aid, so since the name won
+    whatever the nature it was counted as the Région's subsidy: 0 % of own share and FIN-06's error on a correct
+    plan. The commune's share named as such is its own, as « Part communale » was."""
+    def m(r):
+        lines(r)[AUTO_11]["dispositif"] = nom
+    assert run(m, "FIN-06") == []
+    assert not dispositifs.names_another_payer(nom, "COMMUNE")

@@ -175,10 +175,14 @@ _FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_201
 # DSIL » (the co-financing the subsidy asks of the maître d'ouvrage). « hors » only before a subsidy's
 # name: « DSIL hors taxes » filed under COMMUNE is the État's DSIL, in the caps, not the commune's money.
 # A sponsor's gift or a public subscription named after what it funds (« Mécénat MH », « Souscription
-# monuments historiques » of the Fondation du patrimoine the user added) is its own money, no DRAC
+# monuments historiques » of the Fondation du patrimoine the user added) is its own money, no DRAC. The commune's
+# (or the EPCI's) share named as such beside the aid it completes (« Participation communale complémentaire à l'aide
+# régionale », « Part ville subvention Région déduite », « Solde à charge de la commune (après FEDER) ») is its own
 _PROPRE = re.compile(r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|complement|contrepartie"
                      r"|mecenat|souscription"
-                     r"|reste a charge|part communale|part intercommunale"
+                     r"|(?:reste|solde) a charge|a charge (?:de la |de l |du )?(?:commune|ville)"
+                     r"|(?:quote part|part|participation|apport|financement|contribution) (?:de la |du |de l )?"
+                     r"(?:communale|communal|intercommunale|intercommunal|municipale|municipal|ville|commune)"
                      r"|hors (?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac|dotations?|subventions?))(?![a-z0-9])")
 
 
