@@ -1690,6 +1690,9 @@ def test_fin23_warns_of_an_epci_s_money_typed_autre_that_would_escape_the_fonds_
     assert codes(run(lambda r: m(r, 200_000.01), "FIN-23")) == [("FIN-23", A)]
     assert run(lambda r: m(r, 200_000), "FIN-23") == []
     assert run(lambda r: m(r, nom="Participation co-maîtrise d'ouvrage"), "FIN-23") == []
+    out = run(lambda r: m(r, nom=None), "FIN-23")  # no dispositif: not named after the nature
+    assert codes(out) == [("FIN-23", A)] and "la ligne sans dispositif de nature « Autre » du financeur « EPCI »" \
+        in out[0].message
 
     def with_fdc(r):  # 100 000 of fonds de concours within the cap, and 150 000 « Autre »: together beyond it
         m(r, 150_000)

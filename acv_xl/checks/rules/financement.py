@@ -1735,7 +1735,8 @@ def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], 
     too and the workbook does not tell apart. Typed « Subvention », the same line is counted in the cap (an
     error); typed « Autre », the cap was escaped in silence."""
     a = j.action
-    noms = " et ".join(dict.fromkeys(q(lf.dispositif or layout.NATURE_AUTRE) for lf in autres))
+    # « la ligne « Autre » de nature « Autre » » named an empty dispositif after the nature
+    noms = " et ".join(dict.fromkeys(q(lf.dispositif) if lf.dispositif else "sans dispositif" for lf in autres))
     payeurs = list(dict.fromkeys(_dit(ix, str(lf.financeur)) for lf in autres))
     de = (f"du financeur {payeurs[0]}" if len(payeurs) == 1 else f"des financeurs {' et '.join(payeurs)}")
     les_lignes = f"la ligne {noms}" if len(autres) == 1 else f"les lignes {noms}"
