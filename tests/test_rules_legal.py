@@ -1690,6 +1690,10 @@ def test_fin23_warns_of_an_epci_s_money_typed_autre_that_would_escape_the_fonds_
     assert codes(run(lambda r: m(r, 200_000.01), "FIN-23")) == [("FIN-23", A)]
     assert run(lambda r: m(r, 200_000), "FIN-23") == []
     assert run(lambda r: m(r, nom="Participation co-maîtrise d'ouvrage"), "FIN-23") == []
+    # the co-maître d'ouvrage's share in the words plans use (L2422-12; « transfert de maîtrise d'ouvrage » before 2019)
+    for nom in ("Participation CU - transfert de MOA", "Transfert temporaire de maîtrise d'ouvrage",
+                "Part CU (MOU voirie)", "Maîtrise d'ouvrage désignée"):
+        assert run(lambda r: m(r, nom=nom), "FIN-23") == [], nom
     out = run(lambda r: m(r, nom=None), "FIN-23")  # no dispositif: not named after the nature
     assert codes(out) == [("FIN-23", A)] and "la ligne sans dispositif de nature « Autre » du financeur « EPCI »" \
         in out[0].message

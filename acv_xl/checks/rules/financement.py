@@ -1582,7 +1582,9 @@ _VERSEUR_AU_MEMBRE = MappingProxyType({"Commune": ("EPCI", _EPCI), "EPCI": ("COM
 # fonds de concours
 _PAS_UN_FONDS_DE_CONCOURS = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de solidarite|attribution(?:s)?(?: de)? "
                                        r"compensation|fpic|perequation|co ?maitrise"
-                                       r"|maitrise d ouvrage (?:unique|partagee|conjointe))(?![a-z0-9])")
+                                       r"|maitrise d ouvrage (?:unique|partagee|conjointe|designee)|mou"
+                                       # the word of the law before 2019 (loi MOP, art. 2 II), still the usual one
+                                       r"|transfert (?:temporaire )?(?:de )?(?:la )?(?:maitrise d ouvrage|moa))(?![a-z0-9])")
 
 
 def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
