@@ -289,7 +289,8 @@ class MOCodes:
     """`codes_du_mo(action, financeurs)` for many actions (500 actions × 20 financeurs, two names
     normalised each, per rule that asks): the financeurs' codes by normalised code and name, worked
     out once, and the answer kept per (type, name) of maître d'ouvrage. `collectivites`: the codes added
-    to the list whose name is a collectivité's or the État's (`COLLECTIVITE`), surely no syndicat (FIN-23)."""
+    to the list whose name is a collectivité's or the État's (`COLLECTIVITE`), or an EPCI's short name not « Privé »
+    (`nomme_comme_un_epci`: the category is read too), surely no syndicat (FIN-23)."""
 
     def __init__(self, financeurs: Iterable[Financeur]):
         self._by_name: dict[str, set[str]] = {}
@@ -578,7 +579,7 @@ class DotationsR2334:
 _SHARED: dict[tuple, Any] = {}
 _SHARED_MAX = 64
 _CATEGORIE_KEY = attrgetter("code", "categorie")
-_MO_KEY = attrgetter("code", "nom")
+_MO_KEY = attrgetter("code", "nom", "categorie")  # the category too: « CA du … » « Privé » is no EPCI (`nomme_comme_un_epci`)
 _DOTATION_KEY = attrgetter("financeur", "dispositif", "dotation_r2334_27")
 
 
@@ -602,7 +603,7 @@ def shared_categories(financeurs: Iterable[Financeur]) -> Categories:
 
 
 def shared_mo_codes(financeurs: Iterable[Financeur]) -> MOCodes:
-    """`MOCodes(financeurs)`, shared by the runs that meet the same codes and names."""
+    """`MOCodes(financeurs)`, shared by the runs that meet the same codes, names and categories."""
     return _shared(MOCodes, _MO_KEY, financeurs)
 
 
