@@ -859,10 +859,11 @@ def commencement(conv: Convention) -> Iterable[Finding]:
             if "date_demande" not in lf.problems and a is not None and _commencee(conv, a):
                 nom = lf.dispositif or "subvention de l'État"
                 debut = f" (début le {fmt_date(a.date_debut)})" if a.date_debut is not None else ""
+                # « au 01/03/2024 », as FIN-24 says it: the start may be after today, before the comité
                 yield at(lf, "date_demande", "FIN-14", A,
-                         f"{prefix(lf)} : la subvention {q(nom)}, sollicitée, n'a pas de date de demande alors que "
-                         f"l'action a commencé{debut} : rien ne montre qu'elle a été demandée avant le commencement "
-                         f"d'exécution, sans quoi l'opération n'est en principe pas éligible ({SRC_COMMENCEMENT}).",
+                         f"{prefix(lf)} : la subvention {q(nom)}, sollicitée, n'a pas de date de demande alors qu'au "
+                         f"{fmt_date(reference_date(conv))}, l'action a commencé{debut} : rien ne montre qu'elle a été "
+                         f"demandée avant le commencement d'exécution, sans quoi l'opération n'est en principe pas éligible ({SRC_COMMENCEMENT}).",
                          "Saisissez la date de la demande (celle de son accusé de réception) ; si l'action a commencé "
                          "avant, joignez l'autorisation de commencement anticipé.")
             continue
