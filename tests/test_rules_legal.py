@@ -67,6 +67,12 @@ def codes(out):
     ("FDC", "Fonds de concours"), ("F.D.C. 2024", "Fonds de concours"),
     # a Cyrillic or Greek letter drawn as a Latin one
     ("D\u0405IL", "DSIL"), ("D\u0415TR", "DETR"), ("\u0044\u0420V", "DPV"), ("F\u039fNDS VERT", "Fonds vert"),
+    # a lowercase l for a capital I, or the reverse, drawn alike by Excel's fonts
+    ("DSlL", "DSIL"), ("DSlD", "DSID"), ("FSlL 2016", "DSIL"), ("Dotation poIitique de Ia viIIe", "DPV"),
+    ("Dotation de soutien à I'investissement local", "DSIL"), ("Dotation de soutien à I\u2019investissement local", "DSIL"),
+    ("Il", None), ("Isère", None), ("Fonds IA", None), ("Ville de Lille", None),
+    # the dotless ı and the Latin small capitals, which no decomposition brings back to a letter
+    ("DSıL", "DSIL"), ("\u1d05\ua731\u026a\u029f", "DSIL"), ("\u1d05\u1d07\u1d1b\u0280 2024", "DETR"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -188,6 +194,38 @@ def test_a_dsil_written_with_a_cyrillic_letter_stays_in_the_80_percent_cap():
         lines(r)[3]["montant"] = 30_000
     assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
     assert run(m, "FIN-20") == []
+
+
+def test_a_dsil_written_with_a_lowercase_l_for_its_i_stays_in_the_80_percent_cap():
+    """« DSlL » (a lowercase l where the I is), which Calibri draws as « DSIL », at 90 % of action 2.1's
+    expense: no family, so FIN-07 stayed silent and only FIN-20 warned; filed under the Département too,
+    where only the État's acronym designates its dotation."""
+    def m(r, financeur="ETAT", nom="DSlL"):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+    assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
+    assert run(m, "FIN-20") == []
+    assert codes(run(lambda r: m(r, "DEPT"), "FIN-07")) == [("FIN-07", E)]
+    assert codes(run(lambda r: m(r, nom="Dotation poIitique de Ia viIIe"), "FIN-07")) == [("FIN-07", E)]
+
+
+@pytest.mark.parametrize("code,nom", [("PREF62", "Préfecture du Pas-de-Calais"), ("SGAR", "État - SGAR Hauts-de-France"),
+                                      ("MC", "Ministère de la Culture")])
+def test_fin20_warns_of_an_unrecognised_subsidy_of_a_financeur_added_under_the_etat_s_name(code, nom):
+    """Action 2.1's DSIL at 90 %, renamed « Subvention d'investissement »: under ETAT, FIN-20 warns that it is out of
+    the R2334-27 caps; filed under a financeur added as « Préfecture du Pas-de-Calais », the same money drew no
+    word at all. A financeur added under another name (« Fondation du patrimoine ») is not the État: nothing."""
+    def m(r, code=code, nom=nom):
+        lines(r)[DSIL_21].update(financeur=code, dispositif="Subvention d'investissement", montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+        r["T_Financeurs"].append({"code": code, "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+    out = run(m, "FIN-20")
+    assert codes(out) == [("FIN-20", A)] and out[0].cellule == fin_cell(DSIL_21, "dispositif")
+    assert (f"la subvention de l'État « Subvention d'investissement », versée par le financeur « {code} » (« {nom} »), "
+            "dont le nom désigne l'État, n'est pas un dispositif reconnu ;") in out[0].message
+    assert "Choisissez le financeur « ETAT »" in out[0].suggestion
+    assert run(lambda r: m(r, "FDP", "Fondation du patrimoine"), "FIN-20") == []
 
 
 def test_the_plural_of_dotation_designates_the_etat_under_another_financeur_too():
@@ -1349,6 +1387,24 @@ def test_fin14_covers_dotations_and_2018_514(financeur, dispositif):
     assert "études" in out[0].suggestion and "acquisitions foncières" in out[0].suggestion
 
 
+def test_fin14_warns_of_a_requested_state_subsidy_without_its_request_date_on_a_begun_action():
+    """1.1's DSIL « Sollicité » without « Date de la demande », the action begun on 15/01/2024 (before the comité of
+    01/03/2024): requested on 16/01/2024 it drew FIN-14, and leaving the date out silenced it. Not on an action that
+    begins after the comité (its request, already made, precedes it), nor an abandoned one, nor an invalid date
+    (FIN-17's)."""
+    def m(r, debut=date(2024, 1, 15), maturite="En préparation", d=None):
+        lines(r)[DETR_11].update(statut="Sollicité", date_demande=d, reference_decision=None)
+        r["T_Actions"][0].update(date_debut=debut, maturite=maturite)
+    out = run(m, "FIN-14")
+    assert codes(out) == [("FIN-14", A)] and out[0].cellule == fin_cell(DETR_11, "date_demande")
+    assert ("« DSIL », sollicitée, n'a pas de date de demande alors qu'au 01/03/2024, l'action a commencé (début le "
+            "15/01/2024)") in out[0].message  # as of the comité (FIN-24's date): the start may be after today
+    assert run(lambda r: m(r, date(2024, 3, 2)), "FIN-14") == []
+    assert codes(run(lambda r: m(r, date(2024, 3, 2), "En cours"), "FIN-14")) == [("FIN-14", A)]
+    assert run(lambda r: m(r, maturite="Abandonnée"), "FIN-14") == []
+    assert run(lambda r: m(r, d="inconnue"), "FIN-14") == []
+
+
 def test_fin14_and_fin22_leave_an_abandoned_action_alone():
     """An abandoned action (ACT-13 asks to release its lines): FIN-14 judged whether it could still receive the
     DETR, and FIN-22 said its EPCI « autofinancement » was « comptée dans la participation minimale de 20 % »,
@@ -1617,3 +1673,176 @@ def test_fin07_a_departements_fund_under_a_code_the_user_added_is_its_own(dispos
         lines(r)[DSIL_21].update(financeur="CD62", dispositif=dispositif)
         r["T_Actions"][1]["depense_subventionnable"] = 499_999.99
     assert (("FIN-07", E) in codes(run(m))) is etat
+
+
+def test_fin23_warns_of_an_epci_s_money_typed_autre_that_would_escape_the_fonds_de_concours_cap():
+    """« EPCI / Participation travaux / Autre », 250 000 € on the commune's operation (own 200 000): typed
+    « Subvention », it is capped as a fonds de concours (an error); typed « Autre » — the nature a co-maître
+    d'ouvrage's share is typed with too — the cap was escaped in silence. A warning now, at 200 000,01 €, not at
+    200 000; and none for a co-maître d'ouvrage's share so named."""
+    def m(r, montant=250_000, nom="Participation travaux"):
+        _fdc(r, montant)
+        lines(r)[7].update(dispositif=nom, nature="Autre")
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", A)] and out[0].cellule == fin_cell(7, "montant")
+    assert "« Participation travaux » de nature « Autre » du financeur « EPCI » (250 000,00 €)" in out[0].message
+    assert "L2422-12" in out[0].message and "50 000,00 €" in out[0].suggestion
+    assert codes(run(lambda r: m(r, 200_000.01), "FIN-23")) == [("FIN-23", A)]
+    assert run(lambda r: m(r, 200_000), "FIN-23") == []
+    assert run(lambda r: m(r, nom="Participation co-maîtrise d'ouvrage"), "FIN-23") == []
+    # the co-maître d'ouvrage's share in the words plans use (L2422-12; « transfert de maîtrise d'ouvrage » before 2019)
+    for nom in ("Participation CU - transfert de MOA", "Transfert temporaire de maîtrise d'ouvrage",
+                "Part CU (MOU voirie)", "Maîtrise d'ouvrage désignée"):
+        assert run(lambda r: m(r, nom=nom), "FIN-23") == [], nom
+    out = run(lambda r: m(r, nom=None), "FIN-23")  # no dispositif: not named after the nature
+    assert codes(out) == [("FIN-23", A)] and "la ligne sans dispositif de nature « Autre » du financeur « EPCI »" \
+        in out[0].message
+
+    def with_fdc(r):  # 100 000 of fonds de concours within the cap, and 150 000 « Autre »: together beyond it
+        m(r, 150_000)
+        lines(r).append(dict(lines(r)[7], dispositif="Fonds de concours", nature="Subvention", montant=100_000))
+        lines(r)[REGION_11]["montant"] -= 100_000
+    out = run(with_fdc, "FIN-23")
+    assert codes(out) == [("FIN-23", A)] and "avec les fonds de concours de l'action (100 000,00 €)" in out[0].message
+
+
+def test_fin23_warns_of_a_commune_s_money_typed_autre_beyond_its_epci_s_own_share():
+    """2.1 (EPCI MO, own 80 000): the commune's « Participation ville » typed « Autre », 80 000,01 €."""
+    def m(r, montant=80_000.01):
+        lines(r)[6].update(financeur="COMMUNE", dispositif="Participation ville", nature="Autre", montant=montant)
+        r["T_Actions"][1]["cosignataires"] = "ETAT;COMMUNE"
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", A)] and "une commune ne finance l'opération de l'EPCI" in out[0].message
+    assert run(lambda r: m(r, 80_000), "FIN-23") == []
+
+
+@pytest.mark.parametrize("nom,nature", [("Subvention Région", "Autofinancement"), ("Redynamisation des centres-villes", "Autre"),
+                                        ("FEDER", "Fonds propres"), ("Fonds vert", "Apport en nature"),
+                                        ("Aide de la Région", "Autre"), ("Redynamisation des centres-villes", "Prêt")])
+def test_another_body_s_subsidy_under_the_mo_s_code_is_never_its_own_share_whatever_the_nature(nom, nature):
+    """1.1 (commune): its autofinancement cut to 100 000, the DSIL raised to 600 000, and the Région's 300 000 filed
+    under COMMUNE as « Subvention Région » typed « Autofinancement »: counted as the commune's own share (40 %),
+    FIN-06 passed; typed « Subvention », it was the Région's (10 %: FIN-06). The name wins whatever the nature,
+    and FIN-21 says how the line counts. The commune's own money named beside an aid stays its own."""
+    def m(r, nom=nom, nature=nature):
+        lines(r)[AUTO_11]["montant"] = 100_000
+        lines(r)[DETR_11]["montant"] = 600_000
+        lines(r)[REGION_11].update(financeur="COMMUNE", dispositif=nom, nature=nature)
+    assert codes(run(m, "FIN-06")) == [("FIN-06", E)]
+    fin21 = [f for f in run(m, "FIN-21") if f.cellule == fin_cell(REGION_11, "dispositif")]
+    if dispositifs.famille(nom) is None:  # a fund of a family: FIN-21 names its financeur, as for a DSIL
+        assert codes(fin21) == [("FIN-21", A)]
+        assert f"de nature « {nature} », la ligne est comptée comme une aide publique" in fin21[0].message
+    for propre in ("Contrepartie FEDER", "Participation communale après aide Région", "Autofinancement"):
+        assert run(lambda r: m(r, propre, "Autofinancement"), "FIN-06") == [], propre
+
+
+@pytest.mark.parametrize("nom,nature", [("Région Hauts-de-France - avance remboursable", "Avance remboursable"),
+                                        ("Aide de la Région", "Prêt"), ("Subvention Région", "Recette / cession")])
+def test_a_loan_named_after_another_payer_under_the_mo_s_code_stays_its_own_share(nom, nature):
+    """1.1 (commune, exactly 20 %) and 100 000 more of cost, lent by the Région: « Région Hauts-de-France - avance
+    remboursable » typed « Avance remboursable ». Under REGION, a loan the commune repays, its own share (FIN-06
+    silent); filed under COMMUNE, its name made it the Région's subsidy whatever the nature, and FIN-06 said 18,18 %
+    on a correct plan. The name decides a subsidy's payer, not a loan's."""
+    def m(r, financeur="COMMUNE"):
+        r["T_Actions"][0].update(cout_total=1_100_000, depense_subventionnable=1_100_000)
+        lines(r).append(dict(lines(r)[AUTO_11], financeur=financeur, dispositif=nom, nature=nature, montant=100_000))
+    assert run(lambda r: m(r, "REGION"), "FIN-06") == []
+    assert run(m, "FIN-06") == []
+    fin21 = [f for f in run(m, "FIN-21") if f.cellule == fin_cell(7, "dispositif")]
+    assert codes(fin21) == [("FIN-21", A)] and "aide publique" not in fin21[0].message
+
+
+@pytest.mark.parametrize("code,nom", [("CUA", "CU d'Arras"), ("CAPSO", "CA du Pays de Saint-Omer"), ("CCT", "CC du Ternois"),
+                                      ("AGGLO", "Agglo du Boulonnais"), ("CUA", "Arras Agglomération")])
+def test_fin23_an_epci_added_under_its_short_name_subsidises_a_commune_only_by_a_capped_fonds_de_concours(code, nom):
+    """1.1 (commune, own 200 000): the Région's 300 000 become the « Participation » of a financeur added as « CU
+    d'Arras », typed « Subvention ». Added as « Communauté urbaine d'Arras », it drew FIN-23's error (an EPCI
+    subsidises its communes only by a fonds de concours, capped at their own share); under its short name, nothing.
+    The same financeur of category « Privé » (« CA du … » may be a Crédit Agricole bank) is not read so."""
+    def m(r, categorie="Public"):
+        lines(r)[REGION_11].update(financeur=code, dispositif="Participation", nature="Subvention")
+        r["T_Financeurs"].append({"code": code, "nom": nom, "categorie": categorie, "cibles": None, "modalites": None,
+                                  "contact": None})
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", E)] and f"« {code} » (« {nom} »)" in out[0].message
+    assert run(lambda r: m(r, "Privé"), "FIN-23") == []
+
+
+@pytest.mark.parametrize("financeur,nature", [("REGION", "Recette / cession"), ("EPCI", "Recette / cession"),
+                                              ("REGION", "Portage foncier")])
+def test_fin11_a_public_funder_s_line_of_a_nature_none_of_its_dispositifs_has(financeur, nature):
+    """1.1: the Région's 300 000 typed « Recette / cession » as « Participation exceptionnelle »: counted as the
+    commune's own share (FIN-06 passed at 50 %), with only FIN-21's « not in the Région's list ». The Région has no dispositif of
+    that nature (only subsidies and an advance): FIN-11 says how the line counts, as it did for the Département.
+    The Région's « Prêt » stays unsaid (it lends by its « Avance remboursable »)."""
+    def m(r, nature=nature):
+        lines(r)[REGION_11].update(financeur=financeur, dispositif="Participation exceptionnelle", nature=nature)
+    out = run(m, "FIN-11")
+    assert codes(out) == [("FIN-11", A)] and out[0].cellule == fin_cell(REGION_11, "nature")
+    assert f"aucun dispositif du financeur « {financeur} » n'a la nature « {nature} »" in out[0].message
+    assert [f for f in run(m, "FIN-21") if f.cellule == fin_cell(REGION_11, "dispositif")] == []
+    assert run(lambda r: m(r, "Prêt") if financeur == "REGION" else None, "FIN-11") == []
+
+
+@pytest.mark.parametrize("dispositif", ["Cession de lots", None])
+def test_fin11_leaves_the_maitre_d_ouvrage_s_own_recette_alone(dispositif):
+    """2.1 (the EPCI's halle): 20 000 of its autofinancement become the sale of lots, « EPCI / Cession de lots »
+    typed « Recette / cession », its own share by law. FIN-11 said that no dispositif of the EPCI has that nature
+    and asked for a subsidy's: a false alarm on a correct plan (it is about another body's aid typed so). FIN-21
+    says the name is not in the list, as before. The same line on the commune's operation (1.1), the EPCI's money
+    counted as the commune's own share, still draws FIN-11."""
+    def m(r, numero="2.1"):
+        lines(r)[AUTO_21]["montant"] = 60_000
+        lines(r).append(dict(lines(r)[AUTO_21], numero=numero, dispositif=dispositif, nature="Recette / cession",
+                             montant=20_000))
+    assert run(m, "FIN-11") == []
+    fin21 = [f for f in run(m, "FIN-21") if f.cellule == fin_cell(7, "dispositif")]
+    assert codes(fin21) == ([("FIN-21", A)] if dispositif else [])
+    out = run(lambda r: m(r, "1.1"), "FIN-11")
+    assert codes(out) == [("FIN-11", A)] and out[0].cellule == fin_cell(7, "nature")
+    assert [f for f in run(lambda r: m(r, "1.1"), "FIN-21") if f.cellule == fin_cell(7, "dispositif")] == []
+
+
+@pytest.mark.parametrize("nom", ["Office de tourisme de l'agglomération", "SPL de l'Agglo", "Régie Arras Agglo",
+                                 "Syndicat mixte des transports de l'agglomération"])
+def test_fin23_a_body_of_the_agglomeration_is_not_the_epci(nom):
+    """1.1 (commune, own 200 000): the Région's 300 000 become the « Participation » of a financeur added as « Office
+    de tourisme de l'agglomération », typed « Subvention ». Its name ends with « agglomération », so it was read as
+    the EPCI's short name and FIN-23 said an error (a fonds de concours beyond the commune's own share): it is
+    another body, of the agglomeration or of the EPCI, whose subsidy is no fonds de concours. « Arras
+    Agglomération » stays the EPCI."""
+    def m(r, nom=nom):
+        lines(r)[REGION_11].update(financeur="XX", dispositif="Participation", nature="Subvention")
+        r["T_Financeurs"].append({"code": "XX", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,
+                                  "contact": None})
+    assert run(m, "FIN-23") == []
+    assert codes(run(lambda r: m(r, "Arras Agglomération"), "FIN-23")) == [("FIN-23", E)]
+
+
+def test_fin21_says_how_a_line_counts_by_its_own_action_s_maitre_d_ouvrage():
+    """The Région's « Redynamisation des centres-villes » typed « Prêt » under COMMUNE twice: on 1.1 (the commune's
+    operation) it is counted as the Région's subsidy, on 2.1 (the EPCI's) as a loan, the EPCI's own share. FIN-21's
+    message is decided once per (financeur, dispositif, nature), and by the runs that meet the same lists: it said
+    « comptée comme une aide publique » on 2.1's line too, as the first line of the two was 1.1's."""
+    def m(r):
+        lines(r)[REGION_11].update(financeur="COMMUNE", dispositif="Redynamisation des centres-villes", nature="Prêt")
+        lines(r)[CDC_21].update(financeur="COMMUNE", dispositif="Redynamisation des centres-villes", nature="Prêt")
+    out = {f.cellule: f.message for f in run(m, "FIN-21")}
+    assert "de nature « Prêt », la ligne est comptée comme une aide publique" in out[fin_cell(REGION_11, "dispositif")]
+    assert "aide publique" not in out[fin_cell(CDC_21, "dispositif")]
+    assert out[fin_cell(CDC_21, "dispositif")].endswith("c'est un dispositif du financeur « REGION ».")
+
+
+@pytest.mark.parametrize("nom", ["Participation communale complémentaire à l'aide régionale",
+                                 "Part ville subvention Région déduite", "Solde à charge de la commune (après FEDER)",
+                                 "Apport de la commune - subvention Région"])
+def test_the_commune_s_share_named_beside_the_aid_it_completes_is_its_own(nom):
+    """1.1 (commune, exactly 20 %): its autofinancement renamed « Participation communale complémentaire à l'aide
+    régionale », typed « Autofinancement » under COMMUNE. Its name says the Région's aid, so since the name won
+    whatever the nature it was counted as the Région's subsidy: 0 % of own share and FIN-06's error on a correct
+    plan. The commune's share named as such is its own, as « Part communale » was."""
+    def m(r):
+        lines(r)[AUTO_11]["dispositif"] = nom
+    assert run(m, "FIN-06") == []
+    assert not dispositifs.names_another_payer(nom, "COMMUNE")

@@ -161,7 +161,12 @@ def test_lists_shared_between_runs_answer_as_each_runs_own():
     # a reference funder's category is the reference's (FIN-18 warns of another)
     assert totals.Categories([financeur("ETAT", "État", "Privé")]).get("ETAT") == "Public"
     action = build_row(FicheAction, {"numero": "1.1", "type_mo": "Syndicat mixte", "maitre_ouvrage": "Syndicat des eaux"})
-    assert totals.shared_mo_codes(a) is totals.shared_mo_codes(b)  # codes and names only
+    assert totals.shared_mo_codes(a) is totals.shared_mo_codes(list(a))
+    # the category is read (an EPCI's short name is one only if not « Privé »): each its own
+    ca = [financeur("ETAT", "État", "Public"), financeur("CAN", "CA du Nord", "Public")]
+    ca_privee = [financeur("ETAT", "État", "Public"), financeur("CAN", "CA du Nord", "Privé")]
+    assert totals.shared_mo_codes(ca).collectivites == {"CAN"}
+    assert totals.shared_mo_codes(ca_privee).collectivites == totals.MOCodes(ca_privee).collectivites == frozenset()
     assert totals.shared_mo_codes(a)(action) == totals.MOCodes(a)(action) == {"SYND"}
     assert totals.shared_mo_codes(c)(action) == totals.MOCodes(c)(action) == frozenset()
     line = build_row(LigneFinancement, {"numero": "1.1", "financeur": "REGION", "dispositif": "Fonds XYZ",

@@ -258,6 +258,23 @@ PERSONNE_PUBLIQUE = re.compile(_COLLECTIVITE + r"|syndicat (?:mixte|intercommuna
 # EPCI (« Communauté urbaine d'Arras », « Métropole européenne de Lille »): FIN-23 and ACT-13 go by them
 NOM_DE_COMMUNE = re.compile(r"(?:ville|commune|mairie|cne|municipalite) (?:de|d|du|des) ")
 NOM_D_EPCI = re.compile(r"(?:(?:le|la|l) )?(?:communaute (?:de communes|d agglomeration|urbaine)|metropole)(?: |$)")
+# ... and an EPCI by the short names a plan writes it with (« CU d'Arras », « CA du Pays de Saint-Omer », « CC du Ternois »,
+# « Agglo du Boulonnais », « Arras Agglomération »), which FIN-23 reads too (a « CA de … » may be a Crédit Agricole bank:
+# FIN-23 asks the financeur not to be « Privé »). Not a body of the agglomeration or of the EPCI (« Office de tourisme
+# de l'agglomération », « SPL de l'Agglo », « Régie Arras Agglo »), whose money is no fonds de concours
+NOM_COURT_D_EPCI = re.compile(r"^(?:(?:la|le|l) )?(?:(?:cu|ca|cc|cda|cdc|comcom|com com|communaute d agglo) (?:de|du|des|d) "
+                              r"|agglo )|^(?!(?:office|syndicat|regie|spl|spla|sem|agence|association|societe|mission|"
+                              r"maison|etablissement|epic|sivom|sivu)(?: |$))(?:.*(?<!\bde l)(?<!\bd) )?(?:agglo|agglomeration)$")
+
+
+def nomme_comme_un_epci(f: Financeur, mots: str) -> bool:
+    """Whether a financeur added to the list, not « Privé », bears an EPCI's short name (`NOM_COURT_D_EPCI`; `mots`:
+    its name's `reference.mots`)."""
+    return f.categorie != "Privé" and NOM_COURT_D_EPCI.search(mots) is not None
+
+
+# ... or the État (« Préfecture du Pas-de-Calais », « État - SGAR Hauts-de-France », « Ministère de la Culture »): FIN-20
+NOM_DE_L_ETAT = re.compile(r"(?:(?:le|la|l) )?(?:etat|prefecture|sous prefecture|prefet|ministere|sgar)(?: |$)")
 
 
 class SansCode(frozenset):
@@ -272,7 +289,8 @@ class MOCodes:
     """`codes_du_mo(action, financeurs)` for many actions (500 actions × 20 financeurs, two names
     normalised each, per rule that asks): the financeurs' codes by normalised code and name, worked
     out once, and the answer kept per (type, name) of maître d'ouvrage. `collectivites`: the codes added
-    to the list whose name is a collectivité's or the État's (`COLLECTIVITE`), surely no syndicat (FIN-23)."""
+    to the list whose name is a collectivité's or the État's (`COLLECTIVITE`), or an EPCI's short name not « Privé »
+    (`nomme_comme_un_epci`: the category is read too), surely no syndicat (FIN-23)."""
 
     def __init__(self, financeurs: Iterable[Financeur]):
         self._by_name: dict[str, set[str]] = {}
@@ -281,7 +299,8 @@ class MOCodes:
             if f.code:
                 for cle in _cles(str(f.code)) | (_cles(str(f.nom)) if f.nom else set()):
                     self._by_name.setdefault(cle, set()).add(f.code)
-                if f.nom and f.code not in layout.FINANCEURS_BY_CODE and COLLECTIVITE.match(reference.mots(str(f.nom))):
+                if f.nom and f.code not in layout.FINANCEURS_BY_CODE and (
+                        COLLECTIVITE.match(mots := reference.mots(str(f.nom))) or nomme_comme_un_epci(f, mots)):
                     autres.add(f.code)
         self._sans_code = SansCode()
         self._sans_code.autres = self.collectivites = frozenset(autres)
@@ -381,6 +400,9 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     persons bring); a subsidy is public or private by its financeur's category.
     When no code identifies the MO (a syndicat mixte not in the list), a financeur added to the
     workbook's list is taken for it: the reference bodies (COMMUNE, EPCI…) are surely others.
+    Another body's subsidy under the MO's own code (its programme, the FEDER) is a public subsidy whatever
+    nature is typed, and so is a name saying another payer unless typed a loan, a recette or a portage, which are
+    what they are whoever lends (`_d_un_autre`, `_de_l_union`).
     A subsidy of the État (a DETR, DSIL…, a subsidy of décret 2018-514) is a public subsidy whatever
     nature is typed: a DSIL entered as a « Prêt » or a « Recette / cession » is not the MO's money.
     Nor is such a subsidy, or the FEDER, typed as a « Subvention » of the MO's own code; nor is it
@@ -391,6 +413,11 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     nature = lf.nature
     if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                                                or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
+        return SUBVENTION_PUBLIQUE
+    if mo and lf.financeur in mo and (_de_l_union(lf) or _d_un_autre(lf, subventions)):
+        # another body's subsidy under the MO's own code is that body's money whatever nature is typed: « COMMUNE /
+        # Subvention Région » or « COMMUNE / FEDER » typed « Autofinancement » made the Région's or the Union's money
+        # the commune's own share, and FIN-06 passed on it (typed « Subvention », it did not)
         return SUBVENTION_PUBLIQUE
     if (nature not in layout.NATURES_APPORT and nature != layout.NATURE_SUBVENTION and not (mo and lf.financeur in mo)
             and (lf.financeur, lf.dispositif) in subventions):
@@ -411,17 +438,13 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
         # the État's or the Union's subsidy is public money whoever is typed as paying it: a DSIL or the
         # FEDER filed under COMMUNE (under REGION for the Région that manages it), or under PRIVE
         # — not the payer's own money beside it (« Contrepartie FEDER », « Autofinancement hors FEDER »), as a DSIL's
-        if ((dispositifs.famille(lf.dispositif) in _FAMILLES_UE and not dispositifs.names_own_money(lf.dispositif))
-                or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
+        if (_de_l_union(lf) or dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                 or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
             return SUBVENTION_PUBLIQUE
         if mo and lf.financeur in mo:
             # the MO « subsidising » itself is its own money; not another body's programme its list does not give
-            # it (« COMMUNE / Redynamisation des centres-villes »: the Région's subsidy under the wrong code)
-            if lf.dispositif and (lf.financeur, lf.dispositif) not in subventions and (
-                    dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE
-                    or dispositifs.names_another_payer(lf.dispositif, lf.financeur)):  # « Subvention Région »
-                return SUBVENTION_PUBLIQUE
+            # it (« COMMUNE / Redynamisation des centres-villes »: the Région's subsidy under the wrong code), which
+            # the test above the natures' returned
             return PROPRE
         if categorie_of(lf.financeur) == "Public":
             return SUBVENTION_PUBLIQUE
@@ -433,6 +456,26 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
             return SUBVENTION_PUBLIQUE
         return HORS_BASE
     return HORS_BASE
+
+
+def _de_l_union(lf: LigneFinancement) -> bool:
+    """Whether the line is the Union's fund (FEDER, Interreg), not its payer's own money beside it (« Contrepartie
+    FEDER »)."""
+    return dispositifs.famille(lf.dispositif) in _FAMILLES_UE and not dispositifs.names_own_money(lf.dispositif)
+
+
+# The natures that make a line the MO's own share, or put it out of the base, whoever its name says lends, buys or
+# carries: « Région - avance remboursable » is the Région's loan, which the MO repays, under REGION as under its own code
+NATURES_WHOEVER_PAYS = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE + ("Portage foncier",)
+
+
+def _d_un_autre(lf: LigneFinancement, subventions: Subventions) -> bool:
+    """Whether the line's dispositif is another public body's programme its financeur's list does not give it
+    (« Redynamisation des centres-villes », the Région's), or names another payer (« Subvention Région ») and is
+    of a nature that name decides (not a loan, a recette or a portage: `NATURES_WHOEVER_PAYS`)."""
+    return bool(lf.dispositif) and (lf.financeur, lf.dispositif) not in subventions and (
+        dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE
+        or (lf.nature not in NATURES_WHOEVER_PAYS and dispositifs.names_another_payer(lf.dispositif, lf.financeur)))
 
 
 def _is_mo(financeur: str | None, mo: frozenset[str]) -> bool:
@@ -536,7 +579,7 @@ class DotationsR2334:
 _SHARED: dict[tuple, Any] = {}
 _SHARED_MAX = 64
 _CATEGORIE_KEY = attrgetter("code", "categorie")
-_MO_KEY = attrgetter("code", "nom")
+_MO_KEY = attrgetter("code", "nom", "categorie")  # the category too: « CA du … » « Privé » is no EPCI (`nomme_comme_un_epci`)
 _DOTATION_KEY = attrgetter("financeur", "dispositif", "dotation_r2334_27")
 
 
@@ -560,7 +603,7 @@ def shared_categories(financeurs: Iterable[Financeur]) -> Categories:
 
 
 def shared_mo_codes(financeurs: Iterable[Financeur]) -> MOCodes:
-    """`MOCodes(financeurs)`, shared by the runs that meet the same codes and names."""
+    """`MOCodes(financeurs)`, shared by the runs that meet the same codes, names and categories."""
     return _shared(MOCodes, _MO_KEY, financeurs)
 
 

@@ -34,7 +34,30 @@ _CONFUSABLES = str.maketrans({
     "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
     "α": "a", "β": "b", "ε": "e", "ζ": "z", "η": "h", "ι": "i", "κ": "k", "μ": "m", "ν": "n", "ο": "o", "ρ": "p",
     "τ": "t", "υ": "y", "χ": "x",
+    # the dotless ı of Turkish and the Latin small capitals (« ᴅꜱɪʟ »), which no decomposition brings back to a letter:
+    # « DSıL » was read « ds l », « ᴅꜱɪʟ » as nothing at all
+    "ı": "i", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j",
+    "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v",
+    "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
 })
+
+
+# The capital I and the lowercase l, which Excel's sans-serif fonts (Calibri, Arial) draw alike: « DSlL » looks
+# like « DSIL » in its cell, « Dotation poIitique de Ia viIIe » like the DPV's name, and each escaped the
+# R2334-27 caps (FIN-20 only warned). Read as the word around them says: an l in a word otherwise in capitals
+# is an I, an I after a lowercase letter of a word otherwise in lowercase an l, and so is the I of « I' »
+# (« à I'investissement ») and of « Ia », « Ie », « Ies », which are no French words
+_WORD = re.compile(r"[^\W\d_]+")
+_I_ELIDED = re.compile(r"(?<![^\W\d_])I(?=['\u2019][^\W\d_])|(?<![^\W\d_])I(?=(?:a|e|es)(?![^\W\d_]))")
+
+
+def _i_or_l(word: re.Match) -> str:
+    w = word[0]
+    if "l" in w and len(rest := w.replace("l", "")) >= 2 and rest.isupper():
+        return w.replace("l", "I")
+    if "I" in w[1:] and w.replace("I", "").islower():
+        return w[0] + w[1:].replace("I", "l")
+    return w
 
 
 @memo_text(4096)
@@ -42,8 +65,10 @@ def normalise(nom: str) -> str:
     """Folded (case, accents), punctuation and spaces reduced to single spaces, a year glued to a word
     set apart, an acronym spelt out letter by letter joined: « DSIL - Exceptionnelle » → « dsil
     exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
-    R2334-27 caps); « D S I L » → « dsil »; a Cyrillic or Greek letter drawn as a Latin one read as it."""
-    f = _INVISIBLE.sub("", fold(nom)).translate(_CONFUSABLES)
+    R2334-27 caps); « D S I L » → « dsil »; a Cyrillic or Greek letter drawn as a Latin one read as it, and
+    an I or an l as the word around it says (`_i_or_l`: « DSlL » → « dsil »)."""
+    nom = _INVISIBLE.sub("", nom)
+    f = fold(_I_ELIDED.sub("l", _WORD.sub(_i_or_l, nom))).translate(_CONFUSABLES)
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
     f = _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
@@ -150,10 +175,14 @@ _FAMILLES_ETAT = frozenset(layout.FAMILLES_R2334_27 + layout.FAMILLES_DECRET_201
 # DSIL » (the co-financing the subsidy asks of the maître d'ouvrage). « hors » only before a subsidy's
 # name: « DSIL hors taxes » filed under COMMUNE is the État's DSIL, in the caps, not the commune's money.
 # A sponsor's gift or a public subscription named after what it funds (« Mécénat MH », « Souscription
-# monuments historiques » of the Fondation du patrimoine the user added) is its own money, no DRAC
+# monuments historiques » of the Fondation du patrimoine the user added) is its own money, no DRAC. The commune's
+# (or the EPCI's) share named as such beside the aid it completes (« Participation communale complémentaire à l'aide
+# régionale », « Part ville subvention Région déduite », « Solde à charge de la commune (après FEDER) ») is its own
 _PROPRE = re.compile(r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|complement|contrepartie"
                      r"|mecenat|souscription"
-                     r"|reste a charge|part communale|part intercommunale"
+                     r"|(?:reste|solde) a charge|a charge (?:de la |de l |du )?(?:commune|ville)"
+                     r"|(?:quote part|part|participation|apport|financement|contribution) (?:de la |du |de l )?"
+                     r"(?:communale|communal|intercommunale|intercommunal|municipale|municipal|ville|commune)"
                      r"|hors (?:dsil|dsipl|detr|dpv|dsid|fnadt|frla|drac|dotations?|subventions?))(?![a-z0-9])")
 
 

@@ -419,7 +419,7 @@ class Index:
     @lazy
     def mo_codes(self) -> totals.MOCodes:
         """`totals.codes_du_mo(action, conv.financeurs)` for every action: `index.mo_codes(action)`."""
-        return self.shared("mo_codes", lambda: totals.MOCodes(self.conv.financeurs))  # code, nom
+        return self.shared("mo_codes", lambda: totals.MOCodes(self.conv.financeurs))  # code, nom, categorie
 
     @lazy
     def dotations(self) -> totals.DotationsR2334:

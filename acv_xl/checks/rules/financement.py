@@ -666,6 +666,8 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     natures = list(map(listed.__getitem__, keys))
     for lf, nature in compress(zip(lines, natures), map(is_not, natures, repeat(None))):
         if nature is _AIDE_SEULEMENT:
+            if _du_maitre_d_ouvrage(conv, lf):
+                continue  # its own « Recette / cession », its own loan: its own share, no aid typed so (FIN-21 speaks)
             effet = ("est comptée comme la part propre du maître d'ouvrage" if lf.nature in _NATURES_PROPRES
                      else "sort de la base de la participation minimale et du plafond des aides publiques")
             # FIN-21 is silent on this line (one finding for one thing): its nearest listed name is said here
@@ -680,6 +682,14 @@ def nature_dispositif(conv: Convention) -> Iterable[Finding]:
         yield at(lf, "nature", "FIN-11", A,
                  f"{prefix(lf)} : la nature {q(lf.nature)} diffère de celle du dispositif {q(lf.dispositif)} "
                  f"du financeur {q(lf.financeur)} ({q(nature)}) dans la feuille Financeurs.", f"Choisissez {q(nature)}.")
+
+
+def _du_maitre_d_ouvrage(conv: Convention, lf: LigneFinancement) -> bool:
+    """Whether the line is filed under a code of its action's maître d'ouvrage (« EPCI / Cession de lots » on the
+    EPCI's operation): none of FIN-11's « no dispositif of this nature », which is about another body's aid."""
+    ix = index(conv)
+    a = ix.action(lf.numero)
+    return a is not None and lf.financeur in ix.mo_codes(a)
 
 
 def _proche(conv: Convention, lf: LigneFinancement) -> str | None:
@@ -698,12 +708,13 @@ def _natures_dites(conv: Convention) -> dict[tuple, Any]:
     (FIN-21 asks it too, to say a line once)."""
     ix = index(conv)
     distinct = _triples(conv)[1]
-    aides = _financeurs_d_aides(ix)
+    natures_publiques = _natures_des_financeurs_publics(ix)
 
     def decide(key: tuple) -> Any:
         financeur, nom, nature = key
         d = ix.dispositif_values(financeur, nom)  # `index.dispositif`'s row's values
-        if (d is None and financeur in aides and nature in _NATURES_HORS_AIDE and not _encadree(nom, financeur, nature)
+        if (d is None and nature in _NATURES_HORS_AIDE and nature not in natures_publiques.get(financeur, (nature,))
+                and not _encadree(nom, financeur, nature)
                 and (financeur, nom) not in ix.categories.subventions  # « DSIL 2024 », « FEDER 2021 » typed « Prêt »
                 and not (nom and dispositifs.normalise(nom) in _NOMS_ARGENT_PROPRE)):  # the Département's own « Emprunt »
             return _AIDE_SEULEMENT  # counted as subsidies all the same; the others: a loan, a recette of the État…
@@ -711,19 +722,24 @@ def _natures_dites(conv: Convention) -> dict[tuple, Any]:
     return _decided(ix, "FIN-11", distinct, decide)
 
 
-def _financeurs_d_aides(ix) -> frozenset[str]:
-    """The public funders of the reference list all of whose dispositifs, in the workbook's list and in the
-    reference list, are subsidies (the État, the Département, the Union, the Anah…): once per lists."""
-    def build() -> frozenset[str]:
+def _natures_des_financeurs_publics(ix) -> Mapping[str, frozenset[str]]:
+    """The natures of the dispositifs, in the workbook's list and in the reference list, of each public funder of
+    the reference list (the État's, the Département's, the Union's: subsidies only; the Région's: subsidies and an
+    advance; the EPCI's: no « Recette / cession »): once per lists. A line of a nature none of them has is no
+    money that funder gives so (« REGION / Participation Région » typed « Recette / cession » was the maître
+    d'ouvrage's own share with FIN-21's word only)."""
+    def build() -> Mapping[str, frozenset[str]]:
         natures: dict[str, set[str]] = {}
         for f in layout.FINANCEURS:
             natures[f.code] = {d.nature for d in f.dispositifs}
         for financeur, _, nature, _ in ix.lists_key[1]:
             if financeur in natures:
                 natures[financeur].add(nature)
-        return frozenset(code for code, n in natures.items()
-                         if n == {layout.NATURE_SUBVENTION} and layout.CATEGORIES_FIXES.get(code) == "Public")
-    return ix.shared("financeurs_d_aides", build)
+        # a funder that lends one way lends the other (the Région's « Avance remboursable »: a « Prêt » of it is one)
+        prets = frozenset(layout.NATURES_REMBOURSEES)
+        return MappingProxyType({code: frozenset(n | prets if n & prets else n) for code, n in natures.items()
+                                 if layout.CATEGORIES_FIXES.get(code) == "Public"})
+    return ix.shared("natures_des_financeurs_publics", build)
 
 
 _AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its financeur's dispositifs has
@@ -731,7 +747,7 @@ _AIDE_SEULEMENT = object()  # FIN-11's answer for a line of a nature none of its
 # repays, a recette), or outside the base; another body's autofinancement or apport is said by FIN-22, and
 # a public body's « Autre » is in the base as its participation (`totals.role_l1111_10`): nothing escapes
 _NATURES_PROPRES = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE
-_NATURES_HORS_AIDE = frozenset(_NATURES_PROPRES + ("Portage foncier",))
+_NATURES_HORS_AIDE = frozenset(totals.NATURES_WHOEVER_PAYS)
 # what such a line is when its nature is right (« Portage foncier »: whatever is not an aid)
 _SI_JUSTE = {"Prêt": "si c'est bien un prêt, que le maître d'ouvrage rembourse",
              "Avance remboursable": "si c'est bien une avance, que le maître d'ouvrage rembourse",
@@ -830,13 +846,27 @@ def commencement(conv: Convention) -> Iterable[Finding]:
     « Commencement » is the first legal act (a works order, a signed contract): studies and land
     purchases are not one, so the message asks to check what the start date is. An `Abandonnée`
     action is not judged: it has left the plan (ACT-13 asks to release its lines), and whether it could
-    have received the subsidy no longer matters."""
+    have received the subsidy no longer matters. Without a request date (an invalid one is FIN-17's), the rule
+    cannot be checked: said when the action has begun (`En cours`, `Terminée`, or a start on or before the date
+    of the next comité, else today), or leaving the date out silenced it."""
     action = index(conv).action
     lines = lignes(conv)  # the `Sollicité` ones (a few), found in C
     for lf in compress(lines, map(eq, map(_STATUT, lines), repeat("Sollicité"))):
-        if lf.date_demande is None or not _encadree(lf.dispositif, lf.financeur, lf.nature):
+        if not _encadree(lf.dispositif, lf.financeur, lf.nature):
             continue
         a = action(lf.numero)
+        if lf.date_demande is None:
+            if "date_demande" not in lf.problems and a is not None and _commencee(conv, a):
+                nom = lf.dispositif or "subvention de l'État"
+                debut = f" (début le {fmt_date(a.date_debut)})" if a.date_debut is not None else ""
+                # « au 01/03/2024 », as FIN-24 says it: the start may be after today, before the comité
+                yield at(lf, "date_demande", "FIN-14", A,
+                         f"{prefix(lf)} : la subvention {q(nom)}, sollicitée, n'a pas de date de demande alors qu'au "
+                         f"{fmt_date(reference_date(conv))}, l'action a commencé{debut} : rien ne montre qu'elle a été "
+                         f"demandée avant le commencement d'exécution, sans quoi l'opération n'est en principe pas éligible ({SRC_COMMENCEMENT}).",
+                         "Saisissez la date de la demande (celle de son accusé de réception) ; si l'action a commencé "
+                         "avant, joignez l'autorisation de commencement anticipé.")
+            continue
         if (a is not None and a.date_debut is not None and a.date_debut < lf.date_demande
                 and a.maturite != layout.MATURITE_ABANDONNEE):
             nom = lf.dispositif or "subvention de l'État"
@@ -847,6 +877,13 @@ def commencement(conv: Convention) -> Iterable[Finding]:
                      "Le commencement est le premier acte juridique (ordre de service, marché ou bon de commande de "
                      "travaux) ; les études et les acquisitions foncières n'en sont pas. Vérifiez ce que date le début "
                      "de l'action, ou joignez l'autorisation de commencement anticipé.")
+
+
+def _commencee(conv: Convention, a: FicheAction) -> bool:
+    """Whether the action, not abandoned, has begun by the date of the next comité (else today), as FIN-24 asks."""
+    if a.maturite == layout.MATURITE_ABANDONNEE:
+        return False
+    return a.maturite in ("En cours", "Terminée") or (a.date_debut is not None and a.date_debut <= reference_date(conv))
 
 
 _FIN15_FINANCEURS = frozenset(("AL", "ANAH", "ANRU"))
@@ -1061,9 +1098,21 @@ _ARGENT_PROPRE = tuple(d.nom for d in layout.FINANCEURS_BY_CODE["COMMUNE"].dispo
 _NOMS_ARGENT_PROPRE = frozenset(map(dispositifs.normalise, _ARGENT_PROPRE))
 
 
+def _financeurs_etat(conv: Convention) -> frozenset[str | None]:
+    """`ETAT`, and the financeurs added to the list under the État's name (« Préfecture du Pas-de-Calais »:
+    `totals.NOM_DE_L_ETAT`), whose unrecognised subsidy escaped FIN-20's warning that `ETAT`'s draws. Once per run."""
+    def build() -> frozenset[str | None]:
+        return frozenset([layout.CODE_ETAT] + [
+            f.code for f in conv.financeurs
+            if f.code and f.code not in layout.FINANCEURS_BY_CODE and isinstance(f.nom, str)
+            and totals.NOM_DE_L_ETAT.match(reference.mots(f.nom))])
+    return index(conv).memo("financeurs_etat", build)
+
+
 def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
-    """An État subsidy that no family recognises and the workbook does not mark `Dotation R2334-27`."""
-    if lf.financeur != layout.CODE_ETAT or lf.nature != layout.NATURE_SUBVENTION:
+    """An État subsidy (of `ETAT` or of a financeur named as the État, `_financeurs_etat`) that no family
+    recognises and the workbook does not mark `Dotation R2334-27`."""
+    if lf.nature != layout.NATURE_SUBVENTION or lf.financeur not in _financeurs_etat(conv):
         return False
     if index(conv).familles[lf.dispositif] is not None:
         return False
@@ -1080,22 +1129,28 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     it, so it must not pass silently; the message says so and names the closest listed dispositif.
     It still counts in the 100 % cap of public aid (FIN-09)."""
     noms = _listes(conv).get(layout.CODE_ETAT, ())
-    counted = index(conv).counted_lines
+    ix = index(conv)
+    counted = ix.counted_lines
     # `_etat_non_reconnue`'s first test, in C: most lines are no État subsidy
-    etat_subvention = (layout.CODE_ETAT, layout.NATURE_SUBVENTION).__eq__
-    fctva = index(conv).fctva
+    etat_subvention = frozenset((code, layout.NATURE_SUBVENTION) for code in _financeurs_etat(conv)).__contains__
+    fctva = ix.fctva
     for lf in compress(counted, map(etat_subvention, map(_FINANCEUR_NATURE, counted))):
         if not _etat_non_reconnue(conv, lf) or fctva[lf.financeur, lf.dispositif]:
             continue
         proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
         nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
+        if lf.financeur != layout.CODE_ETAT:  # added under the État's name: say why it is the État's
+            nom += f", versée par {_le_financeur(ix, lf.financeur)}, dont le nom désigne l'État,"
         yield at(lf, "dispositif", "FIN-20", A,
                  f"{prefix(lf)} : la subvention de l'État {nom} n'est pas un dispositif reconnu ; elle n'est pas "
                  f"comptée dans le plafond de 80 % des dotations DETR, DSIL, DPV et DSID ni dans leur plancher de "
                  f"20 % ({SRC_R2334_27}), seulement dans le plafond de 100 % des aides publiques.",
                  (f"S'il s'agit de {q(proche)}, choisissez ce dispositif. " if proche else "")
-                 + "Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
-                   "dispositifs en indiquant s'il est une dotation R2334-27.")
+                 + ("Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
+                    "dispositifs en indiquant s'il est une dotation R2334-27." if lf.financeur == layout.CODE_ETAT else
+                    f"Choisissez le financeur « {layout.CODE_ETAT} » et l'un de ses dispositifs de la feuille Financeurs, "
+                    f"ou ajoutez ce dispositif à la liste du financeur {_dit(ix, lf.financeur)} en indiquant s'il est une "
+                    "dotation R2334-27."))
 
 
 @rule("FIN-21", A, "Dispositif absent de la liste de son financeur", SRC_GUIDE,
@@ -1119,21 +1174,25 @@ def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
 
     natures = _natures_dites(conv)
 
-    def decide(key: tuple) -> tuple[str, str] | None:
+    def decide(key: tuple) -> tuple[str, str, bool, str | None] | None:
         financeur, dispositif, _ = key
         if not dispositif or not financeur or financeur not in listes:
             return None
         said = _hors_liste(conv, distinct[key], listes, owner)
         # « DEPT / Avance remboursable »: FIN-11 says already that no dispositif of the financeur has this
-        # nature and asks for its subsidy's dispositif — one finding for one thing. Not a name of a family
-        # (« FEDER » under « DEPT »): whose fund it is, FIN-21 alone says it
-        if said is not None and natures[key] is _AIDE_SEULEMENT and index(conv).familles[dispositif] is None:
-            return None
-        return said
+        # nature and asks for its subsidy's dispositif — one finding for one thing (the third value; FIN-11 is
+        # silent on the maître d'ouvrage's own line, so whether it spoke is known per line). Not a name of a
+        # family (« FEDER » under « DEPT »): whose fund it is, FIN-21 alone says it
+        if said is not None:
+            return said[:2] + (natures[key] is _AIDE_SEULEMENT and index(conv).familles[dispositif] is None, said[2])
+        return None
     decided = _decided(ix, "FIN-21", distinct, decide)
     saids = list(map(decided.__getitem__, keys))
     for lf, said in compress(zip(lines, saids), saids):
-        yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[0]}", said[1])
+        du_mo = (said[2] or said[3] is not None) and _du_maitre_d_ouvrage(conv, lf)
+        if said[2] and not du_mo:
+            continue
+        yield at(lf, "dispositif", "FIN-21", A, f"{prefix(lf)} : {said[3] if du_mo and said[3] else said[0]}", said[1])
 
 
 _FINANCEUR, _DISPOSITIF, _NATURE = attrgetter("financeur"), attrgetter("dispositif"), attrgetter("nature")
@@ -1153,9 +1212,11 @@ def _triples(conv: Convention) -> tuple[list[tuple], dict[tuple, LigneFinancemen
 
 
 def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tuple[str, ...]],
-                owner: Mapping[str, str]) -> tuple[str, str] | None:
+                owner: Mapping[str, str]) -> tuple[str, str, str | None] | None:
     """FIN-21 on a line whose dispositif and financeur are filled, the financeur listed: (message
-    after the line's prefix, suggestion), or None when nothing is to be said."""
+    after the line's prefix, suggestion, the message for a line filed under its action's maître d'ouvrage's
+    code when it differs), or None when nothing is to be said. Read of the triple and the lists only."""
+    du_mo = None
     if index(conv).fctva[lf.financeur, lf.dispositif]:
         return None
     noms = listes[lf.financeur]
@@ -1206,14 +1267,22 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         # « COMMUNE / Redynamisation des centres-villes »: the Région's programme; a « Subvention » of it is counted
         # as that body's money, in the maître d'ouvrage's own code too (`totals.role_l1111_10`): said, as FIN-06 may fail
         programme = dispositifs.normalise(lf.dispositif) in totals.PROGRAMMES_D_UN_AUTRE
-        # public aid whoever the MO: a public financeur's subsidy; a private one's only by a programme's name
+        # public aid whoever the MO: a public financeur's subsidy; a private one's only by a programme's name; of
+        # another nature, only on an action of which the financeur is the MO (`totals.role_l1111_10`: « Autofinancement »
+        # was its own share), which is known per line (this message is shared by the lines of the triple, and by the
+        # runs that meet the same lists): the other message, `du_mo`; not a loan, a recette or a portage named after
+        # another payer, which stays what it is
         publique = lf.nature == layout.NATURE_SUBVENTION and (
             programme or index(conv).categories.get(lf.financeur) == "Public")
-        msg = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
-               + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
-                  f"son nom dit qu'il est versé par le financeur {q(proprietaire)}") + (
-                   " : de nature « Subvention », la ligne est comptée comme une aide publique, jamais comme la part "
-                   f"propre du maître d'ouvrage ({SRC_L1111_10})." if publique else "."))
+        sous_le_mo = lf.nature != layout.NATURE_SUBVENTION and (
+            programme or lf.nature not in totals.NATURES_WHOEVER_PAYS)
+        debut = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
+                 + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
+                    f"son nom dit qu'il est versé par le financeur {q(proprietaire)}"))
+        comptee = ((f" : de nature {q(lf.nature)}, la ligne" if lf.nature else " : la ligne")
+                   + f" est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage ({SRC_L1111_10}).")
+        msg = debut + (comptee if publique else ".")
+        du_mo = debut + comptee if sous_le_mo else None
         sugg = (f"Choisissez le financeur {q(proprietaire)} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
                 "choisissez le dispositif et la nature « Autofinancement ».")  # the dispositif alone: FIN-11
     else:
@@ -1223,7 +1292,7 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         sugg = (f"Choisissez {q(proche)}, ou ajoutez ce dispositif à la feuille Financeurs." if proche else
                 f"Choisissez un dispositif du financeur {q(lf.financeur)} ({', '.join(noms)}), ou ajoutez-le à "
                 "la feuille Financeurs.")
-    return msg, sugg
+    return msg, sugg, du_mo
 
 
 def _publique_par_son_nom(conv: Convention, lf: LigneFinancement) -> bool:
@@ -1453,6 +1522,10 @@ def _genres_des_ajoutes(conv: Convention) -> Mapping[str, str]:
             if totals.COLLECTIVITE.match(mots):
                 genres[f.code] = (_EPCI if totals.NOM_D_EPCI.match(mots) else
                                   _COMMUNE if totals.NOM_DE_COMMUNE.match(mots) else _AUTRE_COLLECTIVITE)
+            elif totals.nomme_comme_un_epci(f, mots):
+                # « CU d'Arras »: its « Participation » to a commune's operation escaped FIN-23's cap, which
+                # « Communauté urbaine d'Arras » drew
+                genres[f.code] = _EPCI
             elif reference.nom_collectivite(f.nom) in communes:
                 genres[f.code] = _COMMUNE
         return MappingProxyType(genres)
@@ -1510,36 +1583,45 @@ _VERSEUR_AU_MEMBRE = MappingProxyType({"Commune": ("EPCI", _EPCI), "EPCI": ("COM
 # fonds de concours
 _PAS_UN_FONDS_DE_CONCOURS = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de solidarite|attribution(?:s)?(?: de)? "
                                        r"compensation|fpic|perequation|co ?maitrise"
-                                       r"|maitrise d ouvrage (?:unique|partagee|conjointe))(?![a-z0-9])")
+                                       r"|maitrise d ouvrage (?:unique|partagee|conjointe|designee)|mou"
+                                       # the word of the law before 2019 (loi MOP, art. 2 II), still the usual one
+                                       r"|transfert (?:temporaire )?(?:de )?(?:la )?(?:maitrise d ouvrage|moa))(?![a-z0-9])")
 
 
 def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
-    """The numbers of the actions holding a counted « Subvention » of no known family from `EPCI`, `COMMUNE` or a
-    financeur added under an EPCI's or a commune's name (« Communauté urbaine d'Arras »: `_genres_des_ajoutes`)
-    (few, mostly none): one pass in C over the run's counted lines, once per run."""
+    """The numbers of the actions holding a counted « Subvention » or « Autre » of no known family from `EPCI`,
+    `COMMUNE` or a financeur added under an EPCI's or a commune's name (« Communauté urbaine d'Arras »:
+    `_genres_des_ajoutes`) (few, mostly none): one pass in C over the run's counted lines, once per run."""
     def build() -> set[str | None]:
         ix = index(conv)
         counted = ix.counted_lines
         verseurs = {code for code, genre in _VERSEUR_AU_MEMBRE.values()}
         verseurs.update(code for code, genre in _genres_des_ajoutes(conv).items() if genre in (_EPCI, _COMMUNE))
-        paires = frozenset((code, layout.NATURE_SUBVENTION) for code in verseurs)
+        paires = frozenset((code, nature) for code in verseurs for nature in _NATURES_ENTRE_MEMBRES)
         hits = map(and_, map(paires.__contains__, map(_FINANCEUR_NATURE, counted)),
                    map(is_, ix.counted_familles, repeat(None)))
         return set(map(_NUMERO, compress(counted, hits)))
     return index(conv).memo("numeros_subventions_entre_membres", build)
 
 
-def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str]) -> list[LigneFinancement]:
-    """The counted « Subvention » lines of the EPCI to a commune's operation, or of the commune to the EPCI's (their
+# The natures by which an EPCI's money reaches a member commune's operation (or a commune's its EPCI's) outside a
+# fonds de concours of that name: a « Subvention », capped as one; an « Autre », which the share of a co-maître
+# d'ouvrage is typed with too, only said when it would take the fonds de concours beyond the cap
+_NATURES_ENTRE_MEMBRES = (layout.NATURE_SUBVENTION, layout.NATURE_AUTRE)
+
+
+def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str],
+                                nature: str = layout.NATURE_SUBVENTION) -> list[LigneFinancement]:
+    """The counted lines of `nature` of the EPCI to a commune's operation, or of the commune to the EPCI's (their
     codes, or a financeur added under their name), of no known family and not a dotation communautaire, the FPIC,
-    a co-maître d'ouvrage's share (`_PAS_UN_FONDS_DE_CONCOURS`) nor another payer's (`_d_un_autre_payeur`): fonds
-    de concours under another name."""
+    a co-maître d'ouvrage's share (`_PAS_UN_FONDS_DE_CONCOURS`) nor another payer's (`_d_un_autre_payeur`): of
+    nature « Subvention », fonds de concours under another name; of nature « Autre », maybe one."""
     if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
         return []
     code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
     return [lf for lf, fam in zip(j.counted, j.familles)
             if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
-            and lf.nature == layout.NATURE_SUBVENTION
+            and lf.nature == nature
             and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
             and not _d_un_autre_payeur(lf)]
 
@@ -1580,7 +1662,8 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     syndicat mixte named after a port (`_syndicat_portuaire`), which L5722-10 lets a port's syndicat mixte ouvert
     receive, no three quarters judged. Above three quarters of an HT cost (equal passes), E: unlawful whether the
     syndicat is one d'énergie or none of the law's, the message saying that only a port's may receive more
-    (`_trois_quarts`)."""
+    (`_trois_quarts`). A: the EPCI's « Autre » to a member commune's operation (or the commune's to its EPCI's)
+    that would take the fonds de concours beyond the own share (`_autre_au_dela_de_la_part_propre`)."""
     ix = index(conv)
     action = ix.action
     genres = _genres_des_ajoutes(conv)  # what the added financeurs' names say they are
@@ -1634,14 +1717,44 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             if not _syndicat_portuaire(j.action):  # L5722-10: what a balanced plan leaves it (FIN-05), no 3/4
                 yield from _trois_quarts(j)
             continue
-        deguises = _fonds_de_concours_deguises(j, genres) if j.action.numero in with_subventions else []
+        entre_membres = j.action.numero in with_subventions
+        deguises = _fonds_de_concours_deguises(j, genres) if entre_membres else []
+        autres = _fonds_de_concours_deguises(j, genres, layout.NATURE_AUTRE) if entre_membres else []
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
-        if not fdc:
-            continue
         montant, propre = totals.total(fdc), j.part_mo.propre
-        if montant > propre:
+        if fdc and montant > propre:
             yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises, ix)
+        elif autres and montant + (en_autre := totals.total(autres)) > propre:
+            yield _autre_au_dela_de_la_part_propre(j, autres, montant, en_autre, propre, ix)
+
+
+def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], montant: Decimal, en_autre: Decimal,
+                                     propre: Decimal, ix: Index) -> Finding:
+    """FIN-23, a warning, on the « Autre » lines of the EPCI to a member commune's operation (or of the commune to
+    its EPCI's) that would take the fonds de concours beyond the beneficiary's own share: the law lets an EPCI pay
+    a member's operation only by a fonds de concours, capped so, or as a co-maître d'ouvrage paying its share of a
+    work of both for its own competence (code de la commande publique, art. L2422-12), which « Autre » is typed for
+    too and the workbook does not tell apart. Typed « Subvention », the same line is counted in the cap (an
+    error); typed « Autre », the cap was escaped in silence."""
+    a = j.action
+    # « la ligne « Autre » de nature « Autre » » named an empty dispositif after the nature
+    noms = " et ".join(dict.fromkeys(q(lf.dispositif) if lf.dispositif else "sans dispositif" for lf in autres))
+    payeurs = list(dict.fromkeys(_dit(ix, str(lf.financeur)) for lf in autres))
+    de = (f"du financeur {payeurs[0]}" if len(payeurs) == 1 else f"des financeurs {' et '.join(payeurs)}")
+    les_lignes = f"la ligne {noms}" if len(autres) == 1 else f"les lignes {noms}"
+    verseur = ("un EPCI à fiscalité propre ne finance l'opération d'une commune membre" if a.type_mo == "Commune"
+               else "une commune ne finance l'opération de l'EPCI à fiscalité propre dont elle est membre")
+    deja = f", avec les fonds de concours de l'action ({money(montant)})," if montant else ""
+    return at(autres[0], "montant", "FIN-23", A,
+              f"{prefix(autres[0])} : {les_lignes} de nature « Autre » {de} ({money(en_autre)}) dépasse{'nt' if len(autres) > 1 else ''}{deja} la part que le maître d'ouvrage "
+              f"finance lui-même, hors subventions, soit {money(propre)} ; {verseur} que par un fonds de concours, qui "
+              f"ne dépasse pas cette part ({SRC_FONDS_CONCOURS}), ou comme co-maître d'ouvrage, pour sa part d'un "
+              "ouvrage relevant de leurs deux compétences (code de la commande publique, art. L2422-12).",
+              "S'il s'agit d'un fonds de concours, choisissez le dispositif « Fonds de concours », et réduisez les "
+              f"fonds de concours de l'action de {money(montant + en_autre - propre)} au moins ou augmentez "
+              "l'autofinancement du maître d'ouvrage d'autant ; s'il s'agit de la part d'un co-maître d'ouvrage, écrivez-le dans « Dispositif » "
+              "(« Participation co-maîtrise d'ouvrage »).")
 
 
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
@@ -1771,7 +1884,7 @@ def caducite(conv: Convention) -> Iterable[Finding]:
             continue
         seen.add(key)
         limite = date(lf.annee + 2, 12, 31)
-        commencee = a.maturite in ("En cours", "Terminée") or (a.date_debut is not None and a.date_debut <= ref)
+        commencee = _commencee(conv, a)
         msg = sugg = None
         if a.date_debut is not None and a.date_debut > limite:
             msg = (f"le début de l'action est prévu le {fmt_date(a.date_debut)}, plus de deux ans après l'attribution de "
