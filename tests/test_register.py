@@ -2505,6 +2505,36 @@ def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, ex
     con.close()
 
 
+def test_a_register_of_another_departement_given_with_its_departement_is_said(tmp_path, examples, capsys):
+    """The same mistake by référents who consolidate with `--departement`, as the README shows: the 59's
+    run given the 62's register had no previous consolidation « of the same scope » to compare with, and
+    was recorded without a word — historique then showed all of the 62 « retirée », all of the 59
+    « ajoutée ». With none of its scope, the latest consolidation recorded is the one compared with; a
+    run of the same département under a new scope (`--departement` given for the first time) shares its
+    conventions with it and says nothing."""
+    ours = _folder(tmp_path, examples)
+    theirs = tmp_path / "59"
+    theirs.mkdir()
+    for k, p in enumerate(examples["paths"][:2]):
+        conv = examples["convs"][p.name].model_copy(deep=True)
+        conv.set_value("acv_id", f"ACV99{k}")
+        conv.set_value("acv_departement", "59")
+        _write(conv, theirs / f"nord{k}.xlsx")
+    reg = tmp_path / "registre.sqlite"
+    runs = ((ours, (), False), (ours, ("--departement", "62"), False), (theirs, ("--departement", "59"), True))
+    for n, (folder, scope, warned) in enumerate(runs, 1):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", f"Comité du 1{n}/06/2026", "--remplacer", *scope) in (0, 1)
+        err = capsys.readouterr().err
+        assert ("Vérifiez qu'il s'agit du registre de ce département" in err) == warned, err
+    assert "aucune des conventions lues (ACV990, ACV991) ne figurait" in err
+    assert "(n° 2, « Comité du 12/06/2026 » : " in err
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 3  # recorded all the same
+    con.close()
+
+
 def test_historique_past_the_columns_of_a_sheet_shows_the_latest_comites_and_says_so(tmp_path, examples,
                                                                                      monkeypatch):
     """A register fed by a scheduled task (every hour for two years): 16 408 consolidations. `Par
