@@ -648,6 +648,33 @@ def test_historique_movements_read_comite_after_comite(tmp_path, examples):
                      ("Comité du 18/06/2026", "Comité du 24/09/2026", "Convention retirée")], pairs
 
 
+def test_historique_says_an_amount_made_unreadable_or_readable_again(tmp_path, examples):
+    """A commune types « six cent mille » over an amount of 672 000 €, then a figure again: the line
+    leaves the totals, then comes back. `Mouvements` said « Montant modifié », 672 000 € → nothing, as if
+    the amount had been deleted or set to zero, where the consolidated workbook says « montant
+    illisible ». It now says so on either side; the écarts are what the totals moved."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    name = examples["paths"][0].name
+    conv = examples["convs"][name].model_copy(deep=True)
+    j = next(k for k, lf in enumerate(conv.financements)
+             if lf.montant and not isinstance(lf.montant, str) and lf.statut != "Refusé")
+    montant = float(conv.financements[j].montant)
+    for k, value in enumerate((montant, "six cent mille", montant + 1000)):
+        conv.financements[j] = _line(conv.financements[j], montant=value)
+        _write(conv, folder / name)
+        _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--remplacer", "--jobs", "1",
+             "--comite", f"Comité du 1{k}/06/2026")
+    evo = tmp_path / "evolution.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    rows = list(zip(mv["Mouvement"], mv["Montant avant (€)"].fillna(""), mv["Montant après (€)"].fillna(""),
+                    mv["Écart (€)"]))
+    assert rows == [("Montant modifié (illisible)", montant, "", -montant),
+                    ("Montant modifié (auparavant : illisible)", "", montant + 1000, montant + 1000)], rows
+
+
 def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples, capsys):
     """The comité of 12/06 recorded after that of 19/06 (forgotten, then run): the movements went from
     19/06 to 12/06 without a word, a référent reading them as the département's course between the two
@@ -3400,7 +3427,8 @@ def test_a_line_refused_or_no_longer_refused_moves_the_totals_by_its_amount():
         (STATUT_MODIFIE, "DETR", 45.0, True), (MONTANT_MODIFIE, "DETR", None, False),
         (LIGNE_AJOUTEE, "FSIL", None, False),
         (MONTANT_MODIFIE, "Fonds vert", 5.0, False),
-        (MONTANT_MODIFIE, "DRAC", 12.0, False),  # an amount typed as text, now a number: it counts
+        # an amount typed as text, now a number: it counts
+        (MONTANT_MODIFIE + " (auparavant : illisible)", "DRAC", 12.0, False),
         (LIGNE_RETIREE, "FNADT", None, False)]
     counted = lambda lines: sum(ln[5] for ln in lines if ln[5] is not None and ln[6] != "Refusé")  # noqa: E731
     assert sum(m.ecart or 0 for m in moves) == counted(new) - counted(old)

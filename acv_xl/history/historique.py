@@ -12,7 +12,8 @@ Choices:
   pairing at an equal amount, below) in order; conventions by `acv_id`
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
-- A movement is one row per changed column (statut, montant), a line added or removed, a
+- A movement is one row per changed column (statut, montant — « (illisible) » when the amount no
+  longer parses, « (auparavant : illisible) » when it parses again), a line added or removed, a
   financeur code corrected or mistyped (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
@@ -65,6 +66,10 @@ LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
 FINANCEUR_MODIFIE = "Financeur modifié"  # a code corrected (« FEDER » → « UE »): two rows, the old code's and the new's
 MONTANT_MODIFIE = "Montant modifié"
+# an amount that no longer parses (« six cent mille », a cell emptied), or parses again: said, as the
+# consolidated workbook says « montant illisible » — not an amount deleted or set to zero
+ILLISIBLE_APRES = " (illisible)"
+ILLISIBLE_AVANT = " (auparavant : illisible)"
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 # a line given to another action (an action split in two, a line re-assigned): two rows, the old action's and the new's
 ACTION_MODIFIEE = "Action modifiée"
@@ -120,7 +125,7 @@ class Mouvement:
         bascule = self.compte_avant != self.compte_apres and self.statut_avant != self.statut_apres
         if self.type == STATUT_MODIFIE and not bascule:
             return None
-        if self.type == MONTANT_MODIFIE and bascule:
+        if self.type.startswith(MONTANT_MODIFIE) and bascule:
             return None
         if self.montant_avant is None and self.montant_apres is None and not bascule:
             return None
@@ -882,7 +887,8 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                           compte_avant=counts(na), compte_apres=counts(nb),
                           montant_apres=nb[5], engagement=nb[6] in acquis and na[6] not in acquis))
         if na[5] != nb[5]:
-            out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+            kind = MONTANT_MODIFIE + (ILLISIBLE_APRES if nb[5] is None else ILLISIBLE_AVANT if na[5] is None else "")
+            out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           compte_avant=counts(na), compte_apres=counts(nb),
                           montant_apres=nb[5]))
     for k in a:
