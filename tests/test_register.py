@@ -701,6 +701,21 @@ def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples,
     assert [c["comite_hors_ordre"] for c in data["consolidations"]] == [False, True, True, False, False, False]
 
 
+def test_consolider_and_historique_name_the_same_later_comite(tmp_path, examples, capsys):
+    """The comité of 19/06 run twice (a correction), then that of 12/06: consolider said it came after
+    « Comité du 19/06/2026 » (n° 2), the run just before it, and historique after n° 1 — two numbers for
+    one fact, the référent looking for which was meant. Both name the latest recorded of the latest date."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for comite in ("Comité du 19/06/2026", "Comité du 19/06/2026", "Comité du 12/06/2026"):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    comite, "--jobs", "1") in (0, 1)
+    assert "antérieur au comité « Comité du 19/06/2026 » (n° 2)" in capsys.readouterr().err
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    assert "« Comité du 12/06/2026 » (n° 3) après « Comité du 19/06/2026 (n° 2) »." in capsys.readouterr().err
+
+
 def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
     """`--comite "Comité du 12 juin 2026"` run after the comité of 19/06 was recorded (forgotten, or a
     mistyped date): recorded in silence, historique then compared 19/06 to 12/06. The run says it while

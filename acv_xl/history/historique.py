@@ -175,7 +175,8 @@ class Evolution:
     @cached_property
     def hors_ordre(self) -> dict[int, int]:
         """consolidation → the one recorded before it whose comité is of a later date (the latest such
-        date): a comité recorded late (« Comité du 12/06/2026 » after « Comité du 19/06/2026 »). Only
+        date, and of two runs of that comité the later, as `consolider` names it): a comité recorded late
+        (« Comité du 12/06/2026 » after « Comité du 19/06/2026 »). Only
         labels holding a date are placed; the series stays in recording order — each run recorded the
         workbooks as they were that day, not as they were at its comité."""
         from acv_xl.outputs.consolidation_result import date_of_label
@@ -188,7 +189,7 @@ class Evolution:
                 continue
             if latest is not None and d < latest[0]:
                 out[i] = latest[1]
-            elif latest is None or d > latest[0]:
+            elif latest is None or d >= latest[0]:
                 latest = (d, i)
         return out
 
