@@ -673,6 +673,10 @@ def test_historique_says_an_amount_made_unreadable_or_readable_again(tmp_path, e
                     mv["Écart (€)"]))
     assert rows == [("Montant modifié (illisible)", montant, "", -montant),
                     ("Montant modifié (auparavant : illisible)", "", montant + 1000, montant + 1000)], rows
+    # printed whole: the longer kinds wrap, where « Montant modifié (auparav » was cut at the intitulé beside
+    ws = openpyxl.load_workbook(evo)["Mouvements"]
+    col = [c.value for c in ws[3]].index("Mouvement") + 1
+    assert all(ws.cell(r, col).alignment.wrap_text for r in range(4, 6)), col
 
 
 def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples, capsys):

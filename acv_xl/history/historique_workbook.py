@@ -225,7 +225,7 @@ class _EvolutionWriter(_Writer):
         # convention, action or financeur they were of.
         cols = [(H.ACV_ID, 12, None), (tf.header("numero"), 9, None), (tf.header("financeur"), 11, None),
                 (H.LIBELLE, 24, "texte_long"), ("Avant", 24, "texte_long"), ("Après", 24, "texte_long"), (PERIMETRE_MODIFIE, 22, "texte_long"),
-                ("Mouvement", 18, None), (H.INTITULE, 30, "texte_long"),
+                ("Mouvement", 18, "texte_long"), (H.INTITULE, 30, "texte_long"),
                 (tf.header("dispositif"), 18, "texte_long"), (tf.header("nature"), 14, None),
                 (tf.header("annee"), 8, None), ("Statut avant", 12, None), ("Statut après", 12, None),
                 ("Montant avant (€)", 16, "euros"), ("Montant après (€)", 16, "euros"), ("Écart (€)", 16, "euros"),
