@@ -720,6 +720,30 @@ def test_consolider_and_historique_name_the_same_later_comite(tmp_path, examples
     assert "« Comité du 12/06/2026 » (n° 3) après « Comité du 19/06/2026 (n° 2) »." in capsys.readouterr().err
 
 
+def test_consolider_says_a_comite_already_recorded(tmp_path, examples, capsys):
+    """The same `--comite` run again (a correction, or the command recalled from the history of the
+    terminal for the next comité): recorded in silence, historique then showed two columns « Comité
+    du 19/06/2026 (n° 1) » and « (n° 2) ». Recorded all the same (a correction is allowed), and said
+    while the label can still be checked; another label, or none, says nothing."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    said = []
+    for comite in (("--comite", "Comité du 19/06/2026"), ("--comite", "Comité du 25/09/2026"), (),
+                   ("--comite", " Comité du 19/06/2026 ")):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, *comite,
+                    "--jobs", "1") in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert [("est déjà enregistré" in s) for s in said] == [False, False, False, True], said
+    assert ("acv-xl : attention, le comité « Comité du 19/06/2026 » est déjà enregistré dans le registre "
+            f"« {reg} » (n° 1) : cette consolidation y est enregistrée à sa suite (n° 4), et « acv-xl historique » "
+            "montrera l'une et l'autre, numérotées. S'il s'agit d'une correction, rien à faire ; sinon, vérifiez "
+            "le libellé --comite.") in said[3]
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 4  # recorded all the same
+    con.close()
+
+
 def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
     """`--comite "Comité du 12 juin 2026"` run after the comité of 19/06 was recorded (forgotten, or a
     mistyped date): recorded in silence, historique then compared 19/06 to 12/06. The run says it while

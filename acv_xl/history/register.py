@@ -1058,6 +1058,25 @@ class Register:
                 "« acv-xl historique » les comparera dans cet ordre, celui des consolidations (chacune a lu les "
                 "classeurs tels qu'ils étaient ce jour-là). Vérifiez la date du libellé --comite.")
 
+    def _again(self, r: ConsolidationResult) -> str | None:
+        """A warning when this run's comité label is already recorded: a correction, or the command
+        recalled from the terminal's history for the next comité. Recorded all the same, but said while
+        the label can be checked: `historique` shows each run of one label, numbered."""
+        label = r.comite.strip() if r.comite else ""
+        if not label:
+            return None
+        ids = [cid for cid, comite in self.con.execute("SELECT id, comite FROM consolidations ORDER BY id")
+               if isinstance(comite, str) and comite.strip() == label]
+        if not ids:
+            return None
+        # (the run's own number: SQLite gives the next row one more than the largest, in this transaction)
+        nouveau = self.con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM consolidations").fetchone()[0]
+        montre = "montrera l'une et l'autre" if len(ids) == 1 else "les montrera toutes"
+        return (f"le comité « {label} » est déjà enregistré dans le registre « {self.path} » "
+                f"({', '.join(f'n° {i}' for i in ids)}) : cette consolidation y est enregistrée à sa suite (n° {nouveau}), "
+                f"et « acv-xl historique » {montre}, "
+                "numérotées. S'il s'agit d'une correction, rien à faire ; sinon, vérifiez le libellé --comite.")
+
     def _insert(self, r: ConsolidationResult, blocs: dict[tuple[str, str], Any]) -> tuple[int, dict[str, int]]:
         """The run's rows, and those of `blocs` (of `r.blocs`: the blocks made before its workbook was written)."""
         con = self.con
@@ -1187,7 +1206,8 @@ class PendingRecord:
             # at the end of it; the pages stay in memory, and the commit alone waits (`finish`, by short tries)
             con.execute("PRAGMA busy_timeout = 0")
             self._first = con.execute("SELECT NOT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0] == 1
-            notices = [n for n in (reg._unrelated(self._result), reg._earlier(self._result)) if n]
+            notices = [n for n in (reg._unrelated(self._result), reg._again(self._result), reg._earlier(self._result))
+                       if n]
             cid, analyses = reg._insert(self._result, self._blocs)
             self._done = (cid, analyses, notices)
         except BaseException as exc:  # noqa: BLE001 — raised by `finish`, in the thread that waits for it
