@@ -679,6 +679,37 @@ def test_historique_says_an_amount_made_unreadable_or_readable_again(tmp_path, e
     assert all(ws.cell(r, col).alignment.wrap_text for r in range(4, 6)), col
 
 
+def test_historique_says_a_line_added_or_removed_with_an_unreadable_amount():
+    """A line added with « à définir » as its amount, or removed as it was: « Nouvelle ligne » with no
+    amount and no écart read as a line of nothing. It now says its amount was unreadable; it is still
+    a new line in the per-financeur count, and moves no total."""
+    from acv_xl.history.historique import Evolution, _compare, mouvements_par_financeur
+
+    def line(financeur, dispositif, montant):
+        return ("2.1", financeur, dispositif, "Subvention", 2025, montant, "Sollicité", "Grande Rue",
+                int(montant is not None))
+
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("REGION", "Aménagement", None), line("ETAT", "FNADT", 5.0)],
+                     [line("ETAT", "DSIL", None), line("ETAT", "Fonds vert", 7.0)])
+    assert [(m.type, m.dispositif, m.ecart) for m in moves] == [
+        ("Nouvelle ligne (montant illisible)", "DSIL", None), ("Nouvelle ligne", "Fonds vert", 7.0),
+        ("Ligne retirée (montant illisible)", "Aménagement", None), ("Ligne retirée", "FNADT", -5.0)]
+
+    class _Two(Evolution):  # two consolidations, whose ETAT totals are the counted lines'
+        ids = [1, 2]
+
+        def __init__(self):
+            self.mouvements = moves
+
+        def totaux_financeurs(self):
+            return {"ETAT": {1: 5.0, 2: 7.0}}
+
+        def financeurs(self):
+            return ["ETAT"]
+
+    assert mouvements_par_financeur(_Two()) == [[1, 2, "ETAT", 5.0, 7.0, 2.0, 0.0, 2]]
+
+
 def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples, capsys):
     """The comité of 12/06 recorded after that of 19/06 (forgotten, then run): the movements went from
     19/06 to 12/06 without a word, a référent reading them as the département's course between the two

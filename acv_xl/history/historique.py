@@ -13,7 +13,8 @@ Choices:
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant — « (illisible) » when the amount no
-  longer parses, « (auparavant : illisible) » when it parses again), a line added or removed, a
+  longer parses, « (auparavant : illisible) » when it parses again), a line added or removed (« (montant
+  illisible) » when its amount does not parse), a
   financeur code corrected or mistyped (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
@@ -70,6 +71,7 @@ MONTANT_MODIFIE = "Montant modifié"
 # consolidated workbook says « montant illisible » — not an amount deleted or set to zero
 ILLISIBLE_APRES = " (illisible)"
 ILLISIBLE_AVANT = " (auparavant : illisible)"
+MONTANT_ILLISIBLE = " (montant illisible)"  # a line added or removed as such: not a line of nothing
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 # a line given to another action (an action split in two, a line re-assigned): two rows, the old action's and the new's
 ACTION_MODIFIEE = "Action modifiée"
@@ -879,7 +881,8 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                           engagement=nb[6] in acquis and na[6] not in acquis))
             continue
         if kind is None and k not in a:
-            out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
+            out.append(mv(LIGNE_AJOUTEE + (MONTANT_ILLISIBLE if nb[5] is None else ""), nb, statut_apres=nb[6],
+                          montant_apres=nb[5], compte_apres=counts(nb),
                           engagement=nb[6] in acquis))
             continue
         na = a[old] if kind == _MEME_CLE else a[k]
@@ -895,7 +898,8 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
     for k in a:
         if k not in b and k not in taken:
             na = a[k]
-            out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5], compte_avant=counts(na)))
+            out.append(mv(LIGNE_RETIREE + (MONTANT_ILLISIBLE if na[5] is None else ""), na, statut_avant=na[6],
+                          montant_avant=na[5], compte_avant=counts(na)))
     return out
 
 
@@ -920,7 +924,7 @@ def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
         k = (m.avant, m.apres, _groupe(m.financeur))
         if m.engagement:
             obtenus[k] += m.montant_apres or 0.0
-        if m.type == LIGNE_AJOUTEE:
+        if m.type.startswith(LIGNE_AJOUTEE):
             nouvelles[k] += 1
     rows = []
     for avant, apres in zip(ev.ids, ev.ids[1:]):
