@@ -271,9 +271,14 @@ class _EvolutionWriter(_Writer):
         if not rows:
             self.first_page_notes(ws, len(rows) + 4, [rien_a_comparer(ev)])
         self.note_perimetre(ws, len(rows) + 6)
+        # a convention added or removed moves its financeurs' écarts alone (its movement is the convention's,
+        # not a financeur's): said, where a funder read a change with nothing beside it to explain it
         self.first_page_notes(ws, len(rows) + 5, ["Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » "
-                                                  "ou « Versé », et lignes passées à l'un de ces statuts (détail : "
-                                                  f"feuille {Feuille.MOUVEMENTS})."])
+                                                  "ou « Versé », et lignes passées à l'un de ces statuts ; les "
+                                                  "conventions ajoutées ou retirées (ou de nouveau comptées, ou non "
+                                                  "comptées) n'y figurent pas, ni parmi les nouvelles lignes : leur "
+                                                  "financement n'est que dans l'écart (détail : feuille "
+                                                  f"{Feuille.MOUVEMENTS})."])
 
     def write(self) -> None:
         self.consolidations()
