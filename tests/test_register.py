@@ -4147,3 +4147,21 @@ def test_a_register_read_too_long_while_it_is_migrated_says_it_is_read(tmp_path,
         "être mis à jour pour cette version d'acv-xl pendant cette lecture. Relancez la consolidation quand cette " \
         "lecture sera terminée (fermez l'outil SQLite)." in err, err
     assert "autre consolidation" not in err and not (tmp_path / "b.xlsx").exists() and _dump(reg) == before
+
+
+def test_the_register_given_as_an_output_is_named_and_left_as_it_was(tmp_path, examples, capsys):
+    """`-o R.sqlite --registre R.sqlite` (the register's name typed for the output): refused as it should,
+    but with « le registre ne peut pas être aussi un fichier de sortie : R.sqlite », the name unquoted and
+    nothing to do. It now names the option, quotes the file and says what to do; the register unchanged."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "R.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = reg.read_bytes()
+    for option, extra in (("-o", ()), ("--json", ("-o", tmp_path / "c2.xlsx"))):
+        capsys.readouterr()
+        args = ("-o", reg) if option == "-o" else (*extra, "--json", reg)
+        assert _run("consolider", folder, *args, "--registre", reg, "--jobs", "1") == 2
+        err = capsys.readouterr().err
+        assert (f"acv-xl : le registre « {reg} » est aussi donné comme fichier de sortie ({option}) : donnez à la "
+                "sortie un autre nom ; rien n'a été écrit, le registre n'a pas été modifié.") in err, err
+    assert reg.read_bytes() == before and not (tmp_path / "c2.xlsx").exists()
