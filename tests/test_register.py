@@ -780,6 +780,23 @@ def test_consolider_says_a_comite_already_recorded(tmp_path, examples, capsys):
     con.close()
 
 
+def test_a_comite_consolidated_day_after_day_is_said_in_a_message_of_bounded_length(tmp_path, examples, capsys):
+    """The référent consolidates the coming comité every day as its workbooks come in (or a scheduled
+    task does), always with `--comite "Comité du 19/06/2026"`: the warning listed every number already
+    recorded, « (n° 1, n° 2, …, n° 40) », one more at each run. It says how many, and the latest three."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for _ in range(5):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    "Comité du 19/06/2026", "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    assert ("le comité « Comité du 19/06/2026 » est déjà enregistré dans le registre "
+            f"« {reg} » (4 consolidations, dont les dernières : n° 2, n° 3, n° 4) : cette consolidation y est "
+            "enregistrée à sa suite (n° 5)") in err, err
+    assert "n° 1" not in err, err
+
+
 def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
     """`--comite "Comité du 12 juin 2026"` run after the comité of 19/06 was recorded (forgotten, or a
     mistyped date): recorded in silence, historique then compared 19/06 to 12/06. The run says it while

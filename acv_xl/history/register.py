@@ -1072,8 +1072,13 @@ class Register:
         # (the run's own number: SQLite gives the next row one more than the largest, in this transaction)
         nouveau = self.con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM consolidations").fetchone()[0]
         montre = "montrera l'une et l'autre" if len(ids) == 1 else "les montrera toutes"
+        # the latest three, and how many: a comité consolidated every day while its workbooks come in
+        # (or by a scheduled task) made a message of every number, growing at each run
+        numeros = ", ".join(f"n° {i}" for i in ids[-3:])
+        if len(ids) > 3:
+            numeros = f"{values.fmt_number(len(ids))} consolidations, dont les dernières : {numeros}"
         return (f"le comité « {label} » est déjà enregistré dans le registre « {self.path} » "
-                f"({', '.join(f'n° {i}' for i in ids)}) : cette consolidation y est enregistrée à sa suite (n° {nouveau}), "
+                f"({numeros}) : cette consolidation y est enregistrée à sa suite (n° {nouveau}), "
                 f"et « acv-xl historique » {montre}, "
                 "numérotées. S'il s'agit d'une correction, rien à faire ; sinon, vérifiez le libellé --comite.")
 
