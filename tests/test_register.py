@@ -2658,6 +2658,32 @@ def test_a_register_of_another_departement_given_with_its_departement_is_said(tm
     con.close()
 
 
+def test_a_register_of_the_region_then_of_each_departement_says_nothing(tmp_path, examples, capsys):
+    """A register kept for the région: every département consolidated at once (no `--departement`),
+    then each from its own folder (`région/62 --departement 62`, then `région/59 --departement 59`). With
+    no consolidation of scope 59, the 59's run was compared with the latest of any scope, the 62's, and
+    told to check that the register was the 59's — when its first consolidation counted the 59's very
+    conventions. Consolidations of every département are of the 59 as well: they come before another's."""
+    region = tmp_path / "region"
+    region.mkdir()
+    ours = _folder(region, examples)
+    theirs = region / "59"
+    theirs.mkdir()
+    for k, p in enumerate(examples["paths"][:2]):
+        conv = examples["convs"][p.name].model_copy(deep=True)
+        conv.set_value("acv_id", f"ACV99{k}")
+        conv.set_value("acv_departement", "59")
+        _write(conv, theirs / f"nord{k}.xlsx")
+    reg = tmp_path / "registre.sqlite"
+    for n, (folder, scope) in enumerate(((region, ()), (ours, ("--departement", "62")),
+                                         (theirs, ("--departement", "59"))), 1):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", f"Comité du 1{n}/06/2026", "--remplacer", *scope) in (0, 1)
+        err = capsys.readouterr().err
+        assert "Vérifiez qu'il s'agit du registre de ce département" not in err, (n, err)
+
+
 def test_historique_past_the_columns_of_a_sheet_shows_the_latest_comites_and_says_so(tmp_path, examples,
                                                                                      monkeypatch):
     """A register fed by a scheduled task (every hour for two years): 16 408 consolidations. `Par

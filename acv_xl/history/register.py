@@ -1007,24 +1007,34 @@ class Register:
     def _unrelated(self, r: ConsolidationResult) -> str | None:
         """A warning when none of this run's conventions (its readable workbooks, counted or not: a
         `--sans-erreurs` run counting others is no sign) was among the previous consolidation's of the
-        same scope (`--departement`), or of the latest one when none has this scope, while both had some:
-        the register of another département, given by mistake (a share where each référent keeps
-        « registre.sqlite »).
+        same scope (`--departement`), or of the latest one when none has this scope — nor among the latest
+        of every département's (no `--departement`: a région's register, then each département from its
+        own folder) —, while both had some: the register of another département, given by mistake (a share
+        where each référent keeps « registre.sqlite »).
         Recorded all the same (a département may also renew every convention), but said: `historique`
         will show every convention of the one « retirée » and every one of the other « ajoutée »."""
         from acv_xl.checks.rules.consolidation import norm_id  # (the import block is another's to edit)
 
         now = {norm_id(f.acv_id) for f in r.files if f.lisible and not f.ignore} - {""}
         # none of this scope (the 59's `--departement 59` given the 62's register): the latest of any scope
-        prev = self.con.execute("SELECT id, comite FROM consolidations ORDER BY COALESCE(departement, '') = ? DESC, "
-                                "id DESC LIMIT 1", (r.departement or "",)).fetchone()
+        scope = r.departement or ""
+        prev = self.con.execute("SELECT id, comite, COALESCE(departement, '') FROM consolidations "
+                                "ORDER BY COALESCE(departement, '') = ? DESC, id DESC LIMIT 1", (scope,)).fetchone()
         if not now or prev is None:
             return None
-        before = {norm_id(a) for (a,) in self.con.execute(
-            "SELECT acv_id FROM conventions WHERE consolidation_id = ?", (prev[0],))
-            if isinstance(a, str)} - {""}
+
+        def read_by(cid: int) -> set[str]:
+            return {norm_id(a) for (a,) in self.con.execute(
+                "SELECT acv_id FROM conventions WHERE consolidation_id = ?", (cid,)) if isinstance(a, str)} - {""}
+
+        before = read_by(prev[0])
         if not before or before & now:
             return None
+        if prev[2] != scope:  # none of this scope: a consolidation of every département covers it too
+            every = self.con.execute("SELECT id FROM consolidations WHERE COALESCE(departement, '') = '' "
+                                     "ORDER BY id DESC LIMIT 1").fetchone()
+            if every is not None and read_by(every[0]) & now:
+                return None
 
         def some(ids: set[str]) -> str:
             first = sorted(ids)[:3]
