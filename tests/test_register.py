@@ -715,6 +715,24 @@ def test_historique_says_a_line_added_or_removed_with_an_unreadable_amount():
     assert mouvements_par_financeur(_Two()) == [[1, 2, "ETAT", 5.0, 7.0, 2.0, 0.0, 2]]
 
 
+def test_historique_says_a_line_moved_with_an_unreadable_amount():
+    """A line re-dated (2024 → 2025) while « à revoir » was typed over its 5 €, and a code corrected
+    (« FEDER » → « UE ») while its amount was typed again: « Année modifiée », 5 € → nothing, écart −5 €,
+    read as an amount lost in the move, where « Montant modifié (illisible) » says it for a line that
+    kept its key. The row whose amount does not parse now says so; the écarts are unchanged."""
+    from acv_xl.history.historique import _compare
+
+    def line(financeur, annee, montant):
+        return ("2.1", financeur, "DSIL", "Subvention", annee, montant, "Sollicité", "Grande Rue",
+                int(montant is not None))
+
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("ETAT", 2024, 5.0), line("FEDER", 2026, None)],
+                     [line("ETAT", 2025, None), line("UE", 2026, 7.0)])
+    assert [(m.type, m.financeur, m.annee, m.ecart) for m in moves] == [
+        ("Année modifiée", "ETAT", 2024, -5.0), ("Année modifiée (montant illisible)", "ETAT", 2025, None),
+        ("Financeur modifié (montant illisible)", "FEDER", 2026, None), ("Financeur modifié", "UE", 2026, 7.0)]
+
+
 def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples, capsys):
     """The comité of 12/06 recorded after that of 19/06 (forgotten, then run): the movements went from
     19/06 to 12/06 without a word, a référent reading them as the département's course between the two

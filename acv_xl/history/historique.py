@@ -14,7 +14,7 @@ Choices:
   same analysis in the register) have nothing to compare: only the changed conventions are.
 - A movement is one row per changed column (statut, montant — « (illisible) » when the amount no
   longer parses, « (auparavant : illisible) » when it parses again), a line added or removed (« (montant
-  illisible) » when its amount does not parse), a
+  illisible) » when its amount does not parse, as either row of the kinds of two rows below), a
   financeur code corrected or mistyped (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
@@ -71,7 +71,9 @@ MONTANT_MODIFIE = "Montant modifié"
 # consolidated workbook says « montant illisible » — not an amount deleted or set to zero
 ILLISIBLE_APRES = " (illisible)"
 ILLISIBLE_AVANT = " (auparavant : illisible)"
-MONTANT_ILLISIBLE = " (montant illisible)"  # a line added or removed as such: not a line of nothing
+# a line added or removed as such (not a line of nothing), or either state of a line re-dated, given
+# another code, action… (« Année modifiée (montant illisible) »: not an amount lost in the move)
+MONTANT_ILLISIBLE = " (montant illisible)"
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 # a line given to another action (an action split in two, a line re-assigned): two rows, the old action's and the new's
 ACTION_MODIFIEE = "Action modifiée"
@@ -875,9 +877,11 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         kind, old = autre.get(k, (None, None))
         if kind is not None and kind != _MEME_CLE:
             na = a[old]
-            out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
-                          compte_avant=counts(na)))
-            out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
+            # each row one state of the line, as a line removed and one added: its amount said unreadable
+            out.append(mv(kind + (MONTANT_ILLISIBLE if na[5] is None else ""), na, statut_avant=na[6],
+                          statut_apres=nb[6], montant_avant=na[5], compte_avant=counts(na)))
+            out.append(mv(kind + (MONTANT_ILLISIBLE if nb[5] is None else ""), nb, statut_avant=na[6],
+                          statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
                           engagement=nb[6] in acquis and na[6] not in acquis))
             continue
         if kind is None and k not in a:
