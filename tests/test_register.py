@@ -425,9 +425,10 @@ def test_two_comites_then_historique(tmp_path, examples):
         assert round(float(pf.loc[f, "Engagements obtenus (€)"]) * 100) == expected, f
     assert round(float(pf.loc[passe.financeur, "Engagements obtenus (€)"]) * 100) >= round((float(passe.montant) - 500) * 100)
     # a convention added or removed moves its financeurs' écarts alone: the sheet says so, where a funder
-    # read a change of 2 921 000 € with neither commitment obtained nor new line, and nothing to explain it
+    # read a change of 2 921 000 € with neither commitment obtained nor new line, and nothing to explain it;
+    # in the words of the Mouvements sheet (« Convention désormais comptée », not « de nouveau comptée »)
     notes = [c.value for row in wb["Mouvements par financeur"].iter_rows() for c in row if isinstance(c.value, str)]
-    assert any("les conventions ajoutées ou retirées (ou de nouveau comptées, ou non comptées) n'y figurent pas, "
+    assert any("les conventions ajoutées ou retirées (ou désormais comptées, ou non comptées) n'y figurent pas, "
                "ni parmi les nouvelles lignes : leur financement n'est que dans l'écart" in n for n in notes), notes
     assert wb["Par financeur"]._charts and wb["Par financeur"].page_setup.orientation == "landscape"
     # the header row is repeated on each printed page only past the first: these few movements fit on it

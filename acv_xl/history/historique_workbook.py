@@ -275,7 +275,7 @@ class _EvolutionWriter(_Writer):
         # not a financeur's): said, where a funder read a change with nothing beside it to explain it
         self.first_page_notes(ws, len(rows) + 5, ["Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » "
                                                   "ou « Versé », et lignes passées à l'un de ces statuts ; les "
-                                                  "conventions ajoutées ou retirées (ou de nouveau comptées, ou non "
+                                                  "conventions ajoutées ou retirées (ou désormais comptées, ou non "
                                                   "comptées) n'y figurent pas, ni parmi les nouvelles lignes : leur "
                                                   "financement n'est que dans l'écart (détail : feuille "
                                                   f"{Feuille.MOUVEMENTS})."])
