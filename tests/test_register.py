@@ -3575,6 +3575,29 @@ def test_a_line_refused_or_no_longer_refused_moves_the_totals_by_its_amount():
     assert sum(m.ecart or 0 for m in moves) == counted(new) - counted(old)
 
 
+def test_a_line_whose_amount_became_unreadable_leaves_the_totals_by_its_amount_s_row():
+    """« Sollicité » → « Acquis » the day « six cent mille » was typed over its 5 €: the écart −5 € was
+    on the « Statut modifié » row, as if being granted had taken the line out of the totals, and
+    « Montant modifié (illisible) » beside it had none. The statut carries the change only when it is
+    « Refusé »'s doing; otherwise the amount's row does, both ways."""
+    from acv_xl.history.historique import _compare
+
+    def line(montant, statut):
+        return ("2.1", "ETAT", "DSIL", "Subvention", 2025, montant, statut, "Grande Rue",
+                int(montant is not None and statut != "Refusé"))
+
+    def moves(old, new):
+        return [(m.type, m.ecart) for m in _compare(1, 2, "ACV034", "Boulogne", [line(*old)], [line(*new)])]
+
+    assert moves((5.0, "Sollicité"), (None, "Acquis")) == [("Statut modifié", None),
+                                                          ("Montant modifié (illisible)", -5.0)]
+    assert moves((None, "Sollicité"), (5.0, "Acquis")) == [("Statut modifié", None),
+                                                          ("Montant modifié (auparavant : illisible)", 5.0)]
+    # refused: the statut's doing, whatever its amount became
+    assert moves((5.0, "Sollicité"), (None, "Refusé")) == [("Statut modifié", -5.0),
+                                                          ("Montant modifié (illisible)", None)]
+
+
 def test_a_split_action_s_loan_is_never_taken_for_the_former_action_s_new_tranche():
     """2.2's CDC loan of 2024 given to the new action 2.3, and 2.2 given a new CDC tranche of 2025:
     the « Année modifiée » pairing, tried first and at any amount, took the loan for re-dated

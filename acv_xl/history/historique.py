@@ -123,10 +123,13 @@ class Mouvement:
         """What the movement moves in the totals. A statut's row shows the amounts as context only (a
         line whose amount changed too has its own « Montant modifié » row, and the Écart column added
         up counts that change once) — unless the statut makes the line count or stop counting
-        (« Refusé »): then it carries the whole change, and the amount's row none."""
+        (« Refusé »): then it carries the whole change, and the amount's row none. A line leaving the
+        totals as its amount became unreadable (« Sollicité » → « Acquis » the same day) leaves them by
+        its « Montant modifié (illisible) » row, not by its statut's."""
         avant = (self.montant_avant or 0.0) if self.compte_avant else 0.0
         apres = (self.montant_apres or 0.0) if self.compte_apres else 0.0
-        bascule = self.compte_avant != self.compte_apres and self.statut_avant != self.statut_apres
+        refuse = layout.STATUT_REFUSE
+        bascule = self.compte_avant != self.compte_apres and (self.statut_avant == refuse) != (self.statut_apres == refuse)
         if self.type == STATUT_MODIFIE and not bascule:
             return None
         if self.type.startswith(MONTANT_MODIFIE) and bascule:
