@@ -816,6 +816,34 @@ def test_a_comite_consolidated_day_after_day_is_said_in_a_message_of_bounded_len
     assert "n° 1" not in err, err
 
 
+def test_a_region_s_register_says_nothing_of_each_departement_s_run_of_one_comite(tmp_path, examples, capsys):
+    """A register kept for the région, each département consolidated from its own folder for the comité
+    of 19/06 (`--departement 62`, then `--departement 59`, the same `--comite`): the 59's run was told
+    its comité was already recorded and to check its label — at every comité, for every département but
+    the first. A label is already recorded when a run of the same scope bears it: the 62's run again
+    still is."""
+    region = tmp_path / "region"
+    region.mkdir()
+    ours = _folder(region, examples)
+    theirs = region / "59"
+    theirs.mkdir()
+    for k, p in enumerate(examples["paths"][:2]):
+        conv = examples["convs"][p.name].model_copy(deep=True)
+        conv.set_value("acv_id", f"ACV99{k}")
+        conv.set_value("acv_departement", "59")
+        _write(conv, theirs / f"nord{k}.xlsx")
+    reg = tmp_path / "registre.sqlite"
+    said = []
+    for folder, departement in ((region, None), (ours, "62"), (theirs, "59"), (ours, "62")):
+        capsys.readouterr()
+        scope = ("--departement", departement) if departement else ()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", "Comité du 19/06/2026", "--remplacer", *scope) in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert [("est déjà enregistré" in s) for s in said] == [False, False, False, True], said
+    assert "(n° 2) : cette consolidation y est enregistrée à sa suite (n° 4)" in said[3], said[3]
+
+
 def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
     """`--comite "Comité du 12 juin 2026"` run after the comité of 19/06 was recorded (forgotten, or a
     mistyped date): recorded in silence, historique then compared 19/06 to 12/06. The run says it while

@@ -1071,12 +1071,15 @@ class Register:
     def _again(self, r: ConsolidationResult) -> str | None:
         """A warning when this run's comité label is already recorded: a correction, or the command
         recalled from the terminal's history for the next comité. Recorded all the same, but said while
-        the label can be checked: `historique` shows each run of one label, numbered."""
+        the label can be checked: `historique` shows each run of one label, numbered. Among the runs of
+        its scope (`--departement`) only: in a région's register, the 59's comité of 19/06 run after the
+        62's of the same day is no mistake, and the recalled command has the same scope."""
         label = r.comite.strip() if r.comite else ""
         if not label:
             return None
-        ids = [cid for cid, comite in self.con.execute("SELECT id, comite FROM consolidations ORDER BY id")
-               if isinstance(comite, str) and comite.strip() == label]
+        ids = [cid for cid, comite in self.con.execute(
+            "SELECT id, comite FROM consolidations WHERE COALESCE(departement, '') = ? ORDER BY id",
+            (r.departement or "",)) if isinstance(comite, str) and comite.strip() == label]
         if not ids:
             return None
         # (the run's own number: SQLite gives the next row one more than the largest, in this transaction)
