@@ -462,9 +462,11 @@ def _consolider(args, prefetched) -> int:
             from acv_xl.contract.system_errors import resolved
             from acv_xl.history.register import Register, RegisterError
 
-            outputs = [args.sortie] + ([args.json] if args.json else [])
-            if any(resolved(o) == resolved(args.registre) for o in outputs):
-                return _fail(f"le registre ne peut pas être aussi un fichier de sortie : {args.registre}")
+            outputs = [("-o", args.sortie)] + ([("--json", args.json)] if args.json else [])
+            for option, o in outputs:
+                if resolved(o) == resolved(args.registre):
+                    return _fail(f"le registre « {args.registre} » est aussi donné comme fichier de sortie ({option}) : "
+                                 "donnez à la sortie un autre nom ; rien n'a été écrit, le registre n'a pas été modifié.")
             try:
                 register = Register.open(Path(args.registre), __version__, liste=reference)
             except RegisterError as exc:

@@ -424,6 +424,12 @@ def test_two_comites_then_historique(tmp_path, examples):
                        if _groupe(c) == f)
         assert round(float(pf.loc[f, "Engagements obtenus (€)"]) * 100) == expected, f
     assert round(float(pf.loc[passe.financeur, "Engagements obtenus (€)"]) * 100) >= round((float(passe.montant) - 500) * 100)
+    # a convention added or removed moves its financeurs' écarts alone: the sheet says so, where a funder
+    # read a change of 2 921 000 € with neither commitment obtained nor new line, and nothing to explain it;
+    # in the words of the Mouvements sheet (« Convention désormais comptée », not « de nouveau comptée »)
+    notes = [c.value for row in wb["Mouvements par financeur"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert any("les conventions ajoutées ou retirées (ou désormais comptées, ou non comptées) n'y figurent pas, "
+               "ni parmi les nouvelles lignes : leur financement n'est que dans l'écart" in n for n in notes), notes
     assert wb["Par financeur"]._charts and wb["Par financeur"].page_setup.orientation == "landscape"
     # the header row is repeated on each printed page only past the first: these few movements fit on it
     assert wb["Mouvements"].print_title_rows is None
@@ -648,6 +654,86 @@ def test_historique_movements_read_comite_after_comite(tmp_path, examples):
                      ("Comité du 18/06/2026", "Comité du 24/09/2026", "Convention retirée")], pairs
 
 
+def test_historique_says_an_amount_made_unreadable_or_readable_again(tmp_path, examples):
+    """A commune types « six cent mille » over an amount of 672 000 €, then a figure again: the line
+    leaves the totals, then comes back. `Mouvements` said « Montant modifié », 672 000 € → nothing, as if
+    the amount had been deleted or set to zero, where the consolidated workbook says « montant
+    illisible ». It now says so on either side; the écarts are what the totals moved."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    name = examples["paths"][0].name
+    conv = examples["convs"][name].model_copy(deep=True)
+    j = next(k for k, lf in enumerate(conv.financements)
+             if lf.montant and not isinstance(lf.montant, str) and lf.statut != "Refusé")
+    montant = float(conv.financements[j].montant)
+    for k, value in enumerate((montant, "six cent mille", montant + 1000)):
+        conv.financements[j] = _line(conv.financements[j], montant=value)
+        _write(conv, folder / name)
+        _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--remplacer", "--jobs", "1",
+             "--comite", f"Comité du 1{k}/06/2026")
+    evo = tmp_path / "evolution.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
+    mv = mv[mv["Mouvement"].notna()]
+    rows = list(zip(mv["Mouvement"], mv["Montant avant (€)"].fillna(""), mv["Montant après (€)"].fillna(""),
+                    mv["Écart (€)"]))
+    assert rows == [("Montant modifié (illisible)", montant, "", -montant),
+                    ("Montant modifié (auparavant : illisible)", "", montant + 1000, montant + 1000)], rows
+    # printed whole: the longer kinds wrap, where « Montant modifié (auparav » was cut at the intitulé beside
+    ws = openpyxl.load_workbook(evo)["Mouvements"]
+    col = [c.value for c in ws[3]].index("Mouvement") + 1
+    assert all(ws.cell(r, col).alignment.wrap_text for r in range(4, 6)), col
+
+
+def test_historique_says_a_line_added_or_removed_with_an_unreadable_amount():
+    """A line added with « à définir » as its amount, or removed as it was: « Nouvelle ligne » with no
+    amount and no écart read as a line of nothing. It now says its amount was unreadable; it is still
+    a new line in the per-financeur count, and moves no total."""
+    from acv_xl.history.historique import Evolution, _compare, mouvements_par_financeur
+
+    def line(financeur, dispositif, montant):
+        return ("2.1", financeur, dispositif, "Subvention", 2025, montant, "Sollicité", "Grande Rue",
+                int(montant is not None))
+
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("REGION", "Aménagement", None), line("ETAT", "FNADT", 5.0)],
+                     [line("ETAT", "DSIL", None), line("ETAT", "Fonds vert", 7.0)])
+    assert [(m.type, m.dispositif, m.ecart) for m in moves] == [
+        ("Nouvelle ligne (montant illisible)", "DSIL", None), ("Nouvelle ligne", "Fonds vert", 7.0),
+        ("Ligne retirée (montant illisible)", "Aménagement", None), ("Ligne retirée", "FNADT", -5.0)]
+
+    class _Two(Evolution):  # two consolidations, whose ETAT totals are the counted lines'
+        ids = [1, 2]
+
+        def __init__(self):
+            self.mouvements = moves
+
+        def totaux_financeurs(self):
+            return {"ETAT": {1: 5.0, 2: 7.0}}
+
+        def financeurs(self):
+            return ["ETAT"]
+
+    assert mouvements_par_financeur(_Two()) == [[1, 2, "ETAT", 5.0, 7.0, 2.0, 0.0, 2]]
+
+
+def test_historique_says_a_line_moved_with_an_unreadable_amount():
+    """A line re-dated (2024 → 2025) while « à revoir » was typed over its 5 €, and a code corrected
+    (« FEDER » → « UE ») while its amount was typed again: « Année modifiée », 5 € → nothing, écart −5 €,
+    read as an amount lost in the move, where « Montant modifié (illisible) » says it for a line that
+    kept its key. The row whose amount does not parse now says so; the écarts are unchanged."""
+    from acv_xl.history.historique import _compare
+
+    def line(financeur, annee, montant):
+        return ("2.1", financeur, "DSIL", "Subvention", annee, montant, "Sollicité", "Grande Rue",
+                int(montant is not None))
+
+    moves = _compare(1, 2, "ACV034", "Boulogne", [line("ETAT", 2024, 5.0), line("FEDER", 2026, None)],
+                     [line("ETAT", 2025, None), line("UE", 2026, 7.0)])
+    assert [(m.type, m.financeur, m.annee, m.ecart) for m in moves] == [
+        ("Année modifiée", "ETAT", 2024, -5.0), ("Année modifiée (montant illisible)", "ETAT", 2025, None),
+        ("Financeur modifié (montant illisible)", "FEDER", 2026, None), ("Financeur modifié", "UE", 2026, 7.0)]
+
+
 def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples, capsys):
     """The comité of 12/06 recorded after that of 19/06 (forgotten, then run): the movements went from
     19/06 to 12/06 without a word, a référent reading them as the département's course between the two
@@ -672,6 +758,90 @@ def test_historique_says_a_comite_recorded_after_a_later_one(tmp_path, examples,
     assert f"Attention : {said}." in values
     data = json.loads(js.read_text(encoding="utf-8"))
     assert [c["comite_hors_ordre"] for c in data["consolidations"]] == [False, True, True, False, False, False]
+
+
+def test_consolider_and_historique_name_the_same_later_comite(tmp_path, examples, capsys):
+    """The comité of 19/06 run twice (a correction), then that of 12/06: consolider said it came after
+    « Comité du 19/06/2026 » (n° 2), the run just before it, and historique after n° 1 — two numbers for
+    one fact, the référent looking for which was meant. Both name the latest recorded of the latest date."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for comite in ("Comité du 19/06/2026", "Comité du 19/06/2026", "Comité du 12/06/2026"):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    comite, "--jobs", "1") in (0, 1)
+    assert "antérieur au comité « Comité du 19/06/2026 » (n° 2)" in capsys.readouterr().err
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    assert "« Comité du 12/06/2026 » (n° 3) après « Comité du 19/06/2026 (n° 2) »." in capsys.readouterr().err
+
+
+def test_consolider_says_a_comite_already_recorded(tmp_path, examples, capsys):
+    """The same `--comite` run again (a correction, or the command recalled from the history of the
+    terminal for the next comité): recorded in silence, historique then showed two columns « Comité
+    du 19/06/2026 (n° 1) » and « (n° 2) ». Recorded all the same (a correction is allowed), and said
+    while the label can still be checked; another label, or none, says nothing."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    said = []
+    for comite in (("--comite", "Comité du 19/06/2026"), ("--comite", "Comité du 25/09/2026"), (),
+                   ("--comite", " Comité du 19/06/2026 ")):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, *comite,
+                    "--jobs", "1") in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert [("est déjà enregistré" in s) for s in said] == [False, False, False, True], said
+    assert ("acv-xl : attention, le comité « Comité du 19/06/2026 » est déjà enregistré dans le registre "
+            f"« {reg} » (n° 1) : cette consolidation y est enregistrée à sa suite (n° 4), et « acv-xl historique » "
+            "montrera l'une et l'autre, numérotées. S'il s'agit d'une correction, rien à faire ; sinon, vérifiez "
+            "le libellé --comite.") in said[3]
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 4  # recorded all the same
+    con.close()
+
+
+def test_a_comite_consolidated_day_after_day_is_said_in_a_message_of_bounded_length(tmp_path, examples, capsys):
+    """The référent consolidates the coming comité every day as its workbooks come in (or a scheduled
+    task does), always with `--comite "Comité du 19/06/2026"`: the warning listed every number already
+    recorded, « (n° 1, n° 2, …, n° 40) », one more at each run. It says how many, and the latest three."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for _ in range(5):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    "Comité du 19/06/2026", "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    assert ("le comité « Comité du 19/06/2026 » est déjà enregistré dans le registre "
+            f"« {reg} » (4 consolidations, dont les dernières : n° 2, n° 3, n° 4) : cette consolidation y est "
+            "enregistrée à sa suite (n° 5)") in err, err
+    assert "n° 1" not in err, err
+
+
+def test_a_region_s_register_says_nothing_of_each_departement_s_run_of_one_comite(tmp_path, examples, capsys):
+    """A register kept for the région, each département consolidated from its own folder for the comité
+    of 19/06 (`--departement 62`, then `--departement 59`, the same `--comite`): the 59's run was told
+    its comité was already recorded and to check its label — at every comité, for every département but
+    the first. A label is already recorded when a run of the same scope bears it: the 62's run again
+    still is."""
+    region = tmp_path / "region"
+    region.mkdir()
+    ours = _folder(region, examples)
+    theirs = region / "59"
+    theirs.mkdir()
+    for k, p in enumerate(examples["paths"][:2]):
+        conv = examples["convs"][p.name].model_copy(deep=True)
+        conv.set_value("acv_id", f"ACV99{k}")
+        conv.set_value("acv_departement", "59")
+        _write(conv, theirs / f"nord{k}.xlsx")
+    reg = tmp_path / "registre.sqlite"
+    said = []
+    for folder, departement in ((region, None), (ours, "62"), (theirs, "59"), (ours, "62")):
+        capsys.readouterr()
+        scope = ("--departement", departement) if departement else ()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", "Comité du 19/06/2026", "--remplacer", *scope) in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert [("est déjà enregistré" in s) for s in said] == [False, False, False, True], said
+    assert "(n° 2) : cette consolidation y est enregistrée à sa suite (n° 4)" in said[3], said[3]
 
 
 def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
@@ -2505,6 +2675,62 @@ def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, ex
     con.close()
 
 
+def test_a_register_of_another_departement_given_with_its_departement_is_said(tmp_path, examples, capsys):
+    """The same mistake by référents who consolidate with `--departement`, as the README shows: the 59's
+    run given the 62's register had no previous consolidation « of the same scope » to compare with, and
+    was recorded without a word — historique then showed all of the 62 « retirée », all of the 59
+    « ajoutée ». With none of its scope, the latest consolidation recorded is the one compared with; a
+    run of the same département under a new scope (`--departement` given for the first time) shares its
+    conventions with it and says nothing."""
+    ours = _folder(tmp_path, examples)
+    theirs = tmp_path / "59"
+    theirs.mkdir()
+    for k, p in enumerate(examples["paths"][:2]):
+        conv = examples["convs"][p.name].model_copy(deep=True)
+        conv.set_value("acv_id", f"ACV99{k}")
+        conv.set_value("acv_departement", "59")
+        _write(conv, theirs / f"nord{k}.xlsx")
+    reg = tmp_path / "registre.sqlite"
+    runs = ((ours, (), False), (ours, ("--departement", "62"), False), (theirs, ("--departement", "59"), True))
+    for n, (folder, scope, warned) in enumerate(runs, 1):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", f"Comité du 1{n}/06/2026", "--remplacer", *scope) in (0, 1)
+        err = capsys.readouterr().err
+        assert ("Vérifiez qu'il s'agit du registre de ce département" in err) == warned, err
+    assert "aucune des conventions lues (ACV990, ACV991) ne figurait" in err
+    assert "(n° 2, « Comité du 12/06/2026 » : " in err
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 3  # recorded all the same
+    con.close()
+
+
+def test_a_register_of_the_region_then_of_each_departement_says_nothing(tmp_path, examples, capsys):
+    """A register kept for the région: every département consolidated at once (no `--departement`),
+    then each from its own folder (`région/62 --departement 62`, then `région/59 --departement 59`). With
+    no consolidation of scope 59, the 59's run was compared with the latest of any scope, the 62's, and
+    told to check that the register was the 59's — when its first consolidation counted the 59's very
+    conventions. Consolidations of every département are of the 59 as well: they come before another's."""
+    region = tmp_path / "region"
+    region.mkdir()
+    ours = _folder(region, examples)
+    theirs = region / "59"
+    theirs.mkdir()
+    for k, p in enumerate(examples["paths"][:2]):
+        conv = examples["convs"][p.name].model_copy(deep=True)
+        conv.set_value("acv_id", f"ACV99{k}")
+        conv.set_value("acv_departement", "59")
+        _write(conv, theirs / f"nord{k}.xlsx")
+    reg = tmp_path / "registre.sqlite"
+    for n, (folder, scope) in enumerate(((region, ()), (ours, ("--departement", "62")),
+                                         (theirs, ("--departement", "59"))), 1):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", f"Comité du 1{n}/06/2026", "--remplacer", *scope) in (0, 1)
+        err = capsys.readouterr().err
+        assert "Vérifiez qu'il s'agit du registre de ce département" not in err, (n, err)
+
+
 def test_historique_past_the_columns_of_a_sheet_shows_the_latest_comites_and_says_so(tmp_path, examples,
                                                                                      monkeypatch):
     """A register fed by a scheduled task (every hour for two years): 16 408 consolidations. `Par
@@ -3370,10 +3596,34 @@ def test_a_line_refused_or_no_longer_refused_moves_the_totals_by_its_amount():
         (STATUT_MODIFIE, "DETR", 45.0, True), (MONTANT_MODIFIE, "DETR", None, False),
         (LIGNE_AJOUTEE, "FSIL", None, False),
         (MONTANT_MODIFIE, "Fonds vert", 5.0, False),
-        (MONTANT_MODIFIE, "DRAC", 12.0, False),  # an amount typed as text, now a number: it counts
+        # an amount typed as text, now a number: it counts
+        (MONTANT_MODIFIE + " (auparavant : illisible)", "DRAC", 12.0, False),
         (LIGNE_RETIREE, "FNADT", None, False)]
     counted = lambda lines: sum(ln[5] for ln in lines if ln[5] is not None and ln[6] != "Refusé")  # noqa: E731
     assert sum(m.ecart or 0 for m in moves) == counted(new) - counted(old)
+
+
+def test_a_line_whose_amount_became_unreadable_leaves_the_totals_by_its_amount_s_row():
+    """« Sollicité » → « Acquis » the day « six cent mille » was typed over its 5 €: the écart −5 € was
+    on the « Statut modifié » row, as if being granted had taken the line out of the totals, and
+    « Montant modifié (illisible) » beside it had none. The statut carries the change only when it is
+    « Refusé »'s doing; otherwise the amount's row does, both ways."""
+    from acv_xl.history.historique import _compare
+
+    def line(montant, statut):
+        return ("2.1", "ETAT", "DSIL", "Subvention", 2025, montant, statut, "Grande Rue",
+                int(montant is not None and statut != "Refusé"))
+
+    def moves(old, new):
+        return [(m.type, m.ecart) for m in _compare(1, 2, "ACV034", "Boulogne", [line(*old)], [line(*new)])]
+
+    assert moves((5.0, "Sollicité"), (None, "Acquis")) == [("Statut modifié", None),
+                                                          ("Montant modifié (illisible)", -5.0)]
+    assert moves((None, "Sollicité"), (5.0, "Acquis")) == [("Statut modifié", None),
+                                                          ("Montant modifié (auparavant : illisible)", 5.0)]
+    # refused: the statut's doing, whatever its amount became
+    assert moves((5.0, "Sollicité"), (None, "Refusé")) == [("Statut modifié", -5.0),
+                                                          ("Montant modifié (illisible)", None)]
 
 
 def test_a_split_action_s_loan_is_never_taken_for_the_former_action_s_new_tranche():
@@ -4011,3 +4261,21 @@ def test_a_register_read_too_long_while_it_is_migrated_says_it_is_read(tmp_path,
         "être mis à jour pour cette version d'acv-xl pendant cette lecture. Relancez la consolidation quand cette " \
         "lecture sera terminée (fermez l'outil SQLite)." in err, err
     assert "autre consolidation" not in err and not (tmp_path / "b.xlsx").exists() and _dump(reg) == before
+
+
+def test_the_register_given_as_an_output_is_named_and_left_as_it_was(tmp_path, examples, capsys):
+    """`-o R.sqlite --registre R.sqlite` (the register's name typed for the output): refused as it should,
+    but with « le registre ne peut pas être aussi un fichier de sortie : R.sqlite », the name unquoted and
+    nothing to do. It now names the option, quotes the file and says what to do; the register unchanged."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "R.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = reg.read_bytes()
+    for option, extra in (("-o", ()), ("--json", ("-o", tmp_path / "c2.xlsx"))):
+        capsys.readouterr()
+        args = ("-o", reg) if option == "-o" else (*extra, "--json", reg)
+        assert _run("consolider", folder, *args, "--registre", reg, "--jobs", "1") == 2
+        err = capsys.readouterr().err
+        assert (f"acv-xl : le registre « {reg} » est aussi donné comme fichier de sortie ({option}) : donnez à la "
+                "sortie un autre nom ; rien n'a été écrit, le registre n'a pas été modifié.") in err, err
+    assert reg.read_bytes() == before and not (tmp_path / "c2.xlsx").exists()

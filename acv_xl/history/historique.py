@@ -12,7 +12,9 @@ Choices:
   pairing at an equal amount, below) in order; conventions by `acv_id`
   (spaces and case aside). Two consolidations that read the same content of a convention (the
   same analysis in the register) have nothing to compare: only the changed conventions are.
-- A movement is one row per changed column (statut, montant), a line added or removed, a
+- A movement is one row per changed column (statut, montant — « (illisible) » when the amount no
+  longer parses, « (auparavant : illisible) » when it parses again), a line added or removed (« (montant
+  illisible) » when its amount does not parse, as either row of the kinds of two rows below), a
   financeur code corrected or mistyped (two rows: the old code's amount out, the new one's in), a
   convention added or removed — or no longer counted, its workbook still in the folder (found by
   its identifier, or by its path when the new version is unreadable), with why, and likewise a
@@ -65,6 +67,13 @@ LIGNE_RETIREE = "Ligne retirée"
 STATUT_MODIFIE = "Statut modifié"
 FINANCEUR_MODIFIE = "Financeur modifié"  # a code corrected (« FEDER » → « UE »): two rows, the old code's and the new's
 MONTANT_MODIFIE = "Montant modifié"
+# an amount that no longer parses (« six cent mille », a cell emptied), or parses again: said, as the
+# consolidated workbook says « montant illisible » — not an amount deleted or set to zero
+ILLISIBLE_APRES = " (illisible)"
+ILLISIBLE_AVANT = " (auparavant : illisible)"
+# a line added or removed as such (not a line of nothing), or either state of a line re-dated, given
+# another code, action… (« Année modifiée (montant illisible) »: not an amount lost in the move)
+MONTANT_ILLISIBLE = " (montant illisible)"
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 # a line given to another action (an action split in two, a line re-assigned): two rows, the old action's and the new's
 ACTION_MODIFIEE = "Action modifiée"
@@ -114,13 +123,16 @@ class Mouvement:
         """What the movement moves in the totals. A statut's row shows the amounts as context only (a
         line whose amount changed too has its own « Montant modifié » row, and the Écart column added
         up counts that change once) — unless the statut makes the line count or stop counting
-        (« Refusé »): then it carries the whole change, and the amount's row none."""
+        (« Refusé »): then it carries the whole change, and the amount's row none. A line leaving the
+        totals as its amount became unreadable (« Sollicité » → « Acquis » the same day) leaves them by
+        its « Montant modifié (illisible) » row, not by its statut's."""
         avant = (self.montant_avant or 0.0) if self.compte_avant else 0.0
         apres = (self.montant_apres or 0.0) if self.compte_apres else 0.0
-        bascule = self.compte_avant != self.compte_apres and self.statut_avant != self.statut_apres
+        refuse = layout.STATUT_REFUSE
+        bascule = self.compte_avant != self.compte_apres and (self.statut_avant == refuse) != (self.statut_apres == refuse)
         if self.type == STATUT_MODIFIE and not bascule:
             return None
-        if self.type == MONTANT_MODIFIE and bascule:
+        if self.type.startswith(MONTANT_MODIFIE) and bascule:
             return None
         if self.montant_avant is None and self.montant_apres is None and not bascule:
             return None
@@ -170,7 +182,8 @@ class Evolution:
     @cached_property
     def hors_ordre(self) -> dict[int, int]:
         """consolidation → the one recorded before it whose comité is of a later date (the latest such
-        date): a comité recorded late (« Comité du 12/06/2026 » after « Comité du 19/06/2026 »). Only
+        date, and of two runs of that comité the later, as `consolider` names it): a comité recorded late
+        (« Comité du 12/06/2026 » after « Comité du 19/06/2026 »). Only
         labels holding a date are placed; the series stays in recording order — each run recorded the
         workbooks as they were that day, not as they were at its comité."""
         from acv_xl.outputs.consolidation_result import date_of_label
@@ -183,7 +196,7 @@ class Evolution:
                 continue
             if latest is not None and d < latest[0]:
                 out[i] = latest[1]
-            elif latest is None or d > latest[0]:
+            elif latest is None or d >= latest[0]:
                 latest = (d, i)
         return out
 
@@ -867,13 +880,16 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
         kind, old = autre.get(k, (None, None))
         if kind is not None and kind != _MEME_CLE:
             na = a[old]
-            out.append(mv(kind, na, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
-                          compte_avant=counts(na)))
-            out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
+            # each row one state of the line, as a line removed and one added: its amount said unreadable
+            out.append(mv(kind + (MONTANT_ILLISIBLE if na[5] is None else ""), na, statut_avant=na[6],
+                          statut_apres=nb[6], montant_avant=na[5], compte_avant=counts(na)))
+            out.append(mv(kind + (MONTANT_ILLISIBLE if nb[5] is None else ""), nb, statut_avant=na[6],
+                          statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
                           engagement=nb[6] in acquis and na[6] not in acquis))
             continue
         if kind is None and k not in a:
-            out.append(mv(LIGNE_AJOUTEE, nb, statut_apres=nb[6], montant_apres=nb[5], compte_apres=counts(nb),
+            out.append(mv(LIGNE_AJOUTEE + (MONTANT_ILLISIBLE if nb[5] is None else ""), nb, statut_apres=nb[6],
+                          montant_apres=nb[5], compte_apres=counts(nb),
                           engagement=nb[6] in acquis))
             continue
         na = a[old] if kind == _MEME_CLE else a[k]
@@ -882,13 +898,15 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
                           compte_avant=counts(na), compte_apres=counts(nb),
                           montant_apres=nb[5], engagement=nb[6] in acquis and na[6] not in acquis))
         if na[5] != nb[5]:
-            out.append(mv(MONTANT_MODIFIE, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
+            kind = MONTANT_MODIFIE + (ILLISIBLE_APRES if nb[5] is None else ILLISIBLE_AVANT if na[5] is None else "")
+            out.append(mv(kind, nb, statut_avant=na[6], statut_apres=nb[6], montant_avant=na[5],
                           compte_avant=counts(na), compte_apres=counts(nb),
                           montant_apres=nb[5]))
     for k in a:
         if k not in b and k not in taken:
             na = a[k]
-            out.append(mv(LIGNE_RETIREE, na, statut_avant=na[6], montant_avant=na[5], compte_avant=counts(na)))
+            out.append(mv(LIGNE_RETIREE + (MONTANT_ILLISIBLE if na[5] is None else ""), na, statut_avant=na[6],
+                          montant_avant=na[5], compte_avant=counts(na)))
     return out
 
 
@@ -913,7 +931,7 @@ def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
         k = (m.avant, m.apres, _groupe(m.financeur))
         if m.engagement:
             obtenus[k] += m.montant_apres or 0.0
-        if m.type == LIGNE_AJOUTEE:
+        if m.type.startswith(LIGNE_AJOUTEE):
             nouvelles[k] += 1
     rows = []
     for avant, apres in zip(ev.ids, ev.ids[1:]):

@@ -225,7 +225,7 @@ class _EvolutionWriter(_Writer):
         # convention, action or financeur they were of.
         cols = [(H.ACV_ID, 12, None), (tf.header("numero"), 9, None), (tf.header("financeur"), 11, None),
                 (H.LIBELLE, 24, "texte_long"), ("Avant", 24, "texte_long"), ("Après", 24, "texte_long"), (PERIMETRE_MODIFIE, 22, "texte_long"),
-                ("Mouvement", 18, None), (H.INTITULE, 30, "texte_long"),
+                ("Mouvement", 18, "texte_long"), (H.INTITULE, 30, "texte_long"),
                 (tf.header("dispositif"), 18, "texte_long"), (tf.header("nature"), 14, None),
                 (tf.header("annee"), 8, None), ("Statut avant", 12, None), ("Statut après", 12, None),
                 ("Montant avant (€)", 16, "euros"), ("Montant après (€)", 16, "euros"), ("Écart (€)", 16, "euros"),
@@ -271,9 +271,14 @@ class _EvolutionWriter(_Writer):
         if not rows:
             self.first_page_notes(ws, len(rows) + 4, [rien_a_comparer(ev)])
         self.note_perimetre(ws, len(rows) + 6)
+        # a convention added or removed moves its financeurs' écarts alone (its movement is the convention's,
+        # not a financeur's): said, where a funder read a change with nothing beside it to explain it
         self.first_page_notes(ws, len(rows) + 5, ["Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » "
-                                                  "ou « Versé », et lignes passées à l'un de ces statuts (détail : "
-                                                  f"feuille {Feuille.MOUVEMENTS})."])
+                                                  "ou « Versé », et lignes passées à l'un de ces statuts ; les "
+                                                  "conventions ajoutées ou retirées (ou désormais comptées, ou non "
+                                                  "comptées) n'y figurent pas, ni parmi les nouvelles lignes : leur "
+                                                  "financement n'est que dans l'écart (détail : feuille "
+                                                  f"{Feuille.MOUVEMENTS})."])
 
     def write(self) -> None:
         self.consolidations()

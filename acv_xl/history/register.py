@@ -1007,22 +1007,34 @@ class Register:
     def _unrelated(self, r: ConsolidationResult) -> str | None:
         """A warning when none of this run's conventions (its readable workbooks, counted or not: a
         `--sans-erreurs` run counting others is no sign) was among the previous consolidation's of the
-        same scope (`--departement`), while both had some: the register of
-        another département, given by mistake (a share where each référent keeps « registre.sqlite »).
+        same scope (`--departement`), or of the latest one when none has this scope — nor among the latest
+        of every département's (no `--departement`: a région's register, then each département from its
+        own folder) —, while both had some: the register of another département, given by mistake (a share
+        where each référent keeps « registre.sqlite »).
         Recorded all the same (a département may also renew every convention), but said: `historique`
         will show every convention of the one « retirée » and every one of the other « ajoutée »."""
         from acv_xl.checks.rules.consolidation import norm_id  # (the import block is another's to edit)
 
         now = {norm_id(f.acv_id) for f in r.files if f.lisible and not f.ignore} - {""}
-        prev = self.con.execute("SELECT id, comite FROM consolidations WHERE COALESCE(departement, '') = ? "
-                                "ORDER BY id DESC LIMIT 1", (r.departement or "",)).fetchone()
+        # none of this scope (the 59's `--departement 59` given the 62's register): the latest of any scope
+        scope = r.departement or ""
+        prev = self.con.execute("SELECT id, comite, COALESCE(departement, '') FROM consolidations "
+                                "ORDER BY COALESCE(departement, '') = ? DESC, id DESC LIMIT 1", (scope,)).fetchone()
         if not now or prev is None:
             return None
-        before = {norm_id(a) for (a,) in self.con.execute(
-            "SELECT acv_id FROM conventions WHERE consolidation_id = ?", (prev[0],))
-            if isinstance(a, str)} - {""}
+
+        def read_by(cid: int) -> set[str]:
+            return {norm_id(a) for (a,) in self.con.execute(
+                "SELECT acv_id FROM conventions WHERE consolidation_id = ?", (cid,)) if isinstance(a, str)} - {""}
+
+        before = read_by(prev[0])
         if not before or before & now:
             return None
+        if prev[2] != scope:  # none of this scope: a consolidation of every département covers it too
+            every = self.con.execute("SELECT id FROM consolidations WHERE COALESCE(departement, '') = '' "
+                                     "ORDER BY id DESC LIMIT 1").fetchone()
+            if every is not None and read_by(every[0]) & now:
+                return None
 
         def some(ids: set[str]) -> str:
             first = sorted(ids)[:3]
@@ -1055,6 +1067,33 @@ class Register:
                 f"enregistré dans le registre « {self.path} » : la consolidation y est enregistrée après lui, et "
                 "« acv-xl historique » les comparera dans cet ordre, celui des consolidations (chacune a lu les "
                 "classeurs tels qu'ils étaient ce jour-là). Vérifiez la date du libellé --comite.")
+
+    def _again(self, r: ConsolidationResult) -> str | None:
+        """A warning when this run's comité label is already recorded: a correction, or the command
+        recalled from the terminal's history for the next comité. Recorded all the same, but said while
+        the label can be checked: `historique` shows each run of one label, numbered. Among the runs of
+        its scope (`--departement`) only: in a région's register, the 59's comité of 19/06 run after the
+        62's of the same day is no mistake, and the recalled command has the same scope."""
+        label = r.comite.strip() if r.comite else ""
+        if not label:
+            return None
+        ids = [cid for cid, comite in self.con.execute(
+            "SELECT id, comite FROM consolidations WHERE COALESCE(departement, '') = ? ORDER BY id",
+            (r.departement or "",)) if isinstance(comite, str) and comite.strip() == label]
+        if not ids:
+            return None
+        # (the run's own number: SQLite gives the next row one more than the largest, in this transaction)
+        nouveau = self.con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM consolidations").fetchone()[0]
+        montre = "montrera l'une et l'autre" if len(ids) == 1 else "les montrera toutes"
+        # the latest three, and how many: a comité consolidated every day while its workbooks come in
+        # (or by a scheduled task) made a message of every number, growing at each run
+        numeros = ", ".join(f"n° {i}" for i in ids[-3:])
+        if len(ids) > 3:
+            numeros = f"{values.fmt_number(len(ids))} consolidations, dont les dernières : {numeros}"
+        return (f"le comité « {label} » est déjà enregistré dans le registre « {self.path} » "
+                f"({numeros}) : cette consolidation y est enregistrée à sa suite (n° {nouveau}), "
+                f"et « acv-xl historique » {montre}, "
+                "numérotées. S'il s'agit d'une correction, rien à faire ; sinon, vérifiez le libellé --comite.")
 
     def _insert(self, r: ConsolidationResult, blocs: dict[tuple[str, str], Any]) -> tuple[int, dict[str, int]]:
         """The run's rows, and those of `blocs` (of `r.blocs`: the blocks made before its workbook was written)."""
@@ -1185,7 +1224,8 @@ class PendingRecord:
             # at the end of it; the pages stay in memory, and the commit alone waits (`finish`, by short tries)
             con.execute("PRAGMA busy_timeout = 0")
             self._first = con.execute("SELECT NOT EXISTS (SELECT 1 FROM consolidations)").fetchone()[0] == 1
-            notices = [n for n in (reg._unrelated(self._result), reg._earlier(self._result)) if n]
+            notices = [n for n in (reg._unrelated(self._result), reg._again(self._result), reg._earlier(self._result))
+                       if n]
             cid, analyses = reg._insert(self._result, self._blocs)
             self._done = (cid, analyses, notices)
         except BaseException as exc:  # noqa: BLE001 — raised by `finish`, in the thread that waits for it
