@@ -466,7 +466,7 @@ def _consolider(args, prefetched) -> int:
             for option, o in outputs:
                 if resolved(o) == resolved(args.registre):
                     return _fail(f"le registre « {args.registre} » est aussi donné comme fichier de sortie ({option}) : "
-                                 "donnez à la sortie un autre nom ; rien n'a été écrit, le registre n'a pas été modifié.")
+                                 "donnez à la sortie un autre nom ; rien n'est écrit, le registre est laissé tel quel.")
             try:
                 register = Register.open(Path(args.registre), __version__, liste=reference)
             except RegisterError as exc:

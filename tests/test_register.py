@@ -4277,5 +4277,5 @@ def test_the_register_given_as_an_output_is_named_and_left_as_it_was(tmp_path, e
         assert _run("consolider", folder, *args, "--registre", reg, "--jobs", "1") == 2
         err = capsys.readouterr().err
         assert (f"acv-xl : le registre « {reg} » est aussi donné comme fichier de sortie ({option}) : donnez à la "
-                "sortie un autre nom ; rien n'a été écrit, le registre n'a pas été modifié.") in err, err
+                "sortie un autre nom ; rien n'est écrit, le registre est laissé tel quel.") in err, err
     assert reg.read_bytes() == before and not (tmp_path / "c2.xlsx").exists()
