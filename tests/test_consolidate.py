@@ -1380,6 +1380,67 @@ def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_p
     assert "Attention" not in capsys.readouterr().err
 
 
+def test_a_file_of_the_folder_that_may_be_a_workbook_is_said_not_read(tmp_path, batch, capsys):
+    """A référent who received « calais.xlsx.part », « conventions.zip » or a workbook saved without
+    extension in the folder saw the consolidation pass over it without a word: a convention missing
+    from the comité's figures. Each is said on the terminal (and in the refusal when nothing else is
+    found), by its name alone — only a file without extension has its first bytes read; a backup
+    beside its workbook, a PDF, notes, a named pipe are not."""
+    from acv_xl.outputs import consolidation_files as F
+
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    (folder / "sous").mkdir(parents=True)
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    shutil.copy(examples[0], folder / "arras.xlsx.bak")  # its workbook beside it: nothing to say
+    shutil.copy(examples[1], folder / "calais")  # a workbook saved without extension
+    shutil.copy(examples[2], folder / "sous" / "lens.XLSX.part")
+    shutil.copy(examples[3], folder / "boulogne.xlsm~")
+    with zipfile.ZipFile(folder / "conventions.zip", "w") as z:
+        z.write(examples[4], "saint-omer.xlsx")
+    (folder / "lettre.xlsx.lnk").write_bytes(b"L\0\0\0")
+    (folder / "notes").write_text("relancer Calais\n", encoding="utf-8")  # no extension, no zip
+    (folder / "rapport.pdf").write_bytes(b"%PDF-1.4")
+    (folder / ".ancien.zip").write_bytes(b"")  # hidden
+    os.mkfifo(folder / "tube")  # never opened: it would wait for a writer
+    r = C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert [f.rel for f in r.files] == ["arras.xlsx"]
+    assert r.not_read == [
+        "« boulogne.xlsm~ » (« ~ » ajouté après « .xlsm »)",
+        "« calais » (classeur sans extension .xlsx ?)",
+        "« conventions.zip » (archive, non ouverte : extrayez-en les classeurs)",
+        "« lettre.xlsx.lnk » (raccourci Windows, non suivi : placez-y le classeur lui-même)",
+        "« sous/lens.XLSX.part » (fichier en cours de téléchargement ou de copie ?)"]
+    # found ahead by another process (`consolider --registre`): the same
+    ahead = F.prefetch([folder])
+    try:
+        assert C.consolidate([folder], tmp_path / "o1.xlsx", jobs=1, prefetched=ahead).not_read == r.not_read
+    finally:
+        ahead.close()
+    capsys.readouterr()
+    assert C.run_consolider([folder], tmp_path / "o2.xlsx", jobs=1) == r.exit_code
+    err = capsys.readouterr().err
+    assert ("Attention, 5 fichiers non lus qui peuvent être des classeurs : « boulogne.xlsm~ » (« ~ » ajouté après "
+            "« .xlsm »), « calais » (classeur sans extension .xlsx ?), « conventions.zip » (archive, non ouverte : "
+            "extrayez-en les classeurs), « lettre.xlsx.lnk » (raccourci Windows, non suivi : placez-y le classeur "
+            "lui-même), « sous/lens.XLSX.part » (fichier en cours de téléchargement ou de copie ?). Pour les "
+            "consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.\n") in err
+    # nothing else found: the refusal says what may be a workbook
+    alone = tmp_path / "recu"
+    alone.mkdir()
+    shutil.move(folder / "conventions.zip", alone / "conventions.zip")
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([alone], tmp_path / "o3.xlsx", jobs=1)
+    assert str(refused.value) == (f"aucun classeur .xlsx ou .xlsm trouvé dans « {alone} » ; non lu : "
+                                  "« conventions.zip » (archive, non ouverte : extrayez-en les classeurs).")
+    # nothing of the kind: no word
+    for name in ("calais", "boulogne.xlsm~", "lettre.xlsx.lnk", "sous/lens.XLSX.part"):
+        (folder / name).unlink()
+    capsys.readouterr()
+    C.run_consolider([folder], tmp_path / "o4.xlsx", jobs=1)
+    assert "Attention" not in capsys.readouterr().err
+
+
 def test_a_junction_before_python_312_is_followed_as_a_link(tmp_path, monkeypatch):
     """Windows before Python 3.12: a junction (`mklink /J`) lists as a plain folder (no
     `is_junction`, `is_symlink` False), a reparse point. Walked as a folder, its workbooks were kept

@@ -836,12 +836,15 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     ahead = prefetched.result(paths) if prefetched is not None else None
     shown: dict[Path, Path] = {}
     skipped: list[tuple[Path, str]] = []
-    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths, shown=shown, skipped=skipped)
+    passed_over: list[tuple[Path, str]] = []
+    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths, shown=shown, skipped=skipped,
+                                                                          passed_over=passed_over)
     if ahead is not None:
-        shown, skipped = ahead[3], prefetched.skipped
+        shown, skipped, passed_over = ahead[3], prefetched.skipped, prefetched.passed_over
     # a folder named by the user itself that could not be listed is the base: its path, not « . »
     not_walked = [f"« {_rel(folder, base) if folder != base else file_text(str(folder))} » ({why})"
                   for folder, why in skipped]
+    not_read = [f"« {_rel(path, base)} » ({why})" for path, why in passed_over]
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
@@ -866,7 +869,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         where = ", ".join(f"« {p} »" for p in paths)
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans {where}"
                          + (f" ; non parcouru{'s' if len(not_walked) > 1 else ''} : {', '.join(not_walked)}"
-                            if not_walked else "") + ".")
+                            if not_walked else "")
+                         + (f" ; non lu{'s' if len(not_read) > 1 else ''} : {_first(not_read)}" if not_read else "")
+                         + ".")
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
     blocs: dict[tuple[str, str], Any] = {}
@@ -892,7 +897,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(_no_convention_of(departement, summaries, paths))
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
-                                 reused=reused, not_walked=not_walked, blocs=blocs)
+                                 reused=reused, not_walked=not_walked, not_read=not_read, blocs=blocs)
     lap("règles CON")
     if (problem := _beyond_excel(result) or _beyond_rows(result)) is not None:
         raise UsageError(problem)
@@ -1045,6 +1050,19 @@ def _not_walked(folders: list[str]) -> str:
     return f"Attention, {len(folders)} dossier{s} non parcouru{s} où des classeurs peuvent manquer : {', '.join(folders)}."
 
 
+def _first(names: list[str], shown: int = 5) -> str:
+    """The first names of a list that may be long (a folder of a thousand backups), and how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" et {more} autre{'s' if more > 1 else ''}" if more > 0 else "")
+
+
+def _not_read(files: list[str]) -> str:
+    s = "s" if len(files) > 1 else ""
+    return (f"Attention, {len(files)} fichier{s} non lu{s} qui peu{'ven' if s else ''}t être des classeurs : "
+            f"{_first(files)}. Pour {'les' if s else 'le'} consolider, enregistrez {'chacun' if s else 'le'} "
+            "dans le dossier en classeur .xlsx ou .xlsm.")
+
+
 def _left(paths: list[Path]) -> str:
     if len(paths) > 1:
         return (f"{len(paths)} extraits d'une consolidation précédente (financeur absent de celle-ci) n'ont pas pu "
@@ -1120,6 +1138,8 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     duree = f"{result.duree:.1f}".replace(".", ",")
     if result.not_walked:
         say(_not_walked(result.not_walked))
+    if result.not_read:
+        say(_not_read(result.not_read))
     say(f"Consolidation : {result.summary_line(with_reused=True)}" + (f" ; résumé JSON : {json_path}" if json_path else "")
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")
