@@ -800,7 +800,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                 replace: bool = False, cache: SummaryCache | None = None, comite: str | None = None,
                 sans_erreurs: bool = False, par_financeur: Path | None = None,
                 record: Recorder | Callable[[ConsolidationResult], Any] | None = None,
-                prefetched: Prefetch | None = None) -> ConsolidationResult:
+                prefetched: Prefetch | None = None,
+                not_taken: Sequence[tuple[Path, str]] = ()) -> ConsolidationResult:
     """Consolidate the workbooks found under `paths` into `out` (and `json_path`).
 
     `replace`: the user's `--remplacer`; `cache`: summaries of files already read (the register);
@@ -808,7 +809,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     count only the workbooks with no error; `par_financeur`: a folder for one extract per financeur;
     `record`: records the run, committed once every output is written: a `Recorder` (the register:
     its inserts run while the workbook is written), or a function called with the result then;
-    `prefetched`: the files and their SHA-256 found ahead (`consolidation_files.prefetch`).
+    `prefetched`: the files and their SHA-256 found ahead (`consolidation_files.prefetch`);
+    `not_taken`: files a pattern matched and left that may be workbooks, with what they look like
+    (`consolidation_files.not_taken_why`), said with those a walk leaves.
 
     Raises `UsageError` (French message) for bad arguments, an output the guard refuses
     (`output_guard.check_outputs`), when no workbook is found, or when `departement` matches no
@@ -844,7 +847,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     # a folder named by the user itself that could not be listed is the base: its path, not « . »
     not_walked = [f"« {_rel(folder, base) if folder != base else file_text(str(folder))} » ({why})"
                   for folder, why in skipped]
-    not_read = [f"« {_rel(path, base)} » ({why})" for path, why in passed_over]
+    # (a file matched by a pattern and found in a folder walked too: said once)
+    not_read = [f"« {_rel(path, base)} » ({why})" for path, why in sorted(
+        dict([*((resolved(Path(p).parent) / Path(p).name, why) for p, why in not_taken), *passed_over]).items(),
+        key=lambda x: str(x[0]).lower())]
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input

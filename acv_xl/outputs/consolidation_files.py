@@ -22,7 +22,7 @@ import sys
 import threading
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from acv_xl.contract.system_errors import os_error_text, resolved
 
@@ -179,7 +179,7 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             elif link and not _hidden(name) and not os.path.exists(e.path):
                 # a folder moved, a share not mounted: workbooks may be missing
                 lost.append((shown / name, "lien symbolique dont la cible est introuvable"))
-            elif (why := _passed_over(name, e)) is not None:
+            elif (why := _passed_over(name, e.path, e.is_file)) is not None:
                 maybe.append((name, *why))
         if maybe:  # a backup or a download beside its workbook is that workbook's: nothing to say
             beside = {e.name.lower() for e in entries}
@@ -188,10 +188,22 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
         todo.extend(reversed(folders))
 
 
-def _passed_over(name: str, entry: os.DirEntry) -> tuple[str, str] | None:
+def not_taken_why(path: str) -> str | None:
+    """What a file a walk would not take may be (`_passed_over`), in French, for a pattern's match
+    (`consolider "62/*"` typed in cmd, which acv-xl expands as a walk takes a folder's entries); None
+    for any other, a hidden one, or one whose own workbook is beside it, as in a walk."""
+    name = os.path.basename(path)
+    if _hidden(name, path) or (why := _passed_over(name, path, lambda: os.path.isfile(path))) is None:
+        return None
+    workbook, text = why
+    return None if workbook and os.path.lexists(os.path.join(os.path.dirname(path), workbook)) else text
+
+
+def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str, str] | None:
     """(the workbook's name it stands for, what it looks like, in French) of a file a walk does not
     read that may be a workbook; None for any other (a PDF, notes.txt). By its name, but for a file
-    without extension, whose first bytes say whether it is a zip — a workbook is one."""
+    without extension, whose first bytes say whether it is a zip — a workbook is one. `is_file`:
+    whether `path` is a regular file (a walk's entry knows it without a system call)."""
     low = name.lower()
     if low.endswith(_ARCHIVES):
         return "", "archive, non ouverte : extrayez-en les classeurs"
@@ -205,9 +217,9 @@ def _passed_over(name: str, entry: os.DirEntry) -> tuple[str, str] | None:
     if "." in name.lstrip(".") or name.startswith(("~$", ".")):
         return None
     try:  # a regular file only: opening a named pipe waits for a writer forever
-        if not entry.is_file():
+        if not is_file():
             return None
-        with open(entry.path, "rb") as fh:
+        with open(path, "rb") as fh:
             if fh.read(4) != b"PK\x03\x04":
                 return None
     except OSError:
