@@ -205,6 +205,20 @@ def test_discover_recursive_skips_lock_hidden_and_output(tmp_path):
         C.discover([tmp_path / "nope"])
 
 
+def test_a_broken_link_named_is_said_a_link_not_a_missing_name(tmp_path):
+    """`consolider 62/*` in a Unix shell names a broken link of the folder (a commune's folder moved, a
+    share not mounted) or one that loops: the refusal said « introuvable (ni dossier ni fichier de ce
+    nom) » of a name `ls` shows there. It says what it is."""
+    (tmp_path / "casse").symlink_to(tmp_path / "absent")
+    (tmp_path / "boucle.xlsx").symlink_to("boucle.xlsx")
+    for name in ("casse", "boucle.xlsx"):
+        with pytest.raises(C.UsageError) as refused:
+            C.discover([tmp_path / name])
+        assert str(refused.value) == (f"« {tmp_path / name} » est un lien symbolique dont la cible est introuvable, "
+                                      "ou qui boucle (un dossier déplacé, un partage non connecté ?). Vérifiez le lien, "
+                                      "ou ne l'indiquez pas.")
+
+
 # ------------------------------------------------------------------ the batch
 def _write_variant(conv, path: Path, **named) -> None:
     from acv_xl.outputs.template import build_workbook

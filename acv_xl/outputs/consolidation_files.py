@@ -92,6 +92,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     for p in paths:
         p = Path(p)
         if not p.exists():
+            if p.is_symlink():  # listed in its folder (a Unix shell's `*` names it): not « ni dossier ni fichier »
+                raise UsageError(f"« {p} » est un lien symbolique dont la cible est introuvable, ou qui boucle (un "
+                                 "dossier déplacé, un partage non connecté ?). Vérifiez le lien, ou ne l'indiquez pas.")
             raise UsageError(f"« {p} » est introuvable (ni dossier ni fichier de ce nom). Vérifiez le chemin.")
         if p.is_dir():
             root = p.resolve()
