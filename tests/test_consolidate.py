@@ -1455,6 +1455,17 @@ def test_a_file_of_the_folder_that_may_be_a_workbook_is_said_not_read(tmp_path, 
     assert "Attention" not in capsys.readouterr().err
 
 
+def test_a_file_not_read_whose_name_is_not_utf8_is_said_as_its_name_is_shown(tmp_path):
+    """« calais.xlsx.\\xe9 » (a name made under Windows in Latin-1): the line said « « .? » ajouté
+    après « .xlsx » » beside « calais.xlsx.\\xe9 », its byte lost where the name keeps it escaped."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    (tmp_path / os.fsdecode(b"calais.xlsx.\xe9")).write_bytes(b"")
+    passed_over: list = []
+    discover([tmp_path], passed_over=passed_over)
+    assert [why for _, why in passed_over] == ["« .\\xe9 » ajouté après « .xlsx »"]
+
+
 def test_a_junction_before_python_312_is_followed_as_a_link(tmp_path, monkeypatch):
     """Windows before Python 3.12: a junction (`mklink /J`) lists as a plain folder (no
     `is_junction`, `is_symlink` False), a reparse point. Walked as a folder, its workbooks were kept

@@ -25,6 +25,7 @@ from stat import S_ISDIR, S_ISREG
 from typing import Callable, Iterable, Sequence
 
 from acv_xl.contract.system_errors import os_error_text, resolved
+from acv_xl.reading.errors import file_text
 
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
@@ -216,7 +217,7 @@ def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str
             return workbook, "fichier en cours de téléchargement ou de copie ?"
         if low.endswith(".lnk"):
             return workbook, "raccourci Windows, non suivi : placez-y le classeur lui-même"
-        return workbook, f"« {rest} » ajouté après « {inside.group()} »"
+        return workbook, f"« {file_text(rest)} » ajouté après « {inside.group()} »"  # (as the name is shown)
     if "." in name.lstrip(".") or name.startswith(("~$", ".")):
         return None
     try:  # a regular file only: opening a named pipe waits for a writer forever
