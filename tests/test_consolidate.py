@@ -1447,9 +1447,15 @@ def test_a_file_of_the_folder_that_may_be_a_workbook_is_said_not_read(tmp_path, 
         C.consolidate([alone], tmp_path / "o3.xlsx", jobs=1)
     assert str(refused.value) == (f"aucun classeur .xlsx ou .xlsm trouvé dans « {alone} » ; non lu : "
                                   "« conventions.zip » (archive, non ouverte : extrayez-en les classeurs).")
-    # nothing of the kind: no word
-    for name in ("calais", "boulogne.xlsm~", "lettre.xlsx.lnk", "sous/lens.XLSX.part"):
+    # one: said of one
+    for name in ("boulogne.xlsm~", "lettre.xlsx.lnk", "sous/lens.XLSX.part"):
         (folder / name).unlink()
+    capsys.readouterr()
+    C.run_consolider([folder], tmp_path / "o5.xlsx", jobs=1)
+    assert ("Attention, 1 fichier non lu qui peut être un classeur : « calais » (classeur sans extension .xlsx ?). "
+            "Pour le consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.\n") in capsys.readouterr().err
+    # nothing of the kind: no word
+    (folder / "calais").unlink()
     capsys.readouterr()
     C.run_consolider([folder], tmp_path / "o4.xlsx", jobs=1)
     assert "Attention" not in capsys.readouterr().err

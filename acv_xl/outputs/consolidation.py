@@ -1063,10 +1063,11 @@ def _first(names: list[str], shown: int = 5) -> str:
 
 
 def _not_read(files: list[str]) -> str:
-    s = "s" if len(files) > 1 else ""
-    return (f"Attention, {len(files)} fichier{s} non lu{s} qui peu{'ven' if s else ''}t être des classeurs : "
-            f"{_first(files)}. Pour {'les' if s else 'le'} consolider, enregistrez {'chacun' if s else 'le'} "
-            "dans le dossier en classeur .xlsx ou .xlsm.")
+    if len(files) == 1:
+        return (f"Attention, 1 fichier non lu qui peut être un classeur : {files[0]}. Pour le consolider, "
+                "enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
+    return (f"Attention, {len(files)} fichiers non lus qui peuvent être des classeurs : {_first(files)}. Pour les "
+            "consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.")
 
 
 def _left(paths: list[Path]) -> str:
