@@ -159,7 +159,7 @@ class ConsolidationResult:
     # folders `discover` could not walk, as shown with why (« « arras » (lien symbolique dont la cible…) »)
     not_walked: list[str] = field(default_factory=list)
     # files of a walked folder left unread that may be workbooks, as shown with what they look like
-    # (« « calais.xlsx.part » (téléchargement ou copie inachevé ?) »)
+    # (« « calais.xlsx.part » (fichier en cours de téléchargement ou de copie ?) »)
     not_read: list[str] = field(default_factory=list)
 
     @cached_property
