@@ -1461,6 +1461,29 @@ def test_a_file_of_the_folder_that_may_be_a_workbook_is_said_not_read(tmp_path, 
     assert "Attention" not in capsys.readouterr().err
 
 
+def test_a_file_read_all_the_same_is_never_said_not_read(tmp_path, batch):
+    """`consolider 62 62/calais` (a workbook saved without extension, named to be read), a link
+    « lien.xlsx » of the folder to « boulogne » beside it, or « lens.xlsx.part » that a pattern left
+    and that is named too: each is read and counted, and the line said « 3 fichiers non lus » of
+    them under « 4 fichiers lus » — a référent would look for conventions that are there."""
+    from acv_xl.outputs.consolidation_files import not_taken_why
+
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    shutil.copy(examples[1], folder / "calais")
+    shutil.copy(examples[2], folder / "boulogne")
+    (folder / "lien.xlsx").symlink_to("boulogne")
+    shutil.copy(examples[3], folder / "lens.xlsx.part")
+    shutil.copy(examples[4], folder / "saint-omer")  # neither named nor linked: not read, said
+    part = str(folder / "lens.xlsx.part")
+    r = C.consolidate([folder, folder / "calais", folder / "lens.xlsx.part"], tmp_path / "o.xlsx", jobs=1,
+                      not_taken=[(part, not_taken_why(part))])
+    assert sorted(f.rel for f in r.files) == ["arras.xlsx", "calais", "lens.xlsx.part", "lien.xlsx"]
+    assert r.not_read == ["« saint-omer » (classeur sans extension .xlsx ?)"]
+
+
 def test_a_file_not_read_whose_name_is_not_utf8_is_said_as_its_name_is_shown(tmp_path):
     """« calais.xlsx.\\xe9 » (a name made under Windows in Latin-1): the line said « « .? » ajouté
     après « .xlsx » » beside « calais.xlsx.\\xe9 », its byte lost where the name keeps it escaped."""

@@ -848,9 +848,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     not_walked = [f"« {_rel(folder, base) if folder != base else file_text(str(folder))} » ({why})"
                   for folder, why in skipped]
     # (a file matched by a pattern and found in a folder walked too: said once)
-    not_read = [f"« {_rel(path, base)} » ({why})" for path, why in sorted(
-        dict([*((resolved(Path(p).parent) / Path(p).name, why) for p, why in not_taken), *passed_over]).items(),
-        key=lambda x: str(x[0]).lower())]
+    maybe = dict([*((resolved(Path(p).parent) / Path(p).name, why) for p, why in not_taken), *passed_over])
+    if maybe:  # one read all the same — named too (`consolider 62 62/calais`), or a link's target — is no « non lu »
+        read = set(files)
+        maybe = {path: why for path, why in maybe.items() if resolved(path) not in read}
+    not_read = [f"« {_rel(path, base)} » ({why})" for path, why in sorted(maybe.items(), key=lambda x: str(x[0]).lower())]
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
