@@ -282,8 +282,13 @@ def _walked_matches(names: list[str]) -> tuple[list[str], str | None, list[tuple
     not_taken: list[tuple[Path, str]] = []
     for name in names:
         found = sorted(glob.glob(name)) if _is_pattern(name) else []
-        kept = [f for f in found if walked_takes(f)]
-        left = {f: why for f in found if f not in kept and (why := not_taken_why(f)) is not None}
+        kept: list[str] = []
+        left: dict[str, str] = {}
+        for f in found:  # each match looked at once, never sought among those kept (n² for a département)
+            if walked_takes(f):
+                kept.append(f)
+            elif (why := not_taken_why(f)) is not None:
+                left[f] = why
         if found and not kept:
             # a lock file named first: the one match whose presence needs explaining, never among « et N autres »;
             # then those that may be workbooks
