@@ -1423,7 +1423,7 @@ def test_a_file_of_the_folder_that_may_be_a_workbook_is_said_not_read(tmp_path, 
         "« boulogne.xlsm~ » (« ~ » ajouté après « .xlsm »)",
         "« calais » (classeur sans extension .xlsx ?)",
         "« conventions.zip » (archive, non ouverte : extrayez-en les classeurs)",
-        "« lettre.xlsx.lnk » (raccourci Windows, non suivi : placez-y le classeur lui-même)",
+        "« lettre.xlsx.lnk » (raccourci Windows, non suivi : remplacez-le par le classeur lui-même)",
         "« sous/lens.XLSX.part » (fichier en cours de téléchargement ou de copie ?)"]
     # found ahead by another process (`consolider --registre`): the same
     ahead = F.prefetch([folder])
@@ -1436,8 +1436,8 @@ def test_a_file_of_the_folder_that_may_be_a_workbook_is_said_not_read(tmp_path, 
     err = capsys.readouterr().err
     assert ("Attention, 5 fichiers non lus qui peuvent être des classeurs : « boulogne.xlsm~ » (« ~ » ajouté après "
             "« .xlsm »), « calais » (classeur sans extension .xlsx ?), « conventions.zip » (archive, non ouverte : "
-            "extrayez-en les classeurs), « lettre.xlsx.lnk » (raccourci Windows, non suivi : placez-y le classeur "
-            "lui-même), « sous/lens.XLSX.part » (fichier en cours de téléchargement ou de copie ?). Pour les "
+            "extrayez-en les classeurs), « lettre.xlsx.lnk » (raccourci Windows, non suivi : remplacez-le par le "
+            "classeur lui-même), « sous/lens.XLSX.part » (fichier en cours de téléchargement ou de copie ?). Pour les "
             "consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.\n") in err
     # nothing else found: the refusal says what may be a workbook
     alone = tmp_path / "recu"

@@ -216,7 +216,7 @@ def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str
         if low.endswith(_UNFINISHED):
             return workbook, "fichier en cours de téléchargement ou de copie ?"
         if low.endswith(".lnk"):
-            return workbook, "raccourci Windows, non suivi : placez-y le classeur lui-même"
+            return workbook, "raccourci Windows, non suivi : remplacez-le par le classeur lui-même"
         return workbook, f"« {file_text(rest)} » ajouté après « {inside.group()} »"  # (as the name is shown)
     if "." in name.lstrip(".") or name.startswith(("~$", ".")):
         return None
