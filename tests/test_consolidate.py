@@ -1484,6 +1484,24 @@ def test_a_file_read_all_the_same_is_never_said_not_read(tmp_path, batch):
     assert r.not_read == ["« saint-omer » (classeur sans extension .xlsx ?)"]
 
 
+def test_the_json_summary_of_the_run_is_never_said_not_read(tmp_path, batch, capsys):
+    """`consolider 62 -o recap.xlsx --json 62/recap.xlsx.json`, run again: the summary the previous run
+    wrote in the folder was said « fichier non lu qui peut être un classeur » (« .json » ajouté après
+    « .xlsx »), the référent told to save acv-xl's own output as a workbook."""
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    summary = folder / "recap.xlsx.json"
+    for _ in range(2):
+        capsys.readouterr()
+        C.run_consolider([folder], tmp_path / "recap.xlsx", json_path=summary, replace=True, jobs=1)
+        assert "Attention" not in capsys.readouterr().err
+    assert summary.exists()
+    assert C.consolidate([folder], tmp_path / "autre.xlsx", jobs=1).not_read == [
+        "« recap.xlsx.json » (« .json » ajouté après « .xlsx »)"]  # not this run's: said
+
+
 def test_a_file_not_read_whose_name_is_not_utf8_is_said_as_its_name_is_shown(tmp_path):
     """« calais.xlsx.\\xe9 » (a name made under Windows in Latin-1): the line said « « .? » ajouté
     après « .xlsx » » beside « calais.xlsx.\\xe9 », its byte lost where the name keeps it escaped."""

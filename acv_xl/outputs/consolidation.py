@@ -847,12 +847,6 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     # a folder named by the user itself that could not be listed is the base: its path, not « . »
     not_walked = [f"« {_rel(folder, base) if folder != base else file_text(str(folder))} » ({why})"
                   for folder, why in skipped]
-    # (a file matched by a pattern and found in a folder walked too: said once)
-    maybe = dict([*((resolved(Path(p).parent) / Path(p).name, why) for p, why in not_taken), *passed_over])
-    if maybe:  # one read all the same — named too (`consolider 62 62/calais`), or a link's target — is no « non lu »
-        read = set(files)
-        maybe = {path: why for path, why in maybe.items() if resolved(path) not in read}
-    not_read = [f"« {_rel(path, base)} » ({why})" for path, why in sorted(maybe.items(), key=lambda x: str(x[0]).lower())]
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
@@ -868,6 +862,13 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         from acv_xl.outputs.consolidation_extracts import own_extracts
 
         written |= own_extracts(Path(par_financeur), files)
+    # (a file matched by a pattern and found in a folder walked too: said once)
+    maybe = dict([*((resolved(Path(p).parent) / Path(p).name, why) for p, why in not_taken), *passed_over])
+    if maybe:  # one read all the same — named too (`consolider 62 62/calais`), or a link's target — is no « non lu »,
+        # nor an output of this run (`--json 62/recap.xlsx.json`, there from the previous one)
+        read = written.union(files)  # (`written`: this run's outputs, resolved, among others)
+        maybe = {path: why for path, why in maybe.items() if resolved(path) not in read}
+    not_read = [f"« {_rel(path, base)} » ({why})" for path, why in sorted(maybe.items(), key=lambda x: str(x[0]).lower())]
     mine = {f for f in files if f in written and is_derived_report(f)}
     if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True,
                                 input_ids=input_ids):
