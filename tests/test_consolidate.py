@@ -1502,6 +1502,25 @@ def test_the_json_summary_of_the_run_is_never_said_not_read(tmp_path, batch, cap
         "« recap.xlsx.json » (« .json » ajouté après « .xlsx »)"]  # not this run's: said
 
 
+def test_the_walk_opens_no_file_but_one_without_extension(tmp_path, monkeypatch):
+    """The files that may be workbooks are told by their names: a walk of a département's workbooks,
+    annexes, downloads and archives opens none of them — only a file without extension, whose first
+    bytes say whether it is a zip. Counted, not timed (`consolider` on 1 000 workbooks is benchmarked)."""
+    from acv_xl.outputs import consolidation_files as F
+
+    for i in range(40):
+        (tmp_path / f"c{i // 10}").mkdir(exist_ok=True)
+        for name in (f"commune{i}.xlsx", f"annexe{i}.pdf", f"lens{i}.xlsx.part", f"envoi{i}.zip", f"~$commune{i}.xlsx"):
+            (tmp_path / f"c{i // 10}" / name).write_bytes(b"PK\x03\x04")
+    (tmp_path / "calais").write_bytes(b"PK\x03\x04")
+    opened = []
+    monkeypatch.setattr(F, "open", lambda path, *a, **k: opened.append(path) or open(path, *a, **k), raising=False)
+    passed_over: list = []
+    files, _ = F.discover([tmp_path], passed_over=passed_over)
+    assert len(files) == 40 and len(passed_over) == 81
+    assert opened == [str(tmp_path / "calais")]
+
+
 def test_a_file_not_read_whose_name_is_not_utf8_is_said_as_its_name_is_shown(tmp_path):
     """« calais.xlsx.\\xe9 » (a name made under Windows in Latin-1): the line said « « .? » ajouté
     après « .xlsx » » beside « calais.xlsx.\\xe9 », its byte lost where the name keeps it escaped."""
