@@ -264,33 +264,44 @@ def _expanded(names: list[str]) -> list[str]:
     return [f for f in out if not ((k := os.path.normcase(os.path.abspath(f))) in seen or seen.add(k))]
 
 
-def _walked_matches(names: list[str]) -> tuple[list[str], str | None]:
+def _walked_matches(names: list[str]) -> tuple[list[str], str | None, list[tuple[Path, str]]]:
     """`consolider`'s names, each pattern's matches taken as a folder walk takes a folder's entries
     (`consolidation_files.walked_takes`): folders, and workbooks' names neither hidden nor Excel's lock
     files. `consolider *` typed in cmd read notes.txt, a PDF, a Word letter beside the workbooks, each
     « illisible » among the comité's files, where `consolider .` leaves them out; a pattern matching a
     lock file only gave a recap of no convention, where `valider` names it. A pattern matching nothing
-    is kept as typed (said so after); one matching files, none taken: (names, the refusal naming them)."""
+    is kept as typed (said so after); one matching files, none taken: (names, the refusal naming them).
+    Third: the matches left that may be workbooks (`calais.xlsx.part`, `conventions.zip`), with what
+    they look like, said as a walk says them (`consolidation_files.not_taken_why`)."""
     import glob
 
-    from acv_xl.outputs.consolidation_files import walked_takes
+    from acv_xl.outputs.consolidation_files import not_taken_why, walked_takes
     from acv_xl.reading.errors import file_text
 
     out: list[str] = []
+    not_taken: list[tuple[Path, str]] = []
     for name in names:
         found = sorted(glob.glob(name)) if _is_pattern(name) else []
-        kept = [f for f in found if walked_takes(f)]
+        kept: list[str] = []
+        left: dict[str, str] = {}
+        for f in found:  # each match looked at once, never sought among those kept (n² for a département)
+            if walked_takes(f):
+                kept.append(f)
+            elif (why := not_taken_why(f)) is not None:
+                left[f] = why
         if found and not kept:
-            # a lock file named first: the one match whose presence needs explaining, never among « et N autres »
-            found.sort(key=lambda f: not os.path.basename(f).startswith("~$"))
+            # a lock file named first: the one match whose presence needs explaining, never among « et N autres »;
+            # then those that may be workbooks
+            found.sort(key=lambda f: (not os.path.basename(f).startswith("~$"), f not in left))
             shown = [f"« {file_text(os.path.basename(f))} »" + (
                 " (le fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert)"
-                if os.path.basename(f).startswith("~$") else "") for f in found[:3]]
+                if os.path.basename(f).startswith("~$") else f" ({left[f]})" if f in left else "") for f in found[:3]]
             more = f" et {len(found) - 3} autre{'s' if len(found) > 4 else ''}" if len(found) > 3 else ""
             return names, (f"aucun classeur .xlsx ou .xlsm ne correspond au motif « {file_text(name)} », qui ne "
-                           f"désigne que {', '.join(shown)}{more}. Indiquez les classeurs ou leur dossier.")
+                           f"désigne que {', '.join(shown)}{more}. Indiquez les classeurs ou leur dossier."), []
         out += kept or [name]
-    return out, None
+        not_taken += [(Path(f), why) for f, why in left.items()]
+    return out, None, not_taken
 
 
 def _copy_matched(typed: list[str], files: list[str], copy: str) -> str:
@@ -396,7 +407,7 @@ def cmd_consolider(args) -> int:
     from acv_xl.reading.errors import file_text
 
     # `consolider *.xlsx` typed in cmd or PowerShell arrives as typed, as for `valider`: « introuvable »
-    args.chemins, problem = _walked_matches(args.chemins)
+    args.chemins, problem, args.not_taken = _walked_matches(args.chemins)
     if problem:
         return _fail(problem)
     args.chemins = _expanded(args.chemins)
@@ -446,7 +457,7 @@ def _consolider(args, prefetched) -> int:
             _say(f"acv-xl : aucune date reconnue dans le libellé du comité « {args.comite} » (attendu par "
                  "exemple « Comité du 12/06/2026 » ou « Comité du 12 juin 2026 ») : la phase de chaque "
                  "convention est mesurée à la date de son prochain comité, sinon à la date du jour.", sys.stderr)
-    options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs,
+    options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs, "not_taken": args.not_taken,
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None
     if args.par_financeur and (problem := extracts_folder_problem(args.par_financeur)):

@@ -193,6 +193,13 @@ def make_missing(d: Path) -> Path:
     return d / "inexistant.xlsx"
 
 
+def make_broken_link(d: Path) -> Path:
+    """A symbolic link whose target is gone (a commune's folder moved, a share not mounted): `ls` lists
+    it, so « introuvable » sent the user looking for a typo."""
+    (p := d / "lien.xlsx").symlink_to(d / "ailleurs" / "arras.xlsx")
+    return p
+
+
 def make_folder(d: Path) -> Path:
     (p := d / "dossier.xlsx").mkdir()
     return p
@@ -230,6 +237,7 @@ CORPUS = [
     (make_broken_sheet, "STR-01", "endommagé"),
     (make_broken_workbook_xml, "STR-01", "endommagé"),
     (make_missing, "STR-01", "introuvable"),
+    (make_broken_link, "STR-01", "est un lien symbolique dont la cible est introuvable"),
     (make_folder, "STR-01", "dossier"),
     (make_fifo, "STR-01", "pas un fichier ordinaire"),
 ]

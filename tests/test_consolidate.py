@@ -205,6 +205,20 @@ def test_discover_recursive_skips_lock_hidden_and_output(tmp_path):
         C.discover([tmp_path / "nope"])
 
 
+def test_a_broken_link_named_is_said_a_link_not_a_missing_name(tmp_path):
+    """`consolider 62/*` in a Unix shell names a broken link of the folder (a commune's folder moved, a
+    share not mounted) or one that loops: the refusal said « introuvable (ni dossier ni fichier de ce
+    nom) » of a name `ls` shows there. It says what it is."""
+    (tmp_path / "casse").symlink_to(tmp_path / "absent")
+    (tmp_path / "boucle.xlsx").symlink_to("boucle.xlsx")
+    for name in ("casse", "boucle.xlsx"):
+        with pytest.raises(C.UsageError) as refused:
+            C.discover([tmp_path / name])
+        assert str(refused.value) == (f"« {tmp_path / name} » est un lien symbolique dont la cible est introuvable, "
+                                      "ou qui boucle (un dossier déplacé, un partage non connecté ?). Vérifiez le lien, "
+                                      "ou ne l'indiquez pas.")
+
+
 # ------------------------------------------------------------------ the batch
 def _write_variant(conv, path: Path, **named) -> None:
     from acv_xl.outputs.template import build_workbook
@@ -1401,6 +1415,144 @@ def test_a_linked_commune_folder_is_walked_and_a_folder_not_walked_is_said(tmp_p
     capsys.readouterr()
     C.run_consolider([folder], tmp_path / "o4.xlsx", jobs=1)
     assert "Attention" not in capsys.readouterr().err
+
+
+def test_a_file_of_the_folder_that_may_be_a_workbook_is_said_not_read(tmp_path, batch, capsys):
+    """A référent who received « calais.xlsx.part », « conventions.zip » or a workbook saved without
+    extension in the folder saw the consolidation pass over it without a word: a convention missing
+    from the comité's figures. Each is said on the terminal (and in the refusal when nothing else is
+    found), by its name alone — only a file without extension has its first bytes read; a backup
+    beside its workbook, a PDF, notes, a named pipe are not."""
+    from acv_xl.outputs import consolidation_files as F
+
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    (folder / "sous").mkdir(parents=True)
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    shutil.copy(examples[0], folder / "arras.xlsx.bak")  # its workbook beside it: nothing to say
+    shutil.copy(examples[1], folder / "calais")  # a workbook saved without extension
+    shutil.copy(examples[2], folder / "sous" / "lens.XLSX.part")
+    shutil.copy(examples[3], folder / "boulogne.xlsm~")
+    with zipfile.ZipFile(folder / "conventions.zip", "w") as z:
+        z.write(examples[4], "saint-omer.xlsx")
+    (folder / "lettre.xlsx.lnk").write_bytes(b"L\0\0\0")
+    (folder / "notes").write_text("relancer Calais\n", encoding="utf-8")  # no extension, no zip
+    (folder / "rapport.pdf").write_bytes(b"%PDF-1.4")
+    (folder / ".ancien.zip").write_bytes(b"")  # hidden
+    os.mkfifo(folder / "tube")  # never opened: it would wait for a writer
+    r = C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert [f.rel for f in r.files] == ["arras.xlsx"]
+    assert r.not_read == [
+        "« boulogne.xlsm~ » (« ~ » ajouté après « .xlsm »)",
+        "« calais » (classeur sans extension .xlsx ?)",
+        "« conventions.zip » (archive, non ouverte : extrayez-en les classeurs)",
+        "« lettre.xlsx.lnk » (raccourci Windows, non suivi : remplacez-le par le classeur lui-même)",
+        "« sous/lens.XLSX.part » (fichier en cours de téléchargement ou de copie ?)"]
+    # found ahead by another process (`consolider --registre`): the same
+    ahead = F.prefetch([folder])
+    try:
+        assert C.consolidate([folder], tmp_path / "o1.xlsx", jobs=1, prefetched=ahead).not_read == r.not_read
+    finally:
+        ahead.close()
+    capsys.readouterr()
+    assert C.run_consolider([folder], tmp_path / "o2.xlsx", jobs=1) == r.exit_code
+    err = capsys.readouterr().err
+    assert ("Attention, 5 fichiers non lus qui peuvent être des classeurs : « boulogne.xlsm~ » (« ~ » ajouté après "
+            "« .xlsm »), « calais » (classeur sans extension .xlsx ?), « conventions.zip » (archive, non ouverte : "
+            "extrayez-en les classeurs), « lettre.xlsx.lnk » (raccourci Windows, non suivi : remplacez-le par le "
+            "classeur lui-même), « sous/lens.XLSX.part » (fichier en cours de téléchargement ou de copie ?). Pour les "
+            "consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.\n") in err
+    # nothing else found: the refusal says what may be a workbook
+    alone = tmp_path / "recu"
+    alone.mkdir()
+    shutil.move(folder / "conventions.zip", alone / "conventions.zip")
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([alone], tmp_path / "o3.xlsx", jobs=1)
+    assert str(refused.value) == (f"aucun classeur .xlsx ou .xlsm trouvé dans « {alone} » ; non lu : "
+                                  "« conventions.zip » (archive, non ouverte : extrayez-en les classeurs).")
+    # one: said of one
+    for name in ("boulogne.xlsm~", "lettre.xlsx.lnk", "sous/lens.XLSX.part"):
+        (folder / name).unlink()
+    capsys.readouterr()
+    C.run_consolider([folder], tmp_path / "o5.xlsx", jobs=1)
+    assert ("Attention, 1 fichier non lu qui peut être un classeur : « calais » (classeur sans extension .xlsx ?). "
+            "Pour le consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.\n") in capsys.readouterr().err
+    # nothing of the kind: no word
+    (folder / "calais").unlink()
+    capsys.readouterr()
+    C.run_consolider([folder], tmp_path / "o4.xlsx", jobs=1)
+    assert "Attention" not in capsys.readouterr().err
+
+
+def test_a_file_read_all_the_same_is_never_said_not_read(tmp_path, batch):
+    """`consolider 62 62/calais` (a workbook saved without extension, named to be read), a link
+    « lien.xlsx » of the folder to « boulogne » beside it, or « lens.xlsx.part » that a pattern left
+    and that is named too: each is read and counted, and the line said « 3 fichiers non lus » of
+    them under « 4 fichiers lus » — a référent would look for conventions that are there."""
+    from acv_xl.outputs.consolidation_files import not_taken_why
+
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    shutil.copy(examples[1], folder / "calais")
+    shutil.copy(examples[2], folder / "boulogne")
+    (folder / "lien.xlsx").symlink_to("boulogne")
+    shutil.copy(examples[3], folder / "lens.xlsx.part")
+    shutil.copy(examples[4], folder / "saint-omer")  # neither named nor linked: not read, said
+    part = str(folder / "lens.xlsx.part")
+    r = C.consolidate([folder, folder / "calais", folder / "lens.xlsx.part"], tmp_path / "o.xlsx", jobs=1,
+                      not_taken=[(part, not_taken_why(part))])
+    assert sorted(f.rel for f in r.files) == ["arras.xlsx", "calais", "lens.xlsx.part", "lien.xlsx"]
+    assert r.not_read == ["« saint-omer » (classeur sans extension .xlsx ?)"]
+
+
+def test_the_json_summary_of_the_run_is_never_said_not_read(tmp_path, batch, capsys):
+    """`consolider 62 -o recap.xlsx --json 62/recap.xlsx.json`, run again: the summary the previous run
+    wrote in the folder was said « fichier non lu qui peut être un classeur » (« .json » ajouté après
+    « .xlsx »), the référent told to save acv-xl's own output as a workbook."""
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    summary = folder / "recap.xlsx.json"
+    for _ in range(2):
+        capsys.readouterr()
+        C.run_consolider([folder], tmp_path / "recap.xlsx", json_path=summary, replace=True, jobs=1)
+        assert "Attention" not in capsys.readouterr().err
+    assert summary.exists()
+    assert C.consolidate([folder], tmp_path / "autre.xlsx", jobs=1).not_read == [
+        "« recap.xlsx.json » (« .json » ajouté après « .xlsx »)"]  # not this run's: said
+
+
+def test_the_walk_opens_no_file_but_one_without_extension(tmp_path, monkeypatch):
+    """The files that may be workbooks are told by their names: a walk of a département's workbooks,
+    annexes, downloads and archives opens none of them — only a file without extension, whose first
+    bytes say whether it is a zip. Counted, not timed (`consolider` on 1 000 workbooks is benchmarked)."""
+    from acv_xl.outputs import consolidation_files as F
+
+    for i in range(40):
+        (tmp_path / f"c{i // 10}").mkdir(exist_ok=True)
+        for name in (f"commune{i}.xlsx", f"annexe{i}.pdf", f"lens{i}.xlsx.part", f"envoi{i}.zip", f"~$commune{i}.xlsx"):
+            (tmp_path / f"c{i // 10}" / name).write_bytes(b"PK\x03\x04")
+    (tmp_path / "calais").write_bytes(b"PK\x03\x04")
+    opened = []
+    monkeypatch.setattr(F, "open", lambda path, *a, **k: opened.append(path) or open(path, *a, **k), raising=False)
+    passed_over: list = []
+    files, _ = F.discover([tmp_path], passed_over=passed_over)
+    assert len(files) == 40 and len(passed_over) == 81
+    assert opened == [str(tmp_path / "calais")]
+
+
+def test_a_file_not_read_whose_name_is_not_utf8_is_said_as_its_name_is_shown(tmp_path):
+    """« calais.xlsx.\\xe9 » (a name made under Windows in Latin-1): the line said « « .? » ajouté
+    après « .xlsx » » beside « calais.xlsx.\\xe9 », its byte lost where the name keeps it escaped."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    (tmp_path / os.fsdecode(b"calais.xlsx.\xe9")).write_bytes(b"")
+    passed_over: list = []
+    discover([tmp_path], passed_over=passed_over)
+    assert [why for _, why in passed_over] == ["« .\\xe9 » ajouté après « .xlsx »"]
 
 
 def test_a_junction_before_python_312_is_followed_as_a_link(tmp_path, monkeypatch):

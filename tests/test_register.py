@@ -2968,6 +2968,28 @@ def test_a_register_made_inconsistent_by_hand_is_said_in_french(tmp_path, exampl
     assert "constraint" not in err and reg.read_bytes() == before
 
 
+def test_a_table_made_strict_by_hand_is_said_in_french(tmp_path, examples, capsys):
+    """A table recreated STRICT by an SQLite tool, a column typed otherwise: the next consolidation
+    gave « erreur SQLite : cannot store REAL value in INTEGER column consolidations.financement_total »,
+    SQLite's English in the middle of a French sentence."""
+    from acv_xl.history.register import MIGRATIONS
+
+    table = MIGRATIONS[1][0].replace("consolidations", "strict_", 1).replace("financement_total REAL",
+                                                                             "financement_total INTEGER")
+    folder, reg = _edited_by_hand(tmp_path, examples, f"""{table} STRICT;
+        INSERT INTO strict_ SELECT id, date, comite, departement, version_acv_xl, version_regles, sans_erreurs,
+            sortie, fichiers, conventions_comptees, CAST(financement_total AS INTEGER) FROM consolidations;
+        DROP TABLE consolidations;
+        ALTER TABLE strict_ RENAME TO consolidations;""")
+    before = reg.read_bytes()
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "inutilisable (structure inattendue : la colonne consolidations.financement_total refuse le type de ce " \
+           "qu'acv-xl y enregistre, la table a-t-elle été recréée avec un autre outil ?)" in err, err
+    assert "cannot store" not in err and reg.read_bytes() == before
+
+
 @pytest.mark.parametrize("sql", [
     "UPDATE lignes SET montant = montant + 5000000 WHERE analyse_id = 1 AND rang = 0",
     "UPDATE lignes SET statut = CASE statut WHEN 'Versé' THEN 'Acquis' ELSE 'Versé' END WHERE analyse_id = 1 AND rang = 0",

@@ -1438,6 +1438,10 @@ def sqlite_why(exc: sqlite3.Error) -> str:
     # (a schema number lowered by hand: the migration finds its tables or columns there already)
     if text.startswith(("no such column", "table ", "duplicate column name")):
         return "structure inattendue"
+    if text.startswith("cannot store ") and " column " in text:  # a table made STRICT again by another tool
+        column = text.rsplit(" column ", 1)[1].strip()
+        return (f"structure inattendue : la colonne {column} refuse le type de ce qu'acv-xl y enregistre, la "
+                "table a-t-elle été recréée avec un autre outil ?")
     if " constraint failed" in text:  # rows deleted or edited with another tool: SQLite's English, said in French
         kind, _, where = text.partition(" constraint failed")
         where = where.lstrip(": ").strip()

@@ -800,7 +800,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                 replace: bool = False, cache: SummaryCache | None = None, comite: str | None = None,
                 sans_erreurs: bool = False, par_financeur: Path | None = None,
                 record: Recorder | Callable[[ConsolidationResult], Any] | None = None,
-                prefetched: Prefetch | None = None) -> ConsolidationResult:
+                prefetched: Prefetch | None = None,
+                not_taken: Sequence[tuple[Path, str]] = ()) -> ConsolidationResult:
     """Consolidate the workbooks found under `paths` into `out` (and `json_path`).
 
     `replace`: the user's `--remplacer`; `cache`: summaries of files already read (the register);
@@ -808,7 +809,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     count only the workbooks with no error; `par_financeur`: a folder for one extract per financeur;
     `record`: records the run, committed once every output is written: a `Recorder` (the register:
     its inserts run while the workbook is written), or a function called with the result then;
-    `prefetched`: the files and their SHA-256 found ahead (`consolidation_files.prefetch`).
+    `prefetched`: the files and their SHA-256 found ahead (`consolidation_files.prefetch`);
+    `not_taken`: files a pattern matched and left that may be workbooks, with what they look like
+    (`consolidation_files.not_taken_why`), said with those a walk leaves.
 
     Raises `UsageError` (French message) for bad arguments, an output the guard refuses
     (`output_guard.check_outputs`), when no workbook is found, or when `departement` matches no
@@ -836,9 +839,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     ahead = prefetched.result(paths) if prefetched is not None else None
     shown: dict[Path, Path] = {}
     skipped: list[tuple[Path, str]] = []
-    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths, shown=shown, skipped=skipped)
+    passed_over: list[tuple[Path, str]] = []
+    files, base = (ahead[0], ahead[1]) if ahead is not None else discover(paths, shown=shown, skipped=skipped,
+                                                                          passed_over=passed_over)
     if ahead is not None:
-        shown, skipped = ahead[3], prefetched.skipped
+        shown, skipped, passed_over = ahead[3], prefetched.skipped, prefetched.passed_over
     # a folder named by the user itself that could not be listed is the base: its path, not « . »
     not_walked = [f"« {_rel(folder, base) if folder != base else file_text(str(folder))} » ({why})"
                   for folder, why in skipped]
@@ -857,6 +862,13 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         from acv_xl.outputs.consolidation_extracts import own_extracts
 
         written |= own_extracts(Path(par_financeur), files)
+    # (a file matched by a pattern and found in a folder walked too: said once)
+    maybe = dict([*((resolved(Path(p).parent) / Path(p).name, why) for p, why in not_taken), *passed_over])
+    if maybe:  # one read all the same — named too (`consolider 62 62/calais`), or a link's target — is no « non lu »,
+        # nor an output of this run (`--json 62/recap.xlsx.json`, there from the previous one)
+        read = written.union(files)  # (`written`: this run's outputs, resolved, among others)
+        maybe = {path: why for path, why in maybe.items() if resolved(path) not in read}
+    not_read = [f"« {_rel(path, base)} » ({why})" for path, why in sorted(maybe.items(), key=lambda x: str(x[0]).lower())]
     mine = {f for f in files if f in written and is_derived_report(f)}
     if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True,
                                 input_ids=input_ids):
@@ -866,7 +878,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         where = ", ".join(f"« {p} »" for p in paths)
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans {where}"
                          + (f" ; non parcouru{'s' if len(not_walked) > 1 else ''} : {', '.join(not_walked)}"
-                            if not_walked else "") + ".")
+                            if not_walked else "")
+                         + (f" ; non lu{'s' if len(not_read) > 1 else ''} : {_first(not_read)}" if not_read else "")
+                         + ".")
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
     blocs: dict[tuple[str, str], Any] = {}
@@ -892,7 +906,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(_no_convention_of(departement, summaries, paths))
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
-                                 reused=reused, not_walked=not_walked, blocs=blocs)
+                                 reused=reused, not_walked=not_walked, not_read=not_read, blocs=blocs)
     lap("règles CON")
     if (problem := _beyond_excel(result) or _beyond_rows(result)) is not None:
         raise UsageError(problem)
@@ -1046,6 +1060,20 @@ def _not_walked(folders: list[str]) -> str:
     return f"Attention, {len(folders)} dossier{s} non parcouru{s} où des classeurs peuvent manquer : {', '.join(folders)}."
 
 
+def _first(names: list[str], shown: int = 5) -> str:
+    """The first names of a list that may be long (a folder of a thousand backups), and how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" et {more} autre{'s' if more > 1 else ''}" if more > 0 else "")
+
+
+def _not_read(files: list[str]) -> str:
+    if len(files) == 1:
+        return (f"Attention, 1 fichier non lu qui peut être un classeur : {files[0]}. Pour le consolider, "
+                "enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
+    return (f"Attention, {len(files)} fichiers non lus qui peuvent être des classeurs : {_first(files)}. Pour les "
+            "consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.")
+
+
 def _left(paths: list[Path]) -> str:
     if len(paths) > 1:
         return (f"{len(paths)} extraits d'une consolidation précédente (financeur absent de celle-ci) n'ont pas pu "
@@ -1121,6 +1149,8 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     duree = f"{result.duree:.1f}".replace(".", ",")
     if result.not_walked:
         say(_not_walked(result.not_walked))
+    if result.not_read:
+        say(_not_read(result.not_read))
     say(f"Consolidation : {result.summary_line(with_reused=True)}" + (f" ; résumé JSON : {json_path}" if json_path else "")
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")

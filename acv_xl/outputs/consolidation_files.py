@@ -16,18 +16,26 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import signal
 import sys
 import threading
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from acv_xl.contract.system_errors import os_error_text, resolved
+from acv_xl.reading.errors import file_text
 
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
 EXTENSIONS_REFUSEES = (".xls", ".xlsb", ".ods")
+# Files a walk does not read but names, by their name alone (a workbook's extension inside it, an
+# archive), or by their first bytes when they have no extension at all (rare: one `open` each):
+# workbooks may be missing there (`discover`'s `passed_over`).
+_WORKBOOK_INSIDE = re.compile(r"\.(?:xlsx|xlsm|xlsb|xls|ods)(?=[.~])", re.IGNORECASE)
+_ARCHIVES = (".zip", ".7z", ".rar")
+_UNFINISHED = (".part", ".crdownload", ".download", ".partial", ".tmp")
 
 
 # ------------------------------------------------------------------ discovery
@@ -56,7 +64,8 @@ def walked_takes(path: str) -> bool:
 
 def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
              shown: dict[Path, Path] | None = None,
-             skipped: list[tuple[Path, str]] | None = None) -> tuple[list[Path], Path]:
+             skipped: list[tuple[Path, str]] | None = None,
+             passed_over: list[tuple[Path, str]] | None = None) -> tuple[list[Path], Path]:
     """The workbooks to consolidate (sorted, each once) and the base folder their paths are shown from.
 
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
@@ -70,6 +79,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     path elsewhere on the machine, or a name absent from the folder. `skipped`, when given,
     receives each folder (as shown) that could not be walked, with why in French: a looping link,
     a link whose target is missing, a folder that cannot be listed — workbooks may be missing there.
+    `passed_over`, when given, receives each file of a walked folder left unread that may be a
+    workbook (as shown), with what it looks like in French (`_passed_over`): `calais.xlsx.part`,
+    `conventions.zip`, a workbook without extension — unless its workbook is beside it.
     """
     excluded = {resolved(p) for p in exclude}
     found: dict[Path, Path] = {}
@@ -77,14 +89,18 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     walked: set[Path] = set()
     links: list[tuple[Path, Path]] = []  # (as shown, as found): followed after every real folder
     lost: list[tuple[Path, str]] = []
+    unread: list[tuple[Path, str]] = []
     for p in paths:
         p = Path(p)
         if not p.exists():
+            if p.is_symlink():  # listed in its folder (a Unix shell's `*` names it): not « ni dossier ni fichier »
+                raise UsageError(f"« {p} » est un lien symbolique dont la cible est introuvable, ou qui boucle (un "
+                                 "dossier déplacé, un partage non connecté ?). Vérifiez le lien, ou ne l'indiquez pas.")
             raise UsageError(f"« {p} » est introuvable (ni dossier ni fichier de ce nom). Vérifiez le chemin.")
         if p.is_dir():
             root = p.resolve()
             roots.append(root)
-            _walk(root, root, found, walked, links, lost)
+            _walk(root, root, found, walked, links, lost, unread)
         else:
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
@@ -96,12 +112,14 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
             lost.append((link_shown, "lien symbolique vers un dossier qui le contient, non suivi pour éviter une "
                                      "boucle"))
             continue
-        _walk(target, link_shown, found, walked, links, lost)
+        _walk(target, link_shown, found, walked, links, lost, unread)
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
     if shown is not None:
         shown.update((f, found[f]) for f in files if found[f] != f)
     if skipped is not None:
         skipped.extend(sorted(lost, key=lambda x: str(x[0]).lower()))
+    if passed_over is not None:
+        passed_over.extend(sorted(unread, key=lambda x: str(x[0]).lower()))
     return files, _common_folder(roots)
 
 
@@ -118,10 +136,12 @@ def _common_folder(roots: Sequence[Path]) -> Path:
 
 
 def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path],
-          links: list[tuple[Path, Path]], lost: list[tuple[Path, str]]) -> None:
+          links: list[tuple[Path, Path]], lost: list[tuple[Path, str]],
+          unread: list[tuple[Path, str]]) -> None:
     """Every folder under `top` (resolved), shown under `top_shown`, without entering a link: the
     files found into `found`, each folder walked into `walked`, each link to a folder into
-    `links`, each folder not listed and each broken link into `lost`."""
+    `links`, each folder not listed and each broken link into `lost`, each file left that may be
+    a workbook into `unread`."""
     todo = [(top, top_shown)]
     while todo:
         real, shown = todo.pop()
@@ -133,6 +153,7 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             lost.append((shown, f"dossier illisible, {os_error_text(exc)}"))
             continue
         folders = []
+        maybe: list[tuple[str, str, str]] = []  # (name, its workbook's name, why) of files not read
         for e in entries:
             name = e.name
             link = False
@@ -162,7 +183,52 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             elif link and not _hidden(name) and not os.path.exists(e.path):
                 # a folder moved, a share not mounted: workbooks may be missing
                 lost.append((shown / name, "lien symbolique dont la cible est introuvable"))
+            elif (why := _passed_over(name, e.path, e.is_file)) is not None:
+                maybe.append((name, *why))
+        if maybe:  # a backup or a download beside its workbook is that workbook's: nothing to say
+            beside = {e.name.lower() for e in entries}
+            unread.extend((shown / name, why) for name, workbook, why in maybe
+                          if workbook.lower() not in beside and not _hidden(name, os.path.join(real, name)))
         todo.extend(reversed(folders))
+
+
+def not_taken_why(path: str) -> str | None:
+    """What a file a walk would not take may be (`_passed_over`), in French, for a pattern's match
+    (`consolider "62/*"` typed in cmd, which acv-xl expands as a walk takes a folder's entries); None
+    for any other, a hidden one, or one whose own workbook is beside it, as in a walk."""
+    name = os.path.basename(path)
+    if _hidden(name, path) or (why := _passed_over(name, path, lambda: os.path.isfile(path))) is None:
+        return None
+    workbook, text = why
+    return None if workbook and os.path.lexists(os.path.join(os.path.dirname(path), workbook)) else text
+
+
+def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str, str] | None:
+    """(the workbook's name it stands for, what it looks like, in French) of a file a walk does not
+    read that may be a workbook; None for any other (a PDF, notes.txt). By its name, but for a file
+    without extension, whose first bytes say whether it is a zip — a workbook is one. `is_file`:
+    whether `path` is a regular file (a walk's entry knows it without a system call)."""
+    low = name.lower()
+    if low.endswith(_ARCHIVES):
+        return "", "archive, non ouverte : extrayez-en les classeurs"
+    if (inside := _WORKBOOK_INSIDE.search(name)) is not None:
+        workbook, rest = name[:inside.end()], name[inside.end():]
+        if low.endswith(_UNFINISHED):
+            return workbook, "fichier en cours de téléchargement ou de copie ?"
+        if low.endswith(".lnk"):
+            return workbook, "raccourci Windows, non suivi : remplacez-le par le classeur lui-même"
+        return workbook, f"« {file_text(rest)} » ajouté après « {inside.group()} »"  # (as the name is shown)
+    if "." in name.lstrip(".") or name.startswith(("~$", ".")):
+        return None
+    try:  # a regular file only: opening a named pipe waits for a writer forever
+        if not is_file():
+            return None
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                return None
+    except OSError:
+        return None
+    return name + ".xlsx", "classeur sans extension .xlsx ?"
 
 
 _WINDOWS = os.name == "nt"
@@ -282,11 +348,13 @@ class Prefetch(ForkedChild):
         self.paths = [Path(p) for p in paths]
         self._result: tuple | None = None
         self.skipped: list[tuple[Path, str]] = []  # `discover`'s, once `result` has given the rest
+        self.passed_over: list[tuple[Path, str]] = []  # the same
 
     def result(self, paths: Sequence[Path]) -> tuple[list[Path], Path, dict[str, tuple | None],
                                                    dict[Path, Path]] | None:
         """(files, base, identity by path shown — None where the file could not be read, the names
-        shown of `discover`; its folders not walked are then in `skipped`), or None: not for these
+        shown of `discover`; its folders not walked are then in `skipped`, its files left unread in
+        `passed_over`), or None: not for these
         paths, or the process failed (the caller then walks and hashes itself)."""
         if self._fd is not None:
             try:
@@ -297,6 +365,7 @@ class Prefetch(ForkedChild):
                 if got is not None:
                     self._result = _paths(*got[:4])
                     self.skipped = [(Path(p), why) for p, why in got[4]]
+                    self.passed_over = [(Path(p), why) for p, why in got[5]]
             except Exception:  # noqa: BLE001 — anything amiss: done again by the caller
                 self._result = None
             self._wait()
@@ -352,7 +421,8 @@ def prefetch(paths: Sequence[Path], identify: bool = True) -> Prefetch | None:
             os.close(r)
             shown: dict[Path, Path] = {}
             skipped: list[tuple[Path, str]] = []
-            files, base = discover(paths, shown=shown, skipped=skipped)
+            passed_over: list[tuple[Path, str]] = []
+            files, base = discover(paths, shown=shown, skipped=skipped, passed_over=passed_over)
             ids: dict[str, tuple | None] = {}
             for f in files if identify else ():
                 name = str(shown.get(f, f))
@@ -363,7 +433,7 @@ def prefetch(paths: Sequence[Path], identify: bool = True) -> Prefetch | None:
             # names, not paths: a path is pickled as its parts, each joined again on arrival (≈ 3.5 µs a
             # file, where making it of its name takes ≈ 2 µs)
             sent = ([str(f) for f in files], str(base), ids, {str(k): str(v) for k, v in shown.items()},
-                    [(str(p), why) for p, why in skipped])
+                    [(str(p), why) for p, why in skipped], [(str(p), why) for p, why in passed_over])
             with os.fdopen(w, "wb") as pipe:
                 pipe.write(pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL))
             status = 0

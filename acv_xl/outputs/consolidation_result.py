@@ -159,6 +159,9 @@ class ConsolidationResult:
     extracts_left: list[Path] = field(default_factory=list)  # the same, that could not be removed
     # folders `discover` could not walk, as shown with why (« « arras » (lien symbolique dont la cible…) »)
     not_walked: list[str] = field(default_factory=list)
+    # files of a walked folder left unread that may be workbooks, as shown with what they look like
+    # (« « calais.xlsx.part » (fichier en cours de téléchargement ou de copie ?) »)
+    not_read: list[str] = field(default_factory=list)
 
     @cached_property
     def counted(self) -> list[FileSummary]:

@@ -269,6 +269,10 @@ def _open_zip(path: Path, light: bool = False, data: bytes | None = None) -> tup
                                              "Vérifiez le dossier et le motif, par exemple « *.xlsx ».") from None
                 raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un motif, pas le nom d'un fichier.",
                                          f"Indiquez le classeur lui-même, par exemple « {file_text(matches[0])} ».") from None
+            if path.is_symlink():  # there, in its folder's listing (`ls`, a Unix shell's `*`): its target is not
+                raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est un lien symbolique dont la "
+                                         "cible est introuvable (un dossier déplacé, un partage non connecté ?).",
+                                         "Vérifiez le lien, ou indiquez le classeur lui-même.") from None
             raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est introuvable.", SUGG_CHECK_PATH) from None
         if S_ISDIR(st.st_mode):
             # `valider Classeurs` typed for the workbooks in it: say how to name them (a pattern, which
