@@ -557,6 +557,23 @@ def test_result_exit_code_and_summary(batch):
     assert line.endswith(f" → {batch['out']}")
 
 
+def test_counts_past_a_thousand_are_grouped_as_french_writes_them(batch):
+    """A département's thousand workbooks: « 1000 fichiers lus, … 4735 erreurs » and « Attention, 1234
+    fichiers non lus » — every other number acv-xl prints is grouped by thousands (« 1 234 »)."""
+    from acv_xl.contract.values import fmt_number
+    from acv_xl.outputs.consolidation_result import ConsolidationResult
+
+    r = batch["result"]
+    times = 1000 // len(r.files) + 1
+    big = ConsolidationResult(r.files * times, r.verdicts * times)
+    n = len(big.files)
+    line = big.summary_line(with_out=False)
+    assert n >= 1000 and line.startswith(f"{fmt_number(n)} fichiers lus, ") and " " in fmt_number(n)
+    assert not re.search(r"\d{4}", line.split("financement total")[0]), line
+    said = C._not_read([f"calais-{k}.xlsx.part" for k in range(1234)])
+    assert said.startswith("Attention, 1 234 fichiers non lus") and "et 1 229 autres" in said, said
+
+
 def test_findings_counted_as_anomalies_lists_them_without_making_its_rows(batch):
     """`count` (the summary line, the workbook's properties) counts the findings `Anomalies` lists — a
     STR-01/02 that its file's CON-03 repeats once —, of every file or of the counted ones, without

@@ -1057,26 +1057,26 @@ def _removed(paths: list[Path]) -> str:
 
 def _not_walked(folders: list[str]) -> str:
     s = "s" if len(folders) > 1 else ""
-    return f"Attention, {len(folders)} dossier{s} non parcouru{s} où des classeurs peuvent manquer : {', '.join(folders)}."
+    return f"Attention, {fmt_number(len(folders))} dossier{s} non parcouru{s} où des classeurs peuvent manquer : {', '.join(folders)}."
 
 
 def _first(names: list[str], shown: int = 5) -> str:
     """The first names of a list that may be long (a folder of a thousand backups), and how many more."""
     more = len(names) - shown
-    return ", ".join(names[:shown]) + (f" et {more} autre{'s' if more > 1 else ''}" if more > 0 else "")
+    return ", ".join(names[:shown]) + (f" et {fmt_number(more)} autre{'s' if more > 1 else ''}" if more > 0 else "")
 
 
 def _not_read(files: list[str]) -> str:
     if len(files) == 1:
         return (f"Attention, 1 fichier non lu qui peut être un classeur : {files[0]}. Pour le consolider, "
                 "enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
-    return (f"Attention, {len(files)} fichiers non lus qui peuvent être des classeurs : {_first(files)}. Pour les "
+    return (f"Attention, {fmt_number(len(files))} fichiers non lus qui peuvent être des classeurs : {_first(files)}. Pour les "
             "consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.")
 
 
 def _left(paths: list[Path]) -> str:
     if len(paths) > 1:
-        return (f"{len(paths)} extraits d'une consolidation précédente (financeur absent de celle-ci) n'ont pas pu "
+        return (f"{fmt_number(len(paths))} extraits d'une consolidation précédente (financeur absent de celle-ci) n'ont pas pu "
                 f"être supprimés (ouverts dans Excel ?) : {', '.join(p.name for p in paths)} ; supprimez-les")
     return (f"un extrait d'une consolidation précédente (financeur absent de celle-ci) n'a pas pu être supprimé "
             f"(ouvert dans Excel ?) : {paths[0].name} ; supprimez-le")

@@ -20,7 +20,7 @@ from acv_xl.checks.findings import ORDER, Gravite
 from acv_xl.checks.rules.consolidation import FileSummary, Verdict, norm_departement
 from acv_xl.checks.totals import ZERO, Totaux, combine
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_euros, fold
+from acv_xl.contract.values import fmt_euros, fmt_number, fold
 
 
 @dataclass
@@ -255,21 +255,21 @@ class ConsolidationResult:
                 motifs[v.motif] += 1
         non = ""
         if motifs:
-            detail = ", ".join(f"{k.removesuffix(', non compté')} : {v}" for k, v in sorted(motifs.items()))
-            non = f", {n - c} fichier{'s' if n - c > 1 else ''} non compté{'s' if n - c > 1 else ''} ({detail})"
+            detail = ", ".join(f"{k.removesuffix(', non compté')} : {fmt_number(v)}" for k, v in sorted(motifs.items()))
+            non = f", {fmt_number(n - c)} fichier{'s' if n - c > 1 else ''} non compté{'s' if n - c > 1 else ''} ({detail})"
         e, a = self.count(Gravite.ERREUR), self.count(Gravite.AVERTISSEMENT)
         # with --sans-erreurs, status 0 beside « 6 erreurs » reads as a contradiction unless the line
         # says where they are: in the workbooks set aside, which the run did not count
         apart = e - self.count(Gravite.ERREUR, counted_only=True) if self.sans_erreurs else 0
-        dont = f" (dont {apart} dans les fichiers non comptés)" if apart else ""
+        dont = f" (dont {fmt_number(apart)} dans les fichiers non comptés)" if apart else ""
         r = len(self.reused) if with_reused else 0
         repris = f"inchangé{'s' if r > 1 else ''} repris du registre"
-        fichiers = (f"{n} fichier{'s' if n > 1 else ''} lu{'s' if n > 1 else ''}" if not r
-                    else f"{n} fichier{'s' if n > 1 else ''} {repris}" if r == n
-                    else f"{n} fichiers ({n - r} lu{'s' if n - r > 1 else ''}, {r} {repris})")
+        fichiers = (f"{fmt_number(n)} fichier{'s' if n > 1 else ''} lu{'s' if n > 1 else ''}" if not r
+                    else f"{fmt_number(n)} fichier{'s' if n > 1 else ''} {repris}" if r == n
+                    else f"{fmt_number(n)} fichiers ({fmt_number(n - r)} lu{'s' if n - r > 1 else ''}, {fmt_number(r)} {repris})")
         return (
-            f"{fichiers}, {c} convention{'s' if c > 1 else ''} "
-            f"comptée{'s' if c > 1 else ''}{non} ; {e} erreur{'s' if e > 1 else ''}{dont}, "
-            f"{a} avertissement{'s' if a > 1 else ''} ; financement total {fmt_euros(self.totaux.financement_total)}"
+            f"{fichiers}, {fmt_number(c)} convention{'s' if c > 1 else ''} "
+            f"comptée{'s' if c > 1 else ''}{non} ; {fmt_number(e)} erreur{'s' if e > 1 else ''}{dont}, "
+            f"{fmt_number(a)} avertissement{'s' if a > 1 else ''} ; financement total {fmt_euros(self.totaux.financement_total)}"
             + (f" → {self.out}" if self.out and with_out else "")
         )
