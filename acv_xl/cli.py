@@ -276,7 +276,10 @@ def _walked_matches(names: list[str]) -> tuple[list[str], str | None, list[tuple
     import glob
 
     from acv_xl.outputs.consolidation_files import not_taken_why, walked_takes
-    from acv_xl.reading.errors import file_text
+    from acv_xl.outputs.terminal import file_text, literal
+
+    def shown(name: str) -> str:  # a line break in a name would cut the refusal in two: shown ␊, as a walk shows it
+        return literal(file_text(name))
 
     out: list[str] = []
     not_taken: list[tuple[Path, str]] = []
@@ -293,12 +296,12 @@ def _walked_matches(names: list[str]) -> tuple[list[str], str | None, list[tuple
             # a lock file named first: the one match whose presence needs explaining, never among « et N autres »;
             # then those that may be workbooks
             found.sort(key=lambda f: (not os.path.basename(f).startswith("~$"), f not in left))
-            shown = [f"« {file_text(os.path.basename(f))} »" + (
+            said = [f"« {shown(os.path.basename(f))} »" + (
                 " (le fichier de verrouillage qu'Excel garde à côté d'un classeur ouvert)"
                 if os.path.basename(f).startswith("~$") else f" ({left[f]})" if f in left else "") for f in found[:3]]
             more = f" et {len(found) - 3} autre{'s' if len(found) > 4 else ''}" if len(found) > 3 else ""
-            return names, (f"aucun classeur .xlsx ou .xlsm ne correspond au motif « {file_text(name)} », qui ne "
-                           f"désigne que {', '.join(shown)}{more}. Indiquez les classeurs ou leur dossier."), []
+            return names, (f"aucun classeur .xlsx ou .xlsm ne correspond au motif « {shown(name)} », qui ne "
+                           f"désigne que {', '.join(said)}{more}. Indiquez les classeurs ou leur dossier."), []
         out += kept or [name]
         not_taken += [(Path(f), why) for f, why in left.items()]
     return out, None, not_taken

@@ -357,6 +357,17 @@ def test_consolider_a_pattern_says_the_files_left_that_may_be_workbooks(tmp_path
         "ou leur dossier.\n")
 
 
+def test_consolider_a_pattern_refused_shows_a_line_break_in_a_name_as_a_symbol(tmp_path):
+    """`consolider "62/*"`, 62 holding only « ca<LF>lais.xlsx.part » (a name from a zip made elsewhere): the
+    refusal broke onto a second line at the name, where a folder walk's message shows ␊."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    (folder / "ca\nlais.xlsx.part").write_bytes(b"PK\x03\x04")
+    out = acv("consolider", os.path.join("62", "*"), "-o", "recap.xlsx", cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
+    err = out.stderr.decode("utf-8")
+    assert out.returncode == 2 and "« ca␊lais.xlsx.part »" in err and err.count("\n") == 1, err
+
+
 def test_consolider_a_pattern_looks_at_each_match_once(tmp_path, monkeypatch):
     """`consolider "62\\*"` typed in cmd, 62 holding a département's workbooks: to find the files left
     that may be workbooks, each match was sought in the list of those kept — n²/2 comparisons of
