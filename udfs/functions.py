@@ -21,7 +21,7 @@ import xlwings as xw
 from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite
-from acv_xl.contract.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
+from acv_xl.contract.model import Commune, Convention, Dispositif, FicheAction, Financeur, LigneFinancement
 from acv_xl.contract.values import LAST_DATE_SERIAL, fmt_date
 from acv_xl.reading.read import codes_as_listed
 
@@ -301,7 +301,8 @@ def reference_dispositifs() -> list[Dispositif]:
 @xw.arg("financeurs", **TABLE, doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
 @xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
 @xw.arg("dispositifs", **TABLE, doc="Facultatif : T_Dispositifs[#Tout] (défaut : la liste de référence du modèle)")
-def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
+@xw.arg("communes", **TABLE, doc="Facultatif : T_Communes[#Tout], pour reconnaître les communes de la convention")
+def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None, communes=None):
     """« OK », ou le message de la première erreur de l'action (mêmes règles que « Valider »)."""
 
     def compute():
@@ -318,12 +319,16 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
             financeurs=rows(financeurs, Financeur, _required(Financeur)),
             dispositifs=rows(dispositifs, Dispositif, _required(Dispositif))
             if dispositifs is not None else reference_dispositifs(),
+            # the convention's communes, as « Valider » reads them: a financeur added under a bare commune's
+            # name (« Liévin ») is then a commune, whose fonds de concours to a commune FIN-23 refuses; optional,
+            # so that the five-argument calls of existing workbooks keep working
+            communes=rows(communes, Commune, _required(Commune)) if communes is not None else [],
         )
         codes_as_listed(conv, shared=True)  # « etat » is ETAT's, as « Valider » reads it (no FIN-02)
-        # only the rules that need nothing but these four tables: the others would take the
-        # tables Excel did not pass (périmètres, indicateurs…) for empty ones
+        # only the rules that need nothing but the tables given: the others would take the tables
+        # Excel did not pass (périmètres, indicateurs…) for empty ones
         given = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name, layout.T_FINANCEURS.name,
-                 layout.T_DISPOSITIFS.name}
+                 layout.T_DISPOSITIFS.name} | ({layout.T_COMMUNES.name} if communes is not None else set())
         # the digits every sum needs, as « Valider » checks a plan past 10^18 € (`validate_convention`):
         # in the default 28, « financements 1 000 000 … 000,00 € » where Valider wrote the exact sum
         context = totals.exact_context(conv) if totals.beyond_default(totals.compute(conv)) else None
