@@ -733,19 +733,30 @@ def test_controle_given_t_communes_refuses_a_fonds_de_concours_from_a_commune_na
     got = F.ACV_CONTROLE(*args, table(layout.T_COMMUNES))
     assert re.sub(r"ligne \d+", "ligne N", got) == re.sub(r"ligne \d+", "ligne N", valider[0].message)
     assert "le financeur « LIEVIN » le verse à « Ville d'Arras »" in got
-    # the five-argument form of existing workbooks is unchanged: the name alone does not say a commune
-    assert F.ACV_CONTROLE(*args) == "OK"
-    assert F.ACV_CONTROLE(*args[:4]) == "OK"
+    # without T_Communes the name alone does not say a commune of the convention: not « OK », what to check
+    sans = ("À vérifier : aucune erreur pour l'action « 1.1 », mais le financeur « LIEVIN » porte le nom d'une commune "
+            "du programme ; si c'est une commune de la convention, « Valider » refuse son fonds de concours à la "
+            "commune maître d'ouvrage (FIN-23). Passez T_Communes[#Tout] en 6e argument pour le savoir.")
+    assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args[:4]) == sans
+
+
+def test_controle_without_t_communes_says_ok_of_a_fonds_de_concours_from_a_financeur_named_as_no_commune():
+    """The EPCI added under its acronym (« CALL »): no commune of the programme bears that name, FIN-23 lets it pass
+    as the EPCI with or without T_Communes — the five-argument form says « OK » as it always did."""
+    raw, table = _fonds_de_concours_of_lievin()
+    raw["T_Financeurs"][-1]["nom"] = "CALL"
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)) == "OK"
 
 
 def test_controle_given_an_empty_t_communes_knows_no_commune():
     """A T_Communes left empty (its header and one blank line, as Excel passes an empty table) names no
-    commune: the answer is the five-argument one, and no rule of the communes (PRJ-02's « aucune commune »)
-    turns into an error of the action."""
+    commune: « Liévin » is none of the convention's, as for « Valider » on that workbook, and no rule of the
+    communes (PRJ-02's « aucune commune ») turns into an error of the action."""
     raw, table = _fonds_de_concours_of_lievin()
     args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
     empty = [[c.header for c in layout.T_COMMUNES.columns], [None] * len(layout.T_COMMUNES.columns)]
-    assert F.ACV_CONTROLE(*args, None, empty) == "OK"
+    assert F.ACV_CONTROLE(*args, None, empty) == "OK"  # given, if empty: nothing left to check
     raw["T_Actions"][0]["cout_total"] = 1  # an action error still reported beside an empty communes table
     assert F.ACV_CONTROLE(table(A), *args[1:], None, empty).startswith("Plan de financement déséquilibré pour "
                                                                          "l'action 1.1 : coût total 1,00 €")

@@ -295,6 +295,19 @@ def reference_dispositifs() -> list[Dispositif]:
     return reference()
 
 
+def _sans_communes(numero: str, payeurs: list[str]) -> str:
+    """ACV_CONTROLE's answer, without T_Communes, where FIN-23 hangs on the convention's communes: not « OK »,
+    which « Valider » may contradict, but what is not known and how to know it."""
+    if len(payeurs) == 1:
+        qui, porte, son = f"le financeur {payeurs[0]} porte le nom d'une commune", "c'est une commune", "son"
+    else:
+        qui = f"les financeurs {' et '.join(payeurs)} portent le nom de communes"
+        porte, son = "ce sont des communes", "leurs"
+    return (f"À vérifier : aucune erreur pour l'action « {numero} », mais {qui} du programme ; si {porte} de la "
+            f"convention, « Valider » refuse {son} fonds de concours à la commune maître d'ouvrage (FIN-23). "
+            "Passez T_Communes[#Tout] en 6e argument pour le savoir.")
+
+
 @xw.func
 @xw.arg("actions", **TABLE, doc="Le tableau des fiches-actions avec son en-tête : T_Actions[#Tout]")
 @xw.arg("plan", **TABLE, doc="Le tableau du plan de financement avec son en-tête : T_Financements[#Tout]")
@@ -306,7 +319,8 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None, communes
     """« OK », ou le message de la première erreur de l'action (mêmes règles que « Valider »)."""
 
     def compute():
-        from acv_xl.checks.rules import codes_within, run_rules
+        from acv_xl.checks.rules import Index, codes_within, run_rules
+        from acv_xl.checks.rules.financement import fonds_de_concours_sans_communes
 
         numero = _numero(n_action)
         # every required column must be there: a missing one would read as empty cells and
@@ -333,10 +347,12 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None, communes
         # in the default 28, « financements 1 000 000 … 000,00 € » where Valider wrote the exact sum
         context = totals.exact_context(conv) if totals.beyond_default(totals.compute(conv)) else None
         with localcontext(context) if context is not None else nullcontext():
-            found = run_rules(conv, codes=codes_within(given))
+            found = run_rules(conv, codes=codes_within(given), shared=(shared := Index(conv)))
         for f in found:
             if f.gravite is Gravite.ERREUR and f.action == numero:
                 return f.message
+        if communes is None and (payeurs := fonds_de_concours_sans_communes(shared, numero)):
+            return _sans_communes(numero, payeurs)
         return "OK"
 
     return _safe(compute)

@@ -1644,6 +1644,27 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises, ix)
 
 
+def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
+    """For ACV_CONTROLE given no T_Communes: the financeurs added to the list (as `_dit` says them) of the counted
+    fonds de concours of the commune's action `numero` that FIN-23 let pass as maybe the EPCI, their name saying no
+    body (`_genres_des_ajoutes`) but being a programme commune's (the national list): a commune of the convention
+    (« Liévin »), which T_Communes would name, pays none to a commune, and « Valider » says FIN-23's error. Few
+    lines (the action's counted ones), mostly none of them a fonds de concours."""
+    a = ix.action(numero)
+    if a is None or a.type_mo != "Commune" or "type_mo" in a.problems:
+        return []
+    familles = ix.familles
+    added = [lf.financeur for lf in ix.counted_of(numero) if familles[lf.dispositif] == layout.FAMILLE_FONDS_CONCOURS
+             and lf.financeur is not None and lf.financeur not in layout.FINANCEURS_BY_CODE]
+    if not added:
+        return []
+    genres = ix.memo("genres_des_ajoutes", lambda: _genres_des_ajoutes(ix.conv))
+    par_nom = ix.reference.par_nom
+    return [_dit(ix, code) for code in dict.fromkeys(added) if code not in genres
+            and (f := ix.financeur(code)) is not None and isinstance(f.nom, str)
+            and reference.nom_collectivite(f.nom) in par_nom]
+
+
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
                                collectivites: frozenset[str], deguises: list[LigneFinancement], ix: Index) -> Finding:
     """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
