@@ -1641,7 +1641,9 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         montant, propre = totals.total(fdc), j.part_mo.propre
         if montant > propre:
-            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises, ix)
+            # a collectivité by its name or a commune of T_Communes (« Liévin »: `genres`) is surely no syndicat
+            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites.union(genres),
+                                             deguises, ix)
 
 
 def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
@@ -1668,7 +1670,8 @@ def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
                                collectivites: frozenset[str], deguises: list[LigneFinancement], ix: Index) -> Finding:
     """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
-    but those of a financeur added to the list, not named as a collectivité (« FDE62 »), may be a syndicat
+    but those of a financeur added to the list, neither named as a collectivité nor a commune of T_Communes
+    (`collectivites`; « FDE62 »), may be a syndicat
     d'énergie's, which L5212-26 caps at three quarters of the HT cost instead — a warning, when the EPCI's alone
     stay within the own share and those within three quarters of the cost (`_trois_quarts_du_cout`: of a TTC cost,
     only a sum above them is judged). The syndicat and its domain are not in the workbook: what to check is said."""
