@@ -795,3 +795,30 @@ def test_controle_given_t_communes_still_knows_an_epci_by_its_name():
     for got in (F.ACV_CONTROLE(*args), F.ACV_CONTROLE(*args, table(layout.T_COMMUNES))):
         assert re.sub(r"ligne \d+", "ligne N", got).endswith(tail)
     assert re.sub(r"ligne \d+", "ligne N", valider).endswith(tail)
+
+
+def test_controle_without_t_communes_does_not_say_ok_of_an_epci_s_fonds_de_concours_above_its_share_from_a_commune():
+    """Lens-Liévin: « LIEVIN » (« Liévin ») pays the CA's halle 300 000 € of fonds de concours, above the EPCI's own
+    share. « Valider » knows from T_Communes a commune, the error (FIN-23); without T_Communes, FIN-23 warns that it
+    may be a syndicat d'énergie's, and the cell said « OK ». Within the share, « OK » both ways."""
+    from conventions import build
+    from acv_xl.checks.rules import run_rules
+
+    raw, table = _fonds_de_concours_of_lievin()
+    del raw["T_Financements"][3]  # 1.1 as it was
+    raw["T_Financements"][2].update(montant=300_000)
+    dsil_21 = next(lf for lf in raw["T_Financements"] if lf["numero"] == "2.1" and lf["dispositif"] == "DSIL")
+    dsil_21.update(financeur="LIEVIN", dispositif="Fonds de concours")
+    valider = [f for f in run_rules(build(raw)) if f.action == "2.1" and f.gravite.value == "erreur"]
+    assert [f.code for f in valider] == ["FIN-23"]
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "2.1")
+    assert F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)).startswith("Action 2.1, ligne")
+    assert F.ACV_CONTROLE(*args) == (
+        "À vérifier : aucune erreur pour l'action « 2.1 », mais le financeur « LIEVIN » porte le nom d'une commune du "
+        "programme ; si c'est une commune de la convention, « Valider » refuse son fonds de concours au-delà de la part "
+        "que l'EPCI maître d'ouvrage finance lui-même (FIN-23). Passez T_Communes[#Tout] en 6e argument pour le savoir.")
+    dsil_21.update(montant=100_000)  # within the EPCI's own share: lawful from a commune member
+    next(lf for lf in raw["T_Financements"] if lf["numero"] == "2.1" and lf["dispositif"] == "DETR").update(
+        montant=300_000)
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "2.1")
+    assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)) == "OK"

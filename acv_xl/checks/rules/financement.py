@@ -1646,14 +1646,15 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                                              deguises, ix)
 
 
-def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
+def fonds_de_concours_sans_communes(ix: Index, numero: str, averti: bool) -> list[str]:
     """For ACV_CONTROLE given no T_Communes: the financeurs added to the list (as `_dit` says them) of the counted
-    fonds de concours of the commune's action `numero` that FIN-23 let pass as maybe the EPCI, their name saying no
-    body (`_genres_des_ajoutes`) but being a programme commune's (the national list): a commune of the convention
-    (« Liévin »), which T_Communes would name, pays none to a commune, and « Valider » says FIN-23's error. Few
+    fonds de concours of action `numero` whose name says no body (`_genres_des_ajoutes`) but is a programme
+    commune's (the national list), where a commune of the convention (« Liévin »), which T_Communes would name, is
+    FIN-23's error: to a commune's operation, which FIN-23 let pass as maybe the EPCI's; to an EPCI's above its own
+    share, which FIN-23 warned of as maybe a syndicat d'énergie's (`averti`: a FIN-23 warning on the action). Few
     lines (the action's counted ones), mostly none of them a fonds de concours."""
     a = ix.action(numero)
-    if a is None or a.type_mo != "Commune" or "type_mo" in a.problems:
+    if a is None or "type_mo" in a.problems or not (a.type_mo == "Commune" or (a.type_mo == "EPCI" and averti)):
         return []
     familles = ix.familles
     added = [lf.financeur for lf in ix.counted_of(numero) if familles[lf.dispositif] == layout.FAMILLE_FONDS_CONCOURS
